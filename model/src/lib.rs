@@ -1,0 +1,1 @@
+//! Cycle-approximate Rust model of the Buflet NIC (being written).

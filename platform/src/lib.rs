@@ -1,0 +1,120 @@
+//! The joint between Buflet's two backends and its one host driver.
+//!
+//! - [`Device`]: the interface both the Rust model and the Verilated RTL implement.
+//! - [`HostMemory`]: host DRAM, served to the device's DMA and to the CPU, counting every
+//!   byte each agent moves and refusing (and counting) device accesses outside the regions
+//!   the driver registered.
+//! - [`BlockDevice`]: a sparse disk image file with 512-byte sectors and a latency model.
+//! - [`DeviceConfig`]: the one configuration that parameterizes the RTL build and the
+//!   model's cycle costs.
+
+mod disk;
+mod mem;
+
+pub use disk::{BlockDevice, DiskError, DiskStats};
+pub use mem::{Agent, HostMemory, MemError, MemStats};
+
+use serde::Serialize;
+
+/// Build and timing parameters shared by the RTL and the model.
+///
+/// The RTL reads the structural ones (data width, buflets, tables) as Verilog parameters
+/// and exposes them in its ID registers; the model derives its cycle costs from all of them.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceConfig {
+    /// Datapath width in bits (64..=512, power of two).
+    pub data_width: u32,
+    /// Core clock in MHz (for converting cycles to time and line rate to bytes per cycle).
+    pub clock_mhz: u32,
+    /// Bytes per buflet.
+    pub buflet_bytes: u32,
+    /// Number of buflets in local memory.
+    pub num_buflets: u32,
+    /// Socket descriptor slots.
+    pub num_sockets: u32,
+    /// Buckets of the 4-tuple hash table.
+    pub hash_buckets: u32,
+    /// Named buffer descriptor slots.
+    pub num_nbs: u32,
+    /// Cycles from a DMA read request to its first data word.
+    pub mem_read_latency: u32,
+    /// Cycles from a block write request to its status.
+    pub disk_latency: u32,
+    /// MAC line rate in Gbit/s: frames are fed no faster than this.
+    pub line_gbps: f64,
+}
+
+impl DeviceConfig {
+    /// The default build at a given datapath width.
+    pub fn with_width(data_width: u32) -> Self {
+        use buflet_spec::param as p;
+        DeviceConfig {
+            data_width,
+            clock_mhz: p::DEF_CLOCK_MHZ as u32,
+            buflet_bytes: p::DEF_BUFLET_BYTES as u32,
+            num_buflets: p::DEF_NUM_BUFLETS as u32,
+            num_sockets: p::DEF_NUM_SOCKETS as u32,
+            hash_buckets: p::DEF_HASH_BUCKETS as u32,
+            num_nbs: p::DEF_NUM_NBS as u32,
+            mem_read_latency: 64,
+            disk_latency: 200,
+            line_gbps: 10.0,
+        }
+    }
+
+    /// Bytes per datapath word.
+    pub fn bus_bytes(&self) -> usize {
+        (self.data_width / 8) as usize
+    }
+
+    /// MAC-side bytes per clock cycle at the configured line rate.
+    pub fn line_bytes_per_cycle(&self) -> f64 {
+        self.line_gbps * 1e9 / 8.0 / (self.clock_mhz as f64 * 1e6)
+    }
+
+    /// Cycles the wire needs for a frame of `len` bytes, with preamble and inter-frame gap.
+    pub fn wire_cycles(&self, len: usize) -> u64 {
+        ((len.max(60) + 4 + 20) as f64 / self.line_bytes_per_cycle()).ceil() as u64
+    }
+}
+
+impl Default for DeviceConfig {
+    fn default() -> Self {
+        Self::with_width(64)
+    }
+}
+
+/// Host memory and block device: everything outside the device that it touches.
+pub struct HostEnv {
+    /// Host DRAM.
+    pub mem: HostMemory,
+    /// The block device behind the block-controller DMA engine.
+    pub disk: BlockDevice,
+}
+
+/// One device interface, implemented by the model and by the Verilated RTL.
+///
+/// The driver talks only to this trait. Time passes only in [`Device::run`] and in register
+/// accesses; host memory and the block device are served from `env` while it does.
+pub trait Device {
+    /// "model" or "rtl".
+    fn backend(&self) -> &'static str;
+    /// The configuration this device was built with.
+    fn config(&self) -> &DeviceConfig;
+    /// Read a 32-bit register.
+    fn reg_read(&mut self, env: &mut HostEnv, addr: u32) -> u32;
+    /// Write a 32-bit register.
+    fn reg_write(&mut self, env: &mut HostEnv, addr: u32, value: u32);
+    /// Advance the clock by `cycles`.
+    fn run(&mut self, env: &mut HostEnv, cycles: u64);
+    /// Queue a frame on the MAC receive side; it enters the device when the wire delivers it.
+    fn rx_push(&mut self, frame: Vec<u8>);
+    /// Frames queued on the MAC receive side that have not fully entered the device.
+    fn rx_pending(&self) -> usize;
+    /// Take the next frame the device transmitted, if any.
+    fn tx_pop(&mut self) -> Option<Vec<u8>>;
+    /// Level of the interrupt line.
+    fn irq(&self) -> bool;
+    /// Clock cycles elapsed since reset.
+    fn cycles(&self) -> u64;
+}

@@ -1,0 +1,274 @@
+//! Host DRAM with per-agent accounting and a registration check on device accesses.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Who touches host memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Agent {
+    /// The host CPU (driver, application).
+    Cpu,
+    /// The NIC's DMA (rings, descriptors, inbound payload).
+    NicDma,
+    /// The block-controller DMA engine (scatter-gather lists, payload to disk).
+    BlkDma,
+}
+
+const AGENTS: usize = 3;
+
+impl Agent {
+    fn idx(self) -> usize {
+        self as usize
+    }
+}
+
+/// A refused host memory access.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MemError {
+    /// The range is not inside host memory.
+    #[error("host memory access at {addr:#x}+{len} is outside memory of {size} bytes")]
+    OutOfRange { addr: u64, len: usize, size: u64 },
+    /// A device access outside every registered region.
+    #[error("{agent:?} access at {addr:#x}+{len} is outside the registered regions")]
+    NotRegistered { agent: Agent, addr: u64, len: usize },
+    /// No free memory for an allocation.
+    #[error("host memory exhausted allocating {0} bytes")]
+    Exhausted(usize),
+}
+
+/// Byte counters of host memory traffic.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MemStats {
+    /// Bytes read by the CPU.
+    pub cpu_read: u64,
+    /// Bytes written by the CPU.
+    pub cpu_written: u64,
+    /// Payload bytes the CPU copied from one place in memory to another.
+    pub cpu_copied: u64,
+    /// Bytes read by the NIC's DMA.
+    pub nic_read: u64,
+    /// Bytes written by the NIC's DMA.
+    pub nic_written: u64,
+    /// Bytes read by the block DMA engine.
+    pub blk_read: u64,
+    /// Bytes written by the block DMA engine.
+    pub blk_written: u64,
+    /// Device accesses refused because they fell outside registered memory.
+    pub stray_accesses: u64,
+}
+
+impl MemStats {
+    /// All bytes moved across host DRAM by any agent.
+    pub fn total(&self) -> u64 {
+        self.cpu_read + self.cpu_written + self.nic_read + self.nic_written + self.blk_read + self.blk_written
+    }
+}
+
+/// Host DRAM: a flat byte array with a simple allocator, registered regions and counters.
+pub struct HostMemory {
+    bytes: Vec<u8>,
+    read: [u64; AGENTS],
+    written: [u64; AGENTS],
+    copied: u64,
+    stray: u64,
+    /// Registered regions: start -> end (exclusive), non-overlapping.
+    regions: BTreeMap<u64, u64>,
+    /// Free extents: start -> end (exclusive).
+    free: BTreeMap<u64, u64>,
+    /// Live allocations: start -> len.
+    allocs: BTreeMap<u64, u64>,
+}
+
+impl HostMemory {
+    /// Host memory of `size` bytes. The first page is never handed out, so address 0 is null.
+    pub fn new(size: u64) -> Self {
+        let mut free = BTreeMap::new();
+        free.insert(4096, size);
+        HostMemory {
+            bytes: vec![0; size as usize],
+            read: [0; AGENTS],
+            written: [0; AGENTS],
+            copied: 0,
+            stray: 0,
+            regions: BTreeMap::new(),
+            free,
+            allocs: BTreeMap::new(),
+        }
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+
+    /// Allocate `len` bytes aligned to `align` (a power of two). First fit.
+    pub fn alloc(&mut self, len: u64, align: u64) -> Result<u64, MemError> {
+        let len = len.max(1);
+        let found = self.free.iter().find_map(|(&s, &e)| {
+            let a = (s + align - 1) & !(align - 1);
+            (a + len <= e).then_some((s, e, a))
+        });
+        let (s, e, a) = found.ok_or(MemError::Exhausted(len as usize))?;
+        self.free.remove(&s);
+        if a > s {
+            self.free.insert(s, a);
+        }
+        if a + len < e {
+            self.free.insert(a + len, e);
+        }
+        self.allocs.insert(a, len);
+        Ok(a)
+    }
+
+    /// Return an allocation made by [`HostMemory::alloc`]. Unknown addresses are ignored.
+    pub fn free(&mut self, addr: u64) {
+        let Some(len) = self.allocs.remove(&addr) else { return };
+        let (mut s, mut e) = (addr, addr + len);
+        if let Some((&ps, &pe)) = self.free.range(..s).next_back() {
+            if pe == s {
+                self.free.remove(&ps);
+                s = ps;
+            }
+        }
+        if let Some(&ne) = self.free.get(&e) {
+            self.free.remove(&e);
+            e = ne;
+        }
+        self.free.insert(s, e);
+    }
+
+    /// Register `[addr, addr+len)` for device access (seed 004). Overlapping regions merge.
+    pub fn register(&mut self, addr: u64, len: u64) {
+        let (mut s, mut e) = (addr, addr + len);
+        let overlapping: Vec<(u64, u64)> = self.regions.range(..=e).filter(|(_, &re)| re >= s).map(|(&a, &b)| (a, b)).collect();
+        for (rs, re) in overlapping {
+            self.regions.remove(&rs);
+            s = s.min(rs);
+            e = e.max(re);
+        }
+        self.regions.insert(s, e);
+    }
+
+    /// Remove `[addr, addr+len)` from the registered regions.
+    pub fn unregister(&mut self, addr: u64, len: u64) {
+        let (s, e) = (addr, addr + len);
+        let overlapping: Vec<(u64, u64)> = self.regions.range(..e).filter(|(_, &re)| re > s).map(|(&a, &b)| (a, b)).collect();
+        for (rs, re) in overlapping {
+            self.regions.remove(&rs);
+            if rs < s {
+                self.regions.insert(rs, s);
+            }
+            if re > e {
+                self.regions.insert(e, re);
+            }
+        }
+    }
+
+    /// Whether a device may access `[addr, addr+len)`.
+    pub fn is_registered(&self, addr: u64, len: usize) -> bool {
+        match self.regions.range(..=addr).next_back() {
+            Some((_, &e)) => addr + len as u64 <= e,
+            None => false,
+        }
+    }
+
+    fn check(&mut self, agent: Agent, addr: u64, len: usize) -> Result<std::ops::Range<usize>, MemError> {
+        let end = addr.checked_add(len as u64).filter(|&e| e <= self.size());
+        let Some(end) = end else {
+            if agent != Agent::Cpu {
+                self.stray += 1;
+            }
+            return Err(MemError::OutOfRange { addr, len, size: self.size() });
+        };
+        if agent != Agent::Cpu && !self.is_registered(addr, len) {
+            self.stray += 1;
+            return Err(MemError::NotRegistered { agent, addr, len });
+        }
+        Ok(addr as usize..end as usize)
+    }
+
+    /// Read `out.len()` bytes at `addr` on behalf of `agent`.
+    pub fn read(&mut self, agent: Agent, addr: u64, out: &mut [u8]) -> Result<(), MemError> {
+        let r = self.check(agent, addr, out.len())?;
+        out.copy_from_slice(&self.bytes[r]);
+        self.read[agent.idx()] += out.len() as u64;
+        Ok(())
+    }
+
+    /// Write `data` at `addr` on behalf of `agent`.
+    pub fn write(&mut self, agent: Agent, addr: u64, data: &[u8]) -> Result<(), MemError> {
+        let r = self.check(agent, addr, data.len())?;
+        self.bytes[r].copy_from_slice(data);
+        self.written[agent.idx()] += data.len() as u64;
+        Ok(())
+    }
+
+    /// CPU copy of `len` bytes from `src` to `dst`: counted as a read, a write and a copy.
+    pub fn cpu_copy(&mut self, src: u64, dst: u64, len: usize) -> Result<(), MemError> {
+        let s = self.check(Agent::Cpu, src, len)?;
+        self.check(Agent::Cpu, dst, len)?;
+        self.bytes.copy_within(s, dst as usize);
+        self.read[0] += len as u64;
+        self.written[0] += len as u64;
+        self.copied += len as u64;
+        Ok(())
+    }
+
+    /// Read a little-endian u32 as the CPU.
+    pub fn cpu_read_u32(&mut self, addr: u64) -> Result<u32, MemError> {
+        let mut b = [0u8; 4];
+        self.read(Agent::Cpu, addr, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    /// Traffic counters so far.
+    pub fn stats(&self) -> MemStats {
+        MemStats {
+            cpu_read: self.read[0],
+            cpu_written: self.written[0],
+            cpu_copied: self.copied,
+            nic_read: self.read[1],
+            nic_written: self.written[1],
+            blk_read: self.read[2],
+            blk_written: self.written[2],
+            stray_accesses: self.stray,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounting_and_protection() {
+        let mut m = HostMemory::new(1 << 20);
+        let a = m.alloc(8192, 4096).unwrap();
+        assert_eq!(a % 4096, 0);
+        assert!(m.write(Agent::NicDma, a, &[1; 16]).is_err());
+        assert_eq!(m.stats().stray_accesses, 1);
+        m.register(a, 8192);
+        m.write(Agent::NicDma, a, &[7; 16]).unwrap();
+        let mut b = [0u8; 16];
+        m.read(Agent::BlkDma, a, &mut b).unwrap();
+        assert_eq!(b, [7; 16]);
+        assert!(m.read(Agent::BlkDma, a + 8190, &mut b).is_err());
+        let s = m.stats();
+        assert_eq!((s.nic_written, s.blk_read, s.stray_accesses), (16, 16, 2));
+        m.unregister(a, 4096);
+        assert!(!m.is_registered(a, 1));
+        assert!(m.is_registered(a + 4096, 4096));
+    }
+
+    #[test]
+    fn alloc_free_coalesce() {
+        let mut m = HostMemory::new(64 * 1024);
+        let xs: Vec<u64> = (0..10).map(|_| m.alloc(4096, 4096).unwrap()).collect();
+        assert!(m.alloc(4096, 4096).is_err() || xs.len() == 10);
+        for x in &xs {
+            m.free(*x);
+        }
+        let big = m.alloc(40 * 1024, 4096).unwrap();
+        assert_eq!(big, 4096);
+    }
+}

@@ -1,0 +1,322 @@
+//! The single source of truth for Buflet's host interface.
+//!
+//! Everything the RTL, the model and the driver must agree on is defined here once:
+//! the register map, every ring entry, descriptor, completion and scatter-gather layout,
+//! the opcodes, status codes and drop reasons. `buflet-gen` renders this module into
+//! `rtl/buflet_defs.vh` and `docs/regmap.md`; a test fails when either file is stale.
+//!
+//! All in-memory structures are little-endian. Network addresses inside descriptors are
+//! stored as their numeric value (10.77.0.2 is the u32 0x0A4D0002), not in wire order.
+
+pub mod gen;
+
+/// Access type of a register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Read-only.
+    Ro,
+    /// Read-write.
+    Rw,
+    /// Read; writing 1 to a bit clears it.
+    W1c,
+    /// Write-only doorbell (reads return the last value written).
+    Wo,
+}
+
+/// One 32-bit register of the register block.
+#[derive(Debug, Clone, Copy)]
+pub struct Reg {
+    pub name: &'static str,
+    pub addr: u32,
+    pub access: Access,
+    pub doc: &'static str,
+}
+
+/// One field of an in-memory layout: byte offset and width in bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub name: &'static str,
+    pub offset: usize,
+    pub bytes: usize,
+    pub doc: &'static str,
+}
+
+/// An in-memory layout (ring entry, descriptor, ...).
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    pub name: &'static str,
+    pub size: usize,
+    pub doc: &'static str,
+    pub fields: &'static [Field],
+}
+
+/// A named constant (opcode, status, flag, drop reason, parameter default).
+#[derive(Debug, Clone, Copy)]
+pub struct Const {
+    pub group: &'static str,
+    pub name: &'static str,
+    pub value: u64,
+    pub doc: &'static str,
+}
+
+macro_rules! registers {
+    ($( $name:ident = $addr:expr, $acc:ident, $doc:expr; )*) => {
+        /// Register byte addresses.
+        pub mod reg {
+            $( #[doc = $doc] pub const $name: u32 = $addr; )*
+        }
+        /// Every register, in address order.
+        pub const REGS: &[Reg] = &[ $( Reg { name: stringify!($name), addr: $addr, access: Access::$acc, doc: $doc }, )* ];
+    };
+}
+
+macro_rules! layouts {
+    ($( $lname:ident ($lmod:ident) size $size:expr, $ldoc:expr => { $( $fname:ident @ $off:expr, $bytes:expr, $fdoc:expr; )* } )*) => {
+        $(
+            #[doc = $ldoc]
+            pub mod $lmod {
+                #[doc = "Size of the structure in bytes."]
+                pub const SIZE: usize = $size;
+                $(
+                    #[doc = $fdoc]
+                    pub const $fname: (usize, usize) = ($off, $bytes);
+                )*
+            }
+        )*
+        /// Every layout.
+        pub const LAYOUTS: &[Layout] = &[ $( Layout { name: stringify!($lname), size: $size, doc: $ldoc, fields: &[ $( Field { name: stringify!($fname), offset: $off, bytes: $bytes, doc: $fdoc }, )* ] }, )* ];
+    };
+}
+
+macro_rules! constants {
+    ($( $group:ident { $( $name:ident = $val:expr, $doc:expr; )* } )*) => {
+        $(
+            #[allow(non_snake_case)]
+            #[doc = concat!("Constants of group ", stringify!($group), ".")]
+            pub mod $group {
+                $( #[doc = $doc] pub const $name: u64 = $val; )*
+            }
+        )*
+        /// Every constant, grouped.
+        pub const CONSTS: &[Const] = &[ $( $( Const { group: stringify!($group), name: stringify!($name), value: $val, doc: $doc }, )* )* ];
+    };
+}
+
+registers! {
+    ID            = 0x000, Ro,  "Magic 0x42464C54 ('BFLT').";
+    VERSION       = 0x004, Ro,  "Interface version: major<<16 | minor<<8 | patch.";
+    DATA_WIDTH    = 0x008, Ro,  "Datapath width in bits (build parameter DATA_WIDTH).";
+    BUFLET_BYTES  = 0x00C, Ro,  "Bytes per buflet (build parameter).";
+    NUM_BUFLETS   = 0x010, Ro,  "Buflets in local memory (build parameter).";
+    NUM_SOCKETS   = 0x014, Ro,  "Socket descriptor slots; valid socket reference numbers are 0..NUM_SOCKETS-1.";
+    HASH_BUCKETS  = 0x018, Ro,  "Buckets of the 4-tuple hash table.";
+    NUM_NBS       = 0x01C, Ro,  "Named buffer descriptor slots; valid NB reference numbers are 0..NUM_NBS-1.";
+    BLOCK_BYTES   = 0x020, Ro,  "File-system block size used by the block DMA engine (4096).";
+    PAGE_BYTES    = 0x024, Ro,  "Host page size of named-buffer page lists (4096).";
+    CLOCK_MHZ     = 0x028, Ro,  "Core clock the build is characterised for, in MHz.";
+    CTRL          = 0x040, Rw,  "bit0 ENABLE: start processing rings and frames.";
+    STATUS        = 0x044, Ro,  "bit0 READY: local memory initialised; bit1 ENABLED.";
+    IRQ_STATUS    = 0x048, W1c, "bit0 CPL: a completion was posted. Write 1 to clear.";
+    IRQ_MASK      = 0x04C, Rw,  "Interrupt enables, same bits as IRQ_STATUS.";
+    REQ_BASE_LO   = 0x080, Rw,  "Request ring base address, low 32 bits (64-byte aligned).";
+    REQ_BASE_HI   = 0x084, Rw,  "Request ring base address, high 32 bits.";
+    REQ_SIZE      = 0x088, Rw,  "Request ring entries (power of two, 2..65536).";
+    REQ_TAIL      = 0x08C, Rw,  "Request doorbell: free-running producer index written by the host.";
+    REQ_HEAD      = 0x090, Ro,  "Free-running consumer index: entries fetched by the device.";
+    CPL_BASE_LO   = 0x0A0, Rw,  "Completion ring base address, low 32 bits (32-byte aligned).";
+    CPL_BASE_HI   = 0x0A4, Rw,  "Completion ring base address, high 32 bits.";
+    CPL_SIZE      = 0x0A8, Rw,  "Completion ring entries (power of two, 2..65536).";
+    CPL_HEAD      = 0x0AC, Rw,  "Free-running consumer index written by the host after it reads entries.";
+    CPL_TAIL      = 0x0B0, Ro,  "Free-running producer index: completions posted by the device.";
+    CNT_RX_FRAMES       = 0x100, Ro, "Frames received on the MAC side.";
+    CNT_RX_BYTES        = 0x104, Ro, "Bytes received on the MAC side.";
+    CNT_RX_ACCEPTED     = 0x108, Ro, "Frames accepted into a socket's segment list.";
+    CNT_DELIVERED_BYTES = 0x10C, Ro, "Payload bytes DMAed into named buffers.";
+    CNT_DROP_TRUNCATED  = 0x110, Ro, "Dropped: frame shorter than its headers or IPv4 total length.";
+    CNT_DROP_NOT_IPV4   = 0x114, Ro, "Dropped: not IPv4 (ARP, IPv6, ...), held for the anonymous path.";
+    CNT_DROP_BAD_IP_HDR = 0x118, Ro, "Dropped: IPv4 version, IHL or total length invalid, or a fragment.";
+    CNT_DROP_BAD_IP_CSUM = 0x11C, Ro, "Dropped: IPv4 header checksum wrong.";
+    CNT_DROP_BAD_L4_HDR = 0x120, Ro, "Dropped: TCP data offset invalid.";
+    CNT_DROP_BAD_L4_CSUM = 0x124, Ro, "Dropped: TCP/UDP checksum wrong.";
+    CNT_DROP_NO_SOCKET  = 0x128, Ro, "Dropped: no socket descriptor matches the 4-tuple (or not TCP).";
+    CNT_DROP_NO_BUFLET  = 0x12C, Ro, "Dropped: free buflet list empty.";
+    CNT_DROP_OUT_OF_ORDER = 0x130, Ro, "Dropped: sequence number is not the next expected one.";
+    CNT_DROP_TOO_LONG   = 0x134, Ro, "Dropped: frame longer than MAX_FRAME bytes.";
+    CNT_FREE_BUFLETS    = 0x138, Ro, "Buflets currently on the free list.";
+    CNT_REQ_ERRORS      = 0x13C, Ro, "Requests completed with a non-zero status.";
+    CNT_BLK_WRITES      = 0x140, Ro, "Block write operations issued to the block device.";
+    CNT_BLK_BYTES       = 0x144, Ro, "Bytes written to the block device.";
+    CNT_CPL_POSTED      = 0x148, Ro, "Completions posted.";
+    CNT_NB_RETURNED     = 0x14C, Ro, "Named buffers returned to the driver.";
+}
+
+layouts! {
+    req_hdr (req_hdr) size 64, "Common header of every 64-byte request ring entry." => {
+        OPCODE   @ 0, 1, "Request opcode (see `op`).";
+        FLAGS    @ 1, 1, "Opcode-specific flags.";
+        SOCK_REF @ 2, 2, "Socket reference number the request applies to.";
+        TAG      @ 4, 4, "Driver cookie echoed in the completion.";
+    }
+    sock_desc (sock_desc) size 64, "Socket descriptor (seed 001). Posted by OP_SOCK_ADD as the whole request entry; the NIC keeps the same layout in its socket table and owns the link and state fields." => {
+        OPCODE      @ 0, 1, "OP_SOCK_ADD.";
+        FLAGS       @ 1, 1, "Reserved, 0.";
+        SOCK_REF    @ 2, 2, "Socket reference number (index of the socket table slot).";
+        TAG         @ 4, 4, "Driver cookie.";
+        LOCAL_MAC   @ 8, 6, "Destination MAC of received frames (the NIC's), numeric, byte 0 = first wire byte's low bits; informational.";
+        REMOTE_MAC  @ 14, 6, "Source MAC of received frames (the peer's).";
+        VLAN        @ 20, 2, "VLAN tag (0 = untagged).";
+        PROTO       @ 22, 1, "IP protocol: 6 = TCP, 17 = UDP.";
+        STATE       @ 23, 1, "NIC-owned connection state (see `sock_state`); host writes 0.";
+        LOCAL_IP    @ 24, 4, "Destination IPv4 address of received frames (ours).";
+        REMOTE_IP   @ 28, 4, "Source IPv4 address of received frames (the peer's).";
+        LOCAL_PORT  @ 32, 2, "Destination port of received frames (ours).";
+        REMOTE_PORT @ 34, 2, "Source port of received frames (the peer's).";
+        NEXT_SOCK   @ 36, 2, "NIC-owned: next socket on the active list / hash chain (0xFFFF = none).";
+        PREV_SOCK   @ 38, 2, "NIC-owned: previous socket on the active list (0xFFFF = none).";
+        NB_HEAD     @ 40, 2, "NIC-owned: named buffer list head (0xFFFF = none).";
+        NB_TAIL     @ 42, 2, "NIC-owned: named buffer list tail (0xFFFF = none).";
+        SEG_HEAD    @ 44, 2, "NIC-owned: segment list head buflet (0xFFFF = none).";
+        SEG_TAIL    @ 46, 2, "NIC-owned: segment list tail buflet (0xFFFF = none).";
+        RCV_NXT     @ 48, 4, "NIC-owned: next expected sequence number (set from the SYN).";
+        STREAM_OFF  @ 52, 8, "NIC-owned: stream offset of the next byte to deliver (bytes since the SYN).";
+    }
+    nb_desc (nb_desc) size 64, "Named buffer descriptor (seed 001). Posted by OP_NB_POST as the whole request entry; the NIC keeps it in its NB table." => {
+        OPCODE        @ 0, 1, "OP_NB_POST.";
+        FLAGS         @ 1, 1, "Reserved, 0.";
+        SOCK_REF      @ 2, 2, "Socket the buffer is designated to.";
+        TAG           @ 4, 4, "Driver cookie, echoed by the NB_RETURN completion.";
+        REF_NUM       @ 8, 4, "Named buffer reference number (NB table slot, < NUM_NBS).";
+        TIMEOUT       @ 12, 4, "Timer ticks before a partly filled buffer is returned (0 = never).";
+        TOTAL_BYTES   @ 16, 4, "Capacity in bytes (threshold at which the buffer is returned).";
+        UDP_HDR_BYTES @ 20, 2, "NIC-owned: UDP header bytes written to the buffer.";
+        NEXT_NB       @ 22, 2, "NIC-owned: next NB of the socket (0xFFFF = none).";
+        PREV_NB       @ 24, 2, "NIC-owned: previous NB of the socket (0xFFFF = none).";
+        FILLED        @ 28, 4, "NIC-owned: bytes written so far.";
+        HMD_ADDR      @ 32, 8, "Host memory descriptor: address of an array of u64 host page addresses.";
+        HMD_PAGES     @ 40, 4, "Number of pages in the host memory descriptor; TOTAL_BYTES <= HMD_PAGES * PAGE_BYTES.";
+        STREAM_OFF    @ 48, 8, "NIC-owned: stream offset of the buffer's first byte.";
+    }
+    blk_req (blk_req) size 64, "OP_BLK_WRITE request: write a linked scatter-gather list to the block device (seed 000)." => {
+        OPCODE   @ 0, 1, "OP_BLK_WRITE.";
+        FLAGS    @ 1, 1, "Reserved, 0.";
+        SOCK_REF @ 2, 2, "Unused, 0.";
+        TAG      @ 4, 4, "Driver cookie.";
+        SG_ADDR  @ 8, 8, "Host address of the first scatter-gather element.";
+        SG_MAX   @ 16, 4, "Upper bound on elements to follow (loop guard).";
+        BYTES    @ 20, 4, "Total bytes described; must be a multiple of BLOCK_BYTES.";
+    }
+    sg_elem (sg_elem) size 32, "Scatter-gather element (seed 000): source in host memory, destination on disk, link." => {
+        SRC_ADDR  @ 0, 8, "Host address of the data.";
+        LEN       @ 8, 4, "Bytes in this element (1..=BLOCK_BYTES*16).";
+        FLAGS     @ 12, 4, "bit0 ZERO: write zeros, SRC_ADDR is not read.";
+        DISK_ADDR @ 16, 8, "Destination byte address on disk (LBA*512); consecutive with the previous element inside a block.";
+        NEXT      @ 24, 8, "Host address of the next element, 0 = last.";
+    }
+    cpl (cpl) size 32, "Completion ring entry, written by the device in one 32-byte DMA write." => {
+        KIND       @ 0, 1, "Completion kind (see `cpl_kind`).";
+        STATUS     @ 1, 1, "0 = OK, else a `status` code.";
+        SOCK_REF   @ 2, 2, "Socket the completion concerns.";
+        TAG        @ 4, 4, "Tag of the request it completes.";
+        REF_NUM    @ 8, 4, "Named buffer reference number (NB_RETURN).";
+        BYTES      @ 12, 4, "Bytes filled (NB_RETURN) or written to disk (BLK_DONE).";
+        FLAGS      @ 16, 4, "`cpl_flag` bits: why a buffer was returned.";
+        OPCODE     @ 20, 1, "Opcode of the request completed.";
+        PHASE      @ 23, 1, "Phase: 1 on the ring's first pass, toggling on every wrap.";
+        STREAM_OFF @ 24, 8, "Stream offset of the buffer's first byte (NB_RETURN).";
+    }
+    buflet_hdr (buflet_hdr) size 16, "Segment buflet header (seed 001), kept per buflet in the NIC's header table." => {
+        NEXT_BUFLET @ 0, 2, "Next buflet of this segment (0xFFFF = none).";
+        DATA_OFF    @ 2, 2, "Byte offset of the first undelivered data byte, from the start of the frame.";
+        DATA_LEN    @ 4, 2, "Undelivered data bytes in the segment.";
+        MAC_OFF     @ 6, 1, "Offset of the MAC header (0).";
+        IP_OFF      @ 7, 1, "Offset of the IPv4 header (14, or 18 with a VLAN tag).";
+        L4_OFF      @ 8, 1, "Offset of the TCP/UDP header.";
+        FLAGS       @ 9, 1, "TCP flags of the segment.";
+        NEXT_SEG    @ 10, 2, "First buflet of the next segment of the socket (0xFFFF = none).";
+        SEQ         @ 12, 4, "Sequence number of the first data byte.";
+    }
+}
+
+constants! {
+    op {
+        SOCK_ADD  = 1, "Add a socket descriptor to the active list.";
+        SOCK_DEL  = 2, "Delete a socket descriptor (named buffers are returned first).";
+        NB_POST   = 3, "Designate a named buffer to a socket.";
+        BLK_WRITE = 4, "Write a scatter-gather list to the block device.";
+        NOP       = 5, "Completes with no effect (ring test).";
+    }
+    cpl_kind {
+        CMD_DONE  = 1, "A request finished (SOCK_ADD, SOCK_DEL, NOP, or any request that failed).";
+        NB_RETURN = 2, "A named buffer is returned to the driver.";
+        BLK_DONE  = 3, "A block write finished.";
+    }
+    status {
+        OK          = 0, "Success.";
+        BAD_OPCODE  = 1, "Unknown request opcode.";
+        BAD_SOCK    = 2, "Socket reference out of range, slot busy, or not in use.";
+        BAD_NB      = 3, "Named buffer reference out of range or busy, or bad page list.";
+        BAD_SG      = 4, "Scatter-gather list invalid: zero/huge length, discontiguous block, too many elements.";
+        DISK_ERROR  = 5, "The block device reported an error.";
+        DMA_ERROR   = 6, "A host memory access failed.";
+    }
+    cpl_flag {
+        FULL    = 1, "Returned because it reached TOTAL_BYTES.";
+        PSH     = 2, "Returned on PSH.";
+        FIN     = 4, "Returned because the peer sent FIN.";
+        RST     = 8, "Returned because the peer sent RST.";
+        TIMEOUT = 16, "Returned on timeout.";
+        DELETE  = 32, "Returned because its socket was deleted.";
+    }
+    sock_state {
+        FREE     = 0, "Slot unused.";
+        LISTEN   = 1, "Posted, waiting for the peer's SYN.";
+        ESTAB    = 2, "SYN seen; in-order data accepted.";
+        CLOSED   = 3, "FIN or RST seen.";
+    }
+    drop {
+        NONE         = 0, "Frame passed every check.";
+        TRUNCATED    = 1, "Frame shorter than its headers or IPv4 total length. Counter CNT_DROP_TRUNCATED.";
+        NOT_IPV4     = 2, "Not IPv4. Counter CNT_DROP_NOT_IPV4.";
+        BAD_IP_HDR   = 3, "IPv4 version/IHL/total length invalid, or a fragment.";
+        BAD_IP_CSUM  = 4, "IPv4 header checksum wrong.";
+        BAD_L4_HDR   = 5, "TCP data offset invalid.";
+        BAD_L4_CSUM  = 6, "TCP/UDP checksum wrong.";
+        NO_SOCKET    = 7, "No socket matches (or not TCP).";
+        NO_BUFLET    = 8, "Free buflet list empty.";
+        OUT_OF_ORDER = 9, "Not the next expected sequence number, or wrong state.";
+        TOO_LONG     = 10, "Longer than MAX_FRAME.";
+        COUNTER_BASE = 0x10C, "Counter of drop reason r is at COUNTER_BASE + 4*r.";
+    }
+    sg_flag {
+        ZERO = 1, "Element writes zeros; SRC_ADDR is not read.";
+    }
+    param {
+        ID_MAGIC         = 0x42464C54, "Value of the ID register.";
+        VERSION          = 0x000100, "Interface version 0.1.0.";
+        NULL16           = 0xFFFF, "Null link in 16-bit link fields.";
+        MAX_FRAME        = 9216, "Longest frame accepted, bytes.";
+        BLOCK_BYTES      = 4096, "File-system block size.";
+        PAGE_BYTES       = 4096, "Host page size.";
+        SECTOR_BYTES     = 512, "Block device sector size.";
+        DEF_BUFLET_BYTES = 2048, "Default buflet size.";
+        DEF_NUM_BUFLETS  = 256, "Default buflet count.";
+        DEF_NUM_SOCKETS  = 64, "Default socket slots.";
+        DEF_HASH_BUCKETS = 256, "Default hash buckets.";
+        DEF_NUM_NBS      = 64, "Default named buffer slots.";
+        DEF_CLOCK_MHZ    = 250, "Default characterised clock.";
+    }
+}
+
+/// Read a little-endian field of up to 8 bytes from a structure.
+pub fn get(buf: &[u8], field: (usize, usize)) -> u64 {
+    let (off, n) = field;
+    let mut v = [0u8; 8];
+    v[..n].copy_from_slice(&buf[off..off + n]);
+    u64::from_le_bytes(v)
+}
+
+/// Write a little-endian field of up to 8 bytes into a structure.
+pub fn put(buf: &mut [u8], field: (usize, usize), value: u64) {
+    let (off, n) = field;
+    buf[off..off + n].copy_from_slice(&value.to_le_bytes()[..n]);
+}

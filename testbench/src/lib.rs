@@ -1,0 +1,42 @@
+//! Scenarios that exercise the whole system on either backend: the built-in demo stream,
+//! replays of real packet captures, and the helpers the end-to-end tests share.
+//!
+//! Frames are built and parsed with etherparse, never with Buflet's own packet code, and data
+//! is checked by the sha256 of what landed on the disk image.
+
+pub mod backend;
+pub mod frames;
+pub mod pcap;
+pub mod runner;
+
+pub use backend::{make_device, Backend};
+pub use runner::{run_stream, RunOptions, RunReport, Scenario};
+
+/// Failures of a scenario.
+#[derive(Debug, thiserror::Error)]
+pub enum TbError {
+    /// A capture or payload file could not be read or parsed.
+    #[error("{path}: {msg}")]
+    Input { path: String, msg: String },
+    /// The backend could not be created.
+    #[error("backend {0}: {1}")]
+    Backend(String, String),
+    /// The driver failed.
+    #[error("driver: {0}")]
+    Driver(#[from] buflet_driver::DriverError),
+    /// A zero-copy write failed.
+    #[error("zero-copy write: {0}")]
+    Write(#[from] buflet_driver::nas::WriteError),
+    /// The disk image failed.
+    #[error("disk: {0}")]
+    Disk(#[from] buflet_platform::DiskError),
+    /// The run stopped making progress.
+    #[error("stalled: {0}")]
+    Stalled(String),
+}
+
+/// Hex sha256 of a byte slice.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}

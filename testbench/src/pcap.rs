@@ -1,0 +1,135 @@
+//! Reading a capture and extracting what a server's NIC would receive, plus an independent
+//! reassembly of the client-to-server byte stream (the oracle a replay is checked against).
+
+use crate::TbError;
+use buflet_driver::SocketSpec;
+use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// A capture reduced to one TCP connection as seen by the server.
+pub struct Capture {
+    /// Frames whose destination is the server's MAC (or broadcast/multicast), in capture order.
+    pub frames: Vec<Vec<u8>>,
+    /// All frames in the capture.
+    pub total_frames: usize,
+    /// The connection, from the server's (the NIC's) point of view.
+    pub socket: SocketSpec,
+    /// Initial sequence number of the client.
+    pub isn: u32,
+    /// The client-to-server byte stream, reassembled from the capture.
+    pub stream: Vec<u8>,
+}
+
+/// TCP facts of a frame, parsed with etherparse.
+pub struct TcpInfo {
+    pub src_ip: [u8; 4],
+    pub dst_ip: [u8; 4],
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+    pub syn: bool,
+    pub ack: bool,
+    pub fin: bool,
+    pub payload_len: usize,
+}
+
+/// Parse a frame as Ethernet/IPv4/TCP, if it is one.
+pub fn tcp_info(frame: &[u8]) -> Option<(TcpInfo, &[u8])> {
+    let p = SlicedPacket::from_ethernet(frame).ok()?;
+    let Some(NetSlice::Ipv4(ip)) = &p.net else { return None };
+    let Some(TransportSlice::Tcp(t)) = &p.transport else { return None };
+    let info = TcpInfo {
+        src_ip: ip.header().source(),
+        dst_ip: ip.header().destination(),
+        src_port: t.source_port(),
+        dst_port: t.destination_port(),
+        seq: t.sequence_number(),
+        syn: t.syn(),
+        ack: t.ack(),
+        fin: t.fin(),
+        payload_len: t.payload().len(),
+    };
+    Some((info, t.payload()))
+}
+
+fn err(path: &Path, msg: impl Into<String>) -> TbError {
+    TbError::Input { path: path.display().to_string(), msg: msg.into() }
+}
+
+/// Load a classic pcap file and pick its first TCP connection (the first SYN without ACK).
+pub fn load(path: &Path) -> Result<Capture, TbError> {
+    let file = std::fs::File::open(path).map_err(|e| err(path, e.to_string()))?;
+    let mut reader = pcap_file::pcap::PcapReader::new(file).map_err(|e| err(path, format!("not a pcap file: {e}")))?;
+    if reader.header().datalink != pcap_file::DataLink::ETHERNET {
+        return Err(err(path, format!("link type {:?} is not Ethernet", reader.header().datalink)));
+    }
+    let mut all = Vec::new();
+    while let Some(pkt) = reader.next_packet() {
+        let pkt = pkt.map_err(|e| err(path, format!("corrupt packet record: {e}")))?;
+        all.push(pkt.data.into_owned());
+    }
+    let (syn_idx, syn) = all
+        .iter()
+        .enumerate()
+        .find_map(|(i, f)| tcp_info(f).filter(|(t, _)| t.syn && !t.ack).map(|(t, _)| (i, t)))
+        .ok_or_else(|| err(path, "no TCP connection (no SYN) in the capture"))?;
+    let server_mac: [u8; 6] = all[syn_idx][0..6].try_into().expect("6 bytes");
+    let client_mac: [u8; 6] = all[syn_idx][6..12].try_into().expect("6 bytes");
+    let socket = SocketSpec {
+        local_mac: server_mac,
+        remote_mac: client_mac,
+        vlan: 0,
+        local_ip: syn.dst_ip,
+        remote_ip: syn.src_ip,
+        local_port: syn.dst_port,
+        remote_port: syn.src_port,
+    };
+    let frames: Vec<Vec<u8>> = all.iter().filter(|f| f.len() >= 6 && (f[0..6] == server_mac || f[0] & 1 == 1)).cloned().collect();
+    let stream = reassemble(&frames, &socket, syn.seq).map_err(|m| err(path, m))?;
+    Ok(Capture { total_frames: all.len(), frames, socket, isn: syn.seq, stream })
+}
+
+/// Reassemble the client-to-server stream of `sock` from `frames` (duplicates and overlaps
+/// resolved by sequence number). Fails if a byte before the FIN never arrived.
+pub fn reassemble(frames: &[Vec<u8>], sock: &SocketSpec, isn: u32) -> Result<Vec<u8>, String> {
+    let mut pieces: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+    let mut fin_at: Option<u64> = None;
+    for f in frames {
+        let Some((t, payload)) = tcp_info(f) else { continue };
+        if t.src_ip != sock.remote_ip || t.dst_ip != sock.local_ip || t.src_port != sock.remote_port || t.dst_port != sock.local_port {
+            continue;
+        }
+        let rel = t.seq.wrapping_sub(isn.wrapping_add(1)) as u64;
+        if t.syn {
+            continue;
+        }
+        if !payload.is_empty() {
+            pieces.entry(rel).and_modify(|p| {
+                if p.len() < payload.len() {
+                    *p = payload.to_vec()
+                }
+            }).or_insert_with(|| payload.to_vec());
+        }
+        if t.fin {
+            fin_at = Some(rel + payload.len() as u64);
+        }
+    }
+    let end = fin_at.ok_or("the connection has no FIN")?;
+    let mut out = vec![0u8; end as usize];
+    let mut filled = 0u64;
+    for (off, p) in pieces {
+        if off > filled {
+            return Err(format!("stream bytes {filled}..{off} are missing from the capture"));
+        }
+        let stop = (off + p.len() as u64).min(end);
+        if stop > filled {
+            out[filled as usize..stop as usize].copy_from_slice(&p[(filled - off) as usize..(stop - off) as usize]);
+            filled = stop;
+        }
+    }
+    if filled < end {
+        return Err(format!("stream bytes {filled}..{end} are missing from the capture"));
+    }
+    Ok(out)
+}
