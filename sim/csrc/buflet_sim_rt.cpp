@@ -23,10 +23,11 @@ extern "C" const char* buflet_sim_last_error(void) { return t_last_error.c_str()
 // $finish: record it in the current model's context; never exit the process.
 void vl_finish(const char* filename, int linenum, const char* hier) {
     (void)hier;
-    if (filename && filename[0]) {
+    VerilatedContext* const ctx = Verilated::threadContextp();
+    if (!ctx->gotFinish() && filename && filename[0]) {
         std::fprintf(stderr, "- %s:%d: Verilog $finish\n", filename, linenum);
     }
-    Verilated::threadContextp()->gotFinish(true);
+    ctx->gotFinish(true);
 }
 
 // $fatal, $stop (with fatalOnError) and internal runtime errors: record the

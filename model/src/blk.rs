@@ -1,0 +1,250 @@
+//! Block-controller DMA engine (rtl/blk_dma.v, seed 000): walks a linked scatter-gather list,
+//! reads host memory in chunks that never cross a block boundary (or produces zeros), packs
+//! each 4096-byte block and writes it to the block device with one request, waiting for its
+//! status before the next one.
+
+use std::collections::VecDeque;
+
+use buflet_platform::{Agent, HostEnv};
+use buflet_spec::{blk_req, cpl_kind, get, op, param, reg, req_hdr, sg_elem, sg_flag, status};
+
+use crate::{costs, dma_read, Cpl, ModelDevice, NEVER, REQ_BYTES};
+
+const BLOCK: usize = param::BLOCK_BYTES as usize;
+const SECTOR: u64 = param::SECTOR_BYTES;
+/// Largest element length (BLOCK_BYTES * 16).
+const MAX_ELEM: u64 = 16 * param::BLOCK_BYTES;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Validate BYTES.
+    Start,
+    /// Fetch the element at `next`.
+    Fetch,
+    /// Move the next chunk of the current element into the block buffer.
+    Data,
+    /// Write the full block buffer to the disk.
+    Write,
+}
+
+struct Job {
+    tag: u32,
+    sock_ref: u16,
+    bytes: u64,
+    sg_max: u64,
+    phase: Phase,
+    /// When the current phase runs.
+    at: u64,
+    /// Address of the next element to fetch (0 = the list ended).
+    next: u64,
+    fetched: u64,
+    /// Bytes described by the elements fetched so far.
+    described: u64,
+    // Current element.
+    src: u64,
+    rem: u64,
+    zero: bool,
+    /// Disk byte address just past the last element's end.
+    disk_end: u64,
+    // Current block.
+    lba: u64,
+    fill: usize,
+    written: u64,
+}
+
+/// blk_dma state: its command FIFO and the job in progress.
+pub(crate) struct Blk {
+    /// Accepted BLK_WRITE entries and the time each becomes visible.
+    pub fifo: VecDeque<(u64, [u8; REQ_BYTES])>,
+    job: Option<Job>,
+    busy_until: u64,
+    buf: Vec<u8>,
+}
+
+impl Default for Blk {
+    fn default() -> Self {
+        Blk {
+            fifo: VecDeque::new(),
+            job: None,
+            busy_until: 0,
+            buf: vec![0; BLOCK],
+        }
+    }
+}
+
+impl ModelDevice {
+    pub(crate) fn blk_next(&self) -> u64 {
+        match (&self.blk.job, self.blk.fifo.front()) {
+            (Some(j), _) => j.at,
+            (None, Some(&(t, _))) => t.max(self.blk.busy_until),
+            (None, None) => NEVER,
+        }
+    }
+
+    fn blk_finish(&mut self, j: &Job, st: u64, t: u64) {
+        self.blk.busy_until = t;
+        self.post_cpl(
+            t,
+            Cpl {
+                kind: cpl_kind::BLK_DONE as u8,
+                status: st as u8,
+                sock_ref: j.sock_ref,
+                tag: j.tag,
+                bytes: j.written as u32,
+                opcode: op::BLK_WRITE as u8,
+                ..Cpl::default()
+            },
+        );
+    }
+
+    /// After the current element has been fully consumed: end of list or the next element.
+    fn blk_after_element(j: &mut Job) -> Option<u64> {
+        if j.next != 0 && j.fill == 0 && j.described == j.bytes {
+            // BYTES reached at a block boundary but the list goes on: not fetched.
+            return Some(status::BAD_SG);
+        }
+        if j.next != 0 {
+            j.phase = Phase::Fetch;
+            return None;
+        }
+        Some(if j.fill == 0 && j.written == j.bytes {
+            status::OK
+        } else {
+            status::BAD_SG
+        })
+    }
+
+    /// Run one phase of the job in progress (or start the next one).
+    pub(crate) fn blk_step(&mut self, env: &mut HostEnv) {
+        let mut j = match self.blk.job.take() {
+            Some(j) => j,
+            None => {
+                let (_, e) = self.blk.fifo.pop_front().expect("queued BLK_WRITE");
+                Job {
+                    tag: get(&e, req_hdr::TAG) as u32,
+                    sock_ref: get(&e, req_hdr::SOCK_REF) as u16,
+                    bytes: get(&e, blk_req::BYTES),
+                    sg_max: get(&e, blk_req::SG_MAX),
+                    phase: Phase::Start,
+                    at: self.now,
+                    next: get(&e, blk_req::SG_ADDR),
+                    fetched: 0,
+                    described: 0,
+                    src: 0,
+                    rem: 0,
+                    zero: false,
+                    disk_end: 0,
+                    lba: 0,
+                    fill: 0,
+                    written: 0,
+                }
+            }
+        };
+        let now = self.now;
+        let cfg = &self.cfg;
+        let mut end: Option<u64> = None;
+        let mut t = now + costs::BLK_STEP;
+        match j.phase {
+            Phase::Start => {
+                if j.bytes == 0 || !j.bytes.is_multiple_of(BLOCK as u64) {
+                    end = Some(status::BAD_SG);
+                } else {
+                    j.phase = Phase::Fetch;
+                }
+            }
+            Phase::Fetch => {
+                if j.fetched >= j.sg_max {
+                    end = Some(status::BAD_SG);
+                } else {
+                    let mut e = [0u8; sg_elem::SIZE];
+                    let (ok, d) = dma_read(
+                        cfg,
+                        &mut self.rd_free,
+                        env,
+                        Agent::BlkDma,
+                        t,
+                        j.next,
+                        &mut e,
+                    );
+                    t = d;
+                    j.fetched += 1;
+                    let len = get(&e, sg_elem::LEN);
+                    let disk = get(&e, sg_elem::DISK_ADDR);
+                    let placed = if j.fill == 0 {
+                        disk.is_multiple_of(SECTOR)
+                    } else {
+                        disk == j.disk_end
+                    };
+                    if !ok {
+                        end = Some(status::DMA_ERROR);
+                    } else if !(1..=MAX_ELEM).contains(&len)
+                        || !placed
+                        || j.described + len > j.bytes
+                    {
+                        end = Some(status::BAD_SG);
+                    } else {
+                        if j.fill == 0 {
+                            j.lba = disk / SECTOR;
+                        }
+                        j.described += len;
+                        j.src = get(&e, sg_elem::SRC_ADDR);
+                        j.rem = len;
+                        j.zero = get(&e, sg_elem::FLAGS) & sg_flag::ZERO != 0;
+                        j.disk_end = disk + len;
+                        j.next = get(&e, sg_elem::NEXT);
+                        j.phase = Phase::Data;
+                    }
+                }
+            }
+            Phase::Data => {
+                let n = (j.rem as usize).min(BLOCK - j.fill);
+                let chunk = &mut self.blk.buf[j.fill..j.fill + n];
+                if j.zero {
+                    chunk.fill(0);
+                    t += costs::zero_fill(cfg, n);
+                } else {
+                    let (ok, d) =
+                        dma_read(cfg, &mut self.rd_free, env, Agent::BlkDma, t, j.src, chunk);
+                    t = d;
+                    if !ok {
+                        end = Some(status::DMA_ERROR);
+                    }
+                }
+                if end.is_none() {
+                    j.src += n as u64;
+                    j.rem -= n as u64;
+                    j.fill += n;
+                    if j.fill == BLOCK {
+                        j.phase = Phase::Write;
+                    } else {
+                        end = Self::blk_after_element(&mut j);
+                    }
+                }
+            }
+            Phase::Write => {
+                t += costs::block_write(cfg, BLOCK);
+                self.regs.count(reg::CNT_BLK_WRITES, 1);
+                self.regs.count(reg::CNT_BLK_BYTES, BLOCK as u64);
+                if env.disk.write(j.lba, &self.blk.buf).is_err() {
+                    end = Some(status::DISK_ERROR);
+                } else {
+                    j.written += BLOCK as u64;
+                    j.lba += BLOCK as u64 / SECTOR;
+                    j.fill = 0;
+                    if j.rem > 0 {
+                        j.phase = Phase::Data;
+                    } else {
+                        end = Self::blk_after_element(&mut j);
+                    }
+                }
+            }
+        }
+        match end {
+            Some(st) => self.blk_finish(&j, st, t),
+            None => {
+                j.at = t;
+                self.blk.job = Some(j);
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Every cycle cost of the model, in one place.
+//!
+//! The model mirrors an RTL that moves one bus word (`DATA_WIDTH/8` bytes) per cycle on its hot
+//! paths. Costs derive from the [`DeviceConfig`]: datapath width, DMA read latency, block device
+//! latency and MAC line rate. The small constant overheads below stand for handshakes, table
+//! reads and state-machine transitions of the corresponding RTL unit.
+
+use buflet_platform::DeviceConfig;
+
+/// A register read: request handshake, then `m_reg_rvalid` one cycle later.
+pub const REG_READ: u64 = 2;
+/// A register write: one handshake.
+pub const REG_WRITE: u64 = 1;
+
+/// rx_parser per-frame overhead on top of one cycle per bus word (metadata record, chain close).
+pub const PARSE_OVERHEAD: u64 = 4;
+/// Metadata records rx_parser may have finished but toe_engine not yet accepted (the parser
+/// stalls the MAC while this is full).
+pub const META_FIFO_DEPTH: usize = 2;
+
+/// DMA read request handshake and arbitration, on top of the memory latency and data words.
+pub const DMA_RD_OVERHEAD: u64 = 2;
+/// DMA write request handshake and arbitration, on top of the data words.
+pub const DMA_WR_OVERHEAD: u64 = 4;
+
+/// toe_engine per-frame work: hash, bucket chain walk, socket read-modify-write, chain free.
+pub const ENGINE_FRAME: u64 = 8;
+/// toe_engine per-request work (SOCK_ADD, NB_POST, NOP, unknown): table read-modify-write.
+pub const ENGINE_REQ: u64 = 4;
+/// toe_engine per-delivery-step overhead: segment/NB header reads, buflet RAM read latency.
+pub const ENGINE_DELIVERY: u64 = 4;
+/// toe_engine returning an NB (or retiring an empty FIN/RST segment) without moving data.
+pub const ENGINE_RETURN: u64 = 3;
+
+/// Request dispatch from req_fetch to toe_engine or the blk_dma FIFO.
+pub const DISPATCH: u64 = 1;
+/// Entries of the blk_dma command FIFO (request fetch stalls while it is full).
+pub const BLK_FIFO_DEPTH: usize = 4;
+/// blk_dma per-step state-machine overhead (element decode, chunk bookkeeping).
+pub const BLK_STEP: u64 = 2;
+
+/// Request ring entry and completion entry sizes come from the spec; these are the DMA costs.
+pub fn words(cfg: &DeviceConfig, bytes: usize) -> u64 {
+    bytes.div_ceil(cfg.bus_bytes()) as u64
+}
+
+/// Cycles of one DMA read of `len` bytes: latency to the first word, then one word per cycle.
+pub fn dma_read(cfg: &DeviceConfig, len: usize) -> u64 {
+    DMA_RD_OVERHEAD + cfg.mem_read_latency as u64 + words(cfg, len)
+}
+
+/// Cycles of one posted DMA write of `len` bytes: request, then one word per cycle.
+pub fn dma_write(cfg: &DeviceConfig, len: usize) -> u64 {
+    DMA_WR_OVERHEAD + words(cfg, len)
+}
+
+/// rx_parser: one bus word per cycle plus the per-frame overhead.
+pub fn parse(cfg: &DeviceConfig, len: usize) -> u64 {
+    words(cfg, len.max(1)) + PARSE_OVERHEAD
+}
+
+/// Producing `len` zero bytes for a ZERO scatter-gather element (no memory access).
+pub fn zero_fill(cfg: &DeviceConfig, len: usize) -> u64 {
+    words(cfg, len) + 1
+}
+
+/// One block-device write: the 4096-byte data packet, one word per cycle, then the status
+/// after the device latency.
+pub fn block_write(cfg: &DeviceConfig, len: usize) -> u64 {
+    words(cfg, len) + cfg.disk_latency as u64
+}

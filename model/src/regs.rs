@@ -1,0 +1,117 @@
+//! Register block: ID/build parameters, rings, IRQ and counters (rtl/reg_block.v).
+
+use buflet_platform::DeviceConfig;
+use buflet_spec::{param, reg};
+
+/// Number of 32-bit counters from `CNT_RX_FRAMES` to `CNT_NB_RETURNED`.
+const NCNT: usize = ((reg::CNT_NB_RETURNED - reg::CNT_RX_FRAMES) / 4 + 1) as usize;
+
+/// CTRL.ENABLE.
+pub const CTRL_ENABLE: u32 = 1;
+/// STATUS.READY.
+pub const STATUS_READY: u32 = 1;
+/// STATUS.ENABLED.
+pub const STATUS_ENABLED: u32 = 2;
+/// IRQ_STATUS.CPL.
+pub const IRQ_CPL: u32 = 1;
+
+/// Register state.
+#[derive(Debug, Default)]
+pub(crate) struct Regs {
+    pub ctrl: u32,
+    pub irq_status: u32,
+    pub irq_mask: u32,
+    pub req_base: u64,
+    pub req_size: u32,
+    pub req_tail: u32,
+    pub req_head: u32,
+    pub cpl_base: u64,
+    pub cpl_size: u32,
+    pub cpl_head: u32,
+    pub cpl_tail: u32,
+    cnt: [u32; NCNT],
+}
+
+fn set_lo(v: &mut u64, lo: u32) {
+    *v = (*v & !0xFFFF_FFFF) | lo as u64;
+}
+
+fn set_hi(v: &mut u64, hi: u32) {
+    *v = (*v & 0xFFFF_FFFF) | ((hi as u64) << 32);
+}
+
+impl Regs {
+    pub fn enabled(&self) -> bool {
+        self.ctrl & CTRL_ENABLE != 0
+    }
+
+    pub fn irq(&self) -> bool {
+        self.irq_status & self.irq_mask != 0
+    }
+
+    /// Add `v` to the counter register at `addr` (wrapping, 32 bits).
+    pub fn count(&mut self, addr: u32, v: u64) {
+        let i = ((addr - reg::CNT_RX_FRAMES) / 4) as usize;
+        self.cnt[i] = self.cnt[i].wrapping_add(v as u32);
+    }
+
+    /// Counter of drop reason `r` (see `drop::COUNTER_BASE`).
+    pub fn count_drop(&mut self, reason: u8) {
+        self.count(
+            buflet_spec::drop::COUNTER_BASE as u32 + 4 * reason as u32,
+            1,
+        );
+    }
+
+    pub fn read(&self, cfg: &DeviceConfig, addr: u32, free_buflets: u32) -> u32 {
+        match addr {
+            reg::ID => param::ID_MAGIC as u32,
+            reg::VERSION => param::VERSION as u32,
+            reg::DATA_WIDTH => cfg.data_width,
+            reg::BUFLET_BYTES => cfg.buflet_bytes,
+            reg::NUM_BUFLETS => cfg.num_buflets,
+            reg::NUM_SOCKETS => cfg.num_sockets,
+            reg::HASH_BUCKETS => cfg.hash_buckets,
+            reg::NUM_NBS => cfg.num_nbs,
+            reg::BLOCK_BYTES => param::BLOCK_BYTES as u32,
+            reg::PAGE_BYTES => param::PAGE_BYTES as u32,
+            reg::CLOCK_MHZ => cfg.clock_mhz,
+            reg::CTRL => self.ctrl,
+            reg::STATUS => STATUS_READY | if self.enabled() { STATUS_ENABLED } else { 0 },
+            reg::IRQ_STATUS => self.irq_status,
+            reg::IRQ_MASK => self.irq_mask,
+            reg::REQ_BASE_LO => self.req_base as u32,
+            reg::REQ_BASE_HI => (self.req_base >> 32) as u32,
+            reg::REQ_SIZE => self.req_size,
+            reg::REQ_TAIL => self.req_tail,
+            reg::REQ_HEAD => self.req_head,
+            reg::CPL_BASE_LO => self.cpl_base as u32,
+            reg::CPL_BASE_HI => (self.cpl_base >> 32) as u32,
+            reg::CPL_SIZE => self.cpl_size,
+            reg::CPL_HEAD => self.cpl_head,
+            reg::CPL_TAIL => self.cpl_tail,
+            reg::CNT_FREE_BUFLETS => free_buflets,
+            a if (reg::CNT_RX_FRAMES..=reg::CNT_NB_RETURNED).contains(&a) && a % 4 == 0 => {
+                self.cnt[((a - reg::CNT_RX_FRAMES) / 4) as usize]
+            }
+            _ => 0,
+        }
+    }
+
+    pub fn write(&mut self, addr: u32, v: u32) {
+        match addr {
+            reg::CTRL => self.ctrl = v & CTRL_ENABLE,
+            reg::IRQ_STATUS => self.irq_status &= !v,
+            reg::IRQ_MASK => self.irq_mask = v & IRQ_CPL,
+            reg::REQ_BASE_LO => set_lo(&mut self.req_base, v),
+            reg::REQ_BASE_HI => set_hi(&mut self.req_base, v),
+            reg::REQ_SIZE => self.req_size = v,
+            reg::REQ_TAIL => self.req_tail = v,
+            reg::CPL_BASE_LO => set_lo(&mut self.cpl_base, v),
+            reg::CPL_BASE_HI => set_hi(&mut self.cpl_base, v),
+            reg::CPL_SIZE => self.cpl_size = v,
+            reg::CPL_HEAD => self.cpl_head = v,
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,327 @@
+// Buflet NIC top: external ports as in docs/architecture.md.
+//
+//   req_fetch -> (opcode BLK_WRITE ? blk_dma : toe_engine)
+//   completions: toe_engine, blk_dma -> stream_arb -> cpl_writer
+//   DMA reads : req_fetch (0), toe_engine (1), blk_dma (2) -> dma_rd_arb
+//   DMA writes: toe_engine (0), cpl_writer (1)             -> dma_wr_arb
+//   MAC rx -> rx_parser -> buflet_pool / toe_engine; MAC tx idle in this version.
+`include "buflet_defs.vh"
+
+module buflet_nic #(
+    parameter DATA_WIDTH   = 64,
+    parameter BUFLET_BYTES = 2048,
+    parameter NUM_BUFLETS  = 256,
+    parameter NUM_SOCKETS  = 64,
+    parameter HASH_BUCKETS = 256,
+    parameter NUM_NBS      = 64,
+    parameter CLOCK_MHZ    = 250
+) (
+    input  wire                    clk,
+    input  wire                    rst,
+    // registers
+    input  wire                    s_reg_valid,
+    output wire                    s_reg_ready,
+    input  wire                    s_reg_write,
+    input  wire [11:0]             s_reg_addr,
+    input  wire [31:0]             s_reg_wdata,
+    output wire                    m_reg_rvalid,
+    output wire [31:0]             m_reg_rdata,
+    // MAC receive
+    input  wire [DATA_WIDTH-1:0]   s_axis_rx_tdata,
+    input  wire [DATA_WIDTH/8-1:0] s_axis_rx_tkeep,
+    input  wire                    s_axis_rx_tvalid,
+    output wire                    s_axis_rx_tready,
+    input  wire                    s_axis_rx_tlast,
+    // MAC transmit (idle)
+    output wire [DATA_WIDTH-1:0]   m_axis_tx_tdata,
+    output wire [DATA_WIDTH/8-1:0] m_axis_tx_tkeep,
+    output wire                    m_axis_tx_tvalid,
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  wire                    m_axis_tx_tready,   // transmit is idle in this version
+    /* verilator lint_on UNUSEDSIGNAL */
+    output wire                    m_axis_tx_tlast,
+    // DMA read
+    output wire                    m_dma_rd_req_valid,
+    input  wire                    m_dma_rd_req_ready,
+    output wire [63:0]             m_dma_rd_req_addr,
+    output wire [15:0]             m_dma_rd_req_len,
+    output wire [7:0]              m_dma_rd_req_id,     // requester: 0 req_fetch, 1 toe_engine, 2 blk_dma
+    input  wire [DATA_WIDTH-1:0]   s_axis_dma_rd_tdata,
+    input  wire [DATA_WIDTH/8-1:0] s_axis_dma_rd_tkeep,
+    input  wire                    s_axis_dma_rd_tvalid,
+    output wire                    s_axis_dma_rd_tready,
+    input  wire                    s_axis_dma_rd_tlast,
+    input  wire                    s_axis_dma_rd_tuser,
+    // DMA write
+    output wire                    m_dma_wr_req_valid,
+    input  wire                    m_dma_wr_req_ready,
+    output wire [63:0]             m_dma_wr_req_addr,
+    output wire [15:0]             m_dma_wr_req_len,
+    output wire [7:0]              m_dma_wr_req_id,     // requester: 0 toe_engine, 1 cpl_writer
+    output wire [DATA_WIDTH-1:0]   m_axis_dma_wr_tdata,
+    output wire [DATA_WIDTH/8-1:0] m_axis_dma_wr_tkeep,
+    output wire                    m_axis_dma_wr_tvalid,
+    input  wire                    m_axis_dma_wr_tready,
+    output wire                    m_axis_dma_wr_tlast,
+    // block device
+    output wire                    m_blk_req_valid,
+    input  wire                    m_blk_req_ready,
+    output wire [63:0]             m_blk_req_lba,
+    output wire [15:0]             m_blk_req_len,
+    output wire                    m_blk_req_write,
+    output wire [DATA_WIDTH-1:0]   m_axis_blk_wr_tdata,
+    output wire [DATA_WIDTH/8-1:0] m_axis_blk_wr_tkeep,
+    output wire                    m_axis_blk_wr_tvalid,
+    input  wire                    m_axis_blk_wr_tready,
+    output wire                    m_axis_blk_wr_tlast,
+    input  wire                    s_blk_resp_valid,
+    output wire                    s_blk_resp_ready,
+    input  wire [7:0]              s_blk_resp_status,
+    // interrupt
+    output wire                    irq
+);
+    localparam KW      = DATA_WIDTH / 8;
+    localparam BW_ADDR = $clog2(NUM_BUFLETS * BUFLET_BYTES / KW);
+
+    // ------------------------------------------------------------------ MAC transmit: idle
+    assign m_axis_tx_tdata  = {DATA_WIDTH{1'b0}};
+    assign m_axis_tx_tkeep  = {KW{1'b0}};
+    assign m_axis_tx_tvalid = 1'b0;
+    assign m_axis_tx_tlast  = 1'b0;
+
+    // ------------------------------------------------------------------ registers
+    wire        ctrl_enable;
+    wire [63:0] req_base, cpl_base;
+    wire [31:0] req_size, req_tail, req_head, cpl_size, cpl_head, cpl_tail;
+    wire        cpl_posted;
+    wire [7:0]  cpl_status;
+    wire        ev_rx_frame;
+    wire [15:0] ev_rx_bytes;
+    wire        ev_drop_valid, ev_accepted, ev_delivered_valid, ev_nb_returned, ev_blk_write;
+    wire [3:0]  ev_drop_reason;
+    wire [15:0] ev_delivered_bytes, ev_blk_bytes, free_count;
+
+    reg_block #(
+        .DATA_WIDTH(DATA_WIDTH), .BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS),
+        .NUM_SOCKETS(NUM_SOCKETS), .HASH_BUCKETS(HASH_BUCKETS), .NUM_NBS(NUM_NBS),
+        .CLOCK_MHZ(CLOCK_MHZ)
+    ) u_regs (
+        .clk(clk), .rst(rst),
+        .s_reg_valid(s_reg_valid), .s_reg_ready(s_reg_ready), .s_reg_write(s_reg_write),
+        .s_reg_addr(s_reg_addr), .s_reg_wdata(s_reg_wdata),
+        .m_reg_rvalid(m_reg_rvalid), .m_reg_rdata(m_reg_rdata),
+        .ctrl_enable(ctrl_enable), .req_base(req_base), .req_size(req_size), .req_tail(req_tail),
+        .cpl_base(cpl_base), .cpl_size(cpl_size), .cpl_head(cpl_head),
+        .req_head(req_head), .cpl_tail(cpl_tail), .cpl_posted(cpl_posted), .cpl_status(cpl_status),
+        .ev_rx_frame(ev_rx_frame), .ev_rx_bytes(ev_rx_bytes),
+        .ev_drop_valid(ev_drop_valid), .ev_drop_reason(ev_drop_reason), .ev_accepted(ev_accepted),
+        .ev_delivered_valid(ev_delivered_valid), .ev_delivered_bytes(ev_delivered_bytes),
+        .ev_nb_returned(ev_nb_returned), .ev_blk_write(ev_blk_write), .ev_blk_bytes(ev_blk_bytes),
+        .free_buflets(free_count), .irq(irq)
+    );
+
+    // ------------------------------------------------------------------ DMA read arbiter
+    localparam NRD = 3;   // 0 req_fetch, 1 toe_engine, 2 blk_dma
+    wire [NRD-1:0]    rd_req_valid, rd_req_ready;
+    wire [NRD*64-1:0] rd_req_addr;
+    wire [NRD*16-1:0] rd_req_len;
+    wire [DATA_WIDTH-1:0] rd_tdata;
+    wire [KW-1:0]     rd_tkeep;
+    wire [NRD-1:0]    rd_tvalid, rd_tready;
+    wire              rd_tlast, rd_tuser;
+
+    dma_rd_arb #(.N(NRD), .DATA_WIDTH(DATA_WIDTH)) u_rd_arb (
+        .clk(clk), .rst(rst),
+        .s_req_valid(rd_req_valid), .s_req_ready(rd_req_ready),
+        .s_req_addr(rd_req_addr), .s_req_len(rd_req_len),
+        .m_axis_rsp_tdata(rd_tdata), .m_axis_rsp_tkeep(rd_tkeep), .m_axis_rsp_tvalid(rd_tvalid),
+        .m_axis_rsp_tready(rd_tready), .m_axis_rsp_tlast(rd_tlast), .m_axis_rsp_tuser(rd_tuser),
+        .m_dma_rd_req_valid(m_dma_rd_req_valid), .m_dma_rd_req_ready(m_dma_rd_req_ready),
+        .m_dma_rd_req_addr(m_dma_rd_req_addr), .m_dma_rd_req_len(m_dma_rd_req_len),
+        .m_dma_rd_req_id(m_dma_rd_req_id),
+        .s_axis_dma_rd_tdata(s_axis_dma_rd_tdata), .s_axis_dma_rd_tkeep(s_axis_dma_rd_tkeep),
+        .s_axis_dma_rd_tvalid(s_axis_dma_rd_tvalid), .s_axis_dma_rd_tready(s_axis_dma_rd_tready),
+        .s_axis_dma_rd_tlast(s_axis_dma_rd_tlast), .s_axis_dma_rd_tuser(s_axis_dma_rd_tuser)
+    );
+
+    // ------------------------------------------------------------------ DMA write arbiter
+    localparam NWR = 2;   // 0 toe_engine, 1 cpl_writer
+    wire [NWR-1:0]            wr_req_valid, wr_req_ready;
+    wire [NWR*64-1:0]         wr_req_addr;
+    wire [NWR*16-1:0]         wr_req_len;
+    wire [NWR*DATA_WIDTH-1:0] wr_tdata;
+    wire [NWR*KW-1:0]         wr_tkeep;
+    wire [NWR-1:0]            wr_tvalid, wr_tready, wr_tlast;
+
+    dma_wr_arb #(.N(NWR), .DATA_WIDTH(DATA_WIDTH)) u_wr_arb (
+        .clk(clk), .rst(rst),
+        .s_req_valid(wr_req_valid), .s_req_ready(wr_req_ready),
+        .s_req_addr(wr_req_addr), .s_req_len(wr_req_len),
+        .s_axis_tdata(wr_tdata), .s_axis_tkeep(wr_tkeep), .s_axis_tvalid(wr_tvalid),
+        .s_axis_tready(wr_tready), .s_axis_tlast(wr_tlast),
+        .m_dma_wr_req_valid(m_dma_wr_req_valid), .m_dma_wr_req_ready(m_dma_wr_req_ready),
+        .m_dma_wr_req_addr(m_dma_wr_req_addr), .m_dma_wr_req_len(m_dma_wr_req_len),
+        .m_dma_wr_req_id(m_dma_wr_req_id),
+        .m_axis_dma_wr_tdata(m_axis_dma_wr_tdata), .m_axis_dma_wr_tkeep(m_axis_dma_wr_tkeep),
+        .m_axis_dma_wr_tvalid(m_axis_dma_wr_tvalid), .m_axis_dma_wr_tready(m_axis_dma_wr_tready),
+        .m_axis_dma_wr_tlast(m_axis_dma_wr_tlast)
+    );
+
+    // ------------------------------------------------------------------ completion arbiter
+    localparam NCPL = 2;  // 0 toe_engine, 1 blk_dma
+    wire [NCPL-1:0]     cpl_src_valid, cpl_src_ready;
+    wire [NCPL*256-1:0] cpl_src_data;
+    wire                cpl_valid, cpl_ready;
+    wire [255:0]        cpl_data;
+
+    stream_arb #(.N(NCPL), .WIDTH(256)) u_cpl_arb (
+        .clk(clk), .rst(rst),
+        .s_valid(cpl_src_valid), .s_ready(cpl_src_ready), .s_data(cpl_src_data),
+        .m_valid(cpl_valid), .m_ready(cpl_ready), .m_data(cpl_data)
+    );
+
+    cpl_writer #(.DATA_WIDTH(DATA_WIDTH)) u_cpl_writer (
+        .clk(clk), .rst(rst),
+        .cpl_base(cpl_base), .cpl_size(cpl_size), .cpl_head(cpl_head), .cpl_tail(cpl_tail),
+        .s_cpl_valid(cpl_valid), .s_cpl_ready(cpl_ready), .s_cpl_data(cpl_data),
+        .m_dma_wr_req_valid(wr_req_valid[1]), .m_dma_wr_req_ready(wr_req_ready[1]),
+        .m_dma_wr_req_addr(wr_req_addr[127:64]), .m_dma_wr_req_len(wr_req_len[31:16]),
+        .m_axis_dma_wr_tdata(wr_tdata[2*DATA_WIDTH-1:DATA_WIDTH]),
+        .m_axis_dma_wr_tkeep(wr_tkeep[2*KW-1:KW]),
+        .m_axis_dma_wr_tvalid(wr_tvalid[1]), .m_axis_dma_wr_tready(wr_tready[1]),
+        .m_axis_dma_wr_tlast(wr_tlast[1]),
+        .cpl_posted(cpl_posted), .cpl_status(cpl_status)
+    );
+
+    // ------------------------------------------------------------------ request ring
+    wire         req_valid, req_ready;
+    wire [511:0] req_data;
+
+    req_fetch #(.DATA_WIDTH(DATA_WIDTH)) u_req_fetch (
+        .clk(clk), .rst(rst), .enable(ctrl_enable),
+        .req_base(req_base), .req_size(req_size), .req_tail(req_tail), .req_head(req_head),
+        .m_dma_rd_req_valid(rd_req_valid[0]), .m_dma_rd_req_ready(rd_req_ready[0]),
+        .m_dma_rd_req_addr(rd_req_addr[63:0]), .m_dma_rd_req_len(rd_req_len[15:0]),
+        .s_axis_dma_rd_tdata(rd_tdata), .s_axis_dma_rd_tkeep(rd_tkeep),
+        .s_axis_dma_rd_tvalid(rd_tvalid[0]), .s_axis_dma_rd_tready(rd_tready[0]),
+        .s_axis_dma_rd_tlast(rd_tlast), .s_axis_dma_rd_tuser(rd_tuser),
+        .m_req_valid(req_valid), .m_req_ready(req_ready), .m_req_data(req_data)
+    );
+
+    // dispatch by opcode
+    wire is_blk = (req_data[`BF_REQ_HDR_OPCODE_RANGE] == 8'(`BF_OP_BLK_WRITE));
+    wire toe_req_ready, blk_cmd_ready;
+    assign req_ready = is_blk ? blk_cmd_ready : toe_req_ready;
+
+    // ------------------------------------------------------------------ block engine
+    blk_dma #(.DATA_WIDTH(DATA_WIDTH)) u_blk_dma (
+        .clk(clk), .rst(rst),
+        .s_cmd_valid(req_valid && is_blk), .s_cmd_ready(blk_cmd_ready), .s_cmd_data(req_data),
+        .m_dma_rd_req_valid(rd_req_valid[2]), .m_dma_rd_req_ready(rd_req_ready[2]),
+        .m_dma_rd_req_addr(rd_req_addr[191:128]), .m_dma_rd_req_len(rd_req_len[47:32]),
+        .s_axis_dma_rd_tdata(rd_tdata), .s_axis_dma_rd_tkeep(rd_tkeep),
+        .s_axis_dma_rd_tvalid(rd_tvalid[2]), .s_axis_dma_rd_tready(rd_tready[2]),
+        .s_axis_dma_rd_tlast(rd_tlast), .s_axis_dma_rd_tuser(rd_tuser),
+        .m_blk_req_valid(m_blk_req_valid), .m_blk_req_ready(m_blk_req_ready),
+        .m_blk_req_lba(m_blk_req_lba), .m_blk_req_len(m_blk_req_len),
+        .m_blk_req_write(m_blk_req_write),
+        .m_axis_blk_wr_tdata(m_axis_blk_wr_tdata), .m_axis_blk_wr_tkeep(m_axis_blk_wr_tkeep),
+        .m_axis_blk_wr_tvalid(m_axis_blk_wr_tvalid), .m_axis_blk_wr_tready(m_axis_blk_wr_tready),
+        .m_axis_blk_wr_tlast(m_axis_blk_wr_tlast),
+        .s_blk_resp_valid(s_blk_resp_valid), .s_blk_resp_ready(s_blk_resp_ready),
+        .s_blk_resp_status(s_blk_resp_status),
+        .m_cpl_valid(cpl_src_valid[1]), .m_cpl_ready(cpl_src_ready[1]),
+        .m_cpl_data(cpl_src_data[511:256]),
+        .ev_blk_write(ev_blk_write), .ev_blk_bytes(ev_blk_bytes)
+    );
+
+    // ------------------------------------------------------------------ receive path
+    wire               alloc_req, alloc_valid;
+    wire [15:0]        alloc_idx;
+    wire               link_wr_en;
+    wire [15:0]        link_wr_idx, link_wr_next, link_rd_idx, link_rd_next;
+    wire               ram_wr_en, ram_rd_en;
+    wire [BW_ADDR-1:0] ram_wr_addr, ram_rd_addr;
+    wire [DATA_WIDTH-1:0] ram_wr_data, ram_rd_data;
+    wire               free_valid, free_ready;
+    wire [15:0]        free_head, free_tail, free_cnt;
+
+    wire        meta_valid, meta_ready;
+    wire [3:0]  meta_reason;
+    wire [15:0] meta_len;
+    wire [11:0] meta_vlan;
+    wire [31:0] meta_src_ip, meta_dst_ip, meta_seq;
+    wire [15:0] meta_src_port, meta_dst_port;
+    wire [7:0]  meta_flags;
+    wire [15:0] meta_pay_off, meta_pay_len, meta_head, meta_tail, meta_count;
+
+    assign ev_rx_frame = meta_valid && meta_ready;
+    assign ev_rx_bytes = meta_len;
+
+    buflet_pool #(
+        .DATA_WIDTH(DATA_WIDTH), .BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS)
+    ) u_pool (
+        .clk(clk), .rst(rst),
+        .alloc_req(alloc_req), .alloc_valid(alloc_valid), .alloc_idx(alloc_idx),
+        .s_free_valid(free_valid), .s_free_ready(free_ready), .s_free_head(free_head),
+        .s_free_tail(free_tail), .s_free_count(free_cnt),
+        .link_wr_en(link_wr_en), .link_wr_idx(link_wr_idx), .link_wr_next(link_wr_next),
+        .link_rd_idx(link_rd_idx), .link_rd_next(link_rd_next),
+        .ram_wr_en(ram_wr_en), .ram_wr_addr(ram_wr_addr), .ram_wr_data(ram_wr_data),
+        .ram_rd_en(ram_rd_en), .ram_rd_addr(ram_rd_addr), .ram_rd_data(ram_rd_data),
+        .free_count(free_count)
+    );
+
+    rx_parser #(
+        .DATA_WIDTH(DATA_WIDTH), .BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS)
+    ) u_rx_parser (
+        .clk(clk), .rst(rst), .enable(ctrl_enable),
+        .s_axis_rx_tdata(s_axis_rx_tdata), .s_axis_rx_tkeep(s_axis_rx_tkeep),
+        .s_axis_rx_tvalid(s_axis_rx_tvalid), .s_axis_rx_tready(s_axis_rx_tready),
+        .s_axis_rx_tlast(s_axis_rx_tlast),
+        .alloc_req(alloc_req), .alloc_valid(alloc_valid), .alloc_idx(alloc_idx),
+        .link_wr_en(link_wr_en), .link_wr_idx(link_wr_idx), .link_wr_next(link_wr_next),
+        .ram_wr_en(ram_wr_en), .ram_wr_addr(ram_wr_addr), .ram_wr_data(ram_wr_data),
+        .m_meta_valid(meta_valid), .m_meta_ready(meta_ready), .m_meta_reason(meta_reason),
+        .m_meta_len(meta_len), .m_meta_vlan(meta_vlan),
+        .m_meta_src_ip(meta_src_ip), .m_meta_dst_ip(meta_dst_ip),
+        .m_meta_src_port(meta_src_port), .m_meta_dst_port(meta_dst_port),
+        .m_meta_seq(meta_seq), .m_meta_flags(meta_flags),
+        .m_meta_pay_off(meta_pay_off), .m_meta_pay_len(meta_pay_len),
+        .m_meta_head(meta_head), .m_meta_tail(meta_tail), .m_meta_count(meta_count)
+    );
+
+    toe_engine #(
+        .DATA_WIDTH(DATA_WIDTH), .BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS),
+        .NUM_SOCKETS(NUM_SOCKETS), .HASH_BUCKETS(HASH_BUCKETS), .NUM_NBS(NUM_NBS)
+    ) u_toe (
+        .clk(clk), .rst(rst),
+        .s_req_valid(req_valid && !is_blk), .s_req_ready(toe_req_ready), .s_req_data(req_data),
+        .s_meta_valid(meta_valid), .s_meta_ready(meta_ready), .s_meta_reason(meta_reason),
+        .s_meta_len(meta_len), .s_meta_vlan(meta_vlan),
+        .s_meta_src_ip(meta_src_ip), .s_meta_dst_ip(meta_dst_ip),
+        .s_meta_src_port(meta_src_port), .s_meta_dst_port(meta_dst_port),
+        .s_meta_seq(meta_seq), .s_meta_flags(meta_flags),
+        .s_meta_pay_off(meta_pay_off), .s_meta_pay_len(meta_pay_len),
+        .s_meta_head(meta_head), .s_meta_tail(meta_tail), .s_meta_count(meta_count),
+        .m_free_valid(free_valid), .m_free_ready(free_ready), .m_free_head(free_head),
+        .m_free_tail(free_tail), .m_free_count(free_cnt),
+        .link_rd_idx(link_rd_idx), .link_rd_next(link_rd_next),
+        .ram_rd_en(ram_rd_en), .ram_rd_addr(ram_rd_addr), .ram_rd_data(ram_rd_data),
+        .m_dma_rd_req_valid(rd_req_valid[1]), .m_dma_rd_req_ready(rd_req_ready[1]),
+        .m_dma_rd_req_addr(rd_req_addr[127:64]), .m_dma_rd_req_len(rd_req_len[31:16]),
+        .s_axis_dma_rd_tdata(rd_tdata), .s_axis_dma_rd_tkeep(rd_tkeep),
+        .s_axis_dma_rd_tvalid(rd_tvalid[1]), .s_axis_dma_rd_tready(rd_tready[1]),
+        .s_axis_dma_rd_tlast(rd_tlast), .s_axis_dma_rd_tuser(rd_tuser),
+        .m_dma_wr_req_valid(wr_req_valid[0]), .m_dma_wr_req_ready(wr_req_ready[0]),
+        .m_dma_wr_req_addr(wr_req_addr[63:0]), .m_dma_wr_req_len(wr_req_len[15:0]),
+        .m_axis_dma_wr_tdata(wr_tdata[DATA_WIDTH-1:0]), .m_axis_dma_wr_tkeep(wr_tkeep[KW-1:0]),
+        .m_axis_dma_wr_tvalid(wr_tvalid[0]), .m_axis_dma_wr_tready(wr_tready[0]),
+        .m_axis_dma_wr_tlast(wr_tlast[0]),
+        .m_cpl_valid(cpl_src_valid[0]), .m_cpl_ready(cpl_src_ready[0]),
+        .m_cpl_data(cpl_src_data[255:0]),
+        .ev_drop_valid(ev_drop_valid), .ev_drop_reason(ev_drop_reason), .ev_accepted(ev_accepted),
+        .ev_delivered_valid(ev_delivered_valid), .ev_delivered_bytes(ev_delivered_bytes),
+        .ev_nb_returned(ev_nb_returned)
+    );
+endmodule

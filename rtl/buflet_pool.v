@@ -1,0 +1,128 @@
+// buflet_pool: the NIC's local packet memory cut into NUM_BUFLETS buflets of
+// BUFLET_BYTES bytes, the free buflet list, the link RAM and the data RAM.
+//
+// Free list: a LIFO linked through the link RAM (free_head, link[]) plus a
+// counter of never-used buflets (fresh), so no init pass is needed after
+// reset. Allocation takes the free-list head when the list is not empty,
+// otherwise the next never-used buflet. Freeing a chain pushes the whole
+// chain in front of the list in one cycle: link[tail] <= free_head,
+// free_head <= head. An allocation and a free in the same cycle are both
+// honoured. free_count is exact at all times.
+//
+// Assumptions: NUM_BUFLETS <= 65535, BUFLET_BYTES and NUM_BUFLETS powers of
+// two, BUFLET_BYTES a multiple of KEEP_WIDTH.
+`include "buflet_defs.vh"
+
+module buflet_pool #(
+    parameter DATA_WIDTH   = 64,
+    parameter BUFLET_BYTES = 2048,
+    parameter NUM_BUFLETS  = 256,
+    parameter KEEP_WIDTH   = DATA_WIDTH / 8,
+    parameter BW_ADDR      = $clog2(NUM_BUFLETS * BUFLET_BYTES / KEEP_WIDTH)
+) (
+    input  wire                  clk,
+    input  wire                  rst,
+    // allocation
+    input  wire                  alloc_req,
+    output wire                  alloc_valid,
+    output wire [15:0]           alloc_idx,
+    // free a whole chain
+    input  wire                  s_free_valid,
+    output wire                  s_free_ready,
+    input  wire [15:0]           s_free_head,
+    input  wire [15:0]           s_free_tail,
+    input  wire [15:0]           s_free_count,
+    // link RAM
+    input  wire                  link_wr_en,
+    input  wire [15:0]           link_wr_idx,
+    input  wire [15:0]           link_wr_next,
+    input  wire [15:0]           link_rd_idx,
+    output wire [15:0]           link_rd_next,
+    // data RAM
+    input  wire                  ram_wr_en,
+    input  wire [BW_ADDR-1:0]    ram_wr_addr,
+    input  wire [DATA_WIDTH-1:0] ram_wr_data,
+    input  wire                  ram_rd_en,
+    input  wire [BW_ADDR-1:0]    ram_rd_addr,
+    output wire [DATA_WIDTH-1:0] ram_rd_data,
+    output wire [15:0]           free_count
+);
+
+    localparam LB = (NUM_BUFLETS > 1) ? $clog2(NUM_BUFLETS) : 1;
+    localparam RAM_WORDS = NUM_BUFLETS * BUFLET_BYTES / KEEP_WIDTH;
+    localparam [15:0] NULL16 = `BF_PARAM_NULL16;
+    localparam [16:0] NUM17 = NUM_BUFLETS[16:0];
+
+    reg [15:0]           link_mem [0:NUM_BUFLETS-1];
+    reg [DATA_WIDTH-1:0] data_mem [0:RAM_WORDS-1];
+    reg [DATA_WIDTH-1:0] rd_data_r;
+
+    reg [15:0] free_head;   // head of the free list, NULL16 when empty
+    reg [16:0] fresh;       // next never-used buflet (NUM_BUFLETS = none left)
+    reg [15:0] free_cnt;
+
+    // Only the low LB bits of a buflet index address the link RAM (indices
+    // are < NUM_BUFLETS by construction).
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [15:0] fh = free_head;
+    wire [15:0] ftail = s_free_tail;
+    wire [15:0] lwi = link_wr_idx;
+    wire [15:0] lri = link_rd_idx;
+    /* verilator lint_on UNUSEDSIGNAL */
+
+    wire list_nonempty = (free_head != NULL16);
+    wire fresh_left    = (fresh < NUM17);
+    wire [15:0] fresh16 = fresh[15:0];
+
+    assign alloc_valid = list_nonempty || fresh_left;
+    assign alloc_idx   = list_nonempty ? free_head : (fresh_left ? fresh16 : NULL16);
+
+    wire do_alloc = alloc_req && alloc_valid;
+    wire pop_list = do_alloc && list_nonempty;
+    wire [15:0] head_after_pop = pop_list ? link_mem[fh[LB-1:0]] : free_head;
+
+    assign s_free_ready = !link_wr_en;
+    wire do_free = s_free_valid && !link_wr_en && (s_free_count != 16'd0);
+
+    assign link_rd_next = link_mem[lri[LB-1:0]];
+    assign ram_rd_data  = rd_data_r;
+    assign free_count   = free_cnt;
+
+    always @(posedge clk) begin
+        if (rst) begin
+            free_head <= NULL16;
+            fresh     <= 17'd0;
+            free_cnt  <= NUM_BUFLETS[15:0];
+        end else begin
+            if (do_free) begin
+                free_head <= s_free_head;
+            end else if (pop_list) begin
+                free_head <= head_after_pop;
+            end
+            if (do_alloc && !list_nonempty) begin
+                fresh <= fresh + 17'd1;
+            end
+            free_cnt <= free_cnt + (do_free ? s_free_count : 16'd0) - {15'd0, do_alloc};
+        end
+    end
+
+    // Link RAM: one write per cycle, either the rx_parser's or a free.
+    always @(posedge clk) begin
+        if (link_wr_en) begin
+            link_mem[lwi[LB-1:0]] <= link_wr_next;
+        end else if (do_free && !rst) begin
+            link_mem[ftail[LB-1:0]] <= head_after_pop;
+        end
+    end
+
+    // Data RAM: write port and a registered read port.
+    always @(posedge clk) begin
+        if (ram_wr_en) begin
+            data_mem[ram_wr_addr] <= ram_wr_data;
+        end
+        if (ram_rd_en) begin
+            rd_data_r <= data_mem[ram_rd_addr];
+        end
+    end
+
+endmodule

@@ -1,0 +1,101 @@
+// N-client DMA read arbiter, round robin. A grant is taken by a client with a pending request
+// and held from the request until the last word of its response (tlast) has been transferred.
+// Client buses are flattened: client i uses bits [i*W +: W]. The response data is broadcast;
+// tvalid goes only to the granted client.
+module dma_rd_arb #(
+    parameter N          = 3,
+    parameter DATA_WIDTH = 64
+) (
+    input  wire                       clk,
+    input  wire                       rst,
+    // clients
+    input  wire [N-1:0]               s_req_valid,
+    output wire [N-1:0]               s_req_ready,
+    input  wire [N*64-1:0]            s_req_addr,
+    input  wire [N*16-1:0]            s_req_len,
+    output wire [DATA_WIDTH-1:0]      m_axis_rsp_tdata,
+    output wire [DATA_WIDTH/8-1:0]    m_axis_rsp_tkeep,
+    output wire [N-1:0]               m_axis_rsp_tvalid,
+    input  wire [N-1:0]               m_axis_rsp_tready,
+    output wire                       m_axis_rsp_tlast,
+    output wire                       m_axis_rsp_tuser,
+    // host DMA read port
+    output wire                       m_dma_rd_req_valid,
+    input  wire                       m_dma_rd_req_ready,
+    output wire [63:0]                m_dma_rd_req_addr,
+    output wire [15:0]                m_dma_rd_req_len,
+    output wire [7:0]                 m_dma_rd_req_id,     // granted client index (requester id)
+    input  wire [DATA_WIDTH-1:0]      s_axis_dma_rd_tdata,
+    input  wire [DATA_WIDTH/8-1:0]    s_axis_dma_rd_tkeep,
+    input  wire                       s_axis_dma_rd_tvalid,
+    output wire                       s_axis_dma_rd_tready,
+    input  wire                       s_axis_dma_rd_tlast,
+    input  wire                       s_axis_dma_rd_tuser
+);
+    localparam GW = (N > 1) ? $clog2(N) : 1;
+
+    reg          busy;      // a client holds the grant
+    reg          req_done;  // its request has been accepted; waiting for the response
+    reg [GW-1:0] grant;
+    reg [GW-1:0] last_grant;
+
+    // round robin pick: first valid client after last_grant
+    reg [GW-1:0] pick;
+    reg          pick_ok;
+    integer i;
+    always @(*) begin
+        pick    = {GW{1'b0}};
+        pick_ok = 1'b0;
+        for (i = N - 1; i >= 0; i = i - 1) begin
+            if (s_req_valid[i] && GW'(i) > last_grant) begin
+                pick    = GW'(i);
+                pick_ok = 1'b1;
+            end
+        end
+        if (!pick_ok) begin
+            for (i = N - 1; i >= 0; i = i - 1) begin
+                if (s_req_valid[i]) begin
+                    pick    = GW'(i);
+                    pick_ok = 1'b1;
+                end
+            end
+        end
+    end
+
+    wire [N-1:0] gmask = {{(N-1){1'b0}}, 1'b1} << grant;
+
+    assign m_dma_rd_req_valid = busy && !req_done && s_req_valid[grant];
+    assign m_dma_rd_req_addr  = s_req_addr[grant*64 +: 64];
+    assign m_dma_rd_req_id    = 8'(grant);
+    assign m_dma_rd_req_len   = s_req_len[grant*16 +: 16];
+    assign s_req_ready        = (busy && !req_done && m_dma_rd_req_ready) ? gmask : {N{1'b0}};
+
+    assign m_axis_rsp_tdata   = s_axis_dma_rd_tdata;
+    assign m_axis_rsp_tkeep   = s_axis_dma_rd_tkeep;
+    assign m_axis_rsp_tlast   = s_axis_dma_rd_tlast;
+    assign m_axis_rsp_tuser   = s_axis_dma_rd_tuser;
+    assign m_axis_rsp_tvalid  = (busy && req_done && s_axis_dma_rd_tvalid) ? gmask : {N{1'b0}};
+    assign s_axis_dma_rd_tready = busy && req_done && m_axis_rsp_tready[grant];
+
+    always @(posedge clk) begin
+        if (rst) begin
+            busy       <= 1'b0;
+            req_done   <= 1'b0;
+            grant      <= {GW{1'b0}};
+            last_grant <= GW'(N - 1);
+        end else if (!busy) begin
+            if (pick_ok) begin
+                busy       <= 1'b1;
+                req_done   <= 1'b0;
+                grant      <= pick;
+                last_grant <= pick;
+            end
+        end else if (!req_done) begin
+            if (m_dma_rd_req_valid && m_dma_rd_req_ready) req_done <= 1'b1;
+            else if (!s_req_valid[grant]) busy <= 1'b0;   // request withdrawn: release
+        end else if (s_axis_dma_rd_tvalid && s_axis_dma_rd_tready && s_axis_dma_rd_tlast) begin
+            busy     <= 1'b0;
+            req_done <= 1'b0;
+        end
+    end
+endmodule

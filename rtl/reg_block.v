@@ -1,0 +1,211 @@
+// Register block: ID/build parameters, control, rings, IRQ and counters (docs/regmap.md).
+// One access per handshake (s_reg_ready is always 1); a read returns m_reg_rvalid/m_reg_rdata
+// one cycle after its handshake. Counters are 32-bit and wrap.
+`include "buflet_defs.vh"
+
+module reg_block #(
+    parameter DATA_WIDTH   = 64,
+    parameter BUFLET_BYTES = 2048,
+    parameter NUM_BUFLETS  = 256,
+    parameter NUM_SOCKETS  = 64,
+    parameter HASH_BUCKETS = 256,
+    parameter NUM_NBS      = 64,
+    parameter CLOCK_MHZ    = 250
+) (
+    input  wire        clk,
+    input  wire        rst,
+    // register bus
+    input  wire        s_reg_valid,
+    output wire        s_reg_ready,
+    input  wire        s_reg_write,
+    input  wire [11:0] s_reg_addr,
+    input  wire [31:0] s_reg_wdata,
+    output reg         m_reg_rvalid,
+    output reg  [31:0] m_reg_rdata,
+    // configuration outputs
+    output wire        ctrl_enable,
+    output wire [63:0] req_base,
+    output wire [31:0] req_size,
+    output wire [31:0] req_tail,
+    output wire [63:0] cpl_base,
+    output wire [31:0] cpl_size,
+    output wire [31:0] cpl_head,
+    // state inputs
+    input  wire [31:0] req_head,
+    input  wire [31:0] cpl_tail,
+    input  wire        cpl_posted,
+    input  wire [7:0]  cpl_status,
+    // counter events
+    input  wire        ev_rx_frame,
+    input  wire [15:0] ev_rx_bytes,
+    input  wire        ev_drop_valid,
+    input  wire [3:0]  ev_drop_reason,
+    input  wire        ev_accepted,
+    input  wire        ev_delivered_valid,
+    input  wire [15:0] ev_delivered_bytes,
+    input  wire        ev_nb_returned,
+    input  wire        ev_blk_write,
+    input  wire [15:0] ev_blk_bytes,
+    input  wire [15:0] free_buflets,
+    output wire        irq
+);
+    // one counter per drop reason 1..`BF_DROP_TOO_LONG (index 0 unused)
+    localparam NUM_DROP = `BF_DROP_TOO_LONG + 1;
+
+    reg        r_enable;
+    reg        r_irq_status;
+    reg        r_irq_mask;
+    reg [31:0] r_req_base_lo, r_req_base_hi, r_req_size, r_req_tail;
+    reg [31:0] r_cpl_base_lo, r_cpl_base_hi, r_cpl_size, r_cpl_head;
+
+    reg [31:0] cnt_rx_frames, cnt_rx_bytes, cnt_rx_accepted, cnt_delivered;
+    reg [31:0] cnt_req_errors, cnt_blk_writes, cnt_blk_bytes, cnt_cpl_posted, cnt_nb_returned;
+    reg [31:0] cnt_drop [0:NUM_DROP-1];
+
+    assign s_reg_ready = 1'b1;
+    assign ctrl_enable = r_enable;
+    assign req_base    = {r_req_base_hi, r_req_base_lo};
+    assign req_size    = r_req_size;
+    assign req_tail    = r_req_tail;
+    assign cpl_base    = {r_cpl_base_hi, r_cpl_base_lo};
+    assign cpl_size    = r_cpl_size;
+    assign cpl_head    = r_cpl_head;
+    assign irq         = r_irq_status & r_irq_mask;
+
+    wire wr = s_reg_valid && s_reg_write;
+    wire rd = s_reg_valid && !s_reg_write;
+
+    // read mux
+    reg [31:0] rdata;
+    integer j;
+    always @(*) begin
+        rdata = 32'd0;
+        case (s_reg_addr)
+            `BF_REG_ID:                  rdata = 32'(`BF_PARAM_ID_MAGIC);
+            `BF_REG_VERSION:             rdata = 32'(`BF_PARAM_VERSION);
+            `BF_REG_DATA_WIDTH:          rdata = 32'(DATA_WIDTH);
+            `BF_REG_BUFLET_BYTES:        rdata = 32'(BUFLET_BYTES);
+            `BF_REG_NUM_BUFLETS:         rdata = 32'(NUM_BUFLETS);
+            `BF_REG_NUM_SOCKETS:         rdata = 32'(NUM_SOCKETS);
+            `BF_REG_HASH_BUCKETS:        rdata = 32'(HASH_BUCKETS);
+            `BF_REG_NUM_NBS:             rdata = 32'(NUM_NBS);
+            `BF_REG_BLOCK_BYTES:         rdata = 32'(`BF_PARAM_BLOCK_BYTES);
+            `BF_REG_PAGE_BYTES:          rdata = 32'(`BF_PARAM_PAGE_BYTES);
+            `BF_REG_CLOCK_MHZ:           rdata = 32'(CLOCK_MHZ);
+            `BF_REG_CTRL:                rdata = {31'd0, r_enable};
+            `BF_REG_STATUS:              rdata = {30'd0, r_enable, 1'b1};
+            `BF_REG_IRQ_STATUS:          rdata = {31'd0, r_irq_status};
+            `BF_REG_IRQ_MASK:            rdata = {31'd0, r_irq_mask};
+            `BF_REG_REQ_BASE_LO:         rdata = r_req_base_lo;
+            `BF_REG_REQ_BASE_HI:         rdata = r_req_base_hi;
+            `BF_REG_REQ_SIZE:            rdata = r_req_size;
+            `BF_REG_REQ_TAIL:            rdata = r_req_tail;
+            `BF_REG_REQ_HEAD:            rdata = req_head;
+            `BF_REG_CPL_BASE_LO:         rdata = r_cpl_base_lo;
+            `BF_REG_CPL_BASE_HI:         rdata = r_cpl_base_hi;
+            `BF_REG_CPL_SIZE:            rdata = r_cpl_size;
+            `BF_REG_CPL_HEAD:            rdata = r_cpl_head;
+            `BF_REG_CPL_TAIL:            rdata = cpl_tail;
+            `BF_REG_CNT_RX_FRAMES:       rdata = cnt_rx_frames;
+            `BF_REG_CNT_RX_BYTES:        rdata = cnt_rx_bytes;
+            `BF_REG_CNT_RX_ACCEPTED:     rdata = cnt_rx_accepted;
+            `BF_REG_CNT_DELIVERED_BYTES: rdata = cnt_delivered;
+            `BF_REG_CNT_FREE_BUFLETS:    rdata = {16'd0, free_buflets};
+            `BF_REG_CNT_REQ_ERRORS:      rdata = cnt_req_errors;
+            `BF_REG_CNT_BLK_WRITES:      rdata = cnt_blk_writes;
+            `BF_REG_CNT_BLK_BYTES:       rdata = cnt_blk_bytes;
+            `BF_REG_CNT_CPL_POSTED:      rdata = cnt_cpl_posted;
+            `BF_REG_CNT_NB_RETURNED:     rdata = cnt_nb_returned;
+            default: rdata = 32'd0;
+        endcase
+        // drop counter of reason r at `BF_DROP_COUNTER_BASE + 4*r
+        for (j = 1; j < NUM_DROP; j = j + 1) begin
+            if (s_reg_addr == 12'(`BF_DROP_COUNTER_BASE + 4 * j)) rdata = cnt_drop[j];
+        end
+    end
+
+    always @(posedge clk) begin
+        if (rst) begin
+            m_reg_rvalid <= 1'b0;
+            m_reg_rdata  <= 32'd0;
+        end else begin
+            m_reg_rvalid <= rd;
+            if (rd) m_reg_rdata <= rdata;
+        end
+    end
+
+    // writable registers
+    always @(posedge clk) begin
+        if (rst) begin
+            r_enable      <= 1'b0;
+            r_irq_status  <= 1'b0;
+            r_irq_mask    <= 1'b0;
+            r_req_base_lo <= 32'd0;
+            r_req_base_hi <= 32'd0;
+            r_req_size    <= 32'd0;
+            r_req_tail    <= 32'd0;
+            r_cpl_base_lo <= 32'd0;
+            r_cpl_base_hi <= 32'd0;
+            r_cpl_size    <= 32'd0;
+            r_cpl_head    <= 32'd0;
+        end else begin
+            if (wr) begin
+                case (s_reg_addr)
+                    `BF_REG_CTRL:        r_enable      <= s_reg_wdata[0];
+                    `BF_REG_IRQ_MASK:    r_irq_mask    <= s_reg_wdata[0];
+                    `BF_REG_REQ_BASE_LO: r_req_base_lo <= s_reg_wdata;
+                    `BF_REG_REQ_BASE_HI: r_req_base_hi <= s_reg_wdata;
+                    `BF_REG_REQ_SIZE:    r_req_size    <= s_reg_wdata;
+                    `BF_REG_REQ_TAIL:    r_req_tail    <= s_reg_wdata;
+                    `BF_REG_CPL_BASE_LO: r_cpl_base_lo <= s_reg_wdata;
+                    `BF_REG_CPL_BASE_HI: r_cpl_base_hi <= s_reg_wdata;
+                    `BF_REG_CPL_SIZE:    r_cpl_size    <= s_reg_wdata;
+                    `BF_REG_CPL_HEAD:    r_cpl_head    <= s_reg_wdata;
+                    default: ;
+                endcase
+            end
+            // IRQ_STATUS: a new completion wins over a simultaneous write-1-to-clear
+            if (cpl_posted) begin
+                r_irq_status <= 1'b1;
+            end else if (wr && s_reg_addr == `BF_REG_IRQ_STATUS && s_reg_wdata[0]) begin
+                r_irq_status <= 1'b0;
+            end
+        end
+    end
+
+    // counters
+    integer i;
+    always @(posedge clk) begin
+        if (rst) begin
+            cnt_rx_frames   <= 32'd0;
+            cnt_rx_bytes    <= 32'd0;
+            cnt_rx_accepted <= 32'd0;
+            cnt_delivered   <= 32'd0;
+            cnt_req_errors  <= 32'd0;
+            cnt_blk_writes  <= 32'd0;
+            cnt_blk_bytes   <= 32'd0;
+            cnt_cpl_posted  <= 32'd0;
+            cnt_nb_returned <= 32'd0;
+            for (i = 0; i < NUM_DROP; i = i + 1) cnt_drop[i] <= 32'd0;
+        end else begin
+            if (ev_rx_frame) begin
+                cnt_rx_frames <= cnt_rx_frames + 32'd1;
+                cnt_rx_bytes  <= cnt_rx_bytes + {16'd0, ev_rx_bytes};
+            end
+            if (ev_accepted) cnt_rx_accepted <= cnt_rx_accepted + 32'd1;
+            if (ev_delivered_valid) cnt_delivered <= cnt_delivered + {16'd0, ev_delivered_bytes};
+            if (ev_nb_returned) cnt_nb_returned <= cnt_nb_returned + 32'd1;
+            if (ev_blk_write) begin
+                cnt_blk_writes <= cnt_blk_writes + 32'd1;
+                cnt_blk_bytes  <= cnt_blk_bytes + {16'd0, ev_blk_bytes};
+            end
+            if (cpl_posted) begin
+                cnt_cpl_posted <= cnt_cpl_posted + 32'd1;
+                if (cpl_status != 8'd0) cnt_req_errors <= cnt_req_errors + 32'd1;
+            end
+            for (i = 1; i < NUM_DROP; i = i + 1) begin
+                if (ev_drop_valid && ev_drop_reason == 4'(i)) cnt_drop[i] <= cnt_drop[i] + 32'd1;
+            end
+        end
+    end
+endmodule

@@ -1,0 +1,63 @@
+// N-input arbiter for single-word transactions (e.g. 32-byte completion entries), round robin.
+// The output is registered: a word is taken from the picked input when the output register is
+// empty or being drained, and held stable until m_ready.
+// Inputs are flattened: input i uses s_data[i*WIDTH +: WIDTH].
+module stream_arb #(
+    parameter N     = 2,
+    parameter WIDTH = 256
+) (
+    input  wire               clk,
+    input  wire               rst,
+    input  wire [N-1:0]       s_valid,
+    output wire [N-1:0]       s_ready,
+    input  wire [N*WIDTH-1:0] s_data,
+    output reg                m_valid,
+    input  wire               m_ready,
+    output reg  [WIDTH-1:0]   m_data
+);
+    localparam GW = (N > 1) ? $clog2(N) : 1;
+
+    reg [GW-1:0] last_grant;
+    reg [GW-1:0] pick;
+    reg          pick_ok;
+    integer i;
+    always @(*) begin
+        pick    = {GW{1'b0}};
+        pick_ok = 1'b0;
+        for (i = N - 1; i >= 0; i = i - 1) begin
+            if (s_valid[i] && GW'(i) > last_grant) begin
+                pick    = GW'(i);
+                pick_ok = 1'b1;
+            end
+        end
+        if (!pick_ok) begin
+            for (i = N - 1; i >= 0; i = i - 1) begin
+                if (s_valid[i]) begin
+                    pick    = GW'(i);
+                    pick_ok = 1'b1;
+                end
+            end
+        end
+    end
+
+    wire         load = pick_ok && (!m_valid || m_ready);
+    wire [N-1:0] pmask = {{(N-1){1'b0}}, 1'b1} << pick;
+
+    assign s_ready = load ? pmask : {N{1'b0}};
+
+    always @(posedge clk) begin
+        if (rst) begin
+            m_valid    <= 1'b0;
+            m_data     <= {WIDTH{1'b0}};
+            last_grant <= GW'(N - 1);
+        end else begin
+            if (load) begin
+                m_valid    <= 1'b1;
+                m_data     <= s_data[pick*WIDTH +: WIDTH];
+                last_grant <= pick;
+            end else if (m_ready) begin
+                m_valid <= 1'b0;
+            end
+        end
+    end
+endmodule

@@ -1,0 +1,191 @@
+// toe_mover: delivery data mover of toe_engine.
+// Takes one chunk command (first buflet of a segment chain, byte offset from the frame start, length),
+// walks the chain to the buflet holding the offset (link RAM, one hop per cycle), then reads the
+// chunk's words from the buflet data RAM (1-cycle read latency, one word per cycle), marks the
+// chunk's bytes in each word with tkeep, and packs them with an axis_packer into one packet on
+// m_axis_*. A 4-entry skid FIFO with read credits handles output backpressure.
+`default_nettype none
+module toe_mover #(
+    parameter DATA_WIDTH   = 64,
+    parameter BUFLET_BYTES = 2048,
+    parameter NUM_BUFLETS  = 256,
+    parameter KEEP_WIDTH   = DATA_WIDTH / 8,
+    parameter BW_ADDR      = $clog2(NUM_BUFLETS * BUFLET_BYTES / KEEP_WIDTH)
+) (
+    input  wire                  clk,
+    input  wire                  rst,
+    // chunk command
+    input  wire                  cmd_valid,
+    output wire                  cmd_ready,
+    input  wire [15:0]           cmd_buf,
+    input  wire [15:0]           cmd_off,
+    input  wire [12:0]           cmd_len,
+    // buflet pool read ports
+    output wire [15:0]           link_rd_idx,
+    input  wire [15:0]           link_rd_next,
+    output wire                  ram_rd_en,
+    output wire [BW_ADDR-1:0]    ram_rd_addr,
+    input  wire [DATA_WIDTH-1:0] ram_rd_data,
+    // packed output (DMA write data)
+    output wire [DATA_WIDTH-1:0] m_axis_tdata,
+    output wire [KEEP_WIDTH-1:0] m_axis_tkeep,
+    output wire                  m_axis_tvalid,
+    input  wire                  m_axis_tready,
+    output wire                  m_axis_tlast,
+    // status
+    output wire                  rd_idle,   // no RAM read pending or in flight (chains may be freed)
+    output wire                  out_idle   // every accepted chunk has left on m_axis (tlast taken)
+);
+    localparam WPB   = BUFLET_BYTES / KEEP_WIDTH;     // words per buflet
+    localparam WOW   = $clog2(WPB);
+    localparam KW    = $clog2(KEEP_WIDTH);
+    localparam DEPTH = 4;
+    localparam [31:0] KW32 = KEEP_WIDTH;
+    localparam [31:0] BB32 = BUFLET_BYTES;
+
+    localparam [1:0] S_IDLE = 2'd0, S_WALK = 2'd1, S_STREAM = 2'd2;
+
+    reg  [1:0]  state;
+    reg  [15:0] cur_buf;
+    reg  [15:0] off_rem;        // byte offset inside the chain, reduced while walking
+    reg  [WOW-1:0] woff;        // word index inside the current buflet
+    reg  [KW-1:0]  boff;        // byte offset of the first chunk byte in the current word
+    reg  [12:0] rem;            // bytes still to read
+
+    // read pipeline stage (data arrives the cycle after ram_rd_en)
+    reg                  p_valid;
+    reg [KEEP_WIDTH-1:0] p_keep;
+    reg                  p_last;
+
+    // skid FIFO
+    reg [DATA_WIDTH-1:0] f_data [0:DEPTH-1];
+    reg [KEEP_WIDTH-1:0] f_keep [0:DEPTH-1];
+    reg                  f_last [0:DEPTH-1];
+    reg [1:0]            f_wp, f_rp;
+    reg [2:0]            f_cnt;
+
+    reg [7:0]            pkts;  // chunks accepted whose tlast has not left yet
+
+    wire f_out_valid = (f_cnt != 3'd0);
+    wire f_out_ready;
+    wire f_pop  = f_out_valid && f_out_ready;
+    wire f_push = p_valid;
+
+    // bytes available in this word and bytes taken from it
+    wire [KW:0]  avail   = KW32[KW:0] - {1'b0, boff};
+    wire [KW:0]  take    = ({{(12-KW){1'b0}}, avail} >= rem) ? rem[KW:0] : avail;
+    wire         w_last  = ({{(12-KW){1'b0}}, take} == rem);
+    wire         w_end   = (take == avail);          // word consumed to its last byte
+    wire [KEEP_WIDTH-1:0] keep_lo = {KEEP_WIDTH{1'b1}} >> (KW32[KW:0] - take);
+    wire [KEEP_WIDTH-1:0] w_keep  = keep_lo << boff;
+
+    wire issue = (state == S_STREAM) && (({1'b0, f_cnt} + {3'b0, p_valid}) < DEPTH);
+
+    // BUFLET_BYTES / KEEP_WIDTH is a power of two >= 2: word address = {buflet, word in buflet}
+    wire [BW_ADDR-1:0] word_addr = {cur_buf[BW_ADDR-WOW-1:0], woff};
+
+    assign cmd_ready   = (state == S_IDLE) && (pkts != 8'hFF);
+    assign link_rd_idx = cur_buf;
+    assign ram_rd_en   = issue;
+    assign ram_rd_addr = word_addr;
+    assign rd_idle     = (state == S_IDLE) && !p_valid;
+    assign out_idle    = (pkts == 8'd0);
+
+    wire cmd_fire = cmd_valid && cmd_ready;
+    wire out_last = m_axis_tvalid && m_axis_tready && m_axis_tlast;
+
+    always @(posedge clk) begin
+        if (rst) begin
+            state   <= S_IDLE;
+            cur_buf <= 16'hFFFF;
+            off_rem <= 16'd0;
+            woff    <= {WOW{1'b0}};
+            boff    <= {KW{1'b0}};
+            rem     <= 13'd0;
+            p_valid <= 1'b0;
+            p_keep  <= {KEEP_WIDTH{1'b0}};
+            p_last  <= 1'b0;
+            pkts    <= 8'd0;
+        end else begin
+            pkts <= pkts + {7'd0, cmd_fire} - {7'd0, out_last};
+            p_valid <= issue;
+            if (issue) begin
+                p_keep <= w_keep;
+                p_last <= w_last;
+            end
+            case (state)
+                S_IDLE: if (cmd_fire) begin
+                    cur_buf <= cmd_buf;
+                    off_rem <= cmd_off;
+                    rem     <= cmd_len;
+                    woff    <= cmd_off[KW+WOW-1:KW];
+                    boff    <= cmd_off[KW-1:0];
+                    // offset inside the first buflet: stream at once, else walk the chain first
+                    state   <= (cmd_off < BB32[15:0]) ? S_STREAM : S_WALK;
+                end
+                S_WALK: begin
+                    if (off_rem >= BB32[15:0]) begin
+                        cur_buf <= link_rd_next;
+                        off_rem <= off_rem - BB32[15:0];
+                    end else begin
+                        woff  <= off_rem[KW+WOW-1:KW];
+                        boff  <= off_rem[KW-1:0];
+                        state <= S_STREAM;
+                    end
+                end
+                S_STREAM: if (issue) begin
+                    rem  <= rem - {{(12-KW){1'b0}}, take};
+                    boff <= {KW{1'b0}};
+                    if (w_end) begin
+                        if (woff == {WOW{1'b1}}) begin
+                            woff    <= {WOW{1'b0}};
+                            cur_buf <= link_rd_next;
+                        end else begin
+                            woff <= woff + 1'b1;
+                        end
+                    end
+                    if (w_last) state <= S_IDLE;
+                end
+                default: state <= S_IDLE;
+            endcase
+        end
+    end
+
+    // skid FIFO
+    always @(posedge clk) begin
+        if (rst) begin
+            f_wp  <= 2'd0;
+            f_rp  <= 2'd0;
+            f_cnt <= 3'd0;
+        end else begin
+            if (f_push) f_wp <= f_wp + 2'd1;
+            if (f_pop)  f_rp <= f_rp + 2'd1;
+            f_cnt <= f_cnt + {2'd0, f_push} - {2'd0, f_pop};
+        end
+    end
+    always @(posedge clk) begin
+        if (f_push) begin
+            f_data[f_wp] <= ram_rd_data;
+            f_keep[f_wp] <= p_keep;
+            f_last[f_wp] <= p_last;
+        end
+    end
+
+    axis_packer #(
+        .DATA_WIDTH(DATA_WIDTH)
+    ) u_packer (
+        .clk          (clk),
+        .rst          (rst),
+        .s_axis_tdata (f_data[f_rp]),
+        .s_axis_tkeep (f_keep[f_rp]),
+        .s_axis_tvalid(f_out_valid),
+        .s_axis_tready(f_out_ready),
+        .s_axis_tlast (f_last[f_rp]),
+        .m_axis_tdata (m_axis_tdata),
+        .m_axis_tkeep (m_axis_tkeep),
+        .m_axis_tvalid(m_axis_tvalid),
+        .m_axis_tready(m_axis_tready),
+        .m_axis_tlast (m_axis_tlast)
+    );
+endmodule
+`default_nettype wire

@@ -1,0 +1,434 @@
+//! `RtlDevice`: the Verilated `buflet_nic` behind the [`Device`] trait.
+//!
+//! Rust serves only what is outside the device: the MAC wire (frames paced at the line rate),
+//! host memory (DMA reads with a configurable latency, posted DMA writes), the block device
+//! (one write per request, status after its latency) and the register bus. Every device
+//! function happens in the Verilog.
+
+use crate::{Model, Port, SimError};
+use buflet_platform::{Agent, Device, DeviceConfig, HostEnv};
+use std::collections::VecDeque;
+
+/// DMA clients of the arbiters, as reported on the `*_req_id` sideband.
+const CLIENT_BLK: u64 = 2;
+
+struct Ports {
+    clk: Port,
+    rst: Port,
+    reg_valid: Port,
+    reg_ready: Port,
+    reg_write: Port,
+    reg_addr: Port,
+    reg_wdata: Port,
+    reg_rvalid: Port,
+    reg_rdata: Port,
+    rx_tdata: Port,
+    rx_tkeep: Port,
+    rx_tvalid: Port,
+    rx_tready: Port,
+    rx_tlast: Port,
+    tx_tdata: Port,
+    tx_tkeep: Port,
+    tx_tvalid: Port,
+    tx_tready: Port,
+    tx_tlast: Port,
+    rd_req_valid: Port,
+    rd_req_ready: Port,
+    rd_req_addr: Port,
+    rd_req_len: Port,
+    rd_req_id: Port,
+    rd_tdata: Port,
+    rd_tkeep: Port,
+    rd_tvalid: Port,
+    rd_tready: Port,
+    rd_tlast: Port,
+    rd_tuser: Port,
+    wr_req_valid: Port,
+    wr_req_ready: Port,
+    wr_req_addr: Port,
+    wr_req_len: Port,
+    wr_req_id: Port,
+    wr_tdata: Port,
+    wr_tkeep: Port,
+    wr_tvalid: Port,
+    wr_tready: Port,
+    wr_tlast: Port,
+    blk_req_valid: Port,
+    blk_req_ready: Port,
+    blk_req_lba: Port,
+    blk_req_len: Port,
+    blk_tdata: Port,
+    blk_tkeep: Port,
+    blk_tvalid: Port,
+    blk_tready: Port,
+    blk_tlast: Port,
+    blk_resp_valid: Port,
+    blk_resp_ready: Port,
+    blk_resp_status: Port,
+    irq: Port,
+}
+
+impl Ports {
+    fn resolve(m: &Model) -> Result<Self, SimError> {
+        let p = |n: &str| m.port(n);
+        Ok(Ports {
+            clk: p("clk")?,
+            rst: p("rst")?,
+            reg_valid: p("s_reg_valid")?,
+            reg_ready: p("s_reg_ready")?,
+            reg_write: p("s_reg_write")?,
+            reg_addr: p("s_reg_addr")?,
+            reg_wdata: p("s_reg_wdata")?,
+            reg_rvalid: p("m_reg_rvalid")?,
+            reg_rdata: p("m_reg_rdata")?,
+            rx_tdata: p("s_axis_rx_tdata")?,
+            rx_tkeep: p("s_axis_rx_tkeep")?,
+            rx_tvalid: p("s_axis_rx_tvalid")?,
+            rx_tready: p("s_axis_rx_tready")?,
+            rx_tlast: p("s_axis_rx_tlast")?,
+            tx_tdata: p("m_axis_tx_tdata")?,
+            tx_tkeep: p("m_axis_tx_tkeep")?,
+            tx_tvalid: p("m_axis_tx_tvalid")?,
+            tx_tready: p("m_axis_tx_tready")?,
+            tx_tlast: p("m_axis_tx_tlast")?,
+            rd_req_valid: p("m_dma_rd_req_valid")?,
+            rd_req_ready: p("m_dma_rd_req_ready")?,
+            rd_req_addr: p("m_dma_rd_req_addr")?,
+            rd_req_len: p("m_dma_rd_req_len")?,
+            rd_req_id: p("m_dma_rd_req_id")?,
+            rd_tdata: p("s_axis_dma_rd_tdata")?,
+            rd_tkeep: p("s_axis_dma_rd_tkeep")?,
+            rd_tvalid: p("s_axis_dma_rd_tvalid")?,
+            rd_tready: p("s_axis_dma_rd_tready")?,
+            rd_tlast: p("s_axis_dma_rd_tlast")?,
+            rd_tuser: p("s_axis_dma_rd_tuser")?,
+            wr_req_valid: p("m_dma_wr_req_valid")?,
+            wr_req_ready: p("m_dma_wr_req_ready")?,
+            wr_req_addr: p("m_dma_wr_req_addr")?,
+            wr_req_len: p("m_dma_wr_req_len")?,
+            wr_req_id: p("m_dma_wr_req_id")?,
+            wr_tdata: p("m_axis_dma_wr_tdata")?,
+            wr_tkeep: p("m_axis_dma_wr_tkeep")?,
+            wr_tvalid: p("m_axis_dma_wr_tvalid")?,
+            wr_tready: p("m_axis_dma_wr_tready")?,
+            wr_tlast: p("m_axis_dma_wr_tlast")?,
+            blk_req_valid: p("m_blk_req_valid")?,
+            blk_req_ready: p("m_blk_req_ready")?,
+            blk_req_lba: p("m_blk_req_lba")?,
+            blk_req_len: p("m_blk_req_len")?,
+            blk_tdata: p("m_axis_blk_wr_tdata")?,
+            blk_tkeep: p("m_axis_blk_wr_tkeep")?,
+            blk_tvalid: p("m_axis_blk_wr_tvalid")?,
+            blk_tready: p("m_axis_blk_wr_tready")?,
+            blk_tlast: p("m_axis_blk_wr_tlast")?,
+            blk_resp_valid: p("s_blk_resp_valid")?,
+            blk_resp_ready: p("s_blk_resp_ready")?,
+            blk_resp_status: p("s_blk_resp_status")?,
+            irq: p("irq")?,
+        })
+    }
+}
+
+struct ReadJob {
+    ready_at: u64,
+    data: Vec<u8>,
+    pos: usize,
+    err: bool,
+}
+
+struct WriteJob {
+    addr: u64,
+    len: usize,
+    done: usize,
+    agent: Agent,
+}
+
+/// The Verilated RTL of `buflet_nic`, with host memory, block device and wire served from Rust.
+pub struct RtlDevice {
+    m: Model,
+    p: Ports,
+    cfg: DeviceConfig,
+    bus: usize,
+    cycle: u64,
+    rx_queue: VecDeque<Vec<u8>>,
+    rx_pos: usize,
+    rx_next_start: u64,
+    rx_frame_start: u64,
+    reads: VecDeque<ReadJob>,
+    writes: VecDeque<WriteJob>,
+    blk_reqs: VecDeque<(u64, usize)>,
+    blk_data: Vec<u8>,
+    blk_resps: VecDeque<(u64, u8)>,
+    tx_cur: Vec<u8>,
+    tx_done: VecDeque<Vec<u8>>,
+    word: Vec<u8>,
+}
+
+fn keep_mask(n: usize) -> u64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
+}
+
+impl RtlDevice {
+    /// Instantiate the RTL built for `cfg.data_width` and reset it.
+    pub fn new(cfg: DeviceConfig) -> Result<Self, SimError> {
+        let name = format!("buflet_nic_w{}", cfg.data_width);
+        let m = Model::new(&name)?;
+        let p = Ports::resolve(&m)?;
+        let bus = cfg.bus_bytes();
+        let mut d = RtlDevice {
+            m,
+            p,
+            cfg,
+            bus,
+            cycle: 0,
+            rx_queue: VecDeque::new(),
+            rx_pos: 0,
+            rx_next_start: 0,
+            rx_frame_start: 0,
+            reads: VecDeque::new(),
+            writes: VecDeque::new(),
+            blk_reqs: VecDeque::new(),
+            blk_data: Vec::new(),
+            blk_resps: VecDeque::new(),
+            tx_cur: Vec::new(),
+            tx_done: VecDeque::new(),
+            word: vec![0; bus],
+        };
+        d.m.set(d.p.rst, 1);
+        for _ in 0..8 {
+            d.m.tick(d.p.clk);
+        }
+        d.m.set(d.p.rst, 0);
+        Ok(d)
+    }
+
+    /// Drive the inputs for this cycle, clock once, and serve whatever handshook.
+    fn step(&mut self, env: &mut HostEnv) {
+        let p = &self.p;
+        let bus = self.bus;
+        // MAC receive: present the current frame's next word once the wire has delivered it.
+        let rx_valid = !self.rx_queue.is_empty() && self.cycle >= self.rx_next_start;
+        if rx_valid {
+            let f = &self.rx_queue[0];
+            let n = (f.len() - self.rx_pos).min(bus);
+            self.m.set_bytes(p.rx_tdata, &f[self.rx_pos..self.rx_pos + n]);
+            self.m.set(p.rx_tkeep, keep_mask(n));
+            self.m.set(p.rx_tlast, (self.rx_pos + n == f.len()) as u64);
+        }
+        self.m.set(p.rx_tvalid, rx_valid as u64);
+        // DMA read responses, after the memory latency.
+        let rd_valid = self.reads.front().is_some_and(|j| j.ready_at <= self.cycle);
+        if rd_valid {
+            let j = &self.reads[0];
+            let n = (j.data.len() - j.pos).min(bus);
+            self.m.set_bytes(p.rd_tdata, &j.data[j.pos..j.pos + n]);
+            self.m.set(p.rd_tkeep, keep_mask(n));
+            let last = j.pos + n == j.data.len();
+            self.m.set(p.rd_tlast, last as u64);
+            self.m.set(p.rd_tuser, (last && j.err) as u64);
+        }
+        self.m.set(p.rd_tvalid, rd_valid as u64);
+        self.m.set(p.rd_req_ready, 1);
+        self.m.set(p.wr_req_ready, 1);
+        self.m.set(p.wr_tready, 1);
+        self.m.set(p.blk_req_ready, 1);
+        self.m.set(p.blk_tready, 1);
+        self.m.set(p.tx_tready, 1);
+        let resp_valid = self.blk_resps.front().is_some_and(|r| r.0 <= self.cycle);
+        if resp_valid {
+            self.m.set(p.blk_resp_status, self.blk_resps[0].1 as u64);
+        }
+        self.m.set(p.blk_resp_valid, resp_valid as u64);
+        self.m.set(p.clk, 0);
+        self.m.eval();
+        // Sample the handshakes that happen at this rising edge.
+        let rx_fire = rx_valid && self.m.get(p.rx_tready) == 1;
+        let rd_fire = rd_valid && self.m.get(p.rd_tready) == 1;
+        let rd_req = self.m.get(p.rd_req_valid) == 1;
+        let rd_req_v = rd_req.then(|| (self.m.get(p.rd_req_addr), self.m.get(p.rd_req_len) as usize, self.m.get(p.rd_req_id)));
+        let wr_req_v = (self.m.get(p.wr_req_valid) == 1).then(|| (self.m.get(p.wr_req_addr), self.m.get(p.wr_req_len) as usize, self.m.get(p.wr_req_id)));
+        let wr_fire = self.m.get(p.wr_tvalid) == 1;
+        if wr_fire {
+            self.m.get_bytes(p.wr_tdata, &mut self.word);
+        }
+        let wr_keep = self.m.get(p.wr_tkeep);
+        let blk_req_v = (self.m.get(p.blk_req_valid) == 1).then(|| (self.m.get(p.blk_req_lba), self.m.get(p.blk_req_len) as usize));
+        let blk_fire = self.m.get(p.blk_tvalid) == 1;
+        let blk_keep = self.m.get(p.blk_tkeep);
+        let blk_last = self.m.get(p.blk_tlast) == 1;
+        let mut blk_word = Vec::new();
+        if blk_fire {
+            blk_word = vec![0u8; bus];
+            self.m.get_bytes(p.blk_tdata, &mut blk_word);
+        }
+        let resp_fire = resp_valid && self.m.get(p.blk_resp_ready) == 1;
+        let tx_fire = self.m.get(p.tx_tvalid) == 1;
+        let mut tx_word = Vec::new();
+        let tx_keep = self.m.get(p.tx_tkeep);
+        let tx_last = self.m.get(p.tx_tlast) == 1;
+        if tx_fire {
+            tx_word = vec![0u8; bus];
+            self.m.get_bytes(p.tx_tdata, &mut tx_word);
+        }
+        self.m.set(p.clk, 1);
+        self.m.eval();
+        self.cycle += 1;
+
+        // Apply the effects of the handshakes.
+        if rx_fire {
+            let len = self.rx_queue[0].len();
+            if self.rx_pos == 0 {
+                self.rx_frame_start = self.cycle - 1;
+            }
+            self.rx_pos += bus.min(len - self.rx_pos);
+            if self.rx_pos >= len {
+                self.rx_queue.pop_front();
+                self.rx_pos = 0;
+                self.rx_next_start = self.rx_frame_start + self.cfg.wire_cycles(len);
+            }
+        }
+        if rd_fire {
+            let j = &mut self.reads[0];
+            j.pos += bus.min(j.data.len() - j.pos);
+            if j.pos >= j.data.len() {
+                self.reads.pop_front();
+            }
+        }
+        if let Some((addr, len, id)) = rd_req_v {
+            let agent = if id == CLIENT_BLK { Agent::BlkDma } else { Agent::NicDma };
+            let len = len.max(1);
+            let mut data = vec![0u8; len];
+            let err = env.mem.read(agent, addr, &mut data).is_err();
+            if err {
+                data.fill(0);
+            }
+            let ready_at = self.cycle + self.cfg.mem_read_latency as u64;
+            self.reads.push_back(ReadJob { ready_at, data, pos: 0, err });
+        }
+        if let Some((addr, len, id)) = wr_req_v {
+            let agent = if id == CLIENT_BLK { Agent::BlkDma } else { Agent::NicDma };
+            self.writes.push_back(WriteJob { addr, len, done: 0, agent });
+        }
+        if wr_fire {
+            let n = (wr_keep.count_ones() as usize).min(bus);
+            if let Some(w) = self.writes.front_mut() {
+                let n = n.min(w.len - w.done);
+                // A refused write is counted by host memory as a stray access; data is dropped.
+                let _ = env.mem.write(w.agent, w.addr + w.done as u64, &self.word[..n]);
+                w.done += n;
+                if w.done >= w.len {
+                    self.writes.pop_front();
+                }
+            }
+        }
+        if let Some((lba, len)) = blk_req_v {
+            self.blk_reqs.push_back((lba, len));
+        }
+        if blk_fire {
+            let n = (blk_keep.count_ones() as usize).min(bus);
+            self.blk_data.extend_from_slice(&blk_word[..n]);
+            if blk_last {
+                let (lba, len) = self.blk_reqs.pop_front().unwrap_or((u64::MAX, 0));
+                let ok = self.blk_data.len() == len && env.disk.write(lba, &self.blk_data).is_ok();
+                self.blk_data.clear();
+                self.blk_resps.push_back((self.cycle + env.disk.latency.max(self.cfg.disk_latency as u64), if ok { 0 } else { 1 }));
+            }
+        }
+        if resp_fire {
+            self.blk_resps.pop_front();
+        }
+        if tx_fire {
+            let n = (tx_keep.count_ones() as usize).min(bus);
+            self.tx_cur.extend_from_slice(&tx_word[..n]);
+            if tx_last {
+                self.tx_done.push_back(std::mem::take(&mut self.tx_cur));
+            }
+        }
+    }
+}
+
+impl Device for RtlDevice {
+    fn backend(&self) -> &'static str {
+        "rtl"
+    }
+
+    fn config(&self) -> &DeviceConfig {
+        &self.cfg
+    }
+
+    fn reg_read(&mut self, env: &mut HostEnv, addr: u32) -> u32 {
+        self.m.set(self.p.reg_valid, 1);
+        self.m.set(self.p.reg_write, 0);
+        self.m.set(self.p.reg_addr, addr as u64);
+        loop {
+            self.m.set(self.p.clk, 0);
+            self.m.eval();
+            let ready = self.m.get(self.p.reg_ready) == 1;
+            self.step(env);
+            if ready {
+                break;
+            }
+        }
+        self.m.set(self.p.reg_valid, 0);
+        for _ in 0..16 {
+            self.m.set(self.p.clk, 0);
+            self.m.eval();
+            if self.m.get(self.p.reg_rvalid) == 1 {
+                return self.m.get(self.p.reg_rdata) as u32;
+            }
+            self.step(env);
+        }
+        u32::MAX
+    }
+
+    fn reg_write(&mut self, env: &mut HostEnv, addr: u32, value: u32) {
+        self.m.set(self.p.reg_valid, 1);
+        self.m.set(self.p.reg_write, 1);
+        self.m.set(self.p.reg_addr, addr as u64);
+        self.m.set(self.p.reg_wdata, value as u64);
+        loop {
+            self.m.set(self.p.clk, 0);
+            self.m.eval();
+            let ready = self.m.get(self.p.reg_ready) == 1;
+            self.step(env);
+            if ready {
+                break;
+            }
+        }
+        self.m.set(self.p.reg_valid, 0);
+        self.m.set(self.p.reg_write, 0);
+    }
+
+    fn run(&mut self, env: &mut HostEnv, cycles: u64) {
+        for _ in 0..cycles {
+            self.step(env);
+        }
+    }
+
+    fn rx_push(&mut self, frame: Vec<u8>) {
+        if frame.is_empty() {
+            return;
+        }
+        self.rx_queue.push_back(frame);
+    }
+
+    fn rx_pending(&self) -> usize {
+        self.rx_queue.len()
+    }
+
+    fn tx_pop(&mut self) -> Option<Vec<u8>> {
+        self.tx_done.pop_front()
+    }
+
+    fn irq(&self) -> bool {
+        self.m.get(self.p.irq) == 1
+    }
+
+    fn cycles(&self) -> u64 {
+        self.cycle
+    }
+}

@@ -1,0 +1,203 @@
+//! RTL test of `buflet_pool` (model `buflet_pool_w64`: DATA_WIDTH 64,
+//! BUFLET_BYTES 256, NUM_BUFLETS 16): random allocations, chains built through
+//! the link write port, whole-chain frees (sometimes in the same cycle as an
+//! allocation, sometimes refused because of a link write), RAM writes and
+//! reads, checked against a Rust reference of the set of free buflets, the
+//! exact free count, the link RAM and the data RAM.
+
+use buflet_sim::Model;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeSet, HashMap};
+
+const NUM: usize = 16;
+const BB: usize = 256;
+const KW: usize = 8;
+const WORDS: usize = NUM * BB / KW;
+const NULL: u64 = 0xFFFF;
+
+#[test]
+fn buflet_pool_random() {
+    let mut m = Model::new("buflet_pool_w64").expect("model");
+    let clk = m.input("clk").unwrap();
+    let rst = m.input("rst").unwrap();
+    let alloc_req = m.input("alloc_req").unwrap();
+    let alloc_valid = m.output("alloc_valid").unwrap();
+    let alloc_idx = m.output("alloc_idx").unwrap();
+    let free_valid = m.input("s_free_valid").unwrap();
+    let free_ready = m.output("s_free_ready").unwrap();
+    let free_head = m.input("s_free_head").unwrap();
+    let free_tail = m.input("s_free_tail").unwrap();
+    let free_count_in = m.input("s_free_count").unwrap();
+    let lw_en = m.input("link_wr_en").unwrap();
+    let lw_idx = m.input("link_wr_idx").unwrap();
+    let lw_next = m.input("link_wr_next").unwrap();
+    let lr_idx = m.input("link_rd_idx").unwrap();
+    let lr_next = m.output("link_rd_next").unwrap();
+    let wr_en = m.input("ram_wr_en").unwrap();
+    let wr_addr = m.input("ram_wr_addr").unwrap();
+    let wr_data = m.input("ram_wr_data").unwrap();
+    let rd_en = m.input("ram_rd_en").unwrap();
+    let rd_addr = m.input("ram_rd_addr").unwrap();
+    let rd_data = m.output("ram_rd_data").unwrap();
+    let free_count = m.output("free_count").unwrap();
+
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    m.set(rst, 1);
+    m.tick(clk);
+    m.tick(clk);
+    m.set(rst, 0);
+
+    // Reference state.
+    let mut free: BTreeSet<u64> = (0..NUM as u64).collect();
+    // Chains being built: (buflets in order). Links between them are written
+    // through the link port, one per cycle.
+    let mut chains: Vec<Vec<u64>> = Vec::new();
+    let mut pending_links: Vec<(u64, u64)> = Vec::new();
+    let mut links: HashMap<u64, u64> = HashMap::new();
+    let mut ram: HashMap<u64, u64> = HashMap::new();
+    let mut pending_read: Option<(u64, Option<u64>)> = None;
+    let mut allocs = 0u32;
+    let mut frees = 0u32;
+    let mut both = 0u32;
+
+    for cycle in 0..20_000u32 {
+        // Inputs.
+        let want_alloc = rng.gen_bool(0.5);
+        m.set(alloc_req, u64::from(want_alloc));
+        let link_write = pending_links.first().copied().filter(|_| rng.gen_bool(0.6));
+        match link_write {
+            Some((a, b)) => {
+                m.set(lw_en, 1);
+                m.set(lw_idx, a);
+                m.set(lw_next, b);
+            }
+            None => {
+                m.set(lw_en, 0);
+                m.set(lw_idx, rng.gen_range(0..NUM as u64));
+                m.set(lw_next, rng.gen());
+            }
+        }
+        // A chain is complete when its links are all written.
+        let complete: Vec<usize> = (0..chains.len())
+            .filter(|&i| {
+                !chains[i].is_empty() && !pending_links.iter().any(|(a, _)| chains[i].contains(a))
+            })
+            .collect();
+        let free_pick = if !complete.is_empty() && rng.gen_bool(0.3) {
+            Some(*complete.choose(&mut rng).unwrap())
+        } else {
+            None
+        };
+        if let Some(ci) = free_pick {
+            let c = &chains[ci];
+            m.set(free_valid, 1);
+            m.set(free_head, c[0]);
+            m.set(free_tail, *c.last().unwrap());
+            m.set(free_count_in, c.len() as u64);
+        } else {
+            m.set(free_valid, 0);
+        }
+        let read_link = rng.gen_range(0..NUM as u64);
+        m.set(lr_idx, read_link);
+        let do_wr = rng.gen_bool(0.5);
+        let waddr = rng.gen_range(0..WORDS as u64);
+        let wdata: u64 = rng.gen();
+        m.set(wr_en, u64::from(do_wr));
+        m.set(wr_addr, waddr);
+        m.set(wr_data, wdata);
+        let do_rd = rng.gen_bool(0.5);
+        let raddr = rng.gen_range(0..WORDS as u64);
+        m.set(rd_en, u64::from(do_rd));
+        m.set(rd_addr, raddr);
+        m.eval();
+
+        // Outputs vs reference.
+        assert_eq!(
+            m.get(free_count),
+            free.len() as u64,
+            "cycle {cycle}: free_count"
+        );
+        assert_eq!(
+            m.get(alloc_valid) == 1,
+            !free.is_empty(),
+            "cycle {cycle}: alloc_valid"
+        );
+        if free.is_empty() {
+            assert_eq!(
+                m.get(alloc_idx),
+                NULL,
+                "cycle {cycle}: alloc_idx when empty"
+            );
+        }
+        if let Some(&n) = links.get(&read_link) {
+            assert_eq!(m.get(lr_next), n, "cycle {cycle}: link[{read_link}]");
+        }
+        if let Some((a, Some(v))) = pending_read.take() {
+            assert_eq!(m.get(rd_data), v, "cycle {cycle}: ram[{a}]");
+        }
+        assert_eq!(
+            m.get(free_ready) == 1,
+            link_write.is_none(),
+            "cycle {cycle}: s_free_ready"
+        );
+
+        // Transfers at this edge.
+        let mut allocated = None;
+        if want_alloc && m.get(alloc_valid) == 1 {
+            let idx = m.get(alloc_idx);
+            assert!(
+                free.remove(&idx),
+                "cycle {cycle}: allocated {idx} which is not free"
+            );
+            allocated = Some(idx);
+            allocs += 1;
+        }
+        if let Some((a, b)) = link_write {
+            links.insert(a, b);
+            pending_links.remove(0);
+        }
+        if let Some(ci) = free_pick {
+            if link_write.is_none() {
+                let c = chains.swap_remove(ci);
+                // The pool links the chain's tail into its free list; after
+                // this the chain's links belong to the pool.
+                for b in &c {
+                    links.remove(b);
+                    assert!(free.insert(*b), "double free of {b}");
+                }
+                frees += 1;
+                if allocated.is_some() {
+                    both += 1;
+                }
+            }
+        }
+        if let Some(idx) = allocated {
+            // Popping the free list may change nothing we track; the new
+            // buflet's link is unknown until written.
+            links.remove(&idx);
+            // Add it to a random open chain or start a new one.
+            if chains.is_empty() || rng.gen_bool(0.4) {
+                chains.push(vec![idx]);
+            } else {
+                let ci = rng.gen_range(0..chains.len());
+                let prev = *chains[ci].last().unwrap();
+                chains[ci].push(idx);
+                pending_links.push((prev, idx));
+            }
+        }
+        if do_rd {
+            // read before write: the value before this edge's write
+            pending_read = Some((raddr, ram.get(&raddr).copied()));
+        }
+        if do_wr {
+            ram.insert(waddr, wdata);
+        }
+        m.tick(clk);
+    }
+    assert!(
+        allocs > 1000 && frees > 200 && both > 10,
+        "coverage: {allocs} {frees} {both}"
+    );
+}
