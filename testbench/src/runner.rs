@@ -12,6 +12,9 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
 
+/// Block writes the driver keeps outstanding: below the block engine's command FIFO depth.
+const BLK_QUEUE_DEPTH: usize = 3;
+
 /// A stream to deliver: the frames the server's NIC receives and what the stream should be.
 pub struct Scenario {
     /// Frames in wire order.
@@ -106,7 +109,6 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         nas.handle(&mut drv, c)?;
     }
     let file = ExtentFile { disk_start, capacity: file_cap };
-    let window = (opt.nbs * opt.pages_per_nb * 4096) as u64;
     let total = sc.source.len() as u64;
     let failure: Rc<RefCell<Option<String>>> = Rc::new(RefCell::new(None));
 
@@ -115,12 +117,13 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
     let mut idle_rounds = 0u32;
     let mut last_state = (0u64, 0u64, 0usize);
     loop {
-        // The sender keeps what it has in flight within the buffer space the receiver can absorb.
+        // The sender stays within the receive window: the named-buffer space the driver has
+        // posted (ACK generation with the advertised window comes with the TCP engine).
         while next < sc.frames.len() {
             let f = &sc.frames[next];
             if let Some((t, _)) = tcp_info(f) {
                 let end = t.seq.wrapping_sub(sc.isn.wrapping_add(1)) as u64 + t.payload_len as u64;
-                if !t.syn && end < (1 << 31) && end > nas.written() + window {
+                if !t.syn && end < (1 << 31) && end > nas.received() + nas.posted_bytes() {
                     break;
                 }
             }
@@ -133,9 +136,15 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         if let Some(e) = failure.borrow().clone() {
             return Err(TbError::Stalled(format!("zero-copy write failed: {e}")));
         }
+        if std::env::var("BUFLET_DEBUG").is_ok() {
+            let fb = drv.rd(reg::CNT_FREE_BUFLETS);
+            eprintln!("cyc {} next {} recv {} written {} posted {} inflight {} free {} pend {}", drv.cycles(), next, nas.received(), nas.written(), nas.posted_bytes(), nas.writes_in_flight(), fb, drv.rx_pending());
+        }
         let received = nas.received();
         let target = nas.eof.unwrap_or(u64::MAX);
-        while issued < received.min(target) {
+        // Keep block writes within the block engine's queue (4 deep) so they never hold up the
+        // named-buffer posts behind them on the request ring.
+        while issued < received.min(target) && nas.writes_in_flight() < BLK_QUEUE_DEPTH {
             let avail = received.min(target) - issued;
             let n = if nas.eof == Some(received) && avail <= opt.write_chunk {
                 avail

@@ -359,7 +359,7 @@ impl Tb {
         e
     }
 
-    /// Builds an NB_POST entry; registers the NB in the oracle when `register`.
+    /// Builds an NB_POST entry (page list written to host memory unless `refused`).
     fn nb_entry(
         &mut self,
         sock: u16,
