@@ -816,7 +816,9 @@ module toe_engine #(
                     cp_data[`BF_CPL_BYTES_RANGE]      <= nb_filled;
                     cp_data[`BF_CPL_FLAGS_RANGE]      <= {24'd0, ret_flags};
                     cp_data[`BF_CPL_OPCODE_RANGE]     <= nb[`BF_NB_DESC_OPCODE_RANGE];
-                    cp_data[`BF_CPL_STREAM_OFF_RANGE] <= nb[`BF_NB_DESC_STREAM_OFF_RANGE];
+                    // an empty buffer reports where the stream stands (FIN at a buffer boundary)
+                    cp_data[`BF_CPL_STREAM_OFF_RANGE] <= (nb_filled == 32'd0) ? sk[`BF_SOCK_DESC_STREAM_OFF_RANGE]
+                                                                               : nb[`BF_NB_DESC_STREAM_OFF_RANGE];
                     nb_used[nb_idx] <= 1'b0;
                     if (pc_nb == nb_idx) pc_vld <= 1'b0;
                     ev_nb_returned <= 1'b1;

@@ -109,7 +109,7 @@ pub struct NamedBuffer {
 }
 
 const REQ_ENTRIES: u32 = 256;
-const CPL_ENTRIES: u32 = 1024;
+const CPL_ENTRIES: u32 = 256;
 /// Cycles the driver lets pass between looks at the interrupt line.
 const POLL_STEP: u64 = 64;
 

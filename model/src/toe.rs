@@ -291,7 +291,9 @@ impl ModelDevice {
                 bytes: nb.filled,
                 flags: flags as u32,
                 opcode: op::NB_POST as u8,
-                stream_off: nb.stream_off,
+                // An empty buffer reports where the stream stands (e.g. a FIN right at a
+                // buffer boundary), exactly like the RTL.
+                stream_off: if nb.filled == 0 { self.toe.socks[s as usize].stream_off } else { nb.stream_off },
             },
         );
     }
