@@ -14,6 +14,16 @@
 // The pending FIFO holds each socket at most once (queued bitmap), so it never overflows and a
 // delivery step never scans the socket table.
 // Delivery data is moved by toe_mover (chain walk, pipelined RAM read, skid FIFO, axis_packer).
+// The FSM only waits for the mover when it must: a new chunk needs the mover's command slot, a
+// FIN/RST segment's chain is freed once no read is pending, and an NB_RETURN is posted only after
+// every payload word already issued has left on m_axis_dma_wr (payload before its completion).
+// A chunk that empties a segment without FIN/RST unlinks it at once; its chain goes out on
+// m_free_* (one op per chain) as soon as the mover has issued that chunk's reads.
+// Decisions (see the R3 report): a refused page-list read returns the head NB with STATUS
+// DMA_ERROR, BYTES = FILLED, FLAGS 0 and keeps the segment for the next NB; an NB returned empty
+// reports its own STREAM_OFF field (0); a zero-payload FIN/RST with a wrong seq is OUT_OF_ORDER;
+// buflet_hdr NEXT_BUFLET is written 0xFFFF and MAC/IP/L4_OFF 0 (chain links live in the pool's
+// link RAM). Assumes power-of-two HASH_BUCKETS and BUFLET_BYTES >= 2*KEEP_WIDTH.
 `default_nettype none
 `include "buflet_defs.vh"
 module toe_engine #(

@@ -174,6 +174,7 @@ mod tests {
             }
             let p = parse(&f);
             assert_eq!(p.reason, 0);
+            {
             let s = SlicedPacket::from_ethernet(&f).unwrap();
             let Some(TransportSlice::Tcp(tcp)) = s.transport else {
                 panic!("tcp")
@@ -190,6 +191,7 @@ mod tests {
                 &f[p.pay_off as usize..p.pay_off as usize + p.pay_len as usize],
                 tcp.payload()
             );
+            }
             // Ethernet padding after the IPv4 total length is ignored.
             f.extend_from_slice(&[0xEE; 7]);
             assert_eq!(parse(&f).pay_len as usize, payload.len());

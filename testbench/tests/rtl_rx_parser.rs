@@ -154,7 +154,7 @@ fn build_tcp(
 /// etherparse's view of a good frame, with its own checksum verification.
 fn oracle(frame: &[u8]) -> Fields {
     let h = PacketHeaders::from_ethernet_slice(frame).expect("etherparse parse");
-    let vlan = match &h.vlan {
+    let vlan = match &h.vlan() {
         Some(etherparse::VlanHeader::Single(s)) => u64::from(s.vlan_id.value()),
         None => 0,
         Some(other) => panic!("unexpected vlan {other:?}"),
@@ -176,7 +176,7 @@ fn oracle(frame: &[u8]) -> Fields {
         tcp.checksum,
         "oracle: tcp checksum"
     );
-    let l3 = if h.vlan.is_some() { 18 } else { 14 };
+    let l3 = if h.vlan().is_some() { 18 } else { 14 };
     let flags = u64::from(tcp.fin)
         | u64::from(tcp.syn) << 1
         | u64::from(tcp.rst) << 2
