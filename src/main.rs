@@ -8,7 +8,14 @@ use std::process::ExitCode;
 use std::rc::Rc;
 
 fn version() -> &'static str {
-    Box::leak(format!("{} (Verilator {})", env!("CARGO_PKG_VERSION"), buflet_sim::VERILATOR_VERSION).into_boxed_str())
+    Box::leak(
+        format!(
+            "{} (Verilator {})",
+            env!("CARGO_PKG_VERSION"),
+            buflet_sim::VERILATOR_VERSION
+        )
+        .into_boxed_str(),
+    )
 }
 
 #[derive(Parser)]
@@ -64,7 +71,12 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (sc, common) = match cli.cmd {
-        Cmd::Demo { common, bytes, seed, mss } => {
+        Cmd::Demo {
+            common,
+            bytes,
+            seed,
+            mss,
+        } => {
             if mss == 0 || mss > 8960 {
                 eprintln!("buflet: --mss must be 1..=8960");
                 return ExitCode::from(2);
@@ -72,10 +84,26 @@ fn main() -> ExitCode {
             let source = frames::payload(seed, bytes);
             let isn = 0x1000_0000u32.wrapping_mul(seed as u32 | 1);
             let frames = frames::tcp_stream(&source, mss, isn);
-            (Scenario { frames, socket: frames::demo_socket(), isn, source }, common)
+            (
+                Scenario {
+                    frames,
+                    socket: frames::demo_socket(),
+                    isn,
+                    source,
+                },
+                common,
+            )
         }
         Cmd::Replay { file, common } => match pcap::load(&file) {
-            Ok(c) => (Scenario { frames: c.frames, socket: c.socket, isn: c.isn, source: c.stream }, common),
+            Ok(c) => (
+                Scenario {
+                    frames: c.frames,
+                    socket: c.socket,
+                    isn: c.isn,
+                    source: c.stream,
+                },
+                common,
+            ),
             Err(e) => {
                 eprintln!("buflet: {e}");
                 return ExitCode::from(1);
@@ -122,9 +150,20 @@ fn main() -> ExitCode {
 }
 
 fn human(r: &RunReport) {
-    println!("backend            {} ({}-bit datapath)", r.backend, r.data_width);
-    println!("payload            {} bytes in {} frames ({} dropped)", r.payload_bytes, r.frames, r.dropped);
-    println!("device cycles      {} ({:.2} Mcycles/s simulated, {:.2} s wall)", r.cycles, r.sim_cycles_per_second / 1e6, r.wall_seconds);
+    println!(
+        "backend            {} ({}-bit datapath)",
+        r.backend, r.data_width
+    );
+    println!(
+        "payload            {} bytes in {} frames ({} dropped)",
+        r.payload_bytes, r.frames, r.dropped
+    );
+    println!(
+        "device cycles      {} ({:.2} Mcycles/s simulated, {:.2} s wall)",
+        r.cycles,
+        r.sim_cycles_per_second / 1e6,
+        r.wall_seconds
+    );
     println!("cpu copied bytes   {}", r.cpu_copied_bytes);
     println!("DRAM crossings     {:.4} per payload byte ({} bytes: NIC wrote {}, NIC read {}, block DMA read {}, CPU read {}, CPU wrote {})", r.dram_crossings_per_byte, r.host_dram_bytes, r.nic_dma_written, r.nic_dma_read, r.blk_dma_read, r.cpu_read, r.cpu_written);
     println!("disk writes        {} block writes", r.disk_writes);
@@ -134,5 +173,12 @@ fn human(r: &RunReport) {
     }
     println!("source sha256      {}", r.source_sha256);
     println!("disk sha256        {}", r.disk_sha256);
-    println!("verified           {}", if r.verified { "yes: the disk holds exactly the source bytes" } else { "NO: the disk differs from the source" });
+    println!(
+        "verified           {}",
+        if r.verified {
+            "yes: the disk holds exactly the source bytes"
+        } else {
+            "NO: the disk differs from the source"
+        }
+    );
 }

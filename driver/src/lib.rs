@@ -35,7 +35,11 @@ pub enum DriverError {
 
 /// Human name of a completion status code.
 pub fn status_name(s: u8) -> &'static str {
-    spec::CONSTS.iter().find(|c| c.group == "status" && c.value == s as u64).map(|c| c.name).unwrap_or("unknown")
+    spec::CONSTS
+        .iter()
+        .find(|c| c.group == "status" && c.value == s as u64)
+        .map(|c| c.name)
+        .unwrap_or("unknown")
 }
 
 /// A completion entry, decoded.
@@ -189,7 +193,9 @@ impl Driver {
         d.req_base = d.env.mem.alloc(req_bytes, 4096)?;
         d.cpl_base = d.env.mem.alloc(cpl_bytes, 4096)?;
         // Fresh rings: completions start with phase 0 so the device's first pass (phase 1) is new.
-        d.env.mem.write(Agent::Cpu, d.cpl_base, &vec![0; cpl_bytes as usize])?;
+        d.env
+            .mem
+            .write(Agent::Cpu, d.cpl_base, &vec![0; cpl_bytes as usize])?;
         d.env.mem.register(d.req_base, req_bytes);
         d.env.mem.register(d.cpl_base, cpl_bytes);
         d.wr(reg::REQ_BASE_LO, d.req_base as u32);
@@ -266,7 +272,11 @@ impl Driver {
             }
         }
         let slot = (self.req_tail % REQ_ENTRIES) as u64;
-        self.env.mem.write(Agent::Cpu, self.req_base + slot * req_hdr::SIZE as u64, entry)?;
+        self.env.mem.write(
+            Agent::Cpu,
+            self.req_base + slot * req_hdr::SIZE as u64,
+            entry,
+        )?;
         self.req_tail = self.req_tail.wrapping_add(1);
         self.wr(reg::REQ_TAIL, self.req_tail);
         Ok(())
@@ -306,7 +316,11 @@ impl Driver {
     }
 
     /// Submit a request and wait for its own completion; other completions are returned too.
-    fn call(&mut self, mut entry: [u8; 64], what: &'static str) -> Result<(Completion, Vec<Completion>), DriverError> {
+    fn call(
+        &mut self,
+        mut entry: [u8; 64],
+        what: &'static str,
+    ) -> Result<(Completion, Vec<Completion>), DriverError> {
         let tag = self.tag();
         put(&mut entry, req_hdr::TAG, tag as u64);
         self.submit(&entry)?;
@@ -316,7 +330,11 @@ impl Driver {
             for c in self.wait(100_000)? {
                 if c.tag == tag && c.kind == cpl_kind::CMD_DONE as u8 {
                     if c.status != 0 {
-                        return Err(DriverError::Request { opcode: c.opcode, tag, status: c.status });
+                        return Err(DriverError::Request {
+                            opcode: c.opcode,
+                            tag,
+                            status: c.status,
+                        });
                     }
                     return Ok((c, others));
                 }
@@ -341,10 +359,21 @@ impl Driver {
         put(&mut e, sd::VLAN, s.vlan as u64);
         put(&mut e, sd::PROTO, 6);
         put(&mut e, sd::LOCAL_IP, u32::from_be_bytes(s.local_ip) as u64);
-        put(&mut e, sd::REMOTE_IP, u32::from_be_bytes(s.remote_ip) as u64);
+        put(
+            &mut e,
+            sd::REMOTE_IP,
+            u32::from_be_bytes(s.remote_ip) as u64,
+        );
         put(&mut e, sd::LOCAL_PORT, s.local_port as u64);
         put(&mut e, sd::REMOTE_PORT, s.remote_port as u64);
-        for f in [sd::NEXT_SOCK, sd::PREV_SOCK, sd::NB_HEAD, sd::NB_TAIL, sd::SEG_HEAD, sd::SEG_TAIL] {
+        for f in [
+            sd::NEXT_SOCK,
+            sd::PREV_SOCK,
+            sd::NB_HEAD,
+            sd::NB_TAIL,
+            sd::SEG_HEAD,
+            sd::SEG_TAIL,
+        ] {
             put(&mut e, f, spec::param::NULL16);
         }
         let (_, others) = self.call(e, "SOCK_ADD")?;
@@ -354,7 +383,10 @@ impl Driver {
     /// Allocate a named buffer of `pages` host pages (each page allocated separately, so the
     /// buffer is scattered in host memory), register it, and keep it ready for posting.
     pub fn alloc_nb(&mut self, pages: usize) -> Result<NamedBuffer, DriverError> {
-        let ref_num = self.nb_free.pop().ok_or(DriverError::NoSlot("named buffer"))?;
+        let ref_num = self
+            .nb_free
+            .pop()
+            .ok_or(DriverError::NoSlot("named buffer"))?;
         let page = self.info.page_bytes as u64;
         let mut addrs = Vec::with_capacity(pages);
         for _ in 0..pages {
@@ -366,11 +398,21 @@ impl Driver {
         let list: Vec<u8> = addrs.iter().flat_map(|a| a.to_le_bytes()).collect();
         self.env.mem.write(Agent::Cpu, hmd_addr, &list)?;
         self.env.mem.register(hmd_addr, 8 * pages as u64);
-        Ok(NamedBuffer { ref_num, pages: addrs, hmd_addr, bytes: (pages as u64 * page) as u32 })
+        Ok(NamedBuffer {
+            ref_num,
+            pages: addrs,
+            hmd_addr,
+            bytes: (pages as u64 * page) as u32,
+        })
     }
 
     /// Designate a named buffer to a socket (OP_NB_POST). Its completion is its later return.
-    pub fn post_nb(&mut self, sock: u16, nb: &NamedBuffer, timeout: u32) -> Result<u32, DriverError> {
+    pub fn post_nb(
+        &mut self,
+        sock: u16,
+        nb: &NamedBuffer,
+        timeout: u32,
+    ) -> Result<u32, DriverError> {
         use spec::nb_desc as nd;
         let tag = self.tag();
         let mut e = [0u8; 64];
@@ -389,7 +431,12 @@ impl Driver {
     }
 
     /// Submit a block write of a scatter-gather list already in host memory; returns its tag.
-    pub fn blk_write(&mut self, sg_addr: u64, sg_count: u32, bytes: u32) -> Result<u32, DriverError> {
+    pub fn blk_write(
+        &mut self,
+        sg_addr: u64,
+        sg_count: u32,
+        bytes: u32,
+    ) -> Result<u32, DriverError> {
         use spec::blk_req as br;
         let tag = self.tag();
         let mut e = [0u8; 64];

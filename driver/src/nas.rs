@@ -82,7 +82,12 @@ pub struct NasStream {
 
 impl NasStream {
     /// Allocate `count` named buffers of `pages` host pages each and designate them to `sock`.
-    pub fn start(drv: &mut Driver, sock: u16, count: usize, pages: usize) -> Result<Self, DriverError> {
+    pub fn start(
+        drv: &mut Driver,
+        sock: u16,
+        count: usize,
+        pages: usize,
+    ) -> Result<Self, DriverError> {
         let mut s = NasStream {
             sock,
             posted: HashMap::new(),
@@ -135,14 +140,26 @@ impl NasStream {
     /// Feed a completion. Returns true if it belonged to this stream.
     pub fn handle(&mut self, drv: &mut Driver, c: &Completion) -> Result<bool, DriverError> {
         if c.kind == cpl_kind::NB_RETURN as u8 && c.sock_ref == self.sock {
-            let Some(nb) = self.posted.remove(&c.ref_num) else { return Ok(false) };
+            let Some(nb) = self.posted.remove(&c.ref_num) else {
+                return Ok(false);
+            };
             if c.status != 0 {
                 self.errors.push(c.clone());
             }
             if c.bytes > 0 {
-                self.returned.insert(c.stream_off, Returned { nb, bytes: c.bytes as u64 });
+                self.returned.insert(
+                    c.stream_off,
+                    Returned {
+                        nb,
+                        bytes: c.bytes as u64,
+                    },
+                );
             } else {
-                self.release(drv, nb, c.flags & (cpl_flag::FIN | cpl_flag::RST) as u32 == 0)?;
+                self.release(
+                    drv,
+                    nb,
+                    c.flags & (cpl_flag::FIN | cpl_flag::RST) as u32 == 0,
+                )?;
             }
             if c.flags & (cpl_flag::FIN | cpl_flag::RST) as u32 != 0 {
                 self.eof = Some(c.stream_off + c.bytes as u64);
@@ -150,7 +167,9 @@ impl NasStream {
             return Ok(true);
         }
         if c.kind == cpl_kind::BLK_DONE as u8 {
-            let Some(i) = self.writes.iter().position(|w| w.tag == c.tag) else { return Ok(false) };
+            let Some(i) = self.writes.iter().position(|w| w.tag == c.tag) else {
+                return Ok(false);
+            };
             let w = self.writes.remove(i).expect("index from position");
             drv.env.mem.unregister(w.sg_addr, w.sg_bytes);
             drv.env.mem.free(w.sg_addr);
@@ -179,7 +198,12 @@ impl NasStream {
         Ok(())
     }
 
-    fn release(&mut self, drv: &mut Driver, nb: NamedBuffer, repost: bool) -> Result<(), DriverError> {
+    fn release(
+        &mut self,
+        drv: &mut Driver,
+        nb: NamedBuffer,
+        repost: bool,
+    ) -> Result<(), DriverError> {
         if repost {
             drv.post_nb(self.sock, &nb, 0)?;
             self.posted.insert(nb.ref_num, nb);
@@ -192,17 +216,29 @@ impl NasStream {
     /// `file_off` must be block aligned; `len` must be whole blocks unless the range ends at
     /// the end of the stream, in which case the last block is padded with zeros by the block
     /// engine (a ZERO element, so no host memory is read for it). `cb` reports the result.
-    pub fn write(&mut self, drv: &mut Driver, file: &dyn FileMap, file_off: u64, stream_off: u64, len: u64, cb: WriteCallback) -> Result<u32, WriteError> {
+    pub fn write(
+        &mut self,
+        drv: &mut Driver,
+        file: &dyn FileMap,
+        file_off: u64,
+        stream_off: u64,
+        len: u64,
+        cb: WriteCallback,
+    ) -> Result<u32, WriteError> {
         let block = drv.info.block_bytes as u64;
-        if file_off % block != 0 {
-            return Err(WriteError::Unsupported("file offset not block aligned (read-modify-write comes later)"));
+        if !file_off.is_multiple_of(block) {
+            return Err(WriteError::Unsupported(
+                "file offset not block aligned (read-modify-write comes later)",
+            ));
         }
         if len == 0 {
             return Err(WriteError::Unsupported("zero length"));
         }
         let at_eof = self.eof == Some(stream_off + len);
-        if len % block != 0 && !at_eof {
-            return Err(WriteError::Unsupported("partial block before the end of the stream"));
+        if !len.is_multiple_of(block) && !at_eof {
+            return Err(WriteError::Unsupported(
+                "partial block before the end of the stream",
+            ));
         }
         // Collect (host address, length) extents covering the range, split at page and block edges.
         let page = drv.info.page_bytes as u64;
@@ -210,12 +246,20 @@ impl NasStream {
         let mut pos = stream_off;
         let end = stream_off + len;
         while pos < end {
-            let (&nb_off, r) = self.returned.range(..=pos).next_back().filter(|(&o, r)| pos < o + r.bytes).ok_or(WriteError::NotReceived(pos, end))?;
+            let (&nb_off, r) = self
+                .returned
+                .range(..=pos)
+                .next_back()
+                .filter(|(&o, r)| pos < o + r.bytes)
+                .ok_or(WriteError::NotReceived(pos, end))?;
             let in_nb = pos - nb_off;
             let pg = (in_nb / page) as usize;
             let in_pg = in_nb % page;
             let file_pos = file_off + (pos - stream_off);
-            let n = (page - in_pg).min(nb_off + r.bytes - pos).min(end - pos).min(block - file_pos % block);
+            let n = (page - in_pg)
+                .min(nb_off + r.bytes - pos)
+                .min(end - pos)
+                .min(block - file_pos % block);
             extents.push((r.nb.pages[pg] + in_pg, n, 0));
             pos += n;
         }
@@ -225,26 +269,46 @@ impl NasStream {
         }
         // Build the linked scatter-gather list in host memory (descriptor bytes only).
         let sg_bytes = (extents.len() * sg_elem::SIZE) as u64;
-        let sg_addr = drv.env.mem.alloc(sg_bytes, 64).map_err(|e| WriteError::Driver(DriverError::Mem(e)))?;
+        let sg_addr = drv
+            .env
+            .mem
+            .alloc(sg_bytes, 64)
+            .map_err(|e| WriteError::Driver(DriverError::Mem(e)))?;
         let mut list = vec![0u8; sg_bytes as usize];
         let mut disk_pos = 0u64;
         for (i, &(src, n, flags)) in extents.iter().enumerate() {
             let e = &mut list[i * sg_elem::SIZE..(i + 1) * sg_elem::SIZE];
             let off = file_off + disk_pos;
-            let disk = file.disk_addr(off - off % block).ok_or(WriteError::Unmapped(off))? + off % block;
+            let disk = file
+                .disk_addr(off - off % block)
+                .ok_or(WriteError::Unmapped(off))?
+                + off % block;
             put(e, sg_elem::SRC_ADDR, src);
             put(e, sg_elem::LEN, n);
             put(e, sg_elem::FLAGS, flags as u64);
             put(e, sg_elem::DISK_ADDR, disk);
-            let next = if i + 1 < extents.len() { sg_addr + ((i + 1) * sg_elem::SIZE) as u64 } else { 0 };
+            let next = if i + 1 < extents.len() {
+                sg_addr + ((i + 1) * sg_elem::SIZE) as u64
+            } else {
+                0
+            };
             put(e, sg_elem::NEXT, next);
             disk_pos += n;
         }
-        drv.env.mem.write(Agent::Cpu, sg_addr, &list).map_err(|e| WriteError::Driver(DriverError::Mem(e)))?;
+        drv.env
+            .mem
+            .write(Agent::Cpu, sg_addr, &list)
+            .map_err(|e| WriteError::Driver(DriverError::Mem(e)))?;
         drv.env.mem.register(sg_addr, sg_bytes);
         let total = len + tail;
         let tag = drv.blk_write(sg_addr, extents.len() as u32, total as u32)?;
-        self.writes.push_back(PendingWrite { tag, stream_end: end, sg_addr, sg_bytes, cb });
+        self.writes.push_back(PendingWrite {
+            tag,
+            stream_end: end,
+            sg_addr,
+            sg_bytes,
+            cb,
+        });
         Ok(tag)
     }
 }

@@ -175,22 +175,22 @@ mod tests {
             let p = parse(&f);
             assert_eq!(p.reason, 0);
             {
-            let s = SlicedPacket::from_ethernet(&f).unwrap();
-            let Some(TransportSlice::Tcp(tcp)) = s.transport else {
-                panic!("tcp")
-            };
-            assert_eq!(p.vlan, vlan.unwrap_or(0));
-            assert_eq!(
-                (p.src_ip, p.dst_ip),
-                (u32::from_be_bytes(src), u32::from_be_bytes(dst))
-            );
-            assert_eq!((p.src_port, p.dst_port, p.seq), (sp, dp, seq));
-            assert_eq!(p.flags & tcp_flag::FIN != 0, tcp.fin());
-            assert_eq!(p.pay_len as usize, tcp.payload().len());
-            assert_eq!(
-                &f[p.pay_off as usize..p.pay_off as usize + p.pay_len as usize],
-                tcp.payload()
-            );
+                let s = SlicedPacket::from_ethernet(&f).unwrap();
+                let Some(TransportSlice::Tcp(tcp)) = s.transport else {
+                    panic!("tcp")
+                };
+                assert_eq!(p.vlan, vlan.unwrap_or(0));
+                assert_eq!(
+                    (p.src_ip, p.dst_ip),
+                    (u32::from_be_bytes(src), u32::from_be_bytes(dst))
+                );
+                assert_eq!((p.src_port, p.dst_port, p.seq), (sp, dp, seq));
+                assert_eq!(p.flags & tcp_flag::FIN != 0, tcp.fin());
+                assert_eq!(p.pay_len as usize, tcp.payload().len());
+                assert_eq!(
+                    &f[p.pay_off as usize..p.pay_off as usize + p.pay_len as usize],
+                    tcp.payload()
+                );
             }
             // Ethernet padding after the IPv4 total length is ignored.
             f.extend_from_slice(&[0xEE; 7]);

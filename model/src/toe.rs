@@ -293,7 +293,11 @@ impl ModelDevice {
                 opcode: op::NB_POST as u8,
                 // An empty buffer reports where the stream stands (e.g. a FIN right at a
                 // buffer boundary), exactly like the RTL.
-                stream_off: if nb.filled == 0 { self.toe.socks[s as usize].stream_off } else { nb.stream_off },
+                stream_off: if nb.filled == 0 {
+                    self.toe.socks[s as usize].stream_off
+                } else {
+                    nb.stream_off
+                },
             },
         );
     }

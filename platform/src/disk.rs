@@ -19,7 +19,10 @@ pub enum DiskError {
     OutOfRange { lba: u64, len: usize, sectors: u64 },
     /// The image file failed.
     #[error("disk image {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Operation counters.
@@ -48,10 +51,25 @@ pub struct BlockDevice {
 impl BlockDevice {
     /// Create (or truncate) a sparse image of `bytes` bytes at `path`.
     pub fn create(path: &Path, bytes: u64) -> Result<Self, DiskError> {
-        let io = |source| DiskError::Io { path: path.to_path_buf(), source };
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path).map_err(io)?;
+        let io = |source| DiskError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .map_err(io)?;
         file.set_len(bytes).map_err(io)?;
-        Ok(BlockDevice { file, path: path.to_path_buf(), sectors: bytes / SECTOR, latency: 200, stats: DiskStats::default() })
+        Ok(BlockDevice {
+            file,
+            path: path.to_path_buf(),
+            sectors: bytes / SECTOR,
+            latency: 200,
+            stats: DiskStats::default(),
+        })
     }
 
     /// Path of the image file.
@@ -65,11 +83,21 @@ impl BlockDevice {
     }
 
     fn range(&self, lba: u64, len: usize) -> Result<u64, DiskError> {
-        if len as u64 % SECTOR != 0 {
-            return Err(DiskError::Unaligned { addr: lba * SECTOR, len });
+        if !(len as u64).is_multiple_of(SECTOR) {
+            return Err(DiskError::Unaligned {
+                addr: lba * SECTOR,
+                len,
+            });
         }
-        if lba.checked_add(len as u64 / SECTOR).is_none_or(|end| end > self.sectors) {
-            return Err(DiskError::OutOfRange { lba, len, sectors: self.sectors });
+        if lba
+            .checked_add(len as u64 / SECTOR)
+            .is_none_or(|end| end > self.sectors)
+        {
+            return Err(DiskError::OutOfRange {
+                lba,
+                len,
+                sectors: self.sectors,
+            });
         }
         Ok(lba * SECTOR)
     }
@@ -77,7 +105,12 @@ impl BlockDevice {
     /// Write whole sectors at `lba` in one operation.
     pub fn write(&mut self, lba: u64, data: &[u8]) -> Result<(), DiskError> {
         let off = self.range(lba, data.len())?;
-        self.file.write_all_at(data, off).map_err(|source| DiskError::Io { path: self.path.clone(), source })?;
+        self.file
+            .write_all_at(data, off)
+            .map_err(|source| DiskError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
         self.stats.writes += 1;
         self.stats.bytes_written += data.len() as u64;
         Ok(())
@@ -86,7 +119,12 @@ impl BlockDevice {
     /// Read whole sectors at `lba` in one operation.
     pub fn read(&mut self, lba: u64, out: &mut [u8]) -> Result<(), DiskError> {
         let off = self.range(lba, out.len())?;
-        self.file.read_exact_at(out, off).map_err(|source| DiskError::Io { path: self.path.clone(), source })?;
+        self.file
+            .read_exact_at(out, off)
+            .map_err(|source| DiskError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
         self.stats.reads += 1;
         self.stats.bytes_read += out.len() as u64;
         Ok(())
@@ -94,7 +132,12 @@ impl BlockDevice {
 
     /// Read any byte range of the image, for verification by tools and tests.
     pub fn read_bytes(&self, offset: u64, out: &mut [u8]) -> Result<(), DiskError> {
-        self.file.read_exact_at(out, offset).map_err(|source| DiskError::Io { path: self.path.clone(), source })
+        self.file
+            .read_exact_at(out, offset)
+            .map_err(|source| DiskError::Io {
+                path: self.path.clone(),
+                source,
+            })
     }
 
     /// Operation counters.

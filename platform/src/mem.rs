@@ -60,7 +60,12 @@ pub struct MemStats {
 impl MemStats {
     /// All bytes moved across host DRAM by any agent.
     pub fn total(&self) -> u64 {
-        self.cpu_read + self.cpu_written + self.nic_read + self.nic_written + self.blk_read + self.blk_written
+        self.cpu_read
+            + self.cpu_written
+            + self.nic_read
+            + self.nic_written
+            + self.blk_read
+            + self.blk_written
     }
 }
 
@@ -122,7 +127,9 @@ impl HostMemory {
 
     /// Return an allocation made by [`HostMemory::alloc`]. Unknown addresses are ignored.
     pub fn free(&mut self, addr: u64) {
-        let Some(len) = self.allocs.remove(&addr) else { return };
+        let Some(len) = self.allocs.remove(&addr) else {
+            return;
+        };
         let (mut s, mut e) = (addr, addr + len);
         if let Some((&ps, &pe)) = self.free.range(..s).next_back() {
             if pe == s {
@@ -140,7 +147,12 @@ impl HostMemory {
     /// Register `[addr, addr+len)` for device access (seed 004). Overlapping regions merge.
     pub fn register(&mut self, addr: u64, len: u64) {
         let (mut s, mut e) = (addr, addr + len);
-        let overlapping: Vec<(u64, u64)> = self.regions.range(..=e).filter(|(_, &re)| re >= s).map(|(&a, &b)| (a, b)).collect();
+        let overlapping: Vec<(u64, u64)> = self
+            .regions
+            .range(..=e)
+            .filter(|(_, &re)| re >= s)
+            .map(|(&a, &b)| (a, b))
+            .collect();
         for (rs, re) in overlapping {
             self.regions.remove(&rs);
             s = s.min(rs);
@@ -152,7 +164,12 @@ impl HostMemory {
     /// Remove `[addr, addr+len)` from the registered regions.
     pub fn unregister(&mut self, addr: u64, len: u64) {
         let (s, e) = (addr, addr + len);
-        let overlapping: Vec<(u64, u64)> = self.regions.range(..e).filter(|(_, &re)| re > s).map(|(&a, &b)| (a, b)).collect();
+        let overlapping: Vec<(u64, u64)> = self
+            .regions
+            .range(..e)
+            .filter(|(_, &re)| re > s)
+            .map(|(&a, &b)| (a, b))
+            .collect();
         for (rs, re) in overlapping {
             self.regions.remove(&rs);
             if rs < s {
@@ -172,13 +189,22 @@ impl HostMemory {
         }
     }
 
-    fn check(&mut self, agent: Agent, addr: u64, len: usize) -> Result<std::ops::Range<usize>, MemError> {
+    fn check(
+        &mut self,
+        agent: Agent,
+        addr: u64,
+        len: usize,
+    ) -> Result<std::ops::Range<usize>, MemError> {
         let end = addr.checked_add(len as u64).filter(|&e| e <= self.size());
         let Some(end) = end else {
             if agent != Agent::Cpu {
                 self.stray += 1;
             }
-            return Err(MemError::OutOfRange { addr, len, size: self.size() });
+            return Err(MemError::OutOfRange {
+                addr,
+                len,
+                size: self.size(),
+            });
         };
         if agent != Agent::Cpu && !self.is_registered(addr, len) {
             self.stray += 1;

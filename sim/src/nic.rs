@@ -52,7 +52,6 @@ struct Ports {
     wr_tkeep: Port,
     wr_tvalid: Port,
     wr_tready: Port,
-    wr_tlast: Port,
     blk_req_valid: Port,
     blk_req_ready: Port,
     blk_req_lba: Port,
@@ -111,7 +110,6 @@ impl Ports {
             wr_tkeep: p("m_axis_dma_wr_tkeep")?,
             wr_tvalid: p("m_axis_dma_wr_tvalid")?,
             wr_tready: p("m_axis_dma_wr_tready")?,
-            wr_tlast: p("m_axis_dma_wr_tlast")?,
             blk_req_valid: p("m_blk_req_valid")?,
             blk_req_ready: p("m_blk_req_ready")?,
             blk_req_lba: p("m_blk_req_lba")?,
@@ -215,7 +213,8 @@ impl RtlDevice {
         if rx_valid {
             let f = &self.rx_queue[0];
             let n = (f.len() - self.rx_pos).min(bus);
-            self.m.set_bytes(p.rx_tdata, &f[self.rx_pos..self.rx_pos + n]);
+            self.m
+                .set_bytes(p.rx_tdata, &f[self.rx_pos..self.rx_pos + n]);
             self.m.set(p.rx_tkeep, keep_mask(n));
             self.m.set(p.rx_tlast, (self.rx_pos + n == f.len()) as u64);
         }
@@ -249,14 +248,31 @@ impl RtlDevice {
         let rx_fire = rx_valid && self.m.get(p.rx_tready) == 1;
         let rd_fire = rd_valid && self.m.get(p.rd_tready) == 1;
         let rd_req = self.m.get(p.rd_req_valid) == 1;
-        let rd_req_v = rd_req.then(|| (self.m.get(p.rd_req_addr), self.m.get(p.rd_req_len) as usize, self.m.get(p.rd_req_id)));
-        let wr_req_v = (self.m.get(p.wr_req_valid) == 1).then(|| (self.m.get(p.wr_req_addr), self.m.get(p.wr_req_len) as usize, self.m.get(p.wr_req_id)));
+        let rd_req_v = rd_req.then(|| {
+            (
+                self.m.get(p.rd_req_addr),
+                self.m.get(p.rd_req_len) as usize,
+                self.m.get(p.rd_req_id),
+            )
+        });
+        let wr_req_v = (self.m.get(p.wr_req_valid) == 1).then(|| {
+            (
+                self.m.get(p.wr_req_addr),
+                self.m.get(p.wr_req_len) as usize,
+                self.m.get(p.wr_req_id),
+            )
+        });
         let wr_fire = self.m.get(p.wr_tvalid) == 1;
         if wr_fire {
             self.m.get_bytes(p.wr_tdata, &mut self.word);
         }
         let wr_keep = self.m.get(p.wr_tkeep);
-        let blk_req_v = (self.m.get(p.blk_req_valid) == 1).then(|| (self.m.get(p.blk_req_lba), self.m.get(p.blk_req_len) as usize));
+        let blk_req_v = (self.m.get(p.blk_req_valid) == 1).then(|| {
+            (
+                self.m.get(p.blk_req_lba),
+                self.m.get(p.blk_req_len) as usize,
+            )
+        });
         let blk_fire = self.m.get(p.blk_tvalid) == 1;
         let blk_keep = self.m.get(p.blk_tkeep);
         let blk_last = self.m.get(p.blk_tlast) == 1;
@@ -299,7 +315,11 @@ impl RtlDevice {
             }
         }
         if let Some((addr, len, id)) = rd_req_v {
-            let agent = if id == CLIENT_BLK { Agent::BlkDma } else { Agent::NicDma };
+            let agent = if id == CLIENT_BLK {
+                Agent::BlkDma
+            } else {
+                Agent::NicDma
+            };
             let len = len.max(1);
             let mut data = vec![0u8; len];
             let err = env.mem.read(agent, addr, &mut data).is_err();
@@ -307,18 +327,34 @@ impl RtlDevice {
                 data.fill(0);
             }
             let ready_at = self.cycle + self.cfg.mem_read_latency as u64;
-            self.reads.push_back(ReadJob { ready_at, data, pos: 0, err });
+            self.reads.push_back(ReadJob {
+                ready_at,
+                data,
+                pos: 0,
+                err,
+            });
         }
         if let Some((addr, len, id)) = wr_req_v {
-            let agent = if id == CLIENT_BLK { Agent::BlkDma } else { Agent::NicDma };
-            self.writes.push_back(WriteJob { addr, len, done: 0, agent });
+            let agent = if id == CLIENT_BLK {
+                Agent::BlkDma
+            } else {
+                Agent::NicDma
+            };
+            self.writes.push_back(WriteJob {
+                addr,
+                len,
+                done: 0,
+                agent,
+            });
         }
         if wr_fire {
             let n = (wr_keep.count_ones() as usize).min(bus);
             if let Some(w) = self.writes.front_mut() {
                 let n = n.min(w.len - w.done);
                 // A refused write is counted by host memory as a stray access; data is dropped.
-                let _ = env.mem.write(w.agent, w.addr + w.done as u64, &self.word[..n]);
+                let _ = env
+                    .mem
+                    .write(w.agent, w.addr + w.done as u64, &self.word[..n]);
                 w.done += n;
                 if w.done >= w.len {
                     self.writes.pop_front();
@@ -335,7 +371,10 @@ impl RtlDevice {
                 let (lba, len) = self.blk_reqs.pop_front().unwrap_or((u64::MAX, 0));
                 let ok = self.blk_data.len() == len && env.disk.write(lba, &self.blk_data).is_ok();
                 self.blk_data.clear();
-                self.blk_resps.push_back((self.cycle + env.disk.latency.max(self.cfg.disk_latency as u64), if ok { 0 } else { 1 }));
+                self.blk_resps.push_back((
+                    self.cycle + env.disk.latency.max(self.cfg.disk_latency as u64),
+                    if ok { 0 } else { 1 },
+                ));
             }
         }
         if resp_fire {

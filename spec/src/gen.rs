@@ -30,7 +30,15 @@ pub fn verilog() -> String {
         for f in l.fields {
             writeln!(s, "`define BF_{}_{}_OFF {}", p, f.name, f.offset).unwrap();
             writeln!(s, "`define BF_{}_{}_BYTES {}", p, f.name, f.bytes).unwrap();
-            writeln!(s, "`define BF_{}_{}_RANGE {}:{}", p, f.name, 8 * (f.offset + f.bytes) - 1, 8 * f.offset).unwrap();
+            writeln!(
+                s,
+                "`define BF_{}_{}_RANGE {}:{}",
+                p,
+                f.name,
+                8 * (f.offset + f.bytes) - 1,
+                8 * f.offset
+            )
+            .unwrap();
         }
     }
     let mut group = "";
@@ -71,9 +79,19 @@ pub fn docs() -> String {
     for c in CONSTS {
         if c.group != group {
             group = c.group;
-            writeln!(s, "\n## Constants: {}\n\n| name | value | description |\n|---|---|---|", group).unwrap();
+            writeln!(
+                s,
+                "\n## Constants: {}\n\n| name | value | description |\n|---|---|---|",
+                group
+            )
+            .unwrap();
         }
-        writeln!(s, "| {} | {} (0x{:X}) | {} |", c.name, c.value, c.value, c.doc).unwrap();
+        writeln!(
+            s,
+            "| {} | {} (0x{:X}) | {} |",
+            c.name, c.value, c.value, c.doc
+        )
+        .unwrap();
     }
     s
 }
@@ -90,13 +108,19 @@ mod tests {
     #[test]
     fn generated_verilog_is_fresh() {
         let on_disk = std::fs::read_to_string(root().join(VERILOG_PATH)).unwrap_or_default();
-        assert!(on_disk == verilog(), "{VERILOG_PATH} is stale: run `cargo run -p buflet-spec --bin buflet-gen`");
+        assert!(
+            on_disk == verilog(),
+            "{VERILOG_PATH} is stale: run `cargo run -p buflet-spec --bin buflet-gen`"
+        );
     }
 
     #[test]
     fn generated_docs_are_fresh() {
         let on_disk = std::fs::read_to_string(root().join(DOCS_PATH)).unwrap_or_default();
-        assert!(on_disk == docs(), "{DOCS_PATH} is stale: run `cargo run -p buflet-spec --bin buflet-gen`");
+        assert!(
+            on_disk == docs(),
+            "{DOCS_PATH} is stale: run `cargo run -p buflet-spec --bin buflet-gen`"
+        );
     }
 
     #[test]
@@ -105,7 +129,12 @@ mod tests {
             let mut end = 0;
             for f in l.fields {
                 assert!(f.bytes >= 1 && f.bytes <= 8, "{}.{} width", l.name, f.name);
-                assert!(f.offset >= end, "{}.{} overlaps the previous field", l.name, f.name);
+                assert!(
+                    f.offset >= end,
+                    "{}.{} overlaps the previous field",
+                    l.name,
+                    f.name
+                );
                 end = f.offset + f.bytes;
             }
             assert!(end <= l.size, "{} fields exceed its size", l.name);

@@ -39,6 +39,8 @@ impl std::str::FromStr for Backend {
 pub fn make_device(backend: Backend, cfg: DeviceConfig) -> Result<Box<dyn Device>, crate::TbError> {
     match backend {
         Backend::Model => Ok(Box::new(buflet_model::ModelDevice::new(cfg))),
-        Backend::Rtl => buflet_sim::RtlDevice::new(cfg).map(|d| Box::new(d) as Box<dyn Device>).map_err(|e| crate::TbError::Backend("rtl".into(), e.to_string())),
+        Backend::Rtl => buflet_sim::RtlDevice::new(cfg)
+            .map(|d| Box::new(d) as Box<dyn Device>)
+            .map_err(|e| crate::TbError::Backend("rtl".into(), e.to_string())),
     }
 }

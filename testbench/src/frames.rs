@@ -21,7 +21,15 @@ pub fn payload(seed: u64, len: usize) -> Vec<u8> {
 
 /// The socket descriptor of the demo connection, from the NIC's side.
 pub fn demo_socket() -> SocketSpec {
-    SocketSpec { local_mac: SERVER_MAC, remote_mac: CLIENT_MAC, vlan: 0, local_ip: SERVER_IP, remote_ip: CLIENT_IP, local_port: SERVER_PORT, remote_port: CLIENT_PORT }
+    SocketSpec {
+        local_mac: SERVER_MAC,
+        remote_mac: CLIENT_MAC,
+        vlan: 0,
+        local_ip: SERVER_IP,
+        remote_ip: CLIENT_IP,
+        local_port: SERVER_PORT,
+        remote_port: CLIENT_PORT,
+    }
 }
 
 /// The frames a client sends to transfer `data` in one TCP connection: SYN, data segments of
@@ -36,12 +44,24 @@ pub fn tcp_stream(data: &[u8], mss: usize, isn: u32) -> Vec<Vec<u8>> {
         TcpOptionElement::Noop,
         TcpOptionElement::WindowScale(7),
     ];
-    let syn = base().tcp(CLIENT_PORT, SERVER_PORT, isn, 64240).syn().options(&syn_opts).expect("SYN options fit");
+    let syn = base()
+        .tcp(CLIENT_PORT, SERVER_PORT, isn, 64240)
+        .syn()
+        .options(&syn_opts)
+        .expect("SYN options fit");
     frames.push(emit(syn, &[]));
     let mut seq = isn.wrapping_add(1);
     for (i, chunk) in data.chunks(mss).enumerate() {
-        let ts = [TcpOptionElement::Noop, TcpOptionElement::Noop, TcpOptionElement::Timestamp(2 + i as u32, 1)];
-        let mut b = base().tcp(CLIENT_PORT, SERVER_PORT, seq, 502).ack(1).options(&ts).expect("timestamp option fits");
+        let ts = [
+            TcpOptionElement::Noop,
+            TcpOptionElement::Noop,
+            TcpOptionElement::Timestamp(2 + i as u32, 1),
+        ];
+        let mut b = base()
+            .tcp(CLIENT_PORT, SERVER_PORT, seq, 502)
+            .ack(1)
+            .options(&ts)
+            .expect("timestamp option fits");
         if i % 8 == 7 {
             b = b.psh();
         }
@@ -55,6 +75,7 @@ pub fn tcp_stream(data: &[u8], mss: usize, isn: u32) -> Vec<Vec<u8>> {
 
 fn emit(b: etherparse::PacketBuilderStep<etherparse::TcpHeader>, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.size(payload.len()));
-    b.write(&mut out, payload).expect("writing to a Vec cannot fail");
+    b.write(&mut out, payload)
+        .expect("writing to a Vec cannot fail");
     out
 }

@@ -37,8 +37,12 @@ pub struct TcpInfo {
 /// Parse a frame as Ethernet/IPv4/TCP, if it is one.
 pub fn tcp_info(frame: &[u8]) -> Option<(TcpInfo, &[u8])> {
     let p = SlicedPacket::from_ethernet(frame).ok()?;
-    let Some(NetSlice::Ipv4(ip)) = &p.net else { return None };
-    let Some(TransportSlice::Tcp(t)) = &p.transport else { return None };
+    let Some(NetSlice::Ipv4(ip)) = &p.net else {
+        return None;
+    };
+    let Some(TransportSlice::Tcp(t)) = &p.transport else {
+        return None;
+    };
     let info = TcpInfo {
         src_ip: ip.header().source(),
         dst_ip: ip.header().destination(),
@@ -54,15 +58,22 @@ pub fn tcp_info(frame: &[u8]) -> Option<(TcpInfo, &[u8])> {
 }
 
 fn err(path: &Path, msg: impl Into<String>) -> TbError {
-    TbError::Input { path: path.display().to_string(), msg: msg.into() }
+    TbError::Input {
+        path: path.display().to_string(),
+        msg: msg.into(),
+    }
 }
 
 /// Load a classic pcap file and pick its first TCP connection (the first SYN without ACK).
 pub fn load(path: &Path) -> Result<Capture, TbError> {
     let file = std::fs::File::open(path).map_err(|e| err(path, e.to_string()))?;
-    let mut reader = pcap_file::pcap::PcapReader::new(file).map_err(|e| err(path, format!("not a pcap file: {e}")))?;
+    let mut reader = pcap_file::pcap::PcapReader::new(file)
+        .map_err(|e| err(path, format!("not a pcap file: {e}")))?;
     if reader.header().datalink != pcap_file::DataLink::ETHERNET {
-        return Err(err(path, format!("link type {:?} is not Ethernet", reader.header().datalink)));
+        return Err(err(
+            path,
+            format!("link type {:?} is not Ethernet", reader.header().datalink),
+        ));
     }
     let mut all = Vec::new();
     while let Some(pkt) = reader.next_packet() {
@@ -72,7 +83,11 @@ pub fn load(path: &Path) -> Result<Capture, TbError> {
     let (syn_idx, syn) = all
         .iter()
         .enumerate()
-        .find_map(|(i, f)| tcp_info(f).filter(|(t, _)| t.syn && !t.ack).map(|(t, _)| (i, t)))
+        .find_map(|(i, f)| {
+            tcp_info(f)
+                .filter(|(t, _)| t.syn && !t.ack)
+                .map(|(t, _)| (i, t))
+        })
         .ok_or_else(|| err(path, "no TCP connection (no SYN) in the capture"))?;
     let server_mac: [u8; 6] = all[syn_idx][0..6].try_into().expect("6 bytes");
     let client_mac: [u8; 6] = all[syn_idx][6..12].try_into().expect("6 bytes");
@@ -85,9 +100,19 @@ pub fn load(path: &Path) -> Result<Capture, TbError> {
         local_port: syn.dst_port,
         remote_port: syn.src_port,
     };
-    let frames: Vec<Vec<u8>> = all.iter().filter(|f| f.len() >= 6 && (f[0..6] == server_mac || f[0] & 1 == 1)).cloned().collect();
+    let frames: Vec<Vec<u8>> = all
+        .iter()
+        .filter(|f| f.len() >= 6 && (f[0..6] == server_mac || f[0] & 1 == 1))
+        .cloned()
+        .collect();
     let stream = reassemble(&frames, &socket, syn.seq).map_err(|m| err(path, m))?;
-    Ok(Capture { total_frames: all.len(), frames, socket, isn: syn.seq, stream })
+    Ok(Capture {
+        total_frames: all.len(),
+        frames,
+        socket,
+        isn: syn.seq,
+        stream,
+    })
 }
 
 /// Reassemble the client-to-server stream of `sock` from `frames` (duplicates and overlaps
@@ -96,8 +121,14 @@ pub fn reassemble(frames: &[Vec<u8>], sock: &SocketSpec, isn: u32) -> Result<Vec
     let mut pieces: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
     let mut fin_at: Option<u64> = None;
     for f in frames {
-        let Some((t, payload)) = tcp_info(f) else { continue };
-        if t.src_ip != sock.remote_ip || t.dst_ip != sock.local_ip || t.src_port != sock.remote_port || t.dst_port != sock.local_port {
+        let Some((t, payload)) = tcp_info(f) else {
+            continue;
+        };
+        if t.src_ip != sock.remote_ip
+            || t.dst_ip != sock.local_ip
+            || t.src_port != sock.remote_port
+            || t.dst_port != sock.local_port
+        {
             continue;
         }
         let rel = t.seq.wrapping_sub(isn.wrapping_add(1)) as u64;
@@ -105,11 +136,14 @@ pub fn reassemble(frames: &[Vec<u8>], sock: &SocketSpec, isn: u32) -> Result<Vec
             continue;
         }
         if !payload.is_empty() {
-            pieces.entry(rel).and_modify(|p| {
-                if p.len() < payload.len() {
-                    *p = payload.to_vec()
-                }
-            }).or_insert_with(|| payload.to_vec());
+            pieces
+                .entry(rel)
+                .and_modify(|p| {
+                    if p.len() < payload.len() {
+                        *p = payload.to_vec()
+                    }
+                })
+                .or_insert_with(|| payload.to_vec());
         }
         if t.fin {
             fin_at = Some(rel + payload.len() as u64);
@@ -120,16 +154,21 @@ pub fn reassemble(frames: &[Vec<u8>], sock: &SocketSpec, isn: u32) -> Result<Vec
     let mut filled = 0u64;
     for (off, p) in pieces {
         if off > filled {
-            return Err(format!("stream bytes {filled}..{off} are missing from the capture"));
+            return Err(format!(
+                "stream bytes {filled}..{off} are missing from the capture"
+            ));
         }
         let stop = (off + p.len() as u64).min(end);
         if stop > filled {
-            out[filled as usize..stop as usize].copy_from_slice(&p[(filled - off) as usize..(stop - off) as usize]);
+            out[filled as usize..stop as usize]
+                .copy_from_slice(&p[(filled - off) as usize..(stop - off) as usize]);
             filled = stop;
         }
     }
     if filled < end {
-        return Err(format!("stream bytes {filled}..{end} are missing from the capture"));
+        return Err(format!(
+            "stream bytes {filled}..{end} are missing from the capture"
+        ));
     }
     Ok(out)
 }

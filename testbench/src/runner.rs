@@ -49,7 +49,15 @@ pub struct RunOptions {
 impl RunOptions {
     /// Defaults for a backend at a datapath width.
     pub fn new(backend: Backend, data_width: u32) -> Self {
-        RunOptions { backend, config: DeviceConfig::with_width(data_width), nbs: 16, pages_per_nb: 16, write_chunk: 64 * 1024, image: None, progress: None }
+        RunOptions {
+            backend,
+            config: DeviceConfig::with_width(data_width),
+            nbs: 16,
+            pages_per_nb: 16,
+            write_chunk: 64 * 1024,
+            image: None,
+            progress: None,
+        }
     }
 }
 
@@ -94,13 +102,21 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
     let image = match &opt.image {
         Some(p) => p.clone(),
         None => {
-            tmp = std::env::temp_dir().join(format!("buflet-{}-{}-{}.img", std::process::id(), opt.backend.name(), unique()));
+            tmp = std::env::temp_dir().join(format!(
+                "buflet-{}-{}-{}.img",
+                std::process::id(),
+                opt.backend.name(),
+                unique()
+            ));
             tmp.clone()
         }
     };
     let disk = BlockDevice::create(&image, disk_start + file_cap + (1 << 20))?;
     let mem_size = ((opt.nbs * opt.pages_per_nb * 4096) as u64 + (8 << 20)).next_power_of_two();
-    let env = HostEnv { mem: HostMemory::new(mem_size), disk };
+    let env = HostEnv {
+        mem: HostMemory::new(mem_size),
+        disk,
+    };
     let dev = make_device(opt.backend, opt.config.clone())?;
     let mut drv = Driver::new(dev, env)?;
     let (sock, early) = drv.add_socket(&sc.socket)?;
@@ -108,7 +124,10 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
     for c in &early {
         nas.handle(&mut drv, c)?;
     }
-    let file = ExtentFile { disk_start, capacity: file_cap };
+    let file = ExtentFile {
+        disk_start,
+        capacity: file_cap,
+    };
     let total = sc.source.len() as u64;
     let failure: Rc<RefCell<Option<String>>> = Rc::new(RefCell::new(None));
 
@@ -138,7 +157,17 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         }
         if std::env::var("BUFLET_DEBUG").is_ok() {
             let fb = drv.rd(reg::CNT_FREE_BUFLETS);
-            eprintln!("cyc {} next {} recv {} written {} posted {} inflight {} free {} pend {}", drv.cycles(), next, nas.received(), nas.written(), nas.posted_bytes(), nas.writes_in_flight(), fb, drv.rx_pending());
+            eprintln!(
+                "cyc {} next {} recv {} written {} posted {} inflight {} free {} pend {}",
+                drv.cycles(),
+                next,
+                nas.received(),
+                nas.written(),
+                nas.posted_bytes(),
+                nas.writes_in_flight(),
+                fb,
+                drv.rx_pending()
+            );
         }
         let received = nas.received();
         let target = nas.eof.unwrap_or(u64::MAX);
@@ -154,11 +183,18 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
                 break;
             };
             let fail = failure.clone();
-            nas.write(&mut drv, &file, issued, issued, n, Box::new(move |r| {
-                if let Err(e) = r {
-                    *fail.borrow_mut() = Some(e.to_string());
-                }
-            }))?;
+            nas.write(
+                &mut drv,
+                &file,
+                issued,
+                issued,
+                n,
+                Box::new(move |r| {
+                    if let Err(e) = r {
+                        *fail.borrow_mut() = Some(e.to_string());
+                    }
+                }),
+            )?;
             issued += n;
         }
         if let Some(p) = &opt.progress {
@@ -208,7 +244,11 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         verified: disk_sha256 == source_sha256,
         disk_sha256,
         source_sha256,
-        dram_crossings_per_byte: if len > 0 { s.total() as f64 / len as f64 } else { 0.0 },
+        dram_crossings_per_byte: if len > 0 {
+            s.total() as f64 / len as f64
+        } else {
+            0.0
+        },
         host_dram_bytes: s.total(),
         nic_dma_written: s.nic_written,
         nic_dma_read: s.nic_read,
@@ -234,7 +274,12 @@ fn drops(drv: &mut Driver) -> Vec<(String, u32)> {
     buflet_spec::CONSTS
         .iter()
         .filter(|c| c.group == "drop" && c.value > 0 && c.value < buflet_spec::drop::COUNTER_BASE)
-        .map(|c| (c.name.to_string(), drv.rd((buflet_spec::drop::COUNTER_BASE + 4 * c.value) as u32)))
+        .map(|c| {
+            (
+                c.name.to_string(),
+                drv.rd((buflet_spec::drop::COUNTER_BASE + 4 * c.value) as u32),
+            )
+        })
         .filter(|(_, n)| *n > 0)
         .collect()
 }

@@ -7,7 +7,11 @@ use etherparse::PacketBuilder;
 use std::path::Path;
 
 fn trace(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("traces").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("traces")
+        .join(name)
 }
 
 /// sha256 of the payload file a capture carries, from traces/manifest.csv (written by the
@@ -17,12 +21,19 @@ fn manifest_sha(pcap_name: &str) -> String {
     let mut rows = text.lines();
     let header: Vec<&str> = rows.next().unwrap().split(',').collect();
     let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
-    let row: Vec<&str> = rows.map(|l| l.split(',').collect::<Vec<_>>()).find(|r| r[col("pcap")] == pcap_name).unwrap();
+    let row: Vec<&str> = rows
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|r| r[col("pcap")] == pcap_name)
+        .unwrap();
     row[col("payload_sha256")].to_string()
 }
 
 fn check_clean(r: &RunReport) {
-    assert!(r.verified, "{} disk sha {} != source {}", r.backend, r.disk_sha256, r.source_sha256);
+    assert!(
+        r.verified,
+        "{} disk sha {} != source {}",
+        r.backend, r.disk_sha256, r.source_sha256
+    );
     assert_eq!(r.cpu_copied_bytes, 0, "the CPU copied payload");
     assert_eq!(r.stray_accesses, 0, "device touched unregistered memory");
     assert_eq!(r.free_buflets, r.num_buflets, "buflets leaked");
@@ -31,8 +42,14 @@ fn check_clean(r: &RunReport) {
 fn demo(backend: Backend, width: u32, bytes: usize) -> RunReport {
     let source = frames::payload(7, bytes);
     let isn = 0xfff0_0000; // close to wrap-around: sequence arithmetic must wrap
-    let sc = Scenario { frames: frames::tcp_stream(&source, 1448, isn), socket: frames::demo_socket(), isn, source };
-    run_stream(&sc, &RunOptions::new(backend, width)).unwrap_or_else(|e| panic!("{}: {e}", backend.name()))
+    let sc = Scenario {
+        frames: frames::tcp_stream(&source, 1448, isn),
+        socket: frames::demo_socket(),
+        isn,
+        source,
+    };
+    run_stream(&sc, &RunOptions::new(backend, width))
+        .unwrap_or_else(|e| panic!("{}: {e}", backend.name()))
 }
 
 #[test]
@@ -41,10 +58,22 @@ fn demo_lands_zero_copy_on_both_backends() {
         let r = demo(b, 64, 1 << 20 | 777);
         check_clean(&r);
         assert_eq!(r.payload_bytes, (1 << 20) + 777);
-        assert!(r.dram_crossings_per_byte <= 2.05, "{}: {} crossings per byte", b.name(), r.dram_crossings_per_byte);
-        assert!(r.dram_crossings_per_byte >= 2.0, "payload must cross DRAM twice");
+        assert!(
+            r.dram_crossings_per_byte <= 2.05,
+            "{}: {} crossings per byte",
+            b.name(),
+            r.dram_crossings_per_byte
+        );
+        assert!(
+            r.dram_crossings_per_byte >= 2.0,
+            "payload must cross DRAM twice"
+        );
         assert_eq!(r.dropped, 0);
-        assert_eq!(r.disk_writes, ((1u64 << 20) + 777).div_ceil(4096), "one block-device write per 4 KiB block");
+        assert_eq!(
+            r.disk_writes,
+            ((1u64 << 20) + 777).div_ceil(4096),
+            "one block-device write per 4 KiB block"
+        );
     }
 }
 
@@ -60,10 +89,20 @@ fn demo_at_512_bits_on_both_backends() {
 fn replay(name: &str) {
     let cap = pcap::load(&trace(name)).unwrap();
     let want = manifest_sha(name);
-    assert_eq!(buflet_testbench::sha256_hex(&cap.stream), want, "oracle reassembly of {name}");
+    assert_eq!(
+        buflet_testbench::sha256_hex(&cap.stream),
+        want,
+        "oracle reassembly of {name}"
+    );
     for b in Backend::ALL {
-        let sc = Scenario { frames: cap.frames.clone(), socket: cap.socket, isn: cap.isn, source: cap.stream.clone() };
-        let r = run_stream(&sc, &RunOptions::new(b, 64)).unwrap_or_else(|e| panic!("{name} on {}: {e}", b.name()));
+        let sc = Scenario {
+            frames: cap.frames.clone(),
+            socket: cap.socket,
+            isn: cap.isn,
+            source: cap.stream.clone(),
+        };
+        let r = run_stream(&sc, &RunOptions::new(b, 64))
+            .unwrap_or_else(|e| panic!("{name} on {}: {e}", b.name()));
         check_clean(&r);
         assert_eq!(r.disk_sha256, want, "{name} on {}", b.name());
     }
@@ -109,11 +148,24 @@ fn bad_frames_are_counted_and_dropped_on_both_backends() {
         }
         if i == 5 {
             // An ARP request, a frame for another port, and a runt.
-            let arp = PacketBuilder::ethernet2(frames::CLIENT_MAC, [0xff; 6]).arp(etherparse::ArpPacket::new(etherparse::ArpHardwareId::ETHERNET, etherparse::EtherType::IPV4, etherparse::ArpOperation::REQUEST, &frames::CLIENT_MAC, &frames::CLIENT_IP, &[0; 6], &frames::SERVER_IP).unwrap());
+            let arp = PacketBuilder::ethernet2(frames::CLIENT_MAC, [0xff; 6]).arp(
+                etherparse::ArpPacket::new(
+                    etherparse::ArpHardwareId::ETHERNET,
+                    etherparse::EtherType::IPV4,
+                    etherparse::ArpOperation::REQUEST,
+                    &frames::CLIENT_MAC,
+                    &frames::CLIENT_IP,
+                    &[0; 6],
+                    &frames::SERVER_IP,
+                )
+                .unwrap(),
+            );
             let mut v = Vec::new();
             arp.write(&mut v).unwrap();
             mixed.push(v);
-            let other = PacketBuilder::ethernet2(frames::CLIENT_MAC, frames::SERVER_MAC).ipv4(frames::CLIENT_IP, frames::SERVER_IP, 64).tcp(1, 2, 3, 4);
+            let other = PacketBuilder::ethernet2(frames::CLIENT_MAC, frames::SERVER_MAC)
+                .ipv4(frames::CLIENT_IP, frames::SERVER_IP, 64)
+                .tcp(1, 2, 3, 4);
             let mut v = Vec::new();
             other.write(&mut v, b"not for any socket").unwrap();
             mixed.push(v);
@@ -122,10 +174,22 @@ fn bad_frames_are_counted_and_dropped_on_both_backends() {
         mixed.push(f.clone());
     }
     for b in Backend::ALL {
-        let sc = Scenario { frames: mixed.clone(), socket: frames::demo_socket(), isn, source: source.clone() };
-        let r = run_stream(&sc, &RunOptions::new(b, 64)).unwrap_or_else(|e| panic!("{}: {e}", b.name()));
+        let sc = Scenario {
+            frames: mixed.clone(),
+            socket: frames::demo_socket(),
+            isn,
+            source: source.clone(),
+        };
+        let r = run_stream(&sc, &RunOptions::new(b, 64))
+            .unwrap_or_else(|e| panic!("{}: {e}", b.name()));
         check_clean(&r);
-        let by = |n: &str| r.drops_by_reason.iter().find(|(k, _)| k == n).map(|(_, v)| *v).unwrap_or(0);
+        let by = |n: &str| {
+            r.drops_by_reason
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| *v)
+                .unwrap_or(0)
+        };
         let corrupted = (2..good.len()).filter(|i| i % 10 == 0).count() as u32;
         assert_eq!(by("BAD_L4_CSUM"), corrupted, "{}", b.name());
         assert_eq!(by("BAD_IP_CSUM"), corrupted, "{}", b.name());

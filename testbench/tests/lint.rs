@@ -11,7 +11,13 @@ fn verilator() -> String {
 fn lint(top: &str, width: u32) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let src = std::fs::read_to_string(root.join(format!("rtl/{top}.v"))).unwrap();
-    let mut args = vec!["--lint-only".to_string(), "-Wall".into(), "-Irtl".into(), "-y".into(), "rtl".into()];
+    let mut args = vec![
+        "--lint-only".to_string(),
+        "-Wall".into(),
+        "-Irtl".into(),
+        "-y".into(),
+        "rtl".into(),
+    ];
     if src.contains("parameter DATA_WIDTH") {
         args.push(format!("-GDATA_WIDTH={width}"));
     }
@@ -33,7 +39,10 @@ fn every_rtl_module_lints_clean_at_64_and_512() {
         .filter_map(|n| n.strip_suffix(".v").map(str::to_string))
         .collect();
     mods.sort();
-    assert!(mods.iter().any(|m| m == "buflet_nic"), "rtl/buflet_nic.v exists");
+    assert!(
+        mods.iter().any(|m| m == "buflet_nic"),
+        "rtl/buflet_nic.v exists"
+    );
     let mut dirty = Vec::new();
     for m in &mods {
         for w in [64, 512] {

@@ -123,7 +123,7 @@ fn oracle(host: &Host, c: &Cmd, blk_index: &mut usize, disk_fail: &[usize], exp:
             bytes: written,
         });
     };
-    if c.bytes == 0 || c.bytes as usize % BLOCK != 0 {
+    if c.bytes == 0 || !(c.bytes as usize).is_multiple_of(BLOCK) {
         return done(exp, status::BAD_SG, 0);
     }
     let (mut ptr, mut count, mut described, mut written) = (c.sg_addr, 0u32, 0u64, 0u32);
@@ -144,7 +144,7 @@ fn oracle(host: &Host, c: &Cmd, blk_index: &mut usize, disk_fail: &[usize], exp:
         let disk = get(&e, sg_elem::DISK_ADDR);
         let next = get(&e, sg_elem::NEXT);
         let disk_ok = if fill == 0 {
-            disk % 512 == 0
+            disk.is_multiple_of(512)
         } else {
             disk == cur_disk
         };
@@ -160,7 +160,7 @@ fn oracle(host: &Host, c: &Cmd, blk_index: &mut usize, disk_fail: &[usize], exp:
         while rem > 0 {
             let chunk = rem.min(BLOCK - fill);
             if zero {
-                buf.extend(std::iter::repeat(0).take(chunk));
+                buf.extend(std::iter::repeat_n(0, chunk));
             } else {
                 exp.reads.push((s, chunk as u64));
                 match host.read(s, chunk) {
@@ -254,7 +254,7 @@ impl Builder {
                 _ => BLOCK as u64 - pos % BLOCK as u64,
             }
             .min(total - pos);
-            if pos % BLOCK as u64 == 0 && (pos == 0 || self.rng.gen_bool(0.5)) {
+            if pos.is_multiple_of(BLOCK as u64) && (pos == 0 || self.rng.gen_bool(0.5)) {
                 self.disk_next += 8 * 512 * self.rng.gen_range(1..4);
                 disk = self.disk_next;
             }
@@ -590,7 +590,7 @@ fn run_width(name: &str, seed: u64, rounds: usize) {
                 let mut pos = 0u64;
                 let mut mid = Vec::new();
                 for (i, e) in elems.iter().enumerate() {
-                    if pos % BLOCK as u64 != 0 {
+                    if !pos.is_multiple_of(BLOCK as u64) {
                         mid.push(i);
                     }
                     pos += e.len;
