@@ -54,6 +54,7 @@ fn demo(backend: Backend, width: u32, bytes: usize) -> RunReport {
 
 #[test]
 fn demo_lands_zero_copy_on_both_backends() {
+    let mut reports: Vec<RunReport> = Vec::new();
     for b in Backend::ALL {
         let r = demo(b, 64, 1 << 20 | 777);
         check_clean(&r);
