@@ -511,6 +511,19 @@ module toe_engine #(
         if (state == S_REQ_ADD) bkt_mem[b_idx] <= rq_sock;
     end
 
+    // Put a socket on the pending-delivery FIFO unless it is already there (each socket at
+    // most once, so delivery never scans the socket table). Called from the main FSM only.
+    task wake(input [SW-1:0] s);
+        begin
+            if (!pq_in[s]) begin
+                pq_mem[pq_wp] <= s;
+                pq_wp  <= (pq_wp == SOCK_LAST32[SW-1:0]) ? {SW{1'b0}} : pq_wp + 1'b1;
+                pq_cnt <= pq_cnt + 1'b1;
+                pq_in[s] <= 1'b1;
+            end
+        end
+    endtask
+
     // ------------------------------------------------------------------ main FSM
     always @(posedge clk) begin
         if (rst) begin
@@ -623,22 +636,12 @@ module toe_engine #(
                         nb_idx <= skr_nb_tail[NW-1:0];
                         state  <= S_REQ_NB2;
                     end else begin
-                        if (!pq_in[sk_idx]) begin
-                            pq_mem[pq_wp] <= sk_idx;
-                            pq_wp  <= (pq_wp == SOCK_LAST32[SW-1:0]) ? {SW{1'b0}} : pq_wp + 1'b1;
-                            pq_cnt <= pq_cnt + 1'b1;
-                            pq_in[sk_idx] <= 1'b1;
-                        end
+                        wake(sk_idx);
                         state <= S_IDLE;
                     end
                 end
                 S_REQ_NB2: begin
-                    if (!pq_in[sk_idx]) begin
-                        pq_mem[pq_wp] <= sk_idx;
-                        pq_wp  <= (pq_wp == SOCK_LAST32[SW-1:0]) ? {SW{1'b0}} : pq_wp + 1'b1;
-                        pq_cnt <= pq_cnt + 1'b1;
-                        pq_in[sk_idx] <= 1'b1;
-                    end
+                    wake(sk_idx);
                     state <= S_IDLE;
                 end
                 S_CPL: if (cpl_slot) begin
@@ -696,23 +699,13 @@ module toe_engine #(
                             hd_idx <= sk_seg_tail[BW-1:0];
                             state  <= S_APP2;
                         end else begin
-                            if (!pq_in[sk_idx]) begin
-                                pq_mem[pq_wp] <= sk_idx;
-                                pq_wp  <= (pq_wp == SOCK_LAST32[SW-1:0]) ? {SW{1'b0}} : pq_wp + 1'b1;
-                                pq_cnt <= pq_cnt + 1'b1;
-                                pq_in[sk_idx] <= 1'b1;
-                            end
+                            wake(sk_idx);
                             state <= S_IDLE;
                         end
                     end
                 end
                 S_APP2: begin
-                    if (!pq_in[sk_idx]) begin
-                        pq_mem[pq_wp] <= sk_idx;
-                        pq_wp  <= (pq_wp == SOCK_LAST32[SW-1:0]) ? {SW{1'b0}} : pq_wp + 1'b1;
-                        pq_cnt <= pq_cnt + 1'b1;
-                        pq_in[sk_idx] <= 1'b1;
-                    end
+                    wake(sk_idx);
                     state <= S_IDLE;
                 end
                 S_DROP: begin
@@ -786,12 +779,7 @@ module toe_engine #(
                         ret_flags <= FL_FULL;
                         state     <= S_DRET;
                     end else begin
-                        if (sk_dlv[`BF_SOCK_DESC_SEG_HEAD_RANGE] != NULL16 && !pq_in[sk_idx]) begin
-                            pq_mem[pq_wp] <= sk_idx;
-                            pq_wp  <= (pq_wp == SOCK_LAST32[SW-1:0]) ? {SW{1'b0}} : pq_wp + 1'b1;
-                            pq_cnt <= pq_cnt + 1'b1;
-                            pq_in[sk_idx] <= 1'b1;
-                        end
+                        if (sk_dlv[`BF_SOCK_DESC_SEG_HEAD_RANGE] != NULL16) wake(sk_idx);
                         state <= S_IDLE;
                     end
                 end
@@ -806,12 +794,7 @@ module toe_engine #(
                                      (hd[`BF_BUFLET_HDR_FLAGS_OFF*8+2] ? FL_RST : 8'd0);
                         state <= S_DRET;
                     end else begin
-                        if (sk_free[`BF_SOCK_DESC_SEG_HEAD_RANGE] != NULL16 && !pq_in[sk_idx]) begin
-                            pq_mem[pq_wp] <= sk_idx;
-                            pq_wp  <= (pq_wp == SOCK_LAST32[SW-1:0]) ? {SW{1'b0}} : pq_wp + 1'b1;
-                            pq_cnt <= pq_cnt + 1'b1;
-                            pq_in[sk_idx] <= 1'b1;
-                        end
+                        if (sk_free[`BF_SOCK_DESC_SEG_HEAD_RANGE] != NULL16) wake(sk_idx);
                         state <= S_IDLE;
                     end
                 end
@@ -833,12 +816,7 @@ module toe_engine #(
                     if (pc_nb == nb_idx) pc_vld <= 1'b0;
                     ev_nb_returned <= 1'b1;
                     sk <= sk_ret;
-                    if (sk_ret[`BF_SOCK_DESC_SEG_HEAD_RANGE] != NULL16 && !pq_in[sk_idx]) begin
-                        pq_mem[pq_wp] <= sk_idx;
-                        pq_wp  <= (pq_wp == SOCK_LAST32[SW-1:0]) ? {SW{1'b0}} : pq_wp + 1'b1;
-                        pq_cnt <= pq_cnt + 1'b1;
-                        pq_in[sk_idx] <= 1'b1;
-                    end
+                    if (sk_ret[`BF_SOCK_DESC_SEG_HEAD_RANGE] != NULL16) wake(sk_idx);
                     state <= S_IDLE;
                 end
                 default: state <= S_IDLE;
