@@ -75,7 +75,28 @@ fn demo_lands_zero_copy_on_both_backends() {
             ((1u64 << 20) + 777).div_ceil(4096),
             "one block-device write per 4 KiB block"
         );
+        reports.push(r);
     }
+    // The RTL and the model move the same bytes through host memory, and their cycle counts
+    // agree within the stated tolerance (5%).
+    let (m, r) = (&reports[0], &reports[1]);
+    let traffic = |x: &RunReport| {
+        (
+            x.nic_dma_written,
+            x.nic_dma_read,
+            x.blk_dma_read,
+            x.cpu_read,
+            x.cpu_written,
+        )
+    };
+    assert_eq!(traffic(m), traffic(r), "host-memory traffic, model vs rtl");
+    let err = (m.cycles as f64 - r.cycles as f64) / r.cycles as f64 * 100.0;
+    assert!(
+        err.abs() <= 5.0,
+        "model {} vs rtl {} cycles: {err:.2}%",
+        m.cycles,
+        r.cycles
+    );
 }
 
 #[test]

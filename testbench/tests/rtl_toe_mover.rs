@@ -1,0 +1,327 @@
+//! RTL test of `toe_mover` (models `toe_mover_w64`: DATA_WIDTH 64, 64-byte buflets;
+//! `toe_mover_w512`: DATA_WIDTH 512, 128-byte buflets; 32 buflets each).
+//!
+//! The harness is the buflet pool as toe_engine wires it: a combinational link RAM read
+//! (`link_rd_idx` -> `link_rd_next`) and a data RAM whose read data is valid the cycle after
+//! `ram_rd_en` (garbage on `ram_rd_data` in every other cycle). The 32 buflets hold random bytes
+//! and are linked in random order into a few chains. Chunk commands start at a random buflet of a
+//! chain with a random offset (often past the first buflet, so the mover walks the chain) and a
+//! random length within the chain; commands come with random idle cycles (garbage on the command
+//! fields while not valid) and the output is randomly backpressured. Each output packet (one per
+//! chunk, tlast) must be packed (full words, low-mask tkeep on the last) and hold exactly chain
+//! bytes [offset, offset + len). Also checked: RAM reads only address buflets of the chunk's
+//! chain, `rd_idle` never high with a read in flight, `out_idle` at the end.
+
+use std::collections::VecDeque;
+
+use buflet_sim::{Model, Port};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const NULL16: u16 = 0xFFFF;
+const NUM_BUFLETS: usize = 32;
+
+struct Ports {
+    clk: Port,
+    rst: Port,
+    cmd_valid: Port,
+    cmd_ready: Port,
+    cmd_buf: Port,
+    cmd_off: Port,
+    cmd_len: Port,
+    link_rd_idx: Port,
+    link_rd_next: Port,
+    ram_rd_en: Port,
+    ram_rd_addr: Port,
+    ram_rd_data: Port,
+    m_tdata: Port,
+    m_tkeep: Port,
+    m_tvalid: Port,
+    m_tready: Port,
+    m_tlast: Port,
+    rd_idle: Port,
+    out_idle: Port,
+}
+
+struct Chunk {
+    buf: u16,
+    off: u16,
+    len: u16,
+    bytes: Vec<u8>,
+}
+
+fn low_mask(n: usize) -> u64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
+}
+
+/// One chunk per command: the chain (from a random buflet of it), offset and length.
+fn make_chunks(
+    rng: &mut ChaCha8Rng,
+    chains: &[Vec<u16>],
+    ram: &[u8],
+    bb: usize,
+    n: usize,
+) -> Vec<Chunk> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let chain = &chains[rng.gen_range(0..chains.len())];
+        let start = rng.gen_range(0..chain.len());
+        let bufs = &chain[start..];
+        let total = bufs.len() * bb;
+        let off = match rng.gen_range(0..4) {
+            0 => rng.gen_range(0..bb.min(total)),
+            1 => rng.gen_range(0..8.min(total)),
+            _ => rng.gen_range(0..total),
+        };
+        let max_len = (total - off).min(8191);
+        let len = match rng.gen_range(0..4) {
+            0 => rng.gen_range(1..=max_len.min(16)),
+            1 => max_len,
+            _ => rng.gen_range(1..=max_len),
+        };
+        let mut bytes = Vec::with_capacity(len);
+        for i in off..off + len {
+            let b = bufs[i / bb] as usize;
+            bytes.push(ram[b * bb + i % bb]);
+        }
+        out.push(Chunk {
+            buf: bufs[0],
+            off: off as u16,
+            len: len as u16,
+            bytes,
+        });
+    }
+    out
+}
+
+fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64) {
+    let mut m = Model::new(prefix).expect("model");
+    let p = Ports {
+        clk: m.input("clk").unwrap(),
+        rst: m.input("rst").unwrap(),
+        cmd_valid: m.input("cmd_valid").unwrap(),
+        cmd_ready: m.output("cmd_ready").unwrap(),
+        cmd_buf: m.input("cmd_buf").unwrap(),
+        cmd_off: m.input("cmd_off").unwrap(),
+        cmd_len: m.input("cmd_len").unwrap(),
+        link_rd_idx: m.output("link_rd_idx").unwrap(),
+        link_rd_next: m.input("link_rd_next").unwrap(),
+        ram_rd_en: m.output("ram_rd_en").unwrap(),
+        ram_rd_addr: m.output("ram_rd_addr").unwrap(),
+        ram_rd_data: m.input("ram_rd_data").unwrap(),
+        m_tdata: m.output("m_axis_tdata").unwrap(),
+        m_tkeep: m.output("m_axis_tkeep").unwrap(),
+        m_tvalid: m.output("m_axis_tvalid").unwrap(),
+        m_tready: m.input("m_axis_tready").unwrap(),
+        m_tlast: m.output("m_axis_tlast").unwrap(),
+        rd_idle: m.output("rd_idle").unwrap(),
+        out_idle: m.output("out_idle").unwrap(),
+    };
+    assert_eq!(p.m_tdata.width() as usize, kw * 8);
+    let wpb = bb / kw;
+    let words = NUM_BUFLETS * wpb;
+    assert_eq!(1usize << p.ram_rd_addr.width(), words, "BW_ADDR");
+
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    // Buflet data and chains: a random permutation of all buflets cut into 4 chains.
+    let mut ram = vec![0u8; NUM_BUFLETS * bb];
+    rng.fill(&mut ram[..]);
+    let mut perm: Vec<u16> = (0..NUM_BUFLETS as u16).collect();
+    for i in (1..perm.len()).rev() {
+        let j = rng.gen_range(0..=i);
+        perm.swap(i, j);
+    }
+    let cuts = [0, 1, 9, 20, NUM_BUFLETS]; // chains of 1, 8, 11 and 12 buflets
+    let chains: Vec<Vec<u16>> = cuts.windows(2).map(|w| perm[w[0]..w[1]].to_vec()).collect();
+    let mut link = [NULL16; NUM_BUFLETS];
+    let mut chain_of = [0usize; NUM_BUFLETS];
+    for (ci, c) in chains.iter().enumerate() {
+        for (i, &b) in c.iter().enumerate() {
+            chain_of[b as usize] = ci;
+            if i + 1 < c.len() {
+                link[b as usize] = c[i + 1];
+            }
+        }
+    }
+    let chunks = make_chunks(&mut rng, &chains, &ram, bb, 400);
+
+    m.set(p.rst, 1);
+    m.set(p.cmd_valid, 0);
+    m.set(p.m_tready, 0);
+    for _ in 0..3 {
+        m.tick(p.clk);
+    }
+    m.set(p.rst, 0);
+
+    let mut ci = 0; // next command to offer
+    let mut accepted: VecDeque<usize> = VecDeque::new(); // chunks whose packet is pending
+    let mut out_bytes: Vec<u8> = Vec::new(); // bytes of the packet being received
+    let mut done = 0;
+    let mut pending_read: Option<usize> = None; // word address read at the last edge
+    let mut cur_chain: Option<usize> = None; // chain of the chunk being read
+    let mut out_buf = vec![0u8; kw];
+    let mut junk = vec![0u8; kw];
+    let mut cycles = 0u64;
+    let mut words_out = 0u64;
+    while done < chunks.len() {
+        cycles += 1;
+        assert!(
+            cycles < 2_000_000,
+            "{prefix}: timeout, {done}/{} chunks",
+            chunks.len()
+        );
+        // data RAM read data: the word read at the last edge, else garbage
+        match pending_read {
+            Some(a) => m.set_bytes(p.ram_rd_data, &ram[a * kw..(a + 1) * kw]),
+            None => {
+                rng.fill(&mut junk[..]);
+                m.set_bytes(p.ram_rd_data, &junk);
+            }
+        }
+        let valid = ci < chunks.len() && !rng.gen_bool(idle_p);
+        if valid {
+            let c = &chunks[ci];
+            m.set(p.cmd_buf, u64::from(c.buf));
+            m.set(p.cmd_off, u64::from(c.off));
+            m.set(p.cmd_len, u64::from(c.len));
+        } else {
+            m.set(p.cmd_buf, rng.gen::<u16>().into());
+            m.set(p.cmd_off, rng.gen::<u16>().into());
+            m.set(p.cmd_len, rng.gen_range(0..8192));
+        }
+        m.set(p.cmd_valid, u64::from(valid));
+        let ready = !rng.gen_bool(stall_p);
+        m.set(p.m_tready, u64::from(ready));
+        m.eval();
+        // combinational link RAM read
+        let idx = m.get(p.link_rd_idx) as usize;
+        let next = if idx < NUM_BUFLETS {
+            link[idx]
+        } else {
+            rng.gen()
+        };
+        m.set(p.link_rd_next, u64::from(next));
+        m.eval();
+
+        if m.get(p.rd_idle) == 1 {
+            assert!(
+                pending_read.is_none() && m.get(p.ram_rd_en) == 0,
+                "{prefix} cycle {cycles}: rd_idle with a read in flight"
+            );
+            cur_chain = None;
+        }
+        if valid && m.get(p.cmd_ready) == 1 {
+            cur_chain = Some(chain_of[chunks[ci].buf as usize]);
+            accepted.push_back(ci);
+            ci += 1;
+        }
+        pending_read = None;
+        if m.get(p.ram_rd_en) == 1 {
+            let a = m.get(p.ram_rd_addr) as usize;
+            assert!(a < words, "{prefix}: RAM read address {a:#x}");
+            let chain = cur_chain.expect("RAM read without a chunk");
+            assert_eq!(
+                chain_of[a / wpb],
+                chain,
+                "{prefix} cycle {cycles}: read of buflet {} outside the chunk's chain",
+                a / wpb
+            );
+            pending_read = Some(a);
+        }
+        if m.get(p.m_tvalid) == 1 && ready {
+            m.get_bytes(p.m_tdata, &mut out_buf);
+            let keep = m.get(p.m_tkeep);
+            let last = m.get(p.m_tlast) == 1;
+            let n = keep.count_ones() as usize;
+            assert!(n >= 1, "{prefix}: empty output word");
+            assert_eq!(
+                keep,
+                low_mask(n),
+                "{prefix}: tkeep {keep:#x} not a low mask"
+            );
+            assert!(last || n == kw, "{prefix}: short word before tlast");
+            out_bytes.extend_from_slice(&out_buf[..n]);
+            words_out += 1;
+            let k = *accepted.front().expect("output with no chunk accepted");
+            let c = &chunks[k];
+            assert!(
+                out_bytes.len() <= c.bytes.len() && out_bytes[..] == c.bytes[..out_bytes.len()],
+                "{prefix}: chunk {k} (buf {} off {} len {}): wrong bytes at word {}",
+                c.buf,
+                c.off,
+                c.len,
+                (out_bytes.len() - 1) / kw
+            );
+            if last {
+                assert_eq!(
+                    out_bytes.len(),
+                    c.bytes.len(),
+                    "{prefix}: chunk {k} (buf {} off {}): length",
+                    c.buf,
+                    c.off
+                );
+                out_bytes.clear();
+                accepted.pop_front();
+                done += 1;
+            }
+        }
+        m.tick(p.clk);
+    }
+    assert_eq!(ci, chunks.len());
+    // Idle afterwards: nothing more comes out, both idle flags high.
+    m.set(p.cmd_valid, 0);
+    m.set(p.m_tready, 1);
+    for _ in 0..8 {
+        m.eval();
+        assert_eq!(m.get(p.m_tvalid), 0, "{prefix}: spurious output");
+        assert_eq!(m.get(p.ram_rd_en), 0, "{prefix}: spurious read");
+        m.tick(p.clk);
+    }
+    m.eval();
+    assert_eq!(m.get(p.rd_idle), 1, "{prefix}: rd_idle at the end");
+    assert_eq!(m.get(p.out_idle), 1, "{prefix}: out_idle at the end");
+    if idle_p == 0.0 && stall_p == 0.0 {
+        // Full rate: about one output word per cycle plus per-chunk overhead (walk, pipeline).
+        let hops: u64 = chunks.iter().map(|c| u64::from(c.off) / bb as u64).sum();
+        let budget = words_out + hops + 6 * chunks.len() as u64;
+        assert!(
+            cycles <= budget,
+            "{prefix}: {cycles} cycles for {words_out} words, {hops} hops, {} chunks",
+            chunks.len()
+        );
+    }
+}
+
+#[test]
+fn toe_mover_w64_random() {
+    run("toe_mover_w64", 8, 64, 21, 0.3, 0.3);
+}
+
+#[test]
+fn toe_mover_w512_random() {
+    run("toe_mover_w512", 64, 128, 22, 0.3, 0.3);
+}
+
+#[test]
+fn toe_mover_w64_heavy_backpressure() {
+    run("toe_mover_w64", 8, 64, 23, 0.05, 0.8);
+}
+
+#[test]
+fn toe_mover_w512_heavy_backpressure() {
+    run("toe_mover_w512", 64, 128, 24, 0.05, 0.8);
+}
+
+#[test]
+fn toe_mover_w64_full_rate() {
+    run("toe_mover_w64", 8, 64, 25, 0.0, 0.0);
+}
+
+#[test]
+fn toe_mover_w512_full_rate() {
+    run("toe_mover_w512", 64, 128, 26, 0.0, 0.0);
+}
