@@ -39,6 +39,9 @@ struct Common {
     /// Keep the disk image at this path.
     #[arg(long)]
     image: Option<PathBuf>,
+    /// Write a waveform of every RTL signal here (RTL built with BUFLET_TRACE=1 or =vcd).
+    #[arg(long)]
+    trace: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -116,6 +119,7 @@ fn main() -> ExitCode {
     }
     let mut opt = RunOptions::new(common.backend, common.width);
     opt.image = common.image.clone();
+    opt.trace = common.trace.clone();
     let bar = (!common.json).then(|| {
         let b = ProgressBar::new(sc.source.len() as u64);
         b.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {bytes}/{total_bytes} on disk ({bytes_per_sec})").expect("valid template"));

@@ -117,4 +117,13 @@ pub trait Device {
     fn irq(&self) -> bool;
     /// Clock cycles elapsed since reset.
     fn cycles(&self) -> u64;
+    /// Start writing a waveform of every signal to `path` (FST or VCD, as built).
+    /// Only the RTL has waveforms; the default says so.
+    fn trace_open(&mut self, path: &std::path::Path) -> Result<(), String> {
+        Err(format!(
+            "{}: the {} backend has no waveforms (use --backend rtl)",
+            path.display(),
+            self.backend()
+        ))
+    }
 }

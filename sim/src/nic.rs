@@ -160,6 +160,7 @@ pub struct RtlDevice {
     tx_cur: Vec<u8>,
     tx_done: VecDeque<Vec<u8>>,
     word: Vec<u8>,
+    tracing: bool,
 }
 
 fn keep_mask(n: usize) -> u64 {
@@ -195,6 +196,7 @@ impl RtlDevice {
             tx_cur: Vec::new(),
             tx_done: VecDeque::new(),
             word: vec![0; bus],
+            tracing: false,
         };
         d.m.set(d.p.rst, 1);
         for _ in 0..8 {
@@ -244,6 +246,9 @@ impl RtlDevice {
         self.m.set(p.blk_resp_valid, resp_valid as u64);
         self.m.set(p.clk, 0);
         self.m.eval();
+        if self.tracing {
+            let _ = self.m.trace_dump(self.cycle * crate::TICK_TIME);
+        }
         // Sample the handshakes that happen at this rising edge.
         let rx_fire = rx_valid && self.m.get(p.rx_tready) == 1;
         let rd_fire = rd_valid && self.m.get(p.rd_tready) == 1;
@@ -292,6 +297,11 @@ impl RtlDevice {
         }
         self.m.set(p.clk, 1);
         self.m.eval();
+        if self.tracing {
+            let _ = self
+                .m
+                .trace_dump(self.cycle * crate::TICK_TIME + crate::TICK_TIME / 2);
+        }
         self.cycle += 1;
 
         // Apply the effects of the handshakes.
@@ -469,5 +479,19 @@ impl Device for RtlDevice {
 
     fn cycles(&self) -> u64 {
         self.cycle
+    }
+
+    fn trace_open(&mut self, path: &std::path::Path) -> Result<(), String> {
+        if crate::TRACE_FORMAT.is_none() {
+            return Err(format!(
+                "{}: the RTL was built without waveform support; rebuild with BUFLET_TRACE=1 (FST) or BUFLET_TRACE=vcd",
+                path.display()
+            ));
+        }
+        self.m
+            .trace_open(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        self.tracing = true;
+        Ok(())
     }
 }

@@ -40,6 +40,8 @@ pub struct RunOptions {
     pub pages_per_nb: usize,
     /// Bytes per zero-copy write (a multiple of the block size).
     pub write_chunk: u64,
+    /// Write a waveform of the RTL to this path (RTL built with BUFLET_TRACE only).
+    pub trace: Option<PathBuf>,
     /// Where to put the disk image; a temporary file when None.
     pub image: Option<PathBuf>,
     /// Called with (stream bytes on disk, stream bytes in total) as the run progresses.
@@ -55,6 +57,7 @@ impl RunOptions {
             nbs: 16,
             pages_per_nb: 16,
             write_chunk: 64 * 1024,
+            trace: None,
             image: None,
             progress: None,
         }
@@ -117,7 +120,11 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         mem: HostMemory::new(mem_size),
         disk,
     };
-    let dev = make_device(opt.backend, opt.config.clone())?;
+    let mut dev = make_device(opt.backend, opt.config.clone())?;
+    if let Some(t) = &opt.trace {
+        dev.trace_open(t)
+            .map_err(|e| TbError::Backend(opt.backend.name().into(), e))?;
+    }
     let mut drv = Driver::new(dev, env)?;
     let (sock, early) = drv.add_socket(&sc.socket)?;
     let mut nas = NasStream::start(&mut drv, sock, opt.nbs, opt.pages_per_nb)?;

@@ -231,3 +231,37 @@ fn unreadable_capture_is_a_clear_error() {
     assert!(e.to_string().contains("not a pcap file"), "{e}");
     assert!(pcap::load(&dir.join("missing.pcap")).is_err());
 }
+
+/// A waveform request either produces a trace file (RTL built with BUFLET_TRACE) or fails
+/// with a clear message saying how to get one; the model says it has none.
+#[test]
+fn waveform_requests_are_honoured_or_clearly_refused() {
+    let path = std::env::temp_dir().join(format!("buflet-wave-{}.fst", std::process::id()));
+    let source = frames::payload(9, 5000);
+    let sc = Scenario {
+        frames: frames::tcp_stream(&source, 1448, 1),
+        socket: frames::demo_socket(),
+        isn: 1,
+        source,
+    };
+    let mut opt = RunOptions::new(Backend::Rtl, 64);
+    opt.trace = Some(path.clone());
+    match (buflet_sim::TRACE_FORMAT, run_stream(&sc, &opt)) {
+        (None, Err(e)) => assert!(e.to_string().contains("BUFLET_TRACE"), "{e}"),
+        (Some(_), Ok(r)) => {
+            assert!(r.verified);
+            assert!(
+                std::fs::metadata(&path).unwrap().len() > 0,
+                "empty waveform"
+            );
+        }
+        (fmt, r) => panic!(
+            "trace format {fmt:?} but run gave {:?}",
+            r.map(|r| r.verified)
+        ),
+    }
+    let _ = std::fs::remove_file(&path);
+    opt.backend = Backend::Model;
+    let e = run_stream(&sc, &opt).expect_err("the model has no waveforms");
+    assert!(e.to_string().contains("no waveforms"), "{e}");
+}
