@@ -39,28 +39,10 @@ module dma_rd_arb #(
     reg [GW-1:0] grant;
     reg [GW-1:0] last_grant;
 
-    // round robin pick: first valid client after last_grant
-    reg [GW-1:0] pick;
-    reg          pick_ok;
-    integer i;
-    always @(*) begin
-        pick    = {GW{1'b0}};
-        pick_ok = 1'b0;
-        for (i = N - 1; i >= 0; i = i - 1) begin
-            if (s_req_valid[i] && GW'(i) > last_grant) begin
-                pick    = GW'(i);
-                pick_ok = 1'b1;
-            end
-        end
-        if (!pick_ok) begin
-            for (i = N - 1; i >= 0; i = i - 1) begin
-                if (s_req_valid[i]) begin
-                    pick    = GW'(i);
-                    pick_ok = 1'b1;
-                end
-            end
-        end
-    end
+    // round robin pick: first valid requester after last_grant
+    wire [GW-1:0] pick;
+    wire          pick_ok;
+    rr_pick #(.N(N), .GW(GW)) u_pick (.req(s_req_valid), .last(last_grant), .pick(pick), .pick_ok(pick_ok));
 
     wire [N-1:0] gmask = {{(N-1){1'b0}}, 1'b1} << grant;
 

@@ -18,27 +18,10 @@ module stream_arb #(
     localparam GW = (N > 1) ? $clog2(N) : 1;
 
     reg [GW-1:0] last_grant;
-    reg [GW-1:0] pick;
-    reg          pick_ok;
-    integer i;
-    always @(*) begin
-        pick    = {GW{1'b0}};
-        pick_ok = 1'b0;
-        for (i = N - 1; i >= 0; i = i - 1) begin
-            if (s_valid[i] && GW'(i) > last_grant) begin
-                pick    = GW'(i);
-                pick_ok = 1'b1;
-            end
-        end
-        if (!pick_ok) begin
-            for (i = N - 1; i >= 0; i = i - 1) begin
-                if (s_valid[i]) begin
-                    pick    = GW'(i);
-                    pick_ok = 1'b1;
-                end
-            end
-        end
-    end
+    // round robin pick: first valid requester after last_grant
+    wire [GW-1:0] pick;
+    wire          pick_ok;
+    rr_pick #(.N(N), .GW(GW)) u_pick (.req(s_valid), .last(last_grant), .pick(pick), .pick_ok(pick_ok));
 
     wire         load = pick_ok && (!m_valid || m_ready);
     wire [N-1:0] pmask = {{(N-1){1'b0}}, 1'b1} << pick;

@@ -1,0 +1,31 @@
+// Round-robin choice among N requesters: the first requester after `last` (wrapping), so each
+// requester is served within N grants. Combinational; shared by every arbiter.
+module rr_pick #(
+    parameter N  = 2,
+    parameter GW = (N > 1) ? $clog2(N) : 1
+) (
+    input  wire [N-1:0]  req,
+    input  wire [GW-1:0] last,
+    output reg  [GW-1:0] pick,
+    output reg           pick_ok
+);
+    integer i;
+    always @(*) begin
+        pick    = {GW{1'b0}};
+        pick_ok = 1'b0;
+        for (i = N - 1; i >= 0; i = i - 1) begin
+            if (req[i] && GW'(i) > last) begin
+                pick    = GW'(i);
+                pick_ok = 1'b1;
+            end
+        end
+        if (!pick_ok) begin
+            for (i = N - 1; i >= 0; i = i - 1) begin
+                if (req[i]) begin
+                    pick    = GW'(i);
+                    pick_ok = 1'b1;
+                end
+            end
+        end
+    end
+endmodule
