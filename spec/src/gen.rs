@@ -163,6 +163,9 @@ mod tests {
             (drop::NO_BUFLET, reg::CNT_DROP_NO_BUFLET),
             (drop::OUT_OF_ORDER, reg::CNT_DROP_OUT_OF_ORDER),
             (drop::TOO_LONG, reg::CNT_DROP_TOO_LONG),
+            (drop::OUT_OF_WINDOW, reg::CNT_DROP_OUT_OF_WINDOW),
+            (drop::DUPLICATE, reg::CNT_DROP_DUPLICATE),
+            (drop::BAD_STATE, reg::CNT_DROP_BAD_STATE),
         ];
         for (code, addr) in pairs {
             assert_eq!(drop::COUNTER_BASE + 4 * code, addr as u64);

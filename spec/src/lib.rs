@@ -132,22 +132,28 @@ registers! {
     CNT_RX_BYTES        = 0x104, Ro, "Bytes received on the MAC side.";
     CNT_RX_ACCEPTED     = 0x108, Ro, "Frames accepted into a socket's segment list.";
     CNT_DELIVERED_BYTES = 0x10C, Ro, "Payload bytes DMAed into named buffers.";
-    CNT_DROP_TRUNCATED  = 0x110, Ro, "Dropped: frame shorter than its headers or IPv4 total length.";
-    CNT_DROP_NOT_IPV4   = 0x114, Ro, "Dropped: not IPv4 (ARP, IPv6, ...), held for the anonymous path.";
-    CNT_DROP_BAD_IP_HDR = 0x118, Ro, "Dropped: IPv4 version, IHL or total length invalid, or a fragment.";
-    CNT_DROP_BAD_IP_CSUM = 0x11C, Ro, "Dropped: IPv4 header checksum wrong.";
-    CNT_DROP_BAD_L4_HDR = 0x120, Ro, "Dropped: TCP data offset invalid.";
-    CNT_DROP_BAD_L4_CSUM = 0x124, Ro, "Dropped: TCP/UDP checksum wrong.";
-    CNT_DROP_NO_SOCKET  = 0x128, Ro, "Dropped: no socket descriptor matches the 4-tuple (or not TCP).";
-    CNT_DROP_NO_BUFLET  = 0x12C, Ro, "Dropped: free buflet list empty.";
-    CNT_DROP_OUT_OF_ORDER = 0x130, Ro, "Dropped: sequence number is not the next expected one.";
-    CNT_DROP_TOO_LONG   = 0x134, Ro, "Dropped: frame longer than MAX_FRAME bytes.";
     CNT_FREE_BUFLETS    = 0x138, Ro, "Buflets currently on the free list.";
     CNT_REQ_ERRORS      = 0x13C, Ro, "Requests completed with a non-zero status.";
     CNT_BLK_WRITES      = 0x140, Ro, "Block write operations issued to the block device.";
     CNT_BLK_BYTES       = 0x144, Ro, "Bytes written to the block device.";
     CNT_CPL_POSTED      = 0x148, Ro, "Completions posted.";
     CNT_NB_RETURNED     = 0x14C, Ro, "Named buffers returned to the driver.";
+    CNT_TX_FRAMES       = 0x150, Ro, "Frames transmitted (ACK, SYN-ACK).";
+    CNT_TX_BYTES        = 0x154, Ro, "Bytes transmitted.";
+    CNT_OOO_HELD        = 0x158, Ro, "Segments held out of order (inserted into a socket's reassembly list).";
+    CNT_DROP_TRUNCATED  = 0x204, Ro, "Dropped: frame shorter than its headers or IPv4 total length.";
+    CNT_DROP_NOT_IPV4   = 0x208, Ro, "Dropped: not IPv4 (ARP, IPv6, ...).";
+    CNT_DROP_BAD_IP_HDR = 0x20C, Ro, "Dropped: IPv4 version, IHL or total length invalid, or a fragment.";
+    CNT_DROP_BAD_IP_CSUM = 0x210, Ro, "Dropped: IPv4 header checksum wrong.";
+    CNT_DROP_BAD_L4_HDR = 0x214, Ro, "Dropped: TCP data offset invalid.";
+    CNT_DROP_BAD_L4_CSUM = 0x218, Ro, "Dropped: TCP/UDP checksum wrong.";
+    CNT_DROP_NO_SOCKET  = 0x21C, Ro, "Dropped: no socket descriptor matches the 4-tuple (or not TCP).";
+    CNT_DROP_NO_BUFLET  = 0x220, Ro, "Dropped: free buflet list empty.";
+    CNT_DROP_OUT_OF_ORDER = 0x224, Ro, "Dropped: a zero-length FIN ahead of RCV_NXT (not held; the peer retransmits it).";
+    CNT_DROP_TOO_LONG   = 0x228, Ro, "Dropped: frame longer than MAX_FRAME bytes.";
+    CNT_DROP_OUT_OF_WINDOW = 0x22C, Ro, "Dropped: fails the RFC 9293 acceptability test, or an RST not exactly at RCV_NXT.";
+    CNT_DROP_DUPLICATE  = 0x230, Ro, "Dropped: every byte already held out of order.";
+    CNT_DROP_BAD_STATE  = 0x234, Ro, "Dropped: not valid in the socket's state (data before the handshake, SYN when established, ...).";
 }
 
 layouts! {
@@ -157,28 +163,39 @@ layouts! {
         SOCK_REF @ 2, 2, "Socket reference number the request applies to.";
         TAG      @ 4, 4, "Driver cookie echoed in the completion.";
     }
-    sock_desc (sock_desc) size 64, "Socket descriptor (seed 001). Posted by OP_SOCK_ADD as the whole request entry; the NIC keeps the same layout in its socket table and owns the link and state fields." => {
+    sock_desc (sock_desc) size 64, "Socket descriptor (seed 001), host part. Posted by OP_SOCK_ADD as the whole request entry; the NIC keeps it unchanged in its socket table beside the NIC-owned `sock_ctx`." => {
         OPCODE      @ 0, 1, "OP_SOCK_ADD.";
-        FLAGS       @ 1, 1, "Reserved, 0.";
+        FLAGS       @ 1, 1, "`sock_flag` bits.";
         SOCK_REF    @ 2, 2, "Socket reference number (index of the socket table slot).";
         TAG         @ 4, 4, "Driver cookie.";
-        LOCAL_MAC   @ 8, 6, "Destination MAC of received frames (the NIC's), numeric, byte 0 = first wire byte's low bits; informational.";
-        REMOTE_MAC  @ 14, 6, "Source MAC of received frames (the peer's).";
-        VLAN        @ 20, 2, "VLAN tag (0 = untagged).";
-        PROTO       @ 22, 1, "IP protocol: 6 = TCP, 17 = UDP.";
-        STATE       @ 23, 1, "NIC-owned connection state (see `sock_state`); host writes 0.";
+        LOCAL_MAC   @ 8, 6, "Our MAC: destination of received frames, source of transmitted ones. Byte k = wire byte k.";
+        REMOTE_MAC  @ 14, 6, "The peer's MAC: destination of transmitted frames. Byte k = wire byte k.";
+        VLAN        @ 20, 2, "VLAN id (0 = untagged).";
+        PROTO       @ 22, 1, "IP protocol: 6 = TCP.";
+        RSVD0       @ 23, 1, "Reserved, 0.";
         LOCAL_IP    @ 24, 4, "Destination IPv4 address of received frames (ours).";
         REMOTE_IP   @ 28, 4, "Source IPv4 address of received frames (the peer's).";
         LOCAL_PORT  @ 32, 2, "Destination port of received frames (ours).";
         REMOTE_PORT @ 34, 2, "Source port of received frames (the peer's).";
-        NEXT_SOCK   @ 36, 2, "NIC-owned: next socket on the active list / hash chain (0xFFFF = none).";
-        PREV_SOCK   @ 38, 2, "NIC-owned: previous socket on the active list (0xFFFF = none).";
-        NB_HEAD     @ 40, 2, "NIC-owned: named buffer list head (0xFFFF = none).";
-        NB_TAIL     @ 42, 2, "NIC-owned: named buffer list tail (0xFFFF = none).";
-        SEG_HEAD    @ 44, 2, "NIC-owned: segment list head buflet (0xFFFF = none).";
-        SEG_TAIL    @ 46, 2, "NIC-owned: segment list tail buflet (0xFFFF = none).";
-        RCV_NXT     @ 48, 4, "NIC-owned: next expected sequence number (set from the SYN).";
-        STREAM_OFF  @ 52, 8, "NIC-owned: stream offset of the next byte to deliver (bytes since the SYN).";
+        ISS         @ 36, 4, "Our initial send sequence number (the SYN-ACK's SEQ).";
+        RCV_BUF     @ 40, 4, "Receive buffer in bytes: bound of accepted-but-undelivered data, and so of the advertised window (1..2^30).";
+        MSS         @ 44, 2, "MSS option value sent in the SYN-ACK.";
+        RCV_WSCALE  @ 46, 1, "Our window scale shift (0..14), offered in the SYN-ACK when the SYN carried the option.";
+        RSVD1       @ 47, 1, "Reserved, 0.";
+    }
+    sock_ctx (sock_ctx) size 32, "NIC-owned socket state, kept beside each `sock_desc` in the socket table." => {
+        STATE       @ 0, 1, "Connection state (see `sock_state`).";
+        WS_OK       @ 1, 1, "1 when the SYN carried window scale: advertised windows are shifted by RCV_WSCALE.";
+        NEXT_SOCK   @ 2, 2, "Next socket on the hash chain (0xFFFF = none).";
+        NB_HEAD     @ 4, 2, "Named buffer list head (0xFFFF = none).";
+        NB_TAIL     @ 6, 2, "Named buffer list tail (0xFFFF = none).";
+        SEG_HEAD    @ 8, 2, "In-order segment list head buflet (0xFFFF = none).";
+        SEG_TAIL    @ 10, 2, "In-order segment list tail buflet (0xFFFF = none).";
+        OOO_HEAD    @ 12, 2, "Reassembly list head: out-of-order segments sorted by SEQ (0xFFFF = none).";
+        RSVD        @ 14, 2, "Reserved.";
+        RCV_NXT     @ 16, 4, "Next expected sequence number.";
+        IRS         @ 20, 4, "The peer's initial sequence number (SEQ of its SYN).";
+        STREAM_OFF  @ 24, 8, "Stream offset of the next byte to deliver (bytes since the SYN).";
     }
     nb_desc (nb_desc) size 64, "Named buffer descriptor (seed 001). Posted by OP_NB_POST as the whole request entry; the NIC keeps it in its NB table." => {
         OPCODE        @ 0, 1, "OP_NB_POST.";
@@ -235,6 +252,24 @@ layouts! {
         NEXT_SEG    @ 10, 2, "First buflet of the next segment of the socket (0xFFFF = none).";
         SEQ         @ 12, 4, "Sequence number of the first data byte.";
     }
+    tx_cmd (tx_cmd) size 48, "Internal: one frame for tx_builder, snapshotted by toe_engine when it decides to send (ACK, SYN-ACK)." => {
+        DST_MAC  @ 0, 6, "Destination MAC (socket REMOTE_MAC).";
+        SRC_MAC  @ 6, 6, "Source MAC (socket LOCAL_MAC).";
+        VLAN     @ 12, 2, "VLAN id; 0 = untagged, else an 802.1Q tag with PCP 0, DEI 0.";
+        RSVD     @ 14, 2, "Reserved, 0.";
+        SRC_IP   @ 16, 4, "Source IPv4 (socket LOCAL_IP).";
+        DST_IP   @ 20, 4, "Destination IPv4 (socket REMOTE_IP).";
+        SRC_PORT @ 24, 2, "Source port (socket LOCAL_PORT).";
+        DST_PORT @ 26, 2, "Destination port (socket REMOTE_PORT).";
+        SEQ      @ 28, 4, "TCP sequence number.";
+        ACK      @ 32, 4, "TCP acknowledgment number.";
+        WINDOW   @ 36, 2, "TCP window field (already scaled).";
+        FLAGS    @ 38, 1, "TCP flags (`tcp_flag`).";
+        OPTS     @ 39, 1, "`tx_opt` bits: options to append.";
+        MSS      @ 40, 2, "MSS option value.";
+        WSCALE   @ 42, 1, "Window scale option shift.";
+        RSVD2    @ 43, 5, "Reserved, 0.";
+    }
 }
 
 constants! {
@@ -268,10 +303,27 @@ constants! {
         DELETE  = 32, "Returned because its socket was deleted.";
     }
     sock_state {
-        FREE     = 0, "Slot unused.";
-        LISTEN   = 1, "Posted, waiting for the peer's SYN.";
-        ESTAB    = 2, "SYN seen; in-order data accepted.";
-        CLOSED   = 3, "FIN or RST seen.";
+        FREE       = 0, "Slot unused.";
+        LISTEN     = 1, "Posted, waiting for the peer's SYN.";
+        SYN_RCVD   = 2, "SYN seen, SYN-ACK sent; waiting for the ACK of our SYN.";
+        ESTAB      = 3, "Handshake complete; data accepted and reassembled.";
+        CLOSE_WAIT = 4, "The peer's FIN was received in order; no more data.";
+        CLOSED     = 5, "An RST was accepted.";
+    }
+    sock_flag {
+        PSH_RETURN = 1, "Return the head named buffer, partly filled, when a segment with PSH has been delivered into it.";
+    }
+    tcp_flag {
+        FIN = 0x01, "TCP FIN.";
+        SYN = 0x02, "TCP SYN.";
+        RST = 0x04, "TCP RST.";
+        PSH = 0x08, "TCP PSH.";
+        ACK = 0x10, "TCP ACK.";
+        URG = 0x20, "TCP URG.";
+    }
+    tx_opt {
+        MSS = 1, "tx_cmd OPTS bit: append the MSS option (kind 2, length 4).";
+        WS  = 2, "tx_cmd OPTS bit: append NOP + window scale (kind 3, length 3).";
     }
     drop {
         NONE         = 0, "Frame passed every check.";
@@ -283,16 +335,19 @@ constants! {
         BAD_L4_CSUM  = 6, "TCP/UDP checksum wrong.";
         NO_SOCKET    = 7, "No socket matches (or not TCP).";
         NO_BUFLET    = 8, "Free buflet list empty.";
-        OUT_OF_ORDER = 9, "Not the next expected sequence number, or wrong state.";
+        OUT_OF_ORDER = 9, "Zero-length FIN ahead of RCV_NXT: not held out of order.";
         TOO_LONG     = 10, "Longer than MAX_FRAME.";
-        COUNTER_BASE = 0x10C, "Counter of drop reason r is at COUNTER_BASE + 4*r.";
+        OUT_OF_WINDOW = 11, "Fails the RFC 9293 acceptability test, or an RST not exactly at RCV_NXT.";
+        DUPLICATE    = 12, "Out-of-order segment whose every byte is already held.";
+        BAD_STATE    = 13, "Not valid in the socket's state.";
+        COUNTER_BASE = 0x200, "Counter of drop reason r (1..13) is at COUNTER_BASE + 4*r.";
     }
     sg_flag {
         ZERO = 1, "Element writes zeros; SRC_ADDR is not read.";
     }
     param {
         ID_MAGIC         = 0x42464C54, "Value of the ID register.";
-        VERSION          = 0x000100, "Interface version 0.1.0.";
+        VERSION          = 0x000200, "Interface version 0.2.0.";
         NULL16           = 0xFFFF, "Null link in 16-bit link fields.";
         MAX_FRAME        = 9216, "Longest frame accepted, bytes.";
         BLOCK_BYTES      = 4096, "File-system block size.";
@@ -304,6 +359,8 @@ constants! {
         DEF_HASH_BUCKETS = 256, "Default hash buckets.";
         DEF_NUM_NBS      = 64, "Default named buffer slots.";
         DEF_CLOCK_MHZ    = 250, "Default characterised clock.";
+        POOL_RESERVE_DIV = 16, "Window: NUM_BUFLETS / POOL_RESERVE_DIV buflets are held back from the pool room.";
+        IP_TTL           = 64, "TTL of transmitted IPv4 packets.";
     }
 }
 
