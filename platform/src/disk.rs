@@ -38,6 +38,15 @@ pub struct DiskStats {
     pub bytes_read: u64,
 }
 
+/// One block-device write, recorded while the write log is on (co-simulation compares them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskWrite {
+    /// First sector.
+    pub lba: u64,
+    /// The bytes written.
+    pub data: Vec<u8>,
+}
+
 /// A disk image file a user can inspect with standard tools.
 pub struct BlockDevice {
     file: File,
@@ -46,6 +55,7 @@ pub struct BlockDevice {
     /// Cycles from a request to its status.
     pub latency: u64,
     stats: DiskStats,
+    log: Option<Vec<DiskWrite>>,
 }
 
 impl BlockDevice {
@@ -69,6 +79,7 @@ impl BlockDevice {
             sectors: bytes / SECTOR,
             latency: 200,
             stats: DiskStats::default(),
+            log: None,
         })
     }
 
@@ -102,8 +113,24 @@ impl BlockDevice {
         Ok(lba * SECTOR)
     }
 
+    /// Turn the write log on (empty) or off.
+    pub fn set_write_log(&mut self, on: bool) {
+        self.log = on.then(Vec::new);
+    }
+
+    /// Take the writes logged so far (empty when logging is off).
+    pub fn take_write_log(&mut self) -> Vec<DiskWrite> {
+        self.log.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
     /// Write whole sectors at `lba` in one operation.
     pub fn write(&mut self, lba: u64, data: &[u8]) -> Result<(), DiskError> {
+        if let Some(log) = self.log.as_mut() {
+            log.push(DiskWrite {
+                lba,
+                data: data.to_vec(),
+            });
+        }
         let off = self.range(lba, data.len())?;
         self.file
             .write_all_at(data, off)

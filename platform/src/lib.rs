@@ -11,8 +11,8 @@
 mod disk;
 mod mem;
 
-pub use disk::{BlockDevice, DiskError, DiskStats};
-pub use mem::{Agent, HostMemory, MemError, MemStats};
+pub use disk::{BlockDevice, DiskError, DiskStats, DiskWrite};
+pub use mem::{Agent, DevWrite, HostMemory, MemError, MemStats};
 
 use serde::Serialize;
 

@@ -69,6 +69,21 @@ impl MemStats {
     }
 }
 
+/// One write by a device agent, recorded while the write log is on. Co-simulation compares the
+/// logs of two backends; a DMA operation may arrive as several contiguous pieces (the RTL writes
+/// bus words), so compare after merging contiguous pieces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevWrite {
+    /// Which DMA engine wrote.
+    pub agent: Agent,
+    /// Host address of the first byte.
+    pub addr: u64,
+    /// The bytes written (refused writes are logged too, with `refused` set).
+    pub data: Vec<u8>,
+    /// The access was refused (outside registered memory); nothing was stored.
+    pub refused: bool,
+}
+
 /// Host DRAM: a flat byte array with a simple allocator, registered regions and counters.
 pub struct HostMemory {
     bytes: Vec<u8>,
@@ -82,6 +97,8 @@ pub struct HostMemory {
     free: BTreeMap<u64, u64>,
     /// Live allocations: start -> len.
     allocs: BTreeMap<u64, u64>,
+    /// Device writes since logging was turned on (None = off).
+    log: Option<Vec<DevWrite>>,
 }
 
 impl HostMemory {
@@ -98,7 +115,18 @@ impl HostMemory {
             regions: BTreeMap::new(),
             free,
             allocs: BTreeMap::new(),
+            log: None,
         }
+    }
+
+    /// Turn the device-write log on (empty) or off.
+    pub fn set_write_log(&mut self, on: bool) {
+        self.log = on.then(Vec::new);
+    }
+
+    /// Take the device writes logged so far (empty when logging is off).
+    pub fn take_write_log(&mut self) -> Vec<DevWrite> {
+        self.log.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Size in bytes.
@@ -223,7 +251,18 @@ impl HostMemory {
 
     /// Write `data` at `addr` on behalf of `agent`.
     pub fn write(&mut self, agent: Agent, addr: u64, data: &[u8]) -> Result<(), MemError> {
-        let r = self.check(agent, addr, data.len())?;
+        let checked = self.check(agent, addr, data.len());
+        if agent != Agent::Cpu {
+            if let Some(log) = self.log.as_mut() {
+                log.push(DevWrite {
+                    agent,
+                    addr,
+                    data: data.to_vec(),
+                    refused: checked.is_err(),
+                });
+            }
+        }
+        let r = checked?;
         self.bytes[r].copy_from_slice(data);
         self.written[agent.idx()] += data.len() as u64;
         Ok(())
