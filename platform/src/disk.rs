@@ -59,6 +59,28 @@ pub struct BlockDevice {
 }
 
 impl BlockDevice {
+    /// Open an existing image (for example one holding a file system) without changing it.
+    pub fn open(path: &Path) -> Result<Self, DiskError> {
+        let io = |source| DiskError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(io)?;
+        let bytes = file.metadata().map_err(io)?.len();
+        Ok(BlockDevice {
+            file,
+            path: path.to_path_buf(),
+            sectors: bytes / SECTOR,
+            latency: 200,
+            stats: DiskStats::default(),
+            log: None,
+        })
+    }
+
     /// Create (or truncate) a sparse image of `bytes` bytes at `path`.
     pub fn create(path: &Path, bytes: u64) -> Result<Self, DiskError> {
         let io = |source| DiskError::Io {
