@@ -114,10 +114,16 @@ registers! {
     BLOCK_BYTES   = 0x020, Ro,  "File-system block size used by the block DMA engine (4096).";
     PAGE_BYTES    = 0x024, Ro,  "Host page size of named-buffer page lists (4096).";
     CLOCK_MHZ     = 0x028, Ro,  "Core clock the build is characterised for, in MHz.";
+    NUM_ANON      = 0x02C, Ro,  "Anonymous buffer slots; valid anonymous reference numbers are 0..NUM_ANON-1.";
     CTRL          = 0x040, Rw,  "bit0 ENABLE: start processing rings and frames.";
     STATUS        = 0x044, Ro,  "bit0 READY: local memory initialised; bit1 ENABLED.";
     IRQ_STATUS    = 0x048, W1c, "bit0 CPL: a completion was posted. Write 1 to clear.";
     IRQ_MASK      = 0x04C, Rw,  "Interrupt enables, same bits as IRQ_STATUS.";
+    NIC_MAC_LO    = 0x050, Rw,  "The NIC's MAC address bytes 0..3 (byte 0 = first wire byte, in bits 7:0), for ARP replies.";
+    NIC_MAC_HI    = 0x054, Rw,  "The NIC's MAC address bytes 4..5 in bits 15:0.";
+    NIC_IP        = 0x058, Rw,  "The NIC's IPv4 address (numeric); ARP requests for it are answered. 0 = responder off.";
+    TIMER_PERIOD  = 0x060, Rw,  "Cycles per timer tick (named-buffer timeout sweep); 0 = no periodic ticks.";
+    TIMER_KICK    = 0x064, Wo,  "Doorbell: any write requests one timer tick now.";
     REQ_BASE_LO   = 0x080, Rw,  "Request ring base address, low 32 bits (64-byte aligned).";
     REQ_BASE_HI   = 0x084, Rw,  "Request ring base address, high 32 bits.";
     REQ_SIZE      = 0x088, Rw,  "Request ring entries (power of two, 2..65536).";
@@ -141,6 +147,10 @@ registers! {
     CNT_TX_FRAMES       = 0x150, Ro, "Frames transmitted (ACK, SYN-ACK).";
     CNT_TX_BYTES        = 0x154, Ro, "Bytes transmitted.";
     CNT_OOO_HELD        = 0x158, Ro, "Segments held out of order (inserted into a socket's reassembly list).";
+    CNT_ANON_RX         = 0x15C, Ro, "Frames passed to the driver in anonymous buffers.";
+    CNT_ARP_REPLIES     = 0x160, Ro, "ARP requests for NIC_IP answered by the NIC.";
+    CNT_TIMEOUTS        = 0x164, Ro, "Named buffers returned on timeout.";
+    CNT_TICKS           = 0x168, Ro, "Timer ticks (sweeps) performed.";
     CNT_DROP_TRUNCATED  = 0x204, Ro, "Dropped: frame shorter than its headers or IPv4 total length.";
     CNT_DROP_NOT_IPV4   = 0x208, Ro, "Dropped: not IPv4 (ARP, IPv6, ...).";
     CNT_DROP_BAD_IP_HDR = 0x20C, Ro, "Dropped: IPv4 version, IHL or total length invalid, or a fragment.";
@@ -192,7 +202,7 @@ layouts! {
         SEG_HEAD    @ 8, 2, "In-order segment list head buflet (0xFFFF = none).";
         SEG_TAIL    @ 10, 2, "In-order segment list tail buflet (0xFFFF = none).";
         OOO_HEAD    @ 12, 2, "Reassembly list head: out-of-order segments sorted by SEQ (0xFFFF = none).";
-        RSVD        @ 14, 2, "Reserved.";
+        ACT_NEXT    @ 14, 2, "Next socket on the active list (0xFFFF = none); the timer sweep walks it.";
         RCV_NXT     @ 16, 4, "Next expected sequence number.";
         IRS         @ 20, 4, "The peer's initial sequence number (SEQ of its SYN).";
         STREAM_OFF  @ 24, 8, "Stream offset of the next byte to deliver (bytes since the SYN).";
@@ -212,6 +222,7 @@ layouts! {
         HMD_ADDR      @ 32, 8, "Host memory descriptor: address of an array of u64 host page addresses.";
         HMD_PAGES     @ 40, 4, "Number of pages in the host memory descriptor; TOTAL_BYTES <= HMD_PAGES * PAGE_BYTES.";
         STREAM_OFF    @ 48, 8, "NIC-owned: stream offset of the buffer's first byte.";
+        TICKS_LEFT    @ 56, 4, "NIC-owned: timer ticks left before the buffer is returned (set from TIMEOUT).";
     }
     blk_req (blk_req) size 64, "OP_BLK_WRITE request: write a linked scatter-gather list to the block device (seed 000)." => {
         OPCODE   @ 0, 1, "OP_BLK_WRITE.";
@@ -221,6 +232,15 @@ layouts! {
         SG_ADDR  @ 8, 8, "Host address of the first scatter-gather element.";
         SG_MAX   @ 16, 4, "Upper bound on elements to follow (loop guard).";
         BYTES    @ 20, 4, "Total bytes described; must be a multiple of BLOCK_BYTES.";
+    }
+    anon_desc (anon_desc) size 64, "OP_ANON_POST request: an anonymous buffer (seed 001) for frames that match no socket." => {
+        OPCODE   @ 0, 1, "OP_ANON_POST.";
+        FLAGS    @ 1, 1, "Reserved, 0.";
+        SOCK_REF @ 2, 2, "Unused, 0.";
+        TAG      @ 4, 4, "Driver cookie, echoed by the ANON_RX completion.";
+        REF_NUM  @ 8, 4, "Anonymous buffer slot (< NUM_ANON).";
+        LEN      @ 12, 4, "Capacity in bytes (ANON_MIN_LEN..=ANON_MAX_LEN).";
+        ADDR     @ 16, 8, "Host address of the buffer (contiguous, registered).";
     }
     sg_elem (sg_elem) size 32, "Scatter-gather element (seed 000): source in host memory, destination on disk, link." => {
         SRC_ADDR  @ 0, 8, "Host address of the data.";
@@ -238,6 +258,7 @@ layouts! {
         BYTES      @ 12, 4, "Bytes filled (NB_RETURN) or written to disk (BLK_DONE).";
         FLAGS      @ 16, 4, "`cpl_flag` bits: why a buffer was returned.";
         OPCODE     @ 20, 1, "Opcode of the request completed.";
+        HDR_BYTES  @ 21, 1, "UDP header bytes at the start of the buffer (NB_RETURN of a UDP datagram).";
         PHASE      @ 23, 1, "Phase: 1 on the ring's first pass, toggling on every wrap.";
         STREAM_OFF @ 24, 8, "Stream offset of the buffer's first byte (NB_RETURN).";
     }
@@ -256,7 +277,8 @@ layouts! {
         DST_MAC  @ 0, 6, "Destination MAC (socket REMOTE_MAC).";
         SRC_MAC  @ 6, 6, "Source MAC (socket LOCAL_MAC).";
         VLAN     @ 12, 2, "VLAN id; 0 = untagged, else an 802.1Q tag with PCP 0, DEI 0.";
-        RSVD     @ 14, 2, "Reserved, 0.";
+        KIND     @ 14, 1, "`tx_kind`: TCP segment or ARP reply.";
+        RSVD     @ 15, 1, "Reserved, 0.";
         SRC_IP   @ 16, 4, "Source IPv4 (socket LOCAL_IP).";
         DST_IP   @ 20, 4, "Destination IPv4 (socket REMOTE_IP).";
         SRC_PORT @ 24, 2, "Source port (socket LOCAL_PORT).";
@@ -279,11 +301,13 @@ constants! {
         NB_POST   = 3, "Designate a named buffer to a socket.";
         BLK_WRITE = 4, "Write a scatter-gather list to the block device.";
         NOP       = 5, "Completes with no effect (ring test).";
+        ANON_POST = 6, "Give the NIC an anonymous buffer for frames that match no socket.";
     }
     cpl_kind {
         CMD_DONE  = 1, "A request finished (SOCK_ADD, SOCK_DEL, NOP, or any request that failed).";
         NB_RETURN = 2, "A named buffer is returned to the driver.";
         BLK_DONE  = 3, "A block write finished.";
+        ANON_RX   = 4, "A frame was written into an anonymous buffer, which is returned to the driver.";
     }
     status {
         OK          = 0, "Success.";
@@ -301,6 +325,8 @@ constants! {
         RST     = 8, "Returned because the peer sent RST.";
         TIMEOUT = 16, "Returned on timeout.";
         DELETE  = 32, "Returned because its socket was deleted.";
+        TRUNC   = 64, "The datagram or frame was longer than the buffer; the buffer holds its first bytes.";
+        DATAGRAM = 128, "Returned after one UDP datagram.";
     }
     sock_state {
         FREE       = 0, "Slot unused.";
@@ -320,6 +346,10 @@ constants! {
         PSH = 0x08, "TCP PSH.";
         ACK = 0x10, "TCP ACK.";
         URG = 0x20, "TCP URG.";
+    }
+    tx_kind {
+        TCP = 0, "A TCP segment (ACK, SYN-ACK).";
+        ARP = 1, "An ARP reply.";
     }
     tx_opt {
         MSS = 1, "tx_cmd OPTS bit: append the MSS option (kind 2, length 4).";
@@ -358,6 +388,9 @@ constants! {
         DEF_NUM_SOCKETS  = 64, "Default socket slots.";
         DEF_HASH_BUCKETS = 256, "Default hash buckets.";
         DEF_NUM_NBS      = 64, "Default named buffer slots.";
+        DEF_NUM_ANON     = 16, "Default anonymous buffer slots.";
+        ANON_MIN_LEN     = 64, "Smallest anonymous buffer.";
+        ANON_MAX_LEN     = 16384, "Largest anonymous buffer (contiguous host memory).";
         DEF_CLOCK_MHZ    = 250, "Default characterised clock.";
         POOL_RESERVE_DIV = 16, "Window: NUM_BUFLETS / POOL_RESERVE_DIV buflets are held back from the pool room.";
         IP_TTL           = 64, "TTL of transmitted IPv4 packets.";
