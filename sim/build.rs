@@ -95,6 +95,7 @@ fn run() -> Result<()> {
         "BUFLET_SIM_OPT_SLOW",
         "BUFLET_SIM_CXXSTD",
         "BUFLET_SIM_DEBUG",
+        "BUFLET_SIM_ONLY",
         "CXXSTDLIB",
     ] {
         println!("cargo:rerun-if-env-changed={var}");
@@ -103,7 +104,16 @@ fn run() -> Result<()> {
     let models_txt = manifest_dir.join("models.txt");
     let text = fs::read_to_string(&models_txt)
         .map_err(|e| format!("cannot read {}: {e}", models_txt.display()))?;
-    let specs = parse_models(&text, &ws_root)?;
+    let mut specs = parse_models(&text, &ws_root)?;
+    // Development aid: BUFLET_SIM_ONLY=prefix,prefix... builds only those models (a model that is
+    // not built fails at Model::new with a clear error), so one module can be iterated on while
+    // another is mid-change.
+    if let Ok(only) = env::var("BUFLET_SIM_ONLY") {
+        let keep: Vec<&str> = only.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+        if !keep.is_empty() {
+            specs.retain(|m| keep.iter().any(|k| m.prefix == *k));
+        }
+    }
 
     // Watch every RTL/self-test file (and the directories, so that new files
     // are noticed too).
