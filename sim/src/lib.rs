@@ -144,6 +144,7 @@ impl fmt::Debug for ModelInfo {
 }
 
 include!(concat!(env!("OUT_DIR"), "/models.rs"));
+include!(concat!(env!("OUT_DIR"), "/broken.rs"));
 
 /// The models built into this crate.
 pub fn models() -> &'static [ModelInfo] {
@@ -168,6 +169,9 @@ fn model_names() -> String {
 pub enum SimError {
     #[error("unknown model {0:?} (models built: {names}; add it to sim/models.txt)", names = model_names())]
     UnknownModel(String),
+    /// Listed in sim/models.txt, but Verilator failed on it when the crate was built.
+    #[error("model {model} was not built: Verilator failed on it:\n{reason}")]
+    NotBuilt { model: String, reason: String },
     #[error("model {model} has no port {port:?}")]
     UnknownPort { model: String, port: String },
     #[error("port {port} of model {model} is {actual} bits wide, expected {expected}")]
@@ -297,7 +301,13 @@ impl Model {
             .iter()
             .enumerate()
             .find(|(_, m)| m.name == name)
-            .ok_or_else(|| SimError::UnknownModel(name.to_string()))?;
+            .ok_or_else(|| match BROKEN.iter().find(|(n, _)| *n == name) {
+                Some((_, reason)) => SimError::NotBuilt {
+                    model: name.to_string(),
+                    reason: reason.to_string(),
+                },
+                None => SimError::UnknownModel(name.to_string()),
+            })?;
         // SAFETY: `new` has no preconditions; it returns an owned instance
         // or null on failure.
         let raw = unsafe { (info.fns.new)() };
