@@ -29,8 +29,22 @@ pub const ENGINE_FRAME: u64 = 8;
 pub const ENGINE_REQ: u64 = 4;
 /// toe_engine per-delivery-step overhead: segment/NB header reads, buflet RAM read latency.
 pub const ENGINE_DELIVERY: u64 = 4;
-/// toe_engine returning an NB (or retiring an empty FIN/RST segment) without moving data.
+/// toe_engine returning an NB (or retiring an empty FIN/RST segment) without moving data;
+/// also each NB a SOCK_DEL returns.
 pub const ENGINE_RETURN: u64 = 3;
+/// toe_engine per list step: a reassembly-list element visited by an insert, a segment moved
+/// by the in-order drain (or the head read that trims an in-order segment), a segment linked,
+/// a segment chain freed by SOCK_DEL. rtl/toe_engine.v walks one element per cycle (registered
+/// header/NEXT_SEG reads); raise this if the RTL's steps get slower.
+pub const LIST_STEP: u64 = 1;
+/// toe_engine handing a `tx_cmd` snapshot to the tx command FIFO (one handshake).
+pub const ENGINE_TX: u64 = 1;
+
+/// Entries of toe_engine's tx command FIFO in front of tx_builder (the engine stalls while it
+/// is full).
+pub const TX_CMD_FIFO_DEPTH: usize = 4;
+/// tx_builder's checksum stage between its command register and its frame register.
+pub const TX_CSUM_CYCLES: u64 = 1;
 
 /// Request dispatch from req_fetch to toe_engine or the blk_dma FIFO.
 pub const DISPATCH: u64 = 1;

@@ -1,9 +1,10 @@
 //! Cycle-approximate Rust model of the Buflet TOE NIC.
 //!
 //! [`ModelDevice`] implements [`buflet_platform::Device`] with exactly the behaviour of
-//! `docs/architecture.md`. Each hardware unit (MAC + rx_parser, request fetch, toe_engine,
-//! blk_dma, completion writer) is a server with its own busy-until time; the DMA read and write
-//! ports are shared servers too. [`Device::run`] processes every event whose time has come, in
+//! `docs/architecture.md` and `docs/tcp-receive.md` (TCP receive engine 0.2: handshake,
+//! acceptability, reassembly, ACK and SYN-ACK frames on the transmit side). Each hardware unit
+//! (MAC + rx_parser, request fetch, toe_engine, tx_builder, blk_dma, completion writer) is a
+//! server with its own busy-until time; the DMA read and write ports are shared servers too. [`Device::run`] processes every event whose time has come, in
 //! time order. Cycle costs live in [`costs`].
 //!
 //! | unit | file |
@@ -13,6 +14,7 @@
 //! | parse and checks | `parse.rs` |
 //! | buflets | `buflets.rs` |
 //! | sockets, TCP receive, delivery | `toe.rs` |
+//! | tx_builder (ACK, SYN-ACK frames) | `tx.rs` |
 //! | block-controller DMA | `blk.rs` |
 
 mod blk;
@@ -21,6 +23,7 @@ pub mod costs;
 pub mod parse;
 mod regs;
 mod toe;
+pub mod tx;
 
 use std::collections::VecDeque;
 
@@ -147,8 +150,8 @@ pub struct ModelDevice {
     pool: BufletPool,
     // MAC and rx_parser.
     mac_q: VecDeque<(Vec<u8>, u64)>,
-    /// The frame in rx_parser: (frame, start cycle, done cycle).
-    mac_cur: Option<(Vec<u8>, u64, u64)>,
+    /// The frame in rx_parser.
+    mac_cur: Option<MacFrame>,
     /// CTRL.ENABLE before the last CTRL write, and the cycle of that write.
     enable_before: (bool, u64),
     wire_next: u64,
@@ -162,6 +165,8 @@ pub struct ModelDevice {
     engine_rr: usize,
     // blk_dma.
     blk: blk::Blk,
+    // tx_builder.
+    tx: tx::TxBuilder,
     // Completion writer.
     cpl_q: VecDeque<(u64, Cpl)>,
     cpl_free: u64,
@@ -170,8 +175,20 @@ pub struct ModelDevice {
     wr_free: u64,
 }
 
+/// The frame rx_parser is working on.
+struct MacFrame {
+    frame: Vec<u8>,
+    /// Its parse (the checks do not depend on timing, so it is done up front).
+    p: Parsed,
+    /// Cycle of its first word.
+    start: u64,
+    /// Cycle its metadata record is ready.
+    done: u64,
+}
+
 #[derive(Clone, Copy)]
 enum Unit {
+    Tx,
     Cpl,
     Blk,
     Engine,
@@ -186,6 +203,7 @@ impl ModelDevice {
             pool: BufletPool::new(cfg.num_buflets, cfg.buflet_bytes),
             toe: toe::Toe::new(&cfg),
             blk: blk::Blk::default(),
+            tx: tx::TxBuilder::default(),
             cfg,
             now: 0,
             regs: regs::Regs::default(),
@@ -215,8 +233,14 @@ impl ModelDevice {
             if let Some((frame, pushed)) = self.mac_q.pop_front() {
                 let start = self.wire_next.max(pushed).max(self.now);
                 self.wire_next = start + self.cfg.wire_cycles(frame.len());
-                let done = start + costs::parse(&self.cfg, frame.len());
-                self.mac_cur = Some((frame, start, done));
+                let p = parse::parse(&frame);
+                let done = start + costs::parse(&self.cfg, frame.len()) + p.walk_steps as u64;
+                self.mac_cur = Some(MacFrame {
+                    frame,
+                    p,
+                    start,
+                    done,
+                });
             }
         }
     }
@@ -252,11 +276,13 @@ impl ModelDevice {
             }
         };
         let mac_t = match &self.mac_cur {
-            Some((_, _, done)) if self.meta_q.len() < costs::META_FIFO_DEPTH => at(*done),
+            Some(m) if self.meta_q.len() < costs::META_FIFO_DEPTH => at(m.done),
             _ => NEVER,
         };
-        let mut best = (cpl_t, Unit::Cpl);
+        let tx_t = self.tx.next_done().map_or(NEVER, at);
+        let mut best = (tx_t, Unit::Tx);
         for c in [
+            (cpl_t, Unit::Cpl),
             (blk_t, Unit::Blk),
             (engine_t, Unit::Engine),
             (fetch_t, Unit::Fetch),
@@ -279,6 +305,7 @@ impl ModelDevice {
             }
             self.now = t;
             match unit {
+                Unit::Tx => self.tx_step(),
                 Unit::Cpl => self.cpl_step(env),
                 Unit::Blk => self.blk_step(env),
                 Unit::Engine => self.engine_step(env),
@@ -291,24 +318,49 @@ impl ModelDevice {
 
     // ---- MAC + rx_parser ----
 
-    fn mac_step(&mut self) {
-        let Some((frame, start, _)) = self.mac_cur.take() else {
-            return;
-        };
-        // ENABLE is sampled with the frame's first word.
+    /// CTRL.ENABLE as seen by a frame whose first word entered at `start`.
+    fn enabled_at(&self, start: u64) -> bool {
         let (before, changed) = self.enable_before;
-        let enabled = if start >= changed {
+        if start >= changed {
             self.regs.enabled()
         } else {
             before
+        }
+    }
+
+    /// The free buflet count toe_engine samples now: the pool's count less the buflets that
+    /// rx_parser has already taken for the frame it is streaming in (one at its first word
+    /// and one at every BUFLET_BYTES boundary; the model stores that frame when it ends).
+    pub(crate) fn free_sample(&self) -> u32 {
+        let free = self.pool.free_count();
+        let Some(m) = &self.mac_cur else {
+            return free;
         };
-        if !enabled {
+        if self.now <= m.start || !self.enabled_at(m.start) {
+            return free;
+        }
+        let bus = self.cfg.bus_bytes() as u64;
+        let total_words = (m.frame.len() as u64).div_ceil(bus);
+        let words_in = (self.now - m.start).min(total_words);
+        let taken = (words_in * bus).div_ceil(self.cfg.buflet_bytes as u64);
+        free.saturating_sub(taken.min(u32::MAX as u64) as u32)
+    }
+
+    fn mac_step(&mut self) {
+        let Some(MacFrame {
+            frame, p, start, ..
+        }) = self.mac_cur.take()
+        else {
+            return;
+        };
+        // ENABLE is sampled with the frame's first word.
+        if !self.enabled_at(start) {
             return; // consumed and dropped, not counted
         }
         self.regs.count(buflet_spec::reg::CNT_RX_FRAMES, 1);
         self.regs
             .count(buflet_spec::reg::CNT_RX_BYTES, frame.len() as u64);
-        let mut p = parse::parse(&frame);
+        let mut p = p;
         let (chain, whole) = self.pool.store(&frame);
         if !whole && p.reason == 0 {
             p = Parsed {
@@ -360,6 +412,18 @@ impl ModelDevice {
                 }
             }
         }
+    }
+
+    // ---- tx_builder ----
+
+    fn tx_step(&mut self) {
+        let Some((_, frame)) = self.tx.building.pop_front() else {
+            return;
+        };
+        self.regs.count(buflet_spec::reg::CNT_TX_FRAMES, 1);
+        self.regs
+            .count(buflet_spec::reg::CNT_TX_BYTES, frame.len() as u64);
+        self.tx.out.push_back(frame);
     }
 
     // ---- completion writer ----
@@ -432,7 +496,7 @@ impl Device for ModelDevice {
     }
 
     fn tx_pop(&mut self) -> Option<Vec<u8>> {
-        None
+        self.tx.out.pop_front()
     }
 
     fn irq(&self) -> bool {
@@ -441,5 +505,36 @@ impl Device for ModelDevice {
 
     fn cycles(&self) -> u64 {
         self.now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use buflet_platform::{BlockDevice, HostMemory};
+
+    /// The window's free count includes the buflets rx_parser has already taken for the frame
+    /// it is streaming in: one at its first word, one more at every BUFLET_BYTES boundary.
+    #[test]
+    fn free_sample_counts_the_frame_streaming_in() {
+        let path = std::env::temp_dir().join(format!("buflet-model-fs-{}.img", std::process::id()));
+        let mut env = HostEnv {
+            mem: HostMemory::new(1 << 20),
+            disk: BlockDevice::create(&path, 1 << 16).unwrap(),
+        };
+        let cfg = DeviceConfig::with_width(64);
+        let mut d = ModelDevice::new(cfg.clone());
+        d.reg_write(&mut env, buflet_spec::reg::CTRL, 1);
+        d.rx_push(vec![0; 9000]); // 5 buflets, 1125 words
+        let start = d.mac_cur.as_ref().unwrap().start;
+        let n = cfg.num_buflets;
+        let mut seen = vec![];
+        for at in [0u64, 1, 2, 256, 257, 1124, 1125, 1128] {
+            d.run(&mut env, start + at - d.now);
+            seen.push(n - d.free_sample());
+            assert_eq!(d.pool.free_count(), n, "stored only when the frame ends");
+        }
+        assert_eq!(seen, vec![0, 1, 1, 1, 2, 5, 5, 5]);
+        let _ = std::fs::remove_file(&path);
     }
 }

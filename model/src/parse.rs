@@ -3,12 +3,25 @@
 
 use buflet_spec::drop;
 
-/// TCP flag bits (the TCP flags byte).
+/// TCP flag bits (the TCP flags byte), from `buflet_spec::tcp_flag`.
 pub mod tcp_flag {
-    pub const FIN: u8 = 0x01;
-    pub const SYN: u8 = 0x02;
-    pub const RST: u8 = 0x04;
+    use buflet_spec::tcp_flag as t;
+    /// FIN.
+    pub const FIN: u8 = t::FIN as u8;
+    /// SYN.
+    pub const SYN: u8 = t::SYN as u8;
+    /// RST.
+    pub const RST: u8 = t::RST as u8;
+    /// PSH.
+    pub const PSH: u8 = t::PSH as u8;
+    /// ACK.
+    pub const ACK: u8 = t::ACK as u8;
+    /// URG.
+    pub const URG: u8 = t::URG as u8;
 }
+
+/// Largest window scale shift (RFC 7323); a larger option value is taken as this.
+pub const MAX_WSCALE: u8 = 14;
 
 /// Per-frame metadata, as rx_parser hands it to toe_engine (without the buflet chain).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -22,7 +35,16 @@ pub struct Parsed {
     pub src_port: u16,
     pub dst_port: u16,
     pub seq: u32,
+    /// TCP acknowledgment number field (whatever the flags).
+    pub ack: u32,
     pub flags: u8,
+    /// A SYN segment carried the window scale option (false when SYN is clear).
+    pub ws_valid: bool,
+    /// Window scale shift of that option, capped at [`MAX_WSCALE`] (0 without it).
+    pub ws: u8,
+    /// Options (or NOPs) the option walk stepped over: rx_parser walks one per cycle, so the
+    /// metadata of a SYN with options leaves this many cycles later (0 when not walked).
+    pub walk_steps: u8,
     /// Offset of the first TCP payload byte from the start of the frame.
     pub pay_off: u16,
     /// TCP payload bytes.
@@ -55,6 +77,38 @@ fn fold(mut s: u64) -> u16 {
         s = (s & 0xFFFF) + (s >> 16);
     }
     s as u16
+}
+
+/// The option walk of docs/tcp-receive.md over the option bytes `o` of a SYN segment.
+/// Returns (WS_VALID, WS, options stepped over). A malformed list just stops the walk.
+pub fn ws_walk(o: &[u8]) -> (bool, u8, u8) {
+    let n = o.len();
+    let (mut i, mut valid, mut ws, mut steps) = (0usize, false, 0u8, 0u8);
+    while i < n {
+        let k = o[i];
+        if k == 0 {
+            break;
+        }
+        if k == 1 {
+            i += 1;
+            steps += 1;
+            continue;
+        }
+        if i + 1 >= n {
+            break;
+        }
+        let l = o[i + 1] as usize;
+        if l < 2 || i + l > n {
+            break;
+        }
+        if k == 3 && l == 3 {
+            valid = true;
+            ws = o[i + 2].min(MAX_WSCALE);
+        }
+        i += l;
+        steps += 1;
+    }
+    (valid, ws, steps)
 }
 
 fn fail(reason: u64) -> Parsed {
@@ -123,6 +177,12 @@ pub fn parse(f: &[u8]) -> Parsed {
     if fold(pseudo + sum16(tcp)) != 0xFFFF {
         return fail(drop::BAD_L4_CSUM);
     }
+    let flags = tcp[13];
+    let (ws_valid, ws, walk_steps) = if flags & tcp_flag::SYN != 0 && doff4 > 20 {
+        ws_walk(&tcp[20..doff4])
+    } else {
+        (false, 0, 0)
+    };
     Parsed {
         reason: drop::NONE as u8,
         vlan,
@@ -131,7 +191,11 @@ pub fn parse(f: &[u8]) -> Parsed {
         src_port: be16(tcp, 0),
         dst_port: be16(tcp, 2),
         seq: be32(tcp, 4),
-        flags: tcp[13],
+        ack: be32(tcp, 8),
+        flags,
+        ws_valid,
+        ws,
+        walk_steps,
         pay_off: (l3 + ihl4 + doff4) as u16,
         pay_len: (l4_len - doff4) as u16,
     }
@@ -156,6 +220,7 @@ mod tests {
             let mut f = vec![];
             let vlan = rng.gen_bool(0.5).then(|| rng.gen_range(0..4096u16));
             let seq: u32 = rng.gen();
+            let ackn: u32 = rng.gen();
             let (sp, dp): (u16, u16) = (rng.gen(), rng.gen());
             match vlan {
                 Some(v) => eth
@@ -163,6 +228,7 @@ mod tests {
                     .ipv4(src, dst, 64)
                     .tcp(sp, dp, seq, 1000)
                     .psh()
+                    .ack(ackn)
                     .write(&mut f, &payload)
                     .unwrap(),
                 None => eth
@@ -185,6 +251,9 @@ mod tests {
                     (u32::from_be_bytes(src), u32::from_be_bytes(dst))
                 );
                 assert_eq!((p.src_port, p.dst_port, p.seq), (sp, dp, seq));
+                assert_eq!(p.ack, tcp.acknowledgment_number());
+                assert_eq!(p.flags & tcp_flag::ACK != 0, tcp.ack());
+                assert_eq!((p.ws_valid, p.ws, p.walk_steps), (false, 0, 0));
                 assert_eq!(p.flags & tcp_flag::FIN != 0, tcp.fin());
                 assert_eq!(p.pay_len as usize, tcp.payload().len());
                 assert_eq!(
@@ -195,6 +264,53 @@ mod tests {
             // Ethernet padding after the IPv4 total length is ignored.
             f.extend_from_slice(&[0xEE; 7]);
             assert_eq!(parse(&f).pay_len as usize, payload.len());
+        }
+    }
+
+    #[test]
+    fn window_scale_option_walk() {
+        let cases: &[(&[u8], (bool, u8))] = &[
+            (&[], (false, 0)),
+            (&[2, 4, 5, 0xB4, 1, 3, 3, 8], (true, 8)),
+            (&[1, 1, 1, 3, 3, 20, 0, 0], (true, 14)), // capped at 14
+            (&[3, 3, 2, 3, 3, 9, 1, 1], (true, 9)),   // a later WS overrides
+            (&[0, 3, 3, 8], (false, 0)),              // end of list
+            (&[3, 3, 5, 0, 3, 3, 9, 1], (true, 5)),   // stops at kind 0
+            (&[2, 1, 3, 3, 8, 0, 0, 0], (false, 0)),  // length < 2 stops
+            (&[4, 2, 3, 3, 7, 1, 1, 1], (true, 7)),   // SACK-permitted skipped
+            (&[8, 10, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3], (false, 0)), // WS cut off at n
+            (&[1, 1, 3], (false, 0)),                 // i + 1 >= n
+            (&[3, 4, 6, 0, 1, 1, 1, 1], (false, 0)),  // WS with length 4 is not WS
+            (&[5, 200, 3, 3, 8, 0, 0, 0], (false, 0)), // i + L > n
+        ];
+        for &(o, want) in cases {
+            let (v, ws, _) = ws_walk(o);
+            assert_eq!((v, ws), want, "{o:?}");
+        }
+        assert_eq!(ws_walk(&[1, 1, 3, 3, 8, 0, 0, 0]).2, 3);
+    }
+
+    /// The option walk only runs for SYN segments.
+    #[test]
+    fn window_scale_only_on_syn() {
+        use etherparse::{IpNumber, Ipv4Header, TcpHeader};
+        for syn in [false, true] {
+            let mut tcp = TcpHeader::new(1, 2, 3, 4);
+            tcp.syn = syn;
+            tcp.acknowledgment_number = 0xA1B2_C3D4;
+            tcp.set_options_raw(&[2, 4, 5, 0xB4, 1, 3, 3, 6]).unwrap();
+            let ip = Ipv4Header::new(tcp.header_len() as u16, 64, IpNumber::TCP, [1; 4], [2; 4])
+                .unwrap();
+            tcp.checksum = tcp.calc_checksum_ipv4(&ip, &[]).unwrap();
+            let mut f = vec![0u8; 12];
+            f.extend_from_slice(&[0x08, 0x00]);
+            ip.write(&mut f).unwrap();
+            tcp.write(&mut f).unwrap();
+            let p = parse(&f);
+            assert_eq!(p.reason, 0);
+            assert_eq!(p.ack, 0xA1B2_C3D4);
+            assert_eq!((p.ws_valid, p.ws), (syn, if syn { 6 } else { 0 }));
+            assert_eq!(p.walk_steps, if syn { 3 } else { 0 });
         }
     }
 

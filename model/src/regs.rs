@@ -3,8 +3,13 @@
 use buflet_platform::DeviceConfig;
 use buflet_spec::{param, reg};
 
-/// Number of 32-bit counters from `CNT_RX_FRAMES` to `CNT_NB_RETURNED`.
-const NCNT: usize = ((reg::CNT_NB_RETURNED - reg::CNT_RX_FRAMES) / 4 + 1) as usize;
+/// Last event counter register (the block from `CNT_RX_FRAMES` up to it).
+const CNT_LAST: u32 = reg::CNT_OOO_HELD;
+/// Number of 32-bit counters from `CNT_RX_FRAMES` to [`CNT_LAST`].
+const NCNT: usize = ((CNT_LAST - reg::CNT_RX_FRAMES) / 4 + 1) as usize;
+/// Drop counters: reason r (0..NDROP) at `drop::COUNTER_BASE + 4*r`; the 4-bit reason field.
+const NDROP: usize = 16;
+const DROP_BASE: u32 = buflet_spec::drop::COUNTER_BASE as u32;
 
 /// CTRL.ENABLE.
 pub const CTRL_ENABLE: u32 = 1;
@@ -30,6 +35,7 @@ pub(crate) struct Regs {
     pub cpl_head: u32,
     pub cpl_tail: u32,
     cnt: [u32; NCNT],
+    drops: [u32; NDROP],
 }
 
 fn set_lo(v: &mut u64, lo: u32) {
@@ -57,10 +63,8 @@ impl Regs {
 
     /// Counter of drop reason `r` (see `drop::COUNTER_BASE`).
     pub fn count_drop(&mut self, reason: u8) {
-        self.count(
-            buflet_spec::drop::COUNTER_BASE as u32 + 4 * reason as u32,
-            1,
-        );
+        let i = reason as usize % NDROP;
+        self.drops[i] = self.drops[i].wrapping_add(1);
     }
 
     pub fn read(&self, cfg: &DeviceConfig, addr: u32, free_buflets: u32) -> u32 {
@@ -91,8 +95,11 @@ impl Regs {
             reg::CPL_HEAD => self.cpl_head,
             reg::CPL_TAIL => self.cpl_tail,
             reg::CNT_FREE_BUFLETS => free_buflets,
-            a if (reg::CNT_RX_FRAMES..=reg::CNT_NB_RETURNED).contains(&a) && a % 4 == 0 => {
+            a if (reg::CNT_RX_FRAMES..=CNT_LAST).contains(&a) && a % 4 == 0 => {
                 self.cnt[((a - reg::CNT_RX_FRAMES) / 4) as usize]
+            }
+            a if (DROP_BASE + 4..DROP_BASE + 4 * NDROP as u32).contains(&a) && a % 4 == 0 => {
+                self.drops[((a - DROP_BASE) / 4) as usize]
             }
             _ => 0,
         }

@@ -1,17 +1,23 @@
-//! Socket table, hash lookup, TCP receive rules, named buffers and delivery (rtl/toe_engine.v).
+//! Socket table, hash lookup, the TCP receive engine of docs/tcp-receive.md (state machine,
+//! acceptability, trimming, reassembly, ACK and SYN-ACK generation), named buffers and
+//! delivery (rtl/toe_engine.v).
 
 use std::collections::{HashMap, VecDeque};
 
 use buflet_platform::{Agent, DeviceConfig, HostEnv};
 use buflet_spec::{
-    cpl_flag, cpl_kind, drop, get, nb_desc, op, param, reg, req_hdr, sock_desc, sock_state, status,
+    cpl_flag, cpl_kind, drop, get, nb_desc, op, param, reg, req_hdr, sock_desc, sock_flag,
+    sock_state, status, tx_opt,
 };
 
 use crate::buflets::Chain;
-use crate::parse::tcp_flag;
+use crate::parse::{tcp_flag, Parsed, MAX_WSCALE};
+use crate::tx::TxCmd;
 use crate::{costs, dma_read, dma_write, Cpl, Meta, ModelDevice, REQ_BYTES};
 
 const PAGE: u64 = param::PAGE_BYTES;
+/// Largest RCV_BUF a SOCK_ADD may ask for.
+const MAX_RCV_BUF: u64 = 1 << 30;
 
 /// Hash bucket of a 4-tuple, exactly as toe_engine computes it (architecture.md).
 pub fn hash_bucket(
@@ -27,8 +33,13 @@ pub fn hash_bucket(
     x % buckets
 }
 
+/// `rel(x)`: `(x - base) mod 2^32` as a signed 32-bit number, widened.
+fn rel(x: u32, base: u32) -> i64 {
+    x.wrapping_sub(base) as i32 as i64
+}
+
 /// Socket match key: local/remote IP and port and VLAN id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 struct Key {
     local_ip: u32,
     remote_ip: u32,
@@ -37,26 +48,119 @@ struct Key {
     vlan: u16,
 }
 
-/// A segment on a socket's segment list (the fields of its `buflet_hdr`).
+/// A segment on a socket's in-order or reassembly list (the fields of its `buflet_hdr`).
 #[derive(Debug, Clone, Copy)]
 struct Seg {
     chain: Chain,
     data_off: u16,
     data_len: u16,
-    #[allow(dead_code)]
     seq: u32,
     flags: u8,
 }
 
+impl Seg {
+    fn fin(&self) -> u32 {
+        (self.flags & tcp_flag::FIN != 0) as u32
+    }
+}
+
+/// The host part of a socket (`sock_desc`), kept as posted.
+#[derive(Debug, Clone, Copy, Default)]
+struct Desc {
+    flags: u8,
+    local_mac: [u8; 6],
+    remote_mac: [u8; 6],
+    key: Key,
+    iss: u32,
+    rcv_buf: u32,
+    mss: u16,
+    rcv_wscale: u8,
+}
+
+/// One socket slot: `sock_desc` plus the NIC-owned `sock_ctx` (the lists are modelled as
+/// queues; the RTL links them through `buflet_hdr.NEXT_SEG` and `nb_desc.NEXT_NB`).
 #[derive(Debug, Default)]
 struct Sock {
+    d: Desc,
     state: u8,
+    ws_ok: bool,
     rcv_nxt: u32,
+    irs: u32,
     stream_off: u64,
+    /// In-order segment list (SEG_HEAD..SEG_TAIL).
     segs: VecDeque<Seg>,
+    /// Reassembly list (OOO_HEAD), sorted by SEQ, never overlapping.
+    ooo: VecDeque<Seg>,
     nbs: VecDeque<u16>,
     /// On the engine's ready list (has a segment and an NB).
     queued: bool,
+}
+
+impl Sock {
+    /// `win(rcv_nxt)` of docs/tcp-receive.md with the sampled free buflet count `free`.
+    fn win(&self, cfg: &DeviceConfig, rcv_nxt: u32, free: u32) -> u64 {
+        let reserve = cfg.num_buflets as u64 / param::POOL_RESERVE_DIV;
+        let free = free as u64;
+        let pool_room = if free > reserve {
+            (free - reserve) * (cfg.buflet_bytes as u64 / 2)
+        } else {
+            0
+        };
+        let held = rcv_nxt
+            .wrapping_sub(self.irs)
+            .wrapping_sub(1)
+            .wrapping_sub(self.stream_off as u32) as u64;
+        let rcv_buf = self.d.rcv_buf as u64;
+        let sock_room = rcv_buf.saturating_sub(held);
+        sock_room.min(pool_room)
+    }
+
+    /// The `tx_cmd` of a frame to the peer of this socket, without SEQ/ACK/window/flags.
+    fn tx_base(&self) -> TxCmd {
+        let d = &self.d;
+        TxCmd {
+            dst_mac: d.remote_mac,
+            src_mac: d.local_mac,
+            vlan: d.key.vlan,
+            src_ip: d.key.local_ip,
+            dst_ip: d.key.remote_ip,
+            src_port: d.key.local_port,
+            dst_port: d.key.remote_port,
+            ..TxCmd::default()
+        }
+    }
+
+    /// An ACK for the current RCV_NXT.
+    fn ack(&self, cfg: &DeviceConfig, free: u32) -> TxCmd {
+        let shift = if self.ws_ok { self.d.rcv_wscale } else { 0 };
+        let win = self.win(cfg, self.rcv_nxt, free) >> shift;
+        TxCmd {
+            seq: self.d.iss.wrapping_add(1),
+            ack: self.rcv_nxt,
+            window: win.min(65535) as u16,
+            flags: tcp_flag::ACK,
+            ..self.tx_base()
+        }
+    }
+
+    /// The SYN-ACK (window never scaled; options MSS and, if the SYN had it, window scale).
+    fn syn_ack(&self, cfg: &DeviceConfig, free: u32) -> TxCmd {
+        let win = self.win(cfg, self.rcv_nxt, free);
+        let mut opts = tx_opt::MSS as u8;
+        if self.ws_ok {
+            opts |= tx_opt::WS as u8;
+        }
+        TxCmd {
+            seq: self.d.iss,
+            ack: self.irs.wrapping_add(1),
+            window: win.min(65535) as u16,
+            flags: tcp_flag::SYN | tcp_flag::ACK,
+            opts,
+            mss: self.d.mss,
+            wscale: self.d.rcv_wscale,
+            ..self.tx_base()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -109,6 +213,221 @@ impl Toe {
     }
 }
 
+/// What happens to a frame's buflet chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    /// Linked into one of the socket's lists.
+    Kept,
+    /// Freed, no counter.
+    Consumed,
+    /// Freed, drop counter of this reason.
+    Drop(u64),
+}
+
+/// The result of the TCP rules for one frame.
+#[derive(Debug, Clone, Copy)]
+struct Outcome {
+    fate: Fate,
+    tx: Option<TxCmd>,
+    /// List steps charged (`costs::LIST_STEP` each).
+    steps: u64,
+    accepted: bool,
+    ooo_held: bool,
+}
+
+impl Outcome {
+    fn new(fate: Fate) -> Self {
+        Outcome {
+            fate,
+            tx: None,
+            steps: 0,
+            accepted: false,
+            ooo_held: false,
+        }
+    }
+}
+
+/// The ESTAB / CLOSE_WAIT rules of docs/tcp-receive.md for one segment.
+fn established(
+    cfg: &DeviceConfig,
+    sock: &mut Sock,
+    p: &Parsed,
+    chain: Chain,
+    free: u32,
+) -> Outcome {
+    let flags0 = p.flags;
+    let syn = flags0 & tcp_flag::SYN != 0;
+    let fin = flags0 & tcp_flag::FIN != 0;
+    let rst = flags0 & tcp_flag::RST != 0;
+    let mut len = p.pay_len as i64;
+    let seg_len = len + syn as i64 + fin as i64;
+    let wnd = sock.win(cfg, sock.rcv_nxt, free) as i64;
+    let mut off = rel(p.seq, sock.rcv_nxt);
+    let in_wnd = |x: i64| 0 <= x && x < wnd;
+
+    // 1. Acceptability.
+    let acceptable = if seg_len == 0 {
+        if wnd == 0 {
+            off == 0
+        } else {
+            in_wnd(off)
+        }
+    } else {
+        wnd > 0 && (in_wnd(off) || in_wnd(off + seg_len - 1))
+    };
+    let ack_and = |sock: &Sock, fate: Fate| Outcome {
+        tx: Some(sock.ack(cfg, free)),
+        ..Outcome::new(fate)
+    };
+    if !acceptable {
+        if rst {
+            return Outcome::new(Fate::Drop(drop::OUT_OF_WINDOW));
+        }
+        return ack_and(sock, Fate::Drop(drop::OUT_OF_WINDOW));
+    }
+    // 2. RST.
+    if rst {
+        if off != 0 {
+            return ack_and(sock, Fate::Drop(drop::OUT_OF_WINDOW));
+        }
+        sock.state = sock_state::CLOSED as u8;
+        sock.segs.push_back(Seg {
+            chain,
+            data_off: p.pay_off,
+            data_len: 0,
+            seq: p.seq,
+            flags: flags0,
+        });
+        return Outcome {
+            steps: 1,
+            ..Outcome::new(Fate::Kept)
+        };
+    }
+    // 3. SYN.
+    if syn {
+        return ack_and(sock, Fate::Drop(drop::BAD_STATE));
+    }
+    // 4. CLOSE_WAIT.
+    if sock.state == sock_state::CLOSE_WAIT as u8 {
+        if seg_len > 0 {
+            return ack_and(sock, Fate::Drop(drop::BAD_STATE));
+        }
+        return Outcome::new(Fate::Consumed);
+    }
+    // 5. Trim to the window.
+    let mut flags = flags0;
+    let mut data_off = p.pay_off as i64;
+    let mut seq = p.seq;
+    if off < 0 {
+        let d = -off;
+        data_off += d;
+        len -= d;
+        seq = seq.wrapping_add(d as u32);
+        off = 0;
+    }
+    if off + len > wnd {
+        len = wnd - off;
+        flags &= !(tcp_flag::FIN | tcp_flag::PSH);
+    }
+    let fin = flags & tcp_flag::FIN != 0;
+    if len == 0 && !fin {
+        return Outcome::new(Fate::Consumed);
+    }
+    let mut out = Outcome::new(Fate::Kept);
+    if off == 0 {
+        // 6. In order: cut at the reassembly head, append, drain.
+        if let Some(h) = sock.ooo.front() {
+            out.steps += 1;
+            let hr = rel(h.seq, sock.rcv_nxt);
+            if hr < len {
+                len = hr;
+                flags &= !(tcp_flag::FIN | tcp_flag::PSH);
+            }
+        }
+        let seg = Seg {
+            chain,
+            data_off: data_off as u16,
+            data_len: len as u16,
+            seq,
+            flags,
+        };
+        sock.rcv_nxt = sock.rcv_nxt.wrapping_add(len as u32 + seg.fin());
+        if seg.fin() != 0 {
+            sock.state = sock_state::CLOSE_WAIT as u8;
+        }
+        out.accepted = len > 0;
+        sock.segs.push_back(seg);
+        out.steps += 1;
+        while sock.state == sock_state::ESTAB as u8
+            && sock.ooo.front().is_some_and(|h| h.seq == sock.rcv_nxt)
+        {
+            let h = sock.ooo.pop_front().expect("reassembly head");
+            sock.rcv_nxt = sock.rcv_nxt.wrapping_add(h.data_len as u32 + h.fin());
+            if h.fin() != 0 {
+                sock.state = sock_state::CLOSE_WAIT as u8;
+            }
+            sock.segs.push_back(h);
+            out.steps += 1;
+        }
+        out.tx = Some(sock.ack(cfg, free));
+        return out;
+    }
+    // 7. Ahead.
+    out.tx = Some(sock.ack(cfg, free));
+    if len == 0 {
+        out.fate = Fate::Drop(drop::OUT_OF_ORDER);
+        return out;
+    }
+    // Insertion into the reassembly list; `visited` counts the elements read.
+    let base = sock.rcv_nxt;
+    let start = |c: &Seg| rel(c.seq, base);
+    let n = sock.ooo.len();
+    let mut i = 0;
+    while i < n && start(&sock.ooo[i]) + sock.ooo[i].data_len as i64 <= off {
+        i += 1;
+    }
+    let mut visited = (i + 1).min(n) as u64;
+    if i < n && start(&sock.ooo[i]) <= off {
+        let c = &sock.ooo[i];
+        let d = start(c) + c.data_len as i64 - off;
+        if d >= len {
+            out.steps += visited;
+            out.fate = Fate::Drop(drop::DUPLICATE);
+            return out;
+        }
+        data_off += d;
+        len -= d;
+        seq = seq.wrapping_add(d as u32);
+        off += d;
+        i += 1;
+        if i < n {
+            visited += 1;
+        }
+    }
+    out.steps += visited;
+    if i < n && start(&sock.ooo[i]) < off + len {
+        len = start(&sock.ooo[i]) - off;
+        flags &= !(tcp_flag::FIN | tcp_flag::PSH);
+    }
+    if len == 0 {
+        out.fate = Fate::Drop(drop::DUPLICATE);
+        return out;
+    }
+    sock.ooo.insert(
+        i,
+        Seg {
+            chain,
+            data_off: data_off as u16,
+            data_len: len as u16,
+            seq,
+            flags,
+        },
+    );
+    out.steps += 1;
+    out.ooo_held = true;
+    out
+}
+
 impl ModelDevice {
     pub(crate) fn engine_has_work(&self) -> bool {
         !self.meta_q.is_empty() || self.toe_req.is_some() || !self.toe.ready.is_empty()
@@ -122,13 +441,11 @@ impl ModelDevice {
             let done = match src {
                 0 if !self.meta_q.is_empty() => {
                     let m = self.meta_q.pop_front().expect("meta");
-                    self.engine_frame(m);
-                    self.now + costs::ENGINE_FRAME
+                    self.engine_frame(m)
                 }
                 1 if self.toe_req.is_some() => {
                     let e = self.toe_req.take().expect("req");
-                    self.engine_req(&e);
-                    self.now + costs::ENGINE_REQ
+                    self.engine_req(&e)
                 }
                 2 if !self.toe.ready.is_empty() => self.engine_deliver(env),
                 _ => continue,
@@ -144,11 +461,14 @@ impl ModelDevice {
         self.regs.count_drop(reason as u8);
     }
 
-    /// Socket lookup and the TCP receive rules for one frame's metadata.
-    fn engine_frame(&mut self, m: Meta) {
+    /// Socket lookup and the TCP receive rules for one frame's metadata. Returns the cycle
+    /// the engine is done with it (including handing its tx command to tx_builder).
+    fn engine_frame(&mut self, m: Meta) -> u64 {
         let p = m.p;
+        let base = self.now + costs::ENGINE_FRAME;
         if p.reason != 0 {
-            return self.drop_frame(m.chain, p.reason as u64);
+            self.drop_frame(m.chain, p.reason as u64);
+            return base;
         }
         let key = Key {
             local_ip: p.dst_ip,
@@ -158,70 +478,100 @@ impl ModelDevice {
             vlan: p.vlan,
         };
         let Some(s) = self.toe.lookup(&key) else {
-            return self.drop_frame(m.chain, drop::NO_SOCKET);
+            self.drop_frame(m.chain, drop::NO_SOCKET);
+            return base;
         };
+        // The window's free buflet count, sampled as the engine picks the metadata.
+        let free = self.free_sample();
+        let cfg = &self.cfg;
         let sock = &mut self.toe.socks[s as usize];
-        let fin_rst = p.flags & (tcp_flag::FIN | tcp_flag::RST);
-        match sock.state as u64 {
+        let flags = p.flags;
+        let has = |f: u8| flags & f != 0;
+        let out = match sock.state as u64 {
             sock_state::LISTEN => {
-                if p.flags & tcp_flag::SYN == 0 {
-                    return self.drop_frame(m.chain, drop::OUT_OF_ORDER);
-                }
-                sock.rcv_nxt = p.seq.wrapping_add(1);
-                sock.state = sock_state::ESTAB as u8;
-                self.pool.free_chain(m.chain);
-            }
-            sock_state::ESTAB => {
-                let keep = if p.pay_len > 0 {
-                    p.seq == sock.rcv_nxt
+                if has(tcp_flag::RST) || !has(tcp_flag::SYN) || has(tcp_flag::ACK) {
+                    Outcome::new(Fate::Drop(drop::BAD_STATE))
                 } else {
-                    fin_rst != 0 && p.seq == sock.rcv_nxt
-                };
-                if !keep {
-                    if p.pay_len > 0 || fin_rst != 0 {
-                        return self.drop_frame(m.chain, drop::OUT_OF_ORDER);
-                    }
-                    // A pure ACK: consumed silently.
-                    return self.pool.free_chain(m.chain);
-                }
-                sock.rcv_nxt = sock.rcv_nxt.wrapping_add(p.pay_len as u32);
-                if fin_rst != 0 {
-                    sock.state = sock_state::CLOSED as u8;
-                    if p.flags & tcp_flag::FIN != 0 {
-                        sock.rcv_nxt = sock.rcv_nxt.wrapping_add(1);
+                    sock.irs = p.seq;
+                    sock.rcv_nxt = p.seq.wrapping_add(1);
+                    sock.stream_off = 0;
+                    sock.ws_ok = p.ws_valid;
+                    sock.state = sock_state::SYN_RCVD as u8;
+                    Outcome {
+                        tx: Some(sock.syn_ack(cfg, free)),
+                        ..Outcome::new(Fate::Consumed)
                     }
                 }
-                sock.segs.push_back(Seg {
-                    chain: m.chain,
-                    data_off: p.pay_off,
-                    data_len: p.pay_len,
-                    seq: p.seq,
-                    flags: p.flags,
-                });
-                if p.pay_len > 0 {
-                    // Only segments carrying payload count as accepted (a bare FIN/RST is kept
-                    // on the list for stream order but is not counted), as in toe_engine.
-                    self.regs.count(reg::CNT_RX_ACCEPTED, 1);
-                }
-                self.toe.wake(s);
             }
-            _ => self.drop_frame(m.chain, drop::OUT_OF_ORDER),
+            sock_state::SYN_RCVD => {
+                if has(tcp_flag::RST) {
+                    if p.seq == sock.rcv_nxt {
+                        sock.state = sock_state::LISTEN as u8;
+                        Outcome::new(Fate::Consumed)
+                    } else {
+                        Outcome::new(Fate::Drop(drop::OUT_OF_WINDOW))
+                    }
+                } else if has(tcp_flag::SYN) {
+                    if p.seq == sock.irs {
+                        Outcome {
+                            tx: Some(sock.syn_ack(cfg, free)),
+                            ..Outcome::new(Fate::Consumed)
+                        }
+                    } else {
+                        Outcome::new(Fate::Drop(drop::BAD_STATE))
+                    }
+                } else if has(tcp_flag::ACK) && p.ack == sock.d.iss.wrapping_add(1) {
+                    sock.state = sock_state::ESTAB as u8;
+                    established(cfg, sock, &p, m.chain, free)
+                } else {
+                    Outcome::new(Fate::Drop(drop::BAD_STATE))
+                }
+            }
+            sock_state::ESTAB | sock_state::CLOSE_WAIT => established(cfg, sock, &p, m.chain, free),
+            _ => Outcome::new(Fate::Drop(drop::BAD_STATE)),
+        };
+        match out.fate {
+            Fate::Kept => self.toe.wake(s),
+            Fate::Consumed => self.pool.free_chain(m.chain),
+            Fate::Drop(r) => self.drop_frame(m.chain, r),
+        }
+        if out.accepted {
+            self.regs.count(reg::CNT_RX_ACCEPTED, 1);
+        }
+        if out.ooo_held {
+            self.regs.count(reg::CNT_OOO_HELD, 1);
+        }
+        let t = base + out.steps * costs::LIST_STEP;
+        match out.tx {
+            Some(cmd) => self.tx.push(&self.cfg, t, &cmd) + costs::ENGINE_TX,
+            None => t,
         }
     }
 
-    /// SOCK_ADD, NB_POST, NOP, SOCK_DEL and unknown opcodes.
-    fn engine_req(&mut self, e: &[u8; REQ_BYTES]) {
+    /// SOCK_ADD, SOCK_DEL, NB_POST, NOP and unknown opcodes. Returns the done cycle.
+    fn engine_req(&mut self, e: &[u8; REQ_BYTES]) -> u64 {
         let cfg = &self.cfg;
         let opcode = get(e, req_hdr::OPCODE);
         let sref = get(e, req_hdr::SOCK_REF) as usize;
+        let in_use =
+            |t: &Toe| sref < t.socks.len() && t.socks[sref].state != sock_state::FREE as u8;
+        let done = self.now + costs::ENGINE_REQ;
         let st = match opcode {
             op::SOCK_ADD => {
+                let rcv_buf = get(e, sock_desc::RCV_BUF);
                 if sref >= cfg.num_sockets as usize
-                    || self.toe.socks[sref].state != sock_state::FREE as u8
+                    || in_use(&self.toe)
                     || get(e, sock_desc::PROTO) != 6
+                    || !(1..=MAX_RCV_BUF).contains(&rcv_buf)
+                    || get(e, sock_desc::RCV_WSCALE) > MAX_WSCALE as u64
                 {
                     status::BAD_SOCK
                 } else {
+                    let mac = |f: (usize, usize)| {
+                        let mut m = [0u8; 6];
+                        m.copy_from_slice(&e[f.0..f.0 + 6]);
+                        m
+                    };
                     let key = Key {
                         local_ip: get(e, sock_desc::LOCAL_IP) as u32,
                         remote_ip: get(e, sock_desc::REMOTE_IP) as u32,
@@ -230,6 +580,16 @@ impl ModelDevice {
                         vlan: get(e, sock_desc::VLAN) as u16,
                     };
                     self.toe.socks[sref] = Sock {
+                        d: Desc {
+                            flags: get(e, sock_desc::FLAGS) as u8,
+                            local_mac: mac(sock_desc::LOCAL_MAC),
+                            remote_mac: mac(sock_desc::REMOTE_MAC),
+                            key,
+                            iss: get(e, sock_desc::ISS) as u32,
+                            rcv_buf: rcv_buf as u32,
+                            mss: get(e, sock_desc::MSS) as u16,
+                            rcv_wscale: get(e, sock_desc::RCV_WSCALE) as u8,
+                        },
                         state: sock_state::LISTEN as u8,
                         ..Sock::default()
                     };
@@ -237,13 +597,18 @@ impl ModelDevice {
                     status::OK
                 }
             }
+            op::SOCK_DEL => {
+                if !in_use(&self.toe) {
+                    status::BAD_SOCK
+                } else {
+                    return self.sock_del(e, sref as u16);
+                }
+            }
             op::NB_POST => {
                 let rn = get(e, nb_desc::REF_NUM) as usize;
                 let total = get(e, nb_desc::TOTAL_BYTES);
                 let pages = get(e, nb_desc::HMD_PAGES);
-                if sref >= cfg.num_sockets as usize
-                    || self.toe.socks[sref].state == sock_state::FREE as u8
-                {
+                if !in_use(&self.toe) {
                     status::BAD_SOCK
                 } else if rn >= cfg.num_nbs as usize
                     || self.toe.nbs[rn].is_some()
@@ -263,19 +628,52 @@ impl ModelDevice {
                     });
                     self.toe.socks[sref].nbs.push_back(rn as u16);
                     self.toe.wake(sref as u16);
-                    return; // its completion is the NB_RETURN
+                    return done; // its completion is the NB_RETURN
                 }
             }
             op::NOP => status::OK,
             _ => status::BAD_OPCODE,
         };
-        self.post_cpl(self.now + costs::ENGINE_REQ, Cpl::cmd_done(e, st));
+        self.post_cpl(done, Cpl::cmd_done(e, st));
+        done
+    }
+
+    /// SOCK_DEL of an in-use socket: every NB returned with DELETE (head first), every
+    /// segment chain freed (in-order list, then reassembly list), the socket unlinked and its
+    /// slot freed, then CMD_DONE/OK. Delivery is never in flight here: the engine finishes a
+    /// delivery step (its DMA write included) before it picks another job.
+    fn sock_del(&mut self, e: &[u8; REQ_BYTES], s: u16) -> u64 {
+        let mut t = self.now + costs::ENGINE_REQ;
+        while !self.toe.socks[s as usize].nbs.is_empty() {
+            t += costs::ENGINE_RETURN;
+            self.return_nb(s, cpl_flag::DELETE, status::OK, t);
+        }
+        let sock = std::mem::take(&mut self.toe.socks[s as usize]);
+        for seg in sock.segs.iter().chain(sock.ooo.iter()) {
+            self.pool.free_chain(seg.chain);
+            t += costs::LIST_STEP;
+        }
+        if let Some(v) = self.toe.map.get_mut(&sock.d.key) {
+            v.retain(|&x| x != s);
+            if v.is_empty() {
+                self.toe.map.remove(&sock.d.key);
+            }
+        }
+        if sock.queued {
+            self.toe.ready.retain(|&x| x != s);
+        }
+        self.post_cpl(t, Cpl::cmd_done(e, status::OK));
+        t
     }
 
     /// Return the head NB of socket `s` with `flags` and completion status `st`, at time `t`.
     fn return_nb(&mut self, s: u16, flags: u64, st: u64, t: u64) {
-        let rn = self.toe.socks[s as usize].nbs.pop_front().expect("head NB");
-        let nb = self.toe.nbs[rn as usize].take().expect("NB in use");
+        let Some(rn) = self.toe.socks[s as usize].nbs.pop_front() else {
+            return;
+        };
+        let Some(nb) = self.toe.nbs[rn as usize].take() else {
+            return;
+        };
         if matches!(self.toe.page_cache, Some((c, _, _)) if c == rn) {
             self.toe.page_cache = None;
         }
@@ -370,6 +768,7 @@ impl ModelDevice {
             );
             self.toe.scratch = buf;
             let sock = &mut self.toe.socks[s as usize];
+            let psh_return = sock.d.flags as u64 & sock_flag::PSH_RETURN != 0;
             let nbm = self.toe.nbs[rn as usize].as_mut().expect("NB in use");
             if nbm.filled == 0 {
                 nbm.stream_off = sock.stream_off;
@@ -380,14 +779,18 @@ impl ModelDevice {
             let head = sock.segs.front_mut().expect("segment");
             head.data_off += n as u16;
             head.data_len -= n as u16;
-            let drained = head.data_len == 0 && head.flags & (tcp_flag::FIN | tcp_flag::RST) == 0;
-            if drained {
+            let emptied = head.data_len == 0;
+            let marker = head.flags & (tcp_flag::FIN | tcp_flag::RST) != 0;
+            let pushed = head.flags & (tcp_flag::PSH | tcp_flag::URG) != 0;
+            if emptied && !marker {
                 sock.segs.pop_front();
                 self.pool.free_chain(seg.chain);
             }
             self.regs.count(reg::CNT_DELIVERED_BYTES, n as u64);
             if full {
                 self.return_nb(s, cpl_flag::FULL, status::OK, done);
+            } else if emptied && pushed && !marker && psh_return {
+                self.return_nb(s, cpl_flag::PSH, status::OK, done);
             }
         }
         self.toe.socks[s as usize].queued = false;
@@ -409,5 +812,12 @@ mod tests {
             super::hash_bucket(0x0A4D_0009, 0x0A4D_0002, 40000, 2049, 64),
             0xDE % 64
         );
+    }
+
+    #[test]
+    fn rel_is_signed_modulo() {
+        assert_eq!(super::rel(5, 0xFFFF_FFFE), 7);
+        assert_eq!(super::rel(0xFFFF_FFFE, 5), -7);
+        assert_eq!(super::rel(100, 100), 0);
     }
 }

@@ -94,6 +94,7 @@ fn blk(width: u32) {
     assert_eq!(s.nic_read, 2 * 64);
     assert_eq!(s.stray_accesses, 0);
     assert_eq!(r.r(reg::CNT_REQ_ERRORS), 0);
+    r.assert_all_free();
 }
 
 #[test]
@@ -212,4 +213,5 @@ fn blk_error_statuses() {
     }
     assert_eq!(r.r(reg::CNT_REQ_ERRORS), n as u32 - 1);
     assert_eq!(r.env.mem.stats().stray_accesses, 2);
+    r.assert_all_free();
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use buflet_spec::{cpl_kind, op, put, reg, sock_desc, status};
+use buflet_spec::{cpl_flag, cpl_kind, op, put, reg, sock_desc, status};
 use common::*;
 
 #[test]
@@ -11,9 +11,20 @@ fn bad_requests_complete_with_errors() {
     let hmd = r.alloc(8);
     let mut udp = sock_add(4, 0, 0);
     put(&mut udp, sock_desc::PROTO, 17);
+    let with = |rcv_buf: u32, wscale: u8| {
+        sock_add_opts(
+            6,
+            0,
+            &SockOpts {
+                rcv_buf,
+                wscale,
+                ..SockOpts::default()
+            },
+        )
+    };
     let cases: Vec<([u8; 64], u64)> = vec![
         (req(0x77, 0), status::BAD_OPCODE),
-        (req(op::SOCK_DEL, 0), status::BAD_OPCODE),
+        (sock_del(0, 0), status::BAD_SOCK), // not in use
         (sock_add(64, 0, 0), status::BAD_SOCK),
         (sock_add(1, 0, 0), status::OK),
         (sock_add(1, 0, 0), status::BAD_SOCK),
@@ -27,6 +38,14 @@ fn bad_requests_complete_with_errors() {
         (nb_post(1, 0, 3, 4096, hmd, 1), u64::MAX), // accepted: no completion
         (nb_post(1, 0, 3, 100, hmd, 1), status::BAD_NB), // slot busy
         (req(op::NOP, 0), status::OK),
+        (with(0, 7), status::BAD_SOCK),
+        (with((1 << 30) + 1, 7), status::BAD_SOCK),
+        (with(1 << 30, 15), status::BAD_SOCK),
+        (with(1 << 30, 14), status::OK),
+        (sock_del(6, 0), status::OK),
+        (with(1, 0), status::OK),
+        (sock_del(6, 0), status::OK),
+        (sock_del(6, 0), status::BAD_SOCK),
     ];
     let mut want = vec![];
     for (i, (mut e, st)) in cases.into_iter().enumerate() {
@@ -44,7 +63,15 @@ fn bad_requests_complete_with_errors() {
         r.r(reg::CNT_REQ_ERRORS),
         want.iter().filter(|w| w.1 != 0).count() as u32
     );
-    assert_eq!(r.r(reg::REQ_HEAD), 15);
+    assert_eq!(r.r(reg::REQ_HEAD), 23);
+    // Deleting socket 1 returns its NB (tag 512, slot 3) first.
+    let cs = r.delete(1);
+    assert_eq!(
+        (cs[0].kind, cs[0].tag, cs[0].ref_num, cs[0].flags),
+        (cpl_kind::NB_RETURN, 512, 3, cpl_flag::DELETE)
+    );
+    assert_eq!(cs.len(), 2);
+    r.assert_all_free();
 }
 
 #[test]
@@ -57,6 +84,7 @@ fn refused_fetch_is_bad_opcode() {
         (cs[0].status, cs[0].tag, cs[0].opcode),
         (status::BAD_OPCODE, 0, 0)
     );
+    r.assert_all_free();
 }
 
 #[test]
@@ -75,4 +103,5 @@ fn completion_ring_wraps_and_stalls_when_full() {
     assert_eq!(tags, (0..10).collect::<Vec<u64>>());
     assert_eq!(r.r(reg::CPL_TAIL), 10);
     assert_eq!(r.r(reg::CNT_CPL_POSTED), 10);
+    r.assert_all_free();
 }

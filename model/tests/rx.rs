@@ -45,9 +45,13 @@ fn bring_up_registers() {
     r.w(reg::CTRL, 0);
     assert_eq!(r.r(reg::STATUS), 1);
     assert!(r.dev.cycles() > 0);
+    for a in [reg::CNT_TX_FRAMES, reg::CNT_TX_BYTES, reg::CNT_OOO_HELD] {
+        assert_eq!(r.r(a), 0);
+    }
+    r.assert_all_free();
 }
 
-/// SOCK_ADD, two NBs, SYN, in-order data (plus a pure ACK and a duplicate), FIN.
+/// SOCK_ADD, two NBs, handshake, in-order data (plus a pure ACK and an old duplicate), FIN.
 fn stream(width: u32) {
     let mut r = Rig::new(&format!("stream{width}"), cfg(width), 64, 64);
     r.submit(&sock_add(3, 100, 0));
@@ -73,37 +77,48 @@ fn stream(width: u32) {
 
     let data = bytes(width as u64, 7000);
     let isn = 0xFFFF_F000u32; // sequence numbers wrap during the stream
-    r.push(frame(&Seg {
-        syn: true,
-        seq: isn,
-        ..Seg::default()
-    }));
-    let mut seq = isn.wrapping_add(1);
+    let mut seq = r.handshake(isn);
+    let mut want_acks = vec![];
     for (i, chunk) in data.chunks(1448).enumerate() {
-        r.push(frame(&Seg {
+        r.send(Seg {
             seq,
             payload: chunk.to_vec(),
             ..Seg::default()
-        }));
+        });
+        let end = seq.wrapping_add(chunk.len() as u32);
+        want_acks.push(end);
         if i == 1 {
-            r.push(frame(&Seg {
-                seq: seq.wrapping_add(chunk.len() as u32),
+            r.send(Seg {
+                seq: end,
                 ..Seg::default()
-            })); // pure ACK
-            r.push(frame(&Seg {
+            }); // pure ACK: consumed, not answered
+            r.send(Seg {
                 seq,
                 payload: chunk.to_vec(),
                 ..Seg::default()
-            })); // duplicate
+            }); // old duplicate: left of the window, answered with an ACK
+            want_acks.push(end);
         }
-        seq = seq.wrapping_add(chunk.len() as u32);
+        seq = end;
     }
-    r.push(frame(&Seg {
+    r.send(Seg {
         seq,
         fin: true,
         ..Seg::default()
-    }));
+    });
+    want_acks.push(seq.wrapping_add(1));
     r.settle();
+    let t = r.txs();
+    let got: Vec<u32> = t.iter().map(|t| t.ack).collect();
+    assert_eq!(got, want_acks);
+    for (i, t) in t.iter().enumerate() {
+        assert!(t.is_ack(want_acks[i]), "{t:?}");
+        // The SYN offered window scale: windows are scaled by RCV_WSCALE (7).
+        assert!(
+            t.window > 0 && (t.window as u32) << WSCALE <= 240 * 1024,
+            "{t:?}"
+        );
+    }
     let cs = r.wait_cpls(2);
     assert_eq!(cs.len(), 2, "{cs:?}");
     assert_eq!(
@@ -137,27 +152,35 @@ fn stream(width: u32) {
     assert_eq!(r.cpu_read(pb, 4096), &data[..4096]);
     assert_eq!(r.cpu_read(pa, 1904), &data[4096..6000]);
     assert_eq!(r.cpu_read(p1[0], 1000), &data[6000..]);
-    assert_eq!(r.r(reg::CNT_RX_FRAMES), 9);
+    assert_eq!(r.r(reg::CNT_RX_FRAMES), 10);
     assert_eq!(r.r(reg::CNT_RX_ACCEPTED), 5); // data segments; the bare FIN is not counted
-    assert_eq!(r.r(reg::CNT_DROP_OUT_OF_ORDER), 1);
+    assert_eq!(r.r(reg::CNT_DROP_OUT_OF_WINDOW), 1);
     assert_eq!(r.r(reg::CNT_DELIVERED_BYTES), 7000);
     assert_eq!(r.r(reg::CNT_NB_RETURNED), 2);
     assert_eq!(r.r(reg::CNT_CPL_POSTED), 3);
     assert_eq!(r.r(reg::CNT_REQ_ERRORS), 0);
+    // The SYN-ACK (MSS and window scale options) and 7 ACKs.
+    assert_eq!(r.r(reg::CNT_TX_FRAMES), 1 + 7);
+    assert_eq!(r.r(reg::CNT_TX_BYTES), 62 + 7 * 54);
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 256);
     let s = r.env.mem.stats();
     // 3 request entries + 3 page-list entries (NB 5 pages 0 and 1, NB 7 page 0).
     assert_eq!(s.nic_read, 3 * 64 + 3 * 8);
     assert_eq!(s.nic_written, 7000 + 3 * 32);
     assert_eq!(s.stray_accesses, 0);
-    // After FIN the socket is CLOSED: everything is out of order.
-    r.push(frame(&Seg {
+    // After FIN the socket is in CLOSE_WAIT: more data is answered and dropped as BAD_STATE.
+    r.send(Seg {
         seq: seq.wrapping_add(1),
         payload: vec![1; 10],
         ..Seg::default()
-    }));
+    });
     r.settle();
-    assert_eq!(r.r(reg::CNT_DROP_OUT_OF_ORDER), 2);
+    assert_eq!(r.r(reg::CNT_DROP_BAD_STATE), 1);
+    let t = r.txs();
+    assert_eq!(t.len(), 1);
+    assert!(t[0].is_ack(seq.wrapping_add(1)));
+    r.delete(3);
+    r.assert_all_free();
 }
 
 #[test]
@@ -174,16 +197,11 @@ fn established(name: &str, c: DeviceConfig) -> (Rig, u32) {
     let mut r = Rig::new(name, c, 64, 64);
     r.submit(&sock_add(0, 1, 0));
     r.wait_cpls(1);
-    r.push(frame(&Seg {
-        syn: true,
-        seq: 99,
-        ..Seg::default()
-    }));
-    r.settle();
-    (r, 100)
+    let seq = r.handshake(99);
+    (r, seq)
 }
 
-const DROP_CNTS: [(u64, u32); 10] = [
+const DROP_CNTS: [(u64, u32); 13] = [
     (drop::TRUNCATED, reg::CNT_DROP_TRUNCATED),
     (drop::NOT_IPV4, reg::CNT_DROP_NOT_IPV4),
     (drop::BAD_IP_HDR, reg::CNT_DROP_BAD_IP_HDR),
@@ -194,10 +212,20 @@ const DROP_CNTS: [(u64, u32); 10] = [
     (drop::NO_BUFLET, reg::CNT_DROP_NO_BUFLET),
     (drop::OUT_OF_ORDER, reg::CNT_DROP_OUT_OF_ORDER),
     (drop::TOO_LONG, reg::CNT_DROP_TOO_LONG),
+    (drop::OUT_OF_WINDOW, reg::CNT_DROP_OUT_OF_WINDOW),
+    (drop::DUPLICATE, reg::CNT_DROP_DUPLICATE),
+    (drop::BAD_STATE, reg::CNT_DROP_BAD_STATE),
 ];
 
 fn drop_counts(r: &mut Rig) -> Vec<u32> {
     DROP_CNTS.iter().map(|&(_, a)| r.r(a)).collect()
+}
+
+#[test]
+fn drop_counters_are_at_base_plus_4r() {
+    for &(d, a) in DROP_CNTS.iter() {
+        assert_eq!(a as u64, drop::COUNTER_BASE + 4 * d);
+    }
 }
 
 #[test]
@@ -269,14 +297,7 @@ fn each_drop_reason_counts() {
             ..Seg::default()
         }),
     ));
-    cases.push((
-        drop::OUT_OF_ORDER,
-        frame(&Seg {
-            seq: seq + 100,
-            payload: vec![1; 40],
-            ..Seg::default()
-        }),
-    ));
+    // A zero-length FIN ahead of RCV_NXT is not held.
     cases.push((
         drop::OUT_OF_ORDER,
         frame(&Seg {
@@ -293,7 +314,27 @@ fn each_drop_reason_counts() {
             ..Seg::default()
         }),
     ));
-    assert_eq!(cases.last().unwrap().1.len(), 9217);
+    // Far beyond the right edge of the window.
+    cases.push((
+        drop::OUT_OF_WINDOW,
+        frame(&Seg {
+            seq: seq + (1 << 24),
+            payload: vec![1; 40],
+            ..Seg::default()
+        }),
+    ));
+    // A SYN on an established socket.
+    cases.push((
+        drop::BAD_STATE,
+        frame(&Seg {
+            seq,
+            syn: true,
+            ack: Some(ISS + 1),
+            ..Seg::default()
+        }),
+    ));
+    assert_eq!(cases[cases.len() - 3].1.len(), 9217);
+    let n = cases.len() as u32;
     for (reason, f) in cases {
         let before = drop_counts(&mut r);
         r.push(f);
@@ -303,6 +344,13 @@ fn each_drop_reason_counts() {
             let want = before[i] + (d == reason) as u32;
             assert_eq!(after[i], want, "reason {reason}: counter of reason {d}");
         }
+        // Parser drops and NO_SOCKET are never answered; the TCP drops get an ACK.
+        let t = r.txs();
+        let answered = [drop::OUT_OF_ORDER, drop::OUT_OF_WINDOW, drop::BAD_STATE].contains(&reason);
+        assert_eq!(t.len(), answered as usize, "reason {reason}: {t:?}");
+        if answered {
+            assert!(t[0].is_ack(seq), "{t:?}");
+        }
         assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 256);
     }
     assert_eq!(r.r(reg::CNT_RX_ACCEPTED), 0);
@@ -310,7 +358,10 @@ fn each_drop_reason_counts() {
     r.push(good());
     r.settle();
     assert_eq!(r.r(reg::CNT_RX_ACCEPTED), 1);
-    assert_eq!(r.r(reg::CNT_RX_FRAMES), 16);
+    assert_eq!(r.r(reg::CNT_RX_FRAMES), 2 + n + 1);
+    assert!(r.txs()[0].is_ack(seq + 300));
+    r.delete(0);
+    r.assert_all_free();
 }
 
 #[test]
@@ -318,90 +369,121 @@ fn listen_without_syn_and_disabled_frames() {
     let mut r = Rig::new("listen", cfg(64), 16, 16);
     r.submit(&sock_add(1, 1, 0));
     r.wait_cpls(1);
-    r.push(frame(&Seg {
+    r.send(Seg {
         seq: 5,
         payload: vec![1; 10],
         ..Seg::default()
-    }));
+    });
     r.settle();
-    assert_eq!(r.r(reg::CNT_DROP_OUT_OF_ORDER), 1);
+    assert_eq!(r.r(reg::CNT_DROP_BAD_STATE), 1);
+    assert!(r.txs().is_empty());
     r.w(reg::CTRL, 0);
-    r.push(frame(&Seg {
+    r.send(Seg {
         syn: true,
         seq: 5,
         ..Seg::default()
-    }));
+    });
     r.push(vec![0; 8]);
     r.settle();
     assert_eq!(r.dev.rx_pending(), 0);
     assert_eq!(r.r(reg::CNT_RX_FRAMES), 1);
     assert_eq!(r.r(reg::CNT_DROP_TRUNCATED), 0);
+    assert!(r.txs().is_empty());
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 256);
+    r.w(reg::CTRL, 1);
+    r.delete(1);
+    r.assert_all_free();
 }
 
+/// Four buflets: the pool window closes, a frame that needs more buflets than are free is
+/// dropped NO_BUFLET, and posting a named buffer reopens everything.
 #[test]
 fn no_buflet_then_recovery() {
     let mut c = cfg(64);
-    c.num_buflets = 4;
-    let (mut r, mut seq) = established("nobuflet", c);
-    let data = bytes(7, 5000);
-    for chunk in data[..4000].chunks(1000) {
-        r.push(frame(&Seg {
+    c.num_buflets = 4; // reserve 4/16 = 0: pool room = free * 1024
+    let mut r = Rig::new("nobuflet", c, 64, 64);
+    r.submit(&sock_add(0, 1, 0));
+    r.wait_cpls(1);
+    let mut seq = r.handshake_full(99, None, false);
+    let data = bytes(7, 6000);
+    for chunk in data[..3000].chunks(1000) {
+        r.send(Seg {
             seq,
             payload: chunk.to_vec(),
             ..Seg::default()
-        }));
+        });
         seq += 1000;
     }
     r.settle();
-    assert_eq!(r.r(reg::CNT_RX_ACCEPTED), 4);
-    assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 0);
-    let fifth = frame(&Seg {
+    assert_eq!(r.r(reg::CNT_RX_ACCEPTED), 3);
+    assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 1);
+    // Each ACK advertises the pool room left when its frame was picked: 3, 2, 1 buflets.
+    let t = r.txs();
+    let got: Vec<(u32, u16)> = t.iter().map(|t| (t.ack, t.window)).collect();
+    assert_eq!(got, vec![(1100, 3072), (2100, 2048), (3100, 1024)]);
+    // A frame of two buflets with one free: NO_BUFLET, no ACK.
+    let big = frame(&Seg {
         seq,
-        payload: data[4000..].to_vec(),
+        payload: data[3000..].to_vec(),
         ..Seg::default()
     });
-    r.push(fifth.clone());
+    r.push(big.clone());
     r.settle();
     assert_eq!(r.r(reg::CNT_DROP_NO_BUFLET), 1);
-    assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 0);
-    let pages: Vec<u64> = (0..2).map(|_| r.alloc(4096)).collect();
-    let hmd = r.alloc(16);
-    r.cpu_write(
-        hmd,
-        &pages
-            .iter()
-            .flat_map(|p| p.to_le_bytes())
-            .collect::<Vec<u8>>(),
-    );
-    r.submit(&nb_post(0, 9, 0, 5000, hmd, 2));
+    assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 1);
+    assert!(r.txs().is_empty());
+    // One buflet, taken by the frame itself: window 0, so data is out of window.
+    r.send(Seg {
+        seq,
+        payload: data[3000..3100].to_vec(),
+        ..Seg::default()
+    });
+    r.settle();
+    assert_eq!(r.r(reg::CNT_DROP_OUT_OF_WINDOW), 1);
+    let t = r.txs();
+    assert_eq!((t.len(), t[0].ack, t[0].window), (1, seq, 0));
+    let (hmd, pages) = r.nb_mem(6000);
+    r.submit(&nb_post(0, 9, 0, 6000, hmd, 2));
     r.settle();
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 4);
-    assert_eq!(r.r(reg::CNT_DELIVERED_BYTES), 4000);
-    r.push(fifth);
+    assert_eq!(r.r(reg::CNT_DELIVERED_BYTES), 3000);
+    assert!(r.txs().is_empty(), "no window update on NB_POST");
+    // The retransmission takes 2 of the 4 buflets: window 2048 at its pick, so its tail is cut.
+    r.push(big);
+    r.settle();
+    let t = r.txs();
+    assert_eq!((t.len(), t[0].ack), (1, seq + 2048), "{t:?}");
+    assert_eq!(r.r(reg::CNT_DELIVERED_BYTES), 3000 + 2048);
+    // The peer resends from the ACK.
+    r.send(Seg {
+        seq: seq + 2048,
+        payload: data[3000 + 2048..].to_vec(),
+        ..Seg::default()
+    });
     r.settle();
     let cs = r.wait_cpls(1);
     assert_eq!(
         (cs[0].tag, cs[0].bytes, cs[0].flags),
-        (9, 5000, cpl_flag::FULL)
+        (9, 6000, cpl_flag::FULL)
     );
-    assert_eq!(r.cpu_read(pages[0], 4096), &data[..4096]);
-    assert_eq!(r.cpu_read(pages[1], 904), &data[4096..]);
-    // A frame needing two buflets with a big payload and an RST ends the stream.
+    assert_eq!(r.nb_read(&pages, 6000), data);
+    // An RST at RCV_NXT ends the stream; the next NB comes back empty with flag RST.
     r.submit(&nb_post(0, 10, 1, 100, hmd, 1));
-    r.push(frame(&Seg {
-        seq: seq + 1000,
+    r.send(Seg {
+        seq: seq + 3000,
         rst: true,
         ..Seg::default()
-    }));
+    });
     r.settle();
     let cs = r.wait_cpls(1);
     assert_eq!(
         (cs[0].tag, cs[0].bytes, cs[0].flags, cs[0].stream_off),
-        // An empty return reports where the stream stands: 5000 bytes were delivered.
-        (10, 0, cpl_flag::RST, 5000)
+        // An empty return reports where the stream stands: 6000 bytes were delivered.
+        (10, 0, cpl_flag::RST, 6000)
     );
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 4);
+    r.delete(0);
+    r.assert_all_free();
 }
 
 #[test]
@@ -409,55 +491,46 @@ fn vlan_sockets_and_big_frames() {
     let mut r = Rig::new("vlan", cfg(256), 16, 16);
     r.submit(&sock_add(2, 1, 5));
     r.wait_cpls(1);
-    r.push(frame(&Seg {
+    r.send(Seg {
         syn: true,
         seq: 0,
         ..Seg::default()
-    }));
+    });
     r.settle();
     assert_eq!(r.r(reg::CNT_DROP_NO_SOCKET), 1);
-    r.push(frame(&Seg {
-        syn: true,
-        seq: 0,
-        vlan: Some(5),
-        ..Seg::default()
-    }));
+    assert!(r.txs().is_empty());
+    let seq = r.handshake_vlan(0, Some(5));
     let data = bytes(3, 9000);
-    r.push(frame(&Seg {
-        seq: 1,
+    r.send(Seg {
+        seq,
         payload: data.clone(),
         vlan: Some(5),
         ..Seg::default()
-    }));
-    r.push(frame(&Seg {
-        seq: 9001,
+    });
+    r.send(Seg {
+        seq: seq + 9000,
         fin: true,
         vlan: Some(5),
         ..Seg::default()
-    }));
+    });
     r.settle();
+    let t = r.txs();
+    assert_eq!(t.len(), 2);
+    assert!(t.iter().all(|t| t.vlan == Some(5)));
+    assert!(t[0].is_ack(9001) && t[1].is_ack(9002), "{t:?}");
     assert_eq!(r.r(reg::CNT_RX_ACCEPTED), 1);
     assert!(r.r(reg::CNT_FREE_BUFLETS) < 256);
-    let pages: Vec<u64> = (0..3).map(|_| r.alloc(4096)).collect();
-    let hmd = r.alloc(24);
-    r.cpu_write(
-        hmd,
-        &pages
-            .iter()
-            .flat_map(|p| p.to_le_bytes())
-            .collect::<Vec<u8>>(),
-    );
+    let (hmd, pages) = r.nb_mem(12288);
     r.submit(&nb_post(2, 77, 3, 12288, hmd, 3));
     let cs = r.wait_cpls(1);
     assert_eq!(
         (cs[0].tag, cs[0].bytes, cs[0].flags, cs[0].stream_off),
         (77, 9000, cpl_flag::FIN, 0)
     );
-    for (i, p) in pages.iter().enumerate() {
-        let n = (9000 - i * 4096).min(4096);
-        assert_eq!(r.cpu_read(*p, n), &data[i * 4096..i * 4096 + n]);
-    }
+    assert_eq!(r.nb_read(&pages, 9000), data);
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 256);
+    r.delete(2);
+    r.assert_all_free();
 }
 
 /// A long stream at line rate with NBs recycled as they return: every byte lands in order,
@@ -489,12 +562,7 @@ fn sustained_stream_at_line_rate() {
         }
         let total = 24 * NB_BYTES as usize;
         let data = bytes(11, total);
-        r.push(frame(&Seg {
-            syn: true,
-            seq: 0,
-            ..Seg::default()
-        }));
-        let mut seq = 1u32;
+        let mut seq = r.handshake(0);
         for chunk in data.chunks(1460) {
             r.push(frame(&Seg {
                 seq,
@@ -540,7 +608,15 @@ fn sustained_stream_at_line_rate() {
         );
         assert_eq!(got, data);
         assert_eq!(r.r(reg::CNT_DROP_NO_BUFLET), 0);
+        assert_eq!(r.r(reg::CNT_DROP_OUT_OF_WINDOW), 0);
         assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 256);
+        // Every data segment was acknowledged, in order.
+        let t = r.txs();
+        assert_eq!(t.len(), data.chunks(1460).count());
+        assert_eq!(t.last().unwrap().ack, 1 + total as u32);
+        assert!(t.windows(2).all(|w| w[0].ack < w[1].ack));
+        r.delete(0);
+        r.assert_all_free();
     }
 }
 
@@ -574,4 +650,6 @@ fn refused_page_list_read() {
     assert_eq!(r.cpu_read(page, 500), data);
     assert_eq!(r.r(reg::CNT_REQ_ERRORS), 1);
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 256);
+    r.delete(0);
+    r.assert_all_free();
 }

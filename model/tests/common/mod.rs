@@ -4,9 +4,10 @@
 
 use buflet_model::ModelDevice;
 use buflet_platform::{Agent, BlockDevice, Device, DeviceConfig, HostEnv, HostMemory};
-use buflet_spec::{cpl, get, nb_desc, op, put, reg, req_hdr, sock_desc};
+use buflet_spec::{cpl, cpl_kind, get, nb_desc, op, put, reg, req_hdr, sock_desc, status};
 use etherparse::{
-    EtherType, Ethernet2Header, IpNumber, Ipv4Header, SingleVlanHeader, TcpHeader, VlanId, VlanPcp,
+    EtherType, Ethernet2Header, IpNumber, Ipv4Header, LinkExtHeader, LinkHeader, NetHeaders,
+    PacketHeaders, SingleVlanHeader, TcpHeader, TcpOptionElement, TransportHeader, VlanId, VlanPcp,
 };
 
 pub const LOCAL_IP: [u8; 4] = [10, 77, 0, 2];
@@ -15,6 +16,11 @@ pub const LOCAL_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
 pub const REMOTE_MAC: [u8; 6] = [2, 0, 0, 0, 0, 9];
 pub const LOCAL_PORT: u16 = 2049;
 pub const REMOTE_PORT: u16 = 40000;
+/// Default socket parameters of [`sock_add`].
+pub const ISS: u32 = 0x7000_0100;
+pub const RCV_BUF: u32 = 1 << 20;
+pub const MSS: u16 = 1460;
+pub const WSCALE: u8 = 7;
 
 pub struct Rig {
     pub dev: ModelDevice,
@@ -169,24 +175,190 @@ impl Rig {
     pub fn push(&mut self, f: Vec<u8>) {
         self.dev.rx_push(f);
     }
+
+    /// Push a frame built from `s`.
+    pub fn send(&mut self, s: Seg) {
+        self.push(frame(&s));
+    }
+
+    /// Every frame transmitted so far, parsed and checked (see [`parse_tx`]).
+    pub fn txs(&mut self) -> Vec<Tx> {
+        let mut v = vec![];
+        while let Some(f) = self.dev.tx_pop() {
+            v.push(parse_tx(&f));
+        }
+        v
+    }
+
+    /// Passive open of a socket added with [`sock_add`] defaults (untagged): SYN with the
+    /// window scale option at `irs`, check the SYN-ACK, ACK it. Returns the first data SEQ.
+    pub fn handshake(&mut self, irs: u32) -> u32 {
+        self.handshake_vlan(irs, None)
+    }
+
+    /// [`Rig::handshake`] on VLAN `vlan`.
+    pub fn handshake_vlan(&mut self, irs: u32, vlan: Option<u16>) -> u32 {
+        self.handshake_full(irs, vlan, true)
+    }
+
+    /// [`Rig::handshake`] with a SYN that carries no window scale option (`ws == false`):
+    /// advertised windows are then unscaled.
+    pub fn handshake_full(&mut self, irs: u32, vlan: Option<u16>, ws: bool) -> u32 {
+        let opts = if ws {
+            vec![2, 4, 0x05, 0xB4, 1, 3, 3, 8]
+        } else {
+            vec![2, 4, 0x05, 0xB4]
+        };
+        self.send(Seg {
+            syn: true,
+            seq: irs,
+            vlan,
+            opts,
+            ..Seg::default()
+        });
+        self.settle();
+        let t = self.txs();
+        assert_eq!(t.len(), 1, "{t:?}");
+        assert!(t[0].syn && t[0].ackf, "{t:?}");
+        assert_eq!((t[0].seq, t[0].ack), (ISS, irs.wrapping_add(1)));
+        self.send(Seg {
+            seq: irs.wrapping_add(1),
+            vlan,
+            ..Seg::default()
+        });
+        self.settle();
+        assert!(self.txs().is_empty(), "a pure ACK is never answered");
+        irs.wrapping_add(1)
+    }
+
+    /// Delete socket `sref` and check that every buflet is free again. Returns the
+    /// completions that arrived up to and including the SOCK_DEL's CMD_DONE.
+    pub fn delete(&mut self, sref: u16) -> Vec<C> {
+        let tag = 0xDE1E_0000 | sref as u32;
+        self.submit(&sock_del(sref, tag));
+        let mut got = vec![];
+        for _ in 0..10_000 {
+            got.extend(self.cpls());
+            if got
+                .iter()
+                .any(|c| c.kind == cpl_kind::CMD_DONE && c.tag == tag as u64)
+            {
+                let last = got.last().unwrap();
+                assert_eq!(
+                    (last.kind, last.status, last.tag, last.opcode, last.sock_ref),
+                    (
+                        cpl_kind::CMD_DONE,
+                        status::OK,
+                        tag as u64,
+                        op::SOCK_DEL,
+                        sref as u64
+                    )
+                );
+                return got;
+            }
+            self.run(200);
+        }
+        panic!("no CMD_DONE for SOCK_DEL {sref}: {got:?}");
+    }
+
+    /// Every buflet is on the free list.
+    pub fn assert_all_free(&mut self) {
+        let n = self.dev.config().num_buflets;
+        assert_eq!(self.r(reg::CNT_FREE_BUFLETS), n, "buflets leaked");
+    }
+
+    /// Allocate a named buffer of `total` bytes over fresh pages: (HMD address, pages).
+    pub fn nb_mem(&mut self, total: u32) -> (u64, Vec<u64>) {
+        let n = (total as u64).div_ceil(4096).max(1);
+        let pages: Vec<u64> = (0..n).map(|_| self.alloc(4096)).collect();
+        let hmd = self.alloc(8 * n);
+        let list: Vec<u8> = pages.iter().flat_map(|p| p.to_le_bytes()).collect();
+        self.cpu_write(hmd, &list);
+        (hmd, pages)
+    }
+
+    /// Read `len` bytes of a named buffer laid over `pages`.
+    pub fn nb_read(&mut self, pages: &[u64], len: usize) -> Vec<u8> {
+        let mut v = vec![];
+        for (i, p) in pages.iter().enumerate() {
+            let n = len.saturating_sub(i * 4096).min(4096);
+            if n == 0 {
+                break;
+            }
+            v.extend(self.cpu_read(*p, n));
+        }
+        v
+    }
 }
 
 pub fn ip_u32(a: [u8; 4]) -> u64 {
     u32::from_be_bytes(a) as u64
 }
 
-/// A SOCK_ADD entry for the test 4-tuple.
+/// Socket parameters of a SOCK_ADD.
+#[derive(Clone, Copy)]
+pub struct SockOpts {
+    pub vlan: u16,
+    pub iss: u32,
+    pub rcv_buf: u32,
+    pub mss: u16,
+    pub wscale: u8,
+    pub flags: u8,
+}
+
+impl Default for SockOpts {
+    fn default() -> Self {
+        SockOpts {
+            vlan: 0,
+            iss: ISS,
+            rcv_buf: RCV_BUF,
+            mss: MSS,
+            wscale: WSCALE,
+            flags: 0,
+        }
+    }
+}
+
+/// A SOCK_ADD entry for the test 4-tuple with the default parameters.
 pub fn sock_add(sref: u16, tag: u32, vlan: u16) -> [u8; 64] {
+    sock_add_opts(
+        sref,
+        tag,
+        &SockOpts {
+            vlan,
+            ..SockOpts::default()
+        },
+    )
+}
+
+/// A SOCK_ADD entry for the test 4-tuple.
+pub fn sock_add_opts(sref: u16, tag: u32, o: &SockOpts) -> [u8; 64] {
     let mut e = [0u8; 64];
     put(&mut e, sock_desc::OPCODE, op::SOCK_ADD);
+    put(&mut e, sock_desc::FLAGS, o.flags as u64);
     put(&mut e, sock_desc::SOCK_REF, sref as u64);
     put(&mut e, sock_desc::TAG, tag as u64);
-    put(&mut e, sock_desc::VLAN, vlan as u64);
+    e[sock_desc::LOCAL_MAC.0..sock_desc::LOCAL_MAC.0 + 6].copy_from_slice(&LOCAL_MAC);
+    e[sock_desc::REMOTE_MAC.0..sock_desc::REMOTE_MAC.0 + 6].copy_from_slice(&REMOTE_MAC);
+    put(&mut e, sock_desc::VLAN, o.vlan as u64);
     put(&mut e, sock_desc::PROTO, 6);
     put(&mut e, sock_desc::LOCAL_IP, ip_u32(LOCAL_IP));
     put(&mut e, sock_desc::REMOTE_IP, ip_u32(REMOTE_IP));
     put(&mut e, sock_desc::LOCAL_PORT, LOCAL_PORT as u64);
     put(&mut e, sock_desc::REMOTE_PORT, REMOTE_PORT as u64);
+    put(&mut e, sock_desc::ISS, o.iss as u64);
+    put(&mut e, sock_desc::RCV_BUF, o.rcv_buf as u64);
+    put(&mut e, sock_desc::MSS, o.mss as u64);
+    put(&mut e, sock_desc::RCV_WSCALE, o.wscale as u64);
+    e
+}
+
+/// A SOCK_DEL entry.
+pub fn sock_del(sref: u16, tag: u32) -> [u8; 64] {
+    let mut e = [0u8; 64];
+    put(&mut e, req_hdr::OPCODE, op::SOCK_DEL);
+    put(&mut e, req_hdr::SOCK_REF, sref as u64);
+    put(&mut e, req_hdr::TAG, tag as u64);
     e
 }
 
@@ -219,6 +391,14 @@ pub struct Seg {
     pub syn: bool,
     pub fin: bool,
     pub rst: bool,
+    pub psh: bool,
+    pub urg: bool,
+    /// ACK number; `None` = `ISS + 1`. The ACK flag is set when this is `Some` or, for a
+    /// segment without SYN, unless `no_ack`.
+    pub ack: Option<u32>,
+    pub no_ack: bool,
+    /// Raw TCP option bytes (a multiple of 4).
+    pub opts: Vec<u8>,
     pub payload: Vec<u8>,
     pub more_fragments: bool,
     pub dport: Option<u16>,
@@ -230,7 +410,13 @@ pub fn frame(s: &Seg) -> Vec<u8> {
     tcp.syn = s.syn;
     tcp.fin = s.fin;
     tcp.rst = s.rst;
-    tcp.ack = !s.syn;
+    tcp.psh = s.psh;
+    tcp.urg = s.urg;
+    tcp.ack = if s.syn { s.ack.is_some() } else { !s.no_ack };
+    if tcp.ack {
+        tcp.acknowledgment_number = s.ack.unwrap_or(ISS.wrapping_add(1));
+    }
+    tcp.set_options_raw(&s.opts).unwrap();
     let mut ip = Ipv4Header::new(
         (tcp.header_len() + s.payload.len()) as u16,
         64,
@@ -285,5 +471,118 @@ pub fn cfg(width: u32) -> DeviceConfig {
 impl Drop for Rig {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(self.env.disk.path());
+    }
+}
+
+/// A frame the device transmitted, parsed with etherparse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tx {
+    pub len: usize,
+    pub vlan: Option<u16>,
+    pub seq: u32,
+    pub ack: u32,
+    pub window: u16,
+    pub syn: bool,
+    pub ackf: bool,
+    /// FIN, RST, PSH or URG set (never, for ACK and SYN-ACK).
+    pub other_flags: bool,
+    pub mss: Option<u16>,
+    pub ws: Option<u8>,
+    /// Raw option bytes.
+    pub opts: Vec<u8>,
+}
+
+/// Parse a transmitted frame with etherparse and check everything that is fixed: MACs, IPs,
+/// ports (the socket's, reversed), IPv4 header (ID 0, DF, TTL 64, TCP, both checksums as
+/// etherparse computes them), no payload, no padding.
+pub fn parse_tx(f: &[u8]) -> Tx {
+    let h = PacketHeaders::from_ethernet_slice(f).expect("transmitted frame parses");
+    let Some(LinkHeader::Ethernet2(eth)) = h.link else {
+        panic!("no Ethernet header")
+    };
+    assert_eq!((eth.destination, eth.source), (REMOTE_MAC, LOCAL_MAC));
+    let vlan = match h.link_exts.first() {
+        Some(LinkExtHeader::Vlan(v)) => {
+            assert_eq!(v.pcp, VlanPcp::ZERO);
+            assert!(!v.drop_eligible_indicator);
+            Some(v.vlan_id.value())
+        }
+        Some(_) => panic!("unexpected link extension"),
+        None => None,
+    };
+    assert!(h.link_exts.len() <= 1);
+    let Some(NetHeaders::Ipv4(ip, _)) = h.net else {
+        panic!("not IPv4")
+    };
+    let Some(TransportHeader::Tcp(tcp)) = h.transport else {
+        panic!("not TCP")
+    };
+    assert_eq!(
+        ip.header_checksum,
+        ip.calc_header_checksum(),
+        "IPv4 checksum"
+    );
+    assert_eq!(
+        tcp.checksum,
+        tcp.calc_checksum_ipv4(&ip, &[]).unwrap(),
+        "TCP checksum"
+    );
+    assert_eq!((ip.source, ip.destination), (LOCAL_IP, REMOTE_IP));
+    assert_eq!(ip.identification, 0);
+    assert!(ip.dont_fragment && !ip.more_fragments);
+    assert_eq!(ip.time_to_live, 64);
+    assert_eq!(ip.protocol, IpNumber::TCP);
+    assert_eq!(ip.ihl(), 5);
+    let l3 = 14 + 4 * vlan.is_some() as usize;
+    assert_eq!(&f[l3..l3 + 2], &[0x45, 0x00], "version/IHL, DSCP/ECN");
+    assert_eq!(
+        ip.total_len as usize,
+        20 + tcp.header_len(),
+        "IPv4 total length"
+    );
+    assert_eq!(
+        (tcp.source_port, tcp.destination_port),
+        (LOCAL_PORT, REMOTE_PORT)
+    );
+    assert_eq!(tcp.urgent_pointer, 0);
+    assert!(!(tcp.ns || tcp.cwr || tcp.ece));
+    assert_eq!(
+        f.len(),
+        14 + 4 * vlan.is_some() as usize + 20 + tcp.header_len(),
+        "frame length (no payload, no padding)"
+    );
+    let (mut mss, mut ws) = (None, None);
+    for o in tcp.options_iterator() {
+        match o.expect("options parse") {
+            TcpOptionElement::MaximumSegmentSize(m) => mss = Some(m),
+            TcpOptionElement::WindowScale(w) => ws = Some(w),
+            TcpOptionElement::Noop => {}
+            other => panic!("unexpected option {other:?}"),
+        }
+    }
+    Tx {
+        len: f.len(),
+        vlan,
+        seq: tcp.sequence_number,
+        ack: tcp.acknowledgment_number,
+        window: tcp.window_size,
+        syn: tcp.syn,
+        ackf: tcp.ack,
+        other_flags: tcp.fin || tcp.rst || tcp.psh || tcp.urg,
+        mss,
+        ws,
+        opts: tcp.options.as_slice().to_vec(),
+    }
+}
+
+impl Tx {
+    /// A plain ACK with this ack number (and not a SYN-ACK).
+    pub fn is_ack(&self, ack: u32) -> bool {
+        self.ackf
+            && !self.syn
+            && !self.other_flags
+            && self.ack == ack
+            && self.seq == ISS.wrapping_add(1)
+            && self.opts.is_empty()
     }
 }

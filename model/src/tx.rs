@@ -1,0 +1,251 @@
+//! Transmit: the `tx_cmd` snapshot toe_engine queues and the frame tx_builder makes of it
+//! (docs/tcp-receive.md, "Transmitted frames"), plus tx_builder's command queue and timing.
+
+use std::collections::VecDeque;
+
+use buflet_platform::DeviceConfig;
+use buflet_spec::{param, tx_opt};
+
+use crate::costs;
+
+/// One frame to send (the fields of the `tx_cmd` layout).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TxCmd {
+    /// Destination MAC (the socket's REMOTE_MAC), byte k = wire byte k.
+    pub dst_mac: [u8; 6],
+    /// Source MAC (the socket's LOCAL_MAC).
+    pub src_mac: [u8; 6],
+    /// VLAN id; 0 = untagged.
+    pub vlan: u16,
+    /// Source IPv4 address (numeric).
+    pub src_ip: u32,
+    /// Destination IPv4 address (numeric).
+    pub dst_ip: u32,
+    /// TCP source port.
+    pub src_port: u16,
+    /// TCP destination port.
+    pub dst_port: u16,
+    /// TCP sequence number.
+    pub seq: u32,
+    /// TCP acknowledgment number.
+    pub ack: u32,
+    /// TCP window field (already scaled).
+    pub window: u16,
+    /// TCP flags byte.
+    pub flags: u8,
+    /// `tx_opt` bits.
+    pub opts: u8,
+    /// MSS option value.
+    pub mss: u16,
+    /// Window scale option shift.
+    pub wscale: u8,
+}
+
+/// Ones'-complement sum of big-endian 16-bit words (even length), folded to 16 bits.
+fn csum(parts: &[&[u8]]) -> u16 {
+    let mut s: u64 = 0;
+    for p in parts {
+        s += p
+            .chunks_exact(2)
+            .map(|w| u16::from_be_bytes([w[0], w[1]]) as u64)
+            .sum::<u64>();
+    }
+    while s > 0xFFFF {
+        s = (s & 0xFFFF) + (s >> 16);
+    }
+    !(s as u16)
+}
+
+impl TxCmd {
+    /// TCP header bytes (20, plus 4 per option).
+    pub fn tcp_len(&self) -> usize {
+        let mut n = 20;
+        if self.opts & tx_opt::MSS as u8 != 0 {
+            n += 4;
+        }
+        if self.opts & tx_opt::WS as u8 != 0 {
+            n += 4;
+        }
+        n
+    }
+
+    /// The frame's bytes, exactly as tx_builder emits them (54..66 bytes, no padding).
+    pub fn frame(&self) -> Vec<u8> {
+        let tcp_len = self.tcp_len();
+        let mut f = Vec::with_capacity(18 + 20 + tcp_len);
+        f.extend_from_slice(&self.dst_mac);
+        f.extend_from_slice(&self.src_mac);
+        if self.vlan != 0 {
+            f.extend_from_slice(&[0x81, 0x00]);
+            f.extend_from_slice(&(self.vlan & 0x0FFF).to_be_bytes());
+        }
+        f.extend_from_slice(&[0x08, 0x00]);
+        let l3 = f.len();
+        let total = (20 + tcp_len) as u16;
+        f.extend_from_slice(&[0x45, 0x00]);
+        f.extend_from_slice(&total.to_be_bytes());
+        f.extend_from_slice(&[0, 0, 0x40, 0x00, param::IP_TTL as u8, 6, 0, 0]);
+        f.extend_from_slice(&self.src_ip.to_be_bytes());
+        f.extend_from_slice(&self.dst_ip.to_be_bytes());
+        let ip_csum = csum(&[&f[l3..l3 + 20]]);
+        f[l3 + 10..l3 + 12].copy_from_slice(&ip_csum.to_be_bytes());
+        let l4 = f.len();
+        f.extend_from_slice(&self.src_port.to_be_bytes());
+        f.extend_from_slice(&self.dst_port.to_be_bytes());
+        f.extend_from_slice(&self.seq.to_be_bytes());
+        f.extend_from_slice(&self.ack.to_be_bytes());
+        f.push(((tcp_len / 4) as u8) << 4);
+        f.push(self.flags);
+        f.extend_from_slice(&self.window.to_be_bytes());
+        f.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
+        if self.opts & tx_opt::MSS as u8 != 0 {
+            f.extend_from_slice(&[2, 4]);
+            f.extend_from_slice(&self.mss.to_be_bytes());
+        }
+        if self.opts & tx_opt::WS as u8 != 0 {
+            f.extend_from_slice(&[1, 3, 3, self.wscale]);
+        }
+        let mut pseudo = [0u8; 12];
+        pseudo[0..4].copy_from_slice(&self.src_ip.to_be_bytes());
+        pseudo[4..8].copy_from_slice(&self.dst_ip.to_be_bytes());
+        pseudo[9] = 6;
+        pseudo[10..12].copy_from_slice(&(tcp_len as u16).to_be_bytes());
+        let tcp_csum = csum(&[&pseudo, &f[l4..]]);
+        f[l4 + 16..l4 + 18].copy_from_slice(&tcp_csum.to_be_bytes());
+        f
+    }
+}
+
+/// tx_builder and the command FIFO in front of it: [`costs::TX_CMD_FIFO_DEPTH`] entries, then
+/// a three-register pipeline (command, checksums, frame) that emits frames back to back, one
+/// word per cycle. Since the timing depends only on the commands (the MAC never back-pressures
+/// the transmit side), each frame's last-word cycle is fixed when its command is queued.
+#[derive(Debug, Default)]
+pub(crate) struct TxBuilder {
+    /// Cycles at which the last commands left the FIFO (at most the FIFO depth of them).
+    leaves: VecDeque<u64>,
+    /// Cycle the last command moved from the command register to the checksum stage.
+    c1_go: u64,
+    /// Cycle the last command moved from the checksum stage to the frame register.
+    c2_go: u64,
+    /// Cycle of the last frame's last word.
+    last_word: u64,
+    /// Frames being built: (cycle of the last word, bytes).
+    pub building: VecDeque<(u64, Vec<u8>)>,
+    /// Frames finished, for `Device::tx_pop`.
+    pub out: VecDeque<Vec<u8>>,
+}
+
+impl TxBuilder {
+    /// Queue `cmd` at cycle `t`. Returns the cycle the FIFO accepts it (later than `t` when
+    /// the FIFO is full: toe_engine stalls until then).
+    pub fn push(&mut self, cfg: &DeviceConfig, t: u64, cmd: &TxCmd) -> u64 {
+        let depth = costs::TX_CMD_FIFO_DEPTH;
+        let accept = if self.leaves.len() >= depth {
+            t.max(self.leaves[self.leaves.len() - depth])
+        } else {
+            t
+        };
+        let frame = cmd.frame();
+        // FIFO output the cycle after the push; each register passes the command on when the
+        // next one is free (or frees up in the same cycle).
+        let leave = (accept + 1).max(self.c1_go);
+        let c1_go = (leave + 1).max(self.c2_go);
+        let c2_go = (c1_go + costs::TX_CSUM_CYCLES).max(self.last_word);
+        let last_word = c2_go + costs::words(cfg, frame.len());
+        self.leaves.push_back(leave);
+        if self.leaves.len() > depth {
+            self.leaves.pop_front();
+        }
+        self.c1_go = c1_go;
+        self.c2_go = c2_go;
+        self.last_word = last_word;
+        self.building.push_back((last_word, frame));
+        accept
+    }
+
+    /// Cycle the next frame is finished, if one is being built.
+    pub fn next_done(&self) -> Option<u64> {
+        self.building.front().map(|f| f.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fifo_full_stalls_the_producer_and_keeps_order() {
+        let cfg = DeviceConfig::with_width(64);
+        let mut b = TxBuilder::default();
+        let cmd = |i: u32| TxCmd {
+            seq: i,
+            flags: 0x10,
+            ..TxCmd::default()
+        };
+        let accepts: Vec<u64> = (0..10).map(|i| b.push(&cfg, 0, &cmd(i))).collect();
+        // 54 bytes = 7 words at 64 bits. The first frame's words are cycles 4..=10 (FIFO out
+        // at 1, command register 2, checksums 3); the next frames follow without a bubble.
+        let done: Vec<u64> = b.building.iter().map(|f| f.0).collect();
+        assert_eq!(done, (0..10).map(|i| 10 + 7 * i).collect::<Vec<u64>>());
+        // A command leaves the FIFO when the command register frees: frame i-2 started.
+        // Four wait in the FIFO; the fifth push waits for the first to leave, and so on.
+        assert_eq!(&accepts[..4], &[0, 0, 0, 0]);
+        assert!(accepts[4] > 0);
+        assert!(accepts.windows(2).all(|w| w[0] <= w[1]));
+        for (i, (_, f)) in b.building.iter().enumerate() {
+            assert_eq!(f.len(), 54);
+            assert_eq!(u32::from_be_bytes([f[38], f[39], f[40], f[41]]), i as u32);
+        }
+        // Spaced out: each frame takes 3 cycles of latency plus its words.
+        let mut b = TxBuilder::default();
+        b.push(&cfg, 100, &cmd(0));
+        b.push(&cfg, 200, &cmd(1));
+        let done: Vec<u64> = b.building.iter().map(|f| f.0).collect();
+        assert_eq!(done, vec![110, 210]);
+    }
+
+    #[test]
+    fn frame_layout() {
+        let c = TxCmd {
+            dst_mac: [1, 2, 3, 4, 5, 6],
+            src_mac: [7, 8, 9, 10, 11, 12],
+            vlan: 0x1234,
+            src_ip: 0x0A00_0001,
+            dst_ip: 0x0A00_0002,
+            src_port: 80,
+            dst_port: 1234,
+            seq: 0x0102_0304,
+            ack: 0x0506_0708,
+            window: 0x090A,
+            flags: 0x12,
+            opts: (tx_opt::MSS | tx_opt::WS) as u8,
+            mss: 0x05B4,
+            wscale: 7,
+        };
+        let f = c.frame();
+        assert_eq!(f.len(), 66);
+        assert_eq!(&f[12..18], &[0x81, 0x00, 0x02, 0x34, 0x08, 0x00]);
+        assert_eq!(&f[18..22], &[0x45, 0x00, 0x00, 48]);
+        assert_eq!(&f[22..28], &[0, 0, 0x40, 0, 64, 6]);
+        assert_eq!(f[18 + 32], 7 << 4);
+        assert_eq!(&f[58..66], &[2, 4, 0x05, 0xB4, 1, 3, 3, 7]);
+        // Both checksums verify: the ones'-complement sums come out as 0xFFFF.
+        assert_eq!(csum(&[&f[18..38]]), 0);
+        let mut pseudo = [0u8; 12];
+        pseudo[..8].copy_from_slice(&f[30..38]);
+        pseudo[9] = 6;
+        pseudo[11] = 28;
+        assert_eq!(csum(&[&pseudo, &f[38..]]), 0);
+        assert_eq!(
+            TxCmd {
+                vlan: 0,
+                opts: 0,
+                ..c
+            }
+            .frame()
+            .len(),
+            54
+        );
+    }
+}
