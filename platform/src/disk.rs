@@ -1,9 +1,13 @@
 //! The block device: a sparse disk image file of 512-byte sectors with a latency model.
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+
+use crate::scsi::{Contexts, DiskLu, ScsiPassThrough, ScsiStats, Sense};
 
 /// Sector size of the block device.
 pub const SECTOR: u64 = 512;
@@ -23,6 +27,22 @@ pub enum DiskError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// An error injected by `--disk-error-rate` (direct mode).
+    #[error("injected disk error at LBA {lba}")]
+    Injected { lba: u64 },
+    /// The SCSI logical unit completed the command with CHECK CONDITION (`--disk scsi`).
+    #[error("LBA {lba}: {sense}")]
+    Scsi { lba: u64, sense: Sense },
+}
+
+/// How block I/O reaches the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiskMode {
+    /// Straight to the image file.
+    Direct,
+    /// Through the seed 003 SCSI pass-through to a user-space logical unit.
+    Scsi,
 }
 
 /// Operation counters.
@@ -56,6 +76,9 @@ pub struct BlockDevice {
     pub latency: u64,
     stats: DiskStats,
     log: Option<Vec<DiskWrite>>,
+    scsi: Option<ScsiPassThrough>,
+    /// Error injection in direct mode: probability and generator.
+    inject: Option<(f64, ChaCha8Rng)>,
 }
 
 impl BlockDevice {
@@ -78,6 +101,8 @@ impl BlockDevice {
             latency: 200,
             stats: DiskStats::default(),
             log: None,
+            scsi: None,
+            inject: None,
         })
     }
 
@@ -102,6 +127,8 @@ impl BlockDevice {
             latency: 200,
             stats: DiskStats::default(),
             log: None,
+            scsi: None,
+            inject: None,
         })
     }
 
@@ -135,6 +162,73 @@ impl BlockDevice {
         Ok(lba * SECTOR)
     }
 
+    /// Send all further block I/O through the SCSI pass-through to a user-space disk logical unit
+    /// (seed 003) that stores to this same image.
+    pub fn use_scsi(&mut self) -> Result<(), DiskError> {
+        let lu = self.disk_lu()?;
+        let ctx = Contexts {
+            initiator: 0x4246_4C54, // the NIC's block-controller DMA engine
+            lun: 0,
+            port: 1,
+        };
+        self.scsi = Some(ScsiPassThrough::new(Box::new(lu), SECTOR as u32, ctx));
+        Ok(())
+    }
+
+    /// The user-space logical unit over this image, failing commands as error injection says.
+    fn disk_lu(&mut self) -> Result<DiskLu, DiskError> {
+        let file = self.file.try_clone().map_err(|source| DiskError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        let mut lu = DiskLu::new(file, self.path.clone(), self.sectors, SECTOR as u32);
+        if let Some((p, rng)) = self.inject.take() {
+            let mut rng = rng;
+            lu.fail = Some(Box::new(move |_cdb: &[u8; 16]| rng.gen_bool(p)));
+        }
+        Ok(lu)
+    }
+
+    /// How block I/O reaches the image.
+    pub fn mode(&self) -> DiskMode {
+        if self.scsi.is_some() {
+            DiskMode::Scsi
+        } else {
+            DiskMode::Direct
+        }
+    }
+
+    /// Pass-through counters in SCSI mode.
+    pub fn scsi_stats(&self) -> Option<ScsiStats> {
+        self.scsi.as_ref().map(ScsiPassThrough::stats)
+    }
+
+    /// Address of the buffer the SCSI handler last saw (zero-copy evidence), in SCSI mode.
+    pub fn scsi_last_mapped_addr(&self) -> Option<usize> {
+        self.scsi.as_ref().and_then(|s| s.last_mapped_addr)
+    }
+
+    /// Fail each write or read with probability `p` (seeded): in direct mode as
+    /// [`DiskError::Injected`], in SCSI mode as a MEDIUM ERROR CHECK CONDITION from the handler.
+    pub fn set_error_rate(&mut self, p: f64, seed: u64) -> Result<(), DiskError> {
+        let p = p.clamp(0.0, 1.0);
+        self.inject = (p > 0.0).then(|| (p, ChaCha8Rng::seed_from_u64(seed)));
+        if self.scsi.is_some() {
+            let lu = self.disk_lu()?;
+            if let Some(pt) = self.scsi.as_mut() {
+                pt.set_handler(Box::new(lu));
+            }
+        }
+        Ok(())
+    }
+
+    fn injected(&mut self) -> bool {
+        match self.inject.as_mut() {
+            Some((p, rng)) => rng.gen_bool(*p),
+            None => false,
+        }
+    }
+
     /// Turn the write log on (empty) or off.
     pub fn set_write_log(&mut self, on: bool) {
         self.log = on.then(Vec::new);
@@ -154,12 +248,20 @@ impl BlockDevice {
             });
         }
         let off = self.range(lba, data.len())?;
-        self.file
-            .write_all_at(data, off)
-            .map_err(|source| DiskError::Io {
-                path: self.path.clone(),
-                source,
-            })?;
+        if let Some(pt) = self.scsi.as_mut() {
+            pt.write(lba, data)
+                .map_err(|sense| DiskError::Scsi { lba, sense })?;
+        } else {
+            if self.injected() {
+                return Err(DiskError::Injected { lba });
+            }
+            self.file
+                .write_all_at(data, off)
+                .map_err(|source| DiskError::Io {
+                    path: self.path.clone(),
+                    source,
+                })?;
+        }
         self.stats.writes += 1;
         self.stats.bytes_written += data.len() as u64;
         Ok(())
@@ -168,12 +270,20 @@ impl BlockDevice {
     /// Read whole sectors at `lba` in one operation.
     pub fn read(&mut self, lba: u64, out: &mut [u8]) -> Result<(), DiskError> {
         let off = self.range(lba, out.len())?;
-        self.file
-            .read_exact_at(out, off)
-            .map_err(|source| DiskError::Io {
-                path: self.path.clone(),
-                source,
-            })?;
+        if let Some(pt) = self.scsi.as_mut() {
+            pt.read(lba, out)
+                .map_err(|sense| DiskError::Scsi { lba, sense })?;
+        } else {
+            if self.injected() {
+                return Err(DiskError::Injected { lba });
+            }
+            self.file
+                .read_exact_at(out, off)
+                .map_err(|source| DiskError::Io {
+                    path: self.path.clone(),
+                    source,
+                })?;
+        }
         self.stats.reads += 1;
         self.stats.bytes_read += out.len() as u64;
         Ok(())

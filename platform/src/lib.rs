@@ -10,8 +10,9 @@
 
 mod disk;
 mod mem;
+pub mod scsi;
 
-pub use disk::{BlockDevice, DiskError, DiskStats, DiskWrite};
+pub use disk::{BlockDevice, DiskError, DiskMode, DiskStats, DiskWrite};
 pub use mem::{Agent, DevWrite, HostMemory, MemError, MemStats};
 
 use serde::Serialize;
