@@ -39,6 +39,18 @@ pub const ENGINE_RETURN: u64 = 3;
 pub const LIST_STEP: u64 = 1;
 /// toe_engine handing a `tx_cmd` snapshot to the tx command FIFO (one handshake).
 pub const ENGINE_TX: u64 = 1;
+/// toe_engine starting an anonymous delivery: anonymous list head read and the buflet RAM
+/// read latency before the first DMA write (the frame then moves one bus word per cycle, in
+/// the DMA writes' own cost).
+pub const ANON_DELIVERY: u64 = 4;
+/// toe_engine taking a timer tick: the active list head read.
+pub const TIMER_TICK: u64 = 2;
+/// Timer sweep, per socket visited: its `sock_ctx` read (ACT_NEXT, NB_HEAD) and the head NB's
+/// TIMEOUT/TICKS_LEFT read.
+pub const TIMER_VISIT: u64 = 2;
+/// Timer sweep, per head NB counted down: the TICKS_LEFT write-back (a return costs
+/// [`ENGINE_RETURN`] more).
+pub const TIMER_COUNT: u64 = 1;
 
 /// Entries of toe_engine's tx command FIFO in front of tx_builder (the engine stalls while it
 /// is full).

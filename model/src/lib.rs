@@ -1,8 +1,10 @@
 //! Cycle-approximate Rust model of the Buflet TOE NIC.
 //!
 //! [`ModelDevice`] implements [`buflet_platform::Device`] with exactly the behaviour of
-//! `docs/architecture.md` and `docs/tcp-receive.md` (TCP receive engine 0.2: handshake,
-//! acceptability, reassembly, ACK and SYN-ACK frames on the transmit side). Each hardware unit
+//! `docs/architecture.md`, `docs/tcp-receive.md` (TCP receive engine 0.2: handshake,
+//! acceptability, reassembly, ACK and SYN-ACK frames on the transmit side) and
+//! `docs/rx-paths.md` (UDP sockets, anonymous buffers, the ARP responder, named-buffer
+//! timeouts). Each hardware unit
 //! (MAC + rx_parser, request fetch, toe_engine, tx_builder, blk_dma, completion writer) is a
 //! server with its own busy-until time; the DMA read and write ports are shared servers too. [`Device::run`] processes every event whose time has come, in
 //! time order. Cycle costs live in [`costs`].
@@ -13,8 +15,8 @@
 //! | MAC, request fetch, completion writer, event loop | `lib.rs` |
 //! | parse and checks | `parse.rs` |
 //! | buflets | `buflets.rs` |
-//! | sockets, TCP receive, delivery | `toe.rs` |
-//! | tx_builder (ACK, SYN-ACK frames) | `tx.rs` |
+//! | sockets, TCP and UDP receive, delivery, anonymous buffers, ARP answers, timer sweep | `toe.rs` |
+//! | tx_builder (ACK, SYN-ACK, ARP reply frames) | `tx.rs` |
 //! | block-controller DMA | `blk.rs` |
 
 mod blk;
@@ -48,6 +50,7 @@ pub(crate) struct Cpl {
     pub bytes: u32,
     pub flags: u32,
     pub opcode: u8,
+    pub hdr_bytes: u8,
     pub stream_off: u64,
 }
 
@@ -74,6 +77,7 @@ impl Cpl {
         put(&mut e, cpl::BYTES, self.bytes as u64);
         put(&mut e, cpl::FLAGS, self.flags as u64);
         put(&mut e, cpl::OPCODE, self.opcode as u64);
+        put(&mut e, cpl::HDR_BYTES, self.hdr_bytes as u64);
         put(&mut e, cpl::PHASE, phase as u64);
         put(&mut e, cpl::STREAM_OFF, self.stream_off);
         e
@@ -85,6 +89,8 @@ impl Cpl {
 pub(crate) struct Meta {
     pub p: Parsed,
     pub chain: Chain,
+    /// The whole frame is in the chain (false: the pool ran dry while it was stored).
+    pub whole: bool,
 }
 
 /// Request entry size (every request ring entry is 64 bytes).
@@ -163,6 +169,10 @@ pub struct ModelDevice {
     toe_req: Option<[u8; REQ_BYTES]>,
     engine_free: u64,
     engine_rr: usize,
+    /// A timer tick is requested and not yet taken by toe_engine.
+    tick_pending: bool,
+    /// Cycle of the next periodic tick request (`NEVER` when TIMER_PERIOD is 0).
+    next_period_tick: u64,
     // blk_dma.
     blk: blk::Blk,
     // tx_builder.
@@ -188,6 +198,7 @@ struct MacFrame {
 
 #[derive(Clone, Copy)]
 enum Unit {
+    Timer,
     Tx,
     Cpl,
     Blk,
@@ -216,6 +227,8 @@ impl ModelDevice {
             toe_req: None,
             engine_free: 0,
             engine_rr: 0,
+            tick_pending: false,
+            next_period_tick: NEVER,
             cpl_q: VecDeque::new(),
             cpl_free: 0,
             rd_free: 0,
@@ -280,8 +293,16 @@ impl ModelDevice {
             _ => NEVER,
         };
         let tx_t = self.tx.next_done().map_or(NEVER, at);
-        let mut best = (tx_t, Unit::Tx);
+        // While a tick is pending, periodic requests merge into it: nothing to schedule.
+        let timer_t = if self.tick_pending {
+            NEVER
+        } else {
+            at(self.next_period_tick)
+        };
+        // The timer goes first: a request in the cycle the engine picks is taken at once.
+        let mut best = (timer_t, Unit::Timer);
         for c in [
+            (tx_t, Unit::Tx),
             (cpl_t, Unit::Cpl),
             (blk_t, Unit::Blk),
             (engine_t, Unit::Engine),
@@ -305,6 +326,7 @@ impl ModelDevice {
             }
             self.now = t;
             match unit {
+                Unit::Timer => self.timer_step(),
                 Unit::Tx => self.tx_step(),
                 Unit::Cpl => self.cpl_step(env),
                 Unit::Blk => self.blk_step(env),
@@ -365,10 +387,35 @@ impl ModelDevice {
         if !whole && p.reason == 0 {
             p = Parsed {
                 reason: buflet_spec::drop::NO_BUFLET as u8,
+                len: p.len,
                 ..Parsed::default()
             };
         }
-        self.meta_q.push_back(Meta { p, chain });
+        self.meta_q.push_back(Meta { p, chain, whole });
+    }
+
+    // ---- timer ----
+
+    /// A periodic tick request (TIMER_PERIOD): it becomes the pending tick.
+    fn timer_step(&mut self) {
+        self.tick_pending = true;
+        let period = self.regs.timer_period as u64;
+        self.next_period_tick = if period == 0 {
+            NEVER
+        } else {
+            self.next_period_tick.saturating_add(period)
+        };
+    }
+
+    /// toe_engine takes the pending tick now: periodic requests up to this cycle merged into
+    /// it, so the next one is the first after now.
+    pub(crate) fn take_tick(&mut self) {
+        self.tick_pending = false;
+        let period = self.regs.timer_period as u64;
+        if period != 0 && self.next_period_tick <= self.now {
+            let k = (self.now - self.next_period_tick) / period + 1;
+            self.next_period_tick += k * period;
+        }
     }
 
     // ---- request fetch ----
@@ -480,6 +527,19 @@ impl Device for ModelDevice {
             self.enable_before = (self.regs.enabled(), self.now);
         }
         self.regs.write(addr, value);
+        match addr {
+            // Writing TIMER_PERIOD restarts the period: the first request comes TIMER_PERIOD
+            // cycles after the write (the contract leaves the phase open).
+            buflet_spec::reg::TIMER_PERIOD => {
+                self.next_period_tick = if value == 0 {
+                    NEVER
+                } else {
+                    self.now + value as u64
+                };
+            }
+            buflet_spec::reg::TIMER_KICK => self.tick_pending = true,
+            _ => {}
+        }
     }
 
     fn run(&mut self, env: &mut HostEnv, cycles: u64) {

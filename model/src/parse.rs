@@ -1,5 +1,6 @@
-//! Frame parse and checks (rtl/rx_parser.v): Ethernet II, one optional 802.1Q tag, IPv4, TCP,
-//! both checksums. The checks run in the order of docs/architecture.md; the first failure wins.
+//! Frame parse and checks (rtl/rx_parser.v): Ethernet II, one optional 802.1Q tag, IPv4, TCP or
+//! UDP, both checksums, and ARP requests for the responder. The checks run in the order of
+//! docs/architecture.md and docs/rx-paths.md; the first failure wins.
 
 use buflet_spec::drop;
 
@@ -47,8 +48,16 @@ pub struct Parsed {
     pub walk_steps: u8,
     /// Offset of the first TCP payload byte from the start of the frame.
     pub pay_off: u16,
-    /// TCP payload bytes.
+    /// TCP payload bytes (UDP: datagram payload bytes, the UDP length less 8).
     pub pay_len: u16,
+    /// Frame length in bytes, saturating at 65535 (like `m_meta_len`).
+    pub len: u16,
+    /// A UDP datagram (IP protocol 17) that passed every check.
+    pub udp: bool,
+    /// An ARP request (reason `NOT_IPV4`): `src_ip` is its SPA, `dst_ip` its TPA.
+    pub arp_req: bool,
+    /// Sender hardware address of an ARP request, byte k = wire byte k.
+    pub arp_sha: [u8; 6],
 }
 
 fn be16(f: &[u8], at: usize) -> u16 {
@@ -120,6 +129,37 @@ fn fail(reason: u64) -> Parsed {
 
 /// Parse and check one frame (no FCS).
 pub fn parse(f: &[u8]) -> Parsed {
+    Parsed {
+        len: f.len().min(u16::MAX as usize) as u16,
+        ..checks(f)
+    }
+}
+
+/// The ARP request recognised by rx-paths.md ("ARP responder", Parse) at `l3`, with the
+/// frame's VLAN id: `None` when it is not one.
+fn arp_request(f: &[u8], l3: usize, vlan: u16) -> Option<Parsed> {
+    if f.len() < l3 + 28 {
+        return None;
+    }
+    let a = &f[l3..l3 + 28];
+    if be16(a, 0) != 1 || be16(a, 2) != 0x0800 || a[4] != 6 || a[5] != 4 || be16(a, 6) != 1 {
+        return None;
+    }
+    let mut sha = [0u8; 6];
+    sha.copy_from_slice(&a[8..14]);
+    Some(Parsed {
+        reason: drop::NOT_IPV4 as u8,
+        vlan,
+        src_ip: be32(a, 14),
+        dst_ip: be32(a, 24),
+        arp_req: true,
+        arp_sha: sha,
+        ..Parsed::default()
+    })
+}
+
+/// The checks of [`parse`] (every field but `len`).
+fn checks(f: &[u8]) -> Parsed {
     let len = f.len();
     if len > buflet_spec::param::MAX_FRAME as usize {
         return fail(drop::TOO_LONG);
@@ -138,6 +178,11 @@ pub fn parse(f: &[u8]) -> Parsed {
         l3 = 18;
     }
     if ethertype != 0x0800 {
+        if ethertype == 0x0806 {
+            if let Some(p) = arp_request(f, l3, vlan) {
+                return p;
+            }
+        }
         return fail(drop::NOT_IPV4);
     }
     if len < l3 + 20 {
@@ -160,8 +205,11 @@ pub fn parse(f: &[u8]) -> Parsed {
     if fold(sum16(&ip[..ihl4])) != 0xFFFF {
         return fail(drop::BAD_IP_CSUM);
     }
-    if ip[9] != 6 {
-        return fail(drop::NO_SOCKET);
+    let (src_ip, dst_ip) = (be32(ip, 12), be32(ip, 16));
+    match ip[9] {
+        6 => {}
+        17 => return udp(f, l3, ihl4, total, vlan),
+        _ => return fail(drop::NO_SOCKET),
     }
     let l4_len = total - ihl4;
     if l4_len < 20 {
@@ -172,7 +220,6 @@ pub fn parse(f: &[u8]) -> Parsed {
     if doff4 < 20 || ihl4 + doff4 > total {
         return fail(drop::BAD_L4_HDR);
     }
-    let (src_ip, dst_ip) = (be32(ip, 12), be32(ip, 16));
     let pseudo = sum16(&ip[12..20]) + 6 + l4_len as u64;
     if fold(pseudo + sum16(tcp)) != 0xFFFF {
         return fail(drop::BAD_L4_CSUM);
@@ -198,6 +245,39 @@ pub fn parse(f: &[u8]) -> Parsed {
         walk_steps,
         pay_off: (l3 + ihl4 + doff4) as u16,
         pay_len: (l4_len - doff4) as u16,
+        ..Parsed::default()
+    }
+}
+
+/// Check 9 onwards for IP protocol 17 (rx-paths.md, "UDP"): the IPv4 header at `l3` with
+/// `ihl4` header bytes and total length `total` has passed every earlier check.
+fn udp(f: &[u8], l3: usize, ihl4: usize, total: usize, vlan: u16) -> Parsed {
+    let ip = &f[l3..l3 + total];
+    let p = total - ihl4;
+    if p < 8 {
+        return fail(drop::TRUNCATED);
+    }
+    let u = &ip[ihl4..];
+    if be16(u, 4) as usize != p {
+        return fail(drop::BAD_L4_HDR);
+    }
+    // Checksum 0 means "no checksum"; otherwise the sum over the pseudo header and the
+    // datagram (its checksum field included) folds to 0xFFFF.
+    let pseudo = sum16(&ip[12..20]) + 17 + p as u64;
+    if be16(u, 6) != 0 && fold(pseudo + sum16(u)) != 0xFFFF {
+        return fail(drop::BAD_L4_CSUM);
+    }
+    Parsed {
+        reason: drop::NONE as u8,
+        vlan,
+        src_ip: be32(ip, 12),
+        dst_ip: be32(ip, 16),
+        src_port: be16(u, 0),
+        dst_port: be16(u, 2),
+        pay_off: (l3 + ihl4 + 8) as u16,
+        pay_len: (p - 8) as u16,
+        udp: true,
+        ..Parsed::default()
     }
 }
 
@@ -312,6 +392,129 @@ mod tests {
             assert_eq!((p.ws_valid, p.ws), (syn, if syn { 6 } else { 0 }));
             assert_eq!(p.walk_steps, if syn { 3 } else { 0 });
         }
+    }
+
+    /// UDP datagrams: fields as etherparse sees them; payload offset past the UDP header.
+    #[test]
+    fn udp_fields_match_etherparse() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        for i in 0..200 {
+            let payload: Vec<u8> = (0..rng.gen_range(0..1600)).map(|_| rng.gen()).collect();
+            let (sp, dp): (u16, u16) = (rng.gen(), rng.gen());
+            let eth = PacketBuilder::ethernet2([1; 6], [2; 6]);
+            let vlan = (i % 2 == 0).then(|| rng.gen_range(0..4096u16));
+            let mut f = vec![];
+            match vlan {
+                Some(v) => eth
+                    .single_vlan(etherparse::VlanId::try_new(v).unwrap())
+                    .ipv4([1, 2, 3, 4], [5, 6, 7, 8], 64)
+                    .udp(sp, dp)
+                    .write(&mut f, &payload)
+                    .unwrap(),
+                None => eth
+                    .ipv4([1, 2, 3, 4], [5, 6, 7, 8], 64)
+                    .udp(sp, dp)
+                    .write(&mut f, &payload)
+                    .unwrap(),
+            }
+            let p = parse(&f);
+            let l4 = 34 + 4 * vlan.is_some() as usize;
+            assert_eq!(
+                p,
+                Parsed {
+                    reason: 0,
+                    vlan: vlan.unwrap_or(0),
+                    src_ip: 0x0102_0304,
+                    dst_ip: 0x0506_0708,
+                    src_port: sp,
+                    dst_port: dp,
+                    pay_off: (l4 + 8) as u16,
+                    pay_len: payload.len() as u16,
+                    len: f.len() as u16,
+                    udp: true,
+                    ..Parsed::default()
+                }
+            );
+            // A flipped payload bit fails the checksum unless the checksum field is 0.
+            if !payload.is_empty() {
+                f[l4 + 8] ^= 1;
+                assert_eq!(parse(&f).reason as u64, drop::BAD_L4_CSUM);
+                f[l4 + 6] = 0;
+                f[l4 + 7] = 0;
+                assert_eq!(parse(&f).reason, 0);
+            }
+        }
+    }
+
+    #[test]
+    fn arp_request_metadata() {
+        use etherparse::{ArpHardwareId, ArpOperation, ArpPacket, EtherType};
+        let build = |vlan: Option<u16>, oper, hw: &[u8], proto: EtherType| {
+            let arp = ArpPacket::new(
+                ArpHardwareId::ETHERNET,
+                proto,
+                oper,
+                hw,
+                &[10, 0, 0, 9],
+                &vec![0; hw.len()],
+                &[10, 0, 0, 2],
+            )
+            .unwrap();
+            let b = PacketBuilder::ethernet2([9; 6], [0xFF; 6]);
+            let mut f = vec![];
+            match vlan {
+                Some(v) => b
+                    .single_vlan(etherparse::VlanId::try_new(v).unwrap())
+                    .arp(arp)
+                    .write(&mut f)
+                    .unwrap(),
+                None => b.arp(arp).write(&mut f).unwrap(),
+            }
+            f
+        };
+        let sha = [1, 2, 3, 4, 5, 6];
+        for vlan in [None, Some(77)] {
+            let f = build(vlan, ArpOperation::REQUEST, &sha, EtherType::IPV4);
+            assert_eq!(
+                parse(&f),
+                Parsed {
+                    reason: drop::NOT_IPV4 as u8,
+                    vlan: vlan.unwrap_or(0),
+                    src_ip: 0x0A00_0009,
+                    dst_ip: 0x0A00_0002,
+                    len: f.len() as u16,
+                    arp_req: true,
+                    arp_sha: sha,
+                    ..Parsed::default()
+                }
+            );
+            let mut short = f.clone();
+            short.pop();
+            assert!(!parse(&short).arp_req);
+        }
+        for f in [
+            build(None, ArpOperation::REPLY, &sha, EtherType::IPV4),
+            build(None, ArpOperation::REQUEST, &sha, EtherType::IPV6),
+            build(None, ArpOperation::REQUEST, &sha[..5], EtherType::IPV4),
+        ] {
+            let p = parse(&f);
+            assert_eq!((p.reason as u64, p.arp_req), (drop::NOT_IPV4, false));
+        }
+        let mut f = build(None, ArpOperation::REQUEST, &sha, EtherType::IPV4);
+        f[15] = 6; // htype 6 (IEEE 802)
+        assert!(!parse(&f).arp_req);
+    }
+
+    #[test]
+    fn other_ip_protocols_are_no_socket() {
+        let mut f = vec![];
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([1, 2, 3, 4], [5, 6, 7, 8], 64)
+            .icmpv4_echo_request(1, 2)
+            .write(&mut f, &[0; 20])
+            .unwrap();
+        assert_eq!(parse(&f).reason as u64, drop::NO_SOCKET);
+        assert_eq!(parse(&f).len as usize, f.len());
     }
 
     #[test]

@@ -4,7 +4,7 @@ use buflet_platform::DeviceConfig;
 use buflet_spec::{param, reg};
 
 /// Last event counter register (the block from `CNT_RX_FRAMES` up to it).
-const CNT_LAST: u32 = reg::CNT_OOO_HELD;
+const CNT_LAST: u32 = reg::CNT_TICKS;
 /// Number of 32-bit counters from `CNT_RX_FRAMES` to [`CNT_LAST`].
 const NCNT: usize = ((CNT_LAST - reg::CNT_RX_FRAMES) / 4 + 1) as usize;
 /// Drop counters: reason r (0..NDROP) at `drop::COUNTER_BASE + 4*r`; the 4-bit reason field.
@@ -34,6 +34,16 @@ pub(crate) struct Regs {
     pub cpl_size: u32,
     pub cpl_head: u32,
     pub cpl_tail: u32,
+    /// NIC_MAC_LO: MAC bytes 0..3 (byte 0 in bits 7:0).
+    pub nic_mac_lo: u32,
+    /// NIC_MAC_HI: MAC bytes 4..5 in bits 15:0 (the upper bits are not stored).
+    pub nic_mac_hi: u32,
+    /// NIC_IP (numeric); 0 turns the ARP responder off.
+    pub nic_ip: u32,
+    /// TIMER_PERIOD: cycles per periodic timer tick, 0 = none.
+    pub timer_period: u32,
+    /// The last value written to the TIMER_KICK doorbell (what a read returns).
+    timer_kick: u32,
     cnt: [u32; NCNT],
     drops: [u32; NDROP],
 }
@@ -67,6 +77,13 @@ impl Regs {
         self.drops[i] = self.drops[i].wrapping_add(1);
     }
 
+    /// The NIC's MAC address (NIC_MAC_LO/HI), byte k = wire byte k.
+    pub fn nic_mac(&self) -> [u8; 6] {
+        let lo = self.nic_mac_lo.to_le_bytes();
+        let hi = self.nic_mac_hi.to_le_bytes();
+        [lo[0], lo[1], lo[2], lo[3], hi[0], hi[1]]
+    }
+
     pub fn read(&self, cfg: &DeviceConfig, addr: u32, free_buflets: u32) -> u32 {
         match addr {
             reg::ID => param::ID_MAGIC as u32,
@@ -80,10 +97,16 @@ impl Regs {
             reg::BLOCK_BYTES => param::BLOCK_BYTES as u32,
             reg::PAGE_BYTES => param::PAGE_BYTES as u32,
             reg::CLOCK_MHZ => cfg.clock_mhz,
+            reg::NUM_ANON => cfg.num_anon,
             reg::CTRL => self.ctrl,
             reg::STATUS => STATUS_READY | if self.enabled() { STATUS_ENABLED } else { 0 },
             reg::IRQ_STATUS => self.irq_status,
             reg::IRQ_MASK => self.irq_mask,
+            reg::NIC_MAC_LO => self.nic_mac_lo,
+            reg::NIC_MAC_HI => self.nic_mac_hi,
+            reg::NIC_IP => self.nic_ip,
+            reg::TIMER_PERIOD => self.timer_period,
+            reg::TIMER_KICK => self.timer_kick,
             reg::REQ_BASE_LO => self.req_base as u32,
             reg::REQ_BASE_HI => (self.req_base >> 32) as u32,
             reg::REQ_SIZE => self.req_size,
@@ -110,6 +133,11 @@ impl Regs {
             reg::CTRL => self.ctrl = v & CTRL_ENABLE,
             reg::IRQ_STATUS => self.irq_status &= !v,
             reg::IRQ_MASK => self.irq_mask = v & IRQ_CPL,
+            reg::NIC_MAC_LO => self.nic_mac_lo = v,
+            reg::NIC_MAC_HI => self.nic_mac_hi = v & 0xFFFF,
+            reg::NIC_IP => self.nic_ip = v,
+            reg::TIMER_PERIOD => self.timer_period = v,
+            reg::TIMER_KICK => self.timer_kick = v,
             reg::REQ_BASE_LO => set_lo(&mut self.req_base, v),
             reg::REQ_BASE_HI => set_hi(&mut self.req_base, v),
             reg::REQ_SIZE => self.req_size = v,

@@ -1,13 +1,14 @@
 //! Socket table, hash lookup, the TCP receive engine of docs/tcp-receive.md (state machine,
 //! acceptability, trimming, reassembly, ACK and SYN-ACK generation), named buffers and
-//! delivery (rtl/toe_engine.v).
+//! delivery (rtl/toe_engine.v); and the paths of docs/rx-paths.md: UDP sockets and datagram
+//! delivery, anonymous buffers, the ARP responder and the named-buffer timeout sweep.
 
 use std::collections::{HashMap, VecDeque};
 
 use buflet_platform::{Agent, DeviceConfig, HostEnv};
 use buflet_spec::{
-    cpl_flag, cpl_kind, drop, get, nb_desc, op, param, reg, req_hdr, sock_desc, sock_flag,
-    sock_state, status, tx_opt,
+    anon_desc, cpl_flag, cpl_kind, drop, get, nb_desc, op, param, reg, req_hdr, sock_desc,
+    sock_flag, sock_state, status, tx_kind, tx_opt,
 };
 
 use crate::buflets::Chain;
@@ -16,6 +17,11 @@ use crate::tx::TxCmd;
 use crate::{costs, dma_read, dma_write, Cpl, Meta, ModelDevice, REQ_BYTES};
 
 const PAGE: u64 = param::PAGE_BYTES;
+/// IP protocol numbers a socket may have.
+const PROTO_TCP: u8 = 6;
+const PROTO_UDP: u8 = 17;
+/// UDP header bytes.
+const UDP_HDR: u32 = 8;
 /// Largest RCV_BUF a SOCK_ADD may ask for.
 const MAX_RCV_BUF: u64 = 1 << 30;
 
@@ -38,9 +44,11 @@ fn rel(x: u32, base: u32) -> i64 {
     x.wrapping_sub(base) as i32 as i64
 }
 
-/// Socket match key: local/remote IP and port and VLAN id.
+/// Socket match key: local/remote IP and port, VLAN id and IP protocol (rx-paths.md: a frame
+/// matches a socket only when the protocol matches too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 struct Key {
+    proto: u8,
     local_ip: u32,
     remote_ip: u32,
     local_port: u16,
@@ -97,6 +105,10 @@ struct Sock {
 }
 
 impl Sock {
+    fn is_udp(&self) -> bool {
+        self.d.key.proto == PROTO_UDP
+    }
+
     /// `win(rcv_nxt)` of docs/tcp-receive.md with the sampled free buflet count `free`.
     fn win(&self, cfg: &DeviceConfig, rcv_nxt: u32, free: u32) -> u64 {
         let reserve = cfg.num_buflets as u64 / param::POOL_RESERVE_DIV;
@@ -171,6 +183,18 @@ struct Nb {
     filled: u32,
     hmd_addr: u64,
     stream_off: u64,
+    /// TIMEOUT as posted (0 = never).
+    timeout: u32,
+    /// TICKS_LEFT: set from TIMEOUT by NB_POST, counted down while the NB is a head.
+    ticks_left: u32,
+}
+
+/// A posted anonymous buffer (`anon_desc`).
+#[derive(Debug, Clone, Copy)]
+struct Anon {
+    tag: u32,
+    len: u32,
+    addr: u64,
 }
 
 /// toe_engine state.
@@ -185,6 +209,12 @@ pub(crate) struct Toe {
     /// The one-entry page address cache: (NB slot, page index, page address).
     page_cache: Option<(u16, u32, u64)>,
     scratch: Vec<u8>,
+    /// The active list (ACT_NEXT links), head first: SOCK_ADD inserts at the head.
+    active: VecDeque<u16>,
+    /// Anonymous buffer slots.
+    anon: Vec<Option<Anon>>,
+    /// The anonymous list: posted slots, first posted first used.
+    anon_q: VecDeque<u32>,
 }
 
 impl Toe {
@@ -196,6 +226,9 @@ impl Toe {
             ready: VecDeque::new(),
             page_cache: None,
             scratch: vec![0; PAGE as usize],
+            active: VecDeque::new(),
+            anon: vec![None; cfg.num_anon as usize],
+            anon_q: VecDeque::new(),
         }
     }
 
@@ -430,27 +463,36 @@ fn established(
 
 impl ModelDevice {
     pub(crate) fn engine_has_work(&self) -> bool {
-        !self.meta_q.is_empty() || self.toe_req.is_some() || !self.toe.ready.is_empty()
+        !self.meta_q.is_empty()
+            || self.toe_req.is_some()
+            || !self.toe.ready.is_empty()
+            || self.tick_pending
     }
 
     /// One toe_engine job: the next source in round-robin order among frame metadata,
-    /// requests and delivery.
+    /// requests, delivery and the pending timer tick (in that order, rx-paths.md leaves it
+    /// open).
     pub(crate) fn engine_step(&mut self, env: &mut HostEnv) {
-        for i in 0..3 {
-            let src = (self.engine_rr + i) % 3;
+        const SOURCES: usize = 4;
+        for i in 0..SOURCES {
+            let src = (self.engine_rr + i) % SOURCES;
             let done = match src {
                 0 if !self.meta_q.is_empty() => {
                     let m = self.meta_q.pop_front().expect("meta");
-                    self.engine_frame(m)
+                    self.engine_frame(env, m)
                 }
                 1 if self.toe_req.is_some() => {
                     let e = self.toe_req.take().expect("req");
                     self.engine_req(&e)
                 }
                 2 if !self.toe.ready.is_empty() => self.engine_deliver(env),
+                3 if self.tick_pending => {
+                    self.take_tick();
+                    self.engine_tick()
+                }
                 _ => continue,
             };
-            self.engine_rr = (src + 1) % 3;
+            self.engine_rr = (src + 1) % SOURCES;
             self.engine_free = done.max(self.now + 1);
             return;
         }
@@ -461,16 +503,28 @@ impl ModelDevice {
         self.regs.count_drop(reason as u8);
     }
 
-    /// Socket lookup and the TCP receive rules for one frame's metadata. Returns the cycle
-    /// the engine is done with it (including handing its tx command to tx_builder).
-    fn engine_frame(&mut self, m: Meta) -> u64 {
+    /// Socket lookup and the TCP receive rules for one frame's metadata (or the ARP answer,
+    /// UDP receive, anonymous delivery). Returns the cycle the engine is done with it
+    /// (including handing its tx command to tx_builder, or its anonymous delivery).
+    fn engine_frame(&mut self, env: &mut HostEnv, m: Meta) -> u64 {
         let p = m.p;
         let base = self.now + costs::ENGINE_FRAME;
         if p.reason != 0 {
-            self.drop_frame(m.chain, p.reason as u64);
+            let reason = p.reason as u64;
+            if reason == drop::NOT_IPV4 {
+                let nic_ip = self.regs.nic_ip;
+                if p.arp_req && nic_ip != 0 && p.dst_ip == nic_ip {
+                    return self.arp_answer(&p, m.chain, base);
+                }
+            }
+            if reason == drop::NOT_IPV4 || reason == drop::NO_SOCKET {
+                return self.anon_or_drop(env, &m, reason, base);
+            }
+            self.drop_frame(m.chain, reason);
             return base;
         }
         let key = Key {
+            proto: if p.udp { PROTO_UDP } else { PROTO_TCP },
             local_ip: p.dst_ip,
             remote_ip: p.src_ip,
             local_port: p.dst_port,
@@ -478,9 +532,23 @@ impl ModelDevice {
             vlan: p.vlan,
         };
         let Some(s) = self.toe.lookup(&key) else {
-            self.drop_frame(m.chain, drop::NO_SOCKET);
-            return base;
+            return self.anon_or_drop(env, &m, drop::NO_SOCKET, base);
         };
+        if p.udp {
+            // rx-paths.md, UDP "Receive": the whole datagram (header and payload) is one
+            // segment; no ACK, no window, no reassembly.
+            let seg = Seg {
+                chain: m.chain,
+                data_off: p.pay_off - UDP_HDR as u16,
+                data_len: p.pay_len + UDP_HDR as u16,
+                seq: 0,
+                flags: 0,
+            };
+            self.toe.socks[s as usize].segs.push_back(seg);
+            self.toe.wake(s);
+            self.regs.count(reg::CNT_RX_ACCEPTED, 1);
+            return base + costs::LIST_STEP;
+        }
         // The window's free buflet count, sampled as the engine picks the metadata.
         let free = self.free_sample();
         let cfg = &self.cfg;
@@ -559,11 +627,14 @@ impl ModelDevice {
         let st = match opcode {
             op::SOCK_ADD => {
                 let rcv_buf = get(e, sock_desc::RCV_BUF);
+                let proto = get(e, sock_desc::PROTO);
+                // A UDP socket ignores ISS, RCV_BUF, MSS and RCV_WSCALE (not validated).
+                let tcp_ok = proto == PROTO_TCP as u64
+                    && (1..=MAX_RCV_BUF).contains(&rcv_buf)
+                    && get(e, sock_desc::RCV_WSCALE) <= MAX_WSCALE as u64;
                 if sref >= cfg.num_sockets as usize
                     || in_use(&self.toe)
-                    || get(e, sock_desc::PROTO) != 6
-                    || !(1..=MAX_RCV_BUF).contains(&rcv_buf)
-                    || get(e, sock_desc::RCV_WSCALE) > MAX_WSCALE as u64
+                    || !(tcp_ok || proto == PROTO_UDP as u64)
                 {
                     status::BAD_SOCK
                 } else {
@@ -573,6 +644,7 @@ impl ModelDevice {
                         m
                     };
                     let key = Key {
+                        proto: proto as u8,
                         local_ip: get(e, sock_desc::LOCAL_IP) as u32,
                         remote_ip: get(e, sock_desc::REMOTE_IP) as u32,
                         local_port: get(e, sock_desc::LOCAL_PORT) as u16,
@@ -590,10 +662,16 @@ impl ModelDevice {
                             mss: get(e, sock_desc::MSS) as u16,
                             rcv_wscale: get(e, sock_desc::RCV_WSCALE) as u8,
                         },
-                        state: sock_state::LISTEN as u8,
+                        // A UDP socket starts in ESTAB.
+                        state: if proto == PROTO_UDP as u64 {
+                            sock_state::ESTAB as u8
+                        } else {
+                            sock_state::LISTEN as u8
+                        },
                         ..Sock::default()
                     };
                     self.toe.map.entry(key).or_default().push(sref as u16);
+                    self.toe.active.push_front(sref as u16);
                     status::OK
                 }
             }
@@ -618,6 +696,7 @@ impl ModelDevice {
                 {
                     status::BAD_NB
                 } else {
+                    let timeout = get(e, nb_desc::TIMEOUT) as u32;
                     self.toe.nbs[rn] = Some(Nb {
                         sock_ref: sref as u16,
                         tag: get(e, nb_desc::TAG) as u32,
@@ -625,10 +704,30 @@ impl ModelDevice {
                         filled: 0,
                         hmd_addr: get(e, nb_desc::HMD_ADDR),
                         stream_off: 0,
+                        timeout,
+                        ticks_left: timeout,
                     });
                     self.toe.socks[sref].nbs.push_back(rn as u16);
                     self.toe.wake(sref as u16);
                     return done; // its completion is the NB_RETURN
+                }
+            }
+            op::ANON_POST => {
+                let rn = get(e, anon_desc::REF_NUM) as usize;
+                let len = get(e, anon_desc::LEN);
+                if rn >= self.toe.anon.len()
+                    || self.toe.anon[rn].is_some()
+                    || !(param::ANON_MIN_LEN..=param::ANON_MAX_LEN).contains(&len)
+                {
+                    status::BAD_NB
+                } else {
+                    self.toe.anon[rn] = Some(Anon {
+                        tag: get(e, anon_desc::TAG) as u32,
+                        len: len as u32,
+                        addr: get(e, anon_desc::ADDR),
+                    });
+                    self.toe.anon_q.push_back(rn as u32);
+                    return done; // its completion is the ANON_RX
                 }
             }
             op::NOP => status::OK,
@@ -662,12 +761,20 @@ impl ModelDevice {
         if sock.queued {
             self.toe.ready.retain(|&x| x != s);
         }
+        self.toe.active.retain(|&x| x != s);
         self.post_cpl(t, Cpl::cmd_done(e, status::OK));
         t
     }
 
     /// Return the head NB of socket `s` with `flags` and completion status `st`, at time `t`.
     fn return_nb(&mut self, s: u16, flags: u64, st: u64, t: u64) {
+        self.return_nb_hdr(s, flags, st, t, 0);
+    }
+
+    /// [`Self::return_nb`] with the completion's HDR_BYTES: `min(8, FILLED)` for a DATAGRAM
+    /// return, 0 for every other return (the contract names it only there). The NB's
+    /// UDP_HDR_BYTES field would hold the same value; the model keeps no copy.
+    fn return_nb_hdr(&mut self, s: u16, flags: u64, st: u64, t: u64, hdr_bytes: u8) {
         let Some(rn) = self.toe.socks[s as usize].nbs.pop_front() else {
             return;
         };
@@ -689,6 +796,7 @@ impl ModelDevice {
                 bytes: nb.filled,
                 flags: flags as u32,
                 opcode: op::NB_POST as u8,
+                hdr_bytes,
                 // An empty buffer reports where the stream stands (e.g. a FIN right at a
                 // buffer boundary), exactly like the RTL.
                 stream_off: if nb.filled == 0 {
@@ -698,6 +806,121 @@ impl ModelDevice {
                 },
             },
         );
+    }
+
+    /// The ARP responder (rx-paths.md): answer an ARP request for NIC_IP with a `KIND = ARP`
+    /// tx command and consume the frame. Returns the done time. Only metadata is needed, so a
+    /// request is answered even when the pool could not store it.
+    fn arp_answer(&mut self, p: &Parsed, chain: Chain, base: u64) -> u64 {
+        let cmd = TxCmd {
+            kind: tx_kind::ARP as u8,
+            dst_mac: p.arp_sha,
+            src_mac: self.regs.nic_mac(),
+            vlan: p.vlan,
+            src_ip: self.regs.nic_ip,
+            dst_ip: p.src_ip,
+            ..TxCmd::default()
+        };
+        self.pool.free_chain(chain);
+        self.regs.count(reg::CNT_ARP_REPLIES, 1);
+        self.tx.push(&self.cfg, base, &cmd) + costs::ENGINE_TX
+    }
+
+    /// A frame for the anonymous path (`NO_SOCKET`, or `NOT_IPV4` not taken by the ARP
+    /// responder): written from its first byte into the head anonymous buffer, which is
+    /// returned with `ANON_RX`; with the anonymous list empty, dropped under `reason`.
+    /// Returns the done time (the writes and the completion are one engine event).
+    fn anon_or_drop(&mut self, env: &mut HostEnv, m: &Meta, reason: u64, base: u64) -> u64 {
+        // A frame the pool could not store whole is never passed up (rx-paths.md: "frames
+        // failing a check (... no buflet) are never passed up"); it keeps its reason.
+        let Some(rn) = self.toe.anon_q.front().copied().filter(|_| m.whole) else {
+            self.drop_frame(m.chain, reason);
+            return base;
+        };
+        self.toe.anon_q.pop_front();
+        let a = self.toe.anon[rn as usize]
+            .take()
+            .expect("posted anonymous buffer");
+        let len = m.p.len as u32;
+        let n = len.min(a.len) as usize;
+        let mut t = base + costs::ANON_DELIVERY;
+        let mut buf = std::mem::take(&mut self.toe.scratch);
+        let mut off = 0;
+        while off < n {
+            let k = (n - off).min(PAGE as usize);
+            self.pool.read(m.chain.head, off, &mut buf[..k]);
+            t = dma_write(
+                &self.cfg,
+                &mut self.wr_free,
+                env,
+                Agent::NicDma,
+                t,
+                a.addr.wrapping_add(off as u64),
+                &buf[..k],
+            );
+            off += k;
+        }
+        self.toe.scratch = buf;
+        self.pool.free_chain(m.chain);
+        self.regs.count(reg::CNT_ANON_RX, 1);
+        self.post_cpl(
+            t,
+            Cpl {
+                kind: cpl_kind::ANON_RX as u8,
+                status: status::OK as u8,
+                sock_ref: 0,
+                tag: a.tag,
+                ref_num: rn,
+                bytes: n as u32,
+                flags: if (n as u32) < len {
+                    cpl_flag::TRUNC as u32
+                } else {
+                    0
+                },
+                opcode: op::ANON_POST as u8,
+                hdr_bytes: 0,
+                stream_off: 0,
+            },
+        );
+        t
+    }
+
+    /// One timer tick (rx-paths.md, "Named-buffer timeouts"): the sweep over the active list.
+    /// Returns the done time. Ticks do not depend on CTRL.ENABLE (the contract does not tie
+    /// them to it).
+    fn engine_tick(&mut self) -> u64 {
+        self.regs.count(reg::CNT_TICKS, 1);
+        let mut t = self.now + costs::TIMER_TICK;
+        for i in 0..self.toe.active.len() {
+            let s = self.toe.active[i];
+            t += costs::TIMER_VISIT;
+            let Some(&rn) = self.toe.socks[s as usize].nbs.front() else {
+                continue;
+            };
+            let Some(nb) = self.toe.nbs[rn as usize].as_mut() else {
+                continue;
+            };
+            if nb.timeout == 0 {
+                continue;
+            }
+            t += costs::TIMER_COUNT;
+            nb.ticks_left = nb.ticks_left.saturating_sub(1);
+            if nb.ticks_left != 0 {
+                continue;
+            }
+            t += costs::ENGINE_RETURN;
+            self.return_nb(s, cpl_flag::TIMEOUT, status::OK, t);
+            self.regs.count(reg::CNT_TIMEOUTS, 1);
+            // Woken: waiting segments go to the next buffer; without one the socket leaves
+            // the ready list.
+            let sock = &mut self.toe.socks[s as usize];
+            if sock.queued && sock.nbs.is_empty() {
+                sock.queued = false;
+                self.toe.ready.retain(|&x| x != s);
+            }
+            self.toe.wake(s);
+        }
+        t
     }
 
     /// One delivery step for the socket at the head of the ready list. Returns the done time.
@@ -768,6 +991,7 @@ impl ModelDevice {
             );
             self.toe.scratch = buf;
             let sock = &mut self.toe.socks[s as usize];
+            let udp = sock.is_udp();
             let psh_return = sock.d.flags as u64 & sock_flag::PSH_RETURN != 0;
             let nbm = self.toe.nbs[rn as usize].as_mut().expect("NB in use");
             if nbm.filled == 0 {
@@ -782,12 +1006,25 @@ impl ModelDevice {
             let emptied = head.data_len == 0;
             let marker = head.flags & (tcp_flag::FIN | tcp_flag::RST) != 0;
             let pushed = head.flags & (tcp_flag::PSH | tcp_flag::URG) != 0;
-            if emptied && !marker {
+            // A datagram leaves the list once written or once the buffer is full (the rest is
+            // discarded). Datagram chunks use the TCP delivery rules unchanged: socket and NB STREAM_OFF and
+            // CNT_DELIVERED_BYTES count the bytes written (header included). A timeout between
+            // two chunks returns the NB; the rest of the datagram goes on into the next NB.
+            let datagram_done = udp && (emptied || full);
+            if (emptied && !marker) || datagram_done {
                 sock.segs.pop_front();
                 self.pool.free_chain(seg.chain);
             }
             self.regs.count(reg::CNT_DELIVERED_BYTES, n as u64);
-            if full {
+            if datagram_done {
+                let filled = self.toe.nbs[rn as usize].expect("NB in use").filled;
+                let mut flags = cpl_flag::DATAGRAM;
+                if !emptied {
+                    flags |= cpl_flag::TRUNC;
+                }
+                let hdr = filled.min(UDP_HDR) as u8;
+                self.return_nb_hdr(s, flags, status::OK, done, hdr);
+            } else if full {
                 self.return_nb(s, cpl_flag::FULL, status::OK, done);
             } else if emptied && pushed && !marker && psh_return {
                 self.return_nb(s, cpl_flag::PSH, status::OK, done);

@@ -1,10 +1,11 @@
 //! Transmit: the `tx_cmd` snapshot toe_engine queues and the frame tx_builder makes of it
-//! (docs/tcp-receive.md, "Transmitted frames"), plus tx_builder's command queue and timing.
+//! (docs/tcp-receive.md, "Transmitted frames"; ARP replies: docs/rx-paths.md, "Reply frame"),
+//! plus tx_builder's command queue and timing.
 
 use std::collections::VecDeque;
 
 use buflet_platform::DeviceConfig;
-use buflet_spec::{param, tx_opt};
+use buflet_spec::{param, tx_kind, tx_opt};
 
 use crate::costs;
 
@@ -17,6 +18,8 @@ pub struct TxCmd {
     pub src_mac: [u8; 6],
     /// VLAN id; 0 = untagged.
     pub vlan: u16,
+    /// `tx_kind`: a TCP segment (0) or an ARP reply.
+    pub kind: u8,
     /// Source IPv4 address (numeric).
     pub src_ip: u32,
     /// Destination IPv4 address (numeric).
@@ -69,16 +72,37 @@ impl TxCmd {
         n
     }
 
-    /// The frame's bytes, exactly as tx_builder emits them (54..66 bytes, no padding).
-    pub fn frame(&self) -> Vec<u8> {
-        let tcp_len = self.tcp_len();
-        let mut f = Vec::with_capacity(18 + 20 + tcp_len);
+    /// The Ethernet header (with the 802.1Q tag when `vlan != 0`) up to the EtherType.
+    fn eth(&self, f: &mut Vec<u8>) {
         f.extend_from_slice(&self.dst_mac);
         f.extend_from_slice(&self.src_mac);
         if self.vlan != 0 {
             f.extend_from_slice(&[0x81, 0x00]);
             f.extend_from_slice(&(self.vlan & 0x0FFF).to_be_bytes());
         }
+    }
+
+    /// The ARP reply of a `KIND = ARP` command: 42 bytes, 46 with a tag, no padding.
+    fn arp_frame(&self) -> Vec<u8> {
+        let mut f = Vec::with_capacity(46);
+        self.eth(&mut f);
+        f.extend_from_slice(&[0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x02]);
+        f.extend_from_slice(&self.src_mac);
+        f.extend_from_slice(&self.src_ip.to_be_bytes());
+        f.extend_from_slice(&self.dst_mac);
+        f.extend_from_slice(&self.dst_ip.to_be_bytes());
+        f
+    }
+
+    /// The frame's bytes, exactly as tx_builder emits them (TCP: 54..66 bytes; ARP: 42 or
+    /// 46 bytes; no padding).
+    pub fn frame(&self) -> Vec<u8> {
+        if self.kind == tx_kind::ARP as u8 {
+            return self.arp_frame();
+        }
+        let tcp_len = self.tcp_len();
+        let mut f = Vec::with_capacity(18 + 20 + tcp_len);
+        self.eth(&mut f);
         f.extend_from_slice(&[0x08, 0x00]);
         let l3 = f.len();
         let total = (20 + tcp_len) as u16;
@@ -206,11 +230,36 @@ mod tests {
     }
 
     #[test]
+    fn arp_reply_layout() {
+        let c = TxCmd {
+            kind: tx_kind::ARP as u8,
+            dst_mac: [1, 2, 3, 4, 5, 6],
+            src_mac: [7, 8, 9, 10, 11, 12],
+            src_ip: 0x0A00_0001,
+            dst_ip: 0xC0A8_0102,
+            ..TxCmd::default()
+        };
+        let want: Vec<u8> = [
+            &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12][..],
+            &[0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 2],
+            &[7, 8, 9, 10, 11, 12, 10, 0, 0, 1],
+            &[1, 2, 3, 4, 5, 6, 192, 168, 1, 2],
+        ]
+        .concat();
+        assert_eq!(c.frame(), want);
+        let tagged = TxCmd { vlan: 0x0ABC, ..c }.frame();
+        assert_eq!(tagged.len(), 46);
+        assert_eq!(&tagged[12..18], &[0x81, 0x00, 0x0A, 0xBC, 0x08, 0x06]);
+        assert_eq!(&tagged[18..], &want[14..]);
+    }
+
+    #[test]
     fn frame_layout() {
         let c = TxCmd {
             dst_mac: [1, 2, 3, 4, 5, 6],
             src_mac: [7, 8, 9, 10, 11, 12],
             vlan: 0x1234,
+            kind: 0,
             src_ip: 0x0A00_0001,
             dst_ip: 0x0A00_0002,
             src_port: 80,

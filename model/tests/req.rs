@@ -9,8 +9,13 @@ use common::*;
 fn bad_requests_complete_with_errors() {
     let mut r = Rig::new("badreq", cfg(64), 32, 32);
     let hmd = r.alloc(8);
+    // A UDP socket (PROTO 17) ignores RCV_BUF and RCV_WSCALE: not validated.
     let mut udp = sock_add(4, 0, 0);
     put(&mut udp, sock_desc::PROTO, 17);
+    put(&mut udp, sock_desc::RCV_BUF, 0);
+    put(&mut udp, sock_desc::RCV_WSCALE, 99);
+    let mut icmp = sock_add(5, 0, 0);
+    put(&mut icmp, sock_desc::PROTO, 1);
     let with = |rcv_buf: u32, wscale: u8| {
         sock_add_opts(
             6,
@@ -28,7 +33,8 @@ fn bad_requests_complete_with_errors() {
         (sock_add(64, 0, 0), status::BAD_SOCK),
         (sock_add(1, 0, 0), status::OK),
         (sock_add(1, 0, 0), status::BAD_SOCK),
-        (udp, status::BAD_SOCK),
+        (udp, status::OK),
+        (icmp, status::BAD_SOCK),
         (nb_post(2, 0, 0, 100, hmd, 1), status::BAD_SOCK),
         (nb_post(64, 0, 0, 100, hmd, 1), status::BAD_SOCK),
         (nb_post(1, 0, 64, 100, hmd, 1), status::BAD_NB),
@@ -63,14 +69,15 @@ fn bad_requests_complete_with_errors() {
         r.r(reg::CNT_REQ_ERRORS),
         want.iter().filter(|w| w.1 != 0).count() as u32
     );
-    assert_eq!(r.r(reg::REQ_HEAD), 23);
-    // Deleting socket 1 returns its NB (tag 512, slot 3) first.
+    assert_eq!(r.r(reg::REQ_HEAD), 24);
+    // Deleting socket 1 returns its NB (tag 513, slot 3) first.
     let cs = r.delete(1);
     assert_eq!(
         (cs[0].kind, cs[0].tag, cs[0].ref_num, cs[0].flags),
-        (cpl_kind::NB_RETURN, 512, 3, cpl_flag::DELETE)
+        (cpl_kind::NB_RETURN, 513, 3, cpl_flag::DELETE)
     );
     assert_eq!(cs.len(), 2);
+    assert_eq!(r.delete(4).len(), 1);
     r.assert_all_free();
 }
 

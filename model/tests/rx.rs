@@ -132,6 +132,7 @@ fn stream(width: u32) {
             bytes: 6000,
             flags: cpl_flag::FULL,
             opcode: op::NB_POST,
+            hdr_bytes: 0,
             stream_off: 0
         }
     );
@@ -146,6 +147,7 @@ fn stream(width: u32) {
             bytes: 1000,
             flags: cpl_flag::FIN,
             opcode: op::NB_POST,
+            hdr_bytes: 0,
             stream_off: 6000
         }
     );

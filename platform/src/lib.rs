@@ -37,6 +37,8 @@ pub struct DeviceConfig {
     pub hash_buckets: u32,
     /// Named buffer descriptor slots.
     pub num_nbs: u32,
+    /// Anonymous buffer slots (ID register `NUM_ANON`).
+    pub num_anon: u32,
     /// Cycles from a DMA read request to its first data word.
     pub mem_read_latency: u32,
     /// Cycles from a block write request to its status.
@@ -57,6 +59,7 @@ impl DeviceConfig {
             num_sockets: p::DEF_NUM_SOCKETS as u32,
             hash_buckets: p::DEF_HASH_BUCKETS as u32,
             num_nbs: p::DEF_NUM_NBS as u32,
+            num_anon: p::DEF_NUM_ANON as u32,
             mem_read_latency: 64,
             disk_latency: 200,
             line_gbps: 10.0,

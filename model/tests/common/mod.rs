@@ -4,10 +4,13 @@
 
 use buflet_model::ModelDevice;
 use buflet_platform::{Agent, BlockDevice, Device, DeviceConfig, HostEnv, HostMemory};
-use buflet_spec::{cpl, cpl_kind, get, nb_desc, op, put, reg, req_hdr, sock_desc, status};
+use buflet_spec::{
+    anon_desc, cpl, cpl_kind, get, nb_desc, op, put, reg, req_hdr, sock_desc, status,
+};
 use etherparse::{
-    EtherType, Ethernet2Header, IpNumber, Ipv4Header, LinkExtHeader, LinkHeader, NetHeaders,
-    PacketHeaders, SingleVlanHeader, TcpHeader, TcpOptionElement, TransportHeader, VlanId, VlanPcp,
+    ArpHardwareId, ArpOperation, ArpPacket, EtherType, Ethernet2Header, IpNumber, Ipv4Header,
+    LinkExtHeader, LinkHeader, NetHeaders, PacketBuilder, PacketHeaders, SingleVlanHeader,
+    TcpHeader, TcpOptionElement, TransportHeader, VlanId, VlanPcp,
 };
 
 pub const LOCAL_IP: [u8; 4] = [10, 77, 0, 2];
@@ -44,6 +47,7 @@ pub struct C {
     pub bytes: u64,
     pub flags: u64,
     pub opcode: u64,
+    pub hdr_bytes: u64,
     pub stream_off: u64,
 }
 
@@ -138,6 +142,7 @@ impl Rig {
                 bytes: get(&e, cpl::BYTES),
                 flags: get(&e, cpl::FLAGS),
                 opcode: get(&e, cpl::OPCODE),
+                hdr_bytes: get(&e, cpl::HDR_BYTES),
                 stream_off: get(&e, cpl::STREAM_OFF),
             });
             self.cpl_head += 1;
@@ -373,6 +378,92 @@ pub fn nb_post(sref: u16, tag: u32, ref_num: u32, total: u32, hmd: u64, pages: u
     put(&mut e, nb_desc::HMD_ADDR, hmd);
     put(&mut e, nb_desc::HMD_PAGES, pages as u64);
     e
+}
+
+/// An NB_POST entry with a TIMEOUT (timer ticks, 0 = never).
+pub fn nb_post_timeout(
+    sref: u16,
+    tag: u32,
+    ref_num: u32,
+    total: u32,
+    hmd: u64,
+    pages: u32,
+    timeout: u32,
+) -> [u8; 64] {
+    let mut e = nb_post(sref, tag, ref_num, total, hmd, pages);
+    put(&mut e, nb_desc::TIMEOUT, timeout as u64);
+    e
+}
+
+/// A SOCK_ADD entry for a UDP socket (PROTO 17) on the test 4-tuple.
+pub fn udp_sock_add(sref: u16, tag: u32, vlan: u16) -> [u8; 64] {
+    let mut e = sock_add(sref, tag, vlan);
+    put(&mut e, sock_desc::PROTO, 17);
+    e
+}
+
+/// An ANON_POST entry.
+pub fn anon_post(tag: u32, ref_num: u32, len: u32, addr: u64) -> [u8; 64] {
+    let mut e = [0u8; 64];
+    put(&mut e, anon_desc::OPCODE, op::ANON_POST);
+    put(&mut e, anon_desc::TAG, tag as u64);
+    put(&mut e, anon_desc::REF_NUM, ref_num as u64);
+    put(&mut e, anon_desc::LEN, len as u64);
+    put(&mut e, anon_desc::ADDR, addr);
+    e
+}
+
+/// An Ethernet/IPv4/UDP datagram from the remote peer (etherparse builds it, checksum
+/// included), from `sport` to `dport`.
+pub fn udp_frame(vlan: Option<u16>, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2(REMOTE_MAC, LOCAL_MAC);
+    let mut v = vec![];
+    match vlan {
+        Some(id) => b
+            .single_vlan(VlanId::try_new(id).unwrap())
+            .ipv4(REMOTE_IP, LOCAL_IP, 64)
+            .udp(sport, dport)
+            .write(&mut v, payload)
+            .unwrap(),
+        None => b
+            .ipv4(REMOTE_IP, LOCAL_IP, 64)
+            .udp(sport, dport)
+            .write(&mut v, payload)
+            .unwrap(),
+    }
+    v
+}
+
+/// An ARP packet (Ethernet/IPv4 addresses) in an Ethernet frame from `eth_src` to broadcast.
+pub fn arp_frame(
+    vlan: Option<u16>,
+    eth_src: [u8; 6],
+    oper: ArpOperation,
+    sha: [u8; 6],
+    spa: [u8; 4],
+    tpa: [u8; 4],
+) -> Vec<u8> {
+    let arp = ArpPacket::new(
+        ArpHardwareId::ETHERNET,
+        EtherType::IPV4,
+        oper,
+        &sha,
+        &spa,
+        &[0; 6],
+        &tpa,
+    )
+    .unwrap();
+    let b = PacketBuilder::ethernet2(eth_src, [0xFF; 6]);
+    let mut v = vec![];
+    match vlan {
+        Some(id) => b
+            .single_vlan(VlanId::try_new(id).unwrap())
+            .arp(arp)
+            .write(&mut v)
+            .unwrap(),
+        None => b.arp(arp).write(&mut v).unwrap(),
+    }
+    v
 }
 
 /// A bare request entry with an opcode and tag.
