@@ -51,6 +51,8 @@
 `define BF_REG_CNT_ARP_REPLIES 12'h160
 `define BF_REG_CNT_TIMEOUTS 12'h164
 `define BF_REG_CNT_TICKS 12'h168
+`define BF_REG_CNT_BLK_READS 12'h16C
+`define BF_REG_CNT_BLK_RD_BYTES 12'h170
 `define BF_REG_CNT_DROP_TRUNCATED 12'h204
 `define BF_REG_CNT_DROP_NOT_IPV4 12'h208
 `define BF_REG_CNT_DROP_BAD_IP_HDR 12'h20C
@@ -224,7 +226,7 @@
 `define BF_NB_DESC_TICKS_LEFT_BYTES 4
 `define BF_NB_DESC_TICKS_LEFT_RANGE 479:448
 
-// blk_req: OP_BLK_WRITE request: write a linked scatter-gather list to the block device (seed 000).
+// blk_req: OP_BLK_WRITE / OP_BLK_READ request: move whole blocks between the block device and host memory along a linked scatter-gather list (seed 000).
 `define BF_BLK_REQ_SIZE 64
 `define BF_BLK_REQ_OPCODE_OFF 0
 `define BF_BLK_REQ_OPCODE_BYTES 1
@@ -417,6 +419,7 @@
 `define BF_OP_BLK_WRITE 4
 `define BF_OP_NOP 5
 `define BF_OP_ANON_POST 6
+`define BF_OP_BLK_READ 7
 
 // cpl_kind
 `define BF_CPL_KIND_CMD_DONE 1

@@ -151,6 +151,8 @@ registers! {
     CNT_ARP_REPLIES     = 0x160, Ro, "ARP requests for NIC_IP answered by the NIC.";
     CNT_TIMEOUTS        = 0x164, Ro, "Named buffers returned on timeout.";
     CNT_TICKS           = 0x168, Ro, "Timer ticks (sweeps) performed.";
+    CNT_BLK_READS       = 0x16C, Ro, "Block read operations issued to the block device.";
+    CNT_BLK_RD_BYTES    = 0x170, Ro, "Bytes read from the block device into host memory.";
     CNT_DROP_TRUNCATED  = 0x204, Ro, "Dropped: frame shorter than its headers or IPv4 total length.";
     CNT_DROP_NOT_IPV4   = 0x208, Ro, "Dropped: not IPv4 (ARP, IPv6, ...).";
     CNT_DROP_BAD_IP_HDR = 0x20C, Ro, "Dropped: IPv4 version, IHL or total length invalid, or a fragment.";
@@ -224,8 +226,8 @@ layouts! {
         STREAM_OFF    @ 48, 8, "NIC-owned: stream offset of the buffer's first byte.";
         TICKS_LEFT    @ 56, 4, "NIC-owned: timer ticks left before the buffer is returned (set from TIMEOUT).";
     }
-    blk_req (blk_req) size 64, "OP_BLK_WRITE request: write a linked scatter-gather list to the block device (seed 000)." => {
-        OPCODE   @ 0, 1, "OP_BLK_WRITE.";
+    blk_req (blk_req) size 64, "OP_BLK_WRITE / OP_BLK_READ request: move whole blocks between the block device and host memory along a linked scatter-gather list (seed 000)." => {
+        OPCODE   @ 0, 1, "OP_BLK_WRITE or OP_BLK_READ.";
         FLAGS    @ 1, 1, "Reserved, 0.";
         SOCK_REF @ 2, 2, "Unused, 0.";
         TAG      @ 4, 4, "Driver cookie.";
@@ -243,9 +245,9 @@ layouts! {
         ADDR     @ 16, 8, "Host address of the buffer (contiguous, registered).";
     }
     sg_elem (sg_elem) size 32, "Scatter-gather element (seed 000): source in host memory, destination on disk, link." => {
-        SRC_ADDR  @ 0, 8, "Host address of the data.";
+        SRC_ADDR  @ 0, 8, "Host address of the data (source of a write, destination of a read).";
         LEN       @ 8, 4, "Bytes in this element (1..=BLOCK_BYTES*16).";
-        FLAGS     @ 12, 4, "bit0 ZERO: write zeros, SRC_ADDR is not read.";
+        FLAGS     @ 12, 4, "bit0 ZERO: on a write, write zeros (SRC_ADDR is not read); on a read, discard these bytes (SRC_ADDR is not written).";
         DISK_ADDR @ 16, 8, "Destination byte address on disk (LBA*512); consecutive with the previous element inside a block.";
         NEXT      @ 24, 8, "Host address of the next element, 0 = last.";
     }
@@ -302,6 +304,7 @@ constants! {
         BLK_WRITE = 4, "Write a scatter-gather list to the block device.";
         NOP       = 5, "Completes with no effect (ring test).";
         ANON_POST = 6, "Give the NIC an anonymous buffer for frames that match no socket.";
+        BLK_READ  = 7, "Read blocks from the block device into host memory along a scatter-gather list (read-modify-write).";
     }
     cpl_kind {
         CMD_DONE  = 1, "A request finished (SOCK_ADD, SOCK_DEL, NOP, or any request that failed).";
