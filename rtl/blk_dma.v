@@ -1,17 +1,31 @@
-// Block-controller DMA engine (seed 000): executes BLK_WRITE requests.
+// Block-controller DMA engine (seed 000): executes BLK_WRITE and BLK_READ requests.
 //
-// A command FIFO holds up to 4 `blk_req` entries. For each command the engine walks the linked
-// scatter-gather list (32-byte `sg_elem` DMA reads), reads the element data from host memory in
-// chunks that never cross a 4096-byte block boundary (or generates zero words for ZERO
-// elements), packs them with an axis_packer into a local 4096-byte block buffer and, once a
-// block is complete, issues one block-device write (lba, len 4096) followed by its 4096-byte data
-// packet, then waits for that block's status before going on.
+// A command FIFO holds up to 4 `blk_req` entries (writes and reads, in request order). For each
+// command the engine walks the linked scatter-gather list (32-byte `sg_elem` DMA reads) one
+// element at a time; a local 4096-byte block buffer stages one block.
 //
-// Staging each block in the local buffer means a block is only written when all of its elements
-// and data were fetched without error: a list or DMA error in the middle of a block never sends
-// a partial packet to the block device.
+// BLK_WRITE: the element data is read from host memory in chunks that never cross a 4096-byte
+// block boundary (or zero words are generated for ZERO elements), packed with an axis_packer
+// into the block buffer and, once a block is complete, written with one block-device write
+// (lba, len 4096) followed by its 4096-byte data packet; the engine then waits for that block's
+// status before going on. Staging each block means a block is only written when all of its
+// elements and data were fetched without error: a list or DMA error in the middle of a block
+// never sends a partial packet to the block device.
 //
-// Validation (status BAD_SG unless noted; BYTES of the completion = bytes written with OK status):
+// BLK_READ (docs/storage.md): when the element that starts a block has been accepted, the
+// engine issues one block-device read (lba of that element, len 4096, write 0), stores the
+// block's data words from s_axis_blk_rd_* in the block buffer and takes its status. With status
+// 0 it then writes the block's bytes to host memory along the elements: each element's part of
+// the block is one DMA write (at most 4096 bytes, never crossing the block boundary) taken from
+// the buffer at the element's byte offset and realigned to a packed stream, one bus word per
+// cycle; a ZERO element's bytes are skipped. Elements after the first one of a block are
+// fetched and checked while the block is being delivered (element k+1 after element k's host
+// write was issued), so a list error found inside a block ends the request after the block's
+// earlier elements were written to host memory; that block does not count in BYTES. The next
+// block is read only after all host writes of the current one have been issued.
+//
+// Validation (status BAD_SG unless noted; BYTES of the completion = bytes of the blocks written
+// to disk, or read and delivered to host memory, with OK status):
 //   - command BYTES zero or not a multiple of 4096 (nothing is fetched);
 //   - more than SG_MAX elements would be fetched;
 //   - element LEN not in 1..65536;
@@ -20,8 +34,9 @@
 //   - element that would take the described total beyond BYTES (checked when it is fetched);
 //   - list ending (NEXT == 0) inside a block, or before BYTES bytes were described;
 //   - BYTES reached at a block boundary but NEXT != 0;
-//   - DMA_ERROR: a host read (element or data) was refused;
-//   - DISK_ERROR: the block device returned a non-zero status.
+//   - DMA_ERROR: a host read (element, or write data) was refused;
+//   - DISK_ERROR: the block device returned a non-zero status (a failed read block is not
+//     written to host memory).
 `include "buflet_defs.vh"
 
 module blk_dma #(
@@ -29,7 +44,7 @@ module blk_dma #(
 ) (
     input  wire                    clk,
     input  wire                    rst,
-    // BLK_WRITE request entries
+    // BLK_WRITE / BLK_READ request entries
     input  wire                    s_cmd_valid,
     output wire                    s_cmd_ready,
     /* verilator lint_off UNUSEDSIGNAL */
@@ -57,16 +72,34 @@ module blk_dma #(
     output wire                    m_axis_blk_wr_tvalid,
     input  wire                    m_axis_blk_wr_tready,
     output wire                    m_axis_blk_wr_tlast,
+    input  wire [DATA_WIDTH-1:0]   s_axis_blk_rd_tdata,
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  wire [DATA_WIDTH/8-1:0] s_axis_blk_rd_tkeep,   // a block is a whole number of full words
+    /* verilator lint_on UNUSEDSIGNAL */
+    input  wire                    s_axis_blk_rd_tvalid,
+    output wire                    s_axis_blk_rd_tready,
+    input  wire                    s_axis_blk_rd_tlast,
     input  wire                    s_blk_resp_valid,
     output wire                    s_blk_resp_ready,
     input  wire [7:0]              s_blk_resp_status,
+    // DMA write client (BLK_READ data to host memory)
+    output wire                    m_dma_wr_req_valid,
+    input  wire                    m_dma_wr_req_ready,
+    output wire [63:0]             m_dma_wr_req_addr,
+    output wire [15:0]             m_dma_wr_req_len,
+    output wire [DATA_WIDTH-1:0]   m_axis_dma_wr_tdata,
+    output wire [DATA_WIDTH/8-1:0] m_axis_dma_wr_tkeep,
+    output wire                    m_axis_dma_wr_tvalid,
+    input  wire                    m_axis_dma_wr_tready,
+    output wire                    m_axis_dma_wr_tlast,
     // completions
     output wire                    m_cpl_valid,
     input  wire                    m_cpl_ready,
     output wire [255:0]            m_cpl_data,
     // counter events
-    output reg                     ev_blk_write,
-    output wire [15:0]             ev_blk_bytes
+    output reg                     ev_blk_write,   // one block write issued
+    output reg                     ev_blk_read,    // one block read issued
+    output wire [15:0]             ev_blk_bytes    // bytes of either (4096)
 );
     localparam KEEP_WIDTH = DATA_WIDTH / 8;
     localparam BLK_BYTES  = `BF_PARAM_BLOCK_BYTES;
@@ -78,10 +111,13 @@ module blk_dma #(
     localparam MAX_LEN    = 65536;
     localparam SECT_SHIFT = $clog2(`BF_PARAM_SECTOR_BYTES);
     localparam SECT_PER_BLK = BLK_BYTES / `BF_PARAM_SECTOR_BYTES;
+    localparam KSH        = $clog2(KEEP_WIDTH);    // byte offset bits inside a bus word
 
     // ------------------------------------------------------------------ command FIFO
-    localparam CMD_W = 32 + 16 + 64 + 32 + 32;
-    wire [CMD_W-1:0] cmd_in = {s_cmd_data[`BF_BLK_REQ_TAG_RANGE],
+    localparam CMD_W = 1 + 32 + 16 + 64 + 32 + 32;
+    wire             cmd_is_rd = (s_cmd_data[`BF_BLK_REQ_OPCODE_RANGE] == 8'(`BF_OP_BLK_READ));
+    wire [CMD_W-1:0] cmd_in = {cmd_is_rd,
+                               s_cmd_data[`BF_BLK_REQ_TAG_RANGE],
                                s_cmd_data[`BF_BLK_REQ_SOCK_REF_RANGE],
                                s_cmd_data[`BF_BLK_REQ_SG_ADDR_RANGE],
                                s_cmd_data[`BF_BLK_REQ_SG_MAX_RANGE],
@@ -97,12 +133,17 @@ module blk_dma #(
     );
 
     // ------------------------------------------------------------------ state
-    localparam S_IDLE     = 4'd0,  S_ELEM_REQ = 4'd1,  S_ELEM_RSP = 4'd2,  S_ELEM_CHK = 4'd3,
-               S_CHUNK    = 4'd4,  S_RD_REQ   = 4'd5,  S_RD_DATA  = 4'd6,  S_ZERO     = 4'd7,
-               S_NEXT     = 4'd8,  S_BLK_WAIT = 4'd9,  S_BLK_REQ  = 4'd10, S_BLK_DATA = 4'd11,
-               S_BLK_RESP = 4'd12, S_CPL      = 4'd13;
-    reg [3:0] state;
+    localparam S_IDLE     = 5'd0,  S_ELEM_REQ = 5'd1,  S_ELEM_RSP = 5'd2,  S_ELEM_CHK = 5'd3,
+               S_CHUNK    = 5'd4,  S_RD_REQ   = 5'd5,  S_RD_DATA  = 5'd6,  S_ZERO     = 5'd7,
+               S_NEXT     = 5'd8,  S_BLK_WAIT = 5'd9,  S_BLK_REQ  = 5'd10, S_BLK_DATA = 5'd11,
+               S_BLK_RESP = 5'd12, S_CPL      = 5'd13,
+               // BLK_READ: block read request, its data, its status; host write of a chunk
+               // (buffer read priming, request, data); end of a delivered block
+               S_RB_REQ   = 5'd14, S_RB_DATA  = 5'd15, S_RB_RESP  = 5'd16, S_WR_PRIME = 5'd17,
+               S_WR_REQ   = 5'd18, S_WR_DATA  = 5'd19, S_RB_END   = 5'd20;
+    reg [4:0] state;
 
+    reg        c_rd;         // the command is a BLK_READ
     reg [31:0] c_tag;
     reg [15:0] c_sock;
     reg [31:0] c_max;
@@ -110,8 +151,8 @@ module blk_dma #(
     reg [63:0] next_ptr;     // address of the next element to fetch
     reg [31:0] elem_cnt;     // elements fetched
     reg [31:0] described;    // sum of LEN of the accepted elements
-    reg [31:0] written;      // bytes written with OK status
-    reg [11:0] blk_fill;     // bytes of the current block already packed
+    reg [31:0] written;      // bytes of blocks written (read and delivered) with OK status
+    reg [11:0] blk_fill;     // bytes of the current block already packed (read: delivered)
     reg [63:0] blk_lba;
     reg [63:0] cur_disk;     // disk byte address just after the previous element
     reg [63:0] e_src;
@@ -120,7 +161,7 @@ module blk_dma #(
     reg [63:0] e_next;
     reg [12:0] chunk;        // 1..4096
     reg        c_end;        // the current chunk completes the block
-    reg [12:0] z_rem;
+    reg [12:0] z_rem;        // bytes left of a ZERO chunk (write) or of a host write (read)
     reg [7:0]  status;
 
     /* verilator lint_off UNUSEDSIGNAL */
@@ -187,22 +228,55 @@ module blk_dma #(
         end
     end
 
+    // Block buffer: written by the packer (BLK_WRITE) or by the block read stream (BLK_READ),
+    // read one word per cycle towards the block device (BLK_WRITE) or the host (BLK_READ).
     reg [DATA_WIDTH-1:0] bmem [0:BLK_WORDS-1];
     reg [BAW-1:0]        wr_ptr;
-    reg                  buf_done;
+    reg                  buf_done;   // the block is complete (BLK_READ: extra words are dropped)
     reg [BAW-1:0]        rd_ptr;
-    reg [DATA_WIDTH-1:0] rd_q;
+    reg [DATA_WIDTH-1:0] rd_q;       // bmem at the address presented in the previous cycle
 
     wire blk_beat = (state == S_BLK_DATA) && m_axis_blk_wr_tready;
     wire blk_last = (rd_ptr == BAW'(BLK_WORDS - 1));
     wire [BAW-1:0] rd_next = blk_beat ? rd_ptr + 1'b1 : rd_ptr;
 
-    always @(posedge clk) begin
-        if (pk_m_tvalid) bmem[wr_ptr] <= pk_m_tdata;
-        rd_q <= bmem[rd_next];
+    // BLK_READ: block data in, one word per cycle
+    wire rb_beat = (state == S_RB_DATA) && s_axis_blk_rd_tvalid;
+    wire rb_we   = rb_beat && !buf_done;
+
+    // BLK_READ: host write of the chunk at byte blk_fill of the buffer. hw_lo holds word
+    // hw_ptr-1 and rd_q word hw_ptr; each output word is the two shifted down by the byte offset.
+    reg  [BAW-1:0]        hw_ptr;
+    reg  [DATA_WIDTH-1:0] hw_lo;
+    wire [BAW-1:0]        hw_w0  = blk_fill[11:KSH];
+    wire [KSH-1:0]        hw_sh  = blk_fill[KSH-1:0];
+    wire                  hw_beat = (state == S_WR_DATA) && m_axis_dma_wr_tready;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [2*DATA_WIDTH-1:0] hw_pair = {rd_q, hw_lo} >> {hw_sh, 3'b000};   // low word used
+    /* verilator lint_on UNUSEDSIGNAL */
+
+    reg [BAW-1:0] raddr;
+    always @(*) begin
+        case (state)
+            S_BLK_DATA: raddr = rd_next;
+            S_CHUNK:    raddr = hw_w0;
+            S_WR_PRIME: raddr = hw_w0 + 1'b1;
+            S_WR_REQ:   raddr = hw_ptr;
+            S_WR_DATA:  raddr = hw_beat ? hw_ptr + 1'b1 : hw_ptr;
+            default:    raddr = rd_ptr;
+        endcase
     end
 
-    wire resp_fire = (state == S_BLK_RESP) && s_blk_resp_valid;
+    always @(posedge clk) begin
+        if (pk_m_tvalid) begin
+            bmem[wr_ptr] <= pk_m_tdata;
+        end else if (rb_we) begin
+            bmem[wr_ptr] <= s_axis_blk_rd_tdata;
+        end
+        rd_q <= bmem[raddr];
+    end
+
+    wire resp_fire = ((state == S_BLK_RESP) || (state == S_RB_RESP)) && s_blk_resp_valid;
 
     always @(posedge clk) begin
         if (pk_rst || resp_fire) begin
@@ -211,11 +285,21 @@ module blk_dma #(
         end else if (pk_m_tvalid) begin
             wr_ptr <= wr_ptr + 1'b1;
             if (pk_m_tlast) buf_done <= 1'b1;
+        end else if (rb_we) begin
+            wr_ptr <= wr_ptr + 1'b1;
+            if (wr_ptr == BAW'(BLK_WORDS - 1)) buf_done <= 1'b1;
         end
         if (rst || state != S_BLK_DATA) begin
             rd_ptr <= {BAW{1'b0}};
         end else begin
             rd_ptr <= rd_next;
+        end
+        if (state == S_WR_PRIME) begin
+            hw_lo  <= rd_q;
+            hw_ptr <= hw_w0 + 1'b1;
+        end else if (hw_beat) begin
+            hw_lo  <= rd_q;
+            hw_ptr <= hw_ptr + 1'b1;
         end
     end
 
@@ -231,15 +315,33 @@ module blk_dma #(
     wire rd_beat = (state == S_RD_DATA) && s_axis_dma_rd_tvalid && pk_s_tready;
     wire z_beat  = (state == S_ZERO) && pk_s_tready;
 
-    assign m_blk_req_valid      = (state == S_BLK_REQ);
+    assign m_blk_req_valid      = (state == S_BLK_REQ) || (state == S_RB_REQ);
     assign m_blk_req_lba        = blk_lba;
     assign m_blk_req_len        = 16'(BLK_BYTES);
-    assign m_blk_req_write      = 1'b1;
+    assign m_blk_req_write      = !c_rd;
     assign m_axis_blk_wr_tdata  = rd_q;
     assign m_axis_blk_wr_tkeep  = {KEEP_WIDTH{1'b1}};
     assign m_axis_blk_wr_tvalid = (state == S_BLK_DATA);
     assign m_axis_blk_wr_tlast  = blk_last;
-    assign s_blk_resp_ready     = (state == S_BLK_RESP);
+    assign s_blk_resp_ready     = (state == S_BLK_RESP) || (state == S_RB_RESP);
+    assign s_axis_blk_rd_tready = (state == S_RB_DATA);
+
+    // byte mask of a keep mask
+    function [DATA_WIDTH-1:0] byte_mask;
+        input [KEEP_WIDTH-1:0] k;
+        integer j;
+        begin
+            for (j = 0; j < KEEP_WIDTH; j = j + 1) byte_mask[8*j +: 8] = {8{k[j]}};
+        end
+    endfunction
+
+    assign m_dma_wr_req_valid   = (state == S_WR_REQ);
+    assign m_dma_wr_req_addr    = e_src;
+    assign m_dma_wr_req_len     = {3'd0, chunk};
+    assign m_axis_dma_wr_tdata  = hw_pair[DATA_WIDTH-1:0] & byte_mask(z_keep);
+    assign m_axis_dma_wr_tkeep  = z_keep;
+    assign m_axis_dma_wr_tvalid = (state == S_WR_DATA);
+    assign m_axis_dma_wr_tlast  = z_last;
 
     reg [255:0] cpl;
     always @(*) begin
@@ -249,7 +351,7 @@ module blk_dma #(
         cpl[`BF_CPL_SOCK_REF_RANGE] = c_sock;
         cpl[`BF_CPL_TAG_RANGE]      = c_tag;
         cpl[`BF_CPL_BYTES_RANGE]    = written;
-        cpl[`BF_CPL_OPCODE_RANGE]   = 8'(`BF_OP_BLK_WRITE);
+        cpl[`BF_CPL_OPCODE_RANGE]   = c_rd ? 8'(`BF_OP_BLK_READ) : 8'(`BF_OP_BLK_WRITE);
     end
     assign m_cpl_valid  = (state == S_CPL);
     assign m_cpl_data   = cpl;
@@ -269,6 +371,7 @@ module blk_dma #(
     always @(posedge clk) begin
         if (rst) begin
             state        <= S_IDLE;
+            c_rd         <= 1'b0;
             c_tag        <= 32'd0;
             c_sock       <= 16'd0;
             c_max        <= 32'd0;
@@ -290,11 +393,13 @@ module blk_dma #(
             status       <= 8'd0;
             sg_cnt       <= 4'd0;
             ev_blk_write <= 1'b0;
+            ev_blk_read  <= 1'b0;
         end else begin
             ev_blk_write <= 1'b0;
+            ev_blk_read  <= 1'b0;
             case (state)
                 S_IDLE: if (cmd_valid) begin
-                    {c_tag, c_sock, next_ptr, c_max, c_bytes} <= cmd_out;
+                    {c_rd, c_tag, c_sock, next_ptr, c_max, c_bytes} <= cmd_out;
                     elem_cnt  <= 32'd0;
                     described <= 32'd0;
                     written   <= 32'd0;
@@ -341,14 +446,16 @@ module blk_dma #(
                         e_next    <= f_next;
                         cur_disk  <= f_disk + {32'd0, f_len};
                         if (blk_fill == 12'd0) blk_lba <= f_disk >> SECT_SHIFT;
-                        state     <= S_CHUNK;
+                        // a read fetches the block when its first element is accepted
+                        state     <= (c_rd && blk_fill == 12'd0) ? S_RB_REQ : S_CHUNK;
                     end
                 end
                 S_CHUNK: begin
                     chunk <= next_chunk;
                     z_rem <= next_chunk;
                     c_end <= (next_chunk == room);
-                    state <= e_zero ? S_ZERO : S_RD_REQ;
+                    if (c_rd) state <= e_zero ? S_NEXT : S_WR_PRIME;   // ZERO: bytes discarded
+                    else      state <= e_zero ? S_ZERO : S_RD_REQ;
                 end
                 S_RD_REQ: if (m_dma_rd_req_ready) state <= S_RD_DATA;
                 S_RD_DATA: if (rd_beat && s_axis_dma_rd_tlast) begin
@@ -368,7 +475,7 @@ module blk_dma #(
                     e_rem    <= e_rem - {4'd0, chunk};
                     blk_fill <= blk_fill + chunk[11:0];
                     if (c_end) begin
-                        state <= S_BLK_WAIT;
+                        state <= c_rd ? S_RB_END : S_BLK_WAIT;
                     end else if (e_next == 64'd0) begin
                         // list ended inside a block
                         status <= 8'(`BF_STATUS_BAD_SG);
@@ -403,6 +510,43 @@ module blk_dma #(
                             next_ptr <= e_next;
                             state    <= S_ELEM_REQ;
                         end
+                    end
+                end
+                // ---------------------------------------------------------- BLK_READ
+                S_RB_REQ: if (m_blk_req_ready) begin
+                    ev_blk_read <= 1'b1;
+                    state       <= S_RB_DATA;
+                end
+                S_RB_DATA: if (rb_beat && s_axis_blk_rd_tlast) state <= S_RB_RESP;
+                S_RB_RESP: if (s_blk_resp_valid) begin
+                    if (s_blk_resp_status != 8'd0) begin
+                        status <= 8'(`BF_STATUS_DISK_ERROR);   // nothing of this block delivered
+                        state  <= S_CPL;
+                    end else begin
+                        state <= S_CHUNK;
+                    end
+                end
+                S_WR_PRIME: state <= S_WR_REQ;
+                S_WR_REQ: if (m_dma_wr_req_ready) state <= S_WR_DATA;
+                S_WR_DATA: if (hw_beat) begin
+                    z_rem <= z_rem - 13'(KEEP_WIDTH);
+                    if (z_last) state <= S_NEXT;
+                end
+                S_RB_END: begin
+                    // every host write of the block was issued
+                    written <= written + 32'(BLK_BYTES);
+                    blk_lba <= blk_lba + 64'(SECT_PER_BLK);
+                    if (e_rem != 17'd0) begin
+                        state <= S_RB_REQ;                // element continues into the next block
+                    end else if (e_next == 64'd0) begin
+                        if (described != c_bytes) status <= 8'(`BF_STATUS_BAD_SG);
+                        state <= S_CPL;
+                    end else if (described == c_bytes) begin
+                        status <= 8'(`BF_STATUS_BAD_SG);   // list goes on past BYTES
+                        state  <= S_CPL;
+                    end else begin
+                        next_ptr <= e_next;
+                        state    <= S_ELEM_REQ;
                     end
                 end
                 S_CPL: if (m_cpl_ready) state <= S_IDLE;

@@ -1,14 +1,21 @@
-//! Block-controller DMA engine (rtl/blk_dma.v, seed 000): walks a linked scatter-gather list,
-//! reads host memory in chunks that never cross a block boundary (or produces zeros), packs
-//! each 4096-byte block and writes it to the block device with one request, waiting for its
-//! status before the next one.
+//! Block-controller DMA engine (rtl/blk_dma.v, seed 000): walks a linked scatter-gather list.
+//!
+//! BLK_WRITE reads host memory in chunks that never cross a block boundary (or produces
+//! zeros), packs each 4096-byte block and writes it to the block device with one request,
+//! waiting for its status before the next one.
+//!
+//! BLK_READ (docs/storage.md) reads each block from the block device when the element that
+//! starts it has been accepted, then writes the block's bytes to host memory along the
+//! elements (one DMA write per element part, ZERO parts discarded), fetching and checking each
+//! further element of the block after the previous one's host write, as rtl/blk_dma.v does: a
+//! list error inside a block ends the request after that block's earlier parts were written.
 
 use std::collections::VecDeque;
 
 use buflet_platform::{Agent, HostEnv};
 use buflet_spec::{blk_req, cpl_kind, get, op, param, reg, req_hdr, sg_elem, sg_flag, status};
 
-use crate::{costs, dma_read, Cpl, ModelDevice, NEVER, REQ_BYTES};
+use crate::{costs, dma_read, dma_write, Cpl, ModelDevice, NEVER, REQ_BYTES};
 
 const BLOCK: usize = param::BLOCK_BYTES as usize;
 const SECTOR: u64 = param::SECTOR_BYTES;
@@ -21,13 +28,18 @@ enum Phase {
     Start,
     /// Fetch the element at `next`.
     Fetch,
-    /// Move the next chunk of the current element into the block buffer.
+    /// Write: move the next chunk of the current element into the block buffer. Read: write
+    /// the next chunk of the current element from the block buffer to host memory.
     Data,
     /// Write the full block buffer to the disk.
     Write,
+    /// Read the current block from the disk into the block buffer.
+    Read,
 }
 
 struct Job {
+    /// OP_BLK_READ (else OP_BLK_WRITE).
+    read: bool,
     tag: u32,
     sock_ref: u16,
     bytes: u64,
@@ -54,7 +66,7 @@ struct Job {
 
 /// blk_dma state: its command FIFO and the job in progress.
 pub(crate) struct Blk {
-    /// Accepted BLK_WRITE entries and the time each becomes visible.
+    /// Accepted BLK_WRITE/BLK_READ entries and the time each becomes visible.
     pub fifo: VecDeque<(u64, [u8; REQ_BYTES])>,
     job: Option<Job>,
     busy_until: u64,
@@ -91,7 +103,7 @@ impl ModelDevice {
                 sock_ref: j.sock_ref,
                 tag: j.tag,
                 bytes: j.written as u32,
-                opcode: op::BLK_WRITE as u8,
+                opcode: if j.read { op::BLK_READ } else { op::BLK_WRITE } as u8,
                 ..Cpl::default()
             },
         );
@@ -119,8 +131,9 @@ impl ModelDevice {
         let mut j = match self.blk.job.take() {
             Some(j) => j,
             None => {
-                let (_, e) = self.blk.fifo.pop_front().expect("queued BLK_WRITE");
+                let (_, e) = self.blk.fifo.pop_front().expect("queued block request");
                 Job {
+                    read: get(&e, req_hdr::OPCODE) == op::BLK_READ,
                     tag: get(&e, req_hdr::TAG) as u32,
                     sock_ref: get(&e, req_hdr::SOCK_REF) as u16,
                     bytes: get(&e, blk_req::BYTES),
@@ -192,8 +205,50 @@ impl ModelDevice {
                         j.zero = get(&e, sg_elem::FLAGS) & sg_flag::ZERO != 0;
                         j.disk_end = disk + len;
                         j.next = get(&e, sg_elem::NEXT);
-                        j.phase = Phase::Data;
+                        // A read fetches the block when its first element is accepted.
+                        j.phase = if j.read && j.fill == 0 {
+                            Phase::Read
+                        } else {
+                            Phase::Data
+                        };
                     }
+                }
+            }
+            Phase::Data if j.read => {
+                let n = (j.rem as usize).min(BLOCK - j.fill);
+                if !j.zero {
+                    // Posted: a refused write is lost (counted as a stray access).
+                    let chunk = &self.blk.buf[j.fill..j.fill + n];
+                    t = dma_write(cfg, &mut self.wr_free, env, Agent::BlkDma, t, j.src, chunk);
+                }
+                // A ZERO element's bytes are discarded.
+                j.src += n as u64;
+                j.rem -= n as u64;
+                j.fill += n;
+                if j.fill == BLOCK {
+                    // Every host write of the block has been issued.
+                    t += costs::BLK_STEP;
+                    j.written += BLOCK as u64;
+                    j.lba += BLOCK as u64 / SECTOR;
+                    j.fill = 0;
+                    if j.rem > 0 {
+                        j.phase = Phase::Read;
+                    } else {
+                        end = Self::blk_after_element(&mut j);
+                    }
+                } else {
+                    end = Self::blk_after_element(&mut j);
+                }
+            }
+            Phase::Read => {
+                t += costs::block_read(cfg, BLOCK);
+                self.regs.count(reg::CNT_BLK_READS, 1);
+                self.regs.count(reg::CNT_BLK_RD_BYTES, BLOCK as u64);
+                if env.disk.read(j.lba, &mut self.blk.buf).is_err() {
+                    // Not written to host memory.
+                    end = Some(status::DISK_ERROR);
+                } else {
+                    j.phase = Phase::Data;
                 }
             }
             Phase::Data => {

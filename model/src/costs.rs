@@ -90,6 +90,12 @@ pub fn zero_fill(cfg: &DeviceConfig, len: usize) -> u64 {
     words(cfg, len) + 1
 }
 
+/// One block-device read: the request, the device latency, then the 4096-byte data packet one
+/// word per cycle (its status follows the last word).
+pub fn block_read(cfg: &DeviceConfig, len: usize) -> u64 {
+    cfg.disk_latency as u64 + words(cfg, len) + 1
+}
+
 /// One block-device write: the 4096-byte data packet, one word per cycle, then the status
 /// after the device latency.
 pub fn block_write(cfg: &DeviceConfig, len: usize) -> u64 {

@@ -2,9 +2,9 @@
 //!
 //! [`ModelDevice`] implements [`buflet_platform::Device`] with exactly the behaviour of
 //! `docs/architecture.md`, `docs/tcp-receive.md` (TCP receive engine 0.2: handshake,
-//! acceptability, reassembly, ACK and SYN-ACK frames on the transmit side) and
+//! acceptability, reassembly, ACK and SYN-ACK frames on the transmit side),
 //! `docs/rx-paths.md` (UDP sockets, anonymous buffers, the ARP responder, named-buffer
-//! timeouts). Each hardware unit
+//! timeouts) and `docs/storage.md` (block reads). Each hardware unit
 //! (MAC + rx_parser, request fetch, toe_engine, tx_builder, blk_dma, completion writer) is a
 //! server with its own busy-until time; the DMA read and write ports are shared servers too. [`Device::run`] processes every event whose time has come, in
 //! time order. Cycle costs live in [`costs`].
@@ -107,6 +107,11 @@ enum Fetch {
     Hold {
         entry: [u8; REQ_BYTES],
     },
+}
+
+/// The request goes to the block engine's command FIFO (BLK_WRITE, BLK_READ).
+fn is_blk(entry: &[u8]) -> bool {
+    matches!(get(entry, req_hdr::OPCODE), op::BLK_WRITE | op::BLK_READ)
 }
 
 /// One DMA read through the shared read port, reserved from `t`: returns (success, done time).
@@ -421,7 +426,7 @@ impl ModelDevice {
     // ---- request fetch ----
 
     fn can_dispatch(&self, entry: &[u8]) -> bool {
-        if get(entry, req_hdr::OPCODE) == op::BLK_WRITE {
+        if is_blk(entry) {
             self.blk.fifo.len() < costs::BLK_FIFO_DEPTH
         } else {
             self.toe_req.is_none()
@@ -451,7 +456,7 @@ impl ModelDevice {
                 self.fetch = Fetch::Hold { entry };
             }
             Fetch::Hold { entry } => {
-                if get(&entry, req_hdr::OPCODE) == op::BLK_WRITE {
+                if is_blk(&entry) {
                     self.blk.fifo.push_back((self.now + costs::DISPATCH, entry));
                 } else {
                     self.toe_req = Some(entry);

@@ -1,10 +1,14 @@
 //! RTL test of `blk_dma` (block-controller DMA, seed 000) at 64 and 512 bits.
 //!
-//! The test drives the engine with BLK_WRITE entries and plays host memory (DMA reads with random
-//! latency, random idle words, refused ranges) and the block device (random backpressure on the
-//! request and the data, random status latency, injected errors), with random backpressure on the
-//! completion output. An independent Rust walk of the scatter-gather list (the oracle below,
-//! written from docs/architecture.md) gives the expected host reads, block writes and completions.
+//! The test drives the engine with BLK_WRITE and BLK_READ entries, interleaved in its command
+//! FIFO, and plays host memory (DMA reads with random latency, random idle words, refused
+//! ranges; DMA writes with random backpressure on the request and the data) and the block device
+//! (a disk image; random backpressure on the request and the write data, random latency and idle
+//! words on the read data, random status latency, injected errors), with random backpressure on
+//! the completion output. An independent Rust walk of the scatter-gather list (the oracle below,
+//! written from docs/architecture.md and docs/storage.md, over its own copies of host memory and
+//! disk) gives the expected host reads, block operations, host writes, completions and the
+//! final host memory and disk contents.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -16,6 +20,7 @@ use rand::{Rng, SeedableRng};
 const BLOCK: usize = 4096;
 const MEM_BYTES: usize = 4 << 20;
 const SG_REGION: u64 = 3 << 20; // data in [0, SG_REGION), elements in [SG_REGION, MEM_BYTES)
+const DISK_BYTES: usize = 8 << 20;
 
 /// Port cache over a model.
 struct Dut {
@@ -74,25 +79,27 @@ struct Host {
     refused: Vec<(u64, u64)>,
 }
 
-impl Host {
-    fn refused(&self, addr: u64, len: u64) -> bool {
-        addr + len > MEM_BYTES as u64
-            || self
-                .refused
-                .iter()
-                .any(|&(a, l)| addr < a + l && a < addr + len)
+fn refused(refused: &[(u64, u64)], addr: u64, len: u64) -> bool {
+    addr + len > MEM_BYTES as u64 || refused.iter().any(|&(a, l)| addr < a + l && a < addr + len)
+}
+
+fn read_mem(mem: &[u8], refs: &[(u64, u64)], addr: u64, len: usize) -> Option<Vec<u8>> {
+    if refused(refs, addr, len as u64) {
+        None
+    } else {
+        Some(mem[addr as usize..addr as usize + len].to_vec())
     }
+}
+
+impl Host {
     fn read(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
-        if self.refused(addr, len as u64) {
-            None
-        } else {
-            Some(self.mem[addr as usize..addr as usize + len].to_vec())
-        }
+        read_mem(&self.mem, &self.refused, addr, len)
     }
 }
 
 #[derive(Clone, Debug)]
 struct Cmd {
+    read: bool,
     tag: u32,
     sg_addr: u64,
     sg_max: u32,
@@ -102,104 +109,144 @@ struct Cmd {
 #[derive(Debug, PartialEq, Eq, Clone)]
 struct Cpl {
     tag: u32,
+    opcode: u64,
     status: u8,
     bytes: u32,
 }
 
+/// One block-device operation: (write, lba, data of a write).
+type BlkOp = (bool, u64, Vec<u8>);
+
 #[derive(Default)]
 struct Expect {
     reads: Vec<(u64, u64)>,
-    blocks: Vec<(u64, Vec<u8>)>,
+    blocks: Vec<BlkOp>,
+    /// Host DMA writes (BLK_READ data): address and bytes.
+    writes: Vec<(u64, Vec<u8>)>,
     cpls: Vec<Cpl>,
 }
 
-/// Independent walk of one BLK_WRITE. `blk_index` counts block writes across commands;
-/// `disk_fail` holds the indices the block device answers with an error.
-fn oracle(host: &Host, c: &Cmd, blk_index: &mut usize, disk_fail: &[usize], exp: &mut Expect) {
-    let done = |exp: &mut Expect, st: u64, written: u32| {
-        exp.cpls.push(Cpl {
-            tag: c.tag,
-            status: st as u8,
-            bytes: written,
-        });
-    };
-    if c.bytes == 0 || !(c.bytes as usize).is_multiple_of(BLOCK) {
-        return done(exp, status::BAD_SG, 0);
-    }
-    let (mut ptr, mut count, mut described, mut written) = (c.sg_addr, 0u32, 0u64, 0u32);
-    let (mut fill, mut cur_disk, mut lba) = (0usize, 0u64, 0u64);
-    let mut buf: Vec<u8> = Vec::new();
-    loop {
-        if count == c.sg_max {
-            return done(exp, status::BAD_SG, written);
-        }
-        exp.reads.push((ptr, 32));
-        let Some(e) = host.read(ptr, 32) else {
-            return done(exp, status::DMA_ERROR, written);
+/// Independent walk of BLK_WRITE and BLK_READ (docs/architecture.md, docs/storage.md) over
+/// its own copies of host memory and disk.
+struct Oracle {
+    mem: Vec<u8>,
+    disk: Vec<u8>,
+    /// Block operations (reads and writes) so far.
+    blk_index: usize,
+}
+
+impl Oracle {
+    /// `disk_fail` holds the block operation indices the block device answers with an error.
+    fn run(&mut self, refs: &[(u64, u64)], c: &Cmd, disk_fail: &[usize], exp: &mut Expect) {
+        let opcode = if c.read { op::BLK_READ } else { op::BLK_WRITE };
+        let done = |exp: &mut Expect, st: u64, written: u32| {
+            exp.cpls.push(Cpl {
+                tag: c.tag,
+                opcode,
+                status: st as u8,
+                bytes: written,
+            });
         };
-        count += 1;
-        let src = get(&e, sg_elem::SRC_ADDR);
-        let len = get(&e, sg_elem::LEN);
-        let zero = get(&e, sg_elem::FLAGS) & sg_flag::ZERO != 0;
-        let disk = get(&e, sg_elem::DISK_ADDR);
-        let next = get(&e, sg_elem::NEXT);
-        let disk_ok = if fill == 0 {
-            disk.is_multiple_of(512)
-        } else {
-            disk == cur_disk
-        };
-        if len == 0 || len > 65536 || !disk_ok || described + len > c.bytes as u64 {
-            return done(exp, status::BAD_SG, written);
+        if c.bytes == 0 || !(c.bytes as usize).is_multiple_of(BLOCK) {
+            return done(exp, status::BAD_SG, 0);
         }
-        described += len;
-        cur_disk = disk + len;
-        if fill == 0 {
-            lba = disk / 512;
-        }
-        let (mut s, mut rem) = (src, len as usize);
-        while rem > 0 {
-            let chunk = rem.min(BLOCK - fill);
-            if zero {
-                buf.extend(std::iter::repeat_n(0, chunk));
+        let (mut ptr, mut count, mut described, mut written) = (c.sg_addr, 0u32, 0u64, 0u32);
+        let (mut fill, mut cur_disk, mut lba) = (0usize, 0u64, 0u64);
+        let mut buf: Vec<u8> = Vec::new(); // write: block being packed
+        let mut rblk: Vec<u8> = Vec::new(); // read: block read from disk
+        loop {
+            if count == c.sg_max {
+                return done(exp, status::BAD_SG, written);
+            }
+            exp.reads.push((ptr, 32));
+            let Some(e) = read_mem(&self.mem, refs, ptr, 32) else {
+                return done(exp, status::DMA_ERROR, written);
+            };
+            count += 1;
+            let src = get(&e, sg_elem::SRC_ADDR);
+            let len = get(&e, sg_elem::LEN);
+            let zero = get(&e, sg_elem::FLAGS) & sg_flag::ZERO != 0;
+            let disk = get(&e, sg_elem::DISK_ADDR);
+            let next = get(&e, sg_elem::NEXT);
+            let disk_ok = if fill == 0 {
+                disk.is_multiple_of(512)
             } else {
-                exp.reads.push((s, chunk as u64));
-                match host.read(s, chunk) {
-                    Some(d) => buf.extend(d),
-                    None => return done(exp, status::DMA_ERROR, written),
+                disk == cur_disk
+            };
+            if len == 0 || len > 65536 || !disk_ok || described + len > c.bytes as u64 {
+                return done(exp, status::BAD_SG, written);
+            }
+            described += len;
+            cur_disk = disk + len;
+            if fill == 0 {
+                lba = disk / 512;
+            }
+            let (mut s, mut rem) = (src, len as usize);
+            while rem > 0 {
+                if c.read && fill == 0 {
+                    exp.blocks.push((false, lba, Vec::new()));
+                    let i = self.blk_index;
+                    self.blk_index += 1;
+                    if disk_fail.contains(&i) {
+                        return done(exp, status::DISK_ERROR, written);
+                    }
+                    let at = lba as usize * 512;
+                    rblk = self.disk[at..at + BLOCK].to_vec();
+                }
+                let chunk = rem.min(BLOCK - fill);
+                if c.read {
+                    if !zero {
+                        let d = rblk[fill..fill + chunk].to_vec();
+                        self.mem[s as usize..s as usize + chunk].copy_from_slice(&d);
+                        exp.writes.push((s, d));
+                    }
+                } else if zero {
+                    buf.extend(std::iter::repeat_n(0, chunk));
+                } else {
+                    exp.reads.push((s, chunk as u64));
+                    match read_mem(&self.mem, refs, s, chunk) {
+                        Some(d) => buf.extend(d),
+                        None => return done(exp, status::DMA_ERROR, written),
+                    }
+                }
+                s += chunk as u64;
+                rem -= chunk;
+                fill += chunk;
+                if fill == BLOCK {
+                    if !c.read {
+                        let data = std::mem::take(&mut buf);
+                        exp.blocks.push((true, lba, data.clone()));
+                        let i = self.blk_index;
+                        self.blk_index += 1;
+                        if disk_fail.contains(&i) {
+                            return done(exp, status::DISK_ERROR, written);
+                        }
+                        let at = lba as usize * 512;
+                        self.disk[at..at + BLOCK].copy_from_slice(&data);
+                    }
+                    written += BLOCK as u32;
+                    lba += 8;
+                    fill = 0;
+                    if rem == 0 {
+                        if next == 0 {
+                            let st = if described == c.bytes as u64 {
+                                status::OK
+                            } else {
+                                status::BAD_SG
+                            };
+                            return done(exp, st, written);
+                        }
+                        if described == c.bytes as u64 {
+                            return done(exp, status::BAD_SG, written);
+                        }
+                    }
                 }
             }
-            s += chunk as u64;
-            rem -= chunk;
-            fill += chunk;
-            if fill == BLOCK {
-                exp.blocks.push((lba, std::mem::take(&mut buf)));
-                let i = *blk_index;
-                *blk_index += 1;
-                if disk_fail.contains(&i) {
-                    return done(exp, status::DISK_ERROR, written);
-                }
-                written += BLOCK as u32;
-                lba += 8;
-                fill = 0;
-                if rem == 0 {
-                    if next == 0 {
-                        let st = if described == c.bytes as u64 {
-                            status::OK
-                        } else {
-                            status::BAD_SG
-                        };
-                        return done(exp, st, written);
-                    }
-                    if described == c.bytes as u64 {
-                        return done(exp, status::BAD_SG, written);
-                    }
-                }
+            if fill != 0 && next == 0 {
+                return done(exp, status::BAD_SG, written);
             }
+            ptr = next;
         }
-        if fill != 0 && next == 0 {
-            return done(exp, status::BAD_SG, written);
-        }
-        ptr = next;
     }
 }
 
@@ -240,8 +287,9 @@ impl Builder {
         a
     }
     /// A valid element list for `blocks` blocks: random lengths (spanning and straddling
-    /// blocks), ZERO elements, each block-starting element at a fresh disk address.
-    fn valid_list(&mut self, blocks: usize) -> Vec<Elem> {
+    /// blocks), ZERO elements. A write starts blocks at fresh disk addresses; a read at any
+    /// sector of the disk written so far (so it reads back earlier writes, partly overlapping).
+    fn valid_list(&mut self, blocks: usize, read: bool) -> Vec<Elem> {
         let total = (blocks * BLOCK) as u64;
         let mut out = Vec::new();
         let mut pos = 0u64;
@@ -255,8 +303,12 @@ impl Builder {
             }
             .min(total - pos);
             if pos.is_multiple_of(BLOCK as u64) && (pos == 0 || self.rng.gen_bool(0.5)) {
-                self.disk_next += 8 * 512 * self.rng.gen_range(1..4);
-                disk = self.disk_next;
+                if read {
+                    disk = 512 * self.rng.gen_range(0..self.disk_next / 512 + 64);
+                } else {
+                    self.disk_next += 8 * 512 * self.rng.gen_range(1..4);
+                    disk = self.disk_next;
+                }
             }
             let zero = self.rng.gen_bool(0.15);
             let src = if zero {
@@ -273,11 +325,17 @@ impl Builder {
             disk += len;
             pos += len;
         }
-        self.disk_next = disk.max(self.disk_next) + 4096;
+        if !read {
+            self.disk_next = disk.max(self.disk_next) + 4096;
+        }
+        assert!(
+            self.disk_next + (1 << 20) < DISK_BYTES as u64,
+            "test disk exhausted"
+        );
         out
     }
-    /// Writes the list into memory; returns the first element's address.
-    fn write_list(&mut self, host: &mut Host, elems: &[Elem]) -> u64 {
+    /// Writes the list into both memories; returns the first element's address.
+    fn write_list(&mut self, mems: [&mut Vec<u8>; 2], elems: &[Elem]) -> u64 {
         let addrs: Vec<u64> = elems.iter().map(|_| self.alloc_sg()).collect();
         for (i, e) in elems.iter().enumerate() {
             let mut b = [0u8; 32];
@@ -291,7 +349,8 @@ impl Builder {
                 addrs.get(i + 1).copied().unwrap_or(0),
             );
             let a = addrs[i] as usize;
-            host.mem[a..a + 32].copy_from_slice(&b);
+            mems[0][a..a + 32].copy_from_slice(&b);
+            mems[1][a..a + 32].copy_from_slice(&b);
         }
         addrs.first().copied().unwrap_or(SG_REGION)
     }
@@ -300,24 +359,46 @@ impl Builder {
 /// One DMA read response: delay before its first word, then words (bytes, keep, last, user).
 type Response = (u32, VecDeque<(Vec<u8>, u64, bool, bool)>);
 
+/// The block device's current operation.
+enum BlkDev {
+    Idle,
+    /// A write request was taken: its data packet is being received.
+    WrData {
+        lba: u64,
+        data: Vec<u8>,
+    },
+    /// A read request was taken: delay, then its data words.
+    RdData {
+        delay: u32,
+        words: VecDeque<Vec<u8>>,
+    },
+    /// Status after a delay.
+    Status {
+        delay: u32,
+        st: u8,
+    },
+}
+
 struct Bench {
     dut: Dut,
     rng: StdRng,
     host: Host,
+    disk: Vec<u8>,
     /// pending command entries
     cmds: VecDeque<Cmd>,
     disk_fail: Vec<usize>,
     // observed
     reads: Vec<(u64, u64)>,
-    blocks: Vec<(u64, Vec<u8>)>,
+    blocks: Vec<BlkOp>,
+    writes: Vec<(u64, Vec<u8>)>,
     cpls: Vec<Cpl>,
     // block device state
-    blk_req: Option<u64>,
-    blk_data: Vec<u8>,
-    blk_status_wait: Option<(u32, u8)>,
+    blk: BlkDev,
     blk_count: usize,
     // DMA read response state: (delay, words)
     rsp: VecDeque<Response>,
+    // DMA write in progress: address, length, data so far
+    wr: Option<(u64, usize, Vec<u8>)>,
 }
 
 impl Bench {
@@ -325,6 +406,8 @@ impl Bench {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut mem = vec![0u8; MEM_BYTES];
         rng.fill(&mut mem[..]);
+        let mut disk = vec![0u8; DISK_BYTES];
+        rng.fill(&mut disk[..]);
         let mut dut = Dut::new(name);
         dut.set("rst", 1);
         for _ in 0..3 {
@@ -338,22 +421,24 @@ impl Bench {
                 mem,
                 refused: Vec::new(),
             },
+            disk,
             cmds: VecDeque::new(),
             disk_fail: Vec::new(),
             reads: Vec::new(),
             blocks: Vec::new(),
+            writes: Vec::new(),
             cpls: Vec::new(),
-            blk_req: None,
-            blk_data: Vec::new(),
-            blk_status_wait: None,
+            blk: BlkDev::Idle,
             blk_count: 0,
             rsp: VecDeque::new(),
+            wr: None,
         }
     }
 
     fn cmd_entry(c: &Cmd) -> [u8; 64] {
         let mut e = [0u8; 64];
-        put(&mut e, blk_req::OPCODE, op::BLK_WRITE);
+        let opc = if c.read { op::BLK_READ } else { op::BLK_WRITE };
+        put(&mut e, blk_req::OPCODE, opc);
         put(&mut e, blk_req::TAG, c.tag as u64);
         put(&mut e, blk_req::SG_ADDR, c.sg_addr);
         put(&mut e, blk_req::SG_MAX, c.sg_max as u64);
@@ -361,15 +446,27 @@ impl Bench {
         e
     }
 
+    /// Status the block device gives its next operation.
+    fn next_status(&mut self) -> u8 {
+        let st = if self.disk_fail.contains(&self.blk_count) {
+            5
+        } else {
+            0
+        };
+        self.blk_count += 1;
+        st
+    }
+
     /// Runs until `n` completions have been seen.
     fn run(&mut self, n: usize) {
         let kw = self.dut.kw;
+        let full_keep = if kw == 64 { u64::MAX } else { (1u64 << kw) - 1 };
         let mut cycles = 0u64;
         let mut cmd_valid = false;
         while self.cpls.len() < n {
             cycles += 1;
             assert!(
-                cycles < 2_000_000,
+                cycles < 3_000_000,
                 "timeout: {} of {n} completions",
                 self.cpls.len()
             );
@@ -400,23 +497,47 @@ impl Bench {
                 }
             }
             self.dut.set("s_axis_dma_rd_tvalid", rsp_valid as u64);
-            let blk_req_ready =
-                self.blk_req.is_none() && self.blk_status_wait.is_none() && r.gen_bool(0.5);
+            // DMA write client
+            let wr_req_ready = self.wr.is_none() && r.gen_bool(0.6);
+            self.dut.set("m_dma_wr_req_ready", wr_req_ready as u64);
+            let wr_data_ready = r.gen_bool(0.7);
+            self.dut.set("m_axis_dma_wr_tready", wr_data_ready as u64);
+            // block device
+            let blk_idle = matches!(self.blk, BlkDev::Idle);
+            let blk_req_ready = blk_idle && r.gen_bool(0.5);
             self.dut.set("m_blk_req_ready", blk_req_ready as u64);
-            let blk_wr_ready = self.blk_req.is_some() && r.gen_bool(0.7);
+            let blk_wr_ready = matches!(self.blk, BlkDev::WrData { .. }) && r.gen_bool(0.7);
             self.dut.set("m_axis_blk_wr_tready", blk_wr_ready as u64);
+            let mut blk_rd_valid = false;
             let mut resp_valid = false;
-            if let Some((delay, st)) = &mut self.blk_status_wait {
-                if *delay > 0 {
-                    *delay -= 1;
-                } else {
-                    resp_valid = true;
-                    let st = *st;
-                    self.dut.set("s_blk_resp_status", st as u64);
+            match &mut self.blk {
+                BlkDev::RdData { delay, words } => {
+                    if *delay > 0 {
+                        *delay -= 1;
+                    } else if r.gen_bool(0.7) {
+                        blk_rd_valid = true;
+                        let w = words.front().unwrap().clone();
+                        let last = words.len() == 1;
+                        self.dut.set_bytes("s_axis_blk_rd_tdata", &w);
+                        self.dut
+                            .set_bytes("s_axis_blk_rd_tkeep", &full_keep.to_le_bytes());
+                        self.dut.set("s_axis_blk_rd_tlast", last as u64);
+                    }
                 }
+                BlkDev::Status { delay, st } => {
+                    if *delay > 0 {
+                        *delay -= 1;
+                    } else {
+                        resp_valid = true;
+                        let st = *st;
+                        self.dut.set("s_blk_resp_status", st as u64);
+                    }
+                }
+                _ => {}
             }
+            self.dut.set("s_axis_blk_rd_tvalid", blk_rd_valid as u64);
             self.dut.set("s_blk_resp_valid", resp_valid as u64);
-            let cpl_ready = r.gen_bool(0.5);
+            let cpl_ready = self.rng.gen_bool(0.5);
             self.dut.set("m_cpl_ready", cpl_ready as u64);
             self.dut.m.eval();
 
@@ -455,52 +576,128 @@ impl Bench {
                     self.rsp.pop_front();
                 }
             }
+            // DMA writes
+            if wr_req_ready && self.dut.get("m_dma_wr_req_valid") == 1 {
+                let addr = self.dut.get("m_dma_wr_req_addr");
+                let len = self.dut.get("m_dma_wr_req_len") as usize;
+                assert!((1..=4096).contains(&len), "write len {len}");
+                assert!(
+                    addr as usize + len <= MEM_BYTES,
+                    "DMA write {addr:#x}+{len} outside host memory"
+                );
+                self.wr = Some((addr, len, Vec::new()));
+            } else if self.dut.get("m_axis_dma_wr_tvalid") == 1 {
+                assert!(self.wr.is_some(), "DMA write data without a request");
+            }
+            if wr_data_ready && self.dut.get("m_axis_dma_wr_tvalid") == 1 {
+                if let Some((addr, len, data)) = &mut self.wr {
+                    let keep = self.dut.get_bytes("m_axis_dma_wr_tkeep", kw / 8);
+                    let d = self.dut.get_bytes("m_axis_dma_wr_tdata", kw);
+                    let left = *len - data.len();
+                    let n = left.min(kw);
+                    for (i, byte) in d.iter().enumerate() {
+                        let k = (keep[i / 8] >> (i % 8)) & 1 == 1;
+                        assert_eq!(k, i < n, "DMA write tkeep byte {i} ({n} bytes left)");
+                        if !k {
+                            assert_eq!(*byte, 0, "DMA write byte {i} beyond tkeep");
+                        }
+                    }
+                    data.extend_from_slice(&d[..n]);
+                    let last = self.dut.get("m_axis_dma_wr_tlast") == 1;
+                    assert_eq!(last, data.len() == *len, "DMA write tlast");
+                    if last {
+                        let (addr, data) = (*addr as usize, std::mem::take(data));
+                        self.host.mem[addr..addr + data.len()].copy_from_slice(&data);
+                        self.writes.push((addr as u64, data));
+                        self.wr = None;
+                    }
+                }
+            }
+            // block device
             if blk_req_ready && self.dut.get("m_blk_req_valid") == 1 {
                 assert_eq!(self.dut.get("m_blk_req_len"), BLOCK as u64);
-                assert_eq!(self.dut.get("m_blk_req_write"), 1);
-                self.blk_req = Some(self.dut.get("m_blk_req_lba"));
-                self.blk_data.clear();
+                assert!(
+                    self.wr.is_none(),
+                    "next block before the host writes were issued"
+                );
+                let lba = self.dut.get("m_blk_req_lba");
+                let at = lba as usize * 512;
+                assert!(at + BLOCK <= DISK_BYTES, "lba {lba} beyond the test disk");
+                if self.dut.get("m_blk_req_write") == 1 {
+                    self.blk = BlkDev::WrData {
+                        lba,
+                        data: Vec::new(),
+                    };
+                } else {
+                    self.blocks.push((false, lba, Vec::new()));
+                    let words = self.disk[at..at + BLOCK]
+                        .chunks(kw)
+                        .map(|c| c.to_vec())
+                        .collect();
+                    self.blk = BlkDev::RdData {
+                        delay: self.rng.gen_range(0..30),
+                        words,
+                    };
+                }
             }
             if blk_wr_ready && self.dut.get("m_axis_blk_wr_tvalid") == 1 {
                 let keep = self.dut.get_bytes("m_axis_blk_wr_tkeep", kw / 8);
                 assert!(keep.iter().all(|&b| b == 0xFF), "block data words are full");
                 let d = self.dut.get_bytes("m_axis_blk_wr_tdata", kw);
-                self.blk_data.extend(d);
                 let last = self.dut.get("m_axis_blk_wr_tlast") == 1;
+                let BlkDev::WrData { lba, data } = &mut self.blk else {
+                    unreachable!()
+                };
+                data.extend(d);
                 assert_eq!(
                     last,
-                    self.blk_data.len() == BLOCK,
+                    data.len() == BLOCK,
                     "tlast exactly on the 4096th byte"
                 );
                 if last {
-                    let lba = self.blk_req.take().unwrap();
-                    self.blocks.push((lba, std::mem::take(&mut self.blk_data)));
-                    let st = if self.disk_fail.contains(&self.blk_count) {
-                        5
-                    } else {
-                        0
+                    let (lba, data) = (*lba, std::mem::take(data));
+                    let st = self.next_status();
+                    if st == 0 {
+                        let at = lba as usize * 512;
+                        self.disk[at..at + BLOCK].copy_from_slice(&data);
+                    }
+                    self.blocks.push((true, lba, data));
+                    self.blk = BlkDev::Status {
+                        delay: self.rng.gen_range(0..20),
+                        st,
                     };
-                    self.blk_count += 1;
-                    self.blk_status_wait = Some((self.rng.gen_range(0..20), st));
                 }
-            } else if self.blk_req.is_none() {
+            } else if !matches!(self.blk, BlkDev::WrData { .. }) {
                 assert_eq!(
                     self.dut.get("m_axis_blk_wr_tvalid"),
                     0,
-                    "data without a block request"
+                    "data without a block write request"
                 );
             }
+            if blk_rd_valid && self.dut.get("s_axis_blk_rd_tready") == 1 {
+                let BlkDev::RdData { words, .. } = &mut self.blk else {
+                    unreachable!()
+                };
+                words.pop_front();
+                if words.is_empty() {
+                    let st = self.next_status();
+                    self.blk = BlkDev::Status {
+                        delay: self.rng.gen_range(0..20),
+                        st,
+                    };
+                }
+            }
             if resp_valid && self.dut.get("s_blk_resp_ready") == 1 {
-                self.blk_status_wait = None;
+                self.blk = BlkDev::Idle;
             }
             if cpl_ready && self.dut.get("m_cpl_valid") == 1 {
                 let d = self.dut.get_bytes("m_cpl_data", 32);
                 assert_eq!(get(&d, cpl::KIND), cpl_kind::BLK_DONE);
-                assert_eq!(get(&d, cpl::OPCODE), op::BLK_WRITE);
                 assert_eq!(get(&d, cpl::PHASE), 0);
                 assert_eq!(get(&d, cpl::FLAGS), 0);
                 self.cpls.push(Cpl {
                     tag: get(&d, cpl::TAG) as u32,
+                    opcode: get(&d, cpl::OPCODE),
                     status: get(&d, cpl::STATUS) as u8,
                     bytes: get(&d, cpl::BYTES) as u32,
                 });
@@ -554,18 +751,34 @@ fn run_width(name: &str, seed: u64, rounds: usize) {
         sg_next: SG_REGION,
         disk_next: 0,
     };
+    let mut oracle = Oracle {
+        mem: b.host.mem.clone(),
+        disk: b.disk.clone(),
+        blk_index: 0,
+    };
     let mut exp = Expect::default();
-    let mut blk_index = 0usize;
-    let mut statuses = HashMap::new();
+    let mut statuses: HashMap<(bool, u8), usize> = HashMap::new();
     for round in 0..rounds {
         let tag = 100 + round as u32;
-        let fault = if round % 2 == 0 {
+        // reads and writes interleaved in the command FIFO (a write or two first so that
+        // reads have written blocks to read back)
+        // (fault rounds alternate between the two ops every pass over FAULTS)
+        let read = if round % 2 == 0 {
+            round >= 2 && bld.rng.gen_bool(0.6)
+        } else {
+            (round / 2 / FAULTS.len()) % 2 == 1
+        };
+        let mut fault = if round % 2 == 0 {
             Fault::None
         } else {
             FAULTS[(round / 2) % FAULTS.len()]
         };
+        if read && matches!(fault, Fault::RefusedData) {
+            // a read has no host data reads; its DMA writes are posted
+            fault = Fault::RefusedElem;
+        }
         let blocks = bld.rng.gen_range(1..4);
-        let mut elems = bld.valid_list(blocks);
+        let mut elems = bld.valid_list(blocks, read);
         let mut bytes = (blocks * BLOCK) as u32;
         let mut sg_max = elems.len() as u32 + bld.rng.gen_range(0..3);
         // pick an element after the first block if there is one
@@ -614,7 +827,9 @@ fn run_width(name: &str, seed: u64, rounds: usize) {
                 let off = bld.rng.gen_range(0..elems[i].len);
                 b.host.refused.push((elems[i].src + off, 1));
             }
-            Fault::DiskError => b.disk_fail.push(blk_index + bld.rng.gen_range(0..blocks)),
+            Fault::DiskError => b
+                .disk_fail
+                .push(oracle.blk_index + bld.rng.gen_range(0..blocks)),
             Fault::EndsMidBlock => {
                 let last = elems.len() - 1;
                 if elems[last].len > 1 {
@@ -626,36 +841,36 @@ fn run_width(name: &str, seed: u64, rounds: usize) {
             Fault::TooShort => bytes += BLOCK as u32,
             Fault::TooLong => bytes -= BLOCK as u32,
         }
+        let mems = [&mut b.host.mem, &mut oracle.mem];
         let sg_addr = if matches!(fault, Fault::RefusedElem) {
             // a list whose k-th NEXT points outside host memory
             let k = bld.rng.gen_range(0..elems.len());
             if k == 0 {
                 MEM_BYTES as u64 + 0x40
             } else {
-                let first = bld.write_list(&mut b.host, &elems[..k]);
+                let first = bld.write_list(mems, &elems[..k]);
                 // walk to the k-th element and patch its NEXT
                 let mut a = first;
                 for _ in 1..k {
                     a = get(&b.host.mem[a as usize..], sg_elem::NEXT);
                 }
-                put(
-                    &mut b.host.mem[a as usize..],
-                    sg_elem::NEXT,
-                    MEM_BYTES as u64 + 0x80,
-                );
+                for m in [&mut b.host.mem, &mut oracle.mem] {
+                    put(&mut m[a as usize..], sg_elem::NEXT, MEM_BYTES as u64 + 0x80);
+                }
                 first
             }
         } else {
-            bld.write_list(&mut b.host, &elems)
+            bld.write_list(mems, &elems)
         };
         let c = Cmd {
+            read,
             tag,
             sg_addr,
             sg_max,
             bytes,
         };
         let before = exp.cpls.len();
-        oracle(&b.host, &c, &mut blk_index, &b.disk_fail, &mut exp);
+        oracle.run(&b.host.refused, &c, &b.disk_fail, &mut exp);
         let st = exp.cpls[before].status as u64;
         let intended = match fault {
             Fault::None => status::OK,
@@ -664,7 +879,7 @@ fn run_width(name: &str, seed: u64, rounds: usize) {
             _ => status::BAD_SG,
         };
         assert_eq!(st, intended, "test generator: {fault:?} gives status {st}");
-        *statuses.entry(st as u8).or_insert(0) += 1;
+        *statuses.entry((read, st as u8)).or_insert(0) += 1;
         b.cmds.push_back(c);
         // run commands in batches so that several sit in the command FIFO at once
         if b.cmds.len() >= 3 || round == rounds - 1 {
@@ -677,40 +892,71 @@ fn run_width(name: &str, seed: u64, rounds: usize) {
     for (i, (got, want)) in b.reads.iter().zip(&exp.reads).enumerate() {
         assert_eq!(got, want, "host read {i}");
     }
-    assert_eq!(b.blocks.len(), exp.blocks.len(), "number of block writes");
+    assert_eq!(
+        b.blocks.len(),
+        exp.blocks.len(),
+        "number of block operations"
+    );
     for (i, (got, want)) in b.blocks.iter().zip(&exp.blocks).enumerate() {
-        assert_eq!(got.0, want.0, "lba of block write {i}");
-        assert!(got.1 == want.1, "data of block write {i}");
+        assert_eq!(
+            (got.0, got.1),
+            (want.0, want.1),
+            "kind and lba of block op {i}"
+        );
+        assert!(got.2 == want.2, "data of block write {i}");
     }
-    // every completion status must have been exercised
-    for st in [
-        status::OK,
-        status::BAD_SG,
-        status::DMA_ERROR,
-        status::DISK_ERROR,
-    ] {
+    assert_eq!(b.writes.len(), exp.writes.len(), "number of host writes");
+    for (i, (got, want)) in b.writes.iter().zip(&exp.writes).enumerate() {
+        assert_eq!(got.0, want.0, "address of host write {i}");
         assert!(
-            statuses.get(&(st as u8)).copied().unwrap_or(0) > 0,
-            "status {st} not covered: {statuses:?}"
+            got.1 == want.1,
+            "data of host write {i} ({} bytes)",
+            want.1.len()
         );
     }
+    assert!(
+        b.host.mem == oracle.mem,
+        "host memory differs from the oracle's"
+    );
+    assert!(b.disk == oracle.disk, "disk differs from the oracle's");
+    // every completion status must have been exercised, for writes and for reads
+    for read in [false, true] {
+        for st in [
+            status::OK,
+            status::BAD_SG,
+            status::DMA_ERROR,
+            status::DISK_ERROR,
+        ] {
+            assert!(
+                statuses.get(&(read, st as u8)).copied().unwrap_or(0) > 0,
+                "read {read} status {st} not covered: {statuses:?}"
+            );
+        }
+    }
+    let reads_done = exp.blocks.iter().filter(|b| !b.0).count();
+    assert!(reads_done > 20, "only {reads_done} block reads");
     eprintln!(
-        "{name}: {} completions {statuses:?}, {} host reads, {} block writes, {} cycles",
+        "{name}: {} completions {statuses:?}, {} host reads, {} block ops ({reads_done} reads), \
+         {} host writes, {} cycles",
         b.cpls.len(),
         b.reads.len(),
         b.blocks.len(),
+        b.writes.len(),
         b.dut.m.cycles()
     );
     // everything drained
-    assert!(b.rsp.is_empty() && b.blk_req.is_none() && b.blk_status_wait.is_none());
+    assert!(
+        b.rsp.is_empty() && matches!(b.blk, BlkDev::Idle) && b.wr.is_none(),
+        "all traffic finished"
+    );
 }
 
 #[test]
 fn blk_dma_w64() {
-    run_width("blk_dma_w64", 1, 112);
+    run_width("blk_dma_w64", 1, 160);
 }
 
 #[test]
 fn blk_dma_w512() {
-    run_width("blk_dma_w512", 2, 112);
+    run_width("blk_dma_w512", 2, 160);
 }
