@@ -53,6 +53,8 @@ pub struct Completion {
     pub bytes: u32,
     pub flags: u32,
     pub opcode: u8,
+    /// UDP header bytes at the start of the buffer (NB_RETURN of a datagram), else 0.
+    pub hdr_bytes: u8,
     pub stream_off: u64,
 }
 
@@ -67,21 +69,104 @@ impl Completion {
             bytes: get(e, cpl::BYTES) as u32,
             flags: get(e, cpl::FLAGS) as u32,
             opcode: get(e, cpl::OPCODE) as u8,
+            hdr_bytes: get(e, cpl::HDR_BYTES) as u8,
             stream_off: get(e, cpl::STREAM_OFF),
         }
     }
 }
 
-/// The connection a socket descriptor describes, from the NIC's point of view.
+/// The connection a socket descriptor describes, from the NIC's point of view, and the
+/// host-chosen TCP parameters of its passive open (the `sock_desc` layout of the spec).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SocketSpec {
+    /// Our MAC (destination of received frames, source of the NIC's ACKs), wire order.
     pub local_mac: [u8; 6],
+    /// The peer's MAC (destination of the NIC's ACKs), wire order.
     pub remote_mac: [u8; 6],
+    /// VLAN id, 0 = untagged.
     pub vlan: u16,
+    /// Our IPv4 address, wire order.
     pub local_ip: [u8; 4],
+    /// The peer's IPv4 address, wire order.
     pub remote_ip: [u8; 4],
+    /// Our TCP port.
     pub local_port: u16,
+    /// The peer's TCP port.
     pub remote_port: u16,
+    /// Our initial send sequence number (the SEQ of the NIC's SYN-ACK).
+    pub iss: u32,
+    /// Receive buffer in bytes (1..2^30): bound of accepted-but-undelivered data.
+    pub rcv_buf: u32,
+    /// MSS option value the NIC sends in its SYN-ACK.
+    pub mss: u16,
+    /// Window scale shift (0..14) the NIC offers when the peer's SYN carries the option.
+    pub rcv_wscale: u8,
+    /// `sock_flag` bits (e.g. `PSH_RETURN`).
+    pub flags: u8,
+}
+
+/// Snapshot of the device's statistics counters, read by their spec names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counters {
+    /// `CNT_RX_FRAMES`.
+    pub rx_frames: u32,
+    /// `CNT_RX_BYTES`.
+    pub rx_bytes: u32,
+    /// `CNT_RX_ACCEPTED`.
+    pub rx_accepted: u32,
+    /// `CNT_DELIVERED_BYTES`.
+    pub delivered_bytes: u32,
+    /// `CNT_FREE_BUFLETS`.
+    pub free_buflets: u32,
+    /// `CNT_REQ_ERRORS`.
+    pub req_errors: u32,
+    /// `CNT_BLK_WRITES`.
+    pub blk_writes: u32,
+    /// `CNT_BLK_BYTES`.
+    pub blk_bytes: u32,
+    /// `CNT_CPL_POSTED`.
+    pub cpl_posted: u32,
+    /// `CNT_NB_RETURNED`.
+    pub nb_returned: u32,
+    /// `CNT_TX_FRAMES`.
+    pub tx_frames: u32,
+    /// `CNT_TX_BYTES`.
+    pub tx_bytes: u32,
+    /// `CNT_OOO_HELD`.
+    pub ooo_held: u32,
+    /// Drop counters by reason, in spec order: `(name, count)` for every reason 1..=13.
+    pub drops: Vec<(&'static str, u32)>,
+}
+
+impl Counters {
+    /// The drop count of a reason by its spec name (`"OUT_OF_WINDOW"`), 0 if unknown.
+    pub fn drop_count(&self, name: &str) -> u32 {
+        self.drops
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(0, |(_, v)| *v)
+    }
+
+    /// Sum of all drop counters.
+    pub fn dropped(&self) -> u64 {
+        self.drops.iter().map(|(_, v)| *v as u64).sum()
+    }
+}
+
+/// Every drop reason of the spec (code 1..COUNTER_BASE), as `(name, code)`, in code order.
+pub fn drop_reasons() -> Vec<(&'static str, u64)> {
+    let mut v: Vec<(&'static str, u64)> = spec::CONSTS
+        .iter()
+        .filter(|c| c.group == "drop" && c.value > 0 && c.value < spec::drop::COUNTER_BASE)
+        .map(|c| (c.name, c.value))
+        .collect();
+    v.sort_by_key(|&(_, code)| code);
+    v
+}
+
+/// Register address of the drop counter of reason `reason` (`drop::COUNTER_BASE + 4*reason`).
+pub fn drop_counter_addr(reason: u64) -> u32 {
+    (spec::drop::COUNTER_BASE + 4 * reason) as u32
 }
 
 /// Build parameters read from the device's ID registers.
@@ -282,24 +367,48 @@ impl Driver {
         Ok(())
     }
 
-    /// Collect every completion the device has posted (reads the ring by phase bit), then
-    /// acknowledge them and the interrupt.
+    /// Collect every completion the device has posted, then acknowledge them and the interrupt.
+    ///
+    /// The driver reads the producer index `CPL_TAIL` and then exactly the entries before it
+    /// (each checked by its phase bit), so host memory is read only for entries that exist: the
+    /// CPU's DRAM traffic is 32 bytes per completion whatever the polling rhythm. The interrupt
+    /// is cleared only once the ring is empty, and `CPL_TAIL` is read again after clearing it,
+    /// so a completion posted meanwhile is never left behind without an interrupt.
     pub fn completions(&mut self) -> Result<Vec<Completion>, DriverError> {
         let mut out = Vec::new();
+        let mut tail = self.rd(reg::CPL_TAIL);
+        let mut cleared = false;
         loop {
-            let slot = (self.cpl_head % CPL_ENTRIES) as u64;
-            let phase = 1 - ((self.cpl_head / CPL_ENTRIES) & 1) as u8;
-            let addr = self.cpl_base + slot * cpl::SIZE as u64;
-            let mut e = [0u8; cpl::SIZE];
-            self.env.mem.read(Agent::Cpu, addr, &mut e)?;
-            if get(&e, cpl::PHASE) as u8 != phase {
+            let mut landed = true;
+            while self.cpl_head != tail {
+                let slot = (self.cpl_head % CPL_ENTRIES) as u64;
+                let phase = 1 - ((self.cpl_head / CPL_ENTRIES) & 1) as u8;
+                let addr = self.cpl_base + slot * cpl::SIZE as u64;
+                let mut e = [0u8; cpl::SIZE];
+                self.env.mem.read(Agent::Cpu, addr, &mut e)?;
+                if get(&e, cpl::PHASE) as u8 != phase {
+                    // Counted by CPL_TAIL but its bytes have not landed yet: keep the
+                    // interrupt pending and look again on the next call.
+                    landed = false;
+                    break;
+                }
+                out.push(Completion::parse(&e));
+                self.cpl_head = self.cpl_head.wrapping_add(1);
+            }
+            if !landed || (cleared && tail == self.cpl_head) {
                 break;
             }
-            out.push(Completion::parse(&e));
-            self.cpl_head = self.cpl_head.wrapping_add(1);
+            if !self.dev.irq() && out.is_empty() {
+                break;
+            }
+            self.wr(reg::IRQ_STATUS, 1);
+            cleared = true;
+            tail = self.rd(reg::CPL_TAIL);
+            if tail == self.cpl_head {
+                break;
+            }
         }
         if !out.is_empty() {
-            self.wr(reg::IRQ_STATUS, 1);
             self.wr(reg::CPL_HEAD, self.cpl_head);
         }
         Ok(out)
@@ -347,12 +456,14 @@ impl Driver {
         }
     }
 
-    /// Post a socket descriptor; returns its reference number and completions seen meanwhile.
+    /// Post a socket descriptor (OP_SOCK_ADD, the whole entry in the `sock_desc` layout); the
+    /// socket starts in LISTEN. Returns its reference number and completions seen meanwhile.
     pub fn add_socket(&mut self, s: &SocketSpec) -> Result<(u16, Vec<Completion>), DriverError> {
         use spec::sock_desc as sd;
         let sref = self.sock_free.pop().ok_or(DriverError::NoSlot("socket"))?;
         let mut e = [0u8; 64];
         put(&mut e, sd::OPCODE, op::SOCK_ADD);
+        put(&mut e, sd::FLAGS, s.flags as u64);
         put(&mut e, sd::SOCK_REF, sref as u64);
         put(&mut e, sd::LOCAL_MAC, mac_num(&s.local_mac));
         put(&mut e, sd::REMOTE_MAC, mac_num(&s.remote_mac));
@@ -366,18 +477,33 @@ impl Driver {
         );
         put(&mut e, sd::LOCAL_PORT, s.local_port as u64);
         put(&mut e, sd::REMOTE_PORT, s.remote_port as u64);
-        for f in [
-            sd::NEXT_SOCK,
-            sd::PREV_SOCK,
-            sd::NB_HEAD,
-            sd::NB_TAIL,
-            sd::SEG_HEAD,
-            sd::SEG_TAIL,
-        ] {
-            put(&mut e, f, spec::param::NULL16);
+        put(&mut e, sd::ISS, s.iss as u64);
+        put(&mut e, sd::RCV_BUF, s.rcv_buf as u64);
+        put(&mut e, sd::MSS, s.mss as u64);
+        put(&mut e, sd::RCV_WSCALE, s.rcv_wscale as u64);
+        match self.call(e, "SOCK_ADD") {
+            Ok((_, others)) => Ok((sref, others)),
+            Err(err) => {
+                self.sock_free.push(sref);
+                Err(err)
+            }
         }
-        let (_, others) = self.call(e, "SOCK_ADD")?;
-        Ok((sref, others))
+    }
+
+    /// Delete a socket (OP_SOCK_DEL) and wait for its `CMD_DONE`. The device returns the
+    /// socket's named buffers first (`NB_RETURN`, flag `DELETE`, bytes filled so far), so every
+    /// one of them is among the returned completions, together with any other completion
+    /// (block writes, ...) that arrived meanwhile, in ring order. The `CMD_DONE` itself is
+    /// consumed. The reference number becomes free for [`Driver::add_socket`].
+    pub fn del_socket(&mut self, sref: u16) -> Result<Vec<Completion>, DriverError> {
+        let mut e = [0u8; 64];
+        put(&mut e, req_hdr::OPCODE, op::SOCK_DEL);
+        put(&mut e, req_hdr::SOCK_REF, sref as u64);
+        let (_, others) = self.call(e, "SOCK_DEL")?;
+        if (sref as u32) < self.info.num_sockets && !self.sock_free.contains(&sref) {
+            self.sock_free.push(sref);
+        }
+        Ok(others)
     }
 
     /// Allocate a named buffer of `pages` host pages (each page allocated separately, so the
@@ -453,10 +579,85 @@ impl Driver {
     pub fn counter(&mut self, addr: u32) -> u32 {
         self.rd(addr)
     }
+
+    /// Read the drop counter of a drop reason (`drop::*`, 1..=13).
+    pub fn drop_count(&mut self, reason: u64) -> u32 {
+        self.rd(drop_counter_addr(reason))
+    }
+
+    /// Read every statistics counter.
+    pub fn counters(&mut self) -> Counters {
+        let drops = drop_reasons()
+            .into_iter()
+            .map(|(name, code)| (name, self.drop_count(code)))
+            .collect();
+        Counters {
+            rx_frames: self.rd(reg::CNT_RX_FRAMES),
+            rx_bytes: self.rd(reg::CNT_RX_BYTES),
+            rx_accepted: self.rd(reg::CNT_RX_ACCEPTED),
+            delivered_bytes: self.rd(reg::CNT_DELIVERED_BYTES),
+            free_buflets: self.rd(reg::CNT_FREE_BUFLETS),
+            req_errors: self.rd(reg::CNT_REQ_ERRORS),
+            blk_writes: self.rd(reg::CNT_BLK_WRITES),
+            blk_bytes: self.rd(reg::CNT_BLK_BYTES),
+            cpl_posted: self.rd(reg::CNT_CPL_POSTED),
+            nb_returned: self.rd(reg::CNT_NB_RETURNED),
+            tx_frames: self.rd(reg::CNT_TX_FRAMES),
+            tx_bytes: self.rd(reg::CNT_TX_BYTES),
+            ooo_held: self.rd(reg::CNT_OOO_HELD),
+            drops,
+        }
+    }
+
+    /// Give a named buffer back: unregister and free its host pages and page list, and make its
+    /// reference number available again. Only for a buffer the device does not hold (never
+    /// posted, or returned).
+    pub fn free_nb(&mut self, nb: NamedBuffer) {
+        let page = self.info.page_bytes as u64;
+        for &a in &nb.pages {
+            self.env.mem.unregister(a, page);
+            self.env.mem.free(a);
+        }
+        self.env
+            .mem
+            .unregister(nb.hmd_addr, 8 * nb.pages.len() as u64);
+        self.env.mem.free(nb.hmd_addr);
+        if !self.nb_free.contains(&nb.ref_num) {
+            self.nb_free.push(nb.ref_num);
+        }
+    }
 }
 
+/// A MAC address in wire order as the little-endian field value whose byte k is wire byte k.
 fn mac_num(m: &[u8; 6]) -> u64 {
     let mut b = [0u8; 8];
     b[..6].copy_from_slice(m);
     u64::from_le_bytes(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_fields_keep_wire_order() {
+        let mut e = [0u8; 64];
+        let mac = [0x02, 0x11, 0x22, 0x33, 0x44, 0x55];
+        put(&mut e, spec::sock_desc::LOCAL_MAC, mac_num(&mac));
+        let (off, n) = spec::sock_desc::LOCAL_MAC;
+        assert_eq!(&e[off..off + n], &mac);
+    }
+
+    #[test]
+    fn every_drop_reason_has_its_counter() {
+        let r = drop_reasons();
+        assert_eq!(r.len(), 13);
+        assert!(r.iter().enumerate().all(|(i, &(_, c))| c == i as u64 + 1));
+        let oow = r.iter().find(|(n, _)| *n == "OUT_OF_WINDOW").unwrap().1;
+        assert_eq!(drop_counter_addr(oow), reg::CNT_DROP_OUT_OF_WINDOW);
+        assert_eq!(
+            drop_counter_addr(spec::drop::BAD_STATE),
+            reg::CNT_DROP_BAD_STATE
+        );
+    }
 }

@@ -78,6 +78,12 @@ pub struct NasStream {
     written_upto: u64,
     /// Errors reported by the device for this stream (NB returns with a bad status).
     pub errors: Vec<Completion>,
+    /// The peer reset the connection (a buffer came back with flag RST): the stream ends at
+    /// [`NasStream::eof`], abnormally.
+    pub reset: bool,
+    /// The socket was deleted (a buffer came back with flag DELETE): buffers are no longer
+    /// re-posted, and those returned empty are freed.
+    pub deleted: bool,
 }
 
 impl NasStream {
@@ -96,6 +102,8 @@ impl NasStream {
             writes: VecDeque::new(),
             written_upto: 0,
             errors: Vec::new(),
+            reset: false,
+            deleted: false,
         };
         for _ in 0..count {
             let nb = drv.alloc_nb(pages)?;
@@ -137,7 +145,16 @@ impl NasStream {
         self.posted.values().map(|n| n.bytes as u64).sum()
     }
 
+    /// Named buffers posted and not yet returned.
+    pub fn posted_count(&self) -> usize {
+        self.posted.len()
+    }
+
     /// Feed a completion. Returns true if it belonged to this stream.
+    ///
+    /// A named buffer comes back with its bytes at its stream offset; with flag FIN or RST the
+    /// stream ends after them (RST also sets [`NasStream::reset`]); with flag DELETE (the socket
+    /// was deleted) it is kept only if it holds bytes, and nothing is re-posted from then on.
     pub fn handle(&mut self, drv: &mut Driver, c: &Completion) -> Result<bool, DriverError> {
         if c.kind == cpl_kind::NB_RETURN as u8 && c.sock_ref == self.sock {
             let Some(nb) = self.posted.remove(&c.ref_num) else {
@@ -145,6 +162,16 @@ impl NasStream {
             };
             if c.status != 0 {
                 self.errors.push(c.clone());
+            }
+            let end_flags = (cpl_flag::FIN | cpl_flag::RST) as u32;
+            if c.flags & cpl_flag::RST as u32 != 0 {
+                self.reset = true;
+            }
+            if c.flags & cpl_flag::DELETE as u32 != 0 {
+                self.deleted = true;
+            }
+            if c.flags & end_flags != 0 {
+                self.eof = Some(c.stream_off + c.bytes as u64);
             }
             if c.bytes > 0 {
                 self.returned.insert(
@@ -155,14 +182,8 @@ impl NasStream {
                     },
                 );
             } else {
-                self.release(
-                    drv,
-                    nb,
-                    c.flags & (cpl_flag::FIN | cpl_flag::RST) as u32 == 0,
-                )?;
-            }
-            if c.flags & (cpl_flag::FIN | cpl_flag::RST) as u32 != 0 {
-                self.eof = Some(c.stream_off + c.bytes as u64);
+                let repost = self.eof.is_none() && !self.deleted;
+                self.release(drv, nb, repost)?;
             }
             return Ok(true);
         }
@@ -192,7 +213,7 @@ impl NasStream {
                 break;
             }
             let r = self.returned.remove(&off).expect("key just seen");
-            let repost = self.eof.is_none();
+            let repost = self.eof.is_none() && !self.deleted;
             self.release(drv, r.nb, repost)?;
         }
         Ok(())
@@ -207,6 +228,8 @@ impl NasStream {
         if repost {
             drv.post_nb(self.sock, &nb, 0)?;
             self.posted.insert(nb.ref_num, nb);
+        } else {
+            drv.free_nb(nb);
         }
         Ok(())
     }
