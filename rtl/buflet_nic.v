@@ -4,7 +4,8 @@
 //   completions: toe_engine, blk_dma -> stream_arb -> cpl_writer
 //   DMA reads : req_fetch (0), toe_engine (1), blk_dma (2) -> dma_rd_arb
 //   DMA writes: toe_engine (0), cpl_writer (1)             -> dma_wr_arb
-//   MAC rx -> rx_parser -> buflet_pool / toe_engine; MAC tx idle in this version.
+//   MAC rx -> rx_parser -> buflet_pool / toe_engine
+//   MAC tx <- tx_builder <- toe_engine tx commands (ACK, SYN-ACK)
 `include "buflet_defs.vh"
 
 module buflet_nic #(
@@ -32,13 +33,11 @@ module buflet_nic #(
     input  wire                    s_axis_rx_tvalid,
     output wire                    s_axis_rx_tready,
     input  wire                    s_axis_rx_tlast,
-    // MAC transmit (idle)
+    // MAC transmit (ACK and SYN-ACK frames from tx_builder)
     output wire [DATA_WIDTH-1:0]   m_axis_tx_tdata,
     output wire [DATA_WIDTH/8-1:0] m_axis_tx_tkeep,
     output wire                    m_axis_tx_tvalid,
-    /* verilator lint_off UNUSEDSIGNAL */
-    input  wire                    m_axis_tx_tready,   // transmit is idle in this version
-    /* verilator lint_on UNUSEDSIGNAL */
+    input  wire                    m_axis_tx_tready,
     output wire                    m_axis_tx_tlast,
     // DMA read
     output wire                    m_dma_rd_req_valid,
@@ -77,17 +76,16 @@ module buflet_nic #(
     input  wire                    s_blk_resp_valid,
     output wire                    s_blk_resp_ready,
     input  wire [7:0]              s_blk_resp_status,
+    input  wire [DATA_WIDTH-1:0]   s_axis_blk_rd_tdata,
+    input  wire [DATA_WIDTH/8-1:0] s_axis_blk_rd_tkeep,
+    input  wire                    s_axis_blk_rd_tvalid,
+    output wire                    s_axis_blk_rd_tready,
+    input  wire                    s_axis_blk_rd_tlast,
     // interrupt
     output wire                    irq
 );
     localparam KW      = DATA_WIDTH / 8;
     localparam BW_ADDR = $clog2(NUM_BUFLETS * BUFLET_BYTES / KW);
-
-    // ------------------------------------------------------------------ MAC transmit: idle
-    assign m_axis_tx_tdata  = {DATA_WIDTH{1'b0}};
-    assign m_axis_tx_tkeep  = {KW{1'b0}};
-    assign m_axis_tx_tvalid = 1'b0;
-    assign m_axis_tx_tlast  = 1'b0;
 
     // ------------------------------------------------------------------ registers
     wire        ctrl_enable;
@@ -97,8 +95,10 @@ module buflet_nic #(
     wire [7:0]  cpl_status;
     wire        ev_rx_frame;
     wire [15:0] ev_rx_bytes;
-    wire        ev_drop_valid, ev_accepted, ev_delivered_valid, ev_nb_returned, ev_blk_write;
+    wire        ev_drop_valid, ev_accepted, ev_delivered_valid, ev_nb_returned, ev_blk_write, ev_blk_read;
+    wire        ev_ooo_held, ev_tx_frame;
     wire [3:0]  ev_drop_reason;
+    wire [7:0]  ev_tx_bytes;
     wire [15:0] ev_delivered_bytes, ev_blk_bytes, free_count;
 
     reg_block #(
@@ -116,7 +116,9 @@ module buflet_nic #(
         .ev_rx_frame(ev_rx_frame), .ev_rx_bytes(ev_rx_bytes),
         .ev_drop_valid(ev_drop_valid), .ev_drop_reason(ev_drop_reason), .ev_accepted(ev_accepted),
         .ev_delivered_valid(ev_delivered_valid), .ev_delivered_bytes(ev_delivered_bytes),
-        .ev_nb_returned(ev_nb_returned), .ev_blk_write(ev_blk_write), .ev_blk_bytes(ev_blk_bytes),
+        .ev_nb_returned(ev_nb_returned), .ev_ooo_held(ev_ooo_held),
+        .ev_tx_frame(ev_tx_frame), .ev_tx_bytes(ev_tx_bytes),
+        .ev_blk_write(ev_blk_write), .ev_blk_read(ev_blk_read), .ev_blk_bytes(ev_blk_bytes),
         .free_buflets(free_count), .irq(irq)
     );
 
@@ -145,7 +147,7 @@ module buflet_nic #(
     );
 
     // ------------------------------------------------------------------ DMA write arbiter
-    localparam NWR = 2;   // 0 toe_engine, 1 cpl_writer
+    localparam NWR = 3;   // 0 toe_engine, 1 cpl_writer, 2 blk_dma
     wire [NWR-1:0]            wr_req_valid, wr_req_ready;
     wire [NWR*64-1:0]         wr_req_addr;
     wire [NWR*16-1:0]         wr_req_len;
@@ -209,7 +211,8 @@ module buflet_nic #(
     );
 
     // dispatch by opcode
-    wire is_blk = (req_data[`BF_REQ_HDR_OPCODE_RANGE] == 8'(`BF_OP_BLK_WRITE));
+    wire is_blk = (req_data[`BF_REQ_HDR_OPCODE_RANGE] == 8'(`BF_OP_BLK_WRITE)) ||
+                  (req_data[`BF_REQ_HDR_OPCODE_RANGE] == 8'(`BF_OP_BLK_READ));
     wire toe_req_ready, blk_cmd_ready;
     assign req_ready = is_blk ? blk_cmd_ready : toe_req_ready;
 
@@ -230,9 +233,18 @@ module buflet_nic #(
         .m_axis_blk_wr_tlast(m_axis_blk_wr_tlast),
         .s_blk_resp_valid(s_blk_resp_valid), .s_blk_resp_ready(s_blk_resp_ready),
         .s_blk_resp_status(s_blk_resp_status),
+        .s_axis_blk_rd_tdata(s_axis_blk_rd_tdata), .s_axis_blk_rd_tkeep(s_axis_blk_rd_tkeep),
+        .s_axis_blk_rd_tvalid(s_axis_blk_rd_tvalid), .s_axis_blk_rd_tready(s_axis_blk_rd_tready),
+        .s_axis_blk_rd_tlast(s_axis_blk_rd_tlast),
+        .m_dma_wr_req_valid(wr_req_valid[2]), .m_dma_wr_req_ready(wr_req_ready[2]),
+        .m_dma_wr_req_addr(wr_req_addr[191:128]), .m_dma_wr_req_len(wr_req_len[47:32]),
+        .m_axis_dma_wr_tdata(wr_tdata[3*DATA_WIDTH-1:2*DATA_WIDTH]),
+        .m_axis_dma_wr_tkeep(wr_tkeep[3*KW-1:2*KW]),
+        .m_axis_dma_wr_tvalid(wr_tvalid[2]), .m_axis_dma_wr_tready(wr_tready[2]),
+        .m_axis_dma_wr_tlast(wr_tlast[2]),
         .m_cpl_valid(cpl_src_valid[1]), .m_cpl_ready(cpl_src_ready[1]),
         .m_cpl_data(cpl_src_data[511:256]),
-        .ev_blk_write(ev_blk_write), .ev_blk_bytes(ev_blk_bytes)
+        .ev_blk_write(ev_blk_write), .ev_blk_read(ev_blk_read), .ev_blk_bytes(ev_blk_bytes)
     );
 
     // ------------------------------------------------------------------ receive path
@@ -253,7 +265,13 @@ module buflet_nic #(
     wire [31:0] meta_src_ip, meta_dst_ip, meta_seq;
     wire [15:0] meta_src_port, meta_dst_port;
     wire [7:0]  meta_flags;
+    wire [31:0] meta_ack;
+    wire        meta_ws_valid;
+    wire [3:0]  meta_ws;
     wire [15:0] meta_pay_off, meta_pay_len, meta_head, meta_tail, meta_count;
+
+    wire         tx_cmd_valid, tx_cmd_ready;
+    wire [383:0] tx_cmd_data;
 
     assign ev_rx_frame = meta_valid && meta_ready;
     assign ev_rx_bytes = meta_len;
@@ -287,6 +305,7 @@ module buflet_nic #(
         .m_meta_src_ip(meta_src_ip), .m_meta_dst_ip(meta_dst_ip),
         .m_meta_src_port(meta_src_port), .m_meta_dst_port(meta_dst_port),
         .m_meta_seq(meta_seq), .m_meta_flags(meta_flags),
+        .m_meta_ack(meta_ack), .m_meta_ws_valid(meta_ws_valid), .m_meta_ws(meta_ws),
         .m_meta_pay_off(meta_pay_off), .m_meta_pay_len(meta_pay_len),
         .m_meta_head(meta_head), .m_meta_tail(meta_tail), .m_meta_count(meta_count)
     );
@@ -302,10 +321,12 @@ module buflet_nic #(
         .s_meta_src_ip(meta_src_ip), .s_meta_dst_ip(meta_dst_ip),
         .s_meta_src_port(meta_src_port), .s_meta_dst_port(meta_dst_port),
         .s_meta_seq(meta_seq), .s_meta_flags(meta_flags),
+        .s_meta_ack(meta_ack), .s_meta_ws_valid(meta_ws_valid), .s_meta_ws(meta_ws),
         .s_meta_pay_off(meta_pay_off), .s_meta_pay_len(meta_pay_len),
         .s_meta_head(meta_head), .s_meta_tail(meta_tail), .s_meta_count(meta_count),
         .m_free_valid(free_valid), .m_free_ready(free_ready), .m_free_head(free_head),
         .m_free_tail(free_tail), .m_free_count(free_cnt),
+        .pool_free(free_count),
         .link_rd_idx(link_rd_idx), .link_rd_next(link_rd_next),
         .ram_rd_en(ram_rd_en), .ram_rd_addr(ram_rd_addr), .ram_rd_data(ram_rd_data),
         .m_dma_rd_req_valid(rd_req_valid[1]), .m_dma_rd_req_ready(rd_req_ready[1]),
@@ -322,6 +343,17 @@ module buflet_nic #(
         .m_cpl_data(cpl_src_data[255:0]),
         .ev_drop_valid(ev_drop_valid), .ev_drop_reason(ev_drop_reason), .ev_accepted(ev_accepted),
         .ev_delivered_valid(ev_delivered_valid), .ev_delivered_bytes(ev_delivered_bytes),
-        .ev_nb_returned(ev_nb_returned)
+        .ev_nb_returned(ev_nb_returned), .ev_ooo_held(ev_ooo_held),
+        .m_tx_valid(tx_cmd_valid), .m_tx_ready(tx_cmd_ready), .m_tx_data(tx_cmd_data)
+    );
+
+    // ------------------------------------------------------------------ transmit path
+    tx_builder #(.DATA_WIDTH(DATA_WIDTH)) u_tx_builder (
+        .clk(clk), .rst(rst),
+        .s_cmd_valid(tx_cmd_valid), .s_cmd_ready(tx_cmd_ready), .s_cmd_data(tx_cmd_data),
+        .m_axis_tx_tdata(m_axis_tx_tdata), .m_axis_tx_tkeep(m_axis_tx_tkeep),
+        .m_axis_tx_tvalid(m_axis_tx_tvalid), .m_axis_tx_tready(m_axis_tx_tready),
+        .m_axis_tx_tlast(m_axis_tx_tlast),
+        .ev_tx_frame(ev_tx_frame), .ev_tx_bytes(ev_tx_bytes)
     );
 endmodule

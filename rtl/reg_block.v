@@ -44,13 +44,18 @@ module reg_block #(
     input  wire        ev_delivered_valid,
     input  wire [15:0] ev_delivered_bytes,
     input  wire        ev_nb_returned,
+    input  wire        ev_ooo_held,
+    input  wire        ev_tx_frame,
+    input  wire [7:0]  ev_tx_bytes,
     input  wire        ev_blk_write,
+    input  wire        ev_blk_read,
     input  wire [15:0] ev_blk_bytes,
     input  wire [15:0] free_buflets,
     output wire        irq
 );
-    // one counter per drop reason 1..`BF_DROP_TOO_LONG (index 0 unused)
-    localparam NUM_DROP = `BF_DROP_TOO_LONG + 1;
+    // one counter per drop reason 1..`BF_DROP_BAD_STATE (index 0 unused); reasons above
+    // the last defined one (ev_drop_reason is 4 bits) are not counted
+    localparam NUM_DROP = `BF_DROP_BAD_STATE + 1;
 
     reg        r_enable;
     reg        r_irq_status;
@@ -60,6 +65,8 @@ module reg_block #(
 
     reg [31:0] cnt_rx_frames, cnt_rx_bytes, cnt_rx_accepted, cnt_delivered;
     reg [31:0] cnt_req_errors, cnt_blk_writes, cnt_blk_bytes, cnt_cpl_posted, cnt_nb_returned;
+    reg [31:0] cnt_blk_reads, cnt_blk_rd_bytes;
+    reg [31:0] cnt_tx_frames, cnt_tx_bytes, cnt_ooo_held;
     reg [31:0] cnt_drop [0:NUM_DROP-1];
 
     assign s_reg_ready = 1'b1;
@@ -114,8 +121,13 @@ module reg_block #(
             `BF_REG_CNT_REQ_ERRORS:      rdata = cnt_req_errors;
             `BF_REG_CNT_BLK_WRITES:      rdata = cnt_blk_writes;
             `BF_REG_CNT_BLK_BYTES:       rdata = cnt_blk_bytes;
+            `BF_REG_CNT_BLK_READS:       rdata = cnt_blk_reads;
+            `BF_REG_CNT_BLK_RD_BYTES:    rdata = cnt_blk_rd_bytes;
             `BF_REG_CNT_CPL_POSTED:      rdata = cnt_cpl_posted;
             `BF_REG_CNT_NB_RETURNED:     rdata = cnt_nb_returned;
+            `BF_REG_CNT_TX_FRAMES:       rdata = cnt_tx_frames;
+            `BF_REG_CNT_TX_BYTES:        rdata = cnt_tx_bytes;
+            `BF_REG_CNT_OOO_HELD:        rdata = cnt_ooo_held;
             default: rdata = 32'd0;
         endcase
         // drop counter of reason r at `BF_DROP_COUNTER_BASE + 4*r
@@ -184,8 +196,13 @@ module reg_block #(
             cnt_req_errors  <= 32'd0;
             cnt_blk_writes  <= 32'd0;
             cnt_blk_bytes   <= 32'd0;
+            cnt_blk_reads   <= 32'd0;
+            cnt_blk_rd_bytes <= 32'd0;
             cnt_cpl_posted  <= 32'd0;
             cnt_nb_returned <= 32'd0;
+            cnt_tx_frames   <= 32'd0;
+            cnt_tx_bytes    <= 32'd0;
+            cnt_ooo_held    <= 32'd0;
             for (i = 0; i < NUM_DROP; i = i + 1) cnt_drop[i] <= 32'd0;
         end else begin
             if (ev_rx_frame) begin
@@ -195,9 +212,18 @@ module reg_block #(
             if (ev_accepted) cnt_rx_accepted <= cnt_rx_accepted + 32'd1;
             if (ev_delivered_valid) cnt_delivered <= cnt_delivered + {16'd0, ev_delivered_bytes};
             if (ev_nb_returned) cnt_nb_returned <= cnt_nb_returned + 32'd1;
+            if (ev_ooo_held) cnt_ooo_held <= cnt_ooo_held + 32'd1;
+            if (ev_tx_frame) begin
+                cnt_tx_frames <= cnt_tx_frames + 32'd1;
+                cnt_tx_bytes  <= cnt_tx_bytes + {24'd0, ev_tx_bytes};
+            end
             if (ev_blk_write) begin
                 cnt_blk_writes <= cnt_blk_writes + 32'd1;
                 cnt_blk_bytes  <= cnt_blk_bytes + {16'd0, ev_blk_bytes};
+            end
+            if (ev_blk_read) begin
+                cnt_blk_reads    <= cnt_blk_reads + 32'd1;
+                cnt_blk_rd_bytes <= cnt_blk_rd_bytes + {16'd0, ev_blk_bytes};
             end
             if (cpl_posted) begin
                 cnt_cpl_posted <= cnt_cpl_posted + 32'd1;

@@ -26,10 +26,23 @@
 //  * Stage B (one record): at the last word, the decoded fields and the
 //    accumulators are latched; the next cycle adds the TCP pseudo header,
 //    folds both sums, applies the checks in order and loads the metadata
-//    output register. The input is stalled only while stage B holds a record
-//    that cannot move into a still-occupied metadata register.
+//    output register (SYN frames with options first walk them, see below).
+//    The input is stalled only on a frame's last word, while stage B still
+//    holds the previous record (walking, or waiting for the metadata
+//    register).
 //  * enable is sampled with the first word of a frame; a frame received with
 //    enable 0 is consumed without allocation, storage or metadata.
+//
+//  * Option walk (docs/tcp-receive.md "Frame metadata"): with the last
+//    word the (at most 40) TCP option bytes are latched from the header view
+//    together with the other fields. A frame with SYN set, data offset > 5
+//    and every parser check passed then walks them in stage B, one option
+//    (or NOP) per cycle: the record leaves stage B in the cycle the walk
+//    stops (at most n+1 <= 41 steps, since every step either stops or moves
+//    forward). Other frames leave stage B as before. The input is stalled
+//    only on the last word of a following frame while stage B is still
+//    occupied, so the words of that frame keep streaming in meanwhile, and
+//    records stay in frame order.
 //
 // Decisions where the contract is silent: a VLAN-tagged frame too short to
 // hold the inner EtherType reads it as 0 (NOT_IPV4); frames longer than
@@ -80,6 +93,9 @@ module rx_parser #(
     output wire [15:0]           m_meta_dst_port,
     output wire [31:0]           m_meta_seq,
     output wire [7:0]            m_meta_flags,
+    output wire [31:0]           m_meta_ack,
+    output wire                  m_meta_ws_valid,
+    output wire [3:0]            m_meta_ws,
     output wire [15:0]           m_meta_pay_off,
     output wire [15:0]           m_meta_pay_len,
     output wire [15:0]           m_meta_head,
@@ -96,7 +112,7 @@ module rx_parser #(
     localparam WPB       = BUFLET_BYTES / KW;            // words per buflet
     localparam BOW       = (WPB > 1) ? $clog2(WPB) : 1;  // word-in-buflet bits
     localparam LB        = BW_ADDR - BOW;                // buflet index bits
-    localparam HDR_NEED  = 92;                           // 18 + 60 + 14: up to the TCP flags
+    localparam HDR_NEED  = 138;                          // 18 + 60 + 60: up to the last TCP option byte
     localparam HDR_WORDS = (HDR_NEED + KW - 1) / KW;
     localparam HB        = HDR_WORDS * KW;               // header bytes kept
     localparam HWW       = $clog2(HDR_WORDS + 1);
@@ -156,6 +172,12 @@ module rx_parser #(
     reg [31:0]          fin_seq;
     reg [3:0]           fin_doff;
     reg [7:0]           fin_flags;
+    reg [31:0]          fin_ack;
+    reg [319:0]         fin_opts;   // option byte i at [8i+7:8i]
+    reg                 w_run;      // option walk still running
+    reg [5:0]           w_i;        // walk position
+    reg                 w_wsv;
+    reg [3:0]           w_ws;
     reg [31:0]          fin_ip_acc;
     reg [31:0]          fin_tcp_acc;
     reg                 fin_nobuf;
@@ -174,6 +196,9 @@ module rx_parser #(
     reg [15:0]          meta_dport;
     reg [31:0]          meta_seq;
     reg [7:0]           meta_flags;
+    reg [31:0]          meta_ack;
+    reg                 meta_wsv;
+    reg [3:0]           meta_ws;
     reg [15:0]          meta_pay_off;
     reg [15:0]          meta_pay_len;
     reg [15:0]          meta_head;
@@ -183,8 +208,10 @@ module rx_parser #(
     // ------------------------------------------------------------------
     // Handshake
     // ------------------------------------------------------------------
-    wire fin_go = fin_valid && (!meta_valid || m_meta_ready);
-    assign s_axis_rx_tready = !fin_valid || fin_go;
+    wire w_done;   // the option walk of the record in stage B is over (see stage B)
+    wire fin_go = fin_valid && w_done && (!meta_valid || m_meta_ready);
+    // only a last word needs stage B free
+    assign s_axis_rx_tready = !(s_axis_rx_tlast && fin_valid && !fin_go);
     wire xfer = s_axis_rx_tvalid && s_axis_rx_tready;
     wire last = xfer && s_axis_rx_tlast;
 
@@ -250,11 +277,24 @@ module rx_parser #(
     wire [15:0] sport   = {tcpv[0*8 +: 8], tcpv[1*8 +: 8]};
     wire [15:0] dport   = {tcpv[2*8 +: 8], tcpv[3*8 +: 8]};
     wire [31:0] seq     = {tcpv[4*8 +: 8], tcpv[5*8 +: 8], tcpv[6*8 +: 8], tcpv[7*8 +: 8]};
+    wire [31:0] ack     = {tcpv[8*8 +: 8], tcpv[9*8 +: 8], tcpv[10*8 +: 8], tcpv[11*8 +: 8]};
     wire [3:0]  doff    = tcpv[12*8 + 4 +: 4];
     wire [7:0]  tflags  = tcpv[13*8 +: 8];
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [111:0] tcpv_unused = tcpv;  // bytes 8..11 (ack) and 12[3:0] are not needed
+    wire [111:0] tcpv_unused = tcpv;  // byte 12[3:0] is not needed
     /* verilator lint_on UNUSEDSIGNAL */
+
+    // TCP option bytes: the 40 bytes from l4 + 20 (only the first doff*4-20 count).
+    reg [319:0] optv;
+    integer q;
+    always @* begin
+        optv = 320'd0;
+        for (q = 34; q <= 78; q = q + 4) begin
+            if ({24'd0, l4} == q) begin
+                optv = hv[(q + 20)*8 +: 320];
+            end
+        end
+    end
 
     // ------------------------------------------------------------------
     // Checksum lanes of the current word
@@ -427,6 +467,8 @@ module rx_parser #(
             fin_seq     <= seq;
             fin_doff    <= doff;
             fin_flags   <= tflags;
+            fin_ack     <= ack;
+            fin_opts    <= optv;
             fin_ip_acc  <= ip_acc_n;
             fin_tcp_acc <= tcp_acc_n;
             fin_nobuf   <= nobuf_n;
@@ -461,13 +503,32 @@ module rx_parser #(
     wire [15:0] b_pay_off = b_l3[15:0] + b_ihl4[15:0] + b_doff4[15:0];
     wire [15:0] b_pay_len = fin_tot - b_ihl4[15:0] - b_doff4[15:0];
 
+    // Option walk (SYN frames that passed every check). One step per cycle:
+    // the option at w_i, with n = doff*4 - 20 option bytes.
+    // (w_i <= 40 always; bytes past the 40 option bytes read as 0)
+    wire [511:0] o_all = {192'd0, fin_opts};
+    wire [5:0]  o_n    = {fin_doff, 2'b00} - 6'd20;   // meaningful when doff > 5
+    wire [5:0]  o_i1   = w_i + 6'd1;
+    wire [5:0]  o_i2   = w_i + 6'd2;
+    wire [7:0]  o_k    = o_all[{w_i, 3'b000} +: 8];
+    wire [7:0]  o_len  = o_all[{o_i1, 3'b000} +: 8];
+    wire [7:0]  o_val  = o_all[{o_i2, 3'b000} +: 8];
+    wire [8:0]  o_end  = {3'd0, w_i} + {1'b0, o_len};
+    wire        o_stop = (w_i >= o_n) || (o_k == 8'd0) ||
+                         ((o_k != 8'd1) && ((o_i1 >= o_n) || (o_len < 8'd2) ||
+                                            (o_end > {3'd0, o_n})));
+    wire        o_ws   = !o_stop && (o_k == 8'd3) && (o_len == 8'd3);
+    wire [5:0]  o_next = (o_k == 8'd1) ? o_i1 : o_end[5:0];
+
     reg [3:0] b_reason;
     always @* begin
         if (fin_len > MAX_FRAME) begin
             b_reason = R_TOO_LONG;
         end else if (fin_len < 17'd14) begin
             b_reason = R_TRUNC;
-        end else if (fin_etype != 16'h0800) begin
+        end else if (fin_etype != 16'h0800 || (fin_vlan && fin_len < 17'd18)) begin
+            // (a tag without the whole inner EtherType: byte 17 missing reads as 0,
+            // which would make 08 xx look like IPv4)
             b_reason = R_NOT_IPV4;
         end else if (fin_len < b_l3 + 17'd20) begin
             b_reason = R_TRUNC;
@@ -494,6 +555,31 @@ module rx_parser #(
         end
     end
 
+    // the record may leave once the walk is over, or in the step where it stops
+    wire walk_on = w_run && (b_reason == R_NONE);
+    assign w_done = !walk_on || o_stop;
+
+    always @(posedge clk) begin
+        if (rst) begin
+            w_run <= 1'b0;
+        end else if (last && en_f) begin
+            w_run <= tflags[1] && (doff > 4'd5);   // SYN with options
+        end else if (fin_go || (fin_valid && walk_on && o_stop)) begin
+            w_run <= 1'b0;
+        end
+        if (last && en_f) begin
+            w_i   <= 6'd0;
+            w_wsv <= 1'b0;
+            w_ws  <= 4'd0;
+        end else if (fin_valid && walk_on && !o_stop) begin
+            w_i <= o_next;
+            if (o_ws) begin
+                w_wsv <= 1'b1;
+                w_ws  <= (o_val > 8'd14) ? 4'd14 : o_val[3:0];
+            end
+        end
+    end
+
     always @(posedge clk) begin
         if (rst) begin
             meta_valid <= 1'b0;
@@ -512,6 +598,9 @@ module rx_parser #(
             meta_dport   <= fin_dport;
             meta_seq     <= fin_seq;
             meta_flags   <= fin_flags;
+            meta_ack     <= fin_ack;
+            meta_wsv     <= w_wsv;   // only a walk (every check passed) sets it
+            meta_ws      <= w_ws;
             meta_pay_off <= b_pay_off;
             meta_pay_len <= b_pay_len;
             meta_head    <= fin_head;
@@ -530,6 +619,9 @@ module rx_parser #(
     assign m_meta_dst_port = meta_dport;
     assign m_meta_seq      = meta_seq;
     assign m_meta_flags    = meta_flags;
+    assign m_meta_ack      = meta_ack;
+    assign m_meta_ws_valid = meta_wsv;
+    assign m_meta_ws       = meta_ws;
     assign m_meta_pay_off  = meta_pay_off;
     assign m_meta_pay_len  = meta_pay_len;
     assign m_meta_head     = meta_head;

@@ -1,29 +1,43 @@
-// toe_engine: socket table, hash lookup, TCP receive rules, named buffers and delivery.
+// toe_engine: socket table, hash lookup, TCP receive engine 0.2 (docs/tcp-receive.md), named
+// buffers and delivery.
 //
-// A central FSM processes one event at a time, picked round-robin among
-//   (a) a request entry (SOCK_ADD, NB_POST, NOP, anything else -> BAD_OPCODE),
-//   (b) an rx metadata record (socket lookup through the hash chains, TCP rules, segment append),
+// A central FSM processes one event completely at a time, picked round-robin among
+//   (a) a request entry (SOCK_ADD, SOCK_DEL, NB_POST, NOP, anything else -> BAD_OPCODE),
+//   (b) an rx metadata record (socket lookup through the hash chains, the TCP state machine,
+//       acceptability, trimming, in-order append and reassembly drain or reassembly insert, and
+//       the ACK / SYN-ACK tx command),
 //   (c) a delivery step for a socket popped from the pending FIFO (one chunk DMA write, or the
 //       removal of a drained segment, or an NB return).
+// The buflet pool's free count is latched when the FSM picks a metadata record or a request;
+// that sample is the `free` of the window for the whole event.
 // State lives in RAM-like arrays (registered read address, one write port each):
-//   sock_mem  NUM_SOCKETS  x 512  sock_desc layout
+//   sock_mem  NUM_SOCKETS  x 512  sock_desc (the SOCK_ADD entry, unchanged)
+//   ctx_mem   NUM_SOCKETS  x 256  sock_ctx (NIC-owned state)
 //   bkt_mem   HASH_BUCKETS x 16   hash chain heads (+ a valid bitmap so no init pass is needed)
 //   nb_mem    NUM_NBS      x 512  nb_desc layout
 //   hdr_mem   NUM_BUFLETS  x 128  buflet_hdr layout (header of a segment's first buflet)
+//   nxt_mem   NUM_BUFLETS  x 16   NEXT_SEG of that segment (kept apart from hdr_mem so a list
+//                                 link is one narrow write; hdr_mem's NEXT_SEG field is unused)
 //   chn_mem   NUM_BUFLETS  x 32   {count, tail} of the segment chain starting at that buflet
+// Segment lists: the in-order list runs from SEG_HEAD to SEG_TAIL (the tail's NEXT_SEG is not
+// maintained: the list ends at SEG_TAIL), the reassembly list from OOO_HEAD to a null NEXT_SEG.
+// A reassembly walk and a drain step take one cycle per element.
 // The pending FIFO holds each socket at most once (queued bitmap), so it never overflows and a
-// delivery step never scans the socket table.
+// delivery step never scans the socket table. A popped socket that is no longer in use is skipped.
 // Delivery data is moved by toe_mover (chain walk, pipelined RAM read, skid FIFO, axis_packer).
 // The FSM only waits for the mover when it must: a new chunk needs the mover's command slot, a
-// FIN/RST segment's chain is freed once no read is pending, and an NB_RETURN is posted only after
-// every payload word already issued has left on m_axis_dma_wr (payload before its completion).
+// FIN/RST segment's chain is freed once no read is pending, an NB_RETURN is posted only after
+// every payload word already issued has left on m_axis_dma_wr (payload before its completion),
+// and SOCK_DEL waits until the mover is idle before it returns NBs and frees chains.
 // A chunk that empties a segment without FIN/RST unlinks it at once; its chain goes out on
 // m_free_* (one op per chain) as soon as the mover has issued that chunk's reads.
-// Decisions (see the R3 report): a refused page-list read returns the head NB with STATUS
-// DMA_ERROR, BYTES = FILLED, FLAGS 0 and keeps the segment for the next NB; an NB returned empty
-// reports its own STREAM_OFF field (0); a zero-payload FIN/RST with a wrong seq is OUT_OF_ORDER;
-// buflet_hdr NEXT_BUFLET is written 0xFFFF and MAC/IP/L4_OFF 0 (chain links live in the pool's
-// link RAM). Assumes power-of-two HASH_BUCKETS and BUFLET_BYTES >= 2*KEEP_WIDTH.
+// tx commands (ACK, SYN-ACK) are queued in decision order in a 4-entry FIFO; the FSM waits
+// while it is full.
+// Decisions: a refused page-list read returns the head NB with STATUS DMA_ERROR, BYTES = FILLED,
+// FLAGS 0 and keeps the segment for the next NB; buflet_hdr NEXT_BUFLET is written 0xFFFF and
+// MAC/IP/L4_OFF 0 (chain links live in the pool's link RAM); an ACK tx command carries MSS 0 and
+// WSCALE 0 (OPTS 0), a SYN-ACK always carries the socket's MSS and RCV_WSCALE fields.
+// Assumes power-of-two HASH_BUCKETS and BUFLET_BYTES, BUFLET_BYTES >= 2*KEEP_WIDTH.
 `default_nettype none
 `include "buflet_defs.vh"
 module toe_engine #(
@@ -55,12 +69,19 @@ module toe_engine #(
     input  wire [15:0]           s_meta_src_port,
     input  wire [15:0]           s_meta_dst_port,
     input  wire [31:0]           s_meta_seq,
+    input  wire [31:0]           s_meta_ack,      // TCP acknowledgment number
     input  wire [7:0]            s_meta_flags,
+    input  wire                  s_meta_ws_valid, // SYN carried window scale
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  wire [3:0]            s_meta_ws,       // its shift (<= 14): the receive side never needs it
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire [15:0]           s_meta_pay_off,
     input  wire [15:0]           s_meta_pay_len,
     input  wire [15:0]           s_meta_head,
     input  wire [15:0]           s_meta_tail,
     input  wire [15:0]           s_meta_count,
+    // buflet pool free count (live)
+    input  wire [15:0]           pool_free,
     // chain free
     output wire                  m_free_valid,
     input  wire                  m_free_ready,
@@ -100,13 +121,18 @@ module toe_engine #(
     output wire                  m_cpl_valid,
     input  wire                  m_cpl_ready,
     output wire [255:0]          m_cpl_data,
+    // tx commands (spec layout tx_cmd, 48 bytes, byte k in bits [8k+7:8k])
+    output wire                  m_tx_valid,
+    input  wire                  m_tx_ready,
+    output wire [383:0]          m_tx_data,
     // counter events
     output reg                   ev_drop_valid,
     output reg  [3:0]            ev_drop_reason,
     output reg                   ev_accepted,
     output reg                   ev_delivered_valid,
     output reg  [15:0]           ev_delivered_bytes,
-    output reg                   ev_nb_returned
+    output reg                   ev_nb_returned,
+    output reg                   ev_ooo_held      // a segment was inserted into a reassembly list
 );
     localparam SW = $clog2(NUM_SOCKETS);
     localparam NW = $clog2(NUM_NBS);
@@ -114,10 +140,14 @@ module toe_engine #(
     localparam HW = (HASH_BUCKETS > 1) ? $clog2(HASH_BUCKETS) : 1;
     localparam [15:0] NULL16 = 16'hFFFF;
     localparam [31:0] SOCK_LAST32 = NUM_SOCKETS - 1;
-    localparam [7:0] ST_LISTEN = `BF_SOCK_STATE_LISTEN;
-    localparam [7:0] ST_ESTAB  = `BF_SOCK_STATE_ESTAB;
-    localparam [7:0] ST_CLOSED = `BF_SOCK_STATE_CLOSED;
+    localparam [7:0] ST_FREE       = `BF_SOCK_STATE_FREE;
+    localparam [7:0] ST_LISTEN     = `BF_SOCK_STATE_LISTEN;
+    localparam [7:0] ST_SYN_RCVD   = `BF_SOCK_STATE_SYN_RCVD;
+    localparam [7:0] ST_ESTAB      = `BF_SOCK_STATE_ESTAB;
+    localparam [7:0] ST_CLOSE_WAIT = `BF_SOCK_STATE_CLOSE_WAIT;
+    localparam [7:0] ST_CLOSED     = `BF_SOCK_STATE_CLOSED;
     localparam [7:0] OP_SOCK_ADD = `BF_OP_SOCK_ADD;
+    localparam [7:0] OP_SOCK_DEL = `BF_OP_SOCK_DEL;
     localparam [7:0] OP_NB_POST  = `BF_OP_NB_POST;
     localparam [7:0] OP_NOP      = `BF_OP_NOP;
     localparam [7:0] ST_OK         = `BF_STATUS_OK;
@@ -127,42 +157,79 @@ module toe_engine #(
     localparam [7:0] ST_DMA_ERROR  = `BF_STATUS_DMA_ERROR;
     localparam [7:0] KIND_CMD_DONE  = `BF_CPL_KIND_CMD_DONE;
     localparam [7:0] KIND_NB_RETURN = `BF_CPL_KIND_NB_RETURN;
-    localparam [7:0] FL_FULL = `BF_CPL_FLAG_FULL;
-    localparam [7:0] FL_FIN  = `BF_CPL_FLAG_FIN;
-    localparam [7:0] FL_RST  = `BF_CPL_FLAG_RST;
-    localparam [3:0] DROP_NONE = `BF_DROP_NONE;
+    localparam [7:0] FL_FULL   = `BF_CPL_FLAG_FULL;
+    localparam [7:0] FL_PSH    = `BF_CPL_FLAG_PSH;
+    localparam [7:0] FL_FIN    = `BF_CPL_FLAG_FIN;
+    localparam [7:0] FL_RST    = `BF_CPL_FLAG_RST;
+    localparam [7:0] FL_DELETE = `BF_CPL_FLAG_DELETE;
+    localparam [3:0] DROP_NONE      = `BF_DROP_NONE;
     localparam [3:0] DROP_NO_SOCKET = `BF_DROP_NO_SOCKET;
-    localparam [3:0] DROP_OOO = `BF_DROP_OUT_OF_ORDER;
-    localparam [7:0] FL_FIN_TCP = 8'h01;   // TCP header flag bits
-    localparam [7:0] FL_RST_TCP = 8'h04;
+    localparam [3:0] DROP_OOO       = `BF_DROP_OUT_OF_ORDER;
+    localparam [3:0] DROP_OOW       = `BF_DROP_OUT_OF_WINDOW;
+    localparam [3:0] DROP_DUP       = `BF_DROP_DUPLICATE;
+    localparam [3:0] DROP_BAD_STATE = `BF_DROP_BAD_STATE;
+    localparam [7:0] TF_FIN = `BF_TCP_FLAG_FIN;
+    localparam [7:0] TF_SYN = `BF_TCP_FLAG_SYN;
+    localparam [7:0] TF_RST = `BF_TCP_FLAG_RST;
+    localparam [7:0] TF_PSH = `BF_TCP_FLAG_PSH;
+    localparam [7:0] TF_ACK = `BF_TCP_FLAG_ACK;
+    localparam [7:0] TF_URG = `BF_TCP_FLAG_URG;
+    localparam [7:0] TX_OPT_MSS = `BF_TX_OPT_MSS;
+    localparam [7:0] TX_OPT_WS  = `BF_TX_OPT_WS;
+    localparam [7:0] SF_PSH_RETURN = `BF_SOCK_FLAG_PSH_RETURN;
     localparam [12:0] PAGE_BYTES = `BF_PARAM_PAGE_BYTES;
+    localparam [31:0] RCV_BUF_MAX = 32'h4000_0000;
+    // window: reserve = NUM_BUFLETS / POOL_RESERVE_DIV; pool room is (free - reserve) * (BUFLET_BYTES/2)
+    localparam [31:0] RESERVE32 = NUM_BUFLETS / `BF_PARAM_POOL_RESERVE_DIV;
+    localparam [15:0] RESERVE = RESERVE32[15:0];
+    localparam HALF_SHIFT = $clog2(BUFLET_BYTES / 2);
 
     // FSM states
-    localparam [4:0]
-        S_IDLE    = 5'd0,
-        S_REQ     = 5'd1,
-        S_REQ_ADD = 5'd2,
-        S_REQ_NB1 = 5'd3,
-        S_REQ_NB2 = 5'd4,
-        S_CPL     = 5'd5,
-        S_META    = 5'd6,
-        S_LOOK0   = 5'd7,
-        S_LOOK1   = 5'd8,
-        S_TCP     = 5'd9,
-        S_APP2    = 5'd10,
-        S_DROP    = 5'd11,
-        S_DQ      = 5'd12,
-        S_D1      = 5'd13,
-        S_DPGREQ  = 5'd14,
-        S_DPGRSP  = 5'd15,
-        S_DISSUE  = 5'd16,
-        S_DFREE   = 5'd17,
-        S_DRET    = 5'd18;
+    localparam [5:0]
+        S_IDLE    = 6'd0,
+        S_REQ     = 6'd1,
+        S_REQ_ADD = 6'd2,
+        S_REQ_NB1 = 6'd3,
+        S_REQ_NB2 = 6'd4,
+        S_CPL     = 6'd5,
+        S_META    = 6'd6,
+        S_LOOK0   = 6'd7,
+        S_LOOK1   = 6'd8,
+        S_TCP     = 6'd9,
+        S_EST0    = 6'd10,
+        S_EST1    = 6'd11,
+        S_INORD   = 6'd12,
+        S_DRAIN   = 6'd13,
+        S_INS     = 6'd14,
+        S_INS_B   = 6'd15,
+        S_INS_L   = 6'd16,
+        S_INS_L2  = 6'd17,
+        S_RSTMK   = 6'd18,
+        S_TX0     = 6'd19,
+        S_TX1     = 6'd20,
+        S_FIN     = 6'd21,
+        S_DQ      = 6'd22,
+        S_D1      = 6'd23,
+        S_DPGREQ  = 6'd24,
+        S_DPGRSP  = 6'd25,
+        S_DISSUE  = 6'd26,
+        S_DFREE   = 6'd27,
+        S_DRET    = 6'd28,
+        S_DEL0    = 6'd29,
+        S_DEL_NB  = 6'd30,
+        S_DEL_NBR = 6'd31,
+        S_DEL_SEG = 6'd32,
+        S_DEL_UL  = 6'd33,
+        S_DEL_UL0 = 6'd34,
+        S_DEL_UL1 = 6'd35,
+        S_DEL_END = 6'd36;
 
     // ------------------------------------------------------------------ tables
     reg [511:0] sock_mem [0:NUM_SOCKETS-1];
+    reg [255:0] ctx_mem  [0:NUM_SOCKETS-1];
     reg [511:0] nb_mem   [0:NUM_NBS-1];
     reg [127:0] hdr_mem  [0:NUM_BUFLETS-1];
+    reg [15:0]  nxt_mem  [0:NUM_BUFLETS-1];
     reg [31:0]  chn_mem  [0:NUM_BUFLETS-1];
     reg [15:0]  bkt_mem  [0:HASH_BUCKETS-1];
     reg [HASH_BUCKETS-1:0] bkt_vld;
@@ -176,30 +243,52 @@ module toe_engine #(
     reg [NUM_SOCKETS-1:0] pq_in;
 
     // ------------------------------------------------------------------ FSM registers
-    reg [4:0]   state;
+    reg [5:0]   state;
     reg [1:0]   last_src;          // 0 req, 1 meta, 2 delivery
     reg [511:0] rq;                // latched request
     reg [7:0]   cst;               // CMD_DONE status
-    reg [511:0] sk;                // working socket
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg [511:0] sk;                // working socket descriptor (request header fields unused)
+    /* verilator lint_on UNUSEDSIGNAL */
+    reg [255:0] cx;                // working socket context
     reg [511:0] nb;                // working NB
     reg [127:0] hd;                // working segment header
     reg [SW-1:0] sk_idx;
     reg [NW-1:0] nb_idx;
     reg [BW-1:0] hd_idx;
     reg [HW-1:0] b_idx;
+    reg [15:0]  fr_free;           // pool free count sampled at the pick
+    reg [31:0]  pool_room;         // window pool room of that sample
+    reg [31:0]  win_r;             // win(cx), one cycle after cx
     // latched metadata
     reg [3:0]   mt_reason;
     reg [11:0]  mt_vlan;
-    reg [31:0]  mt_src_ip, mt_dst_ip, mt_seq;
+    reg [31:0]  mt_src_ip, mt_dst_ip, mt_seq, mt_ack;
     reg [15:0]  mt_src_port, mt_dst_port;
     reg [7:0]   mt_flags;
+    reg         mt_ws_valid;
     reg [15:0]  mt_pay_off, mt_pay_len, mt_head, mt_tail, mt_count;
-    reg [3:0]   dr;                // drop reason for S_DROP (0 = consumed silently)
+    // working segment (after trimming)
+    reg [31:0]  w_seq;
+    reg [31:0]  w_off;             // rel(w_seq), signed
+    reg [15:0]  w_len;
+    reg [15:0]  w_doff;
+    reg [7:0]   w_flags;
+    // reassembly walk
+    reg [15:0]  ins_prev, ins_cur;
+    // frame outcome
+    reg [3:0]   dr;                // drop reason (0 = none)
+    reg         f_keep;            // the frame's chain stays on a segment list
+    reg         f_wake;            // the in-order list grew: wake delivery
+    reg         f_wb;              // write cx back to ctx_mem
+    reg         tx_syn;            // the queued tx command is a SYN-ACK (else an ACK)
     // delivery
     reg [12:0]  dn;                // chunk bytes
     reg [19:0]  dpage;             // page index of the chunk
     reg [7:0]   ret_status;
     reg [7:0]   ret_flags;
+    reg         del_mode;          // S_DRET belongs to a SOCK_DEL
+    reg         del_list;          // SOCK_DEL chain walk: 0 in-order list, 1 reassembly list
     // page address cache: last (nb, page) -> addr
     reg          pc_vld;
     reg [NW-1:0] pc_nb;
@@ -218,8 +307,10 @@ module toe_engine #(
 
     // ------------------------------------------------------------------ memory reads (registered address)
     wire [511:0] sk_rd  = sock_mem[sk_idx];
+    wire [255:0] cx_rd  = ctx_mem[sk_idx];
     wire [511:0] nb_rd  = nb_mem[nb_idx];
     wire [127:0] hd_rd  = hdr_mem[hd_idx];
+    wire [15:0]  nxt_rd = nxt_mem[hd_idx];
     wire [31:0]  chn_rd = chn_mem[hd_idx];
     wire [15:0]  bkt_rd = bkt_vld[b_idx] ? bkt_mem[b_idx] : NULL16;
 
@@ -241,6 +332,8 @@ module toe_engine #(
     wire [HW-1:0] meta_bkt = hash_f(mt_src_ip, mt_dst_ip, mt_src_port, mt_dst_port);
     wire [HW-1:0] req_bkt  = hash_f(rq[`BF_SOCK_DESC_REMOTE_IP_RANGE], rq[`BF_SOCK_DESC_LOCAL_IP_RANGE],
                                     rq[`BF_SOCK_DESC_REMOTE_PORT_RANGE], rq[`BF_SOCK_DESC_LOCAL_PORT_RANGE]);
+    wire [HW-1:0] del_bkt  = hash_f(sk[`BF_SOCK_DESC_REMOTE_IP_RANGE], sk[`BF_SOCK_DESC_LOCAL_IP_RANGE],
+                                    sk[`BF_SOCK_DESC_REMOTE_PORT_RANGE], sk[`BF_SOCK_DESC_LOCAL_PORT_RANGE]);
 
     // ------------------------------------------------------------------ event selection
     wire ev_req  = s_req_valid;
@@ -272,122 +365,201 @@ module toe_engine #(
     assign s_req_ready  = (state == S_IDLE) && pick_req;
     assign s_meta_ready = (state == S_IDLE) && pick_meta;
 
+    // ------------------------------------------------------------------ window
+    // pool room of the sampled free count (registered in S_META)
+    wire [15:0] pr_units = (fr_free > RESERVE) ? (fr_free - RESERVE) : 16'd0;
+    wire [47:0] pr_wide  = {32'd0, pr_units} << HALF_SHIFT;
+    wire [31:0] pr_sat   = (pr_wide[47:32] != 16'd0) ? 32'hFFFF_FFFF : pr_wide[31:0];
+    // win(cx.RCV_NXT): registered every cycle, so it is valid one cycle after cx changes
+    wire [31:0] cx_rcv    = cx[`BF_SOCK_CTX_RCV_NXT_RANGE];
+    wire [31:0] cx_irs    = cx[`BF_SOCK_CTX_IRS_RANGE];
+    wire [31:0] cx_soff32 = cx[`BF_SOCK_CTX_STREAM_OFF_OFF*8 +: 32];
+    wire [31:0] sk_rcvbuf = sk[`BF_SOCK_DESC_RCV_BUF_RANGE];
+    wire [31:0] held      = cx_rcv - cx_irs - 32'd1 - cx_soff32;
+    wire [31:0] sock_room = (held >= sk_rcvbuf) ? 32'd0 : (sk_rcvbuf - held);
+    wire [31:0] win_c     = (sock_room < pool_room) ? sock_room : pool_room;
+    // advertised windows (from win_r)
+    wire [3:0]  ack_shift = (cx[`BF_SOCK_CTX_WS_OK_RANGE] != 8'd0) ? sk[`BF_SOCK_DESC_RCV_WSCALE_OFF*8 +: 4] : 4'd0;
+    wire [31:0] win_sh    = win_r >> ack_shift;
+    wire [15:0] ack_win   = (win_sh > 32'd65535) ? 16'hFFFF : win_sh[15:0];
+    wire [15:0] syn_win   = (win_r > 32'd65535) ? 16'hFFFF : win_r[15:0];
+
     // ------------------------------------------------------------------ request decode
     wire [7:0]  rq_op      = rq[`BF_REQ_HDR_OPCODE_RANGE];
     wire [15:0] rq_sock    = rq[`BF_REQ_HDR_SOCK_REF_RANGE];
-    wire        rq_sock_ok = ({16'd0, rq_sock} < NUM_SOCKETS) && sock_used[rq_sock[SW-1:0]];
-    wire        rq_slot_free = ({16'd0, rq_sock} < NUM_SOCKETS) && !sock_used[rq_sock[SW-1:0]];
+    wire        rq_sock_in = ({16'd0, rq_sock} < NUM_SOCKETS);
+    wire        rq_sock_ok = rq_sock_in && sock_used[rq_sock[SW-1:0]];
+    wire        rq_slot_free = rq_sock_in && !sock_used[rq_sock[SW-1:0]];
+    wire [31:0] rq_rcvbuf  = rq[`BF_SOCK_DESC_RCV_BUF_RANGE];
+    wire        rq_add_ok  = rq_slot_free && (rq[`BF_SOCK_DESC_PROTO_RANGE] == 8'd6) &&
+                             (rq_rcvbuf != 32'd0) && (rq_rcvbuf <= RCV_BUF_MAX) &&
+                             (rq[`BF_SOCK_DESC_RCV_WSCALE_RANGE] <= 8'd14);
     wire [31:0] rq_ref     = rq[`BF_NB_DESC_REF_NUM_RANGE];
     wire [31:0] rq_total   = rq[`BF_NB_DESC_TOTAL_BYTES_RANGE];
     wire [31:0] rq_pages   = rq[`BF_NB_DESC_HMD_PAGES_RANGE];
     wire        rq_nb_ok   = (rq_ref < NUM_NBS) && !nb_used[rq_ref[NW-1:0]] && (rq_pages != 32'd0) &&
                              (rq_total != 32'd0) && ({12'd0, rq_total} <= {rq_pages, 12'd0});
 
-    // new socket (SOCK_ADD)
-    reg [511:0] sk_add;
+    // new socket context (SOCK_ADD)
+    reg [255:0] cx_add;
     always @* begin
-        sk_add = rq;
-        sk_add[`BF_SOCK_DESC_STATE_RANGE]      = ST_LISTEN;
-        sk_add[`BF_SOCK_DESC_NEXT_SOCK_RANGE]  = bkt_rd;
-        sk_add[`BF_SOCK_DESC_PREV_SOCK_RANGE]  = NULL16;
-        sk_add[`BF_SOCK_DESC_NB_HEAD_RANGE]    = NULL16;
-        sk_add[`BF_SOCK_DESC_NB_TAIL_RANGE]    = NULL16;
-        sk_add[`BF_SOCK_DESC_SEG_HEAD_RANGE]   = NULL16;
-        sk_add[`BF_SOCK_DESC_SEG_TAIL_RANGE]   = NULL16;
-        sk_add[`BF_SOCK_DESC_RCV_NXT_RANGE]    = 32'd0;
-        sk_add[`BF_SOCK_DESC_STREAM_OFF_RANGE] = 64'd0;
+        cx_add = 256'd0;
+        cx_add[`BF_SOCK_CTX_STATE_RANGE]     = ST_LISTEN;
+        cx_add[`BF_SOCK_CTX_WS_OK_RANGE]     = 8'd0;
+        cx_add[`BF_SOCK_CTX_NEXT_SOCK_RANGE] = bkt_rd;
+        cx_add[`BF_SOCK_CTX_NB_HEAD_RANGE]   = NULL16;
+        cx_add[`BF_SOCK_CTX_NB_TAIL_RANGE]   = NULL16;
+        cx_add[`BF_SOCK_CTX_SEG_HEAD_RANGE]  = NULL16;
+        cx_add[`BF_SOCK_CTX_SEG_TAIL_RANGE]  = NULL16;
+        cx_add[`BF_SOCK_CTX_OOO_HEAD_RANGE]  = NULL16;
     end
 
     // new NB (NB_POST), socket NB list append, old tail link
-    wire [15:0] skr_nb_head = sk_rd[`BF_SOCK_DESC_NB_HEAD_RANGE];
-    wire [15:0] skr_nb_tail = sk_rd[`BF_SOCK_DESC_NB_TAIL_RANGE];
-    reg [511:0] nb_post, sk_nbp, nb_link;
+    wire [15:0] cxr_nb_head = cx_rd[`BF_SOCK_CTX_NB_HEAD_RANGE];
+    wire [15:0] cxr_nb_tail = cx_rd[`BF_SOCK_CTX_NB_TAIL_RANGE];
+    reg [511:0] nb_post, nb_link;
+    reg [255:0] cx_nbp;
     always @* begin
         nb_post = rq;
         nb_post[`BF_NB_DESC_UDP_HDR_BYTES_RANGE] = 16'd0;
         nb_post[`BF_NB_DESC_NEXT_NB_RANGE]       = NULL16;
-        nb_post[`BF_NB_DESC_PREV_NB_RANGE]       = skr_nb_tail;
+        nb_post[`BF_NB_DESC_PREV_NB_RANGE]       = cxr_nb_tail;
         nb_post[`BF_NB_DESC_FILLED_RANGE]        = 32'd0;
         nb_post[`BF_NB_DESC_STREAM_OFF_RANGE]    = 64'd0;
-        sk_nbp = sk_rd;
-        sk_nbp[`BF_SOCK_DESC_NB_TAIL_RANGE] = rq_ref[15:0];
-        if (skr_nb_head == NULL16) sk_nbp[`BF_SOCK_DESC_NB_HEAD_RANGE] = rq_ref[15:0];
+        cx_nbp = cx_rd;
+        cx_nbp[`BF_SOCK_CTX_NB_TAIL_RANGE] = rq_ref[15:0];
+        if (cxr_nb_head == NULL16) cx_nbp[`BF_SOCK_CTX_NB_HEAD_RANGE] = rq_ref[15:0];
         nb_link = nb_rd;
         nb_link[`BF_NB_DESC_NEXT_NB_RANGE] = rq_ref[15:0];
     end
 
-    // ------------------------------------------------------------------ socket lookup and TCP rules
+    // ------------------------------------------------------------------ socket lookup
     wire sk_match = (sk_rd[`BF_SOCK_DESC_LOCAL_IP_RANGE]   == mt_dst_ip) &&
                     (sk_rd[`BF_SOCK_DESC_REMOTE_IP_RANGE]  == mt_src_ip) &&
                     (sk_rd[`BF_SOCK_DESC_LOCAL_PORT_RANGE] == mt_dst_port) &&
                     (sk_rd[`BF_SOCK_DESC_REMOTE_PORT_RANGE] == mt_src_port) &&
                     (sk_rd[`BF_SOCK_DESC_VLAN_RANGE] == {4'd0, mt_vlan});
-    wire [15:0] sk_next_sock = sk_rd[`BF_SOCK_DESC_NEXT_SOCK_RANGE];
+    wire [15:0] cxr_next_sock = cx_rd[`BF_SOCK_CTX_NEXT_SOCK_RANGE];
 
-    wire [7:0]  sk_state = sk[`BF_SOCK_DESC_STATE_RANGE];
-    wire [31:0] sk_rcv   = sk[`BF_SOCK_DESC_RCV_NXT_RANGE];
-    wire [15:0] sk_seg_tail = sk[`BF_SOCK_DESC_SEG_TAIL_RANGE];
-    wire        mt_fin   = mt_flags[0];
-    wire        mt_syn   = mt_flags[1];
-    wire        mt_rst   = mt_flags[2];
-    wire        mt_seq_ok = (mt_seq == sk_rcv);
-    localparam [1:0] A_DROP = 2'd0, A_CONSUME = 2'd1, A_APPEND = 2'd2;
-    reg [1:0]   tcp_act;
-    reg         tcp_accept;          // payload accepted (counter)
-    reg [511:0] sk_tcp;
+    // ------------------------------------------------------------------ TCP rules
+    wire [7:0]  cx_state   = cx[`BF_SOCK_CTX_STATE_RANGE];
+    wire [15:0] cx_seg_head = cx[`BF_SOCK_CTX_SEG_HEAD_RANGE];
+    wire [15:0] cx_seg_tail = cx[`BF_SOCK_CTX_SEG_TAIL_RANGE];
+    wire [15:0] cx_ooo_head = cx[`BF_SOCK_CTX_OOO_HEAD_RANGE];
+    wire [31:0] sk_iss     = sk[`BF_SOCK_DESC_ISS_RANGE];
+    wire        mt_syn = (mt_flags & TF_SYN) != 8'd0;
+    wire        mt_rst = (mt_flags & TF_RST) != 8'd0;
+    wire        mt_ackf = (mt_flags & TF_ACK) != 8'd0;
+    wire        w_fin = (w_flags & TF_FIN) != 8'd0;
+    wire        w_syn = (w_flags & TF_SYN) != 8'd0;
+    wire        w_rst = (w_flags & TF_RST) != 8'd0;
+    wire [7:0]  NO_FIN_PSH = ~(TF_FIN | TF_PSH);
+
+    // acceptability (S_EST0): wnd = win_r, off = w_off (signed), seg_len = len + SYN + FIN
+    wire [16:0] seg_len   = {1'b0, w_len} + {16'd0, w_syn} + {16'd0, w_fin};
+    wire        off_neg   = w_off[31];
+    wire        off_zero  = (w_off == 32'd0);
+    wire        off_in    = !off_neg && (w_off < win_r);
+    wire [33:0] seg_end   = {{2{w_off[31]}}, w_off} + {17'd0, seg_len} - 34'd1;
+    wire        end_in    = !seg_end[33] && (seg_end[32:0] < {1'b0, win_r});
+    wire        acceptable = (seg_len == 17'd0) ? ((win_r == 32'd0) ? off_zero : off_in)
+                                                : ((win_r != 32'd0) && (off_in || end_in));
+    wire [31:0] neg_off   = 32'd0 - w_off;             // front cut when off < 0 (fits 16 bits)
+    // right trim (S_EST1): off >= 0 here
+    wire [32:0] w_right   = {1'b0, w_off} + {17'd0, w_len};
+    wire        over_win  = (w_right > {1'b0, win_r});
+    wire [15:0] win_m_off = win_r[15:0] - w_off[15:0];   // < len when over_win
+    wire [15:0] t_len     = over_win ? win_m_off : w_len;
+    wire [7:0]  t_flags   = over_win ? (w_flags & NO_FIN_PSH) : w_flags;
+    wire        t_fin     = (t_flags & TF_FIN) != 8'd0;
+
+    // current list element (hd_rd) relative to RCV_NXT
+    wire [31:0] hr_seq  = hd_rd[`BF_BUFLET_HDR_SEQ_RANGE];
+    wire [15:0] hr_len  = hd_rd[`BF_BUFLET_HDR_DATA_LEN_RANGE];
+    wire        hr_fin  = (hd_rd[`BF_BUFLET_HDR_FLAGS_RANGE] & TF_FIN) != 8'd0;
+    wire [31:0] hr_rel  = hr_seq - cx_rcv;
+    wire signed [33:0] c_off = {{2{hr_rel[31]}}, hr_rel};
+    wire signed [33:0] c_end = c_off + $signed({18'd0, hr_len});
+    wire signed [33:0] n_off = {{2{w_off[31]}}, w_off};
+    wire signed [33:0] n_len = $signed({18'd0, w_len});
+    wire signed [33:0] n_end = n_off + n_len;
+    wire signed [33:0] ov_d  = c_end - n_off;            // bytes of the new front held by cur
+    wire signed [33:0] cut_l = c_off - n_off;            // new length when cur overlaps the tail
+
+    // in-order append (S_INORD): cut the tail at the reassembly head
+    wire        io_cut   = (cx_ooo_head != NULL16) && (c_off < n_len);
+    wire [15:0] io_len   = io_cut ? hr_rel[15:0] : w_len;
+    wire [7:0]  io_flags = io_cut ? (w_flags & NO_FIN_PSH) : w_flags;
+    wire        io_fin   = (io_flags & TF_FIN) != 8'd0;
+    // drain step (S_DRAIN)
+    wire        dr_go    = (cx_state == ST_ESTAB) && (cx_ooo_head != NULL16) && (hr_seq == cx_rcv);
+
+    // header of a segment put on a list
+    reg [127:0] hd_new;
     always @* begin
-        tcp_act    = A_DROP;
-        tcp_accept = 1'b0;
-        sk_tcp     = sk;
-        if (sk_state == ST_LISTEN) begin
-            if (mt_syn) begin
-                tcp_act = A_CONSUME;
-                sk_tcp[`BF_SOCK_DESC_RCV_NXT_RANGE] = mt_seq + 32'd1;
-                sk_tcp[`BF_SOCK_DESC_STATE_RANGE]   = ST_ESTAB;
-            end
-        end else if (sk_state == ST_ESTAB) begin
-            if (mt_pay_len != 16'd0) begin
-                if (mt_seq_ok) begin
-                    tcp_act    = A_APPEND;
-                    tcp_accept = 1'b1;
-                    sk_tcp[`BF_SOCK_DESC_RCV_NXT_RANGE] = mt_seq + {16'd0, mt_pay_len} + {31'd0, mt_fin};
-                    if (mt_fin || mt_rst) sk_tcp[`BF_SOCK_DESC_STATE_RANGE] = ST_CLOSED;
-                end
-            end else if (mt_fin || mt_rst) begin
-                if (mt_seq_ok) begin
-                    tcp_act = A_APPEND;
-                    sk_tcp[`BF_SOCK_DESC_RCV_NXT_RANGE] = mt_seq + {31'd0, mt_fin};
-                    sk_tcp[`BF_SOCK_DESC_STATE_RANGE]   = ST_CLOSED;
-                end
-            end else begin
-                tcp_act = A_CONSUME;     // pure ACK
-            end
-        end
-        if (tcp_act == A_APPEND) begin
-            sk_tcp[`BF_SOCK_DESC_SEG_TAIL_RANGE] = mt_head;
-            if (sk[`BF_SOCK_DESC_SEG_HEAD_RANGE] == NULL16) sk_tcp[`BF_SOCK_DESC_SEG_HEAD_RANGE] = mt_head;
+        hd_new = 128'd0;
+        hd_new[`BF_BUFLET_HDR_NEXT_BUFLET_RANGE] = NULL16;  // chain links live in the pool's link RAM
+        hd_new[`BF_BUFLET_HDR_DATA_OFF_RANGE]    = w_doff;
+        hd_new[`BF_BUFLET_HDR_DATA_LEN_RANGE]    = w_len;
+        hd_new[`BF_BUFLET_HDR_FLAGS_RANGE]       = w_flags;
+        hd_new[`BF_BUFLET_HDR_NEXT_SEG_RANGE]    = NULL16;  // links live in nxt_mem
+        hd_new[`BF_BUFLET_HDR_SEQ_RANGE]         = w_seq;
+        if (state == S_INORD) begin
+            hd_new[`BF_BUFLET_HDR_DATA_LEN_RANGE] = io_len;
+            hd_new[`BF_BUFLET_HDR_FLAGS_RANGE]    = io_flags;
+        end else if (state == S_RSTMK) begin
+            hd_new[`BF_BUFLET_HDR_DATA_LEN_RANGE] = 16'd0;
         end
     end
 
-    // header of an appended segment, and link from the previous tail segment
-    reg [127:0] hd_app, hd_link;
+    // tx command
+    reg [383:0] tx_cmd;
     always @* begin
-        hd_app = 128'd0;
-        hd_app[`BF_BUFLET_HDR_NEXT_BUFLET_RANGE] = NULL16;  // chain links live in the pool's link RAM
-        hd_app[`BF_BUFLET_HDR_DATA_OFF_RANGE]    = mt_pay_off;
-        hd_app[`BF_BUFLET_HDR_DATA_LEN_RANGE]    = mt_pay_len;
-        hd_app[`BF_BUFLET_HDR_FLAGS_RANGE]       = mt_flags;
-        hd_app[`BF_BUFLET_HDR_NEXT_SEG_RANGE]    = NULL16;
-        hd_app[`BF_BUFLET_HDR_SEQ_RANGE]         = mt_seq;
-        hd_link = hd_rd;
-        hd_link[`BF_BUFLET_HDR_NEXT_SEG_RANGE]   = mt_head;
+        tx_cmd = 384'd0;
+        tx_cmd[`BF_TX_CMD_DST_MAC_RANGE]  = sk[`BF_SOCK_DESC_REMOTE_MAC_RANGE];
+        tx_cmd[`BF_TX_CMD_SRC_MAC_RANGE]  = sk[`BF_SOCK_DESC_LOCAL_MAC_RANGE];
+        tx_cmd[`BF_TX_CMD_VLAN_RANGE]     = sk[`BF_SOCK_DESC_VLAN_RANGE];
+        tx_cmd[`BF_TX_CMD_SRC_IP_RANGE]   = sk[`BF_SOCK_DESC_LOCAL_IP_RANGE];
+        tx_cmd[`BF_TX_CMD_DST_IP_RANGE]   = sk[`BF_SOCK_DESC_REMOTE_IP_RANGE];
+        tx_cmd[`BF_TX_CMD_SRC_PORT_RANGE] = sk[`BF_SOCK_DESC_LOCAL_PORT_RANGE];
+        tx_cmd[`BF_TX_CMD_DST_PORT_RANGE] = sk[`BF_SOCK_DESC_REMOTE_PORT_RANGE];
+        if (tx_syn) begin
+            tx_cmd[`BF_TX_CMD_SEQ_RANGE]    = sk_iss;
+            tx_cmd[`BF_TX_CMD_ACK_RANGE]    = cx_irs + 32'd1;
+            tx_cmd[`BF_TX_CMD_WINDOW_RANGE] = syn_win;
+            tx_cmd[`BF_TX_CMD_FLAGS_RANGE]  = TF_SYN | TF_ACK;
+            tx_cmd[`BF_TX_CMD_OPTS_RANGE]   = TX_OPT_MSS |
+                                              ((cx[`BF_SOCK_CTX_WS_OK_RANGE] != 8'd0) ? TX_OPT_WS : 8'd0);
+            tx_cmd[`BF_TX_CMD_MSS_RANGE]    = sk[`BF_SOCK_DESC_MSS_RANGE];
+            tx_cmd[`BF_TX_CMD_WSCALE_RANGE] = sk[`BF_SOCK_DESC_RCV_WSCALE_RANGE];
+        end else begin
+            tx_cmd[`BF_TX_CMD_SEQ_RANGE]    = sk_iss + 32'd1;
+            tx_cmd[`BF_TX_CMD_ACK_RANGE]    = cx_rcv;
+            tx_cmd[`BF_TX_CMD_WINDOW_RANGE] = ack_win;
+            tx_cmd[`BF_TX_CMD_FLAGS_RANGE]  = TF_ACK;
+        end
     end
+    wire tx_ready;
+
+    sync_fifo #(
+        .WIDTH(384),
+        .DEPTH(4)
+    ) u_txq (
+        .clk    (clk),
+        .rst    (rst),
+        .s_valid(state == S_TX1),
+        .s_ready(tx_ready),
+        .s_data (tx_cmd),
+        .m_valid(m_tx_valid),
+        .m_ready(m_tx_ready),
+        .m_data (m_tx_data)
+    );
 
     // ------------------------------------------------------------------ delivery
-    wire [15:0] skc_nb_head  = sk[`BF_SOCK_DESC_NB_HEAD_RANGE];
-    wire        skc_has_nb   = (skc_nb_head != NULL16);
+    wire [15:0] cx_nb_head   = cx[`BF_SOCK_CTX_NB_HEAD_RANGE];
+    wire        cx_has_nb    = (cx_nb_head != NULL16);
     wire [15:0] hdr_len      = hd_rd[`BF_BUFLET_HDR_DATA_LEN_RANGE];
-    wire        hdr_finrst   = hd_rd[`BF_BUFLET_HDR_FLAGS_OFF*8] | hd_rd[`BF_BUFLET_HDR_FLAGS_OFF*8+2];
+    wire        hdr_finrst   = (hd_rd[`BF_BUFLET_HDR_FLAGS_RANGE] & (TF_FIN | TF_RST)) != 8'd0;
     wire [31:0] nbr_filled   = nb_rd[`BF_NB_DESC_FILLED_RANGE];
     wire [31:0] nbr_total    = nb_rd[`BF_NB_DESC_TOTAL_BYTES_RANGE];
     wire [31:0] nbr_room     = nbr_total - nbr_filled;
@@ -401,114 +573,172 @@ module toe_engine #(
     wire [31:0] nb_filled    = nb[`BF_NB_DESC_FILLED_RANGE];
     wire        mv_cmd_ready, mv_rd_idle, mv_out_idle;
     wire        wr_fire      = m_dma_wr_req_valid && m_dma_wr_req_ready;
+    wire        hd_is_tail   = ({{(16-BW){1'b0}}, hd_idx} == cx_seg_tail);
+    wire [15:0] seg_after    = hd_is_tail ? NULL16 : nxt_rd;   // next of the in-order head
 
     reg [127:0] hd_dlv;
-    reg [511:0] nb_dlv, sk_dlv, sk_free, sk_ret;
+    reg [511:0] nb_dlv;
+    reg [255:0] cx_dlv, cx_free, cx_ret;
     always @* begin
         hd_dlv = hd;
         hd_dlv[`BF_BUFLET_HDR_DATA_OFF_RANGE] = hd[`BF_BUFLET_HDR_DATA_OFF_RANGE] + {3'd0, dn};
         hd_dlv[`BF_BUFLET_HDR_DATA_LEN_RANGE] = hd[`BF_BUFLET_HDR_DATA_LEN_RANGE] - {3'd0, dn};
         nb_dlv = nb;
         nb_dlv[`BF_NB_DESC_FILLED_RANGE] = nb_filled + {19'd0, dn};
-        if (nb_filled == 32'd0) nb_dlv[`BF_NB_DESC_STREAM_OFF_RANGE] = sk[`BF_SOCK_DESC_STREAM_OFF_RANGE];
-        sk_dlv = sk;
-        sk_dlv[`BF_SOCK_DESC_STREAM_OFF_RANGE] = sk[`BF_SOCK_DESC_STREAM_OFF_RANGE] + {51'd0, dn};
-        if (dlv_drain) begin
-            sk_dlv[`BF_SOCK_DESC_SEG_HEAD_RANGE] = hd[`BF_BUFLET_HDR_NEXT_SEG_RANGE];
-            if (hd[`BF_BUFLET_HDR_NEXT_SEG_RANGE] == NULL16) sk_dlv[`BF_SOCK_DESC_SEG_TAIL_RANGE] = NULL16;
-        end
-        // drained segment leaves the list
-        sk_free = sk;
-        sk_free[`BF_SOCK_DESC_SEG_HEAD_RANGE] = hd[`BF_BUFLET_HDR_NEXT_SEG_RANGE];
-        if (hd[`BF_BUFLET_HDR_NEXT_SEG_RANGE] == NULL16) sk_free[`BF_SOCK_DESC_SEG_TAIL_RANGE] = NULL16;
+        if (nb_filled == 32'd0) nb_dlv[`BF_NB_DESC_STREAM_OFF_RANGE] = cx[`BF_SOCK_CTX_STREAM_OFF_RANGE];
+        // the in-order head segment leaves the list
+        cx_free = cx;
+        cx_free[`BF_SOCK_CTX_SEG_HEAD_RANGE] = seg_after;
+        if (hd_is_tail) cx_free[`BF_SOCK_CTX_SEG_TAIL_RANGE] = NULL16;
+        cx_dlv = dlv_drain ? cx_free : cx;
+        cx_dlv[`BF_SOCK_CTX_STREAM_OFF_RANGE] = cx[`BF_SOCK_CTX_STREAM_OFF_RANGE] + {51'd0, dn};
         // head NB leaves the list
-        sk_ret = sk;
-        sk_ret[`BF_SOCK_DESC_NB_HEAD_RANGE] = nb[`BF_NB_DESC_NEXT_NB_RANGE];
-        if (nb[`BF_NB_DESC_NEXT_NB_RANGE] == NULL16) sk_ret[`BF_SOCK_DESC_NB_TAIL_RANGE] = NULL16;
+        cx_ret = cx;
+        cx_ret[`BF_SOCK_CTX_NB_HEAD_RANGE] = nb[`BF_NB_DESC_NEXT_NB_RANGE];
+        if (nb[`BF_NB_DESC_NEXT_NB_RANGE] == NULL16) cx_ret[`BF_SOCK_CTX_NB_TAIL_RANGE] = NULL16;
     end
     wire dlv_full  = (nb_dlv[`BF_NB_DESC_FILLED_RANGE] == nb[`BF_NB_DESC_TOTAL_BYTES_RANGE]);
-    wire hd_finrst = (hd[`BF_BUFLET_HDR_FLAGS_RANGE] & (FL_FIN_TCP | FL_RST_TCP)) != 8'd0;
-    wire dfree_go  = (state == S_DFREE) && mv_rd_idle && free_slot;
+    wire hd_finrst = (hd[`BF_BUFLET_HDR_FLAGS_RANGE] & (TF_FIN | TF_RST)) != 8'd0;
+    wire hd_pshurg = (hd[`BF_BUFLET_HDR_FLAGS_RANGE] & (TF_PSH | TF_URG)) != 8'd0;
     // a chunk that empties a segment without FIN/RST removes it at once; its chain is freed
     // through df_* once the mover has issued the chunk's reads
     wire dlv_drain = (hd[`BF_BUFLET_HDR_DATA_LEN_RANGE] == {3'd0, dn}) && !hd_finrst;
-    wire fsm_fr_load = (state == S_DROP && mt_count != 16'd0 && free_slot) || dfree_go;
+    wire dlv_psh   = dlv_drain && hd_pshurg && !dlv_full &&
+                     ((sk[`BF_SOCK_DESC_FLAGS_RANGE] & SF_PSH_RETURN) != 8'd0);
+    wire dlv_ret   = dlv_full || dlv_psh;
+    wire dfree_go  = (state == S_DFREE) && mv_rd_idle && free_slot;
+    wire fin_free  = (state == S_FIN) && !f_keep && (mt_count != 16'd0);
+    wire delseg_go = (state == S_DEL_SEG) && free_slot;
+    wire fsm_fr_load = (fin_free && free_slot) || dfree_go || delseg_go;
     wire df_move   = df_valid && mv_cmd_ready && free_slot && !fsm_fr_load;
     wire dret_go   = (state == S_DRET) && mv_out_idle && cpl_slot;
+    wire fin_go    = (state == S_FIN) && (!fin_free || free_slot);
 
     // ------------------------------------------------------------------ table write ports
-    reg         sock_we;
-    reg [SW-1:0] sock_wa;
-    reg [511:0] sock_wd;
-    reg         nb_we;
+    reg          sock_we;
+    reg          ctx_we;
+    reg [SW-1:0] ctx_wa;
+    reg [255:0]  ctx_wd;
+    reg          nb_we;
     reg [NW-1:0] nb_wa;
-    reg [511:0] nb_wd;
-    reg         hdr_we;
+    reg [511:0]  nb_wd;
+    reg          hdr_we;
     reg [BW-1:0] hdr_wa;
-    reg [127:0] hdr_wd;
+    reg [127:0]  hdr_wd;
+    reg          nxt_we;
+    reg [BW-1:0] nxt_wa;
+    reg [15:0]   nxt_wd;
+    reg          chn_we;
+    reg          bkt_we;
+    reg [15:0]   bkt_wd;
     always @* begin
         sock_we = 1'b0;
-        sock_wa = sk_idx;
-        sock_wd = sk_tcp;
+        ctx_we  = 1'b0;
+        ctx_wa  = sk_idx;
+        ctx_wd  = cx;
         nb_we   = 1'b0;
         nb_wa   = nb_idx;
         nb_wd   = nb_dlv;
         hdr_we  = 1'b0;
-        hdr_wa  = hd_idx;
-        hdr_wd  = hd_dlv;
+        hdr_wa  = mt_head[BW-1:0];
+        hdr_wd  = hd_new;
+        nxt_we  = 1'b0;
+        nxt_wa  = cx_seg_tail[BW-1:0];
+        nxt_wd  = mt_head;
+        chn_we  = 1'b0;
+        bkt_we  = 1'b0;
+        bkt_wd  = rq_sock;
         case (state)
             S_REQ_ADD: begin
                 sock_we = 1'b1;
-                sock_wa = rq_sock[SW-1:0];
-                sock_wd = sk_add;
+                ctx_we  = 1'b1;
+                ctx_wa  = rq_sock[SW-1:0];
+                ctx_wd  = cx_add;
+                bkt_we  = 1'b1;
             end
             S_REQ_NB1: begin
-                sock_we = 1'b1;
-                sock_wd = sk_nbp;
-                nb_we   = 1'b1;
-                nb_wa   = rq_ref[NW-1:0];
-                nb_wd   = nb_post;
+                ctx_we = 1'b1;
+                ctx_wd = cx_nbp;
+                nb_we  = 1'b1;
+                nb_wa  = rq_ref[NW-1:0];
+                nb_wd  = nb_post;
             end
             S_REQ_NB2: begin
                 nb_we = 1'b1;
                 nb_wd = nb_link;
             end
-            S_TCP: begin
-                sock_we = (tcp_act != A_DROP);
-                sock_wd = sk_tcp;
-                hdr_we  = (tcp_act == A_APPEND);
-                hdr_wa  = mt_head[BW-1:0];
-                hdr_wd  = hd_app;
-            end
-            S_APP2: begin
+            S_INORD: begin
                 hdr_we = 1'b1;
-                hdr_wd = hd_link;
+                chn_we = 1'b1;
+                nxt_we = (cx_seg_tail != NULL16);
+            end
+            S_RSTMK: begin
+                hdr_we = 1'b1;
+                chn_we = 1'b1;
+                nxt_we = (cx_seg_tail != NULL16);
+            end
+            S_DRAIN: begin
+                nxt_we = dr_go && (cx_seg_tail != NULL16);
+                nxt_wd = cx_ooo_head;
+            end
+            S_INS_L: begin
+                hdr_we = 1'b1;
+                chn_we = 1'b1;
+                nxt_we = 1'b1;
+                nxt_wa = mt_head[BW-1:0];
+                nxt_wd = ins_cur;
+            end
+            S_INS_L2: begin
+                nxt_we = 1'b1;
+                nxt_wa = ins_prev[BW-1:0];
+                nxt_wd = mt_head;
+            end
+            S_FIN: begin
+                ctx_we = fin_go && f_wb;
             end
             S_DISSUE: begin
-                sock_we = wr_fire && !dlv_full;
-                sock_wd = sk_dlv;
-                nb_we   = wr_fire && !dlv_full;
-                nb_wd   = nb_dlv;
-                hdr_we  = wr_fire;
-                hdr_wd  = hd_dlv;
+                ctx_we = wr_fire && !dlv_ret;
+                ctx_wd = cx_dlv;
+                nb_we  = wr_fire && !dlv_ret;
+                nb_wd  = nb_dlv;
+                hdr_we = wr_fire;
+                hdr_wa = hd_idx;
+                hdr_wd = hd_dlv;
             end
             S_DFREE: begin
-                sock_we = dfree_go && !hd_finrst;
-                sock_wd = sk_free;
+                ctx_we = dfree_go && !hd_finrst;
+                ctx_wd = cx_free;
             end
             S_DRET: begin
-                sock_we = dret_go;
-                sock_wd = sk_ret;
+                ctx_we = dret_go;
+                ctx_wd = cx_ret;
+            end
+            S_DEL_UL0: begin
+                bkt_we = (bkt_rd == rq_sock);
+                bkt_wd = cx[`BF_SOCK_CTX_NEXT_SOCK_RANGE];
+            end
+            S_DEL_UL1: begin
+                ctx_we = (cxr_next_sock == rq_sock);
+                ctx_wd = cx_rd;
+                ctx_wd[`BF_SOCK_CTX_NEXT_SOCK_RANGE] = cx[`BF_SOCK_CTX_NEXT_SOCK_RANGE];
+            end
+            S_DEL_END: begin
+                ctx_we = 1'b1;
+                ctx_wa = rq_sock[SW-1:0];
+                ctx_wd = 256'd0;
+                ctx_wd[`BF_SOCK_CTX_STATE_RANGE] = ST_FREE;
             end
             default: ;
         endcase
     end
     always @(posedge clk) begin
-        if (sock_we) sock_mem[sock_wa] <= sock_wd;
+        if (sock_we) sock_mem[rq_sock[SW-1:0]] <= rq;
+        if (ctx_we) ctx_mem[ctx_wa] <= ctx_wd;
         if (nb_we) nb_mem[nb_wa] <= nb_wd;
         if (hdr_we) hdr_mem[hdr_wa] <= hdr_wd;
-        if (state == S_TCP && tcp_act == A_APPEND) chn_mem[mt_head[BW-1:0]] <= {mt_count, mt_tail};
-        if (state == S_REQ_ADD) bkt_mem[b_idx] <= rq_sock;
+        if (nxt_we) nxt_mem[nxt_wa] <= nxt_wd;
+        if (chn_we) chn_mem[mt_head[BW-1:0]] <= {mt_count, mt_tail};
+        if (bkt_we) bkt_mem[b_idx] <= bkt_wd;
     end
 
     // Put a socket on the pending-delivery FIFO unless it is already there (each socket at
@@ -524,8 +754,17 @@ module toe_engine #(
         end
     endtask
 
+    // Finish a frame: optionally queue an ACK, then S_FIN frees the chain / counts the drop.
+    task finish(input [3:0] reason, input ack);
+        begin
+            dr    <= reason;
+            state <= ack ? S_TX0 : S_FIN;
+        end
+    endtask
+
     // ------------------------------------------------------------------ main FSM
     always @(posedge clk) begin
+        win_r <= win_c;
         if (rst) begin
             state      <= S_IDLE;
             last_src   <= 2'd0;
@@ -540,17 +779,20 @@ module toe_engine #(
             fr_valid   <= 1'b0;
             df_valid   <= 1'b0;
             cp_valid   <= 1'b0;
+            del_mode   <= 1'b0;
             ev_drop_valid      <= 1'b0;
             ev_drop_reason     <= 4'd0;
             ev_accepted        <= 1'b0;
             ev_delivered_valid <= 1'b0;
             ev_delivered_bytes <= 16'd0;
             ev_nb_returned     <= 1'b0;
+            ev_ooo_held        <= 1'b0;
         end else begin
             ev_drop_valid      <= 1'b0;
             ev_accepted        <= 1'b0;
             ev_delivered_valid <= 1'b0;
             ev_nb_returned     <= 1'b0;
+            ev_ooo_held        <= 1'b0;
             if (fr_valid && m_free_ready) fr_valid <= 1'b0;
             if (df_move) begin
                 df_valid <= 1'b0;
@@ -566,6 +808,7 @@ module toe_engine #(
                 S_IDLE: begin
                     if (pick_req) begin
                         rq       <= s_req_data;
+                        fr_free  <= pool_free;
                         last_src <= 2'd0;
                         state    <= S_REQ;
                     end else if (pick_meta) begin
@@ -576,12 +819,15 @@ module toe_engine #(
                         mt_src_port <= s_meta_src_port;
                         mt_dst_port <= s_meta_dst_port;
                         mt_seq      <= s_meta_seq;
+                        mt_ack      <= s_meta_ack;
                         mt_flags    <= s_meta_flags;
+                        mt_ws_valid <= s_meta_ws_valid;
                         mt_pay_off  <= s_meta_pay_off;
                         mt_pay_len  <= s_meta_pay_len;
                         mt_head     <= s_meta_head;
                         mt_tail     <= s_meta_tail;
                         mt_count    <= s_meta_count;
+                        fr_free     <= pool_free;
                         last_src    <= 2'd1;
                         state       <= S_META;
                     end else if (pick_dlv) begin
@@ -598,9 +844,17 @@ module toe_engine #(
                 S_REQ: begin
                     cst <= ST_OK;
                     if (rq_op == OP_SOCK_ADD) begin
-                        if (rq_slot_free && rq[`BF_SOCK_DESC_PROTO_RANGE] == 8'd6) begin
+                        if (rq_add_ok) begin
                             b_idx <= req_bkt;
                             state <= S_REQ_ADD;
+                        end else begin
+                            cst   <= ST_BAD_SOCK;
+                            state <= S_CPL;
+                        end
+                    end else if (rq_op == OP_SOCK_DEL) begin
+                        if (rq_sock_ok) begin
+                            sk_idx <= rq_sock[SW-1:0];
+                            state  <= S_DEL0;
                         end else begin
                             cst   <= ST_BAD_SOCK;
                             state <= S_CPL;
@@ -624,7 +878,7 @@ module toe_engine #(
                     end
                 end
                 S_REQ_ADD: begin
-                    // sock_mem / bkt_mem written by the table write logic
+                    // sock_mem / ctx_mem / bkt_mem written by the table write logic
                     bkt_vld[b_idx] <= 1'b1;
                     sock_used[rq_sock[SW-1:0]] <= 1'b1;
                     state <= S_CPL;
@@ -632,8 +886,8 @@ module toe_engine #(
                 S_REQ_NB1: begin
                     nb_used[rq_ref[NW-1:0]] <= 1'b1;
                     if (pc_nb == rq_ref[NW-1:0]) pc_vld <= 1'b0;
-                    if (skr_nb_tail != NULL16) begin
-                        nb_idx <= skr_nb_tail[NW-1:0];
+                    if (cxr_nb_tail != NULL16) begin
+                        nb_idx <= cxr_nb_tail[NW-1:0];
                         state  <= S_REQ_NB2;
                     end else begin
                         wake(sk_idx);
@@ -655,11 +909,92 @@ module toe_engine #(
                     state <= S_IDLE;
                 end
 
+                // ---------------------------------------------------------- SOCK_DEL
+                S_DEL0: if (mv_rd_idle && mv_out_idle) begin
+                    sk       <= sk_rd;
+                    cx       <= cx_rd;
+                    del_mode <= 1'b1;
+                    state    <= S_DEL_NB;
+                end
+                S_DEL_NB: begin
+                    if (cx_nb_head != NULL16) begin
+                        nb_idx <= cx_nb_head[NW-1:0];
+                        state  <= S_DEL_NBR;
+                    end else if (cx_seg_head != NULL16) begin
+                        hd_idx   <= cx_seg_head[BW-1:0];
+                        del_list <= 1'b0;
+                        state    <= S_DEL_SEG;
+                    end else if (cx_ooo_head != NULL16) begin
+                        hd_idx   <= cx_ooo_head[BW-1:0];
+                        del_list <= 1'b1;
+                        state    <= S_DEL_SEG;
+                    end else begin
+                        state <= S_DEL_UL;
+                    end
+                end
+                S_DEL_NBR: begin
+                    nb         <= nb_rd;
+                    ret_status <= ST_OK;
+                    ret_flags  <= FL_DELETE;
+                    state      <= S_DRET;
+                end
+                S_DEL_SEG: if (free_slot) begin
+                    fr_valid <= 1'b1;
+                    fr_head  <= {{(16-BW){1'b0}}, hd_idx};
+                    fr_tail  <= chn_rd[15:0];
+                    fr_count <= chn_rd[31:16];
+                    if (!del_list) begin
+                        if (hd_is_tail) begin
+                            if (cx_ooo_head != NULL16) begin
+                                hd_idx   <= cx_ooo_head[BW-1:0];
+                                del_list <= 1'b1;
+                            end else begin
+                                state <= S_DEL_UL;
+                            end
+                        end else begin
+                            hd_idx <= nxt_rd[BW-1:0];
+                        end
+                    end else if (nxt_rd == NULL16) begin
+                        state <= S_DEL_UL;
+                    end else begin
+                        hd_idx <= nxt_rd[BW-1:0];
+                    end
+                end
+                S_DEL_UL: begin
+                    b_idx <= del_bkt;
+                    state <= S_DEL_UL0;
+                end
+                S_DEL_UL0: begin
+                    // bucket head rewritten by the table write logic when it is the socket
+                    if (bkt_rd == rq_sock || bkt_rd == NULL16) begin
+                        state <= S_DEL_END;
+                    end else begin
+                        sk_idx <= bkt_rd[SW-1:0];
+                        state  <= S_DEL_UL1;
+                    end
+                end
+                S_DEL_UL1: begin
+                    // predecessor's NEXT_SOCK rewritten by the table write logic
+                    if (cxr_next_sock == rq_sock || cxr_next_sock == NULL16) state <= S_DEL_END;
+                    else sk_idx <= cxr_next_sock[SW-1:0];
+                end
+                S_DEL_END: begin
+                    sock_used[rq_sock[SW-1:0]] <= 1'b0;
+                    del_mode <= 1'b0;
+                    cst      <= ST_OK;
+                    state    <= S_CPL;
+                end
+
                 // ---------------------------------------------------------- rx metadata
                 S_META: begin
+                    pool_room <= pr_sat;
+                    f_keep    <= 1'b0;
+                    f_wake    <= 1'b0;
+                    f_wb      <= 1'b0;
+                    tx_syn    <= 1'b0;
                     if (mt_reason != DROP_NONE) begin
                         dr    <= mt_reason;
-                        state <= S_DROP;
+                        state <= S_FIN;
                     end else begin
                         b_idx <= meta_bkt;
                         state <= S_LOOK0;
@@ -668,7 +1003,7 @@ module toe_engine #(
                 S_LOOK0: begin
                     if (bkt_rd == NULL16) begin
                         dr    <= DROP_NO_SOCKET;
-                        state <= S_DROP;
+                        state <= S_FIN;
                     end else begin
                         sk_idx <= bkt_rd[SW-1:0];
                         state  <= S_LOOK1;
@@ -677,59 +1012,207 @@ module toe_engine #(
                 S_LOOK1: begin
                     if (sk_match) begin
                         sk    <= sk_rd;
+                        cx    <= cx_rd;
+                        f_wb  <= 1'b1;
                         state <= S_TCP;
-                    end else if (sk_next_sock == NULL16) begin
+                    end else if (cxr_next_sock == NULL16) begin
                         dr    <= DROP_NO_SOCKET;
-                        state <= S_DROP;
+                        state <= S_FIN;
                     end else begin
-                        sk_idx <= sk_next_sock[SW-1:0];
+                        sk_idx <= cxr_next_sock[SW-1:0];
                     end
                 end
                 S_TCP: begin
-                    sk <= sk_tcp;
-                    if (tcp_act == A_DROP) begin
-                        dr    <= DROP_OOO;
-                        state <= S_DROP;
-                    end else if (tcp_act == A_CONSUME) begin
-                        dr    <= DROP_NONE;
-                        state <= S_DROP;
-                    end else begin
-                        ev_accepted <= tcp_accept;
-                        if (sk_seg_tail != NULL16) begin
-                            hd_idx <= sk_seg_tail[BW-1:0];
-                            state  <= S_APP2;
+                    // working segment; win_r is computed from cx during this cycle
+                    w_seq   <= mt_seq;
+                    w_off   <= mt_seq - cx_rcv;
+                    w_len   <= mt_pay_len;
+                    w_doff  <= mt_pay_off;
+                    w_flags <= mt_flags;
+                    if (cx_state == ST_LISTEN) begin
+                        if (mt_rst) begin
+                            finish(DROP_BAD_STATE, 1'b0);
+                        end else if (mt_syn && !mt_ackf) begin
+                            cx[`BF_SOCK_CTX_IRS_RANGE]        <= mt_seq;
+                            cx[`BF_SOCK_CTX_RCV_NXT_RANGE]    <= mt_seq + 32'd1;
+                            cx[`BF_SOCK_CTX_STREAM_OFF_RANGE] <= 64'd0;
+                            cx[`BF_SOCK_CTX_WS_OK_RANGE]      <= {7'd0, mt_ws_valid};
+                            cx[`BF_SOCK_CTX_STATE_RANGE]      <= ST_SYN_RCVD;
+                            tx_syn <= 1'b1;
+                            finish(DROP_NONE, 1'b1);
                         end else begin
-                            wake(sk_idx);
-                            state <= S_IDLE;
+                            finish(DROP_BAD_STATE, 1'b0);
                         end
+                    end else if (cx_state == ST_SYN_RCVD) begin
+                        if (mt_rst) begin
+                            if (mt_seq == cx_rcv) begin
+                                cx[`BF_SOCK_CTX_STATE_RANGE] <= ST_LISTEN;
+                                finish(DROP_NONE, 1'b0);
+                            end else begin
+                                finish(DROP_OOW, 1'b0);
+                            end
+                        end else if (mt_syn) begin
+                            if (mt_seq == cx_irs) begin
+                                tx_syn <= 1'b1;
+                                finish(DROP_NONE, 1'b1);
+                            end else begin
+                                finish(DROP_BAD_STATE, 1'b0);
+                            end
+                        end else if (mt_ackf && mt_ack == sk_iss + 32'd1) begin
+                            cx[`BF_SOCK_CTX_STATE_RANGE] <= ST_ESTAB;
+                            state <= S_EST0;
+                        end else begin
+                            finish(DROP_BAD_STATE, 1'b0);
+                        end
+                    end else if (cx_state == ST_ESTAB || cx_state == ST_CLOSE_WAIT) begin
+                        state <= S_EST0;
+                    end else begin
+                        finish(DROP_BAD_STATE, 1'b0);
                     end
                 end
-                S_APP2: begin
-                    wake(sk_idx);
+                S_EST0: begin
+                    if (!acceptable) begin
+                        finish(DROP_OOW, !w_rst);
+                    end else if (w_rst) begin
+                        if (off_zero) begin
+                            cx[`BF_SOCK_CTX_STATE_RANGE] <= ST_CLOSED;
+                            state <= S_RSTMK;
+                        end else begin
+                            finish(DROP_OOW, 1'b1);
+                        end
+                    end else if (w_syn) begin
+                        finish(DROP_BAD_STATE, 1'b1);
+                    end else if (cx_state == ST_CLOSE_WAIT) begin
+                        if (seg_len != 17'd0) finish(DROP_BAD_STATE, 1'b1);
+                        else finish(DROP_NONE, 1'b0);
+                    end else begin
+                        if (off_neg) begin
+                            w_doff <= w_doff + neg_off[15:0];
+                            w_len  <= w_len - neg_off[15:0];
+                            w_seq  <= w_seq + neg_off;
+                            w_off  <= 32'd0;
+                        end
+                        state <= S_EST1;
+                    end
+                end
+                S_EST1: begin
+                    w_len   <= t_len;
+                    w_flags <= t_flags;
+                    hd_idx  <= cx_ooo_head[BW-1:0];
+                    if (t_len == 16'd0 && !t_fin) begin
+                        finish(DROP_NONE, 1'b0);          // a pure ACK: consumed, no ACK
+                    end else if (off_zero) begin
+                        state <= S_INORD;
+                    end else if (t_len == 16'd0) begin
+                        finish(DROP_OOO, 1'b1);           // a FIN ahead of RCV_NXT
+                    end else begin
+                        ins_prev <= NULL16;
+                        ins_cur  <= cx_ooo_head;
+                        state    <= S_INS;
+                    end
+                end
+                S_RSTMK: begin
+                    // RST at RCV_NXT: a zero-length marker on the in-order list (header written
+                    // by the table write logic); no ACK
+                    cx[`BF_SOCK_CTX_SEG_TAIL_RANGE] <= mt_head;
+                    if (cx_seg_head == NULL16) cx[`BF_SOCK_CTX_SEG_HEAD_RANGE] <= mt_head;
+                    f_keep <= 1'b1;
+                    f_wake <= 1'b1;
+                    finish(DROP_NONE, 1'b0);
+                end
+                S_INORD: begin
+                    // append (header, chain, link written by the table write logic)
+                    cx[`BF_SOCK_CTX_SEG_TAIL_RANGE] <= mt_head;
+                    if (cx_seg_head == NULL16) cx[`BF_SOCK_CTX_SEG_HEAD_RANGE] <= mt_head;
+                    cx[`BF_SOCK_CTX_RCV_NXT_RANGE] <= cx_rcv + {16'd0, io_len} + {31'd0, io_fin};
+                    if (io_fin) cx[`BF_SOCK_CTX_STATE_RANGE] <= ST_CLOSE_WAIT;
+                    ev_accepted <= (io_len != 16'd0);
+                    f_keep <= 1'b1;
+                    f_wake <= 1'b1;
+                    state  <= S_DRAIN;
+                end
+                S_DRAIN: begin
+                    if (dr_go) begin
+                        if (cx_seg_head == NULL16) cx[`BF_SOCK_CTX_SEG_HEAD_RANGE] <= cx_ooo_head;
+                        cx[`BF_SOCK_CTX_SEG_TAIL_RANGE] <= cx_ooo_head;
+                        cx[`BF_SOCK_CTX_OOO_HEAD_RANGE] <= nxt_rd;
+                        cx[`BF_SOCK_CTX_RCV_NXT_RANGE]  <= cx_rcv + {16'd0, hr_len} + {31'd0, hr_fin};
+                        if (hr_fin) cx[`BF_SOCK_CTX_STATE_RANGE] <= ST_CLOSE_WAIT;
+                        hd_idx <= nxt_rd[BW-1:0];
+                    end else begin
+                        finish(DROP_NONE, 1'b1);
+                    end
+                end
+                S_INS: begin
+                    if (ins_cur == NULL16) begin
+                        state <= S_INS_L;
+                    end else if (c_end <= n_off) begin
+                        ins_prev <= ins_cur;
+                        ins_cur  <= nxt_rd;
+                        hd_idx   <= nxt_rd[BW-1:0];
+                    end else if (c_off <= n_off) begin
+                        if (ov_d >= n_len) begin
+                            finish(DROP_DUP, 1'b1);
+                        end else begin
+                            w_off    <= w_off + ov_d[31:0];
+                            w_seq    <= w_seq + ov_d[31:0];
+                            w_doff   <= w_doff + ov_d[15:0];
+                            w_len    <= w_len - ov_d[15:0];
+                            ins_prev <= ins_cur;
+                            ins_cur  <= nxt_rd;
+                            hd_idx   <= nxt_rd[BW-1:0];
+                            state    <= S_INS_B;
+                        end
+                    end else begin
+                        state <= S_INS_B;
+                    end
+                end
+                S_INS_B: begin
+                    if (ins_cur != NULL16 && c_off < n_end) begin
+                        w_len   <= cut_l[15:0];
+                        w_flags <= w_flags & NO_FIN_PSH;
+                        if (cut_l == 34'sd0) finish(DROP_DUP, 1'b1);
+                        else state <= S_INS_L;
+                    end else begin
+                        state <= S_INS_L;
+                    end
+                end
+                S_INS_L: begin
+                    // header, chain and NEXT_SEG written by the table write logic
+                    ev_ooo_held <= 1'b1;
+                    f_keep      <= 1'b1;
+                    if (ins_prev == NULL16) begin
+                        cx[`BF_SOCK_CTX_OOO_HEAD_RANGE] <= mt_head;
+                        finish(DROP_NONE, 1'b1);
+                    end else begin
+                        state <= S_INS_L2;
+                    end
+                end
+                S_INS_L2: finish(DROP_NONE, 1'b1);
+                S_TX0: state <= S_TX1;            // win_r follows the final cx
+                S_TX1: if (tx_ready) state <= S_FIN;
+                S_FIN: if (fin_go) begin
+                    if (fin_free) begin
+                        fr_valid <= 1'b1;
+                        fr_head  <= mt_head;
+                        fr_tail  <= mt_tail;
+                        fr_count <= mt_count;
+                    end
+                    ev_drop_valid  <= (dr != DROP_NONE);
+                    ev_drop_reason <= dr;
+                    if (f_wake) wake(sk_idx);
                     state <= S_IDLE;
-                end
-                S_DROP: begin
-                    if (mt_count == 16'd0 || free_slot) begin
-                        if (mt_count != 16'd0) begin
-                            fr_valid <= 1'b1;
-                            fr_head  <= mt_head;
-                            fr_tail  <= mt_tail;
-                            fr_count <= mt_count;
-                        end
-                        ev_drop_valid  <= (dr != DROP_NONE);
-                        ev_drop_reason <= dr;
-                        state <= S_IDLE;
-                    end
                 end
 
                 // ---------------------------------------------------------- delivery
                 S_DQ: begin
                     sk <= sk_rd;
-                    if (sk_rd[`BF_SOCK_DESC_SEG_HEAD_RANGE] == NULL16) begin
+                    cx <= cx_rd;
+                    if (!sock_used[sk_idx] || cx_rd[`BF_SOCK_CTX_SEG_HEAD_RANGE] == NULL16) begin
                         state <= S_IDLE;
                     end else begin
-                        hd_idx <= sk_rd[`BF_SOCK_DESC_SEG_HEAD_OFF*8 +: BW];
-                        nb_idx <= skr_nb_head[NW-1:0];
+                        hd_idx <= cx_rd[`BF_SOCK_CTX_SEG_HEAD_OFF*8 +: BW];
+                        nb_idx <= cxr_nb_head[NW-1:0];
                         state  <= S_D1;
                     end
                 end
@@ -739,9 +1222,9 @@ module toe_engine #(
                     ret_status <= ST_OK;
                     ret_flags  <= 8'd0;
                     if (hdr_len == 16'd0) begin
-                        if (hdr_finrst && !skc_has_nb) state <= S_IDLE;
+                        if (hdr_finrst && !cx_has_nb) state <= S_IDLE;
                         else state <= S_DFREE;
-                    end else if (!skc_has_nb) begin
+                    end else if (!cx_has_nb) begin
                         state <= S_IDLE;
                     end else begin
                         dn    <= n_calc;
@@ -766,7 +1249,7 @@ module toe_engine #(
                 S_DISSUE: if (wr_fire) begin
                     hd <= hd_dlv;
                     nb <= nb_dlv;
-                    sk <= sk_dlv;
+                    cx <= cx_dlv;
                     ev_delivered_valid <= 1'b1;
                     ev_delivered_bytes <= {3'd0, dn};
                     if (dlv_drain) begin
@@ -775,11 +1258,11 @@ module toe_engine #(
                         df_tail  <= chn_rd[15:0];
                         df_count <= chn_rd[31:16];
                     end
-                    if (dlv_full) begin
-                        ret_flags <= FL_FULL;
+                    if (dlv_ret) begin
+                        ret_flags <= dlv_full ? FL_FULL : FL_PSH;
                         state     <= S_DRET;
                     end else begin
-                        if (sk_dlv[`BF_SOCK_DESC_SEG_HEAD_RANGE] != NULL16) wake(sk_idx);
+                        if (cx_dlv[`BF_SOCK_CTX_SEG_HEAD_RANGE] != NULL16) wake(sk_idx);
                         state <= S_IDLE;
                     end
                 end
@@ -788,13 +1271,13 @@ module toe_engine #(
                     fr_head  <= {{(16-BW){1'b0}}, hd_idx};
                     fr_tail  <= chn_rd[15:0];
                     fr_count <= chn_rd[31:16];
-                    sk       <= sk_free;
+                    cx       <= cx_free;
                     if (hd_finrst) begin
-                        ret_flags <= (hd[`BF_BUFLET_HDR_FLAGS_OFF*8] ? FL_FIN : 8'd0) |
-                                     (hd[`BF_BUFLET_HDR_FLAGS_OFF*8+2] ? FL_RST : 8'd0);
+                        ret_flags <= (((hd[`BF_BUFLET_HDR_FLAGS_RANGE] & TF_FIN) != 8'd0) ? FL_FIN : 8'd0) |
+                                     (((hd[`BF_BUFLET_HDR_FLAGS_RANGE] & TF_RST) != 8'd0) ? FL_RST : 8'd0);
                         state <= S_DRET;
                     end else begin
-                        if (sk_free[`BF_SOCK_DESC_SEG_HEAD_RANGE] != NULL16) wake(sk_idx);
+                        if (cx_free[`BF_SOCK_CTX_SEG_HEAD_RANGE] != NULL16) wake(sk_idx);
                         state <= S_IDLE;
                     end
                 end
@@ -810,14 +1293,18 @@ module toe_engine #(
                     cp_data[`BF_CPL_FLAGS_RANGE]      <= {24'd0, ret_flags};
                     cp_data[`BF_CPL_OPCODE_RANGE]     <= nb[`BF_NB_DESC_OPCODE_RANGE];
                     // an empty buffer reports where the stream stands (FIN at a buffer boundary)
-                    cp_data[`BF_CPL_STREAM_OFF_RANGE] <= (nb_filled == 32'd0) ? sk[`BF_SOCK_DESC_STREAM_OFF_RANGE]
+                    cp_data[`BF_CPL_STREAM_OFF_RANGE] <= (nb_filled == 32'd0) ? cx[`BF_SOCK_CTX_STREAM_OFF_RANGE]
                                                                                : nb[`BF_NB_DESC_STREAM_OFF_RANGE];
                     nb_used[nb_idx] <= 1'b0;
                     if (pc_nb == nb_idx) pc_vld <= 1'b0;
                     ev_nb_returned <= 1'b1;
-                    sk <= sk_ret;
-                    if (sk_ret[`BF_SOCK_DESC_SEG_HEAD_RANGE] != NULL16) wake(sk_idx);
-                    state <= S_IDLE;
+                    cx <= cx_ret;
+                    if (del_mode) begin
+                        state <= S_DEL_NB;
+                    end else begin
+                        if (cx_ret[`BF_SOCK_CTX_SEG_HEAD_RANGE] != NULL16) wake(sk_idx);
+                        state <= S_IDLE;
+                    end
                 end
                 default: state <= S_IDLE;
             endcase

@@ -109,7 +109,11 @@ fn run() -> Result<()> {
     // not built fails at Model::new with a clear error), so one module can be iterated on while
     // another is mid-change.
     if let Ok(only) = env::var("BUFLET_SIM_ONLY") {
-        let keep: Vec<&str> = only.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+        let keep: Vec<&str> = only
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
         if !keep.is_empty() {
             specs.retain(|m| keep.iter().any(|k| m.prefix == *k));
         }

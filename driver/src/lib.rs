@@ -563,10 +563,31 @@ impl Driver {
         sg_count: u32,
         bytes: u32,
     ) -> Result<u32, DriverError> {
+        self.blk_op(op::BLK_WRITE, sg_addr, sg_count, bytes)
+    }
+
+    /// Submit an OP_BLK_READ: whole blocks from the disk into host memory along the SG list
+    /// (the read half of read-modify-write). Returns the tag of its BLK_DONE completion.
+    pub fn blk_read(
+        &mut self,
+        sg_addr: u64,
+        sg_count: u32,
+        bytes: u32,
+    ) -> Result<u32, DriverError> {
+        self.blk_op(op::BLK_READ, sg_addr, sg_count, bytes)
+    }
+
+    fn blk_op(
+        &mut self,
+        opcode: u64,
+        sg_addr: u64,
+        sg_count: u32,
+        bytes: u32,
+    ) -> Result<u32, DriverError> {
         use spec::blk_req as br;
         let tag = self.tag();
         let mut e = [0u8; 64];
-        put(&mut e, br::OPCODE, op::BLK_WRITE);
+        put(&mut e, br::OPCODE, opcode);
         put(&mut e, br::TAG, tag as u64);
         put(&mut e, br::SG_ADDR, sg_addr);
         put(&mut e, br::SG_MAX, sg_count as u64);

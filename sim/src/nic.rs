@@ -1,8 +1,9 @@
 //! `RtlDevice`: the Verilated `buflet_nic` behind the [`Device`] trait.
 //!
-//! Rust serves only what is outside the device: the MAC wire (frames paced at the line rate),
-//! host memory (DMA reads with a configurable latency, posted DMA writes), the block device
-//! (one write per request, status after its latency) and the register bus. Every device
+//! Rust serves only what is outside the device: the MAC wire (frames paced at the line rate in
+//! both directions: transmitted frames are collected from `m_axis_tx_*` and returned in order by
+//! `tx_pop`), host memory (DMA reads with a configurable latency, posted DMA writes), the block
+//! device (one write per request, status after its latency) and the register bus. Every device
 //! function happens in the Verilog.
 
 use crate::{Model, Port, SimError};
@@ -64,6 +65,12 @@ struct Ports {
     blk_resp_valid: Port,
     blk_resp_ready: Port,
     blk_resp_status: Port,
+    blk_req_write: Port,
+    brd_tdata: Port,
+    brd_tkeep: Port,
+    brd_tvalid: Port,
+    brd_tready: Port,
+    brd_tlast: Port,
     irq: Port,
 }
 
@@ -122,6 +129,12 @@ impl Ports {
             blk_resp_valid: p("s_blk_resp_valid")?,
             blk_resp_ready: p("s_blk_resp_ready")?,
             blk_resp_status: p("s_blk_resp_status")?,
+            blk_req_write: p("m_blk_req_write")?,
+            brd_tdata: p("s_axis_blk_rd_tdata")?,
+            brd_tkeep: p("s_axis_blk_rd_tkeep")?,
+            brd_tvalid: p("s_axis_blk_rd_tvalid")?,
+            brd_tready: p("s_axis_blk_rd_tready")?,
+            brd_tlast: p("s_axis_blk_rd_tlast")?,
             irq: p("irq")?,
         })
     }
@@ -141,6 +154,14 @@ struct WriteJob {
     agent: Agent,
 }
 
+/// A block read being served: data words on `s_axis_blk_rd_*`, then its status.
+struct BlkRead {
+    ready_at: u64,
+    data: Vec<u8>,
+    pos: usize,
+    status: u8,
+}
+
 /// The Verilated RTL of `buflet_nic`, with host memory, block device and wire served from Rust.
 pub struct RtlDevice {
     m: Model,
@@ -157,8 +178,14 @@ pub struct RtlDevice {
     blk_reqs: VecDeque<(u64, usize)>,
     blk_data: Vec<u8>,
     blk_resps: VecDeque<(u64, u8)>,
+    /// Block reads: the data stream starts after the disk latency; the status follows it.
+    blk_reads: VecDeque<BlkRead>,
     tx_cur: Vec<u8>,
     tx_done: VecDeque<Vec<u8>>,
+    /// First cycle the transmit wire is free again (tready is low before it).
+    tx_next_start: u64,
+    /// Cycle the current transmitted frame's first word was taken.
+    tx_frame_start: u64,
     word: Vec<u8>,
     tracing: bool,
 }
@@ -193,8 +220,11 @@ impl RtlDevice {
             blk_reqs: VecDeque::new(),
             blk_data: Vec::new(),
             blk_resps: VecDeque::new(),
+            blk_reads: VecDeque::new(),
             tx_cur: Vec::new(),
             tx_done: VecDeque::new(),
+            tx_next_start: 0,
+            tx_frame_start: 0,
             word: vec![0; bus],
             tracing: false,
         };
@@ -238,7 +268,23 @@ impl RtlDevice {
         self.m.set(p.wr_tready, 1);
         self.m.set(p.blk_req_ready, 1);
         self.m.set(p.blk_tready, 1);
-        self.m.set(p.tx_tready, 1);
+        // MAC transmit: a frame's words are taken back to back; after its last word the wire
+        // is busy for `wire_cycles` from the frame's first word, as on the receive side.
+        let tx_ready = self.cycle >= self.tx_next_start;
+        self.m.set(p.tx_tready, tx_ready as u64);
+        // Block read data, after the disk latency.
+        let brd_valid = self
+            .blk_reads
+            .front()
+            .is_some_and(|r| r.ready_at <= self.cycle);
+        if brd_valid {
+            let r = &self.blk_reads[0];
+            let n = (r.data.len() - r.pos).min(bus);
+            self.m.set_bytes(p.brd_tdata, &r.data[r.pos..r.pos + n]);
+            self.m.set(p.brd_tkeep, keep_mask(n));
+            self.m.set(p.brd_tlast, (r.pos + n == r.data.len()) as u64);
+        }
+        self.m.set(p.brd_tvalid, brd_valid as u64);
         let resp_valid = self.blk_resps.front().is_some_and(|r| r.0 <= self.cycle);
         if resp_valid {
             self.m.set(p.blk_resp_status, self.blk_resps[0].1 as u64);
@@ -272,10 +318,12 @@ impl RtlDevice {
             self.m.get_bytes(p.wr_tdata, &mut self.word);
         }
         let wr_keep = self.m.get(p.wr_tkeep);
+        let brd_fire = brd_valid && self.m.get(p.brd_tready) == 1;
         let blk_req_v = (self.m.get(p.blk_req_valid) == 1).then(|| {
             (
                 self.m.get(p.blk_req_lba),
                 self.m.get(p.blk_req_len) as usize,
+                self.m.get(p.blk_req_write) == 1,
             )
         });
         let blk_fire = self.m.get(p.blk_tvalid) == 1;
@@ -287,7 +335,7 @@ impl RtlDevice {
             self.m.get_bytes(p.blk_tdata, &mut blk_word);
         }
         let resp_fire = resp_valid && self.m.get(p.blk_resp_ready) == 1;
-        let tx_fire = self.m.get(p.tx_tvalid) == 1;
+        let tx_fire = tx_ready && self.m.get(p.tx_tvalid) == 1;
         let mut tx_word = Vec::new();
         let tx_keep = self.m.get(p.tx_tkeep);
         let tx_last = self.m.get(p.tx_tlast) == 1;
@@ -371,8 +419,31 @@ impl RtlDevice {
                 }
             }
         }
-        if let Some((lba, len)) = blk_req_v {
-            self.blk_reqs.push_back((lba, len));
+        match blk_req_v {
+            Some((lba, len, true)) => self.blk_reqs.push_back((lba, len)),
+            Some((lba, len, false)) => {
+                let mut data = vec![0u8; len.max(1)];
+                let ok = env.disk.read(lba, &mut data).is_ok();
+                if !ok {
+                    data.fill(0);
+                }
+                self.blk_reads.push_back(BlkRead {
+                    ready_at: self.cycle + env.disk.latency.max(self.cfg.disk_latency as u64),
+                    data,
+                    pos: 0,
+                    status: if ok { 0 } else { 1 },
+                });
+            }
+            None => {}
+        }
+        if brd_fire {
+            let r = &mut self.blk_reads[0];
+            r.pos += bus.min(r.data.len() - r.pos);
+            if r.pos >= r.data.len() {
+                let status = r.status;
+                self.blk_reads.pop_front();
+                self.blk_resps.push_back((self.cycle, status));
+            }
         }
         if blk_fire {
             let n = (blk_keep.count_ones() as usize).min(bus);
@@ -391,10 +462,15 @@ impl RtlDevice {
             self.blk_resps.pop_front();
         }
         if tx_fire {
+            if self.tx_cur.is_empty() {
+                self.tx_frame_start = self.cycle - 1;
+            }
             let n = (tx_keep.count_ones() as usize).min(bus);
             self.tx_cur.extend_from_slice(&tx_word[..n]);
             if tx_last {
-                self.tx_done.push_back(std::mem::take(&mut self.tx_cur));
+                let frame = std::mem::take(&mut self.tx_cur);
+                self.tx_next_start = self.tx_frame_start + self.cfg.wire_cycles(frame.len());
+                self.tx_done.push_back(frame);
             }
         }
     }

@@ -1,7 +1,7 @@
 //! The demo's TCP stream, built with etherparse.
 
 use buflet_driver::SocketSpec;
-use etherparse::{PacketBuilder, TcpOptionElement};
+use etherparse::{PacketBuilder, TcpOptionElement, VlanId};
 use rand::{RngCore, SeedableRng};
 
 /// Client (sender) and server (the NIC) addresses of the demo connection.
@@ -19,8 +19,20 @@ pub fn payload(seed: u64, len: usize) -> Vec<u8> {
     v
 }
 
-/// The socket descriptor of the demo connection, from the NIC's side.
-pub fn demo_socket() -> SocketSpec {
+/// Receive buffer of the NIC's socket in every scenario: large enough that the buflet pool,
+/// not the socket, bounds the window at line rate.
+pub const RCV_BUF: u32 = 1 << 20;
+/// Window scale shift the NIC's socket offers.
+pub const RCV_WSCALE: u8 = 7;
+
+/// MSS option value for an Ethernet MTU (IPv4 and TCP headers without options: MTU - 40).
+pub fn mss_for_mtu(mtu: usize) -> u16 {
+    mtu.saturating_sub(40).clamp(1, 65535) as u16
+}
+
+/// The socket descriptor of the demo connection, from the NIC's side: it answers the client's
+/// SYN with SEQ `iss` and MSS option `mss`.
+pub fn demo_socket(iss: u32, mss: u16) -> SocketSpec {
     SocketSpec {
         local_mac: SERVER_MAC,
         remote_mac: CLIENT_MAC,
@@ -29,16 +41,28 @@ pub fn demo_socket() -> SocketSpec {
         remote_ip: CLIENT_IP,
         local_port: SERVER_PORT,
         remote_port: CLIENT_PORT,
+        iss,
+        rcv_buf: RCV_BUF,
+        mss,
+        rcv_wscale: RCV_WSCALE,
+        flags: 0,
     }
 }
 
-/// The frames a client sends to transfer `data` in one TCP connection: SYN, data segments of
-/// `mss` bytes (with the timestamp option, as Linux sends them), FIN.
-pub fn tcp_stream(data: &[u8], mss: usize, isn: u32) -> Vec<Vec<u8>> {
+/// TCP option bytes each data segment carries (NOP, NOP, timestamp), as Linux sends them.
+pub const DATA_OPTION_BYTES: usize = 12;
+
+/// The frames a client sends to transfer `data` in one TCP connection to a server whose initial
+/// sequence number is `iss`: SYN (MSS, SACK permitted, timestamps, window scale 7), the ACK
+/// completing the handshake (`ack = iss + 1`), data segments of `mss` bytes (with the
+/// timestamp option, as Linux sends them; PSH on every eighth), FIN. Every frame after the SYN
+/// acknowledges `iss + 1`. The runner sends the SYN, waits for the NIC's SYN-ACK and paces the
+/// rest by the NIC's ACKs.
+pub fn tcp_stream(data: &[u8], mss: usize, isn: u32, iss: u32) -> Vec<Vec<u8>> {
     let mut frames = Vec::new();
     let base = || PacketBuilder::ethernet2(CLIENT_MAC, SERVER_MAC).ipv4(CLIENT_IP, SERVER_IP, 64);
     let syn_opts = [
-        TcpOptionElement::MaximumSegmentSize(mss as u16 + 12),
+        TcpOptionElement::MaximumSegmentSize((mss + DATA_OPTION_BYTES).min(65535) as u16),
         TcpOptionElement::SelectiveAcknowledgementPermitted,
         TcpOptionElement::Timestamp(1, 0),
         TcpOptionElement::Noop,
@@ -50,16 +74,27 @@ pub fn tcp_stream(data: &[u8], mss: usize, isn: u32) -> Vec<Vec<u8>> {
         .options(&syn_opts)
         .expect("SYN options fit");
     frames.push(emit(syn, &[]));
+    let ack = iss.wrapping_add(1);
     let mut seq = isn.wrapping_add(1);
-    for (i, chunk) in data.chunks(mss).enumerate() {
+    let hs = base()
+        .tcp(CLIENT_PORT, SERVER_PORT, seq, 502)
+        .ack(ack)
+        .options(&[
+            TcpOptionElement::Noop,
+            TcpOptionElement::Noop,
+            TcpOptionElement::Timestamp(2, 1),
+        ])
+        .expect("timestamp option fits");
+    frames.push(emit(hs, &[]));
+    for (i, chunk) in data.chunks(mss.max(1)).enumerate() {
         let ts = [
             TcpOptionElement::Noop,
             TcpOptionElement::Noop,
-            TcpOptionElement::Timestamp(2 + i as u32, 1),
+            TcpOptionElement::Timestamp(3 + i as u32, 1),
         ];
         let mut b = base()
             .tcp(CLIENT_PORT, SERVER_PORT, seq, 502)
-            .ack(1)
+            .ack(ack)
             .options(&ts)
             .expect("timestamp option fits");
         if i % 8 == 7 {
@@ -68,9 +103,26 @@ pub fn tcp_stream(data: &[u8], mss: usize, isn: u32) -> Vec<Vec<u8>> {
         frames.push(emit(b, chunk));
         seq = seq.wrapping_add(chunk.len() as u32);
     }
-    let fin = base().tcp(CLIENT_PORT, SERVER_PORT, seq, 502).ack(1).fin();
+    let fin = base()
+        .tcp(CLIENT_PORT, SERVER_PORT, seq, 502)
+        .ack(ack)
+        .fin();
     frames.push(emit(fin, &[]));
     frames
+}
+
+/// A pure ACK from `sock`'s peer to the NIC: SEQ `seq`, ACK `ack`, no payload. The runner's
+/// window probe: sent with `seq = RCV_NXT - 1` (as Linux probes a zero window), it is outside
+/// any window, so the NIC answers with an ACK carrying its current window (and counts the
+/// probe OUT_OF_WINDOW).
+pub fn peer_ack(sock: &SocketSpec, seq: u32, ack: u32) -> Vec<u8> {
+    let eth = PacketBuilder::ethernet2(sock.remote_mac, sock.local_mac);
+    let ip = match VlanId::try_new(sock.vlan & 0x0FFF) {
+        Ok(id) if sock.vlan != 0 => eth.single_vlan(id).ipv4(sock.remote_ip, sock.local_ip, 64),
+        _ => eth.ipv4(sock.remote_ip, sock.local_ip, 64),
+    };
+    let b = ip.tcp(sock.remote_port, sock.local_port, seq, 502).ack(ack);
+    emit(b, &[])
 }
 
 fn emit(b: etherparse::PacketBuilderStep<etherparse::TcpHeader>, payload: &[u8]) -> Vec<u8> {

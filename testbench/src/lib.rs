@@ -5,12 +5,14 @@
 //! is checked by the sha256 of what landed on the disk image.
 
 pub mod backend;
+pub mod cosim;
 pub mod frames;
 pub mod pcap;
+pub mod peer;
 pub mod runner;
 
 pub use backend::{make_device, Backend};
-pub use runner::{run_stream, RunOptions, RunReport, Scenario};
+pub use runner::{run_stream, DropCounts, RunOptions, RunReport, Scenario};
 
 /// Failures of a scenario.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +35,10 @@ pub enum TbError {
     /// The run stopped making progress.
     #[error("stalled: {0}")]
     Stalled(String),
+    /// The NIC transmitted something a TCP receiver must not (wrong addresses, checksum,
+    /// flags, sequence or acknowledgment numbers, handshake options).
+    #[error("protocol: {0}")]
+    Protocol(String),
 }
 
 /// Hex sha256 of a byte slice.

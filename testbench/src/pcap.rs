@@ -3,7 +3,7 @@
 
 use crate::TbError;
 use buflet_driver::SocketSpec;
-use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+use etherparse::{NetSlice, SlicedPacket, TcpOptionElement, TransportSlice};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -15,8 +15,11 @@ pub struct Capture {
     pub total_frames: usize,
     /// The connection, from the server's (the NIC's) point of view.
     pub socket: SocketSpec,
-    /// Initial sequence number of the client.
+    /// Initial sequence number of the client (SEQ of its SYN).
     pub isn: u32,
+    /// Initial sequence number of the server (SEQ of its SYN-ACK in the capture). The NIC's
+    /// socket uses it as its ISS, so the capture's own ACKs complete the handshake.
+    pub server_isn: u32,
     /// The client-to-server byte stream, reassembled from the capture.
     pub stream: Vec<u8>,
 }
@@ -28,10 +31,27 @@ pub struct TcpInfo {
     pub src_port: u16,
     pub dst_port: u16,
     pub seq: u32,
+    /// Acknowledgment number field (meaningful when `ack`).
+    pub ack_num: u32,
+    /// Window field, unscaled.
+    pub window: u16,
     pub syn: bool,
     pub ack: bool,
     pub fin: bool,
+    pub rst: bool,
+    pub psh: bool,
     pub payload_len: usize,
+    /// MSS option value, if the segment carries one.
+    pub mss: Option<u16>,
+    /// Window scale option shift, if the segment carries one.
+    pub wscale: Option<u8>,
+}
+
+impl TcpInfo {
+    /// Sequence space the segment occupies: payload plus one for SYN and one for FIN.
+    pub fn seg_len(&self) -> u64 {
+        self.payload_len as u64 + self.syn as u64 + self.fin as u64
+    }
 }
 
 /// Parse a frame as Ethernet/IPv4/TCP, if it is one.
@@ -43,16 +63,32 @@ pub fn tcp_info(frame: &[u8]) -> Option<(TcpInfo, &[u8])> {
     let Some(TransportSlice::Tcp(t)) = &p.transport else {
         return None;
     };
+    let mut mss = None;
+    let mut wscale = None;
+    for o in t.options_iterator() {
+        match o {
+            Ok(TcpOptionElement::MaximumSegmentSize(v)) => mss = Some(v),
+            Ok(TcpOptionElement::WindowScale(v)) => wscale = Some(v),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
     let info = TcpInfo {
         src_ip: ip.header().source(),
         dst_ip: ip.header().destination(),
         src_port: t.source_port(),
         dst_port: t.destination_port(),
         seq: t.sequence_number(),
+        ack_num: t.acknowledgment_number(),
+        window: t.window_size(),
         syn: t.syn(),
         ack: t.ack(),
         fin: t.fin(),
+        rst: t.rst(),
+        psh: t.psh(),
         payload_len: t.payload().len(),
+        mss,
+        wscale,
     };
     Some((info, t.payload()))
 }
@@ -91,14 +127,41 @@ pub fn load(path: &Path) -> Result<Capture, TbError> {
         .ok_or_else(|| err(path, "no TCP connection (no SYN) in the capture"))?;
     let server_mac: [u8; 6] = all[syn_idx][0..6].try_into().expect("6 bytes");
     let client_mac: [u8; 6] = all[syn_idx][6..12].try_into().expect("6 bytes");
+    // The server's SYN-ACK of this connection: its SEQ is the server's ISN.
+    let server_isn = all[syn_idx..]
+        .iter()
+        .find_map(|f| {
+            tcp_info(f)
+                .filter(|(t, _)| {
+                    t.syn
+                        && t.ack
+                        && t.src_ip == syn.dst_ip
+                        && t.dst_ip == syn.src_ip
+                        && t.src_port == syn.dst_port
+                        && t.dst_port == syn.src_port
+                        && t.ack_num == syn.seq.wrapping_add(1)
+                })
+                .map(|(t, _)| t.seq)
+        })
+        .ok_or_else(|| err(path, "no SYN-ACK from the server in the capture"))?;
+    let vlan = SlicedPacket::from_ethernet(&all[syn_idx])
+        .ok()
+        .and_then(|p| p.vlan_ids().first().map(|v| v.value()))
+        .unwrap_or(0);
     let socket = SocketSpec {
         local_mac: server_mac,
         remote_mac: client_mac,
-        vlan: 0,
+        vlan,
         local_ip: syn.dst_ip,
         remote_ip: syn.src_ip,
         local_port: syn.dst_port,
         remote_port: syn.src_port,
+        iss: server_isn,
+        rcv_buf: crate::frames::RCV_BUF,
+        // Same MTU as the client: its SYN's MSS option (MTU - 40), 1460 when it has none.
+        mss: syn.mss.unwrap_or(crate::frames::mss_for_mtu(1500)),
+        rcv_wscale: crate::frames::RCV_WSCALE,
+        flags: 0,
     };
     let frames: Vec<Vec<u8>> = all
         .iter()
@@ -111,6 +174,7 @@ pub fn load(path: &Path) -> Result<Capture, TbError> {
         frames,
         socket,
         isn: syn.seq,
+        server_isn,
         stream,
     })
 }

@@ -1,30 +1,89 @@
 //! Run one TCP stream through the NIC and the zero-copy write, then check the disk.
+//!
+//! The sender is paced by the NIC itself (docs/tcp-receive.md): every frame the NIC transmits
+//! comes out of [`buflet_platform::Device::tx_pop`] and is parsed with etherparse; the sender
+//! keeps the highest acknowledgment number and the latest window, and sends (in scenario order)
+//! the frames whose data ends at or before `ack + window`. The stream starts with the client's
+//! SYN; nothing else of the connection is sent before the NIC's SYN-ACK arrives and checks out.
+//!
+//! Like any TCP sender it recovers from what the NIC did not take (a segment trimmed or dropped
+//! because the window shrank while it was on the wire): when the NIC has been silent for
+//! [`RunOptions::rto_cycles`] with nothing left on the wire, the frame holding the first
+//! unacknowledged byte is sent again, and in that recovery every partial ACK re-sends the frame
+//! at the new ACK at once (NewReno). When everything sent is acknowledged but the window is too
+//! small for the next frame, or the window is closed (zero), the NIC sends no window update of
+//! its own, so the sender probes as Linux does: a pure ACK one byte left of the window (`SEQ = ack - 1`), which the NIC answers
+//! with an ACK carrying its window and counts as an OUT_OF_WINDOW drop. Both are counted in the
+//! report (`retransmits`, `probes`). A run that stops making progress is an error.
+//!
+//! At the end the socket is deleted (SOCK_DEL returns its named buffers first), and every
+//! buflet must be back on the free list.
 
-use crate::pcap::tcp_info;
-use crate::{make_device, sha256_hex, Backend, TbError};
+use crate::pcap::{tcp_info, Capture, TcpInfo};
+use crate::{frames, make_device, sha256_hex, Backend, TbError};
 use buflet_driver::nas::{ExtentFile, NasStream};
-use buflet_driver::{Driver, SocketSpec};
+use buflet_driver::{Counters, Driver, SocketSpec};
 use buflet_platform::{BlockDevice, DeviceConfig, HostEnv, HostMemory};
 use buflet_spec::reg;
-use serde::Serialize;
+use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+use serde::{Serialize, Serializer};
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
 
 /// Block writes the driver keeps outstanding: below the block engine's command FIFO depth.
 const BLK_QUEUE_DEPTH: usize = 3;
+/// Most cycles the device runs between two looks at the NIC's transmit side and completions.
+const STEP: u64 = 4096;
+/// Cycles without progress (ACK, bytes received or written, scenario frames sent) before the
+/// run is declared stalled.
+const STALL_CYCLES: u64 = 4_000_000;
+/// After the last frame: cycles the NIC must stay silent before the socket is deleted.
+const SETTLE_CYCLES: u64 = 8192;
 
 /// A stream to deliver: the frames the server's NIC receives and what the stream should be.
 pub struct Scenario {
-    /// Frames in wire order.
+    /// Frames in wire (capture) order, starting with the client's SYN.
     pub frames: Vec<Vec<u8>>,
-    /// The connection, from the NIC's side.
+    /// The connection and the NIC socket's TCP parameters (ISS, RCV_BUF, MSS, RCV_WSCALE).
     pub socket: SocketSpec,
     /// Client initial sequence number (from its SYN).
     pub isn: u32,
     /// The client-to-server byte stream, known independently of the NIC.
     pub source: Vec<u8>,
+    /// A frame that does not fit the window may be overtaken by later frames that do (replays
+    /// of captures: an impaired capture's retransmission of a lost segment comes later in
+    /// capture order than frames beyond the window). When false, frames go strictly in order.
+    pub overtake: bool,
+}
+
+impl Scenario {
+    /// The synthetic demo stream: `source` sent in segments of `mss` payload bytes by a
+    /// client with ISN `isn` to a NIC socket with ISS `iss` (MSS option from the same MTU).
+    pub fn demo(source: Vec<u8>, mss: usize, isn: u32, iss: u32) -> Self {
+        let opt_mss = (mss + frames::DATA_OPTION_BYTES).min(65535) as u16;
+        Scenario {
+            frames: frames::tcp_stream(&source, mss, isn, iss),
+            socket: frames::demo_socket(iss, opt_mss),
+            isn,
+            source,
+            overtake: false,
+        }
+    }
+
+    /// A replay of a capture: its server-bound frames as they are, the NIC's ISS set to the
+    /// capture's server ISN so the capture's own ACKs complete the handshake.
+    pub fn replay(cap: Capture) -> Self {
+        Scenario {
+            frames: cap.frames,
+            socket: cap.socket,
+            isn: cap.isn,
+            source: cap.stream,
+            overtake: true,
+        }
+    }
 }
 
 /// How to run a scenario.
@@ -40,6 +99,9 @@ pub struct RunOptions {
     pub pages_per_nb: usize,
     /// Bytes per zero-copy write (a multiple of the block size).
     pub write_chunk: u64,
+    /// Cycles the NIC must be silent, with nothing left on the wire, before the sender
+    /// retransmits the first unacknowledged frame or probes a window too small for the next.
+    pub rto_cycles: u64,
     /// Write a waveform of the RTL to this path (RTL built with BUFLET_TRACE only).
     pub trace: Option<PathBuf>,
     /// Where to put the disk image; a temporary file when None.
@@ -57,10 +119,47 @@ impl RunOptions {
             nbs: 16,
             pages_per_nb: 16,
             write_chunk: 64 * 1024,
+            rto_cycles: 50_000,
             trace: None,
             image: None,
             progress: None,
         }
+    }
+}
+
+/// Drop counters by reason, serialized as a JSON object `{"TRUNCATED": n, ...}` with every
+/// reason of the spec, in code order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DropCounts(pub Vec<(&'static str, u32)>);
+
+impl DropCounts {
+    /// The count of a reason by its spec name; 0 for an unknown name.
+    pub fn get(&self, name: &str) -> u32 {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(0, |(_, v)| *v)
+    }
+
+    /// Sum over all reasons.
+    pub fn total(&self) -> u64 {
+        self.0.iter().map(|(_, v)| *v as u64).sum()
+    }
+
+    /// The reasons with a non-zero count.
+    pub fn nonzero(&self) -> Vec<(&'static str, u32)> {
+        self.0.iter().copied().filter(|(_, v)| *v > 0).collect()
+    }
+}
+
+impl Serialize for DropCounts {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
     }
 }
 
@@ -70,8 +169,28 @@ pub struct RunReport {
     pub backend: String,
     pub data_width: u32,
     pub payload_bytes: u64,
+    /// Frames in the scenario.
     pub frames: u64,
+    /// Frames put on the wire to the NIC: the scenario's, plus retransmissions and probes.
+    pub frames_sent: u64,
+    /// Frames sent again because the NIC had not acknowledged them (see the module doc).
+    pub retransmits: u64,
+    /// Window probes sent (each one is also an OUT_OF_WINDOW drop).
+    pub probes: u64,
+    /// Frames the NIC transmitted (CNT_TX_FRAMES): SYN-ACKs and ACKs.
+    pub tx_frames: u64,
+    /// Frames the sender took from the NIC's transmit side (must equal `tx_frames`).
+    pub tx_frames_seen: u64,
+    /// Bytes the NIC transmitted (CNT_TX_BYTES).
+    pub tx_bytes: u64,
+    /// Segments the NIC held out of order (CNT_OOO_HELD).
+    pub ooo_held: u64,
+    /// Segments accepted in order with data (CNT_RX_ACCEPTED).
+    pub rx_accepted: u64,
+    /// Sum of all drop counters.
     pub dropped: u64,
+    /// Every drop counter by spec name.
+    pub drops: DropCounts,
     pub cycles: u64,
     pub cpu_copied_bytes: u64,
     pub verified: bool,
@@ -86,12 +205,369 @@ pub struct RunReport {
     pub cpu_written: u64,
     pub stray_accesses: u64,
     pub disk_writes: u64,
-    pub free_buflets: u32,
+    /// CNT_FREE_BUFLETS after the socket was deleted: must equal `num_buflets`.
+    pub buflets_free_end: u32,
     pub num_buflets: u32,
-    pub drops_by_reason: Vec<(String, u32)>,
+    /// What went wrong besides the data (a buflet leak, a counter that disagrees with the
+    /// wire, a named buffer returned with an error, a reset). Empty on a good run.
+    pub failures: Vec<String>,
+    /// `verified` and no `failures`.
+    pub passed: bool,
     pub wall_seconds: f64,
     pub sim_cycles_per_second: f64,
     pub image: String,
+}
+
+/// Sequence space of one client frame of the connection, relative to the client's ISN + 1
+/// (the SYN is at -1).
+#[derive(Debug, Clone, Copy)]
+struct Seg {
+    /// Relative SEQ.
+    start: i64,
+    /// Relative end of the payload (start + payload length).
+    data_end: i64,
+    /// Relative end of the sequence space it occupies (data end + FIN; 0 for the SYN).
+    seq_end: i64,
+    syn: bool,
+}
+
+impl Seg {
+    fn seg_len(&self) -> i64 {
+        self.seq_end - self.start
+    }
+}
+
+/// The NIC's transmit side as the sender sees it.
+#[derive(Debug, Default)]
+struct Peer {
+    /// Highest acknowledgment, relative (None before the SYN-ACK).
+    acked: Option<i64>,
+    /// Latest window, in bytes (already scaled).
+    window: u64,
+    /// Shift applied to the window field of ACKs (0 unless both SYNs carried window scale).
+    shift: u32,
+    /// Frames taken from the NIC.
+    seen: u64,
+}
+
+impl Peer {
+    /// Right edge of the window, relative.
+    fn right(&self) -> Option<i64> {
+        self.acked.map(|a| a + self.window as i64)
+    }
+}
+
+/// The sender: the scenario's frames, which are still to go, and what went.
+struct Sender {
+    base: u32,
+    segs: Vec<Option<Seg>>,
+    pending: Vec<usize>,
+    /// Sent frames of the connection by relative start.
+    sent: BTreeMap<i64, Vec<usize>>,
+    high_sent: Option<i64>,
+    recover: Option<i64>,
+    overtake: bool,
+    syn_offers_ws: bool,
+    frames_sent: u64,
+    retransmits: u64,
+    probes: u64,
+}
+
+/// Relative sequence number of `x` (against `base`), unwrapped to the value nearest `near`.
+fn unwrap_rel(x: u32, base: u32, near: i64) -> i64 {
+    let near32 = base.wrapping_add(near as u32);
+    near + x.wrapping_sub(near32) as i32 as i64
+}
+
+/// Whether a frame's IPv4 header and TCP checksums are right (etherparse's view). A frame
+/// that fails is no segment of the connection: it is passed through unpaced (the NIC drops it).
+fn checksums_ok(f: &[u8]) -> bool {
+    let Ok(p) = SlicedPacket::from_ethernet(f) else {
+        return false;
+    };
+    let (Some(NetSlice::Ipv4(ip)), Some(TransportSlice::Tcp(t))) = (&p.net, &p.transport) else {
+        return false;
+    };
+    let ih = ip.header();
+    ih.header_checksum() == ih.to_header().calc_header_checksum()
+        && t.calc_checksum_ipv4(ih.source(), ih.destination()).ok() == Some(t.checksum())
+}
+
+fn is_ours_from_client(t: &TcpInfo, s: &SocketSpec) -> bool {
+    t.src_ip == s.remote_ip
+        && t.dst_ip == s.local_ip
+        && t.src_port == s.remote_port
+        && t.dst_port == s.local_port
+}
+
+impl Sender {
+    fn new(sc: &Scenario) -> Self {
+        let base = sc.isn.wrapping_add(1);
+        let mut near = 0i64;
+        let mut syn_offers_ws = false;
+        let segs = sc
+            .frames
+            .iter()
+            .map(|f| {
+                let (t, _) = tcp_info(f)?;
+                if !is_ours_from_client(&t, &sc.socket) || !checksums_ok(f) {
+                    return None;
+                }
+                let start = unwrap_rel(t.seq, base, near);
+                near = start;
+                if t.syn && !t.ack && t.wscale.is_some() {
+                    syn_offers_ws = true;
+                }
+                let data_end = start + t.payload_len as i64;
+                let seq_end = data_end + t.fin as i64 + t.syn as i64;
+                Some(Seg {
+                    start,
+                    data_end,
+                    seq_end,
+                    syn: t.syn,
+                })
+            })
+            .collect();
+        Sender {
+            base,
+            segs,
+            pending: (0..sc.frames.len()).collect(),
+            sent: BTreeMap::new(),
+            high_sent: None,
+            recover: None,
+            overtake: sc.overtake,
+            syn_offers_ws,
+            frames_sent: 0,
+            retransmits: 0,
+            probes: 0,
+        }
+    }
+
+    /// Whether a connection frame may go now.
+    fn fits(seg: &Seg, peer: &Peer) -> bool {
+        if seg.syn {
+            return true;
+        }
+        let Some(right) = peer.right() else {
+            return false;
+        };
+        seg.data_end <= right && (seg.seg_len() == 0 || seg.start < right)
+    }
+
+    fn push(&mut self, drv: &mut Driver, sc: &Scenario, idx: usize) {
+        drv.rx_push(sc.frames[idx].clone());
+        self.frames_sent += 1;
+        if let Some(seg) = self.segs[idx] {
+            self.high_sent = Some(self.high_sent.map_or(seg.seq_end, |h| h.max(seg.seq_end)));
+            self.sent.entry(seg.start).or_default().push(idx);
+        }
+    }
+
+    /// Send every pending frame that fits (in order; overtaking if the scenario allows).
+    /// Returns how many went.
+    fn send_ready(&mut self, drv: &mut Driver, sc: &Scenario, peer: &Peer) -> usize {
+        let pending = std::mem::take(&mut self.pending);
+        let mut kept = Vec::with_capacity(pending.len());
+        let mut blocked = false;
+        let mut sent = 0;
+        for idx in pending {
+            let go = !blocked && self.segs[idx].as_ref().is_none_or(|s| Self::fits(s, peer));
+            if go {
+                self.push(drv, sc, idx);
+                sent += 1;
+            } else {
+                kept.push(idx);
+                if !self.overtake {
+                    blocked = true;
+                }
+            }
+        }
+        self.pending = kept;
+        sent
+    }
+
+    /// The sent frame holding relative sequence number `at` (reaching furthest; the latest
+    /// in scenario order among equals, as a capture's retransmission comes after the
+    /// original), if any.
+    fn covering(&self, at: i64) -> Option<usize> {
+        self.sent
+            .range(..=at)
+            .rev()
+            .flat_map(|(_, v)| v.iter().copied())
+            .filter_map(|i| self.segs[i].map(|s| (i, s)))
+            .filter(|(_, s)| s.start <= at && at < s.seq_end)
+            .max_by_key(|(i, s)| (s.seq_end, *i))
+            .map(|(i, _)| i)
+    }
+
+    /// The first unacknowledged byte, if anything sent is unacknowledged.
+    fn unacked(&self, peer: &Peer) -> Option<i64> {
+        let a = peer.acked.unwrap_or(-1);
+        self.high_sent.filter(|&h| h > a).map(|_| a)
+    }
+
+    fn retransmit(&mut self, drv: &mut Driver, sc: &Scenario, at: i64) -> bool {
+        match self.covering(at) {
+            Some(idx) => {
+                drv.rx_push(sc.frames[idx].clone());
+                self.frames_sent += 1;
+                self.retransmits += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The NIC has been silent with nothing on the wire: retransmit, or probe the window.
+    /// With the window closed, nothing is retransmitted (the NIC would refuse it): the
+    /// window is probed instead.
+    fn on_timeout(&mut self, drv: &mut Driver, sc: &Scenario, peer: &Peer) {
+        if let Some(at) = self
+            .unacked(peer)
+            .filter(|_| peer.acked.is_none() || peer.window > 0)
+        {
+            if self.retransmit(drv, sc, at) {
+                self.recover = self.high_sent;
+                return;
+            }
+        }
+        let waiting =
+            self.pending.iter().any(|&i| self.segs[i].is_some()) || self.unacked(peer).is_some();
+        if let (Some(a), true) = (peer.acked, waiting) {
+            let seq = self.base.wrapping_add(a as u32).wrapping_sub(1);
+            let ack = sc.socket.iss.wrapping_add(1);
+            drv.rx_push(frames::peer_ack(&sc.socket, seq, ack));
+            self.frames_sent += 1;
+            self.probes += 1;
+        }
+    }
+
+    /// The NIC's ACK advanced: in recovery, a partial ACK re-sends the frame at the new ACK.
+    fn on_ack_advance(&mut self, drv: &mut Driver, sc: &Scenario, peer: &Peer) {
+        let (Some(r), Some(a)) = (self.recover, peer.acked) else {
+            return;
+        };
+        if a >= r {
+            self.recover = None;
+        } else if self.unacked(peer).is_some() && peer.window > 0 {
+            self.retransmit(drv, sc, a);
+        }
+    }
+}
+
+/// Check one frame the NIC transmitted and take its ACK and window (an ARP reply is let pass).
+fn take_nic_frame(
+    f: &[u8],
+    sc: &Scenario,
+    sender: &Sender,
+    peer: &mut Peer,
+) -> Result<(), TbError> {
+    let bad = |m: String| TbError::Protocol(format!("the NIC transmitted {m}"));
+    let s = &sc.socket;
+    // An ARP reply (docs/rx-paths.md, only when NIC_IP is set) is no part of the connection.
+    if let Ok(SlicedPacket {
+        net: Some(NetSlice::Arp(_)),
+        ..
+    }) = SlicedPacket::from_ethernet(f)
+    {
+        return Ok(());
+    }
+    if f.len() < 14 || f[0..6] != s.remote_mac || f[6..12] != s.local_mac {
+        return Err(bad(format!(
+            "a frame with the wrong MAC addresses ({} bytes)",
+            f.len()
+        )));
+    }
+    let p = SlicedPacket::from_ethernet(f)
+        .map_err(|e| bad(format!("a frame etherparse cannot parse: {e}")))?;
+    let vlan = p.vlan_ids().first().map_or(0, |v| v.value());
+    if vlan != s.vlan {
+        return Err(bad(format!("a frame on VLAN {vlan}, expected {}", s.vlan)));
+    }
+    let (Some(NetSlice::Ipv4(ip)), Some(TransportSlice::Tcp(t))) = (&p.net, &p.transport) else {
+        return Err(bad("a frame that is not IPv4/TCP".into()));
+    };
+    let ih = ip.header();
+    if ih.header_checksum() != ih.to_header().calc_header_checksum() {
+        return Err(bad("an IPv4 header with a wrong checksum".into()));
+    }
+    let csum = t
+        .calc_checksum_ipv4(ih.source(), ih.destination())
+        .map_err(|e| bad(format!("an oversized TCP segment: {e}")))?;
+    if csum != t.checksum() {
+        return Err(bad(format!(
+            "a TCP segment with checksum {:#06x}, expected {csum:#06x}",
+            t.checksum()
+        )));
+    }
+    let (info, payload) = tcp_info(f).ok_or_else(|| bad("an unparsable TCP segment".into()))?;
+    if info.src_ip != s.local_ip
+        || info.dst_ip != s.remote_ip
+        || info.src_port != s.local_port
+        || info.dst_port != s.remote_port
+    {
+        return Err(bad("a segment of another connection".into()));
+    }
+    if !payload.is_empty() || info.fin || info.rst || !info.ack {
+        return Err(bad(format!(
+            "a segment that is not an ACK or SYN-ACK (flags SYN {} ACK {} FIN {} RST {}, {} payload bytes)",
+            info.syn,
+            info.ack,
+            info.fin,
+            info.rst,
+            payload.len()
+        )));
+    }
+    let iss = s.iss;
+    let near = peer.acked.unwrap_or(0);
+    let ack = unwrap_rel(info.ack_num, sender.base, near);
+    if info.syn {
+        if info.seq != iss {
+            return Err(bad(format!(
+                "a SYN-ACK with SEQ {}, expected ISS {iss}",
+                info.seq
+            )));
+        }
+        if ack != 0 {
+            return Err(bad(format!(
+                "a SYN-ACK acknowledging {}, expected the client's ISN + 1 = {}",
+                info.ack_num, sender.base
+            )));
+        }
+        if info.mss != Some(s.mss) {
+            return Err(bad(format!(
+                "a SYN-ACK with MSS option {:?}, expected {}",
+                info.mss, s.mss
+            )));
+        }
+        let want_ws = sender.syn_offers_ws.then_some(s.rcv_wscale);
+        if info.wscale != want_ws {
+            return Err(bad(format!(
+                "a SYN-ACK with window scale {:?}, expected {want_ws:?}",
+                info.wscale
+            )));
+        }
+        peer.shift = info.wscale.map_or(0, |w| w.min(14) as u32);
+        if peer.acked.is_none() {
+            peer.acked = Some(0);
+        }
+        // RFC 7323: the window of a SYN-ACK is never scaled.
+        peer.window = info.window as u64;
+    } else {
+        if peer.acked.is_none() {
+            return Err(bad("an ACK before its SYN-ACK".into()));
+        }
+        if info.seq != iss.wrapping_add(1) {
+            return Err(bad(format!(
+                "an ACK with SEQ {}, expected ISS + 1 = {}",
+                info.seq,
+                iss.wrapping_add(1)
+            )));
+        }
+        peer.acked = peer.acked.map(|a| a.max(ack));
+        peer.window = (info.window as u64) << peer.shift;
+    }
+    Ok(())
 }
 
 /// Deliver the scenario's frames, write the stream zero-copy as one file at offset 0, read it
@@ -114,6 +590,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
             tmp.clone()
         }
     };
+    let _cleanup = opt.image.is_none().then(|| RemoveOnDrop(image.clone()));
     let disk = BlockDevice::create(&image, disk_start + file_cap + (1 << 20))?;
     let mem_size = ((opt.nbs * opt.pages_per_nb * 4096) as u64 + (8 << 20)).next_power_of_two();
     let env = HostEnv {
@@ -138,42 +615,60 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
     let total = sc.source.len() as u64;
     let failure: Rc<RefCell<Option<String>>> = Rc::new(RefCell::new(None));
 
-    let mut next = 0usize;
+    let mut sender = Sender::new(sc);
+    let mut peer = Peer::default();
     let mut issued = 0u64;
-    let mut idle_rounds = 0u32;
-    let mut last_state = (0u64, 0u64, 0usize);
+    let mut last_activity = drv.cycles();
+    let mut last_progress = drv.cycles();
+    let mut last_state = (None, 0u64, 0u64, usize::MAX, None);
+    let debug = std::env::var("BUFLET_DEBUG").is_ok();
     loop {
-        // The sender stays within the receive window: the named-buffer space the driver has
-        // posted (ACK generation with the advertised window comes with the TCP engine).
-        while next < sc.frames.len() {
-            let f = &sc.frames[next];
-            if let Some((t, _)) = tcp_info(f) {
-                let end = t.seq.wrapping_sub(sc.isn.wrapping_add(1)) as u64 + t.payload_len as u64;
-                if !t.syn && end < (1 << 31) && end > nas.received() + nas.posted_bytes() {
-                    break;
-                }
-            }
-            drv.rx_push(f.clone());
-            next += 1;
+        // What the NIC transmitted: its SYN-ACK and ACKs pace the sender.
+        let before = peer.acked;
+        while let Some(f) = drv.tx_pop() {
+            take_nic_frame(&f, sc, &sender, &mut peer)?;
+            peer.seen += 1;
+            last_activity = drv.cycles();
         }
-        for c in drv.wait(20_000)? {
+        if peer.acked > before && before.is_some() {
+            sender.on_ack_advance(&mut drv, sc, &peer);
+        }
+        if sender.send_ready(&mut drv, sc, &peer) > 0 {
+            last_activity = drv.cycles();
+        }
+        if drv.rx_pending() > 0 {
+            last_activity = drv.cycles();
+        } else if drv.cycles() - last_activity >= opt.rto_cycles {
+            sender.on_timeout(&mut drv, sc, &peer);
+            last_activity = drv.cycles();
+        }
+
+        let c0 = drv.cycles();
+        for c in drv.wait(STEP)? {
             nas.handle(&mut drv, &c)?;
+        }
+        if drv.cycles() == c0 {
+            drv.run(64);
         }
         if let Some(e) = failure.borrow().clone() {
             return Err(TbError::Stalled(format!("zero-copy write failed: {e}")));
         }
-        if std::env::var("BUFLET_DEBUG").is_ok() {
+        if debug {
             let fb = drv.rd(reg::CNT_FREE_BUFLETS);
             eprintln!(
-                "cyc {} next {} recv {} written {} posted {} inflight {} free {} pend {}",
+                "cyc {} pending {} acked {:?} win {} recv {} written {} posted {} inflight {} free {} wire {} retx {} probes {}",
                 drv.cycles(),
-                next,
+                sender.pending.len(),
+                peer.acked,
+                peer.window,
                 nas.received(),
                 nas.written(),
                 nas.posted_bytes(),
                 nas.writes_in_flight(),
                 fb,
-                drv.rx_pending()
+                drv.rx_pending(),
+                sender.retransmits,
+                sender.probes
             );
         }
         let received = nas.received();
@@ -207,48 +702,124 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         if let Some(p) = &opt.progress {
             p(nas.written().min(total), total);
         }
-        if nas.eof.is_some_and(|e| nas.written() >= e) && nas.writes_in_flight() == 0 {
+        let stream_done =
+            nas.eof.is_some_and(|e| nas.written() >= e) && nas.writes_in_flight() == 0;
+        if stream_done && (sender.pending.is_empty() || nas.reset) && drv.rx_pending() == 0 {
             break;
         }
-        let state = (nas.received(), nas.written(), next);
-        if state == last_state && drv.rx_pending() == 0 {
-            idle_rounds += 1;
-            if idle_rounds > 200 {
-                return Err(TbError::Stalled(format!(
-                    "no progress for 4M cycles: {} of {} frames fed, {} bytes received, {} on disk, eof {:?}, drops {:?}",
-                    next,
-                    sc.frames.len(),
-                    state.0,
-                    state.1,
-                    nas.eof,
-                    drops(&mut drv)
-                )));
-            }
-        } else {
-            idle_rounds = 0;
+        let state = (
+            peer.acked,
+            nas.received(),
+            nas.written(),
+            sender.pending.len(),
+            nas.eof,
+        );
+        if state != last_state {
             last_state = state;
+            last_progress = drv.cycles();
+        } else if drv.cycles() - last_progress > STALL_CYCLES {
+            let d = drops(&mut drv);
+            return Err(TbError::Stalled(format!(
+                "no progress for {STALL_CYCLES} cycles: {} of {} frames still to send, NIC acked {:?} window {}, {} bytes received, {} on disk, eof {:?}, {} retransmits, {} probes, drops {:?}",
+                sender.pending.len(),
+                sc.frames.len(),
+                peer.acked,
+                peer.window,
+                nas.received(),
+                nas.written(),
+                nas.eof,
+                sender.retransmits,
+                sender.probes,
+                d.nonzero()
+            )));
         }
     }
+
+    // Let the NIC answer the last frames, then delete the socket: its named buffers come back
+    // first (flag DELETE), and every buflet must return to the free list.
+    let mut quiet_since = drv.cycles();
+    while drv.cycles() - quiet_since < SETTLE_CYCLES {
+        for c in drv.wait(STEP)? {
+            nas.handle(&mut drv, &c)?;
+        }
+        let mut active = drv.rx_pending() > 0;
+        while let Some(f) = drv.tx_pop() {
+            take_nic_frame(&f, sc, &sender, &mut peer)?;
+            peer.seen += 1;
+            active = true;
+        }
+        if active {
+            quiet_since = drv.cycles();
+        }
+    }
+    for c in drv.del_socket(sock)? {
+        nas.handle(&mut drv, &c)?;
+    }
+    drv.run(STEP);
+    while let Some(f) = drv.tx_pop() {
+        take_nic_frame(&f, sc, &sender, &mut peer)?;
+        peer.seen += 1;
+    }
+
     let len = nas.eof.unwrap_or(0) as usize;
     let mut back = vec![0u8; len];
     drv.env.disk.read_bytes(disk_start, &mut back)?;
     let cycles = drv.cycles();
     let s = drv.env.mem.stats();
-    let drops_by_reason = drops(&mut drv);
-    let dropped = drops_by_reason.iter().map(|(_, n)| *n as u64).sum();
-    let free_buflets = drv.rd(reg::CNT_FREE_BUFLETS);
+    let counters: Counters = drv.counters();
+    let drops = DropCounts(counters.drops.clone());
     let wall = started.elapsed().as_secs_f64();
     let disk_sha256 = sha256_hex(&back);
     let source_sha256 = sha256_hex(&sc.source);
+    let verified = disk_sha256 == source_sha256;
+    let num_buflets = drv.info.num_buflets;
+    let mut failures = Vec::new();
+    if !verified {
+        failures.push("the disk does not hold the source bytes".to_string());
+    }
+    if counters.free_buflets != num_buflets {
+        failures.push(format!(
+            "{} of {} buflets free after SOCK_DEL: {} leaked",
+            counters.free_buflets,
+            num_buflets,
+            num_buflets.saturating_sub(counters.free_buflets)
+        ));
+    }
+    if counters.tx_frames as u64 != peer.seen {
+        failures.push(format!(
+            "CNT_TX_FRAMES is {} but {} frames came out of the NIC",
+            counters.tx_frames, peer.seen
+        ));
+    }
+    if nas.reset {
+        failures.push("the NIC returned a named buffer with flag RST".to_string());
+    }
+    for c in &nas.errors {
+        failures.push(format!(
+            "named buffer {} returned with status {} ({})",
+            c.ref_num,
+            c.status,
+            buflet_driver::status_name(c.status)
+        ));
+    }
     let report = RunReport {
         backend: drv.backend().to_string(),
         data_width: drv.info.data_width,
         payload_bytes: len as u64,
         frames: sc.frames.len() as u64,
-        dropped,
+        frames_sent: sender.frames_sent,
+        retransmits: sender.retransmits,
+        probes: sender.probes,
+        tx_frames: counters.tx_frames as u64,
+        tx_frames_seen: peer.seen,
+        tx_bytes: counters.tx_bytes as u64,
+        ooo_held: counters.ooo_held as u64,
+        rx_accepted: counters.rx_accepted as u64,
+        dropped: drops.total(),
+        drops,
         cycles,
         cpu_copied_bytes: s.cpu_copied,
-        verified: disk_sha256 == source_sha256,
+        verified,
         disk_sha256,
         source_sha256,
         dram_crossings_per_byte: if len > 0 {
@@ -264,35 +835,105 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         cpu_written: s.cpu_written,
         stray_accesses: s.stray_accesses,
         disk_writes: drv.env.disk.stats().writes,
-        free_buflets,
-        num_buflets: drv.info.num_buflets,
-        drops_by_reason,
+        buflets_free_end: counters.free_buflets,
+        num_buflets,
+        passed: failures.is_empty(),
+        failures,
         wall_seconds: wall,
         sim_cycles_per_second: cycles as f64 / wall.max(1e-9),
         image: image.display().to_string(),
     };
-    if opt.image.is_none() {
-        let _ = std::fs::remove_file(&image);
-    }
     Ok(report)
 }
 
-fn drops(drv: &mut Driver) -> Vec<(String, u32)> {
-    buflet_spec::CONSTS
-        .iter()
-        .filter(|c| c.group == "drop" && c.value > 0 && c.value < buflet_spec::drop::COUNTER_BASE)
-        .map(|c| {
-            (
-                c.name.to_string(),
-                drv.rd((buflet_spec::drop::COUNTER_BASE + 4 * c.value) as u32),
-            )
-        })
-        .filter(|(_, n)| *n > 0)
-        .collect()
+/// Every drop counter of the device, by spec name.
+pub fn drops(drv: &mut Driver) -> DropCounts {
+    DropCounts(
+        buflet_driver::drop_reasons()
+            .into_iter()
+            .map(|(name, code)| (name, drv.drop_count(code)))
+            .collect(),
+    )
+}
+
+/// Removes a temporary disk image when the run ends, however it ends.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_sequence_numbers_unwrap_across_2_pow_32() {
+        let base = 0xffff_fff0u32;
+        assert_eq!(unwrap_rel(base, base, 0), 0);
+        assert_eq!(unwrap_rel(base.wrapping_sub(1), base, 0), -1);
+        assert_eq!(unwrap_rel(0x10, base, 0), 0x20);
+        // Far along a long stream, near the previous value.
+        let near = 5_000_000_000i64;
+        let x = base.wrapping_add(near as u32).wrapping_add(1448);
+        assert_eq!(unwrap_rel(x, base, near), near + 1448);
+    }
+
+    #[test]
+    fn drop_counts_serialize_as_an_object_in_spec_order() {
+        let d = DropCounts(vec![
+            ("TRUNCATED", 0),
+            ("OUT_OF_WINDOW", 3),
+            ("DUPLICATE", 1),
+        ]);
+        assert_eq!(
+            serde_json::to_string(&d).unwrap(),
+            r#"{"TRUNCATED":0,"OUT_OF_WINDOW":3,"DUPLICATE":1}"#
+        );
+        assert_eq!(d.get("OUT_OF_WINDOW"), 3);
+        assert_eq!(d.get("NO_SUCH"), 0);
+        assert_eq!(d.total(), 4);
+        assert_eq!(d.nonzero(), vec![("OUT_OF_WINDOW", 3), ("DUPLICATE", 1)]);
+    }
+
+    #[test]
+    fn a_frame_fits_when_its_data_ends_inside_the_window() {
+        let peer = Peer {
+            acked: Some(1000),
+            window: 2000,
+            ..Peer::default()
+        };
+        let seg = |start: i64, len: i64, fin: bool| Seg {
+            start,
+            data_end: start + len,
+            seq_end: start + len + fin as i64,
+            syn: false,
+        };
+        assert!(Sender::fits(&seg(1000, 2000, false), &peer));
+        assert!(!Sender::fits(&seg(1001, 2000, false), &peer));
+        // Duplicates left of the ACK still go.
+        assert!(Sender::fits(&seg(0, 1000, false), &peer));
+        // A FIN needs a byte of window, a pure ACK does not.
+        assert!(Sender::fits(&seg(2999, 0, true), &peer));
+        assert!(!Sender::fits(&seg(3000, 0, true), &peer));
+        assert!(Sender::fits(&seg(3000, 0, false), &peer));
+        // Nothing but the SYN before the SYN-ACK.
+        let none = Peer::default();
+        assert!(!Sender::fits(&seg(0, 0, false), &none));
+        let syn = Seg {
+            start: -1,
+            data_end: -1,
+            seq_end: 0,
+            syn: true,
+        };
+        assert!(Sender::fits(&syn, &none));
+    }
 }

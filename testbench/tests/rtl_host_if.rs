@@ -158,8 +158,21 @@ fn reg_block_registers_counters_irq() {
     let all: Vec<u32> = buflet_spec::REGS
         .iter()
         .map(|x| x.addr)
-        .chain([0x3FC, 0x150, 0x10C + 4 * 12])
+        // unmapped: past the map, after the last counter, drop reasons 0, 14 and 15
+        .chain([
+            0x3FC,
+            reg::CNT_OOO_HELD + 4,
+            drop::COUNTER_BASE as u32,
+            drop::COUNTER_BASE as u32 + 4 * 14,
+            drop::COUNTER_BASE as u32 + 4 * 15,
+        ])
         .collect();
+    for r in 1..=drop::BAD_STATE as u32 {
+        assert!(
+            all.contains(&(drop::COUNTER_BASE as u32 + 4 * r)),
+            "drop counter {r} is in the register list"
+        );
+    }
     let mut pending: Option<u32> = None; // expected read data
     let (mut req_head, mut cpl_tail, mut free) = (0u32, 0u32, 0u32);
     let mut reads = 0;
@@ -193,6 +206,9 @@ fn reg_block_registers_counters_irq() {
         let e_del = ev(&mut rng);
         let e_del_bytes: u16 = rng.gen();
         let e_nb = ev(&mut rng);
+        let e_ooo = ev(&mut rng);
+        let e_tx = ev(&mut rng);
+        let e_tx_bytes: u8 = rng.gen();
         let e_blk = ev(&mut rng);
         let e_blk_bytes: u16 = rng.gen();
         let e_cpl = rng.gen_bool(0.05);
@@ -211,6 +227,9 @@ fn reg_block_registers_counters_irq() {
             ("ev_delivered_valid", e_del as u64),
             ("ev_delivered_bytes", e_del_bytes as u64),
             ("ev_nb_returned", e_nb as u64),
+            ("ev_ooo_held", e_ooo as u64),
+            ("ev_tx_frame", e_tx as u64),
+            ("ev_tx_bytes", e_tx_bytes as u64),
             ("ev_blk_write", e_blk as u64),
             ("ev_blk_bytes", e_blk_bytes as u64),
             ("cpl_posted", e_cpl as u64),
@@ -276,7 +295,7 @@ fn reg_block_registers_counters_irq() {
             r.add(reg::CNT_RX_FRAMES, 1);
             r.add(reg::CNT_RX_BYTES, e_bytes as u32);
         }
-        if e_drop && e_reason != 0 && e_reason as u64 <= drop::TOO_LONG {
+        if e_drop && e_reason != 0 && e_reason as u64 <= drop::BAD_STATE {
             r.add(drop::COUNTER_BASE as u32 + 4 * e_reason as u32, 1);
         }
         if e_acc {
@@ -287,6 +306,13 @@ fn reg_block_registers_counters_irq() {
         }
         if e_nb {
             r.add(reg::CNT_NB_RETURNED, 1);
+        }
+        if e_ooo {
+            r.add(reg::CNT_OOO_HELD, 1);
+        }
+        if e_tx {
+            r.add(reg::CNT_TX_FRAMES, 1);
+            r.add(reg::CNT_TX_BYTES, e_tx_bytes as u32);
         }
         if e_blk {
             r.add(reg::CNT_BLK_WRITES, 1);
@@ -303,6 +329,8 @@ fn reg_block_registers_counters_irq() {
         "ev_accepted",
         "ev_delivered_valid",
         "ev_nb_returned",
+        "ev_ooo_held",
+        "ev_tx_frame",
         "ev_blk_write",
         "cpl_posted",
     ] {
@@ -987,6 +1015,7 @@ fn nic_smoke(name: &str, seed: u64) {
         d.set("s_blk_resp_status", 0);
         d.set("m_axis_tx_tready", 1);
         d.m.eval();
+        // no frame is received, so no ACK is ever sent
         assert_eq!(d.get("m_axis_tx_tvalid"), 0);
         if rd_pending {
             assert_eq!(d.get("m_reg_rvalid"), 1);

@@ -12,11 +12,18 @@
 //! reason, the fields of good frames against etherparse's own parse, the
 //! buflet chain walked through the link writes, and the stored bytes against
 //! the frame. Random idle cycles on the input and random metadata backpressure.
+//!
+//! Version 0.2 metadata: the acknowledgment number of every passing frame, and
+//! the window scale option of SYN segments (docs/tcp-receive.md "Frame
+//! metadata from rx_parser"). SYN frames with option lists built with
+//! etherparse (valid element lists; raw lists with NOPs, EOL, several WS,
+//! WS beyond 14, malformed lengths, options running past the end) are checked
+//! against an independent option walk over etherparse's view of the options.
 
 use buflet_sim::{Model, Port};
 use etherparse::{
     IpHeaders, IpNumber, Ipv4Header, Ipv4Options, NetHeaders, PacketBuilder, PacketHeaders,
-    TcpHeader, TransportHeader, VlanId,
+    TcpHeader, TcpOptionElement, TransportHeader, VlanId,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -48,6 +55,53 @@ struct Fields {
     flags: u64,
     pay_off: u64,
     pay_len: u64,
+    ack: u64,
+    ws_valid: u64,
+    ws: u64,
+}
+
+/// The window scale option of a SYN's option bytes, by the walk of
+/// docs/tcp-receive.md: (WS_VALID, WS).
+fn ws_walk(o: &[u8]) -> (u64, u64) {
+    let n = o.len();
+    let mut found = None;
+    let mut i = 0;
+    while i < n {
+        match o[i] {
+            0 => break,
+            1 => i += 1,
+            k => {
+                let Some(&l) = o.get(i + 1) else { break };
+                let l = usize::from(l);
+                if l < 2 || i + l > n {
+                    break;
+                }
+                if k == 3 && l == 3 {
+                    found = Some(o[i + 2].min(14));
+                }
+                i += l;
+            }
+        }
+    }
+    match found {
+        Some(ws) => (1, u64::from(ws)),
+        None => (0, 0),
+    }
+}
+
+/// ACK and window scale expected for a frame that passes every check,
+/// from etherparse's parse of the TCP header.
+fn tcp_extra(frame: &[u8]) -> (u64, u64, u64) {
+    let h = PacketHeaders::from_ethernet_slice(frame).expect("etherparse parse");
+    let Some(TransportHeader::Tcp(tcp)) = &h.transport else {
+        panic!("not tcp")
+    };
+    let (ws_valid, ws) = if tcp.syn {
+        ws_walk(tcp.options.as_slice())
+    } else {
+        (0, 0)
+    };
+    (u64::from(tcp.acknowledgment_number), ws_valid, ws)
 }
 
 struct Case {
@@ -187,6 +241,7 @@ fn oracle(frame: &[u8]) -> Fields {
         | u64::from(tcp.cwr) << 7;
     let pay_len = usize::from(ip.total_len) - ip.header_len() - tcp.header_len();
     assert_eq!(pay_len, payload.len(), "oracle: payload length");
+    let (ack, ws_valid, ws) = tcp_extra(frame);
     Fields {
         vlan,
         src_ip: u64::from(u32::from_be_bytes(ip.source)),
@@ -197,6 +252,152 @@ fn oracle(frame: &[u8]) -> Fields {
         flags,
         pay_off: (l3 + ip.header_len() + tcp.header_len()) as u64,
         pay_len: pay_len as u64,
+        ack,
+        ws_valid,
+        ws,
+    }
+}
+
+/// A random TCP option list for a SYN, raw bytes (a multiple of 4, at most 40):
+/// NOPs, EOL, valid and malformed window scale options (several of them, shifts
+/// beyond 14), other options, lengths that run past the end, random bytes.
+fn rand_raw_options(rng: &mut ChaCha8Rng) -> Vec<u8> {
+    let mut o = Vec::new();
+    let target = rng.gen_range(1..=10) * 4;
+    if rng.gen_bool(0.2) {
+        // NOPs, then a window scale that ends exactly at the end of the list
+        // or is cut by one or two bytes there (cut: not valid)
+        let cut = rng.gen_range(0..3);
+        o.resize(target + cut - 3, 1);
+        o.extend_from_slice(&[3, 3, rng.gen_range(0..20)]);
+        o.truncate(target);
+        return o;
+    }
+    while o.len() < target {
+        match rng.gen_range(0..16) {
+            0..=3 => o.push(1),
+            4..=6 => {
+                let v = if rng.gen_bool(0.7) {
+                    rng.gen_range(0..=16)
+                } else {
+                    rng.gen()
+                };
+                o.extend_from_slice(&[3, 3, v]);
+            }
+            7 => o.extend_from_slice(&[2, 4, rng.gen(), rng.gen()]),
+            8 => o.extend_from_slice(&[4, 2]),
+            9 => {
+                o.extend_from_slice(&[8, 10]);
+                for _ in 0..8 {
+                    o.push(rng.gen());
+                }
+            }
+            10 => o.push(0), // EOL: the walk stops here
+            11 => {
+                // window scale with a wrong length (stops the walk when < 2)
+                let l = *[0u8, 1, 2, 4, 5].get(rng.gen_range(0..5)).unwrap();
+                o.extend_from_slice(&[3, l]);
+                for _ in 2..usize::from(l.max(2)) {
+                    o.push(rng.gen_range(0..20));
+                }
+            }
+            12 => {
+                // unknown option with a length that may run past the end
+                let l: u8 = rng.gen_range(2..48);
+                o.extend_from_slice(&[rng.gen_range(5..255), l]);
+            }
+            13 => {
+                // a lone kind as the very last byte
+                o.push(rng.gen_range(2..255));
+            }
+            _ => o.push(rng.gen()),
+        }
+    }
+    o.truncate(40);
+    while o.len() % 4 != 0 {
+        o.push(if rng.gen_bool(0.5) { 0 } else { rng.gen() });
+    }
+    o
+}
+
+/// A well-formed option list made of etherparse elements (MSS, SACK permitted,
+/// timestamps, NOPs, one or more window scales).
+fn rand_elem_options(rng: &mut ChaCha8Rng) -> Vec<TcpOptionElement> {
+    let mut e = Vec::new();
+    let mut len = 0;
+    loop {
+        let (el, l) = match rng.gen_range(0..6) {
+            0 => (TcpOptionElement::Noop, 1),
+            1 => (TcpOptionElement::MaximumSegmentSize(rng.gen()), 4),
+            2 => (TcpOptionElement::SelectiveAcknowledgementPermitted, 2),
+            3 => (TcpOptionElement::Timestamp(rng.gen(), rng.gen()), 10),
+            _ => (TcpOptionElement::WindowScale(rng.gen_range(0..=20)), 3),
+        };
+        if len + l > 40 || (len > 0 && rng.gen_bool(0.15)) {
+            break;
+        }
+        len += l;
+        e.push(el);
+    }
+    e
+}
+
+/// A good SYN (or SYN-ACK, or for contrast a non-SYN) frame with random options.
+fn build_syn(rng: &mut ChaCha8Rng, syn: bool, raw: bool) -> Vec<u8> {
+    let mut tcp = TcpHeader::new(rng.gen(), rng.gen(), rng.gen(), rng.gen());
+    tcp.acknowledgment_number = rng.gen();
+    tcp.syn = syn;
+    tcp.ack = rng.gen_bool(0.3);
+    tcp.fin = rng.gen_bool(0.05);
+    if raw {
+        tcp.set_options_raw(&rand_raw_options(rng))
+            .expect("raw tcp options");
+    } else {
+        tcp.set_options(&rand_elem_options(rng))
+            .expect("tcp option elements");
+    }
+    let vlan = rand_vlan(rng);
+    let ip_opts = if rng.gen_bool(0.2) {
+        rng.gen_range(1..=10) * 4
+    } else {
+        0
+    };
+    let mut ip = Ipv4Header::new(0, 64, IpNumber::TCP, rng.gen(), rng.gen()).expect("ipv4 header");
+    ip.options = Ipv4Options::try_from(&vec![1u8; ip_opts][..]).expect("ip options");
+    let pay = if rng.gen_bool(0.8) {
+        0
+    } else {
+        rng.gen_range(1..200)
+    };
+    let mut payload = vec![0u8; pay];
+    rng.fill(&mut payload[..]);
+    let mut frame = Vec::new();
+    let eth = PacketBuilder::ethernet2(rng.gen(), rng.gen());
+    let ipv4 = IpHeaders::Ipv4(ip, Default::default());
+    match vlan {
+        Some(v) => eth
+            .single_vlan(VlanId::try_new(v).expect("vlan id"))
+            .ip(ipv4)
+            .tcp_header(tcp)
+            .write(&mut frame, &payload),
+        None => eth.ip(ipv4).tcp_header(tcp).write(&mut frame, &payload),
+    }
+    .expect("write frame");
+    if frame.len() < 60 {
+        frame.resize(60, 0);
+    }
+    frame
+}
+
+/// Cycles stage B may spend on the option walk of a frame: one per option
+/// byte plus the final step (SYN frames that pass only).
+fn walk_budget(frame: &[u8]) -> usize {
+    match PacketHeaders::from_ethernet_slice(frame) {
+        Ok(h) => match &h.transport {
+            Some(TransportHeader::Tcp(tcp)) if tcp.syn => tcp.options.len() + 1,
+            _ => 0,
+        },
+        Err(_) => 0,
     }
 }
 
@@ -248,7 +449,7 @@ fn case(what: &'static str, frame: Vec<u8>, reason: u8) -> Case {
 }
 
 fn make_case(rng: &mut ChaCha8Rng) -> Case {
-    let kind = rng.gen_range(0..40);
+    let kind = rng.gen_range(0..46);
     match kind {
         // good frames (about half), sometimes padded
         0..=19 => {
@@ -452,6 +653,13 @@ fn make_case(rng: &mut ChaCha8Rng) -> Case {
             f[16..18].copy_from_slice(&tot.to_be_bytes());
             case("garbage", f, TRUNCATED)
         }
+        40..=42 => case("syn raw options", build_syn(rng, true, true), NONE),
+        43 | 44 => case("syn option elements", build_syn(rng, true, false), NONE),
+        45 => {
+            // options with window scale on a segment without SYN: not reported
+            let raw = rng.gen();
+            case("no syn, options", build_syn(rng, false, raw), NONE)
+        }
         _ => {
             let mut t = rand_good(rng);
             // bad IP checksum wins over a TCP problem
@@ -495,6 +703,9 @@ struct Ports {
     flags: Port,
     pay_off: Port,
     pay_len: Port,
+    ack: Port,
+    ws_valid: Port,
+    ws: Port,
     head: Port,
     tail: Port,
     count: Port,
@@ -534,6 +745,9 @@ impl Ports {
             flags: p("m_meta_flags"),
             pay_off: p("m_meta_pay_off"),
             pay_len: p("m_meta_pay_len"),
+            ack: p("m_meta_ack"),
+            ws_valid: p("m_meta_ws_valid"),
+            ws: p("m_meta_ws"),
             head: p("m_meta_head"),
             tail: p("m_meta_tail"),
             count: p("m_meta_count"),
@@ -557,8 +771,8 @@ fn low_mask(n: usize) -> u64 {
     }
 }
 
-/// Runs the cases through the model; returns the number of cycles.
-fn run(prefix: &str, kw: usize, bb: usize, seed: u64, cfg: &Run, mut cases: Vec<Case>) -> u64 {
+/// Runs the cases through the model.
+fn run(prefix: &str, kw: usize, bb: usize, seed: u64, cfg: &Run, mut cases: Vec<Case>) -> Stats {
     let mut m = Model::new(prefix).expect("model");
     let p = Ports::new(&m);
     assert_eq!(p.tdata.width() as usize, kw * 8);
@@ -581,6 +795,7 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, cfg: &Run, mut cases: Vec<
     let mut wdata = vec![0u8; kw];
     let mut cycles = 0u64;
     let mut by_reason: HashMap<u8, usize> = HashMap::new();
+    let mut ws_seen = 0usize;
 
     while done < n_enabled || fi < cases.len() {
         cycles += 1;
@@ -685,8 +900,12 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, cfg: &Run, mut cases: Vec<
                     flags: m.get(p.flags),
                     pay_off: m.get(p.pay_off),
                     pay_len: m.get(p.pay_len),
+                    ack: m.get(p.ack),
+                    ws_valid: m.get(p.ws_valid),
+                    ws: m.get(p.ws),
                 };
                 assert_eq!(got, f, "{ctx}: fields");
+                ws_seen += f.ws_valid as usize;
             }
             // chain
             let need = c.frame.len().div_ceil(bb);
@@ -747,8 +966,15 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, cfg: &Run, mut cases: Vec<
         m.tick(p.clk);
     }
     assert_eq!(free.len(), NUM_BUFLETS, "{prefix}: every buflet back");
-    eprintln!("{prefix}: {cycles} cycles, reasons {by_reason:?}");
-    cycles
+    eprintln!("{prefix}: {cycles} cycles, reasons {by_reason:?}, {ws_seen} window scales");
+    Stats { cycles, ws_seen }
+}
+
+/// What a run saw.
+struct Stats {
+    cycles: u64,
+    /// Passing frames whose expected WS_VALID was 1.
+    ws_seen: usize,
 }
 
 fn gen_cases(seed: u64, cfg: &Run) -> Vec<Case> {
@@ -775,10 +1001,14 @@ fn random_run(prefix: &str, kw: usize, bb: usize, seed: u64) {
         disable_p: 0.05,
     };
     let cases = gen_cases(seed, &cfg);
-    run(prefix, kw, bb, seed, &cfg, cases);
+    let syn_cases = cases.iter().filter(|c| c.what.starts_with("syn ")).count();
+    let st = run(prefix, kw, bb, seed, &cfg, cases);
+    assert!(syn_cases > 10, "{prefix}: {syn_cases} SYN option cases");
+    assert!(st.ws_seen > 5, "{prefix}: {} window scales", st.ws_seen);
 }
 
-/// Back-to-back frames, metadata always accepted: one word per cycle.
+/// Back-to-back frames, metadata always accepted: one word per cycle, plus at
+/// most the option walk of each SYN frame.
 fn full_rate(prefix: &str, kw: usize, bb: usize, seed: u64) {
     let cfg = Run {
         frames: 200,
@@ -789,10 +1019,85 @@ fn full_rate(prefix: &str, kw: usize, bb: usize, seed: u64) {
     };
     let cases = gen_cases(seed, &cfg);
     let words: usize = cases.iter().map(|c| c.frame.len().div_ceil(kw)).sum();
-    let cycles = run(prefix, kw, bb, seed, &cfg, cases);
+    let walks: usize = cases
+        .iter()
+        .filter(|c| c.reason == NONE)
+        .map(|c| walk_budget(&c.frame))
+        .sum();
+    let cycles = run(prefix, kw, bb, seed, &cfg, cases).cycles;
+    assert!(
+        cycles as usize <= words + walks + 8,
+        "{prefix}: {cycles} cycles for {words} words and {walks} walk steps"
+    );
+}
+
+/// Frames without SYN never wait for an option walk: exactly one word per cycle.
+fn full_rate_no_syn(prefix: &str, kw: usize, bb: usize, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut cases = Vec::new();
+    while cases.len() < 200 {
+        let c = make_case(&mut rng);
+        if walk_budget(&c.frame) == 0 {
+            cases.push(c);
+        }
+    }
+    let cfg = Run {
+        frames: cases.len(),
+        idle_p: 0.0,
+        stall_p: 0.0,
+        deny_p: 0.0,
+        disable_p: 0.0,
+    };
+    let words: usize = cases.iter().map(|c| c.frame.len().div_ceil(kw)).sum();
+    let cycles = run(prefix, kw, bb, seed, &cfg, cases).cycles;
     assert!(
         cycles as usize <= words + 8,
         "{prefix}: {cycles} cycles for {words} words"
+    );
+}
+
+/// Back-to-back SYNs whose 40 option bytes are all NOPs (the longest walk;
+/// every third one with a window scale at the end), each followed by a short
+/// frame: every record still comes out, in order, and the stall is bounded
+/// by the walk.
+fn syn_walks_back_to_back(prefix: &str, kw: usize, bb: usize, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut cases = Vec::new();
+    for i in 0..60 {
+        let mut tcp = TcpHeader::new(rng.gen(), rng.gen(), rng.gen(), rng.gen());
+        tcp.syn = true;
+        let mut o = vec![1u8; 40];
+        if i % 3 == 1 {
+            o[36..39].copy_from_slice(&[3, 3, rng.gen_range(0..=20)]);
+        }
+        tcp.set_options_raw(&o).expect("options");
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2(rng.gen(), rng.gen())
+            .ipv4(rng.gen(), rng.gen(), 64)
+            .tcp_header(tcp)
+            .write(&mut f, &[])
+            .expect("syn");
+        cases.push(case("syn 40 nops", f, NONE));
+        let t = build_tcp(&mut rng, None, 0, 0, 0);
+        let mut f = t.frame;
+        f.resize(60, 0);
+        cases.push(case("short after syn", f, NONE));
+    }
+    let cfg = Run {
+        frames: cases.len(),
+        idle_p: 0.0,
+        stall_p: 0.0,
+        deny_p: 0.0,
+        disable_p: 0.0,
+    };
+    let words: usize = cases.iter().map(|c| c.frame.len().div_ceil(kw)).sum();
+    let walks: usize = cases.iter().map(|c| walk_budget(&c.frame)).sum();
+    let st = run(prefix, kw, bb, seed, &cfg, cases);
+    assert_eq!(st.ws_seen, 20, "{prefix}: window scales");
+    assert!(
+        st.cycles as usize <= words + walks + 8,
+        "{prefix}: {} cycles for {words} words and {walks} walk steps",
+        st.cycles
     );
 }
 
@@ -815,7 +1120,12 @@ fn fuzz_vs_model(prefix: &str, kw: usize, bb: usize, seed: u64) {
             0
         };
         let pay = rng.gen_range(0..300);
-        let mut f = build_tcp(&mut rng, vlan, ip_opts, tcp_opts, pay).frame;
+        let mut f = if rng.gen_bool(0.3) {
+            let raw = rng.gen();
+            build_syn(&mut rng, true, raw)
+        } else {
+            build_tcp(&mut rng, vlan, ip_opts, tcp_opts, pay).frame
+        };
         for _ in 0..rng.gen_range(0..4) {
             let i = rng.gen_range(0..f.len().min(100));
             if rng.gen() {
@@ -833,6 +1143,11 @@ fn fuzz_vs_model(prefix: &str, kw: usize, bb: usize, seed: u64) {
             _ => {}
         }
         let p = buflet_model::parse::parse(&f);
+        let (ack, ws_valid, ws) = (u64::from(p.ack), u64::from(p.ws_valid), u64::from(p.ws));
+        if p.reason == NONE {
+            // the model's ACK and window scale agree with etherparse and the test's walk
+            assert_eq!(tcp_extra(&f), (ack, ws_valid, ws), "model vs etherparse");
+        }
         let mut c = case("fuzz", f, p.reason);
         if p.reason == NONE {
             c.model_fields = Some(Fields {
@@ -845,6 +1160,9 @@ fn fuzz_vs_model(prefix: &str, kw: usize, bb: usize, seed: u64) {
                 flags: u64::from(p.flags),
                 pay_off: u64::from(p.pay_off),
                 pay_len: u64::from(p.pay_len),
+                ack,
+                ws_valid,
+                ws,
             });
         }
         cases.push(c);
@@ -856,7 +1174,8 @@ fn fuzz_vs_model(prefix: &str, kw: usize, bb: usize, seed: u64) {
         deny_p: 0.0,
         disable_p: 0.0,
     };
-    run(prefix, kw, bb, seed, &cfg, cases);
+    let st = run(prefix, kw, bb, seed, &cfg, cases);
+    assert!(st.ws_seen > 0, "{prefix}: no window scale in the fuzz");
 }
 
 #[test]
@@ -887,4 +1206,189 @@ fn rx_parser_w64_full_rate() {
 #[test]
 fn rx_parser_w512_full_rate() {
     full_rate("rx_parser_w512", 64, 512, 14);
+}
+
+#[test]
+fn rx_parser_w64_full_rate_no_syn() {
+    full_rate_no_syn("rx_parser_w64", 8, 256, 15);
+}
+
+#[test]
+fn rx_parser_w512_full_rate_no_syn() {
+    full_rate_no_syn("rx_parser_w512", 64, 512, 16);
+}
+
+#[test]
+fn rx_parser_w64_syn_walks() {
+    syn_walks_back_to_back("rx_parser_w64", 8, 256, 17);
+}
+
+#[test]
+fn rx_parser_w512_syn_walks() {
+    syn_walks_back_to_back("rx_parser_w512", 64, 512, 18);
+}
+
+/// Hand-written option lists of SYN frames with their window scale
+/// (WS_VALID, WS) worked out by hand, checked against the test's own walk and
+/// then against the RTL.
+fn syn_option_table(prefix: &str, kw: usize, bb: usize, seed: u64) {
+    #[rustfmt::skip]
+    let table: Vec<(Vec<u8>, (u64, u64))> = vec![
+        (vec![], (0, 0)),
+        (vec![1, 1, 1, 1], (0, 0)),
+        (vec![3, 3, 7, 0], (1, 7)),
+        (vec![3, 3, 14, 0], (1, 14)),
+        (vec![3, 3, 15, 0], (1, 14)),
+        (vec![3, 3, 255, 1], (1, 14)),
+        (vec![3, 3, 5, 1, 3, 3, 9, 0], (1, 9)),                // a later WS overrides
+        (vec![3, 3, 9, 1, 3, 3, 0, 0], (1, 0)),
+        (vec![0, 3, 3, 7], (0, 0)),                            // EOL first
+        (vec![3, 3, 6, 0, 3, 3, 9, 0], (1, 6)),                // EOL after the first WS
+        (vec![3, 2, 3, 3, 7, 0, 0, 0], (1, 7)),                // 3/2 is not WS, walk goes on
+        (vec![3, 4, 9, 9], (0, 0)),
+        (vec![3, 4, 9, 9, 3, 3, 2, 1], (1, 2)),
+        (vec![3, 1, 3, 3, 3, 7, 1, 1], (0, 0)),                // length < 2 stops
+        (vec![3, 0, 3, 3, 3, 7, 1, 1], (0, 0)),
+        (vec![2, 4, 5, 0xB4, 1, 3, 3, 14], (1, 14)),           // MSS, NOP, WS to the end
+        (vec![2, 4, 5, 0xB4, 1, 1, 3, 3], (0, 0)),             // WS cut at the end
+        (vec![1, 1, 1, 3], (0, 0)),                            // kind as the last byte
+        (vec![5, 40, 3, 3, 3, 9, 0, 0], (0, 0)),               // length past the end
+        (vec![5, 8, 3, 3, 3, 9, 0, 0, 3, 3, 4, 0], (1, 4)),    // WS inside another option
+        (vec![4, 2, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 1, 3, 3, 8], (1, 8)),
+        ([vec![1; 37], vec![3, 3, 11]].concat(), (1, 11)),
+        ([vec![1; 38], vec![3, 3]].concat(), (0, 0)),
+        ([vec![3, 3, 1], vec![1; 37]].concat(), (1, 1)),
+        ([vec![6, 38], vec![3; 36], vec![3, 3]].concat(), (0, 0)),
+        ([vec![6, 37], vec![3; 35], vec![3, 3, 12]].concat(), (1, 12)),
+    ];
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut cases = Vec::new();
+    for (opts, want) in &table {
+        assert_eq!(ws_walk(opts), *want, "hand value of {opts:?}");
+        for syn in [true, false] {
+            let mut tcp = TcpHeader::new(rng.gen(), rng.gen(), rng.gen(), rng.gen());
+            tcp.acknowledgment_number = rng.gen();
+            tcp.syn = syn;
+            tcp.ack = !syn || rng.gen();
+            tcp.set_options_raw(opts).expect("options");
+            let mut f = Vec::new();
+            PacketBuilder::ethernet2(rng.gen(), rng.gen())
+                .ipv4(rng.gen(), rng.gen(), 64)
+                .tcp_header(tcp)
+                .write(&mut f, &[])
+                .expect("syn");
+            f.resize(f.len().max(60), 0);
+            let want_ws = if syn { want.0 } else { 0 };
+            assert_eq!(tcp_extra(&f).1, want_ws, "oracle of {opts:?}");
+            cases.push(case("syn option table", f, NONE));
+        }
+    }
+    let want_seen = table.iter().filter(|(_, w)| w.0 == 1).count();
+    let cfg = Run {
+        frames: cases.len(),
+        idle_p: 0.1,
+        stall_p: 0.3,
+        deny_p: 0.0,
+        disable_p: 0.0,
+    };
+    let st = run(prefix, kw, bb, seed, &cfg, cases);
+    assert_eq!(st.ws_seen, want_seen, "{prefix}: window scales");
+}
+
+#[test]
+fn rx_parser_w64_syn_option_table() {
+    syn_option_table("rx_parser_w64", 8, 256, 19);
+}
+
+#[test]
+fn rx_parser_w512_syn_option_table() {
+    syn_option_table("rx_parser_w512", 64, 512, 20);
+}
+
+/// One frame at a time, metadata always accepted: the record of a SYN with
+/// options comes out exactly `walk_steps` cycles (the model's count of
+/// options stepped over, `buflet_model::parse`) later than that of any other
+/// frame, with the model's ACK and window scale.
+fn walk_latency(prefix: &str, kw: usize, seed: u64) {
+    let mut m = Model::new(prefix).expect("model");
+    let p = Ports::new(&m);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    m.set(p.rst, 1);
+    for _ in 0..3 {
+        m.tick(p.clk);
+    }
+    m.set(p.rst, 0);
+    m.set(p.enable, 1);
+    m.set(p.meta_ready, 1);
+    m.set(p.alloc_valid, 1);
+    let mut walked = 0;
+    for i in 0..300 {
+        let f = match i % 3 {
+            0 => build_syn(&mut rng, true, true),
+            1 => build_syn(&mut rng, true, false),
+            _ => {
+                let raw = rng.gen();
+                let syn = rng.gen_bool(0.2);
+                build_syn(&mut rng, syn, raw)
+            }
+        };
+        let want = buflet_model::parse::parse(&f);
+        assert_eq!(want.reason, NONE);
+        let nw = f.len().div_ceil(kw);
+        let mut word = vec![0u8; kw];
+        for w in 0..nw {
+            let e = ((w + 1) * kw).min(f.len());
+            word.fill(0);
+            word[..e - w * kw].copy_from_slice(&f[w * kw..e]);
+            m.set_bytes(p.tdata, &word);
+            m.set(p.tkeep, low_mask(e - w * kw));
+            m.set(p.tlast, u64::from(w + 1 == nw));
+            m.set(p.tvalid, 1);
+            m.set(p.alloc_idx, rng.gen_range(0..NUM_BUFLETS as u64));
+            m.eval();
+            assert_eq!(m.get(p.tready), 1, "{prefix}: frame {i} stalled");
+            assert_eq!(m.get(p.meta_valid), 0, "{prefix}: early metadata");
+            m.tick(p.clk);
+        }
+        m.set(p.tvalid, 0);
+        let mut lat = 1;
+        loop {
+            m.eval();
+            if m.get(p.meta_valid) == 1 {
+                break;
+            }
+            lat += 1;
+            assert!(lat < 100, "{prefix}: frame {i}: no metadata");
+            m.tick(p.clk);
+        }
+        let ctx = format!("{prefix}: frame {i} ({:?})", &f[..f.len().min(100)]);
+        assert_eq!(m.get(p.reason), 0, "{ctx}: reason");
+        assert_eq!(
+            (m.get(p.ack), m.get(p.ws_valid), m.get(p.ws)),
+            (
+                u64::from(want.ack),
+                u64::from(want.ws_valid),
+                u64::from(want.ws)
+            ),
+            "{ctx}: ack, window scale"
+        );
+        assert_eq!(
+            lat,
+            2 + u64::from(want.walk_steps),
+            "{ctx}: metadata latency after the last word"
+        );
+        walked += usize::from(want.walk_steps > 0);
+        m.tick(p.clk);
+    }
+    assert!(walked > 100, "{prefix}: {walked} walks");
+}
+
+#[test]
+fn rx_parser_w64_walk_latency() {
+    walk_latency("rx_parser_w64", 8, 23);
+}
+
+#[test]
+fn rx_parser_w512_walk_latency() {
+    walk_latency("rx_parser_w512", 64, 24);
 }

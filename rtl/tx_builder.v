@@ -1,0 +1,245 @@
+// tx_builder: turns one `tx_cmd` (toe_engine's snapshot of an ACK or SYN-ACK)
+// into the Ethernet frame of docs/tcp-receive.md "Transmitted frames" and
+// streams it out packed, one bus word per cycle, honouring backpressure.
+//
+// Frame: DST_MAC, SRC_MAC, [81 00, TCI = VLAN & 0x0FFF when VLAN != 0], 08 00,
+// IPv4 (45 00, total length, ID 0, DF, TTL `BF_PARAM_IP_TTL, protocol 6, header
+// checksum, SRC_IP, DST_IP), TCP (ports, SEQ, ACK, data offset, FLAGS, WINDOW,
+// checksum over the pseudo header, urgent 0), then the options asked for by
+// OPTS: `02 04` MSS and/or `01 03 03` WSCALE. 54..66 bytes, no padding.
+// KIND is not looked at: every command is a TCP segment (ARP replies,
+// docs/rx-paths.md, are not built by this version).
+//
+// Pipeline (each stage a register with valid/ready, so commands stream
+// back to back and a frame's first word follows its last word's predecessor
+// without a bubble):
+//   c1: the accepted command;
+//   c2: the command and the two unfolded 16-bit one's-complement sums;
+//   f : the assembled frame (shifted down one word per transfer), its
+//       remaining byte count and its length.
+// ev_tx_frame / ev_tx_bytes pulse (combinationally) in the cycle the last
+// word of a frame is transferred.
+`include "buflet_defs.vh"
+
+module tx_builder #(
+    parameter DATA_WIDTH = 64,
+    parameter KEEP_WIDTH = DATA_WIDTH / 8
+) (
+    input  wire                  clk,
+    input  wire                  rst,
+
+    input  wire                  s_cmd_valid,
+    output wire                  s_cmd_ready,
+    input  wire [383:0]          s_cmd_data,
+
+    output wire [DATA_WIDTH-1:0] m_axis_tx_tdata,
+    output wire [KEEP_WIDTH-1:0] m_axis_tx_tkeep,
+    output wire                  m_axis_tx_tvalid,
+    input  wire                  m_axis_tx_tready,
+    output wire                  m_axis_tx_tlast,
+
+    output wire                  ev_tx_frame,
+    output wire [7:0]            ev_tx_bytes
+);
+    localparam KW     = KEEP_WIDTH;
+    localparam DW     = DATA_WIDTH;
+    localparam MAXF   = 66;                              // longest frame
+    localparam NWORDS = (MAXF + KW - 1) / KW;
+    localparam FB     = NWORDS * KW;                     // frame register bytes
+    localparam [7:0] KW8 = KW[7:0];
+    localparam [7:0] TTL = `BF_PARAM_IP_TTL;
+    localparam [7:0] OPT_MSS = `BF_TX_OPT_MSS;
+    localparam [7:0] OPT_WS  = `BF_TX_OPT_WS;
+
+    // ------------------------------------------------------------------ handshakes
+    reg          c1_valid;
+    reg [383:0]  c1_cmd;
+    reg          c2_valid;
+    reg [383:0]  c2_cmd;
+    reg [20:0]   c2_ip_sum;
+    reg [20:0]   c2_tcp_sum;
+    reg          f_valid;
+    reg [FB*8-1:0] f_data;
+    reg [7:0]    f_rem;        // bytes not yet transferred
+    reg [7:0]    f_len;
+
+    wire f_last  = (f_rem <= KW8);
+    wire f_xfer  = f_valid && m_axis_tx_tready;
+    wire f_done  = f_xfer && f_last;
+    wire c2_go   = c2_valid && (!f_valid || f_done);
+    wire c1_go   = c1_valid && (!c2_valid || c2_go);
+    assign s_cmd_ready = !c1_valid || c1_go;
+    wire c0_go   = s_cmd_valid && s_cmd_ready;
+
+    // ------------------------------------------------------------------ fields
+    // c1 -> c2: lengths and unfolded sums (at most 22 terms of 16 bits: < 2^21)
+    wire [31:0] a_src   = c1_cmd[`BF_TX_CMD_SRC_IP_RANGE];
+    wire [31:0] a_dst   = c1_cmd[`BF_TX_CMD_DST_IP_RANGE];
+    wire [31:0] a_seq   = c1_cmd[`BF_TX_CMD_SEQ_RANGE];
+    wire [31:0] a_ack   = c1_cmd[`BF_TX_CMD_ACK_RANGE];
+    wire [15:0] a_sport = c1_cmd[`BF_TX_CMD_SRC_PORT_RANGE];
+    wire [15:0] a_dport = c1_cmd[`BF_TX_CMD_DST_PORT_RANGE];
+    wire [15:0] a_win   = c1_cmd[`BF_TX_CMD_WINDOW_RANGE];
+    wire [7:0]  a_flags = c1_cmd[`BF_TX_CMD_FLAGS_RANGE];
+    wire [7:0]  a_opts  = c1_cmd[`BF_TX_CMD_OPTS_RANGE];
+    wire [15:0] a_mss   = c1_cmd[`BF_TX_CMD_MSS_RANGE];
+    wire [7:0]  a_wsc   = c1_cmd[`BF_TX_CMD_WSCALE_RANGE];
+    wire        a_omss  = |(a_opts & OPT_MSS);
+    wire        a_ows   = |(a_opts & OPT_WS);
+    wire [3:0]  a_doff  = 4'd5 + {3'd0, a_omss} + {3'd0, a_ows};
+    wire [15:0] a_tcpl  = {10'd0, a_doff, 2'b00};
+    wire [15:0] a_totl  = a_tcpl + 16'd20;
+    wire [20:0] a_addr_sum = {5'd0, a_src[31:16]} + {5'd0, a_src[15:0]} +
+                             {5'd0, a_dst[31:16]} + {5'd0, a_dst[15:0]};
+    wire [20:0] a_ip_sum = a_addr_sum + 21'h4500 + {5'd0, a_totl} + 21'h4000 +
+                           {5'd0, TTL, 8'd6};
+    wire [20:0] a_tcp_sum = a_addr_sum + 21'd6 + {5'd0, a_tcpl} +
+                            {5'd0, a_sport} + {5'd0, a_dport} +
+                            {5'd0, a_seq[31:16]} + {5'd0, a_seq[15:0]} +
+                            {5'd0, a_ack[31:16]} + {5'd0, a_ack[15:0]} +
+                            {5'd0, a_doff, 4'd0, a_flags} + {5'd0, a_win} +
+                            (a_omss ? (21'h0204 + {5'd0, a_mss}) : 21'd0) +
+                            (a_ows  ? (21'h0103 + {5'd0, 8'h03, a_wsc}) : 21'd0);
+
+    // c2 -> f: fold, assemble
+    function [15:0] csum;
+        input [20:0] s;
+        reg [16:0] t;
+        begin
+            t    = {12'd0, s[20:16]} + {1'b0, s[15:0]};
+            csum = ~(t[15:0] + {15'd0, t[16]});   // t <= 0x1001E: one carry at most
+        end
+    endfunction
+
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [383:0] b = c2_cmd;   // KIND, reserved bytes, OPTS[7:2], VLAN[15:12] are unused
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire [47:0] b_dmac  = b[`BF_TX_CMD_DST_MAC_RANGE];
+    wire [47:0] b_smac  = b[`BF_TX_CMD_SRC_MAC_RANGE];
+    wire [15:0] b_vlan  = b[`BF_TX_CMD_VLAN_RANGE];
+    wire [31:0] b_src   = b[`BF_TX_CMD_SRC_IP_RANGE];
+    wire [31:0] b_dst   = b[`BF_TX_CMD_DST_IP_RANGE];
+    wire [15:0] b_sport = b[`BF_TX_CMD_SRC_PORT_RANGE];
+    wire [15:0] b_dport = b[`BF_TX_CMD_DST_PORT_RANGE];
+    wire [31:0] b_seq   = b[`BF_TX_CMD_SEQ_RANGE];
+    wire [31:0] b_ack   = b[`BF_TX_CMD_ACK_RANGE];
+    wire [15:0] b_win   = b[`BF_TX_CMD_WINDOW_RANGE];
+    wire [7:0]  b_flags = b[`BF_TX_CMD_FLAGS_RANGE];
+    wire [7:0]  b_opts  = b[`BF_TX_CMD_OPTS_RANGE];
+    wire [15:0] b_mss   = b[`BF_TX_CMD_MSS_RANGE];
+    wire [7:0]  b_wsc   = b[`BF_TX_CMD_WSCALE_RANGE];
+    wire        b_omss  = |(b_opts & OPT_MSS);
+    wire        b_ows   = |(b_opts & OPT_WS);
+    wire        b_tag   = (b_vlan != 16'd0);
+    wire [3:0]  b_doff  = 4'd5 + {3'd0, b_omss} + {3'd0, b_ows};
+    wire [15:0] b_tcpl  = {10'd0, b_doff, 2'b00};
+    wire [15:0] b_totl  = b_tcpl + 16'd20;
+    wire [7:0]  b_len   = b_totl[7:0] + (b_tag ? 8'd18 : 8'd14);
+    wire [15:0] b_ipc   = csum(c2_ip_sum);
+    wire [15:0] b_tcpc  = csum(c2_tcp_sum);
+
+    // big-endian byte order helpers: byte k of the result at bits [8k+7:8k]
+    function [15:0] be16;
+        input [15:0] v;
+        be16 = {v[7:0], v[15:8]};
+    endfunction
+    function [31:0] be32;
+        input [31:0] v;
+        be32 = {v[7:0], v[15:8], v[23:16], v[31:24]};
+    endfunction
+
+    // Untagged layout (bytes 0..61, byte k at [8k+7:8k]); the options start at 54.
+    wire [31:0] b_o0 = b_omss ? {be16(b_mss), 16'h0402} : {b_wsc, 24'h030301};
+    wire [31:0] b_o1 = {b_wsc, 24'h030301};
+    wire [495:0] b_nt = {
+        b_o1, b_o0,                              // 58..61, 54..57 (kept or not by the length)
+        16'h0000, be16(b_tcpc), be16(b_win),     // 52 urgent, 50 checksum, 48 window
+        b_flags, {b_doff, 4'h0},                 // 47, 46
+        be32(b_ack), be32(b_seq),                // 42, 38
+        be16(b_dport), be16(b_sport),            // 36, 34
+        be32(b_dst), be32(b_src),                // 30, 26
+        be16(b_ipc), 8'd6, TTL,                  // 24, 23, 22
+        16'h0040, 16'h0000,                      // 20 (DF), 18 (ID)
+        be16(b_totl), 16'h0045,                  // 16, 14
+        16'h0008,                                // 12: 08 00
+        b_smac, b_dmac                           // 6, 0
+    };
+    wire [527:0] b_frame = b_tag ? {b_nt[495:96], be16({4'h0, b_vlan[11:0]}), 16'h0081, b_nt[95:0]}
+                                 : {32'd0, b_nt};
+    // bytes past the frame's length are zero
+    reg [527:0] b_masked;
+    integer k;
+    always @* begin
+        for (k = 0; k < MAXF; k = k + 1) begin
+            b_masked[8*k +: 8] = (k < {24'd0, b_len}) ? b_frame[8*k +: 8] : 8'd0;
+        end
+    end
+    wire [FB*8-1:0] b_fill;
+    generate
+        if (FB > MAXF) begin : g_pad
+            assign b_fill = {{(FB*8-528){1'b0}}, b_masked};
+        end else begin : g_nopad
+            assign b_fill = b_masked;
+        end
+    endgenerate
+
+    // ------------------------------------------------------------------ registers
+    always @(posedge clk) begin
+        if (rst) begin
+            c1_valid <= 1'b0;
+            c2_valid <= 1'b0;
+            f_valid  <= 1'b0;
+        end else begin
+            if (c0_go) begin
+                c1_valid <= 1'b1;
+            end else if (c1_go) begin
+                c1_valid <= 1'b0;
+            end
+            if (c1_go) begin
+                c2_valid <= 1'b1;
+            end else if (c2_go) begin
+                c2_valid <= 1'b0;
+            end
+            if (c2_go) begin
+                f_valid <= 1'b1;
+            end else if (f_done) begin
+                f_valid <= 1'b0;
+            end
+        end
+    end
+
+    always @(posedge clk) begin
+        if (c0_go) begin
+            c1_cmd <= s_cmd_data;
+        end
+        if (c1_go) begin
+            c2_cmd     <= c1_cmd;
+            c2_ip_sum  <= a_ip_sum;
+            c2_tcp_sum <= a_tcp_sum;
+        end
+        if (c2_go) begin
+            f_data <= b_fill;
+            f_rem  <= b_len;
+            f_len  <= b_len;
+        end else if (f_xfer) begin
+            f_data <= f_data >> DW;
+            f_rem  <= f_rem - KW8;
+        end
+    end
+
+    // ------------------------------------------------------------------ output
+    reg [KW-1:0] keep;
+    integer j;
+    always @* begin
+        for (j = 0; j < KW; j = j + 1) begin
+            keep[j] = ({24'd0, f_rem} > j);
+        end
+    end
+
+    assign m_axis_tx_tdata  = f_data[DW-1:0];
+    assign m_axis_tx_tkeep  = keep;
+    assign m_axis_tx_tvalid = f_valid;
+    assign m_axis_tx_tlast  = f_last;
+    assign ev_tx_frame      = f_done;
+    assign ev_tx_bytes      = f_len;
+endmodule

@@ -1,0 +1,262 @@
+//! `buflet cosim`: lockstep co-simulation of the RTL and the model.
+//!
+//! A seeded [`Stimulus`] (host actions and frames, see [`generate`]) runs on a fresh model
+//! device and a fresh RTL device, each with its own host memory, disk image and driver, brought
+//! up identically so every allocation and address is the same on both. Steps are applied one at
+//! a time to both; each device then runs until it is quiescent (no frame waiting on the wire and
+//! no device write, disk write or transmitted frame for a window longer than the slowest path),
+//! the driver consumes its completions, and the two sides are compared, in order:
+//!
+//! 1. device writes, split into completion-ring writes and the rest, each merged into maximal
+//!    contiguous runs (address, bytes, refusal);
+//! 2. the completions, decoded;
+//! 3. block-device writes (LBA, bytes);
+//! 4. transmitted frames (exact bytes);
+//! 5. every `CNT_*` counter register of the spec, drops by reason included.
+//!
+//! The first difference stops the case and is reported with its step, the kind of transaction,
+//! both sides' values and the steps before it. After the last step every socket still open is
+//! deleted and both devices must have every buflet back on the free list.
+//!
+//! Cycles: per step, from the step's start to the end of the last activity on each backend
+//! (device write, disk write, transmitted frame, frame taken from the wire), summed per case;
+//! `cycle_error_pct = (model - rtl) / rtl * 100`. The RTL's writes are seen word by word as
+//! they happen; the model performs a DMA write whole in the event that issues it, so its end is
+//! computed from the model's own costs (`buflet_model::costs`: delivery step, page-list read
+//! when a delivery enters a new page, write port occupancy).
+//!
+//! Frames are applied one step at a time (the generator's bursts are off by default): with
+//! frames back to back, whether one frame's delivery completes before the engine picks the next
+//! frame is timing the contract leaves open, and the next ACK's window depends on it.
+//!
+//! Set `BUFLET_COSIM_TRACE` to print every activity of both sides to stderr.
+
+mod compare;
+mod exec;
+mod gen;
+mod stim;
+
+pub use compare::{decode_frame, Observed, Run};
+pub use exec::{run_case, run_lockstep};
+pub use gen::{generate, generate_with, GenConfig, MAX_NB_PAGES};
+pub use stim::{BlkBad, BlkParams, Frame, NbPost, NbSlot, PageList, SockParams, Step, Stimulus};
+
+use serde::Serialize;
+use std::fmt;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct CosimOpts {
+    /// Seed of case 0; case k uses `seed + k`.
+    pub seed: u64,
+    /// Number of cases.
+    pub cases: u32,
+    /// RTL datapath width in bits (a built width: 64 or 512).
+    pub width: u32,
+}
+
+/// Result of a run of several cases. Serialized as the CLI's JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct CosimReport {
+    /// Seed of case 0.
+    pub seed: u64,
+    /// Cases run.
+    pub cases: u32,
+    /// Transactions compared equal (write runs, completions, disk writes, frames, counters).
+    pub compared: u64,
+    /// Cases that stopped on a mismatch (or failed the end check).
+    pub mismatches: u64,
+    /// Model cycles, summed over steps and cases.
+    pub model_cycles: u64,
+    /// RTL cycles, summed over steps and cases.
+    pub rtl_cycles: u64,
+    /// `(model - rtl) / rtl * 100`.
+    pub cycle_error_pct: f64,
+    /// The first divergence, with its context.
+    pub first_mismatch: Option<String>,
+    /// One line per case.
+    pub cases_detail: Vec<CaseSummary>,
+}
+
+/// One case of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseSummary {
+    /// The case's seed.
+    pub seed: u64,
+    /// Steps executed (including the final deletes).
+    pub steps: usize,
+    /// Transactions compared equal.
+    pub compared: u64,
+    /// Model cycles.
+    pub model_cycles: u64,
+    /// RTL cycles.
+    pub rtl_cycles: u64,
+    /// The case stopped on a mismatch.
+    pub mismatch: bool,
+}
+
+/// The outcome of one case.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    /// Seed of the stimulus.
+    pub seed: u64,
+    /// Steps executed (including the final deletes; up to the mismatch if there was one).
+    pub steps: usize,
+    /// Transactions compared equal.
+    pub compared: u64,
+    /// Names of side A and side B ("model", "rtl").
+    pub sides: [String; 2],
+    /// Cycles of side A and side B, summed over steps.
+    pub cycles: [u64; 2],
+    /// Cycles of side A and side B, per step executed.
+    pub step_cycles: Vec<[u64; 2]>,
+    /// The first divergence, if any.
+    pub mismatch: Option<Mismatch>,
+    /// `CNT_FREE_BUFLETS` of both sides after the final deletes (0 when the case stopped early).
+    pub free_buflets_end: [u32; 2],
+    /// `NUM_BUFLETS` of the build.
+    pub num_buflets: u32,
+    /// Side A's counter registers after the last step executed (what the case exercised).
+    pub counters_end: Vec<(&'static str, u32)>,
+}
+
+impl CaseResult {
+    /// `(A - B) / B * 100`: with A the model and B the RTL, the model's cycle error.
+    pub fn cycle_error_pct(&self) -> f64 {
+        pct(self.cycles[0], self.cycles[1])
+    }
+}
+
+fn pct(model: u64, rtl: u64) -> f64 {
+    if rtl == 0 {
+        0.0
+    } else {
+        (model as f64 - rtl as f64) / rtl as f64 * 100.0
+    }
+}
+
+/// The first divergence of a case, with context.
+#[derive(Debug, Clone)]
+pub struct Mismatch {
+    /// Seed of the stimulus.
+    pub seed: u64,
+    /// Index of the step in the run (steps after the stimulus are the final deletes).
+    pub step: usize,
+    /// The step's position in the generated stimulus ("#17"), "cleanup" or "end".
+    pub origin: String,
+    /// The step.
+    pub step_desc: String,
+    /// Which transaction differs.
+    pub kind: String,
+    /// Names of side A and side B.
+    pub sides: [String; 2],
+    /// Side A's value.
+    pub a: String,
+    /// Side B's value.
+    pub b: String,
+    /// The steps before it, oldest first.
+    pub recent: Vec<String>,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "seed {} step {} ({}): {}",
+            self.seed, self.step, self.origin, self.step_desc
+        )?;
+        writeln!(f, "  differs: {}", self.kind)?;
+        writeln!(f, "  {:>9}: {}", self.sides[0], self.a)?;
+        writeln!(f, "  {:>9}: {}", self.sides[1], self.b)?;
+        write!(f, "  steps before:")?;
+        for r in &self.recent {
+            write!(f, "\n    {r}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Failures that stop a co-simulation (a divergence is not an error: it is reported).
+#[derive(Debug, thiserror::Error)]
+pub enum CosimError {
+    /// The datapath width is not one the RTL supports.
+    #[error("width {0}: expected a power of two in 64..=512 (the RTL is built at 64 and 512)")]
+    BadWidth(u32),
+    /// A backend could not be created.
+    #[error("{side}: cannot create the backend: {msg}")]
+    Backend { side: String, msg: String },
+    /// The driver failed (bring-up, ring).
+    #[error("driver: {0}")]
+    Driver(#[from] buflet_driver::DriverError),
+    /// Host memory refused a CPU access or an allocation.
+    #[error("host memory: {0}")]
+    Mem(#[from] buflet_platform::MemError),
+    /// The disk image could not be created.
+    #[error("disk image: {0}")]
+    Disk(#[from] buflet_platform::DiskError),
+    /// The two sides were not brought up identically.
+    #[error("setup: {0}")]
+    Setup(String),
+    /// The two stimuli of a lockstep run do not fit together.
+    #[error("stimulus: {0}")]
+    Stimulus(String),
+    /// A case of a run failed (the seed reproduces it: `generate(seed)`).
+    #[error("case with seed {seed}: {source}")]
+    Case {
+        seed: u64,
+        #[source]
+        source: Box<CosimError>,
+    },
+    /// A backend kept working for too long after a step.
+    #[error("{side} still busy {cycles} cycles after step {step}")]
+    NotQuiescent {
+        side: String,
+        step: usize,
+        cycles: u64,
+    },
+}
+
+/// Run `opts.cases` generated cases (seeds `opts.seed + k`) on the model and the RTL.
+pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
+    if !(64..=512).contains(&opts.width) || !opts.width.is_power_of_two() {
+        return Err(CosimError::BadWidth(opts.width));
+    }
+    let mut rep = CosimReport {
+        seed: opts.seed,
+        cases: opts.cases,
+        compared: 0,
+        mismatches: 0,
+        model_cycles: 0,
+        rtl_cycles: 0,
+        cycle_error_pct: 0.0,
+        first_mismatch: None,
+        cases_detail: Vec::new(),
+    };
+    for k in 0..opts.cases {
+        let seed = opts.seed.wrapping_add(k as u64);
+        let stim = generate(seed);
+        let r = run_case(&stim, opts.width).map_err(|e| CosimError::Case {
+            seed,
+            source: Box::new(e),
+        })?;
+        rep.compared += r.compared;
+        rep.model_cycles += r.cycles[0];
+        rep.rtl_cycles += r.cycles[1];
+        if let Some(m) = &r.mismatch {
+            rep.mismatches += 1;
+            if rep.first_mismatch.is_none() {
+                rep.first_mismatch = Some(m.to_string());
+            }
+        }
+        rep.cases_detail.push(CaseSummary {
+            seed,
+            steps: r.steps,
+            compared: r.compared,
+            model_cycles: r.cycles[0],
+            rtl_cycles: r.cycles[1],
+            mismatch: r.mismatch.is_some(),
+        });
+    }
+    rep.cycle_error_pct = pct(rep.model_cycles, rep.rtl_cycles);
+    Ok(rep)
+}

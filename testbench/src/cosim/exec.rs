@@ -1,0 +1,679 @@
+//! Lockstep execution: one step on both backends, each run to quiescence, then compared.
+
+use super::compare::{self, Observed};
+use super::gen::MAX_NB_PAGES;
+use super::stim::{BlkBad, BlkParams, NbPost, NbSlot, PageList, SockParams, Step, Stimulus};
+use super::{CaseResult, CosimError, Mismatch};
+use crate::{make_device, Backend};
+use buflet_driver::{Completion, Driver};
+use buflet_model::costs as model_costs;
+use buflet_platform::{Agent, BlockDevice, DeviceConfig, HostEnv, HostMemory};
+use buflet_spec::{
+    self as spec, blk_req, cpl_kind, nb_desc, op, param, put, reg, req_hdr, sg_elem, sg_flag,
+    sock_desc,
+};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::PathBuf;
+
+/// Host memory of each side.
+const MEM_BYTES: u64 = 8 << 20;
+/// Disk image of each side (sparse).
+const DISK_BYTES: u64 = 32 << 20;
+/// Most cycles one step may keep a backend busy before the case is abandoned.
+const STEP_LIMIT: u64 = 20_000_000;
+/// Steps of context in a mismatch report.
+const RECENT: usize = 6;
+/// Scatter-gather elements the SG area holds.
+const SG_SLOTS: u64 = 16;
+
+/// Host memory layout, identical on both sides (same allocations in the same order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Layout {
+    nb_pages: Vec<Vec<u64>>,
+    nb_hmd: Vec<u64>,
+    bad_page_hmd: u64,
+    unreg_list: u64,
+    unreg_page: u64,
+    sg: u64,
+    cpl: (u64, u64),
+}
+
+/// One backend with its own host memory, disk image and driver.
+struct Side {
+    name: String,
+    drv: Driver,
+    /// For the model: when its shared DMA write port is free again (see [`Side::settle`]).
+    model_port: Option<u64>,
+    /// For the model: the named-buffer page its last delivery went to.
+    model_page: Option<u64>,
+    /// Base addresses of every page a delivery may write (named-buffer pages, the unregistered
+    /// page of the bad page list).
+    nb_pages: BTreeSet<u64>,
+    cfg: DeviceConfig,
+    /// Print every activity to stderr (`BUFLET_COSIM_TRACE` set).
+    trace: bool,
+    lay: Layout,
+    image: PathBuf,
+}
+
+impl Drop for Side {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.image);
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Side {
+    fn new(backend: Backend, name: String, width: u32) -> Result<Self, CosimError> {
+        let cfg = DeviceConfig::with_width(width);
+        let dev = make_device(backend, cfg.clone()).map_err(|e| CosimError::Backend {
+            side: name.clone(),
+            msg: e.to_string(),
+        })?;
+        let image = std::env::temp_dir().join(format!(
+            "buflet-cosim-{}-{}-{}.img",
+            std::process::id(),
+            backend.name(),
+            unique()
+        ));
+        let disk = BlockDevice::create(&image, DISK_BYTES)?;
+        let env = HostEnv {
+            mem: HostMemory::new(MEM_BYTES),
+            disk,
+        };
+        // From here on the image is removed when `side` is dropped, even on errors.
+        let drv = Driver::new(dev, env).map_err(|e| {
+            let _ = std::fs::remove_file(&image);
+            CosimError::Driver(e)
+        })?;
+        let mut side = Side {
+            name,
+            drv,
+            model_port: (backend == Backend::Model).then_some(0),
+            model_page: None,
+            nb_pages: BTreeSet::new(),
+            cfg,
+            trace: std::env::var_os("BUFLET_COSIM_TRACE").is_some(),
+            lay: Layout {
+                nb_pages: Vec::new(),
+                nb_hmd: Vec::new(),
+                bad_page_hmd: 0,
+                unreg_list: 0,
+                unreg_page: 0,
+                sg: 0,
+                cpl: (0, 0),
+            },
+            image,
+        };
+        side.lay = side.layout()?;
+        side.nb_pages = side.lay.nb_pages.iter().flatten().copied().collect();
+        side.nb_pages.insert(side.lay.unreg_page);
+        side.drv.env.mem.set_write_log(true);
+        side.drv.env.disk.set_write_log(true);
+        Ok(side)
+    }
+
+    /// Allocate and register the named-buffer pages (scattered: page p of every slot, then
+    /// page p+1), their page lists, the bad page lists and the SG area.
+    fn layout(&mut self) -> Result<Layout, CosimError> {
+        let nbs = self.drv.info.num_nbs as usize;
+        let page = param::PAGE_BYTES;
+        let mem = &mut self.drv.env.mem;
+        let mut nb_pages = vec![Vec::new(); nbs];
+        for _ in 0..MAX_NB_PAGES {
+            for pages in nb_pages.iter_mut() {
+                let a = mem.alloc(page, page)?;
+                mem.register(a, page);
+                pages.push(a);
+            }
+        }
+        let mut nb_hmd = Vec::with_capacity(nbs);
+        for pages in &nb_pages {
+            let h = mem.alloc(8 * MAX_NB_PAGES as u64, 64)?;
+            let list: Vec<u8> = pages.iter().flat_map(|a| a.to_le_bytes()).collect();
+            mem.write(Agent::Cpu, h, &list)?;
+            mem.register(h, list.len() as u64);
+            nb_hmd.push(h);
+        }
+        let unreg_page = mem.alloc(page, page)?;
+        let unreg_list = mem.alloc(64, 64)?;
+        let bad_page_hmd = mem.alloc(8 * MAX_NB_PAGES as u64, 64)?;
+        let mut list = vec![unreg_page];
+        list.extend(nb_pages.first().map(|p| &p[1..]).unwrap_or(&[]));
+        let bytes: Vec<u8> = list.iter().flat_map(|a| a.to_le_bytes()).collect();
+        mem.write(Agent::Cpu, bad_page_hmd, &bytes)?;
+        mem.register(bad_page_hmd, bytes.len() as u64);
+        let sg = mem.alloc(SG_SLOTS * sg_elem::SIZE as u64, 64)?;
+        mem.register(sg, SG_SLOTS * sg_elem::SIZE as u64);
+        let lo = self.drv.rd(reg::CPL_BASE_LO) as u64;
+        let hi = self.drv.rd(reg::CPL_BASE_HI) as u64;
+        let size = self.drv.rd(reg::CPL_SIZE) as u64;
+        let base = hi << 32 | lo;
+        Ok(Layout {
+            nb_pages,
+            nb_hmd,
+            bad_page_hmd,
+            unreg_list,
+            unreg_page,
+            sg,
+            cpl: (base, base + size * spec::cpl::SIZE as u64),
+        })
+    }
+
+    fn apply(&mut self, actions: &[Action]) -> Result<(), CosimError> {
+        for a in actions {
+            match a {
+                Action::Mem { addr, data } => self.drv.env.mem.write(Agent::Cpu, *addr, data)?,
+                Action::Req(e) => self.drv.submit(e)?,
+                Action::Frames(fs) => {
+                    for f in fs {
+                        self.drv.rx_push(f.clone());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Run until the device is quiescent: no frame waiting on the wire and no device write,
+    /// disk write or transmitted frame for `quiet` cycles. Then consume the completions and
+    /// read every counter.
+    ///
+    /// The last activity is the end of the last transaction. The RTL writes host memory one
+    /// bus word per cycle, so its log shows when each word went. The model performs a whole DMA
+    /// write in the event that issues it and accounts for its duration with its cost functions
+    /// (the write starts when the shared write port is free and the data is ready, and takes
+    /// `costs::dma_write(len)`); its writes are timed the same way here, from the cycle `t` of
+    /// the event: a delivery into a named-buffer page starts after the engine's delivery step
+    /// (`costs::ENGINE_DELIVERY`) and, when it enters a page other than the last one read, after
+    /// the page-list read (`costs::dma_read(8)`: architecture.md, "the engine keeps the last
+    /// page address it read"); it ends at `max(port free, t + lead) + costs::dma_write(len)`.
+    fn settle(&mut self, start: u64, quiet: u64, step: usize) -> Result<Observed, CosimError> {
+        let mut log = Vec::new();
+        let mut disk = Vec::new();
+        let mut tx = Vec::new();
+        let mut last = start;
+        let mut pending = self.drv.rx_pending();
+        loop {
+            self.drv.run(1);
+            let now = self.drv.cycles();
+            let w = self.drv.env.mem.take_write_log();
+            for x in &w {
+                if self.trace {
+                    eprintln!(
+                        "[{} step {step} +{}] write {:#x} +{}",
+                        self.name,
+                        now - start,
+                        x.addr,
+                        x.data.len()
+                    );
+                }
+                last = match self.model_port {
+                    Some(port) => {
+                        let page = x.addr & !(param::PAGE_BYTES - 1);
+                        let lead = if !self.nb_pages.contains(&page) {
+                            0
+                        } else if self.model_page == Some(page) {
+                            model_costs::ENGINE_DELIVERY
+                        } else {
+                            self.model_page = Some(page);
+                            model_costs::ENGINE_DELIVERY + model_costs::dma_read(&self.cfg, 8)
+                        };
+                        let end =
+                            port.max(now + lead) + model_costs::dma_write(&self.cfg, x.data.len());
+                        self.model_port = Some(end);
+                        last.max(end)
+                    }
+                    None => last.max(now),
+                };
+            }
+            log.extend(w);
+            let d = self.drv.env.disk.take_write_log();
+            if !d.is_empty() {
+                if self.trace {
+                    eprintln!(
+                        "[{} step {step} +{}] disk write x{}",
+                        self.name,
+                        now - start,
+                        d.len()
+                    );
+                }
+                last = last.max(now);
+                disk.extend(d);
+            }
+            while let Some(f) = self.drv.tx_pop() {
+                if self.trace {
+                    eprintln!(
+                        "[{} step {step} +{}] tx {} B",
+                        self.name,
+                        now - start,
+                        f.len()
+                    );
+                }
+                last = last.max(now);
+                tx.push(f);
+            }
+            let p = self.drv.rx_pending();
+            if p != pending {
+                if self.trace {
+                    eprintln!(
+                        "[{} step {step} +{}] rx pending {p}",
+                        self.name,
+                        now - start
+                    );
+                }
+                last = last.max(now);
+                pending = p;
+            }
+            if p == 0 && now.saturating_sub(last) >= quiet {
+                break;
+            }
+            if now - start > STEP_LIMIT {
+                return Err(CosimError::NotQuiescent {
+                    side: self.name.clone(),
+                    step,
+                    cycles: now - start,
+                });
+            }
+        }
+        let (ring, other) = compare::split_merge(log, self.lay.cpl);
+        let cpls = self.drv.completions()?;
+        let counters = spec::REGS
+            .iter()
+            .filter(|r| r.name.starts_with("CNT_"))
+            .map(|r| (r.name, self.drv.rd(r.addr)))
+            .collect();
+        Ok(Observed {
+            ring,
+            other,
+            cpls,
+            disk,
+            tx,
+            counters,
+            busy: last - start,
+        })
+    }
+}
+
+/// What a step does on a side.
+#[derive(Debug, Clone)]
+enum Action {
+    /// The CPU writes host memory (a scatter-gather list).
+    Mem { addr: u64, data: Vec<u8> },
+    /// A request entry goes on the ring.
+    Req([u8; 64]),
+    /// Frames are queued on the wire.
+    Frames(Vec<Vec<u8>>),
+}
+
+/// The host's view, kept from side A's completions (they equal side B's while the case runs).
+#[derive(Debug, Clone)]
+struct Host {
+    next_tag: u32,
+    num_nbs: u32,
+    live: BTreeSet<u16>,
+    nb_free: BTreeSet<u32>,
+    nb_busy: BTreeSet<u32>,
+    /// NB_POST tag -> the slot reserved for it.
+    posts: BTreeMap<u32, u32>,
+}
+
+impl Host {
+    fn new(num_nbs: u32) -> Self {
+        Host {
+            next_tag: 1,
+            num_nbs,
+            live: BTreeSet::new(),
+            nb_free: (0..num_nbs).collect(),
+            nb_busy: BTreeSet::new(),
+            posts: BTreeMap::new(),
+        }
+    }
+
+    fn tag(&mut self) -> u32 {
+        let t = self.next_tag;
+        self.next_tag = self.next_tag.wrapping_add(1).max(1);
+        t
+    }
+
+    fn absorb(&mut self, cpls: &[Completion]) {
+        for c in cpls {
+            match c.kind as u64 {
+                cpl_kind::NB_RETURN => {
+                    self.posts.remove(&c.tag);
+                    if self.nb_busy.remove(&c.ref_num) {
+                        self.nb_free.insert(c.ref_num);
+                    }
+                }
+                cpl_kind::CMD_DONE => match c.opcode as u64 {
+                    op::NB_POST => {
+                        if let Some(r) = self.posts.remove(&c.tag) {
+                            if self.nb_busy.remove(&r) {
+                                self.nb_free.insert(r);
+                            }
+                        }
+                    }
+                    op::SOCK_ADD if c.status == 0 => {
+                        self.live.insert(c.sock_ref);
+                    }
+                    op::SOCK_DEL if c.status == 0 => {
+                        self.live.remove(&c.sock_ref);
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+    }
+
+    /// Turn a step into actions, updating the host's view (tags, reserved slots).
+    fn plan(&mut self, step: &Step, lay: &Layout) -> Vec<Action> {
+        match step {
+            Step::AddSocket(p) => vec![Action::Req(self.sock_add(p))],
+            Step::DelSocket { sock } => {
+                vec![Action::Req(self.hdr(op::SOCK_DEL as u8, *sock))]
+            }
+            Step::Nop => vec![Action::Req(self.hdr(op::NOP as u8, 0))],
+            Step::BadOpcode { opcode } => vec![Action::Req(self.hdr(*opcode, 0))],
+            Step::PostNb(n) => self.nb_post(n, lay).into_iter().collect(),
+            Step::BlkWrite(b) => self.blk_write(b, lay),
+            Step::Frame(f) => vec![Action::Frames(vec![f.bytes.clone()])],
+            Step::Burst(fs) => vec![Action::Frames(fs.iter().map(|f| f.bytes.clone()).collect())],
+        }
+    }
+
+    fn hdr(&mut self, opcode: u8, sock: u16) -> [u8; 64] {
+        let mut e = [0u8; 64];
+        put(&mut e, req_hdr::OPCODE, opcode as u64);
+        put(&mut e, req_hdr::SOCK_REF, sock as u64);
+        put(&mut e, req_hdr::TAG, self.tag() as u64);
+        e
+    }
+
+    fn sock_add(&mut self, p: &SockParams) -> [u8; 64] {
+        let mac = |m: &[u8; 6]| {
+            let mut b = [0u8; 8];
+            b[..6].copy_from_slice(m);
+            u64::from_le_bytes(b)
+        };
+        let mut e = [0u8; 64];
+        put(&mut e, sock_desc::OPCODE, op::SOCK_ADD);
+        put(&mut e, sock_desc::FLAGS, p.flags as u64);
+        put(&mut e, sock_desc::SOCK_REF, p.sock_ref as u64);
+        put(&mut e, sock_desc::TAG, self.tag() as u64);
+        put(&mut e, sock_desc::LOCAL_MAC, mac(&p.local_mac));
+        put(&mut e, sock_desc::REMOTE_MAC, mac(&p.remote_mac));
+        put(&mut e, sock_desc::VLAN, p.vlan as u64);
+        put(&mut e, sock_desc::PROTO, p.proto as u64);
+        put(
+            &mut e,
+            sock_desc::LOCAL_IP,
+            u32::from_be_bytes(p.local_ip) as u64,
+        );
+        put(
+            &mut e,
+            sock_desc::REMOTE_IP,
+            u32::from_be_bytes(p.remote_ip) as u64,
+        );
+        put(&mut e, sock_desc::LOCAL_PORT, p.local_port as u64);
+        put(&mut e, sock_desc::REMOTE_PORT, p.remote_port as u64);
+        put(&mut e, sock_desc::ISS, p.iss as u64);
+        put(&mut e, sock_desc::RCV_BUF, p.rcv_buf as u64);
+        put(&mut e, sock_desc::MSS, p.mss as u64);
+        put(&mut e, sock_desc::RCV_WSCALE, p.rcv_wscale as u64);
+        e
+    }
+
+    fn nb_post(&mut self, n: &NbPost, lay: &Layout) -> Option<Action> {
+        let (ref_num, reserve) = match n.slot {
+            NbSlot::Free => (*self.nb_free.iter().next()?, true),
+            NbSlot::Busy => (*self.nb_busy.iter().next()?, false),
+            NbSlot::Raw(r) => (r, false),
+        };
+        let hmd = match n.list {
+            PageList::Good => lay
+                .nb_hmd
+                .get(ref_num as usize)
+                .or(lay.nb_hmd.first())
+                .copied()
+                .unwrap_or(0),
+            PageList::UnregisteredPage => lay.bad_page_hmd,
+            PageList::UnregisteredList => lay.unreg_list,
+        };
+        let tag = self.tag();
+        if reserve && ref_num < self.num_nbs {
+            self.nb_free.remove(&ref_num);
+            self.nb_busy.insert(ref_num);
+            self.posts.insert(tag, ref_num);
+        }
+        let mut e = [0u8; 64];
+        put(&mut e, nb_desc::OPCODE, op::NB_POST);
+        put(&mut e, nb_desc::SOCK_REF, n.sock as u64);
+        put(&mut e, nb_desc::TAG, tag as u64);
+        put(&mut e, nb_desc::REF_NUM, ref_num as u64);
+        put(&mut e, nb_desc::TIMEOUT, 0);
+        put(&mut e, nb_desc::TOTAL_BYTES, n.total_bytes as u64);
+        put(&mut e, nb_desc::NEXT_NB, param::NULL16);
+        put(&mut e, nb_desc::PREV_NB, param::NULL16);
+        put(&mut e, nb_desc::HMD_ADDR, hmd);
+        put(&mut e, nb_desc::HMD_PAGES, n.pages as u64);
+        Some(Action::Req(e))
+    }
+
+    fn blk_write(&mut self, b: &BlkParams, lay: &Layout) -> Vec<Action> {
+        let pages = lay
+            .nb_pages
+            .get(b.src_ref as usize % lay.nb_pages.len().max(1))
+            .cloned()
+            .unwrap_or_default();
+        let blocks = b.blocks.clamp(1, MAX_NB_PAGES) as u64;
+        let split = b.split || b.bad == Some(BlkBad::Discontiguous);
+        // (src, len, flags, disk byte address)
+        let mut els: Vec<(u64, u32, u32, u64)> = Vec::new();
+        for k in 0..blocks {
+            let src = pages.get(k as usize).copied().unwrap_or(0);
+            let disk = b.lba * 512 + k * 4096;
+            if split {
+                els.push((src, 2048, 0, disk));
+                els.push((src + 2048, 2048, 0, disk + 2048));
+            } else {
+                els.push((src, 4096, 0, disk));
+            }
+        }
+        if b.zero_first {
+            els[0].2 = sg_flag::ZERO as u32;
+        }
+        let mut bytes = blocks * 4096;
+        let mut sg_max = els.len() as u64;
+        match b.bad {
+            Some(BlkBad::BytesNotMultiple) => bytes -= 512,
+            Some(BlkBad::ZeroLen) => {
+                if let Some(l) = els.last_mut() {
+                    l.1 = 0;
+                }
+            }
+            Some(BlkBad::Discontiguous) => els[1].3 += 512,
+            Some(BlkBad::SgMaxShort) => sg_max -= 1,
+            Some(BlkBad::Unregistered) => {
+                els[0].0 = lay.unreg_page;
+                els[0].2 = 0;
+            }
+            None => {}
+        }
+        let mut list = vec![0u8; els.len() * sg_elem::SIZE];
+        for (i, &(src, len, flags, disk)) in els.iter().enumerate() {
+            let e = &mut list[i * sg_elem::SIZE..(i + 1) * sg_elem::SIZE];
+            let next = if i + 1 < els.len() {
+                lay.sg + ((i + 1) * sg_elem::SIZE) as u64
+            } else {
+                0
+            };
+            put(e, sg_elem::SRC_ADDR, src);
+            put(e, sg_elem::LEN, len as u64);
+            put(e, sg_elem::FLAGS, flags as u64);
+            put(e, sg_elem::DISK_ADDR, disk);
+            put(e, sg_elem::NEXT, next);
+        }
+        let mut e = [0u8; 64];
+        put(&mut e, blk_req::OPCODE, op::BLK_WRITE);
+        put(&mut e, blk_req::TAG, self.tag() as u64);
+        put(&mut e, blk_req::SG_ADDR, lay.sg);
+        put(&mut e, blk_req::SG_MAX, sg_max);
+        put(&mut e, blk_req::BYTES, bytes);
+        vec![
+            Action::Mem {
+                addr: lay.sg,
+                data: list,
+            },
+            Action::Req(e),
+        ]
+    }
+}
+
+/// Cycles without any activity after which a backend counts as quiescent: four times the
+/// slowest round trip (a memory read plus a disk write) plus the longest frame on the wire.
+fn quiet_window(width: u32) -> u64 {
+    let c = DeviceConfig::with_width(width);
+    4 * (c.mem_read_latency as u64 + c.disk_latency as u64)
+        + c.wire_cycles(param::MAX_FRAME as usize)
+}
+
+/// Run a stimulus on the model and on the RTL at `width` bits, step by step, and compare.
+pub fn run_case(stim: &Stimulus, width: u32) -> Result<CaseResult, CosimError> {
+    run_lockstep([(Backend::Model, stim), (Backend::Rtl, stim)], width)
+}
+
+/// Run two stimuli of equal length on two backends (side A and side B) in lockstep: step `i`
+/// of each is applied to its side, both run to quiescence, and their observations are compared.
+/// After the last step every socket the host still holds is deleted (compared like any step)
+/// and both sides must be back at `CNT_FREE_BUFLETS == NUM_BUFLETS`.
+///
+/// Passing different stimuli (or the same backend twice) is for testing the comparison itself.
+pub fn run_lockstep(
+    sides: [(Backend, &Stimulus); 2],
+    width: u32,
+) -> Result<CaseResult, CosimError> {
+    let [(ba, sa), (bb, sb)] = sides;
+    if sa.len() != sb.len() {
+        return Err(CosimError::Stimulus(format!(
+            "side A has {} steps, side B {}",
+            sa.len(),
+            sb.len()
+        )));
+    }
+    let (na, nb) = if ba == bb {
+        (format!("{} (A)", ba.name()), format!("{} (B)", bb.name()))
+    } else {
+        (ba.name().to_string(), bb.name().to_string())
+    };
+    let mut a = Side::new(ba, na, width)?;
+    let mut b = Side::new(bb, nb, width)?;
+    if a.lay != b.lay {
+        return Err(CosimError::Setup(
+            "host memory layouts differ after bring-up".into(),
+        ));
+    }
+    let num_buflets = a.drv.info.num_buflets;
+    if num_buflets != b.drv.info.num_buflets {
+        return Err(CosimError::Setup(format!(
+            "NUM_BUFLETS differs: {} vs {}",
+            num_buflets, b.drv.info.num_buflets
+        )));
+    }
+    let quiet = quiet_window(width);
+    let mut host = Host::new(a.drv.info.num_nbs);
+    let mut res = CaseResult {
+        seed: sa.seed,
+        steps: 0,
+        compared: 0,
+        sides: [a.name.clone(), b.name.clone()],
+        cycles: [0, 0],
+        step_cycles: Vec::new(),
+        mismatch: None,
+        free_buflets_end: [0, 0],
+        num_buflets,
+        counters_end: Vec::new(),
+    };
+    let mut recent: VecDeque<String> = VecDeque::new();
+    let n = sa.len();
+    let mut i = 0usize;
+    let mut cleanup: Vec<Step> = Vec::new();
+    loop {
+        let (step_a, step_b, orig) = if i < n {
+            (&sa.steps[i], &sb.steps[i], format!("#{}", sa.index[i]))
+        } else {
+            if i == n {
+                cleanup = host
+                    .live
+                    .iter()
+                    .map(|&sock| Step::DelSocket { sock })
+                    .collect();
+            }
+            match cleanup.get(i - n) {
+                Some(s) => (s, s, "cleanup".to_string()),
+                None => break,
+            }
+        };
+        let mut hb = host.clone();
+        let act_a = host.plan(step_a, &a.lay);
+        let act_b = hb.plan(step_b, &b.lay);
+        let ta = a.drv.cycles();
+        let tb = b.drv.cycles();
+        a.apply(&act_a)?;
+        b.apply(&act_b)?;
+        let oa = a.settle(ta, quiet, i)?;
+        let ob = b.settle(tb, quiet, i)?;
+        res.steps += 1;
+        res.cycles[0] += oa.busy;
+        res.cycles[1] += ob.busy;
+        res.step_cycles.push([oa.busy, ob.busy]);
+        res.counters_end.clone_from(&oa.counters);
+        let desc = if step_a == step_b {
+            step_a.describe()
+        } else {
+            format!("A: {} / B: {}", step_a.describe(), step_b.describe())
+        };
+        if let Some(d) = compare::compare(&oa, &ob, &mut res.compared) {
+            res.mismatch = Some(Mismatch {
+                seed: sa.seed,
+                step: i,
+                origin: orig,
+                step_desc: desc,
+                kind: d.kind,
+                sides: res.sides.clone(),
+                a: d.a,
+                b: d.b,
+                recent: recent.iter().cloned().collect(),
+            });
+            return Ok(res);
+        }
+        host.absorb(&oa.cpls);
+        recent.push_back(format!("{i} ({orig}): {desc}"));
+        if recent.len() > RECENT {
+            recent.pop_front();
+        }
+        i += 1;
+    }
+    let fa = a.drv.rd(reg::CNT_FREE_BUFLETS);
+    let fb = b.drv.rd(reg::CNT_FREE_BUFLETS);
+    res.free_buflets_end = [fa, fb];
+    if fa != num_buflets || fb != num_buflets {
+        res.mismatch = Some(Mismatch {
+            seed: sa.seed,
+            step: i,
+            origin: "end".into(),
+            step_desc: "after deleting every socket".into(),
+            kind: format!("end check: CNT_FREE_BUFLETS must equal NUM_BUFLETS ({num_buflets})"),
+            sides: res.sides.clone(),
+            a: format!("CNT_FREE_BUFLETS = {fa}"),
+            b: format!("CNT_FREE_BUFLETS = {fb}"),
+            recent: recent.iter().cloned().collect(),
+        });
+    }
+    Ok(res)
+}

@@ -1,0 +1,277 @@
+//! The stimulus of a co-simulation case: host actions and frames, one step at a time.
+//!
+//! Every step is self-contained (frames are finished bytes, requests name their parameters), so
+//! any subsequence of a stimulus is again a valid stimulus: that is what lets a property test
+//! shrink a failing case to a short list of steps.
+
+use std::fmt;
+
+/// One frame offered to the device's MAC receive side, with a human label for reports.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// What the frame is ("s3 data +1448 len 1448 (retransmit)", "udp to s1", ...).
+    pub label: String,
+    /// The frame's bytes, from the destination MAC, without FCS.
+    pub bytes: Vec<u8>,
+}
+
+impl fmt::Debug for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} [{} B]", self.label, self.bytes.len())
+    }
+}
+
+/// The fields of a SOCK_ADD request (`sock_desc`), possibly invalid on purpose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SockParams {
+    /// Socket reference number (table slot).
+    pub sock_ref: u16,
+    /// Our MAC (wire order).
+    pub local_mac: [u8; 6],
+    /// The peer's MAC (wire order).
+    pub remote_mac: [u8; 6],
+    /// VLAN id, 0 = untagged.
+    pub vlan: u16,
+    /// IP protocol (6 = TCP; anything else is refused).
+    pub proto: u8,
+    /// Our IPv4 address.
+    pub local_ip: [u8; 4],
+    /// The peer's IPv4 address.
+    pub remote_ip: [u8; 4],
+    /// Our port.
+    pub local_port: u16,
+    /// The peer's port.
+    pub remote_port: u16,
+    /// Our initial send sequence number.
+    pub iss: u32,
+    /// Receive buffer bytes.
+    pub rcv_buf: u32,
+    /// MSS sent in the SYN-ACK.
+    pub mss: u16,
+    /// Our window scale shift.
+    pub rcv_wscale: u8,
+    /// `sock_flag` bits.
+    pub flags: u8,
+}
+
+/// Which named-buffer reference number an NB_POST uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NbSlot {
+    /// A slot the host knows is free (the lowest one); the step does nothing if none is free.
+    Free,
+    /// A slot that is currently posted (BAD_NB expected); the step does nothing if none is.
+    Busy,
+    /// This exact reference number (used for out-of-range numbers).
+    Raw(u32),
+}
+
+/// Where the page list of a named buffer points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageList {
+    /// The slot's own registered pages.
+    Good,
+    /// A page list whose first page is outside registered memory (writes are refused).
+    UnregisteredPage,
+    /// A page list that is itself outside registered memory (its read is refused).
+    UnregisteredList,
+}
+
+/// An NB_POST request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NbPost {
+    /// Socket the buffer is designated to.
+    pub sock: u16,
+    /// Which reference number.
+    pub slot: NbSlot,
+    /// `HMD_PAGES` (0..=4; 0 is invalid).
+    pub pages: u32,
+    /// `TOTAL_BYTES` (may exceed `pages * 4096` on purpose).
+    pub total_bytes: u32,
+    /// Where the page list points.
+    pub list: PageList,
+}
+
+/// How a BLK_WRITE request is made invalid, if at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlkBad {
+    /// `BYTES` is not a multiple of 4096.
+    BytesNotMultiple,
+    /// An element with `LEN` 0.
+    ZeroLen,
+    /// The second element does not continue the first one's block.
+    Discontiguous,
+    /// `SG_MAX` smaller than the list.
+    SgMaxShort,
+    /// The first element's source is outside registered memory (DMA_ERROR).
+    Unregistered,
+}
+
+/// A BLK_WRITE request: write pages of a named-buffer slot to disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlkParams {
+    /// Named-buffer slot whose pages are the source (whatever the device wrote there).
+    pub src_ref: u32,
+    /// Blocks to write (1..=4).
+    pub blocks: u32,
+    /// First sector on disk (a multiple of 8).
+    pub lba: u64,
+    /// Describe every block as two 2048-byte elements.
+    pub split: bool,
+    /// The first element is a ZERO element.
+    pub zero_first: bool,
+    /// How the request is broken, if at all.
+    pub bad: Option<BlkBad>,
+}
+
+/// One step of a stimulus: a host action or frames on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// OP_SOCK_ADD.
+    AddSocket(SockParams),
+    /// OP_SOCK_DEL of a socket reference.
+    DelSocket {
+        /// Socket reference number.
+        sock: u16,
+    },
+    /// OP_NB_POST.
+    PostNb(NbPost),
+    /// OP_NOP.
+    Nop,
+    /// A request with an unknown opcode.
+    BadOpcode {
+        /// The opcode byte.
+        opcode: u8,
+    },
+    /// OP_BLK_WRITE.
+    BlkWrite(BlkParams),
+    /// One frame.
+    Frame(Frame),
+    /// Several frames pushed at once (they arrive back to back at line rate).
+    Burst(Vec<Frame>),
+}
+
+impl Step {
+    /// A one-line description for reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Step::AddSocket(p) => format!(
+                "SOCK_ADD ref {} {}.{}.{}.{}:{} <- {}.{}.{}.{}:{} vlan {} proto {} iss {:#x} rcv_buf {} mss {} wscale {} flags {}",
+                p.sock_ref,
+                p.local_ip[0], p.local_ip[1], p.local_ip[2], p.local_ip[3], p.local_port,
+                p.remote_ip[0], p.remote_ip[1], p.remote_ip[2], p.remote_ip[3], p.remote_port,
+                p.vlan, p.proto, p.iss, p.rcv_buf, p.mss, p.rcv_wscale, p.flags
+            ),
+            Step::DelSocket { sock } => format!("SOCK_DEL ref {sock}"),
+            Step::PostNb(n) => format!(
+                "NB_POST sock {} slot {:?} pages {} total {} list {:?}",
+                n.sock, n.slot, n.pages, n.total_bytes, n.list
+            ),
+            Step::Nop => "NOP".into(),
+            Step::BadOpcode { opcode } => format!("request with opcode {opcode}"),
+            Step::BlkWrite(b) => format!(
+                "BLK_WRITE from slot {} blocks {} lba {} split {} zero_first {} bad {:?}",
+                b.src_ref, b.blocks, b.lba, b.split, b.zero_first, b.bad
+            ),
+            Step::Frame(f) => format!("frame {f:?}"),
+            Step::Burst(fs) => {
+                let v: Vec<String> = fs.iter().map(|f| format!("{f:?}")).collect();
+                format!("burst of {}: {}", fs.len(), v.join(" | "))
+            }
+        }
+    }
+}
+
+/// A seeded sequence of steps. `index[i]` is the position step `i` had in the generated
+/// stimulus (after shrinking, the surviving positions), so a shrunk case can be reproduced from
+/// its seed with [`Stimulus::subset`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Stimulus {
+    /// The seed it was generated from.
+    pub seed: u64,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// Original positions of the steps.
+    pub index: Vec<usize>,
+}
+
+impl Stimulus {
+    /// A stimulus of these steps (positions 0..n).
+    pub fn new(seed: u64, steps: Vec<Step>) -> Self {
+        let index = (0..steps.len()).collect();
+        Stimulus { seed, steps, index }
+    }
+
+    /// The steps at these positions of this stimulus (out-of-range positions are ignored).
+    pub fn subset(&self, keep: &[usize]) -> Self {
+        let mut steps = Vec::new();
+        let mut index = Vec::new();
+        for &k in keep {
+            if let Some(s) = self.steps.get(k) {
+                steps.push(s.clone());
+                index.push(self.index.get(k).copied().unwrap_or(k));
+            }
+        }
+        Stimulus {
+            seed: self.seed,
+            steps,
+            index,
+        }
+    }
+
+    /// Number of steps.
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// True when there are no steps.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Number of frames over all steps.
+    pub fn frames(&self) -> usize {
+        self.steps
+            .iter()
+            .map(|s| match s {
+                Step::Frame(_) => 1,
+                Step::Burst(v) => v.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+}
+
+impl fmt::Debug for Stimulus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Stimulus {{ seed: {}, {} steps, original positions {:?}",
+            self.seed,
+            self.steps.len(),
+            compress(&self.index)
+        )?;
+        for (i, s) in self.steps.iter().enumerate() {
+            writeln!(f, "  {i:4} (#{}) {}", self.index[i], s.describe())?;
+        }
+        write!(f, "}}")
+    }
+}
+
+/// Ranges of consecutive positions, "0-17,19,22-30".
+fn compress(v: &[usize]) -> String {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        let mut j = i;
+        while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
+            j += 1;
+        }
+        out.push(if j > i {
+            format!("{}-{}", v[i], v[j])
+        } else {
+            v[i].to_string()
+        });
+        i = j + 1;
+    }
+    out.join(",")
+}

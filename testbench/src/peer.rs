@@ -1,0 +1,642 @@
+//! `buflet peer`: a real TCP implementation (smoltcp) sends a stream to the NIC over a lossy link.
+//!
+//! The peer is a smoltcp [`Interface`] in `Medium::Ip` over [`link::PeerPhy`]; the link adapter
+//! wraps its IPv4 packets in Ethernet frames for the NIC and strips the Ethernet header of the
+//! NIC's frames, and impairs each direction independently (seeded loss, reordering,
+//! duplication). The peer actively opens to the NIC's listening socket, sends N seeded bytes and
+//! closes; only the NIC's SYN-ACK, ACKs and windows pace it. The stream goes through the
+//! driver's zero-copy NAS path to the disk image, whose sha256 is compared with the source.
+//!
+//! Time: smoltcp's clock is the device clock (cycles / CLOCK_MHZ) plus a skip offset. When the
+//! device and the link are quiet, smoltcp's clock jumps to its next deadline (retransmission or
+//! zero-window-probe timer) without simulating idle cycles. No wall clock is read, so a run is a
+//! function of its options.
+
+pub mod link;
+
+use crate::frames::{self, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_MAC, SERVER_PORT};
+use crate::{make_device, sha256_hex, Backend, TbError};
+use buflet_driver::nas::{ExtentFile, NasStream, WriteError};
+use buflet_driver::{Driver, DriverError, SocketSpec};
+use buflet_platform::{BlockDevice, DeviceConfig, DiskError, HostEnv, HostMemory};
+use link::{eth_strip, eth_wrap, peer_seg, AckObserver, AckStats, Dir, Impair, LinkStats, PeerPhy};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use smoltcp::iface::{Config, Interface, SocketSet, SocketStorage};
+use smoltcp::socket::tcp;
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, Ipv4Address};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// Named buffers kept posted, and host pages per named buffer.
+const NBS: usize = 16;
+const PAGES_PER_NB: usize = 16;
+/// Bytes per zero-copy block write, and block writes kept outstanding (below the block
+/// engine's command FIFO depth, as the runner does).
+const WRITE_CHUNK: u64 = 64 * 1024;
+const BLK_QUEUE_DEPTH: usize = 3;
+/// The NIC socket's receive buffer, window scale and MSS.
+const RCV_BUF: u32 = 256 * 1024;
+const RCV_WSCALE: u8 = 7;
+const MSS: u16 = 1460;
+/// The peer's IP MTU (so its MSS is 1460) and its socket buffers.
+const PEER_MTU: usize = 1500;
+const PEER_TX_BUF: usize = 512 * 1024;
+const PEER_RX_BUF: usize = 4096;
+/// Most cycles the device runs between two looks at the peer.
+const STEP: u64 = 1024;
+/// Cycles without any frame, completion or pending work before the link counts as quiet.
+const SETTLE: u64 = 8192;
+/// Quiet cycles with no peer timer pending before the run is declared stalled.
+const IDLE_LIMIT: u64 = 2_000_000;
+/// Simulated time, and device cycles, without progress before the run is declared stalled.
+/// smoltcp backs its retransmission timer off up to 60 s, so fifteen retransmissions at the
+/// longest timeout fit: heavy loss (30% per direction loses half the round trips) needs them.
+const NO_PROGRESS_US: i64 = 900_000_000;
+const NO_PROGRESS_CYCLES: u64 = 100_000_000;
+/// Bound on the simulated time of a whole run (a safety net: every step of progress already
+/// has to come within NO_PROGRESS_US).
+const MAX_SIM_US: i64 = 86_400_000_000;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct PeerOpts {
+    /// Which device implementation.
+    pub backend: Backend,
+    /// Datapath width in bits (64..=512).
+    pub width: u32,
+    /// Stream bytes the peer sends.
+    pub bytes: u64,
+    /// Per-direction probability that the link loses a frame.
+    pub loss: f64,
+    /// Per-direction probability that a frame is held back behind 1..=3 later ones.
+    pub reorder: f64,
+    /// Per-direction probability that a frame is delivered twice.
+    pub dup: f64,
+    /// Seed of the payload, the NIC's ISS, smoltcp's generator and the link.
+    pub seed: u64,
+}
+
+/// What a run measured. Serialized as the CLI's JSON line.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerReport {
+    /// "model" or "rtl".
+    pub backend: String,
+    /// Datapath width in bits.
+    pub data_width: u32,
+    /// Stream bytes sent by the peer (and expected on disk).
+    pub bytes: u64,
+    /// The disk holds exactly the source stream.
+    pub verified: bool,
+    /// sha256 of the source stream.
+    pub source_sha256: String,
+    /// sha256 of the file region read back from the disk image (up to the FIN).
+    pub disk_sha256: String,
+    /// What the link did in each direction.
+    pub link: LinkStats,
+    /// Duplicate ACKs and window movements of the NIC's ACKs (before the link impairs them).
+    pub nic_acks: AckStats,
+    /// Frames the NIC transmitted (register CNT_TX_FRAMES).
+    pub nic_tx_frames: u64,
+    /// Segments the NIC held out of order (register CNT_OOO_HELD).
+    pub ooo_held: u64,
+    /// Device drop counters by spec name (every reason, zeros included).
+    pub drops: BTreeMap<String, u64>,
+    /// Device clock cycles.
+    pub cycles: u64,
+    /// Simulated time: device time plus the idle time skipped while the peer's timers ran.
+    pub sim_time_ms: f64,
+    /// Segments the peer sent that start below the highest sequence number it had already
+    /// sent (retransmissions, seen on the link before impairment).
+    pub peer_retransmissions: Option<u64>,
+    /// Times the peer's clock jumped over an idle period to its next timer.
+    pub time_skips: u64,
+    /// Free buflets after the socket was deleted.
+    pub buflets_free_end: u32,
+    /// Buflets of the device.
+    pub num_buflets: u32,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    /// An option is out of range.
+    #[error("bad option: {0}")]
+    Options(String),
+    /// The testbench could not set up the backend.
+    #[error(transparent)]
+    Testbench(#[from] TbError),
+    /// The driver failed.
+    #[error("driver: {0}")]
+    Driver(#[from] DriverError),
+    /// A zero-copy write failed.
+    #[error("zero-copy write: {0}")]
+    Write(#[from] WriteError),
+    /// The disk image failed.
+    #[error("disk: {0}")]
+    Disk(#[from] DiskError),
+    /// smoltcp refused an operation or its connection ended early.
+    #[error("peer (smoltcp): {0}")]
+    Peer(String),
+    /// The device reported an error for the stream.
+    #[error("device: {0}")]
+    Device(String),
+    /// The run stopped making progress.
+    #[error("stalled after {sim_ms:.1} simulated ms ({cycles} cycles): {detail}")]
+    Stalled {
+        /// Simulated time when the stall was declared.
+        sim_ms: f64,
+        /// Device cycles then.
+        cycles: u64,
+        /// What the peer, the link and the NIC looked like.
+        detail: String,
+    },
+    /// Buflets were missing after SOCK_DEL.
+    #[error("{free} of {total} buflets free after the socket was deleted: buflets leaked")]
+    Leaked {
+        /// Free buflets read from CNT_FREE_BUFLETS.
+        free: u32,
+        /// NUM_BUFLETS.
+        total: u32,
+    },
+}
+
+fn check_opts(o: &PeerOpts) -> Result<(), PeerError> {
+    if !(64..=512).contains(&o.width) || !o.width.is_power_of_two() {
+        return Err(PeerError::Options(format!(
+            "width {} (expected 64, 128, 256 or 512)",
+            o.width
+        )));
+    }
+    for (name, p, max) in [
+        ("loss", o.loss, 0.5),
+        ("reorder", o.reorder, 0.9),
+        ("dup", o.dup, 0.9),
+    ] {
+        if !(p.is_finite() && (0.0..=max).contains(&p)) {
+            return Err(PeerError::Options(format!(
+                "{name} {p} (expected a probability from 0 to {max})"
+            )));
+        }
+    }
+    if o.bytes > 1 << 32 {
+        return Err(PeerError::Options(format!(
+            "bytes {} (at most 4 GiB)",
+            o.bytes
+        )));
+    }
+    Ok(())
+}
+
+/// Block writes of the received stream to the file, issued as whole chunks while the stream
+/// comes in (the same policy as the runner).
+struct DiskPump {
+    file: ExtentFile,
+    issued: u64,
+    failure: Rc<RefCell<Option<String>>>,
+}
+
+impl DiskPump {
+    fn pump(&mut self, drv: &mut Driver, nas: &mut NasStream) -> Result<(), PeerError> {
+        if let Some(e) = self.failure.borrow().clone() {
+            return Err(PeerError::Device(format!("block write failed: {e}")));
+        }
+        let received = nas.received();
+        let target = received.min(nas.eof.unwrap_or(u64::MAX));
+        while self.issued < target && nas.writes_in_flight() < BLK_QUEUE_DEPTH {
+            let avail = target - self.issued;
+            let n = if nas.eof == Some(received) && avail <= WRITE_CHUNK {
+                avail
+            } else if avail >= WRITE_CHUNK {
+                WRITE_CHUNK
+            } else {
+                break;
+            };
+            let fail = self.failure.clone();
+            nas.write(
+                drv,
+                &self.file,
+                self.issued,
+                self.issued,
+                n,
+                Box::new(move |r| {
+                    if let Err(e) = r {
+                        *fail.borrow_mut() = Some(e.to_string());
+                    }
+                }),
+            )?;
+            self.issued += n;
+        }
+        Ok(())
+    }
+}
+
+/// Device time plus skipped idle time, as smoltcp's clock.
+struct Clock {
+    clock_mhz: u64,
+    skip_us: i64,
+}
+
+impl Clock {
+    fn micros(&self, cycles: u64) -> i64 {
+        (cycles / self.clock_mhz) as i64 + self.skip_us
+    }
+    fn now(&self, cycles: u64) -> Instant {
+        Instant::from_micros(self.micros(cycles))
+    }
+}
+
+/// Counts the peer's retransmissions from the segments it sends.
+#[derive(Default)]
+struct RetxCounter {
+    /// End of the highest sequence space sent so far.
+    hi: Option<u32>,
+    count: u64,
+}
+
+impl RetxCounter {
+    fn see(&mut self, ip: &[u8]) {
+        let Some(s) = peer_seg(ip) else { return };
+        if s.len == 0 {
+            return;
+        }
+        let end = s.seq.wrapping_add(s.len);
+        match self.hi {
+            None if s.syn => self.hi = Some(end),
+            None => {}
+            Some(hi) => {
+                if (s.seq.wrapping_sub(hi) as i32) < 0 {
+                    self.count += 1;
+                }
+                if (end.wrapping_sub(hi) as i32) > 0 {
+                    self.hi = Some(end);
+                }
+            }
+        }
+    }
+}
+
+/// Run one transfer: smoltcp connects to the NIC, sends `bytes` seeded bytes over the impaired
+/// link and closes; the NIC's stream is written zero-copy to a disk image and compared.
+pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
+    check_opts(opts)?;
+    let source = frames::payload(opts.seed, opts.bytes as usize);
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x7065_6572_5f68_3621);
+    let nic_iss: u32 = rng.gen();
+    let smol_seed: u64 = rng.gen();
+    let imp = Impair {
+        loss: opts.loss,
+        reorder: opts.reorder,
+        dup: opts.dup,
+    };
+    let mut to_nic = Dir::new(rng.gen(), imp);
+    let mut to_peer = Dir::new(rng.gen(), imp);
+    let mut bad_nic_frames = 0u64;
+
+    // The device, host memory and a disk image with room for the stream.
+    let block = 4096u64;
+    let file_cap = opts.bytes.div_ceil(block) * block + block;
+    let disk_start = 1u64 << 20;
+    let image = std::env::temp_dir().join(format!(
+        "buflet-peer-{}-{}-{}.img",
+        std::process::id(),
+        opts.backend.name(),
+        unique()
+    ));
+    let _cleanup = RemoveOnDrop(image.clone());
+    let disk = BlockDevice::create(&image, disk_start + file_cap + (1 << 20))?;
+    let mem_size = ((NBS * PAGES_PER_NB * 4096) as u64 + (8 << 20)).next_power_of_two();
+    let env = HostEnv {
+        mem: HostMemory::new(mem_size),
+        disk,
+    };
+    let dev = make_device(opts.backend, DeviceConfig::with_width(opts.width))?;
+    let mut drv = Driver::new(dev, env)?;
+    let clock_mhz = drv.info.clock_mhz.max(1) as u64;
+
+    // The NIC's listening socket.
+    let spec = SocketSpec {
+        local_mac: SERVER_MAC,
+        remote_mac: CLIENT_MAC,
+        vlan: 0,
+        local_ip: SERVER_IP,
+        remote_ip: CLIENT_IP,
+        local_port: SERVER_PORT,
+        remote_port: CLIENT_PORT,
+        iss: nic_iss,
+        rcv_buf: RCV_BUF,
+        mss: MSS,
+        rcv_wscale: RCV_WSCALE,
+        flags: 0,
+    };
+    let (sock, early) = drv.add_socket(&spec)?;
+    let mut nas = NasStream::start(&mut drv, sock, NBS, PAGES_PER_NB)?;
+    for c in &early {
+        nas.handle(&mut drv, c)?;
+    }
+    let mut pump = DiskPump {
+        file: ExtentFile {
+            disk_start,
+            capacity: file_cap,
+        },
+        issued: 0,
+        failure: Rc::new(RefCell::new(None)),
+    };
+
+    // The peer.
+    let mut clock = Clock {
+        clock_mhz,
+        skip_us: 0,
+    };
+    let mut phy = PeerPhy::new(PEER_MTU);
+    let mut cfg = Config::new(HardwareAddress::Ip);
+    cfg.random_seed = smol_seed;
+    let mut iface = Interface::new(cfg, &mut phy, clock.now(drv.cycles()));
+    iface.update_ip_addrs(|a| {
+        // One address on a fresh interface always fits.
+        let _ = a.push(IpCidr::new(
+            IpAddress::Ipv4(Ipv4Address::from(CLIENT_IP)),
+            24,
+        ));
+    });
+    let mut storage = [SocketStorage::EMPTY];
+    let mut sockets = SocketSet::new(&mut storage[..]);
+    let handle = sockets.add(tcp::Socket::new(
+        tcp::SocketBuffer::new(vec![0u8; PEER_RX_BUF]),
+        tcp::SocketBuffer::new(vec![0u8; PEER_TX_BUF]),
+    ));
+    sockets
+        .get_mut::<tcp::Socket>(handle)
+        .connect(
+            iface.context(),
+            (IpAddress::Ipv4(Ipv4Address::from(SERVER_IP)), SERVER_PORT),
+            CLIENT_PORT,
+        )
+        .map_err(|e| PeerError::Peer(format!("connect: {e}")))?;
+
+    let mut sent = 0usize;
+    let mut closed = false;
+    let mut connected = false;
+    let mut retx = RetxCounter::default();
+    let mut acks = AckObserver::default();
+    let mut quiet_since = drv.cycles();
+    let mut skips = 0u64;
+    let mut progress_key = (0u64, 0u64, 0u64, None);
+    let mut progress_us = clock.micros(drv.cycles());
+    let mut progress_cycles = drv.cycles();
+
+    loop {
+        // The peer: take what arrived, queue more data, send what it may.
+        let now = clock.now(drv.cycles());
+        iface.poll(now, &mut phy, &mut sockets);
+        let acked;
+        {
+            let s = sockets.get_mut::<tcp::Socket>(handle);
+            if s.may_send() {
+                connected = true;
+            }
+            if connected && !s.is_open() {
+                return Err(PeerError::Peer(format!(
+                    "the connection ended early (state {}) after {sent} of {} bytes were queued",
+                    s.state(),
+                    source.len()
+                )));
+            }
+            if sent < source.len() && s.can_send() {
+                sent += s
+                    .send_slice(&source[sent..])
+                    .map_err(|e| PeerError::Peer(format!("send: {e}")))?;
+            }
+            if sent == source.len() && !closed && s.may_send() {
+                s.close();
+                closed = true;
+            }
+            acked = (sent - s.send_queue()) as u64;
+        }
+        iface.poll(now, &mut phy, &mut sockets);
+
+        // Peer -> link -> NIC.
+        let mut active = !phy.tx.is_empty();
+        for ip in phy.tx.drain(..) {
+            retx.see(&ip);
+            to_nic.offer(eth_wrap(CLIENT_MAC, SERVER_MAC, &ip));
+        }
+        for f in to_nic.take() {
+            drv.rx_push(f);
+        }
+
+        // The NIC and the driver.
+        let c0 = drv.cycles();
+        let cpls = drv.wait(STEP)?;
+        if drv.cycles() == c0 {
+            drv.run(64);
+        }
+        for c in &cpls {
+            active = true;
+            if !nas.handle(&mut drv, c)? && c.status != 0 {
+                return Err(PeerError::Device(format!(
+                    "completion kind {} for request {} failed with status {} ({})",
+                    c.kind,
+                    c.opcode,
+                    c.status,
+                    buflet_driver::status_name(c.status)
+                )));
+            }
+        }
+        if let Some(c) = nas.errors.first() {
+            return Err(PeerError::Device(format!(
+                "named buffer {} returned with status {} ({})",
+                c.ref_num,
+                c.status,
+                buflet_driver::status_name(c.status)
+            )));
+        }
+        if nas.reset {
+            return Err(PeerError::Device(format!(
+                "a named buffer came back with flag RST at stream offset {:?}: the peer reset the connection",
+                nas.eof
+            )));
+        }
+        pump.pump(&mut drv, &mut nas)?;
+
+        // NIC -> link -> peer.
+        while let Some(f) = drv.tx_pop() {
+            active = true;
+            acks.see(&f);
+            to_peer.offer(f);
+        }
+        for f in to_peer.take() {
+            match eth_strip(&f) {
+                Some(ip) => phy.rx.push_back(ip),
+                None => bad_nic_frames += 1,
+            }
+        }
+
+        if nas.eof.is_some_and(|e| nas.written() >= e) && nas.writes_in_flight() == 0 {
+            break;
+        }
+
+        // Progress and stall detection.
+        let cycles = drv.cycles();
+        let now_us = clock.micros(cycles);
+        let key = (acked, nas.received(), nas.written(), nas.eof);
+        if key != progress_key {
+            progress_key = key;
+            progress_us = now_us;
+            progress_cycles = cycles;
+        }
+        macro_rules! stalled {
+            ($why:expr) => {{
+                let s = sockets.get::<tcp::Socket>(handle);
+                PeerError::Stalled {
+                    sim_ms: now_us as f64 / 1000.0,
+                    cycles,
+                    detail: format!(
+                        "{}; peer {} with {sent} of {} bytes queued, {acked} acked, {} unsent or \
+                         unacked; NIC: {} bytes received, {} on disk, eof {:?}, drops {:?}; link {:?}",
+                        $why,
+                        s.state(),
+                        source.len(),
+                        s.send_queue(),
+                        nas.received(),
+                        nas.written(),
+                        nas.eof,
+                        drv.counters()
+                            .drops
+                            .into_iter()
+                            .filter(|(_, n)| *n > 0)
+                            .collect::<Vec<_>>(),
+                        LinkStats {
+                            to_nic: to_nic.stats,
+                            to_peer: to_peer.stats,
+                            bad_nic_frames
+                        }
+                    ),
+                }
+            }};
+        }
+        if now_us - progress_us > NO_PROGRESS_US {
+            return Err(stalled!("no progress for 900 simulated seconds"));
+        }
+        if cycles - progress_cycles > NO_PROGRESS_CYCLES {
+            return Err(stalled!("no progress for 100M device cycles"));
+        }
+        if now_us > MAX_SIM_US {
+            return Err(stalled!("the run exceeded a simulated day"));
+        }
+
+        // Quiet: nothing on the wire, in the device's queues or in flight to the disk.
+        if active || drv.rx_pending() > 0 || nas.writes_in_flight() > 0 || !phy.rx.is_empty() {
+            quiet_since = cycles;
+            continue;
+        }
+        if cycles - quiet_since < SETTLE {
+            continue;
+        }
+        if to_nic.in_flight() > 0 || to_peer.in_flight() > 0 {
+            // Frames held back with nothing behind them: they arrive late, not never.
+            to_nic.flush();
+            to_peer.flush();
+            for f in to_nic.take() {
+                drv.rx_push(f);
+            }
+            for f in to_peer.take() {
+                match eth_strip(&f) {
+                    Some(ip) => phy.rx.push_back(ip),
+                    None => bad_nic_frames += 1,
+                }
+            }
+            quiet_since = cycles;
+            continue;
+        }
+        match iface.poll_delay(clock.now(cycles), &sockets) {
+            Some(d) if d > Duration::ZERO => {
+                clock.skip_us += d.total_micros() as i64;
+                skips += 1;
+                quiet_since = cycles;
+            }
+            Some(_) => {}
+            None => {
+                if cycles - quiet_since > IDLE_LIMIT {
+                    return Err(stalled!(
+                        "the NIC and the link are idle and the peer has no timer pending"
+                    ));
+                }
+            }
+        }
+    }
+
+    // Delete the socket: its remaining named buffers come back first (flag DELETE).
+    for c in drv.del_socket(sock)? {
+        if c.status != 0 {
+            return Err(PeerError::Device(format!(
+                "SOCK_DEL returned named buffer {} with status {} ({})",
+                c.ref_num,
+                c.status,
+                buflet_driver::status_name(c.status)
+            )));
+        }
+        nas.handle(&mut drv, &c)?;
+    }
+    let num_buflets = drv.info.num_buflets;
+    let counters = drv.counters();
+    let free = counters.free_buflets;
+    if free != num_buflets {
+        return Err(PeerError::Leaked {
+            free,
+            total: num_buflets,
+        });
+    }
+
+    let len = nas.eof.unwrap_or(0) as usize;
+    let mut back = vec![0u8; len];
+    drv.env.disk.read_bytes(disk_start, &mut back)?;
+    let disk_sha256 = sha256_hex(&back);
+    let source_sha256 = sha256_hex(&source);
+    let cycles = drv.cycles();
+    Ok(PeerReport {
+        backend: drv.backend().to_string(),
+        data_width: drv.info.data_width,
+        bytes: opts.bytes,
+        verified: disk_sha256 == source_sha256,
+        source_sha256,
+        disk_sha256,
+        link: LinkStats {
+            to_nic: to_nic.stats,
+            to_peer: to_peer.stats,
+            bad_nic_frames,
+        },
+        nic_acks: acks.stats,
+        nic_tx_frames: counters.tx_frames as u64,
+        ooo_held: counters.ooo_held as u64,
+        drops: counters
+            .drops
+            .iter()
+            .map(|&(name, n)| (name.to_string(), n as u64))
+            .collect(),
+        cycles,
+        sim_time_ms: clock.micros(cycles) as f64 / 1000.0,
+        peer_retransmissions: Some(retx.count),
+        time_skips: skips,
+        buflets_free_end: free,
+        num_buflets,
+    })
+}
+
+/// Removes the disk image when the run ends, however it ends.
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
