@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/ensure-verilator.sh
 ensure_verilator
+. scripts/ensure-e2fsprogs.sh
+ensure_e2fsprogs
 case "${1:-}" in
   demo)
     shift
