@@ -1,15 +1,27 @@
-//! toe_engine module test (Verilated at DATA_WIDTH 64 and 512, small tables).
+//! toe_engine module test (Verilated at DATA_WIDTH 64 and 512, small tables), TCP receive
+//! engine 0.2 (docs/tcp-receive.md).
 //!
 //! The harness serves the buflet pool (data RAM with 1-cycle read latency, combinational link RAM,
-//! chain frees), host memory and DMA (page-list reads, refused reads, payload writes), and feeds
-//! requests and rx metadata records with random idle cycles; every output is randomly
-//! backpressured. An independent oracle (plain Rust, below) predicts, per socket, which named
-//! buffer receives which stream bytes and how it is returned, the CMD_DONE statuses, and the
-//! counter events. Checks: NB page contents (at the time of the NB_RETURN, so the payload must be
-//! in host memory before its completion), DMA write packing and bounds, completions, drop/accept/
-//! delivered/returned events, and every buflet chain freed exactly once.
+//! chain frees, and `pool_free` from its own buflet accounting), host memory and DMA (page-list
+//! reads, refused reads, payload writes), the tx command stream, and feeds requests and rx
+//! metadata records with random idle cycles; every output is randomly backpressured.
+//!
+//! An independent oracle (plain Rust, below) implements the contract: per socket the state
+//! machine, the window (from the free count the harness drove in the cycle the engine picked the
+//! record), acceptability, trimming, the in-order list and the reassembly list with their exact
+//! bytes, and delivery. It is evaluated at the handshakes (request and metadata picks, DMA write
+//! requests, completions, chain frees) and checks: every tx command (all 48 bytes, in order),
+//! every DMA write (address and length), NB contents at their NB_RETURN (payload in host memory
+//! before its completion), every completion, counter events, and that every buflet chain is
+//! freed exactly once and only when the contract lets it go.
+//!
+//! The random test drives adaptive peers: each builds its next frame from the oracle's current
+//! view (handshake junk, in-order, ahead, retransmitted, duplicate and overlapping segments,
+//! out-of-window and zero-window probes, SYN/RST/FIN cases, post-close frames), and bytes that
+//! the contract must discard are poisoned, so delivered bytes equal the stream only if the right
+//! copy of every byte wins. Directed tests pin exact values by hand.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use buflet_sim::{Model, Port};
 use buflet_spec as spec;
@@ -19,13 +31,40 @@ use rand_chacha::ChaCha8Rng;
 const NULL16: u16 = 0xFFFF;
 const PAGE: usize = 4096;
 const HOST_BASE: u64 = 0x1_2000_0000;
-const HOST_SIZE: usize = 8 << 20;
+const HOST_SIZE: usize = 32 << 20;
 const REFUSED_BASE: u64 = 0x7777_0000_0000;
 
 const OP_SOCK_ADD: u8 = spec::op::SOCK_ADD as u8;
 const OP_SOCK_DEL: u8 = spec::op::SOCK_DEL as u8;
 const OP_NB_POST: u8 = spec::op::NB_POST as u8;
 const OP_NOP: u8 = spec::op::NOP as u8;
+
+const FIN: u8 = spec::tcp_flag::FIN as u8;
+const SYN: u8 = spec::tcp_flag::SYN as u8;
+const RST: u8 = spec::tcp_flag::RST as u8;
+const PSH: u8 = spec::tcp_flag::PSH as u8;
+const ACK: u8 = spec::tcp_flag::ACK as u8;
+const URG: u8 = spec::tcp_flag::URG as u8;
+
+const ST_LISTEN: u8 = spec::sock_state::LISTEN as u8;
+const ST_SYN_RCVD: u8 = spec::sock_state::SYN_RCVD as u8;
+const ST_ESTAB: u8 = spec::sock_state::ESTAB as u8;
+const ST_CLOSE_WAIT: u8 = spec::sock_state::CLOSE_WAIT as u8;
+const ST_CLOSED: u8 = spec::sock_state::CLOSED as u8;
+
+const D_NO_SOCKET: u8 = spec::drop::NO_SOCKET as u8;
+const D_OOO: u8 = spec::drop::OUT_OF_ORDER as u8;
+const D_OOW: u8 = spec::drop::OUT_OF_WINDOW as u8;
+const D_DUP: u8 = spec::drop::DUPLICATE as u8;
+const D_BAD_STATE: u8 = spec::drop::BAD_STATE as u8;
+
+const C_FULL: u32 = spec::cpl_flag::FULL as u32;
+const C_PSH: u32 = spec::cpl_flag::PSH as u32;
+const C_FIN: u32 = spec::cpl_flag::FIN as u32;
+const C_RST: u32 = spec::cpl_flag::RST as u32;
+const C_DELETE: u32 = spec::cpl_flag::DELETE as u32;
+
+const PSH_RETURN: u8 = spec::sock_flag::PSH_RETURN as u8;
 
 #[derive(Clone, Copy)]
 struct Ports {
@@ -44,12 +83,16 @@ struct Ports {
     meta_src_port: Port,
     meta_dst_port: Port,
     meta_seq: Port,
+    meta_ack: Port,
     meta_flags: Port,
+    meta_ws_valid: Port,
+    meta_ws: Port,
     meta_pay_off: Port,
     meta_pay_len: Port,
     meta_head: Port,
     meta_tail: Port,
     meta_count: Port,
+    pool_free: Port,
     free_valid: Port,
     free_ready: Port,
     free_head: Port,
@@ -82,12 +125,16 @@ struct Ports {
     cpl_valid: Port,
     cpl_ready: Port,
     cpl_data: Port,
+    tx_valid: Port,
+    tx_ready: Port,
+    tx_data: Port,
     ev_drop_valid: Port,
     ev_drop_reason: Port,
     ev_accepted: Port,
     ev_delivered_valid: Port,
     ev_delivered_bytes: Port,
     ev_nb_returned: Port,
+    ev_ooo_held: Port,
 }
 
 impl Ports {
@@ -109,12 +156,16 @@ impl Ports {
             meta_src_port: p("s_meta_src_port"),
             meta_dst_port: p("s_meta_dst_port"),
             meta_seq: p("s_meta_seq"),
+            meta_ack: p("s_meta_ack"),
             meta_flags: p("s_meta_flags"),
+            meta_ws_valid: p("s_meta_ws_valid"),
+            meta_ws: p("s_meta_ws"),
             meta_pay_off: p("s_meta_pay_off"),
             meta_pay_len: p("s_meta_pay_len"),
             meta_head: p("s_meta_head"),
             meta_tail: p("s_meta_tail"),
             meta_count: p("s_meta_count"),
+            pool_free: p("pool_free"),
             free_valid: p("m_free_valid"),
             free_ready: p("m_free_ready"),
             free_head: p("m_free_head"),
@@ -147,18 +198,146 @@ impl Ports {
             cpl_valid: p("m_cpl_valid"),
             cpl_ready: p("m_cpl_ready"),
             cpl_data: p("m_cpl_data"),
+            tx_valid: p("m_tx_valid"),
+            tx_ready: p("m_tx_ready"),
+            tx_data: p("m_tx_data"),
             ev_drop_valid: p("ev_drop_valid"),
             ev_drop_reason: p("ev_drop_reason"),
             ev_accepted: p("ev_accepted"),
             ev_delivered_valid: p("ev_delivered_valid"),
             ev_delivered_bytes: p("ev_delivered_bytes"),
             ev_nb_returned: p("ev_nb_returned"),
+            ev_ooo_held: p("ev_ooo_held"),
+        }
+    }
+}
+
+fn put(buf: &mut [u8], field: (usize, usize), v: u64) {
+    spec::put(buf, field, v);
+}
+
+fn get(buf: &[u8], field: (usize, usize)) -> u64 {
+    spec::get(buf, field)
+}
+
+/// Bucket of a 4-tuple (architecture.md, socket lookup), computed independently of the RTL.
+fn bucket(remote_ip: u32, local_ip: u32, remote_port: u16, local_port: u16, n: u32) -> u32 {
+    let mut x = remote_ip ^ local_ip ^ ((remote_port as u32) << 16 | local_port as u32);
+    x ^= x >> 16;
+    x ^= x >> 8;
+    x % n
+}
+
+// ==================================================================== sockets and frames
+
+/// The host part of a socket (the SOCK_ADD entry).
+#[derive(Clone, Copy, Default, Debug)]
+struct SockCfg {
+    slot: u16,
+    flags: u8,
+    local_mac: [u8; 6],
+    remote_mac: [u8; 6],
+    vlan: u16,
+    proto: u8,
+    local_ip: u32,
+    remote_ip: u32,
+    local_port: u16,
+    remote_port: u16,
+    iss: u32,
+    rcv_buf: u32,
+    mss: u16,
+    wscale: u8,
+}
+
+impl SockCfg {
+    fn new(slot: u16, rng: &mut ChaCha8Rng) -> SockCfg {
+        SockCfg {
+            slot,
+            flags: 0,
+            local_mac: rng.gen(),
+            remote_mac: rng.gen(),
+            vlan: 0,
+            proto: 6,
+            local_ip: 0x0A00_0001,
+            remote_ip: 0x0A00_0100 + slot as u32,
+            local_port: 5000 + slot,
+            remote_port: 40000 + slot * 7,
+            iss: rng.gen(),
+            rcv_buf: 8000,
+            mss: 1460,
+            wscale: 0,
+        }
+    }
+
+    fn entry(&self, tag: u32) -> [u8; 64] {
+        use spec::sock_desc as d;
+        let mut e = [0u8; 64];
+        put(&mut e, d::OPCODE, OP_SOCK_ADD as u64);
+        put(&mut e, d::FLAGS, self.flags as u64);
+        put(&mut e, d::SOCK_REF, self.slot as u64);
+        put(&mut e, d::TAG, tag as u64);
+        e[d::LOCAL_MAC.0..d::LOCAL_MAC.0 + 6].copy_from_slice(&self.local_mac);
+        e[d::REMOTE_MAC.0..d::REMOTE_MAC.0 + 6].copy_from_slice(&self.remote_mac);
+        put(&mut e, d::VLAN, self.vlan as u64);
+        put(&mut e, d::PROTO, self.proto as u64);
+        put(&mut e, d::LOCAL_IP, self.local_ip as u64);
+        put(&mut e, d::REMOTE_IP, self.remote_ip as u64);
+        put(&mut e, d::LOCAL_PORT, self.local_port as u64);
+        put(&mut e, d::REMOTE_PORT, self.remote_port as u64);
+        put(&mut e, d::ISS, self.iss as u64);
+        put(&mut e, d::RCV_BUF, self.rcv_buf as u64);
+        put(&mut e, d::MSS, self.mss as u64);
+        put(&mut e, d::RCV_WSCALE, self.wscale as u64);
+        e
+    }
+
+    fn from_entry(e: &[u8; 64]) -> SockCfg {
+        use spec::sock_desc as d;
+        let mut c = SockCfg {
+            slot: get(e, d::SOCK_REF) as u16,
+            flags: get(e, d::FLAGS) as u8,
+            vlan: get(e, d::VLAN) as u16,
+            proto: get(e, d::PROTO) as u8,
+            local_ip: get(e, d::LOCAL_IP) as u32,
+            remote_ip: get(e, d::REMOTE_IP) as u32,
+            local_port: get(e, d::LOCAL_PORT) as u16,
+            remote_port: get(e, d::REMOTE_PORT) as u16,
+            iss: get(e, d::ISS) as u32,
+            rcv_buf: get(e, d::RCV_BUF) as u32,
+            mss: get(e, d::MSS) as u16,
+            wscale: get(e, d::RCV_WSCALE) as u8,
+            ..SockCfg::default()
+        };
+        c.local_mac
+            .copy_from_slice(&e[d::LOCAL_MAC.0..d::LOCAL_MAC.0 + 6]);
+        c.remote_mac
+            .copy_from_slice(&e[d::REMOTE_MAC.0..d::REMOTE_MAC.0 + 6]);
+        c
+    }
+
+    /// A frame from the peer of this socket.
+    fn frame(&self, seq: u32, ack: u32, flags: u8, payload: Vec<u8>) -> Frame {
+        Frame {
+            reason: 0,
+            vlan: self.vlan,
+            src_ip: self.remote_ip,
+            dst_ip: self.local_ip,
+            sport: self.remote_port,
+            dport: self.local_port,
+            seq,
+            ack,
+            flags,
+            ws: None,
+            pay_off: 54,
+            payload,
+            no_chain: false,
+            peer: None,
         }
     }
 }
 
 /// One rx metadata record plus the frame bytes the harness stores in a fresh buflet chain.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 struct Frame {
     reason: u8,
     vlan: u16,
@@ -167,42 +346,403 @@ struct Frame {
     sport: u16,
     dport: u16,
     seq: u32,
+    ack: u32,
     flags: u8,
+    ws: Option<u8>,
     pay_off: usize,
     payload: Vec<u8>,
     /// No buflet chain at all (NO_BUFLET before the first buflet).
     no_chain: bool,
+    /// Index of the random-test peer that sent it.
+    peer: Option<usize>,
 }
 
-/// Harness-side socket: identity, stream, and the oracle of its named buffers.
-struct Sock {
-    vlan: u16,
-    local_ip: u32,
-    remote_ip: u32,
-    local_port: u16,
-    remote_port: u16,
-    stream: Vec<u8>,
-    end_flag: u32, // FIN or RST cpl flag expected on the final return
-    /// Outstanding NBs (ref nums) in posting order.
-    nbs: VecDeque<u16>,
-    /// Stream bytes returned so far (oracle position).
-    pos: usize,
-    done: bool,
-    refused_nb_pending: bool,
+/// The expected tx_cmd bytes.
+#[allow(clippy::too_many_arguments)]
+fn tx_bytes(
+    c: &SockCfg,
+    seq: u32,
+    ack: u32,
+    window: u16,
+    flags: u8,
+    opts: u8,
+    mss: u16,
+    wscale: u8,
+) -> [u8; 48] {
+    use spec::tx_cmd as t;
+    let mut b = [0u8; 48];
+    b[t::DST_MAC.0..t::DST_MAC.0 + 6].copy_from_slice(&c.remote_mac);
+    b[t::SRC_MAC.0..t::SRC_MAC.0 + 6].copy_from_slice(&c.local_mac);
+    put(&mut b, t::VLAN, c.vlan as u64);
+    put(&mut b, t::SRC_IP, c.local_ip as u64);
+    put(&mut b, t::DST_IP, c.remote_ip as u64);
+    put(&mut b, t::SRC_PORT, c.local_port as u64);
+    put(&mut b, t::DST_PORT, c.remote_port as u64);
+    put(&mut b, t::SEQ, seq as u64);
+    put(&mut b, t::ACK, ack as u64);
+    put(&mut b, t::WINDOW, window as u64);
+    put(&mut b, t::FLAGS, flags as u64);
+    put(&mut b, t::OPTS, opts as u64);
+    put(&mut b, t::MSS, mss as u64);
+    put(&mut b, t::WSCALE, wscale as u64);
+    b
 }
+
+// ==================================================================== the oracle
+
+/// A segment on one of the oracle's lists: its undelivered bytes.
+#[derive(Clone, Debug)]
+struct OSeg {
+    seq: u32,
+    data: Vec<u8>,
+    flags: u8,
+    chain: u16,
+    /// A FIN/RST marker whose chain was already freed (the engine frees it before the return).
+    freed: bool,
+}
+
+/// The oracle's view of one socket slot.
+#[derive(Clone, Debug)]
+struct OSock {
+    cfg: SockCfg,
+    add_no: u64,
+    state: u8,
+    ws_ok: bool,
+    irs: u32,
+    rcv_nxt: u32,
+    stream_off: u64,
+    ooo: Vec<OSeg>,
+    inorder: VecDeque<OSeg>,
+    nbs: VecDeque<u16>,
+    delivered: Vec<u8>,
+    /// cpl flags of the final FIN/RST return once it was observed.
+    end_flag: u32,
+}
+
+impl OSock {
+    fn new(cfg: SockCfg, add_no: u64) -> OSock {
+        OSock {
+            cfg,
+            add_no,
+            state: ST_LISTEN,
+            ws_ok: false,
+            irs: 0,
+            rcv_nxt: 0,
+            stream_off: 0,
+            ooo: Vec::new(),
+            inorder: VecDeque::new(),
+            nbs: VecDeque::new(),
+            delivered: Vec::new(),
+            end_flag: 0,
+        }
+    }
+
+    /// win(RCV_NXT) for the given pool room.
+    fn win(&self, pool_room: u64) -> u32 {
+        let held = self
+            .rcv_nxt
+            .wrapping_sub(self.irs)
+            .wrapping_sub(1)
+            .wrapping_sub(self.stream_off as u32);
+        let sock_room = self.cfg.rcv_buf.saturating_sub(held); // 0 when held >= RCV_BUF
+        (sock_room as u64).min(pool_room) as u32
+    }
+
+    fn rel(&self, x: u32) -> i64 {
+        x.wrapping_sub(self.rcv_nxt) as i32 as i64
+    }
+}
+
+/// What the TCP rules decided for one frame.
+#[derive(Default, Debug)]
+struct Dec {
+    /// 0 none, 1 ACK, 2 SYN-ACK.
+    tx: u8,
+    drop: u8,
+    /// The chain stays on a segment list.
+    keep: bool,
+    accepted: bool,
+    held: bool,
+    /// Bytes of the payload kept: (index of the first, count).
+    kept: Option<(usize, usize)>,
+    cov: Vec<&'static str>,
+}
+
+/// The TCP rules of docs/tcp-receive.md for a frame matched to socket `s`. `inf` replaces the
+/// window by 2^30 (used to predict which bytes can possibly be kept).
+fn tcp(s: &mut OSock, f: &Frame, chain: u16, pool_room: u64, inf: bool) -> Dec {
+    let mut d = Dec::default();
+    let syn = f.flags & SYN != 0;
+    let rst = f.flags & RST != 0;
+    let ackf = f.flags & ACK != 0;
+    match s.state {
+        ST_LISTEN => {
+            if rst {
+                d.drop = D_BAD_STATE;
+            } else if syn && !ackf {
+                s.irs = f.seq;
+                s.rcv_nxt = f.seq.wrapping_add(1);
+                s.stream_off = 0;
+                s.ws_ok = f.ws.is_some();
+                s.state = ST_SYN_RCVD;
+                d.tx = 2;
+                d.cov.push("syn");
+            } else {
+                d.drop = D_BAD_STATE;
+            }
+            d
+        }
+        ST_SYN_RCVD => {
+            if rst {
+                if f.seq == s.rcv_nxt {
+                    s.state = ST_LISTEN;
+                    d.cov.push("syn_rcvd_rst");
+                } else {
+                    d.drop = D_OOW;
+                }
+            } else if syn {
+                if f.seq == s.irs {
+                    d.tx = 2;
+                    d.cov.push("syn_retransmit");
+                } else {
+                    d.drop = D_BAD_STATE;
+                }
+            } else if ackf && f.ack == s.cfg.iss.wrapping_add(1) {
+                s.state = ST_ESTAB;
+                let mut e = estab(s, f, chain, pool_room, inf);
+                e.cov.push("estab");
+                return e;
+            } else {
+                d.drop = D_BAD_STATE;
+            }
+            d
+        }
+        ST_ESTAB | ST_CLOSE_WAIT => estab(s, f, chain, pool_room, inf),
+        _ => {
+            d.drop = D_BAD_STATE;
+            d
+        }
+    }
+}
+
+fn estab(s: &mut OSock, f: &Frame, chain: u16, pool_room: u64, inf: bool) -> Dec {
+    let mut d = Dec::default();
+    let syn = f.flags & SYN != 0;
+    let rst = f.flags & RST != 0;
+    let mut len = f.payload.len() as i64;
+    let seg_len = len + syn as i64 + (f.flags & FIN != 0) as i64;
+    let w = if inf {
+        1i64 << 30
+    } else {
+        s.win(pool_room) as i64
+    };
+    let mut off = s.rel(f.seq);
+    let acc = if seg_len == 0 {
+        if w == 0 {
+            off == 0
+        } else {
+            0 <= off && off < w
+        }
+    } else {
+        let last = off + seg_len - 1;
+        w > 0 && ((0 <= off && off < w) || (0 <= last && last < w))
+    };
+    if !acc {
+        d.tx = if rst { 0 } else { 1 };
+        d.drop = D_OOW;
+        if w == 0 {
+            d.cov.push("zero_window_drop");
+        }
+        return d;
+    }
+    if rst {
+        if off == 0 {
+            s.state = ST_CLOSED;
+            s.inorder.push_back(OSeg {
+                seq: f.seq,
+                data: Vec::new(),
+                flags: f.flags,
+                chain,
+                freed: false,
+            });
+            d.keep = true;
+            d.cov.push("rst_marker");
+        } else {
+            d.tx = 1;
+            d.drop = D_OOW;
+            d.cov.push("rst_challenge");
+        }
+        return d;
+    }
+    if syn {
+        d.tx = 1;
+        d.drop = D_BAD_STATE;
+        d.cov.push("syn_challenge");
+        return d;
+    }
+    if s.state == ST_CLOSE_WAIT {
+        if seg_len > 0 {
+            d.tx = 1;
+            d.drop = D_BAD_STATE;
+            d.cov.push("close_wait_data");
+        }
+        return d;
+    }
+    let mut flags = f.flags;
+    let mut start = 0i64;
+    let mut seq = f.seq;
+    if off < 0 {
+        let cut = -off;
+        start += cut;
+        len -= cut;
+        seq = seq.wrapping_add(cut as u32);
+        off = 0;
+        d.cov.push("trim_left");
+    }
+    if off + len > w {
+        len = w - off;
+        flags &= !(FIN | PSH);
+        d.cov.push("trim_right");
+    }
+    if len == 0 && flags & FIN == 0 {
+        d.cov.push("pure_ack");
+        return d;
+    }
+    if off == 0 {
+        if let Some(h) = s.ooo.first() {
+            let r = s.rel(h.seq);
+            if r < len {
+                len = r;
+                flags &= !(FIN | PSH);
+                d.cov.push("inorder_cut");
+            }
+        }
+        let fin = flags & FIN != 0;
+        let (a, n) = (start as usize, len as usize);
+        s.inorder.push_back(OSeg {
+            seq,
+            data: f.payload[a..a + n].to_vec(),
+            flags,
+            chain,
+            freed: false,
+        });
+        s.rcv_nxt = s.rcv_nxt.wrapping_add(n as u32 + fin as u32);
+        d.accepted = n > 0;
+        d.keep = true;
+        d.kept = Some((a, n));
+        if fin {
+            s.state = ST_CLOSE_WAIT;
+            d.cov.push("fin_in_order");
+        }
+        while s.state == ST_ESTAB && s.ooo.first().is_some_and(|h| h.seq == s.rcv_nxt) {
+            let h = s.ooo.remove(0);
+            let hf = h.flags & FIN != 0;
+            s.rcv_nxt = s.rcv_nxt.wrapping_add(h.data.len() as u32 + hf as u32);
+            if hf {
+                s.state = ST_CLOSE_WAIT;
+                d.cov.push("fin_drained");
+            }
+            s.inorder.push_back(h);
+            d.cov.push("drain");
+        }
+        d.tx = 1;
+        return d;
+    }
+    d.tx = 1;
+    if len == 0 {
+        d.drop = D_OOO;
+        d.cov.push("fin_ahead");
+        return d;
+    }
+    // reassembly insert
+    let mut i = 0;
+    while i < s.ooo.len() && s.rel(s.ooo[i].seq) + s.ooo[i].data.len() as i64 <= off {
+        i += 1;
+    }
+    if i < s.ooo.len() && s.rel(s.ooo[i].seq) <= off {
+        let cut = s.rel(s.ooo[i].seq) + s.ooo[i].data.len() as i64 - off;
+        if cut >= len {
+            d.drop = D_DUP;
+            d.cov.push("dup_front");
+            return d;
+        }
+        start += cut;
+        len -= cut;
+        off += cut;
+        seq = seq.wrapping_add(cut as u32);
+        i += 1;
+        d.cov.push("ins_front_cut");
+    }
+    if i < s.ooo.len() && s.rel(s.ooo[i].seq) < off + len {
+        len = s.rel(s.ooo[i].seq) - off;
+        flags &= !(FIN | PSH);
+        d.cov.push("ins_tail_cut");
+    }
+    if len == 0 {
+        d.drop = D_DUP;
+        d.cov.push("dup_tail");
+        return d;
+    }
+    let (a, n) = (start as usize, len as usize);
+    if i > 0 && i < s.ooo.len() {
+        d.cov.push("ins_middle");
+    }
+    s.ooo.insert(
+        i,
+        OSeg {
+            seq,
+            data: f.payload[a..a + n].to_vec(),
+            flags,
+            chain,
+            freed: false,
+        },
+    );
+    d.keep = true;
+    d.held = true;
+    d.kept = Some((a, n));
+    if flags & FIN != 0 {
+        d.cov.push("fin_held");
+    }
+    d
+}
+
+// ==================================================================== harness
 
 #[derive(Clone)]
 struct Nb {
-    sock: usize,
+    slot: u16,
     tag: u32,
     total: usize,
     pages: Vec<u64>,
+    hmd: u64,
+    n_pages: usize,
     refused: bool,
+    filled: usize,
+    stream_off: u64,
+    content: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct RetExp {
+    flags: u32,
+    status: u8,
+    bytes: usize,
+    stream_off: u64,
 }
 
 struct Chain {
     tail: u16,
     count: u16,
+}
+
+#[derive(Default, Debug, PartialEq, Clone)]
+struct Counts {
+    drop: [u64; 16],
+    accepted: u64,
+    ooo_held: u64,
+    delivered: u64,
+    returned: u64,
+    tx: u64,
 }
 
 struct Tb {
@@ -213,6 +753,7 @@ struct Tb {
     bb: usize,
     nbuf: usize,
     num_nbs: usize,
+    num_socks: usize,
     // pool
     ram: Vec<u8>,
     link: Vec<u16>,
@@ -223,7 +764,6 @@ struct Tb {
     // host
     host: Vec<u8>,
     bump: usize,
-    allowed: Vec<(u64, u64)>,
     rd_resp: VecDeque<(u64, bool)>,
     wr_reqs: VecDeque<(u64, usize)>,
     wr_cur: Option<(u64, usize, usize)>, // addr, len, bytes received
@@ -233,30 +773,34 @@ struct Tb {
     frames: VecDeque<Frame>,
     cur_meta: Option<Frame>,
     cur_chain: (u16, u16, u16),
-    // oracle
-    socks: Vec<Sock>,
-    nbs: HashMap<u16, Nb>,
-    cmd_expect: VecDeque<(u32, u8, u8, u16)>, // tag, opcode, status, sock_ref
-    exp_drop: [u32; 16],
-    exp_accepted: u32,
     next_tag: u32,
+    refused_ctr: u64,
+    // oracle
+    osock: Vec<Option<OSock>>,
+    add_no: u64,
+    nb_pending: HashMap<u32, Nb>,
+    nbs: HashMap<u16, Nb>,
+    ret_exp: HashMap<u16, RetExp>,
+    /// DELETE returns still expected: (tag of the SOCK_DEL, NB ref), in order.
+    del_order: VecDeque<(u32, u16)>,
+    graveyard: HashMap<u16, OSock>,
+    cmd_expect: VecDeque<(u32, u8, u8, u16)>,
+    tx_expect: VecDeque<[u8; 48]>,
+    allowed_free: HashSet<u16>,
+    exp: Counts,
+    cov: HashMap<&'static str, u64>,
     // observed
-    drops: [u32; 16],
-    accepted: u32,
-    delivered: u64,
-    ev_returned: u32,
-    cpl_returned: u32,
+    got: Counts,
+    ev_returned: u64,
+    tx_log: Vec<[u8; 48]>,
+    cpl_log: Vec<[u8; 32]>,
     // backpressure / idle probabilities (percent)
     p_ready: u32,
     p_valid: u32,
-    fixed_total: Option<usize>,
+    p_tx: u32,
     wr_beats: u64,
     first_beat: Option<u64>,
     last_beat: u64,
-}
-
-fn put(buf: &mut [u8], field: (usize, usize), v: u64) {
-    spec::put(buf, field, v);
 }
 
 impl Tb {
@@ -269,7 +813,8 @@ impl Tb {
         let bb = par("BUFLET_BYTES");
         let nbuf = par("NUM_BUFLETS");
         let num_nbs = par("NUM_NBS");
-        Tb {
+        let num_socks = par("NUM_SOCKETS");
+        let mut tb = Tb {
             m,
             p,
             rng: ChaCha8Rng::seed_from_u64(seed),
@@ -277,6 +822,7 @@ impl Tb {
             bb,
             nbuf,
             num_nbs,
+            num_socks,
             ram: vec![0; bb * nbuf],
             link: vec![NULL16; nbuf],
             free: (0..nbuf as u16).collect(),
@@ -285,7 +831,6 @@ impl Tb {
             rd_pending: None,
             host: vec![0xEE; HOST_SIZE],
             bump: 0,
-            allowed: Vec::new(),
             rd_resp: VecDeque::new(),
             wr_reqs: VecDeque::new(),
             wr_cur: None,
@@ -294,24 +839,33 @@ impl Tb {
             frames: VecDeque::new(),
             cur_meta: None,
             cur_chain: (NULL16, NULL16, 0),
-            socks: Vec::new(),
-            nbs: HashMap::new(),
-            cmd_expect: VecDeque::new(),
-            exp_drop: [0; 16],
-            exp_accepted: 0,
             next_tag: 0x1000,
-            drops: [0; 16],
-            accepted: 0,
-            delivered: 0,
+            refused_ctr: 0,
+            osock: vec![None; num_socks],
+            add_no: 0,
+            nb_pending: HashMap::new(),
+            nbs: HashMap::new(),
+            ret_exp: HashMap::new(),
+            del_order: VecDeque::new(),
+            graveyard: HashMap::new(),
+            cmd_expect: VecDeque::new(),
+            tx_expect: VecDeque::new(),
+            allowed_free: HashSet::new(),
+            exp: Counts::default(),
+            cov: HashMap::new(),
+            got: Counts::default(),
             ev_returned: 0,
-            cpl_returned: 0,
+            tx_log: Vec::new(),
+            cpl_log: Vec::new(),
             p_ready: 70,
             p_valid: 70,
-            fixed_total: None,
+            p_tx: 70,
             wr_beats: 0,
             first_beat: None,
             last_beat: 0,
-        }
+        };
+        tb.reset();
+        tb
     }
 
     fn chance(&mut self, pct: u32) -> bool {
@@ -336,43 +890,47 @@ impl Tb {
         self.next_tag
     }
 
-    // ---------------------------------------------------------------- requests
-    fn sock_add_entry(&mut self, sref: u16, s: Option<usize>, proto: u8) -> [u8; 64] {
-        let mut e = [0u8; 64];
-        let tag = self.tag();
-        put(&mut e, spec::sock_desc::OPCODE, OP_SOCK_ADD as u64);
-        put(&mut e, spec::sock_desc::SOCK_REF, sref as u64);
-        put(&mut e, spec::sock_desc::TAG, tag as u64);
-        put(&mut e, spec::sock_desc::PROTO, proto as u64);
-        if let Some(i) = s {
-            let s = &self.socks[i];
-            put(&mut e, spec::sock_desc::VLAN, s.vlan as u64);
-            put(&mut e, spec::sock_desc::LOCAL_IP, s.local_ip as u64);
-            put(&mut e, spec::sock_desc::REMOTE_IP, s.remote_ip as u64);
-            put(&mut e, spec::sock_desc::LOCAL_PORT, s.local_port as u64);
-            put(&mut e, spec::sock_desc::REMOTE_PORT, s.remote_port as u64);
+    fn pool_room(&self, free: usize) -> u64 {
+        let reserve = self.nbuf / spec::param::POOL_RESERVE_DIV as usize;
+        if free > reserve {
+            ((free - reserve) * (self.bb / 2)) as u64
+        } else {
+            0
         }
-        // garbage in NIC-owned fields must be ignored
-        put(&mut e, spec::sock_desc::NEXT_SOCK, 3);
-        put(&mut e, spec::sock_desc::SEG_HEAD, 5);
-        put(&mut e, spec::sock_desc::RCV_NXT, 0x1234);
-        e
     }
 
-    /// Builds an NB_POST entry (page list written to host memory unless `refused`).
-    fn nb_entry(
-        &mut self,
-        sock: u16,
-        refn: u32,
-        total: usize,
-        pages: u32,
-        refused: bool,
-    ) -> ([u8; 64], Nb) {
+    // ---------------------------------------------------------------- requests
+    fn sock_add(&mut self, c: &SockCfg) {
+        let t = self.tag();
+        self.req_q.push_back(c.entry(t));
+    }
+
+    fn sock_del(&mut self, slot: u16) {
+        let mut e = [0u8; 64];
+        put(&mut e, spec::req_hdr::OPCODE, OP_SOCK_DEL as u64);
+        put(&mut e, spec::req_hdr::SOCK_REF, slot as u64);
+        let t = self.tag();
+        put(&mut e, spec::req_hdr::TAG, t as u64);
+        self.req_q.push_back(e);
+    }
+
+    fn raw_req(&mut self, op: u8, slot: u16) {
+        let mut e = [0u8; 64];
+        put(&mut e, spec::req_hdr::OPCODE, op as u64);
+        put(&mut e, spec::req_hdr::SOCK_REF, slot as u64);
+        let t = self.tag();
+        put(&mut e, spec::req_hdr::TAG, t as u64);
+        self.req_q.push_back(e);
+    }
+
+    /// Queues an NB_POST (page list written to host memory unless `refused`).
+    fn nb_post(&mut self, slot: u16, refn: u32, total: usize, pages: u32, refused: bool) {
         let tag = self.tag();
         let hmd = if refused {
-            REFUSED_BASE
+            self.refused_ctr += 1;
+            REFUSED_BASE + 0x1000 * self.refused_ctr
         } else {
-            self.host_alloc(8 * pages as usize, 8)
+            self.host_alloc(8 * pages.max(1) as usize, 8)
         };
         let mut addrs = Vec::new();
         if !refused {
@@ -385,13 +943,13 @@ impl Tb {
                 };
                 let a = self.host_alloc(PAGE + skew, PAGE) + skew as u64;
                 addrs.push(a);
-                let sl = self.host_slice(hmd + 8 * i as u64, 8);
-                sl.copy_from_slice(&a.to_le_bytes());
+                self.host_slice(hmd + 8 * i as u64, 8)
+                    .copy_from_slice(&a.to_le_bytes());
             }
         }
         let mut e = [0u8; 64];
         put(&mut e, spec::nb_desc::OPCODE, OP_NB_POST as u64);
-        put(&mut e, spec::nb_desc::SOCK_REF, sock as u64);
+        put(&mut e, spec::nb_desc::SOCK_REF, slot as u64);
         put(&mut e, spec::nb_desc::TAG, tag as u64);
         put(&mut e, spec::nb_desc::REF_NUM, refn as u64);
         put(&mut e, spec::nb_desc::TOTAL_BYTES, total as u64);
@@ -399,31 +957,49 @@ impl Tb {
         put(&mut e, spec::nb_desc::HMD_PAGES, pages as u64);
         put(&mut e, spec::nb_desc::FILLED, 77); // NIC-owned, must be reset
         put(&mut e, spec::nb_desc::NEXT_NB, 2);
-        (
-            e,
+        self.nb_pending.insert(
+            tag,
             Nb {
-                sock: sock as usize,
+                slot,
                 tag,
                 total,
                 pages: addrs,
+                hmd,
+                n_pages: pages as usize,
                 refused,
+                filled: 0,
+                stream_off: 0,
+                content: Vec::new(),
             },
-        )
+        );
+        self.req_q.push_back(e);
     }
 
-    fn expect_cmd(&mut self, e: &[u8; 64], status: u64) {
-        let tag = spec::get(e, spec::req_hdr::TAG) as u32;
-        let op = e[0];
-        let sref = spec::get(e, spec::req_hdr::SOCK_REF) as u16;
-        self.cmd_expect.push_back((tag, op, status as u8, sref));
-        self.req_q.push_back(*e);
+    /// A free NB reference (not live, not queued), if any.
+    fn free_ref(&self) -> Option<u16> {
+        (0..self.num_nbs as u16).find(|r| {
+            !self.nbs.contains_key(r)
+                && !self
+                    .req_q
+                    .iter()
+                    .chain(self.cur_req.iter())
+                    .any(|e| e[0] == OP_NB_POST && get(e, spec::nb_desc::REF_NUM) as u16 == *r)
+        })
     }
 
-    fn post_nb(&mut self, s: usize, refn: u16, refused: bool) {
+    /// NBs of `slot` live or queued.
+    fn nbs_out(&self, slot: u16) -> usize {
+        self.nbs.values().filter(|n| n.slot == slot).count()
+            + self.nb_pending.values().filter(|n| n.slot == slot).count()
+    }
+
+    /// Posts an NB with a random size to `slot`.
+    fn post_random_nb(&mut self, slot: u16, refused: bool) -> bool {
+        let Some(refn) = self.free_ref() else {
+            return false;
+        };
         let r: u32 = self.rng.gen_range(0..100);
-        let total = if let Some(t) = self.fixed_total {
-            t
-        } else if r < 15 {
+        let total = if r < 15 {
             self.rng.gen_range(1..300)
         } else if r < 50 {
             self.rng.gen_range(1..=PAGE)
@@ -431,24 +1007,452 @@ impl Tb {
             self.rng.gen_range(PAGE..=3 * PAGE)
         };
         let pages = total.div_ceil(PAGE) as u32 + self.rng.gen_range(0..2);
-        let (e, nb) = self.nb_entry(s as u16, refn as u32, total, pages, refused);
-        for &a in &nb.pages {
-            self.allowed.push((a, a + PAGE as u64));
+        self.nb_post(slot, refn as u32, total, pages, refused);
+        true
+    }
+
+    // ---------------------------------------------------------------- oracle events
+    fn count_cov(&mut self, cov: &[&'static str]) {
+        for c in cov {
+            *self.cov.entry(c).or_default() += 1;
         }
-        self.nbs.insert(refn, nb);
-        self.socks[s].nbs.push_back(refn);
-        self.req_q.push_back(e);
+    }
+
+    fn lookup(&self, f: &Frame) -> Option<usize> {
+        self.osock
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
+            .filter(|(_, s)| {
+                s.cfg.local_ip == f.dst_ip
+                    && s.cfg.remote_ip == f.src_ip
+                    && s.cfg.local_port == f.dport
+                    && s.cfg.remote_port == f.sport
+                    && s.cfg.vlan == f.vlan
+            })
+            .max_by_key(|(_, s)| s.add_no)
+            .map(|(i, _)| i)
+    }
+
+    /// The engine picked this frame's metadata; `free` is the pool_free it saw.
+    fn oracle_frame(&mut self, f: &Frame, chain: u16, free: usize) {
+        let release = |tb: &mut Tb| {
+            if chain != NULL16 {
+                tb.allowed_free.insert(chain);
+            }
+        };
+        if f.reason != 0 {
+            self.exp.drop[f.reason as usize] += 1;
+            release(self);
+            return;
+        }
+        let Some(si) = self.lookup(f) else {
+            self.exp.drop[D_NO_SOCKET as usize] += 1;
+            release(self);
+            return;
+        };
+        let pool_room = self.pool_room(free);
+        let mut s = self.osock[si].take().unwrap();
+        let d = tcp(&mut s, f, chain, pool_room, false);
+        match d.tx {
+            1 => {
+                let w = s.win(pool_room);
+                let sh = if s.ws_ok { s.cfg.wscale as u32 } else { 0 };
+                let win = (w >> sh).min(65535) as u16;
+                if win == 0 {
+                    self.count_cov(&["ack_window_0"]);
+                }
+                let t = tx_bytes(
+                    &s.cfg,
+                    s.cfg.iss.wrapping_add(1),
+                    s.rcv_nxt,
+                    win,
+                    ACK,
+                    0,
+                    0,
+                    0,
+                );
+                self.tx_expect.push_back(t);
+            }
+            2 => {
+                let w = s.win(pool_room).min(65535) as u16;
+                let opts =
+                    spec::tx_opt::MSS as u8 | if s.ws_ok { spec::tx_opt::WS as u8 } else { 0 };
+                let t = tx_bytes(
+                    &s.cfg,
+                    s.cfg.iss,
+                    s.irs.wrapping_add(1),
+                    w,
+                    SYN | ACK,
+                    opts,
+                    s.cfg.mss,
+                    s.cfg.wscale,
+                );
+                self.tx_expect.push_back(t);
+            }
+            _ => {}
+        }
+        self.osock[si] = Some(s);
+        if d.tx != 0 {
+            self.exp.tx += 1;
+        }
+        if d.drop != 0 {
+            self.exp.drop[d.drop as usize] += 1;
+        }
+        if !d.keep {
+            release(self);
+        }
+        self.exp.accepted += d.accepted as u64;
+        self.exp.ooo_held += d.held as u64;
+        self.count_cov(&d.cov);
+    }
+
+    /// The engine picked this request.
+    fn oracle_req(&mut self, e: &[u8; 64]) {
+        let op = e[0];
+        let sref = get(e, spec::req_hdr::SOCK_REF) as usize;
+        let tag = get(e, spec::req_hdr::TAG) as u32;
+        let in_use = sref < self.num_socks && self.osock[sref].is_some();
+        let st = match op {
+            OP_SOCK_ADD => {
+                let c = SockCfg::from_entry(e);
+                let ok = sref < self.num_socks
+                    && !in_use
+                    && c.proto == 6
+                    && (1..=1 << 30).contains(&c.rcv_buf)
+                    && c.wscale <= 14;
+                if ok {
+                    self.add_no += 1;
+                    self.osock[sref] = Some(OSock::new(c, self.add_no));
+                    spec::status::OK
+                } else {
+                    spec::status::BAD_SOCK
+                }
+            }
+            OP_SOCK_DEL => {
+                if !in_use {
+                    spec::status::BAD_SOCK
+                } else {
+                    let s = self.osock[sref].take().unwrap();
+                    for &r in &s.nbs {
+                        let nb = &self.nbs[&r];
+                        let so = if nb.filled == 0 {
+                            s.stream_off
+                        } else {
+                            nb.stream_off
+                        };
+                        self.ret_exp.insert(
+                            r,
+                            RetExp {
+                                flags: C_DELETE,
+                                status: 0,
+                                bytes: nb.filled,
+                                stream_off: so,
+                            },
+                        );
+                        self.del_order.push_back((tag, r));
+                    }
+                    if !s.nbs.is_empty() {
+                        self.count_cov(&["delete_nb"]);
+                    }
+                    if !s.ooo.is_empty() || !s.inorder.is_empty() {
+                        self.count_cov(&["delete_segments"]);
+                    }
+                    if !s.ooo.is_empty() && !s.inorder.is_empty() {
+                        self.count_cov(&["delete_both_lists"]);
+                    }
+                    for g in s.inorder.iter().chain(s.ooo.iter()) {
+                        if !g.freed {
+                            self.allowed_free.insert(g.chain);
+                        }
+                    }
+                    self.graveyard.insert(sref as u16, s);
+                    spec::status::OK
+                }
+            }
+            OP_NB_POST => {
+                let nb = self
+                    .nb_pending
+                    .remove(&tag)
+                    .expect("NB_POST was queued by nb_post");
+                let refn = get(e, spec::nb_desc::REF_NUM) as usize;
+                let total = get(e, spec::nb_desc::TOTAL_BYTES) as usize;
+                let pages = get(e, spec::nb_desc::HMD_PAGES) as usize;
+                if !in_use {
+                    spec::status::BAD_SOCK
+                } else if refn >= self.num_nbs
+                    || self.nbs.contains_key(&(refn as u16))
+                    || pages < 1
+                    || total == 0
+                    || total > pages * PAGE
+                {
+                    spec::status::BAD_NB
+                } else {
+                    self.nbs.insert(refn as u16, nb);
+                    self.osock[sref]
+                        .as_mut()
+                        .unwrap()
+                        .nbs
+                        .push_back(refn as u16);
+                    return; // its completion is the NB_RETURN
+                }
+            }
+            OP_NOP => spec::status::OK,
+            _ => spec::status::BAD_OPCODE,
+        };
+        self.cmd_expect.push_back((tag, op, st as u8, sref as u16));
+    }
+
+    /// A DMA write request of the delivery path.
+    fn on_dma_write(&mut self, a: u64, l: usize) {
+        let refn = *self
+            .nbs
+            .iter()
+            .find(|(_, n)| n.pages.iter().any(|&pg| a >= pg && a < pg + PAGE as u64))
+            .unwrap_or_else(|| panic!("DMA write {a:#x}+{l} outside every named buffer page"))
+            .0;
+        let nb = self.nbs.get_mut(&refn).unwrap();
+        let s = self.osock[nb.slot as usize]
+            .as_mut()
+            .expect("delivery to a socket not in use");
+        assert_eq!(s.nbs.front(), Some(&refn), "delivery goes into the head NB");
+        let seg = s.inorder.front_mut().expect("delivery with no segment");
+        assert!(!seg.data.is_empty(), "delivery from an empty segment");
+        let in_page = nb.filled % PAGE;
+        let n = seg.data.len().min(nb.total - nb.filled).min(PAGE - in_page);
+        assert_eq!(
+            (a, l),
+            (nb.pages[nb.filled / PAGE] + in_page as u64, n),
+            "chunk address and length (NB {refn}, filled {})",
+            nb.filled
+        );
+        if nb.filled == 0 {
+            nb.stream_off = s.stream_off;
+        }
+        let bytes: Vec<u8> = seg.data.drain(..n).collect();
+        nb.content.extend_from_slice(&bytes);
+        s.delivered.extend_from_slice(&bytes);
+        nb.filled += n;
+        s.stream_off += n as u64;
+        self.exp.delivered += n as u64;
+        let emptied = seg.data.is_empty();
+        let flags = seg.flags;
+        let finrst = flags & (FIN | RST) != 0;
+        if emptied && !finrst {
+            let g = s.inorder.pop_front().unwrap();
+            self.allowed_free.insert(g.chain);
+        }
+        let full = nb.filled == nb.total;
+        let psh = emptied
+            && !finrst
+            && flags & (PSH | URG) != 0
+            && !full
+            && s.cfg.flags & PSH_RETURN != 0;
+        if full || psh {
+            s.nbs.pop_front();
+            let r = RetExp {
+                flags: if full { C_FULL } else { C_PSH },
+                status: 0,
+                bytes: nb.filled,
+                stream_off: nb.stream_off,
+            };
+            self.ret_exp.insert(refn, r);
+            self.count_cov(&[if full { "full_return" } else { "psh_return" }]);
+        }
+    }
+
+    /// A page-list read of a refused NB: the engine returns that NB (the head NB of its socket)
+    /// with DMA_ERROR and goes on with the next one, possibly before the completion is seen.
+    fn refused_read(&mut self, a: u64) {
+        let (&refn, nb) = self
+            .nbs
+            .iter()
+            .find(|(_, n)| n.refused && a >= n.hmd && a < n.hmd + 8 * n.n_pages as u64)
+            .expect("refused read of a live NB");
+        let s = self.osock[nb.slot as usize]
+            .as_mut()
+            .expect("page-list read for a socket not in use");
+        assert_eq!(s.nbs.front(), Some(&refn), "page-list read of the head NB");
+        s.nbs.pop_front();
+        let so = if nb.filled == 0 {
+            s.stream_off
+        } else {
+            nb.stream_off
+        };
+        let r = RetExp {
+            flags: 0,
+            status: spec::status::DMA_ERROR as u8,
+            bytes: nb.filled,
+            stream_off: so,
+        };
+        self.ret_exp.insert(refn, r);
+        self.count_cov(&["dma_error_return"]);
+    }
+
+    fn on_free(&mut self, h: u16, t: u16, c: u16) {
+        let ch = self
+            .chains
+            .remove(&h)
+            .unwrap_or_else(|| panic!("free of unknown/already freed chain {h}"));
+        assert_eq!(
+            (ch.tail, ch.count),
+            (t, c),
+            "free op tail/count of chain {h}"
+        );
+        let mut b = h;
+        for i in 0..c {
+            assert!(self.in_use[b as usize], "buflet {b} freed twice");
+            self.in_use[b as usize] = false;
+            self.free.push_back(b);
+            if i + 1 < c {
+                b = self.link[b as usize];
+            }
+        }
+        assert_eq!(b, t);
+        if self.allowed_free.remove(&h) {
+            return;
+        }
+        // a FIN/RST marker at the head of an in-order list is freed before its NB_RETURN
+        for s in self.osock.iter_mut().flatten() {
+            if s.nbs.is_empty() {
+                continue;
+            }
+            if let Some(m) = s.inorder.front_mut() {
+                if m.chain == h && !m.freed && m.data.is_empty() && m.flags & (FIN | RST) != 0 {
+                    m.freed = true;
+                    return;
+                }
+            }
+        }
+        panic!("chain {h} freed while the contract still holds it");
+    }
+
+    fn on_cpl(&mut self, c: &[u8; 32]) {
+        self.cpl_log.push(*c);
+        let g = |fl: (usize, usize)| get(c, fl);
+        assert_eq!(g(spec::cpl::PHASE), 0);
+        let kind = g(spec::cpl::KIND);
+        let status = g(spec::cpl::STATUS) as u8;
+        let sref = g(spec::cpl::SOCK_REF) as u16;
+        let tag = g(spec::cpl::TAG) as u32;
+        let op = g(spec::cpl::OPCODE) as u8;
+        if kind == spec::cpl_kind::CMD_DONE {
+            let exp = self.cmd_expect.pop_front().expect("unexpected CMD_DONE");
+            assert_eq!(
+                (tag, op, status, sref),
+                exp,
+                "CMD_DONE (tag, opcode, status, sock)"
+            );
+            if op == OP_SOCK_DEL {
+                assert!(
+                    !self.del_order.iter().any(|&(t, _)| t == tag),
+                    "SOCK_DEL completed before its NB returns: {:?}",
+                    self.del_order
+                );
+            }
+            return;
+        }
+        assert_eq!(kind, spec::cpl_kind::NB_RETURN, "completion kind");
+        self.got.returned += 1;
+        let refn = g(spec::cpl::REF_NUM) as u16;
+        let bytes = g(spec::cpl::BYTES) as usize;
+        let flags = g(spec::cpl::FLAGS) as u32;
+        let soff = g(spec::cpl::STREAM_OFF);
+        let nb = self
+            .nbs
+            .remove(&refn)
+            .unwrap_or_else(|| panic!("NB_RETURN of unknown NB {refn}"));
+        assert_eq!(
+            (tag, op, sref),
+            (nb.tag, OP_NB_POST, nb.slot),
+            "NB_RETURN identity"
+        );
+        let exp = if let Some(x) = self.ret_exp.remove(&refn) {
+            x
+        } else {
+            let s = self.osock[nb.slot as usize]
+                .as_mut()
+                .unwrap_or_else(|| panic!("NB_RETURN {refn} of a socket not in use"));
+            assert_eq!(s.nbs.front(), Some(&refn), "returned NB is the head NB");
+            s.nbs.pop_front();
+            let so = if nb.filled == 0 {
+                s.stream_off
+            } else {
+                nb.stream_off
+            };
+            assert_ne!(
+                status,
+                spec::status::DMA_ERROR as u8,
+                "DMA_ERROR return without a refused page-list read"
+            );
+            let m = s
+                .inorder
+                .front()
+                .unwrap_or_else(|| panic!("NB_RETURN {refn} (flags {flags:#x}) without a reason"));
+            assert!(
+                m.data.is_empty() && m.flags & (FIN | RST) != 0,
+                "NB_RETURN {refn} (flags {flags:#x}) without a FULL/PSH/FIN/RST reason"
+            );
+            let m = s.inorder.pop_front().unwrap();
+            let fl = if m.flags & FIN != 0 { C_FIN } else { 0 }
+                | if m.flags & RST != 0 { C_RST } else { 0 };
+            s.end_flag = fl;
+            if !m.freed {
+                self.allowed_free.insert(m.chain);
+            }
+            *self.cov.entry("end_return").or_default() += 1;
+            RetExp {
+                flags: fl,
+                status: 0,
+                bytes: nb.filled,
+                stream_off: so,
+            }
+        };
+        if exp.flags == C_DELETE {
+            assert_eq!(
+                self.del_order.pop_front().map(|(_, r)| r),
+                Some(refn),
+                "SOCK_DEL returns NBs head first"
+            );
+        }
+        assert_eq!(
+            (status, flags, bytes, soff),
+            (exp.status, exp.flags, exp.bytes, exp.stream_off),
+            "NB_RETURN {refn} (status, flags, bytes, stream_off)"
+        );
+        // payload must already be in host memory
+        for (i, chunk) in nb.content.chunks(PAGE).enumerate() {
+            let a = nb.pages[i];
+            let got = self.host_slice(a, chunk.len()).to_vec();
+            assert!(got == chunk, "NB {refn} page {i} content");
+        }
+    }
+
+    fn on_tx(&mut self, t: [u8; 48]) {
+        self.tx_log.push(t);
+        self.got.tx += 1;
+        let exp = self.tx_expect.pop_front().expect("unexpected tx command");
+        assert_eq!(
+            t.to_vec(),
+            exp.to_vec(),
+            "tx_cmd #{} (seq {:#x} ack {:#x} win {} flags {:#x})",
+            self.got.tx,
+            get(&exp, spec::tx_cmd::SEQ),
+            get(&exp, spec::tx_cmd::ACK),
+            get(&exp, spec::tx_cmd::WINDOW),
+            get(&exp, spec::tx_cmd::FLAGS)
+        );
     }
 
     // ---------------------------------------------------------------- one clock cycle
     fn cycle(&mut self) {
         let p = self.p;
         // requests
-        if self.cur_req.is_none()
-            && !self.req_q.is_empty()
-            && self.rng.gen_range(0..100) < self.p_valid
-        {
-            self.cur_req = self.req_q.pop_front();
+        if self.cur_req.is_none() && !self.req_q.is_empty() {
+            let pv = self.p_valid;
+            if self.chance(pv) {
+                self.cur_req = self.req_q.pop_front();
+            }
         }
         match &self.cur_req {
             Some(e) => {
@@ -458,53 +1462,10 @@ impl Tb {
             None => self.m.set(p.req_valid, 0),
         }
         // metadata: a frame gets its buflet chain when it is presented
-        if self.cur_meta.is_none()
-            && !self.frames.is_empty()
-            && self.rng.gen_range(0..100) < self.p_valid
-        {
-            let fr = self.frames.front().unwrap();
-            let len = fr.pay_off + fr.payload.len();
-            let need = if fr.no_chain {
-                0
-            } else {
-                len.div_ceil(self.bb).max(1)
-            };
-            if need <= self.free.len() {
-                let fr = self.frames.pop_front().unwrap();
-                let mut bytes: Vec<u8> = (0..fr.pay_off).map(|_| self.rng.gen()).collect();
-                bytes.extend_from_slice(&fr.payload);
-                let mut chain = Vec::new();
-                for _ in 0..need {
-                    let b = self.free.pop_front().unwrap();
-                    assert!(!self.in_use[b as usize]);
-                    self.in_use[b as usize] = true;
-                    self.link[b as usize] = self.rng.gen(); // stale link of a fresh buflet
-                    chain.push(b);
-                }
-                for w in chain.windows(2) {
-                    self.link[w[0] as usize] = w[1];
-                }
-                for (k, &byte) in bytes.iter().enumerate().take(need * self.bb) {
-                    let b = chain[k / self.bb] as usize;
-                    self.ram[b * self.bb + k % self.bb] = byte;
-                }
-                self.cur_chain = if need == 0 {
-                    (NULL16, NULL16, 0)
-                } else {
-                    let (h, t) = (chain[0], *chain.last().unwrap());
-                    assert!(self
-                        .chains
-                        .insert(
-                            h,
-                            Chain {
-                                tail: t,
-                                count: need as u16
-                            }
-                        )
-                        .is_none());
-                    (h, t, need as u16)
-                };
-                self.cur_meta = Some(fr);
+        if self.cur_meta.is_none() && !self.frames.is_empty() {
+            let pv = self.p_valid;
+            if self.chance(pv) {
+                self.present_frame();
             }
         }
         match &self.cur_meta {
@@ -519,7 +1480,10 @@ impl Tb {
                 m.set(p.meta_src_port, fr.sport as u64);
                 m.set(p.meta_dst_port, fr.dport as u64);
                 m.set(p.meta_seq, fr.seq as u64);
+                m.set(p.meta_ack, fr.ack as u64);
                 m.set(p.meta_flags, fr.flags as u64);
+                m.set(p.meta_ws_valid, fr.ws.is_some() as u64);
+                m.set(p.meta_ws, fr.ws.unwrap_or(0) as u64);
                 m.set(p.meta_pay_off, fr.pay_off as u64);
                 m.set(p.meta_pay_len, fr.payload.len() as u64);
                 m.set(p.meta_head, self.cur_chain.0 as u64);
@@ -528,16 +1492,22 @@ impl Tb {
             }
             None => self.m.set(p.meta_valid, 0),
         }
+        let free_now = self.free.len();
+        self.m.set(p.pool_free, free_now as u64);
         // output readies
         let pr = self.p_ready;
         let r: [bool; 5] = std::array::from_fn(|_| self.rng.gen_range(0..100) < pr);
+        let ptx = self.p_tx;
+        let tx_r = self.chance(ptx);
         self.m.set(p.free_ready, r[0] as u64);
         self.m.set(p.rd_req_ready, r[1] as u64);
         self.m.set(p.wr_req_ready, r[2] as u64);
         self.m.set(p.wr_tready, r[3] as u64);
         self.m.set(p.cpl_ready, r[4] as u64);
+        self.m.set(p.tx_ready, tx_r as u64);
         // DMA read response
-        let rd_v = !self.rd_resp.is_empty() && self.rng.gen_range(0..100) < self.p_valid;
+        let pv = self.p_valid;
+        let rd_v = !self.rd_resp.is_empty() && self.chance(pv);
         self.m.set(p.rd_tvalid, rd_v as u64);
         if let Some(&(d, user)) = self.rd_resp.front() {
             let mut w = vec![0u8; self.kw];
@@ -568,10 +1538,22 @@ impl Tb {
         // ------------------------------------------------ sample handshakes
         let g = |m: &Model, port: Port| m.get(port) != 0;
         if self.cur_req.is_some() && g(&self.m, p.req_ready) {
-            self.cur_req = None;
+            let e = self.cur_req.take().unwrap();
+            self.oracle_req(&e);
         }
         if self.cur_meta.is_some() && g(&self.m, p.meta_ready) {
-            self.cur_meta = None;
+            let fr = self.cur_meta.take().unwrap();
+            let head = if self.cur_chain.2 == 0 {
+                NULL16
+            } else {
+                self.cur_chain.0
+            };
+            self.oracle_frame(&fr, head, free_now);
+        }
+        if g(&self.m, p.tx_valid) && tx_r {
+            let mut t = [0u8; 48];
+            self.m.get_bytes(p.tx_data, &mut t);
+            self.on_tx(t);
         }
         if g(&self.m, p.free_valid) && r[0] {
             let (h, t, c) = (
@@ -579,31 +1561,18 @@ impl Tb {
                 self.m.get(p.free_tail) as u16,
                 self.m.get(p.free_count) as u16,
             );
-            let ch = self
-                .chains
-                .remove(&h)
-                .unwrap_or_else(|| panic!("free of unknown/already freed chain {h}"));
-            assert_eq!(
-                (ch.tail, ch.count),
-                (t, c),
-                "free op tail/count of chain {h}"
-            );
-            let mut b = h;
-            for i in 0..c {
-                assert!(self.in_use[b as usize], "buflet {b} freed twice");
-                self.in_use[b as usize] = false;
-                self.free.push_back(b);
-                if i + 1 < c {
-                    b = self.link[b as usize];
-                }
-            }
-            assert_eq!(b, t);
+            self.on_free(h, t, c);
         }
         if g(&self.m, p.rd_req_valid) && r[1] {
             let a = self.m.get(p.rd_req_addr);
             assert_eq!(self.m.get(p.rd_req_len), 8, "page-list reads are 8 bytes");
-            if (REFUSED_BASE..REFUSED_BASE + (1 << 20)).contains(&a) {
+            let ok = self.nbs.values().any(|n| {
+                a >= n.hmd && a < n.hmd + 8 * n.n_pages as u64 && (a - n.hmd).is_multiple_of(8)
+            });
+            assert!(ok, "page-list read {a:#x} outside every live NB's list");
+            if (REFUSED_BASE..REFUSED_BASE + (1 << 30)).contains(&a) {
                 self.rd_resp.push_back((0, true));
+                self.refused_read(a);
             } else {
                 let mut v = [0u8; 8];
                 v.copy_from_slice(self.host_slice(a, 8));
@@ -617,12 +1586,7 @@ impl Tb {
             let a = self.m.get(p.wr_req_addr);
             let l = self.m.get(p.wr_req_len) as usize;
             assert!((1..=PAGE).contains(&l), "DMA write length {l}");
-            assert!(
-                self.allowed
-                    .iter()
-                    .any(|&(s, e)| a >= s && a + l as u64 <= e),
-                "DMA write {a:#x}+{l} outside every named buffer page"
-            );
+            self.on_dma_write(a, l);
             self.wr_reqs.push_back((a, l));
         }
         if g(&self.m, p.wr_tvalid) && r[3] {
@@ -667,87 +1631,62 @@ impl Tb {
             self.rd_pending = Some(a);
         }
         if g(&self.m, p.ev_drop_valid) {
-            self.drops[self.m.get(p.ev_drop_reason) as usize] += 1;
+            self.got.drop[self.m.get(p.ev_drop_reason) as usize] += 1;
         }
-        self.accepted += self.m.get(p.ev_accepted) as u32;
+        self.got.accepted += self.m.get(p.ev_accepted);
+        self.got.ooo_held += self.m.get(p.ev_ooo_held);
         if g(&self.m, p.ev_delivered_valid) {
-            self.delivered += self.m.get(p.ev_delivered_bytes);
+            self.got.delivered += self.m.get(p.ev_delivered_bytes);
         }
-        self.ev_returned += self.m.get(p.ev_nb_returned) as u32;
+        self.ev_returned += self.m.get(p.ev_nb_returned);
         self.m.tick(p.clk);
     }
 
-    fn on_cpl(&mut self, c: &[u8; 32]) {
-        let get = |fl: (usize, usize)| spec::get(c, fl);
-        assert_eq!(get(spec::cpl::PHASE), 0);
-        let kind = get(spec::cpl::KIND);
-        let status = get(spec::cpl::STATUS);
-        let sref = get(spec::cpl::SOCK_REF) as u16;
-        let tag = get(spec::cpl::TAG) as u32;
-        let op = get(spec::cpl::OPCODE) as u8;
-        if kind == spec::cpl_kind::CMD_DONE {
-            let exp = self.cmd_expect.pop_front().expect("unexpected CMD_DONE");
-            assert_eq!(
-                (tag, op, status as u8, sref),
-                exp,
-                "CMD_DONE (tag, opcode, status, sock)"
-            );
-            return;
-        }
-        assert_eq!(kind, spec::cpl_kind::NB_RETURN, "completion kind");
-        self.cpl_returned += 1;
-        let refn = get(spec::cpl::REF_NUM) as u16;
-        let bytes = get(spec::cpl::BYTES) as usize;
-        let flags = get(spec::cpl::FLAGS) as u32;
-        let soff = get(spec::cpl::STREAM_OFF) as usize;
-        let nb = self
-            .nbs
-            .remove(&refn)
-            .unwrap_or_else(|| panic!("NB_RETURN of unknown NB {refn}"));
-        assert_eq!(
-            (tag, op, sref as usize),
-            (nb.tag, OP_NB_POST, nb.sock),
-            "NB_RETURN identity"
-        );
-        let s = &mut self.socks[nb.sock];
-        assert_eq!(
-            s.nbs.pop_front(),
-            Some(refn),
-            "NBs of a socket are returned in posting order"
-        );
-        assert!(!s.done, "NB returned after the final FIN/RST return");
-        if nb.refused {
-            assert_eq!(
-                (status, bytes, flags),
-                (spec::status::DMA_ERROR, 0, 0),
-                "refused page list"
-            );
-            s.refused_nb_pending = false;
-            return;
-        }
-        assert_eq!(status, spec::status::OK);
-        let left = s.stream.len() - s.pos;
-        if flags == spec::cpl_flag::FULL as u32 {
-            assert_eq!(bytes, nb.total, "FULL return carries TOTAL_BYTES");
-            assert!(bytes <= left);
+    /// Gives the front frame a buflet chain (if the pool has room) and presents it.
+    fn present_frame(&mut self) {
+        let fr = self.frames.front().unwrap();
+        let len = fr.pay_off + fr.payload.len();
+        let need = if fr.no_chain {
+            0
         } else {
-            assert_eq!(flags, s.end_flag, "final return flag (sock {sref})");
-            assert_eq!(bytes, left, "final return carries the rest of the stream");
-            assert!(bytes < nb.total);
-            s.done = true;
+            len.div_ceil(self.bb).max(1)
+        };
+        if need > self.free.len() {
+            return;
         }
-        // Empty returns too report where the stream stands (architecture.md, Delivery).
-        assert_eq!(soff, s.pos, "NB stream offset");
-        let exp = s.stream[s.pos..s.pos + bytes].to_vec();
-        s.pos += bytes;
-        // payload must already be in host memory
-        for (i, chunk) in exp.chunks(PAGE).enumerate() {
-            let a = nb.pages[i];
-            let got = self.host_slice(a, chunk.len()).to_vec();
-            assert!(got == chunk, "NB {refn} page {i} content");
+        let fr = self.frames.pop_front().unwrap();
+        let mut bytes: Vec<u8> = (0..fr.pay_off).map(|_| self.rng.gen()).collect();
+        bytes.extend_from_slice(&fr.payload);
+        let mut chain = Vec::new();
+        for _ in 0..need {
+            let b = self.free.pop_front().unwrap();
+            assert!(!self.in_use[b as usize]);
+            self.in_use[b as usize] = true;
+            self.link[b as usize] = self.rng.gen(); // stale link of a fresh buflet
+            chain.push(b);
         }
-        // release the NB's pages for the write-bounds check
-        self.allowed.retain(|&(st, _)| !nb.pages.contains(&st));
+        for w in chain.windows(2) {
+            self.link[w[0] as usize] = w[1];
+        }
+        for (k, &byte) in bytes.iter().enumerate().take(need * self.bb) {
+            let b = chain[k / self.bb] as usize;
+            self.ram[b * self.bb + k % self.bb] = byte;
+        }
+        self.cur_chain = if need == 0 {
+            (NULL16, NULL16, 0)
+        } else {
+            let (h, t) = (chain[0], *chain.last().unwrap());
+            let old = self.chains.insert(
+                h,
+                Chain {
+                    tail: t,
+                    count: need as u16,
+                },
+            );
+            assert!(old.is_none());
+            (h, t, need as u16)
+        };
+        self.cur_meta = Some(fr);
     }
 
     fn reset(&mut self) {
@@ -758,306 +1697,1170 @@ impl Tb {
         self.m.set(self.p.rst, 0);
     }
 
-    fn run_until(&mut self, what: &str, max: u64, done: impl Fn(&Tb) -> bool) {
+    fn quiet(&self) -> bool {
+        self.frames.is_empty()
+            && self.cur_meta.is_none()
+            && self.req_q.is_empty()
+            && self.cur_req.is_none()
+            && self.cmd_expect.is_empty()
+            && self.tx_expect.is_empty()
+            && self.ret_exp.is_empty()
+            && self.allowed_free.is_empty()
+            && self.wr_reqs.is_empty()
+            && self.wr_cur.is_none()
+    }
+
+    /// Runs until everything queued was processed and every expected output was seen, plus a
+    /// margin for anything unexpected to show up.
+    fn settle(&mut self, max: u64) {
         let start = self.m.cycles();
-        while !done(self) {
-            assert!(self.m.cycles() - start < max, "timeout waiting for {what}");
-            self.cycle();
+        loop {
+            while !self.quiet() {
+                assert!(self.m.cycles() - start < max, "timeout waiting for quiet");
+                self.cycle();
+            }
+            for _ in 0..200 {
+                self.cycle();
+            }
+            if self.quiet() {
+                return;
+            }
         }
     }
-}
 
-fn frame(s: &Sock, seq: u32, flags: u8, payload: Vec<u8>, rng: &mut ChaCha8Rng) -> Frame {
-    let pay_off = if rng.gen_range(0..10) == 0 {
-        rng.gen_range(200..600) // beyond the first buflet: the mover walks the chain
-    } else {
-        rng.gen_range(40..140)
-    };
-    Frame {
-        reason: 0,
-        vlan: s.vlan,
-        src_ip: s.remote_ip,
-        dst_ip: s.local_ip,
-        sport: s.remote_port,
-        dport: s.local_port,
-        seq,
-        flags,
-        pay_off,
-        payload,
-        no_chain: false,
+    /// End-of-test checks: counters agree and nothing is left over.
+    fn final_checks(&mut self, all_free: bool) {
+        assert!(self.quiet(), "not quiet at the end");
+        assert!(self.del_order.is_empty());
+        assert!(self.nb_pending.is_empty(), "NB posts never picked");
+        let mut exp = self.exp.clone();
+        exp.returned = self.got.returned;
+        assert_eq!(self.got, exp, "counter events (got vs expected)");
+        assert_eq!(
+            self.ev_returned, self.got.returned,
+            "ev_nb_returned pulses vs NB_RETURN completions"
+        );
+        if all_free {
+            assert!(
+                self.nbs.is_empty(),
+                "NBs never returned: {:?}",
+                self.nbs.keys()
+            );
+            assert!(
+                self.chains.is_empty(),
+                "chains never freed: {:?}",
+                self.chains.keys()
+            );
+            assert_eq!(
+                self.free.len(),
+                self.nbuf,
+                "all buflets back on the free list"
+            );
+        }
+    }
+
+    fn push(&mut self, f: Frame) {
+        self.frames.push_back(f);
     }
 }
 
-fn run(model: &str, seed: u64) {
+// ==================================================================== random peers
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Ph {
+    Idle,
+    Adding,
+    Active,
+    Deleting,
+    Done,
+}
+
+struct Peer {
+    slot: u16,
+    cfg: SockCfg,
+    isn: u32,
+    ws: Option<u8>,
+    stream: Vec<u8>,
+    end_rst: bool,
+    poison: bool,
+    del_at: Option<usize>,
+    lives: u32,
+    ph: Ph,
+    junk: u32,
+    hs_junk: u32,
+    starve_until: u64,
+    refused_first: bool,
+    life: u32,
+}
+
+impl Peer {
+    fn new_life(&mut self, rng: &mut ChaCha8Rng, bb: usize) {
+        let slot = self.slot;
+        let mut c = SockCfg::new(slot, rng);
+        c.vlan = if slot == 5 { 5 } else { 0 };
+        c.remote_port = c.remote_port.wrapping_add(self.life as u16 * 1000);
+        c.rcv_buf = match rng.gen_range(0..5) {
+            0 => rng.gen_range(1500..4000),
+            1 => 1 << 30,
+            _ => rng.gen_range(4000..20000),
+        };
+        c.wscale = rng.gen_range(0..=14);
+        if rng.gen_bool(0.5) {
+            c.wscale = rng.gen_range(0..4);
+        }
+        c.flags = if rng.gen_bool(0.5) { PSH_RETURN } else { 0 };
+        c.mss = rng.gen_range(500..9000);
+        self.cfg = c;
+        self.isn = if slot == 2 { 0xFFFF_F000 } else { rng.gen() };
+        self.ws = if rng.gen_bool(0.6) {
+            Some(rng.gen_range(0..=14))
+        } else {
+            None
+        };
+        let len = rng.gen_range(2000..12000);
+        self.stream = (0..len).map(|_| rng.gen()).collect();
+        self.end_rst = rng.gen_bool(0.25);
+        self.poison = rng.gen_bool(0.6);
+        self.del_at = if rng.gen_bool(0.2) {
+            Some(rng.gen_range(0..len))
+        } else {
+            None
+        };
+        self.junk = rng.gen_range(0..4);
+        self.hs_junk = rng.gen_range(0..5);
+        let _ = bb;
+    }
+}
+
+fn seglen(rng: &mut ChaCha8Rng, bb: usize) -> usize {
+    match rng.gen_range(0..10) {
+        0..=6 => rng.gen_range(bb / 2..1400),
+        7 | 8 => rng.gen_range(1..bb / 2),
+        _ => rng.gen_range(1..40),
+    }
+}
+
+/// The next frame of peer `idx` from the oracle's current view of its socket.
+fn gen_frame(tb: &Tb, p: &mut Peer, idx: usize, rng: &mut ChaCha8Rng) -> Option<Frame> {
+    let o = tb.osock[p.slot as usize].as_ref()?;
+    let c = p.cfg;
+    let isn1 = p.isn.wrapping_add(1);
+    let l = p.stream.len();
+    let ackn = c.iss.wrapping_add(1);
+    let rnd = |rng: &mut ChaCha8Rng, n: usize| -> Vec<u8> { (0..n).map(|_| rng.gen()).collect() };
+    let mut f = match o.state {
+        ST_LISTEN => {
+            if p.hs_junk > 0 && rng.gen_bool(0.4) {
+                p.hs_junk -= 1;
+                let (fl, seq) = match rng.gen_range(0..4) {
+                    0 => (RST, rng.gen()),
+                    1 => (ACK, p.isn),
+                    2 => (SYN | ACK, p.isn),
+                    _ => (ACK | PSH, isn1),
+                };
+                let n = if rng.gen_bool(0.5) {
+                    rng.gen_range(1..100)
+                } else {
+                    0
+                };
+                c.frame(seq, ackn, fl, rnd(rng, n))
+            } else {
+                let n = if rng.gen_bool(0.2) {
+                    rng.gen_range(1..50)
+                } else {
+                    0
+                };
+                let mut f = c.frame(p.isn, 0, SYN, rnd(rng, n));
+                f.ws = p.ws;
+                f
+            }
+        }
+        ST_SYN_RCVD => {
+            if p.hs_junk > 0 && rng.gen_bool(0.5) {
+                p.hs_junk -= 1;
+                match rng.gen_range(0..6) {
+                    0 => {
+                        let mut f = c.frame(p.isn, 0, SYN, Vec::new());
+                        f.ws = p.ws;
+                        f
+                    }
+                    1 => c.frame(p.isn.wrapping_add(77), 0, SYN, Vec::new()),
+                    2 => c.frame(isn1.wrapping_add(5), 0, RST, Vec::new()),
+                    3 => c.frame(isn1, ackn.wrapping_add(1), ACK, Vec::new()),
+                    4 => c.frame(isn1, ackn, PSH, rnd(rng, 10)),
+                    _ => c.frame(isn1, 0, RST, Vec::new()),
+                }
+            } else {
+                let n = if rng.gen_bool(0.4) {
+                    rng.gen_range(1..=300.min(l))
+                } else {
+                    0
+                };
+                c.frame(isn1, ackn, ACK, p.stream[..n].to_vec())
+            }
+        }
+        ST_ESTAB => {
+            // a closed window: the peer mostly waits (and probes now and then)
+            if o.win(tb.pool_room(tb.free.len())) == 0 && rng.gen_bool(0.98) {
+                return None;
+            }
+            let base = o.rcv_nxt.wrapping_sub(isn1) as usize;
+            assert!(base <= l, "rcv_nxt beyond the stream");
+            if base == l {
+                if p.end_rst {
+                    c.frame(isn1.wrapping_add(l as u32), ackn, RST | ACK, Vec::new())
+                } else {
+                    c.frame(isn1.wrapping_add(l as u32), ackn, FIN | ACK, Vec::new())
+                }
+            } else {
+                let bb = tb.bb;
+                let free = tb.free.len();
+                let r = rng.gen_range(0..100);
+                let special: Option<Frame> = match r {
+                    80..=83 => {
+                        let seq = if rng.gen_bool(0.7) {
+                            (isn1.wrapping_add(base as u32)).wrapping_add(rng.gen_range(0..4))
+                        } else {
+                            rng.gen()
+                        };
+                        Some(c.frame(seq, ackn, ACK, Vec::new()))
+                    }
+                    84 | 85 => {
+                        Some(c.frame(isn1.wrapping_add(base as u32), ackn, SYN | ACK, Vec::new()))
+                    }
+                    86 | 87 => {
+                        let seq = isn1.wrapping_add((base + rng.gen_range(1..500)) as u32);
+                        Some(c.frame(seq, ackn, RST | ACK, Vec::new()))
+                    }
+                    88 | 89 => {
+                        let seq =
+                            isn1.wrapping_add((base + rng.gen_range(1 << 20..1 << 30)) as u32);
+                        let n = rng.gen_range(1..100);
+                        Some(c.frame(seq, ackn, ACK, rnd(rng, n)))
+                    }
+                    90..=92 if !p.end_rst => {
+                        Some(c.frame(isn1.wrapping_add(l as u32), ackn, FIN | ACK, Vec::new()))
+                    }
+                    _ => None,
+                };
+                if let Some(f) = special {
+                    f
+                } else {
+                    let (start, len) = match r {
+                        40..=54 if free > tb.nbuf / 2 && o.ooo.len() < 8 && l - base > 1 => {
+                            let start = base + rng.gen_range(1..(l - base).min(4000));
+                            (start, rng.gen_range(bb / 2..1200))
+                        }
+                        55..=64 if base > 0 => {
+                            let back = rng.gen_range(1..=base.min(400));
+                            (base - back, back + seglen(rng, bb))
+                        }
+                        65..=69 if base > 0 => {
+                            let back = rng.gen_range(1..=base.min(400));
+                            (base - back, rng.gen_range(1..=back))
+                        }
+                        70..=79 if !o.ooo.is_empty() => {
+                            let h = &o.ooo[rng.gen_range(0..o.ooo.len())];
+                            let hs = h.seq.wrapping_sub(isn1) as usize;
+                            let hl = h.data.len();
+                            let s =
+                                (hs + rng.gen_range(0..=hl)).saturating_sub(rng.gen_range(0..200));
+                            (s, rng.gen_range(1..hl + 300))
+                        }
+                        _ => (base, seglen(rng, bb)),
+                    };
+                    let start = if start >= l { base } else { start };
+                    let len = len.clamp(1, l - start);
+                    let mut fl = ACK;
+                    if rng.gen_bool(0.3) {
+                        fl |= PSH;
+                    }
+                    if rng.gen_bool(0.03) {
+                        fl |= URG;
+                    }
+                    if start + len == l && !p.end_rst && rng.gen_bool(0.5) {
+                        fl |= FIN;
+                    }
+                    let mut f = c.frame(
+                        isn1.wrapping_add(start as u32),
+                        ackn,
+                        fl,
+                        p.stream[start..start + len].to_vec(),
+                    );
+                    f.pay_off = if rng.gen_range(0..10) == 0 {
+                        rng.gen_range(200..600) // beyond the first buflet: the mover walks the chain
+                    } else {
+                        rng.gen_range(40..140)
+                    };
+                    f
+                }
+            }
+        }
+        ST_CLOSE_WAIT | ST_CLOSED => {
+            if p.junk == 0 {
+                return None;
+            }
+            p.junk -= 1;
+            let rcv = o.rcv_nxt;
+            match rng.gen_range(0..4) {
+                0 => {
+                    let n = rng.gen_range(1..200);
+                    c.frame(rcv, ackn, ACK, rnd(rng, n))
+                }
+                1 => c.frame(rcv, ackn, ACK, Vec::new()),
+                2 => c.frame(rcv.wrapping_sub(1), ackn, FIN | ACK, Vec::new()),
+                _ => c.frame(rng.gen(), ackn, ACK, rnd(rng, 20)),
+            }
+        }
+        _ => return None,
+    };
+    f.peer = Some(idx);
+    // poison every byte the contract must discard (even with an unbounded window)
+    if p.poison && !f.payload.is_empty() {
+        let mut oc = o.clone();
+        let d = tcp(&mut oc, &f, 0, 0, true);
+        let (ks, kl) = d.kept.unwrap_or((0, 0));
+        for (k, b) in f.payload.iter_mut().enumerate() {
+            if k < ks || k >= ks + kl {
+                *b ^= 0x5A;
+            }
+        }
+    }
+    Some(f)
+}
+
+fn noise_frame(peers: &[Peer], rng: &mut ChaCha8Rng) -> Frame {
+    let c = peers[rng.gen_range(0..peers.len())].cfg;
+    let mut f = c.frame(rng.gen(), rng.gen(), ACK, vec![7; rng.gen_range(0..60)]);
+    match rng.gen_range(0..4) {
+        0 => f.dport ^= 0x100,
+        1 => f.src_ip ^= 0x10,
+        2 => f.vlan = if c.vlan == 0 { 9 } else { 0 },
+        _ => {
+            f.reason = [1u8, 2, 3, 4, 5, 6, 8, 10][rng.gen_range(0..8)];
+            f.no_chain = f.reason == 8 && rng.gen_bool(0.5);
+        }
+    }
+    f
+}
+
+fn pending(tb: &Tb, idx: usize) -> bool {
+    tb.frames
+        .iter()
+        .chain(tb.cur_meta.iter())
+        .any(|f| f.peer == Some(idx))
+}
+
+#[allow(clippy::needless_range_loop)] // peers[i] is borrowed around calls on tb
+fn run(model: &str, seed: u64) -> HashMap<&'static str, u64> {
     let mut tb = Tb::new(model, seed);
     tb.p_ready = [70, 40, 90, 100][seed as usize % 4];
     tb.p_valid = [70, 90, 40, 100][seed as usize % 4];
-    tb.reset();
-    let nsock = 6usize;
-    let drop_ooo = spec::drop::OUT_OF_ORDER as u8;
-    let drop_nosock = spec::drop::NO_SOCKET as u8;
-    const FIN: u8 = 0x01;
-    const SYN: u8 = 0x02;
-    const RST: u8 = 0x04;
-    const ACK: u8 = 0x10;
-
-    for i in 0..nsock {
-        let len = tb.rng.gen_range(3000..14000);
-        let stream: Vec<u8> = (0..len).map(|_| tb.rng.gen()).collect();
-        tb.socks.push(Sock {
-            vlan: if i == 5 { 5 } else { 0 },
-            local_ip: 0x0A00_0001,
-            remote_ip: 0x0A00_0100 + (i as u32 % 3),
-            local_port: 5000 + i as u16,
-            remote_port: 40000 + i as u16 * 7,
-            stream,
-            end_flag: if i == 3 {
-                spec::cpl_flag::RST as u32
-            } else {
-                spec::cpl_flag::FIN as u32
-            },
-            nbs: VecDeque::new(),
-            pos: 0,
-            done: false,
-            refused_nb_pending: false,
-        });
-    }
-
-    // ------------------------------------------------------------ phase A: requests
-    for i in 0..nsock {
-        let e = tb.sock_add_entry(i as u16, Some(i), 6);
-        tb.expect_cmd(&e, spec::status::OK);
-    }
-    let e = tb.sock_add_entry(0, None, 6); // slot busy
-    tb.expect_cmd(&e, spec::status::BAD_SOCK);
-    let e = tb.sock_add_entry(100, None, 6); // out of range
-    tb.expect_cmd(&e, spec::status::BAD_SOCK);
-    let e = tb.sock_add_entry(7, None, 17); // not TCP
-    tb.expect_cmd(&e, spec::status::BAD_SOCK);
-    for op in [OP_NOP, OP_SOCK_DEL, 0x63] {
-        let mut e = [0u8; 64];
-        put(&mut e, spec::req_hdr::OPCODE, op as u64);
-        put(&mut e, spec::req_hdr::SOCK_REF, 1);
-        let t = tb.tag();
-        put(&mut e, spec::req_hdr::TAG, t as u64);
-        let st = if op == OP_NOP {
-            spec::status::OK
-        } else {
-            spec::status::BAD_OPCODE
-        };
-        tb.expect_cmd(&e, st);
-    }
-    // bad NB posts
-    let (e, _) = tb.nb_entry(7, 1, 100, 1, false); // socket not in use
-    tb.expect_cmd(&e, spec::status::BAD_SOCK);
-    let (e, _) = tb.nb_entry(1, 50, 100, 1, false); // ref out of range
-    tb.expect_cmd(&e, spec::status::BAD_NB);
-    let (e, _) = tb.nb_entry(1, 1, 0, 1, false); // empty
-    tb.expect_cmd(&e, spec::status::BAD_NB);
-    let (e, _) = tb.nb_entry(1, 1, 4097, 1, false); // larger than its pages
-    tb.expect_cmd(&e, spec::status::BAD_NB);
-    let (e, _) = tb.nb_entry(1, 1, 10, 0, false); // no pages
-    tb.expect_cmd(&e, spec::status::BAD_NB);
-    // a good NB for socket 0 in slot 0, then a post to the busy slot
-    tb.post_nb(0, 0, false);
-    let (e, _) = tb.nb_entry(1, 0, 100, 1, false);
-    tb.expect_cmd(&e, spec::status::BAD_NB);
-    // socket 4's first NB has a refused page list
-    tb.post_nb(4, 1, true);
-    tb.socks[4].refused_nb_pending = true;
-    tb.run_until("phase A completions", 20_000, |t| {
-        t.cmd_expect.is_empty() && t.req_q.is_empty()
-    });
-
-    // ------------------------------------------------------------ frames
-    let mut streams: Vec<VecDeque<Frame>> = Vec::new();
-    let mut exp_drop = [0u32; 16];
-    let mut exp_acc = 0u32;
+    tb.p_tx = [60, 30, 100, 80][seed as usize % 4];
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
-    for i in 0..nsock {
-        let mut q = VecDeque::new();
-        let s = &tb.socks[i];
-        let isn: u32 = if i == 2 { 0xFFFF_FE00 } else { rng.gen() };
-        if i == 1 {
-            q.push_back(frame(s, isn.wrapping_add(1), ACK, vec![1; 100], &mut rng));
-            exp_drop[(drop_ooo) as usize] += 1; // data in LISTEN
-        }
-        q.push_back(frame(s, isn, SYN, Vec::new(), &mut rng));
-        let base = isn.wrapping_add(1);
-        let len = s.stream.len();
-        let mut pos = 0usize;
-        while pos < len {
-            let n = if rng.gen_range(0..8) == 0 {
-                rng.gen_range(1..40)
-            } else {
-                rng.gen_range(200..1500)
-            }
-            .min(len - pos);
-            let last = pos + n == len;
-            let mut fl = ACK;
-            if last && i % 2 == 0 && i != 3 {
-                fl |= FIN;
-            }
-            let seg = s.stream[pos..pos + n].to_vec();
-            // injected misbehaviour before this segment
-            match rng.gen_range(0..12) {
-                0 if pos > 0 => {
-                    let back = rng.gen_range(1..=pos.min(500));
-                    let d = s.stream[pos - back..pos].to_vec();
-                    q.push_back(frame(
-                        s,
-                        base.wrapping_add((pos - back) as u32),
-                        ACK,
-                        d,
-                        &mut rng,
-                    ));
-                    exp_drop[(drop_ooo) as usize] += 1;
-                }
-                1 => {
-                    q.push_back(frame(
-                        s,
-                        base.wrapping_add((pos + n) as u32),
-                        ACK,
-                        vec![9; 50],
-                        &mut rng,
-                    ));
-                    exp_drop[(drop_ooo) as usize] += 1;
-                }
-                2 => {
-                    q.push_back(frame(s, rng.gen(), ACK, Vec::new(), &mut rng));
-                    // pure ACK
-                }
-                3 => {
-                    let mut fr =
-                        frame(s, base.wrapping_add(pos as u32), ACK, seg.clone(), &mut rng);
-                    fr.reason = spec::drop::BAD_L4_CSUM as u8;
-                    q.push_back(fr);
-                    exp_drop[(spec::drop::BAD_L4_CSUM as u8) as usize] += 1;
-                }
-                _ => {}
-            }
-            q.push_back(frame(s, base.wrapping_add(pos as u32), fl, seg, &mut rng));
-            exp_acc += 1;
-            pos += n;
-        }
-        let end = base.wrapping_add(len as u32);
-        let after = if i == 3 {
-            q.push_back(frame(s, end, RST | ACK, Vec::new(), &mut rng));
-            end
-        } else if i % 2 == 1 {
-            q.push_back(frame(s, end, FIN | ACK, Vec::new(), &mut rng));
-            end.wrapping_add(1)
-        } else {
-            end.wrapping_add(1)
-        };
-        q.push_back(frame(s, after, ACK, vec![3; 20], &mut rng)); // after FIN/RST: CLOSED
-        exp_drop[(drop_ooo) as usize] += 1;
-        streams.push(q);
-    }
-    // frames that match no socket, and parser drops without a full chain
-    let mut g = VecDeque::new();
-    for k in 0..12 {
-        let s = &tb.socks[k % nsock];
-        let mut fr = frame(s, 1, ACK, vec![7; 30], &mut rng);
-        match k % 4 {
-            0 => fr.dport ^= 0x100,
-            1 => fr.src_ip ^= 0x10,
-            2 => fr.vlan = if s.vlan == 0 { 9 } else { 0 },
-            _ => {
-                fr.reason = spec::drop::NO_BUFLET as u8;
-                fr.no_chain = k % 8 == 3;
-            }
-        }
-        let reason = if fr.reason != 0 {
-            fr.reason
-        } else {
-            drop_nosock
-        };
-        exp_drop[(reason) as usize] += 1;
-        g.push_back(fr);
-    }
-    streams.push(g);
-    tb.exp_drop = exp_drop;
-    tb.exp_accepted = exp_acc;
-    // random interleave keeping each stream's order
-    while streams.iter().any(|q| !q.is_empty()) {
-        let i = rng.gen_range(0..streams.len());
-        if let Some(fr) = streams[i].pop_front() {
-            tb.frames.push_back(fr);
-        }
-    }
 
-    // ------------------------------------------------------------ phase B: traffic + NB posts
+    // ------------------------------------------------------------ bad and odd requests
+    let mut c = SockCfg::new(7, &mut rng);
+    c.proto = 17;
+    tb.sock_add(&c); // not TCP
+    c.proto = 6;
+    c.rcv_buf = 0;
+    tb.sock_add(&c); // RCV_BUF 0
+    c.rcv_buf = (1 << 30) + 1;
+    tb.sock_add(&c); // RCV_BUF too big
+    c.rcv_buf = 1000;
+    c.wscale = 15;
+    tb.sock_add(&c); // window scale > 14
+    c.slot = 100;
+    c.wscale = 0;
+    tb.sock_add(&c); // out of range
+    tb.raw_req(OP_NOP, 1);
+    tb.raw_req(0x63, 1); // unknown opcode
+    tb.raw_req(OP_SOCK_DEL, 6); // not in use
+    tb.raw_req(OP_SOCK_DEL, 300); // out of range
+    tb.nb_post(6, 1, 100, 1, false); // socket not in use
+    tb.settle(50_000);
+
+    // ------------------------------------------------------------ peers
+    let nsock = 6usize;
+    let mut peers: Vec<Peer> = (0..nsock)
+        .map(|i| Peer {
+            slot: i as u16,
+            cfg: SockCfg::default(),
+            isn: 0,
+            ws: None,
+            stream: Vec::new(),
+            end_rst: false,
+            poison: false,
+            del_at: None,
+            lives: if i % 3 == 0 { 2 } else { 1 },
+            ph: Ph::Idle,
+            junk: 0,
+            hs_junk: 0,
+            starve_until: 0,
+            refused_first: i == 4,
+            life: 0,
+        })
+        .collect();
+
     let start = tb.m.cycles();
+    let mut bad_nb_done = false;
     loop {
-        let all_done =
-            tb.socks.iter().all(|s| s.done) && tb.frames.is_empty() && tb.cur_meta.is_none();
-        if all_done && tb.chains.is_empty() && tb.req_q.is_empty() && tb.cur_req.is_none() {
-            break;
+        let now = tb.m.cycles();
+        assert!(now - start < 6_000_000, "timeout in the random run");
+        for i in 0..nsock {
+            let slot = peers[i].slot;
+            match peers[i].ph {
+                Ph::Idle => {
+                    let bb = tb.bb;
+                    peers[i].new_life(&mut rng, bb);
+                    peers[i].life += 1;
+                    let cfg = peers[i].cfg;
+                    tb.sock_add(&cfg);
+                    peers[i].ph = Ph::Adding;
+                }
+                Ph::Adding => {
+                    if tb.osock[slot as usize].is_some() {
+                        peers[i].ph = Ph::Active;
+                        if !bad_nb_done {
+                            // bad NB posts against a live socket
+                            bad_nb_done = true;
+                            tb.nb_post(slot, 50, 100, 1, false); // ref out of range
+                            tb.nb_post(slot, 7, 0, 1, false); // empty
+                            tb.nb_post(slot, 7, 4097, 1, false); // larger than its pages
+                            tb.nb_post(slot, 7, 10, 0, false); // no pages
+                        }
+                    }
+                }
+                Ph::Active => {
+                    let o = tb.osock[slot as usize].as_ref().expect("active socket");
+                    let isn1 = peers[i].isn.wrapping_add(1);
+                    let base = o.rcv_nxt.wrapping_sub(isn1) as usize;
+                    let st = o.state;
+                    let end_flag = o.end_flag;
+                    let p = &mut peers[i];
+                    if st == ST_ESTAB && p.del_at.is_some_and(|d| base >= d) && !pending(&tb, i) {
+                        tb.sock_del(slot);
+                        p.ph = Ph::Deleting;
+                        continue;
+                    }
+                    if (st == ST_CLOSE_WAIT || st == ST_CLOSED)
+                        && p.junk == 0
+                        && end_flag != 0
+                        && !pending(&tb, i)
+                    {
+                        let o = tb.osock[slot as usize].as_ref().unwrap();
+                        assert!(o.delivered == p.stream, "socket {slot} delivered stream");
+                        assert_eq!(
+                            end_flag,
+                            if p.end_rst { C_RST } else { C_FIN },
+                            "socket {slot} end flag"
+                        );
+                        tb.sock_del(slot);
+                        p.ph = Ph::Deleting;
+                        continue;
+                    }
+                    if end_flag == 0 && now >= p.starve_until && tb.req_q.len() < 3 {
+                        let out = tb.nbs_out(slot);
+                        let pct = if out == 0 {
+                            10
+                        } else if out == 1 {
+                            1
+                        } else {
+                            0
+                        };
+                        if rng.gen_range(0..1000) < pct * 10 {
+                            let refused = p.refused_first;
+                            if tb.post_random_nb(slot, refused) {
+                                p.refused_first = false;
+                            }
+                        }
+                    }
+                    if rng.gen_range(0..4000) == 0 {
+                        p.starve_until = now + rng.gen_range(2000..15000);
+                    }
+                }
+                Ph::Deleting => {
+                    if tb.osock[slot as usize].is_none() {
+                        if let Some(g) = tb.graveyard.remove(&slot) {
+                            let p = &peers[i];
+                            assert!(
+                                p.stream.starts_with(&g.delivered),
+                                "socket {slot}: delivered bytes are a prefix of the stream"
+                            );
+                            if rng.gen_bool(0.5) {
+                                // the socket is gone: NO_SOCKET
+                                let f = p.cfg.frame(g.rcv_nxt, 0, ACK, vec![1; 10]);
+                                tb.push(f);
+                            }
+                            peers[i].lives -= 1;
+                            peers[i].ph = if peers[i].lives > 0 {
+                                Ph::Idle
+                            } else {
+                                Ph::Done
+                            };
+                        }
+                    }
+                }
+                Ph::Done => {}
+            }
         }
-        assert!(tb.m.cycles() - start < 3_000_000, "timeout in phase B");
-        if tb.req_q.is_empty() && tb.cur_req.is_none() {
-            // post an NB for a socket that needs one: prefer sockets with none
-            let used: Vec<u16> = tb.nbs.keys().copied().collect();
-            if let Some(refn) = (0..tb.num_nbs as u16).find(|r| !used.contains(r)) {
-                let cand = (0..nsock)
-                    .filter(|&i| !tb.socks[i].done && tb.socks[i].nbs.len() < 2)
-                    .min_by_key(|&i| (tb.socks[i].nbs.len(), tb.rng.gen::<u8>()));
-                if let Some(i) = cand {
-                    if tb.socks[i].nbs.is_empty() || tb.chance(20) {
-                        tb.post_nb(i, refn, false);
+        if tb.frames.len() < 2 {
+            let cand: Vec<usize> = (0..nsock)
+                .filter(|&i| peers[i].ph == Ph::Active && !pending(&tb, i))
+                .collect();
+            if !cand.is_empty() {
+                let i = cand[rng.gen_range(0..cand.len())];
+                if let Some(f) = gen_frame(&tb, &mut peers[i], i, &mut rng) {
+                    tb.push(f);
+                    if rng.gen_range(0..100) < 3 {
+                        let f = noise_frame(&peers, &mut rng);
+                        tb.push(f);
                     }
                 }
             }
         }
+        if peers.iter().all(|p| p.ph == Ph::Done) && tb.quiet() {
+            break;
+        }
         tb.cycle();
     }
-    for _ in 0..300 {
-        tb.cycle();
-    }
-
-    // ------------------------------------------------------------ final checks
-    assert!(tb.cmd_expect.is_empty());
-    assert!(
-        tb.chains.is_empty(),
-        "chains never freed: {}",
-        tb.chains.len()
-    );
-    assert_eq!(tb.free.len(), tb.nbuf, "all buflets back on the free list");
-    for (i, s) in tb.socks.iter().enumerate() {
-        assert!(
-            s.done && s.pos == s.stream.len(),
-            "socket {i} stream fully returned"
-        );
-        assert!(!s.refused_nb_pending);
-    }
-    assert_eq!(tb.drops, tb.exp_drop, "drop events by reason");
-    assert_eq!(tb.accepted, tb.exp_accepted, "accepted events");
-    let total: usize = tb.socks.iter().map(|s| s.stream.len()).sum();
-    assert_eq!(tb.delivered, total as u64, "delivered bytes events");
-    assert_eq!(tb.ev_returned, tb.cpl_returned, "nb_returned events");
-    assert!(tb.wr_reqs.is_empty() && tb.wr_cur.is_none());
+    tb.settle(100_000);
+    tb.final_checks(true);
+    assert!(tb.graveyard.is_empty());
     eprintln!(
-        "{model}: {} cycles, {} bytes delivered, {} NBs returned",
+        "{model} seed {seed}: {} cycles, {} bytes delivered, {} tx, {} NB returns, {} held",
         tb.m.cycles(),
-        tb.delivered,
-        tb.cpl_returned
+        tb.got.delivered,
+        tb.got.tx,
+        tb.got.returned,
+        tb.got.ooo_held
     );
+    let mut cov = tb.cov.clone();
+    for (r, &n) in tb.exp.drop.iter().enumerate() {
+        if n > 0 {
+            let k: &'static str = match r as u8 {
+                D_OOO => "drop_out_of_order",
+                D_OOW => "drop_out_of_window",
+                D_DUP => "drop_duplicate",
+                D_BAD_STATE => "drop_bad_state",
+                D_NO_SOCKET => "drop_no_socket",
+                _ => "drop_parser",
+            };
+            *cov.entry(k).or_default() += n;
+        }
+    }
+    cov
+}
+
+fn random_traffic(model: &str, seeds: std::ops::Range<u64>) {
+    let mut cov: HashMap<&'static str, u64> = HashMap::new();
+    for seed in seeds {
+        for (k, v) in run(model, seed) {
+            *cov.entry(k).or_default() += v;
+        }
+    }
+    let mut keys: Vec<_> = cov.iter().collect();
+    keys.sort();
+    eprintln!("{model} coverage: {keys:?}");
+    for k in [
+        "syn",
+        "syn_retransmit",
+        "estab",
+        "trim_left",
+        "trim_right",
+        "pure_ack",
+        "inorder_cut",
+        "drain",
+        "ins_front_cut",
+        "ins_tail_cut",
+        "ins_middle",
+        "dup_front",
+        "fin_in_order",
+        "fin_ahead",
+        "rst_marker",
+        "rst_challenge",
+        "syn_challenge",
+        "close_wait_data",
+        "full_return",
+        "psh_return",
+        "end_return",
+        "dma_error_return",
+        "delete_nb",
+        "delete_segments",
+        "ack_window_0",
+        "drop_out_of_order",
+        "drop_out_of_window",
+        "drop_duplicate",
+        "drop_bad_state",
+        "drop_no_socket",
+        "drop_parser",
+    ] {
+        assert!(
+            cov.get(k).copied().unwrap_or(0) > 0,
+            "random traffic never hit {k}"
+        );
+    }
 }
 
 #[test]
 fn toe_engine_w64_random_traffic() {
-    let n = std::env::var("TOE_SEEDS").map_or(8, |v| v.parse().unwrap());
-    for seed in 0..n {
-        run("toe_engine_w64", seed);
-    }
+    let n = std::env::var("TOE_SEEDS").map_or(40, |v| v.parse().unwrap());
+    random_traffic("toe_engine_w64", 0..n);
 }
 
 #[test]
 fn toe_engine_w512_random_traffic() {
-    let n = std::env::var("TOE_SEEDS").map_or(6, |v| v.parse().unwrap());
-    for seed in 1000..1000 + n {
-        run("toe_engine_w512", seed);
+    let n = std::env::var("TOE_SEEDS").map_or(30, |v| v.parse().unwrap());
+    random_traffic("toe_engine_w512", 1000..1000 + n);
+}
+
+// ==================================================================== directed tests
+
+const MODELS: [&str; 2] = ["toe_engine_w64", "toe_engine_w512"];
+
+fn txf(t: &[u8; 48], f: (usize, usize)) -> u64 {
+    get(t, f)
+}
+
+/// (SEQ, ACK, WINDOW, FLAGS, OPTS, MSS, WSCALE) of a tx command.
+fn txv(t: &[u8; 48]) -> (u32, u32, u16, u8, u8, u16, u8) {
+    use spec::tx_cmd as x;
+    (
+        txf(t, x::SEQ) as u32,
+        txf(t, x::ACK) as u32,
+        txf(t, x::WINDOW) as u16,
+        txf(t, x::FLAGS) as u8,
+        txf(t, x::OPTS) as u8,
+        txf(t, x::MSS) as u16,
+        txf(t, x::WSCALE) as u8,
+    )
+}
+
+fn dtb(model: &str, seed: u64) -> Tb {
+    let mut tb = Tb::new(model, seed);
+    tb.p_ready = 60;
+    tb.p_valid = 60;
+    tb.p_tx = 50;
+    tb
+}
+
+/// Sends the handshake of `c` with peer ISN `isn` and checks the SYN-ACK it produced.
+fn handshake(tb: &mut Tb, c: &SockCfg, isn: u32, ws: Option<u8>) {
+    let mut f = c.frame(isn, 0, SYN, Vec::new());
+    f.ws = ws;
+    tb.push(f);
+    tb.push(c.frame(isn.wrapping_add(1), c.iss.wrapping_add(1), ACK, Vec::new()));
+    tb.settle(20_000);
+}
+
+fn stream_of(n: usize, seed: u64) -> Vec<u8> {
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    (0..n).map(|_| r.gen()).collect()
+}
+
+#[test]
+fn handshake_syn_ack_fields_and_windows() {
+    for model in MODELS {
+        let mut tb = dtb(model, 1);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut a = SockCfg::new(0, &mut rng);
+        a.rcv_buf = 5000;
+        a.mss = 1460;
+        a.wscale = 2;
+        a.iss = 0x1000_0000;
+        a.vlan = 12;
+        let mut b = SockCfg::new(1, &mut rng);
+        b.rcv_buf = 1 << 30; // the largest accepted: the pool bounds the window
+        b.wscale = 5;
+        b.mss = 536;
+        b.iss = 0xFFFF_FFFF;
+        tb.sock_add(&a);
+        tb.sock_add(&b);
+        tb.settle(10_000);
+        assert_eq!(tb.cpl_log.len(), 2);
+        for c in &tb.cpl_log {
+            assert_eq!(get(c, spec::cpl::STATUS), 0);
+        }
+        // LISTEN: RST and a bare ACK are BAD_STATE
+        tb.push(a.frame(1000, 0, RST, Vec::new()));
+        tb.push(a.frame(1000, 0, ACK, Vec::new()));
+        tb.push(a.frame(1000, 0, SYN | ACK, Vec::new()));
+        let mut syn = a.frame(1000, 0, SYN, vec![1, 2, 3]); // payload of a SYN is ignored
+        syn.ws = Some(7);
+        tb.push(syn.clone());
+        tb.push(syn); // retransmitted SYN: the same SYN-ACK again
+        tb.push(a.frame(2000, 0, SYN, Vec::new())); // another SYN: BAD_STATE
+        tb.push(a.frame(1001, 0x1000_0002, ACK, Vec::new())); // wrong ACK: BAD_STATE
+        tb.push(a.frame(1001, 0x1000_0001, PSH, vec![5; 10])); // no ACK flag: BAD_STATE
+        tb.push(a.frame(1001, 0x1000_0001, ACK | PSH, stream_of(100, 3)));
+        tb.settle(40_000);
+        // socket b: SYN without window scale
+        tb.push(b.frame(0x7000_0000, 0, SYN, Vec::new()));
+        tb.push(b.frame(0x7000_0001, 0, ACK, Vec::new())); // ACK of our SYN: 0xFFFFFFFF + 1 = 0
+        tb.settle(40_000);
+        let v: Vec<_> = tb.tx_log.iter().map(txv).collect();
+        let pool = |free: u64| -> u64 {
+            let res = tb.nbuf as u64 / 16;
+            (free - res) * tb.bb as u64 / 2
+        };
+        // b's SYN took one buflet; a's 100-byte segment is still held (no NB)
+        let b_win = pool(tb.nbuf as u64 - 2).min(65535) as u16;
+        assert_eq!(
+            v,
+            vec![
+                (0x1000_0000, 1001, 5000, SYN | ACK, 3, 1460, 2),
+                (0x1000_0000, 1001, 5000, SYN | ACK, 3, 1460, 2),
+                (0x1000_0001, 1101, (5000 - 100) >> 2, ACK, 0, 0, 0),
+                (0xFFFF_FFFF, 0x7000_0001, b_win, SYN | ACK, 1, 536, 5),
+            ],
+            "{model}: tx commands"
+        );
+        // identity fields of a's SYN-ACK
+        let t = &tb.tx_log[0];
+        use spec::tx_cmd as x;
+        assert_eq!(&t[x::DST_MAC.0..x::DST_MAC.0 + 6], &a.remote_mac);
+        assert_eq!(&t[x::SRC_MAC.0..x::SRC_MAC.0 + 6], &a.local_mac);
+        assert_eq!(txf(t, x::VLAN), 12);
+        assert_eq!(txf(t, x::SRC_IP) as u32, a.local_ip);
+        assert_eq!(txf(t, x::DST_IP) as u32, a.remote_ip);
+        assert_eq!(txf(t, x::SRC_PORT) as u16, a.local_port);
+        assert_eq!(txf(t, x::DST_PORT) as u16, a.remote_port);
+        assert_eq!(
+            tb.got.drop[D_BAD_STATE as usize], 6,
+            "{model}: BAD_STATE drops"
+        );
+        assert_eq!(tb.got.accepted, 1);
+        // clean up: delete both (a holds its segment)
+        tb.sock_del(0);
+        tb.sock_del(1);
+        tb.settle(20_000);
+        tb.final_checks(true);
+    }
+}
+
+#[test]
+fn reordering_overlaps_and_duplicates() {
+    for model in MODELS {
+        let mut tb = dtb(model, 2);
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let mut c = SockCfg::new(3, &mut rng);
+        c.rcv_buf = 8000;
+        tb.sock_add(&c);
+        tb.settle(10_000);
+        let isn = 0xFFFF_FE00u32; // sequence numbers wrap inside the stream
+        handshake(&mut tb, &c, isn, None);
+        let s = stream_of(3000, 4);
+        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
+        // a segment [a, b) of the stream whose bytes in [pa, pb) are poisoned
+        let seg = |a: usize, b: usize, pa: usize, pb: usize, fl: u8| {
+            let mut d = s[a..b].to_vec();
+            for k in pa.max(a)..pb.min(b) {
+                d[k - a] ^= 0xFF;
+            }
+            c.frame(seq(a), 0, fl, d)
+        };
+        let n0 = tb.tx_log.len();
+        tb.push(seg(2000, 2500, 0, 0, ACK)); // held
+        tb.push(seg(1000, 1500, 0, 0, ACK)); // held before it
+        tb.push(seg(1200, 1300, 1200, 1300, ACK)); // inside [1000,1500): DUPLICATE
+        tb.push(seg(900, 1100, 1000, 1100, ACK | PSH)); // tail cut at 1000 (PSH cleared)
+        tb.push(seg(1400, 1700, 1400, 1500, ACK)); // front cut to [1500,1700)
+        tb.push(seg(1700, 2001, 2000, 2001, ACK | FIN)); // 1 byte over [2000,..): cut, FIN cleared
+        tb.push(seg(1700, 1800, 1700, 1800, ACK)); // DUPLICATE of [1700,2000)
+        tb.push(seg(2500, 2600, 0, 0, ACK)); // adjacent after [2000,2500)
+        tb.push(c.frame(seq(3000), 0, FIN | ACK, Vec::new())); // FIN ahead: OUT_OF_ORDER
+        tb.push(seg(0, 1000, 900, 1000, ACK)); // in order, cut at 900: drains up to 2600
+        tb.push(seg(2400, 3000, 2400, 2600, ACK | FIN)); // left trim to 2600, FIN in order
+        tb.settle(60_000);
+        let v: Vec<_> = tb.tx_log[n0..].iter().map(txv).collect();
+        let acks: Vec<(u32, u16)> = v.iter().map(|t| (t.1, t.2)).collect();
+        let dup = (seq(0), 8000);
+        assert_eq!(
+            acks,
+            vec![
+                dup,
+                dup,
+                dup,
+                dup,
+                dup,
+                dup,
+                dup,
+                dup,
+                dup,
+                (seq(2600), 8000 - 2600),
+                (seq(3000).wrapping_add(1), 8000 - 3001),
+            ],
+            "{model}: ACK numbers and windows"
+        );
+        assert!(v.iter().all(|t| t.3 == ACK && t.0 == c.iss.wrapping_add(1)));
+        assert_eq!(tb.got.ooo_held, 6, "{model}: held segments");
+        assert_eq!(tb.got.drop[D_DUP as usize], 2);
+        assert_eq!(tb.got.drop[D_OOO as usize], 1);
+        assert_eq!(tb.got.accepted, 2);
+        // deliver: one 4000-byte NB gets the stream and the FIN
+        tb.nb_post(3, 0, 4000, 1, false);
+        tb.settle(60_000);
+        let last = tb.cpl_log.last().unwrap();
+        assert_eq!(get(last, spec::cpl::FLAGS) as u32, C_FIN);
+        assert_eq!(get(last, spec::cpl::BYTES), 3000);
+        let g = tb.osock[3].as_ref().unwrap();
+        assert!(
+            g.delivered == s,
+            "{model}: delivered bytes equal the stream"
+        );
+        tb.sock_del(3);
+        tb.settle(20_000);
+        tb.final_checks(true);
+    }
+}
+
+#[test]
+fn zero_window_trim_and_probes() {
+    for model in MODELS {
+        let mut tb = dtb(model, 3);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut c = SockCfg::new(2, &mut rng);
+        c.rcv_buf = 1000;
+        tb.sock_add(&c);
+        tb.settle(10_000);
+        let isn = 5000u32;
+        handshake(&mut tb, &c, isn, None);
+        let s = stream_of(3000, 5);
+        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
+        let n0 = tb.tx_log.len();
+        tb.push(c.frame(seq(0), 0, ACK, s[..600].to_vec()));
+        let mut d = s[600..1100].to_vec();
+        for b in &mut d[400..] {
+            *b ^= 0x33; // beyond the right edge: cut
+        }
+        tb.push(c.frame(seq(600), 0, ACK | PSH | FIN, d)); // trimmed to 400, FIN/PSH cleared
+        tb.push(c.frame(seq(1000), 0, ACK, s[1000..1100].to_vec())); // zero window: OOW + ACK
+        tb.push(c.frame(seq(1000), 0, ACK, Vec::new())); // probe at RCV_NXT: consumed, no ACK
+        tb.push(c.frame(seq(1001), 0, ACK, Vec::new())); // not acceptable: OOW + ACK
+        tb.push(c.frame(seq(1000), 0, ACK | FIN, Vec::new())); // FIN needs room: OOW + ACK
+        tb.settle(40_000);
+        let v: Vec<(u32, u16)> = tb.tx_log[n0..]
+            .iter()
+            .map(|t| (txv(t).1, txv(t).2))
+            .collect();
+        assert_eq!(
+            v,
+            vec![
+                (seq(600), 400),
+                (seq(1000), 0),
+                (seq(1000), 0),
+                (seq(1000), 0),
+                (seq(1000), 0)
+            ],
+            "{model}: zero-window ACKs"
+        );
+        assert_eq!(tb.got.drop[D_OOW as usize], 3);
+        // a 600-byte NB opens the window by 600 (no window update is sent)
+        tb.nb_post(2, 1, 600, 1, false);
+        tb.settle(40_000);
+        assert_eq!(
+            get(tb.cpl_log.last().unwrap(), spec::cpl::FLAGS) as u32,
+            C_FULL
+        );
+        let n1 = tb.tx_log.len();
+        assert_eq!(n1, n0 + 5, "{model}: NB_POST sends no window update");
+        tb.push(c.frame(seq(1000), 0, ACK, s[1000..1500].to_vec()));
+        tb.settle(40_000);
+        assert_eq!(
+            (txv(&tb.tx_log[n1]).1, txv(&tb.tx_log[n1]).2),
+            (seq(1500), 100),
+            "{model}: window after delivery"
+        );
+        tb.nb_post(2, 2, 2000, 1, false);
+        tb.push(c.frame(seq(1500), 0, ACK | FIN, s[1500..1600].to_vec()));
+        tb.settle(40_000);
+        let last = tb.cpl_log.last().unwrap();
+        assert_eq!(
+            (
+                get(last, spec::cpl::FLAGS) as u32,
+                get(last, spec::cpl::BYTES),
+                get(last, spec::cpl::STREAM_OFF)
+            ),
+            (C_FIN, 1000, 600)
+        );
+        assert!(tb.osock[2].as_ref().unwrap().delivered == s[..1600]);
+        tb.sock_del(2);
+        tb.settle(20_000);
+        tb.final_checks(true);
+    }
+}
+
+#[test]
+fn fin_and_rst_in_order_and_ahead() {
+    for model in MODELS {
+        let mut tb = dtb(model, 4);
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let mut x = SockCfg::new(0, &mut rng);
+        x.rcv_buf = 8000;
+        let mut y = SockCfg::new(1, &mut rng);
+        y.rcv_buf = 8000;
+        tb.sock_add(&x);
+        tb.sock_add(&y);
+        tb.settle(10_000);
+        let isn = 100u32;
+        handshake(&mut tb, &x, isn, Some(0));
+        handshake(&mut tb, &y, isn, None);
+        let s = stream_of(600, 6);
+        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
+        let n0 = tb.tx_log.len();
+        // X: FIN ahead, then data+FIN held, then the gap fills
+        tb.push(x.frame(seq(500), 0, FIN | ACK, Vec::new())); // OUT_OF_ORDER + ACK
+        tb.push(x.frame(seq(300), 0, FIN | ACK, s[300..500].to_vec())); // held with FIN
+        tb.push(x.frame(seq(501), 0, ACK, vec![9; 50])); // held right after the FIN: never drained
+        tb.push(x.frame(seq(0), 0, ACK, s[..300].to_vec())); // drains: CLOSE_WAIT at 501
+        tb.push(x.frame(seq(501), 0, ACK, vec![1; 30])); // data after FIN: ACK + BAD_STATE
+        tb.push(x.frame(seq(501), 0, ACK, Vec::new())); // pure ACK: consumed
+        tb.push(x.frame(seq(600), 0, RST, Vec::new())); // RST in window, not exact: challenge
+        tb.push(x.frame(seq(501).wrapping_add(9000), 0, RST, Vec::new())); // outside: no ACK
+        tb.push(x.frame(seq(501), 0, RST | ACK, Vec::new())); // exact: CLOSED
+        tb.push(x.frame(seq(501), 0, ACK, vec![2; 5])); // CLOSED: BAD_STATE, no ACK
+        tb.push(x.frame(seq(501), 0, SYN, Vec::new())); // CLOSED: BAD_STATE, no ACK
+                                                        // Y: SYN in ESTAB (challenge), then 200 bytes and an RST at RCV_NXT
+        tb.push(y.frame(seq(0), 0, SYN | ACK, Vec::new()));
+        tb.push(y.frame(seq(0), 0, ACK | PSH, s[..200].to_vec()));
+        tb.push(y.frame(seq(200), 0, RST, Vec::new()));
+        tb.settle(60_000);
+        let v: Vec<(u32, u16, u16)> = tb.tx_log[n0..]
+            .iter()
+            .map(|t| (txv(t).1, txv(t).2, get(t, spec::tx_cmd::DST_PORT) as u16))
+            .collect();
+        let (px, py) = (x.remote_port, y.remote_port);
+        assert_eq!(
+            v,
+            vec![
+                (seq(0), 8000, px),
+                (seq(0), 8000, px),
+                (seq(0), 8000, px),
+                (seq(501), 8000 - 501, px),
+                (seq(501), 8000 - 501, px),
+                (seq(501), 8000 - 501, px),
+                (seq(0), 8000, py),
+                (seq(200), 7800, py),
+            ],
+            "{model}: ACKs"
+        );
+        assert_eq!(tb.got.drop[D_OOO as usize], 1);
+        assert_eq!(tb.got.drop[D_OOW as usize], 2);
+        assert_eq!(tb.got.drop[D_BAD_STATE as usize], 4);
+        // NBs: X returns 500 bytes with FIN, then an empty one with RST; Y 200 bytes with RST
+        tb.nb_post(0, 0, 1000, 1, false);
+        tb.nb_post(0, 1, 1000, 1, false);
+        tb.nb_post(1, 2, 1000, 1, false);
+        tb.settle(60_000);
+        let rets: Vec<(u64, u64, u64, u64)> = tb
+            .cpl_log
+            .iter()
+            .filter(|c| get(&c[..], spec::cpl::KIND) == spec::cpl_kind::NB_RETURN)
+            .map(|c| {
+                (
+                    get(c, spec::cpl::REF_NUM),
+                    get(c, spec::cpl::FLAGS),
+                    get(c, spec::cpl::BYTES),
+                    get(c, spec::cpl::STREAM_OFF),
+                )
+            })
+            .collect();
+        let mut rets = rets;
+        rets.sort();
+        assert_eq!(
+            rets,
+            vec![
+                (0, C_FIN as u64, 500, 0),
+                (1, C_RST as u64, 0, 500),
+                (2, C_RST as u64, 200, 0)
+            ],
+            "{model}: returns"
+        );
+        tb.sock_del(0);
+        tb.sock_del(1);
+        tb.settle(20_000);
+        tb.final_checks(true);
+    }
+}
+
+#[test]
+fn sock_del_returns_nbs_frees_segments_and_unlinks() {
+    for model in MODELS {
+        let mut tb = dtb(model, 5);
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let hb = 4u32; // HASH_BUCKETS of the toe_engine models
+                       // three sockets on the same hash bucket (chain: newest first)
+        let mut same: Vec<SockCfg> = Vec::new();
+        let mut port = 6000u16;
+        let target = bucket(0x0A00_0200, 0x0A00_0001, 7000, 6000, hb);
+        while same.len() < 3 {
+            if bucket(0x0A00_0200, 0x0A00_0001, 7000, port, hb) == target {
+                let mut c = SockCfg::new(same.len() as u16, &mut rng);
+                c.remote_ip = 0x0A00_0200;
+                c.remote_port = 7000;
+                c.local_port = port;
+                c.rcv_buf = 20000;
+                same.push(c);
+            }
+            port += 1;
+        }
+        for c in &same {
+            tb.sock_add(c);
+        }
+        tb.settle(10_000);
+        let isn = 0xABCD_0000u32;
+        for c in &same {
+            handshake(&mut tb, c, isn, None);
+        }
+        let s = stream_of(2000, 7);
+        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
+        // socket 1 (middle of the chain): an NB partly filled, another empty, held segments
+        tb.nb_post(1, 0, 1000, 1, false);
+        tb.push(same[1].frame(seq(0), 0, ACK, s[..300].to_vec()));
+        tb.push(same[1].frame(seq(500), 0, ACK, s[500..900].to_vec()));
+        tb.push(same[1].frame(seq(1000), 0, ACK, s[1000..1200].to_vec()));
+        tb.settle(40_000);
+        tb.nb_post(1, 1, 1000, 1, false);
+        // socket 0: in-order segments without an NB, and a held one
+        tb.push(same[0].frame(seq(0), 0, ACK, s[..100].to_vec()));
+        tb.push(same[0].frame(seq(100), 0, ACK, s[100..400].to_vec()));
+        tb.push(same[0].frame(seq(700), 0, ACK, s[700..800].to_vec()));
+        tb.settle(40_000);
+        let c0 = tb.cpl_log.len();
+        tb.sock_del(1);
+        tb.settle(40_000);
+        let k: Vec<(u64, u64, u64, u64, u64)> = tb.cpl_log[c0..]
+            .iter()
+            .map(|c| {
+                (
+                    get(c, spec::cpl::KIND),
+                    get(c, spec::cpl::REF_NUM),
+                    get(c, spec::cpl::FLAGS),
+                    get(c, spec::cpl::BYTES),
+                    get(c, spec::cpl::STREAM_OFF),
+                )
+            })
+            .collect();
+        let nr = spec::cpl_kind::NB_RETURN;
+        assert_eq!(
+            k,
+            vec![
+                (nr, 0, C_DELETE as u64, 300, 0),
+                (nr, 1, C_DELETE as u64, 0, 300),
+                (spec::cpl_kind::CMD_DONE, 0, 0, 0, 0)
+            ],
+            "{model}: SOCK_DEL completions"
+        );
+        // the other sockets of the bucket still match; the deleted one does not
+        let n0 = tb.tx_log.len();
+        tb.push(same[2].frame(seq(0), 0, ACK, s[..10].to_vec()));
+        tb.push(same[0].frame(seq(400), 0, ACK, s[400..410].to_vec()));
+        tb.push(same[1].frame(seq(300), 0, ACK, s[300..310].to_vec()));
+        tb.settle(40_000);
+        assert_eq!(tb.tx_log.len(), n0 + 2);
+        assert_eq!(tb.got.drop[D_NO_SOCKET as usize], 1);
+        // delete the head (2) and then the last (0); re-add slot 1 with its tuple
+        tb.sock_del(2);
+        tb.sock_del(0);
+        tb.sock_del(0); // no longer in use: BAD_SOCK
+        tb.settle(40_000);
+        tb.sock_add(&same[1]);
+        tb.settle(10_000);
+        let n1 = tb.tx_log.len();
+        tb.push(same[1].frame(isn, 0, SYN, Vec::new()));
+        tb.push(same[0].frame(isn, 0, SYN, Vec::new())); // gone: NO_SOCKET
+        tb.settle(20_000);
+        assert_eq!(tb.tx_log.len(), n1 + 1);
+        assert_eq!(txv(&tb.tx_log[n1]).3, SYN | ACK);
+        assert_eq!(tb.got.drop[D_NO_SOCKET as usize], 2);
+        tb.sock_del(1);
+        tb.settle(20_000);
+        tb.final_checks(true);
+    }
+}
+
+#[test]
+fn psh_return_and_syn_rcvd_reset() {
+    for model in MODELS {
+        let mut tb = dtb(model, 6);
+        let mut rng = ChaCha8Rng::seed_from_u64(6);
+        let mut p = SockCfg::new(0, &mut rng);
+        p.flags = PSH_RETURN;
+        p.rcv_buf = 20000;
+        let mut q = SockCfg::new(1, &mut rng);
+        q.rcv_buf = 20000;
+        tb.sock_add(&p);
+        tb.sock_add(&q);
+        tb.settle(10_000);
+        let isn = 1u32;
+        handshake(&mut tb, &p, isn, None);
+        // q: SYN, RST at RCV_NXT (back to LISTEN), a new SYN with another ISN
+        tb.push(q.frame(77, 0, SYN, Vec::new()));
+        tb.push(q.frame(78, 0, RST, Vec::new()));
+        tb.push(q.frame(78, q.iss.wrapping_add(1), ACK, Vec::new())); // LISTEN: BAD_STATE
+        handshake(&mut tb, &q, isn, None);
+        let syn_acks: Vec<u32> = tb
+            .tx_log
+            .iter()
+            .filter(|t| {
+                txv(t).3 == SYN | ACK && get(&t[..], spec::tx_cmd::DST_PORT) as u16 == q.remote_port
+            })
+            .map(|t| txv(t).1)
+            .collect();
+        assert_eq!(syn_acks, vec![78, isn + 1], "{model}: SYN-ACKs of q");
+        let s = stream_of(1000, 8);
+        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
+        tb.nb_post(0, 0, 2000, 1, false);
+        tb.nb_post(0, 1, 2000, 1, false);
+        tb.nb_post(0, 2, 2000, 1, false);
+        tb.nb_post(0, 3, 50, 1, false);
+        tb.nb_post(1, 4, 2000, 1, false);
+        tb.settle(20_000);
+        for c in [&p, &q] {
+            tb.push(c.frame(seq(0), 0, ACK | PSH, s[..100].to_vec()));
+            tb.push(c.frame(seq(300), 0, ACK | URG, s[300..400].to_vec())); // held
+                                                                            // ends exactly where the held segment starts: not cut, PSH kept
+            tb.push(c.frame(seq(100), 0, ACK | PSH, s[100..300].to_vec()));
+            tb.push(c.frame(seq(400), 0, ACK | PSH, s[400..550].to_vec())); // fills NB 3 (50)
+            tb.settle(40_000);
+        }
+        let rets: Vec<(u64, u64, u64, u64)> = tb
+            .cpl_log
+            .iter()
+            .filter(|c| get(&c[..], spec::cpl::KIND) == spec::cpl_kind::NB_RETURN)
+            .map(|c| {
+                (
+                    get(c, spec::cpl::REF_NUM),
+                    get(c, spec::cpl::FLAGS),
+                    get(c, spec::cpl::BYTES),
+                    get(c, spec::cpl::STREAM_OFF),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rets,
+            vec![
+                (0, C_PSH as u64, 100, 0),
+                (1, C_PSH as u64, 200, 100),
+                (2, C_PSH as u64, 100, 300), // URG counts as PSH
+                (3, C_FULL as u64, 50, 400)
+            ],
+            "{model}: PSH returns (q has none)"
+        );
+        tb.sock_del(0);
+        tb.sock_del(1);
+        tb.settle(20_000);
+        let last = tb.cpl_log.iter().rev().nth(1).unwrap();
+        assert_eq!(
+            (
+                get(last, spec::cpl::REF_NUM),
+                get(last, spec::cpl::FLAGS),
+                get(last, spec::cpl::BYTES)
+            ),
+            (4, C_DELETE as u64, 550)
+        );
+        tb.final_checks(true);
     }
 }
 
@@ -1067,61 +2870,32 @@ fn throughput(model: &str, min_ratio: f64) {
     let mut tb = Tb::new(model, 99);
     tb.p_ready = 100;
     tb.p_valid = 100;
-    tb.fixed_total = Some(3 * PAGE);
-    tb.reset();
+    tb.p_tx = 100;
+    let mut rng = ChaCha8Rng::seed_from_u64(99);
+    let mut c = SockCfg::new(0, &mut rng);
+    c.rcv_buf = 1 << 20;
+    tb.sock_add(&c);
+    tb.settle(10_000);
+    let isn = 999u32;
+    handshake(&mut tb, &c, isn, None);
     let nseg = 60usize;
-    let stream: Vec<u8> = (0..nseg * 1460).map(|_| tb.rng.gen()).collect();
-    tb.socks.push(Sock {
-        vlan: 0,
-        local_ip: 0x0A00_0001,
-        remote_ip: 0x0A00_0002,
-        local_port: 80,
-        remote_port: 1234,
-        stream,
-        end_flag: spec::cpl_flag::FIN as u32,
-        nbs: VecDeque::new(),
-        pos: 0,
-        done: false,
-        refused_nb_pending: false,
-    });
-    let e = tb.sock_add_entry(0, Some(0), 6);
-    tb.expect_cmd(&e, spec::status::OK);
-    tb.run_until("SOCK_ADD", 1000, |t| {
-        t.cmd_expect.is_empty() && t.req_q.is_empty()
-    });
-    let s = &tb.socks[0];
-    let mk = |seq: u32, flags: u8, payload: Vec<u8>| Frame {
-        reason: 0,
-        vlan: 0,
-        src_ip: s.remote_ip,
-        dst_ip: s.local_ip,
-        sport: s.remote_port,
-        dport: s.local_port,
-        seq,
-        flags,
-        pay_off: 54,
-        payload,
-        no_chain: false,
-    };
-    let mut frames = vec![mk(999, 0x02, Vec::new())];
+    let s = stream_of(nseg * 1460, 9);
     for k in 0..nseg {
-        let fl = if k + 1 == nseg { 0x11 } else { 0x10 };
-        frames.push(mk(
-            1000 + (k * 1460) as u32,
-            fl,
-            s.stream[k * 1460..(k + 1) * 1460].to_vec(),
-        ));
+        let fl = if k + 1 == nseg { ACK | FIN } else { ACK };
+        let seq = isn + 1 + (k * 1460) as u32;
+        tb.push(c.frame(seq, 0, fl, s[k * 1460..(k + 1) * 1460].to_vec()));
     }
-    tb.frames.extend(frames);
-    tb.post_nb(0, 0, false);
-    tb.post_nb(0, 1, false);
+    tb.wr_beats = 0;
+    tb.first_beat = None;
+    for refn in 0..2 {
+        tb.nb_post(0, refn, 3 * PAGE, 3, false);
+    }
     let start = tb.m.cycles();
-    while !tb.socks[0].done {
+    while tb.osock[0].as_ref().unwrap().end_flag == 0 {
         assert!(tb.m.cycles() - start < 200_000, "timeout");
-        if tb.req_q.is_empty() && tb.cur_req.is_none() && tb.socks[0].nbs.len() < 2 {
-            let used: Vec<u16> = tb.nbs.keys().copied().collect();
-            let refn = (0..tb.num_nbs as u16).find(|r| !used.contains(r)).unwrap();
-            tb.post_nb(0, refn, false);
+        if tb.req_q.is_empty() && tb.cur_req.is_none() && tb.nbs_out(0) < 2 {
+            let r = tb.free_ref().unwrap();
+            tb.nb_post(0, r as u32, 3 * PAGE, 3, false);
         }
         tb.cycle();
     }
@@ -1131,7 +2905,12 @@ fn throughput(model: &str, min_ratio: f64) {
         "{model}: {} DMA write words in {span} cycles ({ratio:.3} words/cycle)",
         tb.wr_beats
     );
+    assert!(tb.osock[0].as_ref().unwrap().delivered == s);
     assert!(ratio >= min_ratio, "delivery rate {ratio:.3} words/cycle");
+    tb.settle(20_000);
+    tb.sock_del(0);
+    tb.settle(20_000);
+    tb.final_checks(true);
 }
 
 #[test]
