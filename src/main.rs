@@ -42,6 +42,16 @@ struct Common {
     /// Write a waveform of every RTL signal here (RTL built with BUFLET_TRACE=1 or =vcd).
     #[arg(long)]
     trace: Option<PathBuf>,
+    /// How block I/O reaches the image: direct, or scsi (seed 003: a SCSI pass-through to a
+    /// user-space logical unit that sees the DMA buffer mapped, never copied).
+    #[arg(long, value_enum, default_value = "direct")]
+    disk: DiskArg,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DiskArg {
+    Direct,
+    Scsi,
 }
 
 #[derive(Subcommand)]
@@ -248,6 +258,10 @@ fn run_scenario(sc: &Scenario, common: &Common) -> ExitCode {
     let mut opt = RunOptions::new(common.backend, common.width);
     opt.image = common.image.clone();
     opt.trace = common.trace.clone();
+    opt.disk = match common.disk {
+        DiskArg::Direct => buflet_platform::DiskMode::Direct,
+        DiskArg::Scsi => buflet_platform::DiskMode::Scsi,
+    };
     let bar = (!common.json).then(|| {
         let b = ProgressBar::new(sc.source.len() as u64);
         b.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {bytes}/{total_bytes} on disk ({bytes_per_sec})").expect("valid template"));

@@ -23,7 +23,7 @@ use crate::pcap::{tcp_info, Capture, TcpInfo};
 use crate::{frames, make_device, sha256_hex, Backend, TbError};
 use buflet_driver::nas::{ExtentFile, NasStream};
 use buflet_driver::{Counters, Driver, SocketSpec};
-use buflet_platform::{BlockDevice, DeviceConfig, HostEnv, HostMemory};
+use buflet_platform::{BlockDevice, DeviceConfig, DiskMode, HostEnv, HostMemory};
 use buflet_spec::reg;
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use serde::{Serialize, Serializer};
@@ -108,6 +108,9 @@ pub struct RunOptions {
     pub image: Option<PathBuf>,
     /// Called with (stream bytes on disk, stream bytes in total) as the run progresses.
     pub progress: Option<Rc<dyn Fn(u64, u64)>>,
+    /// How block I/O reaches the image: straight, or through seed 003's SCSI pass-through to a
+    /// user-space logical unit (`--disk scsi`).
+    pub disk: DiskMode,
 }
 
 impl RunOptions {
@@ -123,6 +126,7 @@ impl RunOptions {
             trace: None,
             image: None,
             progress: None,
+            disk: DiskMode::Direct,
         }
     }
 }
@@ -205,6 +209,13 @@ pub struct RunReport {
     pub cpu_written: u64,
     pub stray_accesses: u64,
     pub disk_writes: u64,
+    /// "direct" or "scsi" (`--disk`).
+    pub disk: DiskMode,
+    /// SCSI mode: commands the pass-through handed to the user-space logical unit.
+    pub scsi_commands: u64,
+    /// SCSI mode: payload bytes mapped to the handler, and bytes copied (always 0: zero copy).
+    pub scsi_bytes_mapped: u64,
+    pub scsi_bytes_copied: u64,
     /// CNT_FREE_BUFLETS after the socket was deleted: must equal `num_buflets`.
     pub buflets_free_end: u32,
     pub num_buflets: u32,
@@ -591,7 +602,10 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         }
     };
     let _cleanup = opt.image.is_none().then(|| RemoveOnDrop(image.clone()));
-    let disk = BlockDevice::create(&image, disk_start + file_cap + (1 << 20))?;
+    let mut disk = BlockDevice::create(&image, disk_start + file_cap + (1 << 20))?;
+    if opt.disk == DiskMode::Scsi {
+        disk.use_scsi()?;
+    }
     let mem_size = ((opt.nbs * opt.pages_per_nb * 4096) as u64 + (8 << 20)).next_power_of_two();
     let env = HostEnv {
         mem: HostMemory::new(mem_size),
@@ -766,6 +780,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
     drv.env.disk.read_bytes(disk_start, &mut back)?;
     let cycles = drv.cycles();
     let s = drv.env.mem.stats();
+    let scsi = drv.env.disk.scsi_stats().unwrap_or_default();
     let counters: Counters = drv.counters();
     let drops = DropCounts(counters.drops.clone());
     let wall = started.elapsed().as_secs_f64();
@@ -835,6 +850,10 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         cpu_written: s.cpu_written,
         stray_accesses: s.stray_accesses,
         disk_writes: drv.env.disk.stats().writes,
+        disk: drv.env.disk.mode(),
+        scsi_commands: scsi.commands,
+        scsi_bytes_mapped: scsi.bytes_mapped,
+        scsi_bytes_copied: scsi.bytes_copied,
         buflets_free_end: counters.free_buflets,
         num_buflets,
         passed: failures.is_empty(),
