@@ -143,6 +143,28 @@ module blk_dma #(
                S_WR_REQ   = 5'd18, S_WR_DATA  = 5'd19, S_RB_END   = 5'd20;
     reg [4:0] state;
 
+    // A block finished (written to disk, or read and delivered to host memory): count it, then
+    // continue the current element into the next block (`cont`), end the list, or fetch the next
+    // element. Called from the main FSM only; shared by BLK_WRITE and BLK_READ.
+    task block_done(input [4:0] cont);
+        begin
+            written <= written + 32'(BLK_BYTES);
+            blk_lba <= blk_lba + 64'(SECT_PER_BLK);
+            if (e_rem != 17'd0) begin
+                state <= cont;
+            end else if (e_next == 64'd0) begin
+                if (described != c_bytes) status <= 8'(`BF_STATUS_BAD_SG);
+                state <= S_CPL;
+            end else if (described == c_bytes) begin
+                status <= 8'(`BF_STATUS_BAD_SG);   // list goes on past BYTES
+                state  <= S_CPL;
+            end else begin
+                next_ptr <= e_next;
+                state    <= S_ELEM_REQ;
+            end
+        end
+    endtask
+
     reg        c_rd;         // the command is a BLK_READ
     reg [31:0] c_tag;
     reg [15:0] c_sock;
@@ -496,20 +518,7 @@ module blk_dma #(
                         status <= 8'(`BF_STATUS_DISK_ERROR);
                         state  <= S_CPL;
                     end else begin
-                        written <= written + 32'(BLK_BYTES);
-                        blk_lba <= blk_lba + 64'(SECT_PER_BLK);
-                        if (e_rem != 17'd0) begin
-                            state <= S_CHUNK;             // element continues into the next block
-                        end else if (e_next == 64'd0) begin
-                            if (described != c_bytes) status <= 8'(`BF_STATUS_BAD_SG);
-                            state <= S_CPL;
-                        end else if (described == c_bytes) begin
-                            status <= 8'(`BF_STATUS_BAD_SG);   // list goes on past BYTES
-                            state  <= S_CPL;
-                        end else begin
-                            next_ptr <= e_next;
-                            state    <= S_ELEM_REQ;
-                        end
+                        block_done(S_CHUNK);
                     end
                 end
                 // ---------------------------------------------------------- BLK_READ
@@ -533,21 +542,7 @@ module blk_dma #(
                     if (z_last) state <= S_NEXT;
                 end
                 S_RB_END: begin
-                    // every host write of the block was issued
-                    written <= written + 32'(BLK_BYTES);
-                    blk_lba <= blk_lba + 64'(SECT_PER_BLK);
-                    if (e_rem != 17'd0) begin
-                        state <= S_RB_REQ;                // element continues into the next block
-                    end else if (e_next == 64'd0) begin
-                        if (described != c_bytes) status <= 8'(`BF_STATUS_BAD_SG);
-                        state <= S_CPL;
-                    end else if (described == c_bytes) begin
-                        status <= 8'(`BF_STATUS_BAD_SG);   // list goes on past BYTES
-                        state  <= S_CPL;
-                    end else begin
-                        next_ptr <= e_next;
-                        state    <= S_ELEM_REQ;
-                    end
+                    block_done(S_RB_REQ);           // every host write of the block was issued
                 end
                 S_CPL: if (m_cpl_ready) state <= S_IDLE;
                 default: state <= S_IDLE;

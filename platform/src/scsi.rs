@@ -122,6 +122,9 @@ pub struct EmulationPacket<'a> {
     pub ctx: Contexts,
     /// The mapped DMA buffer.
     pub data: DataMap<'a>,
+    /// Set by the handler: address of the buffer it actually stored from or loaded into. The
+    /// pass-through compares it with the block engine's buffer to count copied bytes.
+    pub accessed: Option<usize>,
 }
 
 impl EmulationPacket<'_> {
@@ -170,7 +173,8 @@ pub struct ScsiStats {
     pub check_conditions: u64,
     /// Payload bytes handed to the handler as a mapping.
     pub bytes_mapped: u64,
-    /// Payload bytes copied between the pass-through and the handler (the design keeps it 0).
+    /// Payload bytes the handler moved from or to a buffer other than the block engine's own
+    /// (a copy somewhere between them); 0 when the handler works on the mapping.
     pub bytes_copied: u64,
 }
 
@@ -181,7 +185,7 @@ pub struct ScsiPassThrough {
     next_tag: u64,
     block: u32,
     stats: ScsiStats,
-    /// Address the handler saw for the last data phase (zero-copy evidence for tests).
+    /// Address the handler accessed for the last data phase (zero-copy evidence for tests).
     pub last_mapped_addr: Option<usize>,
 }
 
@@ -227,13 +231,20 @@ impl ScsiPassThrough {
             sense: [0; 18],
             ctx: self.ctx,
             data,
+            accessed: None,
         };
+        let engine_buf = pkt.data.addr().map(|p| p as usize);
         self.next_tag += 1;
         self.stats.commands += 1;
         self.stats.bytes_mapped += pkt.data.len() as u64;
-        self.last_mapped_addr = pkt.data.addr().map(|p| p as usize);
         pkt.state = PacketState::Executing;
         self.handler.execute(&mut pkt);
+        if pkt.accessed.is_some() {
+            self.last_mapped_addr = pkt.accessed;
+            if pkt.accessed != engine_buf {
+                self.stats.bytes_copied += pkt.length as u64;
+            }
+        }
         if pkt.state != PacketState::Done {
             // A handler that returns without completing is a handler bug: report it as an
             // internal target failure rather than pretending success.
@@ -335,6 +346,7 @@ impl LuHandler for DiskLu {
             }
         }
         let off = lba * self.block as u64;
+        pkt.accessed = pkt.data.addr().map(|p| p as usize);
         let r = match &mut pkt.data {
             DataMap::Out(d) => self.file.write_all_at(d, off),
             DataMap::In(d) => self.file.read_exact_at(d, off),

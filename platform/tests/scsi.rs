@@ -2,7 +2,7 @@
 
 use buflet_platform::scsi::{
     opcode, sense_key, Contexts, DataMap, DiskLu, EmulationPacket, LuHandler, PacketState,
-    CHECK_CONDITION,
+    ScsiPassThrough, CHECK_CONDITION,
 };
 use buflet_platform::{BlockDevice, DiskError, DiskMode};
 
@@ -87,6 +87,7 @@ fn packet<'a>(cdb: [u8; 16], data: DataMap<'a>) -> EmulationPacket<'a> {
             port: 1,
         },
         data,
+        accessed: None,
     }
 }
 
@@ -122,4 +123,30 @@ fn the_logical_unit_checks_its_cdbs() {
     lu.execute(&mut pkt);
     assert_eq!((pkt.status, pkt.sense[12]), (CHECK_CONDITION, 0x20));
     assert_eq!(pkt.state, PacketState::Done);
+}
+
+/// A handler that stores from its own copy of the data: the pass-through counts the copy.
+struct CopyingLu(Vec<u8>);
+
+impl LuHandler for CopyingLu {
+    fn execute(&mut self, pkt: &mut EmulationPacket<'_>) {
+        if let DataMap::Out(d) = &pkt.data {
+            self.0 = d.to_vec();
+            pkt.accessed = Some(self.0.as_ptr() as usize);
+        }
+        pkt.good();
+    }
+}
+
+#[test]
+fn a_handler_that_copies_is_counted() {
+    let ctx = Contexts {
+        initiator: 1,
+        lun: 0,
+        port: 1,
+    };
+    let mut pt = ScsiPassThrough::new(Box::new(CopyingLu(Vec::new())), 512, ctx);
+    pt.write(0, &[5u8; 4096]).unwrap();
+    let s = pt.stats();
+    assert_eq!((s.bytes_mapped, s.bytes_copied), (4096, 4096));
 }

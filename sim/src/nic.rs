@@ -13,6 +13,15 @@ use std::collections::VecDeque;
 /// DMA clients of the arbiters, as reported on the `*_req_id` sideband.
 const CLIENT_BLK: u64 = 2;
 
+/// Which host-memory agent an access of requester `id` is booked to (both DMA directions).
+fn agent_of(id: u64) -> Agent {
+    if id == CLIENT_BLK {
+        Agent::BlkDma
+    } else {
+        Agent::NicDma
+    }
+}
+
 struct Ports {
     clk: Port,
     rst: Port,
@@ -373,11 +382,7 @@ impl RtlDevice {
             }
         }
         if let Some((addr, len, id)) = rd_req_v {
-            let agent = if id == CLIENT_BLK {
-                Agent::BlkDma
-            } else {
-                Agent::NicDma
-            };
+            let agent = agent_of(id);
             let len = len.max(1);
             let mut data = vec![0u8; len];
             let err = env.mem.read(agent, addr, &mut data).is_err();
@@ -393,11 +398,7 @@ impl RtlDevice {
             });
         }
         if let Some((addr, len, id)) = wr_req_v {
-            let agent = if id == CLIENT_BLK {
-                Agent::BlkDma
-            } else {
-                Agent::NicDma
-            };
+            let agent = agent_of(id);
             self.writes.push_back(WriteJob {
                 addr,
                 len,

@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod cosim;
+mod disk_pump;
 pub mod frames;
 pub mod pcap;
 pub mod peer;

@@ -14,6 +14,7 @@
 
 pub mod link;
 
+use crate::disk_pump::{DiskPump, TempImage};
 use crate::frames::{self, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_MAC, SERVER_PORT};
 use crate::{make_device, sha256_hex, Backend, TbError};
 use buflet_driver::nas::{ExtentFile, NasStream, WriteError};
@@ -27,17 +28,13 @@ use smoltcp::iface::{Config, Interface, SocketSet, SocketStorage};
 use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, Ipv4Address};
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::rc::Rc;
 
 /// Named buffers kept posted, and host pages per named buffer.
 const NBS: usize = 16;
 const PAGES_PER_NB: usize = 16;
-/// Bytes per zero-copy block write, and block writes kept outstanding (below the block
-/// engine's command FIFO depth, as the runner does).
+/// Bytes per zero-copy block write (block writes kept outstanding: `disk_pump`).
 const WRITE_CHUNK: u64 = 64 * 1024;
-const BLK_QUEUE_DEPTH: usize = 3;
 /// The NIC socket's receive buffer, window scale and MSS.
 const RCV_BUF: u32 = 256 * 1024;
 const RCV_WSCALE: u8 = 7;
@@ -192,48 +189,6 @@ fn check_opts(o: &PeerOpts) -> Result<(), PeerError> {
 }
 
 /// Block writes of the received stream to the file, issued as whole chunks while the stream
-/// comes in (the same policy as the runner).
-struct DiskPump {
-    file: ExtentFile,
-    issued: u64,
-    failure: Rc<RefCell<Option<String>>>,
-}
-
-impl DiskPump {
-    fn pump(&mut self, drv: &mut Driver, nas: &mut NasStream) -> Result<(), PeerError> {
-        if let Some(e) = self.failure.borrow().clone() {
-            return Err(PeerError::Device(format!("block write failed: {e}")));
-        }
-        let received = nas.received();
-        let target = received.min(nas.eof.unwrap_or(u64::MAX));
-        while self.issued < target && nas.writes_in_flight() < BLK_QUEUE_DEPTH {
-            let avail = target - self.issued;
-            let n = if nas.eof == Some(received) && avail <= WRITE_CHUNK {
-                avail
-            } else if avail >= WRITE_CHUNK {
-                WRITE_CHUNK
-            } else {
-                break;
-            };
-            let fail = self.failure.clone();
-            nas.write(
-                drv,
-                &self.file,
-                self.issued,
-                self.issued,
-                n,
-                Box::new(move |r| {
-                    if let Err(e) = r {
-                        *fail.borrow_mut() = Some(e.to_string());
-                    }
-                }),
-            )?;
-            self.issued += n;
-        }
-        Ok(())
-    }
-}
-
 /// Device time plus skipped idle time, as smoltcp's clock.
 struct Clock {
     clock_mhz: u64,
@@ -300,13 +255,8 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
     let block = 4096u64;
     let file_cap = opts.bytes.div_ceil(block) * block + block;
     let disk_start = 1u64 << 20;
-    let image = std::env::temp_dir().join(format!(
-        "buflet-peer-{}-{}-{}.img",
-        std::process::id(),
-        opts.backend.name(),
-        unique()
-    ));
-    let _cleanup = RemoveOnDrop(image.clone());
+    let tmp = TempImage::new(&format!("peer-{}", opts.backend.name()));
+    let image = tmp.0.clone();
     let disk = BlockDevice::create(&image, disk_start + file_cap + (1 << 20))?;
     let mem_size = ((NBS * PAGES_PER_NB * 4096) as u64 + (8 << 20)).next_power_of_two();
     let env = HostEnv {
@@ -337,14 +287,13 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
     for c in &early {
         nas.handle(&mut drv, c)?;
     }
-    let mut pump = DiskPump {
-        file: ExtentFile {
+    let mut pump = DiskPump::new(
+        ExtentFile {
             disk_start,
             capacity: file_cap,
         },
-        issued: 0,
-        failure: Rc::new(RefCell::new(None)),
-    };
+        WRITE_CHUNK,
+    );
 
     // The peer.
     let mut clock = Clock {
@@ -459,6 +408,9 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
                 "a named buffer came back with flag RST at stream offset {:?}: the peer reset the connection",
                 nas.eof
             )));
+        }
+        if let Some(e) = pump.failed() {
+            return Err(PeerError::Device(format!("block write failed: {e}")));
         }
         pump.pump(&mut drv, &mut nas)?;
 
@@ -624,19 +576,4 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
         buflets_free_end: free,
         num_buflets,
     })
-}
-
-/// Removes the disk image when the run ends, however it ends.
-struct RemoveOnDrop(std::path::PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
 }

@@ -19,6 +19,7 @@
 //! At the end the socket is deleted (SOCK_DEL returns its named buffers first), and every
 //! buflet must be back on the free list.
 
+use crate::disk_pump::{DiskPump, TempImage};
 use crate::pcap::{tcp_info, Capture, TcpInfo};
 use crate::{frames, make_device, sha256_hex, Backend, TbError};
 use buflet_driver::nas::{ExtentFile, NasStream};
@@ -27,14 +28,11 @@ use buflet_platform::{BlockDevice, DeviceConfig, DiskMode, HostEnv, HostMemory};
 use buflet_spec::reg;
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use serde::{Serialize, Serializer};
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
 
-/// Block writes the driver keeps outstanding: below the block engine's command FIFO depth.
-const BLK_QUEUE_DEPTH: usize = 3;
 /// Most cycles the device runs between two looks at the NIC's transmit side and completions.
 const STEP: u64 = 4096;
 /// Cycles without progress (ACK, bytes received or written, scenario frames sent) before the
@@ -588,20 +586,15 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
     let block = 4096u64;
     let file_cap = (sc.source.len() as u64).div_ceil(block) * block + block;
     let disk_start = 1 << 20;
-    let tmp;
-    let image = match &opt.image {
-        Some(p) => p.clone(),
-        None => {
-            tmp = std::env::temp_dir().join(format!(
-                "buflet-{}-{}-{}.img",
-                std::process::id(),
-                opt.backend.name(),
-                unique()
-            ));
-            tmp.clone()
-        }
+    let tmp = opt
+        .image
+        .is_none()
+        .then(|| TempImage::new(opt.backend.name()));
+    let image = match (&opt.image, &tmp) {
+        (Some(p), _) => p.clone(),
+        (None, Some(t)) => t.0.clone(),
+        (None, None) => unreachable!("a temporary image exists when no path is given"),
     };
-    let _cleanup = opt.image.is_none().then(|| RemoveOnDrop(image.clone()));
     let mut disk = BlockDevice::create(&image, disk_start + file_cap + (1 << 20))?;
     if opt.disk == DiskMode::Scsi {
         disk.use_scsi()?;
@@ -622,16 +615,17 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
     for c in &early {
         nas.handle(&mut drv, c)?;
     }
-    let file = ExtentFile {
-        disk_start,
-        capacity: file_cap,
-    };
+    let mut pump = DiskPump::new(
+        ExtentFile {
+            disk_start,
+            capacity: file_cap,
+        },
+        opt.write_chunk,
+    );
     let total = sc.source.len() as u64;
-    let failure: Rc<RefCell<Option<String>>> = Rc::new(RefCell::new(None));
 
     let mut sender = Sender::new(sc);
     let mut peer = Peer::default();
-    let mut issued = 0u64;
     let mut last_activity = drv.cycles();
     let mut last_progress = drv.cycles();
     let mut last_state = (None, 0u64, 0u64, usize::MAX, None);
@@ -664,7 +658,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         if drv.cycles() == c0 {
             drv.run(64);
         }
-        if let Some(e) = failure.borrow().clone() {
+        if let Some(e) = pump.failed() {
             return Err(TbError::Stalled(format!("zero-copy write failed: {e}")));
         }
         if debug {
@@ -685,34 +679,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
                 sender.probes
             );
         }
-        let received = nas.received();
-        let target = nas.eof.unwrap_or(u64::MAX);
-        // Keep block writes within the block engine's queue (4 deep) so they never hold up the
-        // named-buffer posts behind them on the request ring.
-        while issued < received.min(target) && nas.writes_in_flight() < BLK_QUEUE_DEPTH {
-            let avail = received.min(target) - issued;
-            let n = if nas.eof == Some(received) && avail <= opt.write_chunk {
-                avail
-            } else if avail >= opt.write_chunk {
-                opt.write_chunk
-            } else {
-                break;
-            };
-            let fail = failure.clone();
-            nas.write(
-                &mut drv,
-                &file,
-                issued,
-                issued,
-                n,
-                Box::new(move |r| {
-                    if let Err(e) = r {
-                        *fail.borrow_mut() = Some(e.to_string());
-                    }
-                }),
-            )?;
-            issued += n;
-        }
+        pump.pump(&mut drv, &mut nas)?;
         if let Some(p) = &opt.progress {
             p(nas.written().min(total), total);
         }
@@ -873,21 +840,6 @@ pub fn drops(drv: &mut Driver) -> DropCounts {
             .map(|(name, code)| (name, drv.drop_count(code)))
             .collect(),
     )
-}
-
-/// Removes a temporary disk image when the run ends, however it ends.
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
 }
 
 #[cfg(test)]
