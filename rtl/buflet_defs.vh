@@ -140,7 +140,7 @@
 `define BF_SOCK_DESC_RSVD1_RANGE 383:376
 
 // sock_ctx: NIC-owned socket state, kept beside each `sock_desc` in the socket table.
-`define BF_SOCK_CTX_SIZE 32
+`define BF_SOCK_CTX_SIZE 40
 `define BF_SOCK_CTX_STATE_OFF 0
 `define BF_SOCK_CTX_STATE_BYTES 1
 `define BF_SOCK_CTX_STATE_RANGE 7:0
@@ -177,6 +177,12 @@
 `define BF_SOCK_CTX_STREAM_OFF_OFF 24
 `define BF_SOCK_CTX_STREAM_OFF_BYTES 8
 `define BF_SOCK_CTX_STREAM_OFF_RANGE 255:192
+`define BF_SOCK_CTX_RCV_WND_EDGE_OFF 32
+`define BF_SOCK_CTX_RCV_WND_EDGE_BYTES 4
+`define BF_SOCK_CTX_RCV_WND_EDGE_RANGE 287:256
+`define BF_SOCK_CTX_RSVD0_OFF 36
+`define BF_SOCK_CTX_RSVD0_BYTES 4
+`define BF_SOCK_CTX_RSVD0_RANGE 319:288
 
 // nb_desc: Named buffer descriptor (seed 001). Posted by OP_NB_POST as the whole request entry; the NIC keeps it in its NB table.
 `define BF_NB_DESC_SIZE 64

@@ -195,7 +195,7 @@ layouts! {
         RCV_WSCALE  @ 46, 1, "Our window scale shift (0..14), offered in the SYN-ACK when the SYN carried the option.";
         RSVD1       @ 47, 1, "Reserved, 0.";
     }
-    sock_ctx (sock_ctx) size 32, "NIC-owned socket state, kept beside each `sock_desc` in the socket table." => {
+    sock_ctx (sock_ctx) size 40, "NIC-owned socket state, kept beside each `sock_desc` in the socket table." => {
         STATE       @ 0, 1, "Connection state (see `sock_state`).";
         WS_OK       @ 1, 1, "1 when the SYN carried window scale: advertised windows are shifted by RCV_WSCALE.";
         NEXT_SOCK   @ 2, 2, "Next socket on the hash chain (0xFFFF = none).";
@@ -208,6 +208,8 @@ layouts! {
         RCV_NXT     @ 16, 4, "Next expected sequence number.";
         IRS         @ 20, 4, "The peer's initial sequence number (SEQ of its SYN).";
         STREAM_OFF  @ 24, 8, "Stream offset of the next byte to deliver (bytes since the SYN).";
+        RCV_WND_EDGE @ 32, 4, "Right edge of the window last advertised (RCV_NXT + scaled window of the last ACK or SYN-ACK); it never moves left.";
+        RSVD0       @ 36, 4, "Reserved, 0.";
     }
     nb_desc (nb_desc) size 64, "Named buffer descriptor (seed 001). Posted by OP_NB_POST as the whole request entry; the NIC keeps it in its NB table." => {
         OPCODE        @ 0, 1, "OP_NB_POST.";
