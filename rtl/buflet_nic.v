@@ -5,7 +5,9 @@
 //   DMA reads : req_fetch (0), toe_engine (1), blk_dma (2) -> dma_rd_arb
 //   DMA writes: toe_engine (0), cpl_writer (1)             -> dma_wr_arb
 //   MAC rx -> rx_parser -> buflet_pool / toe_engine
-//   MAC tx <- tx_builder <- toe_engine tx commands (ACK, SYN-ACK)
+//   MAC tx <- tx_builder <- toe_engine tx commands (ACK, SYN-ACK, ARP reply)
+//   reg_block -> toe_engine: NIC_MAC/NIC_IP (ARP responder), tick_req (timer);
+//   toe_engine -> reg_block: ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick
 `include "buflet_defs.vh"
 
 module buflet_nic #(
@@ -15,6 +17,7 @@ module buflet_nic #(
     parameter NUM_SOCKETS  = 64,
     parameter HASH_BUCKETS = 256,
     parameter NUM_NBS      = 64,
+    parameter NUM_ANON     = 16,
     parameter CLOCK_MHZ    = 250
 ) (
     input  wire                    clk,
@@ -33,7 +36,7 @@ module buflet_nic #(
     input  wire                    s_axis_rx_tvalid,
     output wire                    s_axis_rx_tready,
     input  wire                    s_axis_rx_tlast,
-    // MAC transmit (ACK and SYN-ACK frames from tx_builder)
+    // MAC transmit (ACK, SYN-ACK and ARP reply frames from tx_builder)
     output wire [DATA_WIDTH-1:0]   m_axis_tx_tdata,
     output wire [DATA_WIDTH/8-1:0] m_axis_tx_tkeep,
     output wire                    m_axis_tx_tvalid,
@@ -100,11 +103,15 @@ module buflet_nic #(
     wire [3:0]  ev_drop_reason;
     wire [7:0]  ev_tx_bytes;
     wire [15:0] ev_delivered_bytes, ev_blk_bytes, free_count;
+    wire [47:0] nic_mac;
+    wire [31:0] nic_ip;
+    wire        tick_req;
+    wire        ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick;
 
     reg_block #(
         .DATA_WIDTH(DATA_WIDTH), .BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS),
         .NUM_SOCKETS(NUM_SOCKETS), .HASH_BUCKETS(HASH_BUCKETS), .NUM_NBS(NUM_NBS),
-        .CLOCK_MHZ(CLOCK_MHZ)
+        .NUM_ANON(NUM_ANON), .CLOCK_MHZ(CLOCK_MHZ)
     ) u_regs (
         .clk(clk), .rst(rst),
         .s_reg_valid(s_reg_valid), .s_reg_ready(s_reg_ready), .s_reg_write(s_reg_write),
@@ -112,6 +119,7 @@ module buflet_nic #(
         .m_reg_rvalid(m_reg_rvalid), .m_reg_rdata(m_reg_rdata),
         .ctrl_enable(ctrl_enable), .req_base(req_base), .req_size(req_size), .req_tail(req_tail),
         .cpl_base(cpl_base), .cpl_size(cpl_size), .cpl_head(cpl_head),
+        .nic_mac(nic_mac), .nic_ip(nic_ip), .tick_req(tick_req),
         .req_head(req_head), .cpl_tail(cpl_tail), .cpl_posted(cpl_posted), .cpl_status(cpl_status),
         .ev_rx_frame(ev_rx_frame), .ev_rx_bytes(ev_rx_bytes),
         .ev_drop_valid(ev_drop_valid), .ev_drop_reason(ev_drop_reason), .ev_accepted(ev_accepted),
@@ -119,6 +127,8 @@ module buflet_nic #(
         .ev_nb_returned(ev_nb_returned), .ev_ooo_held(ev_ooo_held),
         .ev_tx_frame(ev_tx_frame), .ev_tx_bytes(ev_tx_bytes),
         .ev_blk_write(ev_blk_write), .ev_blk_read(ev_blk_read), .ev_blk_bytes(ev_blk_bytes),
+        .ev_anon_rx(ev_anon_rx), .ev_arp_reply(ev_arp_reply), .ev_timeout(ev_timeout),
+        .ev_tick(ev_tick),
         .free_buflets(free_count), .irq(irq)
     );
 
@@ -269,6 +279,8 @@ module buflet_nic #(
     wire        meta_ws_valid;
     wire [3:0]  meta_ws;
     wire [15:0] meta_pay_off, meta_pay_len, meta_head, meta_tail, meta_count;
+    wire        meta_udp, meta_arp_req;
+    wire [47:0] meta_arp_sha;
 
     wire         tx_cmd_valid, tx_cmd_ready;
     wire [383:0] tx_cmd_data;
@@ -307,12 +319,14 @@ module buflet_nic #(
         .m_meta_seq(meta_seq), .m_meta_flags(meta_flags),
         .m_meta_ack(meta_ack), .m_meta_ws_valid(meta_ws_valid), .m_meta_ws(meta_ws),
         .m_meta_pay_off(meta_pay_off), .m_meta_pay_len(meta_pay_len),
+        .m_meta_udp(meta_udp), .m_meta_arp_req(meta_arp_req), .m_meta_arp_sha(meta_arp_sha),
         .m_meta_head(meta_head), .m_meta_tail(meta_tail), .m_meta_count(meta_count)
     );
 
     toe_engine #(
         .DATA_WIDTH(DATA_WIDTH), .BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS),
-        .NUM_SOCKETS(NUM_SOCKETS), .HASH_BUCKETS(HASH_BUCKETS), .NUM_NBS(NUM_NBS)
+        .NUM_SOCKETS(NUM_SOCKETS), .HASH_BUCKETS(HASH_BUCKETS), .NUM_NBS(NUM_NBS),
+        .NUM_ANON(NUM_ANON)
     ) u_toe (
         .clk(clk), .rst(rst),
         .s_req_valid(req_valid && !is_blk), .s_req_ready(toe_req_ready), .s_req_data(req_data),
@@ -323,6 +337,7 @@ module buflet_nic #(
         .s_meta_seq(meta_seq), .s_meta_flags(meta_flags),
         .s_meta_ack(meta_ack), .s_meta_ws_valid(meta_ws_valid), .s_meta_ws(meta_ws),
         .s_meta_pay_off(meta_pay_off), .s_meta_pay_len(meta_pay_len),
+        .s_meta_udp(meta_udp), .s_meta_arp_req(meta_arp_req), .s_meta_arp_sha(meta_arp_sha),
         .s_meta_head(meta_head), .s_meta_tail(meta_tail), .s_meta_count(meta_count),
         .m_free_valid(free_valid), .m_free_ready(free_ready), .m_free_head(free_head),
         .m_free_tail(free_tail), .m_free_count(free_cnt),
@@ -344,6 +359,9 @@ module buflet_nic #(
         .ev_drop_valid(ev_drop_valid), .ev_drop_reason(ev_drop_reason), .ev_accepted(ev_accepted),
         .ev_delivered_valid(ev_delivered_valid), .ev_delivered_bytes(ev_delivered_bytes),
         .ev_nb_returned(ev_nb_returned), .ev_ooo_held(ev_ooo_held),
+        .nic_mac(nic_mac), .nic_ip(nic_ip), .tick_req(tick_req),
+        .ev_anon_rx(ev_anon_rx), .ev_arp_reply(ev_arp_reply), .ev_timeout(ev_timeout),
+        .ev_tick(ev_tick),
         .m_tx_valid(tx_cmd_valid), .m_tx_ready(tx_cmd_ready), .m_tx_data(tx_cmd_data)
     );
 

@@ -1,6 +1,17 @@
 // Register block: ID/build parameters, control, rings, IRQ and counters (docs/regmap.md).
 // One access per handshake (s_reg_ready is always 1); a read returns m_reg_rvalid/m_reg_rdata
 // one cycle after its handshake. Counters are 32-bit and wrap.
+//
+// ARP responder and timer (docs/rx-paths.md, decisions 4 and 8):
+//  * nic_mac = {NIC_MAC_HI[15:0], NIC_MAC_LO} (wire byte k in [8k+7:8k]); NIC_MAC_HI keeps
+//    only bits 15:0. nic_ip = NIC_IP.
+//  * tick_req is a one-cycle pulse: in the cycle of a TIMER_KICK write (combinational from
+//    the register bus; TIMER_KICK reads back the last value written), and every TIMER_PERIOD
+//    cycles. A write of TIMER_PERIOD = P in cycle w restarts the count: the periodic pulses
+//    come in cycles w + P, w + 2P, ... (so the engine's pending flag, set at the edge after a
+//    pulse, rises one period after the register itself changes, as in the model); P = 0 stops
+//    them. Ticks run whether or not CTRL.ENABLE is set. Merging requests into one pending
+//    tick is toe_engine's business.
 `include "buflet_defs.vh"
 
 module reg_block #(
@@ -10,6 +21,7 @@ module reg_block #(
     parameter NUM_SOCKETS  = 64,
     parameter HASH_BUCKETS = 256,
     parameter NUM_NBS      = 64,
+    parameter NUM_ANON     = 16,
     parameter CLOCK_MHZ    = 250
 ) (
     input  wire        clk,
@@ -30,6 +42,9 @@ module reg_block #(
     output wire [63:0] cpl_base,
     output wire [31:0] cpl_size,
     output wire [31:0] cpl_head,
+    output wire [47:0] nic_mac,       // {NIC_MAC_HI[15:0], NIC_MAC_LO}: wire byte k in [8k+7:8k]
+    output wire [31:0] nic_ip,        // NIC_IP; 0 = ARP responder off
+    output wire        tick_req,      // one-cycle pulse: TIMER_PERIOD elapsed or TIMER_KICK written
     // state inputs
     input  wire [31:0] req_head,
     input  wire [31:0] cpl_tail,
@@ -50,6 +65,10 @@ module reg_block #(
     input  wire        ev_blk_write,
     input  wire        ev_blk_read,
     input  wire [15:0] ev_blk_bytes,
+    input  wire        ev_anon_rx,
+    input  wire        ev_arp_reply,
+    input  wire        ev_timeout,
+    input  wire        ev_tick,
     input  wire [15:0] free_buflets,
     output wire        irq
 );
@@ -62,11 +81,14 @@ module reg_block #(
     reg        r_irq_mask;
     reg [31:0] r_req_base_lo, r_req_base_hi, r_req_size, r_req_tail;
     reg [31:0] r_cpl_base_lo, r_cpl_base_hi, r_cpl_size, r_cpl_head;
+    reg [31:0] r_mac_lo, r_ip, r_timer_period, r_timer_kick, r_timer_cnt;
+    reg [15:0] r_mac_hi;
 
     reg [31:0] cnt_rx_frames, cnt_rx_bytes, cnt_rx_accepted, cnt_delivered;
     reg [31:0] cnt_req_errors, cnt_blk_writes, cnt_blk_bytes, cnt_cpl_posted, cnt_nb_returned;
     reg [31:0] cnt_blk_reads, cnt_blk_rd_bytes;
     reg [31:0] cnt_tx_frames, cnt_tx_bytes, cnt_ooo_held;
+    reg [31:0] cnt_anon_rx, cnt_arp_replies, cnt_timeouts, cnt_ticks;
     reg [31:0] cnt_drop [0:NUM_DROP-1];
 
     assign s_reg_ready = 1'b1;
@@ -78,9 +100,15 @@ module reg_block #(
     assign cpl_size    = r_cpl_size;
     assign cpl_head    = r_cpl_head;
     assign irq         = r_irq_status & r_irq_mask;
+    assign nic_mac     = {r_mac_hi, r_mac_lo};
+    assign nic_ip      = r_ip;
 
     wire wr = s_reg_valid && s_reg_write;
     wire rd = s_reg_valid && !s_reg_write;
+
+    // timer: r_timer_cnt counts down to 1 (0 = stopped); the pulse reloads it
+    wire period_tick = (r_timer_cnt == 32'd1);
+    assign tick_req  = period_tick || (wr && s_reg_addr == `BF_REG_TIMER_KICK);
 
     // read mux
     reg [31:0] rdata;
@@ -99,10 +127,16 @@ module reg_block #(
             `BF_REG_BLOCK_BYTES:         rdata = 32'(`BF_PARAM_BLOCK_BYTES);
             `BF_REG_PAGE_BYTES:          rdata = 32'(`BF_PARAM_PAGE_BYTES);
             `BF_REG_CLOCK_MHZ:           rdata = 32'(CLOCK_MHZ);
+            `BF_REG_NUM_ANON:            rdata = 32'(NUM_ANON);
             `BF_REG_CTRL:                rdata = {31'd0, r_enable};
             `BF_REG_STATUS:              rdata = {30'd0, r_enable, 1'b1};
             `BF_REG_IRQ_STATUS:          rdata = {31'd0, r_irq_status};
             `BF_REG_IRQ_MASK:            rdata = {31'd0, r_irq_mask};
+            `BF_REG_NIC_MAC_LO:          rdata = r_mac_lo;
+            `BF_REG_NIC_MAC_HI:          rdata = {16'd0, r_mac_hi};
+            `BF_REG_NIC_IP:              rdata = r_ip;
+            `BF_REG_TIMER_PERIOD:        rdata = r_timer_period;
+            `BF_REG_TIMER_KICK:          rdata = r_timer_kick;
             `BF_REG_REQ_BASE_LO:         rdata = r_req_base_lo;
             `BF_REG_REQ_BASE_HI:         rdata = r_req_base_hi;
             `BF_REG_REQ_SIZE:            rdata = r_req_size;
@@ -128,6 +162,10 @@ module reg_block #(
             `BF_REG_CNT_TX_FRAMES:       rdata = cnt_tx_frames;
             `BF_REG_CNT_TX_BYTES:        rdata = cnt_tx_bytes;
             `BF_REG_CNT_OOO_HELD:        rdata = cnt_ooo_held;
+            `BF_REG_CNT_ANON_RX:         rdata = cnt_anon_rx;
+            `BF_REG_CNT_ARP_REPLIES:     rdata = cnt_arp_replies;
+            `BF_REG_CNT_TIMEOUTS:        rdata = cnt_timeouts;
+            `BF_REG_CNT_TICKS:           rdata = cnt_ticks;
             default: rdata = 32'd0;
         endcase
         // drop counter of reason r at `BF_DROP_COUNTER_BASE + 4*r
@@ -160,6 +198,12 @@ module reg_block #(
             r_cpl_base_hi <= 32'd0;
             r_cpl_size    <= 32'd0;
             r_cpl_head    <= 32'd0;
+            r_mac_lo      <= 32'd0;
+            r_mac_hi      <= 16'd0;
+            r_ip          <= 32'd0;
+            r_timer_period <= 32'd0;
+            r_timer_kick  <= 32'd0;
+            r_timer_cnt   <= 32'd0;
         end else begin
             if (wr) begin
                 case (s_reg_addr)
@@ -173,8 +217,21 @@ module reg_block #(
                     `BF_REG_CPL_BASE_HI: r_cpl_base_hi <= s_reg_wdata;
                     `BF_REG_CPL_SIZE:    r_cpl_size    <= s_reg_wdata;
                     `BF_REG_CPL_HEAD:    r_cpl_head    <= s_reg_wdata;
+                    `BF_REG_NIC_MAC_LO:  r_mac_lo      <= s_reg_wdata;
+                    `BF_REG_NIC_MAC_HI:  r_mac_hi      <= s_reg_wdata[15:0];
+                    `BF_REG_NIC_IP:      r_ip          <= s_reg_wdata;
+                    `BF_REG_TIMER_PERIOD: r_timer_period <= s_reg_wdata;
+                    `BF_REG_TIMER_KICK:  r_timer_kick  <= s_reg_wdata;
                     default: ;
                 endcase
+            end
+            // the period count: a TIMER_PERIOD write restarts it, a pulse reloads it
+            if (wr && s_reg_addr == `BF_REG_TIMER_PERIOD) begin
+                r_timer_cnt <= s_reg_wdata;
+            end else if (period_tick) begin
+                r_timer_cnt <= r_timer_period;
+            end else if (r_timer_cnt != 32'd0) begin
+                r_timer_cnt <= r_timer_cnt - 32'd1;
             end
             // IRQ_STATUS: a new completion wins over a simultaneous write-1-to-clear
             if (cpl_posted) begin
@@ -203,6 +260,10 @@ module reg_block #(
             cnt_tx_frames   <= 32'd0;
             cnt_tx_bytes    <= 32'd0;
             cnt_ooo_held    <= 32'd0;
+            cnt_anon_rx     <= 32'd0;
+            cnt_arp_replies <= 32'd0;
+            cnt_timeouts    <= 32'd0;
+            cnt_ticks       <= 32'd0;
             for (i = 0; i < NUM_DROP; i = i + 1) cnt_drop[i] <= 32'd0;
         end else begin
             if (ev_rx_frame) begin
@@ -213,6 +274,10 @@ module reg_block #(
             if (ev_delivered_valid) cnt_delivered <= cnt_delivered + {16'd0, ev_delivered_bytes};
             if (ev_nb_returned) cnt_nb_returned <= cnt_nb_returned + 32'd1;
             if (ev_ooo_held) cnt_ooo_held <= cnt_ooo_held + 32'd1;
+            if (ev_anon_rx) cnt_anon_rx <= cnt_anon_rx + 32'd1;
+            if (ev_arp_reply) cnt_arp_replies <= cnt_arp_replies + 32'd1;
+            if (ev_timeout) cnt_timeouts <= cnt_timeouts + 32'd1;
+            if (ev_tick) cnt_ticks <= cnt_ticks + 32'd1;
             if (ev_tx_frame) begin
                 cnt_tx_frames <= cnt_tx_frames + 32'd1;
                 cnt_tx_bytes  <= cnt_tx_bytes + {24'd0, ev_tx_bytes};

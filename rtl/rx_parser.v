@@ -1,7 +1,8 @@
 // rx_parser: streams each received frame into a freshly allocated buflet
 // chain (one bus word per cycle), parses Ethernet II / one optional 802.1Q
-// tag / IPv4 / TCP, verifies both checksums on the fly, and emits one
-// metadata record per frame (architecture.md "Receive: parse and checks").
+// tag / IPv4 / TCP or UDP (and ARP requests), verifies both checksums on the
+// fly, and emits one metadata record per frame (architecture.md "Receive:
+// parse and checks", docs/rx-paths.md "UDP" and "ARP responder").
 //
 // Structure
 //  * Stage A (streaming, one word per cycle): the first HDR_WORDS words of a
@@ -9,7 +10,8 @@
 //    "header so far including the current word" (unseen bytes read as 0,
 //    bytes past tkeep read as 0). Each word adds its 16-bit big-endian
 //    lanes to two accumulators under byte masks: IPv4 header
-//    [l3, l3+IHL*4) and TCP segment [l3+IHL*4, l3+total_len). l3 and IHL*4
+//    [l3, l3+IHL*4) and L4 (TCP segment or UDP datagram)
+//    [l3+IHL*4, l3+total_len). l3 and IHL*4
 //    are even and words start at even offsets, so a lane never straddles a
 //    range start; an odd segment end is the high byte of a lane padded with
 //    zero. The mask of a byte only needs header bytes of the current or
@@ -24,7 +26,8 @@
 //    describe exactly what was allocated; the reason is NO_BUFLET only when
 //    every other check passed (it is check 12, "first failure wins").
 //  * Stage B (one record): at the last word, the decoded fields and the
-//    accumulators are latched; the next cycle adds the TCP pseudo header,
+//    accumulators are latched; the next cycle adds the pseudo header
+//    (protocol 6 or 17, L4 length = total length - IHL*4),
 //    folds both sums, applies the checks in order and loads the metadata
 //    output register (SYN frames with options first walk them, see below).
 //    The input is stalled only on a frame's last word, while stage B still
@@ -43,6 +46,22 @@
 //    only on the last word of a following frame while stage B is still
 //    occupied, so the words of that frame keep streaming in meanwhile, and
 //    records stay in frame order.
+//
+//  * UDP (protocol 17, docs/rx-paths.md): the UDP header is read through
+//    the same view as the TCP header (ports at l4+0/2, UDP length at l4+4 =
+//    the high half of the TCP SEQ field, checksum at l4+6 = its low half).
+//    Checks after the IPv4 ones: L4 length p < 8 TRUNCATED, UDP length != p
+//    BAD_L4_HDR, checksum field != 0 and the sum wrong BAD_L4_CSUM, then
+//    NO_BUFLET. A passing datagram reports m_meta_udp = 1, payload offset
+//    l4 + 8, payload length p - 8, SEQ/ACK/FLAGS 0, no window scale (the
+//    option walk only runs for protocol 6). Protocols other than 6 and 17
+//    are NO_SOCKET.
+//  * ARP (docs/rx-paths.md "ARP responder"): at the last word the 28 bytes
+//    at l3 are checked for a request (EtherType 0x0806, frame length >=
+//    l3 + 28, htype 1, ptype 0x0800, hlen 6, plen 4, oper 1); the sender
+//    MAC is latched, and SPA/TPA take the place of the IPv4 source and
+//    destination. m_meta_arp_req = 1 with reason NOT_IPV4 (a TOO_LONG frame
+//    is not reported as a request). The frame is stored as any other.
 //
 // Decisions where the contract is silent: a VLAN-tagged frame too short to
 // hold the inner EtherType reads it as 0 (NOT_IPV4); frames longer than
@@ -98,6 +117,9 @@ module rx_parser #(
     output wire [3:0]            m_meta_ws,
     output wire [15:0]           m_meta_pay_off,
     output wire [15:0]           m_meta_pay_len,
+    output wire                  m_meta_udp,      // a UDP datagram that passed every check
+    output wire                  m_meta_arp_req,  // an ARP request (reason NOT_IPV4): src_ip = SPA, dst_ip = TPA
+    output wire [47:0]           m_meta_arp_sha,  // ARP sender MAC, wire byte k in [8k+7:8k]
     output wire [15:0]           m_meta_head,
     output wire [15:0]           m_meta_tail,
     output wire [15:0]           m_meta_count
@@ -173,6 +195,8 @@ module rx_parser #(
     reg [3:0]           fin_doff;
     reg [7:0]           fin_flags;
     reg [31:0]          fin_ack;
+    reg                 fin_arp;    // an ARP request (fin_src/fin_dst hold SPA/TPA)
+    reg [47:0]          fin_sha;
     reg [319:0]         fin_opts;   // option byte i at [8i+7:8i]
     reg                 w_run;      // option walk still running
     reg [5:0]           w_i;        // walk position
@@ -201,6 +225,9 @@ module rx_parser #(
     reg [3:0]           meta_ws;
     reg [15:0]          meta_pay_off;
     reg [15:0]          meta_pay_len;
+    reg                 meta_udp;
+    reg                 meta_arp;
+    reg [47:0]          meta_sha;
     reg [15:0]          meta_head;
     reg [15:0]          meta_tail;
     reg [15:0]          meta_count;
@@ -336,6 +363,18 @@ module rx_parser #(
     wire [31:0] tcp_acc_n = (first ? 32'd0 : tcp_acc) + {10'd0, tcpsum};
     wire [16:0] len_n     = pos + {{(17-CW){1'b0}}, nb};
 
+    // ARP request: the 28 bytes at l3 (byte b of the ARP packet at [8b+7:8b]).
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [223:0] arpv   = is_vlan ? hv[18*8 +: 224] : hv[14*8 +: 224];   // THA unused
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire [31:0] arp_spa = {arpv[14*8 +: 8], arpv[15*8 +: 8], arpv[16*8 +: 8], arpv[17*8 +: 8]};
+    wire [31:0] arp_tpa = {arpv[24*8 +: 8], arpv[25*8 +: 8], arpv[26*8 +: 8], arpv[27*8 +: 8]};
+    wire        is_arp  = (etype == 16'h0806);
+    wire        arp_req = is_arp &&
+                          (len_n >= {9'd0, l3} + 17'd28) &&
+                          (arpv[0 +: 32] == 32'h0008_0100) &&   // htype 00 01, ptype 08 00
+                          (arpv[32 +: 32] == 32'h0100_0406);    // hlen 6, plen 4, oper 00 01
+
     // ------------------------------------------------------------------
     // Buflet allocation and storage
     // ------------------------------------------------------------------
@@ -460,8 +499,10 @@ module rx_parser #(
             fin_mf      <= mf;
             fin_frag    <= frag;
             fin_proto   <= proto;
-            fin_src     <= src_ip;
-            fin_dst     <= dst_ip;
+            fin_src     <= is_arp ? arp_spa : src_ip;
+            fin_dst     <= is_arp ? arp_tpa : dst_ip;
+            fin_arp     <= arp_req;
+            fin_sha     <= arpv[8*8 +: 48];
             fin_sport   <= sport;
             fin_dport   <= dport;
             fin_seq     <= seq;
@@ -494,14 +535,21 @@ module rx_parser #(
     wire [16:0] b_ihl4    = {11'd0, fin_ihl, 2'b00};
     wire [16:0] b_doff4   = {11'd0, fin_doff, 2'b00};
     wire [16:0] b_tot     = {1'b0, fin_tot};
-    wire [16:0] b_l4len   = b_tot - b_ihl4;                 // TCP length (if tot >= ihl4)
+    wire [16:0] b_l4len   = b_tot - b_ihl4;                 // L4 length p (if tot >= ihl4)
+    wire        b_tcp     = (fin_proto == 8'd6);
+    wire        b_udp     = (fin_proto == 8'd17);
+    // pseudo header: source, destination, protocol (6 or 17; only used for those), L4 length
     wire [31:0] b_tcp_sum = fin_tcp_acc + {16'd0, fin_src[31:16]} + {16'd0, fin_src[15:0]} +
-                            {16'd0, fin_dst[31:16]} + {16'd0, fin_dst[15:0]} + 32'd6 +
-                            {16'd0, b_l4len[15:0]};
+                            {16'd0, fin_dst[31:16]} + {16'd0, fin_dst[15:0]} +
+                            {24'd0, fin_proto} + {16'd0, b_l4len[15:0]};
     wire        b_ip_ok   = (fold(fin_ip_acc) == 16'hFFFF);
     wire        b_tcp_ok  = (fold(b_tcp_sum) == 16'hFFFF);
-    wire [15:0] b_pay_off = b_l3[15:0] + b_ihl4[15:0] + b_doff4[15:0];
-    wire [15:0] b_pay_len = fin_tot - b_ihl4[15:0] - b_doff4[15:0];
+    // UDP header fields through the TCP view: length = SEQ[31:16], checksum = SEQ[15:0]
+    wire [15:0] b_udp_len = fin_seq[31:16];
+    wire [15:0] b_udp_ck  = fin_seq[15:0];
+    wire [15:0] b_l4_hdr  = b_udp ? 16'd8 : b_doff4[15:0];
+    wire [15:0] b_pay_off = b_l3[15:0] + b_ihl4[15:0] + b_l4_hdr;
+    wire [15:0] b_pay_len = fin_tot - b_ihl4[15:0] - b_l4_hdr;
 
     // Option walk (SYN frames that passed every check). One step per cycle:
     // the option at w_i, with n = doff*4 - 20 option bytes.
@@ -540,7 +588,19 @@ module rx_parser #(
             b_reason = R_BAD_IP;
         end else if (!b_ip_ok) begin
             b_reason = R_IP_CSUM;
-        end else if (fin_proto != 8'd6) begin
+        end else if (b_udp) begin
+            if (b_l4len < 17'd8) begin
+                b_reason = R_TRUNC;
+            end else if ({1'b0, b_udp_len} != b_l4len) begin
+                b_reason = R_BAD_L4;
+            end else if (b_udp_ck != 16'd0 && !b_tcp_ok) begin
+                b_reason = R_L4_CSUM;
+            end else if (fin_nobuf) begin
+                b_reason = R_NO_BUF;
+            end else begin
+                b_reason = R_NONE;
+            end
+        end else if (!b_tcp) begin
             b_reason = R_NO_SOCK;
         end else if (b_l4len < 17'd20) begin
             b_reason = R_TRUNC;
@@ -563,7 +623,7 @@ module rx_parser #(
         if (rst) begin
             w_run <= 1'b0;
         end else if (last && en_f) begin
-            w_run <= tflags[1] && (doff > 4'd5);   // SYN with options
+            w_run <= (proto == 8'd6) && tflags[1] && (doff > 4'd5);   // TCP SYN with options
         end else if (fin_go || (fin_valid && walk_on && o_stop)) begin
             w_run <= 1'b0;
         end
@@ -596,13 +656,16 @@ module rx_parser #(
             meta_dst     <= fin_dst;
             meta_sport   <= fin_sport;
             meta_dport   <= fin_dport;
-            meta_seq     <= fin_seq;
-            meta_flags   <= fin_flags;
-            meta_ack     <= fin_ack;
+            meta_seq     <= b_udp ? 32'd0 : fin_seq;
+            meta_flags   <= b_udp ? 8'd0 : fin_flags;
+            meta_ack     <= b_udp ? 32'd0 : fin_ack;
             meta_wsv     <= w_wsv;   // only a walk (every check passed) sets it
             meta_ws      <= w_ws;
             meta_pay_off <= b_pay_off;
             meta_pay_len <= b_pay_len;
+            meta_udp     <= b_udp && (b_reason == R_NONE);
+            meta_arp     <= fin_arp && (b_reason == R_NOT_IPV4);
+            meta_sha     <= fin_sha;
             meta_head    <= fin_head;
             meta_tail    <= fin_tail;
             meta_count   <= fin_count;
@@ -624,6 +687,9 @@ module rx_parser #(
     assign m_meta_ws       = meta_ws;
     assign m_meta_pay_off  = meta_pay_off;
     assign m_meta_pay_len  = meta_pay_len;
+    assign m_meta_udp      = meta_udp;
+    assign m_meta_arp_req  = meta_arp;
+    assign m_meta_arp_sha  = meta_sha;
     assign m_meta_head     = meta_head;
     assign m_meta_tail     = meta_tail;
     assign m_meta_count    = meta_count;

@@ -1,42 +1,63 @@
-// toe_engine: socket table, hash lookup, TCP receive engine 0.2 (docs/tcp-receive.md), named
-// buffers and delivery.
+// toe_engine: socket table, hash lookup, TCP receive engine 0.2 (docs/tcp-receive.md), UDP
+// sockets, anonymous buffers, the ARP responder and the named-buffer timeout sweep
+// (docs/rx-paths.md), named buffers and delivery.
 //
-// A central FSM processes one event completely at a time, picked round-robin among
-//   (a) a request entry (SOCK_ADD, SOCK_DEL, NB_POST, NOP, anything else -> BAD_OPCODE),
-//   (b) an rx metadata record (socket lookup through the hash chains, the TCP state machine,
-//       acceptability, trimming, in-order append and reassembly drain or reassembly insert, and
-//       the ACK / SYN-ACK tx command),
+// A central FSM processes one event completely at a time, picked round-robin in the order
+// frame, request, delivery step, tick (rx-paths.md decision 3):
+//   (a) an rx metadata record: the ARP answer (a KIND ARP tx command), the anonymous path
+//       (frame bytes [0, n) DMA-written into the head anonymous buffer, ANON_RX completion),
+//       socket lookup through the hash chains (protocol included), the UDP append, or the TCP
+//       state machine (acceptability, trimming, in-order append and reassembly drain or
+//       reassembly insert, and the ACK / SYN-ACK tx command with the window right edge);
+//   (b) a request entry (SOCK_ADD, SOCK_DEL, NB_POST, ANON_POST, NOP, else BAD_OPCODE);
 //   (c) a delivery step for a socket popped from the pending FIFO (one chunk DMA write, or the
-//       removal of a drained segment, or an NB return).
+//       removal of a drained segment, or an NB return; a UDP datagram returns its NB with
+//       DATAGRAM [| TRUNC] once written or once the NB is full);
+//   (d) a pending timer tick: the sweep over the active list, one socket per two cycles (its
+//       sock_ctx, then its head NB), counting TICKS_LEFT down and returning expired head NBs.
 // The buflet pool's free count is latched when the FSM picks a metadata record or a request;
 // that sample is the `free` of the window for the whole event.
 // State lives in RAM-like arrays (registered read address, one write port each):
 //   sock_mem  NUM_SOCKETS  x 512  sock_desc (the SOCK_ADD entry, unchanged)
-//   ctx_mem   NUM_SOCKETS  x 256  sock_ctx (NIC-owned state)
+//   ctx_mem   NUM_SOCKETS  x 320  sock_ctx (NIC-owned state, 40 bytes)
 //   bkt_mem   HASH_BUCKETS x 16   hash chain heads (+ a valid bitmap so no init pass is needed)
 //   nb_mem    NUM_NBS      x 512  nb_desc layout
 //   hdr_mem   NUM_BUFLETS  x 128  buflet_hdr layout (header of a segment's first buflet)
 //   nxt_mem   NUM_BUFLETS  x 16   NEXT_SEG of that segment (kept apart from hdr_mem so a list
 //                                 link is one narrow write; hdr_mem's NEXT_SEG field is unused)
 //   chn_mem   NUM_BUFLETS  x 32   {count, tail} of the segment chain starting at that buflet
+//   anon_mem  NUM_ANON     x 112  {ADDR, LEN[15:0], TAG} of a posted anonymous buffer, plus a
+//                                 busy bitmap and a FIFO of posted slots (first posted, first used)
 // Segment lists: the in-order list runs from SEG_HEAD to SEG_TAIL (the tail's NEXT_SEG is not
 // maintained: the list ends at SEG_TAIL), the reassembly list from OOO_HEAD to a null NEXT_SEG.
 // A reassembly walk and a drain step take one cycle per element.
+// Active list: head register act_head, linked through sock_ctx.ACT_NEXT; SOCK_ADD inserts at
+// the head, SOCK_DEL walks it one element per cycle to unlink the socket (as the hash chain).
 // The pending FIFO holds each socket at most once (queued bitmap), so it never overflows and a
-// delivery step never scans the socket table. A popped socket that is no longer in use is skipped.
+// delivery step never scans the socket table. A socket is queued when it has both a segment and
+// a named buffer (as the model's ready list); a popped socket that is no longer in use, or no
+// longer has both, is skipped.
 // Delivery data is moved by toe_mover (chain walk, pipelined RAM read, skid FIFO, axis_packer).
 // The FSM only waits for the mover when it must: a new chunk needs the mover's command slot, a
-// FIN/RST segment's chain is freed once no read is pending, an NB_RETURN is posted only after
-// every payload word already issued has left on m_axis_dma_wr (payload before its completion),
-// and SOCK_DEL waits until the mover is idle before it returns NBs and frees chains.
-// A chunk that empties a segment without FIN/RST unlinks it at once; its chain goes out on
-// m_free_* (one op per chain) as soon as the mover has issued that chunk's reads.
-// tx commands (ACK, SYN-ACK) are queued in decision order in a 4-entry FIFO; the FSM waits
-// while it is full.
+// FIN/RST segment's chain is freed once no read is pending, an NB_RETURN (or ANON_RX) is posted
+// only after every payload word already issued has left on m_axis_dma_wr (payload before its
+// completion), and SOCK_DEL waits until the mover is idle before it returns NBs and frees chains.
+// A chunk that empties a segment without FIN/RST (or ends a datagram) unlinks it at once; its
+// chain goes out on m_free_* (one op per chain) as soon as the mover has issued its reads.
+// An anonymous delivery sends the frame through the same mover, from byte 0 of its chain, in
+// DMA writes of at most 4096 bytes at ADDR + 4096k, frees the chain, then posts ANON_RX.
+// tx commands (ACK, SYN-ACK, ARP reply) are queued in decision order in a 4-entry FIFO; the FSM
+// waits while it is full.
+// Window (tcp-receive.md "The window"): win, promised = max(rel(RCV_WND_EDGE), 0),
+// wnd = max(win, promised) and the advertised adv are registered every cycle from the working
+// context; an ACK's WINDOW field and the RCV_WND_EDGE update are made as the command is queued.
+// Timer: a pending-tick flag (`if (tick taken) 0 else if (tick_req) 1`), taken as an event.
 // Decisions: a refused page-list read returns the head NB with STATUS DMA_ERROR, BYTES = FILLED,
 // FLAGS 0 and keeps the segment for the next NB; buflet_hdr NEXT_BUFLET is written 0xFFFF and
 // MAC/IP/L4_OFF 0 (chain links live in the pool's link RAM); an ACK tx command carries MSS 0 and
-// WSCALE 0 (OPTS 0), a SYN-ACK always carries the socket's MSS and RCV_WSCALE fields.
+// WSCALE 0 (OPTS 0), a SYN-ACK always carries the socket's MSS and RCV_WSCALE fields. A frame is
+// "stored whole" (anonymous path, decision 1) when its chain has ceil(len / BUFLET_BYTES)
+// buflets. The NB's UDP_HDR_BYTES is written with the completion's HDR_BYTES at every return.
 // Assumes power-of-two HASH_BUCKETS and BUFLET_BYTES, BUFLET_BYTES >= 2*KEEP_WIDTH.
 `default_nettype none
 `include "buflet_defs.vh"
@@ -47,6 +68,7 @@ module toe_engine #(
     parameter NUM_SOCKETS  = 64,
     parameter HASH_BUCKETS = 256,
     parameter NUM_NBS      = 64,
+    parameter NUM_ANON     = 16,
     parameter KEEP_WIDTH   = DATA_WIDTH / 8,
     parameter BW_ADDR      = $clog2(NUM_BUFLETS * BUFLET_BYTES / KEEP_WIDTH)
 ) (
@@ -60,9 +82,7 @@ module toe_engine #(
     input  wire                  s_meta_valid,
     output wire                  s_meta_ready,
     input  wire [3:0]            s_meta_reason,
-    /* verilator lint_off UNUSEDSIGNAL */
-    input  wire [15:0]           s_meta_len,      // frame length: counted by reg_block, not needed here
-    /* verilator lint_on UNUSEDSIGNAL */
+    input  wire [15:0]           s_meta_len,      // frame length (anonymous delivery, "stored whole")
     input  wire [11:0]           s_meta_vlan,
     input  wire [31:0]           s_meta_src_ip,
     input  wire [31:0]           s_meta_dst_ip,
@@ -80,6 +100,13 @@ module toe_engine #(
     input  wire [15:0]           s_meta_head,
     input  wire [15:0]           s_meta_tail,
     input  wire [15:0]           s_meta_count,
+    input  wire                  s_meta_udp,      // a UDP datagram (reason OK): pay_off = UDP header + 8
+    input  wire                  s_meta_arp_req,  // an ARP request (reason NOT_IPV4): src_ip = SPA, dst_ip = TPA
+    input  wire [47:0]           s_meta_arp_sha,  // ARP sender MAC, wire byte k in bits [8k+7:8k]
+    // ARP responder and timer (reg_block)
+    input  wire [47:0]           nic_mac,         // {NIC_MAC_HI[15:0], NIC_MAC_LO}: wire byte k in [8k+7:8k]
+    input  wire [31:0]           nic_ip,          // NIC_IP (numeric); 0 = responder off
+    input  wire                  tick_req,        // one-cycle pulse: a timer tick is requested
     // buflet pool free count (live)
     input  wire [15:0]           pool_free,
     // chain free
@@ -132,14 +159,23 @@ module toe_engine #(
     output reg                   ev_delivered_valid,
     output reg  [15:0]           ev_delivered_bytes,
     output reg                   ev_nb_returned,
-    output reg                   ev_ooo_held      // a segment was inserted into a reassembly list
+    output reg                   ev_ooo_held,     // a segment was inserted into a reassembly list
+    output reg                   ev_anon_rx,      // a frame was delivered into an anonymous buffer
+    output reg                   ev_arp_reply,    // an ARP reply was queued
+    output reg                   ev_timeout,      // a head NB was returned by the timer sweep
+    output reg                   ev_tick          // a timer tick was taken
 );
     localparam SW = $clog2(NUM_SOCKETS);
     localparam NW = $clog2(NUM_NBS);
     localparam BW = $clog2(NUM_BUFLETS);
     localparam HW = (HASH_BUCKETS > 1) ? $clog2(HASH_BUCKETS) : 1;
+    localparam AW = (NUM_ANON > 1) ? $clog2(NUM_ANON) : 1;
+    localparam CW = 8 * `BF_SOCK_CTX_SIZE;            // sock_ctx bits
+    localparam BB_SHIFT = $clog2(BUFLET_BYTES);
     localparam [15:0] NULL16 = 16'hFFFF;
     localparam [31:0] SOCK_LAST32 = NUM_SOCKETS - 1;
+    localparam [31:0] ANON_LAST32 = NUM_ANON - 1;
+    localparam [31:0] BB_M1_32    = BUFLET_BYTES - 1;
     localparam [7:0] ST_FREE       = `BF_SOCK_STATE_FREE;
     localparam [7:0] ST_LISTEN     = `BF_SOCK_STATE_LISTEN;
     localparam [7:0] ST_SYN_RCVD   = `BF_SOCK_STATE_SYN_RCVD;
@@ -150,6 +186,9 @@ module toe_engine #(
     localparam [7:0] OP_SOCK_DEL = `BF_OP_SOCK_DEL;
     localparam [7:0] OP_NB_POST  = `BF_OP_NB_POST;
     localparam [7:0] OP_NOP      = `BF_OP_NOP;
+    localparam [7:0] OP_ANON_POST = `BF_OP_ANON_POST;
+    localparam [7:0] PROTO_TCP = 8'd6;
+    localparam [7:0] PROTO_UDP = 8'd17;
     localparam [7:0] ST_OK         = `BF_STATUS_OK;
     localparam [7:0] ST_BAD_OPCODE = `BF_STATUS_BAD_OPCODE;
     localparam [7:0] ST_BAD_SOCK   = `BF_STATUS_BAD_SOCK;
@@ -157,12 +196,17 @@ module toe_engine #(
     localparam [7:0] ST_DMA_ERROR  = `BF_STATUS_DMA_ERROR;
     localparam [7:0] KIND_CMD_DONE  = `BF_CPL_KIND_CMD_DONE;
     localparam [7:0] KIND_NB_RETURN = `BF_CPL_KIND_NB_RETURN;
+    localparam [7:0] KIND_ANON_RX   = `BF_CPL_KIND_ANON_RX;
     localparam [7:0] FL_FULL   = `BF_CPL_FLAG_FULL;
     localparam [7:0] FL_PSH    = `BF_CPL_FLAG_PSH;
     localparam [7:0] FL_FIN    = `BF_CPL_FLAG_FIN;
     localparam [7:0] FL_RST    = `BF_CPL_FLAG_RST;
     localparam [7:0] FL_DELETE = `BF_CPL_FLAG_DELETE;
+    localparam [7:0] FL_TIMEOUT  = `BF_CPL_FLAG_TIMEOUT;
+    localparam [7:0] FL_TRUNC    = `BF_CPL_FLAG_TRUNC;
+    localparam [7:0] FL_DATAGRAM = `BF_CPL_FLAG_DATAGRAM;
     localparam [3:0] DROP_NONE      = `BF_DROP_NONE;
+    localparam [3:0] DROP_NOT_IPV4  = `BF_DROP_NOT_IPV4;
     localparam [3:0] DROP_NO_SOCKET = `BF_DROP_NO_SOCKET;
     localparam [3:0] DROP_OOO       = `BF_DROP_OUT_OF_ORDER;
     localparam [3:0] DROP_OOW       = `BF_DROP_OUT_OF_WINDOW;
@@ -176,9 +220,12 @@ module toe_engine #(
     localparam [7:0] TF_URG = `BF_TCP_FLAG_URG;
     localparam [7:0] TX_OPT_MSS = `BF_TX_OPT_MSS;
     localparam [7:0] TX_OPT_WS  = `BF_TX_OPT_WS;
+    localparam [7:0] TX_KIND_ARP = `BF_TX_KIND_ARP;
     localparam [7:0] SF_PSH_RETURN = `BF_SOCK_FLAG_PSH_RETURN;
     localparam [12:0] PAGE_BYTES = `BF_PARAM_PAGE_BYTES;
     localparam [31:0] RCV_BUF_MAX = 32'h4000_0000;
+    localparam [31:0] ANON_MIN = `BF_PARAM_ANON_MIN_LEN;
+    localparam [31:0] ANON_MAX = `BF_PARAM_ANON_MAX_LEN;
     // window: reserve = NUM_BUFLETS / POOL_RESERVE_DIV; pool room is (free - reserve) * (BUFLET_BYTES/2)
     localparam [31:0] RESERVE32 = NUM_BUFLETS / `BF_PARAM_POOL_RESERVE_DIV;
     localparam [15:0] RESERVE = RESERVE32[15:0];
@@ -222,11 +269,21 @@ module toe_engine #(
         S_DEL_UL  = 6'd33,
         S_DEL_UL0 = 6'd34,
         S_DEL_UL1 = 6'd35,
-        S_DEL_END = 6'd36;
+        S_DEL_END = 6'd36,
+        S_DEL_AL0 = 6'd37,   // active list unlink: head
+        S_DEL_AL1 = 6'd38,   // active list unlink: walk to the predecessor
+        S_UDP     = 6'd39,   // UDP datagram appended to the in-order list
+        S_AN0     = 6'd40,   // anonymous delivery: head slot of the anonymous FIFO
+        S_AN1     = 6'd41,   //   its entry
+        S_AN_WR   = 6'd42,   //   DMA writes of at most 4096 bytes (mover commands)
+        S_AN_FREE = 6'd43,   //   free the frame's chain once its reads are issued
+        S_AN_CPL  = 6'd44,   //   ANON_RX once its data has left
+        S_TK1     = 6'd45,   // timer sweep: a socket's context
+        S_TK2     = 6'd46;   //   its head NB
 
     // ------------------------------------------------------------------ tables
     reg [511:0] sock_mem [0:NUM_SOCKETS-1];
-    reg [255:0] ctx_mem  [0:NUM_SOCKETS-1];
+    reg [CW-1:0] ctx_mem [0:NUM_SOCKETS-1];
     reg [511:0] nb_mem   [0:NUM_NBS-1];
     reg [127:0] hdr_mem  [0:NUM_BUFLETS-1];
     reg [15:0]  nxt_mem  [0:NUM_BUFLETS-1];
@@ -235,6 +292,17 @@ module toe_engine #(
     reg [HASH_BUCKETS-1:0] bkt_vld;
     reg [NUM_SOCKETS-1:0]  sock_used;
     reg [NUM_NBS-1:0]      nb_used;
+    reg [111:0]            anon_mem [0:NUM_ANON-1];   // {ADDR, LEN[15:0], TAG}
+    reg [NUM_ANON-1:0]     an_busy;
+
+    // anonymous list: FIFO of posted slots (each slot at most once)
+    reg [AW-1:0]           aq_mem [0:NUM_ANON-1];
+    reg [AW-1:0]           aq_wp, aq_rp;
+    reg [AW:0]             aq_cnt;
+
+    // active list head, pending timer tick
+    reg [15:0]             act_head;
+    reg                    tk_pend;
 
     // pending-delivery FIFO of socket refs (each socket at most once)
     reg [SW-1:0]          pq_mem [0:NUM_SOCKETS-1];
@@ -244,13 +312,13 @@ module toe_engine #(
 
     // ------------------------------------------------------------------ FSM registers
     reg [5:0]   state;
-    reg [1:0]   last_src;          // 0 req, 1 meta, 2 delivery
+    reg [1:0]   last_src;          // 0 frame, 1 request, 2 delivery, 3 tick
     reg [511:0] rq;                // latched request
     reg [7:0]   cst;               // CMD_DONE status
     /* verilator lint_off UNUSEDSIGNAL */
     reg [511:0] sk;                // working socket descriptor (request header fields unused)
     /* verilator lint_on UNUSEDSIGNAL */
-    reg [255:0] cx;                // working socket context
+    reg [CW-1:0] cx;               // working socket context
     reg [511:0] nb;                // working NB
     reg [127:0] hd;                // working segment header
     reg [SW-1:0] sk_idx;
@@ -260,6 +328,8 @@ module toe_engine #(
     reg [15:0]  fr_free;           // pool free count sampled at the pick
     reg [31:0]  pool_room;         // window pool room of that sample
     reg [31:0]  win_r;             // win(cx), one cycle after cx
+    reg [31:0]  wnd_r;             // max(win, promised): acceptability and trimming
+    reg [31:0]  adv_r;             // the window to advertise (before scaling)
     // latched metadata
     reg [3:0]   mt_reason;
     reg [11:0]  mt_vlan;
@@ -268,6 +338,9 @@ module toe_engine #(
     reg [7:0]   mt_flags;
     reg         mt_ws_valid;
     reg [15:0]  mt_pay_off, mt_pay_len, mt_head, mt_tail, mt_count;
+    reg [15:0]  mt_len;
+    reg         mt_udp, mt_arp_req;
+    reg [47:0]  mt_arp_sha;
     // working segment (after trimming)
     reg [31:0]  w_seq;
     reg [31:0]  w_off;             // rel(w_seq), signed
@@ -282,13 +355,23 @@ module toe_engine #(
     reg         f_wake;            // the in-order list grew: wake delivery
     reg         f_wb;              // write cx back to ctx_mem
     reg         tx_syn;            // the queued tx command is a SYN-ACK (else an ACK)
+    reg         tx_arp;            // the queued tx command is an ARP reply
     // delivery
     reg [12:0]  dn;                // chunk bytes
     reg [19:0]  dpage;             // page index of the chunk
     reg [7:0]   ret_status;
     reg [7:0]   ret_flags;
+    reg [7:0]   ret_hdr;           // HDR_BYTES of the return (DATAGRAM returns only)
     reg         del_mode;          // S_DRET belongs to a SOCK_DEL
     reg         del_list;          // SOCK_DEL chain walk: 0 in-order list, 1 reassembly list
+    reg         tk_mode;           // S_DRET belongs to a timer sweep
+    // anonymous delivery
+    reg [AW-1:0] an_idx;
+    reg [31:0]  an_tag;
+    reg [63:0]  an_addr;
+    reg [15:0]  an_n;              // bytes of the frame written (min(frame length, LEN))
+    reg [15:0]  an_off;            // offset of the next DMA write (a multiple of 4096)
+    reg [15:0]  an_rem;            // bytes left to issue
     // page address cache: last (nb, page) -> addr
     reg          pc_vld;
     reg [NW-1:0] pc_nb;
@@ -307,12 +390,13 @@ module toe_engine #(
 
     // ------------------------------------------------------------------ memory reads (registered address)
     wire [511:0] sk_rd  = sock_mem[sk_idx];
-    wire [255:0] cx_rd  = ctx_mem[sk_idx];
+    wire [CW-1:0] cx_rd = ctx_mem[sk_idx];
     wire [511:0] nb_rd  = nb_mem[nb_idx];
     wire [127:0] hd_rd  = hdr_mem[hd_idx];
     wire [15:0]  nxt_rd = nxt_mem[hd_idx];
     wire [31:0]  chn_rd = chn_mem[hd_idx];
     wire [15:0]  bkt_rd = bkt_vld[b_idx] ? bkt_mem[b_idx] : NULL16;
+    wire [111:0] an_rd  = anon_mem[an_idx];
 
     // ------------------------------------------------------------------ hash
     function [HW-1:0] hash_f;
@@ -336,34 +420,48 @@ module toe_engine #(
                                     sk[`BF_SOCK_DESC_REMOTE_PORT_RANGE], sk[`BF_SOCK_DESC_LOCAL_PORT_RANGE]);
 
     // ------------------------------------------------------------------ event selection
+    // round robin in the order frame (0), request (1), delivery (2), tick (3): the source after
+    // the last one picked goes first
     wire ev_req  = s_req_valid;
     wire ev_meta = s_meta_valid;
     wire ev_dlv  = (pq_cnt != {(SW+1){1'b0}});
-    reg  pick_req, pick_meta, pick_dlv;
+    wire ev_tk   = tk_pend;
+    reg  pick_req, pick_meta, pick_dlv, pick_tick;
     always @* begin
         pick_req  = 1'b0;
         pick_meta = 1'b0;
         pick_dlv  = 1'b0;
+        pick_tick = 1'b0;
         case (last_src)
             2'd0: begin
-                if (ev_meta) pick_meta = 1'b1;
+                if (ev_req) pick_req = 1'b1;
                 else if (ev_dlv) pick_dlv = 1'b1;
-                else if (ev_req) pick_req = 1'b1;
+                else if (ev_tk) pick_tick = 1'b1;
+                else if (ev_meta) pick_meta = 1'b1;
             end
             2'd1: begin
                 if (ev_dlv) pick_dlv = 1'b1;
-                else if (ev_req) pick_req = 1'b1;
+                else if (ev_tk) pick_tick = 1'b1;
                 else if (ev_meta) pick_meta = 1'b1;
+                else if (ev_req) pick_req = 1'b1;
+            end
+            2'd2: begin
+                if (ev_tk) pick_tick = 1'b1;
+                else if (ev_meta) pick_meta = 1'b1;
+                else if (ev_req) pick_req = 1'b1;
+                else if (ev_dlv) pick_dlv = 1'b1;
             end
             default: begin
-                if (ev_req) pick_req = 1'b1;
-                else if (ev_meta) pick_meta = 1'b1;
+                if (ev_meta) pick_meta = 1'b1;
+                else if (ev_req) pick_req = 1'b1;
                 else if (ev_dlv) pick_dlv = 1'b1;
+                else if (ev_tk) pick_tick = 1'b1;
             end
         endcase
     end
     assign s_req_ready  = (state == S_IDLE) && pick_req;
     assign s_meta_ready = (state == S_IDLE) && pick_meta;
+    wire tick_take = (state == S_IDLE) && pick_tick;
 
     // ------------------------------------------------------------------ window
     // pool room of the sampled free count (registered in S_META)
@@ -378,11 +476,28 @@ module toe_engine #(
     wire [31:0] held      = cx_rcv - cx_irs - 32'd1 - cx_soff32;
     wire [31:0] sock_room = (held >= sk_rcvbuf) ? 32'd0 : (sk_rcvbuf - held);
     wire [31:0] win_c     = (sock_room < pool_room) ? sock_room : pool_room;
-    // advertised windows (from win_r)
+    // the advertised right edge never moves left: promised = max(rel(RCV_WND_EDGE), 0),
+    // wnd = max(win, promised) (acceptability, trimming), adv (the ACK's window before scaling):
+    // 0 with no pool room, the promise while the reassembly list is not empty, else wnd
+    wire [31:0] cx_edge   = cx[`BF_SOCK_CTX_RCV_WND_EDGE_RANGE];
+    wire [31:0] edge_rel  = cx_edge - cx_rcv;          // rel(RCV_WND_EDGE), signed
+    wire [31:0] promised  = edge_rel[31] ? 32'd0 : edge_rel;
+    wire [31:0] wnd_c     = (win_c > promised) ? win_c : promised;
+    wire        cx_ooo_ne = (cx[`BF_SOCK_CTX_OOO_HEAD_RANGE] != NULL16);
+    wire [31:0] adv_c     = (pool_room == 32'd0) ? 32'd0 :
+                            (cx_ooo_ne && promised != 32'd0) ? promised : wnd_c;
+    // WINDOW fields (from the registered values): ACK scaled, SYN-ACK never scaled
     wire [3:0]  ack_shift = (cx[`BF_SOCK_CTX_WS_OK_RANGE] != 8'd0) ? sk[`BF_SOCK_DESC_RCV_WSCALE_OFF*8 +: 4] : 4'd0;
-    wire [31:0] win_sh    = win_r >> ack_shift;
-    wire [15:0] ack_win   = (win_sh > 32'd65535) ? 16'hFFFF : win_sh[15:0];
+    wire [31:0] adv_sh    = adv_r >> ack_shift;
+    wire [15:0] ack_win   = (adv_sh > 32'd65535) ? 16'hFFFF : adv_sh[15:0];
     wire [15:0] syn_win   = (win_r > 32'd65535) ? 16'hFFFF : win_r[15:0];
+    // RCV_WND_EDGE update as the command is queued: edge' = RCV_NXT + (field << shift), kept
+    // when rel(edge') > rel(RCV_WND_EDGE) (field << shift < 2^30, so it is a plain compare)
+    wire [15:0] tx_field  = tx_syn ? syn_win : ack_win;
+    wire [3:0]  tx_shift  = tx_syn ? 4'd0 : ack_shift;
+    wire [31:0] fld_sh    = {16'd0, tx_field} << tx_shift;
+    wire        edge_upd  = edge_rel[31] || (fld_sh > edge_rel);
+    wire [31:0] edge_new  = cx_rcv + fld_sh;
 
     // ------------------------------------------------------------------ request decode
     wire [7:0]  rq_op      = rq[`BF_REQ_HDR_OPCODE_RANGE];
@@ -391,20 +506,29 @@ module toe_engine #(
     wire        rq_sock_ok = rq_sock_in && sock_used[rq_sock[SW-1:0]];
     wire        rq_slot_free = rq_sock_in && !sock_used[rq_sock[SW-1:0]];
     wire [31:0] rq_rcvbuf  = rq[`BF_SOCK_DESC_RCV_BUF_RANGE];
-    wire        rq_add_ok  = rq_slot_free && (rq[`BF_SOCK_DESC_PROTO_RANGE] == 8'd6) &&
-                             (rq_rcvbuf != 32'd0) && (rq_rcvbuf <= RCV_BUF_MAX) &&
-                             (rq[`BF_SOCK_DESC_RCV_WSCALE_RANGE] <= 8'd14);
+    wire [7:0]  rq_proto   = rq[`BF_SOCK_DESC_PROTO_RANGE];
+    // a UDP socket ignores ISS, RCV_BUF, MSS and RCV_WSCALE (not validated)
+    wire        rq_add_ok  = rq_slot_free &&
+                             (((rq_proto == PROTO_TCP) && (rq_rcvbuf != 32'd0) && (rq_rcvbuf <= RCV_BUF_MAX) &&
+                               (rq[`BF_SOCK_DESC_RCV_WSCALE_RANGE] <= 8'd14)) ||
+                              (rq_proto == PROTO_UDP));
     wire [31:0] rq_ref     = rq[`BF_NB_DESC_REF_NUM_RANGE];
     wire [31:0] rq_total   = rq[`BF_NB_DESC_TOTAL_BYTES_RANGE];
     wire [31:0] rq_pages   = rq[`BF_NB_DESC_HMD_PAGES_RANGE];
     wire        rq_nb_ok   = (rq_ref < NUM_NBS) && !nb_used[rq_ref[NW-1:0]] && (rq_pages != 32'd0) &&
                              (rq_total != 32'd0) && ({12'd0, rq_total} <= {rq_pages, 12'd0});
+    // ANON_POST (SOCK_REF and FLAGS are not checked)
+    wire [31:0] rq_aref    = rq[`BF_ANON_DESC_REF_NUM_RANGE];
+    wire [31:0] rq_alen    = rq[`BF_ANON_DESC_LEN_RANGE];
+    wire        rq_an_ok   = (rq_aref < NUM_ANON) && !an_busy[rq_aref[AW-1:0]] &&
+                             (rq_alen >= ANON_MIN) && (rq_alen <= ANON_MAX);
 
-    // new socket context (SOCK_ADD)
-    reg [255:0] cx_add;
+    // new socket context (SOCK_ADD): a UDP socket starts in ESTAB; it goes to the head of its
+    // hash chain and of the active list
+    reg [CW-1:0] cx_add;
     always @* begin
-        cx_add = 256'd0;
-        cx_add[`BF_SOCK_CTX_STATE_RANGE]     = ST_LISTEN;
+        cx_add = {CW{1'b0}};
+        cx_add[`BF_SOCK_CTX_STATE_RANGE]     = (rq_proto == PROTO_UDP) ? ST_ESTAB : ST_LISTEN;
         cx_add[`BF_SOCK_CTX_WS_OK_RANGE]     = 8'd0;
         cx_add[`BF_SOCK_CTX_NEXT_SOCK_RANGE] = bkt_rd;
         cx_add[`BF_SOCK_CTX_NB_HEAD_RANGE]   = NULL16;
@@ -412,13 +536,15 @@ module toe_engine #(
         cx_add[`BF_SOCK_CTX_SEG_HEAD_RANGE]  = NULL16;
         cx_add[`BF_SOCK_CTX_SEG_TAIL_RANGE]  = NULL16;
         cx_add[`BF_SOCK_CTX_OOO_HEAD_RANGE]  = NULL16;
+        cx_add[`BF_SOCK_CTX_ACT_NEXT_RANGE]  = act_head;
     end
 
     // new NB (NB_POST), socket NB list append, old tail link
     wire [15:0] cxr_nb_head = cx_rd[`BF_SOCK_CTX_NB_HEAD_RANGE];
     wire [15:0] cxr_nb_tail = cx_rd[`BF_SOCK_CTX_NB_TAIL_RANGE];
+    wire [15:0] cxr_seg_head = cx_rd[`BF_SOCK_CTX_SEG_HEAD_RANGE];
     reg [511:0] nb_post, nb_link;
-    reg [255:0] cx_nbp;
+    reg [CW-1:0] cx_nbp;
     always @* begin
         nb_post = rq;
         nb_post[`BF_NB_DESC_UDP_HDR_BYTES_RANGE] = 16'd0;
@@ -426,6 +552,7 @@ module toe_engine #(
         nb_post[`BF_NB_DESC_PREV_NB_RANGE]       = cxr_nb_tail;
         nb_post[`BF_NB_DESC_FILLED_RANGE]        = 32'd0;
         nb_post[`BF_NB_DESC_STREAM_OFF_RANGE]    = 64'd0;
+        nb_post[`BF_NB_DESC_TICKS_LEFT_RANGE]    = rq[`BF_NB_DESC_TIMEOUT_RANGE];
         cx_nbp = cx_rd;
         cx_nbp[`BF_SOCK_CTX_NB_TAIL_RANGE] = rq_ref[15:0];
         if (cxr_nb_head == NULL16) cx_nbp[`BF_SOCK_CTX_NB_HEAD_RANGE] = rq_ref[15:0];
@@ -438,7 +565,8 @@ module toe_engine #(
                     (sk_rd[`BF_SOCK_DESC_REMOTE_IP_RANGE]  == mt_src_ip) &&
                     (sk_rd[`BF_SOCK_DESC_LOCAL_PORT_RANGE] == mt_dst_port) &&
                     (sk_rd[`BF_SOCK_DESC_REMOTE_PORT_RANGE] == mt_src_port) &&
-                    (sk_rd[`BF_SOCK_DESC_VLAN_RANGE] == {4'd0, mt_vlan});
+                    (sk_rd[`BF_SOCK_DESC_VLAN_RANGE] == {4'd0, mt_vlan}) &&
+                    (sk_rd[`BF_SOCK_DESC_PROTO_RANGE] == (mt_udp ? PROTO_UDP : PROTO_TCP));
     wire [15:0] cxr_next_sock = cx_rd[`BF_SOCK_CTX_NEXT_SOCK_RANGE];
 
     // ------------------------------------------------------------------ TCP rules
@@ -455,20 +583,32 @@ module toe_engine #(
     wire        w_rst = (w_flags & TF_RST) != 8'd0;
     wire [7:0]  NO_FIN_PSH = ~(TF_FIN | TF_PSH);
 
-    // acceptability (S_EST0): wnd = win_r, off = w_off (signed), seg_len = len + SYN + FIN
+    // ------------------------------------------------------------------ ARP answer, anonymous path
+    wire        arp_hit  = (mt_reason == DROP_NOT_IPV4) && mt_arp_req && (nic_ip != 32'd0) &&
+                           (mt_dst_ip == nic_ip);
+    wire        anon_rsn = (mt_reason == DROP_NOT_IPV4) || (mt_reason == DROP_NO_SOCKET);
+    // stored whole: the chain holds ceil(len / BUFLET_BYTES) buflets (decision 1)
+    wire [16:0] len_up   = {1'b0, mt_len} + BB_M1_32[16:0];
+    wire [16:0] need_cnt = len_up >> BB_SHIFT;
+    wire        mt_whole = ({1'b0, mt_count} == need_cnt);
+    wire        anon_go  = (aq_cnt != {(AW+1){1'b0}}) && mt_whole;
+    wire [15:0] an_len16 = an_rd[47:32];
+    wire [15:0] an_ck    = (an_rem > 16'd4096) ? 16'd4096 : an_rem;   // bytes of the next write
+
+    // acceptability (S_EST0): wnd = wnd_r, off = w_off (signed), seg_len = len + SYN + FIN
     wire [16:0] seg_len   = {1'b0, w_len} + {16'd0, w_syn} + {16'd0, w_fin};
     wire        off_neg   = w_off[31];
     wire        off_zero  = (w_off == 32'd0);
-    wire        off_in    = !off_neg && (w_off < win_r);
+    wire        off_in    = !off_neg && (w_off < wnd_r);
     wire [33:0] seg_end   = {{2{w_off[31]}}, w_off} + {17'd0, seg_len} - 34'd1;
-    wire        end_in    = !seg_end[33] && (seg_end[32:0] < {1'b0, win_r});
-    wire        acceptable = (seg_len == 17'd0) ? ((win_r == 32'd0) ? off_zero : off_in)
-                                                : ((win_r != 32'd0) && (off_in || end_in));
+    wire        end_in    = !seg_end[33] && (seg_end[32:0] < {1'b0, wnd_r});
+    wire        acceptable = (seg_len == 17'd0) ? ((wnd_r == 32'd0) ? off_zero : off_in)
+                                                : ((wnd_r != 32'd0) && (off_in || end_in));
     wire [31:0] neg_off   = 32'd0 - w_off;             // front cut when off < 0 (fits 16 bits)
     // right trim (S_EST1): off >= 0 here
     wire [32:0] w_right   = {1'b0, w_off} + {17'd0, w_len};
-    wire        over_win  = (w_right > {1'b0, win_r});
-    wire [15:0] win_m_off = win_r[15:0] - w_off[15:0];   // < len when over_win
+    wire        over_win  = (w_right > {1'b0, wnd_r});
+    wire [15:0] win_m_off = wnd_r[15:0] - w_off[15:0];   // < len when over_win
     wire [15:0] t_len     = over_win ? win_m_off : w_len;
     wire [7:0]  t_flags   = over_win ? (w_flags & NO_FIN_PSH) : w_flags;
     wire        t_fin     = (t_flags & TF_FIN) != 8'd0;
@@ -509,6 +649,12 @@ module toe_engine #(
             hd_new[`BF_BUFLET_HDR_FLAGS_RANGE]    = io_flags;
         end else if (state == S_RSTMK) begin
             hd_new[`BF_BUFLET_HDR_DATA_LEN_RANGE] = 16'd0;
+        end else if (state == S_UDP) begin
+            // a datagram is one segment covering its UDP header and payload, SEQ 0, FLAGS 0
+            hd_new[`BF_BUFLET_HDR_DATA_OFF_RANGE] = mt_pay_off - 16'd8;
+            hd_new[`BF_BUFLET_HDR_DATA_LEN_RANGE] = mt_pay_len + 16'd8;
+            hd_new[`BF_BUFLET_HDR_FLAGS_RANGE]    = 8'd0;
+            hd_new[`BF_BUFLET_HDR_SEQ_RANGE]      = 32'd0;
         end
     end
 
@@ -516,27 +662,37 @@ module toe_engine #(
     reg [383:0] tx_cmd;
     always @* begin
         tx_cmd = 384'd0;
-        tx_cmd[`BF_TX_CMD_DST_MAC_RANGE]  = sk[`BF_SOCK_DESC_REMOTE_MAC_RANGE];
-        tx_cmd[`BF_TX_CMD_SRC_MAC_RANGE]  = sk[`BF_SOCK_DESC_LOCAL_MAC_RANGE];
-        tx_cmd[`BF_TX_CMD_VLAN_RANGE]     = sk[`BF_SOCK_DESC_VLAN_RANGE];
-        tx_cmd[`BF_TX_CMD_SRC_IP_RANGE]   = sk[`BF_SOCK_DESC_LOCAL_IP_RANGE];
-        tx_cmd[`BF_TX_CMD_DST_IP_RANGE]   = sk[`BF_SOCK_DESC_REMOTE_IP_RANGE];
-        tx_cmd[`BF_TX_CMD_SRC_PORT_RANGE] = sk[`BF_SOCK_DESC_LOCAL_PORT_RANGE];
-        tx_cmd[`BF_TX_CMD_DST_PORT_RANGE] = sk[`BF_SOCK_DESC_REMOTE_PORT_RANGE];
-        if (tx_syn) begin
-            tx_cmd[`BF_TX_CMD_SEQ_RANGE]    = sk_iss;
-            tx_cmd[`BF_TX_CMD_ACK_RANGE]    = cx_irs + 32'd1;
-            tx_cmd[`BF_TX_CMD_WINDOW_RANGE] = syn_win;
-            tx_cmd[`BF_TX_CMD_FLAGS_RANGE]  = TF_SYN | TF_ACK;
-            tx_cmd[`BF_TX_CMD_OPTS_RANGE]   = TX_OPT_MSS |
-                                              ((cx[`BF_SOCK_CTX_WS_OK_RANGE] != 8'd0) ? TX_OPT_WS : 8'd0);
-            tx_cmd[`BF_TX_CMD_MSS_RANGE]    = sk[`BF_SOCK_DESC_MSS_RANGE];
-            tx_cmd[`BF_TX_CMD_WSCALE_RANGE] = sk[`BF_SOCK_DESC_RCV_WSCALE_RANGE];
+        if (tx_arp) begin
+            // ARP reply (rx-paths.md): KIND ARP, the request's sender and VLAN, NIC_MAC/NIC_IP
+            tx_cmd[`BF_TX_CMD_DST_MAC_RANGE] = mt_arp_sha;
+            tx_cmd[`BF_TX_CMD_SRC_MAC_RANGE] = nic_mac;
+            tx_cmd[`BF_TX_CMD_VLAN_RANGE]    = {4'd0, mt_vlan};
+            tx_cmd[`BF_TX_CMD_KIND_RANGE]    = TX_KIND_ARP;
+            tx_cmd[`BF_TX_CMD_SRC_IP_RANGE]  = nic_ip;
+            tx_cmd[`BF_TX_CMD_DST_IP_RANGE]  = mt_src_ip;
         end else begin
-            tx_cmd[`BF_TX_CMD_SEQ_RANGE]    = sk_iss + 32'd1;
-            tx_cmd[`BF_TX_CMD_ACK_RANGE]    = cx_rcv;
-            tx_cmd[`BF_TX_CMD_WINDOW_RANGE] = ack_win;
-            tx_cmd[`BF_TX_CMD_FLAGS_RANGE]  = TF_ACK;
+            tx_cmd[`BF_TX_CMD_DST_MAC_RANGE]  = sk[`BF_SOCK_DESC_REMOTE_MAC_RANGE];
+            tx_cmd[`BF_TX_CMD_SRC_MAC_RANGE]  = sk[`BF_SOCK_DESC_LOCAL_MAC_RANGE];
+            tx_cmd[`BF_TX_CMD_VLAN_RANGE]     = sk[`BF_SOCK_DESC_VLAN_RANGE];
+            tx_cmd[`BF_TX_CMD_SRC_IP_RANGE]   = sk[`BF_SOCK_DESC_LOCAL_IP_RANGE];
+            tx_cmd[`BF_TX_CMD_DST_IP_RANGE]   = sk[`BF_SOCK_DESC_REMOTE_IP_RANGE];
+            tx_cmd[`BF_TX_CMD_SRC_PORT_RANGE] = sk[`BF_SOCK_DESC_LOCAL_PORT_RANGE];
+            tx_cmd[`BF_TX_CMD_DST_PORT_RANGE] = sk[`BF_SOCK_DESC_REMOTE_PORT_RANGE];
+            if (tx_syn) begin
+                tx_cmd[`BF_TX_CMD_SEQ_RANGE]    = sk_iss;
+                tx_cmd[`BF_TX_CMD_ACK_RANGE]    = cx_irs + 32'd1;
+                tx_cmd[`BF_TX_CMD_WINDOW_RANGE] = syn_win;
+                tx_cmd[`BF_TX_CMD_FLAGS_RANGE]  = TF_SYN | TF_ACK;
+                tx_cmd[`BF_TX_CMD_OPTS_RANGE]   = TX_OPT_MSS |
+                                                  ((cx[`BF_SOCK_CTX_WS_OK_RANGE] != 8'd0) ? TX_OPT_WS : 8'd0);
+                tx_cmd[`BF_TX_CMD_MSS_RANGE]    = sk[`BF_SOCK_DESC_MSS_RANGE];
+                tx_cmd[`BF_TX_CMD_WSCALE_RANGE] = sk[`BF_SOCK_DESC_RCV_WSCALE_RANGE];
+            end else begin
+                tx_cmd[`BF_TX_CMD_SEQ_RANGE]    = sk_iss + 32'd1;
+                tx_cmd[`BF_TX_CMD_ACK_RANGE]    = cx_rcv;
+                tx_cmd[`BF_TX_CMD_WINDOW_RANGE] = ack_win;
+                tx_cmd[`BF_TX_CMD_FLAGS_RANGE]  = TF_ACK;
+            end
         end
     end
     wire tx_ready;
@@ -578,7 +734,7 @@ module toe_engine #(
 
     reg [127:0] hd_dlv;
     reg [511:0] nb_dlv;
-    reg [255:0] cx_dlv, cx_free, cx_ret;
+    reg [CW-1:0] cx_dlv, cx_free, cx_ret;
     always @* begin
         hd_dlv = hd;
         hd_dlv[`BF_BUFLET_HDR_DATA_OFF_RANGE] = hd[`BF_BUFLET_HDR_DATA_OFF_RANGE] + {3'd0, dn};
@@ -600,25 +756,50 @@ module toe_engine #(
     wire dlv_full  = (nb_dlv[`BF_NB_DESC_FILLED_RANGE] == nb[`BF_NB_DESC_TOTAL_BYTES_RANGE]);
     wire hd_finrst = (hd[`BF_BUFLET_HDR_FLAGS_RANGE] & (TF_FIN | TF_RST)) != 8'd0;
     wire hd_pshurg = (hd[`BF_BUFLET_HDR_FLAGS_RANGE] & (TF_PSH | TF_URG)) != 8'd0;
-    // a chunk that empties a segment without FIN/RST removes it at once; its chain is freed
-    // through df_* once the mover has issued the chunk's reads
-    wire dlv_drain = (hd[`BF_BUFLET_HDR_DATA_LEN_RANGE] == {3'd0, dn}) && !hd_finrst;
-    wire dlv_psh   = dlv_drain && hd_pshurg && !dlv_full &&
+    wire sk_udp    = (sk[`BF_SOCK_DESC_PROTO_RANGE] == PROTO_UDP);
+    wire dlv_empt  = (hd[`BF_BUFLET_HDR_DATA_LEN_RANGE] == {3'd0, dn});   // the chunk empties the segment
+    // a datagram ends once written or once the NB is full (the rest is discarded)
+    wire dlv_dgram = sk_udp && (dlv_empt || dlv_full);
+    // a chunk that empties a segment without FIN/RST (or ends a datagram) removes it at once;
+    // its chain is freed through df_* once the mover has issued the chunk's reads
+    wire dlv_drain = (dlv_empt && !hd_finrst) || dlv_dgram;
+    wire dlv_psh   = dlv_empt && !hd_finrst && hd_pshurg && !dlv_full &&
                      ((sk[`BF_SOCK_DESC_FLAGS_RANGE] & SF_PSH_RETURN) != 8'd0);
-    wire dlv_ret   = dlv_full || dlv_psh;
+    wire dlv_ret   = dlv_full || dlv_psh || dlv_dgram;
+    wire [31:0] dlv_filled = nb_dlv[`BF_NB_DESC_FILLED_RANGE];
+    wire [7:0]  dg_hdr     = (dlv_filled < 32'd8) ? dlv_filled[7:0] : 8'd8;   // min(8, FILLED)
+    wire [7:0]  dlv_flags  = dlv_dgram ? (FL_DATAGRAM | (dlv_empt ? 8'd0 : FL_TRUNC)) :
+                             dlv_full  ? FL_FULL : FL_PSH;
     wire dfree_go  = (state == S_DFREE) && mv_rd_idle && free_slot;
     wire fin_free  = (state == S_FIN) && !f_keep && (mt_count != 16'd0);
     wire delseg_go = (state == S_DEL_SEG) && free_slot;
-    wire fsm_fr_load = (fin_free && free_slot) || dfree_go || delseg_go;
+    wire anfree_go = (state == S_AN_FREE) && mv_rd_idle && free_slot;
+    wire fsm_fr_load = (fin_free && free_slot) || dfree_go || delseg_go || anfree_go;
     wire df_move   = df_valid && mv_cmd_ready && free_slot && !fsm_fr_load;
     wire dret_go   = (state == S_DRET) && mv_out_idle && cpl_slot;
+    wire ancpl_go  = (state == S_AN_CPL) && mv_out_idle && cpl_slot;
+    wire an_fire   = (state == S_AN_WR) && m_dma_wr_req_valid && m_dma_wr_req_ready;
+    // tick sweep: the head NB's TIMEOUT / TICKS_LEFT (S_TK2)
+    wire [31:0] nbr_timeout = nb_rd[`BF_NB_DESC_TIMEOUT_RANGE];
+    wire [31:0] nbr_ticks   = nb_rd[`BF_NB_DESC_TICKS_LEFT_RANGE];
+    wire        tk_count    = (nbr_timeout != 32'd0);
+    wire        tk_expire   = tk_count && (nbr_ticks <= 32'd1);
+    wire [15:0] cx_act_next = cx[`BF_SOCK_CTX_ACT_NEXT_RANGE];
+    wire [15:0] cxr_act_next = cx_rd[`BF_SOCK_CTX_ACT_NEXT_RANGE];
+    reg [511:0] nb_tick, nb_ret;
+    always @* begin
+        nb_tick = nb_rd;
+        nb_tick[`BF_NB_DESC_TICKS_LEFT_RANGE] = nbr_ticks - 32'd1;
+        nb_ret = nb;
+        nb_ret[`BF_NB_DESC_UDP_HDR_BYTES_RANGE] = {8'd0, ret_hdr};
+    end
     wire fin_go    = (state == S_FIN) && (!fin_free || free_slot);
 
     // ------------------------------------------------------------------ table write ports
     reg          sock_we;
     reg          ctx_we;
     reg [SW-1:0] ctx_wa;
-    reg [255:0]  ctx_wd;
+    reg [CW-1:0] ctx_wd;
     reg          nb_we;
     reg [NW-1:0] nb_wa;
     reg [511:0]  nb_wd;
@@ -631,6 +812,7 @@ module toe_engine #(
     reg          chn_we;
     reg          bkt_we;
     reg [15:0]   bkt_wd;
+    reg          an_we;
     always @* begin
         sock_we = 1'b0;
         ctx_we  = 1'b0;
@@ -648,7 +830,11 @@ module toe_engine #(
         chn_we  = 1'b0;
         bkt_we  = 1'b0;
         bkt_wd  = rq_sock;
+        an_we   = 1'b0;
         case (state)
+            S_REQ: begin
+                an_we = (rq_op == OP_ANON_POST) && rq_an_ok;
+            end
             S_REQ_ADD: begin
                 sock_we = 1'b1;
                 ctx_we  = 1'b1;
@@ -673,6 +859,11 @@ module toe_engine #(
                 nxt_we = (cx_seg_tail != NULL16);
             end
             S_RSTMK: begin
+                hdr_we = 1'b1;
+                chn_we = 1'b1;
+                nxt_we = (cx_seg_tail != NULL16);
+            end
+            S_UDP: begin
                 hdr_we = 1'b1;
                 chn_we = 1'b1;
                 nxt_we = (cx_seg_tail != NULL16);
@@ -712,6 +903,12 @@ module toe_engine #(
             S_DRET: begin
                 ctx_we = dret_go;
                 ctx_wd = cx_ret;
+                nb_we  = dret_go;
+                nb_wd  = nb_ret;
+            end
+            S_TK2: begin
+                nb_we = tk_count;
+                nb_wd = nb_tick;
             end
             S_DEL_UL0: begin
                 bkt_we = (bkt_rd == rq_sock);
@@ -722,10 +919,15 @@ module toe_engine #(
                 ctx_wd = cx_rd;
                 ctx_wd[`BF_SOCK_CTX_NEXT_SOCK_RANGE] = cx[`BF_SOCK_CTX_NEXT_SOCK_RANGE];
             end
+            S_DEL_AL1: begin
+                ctx_we = (cxr_act_next == rq_sock);
+                ctx_wd = cx_rd;
+                ctx_wd[`BF_SOCK_CTX_ACT_NEXT_RANGE] = cx_act_next;
+            end
             S_DEL_END: begin
                 ctx_we = 1'b1;
                 ctx_wa = rq_sock[SW-1:0];
-                ctx_wd = 256'd0;
+                ctx_wd = {CW{1'b0}};
                 ctx_wd[`BF_SOCK_CTX_STATE_RANGE] = ST_FREE;
             end
             default: ;
@@ -739,6 +941,8 @@ module toe_engine #(
         if (nxt_we) nxt_mem[nxt_wa] <= nxt_wd;
         if (chn_we) chn_mem[mt_head[BW-1:0]] <= {mt_count, mt_tail};
         if (bkt_we) bkt_mem[b_idx] <= bkt_wd;
+        if (an_we) anon_mem[rq_aref[AW-1:0]] <= {rq[`BF_ANON_DESC_ADDR_RANGE], rq_alen[15:0],
+                                                 rq[`BF_ANON_DESC_TAG_RANGE]};
     end
 
     // Put a socket on the pending-delivery FIFO unless it is already there (each socket at
@@ -762,15 +966,50 @@ module toe_engine #(
         end
     endtask
 
+    // A frame for the anonymous path (reason NOT_IPV4 or NO_SOCKET): delivered into the head
+    // anonymous buffer when there is one and the frame was stored whole, else dropped.
+    task anon_or_drop(input [3:0] reason);
+        begin
+            if (anon_go) begin
+                dr    <= DROP_NONE;
+                state <= S_AN0;
+            end else begin
+                dr    <= reason;
+                state <= S_FIN;
+            end
+        end
+    endtask
+
+    // Timer sweep: go on with the next socket of the active list, or end the tick.
+    task tk_next(input [15:0] n);
+        begin
+            if (n == NULL16) begin
+                state <= S_IDLE;
+            end else begin
+                sk_idx <= n[SW-1:0];
+                state  <= S_TK1;
+            end
+        end
+    endtask
+
     // ------------------------------------------------------------------ main FSM
     always @(posedge clk) begin
         win_r <= win_c;
+        wnd_r <= wnd_c;
+        adv_r <= adv_c;
         if (rst) begin
             state      <= S_IDLE;
-            last_src   <= 2'd0;
+            last_src   <= 2'd3;            // the frame goes first
             bkt_vld    <= {HASH_BUCKETS{1'b0}};
             sock_used  <= {NUM_SOCKETS{1'b0}};
             nb_used    <= {NUM_NBS{1'b0}};
+            an_busy    <= {NUM_ANON{1'b0}};
+            aq_wp      <= {AW{1'b0}};
+            aq_rp      <= {AW{1'b0}};
+            aq_cnt     <= {(AW+1){1'b0}};
+            act_head   <= NULL16;
+            tk_pend    <= 1'b0;
+            tk_mode    <= 1'b0;
             pq_wp      <= {SW{1'b0}};
             pq_rp      <= {SW{1'b0}};
             pq_cnt     <= {(SW+1){1'b0}};
@@ -787,12 +1026,23 @@ module toe_engine #(
             ev_delivered_bytes <= 16'd0;
             ev_nb_returned     <= 1'b0;
             ev_ooo_held        <= 1'b0;
+            ev_anon_rx         <= 1'b0;
+            ev_arp_reply       <= 1'b0;
+            ev_timeout         <= 1'b0;
+            ev_tick            <= 1'b0;
         end else begin
             ev_drop_valid      <= 1'b0;
             ev_accepted        <= 1'b0;
             ev_delivered_valid <= 1'b0;
             ev_nb_returned     <= 1'b0;
             ev_ooo_held        <= 1'b0;
+            ev_anon_rx         <= 1'b0;
+            ev_arp_reply       <= 1'b0;
+            ev_timeout         <= 1'b0;
+            ev_tick            <= 1'b0;
+            // pending tick: a request in the cycle the tick is taken merges into it
+            if (tick_take) tk_pend <= 1'b0;
+            else if (tick_req) tk_pend <= 1'b1;
             if (fr_valid && m_free_ready) fr_valid <= 1'b0;
             if (df_move) begin
                 df_valid <= 1'b0;
@@ -806,10 +1056,11 @@ module toe_engine #(
             case (state)
                 // ---------------------------------------------------------- pick an event
                 S_IDLE: begin
+                    tk_mode <= 1'b0;
                     if (pick_req) begin
                         rq       <= s_req_data;
                         fr_free  <= pool_free;
-                        last_src <= 2'd0;
+                        last_src <= 2'd1;
                         state    <= S_REQ;
                     end else if (pick_meta) begin
                         mt_reason   <= s_meta_reason;
@@ -827,8 +1078,12 @@ module toe_engine #(
                         mt_head     <= s_meta_head;
                         mt_tail     <= s_meta_tail;
                         mt_count    <= s_meta_count;
+                        mt_len      <= s_meta_len;
+                        mt_udp      <= s_meta_udp;
+                        mt_arp_req  <= s_meta_arp_req;
+                        mt_arp_sha  <= s_meta_arp_sha;
                         fr_free     <= pool_free;
-                        last_src    <= 2'd1;
+                        last_src    <= 2'd0;
                         state       <= S_META;
                     end else if (pick_dlv) begin
                         sk_idx   <= pq_mem[pq_rp];
@@ -837,6 +1092,15 @@ module toe_engine #(
                         pq_cnt   <= pq_cnt - 1'b1;
                         last_src <= 2'd2;
                         state    <= S_DQ;
+                    end else if (pick_tick) begin
+                        // a timer tick: sweep the active list from its head
+                        ev_tick  <= 1'b1;
+                        tk_mode  <= 1'b1;
+                        last_src <= 2'd3;
+                        if (act_head != NULL16) begin
+                            sk_idx <= act_head[SW-1:0];
+                            state  <= S_TK1;
+                        end
                     end
                 end
 
@@ -870,6 +1134,18 @@ module toe_engine #(
                             sk_idx <= rq_sock[SW-1:0];
                             state  <= S_REQ_NB1;
                         end
+                    end else if (rq_op == OP_ANON_POST) begin
+                        if (rq_an_ok) begin
+                            // anon_mem written by the table write logic; no completion now
+                            an_busy[rq_aref[AW-1:0]] <= 1'b1;
+                            aq_mem[aq_wp] <= rq_aref[AW-1:0];
+                            aq_wp  <= (aq_wp == ANON_LAST32[AW-1:0]) ? {AW{1'b0}} : aq_wp + 1'b1;
+                            aq_cnt <= aq_cnt + 1'b1;
+                            state  <= S_IDLE;
+                        end else begin
+                            cst   <= ST_BAD_NB;
+                            state <= S_CPL;
+                        end
                     end else if (rq_op == OP_NOP) begin
                         state <= S_CPL;
                     end else begin
@@ -881,6 +1157,7 @@ module toe_engine #(
                     // sock_mem / ctx_mem / bkt_mem written by the table write logic
                     bkt_vld[b_idx] <= 1'b1;
                     sock_used[rq_sock[SW-1:0]] <= 1'b1;
+                    act_head <= rq_sock;
                     state <= S_CPL;
                 end
                 S_REQ_NB1: begin
@@ -890,12 +1167,12 @@ module toe_engine #(
                         nb_idx <= cxr_nb_tail[NW-1:0];
                         state  <= S_REQ_NB2;
                     end else begin
-                        wake(sk_idx);
+                        if (cxr_seg_head != NULL16) wake(sk_idx);
                         state <= S_IDLE;
                     end
                 end
                 S_REQ_NB2: begin
-                    wake(sk_idx);
+                    if (cxr_seg_head != NULL16) wake(sk_idx);
                     state <= S_IDLE;
                 end
                 S_CPL: if (cpl_slot) begin
@@ -936,6 +1213,7 @@ module toe_engine #(
                     nb         <= nb_rd;
                     ret_status <= ST_OK;
                     ret_flags  <= FL_DELETE;
+                    ret_hdr    <= 8'd0;
                     state      <= S_DRET;
                 end
                 S_DEL_SEG: if (free_slot) begin
@@ -967,7 +1245,7 @@ module toe_engine #(
                 S_DEL_UL0: begin
                     // bucket head rewritten by the table write logic when it is the socket
                     if (bkt_rd == rq_sock || bkt_rd == NULL16) begin
-                        state <= S_DEL_END;
+                        state <= S_DEL_AL0;
                     end else begin
                         sk_idx <= bkt_rd[SW-1:0];
                         state  <= S_DEL_UL1;
@@ -975,8 +1253,25 @@ module toe_engine #(
                 end
                 S_DEL_UL1: begin
                     // predecessor's NEXT_SOCK rewritten by the table write logic
-                    if (cxr_next_sock == rq_sock || cxr_next_sock == NULL16) state <= S_DEL_END;
+                    if (cxr_next_sock == rq_sock || cxr_next_sock == NULL16) state <= S_DEL_AL0;
                     else sk_idx <= cxr_next_sock[SW-1:0];
+                end
+                S_DEL_AL0: begin
+                    // unlink from the active list: the head, or walk to the predecessor
+                    if (act_head == rq_sock) begin
+                        act_head <= cx_act_next;
+                        state    <= S_DEL_END;
+                    end else if (act_head == NULL16) begin
+                        state <= S_DEL_END;
+                    end else begin
+                        sk_idx <= act_head[SW-1:0];
+                        state  <= S_DEL_AL1;
+                    end
+                end
+                S_DEL_AL1: begin
+                    // predecessor's ACT_NEXT rewritten by the table write logic
+                    if (cxr_act_next == rq_sock || cxr_act_next == NULL16) state <= S_DEL_END;
+                    else sk_idx <= cxr_act_next[SW-1:0];
                 end
                 S_DEL_END: begin
                     sock_used[rq_sock[SW-1:0]] <= 1'b0;
@@ -992,18 +1287,25 @@ module toe_engine #(
                     f_wake    <= 1'b0;
                     f_wb      <= 1'b0;
                     tx_syn    <= 1'b0;
-                    if (mt_reason != DROP_NONE) begin
-                        dr    <= mt_reason;
-                        state <= S_FIN;
-                    end else begin
+                    tx_arp    <= 1'b0;
+                    if (mt_reason == DROP_NONE) begin
                         b_idx <= meta_bkt;
                         state <= S_LOOK0;
+                    end else if (arp_hit) begin
+                        // ARP request for NIC_IP: queue the reply, the frame is consumed
+                        tx_arp <= 1'b1;
+                        dr     <= DROP_NONE;
+                        state  <= S_TX1;
+                    end else if (anon_rsn) begin
+                        anon_or_drop(mt_reason);
+                    end else begin
+                        dr    <= mt_reason;
+                        state <= S_FIN;
                     end
                 end
                 S_LOOK0: begin
                     if (bkt_rd == NULL16) begin
-                        dr    <= DROP_NO_SOCKET;
-                        state <= S_FIN;
+                        anon_or_drop(DROP_NO_SOCKET);
                     end else begin
                         sk_idx <= bkt_rd[SW-1:0];
                         state  <= S_LOOK1;
@@ -1014,10 +1316,9 @@ module toe_engine #(
                         sk    <= sk_rd;
                         cx    <= cx_rd;
                         f_wb  <= 1'b1;
-                        state <= S_TCP;
+                        state <= mt_udp ? S_UDP : S_TCP;
                     end else if (cxr_next_sock == NULL16) begin
-                        dr    <= DROP_NO_SOCKET;
-                        state <= S_FIN;
+                        anon_or_drop(DROP_NO_SOCKET);
                     end else begin
                         sk_idx <= cxr_next_sock[SW-1:0];
                     end
@@ -1038,6 +1339,7 @@ module toe_engine #(
                             cx[`BF_SOCK_CTX_STREAM_OFF_RANGE] <= 64'd0;
                             cx[`BF_SOCK_CTX_WS_OK_RANGE]      <= {7'd0, mt_ws_valid};
                             cx[`BF_SOCK_CTX_STATE_RANGE]      <= ST_SYN_RCVD;
+                            cx[`BF_SOCK_CTX_RCV_WND_EDGE_RANGE] <= mt_seq + 32'd1;   // edge = RCV_NXT
                             tx_syn <= 1'b1;
                             finish(DROP_NONE, 1'b1);
                         end else begin
@@ -1120,6 +1422,16 @@ module toe_engine #(
                     f_wake <= 1'b1;
                     finish(DROP_NONE, 1'b0);
                 end
+                S_UDP: begin
+                    // a datagram for a UDP socket: appended to the in-order list as one segment
+                    // (header, chain, link written by the table write logic); no ACK
+                    cx[`BF_SOCK_CTX_SEG_TAIL_RANGE] <= mt_head;
+                    if (cx_seg_head == NULL16) cx[`BF_SOCK_CTX_SEG_HEAD_RANGE] <= mt_head;
+                    ev_accepted <= 1'b1;
+                    f_keep <= 1'b1;
+                    f_wake <= 1'b1;
+                    finish(DROP_NONE, 1'b0);
+                end
                 S_INORD: begin
                     // append (header, chain, link written by the table write logic)
                     cx[`BF_SOCK_CTX_SEG_TAIL_RANGE] <= mt_head;
@@ -1190,7 +1502,12 @@ module toe_engine #(
                 end
                 S_INS_L2: finish(DROP_NONE, 1'b1);
                 S_TX0: state <= S_TX1;            // win_r follows the final cx
-                S_TX1: if (tx_ready) state <= S_FIN;
+                S_TX1: if (tx_ready) begin
+                    // the command is queued: an ACK or SYN-ACK moves the right edge
+                    if (tx_arp) ev_arp_reply <= 1'b1;
+                    else if (edge_upd) cx[`BF_SOCK_CTX_RCV_WND_EDGE_RANGE] <= edge_new;
+                    state <= S_FIN;
+                end
                 S_FIN: if (fin_go) begin
                     if (fin_free) begin
                         fr_valid <= 1'b1;
@@ -1200,7 +1517,7 @@ module toe_engine #(
                     end
                     ev_drop_valid  <= (dr != DROP_NONE);
                     ev_drop_reason <= dr;
-                    if (f_wake) wake(sk_idx);
+                    if (f_wake && cx_has_nb) wake(sk_idx);
                     state <= S_IDLE;
                 end
 
@@ -1221,6 +1538,7 @@ module toe_engine #(
                     nb <= nb_rd;
                     ret_status <= ST_OK;
                     ret_flags  <= 8'd0;
+                    ret_hdr    <= 8'd0;
                     if (hdr_len == 16'd0) begin
                         if (hdr_finrst && !cx_has_nb) state <= S_IDLE;
                         else state <= S_DFREE;
@@ -1259,7 +1577,8 @@ module toe_engine #(
                         df_count <= chn_rd[31:16];
                     end
                     if (dlv_ret) begin
-                        ret_flags <= dlv_full ? FL_FULL : FL_PSH;
+                        ret_flags <= dlv_flags;
+                        ret_hdr   <= dlv_dgram ? dg_hdr : 8'd0;
                         state     <= S_DRET;
                     end else begin
                         if (cx_dlv[`BF_SOCK_CTX_SEG_HEAD_RANGE] != NULL16) wake(sk_idx);
@@ -1292,6 +1611,7 @@ module toe_engine #(
                     cp_data[`BF_CPL_BYTES_RANGE]      <= nb_filled;
                     cp_data[`BF_CPL_FLAGS_RANGE]      <= {24'd0, ret_flags};
                     cp_data[`BF_CPL_OPCODE_RANGE]     <= nb[`BF_NB_DESC_OPCODE_RANGE];
+                    cp_data[`BF_CPL_HDR_BYTES_RANGE]  <= ret_hdr;
                     // an empty buffer reports where the stream stands (FIN at a buffer boundary)
                     cp_data[`BF_CPL_STREAM_OFF_RANGE] <= (nb_filled == 32'd0) ? cx[`BF_SOCK_CTX_STREAM_OFF_RANGE]
                                                                                : nb[`BF_NB_DESC_STREAM_OFF_RANGE];
@@ -1302,9 +1622,85 @@ module toe_engine #(
                     if (del_mode) begin
                         state <= S_DEL_NB;
                     end else begin
-                        if (cx_ret[`BF_SOCK_CTX_SEG_HEAD_RANGE] != NULL16) wake(sk_idx);
-                        state <= S_IDLE;
+                        // woken: waiting segments go to the next NB
+                        if (cx_ret[`BF_SOCK_CTX_SEG_HEAD_RANGE] != NULL16 &&
+                            cx_ret[`BF_SOCK_CTX_NB_HEAD_RANGE] != NULL16) wake(sk_idx);
+                        if (tk_mode) begin
+                            ev_timeout <= 1'b1;
+                            tk_next(cx_act_next);
+                        end else begin
+                            state <= S_IDLE;
+                        end
                     end
+                end
+
+                // ---------------------------------------------------------- timer sweep
+                S_TK1: begin
+                    // the socket's context: its head NB, if any
+                    cx <= cx_rd;
+                    if (cxr_nb_head != NULL16) begin
+                        nb_idx <= cxr_nb_head[NW-1:0];
+                        state  <= S_TK2;
+                    end else begin
+                        tk_next(cxr_act_next);
+                    end
+                end
+                S_TK2: begin
+                    // the head NB: TICKS_LEFT counted down (written by the table write logic)
+                    // when TIMEOUT != 0; returned with TIMEOUT when that makes it 0
+                    nb <= nb_rd;
+                    if (tk_expire) begin
+                        ret_status <= ST_OK;
+                        ret_flags  <= FL_TIMEOUT;
+                        ret_hdr    <= 8'd0;
+                        state      <= S_DRET;
+                    end else begin
+                        tk_next(cx_act_next);
+                    end
+                end
+
+                // ---------------------------------------------------------- anonymous delivery
+                S_AN0: begin
+                    // the head of the anonymous list leaves it
+                    an_idx <= aq_mem[aq_rp];
+                    aq_rp  <= (aq_rp == ANON_LAST32[AW-1:0]) ? {AW{1'b0}} : aq_rp + 1'b1;
+                    aq_cnt <= aq_cnt - 1'b1;
+                    state  <= S_AN1;
+                end
+                S_AN1: begin
+                    an_tag  <= an_rd[31:0];
+                    an_addr <= an_rd[111:48];
+                    an_n    <= (mt_len < an_len16) ? mt_len : an_len16;
+                    an_rem  <= (mt_len < an_len16) ? mt_len : an_len16;
+                    an_off  <= 16'd0;
+                    state   <= S_AN_WR;
+                end
+                S_AN_WR: if (an_fire) begin
+                    // bytes [an_off, an_off + an_ck) of the frame to ADDR + an_off
+                    an_off <= an_off + 16'd4096;
+                    an_rem <= an_rem - an_ck;
+                    if (an_rem == an_ck) state <= S_AN_FREE;
+                end
+                S_AN_FREE: if (anfree_go) begin
+                    fr_valid <= 1'b1;
+                    fr_head  <= mt_head;
+                    fr_tail  <= mt_tail;
+                    fr_count <= mt_count;
+                    state    <= S_AN_CPL;
+                end
+                S_AN_CPL: if (ancpl_go) begin
+                    cp_valid <= 1'b1;
+                    cp_data  <= 256'd0;
+                    cp_data[`BF_CPL_KIND_RANGE]    <= KIND_ANON_RX;
+                    cp_data[`BF_CPL_STATUS_RANGE]  <= ST_OK;
+                    cp_data[`BF_CPL_TAG_RANGE]     <= an_tag;
+                    cp_data[`BF_CPL_REF_NUM_RANGE] <= {{(32-AW){1'b0}}, an_idx};
+                    cp_data[`BF_CPL_BYTES_RANGE]   <= {16'd0, an_n};
+                    cp_data[`BF_CPL_FLAGS_RANGE]   <= (an_n < mt_len) ? {24'd0, FL_TRUNC} : 32'd0;
+                    cp_data[`BF_CPL_OPCODE_RANGE]  <= OP_ANON_POST;
+                    an_busy[an_idx] <= 1'b0;
+                    ev_anon_rx <= 1'b1;
+                    state <= S_IDLE;
                 end
                 default: state <= S_IDLE;
             endcase
@@ -1324,9 +1720,11 @@ module toe_engine #(
     assign m_dma_rd_req_len     = 16'd8;
     assign s_axis_dma_rd_tready = (state == S_DPGRSP);
 
-    assign m_dma_wr_req_valid = (state == S_DISSUE) && mv_cmd_ready && !(dlv_drain && df_valid && !df_move);
-    assign m_dma_wr_req_addr  = pc_addr + {52'd0, nb_filled[11:0]};
-    assign m_dma_wr_req_len   = {3'd0, dn};
+    wire an_wr = (state == S_AN_WR);
+    assign m_dma_wr_req_valid = ((state == S_DISSUE) && mv_cmd_ready && !(dlv_drain && df_valid && !df_move)) ||
+                                (an_wr && mv_cmd_ready);
+    assign m_dma_wr_req_addr  = an_wr ? (an_addr + {48'd0, an_off}) : (pc_addr + {52'd0, nb_filled[11:0]});
+    assign m_dma_wr_req_len   = an_wr ? an_ck : {3'd0, dn};
 
     toe_mover #(
         .DATA_WIDTH  (DATA_WIDTH),
@@ -1337,9 +1735,9 @@ module toe_engine #(
         .rst          (rst),
         .cmd_valid    (wr_fire),
         .cmd_ready    (mv_cmd_ready),
-        .cmd_buf      ({{(16-BW){1'b0}}, hd_idx}),
-        .cmd_off      (hd[`BF_BUFLET_HDR_DATA_OFF_RANGE]),
-        .cmd_len      (dn),
+        .cmd_buf      (an_wr ? mt_head : {{(16-BW){1'b0}}, hd_idx}),
+        .cmd_off      (an_wr ? an_off : hd[`BF_BUFLET_HDR_DATA_OFF_RANGE]),
+        .cmd_len      (an_wr ? an_ck[12:0] : dn),
         .link_rd_idx  (link_rd_idx),
         .link_rd_next (link_rd_next),
         .ram_rd_en    (ram_rd_en),

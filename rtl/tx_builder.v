@@ -1,14 +1,19 @@
-// tx_builder: turns one `tx_cmd` (toe_engine's snapshot of an ACK or SYN-ACK)
-// into the Ethernet frame of docs/tcp-receive.md "Transmitted frames" and
-// streams it out packed, one bus word per cycle, honouring backpressure.
+// tx_builder: turns one `tx_cmd` (toe_engine's snapshot of an ACK, SYN-ACK or
+// ARP reply) into the Ethernet frame of docs/tcp-receive.md "Transmitted
+// frames" or docs/rx-paths.md "Reply frame" and streams it out packed, one bus
+// word per cycle, honouring backpressure.
 //
 // Frame: DST_MAC, SRC_MAC, [81 00, TCI = VLAN & 0x0FFF when VLAN != 0], 08 00,
 // IPv4 (45 00, total length, ID 0, DF, TTL `BF_PARAM_IP_TTL, protocol 6, header
 // checksum, SRC_IP, DST_IP), TCP (ports, SEQ, ACK, data offset, FLAGS, WINDOW,
 // checksum over the pseudo header, urgent 0), then the options asked for by
 // OPTS: `02 04` MSS and/or `01 03 03` WSCALE. 54..66 bytes, no padding.
-// KIND is not looked at: every command is a TCP segment (ARP replies,
-// docs/rx-paths.md, are not built by this version).
+//
+// KIND = ARP (`BF_TX_KIND_ARP; any other KIND is a TCP segment): DST_MAC,
+// SRC_MAC, [81 00, TCI as above], 08 06, 00 01 08 00 06 04 00 02, SRC_MAC,
+// SRC_IP, DST_MAC, DST_IP (IPs big-endian): 42 bytes, 46 with a tag, no
+// padding. It takes the same pipeline (and so the same timing) as a TCP
+// segment; only the frame assembled in the last stage differs.
 //
 // Pipeline (each stage a register with valid/ready, so commands stream
 // back to back and a frame's first word follows its last word's predecessor
@@ -50,6 +55,7 @@ module tx_builder #(
     localparam [7:0] TTL = `BF_PARAM_IP_TTL;
     localparam [7:0] OPT_MSS = `BF_TX_OPT_MSS;
     localparam [7:0] OPT_WS  = `BF_TX_OPT_WS;
+    localparam [7:0] KIND_ARP = `BF_TX_KIND_ARP;
 
     // ------------------------------------------------------------------ handshakes
     reg          c1_valid;
@@ -112,7 +118,7 @@ module tx_builder #(
     endfunction
 
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [383:0] b = c2_cmd;   // KIND, reserved bytes, OPTS[7:2], VLAN[15:12] are unused
+    wire [383:0] b = c2_cmd;   // reserved bytes, OPTS[7:2], VLAN[15:12] are unused
     /* verilator lint_on UNUSEDSIGNAL */
     wire [47:0] b_dmac  = b[`BF_TX_CMD_DST_MAC_RANGE];
     wire [47:0] b_smac  = b[`BF_TX_CMD_SRC_MAC_RANGE];
@@ -131,10 +137,11 @@ module tx_builder #(
     wire        b_omss  = |(b_opts & OPT_MSS);
     wire        b_ows   = |(b_opts & OPT_WS);
     wire        b_tag   = (b_vlan != 16'd0);
+    wire        b_arp   = (b[`BF_TX_CMD_KIND_RANGE] == KIND_ARP);
     wire [3:0]  b_doff  = 4'd5 + {3'd0, b_omss} + {3'd0, b_ows};
     wire [15:0] b_tcpl  = {10'd0, b_doff, 2'b00};
     wire [15:0] b_totl  = b_tcpl + 16'd20;
-    wire [7:0]  b_len   = b_totl[7:0] + (b_tag ? 8'd18 : 8'd14);
+    wire [7:0]  b_len   = (b_arp ? 8'd28 : b_totl[7:0]) + (b_tag ? 8'd18 : 8'd14);
     wire [15:0] b_ipc   = csum(c2_ip_sum);
     wire [15:0] b_tcpc  = csum(c2_tcp_sum);
 
@@ -164,8 +171,18 @@ module tx_builder #(
         16'h0008,                                // 12: 08 00
         b_smac, b_dmac                           // 6, 0
     };
-    wire [527:0] b_frame = b_tag ? {b_nt[495:96], be16({4'h0, b_vlan[11:0]}), 16'h0081, b_nt[95:0]}
-                                 : {32'd0, b_nt};
+    wire [31:0]  b_tci   = {be16({4'h0, b_vlan[11:0]}), 16'h0081};   // 81 00, TCI
+    wire [527:0] b_tcp_f = b_tag ? {b_nt[495:96], b_tci, b_nt[95:0]} : {32'd0, b_nt};
+    // ARP reply, untagged (bytes 0..41)
+    wire [335:0] b_an = {
+        be32(b_dst), b_dmac,                     // 38 TPA, 32 THA
+        be32(b_src), b_smac,                     // 28 SPA, 22 SHA
+        16'h0200, 16'h0406, 16'h0008, 16'h0100,  // 20 oper 2, 18 hlen/plen, 16 ptype, 14 htype
+        16'h0608,                                // 12: 08 06
+        b_smac, b_dmac                           // 6, 0
+    };
+    wire [367:0] b_arp_f = b_tag ? {b_an[335:96], b_tci, b_an[95:0]} : {32'd0, b_an};
+    wire [527:0] b_frame = b_arp ? {160'd0, b_arp_f} : b_tcp_f;
     // bytes past the frame's length are zero
     reg [527:0] b_masked;
     integer k;

@@ -123,7 +123,7 @@ registers! {
     NIC_MAC_HI    = 0x054, Rw,  "The NIC's MAC address bytes 4..5 in bits 15:0.";
     NIC_IP        = 0x058, Rw,  "The NIC's IPv4 address (numeric); ARP requests for it are answered. 0 = responder off.";
     TIMER_PERIOD  = 0x060, Rw,  "Cycles per timer tick (named-buffer timeout sweep); 0 = no periodic ticks.";
-    TIMER_KICK    = 0x064, Wo,  "Doorbell: any write requests one timer tick now.";
+    TIMER_KICK    = 0x064, Rw,  "Doorbell: any write requests one timer tick now; reads return the last value written.";
     REQ_BASE_LO   = 0x080, Rw,  "Request ring base address, low 32 bits (64-byte aligned).";
     REQ_BASE_HI   = 0x084, Rw,  "Request ring base address, high 32 bits.";
     REQ_SIZE      = 0x088, Rw,  "Request ring entries (power of two, 2..65536).";
@@ -144,7 +144,7 @@ registers! {
     CNT_BLK_BYTES       = 0x144, Ro, "Bytes written to the block device.";
     CNT_CPL_POSTED      = 0x148, Ro, "Completions posted.";
     CNT_NB_RETURNED     = 0x14C, Ro, "Named buffers returned to the driver.";
-    CNT_TX_FRAMES       = 0x150, Ro, "Frames transmitted (ACK, SYN-ACK).";
+    CNT_TX_FRAMES       = 0x150, Ro, "Frames transmitted (ACK, SYN-ACK, ARP reply).";
     CNT_TX_BYTES        = 0x154, Ro, "Bytes transmitted.";
     CNT_OOO_HELD        = 0x158, Ro, "Segments held out of order (inserted into a socket's reassembly list).";
     CNT_ANON_RX         = 0x15C, Ro, "Frames passed to the driver in anonymous buffers.";

@@ -19,11 +19,21 @@
 //! etherparse (valid element lists; raw lists with NOPs, EOL, several WS,
 //! WS beyond 14, malformed lengths, options running past the end) are checked
 //! against an independent option walk over etherparse's view of the options.
+//!
+//! Receive paths besides TCP (docs/rx-paths.md): UDP datagrams built with
+//! etherparse (good, padded, tagged, with IPv4 options, zero checksum, bad
+//! checksum, UDP length shorter or longer than the IP payload, IP payload
+//! under 8 bytes), other IP protocols (NO_SOCKET), ARP requests, replies and
+//! malformed ARP packets (wrong htype/ptype/hlen/plen/oper, one byte short),
+//! tagged or not. Every record's `m_meta_udp`, `m_meta_arp_req` (with the
+//! sender MAC, SPA, TPA and VLAN of a request) is checked against the case's
+//! expectation, which is itself checked against the Rust model's parser.
 
 use buflet_sim::{Model, Port};
 use etherparse::{
-    IpHeaders, IpNumber, Ipv4Header, Ipv4Options, NetHeaders, PacketBuilder, PacketHeaders,
-    TcpHeader, TcpOptionElement, TransportHeader, VlanId,
+    ArpHardwareId, ArpOperation, ArpPacket, EtherType, IpHeaders, IpNumber, Ipv4Header,
+    Ipv4Options, NetHeaders, PacketBuilder, PacketHeaders, TcpHeader, TcpOptionElement,
+    TransportHeader, VlanId,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -58,6 +68,33 @@ struct Fields {
     ack: u64,
     ws_valid: u64,
     ws: u64,
+    /// `m_meta_udp`: a UDP datagram that passed every check.
+    udp: u64,
+}
+
+/// What `m_meta_arp_req` must report for an ARP request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Arp {
+    /// Sender MAC, wire byte k in bits [8k+7:8k].
+    sha: u64,
+    spa: u64,
+    tpa: u64,
+    vlan: u64,
+}
+
+/// The ARP request the model's parser sees in `frame`, if any.
+fn model_arp(frame: &[u8]) -> Option<Arp> {
+    let p = buflet_model::parse::parse(frame);
+    p.arp_req.then(|| {
+        let mut sha = [0u8; 8];
+        sha[..6].copy_from_slice(&p.arp_sha);
+        Arp {
+            sha: u64::from_le_bytes(sha),
+            spa: u64::from(p.src_ip),
+            tpa: u64::from(p.dst_ip),
+            vlan: u64::from(p.vlan),
+        }
+    })
 }
 
 /// The window scale option of a SYN's option bytes, by the walk of
@@ -115,6 +152,8 @@ struct Case {
     /// Expected fields of a passing frame from the Rust model's parser
     /// (buflet_model::parse) instead of etherparse.
     model_fields: Option<Fields>,
+    /// Expected `m_meta_arp_req` record (None: `m_meta_arp_req` must be 0).
+    arp: Option<Arp>,
     /// Observed during the run.
     allocated: Vec<u64>,
     denied: bool,
@@ -205,9 +244,63 @@ fn build_tcp(
     }
 }
 
+/// etherparse's view of a good UDP datagram; the checksum (when not 0)
+/// verified with etherparse's own calculation.
+fn udp_oracle(frame: &[u8]) -> Fields {
+    let h = PacketHeaders::from_ethernet_slice(frame).expect("etherparse parse");
+    let vlan = match &h.vlan() {
+        Some(etherparse::VlanHeader::Single(s)) => u64::from(s.vlan_id.value()),
+        None => 0,
+        Some(other) => panic!("unexpected vlan {other:?}"),
+    };
+    let Some(NetHeaders::Ipv4(ip, _)) = &h.net else {
+        panic!("not ipv4")
+    };
+    let Some(TransportHeader::Udp(udp)) = &h.transport else {
+        panic!("not udp")
+    };
+    let payload = h.payload.slice();
+    assert_eq!(
+        usize::from(udp.length),
+        8 + payload.len(),
+        "oracle: udp length"
+    );
+    assert_eq!(
+        usize::from(ip.total_len),
+        ip.header_len() + usize::from(udp.length),
+        "oracle: udp length vs ip"
+    );
+    if udp.checksum != 0 {
+        assert_eq!(
+            udp.calc_checksum_ipv4(ip, payload).expect("udp csum"),
+            udp.checksum,
+            "oracle: udp checksum"
+        );
+    }
+    let l3 = if h.vlan().is_some() { 18 } else { 14 };
+    Fields {
+        vlan,
+        src_ip: u64::from(u32::from_be_bytes(ip.source)),
+        dst_ip: u64::from(u32::from_be_bytes(ip.destination)),
+        src_port: u64::from(udp.source_port),
+        dst_port: u64::from(udp.destination_port),
+        seq: 0,
+        flags: 0,
+        pay_off: (l3 + ip.header_len() + 8) as u64,
+        pay_len: payload.len() as u64,
+        ack: 0,
+        ws_valid: 0,
+        ws: 0,
+        udp: 1,
+    }
+}
+
 /// etherparse's view of a good frame, with its own checksum verification.
 fn oracle(frame: &[u8]) -> Fields {
     let h = PacketHeaders::from_ethernet_slice(frame).expect("etherparse parse");
+    if matches!(h.transport, Some(TransportHeader::Udp(_))) {
+        return udp_oracle(frame);
+    }
     let vlan = match &h.vlan() {
         Some(etherparse::VlanHeader::Single(s)) => u64::from(s.vlan_id.value()),
         None => 0,
@@ -255,6 +348,7 @@ fn oracle(frame: &[u8]) -> Fields {
         ack,
         ws_valid,
         ws,
+        udp: 0,
     }
 }
 
@@ -436,6 +530,7 @@ fn rand_good(rng: &mut ChaCha8Rng) -> Tcp {
 }
 
 fn case(what: &'static str, frame: Vec<u8>, reason: u8) -> Case {
+    let arp = model_arp(&frame);
     Case {
         what,
         frame,
@@ -443,14 +538,296 @@ fn case(what: &'static str, frame: Vec<u8>, reason: u8) -> Case {
         enable: true,
         deny_after: None,
         model_fields: None,
+        arp,
         allocated: Vec::new(),
         denied: false,
     }
 }
 
-fn make_case(rng: &mut ChaCha8Rng) -> Case {
-    let kind = rng.gen_range(0..46);
+/// A UDP datagram and where its parts are.
+struct Udp {
+    frame: Vec<u8>,
+    /// Offset of the UDP header.
+    l4: usize,
+    /// UDP bytes (header + payload).
+    p: usize,
+}
+
+fn build_udp(rng: &mut ChaCha8Rng, vlan: Option<u16>, ip_opts: usize, payload_len: usize) -> Udp {
+    let mut payload = vec![0u8; payload_len];
+    rng.fill(&mut payload[..]);
+    build_udp_with(rng, vlan, ip_opts, &payload)
+}
+
+fn build_udp_with(rng: &mut ChaCha8Rng, vlan: Option<u16>, ip_opts: usize, payload: &[u8]) -> Udp {
+    let mut ip = Ipv4Header::new(
+        0,
+        rng.gen_range(1..=255),
+        IpNumber::UDP,
+        rng.gen(),
+        rng.gen(),
+    )
+    .expect("ipv4 header");
+    ip.identification = rng.gen();
+    ip.dont_fragment = rng.gen();
+    ip.options = Ipv4Options::try_from(&vec![1u8; ip_opts][..]).expect("ip options");
+    let mut frame = Vec::new();
+    let eth = PacketBuilder::ethernet2(rng.gen(), rng.gen());
+    let ipv4 = IpHeaders::Ipv4(ip, Default::default());
+    let (sp, dp) = (rng.gen(), rng.gen());
+    match vlan {
+        Some(v) => eth
+            .single_vlan(VlanId::try_new(v).expect("vlan id"))
+            .ip(ipv4)
+            .udp(sp, dp)
+            .write(&mut frame, payload),
+        None => eth.ip(ipv4).udp(sp, dp).write(&mut frame, payload),
+    }
+    .expect("write frame");
+    let l3 = if vlan.is_some() { 18 } else { 14 };
+    Udp {
+        frame,
+        l4: l3 + 20 + ip_opts,
+        p: 8 + payload.len(),
+    }
+}
+
+fn rand_udp(rng: &mut ChaCha8Rng) -> Udp {
+    let vlan = rand_vlan(rng);
+    let ip_opts = if rng.gen_bool(0.2) {
+        rng.gen_range(1..=10) * 4
+    } else {
+        0
+    };
+    let pay = rand_payload_len(rng).min(9216 - 18 - 60 - 8);
+    build_udp(rng, vlan, ip_opts, pay)
+}
+
+/// Ethernet padding up to 60 bytes (and sometimes more).
+fn pad(rng: &mut ChaCha8Rng, f: &mut Vec<u8>) {
+    let n = if f.len() < 60 {
+        60 - f.len()
+    } else if rng.gen_bool(0.3) {
+        rng.gen_range(1..40)
+    } else {
+        0
+    };
+    for _ in 0..n {
+        f.push(rng.gen());
+    }
+}
+
+/// An ARP packet (etherparse) with the given fields in an Ethernet frame,
+/// maybe tagged; returns the frame and, when it is a request of the form
+/// docs/rx-paths.md recognises, the record rx_parser must report.
+fn build_arp(
+    rng: &mut ChaCha8Rng,
+    vlan: Option<u16>,
+    htype: u16,
+    ptype: EtherType,
+    oper: u16,
+    hlen: usize,
+    plen: usize,
+) -> (Vec<u8>, Option<Arp>) {
+    let sha: Vec<u8> = (0..hlen).map(|_| rng.gen()).collect();
+    let tha: Vec<u8> = (0..hlen).map(|_| rng.gen()).collect();
+    let spa: Vec<u8> = (0..plen).map(|_| rng.gen()).collect();
+    let tpa: Vec<u8> = (0..plen).map(|_| rng.gen()).collect();
+    let arp = ArpPacket::new(
+        ArpHardwareId(htype),
+        ptype,
+        ArpOperation(oper),
+        &sha,
+        &spa,
+        &tha,
+        &tpa,
+    )
+    .expect("arp packet");
+    let eth = PacketBuilder::ethernet2(rng.gen(), [0xFF; 6]);
+    let mut f = Vec::new();
+    match vlan {
+        Some(v) => eth
+            .single_vlan(VlanId::try_new(v).expect("vlan id"))
+            .arp(arp)
+            .write(&mut f),
+        None => eth.arp(arp).write(&mut f),
+    }
+    .expect("write arp");
+    let req = htype == 1 && ptype == EtherType::IPV4 && oper == 1 && hlen == 6 && plen == 4;
+    let want = req.then(|| {
+        let mut b = [0u8; 8];
+        b[..6].copy_from_slice(&sha);
+        Arp {
+            sha: u64::from_le_bytes(b),
+            spa: u64::from(u32::from_be_bytes([spa[0], spa[1], spa[2], spa[3]])),
+            tpa: u64::from(u32::from_be_bytes([tpa[0], tpa[1], tpa[2], tpa[3]])),
+            vlan: u64::from(vlan.unwrap_or(0)),
+        }
+    });
+    (f, want)
+}
+
+/// An ARP case: the expected record is the test's own, and the model must agree.
+fn arp_case(what: &'static str, frame: Vec<u8>, want: Option<Arp>) -> Case {
+    let c = case(what, frame, NOT_IPV4);
+    assert_eq!(c.arp, want, "{what}: model's ARP record vs the test's");
+    c
+}
+
+/// A UDP or other-protocol case (rx-paths.md "UDP").
+fn make_udp_case(rng: &mut ChaCha8Rng, kind: u32) -> Case {
     match kind {
+        0 | 1 => {
+            let mut u = rand_udp(rng);
+            pad(rng, &mut u.frame);
+            case("udp", u.frame, NONE)
+        }
+        2 => {
+            // checksum field 0: no checksum, even with a damaged payload
+            let mut u = rand_udp(rng);
+            u.frame[u.l4 + 6] = 0;
+            u.frame[u.l4 + 7] = 0;
+            if u.p > 8 {
+                let i = rng.gen_range(u.l4 + 8..u.l4 + u.p);
+                u.frame[i] ^= 1 << rng.gen_range(0..8);
+            }
+            pad(rng, &mut u.frame);
+            case("udp no checksum", u.frame, NONE)
+        }
+        3 => {
+            // one bit of the ports or the payload
+            let mut u = rand_udp(rng);
+            let i = if u.p > 8 && rng.gen_bool(0.7) {
+                rng.gen_range(u.l4 + 8..u.l4 + u.p)
+            } else {
+                u.l4 + rng.gen_range(0..4)
+            };
+            u.frame[i] ^= 1 << rng.gen_range(0..8);
+            pad(rng, &mut u.frame);
+            case("udp bad checksum", u.frame, BAD_L4_CSUM)
+        }
+        4 => {
+            // UDP length field != p (shorter or longer than the IP payload)
+            let mut u = rand_udp(rng);
+            let len = loop {
+                let l: u16 = if rng.gen() {
+                    rng.gen_range(0..(u.p as u16).saturating_add(20))
+                } else {
+                    rng.gen()
+                };
+                if usize::from(l) != u.p {
+                    break l;
+                }
+            };
+            u.frame[u.l4 + 4..u.l4 + 6].copy_from_slice(&len.to_be_bytes());
+            pad(rng, &mut u.frame);
+            case("udp bad length", u.frame, BAD_L4_HDR)
+        }
+        5 => {
+            // IPv4 payload shorter than a UDP header
+            let mut u = rand_udp(rng);
+            let l3 = if u.frame[12] == 0x81 { 18 } else { 14 };
+            let ihl4 = u.l4 - l3;
+            let tot = (ihl4 + rng.gen_range(0..8)) as u16;
+            u.frame[l3 + 2..l3 + 4].copy_from_slice(&tot.to_be_bytes());
+            fix_ip_csum(&mut u.frame, l3);
+            case("udp < 8 bytes", u.frame, TRUNCATED)
+        }
+        6 => {
+            // IPv4 payload longer than the UDP length (bytes inside the IP total length)
+            let u = rand_udp(rng);
+            let mut f = u.frame;
+            let l3 = if f[12] == 0x81 { 18 } else { 14 };
+            let extra = rng.gen_range(1..20);
+            for _ in 0..extra {
+                f.push(rng.gen());
+            }
+            let tot = (u.l4 - l3 + u.p + extra) as u16;
+            f[l3 + 2..l3 + 4].copy_from_slice(&tot.to_be_bytes());
+            fix_ip_csum(&mut f, l3);
+            case("udp shorter than ip payload", f, BAD_L4_HDR)
+        }
+        7 => {
+            // a protocol other than TCP and UDP
+            let mut u = rand_udp(rng);
+            let l3 = if u.frame[12] == 0x81 { 18 } else { 14 };
+            u.frame[l3 + 9] = loop {
+                let p: u8 = rng.gen();
+                if p != 6 && p != 17 {
+                    break p;
+                }
+            };
+            fix_ip_csum(&mut u.frame, l3);
+            pad(rng, &mut u.frame);
+            case("other protocol", u.frame, NO_SOCKET)
+        }
+        _ => {
+            let mut f = Vec::new();
+            PacketBuilder::ethernet2(rng.gen(), rng.gen())
+                .ipv4(rng.gen(), rng.gen(), 64)
+                .icmpv4_echo_request(rng.gen(), rng.gen())
+                .write(&mut f, &[7u8; 20])
+                .expect("icmp");
+            case("icmp", f, NO_SOCKET)
+        }
+    }
+}
+
+/// An ARP case: requests (tagged or not, padded or not), replies, malformed
+/// packets and requests one byte short.
+fn make_arp_case(rng: &mut ChaCha8Rng) -> Case {
+    let vlan = rand_vlan(rng);
+    match rng.gen_range(0..10) {
+        0..=3 => {
+            let (mut f, want) = build_arp(rng, vlan, 1, EtherType::IPV4, 1, 6, 4);
+            if rng.gen() {
+                pad(rng, &mut f);
+            }
+            arp_case("arp request", f, want)
+        }
+        4 => {
+            let (mut f, want) = build_arp(rng, vlan, 1, EtherType::IPV4, 2, 6, 4);
+            pad(rng, &mut f);
+            arp_case("arp reply", f, want)
+        }
+        5 => {
+            let (f, _) = build_arp(rng, vlan, 1, EtherType::IPV4, 1, 6, 4);
+            let n = f.len() - 1;
+            arp_case("arp request short", f[..n].to_vec(), None)
+        }
+        6 => {
+            let htype = *[0u16, 6, 0x0100, 0x8001].get(rng.gen_range(0..4)).unwrap();
+            let (mut f, want) = build_arp(rng, vlan, htype, EtherType::IPV4, 1, 6, 4);
+            pad(rng, &mut f);
+            arp_case("arp bad htype", f, want)
+        }
+        7 => {
+            let (mut f, want) = build_arp(rng, vlan, 1, EtherType::IPV6, 1, 6, 4);
+            pad(rng, &mut f);
+            arp_case("arp bad ptype", f, want)
+        }
+        8 => {
+            let (hlen, plen) = *[(5, 4), (8, 4), (6, 16), (6, 3)]
+                .get(rng.gen_range(0..4))
+                .unwrap();
+            let (mut f, want) = build_arp(rng, vlan, 1, EtherType::IPV4, 1, hlen, plen);
+            pad(rng, &mut f);
+            arp_case("arp bad hlen/plen", f, want)
+        }
+        _ => {
+            let oper = *[0u16, 3, 0x0101, 0x8001].get(rng.gen_range(0..4)).unwrap();
+            let (mut f, want) = build_arp(rng, vlan, 1, EtherType::IPV4, oper, 6, 4);
+            pad(rng, &mut f);
+            arp_case("arp bad oper", f, want)
+        }
+    }
+}
+
+fn make_case(rng: &mut ChaCha8Rng) -> Case {
+    let kind = rng.gen_range(0..60);
+    match kind {
+        46..=54 => make_udp_case(rng, kind - 46),
+        55..=59 => make_arp_case(rng),
         // good frames (about half), sometimes padded
         0..=19 => {
             let mut t = rand_good(rng);
@@ -590,7 +967,7 @@ fn make_case(rng: &mut ChaCha8Rng) -> Case {
                     .write(&mut f, &p)
             }
             .expect("udp");
-            case("udp", f, NO_SOCKET)
+            case("udp (etherparse)", f, NONE)
         }
         33 => {
             // IPv4 total length leaves less than 20 bytes of TCP
@@ -706,6 +1083,9 @@ struct Ports {
     ack: Port,
     ws_valid: Port,
     ws: Port,
+    udp: Port,
+    arp_req: Port,
+    arp_sha: Port,
     head: Port,
     tail: Port,
     count: Port,
@@ -748,6 +1128,9 @@ impl Ports {
             ack: p("m_meta_ack"),
             ws_valid: p("m_meta_ws_valid"),
             ws: p("m_meta_ws"),
+            udp: p("m_meta_udp"),
+            arp_req: p("m_meta_arp_req"),
+            arp_sha: p("m_meta_arp_sha"),
             head: p("m_meta_head"),
             tail: p("m_meta_tail"),
             count: p("m_meta_count"),
@@ -796,6 +1179,8 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, cfg: &Run, mut cases: Vec<
     let mut cycles = 0u64;
     let mut by_reason: HashMap<u8, usize> = HashMap::new();
     let mut ws_seen = 0usize;
+    let mut arp_seen = 0usize;
+    let mut udp_seen = 0usize;
 
     while done < n_enabled || fi < cases.len() {
         cycles += 1;
@@ -903,10 +1288,23 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, cfg: &Run, mut cases: Vec<
                     ack: m.get(p.ack),
                     ws_valid: m.get(p.ws_valid),
                     ws: m.get(p.ws),
+                    udp: m.get(p.udp),
                 };
                 assert_eq!(got, f, "{ctx}: fields");
                 ws_seen += f.ws_valid as usize;
+            } else {
+                assert_eq!(m.get(p.udp), 0, "{ctx}: UDP flag of a failed frame");
             }
+            // ARP request record (reason NOT_IPV4, buflets or not)
+            let arp = (m.get(p.arp_req) == 1).then(|| Arp {
+                sha: m.get(p.arp_sha),
+                spa: m.get(p.src_ip),
+                tpa: m.get(p.dst_ip),
+                vlan: m.get(p.vlan),
+            });
+            assert_eq!(arp, c.arp, "{ctx}: ARP request");
+            arp_seen += usize::from(arp.is_some());
+            udp_seen += m.get(p.udp) as usize;
             // chain
             let need = c.frame.len().div_ceil(bb);
             if !c.denied {
@@ -966,8 +1364,16 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, cfg: &Run, mut cases: Vec<
         m.tick(p.clk);
     }
     assert_eq!(free.len(), NUM_BUFLETS, "{prefix}: every buflet back");
-    eprintln!("{prefix}: {cycles} cycles, reasons {by_reason:?}, {ws_seen} window scales");
-    Stats { cycles, ws_seen }
+    eprintln!(
+        "{prefix}: {cycles} cycles, reasons {by_reason:?}, {ws_seen} window scales, \
+         {udp_seen} UDP datagrams, {arp_seen} ARP requests"
+    );
+    Stats {
+        cycles,
+        ws_seen,
+        udp_seen,
+        arp_seen,
+    }
 }
 
 /// What a run saw.
@@ -975,6 +1381,10 @@ struct Stats {
     cycles: u64,
     /// Passing frames whose expected WS_VALID was 1.
     ws_seen: usize,
+    /// Records with `m_meta_udp` set.
+    udp_seen: usize,
+    /// Records with `m_meta_arp_req` set.
+    arp_seen: usize,
 }
 
 fn gen_cases(seed: u64, cfg: &Run) -> Vec<Case> {
@@ -1005,6 +1415,77 @@ fn random_run(prefix: &str, kw: usize, bb: usize, seed: u64) {
     let st = run(prefix, kw, bb, seed, &cfg, cases);
     assert!(syn_cases > 10, "{prefix}: {syn_cases} SYN option cases");
     assert!(st.ws_seen > 5, "{prefix}: {} window scales", st.ws_seen);
+    assert!(st.udp_seen > 5, "{prefix}: {} UDP datagrams", st.udp_seen);
+    assert!(st.arp_seen > 2, "{prefix}: {} ARP requests", st.arp_seen);
+}
+
+/// UDP, other-protocol and ARP cases only (every kind of make_udp_case in
+/// turn, then ARP cases), with idle cycles, metadata backpressure, refused
+/// allocations and disabled frames.
+fn udp_arp_run(prefix: &str, kw: usize, bb: usize, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut cases = Vec::new();
+    for i in 0..270u32 {
+        let mut c = if i < 180 {
+            make_udp_case(&mut rng, i % 9)
+        } else {
+            make_arp_case(&mut rng)
+        };
+        c.enable = !rng.gen_bool(0.03);
+        if rng.gen_bool(0.1) {
+            let need = c.frame.len().div_ceil(bb);
+            c.deny_after = Some(rng.gen_range(0..need.max(1)));
+        }
+        cases.push(c);
+    }
+    let mut kinds: HashMap<&str, usize> = HashMap::new();
+    for c in &cases {
+        *kinds.entry(c.what).or_default() += 1;
+    }
+    let want_arp = cases.iter().filter(|c| c.enable && c.arp.is_some()).count();
+    let cfg = Run {
+        frames: cases.len(),
+        idle_p: 0.2,
+        stall_p: 0.3,
+        deny_p: 0.0,
+        disable_p: 0.0,
+    };
+    let st = run(prefix, kw, bb, seed, &cfg, cases);
+    assert_eq!(st.arp_seen, want_arp, "{prefix}: ARP requests");
+    assert!(want_arp > 20, "{prefix}: {want_arp} ARP requests");
+    assert!(st.udp_seen > 40, "{prefix}: {} UDP datagrams", st.udp_seen);
+    for k in [
+        "udp",
+        "udp no checksum",
+        "udp bad checksum",
+        "udp bad length",
+        "udp < 8 bytes",
+        "udp shorter than ip payload",
+        "other protocol",
+        "icmp",
+        "arp request",
+        "arp reply",
+        "arp request short",
+        "arp bad htype",
+        "arp bad ptype",
+        "arp bad hlen/plen",
+        "arp bad oper",
+    ] {
+        assert!(
+            kinds.get(k).is_some_and(|&n| n > 0),
+            "{prefix}: no {k} case"
+        );
+    }
+}
+
+#[test]
+fn rx_parser_w64_udp_arp() {
+    udp_arp_run("rx_parser_w64", 8, 256, 25);
+}
+
+#[test]
+fn rx_parser_w512_udp_arp() {
+    udp_arp_run("rx_parser_w512", 64, 512, 26);
 }
 
 /// Back-to-back frames, metadata always accepted: one word per cycle, plus at
@@ -1107,6 +1588,7 @@ fn syn_walks_back_to_back(prefix: &str, kw: usize, bb: usize, seed: u64) {
 fn fuzz_vs_model(prefix: &str, kw: usize, bb: usize, seed: u64) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut cases = Vec::new();
+    let mut udp = 0usize;
     for _ in 0..400 {
         let vlan = rand_vlan(&mut rng);
         let ip_opts = if rng.gen_bool(0.3) {
@@ -1120,11 +1602,21 @@ fn fuzz_vs_model(prefix: &str, kw: usize, bb: usize, seed: u64) {
             0
         };
         let pay = rng.gen_range(0..300);
-        let mut f = if rng.gen_bool(0.3) {
-            let raw = rng.gen();
-            build_syn(&mut rng, true, raw)
-        } else {
-            build_tcp(&mut rng, vlan, ip_opts, tcp_opts, pay).frame
+        let mut f = match rng.gen_range(0..10) {
+            0..=2 => {
+                let raw = rng.gen();
+                build_syn(&mut rng, true, raw)
+            }
+            3 | 4 => {
+                let mut u = build_udp(&mut rng, vlan, ip_opts, pay);
+                if rng.gen_bool(0.2) {
+                    u.frame[u.l4 + 6] = 0;
+                    u.frame[u.l4 + 7] = 0;
+                }
+                u.frame
+            }
+            5 => build_arp(&mut rng, vlan, 1, EtherType::IPV4, 1, 6, 4).0,
+            _ => build_tcp(&mut rng, vlan, ip_opts, tcp_opts, pay).frame,
         };
         for _ in 0..rng.gen_range(0..4) {
             let i = rng.gen_range(0..f.len().min(100));
@@ -1144,7 +1636,7 @@ fn fuzz_vs_model(prefix: &str, kw: usize, bb: usize, seed: u64) {
         }
         let p = buflet_model::parse::parse(&f);
         let (ack, ws_valid, ws) = (u64::from(p.ack), u64::from(p.ws_valid), u64::from(p.ws));
-        if p.reason == NONE {
+        if p.reason == NONE && !p.udp {
             // the model's ACK and window scale agree with etherparse and the test's walk
             assert_eq!(tcp_extra(&f), (ack, ws_valid, ws), "model vs etherparse");
         }
@@ -1163,8 +1655,10 @@ fn fuzz_vs_model(prefix: &str, kw: usize, bb: usize, seed: u64) {
                 ack,
                 ws_valid,
                 ws,
+                udp: u64::from(p.udp),
             });
         }
+        udp += usize::from(p.udp);
         cases.push(c);
     }
     let cfg = Run {
@@ -1174,8 +1668,15 @@ fn fuzz_vs_model(prefix: &str, kw: usize, bb: usize, seed: u64) {
         deny_p: 0.0,
         disable_p: 0.0,
     };
+    let arp = cases.iter().filter(|c| c.arp.is_some()).count();
     let st = run(prefix, kw, bb, seed, &cfg, cases);
     assert!(st.ws_seen > 0, "{prefix}: no window scale in the fuzz");
+    assert_eq!(st.udp_seen, udp, "{prefix}: UDP datagrams");
+    assert_eq!(st.arp_seen, arp, "{prefix}: ARP requests");
+    assert!(
+        udp > 20 && arp > 10,
+        "{prefix}: fuzz mix: {udp} UDP, {arp} ARP"
+    );
 }
 
 #[test]
@@ -1323,9 +1824,22 @@ fn walk_latency(prefix: &str, kw: usize, seed: u64) {
     m.set(p.alloc_valid, 1);
     let mut walked = 0;
     for i in 0..300 {
-        let f = match i % 3 {
+        let f = match i % 4 {
             0 => build_syn(&mut rng, true, true),
             1 => build_syn(&mut rng, true, false),
+            3 => {
+                // a UDP datagram whose bytes where a TCP header would hold the data
+                // offset and flags read as a SYN with 40 option bytes of NOPs:
+                // no walk, no window scale
+                let mut pay = vec![1u8; rng.gen_range(52..100)];
+                pay[4] = 0xF0 | rng.gen_range(0..16);
+                pay[5] = 0x02 | rng.gen::<u8>();
+                pay[44..47].copy_from_slice(&[3, 3, 7]);
+                let vlan = rand_vlan(&mut rng);
+                let mut f = build_udp_with(&mut rng, vlan, 0, &pay).frame;
+                f.resize(f.len().max(60), 0);
+                f
+            }
             _ => {
                 let raw = rng.gen();
                 let syn = rng.gen_bool(0.2);
@@ -1334,6 +1848,7 @@ fn walk_latency(prefix: &str, kw: usize, seed: u64) {
         };
         let want = buflet_model::parse::parse(&f);
         assert_eq!(want.reason, NONE);
+        assert_eq!(want.udp, i % 4 == 3);
         let nw = f.len().div_ceil(kw);
         let mut word = vec![0u8; kw];
         for w in 0..nw {
@@ -1372,6 +1887,7 @@ fn walk_latency(prefix: &str, kw: usize, seed: u64) {
             ),
             "{ctx}: ack, window scale"
         );
+        assert_eq!(m.get(p.udp), u64::from(want.udp), "{ctx}: UDP");
         assert_eq!(
             lat,
             2 + u64::from(want.walk_steps),

@@ -30,6 +30,7 @@ use rand_chacha::ChaCha8Rng;
 
 const NULL16: u16 = 0xFFFF;
 const PAGE: usize = 4096;
+const MAX_FRAME: usize = spec::param::MAX_FRAME as usize;
 const HOST_BASE: u64 = 0x1_2000_0000;
 const HOST_SIZE: usize = 32 << 20;
 const REFUSED_BASE: u64 = 0x7777_0000_0000;
@@ -38,6 +39,7 @@ const OP_SOCK_ADD: u8 = spec::op::SOCK_ADD as u8;
 const OP_SOCK_DEL: u8 = spec::op::SOCK_DEL as u8;
 const OP_NB_POST: u8 = spec::op::NB_POST as u8;
 const OP_NOP: u8 = spec::op::NOP as u8;
+const OP_ANON_POST: u8 = spec::op::ANON_POST as u8;
 
 const FIN: u8 = spec::tcp_flag::FIN as u8;
 const SYN: u8 = spec::tcp_flag::SYN as u8;
@@ -52,7 +54,9 @@ const ST_ESTAB: u8 = spec::sock_state::ESTAB as u8;
 const ST_CLOSE_WAIT: u8 = spec::sock_state::CLOSE_WAIT as u8;
 const ST_CLOSED: u8 = spec::sock_state::CLOSED as u8;
 
+const D_NOT_IPV4: u8 = spec::drop::NOT_IPV4 as u8;
 const D_NO_SOCKET: u8 = spec::drop::NO_SOCKET as u8;
+const D_NO_BUFLET: u8 = spec::drop::NO_BUFLET as u8;
 const D_OOO: u8 = spec::drop::OUT_OF_ORDER as u8;
 const D_OOW: u8 = spec::drop::OUT_OF_WINDOW as u8;
 const D_DUP: u8 = spec::drop::DUPLICATE as u8;
@@ -63,6 +67,12 @@ const C_PSH: u32 = spec::cpl_flag::PSH as u32;
 const C_FIN: u32 = spec::cpl_flag::FIN as u32;
 const C_RST: u32 = spec::cpl_flag::RST as u32;
 const C_DELETE: u32 = spec::cpl_flag::DELETE as u32;
+const C_TIMEOUT: u32 = spec::cpl_flag::TIMEOUT as u32;
+const C_TRUNC: u32 = spec::cpl_flag::TRUNC as u32;
+const C_DATAGRAM: u32 = spec::cpl_flag::DATAGRAM as u32;
+
+const PROTO_TCP: u8 = 6;
+const PROTO_UDP: u8 = 17;
 
 const PSH_RETURN: u8 = spec::sock_flag::PSH_RETURN as u8;
 
@@ -135,6 +145,16 @@ struct Ports {
     ev_delivered_bytes: Port,
     ev_nb_returned: Port,
     ev_ooo_held: Port,
+    meta_udp: Port,
+    meta_arp_req: Port,
+    meta_arp_sha: Port,
+    nic_mac: Port,
+    nic_ip: Port,
+    tick_req: Port,
+    ev_anon_rx: Port,
+    ev_arp_reply: Port,
+    ev_timeout: Port,
+    ev_tick: Port,
 }
 
 impl Ports {
@@ -208,6 +228,16 @@ impl Ports {
             ev_delivered_bytes: p("ev_delivered_bytes"),
             ev_nb_returned: p("ev_nb_returned"),
             ev_ooo_held: p("ev_ooo_held"),
+            meta_udp: p("s_meta_udp"),
+            meta_arp_req: p("s_meta_arp_req"),
+            meta_arp_sha: p("s_meta_arp_sha"),
+            nic_mac: p("nic_mac"),
+            nic_ip: p("nic_ip"),
+            tick_req: p("tick_req"),
+            ev_anon_rx: p("ev_anon_rx"),
+            ev_arp_reply: p("ev_arp_reply"),
+            ev_timeout: p("ev_timeout"),
+            ev_tick: p("ev_tick"),
         }
     }
 }
@@ -332,8 +362,58 @@ impl SockCfg {
             payload,
             no_chain: false,
             peer: None,
+            udp: false,
+            arp_sha: None,
+            short_chain: None,
+            bytes: Vec::new(),
         }
     }
+
+    /// A UDP datagram from the peer of this socket: `payload` after an 8-byte UDP header at
+    /// offset `pay_off - 8` (rx-paths.md: the metadata's payload offset is UDP header + 8).
+    fn datagram(&self, payload: Vec<u8>) -> Frame {
+        let mut f = self.frame(0, 0, 0, payload);
+        f.udp = true;
+        f.pay_off = if self.vlan != 0 { 46 } else { 42 };
+        f
+    }
+}
+
+/// A frame that is not matched through the 4-tuple: `len` bytes, parser reason `reason`
+/// (NOT_IPV4 or NO_SOCKET), metadata fields random.
+fn raw_frame(reason: u8, len: usize, rng: &mut ChaCha8Rng) -> Frame {
+    let n = len.max(14);
+    Frame {
+        reason,
+        vlan: 0,
+        src_ip: rng.gen(),
+        dst_ip: rng.gen(),
+        sport: rng.gen(),
+        dport: rng.gen(),
+        seq: rng.gen(),
+        ack: rng.gen(),
+        flags: 0,
+        ws: None,
+        pay_off: 14,
+        payload: (0..n - 14).map(|_| rng.gen()).collect(),
+        no_chain: false,
+        peer: None,
+        udp: false,
+        arp_sha: None,
+        short_chain: None,
+        bytes: Vec::new(),
+    }
+}
+
+/// An ARP request (reason NOT_IPV4, ARP_REQ) from `sha`/`spa` asking for `tpa`: 42 bytes
+/// (46 with a tag), metadata source IP = SPA, destination IP = TPA.
+fn arp_frame(sha: [u8; 6], spa: u32, tpa: u32, vlan: u16, rng: &mut ChaCha8Rng) -> Frame {
+    let mut f = raw_frame(D_NOT_IPV4, if vlan != 0 { 46 } else { 42 }, rng);
+    f.vlan = vlan;
+    f.src_ip = spa;
+    f.dst_ip = tpa;
+    f.arp_sha = Some(sha);
+    f
 }
 
 /// One rx metadata record plus the frame bytes the harness stores in a fresh buflet chain.
@@ -355,6 +435,26 @@ struct Frame {
     no_chain: bool,
     /// Index of the random-test peer that sent it.
     peer: Option<usize>,
+    /// A UDP datagram (metadata UDP = 1).
+    udp: bool,
+    /// An ARP request (metadata ARP_REQ = 1) with this sender MAC.
+    arp_sha: Option<[u8; 6]>,
+    /// Only this many buflets were stored (fewer than the frame needs: stored in part).
+    short_chain: Option<usize>,
+    /// The frame bytes the harness stored (filled in when the frame is presented).
+    bytes: Vec<u8>,
+}
+
+impl Frame {
+    /// Frame length in bytes.
+    fn len(&self) -> usize {
+        self.pay_off + self.payload.len()
+    }
+
+    /// The frame was stored whole (every buflet it needs).
+    fn whole(&self) -> bool {
+        !self.no_chain && self.short_chain.is_none()
+    }
 }
 
 /// The expected tx_cmd bytes.
@@ -388,6 +488,19 @@ fn tx_bytes(
     b
 }
 
+/// The expected tx_cmd bytes of an ARP reply (rx-paths.md "ARP responder").
+fn arp_tx_bytes(sha: [u8; 6], nic_mac: [u8; 6], vlan: u16, nic_ip: u32, spa: u32) -> [u8; 48] {
+    use spec::tx_cmd as t;
+    let mut b = [0u8; 48];
+    b[t::DST_MAC.0..t::DST_MAC.0 + 6].copy_from_slice(&sha);
+    b[t::SRC_MAC.0..t::SRC_MAC.0 + 6].copy_from_slice(&nic_mac);
+    put(&mut b, t::VLAN, vlan as u64);
+    put(&mut b, t::KIND, spec::tx_kind::ARP);
+    put(&mut b, t::SRC_IP, nic_ip as u64);
+    put(&mut b, t::DST_IP, spa as u64);
+    b
+}
+
 // ==================================================================== the oracle
 
 /// A segment on one of the oracle's lists: its undelivered bytes.
@@ -417,6 +530,8 @@ struct OSock {
     delivered: Vec<u8>,
     /// cpl flags of the final FIN/RST return once it was observed.
     end_flag: u32,
+    /// RCV_WND_EDGE: the right edge last advertised.
+    edge: u32,
 }
 
 impl OSock {
@@ -434,7 +549,63 @@ impl OSock {
             nbs: VecDeque::new(),
             delivered: Vec::new(),
             end_flag: 0,
+            edge: 0,
         }
+    }
+
+    fn udp(&self) -> bool {
+        self.cfg.proto == PROTO_UDP
+    }
+
+    /// The window already promised: rel(RCV_WND_EDGE) if positive, else 0.
+    fn promised(&self) -> i64 {
+        self.rel(self.edge).max(0)
+    }
+
+    /// wnd = max(win, promised): the window of acceptability and trimming.
+    fn wnd(&self, pool_room: u64) -> i64 {
+        (self.win(pool_room) as i64).max(self.promised())
+    }
+
+    fn shift(&self) -> u32 {
+        if self.ws_ok {
+            self.cfg.wscale as u32
+        } else {
+            0
+        }
+    }
+
+    /// The edge update rule: RCV_WND_EDGE = RCV_NXT + (field << shift) if that lies further right.
+    fn update_edge(&mut self, field: u32, shift: u32) {
+        let e = self.rcv_nxt.wrapping_add(field << shift);
+        if self.rel(e) > self.rel(self.edge) {
+            self.edge = e;
+        }
+    }
+
+    /// The WINDOW field of an ACK (RCV_NXT after the segment, the frame's pool room), with the
+    /// edge update.
+    fn ack_field(&mut self, pool_room: u64) -> u16 {
+        let win = self.win(pool_room) as i64;
+        let promised = self.promised();
+        let adv = if pool_room == 0 {
+            0
+        } else if !self.ooo.is_empty() && promised > 0 {
+            promised
+        } else {
+            win.max(promised)
+        };
+        let sh = self.shift();
+        let field = ((adv >> sh) as u64).min(65535) as u32;
+        self.update_edge(field, sh);
+        field as u16
+    }
+
+    /// The WINDOW field of a SYN-ACK (never scaled), with the edge update (shift 0).
+    fn syn_ack_field(&mut self, pool_room: u64) -> u16 {
+        let field = self.win(pool_room).min(65535);
+        self.update_edge(field, 0);
+        field as u16
     }
 
     /// win(RCV_NXT) for the given pool room.
@@ -484,6 +655,7 @@ fn tcp(s: &mut OSock, f: &Frame, chain: u16, pool_room: u64, inf: bool) -> Dec {
                 s.rcv_nxt = f.seq.wrapping_add(1);
                 s.stream_off = 0;
                 s.ws_ok = f.ws.is_some();
+                s.edge = s.rcv_nxt;
                 s.state = ST_SYN_RCVD;
                 d.tx = 2;
                 d.cov.push("syn");
@@ -531,11 +703,7 @@ fn estab(s: &mut OSock, f: &Frame, chain: u16, pool_room: u64, inf: bool) -> Dec
     let rst = f.flags & RST != 0;
     let mut len = f.payload.len() as i64;
     let seg_len = len + syn as i64 + (f.flags & FIN != 0) as i64;
-    let w = if inf {
-        1i64 << 30
-    } else {
-        s.win(pool_room) as i64
-    };
+    let w = if inf { 1i64 << 30 } else { s.wnd(pool_room) };
     let mut off = s.rel(f.seq);
     let acc = if seg_len == 0 {
         if w == 0 {
@@ -554,6 +722,9 @@ fn estab(s: &mut OSock, f: &Frame, chain: u16, pool_room: u64, inf: bool) -> Dec
             d.cov.push("zero_window_drop");
         }
         return d;
+    }
+    if !inf && seg_len > 0 && off + seg_len > s.win(pool_room) as i64 {
+        d.cov.push("beyond_win_within_promise");
     }
     if rst {
         if off == 0 {
@@ -720,6 +891,9 @@ struct Nb {
     filled: usize,
     stream_off: u64,
     content: Vec<u8>,
+    /// TIMEOUT of the NB_POST and the TICKS_LEFT the sweep counts down.
+    timeout: u32,
+    ticks_left: u32,
 }
 
 #[derive(Debug)]
@@ -728,6 +902,37 @@ struct RetExp {
     status: u8,
     bytes: usize,
     stream_off: u64,
+    /// HDR_BYTES of the completion (DATAGRAM returns only).
+    hdr: u8,
+}
+
+/// A posted anonymous buffer.
+#[derive(Clone, Debug)]
+struct Anon {
+    refn: u32,
+    tag: u32,
+    len: usize,
+    addr: u64,
+}
+
+/// An expected ANON_RX completion: the buffer and the bytes it must hold by then.
+#[derive(Debug)]
+struct AnonExp {
+    buf: Anon,
+    content: Vec<u8>,
+    trunc: bool,
+}
+
+/// What the edge check of an expected TCP tx command needs.
+#[derive(Clone, Copy, Debug)]
+struct TxEdge {
+    slot: u16,
+    shift: u32,
+    syn_ack: bool,
+    /// A SYN-ACK for a SYN taken in LISTEN (a new connection).
+    fresh: bool,
+    /// The frame's pool room was 0 (the ACK closes the window to 0).
+    pool_closed: bool,
 }
 
 struct Chain {
@@ -743,7 +948,19 @@ struct Counts {
     delivered: u64,
     returned: u64,
     tx: u64,
+    anon_rx: u64,
+    arp: u64,
+    timeouts: u64,
+    ticks: u64,
 }
+
+/// Output streams, in the order of `Tb::p_out`/`Tb::hold`.
+const O_FREE: usize = 0;
+const O_RD_REQ: usize = 1;
+const O_WR_REQ: usize = 2;
+const O_WR_DATA: usize = 3;
+const O_CPL: usize = 4;
+const O_TX: usize = 5;
 
 struct Tb {
     m: Model,
@@ -785,8 +1002,33 @@ struct Tb {
     del_order: VecDeque<(u32, u16)>,
     graveyard: HashMap<u16, OSock>,
     cmd_expect: VecDeque<(u32, u8, u8, u16)>,
-    tx_expect: VecDeque<[u8; 48]>,
+    tx_expect: VecDeque<([u8; 48], Option<TxEdge>)>,
     allowed_free: HashSet<u16>,
+    /// The active list (head first).
+    active: Vec<u16>,
+    num_anon: usize,
+    /// Posted anonymous buffers, first posted first.
+    anon_list: VecDeque<Anon>,
+    /// ANON_POSTs queued, by tag.
+    anon_pending: HashMap<u32, Anon>,
+    /// DMA writes of the anonymous delivery in progress, in order.
+    anon_writes: VecDeque<(u64, usize)>,
+    anon_cpl: VecDeque<AnonExp>,
+    nic_mac: [u8; 6],
+    nic_ip: u32,
+    /// Pulse tick_req in the next cycle(s).
+    tick_now: u32,
+    /// Random tick_req pulses: chance per 100000 cycles.
+    p_tick: u32,
+    tick_reqs: u64,
+    last_tick_req: Option<u64>,
+    last_ev_tick: Option<u64>,
+    /// Sweeps run on a TIMEOUT completion before their ev_tick pulse was seen.
+    early: u32,
+    /// TIMEOUT returns of the sweeps, in sweep order.
+    timeout_order: VecDeque<u16>,
+    /// The right edge advertised so far, per socket slot (from the observed tx commands).
+    obs_edge: HashMap<u16, u32>,
     exp: Counts,
     cov: HashMap<&'static str, u64>,
     // observed
@@ -798,6 +1040,14 @@ struct Tb {
     p_ready: u32,
     p_valid: u32,
     p_tx: u32,
+    /// Metadata records the engine picked.
+    meta_picks: u64,
+    /// Since when the front frame waits for buflets.
+    pool_wait: Option<u64>,
+    /// Per-output ready chance overriding p_ready/p_tx.
+    p_out: Option<[u32; 6]>,
+    /// Outputs held not ready.
+    hold: [bool; 6],
     wr_beats: u64,
     first_beat: Option<u64>,
     last_beat: u64,
@@ -814,6 +1064,9 @@ impl Tb {
         let nbuf = par("NUM_BUFLETS");
         let num_nbs = par("NUM_NBS");
         let num_socks = par("NUM_SOCKETS");
+        let num_anon = info
+            .param("NUM_ANON")
+            .map_or(spec::param::DEF_NUM_ANON as usize, |v| v.parse().unwrap());
         let mut tb = Tb {
             m,
             p,
@@ -851,6 +1104,22 @@ impl Tb {
             cmd_expect: VecDeque::new(),
             tx_expect: VecDeque::new(),
             allowed_free: HashSet::new(),
+            active: Vec::new(),
+            num_anon,
+            anon_list: VecDeque::new(),
+            anon_pending: HashMap::new(),
+            anon_writes: VecDeque::new(),
+            anon_cpl: VecDeque::new(),
+            nic_mac: [0x02, 0x42, 0x46, 0x4C, 0x54, 0x01],
+            nic_ip: 0,
+            tick_now: 0,
+            p_tick: 0,
+            tick_reqs: 0,
+            last_tick_req: None,
+            last_ev_tick: None,
+            early: 0,
+            timeout_order: VecDeque::new(),
+            obs_edge: HashMap::new(),
             exp: Counts::default(),
             cov: HashMap::new(),
             got: Counts::default(),
@@ -860,6 +1129,10 @@ impl Tb {
             p_ready: 70,
             p_valid: 70,
             p_tx: 70,
+            meta_picks: 0,
+            pool_wait: None,
+            p_out: None,
+            hold: [false; 6],
             wr_beats: 0,
             first_beat: None,
             last_beat: 0,
@@ -925,6 +1198,19 @@ impl Tb {
 
     /// Queues an NB_POST (page list written to host memory unless `refused`).
     fn nb_post(&mut self, slot: u16, refn: u32, total: usize, pages: u32, refused: bool) {
+        self.nb_post_t(slot, refn, total, pages, refused, 0);
+    }
+
+    /// Queues an NB_POST with a TIMEOUT.
+    fn nb_post_t(
+        &mut self,
+        slot: u16,
+        refn: u32,
+        total: usize,
+        pages: u32,
+        refused: bool,
+        timeout: u32,
+    ) {
         let tag = self.tag();
         let hmd = if refused {
             self.refused_ctr += 1;
@@ -957,6 +1243,9 @@ impl Tb {
         put(&mut e, spec::nb_desc::HMD_PAGES, pages as u64);
         put(&mut e, spec::nb_desc::FILLED, 77); // NIC-owned, must be reset
         put(&mut e, spec::nb_desc::NEXT_NB, 2);
+        put(&mut e, spec::nb_desc::TIMEOUT, timeout as u64);
+        put(&mut e, spec::nb_desc::TICKS_LEFT, 3); // NIC-owned, set from TIMEOUT
+        put(&mut e, spec::nb_desc::UDP_HDR_BYTES, 5); // NIC-owned
         self.nb_pending.insert(
             tag,
             Nb {
@@ -970,9 +1259,57 @@ impl Tb {
                 filled: 0,
                 stream_off: 0,
                 content: Vec::new(),
+                timeout,
+                ticks_left: timeout,
             },
         );
         self.req_q.push_back(e);
+    }
+
+    /// Queues an ANON_POST of a `len`-byte buffer (host memory allocated at a random skew);
+    /// returns its address.
+    fn anon_post(&mut self, refn: u32, len: usize) -> u64 {
+        let skew = self.rng.gen_range(0..3) * self.rng.gen_range(1..2048);
+        let addr = self.host_alloc(len.max(1) + skew, PAGE) + skew as u64;
+        self.anon_post_at(refn, len, addr, 0, 0);
+        addr
+    }
+
+    /// Queues an ANON_POST entry with every field given.
+    fn anon_post_at(&mut self, refn: u32, len: usize, addr: u64, sock_ref: u16, flags: u8) {
+        let tag = self.tag();
+        let mut e = [0u8; 64];
+        use spec::anon_desc as a;
+        put(&mut e, a::OPCODE, OP_ANON_POST as u64);
+        put(&mut e, a::FLAGS, flags as u64);
+        put(&mut e, a::SOCK_REF, sock_ref as u64);
+        put(&mut e, a::TAG, tag as u64);
+        put(&mut e, a::REF_NUM, refn as u64);
+        put(&mut e, a::LEN, len as u64);
+        put(&mut e, a::ADDR, addr);
+        self.anon_pending.insert(
+            tag,
+            Anon {
+                refn,
+                tag,
+                len,
+                addr,
+            },
+        );
+        self.req_q.push_back(e);
+    }
+
+    /// A free anonymous slot (not posted, not queued), if any.
+    fn free_anon(&self) -> Option<u32> {
+        (0..self.num_anon as u32).find(|r| {
+            !self.anon_list.iter().any(|a| a.refn == *r)
+                && !self.anon_pending.values().any(|a| a.refn == *r)
+        })
+    }
+
+    /// Requests a timer tick (one tick_req pulse in the next cycle).
+    fn tick(&mut self) {
+        self.tick_now += 1;
     }
 
     /// A free NB reference (not live, not queued), if any.
@@ -1007,7 +1344,12 @@ impl Tb {
             self.rng.gen_range(PAGE..=3 * PAGE)
         };
         let pages = total.div_ceil(PAGE) as u32 + self.rng.gen_range(0..2);
-        self.nb_post(slot, refn as u32, total, pages, refused);
+        let timeout = if self.p_tick > 0 && self.chance(40) {
+            self.rng.gen_range(1..6)
+        } else {
+            0
+        };
+        self.nb_post_t(slot, refn as u32, total, pages, refused, timeout);
         true
     }
 
@@ -1019,6 +1361,7 @@ impl Tb {
     }
 
     fn lookup(&self, f: &Frame) -> Option<usize> {
+        let proto = if f.udp { PROTO_UDP } else { PROTO_TCP };
         self.osock
             .iter()
             .enumerate()
@@ -1029,9 +1372,45 @@ impl Tb {
                     && s.cfg.local_port == f.dport
                     && s.cfg.remote_port == f.sport
                     && s.cfg.vlan == f.vlan
+                    && s.cfg.proto == proto
             })
             .max_by_key(|(_, s)| s.add_no)
             .map(|(i, _)| i)
+    }
+
+    /// A frame that matched no socket (reason NO_SOCKET) or is not IPv4 and was not answered:
+    /// the head anonymous buffer takes it when it was stored whole, else it is dropped under
+    /// `reason` (rx-paths.md "Anonymous buffers", decision 1).
+    fn anon_or_drop(&mut self, f: &Frame, chain: u16, reason: u8) {
+        if chain != NULL16 {
+            self.allowed_free.insert(chain);
+        }
+        if !f.whole() || self.anon_list.is_empty() {
+            self.exp.drop[reason as usize] += 1;
+            self.count_cov(&[if f.whole() {
+                "anon_none_drop"
+            } else {
+                "anon_partial_drop"
+            }]);
+            return;
+        }
+        let buf = self.anon_list.pop_front().unwrap();
+        let n = f.len().min(buf.len);
+        assert_eq!(f.bytes.len(), f.len());
+        for k in 0..n.div_ceil(PAGE) {
+            self.anon_writes
+                .push_back((buf.addr + (k * PAGE) as u64, (n - k * PAGE).min(PAGE)));
+        }
+        self.exp.anon_rx += 1;
+        self.count_cov(&[if n < f.len() { "anon_trunc" } else { "anon_rx" }]);
+        if n > PAGE {
+            self.count_cov(&["anon_multi_write"]);
+        }
+        self.anon_cpl.push_back(AnonExp {
+            content: f.bytes[..n].to_vec(),
+            trunc: n < f.len(),
+            buf,
+        });
     }
 
     /// The engine picked this frame's metadata; `free` is the pool_free it saw.
@@ -1041,56 +1420,118 @@ impl Tb {
                 tb.allowed_free.insert(chain);
             }
         };
+        if f.reason == D_NOT_IPV4 {
+            if let Some(sha) = f.arp_sha {
+                if self.nic_ip != 0 && f.dst_ip == self.nic_ip {
+                    let t = arp_tx_bytes(sha, self.nic_mac, f.vlan, self.nic_ip, f.src_ip);
+                    self.tx_expect.push_back((t, None));
+                    self.exp.tx += 1;
+                    self.exp.arp += 1;
+                    release(self);
+                    self.count_cov(&[if f.whole() {
+                        "arp_reply"
+                    } else {
+                        "arp_reply_partial"
+                    }]);
+                    return;
+                }
+                self.count_cov(&["arp_not_ours"]);
+            }
+            self.anon_or_drop(f, chain, D_NOT_IPV4);
+            return;
+        }
+        if f.reason == D_NO_SOCKET {
+            self.anon_or_drop(f, chain, D_NO_SOCKET);
+            return;
+        }
         if f.reason != 0 {
             self.exp.drop[f.reason as usize] += 1;
             release(self);
             return;
         }
         let Some(si) = self.lookup(f) else {
-            self.exp.drop[D_NO_SOCKET as usize] += 1;
-            release(self);
+            self.anon_or_drop(f, chain, D_NO_SOCKET);
             return;
         };
+        if f.udp {
+            // one segment: the UDP header and the payload
+            let s = self.osock[si].as_mut().unwrap();
+            assert!(f.pay_off >= 8);
+            s.inorder.push_back(OSeg {
+                seq: 0,
+                data: f.bytes[f.pay_off - 8..f.len()].to_vec(),
+                flags: 0,
+                chain,
+                freed: false,
+            });
+            self.exp.accepted += 1;
+            self.count_cov(&["udp_rx"]);
+            return;
+        }
         let pool_room = self.pool_room(free);
         let mut s = self.osock[si].take().unwrap();
         let d = tcp(&mut s, f, chain, pool_room, false);
+        let mut cov: Vec<&'static str> = Vec::new();
         match d.tx {
             1 => {
-                let w = s.win(pool_room);
-                let sh = if s.ws_ok { s.cfg.wscale as u32 } else { 0 };
-                let win = (w >> sh).min(65535) as u16;
-                if win == 0 {
-                    self.count_cov(&["ack_window_0"]);
+                let (win, promised) = (s.win(pool_room) as i64, s.promised());
+                if pool_room == 0 {
+                    cov.push("ack_pool_closed");
+                } else if !s.ooo.is_empty() && promised > win {
+                    cov.push("ack_frozen");
+                } else if promised > win {
+                    cov.push("ack_promised");
+                }
+                let field = s.ack_field(pool_room);
+                if field == 0 {
+                    cov.push("ack_window_0");
                 }
                 let t = tx_bytes(
                     &s.cfg,
                     s.cfg.iss.wrapping_add(1),
                     s.rcv_nxt,
-                    win,
+                    field,
                     ACK,
                     0,
                     0,
                     0,
                 );
-                self.tx_expect.push_back(t);
+                let e = TxEdge {
+                    slot: si as u16,
+                    shift: s.shift(),
+                    syn_ack: false,
+                    fresh: false,
+                    pool_closed: pool_room == 0,
+                };
+                self.tx_expect.push_back((t, Some(e)));
             }
             2 => {
-                let w = s.win(pool_room).min(65535) as u16;
+                let field = s.syn_ack_field(pool_room);
                 let opts =
                     spec::tx_opt::MSS as u8 | if s.ws_ok { spec::tx_opt::WS as u8 } else { 0 };
                 let t = tx_bytes(
                     &s.cfg,
                     s.cfg.iss,
                     s.irs.wrapping_add(1),
-                    w,
+                    field,
                     SYN | ACK,
                     opts,
                     s.cfg.mss,
                     s.cfg.wscale,
                 );
-                self.tx_expect.push_back(t);
+                let e = TxEdge {
+                    slot: si as u16,
+                    shift: 0,
+                    syn_ack: true,
+                    fresh: d.cov.contains(&"syn"),
+                    pool_closed: pool_room == 0,
+                };
+                self.tx_expect.push_back((t, Some(e)));
             }
             _ => {}
+        }
+        if d.keep && pool_room == 0 && d.kept.is_some_and(|(_, n)| n > 0) {
+            cov.push("accept_pool_closed");
         }
         self.osock[si] = Some(s);
         if d.tx != 0 {
@@ -1105,6 +1546,7 @@ impl Tb {
         self.exp.accepted += d.accepted as u64;
         self.exp.ooo_held += d.held as u64;
         self.count_cov(&d.cov);
+        self.count_cov(&cov);
     }
 
     /// The engine picked this request.
@@ -1118,12 +1560,18 @@ impl Tb {
                 let c = SockCfg::from_entry(e);
                 let ok = sref < self.num_socks
                     && !in_use
-                    && c.proto == 6
-                    && (1..=1 << 30).contains(&c.rcv_buf)
-                    && c.wscale <= 14;
+                    && (c.proto == PROTO_UDP
+                        || c.proto == PROTO_TCP
+                            && (1..=1 << 30).contains(&c.rcv_buf)
+                            && c.wscale <= 14);
                 if ok {
                     self.add_no += 1;
-                    self.osock[sref] = Some(OSock::new(c, self.add_no));
+                    let mut o = OSock::new(c, self.add_no);
+                    if c.proto == PROTO_UDP {
+                        o.state = ST_ESTAB;
+                    }
+                    self.osock[sref] = Some(o);
+                    self.active.insert(0, sref as u16);
                     spec::status::OK
                 } else {
                     spec::status::BAD_SOCK
@@ -1134,6 +1582,7 @@ impl Tb {
                     spec::status::BAD_SOCK
                 } else {
                     let s = self.osock[sref].take().unwrap();
+                    self.active.retain(|&x| x as usize != sref);
                     for &r in &s.nbs {
                         let nb = &self.nbs[&r];
                         let so = if nb.filled == 0 {
@@ -1148,6 +1597,7 @@ impl Tb {
                                 status: 0,
                                 bytes: nb.filled,
                                 stream_off: so,
+                                hdr: 0,
                             },
                         );
                         self.del_order.push_back((tag, r));
@@ -1197,6 +1647,22 @@ impl Tb {
                     return; // its completion is the NB_RETURN
                 }
             }
+            OP_ANON_POST => {
+                let a = self
+                    .anon_pending
+                    .remove(&tag)
+                    .expect("ANON_POST was queued by anon_post");
+                let refn = get(e, spec::anon_desc::REF_NUM);
+                let len = get(e, spec::anon_desc::LEN);
+                if refn < self.num_anon as u64
+                    && !self.anon_list.iter().any(|b| b.refn as u64 == refn)
+                    && (spec::param::ANON_MIN_LEN..=spec::param::ANON_MAX_LEN).contains(&len)
+                {
+                    self.anon_list.push_back(a);
+                    return; // its completion is the ANON_RX
+                }
+                spec::status::BAD_NB
+            }
             OP_NOP => spec::status::OK,
             _ => spec::status::BAD_OPCODE,
         };
@@ -1205,6 +1671,10 @@ impl Tb {
 
     /// A DMA write request of the delivery path.
     fn on_dma_write(&mut self, a: u64, l: usize) {
+        if let Some(w) = self.anon_writes.pop_front() {
+            assert_eq!((a, l), w, "anonymous delivery DMA write (address, length)");
+            return;
+        }
         let refn = *self
             .nbs
             .iter()
@@ -1216,6 +1686,7 @@ impl Tb {
             .as_mut()
             .expect("delivery to a socket not in use");
         assert_eq!(s.nbs.front(), Some(&refn), "delivery goes into the head NB");
+        let udp = s.udp();
         let seg = s.inorder.front_mut().expect("delivery with no segment");
         assert!(!seg.data.is_empty(), "delivery from an empty segment");
         let in_page = nb.filled % PAGE;
@@ -1235,6 +1706,29 @@ impl Tb {
         nb.filled += n;
         s.stream_off += n as u64;
         self.exp.delivered += n as u64;
+        if udp {
+            // a datagram ends its buffer once written, or once the buffer is full
+            let done = seg.data.is_empty();
+            let full = nb.filled == nb.total;
+            if nb.filled > n {
+                *self.cov.entry("udp_multi_chunk").or_default() += 1;
+            }
+            if done || full {
+                let g = s.inorder.pop_front().unwrap();
+                self.allowed_free.insert(g.chain);
+                s.nbs.pop_front();
+                let r = RetExp {
+                    flags: C_DATAGRAM | if done { 0 } else { C_TRUNC },
+                    status: 0,
+                    bytes: nb.filled,
+                    stream_off: nb.stream_off,
+                    hdr: nb.filled.min(8) as u8,
+                };
+                self.ret_exp.insert(refn, r);
+                self.count_cov(&[if done { "udp_return" } else { "udp_trunc" }]);
+            }
+            return;
+        }
         let emptied = seg.data.is_empty();
         let flags = seg.flags;
         let finrst = flags & (FIN | RST) != 0;
@@ -1255,6 +1749,7 @@ impl Tb {
                 status: 0,
                 bytes: nb.filled,
                 stream_off: nb.stream_off,
+                hdr: 0,
             };
             self.ret_exp.insert(refn, r);
             self.count_cov(&[if full { "full_return" } else { "psh_return" }]);
@@ -1284,6 +1779,7 @@ impl Tb {
             status: spec::status::DMA_ERROR as u8,
             bytes: nb.filled,
             stream_off: so,
+            hdr: 0,
         };
         self.ret_exp.insert(refn, r);
         self.count_cov(&["dma_error_return"]);
@@ -1327,6 +1823,127 @@ impl Tb {
         panic!("chain {h} freed while the contract still holds it");
     }
 
+    /// The NB_RETURN of NB `refn` was not predicted by a delivery, a delete, a refused read or
+    /// a sweep: it must be the return of the head NB on a FIN/RST marker at the head of the
+    /// in-order list. Records the expected completion.
+    fn resolve_end_return(&mut self, refn: u16, flags: u32) {
+        let nb = &self.nbs[&refn];
+        let s = self.osock[nb.slot as usize]
+            .as_mut()
+            .unwrap_or_else(|| panic!("NB_RETURN {refn} of a socket not in use"));
+        assert_eq!(s.nbs.front(), Some(&refn), "returned NB is the head NB");
+        let m = s
+            .inorder
+            .front()
+            .unwrap_or_else(|| panic!("NB_RETURN {refn} (flags {flags:#x}) without a reason"));
+        assert!(
+            m.data.is_empty() && m.flags & (FIN | RST) != 0,
+            "NB_RETURN {refn} (flags {flags:#x}) without a FULL/PSH/FIN/RST/TIMEOUT reason"
+        );
+        s.nbs.pop_front();
+        let so = if nb.filled == 0 {
+            s.stream_off
+        } else {
+            nb.stream_off
+        };
+        let m = s.inorder.pop_front().unwrap();
+        let fl =
+            if m.flags & FIN != 0 { C_FIN } else { 0 } | if m.flags & RST != 0 { C_RST } else { 0 };
+        s.end_flag = fl;
+        if !m.freed {
+            self.allowed_free.insert(m.chain);
+        }
+        *self.cov.entry("end_return").or_default() += 1;
+        self.ret_exp.insert(
+            refn,
+            RetExp {
+                flags: fl,
+                status: 0,
+                bytes: nb.filled,
+                stream_off: so,
+                hdr: 0,
+            },
+        );
+    }
+
+    /// The timer sweep of rx-paths.md: every socket of the active list, head first.
+    fn sweep(&mut self) {
+        let mut n_out = 0;
+        for slot in self.active.clone() {
+            let s = self.osock[slot as usize]
+                .as_mut()
+                .expect("active list holds sockets in use");
+            let Some(&r) = s.nbs.front() else {
+                continue;
+            };
+            let nb = self.nbs.get_mut(&r).unwrap();
+            if nb.timeout == 0 {
+                continue;
+            }
+            assert!(nb.ticks_left > 0);
+            nb.ticks_left -= 1;
+            if nb.ticks_left > 0 {
+                continue;
+            }
+            s.nbs.pop_front();
+            let so = if nb.filled == 0 {
+                s.stream_off
+            } else {
+                nb.stream_off
+            };
+            let mid_dgram = s.udp() && nb.filled > 0;
+            self.ret_exp.insert(
+                r,
+                RetExp {
+                    flags: C_TIMEOUT,
+                    status: 0,
+                    bytes: nb.filled,
+                    stream_off: so,
+                    hdr: 0,
+                },
+            );
+            self.timeout_order.push_back(r);
+            self.exp.timeouts += 1;
+            n_out += 1;
+            let empty = nb.filled == 0;
+            self.count_cov(&[if empty { "timeout_empty" } else { "timeout" }]);
+            if mid_dgram {
+                self.count_cov(&["timeout_mid_datagram"]);
+            }
+        }
+        if n_out > 1 {
+            self.count_cov(&["timeout_several"]);
+        }
+        self.exp.ticks += 1;
+    }
+
+    /// An ev_tick pulse: the engine took a tick.
+    fn on_ev_tick(&mut self) {
+        self.got.ticks += 1;
+        self.last_ev_tick = Some(self.m.cycles());
+        if self.early > 0 {
+            self.early -= 1;
+            return;
+        }
+        // A FIN/RST return committed before the tick may still wait on m_cpl: it happened first.
+        if self.m.get(self.p.cpl_valid) != 0 {
+            let mut c = [0u8; 32];
+            self.m.get_bytes(self.p.cpl_data, &mut c);
+            let refn = get(&c, spec::cpl::REF_NUM) as u16;
+            let flags = get(&c, spec::cpl::FLAGS) as u32;
+            if get(&c, spec::cpl::KIND) == spec::cpl_kind::NB_RETURN
+                && flags & (C_FIN | C_RST) != 0
+                && flags & C_TIMEOUT == 0
+                && self.nbs.contains_key(&refn)
+                && !self.ret_exp.contains_key(&refn)
+            {
+                self.resolve_end_return(refn, flags);
+                self.count_cov(&["end_return_before_tick"]);
+            }
+        }
+        self.sweep();
+    }
+
     fn on_cpl(&mut self, c: &[u8; 32]) {
         self.cpl_log.push(*c);
         let g = |fl: (usize, usize)| get(c, fl);
@@ -1336,6 +1953,7 @@ impl Tb {
         let sref = g(spec::cpl::SOCK_REF) as u16;
         let tag = g(spec::cpl::TAG) as u32;
         let op = g(spec::cpl::OPCODE) as u8;
+        let hdr = g(spec::cpl::HDR_BYTES) as u8;
         if kind == spec::cpl_kind::CMD_DONE {
             let exp = self.cmd_expect.pop_front().expect("unexpected CMD_DONE");
             assert_eq!(
@@ -1343,6 +1961,7 @@ impl Tb {
                 exp,
                 "CMD_DONE (tag, opcode, status, sock)"
             );
+            assert_eq!(hdr, 0, "CMD_DONE HDR_BYTES");
             if op == OP_SOCK_DEL {
                 assert!(
                     !self.del_order.iter().any(|&(t, _)| t == tag),
@@ -1352,62 +1971,63 @@ impl Tb {
             }
             return;
         }
-        assert_eq!(kind, spec::cpl_kind::NB_RETURN, "completion kind");
-        self.got.returned += 1;
-        let refn = g(spec::cpl::REF_NUM) as u16;
+        let refn32 = g(spec::cpl::REF_NUM) as u32;
         let bytes = g(spec::cpl::BYTES) as usize;
         let flags = g(spec::cpl::FLAGS) as u32;
         let soff = g(spec::cpl::STREAM_OFF);
-        let nb = self
-            .nbs
-            .remove(&refn)
-            .unwrap_or_else(|| panic!("NB_RETURN of unknown NB {refn}"));
+        if kind == spec::cpl_kind::ANON_RX {
+            let x = self.anon_cpl.pop_front().expect("unexpected ANON_RX");
+            assert_eq!(
+                (status, sref, tag, refn32, bytes, flags, op, hdr, soff),
+                (
+                    0,
+                    0,
+                    x.buf.tag,
+                    x.buf.refn,
+                    x.content.len(),
+                    if x.trunc { C_TRUNC } else { 0 },
+                    OP_ANON_POST,
+                    0,
+                    0
+                ),
+                "ANON_RX (status, sock, tag, ref, bytes, flags, opcode, hdr_bytes, stream_off)"
+            );
+            let n = x.content.len();
+            let got = self.host_slice(x.buf.addr, n).to_vec();
+            assert!(got == x.content, "anonymous buffer {} content", x.buf.refn);
+            return;
+        }
+        assert_eq!(kind, spec::cpl_kind::NB_RETURN, "completion kind");
+        self.got.returned += 1;
+        let refn = refn32 as u16;
+        assert!(
+            self.nbs.contains_key(&refn),
+            "NB_RETURN of unknown NB {refn}"
+        );
+        if !self.ret_exp.contains_key(&refn) {
+            if flags & C_TIMEOUT != 0 && status == 0 {
+                // the sweep runs before its ev_tick pulse was seen
+                self.sweep();
+                self.early += 1;
+            } else {
+                assert_ne!(
+                    status,
+                    spec::status::DMA_ERROR as u8,
+                    "DMA_ERROR return without a refused page-list read"
+                );
+                self.resolve_end_return(refn, flags);
+            }
+        }
+        let nb = self.nbs.remove(&refn).unwrap();
         assert_eq!(
             (tag, op, sref),
             (nb.tag, OP_NB_POST, nb.slot),
             "NB_RETURN identity"
         );
-        let exp = if let Some(x) = self.ret_exp.remove(&refn) {
-            x
-        } else {
-            let s = self.osock[nb.slot as usize]
-                .as_mut()
-                .unwrap_or_else(|| panic!("NB_RETURN {refn} of a socket not in use"));
-            assert_eq!(s.nbs.front(), Some(&refn), "returned NB is the head NB");
-            s.nbs.pop_front();
-            let so = if nb.filled == 0 {
-                s.stream_off
-            } else {
-                nb.stream_off
-            };
-            assert_ne!(
-                status,
-                spec::status::DMA_ERROR as u8,
-                "DMA_ERROR return without a refused page-list read"
-            );
-            let m = s
-                .inorder
-                .front()
-                .unwrap_or_else(|| panic!("NB_RETURN {refn} (flags {flags:#x}) without a reason"));
-            assert!(
-                m.data.is_empty() && m.flags & (FIN | RST) != 0,
-                "NB_RETURN {refn} (flags {flags:#x}) without a FULL/PSH/FIN/RST reason"
-            );
-            let m = s.inorder.pop_front().unwrap();
-            let fl = if m.flags & FIN != 0 { C_FIN } else { 0 }
-                | if m.flags & RST != 0 { C_RST } else { 0 };
-            s.end_flag = fl;
-            if !m.freed {
-                self.allowed_free.insert(m.chain);
-            }
-            *self.cov.entry("end_return").or_default() += 1;
-            RetExp {
-                flags: fl,
-                status: 0,
-                bytes: nb.filled,
-                stream_off: so,
-            }
-        };
+        let exp = self
+            .ret_exp
+            .remove(&refn)
+            .unwrap_or_else(|| panic!("NB_RETURN {refn} (flags {flags:#x}) not expected"));
         if exp.flags == C_DELETE {
             assert_eq!(
                 self.del_order.pop_front().map(|(_, r)| r),
@@ -1415,10 +2035,17 @@ impl Tb {
                 "SOCK_DEL returns NBs head first"
             );
         }
+        if exp.flags == C_TIMEOUT {
+            assert_eq!(
+                self.timeout_order.pop_front(),
+                Some(refn),
+                "timeout returns in active-list order"
+            );
+        }
         assert_eq!(
-            (status, flags, bytes, soff),
-            (exp.status, exp.flags, exp.bytes, exp.stream_off),
-            "NB_RETURN {refn} (status, flags, bytes, stream_off)"
+            (status, flags, bytes, soff, hdr),
+            (exp.status, exp.flags, exp.bytes, exp.stream_off, exp.hdr),
+            "NB_RETURN {refn} (status, flags, bytes, stream_off, hdr_bytes)"
         );
         // payload must already be in host memory
         for (i, chunk) in nb.content.chunks(PAGE).enumerate() {
@@ -1431,7 +2058,10 @@ impl Tb {
     fn on_tx(&mut self, t: [u8; 48]) {
         self.tx_log.push(t);
         self.got.tx += 1;
-        let exp = self.tx_expect.pop_front().expect("unexpected tx command");
+        let (exp, edge) = self.tx_expect.pop_front().expect("unexpected tx command");
+        if let Some(e) = edge {
+            self.check_edge(&t, e);
+        }
         assert_eq!(
             t.to_vec(),
             exp.to_vec(),
@@ -1442,6 +2072,45 @@ impl Tb {
             get(&exp, spec::tx_cmd::WINDOW),
             get(&exp, spec::tx_cmd::FLAGS)
         );
+    }
+
+    /// The advertised right edge (ACK + WINDOW << shift) never moves left, checked on the
+    /// observed tx commands alone: only a closed pool (WINDOW 0) or the rounding of the scaled
+    /// field (less than 2^shift bytes, RFC 7323 2.4) may pull it left.
+    fn check_edge(&mut self, t: &[u8; 48], e: TxEdge) {
+        let ack = get(t, spec::tx_cmd::ACK) as u32;
+        let win = get(t, spec::tx_cmd::WINDOW) as u32;
+        let edge = ack.wrapping_add(win << e.shift);
+        if e.syn_ack {
+            // the SYN-ACK carries min(win, 65535): a retransmitted one may carry less than was
+            // promised, and the promise stands
+            let prev = self.obs_edge.get(&e.slot).copied();
+            if e.fresh || prev.is_none_or(|p| edge.wrapping_sub(p) as i32 > 0) {
+                self.obs_edge.insert(e.slot, edge);
+            }
+            return;
+        }
+        let Some(&max) = self.obs_edge.get(&e.slot) else {
+            return;
+        };
+        let d = edge.wrapping_sub(max) as i32 as i64;
+        if e.pool_closed {
+            assert_eq!(win, 0, "a closed pool advertises 0");
+            self.count_cov(&["edge_closed"]);
+        } else {
+            assert!(
+                d > -(1i64 << e.shift),
+                "advertised right edge moved left by {} (ACK {ack:#x} WINDOW {win} shift {})",
+                -d,
+                e.shift
+            );
+            if d < 0 {
+                self.count_cov(&["edge_rounded_left"]);
+            }
+        }
+        if d > 0 {
+            self.obs_edge.insert(e.slot, edge);
+        }
     }
 
     // ---------------------------------------------------------------- one clock cycle
@@ -1473,7 +2142,12 @@ impl Tb {
                 let m = &mut self.m;
                 m.set(p.meta_valid, 1);
                 m.set(p.meta_reason, fr.reason as u64);
-                m.set(p.meta_len, (fr.pay_off + fr.payload.len()) as u64);
+                m.set(p.meta_len, fr.len() as u64);
+                m.set(p.meta_udp, fr.udp as u64);
+                m.set(p.meta_arp_req, fr.arp_sha.is_some() as u64);
+                let mut sha = [0u8; 8];
+                sha[..6].copy_from_slice(&fr.arp_sha.unwrap_or([0; 6]));
+                m.set(p.meta_arp_sha, u64::from_le_bytes(sha));
                 m.set(p.meta_vlan, fr.vlan as u64);
                 m.set(p.meta_src_ip, fr.src_ip as u64);
                 m.set(p.meta_dst_ip, fr.dst_ip as u64);
@@ -1494,16 +2168,40 @@ impl Tb {
         }
         let free_now = self.free.len();
         self.m.set(p.pool_free, free_now as u64);
+        let mut mac = [0u8; 8];
+        mac[..6].copy_from_slice(&self.nic_mac);
+        self.m.set(p.nic_mac, u64::from_le_bytes(mac));
+        self.m.set(p.nic_ip, self.nic_ip as u64);
+        // timer tick requests
+        let mut tick = false;
+        if self.tick_now > 0 {
+            self.tick_now -= 1;
+            tick = true;
+        } else if self.p_tick > 0 && self.rng.gen_range(0..100_000) < self.p_tick {
+            tick = true;
+        }
+        if tick {
+            self.tick_reqs += 1;
+            self.last_tick_req = Some(self.m.cycles());
+        }
+        self.m.set(p.tick_req, tick as u64);
         // output readies
-        let pr = self.p_ready;
-        let r: [bool; 5] = std::array::from_fn(|_| self.rng.gen_range(0..100) < pr);
-        let ptx = self.p_tx;
-        let tx_r = self.chance(ptx);
-        self.m.set(p.free_ready, r[0] as u64);
-        self.m.set(p.rd_req_ready, r[1] as u64);
-        self.m.set(p.wr_req_ready, r[2] as u64);
-        self.m.set(p.wr_tready, r[3] as u64);
-        self.m.set(p.cpl_ready, r[4] as u64);
+        let probs = self.p_out.unwrap_or([
+            self.p_ready,
+            self.p_ready,
+            self.p_ready,
+            self.p_ready,
+            self.p_ready,
+            self.p_tx,
+        ]);
+        let rr: [bool; 6] =
+            std::array::from_fn(|i| self.rng.gen_range(0..100) < probs[i] && !self.hold[i]);
+        let tx_r = rr[O_TX];
+        self.m.set(p.free_ready, rr[O_FREE] as u64);
+        self.m.set(p.rd_req_ready, rr[O_RD_REQ] as u64);
+        self.m.set(p.wr_req_ready, rr[O_WR_REQ] as u64);
+        self.m.set(p.wr_tready, rr[O_WR_DATA] as u64);
+        self.m.set(p.cpl_ready, rr[O_CPL] as u64);
         self.m.set(p.tx_ready, tx_r as u64);
         // DMA read response
         let pv = self.p_valid;
@@ -1537,12 +2235,20 @@ impl Tb {
 
         // ------------------------------------------------ sample handshakes
         let g = |m: &Model, port: Port| m.get(port) != 0;
+        // registered event pulses report what happened before this cycle's handshakes
+        if g(&self.m, p.ev_tick) {
+            self.on_ev_tick();
+        }
+        self.got.timeouts += self.m.get(p.ev_timeout);
+        self.got.anon_rx += self.m.get(p.ev_anon_rx);
+        self.got.arp += self.m.get(p.ev_arp_reply);
         if self.cur_req.is_some() && g(&self.m, p.req_ready) {
             let e = self.cur_req.take().unwrap();
             self.oracle_req(&e);
         }
         if self.cur_meta.is_some() && g(&self.m, p.meta_ready) {
             let fr = self.cur_meta.take().unwrap();
+            self.meta_picks += 1;
             let head = if self.cur_chain.2 == 0 {
                 NULL16
             } else {
@@ -1555,7 +2261,7 @@ impl Tb {
             self.m.get_bytes(p.tx_data, &mut t);
             self.on_tx(t);
         }
-        if g(&self.m, p.free_valid) && r[0] {
+        if g(&self.m, p.free_valid) && rr[O_FREE] {
             let (h, t, c) = (
                 self.m.get(p.free_head) as u16,
                 self.m.get(p.free_tail) as u16,
@@ -1563,7 +2269,7 @@ impl Tb {
             );
             self.on_free(h, t, c);
         }
-        if g(&self.m, p.rd_req_valid) && r[1] {
+        if g(&self.m, p.rd_req_valid) && rr[O_RD_REQ] {
             let a = self.m.get(p.rd_req_addr);
             assert_eq!(self.m.get(p.rd_req_len), 8, "page-list reads are 8 bytes");
             let ok = self.nbs.values().any(|n| {
@@ -1582,14 +2288,14 @@ impl Tb {
         if rd_v && g(&self.m, p.rd_tready) {
             self.rd_resp.pop_front();
         }
-        if g(&self.m, p.wr_req_valid) && r[2] {
+        if g(&self.m, p.wr_req_valid) && rr[O_WR_REQ] {
             let a = self.m.get(p.wr_req_addr);
             let l = self.m.get(p.wr_req_len) as usize;
             assert!((1..=PAGE).contains(&l), "DMA write length {l}");
             self.on_dma_write(a, l);
             self.wr_reqs.push_back((a, l));
         }
-        if g(&self.m, p.wr_tvalid) && r[3] {
+        if g(&self.m, p.wr_tvalid) && rr[O_WR_DATA] {
             if self.wr_cur.is_none() {
                 let (a, l) = self
                     .wr_reqs
@@ -1618,7 +2324,7 @@ impl Tb {
             self.host_slice(a + got as u64, n).copy_from_slice(&w[..n]);
             self.wr_cur = if last { None } else { Some((a, l, got + n)) };
         }
-        if g(&self.m, p.cpl_valid) && r[4] {
+        if g(&self.m, p.cpl_valid) && rr[O_CPL] {
             let mut c = [0u8; 32];
             self.m.get_bytes(p.cpl_data, &mut c);
             self.on_cpl(&c);
@@ -1645,18 +2351,38 @@ impl Tb {
     /// Gives the front frame a buflet chain (if the pool has room) and presents it.
     fn present_frame(&mut self) {
         let fr = self.frames.front().unwrap();
-        let len = fr.pay_off + fr.payload.len();
+        let len = fr.len();
         let need = if fr.no_chain {
             0
+        } else if let Some(k) = fr.short_chain {
+            assert!(k < len.div_ceil(self.bb));
+            k
         } else {
             len.div_ceil(self.bb).max(1)
         };
         if need > self.free.len() {
+            // The pool stays short: the parser would have run out of buflets. The frame is
+            // stored with no chain at all and reported NO_BUFLET (a frame that already failed
+            // a check keeps its reason; decision 1), so the stimulus never deadlocks.
+            let now = self.m.cycles();
+            let since = *self.pool_wait.get_or_insert(now);
+            if now - since > 3000 {
+                let f = self.frames.front_mut().unwrap();
+                f.no_chain = true;
+                f.short_chain = None;
+                if f.reason == 0 {
+                    f.reason = D_NO_BUFLET;
+                }
+                *self.cov.entry("harness_no_buflet").or_default() += 1;
+                self.pool_wait = None;
+            }
             return;
         }
-        let fr = self.frames.pop_front().unwrap();
+        self.pool_wait = None;
+        let mut fr = self.frames.pop_front().unwrap();
         let mut bytes: Vec<u8> = (0..fr.pay_off).map(|_| self.rng.gen()).collect();
         bytes.extend_from_slice(&fr.payload);
+        fr.bytes = bytes.clone();
         let mut chain = Vec::new();
         for _ in 0..need {
             let b = self.free.pop_front().unwrap();
@@ -1708,6 +2434,47 @@ impl Tb {
             && self.allowed_free.is_empty()
             && self.wr_reqs.is_empty()
             && self.wr_cur.is_none()
+            && self.anon_writes.is_empty()
+            && self.anon_cpl.is_empty()
+            && self.tick_now == 0
+            && !self.tick_pending()
+            && self.deliverable().is_none()
+    }
+
+    fn why_not_quiet(&self) -> String {
+        format!(
+            "frames {} meta {} reqs {} cur_req {} cmd {:?} tx {} ret {:?} free {:?} wr {} {:?} \
+             anon_wr {:?} anon_cpl {} tick_now {} tick_pending {} deliverable {:?}",
+            self.frames.len(),
+            self.cur_meta.is_some(),
+            self.req_q.len(),
+            self.cur_req.is_some(),
+            self.cmd_expect,
+            self.tx_expect.len(),
+            self.ret_exp,
+            self.allowed_free,
+            self.wr_reqs.len(),
+            self.wr_cur,
+            self.anon_writes,
+            self.anon_cpl.len(),
+            self.tick_now,
+            self.tick_pending(),
+            self.deliverable()
+        )
+    }
+
+    /// A tick was requested after the last tick the engine took.
+    fn tick_pending(&self) -> bool {
+        self.last_tick_req
+            .is_some_and(|r| self.last_ev_tick.is_none_or(|t| t <= r))
+    }
+
+    /// A socket with both a segment and a named buffer (delivery must go on).
+    fn deliverable(&self) -> Option<usize> {
+        self.osock.iter().position(|s| {
+            s.as_ref()
+                .is_some_and(|s| !s.inorder.is_empty() && !s.nbs.is_empty())
+        })
     }
 
     /// Runs until everything queued was processed and every expected output was seen, plus a
@@ -1716,7 +2483,11 @@ impl Tb {
         let start = self.m.cycles();
         loop {
             while !self.quiet() {
-                assert!(self.m.cycles() - start < max, "timeout waiting for quiet");
+                assert!(
+                    self.m.cycles() - start < max,
+                    "timeout waiting for quiet: {}",
+                    self.why_not_quiet()
+                );
                 self.cycle();
             }
             for _ in 0..200 {
@@ -1733,6 +2504,15 @@ impl Tb {
         assert!(self.quiet(), "not quiet at the end");
         assert!(self.del_order.is_empty());
         assert!(self.nb_pending.is_empty(), "NB posts never picked");
+        assert!(self.anon_pending.is_empty(), "ANON posts never picked");
+        assert_eq!(self.early, 0, "TIMEOUT returns without a tick");
+        assert!(self.timeout_order.is_empty());
+        assert!(
+            self.got.ticks <= self.tick_reqs,
+            "{} ticks taken for {} requests",
+            self.got.ticks,
+            self.tick_reqs
+        );
         let mut exp = self.exp.clone();
         exp.returned = self.got.returned;
         assert_eq!(self.got, exp, "counter events (got vs expected)");
@@ -1901,7 +2681,8 @@ fn gen_frame(tb: &Tb, p: &mut Peer, idx: usize, rng: &mut ChaCha8Rng) -> Option<
         }
         ST_ESTAB => {
             // a closed window: the peer mostly waits (and probes now and then)
-            if o.win(tb.pool_room(tb.free.len())) == 0 && rng.gen_bool(0.98) {
+            let wnd = o.wnd(tb.pool_room(tb.free.len()));
+            if wnd == 0 && rng.gen_bool(0.98) {
                 return None;
             }
             let base = o.rcv_nxt.wrapping_sub(isn1) as usize;
@@ -1958,6 +2739,13 @@ fn gen_frame(tb: &Tb, p: &mut Peer, idx: usize, rng: &mut ChaCha8Rng) -> Option<
                         65..=69 if base > 0 => {
                             let back = rng.gen_range(1..=base.min(400));
                             (base - back, rng.gen_range(1..=back))
+                        }
+                        93..=97 if wnd > 0 => {
+                            // up to (or just past) the window promised
+                            (
+                                base,
+                                wnd as usize + rng.gen_range(0..3) * rng.gen_range(0..40),
+                            )
                         }
                         70..=79 if !o.ooo.is_empty() => {
                             let h = &o.ooo[rng.gen_range(0..o.ooo.len())];
@@ -2029,19 +2817,149 @@ fn gen_frame(tb: &Tb, p: &mut Peer, idx: usize, rng: &mut ChaCha8Rng) -> Option<
     Some(f)
 }
 
-fn noise_frame(peers: &[Peer], rng: &mut ChaCha8Rng) -> Frame {
-    let c = peers[rng.gen_range(0..peers.len())].cfg;
+/// A frame no peer's socket takes: parser drops, tuple mismatches, the wrong protocol for a
+/// socket, non-IPv4 frames and ARP requests (for the NIC or not), some stored only in part.
+fn noise_frame(cfgs: &[SockCfg], nic_ip: u32, bb: usize, rng: &mut ChaCha8Rng) -> Frame {
+    let c = cfgs[rng.gen_range(0..cfgs.len())];
     let mut f = c.frame(rng.gen(), rng.gen(), ACK, vec![7; rng.gen_range(0..60)]);
-    match rng.gen_range(0..4) {
+    match rng.gen_range(0..12) {
         0 => f.dport ^= 0x100,
         1 => f.src_ip ^= 0x10,
         2 => f.vlan = if c.vlan == 0 { 9 } else { 0 },
-        _ => {
+        3 => {
             f.reason = [1u8, 2, 3, 4, 5, 6, 8, 10][rng.gen_range(0..8)];
             f.no_chain = f.reason == 8 && rng.gen_bool(0.5);
         }
+        4 => {
+            // the other protocol on the socket's tuple: no match
+            let n = rng.gen_range(0..300);
+            let pay: Vec<u8> = (0..n).map(|_| rng.gen()).collect();
+            f = if c.proto == PROTO_UDP {
+                c.frame(rng.gen(), 0, ACK, pay)
+            } else {
+                c.datagram(pay)
+            };
+        }
+        5 | 6 => {
+            let len = match rng.gen_range(0..10) {
+                0 => rng.gen_range(PAGE..MAX_FRAME),
+                1..=3 => rng.gen_range(14..80),
+                _ => rng.gen_range(60..1600),
+            };
+            let reason = if rng.gen_bool(0.5) {
+                D_NOT_IPV4
+            } else {
+                D_NO_SOCKET
+            };
+            f = raw_frame(reason, len, rng);
+            let need = len.div_ceil(bb);
+            if rng.gen_range(0..5) == 0 {
+                // stored in part (the pool ran dry): never passed up
+                if need > 1 && rng.gen_bool(0.7) {
+                    f.short_chain = Some(rng.gen_range(1..need));
+                } else {
+                    f.no_chain = true;
+                }
+            }
+        }
+        _ => {
+            let tpa = if rng.gen_range(0..3) > 0 {
+                nic_ip
+            } else {
+                rng.gen()
+            };
+            let vlan = if rng.gen_bool(0.3) {
+                rng.gen_range(1..4095)
+            } else {
+                0
+            };
+            f = arp_frame(rng.gen(), rng.gen(), tpa, vlan, rng);
+            f.no_chain = rng.gen_range(0..6) == 0;
+        }
     }
     f
+}
+
+/// A random UDP peer: a UDP socket with junk TCP fields, datagrams of every size, small and
+/// large NBs with timeouts, deleted with or without datagrams waiting.
+struct UdpPeer {
+    slot: u16,
+    cfg: SockCfg,
+    ph: Ph,
+    lives: u32,
+    left: u32,
+}
+
+fn udp_peer_step(tb: &mut Tb, u: &mut UdpPeer, idx: usize, rng: &mut ChaCha8Rng) {
+    let slot = u.slot;
+    match u.ph {
+        Ph::Idle => {
+            let mut c = SockCfg::new(slot, rng);
+            c.proto = PROTO_UDP;
+            c.rcv_buf = rng.gen(); // not validated for UDP
+            c.wscale = rng.gen();
+            c.mss = rng.gen();
+            c.vlan = if rng.gen_bool(0.3) { 7 } else { 0 };
+            c.remote_port = rng.gen();
+            u.cfg = c;
+            u.left = rng.gen_range(5..40);
+            tb.sock_add(&c);
+            u.ph = Ph::Adding;
+        }
+        Ph::Adding => {
+            if tb.osock[slot as usize].is_some() {
+                u.ph = Ph::Active;
+            }
+        }
+        Ph::Active => {
+            let o = tb.osock[slot as usize].as_ref().expect("UDP socket");
+            let waiting = o.inorder.len();
+            if u.left > 0
+                && waiting < 4
+                && tb.frames.len() < 3
+                && !pending(tb, idx)
+                && rng.gen_range(0..30) == 0
+            {
+                let n = match rng.gen_range(0..20) {
+                    0 => rng.gen_range(3000..MAX_FRAME - 100),
+                    1..=4 => rng.gen_range(0..20),
+                    _ => rng.gen_range(20..1500),
+                };
+                let mut f = u.cfg.datagram((0..n).map(|_| rng.gen()).collect());
+                f.pay_off += 4 * rng.gen_range(0..11); // IPv4 options
+                f.peer = Some(idx);
+                tb.push(f);
+                u.left -= 1;
+            }
+            if tb.nbs_out(slot) < 2 && tb.req_q.len() < 3 && rng.gen_range(0..60) == 0 {
+                if let Some(r) = tb.free_ref() {
+                    let total = match rng.gen_range(0..10) {
+                        0 => rng.gen_range(1..9),
+                        1..=3 => rng.gen_range(9..300),
+                        _ => rng.gen_range(300..3 * PAGE),
+                    };
+                    let pages = total.div_ceil(PAGE) as u32 + rng.gen_range(0..2);
+                    let timeout = if rng.gen_bool(0.5) {
+                        0
+                    } else {
+                        rng.gen_range(1..5)
+                    };
+                    tb.nb_post_t(slot, r as u32, total, pages, false, timeout);
+                }
+            }
+            if u.left == 0 && !pending(tb, idx) && (waiting == 0 || rng.gen_range(0..3000) == 0) {
+                tb.sock_del(slot);
+                u.ph = Ph::Deleting;
+            }
+        }
+        Ph::Deleting => {
+            if tb.osock[slot as usize].is_none() && tb.graveyard.remove(&slot).is_some() {
+                u.lives -= 1;
+                u.ph = if u.lives > 0 { Ph::Idle } else { Ph::Done };
+            }
+        }
+        Ph::Done => {}
+    }
 }
 
 fn pending(tb: &Tb, idx: usize) -> bool {
@@ -2058,11 +2976,17 @@ fn run(model: &str, seed: u64) -> HashMap<&'static str, u64> {
     tb.p_valid = [70, 90, 40, 100][seed as usize % 4];
     tb.p_tx = [60, 30, 100, 80][seed as usize % 4];
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
+    tb.nic_ip = if seed.is_multiple_of(5) {
+        0
+    } else {
+        0x0A00_0001
+    };
+    tb.nic_mac = rng.gen();
 
     // ------------------------------------------------------------ bad and odd requests
     let mut c = SockCfg::new(7, &mut rng);
-    c.proto = 17;
-    tb.sock_add(&c); // not TCP
+    c.proto = 1;
+    tb.sock_add(&c); // neither TCP nor UDP
     c.proto = 6;
     c.rcv_buf = 0;
     tb.sock_add(&c); // RCV_BUF 0
@@ -2079,6 +3003,14 @@ fn run(model: &str, seed: u64) -> HashMap<&'static str, u64> {
     tb.raw_req(OP_SOCK_DEL, 6); // not in use
     tb.raw_req(OP_SOCK_DEL, 300); // out of range
     tb.nb_post(6, 1, 100, 1, false); // socket not in use
+                                     // anonymous buffers: out of range, too small, too large, slot busy
+    let na = tb.num_anon as u32;
+    let a0 = tb.host_alloc(PAGE, PAGE);
+    tb.anon_post_at(na, 100, a0, 0, 0);
+    tb.anon_post_at(1, 63, a0, 0, 0);
+    tb.anon_post_at(1, 16385, a0, 0, 0);
+    tb.anon_post(0, 64 + rng.gen_range(0..100));
+    tb.anon_post_at(0, 1000, a0, 0, 0);
     tb.settle(50_000);
 
     // ------------------------------------------------------------ peers
@@ -2103,11 +3035,46 @@ fn run(model: &str, seed: u64) -> HashMap<&'static str, u64> {
         })
         .collect();
 
+    let mut udps: Vec<UdpPeer> = (0..2)
+        .map(|i| UdpPeer {
+            slot: 6 + i,
+            cfg: SockCfg::default(),
+            ph: Ph::Idle,
+            lives: 2,
+            left: 0,
+        })
+        .collect();
+    tb.p_tick = [0, 20, 60, 150][seed as usize % 4];
+
     let start = tb.m.cycles();
     let mut bad_nb_done = false;
     loop {
         let now = tb.m.cycles();
-        assert!(now - start < 6_000_000, "timeout in the random run");
+        assert!(
+            now - start < 6_000_000,
+            "timeout in the random run: peers {:?} udp {:?} anon {} {}",
+            peers.iter().map(|p| p.ph).collect::<Vec<_>>(),
+            udps.iter().map(|u| (u.ph, u.left)).collect::<Vec<_>>(),
+            tb.anon_list.len(),
+            tb.why_not_quiet()
+        );
+        for k in 0..udps.len() {
+            udp_peer_step(&mut tb, &mut udps[k], 100 + k, &mut rng);
+        }
+        // anonymous buffers now and then (a few outstanding)
+        if tb.anon_list.len() + tb.anon_pending.len() < 3 && rng.gen_range(0..400) == 0 {
+            if let Some(r) = tb.free_anon() {
+                let len = if rng.gen_bool(0.3) {
+                    rng.gen_range(64..200)
+                } else {
+                    rng.gen_range(200..=16384)
+                };
+                tb.anon_post(r, len);
+            }
+        }
+        if tb.p_tick > 0 && rng.gen_range(0..20_000) == 0 {
+            tb.tick_now += rng.gen_range(1..4); // a burst: consecutive requests merge
+        }
         for i in 0..nsock {
             let slot = peers[i].slot;
             match peers[i].ph {
@@ -2213,15 +3180,24 @@ fn run(model: &str, seed: u64) -> HashMap<&'static str, u64> {
                 let i = cand[rng.gen_range(0..cand.len())];
                 if let Some(f) = gen_frame(&tb, &mut peers[i], i, &mut rng) {
                     tb.push(f);
-                    if rng.gen_range(0..100) < 3 {
-                        let f = noise_frame(&peers, &mut rng);
+                    if rng.gen_range(0..100) < 6 {
+                        let cfgs: Vec<SockCfg> = peers
+                            .iter()
+                            .map(|p| p.cfg)
+                            .chain(udps.iter().map(|u| u.cfg))
+                            .collect();
+                        let f = noise_frame(&cfgs, tb.nic_ip, tb.bb, &mut rng);
                         tb.push(f);
                     }
                 }
             }
         }
-        if peers.iter().all(|p| p.ph == Ph::Done) && tb.quiet() {
-            break;
+        let done = peers.iter().all(|p| p.ph == Ph::Done) && udps.iter().all(|u| u.ph == Ph::Done);
+        if done {
+            tb.p_tick = 0;
+            if tb.quiet() {
+                break;
+            }
         }
         tb.cycle();
     }
@@ -2229,12 +3205,18 @@ fn run(model: &str, seed: u64) -> HashMap<&'static str, u64> {
     tb.final_checks(true);
     assert!(tb.graveyard.is_empty());
     eprintln!(
-        "{model} seed {seed}: {} cycles, {} bytes delivered, {} tx, {} NB returns, {} held",
+        "{model} seed {seed}: {} cycles, {} bytes delivered, {} tx, {} NB returns, {} held, \
+         {} anon, {} ARP, {} ticks ({} requests), {} timeouts",
         tb.m.cycles(),
         tb.got.delivered,
         tb.got.tx,
         tb.got.returned,
-        tb.got.ooo_held
+        tb.got.ooo_held,
+        tb.got.anon_rx,
+        tb.got.arp,
+        tb.got.ticks,
+        tb.tick_reqs,
+        tb.got.timeouts
     );
     let mut cov = tb.cov.clone();
     for (r, &n) in tb.exp.drop.iter().enumerate() {
@@ -2295,6 +3277,25 @@ fn random_traffic(model: &str, seeds: std::ops::Range<u64>) {
         "drop_bad_state",
         "drop_no_socket",
         "drop_parser",
+        "ack_frozen",
+        "ack_promised",
+        "ack_pool_closed",
+        "accept_pool_closed",
+        "beyond_win_within_promise",
+        "edge_rounded_left",
+        "anon_rx",
+        "anon_trunc",
+        "anon_none_drop",
+        "anon_partial_drop",
+        "arp_reply",
+        "arp_reply_partial",
+        "arp_not_ours",
+        "udp_rx",
+        "udp_return",
+        "udp_trunc",
+        "udp_multi_chunk",
+        "timeout",
+        "timeout_empty",
     ] {
         assert!(
             cov.get(k).copied().unwrap_or(0) > 0,
@@ -2318,6 +3319,17 @@ fn toe_engine_w512_random_traffic() {
 // ==================================================================== directed tests
 
 const MODELS: [&str; 2] = ["toe_engine_w64", "toe_engine_w512"];
+
+/// The models the directed tests run on: both, or those named in TOE_MODELS (comma list).
+fn models() -> Vec<&'static str> {
+    match std::env::var("TOE_MODELS") {
+        Ok(v) => MODELS
+            .into_iter()
+            .filter(|m| v.split(',').any(|x| x.trim() == *m))
+            .collect(),
+        Err(_) => MODELS.to_vec(),
+    }
+}
 
 fn txf(t: &[u8; 48], f: (usize, usize)) -> u64 {
     get(t, f)
@@ -2361,7 +3373,7 @@ fn stream_of(n: usize, seed: u64) -> Vec<u8> {
 
 #[test]
 fn handshake_syn_ack_fields_and_windows() {
-    for model in MODELS {
+    for model in models() {
         let mut tb = dtb(model, 1);
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut a = SockCfg::new(0, &mut rng);
@@ -2441,7 +3453,7 @@ fn handshake_syn_ack_fields_and_windows() {
 
 #[test]
 fn reordering_overlaps_and_duplicates() {
-    for model in MODELS {
+    for model in models() {
         let mut tb = dtb(model, 2);
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         let mut c = SockCfg::new(3, &mut rng);
@@ -2517,7 +3529,7 @@ fn reordering_overlaps_and_duplicates() {
 
 #[test]
 fn zero_window_trim_and_probes() {
-    for model in MODELS {
+    for model in models() {
         let mut tb = dtb(model, 3);
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let mut c = SockCfg::new(2, &mut rng);
@@ -2593,7 +3605,7 @@ fn zero_window_trim_and_probes() {
 
 #[test]
 fn fin_and_rst_in_order_and_ahead() {
-    for model in MODELS {
+    for model in models() {
         let mut tb = dtb(model, 4);
         let mut rng = ChaCha8Rng::seed_from_u64(4);
         let mut x = SockCfg::new(0, &mut rng);
@@ -2686,7 +3698,7 @@ fn fin_and_rst_in_order_and_ahead() {
 
 #[test]
 fn sock_del_returns_nbs_frees_segments_and_unlinks() {
-    for model in MODELS {
+    for model in models() {
         let mut tb = dtb(model, 5);
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let hb = 4u32; // HASH_BUCKETS of the toe_engine models
@@ -2782,7 +3794,7 @@ fn sock_del_returns_nbs_frees_segments_and_unlinks() {
 
 #[test]
 fn psh_return_and_syn_rcvd_reset() {
-    for model in MODELS {
+    for model in models() {
         let mut tb = dtb(model, 6);
         let mut rng = ChaCha8Rng::seed_from_u64(6);
         let mut p = SockCfg::new(0, &mut rng);
@@ -2921,4 +3933,863 @@ fn toe_engine_w64_throughput() {
 #[test]
 fn toe_engine_w512_throughput() {
     throughput("toe_engine_w512", 0.75);
+}
+
+// ==================================================================== directed: the window rule
+
+/// (ref, flags, bytes, stream_off, hdr_bytes) of the NB_RETURN completions from `from` on.
+fn rets(tb: &Tb, from: usize) -> Vec<(u64, u64, u64, u64, u64)> {
+    tb.cpl_log[from..]
+        .iter()
+        .filter(|c| get(&c[..], spec::cpl::KIND) == spec::cpl_kind::NB_RETURN)
+        .map(|c| {
+            (
+                get(c, spec::cpl::REF_NUM),
+                get(c, spec::cpl::FLAGS),
+                get(c, spec::cpl::BYTES),
+                get(c, spec::cpl::STREAM_OFF),
+                get(c, spec::cpl::HDR_BYTES),
+            )
+        })
+        .collect()
+}
+
+/// (ACK, WINDOW) of the tx commands from `from` on.
+fn acks(tb: &Tb, from: usize) -> Vec<(u32, u16)> {
+    tb.tx_log[from..]
+        .iter()
+        .map(|t| (txv(t).1, txv(t).2))
+        .collect()
+}
+
+fn reserve(tb: &Tb) -> usize {
+    tb.nbuf / spec::param::POOL_RESERVE_DIV as usize
+}
+
+/// Sends 1-byte in-order segments on `c` (one buflet each, never delivered: no NB) until the
+/// pool's free count is `target`; `next` is the stream offset of the next byte, advanced.
+fn fill_pool(tb: &mut Tb, c: &SockCfg, isn: u32, next: &mut usize, target: usize) {
+    while tb.free.len() > target {
+        let seq = isn.wrapping_add(1).wrapping_add(*next as u32);
+        tb.push(c.frame(seq, 0, ACK, vec![*next as u8]));
+        *next += 1;
+        tb.settle(20_000);
+    }
+    assert_eq!(tb.free.len(), target);
+}
+
+/// During a loss episode the peer's duplicate ACKs must repeat the window exactly (RFC 5681):
+/// while every held segment takes buflets (so `win` shrinks: the old rule advertised less on
+/// each), and while the driver frees buflets of another socket (so `win` grows past the
+/// promise: the edge stays frozen); once the gap fills, the edge has not moved left.
+#[test]
+fn window_duplicate_acks_repeat_the_window() {
+    for model in models() {
+        let mut tb = dtb(model, 11);
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut c = SockCfg::new(0, &mut rng);
+        c.rcv_buf = 1 << 30; // the pool bounds the window
+        c.wscale = 2;
+        let mut b = SockCfg::new(1, &mut rng);
+        b.rcv_buf = 1 << 30;
+        tb.sock_add(&c);
+        tb.sock_add(&b);
+        tb.settle(10_000);
+        let isn = 7000u32;
+        handshake(&mut tb, &b, isn, None);
+        // b's undelivered bytes hold most of the pool: c's first promise is small
+        let mut b_bytes = 0usize;
+        let res = reserve(&tb);
+        fill_pool(&mut tb, &b, isn, &mut b_bytes, res + 30);
+        handshake(&mut tb, &c, isn, Some(3));
+        let s = stream_of(6000, 11);
+        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
+        let n0 = tb.tx_log.len();
+        tb.push(c.frame(seq(0), 0, ACK, s[..300].to_vec()));
+        tb.settle(20_000);
+        let (a0, w0) = acks(&tb, n0)[0];
+        assert_eq!(a0, seq(300));
+        let edge0 = a0.wrapping_add((w0 as u32) << 2);
+        // [300, 600) is lost; the segments behind the gap are held
+        let seg = |k: usize| {
+            c.frame(
+                seq(600 + 400 * k),
+                0,
+                ACK,
+                s[600 + 400 * k..1000 + 400 * k].to_vec(),
+            )
+        };
+        let free0 = tb.free.len();
+        let n1 = tb.tx_log.len();
+        for k in 0..5 {
+            tb.push(seg(k));
+        }
+        tb.settle(40_000);
+        assert!(
+            tb.free.len() + 5 <= free0,
+            "{model}: the held segments took buflets"
+        );
+        // b's bytes are delivered: the pool room grows past what c was promised
+        tb.nb_post(1, 0, b_bytes, 1, false);
+        tb.settle(40_000);
+        let room = tb.pool_room(tb.free.len() - 2) >> 2;
+        assert!(
+            room > w0 as u64 + 64,
+            "{model}: the pool grew ({room} vs {w0})"
+        );
+        for k in 5..10 {
+            tb.push(seg(k));
+        }
+        tb.settle(40_000);
+        let dup = acks(&tb, n1);
+        assert_eq!(dup.len(), 10);
+        assert!(
+            dup.iter().all(|&x| x == (seq(300), w0)),
+            "{model}: duplicate ACKs repeat ACK and WINDOW exactly: {dup:?} (first ACK {w0})"
+        );
+        assert_eq!(tb.got.ooo_held, 10);
+        // the gap fills: everything drains, the edge has not moved left
+        let n2 = tb.tx_log.len();
+        tb.push(c.frame(seq(300), 0, ACK, s[300..600].to_vec()));
+        tb.settle(40_000);
+        let (a1, w1) = acks(&tb, n2)[0];
+        assert_eq!(a1, seq(4600), "{model}: cumulative ACK after the drain");
+        let edge1 = a1.wrapping_add((w1 as u32) << 2);
+        assert!(
+            edge1.wrapping_sub(edge0) as i32 > -4,
+            "{model}: edge {edge1:#x} left of {edge0:#x}"
+        );
+        tb.nb_post(0, 1, 3 * PAGE, 3, false);
+        tb.nb_post(0, 2, 3 * PAGE, 3, false);
+        tb.settle(60_000);
+        assert!(tb.osock[0].as_ref().unwrap().delivered == s[..4600]);
+        tb.sock_del(0);
+        tb.sock_del(1);
+        tb.settle(20_000);
+        tb.final_checks(true);
+    }
+}
+
+/// A closed pool advertises 0 but still takes what was promised: a segment inside the promised
+/// edge is accepted (the old rule dropped it OUT_OF_WINDOW), one crossing it is trimmed at the
+/// edge, and only then is the window 0.
+#[test]
+fn window_promise_is_honoured_after_the_pool_closes() {
+    for model in models() {
+        let mut tb = dtb(model, 12);
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        let mut a = SockCfg::new(0, &mut rng);
+        a.rcv_buf = 600;
+        let mut b = SockCfg::new(1, &mut rng);
+        b.rcv_buf = 1 << 30;
+        tb.sock_add(&a);
+        tb.sock_add(&b);
+        tb.settle(10_000);
+        let isn = 100u32;
+        handshake(&mut tb, &a, isn, None);
+        handshake(&mut tb, &b, isn, None);
+        let s = stream_of(1000, 12);
+        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
+        let n0 = tb.tx_log.len();
+        tb.push(a.frame(seq(0), 0, ACK, s[..100].to_vec()));
+        tb.settle(20_000);
+        assert_eq!(acks(&tb, n0), vec![(seq(100), 500)], "{model}: edge at 600");
+        // b's tiny segments (no NB) take the pool down to the reserve + 1
+        let mut nb_bytes = 0usize;
+        let res = reserve(&tb);
+        fill_pool(&mut tb, &b, isn, &mut nb_bytes, res + 1);
+        let oow0 = tb.got.drop[D_OOW as usize];
+        let acc0 = tb.got.accepted;
+        let n1 = tb.tx_log.len();
+        // a: 50 bytes inside the promise, picked with pool room 0 (its own buflet took the last)
+        tb.push(a.frame(seq(100), 0, ACK, s[100..150].to_vec()));
+        tb.settle(20_000);
+        // a: 460 bytes crossing the edge at 600 by 10: trimmed (poisoned beyond it)
+        let mut d = s[150..610].to_vec();
+        for x in &mut d[450..] {
+            *x ^= 0x77;
+        }
+        tb.push(a.frame(seq(150), 0, ACK | PSH, d));
+        tb.settle(20_000);
+        // a: nothing is promised any more: a probe with data is not acceptable
+        tb.push(a.frame(seq(600), 0, ACK, s[600..610].to_vec()));
+        tb.settle(20_000);
+        assert_eq!(
+            acks(&tb, n1),
+            vec![(seq(150), 0), (seq(600), 0), (seq(600), 0)],
+            "{model}: ACKs of a closed pool"
+        );
+        assert_eq!(
+            tb.got.accepted - acc0,
+            2,
+            "{model}: both promised segments kept"
+        );
+        assert_eq!(tb.got.drop[D_OOW as usize] - oow0, 1);
+        // the driver catches up: b's bytes and a's 600 bytes are delivered
+        tb.nb_post(1, 0, nb_bytes, 1, false);
+        tb.nb_post(0, 1, 600, 1, false);
+        tb.settle(60_000);
+        assert!(tb.osock[0].as_ref().unwrap().delivered == s[..600]);
+        let r = rets(&tb, 0);
+        assert!(r.contains(&(1, C_FULL as u64, 600, 0, 0)), "{model}: {r:?}");
+        tb.sock_del(0);
+        tb.sock_del(1);
+        tb.settle(20_000);
+        tb.final_checks(true);
+    }
+}
+
+/// The SYN-ACK sets the first edge (RCV_NXT + its unscaled window): the handshake's ACK may
+/// carry up to that much even when the pool shrank since (the old rule trimmed it to `win`); a
+/// retransmitted SYN-ACK carries min(win, 65535) of its own time, and the promise stands.
+#[test]
+fn window_syn_ack_sets_the_first_edge() {
+    for model in models() {
+        let mut tb = dtb(model, 13);
+        let mut rng = ChaCha8Rng::seed_from_u64(13);
+        let mut a = SockCfg::new(0, &mut rng);
+        a.rcv_buf = 1 << 30;
+        let mut b = SockCfg::new(1, &mut rng);
+        b.rcv_buf = 1 << 30;
+        tb.sock_add(&a);
+        tb.sock_add(&b);
+        tb.settle(10_000);
+        let isn = 0xFFFF_FF00u32; // the window crosses the sequence wrap
+        handshake(&mut tb, &b, isn, None);
+        let n0 = tb.tx_log.len();
+        tb.push(a.frame(isn, 0, SYN, Vec::new()));
+        tb.settle(20_000);
+        let free_syn = tb.free.len() - 1; // the SYN's own buflet was taken at its pick
+        let w0 = tb.pool_room(free_syn).min(65535) as u16;
+        assert_eq!(acks(&tb, n0), vec![(isn.wrapping_add(1), w0)]);
+        let len = 1000usize;
+        let need = (54 + len).div_ceil(tb.bb);
+        let mut next = 0usize;
+        let res = reserve(&tb);
+        fill_pool(&mut tb, &b, isn, &mut next, res + need + 3);
+        // retransmitted SYN: the SYN-ACK carries the window of now
+        let n1 = tb.tx_log.len();
+        tb.push(a.frame(isn, 0, SYN, Vec::new()));
+        tb.settle(20_000);
+        let w1 = tb.pool_room(res + need + 2) as u16;
+        assert!(w1 < w0);
+        assert_eq!(acks(&tb, n1), vec![(isn.wrapping_add(1), w1)], "{model}");
+        // the ACK of the SYN-ACK with 1000 bytes: more than win, less than the SYN-ACK promised
+        let s = stream_of(len, 13);
+        let n2 = tb.tx_log.len();
+        tb.push(a.frame(isn.wrapping_add(1), a.iss.wrapping_add(1), ACK, s.clone()));
+        tb.settle(20_000);
+        let win_now = tb.pool_room(res + 3) as u32;
+        assert!((win_now as usize) < len && len < w0 as usize);
+        let rcv = isn.wrapping_add(1).wrapping_add(len as u32);
+        assert_eq!(
+            acks(&tb, n2),
+            vec![(rcv, w0 - len as u16)],
+            "{model}: all 1000 bytes taken, the edge kept"
+        );
+        tb.nb_post(0, 0, 2 * PAGE, 2, false);
+        tb.nb_post(1, 1, next, 1, false);
+        tb.settle(60_000);
+        assert!(tb.osock[0].as_ref().unwrap().delivered == s);
+        tb.sock_del(0);
+        tb.sock_del(1);
+        tb.settle(20_000);
+        tb.final_checks(true);
+    }
+}
+
+// ==================================================================== directed: UDP
+
+/// UDP sockets (junk TCP fields accepted), a TCP socket on the same 4-tuple, datagrams of
+/// every shape into their own NBs: exact fit, header only, spanning pages, truncated (with
+/// HDR_BYTES = min(8, FILLED)), STREAM_OFF and the delivered count in bytes written, and a
+/// delete with a datagram still waiting.
+#[test]
+fn udp_datagrams_into_named_buffers() {
+    for model in models() {
+        let mut tb = dtb(model, 21);
+        let mut rng = ChaCha8Rng::seed_from_u64(21);
+        let mut u = SockCfg::new(2, &mut rng);
+        u.proto = PROTO_UDP;
+        u.rcv_buf = 0; // not validated for UDP
+        u.wscale = 200;
+        u.mss = 0;
+        let mut t = u; // TCP on the same tuple
+        t.slot = 4;
+        t.proto = PROTO_TCP;
+        t.rcv_buf = 5000;
+        t.wscale = 0;
+        t.mss = 1460;
+        let mut bad = SockCfg::new(3, &mut rng);
+        bad.proto = 1;
+        let mut tcp_only = SockCfg::new(5, &mut rng);
+        tcp_only.rcv_buf = 5000;
+        tb.sock_add(&u);
+        tb.sock_add(&t);
+        tb.sock_add(&bad);
+        tb.sock_add(&tcp_only);
+        tb.settle(10_000);
+        let st: Vec<u64> = tb
+            .cpl_log
+            .iter()
+            .map(|c| get(c, spec::cpl::STATUS))
+            .collect();
+        assert_eq!(
+            st,
+            vec![0, 0, spec::status::BAD_SOCK, 0],
+            "{model}: SOCK_ADDs"
+        );
+        // TCP on the shared tuple still handshakes; UDP to a TCP-only tuple matches nothing
+        handshake(&mut tb, &t, 50, None);
+        assert_eq!(txv(tb.tx_log.last().unwrap()).3, SYN | ACK);
+        tb.push(tcp_only.datagram(vec![1; 30]));
+        tb.settle(20_000);
+        assert_eq!(tb.got.drop[D_NO_SOCKET as usize], 1);
+        let sizes = [100usize, 0, 5000, 300, 40, 50, 60];
+        for (k, &n) in sizes.iter().enumerate() {
+            let mut f = u.datagram(stream_of(n, 100 + k as u64));
+            f.pay_off += 4 * (k % 3); // IPv4 options move the UDP header
+            tb.push(f);
+        }
+        tb.settle(40_000);
+        assert_eq!(tb.got.accepted, sizes.len() as u64);
+        let c0 = tb.cpl_log.len();
+        tb.nb_post(2, 0, 108, 1, false); // exact fit
+        tb.nb_post(2, 1, 20, 1, false); // header only
+        tb.nb_post(2, 2, 3 * PAGE, 3, false); // 5008 bytes across a page boundary
+        tb.nb_post(2, 3, 20, 1, false); // truncated to 20
+        tb.nb_post(2, 4, 5, 1, false); // truncated inside the header
+        tb.nb_post(2, 5, 58, 1, false); // exact fit
+        tb.settle(60_000);
+        let dg = C_DATAGRAM as u64;
+        let tr = (C_DATAGRAM | C_TRUNC) as u64;
+        assert_eq!(
+            rets(&tb, c0),
+            vec![
+                (0, dg, 108, 0, 8),
+                (1, dg, 8, 108, 8),
+                (2, dg, 5008, 116, 8),
+                (3, tr, 20, 5124, 8),
+                (4, tr, 5, 5144, 5),
+                (5, dg, 58, 5149, 8),
+            ],
+            "{model}: datagram returns"
+        );
+        assert_eq!(tb.got.delivered, 5207, "{model}: bytes written");
+        // one datagram still waits; an empty NB and the datagram go with the socket
+        let c1 = tb.cpl_log.len();
+        tb.sock_del(2);
+        tb.settle(20_000);
+        assert!(rets(&tb, c1).is_empty());
+        tb.nb_post(4, 6, 100, 1, false);
+        tb.push(u.datagram(vec![5; 10])); // the socket is gone: nothing matches
+        tb.settle(20_000);
+        assert_eq!(tb.got.drop[D_NO_SOCKET as usize], 2);
+        tb.sock_del(4);
+        tb.sock_del(5);
+        tb.settle(20_000);
+        tb.final_checks(true);
+    }
+}
+
+// ==================================================================== directed: anonymous
+
+/// ANON_POST validation (BAD_NB), FIFO order, TRUNC, frames longer than a page in writes of at
+/// most 4096 bytes at ADDR + 4096k, drops under the frame's own reason when no buffer is posted
+/// or the frame was stored in part (decision 1), slot reuse, SOCK_REF/FLAGS ignored.
+#[test]
+fn anonymous_buffers() {
+    for model in models() {
+        let mut tb = dtb(model, 31);
+        let mut rng = ChaCha8Rng::seed_from_u64(31);
+        let na = tb.num_anon as u32;
+        let a = tb.host_alloc(4 * PAGE, PAGE);
+        tb.anon_post_at(na, 100, a, 0, 0); // out of range
+        tb.anon_post_at(1, 63, a, 0, 0); // too small
+        tb.anon_post_at(1, 16385, a, 0, 0); // too large
+        let a3 = tb.host_alloc(64, 64);
+        tb.anon_post_at(3, 64, a3, 9, 0x5A); // SOCK_REF and FLAGS are not checked
+        tb.anon_post_at(3, 64, a, 0, 0); // slot busy
+        let a15 = tb.host_alloc(16384 + 300, PAGE) + 300; // not page-aligned
+        tb.anon_post_at(na - 1, 16384, a15, 0, 0);
+        tb.anon_post(0, 300);
+        tb.settle(20_000);
+        let st: Vec<(u64, u64, u64)> = tb
+            .cpl_log
+            .iter()
+            .map(|c| {
+                (
+                    get(c, spec::cpl::KIND),
+                    get(c, spec::cpl::STATUS),
+                    get(c, spec::cpl::OPCODE),
+                )
+            })
+            .collect();
+        let bad = (
+            spec::cpl_kind::CMD_DONE,
+            spec::status::BAD_NB,
+            OP_ANON_POST as u64,
+        );
+        assert_eq!(st, vec![bad; 4], "{model}: only the bad posts complete");
+        // a socket whose tuple the first frame misses (wrong port)
+        let mut c = SockCfg::new(0, &mut rng);
+        c.rcv_buf = 5000;
+        tb.sock_add(&c);
+        tb.settle(10_000);
+        let mut f1 = c.frame(1, 0, SYN, vec![3; 146]);
+        f1.dport ^= 1;
+        tb.push(f1); // NO_SOCKET, 200 bytes -> ref 3 (64): TRUNC
+        tb.push(raw_frame(D_NOT_IPV4, 9000, &mut rng)); // ref 15: 3 writes
+        tb.push(raw_frame(D_NO_SOCKET, 300, &mut rng)); // another protocol -> ref 0: exact
+        tb.push(raw_frame(D_NOT_IPV4, 100, &mut rng)); // no buffer: NOT_IPV4
+        tb.push(raw_frame(D_NO_SOCKET, 100, &mut rng)); // no buffer: NO_SOCKET
+        tb.settle(40_000);
+        let rx: Vec<(u64, u64, u64)> = tb
+            .cpl_log
+            .iter()
+            .filter(|c| get(&c[..], spec::cpl::KIND) == spec::cpl_kind::ANON_RX)
+            .map(|c| {
+                (
+                    get(c, spec::cpl::REF_NUM),
+                    get(c, spec::cpl::BYTES),
+                    get(c, spec::cpl::FLAGS),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rx,
+            vec![
+                (3, 64, C_TRUNC as u64),
+                (na as u64 - 1, 9000, 0),
+                (0, 300, 0)
+            ],
+            "{model}: ANON_RX in posting order"
+        );
+        assert_eq!(tb.got.anon_rx, 3);
+        assert_eq!(tb.got.drop[D_NOT_IPV4 as usize], 1);
+        assert_eq!(tb.got.drop[D_NO_SOCKET as usize], 1);
+        // the slot is free again; frames stored in part are never passed up
+        tb.anon_post(3, 1000);
+        tb.settle(10_000);
+        let mut f6 = raw_frame(D_NOT_IPV4, 2000, &mut rng);
+        f6.short_chain = Some(1);
+        tb.push(f6);
+        let mut f7 = raw_frame(D_NO_SOCKET, 80, &mut rng);
+        f7.no_chain = true;
+        tb.push(f7);
+        tb.push(raw_frame(D_NOT_IPV4, 500, &mut rng));
+        tb.settle(20_000);
+        assert_eq!(tb.got.anon_rx, 4);
+        assert_eq!(tb.got.drop[D_NOT_IPV4 as usize], 2);
+        assert_eq!(tb.got.drop[D_NO_SOCKET as usize], 2);
+        let last = tb.cpl_log.last().unwrap();
+        assert_eq!(
+            (get(last, spec::cpl::REF_NUM), get(last, spec::cpl::BYTES)),
+            (3, 500)
+        );
+        assert_eq!(
+            tb.got.delivered, 0,
+            "{model}: anonymous bytes are not NB deliveries"
+        );
+        assert_eq!(tb.got.returned, 0);
+        tb.sock_del(0);
+        tb.settle(20_000);
+        tb.final_checks(true);
+    }
+}
+
+// ==================================================================== directed: ARP
+
+/// ARP requests for NIC_IP are answered (exact tx_cmd, VLAN kept, even when not stored);
+/// requests for another address and every request while NIC_IP is 0 take the anonymous path.
+#[test]
+fn arp_responder() {
+    for model in models() {
+        let mut tb = dtb(model, 41);
+        let mut rng = ChaCha8Rng::seed_from_u64(41);
+        tb.nic_ip = 0x0A00_00FE;
+        tb.nic_mac = [0x02, 0x11, 0x22, 0x33, 0x44, 0x55];
+        tb.anon_post(1, 200);
+        tb.settle(10_000);
+        let sha1 = [0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F];
+        let sha2 = [0xF0, 0xE1, 0xD2, 0xC3, 0xB4, 0xA5];
+        tb.push(arp_frame(sha1, 0x0A00_0063, tb.nic_ip, 0, &mut rng));
+        tb.push(arp_frame(sha2, 0x0A00_0064, tb.nic_ip, 77, &mut rng));
+        let mut f = arp_frame(sha1, 0x0A00_0065, tb.nic_ip, 0, &mut rng);
+        f.no_chain = true; // not stored: still answered (decision 2)
+        tb.push(f);
+        tb.push(arp_frame(sha1, 0x0A00_0063, 0x0A00_00FD, 0, &mut rng)); // not ours: anon
+        tb.push(arp_frame(sha1, 0x0A00_0063, 0x0A00_00FD, 0, &mut rng)); // no buffer: drop
+        tb.settle(20_000);
+        let exp = vec![
+            arp_tx_bytes(sha1, tb.nic_mac, 0, tb.nic_ip, 0x0A00_0063),
+            arp_tx_bytes(sha2, tb.nic_mac, 77, tb.nic_ip, 0x0A00_0064),
+            arp_tx_bytes(sha1, tb.nic_mac, 0, tb.nic_ip, 0x0A00_0065),
+        ];
+        assert!(tb.tx_log == exp, "{model}: ARP reply commands");
+        assert_eq!(get(&tb.tx_log[0], spec::tx_cmd::KIND), spec::tx_kind::ARP);
+        assert_eq!((tb.got.arp, tb.got.anon_rx), (3, 1));
+        assert_eq!(tb.got.drop[D_NOT_IPV4 as usize], 1);
+        // the responder off
+        let ip = tb.nic_ip;
+        tb.nic_ip = 0;
+        tb.push(arp_frame(sha1, 0x0A00_0063, 0, 0, &mut rng));
+        tb.push(arp_frame(sha1, 0x0A00_0063, ip, 0, &mut rng));
+        tb.settle(20_000);
+        tb.anon_post(2, 64);
+        tb.settle(10_000);
+        tb.push(arp_frame(sha2, 0x0A00_0066, ip, 5, &mut rng));
+        tb.settle(20_000);
+        assert_eq!(tb.tx_log.len(), 3, "{model}: NIC_IP 0 answers nothing");
+        assert_eq!((tb.got.arp, tb.got.anon_rx), (3, 2));
+        assert_eq!(tb.got.drop[D_NOT_IPV4 as usize], 3);
+        let last = tb.cpl_log.last().unwrap();
+        assert_eq!(
+            (get(last, spec::cpl::REF_NUM), get(last, spec::cpl::BYTES)),
+            (2, 46),
+            "{model}: a tagged ARP frame in the anonymous buffer"
+        );
+        tb.final_checks(true);
+    }
+}
+
+// ==================================================================== directed: ticks and timeouts
+
+/// Runs `n` spaced ticks (each one settled) and checks CNT_TICKS moved by exactly `n`.
+fn ticks(tb: &mut Tb, n: u64) {
+    for _ in 0..n {
+        let t0 = tb.got.ticks;
+        tb.tick();
+        tb.settle(20_000);
+        assert_eq!(tb.got.ticks, t0 + 1, "one tick per spaced request");
+    }
+}
+
+/// Only head NBs count down; an NB returned empty on timeout reports the socket's STREAM_OFF;
+/// TIMEOUT 0 never expires; a partly filled NB times out with its bytes and the stream goes on
+/// in the next one; CNT_TICKS and CNT_TIMEOUTS.
+#[test]
+fn timeouts_of_head_named_buffers() {
+    for model in models() {
+        let mut tb = dtb(model, 51);
+        let mut rng = ChaCha8Rng::seed_from_u64(51);
+        let mut c = SockCfg::new(0, &mut rng);
+        c.rcv_buf = 100_000;
+        tb.sock_add(&c);
+        tb.settle(10_000);
+        ticks(&mut tb, 2); // nothing to time out
+        let isn = 9u32;
+        handshake(&mut tb, &c, isn, None);
+        let s = stream_of(3000, 51);
+        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
+        tb.push(c.frame(seq(0), 0, ACK, s[..300].to_vec()));
+        tb.nb_post_t(0, 0, 300, 1, false, 0);
+        tb.settle(20_000);
+        let c0 = tb.cpl_log.len();
+        tb.nb_post_t(0, 1, 1000, 1, false, 2);
+        tb.nb_post_t(0, 2, 1000, 1, false, 1);
+        tb.nb_post_t(0, 3, 1000, 1, false, 0);
+        tb.settle(10_000);
+        ticks(&mut tb, 1);
+        assert!(rets(&tb, c0).is_empty(), "{model}: NB 1 has a tick left");
+        ticks(&mut tb, 1);
+        let to = C_TIMEOUT as u64;
+        assert_eq!(rets(&tb, c0), vec![(1, to, 0, 300, 0)], "{model}: empty NB");
+        ticks(&mut tb, 1); // NB 2 counts only now that it is the head
+        assert_eq!(rets(&tb, c0)[1..], [(2, to, 0, 300, 0)]);
+        ticks(&mut tb, 3); // NB 3: TIMEOUT 0
+        assert_eq!(rets(&tb, c0).len(), 2);
+        // NB 3 takes 500 bytes and stays; NB 4 (TIMEOUT 1) behind it does not count
+        tb.nb_post_t(0, 4, 400, 1, false, 1);
+        tb.push(c.frame(seq(300), 0, ACK, s[300..800].to_vec()));
+        tb.settle(20_000);
+        ticks(&mut tb, 2);
+        assert_eq!(rets(&tb, c0).len(), 2);
+        tb.push(c.frame(seq(800), 0, ACK, s[800..1600].to_vec()));
+        tb.settle(20_000);
+        // NB 3 filled (1000), NB 4 got 300 bytes: its tick returns it
+        ticks(&mut tb, 1);
+        assert_eq!(
+            rets(&tb, c0)[2..],
+            [(3, C_FULL as u64, 1000, 300, 0), (4, to, 300, 1300, 0)],
+            "{model}: partly filled NB"
+        );
+        tb.nb_post_t(0, 5, 2000, 1, false, 3);
+        tb.push(c.frame(seq(1600), 0, ACK | FIN, s[1600..1800].to_vec()));
+        tb.settle(20_000);
+        assert_eq!(
+            rets(&tb, c0)[4..],
+            [(5, C_FIN as u64, 200, 1600, 0)],
+            "{model}: the stream goes on in the next NB"
+        );
+        assert!(tb.osock[0].as_ref().unwrap().delivered == s[..1800]);
+        assert_eq!(tb.got.timeouts, 3);
+        assert_eq!(tb.got.ticks, 11);
+        tb.sock_del(0);
+        tb.settle(20_000);
+        tb.final_checks(true);
+    }
+}
+
+/// Holds the DMA write request of the next delivery chunk, requests a tick while the engine is
+/// inside that delivery step, and lets it go: the tick is the next event (decision 3), between
+/// this chunk and the next one.
+fn tick_between_chunks(tb: &mut Tb) {
+    tb.hold[O_WR_REQ] = true;
+    let start = tb.m.cycles();
+    while tb.m.get(tb.p.wr_req_valid) == 0 {
+        assert!(tb.m.cycles() - start < 20_000, "no delivery chunk");
+        tb.cycle();
+    }
+    tb.tick();
+    for _ in 0..30 {
+        tb.cycle();
+    }
+    tb.hold[O_WR_REQ] = false;
+}
+
+/// A tick between two chunks of one segment (TCP) or one datagram (UDP, decision 7): the NB
+/// times out with the first chunk and the socket is woken, so the rest goes into its next NB
+/// (a datagram's rest returned DATAGRAM with HDR_BYTES = min(8, FILLED)).
+#[test]
+fn timeout_between_chunks_wakes_the_next_buffer() {
+    for model in models() {
+        let mut tb = dtb(model, 52);
+        tb.p_ready = 100;
+        tb.p_valid = 100;
+        let mut rng = ChaCha8Rng::seed_from_u64(52);
+        let mut c = SockCfg::new(0, &mut rng);
+        c.rcv_buf = 100_000;
+        let mut u = SockCfg::new(1, &mut rng);
+        u.proto = PROTO_UDP;
+        tb.sock_add(&c);
+        tb.sock_add(&u);
+        tb.settle(10_000);
+        let isn = 77u32;
+        handshake(&mut tb, &c, isn, None);
+        let s = stream_of(3000, 52);
+        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
+        // TCP: NB 0 is 5000 bytes over 2 pages; the 1400-byte segment crosses the page end
+        tb.nb_post_t(0, 0, 5000, 2, false, 1);
+        tb.nb_post_t(0, 1, 5000, 2, false, 0);
+        tb.push(c.frame(seq(0), 0, ACK, s[..3000].to_vec()));
+        tb.settle(20_000); // 3000 bytes in NB 0 (page 0 not yet full)
+        let c0 = tb.cpl_log.len();
+        tb.push(c.frame(seq(3000), 0, ACK, stream_of(1400, 53)));
+        tick_between_chunks(&mut tb);
+        tb.settle(20_000);
+        assert_eq!(
+            rets(&tb, c0),
+            vec![(0, C_TIMEOUT as u64, 4096, 0, 0)],
+            "{model}: TCP timeout between chunks"
+        );
+        let o = tb.osock[0].as_ref().unwrap();
+        assert_eq!((o.stream_off, tb.nbs[&1].filled), (4400, 304));
+        // UDP: the datagram crosses the end of the NB's first page
+        let c1 = tb.cpl_log.len();
+        tb.nb_post_t(1, 2, 6000, 2, false, 1);
+        tb.nb_post_t(1, 3, 100, 1, false, 0);
+        tb.nb_post_t(1, 4, 6000, 2, false, 0);
+        tb.settle(10_000);
+        tb.push(u.datagram(stream_of(4200, 54)));
+        tick_between_chunks(&mut tb);
+        tb.settle(20_000);
+        tb.push(u.datagram(stream_of(4200, 55)));
+        tb.settle(20_000);
+        let dg = C_DATAGRAM as u64;
+        assert_eq!(
+            rets(&tb, c1),
+            vec![
+                (2, C_TIMEOUT as u64, 4096, 0, 0),
+                (3, dg | C_TRUNC as u64, 100, 4096, 8),
+                (4, dg, 4208, 4196, 8),
+            ],
+            "{model}: UDP timeout in the middle of a datagram"
+        );
+        assert_eq!(tb.got.timeouts, 2);
+        tb.sock_del(0);
+        tb.sock_del(1);
+        tb.settle(20_000);
+        tb.final_checks(true);
+    }
+}
+
+/// Tick requests merge: two in consecutive cycles make one tick (the pending flag, decision 4),
+/// and any number made while the engine is inside another event (a frame waiting for room in
+/// the tx command queue) make one tick after it.
+#[test]
+fn tick_requests_merge() {
+    for model in models() {
+        let mut tb = dtb(model, 53);
+        let mut rng = ChaCha8Rng::seed_from_u64(53);
+        let mut c = SockCfg::new(0, &mut rng);
+        c.rcv_buf = 1000;
+        tb.sock_add(&c);
+        tb.settle(10_000);
+        let isn = 1u32;
+        handshake(&mut tb, &c, isn, None);
+        let t0 = tb.got.ticks;
+        tb.tick_now = 2;
+        tb.settle(20_000);
+        assert_eq!(tb.got.ticks, t0 + 1, "{model}: back-to-back requests");
+        // tx held: out-of-window segments (each one an ACK) fill the command queue
+        tb.hold[O_TX] = true;
+        for k in 0..12 {
+            tb.push(c.frame(isn + 5000 + k, 0, ACK, vec![1; 10]));
+        }
+        let start = tb.m.cycles();
+        let (mut picks, mut since) = (tb.meta_picks, tb.m.cycles());
+        while tb.m.cycles() - since < 300 || tb.cur_meta.is_none() {
+            assert!(
+                tb.m.cycles() - start < 20_000,
+                "{model}: the engine never waits"
+            );
+            tb.cycle();
+            if tb.meta_picks != picks {
+                (picks, since) = (tb.meta_picks, tb.m.cycles());
+            }
+        }
+        let t1 = tb.got.ticks;
+        for _ in 0..4 {
+            tb.tick();
+            for _ in 0..40 {
+                tb.cycle();
+            }
+        }
+        assert_eq!(tb.got.ticks, t1, "{model}: no tick inside a frame event");
+        tb.hold[O_TX] = false;
+        tb.settle(40_000);
+        assert_eq!(
+            tb.got.ticks,
+            t1 + 1,
+            "{model}: the requests merged into one tick"
+        );
+        assert_eq!(tb.got.drop[D_OOW as usize], 12);
+        ticks(&mut tb, 2);
+        tb.sock_del(0);
+        tb.settle(20_000);
+        tb.final_checks(true);
+    }
+}
+
+/// The sweep walks the active list from its head (the socket added last); SOCK_DEL unlinks a
+/// socket from its middle, its head and its tail, and a re-added socket goes to the head.
+#[test]
+fn sock_del_in_the_active_list_then_ticks() {
+    for model in models() {
+        let mut tb = dtb(model, 54);
+        let mut rng = ChaCha8Rng::seed_from_u64(54);
+        let mut cs: Vec<SockCfg> = (0..4).map(|i| SockCfg::new(i, &mut rng)).collect();
+        cs[3].proto = PROTO_UDP;
+        for c in &cs {
+            tb.sock_add(c);
+        }
+        tb.settle(10_000); // active list: 3, 2, 1, 0
+        for (r, slot) in [(0u32, 0u16), (1, 1), (2, 2), (3, 3)] {
+            tb.nb_post_t(slot, r, 100, 1, false, 1);
+        }
+        tb.settle(10_000);
+        let c0 = tb.cpl_log.len();
+        tb.sock_del(1); // the middle
+        tb.settle(10_000);
+        ticks(&mut tb, 1);
+        let refs = |tb: &Tb, from: usize| -> Vec<(u64, u64)> {
+            rets(tb, from).iter().map(|r| (r.0, r.1)).collect()
+        };
+        let to = C_TIMEOUT as u64;
+        assert_eq!(
+            refs(&tb, c0),
+            vec![(1, C_DELETE as u64), (3, to), (2, to), (0, to)],
+            "{model}: sweep after deleting the middle"
+        );
+        tb.sock_add(&cs[1]); // active list: 1, 3, 2, 0
+        tb.settle(10_000);
+        tb.nb_post_t(1, 4, 100, 1, false, 1);
+        tb.nb_post_t(0, 5, 100, 1, false, 2);
+        tb.nb_post_t(2, 6, 100, 1, false, 1);
+        tb.settle(10_000);
+        let c1 = tb.cpl_log.len();
+        ticks(&mut tb, 2);
+        assert_eq!(refs(&tb, c1), vec![(4, to), (6, to), (5, to)], "{model}");
+        tb.sock_del(1); // the head
+        tb.sock_del(0); // the tail
+        tb.settle(10_000);
+        tb.nb_post_t(2, 7, 100, 1, false, 1);
+        tb.nb_post_t(3, 0, 100, 1, false, 1);
+        tb.settle(10_000);
+        let c2 = tb.cpl_log.len();
+        ticks(&mut tb, 1);
+        assert_eq!(refs(&tb, c2), vec![(0, to), (7, to)], "{model}: 3 then 2");
+        assert_eq!(tb.got.timeouts, 8);
+        tb.sock_del(2);
+        tb.sock_del(3);
+        tb.settle(10_000);
+        ticks(&mut tb, 1); // an empty active list
+        tb.final_checks(true);
+    }
+}
+
+// ==================================================================== directed: backpressure
+
+/// A bit of everything: a TCP connection with reordering, a UDP socket, anonymous frames, ARP
+/// requests, NB timeouts; every result is checked by the oracle.
+fn mixed_scenario(tb: &mut Tb, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    tb.nic_ip = 0x0A00_0001;
+    let mut c = SockCfg::new(0, &mut rng);
+    c.rcv_buf = 3000;
+    c.wscale = 1;
+    let mut u = SockCfg::new(1, &mut rng);
+    u.proto = PROTO_UDP;
+    tb.sock_add(&c);
+    tb.sock_add(&u);
+    tb.anon_post(0, 2000);
+    tb.anon_post(1, 64);
+    tb.settle(20_000);
+    let isn = 0xFFFF_FFF0u32;
+    handshake(tb, &c, isn, Some(4));
+    let s = stream_of(5000, seed);
+    let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
+    tb.push(c.frame(seq(1000), 0, ACK, s[1000..1800].to_vec()));
+    tb.push(c.frame(seq(0), 0, ACK, s[..600].to_vec()));
+    tb.push(u.datagram(stream_of(4500, seed + 1)));
+    tb.push(arp_frame(rng.gen(), 0x0A00_0009, tb.nic_ip, 0, &mut rng));
+    tb.push(raw_frame(D_NOT_IPV4, 1500, &mut rng));
+    tb.push(c.frame(seq(500), 0, ACK | PSH, s[500..1000].to_vec()));
+    tb.push(u.datagram(stream_of(30, seed + 2)));
+    tb.push(raw_frame(D_NO_SOCKET, 300, &mut rng));
+    tb.nb_post_t(0, 0, 1000, 1, false, 0);
+    tb.nb_post_t(0, 1, 6000, 2, false, 2);
+    tb.nb_post_t(1, 2, 6000, 2, false, 0);
+    tb.nb_post_t(1, 3, 10, 1, false, 0);
+    tb.settle(100_000);
+    ticks(tb, 2);
+    tb.push(c.frame(seq(1800), 0, ACK | FIN, s[1800..2500].to_vec()));
+    tb.nb_post_t(0, 4, 2000, 1, false, 0);
+    tb.settle(100_000);
+    assert!(tb.osock[0].as_ref().unwrap().delivered == s[..2500]);
+    assert_eq!(tb.osock[0].as_ref().unwrap().end_flag, C_FIN);
+    tb.sock_del(0);
+    tb.sock_del(1);
+    tb.settle(40_000);
+    assert_eq!((tb.got.anon_rx, tb.got.arp, tb.got.timeouts), (2, 1, 1));
+    tb.final_checks(true);
+}
+
+#[test]
+fn backpressure_on_every_output_stream() {
+    for model in models() {
+        for slow in 0..=6 {
+            let mut tb = Tb::new(model, 60 + slow as u64);
+            tb.p_valid = 100;
+            let mut p = [100u32; 6];
+            if slow < 6 {
+                p[slow] = 4;
+            } else {
+                p = [15; 6];
+            }
+            tb.p_out = Some(p);
+            mixed_scenario(&mut tb, 60 + slow as u64);
+        }
+    }
 }
