@@ -1,8 +1,9 @@
 //! The Buflet host driver. It reaches the device only through [`buflet_platform::Device`], so
 //! the same code drives the Rust model and the Verilated RTL.
 //!
-//! - [`Driver`]: bring-up, request and completion rings, socket descriptors, named buffers,
-//!   block writes.
+//! - [`Driver`]: bring-up, request and completion rings, socket descriptors (TCP and UDP),
+//!   named buffers, anonymous buffers, the NIC's own addresses (ARP responder), the timer that
+//!   returns named buffers on timeout, block writes and reads, counters.
 //! - [`nas`]: the NAS application's zero-copy write (seed 000) on top of the driver.
 
 pub mod nas;
@@ -58,7 +59,40 @@ pub struct Completion {
     pub stream_off: u64,
 }
 
+/// The kind of a completion (`cpl_kind` of the spec), decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CplKind {
+    /// `CMD_DONE`: a request finished (SOCK_ADD, SOCK_DEL, NOP, or any request that failed).
+    CmdDone,
+    /// `NB_RETURN`: a named buffer is returned (flags say why: FULL, PSH, FIN, RST, TIMEOUT,
+    /// DELETE, DATAGRAM, TRUNC).
+    NbReturn,
+    /// `BLK_DONE`: a block write or read finished.
+    BlkDone,
+    /// `ANON_RX`: a frame that matched no socket was written into an anonymous buffer, which
+    /// is returned (`ref_num`, `bytes`, flag TRUNC when the frame was longer).
+    AnonRx,
+    /// A kind this driver does not know.
+    Unknown(u8),
+}
+
 impl Completion {
+    /// The completion's kind.
+    pub fn kind(&self) -> CplKind {
+        match self.kind as u64 {
+            cpl_kind::CMD_DONE => CplKind::CmdDone,
+            cpl_kind::NB_RETURN => CplKind::NbReturn,
+            cpl_kind::BLK_DONE => CplKind::BlkDone,
+            cpl_kind::ANON_RX => CplKind::AnonRx,
+            _ => CplKind::Unknown(self.kind),
+        }
+    }
+
+    /// True when `flag` (a `cpl_flag` bit) is set.
+    pub fn has_flag(&self, flag: u64) -> bool {
+        self.flags as u64 & flag != 0
+    }
+
     fn parse(e: &[u8]) -> Self {
         Completion {
             kind: get(e, cpl::KIND) as u8,
@@ -71,6 +105,28 @@ impl Completion {
             opcode: get(e, cpl::OPCODE) as u8,
             hdr_bytes: get(e, cpl::HDR_BYTES) as u8,
             stream_off: get(e, cpl::STREAM_OFF),
+        }
+    }
+}
+
+/// IP protocol of a socket (`sock_desc.PROTO`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Proto {
+    /// TCP (6): passive open, reassembly, ACKs with the window (docs/tcp-receive.md).
+    #[default]
+    Tcp,
+    /// UDP (17): the socket starts established; each datagram (UDP header included) goes into
+    /// its own named buffer, returned with flag DATAGRAM (docs/rx-paths.md). The TCP
+    /// parameters of [`SocketSpec`] are ignored.
+    Udp,
+}
+
+impl Proto {
+    /// The IP protocol number.
+    pub fn number(self) -> u8 {
+        match self {
+            Proto::Tcp => 6,
+            Proto::Udp => 17,
         }
     }
 }
@@ -103,6 +159,8 @@ pub struct SocketSpec {
     pub rcv_wscale: u8,
     /// `sock_flag` bits (e.g. `PSH_RETURN`).
     pub flags: u8,
+    /// IP protocol: TCP or UDP.
+    pub proto: Proto,
 }
 
 /// Snapshot of the device's statistics counters, read by their spec names.
@@ -134,6 +192,18 @@ pub struct Counters {
     pub tx_bytes: u32,
     /// `CNT_OOO_HELD`.
     pub ooo_held: u32,
+    /// `CNT_ANON_RX`: frames passed to the driver in anonymous buffers.
+    pub anon_rx: u32,
+    /// `CNT_ARP_REPLIES`: ARP requests for `NIC_IP` answered by the NIC.
+    pub arp_replies: u32,
+    /// `CNT_TIMEOUTS`: named buffers returned on timeout.
+    pub timeouts: u32,
+    /// `CNT_TICKS`: timer ticks (sweeps) performed.
+    pub ticks: u32,
+    /// `CNT_BLK_READS`: block reads issued to the block device.
+    pub blk_reads: u32,
+    /// `CNT_BLK_RD_BYTES`: bytes read from the block device into host memory.
+    pub blk_rd_bytes: u32,
     /// Drop counters by reason, in spec order: `(name, count)` for every reason 1..=13.
     pub drops: Vec<(&'static str, u32)>,
 }
@@ -182,6 +252,8 @@ pub struct DeviceInfo {
     pub block_bytes: u32,
     pub page_bytes: u32,
     pub clock_mhz: u32,
+    /// Anonymous buffer slots (`NUM_ANON`).
+    pub num_anon: u32,
 }
 
 /// A named buffer the driver owns: its host pages and page list.
@@ -195,6 +267,18 @@ pub struct NamedBuffer {
     pub hmd_addr: u64,
     /// Capacity in bytes.
     pub bytes: u32,
+}
+
+/// An anonymous buffer the driver owns: one contiguous, registered host region that the NIC
+/// fills with a frame matching no socket (`ANON_POST`, completion `ANON_RX`).
+#[derive(Debug, Clone)]
+pub struct AnonBuffer {
+    /// Reference number (anonymous buffer slot, `< NUM_ANON`).
+    pub ref_num: u32,
+    /// Host address of the buffer.
+    pub addr: u64,
+    /// Capacity in bytes (`ANON_MIN_LEN..=ANON_MAX_LEN`).
+    pub len: u32,
 }
 
 const REQ_ENTRIES: u32 = 256;
@@ -217,6 +301,7 @@ pub struct Driver {
     next_tag: u32,
     nb_free: Vec<u32>,
     sock_free: Vec<u16>,
+    anon_free: Vec<u32>,
 }
 
 impl Driver {
@@ -237,6 +322,7 @@ impl Driver {
                 block_bytes: 0,
                 page_bytes: 0,
                 clock_mhz: 0,
+                num_anon: 0,
             },
             req_base: 0,
             req_tail: 0,
@@ -246,6 +332,7 @@ impl Driver {
             next_tag: 1,
             nb_free: Vec::new(),
             sock_free: Vec::new(),
+            anon_free: Vec::new(),
         };
         let id = d.rd(reg::ID);
         if id as u64 != spec::param::ID_MAGIC {
@@ -262,6 +349,7 @@ impl Driver {
             block_bytes: d.rd(reg::BLOCK_BYTES),
             page_bytes: d.rd(reg::PAGE_BYTES),
             clock_mhz: d.rd(reg::CLOCK_MHZ),
+            num_anon: d.rd(reg::NUM_ANON),
         };
         let mut waited = 0;
         while d.rd(reg::STATUS) & 1 == 0 {
@@ -273,6 +361,7 @@ impl Driver {
         }
         d.nb_free = (0..d.info.num_nbs).rev().collect();
         d.sock_free = (0..d.info.num_sockets as u16).rev().collect();
+        d.anon_free = (0..d.info.num_anon).rev().collect();
         let req_bytes = (REQ_ENTRIES as usize * req_hdr::SIZE) as u64;
         let cpl_bytes = (CPL_ENTRIES as usize * cpl::SIZE) as u64;
         d.req_base = d.env.mem.alloc(req_bytes, 4096)?;
@@ -456,8 +545,10 @@ impl Driver {
         }
     }
 
-    /// Post a socket descriptor (OP_SOCK_ADD, the whole entry in the `sock_desc` layout); the
-    /// socket starts in LISTEN. Returns its reference number and completions seen meanwhile.
+    /// Post a socket descriptor (OP_SOCK_ADD). A TCP socket starts in LISTEN; a UDP socket
+    /// starts established and ignores `iss`, `rcv_buf`, `mss` and `rcv_wscale` (for UDP,
+    /// `local_port`/`remote_port` are the datagrams' destination and source ports). Returns its
+    /// reference number and completions seen meanwhile.
     pub fn add_socket(&mut self, s: &SocketSpec) -> Result<(u16, Vec<Completion>), DriverError> {
         use spec::sock_desc as sd;
         let sref = self.sock_free.pop().ok_or(DriverError::NoSlot("socket"))?;
@@ -468,7 +559,7 @@ impl Driver {
         put(&mut e, sd::LOCAL_MAC, mac_num(&s.local_mac));
         put(&mut e, sd::REMOTE_MAC, mac_num(&s.remote_mac));
         put(&mut e, sd::VLAN, s.vlan as u64);
-        put(&mut e, sd::PROTO, 6);
+        put(&mut e, sd::PROTO, s.proto.number() as u64);
         put(&mut e, sd::LOCAL_IP, u32::from_be_bytes(s.local_ip) as u64);
         put(
             &mut e,
@@ -533,6 +624,9 @@ impl Driver {
     }
 
     /// Designate a named buffer to a socket (OP_NB_POST). Its completion is its later return.
+    /// `timeout` is the number of timer ticks (see [`Driver::set_timer_period`],
+    /// [`Driver::timer_kick`]) the buffer may spend at the head of the socket's list before it
+    /// is returned with flag TIMEOUT, however full; 0 = never.
     pub fn post_nb(
         &mut self,
         sock: u16,
@@ -554,6 +648,97 @@ impl Driver {
         put(&mut e, nd::HMD_PAGES, nb.pages.len() as u64);
         self.submit(&e)?;
         Ok(tag)
+    }
+
+    /// Read `len` bytes from the start of a named buffer (as the NIC filled it; `len` is
+    /// normally the `bytes` of its `NB_RETURN`). For a UDP datagram the first `hdr_bytes` of
+    /// them are the UDP header.
+    pub fn read_nb(&mut self, nb: &NamedBuffer, len: usize) -> Result<Vec<u8>, DriverError> {
+        let page = self.info.page_bytes.max(1) as usize;
+        let len = len.min(nb.pages.len() * page);
+        let mut out = vec![0u8; len];
+        for (i, chunk) in out.chunks_mut(page).enumerate() {
+            self.env.mem.read(Agent::Cpu, nb.pages[i], chunk)?;
+        }
+        Ok(out)
+    }
+
+    /// Allocate and register one contiguous anonymous buffer of `len` bytes
+    /// (`ANON_MIN_LEN..=ANON_MAX_LEN`, not checked here: the device refuses other lengths with
+    /// `BAD_NB`) and reserve an anonymous slot for it.
+    pub fn alloc_anon(&mut self, len: u32) -> Result<AnonBuffer, DriverError> {
+        let ref_num = self
+            .anon_free
+            .pop()
+            .ok_or(DriverError::NoSlot("anonymous buffer"))?;
+        let addr = match self.env.mem.alloc(len.max(1) as u64, 64) {
+            Ok(a) => a,
+            Err(e) => {
+                self.anon_free.push(ref_num);
+                return Err(e.into());
+            }
+        };
+        self.env.mem.register(addr, len.max(1) as u64);
+        Ok(AnonBuffer { ref_num, addr, len })
+    }
+
+    /// Give an anonymous buffer to the NIC (OP_ANON_POST): it joins the tail of the anonymous
+    /// list. No completion is posted now: the buffer comes back with an `ANON_RX` completion
+    /// (tag returned here) when a frame that matches no socket (or an ARP frame the responder
+    /// does not answer, or a non-IPv4 frame) has been written into it, or a `CMD_DONE` with
+    /// `BAD_NB` if the slot is busy or the length is out of range.
+    pub fn post_anon(&mut self, a: &AnonBuffer) -> Result<u32, DriverError> {
+        use spec::anon_desc as ad;
+        let tag = self.tag();
+        let mut e = [0u8; 64];
+        put(&mut e, ad::OPCODE, op::ANON_POST);
+        put(&mut e, ad::TAG, tag as u64);
+        put(&mut e, ad::REF_NUM, a.ref_num as u64);
+        put(&mut e, ad::LEN, a.len as u64);
+        put(&mut e, ad::ADDR, a.addr);
+        self.submit(&e)?;
+        Ok(tag)
+    }
+
+    /// The frame an `ANON_RX` completion reports: its first `c.bytes` bytes, from the
+    /// Ethernet header on (truncated to the buffer when `c` has flag TRUNC).
+    pub fn read_anon(&mut self, a: &AnonBuffer, c: &Completion) -> Result<Vec<u8>, DriverError> {
+        let mut out = vec![0u8; (c.bytes.min(a.len)) as usize];
+        self.env.mem.read(Agent::Cpu, a.addr, &mut out)?;
+        Ok(out)
+    }
+
+    /// Give an anonymous buffer back: unregister and free its memory and make its slot
+    /// available again. Only for a buffer the device does not hold (never posted, or returned).
+    pub fn free_anon(&mut self, a: AnonBuffer) {
+        self.env.mem.unregister(a.addr, a.len.max(1) as u64);
+        self.env.mem.free(a.addr);
+        if a.ref_num < self.info.num_anon && !self.anon_free.contains(&a.ref_num) {
+            self.anon_free.push(a.ref_num);
+        }
+    }
+
+    /// Program the NIC's own addresses (`NIC_MAC_LO/HI`, `NIC_IP`; both in wire order): the ARP
+    /// responder answers requests for `ip` with `mac`. An `ip` of 0.0.0.0 turns it off.
+    pub fn set_nic_addr(&mut self, mac: [u8; 6], ip: [u8; 4]) {
+        self.wr(
+            reg::NIC_MAC_LO,
+            u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]),
+        );
+        self.wr(reg::NIC_MAC_HI, u16::from_le_bytes([mac[4], mac[5]]) as u32);
+        self.wr(reg::NIC_IP, u32::from_be_bytes(ip));
+    }
+
+    /// Set the timer period (`TIMER_PERIOD`): one tick every `cycles` device cycles, the first
+    /// one period after this write; 0 stops the periodic ticks. Each tick counts down the
+    /// `TIMEOUT` of every socket's head named buffer (see [`Driver::post_nb`]).
+    pub fn set_timer_period(&mut self, cycles: u32) {
+        self.wr(reg::TIMER_PERIOD, cycles);
+    }
+
+    /// Request one timer tick now (`TIMER_KICK`; requests while one is pending merge into it).
+    pub fn timer_kick(&mut self) {
+        self.wr(reg::TIMER_KICK, 1);
     }
 
     /// Submit a block write of a scatter-gather list already in host memory; returns its tag.
@@ -626,6 +811,12 @@ impl Driver {
             tx_frames: self.rd(reg::CNT_TX_FRAMES),
             tx_bytes: self.rd(reg::CNT_TX_BYTES),
             ooo_held: self.rd(reg::CNT_OOO_HELD),
+            anon_rx: self.rd(reg::CNT_ANON_RX),
+            arp_replies: self.rd(reg::CNT_ARP_REPLIES),
+            timeouts: self.rd(reg::CNT_TIMEOUTS),
+            ticks: self.rd(reg::CNT_TICKS),
+            blk_reads: self.rd(reg::CNT_BLK_READS),
+            blk_rd_bytes: self.rd(reg::CNT_BLK_RD_BYTES),
             drops,
         }
     }
@@ -667,6 +858,47 @@ mod tests {
         put(&mut e, spec::sock_desc::LOCAL_MAC, mac_num(&mac));
         let (off, n) = spec::sock_desc::LOCAL_MAC;
         assert_eq!(&e[off..off + n], &mac);
+    }
+
+    #[test]
+    fn protocols_and_completion_kinds() {
+        assert_eq!(Proto::default(), Proto::Tcp);
+        assert_eq!((Proto::Tcp.number(), Proto::Udp.number()), (6, 17));
+        let mut c = Completion {
+            kind: cpl_kind::ANON_RX as u8,
+            status: 0,
+            sock_ref: 0,
+            tag: 1,
+            ref_num: 2,
+            bytes: 60,
+            flags: spec::cpl_flag::TRUNC as u32,
+            opcode: op::ANON_POST as u8,
+            hdr_bytes: 0,
+            stream_off: 0,
+        };
+        assert_eq!(c.kind(), CplKind::AnonRx);
+        assert!(c.has_flag(spec::cpl_flag::TRUNC) && !c.has_flag(spec::cpl_flag::FULL));
+        for (k, want) in [
+            (cpl_kind::CMD_DONE, CplKind::CmdDone),
+            (cpl_kind::NB_RETURN, CplKind::NbReturn),
+            (cpl_kind::BLK_DONE, CplKind::BlkDone),
+            (0, CplKind::Unknown(0)),
+            (99, CplKind::Unknown(99)),
+        ] {
+            c.kind = k as u8;
+            assert_eq!(c.kind(), want);
+        }
+        // A completion entry round-trips through the spec layout.
+        let mut e = [0u8; cpl::SIZE];
+        put(&mut e, cpl::KIND, cpl_kind::ANON_RX);
+        put(&mut e, cpl::REF_NUM, 5);
+        put(&mut e, cpl::BYTES, 1234);
+        put(&mut e, cpl::HDR_BYTES, 8);
+        let p = Completion::parse(&e);
+        assert_eq!(
+            (p.kind(), p.ref_num, p.bytes, p.hdr_bytes),
+            (CplKind::AnonRx, 5, 1234, 8)
+        );
     }
 
     #[test]

@@ -95,6 +95,8 @@ struct Sock {
     rcv_nxt: u32,
     irs: u32,
     stream_off: u64,
+    /// RCV_WND_EDGE: the right edge of the window last advertised (it never moves left).
+    wnd_edge: u32,
     /// In-order segment list (SEG_HEAD..SEG_TAIL).
     segs: VecDeque<Seg>,
     /// Reassembly list (OOO_HEAD), sorted by SEQ, never overlapping.
@@ -109,22 +111,47 @@ impl Sock {
         self.d.key.proto == PROTO_UDP
     }
 
-    /// `win(rcv_nxt)` of docs/tcp-receive.md with the sampled free buflet count `free`.
-    fn win(&self, cfg: &DeviceConfig, rcv_nxt: u32, free: u32) -> u64 {
+    /// `pool_room` of docs/tcp-receive.md "The window", from the sampled free buflet count.
+    fn pool_room(cfg: &DeviceConfig, free: u32) -> u64 {
         let reserve = cfg.num_buflets as u64 / param::POOL_RESERVE_DIV;
         let free = free as u64;
-        let pool_room = if free > reserve {
+        if free > reserve {
             (free - reserve) * (cfg.buflet_bytes as u64 / 2)
         } else {
             0
-        };
+        }
+    }
+
+    /// `win(rcv_nxt)` of docs/tcp-receive.md with the sampled free buflet count `free`.
+    fn win(&self, cfg: &DeviceConfig, rcv_nxt: u32, free: u32) -> u64 {
         let held = rcv_nxt
             .wrapping_sub(self.irs)
             .wrapping_sub(1)
             .wrapping_sub(self.stream_off as u32) as u64;
         let rcv_buf = self.d.rcv_buf as u64;
         let sock_room = rcv_buf.saturating_sub(held);
-        sock_room.min(pool_room)
+        sock_room.min(Self::pool_room(cfg, free))
+    }
+
+    /// `promised`: the part of the window already advertised right of RCV_NXT
+    /// (`rel(RCV_WND_EDGE)` when positive, else 0).
+    fn promised(&self) -> u64 {
+        rel(self.wnd_edge, self.rcv_nxt).max(0) as u64
+    }
+
+    /// `wnd = max(win, promised)`: the window of the acceptability test and of trimming,
+    /// evaluated with RCV_NXT before the segment.
+    fn wnd(&self, cfg: &DeviceConfig, free: u32) -> u64 {
+        self.win(cfg, self.rcv_nxt, free).max(self.promised())
+    }
+
+    /// The edge update rule: the window `field` just advertised (in units of `2^shift`) moves
+    /// RCV_WND_EDGE to `RCV_NXT + (field << shift)` only when that lies right of it.
+    fn advance_edge(&mut self, field: u64, shift: u8) {
+        let edge = self.rcv_nxt.wrapping_add((field << shift) as u32);
+        if rel(edge, self.rcv_nxt) > rel(self.wnd_edge, self.rcv_nxt) {
+            self.wnd_edge = edge;
+        }
     }
 
     /// The `tx_cmd` of a frame to the peer of this socket, without SEQ/ACK/window/flags.
@@ -142,22 +169,34 @@ impl Sock {
         }
     }
 
-    /// An ACK for the current RCV_NXT.
-    fn ack(&self, cfg: &DeviceConfig, free: u32) -> TxCmd {
+    /// An ACK for the current RCV_NXT; its window is `adv` of "The window", and the edge
+    /// update rule runs.
+    fn ack(&mut self, cfg: &DeviceConfig, free: u32) -> TxCmd {
         let shift = if self.ws_ok { self.d.rcv_wscale } else { 0 };
-        let win = self.win(cfg, self.rcv_nxt, free) >> shift;
+        let promised = self.promised();
+        let adv = if Self::pool_room(cfg, free) == 0 {
+            0 // no buflets: close, keep the promise
+        } else if !self.ooo.is_empty() && promised > 0 {
+            promised // loss episode: freeze the edge
+        } else {
+            self.win(cfg, self.rcv_nxt, free).max(promised)
+        };
+        let field = (adv >> shift).min(65535);
+        self.advance_edge(field, shift);
         TxCmd {
             seq: self.d.iss.wrapping_add(1),
             ack: self.rcv_nxt,
-            window: win.min(65535) as u16,
+            window: field as u16,
             flags: tcp_flag::ACK,
             ..self.tx_base()
         }
     }
 
-    /// The SYN-ACK (window never scaled; options MSS and, if the SYN had it, window scale).
-    fn syn_ack(&self, cfg: &DeviceConfig, free: u32) -> TxCmd {
-        let win = self.win(cfg, self.rcv_nxt, free);
+    /// The SYN-ACK (window `min(win, 65535)`, never scaled; options MSS and, if the SYN had
+    /// it, window scale). The edge update rule runs with `shift = 0`.
+    fn syn_ack(&mut self, cfg: &DeviceConfig, free: u32) -> TxCmd {
+        let field = self.win(cfg, self.rcv_nxt, free).min(65535);
+        self.advance_edge(field, 0);
         let mut opts = tx_opt::MSS as u8;
         if self.ws_ok {
             opts |= tx_opt::WS as u8;
@@ -165,7 +204,7 @@ impl Sock {
         TxCmd {
             seq: self.d.iss,
             ack: self.irs.wrapping_add(1),
-            window: win.min(65535) as u16,
+            window: field as u16,
             flags: tcp_flag::SYN | tcp_flag::ACK,
             opts,
             mss: self.d.mss,
@@ -294,7 +333,7 @@ fn established(
     let rst = flags0 & tcp_flag::RST != 0;
     let mut len = p.pay_len as i64;
     let seg_len = len + syn as i64 + fin as i64;
-    let wnd = sock.win(cfg, sock.rcv_nxt, free) as i64;
+    let wnd = sock.wnd(cfg, free) as i64;
     let mut off = rel(p.seq, sock.rcv_nxt);
     let in_wnd = |x: i64| 0 <= x && x < wnd;
 
@@ -308,7 +347,7 @@ fn established(
     } else {
         wnd > 0 && (in_wnd(off) || in_wnd(off + seg_len - 1))
     };
-    let ack_and = |sock: &Sock, fate: Fate| Outcome {
+    let ack_and = |sock: &mut Sock, fate: Fate| Outcome {
         tx: Some(sock.ack(cfg, free)),
         ..Outcome::new(fate)
     };
@@ -405,9 +444,9 @@ fn established(
         out.tx = Some(sock.ack(cfg, free));
         return out;
     }
-    // 7. Ahead.
-    out.tx = Some(sock.ack(cfg, free));
+    // 7. Ahead. The ACK follows the insertion (its window depends on OOO_HEAD).
     if len == 0 {
+        out.tx = Some(sock.ack(cfg, free));
         out.fate = Fate::Drop(drop::OUT_OF_ORDER);
         return out;
     }
@@ -426,6 +465,7 @@ fn established(
         if d >= len {
             out.steps += visited;
             out.fate = Fate::Drop(drop::DUPLICATE);
+            out.tx = Some(sock.ack(cfg, free));
             return out;
         }
         data_off += d;
@@ -444,6 +484,7 @@ fn established(
     }
     if len == 0 {
         out.fate = Fate::Drop(drop::DUPLICATE);
+        out.tx = Some(sock.ack(cfg, free));
         return out;
     }
     sock.ooo.insert(
@@ -458,6 +499,7 @@ fn established(
     );
     out.steps += 1;
     out.ooo_held = true;
+    out.tx = Some(sock.ack(cfg, free));
     out
 }
 
@@ -565,6 +607,8 @@ impl ModelDevice {
                     sock.stream_off = 0;
                     sock.ws_ok = p.ws_valid;
                     sock.state = sock_state::SYN_RCVD as u8;
+                    // The SYN that enters SYN_RCVD starts the edge at RCV_NXT.
+                    sock.wnd_edge = sock.rcv_nxt;
                     Outcome {
                         tx: Some(sock.syn_ack(cfg, free)),
                         ..Outcome::new(Fate::Consumed)

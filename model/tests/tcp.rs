@@ -1,5 +1,12 @@
 //! The TCP receive engine of docs/tcp-receive.md: handshake and SYN-ACK bytes, acceptability
-//! and trimming, reassembly, FIN, RST, SOCK_DEL, PSH_RETURN, window closing.
+//! and trimming, reassembly, FIN, RST, SOCK_DEL, PSH_RETURN, the window (closing, the promise
+//! kept after the pool closes, the right edge that never moves left, the window frozen while
+//! segments wait for reassembly).
+//!
+//! These are unit tests of the Rust model only (`buflet_model::ModelDevice`). The RTL
+//! counterpart is tested by `testbench/tests/rtl_toe_engine.rs` (toe_engine against an
+//! independent oracle), `testbench/tests/rtl_rx_parser.rs` (parse metadata) and
+//! `testbench/tests/cosim.rs` (the whole RTL against this model, transaction by transaction).
 
 mod common;
 
@@ -390,6 +397,9 @@ fn reassembly_random(width: u32, seed: u64) {
     let mut m = Reasm::default();
     let mut frames = 0u32;
     let mut rounds = 0;
+    // The window checks: every ACK's right edge (in stream offsets) against the largest one
+    // advertised so far, and the previous ACK (stream offset, window field).
+    let mut edges = EdgeCheck::new(WSCALE);
     while m.rcv < N as u64 {
         rounds += 1;
         assert!(rounds < 200, "no progress");
@@ -428,7 +438,7 @@ fn reassembly_random(width: u32, seed: u64) {
                 "segment {i} [{s},{e}) of round {rounds}: {:?}, want ack at {want}",
                 t[i]
             );
-            assert!(t[i].window > 0);
+            edges.see(want, t[i].window, !m.held.is_empty(), &format!("[{s},{e})"));
         }
         frames += segs.len() as u32;
     }
@@ -457,12 +467,68 @@ fn reassembly_random(width: u32, seed: u64) {
     assert_eq!(r.r(reg::CNT_DROP_OUT_OF_WINDOW), m.oow);
     assert_eq!(r.r(reg::CNT_RX_FRAMES), 2 + frames + 1);
     eprintln!(
-        "w{width} seed {seed}: {rounds} rounds, {frames} frames, accepted {} held {} dup {} oow {}",
-        m.accepted, m.ooo_held, m.dups, m.oow
+        "w{width} seed {seed}: {rounds} rounds, {frames} frames, accepted {} held {} dup {} oow {}, \
+         {} duplicate ACKs in loss episodes",
+        m.accepted, m.ooo_held, m.dups, m.oow, edges.frozen
     );
     assert!(m.ooo_held > 50 && m.dups > 5, "the mix exercised the list");
+    assert!(
+        edges.frozen > 20,
+        "the mix made duplicate ACKs during loss episodes"
+    );
     r.delete(0);
     r.assert_all_free();
+}
+
+/// Checks the ACKs of one connection against the window rules of docs/tcp-receive.md that hold
+/// whatever the pool and buffers do, as long as the pool is not empty (every test using it
+/// keeps it far from empty): the advertised right edge `ack + (window << shift)` never moves
+/// left of the largest edge advertised so far by a scale unit or more (the rounding of the
+/// scaled window is the only slack), and a duplicate ACK sent while segments wait in the
+/// reassembly list repeats the previous ACK's window exactly.
+struct EdgeCheck {
+    shift: u8,
+    /// The largest right edge advertised (stream offset).
+    max_edge: Option<u64>,
+    /// The previous ACK: (ack, window field).
+    prev: Option<(u64, u16)>,
+    /// Duplicate ACKs checked during loss episodes.
+    frozen: u32,
+}
+
+impl EdgeCheck {
+    fn new(shift: u8) -> Self {
+        EdgeCheck {
+            shift,
+            max_edge: None,
+            prev: None,
+            frozen: 0,
+        }
+    }
+
+    /// One ACK at stream offset `ack` with window field `window`; `held` says whether the
+    /// reassembly list is non-empty after the segment it answers.
+    fn see(&mut self, ack: u64, window: u16, held: bool, what: &str) {
+        let edge = ack + ((window as u64) << self.shift);
+        if let Some(max) = self.max_edge {
+            assert!(
+                edge + (1 << self.shift) > max,
+                "{what}: the right edge moved left: ack {ack} window {window} -> edge {edge}, \
+                 {max} was advertised"
+            );
+        }
+        self.max_edge = Some(self.max_edge.unwrap_or(0).max(edge));
+        if let Some((pack, pwin)) = self.prev {
+            if held && pack == ack && pwin > 0 {
+                assert_eq!(
+                    window, pwin,
+                    "{what}: a duplicate ACK during a loss episode changed the window"
+                );
+                self.frozen += 1;
+            }
+        }
+        self.prev = Some((ack, window));
+    }
 }
 
 #[test]
@@ -815,10 +881,13 @@ fn psh_return() {
     r.assert_all_free();
 }
 
-/// The pool window: 32 buflets, reserve 2, no NB: each held frame takes one buflet and the
-/// window shrinks by BUFLET_BYTES/2 until it is zero.
+/// The pool window: 32 buflets, reserve 2, no NB, no window scale: each held frame takes one
+/// buflet and `win` shrinks by BUFLET_BYTES/2 (1024) per frame while RCV_NXT moves by 1000, so
+/// the first ACK's right edge (1000 + 29 * 1024 = 30696) is the promise every later ACK keeps
+/// (`adv = promised`). When the pool room reaches 0 the ACKs advertise 0, but the promised
+/// bytes are still accepted (the old rule, `win` alone, dropped them OUT_OF_WINDOW).
 #[test]
-fn window_closes_when_the_pool_runs_low() {
+fn window_closes_when_the_pool_runs_low_and_the_promise_is_kept() {
     let mut c = cfg(64);
     c.num_buflets = 32;
     let mut r = Rig::new("poolwin", c, 64, 64);
@@ -831,30 +900,215 @@ fn window_closes_when_the_pool_runs_low() {
     r.settle();
     let t = r.txs();
     assert_eq!(t.len(), 31);
+    const EDGE: u32 = 1000 + 29 * 1024;
     for (k, t) in t.iter().enumerate() {
         // Frame k is picked with 32 - k - 1 free buflets (its own taken).
         let free = 32 - k as u32 - 1;
         let room = free.saturating_sub(2) * 1024;
+        let acked = 1000 * (k as u32 + 1);
         if k < 29 {
-            assert!(t.is_ack(base + 1000 * (k as u32 + 1)), "{k}: {t:?}");
-            assert_eq!(t.window as u32, room, "{k}");
+            assert!(t.is_ack(base + acked), "{k}: {t:?}");
+            // `win` (the pool room) is below the promise from frame 1 on.
+            assert!(room <= EDGE - acked, "{k}");
+            assert_eq!(t.window as u32, EDGE - acked, "{k}");
+        } else if k == 29 {
+            // Pool room 0: window 0, yet the segment lies inside the promise (1696 bytes).
+            assert_eq!(room, 0);
+            assert!(t.is_ack(base + 30_000), "{k}: {t:?}");
+            assert_eq!(t.window, 0, "{k}");
         } else {
-            assert!(t.is_ack(base + 29_000), "{k}: {t:?}");
+            // Cut to the 696 promised bytes that were left.
+            assert!(t.is_ack(base + EDGE), "{k}: {t:?}");
             assert_eq!(t.window, 0, "{k}");
         }
     }
-    assert_eq!(r.r(reg::CNT_DROP_OUT_OF_WINDOW), 2);
-    assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 3);
+    assert_eq!(r.r(reg::CNT_DROP_OUT_OF_WINDOW), 0);
+    assert_eq!(r.r(reg::CNT_RX_ACCEPTED), 31);
+    assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 1);
+    // Nothing beyond the promise: a byte at the edge is out of the (closed) window.
+    r.send(data(base, EDGE as usize, &s, EDGE as usize + 10));
+    r.settle();
+    let t = r.txs();
+    assert_eq!((t.len(), t[0].ack, t[0].window), (1, base + EDGE, 0));
+    assert_eq!(r.r(reg::CNT_DROP_OUT_OF_WINDOW), 1);
     let (hmd, pages) = r.nb_mem(32768);
     r.submit(&nb_post(0, 1, 0, 32768, hmd, 8));
     r.settle();
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 32);
-    r.send(data(base, 29_000, &s, 30_000));
+    r.send(data(base, EDGE as usize, &s, 31_696));
     r.settle();
-    assert!(r.txs()[0].is_ack(base + 30_000));
+    let t = r.txs();
+    // Picked with 31 free: win = 29 * 1024 again, from the new RCV_NXT.
+    assert!(t[0].is_ack(base + 31_696));
+    assert_eq!(t[0].window, 29 * 1024);
     let cs = r.delete(0);
-    assert_eq!((cs[0].bytes, cs[0].flags), (30_000, cpl_flag::DELETE));
-    assert_eq!(r.nb_read(&pages, 30_000), &s[..30_000]);
+    assert_eq!((cs[0].bytes, cs[0].flags), (31_696, cpl_flag::DELETE));
+    assert_eq!(r.nb_read(&pages, 31_696), &s[..31_696]);
+    r.assert_all_free();
+}
+
+/// A loss episode (docs/tcp-receive.md "The window"): while segments wait in the reassembly
+/// list, every duplicate ACK repeats the window of the ACK before the gap exactly (RFC 5681:
+/// otherwise the sender does not count it and never fast-retransmits), although each held
+/// segment takes a buflet and `win` (the pool room here) shrinks by 8 scale units per segment.
+/// Filling the gap drains the list and the right edge moves on, never left.
+#[test]
+fn duplicate_acks_repeat_the_window_during_a_loss_episode() {
+    let mut r = rig("dupwin", 64);
+    add(&mut r, 0, &SockOpts::default());
+    let base = r.handshake(0x4000_0000);
+    let s = bytes(12, 20_000);
+    let mut edges = EdgeCheck::new(WSCALE);
+    r.send(data(base, 0, &s, 1000));
+    r.settle();
+    let t = r.txs();
+    assert!(t[0].is_ack(base + 1000));
+    // Picked with 255 free buflets: pool room (255 - 16) * 1024 = 244736 < RCV_BUF - 1000.
+    let w0 = (239 * 1024) >> WSCALE;
+    assert_eq!(t[0].window as u32, w0);
+    edges.see(1000, t[0].window, false, "first");
+    // [1000, 2000) is lost; ten segments after it are held.
+    for k in 2..12 {
+        r.send(data(base, k * 1000, &s, k * 1000 + 1000));
+    }
+    r.settle();
+    let t = r.txs();
+    assert_eq!(t.len(), 10);
+    for (k, t) in t.iter().enumerate() {
+        assert!(t.is_ack(base + 1000), "{k}: {t:?}");
+        assert_eq!(t.window as u32, w0, "duplicate ACK {k}");
+        edges.see(1000, t.window, true, "held");
+    }
+    assert_eq!(edges.frozen, 10);
+    assert_eq!(r.r(reg::CNT_OOO_HELD), 10);
+    assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 256 - 11);
+    // The retransmission fills the gap: RCV_NXT jumps to 12000. Picked with 244 free:
+    // win = 228 * 1024 = 233472, promised = 1000 + 244736 - 12000 = 233736 > win.
+    r.send(data(base, 1000, &s, 2000));
+    r.settle();
+    let t = r.txs();
+    assert!(t[0].is_ack(base + 12_000), "{t:?}");
+    assert_eq!(t[0].window as u32, 233_736 >> WSCALE);
+    edges.see(12_000, t[0].window, false, "drained");
+    // A duplicate ACK now (nothing held) may move the edge right, never left.
+    r.send(data(base, 0, &s, 1000));
+    r.settle();
+    let t = r.txs();
+    assert!(t[0].is_ack(base + 12_000));
+    edges.see(12_000, t[0].window, false, "stale");
+    let (hmd, pages) = r.nb_mem(12_000);
+    r.submit(&nb_post(0, 1, 0, 12_000, hmd, 3));
+    let cs = r.wait_cpls(1);
+    assert_eq!((cs[0].bytes, cs[0].flags), (12_000, cpl_flag::FULL));
+    assert_eq!(r.nb_read(&pages, 12_000), &s[..12_000]);
+    r.delete(0);
+    r.assert_all_free();
+}
+
+/// The ACK for a segment that starts a loss episode is computed after the segment joined the
+/// reassembly list, so it already carries the frozen window: RCV_BUF 3000, no scale; a named
+/// buffer takes the first 1000 bytes (so `win` is back to 3000, but no window update is sent),
+/// then a segment after a gap is answered with the promised 2000, not 3000.
+#[test]
+fn the_first_held_segment_already_freezes_the_window() {
+    let mut r = rig("freeze1", 64);
+    add(
+        &mut r,
+        0,
+        &SockOpts {
+            rcv_buf: 3000,
+            ..SockOpts::default()
+        },
+    );
+    let base = r.handshake_full(0x10, None, false);
+    let s = bytes(13, 3000);
+    r.send(data(base, 0, &s, 1000));
+    r.settle();
+    let t = r.txs();
+    assert!(t[0].is_ack(base + 1000));
+    assert_eq!(t[0].window, 2000);
+    let (hmd, pages) = r.nb_mem(1000);
+    r.submit(&nb_post(0, 1, 0, 1000, hmd, 1));
+    let cs = r.wait_cpls(1);
+    assert_eq!((cs[0].bytes, cs[0].flags), (1000, cpl_flag::FULL));
+    assert!(r.txs().is_empty(), "no window update on NB_POST");
+    r.send(data(base, 2000, &s, 2500));
+    r.settle();
+    let t = r.txs();
+    assert!(t[0].is_ack(base + 1000));
+    assert_eq!(t[0].window, 2000, "frozen at the promise");
+    // The gap is filled: the list drains and the window is `win` again (3000 - 1500 held).
+    r.send(data(base, 1000, &s, 2000));
+    r.settle();
+    let t = r.txs();
+    assert!(t[0].is_ack(base + 2500));
+    assert_eq!(t[0].window, 1500);
+    assert_eq!(r.nb_read(&pages, 1000), &s[..1000]);
+    r.delete(0);
+    r.assert_all_free();
+}
+
+/// The SYN-ACK rule: its window is `min(win, 65535)`, unscaled, and the SYN that enters
+/// SYN_RCVD sets RCV_WND_EDGE = RCV_NXT before the update rule runs, so the SYN-ACK's edge is
+/// the first promise. With 32 buflets and no window scale the SYN-ACK advertises 29 * 1024;
+/// another socket then takes 3 buflets, and the first data ACK keeps the promise (29696 - 1000)
+/// although `win` is only 26 * 1024. A peer that opens again (RST in SYN_RCVD, then a new SYN
+/// far from the old one) gets a fresh edge.
+#[test]
+fn syn_ack_sets_the_first_edge() {
+    let mut c = cfg(64);
+    c.num_buflets = 32;
+    let mut r = Rig::new("synedge", c, 64, 64);
+    add(&mut r, 0, &SockOpts::default());
+    add(
+        &mut r,
+        1,
+        &SockOpts {
+            vlan: 1,
+            ..SockOpts::default()
+        },
+    );
+    let b1 = r.handshake_vlan(7, Some(1));
+    let syn = |seq: u32| Seg {
+        seq,
+        syn: true,
+        opts: vec![2, 4, 0x05, 0xB4],
+        ..Seg::default()
+    };
+    // A first open that is reset in SYN_RCVD: its edge (around 0x9000_0000) must not linger.
+    r.send(syn(0x9000_0000));
+    r.send(Seg {
+        seq: 0x9000_0001,
+        rst: true,
+        ..Seg::default()
+    });
+    r.settle();
+    let t = r.txs();
+    assert_eq!((t.len(), t[0].window), (1, 29 * 1024));
+    // The real open at IRS 99 (SEQ 100 is stream offset 0): picked with 31 free buflets.
+    r.send(syn(99));
+    r.settle();
+    let t = r.txs();
+    assert_eq!((t.len(), t[0].syn, t[0].window), (1, true, 29 * 1024));
+    // Socket 1 holds three segments (it has no named buffer).
+    let s = bytes(4, 3000);
+    for k in 0..3 {
+        let mut seg = data(b1, k * 100, &s, k * 100 + 100);
+        seg.vlan = Some(1);
+        r.send(seg);
+    }
+    r.settle();
+    assert_eq!(r.txs().len(), 3);
+    assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 29);
+    // The handshake ACK carries 1000 bytes; picked with 28 free: win = 26 * 1024.
+    let base = 100;
+    r.send(data(base, 0, &s, 1000));
+    r.settle();
+    let t = r.txs();
+    assert!(t[0].is_ack(base + 1000), "{t:?}");
+    assert_eq!(t[0].window, 29 * 1024 - 1000);
+    r.delete(0);
+    r.delete(1);
     r.assert_all_free();
 }
 

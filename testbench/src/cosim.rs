@@ -25,6 +25,13 @@
 //! computed from the model's own costs (`buflet_model::costs`: delivery step, page-list read
 //! when a delivery enters a new page, write port occupancy).
 //!
+//! Besides TCP the stimuli exercise the paths of docs/rx-paths.md (UDP sockets, anonymous
+//! buffers, the ARP responder, named-buffer timeouts by TIMER_KICK and TIMER_PERIOD): their
+//! completions (ANON_RX, NB_RETURN with DATAGRAM/TRUNC/TIMEOUT and HDR_BYTES), their device
+//! writes (datagrams, frames in anonymous buffers), ARP replies and counters are compared like
+//! everything else. Periodic ticks are stepped by tick count, not by cycles (the host polls
+//! CNT_TICKS and stops the period), since the model is only cycle-approximate.
+//!
 //! Frames are applied one step at a time (the generator's bursts are off by default): with
 //! frames back to back, whether one frame's delivery completes before the engine picks the next
 //! frame is timing the contract leaves open, and the next ACK's window depends on it.
@@ -39,7 +46,10 @@ mod stim;
 pub use compare::{decode_frame, Observed, Run};
 pub use exec::{run_case, run_lockstep};
 pub use gen::{generate, generate_with, GenConfig, MAX_NB_PAGES};
-pub use stim::{BlkBad, BlkParams, Frame, NbPost, NbSlot, PageList, SockParams, Step, Stimulus};
+pub use stim::{
+    AnonPost, AnonSlot, BlkBad, BlkParams, Frame, NbPost, NbSlot, PageList, SockParams, Step,
+    Stimulus,
+};
 
 use serde::Serialize;
 use std::fmt;
@@ -74,6 +84,9 @@ pub struct CosimReport {
     pub cycle_error_pct: f64,
     /// The first divergence, with its context.
     pub first_mismatch: Option<String>,
+    /// Every counter register (side A, the model) summed over the cases after their last
+    /// step: what the run exercised.
+    pub counters_total: std::collections::BTreeMap<String, u64>,
     /// One line per case.
     pub cases_detail: Vec<CaseSummary>,
 }
@@ -230,6 +243,7 @@ pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
         rtl_cycles: 0,
         cycle_error_pct: 0.0,
         first_mismatch: None,
+        counters_total: Default::default(),
         cases_detail: Vec::new(),
     };
     for k in 0..opts.cases {
@@ -240,6 +254,9 @@ pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
             source: Box::new(e),
         })?;
         rep.compared += r.compared;
+        for &(name, v) in &r.counters_end {
+            *rep.counters_total.entry(name.to_string()).or_default() += v as u64;
+        }
         rep.model_cycles += r.cycles[0];
         rep.rtl_cycles += r.cycles[1];
         if let Some(m) = &r.mismatch {

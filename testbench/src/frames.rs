@@ -1,6 +1,6 @@
 //! The demo's TCP stream, built with etherparse.
 
-use buflet_driver::SocketSpec;
+use buflet_driver::{Proto, SocketSpec};
 use etherparse::{PacketBuilder, TcpOptionElement, VlanId};
 use rand::{RngCore, SeedableRng};
 
@@ -46,6 +46,7 @@ pub fn demo_socket(iss: u32, mss: u16) -> SocketSpec {
         mss,
         rcv_wscale: RCV_WSCALE,
         flags: 0,
+        proto: Proto::Tcp,
     }
 }
 

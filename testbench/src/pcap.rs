@@ -2,7 +2,7 @@
 //! reassembly of the client-to-server byte stream (the oracle a replay is checked against).
 
 use crate::TbError;
-use buflet_driver::SocketSpec;
+use buflet_driver::{Proto, SocketSpec};
 use etherparse::{NetSlice, SlicedPacket, TcpOptionElement, TransportSlice};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -162,6 +162,7 @@ pub fn load(path: &Path) -> Result<Capture, TbError> {
         mss: syn.mss.unwrap_or(crate::frames::mss_for_mtu(1500)),
         rcv_wscale: crate::frames::RCV_WSCALE,
         flags: 0,
+        proto: Proto::Tcp,
     };
     let frames: Vec<Vec<u8>> = all
         .iter()

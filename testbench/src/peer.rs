@@ -18,7 +18,7 @@ use crate::disk_pump::{DiskPump, TempImage};
 use crate::frames::{self, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_MAC, SERVER_PORT};
 use crate::{make_device, sha256_hex, Backend, TbError};
 use buflet_driver::nas::{ExtentFile, NasStream, WriteError};
-use buflet_driver::{Driver, DriverError, SocketSpec};
+use buflet_driver::{Driver, DriverError, Proto, SocketSpec};
 use buflet_platform::{BlockDevice, DeviceConfig, DiskError, HostEnv, HostMemory};
 use link::{eth_strip, eth_wrap, peer_seg, AckObserver, AckStats, Dir, Impair, LinkStats, PeerPhy};
 use rand::{Rng, SeedableRng};
@@ -109,6 +109,14 @@ pub struct PeerReport {
     /// Segments the peer sent that start below the highest sequence number it had already
     /// sent (retransmissions, seen on the link before impairment).
     pub peer_retransmissions: Option<u64>,
+    /// Retransmission episodes (runs of consecutive retransmitted segments) that the peer
+    /// started right after its clock jumped over an idle period to a timer: retransmission
+    /// timeouts (RFC 6298; smoltcp's RTO is at least 1 s, far longer than a run's device
+    /// time, so a timeout only fires across such a jump).
+    pub peer_timeouts: u64,
+    /// Retransmission episodes the peer started without such a jump: fast retransmits on three
+    /// duplicate ACKs (RFC 5681), which smoltcp only counts when they repeat the window.
+    pub peer_fast_retransmits: u64,
     /// Times the peer's clock jumped over an idle period to its next timer.
     pub time_skips: u64,
     /// Free buflets after the socket was deleted.
@@ -204,28 +212,50 @@ impl Clock {
     }
 }
 
-/// Counts the peer's retransmissions from the segments it sends.
+/// Counts the peer's retransmissions from the segments it sends, and sorts retransmission
+/// episodes (runs of consecutive retransmitted segments) into timeouts and fast retransmits.
 #[derive(Default)]
 struct RetxCounter {
     /// End of the highest sequence space sent so far.
     hi: Option<u32>,
     count: u64,
+    /// The peer's clock jumped to a timer since the last segment it sent.
+    skipped: bool,
+    /// The last segment the peer sent was a retransmission.
+    in_episode: bool,
+    timeouts: u64,
+    fast: u64,
 }
 
 impl RetxCounter {
+    /// The peer's clock jumped over an idle period to its next timer.
+    fn skip(&mut self) {
+        self.skipped = true;
+    }
+
     fn see(&mut self, ip: &[u8]) {
         let Some(s) = peer_seg(ip) else { return };
         if s.len == 0 {
             return;
         }
+        let skipped = std::mem::take(&mut self.skipped);
         let end = s.seq.wrapping_add(s.len);
         match self.hi {
             None if s.syn => self.hi = Some(end),
             None => {}
             Some(hi) => {
-                if (s.seq.wrapping_sub(hi) as i32) < 0 {
+                let retx = (s.seq.wrapping_sub(hi) as i32) < 0;
+                if retx {
                     self.count += 1;
+                    if !self.in_episode || skipped {
+                        if skipped {
+                            self.timeouts += 1;
+                        } else {
+                            self.fast += 1;
+                        }
+                    }
                 }
+                self.in_episode = retx;
                 if (end.wrapping_sub(hi) as i32) > 0 {
                     self.hi = Some(end);
                 }
@@ -281,6 +311,7 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
         mss: MSS,
         rcv_wscale: RCV_WSCALE,
         flags: 0,
+        proto: Proto::Tcp,
     };
     let (sock, early) = drv.add_socket(&spec)?;
     let mut nas = NasStream::start(&mut drv, sock, NBS, PAGES_PER_NB)?;
@@ -508,6 +539,7 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
             Some(d) if d > Duration::ZERO => {
                 clock.skip_us += d.total_micros() as i64;
                 skips += 1;
+                retx.skip();
                 quiet_since = cycles;
             }
             Some(_) => {}
@@ -572,6 +604,8 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
         cycles,
         sim_time_ms: clock.micros(cycles) as f64 / 1000.0,
         peer_retransmissions: Some(retx.count),
+        peer_timeouts: retx.timeouts,
+        peer_fast_retransmits: retx.fast,
         time_skips: skips,
         buflets_free_end: free,
         num_buflets,

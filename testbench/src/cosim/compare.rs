@@ -189,7 +189,7 @@ fn show_frame(f: &[u8], other: Option<&[u8]>) -> String {
     )
 }
 
-/// A frame's TCP fields as etherparse reads them.
+/// A frame's addresses and TCP (or ARP, or UDP) fields as etherparse reads them.
 pub fn decode_frame(f: &[u8]) -> String {
     use etherparse::{NetSlice, SlicedPacket, TransportSlice};
     let Ok(p) = SlicedPacket::from_ethernet(f) else {
@@ -199,6 +199,26 @@ pub fn decode_frame(f: &[u8]) -> String {
     if let Some(NetSlice::Ipv4(ip)) = &p.net {
         let h = ip.header();
         let _ = write!(s, "{:?} -> {:?} ", h.source_addr(), h.destination_addr());
+    }
+    if let Some(NetSlice::Arp(a)) = &p.net {
+        let _ = write!(
+            s,
+            "ARP {:?} sender {:02x?} {:?} target {:02x?} {:?}",
+            a.operation(),
+            a.sender_hw_addr(),
+            a.sender_protocol_addr(),
+            a.target_hw_addr(),
+            a.target_protocol_addr()
+        );
+    }
+    if let Some(TransportSlice::Udp(u)) = &p.transport {
+        let _ = write!(
+            s,
+            "UDP {} -> {} len {}",
+            u.source_port(),
+            u.destination_port(),
+            u.length()
+        );
     }
     if let Some(TransportSlice::Tcp(t)) = &p.transport {
         let _ = write!(
@@ -229,7 +249,7 @@ fn show_cpl(c: &Completion) -> String {
             .unwrap_or("?")
     };
     format!(
-        "{} status {} ({}) opcode {} ({}) sock {} tag {} ref {} bytes {} flags {:#x} stream_off {}",
+        "{} status {} ({}) opcode {} ({}) sock {} tag {} ref {} bytes {} flags {:#x} hdr_bytes {} stream_off {}",
         name("cpl_kind", c.kind as u64),
         c.status,
         name("status", c.status as u64),
@@ -240,6 +260,7 @@ fn show_cpl(c: &Completion) -> String {
         c.ref_num,
         c.bytes,
         c.flags,
+        c.hdr_bytes,
         c.stream_off
     )
 }

@@ -2,15 +2,17 @@
 
 use super::compare::{self, Observed};
 use super::gen::MAX_NB_PAGES;
-use super::stim::{BlkBad, BlkParams, NbPost, NbSlot, PageList, SockParams, Step, Stimulus};
+use super::stim::{
+    AnonPost, AnonSlot, BlkBad, BlkParams, NbPost, NbSlot, PageList, SockParams, Step, Stimulus,
+};
 use super::{CaseResult, CosimError, Mismatch};
 use crate::{make_device, Backend};
 use buflet_driver::{Completion, Driver};
 use buflet_model::costs as model_costs;
 use buflet_platform::{Agent, BlockDevice, DeviceConfig, HostEnv, HostMemory};
 use buflet_spec::{
-    self as spec, blk_req, cpl_kind, nb_desc, op, param, put, reg, req_hdr, sg_elem, sg_flag,
-    sock_desc,
+    self as spec, anon_desc, blk_req, cpl_kind, nb_desc, op, param, put, reg, req_hdr, sg_elem,
+    sg_flag, sock_desc,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
@@ -36,6 +38,8 @@ struct Layout {
     unreg_page: u64,
     sg: u64,
     cpl: (u64, u64),
+    /// One ANON_MAX_LEN region per anonymous-buffer slot.
+    anon: Vec<u64>,
 }
 
 /// One backend with its own host memory, disk image and driver.
@@ -49,6 +53,8 @@ struct Side {
     /// Base addresses of every page a delivery may write (named-buffer pages, the unregistered
     /// page of the bad page list).
     nb_pages: BTreeSet<u64>,
+    /// Start addresses of the anonymous buffers (a frame's first write lands there).
+    anon_starts: BTreeSet<u64>,
     cfg: DeviceConfig,
     /// Print every activity to stderr (`BUFLET_COSIM_TRACE` set).
     trace: bool,
@@ -97,6 +103,7 @@ impl Side {
             model_port: (backend == Backend::Model).then_some(0),
             model_page: None,
             nb_pages: BTreeSet::new(),
+            anon_starts: BTreeSet::new(),
             cfg,
             trace: std::env::var_os("BUFLET_COSIM_TRACE").is_some(),
             lay: Layout {
@@ -107,12 +114,14 @@ impl Side {
                 unreg_page: 0,
                 sg: 0,
                 cpl: (0, 0),
+                anon: Vec::new(),
             },
             image,
         };
         side.lay = side.layout()?;
         side.nb_pages = side.lay.nb_pages.iter().flatten().copied().collect();
         side.nb_pages.insert(side.lay.unreg_page);
+        side.anon_starts = side.lay.anon.iter().copied().collect();
         side.drv.env.mem.set_write_log(true);
         side.drv.env.disk.set_write_log(true);
         Ok(side)
@@ -150,6 +159,12 @@ impl Side {
         mem.register(bad_page_hmd, bytes.len() as u64);
         let sg = mem.alloc(SG_SLOTS * sg_elem::SIZE as u64, 64)?;
         mem.register(sg, SG_SLOTS * sg_elem::SIZE as u64);
+        let mut anon = Vec::new();
+        for _ in 0..self.drv.info.num_anon {
+            let a = mem.alloc(param::ANON_MAX_LEN, page)?;
+            mem.register(a, param::ANON_MAX_LEN);
+            anon.push(a);
+        }
         let lo = self.drv.rd(reg::CPL_BASE_LO) as u64;
         let hi = self.drv.rd(reg::CPL_BASE_HI) as u64;
         let size = self.drv.rd(reg::CPL_SIZE) as u64;
@@ -162,10 +177,11 @@ impl Side {
             unreg_page,
             sg,
             cpl: (base, base + size * spec::cpl::SIZE as u64),
+            anon,
         })
     }
 
-    fn apply(&mut self, actions: &[Action]) -> Result<(), CosimError> {
+    fn apply(&mut self, actions: &[Action], step: usize) -> Result<(), CosimError> {
         for a in actions {
             match a {
                 Action::Mem { addr, data } => self.drv.env.mem.write(Agent::Cpu, *addr, data)?,
@@ -174,6 +190,28 @@ impl Side {
                     for f in fs {
                         self.drv.rx_push(f.clone());
                     }
+                }
+                Action::Reg { addr, value } => self.drv.wr(*addr, *value),
+                Action::Ticks { period, ticks } => {
+                    // Poll CNT_TICKS often compared with the period, so TIMER_PERIOD is back
+                    // to 0 long before another tick is requested.
+                    let base = self.drv.rd(reg::CNT_TICKS);
+                    self.drv.wr(reg::TIMER_PERIOD, *period);
+                    let poll = (*period as u64 / 16).clamp(1, 256);
+                    let limit = (*ticks as u64 + 2) * (*period as u64 + STEP_LIMIT / 100);
+                    let mut ran = 0;
+                    while self.drv.rd(reg::CNT_TICKS).wrapping_sub(base) < *ticks {
+                        self.drv.run(poll);
+                        ran += poll;
+                        if ran > limit {
+                            return Err(CosimError::NotQuiescent {
+                                side: self.name.clone(),
+                                step,
+                                cycles: ran,
+                            });
+                        }
+                    }
+                    self.drv.wr(reg::TIMER_PERIOD, 0);
                 }
             }
         }
@@ -216,7 +254,11 @@ impl Side {
                 last = match self.model_port {
                     Some(port) => {
                         let page = x.addr & !(param::PAGE_BYTES - 1);
-                        let lead = if !self.nb_pages.contains(&page) {
+                        let lead = if self.anon_starts.contains(&x.addr) {
+                            // A frame into an anonymous buffer: the engine's frame step and
+                            // its anonymous delivery step come first.
+                            model_costs::ENGINE_FRAME + model_costs::ANON_DELIVERY
+                        } else if !self.nb_pages.contains(&page) {
                             0
                         } else if self.model_page == Some(page) {
                             model_costs::ENGINE_DELIVERY
@@ -309,6 +351,11 @@ enum Action {
     Req([u8; 64]),
     /// Frames are queued on the wire.
     Frames(Vec<Vec<u8>>),
+    /// A register write.
+    Reg { addr: u32, value: u32 },
+    /// Periodic timer ticks: TIMER_PERIOD = `period` until `ticks` more ticks were taken
+    /// (CNT_TICKS, polled), then TIMER_PERIOD = 0.
+    Ticks { period: u32, ticks: u32 },
 }
 
 /// The host's view, kept from side A's completions (they equal side B's while the case runs).
@@ -321,10 +368,15 @@ struct Host {
     nb_busy: BTreeSet<u32>,
     /// NB_POST tag -> the slot reserved for it.
     posts: BTreeMap<u32, u32>,
+    num_anon: u32,
+    anon_free: BTreeSet<u32>,
+    anon_busy: BTreeSet<u32>,
+    /// ANON_POST tag -> the slot reserved for it.
+    anon_posts: BTreeMap<u32, u32>,
 }
 
 impl Host {
-    fn new(num_nbs: u32) -> Self {
+    fn new(num_nbs: u32, num_anon: u32) -> Self {
         Host {
             next_tag: 1,
             num_nbs,
@@ -332,6 +384,18 @@ impl Host {
             nb_free: (0..num_nbs).collect(),
             nb_busy: BTreeSet::new(),
             posts: BTreeMap::new(),
+            num_anon,
+            anon_free: (0..num_anon).collect(),
+            anon_busy: BTreeSet::new(),
+            anon_posts: BTreeMap::new(),
+        }
+    }
+
+    fn anon_release(&mut self, tag: u32) {
+        if let Some(r) = self.anon_posts.remove(&tag) {
+            if self.anon_busy.remove(&r) {
+                self.anon_free.insert(r);
+            }
         }
     }
 
@@ -350,7 +414,9 @@ impl Host {
                         self.nb_free.insert(c.ref_num);
                     }
                 }
+                cpl_kind::ANON_RX => self.anon_release(c.tag),
                 cpl_kind::CMD_DONE => match c.opcode as u64 {
+                    op::ANON_POST => self.anon_release(c.tag),
                     op::NB_POST => {
                         if let Some(r) = self.posts.remove(&c.tag) {
                             if self.nb_busy.remove(&r) {
@@ -382,6 +448,29 @@ impl Host {
             Step::BadOpcode { opcode } => vec![Action::Req(self.hdr(*opcode, 0))],
             Step::PostNb(n) => self.nb_post(n, lay).into_iter().collect(),
             Step::BlkWrite(b) => self.blk_write(b, lay),
+            Step::PostAnon(a) => self.anon_post(a, lay).into_iter().collect(),
+            Step::NicAddr { mac, ip } => vec![
+                Action::Reg {
+                    addr: reg::NIC_MAC_LO,
+                    value: u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]),
+                },
+                Action::Reg {
+                    addr: reg::NIC_MAC_HI,
+                    value: u16::from_le_bytes([mac[4], mac[5]]) as u32,
+                },
+                Action::Reg {
+                    addr: reg::NIC_IP,
+                    value: u32::from_be_bytes(*ip),
+                },
+            ],
+            Step::TimerKick => vec![Action::Reg {
+                addr: reg::TIMER_KICK,
+                value: 1,
+            }],
+            Step::TimerTicks { period, ticks } => vec![Action::Ticks {
+                period: *period,
+                ticks: *ticks,
+            }],
             Step::Frame(f) => vec![Action::Frames(vec![f.bytes.clone()])],
             Step::Burst(fs) => vec![Action::Frames(fs.iter().map(|f| f.bytes.clone()).collect())],
         }
@@ -456,12 +545,40 @@ impl Host {
         put(&mut e, nb_desc::SOCK_REF, n.sock as u64);
         put(&mut e, nb_desc::TAG, tag as u64);
         put(&mut e, nb_desc::REF_NUM, ref_num as u64);
-        put(&mut e, nb_desc::TIMEOUT, 0);
+        put(&mut e, nb_desc::TIMEOUT, n.timeout as u64);
         put(&mut e, nb_desc::TOTAL_BYTES, n.total_bytes as u64);
         put(&mut e, nb_desc::NEXT_NB, param::NULL16);
         put(&mut e, nb_desc::PREV_NB, param::NULL16);
         put(&mut e, nb_desc::HMD_ADDR, hmd);
         put(&mut e, nb_desc::HMD_PAGES, n.pages as u64);
+        Some(Action::Req(e))
+    }
+
+    fn anon_post(&mut self, a: &AnonPost, lay: &Layout) -> Option<Action> {
+        let (ref_num, reserve) = match a.slot {
+            AnonSlot::Free => (*self.anon_free.iter().next()?, true),
+            AnonSlot::Busy => (*self.anon_busy.iter().next()?, false),
+            AnonSlot::Raw(r) => (r, false),
+        };
+        let addr = lay
+            .anon
+            .get(ref_num as usize)
+            .or(lay.anon.first())
+            .copied()
+            .unwrap_or(0);
+        let tag = self.tag();
+        // A post the device will refuse for its length frees the slot with its CMD_DONE.
+        if reserve && ref_num < self.num_anon {
+            self.anon_free.remove(&ref_num);
+            self.anon_busy.insert(ref_num);
+            self.anon_posts.insert(tag, ref_num);
+        }
+        let mut e = [0u8; 64];
+        put(&mut e, anon_desc::OPCODE, op::ANON_POST);
+        put(&mut e, anon_desc::TAG, tag as u64);
+        put(&mut e, anon_desc::REF_NUM, ref_num as u64);
+        put(&mut e, anon_desc::LEN, a.len as u64);
+        put(&mut e, anon_desc::ADDR, addr);
         Some(Action::Req(e))
     }
 
@@ -586,7 +703,7 @@ pub fn run_lockstep(
         )));
     }
     let quiet = quiet_window(width);
-    let mut host = Host::new(a.drv.info.num_nbs);
+    let mut host = Host::new(a.drv.info.num_nbs, a.drv.info.num_anon);
     let mut res = CaseResult {
         seed: sa.seed,
         steps: 0,
@@ -624,8 +741,8 @@ pub fn run_lockstep(
         let act_b = hb.plan(step_b, &b.lay);
         let ta = a.drv.cycles();
         let tb = b.drv.cycles();
-        a.apply(&act_a)?;
-        b.apply(&act_b)?;
+        a.apply(&act_a, i)?;
+        b.apply(&act_b, i)?;
         let oa = a.settle(ta, quiet, i)?;
         let ob = b.settle(tb, quiet, i)?;
         res.steps += 1;

@@ -8,17 +8,28 @@
 //! malformed frames, frames for unknown sockets, UDP, ICMP, ARP and IPv6 frames, invalid
 //! requests and block writes.
 //!
+//! Besides TCP, the paths of docs/rx-paths.md: UDP sockets receiving datagrams (some longer
+//! than their named buffer, some with bad checksums or lengths, some for other ports), named
+//! buffers with a TIMEOUT, and a case-wide stream of "extras": the ARP responder's address
+//! (NIC_MAC, NIC_IP, sometimes changed or turned off), anonymous buffers (valid and refused
+//! ANON_POSTs), ARP requests (for NIC_IP, for other addresses, tagged, malformed, truncated,
+//! replies), frames for no socket (ICMP, unknown ports, IPv6, other EtherTypes, other IP
+//! protocols), TIMER_KICKs and short runs of periodic ticks.
+//!
 //! The generator is open-loop: it does not see the device's ACKs, so frames beyond the window
 //! the device advertises are sent anyway (and trimmed or dropped by the device); a final
 //! retransmission pass, after enough named buffers were posted, lets most streams complete.
 //! Frames are built with etherparse; malformed ones are etherparse-built frames with one field
 //! changed afterwards.
 
-use super::stim::{BlkBad, BlkParams, Frame, NbPost, NbSlot, PageList, SockParams, Step, Stimulus};
+use super::stim::{
+    AnonPost, AnonSlot, BlkBad, BlkParams, Frame, NbPost, NbSlot, PageList, SockParams, Step,
+    Stimulus,
+};
 use buflet_spec::{param, sock_flag};
 use etherparse::{
-    ArpHardwareId, ArpOperation, ArpPacket, EtherType, IpHeaders, Ipv4Header, PacketBuilder,
-    PacketBuilderStep, TcpOptionElement, VlanId,
+    ArpHardwareId, ArpOperation, ArpPacket, EtherType, Ethernet2Header, IpHeaders, Ipv4Header,
+    PacketBuilder, PacketBuilderStep, TcpOptionElement, VlanId,
 };
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -31,6 +42,12 @@ const RST: u8 = 0x04;
 const PSH: u8 = 0x08;
 const ACK: u8 = 0x10;
 const URG: u8 = 0x20;
+
+/// IP protocol numbers.
+const TCP: u8 = 6;
+const UDP: u8 = 17;
+/// The NIC's MAC in every generated socket (`local_mac`), and so of the ARP responder.
+const NIC_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
 
 /// Pages of host memory behind each named-buffer slot (the most an NB_POST may name).
 pub const MAX_NB_PAGES: u32 = 4;
@@ -62,6 +79,13 @@ pub struct GenConfig {
     /// ACK advertises. Bursts are useful for timing and stall coverage, not for exact
     /// comparison.
     pub bursts: bool,
+    /// Probability that a connection is a UDP socket receiving datagrams.
+    pub udp: f64,
+    /// Add the case-wide extras: the ARP responder, anonymous buffers, ARP requests, frames
+    /// for no socket, timer kicks and periodic ticks.
+    pub extras: bool,
+    /// Probability that a named-buffer post carries a TIMEOUT (1..=4 ticks).
+    pub nb_timeout: f64,
 }
 
 impl Default for GenConfig {
@@ -74,6 +98,9 @@ impl Default for GenConfig {
             noise: 0.08,
             stress: 0.12,
             bursts: false,
+            udp: 0.25,
+            extras: true,
+            nb_timeout: 0.25,
         }
     }
 }
@@ -89,6 +116,9 @@ impl GenConfig {
             noise: 0.1,
             stress: 0.15,
             bursts: false,
+            udp: 0.3,
+            extras: true,
+            nb_timeout: 0.2,
         }
     }
 }
@@ -114,8 +144,18 @@ pub fn generate_with(seed: u64, cfg: &GenConfig) -> Stimulus {
     }
     let mut queues: Vec<std::collections::VecDeque<Step>> = conns
         .iter_mut()
-        .map(|c| c.events(&mut rng).into())
+        .map(|c| {
+            if c.p.proto == UDP {
+                c.udp_events(&mut rng, cfg).into()
+            } else {
+                c.events(&mut rng, cfg).into()
+            }
+        })
         .collect();
+    if cfg.extras {
+        let ex = extras(&mut rng, &conns);
+        queues.push(ex.into());
+    }
     let mut steps = Vec::new();
     loop {
         let live: Vec<usize> = (0..queues.len())
@@ -299,14 +339,14 @@ impl Conn {
         };
         let mut p = SockParams {
             sock_ref,
-            local_mac: [0x02, 0, 0, 0, 0, 0x02],
+            local_mac: NIC_MAC,
             remote_mac: [0x02, 0, 0, 0, 0x10, i as u8],
             vlan: if rng.gen_bool(0.2) {
                 rng.gen_range(1..4095)
             } else {
                 0
             },
-            proto: 6,
+            proto: TCP,
             local_ip,
             remote_ip,
             local_port,
@@ -365,8 +405,14 @@ impl Conn {
         } else {
             rng.gen()
         };
-        let stress = rng.gen_bool(cfg.stress.clamp(0.0, 1.0));
-        let len = if stress {
+        let udp = rng.gen_bool(cfg.udp.clamp(0.0, 1.0));
+        if udp {
+            p.proto = UDP;
+        }
+        let stress = !udp && rng.gen_bool(cfg.stress.clamp(0.0, 1.0));
+        let len = if udp {
+            0
+        } else if stress {
             p.rcv_buf = 1 << 20;
             rng.gen_range(cfg.max_stream / 2..=cfg.max_stream * 2 / 3)
         } else if rng.gen_bool(0.1) {
@@ -449,7 +495,7 @@ impl Conn {
         )
     }
 
-    fn post(&self, rng: &mut ChaCha8Rng, posted: &mut usize) -> Step {
+    fn post(&self, rng: &mut ChaCha8Rng, posted: &mut usize, cfg: &GenConfig) -> Step {
         let pages = rng.gen_range(1..=MAX_NB_PAGES);
         let total = if rng.gen_bool(0.6) {
             pages * PAGE
@@ -457,13 +503,133 @@ impl Conn {
             rng.gen_range(1..=pages * PAGE)
         };
         *posted += total as usize;
+        let timeout = if rng.gen_bool(cfg.nb_timeout.clamp(0.0, 1.0)) {
+            rng.gen_range(1..=4)
+        } else {
+            0
+        };
         Step::PostNb(NbPost {
             sock: self.p.sock_ref,
             slot: NbSlot::Free,
             pages,
             total_bytes: total,
             list: PageList::Good,
+            timeout,
         })
+    }
+
+    /// A UDP datagram from the peer to this socket's address on port `dport` (usually the
+    /// socket's), built by etherparse, with one field broken afterwards as `bad` says.
+    fn datagram(&self, payload: &[u8], dport: u16, bad: UdpBad) -> (Vec<u8>, &'static str) {
+        let t = self.tuple();
+        let mut out = Vec::new();
+        let _ = t.ip().udp(t.src_port, dport).write(&mut out, payload);
+        let l3 = t.l3();
+        let l4 = l3 + 20;
+        let what = match bad {
+            UdpBad::None => "datagram",
+            UdpBad::NoChecksum => {
+                out[l4 + 6] = 0;
+                out[l4 + 7] = 0;
+                "datagram without checksum"
+            }
+            UdpBad::Checksum => {
+                if payload.is_empty() {
+                    // Flipping the top bit keeps a checksum non-zero (and makes it wrong).
+                    out[l4 + 6] ^= 0x80;
+                    if out[l4 + 6] == 0 && out[l4 + 7] == 0 {
+                        out[l4 + 7] = 1;
+                    }
+                } else {
+                    let n = out.len();
+                    out[n - 1] ^= 0x10;
+                }
+                "datagram with a bad checksum"
+            }
+            UdpBad::Length(d) => {
+                let len = u16::from_be_bytes([out[l4 + 4], out[l4 + 5]]);
+                let v = (len as i32 + d).clamp(0, 65535) as u16;
+                out[l4 + 4..l4 + 6].copy_from_slice(&v.to_be_bytes());
+                "datagram whose UDP length is not the IP payload's"
+            }
+            UdpBad::Short(k) => {
+                // The IPv4 total length leaves fewer than 8 bytes for UDP (the rest is padding).
+                let tot = (20 + k as u16).to_be_bytes();
+                out[l3 + 2] = tot[0];
+                out[l3 + 3] = tot[1];
+                fix_ip_csum(&mut out, l3);
+                "IPv4 payload shorter than a UDP header"
+            }
+        };
+        (out, what)
+    }
+
+    /// The steps of a UDP socket: SOCK_ADD, named buffers (some short, some with a TIMEOUT)
+    /// and datagrams of every size, some broken, some for another port, some before a buffer
+    /// is there; sometimes a TCP SYN on the same 4-tuple (no socket: the protocol differs)
+    /// and a delete mid-way.
+    fn udp_events(&mut self, rng: &mut ChaCha8Rng, cfg: &GenConfig) -> Vec<Step> {
+        let mut ev = vec![Step::AddSocket(self.p.clone())];
+        let mut posted = 0usize;
+        for _ in 0..rng.gen_range(0..=3) {
+            ev.push(self.post(rng, &mut posted, cfg));
+        }
+        let n = rng.gen_range(1..=14);
+        let mut sent = 0usize;
+        for k in 0..n {
+            let len = match rng.gen_range(0..100) {
+                0..=19 => rng.gen_range(0..=64),
+                20..=69 => rng.gen_range(65..=1472),
+                70..=89 => rng.gen_range(1473..=4200),
+                _ if cfg.jumbo => rng.gen_range(4201..=8950),
+                _ => rng.gen_range(1473..=4200),
+            };
+            let payload = crate::frames::payload(rng.gen(), len);
+            let bad = match rng.gen_range(0..100) {
+                0..=79 => UdpBad::None,
+                80..=85 => UdpBad::NoChecksum,
+                86..=90 => UdpBad::Checksum,
+                91..=94 => UdpBad::Length(*[-1i32, 1, -8, 100].choose(rng).unwrap_or(&1)),
+                _ => UdpBad::Short(rng.gen_range(0..8)),
+            };
+            let dport = if rng.gen_bool(0.06) {
+                self.p.local_port.wrapping_add(1) // no socket
+            } else {
+                self.p.local_port
+            };
+            let (bytes, what) = self.datagram(&payload, dport, bad);
+            ev.push(frame(
+                format!("{} {what} #{k} len {len} to port {dport}", self.name),
+                bytes,
+            ));
+            sent += len + 8;
+            if rng.gen_bool(0.4) {
+                ev.push(self.post(rng, &mut posted, cfg));
+            }
+            if rng.gen_bool(0.04) {
+                let bytes = tcp_frame(&self.tuple(), rng.gen(), SYN, 0, 1000, &Opts::None, &[]);
+                ev.push(frame(
+                    format!("{} TCP SYN on the UDP socket's 4-tuple", self.name),
+                    bytes,
+                ));
+            }
+        }
+        // Buffers for most of what is still waiting.
+        if rng.gen_bool(0.75) {
+            while posted < sent {
+                ev.push(self.post(rng, &mut posted, cfg));
+            }
+        }
+        if ev.len() > 2 && rng.gen_bool(0.1) {
+            let at = rng.gen_range(1..ev.len());
+            ev.insert(
+                at,
+                Step::DelSocket {
+                    sock: self.p.sock_ref,
+                },
+            );
+        }
+        ev
     }
 
     fn syn_opts(&self, rng: &mut ChaCha8Rng) -> Opts {
@@ -499,7 +665,7 @@ impl Conn {
     }
 
     /// The connection's steps, in its own order.
-    fn events(&mut self, rng: &mut ChaCha8Rng) -> Vec<Step> {
+    fn events(&mut self, rng: &mut ChaCha8Rng, cfg: &GenConfig) -> Vec<Step> {
         let mut ev = vec![Step::AddSocket(self.p.clone())];
         let factor = if self.stress {
             0.0
@@ -510,7 +676,7 @@ impl Conn {
         let mut posted = 0usize;
         for _ in 0..rng.gen_range(0..=2) {
             if posted < budget || rng.gen_bool(0.3) {
-                ev.push(self.post(rng, &mut posted));
+                ev.push(self.post(rng, &mut posted, cfg));
             }
         }
         let ack = self.ack_no();
@@ -631,7 +797,7 @@ impl Conn {
                 ev.push(self.ctl(self.seq_of(off), ACK, ack, &Opts::None, "pure ACK"));
             }
             if posted < budget && rng.gen_bool(0.35) {
-                ev.push(self.post(rng, &mut posted));
+                ev.push(self.post(rng, &mut posted, cfg));
             }
             if k > 0 && rng.gen_bool(0.01) {
                 ev.push(self.ctl(self.irs, SYN, 0, &Opts::None, "SYN when established"));
@@ -669,7 +835,7 @@ impl Conn {
         if len > 0 && (self.stress || rng.gen_bool(0.5) || (factor < 1.0 && rng.gen_bool(0.7))) {
             let want = len + len / 3;
             while posted < want {
-                ev.push(self.post(rng, &mut posted));
+                ev.push(self.post(rng, &mut posted, cfg));
             }
             // A retransmission coalesces what was sent in tiny segments.
             let chunk = if self.stress { 1400 } else { self.seg_max };
@@ -726,6 +892,236 @@ impl Conn {
         }
         ev
     }
+}
+
+/// How a generated UDP datagram is broken.
+#[derive(Debug, Clone, Copy)]
+enum UdpBad {
+    None,
+    /// Checksum field 0: "no checksum", accepted.
+    NoChecksum,
+    /// A wrong non-zero checksum: BAD_L4_CSUM.
+    Checksum,
+    /// UDP length field off by this much: BAD_L4_HDR.
+    Length(i32),
+    /// IPv4 total length leaving this many (< 8) bytes: TRUNCATED.
+    Short(u8),
+}
+
+/// An ARP packet (Ethernet/IPv4 addresses) in an Ethernet frame from `src` to broadcast,
+/// tagged when `vlan != 0`.
+fn arp_frame(src: [u8; 6], vlan: u16, oper: ArpOperation, spa: [u8; 4], tpa: [u8; 4]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let Ok(a) = ArpPacket::new(
+        ArpHardwareId::ETHERNET,
+        EtherType::IPV4,
+        oper,
+        &src,
+        &spa,
+        &[0; 6],
+        &tpa,
+    ) else {
+        return out;
+    };
+    let eth = PacketBuilder::ethernet2(src, [0xFF; 6]);
+    let _ = match VlanId::try_new(vlan & 0x0FFF) {
+        Ok(id) if vlan != 0 => eth.single_vlan(id).arp(a).write(&mut out),
+        _ => eth.arp(a).write(&mut out),
+    };
+    out
+}
+
+/// A frame for no socket: ICMP, UDP or TCP to an unknown port, IPv6, another EtherType, or
+/// another IP protocol. Returns the frame and what it is.
+fn foreign(rng: &mut ChaCha8Rng, t: &Tuple) -> (Vec<u8>, &'static str) {
+    let mut out = Vec::new();
+    let what = match rng.gen_range(0..6) {
+        0 => {
+            let body = crate::frames::payload(rng.gen(), rng.gen_range(0..1500));
+            let _ = t
+                .ip()
+                .icmpv4_echo_request(rng.gen(), rng.gen())
+                .write(&mut out, &body);
+            "ICMP echo request"
+        }
+        1 => {
+            let body = crate::frames::payload(rng.gen(), rng.gen_range(0..3000));
+            let _ = t
+                .ip()
+                .udp(t.src_port, rng.gen_range(1..1024))
+                .write(&mut out, &body);
+            "UDP for an unknown port"
+        }
+        2 => {
+            let body = crate::frames::payload(rng.gen(), rng.gen_range(0..2000));
+            let u = Tuple {
+                dst_port: t.dst_port ^ 0x5A5A,
+                ..*t
+            };
+            out = tcp_frame(&u, rng.gen(), ACK | PSH, rng.gen(), 100, &Opts::None, &body);
+            "TCP for an unknown port"
+        }
+        3 => {
+            let _ = Ethernet2Header {
+                source: t.src_mac,
+                destination: [0x01, 0x80, 0xC2, 0, 0, 0x0E],
+                ether_type: EtherType(0x88CC),
+            }
+            .write(&mut out);
+            out.extend_from_slice(&crate::frames::payload(rng.gen(), rng.gen_range(46..600)));
+            "LLDP (another EtherType)"
+        }
+        4 => {
+            // IPv4 carrying GRE (protocol 47): no socket, whatever the addresses.
+            let gre = [0u8, 0, 0x08, 0x00];
+            if let Ok(mut h) = Ipv4Header::new(
+                gre.len() as u16,
+                64,
+                etherparse::IpNumber(47),
+                t.src_ip,
+                t.dst_ip,
+            ) {
+                h.header_checksum = h.calc_header_checksum();
+                let _ = Ethernet2Header {
+                    source: t.src_mac,
+                    destination: t.dst_mac,
+                    ether_type: EtherType::IPV4,
+                }
+                .write(&mut out);
+                let _ = h.write(&mut out);
+                out.extend_from_slice(&gre);
+            }
+            "GRE (another IP protocol)"
+        }
+        _ => {
+            let mut s6 = [0u8; 16];
+            s6[0] = 0xfe;
+            s6[1] = 0x80;
+            s6[15] = 1;
+            let mut d6 = s6;
+            d6[15] = 2;
+            let body = crate::frames::payload(rng.gen(), rng.gen_range(0..800));
+            let _ = PacketBuilder::ethernet2(t.src_mac, t.dst_mac)
+                .ipv6(s6, d6, 64)
+                .udp(1, 2)
+                .write(&mut out, &body);
+            "IPv6 UDP"
+        }
+    };
+    (out, what)
+}
+
+/// The case-wide extras (see the module documentation), in their own order: usually the ARP
+/// responder's address first, a few anonymous buffers, then a random mix of anonymous-buffer
+/// posts (some refused), ARP frames, frames for no socket, timer kicks, periodic ticks and
+/// changes of the responder's address.
+fn extras(rng: &mut ChaCha8Rng, conns: &[Conn]) -> Vec<Step> {
+    let mut ev = Vec::new();
+    let ips: Vec<[u8; 4]> = conns.iter().map(|c| c.p.local_ip).collect();
+    let mut nic_ip = *ips.choose(rng).unwrap_or(&[10, 0, 0, 2]);
+    if rng.gen_bool(0.8) {
+        ev.push(Step::NicAddr {
+            mac: NIC_MAC,
+            ip: nic_ip,
+        });
+    }
+    let anon_len = |rng: &mut ChaCha8Rng| {
+        *[64u32, 100, 128, 600, 1514, 2048, 4096, 9000, 16384]
+            .choose(rng)
+            .unwrap_or(&1514)
+    };
+    for _ in 0..rng.gen_range(1..=4) {
+        ev.push(Step::PostAnon(AnonPost {
+            slot: AnonSlot::Free,
+            len: anon_len(rng),
+        }));
+    }
+    let n = rng.gen_range(8..=30);
+    for k in 0..n {
+        let Some(c) = conns.choose(rng) else {
+            break;
+        };
+        let t = c.tuple();
+        match rng.gen_range(0..100) {
+            0..=24 => ev.push(Step::PostAnon(AnonPost {
+                slot: AnonSlot::Free,
+                len: anon_len(rng),
+            })),
+            25..=29 => {
+                let (slot, len) = match rng.gen_range(0..4) {
+                    0 => (AnonSlot::Free, param::ANON_MIN_LEN as u32 - 1),
+                    1 => (AnonSlot::Free, param::ANON_MAX_LEN as u32 + 1),
+                    2 => (
+                        AnonSlot::Raw(param::DEF_NUM_ANON as u32 + rng.gen_range(0..100)),
+                        1514,
+                    ),
+                    _ => (AnonSlot::Busy, 1514),
+                };
+                ev.push(Step::PostAnon(AnonPost { slot, len }));
+            }
+            30..=49 => {
+                let vlan = if rng.gen_bool(0.2) { t.vlan.max(1) } else { 0 };
+                let tpa = if rng.gen_bool(0.6) {
+                    nic_ip
+                } else {
+                    [10, 0, 9, rng.gen()]
+                };
+                let kind = rng.gen_range(0..10);
+                let oper = if kind == 0 {
+                    ArpOperation::REPLY
+                } else {
+                    ArpOperation::REQUEST
+                };
+                let mut b = arp_frame(t.src_mac, vlan, oper, t.src_ip, tpa);
+                let l3 = if vlan != 0 { 18 } else { 14 };
+                let what = match kind {
+                    0 => "ARP reply",
+                    1 if b.len() > l3 + 4 => {
+                        b[l3 + 4] = 8; // hlen 8
+                        "ARP request with hlen 8"
+                    }
+                    2 => {
+                        b.truncate(l3 + rng.gen_range(8..28));
+                        "truncated ARP request"
+                    }
+                    3 if b.len() > l3 + 1 => {
+                        b[l3 + 1] = 6; // htype 6
+                        "ARP request with htype 6"
+                    }
+                    _ => "ARP request",
+                };
+                ev.push(frame(
+                    format!(
+                        "{what} #{k} for {}.{}.{}.{} vlan {vlan}",
+                        tpa[0], tpa[1], tpa[2], tpa[3]
+                    ),
+                    b,
+                ));
+            }
+            50..=64 => {
+                let (b, what) = foreign(rng, &t);
+                ev.push(frame(format!("{what} #{k} from {}", c.name), b));
+            }
+            65..=81 => ev.push(Step::TimerKick),
+            82..=89 => ev.push(Step::TimerTicks {
+                period: rng.gen_range(3_000..=20_000),
+                ticks: rng.gen_range(1..=4),
+            }),
+            _ => {
+                // The responder moves to another address, or is turned off.
+                nic_ip = if rng.gen_bool(0.3) {
+                    [0, 0, 0, 0]
+                } else {
+                    *ips.choose(rng).unwrap_or(&nic_ip)
+                };
+                ev.push(Step::NicAddr {
+                    mac: NIC_MAC,
+                    ip: nic_ip,
+                });
+            }
+        }
+    }
+    ev
 }
 
 fn frame(label: String, bytes: Vec<u8>) -> Step {
@@ -965,6 +1361,7 @@ fn noise(rng: &mut ChaCha8Rng, conns: &[Conn], unused_refs: &[u16]) -> Step {
                 pages: 0,
                 total_bytes: 100,
                 list: PageList::Good,
+                timeout: 0,
             }),
             3 => Step::PostNb(NbPost {
                 sock: c.p.sock_ref,
@@ -972,6 +1369,7 @@ fn noise(rng: &mut ChaCha8Rng, conns: &[Conn], unused_refs: &[u16]) -> Step {
                 pages: 1,
                 total_bytes: if rng.gen_bool(0.5) { 0 } else { PAGE + 1 },
                 list: PageList::Good,
+                timeout: 0,
             }),
             4 => Step::PostNb(NbPost {
                 sock: c.p.sock_ref,
@@ -979,6 +1377,7 @@ fn noise(rng: &mut ChaCha8Rng, conns: &[Conn], unused_refs: &[u16]) -> Step {
                 pages: 1,
                 total_bytes: 512,
                 list: PageList::Good,
+                timeout: 0,
             }),
             5 => Step::PostNb(NbPost {
                 sock: c.p.sock_ref,
@@ -986,6 +1385,7 @@ fn noise(rng: &mut ChaCha8Rng, conns: &[Conn], unused_refs: &[u16]) -> Step {
                 pages: 1,
                 total_bytes: 512,
                 list: PageList::Good,
+                timeout: 0,
             }),
             6 => Step::PostNb(NbPost {
                 sock: *unused_refs.choose(rng).unwrap_or(&63),
@@ -993,6 +1393,7 @@ fn noise(rng: &mut ChaCha8Rng, conns: &[Conn], unused_refs: &[u16]) -> Step {
                 pages: 1,
                 total_bytes: 512,
                 list: PageList::Good,
+                timeout: 0,
             }),
             7 => Step::PostNb(NbPost {
                 sock: c.p.sock_ref,
@@ -1004,6 +1405,7 @@ fn noise(rng: &mut ChaCha8Rng, conns: &[Conn], unused_refs: &[u16]) -> Step {
                 } else {
                     PageList::UnregisteredList
                 },
+                timeout: 0,
             }),
             8 => {
                 // On a slot no connection uses, so the parameter check is what refuses it.

@@ -32,7 +32,7 @@ pub struct SockParams {
     pub remote_mac: [u8; 6],
     /// VLAN id, 0 = untagged.
     pub vlan: u16,
-    /// IP protocol (6 = TCP; anything else is refused).
+    /// IP protocol (6 = TCP, 17 = UDP; anything else is refused).
     pub proto: u8,
     /// Our IPv4 address.
     pub local_ip: [u8; 4],
@@ -89,6 +89,28 @@ pub struct NbPost {
     pub total_bytes: u32,
     /// Where the page list points.
     pub list: PageList,
+    /// `TIMEOUT`: timer ticks before the buffer is returned (0 = never).
+    pub timeout: u32,
+}
+
+/// Which anonymous-buffer reference number an ANON_POST uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnonSlot {
+    /// A slot the host knows is free (the lowest one); the step does nothing if none is free.
+    Free,
+    /// A slot that is currently posted (BAD_NB expected); the step does nothing if none is.
+    Busy,
+    /// This exact reference number (used for out-of-range numbers).
+    Raw(u32),
+}
+
+/// An ANON_POST request: an anonymous buffer for frames that match no socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnonPost {
+    /// Which reference number.
+    pub slot: AnonSlot,
+    /// `LEN` (valid: ANON_MIN_LEN..=ANON_MAX_LEN; outside on purpose for BAD_NB).
+    pub len: u32,
 }
 
 /// How a BLK_WRITE request is made invalid, if at all.
@@ -144,6 +166,26 @@ pub enum Step {
     },
     /// OP_BLK_WRITE.
     BlkWrite(BlkParams),
+    /// OP_ANON_POST.
+    PostAnon(AnonPost),
+    /// Program the ARP responder: `NIC_MAC_LO/HI` and `NIC_IP` (0.0.0.0 = off).
+    NicAddr {
+        /// The NIC's MAC (wire order).
+        mac: [u8; 6],
+        /// The NIC's IPv4 address.
+        ip: [u8; 4],
+    },
+    /// A write to TIMER_KICK: one timer tick.
+    TimerKick,
+    /// Periodic ticks: TIMER_PERIOD is set to `period`, the host polls CNT_TICKS until `ticks`
+    /// more ticks were taken, then writes TIMER_PERIOD = 0. (The number of ticks, not the
+    /// cycles they took, is what both sides must agree on: the model is cycle-approximate.)
+    TimerTicks {
+        /// Cycles per tick.
+        period: u32,
+        /// Ticks to let happen.
+        ticks: u32,
+    },
     /// One frame.
     Frame(Frame),
     /// Several frames pushed at once (they arrive back to back at line rate).
@@ -163,9 +205,18 @@ impl Step {
             ),
             Step::DelSocket { sock } => format!("SOCK_DEL ref {sock}"),
             Step::PostNb(n) => format!(
-                "NB_POST sock {} slot {:?} pages {} total {} list {:?}",
-                n.sock, n.slot, n.pages, n.total_bytes, n.list
+                "NB_POST sock {} slot {:?} pages {} total {} list {:?} timeout {}",
+                n.sock, n.slot, n.pages, n.total_bytes, n.list, n.timeout
             ),
+            Step::PostAnon(a) => format!("ANON_POST slot {:?} len {}", a.slot, a.len),
+            Step::NicAddr { mac, ip } => format!(
+                "NIC_MAC {:02x?} NIC_IP {}.{}.{}.{}",
+                mac, ip[0], ip[1], ip[2], ip[3]
+            ),
+            Step::TimerKick => "TIMER_KICK".into(),
+            Step::TimerTicks { period, ticks } => {
+                format!("TIMER_PERIOD {period} for {ticks} ticks, then 0")
+            }
             Step::Nop => "NOP".into(),
             Step::BadOpcode { opcode } => format!("request with opcode {opcode}"),
             Step::BlkWrite(b) => format!(
