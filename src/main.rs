@@ -1,6 +1,9 @@
 //! `buflet`: run the demo, replay a capture, on the Rust model or the Verilated RTL.
 
-use buflet_testbench::{frames, pcap, run_stream, Backend, RunOptions, RunReport, Scenario};
+use buflet_driver::nas::WriteMode;
+use buflet_testbench::{
+    frames, pcap, run_stream, Backend, FsKind, Protocol, RunOptions, RunReport, Scenario,
+};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -36,9 +39,26 @@ struct Common {
     /// Print one JSON object on one line instead of the human report.
     #[arg(long)]
     json: bool,
-    /// Keep the disk image at this path.
+    /// Keep the disk image at this path. The image then holds a real file system (--fs) with
+    /// the file in it, mapped to disk blocks through the file system's own metadata, checked by
+    /// `e2fsck -fn` and read back by `debugfs cat` after the run. Without it the file is one
+    /// extent of a temporary raw disk image.
     #[arg(long)]
     image: Option<PathBuf>,
+    /// File system on the --image: ext2 or ext4.
+    #[arg(long, value_enum, default_value = "ext4", requires = "image")]
+    fs: FsArg,
+    /// Path of the file inside the file system (with --image).
+    #[arg(long, requires = "image")]
+    file_path: Option<String>,
+    /// Probability that a block-device read or write fails (seeded by --error-seed); the NAS
+    /// writer retries a failed block operation. A run either verifies or exits non-zero with
+    /// the error.
+    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    disk_error_rate: f64,
+    /// Seed of --disk-error-rate.
+    #[arg(long, default_value_t = 1)]
+    error_seed: u64,
     /// Write a waveform of every RTL signal here (RTL built with BUFLET_TRACE=1 or =vcd).
     #[arg(long)]
     trace: Option<PathBuf>,
@@ -52,6 +72,46 @@ struct Common {
 enum DiskArg {
     Direct,
     Scsi,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ModeArg {
+    Zerocopy,
+    Splice,
+    Copy,
+}
+
+impl ModeArg {
+    fn mode(self) -> WriteMode {
+        match self {
+            ModeArg::Zerocopy => WriteMode::ZeroCopy,
+            ModeArg::Splice => WriteMode::Splice,
+            ModeArg::Copy => WriteMode::Copy,
+        }
+    }
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FsArg {
+    Ext2,
+    Ext4,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ProtocolArg {
+    /// SMB2/3 over NetBIOS session framing: each WRITE's data at its file offset.
+    Smb2,
+    /// The whole client-to-server stream is the file, at offset 0.
+    Raw,
+}
+
+fn probability(s: &str) -> Result<f64, String> {
+    let p: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(format!("{p} is not a probability in 0..=1"))
+    }
 }
 
 #[derive(Subcommand)]
@@ -70,14 +130,23 @@ enum Cmd {
         /// TCP payload bytes per segment.
         #[arg(long, default_value_t = 1448)]
         mss: usize,
+        /// How the NAS writer moves the payload to the disk: zerocopy (the block DMA reads the
+        /// named buffers: 2 host-DRAM crossings per byte), splice (one CPU copy into the page
+        /// cache: 4), copy (kernel buffer -> application -> page cache: 6).
+        #[arg(long, value_enum, default_value = "zerocopy")]
+        mode: ModeArg,
     },
-    /// Replay the frames a server's NIC receives in a pcap capture; the first TCP connection's
-    /// client-to-server stream is written zero-copy as one file at offset 0.
+    /// Replay the frames a server's NIC receives in a pcap capture. The first TCP connection's
+    /// client-to-server stream is read as SMB2 (each WRITE's data written zero-copy at its file
+    /// offset) when the server port is 445, else written zero-copy as one file at offset 0.
     Replay {
         /// Classic pcap file with Ethernet frames.
         file: PathBuf,
         #[command(flatten)]
         common: Common,
+        /// How to read the stream: smb2 or raw (default: smb2 when the server port is 445).
+        #[arg(long, value_enum)]
+        protocol: Option<ProtocolArg>,
     },
     /// Run the RTL and the model in lockstep on the same seeded random stimulus and compare every
     /// DMA write, completion, disk write, transmitted frame and counter.
@@ -134,8 +203,13 @@ fn main() -> ExitCode {
             bytes,
             seed,
             mss,
-        } => demo(common, bytes, seed, mss),
-        Cmd::Replay { file, common } => replay(&file, common),
+            mode,
+        } => demo(common, bytes, seed, mss, mode.mode()),
+        Cmd::Replay {
+            file,
+            common,
+            protocol,
+        } => replay(&file, common, protocol),
         Cmd::Cosim {
             seed,
             cases,
@@ -226,7 +300,7 @@ fn peer(opts: &buflet_testbench::peer::PeerOpts, json: bool) -> ExitCode {
 }
 
 /// `buflet demo`: the seeded stream, sent by a client paced by the NIC's ACKs.
-fn demo(common: Common, bytes: usize, seed: u64, mss: usize) -> ExitCode {
+fn demo(common: Common, bytes: usize, seed: u64, mss: usize, mode: WriteMode) -> ExitCode {
     if mss == 0 || mss > 8960 {
         eprintln!("buflet: --mss must be 1..=8960");
         return ExitCode::from(2);
@@ -234,13 +308,26 @@ fn demo(common: Common, bytes: usize, seed: u64, mss: usize) -> ExitCode {
     let source = frames::payload(seed, bytes);
     let isn = 0x1000_0000u32.wrapping_mul(seed as u32 | 1);
     let iss = isn.rotate_left(16) ^ 0x5eed_0001;
-    run_scenario(&Scenario::demo(source, mss, isn, iss), &common)
+    run_scenario(
+        &Scenario::demo(source, mss, isn, iss),
+        &common,
+        "/nas/demo.bin",
+        mode,
+    )
 }
 
 /// `buflet replay`: a capture's server-bound frames, paced by the NIC's ACKs.
-fn replay(file: &std::path::Path, common: Common) -> ExitCode {
+fn replay(file: &std::path::Path, common: Common, protocol: Option<ProtocolArg>) -> ExitCode {
     match pcap::load(file) {
-        Ok(c) => run_scenario(&Scenario::replay(c), &common),
+        Ok(c) => {
+            let mut sc = Scenario::replay(c);
+            match protocol {
+                Some(ProtocolArg::Smb2) => sc.protocol = Protocol::Smb2,
+                Some(ProtocolArg::Raw) => sc.protocol = Protocol::Raw,
+                None => {}
+            }
+            run_scenario(&sc, &common, "/nas/upload.bin", WriteMode::ZeroCopy)
+        }
         Err(e) => {
             eprintln!("buflet: {e}");
             ExitCode::from(1)
@@ -250,7 +337,7 @@ fn replay(file: &std::path::Path, common: Common) -> ExitCode {
 
 /// Run a scenario with the common options and print its report: exit 0 only when the disk
 /// holds the source bytes and nothing else failed (buflets all free after SOCK_DEL, ...).
-fn run_scenario(sc: &Scenario, common: &Common) -> ExitCode {
+fn run_scenario(sc: &Scenario, common: &Common, file_path: &str, mode: WriteMode) -> ExitCode {
     if ![64, 128, 256, 512].contains(&common.width) {
         eprintln!("buflet: --width must be 64, 128, 256 or 512");
         return ExitCode::from(2);
@@ -262,14 +349,30 @@ fn run_scenario(sc: &Scenario, common: &Common) -> ExitCode {
         DiskArg::Direct => buflet_platform::DiskMode::Direct,
         DiskArg::Scsi => buflet_platform::DiskMode::Scsi,
     };
+    if common.image.is_some() {
+        opt.fs = Some(match common.fs {
+            FsArg::Ext2 => FsKind::Ext2,
+            FsArg::Ext4 => FsKind::Ext4,
+        });
+        opt.file_path = common
+            .file_path
+            .clone()
+            .unwrap_or_else(|| file_path.to_string());
+    }
+    opt.disk_error_rate = common.disk_error_rate;
+    opt.mode = mode;
+    opt.error_seed = common.error_seed;
     let bar = (!common.json).then(|| {
-        let b = ProgressBar::new(sc.source.len() as u64);
+        let b = ProgressBar::new(0);
         b.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {bytes}/{total_bytes} on disk ({bytes_per_sec})").expect("valid template"));
         b
     });
     if let Some(b) = &bar {
         let b = b.clone();
-        opt.progress = Some(Rc::new(move |done, _| b.set_position(done)));
+        opt.progress = Some(Rc::new(move |done, total| {
+            b.set_length(total);
+            b.set_position(done);
+        }));
     }
     let result = run_stream(sc, &opt);
     if let Some(b) = &bar {
@@ -292,6 +395,15 @@ fn run_scenario(sc: &Scenario, common: &Common) -> ExitCode {
             }
         }
         Err(e) => {
+            if common.json {
+                let line = serde_json::json!({
+                    "backend": common.backend.name(),
+                    "passed": false,
+                    "verified": false,
+                    "error": e.to_string(),
+                });
+                println!("{line}");
+            }
             eprintln!("buflet: {e}");
             ExitCode::from(1)
         }
@@ -321,9 +433,46 @@ fn human(r: &RunReport) {
         r.sim_cycles_per_second / 1e6,
         r.wall_seconds
     );
-    println!("cpu copied bytes   {}", r.cpu_copied_bytes);
+    println!(
+        "write mode         {} ({} payload bytes copied by the CPU)",
+        r.mode.name(),
+        r.cpu_copied_bytes
+    );
     println!("DRAM crossings     {:.4} per payload byte ({} bytes: NIC wrote {}, NIC read {}, block DMA read {}, CPU read {}, CPU wrote {})", r.dram_crossings_per_byte, r.host_dram_bytes, r.nic_dma_written, r.nic_dma_read, r.blk_dma_read, r.cpu_read, r.cpu_written);
-    println!("disk writes        {} block writes", r.disk_writes);
+    println!(
+        "disk               {} block writes, {} block reads",
+        r.disk_writes, r.disk_reads
+    );
+    if r.disk_error_rate > 0.0 {
+        println!(
+            "disk errors        rate {}: {} block operations retried, {} failed",
+            r.disk_error_rate, r.write_retries, r.write_failures
+        );
+    }
+    if r.protocol == Protocol::Smb2 {
+        println!(
+            "SMB2               {} WRITE requests in {} messages ({} other commands skipped); file {} bytes",
+            r.smb2_writes, r.smb2_messages, r.smb2_skipped, r.payload_bytes
+        );
+    }
+    if let Some(u) = &r.unsupported {
+        println!("unsupported        {u}");
+    }
+    if let (Some(fs), Some(p)) = (&r.fs, &r.file_path) {
+        println!("file system        {} on {}, file {p}", fs.name(), r.image);
+        println!(
+            "e2fsck -fn         {}",
+            match (r.fsck_clean, &r.fsck_summary) {
+                (Some(true), Some(s)) => format!("clean ({s})"),
+                (_, Some(s)) => format!("ERRORS: {s}"),
+                _ => "not run".into(),
+            }
+        );
+        println!(
+            "debugfs cat sha256 {}",
+            r.debugfs_sha256.as_deref().unwrap_or("-")
+        );
+    }
     println!(
         "buflets free       {}/{} after SOCK_DEL",
         r.buflets_free_end, r.num_buflets

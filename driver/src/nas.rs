@@ -1,14 +1,35 @@
-//! The NAS application's receive side and its zero-copy write (seed 000).
+//! The NAS application's receive side and its file writer (seed 000).
 //!
 //! A [`NasStream`] owns one socket's named buffers. Received data stays where the NIC's DMA put
-//! it; [`NasStream::write`] maps the file offset to disk addresses through a [`FileMap`], builds
-//! a linked scatter-gather list straight over the named buffers' host pages, and hands it to the
-//! block-controller DMA engine. The CPU copies no payload byte.
+//! it; [`NasStream::write`] maps a file range to disk blocks through a [`FileMap`] and hands it to
+//! the block-controller DMA engine:
+//!
+//! - whole, aligned blocks go zero-copy: a linked scatter-gather list straight over the named
+//!   buffers' host pages, each file-system block in one block-device write;
+//! - a block the write covers only partly (less than one block, a non-integer number of blocks,
+//!   an offset not aligned to a block) takes the seed's read-modify-write path: `OP_BLK_READ`
+//!   brings the block's *kept* old bytes into a host bounce block (the bytes the write replaces
+//!   are discarded by ZERO elements and never reach host memory), then the block is written from
+//!   a list that points at the bounce block for the old bytes and at the named buffer for the new
+//!   ones. The CPU copies no payload byte in [`WriteMode::ZeroCopy`].
+//!
+//! Writes that share a disk block are serialized in submission order (a later write's block read
+//! sees the earlier write's data); writes on disjoint blocks run concurrently, at most
+//! [`DEFAULT_MAX_COMMANDS`] block commands at a time. A block command that fails with
+//! `DISK_ERROR` is retried from the block that failed, up to [`NasStream::set_max_retries`]
+//! times in a row for that block; a final failure reaches the write's callback with the file
+//! range that is not known to be written, and the stream keeps the bytes so the write can be
+//! issued again. [`WriteMode::Splice`] and [`WriteMode::Copy`] are the seed's prior-art paths
+//! (4 and 6 host-DRAM crossings per byte), with real CPU copies through host memory.
+//! `docs/storage.md` says which bytes cross host DRAM in each case.
+
+mod plan;
 
 use crate::{Completion, Driver, DriverError, NamedBuffer};
 use buflet_platform::Agent;
-use buflet_spec::{self as spec, cpl_flag, cpl_kind, put, sg_elem};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use buflet_spec::{cpl_flag, cpl_kind, put, sg_elem, sg_flag, status};
+use plan::{BlockPlan, Extent, RangeSet, SgPlan};
+use std::collections::{BTreeMap, HashMap};
 
 /// Where a file's bytes live on the block device.
 pub trait FileMap {
@@ -31,35 +52,216 @@ impl FileMap for ExtentFile {
     }
 }
 
-/// Why a zero-copy write failed.
+/// How the NAS writer moves a write's bytes from the named buffers to the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum WriteMode {
+    /// Seed 000: the block DMA reads the bytes where the NIC put them (2 host-DRAM crossings
+    /// per byte: the NIC's DMA write, the block DMA's read).
+    #[default]
+    ZeroCopy,
+    /// The seed's prior art (splice): the CPU copies the named buffer (kernel buffer) into a
+    /// page-cache buffer, which the block DMA reads (4 crossings per byte).
+    Splice,
+    /// The conventional path: the CPU copies the named buffer (kernel buffer) into an
+    /// application buffer, then into a page-cache buffer, which the block DMA reads (6 crossings
+    /// per byte).
+    Copy,
+}
+
+impl WriteMode {
+    /// Every mode, cheapest first.
+    pub const ALL: [WriteMode; 3] = [WriteMode::ZeroCopy, WriteMode::Splice, WriteMode::Copy];
+
+    /// Name on the command line: "zerocopy", "splice" or "copy".
+    pub fn name(self) -> &'static str {
+        match self {
+            WriteMode::ZeroCopy => "zerocopy",
+            WriteMode::Splice => "splice",
+            WriteMode::Copy => "copy",
+        }
+    }
+
+    /// Host-DRAM crossings per payload byte of an aligned whole-block write, by construction of
+    /// the path (the tests measure them from the host memory counters).
+    pub fn crossings_per_byte(self) -> u32 {
+        match self {
+            WriteMode::ZeroCopy => 2,
+            WriteMode::Splice => 4,
+            WriteMode::Copy => 6,
+        }
+    }
+}
+
+impl std::fmt::Display for WriteMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A write mode name that is not one of "zerocopy", "splice", "copy".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown write mode '{0}' (expected zerocopy, splice or copy)")]
+pub struct ParseModeError(pub String);
+
+impl std::str::FromStr for WriteMode {
+    type Err = ParseModeError;
+    fn from_str(s: &str) -> Result<Self, ParseModeError> {
+        match s {
+            "zerocopy" | "zero-copy" => Ok(WriteMode::ZeroCopy),
+            "splice" => Ok(WriteMode::Splice),
+            "copy" => Ok(WriteMode::Copy),
+            _ => Err(ParseModeError(s.to_string())),
+        }
+    }
+}
+
+/// Retries of a failed block operation, by default.
+pub const DEFAULT_MAX_RETRIES: u32 = 3;
+
+/// Block commands a stream keeps outstanding at most, by default: below the block engine's
+/// 4-deep command FIFO, so a block command never holds up a named-buffer post behind it.
+pub const DEFAULT_MAX_COMMANDS: usize = 3;
+
+/// Largest write accepted in one call.
+pub const MAX_WRITE_BYTES: u64 = 1 << 30;
+
+/// Which block operation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockOp {
+    /// `OP_BLK_READ` (the read of read-modify-write).
+    Read,
+    /// `OP_BLK_WRITE`.
+    Write,
+}
+
+impl std::fmt::Display for BlockOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BlockOp::Read => "read",
+            BlockOp::Write => "write",
+        })
+    }
+}
+
+/// Why a write failed.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    /// Offset or length is not what the zero-copy path supports yet.
+    /// The request cannot be served (zero length, too large, offsets overflow).
     #[error("unsupported write: {0}")]
     Unsupported(&'static str),
-    /// Part of the requested stream range has not been received.
+    /// Part of the requested stream range is not held by the stream (not received yet, or
+    /// already written or discarded and its named buffer re-posted).
     #[error("stream bytes {0}..{1} have not been received")]
     NotReceived(u64, u64),
     /// The file map has no disk address for an offset.
     #[error("file offset {0} is not mapped to the disk")]
     Unmapped(u64),
-    /// The block engine completed the write with an error status.
-    #[error("block write failed with status {0} ({name})", name = crate::status_name(*.0))]
-    Device(u8),
+    /// A block operation failed for good: after `attempts` tries at the same block (retries
+    /// only for `DISK_ERROR`), or at once for any other status. File bytes
+    /// `file_start..file_end` of the write are not known to be on disk (those before
+    /// `file_start` are); the stream still holds the write's bytes, so it can be issued again.
+    #[error(
+        "block {op} failed with status {status} ({name}) after {attempts} attempt(s): file bytes {file_start}..{file_end} not written",
+        name = crate::status_name(*.status)
+    )]
+    Block {
+        /// The operation that failed.
+        op: BlockOp,
+        /// Its completion status.
+        status: u8,
+        /// Attempts at the failing block.
+        attempts: u32,
+        /// First file byte not known to be written.
+        file_start: u64,
+        /// End of the write's file range.
+        file_end: u64,
+    },
+    /// The stream was dropped with the write unfinished.
+    #[error("the stream was dropped before the write finished")]
+    Aborted,
     /// The driver failed.
     #[error(transparent)]
     Driver(#[from] DriverError),
 }
 
-/// Called when a write finishes: bytes written, or the error.
+/// Called once when a write finishes: its file bytes written (the write's length), or the error.
 pub type WriteCallback = Box<dyn FnOnce(Result<u64, WriteError>)>;
 
-struct PendingWrite {
+/// Counters of a stream's writer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct WriteStats {
+    /// Writes that completed successfully.
+    pub writes_ok: u64,
+    /// Writes that failed (their callback got an error).
+    pub writes_failed: u64,
+    /// File bytes of successful writes.
+    pub bytes_written: u64,
+    /// Block commands submitted (reads, writes and retries).
+    pub commands: u64,
+    /// Block commands re-submitted after a `DISK_ERROR` (from the block that failed).
+    pub retries: u64,
+    /// Blocks read back for read-modify-write.
+    pub rmw_blocks: u64,
+    /// Old bytes kept by read-modify-write (read into host memory and written back).
+    pub rmw_kept_bytes: u64,
+    /// Payload bytes the CPU copied (only in [`WriteMode::Splice`] and [`WriteMode::Copy`]).
+    pub cpu_copied: u64,
+    /// Writes that waited for an earlier write on a shared block.
+    pub serialized: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpState {
+    Queued,
+    Reading,
+    Writing,
+}
+
+/// A block command in flight and its scatter-gather list in host memory.
+struct Cmd {
+    op: BlockOp,
     tag: u32,
-    stream_end: u64,
+    sg: SgPlan,
     sg_addr: u64,
     sg_bytes: u64,
-    cb: WriteCallback,
+    /// Block (index into `sg.blocks`) the current submission started at.
+    start: usize,
+    /// Block that failed last, and how many times in a row.
+    fail_block: Option<usize>,
+    tries: u32,
+}
+
+/// One write, from submission to its callback.
+struct Op {
+    file_off: u64,
+    len: u64,
+    stream_off: u64,
+    mode: WriteMode,
+    plans: Vec<BlockPlan>,
+    /// Disk addresses of the blocks, sorted (for the per-block ordering).
+    keys: Vec<u64>,
+    extents: Vec<Extent>,
+    cb: Option<WriteCallback>,
+    state: OpState,
+    /// Bounce blocks (zero-copy) or page-cache blocks (copy, splice): address and length,
+    /// registered for the block DMA.
+    host: Option<(u64, u64)>,
+    cmd: Option<Cmd>,
+    waited: bool,
+}
+
+impl Op {
+    fn shares_block(&self, other: &Op) -> bool {
+        let (mut i, mut j) = (0, 0);
+        while i < self.keys.len() && j < other.keys.len() {
+            match self.keys[i].cmp(&other.keys[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => return true,
+            }
+        }
+        false
+    }
 }
 
 struct Returned {
@@ -67,15 +269,22 @@ struct Returned {
     bytes: u64,
 }
 
-/// One socket's receive stream held in named buffers.
+/// One socket's receive stream held in named buffers, and its file writer.
 pub struct NasStream {
     sock: u16,
     posted: HashMap<u32, NamedBuffer>,
     returned: BTreeMap<u64, Returned>,
     /// Stream offset of the end of data, once FIN was seen.
     pub eof: Option<u64>,
-    writes: VecDeque<PendingWrite>,
-    written_upto: u64,
+    /// Stream bytes written to disk or discarded: their named buffers can be re-posted.
+    done: RangeSet,
+    ops: Vec<Op>,
+    next_id: u32,
+    mode: WriteMode,
+    max_retries: u32,
+    max_commands: usize,
+    zero_tail_at_eof: bool,
+    stats: WriteStats,
     /// Errors reported by the device for this stream (NB returns with a bad status).
     pub errors: Vec<Completion>,
     /// The peer reset the connection (a buffer came back with flag RST): the stream ends at
@@ -88,6 +297,7 @@ pub struct NasStream {
 
 impl NasStream {
     /// Allocate `count` named buffers of `pages` host pages each and designate them to `sock`.
+    /// The writer starts in [`WriteMode::ZeroCopy`] with [`DEFAULT_MAX_RETRIES`].
     pub fn start(
         drv: &mut Driver,
         sock: u16,
@@ -99,8 +309,14 @@ impl NasStream {
             posted: HashMap::new(),
             returned: BTreeMap::new(),
             eof: None,
-            writes: VecDeque::new(),
-            written_upto: 0,
+            done: RangeSet::default(),
+            ops: Vec::new(),
+            next_id: 1,
+            mode: WriteMode::default(),
+            max_retries: DEFAULT_MAX_RETRIES,
+            max_commands: DEFAULT_MAX_COMMANDS,
+            zero_tail_at_eof: true,
+            stats: WriteStats::default(),
             errors: Vec::new(),
             reset: false,
             deleted: false,
@@ -118,26 +334,75 @@ impl NasStream {
         self.sock
     }
 
-    /// Bytes of the stream received contiguously from offset 0.
+    /// How writes submitted from now on move their bytes (writes already submitted keep theirs).
+    pub fn set_mode(&mut self, mode: WriteMode) {
+        self.mode = mode;
+    }
+
+    /// The current write mode.
+    pub fn mode(&self) -> WriteMode {
+        self.mode
+    }
+
+    /// Retries of a block command that failed with `DISK_ERROR` at the same block, before the
+    /// write fails (default [`DEFAULT_MAX_RETRIES`]; 0 = no retry).
+    pub fn set_max_retries(&mut self, n: u32) {
+        self.max_retries = n;
+    }
+
+    /// The retry limit.
+    pub fn max_retries(&self) -> u32 {
+        self.max_retries
+    }
+
+    /// Block commands kept outstanding at most (default [`DEFAULT_MAX_COMMANDS`], at least 1).
+    pub fn set_max_commands(&mut self, n: usize) {
+        self.max_commands = n.max(1);
+    }
+
+    /// Whether a write that ends exactly at the end of the stream (FIN seen) writes the rest of
+    /// its last block as zeros instead of reading the old bytes: the stream is the file, and
+    /// bytes past a file's end are zeros on a file system. On by default; off, every partial
+    /// block is read-modify-write.
+    pub fn set_zero_tail_at_eof(&mut self, on: bool) {
+        self.zero_tail_at_eof = on;
+    }
+
+    /// The writer's counters.
+    pub fn stats(&self) -> WriteStats {
+        self.stats.clone()
+    }
+
+    /// Bytes of the stream received contiguously from offset 0 (held in named buffers, or
+    /// already written or discarded).
     pub fn received(&self) -> u64 {
-        let mut end = self.written_upto;
-        for (&off, r) in &self.returned {
-            if off > end {
-                break;
+        let mut pos = 0;
+        loop {
+            if let Some(e) = self.done.run_end(pos) {
+                pos = e;
+                continue;
             }
-            end = end.max(off + r.bytes);
+            match self.returned.range(..=pos).next_back() {
+                Some((&o, r)) if pos < o + r.bytes => pos = o + r.bytes,
+                _ => return pos,
+            }
         }
-        end
     }
 
-    /// Bytes of the stream known to be on disk.
+    /// Bytes of the stream from offset 0 that are on disk or were discarded
+    /// ([`NasStream::discard`]).
     pub fn written(&self) -> u64 {
-        self.written_upto
+        self.done.prefix()
     }
 
-    /// Writes submitted and not yet completed.
+    /// Writes submitted and not yet completed (queued or running).
     pub fn writes_in_flight(&self) -> usize {
-        self.writes.len()
+        self.ops.len()
+    }
+
+    /// Block commands outstanding at the device.
+    pub fn commands_in_flight(&self) -> usize {
+        self.ops.iter().filter(|o| o.cmd.is_some()).count()
     }
 
     /// Capacity of the named buffers posted and not yet returned.
@@ -150,11 +415,87 @@ impl NasStream {
         self.posted.len()
     }
 
+    /// Named buffers returned and still held (their bytes are not all written or discarded, or
+    /// a write in flight uses them).
+    pub fn held_count(&self) -> usize {
+        self.returned.len()
+    }
+
+    /// Read received stream bytes with the CPU (for example a NAS protocol header), without
+    /// consuming them. Counted as CPU reads of host memory.
+    pub fn peek(
+        &self,
+        drv: &mut Driver,
+        stream_off: u64,
+        out: &mut [u8],
+    ) -> Result<(), WriteError> {
+        let end = stream_off
+            .checked_add(out.len() as u64)
+            .ok_or(WriteError::Unsupported("stream offset overflows"))?;
+        let page = drv.info.page_bytes as u64;
+        let mut pos = stream_off;
+        while pos < end {
+            let (src, n) = self.locate(pos, end, page)?;
+            let at = (pos - stream_off) as usize;
+            drv.env
+                .mem
+                .read(Agent::Cpu, src, &mut out[at..at + n as usize])
+                .map_err(|e| WriteError::Driver(DriverError::Mem(e)))?;
+            pos += n;
+        }
+        Ok(())
+    }
+
+    /// Host address of stream byte `pos` and how many bytes from there lie in the same page
+    /// of the same named buffer (at most up to `end`).
+    fn locate(&self, pos: u64, end: u64, page: u64) -> Result<(u64, u64), WriteError> {
+        let (&nb_off, r) = self
+            .returned
+            .range(..=pos)
+            .next_back()
+            .filter(|(&o, r)| pos < o + r.bytes)
+            .ok_or(WriteError::NotReceived(pos, end))?;
+        let in_nb = pos - nb_off;
+        let pg = (in_nb / page) as usize;
+        let in_pg = in_nb % page;
+        let n = (page - in_pg).min(nb_off + r.bytes - pos).min(end - pos);
+        let addr =
+            r.nb.pages
+                .get(pg)
+                .ok_or(WriteError::NotReceived(pos, end))?;
+        Ok((addr + in_pg, n))
+    }
+
+    /// The application is done with stream bytes `[stream_off, stream_off+len)` without writing
+    /// them (for example NAS protocol headers): once every byte of a named buffer is written or
+    /// discarded, and no write in flight uses it, the buffer is posted again. Discarded bytes
+    /// count in [`NasStream::received`] and [`NasStream::written`] (bytes discarded before they
+    /// arrive release their buffer as soon as it comes back). Discarding the range of a write
+    /// in flight lets its buffers go once it finishes, even if it fails.
+    pub fn discard(
+        &mut self,
+        drv: &mut Driver,
+        stream_off: u64,
+        len: u64,
+    ) -> Result<(), DriverError> {
+        self.done.insert(stream_off, stream_off.saturating_add(len));
+        self.recycle(drv)
+    }
+
+    /// The application needs no stream byte below `upto` any more (headers parsed, data handed
+    /// to writes): [`NasStream::discard`] of `[0, upto)`. Writes already submitted keep their
+    /// bytes until they finish.
+    pub fn consume(&mut self, drv: &mut Driver, upto: u64) -> Result<(), DriverError> {
+        self.discard(drv, 0, upto)
+    }
+
     /// Feed a completion. Returns true if it belonged to this stream.
     ///
     /// A named buffer comes back with its bytes at its stream offset; with flag FIN or RST the
     /// stream ends after them (RST also sets [`NasStream::reset`]); with flag DELETE (the socket
     /// was deleted) it is kept only if it holds bytes, and nothing is re-posted from then on.
+    /// A `BLK_DONE` of one of this stream's block commands advances its write: the next
+    /// command, a retry, or the write's callback.
     pub fn handle(&mut self, drv: &mut Driver, c: &Completion) -> Result<bool, DriverError> {
         if c.kind == cpl_kind::NB_RETURN as u8 && c.sock_ref == self.sock {
             let Some(nb) = self.posted.remove(&c.ref_num) else {
@@ -181,6 +522,8 @@ impl NasStream {
                         bytes: c.bytes as u64,
                     },
                 );
+                // Bytes discarded before they arrived.
+                self.recycle(drv)?;
             } else {
                 let repost = self.eof.is_none() && !self.deleted;
                 self.release(drv, nb, repost)?;
@@ -188,33 +531,42 @@ impl NasStream {
             return Ok(true);
         }
         if c.kind == cpl_kind::BLK_DONE as u8 {
-            let Some(i) = self.writes.iter().position(|w| w.tag == c.tag) else {
+            let Some(i) = self
+                .ops
+                .iter()
+                .position(|o| o.cmd.as_ref().is_some_and(|k| k.tag == c.tag))
+            else {
                 return Ok(false);
             };
-            let w = self.writes.remove(i).expect("index from position");
-            drv.env.mem.unregister(w.sg_addr, w.sg_bytes);
-            drv.env.mem.free(w.sg_addr);
-            if c.status == 0 {
-                self.written_upto = self.written_upto.max(w.stream_end);
-                (w.cb)(Ok(c.bytes as u64));
-            } else {
-                (w.cb)(Err(WriteError::Device(c.status)));
-            }
+            self.advance(drv, i, c);
+            self.schedule(drv);
             self.recycle(drv)?;
             return Ok(true);
         }
         Ok(false)
     }
 
-    /// Re-post every returned buffer whose bytes are all on disk (until the stream ended).
+    /// Re-post (or free, once the stream ended) every returned buffer whose bytes are all
+    /// written or discarded and that no unfinished write uses.
     fn recycle(&mut self, drv: &mut Driver) -> Result<(), DriverError> {
-        while let Some((&off, r)) = self.returned.iter().next() {
-            if off + r.bytes > self.written_upto {
-                break;
+        let free: Vec<u64> = self
+            .returned
+            .iter()
+            .filter(|(&off, r)| {
+                let end = off + r.bytes;
+                self.done.covers(off, end)
+                    && !self
+                        .ops
+                        .iter()
+                        .any(|o| o.stream_off < end && off < o.stream_off + o.len)
+            })
+            .map(|(&off, _)| off)
+            .collect();
+        for off in free {
+            if let Some(r) = self.returned.remove(&off) {
+                let repost = self.eof.is_none() && !self.deleted;
+                self.release(drv, r.nb, repost)?;
             }
-            let r = self.returned.remove(&off).expect("key just seen");
-            let repost = self.eof.is_none() && !self.deleted;
-            self.release(drv, r.nb, repost)?;
         }
         Ok(())
     }
@@ -234,11 +586,19 @@ impl NasStream {
         Ok(())
     }
 
-    /// Zero-copy write of stream bytes `[stream_off, stream_off+len)` to `file` at `file_off`.
+    /// Write stream bytes `[stream_off, stream_off+len)` to `file` at `file_off`, in the
+    /// stream's [`WriteMode`]. Returns the write's id; `cb` is called exactly once, from a later
+    /// [`NasStream::handle`] (or from this call when the write fails to start), with the write's
+    /// length or a [`WriteError`]. When this call returns an error the write was not accepted
+    /// and `cb` is dropped uncalled.
     ///
-    /// `file_off` must be block aligned; `len` must be whole blocks unless the range ends at
-    /// the end of the stream, in which case the last block is padded with zeros by the block
-    /// engine (a ZERO element, so no host memory is read for it). `cb` reports the result.
+    /// Any offset and length: whole aligned blocks go straight from the named buffers; partial
+    /// blocks are read-modify-write (the old bytes they keep are read with `OP_BLK_READ`).
+    /// A write that ends at the end of the stream writes zeros after its end in its last block
+    /// instead ([`NasStream::set_zero_tail_at_eof`]). The stream range must have been received;
+    /// the stream holds it until the write completes, and marks it written on success (its
+    /// named buffers are then re-posted). A write sharing a disk block with an earlier
+    /// unfinished write waits for it.
     pub fn write(
         &mut self,
         drv: &mut Driver,
@@ -249,89 +609,335 @@ impl NasStream {
         cb: WriteCallback,
     ) -> Result<u32, WriteError> {
         let block = drv.info.block_bytes as u64;
-        if !file_off.is_multiple_of(block) {
-            return Err(WriteError::Unsupported(
-                "file offset not block aligned (read-modify-write comes later)",
-            ));
-        }
+        let page = drv.info.page_bytes as u64;
         if len == 0 {
             return Err(WriteError::Unsupported("zero length"));
         }
-        let at_eof = self.eof == Some(stream_off + len);
-        if !len.is_multiple_of(block) && !at_eof {
+        if len > MAX_WRITE_BYTES {
+            return Err(WriteError::Unsupported("longer than MAX_WRITE_BYTES"));
+        }
+        let (Some(end), Some(file_end)) = (stream_off.checked_add(len), file_off.checked_add(len))
+        else {
+            return Err(WriteError::Unsupported("offset plus length overflows"));
+        };
+        if file_end.checked_add(block).is_none() {
+            return Err(WriteError::Unsupported("file offset too large"));
+        }
+        let mode = self.mode;
+        let zero_tail = self.zero_tail_at_eof && self.eof == Some(end);
+        let paged = mode != WriteMode::ZeroCopy;
+        let plans = plan::blocks(file_off, len, block, zero_tail, paged, |off| {
+            file.disk_addr(off)
+        })
+        .map_err(WriteError::Unmapped)?;
+        if plans.iter().any(|p| p.disk % 512 != 0) {
             return Err(WriteError::Unsupported(
-                "partial block before the end of the stream",
+                "file block not sector aligned on disk",
             ));
         }
-        // Collect (host address, length) extents covering the range, split at page and block edges.
-        let page = drv.info.page_bytes as u64;
-        let mut extents: Vec<(u64, u64, u32)> = Vec::new();
+        // Where the bytes lie: pieces inside one page of one named buffer and one block.
+        let mut extents = Vec::new();
         let mut pos = stream_off;
-        let end = stream_off + len;
         while pos < end {
-            let (&nb_off, r) = self
-                .returned
-                .range(..=pos)
-                .next_back()
-                .filter(|(&o, r)| pos < o + r.bytes)
-                .ok_or(WriteError::NotReceived(pos, end))?;
-            let in_nb = pos - nb_off;
-            let pg = (in_nb / page) as usize;
-            let in_pg = in_nb % page;
-            let file_pos = file_off + (pos - stream_off);
-            let n = (page - in_pg)
-                .min(nb_off + r.bytes - pos)
-                .min(end - pos)
-                .min(block - file_pos % block);
-            extents.push((r.nb.pages[pg] + in_pg, n, 0));
+            let (src, n) = self.locate(pos, end, page)?;
+            let f = file_off + (pos - stream_off);
+            let n = n.min(block - f % block);
+            extents.push(Extent {
+                src,
+                len: n,
+                file: f,
+            });
             pos += n;
         }
-        let tail = (block - len % block) % block;
-        if tail > 0 {
-            extents.push((0, tail, spec::sg_flag::ZERO as u32));
+        let mut keys: Vec<u64> = plans.iter().map(|p| p.disk).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        self.ops.push(Op {
+            file_off,
+            len,
+            stream_off,
+            mode,
+            plans,
+            keys,
+            extents,
+            cb: Some(cb),
+            state: OpState::Queued,
+            host: None,
+            cmd: None,
+            waited: false,
+        });
+        self.schedule(drv);
+        Ok(id)
+    }
+
+    /// Start every queued write that shares no block with an earlier unfinished write, within
+    /// the command limit.
+    fn schedule(&mut self, drv: &mut Driver) {
+        let mut i = 0;
+        while i < self.ops.len() {
+            if self.ops[i].state != OpState::Queued {
+                i += 1;
+                continue;
+            }
+            if self.commands_in_flight() >= self.max_commands {
+                return;
+            }
+            if self.ops[..i].iter().any(|o| o.shares_block(&self.ops[i])) {
+                if !self.ops[i].waited {
+                    self.ops[i].waited = true;
+                    self.stats.serialized += 1;
+                }
+                i += 1;
+                continue;
+            }
+            match self.begin(drv, i) {
+                Ok(()) => i += 1,
+                Err(e) => self.finish(drv, i, Err(e)), // removes op i
+            }
         }
-        // Build the linked scatter-gather list in host memory (descriptor bytes only).
-        let sg_bytes = (extents.len() * sg_elem::SIZE) as u64;
-        let sg_addr = drv
-            .env
-            .mem
-            .alloc(sg_bytes, 64)
-            .map_err(|e| WriteError::Driver(DriverError::Mem(e)))?;
+    }
+
+    /// Start write `i`: its host blocks, the CPU copies of the copy modes, then its block read
+    /// (read-modify-write) or straight its block write.
+    fn begin(&mut self, drv: &mut Driver, i: usize) -> Result<(), WriteError> {
+        let block = drv.info.block_bytes as u64;
+        let mem = |e| WriteError::Driver(DriverError::Mem(e));
+        let nslots = plan::slots(&self.ops[i].plans) as u64;
+        if nslots > 0 {
+            let bytes = nslots * block;
+            let a = drv.env.mem.alloc(bytes, block).map_err(mem)?;
+            drv.env.mem.register(a, bytes);
+            self.ops[i].host = Some((a, bytes));
+        }
+        let op = &self.ops[i];
+        let host = op.host.map_or(0, |h| h.0);
+        let first = op.plans.first().map_or(0, |p| p.file);
+        match op.mode {
+            WriteMode::ZeroCopy => {}
+            WriteMode::Splice => {
+                // Kernel buffer (named buffer) -> page cache.
+                for e in &op.extents {
+                    drv.env
+                        .mem
+                        .cpu_copy(e.src, host + (e.file - first), e.len as usize)
+                        .map_err(mem)?;
+                }
+                self.stats.cpu_copied += op.len;
+            }
+            WriteMode::Copy => {
+                // Kernel buffer (named buffer) -> application buffer -> page cache.
+                let app = drv.env.mem.alloc(op.len, 64).map_err(mem)?;
+                let copied = op
+                    .extents
+                    .iter()
+                    .try_for_each(|e| {
+                        drv.env
+                            .mem
+                            .cpu_copy(e.src, app + (e.file - op.file_off), e.len as usize)
+                    })
+                    .and_then(|()| {
+                        drv.env
+                            .mem
+                            .cpu_copy(app, host + (op.file_off - first), op.len as usize)
+                    });
+                drv.env.mem.free(app);
+                copied.map_err(mem)?;
+                self.stats.cpu_copied += 2 * op.len;
+            }
+        }
+        let read = plan::read_list(&op.plans, block, host);
+        if read.blocks.is_empty() {
+            self.submit_write(drv, i)
+        } else {
+            for &(_, b) in &read.blocks {
+                self.stats.rmw_blocks += 1;
+                self.stats.rmw_kept_bytes += self.ops[i].plans[b].kept(block);
+            }
+            let cmd = self.submit(drv, BlockOp::Read, read)?;
+            self.ops[i].cmd = Some(cmd);
+            self.ops[i].state = OpState::Reading;
+            Ok(())
+        }
+    }
+
+    fn submit_write(&mut self, drv: &mut Driver, i: usize) -> Result<(), WriteError> {
+        let block = drv.info.block_bytes as u64;
+        let op = &self.ops[i];
+        let host = op.host.map_or(0, |h| h.0);
+        let sg = match op.mode {
+            WriteMode::ZeroCopy => plan::write_list_zero_copy(&op.plans, &op.extents, block, host),
+            WriteMode::Splice | WriteMode::Copy => {
+                plan::write_list_page_cache(&op.plans, block, host)
+            }
+        };
+        let cmd = self.submit(drv, BlockOp::Write, sg)?;
+        self.ops[i].cmd = Some(cmd);
+        self.ops[i].state = OpState::Writing;
+        Ok(())
+    }
+
+    /// Lay a list out in host memory (descriptor bytes only), register it and submit it whole.
+    fn submit(&mut self, drv: &mut Driver, op: BlockOp, sg: SgPlan) -> Result<Cmd, WriteError> {
+        let mem = |e| WriteError::Driver(DriverError::Mem(e));
+        let sg_bytes = (sg.elems.len() * sg_elem::SIZE) as u64;
+        let sg_addr = drv.env.mem.alloc(sg_bytes, 64).map_err(mem)?;
         let mut list = vec![0u8; sg_bytes as usize];
-        let mut disk_pos = 0u64;
-        for (i, &(src, n, flags)) in extents.iter().enumerate() {
-            let e = &mut list[i * sg_elem::SIZE..(i + 1) * sg_elem::SIZE];
-            let off = file_off + disk_pos;
-            let disk = file
-                .disk_addr(off - off % block)
-                .ok_or(WriteError::Unmapped(off))?
-                + off % block;
-            put(e, sg_elem::SRC_ADDR, src);
-            put(e, sg_elem::LEN, n);
-            put(e, sg_elem::FLAGS, flags as u64);
-            put(e, sg_elem::DISK_ADDR, disk);
-            let next = if i + 1 < extents.len() {
-                sg_addr + ((i + 1) * sg_elem::SIZE) as u64
+        for (k, e) in sg.elems.iter().enumerate() {
+            let d = &mut list[k * sg_elem::SIZE..(k + 1) * sg_elem::SIZE];
+            put(d, sg_elem::SRC_ADDR, e.src);
+            put(d, sg_elem::LEN, e.len);
+            put(d, sg_elem::FLAGS, if e.zero { sg_flag::ZERO } else { 0 });
+            put(d, sg_elem::DISK_ADDR, e.disk);
+            let next = if k + 1 < sg.elems.len() {
+                sg_addr + ((k + 1) * sg_elem::SIZE) as u64
             } else {
                 0
             };
-            put(e, sg_elem::NEXT, next);
-            disk_pos += n;
+            put(d, sg_elem::NEXT, next);
         }
-        drv.env
-            .mem
-            .write(Agent::Cpu, sg_addr, &list)
-            .map_err(|e| WriteError::Driver(DriverError::Mem(e)))?;
+        if let Err(e) = drv.env.mem.write(Agent::Cpu, sg_addr, &list) {
+            drv.env.mem.free(sg_addr);
+            return Err(mem(e));
+        }
         drv.env.mem.register(sg_addr, sg_bytes);
-        let total = len + tail;
-        let tag = drv.blk_write(sg_addr, extents.len() as u32, total as u32)?;
-        self.writes.push_back(PendingWrite {
-            tag,
-            stream_end: end,
+        let mut cmd = Cmd {
+            op,
+            tag: 0,
+            sg,
             sg_addr,
             sg_bytes,
-            cb,
-        });
-        Ok(tag)
+            start: 0,
+            fail_block: None,
+            tries: 0,
+        };
+        match self.issue(drv, &mut cmd, 0) {
+            Ok(()) => Ok(cmd),
+            Err(e) => {
+                free_list(drv, &cmd);
+                Err(e)
+            }
+        }
+    }
+
+    /// Submit `cmd`'s list from its block `from` to the end.
+    fn issue(&mut self, drv: &mut Driver, cmd: &mut Cmd, from: usize) -> Result<(), WriteError> {
+        let block = drv.info.block_bytes as u64;
+        let first = cmd.sg.blocks[from].0;
+        let addr = cmd.sg_addr + (first * sg_elem::SIZE) as u64;
+        let count = (cmd.sg.elems.len() - first) as u32;
+        let bytes = ((cmd.sg.blocks.len() - from) as u64 * block) as u32;
+        cmd.tag = match cmd.op {
+            BlockOp::Read => drv.blk_read(addr, count, bytes)?,
+            BlockOp::Write => drv.blk_write(addr, count, bytes)?,
+        };
+        cmd.start = from;
+        self.stats.commands += 1;
+        Ok(())
+    }
+
+    /// A block command of write `i` completed.
+    fn advance(&mut self, drv: &mut Driver, i: usize, c: &Completion) {
+        let block = drv.info.block_bytes as u64;
+        let Some(mut cmd) = self.ops[i].cmd.take() else {
+            return;
+        };
+        let at = cmd.start + (c.bytes as u64 / block) as usize;
+        if c.status == status::OK as u8 {
+            free_list(drv, &cmd);
+            let next = match cmd.op {
+                BlockOp::Read => self.submit_write(drv, i),
+                BlockOp::Write => {
+                    let len = self.ops[i].len;
+                    self.finish(drv, i, Ok(len));
+                    return;
+                }
+            };
+            if let Err(e) = next {
+                self.finish(drv, i, Err(e));
+            }
+            return;
+        }
+        let retry = c.status == status::DISK_ERROR as u8 && at < cmd.sg.blocks.len();
+        if retry {
+            if cmd.fail_block == Some(at) {
+                cmd.tries += 1;
+            } else {
+                cmd.fail_block = Some(at);
+                cmd.tries = 1;
+            }
+        }
+        if retry && cmd.tries <= self.max_retries {
+            self.stats.retries += 1;
+            match self.issue(drv, &mut cmd, at) {
+                Ok(()) => self.ops[i].cmd = Some(cmd),
+                Err(e) => {
+                    free_list(drv, &cmd);
+                    self.finish(drv, i, Err(e));
+                }
+            }
+            return;
+        }
+        let op = &self.ops[i];
+        let file_end = op.file_off + op.len;
+        let file_start = match cmd.op {
+            BlockOp::Read => op.file_off,
+            BlockOp::Write => cmd
+                .sg
+                .blocks
+                .get(at)
+                .map_or(op.file_off, |&(_, b)| op.plans[b].file.max(op.file_off)),
+        };
+        let err = WriteError::Block {
+            op: cmd.op,
+            status: c.status,
+            attempts: cmd.tries.max(1),
+            file_start,
+            file_end,
+        };
+        free_list(drv, &cmd);
+        self.finish(drv, i, Err(err));
+    }
+
+    /// Write `i` is over: free its host memory, mark its stream range written on success, and
+    /// call its callback.
+    fn finish(&mut self, drv: &mut Driver, i: usize, r: Result<u64, WriteError>) {
+        let mut op = self.ops.remove(i);
+        if let Some(cmd) = op.cmd.take() {
+            free_list(drv, &cmd);
+        }
+        if let Some((a, n)) = op.host.take() {
+            drv.env.mem.unregister(a, n);
+            drv.env.mem.free(a);
+        }
+        match &r {
+            Ok(_) => {
+                self.stats.writes_ok += 1;
+                self.stats.bytes_written += op.len;
+                self.done.insert(op.stream_off, op.stream_off + op.len);
+            }
+            Err(_) => self.stats.writes_failed += 1,
+        }
+        if let Some(cb) = op.cb.take() {
+            cb(r);
+        }
+    }
+}
+
+fn free_list(drv: &mut Driver, cmd: &Cmd) {
+    drv.env.mem.unregister(cmd.sg_addr, cmd.sg_bytes);
+    drv.env.mem.free(cmd.sg_addr);
+}
+
+impl Drop for NasStream {
+    /// Writes still unfinished report [`WriteError::Aborted`] (their host memory stays with the
+    /// driver's allocator).
+    fn drop(&mut self) {
+        for op in &mut self.ops {
+            if let Some(cb) = op.cb.take() {
+                cb(Err(WriteError::Aborted));
+            }
+        }
     }
 }

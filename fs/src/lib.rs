@@ -286,12 +286,75 @@ pub fn cat(image: &Path, fs_path: &str) -> Result<Vec<u8>, FsError> {
         ])
         .output()
         .map_err(io(image))?;
-    if !out.status.success() {
+    // debugfs exits 0 even when it cannot open the file system or find the file: anything it
+    // says on stderr besides its version banner is an error.
+    let err = String::from_utf8_lossy(&out.stderr);
+    let complaint: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("debugfs "))
+        .collect();
+    if !out.status.success() || !complaint.is_empty() {
         return Err(FsError::ToolFailed {
             tool: "debugfs",
             status: out.status.to_string(),
-            output: String::from_utf8_lossy(&out.stderr).into_owned(),
+            output: complaint.join("; "),
         });
     }
     Ok(out.stdout)
+}
+
+/// Overwrite every block of `file` in `image` with zeros (a preparation step, before the device
+/// runs, like a fresh file of a server whose unwritten ranges read as zeros): the blocks stay
+/// allocated, so the mapping holds, but bytes no write reaches read back as 0, not as the
+/// placeholder. Used when the expected file has holes (an SMB2 upload at scattered offsets).
+pub fn zero_blocks(image: &Path, file: &FsFile) -> Result<(), FsError> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(image)
+        .map_err(io(image))?;
+    let zeros = vec![0u8; BLOCK as usize];
+    for &b in &file.blocks {
+        f.write_all_at(&zeros, b * BLOCK).map_err(io(image))?;
+    }
+    f.sync_all().map_err(io(image))
+}
+
+/// What stock e2fsprogs say of the file after a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct FsCheck {
+    /// `e2fsck -fn` found nothing to fix.
+    pub fsck_clean: bool,
+    /// The last line e2fsck printed (its summary), or its error.
+    pub fsck_summary: String,
+    /// sha256 (hex) of the file as `debugfs -R "cat PATH"` reads it; empty if debugfs failed.
+    pub debugfs_sha256: String,
+    /// Bytes debugfs read.
+    pub debugfs_bytes: u64,
+}
+
+/// Check the image with `e2fsck -fn` and read `fs_path` back with `debugfs cat`, hashing it with
+/// `hash` (the caller's sha256, so this crate needs no hashing dependency).
+pub fn check(image: &Path, fs_path: &str, hash: impl Fn(&[u8]) -> String) -> FsCheck {
+    let (fsck_clean, text) = match fsck(image) {
+        Ok(out) => (true, out),
+        Err(e) => (false, e.to_string()),
+    };
+    let fsck_summary = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let (debugfs_sha256, debugfs_bytes) = match cat(image, fs_path) {
+        Ok(b) => (hash(&b), b.len() as u64),
+        Err(_) => (String::new(), 0),
+    };
+    FsCheck {
+        fsck_clean,
+        fsck_summary,
+        debugfs_sha256,
+        debugfs_bytes,
+    }
 }

@@ -4,7 +4,9 @@
 use std::os::unix::fs::FileExt;
 
 use buflet_driver::nas::FileMap;
-use buflet_fs::{cat, format_with_file, fsck, image_bytes_for, FsKind, BLOCK, PLACEHOLDER};
+use buflet_fs::{
+    cat, check, format_with_file, fsck, image_bytes_for, zero_blocks, FsKind, BLOCK, PLACEHOLDER,
+};
 use rand::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 
@@ -73,4 +75,52 @@ fn bad_path_and_kind_are_clear_errors() {
     assert!(e.to_string().contains("must be absolute"), "{e}");
     let e = "ntfs".parse::<FsKind>().unwrap_err();
     assert!(e.to_string().contains("ext2 or ext4"), "{e}");
+}
+
+fn sha(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+/// A file prepared for scattered writes (an SMB2 upload) reads as zeros where nothing was
+/// written, stays allocated (the map still holds), and the check reports the tools' verdicts.
+#[test]
+fn zeroed_file_reads_zeros_between_writes_and_checks_clean() {
+    let img = image("zeroed.img");
+    let len = 5 * BLOCK + 100;
+    let file = format_with_file(&img, image_bytes_for(len), FsKind::Ext4, "/s/u.bin", len).unwrap();
+    zero_blocks(&img, &file).unwrap();
+    let disk = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
+    disk.write_all_at(&[9u8; 10], file.disk_addr(2 * BLOCK).unwrap() + 5)
+        .unwrap();
+    drop(disk);
+    let mut want = vec![0u8; len as usize];
+    want[2 * BLOCK as usize + 5..2 * BLOCK as usize + 15].fill(9);
+    let c = check(&img, "/s/u.bin", sha);
+    assert!(c.fsck_clean, "{}", c.fsck_summary);
+    assert!(c.fsck_summary.contains("files"), "{}", c.fsck_summary);
+    assert_eq!(c.debugfs_bytes, len);
+    assert_eq!(c.debugfs_sha256, sha(&want));
+    // The blocks are still the file's: zeroing made no hole.
+    assert_eq!(
+        buflet_fs::map_blocks(&img, "/s/u.bin", 6).unwrap(),
+        file.blocks
+    );
+    // A broken file system is reported, not hidden: clobber the superblock's magic.
+    let disk = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
+    disk.write_all_at(&[0u8; 2], 1024 + 56).unwrap();
+    drop(disk);
+    let c = check(&img, "/s/u.bin", sha);
+    assert!(!c.fsck_clean);
+    assert!(c.debugfs_sha256.is_empty());
+    let _ = std::fs::remove_file(&img);
+}
+
+#[test]
+fn debugfs_cat_of_a_missing_file_is_an_error_not_empty_bytes() {
+    let img = image("missing.img");
+    format_with_file(&img, image_bytes_for(10), FsKind::Ext4, "/a.bin", 10).unwrap();
+    let e = cat(&img, "/nope.bin").unwrap_err();
+    assert!(e.to_string().contains("not found"), "{e}");
+    assert_eq!(cat(&img, "/a.bin").unwrap().len(), 10);
+    let _ = std::fs::remove_file(&img);
 }

@@ -137,6 +137,27 @@ pub fn parse_message(
     received: u64,
     read: &mut dyn FnMut(u64, &mut [u8]) -> bool,
 ) -> Result<Option<Message>, Smb2Error> {
+    parse(start, received, read, true)
+}
+
+/// Like [`parse_message`], but needs only the header bytes to be received (the NetBIOS header,
+/// each SMB2 header and a WRITE's fixed body), not the data behind them: a WRITE's data can then
+/// be written piece by piece as it arrives, so a message larger than the receive buffers (a
+/// 1 MiB WRITE) does not have to be held whole. `Ok(None)`: a header is not complete yet.
+pub fn parse_head(
+    start: u64,
+    received: u64,
+    read: &mut dyn FnMut(u64, &mut [u8]) -> bool,
+) -> Result<Option<Message>, Smb2Error> {
+    parse(start, received, read, false)
+}
+
+fn parse(
+    start: u64,
+    received: u64,
+    read: &mut dyn FnMut(u64, &mut [u8]) -> bool,
+    whole: bool,
+) -> Result<Option<Message>, Smb2Error> {
     if received < start + NETBIOS_HDR {
         return Ok(None);
     }
@@ -145,7 +166,9 @@ pub fn parse_message(
     let (session, len) = netbios(nb);
     let body = start + NETBIOS_HDR;
     let end = body + len as u64;
-    if received < end {
+    // Bytes needed before anything of the message is used.
+    let need = |upto: u64| if whole { end } else { upto.min(end) };
+    if received < need(body + 4) {
         return Ok(None);
     }
     let mut msg = Message {
@@ -186,6 +209,9 @@ pub fn parse_message(
             });
         }
         let mut h = vec![0u8; (HDR + WRITE_BODY).min(left as usize)];
+        if received < need(off + h.len() as u64) {
+            return Ok(None);
+        }
         fetch(read, off, &mut h)?;
         if h[..4] != PROTO_SMB2 {
             return Err(Smb2Error::Malformed {
@@ -261,5 +287,56 @@ fn fetch(
             off,
             len: buf.len(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A NetBIOS session message with one SMB2 WRITE request of `data` at `file_off`, built by
+    /// hand from [MS-SMB2] 2.2.1 and 2.2.21.
+    fn write_msg(file_off: u64, data: &[u8]) -> Vec<u8> {
+        let mut m = vec![0u8; HDR + WRITE_BODY];
+        m[..4].copy_from_slice(&PROTO_SMB2);
+        m[4] = 64; // StructureSize
+        m[12] = 9; // WRITE
+        m[24..32].copy_from_slice(&7u64.to_le_bytes()); // MessageId
+        m[64] = 49; // StructureSize of the request body
+        m[66] = 112; // DataOffset
+        m[68..72].copy_from_slice(&(data.len() as u32).to_le_bytes());
+        m[72..80].copy_from_slice(&file_off.to_le_bytes());
+        m.extend_from_slice(data);
+        let mut out = (m.len() as u32).to_be_bytes().to_vec();
+        out[0] = 0;
+        out.extend_from_slice(&m);
+        out
+    }
+
+    #[test]
+    fn head_is_enough_for_a_write_whose_data_is_still_coming() {
+        let s = write_msg(4096, &[0x5a; 3000]);
+        let mut read = |off: u64, buf: &mut [u8]| {
+            let (a, b) = (off as usize, off as usize + buf.len());
+            b <= s.len() && {
+                buf.copy_from_slice(&s[a..b]);
+                true
+            }
+        };
+        // Headers only: not yet for the whole message, but the head parses.
+        let got = 4 + 112 + 10;
+        assert_eq!(parse_message(0, got, &mut read).unwrap(), None);
+        let m = parse_head(0, got, &mut read).unwrap().unwrap();
+        assert_eq!(m.end, s.len() as u64);
+        let w = m.commands[0].write.unwrap();
+        assert_eq!((w.stream_off, w.len, w.file_off), (116, 3000, 4096));
+        assert_eq!(m.commands[0].message_id, 7);
+        // One byte short of the WRITE's fixed body: nothing yet.
+        assert_eq!(parse_head(0, 4 + 111, &mut read).unwrap(), None);
+        // Whole: both agree.
+        let whole = parse_message(0, s.len() as u64, &mut read)
+            .unwrap()
+            .unwrap();
+        assert_eq!(whole, m);
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use buflet_nas::smb2::{parse_message, MsgKind, CMD_WRITE};
+use buflet_nas::smb2::{parse_head, parse_message, MsgKind, Write, CMD_WRITE};
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use sha2::{Digest, Sha256};
 
@@ -165,4 +165,62 @@ fn write_pointing_outside_its_message_is_malformed() {
     };
     let e = parse_message(0, s.len() as u64, &mut read).unwrap_err();
     assert!(e.to_string().contains("outside its command"), "{e}");
+}
+
+/// The WRITEs of a stream as `parse_head` finds them when the stream arrives in `step`-byte
+/// pieces (as named buffers come back): a message is taken as soon as its headers are in,
+/// before its data.
+fn writes_arriving(stream: &[u8], step: usize) -> Vec<Write> {
+    let mut read = |off: u64, buf: &mut [u8]| -> bool {
+        let (s, e) = (off as usize, off as usize + buf.len());
+        e <= stream.len() && {
+            buf.copy_from_slice(&stream[s..e]);
+            true
+        }
+    };
+    let mut out = Vec::new();
+    let (mut at, mut received) = (0u64, 0u64);
+    let mut early = 0;
+    while at < stream.len() as u64 {
+        received = (received + step as u64).min(stream.len() as u64);
+        while let Some(m) = parse_head(at, received, &mut read).unwrap() {
+            if m.end > received {
+                early += 1;
+            }
+            out.extend(m.commands.iter().filter_map(|c| c.write));
+            at = m.end;
+        }
+    }
+    assert!(early > 0, "no message was taken before its data was all in");
+    out
+}
+
+#[test]
+fn head_parsing_as_bytes_arrive_finds_the_same_writes() {
+    for pcap in [
+        "smb-smbclient-smb210-user-put-1MiB.pcap",
+        "smb-smbprotocol-smb302-user-unsigned-offsets.pcap",
+    ] {
+        let stream = client_stream(pcap);
+        let mut read = |off: u64, buf: &mut [u8]| -> bool {
+            let (s, e) = (off as usize, off as usize + buf.len());
+            e <= stream.len() && {
+                buf.copy_from_slice(&stream[s..e]);
+                true
+            }
+        };
+        let mut whole = Vec::new();
+        let mut at = 0;
+        while let Some(m) = parse_message(at, stream.len() as u64, &mut read).unwrap() {
+            whole.extend(m.commands.iter().filter_map(|c| c.write));
+            at = m.end;
+        }
+        for step in [1448, 4096, 65536] {
+            assert_eq!(
+                writes_arriving(&stream, step),
+                whole,
+                "{pcap} in {step}-byte steps"
+            );
+        }
+    }
 }

@@ -2,10 +2,11 @@
 //! temporary disk image.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use buflet_driver::nas::{ExtentFile, NasStream, WriteError};
+use buflet_driver::nas::{ExtentFile, FileMap, NasStream, WriteError};
 use buflet_driver::Driver;
 
 /// Block writes the driver keeps outstanding: below the block engine's command FIFO depth (4), so
@@ -13,17 +14,19 @@ use buflet_driver::Driver;
 pub(crate) const BLK_QUEUE_DEPTH: usize = 3;
 
 /// Issues zero-copy block writes of the received stream, `chunk` bytes at a time (the tail at
-/// EOF), as data comes in. A failed write is recorded in `failure` by its completion callback.
-pub(crate) struct DiskPump {
-    pub file: ExtentFile,
+/// EOF), as data comes in, stream offset = file offset. A failed write is recorded in `failure`
+/// by its completion callback. The file is any [`FileMap`]: one extent of a raw disk, or a file
+/// of a real file system (`buflet_fs::FsFile`).
+pub(crate) struct DiskPump<F: FileMap = ExtentFile> {
+    pub file: F,
     pub chunk: u64,
     /// Stream bytes handed to block writes so far.
     pub issued: u64,
     pub failure: Rc<RefCell<Option<String>>>,
 }
 
-impl DiskPump {
-    pub fn new(file: ExtentFile, chunk: u64) -> Self {
+impl<F: FileMap> DiskPump<F> {
+    pub fn new(file: F, chunk: u64) -> Self {
         DiskPump {
             file,
             chunk,
@@ -88,5 +91,257 @@ impl TempImage {
 impl Drop for TempImage {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The NAS application's SMB2 side (port 445): it parses NetBIOS session messages and SMB2
+/// headers out of the named buffers (the CPU reads header bytes only), skips every command but
+/// WRITE requests, and writes each WRITE's data at its file offset as it arrives, in pieces that
+/// end on file-block boundaries (a WRITE's first and last pieces may be partial blocks: the
+/// writer's read-modify-write). An encrypted (TRANSFORM) or compressed session is reported as
+/// unsupported and nothing of it is written.
+pub(crate) struct Smb2App {
+    /// Stream offset of the next message's NetBIOS header.
+    pub next: u64,
+    /// WRITE data still to hand to the writer, in stream order.
+    pieces: VecDeque<Piece>,
+    /// Bytes per write (a multiple of the block size).
+    pub chunk: u64,
+    /// WRITE requests found.
+    pub writes: u64,
+    /// NetBIOS messages parsed.
+    pub messages: u64,
+    /// SMB2 commands other than WRITE requests, skipped.
+    pub skipped: u64,
+    /// Highest file offset + 1 a WRITE reaches: the file's length.
+    pub file_len: u64,
+    /// File bytes handed to writes, and confirmed written by their callbacks.
+    pub issued_bytes: u64,
+    pub written_bytes: Rc<RefCell<u64>>,
+    /// Why the session cannot be served (encrypted, compressed): nothing more is written.
+    pub unsupported: Option<String>,
+    /// The first write failure, or a malformed stream.
+    pub failure: Rc<RefCell<Option<String>>>,
+    /// Bytes received at the last parse attempt that found no complete header: the header
+    /// bytes are not read again until more arrive.
+    waiting_at: Option<(u64, bool)>,
+    /// FileId of the file the WRITEs go to: one file per connection.
+    file_id: Option<(u64, u64)>,
+}
+
+/// One WRITE's data not yet handed to the writer.
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    /// Next stream byte to write.
+    pos: u64,
+    /// Stream offset just past the data.
+    end: u64,
+    /// File offset of `pos`.
+    file_pos: u64,
+}
+
+impl Smb2App {
+    pub fn new(chunk: u64) -> Self {
+        Smb2App {
+            next: 0,
+            pieces: VecDeque::new(),
+            chunk,
+            writes: 0,
+            messages: 0,
+            skipped: 0,
+            file_len: 0,
+            issued_bytes: 0,
+            written_bytes: Rc::new(RefCell::new(0)),
+            unsupported: None,
+            failure: Rc::new(RefCell::new(None)),
+            waiting_at: None,
+            file_id: None,
+        }
+    }
+
+    /// The first failure so far.
+    pub fn failed(&self) -> Option<String> {
+        self.failure.borrow().clone()
+    }
+
+    /// File bytes on disk so far.
+    pub fn written(&self) -> u64 {
+        *self.written_bytes.borrow()
+    }
+
+    /// Every message up to the end of the stream is parsed and every WRITE's data written
+    /// (or the session was refused as unsupported), with no write in flight.
+    pub fn done(&self, nas: &NasStream) -> bool {
+        let parsed = nas
+            .eof
+            .is_some_and(|e| self.unsupported.is_some() || self.next >= e);
+        parsed && self.pieces.is_empty() && nas.writes_in_flight() == 0
+    }
+
+    /// Parse what arrived, issue the writes it allows, and tell the stream which bytes the
+    /// application no longer needs.
+    pub fn pump(
+        &mut self,
+        drv: &mut Driver,
+        nas: &mut NasStream,
+        file: &dyn FileMap,
+    ) -> Result<(), WriteError> {
+        self.parse(drv, nas);
+        if let Some(eof) = nas.eof {
+            let past = self
+                .pieces
+                .back()
+                .map_or(self.next, |p| p.end.max(self.next));
+            if self.unsupported.is_none() && past > eof {
+                self.failure.borrow_mut().get_or_insert(format!(
+                    "SMB2: the stream ends at {eof}, inside the message that ends at {past}"
+                ));
+            }
+        }
+        self.issue(drv, nas, file)?;
+        // Below the first byte still to write and below the next header, nothing is needed
+        // (writes in flight keep their bytes until they finish). An unsupported session is
+        // read to its end and nothing of it is written.
+        let parsed = if self.unsupported.is_some() {
+            u64::MAX
+        } else {
+            self.next
+        };
+        let keep = self.pieces.front().map_or(parsed, |p| p.pos.min(parsed));
+        nas.consume(drv, keep.min(nas.received()))?;
+        Ok(())
+    }
+
+    fn parse(&mut self, drv: &mut Driver, nas: &mut NasStream) {
+        use buflet_nas::smb2::{parse_head, MsgKind};
+        while self.unsupported.is_none() && self.failure.borrow().is_none() {
+            let received = nas.received();
+            if self.waiting_at == Some((received, nas.eof.is_some())) {
+                break;
+            }
+            let mut read = |off: u64, buf: &mut [u8]| nas.peek(drv, off, buf).is_ok();
+            let m = match parse_head(self.next, received, &mut read) {
+                Ok(Some(m)) => m,
+                Ok(None) => {
+                    self.waiting_at = Some((received, nas.eof.is_some()));
+                    if nas.eof.is_some_and(|e| received >= e && self.next < e) {
+                        *self.failure.borrow_mut() = Some(format!(
+                            "SMB2: the stream ends inside the message at stream offset {} (it ends at {received})",
+                            self.next
+                        ));
+                    }
+                    break;
+                }
+                Err(e) => {
+                    *self.failure.borrow_mut() = Some(format!("SMB2: {e}"));
+                    break;
+                }
+            };
+            self.messages += 1;
+            match m.kind {
+                MsgKind::Encrypted | MsgKind::Compressed => {
+                    let what = if m.kind == MsgKind::Encrypted {
+                        "an encrypted SMB2 session (TRANSFORM header)"
+                    } else {
+                        "a compressed SMB2 message (COMPRESSION_TRANSFORM header)"
+                    };
+                    self.unsupported = Some(format!(
+                        "{what} at stream offset {} is not supported: nothing of it is written",
+                        m.start
+                    ));
+                    break;
+                }
+                MsgKind::NetbiosControl | MsgKind::Smb1 => {}
+                MsgKind::Smb2 => {
+                    for c in &m.commands {
+                        if let Some(w) = c.write {
+                            if *self.file_id.get_or_insert(w.file_id) != w.file_id {
+                                self.unsupported = Some(format!(
+                                    "a WRITE at stream offset {} to a second file (FileId {:x?}, the first was {:x?}) is not supported: one file per connection, nothing more is written",
+                                    c.off, w.file_id, self.file_id
+                                ));
+                                break;
+                            }
+                        }
+                        match c.write {
+                            Some(w) if w.len > 0 => {
+                                self.writes += 1;
+                                self.file_len = self.file_len.max(w.file_off + w.len as u64);
+                                self.pieces.push_back(Piece {
+                                    pos: w.stream_off,
+                                    end: w.stream_off + w.len as u64,
+                                    file_pos: w.file_off,
+                                });
+                            }
+                            Some(_) => self.writes += 1,
+                            None => self.skipped += 1,
+                        }
+                    }
+                    if self.unsupported.is_some() {
+                        break;
+                    }
+                }
+            }
+            self.next = m.end;
+        }
+    }
+
+    fn issue(
+        &mut self,
+        drv: &mut Driver,
+        nas: &mut NasStream,
+        file: &dyn FileMap,
+    ) -> Result<(), WriteError> {
+        let block = drv.info.block_bytes as u64;
+        let received = nas.received();
+        while nas.writes_in_flight() < BLK_QUEUE_DEPTH && self.failure.borrow().is_none() {
+            let Some(p) = self.pieces.front_mut() else {
+                break;
+            };
+            let have = received.min(p.end);
+            if have <= p.pos {
+                break;
+            }
+            let mut n = have - p.pos;
+            // The rest of the WRITE goes in one piece when it is all here and fits a chunk;
+            // otherwise at most a chunk, ending on a file-block boundary.
+            if have < p.end || n > self.chunk {
+                let lim = n.min(self.chunk);
+                let end_file = (p.file_pos + lim) / block * block;
+                if end_file > p.file_pos {
+                    n = end_file - p.file_pos;
+                } else if have < p.end {
+                    break;
+                } else {
+                    n = lim;
+                }
+            }
+            let fail = self.failure.clone();
+            let done = self.written_bytes.clone();
+            let range = (p.file_pos, p.file_pos + n);
+            nas.write(
+                drv,
+                file,
+                p.file_pos,
+                p.pos,
+                n,
+                Box::new(move |r| match r {
+                    Ok(_) => *done.borrow_mut() += range.1 - range.0,
+                    Err(e) => {
+                        fail.borrow_mut().get_or_insert(format!(
+                            "block write of file bytes {}..{} failed: {e}",
+                            range.0, range.1
+                        ));
+                    }
+                }),
+            )?;
+            self.issued_bytes += n;
+            p.pos += n;
+            p.file_pos += n;
+            if p.pos == p.end {
+                self.pieces.pop_front();
+            }
+        }
+        Ok(())
     }
 }

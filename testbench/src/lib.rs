@@ -13,7 +13,8 @@ pub mod peer;
 pub mod runner;
 
 pub use backend::{make_device, Backend};
-pub use runner::{run_stream, DropCounts, RunOptions, RunReport, Scenario};
+pub use buflet_fs::FsKind;
+pub use runner::{run_stream, DropCounts, Protocol, RunOptions, RunReport, Scenario};
 
 /// Failures of a scenario.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +34,10 @@ pub enum TbError {
     /// The disk image failed.
     #[error("disk: {0}")]
     Disk(#[from] buflet_platform::DiskError),
+    /// A block write failed for good (after the writer's retries), or the NAS application met
+    /// a stream it cannot parse.
+    #[error("write failed: {0}")]
+    WriteFailed(String),
     /// The run stopped making progress.
     #[error("stalled: {0}")]
     Stalled(String),

@@ -18,12 +18,20 @@
 //!
 //! At the end the socket is deleted (SOCK_DEL returns its named buffers first), and every
 //! buflet must be back on the free list.
+//!
+//! The NAS application on top ([`Protocol`]) writes the file: the whole stream at offset 0
+//! (raw), or each SMB2 WRITE's data at its file offset (`crate::disk_pump::Smb2App`). The file
+//! is one extent of a raw disk image, or a file of a real ext2/ext4 file system
+//! ([`RunOptions::fs`]) whose blocks come from the file system's own metadata; then it is read
+//! back (and, on a file system, checked by `e2fsck -fn` and read by `debugfs cat`) and compared
+//! with the file known from the scenario alone ([`Scenario::expected_file`]).
 
-use crate::disk_pump::{DiskPump, TempImage};
+use crate::disk_pump::{DiskPump, Smb2App, TempImage};
 use crate::pcap::{tcp_info, Capture, TcpInfo};
 use crate::{frames, make_device, sha256_hex, Backend, TbError};
-use buflet_driver::nas::{ExtentFile, NasStream};
+use buflet_driver::nas::{ExtentFile, FileMap, NasStream, WriteMode, WriteStats};
 use buflet_driver::{Counters, Driver, SocketSpec};
+use buflet_fs::{FsCheck, FsFile, FsKind};
 use buflet_platform::{BlockDevice, DeviceConfig, DiskMode, HostEnv, HostMemory};
 use buflet_spec::reg;
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
@@ -32,6 +40,43 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
+
+/// The application protocol the NAS server speaks on the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// The whole client-to-server stream is the file, at offset 0.
+    Raw,
+    /// SMB2/3 over NetBIOS session framing: each WRITE's data goes at its file offset.
+    Smb2,
+}
+
+impl Protocol {
+    /// "raw" or "smb2".
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Raw => "raw",
+            Protocol::Smb2 => "smb2",
+        }
+    }
+}
+
+impl std::str::FromStr for Protocol {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "raw" => Ok(Protocol::Raw),
+            "smb2" => Ok(Protocol::Smb2),
+            _ => Err(format!("unknown protocol '{s}' (expected smb2 or raw)")),
+        }
+    }
+}
+
+/// TCP port of SMB2 over direct TCP: a replay of a connection to it speaks SMB2.
+pub const SMB2_PORT: u16 = 445;
+
+/// Largest file a scenario may write (the image and the oracle are built in full).
+pub const MAX_FILE_BYTES: u64 = 1 << 32;
 
 /// Most cycles the device runs between two looks at the NIC's transmit side and completions.
 const STEP: u64 = 4096;
@@ -55,6 +100,8 @@ pub struct Scenario {
     /// of captures: an impaired capture's retransmission of a lost segment comes later in
     /// capture order than frames beyond the window). When false, frames go strictly in order.
     pub overtake: bool,
+    /// What the stream carries: the file itself, or SMB2 requests.
+    pub protocol: Protocol,
 }
 
 impl Scenario {
@@ -68,19 +115,87 @@ impl Scenario {
             isn,
             source,
             overtake: false,
+            protocol: Protocol::Raw,
         }
     }
 
     /// A replay of a capture: its server-bound frames as they are, the NIC's ISS set to the
-    /// capture's server ISN so the capture's own ACKs complete the handshake.
+    /// capture's server ISN so the capture's own ACKs complete the handshake. The protocol is
+    /// SMB2 when the server port is 445, raw otherwise (see [`Scenario::with_protocol`]).
     pub fn replay(cap: Capture) -> Self {
+        let protocol = if cap.socket.local_port == SMB2_PORT {
+            Protocol::Smb2
+        } else {
+            Protocol::Raw
+        };
         Scenario {
             frames: cap.frames,
             socket: cap.socket,
             isn: cap.isn,
             source: cap.stream,
             overtake: true,
+            protocol,
         }
+    }
+
+    /// The same scenario with the stream read as `protocol`.
+    pub fn with_protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// The file the stream should leave on disk, known independently of the NIC: the stream
+    /// itself (raw), or every SMB2 WRITE of the stream (reassembled from the capture, not from
+    /// the NIC) applied to an empty file: its length is the highest offset written, zeros
+    /// where no WRITE landed. An SMB2 stream is read up to its first encrypted or compressed
+    /// message, or its first WRITE to a second file, which are not supported (nothing of them
+    /// is written).
+    pub fn expected_file(&self) -> Result<Vec<u8>, TbError> {
+        use buflet_nas::smb2::{parse_message, MsgKind};
+        if self.protocol == Protocol::Raw {
+            return Ok(self.source.clone());
+        }
+        let s = &self.source;
+        let mut read = |off: u64, buf: &mut [u8]| -> bool {
+            let (a, b) = (off as usize, off as usize + buf.len());
+            b <= s.len() && {
+                buf.copy_from_slice(&s[a..b]);
+                true
+            }
+        };
+        let bad = |msg: String| TbError::Input {
+            path: "SMB2 stream".into(),
+            msg,
+        };
+        let mut file = Vec::new();
+        let mut at = 0u64;
+        let mut file_id = None;
+        while let Some(m) =
+            parse_message(at, s.len() as u64, &mut read).map_err(|e| bad(e.to_string()))?
+        {
+            if matches!(m.kind, MsgKind::Encrypted | MsgKind::Compressed) {
+                break;
+            }
+            for w in m.commands.iter().filter_map(|c| c.write) {
+                if *file_id.get_or_insert(w.file_id) != w.file_id {
+                    // A second file: not supported, nothing more is written.
+                    return Ok(file);
+                }
+                if w.file_off + w.len as u64 > MAX_FILE_BYTES {
+                    return Err(bad(format!(
+                        "a WRITE at file offset {} beyond the {MAX_FILE_BYTES}-byte limit of a replayed file",
+                        w.file_off
+                    )));
+                }
+                let (f, n, o) = (w.file_off as usize, w.len as usize, w.stream_off as usize);
+                if file.len() < f + n {
+                    file.resize(f + n, 0);
+                }
+                file[f..f + n].copy_from_slice(&s[o..o + n]);
+            }
+            at = m.end;
+        }
+        Ok(file)
     }
 }
 
@@ -109,6 +224,20 @@ pub struct RunOptions {
     /// How block I/O reaches the image: straight, or through seed 003's SCSI pass-through to a
     /// user-space logical unit (`--disk scsi`).
     pub disk: DiskMode,
+    /// A real file system on the image holding the file (`--image` with `--fs`); None: the
+    /// file is one extent of a raw disk.
+    pub fs: Option<FsKind>,
+    /// Path of the file inside the file system.
+    pub file_path: String,
+    /// Probability that a block-device operation fails (`--disk-error-rate`), seeded by
+    /// `error_seed`; the NAS writer retries.
+    pub disk_error_rate: f64,
+    /// Seed of the error injection.
+    pub error_seed: u64,
+    /// Retries of a failed block operation (the writer's default when None).
+    pub max_retries: Option<u32>,
+    /// How the NAS writer moves the payload: zero-copy, or the seed's prior-art paths.
+    pub mode: WriteMode,
 }
 
 impl RunOptions {
@@ -125,6 +254,12 @@ impl RunOptions {
             image: None,
             progress: None,
             disk: DiskMode::Direct,
+            fs: None,
+            file_path: "/nas/upload.bin".into(),
+            disk_error_rate: 0.0,
+            error_seed: 1,
+            max_retries: None,
+            mode: WriteMode::ZeroCopy,
         }
     }
 }
@@ -170,7 +305,43 @@ impl Serialize for DropCounts {
 pub struct RunReport {
     pub backend: String,
     pub data_width: u32,
+    /// "raw" or "smb2".
+    pub protocol: Protocol,
+    /// Bytes of the client-to-server stream (the NIC delivered them all).
+    pub stream_bytes: u64,
+    /// Bytes of the file: the stream (raw), or the highest offset an SMB2 WRITE reached.
     pub payload_bytes: u64,
+    /// SMB2: WRITE requests, NetBIOS messages parsed, other commands skipped.
+    pub smb2_writes: u64,
+    pub smb2_messages: u64,
+    pub smb2_skipped: u64,
+    /// What the NAS refused to serve (an encrypted SMB2 session), if anything; a failure.
+    pub unsupported: Option<String>,
+    /// "ext2" or "ext4" when the image holds a real file system (`--image`), else null.
+    pub fs: Option<FsKind>,
+    /// Path of the file inside the file system, or null.
+    pub file_path: Option<String>,
+    /// `e2fsck -fn` found nothing to fix (null without a file system).
+    pub fsck_clean: Option<bool>,
+    /// e2fsck's summary line, or its error.
+    pub fsck_summary: Option<String>,
+    /// sha256 of the file as stock `debugfs -R "cat PATH"` reads it (null without a file system).
+    pub debugfs_sha256: Option<String>,
+    /// "zerocopy", "splice" or "copy" (`--mode`).
+    #[serde(serialize_with = "mode_name")]
+    pub mode: WriteMode,
+    /// `--disk-error-rate` and what the writer did about it: block commands re-submitted after
+    /// a disk error, and writes that failed for good (the run then fails).
+    pub disk_error_rate: f64,
+    pub write_retries: u64,
+    pub write_failures: u64,
+    /// The NAS writer's counters (read-modify-write blocks, CPU copies, ...).
+    pub writer: WriteStats,
+    /// Block-device read operations (read-modify-write reads).
+    pub disk_reads: u64,
+    /// Bytes the block device wrote to and read from the image.
+    pub disk_bytes_written: u64,
+    pub disk_bytes_read: u64,
     /// Frames in the scenario.
     pub frames: u64,
     /// Frames put on the wire to the NIC: the scenario's, plus retransmissions and probes.
@@ -225,6 +396,10 @@ pub struct RunReport {
     pub wall_seconds: f64,
     pub sim_cycles_per_second: f64,
     pub image: String,
+}
+
+fn mode_name<S: Serializer>(m: &WriteMode, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(m.name())
 }
 
 /// Sequence space of one client frame of the connection, relative to the client's ISN + 1
@@ -579,12 +754,95 @@ fn take_nic_frame(
     Ok(())
 }
 
-/// Deliver the scenario's frames, write the stream zero-copy as one file at offset 0, read it
-/// back from the disk image and compare.
+/// Where the file lives on the disk: one extent of a raw disk, or a file of a real file system.
+#[derive(Debug, Clone)]
+enum Store {
+    Extent(ExtentFile),
+    Fs(FsFile),
+}
+
+impl FileMap for Store {
+    fn disk_addr(&self, off: u64) -> Option<u64> {
+        match self {
+            Store::Extent(e) => e.disk_addr(off),
+            Store::Fs(f) => f.disk_addr(off),
+        }
+    }
+}
+
+impl Store {
+    /// Read file bytes `0..len` back from the image through the mapping.
+    fn read_back(&self, disk: &BlockDevice, len: u64) -> Result<Vec<u8>, TbError> {
+        let mut out = vec![0u8; len as usize];
+        let block = buflet_fs::BLOCK;
+        for (i, chunk) in out.chunks_mut(block as usize).enumerate() {
+            let off = i as u64 * block;
+            let addr = self.disk_addr(off).ok_or_else(|| {
+                TbError::WriteFailed(format!(
+                    "reading the file back: offset {off} is not mapped to the disk"
+                ))
+            })?;
+            disk.read_bytes(addr, chunk)?;
+        }
+        Ok(out)
+    }
+}
+
+/// What the NAS application does with the stream.
+enum App {
+    /// The stream is the file at offset 0.
+    Raw(DiskPump<Store>),
+    /// SMB2 WRITEs at their file offsets.
+    Smb2(Smb2App),
+}
+
+impl App {
+    fn pump(
+        &mut self,
+        drv: &mut Driver,
+        nas: &mut NasStream,
+        store: &Store,
+    ) -> Result<(), TbError> {
+        match self {
+            App::Raw(p) => p.pump(drv, nas)?,
+            App::Smb2(a) => a.pump(drv, nas, store)?,
+        }
+        Ok(())
+    }
+
+    fn failed(&self) -> Option<String> {
+        match self {
+            App::Raw(p) => p.failed(),
+            App::Smb2(a) => a.failed(),
+        }
+    }
+
+    /// File bytes on disk so far.
+    fn written(&self, nas: &NasStream) -> u64 {
+        match self {
+            App::Raw(_) => nas.written(),
+            App::Smb2(a) => a.written(),
+        }
+    }
+
+    fn done(&self, nas: &NasStream) -> bool {
+        match self {
+            App::Raw(_) => {
+                nas.eof.is_some_and(|e| nas.written() >= e) && nas.writes_in_flight() == 0
+            }
+            App::Smb2(a) => a.done(nas),
+        }
+    }
+}
+
+/// Deliver the scenario's frames; the NAS application writes the file zero-copy (the stream at
+/// offset 0, or each SMB2 WRITE at its offset) to a raw disk extent or to a file of a real file
+/// system; then read the file back from the disk image (and with stock e2fsprogs) and compare.
 pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError> {
     let started = Instant::now();
-    let block = 4096u64;
-    let file_cap = (sc.source.len() as u64).div_ceil(block) * block + block;
+    let block = buflet_fs::BLOCK;
+    let expected = sc.expected_file()?;
+    let file_len = expected.len() as u64;
     let disk_start = 1 << 20;
     let tmp = opt
         .image
@@ -595,9 +853,41 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         (None, Some(t)) => t.0.clone(),
         (None, None) => unreachable!("a temporary image exists when no path is given"),
     };
-    let mut disk = BlockDevice::create(&image, disk_start + file_cap + (1 << 20))?;
+    let (mut disk, store) = match opt.fs {
+        None => {
+            let file_cap = file_len.div_ceil(block) * block + block;
+            let disk = BlockDevice::create(&image, disk_start + file_cap + (1 << 20))?;
+            let ext = ExtentFile {
+                disk_start,
+                capacity: file_cap,
+            };
+            (disk, Store::Extent(ext))
+        }
+        Some(kind) => {
+            let fs_err = |e: buflet_fs::FsError| TbError::Input {
+                path: image.display().to_string(),
+                msg: e.to_string(),
+            };
+            let f = buflet_fs::format_with_file(
+                &image,
+                buflet_fs::image_bytes_for(file_len),
+                kind,
+                &opt.file_path,
+                file_len,
+            )
+            .map_err(fs_err)?;
+            if sc.protocol == Protocol::Smb2 {
+                // A new file on the server reads as zeros where no WRITE lands.
+                buflet_fs::zero_blocks(&image, &f).map_err(fs_err)?;
+            }
+            (BlockDevice::open(&image)?, Store::Fs(f))
+        }
+    };
     if opt.disk == DiskMode::Scsi {
         disk.use_scsi()?;
+    }
+    if opt.disk_error_rate > 0.0 {
+        disk.set_error_rate(opt.disk_error_rate, opt.error_seed)?;
     }
     let mem_size = ((opt.nbs * opt.pages_per_nb * 4096) as u64 + (8 << 20)).next_power_of_two();
     let env = HostEnv {
@@ -612,23 +902,26 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
     let mut drv = Driver::new(dev, env)?;
     let (sock, early) = drv.add_socket(&sc.socket)?;
     let mut nas = NasStream::start(&mut drv, sock, opt.nbs, opt.pages_per_nb)?;
+    nas.set_mode(opt.mode);
+    if let Some(n) = opt.max_retries {
+        nas.set_max_retries(n);
+    }
+    // SMB2: a WRITE ending at the end of the stream is no end of the file.
+    nas.set_zero_tail_at_eof(sc.protocol == Protocol::Raw);
     for c in &early {
         nas.handle(&mut drv, c)?;
     }
-    let mut pump = DiskPump::new(
-        ExtentFile {
-            disk_start,
-            capacity: file_cap,
-        },
-        opt.write_chunk,
-    );
-    let total = sc.source.len() as u64;
+    let mut app = match sc.protocol {
+        Protocol::Raw => App::Raw(DiskPump::new(store.clone(), opt.write_chunk)),
+        Protocol::Smb2 => App::Smb2(Smb2App::new(opt.write_chunk)),
+    };
+    let total = file_len;
 
     let mut sender = Sender::new(sc);
     let mut peer = Peer::default();
     let mut last_activity = drv.cycles();
     let mut last_progress = drv.cycles();
-    let mut last_state = (None, 0u64, 0u64, usize::MAX, None);
+    let mut last_state = (None, 0u64, 0u64, 0u64, usize::MAX, None);
     let debug = std::env::var("BUFLET_DEBUG").is_ok();
     loop {
         // What the NIC transmitted: its SYN-ACK and ACKs pace the sender.
@@ -658,8 +951,8 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         if drv.cycles() == c0 {
             drv.run(64);
         }
-        if let Some(e) = pump.failed() {
-            return Err(TbError::Stalled(format!("zero-copy write failed: {e}")));
+        if let Some(e) = app.failed() {
+            return Err(TbError::WriteFailed(e));
         }
         if debug {
             let fb = drv.rd(reg::CNT_FREE_BUFLETS);
@@ -670,7 +963,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
                 peer.acked,
                 peer.window,
                 nas.received(),
-                nas.written(),
+                app.written(&nas),
                 nas.posted_bytes(),
                 nas.writes_in_flight(),
                 fb,
@@ -679,19 +972,18 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
                 sender.probes
             );
         }
-        pump.pump(&mut drv, &mut nas)?;
+        app.pump(&mut drv, &mut nas, &store)?;
         if let Some(p) = &opt.progress {
-            p(nas.written().min(total), total);
+            p(app.written(&nas).min(total), total);
         }
-        let stream_done =
-            nas.eof.is_some_and(|e| nas.written() >= e) && nas.writes_in_flight() == 0;
-        if stream_done && (sender.pending.is_empty() || nas.reset) && drv.rx_pending() == 0 {
+        if app.done(&nas) && (sender.pending.is_empty() || nas.reset) && drv.rx_pending() == 0 {
             break;
         }
         let state = (
             peer.acked,
             nas.received(),
             nas.written(),
+            app.written(&nas),
             sender.pending.len(),
             nas.eof,
         );
@@ -707,7 +999,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
                 peer.acked,
                 peer.window,
                 nas.received(),
-                nas.written(),
+                app.written(&nas),
                 nas.eof,
                 sender.retransmits,
                 sender.probes,
@@ -741,23 +1033,50 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         take_nic_frame(&f, sc, &sender, &mut peer)?;
         peer.seen += 1;
     }
+    if let Some(e) = app.failed() {
+        return Err(TbError::WriteFailed(e));
+    }
 
-    let len = nas.eof.unwrap_or(0) as usize;
-    let mut back = vec![0u8; len];
-    drv.env.disk.read_bytes(disk_start, &mut back)?;
+    let stream_len = nas.eof.unwrap_or(0);
+    let (len, smb) = match &app {
+        App::Raw(_) => (stream_len, None),
+        App::Smb2(a) => (a.file_len, Some(a)),
+    };
+    let back = store.read_back(&drv.env.disk, len)?;
+    let fs_check: Option<FsCheck> = match &store {
+        Store::Fs(f) => Some(buflet_fs::check(&image, &f.path, sha256_hex)),
+        Store::Extent(_) => None,
+    };
     let cycles = drv.cycles();
     let s = drv.env.mem.stats();
     let scsi = drv.env.disk.scsi_stats().unwrap_or_default();
+    let disk_stats = drv.env.disk.stats();
+    let writer = nas.stats();
     let counters: Counters = drv.counters();
     let drops = DropCounts(counters.drops.clone());
     let wall = started.elapsed().as_secs_f64();
     let disk_sha256 = sha256_hex(&back);
-    let source_sha256 = sha256_hex(&sc.source);
-    let verified = disk_sha256 == source_sha256;
+    let source_sha256 = sha256_hex(&expected);
+    let mut verified = disk_sha256 == source_sha256;
     let num_buflets = drv.info.num_buflets;
     let mut failures = Vec::new();
     if !verified {
         failures.push("the disk does not hold the source bytes".to_string());
+    }
+    if let Some(c) = &fs_check {
+        if !c.fsck_clean {
+            failures.push(format!("e2fsck -fn: {}", c.fsck_summary));
+        }
+        if c.debugfs_sha256 != source_sha256 {
+            failures.push(format!(
+                "debugfs cat reads {} bytes with sha256 {}, not the source",
+                c.debugfs_bytes, c.debugfs_sha256
+            ));
+        }
+        verified &= c.fsck_clean && c.debugfs_sha256 == source_sha256;
+    }
+    if let Some(u) = smb.and_then(|a| a.unsupported.clone()) {
+        failures.push(u);
     }
     if counters.free_buflets != num_buflets {
         failures.push(format!(
@@ -787,7 +1106,26 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
     let report = RunReport {
         backend: drv.backend().to_string(),
         data_width: drv.info.data_width,
-        payload_bytes: len as u64,
+        protocol: sc.protocol,
+        stream_bytes: stream_len,
+        payload_bytes: len,
+        smb2_writes: smb.map_or(0, |a| a.writes),
+        smb2_messages: smb.map_or(0, |a| a.messages),
+        smb2_skipped: smb.map_or(0, |a| a.skipped),
+        unsupported: smb.and_then(|a| a.unsupported.clone()),
+        fs: opt.fs,
+        file_path: opt.fs.map(|_| opt.file_path.clone()),
+        fsck_clean: fs_check.as_ref().map(|c| c.fsck_clean),
+        fsck_summary: fs_check.as_ref().map(|c| c.fsck_summary.clone()),
+        debugfs_sha256: fs_check.as_ref().map(|c| c.debugfs_sha256.clone()),
+        mode: opt.mode,
+        disk_error_rate: opt.disk_error_rate,
+        write_retries: writer.retries,
+        write_failures: writer.writes_failed,
+        writer,
+        disk_reads: disk_stats.reads,
+        disk_bytes_written: disk_stats.bytes_written,
+        disk_bytes_read: disk_stats.bytes_read,
         frames: sc.frames.len() as u64,
         frames_sent: sender.frames_sent,
         retransmits: sender.retransmits,
@@ -816,7 +1154,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         cpu_read: s.cpu_read,
         cpu_written: s.cpu_written,
         stray_accesses: s.stray_accesses,
-        disk_writes: drv.env.disk.stats().writes,
+        disk_writes: disk_stats.writes,
         disk: drv.env.disk.mode(),
         scsi_commands: scsi.commands,
         scsi_bytes_mapped: scsi.bytes_mapped,

@@ -1,0 +1,269 @@
+//! A small rig for driving the NAS writer on either backend: a disk image pre-filled with a
+//! known pattern (so read-modify-write has old bytes to keep), a TCP connection whose data is
+//! received into named buffers (frames built with etherparse), and checks at the end.
+
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use buflet_driver::nas::{FileMap, NasStream, WriteCallback, WriteError};
+use buflet_driver::Driver;
+use buflet_platform::{BlockDevice, DeviceConfig, HostEnv, HostMemory};
+use buflet_testbench::frames::{
+    self, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_MAC, SERVER_PORT,
+};
+use buflet_testbench::{make_device, Backend};
+use etherparse::{PacketBuilder, TcpOptionElement};
+use rand::{RngCore, SeedableRng};
+
+/// Segment size of the test connection.
+pub const MSS: usize = 1448;
+/// File-system block.
+pub const BLOCK: u64 = 4096;
+
+/// A file whose blocks are scattered over the disk: file block k lives at disk block `table[k]`.
+#[derive(Debug, Clone)]
+pub struct Scattered(pub Vec<u64>);
+
+impl Scattered {
+    /// `blocks` file blocks at a seeded permutation of disk blocks `first..first+blocks`.
+    pub fn new(first: u64, blocks: u64, seed: u64) -> Self {
+        let mut t: Vec<u64> = (first..first + blocks).collect();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        for i in (1..t.len()).rev() {
+            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+            t.swap(i, j);
+        }
+        Scattered(t)
+    }
+}
+
+impl FileMap for Scattered {
+    fn disk_addr(&self, off: u64) -> Option<u64> {
+        self.0
+            .get((off / BLOCK) as usize)
+            .map(|b| b * BLOCK + off % BLOCK)
+    }
+}
+
+/// What the writes' callbacks reported, each call recorded under its key (to check "exactly
+/// once" as well as the result).
+pub type Outcomes = Rc<RefCell<Vec<(u32, Result<u64, WriteError>)>>>;
+
+/// A callback recording its outcome under `key`.
+pub fn recorder(out: &Outcomes, key: u32) -> WriteCallback {
+    let out = out.clone();
+    Box::new(move |r: Result<u64, WriteError>| out.borrow_mut().push((key, r)))
+}
+
+/// How many times the callback of `key` was called.
+pub fn calls(out: &Outcomes, key: u32) -> usize {
+    out.borrow().iter().filter(|(k, _)| *k == key).count()
+}
+
+/// One backend, one connection, one stream, one disk image.
+pub struct Rig {
+    pub drv: Driver,
+    pub nas: NasStream,
+    pub sock: u16,
+    pub img: PathBuf,
+    pub disk_bytes: u64,
+    /// What the disk held before any write (the oracle's starting point).
+    pub initial: Vec<u8>,
+    isn: u32,
+    iss: u32,
+}
+
+impl Rig {
+    /// A rig with a disk of `disk_bytes` filled with a seeded pattern and `nbs` named buffers of
+    /// `pages` pages posted to the connection's socket.
+    pub fn new(backend: Backend, name: &str, disk_bytes: u64, nbs: usize, pages: usize) -> Rig {
+        let img = std::env::temp_dir().join(format!(
+            "buflet-naswr-{}-{}-{name}.img",
+            std::process::id(),
+            backend.name()
+        ));
+        let initial = frames::payload(0xd15c ^ disk_bytes, disk_bytes as usize);
+        std::fs::write(&img, &initial).unwrap();
+        let disk = BlockDevice::open(&img).unwrap();
+        let env = HostEnv {
+            mem: HostMemory::new(32 << 20),
+            disk,
+        };
+        let dev = make_device(backend, DeviceConfig::with_width(64)).unwrap();
+        let mut drv = Driver::new(dev, env).unwrap();
+        let (isn, iss) = (0x0100_0000, 0x7000_0000);
+        // PSH returns a partly filled named buffer, so the stream's last bytes come back
+        // without a FIN.
+        let spec = buflet_driver::SocketSpec {
+            flags: buflet_spec::sock_flag::PSH_RETURN as u8,
+            ..frames::demo_socket(iss, MSS as u16)
+        };
+        let (sock, early) = drv.add_socket(&spec).unwrap();
+        assert!(early.is_empty());
+        let nas = NasStream::start(&mut drv, sock, nbs, pages).unwrap();
+        Rig {
+            drv,
+            nas,
+            sock,
+            img,
+            disk_bytes,
+            initial,
+            isn,
+            iss,
+        }
+    }
+
+    /// Collect completions for `cycles` at most (until the interrupt) and feed them to the stream.
+    pub fn step(&mut self, cycles: u64) {
+        for c in self.drv.wait(cycles).unwrap() {
+            assert!(
+                self.nas.handle(&mut self.drv, &c).unwrap(),
+                "a completion not for the stream: {c:?}"
+            );
+        }
+        while self.drv.tx_pop().is_some() {}
+    }
+
+    /// Run the handshake and deliver `data` (then FIN if `fin`), in batches the window admits,
+    /// until the stream holds all of it. The last segment carries PSH so the last named buffer
+    /// comes back without FIN.
+    pub fn receive(&mut self, data: &[u8], fin: bool) {
+        let base =
+            || PacketBuilder::ethernet2(CLIENT_MAC, SERVER_MAC).ipv4(CLIENT_IP, SERVER_IP, 64);
+        let emit = |b: etherparse::PacketBuilderStep<etherparse::TcpHeader>, p: &[u8]| {
+            let mut v = Vec::with_capacity(b.size(p.len()));
+            b.write(&mut v, p).unwrap();
+            v
+        };
+        let syn = base()
+            .tcp(CLIENT_PORT, SERVER_PORT, self.isn, 64240)
+            .syn()
+            .options(&[
+                TcpOptionElement::MaximumSegmentSize(MSS as u16),
+                TcpOptionElement::Noop,
+                TcpOptionElement::WindowScale(7),
+            ])
+            .unwrap();
+        let ack = self.iss.wrapping_add(1);
+        let mut seq = self.isn.wrapping_add(1);
+        self.drv.rx_push(emit(syn, &[]));
+        self.drv.rx_push(emit(
+            base().tcp(CLIENT_PORT, SERVER_PORT, seq, 4096).ack(ack),
+            &[],
+        ));
+        let chunks: Vec<&[u8]> = data.chunks(MSS).collect();
+        for (i, batch) in chunks.chunks(32).enumerate() {
+            for (j, c) in batch.iter().enumerate() {
+                let mut b = base().tcp(CLIENT_PORT, SERVER_PORT, seq, 4096).ack(ack);
+                if i * 32 + j + 1 == chunks.len() && !fin {
+                    b = b.psh();
+                }
+                self.drv.rx_push(emit(b, c));
+                seq = seq.wrapping_add(c.len() as u32);
+            }
+            let mut n = 0;
+            while self.drv.rx_pending() > 0 {
+                self.step(20_000);
+                n += 1;
+                assert!(n < 10_000, "frames not taken");
+            }
+        }
+        if fin {
+            self.drv.rx_push(emit(
+                base()
+                    .tcp(CLIENT_PORT, SERVER_PORT, seq, 4096)
+                    .ack(ack)
+                    .fin(),
+                &[],
+            ));
+        }
+        let mut n = 0;
+        while self.nas.received() < data.len() as u64 || (fin && self.nas.eof.is_none()) {
+            self.step(20_000);
+            n += 1;
+            assert!(
+                n < 10_000,
+                "stream received {} of {} bytes",
+                self.nas.received(),
+                data.len()
+            );
+        }
+        let drops = self.drv.counters().dropped();
+        assert_eq!(drops, 0, "frames dropped: {:?}", self.drv.counters().drops);
+    }
+
+    /// Run until every write has called back.
+    pub fn settle(&mut self) {
+        let mut n = 0;
+        while self.nas.writes_in_flight() > 0 {
+            self.step(20_000);
+            n += 1;
+            assert!(
+                n < 100_000,
+                "{} writes never finished",
+                self.nas.writes_in_flight()
+            );
+        }
+    }
+
+    /// `len` bytes of the disk image at `off`.
+    pub fn disk(&self, off: u64, len: u64) -> Vec<u8> {
+        let mut v = vec![0u8; len as usize];
+        self.drv.env.disk.read_bytes(off, &mut v).unwrap();
+        v
+    }
+
+    /// The whole disk image.
+    pub fn whole_disk(&self) -> Vec<u8> {
+        self.disk(0, self.disk_bytes)
+    }
+
+    /// Delete the socket, take its buffers back, and check nothing leaked on the NIC (every
+    /// buflet free) or strayed in host memory.
+    pub fn finish(mut self) {
+        assert_eq!(self.nas.writes_in_flight(), 0);
+        for c in self.drv.del_socket(self.sock).unwrap() {
+            self.nas.handle(&mut self.drv, &c).unwrap();
+        }
+        self.drv.run(20_000);
+        let k = self.drv.counters();
+        assert_eq!(
+            k.free_buflets,
+            self.drv.info.num_buflets,
+            "{}: buflets leaked",
+            self.drv.backend()
+        );
+        assert_eq!(self.drv.env.mem.stats().stray_accesses, 0);
+        let _ = std::fs::remove_file(&self.img);
+    }
+}
+
+/// Apply a write to the oracle: file range `[file_off, file_off+data.len())` through `map`.
+pub fn oracle_write(disk: &mut [u8], map: &dyn FileMap, file_off: u64, data: &[u8]) {
+    for (i, &b) in data.iter().enumerate() {
+        let f = file_off + i as u64;
+        let d = map.disk_addr(f - f % BLOCK).unwrap() + f % BLOCK;
+        disk[d as usize] = b;
+    }
+}
+
+/// Zero the rest of the block holding file offset `end - 1`, after `end` (a write that ends the
+/// file with a zero tail).
+pub fn oracle_zero_tail(disk: &mut [u8], map: &dyn FileMap, end: u64) {
+    if end.is_multiple_of(BLOCK) {
+        return;
+    }
+    let blk = end - end % BLOCK;
+    let d = map.disk_addr(blk).unwrap();
+    for b in &mut disk[(d + end % BLOCK) as usize..(d + BLOCK) as usize] {
+        *b = 0;
+    }
+}
+
+/// Blocks a write of `len` bytes at `off` touches.
+pub fn blocks_of(off: u64, len: u64) -> u64 {
+    (off + len).div_ceil(BLOCK) - off / BLOCK
+}
