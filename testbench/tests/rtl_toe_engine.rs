@@ -1,25 +1,35 @@
-//! toe_engine module test (Verilated at DATA_WIDTH 64 and 512, small tables), TCP receive
-//! engine 0.2 (docs/tcp-receive.md).
+//! toe_engine module test (Verilated at DATA_WIDTH 64 and 512, small tables): the TCP receive
+//! engine 0.2 (docs/tcp-receive.md, with the window right edge RCV_WND_EDGE) and the other
+//! receive paths (docs/rx-paths.md: UDP sockets, anonymous buffers, the ARP responder, timer
+//! ticks and named-buffer timeouts).
 //!
 //! The harness serves the buflet pool (data RAM with 1-cycle read latency, combinational link RAM,
 //! chain frees, and `pool_free` from its own buflet accounting), host memory and DMA (page-list
-//! reads, refused reads, payload writes), the tx command stream, and feeds requests and rx
-//! metadata records with random idle cycles; every output is randomly backpressured.
+//! reads, refused reads, payload writes), the tx command stream, NIC_MAC/NIC_IP and `tick_req`
+//! pulses, and feeds requests and rx metadata records with random idle cycles; every output is
+//! randomly backpressured.
 //!
 //! An independent oracle (plain Rust, below) implements the contract: per socket the state
-//! machine, the window (from the free count the harness drove in the cycle the engine picked the
+//! machine, the window (`win`, the promise kept in RCV_WND_EDGE, `wnd`, the advertised field and
+//! the edge update, from the free count the harness drove in the cycle the engine picked the
 //! record), acceptability, trimming, the in-order list and the reassembly list with their exact
-//! bytes, and delivery. It is evaluated at the handshakes (request and metadata picks, DMA write
-//! requests, completions, chain frees) and checks: every tx command (all 48 bytes, in order),
-//! every DMA write (address and length), NB contents at their NB_RETURN (payload in host memory
-//! before its completion), every completion, counter events, and that every buflet chain is
-//! freed exactly once and only when the contract lets it go.
+//! bytes, delivery of TCP bytes and of UDP datagrams, the anonymous list, ARP answers, the active
+//! list and the timer sweep. It is evaluated at the handshakes (request and metadata picks, DMA
+//! write requests, completions, chain frees) and at the `ev_tick` pulse, and checks: every tx
+//! command (all 48 bytes, in order), every DMA write (address and length), NB and anonymous
+//! buffer contents at their completion (payload in host memory before it), every completion,
+//! counter events, that every buflet chain is freed exactly once and only when the contract lets
+//! it go, and, from the tx commands alone, that the advertised right edge never moves left.
 //!
 //! The random test drives adaptive peers: each builds its next frame from the oracle's current
 //! view (handshake junk, in-order, ahead, retransmitted, duplicate and overlapping segments,
-//! out-of-window and zero-window probes, SYN/RST/FIN cases, post-close frames), and bytes that
-//! the contract must discard are poisoned, so delivered bytes equal the stream only if the right
-//! copy of every byte wins. Directed tests pin exact values by hand.
+//! segments up to and past the promised edge, out-of-window and zero-window probes, SYN/RST/FIN
+//! cases, post-close frames), and bytes that the contract must discard are poisoned, so delivered
+//! bytes equal the stream only if the right copy of every byte wins. UDP peers, anonymous
+//! buffers, noise frames (parser drops, other protocols, non-IPv4, ARP requests, frames stored
+//! in part), random tick requests and NB timeouts run beside them. Directed tests pin exact
+//! values by hand. TOE_SEEDS sets the number of random seeds, TOE_MODELS (comma list) restricts
+//! the directed tests to some models.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
