@@ -2,7 +2,8 @@
 
 use buflet_driver::nas::WriteMode;
 use buflet_testbench::{
-    frames, pcap, run_stream, Backend, FsKind, Protocol, RunOptions, RunReport, Scenario,
+    framed_demo_records, frames, pcap, run_stream, Backend, FsKind, Protocol, RunOptions,
+    RunReport, Scenario,
 };
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -66,6 +67,10 @@ struct Common {
     /// user-space logical unit that sees the DMA buffer mapped, never copied).
     #[arg(long, value_enum, default_value = "direct")]
     disk: DiskArg,
+    /// Write every frame on the wire, both directions, to this pcap file (readable by
+    /// `buflet replay` and by Wireshark).
+    #[arg(long)]
+    pcap_out: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -101,8 +106,18 @@ enum FsArg {
 enum ProtocolArg {
     /// SMB2/3 over NetBIOS session framing: each WRITE's data at its file offset.
     Smb2,
+    /// Buflet's framed write protocol (BFW1 records): each record's data at its file offset.
+    Framed,
     /// The whole client-to-server stream is the file, at offset 0.
     Raw,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DemoProtocolArg {
+    /// The file as one stream, at offset 0.
+    Raw,
+    /// The file as BFW1 records of seeded sizes, in a seeded order, with overlapping rewrites.
+    Framed,
 }
 
 fn probability(s: &str) -> Result<f64, String> {
@@ -135,6 +150,12 @@ enum Cmd {
         /// cache: 4), copy (kernel buffer -> application -> page cache: 6).
         #[arg(long, value_enum, default_value = "zerocopy")]
         mode: ModeArg,
+        /// What the client sends: raw (the file as one stream, written at offset 0) or framed
+        /// (BFW1 records of seeded sizes at seeded, mostly unaligned, file offsets covering the
+        /// file, in a seeded order, with overlapping rewrites of fresh bytes; the NAS reads only
+        /// the record headers and writes each record's data zero-copy at its offset).
+        #[arg(long, value_enum, default_value = "raw")]
+        protocol: DemoProtocolArg,
     },
     /// Replay the frames a server's NIC receives in a pcap capture. The first TCP connection's
     /// client-to-server stream is read as SMB2 (each WRITE's data written zero-copy at its file
@@ -144,7 +165,8 @@ enum Cmd {
         file: PathBuf,
         #[command(flatten)]
         common: Common,
-        /// How to read the stream: smb2 or raw (default: smb2 when the server port is 445).
+        /// How to read the stream: smb2, framed or raw (default: smb2 when the server port is
+        /// 445, raw otherwise).
         #[arg(long, value_enum)]
         protocol: Option<ProtocolArg>,
     },
@@ -204,7 +226,8 @@ fn main() -> ExitCode {
             seed,
             mss,
             mode,
-        } => demo(common, bytes, seed, mss, mode.mode()),
+            protocol,
+        } => demo(common, bytes, seed, mss, mode.mode(), protocol),
         Cmd::Replay {
             file,
             common,
@@ -300,20 +323,27 @@ fn peer(opts: &buflet_testbench::peer::PeerOpts, json: bool) -> ExitCode {
 }
 
 /// `buflet demo`: the seeded stream, sent by a client paced by the NIC's ACKs.
-fn demo(common: Common, bytes: usize, seed: u64, mss: usize, mode: WriteMode) -> ExitCode {
+fn demo(
+    common: Common,
+    bytes: usize,
+    seed: u64,
+    mss: usize,
+    mode: WriteMode,
+    protocol: DemoProtocolArg,
+) -> ExitCode {
     if mss == 0 || mss > 8960 {
         eprintln!("buflet: --mss must be 1..=8960");
         return ExitCode::from(2);
     }
-    let source = frames::payload(seed, bytes);
     let isn = 0x1000_0000u32.wrapping_mul(seed as u32 | 1);
     let iss = isn.rotate_left(16) ^ 0x5eed_0001;
-    run_scenario(
-        &Scenario::demo(source, mss, isn, iss),
-        &common,
-        "/nas/demo.bin",
-        mode,
-    )
+    let sc = match protocol {
+        DemoProtocolArg::Raw => Scenario::demo(frames::payload(seed, bytes), mss, isn, iss),
+        DemoProtocolArg::Framed => {
+            Scenario::framed(&framed_demo_records(seed, bytes), mss, isn, iss)
+        }
+    };
+    run_scenario(&sc, &common, "/nas/demo.bin", mode)
 }
 
 /// `buflet replay`: a capture's server-bound frames, paced by the NIC's ACKs.
@@ -323,6 +353,7 @@ fn replay(file: &std::path::Path, common: Common, protocol: Option<ProtocolArg>)
             let mut sc = Scenario::replay(c);
             match protocol {
                 Some(ProtocolArg::Smb2) => sc.protocol = Protocol::Smb2,
+                Some(ProtocolArg::Framed) => sc.protocol = Protocol::Framed,
                 Some(ProtocolArg::Raw) => sc.protocol = Protocol::Raw,
                 None => {}
             }
@@ -345,6 +376,7 @@ fn run_scenario(sc: &Scenario, common: &Common, file_path: &str, mode: WriteMode
     let mut opt = RunOptions::new(common.backend, common.width);
     opt.image = common.image.clone();
     opt.trace = common.trace.clone();
+    opt.pcap_out = common.pcap_out.clone();
     opt.disk = match common.disk {
         DiskArg::Direct => buflet_platform::DiskMode::Direct,
         DiskArg::Scsi => buflet_platform::DiskMode::Scsi,
@@ -455,8 +487,17 @@ fn human(r: &RunReport) {
             r.smb2_writes, r.smb2_messages, r.smb2_skipped, r.payload_bytes
         );
     }
+    if r.protocol == Protocol::Framed {
+        println!(
+            "BFW1               {} records, {} data bytes; file {} bytes; {} blocks read-modify-written",
+            r.framed_records, r.framed_record_bytes, r.payload_bytes, r.rmw_blocks
+        );
+    }
     if let Some(u) = &r.unsupported {
         println!("unsupported        {u}");
+    }
+    if let Some(e) = &r.stream_error {
+        println!("stream error       {e}");
     }
     if let (Some(fs), Some(p)) = (&r.fs, &r.file_path) {
         println!("file system        {} on {}, file {p}", fs.name(), r.image);

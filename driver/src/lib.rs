@@ -5,11 +5,17 @@
 //!   named buffers, anonymous buffers, the NIC's own addresses (ARP responder), the timer that
 //!   returns named buffers on timeout, block writes and reads, counters.
 //! - [`nas`]: the NAS application's zero-copy write (seed 000) on top of the driver.
+//! - [`regcache`]: the registration cache (seed 004): per-I/O buffers (named buffer pages and
+//!   page lists, anonymous buffers, the NAS writer's scatter-gather lists and bounce blocks)
+//!   stay registered across I/Os; see `docs/registration.md`.
 
 pub mod nas;
+pub mod regcache;
 
 use buflet_platform::{Agent, Device, HostEnv, MemError};
 use buflet_spec::{self as spec, cpl, cpl_kind, get, op, put, reg, req_hdr};
+use regcache::{Perms, RegCache, RegConfig, RegError, RegStats};
+use std::collections::HashMap;
 
 /// Driver failures.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +38,9 @@ pub enum DriverError {
     /// No free slot of a device table.
     #[error("no free {0} slot")]
     NoSlot(&'static str),
+    /// The registration cache refused a request.
+    #[error("registration: {0}")]
+    Reg(#[from] RegError),
 }
 
 /// Human name of a completion status code.
@@ -302,7 +311,17 @@ pub struct Driver {
     nb_free: Vec<u32>,
     sock_free: Vec<u16>,
     anon_free: Vec<u32>,
+    /// Registrations of per-I/O buffers, kept across I/Os (seed 004).
+    regs: RegCache,
+    /// Buffers registered for a posted request, released by its completion: tag -> buffers.
+    reg_held: HashMap<u32, Vec<(u64, u64)>>,
+    /// Retired I/O buffers kept allocated (and registered) for reuse: (len, align) -> addresses.
+    io_pool: HashMap<(u64, u64), Vec<u64>>,
+    io_pool_bytes: u64,
 }
+
+/// Bytes of retired I/O buffers [`Driver::io_buf_free`] keeps for reuse at most.
+pub const IO_POOL_BYTES: u64 = 4 << 20;
 
 impl Driver {
     /// Bring the device up: check its ID, read its build parameters, allocate and register the
@@ -333,6 +352,10 @@ impl Driver {
             nb_free: Vec::new(),
             sock_free: Vec::new(),
             anon_free: Vec::new(),
+            regs: RegCache::new(RegConfig::default()),
+            reg_held: HashMap::new(),
+            io_pool: HashMap::new(),
+            io_pool_bytes: 0,
         };
         let id = d.rd(reg::ID);
         if id as u64 != spec::param::ID_MAGIC {
@@ -481,7 +504,9 @@ impl Driver {
                     landed = false;
                     break;
                 }
-                out.push(Completion::parse(&e));
+                let c = Completion::parse(&e);
+                self.release_held(&c);
+                out.push(c);
                 self.cpl_head = self.cpl_head.wrapping_add(1);
             }
             if !landed || (cleared && tail == self.cpl_head) {
@@ -598,7 +623,9 @@ impl Driver {
     }
 
     /// Allocate a named buffer of `pages` host pages (each page allocated separately, so the
-    /// buffer is scattered in host memory), register it, and keep it ready for posting.
+    /// buffer is scattered in host memory) and its page list, and keep it ready for posting.
+    /// Its pages and page list are registered by [`Driver::post_nb`], through the registration
+    /// cache, and stay registered across posts until [`Driver::free_nb`].
     pub fn alloc_nb(&mut self, pages: usize) -> Result<NamedBuffer, DriverError> {
         let ref_num = self
             .nb_free
@@ -608,13 +635,11 @@ impl Driver {
         let mut addrs = Vec::with_capacity(pages);
         for _ in 0..pages {
             let a = self.env.mem.alloc(page, page)?;
-            self.env.mem.register(a, page);
             addrs.push(a);
         }
         let hmd_addr = self.env.mem.alloc(8 * pages as u64, 64)?;
         let list: Vec<u8> = addrs.iter().flat_map(|a| a.to_le_bytes()).collect();
         self.env.mem.write(Agent::Cpu, hmd_addr, &list)?;
-        self.env.mem.register(hmd_addr, 8 * pages as u64);
         Ok(NamedBuffer {
             ref_num,
             pages: addrs,
@@ -627,6 +652,10 @@ impl Driver {
     /// `timeout` is the number of timer ticks (see [`Driver::set_timer_period`],
     /// [`Driver::timer_kick`]) the buffer may spend at the head of the socket's list before it
     /// is returned with flag TIMEOUT, however full; 0 = never.
+    ///
+    /// The buffer's pages (read and write: the NIC fills them, the block engine may read them
+    /// on their way to disk) and page list (read) are looked up in the registration cache and
+    /// registered on a miss; its completion (`NB_RETURN`, or a `CMD_DONE` error) releases them.
     pub fn post_nb(
         &mut self,
         sock: u16,
@@ -635,6 +664,11 @@ impl Driver {
     ) -> Result<u32, DriverError> {
         use spec::nb_desc as nd;
         let tag = self.tag();
+        let page = self.info.page_bytes as u64;
+        let mut bufs: Vec<(u64, u64, Perms)> =
+            nb.pages.iter().map(|&a| (a, page, Perms::RW)).collect();
+        bufs.push((nb.hmd_addr, 8 * nb.pages.len() as u64, Perms::READ));
+        self.hold(tag, &bufs)?;
         let mut e = [0u8; 64];
         put(&mut e, nd::OPCODE, op::NB_POST);
         put(&mut e, nd::SOCK_REF, sock as u64);
@@ -646,7 +680,7 @@ impl Driver {
         put(&mut e, nd::PREV_NB, spec::param::NULL16);
         put(&mut e, nd::HMD_ADDR, nb.hmd_addr);
         put(&mut e, nd::HMD_PAGES, nb.pages.len() as u64);
-        self.submit(&e)?;
+        self.submit_held(tag, &e)?;
         Ok(tag)
     }
 
@@ -663,9 +697,9 @@ impl Driver {
         Ok(out)
     }
 
-    /// Allocate and register one contiguous anonymous buffer of `len` bytes
-    /// (`ANON_MIN_LEN..=ANON_MAX_LEN`, not checked here: the device refuses other lengths with
-    /// `BAD_NB`) and reserve an anonymous slot for it.
+    /// Allocate one contiguous anonymous buffer of `len` bytes (`ANON_MIN_LEN..=ANON_MAX_LEN`,
+    /// not checked here: the device refuses other lengths with `BAD_NB`) and reserve an
+    /// anonymous slot for it. [`Driver::post_anon`] registers it through the registration cache.
     pub fn alloc_anon(&mut self, len: u32) -> Result<AnonBuffer, DriverError> {
         let ref_num = self
             .anon_free
@@ -678,7 +712,6 @@ impl Driver {
                 return Err(e.into());
             }
         };
-        self.env.mem.register(addr, len.max(1) as u64);
         Ok(AnonBuffer { ref_num, addr, len })
     }
 
@@ -687,16 +720,20 @@ impl Driver {
     /// (tag returned here) when a frame that matches no socket (or an ARP frame the responder
     /// does not answer, or a non-IPv4 frame) has been written into it, or a `CMD_DONE` with
     /// `BAD_NB` if the slot is busy or the length is out of range.
+    ///
+    /// The buffer is looked up in the registration cache (registered on a miss, for writing)
+    /// and released by its completion.
     pub fn post_anon(&mut self, a: &AnonBuffer) -> Result<u32, DriverError> {
         use spec::anon_desc as ad;
         let tag = self.tag();
+        self.hold(tag, &[(a.addr, a.len.max(1) as u64, Perms::WRITE)])?;
         let mut e = [0u8; 64];
         put(&mut e, ad::OPCODE, op::ANON_POST);
         put(&mut e, ad::TAG, tag as u64);
         put(&mut e, ad::REF_NUM, a.ref_num as u64);
         put(&mut e, ad::LEN, a.len as u64);
         put(&mut e, ad::ADDR, a.addr);
-        self.submit(&e)?;
+        self.submit_held(tag, &e)?;
         Ok(tag)
     }
 
@@ -708,10 +745,11 @@ impl Driver {
         Ok(out)
     }
 
-    /// Give an anonymous buffer back: unregister and free its memory and make its slot
-    /// available again. Only for a buffer the device does not hold (never posted, or returned).
+    /// Give an anonymous buffer back: deregister it (explicit free of the registration cache),
+    /// free its memory and make its slot available again. Only for a buffer the device does not
+    /// hold (never posted, or returned).
     pub fn free_anon(&mut self, a: AnonBuffer) {
-        self.env.mem.unregister(a.addr, a.len.max(1) as u64);
+        self.reg_free(a.addr, a.len.max(1) as u64);
         self.env.mem.free(a.addr);
         if a.ref_num < self.info.num_anon && !self.anon_free.contains(&a.ref_num) {
             self.anon_free.push(a.ref_num);
@@ -781,6 +819,136 @@ impl Driver {
         Ok(tag)
     }
 
+    /// The registration cache (entries and counters: hits, misses, registrations,
+    /// deregistrations, collected).
+    pub fn regcache(&self) -> &RegCache {
+        &self.regs
+    }
+
+    /// The registration cache's counters.
+    pub fn reg_stats(&self) -> RegStats {
+        self.regs.stats()
+    }
+
+    /// Change the registration cache's collection bounds.
+    pub fn set_reg_config(&mut self, cfg: RegConfig) {
+        self.regs.set_config(cfg);
+        self.regs.collect(&mut self.env.mem);
+    }
+
+    /// Lookup-or-register `[addr, addr+len)` for an I/O needing `perms` (see
+    /// [`RegCache::acquire`]); true on a hit. Pair with [`Driver::reg_release`].
+    pub fn reg_acquire(&mut self, addr: u64, len: u64, perms: Perms) -> Result<bool, DriverError> {
+        Ok(self.regs.acquire(&mut self.env.mem, addr, len, perms)?)
+    }
+
+    /// The I/O that acquired `[addr, addr+len)` finished; the buffer stays registered.
+    pub fn reg_release(&mut self, addr: u64, len: u64) -> Result<(), DriverError> {
+        Ok(self.regs.release(addr, len)?)
+    }
+
+    /// Property change of `[addr, addr+len)`: deregistered and registered anew with `perms`
+    /// if registered (true); refused while an I/O uses it.
+    pub fn reg_set_perms(
+        &mut self,
+        addr: u64,
+        len: u64,
+        perms: Perms,
+    ) -> Result<bool, DriverError> {
+        Ok(self.regs.set_perms(&mut self.env.mem, addr, len, perms)?)
+    }
+
+    /// Explicit free: deregister every cache entry overlapping `[addr, addr+len)` and forget
+    /// the completions that would have released them. Returns the entries deregistered.
+    pub fn reg_free(&mut self, addr: u64, len: u64) -> usize {
+        let Some(end) = addr.checked_add(len).filter(|_| len > 0) else {
+            return 0;
+        };
+        for bufs in self.reg_held.values_mut() {
+            bufs.retain(|&(a, l)| a >= end || a + l <= addr);
+        }
+        self.reg_held.retain(|_, b| !b.is_empty());
+        self.regs.free(&mut self.env.mem, addr, len).unwrap_or(0)
+    }
+
+    /// Garbage-collect stale registrations now (see [`RegCache::collect`]).
+    pub fn reg_collect(&mut self) -> usize {
+        self.regs.collect(&mut self.env.mem)
+    }
+
+    /// Acquire `bufs` for the request tagged `tag`, released by its completion. On failure
+    /// nothing stays acquired.
+    fn hold(&mut self, tag: u32, bufs: &[(u64, u64, Perms)]) -> Result<(), DriverError> {
+        let mut got = Vec::with_capacity(bufs.len());
+        for &(a, l, p) in bufs {
+            if let Err(e) = self.regs.acquire(&mut self.env.mem, a, l, p) {
+                for &(a, l) in &got {
+                    let _ = self.regs.release(a, l);
+                }
+                return Err(e.into());
+            }
+            got.push((a, l));
+        }
+        if let Some(old) = self.reg_held.insert(tag, got) {
+            // A tag reused before its completion came (wrapped around): drop the old hold.
+            for (a, l) in old {
+                let _ = self.regs.release(a, l);
+            }
+        }
+        Ok(())
+    }
+
+    /// Submit a request whose buffers [`Driver::hold`] acquired; they are released if the
+    /// request cannot be queued.
+    fn submit_held(&mut self, tag: u32, entry: &[u8; 64]) -> Result<(), DriverError> {
+        let r = self.submit(entry);
+        if r.is_err() {
+            for (a, l) in self.reg_held.remove(&tag).unwrap_or_default() {
+                let _ = self.regs.release(a, l);
+            }
+        }
+        r
+    }
+
+    /// A completion ends the request it answers: release the buffers held for it.
+    fn release_held(&mut self, c: &Completion) {
+        if !matches!(
+            c.kind(),
+            CplKind::NbReturn | CplKind::AnonRx | CplKind::CmdDone
+        ) {
+            return;
+        }
+        if let Some(bufs) = self.reg_held.remove(&c.tag) {
+            for (a, l) in bufs {
+                let _ = self.regs.release(a, l);
+            }
+        }
+    }
+
+    /// An I/O buffer of `len` bytes aligned to `align`: a retired one of the same size and
+    /// alignment if the pool has one (it may still be registered: acquire it through the
+    /// cache, normally a hit), else fresh memory. Give it back with [`Driver::io_buf_free`].
+    pub fn io_buf_alloc(&mut self, len: u64, align: u64) -> Result<u64, DriverError> {
+        if let Some(a) = self.io_pool.get_mut(&(len, align)).and_then(|v| v.pop()) {
+            self.io_pool_bytes -= len;
+            return Ok(a);
+        }
+        Ok(self.env.mem.alloc(len, align)?)
+    }
+
+    /// Retire an I/O buffer from [`Driver::io_buf_alloc`] (no I/O may use it any more). It is
+    /// kept for reuse, registration included, while the pool holds less than
+    /// [`IO_POOL_BYTES`]; otherwise it is deregistered and its memory freed.
+    pub fn io_buf_free(&mut self, addr: u64, len: u64, align: u64) {
+        if self.io_pool_bytes + len <= IO_POOL_BYTES {
+            self.io_pool.entry((len, align)).or_default().push(addr);
+            self.io_pool_bytes += len;
+        } else {
+            self.reg_free(addr, len);
+            self.env.mem.free(addr);
+        }
+    }
+
     /// Read a device counter register.
     pub fn counter(&mut self, addr: u32) -> u32 {
         self.rd(addr)
@@ -821,18 +989,16 @@ impl Driver {
         }
     }
 
-    /// Give a named buffer back: unregister and free its host pages and page list, and make its
-    /// reference number available again. Only for a buffer the device does not hold (never
-    /// posted, or returned).
+    /// Give a named buffer back: deregister (explicit free of the registration cache) and free
+    /// its host pages and page list, and make its reference number available again. Only for a
+    /// buffer the device does not hold (never posted, or returned).
     pub fn free_nb(&mut self, nb: NamedBuffer) {
         let page = self.info.page_bytes as u64;
         for &a in &nb.pages {
-            self.env.mem.unregister(a, page);
+            self.reg_free(a, page);
             self.env.mem.free(a);
         }
-        self.env
-            .mem
-            .unregister(nb.hmd_addr, 8 * nb.pages.len() as u64);
+        self.reg_free(nb.hmd_addr, 8 * nb.pages.len().max(1) as u64);
         self.env.mem.free(nb.hmd_addr);
         if !self.nb_free.contains(&nb.ref_num) {
             self.nb_free.push(nb.ref_num);

@@ -25,6 +25,7 @@
 
 mod plan;
 
+use crate::regcache::Perms;
 use crate::{Completion, Driver, DriverError, NamedBuffer};
 use buflet_platform::Agent;
 use buflet_spec::{cpl_flag, cpl_kind, put, sg_elem, sg_flag, status};
@@ -223,7 +224,11 @@ struct Cmd {
     tag: u32,
     sg: SgPlan,
     sg_addr: u64,
+    /// Size of the list's buffer (the list rounded up to a size class, so buffers are reused).
     sg_bytes: u64,
+    /// Buffers acquired in the registration cache for the command: the list, and the named
+    /// buffer pages it reads (zero-copy). Released when the command is over.
+    held: Vec<(u64, u64)>,
     /// Block (index into `sg.blocks`) the current submission started at.
     start: usize,
     /// Block that failed last, and how many times in a row.
@@ -244,7 +249,7 @@ struct Op {
     cb: Option<WriteCallback>,
     state: OpState,
     /// Bounce blocks (zero-copy) or page-cache blocks (copy, splice): address and length,
-    /// registered for the block DMA.
+    /// an I/O buffer of the driver acquired in the registration cache for the block DMA.
     host: Option<(u64, u64)>,
     cmd: Option<Cmd>,
     waited: bool,
@@ -707,8 +712,11 @@ impl NasStream {
         let nslots = plan::slots(&self.ops[i].plans) as u64;
         if nslots > 0 {
             let bytes = nslots * block;
-            let a = drv.env.mem.alloc(bytes, block).map_err(mem)?;
-            drv.env.mem.register(a, bytes);
+            let a = drv.io_buf_alloc(bytes, block)?;
+            if let Err(e) = drv.reg_acquire(a, bytes, Perms::RW) {
+                drv.io_buf_free(a, bytes, block);
+                return Err(e.into());
+            }
             self.ops[i].host = Some((a, bytes));
         }
         let op = &self.ops[i];
@@ -755,7 +763,8 @@ impl NasStream {
                 self.stats.rmw_blocks += 1;
                 self.stats.rmw_kept_bytes += self.ops[i].plans[b].kept(block);
             }
-            let cmd = self.submit(drv, BlockOp::Read, read)?;
+            let host = self.ops[i].host;
+            let cmd = self.submit(drv, BlockOp::Read, read, host)?;
             self.ops[i].cmd = Some(cmd);
             self.ops[i].state = OpState::Reading;
             Ok(())
@@ -772,18 +781,28 @@ impl NasStream {
                 plan::write_list_page_cache(&op.plans, block, host)
             }
         };
-        let cmd = self.submit(drv, BlockOp::Write, sg)?;
+        let host = self.ops[i].host;
+        let cmd = self.submit(drv, BlockOp::Write, sg, host)?;
         self.ops[i].cmd = Some(cmd);
         self.ops[i].state = OpState::Writing;
         Ok(())
     }
 
-    /// Lay a list out in host memory (descriptor bytes only), register it and submit it whole.
-    fn submit(&mut self, drv: &mut Driver, op: BlockOp, sg: SgPlan) -> Result<Cmd, WriteError> {
+    /// Lay a list out in host memory (descriptor bytes only), acquire it and the named buffer
+    /// pages it reads in the registration cache, and submit it whole. `host` is the write's
+    /// own bounce or page-cache blocks (acquired by the write itself).
+    fn submit(
+        &mut self,
+        drv: &mut Driver,
+        op: BlockOp,
+        sg: SgPlan,
+        host: Option<(u64, u64)>,
+    ) -> Result<Cmd, WriteError> {
         let mem = |e| WriteError::Driver(DriverError::Mem(e));
-        let sg_bytes = (sg.elems.len() * sg_elem::SIZE) as u64;
-        let sg_addr = drv.env.mem.alloc(sg_bytes, 64).map_err(mem)?;
-        let mut list = vec![0u8; sg_bytes as usize];
+        let used = (sg.elems.len() * sg_elem::SIZE) as u64;
+        let sg_bytes = used.max(SG_BUF_MIN).next_power_of_two();
+        let sg_addr = drv.io_buf_alloc(sg_bytes, 64)?;
+        let mut list = vec![0u8; used as usize];
         for (k, e) in sg.elems.iter().enumerate() {
             let d = &mut list[k * sg_elem::SIZE..(k + 1) * sg_elem::SIZE];
             put(d, sg_elem::SRC_ADDR, e.src);
@@ -798,16 +817,36 @@ impl NasStream {
             put(d, sg_elem::NEXT, next);
         }
         if let Err(e) = drv.env.mem.write(Agent::Cpu, sg_addr, &list) {
-            drv.env.mem.free(sg_addr);
+            drv.io_buf_free(sg_addr, sg_bytes, 64);
             return Err(mem(e));
         }
-        drv.env.mem.register(sg_addr, sg_bytes);
+        let page = drv.info.page_bytes as u64;
+        let mut want = vec![(sg_addr, sg_bytes, Perms::READ)];
+        want.extend(
+            plan::pages_outside(&sg.elems, page, host)
+                .into_iter()
+                .map(|p| (p, page, Perms::READ)),
+        );
+        let mut held = Vec::with_capacity(want.len());
+        for (a, n, p) in want {
+            match drv.reg_acquire(a, n, p) {
+                Ok(_) => held.push((a, n)),
+                Err(e) => {
+                    for (a, n) in held {
+                        let _ = drv.reg_release(a, n);
+                    }
+                    drv.io_buf_free(sg_addr, sg_bytes, 64);
+                    return Err(e.into());
+                }
+            }
+        }
         let mut cmd = Cmd {
             op,
             tag: 0,
             sg,
             sg_addr,
             sg_bytes,
+            held,
             start: 0,
             fail_block: None,
             tries: 0,
@@ -908,8 +947,8 @@ impl NasStream {
             free_list(drv, &cmd);
         }
         if let Some((a, n)) = op.host.take() {
-            drv.env.mem.unregister(a, n);
-            drv.env.mem.free(a);
+            let _ = drv.reg_release(a, n);
+            drv.io_buf_free(a, n, drv.info.block_bytes as u64);
         }
         match &r {
             Ok(_) => {
@@ -925,10 +964,18 @@ impl NasStream {
     }
 }
 
+/// The command is over: release what it held (it stays registered in the cache) and retire
+/// its list's buffer for reuse.
 fn free_list(drv: &mut Driver, cmd: &Cmd) {
-    drv.env.mem.unregister(cmd.sg_addr, cmd.sg_bytes);
-    drv.env.mem.free(cmd.sg_addr);
+    for &(a, n) in &cmd.held {
+        let _ = drv.reg_release(a, n);
+    }
+    drv.io_buf_free(cmd.sg_addr, cmd.sg_bytes, 64);
 }
+
+/// Smallest scatter-gather list buffer: lists are laid out in power-of-two buffers from this
+/// size up, so a later command of a similar size reuses a registered buffer.
+const SG_BUF_MIN: u64 = 256;
 
 impl Drop for NasStream {
     /// Writes still unfinished report [`WriteError::Aborted`] (their host memory stays with the

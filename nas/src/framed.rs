@@ -1,18 +1,26 @@
 //! Buflet's minimal framed write protocol ("BFW1"), for demos and tests.
 //!
-//! A stream is a sequence of records: a 24-byte header then `len` data bytes.
+//! A stream is a sequence of records: a 24-byte header then `len` data bytes, which go to the
+//! file at `file_off`. Records may overlap; a later record's bytes replace an earlier one's.
 //!
 //! | bytes | field |
 //! |---|---|
 //! | 0..4 | magic `BFW1` |
-//! | 4..8 | data length, u32 little-endian |
-//! | 8..16 | file offset, u64 little-endian |
+//! | 4..8 | data length, u32 little-endian, at most [`MAX_LEN`] |
+//! | 8..16 | file offset, u64 little-endian; offset + length at most [`MAX_FILE_END`] |
 //! | 16..24 | reserved, 0 |
+//!
+//! A header that breaks any of these rules is a [`BadRecord`]: a receiver stops at it and
+//! writes nothing of it or after it.
 
 /// Record header length.
 pub const HDR: u64 = 24;
 /// Record magic.
 pub const MAGIC: [u8; 4] = *b"BFW1";
+/// Largest data length of one record (16 MiB).
+pub const MAX_LEN: u32 = 1 << 24;
+/// Largest file offset + length a record may reach (256 TiB).
+pub const MAX_FILE_END: u64 = 1 << 48;
 
 /// One record's data: its stream range and file offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -27,14 +35,62 @@ pub struct Record {
     pub file_off: u64,
 }
 
-/// A header that is not a BFW1 header.
+impl Record {
+    /// Stream offset just past the record's data: the next record's header.
+    pub fn end(&self) -> u64 {
+        self.stream_off + self.len as u64
+    }
+}
+
+/// A header that is not a valid BFW1 header.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("stream offset {off}: not a BFW1 record header ({found:02x?})")]
-pub struct BadRecord {
-    /// Where the header was expected.
-    pub off: u64,
-    /// Its first bytes.
-    pub found: [u8; 4],
+pub enum BadRecord {
+    /// The first four bytes are not `BFW1`.
+    #[error("BFW1 record at stream offset {off}: bad magic {found:02x?} (expected \"BFW1\")")]
+    Magic {
+        /// Where the header was expected.
+        off: u64,
+        /// Its first bytes.
+        found: [u8; 4],
+    },
+    /// The reserved bytes are not zero.
+    #[error("BFW1 record at stream offset {off}: reserved bytes are not zero")]
+    Reserved {
+        /// Header offset.
+        off: u64,
+    },
+    /// The data length is over [`MAX_LEN`].
+    #[error(
+        "BFW1 record at stream offset {off}: data length {len} is over the {MAX_LEN}-byte limit"
+    )]
+    TooLong {
+        /// Header offset.
+        off: u64,
+        /// The length field.
+        len: u32,
+    },
+    /// File offset + length is over [`MAX_FILE_END`].
+    #[error("BFW1 record at stream offset {off}: file range {file_off}+{len} ends past the {MAX_FILE_END}-byte limit")]
+    PastEnd {
+        /// Header offset.
+        off: u64,
+        /// The file offset field.
+        file_off: u64,
+        /// The length field.
+        len: u32,
+    },
+}
+
+impl BadRecord {
+    /// Stream offset of the bad header.
+    pub fn off(&self) -> u64 {
+        match *self {
+            BadRecord::Magic { off, .. }
+            | BadRecord::Reserved { off }
+            | BadRecord::TooLong { off, .. }
+            | BadRecord::PastEnd { off, .. } => off,
+        }
+    }
 }
 
 /// Encode a record header (used by senders).
@@ -49,15 +105,92 @@ pub fn header(len: u32, file_off: u64) -> [u8; HDR as usize] {
 /// Parse the record header at stream offset `start` (`hdr` = its 24 bytes).
 pub fn parse(start: u64, hdr: &[u8; HDR as usize]) -> Result<Record, BadRecord> {
     let found = [hdr[0], hdr[1], hdr[2], hdr[3]];
-    if found != MAGIC || hdr[16..].iter().any(|&b| b != 0) {
-        return Err(BadRecord { off: start, found });
+    if found != MAGIC {
+        return Err(BadRecord::Magic { off: start, found });
+    }
+    if hdr[16..].iter().any(|&b| b != 0) {
+        return Err(BadRecord::Reserved { off: start });
+    }
+    let len = u32::from_le_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
+    let mut fo = [0u8; 8];
+    fo.copy_from_slice(&hdr[8..16]);
+    let file_off = u64::from_le_bytes(fo);
+    if len > MAX_LEN {
+        return Err(BadRecord::TooLong { off: start, len });
+    }
+    if file_off
+        .checked_add(len as u64)
+        .is_none_or(|e| e > MAX_FILE_END)
+    {
+        return Err(BadRecord::PastEnd {
+            off: start,
+            file_off,
+            len,
+        });
     }
     Ok(Record {
         start,
         stream_off: start + HDR,
-        len: u32::from_le_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]),
-        file_off: u64::from_le_bytes(hdr[8..16].try_into().unwrap_or([0; 8])),
+        len,
+        file_off,
     })
+}
+
+/// How a whole stream held in memory parses: its records in order, and the reason parsing
+/// stopped early, if it did (a bad header, or a stream that ends inside a record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    /// The valid records before the stop (the last one may be cut short by the stream's end:
+    /// see `truncated`).
+    pub records: Vec<Record>,
+    /// The first bad header, if any.
+    pub bad: Option<BadRecord>,
+    /// The stream ends inside a header or a record's data, at this offset.
+    pub truncated: Option<u64>,
+}
+
+/// Parse a whole stream held in memory (for senders' self-checks and tests; the NAS
+/// application parses headers straight out of the named buffers).
+pub fn parse_all(stream: &[u8]) -> Parsed {
+    let end = stream.len() as u64;
+    let mut records = Vec::new();
+    let mut at = 0u64;
+    while at < end {
+        if at + HDR > end {
+            return Parsed {
+                records,
+                bad: None,
+                truncated: Some(end),
+            };
+        }
+        let mut h = [0u8; HDR as usize];
+        h.copy_from_slice(&stream[at as usize..(at + HDR) as usize]);
+        match parse(at, &h) {
+            Ok(r) => {
+                records.push(r);
+                if r.end() > end {
+                    return Parsed {
+                        records,
+                        bad: None,
+                        truncated: Some(end),
+                    };
+                }
+                at = r.end();
+            }
+            Err(e) => {
+                return Parsed {
+                    records,
+                    bad: Some(e),
+                    truncated: None,
+                }
+            }
+        }
+    }
+    Parsed {
+        records,
+        bad: None,
+        truncated: None,
+    }
 }
 
 #[cfg(test)]
@@ -69,8 +202,74 @@ mod tests {
         let h = header(12345, 1 << 40);
         let r = parse(100, &h).unwrap();
         assert_eq!((r.stream_off, r.len, r.file_off), (124, 12345, 1 << 40));
+        assert_eq!(r.end(), 124 + 12345);
         let mut bad = h;
         bad[0] = b'X';
-        assert_eq!(parse(7, &bad).unwrap_err().off, 7);
+        let e = parse(7, &bad).unwrap_err();
+        assert_eq!(e.off(), 7);
+        assert!(matches!(e, BadRecord::Magic { found, .. } if found == *b"XFW1"));
+        assert!(e.to_string().contains("bad magic"), "{e}");
+    }
+
+    #[test]
+    fn header_layout_is_little_endian_as_documented() {
+        let h = header(0x0403_0201, 0x0c0b_0a09_0807_0605);
+        assert_eq!(&h[..4], b"BFW1");
+        assert_eq!(&h[4..16], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+        assert_eq!(&h[16..], &[0u8; 8]);
+    }
+
+    #[test]
+    fn bounds_and_reserved_bytes_are_checked() {
+        assert!(parse(0, &header(MAX_LEN, 0)).is_ok());
+        assert_eq!(
+            parse(5, &header(MAX_LEN + 1, 0)),
+            Err(BadRecord::TooLong {
+                off: 5,
+                len: MAX_LEN + 1
+            })
+        );
+        assert!(parse(0, &header(10, MAX_FILE_END - 10)).is_ok());
+        assert!(matches!(
+            parse(0, &header(11, MAX_FILE_END - 10)),
+            Err(BadRecord::PastEnd { .. })
+        ));
+        assert!(matches!(
+            parse(0, &header(1, u64::MAX)),
+            Err(BadRecord::PastEnd { .. })
+        ));
+        let mut h = header(1, 0);
+        h[23] = 1;
+        assert_eq!(parse(3, &h), Err(BadRecord::Reserved { off: 3 }));
+    }
+
+    #[test]
+    fn parse_all_stops_at_a_bad_header_or_a_cut() {
+        let mut s = Vec::new();
+        s.extend_from_slice(&header(3, 100));
+        s.extend_from_slice(b"abc");
+        s.extend_from_slice(&header(0, 7));
+        let good = parse_all(&s);
+        assert_eq!(good.records.len(), 2);
+        assert_eq!((good.bad.clone(), good.truncated), (None, None));
+        assert_eq!(good.records[1].start, 27);
+
+        let mut bad = s.clone();
+        bad.extend_from_slice(b"BFW2");
+        bad.extend_from_slice(&[0u8; 20]);
+        bad.extend_from_slice(&header(1, 0));
+        bad.push(9);
+        let p = parse_all(&bad);
+        assert_eq!(p.records.len(), 2);
+        assert_eq!(p.bad.map(|b| b.off()), Some(51));
+
+        let mut cut = s.clone();
+        cut.extend_from_slice(&header(10, 0));
+        cut.extend_from_slice(b"12345");
+        let p = parse_all(&cut);
+        assert_eq!(p.records.len(), 3);
+        assert_eq!(p.truncated, Some(cut.len() as u64));
+        let p = parse_all(&cut[..60]);
+        assert_eq!((p.records.len(), p.truncated), (2, Some(60)));
     }
 }

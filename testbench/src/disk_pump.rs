@@ -103,10 +103,8 @@ impl Drop for TempImage {
 pub(crate) struct Smb2App {
     /// Stream offset of the next message's NetBIOS header.
     pub next: u64,
-    /// WRITE data still to hand to the writer, in stream order.
-    pieces: VecDeque<Piece>,
-    /// Bytes per write (a multiple of the block size).
-    pub chunk: u64,
+    /// WRITE data still to hand to the writer, and the writes' outcome.
+    w: PieceWriter,
     /// WRITE requests found.
     pub writes: u64,
     /// NetBIOS messages parsed.
@@ -115,13 +113,8 @@ pub(crate) struct Smb2App {
     pub skipped: u64,
     /// Highest file offset + 1 a WRITE reaches: the file's length.
     pub file_len: u64,
-    /// File bytes handed to writes, and confirmed written by their callbacks.
-    pub issued_bytes: u64,
-    pub written_bytes: Rc<RefCell<u64>>,
     /// Why the session cannot be served (encrypted, compressed): nothing more is written.
     pub unsupported: Option<String>,
-    /// The first write failure, or a malformed stream.
-    pub failure: Rc<RefCell<Option<String>>>,
     /// Bytes received at the last parse attempt that found no complete header: the header
     /// bytes are not read again until more arrive.
     waiting_at: Option<(u64, bool)>,
@@ -129,31 +122,16 @@ pub(crate) struct Smb2App {
     file_id: Option<(u64, u64)>,
 }
 
-/// One WRITE's data not yet handed to the writer.
-#[derive(Debug, Clone, Copy)]
-struct Piece {
-    /// Next stream byte to write.
-    pos: u64,
-    /// Stream offset just past the data.
-    end: u64,
-    /// File offset of `pos`.
-    file_pos: u64,
-}
-
 impl Smb2App {
     pub fn new(chunk: u64) -> Self {
         Smb2App {
             next: 0,
-            pieces: VecDeque::new(),
-            chunk,
+            w: PieceWriter::new(chunk),
             writes: 0,
             messages: 0,
             skipped: 0,
             file_len: 0,
-            issued_bytes: 0,
-            written_bytes: Rc::new(RefCell::new(0)),
             unsupported: None,
-            failure: Rc::new(RefCell::new(None)),
             waiting_at: None,
             file_id: None,
         }
@@ -161,12 +139,12 @@ impl Smb2App {
 
     /// The first failure so far.
     pub fn failed(&self) -> Option<String> {
-        self.failure.borrow().clone()
+        self.w.failed()
     }
 
     /// File bytes on disk so far.
     pub fn written(&self) -> u64 {
-        *self.written_bytes.borrow()
+        self.w.written()
     }
 
     /// Every message up to the end of the stream is parsed and every WRITE's data written
@@ -175,7 +153,7 @@ impl Smb2App {
         let parsed = nas
             .eof
             .is_some_and(|e| self.unsupported.is_some() || self.next >= e);
-        parsed && self.pieces.is_empty() && nas.writes_in_flight() == 0
+        parsed && self.w.is_empty() && nas.writes_in_flight() == 0
     }
 
     /// Parse what arrived, issue the writes it allows, and tell the stream which bytes the
@@ -188,17 +166,14 @@ impl Smb2App {
     ) -> Result<(), WriteError> {
         self.parse(drv, nas);
         if let Some(eof) = nas.eof {
-            let past = self
-                .pieces
-                .back()
-                .map_or(self.next, |p| p.end.max(self.next));
+            let past = self.w.back_end().map_or(self.next, |e| e.max(self.next));
             if self.unsupported.is_none() && past > eof {
-                self.failure.borrow_mut().get_or_insert(format!(
+                self.w.fail(format!(
                     "SMB2: the stream ends at {eof}, inside the message that ends at {past}"
                 ));
             }
         }
-        self.issue(drv, nas, file)?;
+        self.w.issue(drv, nas, file)?;
         // Below the first byte still to write and below the next header, nothing is needed
         // (writes in flight keep their bytes until they finish). An unsupported session is
         // read to its end and nothing of it is written.
@@ -207,14 +182,14 @@ impl Smb2App {
         } else {
             self.next
         };
-        let keep = self.pieces.front().map_or(parsed, |p| p.pos.min(parsed));
+        let keep = self.w.front_pos().map_or(parsed, |p| p.min(parsed));
         nas.consume(drv, keep.min(nas.received()))?;
         Ok(())
     }
 
     fn parse(&mut self, drv: &mut Driver, nas: &mut NasStream) {
         use buflet_nas::smb2::{parse_head, MsgKind};
-        while self.unsupported.is_none() && self.failure.borrow().is_none() {
+        while self.unsupported.is_none() && self.w.failed().is_none() {
             let received = nas.received();
             if self.waiting_at == Some((received, nas.eof.is_some())) {
                 break;
@@ -225,7 +200,7 @@ impl Smb2App {
                 Ok(None) => {
                     self.waiting_at = Some((received, nas.eof.is_some()));
                     if nas.eof.is_some_and(|e| received >= e && self.next < e) {
-                        *self.failure.borrow_mut() = Some(format!(
+                        self.w.fail(format!(
                             "SMB2: the stream ends inside the message at stream offset {} (it ends at {received})",
                             self.next
                         ));
@@ -233,7 +208,7 @@ impl Smb2App {
                     break;
                 }
                 Err(e) => {
-                    *self.failure.borrow_mut() = Some(format!("SMB2: {e}"));
+                    self.w.fail(format!("SMB2: {e}"));
                     break;
                 }
             };
@@ -267,11 +242,7 @@ impl Smb2App {
                             Some(w) if w.len > 0 => {
                                 self.writes += 1;
                                 self.file_len = self.file_len.max(w.file_off + w.len as u64);
-                                self.pieces.push_back(Piece {
-                                    pos: w.stream_off,
-                                    end: w.stream_off + w.len as u64,
-                                    file_pos: w.file_off,
-                                });
+                                self.w.push(w.stream_off, w.len as u64, w.file_off);
                             }
                             Some(_) => self.writes += 1,
                             None => self.skipped += 1,
@@ -285,8 +256,97 @@ impl Smb2App {
             self.next = m.end;
         }
     }
+}
 
-    fn issue(
+/// Data of write requests not yet handed to the NAS writer, in stream order, and what became
+/// of the writes: the part the SMB2 and BFW1 applications share. Requests are issued strictly
+/// in stream order (the writer serializes writes that share a disk block in submission order,
+/// so a later request's bytes replace an earlier one's), each as it arrives, in pieces of at
+/// most `chunk` bytes that end on file-block boundaries (a request's first and last pieces may
+/// be partial blocks: the writer's read-modify-write).
+pub(crate) struct PieceWriter {
+    pieces: VecDeque<Piece>,
+    /// Bytes per write (a multiple of the block size).
+    chunk: u64,
+    /// File bytes handed to writes.
+    issued_bytes: u64,
+    /// File bytes confirmed written by the writes' callbacks.
+    written_bytes: Rc<RefCell<u64>>,
+    /// The first write failure, or a malformed stream: nothing more is issued.
+    failure: Rc<RefCell<Option<String>>>,
+}
+
+/// One request's data not yet handed to the writer.
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    /// Next stream byte to write.
+    pos: u64,
+    /// Stream offset just past the data.
+    end: u64,
+    /// File offset of `pos`.
+    file_pos: u64,
+}
+
+impl PieceWriter {
+    pub fn new(chunk: u64) -> Self {
+        PieceWriter {
+            pieces: VecDeque::new(),
+            chunk,
+            issued_bytes: 0,
+            written_bytes: Rc::new(RefCell::new(0)),
+            failure: Rc::new(RefCell::new(None)),
+        }
+    }
+
+    /// Queue `len` (> 0) stream bytes from `stream_off`, for file offset `file_off`.
+    pub fn push(&mut self, stream_off: u64, len: u64, file_off: u64) {
+        self.pieces.push_back(Piece {
+            pos: stream_off,
+            end: stream_off + len,
+            file_pos: file_off,
+        });
+    }
+
+    /// Record the first failure (later ones are dropped).
+    pub fn fail(&self, msg: String) {
+        self.failure.borrow_mut().get_or_insert(msg);
+    }
+
+    /// The first failure so far.
+    pub fn failed(&self) -> Option<String> {
+        self.failure.borrow().clone()
+    }
+
+    /// File bytes on disk so far.
+    pub fn written(&self) -> u64 {
+        *self.written_bytes.borrow()
+    }
+
+    /// Nothing left to hand to the writer.
+    pub fn is_empty(&self) -> bool {
+        self.pieces.is_empty()
+    }
+
+    /// The first stream byte still to hand to the writer.
+    pub fn front_pos(&self) -> Option<u64> {
+        self.pieces.front().map(|p| p.pos)
+    }
+
+    /// Stream offset just past the last queued request.
+    pub fn back_end(&self) -> Option<u64> {
+        self.pieces.back().map(|p| p.end)
+    }
+
+    /// The stream ends at `eof`: requests are cut there (what arrived of them is written).
+    pub fn cut_at(&mut self, eof: u64) {
+        self.pieces.retain_mut(|p| {
+            p.end = p.end.min(eof);
+            p.pos < p.end
+        });
+    }
+
+    /// Hand the writer what the received data allows, within the queue depth, in order.
+    pub fn issue(
         &mut self,
         drv: &mut Driver,
         nas: &mut NasStream,
@@ -342,6 +402,123 @@ impl Smb2App {
                 self.pieces.pop_front();
             }
         }
+        Ok(())
+    }
+}
+
+/// The NAS application's side of Buflet's framed write protocol (BFW1, `buflet_nas::framed`):
+/// it reads only the 24-byte record headers out of the named buffers and writes each record's
+/// data at its file offset, zero-copy, as it arrives (in record order, so an overlapping later
+/// record replaces an earlier one's bytes). A bad header (wrong magic, reserved bytes set,
+/// length or file range over the protocol's bounds) or a stream that ends inside a record stops
+/// it: nothing of or after the bad record is written (what arrived of a cut record is), the
+/// rest of the stream is read and discarded so the connection still closes cleanly, and the
+/// reason is kept in `stream_error` (the run then fails).
+pub(crate) struct FramedApp {
+    /// Stream offset of the next record header.
+    pub next: u64,
+    w: PieceWriter,
+    /// Valid records found (and written, on a good stream).
+    pub records: u64,
+    /// Data bytes of those records.
+    pub record_bytes: u64,
+    /// Highest file offset + 1 a record with data reaches: the file's length.
+    pub file_len: u64,
+    /// Why the stream was refused: nothing after that point is written.
+    pub stream_error: Option<String>,
+}
+
+impl FramedApp {
+    pub fn new(chunk: u64) -> Self {
+        FramedApp {
+            next: 0,
+            w: PieceWriter::new(chunk),
+            records: 0,
+            record_bytes: 0,
+            file_len: 0,
+            stream_error: None,
+        }
+    }
+
+    /// The first write failure so far.
+    pub fn failed(&self) -> Option<String> {
+        self.w.failed()
+    }
+
+    /// File bytes on disk so far.
+    pub fn written(&self) -> u64 {
+        self.w.written()
+    }
+
+    /// Every record up to the end of the stream (or up to a bad one) is parsed and its data
+    /// written, with no write in flight.
+    pub fn done(&self, nas: &NasStream) -> bool {
+        let parsed = nas
+            .eof
+            .is_some_and(|e| self.stream_error.is_some() || self.next >= e);
+        parsed && self.w.is_empty() && nas.writes_in_flight() == 0
+    }
+
+    /// Parse what arrived, issue the writes it allows, and tell the stream which bytes the
+    /// application no longer needs.
+    pub fn pump(
+        &mut self,
+        drv: &mut Driver,
+        nas: &mut NasStream,
+        file: &dyn FileMap,
+    ) -> Result<(), WriteError> {
+        use buflet_nas::framed::{parse, HDR};
+        while self.stream_error.is_none() {
+            let received = nas.received();
+            if self.next + HDR > received {
+                if let Some(e) = nas.eof.filter(|&e| received >= e && self.next < e) {
+                    self.stream_error = Some(format!(
+                        "BFW1: the stream ends at {e}, inside the record header at stream offset {}: nothing of it is written",
+                        self.next
+                    ));
+                }
+                break;
+            }
+            let mut h = [0u8; HDR as usize];
+            if nas.peek(drv, self.next, &mut h).is_err() {
+                break;
+            }
+            match parse(self.next, &h) {
+                Ok(r) => {
+                    self.records += 1;
+                    self.record_bytes += r.len as u64;
+                    if r.len > 0 {
+                        self.file_len = self.file_len.max(r.file_off + r.len as u64);
+                        self.w.push(r.stream_off, r.len as u64, r.file_off);
+                    }
+                    self.next = r.end();
+                }
+                Err(e) => {
+                    self.stream_error = Some(format!(
+                        "{e}: the run stops there, nothing of it or after it is written"
+                    ));
+                }
+            }
+        }
+        if let Some(eof) = nas.eof {
+            if self.stream_error.is_none() && self.next > eof {
+                self.stream_error = Some(format!(
+                    "BFW1: the stream ends at {eof}, inside the record whose data ends at {}: only the data that arrived is written",
+                    self.next
+                ));
+            }
+            self.w.cut_at(eof);
+        }
+        self.w.issue(drv, nas, file)?;
+        // Below the first byte still to write and below the next header, nothing is needed.
+        // After a bad record, everything still to come is read and discarded.
+        let parsed = if self.stream_error.is_some() {
+            u64::MAX
+        } else {
+            self.next
+        };
+        let keep = self.w.front_pos().map_or(parsed, |p| p.min(parsed));
+        nas.consume(drv, keep.min(nas.received()))?;
         Ok(())
     }
 }

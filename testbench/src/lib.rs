@@ -14,7 +14,10 @@ pub mod runner;
 
 pub use backend::{make_device, Backend};
 pub use buflet_fs::FsKind;
-pub use runner::{run_stream, DropCounts, Protocol, RunOptions, RunReport, Scenario};
+pub use runner::{
+    framed_demo_records, framed_stream, run_stream, DropCounts, FramedRecord, Protocol, RunOptions,
+    RunReport, Scenario,
+};
 
 /// Failures of a scenario.
 #[derive(Debug, thiserror::Error)]

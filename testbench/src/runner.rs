@@ -20,13 +20,17 @@
 //! buflet must be back on the free list.
 //!
 //! The NAS application on top ([`Protocol`]) writes the file: the whole stream at offset 0
-//! (raw), or each SMB2 WRITE's data at its file offset (`crate::disk_pump::Smb2App`). The file
+//! (raw), each SMB2 WRITE's data at its file offset (`crate::disk_pump::Smb2App`), or each
+//! BFW1 record's data at its file offset (`crate::disk_pump::FramedApp`). The file
 //! is one extent of a raw disk image, or a file of a real ext2/ext4 file system
 //! ([`RunOptions::fs`]) whose blocks come from the file system's own metadata; then it is read
 //! back (and, on a file system, checked by `e2fsck -fn` and read by `debugfs cat`) and compared
 //! with the file known from the scenario alone ([`Scenario::expected_file`]).
+//!
+//! With [`RunOptions::pcap_out`] every frame on the wire, both directions, is written to a
+//! classic pcap file, which `buflet replay` (and [`crate::pcap::load`]) reads back.
 
-use crate::disk_pump::{DiskPump, Smb2App, TempImage};
+use crate::disk_pump::{DiskPump, FramedApp, Smb2App, TempImage};
 use crate::pcap::{tcp_info, Capture, TcpInfo};
 use crate::{frames, make_device, sha256_hex, Backend, TbError};
 use buflet_driver::nas::{ExtentFile, FileMap, NasStream, WriteMode, WriteStats};
@@ -49,14 +53,18 @@ pub enum Protocol {
     Raw,
     /// SMB2/3 over NetBIOS session framing: each WRITE's data goes at its file offset.
     Smb2,
+    /// Buflet's framed write protocol (BFW1, `buflet_nas::framed`): each record's data goes at
+    /// its file offset.
+    Framed,
 }
 
 impl Protocol {
-    /// "raw" or "smb2".
+    /// "raw", "smb2" or "framed".
     pub fn name(self) -> &'static str {
         match self {
             Protocol::Raw => "raw",
             Protocol::Smb2 => "smb2",
+            Protocol::Framed => "framed",
         }
     }
 }
@@ -67,7 +75,10 @@ impl std::str::FromStr for Protocol {
         match s {
             "raw" => Ok(Protocol::Raw),
             "smb2" => Ok(Protocol::Smb2),
-            _ => Err(format!("unknown protocol '{s}' (expected smb2 or raw)")),
+            "framed" => Ok(Protocol::Framed),
+            _ => Err(format!(
+                "unknown protocol '{s}' (expected smb2, framed or raw)"
+            )),
         }
     }
 }
@@ -100,8 +111,87 @@ pub struct Scenario {
     /// of captures: an impaired capture's retransmission of a lost segment comes later in
     /// capture order than frames beyond the window). When false, frames go strictly in order.
     pub overtake: bool,
-    /// What the stream carries: the file itself, or SMB2 requests.
+    /// What the stream carries: the file itself, SMB2 requests or BFW1 records.
     pub protocol: Protocol,
+}
+
+/// One BFW1 record a client sends: its data goes to the file at `file_off`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FramedRecord {
+    /// File offset of the first data byte.
+    pub file_off: u64,
+    /// The data.
+    pub data: Vec<u8>,
+}
+
+/// The records of the framed demo for a file of `bytes` seeded bytes (`frames::payload(seed,
+/// bytes)`): the file cut into pieces of seeded sizes (a few bytes to 64 KiB; some whole
+/// blocks, most not, so most offsets are unaligned) that cover it, sent in a seeded order; after
+/// about one piece in four, a rewrite of a seeded range overlapping that piece with fresh seeded
+/// bytes (it may reach into pieces sent before or after it; applied in order, the later bytes
+/// win). At least one rewrite when the file is not empty.
+pub fn framed_demo_records(seed: u64, bytes: usize) -> Vec<FramedRecord> {
+    use rand::seq::SliceRandom;
+    use rand::{Rng, RngCore, SeedableRng};
+    let file = frames::payload(seed, bytes);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0xBF01_5EED_0000_0001);
+    let mut pieces = Vec::new();
+    let mut off = 0usize;
+    while off < bytes {
+        let n: usize = match rng.gen_range(0..20) {
+            0..=2 => rng.gen_range(1..=511),
+            3..=8 => rng.gen_range(512..=16_383),
+            9..=13 => 4096 * rng.gen_range(1..=16),
+            _ => rng.gen_range(16_384..=65_536),
+        };
+        let n = n.min(bytes - off);
+        pieces.push((off, n));
+        off += n;
+    }
+    pieces.shuffle(&mut rng);
+    // A rewrite overlaps the piece just sent (and may reach into pieces sent before or after).
+    let rewrite = |rng: &mut rand_chacha::ChaCha8Rng, at: usize, n: usize| {
+        let lo = at.saturating_sub(5000);
+        let start = rng.gen_range(lo..at + n);
+        let min = at.saturating_sub(start) + 1;
+        let len = rng.gen_range(min..=(bytes - start).min(min + 20_000));
+        let mut data = vec![0u8; len];
+        rng.fill_bytes(&mut data);
+        FramedRecord {
+            file_off: start as u64,
+            data,
+        }
+    };
+    let mut out = Vec::with_capacity(pieces.len() * 5 / 4 + 1);
+    let mut rewrites = 0;
+    for &(at, n) in &pieces {
+        out.push(FramedRecord {
+            file_off: at as u64,
+            data: file[at..at + n].to_vec(),
+        });
+        if rng.gen_range(0..4) == 0 {
+            out.push(rewrite(&mut rng, at, n));
+            rewrites += 1;
+        }
+    }
+    if let (0, Some(&(at, n))) = (rewrites, pieces.last()) {
+        out.push(rewrite(&mut rng, at, n));
+    }
+    out
+}
+
+/// The BFW1 stream carrying `records` in order (headers by `buflet_nas::framed::header`).
+///
+/// # Panics
+/// If a record holds more than `u32::MAX` bytes (no stream can say so).
+pub fn framed_stream(records: &[FramedRecord]) -> Vec<u8> {
+    let mut s = Vec::with_capacity(records.iter().map(|r| r.data.len() + 24).sum());
+    for r in records {
+        let len = u32::try_from(r.data.len()).expect("a BFW1 record holds at most 4 GiB");
+        s.extend_from_slice(&buflet_nas::framed::header(len, r.file_off));
+        s.extend_from_slice(&r.data);
+    }
+    s
 }
 
 impl Scenario {
@@ -138,6 +228,12 @@ impl Scenario {
         }
     }
 
+    /// The framed demo: `records` sent as one BFW1 stream, in segments of `mss` payload bytes,
+    /// like [`Scenario::demo`].
+    pub fn framed(records: &[FramedRecord], mss: usize, isn: u32, iss: u32) -> Self {
+        Scenario::demo(framed_stream(records), mss, isn, iss).with_protocol(Protocol::Framed)
+    }
+
     /// The same scenario with the stream read as `protocol`.
     pub fn with_protocol(mut self, protocol: Protocol) -> Self {
         self.protocol = protocol;
@@ -149,11 +245,15 @@ impl Scenario {
     /// the NIC) applied to an empty file: its length is the highest offset written, zeros
     /// where no WRITE landed. An SMB2 stream is read up to its first encrypted or compressed
     /// message, or its first WRITE to a second file, which are not supported (nothing of them
-    /// is written).
+    /// is written). A BFW1 stream's records are decoded here from the documented layout (not
+    /// by `buflet_nas::framed`) and applied in order up to the first bad header; a record cut
+    /// by the end of the stream is applied as far as it goes.
     pub fn expected_file(&self) -> Result<Vec<u8>, TbError> {
         use buflet_nas::smb2::{parse_message, MsgKind};
-        if self.protocol == Protocol::Raw {
-            return Ok(self.source.clone());
+        match self.protocol {
+            Protocol::Raw => return Ok(self.source.clone()),
+            Protocol::Framed => return expected_framed_file(&self.source),
+            Protocol::Smb2 => {}
         }
         let s = &self.source;
         let mut read = |off: u64, buf: &mut [u8]| -> bool {
@@ -199,6 +299,48 @@ impl Scenario {
     }
 }
 
+/// The file a BFW1 stream leaves: its records (magic "BFW1", u32 LE length at most
+/// `framed::MAX_LEN`, u64 LE file offset with offset + length at most `framed::MAX_FILE_END`,
+/// 8 zero bytes, then the data) applied in order to an empty file, up to the first bad header.
+fn expected_framed_file(s: &[u8]) -> Result<Vec<u8>, TbError> {
+    use buflet_nas::framed::{MAX_FILE_END, MAX_LEN};
+    let mut file = Vec::new();
+    let mut at = 0usize;
+    while at + 24 <= s.len() {
+        let h = &s[at..at + 24];
+        let len = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+        let off = h[8..16]
+            .iter()
+            .rev()
+            .fold(0u64, |a, &b| (a << 8) | b as u64);
+        if &h[..4] != b"BFW1"
+            || h[16..].iter().any(|&b| b != 0)
+            || len > MAX_LEN
+            || off.saturating_add(len as u64) > MAX_FILE_END
+        {
+            break;
+        }
+        let data = &s[(at + 24).min(s.len())..(at + 24 + len as usize).min(s.len())];
+        if !data.is_empty() {
+            let end = off + data.len() as u64;
+            if end > MAX_FILE_BYTES {
+                return Err(TbError::Input {
+                    path: "BFW1 stream".into(),
+                    msg: format!(
+                        "a record at file offset {off} beyond the {MAX_FILE_BYTES}-byte limit of a file the testbench builds"
+                    ),
+                });
+            }
+            if file.len() < end as usize {
+                file.resize(end as usize, 0);
+            }
+            file[off as usize..end as usize].copy_from_slice(data);
+        }
+        at += 24 + len as usize;
+    }
+    Ok(file)
+}
+
 /// How to run a scenario.
 #[derive(Clone)]
 pub struct RunOptions {
@@ -238,6 +380,9 @@ pub struct RunOptions {
     pub max_retries: Option<u32>,
     /// How the NAS writer moves the payload: zero-copy, or the seed's prior-art paths.
     pub mode: WriteMode,
+    /// Write every frame on the wire (both directions, in order, stamped with the device's
+    /// cycle count at its clock) to this classic pcap file after the run.
+    pub pcap_out: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -260,6 +405,7 @@ impl RunOptions {
             error_seed: 1,
             max_retries: None,
             mode: WriteMode::ZeroCopy,
+            pcap_out: None,
         }
     }
 }
@@ -305,7 +451,7 @@ impl Serialize for DropCounts {
 pub struct RunReport {
     pub backend: String,
     pub data_width: u32,
-    /// "raw" or "smb2".
+    /// "raw", "smb2" or "framed".
     pub protocol: Protocol,
     /// Bytes of the client-to-server stream (the NIC delivered them all).
     pub stream_bytes: u64,
@@ -317,6 +463,14 @@ pub struct RunReport {
     pub smb2_skipped: u64,
     /// What the NAS refused to serve (an encrypted SMB2 session), if anything; a failure.
     pub unsupported: Option<String>,
+    /// BFW1: valid records found (all of them written on a passing run) and their data bytes.
+    pub framed_records: u64,
+    pub framed_record_bytes: u64,
+    /// BFW1: the bad record (or the cut) the NAS stopped at, if any; nothing of it or after it
+    /// was written. A failure.
+    pub stream_error: Option<String>,
+    /// Blocks the NAS writer read back for read-modify-write (also in `writer`).
+    pub rmw_blocks: u64,
     /// "ext2" or "ext4" when the image holds a real file system (`--image`), else null.
     pub fs: Option<FsKind>,
     /// Path of the file inside the file system, or null.
@@ -366,6 +520,8 @@ pub struct RunReport {
     pub drops: DropCounts,
     pub cycles: u64,
     pub cpu_copied_bytes: u64,
+    /// The driver's registration cache (seed 004): lookups, hits, registrations, collections.
+    pub regcache: buflet_driver::regcache::RegStats,
     pub verified: bool,
     pub disk_sha256: String,
     pub source_sha256: String,
@@ -455,6 +611,8 @@ struct Sender {
     frames_sent: u64,
     retransmits: u64,
     probes: u64,
+    /// Every frame on the wire with the cycle it went (only with `RunOptions::pcap_out`).
+    log: Option<Vec<(u64, Vec<u8>)>>,
 }
 
 /// Relative sequence number of `x` (against `base`), unwrapped to the value nearest `near`.
@@ -524,6 +682,23 @@ impl Sender {
             frames_sent: 0,
             retransmits: 0,
             probes: 0,
+            log: None,
+        }
+    }
+
+    /// Put a frame on the wire to the NIC.
+    fn wire(&mut self, drv: &mut Driver, frame: Vec<u8>) {
+        if let Some(l) = &mut self.log {
+            l.push((drv.cycles(), frame.clone()));
+        }
+        drv.rx_push(frame);
+        self.frames_sent += 1;
+    }
+
+    /// A frame the NIC transmitted, for the log.
+    fn heard(&mut self, cycle: u64, frame: &[u8]) {
+        if let Some(l) = &mut self.log {
+            l.push((cycle, frame.to_vec()));
         }
     }
 
@@ -539,8 +714,7 @@ impl Sender {
     }
 
     fn push(&mut self, drv: &mut Driver, sc: &Scenario, idx: usize) {
-        drv.rx_push(sc.frames[idx].clone());
-        self.frames_sent += 1;
+        self.wire(drv, sc.frames[idx].clone());
         if let Some(seg) = self.segs[idx] {
             self.high_sent = Some(self.high_sent.map_or(seg.seq_end, |h| h.max(seg.seq_end)));
             self.sent.entry(seg.start).or_default().push(idx);
@@ -593,8 +767,7 @@ impl Sender {
     fn retransmit(&mut self, drv: &mut Driver, sc: &Scenario, at: i64) -> bool {
         match self.covering(at) {
             Some(idx) => {
-                drv.rx_push(sc.frames[idx].clone());
-                self.frames_sent += 1;
+                self.wire(drv, sc.frames[idx].clone());
                 self.retransmits += 1;
                 true
             }
@@ -620,8 +793,7 @@ impl Sender {
         if let (Some(a), true) = (peer.acked, waiting) {
             let seq = self.base.wrapping_add(a as u32).wrapping_sub(1);
             let ack = sc.socket.iss.wrapping_add(1);
-            drv.rx_push(frames::peer_ack(&sc.socket, seq, ack));
-            self.frames_sent += 1;
+            self.wire(drv, frames::peer_ack(&sc.socket, seq, ack));
             self.probes += 1;
         }
     }
@@ -794,6 +966,8 @@ enum App {
     Raw(DiskPump<Store>),
     /// SMB2 WRITEs at their file offsets.
     Smb2(Smb2App),
+    /// BFW1 records at their file offsets.
+    Framed(FramedApp),
 }
 
 impl App {
@@ -806,6 +980,7 @@ impl App {
         match self {
             App::Raw(p) => p.pump(drv, nas)?,
             App::Smb2(a) => a.pump(drv, nas, store)?,
+            App::Framed(a) => a.pump(drv, nas, store)?,
         }
         Ok(())
     }
@@ -814,6 +989,7 @@ impl App {
         match self {
             App::Raw(p) => p.failed(),
             App::Smb2(a) => a.failed(),
+            App::Framed(a) => a.failed(),
         }
     }
 
@@ -822,6 +998,7 @@ impl App {
         match self {
             App::Raw(_) => nas.written(),
             App::Smb2(a) => a.written(),
+            App::Framed(a) => a.written(),
         }
     }
 
@@ -831,6 +1008,7 @@ impl App {
                 nas.eof.is_some_and(|e| nas.written() >= e) && nas.writes_in_flight() == 0
             }
             App::Smb2(a) => a.done(nas),
+            App::Framed(a) => a.done(nas),
         }
     }
 }
@@ -876,8 +1054,8 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
                 file_len,
             )
             .map_err(fs_err)?;
-            if sc.protocol == Protocol::Smb2 {
-                // A new file on the server reads as zeros where no WRITE lands.
+            if sc.protocol != Protocol::Raw {
+                // A new file on the server reads as zeros where no write lands.
                 buflet_fs::zero_blocks(&image, &f).map_err(fs_err)?;
             }
             (BlockDevice::open(&image)?, Store::Fs(f))
@@ -906,7 +1084,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
     if let Some(n) = opt.max_retries {
         nas.set_max_retries(n);
     }
-    // SMB2: a WRITE ending at the end of the stream is no end of the file.
+    // SMB2, BFW1: a write ending at the end of the stream is no end of the file.
     nas.set_zero_tail_at_eof(sc.protocol == Protocol::Raw);
     for c in &early {
         nas.handle(&mut drv, c)?;
@@ -914,10 +1092,14 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
     let mut app = match sc.protocol {
         Protocol::Raw => App::Raw(DiskPump::new(store.clone(), opt.write_chunk)),
         Protocol::Smb2 => App::Smb2(Smb2App::new(opt.write_chunk)),
+        Protocol::Framed => App::Framed(FramedApp::new(opt.write_chunk)),
     };
     let total = file_len;
 
     let mut sender = Sender::new(sc);
+    if opt.pcap_out.is_some() {
+        sender.log = Some(Vec::new());
+    }
     let mut peer = Peer::default();
     let mut last_activity = drv.cycles();
     let mut last_progress = drv.cycles();
@@ -928,6 +1110,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         let before = peer.acked;
         while let Some(f) = drv.tx_pop() {
             take_nic_frame(&f, sc, &sender, &mut peer)?;
+            sender.heard(drv.cycles(), &f);
             peer.seen += 1;
             last_activity = drv.cycles();
         }
@@ -1018,6 +1201,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         let mut active = drv.rx_pending() > 0;
         while let Some(f) = drv.tx_pop() {
             take_nic_frame(&f, sc, &sender, &mut peer)?;
+            sender.heard(drv.cycles(), &f);
             peer.seen += 1;
             active = true;
         }
@@ -1031,16 +1215,21 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
     drv.run(STEP);
     while let Some(f) = drv.tx_pop() {
         take_nic_frame(&f, sc, &sender, &mut peer)?;
+        sender.heard(drv.cycles(), &f);
         peer.seen += 1;
     }
     if let Some(e) = app.failed() {
         return Err(TbError::WriteFailed(e));
     }
 
+    if let (Some(path), Some(log)) = (&opt.pcap_out, &sender.log) {
+        write_pcap(path, log, opt.config.clock_mhz)?;
+    }
     let stream_len = nas.eof.unwrap_or(0);
-    let (len, smb) = match &app {
-        App::Raw(_) => (stream_len, None),
-        App::Smb2(a) => (a.file_len, Some(a)),
+    let (len, smb, framed) = match &app {
+        App::Raw(_) => (stream_len, None, None),
+        App::Smb2(a) => (a.file_len, Some(a), None),
+        App::Framed(a) => (a.file_len, None, Some(a)),
     };
     let back = store.read_back(&drv.env.disk, len)?;
     let fs_check: Option<FsCheck> = match &store {
@@ -1078,6 +1267,9 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
     if let Some(u) = smb.and_then(|a| a.unsupported.clone()) {
         failures.push(u);
     }
+    if let Some(e) = framed.and_then(|a| a.stream_error.clone()) {
+        failures.push(e);
+    }
     if counters.free_buflets != num_buflets {
         failures.push(format!(
             "{} of {} buflets free after SOCK_DEL: {} leaked",
@@ -1113,6 +1305,10 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         smb2_messages: smb.map_or(0, |a| a.messages),
         smb2_skipped: smb.map_or(0, |a| a.skipped),
         unsupported: smb.and_then(|a| a.unsupported.clone()),
+        framed_records: framed.map_or(0, |a| a.records),
+        framed_record_bytes: framed.map_or(0, |a| a.record_bytes),
+        stream_error: framed.and_then(|a| a.stream_error.clone()),
+        rmw_blocks: writer.rmw_blocks,
         fs: opt.fs,
         file_path: opt.fs.map(|_| opt.file_path.clone()),
         fsck_clean: fs_check.as_ref().map(|c| c.fsck_clean),
@@ -1139,6 +1335,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         drops,
         cycles,
         cpu_copied_bytes: s.cpu_copied,
+        regcache: drv.reg_stats(),
         verified,
         disk_sha256,
         source_sha256,
@@ -1168,6 +1365,39 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         image: image.display().to_string(),
     };
     Ok(report)
+}
+
+/// Write `log` (cycle, frame) as a classic pcap file of Ethernet frames, the cycle count turned
+/// into time at `clock_mhz`.
+fn write_pcap(
+    path: &std::path::Path,
+    log: &[(u64, Vec<u8>)],
+    clock_mhz: u32,
+) -> Result<(), TbError> {
+    use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+    let err = |e: String| TbError::Input {
+        path: path.display().to_string(),
+        msg: e,
+    };
+    let file = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
+    let header = PcapHeader {
+        ts_resolution: pcap_file::TsResolution::NanoSecond,
+        ..PcapHeader::default()
+    };
+    let mut w = PcapWriter::with_header(std::io::BufWriter::new(file), header)
+        .map_err(|e| err(e.to_string()))?;
+    let mhz = clock_mhz.max(1) as u128;
+    for (cycle, f) in log {
+        let ns = (*cycle as u128 * 1000 / mhz).min(u64::MAX as u128) as u64;
+        w.write_packet(&PcapPacket::new(
+            std::time::Duration::from_nanos(ns),
+            f.len() as u32,
+            f,
+        ))
+        .map_err(|e| err(e.to_string()))?;
+    }
+    use std::io::Write;
+    w.into_writer().flush().map_err(|e| err(e.to_string()))
 }
 
 /// Every drop counter of the device, by spec name.

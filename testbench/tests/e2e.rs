@@ -125,6 +125,12 @@ fn demo_lands_zero_copy_on_both_backends() {
             "payload must cross DRAM twice"
         );
         assert_eq!(r.dropped, r.probes, "{}: {:?}", b.name(), r.drops);
+        // The demo's default protocol: the stream is the file, whole blocks, no BFW1 fields.
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["protocol"], "raw");
+        assert_eq!(json["framed_records"], 0);
+        assert_eq!(json["stream_error"], serde_json::Value::Null);
+        assert_eq!(json["rmw_blocks"], 0);
         assert_eq!(
             r.disk_writes,
             (bytes as u64).div_ceil(4096),

@@ -291,11 +291,55 @@ impl RangeSet {
     }
 }
 
+/// The host pages (of `page` bytes) the non-ZERO elements of `elems` touch outside `skip`
+/// (the write's own bounce or page-cache blocks), sorted and without repeats: the named buffer
+/// pages a zero-copy list reads, which the list's command keeps acquired in the registration
+/// cache.
+pub(crate) fn pages_outside(elems: &[Elem], page: u64, skip: Option<(u64, u64)>) -> Vec<u64> {
+    let page = page.max(1);
+    let mut out: Vec<u64> = Vec::new();
+    for e in elems.iter().filter(|e| !e.zero && e.len > 0) {
+        if skip.is_some_and(|(a, n)| e.src >= a && e.src + e.len <= a + n) {
+            continue;
+        }
+        let mut p = e.src - e.src % page;
+        while p < e.src + e.len {
+            out.push(p);
+            p += page;
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const B: u64 = 4096;
+
+    #[test]
+    fn pages_a_list_reads() {
+        let el = |src, len, zero| Elem {
+            src,
+            len,
+            disk: 0,
+            zero,
+        };
+        let elems = [
+            el(0x10_0100, 100, false),
+            el(0x20_0000, 0x2000, false), // two pages
+            el(0x10_0800, 8, false),      // same page as the first
+            el(0, 512, true),             // ZERO: touches no host memory
+            el(0x50_0000, 4096, false),   // inside the skipped bounce blocks
+        ];
+        assert_eq!(
+            pages_outside(&elems, B, Some((0x50_0000, 2 * B))),
+            vec![0x10_0000, 0x20_0000, 0x20_1000]
+        );
+        assert_eq!(pages_outside(&elems, B, None).len(), 4);
+    }
 
     fn ident(off: u64) -> Option<u64> {
         Some(1_000_000 * B + off)
