@@ -1,7 +1,10 @@
 // Buflet NIC top: external ports as in docs/architecture.md.
 //
-//   req_fetch -> (opcode BLK_WRITE ? blk_dma : toe_engine)
-//   completions: toe_engine, blk_dma -> stream_arb -> cpl_writer
+//   req_fetch -> (opcode BLK_WRITE/BLK_READ ? blk_dma : REG/DEREG_REGION ? prot_table : toe_engine)
+//   completions: toe_engine, blk_dma, prot_table -> stream_arb -> cpl_writer
+//   protection (docs/protection.md): prot_table lookup port 0 = blk_dma; faults -> reg_block
+//   (port 0 blk_dma; ports 1..3, toe_engine and dma_guard, not wired yet); STATUS.FAULT stops
+//   request fetch
 //   DMA reads : req_fetch (0), toe_engine (1), blk_dma (2) -> dma_rd_arb
 //   DMA writes: toe_engine (0), cpl_writer (1)             -> dma_wr_arb
 //   MAC rx -> rx_parser -> buflet_pool / toe_engine
@@ -18,6 +21,7 @@ module buflet_nic #(
     parameter HASH_BUCKETS = 256,
     parameter NUM_NBS      = 64,
     parameter NUM_ANON     = 16,
+    parameter NUM_REGIONS  = `BF_PARAM_DEF_NUM_REGIONS,
     parameter CLOCK_MHZ    = 250
 ) (
     input  wire                    clk,
@@ -91,7 +95,11 @@ module buflet_nic #(
     localparam BW_ADDR = $clog2(NUM_BUFLETS * BUFLET_BYTES / KW);
 
     // ------------------------------------------------------------------ registers
-    wire        ctrl_enable;
+    wire        ctrl_enable, ctrl_prot_en, ring_stop;
+    localparam NFAULT = 4;   // 0 blk_dma, 1 toe_engine, 2 dma_guard read, 3 dma_guard write
+    wire [NFAULT-1:0]    fault_valid, fault_fatal;
+    wire [NFAULT*64-1:0] fault_addr;
+    wire [NFAULT*16-1:0] fault_info;
     wire [63:0] req_base, cpl_base;
     wire [31:0] req_size, req_tail, req_head, cpl_size, cpl_head, cpl_tail;
     wire        cpl_posted;
@@ -111,13 +119,14 @@ module buflet_nic #(
     reg_block #(
         .DATA_WIDTH(DATA_WIDTH), .BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS),
         .NUM_SOCKETS(NUM_SOCKETS), .HASH_BUCKETS(HASH_BUCKETS), .NUM_NBS(NUM_NBS),
-        .NUM_ANON(NUM_ANON), .CLOCK_MHZ(CLOCK_MHZ)
+        .NUM_ANON(NUM_ANON), .CLOCK_MHZ(CLOCK_MHZ), .NUM_REGIONS(NUM_REGIONS), .NFAULT(NFAULT)
     ) u_regs (
         .clk(clk), .rst(rst),
         .s_reg_valid(s_reg_valid), .s_reg_ready(s_reg_ready), .s_reg_write(s_reg_write),
         .s_reg_addr(s_reg_addr), .s_reg_wdata(s_reg_wdata),
         .m_reg_rvalid(m_reg_rvalid), .m_reg_rdata(m_reg_rdata),
-        .ctrl_enable(ctrl_enable), .req_base(req_base), .req_size(req_size), .req_tail(req_tail),
+        .ctrl_enable(ctrl_enable), .ctrl_prot_en(ctrl_prot_en), .ring_stop(ring_stop),
+        .req_base(req_base), .req_size(req_size), .req_tail(req_tail),
         .cpl_base(cpl_base), .cpl_size(cpl_size), .cpl_head(cpl_head),
         .nic_mac(nic_mac), .nic_ip(nic_ip), .tick_req(tick_req),
         .req_head(req_head), .cpl_tail(cpl_tail), .cpl_posted(cpl_posted), .cpl_status(cpl_status),
@@ -129,7 +138,10 @@ module buflet_nic #(
         .ev_blk_write(ev_blk_write), .ev_blk_read(ev_blk_read), .ev_blk_bytes(ev_blk_bytes),
         .ev_anon_rx(ev_anon_rx), .ev_arp_reply(ev_arp_reply), .ev_timeout(ev_timeout),
         .ev_tick(ev_tick),
-        .free_buflets(free_count), .irq(irq)
+        .free_buflets(free_count),
+        .ev_fault_valid(fault_valid), .ev_fault_addr(fault_addr), .ev_fault_info(fault_info),
+        .ev_fault_fatal(fault_fatal),
+        .irq(irq)
     );
 
     // ------------------------------------------------------------------ DMA read arbiter
@@ -180,7 +192,7 @@ module buflet_nic #(
     );
 
     // ------------------------------------------------------------------ completion arbiter
-    localparam NCPL = 2;  // 0 toe_engine, 1 blk_dma
+    localparam NCPL = 3;  // 0 toe_engine, 1 blk_dma, 2 prot_table
     wire [NCPL-1:0]     cpl_src_valid, cpl_src_ready;
     wire [NCPL*256-1:0] cpl_src_data;
     wire                cpl_valid, cpl_ready;
@@ -210,7 +222,7 @@ module buflet_nic #(
     wire [511:0] req_data;
 
     req_fetch #(.DATA_WIDTH(DATA_WIDTH)) u_req_fetch (
-        .clk(clk), .rst(rst), .enable(ctrl_enable),
+        .clk(clk), .rst(rst), .enable(ctrl_enable && !ring_stop),
         .req_base(req_base), .req_size(req_size), .req_tail(req_tail), .req_head(req_head),
         .m_dma_rd_req_valid(rd_req_valid[0]), .m_dma_rd_req_ready(rd_req_ready[0]),
         .m_dma_rd_req_addr(rd_req_addr[63:0]), .m_dma_rd_req_len(rd_req_len[15:0]),
@@ -223,13 +235,40 @@ module buflet_nic #(
     // dispatch by opcode
     wire is_blk = (req_data[`BF_REQ_HDR_OPCODE_RANGE] == 8'(`BF_OP_BLK_WRITE)) ||
                   (req_data[`BF_REQ_HDR_OPCODE_RANGE] == 8'(`BF_OP_BLK_READ));
-    wire toe_req_ready, blk_cmd_ready;
-    assign req_ready = is_blk ? blk_cmd_ready : toe_req_ready;
+    wire is_region = (req_data[`BF_REQ_HDR_OPCODE_RANGE] == 8'(`BF_OP_REG_REGION)) ||
+                     (req_data[`BF_REQ_HDR_OPCODE_RANGE] == 8'(`BF_OP_DEREG_REGION));
+    wire toe_req_ready, blk_cmd_ready, prot_req_ready;
+    assign req_ready = is_blk ? blk_cmd_ready : is_region ? prot_req_ready : toe_req_ready;
+
+    // ------------------------------------------------------------------ protection table
+    localparam NLK = 1;   // lookup ports: 0 blk_dma
+    wire [NLK*64-1:0] lk_addr;
+    wire [NLK*32-1:0] lk_len;
+    wire [NLK-1:0]    lk_write, lk_allowed;
+
+    prot_table #(.NUM_REGIONS(NUM_REGIONS), .NPORTS(NLK)) u_prot (
+        .clk(clk), .rst(rst), .prot_en(ctrl_prot_en),
+        .s_req_valid(req_valid && is_region), .s_req_ready(prot_req_ready), .s_req_data(req_data),
+        .m_cpl_valid(cpl_src_valid[2]), .m_cpl_ready(cpl_src_ready[2]),
+        .m_cpl_data(cpl_src_data[767:512]),
+        .lk_addr(lk_addr), .lk_len(lk_len), .lk_write(lk_write), .lk_allowed(lk_allowed)
+    );
+
+    wire        blk_fault, blk_fault_write;
+    wire [63:0] blk_fault_addr;
+    // requester ids in PROT_FAULT_INFO bits 15:8: the arbiter port (blk_dma: read 2, write 2)
+    assign fault_valid = {3'b000, blk_fault};
+    assign fault_fatal = 4'b0000;
+    assign fault_addr  = {192'd0, blk_fault_addr};
+    assign fault_info  = {48'd0, 8'd2, 7'd0, blk_fault_write};
 
     // ------------------------------------------------------------------ block engine
     blk_dma #(.DATA_WIDTH(DATA_WIDTH)) u_blk_dma (
         .clk(clk), .rst(rst),
         .s_cmd_valid(req_valid && is_blk), .s_cmd_ready(blk_cmd_ready), .s_cmd_data(req_data),
+        .prot_addr(lk_addr[63:0]), .prot_len(lk_len[31:0]), .prot_write(lk_write[0]),
+        .prot_deny(!lk_allowed[0]),
+        .ev_fault(blk_fault), .ev_fault_addr(blk_fault_addr), .ev_fault_write(blk_fault_write),
         .m_dma_rd_req_valid(rd_req_valid[2]), .m_dma_rd_req_ready(rd_req_ready[2]),
         .m_dma_rd_req_addr(rd_req_addr[191:128]), .m_dma_rd_req_len(rd_req_len[47:32]),
         .s_axis_dma_rd_tdata(rd_tdata), .s_axis_dma_rd_tkeep(rd_tkeep),
@@ -329,7 +368,7 @@ module buflet_nic #(
         .NUM_ANON(NUM_ANON)
     ) u_toe (
         .clk(clk), .rst(rst),
-        .s_req_valid(req_valid && !is_blk), .s_req_ready(toe_req_ready), .s_req_data(req_data),
+        .s_req_valid(req_valid && !is_blk && !is_region), .s_req_ready(toe_req_ready), .s_req_data(req_data),
         .s_meta_valid(meta_valid), .s_meta_ready(meta_ready), .s_meta_reason(meta_reason),
         .s_meta_len(meta_len), .s_meta_vlan(meta_vlan),
         .s_meta_src_ip(meta_src_ip), .s_meta_dst_ip(meta_dst_ip),

@@ -124,6 +124,25 @@ mod tests {
     }
 
     #[test]
+    fn registers_do_not_overlap() {
+        let mut regs: Vec<_> = crate::REGS.iter().collect();
+        regs.sort_by_key(|r| r.addr);
+        for w in regs.windows(2) {
+            assert!(
+                w[0].addr + 4 <= w[1].addr,
+                "{} (0x{:03X}) and {} (0x{:03X}) overlap",
+                w[0].name,
+                w[0].addr,
+                w[1].name,
+                w[1].addr
+            );
+        }
+        for r in crate::REGS {
+            assert_eq!(r.addr % 4, 0, "{} is not 32-bit aligned", r.name);
+        }
+    }
+
+    #[test]
     fn layouts_are_consistent() {
         for l in crate::LAYOUTS {
             let mut end = 0;

@@ -155,9 +155,9 @@ registers! {
     CNT_ARP_REPLIES     = 0x160, Ro, "ARP requests for NIC_IP answered by the NIC.";
     CNT_TIMEOUTS        = 0x164, Ro, "Named buffers returned on timeout.";
     CNT_TICKS           = 0x168, Ro, "Timer ticks (sweeps) performed.";
-    CNT_PROT_FAULTS     = 0x16C, Ro, "DMA accesses refused by the protection table.";
     CNT_BLK_READS       = 0x16C, Ro, "Block read operations issued to the block device.";
     CNT_BLK_RD_BYTES    = 0x170, Ro, "Bytes read from the block device into host memory.";
+    CNT_PROT_FAULTS     = 0x174, Ro, "DMA accesses refused by the protection table.";
     CNT_DROP_TRUNCATED  = 0x204, Ro, "Dropped: frame shorter than its headers or IPv4 total length.";
     CNT_DROP_NOT_IPV4   = 0x208, Ro, "Dropped: not IPv4 (ARP, IPv6, ...).";
     CNT_DROP_BAD_IP_HDR = 0x20C, Ro, "Dropped: IPv4 version, IHL or total length invalid, or a fragment.";

@@ -11,7 +11,10 @@ mod common;
 use buflet_driver::nas::ExtentFile;
 use buflet_driver::{Completion, CplKind};
 use buflet_platform::Agent;
-use buflet_spec::{anon_desc, blk_req, nb_desc, op, param, put, reg, req_hdr, sg_elem, status};
+use buflet_spec::{
+    anon_desc, blk_req, nb_desc, op, param, put, reg, region_desc, region_perm, req_hdr, sg_elem,
+    status,
+};
 use buflet_testbench::{frames, sha256_hex, Backend};
 use common::{calls, recorder, Outcomes, Rig, BLOCK};
 
@@ -383,7 +386,7 @@ fn hostile_posts(backend: Backend) {
         del,
         status::BAD_SOCK,
     ));
-    for opcode in [0u8, 8, 0x7f, 0xff] {
+    for opcode in [0u8, 10, 0x7f, 0xff] {
         cases.push(cmd(
             format!("unknown opcode {opcode}"),
             raw(opcode, 0),
@@ -404,17 +407,61 @@ fn hostile_posts_rtl() {
     hostile_posts(Backend::Rtl);
 }
 
-/// Scatter-gather elements (and a list) in memory nobody registered. With no protection table
-/// on the device yet, the block engine issues the access and host memory refuses it (a stray
-/// access, `DMA_ERROR`). Live once the device checks its own table before touching memory.
+fn region(opcode: u64, tag: u32, slot: u64, base: u64, len: u64, perm: u64) -> [u8; 64] {
+    let mut e = [0u8; 64];
+    put(&mut e, region_desc::OPCODE, opcode);
+    put(&mut e, region_desc::TAG, tag as u64);
+    put(&mut e, region_desc::FLAGS, perm);
+    put(&mut e, region_desc::SLOT, slot);
+    put(&mut e, region_desc::BASE, base);
+    put(&mut e, region_desc::LEN, len);
+    e
+}
+
+/// Program the device protection table by hand (the driver does not program it yet): the rings
+/// (read back from the ring registers) and the scratch memory, then set `CTRL.PROT_EN`.
+fn protect(rig: &mut Rig, s: &Scratch) {
+    let d = &mut rig.drv;
+    let rq = d.rd(reg::REQ_BASE_LO) as u64 | (d.rd(reg::REQ_BASE_HI) as u64) << 32;
+    let rq_len = d.rd(reg::REQ_SIZE) as u64 * 64;
+    let cq = d.rd(reg::CPL_BASE_LO) as u64 | (d.rd(reg::CPL_BASE_HI) as u64) << 32;
+    let cq_len = d.rd(reg::CPL_SIZE) as u64 * 32;
+    let (rd, wr) = (region_perm::READ, region_perm::WRITE);
+    let regions = [
+        (rq, rq_len, rd),
+        (cq, cq_len, wr),
+        (s.sg, SG_SLOTS * sg_elem::SIZE as u64, rd),
+        (s.data, 4 * BLOCK, rd | wr),
+        (s.hmd, 8, rd),
+    ];
+    for (i, (base, len, perm)) in regions.into_iter().enumerate() {
+        let tag = TAG0 + 0x200 + i as u32;
+        let e = region(op::REG_REGION, tag, i as u64, base, len, perm);
+        let c = complete(rig, &e, tag, "REG_REGION");
+        assert_eq!((c.kind(), c.status as u64), (CplKind::CmdDone, status::OK));
+    }
+    let ctrl = rig.drv.rd(reg::CTRL);
+    rig.drv.wr(reg::CTRL, ctrl | 2);
+}
+
+/// Scatter-gather elements (and a list) in memory nobody registered. The device checks its protection table before touching
+/// memory: each request fails with `PROT_FAULT`, 0 bytes, and there is no stray access.
+/// Afterwards (protection off again: the driver does not program the table yet) the device
+/// still works.
 fn unregistered_sources(backend: Backend) {
     let mut rig = Rig::new(backend, "hostile-unreg", 128 * BLOCK, 16, 4);
     let s = Scratch::new(&mut rig);
+    assert!(
+        rig.drv.rd(reg::NUM_REGIONS) >= 5,
+        "{}: no protection table",
+        rig.drv.backend()
+    );
     let loose = rig.drv.env.mem.alloc(BLOCK, BLOCK).unwrap();
     // Slot 0: a write from an unregistered page; slot 1: a read into it.
     s.elem(&mut rig, 0, loose, BLOCK, 0, 0);
     s.elem(&mut rig, 1, loose, BLOCK, 0, 0);
     let loose_list = rig.drv.env.mem.alloc(64, 64).unwrap();
+    protect(&mut rig, &s);
     let cases = [
         (
             "write from unregistered memory",
@@ -429,39 +476,103 @@ fn unregistered_sources(backend: Backend) {
             blk(op::BLK_WRITE, 0, loose_list, 1, BLOCK),
         ),
     ];
-    // Today: the write and the list fail with DMA_ERROR after the refused read (a stray
-    // access each); the read completes OK while its refused (posted) writes are lost.
     let mut wrong = Vec::new();
+    let mut check = |what: &str, c: &Completion, stray: u64, kind: CplKind| {
+        if c.kind() != kind || c.status as u64 != status::PROT_FAULT || c.bytes != 0 || stray != 0 {
+            wrong.push(format!(
+                "{what}: kind {:?} status {} bytes {} stray accesses {stray}",
+                c.kind(),
+                c.status,
+                c.bytes
+            ));
+        }
+    };
     for (i, (what, mut e)) in cases.into_iter().enumerate() {
         let tag = TAG0 + 0x100 + i as u32;
         put(&mut e, req_hdr::TAG, tag as u64);
         let stray0 = rig.drv.env.mem.stats().stray_accesses;
         let c = complete(&mut rig, &e, tag, what);
         let stray = rig.drv.env.mem.stats().stray_accesses - stray0;
-        assert_eq!(c.kind(), CplKind::BlkDone, "{what}");
-        if c.status as u64 == status::OK || c.bytes != 0 || stray != 0 {
-            wrong.push(format!(
-                "{what}: status {} bytes {} stray accesses {stray}",
-                c.status, c.bytes
-            ));
-        }
+        check(what, &c, stray, CplKind::BlkDone);
     }
     assert!(
         wrong.is_empty(),
         "{}: the device touched unregistered memory or did not fail: {wrong:#?}",
         rig.drv.backend()
     );
+    assert!(rig.drv.rd(reg::STATUS) & 4 == 0, "no ring fault");
+    let ctrl = rig.drv.rd(reg::CTRL);
+    rig.drv.wr(reg::CTRL, ctrl & !2);
     still_works(rig, 0x4057_0003);
 }
 
+/// An anonymous buffer in unregistered memory: the frame for no socket is dropped (under
+/// NO_SOCKET) and the buffer comes back `ANON_RX PROT_FAULT`, 0 bytes, no stray access; a buffer
+/// inside the table then receives the next frame with protection still on.
+fn unregistered_anon(backend: Backend) {
+    let mut rig = Rig::new(backend, "hostile-unreg-anon", 128 * BLOCK, 16, 4);
+    let s = Scratch::new(&mut rig);
+    assert!(rig.drv.rd(reg::NUM_REGIONS) >= 5, "no protection table");
+    let loose = rig.drv.env.mem.alloc(BLOCK, BLOCK).unwrap();
+    protect(&mut rig, &s);
+    let mut f = Vec::new();
+    etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 9], [2, 0, 0, 0, 0, 2])
+        .ipv4([10, 1, 0, 9], [10, 1, 0, 2], 64)
+        .udp(5000, 5001)
+        .write(&mut f, &[0x5a; 200])
+        .unwrap();
+    for (i, (addr, st)) in [(loose, status::PROT_FAULT), (s.data, status::OK)]
+        .into_iter()
+        .enumerate()
+    {
+        let tag = TAG0 + 0x110 + i as u32;
+        let stray0 = rig.drv.env.mem.stats().stray_accesses;
+        rig.drv.submit(&anon_post(tag, 0, BLOCK, addr)).unwrap();
+        rig.drv.run(2_000);
+        rig.drv.rx_push(f.clone());
+        let c = wait_tag(&mut rig, tag, "anonymous buffer");
+        assert_eq!(rig.drv.env.mem.stats().stray_accesses - stray0, 0);
+        let bytes = if st == status::OK { f.len() as u32 } else { 0 };
+        assert_eq!(
+            (c.kind(), c.status as u64, c.bytes),
+            (CplKind::AnonRx, st, bytes)
+        );
+    }
+    assert_eq!(rig.drv.drop_count(buflet_spec::drop::NO_SOCKET), 1);
+    assert_eq!(rig.drv.rd(reg::STATUS) & 4, 0, "no ring fault");
+}
+
+/// Wait for the completion tagged `tag` (no other may come).
+fn wait_tag(rig: &mut Rig, tag: u32, what: &str) -> Completion {
+    for _ in 0..500 {
+        let cs = rig.drv.wait(20_000).unwrap();
+        assert!(cs.len() <= 1, "{what}: unexpected completions {cs:?}");
+        if let Some(c) = cs.into_iter().next() {
+            assert_eq!(c.tag, tag, "{what}: {c:?}");
+            return c;
+        }
+    }
+    panic!("{what}: no completion");
+}
+
 #[test]
-#[ignore = "needs the device protection table (seed 004, next step)"]
 fn unregistered_sources_model() {
     unregistered_sources(Backend::Model);
 }
 
 #[test]
-#[ignore = "needs the device protection table (seed 004, next step)"]
+#[ignore = "needs the RTL protection table (task P-rtl: NUM_REGIONS reads 0 until it lands)"]
 fn unregistered_sources_rtl() {
     unregistered_sources(Backend::Rtl);
+}
+
+#[test]
+fn unregistered_anon_model() {
+    unregistered_anon(Backend::Model);
+}
+
+#[test]
+#[ignore = "needs the RTL protection table (task P-rtl: NUM_REGIONS reads 0 until it lands)"]
+fn unregistered_anon_rtl() {
+    unregistered_anon(Backend::Rtl);
 }
