@@ -2,8 +2,10 @@
 //
 //   req_fetch -> (opcode BLK_WRITE/BLK_READ ? blk_dma : REG/DEREG_REGION ? prot_table : toe_engine)
 //   completions: toe_engine, blk_dma, prot_table -> stream_arb -> cpl_writer
-//   protection (docs/protection.md): prot_table lookup port 0 = blk_dma; faults -> reg_block
-//   (port 0 blk_dma; ports 1..3, toe_engine and dma_guard, not wired yet); STATUS.FAULT stops
+//   protection (docs/protection.md): prot_table lookup ports 0 = blk_dma,
+//   1 = toe_engine, 2/3 = dma_guard read/write (between the DMA arbiters and the host ports);
+//   faults -> reg_block (port 0 blk_dma, 1 toe_engine, 2/3 dma_guard; a refused ring fetch or
+//   completion write is fatal); STATUS.FAULT stops
 //   request fetch
 //   DMA reads : req_fetch (0), toe_engine (1), blk_dma (2) -> dma_rd_arb
 //   DMA writes: toe_engine (0), cpl_writer (1)             -> dma_wr_arb
@@ -144,6 +146,13 @@ module buflet_nic #(
         .irq(irq)
     );
 
+    // protection lookup ports (prot_table): 0 blk_dma, 1 toe_engine, 2 dma_guard read,
+    // 3 dma_guard write
+    localparam NLK = 4;
+    wire [NLK*64-1:0] lk_addr;
+    wire [NLK*32-1:0] lk_len;
+    wire [NLK-1:0]    lk_write, lk_allowed;
+
     // ------------------------------------------------------------------ DMA read arbiter
     localparam NRD = 3;   // 0 req_fetch, 1 toe_engine, 2 blk_dma
     wire [NRD-1:0]    rd_req_valid, rd_req_ready;
@@ -153,6 +162,14 @@ module buflet_nic #(
     wire [KW-1:0]     rd_tkeep;
     wire [NRD-1:0]    rd_tvalid, rd_tready;
     wire              rd_tlast, rd_tuser;
+    // arbiter <-> dma_guard
+    wire                  g_rd_req_valid, g_rd_req_ready, g_rd_tvalid, g_rd_tready, g_rd_tlast, g_rd_tuser;
+    wire [63:0]           g_rd_req_addr;
+    wire [15:0]           g_rd_req_len;
+    wire [7:0]            g_rd_req_id;
+    wire [DATA_WIDTH-1:0] g_rd_tdata;
+    wire [KW-1:0]         g_rd_tkeep;
+    wire                  g_rd_refused;
 
     dma_rd_arb #(.N(NRD), .DATA_WIDTH(DATA_WIDTH)) u_rd_arb (
         .clk(clk), .rst(rst),
@@ -160,12 +177,12 @@ module buflet_nic #(
         .s_req_addr(rd_req_addr), .s_req_len(rd_req_len),
         .m_axis_rsp_tdata(rd_tdata), .m_axis_rsp_tkeep(rd_tkeep), .m_axis_rsp_tvalid(rd_tvalid),
         .m_axis_rsp_tready(rd_tready), .m_axis_rsp_tlast(rd_tlast), .m_axis_rsp_tuser(rd_tuser),
-        .m_dma_rd_req_valid(m_dma_rd_req_valid), .m_dma_rd_req_ready(m_dma_rd_req_ready),
-        .m_dma_rd_req_addr(m_dma_rd_req_addr), .m_dma_rd_req_len(m_dma_rd_req_len),
-        .m_dma_rd_req_id(m_dma_rd_req_id),
-        .s_axis_dma_rd_tdata(s_axis_dma_rd_tdata), .s_axis_dma_rd_tkeep(s_axis_dma_rd_tkeep),
-        .s_axis_dma_rd_tvalid(s_axis_dma_rd_tvalid), .s_axis_dma_rd_tready(s_axis_dma_rd_tready),
-        .s_axis_dma_rd_tlast(s_axis_dma_rd_tlast), .s_axis_dma_rd_tuser(s_axis_dma_rd_tuser)
+        .m_dma_rd_req_valid(g_rd_req_valid), .m_dma_rd_req_ready(g_rd_req_ready),
+        .m_dma_rd_req_addr(g_rd_req_addr), .m_dma_rd_req_len(g_rd_req_len),
+        .m_dma_rd_req_id(g_rd_req_id),
+        .s_axis_dma_rd_tdata(g_rd_tdata), .s_axis_dma_rd_tkeep(g_rd_tkeep),
+        .s_axis_dma_rd_tvalid(g_rd_tvalid), .s_axis_dma_rd_tready(g_rd_tready),
+        .s_axis_dma_rd_tlast(g_rd_tlast), .s_axis_dma_rd_tuser(g_rd_tuser)
     );
 
     // ------------------------------------------------------------------ DMA write arbiter
@@ -176,6 +193,14 @@ module buflet_nic #(
     wire [NWR*DATA_WIDTH-1:0] wr_tdata;
     wire [NWR*KW-1:0]         wr_tkeep;
     wire [NWR-1:0]            wr_tvalid, wr_tready, wr_tlast;
+    // arbiter <-> dma_guard
+    wire                  g_wr_req_valid, g_wr_req_ready, g_wr_tvalid, g_wr_tready, g_wr_tlast;
+    wire [63:0]           g_wr_req_addr;
+    wire [15:0]           g_wr_req_len;
+    wire [7:0]            g_wr_req_id;
+    wire [DATA_WIDTH-1:0] g_wr_tdata;
+    wire [KW-1:0]         g_wr_tkeep;
+    wire                  g_wr_refused;
 
     dma_wr_arb #(.N(NWR), .DATA_WIDTH(DATA_WIDTH)) u_wr_arb (
         .clk(clk), .rst(rst),
@@ -183,13 +208,50 @@ module buflet_nic #(
         .s_req_addr(wr_req_addr), .s_req_len(wr_req_len),
         .s_axis_tdata(wr_tdata), .s_axis_tkeep(wr_tkeep), .s_axis_tvalid(wr_tvalid),
         .s_axis_tready(wr_tready), .s_axis_tlast(wr_tlast),
+        .m_dma_wr_req_valid(g_wr_req_valid), .m_dma_wr_req_ready(g_wr_req_ready),
+        .m_dma_wr_req_addr(g_wr_req_addr), .m_dma_wr_req_len(g_wr_req_len),
+        .m_dma_wr_req_id(g_wr_req_id),
+        .m_axis_dma_wr_tdata(g_wr_tdata), .m_axis_dma_wr_tkeep(g_wr_tkeep),
+        .m_axis_dma_wr_tvalid(g_wr_tvalid), .m_axis_dma_wr_tready(g_wr_tready),
+        .m_axis_dma_wr_tlast(g_wr_tlast)
+    );
+
+    // ------------------------------------------------------------------ DMA guard (protection backstop)
+    wire        grd_rd_fault, grd_wr_fault;
+    wire [63:0] grd_rd_fault_addr, grd_wr_fault_addr;
+    wire [7:0]  grd_rd_fault_id, grd_wr_fault_id;
+
+    dma_guard #(.DATA_WIDTH(DATA_WIDTH)) u_guard (
+        .clk(clk), .rst(rst),
+        .s_rd_req_valid(g_rd_req_valid), .s_rd_req_ready(g_rd_req_ready),
+        .s_rd_req_addr(g_rd_req_addr), .s_rd_req_len(g_rd_req_len), .s_rd_req_id(g_rd_req_id),
+        .m_axis_rd_tdata(g_rd_tdata), .m_axis_rd_tkeep(g_rd_tkeep), .m_axis_rd_tvalid(g_rd_tvalid),
+        .m_axis_rd_tready(g_rd_tready), .m_axis_rd_tlast(g_rd_tlast), .m_axis_rd_tuser(g_rd_tuser),
+        .rd_refused(g_rd_refused),
+        .m_dma_rd_req_valid(m_dma_rd_req_valid), .m_dma_rd_req_ready(m_dma_rd_req_ready),
+        .m_dma_rd_req_addr(m_dma_rd_req_addr), .m_dma_rd_req_len(m_dma_rd_req_len),
+        .m_dma_rd_req_id(m_dma_rd_req_id),
+        .s_axis_dma_rd_tdata(s_axis_dma_rd_tdata), .s_axis_dma_rd_tkeep(s_axis_dma_rd_tkeep),
+        .s_axis_dma_rd_tvalid(s_axis_dma_rd_tvalid), .s_axis_dma_rd_tready(s_axis_dma_rd_tready),
+        .s_axis_dma_rd_tlast(s_axis_dma_rd_tlast), .s_axis_dma_rd_tuser(s_axis_dma_rd_tuser),
+        .s_wr_req_valid(g_wr_req_valid), .s_wr_req_ready(g_wr_req_ready),
+        .s_wr_req_addr(g_wr_req_addr), .s_wr_req_len(g_wr_req_len), .s_wr_req_id(g_wr_req_id),
+        .s_axis_wr_tdata(g_wr_tdata), .s_axis_wr_tkeep(g_wr_tkeep), .s_axis_wr_tvalid(g_wr_tvalid),
+        .s_axis_wr_tready(g_wr_tready), .s_axis_wr_tlast(g_wr_tlast),
+        .wr_refused(g_wr_refused),
         .m_dma_wr_req_valid(m_dma_wr_req_valid), .m_dma_wr_req_ready(m_dma_wr_req_ready),
         .m_dma_wr_req_addr(m_dma_wr_req_addr), .m_dma_wr_req_len(m_dma_wr_req_len),
         .m_dma_wr_req_id(m_dma_wr_req_id),
         .m_axis_dma_wr_tdata(m_axis_dma_wr_tdata), .m_axis_dma_wr_tkeep(m_axis_dma_wr_tkeep),
         .m_axis_dma_wr_tvalid(m_axis_dma_wr_tvalid), .m_axis_dma_wr_tready(m_axis_dma_wr_tready),
-        .m_axis_dma_wr_tlast(m_axis_dma_wr_tlast)
+        .m_axis_dma_wr_tlast(m_axis_dma_wr_tlast),
+        .rd_lk_addr(lk_addr[191:128]), .rd_lk_len(lk_len[95:64]), .rd_lk_deny(!lk_allowed[2]),
+        .wr_lk_addr(lk_addr[255:192]), .wr_lk_len(lk_len[127:96]), .wr_lk_deny(!lk_allowed[3]),
+        .ev_rd_fault(grd_rd_fault), .ev_rd_fault_addr(grd_rd_fault_addr), .ev_rd_fault_id(grd_rd_fault_id),
+        .ev_wr_fault(grd_wr_fault), .ev_wr_fault_addr(grd_wr_fault_addr), .ev_wr_fault_id(grd_wr_fault_id)
     );
+    assign lk_write[2] = 1'b0;
+    assign lk_write[3] = 1'b1;
 
     // ------------------------------------------------------------------ completion arbiter
     localparam NCPL = 3;  // 0 toe_engine, 1 blk_dma, 2 prot_table
@@ -207,6 +269,7 @@ module buflet_nic #(
     cpl_writer #(.DATA_WIDTH(DATA_WIDTH)) u_cpl_writer (
         .clk(clk), .rst(rst),
         .cpl_base(cpl_base), .cpl_size(cpl_size), .cpl_head(cpl_head), .cpl_tail(cpl_tail),
+        .stop(ring_stop), .wr_refused(g_wr_refused),
         .s_cpl_valid(cpl_valid), .s_cpl_ready(cpl_ready), .s_cpl_data(cpl_data),
         .m_dma_wr_req_valid(wr_req_valid[1]), .m_dma_wr_req_ready(wr_req_ready[1]),
         .m_dma_wr_req_addr(wr_req_addr[127:64]), .m_dma_wr_req_len(wr_req_len[31:16]),
@@ -229,6 +292,7 @@ module buflet_nic #(
         .s_axis_dma_rd_tdata(rd_tdata), .s_axis_dma_rd_tkeep(rd_tkeep),
         .s_axis_dma_rd_tvalid(rd_tvalid[0]), .s_axis_dma_rd_tready(rd_tready[0]),
         .s_axis_dma_rd_tlast(rd_tlast), .s_axis_dma_rd_tuser(rd_tuser),
+        .rd_refused(g_rd_refused),
         .m_req_valid(req_valid), .m_req_ready(req_ready), .m_req_data(req_data)
     );
 
@@ -241,10 +305,6 @@ module buflet_nic #(
     assign req_ready = is_blk ? blk_cmd_ready : is_region ? prot_req_ready : toe_req_ready;
 
     // ------------------------------------------------------------------ protection table
-    localparam NLK = 1;   // lookup ports: 0 blk_dma
-    wire [NLK*64-1:0] lk_addr;
-    wire [NLK*32-1:0] lk_len;
-    wire [NLK-1:0]    lk_write, lk_allowed;
 
     prot_table #(.NUM_REGIONS(NUM_REGIONS), .NPORTS(NLK)) u_prot (
         .clk(clk), .rst(rst), .prot_en(ctrl_prot_en),
@@ -254,13 +314,19 @@ module buflet_nic #(
         .lk_addr(lk_addr), .lk_len(lk_len), .lk_write(lk_write), .lk_allowed(lk_allowed)
     );
 
-    wire        blk_fault, blk_fault_write;
-    wire [63:0] blk_fault_addr;
-    // requester ids in PROT_FAULT_INFO bits 15:8: the arbiter port (blk_dma: read 2, write 2)
-    assign fault_valid = {3'b000, blk_fault};
-    assign fault_fatal = 4'b0000;
-    assign fault_addr  = {192'd0, blk_fault_addr};
-    assign fault_info  = {48'd0, 8'd2, 7'd0, blk_fault_write};
+    wire        blk_fault, blk_fault_write, toe_fault, toe_fault_write;
+    wire [63:0] blk_fault_addr, toe_fault_addr;
+    // requester ids in PROT_FAULT_INFO bits 15:8: the arbiter port (blk_dma: read 2, write 2;
+    // toe_engine: read 1, write 0)
+    wire [7:0] toe_rid = toe_fault_write ? 8'd0 : 8'd1;
+    // dma_guard: the arbiter client index; a ring access (request fetch read 0, completion
+    // write 1) is fatal
+    assign fault_valid = {grd_wr_fault, grd_rd_fault, toe_fault, blk_fault};
+    assign fault_fatal = {grd_wr_fault && (grd_wr_fault_id == 8'd1),
+                          grd_rd_fault && (grd_rd_fault_id == 8'd0), 2'b00};
+    assign fault_addr  = {grd_wr_fault_addr, grd_rd_fault_addr, toe_fault_addr, blk_fault_addr};
+    assign fault_info  = {grd_wr_fault_id, 8'd1, grd_rd_fault_id, 8'd0,
+                          toe_rid, 7'd0, toe_fault_write, 8'd2, 7'd0, blk_fault_write};
 
     // ------------------------------------------------------------------ block engine
     blk_dma #(.DATA_WIDTH(DATA_WIDTH)) u_blk_dma (
@@ -401,6 +467,9 @@ module buflet_nic #(
         .nic_mac(nic_mac), .nic_ip(nic_ip), .tick_req(tick_req),
         .ev_anon_rx(ev_anon_rx), .ev_arp_reply(ev_arp_reply), .ev_timeout(ev_timeout),
         .ev_tick(ev_tick),
+        .prot_addr(lk_addr[127:64]), .prot_len(lk_len[63:32]), .prot_write(lk_write[1]),
+        .prot_deny(!lk_allowed[1]),
+        .ev_fault(toe_fault), .ev_fault_addr(toe_fault_addr), .ev_fault_write(toe_fault_write),
         .m_tx_valid(tx_cmd_valid), .m_tx_ready(tx_cmd_ready), .m_tx_data(tx_cmd_data)
     );
 

@@ -70,14 +70,13 @@ impl Prot {
     /// Whether some valid slot with `perm` covers `addr .. addr + len` entirely (the check
     /// without `CTRL.PROT_EN`; see [`ModelDevice::allowed`]).
     pub fn covers(&self, addr: u64, len: u64, perm: u8) -> bool {
-        let Some(end) = addr.checked_add(len) else {
-            return false;
-        };
+        // u128: an access may end exactly at 2^64 when a region does.
+        let end = addr as u128 + len as u128;
         self.slots.iter().any(|s| {
             s.valid
                 && s.perm & perm == perm
                 && s.base <= addr
-                && (end as u128) <= s.base as u128 + s.len as u128
+                && end <= s.base as u128 + s.len as u128
         })
     }
 
@@ -157,5 +156,48 @@ impl ModelDevice {
     /// same address as CNT_BLK_READS).
     pub fn prot_faults(&self) -> u32 {
         self.prot.faults
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use buflet_spec::put;
+
+    fn reg(slot: u64, base: u64, len: u64, flags: u64) -> [u8; REQ_BYTES] {
+        let mut e = [0u8; REQ_BYTES];
+        put(&mut e, region_desc::OPCODE, op::REG_REGION);
+        put(&mut e, region_desc::SLOT, slot);
+        put(&mut e, region_desc::BASE, base);
+        put(&mut e, region_desc::LEN, len);
+        put(&mut e, region_desc::FLAGS, flags);
+        e
+    }
+
+    #[test]
+    fn access_ending_at_top_of_address_space() {
+        let mut p = Prot::default();
+        let base = u64::MAX - 4095; // region [2^64 - 4096, 2^64)
+        assert_eq!(
+            p.request(&reg(3, base, 4096, region_perm::READ)),
+            status::OK
+        );
+        assert!(p.covers(base, 4096, region_perm::READ as u8));
+        assert!(p.covers(u64::MAX, 1, region_perm::READ as u8));
+        assert!(p.covers(u64::MAX - 7, 8, region_perm::READ as u8));
+        assert!(!p.covers(u64::MAX, 2, region_perm::READ as u8), "past 2^64");
+        assert!(
+            !p.covers(base - 1, 2, region_perm::READ as u8),
+            "below the base"
+        );
+        assert!(
+            !p.covers(base, 4096, region_perm::WRITE as u8),
+            "permission"
+        );
+        assert_eq!(
+            p.request(&reg(4, base, 4097, region_perm::READ)),
+            status::BAD_REGION,
+            "wraps"
+        );
     }
 }

@@ -9,20 +9,18 @@
 mod common;
 
 use buflet_driver::nas::ExtentFile;
+use buflet_driver::regcache::Perms;
 use buflet_driver::{Completion, CplKind};
 use buflet_platform::Agent;
-use buflet_spec::{
-    anon_desc, blk_req, nb_desc, op, param, put, reg, region_desc, region_perm, req_hdr, sg_elem,
-    status,
-};
+use buflet_spec::{anon_desc, blk_req, nb_desc, op, param, put, reg, req_hdr, sg_elem, status};
 use buflet_testbench::{frames, sha256_hex, Backend};
 use common::{calls, recorder, Outcomes, Rig, BLOCK};
 
 /// Tags of the hostile requests: far from the driver's own (which count up from 1).
 const TAG0: u32 = 0xbad0_0000;
 
-/// Host memory the hostile requests point at, registered by the test itself (not through the
-/// driver's cache), so every list and page is legal memory and only the descriptors are wrong.
+/// Host memory the hostile requests point at, registered by the test through the driver's
+/// registration cache, so every list and page is legal memory and only the descriptors are wrong.
 struct Scratch {
     /// Scatter-gather elements, one per 32-byte slot.
     sg: u64,
@@ -43,9 +41,13 @@ impl Scratch {
         mem.write(Agent::Cpu, hmd, &data.to_le_bytes()).unwrap();
         mem.write(Agent::Cpu, data, &frames::payload(3, 4 * BLOCK as usize))
             .unwrap();
-        mem.register(sg, SG_SLOTS * sg_elem::SIZE as u64);
-        mem.register(data, 4 * BLOCK);
-        mem.register(hmd, 8);
+        // Registered through the driver's cache (acquired for good), so that the driver also
+        // puts them in the device protection table.
+        let d = &mut rig.drv;
+        d.reg_acquire(sg, SG_SLOTS * sg_elem::SIZE as u64, Perms::READ)
+            .unwrap();
+        d.reg_acquire(data, 4 * BLOCK, Perms::RW).unwrap();
+        d.reg_acquire(hmd, 8, Perms::READ).unwrap();
         Scratch { sg, data, hmd }
     }
 
@@ -407,61 +409,30 @@ fn hostile_posts_rtl() {
     hostile_posts(Backend::Rtl);
 }
 
-fn region(opcode: u64, tag: u32, slot: u64, base: u64, len: u64, perm: u64) -> [u8; 64] {
-    let mut e = [0u8; 64];
-    put(&mut e, region_desc::OPCODE, opcode);
-    put(&mut e, region_desc::TAG, tag as u64);
-    put(&mut e, region_desc::FLAGS, perm);
-    put(&mut e, region_desc::SLOT, slot);
-    put(&mut e, region_desc::BASE, base);
-    put(&mut e, region_desc::LEN, len);
-    e
-}
-
-/// Program the device protection table by hand (the driver does not program it yet): the rings
-/// (read back from the ring registers) and the scratch memory, then set `CTRL.PROT_EN`.
-fn protect(rig: &mut Rig, s: &Scratch) {
-    let d = &mut rig.drv;
-    let rq = d.rd(reg::REQ_BASE_LO) as u64 | (d.rd(reg::REQ_BASE_HI) as u64) << 32;
-    let rq_len = d.rd(reg::REQ_SIZE) as u64 * 64;
-    let cq = d.rd(reg::CPL_BASE_LO) as u64 | (d.rd(reg::CPL_BASE_HI) as u64) << 32;
-    let cq_len = d.rd(reg::CPL_SIZE) as u64 * 32;
-    let (rd, wr) = (region_perm::READ, region_perm::WRITE);
-    let regions = [
-        (rq, rq_len, rd),
-        (cq, cq_len, wr),
-        (s.sg, SG_SLOTS * sg_elem::SIZE as u64, rd),
-        (s.data, 4 * BLOCK, rd | wr),
-        (s.hmd, 8, rd),
-    ];
-    for (i, (base, len, perm)) in regions.into_iter().enumerate() {
-        let tag = TAG0 + 0x200 + i as u32;
-        let e = region(op::REG_REGION, tag, i as u64, base, len, perm);
-        let c = complete(rig, &e, tag, "REG_REGION");
-        assert_eq!((c.kind(), c.status as u64), (CplKind::CmdDone, status::OK));
-    }
-    let ctrl = rig.drv.rd(reg::CTRL);
-    rig.drv.wr(reg::CTRL, ctrl | 2);
+/// The driver programs the device protection table from its registration cache (rings,
+/// scratch memory, the rig's buffers) and has set `CTRL.PROT_EN`.
+fn protected(rig: &mut Rig) {
+    assert!(
+        rig.drv.protected() && rig.drv.rd(reg::CTRL) & 2 != 0,
+        "{}: the driver does not program a protection table (NUM_REGIONS {})",
+        rig.drv.backend(),
+        rig.drv.info.num_regions
+    );
 }
 
 /// Scatter-gather elements (and a list) in memory nobody registered. The device checks its protection table before touching
 /// memory: each request fails with `PROT_FAULT`, 0 bytes, and there is no stray access.
-/// Afterwards (protection off again: the driver does not program the table yet) the device
-/// still works.
+/// Afterwards the device still works through the driver path, protection still on (the driver
+/// keeps the table in line with its registration cache).
 fn unregistered_sources(backend: Backend) {
     let mut rig = Rig::new(backend, "hostile-unreg", 128 * BLOCK, 16, 4);
     let s = Scratch::new(&mut rig);
-    assert!(
-        rig.drv.rd(reg::NUM_REGIONS) >= 5,
-        "{}: no protection table",
-        rig.drv.backend()
-    );
     let loose = rig.drv.env.mem.alloc(BLOCK, BLOCK).unwrap();
     // Slot 0: a write from an unregistered page; slot 1: a read into it.
     s.elem(&mut rig, 0, loose, BLOCK, 0, 0);
     s.elem(&mut rig, 1, loose, BLOCK, 0, 0);
     let loose_list = rig.drv.env.mem.alloc(64, 64).unwrap();
-    protect(&mut rig, &s);
+    protected(&mut rig);
     let cases = [
         (
             "write from unregistered memory",
@@ -501,8 +472,7 @@ fn unregistered_sources(backend: Backend) {
         rig.drv.backend()
     );
     assert!(rig.drv.rd(reg::STATUS) & 4 == 0, "no ring fault");
-    let ctrl = rig.drv.rd(reg::CTRL);
-    rig.drv.wr(reg::CTRL, ctrl & !2);
+    assert_eq!(rig.drv.rd(reg::CNT_PROT_FAULTS), 3, "one fault per request");
     still_works(rig, 0x4057_0003);
 }
 
@@ -512,9 +482,8 @@ fn unregistered_sources(backend: Backend) {
 fn unregistered_anon(backend: Backend) {
     let mut rig = Rig::new(backend, "hostile-unreg-anon", 128 * BLOCK, 16, 4);
     let s = Scratch::new(&mut rig);
-    assert!(rig.drv.rd(reg::NUM_REGIONS) >= 5, "no protection table");
     let loose = rig.drv.env.mem.alloc(BLOCK, BLOCK).unwrap();
-    protect(&mut rig, &s);
+    protected(&mut rig);
     let mut f = Vec::new();
     etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 9], [2, 0, 0, 0, 0, 2])
         .ipv4([10, 1, 0, 9], [10, 1, 0, 2], 64)
@@ -528,6 +497,14 @@ fn unregistered_anon(backend: Backend) {
         let tag = TAG0 + 0x110 + i as u32;
         let stray0 = rig.drv.env.mem.stats().stray_accesses;
         rig.drv.submit(&anon_post(tag, 0, BLOCK, addr)).unwrap();
+        // The post (after the rig's own requests and the driver's region requests) is fetched
+        // before the frame arrives.
+        for _ in 0..1000 {
+            if rig.drv.rd(reg::REQ_HEAD) == rig.drv.rd(reg::REQ_TAIL) {
+                break;
+            }
+            rig.drv.run(1_000);
+        }
         rig.drv.run(2_000);
         rig.drv.rx_push(f.clone());
         let c = wait_tag(&mut rig, tag, "anonymous buffer");
@@ -561,7 +538,6 @@ fn unregistered_sources_model() {
 }
 
 #[test]
-#[ignore = "needs the RTL protection table (task P-rtl: NUM_REGIONS reads 0 until it lands)"]
 fn unregistered_sources_rtl() {
     unregistered_sources(Backend::Rtl);
 }
@@ -572,7 +548,6 @@ fn unregistered_anon_model() {
 }
 
 #[test]
-#[ignore = "needs the RTL protection table (task P-rtl: NUM_REGIONS reads 0 until it lands)"]
 fn unregistered_anon_rtl() {
     unregistered_anon(Backend::Rtl);
 }

@@ -631,3 +631,687 @@ fn blk_dma_refuses_write_source_and_read_destination() {
         blk_dma_refusal(model, true, false);
     }
 }
+
+/// A tiny host for the `buflet_nic` top: a byte memory, register accesses, DMA reads answered
+/// one word per cycle, DMA writes applied to the memory. Counts the host accesses.
+struct NicHost {
+    m: Model,
+    clk: Port,
+    kw: usize,
+    mem: Vec<u8>,
+    /// (words left of the response being served)
+    rsp: std::collections::VecDeque<Vec<u8>>,
+    wr: Option<(u64, u64, usize)>,
+    host_reads: Vec<u64>,
+    host_writes: Vec<u64>,
+}
+
+impl NicHost {
+    fn new(model: &str) -> NicHost {
+        let mut m = Model::new(model).expect("model built (sim/models.txt)");
+        let clk = m.input("clk").unwrap();
+        let kw = m.port("s_axis_dma_rd_tkeep").unwrap().width() as usize;
+        let rst = m.input("rst").unwrap();
+        m.set(rst, 1);
+        m.tick(clk);
+        m.tick(clk);
+        m.set(rst, 0);
+        for (n, v) in [
+            ("m_dma_rd_req_ready", 1),
+            ("m_dma_wr_req_ready", 1),
+            ("m_axis_dma_wr_tready", 1),
+            ("m_axis_tx_tready", 1),
+        ] {
+            let p = m.input(n).unwrap();
+            m.set(p, v);
+        }
+        NicHost {
+            m,
+            clk,
+            kw,
+            mem: vec![0u8; 1 << 16],
+            rsp: Default::default(),
+            wr: None,
+            host_reads: Vec::new(),
+            host_writes: Vec::new(),
+        }
+    }
+
+    fn pin(&self, n: &str) -> Port {
+        self.m.port(n).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// One clock: serve the DMA ports, then tick.
+    fn cycle(&mut self) {
+        let kw = self.kw;
+        let word = self.rsp.front().cloned();
+        let (tv, tl) = (
+            self.pin("s_axis_dma_rd_tvalid"),
+            self.pin("s_axis_dma_rd_tlast"),
+        );
+        let (td, tk) = (
+            self.pin("s_axis_dma_rd_tdata"),
+            self.pin("s_axis_dma_rd_tkeep"),
+        );
+        self.m.set(tv, word.is_some() as u64);
+        if let Some(w) = &word {
+            self.m.set_bytes(td, w);
+            self.m.set_bytes(tk, &vec![0xFF; kw.div_ceil(8)]);
+            self.m.set(tl, (self.rsp.len() == 1) as u64);
+        }
+        self.m.eval();
+        if word.is_some() && self.m.get(self.pin("s_axis_dma_rd_tready")) == 1 {
+            self.rsp.pop_front();
+        }
+        if self.m.get(self.pin("m_dma_rd_req_valid")) == 1 {
+            let a = self.m.get(self.pin("m_dma_rd_req_addr"));
+            let l = self.m.get(self.pin("m_dma_rd_req_len")) as usize;
+            self.host_reads.push(a);
+            for c in self.mem[a as usize..a as usize + l].chunks(kw) {
+                let mut w = c.to_vec();
+                w.resize(kw, 0);
+                self.rsp.push_back(w);
+            }
+        }
+        if self.m.get(self.pin("m_dma_wr_req_valid")) == 1 {
+            assert!(self.wr.is_none(), "one write at a time");
+            let a = self.m.get(self.pin("m_dma_wr_req_addr"));
+            let l = self.m.get(self.pin("m_dma_wr_req_len"));
+            self.host_writes.push(a);
+            self.wr = Some((a, l, 0));
+        }
+        if self.m.get(self.pin("m_axis_dma_wr_tvalid")) == 1 {
+            let (a, l, off) = self.wr.expect("write data after its request");
+            let mut b = vec![0u8; kw];
+            self.m.get_bytes(self.pin("m_axis_dma_wr_tdata"), &mut b);
+            let n = (l as usize - off).min(kw);
+            self.mem[a as usize + off..][..n].copy_from_slice(&b[..n]);
+            self.wr = if off + n == l as usize {
+                None
+            } else {
+                Some((a, l, off + n))
+            };
+        }
+        self.m.tick(self.clk);
+    }
+
+    fn run(&mut self, n: usize) {
+        for _ in 0..n {
+            self.cycle();
+        }
+    }
+
+    fn reg_access(&mut self, write: bool, a: u32, v: u32) -> u32 {
+        let (valid, w, ad, wd) = (
+            self.pin("s_reg_valid"),
+            self.pin("s_reg_write"),
+            self.pin("s_reg_addr"),
+            self.pin("s_reg_wdata"),
+        );
+        self.m.set(valid, 1);
+        self.m.set(w, write as u64);
+        self.m.set(ad, a as u64);
+        self.m.set(wd, v as u64);
+        self.cycle();
+        self.m.set(valid, 0);
+        self.m.eval();
+        let r = if write {
+            0
+        } else {
+            assert_eq!(self.m.get(self.pin("m_reg_rvalid")), 1);
+            self.m.get(self.pin("m_reg_rdata")) as u32
+        };
+        self.cycle();
+        r
+    }
+
+    /// Send one frame on the MAC rx port, one word per cycle.
+    fn send_frame(&mut self, f: &[u8]) {
+        let kw = self.kw;
+        let (td, tk, tv, tl, tr) = (
+            self.pin("s_axis_rx_tdata"),
+            self.pin("s_axis_rx_tkeep"),
+            self.pin("s_axis_rx_tvalid"),
+            self.pin("s_axis_rx_tlast"),
+            self.pin("s_axis_rx_tready"),
+        );
+        let words: Vec<&[u8]> = f.chunks(kw).collect();
+        let mut i = 0;
+        let mut guard = 0;
+        while i < words.len() {
+            let mut w = words[i].to_vec();
+            let n = w.len();
+            w.resize(kw, 0);
+            let keep: u128 = if n == 128 {
+                u128::MAX
+            } else {
+                (1u128 << n) - 1
+            };
+            self.m.set_bytes(td, &w);
+            self.m.set_bytes(tk, &keep.to_le_bytes()[..kw.div_ceil(8)]);
+            self.m.set(tv, 1);
+            self.m.set(tl, (i + 1 == words.len()) as u64);
+            self.m.eval();
+            if self.m.get(tr) == 1 {
+                i += 1;
+            }
+            self.cycle();
+            guard += 1;
+            assert!(guard < 10_000, "rx port stuck");
+        }
+        self.m.set(tv, 0);
+        self.m.set(tl, 0);
+    }
+
+    fn wr(&mut self, a: u32, v: u32) {
+        self.reg_access(true, a, v);
+    }
+
+    fn rd(&mut self, a: u32) -> u32 {
+        self.reg_access(false, a, 0)
+    }
+}
+
+/// The ring accesses are checked only by dma_guard, and a refusal is fatal: a refused request
+/// fetch reads nothing and leaves REQ_HEAD; a refused completion write writes nothing, leaves
+/// CPL_TAIL and keeps the completion, which is posted once CTRL.ENABLE has been cleared and set
+/// again (docs/protection.md).
+fn nic_ring_faults(model: &str) {
+    use buflet_spec::reg;
+    let mut h = NicHost::new(model);
+    let (req, cq) = (0x1000u64, 0x2000u64);
+    let mut e = [[0u8; 64]; 3];
+    put(&mut e[0], region_desc::OPCODE, op::NOP);
+    put(&mut e[0], region_desc::TAG, 7);
+    put(&mut e[1], region_desc::OPCODE, op::REG_REGION);
+    put(&mut e[1], region_desc::TAG, 8);
+    put(&mut e[1], region_desc::SLOT, 0);
+    put(&mut e[1], region_desc::BASE, req);
+    put(&mut e[1], region_desc::LEN, 0x100);
+    put(&mut e[1], region_desc::FLAGS, region_perm::READ);
+    put(&mut e[2], region_desc::OPCODE, op::NOP);
+    put(&mut e[2], region_desc::TAG, 9);
+    for (i, x) in e.iter().enumerate() {
+        h.mem[req as usize + 64 * i..][..64].copy_from_slice(x);
+    }
+    h.wr(reg::REQ_BASE_LO, req as u32);
+    h.wr(reg::REQ_SIZE, 4);
+    h.wr(reg::CPL_BASE_LO, cq as u32);
+    h.wr(reg::CPL_SIZE, 4);
+    h.wr(reg::IRQ_MASK, 2);
+    // protection on, no region: the first ring fetch is refused
+    h.wr(reg::CTRL, 3);
+    h.wr(reg::REQ_TAIL, 1);
+    h.run(200);
+    assert!(h.host_reads.is_empty(), "refused fetch reached the host");
+    assert!(h.host_writes.is_empty());
+    assert_eq!(h.rd(reg::STATUS), 7, "READY | ENABLED | FAULT");
+    assert_eq!(h.rd(reg::CNT_PROT_FAULTS), 1);
+    assert_eq!(h.rd(reg::PROT_FAULT_ADDR_LO), req as u32);
+    assert_eq!(h.rd(reg::PROT_FAULT_ADDR_HI), 0);
+    assert_eq!(
+        h.rd(reg::PROT_FAULT_INFO),
+        0x0000,
+        "read, requester 0 (request fetch)"
+    );
+    assert_eq!(h.rd(reg::REQ_HEAD), 0);
+    assert_eq!(h.rd(reg::IRQ_STATUS) & 2, 2);
+    h.m.eval();
+    assert_eq!(h.m.get(h.pin("irq")), 1);
+    // ENABLE cleared then set (protection off): the entry is fetched and completed
+    h.wr(reg::CTRL, 0);
+    assert_eq!(h.rd(reg::STATUS) & 4, 0, "FAULT cleared by CTRL.ENABLE 0");
+    h.wr(reg::CTRL, 1);
+    h.wr(reg::REQ_TAIL, 2);
+    h.run(400);
+    assert_eq!(h.rd(reg::REQ_HEAD), 2);
+    assert_eq!(h.rd(reg::CPL_TAIL), 2);
+    let c0 = h.mem[cq as usize..][..32].to_vec();
+    assert_eq!(
+        (
+            get(&c0, cpl::KIND),
+            get(&c0, cpl::STATUS),
+            get(&c0, cpl::TAG)
+        ),
+        (cpl_kind::CMD_DONE, status::OK, 7)
+    );
+    let c1 = h.mem[cq as usize + 32..][..32].to_vec();
+    assert_eq!(
+        (
+            get(&c1, cpl::STATUS),
+            get(&c1, cpl::TAG),
+            get(&c1, cpl::OPCODE)
+        ),
+        (status::OK, 8, op::REG_REGION)
+    );
+    // protection on with only the request ring registered (READ): the fetch is allowed, the
+    // completion write is refused
+    let (nr, nw) = (h.host_reads.len(), h.host_writes.len());
+    h.wr(reg::CTRL, 3);
+    h.wr(reg::REQ_TAIL, 3);
+    h.run(400);
+    assert_eq!(h.host_reads.len(), nr + 1, "the fetch is inside the region");
+    assert_eq!(
+        h.host_writes.len(),
+        nw,
+        "refused completion write reached the host"
+    );
+    assert_eq!(h.rd(reg::REQ_HEAD), 3);
+    assert_eq!(
+        h.rd(reg::CPL_TAIL),
+        2,
+        "the refused completion is not posted"
+    );
+    assert_eq!(h.rd(reg::STATUS), 7);
+    assert_eq!(h.rd(reg::CNT_PROT_FAULTS), 2);
+    assert_eq!(h.rd(reg::PROT_FAULT_ADDR_LO), (cq + 64) as u32);
+    assert_eq!(
+        h.rd(reg::PROT_FAULT_INFO),
+        0x0101,
+        "write, requester 1 (completion writer)"
+    );
+    assert!(h.mem[cq as usize + 64..][..32].iter().all(|&b| b == 0));
+    // cleared and re-enabled without protection: the kept completion is posted
+    h.wr(reg::CTRL, 0);
+    h.wr(reg::CTRL, 1);
+    h.run(200);
+    assert_eq!(h.rd(reg::CPL_TAIL), 3);
+    let c2 = h.mem[cq as usize + 64..][..32].to_vec();
+    assert_eq!(
+        (
+            get(&c2, cpl::KIND),
+            get(&c2, cpl::STATUS),
+            get(&c2, cpl::TAG)
+        ),
+        (cpl_kind::CMD_DONE, status::OK, 9)
+    );
+    assert_eq!(h.rd(reg::CNT_PROT_FAULTS), 2);
+}
+
+#[test]
+fn nic_ring_faults_w64() {
+    nic_ring_faults("buflet_nic_w64");
+}
+
+#[test]
+fn nic_ring_faults_w512() {
+    nic_ring_faults("buflet_nic_w512");
+}
+
+/// An anonymous buffer outside the registered regions is refused before any write: ANON_RX
+/// {PROT_FAULT, BYTES 0}, the frame dropped under its own reason (NO_SOCKET), a fault recorded
+/// (write, requester 0, toe_engine), not fatal; the next buffer (registered) gets the next frame.
+fn nic_anon_refused(model: &str) {
+    use buflet_spec::{anon_desc, reg};
+    use etherparse::PacketBuilder;
+    let mut h = NicHost::new(model);
+    let (req, cq, bad, good) = (0x1000u64, 0x2000u64, 0x8000u64, 0x9000u64);
+    let mut e = [[0u8; 64]; 5];
+    for (i, (base, len, perm)) in [
+        (req, 0x200u64, region_perm::READ),
+        (cq, 0x100, region_perm::WRITE),
+        (good, 2048, region_perm::WRITE),
+    ]
+    .iter()
+    .enumerate()
+    {
+        put(&mut e[i], region_desc::OPCODE, op::REG_REGION);
+        put(&mut e[i], region_desc::TAG, 10 + i as u64);
+        put(&mut e[i], region_desc::SLOT, i as u64);
+        put(&mut e[i], region_desc::BASE, *base);
+        put(&mut e[i], region_desc::LEN, *len);
+        put(&mut e[i], region_desc::FLAGS, *perm);
+    }
+    for (k, addr) in [bad, good].iter().enumerate() {
+        let x = &mut e[3 + k];
+        put(x, anon_desc::OPCODE, op::ANON_POST);
+        put(x, anon_desc::TAG, 100 + k as u64);
+        put(x, anon_desc::REF_NUM, k as u64);
+        put(x, anon_desc::LEN, 2048);
+        put(x, anon_desc::ADDR, *addr);
+    }
+    for (i, x) in e.iter().enumerate() {
+        h.mem[req as usize + 64 * i..][..64].copy_from_slice(x);
+    }
+    h.wr(reg::REQ_BASE_LO, req as u32);
+    h.wr(reg::REQ_SIZE, 8);
+    h.wr(reg::CPL_BASE_LO, cq as u32);
+    h.wr(reg::CPL_SIZE, 8);
+    h.wr(reg::CTRL, 1);
+    h.wr(reg::REQ_TAIL, 5);
+    h.run(600);
+    assert_eq!(h.rd(reg::CPL_TAIL), 3, "three CMD_DONE");
+    h.wr(reg::CTRL, 3);
+    let frame = |n: u8| {
+        let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .udp(1000 + n as u16, 2000);
+        let mut v = Vec::new();
+        b.write(&mut v, &[n; 40]).unwrap();
+        v
+    };
+    let nw = h.host_writes.len();
+    h.send_frame(&frame(1));
+    h.run(600);
+    assert!(
+        h.host_writes[nw..].iter().all(|&a| a != bad),
+        "write into the refused buffer"
+    );
+    assert_eq!(h.rd(reg::CPL_TAIL), 4);
+    let c = h.mem[cq as usize + 3 * 32..][..32].to_vec();
+    assert_eq!(
+        (
+            get(&c, cpl::KIND),
+            get(&c, cpl::STATUS),
+            get(&c, cpl::TAG),
+            get(&c, cpl::REF_NUM),
+            get(&c, cpl::BYTES),
+        ),
+        (cpl_kind::ANON_RX, status::PROT_FAULT, 100, 0, 0)
+    );
+    assert_eq!(h.rd(reg::CNT_PROT_FAULTS), 1);
+    assert_eq!(h.rd(reg::PROT_FAULT_ADDR_LO), bad as u32);
+    assert_eq!(
+        h.rd(reg::PROT_FAULT_INFO),
+        0x0001,
+        "write, requester 0 (toe_engine)"
+    );
+    assert_eq!(
+        h.rd(reg::CNT_DROP_NO_SOCKET),
+        1,
+        "dropped under its own reason"
+    );
+    assert_eq!(h.rd(reg::CNT_ANON_RX), 0);
+    assert_eq!(h.rd(reg::STATUS), 3, "not fatal");
+    let f2 = frame(2);
+    h.send_frame(&f2);
+    h.run(600);
+    assert_eq!(h.rd(reg::CPL_TAIL), 5);
+    let c = h.mem[cq as usize + 4 * 32..][..32].to_vec();
+    assert_eq!(
+        (
+            get(&c, cpl::KIND),
+            get(&c, cpl::STATUS),
+            get(&c, cpl::TAG),
+            get(&c, cpl::BYTES),
+        ),
+        (cpl_kind::ANON_RX, status::OK, 101, f2.len() as u64)
+    );
+    assert_eq!(&h.mem[good as usize..][..f2.len()], &f2[..]);
+    assert_eq!(h.rd(reg::CNT_PROT_FAULTS), 1);
+    assert_eq!(h.rd(reg::CNT_ANON_RX), 1);
+    assert_eq!(h.rd(reg::CNT_DROP_NO_SOCKET), 1);
+}
+
+#[test]
+fn nic_anon_refused_w64() {
+    nic_anon_refused("buflet_nic_w64");
+}
+
+#[test]
+fn nic_anon_refused_w512() {
+    nic_anon_refused("buflet_nic_w512");
+}
+
+/// dma_guard alone: allowed requests pass unchanged (and their responses / data); a refused
+/// read never reaches the host and is answered with one error word (tuser, tlast, rd_refused);
+/// a refused write never reaches the host and its data is taken and dropped up to tlast; each
+/// refusal pulses one fault event with address and requester id.
+#[test]
+fn dma_guard_refusals() {
+    let mut m = Model::new("dma_guard_w64").expect("model built");
+    let clk = m.input("clk").unwrap();
+    let pn = |m: &Model, n: &str| m.port(n).unwrap_or_else(|e| panic!("{e}"));
+    let set = |m: &mut Model, n: &str, v: u64| {
+        let p = pn(m, n);
+        m.set(p, v)
+    };
+    let g = |m: &mut Model, n: &str| {
+        m.eval();
+        let p = pn(m, n);
+        m.get(p)
+    };
+    set(&mut m, "rst", 1);
+    m.tick(clk);
+    set(&mut m, "rst", 0);
+    set(&mut m, "m_dma_rd_req_ready", 1);
+    set(&mut m, "m_dma_wr_req_ready", 1);
+    set(&mut m, "m_axis_dma_wr_tready", 1);
+    set(&mut m, "m_axis_rd_tready", 1);
+
+    // an allowed read passes through, and its response too
+    set(&mut m, "s_rd_req_valid", 1);
+    set(&mut m, "s_rd_req_addr", 0x1234_5678_9000);
+    set(&mut m, "s_rd_req_len", 64);
+    set(&mut m, "s_rd_req_id", 2);
+    set(&mut m, "rd_lk_deny", 0);
+    assert_eq!(g(&mut m, "rd_lk_addr"), 0x1234_5678_9000);
+    assert_eq!(g(&mut m, "rd_lk_len"), 64);
+    assert_eq!(g(&mut m, "m_dma_rd_req_valid"), 1);
+    assert_eq!(g(&mut m, "m_dma_rd_req_addr"), 0x1234_5678_9000);
+    assert_eq!(g(&mut m, "m_dma_rd_req_id"), 2);
+    assert_eq!(g(&mut m, "s_rd_req_ready"), 1);
+    m.tick(clk);
+    set(&mut m, "s_rd_req_valid", 0);
+    set(&mut m, "s_axis_dma_rd_tvalid", 1);
+    set(&mut m, "s_axis_dma_rd_tdata", 0xAB);
+    set(&mut m, "s_axis_dma_rd_tlast", 1);
+    set(&mut m, "s_axis_dma_rd_tuser", 0);
+    assert_eq!(g(&mut m, "m_axis_rd_tvalid"), 1);
+    assert_eq!(g(&mut m, "m_axis_rd_tdata"), 0xAB);
+    assert_eq!(g(&mut m, "m_axis_rd_tuser"), 0);
+    assert_eq!(g(&mut m, "rd_refused"), 0);
+    assert_eq!(g(&mut m, "s_axis_dma_rd_tready"), 1);
+    assert_eq!(g(&mut m, "ev_rd_fault"), 0);
+    m.tick(clk);
+    set(&mut m, "s_axis_dma_rd_tvalid", 0);
+
+    // a refused read: no host request; one error word, held until taken
+    set(&mut m, "s_rd_req_valid", 1);
+    set(&mut m, "s_rd_req_addr", 0xdead_0000);
+    set(&mut m, "s_rd_req_id", 0);
+    set(&mut m, "rd_lk_deny", 1);
+    assert_eq!(g(&mut m, "m_dma_rd_req_valid"), 0);
+    assert_eq!(g(&mut m, "s_rd_req_ready"), 1);
+    m.tick(clk);
+    set(&mut m, "s_rd_req_valid", 0);
+    set(&mut m, "rd_lk_deny", 0);
+    set(&mut m, "m_axis_rd_tready", 0);
+    assert_eq!(g(&mut m, "ev_rd_fault"), 1);
+    assert_eq!(g(&mut m, "ev_rd_fault_addr"), 0xdead_0000);
+    assert_eq!(g(&mut m, "ev_rd_fault_id"), 0);
+    for _ in 0..3 {
+        assert_eq!(g(&mut m, "m_axis_rd_tvalid"), 1);
+        assert_eq!(g(&mut m, "m_axis_rd_tlast"), 1);
+        assert_eq!(g(&mut m, "m_axis_rd_tuser"), 1);
+        assert_eq!(g(&mut m, "m_axis_rd_tdata"), 0);
+        assert_eq!(g(&mut m, "rd_refused"), 1);
+        assert_eq!(g(&mut m, "s_axis_dma_rd_tready"), 0);
+        assert_eq!(g(&mut m, "s_rd_req_ready"), 0);
+        m.tick(clk);
+        assert_eq!(g(&mut m, "ev_rd_fault"), 0, "one pulse per refusal");
+    }
+    set(&mut m, "m_axis_rd_tready", 1);
+    m.tick(clk);
+    assert_eq!(g(&mut m, "m_axis_rd_tvalid"), 0);
+    assert_eq!(g(&mut m, "rd_refused"), 0);
+
+    // a refused write: no host request, four data words taken and dropped
+    set(&mut m, "s_wr_req_valid", 1);
+    set(&mut m, "s_wr_req_addr", 0xbeef_0040);
+    set(&mut m, "s_wr_req_len", 32);
+    set(&mut m, "s_wr_req_id", 1);
+    set(&mut m, "wr_lk_deny", 1);
+    assert_eq!(g(&mut m, "wr_lk_addr"), 0xbeef_0040);
+    assert_eq!(g(&mut m, "wr_lk_len"), 32);
+    assert_eq!(g(&mut m, "m_dma_wr_req_valid"), 0);
+    assert_eq!(g(&mut m, "s_wr_req_ready"), 1);
+    m.tick(clk);
+    set(&mut m, "s_wr_req_valid", 0);
+    set(&mut m, "wr_lk_deny", 0);
+    assert_eq!(g(&mut m, "ev_wr_fault"), 1);
+    assert_eq!(g(&mut m, "ev_wr_fault_addr"), 0xbeef_0040);
+    assert_eq!(g(&mut m, "ev_wr_fault_id"), 1);
+    set(&mut m, "m_axis_dma_wr_tready", 0);
+    for k in 0..4 {
+        set(&mut m, "s_axis_wr_tvalid", 1);
+        set(&mut m, "s_axis_wr_tlast", (k == 3) as u64);
+        assert_eq!(g(&mut m, "wr_refused"), 1);
+        assert_eq!(g(&mut m, "s_axis_wr_tready"), 1, "dropped words are taken");
+        assert_eq!(g(&mut m, "m_axis_dma_wr_tvalid"), 0);
+        m.tick(clk);
+    }
+    set(&mut m, "s_axis_wr_tvalid", 0);
+    assert_eq!(g(&mut m, "wr_refused"), 0);
+    assert_eq!(g(&mut m, "ev_wr_fault"), 0);
+
+    // an allowed write passes
+    set(&mut m, "m_axis_dma_wr_tready", 1);
+    set(&mut m, "s_wr_req_valid", 1);
+    assert_eq!(g(&mut m, "m_dma_wr_req_valid"), 1);
+    assert_eq!(g(&mut m, "m_dma_wr_req_id"), 1);
+    m.tick(clk);
+    set(&mut m, "s_wr_req_valid", 0);
+    set(&mut m, "s_axis_wr_tvalid", 1);
+    set(&mut m, "s_axis_wr_tdata", 0x55);
+    set(&mut m, "s_axis_wr_tlast", 1);
+    assert_eq!(g(&mut m, "m_axis_dma_wr_tvalid"), 1);
+    assert_eq!(g(&mut m, "m_axis_dma_wr_tdata"), 0x55);
+    assert_eq!(g(&mut m, "ev_wr_fault"), 0);
+}
+
+/// Named-buffer delivery (a UDP socket, so no handshake is needed): a page list outside the
+/// regions (READ) and then a page outside them (WRITE) each return the head NB `PROT_FAULT`
+/// with BYTES 0 and nothing written; the datagram stays and goes into the third NB, whose list
+/// and page are registered.
+fn nic_nb_refused(model: &str) {
+    use buflet_spec::{nb_desc, reg, sock_desc};
+    use etherparse::PacketBuilder;
+    let mut h = NicHost::new(model);
+    let (req, cq) = (0x1000u64, 0x2000u64);
+    let (list_bad, list_ok, page_ok, page_bad) = (0x6000u64, 0x5000u64, 0xA000u64, 0xB000u64);
+    h.mem[list_ok as usize..][..8].copy_from_slice(&page_ok.to_le_bytes());
+    h.mem[list_ok as usize + 8..][..8].copy_from_slice(&page_bad.to_le_bytes());
+    h.mem[list_bad as usize..][..8].copy_from_slice(&page_ok.to_le_bytes());
+    let (nic_mac, peer_mac) = ([2u8, 0, 0, 0, 0, 2], [2u8, 0, 0, 0, 0, 1]);
+    let (nic_ip, peer_ip) = ([10u8, 0, 0, 2], [10u8, 0, 0, 1]);
+    let mut e = vec![[0u8; 64]; 9];
+    for (i, (base, len, perm)) in [
+        (req, 0x400u64, region_perm::READ),
+        (cq, 0x200, region_perm::WRITE),
+        (list_ok, 16, region_perm::READ),
+        (page_ok, 4096, region_perm::WRITE),
+    ]
+    .iter()
+    .enumerate()
+    {
+        put(&mut e[i], region_desc::OPCODE, op::REG_REGION);
+        put(&mut e[i], region_desc::TAG, 10 + i as u64);
+        put(&mut e[i], region_desc::SLOT, i as u64);
+        put(&mut e[i], region_desc::BASE, *base);
+        put(&mut e[i], region_desc::LEN, *len);
+        put(&mut e[i], region_desc::FLAGS, *perm);
+    }
+    let s = &mut e[4];
+    put(s, sock_desc::OPCODE, op::SOCK_ADD);
+    put(s, sock_desc::SOCK_REF, 1);
+    put(s, sock_desc::TAG, 50);
+    s[sock_desc::LOCAL_MAC.0..][..6].copy_from_slice(&nic_mac);
+    s[sock_desc::REMOTE_MAC.0..][..6].copy_from_slice(&peer_mac);
+    put(s, sock_desc::PROTO, 17);
+    put(s, sock_desc::LOCAL_IP, u32::from_be_bytes(nic_ip) as u64);
+    put(s, sock_desc::REMOTE_IP, u32::from_be_bytes(peer_ip) as u64);
+    put(s, sock_desc::LOCAL_PORT, 2000);
+    put(s, sock_desc::REMOTE_PORT, 1000);
+    put(s, sock_desc::RCV_BUF, 65536);
+    put(s, sock_desc::MSS, 1460);
+    // three NBs in order: list refused, page refused, both registered
+    for (k, (hmd, tag)) in [(list_bad, 200u64), (list_ok + 8, 201), (list_ok, 202)]
+        .iter()
+        .enumerate()
+    {
+        let x = &mut e[5 + k];
+        put(x, nb_desc::OPCODE, op::NB_POST);
+        put(x, nb_desc::SOCK_REF, 1);
+        put(x, nb_desc::TAG, *tag);
+        put(x, nb_desc::REF_NUM, k as u64);
+        put(x, nb_desc::TOTAL_BYTES, 2048);
+        put(x, nb_desc::HMD_ADDR, *hmd);
+        put(x, nb_desc::HMD_PAGES, 1);
+    }
+    for (i, x) in e.iter().take(8).enumerate() {
+        h.mem[req as usize + 64 * i..][..64].copy_from_slice(x);
+    }
+    h.wr(reg::REQ_BASE_LO, req as u32);
+    h.wr(reg::REQ_SIZE, 16);
+    h.wr(reg::CPL_BASE_LO, cq as u32);
+    h.wr(reg::CPL_SIZE, 16);
+    // the regions are registered with protection off, the rest runs with it on
+    h.wr(reg::CTRL, 1);
+    h.wr(reg::REQ_TAIL, 4);
+    h.run(800);
+    h.wr(reg::CTRL, 3);
+    h.wr(reg::REQ_TAIL, 8);
+    h.run(1500);
+    assert_eq!(h.rd(reg::REQ_HEAD), 8);
+    assert_eq!(h.rd(reg::CNT_PROT_FAULTS), 0, "setup faulted");
+    let b = PacketBuilder::ethernet2(peer_mac, nic_mac)
+        .ipv4(peer_ip, nic_ip, 64)
+        .udp(1000, 2000);
+    let mut f = Vec::new();
+    b.write(&mut f, &[0x5A; 100]).unwrap();
+    h.send_frame(&f);
+    h.run(3000);
+    assert!(
+        !h.host_writes
+            .iter()
+            .any(|&a| (page_bad..page_bad + 4096).contains(&a)),
+        "write into a refused page"
+    );
+    assert!(
+        !h.host_reads.contains(&list_bad),
+        "read of a refused page list"
+    );
+    let tail = h.rd(reg::CPL_TAIL) as usize;
+    let cpls: Vec<Vec<u8>> = (0..tail)
+        .map(|i| h.mem[cq as usize + 32 * i..][..32].to_vec())
+        .collect();
+    let ret = |tag: u64| {
+        let c = cpls
+            .iter()
+            .find(|c| get(c, cpl::KIND) == cpl_kind::NB_RETURN && get(c, cpl::TAG) == tag)
+            .unwrap_or_else(|| panic!("no NB_RETURN for tag {tag}"));
+        (get(c, cpl::STATUS), get(c, cpl::BYTES))
+    };
+    assert_eq!(ret(200), (status::PROT_FAULT, 0));
+    assert_eq!(ret(201), (status::PROT_FAULT, 0));
+    let (st, n) = ret(202);
+    assert_eq!(st, status::OK);
+    assert!(
+        n >= 100,
+        "the datagram went into the registered NB ({n} bytes)"
+    );
+    assert!(h.host_writes.contains(&page_ok));
+    assert_eq!(h.rd(reg::CNT_PROT_FAULTS), 2);
+    assert_eq!(
+        h.rd(reg::PROT_FAULT_ADDR_LO),
+        page_bad as u32,
+        "the last fault: the page"
+    );
+    assert_eq!(
+        h.rd(reg::PROT_FAULT_INFO),
+        0x0001,
+        "write, requester 0 (toe_engine)"
+    );
+    assert_eq!(h.rd(reg::STATUS), 3, "not fatal");
+}
+
+#[test]
+fn nic_nb_refused_w64() {
+    nic_nb_refused("buflet_nic_w64");
+}
+
+#[test]
+fn nic_nb_refused_w512() {
+    nic_nb_refused("buflet_nic_w512");
+}
