@@ -37,6 +37,13 @@
 //   - DMA_ERROR: a host read (element, or write data) was refused;
 //   - DISK_ERROR: the block device returned a non-zero status (a failed read block is not
 //     written to host memory).
+//   - PROT_FAULT (docs/protection.md): the protection lookup port (prot_addr/len/write ->
+//     prot_deny, combinational, answered by prot_table) refused the element fetch (asked in
+//     S_ELEM_REQ after the SG_MAX check: no read is issued), or the element's SRC_ADDR/LEN
+//     (READ for BLK_WRITE, WRITE for BLK_READ; not for ZERO elements; asked in S_ELEM_CHK after
+//     the element checks above). The refusal ends the request before any host access for that
+//     element (a BLK_WRITE block in progress is not written; a BLK_READ block is not read when
+//     the element starts it) and pulses ev_fault with the refused address and direction.
 `include "buflet_defs.vh"
 
 module blk_dma #(
@@ -92,6 +99,14 @@ module blk_dma #(
     output wire                    m_axis_dma_wr_tvalid,
     input  wire                    m_axis_dma_wr_tready,
     output wire                    m_axis_dma_wr_tlast,
+    // protection lookup (one port of prot_table) and fault events
+    output wire [63:0]             prot_addr,
+    output wire [31:0]             prot_len,
+    output wire                    prot_write,
+    input  wire                    prot_deny,      // the lookup refuses (0: allowed)
+    output reg                     ev_fault,       // one access refused (one-cycle pulse)
+    output reg  [63:0]             ev_fault_addr,
+    output reg                     ev_fault_write,
     // completions
     output wire                    m_cpl_valid,
     input  wire                    m_cpl_ready,
@@ -198,6 +213,7 @@ module blk_dma #(
     wire [31:0] f_flg  = sg_q[`BF_SG_ELEM_FLAGS_RANGE];   // only ZERO is defined
     /* verilator lint_on UNUSEDSIGNAL */
     wire [63:0] f_disk = sg_q[`BF_SG_ELEM_DISK_ADDR_RANGE];
+    wire        f_zero = (f_flg & 32'(`BF_SG_FLAG_ZERO)) != 32'd0;
     wire [63:0] f_next = sg_q[`BF_SG_ELEM_NEXT_RANGE];
 
     wire ok_len   = (f_len != 32'd0) && (f_len <= 32'(MAX_LEN));
@@ -328,7 +344,13 @@ module blk_dma #(
     // ------------------------------------------------------------------ outputs
     assign cmd_ready = (state == S_IDLE);
 
-    assign m_dma_rd_req_valid = ((state == S_ELEM_REQ) && (elem_cnt != c_max)) || (state == S_RD_REQ);
+    wire prot_allowed = !prot_deny;
+    assign m_dma_rd_req_valid = ((state == S_ELEM_REQ) && (elem_cnt != c_max) && prot_allowed) ||
+                                (state == S_RD_REQ);
+    // protection lookup: the next element's fetch in S_ELEM_REQ, else the fetched element's data
+    assign prot_addr  = (state == S_ELEM_REQ) ? next_ptr : f_src;
+    assign prot_len   = (state == S_ELEM_REQ) ? 32'(SG_BYTES) : f_len;
+    assign prot_write = (state != S_ELEM_REQ) && c_rd;
     assign m_dma_rd_req_addr  = (state == S_RD_REQ) ? e_src : next_ptr;
     assign m_dma_rd_req_len   = (state == S_RD_REQ) ? {3'd0, chunk} : 16'(SG_BYTES);
     assign s_axis_dma_rd_tready = (state == S_ELEM_RSP) || ((state == S_RD_DATA) && pk_s_tready);
@@ -416,9 +438,13 @@ module blk_dma #(
             sg_cnt       <= 4'd0;
             ev_blk_write <= 1'b0;
             ev_blk_read  <= 1'b0;
+            ev_fault     <= 1'b0;
+            ev_fault_addr  <= 64'd0;
+            ev_fault_write <= 1'b0;
         end else begin
             ev_blk_write <= 1'b0;
             ev_blk_read  <= 1'b0;
+            ev_fault     <= 1'b0;
             case (state)
                 S_IDLE: if (cmd_valid) begin
                     {c_rd, c_tag, c_sock, next_ptr, c_max, c_bytes} <= cmd_out;
@@ -440,6 +466,12 @@ module blk_dma #(
                     if (elem_cnt == c_max) begin
                         status <= 8'(`BF_STATUS_BAD_SG);
                         state  <= S_CPL;
+                    end else if (!prot_allowed) begin
+                        status         <= 8'(`BF_STATUS_PROT_FAULT);
+                        ev_fault       <= 1'b1;
+                        ev_fault_addr  <= prot_addr;
+                        ev_fault_write <= prot_write;
+                        state          <= S_CPL;
                     end else if (m_dma_rd_req_ready) begin
                         state <= S_ELEM_RSP;
                     end
@@ -460,11 +492,17 @@ module blk_dma #(
                     if (!(ok_len && ok_disk && ok_total)) begin
                         status <= 8'(`BF_STATUS_BAD_SG);
                         state  <= S_CPL;
+                    end else if (!f_zero && !prot_allowed) begin
+                        status         <= 8'(`BF_STATUS_PROT_FAULT);
+                        ev_fault       <= 1'b1;
+                        ev_fault_addr  <= prot_addr;
+                        ev_fault_write <= prot_write;
+                        state          <= S_CPL;
                     end else begin
                         described <= new_desc[31:0];
                         e_src     <= f_src;
                         e_rem     <= f_len[16:0];
-                        e_zero    <= (f_flg & 32'(`BF_SG_FLAG_ZERO)) != 32'd0;
+                        e_zero    <= f_zero;
                         e_next    <= f_next;
                         cur_disk  <= f_disk + {32'd0, f_len};
                         if (blk_fill == 12'd0) blk_lba <= f_disk >> SECT_SHIFT;

@@ -1,7 +1,12 @@
 // Buflet NIC top: external ports as in docs/architecture.md.
 //
-//   req_fetch -> (opcode BLK_WRITE ? blk_dma : toe_engine)
-//   completions: toe_engine, blk_dma -> stream_arb -> cpl_writer
+//   req_fetch -> (opcode BLK_WRITE/BLK_READ ? blk_dma : REG/DEREG_REGION ? prot_table : toe_engine)
+//   completions: toe_engine, blk_dma, prot_table -> stream_arb -> cpl_writer
+//   protection (docs/protection.md): prot_table lookup ports 0 = blk_dma,
+//   1 = toe_engine, 2/3 = dma_guard read/write (between the DMA arbiters and the host ports);
+//   faults -> reg_block (port 0 blk_dma, 1 toe_engine, 2/3 dma_guard; a refused ring fetch or
+//   completion write is fatal); STATUS.FAULT stops
+//   request fetch
 //   DMA reads : req_fetch (0), toe_engine (1), blk_dma (2) -> dma_rd_arb
 //   DMA writes: toe_engine (0), cpl_writer (1)             -> dma_wr_arb
 //   MAC rx -> rx_parser -> buflet_pool / toe_engine
@@ -18,6 +23,7 @@ module buflet_nic #(
     parameter HASH_BUCKETS = 256,
     parameter NUM_NBS      = 64,
     parameter NUM_ANON     = 16,
+    parameter NUM_REGIONS  = `BF_PARAM_DEF_NUM_REGIONS,
     parameter CLOCK_MHZ    = 250
 ) (
     input  wire                    clk,
@@ -91,7 +97,11 @@ module buflet_nic #(
     localparam BW_ADDR = $clog2(NUM_BUFLETS * BUFLET_BYTES / KW);
 
     // ------------------------------------------------------------------ registers
-    wire        ctrl_enable;
+    wire        ctrl_enable, ctrl_prot_en, ring_stop;
+    localparam NFAULT = 4;   // 0 blk_dma, 1 toe_engine, 2 dma_guard read, 3 dma_guard write
+    wire [NFAULT-1:0]    fault_valid, fault_fatal;
+    wire [NFAULT*64-1:0] fault_addr;
+    wire [NFAULT*16-1:0] fault_info;
     wire [63:0] req_base, cpl_base;
     wire [31:0] req_size, req_tail, req_head, cpl_size, cpl_head, cpl_tail;
     wire        cpl_posted;
@@ -111,13 +121,14 @@ module buflet_nic #(
     reg_block #(
         .DATA_WIDTH(DATA_WIDTH), .BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS),
         .NUM_SOCKETS(NUM_SOCKETS), .HASH_BUCKETS(HASH_BUCKETS), .NUM_NBS(NUM_NBS),
-        .NUM_ANON(NUM_ANON), .CLOCK_MHZ(CLOCK_MHZ)
+        .NUM_ANON(NUM_ANON), .CLOCK_MHZ(CLOCK_MHZ), .NUM_REGIONS(NUM_REGIONS), .NFAULT(NFAULT)
     ) u_regs (
         .clk(clk), .rst(rst),
         .s_reg_valid(s_reg_valid), .s_reg_ready(s_reg_ready), .s_reg_write(s_reg_write),
         .s_reg_addr(s_reg_addr), .s_reg_wdata(s_reg_wdata),
         .m_reg_rvalid(m_reg_rvalid), .m_reg_rdata(m_reg_rdata),
-        .ctrl_enable(ctrl_enable), .req_base(req_base), .req_size(req_size), .req_tail(req_tail),
+        .ctrl_enable(ctrl_enable), .ctrl_prot_en(ctrl_prot_en), .ring_stop(ring_stop),
+        .req_base(req_base), .req_size(req_size), .req_tail(req_tail),
         .cpl_base(cpl_base), .cpl_size(cpl_size), .cpl_head(cpl_head),
         .nic_mac(nic_mac), .nic_ip(nic_ip), .tick_req(tick_req),
         .req_head(req_head), .cpl_tail(cpl_tail), .cpl_posted(cpl_posted), .cpl_status(cpl_status),
@@ -129,8 +140,18 @@ module buflet_nic #(
         .ev_blk_write(ev_blk_write), .ev_blk_read(ev_blk_read), .ev_blk_bytes(ev_blk_bytes),
         .ev_anon_rx(ev_anon_rx), .ev_arp_reply(ev_arp_reply), .ev_timeout(ev_timeout),
         .ev_tick(ev_tick),
-        .free_buflets(free_count), .irq(irq)
+        .free_buflets(free_count),
+        .ev_fault_valid(fault_valid), .ev_fault_addr(fault_addr), .ev_fault_info(fault_info),
+        .ev_fault_fatal(fault_fatal),
+        .irq(irq)
     );
+
+    // protection lookup ports (prot_table): 0 blk_dma, 1 toe_engine, 2 dma_guard read,
+    // 3 dma_guard write
+    localparam NLK = 4;
+    wire [NLK*64-1:0] lk_addr;
+    wire [NLK*32-1:0] lk_len;
+    wire [NLK-1:0]    lk_write, lk_allowed;
 
     // ------------------------------------------------------------------ DMA read arbiter
     localparam NRD = 3;   // 0 req_fetch, 1 toe_engine, 2 blk_dma
@@ -141,6 +162,14 @@ module buflet_nic #(
     wire [KW-1:0]     rd_tkeep;
     wire [NRD-1:0]    rd_tvalid, rd_tready;
     wire              rd_tlast, rd_tuser;
+    // arbiter <-> dma_guard
+    wire                  g_rd_req_valid, g_rd_req_ready, g_rd_tvalid, g_rd_tready, g_rd_tlast, g_rd_tuser;
+    wire [63:0]           g_rd_req_addr;
+    wire [15:0]           g_rd_req_len;
+    wire [7:0]            g_rd_req_id;
+    wire [DATA_WIDTH-1:0] g_rd_tdata;
+    wire [KW-1:0]         g_rd_tkeep;
+    wire                  g_rd_refused;
 
     dma_rd_arb #(.N(NRD), .DATA_WIDTH(DATA_WIDTH)) u_rd_arb (
         .clk(clk), .rst(rst),
@@ -148,12 +177,12 @@ module buflet_nic #(
         .s_req_addr(rd_req_addr), .s_req_len(rd_req_len),
         .m_axis_rsp_tdata(rd_tdata), .m_axis_rsp_tkeep(rd_tkeep), .m_axis_rsp_tvalid(rd_tvalid),
         .m_axis_rsp_tready(rd_tready), .m_axis_rsp_tlast(rd_tlast), .m_axis_rsp_tuser(rd_tuser),
-        .m_dma_rd_req_valid(m_dma_rd_req_valid), .m_dma_rd_req_ready(m_dma_rd_req_ready),
-        .m_dma_rd_req_addr(m_dma_rd_req_addr), .m_dma_rd_req_len(m_dma_rd_req_len),
-        .m_dma_rd_req_id(m_dma_rd_req_id),
-        .s_axis_dma_rd_tdata(s_axis_dma_rd_tdata), .s_axis_dma_rd_tkeep(s_axis_dma_rd_tkeep),
-        .s_axis_dma_rd_tvalid(s_axis_dma_rd_tvalid), .s_axis_dma_rd_tready(s_axis_dma_rd_tready),
-        .s_axis_dma_rd_tlast(s_axis_dma_rd_tlast), .s_axis_dma_rd_tuser(s_axis_dma_rd_tuser)
+        .m_dma_rd_req_valid(g_rd_req_valid), .m_dma_rd_req_ready(g_rd_req_ready),
+        .m_dma_rd_req_addr(g_rd_req_addr), .m_dma_rd_req_len(g_rd_req_len),
+        .m_dma_rd_req_id(g_rd_req_id),
+        .s_axis_dma_rd_tdata(g_rd_tdata), .s_axis_dma_rd_tkeep(g_rd_tkeep),
+        .s_axis_dma_rd_tvalid(g_rd_tvalid), .s_axis_dma_rd_tready(g_rd_tready),
+        .s_axis_dma_rd_tlast(g_rd_tlast), .s_axis_dma_rd_tuser(g_rd_tuser)
     );
 
     // ------------------------------------------------------------------ DMA write arbiter
@@ -164,6 +193,14 @@ module buflet_nic #(
     wire [NWR*DATA_WIDTH-1:0] wr_tdata;
     wire [NWR*KW-1:0]         wr_tkeep;
     wire [NWR-1:0]            wr_tvalid, wr_tready, wr_tlast;
+    // arbiter <-> dma_guard
+    wire                  g_wr_req_valid, g_wr_req_ready, g_wr_tvalid, g_wr_tready, g_wr_tlast;
+    wire [63:0]           g_wr_req_addr;
+    wire [15:0]           g_wr_req_len;
+    wire [7:0]            g_wr_req_id;
+    wire [DATA_WIDTH-1:0] g_wr_tdata;
+    wire [KW-1:0]         g_wr_tkeep;
+    wire                  g_wr_refused;
 
     dma_wr_arb #(.N(NWR), .DATA_WIDTH(DATA_WIDTH)) u_wr_arb (
         .clk(clk), .rst(rst),
@@ -171,16 +208,53 @@ module buflet_nic #(
         .s_req_addr(wr_req_addr), .s_req_len(wr_req_len),
         .s_axis_tdata(wr_tdata), .s_axis_tkeep(wr_tkeep), .s_axis_tvalid(wr_tvalid),
         .s_axis_tready(wr_tready), .s_axis_tlast(wr_tlast),
+        .m_dma_wr_req_valid(g_wr_req_valid), .m_dma_wr_req_ready(g_wr_req_ready),
+        .m_dma_wr_req_addr(g_wr_req_addr), .m_dma_wr_req_len(g_wr_req_len),
+        .m_dma_wr_req_id(g_wr_req_id),
+        .m_axis_dma_wr_tdata(g_wr_tdata), .m_axis_dma_wr_tkeep(g_wr_tkeep),
+        .m_axis_dma_wr_tvalid(g_wr_tvalid), .m_axis_dma_wr_tready(g_wr_tready),
+        .m_axis_dma_wr_tlast(g_wr_tlast)
+    );
+
+    // ------------------------------------------------------------------ DMA guard (protection backstop)
+    wire        grd_rd_fault, grd_wr_fault;
+    wire [63:0] grd_rd_fault_addr, grd_wr_fault_addr;
+    wire [7:0]  grd_rd_fault_id, grd_wr_fault_id;
+
+    dma_guard #(.DATA_WIDTH(DATA_WIDTH)) u_guard (
+        .clk(clk), .rst(rst),
+        .s_rd_req_valid(g_rd_req_valid), .s_rd_req_ready(g_rd_req_ready),
+        .s_rd_req_addr(g_rd_req_addr), .s_rd_req_len(g_rd_req_len), .s_rd_req_id(g_rd_req_id),
+        .m_axis_rd_tdata(g_rd_tdata), .m_axis_rd_tkeep(g_rd_tkeep), .m_axis_rd_tvalid(g_rd_tvalid),
+        .m_axis_rd_tready(g_rd_tready), .m_axis_rd_tlast(g_rd_tlast), .m_axis_rd_tuser(g_rd_tuser),
+        .rd_refused(g_rd_refused),
+        .m_dma_rd_req_valid(m_dma_rd_req_valid), .m_dma_rd_req_ready(m_dma_rd_req_ready),
+        .m_dma_rd_req_addr(m_dma_rd_req_addr), .m_dma_rd_req_len(m_dma_rd_req_len),
+        .m_dma_rd_req_id(m_dma_rd_req_id),
+        .s_axis_dma_rd_tdata(s_axis_dma_rd_tdata), .s_axis_dma_rd_tkeep(s_axis_dma_rd_tkeep),
+        .s_axis_dma_rd_tvalid(s_axis_dma_rd_tvalid), .s_axis_dma_rd_tready(s_axis_dma_rd_tready),
+        .s_axis_dma_rd_tlast(s_axis_dma_rd_tlast), .s_axis_dma_rd_tuser(s_axis_dma_rd_tuser),
+        .s_wr_req_valid(g_wr_req_valid), .s_wr_req_ready(g_wr_req_ready),
+        .s_wr_req_addr(g_wr_req_addr), .s_wr_req_len(g_wr_req_len), .s_wr_req_id(g_wr_req_id),
+        .s_axis_wr_tdata(g_wr_tdata), .s_axis_wr_tkeep(g_wr_tkeep), .s_axis_wr_tvalid(g_wr_tvalid),
+        .s_axis_wr_tready(g_wr_tready), .s_axis_wr_tlast(g_wr_tlast),
+        .wr_refused(g_wr_refused),
         .m_dma_wr_req_valid(m_dma_wr_req_valid), .m_dma_wr_req_ready(m_dma_wr_req_ready),
         .m_dma_wr_req_addr(m_dma_wr_req_addr), .m_dma_wr_req_len(m_dma_wr_req_len),
         .m_dma_wr_req_id(m_dma_wr_req_id),
         .m_axis_dma_wr_tdata(m_axis_dma_wr_tdata), .m_axis_dma_wr_tkeep(m_axis_dma_wr_tkeep),
         .m_axis_dma_wr_tvalid(m_axis_dma_wr_tvalid), .m_axis_dma_wr_tready(m_axis_dma_wr_tready),
-        .m_axis_dma_wr_tlast(m_axis_dma_wr_tlast)
+        .m_axis_dma_wr_tlast(m_axis_dma_wr_tlast),
+        .rd_lk_addr(lk_addr[191:128]), .rd_lk_len(lk_len[95:64]), .rd_lk_deny(!lk_allowed[2]),
+        .wr_lk_addr(lk_addr[255:192]), .wr_lk_len(lk_len[127:96]), .wr_lk_deny(!lk_allowed[3]),
+        .ev_rd_fault(grd_rd_fault), .ev_rd_fault_addr(grd_rd_fault_addr), .ev_rd_fault_id(grd_rd_fault_id),
+        .ev_wr_fault(grd_wr_fault), .ev_wr_fault_addr(grd_wr_fault_addr), .ev_wr_fault_id(grd_wr_fault_id)
     );
+    assign lk_write[2] = 1'b0;
+    assign lk_write[3] = 1'b1;
 
     // ------------------------------------------------------------------ completion arbiter
-    localparam NCPL = 2;  // 0 toe_engine, 1 blk_dma
+    localparam NCPL = 3;  // 0 toe_engine, 1 blk_dma, 2 prot_table
     wire [NCPL-1:0]     cpl_src_valid, cpl_src_ready;
     wire [NCPL*256-1:0] cpl_src_data;
     wire                cpl_valid, cpl_ready;
@@ -195,6 +269,7 @@ module buflet_nic #(
     cpl_writer #(.DATA_WIDTH(DATA_WIDTH)) u_cpl_writer (
         .clk(clk), .rst(rst),
         .cpl_base(cpl_base), .cpl_size(cpl_size), .cpl_head(cpl_head), .cpl_tail(cpl_tail),
+        .stop(ring_stop), .wr_refused(g_wr_refused),
         .s_cpl_valid(cpl_valid), .s_cpl_ready(cpl_ready), .s_cpl_data(cpl_data),
         .m_dma_wr_req_valid(wr_req_valid[1]), .m_dma_wr_req_ready(wr_req_ready[1]),
         .m_dma_wr_req_addr(wr_req_addr[127:64]), .m_dma_wr_req_len(wr_req_len[31:16]),
@@ -210,26 +285,56 @@ module buflet_nic #(
     wire [511:0] req_data;
 
     req_fetch #(.DATA_WIDTH(DATA_WIDTH)) u_req_fetch (
-        .clk(clk), .rst(rst), .enable(ctrl_enable),
+        .clk(clk), .rst(rst), .enable(ctrl_enable && !ring_stop),
         .req_base(req_base), .req_size(req_size), .req_tail(req_tail), .req_head(req_head),
         .m_dma_rd_req_valid(rd_req_valid[0]), .m_dma_rd_req_ready(rd_req_ready[0]),
         .m_dma_rd_req_addr(rd_req_addr[63:0]), .m_dma_rd_req_len(rd_req_len[15:0]),
         .s_axis_dma_rd_tdata(rd_tdata), .s_axis_dma_rd_tkeep(rd_tkeep),
         .s_axis_dma_rd_tvalid(rd_tvalid[0]), .s_axis_dma_rd_tready(rd_tready[0]),
         .s_axis_dma_rd_tlast(rd_tlast), .s_axis_dma_rd_tuser(rd_tuser),
+        .rd_refused(g_rd_refused),
         .m_req_valid(req_valid), .m_req_ready(req_ready), .m_req_data(req_data)
     );
 
     // dispatch by opcode
     wire is_blk = (req_data[`BF_REQ_HDR_OPCODE_RANGE] == 8'(`BF_OP_BLK_WRITE)) ||
                   (req_data[`BF_REQ_HDR_OPCODE_RANGE] == 8'(`BF_OP_BLK_READ));
-    wire toe_req_ready, blk_cmd_ready;
-    assign req_ready = is_blk ? blk_cmd_ready : toe_req_ready;
+    wire is_region = (req_data[`BF_REQ_HDR_OPCODE_RANGE] == 8'(`BF_OP_REG_REGION)) ||
+                     (req_data[`BF_REQ_HDR_OPCODE_RANGE] == 8'(`BF_OP_DEREG_REGION));
+    wire toe_req_ready, blk_cmd_ready, prot_req_ready;
+    assign req_ready = is_blk ? blk_cmd_ready : is_region ? prot_req_ready : toe_req_ready;
+
+    // ------------------------------------------------------------------ protection table
+
+    prot_table #(.NUM_REGIONS(NUM_REGIONS), .NPORTS(NLK)) u_prot (
+        .clk(clk), .rst(rst), .prot_en(ctrl_prot_en),
+        .s_req_valid(req_valid && is_region), .s_req_ready(prot_req_ready), .s_req_data(req_data),
+        .m_cpl_valid(cpl_src_valid[2]), .m_cpl_ready(cpl_src_ready[2]),
+        .m_cpl_data(cpl_src_data[767:512]),
+        .lk_addr(lk_addr), .lk_len(lk_len), .lk_write(lk_write), .lk_allowed(lk_allowed)
+    );
+
+    wire        blk_fault, blk_fault_write, toe_fault, toe_fault_write;
+    wire [63:0] blk_fault_addr, toe_fault_addr;
+    // requester ids in PROT_FAULT_INFO bits 15:8: the arbiter port (blk_dma: read 2, write 2;
+    // toe_engine: read 1, write 0)
+    wire [7:0] toe_rid = toe_fault_write ? 8'd0 : 8'd1;
+    // dma_guard: the arbiter client index; a ring access (request fetch read 0, completion
+    // write 1) is fatal
+    assign fault_valid = {grd_wr_fault, grd_rd_fault, toe_fault, blk_fault};
+    assign fault_fatal = {grd_wr_fault && (grd_wr_fault_id == 8'd1),
+                          grd_rd_fault && (grd_rd_fault_id == 8'd0), 2'b00};
+    assign fault_addr  = {grd_wr_fault_addr, grd_rd_fault_addr, toe_fault_addr, blk_fault_addr};
+    assign fault_info  = {grd_wr_fault_id, 8'd1, grd_rd_fault_id, 8'd0,
+                          toe_rid, 7'd0, toe_fault_write, 8'd2, 7'd0, blk_fault_write};
 
     // ------------------------------------------------------------------ block engine
     blk_dma #(.DATA_WIDTH(DATA_WIDTH)) u_blk_dma (
         .clk(clk), .rst(rst),
         .s_cmd_valid(req_valid && is_blk), .s_cmd_ready(blk_cmd_ready), .s_cmd_data(req_data),
+        .prot_addr(lk_addr[63:0]), .prot_len(lk_len[31:0]), .prot_write(lk_write[0]),
+        .prot_deny(!lk_allowed[0]),
+        .ev_fault(blk_fault), .ev_fault_addr(blk_fault_addr), .ev_fault_write(blk_fault_write),
         .m_dma_rd_req_valid(rd_req_valid[2]), .m_dma_rd_req_ready(rd_req_ready[2]),
         .m_dma_rd_req_addr(rd_req_addr[191:128]), .m_dma_rd_req_len(rd_req_len[47:32]),
         .s_axis_dma_rd_tdata(rd_tdata), .s_axis_dma_rd_tkeep(rd_tkeep),
@@ -329,7 +434,7 @@ module buflet_nic #(
         .NUM_ANON(NUM_ANON)
     ) u_toe (
         .clk(clk), .rst(rst),
-        .s_req_valid(req_valid && !is_blk), .s_req_ready(toe_req_ready), .s_req_data(req_data),
+        .s_req_valid(req_valid && !is_blk && !is_region), .s_req_ready(toe_req_ready), .s_req_data(req_data),
         .s_meta_valid(meta_valid), .s_meta_ready(meta_ready), .s_meta_reason(meta_reason),
         .s_meta_len(meta_len), .s_meta_vlan(meta_vlan),
         .s_meta_src_ip(meta_src_ip), .s_meta_dst_ip(meta_dst_ip),
@@ -362,6 +467,9 @@ module buflet_nic #(
         .nic_mac(nic_mac), .nic_ip(nic_ip), .tick_req(tick_req),
         .ev_anon_rx(ev_anon_rx), .ev_arp_reply(ev_arp_reply), .ev_timeout(ev_timeout),
         .ev_tick(ev_tick),
+        .prot_addr(lk_addr[127:64]), .prot_len(lk_len[63:32]), .prot_write(lk_write[1]),
+        .prot_deny(!lk_allowed[1]),
+        .ev_fault(toe_fault), .ev_fault_addr(toe_fault_addr), .ev_fault_write(toe_fault_write),
         .m_tx_valid(tx_cmd_valid), .m_tx_ready(tx_cmd_ready), .m_tx_data(tx_cmd_data)
     );
 

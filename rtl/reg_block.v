@@ -12,6 +12,17 @@
 //    pulse, rises one period after the register itself changes, as in the model); P = 0 stops
 //    them. Ticks run whether or not CTRL.ENABLE is set. Merging requests into one pending
 //    tick is toe_engine's business.
+//
+// Protection table (seed 004, docs/protection.md):
+//  * NUM_REGIONS reads back the build parameter; ctrl_prot_en = CTRL.PROT_EN (bit 1).
+//  * Fault events come on NFAULT ports (ev_fault_valid[i], ev_fault_addr[i*64 +: 64],
+//    ev_fault_info[i*16 +: 16] = PROT_FAULT_INFO {bits 15:8 requester id, bit 0 write},
+//    ev_fault_fatal[i]). Each valid port counts one CNT_PROT_FAULTS and sets IRQ_STATUS.FAULT
+//    (bit 1; it wins over a simultaneous write-1-to-clear); PROT_FAULT_ADDR/INFO take the
+//    highest-numbered valid port of the cycle. A fatal one (a ring access) sets STATUS.FAULT
+//    (bit 2) and ring_stop, which stays set until a CTRL write with ENABLE = 0.
+//  * CNT_PROT_FAULTS is mapped only while its address differs from CNT_BLK_READS (an earlier
+//    spec draft gave both 0x16C; the spec now has CNT_PROT_FAULTS at 0x174).
 `include "buflet_defs.vh"
 
 module reg_block #(
@@ -22,7 +33,9 @@ module reg_block #(
     parameter HASH_BUCKETS = 256,
     parameter NUM_NBS      = 64,
     parameter NUM_ANON     = 16,
-    parameter CLOCK_MHZ    = 250
+    parameter CLOCK_MHZ    = 250,
+    parameter NUM_REGIONS  = `BF_PARAM_DEF_NUM_REGIONS,
+    parameter NFAULT       = 4
 ) (
     input  wire        clk,
     input  wire        rst,
@@ -36,6 +49,8 @@ module reg_block #(
     output reg  [31:0] m_reg_rdata,
     // configuration outputs
     output wire        ctrl_enable,
+    output wire        ctrl_prot_en,  // CTRL.PROT_EN
+    output wire        ring_stop,     // STATUS.FAULT: stop fetching requests, posting completions
     output wire [63:0] req_base,
     output wire [31:0] req_size,
     output wire [31:0] req_tail,
@@ -70,6 +85,11 @@ module reg_block #(
     input  wire        ev_timeout,
     input  wire        ev_tick,
     input  wire [15:0] free_buflets,
+    // protection faults
+    input  wire [NFAULT-1:0]    ev_fault_valid,
+    input  wire [NFAULT*64-1:0] ev_fault_addr,
+    input  wire [NFAULT*16-1:0] ev_fault_info,
+    input  wire [NFAULT-1:0]    ev_fault_fatal,
     output wire        irq
 );
     // one counter per drop reason 1..`BF_DROP_BAD_STATE (index 0 unused); reasons above
@@ -77,8 +97,11 @@ module reg_block #(
     localparam NUM_DROP = `BF_DROP_BAD_STATE + 1;
 
     reg        r_enable;
-    reg        r_irq_status;
-    reg        r_irq_mask;
+    reg        r_prot_en;
+    reg        r_fault;          // STATUS.FAULT
+    reg [1:0]  r_irq_status;     // bit0 CPL, bit1 FAULT
+    reg [1:0]  r_irq_mask;
+    reg [31:0] r_fault_addr_lo, r_fault_addr_hi, r_fault_info, cnt_prot_faults;
     reg [31:0] r_req_base_lo, r_req_base_hi, r_req_size, r_req_tail;
     reg [31:0] r_cpl_base_lo, r_cpl_base_hi, r_cpl_size, r_cpl_head;
     reg [31:0] r_mac_lo, r_ip, r_timer_period, r_timer_kick, r_timer_cnt;
@@ -93,13 +116,15 @@ module reg_block #(
 
     assign s_reg_ready = 1'b1;
     assign ctrl_enable = r_enable;
+    assign ctrl_prot_en = r_prot_en;
+    assign ring_stop   = r_fault;
     assign req_base    = {r_req_base_hi, r_req_base_lo};
     assign req_size    = r_req_size;
     assign req_tail    = r_req_tail;
     assign cpl_base    = {r_cpl_base_hi, r_cpl_base_lo};
     assign cpl_size    = r_cpl_size;
     assign cpl_head    = r_cpl_head;
-    assign irq         = r_irq_status & r_irq_mask;
+    assign irq         = |(r_irq_status & r_irq_mask);
     assign nic_mac     = {r_mac_hi, r_mac_lo};
     assign nic_ip      = r_ip;
 
@@ -109,6 +134,32 @@ module reg_block #(
     // timer: r_timer_cnt counts down to 1 (0 = stopped); the pulse reloads it
     wire period_tick = (r_timer_cnt == 32'd1);
     assign tick_req  = period_tick || (wr && s_reg_addr == `BF_REG_TIMER_KICK);
+
+    // CNT_PROT_FAULTS is readable once its address is its own (see the header)
+    localparam PROT_CNT_MAPPED = (`BF_REG_CNT_PROT_FAULTS != `BF_REG_CNT_BLK_READS);
+
+    // fault events of this cycle: how many, and the highest-numbered one
+    localparam FCW = $clog2(NFAULT + 1);
+    reg [FCW-1:0] f_n;
+    reg [63:0]    f_addr;
+    reg [15:0]    f_info;
+    reg           f_fatal;
+    integer f;
+    always @(*) begin
+        f_n     = {FCW{1'b0}};
+        f_addr  = 64'd0;
+        f_info  = 16'd0;
+        f_fatal = 1'b0;
+        for (f = 0; f < NFAULT; f = f + 1) begin
+            if (ev_fault_valid[f]) begin
+                f_n    = f_n + 1'b1;
+                f_addr = ev_fault_addr[f*64 +: 64];
+                f_info = ev_fault_info[f*16 +: 16];
+                if (ev_fault_fatal[f]) f_fatal = 1'b1;
+            end
+        end
+    end
+    wire f_any = |ev_fault_valid;
 
     // read mux
     reg [31:0] rdata;
@@ -128,10 +179,14 @@ module reg_block #(
             `BF_REG_PAGE_BYTES:          rdata = 32'(`BF_PARAM_PAGE_BYTES);
             `BF_REG_CLOCK_MHZ:           rdata = 32'(CLOCK_MHZ);
             `BF_REG_NUM_ANON:            rdata = 32'(NUM_ANON);
-            `BF_REG_CTRL:                rdata = {31'd0, r_enable};
-            `BF_REG_STATUS:              rdata = {30'd0, r_enable, 1'b1};
-            `BF_REG_IRQ_STATUS:          rdata = {31'd0, r_irq_status};
-            `BF_REG_IRQ_MASK:            rdata = {31'd0, r_irq_mask};
+            `BF_REG_NUM_REGIONS:         rdata = 32'(NUM_REGIONS);
+            `BF_REG_CTRL:                rdata = {30'd0, r_prot_en, r_enable};
+            `BF_REG_STATUS:              rdata = {29'd0, r_fault, r_enable, 1'b1};
+            `BF_REG_IRQ_STATUS:          rdata = {30'd0, r_irq_status};
+            `BF_REG_IRQ_MASK:            rdata = {30'd0, r_irq_mask};
+            `BF_REG_PROT_FAULT_ADDR_LO:  rdata = r_fault_addr_lo;
+            `BF_REG_PROT_FAULT_ADDR_HI:  rdata = r_fault_addr_hi;
+            `BF_REG_PROT_FAULT_INFO:     rdata = r_fault_info;
             `BF_REG_NIC_MAC_LO:          rdata = r_mac_lo;
             `BF_REG_NIC_MAC_HI:          rdata = {16'd0, r_mac_hi};
             `BF_REG_NIC_IP:              rdata = r_ip;
@@ -168,6 +223,7 @@ module reg_block #(
             `BF_REG_CNT_TICKS:           rdata = cnt_ticks;
             default: rdata = 32'd0;
         endcase
+        if (PROT_CNT_MAPPED && s_reg_addr == `BF_REG_CNT_PROT_FAULTS) rdata = cnt_prot_faults;
         // drop counter of reason r at `BF_DROP_COUNTER_BASE + 4*r
         for (j = 1; j < NUM_DROP; j = j + 1) begin
             if (s_reg_addr == 12'(`BF_DROP_COUNTER_BASE + 4 * j)) rdata = cnt_drop[j];
@@ -188,8 +244,13 @@ module reg_block #(
     always @(posedge clk) begin
         if (rst) begin
             r_enable      <= 1'b0;
-            r_irq_status  <= 1'b0;
-            r_irq_mask    <= 1'b0;
+            r_prot_en     <= 1'b0;
+            r_fault       <= 1'b0;
+            r_irq_status  <= 2'd0;
+            r_irq_mask    <= 2'd0;
+            r_fault_addr_lo <= 32'd0;
+            r_fault_addr_hi <= 32'd0;
+            r_fault_info  <= 32'd0;
             r_req_base_lo <= 32'd0;
             r_req_base_hi <= 32'd0;
             r_req_size    <= 32'd0;
@@ -207,8 +268,11 @@ module reg_block #(
         end else begin
             if (wr) begin
                 case (s_reg_addr)
-                    `BF_REG_CTRL:        r_enable      <= s_reg_wdata[0];
-                    `BF_REG_IRQ_MASK:    r_irq_mask    <= s_reg_wdata[0];
+                    `BF_REG_CTRL: begin
+                        r_enable  <= s_reg_wdata[0];
+                        r_prot_en <= s_reg_wdata[1];
+                    end
+                    `BF_REG_IRQ_MASK:    r_irq_mask    <= s_reg_wdata[1:0];
                     `BF_REG_REQ_BASE_LO: r_req_base_lo <= s_reg_wdata;
                     `BF_REG_REQ_BASE_HI: r_req_base_hi <= s_reg_wdata;
                     `BF_REG_REQ_SIZE:    r_req_size    <= s_reg_wdata;
@@ -235,9 +299,26 @@ module reg_block #(
             end
             // IRQ_STATUS: a new completion wins over a simultaneous write-1-to-clear
             if (cpl_posted) begin
-                r_irq_status <= 1'b1;
+                r_irq_status[0] <= 1'b1;
             end else if (wr && s_reg_addr == `BF_REG_IRQ_STATUS && s_reg_wdata[0]) begin
-                r_irq_status <= 1'b0;
+                r_irq_status[0] <= 1'b0;
+            end
+            if (f_any) begin
+                r_irq_status[1] <= 1'b1;
+            end else if (wr && s_reg_addr == `BF_REG_IRQ_STATUS && s_reg_wdata[1]) begin
+                r_irq_status[1] <= 1'b0;
+            end
+            // protection faults: the last one's address and info; a ring fault stops the rings
+            // until CTRL.ENABLE is cleared (a fault in the same cycle wins)
+            if (f_any) begin
+                r_fault_addr_lo <= f_addr[31:0];
+                r_fault_addr_hi <= f_addr[63:32];
+                r_fault_info    <= {16'd0, f_info};
+            end
+            if (f_fatal) begin
+                r_fault <= 1'b1;
+            end else if (wr && s_reg_addr == `BF_REG_CTRL && !s_reg_wdata[0]) begin
+                r_fault <= 1'b0;
             end
         end
     end
@@ -264,6 +345,7 @@ module reg_block #(
             cnt_arp_replies <= 32'd0;
             cnt_timeouts    <= 32'd0;
             cnt_ticks       <= 32'd0;
+            cnt_prot_faults <= 32'd0;
             for (i = 0; i < NUM_DROP; i = i + 1) cnt_drop[i] <= 32'd0;
         end else begin
             if (ev_rx_frame) begin
@@ -278,6 +360,7 @@ module reg_block #(
             if (ev_arp_reply) cnt_arp_replies <= cnt_arp_replies + 32'd1;
             if (ev_timeout) cnt_timeouts <= cnt_timeouts + 32'd1;
             if (ev_tick) cnt_ticks <= cnt_ticks + 32'd1;
+            cnt_prot_faults <= cnt_prot_faults + 32'(f_n);
             if (ev_tx_frame) begin
                 cnt_tx_frames <= cnt_tx_frames + 32'd1;
                 cnt_tx_bytes  <= cnt_tx_bytes + {24'd0, ev_tx_bytes};

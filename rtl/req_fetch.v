@@ -1,7 +1,10 @@
 // Request ring reader. While enabled and head != tail it DMA-reads the 64-byte entry at
 // req_base + (head mod req_size)*64, collects it into 512 bits and hands it out on m_req_*;
 // head increments when the entry is handed out. A refused read (tuser on the last response
-// word) hands out an all-zero entry (opcode 0 -> BAD_OPCODE completion downstream).
+// word) hands out an all-zero entry (opcode 0 -> BAD_OPCODE completion downstream), except a
+// read refused by the protection table (dma_guard, rd_refused with the error word): that entry
+// is not handed out and REQ_HEAD stays (the fault is fatal, the top stops this reader through
+// `enable`; docs/protection.md).
 // req_size must be a power of two (the ring index is head & (req_size-1)).
 `include "buflet_defs.vh"
 
@@ -28,6 +31,7 @@ module req_fetch #(
     output wire                    s_axis_dma_rd_tready,
     input  wire                    s_axis_dma_rd_tlast,
     input  wire                    s_axis_dma_rd_tuser,
+    input  wire                    rd_refused,     // the error word is a protection refusal
     // request entries
     output wire                    m_req_valid,
     input  wire                    m_req_ready,
@@ -73,7 +77,9 @@ module req_fetch #(
                 S_REQ: if (m_dma_rd_req_ready) state <= S_RSP;
                 S_RSP: if (beat) begin
                     word_cnt <= word_cnt + 4'd1;
-                    if (s_axis_dma_rd_tlast) state <= S_OUT;
+                    if (s_axis_dma_rd_tlast) begin
+                        state <= (s_axis_dma_rd_tuser && rd_refused) ? S_IDLE : S_OUT;
+                    end
                 end
                 S_OUT: if (m_req_ready) begin
                     req_head <= req_head + 32'd1;

@@ -163,7 +163,15 @@ module toe_engine #(
     output reg                   ev_anon_rx,      // a frame was delivered into an anonymous buffer
     output reg                   ev_arp_reply,    // an ARP reply was queued
     output reg                   ev_timeout,      // a head NB was returned by the timer sweep
-    output reg                   ev_tick          // a timer tick was taken
+    output reg                   ev_tick,         // a timer tick was taken
+    // protection lookup (one port of prot_table, docs/protection.md) and fault events
+    output wire [63:0]           prot_addr,
+    output wire [31:0]           prot_len,
+    output wire                  prot_write,
+    input  wire                  prot_deny,       // the lookup refuses (0: allowed)
+    output reg                   ev_fault,        // one access refused (one-cycle pulse)
+    output reg  [63:0]           ev_fault_addr,
+    output reg                   ev_fault_write   // 1: a write (NB page, anonymous buffer)
 );
     localparam SW = $clog2(NUM_SOCKETS);
     localparam NW = $clog2(NUM_NBS);
@@ -194,6 +202,7 @@ module toe_engine #(
     localparam [7:0] ST_BAD_SOCK   = `BF_STATUS_BAD_SOCK;
     localparam [7:0] ST_BAD_NB     = `BF_STATUS_BAD_NB;
     localparam [7:0] ST_DMA_ERROR  = `BF_STATUS_DMA_ERROR;
+    localparam [7:0] ST_PROT_FAULT = `BF_STATUS_PROT_FAULT;
     localparam [7:0] KIND_CMD_DONE  = `BF_CPL_KIND_CMD_DONE;
     localparam [7:0] KIND_NB_RETURN = `BF_CPL_KIND_NB_RETURN;
     localparam [7:0] KIND_ANON_RX   = `BF_CPL_KIND_ANON_RX;
@@ -279,7 +288,9 @@ module toe_engine #(
         S_AN_FREE = 6'd43,   //   free the frame's chain once its reads are issued
         S_AN_CPL  = 6'd44,   //   ANON_RX once its data has left
         S_TK1     = 6'd45,   // timer sweep: a socket's context
-        S_TK2     = 6'd46;   //   its head NB
+        S_TK2     = 6'd46,   //   its head NB
+        S_DPGCHK  = 6'd47,   // delivery: protection check of the page address just read
+        S_AN_CHK  = 6'd48;   // anonymous delivery: protection check of the buffer
 
     // ------------------------------------------------------------------ tables
     reg [511:0] sock_mem [0:NUM_SOCKETS-1];
@@ -372,6 +383,9 @@ module toe_engine #(
     reg [15:0]  an_n;              // bytes of the frame written (min(frame length, LEN))
     reg [15:0]  an_off;            // offset of the next DMA write (a multiple of 4096)
     reg [15:0]  an_rem;            // bytes left to issue
+    reg [3:0]   an_rsn;            // the frame's own drop reason (used when the buffer is refused)
+    reg         an_refused;        // the buffer was refused: ANON_RX PROT_FAULT, frame dropped
+    reg [63:0]  pg_new;            // page address just read from the list (checked in S_DPGCHK)
     // page address cache: last (nb, page) -> addr
     reg          pc_vld;
     reg [NW-1:0] pc_nb;
@@ -970,6 +984,7 @@ module toe_engine #(
     // anonymous buffer when there is one and the frame was stored whole, else dropped.
     task anon_or_drop(input [3:0] reason);
         begin
+            an_rsn <= reason;
             if (anon_go) begin
                 dr    <= DROP_NONE;
                 state <= S_AN0;
@@ -1030,7 +1045,13 @@ module toe_engine #(
             ev_arp_reply       <= 1'b0;
             ev_timeout         <= 1'b0;
             ev_tick            <= 1'b0;
+            ev_fault           <= 1'b0;
+            ev_fault_addr      <= 64'd0;
+            ev_fault_write     <= 1'b0;
+            an_rsn             <= 4'd0;
+            an_refused         <= 1'b0;
         end else begin
+            ev_fault           <= 1'b0;
             ev_drop_valid      <= 1'b0;
             ev_accepted        <= 1'b0;
             ev_delivered_valid <= 1'b0;
@@ -1550,19 +1571,40 @@ module toe_engine #(
                         state <= pc_hit ? S_DISSUE : S_DPGREQ;
                     end
                 end
-                S_DPGREQ: if (m_dma_rd_req_ready) state <= S_DPGRSP;
+                // the page list (HMD_ADDR, 8 * HMD_PAGES, READ) is checked before it is read: a
+                // refusal returns the head NB PROT_FAULT (the page cache is left as it is)
+                S_DPGREQ: if (prot_deny) begin
+                    ev_fault       <= 1'b1;
+                    ev_fault_addr  <= prot_addr;
+                    ev_fault_write <= 1'b0;
+                    ret_status     <= ST_PROT_FAULT;
+                    state          <= S_DRET;
+                end else if (m_dma_rd_req_ready) begin
+                    state <= S_DPGRSP;
+                end
                 S_DPGRSP: if (s_axis_dma_rd_tvalid && s_axis_dma_rd_tlast) begin
                     if (s_axis_dma_rd_tuser) begin
                         ret_status <= ST_DMA_ERROR;
                         pc_vld     <= 1'b0;
                         state      <= S_DRET;
                     end else begin
-                        pc_vld  <= 1'b1;
-                        pc_nb   <= nb_idx;
-                        pc_page <= dpage;
-                        pc_addr <= s_axis_dma_rd_tdata[63:0];
-                        state   <= S_DISSUE;
+                        pg_new  <= s_axis_dma_rd_tdata[63:0];
+                        state   <= S_DPGCHK;
                     end
+                end
+                // the page taken from the list (page, 4096, WRITE), before any payload write
+                S_DPGCHK: if (prot_deny) begin
+                    ev_fault       <= 1'b1;
+                    ev_fault_addr  <= prot_addr;
+                    ev_fault_write <= 1'b1;
+                    ret_status     <= ST_PROT_FAULT;
+                    state          <= S_DRET;
+                end else begin
+                    pc_vld  <= 1'b1;
+                    pc_nb   <= nb_idx;
+                    pc_page <= dpage;
+                    pc_addr <= pg_new;
+                    state   <= S_DISSUE;
                 end
                 S_DISSUE: if (wr_fire) begin
                     hd <= hd_dlv;
@@ -1673,7 +1715,19 @@ module toe_engine #(
                     an_n    <= (mt_len < an_len16) ? mt_len : an_len16;
                     an_rem  <= (mt_len < an_len16) ? mt_len : an_len16;
                     an_off  <= 16'd0;
-                    state   <= S_AN_WR;
+                    an_refused <= 1'b0;
+                    state   <= S_AN_CHK;
+                end
+                // the whole buffer (ADDR, LEN, WRITE) before any write into it: a refusal returns
+                // it ANON_RX PROT_FAULT BYTES 0 and drops the frame under its own reason
+                S_AN_CHK: if (prot_deny) begin
+                    ev_fault       <= 1'b1;
+                    ev_fault_addr  <= prot_addr;
+                    ev_fault_write <= 1'b1;
+                    an_refused     <= 1'b1;
+                    state          <= S_AN_CPL;
+                end else begin
+                    state <= S_AN_WR;
                 end
                 S_AN_WR: if (an_fire) begin
                     // bytes [an_off, an_off + an_ck) of the frame to ADDR + an_off
@@ -1692,15 +1746,22 @@ module toe_engine #(
                     cp_valid <= 1'b1;
                     cp_data  <= 256'd0;
                     cp_data[`BF_CPL_KIND_RANGE]    <= KIND_ANON_RX;
-                    cp_data[`BF_CPL_STATUS_RANGE]  <= ST_OK;
                     cp_data[`BF_CPL_TAG_RANGE]     <= an_tag;
                     cp_data[`BF_CPL_REF_NUM_RANGE] <= {{(32-AW){1'b0}}, an_idx};
-                    cp_data[`BF_CPL_BYTES_RANGE]   <= {16'd0, an_n};
-                    cp_data[`BF_CPL_FLAGS_RANGE]   <= (an_n < mt_len) ? {24'd0, FL_TRUNC} : 32'd0;
                     cp_data[`BF_CPL_OPCODE_RANGE]  <= OP_ANON_POST;
                     an_busy[an_idx] <= 1'b0;
-                    ev_anon_rx <= 1'b1;
-                    state <= S_IDLE;
+                    if (an_refused) begin
+                        // nothing was written; S_FIN frees the chain and counts the drop
+                        cp_data[`BF_CPL_STATUS_RANGE] <= ST_PROT_FAULT;
+                        dr    <= an_rsn;
+                        state <= S_FIN;
+                    end else begin
+                        cp_data[`BF_CPL_STATUS_RANGE] <= ST_OK;
+                        cp_data[`BF_CPL_BYTES_RANGE]  <= {16'd0, an_n};
+                        cp_data[`BF_CPL_FLAGS_RANGE]  <= (an_n < mt_len) ? {24'd0, FL_TRUNC} : 32'd0;
+                        ev_anon_rx <= 1'b1;
+                        state <= S_IDLE;
+                    end
                 end
                 default: state <= S_IDLE;
             endcase
@@ -1715,10 +1776,20 @@ module toe_engine #(
     assign m_cpl_valid   = cp_valid;
     assign m_cpl_data    = cp_data;
 
-    assign m_dma_rd_req_valid   = (state == S_DPGREQ);
+    assign m_dma_rd_req_valid   = (state == S_DPGREQ) && !prot_deny;
     assign m_dma_rd_req_addr    = nb[`BF_NB_DESC_HMD_ADDR_RANGE] + {41'd0, dpage, 3'd0};
     assign m_dma_rd_req_len     = 16'd8;
     assign s_axis_dma_rd_tready = (state == S_DPGRSP);
+
+    // protection lookup: the page list in S_DPGREQ (8 * HMD_PAGES, saturated to 32 bits), the
+    // page just read in S_DPGCHK, the anonymous buffer in S_AN_CHK
+    wire [31:0] hmd_pages = nb[`BF_NB_DESC_HMD_PAGES_RANGE];
+    wire        pl_list   = (state == S_DPGREQ);
+    assign prot_addr  = pl_list ? nb[`BF_NB_DESC_HMD_ADDR_RANGE] :
+                        (state == S_DPGCHK) ? pg_new : an_addr;
+    assign prot_len   = pl_list ? ((hmd_pages[31:29] != 3'd0) ? 32'hFFFF_FFFF : {hmd_pages[28:0], 3'd0}) :
+                        (state == S_DPGCHK) ? 32'd4096 : {16'd0, an_len16};
+    assign prot_write = !pl_list;
 
     wire an_wr = (state == S_AN_WR);
     assign m_dma_wr_req_valid = ((state == S_DISSUE) && mv_cmd_ready && !(dlv_drain && df_valid && !df_move)) ||

@@ -14,8 +14,8 @@ pub mod regcache;
 
 use buflet_platform::{Agent, Device, HostEnv, MemError};
 use buflet_spec::{self as spec, cpl, cpl_kind, get, op, put, reg, req_hdr};
-use regcache::{Perms, RegCache, RegConfig, RegError, RegStats};
-use std::collections::HashMap;
+use regcache::{fit_runs, Perms, RegCache, RegConfig, RegError, RegStats};
+use std::collections::{HashMap, HashSet};
 
 /// Driver failures.
 #[derive(Debug, thiserror::Error)]
@@ -263,6 +263,8 @@ pub struct DeviceInfo {
     pub clock_mhz: u32,
     /// Anonymous buffer slots (`NUM_ANON`).
     pub num_anon: u32,
+    /// Protection table slots (`NUM_REGIONS`, docs/protection.md).
+    pub num_regions: u32,
 }
 
 /// A named buffer the driver owns: its host pages and page list.
@@ -291,6 +293,9 @@ pub struct AnonBuffer {
 }
 
 const REQ_ENTRIES: u32 = 256;
+/// Protection table slots the driver keeps for the rings (0: request ring, 1: completion ring);
+/// the registration cache's runs use the slots above them.
+pub const RING_SLOTS: u32 = 2;
 const CPL_ENTRIES: u32 = 256;
 /// Cycles the driver lets pass between looks at the interrupt line.
 const POLL_STEP: u64 = 64;
@@ -318,6 +323,20 @@ pub struct Driver {
     /// Retired I/O buffers kept allocated (and registered) for reuse: (len, align) -> addresses.
     io_pool: HashMap<(u64, u64), Vec<u64>>,
     io_pool_bytes: u64,
+    /// Device protection table slots `RING_SLOTS..NUM_REGIONS` as programmed: `(start, end)`.
+    /// Empty when the device has no table (or too few slots): protection stays off.
+    prot_slots: Vec<Option<(u64, u64)>>,
+    /// The runs last mirrored into `prot_slots` (ascending).
+    prot_want: Vec<(u64, u64)>,
+    /// Mirroring and `CTRL.PROT_EN` on ([`Driver::set_protection`]).
+    prot_on: bool,
+    /// Tags of region requests whose `CMD_DONE` the driver swallows.
+    prot_tags: HashSet<u32>,
+    /// A region request failed: (opcode, tag, status), reported by the next
+    /// [`Driver::completions`].
+    prot_err: Option<(u8, u32, u8)>,
+    /// Completions collected by a call that reported `prot_err`, returned by the next one.
+    backlog: Vec<Completion>,
 }
 
 /// Bytes of retired I/O buffers [`Driver::io_buf_free`] keeps for reuse at most.
@@ -342,6 +361,7 @@ impl Driver {
                 page_bytes: 0,
                 clock_mhz: 0,
                 num_anon: 0,
+                num_regions: 0,
             },
             req_base: 0,
             req_tail: 0,
@@ -356,6 +376,12 @@ impl Driver {
             reg_held: HashMap::new(),
             io_pool: HashMap::new(),
             io_pool_bytes: 0,
+            prot_slots: Vec::new(),
+            prot_want: Vec::new(),
+            prot_on: false,
+            prot_tags: HashSet::new(),
+            prot_err: None,
+            backlog: Vec::new(),
         };
         let id = d.rd(reg::ID);
         if id as u64 != spec::param::ID_MAGIC {
@@ -373,6 +399,7 @@ impl Driver {
             page_bytes: d.rd(reg::PAGE_BYTES),
             clock_mhz: d.rd(reg::CLOCK_MHZ),
             num_anon: d.rd(reg::NUM_ANON),
+            num_regions: d.rd(reg::NUM_REGIONS),
         };
         let mut waited = 0;
         while d.rd(reg::STATUS) & 1 == 0 {
@@ -404,8 +431,158 @@ impl Driver {
         d.wr(reg::CPL_SIZE, CPL_ENTRIES);
         d.wr(reg::CPL_HEAD, 0);
         d.wr(reg::IRQ_MASK, 1);
-        d.wr(reg::CTRL, 1);
+        d.wr(reg::CTRL, CTRL_ENABLE);
+        if d.info.num_regions > RING_SLOTS {
+            // Register the rings (request ring: the device reads it; completion ring: it
+            // writes it), then turn the checks on. Until then every access is allowed, so
+            // these two requests are fetched and completed unchecked.
+            use spec::region_perm;
+            let rings = [
+                (d.req_base, req_bytes, region_perm::READ),
+                (d.cpl_base, cpl_bytes, region_perm::WRITE),
+            ];
+            for (slot, (base, len, perm)) in rings.into_iter().enumerate() {
+                let e = region_entry(op::REG_REGION, 0, slot as u64, base, len, perm);
+                d.call(e, "ring region registration")?;
+            }
+            d.prot_slots = vec![None; (d.info.num_regions - RING_SLOTS) as usize];
+            d.prot_on = true;
+            d.wr(reg::CTRL, CTRL_ENABLE | CTRL_PROT_EN);
+        }
         Ok(d)
+    }
+
+    /// True when the driver programs the device protection table and `CTRL.PROT_EN` is set.
+    pub fn protected(&self) -> bool {
+        !self.prot_slots.is_empty() && self.prot_on
+    }
+
+    /// Turn the device checks (`CTRL.PROT_EN`) and the mirroring of the registration cache
+    /// into the table off or on again (on: the table is brought up to date by the next
+    /// request). Off is today's behaviour without a table, for callers that register memory
+    /// directly with `HostMemory::register`. No effect on a device without a table.
+    pub fn set_protection(&mut self, on: bool) {
+        if self.prot_slots.is_empty() {
+            return;
+        }
+        self.prot_on = on;
+        let ctrl = if on {
+            CTRL_ENABLE | CTRL_PROT_EN
+        } else {
+            CTRL_ENABLE
+        };
+        if on {
+            // Slots are rewritten before the next request; until then the table may lag.
+            self.prot_want.clear();
+        }
+        self.wr(reg::CTRL, ctrl);
+    }
+
+    /// The byte ranges `(start, end)` the protection table grants besides the rings, as
+    /// programmed (slot `RING_SLOTS + i` is element `i`; `None` = invalid slot).
+    pub fn prot_slots(&self) -> &[Option<(u64, u64)>] {
+        &self.prot_slots
+    }
+
+    /// Mirror the registration cache's covered bytes into the protection table: maximal runs,
+    /// one slot each, the two runs with the smallest gap merged while there are more runs than
+    /// slots (the merged slot grants the gap too). Only slots that change get a request, issued
+    /// on the request ring so that they take effect before any request submitted after them.
+    /// Bytes that stay registered are never left uncovered between two of these requests: a
+    /// slot is rewritten only when the bytes it held that are still wanted are covered by its
+    /// new run or by another slot, and slots are invalidated last. (Should no such order exist,
+    /// which needs every slot in use and a run split in two, the last rewrite leaves the
+    /// moved bytes uncovered until the request after it; a request of the driver never uses
+    /// bytes in that window, as only released entries leave the cache.)
+    fn prot_sync(&mut self) -> Result<(), DriverError> {
+        if self.prot_slots.is_empty() || !self.prot_on {
+            return Ok(());
+        }
+        let want = fit_runs(&self.regs.runs(), self.prot_slots.len());
+        if want == self.prot_want {
+            return Ok(());
+        }
+        let wanted: HashSet<(u64, u64)> = want.iter().copied().collect();
+        let mut fixed: Vec<bool> = self
+            .prot_slots
+            .iter()
+            .map(|s| s.is_some_and(|r| wanted.contains(&r)))
+            .collect();
+        let mut placed: HashSet<(u64, u64)> = self
+            .prot_slots
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|r| wanted.contains(r))
+            .collect();
+        let mut pending: Vec<(u64, u64)> = want
+            .iter()
+            .copied()
+            .filter(|r| !placed.contains(r))
+            .collect();
+        while !pending.is_empty() {
+            // A (run, slot) pair whose rewrite uncovers nothing still wanted.
+            let safe = |slots: &[Option<(u64, u64)>],
+                        placed: &HashSet<(u64, u64)>,
+                        n: (u64, u64),
+                        j: usize| {
+                slots[j].is_none_or(|(a, b): (u64, u64)| {
+                    want.iter()
+                        .filter(|r| r.0 < b && a < r.1)
+                        .all(|r| *r == n || placed.contains(r))
+                })
+            };
+            let mut pick = None;
+            'find: for (i, &n) in pending.iter().enumerate() {
+                for (j, _) in fixed.iter().enumerate().filter(|(_, f)| !**f) {
+                    if safe(&self.prot_slots, &placed, n, j) {
+                        pick = Some((i, j));
+                        break 'find;
+                    }
+                }
+            }
+            let (i, j) = match pick {
+                Some(p) => p,
+                None => match fixed.iter().position(|f| !f) {
+                    Some(j) => (0, j),
+                    None => break, // cannot happen: want.len() <= slots
+                },
+            };
+            let n = pending.remove(i);
+            let perm = spec::region_perm::READ | spec::region_perm::WRITE;
+            self.region_req(op::REG_REGION, j, n.0, n.1 - n.0, perm)?;
+            self.prot_slots[j] = Some(n);
+            fixed[j] = true;
+            placed.insert(n);
+        }
+        let stale: Vec<usize> = (0..fixed.len())
+            .filter(|&j| !fixed[j] && self.prot_slots[j].is_some())
+            .collect();
+        for j in stale {
+            {
+                self.region_req(op::DEREG_REGION, j, 0, 0, 0)?;
+                self.prot_slots[j] = None;
+            }
+        }
+        self.prot_want = want;
+        Ok(())
+    }
+
+    /// Queue a region request for cache slot `j` (device slot `RING_SLOTS + j`); its
+    /// `CMD_DONE` is swallowed by [`Driver::completions`].
+    fn region_req(
+        &mut self,
+        opcode: u64,
+        j: usize,
+        base: u64,
+        len: u64,
+        perm: u64,
+    ) -> Result<(), DriverError> {
+        let tag = self.tag();
+        let slot = RING_SLOTS as u64 + j as u64;
+        let e = region_entry(opcode, tag, slot, base, len, perm);
+        self.prot_tags.insert(tag);
+        self.submit_raw(&e)
     }
 
     /// Which backend is underneath ("model" or "rtl").
@@ -455,7 +632,15 @@ impl Driver {
     }
 
     /// Put one 64-byte entry on the request ring and ring the doorbell. Waits for ring space.
+    /// When the driver programs the protection table, the region requests that bring it in
+    /// line with the registration cache go first.
     pub fn submit(&mut self, entry: &[u8; 64]) -> Result<(), DriverError> {
+        self.prot_sync()?;
+        self.submit_raw(entry)
+    }
+
+    /// [`Driver::submit`] without the protection table update.
+    fn submit_raw(&mut self, entry: &[u8; 64]) -> Result<(), DriverError> {
         let mut waited = 0;
         while self.req_tail.wrapping_sub(self.req_head_cache) >= REQ_ENTRIES {
             self.req_head_cache = self.rd(reg::REQ_HEAD);
@@ -486,8 +671,13 @@ impl Driver {
     /// CPU's DRAM traffic is 32 bytes per completion whatever the polling rhythm. The interrupt
     /// is cleared only once the ring is empty, and `CPL_TAIL` is read again after clearing it,
     /// so a completion posted meanwhile is never left behind without an interrupt.
+    ///
+    /// The `CMD_DONE` of the protection table requests the driver issues itself are not
+    /// returned; if one is not OK, this call returns [`DriverError::Request`] and the
+    /// completions it collected come with the next call.
     pub fn completions(&mut self) -> Result<Vec<Completion>, DriverError> {
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.backlog);
+        let head0 = self.cpl_head;
         let mut tail = self.rd(reg::CPL_TAIL);
         let mut cleared = false;
         loop {
@@ -505,9 +695,15 @@ impl Driver {
                     break;
                 }
                 let c = Completion::parse(&e);
+                self.cpl_head = self.cpl_head.wrapping_add(1);
+                if c.kind() == CplKind::CmdDone && self.prot_tags.remove(&c.tag) {
+                    if c.status != spec::status::OK as u8 && self.prot_err.is_none() {
+                        self.prot_err = Some((c.opcode, c.tag, c.status));
+                    }
+                    continue;
+                }
                 self.release_held(&c);
                 out.push(c);
-                self.cpl_head = self.cpl_head.wrapping_add(1);
             }
             if !landed || (cleared && tail == self.cpl_head) {
                 break;
@@ -522,20 +718,36 @@ impl Driver {
                 break;
             }
         }
-        if !out.is_empty() {
+        if self.cpl_head != head0 {
             self.wr(reg::CPL_HEAD, self.cpl_head);
+        }
+        if let Some((opcode, tag, status)) = self.prot_err.take() {
+            self.backlog = out;
+            return Err(DriverError::Request {
+                opcode,
+                tag,
+                status,
+            });
         }
         Ok(out)
     }
 
-    /// Run until the interrupt line rises or `max_cycles` pass, then collect completions.
+    /// Run until the interrupt line rises or `max_cycles` pass, then collect completions
+    /// (an interrupt for the driver's own protection-table completions only does not end
+    /// the wait).
     pub fn wait(&mut self, max_cycles: u64) -> Result<Vec<Completion>, DriverError> {
         let mut ran = 0;
-        while !self.dev.irq() && ran < max_cycles {
-            self.run(POLL_STEP);
-            ran += POLL_STEP;
+        loop {
+            while !self.dev.irq() && ran < max_cycles {
+                self.run(POLL_STEP);
+                ran += POLL_STEP;
+            }
+            let out = self.completions()?;
+            // Only swallowed protection-table completions: keep waiting.
+            if !out.is_empty() || ran >= max_cycles {
+                return Ok(out);
+            }
         }
-        self.completions()
     }
 
     /// Submit a request and wait for its own completion; other completions are returned too.
@@ -1011,6 +1223,24 @@ fn mac_num(m: &[u8; 6]) -> u64 {
     let mut b = [0u8; 8];
     b[..6].copy_from_slice(m);
     u64::from_le_bytes(b)
+}
+
+const CTRL_ENABLE: u32 = 1;
+const CTRL_PROT_EN: u32 = 2;
+
+/// A `REG_REGION` / `DEREG_REGION` request entry.
+fn region_entry(opcode: u64, tag: u32, slot: u64, base: u64, len: u64, perm: u64) -> [u8; 64] {
+    use spec::region_desc as rd;
+    let mut e = [0u8; 64];
+    put(&mut e, rd::OPCODE, opcode);
+    put(&mut e, rd::TAG, tag as u64);
+    put(&mut e, rd::SLOT, slot);
+    if opcode == op::REG_REGION {
+        put(&mut e, rd::FLAGS, perm);
+        put(&mut e, rd::BASE, base);
+        put(&mut e, rd::LEN, len);
+    }
+    e
 }
 
 #[cfg(test)]

@@ -240,6 +240,19 @@ impl RegCache {
         self.cover.iter().map(|(s, (e, _))| e - s).sum()
     }
 
+    /// The covered bytes as maximal runs `(start, end)`, ascending: adjacent cover segments
+    /// merged. These are what the driver mirrors into the device's protection table.
+    pub fn runs(&self) -> Vec<(u64, u64)> {
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        for (&s, &(e, _)) in &self.cover {
+            match out.last_mut() {
+                Some(last) if last.1 == s => last.1 = e,
+                _ => out.push((s, e)),
+            }
+        }
+        out
+    }
+
     /// Lookup-or-register buffer `[addr, addr+len)` for an I/O that needs `perms`, and mark it
     /// in use until [`RegCache::release`]. Returns true on a hit (already registered with those
     /// permissions). An entry registered with fewer permissions is deregistered and registered
@@ -456,6 +469,25 @@ impl RegCache {
     }
 }
 
+/// Fit ascending, disjoint runs `(start, end)` into at most `slots` runs: while there are too
+/// many, the two neighbours with the smallest gap between them are merged into one run, which
+/// then also covers (grants the device access to) the gap. Ties merge the lowest pair.
+/// `slots == 0` gives no run.
+pub fn fit_runs(runs: &[(u64, u64)], slots: usize) -> Vec<(u64, u64)> {
+    if slots == 0 {
+        return Vec::new();
+    }
+    let mut out = runs.to_vec();
+    while out.len() > slots {
+        let Some(i) = (0..out.len() - 1).min_by_key(|&i| out[i + 1].0 - out[i].1) else {
+            break;
+        };
+        out[i].1 = out[i + 1].1;
+        out.remove(i + 1);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -625,5 +657,27 @@ mod tests {
         assert_eq!(c.len(), 4);
         assert_eq!(c.in_use(), 4);
         assert_eq!(c.stats().collected, 2);
+    }
+
+    #[test]
+    fn runs_merge_adjacent_segments_and_fit_merges_smallest_gap() {
+        let (mut c, mut m) = cache(100, 100);
+        let a = m.alloc(3 * 4096, 4096).unwrap();
+        // Two adjacent buffers and an overlapping one form one run; a separate buffer another.
+        c.acquire(&mut m, a, 4096, Perms::READ).unwrap();
+        c.acquire(&mut m, a + 4096, 4096, Perms::WRITE).unwrap();
+        c.acquire(&mut m, a + 2048, 4096, Perms::READ).unwrap();
+        c.acquire(&mut m, a + 3 * 4096 - 100, 50, Perms::READ)
+            .unwrap();
+        assert_eq!(
+            c.runs(),
+            vec![(a, a + 2 * 4096), (a + 3 * 4096 - 100, a + 3 * 4096 - 50)]
+        );
+        let r = [(0, 10), (20, 30), (35, 40), (100, 110)];
+        assert_eq!(fit_runs(&r, 4), r.to_vec());
+        assert_eq!(fit_runs(&r, 3), vec![(0, 10), (20, 40), (100, 110)]);
+        assert_eq!(fit_runs(&r, 2), vec![(0, 40), (100, 110)]);
+        assert_eq!(fit_runs(&r, 1), vec![(0, 110)]);
+        assert_eq!(fit_runs(&r, 0), vec![]);
     }
 }

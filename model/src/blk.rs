@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use buflet_platform::{Agent, HostEnv};
 use buflet_spec::{blk_req, cpl_kind, get, op, param, reg, req_hdr, sg_elem, sg_flag, status};
 
-use crate::{costs, dma_read, dma_write, Cpl, ModelDevice, NEVER, REQ_BYTES};
+use crate::{costs, dma_read, dma_write, prot, Cpl, ModelDevice, NEVER, REQ_BYTES};
 
 const BLOCK: usize = param::BLOCK_BYTES as usize;
 const SECTOR: u64 = param::SECTOR_BYTES;
@@ -154,7 +154,6 @@ impl ModelDevice {
             }
         };
         let now = self.now;
-        let cfg = &self.cfg;
         let mut end: Option<u64> = None;
         let mut t = now + costs::BLK_STEP;
         match j.phase {
@@ -168,10 +167,13 @@ impl ModelDevice {
             Phase::Fetch => {
                 if j.fetched >= j.sg_max {
                     end = Some(status::BAD_SG);
+                } else if !self.check(j.next, sg_elem::SIZE as u64, false, prot::rid::RD_BLK) {
+                    // Refused before the element is read.
+                    end = Some(status::PROT_FAULT);
                 } else {
                     let mut e = [0u8; sg_elem::SIZE];
                     let (ok, d) = dma_read(
-                        cfg,
+                        &self.cfg,
                         &mut self.rd_free,
                         env,
                         Agent::BlkDma,
@@ -195,6 +197,21 @@ impl ModelDevice {
                         || j.described + len > j.bytes
                     {
                         end = Some(status::BAD_SG);
+                    } else if get(&e, sg_elem::FLAGS) & sg_flag::ZERO == 0
+                        && !self.check(
+                            get(&e, sg_elem::SRC_ADDR),
+                            len,
+                            j.read,
+                            if j.read {
+                                prot::rid::WR_BLK
+                            } else {
+                                prot::rid::RD_BLK
+                            },
+                        )
+                    {
+                        // A BLK_WRITE source / BLK_READ destination outside the registered
+                        // regions: nothing of this element moves, the block is not written.
+                        end = Some(status::PROT_FAULT);
                     } else {
                         if j.fill == 0 {
                             j.lba = disk / SECTOR;
@@ -219,7 +236,15 @@ impl ModelDevice {
                 if !j.zero {
                     // Posted: a refused write is lost (counted as a stray access).
                     let chunk = &self.blk.buf[j.fill..j.fill + n];
-                    t = dma_write(cfg, &mut self.wr_free, env, Agent::BlkDma, t, j.src, chunk);
+                    t = dma_write(
+                        &self.cfg,
+                        &mut self.wr_free,
+                        env,
+                        Agent::BlkDma,
+                        t,
+                        j.src,
+                        chunk,
+                    );
                 }
                 // A ZERO element's bytes are discarded.
                 j.src += n as u64;
@@ -241,7 +266,7 @@ impl ModelDevice {
                 }
             }
             Phase::Read => {
-                t += costs::block_read(cfg, BLOCK);
+                t += costs::block_read(&self.cfg, BLOCK);
                 self.regs.count(reg::CNT_BLK_READS, 1);
                 self.regs.count(reg::CNT_BLK_RD_BYTES, BLOCK as u64);
                 if env.disk.read(j.lba, &mut self.blk.buf).is_err() {
@@ -256,10 +281,17 @@ impl ModelDevice {
                 let chunk = &mut self.blk.buf[j.fill..j.fill + n];
                 if j.zero {
                     chunk.fill(0);
-                    t += costs::zero_fill(cfg, n);
+                    t += costs::zero_fill(&self.cfg, n);
                 } else {
-                    let (ok, d) =
-                        dma_read(cfg, &mut self.rd_free, env, Agent::BlkDma, t, j.src, chunk);
+                    let (ok, d) = dma_read(
+                        &self.cfg,
+                        &mut self.rd_free,
+                        env,
+                        Agent::BlkDma,
+                        t,
+                        j.src,
+                        chunk,
+                    );
                     t = d;
                     if !ok {
                         end = Some(status::DMA_ERROR);
@@ -277,7 +309,7 @@ impl ModelDevice {
                 }
             }
             Phase::Write => {
-                t += costs::block_write(cfg, BLOCK);
+                t += costs::block_write(&self.cfg, BLOCK);
                 self.regs.count(reg::CNT_BLK_WRITES, 1);
                 self.regs.count(reg::CNT_BLK_BYTES, BLOCK as u64);
                 if env.disk.write(j.lba, &self.blk.buf).is_err() {

@@ -18,11 +18,13 @@
 //! | sockets, TCP and UDP receive, delivery, anonymous buffers, ARP answers, timer sweep | `toe.rs` |
 //! | tx_builder (ACK, SYN-ACK, ARP reply frames) | `tx.rs` |
 //! | block-controller DMA | `blk.rs` |
+//! | protection table (REG_REGION, DEREG_REGION, access checks, faults) | `prot.rs` |
 
 mod blk;
 pub mod buflets;
 pub mod costs;
 pub mod parse;
+pub mod prot;
 mod regs;
 mod toe;
 pub mod tx;
@@ -180,6 +182,8 @@ pub struct ModelDevice {
     next_period_tick: u64,
     // blk_dma.
     blk: blk::Blk,
+    // Protection table.
+    prot: prot::Prot,
     // tx_builder.
     tx: tx::TxBuilder,
     // Completion writer.
@@ -219,6 +223,7 @@ impl ModelDevice {
             pool: BufletPool::new(cfg.num_buflets, cfg.buflet_bytes),
             toe: toe::Toe::new(&cfg),
             blk: blk::Blk::default(),
+            prot: prot::Prot::default(),
             tx: tx::TxBuilder::default(),
             cfg,
             now: 0,
@@ -266,7 +271,9 @@ impl ModelDevice {
     fn next_event(&self) -> (u64, Unit) {
         let at = |t: u64| if t == NEVER { NEVER } else { t.max(self.now) };
         let cpl_t = match self.cpl_q.front() {
-            Some(&(ready, _)) if self.cpl_room() => at(ready.max(self.cpl_free)),
+            Some(&(ready, _)) if self.cpl_room() && !self.prot.ring_fault => {
+                at(ready.max(self.cpl_free))
+            }
             _ => NEVER,
         };
         let blk_t = at(self.blk_next());
@@ -278,6 +285,7 @@ impl ModelDevice {
         let fetch_t = match &self.fetch {
             Fetch::Idle
                 if self.regs.enabled()
+                    && !self.prot.ring_fault
                     && self.regs.req_size != 0
                     && self.regs.req_head != self.regs.req_tail =>
             {
@@ -426,7 +434,9 @@ impl ModelDevice {
     // ---- request fetch ----
 
     fn can_dispatch(&self, entry: &[u8]) -> bool {
-        if is_blk(entry) {
+        if prot::is_region(entry) {
+            true
+        } else if is_blk(entry) {
             self.blk.fifo.len() < costs::BLK_FIFO_DEPTH
         } else {
             self.toe_req.is_none()
@@ -438,6 +448,11 @@ impl ModelDevice {
             Fetch::Idle => {
                 let r = &self.regs;
                 let addr = r.req_base + (r.req_head % r.req_size) as u64 * REQ_BYTES as u64;
+                if !self.check(addr, REQ_BYTES as u64, false, prot::rid::RD_REQ_FETCH) {
+                    // Fatal: nothing fetched, REQ_HEAD stays; fetch stops (STATUS.FAULT).
+                    self.prot.ring_fault = true;
+                    return;
+                }
                 let mut entry = [0u8; REQ_BYTES];
                 // A refused fetch returns zeros: opcode 0 -> CMD_DONE/BAD_OPCODE with tag 0.
                 let (_, done) = dma_read(
@@ -456,7 +471,9 @@ impl ModelDevice {
                 self.fetch = Fetch::Hold { entry };
             }
             Fetch::Hold { entry } => {
-                if is_blk(&entry) {
+                if prot::is_region(&entry) {
+                    self.region_req(&entry);
+                } else if is_blk(&entry) {
                     self.blk.fifo.push_back((self.now + costs::DISPATCH, entry));
                 } else {
                     self.toe_req = Some(entry);
@@ -486,12 +503,18 @@ impl ModelDevice {
     }
 
     fn cpl_step(&mut self, env: &mut HostEnv) {
+        let r = &self.regs;
+        let addr = r.cpl_base + (r.cpl_tail % r.cpl_size) as u64 * cpl::SIZE as u64;
+        if !self.check(addr, cpl::SIZE as u64, true, prot::rid::WR_CPL) {
+            // Fatal: the completion stays queued and the writer stops (STATUS.FAULT).
+            self.prot.ring_fault = true;
+            return;
+        }
         let Some((_, c)) = self.cpl_q.pop_front() else {
             return;
         };
         let r = &self.regs;
         let phase = 1 - ((r.cpl_tail / r.cpl_size) & 1) as u8;
-        let addr = r.cpl_base + (r.cpl_tail % r.cpl_size) as u64 * cpl::SIZE as u64;
         let e = c.encode(phase);
         self.cpl_free = dma_write(
             &self.cfg,
@@ -523,13 +546,32 @@ impl Device for ModelDevice {
 
     fn reg_read(&mut self, env: &mut HostEnv, addr: u32) -> u32 {
         self.advance(env, self.now + costs::REG_READ);
-        self.regs.read(&self.cfg, addr, self.pool.free_count())
+        use buflet_spec::reg;
+        let p = &self.prot;
+        match addr {
+            reg::STATUS => {
+                self.regs.read(&self.cfg, addr, 0)
+                    | if p.ring_fault { regs::STATUS_FAULT } else { 0 }
+            }
+            reg::NUM_REGIONS => prot::NUM_REGIONS as u32,
+            reg::PROT_FAULT_ADDR_LO => p.fault_addr as u32,
+            reg::PROT_FAULT_ADDR_HI => (p.fault_addr >> 32) as u32,
+            reg::PROT_FAULT_INFO => p.fault_info,
+            // While the spec gives CNT_PROT_FAULTS the address of CNT_BLK_READS, that address
+            // keeps reading CNT_BLK_READS ([`ModelDevice::prot_faults`] has the count).
+            a if a == reg::CNT_PROT_FAULTS && a != reg::CNT_BLK_READS => p.faults,
+            _ => self.regs.read(&self.cfg, addr, self.pool.free_count()),
+        }
     }
 
     fn reg_write(&mut self, env: &mut HostEnv, addr: u32, value: u32) {
         self.advance(env, self.now + costs::REG_WRITE);
         if addr == buflet_spec::reg::CTRL {
             self.enable_before = (self.regs.enabled(), self.now);
+            if value & regs::CTRL_ENABLE == 0 {
+                // Clearing ENABLE acknowledges a ring fault.
+                self.prot.ring_fault = false;
+            }
         }
         self.regs.write(addr, value);
         match addr {

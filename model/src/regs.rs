@@ -13,12 +13,18 @@ const DROP_BASE: u32 = buflet_spec::drop::COUNTER_BASE as u32;
 
 /// CTRL.ENABLE.
 pub const CTRL_ENABLE: u32 = 1;
+/// CTRL.PROT_EN (docs/protection.md).
+pub const CTRL_PROT_EN: u32 = 2;
 /// STATUS.READY.
 pub const STATUS_READY: u32 = 1;
 /// STATUS.ENABLED.
 pub const STATUS_ENABLED: u32 = 2;
+/// STATUS.FAULT: a ring access was refused by the protection table.
+pub const STATUS_FAULT: u32 = 4;
 /// IRQ_STATUS.CPL.
 pub const IRQ_CPL: u32 = 1;
+/// IRQ_STATUS.FAULT: an access was refused by the protection table.
+pub const IRQ_FAULT: u32 = 2;
 
 /// Register state.
 #[derive(Debug, Default)]
@@ -59,6 +65,10 @@ fn set_hi(v: &mut u64, hi: u32) {
 impl Regs {
     pub fn enabled(&self) -> bool {
         self.ctrl & CTRL_ENABLE != 0
+    }
+
+    pub fn prot_en(&self) -> bool {
+        self.ctrl & CTRL_PROT_EN != 0
     }
 
     pub fn irq(&self) -> bool {
@@ -130,9 +140,9 @@ impl Regs {
 
     pub fn write(&mut self, addr: u32, v: u32) {
         match addr {
-            reg::CTRL => self.ctrl = v & CTRL_ENABLE,
+            reg::CTRL => self.ctrl = v & (CTRL_ENABLE | CTRL_PROT_EN),
             reg::IRQ_STATUS => self.irq_status &= !v,
-            reg::IRQ_MASK => self.irq_mask = v & IRQ_CPL,
+            reg::IRQ_MASK => self.irq_mask = v & (IRQ_CPL | IRQ_FAULT),
             reg::NIC_MAC_LO => self.nic_mac_lo = v,
             reg::NIC_MAC_HI => self.nic_mac_hi = v & 0xFFFF,
             reg::NIC_IP => self.nic_ip = v,

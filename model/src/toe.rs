@@ -14,7 +14,7 @@ use buflet_spec::{
 use crate::buflets::Chain;
 use crate::parse::{tcp_flag, Parsed, MAX_WSCALE};
 use crate::tx::TxCmd;
-use crate::{costs, dma_read, dma_write, Cpl, Meta, ModelDevice, REQ_BYTES};
+use crate::{costs, dma_read, dma_write, prot, Cpl, Meta, ModelDevice, REQ_BYTES};
 
 const PAGE: u64 = param::PAGE_BYTES;
 /// IP protocol numbers a socket may have.
@@ -221,6 +221,8 @@ struct Nb {
     total: u32,
     filled: u32,
     hmd_addr: u64,
+    /// HMD_PAGES as posted (the page list is `8 * hmd_pages` bytes).
+    hmd_pages: u64,
     stream_off: u64,
     /// TIMEOUT as posted (0 = never).
     timeout: u32,
@@ -747,6 +749,7 @@ impl ModelDevice {
                         total: total as u32,
                         filled: 0,
                         hmd_addr: get(e, nb_desc::HMD_ADDR),
+                        hmd_pages: pages,
                         stream_off: 0,
                         timeout,
                         ticks_left: timeout,
@@ -886,8 +889,25 @@ impl ModelDevice {
             .take()
             .expect("posted anonymous buffer");
         let len = m.p.len as u32;
-        let n = len.min(a.len) as usize;
         let mut t = base + costs::ANON_DELIVERY;
+        if !self.check(a.addr, a.len as u64, true, prot::rid::WR_TOE) {
+            // Refused before any write: the buffer is returned empty, the frame is dropped
+            // under its own reason.
+            self.drop_frame(m.chain, reason);
+            self.post_cpl(
+                t,
+                Cpl {
+                    kind: cpl_kind::ANON_RX as u8,
+                    status: status::PROT_FAULT as u8,
+                    tag: a.tag,
+                    ref_num: rn,
+                    opcode: op::ANON_POST as u8,
+                    ..Cpl::default()
+                },
+            );
+            return t;
+        }
+        let n = len.min(a.len) as usize;
         let mut buf = std::mem::take(&mut self.toe.scratch);
         let mut off = 0;
         while off < n {
@@ -994,9 +1014,24 @@ impl ModelDevice {
                 .min(PAGE - in_page) as usize;
             let page = nb.filled / PAGE as u32;
             let mut t = self.now + costs::ENGINE_DELIVERY;
-            let page_addr = match self.toe.page_cache {
+            let mut prot_refused = false;
+            let cached = match self.toe.page_cache {
                 Some((c, p, a)) if c == rn && p == page => Some(a),
-                _ => {
+                _ => None,
+            };
+            let page_addr = match cached {
+                Some(a) => Some(a),
+                None if !self.check(
+                    nb.hmd_addr,
+                    nb.hmd_pages.saturating_mul(8),
+                    false,
+                    prot::rid::RD_TOE,
+                ) =>
+                {
+                    prot_refused = true;
+                    None
+                }
+                None => {
                     let mut b = [0u8; 8];
                     let at = nb.hmd_addr.wrapping_add(8 * page as u64);
                     let (ok, d) = dma_read(
@@ -1010,13 +1045,25 @@ impl ModelDevice {
                     );
                     t = d;
                     let a = u64::from_le_bytes(b);
-                    self.toe.page_cache = ok.then_some((rn, page, a));
-                    ok.then_some(a)
+                    // The page itself is checked when its address is taken from the list.
+                    if ok && !self.check(a, PAGE, true, prot::rid::WR_TOE) {
+                        prot_refused = true;
+                        None
+                    } else {
+                        self.toe.page_cache = ok.then_some((rn, page, a));
+                        ok.then_some(a)
+                    }
                 }
             };
             let Some(page_addr) = page_addr else {
-                // A refused page-list read returns the NB as it is, with status DMA_ERROR.
-                self.return_nb(s, 0, status::DMA_ERROR, t);
+                // A failed page-list read returns the NB as it is, with status DMA_ERROR (or
+                // PROT_FAULT for a refused list or page); the segment stays for the next NB.
+                let st = if prot_refused {
+                    status::PROT_FAULT
+                } else {
+                    status::DMA_ERROR
+                };
+                self.return_nb(s, 0, st, t);
                 self.toe.socks[s as usize].queued = false;
                 self.toe.wake(s);
                 return t;

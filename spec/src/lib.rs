@@ -115,15 +115,19 @@ registers! {
     PAGE_BYTES    = 0x024, Ro,  "Host page size of named-buffer page lists (4096).";
     CLOCK_MHZ     = 0x028, Ro,  "Core clock the build is characterised for, in MHz.";
     NUM_ANON      = 0x02C, Ro,  "Anonymous buffer slots; valid anonymous reference numbers are 0..NUM_ANON-1.";
-    CTRL          = 0x040, Rw,  "bit0 ENABLE: start processing rings and frames.";
-    STATUS        = 0x044, Ro,  "bit0 READY: local memory initialised; bit1 ENABLED.";
-    IRQ_STATUS    = 0x048, W1c, "bit0 CPL: a completion was posted. Write 1 to clear.";
+    NUM_REGIONS   = 0x030, Ro,  "Protection table slots (seed 004); valid region slots are 0..NUM_REGIONS-1.";
+    CTRL          = 0x040, Rw,  "bit0 ENABLE: start processing rings and frames. bit1 PROT_EN: check every DMA access against the protection table (docs/protection.md).";
+    STATUS        = 0x044, Ro,  "bit0 READY: local memory initialised; bit1 ENABLED; bit2 FAULT: a ring access was refused by the protection table, rings stopped.";
+    IRQ_STATUS    = 0x048, W1c, "bit0 CPL: a completion was posted; bit1 FAULT: an access was refused by the protection table. Write 1 to clear.";
     IRQ_MASK      = 0x04C, Rw,  "Interrupt enables, same bits as IRQ_STATUS.";
     NIC_MAC_LO    = 0x050, Rw,  "The NIC's MAC address bytes 0..3 (byte 0 = first wire byte, in bits 7:0), for ARP replies.";
     NIC_MAC_HI    = 0x054, Rw,  "The NIC's MAC address bytes 4..5 in bits 15:0.";
     NIC_IP        = 0x058, Rw,  "The NIC's IPv4 address (numeric); ARP requests for it are answered. 0 = responder off.";
     TIMER_PERIOD  = 0x060, Rw,  "Cycles per timer tick (named-buffer timeout sweep); 0 = no periodic ticks.";
     TIMER_KICK    = 0x064, Rw,  "Doorbell: any write requests one timer tick now; reads return the last value written.";
+    PROT_FAULT_ADDR_LO = 0x070, Ro, "Address of the last refused access, low 32 bits.";
+    PROT_FAULT_ADDR_HI = 0x074, Ro, "Address of the last refused access, high 32 bits.";
+    PROT_FAULT_INFO = 0x078, Ro, "Last refused access: bit0 write, bits 15:8 requester id.";
     REQ_BASE_LO   = 0x080, Rw,  "Request ring base address, low 32 bits (64-byte aligned).";
     REQ_BASE_HI   = 0x084, Rw,  "Request ring base address, high 32 bits.";
     REQ_SIZE      = 0x088, Rw,  "Request ring entries (power of two, 2..65536).";
@@ -153,6 +157,7 @@ registers! {
     CNT_TICKS           = 0x168, Ro, "Timer ticks (sweeps) performed.";
     CNT_BLK_READS       = 0x16C, Ro, "Block read operations issued to the block device.";
     CNT_BLK_RD_BYTES    = 0x170, Ro, "Bytes read from the block device into host memory.";
+    CNT_PROT_FAULTS     = 0x174, Ro, "DMA accesses refused by the protection table.";
     CNT_DROP_TRUNCATED  = 0x204, Ro, "Dropped: frame shorter than its headers or IPv4 total length.";
     CNT_DROP_NOT_IPV4   = 0x208, Ro, "Dropped: not IPv4 (ARP, IPv6, ...).";
     CNT_DROP_BAD_IP_HDR = 0x20C, Ro, "Dropped: IPv4 version, IHL or total length invalid, or a fragment.";
@@ -237,6 +242,16 @@ layouts! {
         SG_MAX   @ 16, 4, "Upper bound on elements to follow (loop guard).";
         BYTES    @ 20, 4, "Total bytes described; must be a multiple of BLOCK_BYTES.";
     }
+    region_desc (region_desc) size 64, "OP_REG_REGION / OP_DEREG_REGION request: a host region the device may access (seed 004)." => {
+        OPCODE   @ 0, 1, "OP_REG_REGION or OP_DEREG_REGION.";
+        FLAGS    @ 1, 1, "`region_perm` bits (REG_REGION).";
+        SOCK_REF @ 2, 2, "Unused, 0.";
+        TAG      @ 4, 4, "Driver cookie, echoed by CMD_DONE.";
+        SLOT     @ 8, 4, "Protection table slot (< NUM_REGIONS).";
+        RSVD0    @ 12, 4, "Reserved, 0.";
+        BASE     @ 16, 8, "First host byte of the region.";
+        LEN      @ 24, 8, "Bytes in the region (REG_REGION).";
+    }
     anon_desc (anon_desc) size 64, "OP_ANON_POST request: an anonymous buffer (seed 001) for frames that match no socket." => {
         OPCODE   @ 0, 1, "OP_ANON_POST.";
         FLAGS    @ 1, 1, "Reserved, 0.";
@@ -307,6 +322,8 @@ constants! {
         NOP       = 5, "Completes with no effect (ring test).";
         ANON_POST = 6, "Give the NIC an anonymous buffer for frames that match no socket.";
         BLK_READ  = 7, "Read blocks from the block device into host memory along a scatter-gather list (read-modify-write).";
+        REG_REGION = 8, "Register a host region in the device protection table (seed 004).";
+        DEREG_REGION = 9, "Remove a region from the device protection table.";
     }
     cpl_kind {
         CMD_DONE  = 1, "A request finished (SOCK_ADD, SOCK_DEL, NOP, or any request that failed).";
@@ -322,6 +339,8 @@ constants! {
         BAD_SG      = 4, "Scatter-gather list invalid: zero/huge length, discontiguous block, too many elements.";
         DISK_ERROR  = 5, "The block device reported an error.";
         DMA_ERROR   = 6, "A host memory access failed.";
+        BAD_REGION  = 7, "Region request invalid: slot out of range, zero length, wrapping range, or bad permission bits.";
+        PROT_FAULT  = 8, "An access outside the registered regions was refused (seed 004).";
     }
     cpl_flag {
         FULL    = 1, "Returned because it reached TOTAL_BYTES.";
@@ -377,6 +396,10 @@ constants! {
         BAD_STATE    = 13, "Not valid in the socket's state.";
         COUNTER_BASE = 0x200, "Counter of drop reason r (1..13) is at COUNTER_BASE + 4*r.";
     }
+    region_perm {
+        READ  = 1, "The device may read the region.";
+        WRITE = 2, "The device may write the region.";
+    }
     sg_flag {
         ZERO = 1, "Element writes zeros; SRC_ADDR is not read.";
     }
@@ -394,6 +417,7 @@ constants! {
         DEF_HASH_BUCKETS = 256, "Default hash buckets.";
         DEF_NUM_NBS      = 64, "Default named buffer slots.";
         DEF_NUM_ANON     = 16, "Default anonymous buffer slots.";
+        DEF_NUM_REGIONS  = 32, "Default protection table slots.";
         ANON_MIN_LEN     = 64, "Smallest anonymous buffer.";
         ANON_MAX_LEN     = 16384, "Largest anonymous buffer (contiguous host memory).";
         DEF_CLOCK_MHZ    = 250, "Default characterised clock.";

@@ -2,6 +2,7 @@
 //! host memory along a scatter-gather list (discard elements skipped), and a read past the disk's
 //! end is a DISK_ERROR completion. The read half of seed 000's read-modify-write.
 
+use buflet_driver::regcache::Perms;
 use buflet_driver::{Completion, Driver};
 use buflet_platform::{Agent, BlockDevice, DeviceConfig, HostEnv, HostMemory};
 use buflet_spec::{cpl_kind, op, put, reg, sg_elem, sg_flag, status};
@@ -22,7 +23,8 @@ fn setup(backend: Backend, name: &str) -> (Driver, std::path::PathBuf) {
 /// Write SG elements (src, len, flags, disk) as a linked list; returns its address.
 fn sg_list(drv: &mut Driver, elems: &[(u64, u32, u32, u64)]) -> u64 {
     let base = drv.env.mem.alloc(32 * elems.len() as u64, 32).unwrap();
-    drv.env.mem.register(base, 32 * elems.len() as u64);
+    drv.reg_acquire(base, 32 * elems.len() as u64, Perms::RW)
+        .unwrap();
     for (i, &(src, len, flags, disk)) in elems.iter().enumerate() {
         let mut e = [0u8; sg_elem::SIZE];
         put(&mut e, sg_elem::SRC_ADDR, src);
@@ -62,7 +64,7 @@ fn read_back(backend: Backend) {
     let mut data = vec![0u8; 8192];
     rand_chacha::ChaCha8Rng::seed_from_u64(5).fill_bytes(&mut data);
     let src = drv.env.mem.alloc(8192, 4096).unwrap();
-    drv.env.mem.register(src, 8192);
+    drv.reg_acquire(src, 8192, Perms::RW).unwrap();
     drv.env.mem.write(Agent::Cpu, src, &data).unwrap();
     let disk = 80 * 512;
     let w = sg_list(&mut drv, &[(src, 8192, 0, disk)]);
@@ -72,7 +74,7 @@ fn read_back(backend: Backend) {
 
     // Block 0 whole, then block 1 with its first 1000 bytes discarded.
     let dst = drv.env.mem.alloc(8192, 4096).unwrap();
-    drv.env.mem.register(dst, 8192);
+    drv.reg_acquire(dst, 8192, Perms::RW).unwrap();
     let r = sg_list(
         &mut drv,
         &[

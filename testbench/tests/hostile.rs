@@ -9,6 +9,7 @@
 mod common;
 
 use buflet_driver::nas::ExtentFile;
+use buflet_driver::regcache::Perms;
 use buflet_driver::{Completion, CplKind};
 use buflet_platform::Agent;
 use buflet_spec::{anon_desc, blk_req, nb_desc, op, param, put, reg, req_hdr, sg_elem, status};
@@ -18,8 +19,8 @@ use common::{calls, recorder, Outcomes, Rig, BLOCK};
 /// Tags of the hostile requests: far from the driver's own (which count up from 1).
 const TAG0: u32 = 0xbad0_0000;
 
-/// Host memory the hostile requests point at, registered by the test itself (not through the
-/// driver's cache), so every list and page is legal memory and only the descriptors are wrong.
+/// Host memory the hostile requests point at, registered by the test through the driver's
+/// registration cache, so every list and page is legal memory and only the descriptors are wrong.
 struct Scratch {
     /// Scatter-gather elements, one per 32-byte slot.
     sg: u64,
@@ -40,9 +41,13 @@ impl Scratch {
         mem.write(Agent::Cpu, hmd, &data.to_le_bytes()).unwrap();
         mem.write(Agent::Cpu, data, &frames::payload(3, 4 * BLOCK as usize))
             .unwrap();
-        mem.register(sg, SG_SLOTS * sg_elem::SIZE as u64);
-        mem.register(data, 4 * BLOCK);
-        mem.register(hmd, 8);
+        // Registered through the driver's cache (acquired for good), so that the driver also
+        // puts them in the device protection table.
+        let d = &mut rig.drv;
+        d.reg_acquire(sg, SG_SLOTS * sg_elem::SIZE as u64, Perms::READ)
+            .unwrap();
+        d.reg_acquire(data, 4 * BLOCK, Perms::RW).unwrap();
+        d.reg_acquire(hmd, 8, Perms::READ).unwrap();
         Scratch { sg, data, hmd }
     }
 
@@ -383,7 +388,7 @@ fn hostile_posts(backend: Backend) {
         del,
         status::BAD_SOCK,
     ));
-    for opcode in [0u8, 8, 0x7f, 0xff] {
+    for opcode in [0u8, 10, 0x7f, 0xff] {
         cases.push(cmd(
             format!("unknown opcode {opcode}"),
             raw(opcode, 0),
@@ -404,9 +409,21 @@ fn hostile_posts_rtl() {
     hostile_posts(Backend::Rtl);
 }
 
-/// Scatter-gather elements (and a list) in memory nobody registered. With no protection table
-/// on the device yet, the block engine issues the access and host memory refuses it (a stray
-/// access, `DMA_ERROR`). Live once the device checks its own table before touching memory.
+/// The driver programs the device protection table from its registration cache (rings,
+/// scratch memory, the rig's buffers) and has set `CTRL.PROT_EN`.
+fn protected(rig: &mut Rig) {
+    assert!(
+        rig.drv.protected() && rig.drv.rd(reg::CTRL) & 2 != 0,
+        "{}: the driver does not program a protection table (NUM_REGIONS {})",
+        rig.drv.backend(),
+        rig.drv.info.num_regions
+    );
+}
+
+/// Scatter-gather elements (and a list) in memory nobody registered. The device checks its protection table before touching
+/// memory: each request fails with `PROT_FAULT`, 0 bytes, and there is no stray access.
+/// Afterwards the device still works through the driver path, protection still on (the driver
+/// keeps the table in line with its registration cache).
 fn unregistered_sources(backend: Backend) {
     let mut rig = Rig::new(backend, "hostile-unreg", 128 * BLOCK, 16, 4);
     let s = Scratch::new(&mut rig);
@@ -415,6 +432,7 @@ fn unregistered_sources(backend: Backend) {
     s.elem(&mut rig, 0, loose, BLOCK, 0, 0);
     s.elem(&mut rig, 1, loose, BLOCK, 0, 0);
     let loose_list = rig.drv.env.mem.alloc(64, 64).unwrap();
+    protected(&mut rig);
     let cases = [
         (
             "write from unregistered memory",
@@ -429,39 +447,107 @@ fn unregistered_sources(backend: Backend) {
             blk(op::BLK_WRITE, 0, loose_list, 1, BLOCK),
         ),
     ];
-    // Today: the write and the list fail with DMA_ERROR after the refused read (a stray
-    // access each); the read completes OK while its refused (posted) writes are lost.
     let mut wrong = Vec::new();
+    let mut check = |what: &str, c: &Completion, stray: u64, kind: CplKind| {
+        if c.kind() != kind || c.status as u64 != status::PROT_FAULT || c.bytes != 0 || stray != 0 {
+            wrong.push(format!(
+                "{what}: kind {:?} status {} bytes {} stray accesses {stray}",
+                c.kind(),
+                c.status,
+                c.bytes
+            ));
+        }
+    };
     for (i, (what, mut e)) in cases.into_iter().enumerate() {
         let tag = TAG0 + 0x100 + i as u32;
         put(&mut e, req_hdr::TAG, tag as u64);
         let stray0 = rig.drv.env.mem.stats().stray_accesses;
         let c = complete(&mut rig, &e, tag, what);
         let stray = rig.drv.env.mem.stats().stray_accesses - stray0;
-        assert_eq!(c.kind(), CplKind::BlkDone, "{what}");
-        if c.status as u64 == status::OK || c.bytes != 0 || stray != 0 {
-            wrong.push(format!(
-                "{what}: status {} bytes {} stray accesses {stray}",
-                c.status, c.bytes
-            ));
-        }
+        check(what, &c, stray, CplKind::BlkDone);
     }
     assert!(
         wrong.is_empty(),
         "{}: the device touched unregistered memory or did not fail: {wrong:#?}",
         rig.drv.backend()
     );
+    assert!(rig.drv.rd(reg::STATUS) & 4 == 0, "no ring fault");
+    assert_eq!(rig.drv.rd(reg::CNT_PROT_FAULTS), 3, "one fault per request");
     still_works(rig, 0x4057_0003);
 }
 
+/// An anonymous buffer in unregistered memory: the frame for no socket is dropped (under
+/// NO_SOCKET) and the buffer comes back `ANON_RX PROT_FAULT`, 0 bytes, no stray access; a buffer
+/// inside the table then receives the next frame with protection still on.
+fn unregistered_anon(backend: Backend) {
+    let mut rig = Rig::new(backend, "hostile-unreg-anon", 128 * BLOCK, 16, 4);
+    let s = Scratch::new(&mut rig);
+    let loose = rig.drv.env.mem.alloc(BLOCK, BLOCK).unwrap();
+    protected(&mut rig);
+    let mut f = Vec::new();
+    etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 9], [2, 0, 0, 0, 0, 2])
+        .ipv4([10, 1, 0, 9], [10, 1, 0, 2], 64)
+        .udp(5000, 5001)
+        .write(&mut f, &[0x5a; 200])
+        .unwrap();
+    for (i, (addr, st)) in [(loose, status::PROT_FAULT), (s.data, status::OK)]
+        .into_iter()
+        .enumerate()
+    {
+        let tag = TAG0 + 0x110 + i as u32;
+        let stray0 = rig.drv.env.mem.stats().stray_accesses;
+        rig.drv.submit(&anon_post(tag, 0, BLOCK, addr)).unwrap();
+        // The post (after the rig's own requests and the driver's region requests) is fetched
+        // before the frame arrives.
+        for _ in 0..1000 {
+            if rig.drv.rd(reg::REQ_HEAD) == rig.drv.rd(reg::REQ_TAIL) {
+                break;
+            }
+            rig.drv.run(1_000);
+        }
+        rig.drv.run(2_000);
+        rig.drv.rx_push(f.clone());
+        let c = wait_tag(&mut rig, tag, "anonymous buffer");
+        assert_eq!(rig.drv.env.mem.stats().stray_accesses - stray0, 0);
+        let bytes = if st == status::OK { f.len() as u32 } else { 0 };
+        assert_eq!(
+            (c.kind(), c.status as u64, c.bytes),
+            (CplKind::AnonRx, st, bytes)
+        );
+    }
+    assert_eq!(rig.drv.drop_count(buflet_spec::drop::NO_SOCKET), 1);
+    assert_eq!(rig.drv.rd(reg::STATUS) & 4, 0, "no ring fault");
+}
+
+/// Wait for the completion tagged `tag` (no other may come).
+fn wait_tag(rig: &mut Rig, tag: u32, what: &str) -> Completion {
+    for _ in 0..500 {
+        let cs = rig.drv.wait(20_000).unwrap();
+        assert!(cs.len() <= 1, "{what}: unexpected completions {cs:?}");
+        if let Some(c) = cs.into_iter().next() {
+            assert_eq!(c.tag, tag, "{what}: {c:?}");
+            return c;
+        }
+    }
+    panic!("{what}: no completion");
+}
+
 #[test]
-#[ignore = "needs the device protection table (seed 004, next step)"]
 fn unregistered_sources_model() {
     unregistered_sources(Backend::Model);
 }
 
 #[test]
-#[ignore = "needs the device protection table (seed 004, next step)"]
 fn unregistered_sources_rtl() {
     unregistered_sources(Backend::Rtl);
+}
+
+#[test]
+fn unregistered_anon_model() {
+    unregistered_anon(Backend::Model);
+}
+
+#[test]
+fn unregistered_anon_rtl() {
+    unregistered_anon(Backend::Rtl);
 }

@@ -115,7 +115,8 @@ impl Regs {
             reg::PAGE_BYTES => param::PAGE_BYTES as u32,
             reg::CLOCK_MHZ => param::DEF_CLOCK_MHZ as u32,
             reg::NUM_ANON => param::DEF_NUM_ANON as u32,
-            reg::CTRL | reg::IRQ_MASK => rw(a) & 1,
+            reg::CTRL | reg::IRQ_MASK => rw(a) & 3,
+            reg::NUM_REGIONS => param::DEF_NUM_REGIONS as u32,
             reg::NIC_MAC_HI => rw(a) & 0xFFFF,
             reg::NIC_MAC_LO | reg::NIC_IP | reg::TIMER_PERIOD | reg::TIMER_KICK => rw(a),
             reg::STATUS => 1 | ((rw(reg::CTRL) & 1) << 1),
@@ -1117,11 +1118,11 @@ fn nic_smoke(name: &str, seed: u64) {
     let mut mem = vec![0u8; 1 << 16];
     rng.fill(&mut mem[..]);
     let (req_base, cpl_base, sg, data) = (0x1000u64, 0x2000u64, 0x3000u64, 0x4003u64);
-    // ring entries: NOP, opcode 9, BLK_WRITE of one block from two elements
+    // ring entries: NOP, an undefined opcode (0x7F), BLK_WRITE of one block from two elements
     let mut e = [[0u8; 64]; 3];
     put(&mut e[0], blk_req::OPCODE, op::NOP);
     put(&mut e[0], blk_req::TAG, 7);
-    put(&mut e[1], blk_req::OPCODE, 9);
+    put(&mut e[1], blk_req::OPCODE, 0x7F);
     put(&mut e[1], blk_req::TAG, 8);
     put(&mut e[2], blk_req::OPCODE, op::BLK_WRITE);
     put(&mut e[2], blk_req::TAG, 9);
