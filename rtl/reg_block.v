@@ -21,8 +21,6 @@
 //    (bit 1; it wins over a simultaneous write-1-to-clear); PROT_FAULT_ADDR/INFO take the
 //    highest-numbered valid port of the cycle. A fatal one (a ring access) sets STATUS.FAULT
 //    (bit 2) and ring_stop, which stays set until a CTRL write with ENABLE = 0.
-//  * CNT_PROT_FAULTS is mapped only while its address differs from CNT_BLK_READS (an earlier
-//    spec draft gave both 0x16C; the spec now has CNT_PROT_FAULTS at 0x174).
 `include "buflet_defs.vh"
 
 module reg_block #(
@@ -135,9 +133,6 @@ module reg_block #(
     wire period_tick = (r_timer_cnt == 32'd1);
     assign tick_req  = period_tick || (wr && s_reg_addr == `BF_REG_TIMER_KICK);
 
-    // CNT_PROT_FAULTS is readable once its address is its own (see the header)
-    localparam PROT_CNT_MAPPED = (`BF_REG_CNT_PROT_FAULTS != `BF_REG_CNT_BLK_READS);
-
     // fault events of this cycle: how many, and the highest-numbered one
     localparam FCW = $clog2(NFAULT + 1);
     reg [FCW-1:0] f_n;
@@ -221,9 +216,9 @@ module reg_block #(
             `BF_REG_CNT_ARP_REPLIES:     rdata = cnt_arp_replies;
             `BF_REG_CNT_TIMEOUTS:        rdata = cnt_timeouts;
             `BF_REG_CNT_TICKS:           rdata = cnt_ticks;
+            `BF_REG_CNT_PROT_FAULTS:     rdata = cnt_prot_faults;
             default: rdata = 32'd0;
         endcase
-        if (PROT_CNT_MAPPED && s_reg_addr == `BF_REG_CNT_PROT_FAULTS) rdata = cnt_prot_faults;
         // drop counter of reason r at `BF_DROP_COUNTER_BASE + 4*r
         for (j = 1; j < NUM_DROP; j = j + 1) begin
             if (s_reg_addr == 12'(`BF_DROP_COUNTER_BASE + 4 * j)) rdata = cnt_drop[j];

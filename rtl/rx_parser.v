@@ -290,38 +290,30 @@ module rx_parser #(
     wire [31:0] dst_ip  = {ipv[16*8 +: 8], ipv[17*8 +: 8], ipv[18*8 +: 8], ipv[19*8 +: 8]};
     wire [7:0]  l4      = l3 + ihl4;
 
-    // TCP header view (first 14 bytes at l4); l4 in {34, 38, ..., 78} when IHL >= 5.
-    reg [111:0] tcpv;
+    // TCP view: the 60 bytes at l4 (header, then the 40 option bytes at l4 + 20, of which
+    // only the first doff*4-20 count); l4 in {34, 38, ..., 78} when IHL >= 5.
+    reg [479:0] l4v;
     integer o;
     always @* begin
-        tcpv = 112'd0;
+        l4v = 480'd0;
         for (o = 34; o <= 78; o = o + 4) begin
             if ({24'd0, l4} == o) begin
-                tcpv = hv[o*8 +: 112];
+                l4v = hv[o*8 +: 480];
             end
         end
     end
-    wire [15:0] sport   = {tcpv[0*8 +: 8], tcpv[1*8 +: 8]};
-    wire [15:0] dport   = {tcpv[2*8 +: 8], tcpv[3*8 +: 8]};
-    wire [31:0] seq     = {tcpv[4*8 +: 8], tcpv[5*8 +: 8], tcpv[6*8 +: 8], tcpv[7*8 +: 8]};
-    wire [31:0] ack     = {tcpv[8*8 +: 8], tcpv[9*8 +: 8], tcpv[10*8 +: 8], tcpv[11*8 +: 8]};
-    wire [3:0]  doff    = tcpv[12*8 + 4 +: 4];
-    wire [7:0]  tflags  = tcpv[13*8 +: 8];
+    wire [15:0] sport   = {l4v[0*8 +: 8], l4v[1*8 +: 8]};
+    wire [15:0] dport   = {l4v[2*8 +: 8], l4v[3*8 +: 8]};
+    wire [31:0] seq     = {l4v[4*8 +: 8], l4v[5*8 +: 8], l4v[6*8 +: 8], l4v[7*8 +: 8]};
+    wire [31:0] ack     = {l4v[8*8 +: 8], l4v[9*8 +: 8], l4v[10*8 +: 8], l4v[11*8 +: 8]};
+    wire [3:0]  doff    = l4v[12*8 + 4 +: 4];
+    wire [7:0]  tflags  = l4v[13*8 +: 8];
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [111:0] tcpv_unused = tcpv;  // byte 12[3:0] is not needed
+    wire [479:0] l4v_unused = l4v;  // byte 12[3:0] and bytes 14..19 are not needed
     /* verilator lint_on UNUSEDSIGNAL */
 
-    // TCP option bytes: the 40 bytes from l4 + 20 (only the first doff*4-20 count).
-    reg [319:0] optv;
-    integer q;
-    always @* begin
-        optv = 320'd0;
-        for (q = 34; q <= 78; q = q + 4) begin
-            if ({24'd0, l4} == q) begin
-                optv = hv[(q + 20)*8 +: 320];
-            end
-        end
-    end
+    // TCP option bytes: the 40 bytes from l4 + 20.
+    wire [319:0] optv   = l4v[20*8 +: 320];
 
     // ------------------------------------------------------------------
     // Checksum lanes of the current word

@@ -972,6 +972,15 @@ module toe_engine #(
         end
     endtask
 
+    // Link segment h (already chained by the table write logic) at the tail of the socket's
+    // in-order list.
+    task seg_append(input [15:0] h);
+        begin
+            cx[`BF_SOCK_CTX_SEG_TAIL_RANGE] <= h;
+            if (cx_seg_head == NULL16) cx[`BF_SOCK_CTX_SEG_HEAD_RANGE] <= h;
+        end
+    endtask
+
     // Finish a frame: optionally queue an ACK, then S_FIN frees the chain / counts the drop.
     task finish(input [3:0] reason, input ack);
         begin
@@ -1437,8 +1446,7 @@ module toe_engine #(
                 S_RSTMK: begin
                     // RST at RCV_NXT: a zero-length marker on the in-order list (header written
                     // by the table write logic); no ACK
-                    cx[`BF_SOCK_CTX_SEG_TAIL_RANGE] <= mt_head;
-                    if (cx_seg_head == NULL16) cx[`BF_SOCK_CTX_SEG_HEAD_RANGE] <= mt_head;
+                    seg_append(mt_head);
                     f_keep <= 1'b1;
                     f_wake <= 1'b1;
                     finish(DROP_NONE, 1'b0);
@@ -1446,8 +1454,7 @@ module toe_engine #(
                 S_UDP: begin
                     // a datagram for a UDP socket: appended to the in-order list as one segment
                     // (header, chain, link written by the table write logic); no ACK
-                    cx[`BF_SOCK_CTX_SEG_TAIL_RANGE] <= mt_head;
-                    if (cx_seg_head == NULL16) cx[`BF_SOCK_CTX_SEG_HEAD_RANGE] <= mt_head;
+                    seg_append(mt_head);
                     ev_accepted <= 1'b1;
                     f_keep <= 1'b1;
                     f_wake <= 1'b1;
@@ -1455,8 +1462,7 @@ module toe_engine #(
                 end
                 S_INORD: begin
                     // append (header, chain, link written by the table write logic)
-                    cx[`BF_SOCK_CTX_SEG_TAIL_RANGE] <= mt_head;
-                    if (cx_seg_head == NULL16) cx[`BF_SOCK_CTX_SEG_HEAD_RANGE] <= mt_head;
+                    seg_append(mt_head);
                     cx[`BF_SOCK_CTX_RCV_NXT_RANGE] <= cx_rcv + {16'd0, io_len} + {31'd0, io_fin};
                     if (io_fin) cx[`BF_SOCK_CTX_STATE_RANGE] <= ST_CLOSE_WAIT;
                     ev_accepted <= (io_len != 16'd0);
@@ -1466,8 +1472,7 @@ module toe_engine #(
                 end
                 S_DRAIN: begin
                     if (dr_go) begin
-                        if (cx_seg_head == NULL16) cx[`BF_SOCK_CTX_SEG_HEAD_RANGE] <= cx_ooo_head;
-                        cx[`BF_SOCK_CTX_SEG_TAIL_RANGE] <= cx_ooo_head;
+                        seg_append(cx_ooo_head);
                         cx[`BF_SOCK_CTX_OOO_HEAD_RANGE] <= nxt_rd;
                         cx[`BF_SOCK_CTX_RCV_NXT_RANGE]  <= cx_rcv + {16'd0, hr_len} + {31'd0, hr_fin};
                         if (hr_fin) cx[`BF_SOCK_CTX_STATE_RANGE] <= ST_CLOSE_WAIT;

@@ -559,10 +559,8 @@ impl Driver {
             .filter(|&j| !fixed[j] && self.prot_slots[j].is_some())
             .collect();
         for j in stale {
-            {
-                self.region_req(op::DEREG_REGION, j, 0, 0, 0)?;
-                self.prot_slots[j] = None;
-            }
+            self.region_req(op::DEREG_REGION, j, 0, 0, 0)?;
+            self.prot_slots[j] = None;
         }
         self.prot_want = want;
         Ok(())
@@ -1094,18 +1092,14 @@ impl Driver {
         let mut got = Vec::with_capacity(bufs.len());
         for &(a, l, p) in bufs {
             if let Err(e) = self.regs.acquire(&mut self.env.mem, a, l, p) {
-                for &(a, l) in &got {
-                    let _ = self.regs.release(a, l);
-                }
+                self.release_bufs(got);
                 return Err(e.into());
             }
             got.push((a, l));
         }
         if let Some(old) = self.reg_held.insert(tag, got) {
             // A tag reused before its completion came (wrapped around): drop the old hold.
-            for (a, l) in old {
-                let _ = self.regs.release(a, l);
-            }
+            self.release_bufs(old);
         }
         Ok(())
     }
@@ -1115,25 +1109,32 @@ impl Driver {
     fn submit_held(&mut self, tag: u32, entry: &[u8; 64]) -> Result<(), DriverError> {
         let r = self.submit(entry);
         if r.is_err() {
-            for (a, l) in self.reg_held.remove(&tag).unwrap_or_default() {
-                let _ = self.regs.release(a, l);
-            }
+            self.release_tag(tag);
         }
         r
     }
 
     /// A completion ends the request it answers: release the buffers held for it.
     fn release_held(&mut self, c: &Completion) {
-        if !matches!(
+        if matches!(
             c.kind(),
             CplKind::NbReturn | CplKind::AnonRx | CplKind::CmdDone
         ) {
-            return;
+            self.release_tag(c.tag);
         }
-        if let Some(bufs) = self.reg_held.remove(&c.tag) {
-            for (a, l) in bufs {
-                let _ = self.regs.release(a, l);
-            }
+    }
+
+    /// Release the buffers held for the request tagged `tag`, if any.
+    fn release_tag(&mut self, tag: u32) {
+        if let Some(bufs) = self.reg_held.remove(&tag) {
+            self.release_bufs(bufs);
+        }
+    }
+
+    /// Release acquired buffers `(addr, len)` (entries freed meanwhile are skipped).
+    fn release_bufs(&mut self, bufs: Vec<(u64, u64)>) {
+        for (a, l) in bufs {
+            let _ = self.regs.release(a, l);
         }
     }
 

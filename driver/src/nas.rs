@@ -26,9 +26,9 @@
 mod plan;
 
 use crate::regcache::Perms;
-use crate::{Completion, Driver, DriverError, NamedBuffer};
+use crate::{Completion, CplKind, Driver, DriverError, NamedBuffer};
 use buflet_platform::Agent;
-use buflet_spec::{cpl_flag, cpl_kind, put, sg_elem, sg_flag, status};
+use buflet_spec::{cpl_flag, put, sg_elem, sg_flag, status};
 use plan::{BlockPlan, Extent, RangeSet, SgPlan};
 use std::collections::{BTreeMap, HashMap};
 
@@ -502,21 +502,20 @@ impl NasStream {
     /// A `BLK_DONE` of one of this stream's block commands advances its write: the next
     /// command, a retry, or the write's callback.
     pub fn handle(&mut self, drv: &mut Driver, c: &Completion) -> Result<bool, DriverError> {
-        if c.kind == cpl_kind::NB_RETURN as u8 && c.sock_ref == self.sock {
+        if c.kind() == CplKind::NbReturn && c.sock_ref == self.sock {
             let Some(nb) = self.posted.remove(&c.ref_num) else {
                 return Ok(false);
             };
             if c.status != 0 {
                 self.errors.push(c.clone());
             }
-            let end_flags = (cpl_flag::FIN | cpl_flag::RST) as u32;
-            if c.flags & cpl_flag::RST as u32 != 0 {
+            if c.has_flag(cpl_flag::RST) {
                 self.reset = true;
             }
-            if c.flags & cpl_flag::DELETE as u32 != 0 {
+            if c.has_flag(cpl_flag::DELETE) {
                 self.deleted = true;
             }
-            if c.flags & end_flags != 0 {
+            if c.has_flag(cpl_flag::FIN | cpl_flag::RST) {
                 self.eof = Some(c.stream_off + c.bytes as u64);
             }
             if c.bytes > 0 {
@@ -535,7 +534,7 @@ impl NasStream {
             }
             return Ok(true);
         }
-        if c.kind == cpl_kind::BLK_DONE as u8 {
+        if c.kind() == CplKind::BlkDone {
             let Some(i) = self
                 .ops
                 .iter()

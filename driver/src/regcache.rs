@@ -279,11 +279,7 @@ impl RegCache {
                 e.users += 1;
                 e.last_used = clock;
                 e.perms = e.perms.union(perms);
-                self.stats.perm_changes += 1;
-                self.cover_sub(mem, addr, end);
-                self.stats.deregistrations += 1;
-                self.cover_add(mem, addr, end);
-                self.stats.registrations += 1;
+                self.reregister(mem, addr, end);
                 false
             }
             None => {
@@ -373,11 +369,7 @@ impl RegCache {
             });
         }
         e.perms = perms;
-        self.stats.perm_changes += 1;
-        self.cover_sub(mem, addr, end);
-        self.stats.deregistrations += 1;
-        self.cover_add(mem, addr, end);
-        self.stats.registrations += 1;
+        self.reregister(mem, addr, end);
         Ok(true)
     }
 
@@ -416,6 +408,15 @@ impl RegCache {
             }
         }
         victims.len()
+    }
+
+    /// Property change of the entry over `[addr, end)`: deregister it and register it anew.
+    fn reregister(&mut self, mem: &mut HostMemory, addr: u64, end: u64) {
+        self.stats.perm_changes += 1;
+        self.cover_sub(mem, addr, end);
+        self.stats.deregistrations += 1;
+        self.cover_add(mem, addr, end);
+        self.stats.registrations += 1;
     }
 
     /// Split the cover segment that strictly contains `at`, if any.

@@ -185,6 +185,8 @@ impl ModelDevice {
                     j.fetched += 1;
                     let len = get(&e, sg_elem::LEN);
                     let disk = get(&e, sg_elem::DISK_ADDR);
+                    let src = get(&e, sg_elem::SRC_ADDR);
+                    let zero = get(&e, sg_elem::FLAGS) & sg_flag::ZERO != 0;
                     let placed = if j.fill == 0 {
                         disk.is_multiple_of(SECTOR)
                     } else {
@@ -197,9 +199,9 @@ impl ModelDevice {
                         || j.described + len > j.bytes
                     {
                         end = Some(status::BAD_SG);
-                    } else if get(&e, sg_elem::FLAGS) & sg_flag::ZERO == 0
+                    } else if !zero
                         && !self.check(
-                            get(&e, sg_elem::SRC_ADDR),
+                            src,
                             len,
                             j.read,
                             if j.read {
@@ -217,9 +219,9 @@ impl ModelDevice {
                             j.lba = disk / SECTOR;
                         }
                         j.described += len;
-                        j.src = get(&e, sg_elem::SRC_ADDR);
+                        j.src = src;
                         j.rem = len;
-                        j.zero = get(&e, sg_elem::FLAGS) & sg_flag::ZERO != 0;
+                        j.zero = zero;
                         j.disk_end = disk + len;
                         j.next = get(&e, sg_elem::NEXT);
                         // A read fetches the block when its first element is accepted.

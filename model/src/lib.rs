@@ -557,9 +557,7 @@ impl Device for ModelDevice {
             reg::PROT_FAULT_ADDR_LO => p.fault_addr as u32,
             reg::PROT_FAULT_ADDR_HI => (p.fault_addr >> 32) as u32,
             reg::PROT_FAULT_INFO => p.fault_info,
-            // While the spec gives CNT_PROT_FAULTS the address of CNT_BLK_READS, that address
-            // keeps reading CNT_BLK_READS ([`ModelDevice::prot_faults`] has the count).
-            a if a == reg::CNT_PROT_FAULTS && a != reg::CNT_BLK_READS => p.faults,
+            reg::CNT_PROT_FAULTS => p.faults,
             _ => self.regs.read(&self.cfg, addr, self.pool.free_count()),
         }
     }

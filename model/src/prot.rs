@@ -152,8 +152,7 @@ impl ModelDevice {
         self.post_cpl(self.now + costs::DISPATCH, Cpl::cmd_done(e, st));
     }
 
-    /// CNT_PROT_FAULTS (also readable here because the spec currently gives the register the
-    /// same address as CNT_BLK_READS).
+    /// CNT_PROT_FAULTS, for tests that compare the register with the model's own count.
     pub fn prot_faults(&self) -> u32 {
         self.prot.faults
     }

@@ -1014,13 +1014,14 @@ impl ModelDevice {
                 .min(PAGE - in_page) as usize;
             let page = nb.filled / PAGE as u32;
             let mut t = self.now + costs::ENGINE_DELIVERY;
-            let mut prot_refused = false;
             let cached = match self.toe.page_cache {
                 Some((c, p, a)) if c == rn && p == page => Some(a),
                 _ => None,
             };
+            // The page address, or the status the NB is returned with: DMA_ERROR for a failed
+            // page-list read, PROT_FAULT for a refused list or page.
             let page_addr = match cached {
-                Some(a) => Some(a),
+                Some(a) => Ok(a),
                 None if !self.check(
                     nb.hmd_addr,
                     nb.hmd_pages.saturating_mul(8),
@@ -1028,8 +1029,7 @@ impl ModelDevice {
                     prot::rid::RD_TOE,
                 ) =>
                 {
-                    prot_refused = true;
-                    None
+                    Err(status::PROT_FAULT)
                 }
                 None => {
                     let mut b = [0u8; 8];
@@ -1045,28 +1045,27 @@ impl ModelDevice {
                     );
                     t = d;
                     let a = u64::from_le_bytes(b);
-                    // The page itself is checked when its address is taken from the list.
-                    if ok && !self.check(a, PAGE, true, prot::rid::WR_TOE) {
-                        prot_refused = true;
-                        None
+                    if !ok {
+                        self.toe.page_cache = None;
+                        Err(status::DMA_ERROR)
+                    } else if !self.check(a, PAGE, true, prot::rid::WR_TOE) {
+                        // The page itself is checked when its address is taken from the list.
+                        Err(status::PROT_FAULT)
                     } else {
-                        self.toe.page_cache = ok.then_some((rn, page, a));
-                        ok.then_some(a)
+                        self.toe.page_cache = Some((rn, page, a));
+                        Ok(a)
                     }
                 }
             };
-            let Some(page_addr) = page_addr else {
-                // A failed page-list read returns the NB as it is, with status DMA_ERROR (or
-                // PROT_FAULT for a refused list or page); the segment stays for the next NB.
-                let st = if prot_refused {
-                    status::PROT_FAULT
-                } else {
-                    status::DMA_ERROR
-                };
-                self.return_nb(s, 0, st, t);
-                self.toe.socks[s as usize].queued = false;
-                self.toe.wake(s);
-                return t;
+            let page_addr = match page_addr {
+                Ok(a) => a,
+                Err(st) => {
+                    // The NB is returned as it is; the segment stays for the next NB.
+                    self.return_nb(s, 0, st, t);
+                    self.toe.socks[s as usize].queued = false;
+                    self.toe.wake(s);
+                    return t;
+                }
             };
             let mut buf = std::mem::take(&mut self.toe.scratch);
             self.pool

@@ -3,44 +3,14 @@
 
 mod common;
 
-use buflet_spec::{blk_req, cpl_kind, get, op, put, reg, sg_elem, sg_flag, status};
+use buflet_spec::{cpl_kind, get, op, put, reg, sg_elem, sg_flag, status};
 use common::*;
-
-/// One element: (source address, length, zero, disk byte address).
-type El = (u64, u64, bool, u64);
 
 /// Write a linked list of elements into registered host memory; returns its address.
 fn sg_list(r: &mut Rig, els: &[El]) -> u64 {
     let base = r.alloc(32 * els.len() as u64);
-    for (i, &(src, len, zero, disk)) in els.iter().enumerate() {
-        let mut e = [0u8; sg_elem::SIZE];
-        put(&mut e, sg_elem::SRC_ADDR, src);
-        put(&mut e, sg_elem::LEN, len);
-        put(&mut e, sg_elem::FLAGS, if zero { sg_flag::ZERO } else { 0 });
-        put(&mut e, sg_elem::DISK_ADDR, disk);
-        let next = if i + 1 < els.len() {
-            base + 32 * (i as u64 + 1)
-        } else {
-            0
-        };
-        put(&mut e, sg_elem::NEXT, next);
-        r.cpu_write(base + 32 * i as u64, &e);
-    }
+    r.sg_write(base, els);
     base
-}
-
-fn blk_write(tag: u32, sg: u64, sg_max: u32, bytes: u32) -> [u8; 64] {
-    let mut e = req(op::BLK_WRITE, tag);
-    put(&mut e, blk_req::SG_ADDR, sg);
-    put(&mut e, blk_req::SG_MAX, sg_max as u64);
-    put(&mut e, blk_req::BYTES, bytes as u64);
-    e
-}
-
-fn disk(r: &Rig, off: u64, len: usize) -> Vec<u8> {
-    let mut v = vec![0; len];
-    r.env.disk.read_bytes(off, &mut v).unwrap();
-    v
 }
 
 fn blk(width: u32) {
@@ -63,8 +33,8 @@ fn blk(width: u32) {
             (0xDEAD_0000, 4096, true, 300 * 512),
         ],
     );
-    r.submit(&blk_write(1, pre, 1, 4096));
-    r.submit(&blk_write(2, main, 5, 16384));
+    r.submit(&blk_request(op::BLK_WRITE, 1, pre, 1, 4096));
+    r.submit(&blk_request(op::BLK_WRITE, 2, main, 5, 16384));
     let cs = r.wait_cpls(2);
     assert_eq!(
         (cs[0].kind, cs[0].status, cs[0].tag, cs[0].bytes),
@@ -83,9 +53,9 @@ fn blk(width: u32) {
     let mut want = d1[100..1100].to_vec();
     want.extend_from_slice(&[0; 96]);
     want.extend_from_slice(&d2[7..3007]);
-    assert_eq!(disk(&r, 8 * 512, 4096), want);
-    assert_eq!(disk(&r, 100 * 512, 8192), &d2[3007..3007 + 8192]);
-    assert_eq!(disk(&r, 300 * 512, 4096), vec![0; 4096]);
+    assert_eq!(r.disk(8 * 512, 4096), want);
+    assert_eq!(r.disk(100 * 512, 8192), &d2[3007..3007 + 8192]);
+    assert_eq!(r.disk(300 * 512, 4096), vec![0; 4096]);
     assert_eq!(r.r(reg::CNT_BLK_WRITES), 5);
     assert_eq!(r.r(reg::CNT_BLK_BYTES), 5 * 4096);
     assert_eq!(r.env.disk.stats().writes, 5);
@@ -202,7 +172,7 @@ fn blk_error_statuses() {
     ];
     let n = cases.len();
     for (i, &(sg, max, bytes, _, _)) in cases.iter().enumerate() {
-        r.submit(&blk_write(1000 + i as u32, sg, max, bytes));
+        r.submit(&blk_request(op::BLK_WRITE, 1000 + i as u32, sg, max, bytes));
     }
     let cs = r.wait_cpls(n);
     for (i, (c, &(_, _, _, st, written))) in cs.iter().zip(&cases).enumerate() {
@@ -218,14 +188,6 @@ fn blk_error_statuses() {
 }
 
 // ---------------------------------------------------------------- BLK_READ (docs/storage.md)
-
-fn blk_read_req(tag: u32, sg: u64, sg_max: u32, bytes: u32) -> [u8; 64] {
-    let mut e = req(op::BLK_READ, tag);
-    put(&mut e, blk_req::SG_ADDR, sg);
-    put(&mut e, blk_req::SG_MAX, sg_max as u64);
-    put(&mut e, blk_req::BYTES, bytes as u64);
-    e
-}
 
 /// Disk image size of the rig (`Rig::new`).
 const DISK: u64 = 1 << 20;
@@ -249,7 +211,7 @@ fn blk_read(width: u32) {
             (0xDEAD_0000, 4096, true, 300 * 512),
         ],
     );
-    r.submit(&blk_read_req(7, list, 5, 16384));
+    r.submit(&blk_request(op::BLK_READ, 7, list, 5, 16384));
     let cs = r.wait_cpls(1);
     assert_eq!(
         (
@@ -306,9 +268,9 @@ fn blk_read_after_write_in_fifo_order() {
             (dst + 2048, 2048, false, 40 * 512 + 2048),
         ],
     );
-    r.submit(&blk_read_req(1, rd, 2, 4096));
-    r.submit(&blk_write(2, w, 1, 4096));
-    r.submit(&blk_read_req(3, rd, 2, 4096));
+    r.submit(&blk_request(op::BLK_READ, 1, rd, 2, 4096));
+    r.submit(&blk_request(op::BLK_WRITE, 2, w, 1, 4096));
+    r.submit(&blk_request(op::BLK_READ, 3, rd, 2, 4096));
     let cs = r.wait_cpls(3);
     let got: Vec<_> = cs.iter().map(|c| (c.tag, c.status, c.opcode)).collect();
     assert_eq!(
@@ -459,7 +421,7 @@ fn blk_read_error_statuses() {
     ];
     let n = cases.len();
     for (i, c) in cases.iter().enumerate() {
-        r.submit(&blk_read_req(1000 + i as u32, c.0, c.1, c.2));
+        r.submit(&blk_request(op::BLK_READ, 1000 + i as u32, c.0, c.1, c.2));
     }
     let cs = r.wait_cpls(n);
     let mut want = vec![0xEE; 65536];
@@ -758,11 +720,7 @@ fn random_mixed(width: u32, seed: u64, rounds: usize) {
             seen.insert((read, st));
             let opc = if read { op::BLK_READ } else { op::BLK_WRITE };
             want.push((tag as u64, opc, st, done));
-            r.submit(&if read {
-                blk_read_req(tag, base, sg_max, bytes)
-            } else {
-                blk_write(tag, base, sg_max, bytes)
-            });
+            r.submit(&blk_request(opc, tag, base, sg_max, bytes));
         }
         let cs = r.wait_cpls(batch);
         let base = want.len() - batch;

@@ -5,10 +5,7 @@
 
 mod common;
 
-use buflet_spec::{
-    blk_req, cpl_kind, drop, op, param, put, reg, region_desc, region_perm, sg_elem, sg_flag,
-    status,
-};
+use buflet_spec::{cpl_kind, drop, op, param, put, reg, region_desc, region_perm, status};
 use common::*;
 
 const RD: u64 = region_perm::READ;
@@ -303,36 +300,9 @@ fn anon_buffer_outside_returns_prot_fault() {
 }
 
 /// Write a linked SG list at `base` (CPU write, whatever the registrations).
-fn sg_at(r: &mut Rig, base: u64, els: &[(u64, u64, bool, u64)]) {
+fn sg_at(r: &mut Rig, base: u64, els: &[El]) {
     r.env.mem.register(base, 32 * els.len() as u64);
-    for (i, &(src, len, zero, disk)) in els.iter().enumerate() {
-        let mut e = [0u8; sg_elem::SIZE];
-        put(&mut e, sg_elem::SRC_ADDR, src);
-        put(&mut e, sg_elem::LEN, len);
-        put(&mut e, sg_elem::FLAGS, if zero { sg_flag::ZERO } else { 0 });
-        put(&mut e, sg_elem::DISK_ADDR, disk);
-        let next = if i + 1 < els.len() {
-            base + 32 * (i as u64 + 1)
-        } else {
-            0
-        };
-        put(&mut e, sg_elem::NEXT, next);
-        r.cpu_write(base + 32 * i as u64, &e);
-    }
-}
-
-fn blk(opcode: u64, tag: u32, sg: u64, n: u32, bytes: u32) -> [u8; 64] {
-    let mut e = req(opcode, tag);
-    put(&mut e, blk_req::SG_ADDR, sg);
-    put(&mut e, blk_req::SG_MAX, n as u64);
-    put(&mut e, blk_req::BYTES, bytes as u64);
-    e
-}
-
-fn disk(r: &Rig, off: u64, len: usize) -> Vec<u8> {
-    let mut v = vec![0; len];
-    r.env.disk.read_bytes(off, &mut v).unwrap();
-    v
+    r.sg_write(base, els);
 }
 
 #[test]
@@ -350,21 +320,21 @@ fn sg_element_outside_returns_prot_fault() {
     );
     // Make element 1 live outside the registered 32 bytes.
     reg_region(&mut r, 3, list, 32, RD);
-    let c = one(&mut r, &blk(op::BLK_WRITE, 20, list, 2, 8192));
+    let c = one(&mut r, &blk_request(op::BLK_WRITE, 20, list, 2, 8192));
     assert_eq!(
         (c.kind, c.status, c.tag, c.bytes),
         (cpl_kind::BLK_DONE, status::PROT_FAULT, 20, 4096)
     );
     assert_fault(&mut r, list + 32, false, 2, 1);
-    assert_eq!(disk(&r, 0, 4096), bytes(5, 8192)[..4096]);
+    assert_eq!(r.disk(0, 4096), bytes(5, 8192)[..4096]);
     assert_eq!(
-        disk(&r, 4096, 4096),
+        r.disk(4096, 4096),
         vec![0; 4096],
         "second block not written"
     );
     // The first element itself outside: nothing done.
     let f = foreign(&mut r, 32);
-    let c = one(&mut r, &blk(op::BLK_WRITE, 21, f, 1, 4096));
+    let c = one(&mut r, &blk_request(op::BLK_WRITE, 21, f, 1, 4096));
     assert_eq!((c.status, c.bytes), (status::PROT_FAULT, 0));
     assert_fault(&mut r, f, false, 2, 2);
     assert_eq!(strays(&r), 0);
@@ -384,17 +354,17 @@ fn blk_write_source_outside_returns_prot_fault() {
         list,
         &[(src, 4000, false, 0), (src + 4000, 4192, false, 4000)],
     );
-    let c = one(&mut r, &blk(op::BLK_WRITE, 30, list, 2, 8192));
+    let c = one(&mut r, &blk_request(op::BLK_WRITE, 30, list, 2, 8192));
     assert_eq!((c.status, c.bytes), (status::PROT_FAULT, 0));
     assert_fault(&mut r, src + 4000, false, 2, 1);
-    assert_eq!(disk(&r, 0, 8192), vec![0; 8192], "the block is not written");
+    assert_eq!(r.disk(0, 8192), vec![0; 8192], "the block is not written");
     // A ZERO element's address is never checked.
     sg_at(
         &mut r,
         list,
         &[(src, 4000, false, 0), (0xDEAD_0000, 96, true, 4000)],
     );
-    let c = one(&mut r, &blk(op::BLK_WRITE, 31, list, 2, 4096));
+    let c = one(&mut r, &blk_request(op::BLK_WRITE, 31, list, 2, 4096));
     assert_eq!((c.status, c.bytes), (status::OK, 4096));
     assert_eq!(faults(&mut r), 1);
     assert_eq!(strays(&r), 0);
@@ -416,7 +386,7 @@ fn blk_read_destination_outside_returns_prot_fault() {
         list,
         &[(dst, 4096, false, 0), (dst + 4096, 4096, false, 4096)],
     );
-    let c = one(&mut r, &blk(op::BLK_READ, 40, list, 2, 8192));
+    let c = one(&mut r, &blk_request(op::BLK_READ, 40, list, 2, 8192));
     assert_eq!((c.status, c.bytes), (status::PROT_FAULT, 4096));
     assert_fault(&mut r, dst + 4096, true, 2, 1);
     assert_eq!(r.cpu_read(dst, 4096), bytes(7, 4096));
@@ -475,9 +445,9 @@ fn prot_en_off_checks_nothing() {
     let src = r.alloc(4096);
     let list = r.alloc(32);
     sg_at(&mut r, list, &[(src, 4096, false, 0)]);
-    let c = one(&mut r, &blk(op::BLK_WRITE, 1, list, 1, 4096));
+    let c = one(&mut r, &blk_request(op::BLK_WRITE, 1, list, 1, 4096));
     assert_eq!(c.status, status::OK);
-    let c = one(&mut r, &blk(op::BLK_READ, 2, list, 1, 4096));
+    let c = one(&mut r, &blk_request(op::BLK_READ, 2, list, 1, 4096));
     assert_eq!(c.status, status::OK);
     assert_eq!(faults(&mut r), 0);
     assert_eq!(r.r(reg::STATUS) & 4, 0);

@@ -150,10 +150,18 @@ impl Smb2App {
     /// Every message up to the end of the stream is parsed and every WRITE's data written
     /// (or the session was refused as unsupported), with no write in flight.
     pub fn done(&self, nas: &NasStream) -> bool {
-        let parsed = nas
-            .eof
-            .is_some_and(|e| self.unsupported.is_some() || self.next >= e);
-        parsed && self.w.is_empty() && nas.writes_in_flight() == 0
+        self.w.done(nas, self.parsed())
+    }
+
+    /// Stream offset below which no header is needed any more: the next message's, or the
+    /// end of everything once the session is refused (it is read to its end, nothing of it
+    /// written).
+    fn parsed(&self) -> u64 {
+        if self.unsupported.is_some() {
+            u64::MAX
+        } else {
+            self.next
+        }
     }
 
     /// Parse what arrived, issue the writes it allows, and tell the stream which bytes the
@@ -173,18 +181,7 @@ impl Smb2App {
                 ));
             }
         }
-        self.w.issue(drv, nas, file)?;
-        // Below the first byte still to write and below the next header, nothing is needed
-        // (writes in flight keep their bytes until they finish). An unsupported session is
-        // read to its end and nothing of it is written.
-        let parsed = if self.unsupported.is_some() {
-            u64::MAX
-        } else {
-            self.next
-        };
-        let keep = self.w.front_pos().map_or(parsed, |p| p.min(parsed));
-        nas.consume(drv, keep.min(nas.received()))?;
-        Ok(())
+        self.w.issue(drv, nas, file, self.parsed())
     }
 
     fn parse(&mut self, drv: &mut Driver, nas: &mut NasStream) {
@@ -268,8 +265,6 @@ pub(crate) struct PieceWriter {
     pieces: VecDeque<Piece>,
     /// Bytes per write (a multiple of the block size).
     chunk: u64,
-    /// File bytes handed to writes.
-    issued_bytes: u64,
     /// File bytes confirmed written by the writes' callbacks.
     written_bytes: Rc<RefCell<u64>>,
     /// The first write failure, or a malformed stream: nothing more is issued.
@@ -292,7 +287,6 @@ impl PieceWriter {
         PieceWriter {
             pieces: VecDeque::new(),
             chunk,
-            issued_bytes: 0,
             written_bytes: Rc::new(RefCell::new(0)),
             failure: Rc::new(RefCell::new(None)),
         }
@@ -322,14 +316,12 @@ impl PieceWriter {
         *self.written_bytes.borrow()
     }
 
-    /// Nothing left to hand to the writer.
-    pub fn is_empty(&self) -> bool {
-        self.pieces.is_empty()
-    }
-
-    /// The first stream byte still to hand to the writer.
-    pub fn front_pos(&self) -> Option<u64> {
-        self.pieces.front().map(|p| p.pos)
+    /// The application parsed the stream up to `parsed` (`u64::MAX` once it stopped reading
+    /// it), past its end, and every queued request is written, with no write in flight.
+    pub fn done(&self, nas: &NasStream, parsed: u64) -> bool {
+        nas.eof.is_some_and(|e| parsed >= e)
+            && self.pieces.is_empty()
+            && nas.writes_in_flight() == 0
     }
 
     /// Stream offset just past the last queued request.
@@ -345,12 +337,17 @@ impl PieceWriter {
         });
     }
 
-    /// Hand the writer what the received data allows, within the queue depth, in order.
+    /// Hand the writer what the received data allows, within the queue depth, in order; then
+    /// tell the stream which bytes the application no longer needs: those below the first byte
+    /// still to write and below `parsed`, where the application's next header starts
+    /// (`u64::MAX` once it stopped reading the stream: the rest is read and discarded). Writes
+    /// in flight keep their bytes until they finish.
     pub fn issue(
         &mut self,
         drv: &mut Driver,
         nas: &mut NasStream,
         file: &dyn FileMap,
+        parsed: u64,
     ) -> Result<(), WriteError> {
         let block = drv.info.block_bytes as u64;
         let received = nas.received();
@@ -395,13 +392,14 @@ impl PieceWriter {
                     }
                 }),
             )?;
-            self.issued_bytes += n;
             p.pos += n;
             p.file_pos += n;
             if p.pos == p.end {
                 self.pieces.pop_front();
             }
         }
+        let keep = self.pieces.front().map_or(parsed, |p| p.pos.min(parsed));
+        nas.consume(drv, keep.min(nas.received()))?;
         Ok(())
     }
 }
@@ -453,10 +451,17 @@ impl FramedApp {
     /// Every record up to the end of the stream (or up to a bad one) is parsed and its data
     /// written, with no write in flight.
     pub fn done(&self, nas: &NasStream) -> bool {
-        let parsed = nas
-            .eof
-            .is_some_and(|e| self.stream_error.is_some() || self.next >= e);
-        parsed && self.w.is_empty() && nas.writes_in_flight() == 0
+        self.w.done(nas, self.parsed())
+    }
+
+    /// Stream offset below which no header is needed any more: the next record's, or the end
+    /// of everything after a bad record (the rest is read and discarded).
+    fn parsed(&self) -> u64 {
+        if self.stream_error.is_some() {
+            u64::MAX
+        } else {
+            self.next
+        }
     }
 
     /// Parse what arrived, issue the writes it allows, and tell the stream which bytes the
@@ -509,16 +514,6 @@ impl FramedApp {
             }
             self.w.cut_at(eof);
         }
-        self.w.issue(drv, nas, file)?;
-        // Below the first byte still to write and below the next header, nothing is needed.
-        // After a bad record, everything still to come is read and discarded.
-        let parsed = if self.stream_error.is_some() {
-            u64::MAX
-        } else {
-            self.next
-        };
-        let keep = self.w.front_pos().map_or(parsed, |p| p.min(parsed));
-        nas.consume(drv, keep.min(nas.received()))?;
-        Ok(())
+        self.w.issue(drv, nas, file, self.parsed())
     }
 }

@@ -18,7 +18,7 @@ use crate::disk_pump::{DiskPump, TempImage};
 use crate::frames::{self, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_MAC, SERVER_PORT};
 use crate::{make_device, sha256_hex, Backend, TbError};
 use buflet_driver::nas::{ExtentFile, NasStream, WriteError};
-use buflet_driver::{Driver, DriverError, Proto, SocketSpec};
+use buflet_driver::{Driver, DriverError, SocketSpec};
 use buflet_platform::{BlockDevice, DeviceConfig, DiskError, HostEnv, HostMemory};
 use link::{eth_strip, eth_wrap, peer_seg, AckObserver, AckStats, Dir, Impair, LinkStats, PeerPhy};
 use rand::{Rng, SeedableRng};
@@ -35,9 +35,8 @@ const NBS: usize = 16;
 const PAGES_PER_NB: usize = 16;
 /// Bytes per zero-copy block write (block writes kept outstanding: `disk_pump`).
 const WRITE_CHUNK: u64 = 64 * 1024;
-/// The NIC socket's receive buffer, window scale and MSS.
+/// The NIC socket's receive buffer and MSS (the rest is `frames::demo_socket`).
 const RCV_BUF: u32 = 256 * 1024;
-const RCV_WSCALE: u8 = 7;
 const MSS: u16 = 1460;
 /// The peer's IP MTU (so its MSS is 1460) and its socket buffers.
 const PEER_MTU: usize = 1500;
@@ -297,21 +296,10 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
     let mut drv = Driver::new(dev, env)?;
     let clock_mhz = drv.info.clock_mhz.max(1) as u64;
 
-    // The NIC's listening socket.
+    // The NIC's listening socket: the demo's, with this link's receive buffer.
     let spec = SocketSpec {
-        local_mac: SERVER_MAC,
-        remote_mac: CLIENT_MAC,
-        vlan: 0,
-        local_ip: SERVER_IP,
-        remote_ip: CLIENT_IP,
-        local_port: SERVER_PORT,
-        remote_port: CLIENT_PORT,
-        iss: nic_iss,
         rcv_buf: RCV_BUF,
-        mss: MSS,
-        rcv_wscale: RCV_WSCALE,
-        flags: 0,
-        proto: Proto::Tcp,
+        ..frames::demo_socket(nic_iss, MSS)
     };
     let (sock, early) = drv.add_socket(&spec)?;
     let mut nas = NasStream::start(&mut drv, sock, NBS, PAGES_PER_NB)?;

@@ -112,18 +112,7 @@ fn raw(opcode: u8, tag: u32) -> [u8; 64] {
 /// Submit `entry` (tagged `tag`) and wait for its completion; no other completion may come.
 fn complete(rig: &mut Rig, entry: &[u8; 64], tag: u32, what: &str) -> Completion {
     rig.drv.submit(entry).unwrap();
-    for _ in 0..500 {
-        let cs = rig.drv.wait(20_000).unwrap();
-        assert!(cs.len() <= 1, "{what}: unexpected completions {cs:?}");
-        if let Some(c) = cs.into_iter().next() {
-            assert_eq!(
-                c.tag, tag,
-                "{what}: a completion for another request: {c:?}"
-            );
-            return c;
-        }
-    }
-    panic!("{what}: no completion");
+    wait_tag(rig, tag, what)
 }
 
 /// One hostile case: the request, and the completion kind and status it must end with.
@@ -525,7 +514,10 @@ fn wait_tag(rig: &mut Rig, tag: u32, what: &str) -> Completion {
         let cs = rig.drv.wait(20_000).unwrap();
         assert!(cs.len() <= 1, "{what}: unexpected completions {cs:?}");
         if let Some(c) = cs.into_iter().next() {
-            assert_eq!(c.tag, tag, "{what}: {c:?}");
+            assert_eq!(
+                c.tag, tag,
+                "{what}: a completion for another request: {c:?}"
+            );
             return c;
         }
     }

@@ -6,7 +6,7 @@
 
 mod common;
 
-use buflet_driver::nas::{BlockOp, ExtentFile, WriteError, WriteMode};
+use buflet_driver::nas::{BlockOp, ExtentFile, FileMap, WriteError, WriteMode};
 use buflet_spec::{reg, status};
 use buflet_testbench::{frames, sha256_hex, Backend};
 use common::{
@@ -27,6 +27,44 @@ fn assert_disk(rig: &Rig, oracle: &[u8], what: &str) {
     }
 }
 
+/// Writes of consecutive received stream bytes, each submitted to the NAS writer and applied to
+/// a `Vec` oracle of the disk.
+struct Mirror<'a> {
+    /// The received stream.
+    data: &'a [u8],
+    /// What the disk must hold.
+    oracle: Vec<u8>,
+    out: Outcomes,
+    /// Stream offset of the next write's first byte.
+    cursor: u64,
+}
+
+impl<'a> Mirror<'a> {
+    fn new(rig: &Rig, data: &'a [u8]) -> Self {
+        Mirror {
+            data,
+            oracle: rig.initial.clone(),
+            out: Outcomes::default(),
+            cursor: 0,
+        }
+    }
+
+    /// Submit write `key`: the next `len` stream bytes at file offset `off`.
+    fn write(&mut self, rig: &mut Rig, file: &dyn FileMap, key: u32, off: u64, len: u64) {
+        let (from, to) = (self.cursor, self.cursor + len);
+        rig.nas
+            .write(&mut rig.drv, file, off, from, len, recorder(&self.out, key))
+            .unwrap();
+        oracle_write(
+            &mut self.oracle,
+            file,
+            off,
+            &self.data[from as usize..to as usize],
+        );
+        self.cursor = to;
+    }
+}
+
 fn ok_once(out: &Outcomes, key: u32, len: u64) {
     assert_eq!(calls(out, key), 1, "write {key}: callback called once");
     let o = out.borrow();
@@ -44,9 +82,7 @@ fn rmw_cases(backend: Backend) {
         disk_start: 16 * BLOCK,
         capacity: 32 * BLOCK,
     };
-    let mut oracle = rig.initial.clone();
-    let out = Outcomes::default();
-    let mut cursor = 0u64;
+    let mut mirror = Mirror::new(&rig, &data);
     // (case, file offset, length, blocks read back)
     let cases: [(&str, u64, u64, u64); 5] = [
         ("less than one block", 3 * BLOCK + 100, 300, 1),
@@ -70,26 +106,10 @@ fn rmw_cases(backend: Backend) {
         let m0 = rig.drv.env.mem.stats();
         let d0 = rig.drv.env.disk.stats();
         let reads0 = rig.drv.counter(reg::CNT_BLK_READS);
-        rig.nas
-            .write(
-                &mut rig.drv,
-                &file,
-                off,
-                cursor,
-                len,
-                recorder(&out, k as u32),
-            )
-            .unwrap();
+        mirror.write(&mut rig, &file, k as u32, off, len);
         rig.settle();
-        oracle_write(
-            &mut oracle,
-            &file,
-            off,
-            &data[cursor as usize..(cursor + len) as usize],
-        );
-        cursor += len;
-        assert_disk(&rig, &oracle, name);
-        ok_once(&out, k as u32, len);
+        assert_disk(&rig, &mirror.oracle, name);
+        ok_once(&mirror.out, k as u32, len);
         let s = rig.nas.stats();
         let m = rig.drv.env.mem.stats();
         let d = rig.drv.env.disk.stats();
@@ -141,23 +161,7 @@ fn rmw_cases(backend: Backend) {
         (31 * BLOCK, 1000),
     ];
     for (j, &(off, len)) in shared.iter().enumerate() {
-        rig.nas
-            .write(
-                &mut rig.drv,
-                &file,
-                off,
-                cursor,
-                len,
-                recorder(&out, 10 + j as u32),
-            )
-            .unwrap();
-        oracle_write(
-            &mut oracle,
-            &file,
-            off,
-            &data[cursor as usize..(cursor + len) as usize],
-        );
-        cursor += len;
+        mirror.write(&mut rig, &file, 10 + j as u32, off, len);
     }
     assert_eq!(
         rig.nas.commands_in_flight(),
@@ -165,16 +169,16 @@ fn rmw_cases(backend: Backend) {
         "the first and the third run at once"
     );
     rig.settle();
-    assert_disk(&rig, &oracle, "writes sharing a block");
+    assert_disk(&rig, &mirror.oracle, "writes sharing a block");
     for (j, &(_, len)) in shared.iter().enumerate() {
-        ok_once(&out, 10 + j as u32, len);
+        ok_once(&mirror.out, 10 + j as u32, len);
     }
     let s = rig.nas.stats();
     assert_eq!(s.serialized, 1);
     assert_eq!((s.writes_ok, s.writes_failed, s.retries), (8, 0, 0));
     assert_eq!(s.cpu_copied, 0);
     // Every stream byte written went to disk and its buffers were re-posted.
-    assert_eq!(rig.nas.written(), cursor);
+    assert_eq!(rig.nas.written(), mirror.cursor);
     rig.finish();
 }
 
@@ -238,36 +242,18 @@ fn random_writes(backend: Backend, mode: WriteMode, map_seed: u64, writes: &[(u6
     rig.nas.set_mode(mode);
     rig.receive(&data, false);
     let file = Scattered::new(8, 24, map_seed);
-    let mut oracle = rig.initial.clone();
-    let out = Outcomes::default();
-    let mut cursor = 0u64;
+    let mut mirror = Mirror::new(&rig, &data);
     for (k, &(off, len, wait)) in writes.iter().enumerate() {
-        rig.nas
-            .write(
-                &mut rig.drv,
-                &file,
-                off,
-                cursor,
-                len,
-                recorder(&out, k as u32),
-            )
-            .unwrap();
-        oracle_write(
-            &mut oracle,
-            &file,
-            off,
-            &data[cursor as usize..(cursor + len) as usize],
-        );
-        cursor += len;
+        mirror.write(&mut rig, &file, k as u32, off, len);
         if wait {
             rig.settle();
         }
     }
     rig.settle();
     for (k, &(_, len, _)) in writes.iter().enumerate() {
-        ok_once(&out, k as u32, len);
+        ok_once(&mirror.out, k as u32, len);
     }
-    assert_disk(&rig, &oracle, &format!("{mode} {writes:?}"));
+    assert_disk(&rig, &mirror.oracle, &format!("{mode} {writes:?}"));
     let s = rig.nas.stats();
     let copies = match mode {
         WriteMode::ZeroCopy => 0,
@@ -325,8 +311,7 @@ fn retries(backend: Backend, mode: WriteMode) {
     rig.receive(&data, false);
     rig.drv.env.disk.set_error_rate(0.2, 1234).unwrap();
     let file = Scattered::new(4, 40, 99);
-    let mut oracle = rig.initial.clone();
-    let out = Outcomes::default();
+    let mut mirror = Mirror::new(&rig, &data);
     let writes: [(u64, u64); 6] = [
         (0, 8 * BLOCK),
         (9 * BLOCK + 10, 5 * BLOCK),
@@ -336,31 +321,14 @@ fn retries(backend: Backend, mode: WriteMode) {
         (28 * BLOCK + 4000, 2 * BLOCK),
     ];
     let d0 = rig.drv.env.disk.stats();
-    let mut cursor = 0;
     for (k, &(off, len)) in writes.iter().enumerate() {
-        rig.nas
-            .write(
-                &mut rig.drv,
-                &file,
-                off,
-                cursor,
-                len,
-                recorder(&out, k as u32),
-            )
-            .unwrap();
-        oracle_write(
-            &mut oracle,
-            &file,
-            off,
-            &data[cursor as usize..(cursor + len) as usize],
-        );
-        cursor += len;
+        mirror.write(&mut rig, &file, k as u32, off, len);
     }
     rig.settle();
     for (k, &(_, len)) in writes.iter().enumerate() {
-        ok_once(&out, k as u32, len);
+        ok_once(&mirror.out, k as u32, len);
     }
-    assert_disk(&rig, &oracle, "with disk errors");
+    assert_disk(&rig, &mirror.oracle, "with disk errors");
     let s = rig.nas.stats();
     let d = rig.drv.env.disk.stats();
     assert!(

@@ -212,9 +212,8 @@ fn aggressive_collection_rtl() {
 /// Explicit free and a property change through the driver; freeing a named buffer deregisters
 /// its pages and page list, and socket deletion (all buffers returned and freed by the stream)
 /// leaves the cache with nothing in use.
-#[test]
-fn free_and_property_change() {
-    let mut rig = Rig::new(Backend::Model, "regcache-free", 1 << 20, 2, 2);
+fn free_and_property_change(backend: Backend) {
+    let mut rig = Rig::new(backend, "regcache-free", 1 << 20, 2, 2);
     let page = rig.drv.info.page_bytes as u64;
     assert_eq!(rig.drv.regcache().in_use(), 2 * 3);
     let a = rig.drv.io_buf_alloc(8192, 4096).unwrap();
@@ -258,4 +257,14 @@ fn free_and_property_change() {
     assert!(!rig.drv.env.mem.is_registered(hmd, 1));
     assert_eq!(rig.drv.env.mem.stats().stray_accesses, 0);
     let _ = std::fs::remove_file(&rig.img);
+}
+
+#[test]
+fn free_and_property_change_model() {
+    free_and_property_change(Backend::Model);
+}
+
+#[test]
+fn free_and_property_change_rtl() {
+    free_and_property_change(Backend::Rtl);
 }

@@ -185,6 +185,30 @@ fn fix_ip_csum(f: &mut [u8], l3: usize) {
     f[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
 }
 
+/// An Ethernet (maybe VLAN-tagged) IPv4/TCP frame built by etherparse;
+/// draws the two MAC addresses from `rng`.
+fn write_tcp(
+    rng: &mut ChaCha8Rng,
+    vlan: Option<u16>,
+    ip: Ipv4Header,
+    tcp: TcpHeader,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut frame = Vec::new();
+    let eth = PacketBuilder::ethernet2(rng.gen(), rng.gen());
+    let ipv4 = IpHeaders::Ipv4(ip, Default::default());
+    match vlan {
+        Some(v) => eth
+            .single_vlan(VlanId::try_new(v).expect("vlan id"))
+            .ip(ipv4)
+            .tcp_header(tcp)
+            .write(&mut frame, payload),
+        None => eth.ip(ipv4).tcp_header(tcp).write(&mut frame, payload),
+    }
+    .expect("write frame");
+    frame
+}
+
 struct Tcp {
     frame: Vec<u8>,
     l3: usize,
@@ -224,18 +248,7 @@ fn build_tcp(
         .expect("tcp options");
     let mut payload = vec![0u8; payload_len];
     rng.fill(&mut payload[..]);
-    let mut frame = Vec::new();
-    let eth = PacketBuilder::ethernet2(rng.gen(), rng.gen());
-    let ipv4 = IpHeaders::Ipv4(ip, Default::default());
-    match vlan {
-        Some(v) => eth
-            .single_vlan(VlanId::try_new(v).expect("vlan id"))
-            .ip(ipv4)
-            .tcp_header(tcp)
-            .write(&mut frame, &payload),
-        None => eth.ip(ipv4).tcp_header(tcp).write(&mut frame, &payload),
-    }
-    .expect("write frame");
+    let frame = write_tcp(rng, vlan, ip, tcp, &payload);
     Tcp {
         frame,
         l3: if vlan.is_some() { 18 } else { 14 },
@@ -465,18 +478,7 @@ fn build_syn(rng: &mut ChaCha8Rng, syn: bool, raw: bool) -> Vec<u8> {
     };
     let mut payload = vec![0u8; pay];
     rng.fill(&mut payload[..]);
-    let mut frame = Vec::new();
-    let eth = PacketBuilder::ethernet2(rng.gen(), rng.gen());
-    let ipv4 = IpHeaders::Ipv4(ip, Default::default());
-    match vlan {
-        Some(v) => eth
-            .single_vlan(VlanId::try_new(v).expect("vlan id"))
-            .ip(ipv4)
-            .tcp_header(tcp)
-            .write(&mut frame, &payload),
-        None => eth.ip(ipv4).tcp_header(tcp).write(&mut frame, &payload),
-    }
-    .expect("write frame");
+    let mut frame = write_tcp(rng, vlan, ip, tcp, &payload);
     if frame.len() < 60 {
         frame.resize(60, 0);
     }

@@ -3675,20 +3675,8 @@ fn fin_and_rst_in_order_and_ahead() {
         tb.nb_post(0, 1, 1000, 1, false);
         tb.nb_post(1, 2, 1000, 1, false);
         tb.settle(60_000);
-        let rets: Vec<(u64, u64, u64, u64)> = tb
-            .cpl_log
-            .iter()
-            .filter(|c| get(&c[..], spec::cpl::KIND) == spec::cpl_kind::NB_RETURN)
-            .map(|c| {
-                (
-                    get(c, spec::cpl::REF_NUM),
-                    get(c, spec::cpl::FLAGS),
-                    get(c, spec::cpl::BYTES),
-                    get(c, spec::cpl::STREAM_OFF),
-                )
-            })
-            .collect();
-        let mut rets = rets;
+        let mut rets: Vec<(u64, u64, u64, u64)> =
+            rets(&tb, 0).iter().map(|r| (r.0, r.1, r.2, r.3)).collect();
         rets.sort();
         assert_eq!(
             rets,
@@ -3841,25 +3829,15 @@ fn psh_return_and_syn_rcvd_reset() {
         tb.settle(20_000);
         for c in [&p, &q] {
             tb.push(c.frame(seq(0), 0, ACK | PSH, s[..100].to_vec()));
-            tb.push(c.frame(seq(300), 0, ACK | URG, s[300..400].to_vec())); // held
-                                                                            // ends exactly where the held segment starts: not cut, PSH kept
+            // held
+            tb.push(c.frame(seq(300), 0, ACK | URG, s[300..400].to_vec()));
+            // ends exactly where the held segment starts: not cut, PSH kept
             tb.push(c.frame(seq(100), 0, ACK | PSH, s[100..300].to_vec()));
             tb.push(c.frame(seq(400), 0, ACK | PSH, s[400..550].to_vec())); // fills NB 3 (50)
             tb.settle(40_000);
         }
-        let rets: Vec<(u64, u64, u64, u64)> = tb
-            .cpl_log
-            .iter()
-            .filter(|c| get(&c[..], spec::cpl::KIND) == spec::cpl_kind::NB_RETURN)
-            .map(|c| {
-                (
-                    get(c, spec::cpl::REF_NUM),
-                    get(c, spec::cpl::FLAGS),
-                    get(c, spec::cpl::BYTES),
-                    get(c, spec::cpl::STREAM_OFF),
-                )
-            })
-            .collect();
+        let rets: Vec<(u64, u64, u64, u64)> =
+            rets(&tb, 0).iter().map(|r| (r.0, r.1, r.2, r.3)).collect();
         assert_eq!(
             rets,
             vec![

@@ -276,9 +276,10 @@ impl Cmd {
     }
 }
 
-/// Parses a transmitted ARP reply with etherparse and checks every field
-/// against the command; then the bytes against the docs table and etherparse.
-fn check_arp_frame(ctx: &str, f: &[u8], c: &Cmd) {
+/// Parses a transmitted frame with etherparse and checks its length and the
+/// Ethernet II / VLAN header against the command; `inner` is the EtherType
+/// of the payload (after the tag, when there is one).
+fn check_link<'a>(ctx: &str, f: &'a [u8], c: &Cmd, inner: EtherType) -> PacketHeaders<'a> {
     assert_eq!(f.len(), c.frame_len(), "{ctx}: frame length (no padding)");
     let h = PacketHeaders::from_ethernet_slice(f).expect("etherparse parse");
     let Some(etherparse::LinkHeader::Ethernet2(eth)) = &h.link else {
@@ -287,16 +288,23 @@ fn check_arp_frame(ctx: &str, f: &[u8], c: &Cmd) {
     assert_eq!(eth.destination, c.dst_mac, "{ctx}: destination MAC");
     assert_eq!(eth.source, c.src_mac, "{ctx}: source MAC");
     match (h.vlan(), c.vlan) {
-        (None, 0) => assert_eq!(eth.ether_type, EtherType::ARP, "{ctx}: EtherType"),
+        (None, 0) => assert_eq!(eth.ether_type, inner, "{ctx}: EtherType"),
         (Some(VlanHeader::Single(v)), vlan) if vlan != 0 => {
             assert_eq!(eth.ether_type, EtherType::VLAN_TAGGED_FRAME, "{ctx}: TPID");
             assert_eq!(v.vlan_id.value(), vlan & 0x0FFF, "{ctx}: VLAN id");
             assert_eq!(v.pcp.value(), 0, "{ctx}: PCP");
             assert!(!v.drop_eligible_indicator, "{ctx}: DEI");
-            assert_eq!(v.ether_type, EtherType::ARP, "{ctx}: inner EtherType");
+            assert_eq!(v.ether_type, inner, "{ctx}: inner EtherType");
         }
         (v, vlan) => panic!("{ctx}: VLAN header {v:?} for VLAN {vlan:#x}"),
     }
+    h
+}
+
+/// Parses a transmitted ARP reply with etherparse and checks every field
+/// against the command; then the bytes against the docs table and etherparse.
+fn check_arp_frame(ctx: &str, f: &[u8], c: &Cmd) {
+    let h = check_link(ctx, f, c, EtherType::ARP);
     let Some(NetHeaders::Arp(arp)) = &h.net else {
         panic!("{ctx}: not ARP")
     };
@@ -332,24 +340,7 @@ fn check_frame(ctx: &str, f: &[u8], c: &Cmd) {
     if c.is_arp() {
         return check_arp_frame(ctx, f, c);
     }
-    assert_eq!(f.len(), c.frame_len(), "{ctx}: frame length (no padding)");
-    let h = PacketHeaders::from_ethernet_slice(f).expect("etherparse parse");
-    let Some(etherparse::LinkHeader::Ethernet2(eth)) = &h.link else {
-        panic!("{ctx}: no Ethernet II header")
-    };
-    assert_eq!(eth.destination, c.dst_mac, "{ctx}: destination MAC");
-    assert_eq!(eth.source, c.src_mac, "{ctx}: source MAC");
-    match (h.vlan(), c.vlan) {
-        (None, 0) => assert_eq!(eth.ether_type, EtherType::IPV4, "{ctx}: EtherType"),
-        (Some(VlanHeader::Single(v)), vlan) if vlan != 0 => {
-            assert_eq!(eth.ether_type, EtherType::VLAN_TAGGED_FRAME, "{ctx}: TPID");
-            assert_eq!(v.vlan_id.value(), vlan & 0x0FFF, "{ctx}: VLAN id");
-            assert_eq!(v.pcp.value(), 0, "{ctx}: PCP");
-            assert!(!v.drop_eligible_indicator, "{ctx}: DEI");
-            assert_eq!(v.ether_type, EtherType::IPV4, "{ctx}: inner EtherType");
-        }
-        (v, vlan) => panic!("{ctx}: VLAN header {v:?} for VLAN {vlan:#x}"),
-    }
+    let h = check_link(ctx, f, c, EtherType::IPV4);
     let Some(NetHeaders::Ipv4(ip, _)) = &h.net else {
         panic!("{ctx}: not IPv4")
     };

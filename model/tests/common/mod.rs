@@ -5,7 +5,8 @@
 use buflet_model::ModelDevice;
 use buflet_platform::{Agent, BlockDevice, Device, DeviceConfig, HostEnv, HostMemory};
 use buflet_spec::{
-    anon_desc, cpl, cpl_kind, get, nb_desc, op, put, reg, req_hdr, sock_desc, status,
+    anon_desc, blk_req, cpl, cpl_kind, get, nb_desc, op, put, reg, req_hdr, sg_elem, sg_flag,
+    sock_desc, status,
 };
 use etherparse::{
     ArpHardwareId, ArpOperation, ArpPacket, EtherType, Ethernet2Header, IpNumber, Ipv4Header,
@@ -112,6 +113,32 @@ impl Rig {
     pub fn cpu_read(&mut self, addr: u64, len: usize) -> Vec<u8> {
         let mut v = vec![0; len];
         self.env.mem.read(Agent::Cpu, addr, &mut v).unwrap();
+        v
+    }
+
+    /// Write `els` as a linked scatter-gather list at `base` (CPU writes; registering the list
+    /// is the caller's business).
+    pub fn sg_write(&mut self, base: u64, els: &[El]) {
+        for (i, &(src, len, zero, disk)) in els.iter().enumerate() {
+            let mut e = [0u8; sg_elem::SIZE];
+            put(&mut e, sg_elem::SRC_ADDR, src);
+            put(&mut e, sg_elem::LEN, len);
+            put(&mut e, sg_elem::FLAGS, if zero { sg_flag::ZERO } else { 0 });
+            put(&mut e, sg_elem::DISK_ADDR, disk);
+            let next = if i + 1 < els.len() {
+                base + 32 * (i as u64 + 1)
+            } else {
+                0
+            };
+            put(&mut e, sg_elem::NEXT, next);
+            self.cpu_write(base + 32 * i as u64, &e);
+        }
+    }
+
+    /// `len` bytes of the block device from byte `off`.
+    pub fn disk(&self, off: u64, len: usize) -> Vec<u8> {
+        let mut v = vec![0; len];
+        self.env.disk.read_bytes(off, &mut v).unwrap();
         v
     }
 
@@ -464,6 +491,19 @@ pub fn arp_frame(
         None => b.arp(arp).write(&mut v).unwrap(),
     }
     v
+}
+
+/// One scatter-gather element: (source or destination address, length, ZERO, disk byte
+/// address).
+pub type El = (u64, u64, bool, u64);
+
+/// A `BLK_WRITE` or `BLK_READ` request (`opcode`) over the list at `sg`.
+pub fn blk_request(opcode: u64, tag: u32, sg: u64, sg_max: u32, bytes: u32) -> [u8; 64] {
+    let mut e = req(opcode, tag);
+    put(&mut e, blk_req::SG_ADDR, sg);
+    put(&mut e, blk_req::SG_MAX, sg_max as u64);
+    put(&mut e, blk_req::BYTES, bytes as u64);
+    e
 }
 
 /// A bare request entry with an opcode and tag.
