@@ -4,6 +4,19 @@
 // command the engine walks the linked scatter-gather list (32-byte `sg_elem` DMA reads) one
 // element at a time; a local 4096-byte block buffer stages one block.
 //
+// DEVMEM elements (docs/p2p.md, BLK_WRITE only): an element with FLAGS & DEVMEM takes its bytes
+// from the NIC's buflet memory at device byte address SRC_ADDR, through buflet_pool's second
+// read port (bram_rd_en/addr -> bram_rd_data the next cycle; the data holds until the next
+// bram_rd_en). Its chunks are read one bus word per cycle (a read is issued whenever the word
+// on bram_rd_data is absent or taken by the packer in that cycle), marked with tkeep (first
+// word from SRC_ADDR mod KEEP_WIDTH, last word up to the chunk's end) and packed into the
+// block exactly as host bytes are; host, ZERO and DEVMEM elements mix freely in one block. No
+// host memory is accessed and the protection lookup is not used for them. The exposed bit of
+// the element's buflet is read combinationally on exp_rd_idx/exp_rd when the element is
+// checked. ev_dev_bytes_valid/ev_dev_bytes pulse with ev_blk_write when a block data packet is
+// issued that holds DEVMEM bytes (their number in that block): the CNT_BLK_DEV_BYTES event, so
+// an element's LEN is counted once all blocks holding its bytes have gone to the block device.
+//
 // BLK_WRITE: the element data is read from host memory in chunks that never cross a 4096-byte
 // block boundary (or zero words are generated for ZERO elements), packed with an axis_packer
 // into the block buffer and, once a block is complete, written with one block-device write
@@ -32,6 +45,9 @@
 //   - element at a block boundary whose DISK_ADDR is not a multiple of 512, or inside a block
 //     whose DISK_ADDR is not the previous element's end;
 //   - element that would take the described total beyond BYTES (checked when it is fetched);
+//   - DEVMEM element (checked after the three checks above, docs/p2p.md) in a BLK_READ, or with
+//     ZERO, or with SRC_ADDR >= NUM_BUFLETS*BUFLET_BYTES, or with SRC_ADDR mod BUFLET_BYTES +
+//     LEN > BUFLET_BYTES, or whose buflet is not exposed;
 //   - list ending (NEXT == 0) inside a block, or before BYTES bytes were described;
 //   - BYTES reached at a block boundary but NEXT != 0;
 //   - DMA_ERROR: a host read (element, or write data) was refused;
@@ -40,14 +56,18 @@
 //   - PROT_FAULT (docs/protection.md): the protection lookup port (prot_addr/len/write ->
 //     prot_deny, combinational, answered by prot_table) refused the element fetch (asked in
 //     S_ELEM_REQ after the SG_MAX check: no read is issued), or the element's SRC_ADDR/LEN
-//     (READ for BLK_WRITE, WRITE for BLK_READ; not for ZERO elements; asked in S_ELEM_CHK after
-//     the element checks above). The refusal ends the request before any host access for that
-//     element (a BLK_WRITE block in progress is not written; a BLK_READ block is not read when
-//     the element starts it) and pulses ev_fault with the refused address and direction.
+//     (READ for BLK_WRITE, WRITE for BLK_READ; not for ZERO or DEVMEM elements; asked in
+//     S_ELEM_CHK after the element checks above). The refusal ends the request before any
+//     host access for that element (a BLK_WRITE block in progress is not written; a BLK_READ
+//     block is not read when the element starts it) and pulses ev_fault with the refused
+//     address and direction.
 `include "buflet_defs.vh"
 
 module blk_dma #(
-    parameter DATA_WIDTH = 64
+    parameter DATA_WIDTH   = 64,
+    parameter BUFLET_BYTES = 2048,
+    parameter NUM_BUFLETS  = 256,
+    parameter BW_ADDR      = $clog2(NUM_BUFLETS * BUFLET_BYTES / (DATA_WIDTH / 8))
 ) (
     input  wire                    clk,
     input  wire                    rst,
@@ -107,6 +127,12 @@ module blk_dma #(
     output reg                     ev_fault,       // one access refused (one-cycle pulse)
     output reg  [63:0]             ev_fault_addr,
     output reg                     ev_fault_write,
+    // buflet memory (buflet_pool second read port, exposed bitmap) for DEVMEM elements
+    output wire                    bram_rd_en,
+    output wire [BW_ADDR-1:0]      bram_rd_addr,
+    input  wire [DATA_WIDTH-1:0]   bram_rd_data,
+    output wire [15:0]             exp_rd_idx,
+    input  wire                    exp_rd,
     // completions
     output wire                    m_cpl_valid,
     input  wire                    m_cpl_ready,
@@ -114,7 +140,9 @@ module blk_dma #(
     // counter events
     output reg                     ev_blk_write,   // one block write issued
     output reg                     ev_blk_read,    // one block read issued
-    output wire [15:0]             ev_blk_bytes    // bytes of either (4096)
+    output wire [15:0]             ev_blk_bytes,   // bytes of either (4096)
+    output reg                     ev_dev_bytes_valid,   // with ev_blk_write: DEVMEM bytes in it
+    output reg  [15:0]             ev_dev_bytes
 );
     localparam KEEP_WIDTH = DATA_WIDTH / 8;
     localparam BLK_BYTES  = `BF_PARAM_BLOCK_BYTES;
@@ -127,6 +155,8 @@ module blk_dma #(
     localparam SECT_SHIFT = $clog2(`BF_PARAM_SECTOR_BYTES);
     localparam SECT_PER_BLK = BLK_BYTES / `BF_PARAM_SECTOR_BYTES;
     localparam KSH        = $clog2(KEEP_WIDTH);    // byte offset bits inside a bus word
+    localparam LBB        = $clog2(BUFLET_BYTES);  // byte offset bits inside a buflet
+    localparam [64:0] DEV_BYTES = 65'(NUM_BUFLETS) * 65'(BUFLET_BYTES);
 
     // ------------------------------------------------------------------ command FIFO
     localparam CMD_W = 1 + 32 + 16 + 64 + 32 + 32;
@@ -155,7 +185,9 @@ module blk_dma #(
                // BLK_READ: block read request, its data, its status; host write of a chunk
                // (buffer read priming, request, data); end of a delivered block
                S_RB_REQ   = 5'd14, S_RB_DATA  = 5'd15, S_RB_RESP  = 5'd16, S_WR_PRIME = 5'd17,
-               S_WR_REQ   = 5'd18, S_WR_DATA  = 5'd19, S_RB_END   = 5'd20;
+               S_WR_REQ   = 5'd18, S_WR_DATA  = 5'd19, S_RB_END   = 5'd20,
+               // BLK_WRITE: a DEVMEM chunk read from buflet memory
+               S_DEV_DATA = 5'd21;
     reg [4:0] state;
 
     // A block finished (written to disk, or read and delivered to host memory): count it, then
@@ -195,10 +227,12 @@ module blk_dma #(
     reg [63:0] e_src;
     reg [16:0] e_rem;
     reg        e_zero;
+    reg        e_dev;        // the current element is DEVMEM
     reg [63:0] e_next;
     reg [12:0] chunk;        // 1..4096
     reg        c_end;        // the current chunk completes the block
-    reg [12:0] z_rem;        // bytes left of a ZERO chunk (write) or of a host write (read)
+    reg [12:0] z_rem;        // bytes left of a ZERO or DEVMEM chunk (write) or of a host write (read)
+    reg [12:0] blk_dev;      // DEVMEM bytes packed into the current block
     reg [7:0]  status;
 
     /* verilator lint_off UNUSEDSIGNAL */
@@ -214,6 +248,7 @@ module blk_dma #(
     /* verilator lint_on UNUSEDSIGNAL */
     wire [63:0] f_disk = sg_q[`BF_SG_ELEM_DISK_ADDR_RANGE];
     wire        f_zero = (f_flg & 32'(`BF_SG_FLAG_ZERO)) != 32'd0;
+    wire        f_dev  = (f_flg & 32'(`BF_SG_FLAG_DEVMEM)) != 32'd0;
     wire [63:0] f_next = sg_q[`BF_SG_ELEM_NEXT_RANGE];
 
     wire ok_len   = (f_len != 32'd0) && (f_len <= 32'(MAX_LEN));
@@ -221,6 +256,15 @@ module blk_dma #(
                                         : (f_disk == cur_disk);
     wire [32:0] new_desc = {1'b0, described} + {1'b0, f_len};
     wire ok_total = new_desc <= {1'b0, c_bytes};
+
+    // DEVMEM (docs/p2p.md): a write, not ZERO, inside one exposed buflet of the memory
+    wire [32:0] dev_end = 33'(f_src[LBB-1:0]) + {1'b0, f_len};
+    wire ok_dev = !c_rd && !f_zero && ({1'b0, f_src} < DEV_BYTES) &&
+                  (dev_end <= 33'(BUFLET_BYTES)) && exp_rd;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [63:0] f_buflet = f_src >> LBB;   // low 16 bits: the range check covers the rest
+    /* verilator lint_on UNUSEDSIGNAL */
+    assign exp_rd_idx = f_buflet[15:0];
 
     wire [12:0] room       = 13'(BLK_BYTES) - {1'b0, blk_fill};
     wire [12:0] next_chunk = (e_rem < {4'd0, room}) ? e_rem[12:0] : room;
@@ -247,6 +291,29 @@ module blk_dma #(
         .m_axis_tready(1'b1), .m_axis_tlast(pk_m_tlast)
     );
 
+    // DEVMEM chunk: dv_pend = the word read in the previous cycle is on bram_rd_data (held until
+    // the next read); dv_issue = words still to read at dv_addr; z_rem = bytes still to pack;
+    // the first word starts at byte dv_lo.
+    reg  [BW_ADDR-1:0]    dv_addr;
+    reg  [13:0]           dv_issue;
+    reg                   dv_pend;
+    reg                   dv_first;
+    reg  [KSH-1:0]        dv_lo;
+    wire [12:0]           dv_off   = dv_first ? 13'(dv_lo) : 13'd0;
+    wire [12:0]           dv_avail = 13'(KEEP_WIDTH) - dv_off;       // bytes of the word from dv_off
+    wire                  dv_last  = (z_rem <= dv_avail);
+    wire [12:0]           dv_n     = dv_last ? z_rem : dv_avail;      // bytes of this word
+    wire [12:0]           dv_top   = 13'(KEEP_WIDTH) - (dv_off + dv_n);
+    wire [KEEP_WIDTH-1:0] dv_keep  = ({KEEP_WIDTH{1'b1}} >> dv_top) & ({KEEP_WIDTH{1'b1}} << dv_off);
+    wire                  dv_take  = (state == S_DEV_DATA) && dv_pend && pk_s_tready;
+    wire                  dv_rd    = (state == S_DEV_DATA) && (dv_issue != 14'd0) &&
+                                     (!dv_pend || pk_s_tready);
+    // words of a DEVMEM chunk starting at e_src
+    wire [13:0]           dv_words = 14'((14'(e_src[KSH-1:0]) + {1'b0, next_chunk} +
+                                          14'(KEEP_WIDTH - 1)) >> KSH);
+    assign bram_rd_en   = dv_rd;
+    assign bram_rd_addr = dv_addr;
+
     wire [KEEP_WIDTH-1:0] z_keep = (z_rem >= 13'(KEEP_WIDTH)) ? {KEEP_WIDTH{1'b1}}
                                  : ({KEEP_WIDTH{1'b1}} >> (13'(KEEP_WIDTH) - z_rem));
     wire z_last = (z_rem <= 13'(KEEP_WIDTH));
@@ -263,6 +330,11 @@ module blk_dma #(
             pk_s_tkeep  = z_keep;
             pk_s_tvalid = 1'b1;
             pk_s_tlast  = z_last && c_end;
+        end else if (state == S_DEV_DATA) begin
+            pk_s_tdata  = bram_rd_data;
+            pk_s_tkeep  = dv_keep;
+            pk_s_tvalid = dv_pend;
+            pk_s_tlast  = dv_last && c_end;
         end
     end
 
@@ -430,6 +502,15 @@ module blk_dma #(
             e_src        <= 64'd0;
             e_rem        <= 17'd0;
             e_zero       <= 1'b0;
+            e_dev        <= 1'b0;
+            blk_dev      <= 13'd0;
+            dv_addr      <= {BW_ADDR{1'b0}};
+            dv_issue     <= 14'd0;
+            dv_pend      <= 1'b0;
+            dv_first     <= 1'b0;
+            dv_lo        <= {KSH{1'b0}};
+            ev_dev_bytes_valid <= 1'b0;
+            ev_dev_bytes <= 16'd0;
             e_next       <= 64'd0;
             chunk        <= 13'd0;
             c_end        <= 1'b0;
@@ -445,6 +526,7 @@ module blk_dma #(
             ev_blk_write <= 1'b0;
             ev_blk_read  <= 1'b0;
             ev_fault     <= 1'b0;
+            ev_dev_bytes_valid <= 1'b0;
             case (state)
                 S_IDLE: if (cmd_valid) begin
                     {c_rd, c_tag, c_sock, next_ptr, c_max, c_bytes} <= cmd_out;
@@ -453,6 +535,7 @@ module blk_dma #(
                     written   <= 32'd0;
                     blk_fill  <= 12'd0;
                     e_rem     <= 17'd0;
+                    blk_dev   <= 13'd0;
                     status    <= 8'(`BF_STATUS_OK);
                     if (cmd_out[31:0] == 32'd0 || cmd_out[11:0] != 12'd0) begin
                         status <= 8'(`BF_STATUS_BAD_SG);
@@ -489,10 +572,10 @@ module blk_dma #(
                 end
                 S_ELEM_CHK: begin
                     elem_cnt <= elem_cnt + 32'd1;
-                    if (!(ok_len && ok_disk && ok_total)) begin
+                    if (!(ok_len && ok_disk && ok_total) || (f_dev && !ok_dev)) begin
                         status <= 8'(`BF_STATUS_BAD_SG);
                         state  <= S_CPL;
-                    end else if (!f_zero && !prot_allowed) begin
+                    end else if (!f_zero && !f_dev && !prot_allowed) begin
                         status         <= 8'(`BF_STATUS_PROT_FAULT);
                         ev_fault       <= 1'b1;
                         ev_fault_addr  <= prot_addr;
@@ -503,6 +586,7 @@ module blk_dma #(
                         e_src     <= f_src;
                         e_rem     <= f_len[16:0];
                         e_zero    <= f_zero;
+                        e_dev     <= f_dev;
                         e_next    <= f_next;
                         cur_disk  <= f_disk + {32'd0, f_len};
                         if (blk_fill == 12'd0) blk_lba <= f_disk >> SECT_SHIFT;
@@ -514,8 +598,14 @@ module blk_dma #(
                     chunk <= next_chunk;
                     z_rem <= next_chunk;
                     c_end <= (next_chunk == room);
-                    if (c_rd) state <= e_zero ? S_NEXT : S_WR_PRIME;   // ZERO: bytes discarded
-                    else      state <= e_zero ? S_ZERO : S_RD_REQ;
+                    dv_addr  <= e_src[BW_ADDR+KSH-1:KSH];
+                    dv_issue <= dv_words;
+                    dv_pend  <= 1'b0;
+                    dv_first <= 1'b1;
+                    dv_lo    <= e_src[KSH-1:0];
+                    if (c_rd)       state <= e_zero ? S_NEXT : S_WR_PRIME;   // ZERO: bytes discarded
+                    else if (e_dev) state <= S_DEV_DATA;
+                    else            state <= e_zero ? S_ZERO : S_RD_REQ;
                 end
                 S_RD_REQ: if (m_dma_rd_req_ready) state <= S_RD_DATA;
                 S_RD_DATA: if (rd_beat && s_axis_dma_rd_tlast) begin
@@ -530,7 +620,20 @@ module blk_dma #(
                     z_rem <= z_rem - 13'(KEEP_WIDTH);
                     if (z_last) state <= S_NEXT;
                 end
+                S_DEV_DATA: begin
+                    if (dv_rd) begin
+                        dv_addr  <= dv_addr + 1'b1;
+                        dv_issue <= dv_issue - 14'd1;
+                    end
+                    dv_pend <= dv_rd || (dv_pend && !dv_take);
+                    if (dv_take) begin
+                        z_rem    <= z_rem - dv_n;
+                        dv_first <= 1'b0;
+                        if (dv_last) state <= S_NEXT;
+                    end
+                end
                 S_NEXT: begin
+                    if (e_dev) blk_dev <= blk_dev + chunk;
                     e_src    <= e_src + {51'd0, chunk};
                     e_rem    <= e_rem - {4'd0, chunk};
                     blk_fill <= blk_fill + chunk[11:0];
@@ -547,8 +650,11 @@ module blk_dma #(
                 end
                 S_BLK_WAIT: if (buf_done) state <= S_BLK_REQ;
                 S_BLK_REQ: if (m_blk_req_ready) begin
-                    ev_blk_write <= 1'b1;
-                    state        <= S_BLK_DATA;
+                    ev_blk_write       <= 1'b1;
+                    ev_dev_bytes_valid <= (blk_dev != 13'd0);
+                    ev_dev_bytes       <= 16'(blk_dev);
+                    blk_dev            <= 13'd0;
+                    state              <= S_BLK_DATA;
                 end
                 S_BLK_DATA: if (blk_beat && blk_last) state <= S_BLK_RESP;
                 S_BLK_RESP: if (s_blk_resp_valid) begin

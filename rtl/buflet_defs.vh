@@ -58,6 +58,9 @@
 `define BF_REG_CNT_BLK_READS 12'h16C
 `define BF_REG_CNT_BLK_RD_BYTES 12'h170
 `define BF_REG_CNT_PROT_FAULTS 12'h174
+`define BF_REG_CNT_HOLD_RECORDS 12'h178
+`define BF_REG_CNT_BUF_RELEASED 12'h17C
+`define BF_REG_CNT_BLK_DEV_BYTES 12'h180
 `define BF_REG_CNT_DROP_TRUNCATED 12'h204
 `define BF_REG_CNT_DROP_NOT_IPV4 12'h208
 `define BF_REG_CNT_DROP_BAD_IP_HDR 12'h20C
@@ -221,6 +224,9 @@
 `define BF_NB_DESC_PREV_NB_OFF 24
 `define BF_NB_DESC_PREV_NB_BYTES 2
 `define BF_NB_DESC_PREV_NB_RANGE 207:192
+`define BF_NB_DESC_RECS_OFF 26
+`define BF_NB_DESC_RECS_BYTES 2
+`define BF_NB_DESC_RECS_RANGE 223:208
 `define BF_NB_DESC_FILLED_OFF 28
 `define BF_NB_DESC_FILLED_BYTES 4
 `define BF_NB_DESC_FILLED_RANGE 255:224
@@ -329,6 +335,45 @@
 `define BF_SG_ELEM_NEXT_OFF 24
 `define BF_SG_ELEM_NEXT_BYTES 8
 `define BF_SG_ELEM_NEXT_RANGE 255:192
+
+// hold_rec: Hold record (p2p, docs/p2p.md): one delivered chunk of a HOLD socket, left in buflet memory. Written by the device into the named buffer's pages, record r at page-list position 8r.
+`define BF_HOLD_REC_SIZE 8
+`define BF_HOLD_REC_BUFLET_OFF 0
+`define BF_HOLD_REC_BUFLET_BYTES 2
+`define BF_HOLD_REC_BUFLET_RANGE 15:0
+`define BF_HOLD_REC_OFF_OFF 2
+`define BF_HOLD_REC_OFF_BYTES 2
+`define BF_HOLD_REC_OFF_RANGE 31:16
+`define BF_HOLD_REC_LEN_OFF 4
+`define BF_HOLD_REC_LEN_BYTES 2
+`define BF_HOLD_REC_LEN_RANGE 47:32
+`define BF_HOLD_REC_HEAD_OFF 6
+`define BF_HOLD_REC_HEAD_BYTES 2
+`define BF_HOLD_REC_HEAD_RANGE 63:48
+
+// buf_release: OP_BUF_RELEASE request: give held buflet chains back to the free list (p2p, docs/p2p.md).
+`define BF_BUF_RELEASE_SIZE 64
+`define BF_BUF_RELEASE_OPCODE_OFF 0
+`define BF_BUF_RELEASE_OPCODE_BYTES 1
+`define BF_BUF_RELEASE_OPCODE_RANGE 7:0
+`define BF_BUF_RELEASE_FLAGS_OFF 1
+`define BF_BUF_RELEASE_FLAGS_BYTES 1
+`define BF_BUF_RELEASE_FLAGS_RANGE 15:8
+`define BF_BUF_RELEASE_SOCK_REF_OFF 2
+`define BF_BUF_RELEASE_SOCK_REF_BYTES 2
+`define BF_BUF_RELEASE_SOCK_REF_RANGE 31:16
+`define BF_BUF_RELEASE_TAG_OFF 4
+`define BF_BUF_RELEASE_TAG_BYTES 4
+`define BF_BUF_RELEASE_TAG_RANGE 63:32
+`define BF_BUF_RELEASE_COUNT_OFF 8
+`define BF_BUF_RELEASE_COUNT_BYTES 2
+`define BF_BUF_RELEASE_COUNT_RANGE 79:64
+`define BF_BUF_RELEASE_RSVD0_OFF 10
+`define BF_BUF_RELEASE_RSVD0_BYTES 6
+`define BF_BUF_RELEASE_RSVD0_RANGE 127:80
+`define BF_BUF_RELEASE_HEAD0_OFF 16
+`define BF_BUF_RELEASE_HEAD0_BYTES 2
+`define BF_BUF_RELEASE_HEAD0_RANGE 143:128
 
 // cpl: Completion ring entry, written by the device in one 32-byte DMA write.
 `define BF_CPL_SIZE 32
@@ -460,6 +505,7 @@
 `define BF_OP_BLK_READ 7
 `define BF_OP_REG_REGION 8
 `define BF_OP_DEREG_REGION 9
+`define BF_OP_BUF_RELEASE 10
 
 // cpl_kind
 `define BF_CPL_KIND_CMD_DONE 1
@@ -477,6 +523,7 @@
 `define BF_STATUS_DMA_ERROR 6
 `define BF_STATUS_BAD_REGION 7
 `define BF_STATUS_PROT_FAULT 8
+`define BF_STATUS_BAD_BUF 9
 
 // cpl_flag
 `define BF_CPL_FLAG_FULL 1
@@ -498,6 +545,7 @@
 
 // sock_flag
 `define BF_SOCK_FLAG_PSH_RETURN 1
+`define BF_SOCK_FLAG_HOLD 2
 
 // tcp_flag
 `define BF_TCP_FLAG_FIN 1
@@ -538,10 +586,11 @@
 
 // sg_flag
 `define BF_SG_FLAG_ZERO 1
+`define BF_SG_FLAG_DEVMEM 2
 
 // param
 `define BF_PARAM_ID_MAGIC 1111903316
-`define BF_PARAM_VERSION 512
+`define BF_PARAM_VERSION 768
 `define BF_PARAM_NULL16 65535
 `define BF_PARAM_MAX_FRAME 9216
 `define BF_PARAM_BLOCK_BYTES 4096
@@ -559,5 +608,7 @@
 `define BF_PARAM_DEF_CLOCK_MHZ 250
 `define BF_PARAM_POOL_RESERVE_DIV 16
 `define BF_PARAM_IP_TTL 64
+`define BF_PARAM_RELEASE_MAX 24
+`define BF_PARAM_HOLD_REC_BYTES 8
 
 `endif

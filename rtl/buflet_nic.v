@@ -8,11 +8,15 @@
 //   completion write is fatal); STATUS.FAULT stops
 //   request fetch
 //   DMA reads : req_fetch (0), toe_engine (1), blk_dma (2) -> dma_rd_arb
-//   DMA writes: toe_engine (0), cpl_writer (1)             -> dma_wr_arb
+//   DMA writes: toe_engine (0), cpl_writer (1), blk_dma (2) -> dma_wr_arb
 //   MAC rx -> rx_parser -> buflet_pool / toe_engine
 //   MAC tx <- tx_builder <- toe_engine tx commands (ACK, SYN-ACK, ARP reply)
 //   reg_block -> toe_engine: NIC_MAC/NIC_IP (ARP responder), tick_req (timer);
 //   toe_engine -> reg_block: ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick
+//   p2p (docs/p2p.md): toe_engine expose_en/expose_idx -> buflet_pool exposed bitmap;
+//   blk_dma DEVMEM elements read buflet_pool's second data read port (bram_rd_*) and its
+//   exposed bits (exp_rd_idx/exp_rd); counters: toe_engine ev_hold_rec/ev_released and
+//   blk_dma ev_dev_bytes -> reg_block (CNT_HOLD_RECORDS, CNT_BUF_RELEASED, CNT_BLK_DEV_BYTES)
 `include "buflet_defs.vh"
 
 module buflet_nic #(
@@ -117,6 +121,8 @@ module buflet_nic #(
     wire [31:0] nic_ip;
     wire        tick_req;
     wire        ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick;
+    wire        ev_hold_rec, ev_released, ev_dev_bytes_valid;
+    wire [15:0] ev_dev_bytes;
 
     reg_block #(
         .DATA_WIDTH(DATA_WIDTH), .BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS),
@@ -140,6 +146,8 @@ module buflet_nic #(
         .ev_blk_write(ev_blk_write), .ev_blk_read(ev_blk_read), .ev_blk_bytes(ev_blk_bytes),
         .ev_anon_rx(ev_anon_rx), .ev_arp_reply(ev_arp_reply), .ev_timeout(ev_timeout),
         .ev_tick(ev_tick),
+        .ev_hold_rec(ev_hold_rec), .ev_released(ev_released),
+        .ev_dev_bytes_valid(ev_dev_bytes_valid), .ev_dev_bytes(ev_dev_bytes),
         .free_buflets(free_count),
         .ev_fault_valid(fault_valid), .ev_fault_addr(fault_addr), .ev_fault_info(fault_info),
         .ev_fault_fatal(fault_fatal),
@@ -329,8 +337,20 @@ module buflet_nic #(
                           toe_rid, 7'd0, toe_fault_write, 8'd2, 7'd0, blk_fault_write};
 
     // ------------------------------------------------------------------ block engine
-    blk_dma #(.DATA_WIDTH(DATA_WIDTH)) u_blk_dma (
+    // buflet memory for DEVMEM elements (buflet_pool second read port, exposed bits)
+    wire                  bram_rd_en;
+    wire [BW_ADDR-1:0]    bram_rd_addr;
+    wire [DATA_WIDTH-1:0] bram_rd_data;
+    wire [15:0]           exp_rd_idx;
+    wire                  exp_rd;
+
+    blk_dma #(
+        .DATA_WIDTH(DATA_WIDTH), .BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS)
+    ) u_blk_dma (
         .clk(clk), .rst(rst),
+        .bram_rd_en(bram_rd_en), .bram_rd_addr(bram_rd_addr), .bram_rd_data(bram_rd_data),
+        .exp_rd_idx(exp_rd_idx), .exp_rd(exp_rd),
+        .ev_dev_bytes_valid(ev_dev_bytes_valid), .ev_dev_bytes(ev_dev_bytes),
         .s_cmd_valid(req_valid && is_blk), .s_cmd_ready(blk_cmd_ready), .s_cmd_data(req_data),
         .prot_addr(lk_addr[63:0]), .prot_len(lk_len[31:0]), .prot_write(lk_write[0]),
         .prot_deny(!lk_allowed[0]),
@@ -372,6 +392,8 @@ module buflet_nic #(
     wire [DATA_WIDTH-1:0] ram_wr_data, ram_rd_data;
     wire               free_valid, free_ready;
     wire [15:0]        free_head, free_tail, free_cnt;
+    wire               expose_en;
+    wire [15:0]        expose_idx;
 
     wire        meta_valid, meta_ready;
     wire [3:0]  meta_reason;
@@ -404,6 +426,9 @@ module buflet_nic #(
         .link_rd_idx(link_rd_idx), .link_rd_next(link_rd_next),
         .ram_wr_en(ram_wr_en), .ram_wr_addr(ram_wr_addr), .ram_wr_data(ram_wr_data),
         .ram_rd_en(ram_rd_en), .ram_rd_addr(ram_rd_addr), .ram_rd_data(ram_rd_data),
+        .ram2_rd_en(bram_rd_en), .ram2_rd_addr(bram_rd_addr), .ram2_rd_data(bram_rd_data),
+        .expose_en(expose_en), .expose_idx(expose_idx),
+        .exp_rd_idx(exp_rd_idx), .exp_rd(exp_rd),
         .free_count(free_count)
     );
 
@@ -470,6 +495,8 @@ module buflet_nic #(
         .prot_addr(lk_addr[127:64]), .prot_len(lk_len[63:32]), .prot_write(lk_write[1]),
         .prot_deny(!lk_allowed[1]),
         .ev_fault(toe_fault), .ev_fault_addr(toe_fault_addr), .ev_fault_write(toe_fault_write),
+        .expose_en(expose_en), .expose_idx(expose_idx),
+        .ev_hold_rec(ev_hold_rec), .ev_released(ev_released),
         .m_tx_valid(tx_cmd_valid), .m_tx_ready(tx_cmd_ready), .m_tx_data(tx_cmd_data)
     );
 

@@ -9,6 +9,19 @@
 // free_head <= head. An allocation and a free in the same cycle are both
 // honoured. free_count is exact at all times.
 //
+// Data RAM: one write port and two registered read ports (ram_rd_* for
+// toe_engine delivery, ram2_rd_* for blk_dma DEVMEM elements, docs/p2p.md).
+// Each read port's data is valid the cycle after its rd_en and holds until
+// its next rd_en. Synthesis infers the 1-write/2-read memory as two copies
+// of the RAM sharing the write port (two simple dual-port block RAMs).
+//
+// Exposed bitmap (docs/p2p.md "Exposed buflets"): one bit per buflet, set by
+// expose_en at expose_idx (toe_engine wrote a hold record naming it) and
+// cleared when the buflet is handed out on alloc_* (rx_parser takes it for a
+// new frame; a clear wins over a set of the same buflet in the same cycle).
+// exp_rd is the bit of exp_rd_idx, combinational, 0 when exp_rd_idx >=
+// NUM_BUFLETS. Freeing a chain does not change the bits.
+//
 // Assumptions: NUM_BUFLETS <= 65535, BUFLET_BYTES and NUM_BUFLETS powers of
 // two, BUFLET_BYTES a multiple of KEEP_WIDTH.
 `include "buflet_defs.vh"
@@ -45,6 +58,15 @@ module buflet_pool #(
     input  wire                  ram_rd_en,
     input  wire [BW_ADDR-1:0]    ram_rd_addr,
     output wire [DATA_WIDTH-1:0] ram_rd_data,
+    // second data read port (blk_dma)
+    input  wire                  ram2_rd_en,
+    input  wire [BW_ADDR-1:0]    ram2_rd_addr,
+    output wire [DATA_WIDTH-1:0] ram2_rd_data,
+    // exposed bitmap
+    input  wire                  expose_en,
+    input  wire [15:0]           expose_idx,
+    input  wire [15:0]           exp_rd_idx,
+    output wire                  exp_rd,
     output wire [15:0]           free_count
 );
 
@@ -56,6 +78,8 @@ module buflet_pool #(
     reg [15:0]           link_mem [0:NUM_BUFLETS-1];
     reg [DATA_WIDTH-1:0] data_mem [0:RAM_WORDS-1];
     reg [DATA_WIDTH-1:0] rd_data_r;
+    reg [DATA_WIDTH-1:0] rd2_data_r;
+    reg [NUM_BUFLETS-1:0] exposed;
 
     reg [15:0] free_head;   // head of the free list, NULL16 when empty
     reg [16:0] fresh;       // next never-used buflet (NUM_BUFLETS = none left)
@@ -68,6 +92,9 @@ module buflet_pool #(
     wire [15:0] ftail = s_free_tail;
     wire [15:0] lwi = link_wr_idx;
     wire [15:0] lri = link_rd_idx;
+    wire [15:0] eri = exp_rd_idx;
+    wire [15:0] esi = expose_idx;
+    wire [15:0] ali = alloc_idx;
     /* verilator lint_on UNUSEDSIGNAL */
 
     wire list_nonempty = (free_head != NULL16);
@@ -86,6 +113,8 @@ module buflet_pool #(
 
     assign link_rd_next = link_mem[lri[LB-1:0]];
     assign ram_rd_data  = rd_data_r;
+    assign ram2_rd_data = rd2_data_r;
+    assign exp_rd       = ({1'b0, exp_rd_idx} < NUM17) && exposed[eri[LB-1:0]];
     assign free_count   = free_cnt;
 
     always @(posedge clk) begin
@@ -115,13 +144,30 @@ module buflet_pool #(
         end
     end
 
-    // Data RAM: write port and a registered read port.
+    // Data RAM: write port and two registered read ports.
     always @(posedge clk) begin
         if (ram_wr_en) begin
             data_mem[ram_wr_addr] <= ram_wr_data;
         end
         if (ram_rd_en) begin
             rd_data_r <= data_mem[ram_rd_addr];
+        end
+        if (ram2_rd_en) begin
+            rd2_data_r <= data_mem[ram2_rd_addr];
+        end
+    end
+
+    // Exposed bitmap: set by a hold record, cleared when the buflet is allocated.
+    always @(posedge clk) begin
+        if (rst) begin
+            exposed <= {NUM_BUFLETS{1'b0}};
+        end else begin
+            if (expose_en && ({1'b0, expose_idx} < NUM17)) begin
+                exposed[esi[LB-1:0]] <= 1'b1;
+            end
+            if (do_alloc) begin
+                exposed[ali[LB-1:0]] <= 1'b0;
+            end
         end
     end
 

@@ -21,6 +21,9 @@
 //    (bit 1; it wins over a simultaneous write-1-to-clear); PROT_FAULT_ADDR/INFO take the
 //    highest-numbered valid port of the cycle. A fatal one (a ring access) sets STATUS.FAULT
 //    (bit 2) and ring_stop, which stays set until a CTRL write with ENABLE = 0.
+//
+// p2p counters (docs/p2p.md): ev_hold_rec counts one CNT_HOLD_RECORDS, ev_released one
+// CNT_BUF_RELEASED, ev_dev_bytes_valid adds ev_dev_bytes to CNT_BLK_DEV_BYTES.
 `include "buflet_defs.vh"
 
 module reg_block #(
@@ -82,6 +85,10 @@ module reg_block #(
     input  wire        ev_arp_reply,
     input  wire        ev_timeout,
     input  wire        ev_tick,
+    input  wire        ev_hold_rec,         // a hold record was written
+    input  wire        ev_released,         // a held chain was released (BUF_RELEASE)
+    input  wire        ev_dev_bytes_valid,  // a block write holding DEVMEM bytes
+    input  wire [15:0] ev_dev_bytes,        // their number
     input  wire [15:0] free_buflets,
     // protection faults
     input  wire [NFAULT-1:0]    ev_fault_valid,
@@ -110,6 +117,7 @@ module reg_block #(
     reg [31:0] cnt_blk_reads, cnt_blk_rd_bytes;
     reg [31:0] cnt_tx_frames, cnt_tx_bytes, cnt_ooo_held;
     reg [31:0] cnt_anon_rx, cnt_arp_replies, cnt_timeouts, cnt_ticks;
+    reg [31:0] cnt_hold_records, cnt_buf_released, cnt_blk_dev_bytes;
     reg [31:0] cnt_drop [0:NUM_DROP-1];
 
     assign s_reg_ready = 1'b1;
@@ -217,6 +225,9 @@ module reg_block #(
             `BF_REG_CNT_TIMEOUTS:        rdata = cnt_timeouts;
             `BF_REG_CNT_TICKS:           rdata = cnt_ticks;
             `BF_REG_CNT_PROT_FAULTS:     rdata = cnt_prot_faults;
+            `BF_REG_CNT_HOLD_RECORDS:    rdata = cnt_hold_records;
+            `BF_REG_CNT_BUF_RELEASED:    rdata = cnt_buf_released;
+            `BF_REG_CNT_BLK_DEV_BYTES:   rdata = cnt_blk_dev_bytes;
             default: rdata = 32'd0;
         endcase
         // drop counter of reason r at `BF_DROP_COUNTER_BASE + 4*r
@@ -341,6 +352,9 @@ module reg_block #(
             cnt_timeouts    <= 32'd0;
             cnt_ticks       <= 32'd0;
             cnt_prot_faults <= 32'd0;
+            cnt_hold_records  <= 32'd0;
+            cnt_buf_released  <= 32'd0;
+            cnt_blk_dev_bytes <= 32'd0;
             for (i = 0; i < NUM_DROP; i = i + 1) cnt_drop[i] <= 32'd0;
         end else begin
             if (ev_rx_frame) begin
@@ -355,6 +369,9 @@ module reg_block #(
             if (ev_arp_reply) cnt_arp_replies <= cnt_arp_replies + 32'd1;
             if (ev_timeout) cnt_timeouts <= cnt_timeouts + 32'd1;
             if (ev_tick) cnt_ticks <= cnt_ticks + 32'd1;
+            if (ev_hold_rec) cnt_hold_records <= cnt_hold_records + 32'd1;
+            if (ev_released) cnt_buf_released <= cnt_buf_released + 32'd1;
+            if (ev_dev_bytes_valid) cnt_blk_dev_bytes <= cnt_blk_dev_bytes + {16'd0, ev_dev_bytes};
             cnt_prot_faults <= cnt_prot_faults + 32'(f_n);
             if (ev_tx_frame) begin
                 cnt_tx_frames <= cnt_tx_frames + 32'd1;

@@ -58,7 +58,15 @@
 // WSCALE 0 (OPTS 0), a SYN-ACK always carries the socket's MSS and RCV_WSCALE fields. A frame is
 // "stored whole" (anonymous path, decision 1) when its chain has ceil(len / BUFLET_BYTES)
 // buflets. The NB's UDP_HDR_BYTES is written with the completion's HDR_BYTES at every return.
-// Assumes power-of-two HASH_BUCKETS and BUFLET_BYTES, BUFLET_BYTES >= 2*KEEP_WIDTH.
+// p2p (docs/p2p.md): a hold socket (sock FLAGS & HOLD, TCP only) delivers chunks bounded by the
+// buflet holding DATA_OFF; each is one 8-byte hold_rec DMA write at the record position 8 * RECS
+// of the NB's page list (the mover walks the chain and emits the record; expose_en/expose_idx
+// follow its issue). RECS lives in nb_mem; FULL also at RECS == HMD_PAGES * 512. A chunk that
+// empties the segment marks its head in hold_bm (the chain stays in chn_mem) instead of freeing
+// it; the FIN step and SOCK_DEL skip held heads. BUF_RELEASE frees held chains on m_free_*,
+// except the chain of a FIN/RST segment still waiting on its list (mk_bm): released, it is no
+// longer held and the FIN step (or SOCK_DEL) frees it with the segment.
+// Assumes power-of-two HASH_BUCKETS and BUFLET_BYTES, 2*KEEP_WIDTH <= BUFLET_BYTES <= 4096.
 `default_nettype none
 `include "buflet_defs.vh"
 module toe_engine #(
@@ -171,7 +179,12 @@ module toe_engine #(
     input  wire                  prot_deny,       // the lookup refuses (0: allowed)
     output reg                   ev_fault,        // one access refused (one-cycle pulse)
     output reg  [63:0]           ev_fault_addr,
-    output reg                   ev_fault_write   // 1: a write (NB page, anonymous buffer)
+    output reg                   ev_fault_write,  // 1: a write (NB page, anonymous buffer)
+    // p2p hold delivery (docs/p2p.md)
+    output reg                   expose_en,       // one-cycle pulse: a hold record naming expose_idx was written
+    output reg  [15:0]           expose_idx,      // its BUFLET
+    output reg                   ev_hold_rec,     // one-cycle pulse per hold record
+    output reg                   ev_released      // one-cycle pulse per chain released by BUF_RELEASE
 );
     localparam SW = $clog2(NUM_SOCKETS);
     localparam NW = $clog2(NUM_NBS);
@@ -195,6 +208,7 @@ module toe_engine #(
     localparam [7:0] OP_NB_POST  = `BF_OP_NB_POST;
     localparam [7:0] OP_NOP      = `BF_OP_NOP;
     localparam [7:0] OP_ANON_POST = `BF_OP_ANON_POST;
+    localparam [7:0] OP_BUF_RELEASE = `BF_OP_BUF_RELEASE;
     localparam [7:0] PROTO_TCP = 8'd6;
     localparam [7:0] PROTO_UDP = 8'd17;
     localparam [7:0] ST_OK         = `BF_STATUS_OK;
@@ -203,6 +217,7 @@ module toe_engine #(
     localparam [7:0] ST_BAD_NB     = `BF_STATUS_BAD_NB;
     localparam [7:0] ST_DMA_ERROR  = `BF_STATUS_DMA_ERROR;
     localparam [7:0] ST_PROT_FAULT = `BF_STATUS_PROT_FAULT;
+    localparam [7:0] ST_BAD_BUF    = `BF_STATUS_BAD_BUF;
     localparam [7:0] KIND_CMD_DONE  = `BF_CPL_KIND_CMD_DONE;
     localparam [7:0] KIND_NB_RETURN = `BF_CPL_KIND_NB_RETURN;
     localparam [7:0] KIND_ANON_RX   = `BF_CPL_KIND_ANON_RX;
@@ -231,6 +246,10 @@ module toe_engine #(
     localparam [7:0] TX_OPT_WS  = `BF_TX_OPT_WS;
     localparam [7:0] TX_KIND_ARP = `BF_TX_KIND_ARP;
     localparam [7:0] SF_PSH_RETURN = `BF_SOCK_FLAG_PSH_RETURN;
+    localparam [7:0] SF_HOLD       = `BF_SOCK_FLAG_HOLD;
+    localparam [15:0] RELEASE_MAX  = `BF_PARAM_RELEASE_MAX;
+    localparam [31:0] NBUF32       = NUM_BUFLETS;
+    localparam [15:0] BB16         = BB_M1_32[15:0] + 16'd1;
     localparam [12:0] PAGE_BYTES = `BF_PARAM_PAGE_BYTES;
     localparam [31:0] RCV_BUF_MAX = 32'h4000_0000;
     localparam [31:0] ANON_MIN = `BF_PARAM_ANON_MIN_LEN;
@@ -290,7 +309,9 @@ module toe_engine #(
         S_TK1     = 6'd45,   // timer sweep: a socket's context
         S_TK2     = 6'd46,   //   its head NB
         S_DPGCHK  = 6'd47,   // delivery: protection check of the page address just read
-        S_AN_CHK  = 6'd48;   // anonymous delivery: protection check of the buffer
+        S_AN_CHK  = 6'd48,   // anonymous delivery: protection check of the buffer
+        S_REL0    = 6'd49,   // BUF_RELEASE: check head k
+        S_REL1    = 6'd50;   //   free its chain
 
     // ------------------------------------------------------------------ tables
     reg [511:0] sock_mem [0:NUM_SOCKETS-1];
@@ -303,6 +324,8 @@ module toe_engine #(
     reg [HASH_BUCKETS-1:0] bkt_vld;
     reg [NUM_SOCKETS-1:0]  sock_used;
     reg [NUM_NBS-1:0]      nb_used;
+    reg [NUM_BUFLETS-1:0]  hold_bm;   // held chains (p2p), by head; count and tail stay in chn_mem
+    reg [NUM_BUFLETS-1:0]  mk_bm;     // hold FIN/RST segments emptied by a record, still on a list
     reg [111:0]            anon_mem [0:NUM_ANON-1];   // {ADDR, LEN[15:0], TAG}
     reg [NUM_ANON-1:0]     an_busy;
 
@@ -326,6 +349,8 @@ module toe_engine #(
     reg [1:0]   last_src;          // 0 frame, 1 request, 2 delivery, 3 tick
     reg [511:0] rq;                // latched request
     reg [7:0]   cst;               // CMD_DONE status
+    reg [31:0]  cbytes;            // CMD_DONE BYTES (BUF_RELEASE: chains released)
+    reg [4:0]   rl_k;              // BUF_RELEASE: index of the head being released
     /* verilator lint_off UNUSEDSIGNAL */
     reg [511:0] sk;                // working socket descriptor (request header fields unused)
     /* verilator lint_on UNUSEDSIGNAL */
@@ -522,7 +547,8 @@ module toe_engine #(
     wire [31:0] rq_rcvbuf  = rq[`BF_SOCK_DESC_RCV_BUF_RANGE];
     wire [7:0]  rq_proto   = rq[`BF_SOCK_DESC_PROTO_RANGE];
     // a UDP socket ignores ISS, RCV_BUF, MSS and RCV_WSCALE (not validated)
-    wire        rq_add_ok  = rq_slot_free &&
+    wire        rq_hold    = (rq[`BF_SOCK_DESC_FLAGS_RANGE] & SF_HOLD) != 8'd0;
+    wire        rq_add_ok  = rq_slot_free && !(rq_hold && (rq_proto != PROTO_TCP)) &&
                              (((rq_proto == PROTO_TCP) && (rq_rcvbuf != 32'd0) && (rq_rcvbuf <= RCV_BUF_MAX) &&
                                (rq[`BF_SOCK_DESC_RCV_WSCALE_RANGE] <= 8'd14)) ||
                               (rq_proto == PROTO_UDP));
@@ -531,6 +557,12 @@ module toe_engine #(
     wire [31:0] rq_pages   = rq[`BF_NB_DESC_HMD_PAGES_RANGE];
     wire        rq_nb_ok   = (rq_ref < NUM_NBS) && !nb_used[rq_ref[NW-1:0]] && (rq_pages != 32'd0) &&
                              (rq_total != 32'd0) && ({12'd0, rq_total} <= {rq_pages, 12'd0});
+    // BUF_RELEASE: COUNT, head k at byte 16 + 2k
+    wire [15:0] rl_count   = rq[`BF_BUF_RELEASE_COUNT_RANGE];
+    wire        rl_cnt_ok  = (rl_count != 16'd0) && (rl_count <= RELEASE_MAX);
+    wire [8:0]  rl_bit     = 9'd128 + {rl_k, 4'd0};
+    wire [15:0] rl_head    = rq[rl_bit +: 16];
+    wire        rl_held    = ({16'd0, rl_head} < NBUF32) && hold_bm[rl_head[BW-1:0]];
     // ANON_POST (SOCK_REF and FLAGS are not checked)
     wire [31:0] rq_aref    = rq[`BF_ANON_DESC_REF_NUM_RANGE];
     wire [31:0] rq_alen    = rq[`BF_ANON_DESC_LEN_RANGE];
@@ -565,6 +597,7 @@ module toe_engine #(
         nb_post[`BF_NB_DESC_NEXT_NB_RANGE]       = NULL16;
         nb_post[`BF_NB_DESC_PREV_NB_RANGE]       = cxr_nb_tail;
         nb_post[`BF_NB_DESC_FILLED_RANGE]        = 32'd0;
+        nb_post[`BF_NB_DESC_RECS_RANGE]          = 16'd0;
         nb_post[`BF_NB_DESC_STREAM_OFF_RANGE]    = 64'd0;
         nb_post[`BF_NB_DESC_TICKS_LEFT_RANGE]    = rq[`BF_NB_DESC_TIMEOUT_RANGE];
         cx_nbp = cx_rd;
@@ -736,11 +769,21 @@ module toe_engine #(
     wire [12:0] nbr_pg_room  = PAGE_BYTES - {1'b0, nbr_filled[11:0]};
     wire [12:0] n_a          = ({16'd0, hdr_len} < nbr_room) ? hdr_len[12:0] : nbr_room[12:0];
     wire [31:0] n_a32        = ({16'd0, hdr_len} < nbr_room) ? {16'd0, hdr_len} : nbr_room;
-    wire [12:0] n_calc       = (n_a32 < {19'd0, nbr_pg_room}) ? n_a : nbr_pg_room;
-    wire [19:0] page_calc    = nbr_filled[31:12];
+    wire [12:0] n_pay        = (n_a32 < {19'd0, nbr_pg_room}) ? n_a : nbr_pg_room;
+    // hold socket: the chunk never crosses a buflet of the chain, and the page is the one of
+    // the record position 8 * RECS
+    wire        sk_hold      = (sk[`BF_SOCK_DESC_FLAGS_RANGE] & SF_HOLD) != 8'd0;
+    wire [15:0] hdr_doff     = hd_rd[`BF_BUFLET_HDR_DATA_OFF_RANGE];
+    wire [15:0] bb_room      = BB16 - (hdr_doff & BB_M1_32[15:0]);
+    wire [12:0] n_hold       = (n_a32 < {16'd0, bb_room}) ? n_a : bb_room[12:0];
+    wire [12:0] n_calc       = sk_hold ? n_hold : n_pay;
+    wire [6:0]  nbr_rec_pg   = nb_rd[`BF_NB_DESC_RECS_OFF*8+9 +: 7];   // (8 * RECS) / 4096
+    wire [19:0] page_calc    = sk_hold ? {13'd0, nbr_rec_pg} : nbr_filled[31:12];
     wire        pc_hit       = pc_vld && (pc_nb == nb_idx) && (pc_page == page_calc);
 
     wire [31:0] nb_filled    = nb[`BF_NB_DESC_FILLED_RANGE];
+    wire [15:0] nb_recs      = nb[`BF_NB_DESC_RECS_RANGE];
+    wire [31:0] nb_pages     = nb[`BF_NB_DESC_HMD_PAGES_RANGE];
     wire        mv_cmd_ready, mv_rd_idle, mv_out_idle;
     wire        wr_fire      = m_dma_wr_req_valid && m_dma_wr_req_ready;
     wire        hd_is_tail   = ({{(16-BW){1'b0}}, hd_idx} == cx_seg_tail);
@@ -755,6 +798,7 @@ module toe_engine #(
         hd_dlv[`BF_BUFLET_HDR_DATA_LEN_RANGE] = hd[`BF_BUFLET_HDR_DATA_LEN_RANGE] - {3'd0, dn};
         nb_dlv = nb;
         nb_dlv[`BF_NB_DESC_FILLED_RANGE] = nb_filled + {19'd0, dn};
+        if (sk_hold) nb_dlv[`BF_NB_DESC_RECS_RANGE] = nb_recs + 16'd1;
         if (nb_filled == 32'd0) nb_dlv[`BF_NB_DESC_STREAM_OFF_RANGE] = cx[`BF_SOCK_CTX_STREAM_OFF_RANGE];
         // the in-order head segment leaves the list
         cx_free = cx;
@@ -767,7 +811,12 @@ module toe_engine #(
         cx_ret[`BF_SOCK_CTX_NB_HEAD_RANGE] = nb[`BF_NB_DESC_NEXT_NB_RANGE];
         if (nb[`BF_NB_DESC_NEXT_NB_RANGE] == NULL16) cx_ret[`BF_SOCK_CTX_NB_TAIL_RANGE] = NULL16;
     end
-    wire dlv_full  = (nb_dlv[`BF_NB_DESC_FILLED_RANGE] == nb[`BF_NB_DESC_TOTAL_BYTES_RANGE]);
+    // FULL: TOTAL_BYTES reached, or (hold) no room for another record (RECS == HMD_PAGES * 512)
+    // (capped by the 16-bit RECS field: at most 65535 records)
+    wire [40:0] rec_room_w = {nb_pages, 9'd0};
+    wire [15:0] rec_room   = (rec_room_w > 41'd65535) ? 16'hFFFF : rec_room_w[15:0];
+    wire rec_full  = sk_hold && (nb_dlv[`BF_NB_DESC_RECS_RANGE] == rec_room);
+    wire dlv_full  = (nb_dlv[`BF_NB_DESC_FILLED_RANGE] == nb[`BF_NB_DESC_TOTAL_BYTES_RANGE]) || rec_full;
     wire hd_finrst = (hd[`BF_BUFLET_HDR_FLAGS_RANGE] & (TF_FIN | TF_RST)) != 8'd0;
     wire hd_pshurg = (hd[`BF_BUFLET_HDR_FLAGS_RANGE] & (TF_PSH | TF_URG)) != 8'd0;
     wire sk_udp    = (sk[`BF_SOCK_DESC_PROTO_RANGE] == PROTO_UDP);
@@ -777,6 +826,10 @@ module toe_engine #(
     // a chunk that empties a segment without FIN/RST (or ends a datagram) removes it at once;
     // its chain is freed through df_* once the mover has issued the chunk's reads
     wire dlv_drain = (dlv_empt && !hd_finrst) || dlv_dgram;
+    // a hold chunk that empties its segment holds the chain instead (HEAD in the record)
+    wire dlv_dfree = dlv_drain && !sk_hold;
+    wire hd_held   = hold_bm[hd_idx];
+    wire hd_mk     = mk_bm[hd_idx];
     wire dlv_psh   = dlv_empt && !hd_finrst && hd_pshurg && !dlv_full &&
                      ((sk[`BF_SOCK_DESC_FLAGS_RANGE] & SF_PSH_RETURN) != 8'd0);
     wire dlv_ret   = dlv_full || dlv_psh || dlv_dgram;
@@ -788,7 +841,9 @@ module toe_engine #(
     wire fin_free  = (state == S_FIN) && !f_keep && (mt_count != 16'd0);
     wire delseg_go = (state == S_DEL_SEG) && free_slot;
     wire anfree_go = (state == S_AN_FREE) && mv_rd_idle && free_slot;
-    wire fsm_fr_load = (fin_free && free_slot) || dfree_go || delseg_go || anfree_go;
+    // a released chain goes out once no chain walk of the mover is pending
+    wire rel_go    = (state == S_REL1) && mv_rd_idle && free_slot;
+    wire fsm_fr_load = (fin_free && free_slot) || dfree_go || delseg_go || anfree_go || rel_go;
     wire df_move   = df_valid && mv_cmd_ready && free_slot && !fsm_fr_load;
     wire dret_go   = (state == S_DRET) && mv_out_idle && cpl_slot;
     wire ancpl_go  = (state == S_AN_CPL) && mv_out_idle && cpl_slot;
@@ -972,6 +1027,19 @@ module toe_engine #(
         end
     endtask
 
+    // Free the chain starting at hd_idx in one free op (count and tail from chn_mem) when
+    // `go`; the caller has checked free_slot.
+    task free_chain(input go);
+        begin
+            if (go) begin
+                fr_valid <= 1'b1;
+                fr_head  <= {{(16-BW){1'b0}}, hd_idx};
+                fr_tail  <= chn_rd[15:0];
+                fr_count <= chn_rd[31:16];
+            end
+        end
+    endtask
+
     // Link segment h (already chained by the table write logic) at the tail of the socket's
     // in-order list.
     task seg_append(input [15:0] h);
@@ -1027,6 +1095,8 @@ module toe_engine #(
             bkt_vld    <= {HASH_BUCKETS{1'b0}};
             sock_used  <= {NUM_SOCKETS{1'b0}};
             nb_used    <= {NUM_NBS{1'b0}};
+            hold_bm    <= {NUM_BUFLETS{1'b0}};
+            mk_bm      <= {NUM_BUFLETS{1'b0}};
             an_busy    <= {NUM_ANON{1'b0}};
             aq_wp      <= {AW{1'b0}};
             aq_rp      <= {AW{1'b0}};
@@ -1057,9 +1127,16 @@ module toe_engine #(
             ev_fault           <= 1'b0;
             ev_fault_addr      <= 64'd0;
             ev_fault_write     <= 1'b0;
+            expose_en          <= 1'b0;
+            expose_idx         <= 16'd0;
+            ev_hold_rec        <= 1'b0;
+            ev_released        <= 1'b0;
             an_rsn             <= 4'd0;
             an_refused         <= 1'b0;
         end else begin
+            expose_en          <= 1'b0;
+            ev_hold_rec        <= 1'b0;
+            ev_released        <= 1'b0;
             ev_fault           <= 1'b0;
             ev_drop_valid      <= 1'b0;
             ev_accepted        <= 1'b0;
@@ -1082,6 +1159,9 @@ module toe_engine #(
                 fr_count <= df_count;
             end
             if (cp_valid && m_cpl_ready) cp_valid <= 1'b0;
+            // a hold record names its buflet: it becomes exposed
+            expose_en <= mv_rec_issue;
+            if (mv_rec_issue) expose_idx <= mv_rec_buf;
 
             case (state)
                 // ---------------------------------------------------------- pick an event
@@ -1136,7 +1216,9 @@ module toe_engine #(
 
                 // ---------------------------------------------------------- requests
                 S_REQ: begin
-                    cst <= ST_OK;
+                    cst    <= ST_OK;
+                    cbytes <= 32'd0;
+                    rl_k   <= 5'd0;
                     if (rq_op == OP_SOCK_ADD) begin
                         if (rq_add_ok) begin
                             b_idx <= req_bkt;
@@ -1178,6 +1260,13 @@ module toe_engine #(
                         end
                     end else if (rq_op == OP_NOP) begin
                         state <= S_CPL;
+                    end else if (rq_op == OP_BUF_RELEASE) begin
+                        if (rl_cnt_ok) begin
+                            state <= S_REL0;
+                        end else begin
+                            cst   <= ST_BAD_BUF;
+                            state <= S_CPL;
+                        end
                     end else begin
                         cst   <= ST_BAD_OPCODE;
                         state <= S_CPL;
@@ -1213,7 +1302,36 @@ module toe_engine #(
                     cp_data[`BF_CPL_SOCK_REF_RANGE] <= rq_sock;
                     cp_data[`BF_CPL_TAG_RANGE]      <= rq[`BF_REQ_HDR_TAG_RANGE];
                     cp_data[`BF_CPL_OPCODE_RANGE]   <= rq_op;
+                    cp_data[`BF_CPL_BYTES_RANGE]    <= cbytes;
                     state <= S_IDLE;
+                end
+
+                // ---------------------------------------------------------- BUF_RELEASE
+                // heads in order; the first one not held (or out of range) ends it BAD_BUF
+                S_REL0: begin
+                    if (rl_held) begin
+                        hd_idx <= rl_head[BW-1:0];
+                        state  <= S_REL1;
+                    end else begin
+                        cst    <= ST_BAD_BUF;
+                        cbytes <= {27'd0, rl_k};
+                        state  <= S_CPL;
+                    end
+                end
+                S_REL1: if (rel_go) begin
+                    // the whole chain in one free op (count and tail from chn_mem); a FIN/RST
+                    // segment still on its list keeps the chain (its head names the segment)
+                    // until the FIN step or SOCK_DEL frees it
+                    free_chain(!hd_mk);
+                    hold_bm[hd_idx] <= 1'b0;
+                    ev_released  <= 1'b1;
+                    rl_k <= rl_k + 5'd1;
+                    if ({11'd0, rl_k} + 16'd1 == rl_count) begin
+                        cbytes <= {16'd0, rl_count};
+                        state  <= S_CPL;
+                    end else begin
+                        state <= S_REL0;
+                    end
                 end
 
                 // ---------------------------------------------------------- SOCK_DEL
@@ -1247,10 +1365,10 @@ module toe_engine #(
                     state      <= S_DRET;
                 end
                 S_DEL_SEG: if (free_slot) begin
-                    fr_valid <= 1'b1;
-                    fr_head  <= {{(16-BW){1'b0}}, hd_idx};
-                    fr_tail  <= chn_rd[15:0];
-                    fr_count <= chn_rd[31:16];
+                    // a held chain (a hold FIN segment emptied by its last record) stays held;
+                    // released meanwhile, it is freed now
+                    mk_bm[hd_idx] <= 1'b0;
+                    free_chain(!hd_held);
                     if (!del_list) begin
                         if (hd_is_tail) begin
                             if (cx_ooo_head != NULL16) begin
@@ -1617,7 +1735,10 @@ module toe_engine #(
                     cx <= cx_dlv;
                     ev_delivered_valid <= 1'b1;
                     ev_delivered_bytes <= {3'd0, dn};
-                    if (dlv_drain) begin
+                    ev_hold_rec        <= sk_hold;
+                    if (sk_hold && dlv_empt) hold_bm[hd_idx] <= 1'b1;
+                    if (sk_hold && dlv_empt && hd_finrst) mk_bm[hd_idx] <= 1'b1;
+                    if (dlv_dfree) begin
                         df_valid <= 1'b1;
                         df_head  <= {{(16-BW){1'b0}}, hd_idx};
                         df_tail  <= chn_rd[15:0];
@@ -1633,10 +1754,10 @@ module toe_engine #(
                     end
                 end
                 S_DFREE: if (dfree_go) begin
-                    fr_valid <= 1'b1;
-                    fr_head  <= {{(16-BW){1'b0}}, hd_idx};
-                    fr_tail  <= chn_rd[15:0];
-                    fr_count <= chn_rd[31:16];
+                    // an empty segment: freed, unless its chain is held (the last record of a
+                    // hold FIN segment named it and it was not released meanwhile)
+                    mk_bm[hd_idx] <= 1'b0;
+                    free_chain(!hd_held);
                     cx       <= cx_free;
                     if (hd_finrst) begin
                         ret_flags <= (((hd[`BF_BUFLET_HDR_FLAGS_RANGE] & TF_FIN) != 8'd0) ? FL_FIN : 8'd0) |
@@ -1797,10 +1918,15 @@ module toe_engine #(
     assign prot_write = !pl_list;
 
     wire an_wr = (state == S_AN_WR);
-    assign m_dma_wr_req_valid = ((state == S_DISSUE) && mv_cmd_ready && !(dlv_drain && df_valid && !df_move)) ||
+    assign m_dma_wr_req_valid = ((state == S_DISSUE) && mv_cmd_ready && !(dlv_dfree && df_valid && !df_move)) ||
                                 (an_wr && mv_cmd_ready);
-    assign m_dma_wr_req_addr  = an_wr ? (an_addr + {48'd0, an_off}) : (pc_addr + {52'd0, nb_filled[11:0]});
-    assign m_dma_wr_req_len   = an_wr ? an_ck : {3'd0, dn};
+    // a hold chunk writes its 8-byte record at (8 * RECS) mod 4096 of its page
+    assign m_dma_wr_req_addr  = an_wr ? (an_addr + {48'd0, an_off}) :
+                                sk_hold ? (pc_addr + {52'd0, nb_recs[8:0], 3'd0}) :
+                                (pc_addr + {52'd0, nb_filled[11:0]});
+    assign m_dma_wr_req_len   = an_wr ? an_ck : sk_hold ? 16'd8 : {3'd0, dn};
+    wire        mv_rec_issue;
+    wire [15:0] mv_rec_buf;
 
     toe_mover #(
         .DATA_WIDTH  (DATA_WIDTH),
@@ -1814,6 +1940,8 @@ module toe_engine #(
         .cmd_buf      (an_wr ? mt_head : {{(16-BW){1'b0}}, hd_idx}),
         .cmd_off      (an_wr ? an_off : hd[`BF_BUFLET_HDR_DATA_OFF_RANGE]),
         .cmd_len      (an_wr ? an_ck[12:0] : dn),
+        .cmd_rec      (!an_wr && sk_hold),
+        .cmd_head     (dlv_empt ? {{(16-BW){1'b0}}, hd_idx} : NULL16),
         .link_rd_idx  (link_rd_idx),
         .link_rd_next (link_rd_next),
         .ram_rd_en    (ram_rd_en),
@@ -1825,7 +1953,9 @@ module toe_engine #(
         .m_axis_tready(m_axis_dma_wr_tready),
         .m_axis_tlast (m_axis_dma_wr_tlast),
         .rd_idle      (mv_rd_idle),
-        .out_idle     (mv_out_idle)
+        .out_idle     (mv_out_idle),
+        .rec_issue    (mv_rec_issue),
+        .rec_buf      (mv_rec_buf)
     );
 endmodule
 `default_nettype wire

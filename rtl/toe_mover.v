@@ -4,6 +4,12 @@
 // chunk's words from the buflet data RAM (1-cycle read latency, one word per cycle), marks the
 // chunk's bytes in each word with tkeep, and packs them with an axis_packer into one packet on
 // m_axis_*. A 4-entry skid FIFO with read credits handles output backpressure.
+// Record mode (cmd_rec, p2p hold delivery, docs/p2p.md): the same walk to the buflet holding
+// the offset, then instead of the payload one 8-byte hold_rec word {HEAD = cmd_head, LEN =
+// cmd_len, OFF = offset inside that buflet, BUFLET = that buflet} (byte k in bits [8k+7:8k])
+// goes through the FIFO as a one-word packet (tkeep = the low 8 bytes); no data RAM read.
+// rec_issue pulses (combinationally) in the cycle the record enters the pipeline, with rec_buf
+// = its BUFLET.
 `default_nettype none
 module toe_mover #(
     parameter DATA_WIDTH   = 64,
@@ -20,6 +26,8 @@ module toe_mover #(
     input  wire [15:0]           cmd_buf,
     input  wire [15:0]           cmd_off,
     input  wire [12:0]           cmd_len,
+    input  wire                  cmd_rec,   // record mode: emit the hold_rec instead of the bytes
+    input  wire [15:0]           cmd_head,  // its HEAD field (record mode)
     // buflet pool read ports
     output wire [15:0]           link_rd_idx,
     input  wire [15:0]           link_rd_next,
@@ -34,7 +42,9 @@ module toe_mover #(
     output wire                  m_axis_tlast,
     // status
     output wire                  rd_idle,   // no RAM read pending or in flight (chains may be freed)
-    output wire                  out_idle   // every accepted chunk has left on m_axis (tlast taken)
+    output wire                  out_idle,  // every accepted chunk has left on m_axis (tlast taken)
+    output wire                  rec_issue, // a record enters the pipeline (one-cycle)
+    output wire [15:0]           rec_buf    // its BUFLET (valid with rec_issue)
 );
     localparam WPB   = BUFLET_BYTES / KEEP_WIDTH;     // words per buflet
     localparam WOW   = $clog2(WPB);
@@ -43,19 +53,29 @@ module toe_mover #(
     localparam [31:0] KW32 = KEEP_WIDTH;
     localparam [31:0] BB32 = BUFLET_BYTES;
 
-    localparam [1:0] S_IDLE = 2'd0, S_WALK = 2'd1, S_STREAM = 2'd2;
+    localparam [1:0] S_IDLE = 2'd0, S_WALK = 2'd1, S_STREAM = 2'd2, S_REC = 2'd3;
+    localparam [KEEP_WIDTH-1:0] REC_KEEP = {KEEP_WIDTH{1'b1}} >> (KEEP_WIDTH - 8);
 
     reg  [1:0]  state;
     reg  [15:0] cur_buf;
     reg  [15:0] off_rem;        // byte offset inside the chain, reduced while walking
     reg  [WOW-1:0] woff;        // word index inside the current buflet
     reg  [KW-1:0]  boff;        // byte offset of the first chunk byte in the current word
-    reg  [12:0] rem;            // bytes still to read
+    reg  [12:0] rem;            // bytes still to read (record mode: the chunk length)
+    reg         m_rec;          // the command is a record
+    reg  [15:0] m_head;         // its HEAD field
 
     // read pipeline stage (data arrives the cycle after ram_rd_en)
     reg                  p_valid;
     reg [KEEP_WIDTH-1:0] p_keep;
     reg                  p_last;
+    reg                  p_rec;     // the stage holds a record word (not RAM data)
+    reg [63:0]           p_rdata;   // that word
+    reg [DATA_WIDTH-1:0] rec_word;
+    always @* begin
+        rec_word = {DATA_WIDTH{1'b0}};
+        rec_word[63:0] = p_rdata;
+    end
 
     // skid FIFO
     reg [DATA_WIDTH-1:0] f_data [0:DEPTH-1];
@@ -79,7 +99,10 @@ module toe_mover #(
     wire [KEEP_WIDTH-1:0] keep_lo = {KEEP_WIDTH{1'b1}} >> (KW32[KW:0] - take);
     wire [KEEP_WIDTH-1:0] w_keep  = keep_lo << boff;
 
-    wire issue = (state == S_STREAM) && (({1'b0, f_cnt} + {3'b0, p_valid}) < DEPTH);
+    wire room  = (({1'b0, f_cnt} + {3'b0, p_valid}) < DEPTH);
+    wire issue = (state == S_STREAM) && room;
+    assign rec_issue = (state == S_REC) && room;
+    assign rec_buf   = cur_buf;
 
     // BUFLET_BYTES / KEEP_WIDTH is a power of two >= 2: word address = {buflet, word in buflet}
     wire [BW_ADDR-1:0] word_addr = {cur_buf[BW_ADDR-WOW-1:0], woff};
@@ -105,13 +128,23 @@ module toe_mover #(
             p_valid <= 1'b0;
             p_keep  <= {KEEP_WIDTH{1'b0}};
             p_last  <= 1'b0;
+            p_rec   <= 1'b0;
+            p_rdata <= 64'd0;
+            m_rec   <= 1'b0;
+            m_head  <= 16'hFFFF;
             pkts    <= 8'd0;
         end else begin
             pkts <= pkts + {7'd0, cmd_fire} - {7'd0, out_last};
-            p_valid <= issue;
+            p_valid <= issue || rec_issue;
+            p_rec   <= rec_issue;
             if (issue) begin
                 p_keep <= w_keep;
                 p_last <= w_last;
+            end
+            if (rec_issue) begin
+                p_keep  <= REC_KEEP;
+                p_last  <= 1'b1;
+                p_rdata <= {m_head, 3'd0, rem, off_rem, cur_buf};
             end
             case (state)
                 S_IDLE: if (cmd_fire) begin
@@ -120,8 +153,11 @@ module toe_mover #(
                     rem     <= cmd_len;
                     woff    <= cmd_off[KW+WOW-1:KW];
                     boff    <= cmd_off[KW-1:0];
-                    // offset inside the first buflet: stream at once, else walk the chain first
-                    state   <= (cmd_off < BB32[15:0]) ? S_STREAM : S_WALK;
+                    m_rec   <= cmd_rec;
+                    m_head  <= cmd_head;
+                    // offset inside the first buflet: stream (or emit the record) at once, else
+                    // walk the chain first
+                    state   <= (cmd_off >= BB32[15:0]) ? S_WALK : cmd_rec ? S_REC : S_STREAM;
                 end
                 S_WALK: begin
                     if (off_rem >= BB32[15:0]) begin
@@ -130,7 +166,7 @@ module toe_mover #(
                     end else begin
                         woff  <= off_rem[KW+WOW-1:KW];
                         boff  <= off_rem[KW-1:0];
-                        state <= S_STREAM;
+                        state <= m_rec ? S_REC : S_STREAM;
                     end
                 end
                 S_STREAM: if (issue) begin
@@ -146,6 +182,7 @@ module toe_mover #(
                     end
                     if (w_last) state <= S_IDLE;
                 end
+                S_REC: if (rec_issue) state <= S_IDLE;
                 default: state <= S_IDLE;
             endcase
         end
@@ -165,7 +202,7 @@ module toe_mover #(
     end
     always @(posedge clk) begin
         if (f_push) begin
-            f_data[f_wp] <= ram_rd_data;
+            f_data[f_wp] <= p_rec ? rec_word : ram_rd_data;
             f_keep[f_wp] <= p_keep;
             f_last[f_wp] <= p_last;
         end

@@ -81,6 +81,7 @@ enum DiskArg {
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum ModeArg {
+    P2p,
     Zerocopy,
     Splice,
     Copy,
@@ -89,6 +90,7 @@ enum ModeArg {
 impl ModeArg {
     fn mode(self) -> WriteMode {
         match self {
+            ModeArg::P2p => WriteMode::P2p,
             ModeArg::Zerocopy => WriteMode::ZeroCopy,
             ModeArg::Splice => WriteMode::Splice,
             ModeArg::Copy => WriteMode::Copy,
@@ -145,9 +147,11 @@ enum Cmd {
         /// TCP payload bytes per segment.
         #[arg(long, default_value_t = 1448)]
         mss: usize,
-        /// How the NAS writer moves the payload to the disk: zerocopy (the block DMA reads the
-        /// named buffers: 2 host-DRAM crossings per byte), splice (one CPU copy into the page
-        /// cache: 4), copy (kernel buffer -> application -> page cache: 6).
+        /// How the NAS writer moves the payload to the disk: p2p (the payload stays in the NIC's
+        /// buflets and the block DMA reads it there: 0 payload crossings of host DRAM, only
+        /// metadata; raw protocol only), zerocopy (the block DMA reads the named buffers: 2
+        /// host-DRAM crossings per byte), splice (one CPU copy into the page cache: 4), copy
+        /// (kernel buffer -> application -> page cache: 6).
         #[arg(long, value_enum, default_value = "zerocopy")]
         mode: ModeArg,
         /// What the client sends: raw (the file as one stream, written at offset 0) or framed
@@ -335,6 +339,12 @@ fn demo(
         eprintln!("buflet: --mss must be 1..=8960");
         return ExitCode::from(2);
     }
+    if mode == WriteMode::P2p && !matches!(protocol, DemoProtocolArg::Raw) {
+        eprintln!(
+            "buflet: --mode p2p needs --protocol raw: in p2p the payload never enters host memory, so the CPU cannot read the framed record headers"
+        );
+        return ExitCode::from(2);
+    }
     let isn = 0x1000_0000u32.wrapping_mul(seed as u32 | 1);
     let iss = isn.rotate_left(16) ^ 0x5eed_0001;
     let sc = match protocol {
@@ -471,6 +481,12 @@ fn human(r: &RunReport) {
         r.cpu_copied_bytes
     );
     println!("DRAM crossings     {:.4} per payload byte ({} bytes: NIC wrote {}, NIC read {}, block DMA read {}, CPU read {}, CPU wrote {})", r.dram_crossings_per_byte, r.host_dram_bytes, r.nic_dma_written, r.nic_dma_read, r.blk_dma_read, r.cpu_read, r.cpu_written);
+    if r.mode == WriteMode::P2p {
+        println!(
+            "p2p                {} hold records, {} chains released, {} bytes read by the block engine from buflet memory",
+            r.hold_records, r.chains_released, r.blk_dev_bytes
+        );
+    }
     println!(
         "disk               {} block writes, {} block reads",
         r.disk_writes, r.disk_reads

@@ -41,6 +41,21 @@ pub enum DriverError {
     /// The registration cache refused a request.
     #[error("registration: {0}")]
     Reg(#[from] RegError),
+    /// A request the driver refuses to build (its arguments are out of the spec's range).
+    #[error("invalid request: {0}")]
+    Invalid(&'static str),
+    /// Hold records of a returned named buffer that do not add up (docs/p2p.md): a record with
+    /// `LEN` 0, outside its buflet, naming a buflet the device does not have, or records that
+    /// do not sum to the buffer's `BYTES`.
+    #[error("named buffer {ref_num}: bad hold record {index}: {why}")]
+    BadRecord {
+        /// The buffer's reference number.
+        ref_num: u32,
+        /// Index of the record.
+        index: usize,
+        /// What is wrong with it.
+        why: &'static str,
+    },
 }
 
 /// Human name of a completion status code.
@@ -71,7 +86,9 @@ pub struct Completion {
 /// The kind of a completion (`cpl_kind` of the spec), decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CplKind {
-    /// `CMD_DONE`: a request finished (SOCK_ADD, SOCK_DEL, NOP, or any request that failed).
+    /// `CMD_DONE`: a request finished (SOCK_ADD, SOCK_DEL, NOP, BUF_RELEASE, or any request
+    /// that failed). A `BUF_RELEASE` that met a head that is not held comes back with status
+    /// `BAD_BUF` and `BYTES` = heads released before it ([`Completion::result`]).
     CmdDone,
     /// `NB_RETURN`: a named buffer is returned (flags say why: FULL, PSH, FIN, RST, TIMEOUT,
     /// DELETE, DATAGRAM, TRUNC).
@@ -100,6 +117,26 @@ impl Completion {
     /// True when `flag` (a `cpl_flag` bit) is set.
     pub fn has_flag(&self, flag: u64) -> bool {
         self.flags as u64 & flag != 0
+    }
+
+    /// True when `STATUS` is `OK`.
+    pub fn is_ok(&self) -> bool {
+        self.status == spec::status::OK as u8
+    }
+
+    /// The completion's status as a [`DriverError::Request`] (opcode, tag, status; its message
+    /// names the status, e.g. `BAD_BUF` for a `BUF_RELEASE` that met a head that is not held),
+    /// or `Ok` when `STATUS` is `OK`.
+    pub fn result(&self) -> Result<(), DriverError> {
+        if self.is_ok() {
+            Ok(())
+        } else {
+            Err(DriverError::Request {
+                opcode: self.opcode,
+                tag: self.tag,
+                status: self.status,
+            })
+        }
     }
 
     fn parse(e: &[u8]) -> Self {
@@ -166,10 +203,99 @@ pub struct SocketSpec {
     pub mss: u16,
     /// Window scale shift (0..14) the NIC offers when the peer's SYN carries the option.
     pub rcv_wscale: u8,
-    /// `sock_flag` bits (e.g. `PSH_RETURN`).
+    /// `sock_flag` bits (e.g. `PSH_RETURN`; `HOLD` makes a p2p hold socket, TCP only,
+    /// docs/p2p.md: its named buffers receive hold records instead of payload).
     pub flags: u8,
     /// IP protocol: TCP or UDP.
     pub proto: Proto,
+}
+
+impl SocketSpec {
+    /// The same socket with `sock_flag::HOLD` set (`on`) or cleared: a p2p hold socket whose
+    /// payload stays in the NIC's buflets (docs/p2p.md).
+    pub fn with_hold(mut self, on: bool) -> Self {
+        if on {
+            self.flags |= spec::sock_flag::HOLD as u8;
+        } else {
+            self.flags &= !(spec::sock_flag::HOLD as u8);
+        }
+        self
+    }
+
+    /// True when `sock_flag::HOLD` is set.
+    pub fn is_hold(&self) -> bool {
+        self.flags as u64 & spec::sock_flag::HOLD != 0
+    }
+}
+
+/// One hold record (layout `hold_rec`, docs/p2p.md): a delivered chunk of a hold socket's
+/// stream that stays in buflet memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldRec {
+    /// Buflet holding the chunk.
+    pub buflet: u16,
+    /// Offset of the chunk's first byte inside the buflet.
+    pub off: u16,
+    /// Payload bytes in the chunk.
+    pub len: u16,
+    /// The segment's chain head when this chunk emptied the segment (the chain is now held for
+    /// the driver: give it back with [`Driver::buf_release`]); `None` for `HEAD == 0xFFFF`.
+    pub head: Option<u16>,
+}
+
+impl HoldRec {
+    /// Decode a record from its 8 bytes.
+    pub fn parse(b: &[u8; spec::hold_rec::SIZE]) -> Self {
+        use spec::hold_rec as hr;
+        let head = get(b, hr::HEAD) as u16;
+        HoldRec {
+            buflet: get(b, hr::BUFLET) as u16,
+            off: get(b, hr::OFF) as u16,
+            len: get(b, hr::LEN) as u16,
+            head: (head as u64 != spec::param::NULL16).then_some(head),
+        }
+    }
+
+    /// Encode the record (as the device writes it).
+    pub fn encode(&self) -> [u8; spec::hold_rec::SIZE] {
+        use spec::hold_rec as hr;
+        let mut b = [0u8; spec::hold_rec::SIZE];
+        put(&mut b, hr::BUFLET, self.buflet as u64);
+        put(&mut b, hr::OFF, self.off as u64);
+        put(&mut b, hr::LEN, self.len as u64);
+        put(
+            &mut b,
+            hr::HEAD,
+            self.head.map_or(spec::param::NULL16, |h| h as u64),
+        );
+        b
+    }
+
+    /// Device byte address of the chunk's first byte in buflet memory (the `SRC_ADDR` of a
+    /// `DEVMEM` scatter-gather element): `buflet * buflet_bytes + off`.
+    pub fn dev_addr(&self, buflet_bytes: u32) -> u64 {
+        self.buflet as u64 * buflet_bytes as u64 + self.off as u64
+    }
+}
+
+/// The `OP_BUF_RELEASE` request entry for `heads` (layout `buf_release`), tag `tag`. The device
+/// refuses a `COUNT` outside `1..=RELEASE_MAX` (`BAD_BUF`); this builds whatever it is given
+/// (at most `RELEASE_MAX` heads fit the entry; more are cut), so tests can send bad requests.
+pub fn buf_release_entry(tag: u32, heads: &[u16], count: u16) -> [u8; 64] {
+    use spec::buf_release as br;
+    let mut e = [0u8; 64];
+    put(&mut e, br::OPCODE, op::BUF_RELEASE);
+    put(&mut e, br::TAG, tag as u64);
+    put(&mut e, br::COUNT, count as u64);
+    for (k, &h) in heads
+        .iter()
+        .take(spec::param::RELEASE_MAX as usize)
+        .enumerate()
+    {
+        let at = br::HEAD0.0 + 2 * k;
+        e[at..at + 2].copy_from_slice(&h.to_le_bytes());
+    }
+    e
 }
 
 /// Snapshot of the device's statistics counters, read by their spec names.
@@ -213,6 +339,12 @@ pub struct Counters {
     pub blk_reads: u32,
     /// `CNT_BLK_RD_BYTES`: bytes read from the block device into host memory.
     pub blk_rd_bytes: u32,
+    /// `CNT_HOLD_RECORDS`: hold records written (p2p).
+    pub hold_records: u32,
+    /// `CNT_BUF_RELEASED`: held chains released by `BUF_RELEASE` (p2p).
+    pub buf_released: u32,
+    /// `CNT_BLK_DEV_BYTES`: bytes the block engine read from buflet memory (p2p).
+    pub blk_dev_bytes: u32,
     /// Drop counters by reason, in spec order: `(name, count)` for every reason 1..=13.
     pub drops: Vec<(&'static str, u32)>,
 }
@@ -337,6 +469,8 @@ pub struct Driver {
     prot_err: Option<(u8, u32, u8)>,
     /// Completions collected by a call that reported `prot_err`, returned by the next one.
     backlog: Vec<Completion>,
+    /// `sock_flag` bits of every socket added and not deleted.
+    sock_flags: HashMap<u16, u8>,
 }
 
 /// Bytes of retired I/O buffers [`Driver::io_buf_free`] keeps for reuse at most.
@@ -382,6 +516,7 @@ impl Driver {
             prot_tags: HashSet::new(),
             prot_err: None,
             backlog: Vec::new(),
+            sock_flags: HashMap::new(),
         };
         let id = d.rd(reg::ID);
         if id as u64 != spec::param::ID_MAGIC {
@@ -808,12 +943,21 @@ impl Driver {
         put(&mut e, sd::MSS, s.mss as u64);
         put(&mut e, sd::RCV_WSCALE, s.rcv_wscale as u64);
         match self.call(e, "SOCK_ADD") {
-            Ok((_, others)) => Ok((sref, others)),
+            Ok((_, others)) => {
+                self.sock_flags.insert(sref, s.flags);
+                Ok((sref, others))
+            }
             Err(err) => {
                 self.sock_free.push(sref);
                 Err(err)
             }
         }
+    }
+
+    /// The `sock_flag` bits a socket was added with ([`Driver::add_socket`]), `None` for a
+    /// socket this driver has not added (or has deleted).
+    pub fn socket_flags(&self, sref: u16) -> Option<u8> {
+        self.sock_flags.get(&sref).copied()
     }
 
     /// Delete a socket (OP_SOCK_DEL) and wait for its `CMD_DONE`. The device returns the
@@ -826,6 +970,7 @@ impl Driver {
         put(&mut e, req_hdr::OPCODE, op::SOCK_DEL);
         put(&mut e, req_hdr::SOCK_REF, sref as u64);
         let (_, others) = self.call(e, "SOCK_DEL")?;
+        self.sock_flags.remove(&sref);
         if (sref as u32) < self.info.num_sockets && !self.sock_free.contains(&sref) {
             self.sock_free.push(sref);
         }
@@ -905,6 +1050,84 @@ impl Driver {
             self.env.mem.read(Agent::Cpu, nb.pages[i], chunk)?;
         }
         Ok(out)
+    }
+
+    /// The hold records of a returned named buffer of a hold socket (docs/p2p.md): records from
+    /// record 0 (at page-list position 8r) until their `LEN`s add up to `bytes` (the
+    /// `NB_RETURN`'s `BYTES`). The CPU reads exactly `8 * records` bytes. Every record is
+    /// checked (`LEN` >= 1, inside one buflet, a buflet of the device, no more records than the
+    /// buffer holds, the sum exactly `bytes`): [`DriverError::BadRecord`] otherwise.
+    pub fn read_hold_records(
+        &mut self,
+        nb: &NamedBuffer,
+        bytes: u32,
+    ) -> Result<Vec<HoldRec>, DriverError> {
+        const R: usize = spec::hold_rec::SIZE;
+        let page = self.info.page_bytes.max(1) as usize;
+        let bb = self.info.buflet_bytes.max(1);
+        let max_recs = nb.pages.len() * page / R;
+        let bad = |index, why| DriverError::BadRecord {
+            ref_num: nb.ref_num,
+            index,
+            why,
+        };
+        let mut out = Vec::new();
+        let mut left = bytes as u64;
+        while left > 0 {
+            let r = out.len();
+            if r >= max_recs {
+                return Err(bad(r, "more records than the buffer holds"));
+            }
+            // Each record holds less than a buflet, so at least this many are still to come:
+            // read them at once (within the page), never a byte past the last record.
+            let at = r * R;
+            let in_page = (page - at % page) / R;
+            let n = (left.div_ceil(bb as u64) as usize).clamp(1, in_page.max(1));
+            let mut buf = vec![0u8; n * R];
+            self.env.mem.read(
+                Agent::Cpu,
+                nb.pages[at / page] + (at % page) as u64,
+                &mut buf,
+            )?;
+            for (k, c) in buf.chunks_exact(R).enumerate() {
+                let mut b = [0u8; R];
+                b.copy_from_slice(c);
+                let rec = HoldRec::parse(&b);
+                let i = r + k;
+                if rec.len == 0 {
+                    return Err(bad(i, "LEN is 0"));
+                }
+                if rec.off as u32 + rec.len as u32 > bb {
+                    return Err(bad(i, "the chunk crosses the end of its buflet"));
+                }
+                if rec.buflet as u32 >= self.info.num_buflets
+                    || rec.head.is_some_and(|h| h as u32 >= self.info.num_buflets)
+                {
+                    return Err(bad(i, "a buflet the device does not have"));
+                }
+                if rec.len as u64 > left {
+                    return Err(bad(i, "the LENs exceed the buffer's BYTES"));
+                }
+                left -= rec.len as u64;
+                out.push(rec);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Give held buflet chains back to the device (OP_BUF_RELEASE, docs/p2p.md): `heads` are
+    /// hold-record `HEAD` values, 1..=`RELEASE_MAX` (24) of them ([`DriverError::Invalid`]
+    /// otherwise). Returns the tag of the request's `CMD_DONE` (`OK` with `BYTES` = count, or
+    /// `BAD_BUF` with `BYTES` = heads released before the first one that was not held).
+    pub fn buf_release(&mut self, heads: &[u16]) -> Result<u32, DriverError> {
+        if heads.is_empty() || heads.len() > spec::param::RELEASE_MAX as usize {
+            return Err(DriverError::Invalid(
+                "BUF_RELEASE takes 1..=RELEASE_MAX (24) heads",
+            ));
+        }
+        let tag = self.tag();
+        self.submit(&buf_release_entry(tag, heads, heads.len() as u16))?;
+        Ok(tag)
     }
 
     /// Allocate one contiguous anonymous buffer of `len` bytes (`ANON_MIN_LEN..=ANON_MAX_LEN`,
@@ -1198,6 +1421,9 @@ impl Driver {
             ticks: self.rd(reg::CNT_TICKS),
             blk_reads: self.rd(reg::CNT_BLK_READS),
             blk_rd_bytes: self.rd(reg::CNT_BLK_RD_BYTES),
+            hold_records: self.rd(reg::CNT_HOLD_RECORDS),
+            buf_released: self.rd(reg::CNT_BUF_RELEASED),
+            blk_dev_bytes: self.rd(reg::CNT_BLK_DEV_BYTES),
             drops,
         }
     }
@@ -1296,6 +1522,68 @@ mod tests {
             (p.kind(), p.ref_num, p.bytes, p.hdr_bytes),
             (CplKind::AnonRx, 5, 1234, 8)
         );
+    }
+
+    #[test]
+    fn hold_records_and_release_entries_follow_the_spec() {
+        let r = HoldRec {
+            buflet: 17,
+            off: 66,
+            len: 1448,
+            head: Some(16),
+        };
+        let b = r.encode();
+        assert_eq!(&b[..2], &17u16.to_le_bytes());
+        assert_eq!(&b[6..8], &16u16.to_le_bytes());
+        assert_eq!(HoldRec::parse(&b), r);
+        assert_eq!(r.dev_addr(2048), 17 * 2048 + 66);
+        let open = HoldRec { head: None, ..r };
+        assert_eq!(&open.encode()[6..8], &[0xFF, 0xFF]);
+        assert_eq!(HoldRec::parse(&open.encode()).head, None);
+        let heads: Vec<u16> = (0..30).collect();
+        let e = buf_release_entry(7, &heads, 24);
+        assert_eq!(get(&e, spec::buf_release::OPCODE), op::BUF_RELEASE);
+        assert_eq!(get(&e, spec::buf_release::TAG), 7);
+        assert_eq!(get(&e, spec::buf_release::COUNT), 24);
+        assert_eq!(&e[16..18], &0u16.to_le_bytes());
+        assert_eq!(&e[62..64], &23u16.to_le_bytes(), "head 23 ends the entry");
+        // BAD_BUF maps to a request error naming it.
+        let c = Completion {
+            kind: cpl_kind::CMD_DONE as u8,
+            status: spec::status::BAD_BUF as u8,
+            sock_ref: 0,
+            tag: 7,
+            ref_num: 0,
+            bytes: 3,
+            flags: 0,
+            opcode: op::BUF_RELEASE as u8,
+            hdr_bytes: 0,
+            stream_off: 0,
+        };
+        assert!(!c.is_ok());
+        let msg = c.result().unwrap_err().to_string();
+        assert!(
+            msg.contains("BAD_BUF") && msg.contains("request 10"),
+            "{msg}"
+        );
+        let spec = SocketSpec {
+            local_mac: [0; 6],
+            remote_mac: [0; 6],
+            vlan: 0,
+            local_ip: [0; 4],
+            remote_ip: [0; 4],
+            local_port: 1,
+            remote_port: 2,
+            iss: 0,
+            rcv_buf: 1,
+            mss: 1,
+            rcv_wscale: 0,
+            flags: spec::sock_flag::PSH_RETURN as u8,
+            proto: Proto::Tcp,
+        };
+        let h = spec.with_hold(true);
+        assert!(h.is_hold() && h.flags & 1 == 1);
+        assert!(!h.with_hold(false).is_hold());
     }
 
     #[test]

@@ -21,16 +21,19 @@
 //! range that is not known to be written, and the stream keeps the bytes so the write can be
 //! issued again. [`WriteMode::Splice`] and [`WriteMode::Copy`] are the seed's prior-art paths
 //! (4 and 6 host-DRAM crossings per byte), with real CPU copies through host memory.
+//! [`WriteMode::P2p`] (docs/p2p.md) keeps the payload in the NIC: the stream's socket is a hold
+//! socket, its named buffers receive hold records, and block writes read the payload from
+//! buflet memory (`DEVMEM` elements); held chains go back with `BUF_RELEASE` once written.
 //! `docs/storage.md` says which bytes cross host DRAM in each case.
 
 mod plan;
 
 use crate::regcache::Perms;
-use crate::{Completion, CplKind, Driver, DriverError, NamedBuffer};
+use crate::{Completion, CplKind, Driver, DriverError, HoldRec, NamedBuffer};
 use buflet_platform::Agent;
-use buflet_spec::{cpl_flag, put, sg_elem, sg_flag, status};
+use buflet_spec::{cpl_flag, param, put, sg_elem, sg_flag, sock_flag, status};
 use plan::{BlockPlan, Extent, RangeSet, SgPlan};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// Where a file's bytes live on the block device.
 pub trait FileMap {
@@ -67,25 +70,44 @@ pub enum WriteMode {
     /// application buffer, then into a page-cache buffer, which the block DMA reads (6 crossings
     /// per byte).
     Copy,
+    /// p2p (docs/p2p.md): the payload never enters host DRAM. The stream's socket is a hold
+    /// socket (`sock_flag::HOLD`): its named buffers receive hold records, and block writes read
+    /// the payload straight from the NIC's buflet memory (`DEVMEM` elements). 0 payload
+    /// crossings; only metadata (records, elements, requests) crosses host DRAM.
+    P2p,
 }
 
 impl WriteMode {
     /// Every mode, cheapest first.
-    pub const ALL: [WriteMode; 3] = [WriteMode::ZeroCopy, WriteMode::Splice, WriteMode::Copy];
+    pub const ALL: [WriteMode; 4] = [
+        WriteMode::P2p,
+        WriteMode::ZeroCopy,
+        WriteMode::Splice,
+        WriteMode::Copy,
+    ];
 
-    /// Name on the command line: "zerocopy", "splice" or "copy".
+    /// Name on the command line: "p2p", "zerocopy", "splice" or "copy".
     pub fn name(self) -> &'static str {
         match self {
             WriteMode::ZeroCopy => "zerocopy",
             WriteMode::Splice => "splice",
             WriteMode::Copy => "copy",
+            WriteMode::P2p => "p2p",
         }
     }
 
+    /// Whether the mode needs a hold socket (only [`WriteMode::P2p`]); every other mode needs
+    /// the payload in host memory, so a socket without `HOLD`.
+    pub fn needs_hold(self) -> bool {
+        self == WriteMode::P2p
+    }
+
     /// Host-DRAM crossings per payload byte of an aligned whole-block write, by construction of
-    /// the path (the tests measure them from the host memory counters).
+    /// the path (the tests measure them from the host memory counters; p2p adds about 0.08 of
+    /// metadata per byte on top of its 0).
     pub fn crossings_per_byte(self) -> u32 {
         match self {
+            WriteMode::P2p => 0,
             WriteMode::ZeroCopy => 2,
             WriteMode::Splice => 4,
             WriteMode::Copy => 6,
@@ -99,9 +121,9 @@ impl std::fmt::Display for WriteMode {
     }
 }
 
-/// A write mode name that is not one of "zerocopy", "splice", "copy".
+/// A write mode name that is not one of "p2p", "zerocopy", "splice", "copy".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown write mode '{0}' (expected zerocopy, splice or copy)")]
+#[error("unknown write mode '{0}' (expected p2p, zerocopy, splice or copy)")]
 pub struct ParseModeError(pub String);
 
 impl std::str::FromStr for WriteMode {
@@ -111,6 +133,7 @@ impl std::str::FromStr for WriteMode {
             "zerocopy" | "zero-copy" => Ok(WriteMode::ZeroCopy),
             "splice" => Ok(WriteMode::Splice),
             "copy" => Ok(WriteMode::Copy),
+            "p2p" => Ok(WriteMode::P2p),
             _ => Err(ParseModeError(s.to_string())),
         }
     }
@@ -122,6 +145,10 @@ pub const DEFAULT_MAX_RETRIES: u32 = 3;
 /// Block commands a stream keeps outstanding at most, by default: below the block engine's
 /// 4-deep command FIFO, so a block command never holds up a named-buffer post behind it.
 pub const DEFAULT_MAX_COMMANDS: usize = 3;
+
+/// Most pages of a hold socket's named buffer: its record room (`pages * 512` records) must fit
+/// the 16-bit `nb_desc.RECS`, or the device never returns it for want of room.
+pub const MAX_HOLD_NB_PAGES: usize = 127;
 
 /// Largest write accepted in one call.
 pub const MAX_WRITE_BYTES: u64 = 1 << 30;
@@ -180,6 +207,21 @@ pub enum WriteError {
     /// The stream was dropped with the write unfinished.
     #[error("the stream was dropped before the write finished")]
     Aborted,
+    /// The write mode does not fit the stream's socket: p2p needs a hold socket
+    /// (`sock_flag::HOLD`), and a hold socket's payload is only reachable in p2p mode.
+    #[error("write mode {mode} on a {kind} socket: {why}", kind = if *.hold { "hold" } else { "non-hold" })]
+    ModeMismatch {
+        /// The mode asked for.
+        mode: WriteMode,
+        /// Whether the stream's socket is a hold socket.
+        hold: bool,
+        /// What to do instead.
+        why: &'static str,
+    },
+    /// The CPU was asked to read payload of a p2p stream ([`NasStream::peek`]): it stays in
+    /// the NIC's buflet memory, so protocols that parse headers (SMB2, BFW1) cannot run on p2p.
+    #[error("stream bytes {0}..{1} stay in the NIC's buflet memory (p2p): the CPU cannot read them; protocols that parse headers (SMB2, framed) need zerocopy, splice or copy")]
+    PayloadInNic(u64, u64),
     /// The driver failed.
     #[error(transparent)]
     Driver(#[from] DriverError),
@@ -207,6 +249,14 @@ pub struct WriteStats {
     pub rmw_kept_bytes: u64,
     /// Payload bytes the CPU copied (only in [`WriteMode::Splice`] and [`WriteMode::Copy`]).
     pub cpu_copied: u64,
+    /// p2p: hold records read from returned named buffers.
+    pub hold_records: u64,
+    /// p2p: payload bytes block writes took from buflet memory (`DEVMEM` elements submitted;
+    /// a retry counts its elements again).
+    pub dev_bytes: u64,
+    /// p2p: held chains given back with `BUF_RELEASE`, and the requests that carried them.
+    pub chains_released: u64,
+    pub release_requests: u64,
     /// Writes that waited for an earlier write on a shared block.
     pub serialized: u64,
 }
@@ -272,6 +322,16 @@ impl Op {
 struct Returned {
     nb: NamedBuffer,
     bytes: u64,
+    /// p2p: the buffer's hold records with the stream offset of each one's first byte.
+    recs: Vec<(u64, HoldRec)>,
+}
+
+/// p2p: a held buflet chain (one segment) and the stream bytes it holds.
+#[derive(Debug, Clone, Copy)]
+struct Chain {
+    start: u64,
+    end: u64,
+    head: u16,
 }
 
 /// One socket's receive stream held in named buffers, and its file writer.
@@ -298,17 +358,41 @@ pub struct NasStream {
     /// The socket was deleted (a buffer came back with flag DELETE): buffers are no longer
     /// re-posted, and those returned empty are freed.
     pub deleted: bool,
+    /// The socket is a hold socket (p2p): buffers carry hold records.
+    hold: bool,
+    /// Buflet size of the device (p2p addresses).
+    buflet_bytes: u32,
+    /// p2p: held chains not yet released, in stream order.
+    chains: VecDeque<Chain>,
+    /// p2p: stream offset where the segment whose closing record has not come yet begins.
+    chain_start: u64,
+    /// p2p: after a `SOCK_DEL`, bytes from here on belonged to a segment the device freed;
+    /// they are not used.
+    hold_end: Option<u64>,
+    /// p2p: `BUF_RELEASE` requests in flight, by tag: their heads.
+    releasing: HashMap<u32, Vec<u16>>,
+    /// The driver knew the socket at [`NasStream::start`], so its deletion can be noticed.
+    known: bool,
 }
 
 impl NasStream {
     /// Allocate `count` named buffers of `pages` host pages each and designate them to `sock`.
-    /// The writer starts in [`WriteMode::ZeroCopy`] with [`DEFAULT_MAX_RETRIES`].
+    /// The writer starts in [`WriteMode::P2p`] when `sock` is a hold socket (added with
+    /// `sock_flag::HOLD`: its buffers receive hold records, `pages` bounds the payload per
+    /// buffer and the records), else in [`WriteMode::ZeroCopy`]; with [`DEFAULT_MAX_RETRIES`].
     pub fn start(
         drv: &mut Driver,
         sock: u16,
         count: usize,
         pages: usize,
     ) -> Result<Self, DriverError> {
+        let flags = drv.socket_flags(sock);
+        let hold = flags.is_some_and(|f| f as u64 & sock_flag::HOLD != 0);
+        if hold && pages > MAX_HOLD_NB_PAGES {
+            return Err(DriverError::Invalid(
+                "a hold socket's named buffer has at most 127 pages (nb_desc.RECS is 16 bits)",
+            ));
+        }
         let mut s = NasStream {
             sock,
             posted: HashMap::new(),
@@ -317,7 +401,11 @@ impl NasStream {
             done: RangeSet::default(),
             ops: Vec::new(),
             next_id: 1,
-            mode: WriteMode::default(),
+            mode: if hold {
+                WriteMode::P2p
+            } else {
+                WriteMode::ZeroCopy
+            },
             max_retries: DEFAULT_MAX_RETRIES,
             max_commands: DEFAULT_MAX_COMMANDS,
             zero_tail_at_eof: true,
@@ -325,6 +413,13 @@ impl NasStream {
             errors: Vec::new(),
             reset: false,
             deleted: false,
+            hold,
+            buflet_bytes: drv.info.buflet_bytes,
+            chains: VecDeque::new(),
+            chain_start: 0,
+            hold_end: None,
+            releasing: HashMap::new(),
+            known: flags.is_some(),
         };
         for _ in 0..count {
             let nb = drv.alloc_nb(pages)?;
@@ -340,8 +435,34 @@ impl NasStream {
     }
 
     /// How writes submitted from now on move their bytes (writes already submitted keep theirs).
-    pub fn set_mode(&mut self, mode: WriteMode) {
+    /// The mode must fit the socket, which [`NasStream::start`] saw: [`WriteMode::P2p`] only on
+    /// a hold socket, every other mode only on a socket without `HOLD`
+    /// ([`WriteError::ModeMismatch`] otherwise, and the mode is unchanged).
+    pub fn set_mode(&mut self, mode: WriteMode) -> Result<(), WriteError> {
+        if mode.needs_hold() != self.hold {
+            return Err(WriteError::ModeMismatch {
+                mode,
+                hold: self.hold,
+                why: if self.hold {
+                    "the payload stays in the NIC's buflets, only p2p writes it"
+                } else {
+                    "p2p needs a socket added with sock_flag::HOLD (SocketSpec::with_hold)"
+                },
+            });
+        }
         self.mode = mode;
+        Ok(())
+    }
+
+    /// Whether the stream's socket is a hold socket (p2p).
+    pub fn is_hold(&self) -> bool {
+        self.hold
+    }
+
+    /// p2p: held chains not yet released (their buflets are not free on the NIC), and
+    /// `BUF_RELEASE` requests not yet completed.
+    pub fn held_chains(&self) -> (usize, usize) {
+        (self.chains.len(), self.releasing.len())
     }
 
     /// The current write mode.
@@ -382,13 +503,14 @@ impl NasStream {
     /// already written or discarded).
     pub fn received(&self) -> u64 {
         let mut pos = 0;
+        let lim = self.hold_end.unwrap_or(u64::MAX);
         loop {
             if let Some(e) = self.done.run_end(pos) {
                 pos = e;
                 continue;
             }
             match self.returned.range(..=pos).next_back() {
-                Some((&o, r)) if pos < o + r.bytes => pos = o + r.bytes,
+                Some((&o, r)) if pos < o + r.bytes && pos < lim => pos = (o + r.bytes).min(lim),
                 _ => return pos,
             }
         }
@@ -427,7 +549,8 @@ impl NasStream {
     }
 
     /// Read received stream bytes with the CPU (for example a NAS protocol header), without
-    /// consuming them. Counted as CPU reads of host memory.
+    /// consuming them. Counted as CPU reads of host memory. Not on a p2p stream
+    /// ([`WriteError::PayloadInNic`]): its payload never enters host memory.
     pub fn peek(
         &self,
         drv: &mut Driver,
@@ -437,6 +560,9 @@ impl NasStream {
         let end = stream_off
             .checked_add(out.len() as u64)
             .ok_or(WriteError::Unsupported("stream offset overflows"))?;
+        if self.hold {
+            return Err(WriteError::PayloadInNic(stream_off, end));
+        }
         let page = drv.info.page_bytes as u64;
         let mut pos = stream_off;
         while pos < end {
@@ -452,14 +578,31 @@ impl NasStream {
     }
 
     /// Host address of stream byte `pos` and how many bytes from there lie in the same page
-    /// of the same named buffer (at most up to `end`).
+    /// of the same named buffer (at most up to `end`). p2p: the device (buflet memory) address
+    /// and the bytes from there in the same hold record.
     fn locate(&self, pos: u64, end: u64, page: u64) -> Result<(u64, u64), WriteError> {
+        if self.hold_end.is_some_and(|l| pos >= l) {
+            return Err(WriteError::NotReceived(pos, end));
+        }
         let (&nb_off, r) = self
             .returned
             .range(..=pos)
             .next_back()
             .filter(|(&o, r)| pos < o + r.bytes)
             .ok_or(WriteError::NotReceived(pos, end))?;
+        if self.hold {
+            let k = r.recs.partition_point(|(o, _)| *o <= pos);
+            let (o, rec) = r
+                .recs
+                .get(k.wrapping_sub(1))
+                .ok_or(WriteError::NotReceived(pos, end))?;
+            let rec_end = o + rec.len as u64;
+            if pos >= rec_end {
+                return Err(WriteError::NotReceived(pos, end));
+            }
+            let n = (rec_end - pos).min(end - pos);
+            return Ok((rec.dev_addr(self.buflet_bytes) + (pos - o), n));
+        }
         let in_nb = pos - nb_off;
         let pg = (in_nb / page) as usize;
         let in_pg = in_nb % page;
@@ -483,6 +626,7 @@ impl NasStream {
         stream_off: u64,
         len: u64,
     ) -> Result<(), DriverError> {
+        self.note_deleted(drv);
         self.done.insert(stream_off, stream_off.saturating_add(len));
         self.recycle(drv)
     }
@@ -494,6 +638,25 @@ impl NasStream {
         self.discard(drv, 0, upto)
     }
 
+    /// The socket was deleted ([`Driver::del_socket`]; noticed by itself at the next
+    /// [`NasStream::handle`], [`NasStream::write`] or [`NasStream::discard`] once the driver no
+    /// longer knows the socket): buffers are no longer re-posted, and on a p2p stream the bytes
+    /// of a segment the device had only partly delivered (its records carry no `HEAD`; the
+    /// device freed its chain) are no longer used: the stream ends before them.
+    pub fn socket_deleted(&mut self) {
+        self.deleted = true;
+        if self.hold {
+            let lim = self.hold_end.unwrap_or(u64::MAX).min(self.chain_start);
+            self.hold_end = Some(lim);
+        }
+    }
+
+    fn note_deleted(&mut self, drv: &Driver) {
+        if self.known && !self.deleted && drv.socket_flags(self.sock).is_none() {
+            self.socket_deleted();
+        }
+    }
+
     /// Feed a completion. Returns true if it belonged to this stream.
     ///
     /// A named buffer comes back with its bytes at its stream offset; with flag FIN or RST the
@@ -502,6 +665,7 @@ impl NasStream {
     /// A `BLK_DONE` of one of this stream's block commands advances its write: the next
     /// command, a retry, or the write's callback.
     pub fn handle(&mut self, drv: &mut Driver, c: &Completion) -> Result<bool, DriverError> {
+        self.note_deleted(drv);
         if c.kind() == CplKind::NbReturn && c.sock_ref == self.sock {
             let Some(nb) = self.posted.remove(&c.ref_num) else {
                 return Ok(false);
@@ -518,12 +682,48 @@ impl NasStream {
             if c.has_flag(cpl_flag::FIN | cpl_flag::RST) {
                 self.eof = Some(c.stream_off + c.bytes as u64);
             }
+            let recs = if self.hold && c.bytes > 0 {
+                match drv.read_hold_records(&nb, c.bytes) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        self.errors.push(c.clone());
+                        drv.free_nb(nb);
+                        return Err(e);
+                    }
+                }
+            } else {
+                Vec::new()
+            };
+            self.stats.hold_records += recs.len() as u64;
+            let mut at = c.stream_off;
+            let recs: Vec<(u64, HoldRec)> = recs
+                .into_iter()
+                .map(|r| {
+                    let o = at;
+                    at += r.len as u64;
+                    if let Some(head) = r.head {
+                        self.chains.push_back(Chain {
+                            start: self.chain_start,
+                            end: at,
+                            head,
+                        });
+                        self.chain_start = at;
+                    }
+                    (o, r)
+                })
+                .collect();
+            if c.has_flag(cpl_flag::DELETE) {
+                // The device freed the segment still on the socket: its records (HEAD 0xFFFF)
+                // must not be used.
+                self.socket_deleted();
+            }
             if c.bytes > 0 {
                 self.returned.insert(
                     c.stream_off,
                     Returned {
                         nb,
                         bytes: c.bytes as u64,
+                        recs,
                     },
                 );
                 // Bytes discarded before they arrived.
@@ -531,6 +731,17 @@ impl NasStream {
             } else {
                 let repost = self.eof.is_none() && !self.deleted;
                 self.release(drv, nb, repost)?;
+            }
+            return Ok(true);
+        }
+        if c.kind() == CplKind::CmdDone {
+            if self.releasing.remove(&c.tag).is_none() {
+                return Ok(false);
+            }
+            if !c.is_ok() {
+                // BAD_BUF: a head the device does not hold (a driver error); BYTES heads were
+                // released before it, the rest stay held on the device.
+                self.errors.push(c.clone());
             }
             return Ok(true);
         }
@@ -572,6 +783,40 @@ impl NasStream {
                 self.release(drv, r.nb, repost)?;
             }
         }
+        self.release_chains(drv)
+    }
+
+    /// p2p: give back, in stream order, the held chains whose bytes are all written or given
+    /// up and that no unfinished write reads, up to `RELEASE_MAX` heads per `BUF_RELEASE`.
+    fn release_chains(&mut self, drv: &mut Driver) -> Result<(), DriverError> {
+        let max = param::RELEASE_MAX as usize;
+        let mut heads = Vec::new();
+        while let Some(ch) = self.chains.front() {
+            let free = self.done.covers(ch.start, ch.end)
+                && !self
+                    .ops
+                    .iter()
+                    .any(|o| o.stream_off < ch.end && ch.start < o.stream_off + o.len);
+            if !free {
+                break;
+            }
+            heads.push(ch.head);
+            self.chains.pop_front();
+            if heads.len() == max {
+                self.send_release(drv, std::mem::take(&mut heads))?;
+            }
+        }
+        if !heads.is_empty() {
+            self.send_release(drv, heads)?;
+        }
+        Ok(())
+    }
+
+    fn send_release(&mut self, drv: &mut Driver, heads: Vec<u16>) -> Result<(), DriverError> {
+        let tag = drv.buf_release(&heads)?;
+        self.stats.chains_released += heads.len() as u64;
+        self.stats.release_requests += 1;
+        self.releasing.insert(tag, heads);
         Ok(())
     }
 
@@ -614,6 +859,7 @@ impl NasStream {
     ) -> Result<u32, WriteError> {
         let block = drv.info.block_bytes as u64;
         let page = drv.info.page_bytes as u64;
+        self.note_deleted(drv);
         if len == 0 {
             return Err(WriteError::Unsupported("zero length"));
         }
@@ -628,8 +874,15 @@ impl NasStream {
             return Err(WriteError::Unsupported("file offset too large"));
         }
         let mode = self.mode;
+        if mode.needs_hold() != self.hold {
+            return Err(WriteError::ModeMismatch {
+                mode,
+                hold: self.hold,
+                why: "the stream's mode and socket disagree",
+            });
+        }
         let zero_tail = self.zero_tail_at_eof && self.eof == Some(end);
-        let paged = mode != WriteMode::ZeroCopy;
+        let paged = matches!(mode, WriteMode::Splice | WriteMode::Copy);
         let plans = plan::blocks(file_off, len, block, zero_tail, paged, |off| {
             file.disk_addr(off)
         })
@@ -650,6 +903,7 @@ impl NasStream {
                 src,
                 len: n,
                 file: f,
+                dev: self.hold,
             });
             pos += n;
         }
@@ -722,7 +976,7 @@ impl NasStream {
         let host = op.host.map_or(0, |h| h.0);
         let first = op.plans.first().map_or(0, |p| p.file);
         match op.mode {
-            WriteMode::ZeroCopy => {}
+            WriteMode::ZeroCopy | WriteMode::P2p => {}
             WriteMode::Splice => {
                 // Kernel buffer (named buffer) -> page cache.
                 for e in &op.extents {
@@ -775,7 +1029,9 @@ impl NasStream {
         let op = &self.ops[i];
         let host = op.host.map_or(0, |h| h.0);
         let sg = match op.mode {
-            WriteMode::ZeroCopy => plan::write_list_zero_copy(&op.plans, &op.extents, block, host),
+            WriteMode::ZeroCopy | WriteMode::P2p => {
+                plan::write_list_zero_copy(&op.plans, &op.extents, block, host)
+            }
             WriteMode::Splice | WriteMode::Copy => {
                 plan::write_list_page_cache(&op.plans, block, host)
             }
@@ -806,7 +1062,14 @@ impl NasStream {
             let d = &mut list[k * sg_elem::SIZE..(k + 1) * sg_elem::SIZE];
             put(d, sg_elem::SRC_ADDR, e.src);
             put(d, sg_elem::LEN, e.len);
-            put(d, sg_elem::FLAGS, if e.zero { sg_flag::ZERO } else { 0 });
+            let flags = if e.zero {
+                sg_flag::ZERO
+            } else if e.dev {
+                sg_flag::DEVMEM
+            } else {
+                0
+            };
+            put(d, sg_elem::FLAGS, flags);
             put(d, sg_elem::DISK_ADDR, e.disk);
             let next = if k + 1 < sg.elems.len() {
                 sg_addr + ((k + 1) * sg_elem::SIZE) as u64
@@ -870,6 +1133,11 @@ impl NasStream {
             BlockOp::Read => drv.blk_read(addr, count, bytes)?,
             BlockOp::Write => drv.blk_write(addr, count, bytes)?,
         };
+        self.stats.dev_bytes += cmd.sg.elems[first..]
+            .iter()
+            .filter(|e| e.dev)
+            .map(|e| e.len)
+            .sum::<u64>();
         cmd.start = from;
         self.stats.commands += 1;
         Ok(())

@@ -9,6 +9,13 @@
 //! elements (one DMA write per element part, ZERO parts discarded), fetching and checking each
 //! further element of the block after the previous one's host write, as rtl/blk_dma.v does: a
 //! list error inside a block ends the request after that block's earlier parts were written.
+//!
+//! p2p (docs/p2p.md): a BLK_WRITE element with flag `DEVMEM` takes its bytes from buflet memory
+//! (the pool's second read port) at device address `SRC_ADDR`; it must lie inside one exposed
+//! buflet, must not be `ZERO` and must belong to a BLK_WRITE (`BAD_SG` otherwise, checked at
+//! fetch after the existing checks). No host memory is accessed and the protection table is not
+//! consulted for it. `CNT_BLK_DEV_BYTES` grows by the DEVMEM bytes of a block when that block's
+//! data packet is issued (with `CNT_BLK_WRITES`, as rtl/blk_dma.v pulses `ev_dev_bytes`).
 
 use std::collections::VecDeque;
 
@@ -56,11 +63,15 @@ struct Job {
     src: u64,
     rem: u64,
     zero: bool,
+    /// The current element is DEVMEM (its source is buflet memory).
+    dev: bool,
     /// Disk byte address just past the last element's end.
     disk_end: u64,
     // Current block.
     lba: u64,
     fill: usize,
+    /// DEVMEM bytes packed into the current block.
+    dev_fill: u64,
     written: u64,
 }
 
@@ -109,6 +120,14 @@ impl ModelDevice {
         );
     }
 
+    /// A DEVMEM element's source range `[src, src+len)` lies inside one buflet that is exposed
+    /// (docs/p2p.md).
+    fn dev_ok(&self, src: u64, len: u64) -> bool {
+        let bb = self.pool.buflet_bytes() as u64;
+        let num = self.pool.num() as u64;
+        src < num * bb && src % bb + len <= bb && self.pool.is_exposed((src / bb) as u16)
+    }
+
     /// After the current element has been fully consumed: end of list or the next element.
     fn blk_after_element(j: &mut Job) -> Option<u64> {
         if j.next != 0 && j.fill == 0 && j.described == j.bytes {
@@ -146,9 +165,11 @@ impl ModelDevice {
                     src: 0,
                     rem: 0,
                     zero: false,
+                    dev: false,
                     disk_end: 0,
                     lba: 0,
                     fill: 0,
+                    dev_fill: 0,
                     written: 0,
                 }
             }
@@ -186,7 +207,9 @@ impl ModelDevice {
                     let len = get(&e, sg_elem::LEN);
                     let disk = get(&e, sg_elem::DISK_ADDR);
                     let src = get(&e, sg_elem::SRC_ADDR);
-                    let zero = get(&e, sg_elem::FLAGS) & sg_flag::ZERO != 0;
+                    let flags = get(&e, sg_elem::FLAGS);
+                    let zero = flags & sg_flag::ZERO != 0;
+                    let dev = flags & sg_flag::DEVMEM != 0;
                     let placed = if j.fill == 0 {
                         disk.is_multiple_of(SECTOR)
                     } else {
@@ -199,7 +222,11 @@ impl ModelDevice {
                         || j.described + len > j.bytes
                     {
                         end = Some(status::BAD_SG);
+                    } else if dev && (zero || j.read || !self.dev_ok(src, len)) {
+                        // DEVMEM: write only, not ZERO, inside one exposed buflet.
+                        end = Some(status::BAD_SG);
                     } else if !zero
+                        && !dev
                         && !self.check(
                             src,
                             len,
@@ -222,6 +249,7 @@ impl ModelDevice {
                         j.src = src;
                         j.rem = len;
                         j.zero = zero;
+                        j.dev = dev;
                         j.disk_end = disk + len;
                         j.next = get(&e, sg_elem::NEXT);
                         // A read fetches the block when its first element is accepted.
@@ -284,6 +312,15 @@ impl ModelDevice {
                 if j.zero {
                     chunk.fill(0);
                     t += costs::zero_fill(&self.cfg, n);
+                } else if j.dev {
+                    // Buflet memory through the second read port: no host access. The range
+                    // was checked at fetch, so the read cannot fail.
+                    if self.pool.read_dev(j.src, chunk) {
+                        t += costs::dev_read(&self.cfg, j.src, n);
+                        j.dev_fill += n as u64;
+                    } else {
+                        end = Some(status::BAD_SG);
+                    }
                 } else {
                     let (ok, d) = dma_read(
                         &self.cfg,
@@ -314,6 +351,8 @@ impl ModelDevice {
                 t += costs::block_write(&self.cfg, BLOCK);
                 self.regs.count(reg::CNT_BLK_WRITES, 1);
                 self.regs.count(reg::CNT_BLK_BYTES, BLOCK as u64);
+                self.regs.count(reg::CNT_BLK_DEV_BYTES, j.dev_fill);
+                j.dev_fill = 0;
                 if env.disk.write(j.lba, &self.blk.buf).is_err() {
                     end = Some(status::DISK_ERROR);
                 } else {

@@ -2,6 +2,10 @@
 //!
 //! Like the RTL, never-used buflets are handed out from a counter; freed chains are pushed on
 //! the head of the free list in one operation (`link[tail] = free_head; free_head = head`).
+//!
+//! p2p (docs/p2p.md): each buflet has an **exposed** bit (set when a hold record names it,
+//! cleared when the buflet is next allocated for a frame), and chains emptied by hold delivery
+//! are **held** (indexed by their head: count and tail kept) until `BUF_RELEASE` frees them.
 
 use buflet_spec::param::NULL16;
 
@@ -19,6 +23,7 @@ pub struct Chain {
 }
 
 impl Chain {
+    /// The empty chain.
     pub const EMPTY: Chain = Chain {
         head: NULL,
         tail: NULL,
@@ -35,11 +40,22 @@ pub struct BufletPool {
     fresh: u32,
     total: u32,
     free: u32,
+    /// Exposed bit per buflet (docs/p2p.md "Exposed buflets").
+    exposed: Vec<bool>,
+    /// Held chains, indexed by their head buflet.
+    held: Vec<Option<Chain>>,
+    /// Chains held (or released) while their segment is still on a socket list as a FIN/RST
+    /// marker: their buflets are freed only when the marker leaves the list.
+    listed: Vec<bool>,
 }
 
 impl BufletPool {
+    /// A pool of `num` buflets of `bytes` bytes each, all free, none exposed or held.
     pub fn new(num: u32, bytes: u32) -> Self {
         BufletPool {
+            exposed: vec![false; num as usize],
+            held: vec![None; num as usize],
+            listed: vec![false; num as usize],
             bytes: bytes as usize,
             ram: vec![0; num as usize * bytes as usize],
             link: vec![NULL; num as usize],
@@ -61,11 +77,13 @@ impl BufletPool {
             self.free_head = self.link[b as usize];
             self.link[b as usize] = NULL;
             self.free -= 1;
+            self.exposed[b as usize] = false;
             Some(b)
         } else if self.fresh < self.total {
             let b = self.fresh as u16;
             self.fresh += 1;
             self.free -= 1;
+            self.exposed[b as usize] = false;
             Some(b)
         } else {
             None
@@ -101,6 +119,109 @@ impl BufletPool {
         self.link[chain.tail as usize] = self.free_head;
         self.free_head = chain.head;
         self.free += chain.count as u32;
+    }
+
+    /// Buflets in the pool.
+    pub fn num(&self) -> u32 {
+        self.total
+    }
+
+    /// Bytes per buflet.
+    pub fn buflet_bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The `k`-th buflet of the chain starting at `head` (`k` link steps; the caller keeps `k`
+    /// below the chain's count).
+    pub fn nth(&self, head: u16, k: usize) -> u16 {
+        let mut b = head;
+        for _ in 0..k {
+            match self.link.get(b as usize) {
+                Some(&n) => b = n,
+                None => return NULL,
+            }
+        }
+        b
+    }
+
+    /// Set the exposed bit of buflet `b` (a hold record names it). Out of range: ignored.
+    pub fn expose(&mut self, b: u16) {
+        if let Some(e) = self.exposed.get_mut(b as usize) {
+            *e = true;
+        }
+    }
+
+    /// The exposed bit of buflet `b` (false when `b` is out of range).
+    pub fn is_exposed(&self, b: u16) -> bool {
+        self.exposed.get(b as usize).copied().unwrap_or(false)
+    }
+
+    /// Hold `chain` for the driver (its head must not be held already; a repeated hold of the
+    /// same head replaces the record, which the engine never does). `listed`: its segment stays
+    /// on the socket's list as a FIN/RST marker (see `unlist`).
+    pub fn hold(&mut self, chain: Chain, listed: bool) {
+        if chain.count == 0 {
+            return;
+        }
+        if let Some(h) = self.held.get_mut(chain.head as usize) {
+            *h = Some(chain);
+            self.listed[chain.head as usize] = listed;
+        }
+    }
+
+    /// A segment leaves a socket list without delivery (a FIN/RST marker's step, SOCK_DEL):
+    /// a chain that was never held is freed; a held chain whose marker this was stays held for
+    /// the driver; a chain released while its marker was still listed is freed now
+    /// (docs/p2p.md, "OP_BUF_RELEASE").
+    pub fn unlist(&mut self, chain: Chain) {
+        let i = chain.head as usize;
+        let held = self.is_held(chain.head);
+        let listed = self.listed.get(i).copied().unwrap_or(false);
+        if listed {
+            self.listed[i] = false;
+        }
+        if !held {
+            self.free_chain(chain);
+        }
+    }
+
+    /// `head` is the head of a held chain.
+    pub fn is_held(&self, head: u16) -> bool {
+        matches!(self.held.get(head as usize), Some(Some(_)))
+    }
+
+    /// Release the held chain whose head is `head` to the free list (one free operation).
+    /// Returns false, changing nothing, when `head` is out of range or not held.
+    /// A chain whose segment is still listed as a marker is released now but freed by `unlist`.
+    pub fn release(&mut self, head: u16) -> bool {
+        match self.held.get_mut(head as usize).and_then(Option::take) {
+            Some(c) => {
+                if !self.listed[head as usize] {
+                    self.free_chain(c);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Copy `out.len()` bytes of buflet memory from device byte address `addr`
+    /// (`b * BUFLET_BYTES + k`), as the block engine's second read port does. Returns false,
+    /// copying nothing, when the range leaves the memory.
+    pub fn read_dev(&self, addr: u64, out: &mut [u8]) -> bool {
+        let Ok(at) = usize::try_from(addr) else {
+            return false;
+        };
+        match at
+            .checked_add(out.len())
+            .and_then(|end| self.ram.get(at..end))
+        {
+            Some(src) => {
+                out.copy_from_slice(src);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Copy `out.len()` bytes starting at frame offset `off` of the chain starting at `head`.
@@ -148,5 +269,35 @@ mod tests {
         p.read(c3.head, 0, &mut out);
         assert_eq!(out, &f[..100]);
         assert_eq!(p.free_count(), 2);
+    }
+
+    #[test]
+    fn hold_expose_release() {
+        let mut p = BufletPool::new(4, 64);
+        let f: Vec<u8> = (0..150u32).map(|i| i as u8).collect();
+        let (c, ok) = p.store(&f);
+        assert!(ok);
+        assert_eq!(p.nth(c.head, 2), c.tail);
+        let mid = p.nth(c.head, 1);
+        p.expose(mid);
+        p.expose(NULL); // out of range: ignored
+        assert!(p.is_exposed(mid) && !p.is_exposed(c.head) && !p.is_exposed(NULL));
+        let mut out = [0u8; 10];
+        assert!(p.read_dev(mid as u64 * 64 + 3, &mut out));
+        assert_eq!(out, f[67..77]);
+        assert!(!p.read_dev(4 * 64 - 5, &mut out), "past the memory");
+        assert!(!p.read_dev(u64::MAX - 2, &mut out));
+        p.hold(c, false);
+        assert!(p.is_held(c.head) && !p.is_held(mid));
+        assert_eq!(p.free_count(), 1);
+        assert!(!p.release(mid) && !p.release(NULL));
+        assert!(p.release(c.head));
+        assert!(!p.release(c.head), "released once");
+        assert_eq!(p.free_count(), 4);
+        // Still exposed until the pool hands the buflet out again.
+        assert!(p.is_exposed(mid));
+        let (c2, _) = p.store(&f);
+        assert_eq!(c2.count, 3);
+        assert!(!p.is_exposed(mid));
     }
 }

@@ -37,6 +37,10 @@ pub const ENGINE_RETURN: u64 = 3;
 /// a segment chain freed by SOCK_DEL. rtl/toe_engine.v walks one element per cycle (registered
 /// header/NEXT_SEG reads); raise this if the RTL's steps get slower.
 pub const LIST_STEP: u64 = 1;
+/// toe_engine per head of a `BUF_RELEASE` (docs/p2p.md): the held-bitmap read and the chain's
+/// free operation (head, tail, count) on the pool's free port. A hold record itself costs like
+/// an 8-byte payload chunk ([`ENGINE_DELIVERY`], the page lookup, one 8-byte DMA write).
+pub const RELEASE_STEP: u64 = 1;
 /// toe_engine handing a `tx_cmd` snapshot to the tx command FIFO (one handshake).
 pub const ENGINE_TX: u64 = 1;
 /// toe_engine starting an anonymous delivery: anonymous list head read and the buflet RAM
@@ -88,6 +92,15 @@ pub fn parse(cfg: &DeviceConfig, len: usize) -> u64 {
 /// Producing `len` zero bytes for a ZERO scatter-gather element (no memory access).
 pub fn zero_fill(cfg: &DeviceConfig, len: usize) -> u64 {
     words(cfg, len) + 1
+}
+
+/// Reading `len` bytes of buflet memory from device byte address `addr` for a DEVMEM element
+/// (docs/p2p.md): like a host element without the DMA round trip, one RAM word per cycle over
+/// the words the range touches, plus the RAM's one-cycle read latency.
+pub fn dev_read(cfg: &DeviceConfig, addr: u64, len: usize) -> u64 {
+    let bus = cfg.bus_bytes() as u64;
+    let lead = (addr % bus) as usize;
+    words(cfg, lead + len) + 1
 }
 
 /// One block-device read: the request, the device latency, then the 4096-byte data packet one

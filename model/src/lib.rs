@@ -4,7 +4,8 @@
 //! `docs/architecture.md`, `docs/tcp-receive.md` (TCP receive engine 0.2: handshake,
 //! acceptability, reassembly, ACK and SYN-ACK frames on the transmit side),
 //! `docs/rx-paths.md` (UDP sockets, anonymous buffers, the ARP responder, named-buffer
-//! timeouts) and `docs/storage.md` (block reads). Each hardware unit
+//! timeouts), `docs/storage.md` (block reads) and `docs/p2p.md` (hold sockets, hold records,
+//! held chains and `BUF_RELEASE`, DEVMEM block-write elements). Each hardware unit
 //! (MAC + rx_parser, request fetch, toe_engine, tx_builder, blk_dma, completion writer) is a
 //! server with its own busy-until time; the DMA read and write ports are shared servers too. [`Device::run`] processes every event whose time has come, in
 //! time order. Cycle costs live in [`costs`].

@@ -4,7 +4,7 @@ use buflet_platform::DeviceConfig;
 use buflet_spec::{param, reg};
 
 /// Last event counter register (the block from `CNT_RX_FRAMES` up to it).
-const CNT_LAST: u32 = reg::CNT_BLK_RD_BYTES;
+const CNT_LAST: u32 = reg::CNT_BLK_DEV_BYTES;
 /// Number of 32-bit counters from `CNT_RX_FRAMES` to [`CNT_LAST`].
 const NCNT: usize = ((CNT_LAST - reg::CNT_RX_FRAMES) / 4 + 1) as usize;
 /// Drop counters: reason r (0..NDROP) at `drop::COUNTER_BASE + 4*r`; the 4-bit reason field.
@@ -50,8 +50,19 @@ pub(crate) struct Regs {
     pub timer_period: u32,
     /// The last value written to the TIMER_KICK doorbell (what a read returns).
     timer_kick: u32,
-    cnt: [u32; NCNT],
+    cnt: Counters,
     drops: [u32; NDROP],
+}
+
+/// The event counters from `CNT_RX_FRAMES` to [`CNT_LAST`] (an array too long for a derived
+/// `Default`).
+#[derive(Debug)]
+struct Counters([u32; NCNT]);
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters([0; NCNT])
+    }
 }
 
 fn set_lo(v: &mut u64, lo: u32) {
@@ -78,7 +89,7 @@ impl Regs {
     /// Add `v` to the counter register at `addr` (wrapping, 32 bits).
     pub fn count(&mut self, addr: u32, v: u64) {
         let i = ((addr - reg::CNT_RX_FRAMES) / 4) as usize;
-        self.cnt[i] = self.cnt[i].wrapping_add(v as u32);
+        self.cnt.0[i] = self.cnt.0[i].wrapping_add(v as u32);
     }
 
     /// Counter of drop reason `r` (see `drop::COUNTER_BASE`).
@@ -129,7 +140,7 @@ impl Regs {
             reg::CPL_TAIL => self.cpl_tail,
             reg::CNT_FREE_BUFLETS => free_buflets,
             a if (reg::CNT_RX_FRAMES..=CNT_LAST).contains(&a) && a % 4 == 0 => {
-                self.cnt[((a - reg::CNT_RX_FRAMES) / 4) as usize]
+                self.cnt.0[((a - reg::CNT_RX_FRAMES) / 4) as usize]
             }
             a if (DROP_BASE + 4..DROP_BASE + 4 * NDROP as u32).contains(&a) && a % 4 == 0 => {
                 self.drops[((a - DROP_BASE) / 4) as usize]

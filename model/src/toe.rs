@@ -1,14 +1,16 @@
 //! Socket table, hash lookup, the TCP receive engine of docs/tcp-receive.md (state machine,
 //! acceptability, trimming, reassembly, ACK and SYN-ACK generation), named buffers and
 //! delivery (rtl/toe_engine.v); and the paths of docs/rx-paths.md: UDP sockets and datagram
-//! delivery, anonymous buffers, the ARP responder and the named-buffer timeout sweep.
+//! delivery, anonymous buffers, the ARP responder and the named-buffer timeout sweep; and the
+//! p2p hold sockets of docs/p2p.md (hold records instead of payload, held chains,
+//! `BUF_RELEASE`).
 
 use std::collections::{HashMap, VecDeque};
 
 use buflet_platform::{Agent, DeviceConfig, HostEnv};
 use buflet_spec::{
-    anon_desc, cpl_flag, cpl_kind, drop, get, nb_desc, op, param, reg, req_hdr, sock_desc,
-    sock_flag, sock_state, status, tx_kind, tx_opt,
+    anon_desc, buf_release, cpl_flag, cpl_kind, drop, get, hold_rec, nb_desc, op, param, put, reg,
+    req_hdr, sock_desc, sock_flag, sock_state, status, tx_kind, tx_opt,
 };
 
 use crate::buflets::Chain;
@@ -109,6 +111,11 @@ struct Sock {
 impl Sock {
     fn is_udp(&self) -> bool {
         self.d.key.proto == PROTO_UDP
+    }
+
+    /// A hold socket (`sock_flag::HOLD`, docs/p2p.md): delivery writes hold records.
+    fn is_hold(&self) -> bool {
+        self.d.flags as u64 & sock_flag::HOLD != 0
     }
 
     /// `pool_room` of docs/tcp-receive.md "The window", from the sampled free buflet count.
@@ -220,6 +227,10 @@ struct Nb {
     tag: u32,
     total: u32,
     filled: u32,
+    /// RECS: hold records written so far (hold sockets only; reset by NB_POST). A 16-bit
+    /// field (`nb_desc.RECS`) that wraps like the RTL's: with `HMD_PAGES >= 128` the record
+    /// room is never reached and record 65536 lands at position 0 again (a spec gap, reported).
+    recs: u16,
     hmd_addr: u64,
     /// HMD_PAGES as posted (the page list is `8 * hmd_pages` bytes).
     hmd_pages: u64,
@@ -678,9 +689,11 @@ impl ModelDevice {
                 let tcp_ok = proto == PROTO_TCP as u64
                     && (1..=MAX_RCV_BUF).contains(&rcv_buf)
                     && get(e, sock_desc::RCV_WSCALE) <= MAX_WSCALE as u64;
+                let hold = get(e, sock_desc::FLAGS) & sock_flag::HOLD != 0;
                 if sref >= cfg.num_sockets as usize
                     || in_use(&self.toe)
                     || !(tcp_ok || proto == PROTO_UDP as u64)
+                    || (hold && proto != PROTO_TCP as u64)
                 {
                     status::BAD_SOCK
                 } else {
@@ -748,6 +761,7 @@ impl ModelDevice {
                         tag: get(e, nb_desc::TAG) as u32,
                         total: total as u32,
                         filled: 0,
+                        recs: 0,
                         hmd_addr: get(e, nb_desc::HMD_ADDR),
                         hmd_pages: pages,
                         stream_off: 0,
@@ -777,6 +791,7 @@ impl ModelDevice {
                     return done; // its completion is the ANON_RX
                 }
             }
+            op::BUF_RELEASE => return self.buf_release(e),
             op::NOP => status::OK,
             _ => status::BAD_OPCODE,
         };
@@ -796,7 +811,9 @@ impl ModelDevice {
         }
         let sock = std::mem::take(&mut self.toe.socks[s as usize]);
         for seg in sock.segs.iter().chain(sock.ooo.iter()) {
-            self.pool.free_chain(seg.chain);
+            // A hold segment emptied by its last record but still on the list as a FIN
+            // marker is held: it belongs to the driver (docs/p2p.md), not freed here.
+            self.pool.unlist(seg.chain);
             t += costs::LIST_STEP;
         }
         if let Some(v) = self.toe.map.get_mut(&sock.d.key) {
@@ -987,6 +1004,193 @@ impl ModelDevice {
         t
     }
 
+    /// The address of page `page` of NB `rn` (from the one-entry cache, else read from its
+    /// page list by DMA from `t`), or the status the NB is returned with: `DMA_ERROR` for a
+    /// failed page-list read, `PROT_FAULT` for a refused list or page. Also returns the time
+    /// the address is known.
+    fn nb_page(
+        &mut self,
+        env: &mut HostEnv,
+        rn: u16,
+        nb: &Nb,
+        page: u32,
+        t: u64,
+    ) -> (Result<u64, u64>, u64) {
+        let mut t = t;
+        let cached = match self.toe.page_cache {
+            Some((c, p, a)) if c == rn && p == page => Some(a),
+            _ => None,
+        };
+        // The page address, or the status the NB is returned with: DMA_ERROR for a failed
+        // page-list read, PROT_FAULT for a refused list or page.
+        let page_addr = match cached {
+            Some(a) => Ok(a),
+            None if !self.check(
+                nb.hmd_addr,
+                nb.hmd_pages.saturating_mul(8),
+                false,
+                prot::rid::RD_TOE,
+            ) =>
+            {
+                Err(status::PROT_FAULT)
+            }
+            None => {
+                let mut b = [0u8; 8];
+                let at = nb.hmd_addr.wrapping_add(8 * page as u64);
+                let (ok, d) = dma_read(
+                    &self.cfg,
+                    &mut self.rd_free,
+                    env,
+                    Agent::NicDma,
+                    t,
+                    at,
+                    &mut b,
+                );
+                t = d;
+                let a = u64::from_le_bytes(b);
+                if !ok {
+                    self.toe.page_cache = None;
+                    Err(status::DMA_ERROR)
+                } else if !self.check(a, PAGE, true, prot::rid::WR_TOE) {
+                    // The page itself is checked when its address is taken from the list.
+                    Err(status::PROT_FAULT)
+                } else {
+                    self.toe.page_cache = Some((rn, page, a));
+                    Ok(a)
+                }
+            }
+        };
+        (page_addr, t)
+    }
+
+    /// One hold delivery step (docs/p2p.md): the chunk of the head segment that stays in its
+    /// buflet, described by one `hold_rec` DMA-written at record position `8 * RECS` of the NB's
+    /// page list. Returns the done time.
+    fn deliver_hold(&mut self, env: &mut HostEnv, s: u16, rn: u16, seg: Seg) -> u64 {
+        let Some(nb) = self.toe.nbs[rn as usize] else {
+            return self.now + costs::ENGINE_RETURN;
+        };
+        let bb = self.pool.buflet_bytes() as u64;
+        let in_buf = seg.data_off as u64 % bb;
+        let n = (seg.data_len as u64)
+            .min(nb.total.saturating_sub(nb.filled) as u64)
+            .min(bb - in_buf);
+        let pos = nb.recs as u64 * hold_rec::SIZE as u64;
+        let page = (pos / PAGE) as u32;
+        let (page_addr, t) = self.nb_page(env, rn, &nb, page, self.now + costs::ENGINE_DELIVERY);
+        let page_addr = match page_addr {
+            Ok(a) => a,
+            Err(st) => {
+                // The NB is returned as it is; the segment stays for the next NB.
+                self.return_nb(s, 0, st, t);
+                return t;
+            }
+        };
+        let b = self
+            .pool
+            .nth(seg.chain.head, seg.data_off as usize / bb as usize);
+        let emptied = seg.data_len as u64 == n;
+        let mut rec = [0u8; hold_rec::SIZE];
+        put(&mut rec, hold_rec::BUFLET, b as u64);
+        put(&mut rec, hold_rec::OFF, in_buf);
+        put(&mut rec, hold_rec::LEN, n);
+        put(
+            &mut rec,
+            hold_rec::HEAD,
+            if emptied {
+                seg.chain.head as u64
+            } else {
+                param::NULL16
+            },
+        );
+        let done = dma_write(
+            &self.cfg,
+            &mut self.wr_free,
+            env,
+            Agent::NicDma,
+            t,
+            page_addr.wrapping_add(pos % PAGE),
+            &rec,
+        );
+        self.pool.expose(b);
+        self.regs.count(reg::CNT_HOLD_RECORDS, 1);
+        self.regs.count(reg::CNT_DELIVERED_BYTES, n);
+        let sock = &mut self.toe.socks[s as usize];
+        let psh_return = sock.d.flags as u64 & sock_flag::PSH_RETURN != 0;
+        let Some(nbm) = self.toe.nbs[rn as usize].as_mut() else {
+            return done;
+        };
+        if nbm.filled == 0 {
+            nbm.stream_off = sock.stream_off;
+        }
+        nbm.filled += n as u32;
+        nbm.recs = nbm.recs.wrapping_add(1);
+        // Record room: the page list's capacity, capped by the 16-bit RECS field.
+        let room = nbm
+            .hmd_pages
+            .saturating_mul(PAGE / hold_rec::SIZE as u64)
+            .min(u16::MAX as u64);
+        let full = nbm.filled == nbm.total || nbm.recs as u64 == room;
+        sock.stream_off += n;
+        let Some(head) = sock.segs.front_mut() else {
+            return done;
+        };
+        head.data_off += n as u16;
+        head.data_len -= n as u16;
+        let marker = head.flags & (tcp_flag::FIN | tcp_flag::RST) != 0;
+        let pushed = head.flags & (tcp_flag::PSH | tcp_flag::URG) != 0;
+        if emptied {
+            // Unlinked as usual (a FIN segment stays as its marker), its chain held.
+            if !marker {
+                sock.segs.pop_front();
+            }
+            self.pool.hold(seg.chain, marker);
+        }
+        if full {
+            self.return_nb(s, cpl_flag::FULL, status::OK, done);
+        } else if emptied && pushed && !marker && psh_return {
+            self.return_nb(s, cpl_flag::PSH, status::OK, done);
+        }
+        done
+    }
+
+    /// OP_BUF_RELEASE (docs/p2p.md): release held chains in order until one head is not held.
+    /// Returns the done cycle.
+    fn buf_release(&mut self, e: &[u8; REQ_BYTES]) -> u64 {
+        let mut t = self.now + costs::ENGINE_REQ;
+        let count = get(e, buf_release::COUNT);
+        let (st, released) = if !(1..=param::RELEASE_MAX).contains(&count) {
+            (status::BAD_BUF, 0)
+        } else {
+            let mut k = 0;
+            while k < count {
+                let h = get(e, (buf_release::HEAD0.0 + 2 * k as usize, 2)) as u16;
+                t += costs::RELEASE_STEP;
+                if !self.pool.release(h) {
+                    break;
+                }
+                self.regs.count(reg::CNT_BUF_RELEASED, 1);
+                k += 1;
+            }
+            (
+                if k == count {
+                    status::OK
+                } else {
+                    status::BAD_BUF
+                },
+                k,
+            )
+        };
+        self.post_cpl(
+            t,
+            Cpl {
+                bytes: released as u32,
+                ..Cpl::cmd_done(e, st)
+            },
+        );
+        t
+    }
+
     /// One delivery step for the socket at the head of the ready list. Returns the done time.
     fn engine_deliver(&mut self, env: &mut HostEnv) -> u64 {
         let s = self.toe.ready.pop_front().expect("ready socket");
@@ -997,7 +1201,9 @@ impl ModelDevice {
         if seg.data_len == 0 {
             // An empty FIN/RST segment: it leaves the list and returns the head NB.
             self.toe.socks[s as usize].segs.pop_front();
-            self.pool.free_chain(seg.chain);
+            // A hold segment whose data produced records (its chain is held) is only
+            // unlinked; a marker that never produced a record is freed (docs/p2p.md).
+            self.pool.unlist(seg.chain);
             let mut flags = 0;
             if seg.flags & tcp_flag::FIN != 0 {
                 flags |= cpl_flag::FIN;
@@ -1006,6 +1212,8 @@ impl ModelDevice {
                 flags |= cpl_flag::RST;
             }
             self.return_nb(s, flags, status::OK, done);
+        } else if self.toe.socks[s as usize].is_hold() {
+            done = self.deliver_hold(env, s, rn, seg);
         } else {
             let nb = self.toe.nbs[rn as usize].expect("NB in use");
             let in_page = nb.filled as u64 % PAGE;
@@ -1013,50 +1221,8 @@ impl ModelDevice {
                 .min((nb.total - nb.filled) as u64)
                 .min(PAGE - in_page) as usize;
             let page = nb.filled / PAGE as u32;
-            let mut t = self.now + costs::ENGINE_DELIVERY;
-            let cached = match self.toe.page_cache {
-                Some((c, p, a)) if c == rn && p == page => Some(a),
-                _ => None,
-            };
-            // The page address, or the status the NB is returned with: DMA_ERROR for a failed
-            // page-list read, PROT_FAULT for a refused list or page.
-            let page_addr = match cached {
-                Some(a) => Ok(a),
-                None if !self.check(
-                    nb.hmd_addr,
-                    nb.hmd_pages.saturating_mul(8),
-                    false,
-                    prot::rid::RD_TOE,
-                ) =>
-                {
-                    Err(status::PROT_FAULT)
-                }
-                None => {
-                    let mut b = [0u8; 8];
-                    let at = nb.hmd_addr.wrapping_add(8 * page as u64);
-                    let (ok, d) = dma_read(
-                        &self.cfg,
-                        &mut self.rd_free,
-                        env,
-                        Agent::NicDma,
-                        t,
-                        at,
-                        &mut b,
-                    );
-                    t = d;
-                    let a = u64::from_le_bytes(b);
-                    if !ok {
-                        self.toe.page_cache = None;
-                        Err(status::DMA_ERROR)
-                    } else if !self.check(a, PAGE, true, prot::rid::WR_TOE) {
-                        // The page itself is checked when its address is taken from the list.
-                        Err(status::PROT_FAULT)
-                    } else {
-                        self.toe.page_cache = Some((rn, page, a));
-                        Ok(a)
-                    }
-                }
-            };
+            let t0 = self.now + costs::ENGINE_DELIVERY;
+            let (page_addr, t) = self.nb_page(env, rn, &nb, page, t0);
             let page_addr = match page_addr {
                 Ok(a) => a,
                 Err(st) => {

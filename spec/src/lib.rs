@@ -158,6 +158,9 @@ registers! {
     CNT_BLK_READS       = 0x16C, Ro, "Block read operations issued to the block device.";
     CNT_BLK_RD_BYTES    = 0x170, Ro, "Bytes read from the block device into host memory.";
     CNT_PROT_FAULTS     = 0x174, Ro, "DMA accesses refused by the protection table.";
+    CNT_HOLD_RECORDS    = 0x178, Ro, "Hold records written (p2p delivery, docs/p2p.md).";
+    CNT_BUF_RELEASED    = 0x17C, Ro, "Held buflet chains released by BUF_RELEASE.";
+    CNT_BLK_DEV_BYTES   = 0x180, Ro, "Bytes the block engine read from buflet memory (DEVMEM elements, p2p).";
     CNT_DROP_TRUNCATED  = 0x204, Ro, "Dropped: frame shorter than its headers or IPv4 total length.";
     CNT_DROP_NOT_IPV4   = 0x208, Ro, "Dropped: not IPv4 (ARP, IPv6, ...).";
     CNT_DROP_BAD_IP_HDR = 0x20C, Ro, "Dropped: IPv4 version, IHL or total length invalid, or a fragment.";
@@ -227,6 +230,7 @@ layouts! {
         UDP_HDR_BYTES @ 20, 2, "NIC-owned: UDP header bytes written to the buffer.";
         NEXT_NB       @ 22, 2, "NIC-owned: next NB of the socket (0xFFFF = none).";
         PREV_NB       @ 24, 2, "NIC-owned: previous NB of the socket (0xFFFF = none).";
+        RECS          @ 26, 2, "NIC-owned: hold records written so far (socket flag HOLD, docs/p2p.md).";
         FILLED        @ 28, 4, "NIC-owned: bytes written so far.";
         HMD_ADDR      @ 32, 8, "Host memory descriptor: address of an array of u64 host page addresses.";
         HMD_PAGES     @ 40, 4, "Number of pages in the host memory descriptor; TOTAL_BYTES <= HMD_PAGES * PAGE_BYTES.";
@@ -264,9 +268,24 @@ layouts! {
     sg_elem (sg_elem) size 32, "Scatter-gather element (seed 000): source in host memory, destination on disk, link." => {
         SRC_ADDR  @ 0, 8, "Host address of the data (source of a write, destination of a read).";
         LEN       @ 8, 4, "Bytes in this element (1..=BLOCK_BYTES*16).";
-        FLAGS     @ 12, 4, "bit0 ZERO: on a write, write zeros (SRC_ADDR is not read); on a read, discard these bytes (SRC_ADDR is not written).";
+        FLAGS     @ 12, 4, "`sg_flag` bits. ZERO: on a write, write zeros (SRC_ADDR is not read); on a read, discard these bytes (SRC_ADDR is not written). DEVMEM: on a write, SRC_ADDR is a buflet-memory address (docs/p2p.md).";
         DISK_ADDR @ 16, 8, "Destination byte address on disk (LBA*512); consecutive with the previous element inside a block.";
         NEXT      @ 24, 8, "Host address of the next element, 0 = last.";
+    }
+    hold_rec (hold_rec) size 8, "Hold record (p2p, docs/p2p.md): one delivered chunk of a HOLD socket, left in buflet memory. Written by the device into the named buffer's pages, record r at page-list position 8r." => {
+        BUFLET @ 0, 2, "Buflet holding the chunk.";
+        OFF    @ 2, 2, "Byte offset of the chunk's first byte inside that buflet.";
+        LEN    @ 4, 2, "Payload bytes in the chunk (1..BUFLET_BYTES); the chunk never crosses a buflet.";
+        HEAD   @ 6, 2, "First buflet of the segment's chain when this chunk emptied the segment: the chain is now held for the driver, which frees it with BUF_RELEASE. 0xFFFF otherwise.";
+    }
+    buf_release (buf_release) size 64, "OP_BUF_RELEASE request: give held buflet chains back to the free list (p2p, docs/p2p.md)." => {
+        OPCODE   @ 0, 1, "OP_BUF_RELEASE.";
+        FLAGS    @ 1, 1, "Reserved, 0.";
+        SOCK_REF @ 2, 2, "Unused, 0.";
+        TAG      @ 4, 4, "Driver cookie, echoed by CMD_DONE.";
+        COUNT    @ 8, 2, "Chains to release (1..=RELEASE_MAX).";
+        RSVD0    @ 10, 6, "Reserved, 0.";
+        HEAD0    @ 16, 2, "First chain head (a hold_rec HEAD value). Head k (k < COUNT) is the u16 at byte 16 + 2k, up to byte 63.";
     }
     cpl (cpl) size 32, "Completion ring entry, written by the device in one 32-byte DMA write." => {
         KIND       @ 0, 1, "Completion kind (see `cpl_kind`).";
@@ -274,7 +293,7 @@ layouts! {
         SOCK_REF   @ 2, 2, "Socket the completion concerns.";
         TAG        @ 4, 4, "Tag of the request it completes.";
         REF_NUM    @ 8, 4, "Named buffer reference number (NB_RETURN).";
-        BYTES      @ 12, 4, "Bytes filled (NB_RETURN) or written to disk (BLK_DONE).";
+        BYTES      @ 12, 4, "Bytes filled (NB_RETURN), written to disk (BLK_DONE) or chains released (BUF_RELEASE).";
         FLAGS      @ 16, 4, "`cpl_flag` bits: why a buffer was returned.";
         OPCODE     @ 20, 1, "Opcode of the request completed.";
         HDR_BYTES  @ 21, 1, "UDP header bytes at the start of the buffer (NB_RETURN of a UDP datagram).";
@@ -324,6 +343,7 @@ constants! {
         BLK_READ  = 7, "Read blocks from the block device into host memory along a scatter-gather list (read-modify-write).";
         REG_REGION = 8, "Register a host region in the device protection table (seed 004).";
         DEREG_REGION = 9, "Remove a region from the device protection table.";
+        BUF_RELEASE = 10, "Free held buflet chains (p2p): entry `buf_release`.";
     }
     cpl_kind {
         CMD_DONE  = 1, "A request finished (SOCK_ADD, SOCK_DEL, NOP, or any request that failed).";
@@ -341,6 +361,7 @@ constants! {
         DMA_ERROR   = 6, "A host memory access failed.";
         BAD_REGION  = 7, "Region request invalid: slot out of range, zero length, wrapping range, or bad permission bits.";
         PROT_FAULT  = 8, "An access outside the registered regions was refused (seed 004).";
+        BAD_BUF     = 9, "BUF_RELEASE: COUNT out of range, or a head that is not a held chain.";
     }
     cpl_flag {
         FULL    = 1, "Returned because it reached TOTAL_BYTES.";
@@ -362,6 +383,7 @@ constants! {
     }
     sock_flag {
         PSH_RETURN = 1, "Return the head named buffer, partly filled, when a segment with PSH has been delivered into it.";
+        HOLD       = 2, "p2p (docs/p2p.md): payload stays in buflet memory; delivery writes hold records instead of payload, and emptied chains are held for BUF_RELEASE. TCP only.";
     }
     tcp_flag {
         FIN = 0x01, "TCP FIN.";
@@ -402,10 +424,11 @@ constants! {
     }
     sg_flag {
         ZERO = 1, "Element writes zeros; SRC_ADDR is not read.";
+        DEVMEM = 2, "Write only: SRC_ADDR is a buflet-memory address b*BUFLET_BYTES + k; the element lies inside one exposed buflet (docs/p2p.md).";
     }
     param {
         ID_MAGIC         = 0x42464C54, "Value of the ID register.";
-        VERSION          = 0x000200, "Interface version 0.2.0.";
+        VERSION          = 0x000300, "Interface version 0.3.0.";
         NULL16           = 0xFFFF, "Null link in 16-bit link fields.";
         MAX_FRAME        = 9216, "Longest frame accepted, bytes.";
         BLOCK_BYTES      = 4096, "File-system block size.";
@@ -423,6 +446,8 @@ constants! {
         DEF_CLOCK_MHZ    = 250, "Default characterised clock.";
         POOL_RESERVE_DIV = 16, "Window: NUM_BUFLETS / POOL_RESERVE_DIV buflets are held back from the pool room.";
         IP_TTL           = 64, "TTL of transmitted IPv4 packets.";
+        RELEASE_MAX      = 24, "Most chain heads in one BUF_RELEASE request.";
+        HOLD_REC_BYTES   = 8, "Bytes per hold record.";
     }
 }
 

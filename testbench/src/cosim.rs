@@ -47,8 +47,8 @@ pub use compare::{decode_frame, Observed, Run};
 pub use exec::{run_case, run_lockstep};
 pub use gen::{generate, generate_with, GenConfig, MAX_NB_PAGES};
 pub use stim::{
-    AnonPost, AnonSlot, BlkBad, BlkParams, Frame, NbPost, NbSlot, PageList, SockParams, Step,
-    Stimulus,
+    AnonPost, AnonSlot, BlkBad, BlkParams, Frame, NbPost, NbSlot, PageList, RelBad, SockParams,
+    Step, Stimulus,
 };
 
 use serde::Serialize;

@@ -41,6 +41,10 @@ pub enum TbError {
     /// a stream it cannot parse.
     #[error("write failed: {0}")]
     WriteFailed(String),
+    /// The scenario asks for something the system does not do (p2p with a protocol whose
+    /// headers the CPU must read).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
     /// The run stopped making progress.
     #[error("stalled: {0}")]
     Stalled(String),

@@ -481,9 +481,14 @@ pub struct RunReport {
     pub fsck_summary: Option<String>,
     /// sha256 of the file as stock `debugfs -R "cat PATH"` reads it (null without a file system).
     pub debugfs_sha256: Option<String>,
-    /// "zerocopy", "splice" or "copy" (`--mode`).
+    /// "p2p", "zerocopy", "splice" or "copy" (`--mode`).
     #[serde(serialize_with = "mode_name")]
     pub mode: WriteMode,
+    /// p2p: `CNT_HOLD_RECORDS`, `CNT_BUF_RELEASED` and `CNT_BLK_DEV_BYTES` (bytes the block
+    /// engine read from buflet memory) at the end; 0 in the other modes.
+    pub hold_records: u64,
+    pub chains_released: u64,
+    pub blk_dev_bytes: u64,
     /// `--disk-error-rate` and what the writer did about it: block commands re-submitted after
     /// a disk error, and writes that failed for good (the run then fails).
     pub disk_error_rate: f64,
@@ -1018,6 +1023,12 @@ impl App {
 /// system; then read the file back from the disk image (and with stock e2fsprogs) and compare.
 pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError> {
     let started = Instant::now();
+    if opt.mode == WriteMode::P2p && sc.protocol != Protocol::Raw {
+        return Err(TbError::Unsupported(format!(
+            "--mode p2p serves the raw protocol only: a {} stream needs its headers read by the CPU, and p2p payload never enters host memory",
+            sc.protocol.name()
+        )));
+    }
     let block = buflet_fs::BLOCK;
     let expected = sc.expected_file()?;
     let file_len = expected.len() as u64;
@@ -1078,9 +1089,10 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
             .map_err(|e| TbError::Backend(opt.backend.name().into(), e))?;
     }
     let mut drv = Driver::new(dev, env)?;
-    let (sock, early) = drv.add_socket(&sc.socket)?;
+    // p2p: the stream's socket is a hold socket, and the writer's mode follows from it.
+    let (sock, early) = drv.add_socket(&sc.socket.with_hold(opt.mode.needs_hold()))?;
     let mut nas = NasStream::start(&mut drv, sock, opt.nbs, opt.pages_per_nb)?;
-    nas.set_mode(opt.mode);
+    nas.set_mode(opt.mode)?;
     if let Some(n) = opt.max_retries {
         nas.set_max_retries(n);
     }
@@ -1278,6 +1290,12 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
             num_buflets.saturating_sub(counters.free_buflets)
         ));
     }
+    let (chains_held, releases_open) = nas.held_chains();
+    if chains_held + releases_open > 0 {
+        failures.push(format!(
+            "p2p: {chains_held} held chains never released, {releases_open} BUF_RELEASE requests never completed"
+        ));
+    }
     if counters.tx_frames as u64 != peer.seen {
         failures.push(format!(
             "CNT_TX_FRAMES is {} but {} frames came out of the NIC",
@@ -1315,6 +1333,9 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         fsck_summary: fs_check.as_ref().map(|c| c.fsck_summary.clone()),
         debugfs_sha256: fs_check.as_ref().map(|c| c.debugfs_sha256.clone()),
         mode: opt.mode,
+        hold_records: counters.hold_records as u64,
+        chains_released: counters.buf_released as u64,
+        blk_dev_bytes: counters.blk_dev_bytes as u64,
         disk_error_rate: opt.disk_error_rate,
         write_retries: writer.retries,
         write_failures: writer.writes_failed,

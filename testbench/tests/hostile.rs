@@ -377,7 +377,15 @@ fn hostile_posts(backend: Backend) {
         del,
         status::BAD_SOCK,
     ));
-    for opcode in [0u8, 10, 0x7f, 0xff] {
+    // 0, the first opcode past the spec's, and two far ones.
+    let past = buflet_spec::CONSTS
+        .iter()
+        .filter(|c| c.group == "op")
+        .map(|c| c.value as u8)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    for opcode in [0u8, past, 0x7f, 0xff] {
         cases.push(cmd(
             format!("unknown opcode {opcode}"),
             raw(opcode, 0),

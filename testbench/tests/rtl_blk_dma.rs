@@ -9,6 +9,13 @@
 //! written from docs/architecture.md and docs/storage.md, over its own copies of host memory and
 //! disk) gives the expected host reads, block operations, host writes, completions and the
 //! final host memory and disk contents.
+//!
+//! p2p (docs/p2p.md): the bench also plays buflet memory (the buflet_pool second read port,
+//! registered, data held until the next read, and the combinational exposed bitmap, changed
+//! between batches). BLK_WRITE lists mix DEVMEM elements (odd offsets and lengths inside one
+//! exposed buflet) with host and ZERO elements; every DEVMEM BAD_SG rule is injected. The
+//! oracle also gives the buflet-memory reads (each chunk one run of consecutive words read in
+//! consecutive cycles: one word per cycle) and the CNT_BLK_DEV_BYTES events.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -18,8 +25,11 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 const BLOCK: usize = 4096;
-const MEM_BYTES: usize = 4 << 20;
-const SG_REGION: u64 = 3 << 20; // data in [0, SG_REGION), elements in [SG_REGION, MEM_BYTES)
+const MEM_BYTES: usize = 6 << 20;
+const SG_REGION: u64 = 5 << 20; // data in [DATA_BASE, SG_REGION), elements in [SG_REGION, MEM_BYTES)
+/// No host data below: the bench's protection lookup refuses every range starting there, so a
+/// DEVMEM source (buflet memory addresses are below it) would be refused if it were looked up.
+const DATA_BASE: u64 = 1 << 20;
 const DISK_BYTES: usize = 8 << 20;
 
 /// Port cache over a model.
@@ -124,6 +134,40 @@ struct Expect {
     /// Host DMA writes (BLK_READ data): address and bytes.
     writes: Vec<(u64, Vec<u8>)>,
     cpls: Vec<Cpl>,
+    /// Buflet-memory reads of DEVMEM chunks: (first word address, words).
+    dev_reads: Vec<(u64, u64)>,
+    /// CNT_BLK_DEV_BYTES events: DEVMEM bytes of each block write that has any.
+    dev_events: Vec<u64>,
+    /// DEVMEM elements split across two blocks.
+    dev_split: usize,
+    /// Requests ended by a DEVMEM rule (BAD_SG).
+    dev_bad: usize,
+}
+
+/// Buflet memory seen by the block engine (docs/p2p.md): bytes and exposed bits.
+struct Bram {
+    bytes: Vec<u8>,
+    exposed: Vec<bool>,
+    /// BUFLET_BYTES of the model.
+    bb: u64,
+}
+
+impl Bram {
+    fn size(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+    /// The exposed bit the pool reports for buflet index `idx` (16 bits).
+    fn exp(&self, idx: u64) -> bool {
+        self.exposed.get(idx as usize).copied().unwrap_or(false)
+    }
+    /// The DEVMEM element rules of docs/p2p.md.
+    fn dev_ok(&self, read: bool, zero: bool, src: u64, len: u64) -> bool {
+        !read
+            && !zero
+            && src < self.size()
+            && src % self.bb + len <= self.bb
+            && self.exp(src / self.bb)
+    }
 }
 
 /// Independent walk of BLK_WRITE and BLK_READ (docs/architecture.md, docs/storage.md) over
@@ -137,7 +181,15 @@ struct Oracle {
 
 impl Oracle {
     /// `disk_fail` holds the block operation indices the block device answers with an error.
-    fn run(&mut self, refs: &[(u64, u64)], c: &Cmd, disk_fail: &[usize], exp: &mut Expect) {
+    fn run(
+        &mut self,
+        refs: &[(u64, u64)],
+        bram: &Bram,
+        kw: u64,
+        c: &Cmd,
+        disk_fail: &[usize],
+        exp: &mut Expect,
+    ) {
         let opcode = if c.read { op::BLK_READ } else { op::BLK_WRITE };
         let done = |exp: &mut Expect, st: u64, written: u32| {
             exp.cpls.push(Cpl {
@@ -154,6 +206,7 @@ impl Oracle {
         let (mut fill, mut cur_disk, mut lba) = (0usize, 0u64, 0u64);
         let mut buf: Vec<u8> = Vec::new(); // write: block being packed
         let mut rblk: Vec<u8> = Vec::new(); // read: block read from disk
+        let mut blk_dev = 0u64; // write: DEVMEM bytes in the block being packed
         loop {
             if count == c.sg_max {
                 return done(exp, status::BAD_SG, written);
@@ -166,6 +219,7 @@ impl Oracle {
             let src = get(&e, sg_elem::SRC_ADDR);
             let len = get(&e, sg_elem::LEN);
             let zero = get(&e, sg_elem::FLAGS) & sg_flag::ZERO != 0;
+            let dev = get(&e, sg_elem::FLAGS) & sg_flag::DEVMEM != 0;
             let disk = get(&e, sg_elem::DISK_ADDR);
             let next = get(&e, sg_elem::NEXT);
             let disk_ok = if fill == 0 {
@@ -174,6 +228,10 @@ impl Oracle {
                 disk == cur_disk
             };
             if len == 0 || len > 65536 || !disk_ok || described + len > c.bytes as u64 {
+                return done(exp, status::BAD_SG, written);
+            }
+            if dev && !bram.dev_ok(c.read, zero, src, len) {
+                exp.dev_bad += 1;
                 return done(exp, status::BAD_SG, written);
             }
             described += len;
@@ -202,6 +260,14 @@ impl Oracle {
                     }
                 } else if zero {
                     buf.extend(std::iter::repeat_n(0, chunk));
+                } else if dev {
+                    // no host access: buflet memory, one run of words per chunk
+                    let w0 = s / kw;
+                    exp.dev_reads
+                        .push((w0, (s + chunk as u64).div_ceil(kw) - w0));
+                    buf.extend_from_slice(&bram.bytes[s as usize..s as usize + chunk]);
+                    blk_dev += chunk as u64;
+                    exp.dev_split += usize::from(chunk < rem && s == src);
                 } else {
                     exp.reads.push((s, chunk as u64));
                     match read_mem(&self.mem, refs, s, chunk) {
@@ -216,6 +282,10 @@ impl Oracle {
                     if !c.read {
                         let data = std::mem::take(&mut buf);
                         exp.blocks.push((true, lba, data.clone()));
+                        if blk_dev != 0 {
+                            exp.dev_events.push(blk_dev);
+                        }
+                        blk_dev = 0;
                         let i = self.blk_index;
                         self.blk_index += 1;
                         if disk_fail.contains(&i) {
@@ -258,11 +328,28 @@ struct Builder {
     disk_next: u64,
 }
 
+#[derive(Clone)]
 struct Elem {
     src: u64,
     len: u64,
     flags: u64,
     disk: u64,
+}
+
+/// A random buflet of `bram` whose exposed bit is `exposed`.
+fn pick_buflet(rng: &mut StdRng, bram: &Bram, exposed: bool) -> u64 {
+    let c: Vec<u64> = (0..bram.exposed.len() as u64)
+        .filter(|&b| bram.exposed[b as usize] == exposed)
+        .collect();
+    assert!(!c.is_empty(), "no buflet with exposed = {exposed}");
+    c[rng.gen_range(0..c.len())]
+}
+
+/// A DEVMEM source for `len` (<= BUFLET_BYTES) bytes inside one buflet with the given
+/// exposed bit, at a random (often odd) offset.
+fn dev_src(rng: &mut StdRng, bram: &Bram, len: u64, exposed: bool) -> u64 {
+    let b = pick_buflet(rng, bram, exposed);
+    b * bram.bb + rng.gen_range(0..=bram.bb - len)
 }
 
 impl Builder {
@@ -289,19 +376,30 @@ impl Builder {
     /// A valid element list for `blocks` blocks: random lengths (spanning and straddling
     /// blocks), ZERO elements. A write starts blocks at fresh disk addresses; a read at any
     /// sector of the disk written so far (so it reads back earlier writes, partly overlapping).
-    fn valid_list(&mut self, blocks: usize, read: bool) -> Vec<Elem> {
+    /// A write mixes in DEVMEM elements (length cut to one buflet, exposed buflets of `bram`).
+    fn valid_list(&mut self, blocks: usize, read: bool, bram: &Bram) -> Vec<Elem> {
         let total = (blocks * BLOCK) as u64;
         let mut out = Vec::new();
         let mut pos = 0u64;
         let mut disk = 0u64;
         while pos < total {
-            let len = match self.rng.gen_range(0..4) {
+            let dev = !read && self.rng.gen_bool(0.4);
+            let mut len = match self.rng.gen_range(0..4) {
                 0 => self.rng.gen_range(1..64),
                 1 => self.rng.gen_range(1..2000),
                 2 => self.rng.gen_range(1..9000),
                 _ => BLOCK as u64 - pos % BLOCK as u64,
             }
             .min(total - pos);
+            if dev {
+                len = len.min(bram.bb);
+                // often straddle the block boundary when a buflet's worth reaches it
+                let room = BLOCK as u64 - pos % BLOCK as u64;
+                let most = bram.bb.min(total - pos);
+                if room < most && self.rng.gen_bool(0.5) {
+                    len = self.rng.gen_range(room + 1..=most);
+                }
+            }
             if pos.is_multiple_of(BLOCK as u64) && (pos == 0 || self.rng.gen_bool(0.5)) {
                 if read {
                     disk = 512 * self.rng.gen_range(0..self.disk_next / 512 + 64);
@@ -310,16 +408,25 @@ impl Builder {
                     disk = self.disk_next;
                 }
             }
-            let zero = self.rng.gen_bool(0.15);
-            let src = if zero {
+            let zero = !dev && self.rng.gen_bool(0.15);
+            let src = if dev {
+                dev_src(&mut self.rng, bram, len, true)
+            } else if zero {
                 self.rng.gen()
             } else {
                 self.alloc_data(len)
             };
+            let flags = if dev {
+                sg_flag::DEVMEM
+            } else if zero {
+                sg_flag::ZERO
+            } else {
+                0
+            };
             out.push(Elem {
                 src,
                 len,
-                flags: if zero { sg_flag::ZERO } else { 0 },
+                flags,
                 disk,
             });
             disk += len;
@@ -399,16 +506,35 @@ struct Bench {
     rsp: VecDeque<Response>,
     // DMA write in progress: address, length, data so far
     wr: Option<(u64, usize, Vec<u8>)>,
+    // buflet memory: contents and exposed bits, the word on bram_rd_data, the exposed bit
+    // driven on exp_rd, the address read in the previous cycle (a run in progress)
+    bram: Bram,
+    bram_q: Vec<u8>,
+    exp_set: bool,
+    last_rd: Option<u64>,
+    // observed buflet-memory read runs and CNT_BLK_DEV_BYTES events
+    dev_reads: Vec<(u64, u64)>,
+    dev_events: Vec<u64>,
 }
 
 impl Bench {
-    fn new(name: &str, seed: u64) -> Bench {
+    /// `bb`, `nb`: BUFLET_BYTES and NUM_BUFLETS of the model.
+    fn new(name: &str, seed: u64, bb: u64, nb: u64) -> Bench {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut mem = vec![0u8; MEM_BYTES];
         rng.fill(&mut mem[..]);
         let mut disk = vec![0u8; DISK_BYTES];
         rng.fill(&mut disk[..]);
+        let mut bytes = vec![0u8; (bb * nb) as usize];
+        rng.fill(&mut bytes[..]);
+        let exposed = (0..nb).map(|_| rng.gen_bool(0.5)).collect();
         let mut dut = Dut::new(name);
+        let kw = dut.kw;
+        assert_eq!(
+            1u64 << dut.m.port("bram_rd_addr").unwrap().width(),
+            bb * nb / kw as u64,
+            "BUFLET_BYTES * NUM_BUFLETS of the model"
+        );
         dut.set("rst", 1);
         for _ in 0..3 {
             dut.tick();
@@ -432,7 +558,24 @@ impl Bench {
             blk_count: 0,
             rsp: VecDeque::new(),
             wr: None,
+            bram: Bram { bytes, exposed, bb },
+            bram_q: vec![0; kw],
+            exp_set: false,
+            last_rd: None,
+            dev_reads: Vec::new(),
+            dev_events: Vec::new(),
         }
+    }
+
+    /// New exposed bits (between batches, while the engine is idle): about half of the
+    /// buflets, at least one exposed and one not.
+    fn reexpose(&mut self) {
+        let n = self.bram.exposed.len();
+        for e in self.bram.exposed.iter_mut() {
+            *e = self.rng.gen_bool(0.5);
+        }
+        self.bram.exposed[self.rng.gen_range(0..n / 2)] = true;
+        self.bram.exposed[self.rng.gen_range(n / 2..n)] = false;
     }
 
     fn cmd_entry(c: &Cmd) -> [u8; 64] {
@@ -539,7 +682,22 @@ impl Bench {
             self.dut.set("s_blk_resp_valid", resp_valid as u64);
             let cpl_ready = self.rng.gen_bool(0.5);
             self.dut.set("m_cpl_ready", cpl_ready as u64);
+            // buflet memory: registered read data, combinational exposed bit
+            let q = self.bram_q.clone();
+            self.dut.set_bytes("bram_rd_data", &q);
+            // and the protection lookup: refused below DATA_BASE, where only DEVMEM sources lie
+            self.dut.set("exp_rd", self.exp_set as u64);
+            self.dut.set("prot_deny", 0);
             self.dut.m.eval();
+            let e = self.bram.exp(self.dut.get("exp_rd_idx"));
+            let deny = self.dut.get("prot_addr") < DATA_BASE;
+            if e != self.exp_set || deny {
+                self.exp_set = e;
+                self.dut.set("exp_rd", e as u64);
+                self.dut.set("prot_deny", deny as u64);
+                self.dut.m.eval();
+            }
+            assert_eq!(self.dut.get("ev_fault"), 0, "no protection refusal");
 
             // ---- sample handshakes
             if cmd_valid && self.dut.get("s_cmd_ready") == 1 {
@@ -690,6 +848,27 @@ impl Bench {
             if resp_valid && self.dut.get("s_blk_resp_ready") == 1 {
                 self.blk = BlkDev::Idle;
             }
+            // buflet memory reads: runs of consecutive words in consecutive cycles
+            if self.dut.get("bram_rd_en") == 1 {
+                let a = self.dut.get("bram_rd_addr");
+                match (self.last_rd, self.dev_reads.last_mut()) {
+                    (Some(p), Some(run)) if a == p + 1 => run.1 += 1,
+                    _ => self.dev_reads.push((a, 1)),
+                }
+                self.last_rd = Some(a);
+                let at = a as usize * kw;
+                self.bram_q = self.bram.bytes[at..at + kw].to_vec();
+            } else {
+                self.last_rd = None;
+            }
+            if self.dut.get("ev_dev_bytes_valid") == 1 {
+                assert_eq!(
+                    self.dut.get("ev_blk_write"),
+                    1,
+                    "DEVMEM bytes counted with a block write"
+                );
+                self.dev_events.push(self.dut.get("ev_dev_bytes"));
+            }
             if cpl_ready && self.dut.get("m_cpl_valid") == 1 {
                 let d = self.dut.get_bytes("m_cpl_data", 32);
                 assert_eq!(get(&d, cpl::KIND), cpl_kind::BLK_DONE);
@@ -724,9 +903,42 @@ enum Fault {
     EndsMidBlock,
     TooShort,
     TooLong,
+    /// DEVMEM (docs/p2p.md): buflet not exposed; SRC_ADDR beyond buflet memory; element
+    /// crossing its buflet's end; DEVMEM with ZERO; DEVMEM in a BLK_READ.
+    DevNotExposed,
+    DevOutOfRange,
+    DevCrossing,
+    DevZero,
+    DevInRead,
 }
 
-const FAULTS: [Fault; 14] = [
+/// Picks an element after the first block if there is one, with `min..=max` bytes: a longer
+/// one is split in two (same source and disk continuity; the list stays valid).
+fn victim(elems: &mut Vec<Elem>, rng: &mut StdRng, min: u64, max: u64) -> usize {
+    let n = elems.len();
+    let start = rng.gen_range(n / 2..n);
+    let i = (start..n)
+        .chain(0..start)
+        .find(|&i| elems[i].len >= min)
+        .expect("an element long enough");
+    let e = elems[i].clone();
+    if e.len > max {
+        let l1 = rng.gen_range(min..=max);
+        elems[i].len = l1;
+        elems.insert(
+            i + 1,
+            Elem {
+                src: e.src + l1,
+                len: e.len - l1,
+                flags: e.flags,
+                disk: e.disk + l1,
+            },
+        );
+    }
+    i
+}
+
+const FAULTS: [Fault; 19] = [
     Fault::None,
     Fault::BytesNotMultiple,
     Fault::BytesZero,
@@ -741,13 +953,21 @@ const FAULTS: [Fault; 14] = [
     Fault::EndsMidBlock,
     Fault::TooShort,
     Fault::TooLong,
+    Fault::DevNotExposed,
+    Fault::DevOutOfRange,
+    Fault::DevCrossing,
+    Fault::DevZero,
+    Fault::DevInRead,
 ];
 
-fn run_width(name: &str, seed: u64, rounds: usize) {
-    let mut b = Bench::new(name, seed);
+/// `bb`, `nb`: BUFLET_BYTES and NUM_BUFLETS of the model (sim/models.txt).
+fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
+    let mut b = Bench::new(name, seed, bb, nb);
+    b.reexpose();
+    let kw = b.dut.kw as u64;
     let mut bld = Builder {
         rng: StdRng::seed_from_u64(seed ^ 0x5eed),
-        data_next: 0,
+        data_next: DATA_BASE,
         sg_next: SG_REGION,
         disk_next: 0,
     };
@@ -777,13 +997,23 @@ fn run_width(name: &str, seed: u64, rounds: usize) {
             // a read has no host data reads; its DMA writes are posted
             fault = Fault::RefusedElem;
         }
+        // DEVMEM faults: the write rules on writes, DevInRead on reads
+        let read = match fault {
+            Fault::DevInRead => true,
+            Fault::DevNotExposed | Fault::DevOutOfRange | Fault::DevCrossing | Fault::DevZero => {
+                false
+            }
+            _ => read,
+        };
         let blocks = bld.rng.gen_range(1..4);
-        let mut elems = bld.valid_list(blocks, read);
+        let mut elems = bld.valid_list(blocks, read, &b.bram);
         let mut bytes = (blocks * BLOCK) as u32;
-        let mut sg_max = elems.len() as u32 + bld.rng.gen_range(0..3);
+        let sg_extra = bld.rng.gen_range(0..3);
+        let mut sg_max = None;
         // pick an element after the first block if there is one
         let pick =
             |elems: &Vec<Elem>, rng: &mut StdRng| rng.gen_range(elems.len() / 2..elems.len());
+        let bram = &b.bram;
         match fault {
             Fault::None => {}
             Fault::BytesNotMultiple => bytes += bld.rng.gen_range(1..4096),
@@ -816,7 +1046,7 @@ fn run_width(name: &str, seed: u64, rounds: usize) {
                     elems[i].disk += 1;
                 }
             }
-            Fault::SgMax => sg_max = bld.rng.gen_range(0..elems.len() as u32),
+            Fault::SgMax => sg_max = Some(bld.rng.gen_range(0..elems.len() as u32)),
             Fault::RefusedElem => {} // handled when the list is written
             Fault::RefusedData => {
                 let i = pick(&elems, &mut bld.rng);
@@ -840,7 +1070,46 @@ fn run_width(name: &str, seed: u64, rounds: usize) {
             }
             Fault::TooShort => bytes += BLOCK as u32,
             Fault::TooLong => bytes -= BLOCK as u32,
+            Fault::DevNotExposed => {
+                let i = victim(&mut elems, &mut bld.rng, 1, bram.bb);
+                elems[i].flags = sg_flag::DEVMEM;
+                elems[i].src = dev_src(&mut bld.rng, bram, elems[i].len, false);
+            }
+            Fault::DevOutOfRange => {
+                let i = victim(&mut elems, &mut bld.rng, 1, bram.bb);
+                let len = elems[i].len;
+                elems[i].flags = sg_flag::DEVMEM;
+                elems[i].src = match bld.rng.gen_range(0..3) {
+                    // just past the end, or far beyond it
+                    0 => bram.size() + bld.rng.gen_range(0..bram.bb - len + 1),
+                    1 => bld.rng.gen::<u64>() | 1 << 63,
+                    // 2^16 buflets further: the low 16 bits of the index name an exposed
+                    // buflet, so only the range check refuses it
+                    _ => dev_src(&mut bld.rng, bram, len, true) + (bram.bb << 16),
+                };
+            }
+            Fault::DevCrossing => {
+                let i = victim(&mut elems, &mut bld.rng, 2, 2 * bram.bb);
+                let len = elems[i].len;
+                let b0 = pick_buflet(&mut bld.rng, bram, true);
+                let lo = bram.bb.saturating_sub(len) + 1;
+                elems[i].flags = sg_flag::DEVMEM;
+                elems[i].src = b0 * bram.bb + bld.rng.gen_range(lo..bram.bb);
+            }
+            Fault::DevZero | Fault::DevInRead => {
+                let i = victim(&mut elems, &mut bld.rng, 1, bram.bb);
+                elems[i].flags = if matches!(fault, Fault::DevZero) || bld.rng.gen_bool(0.7) {
+                    sg_flag::DEVMEM
+                } else {
+                    sg_flag::DEVMEM | sg_flag::ZERO
+                };
+                if matches!(fault, Fault::DevZero) {
+                    elems[i].flags |= sg_flag::ZERO;
+                }
+                elems[i].src = dev_src(&mut bld.rng, bram, elems[i].len, true);
+            }
         }
+        let sg_max = sg_max.unwrap_or(elems.len() as u32 + sg_extra);
         let mems = [&mut b.host.mem, &mut oracle.mem];
         let sg_addr = if matches!(fault, Fault::RefusedElem) {
             // a list whose k-th NEXT points outside host memory
@@ -870,7 +1139,8 @@ fn run_width(name: &str, seed: u64, rounds: usize) {
             bytes,
         };
         let before = exp.cpls.len();
-        oracle.run(&b.host.refused, &c, &b.disk_fail, &mut exp);
+        let dev_bad = exp.dev_bad;
+        oracle.run(&b.host.refused, &b.bram, kw, &c, &b.disk_fail, &mut exp);
         let st = exp.cpls[before].status as u64;
         let intended = match fault {
             Fault::None => status::OK,
@@ -879,12 +1149,27 @@ fn run_width(name: &str, seed: u64, rounds: usize) {
             _ => status::BAD_SG,
         };
         assert_eq!(st, intended, "test generator: {fault:?} gives status {st}");
+        let dev_fault = matches!(
+            fault,
+            Fault::DevNotExposed
+                | Fault::DevOutOfRange
+                | Fault::DevCrossing
+                | Fault::DevZero
+                | Fault::DevInRead
+        );
+        assert_eq!(
+            exp.dev_bad - dev_bad,
+            usize::from(dev_fault),
+            "test generator: {fault:?} ends on a DEVMEM rule"
+        );
         *statuses.entry((read, st as u8)).or_insert(0) += 1;
         b.cmds.push_back(c);
         // run commands in batches so that several sit in the command FIFO at once
         if b.cmds.len() >= 3 || round == rounds - 1 {
             let n = exp.cpls.len();
             b.run(n);
+            // the engine is idle: new exposed bits for the next batch
+            b.reexpose();
         }
     }
     assert_eq!(b.cpls, exp.cpls, "completions");
@@ -919,6 +1204,17 @@ fn run_width(name: &str, seed: u64, rounds: usize) {
         "host memory differs from the oracle's"
     );
     assert!(b.disk == oracle.disk, "disk differs from the oracle's");
+    // buflet memory: every DEVMEM chunk is one run of consecutive words, one per cycle, and
+    // nothing else is read; CNT_BLK_DEV_BYTES events per block write
+    assert_eq!(b.dev_reads, exp.dev_reads, "buflet-memory reads");
+    assert_eq!(b.dev_events, exp.dev_events, "CNT_BLK_DEV_BYTES events");
+    let chunks = exp.dev_reads.len();
+    assert!(
+        chunks > 120 && exp.dev_events.len() > 40 && exp.dev_split > 3,
+        "DEVMEM coverage: {chunks} chunks, {} blocks, {} split",
+        exp.dev_events.len(),
+        exp.dev_split
+    );
     // every completion status must have been exercised, for writes and for reads
     for read in [false, true] {
         for st in [
@@ -937,11 +1233,13 @@ fn run_width(name: &str, seed: u64, rounds: usize) {
     assert!(reads_done > 20, "only {reads_done} block reads");
     eprintln!(
         "{name}: {} completions {statuses:?}, {} host reads, {} block ops ({reads_done} reads), \
-         {} host writes, {} cycles",
+         {} host writes, {} DEVMEM chunks, {} DEVMEM bytes, {} cycles",
         b.cpls.len(),
         b.reads.len(),
         b.blocks.len(),
         b.writes.len(),
+        b.dev_reads.len(),
+        b.dev_events.iter().sum::<u64>(),
         b.dut.m.cycles()
     );
     // everything drained
@@ -953,10 +1251,10 @@ fn run_width(name: &str, seed: u64, rounds: usize) {
 
 #[test]
 fn blk_dma_w64() {
-    run_width("blk_dma_w64", 1, 160);
+    run_width("blk_dma_w64", 1, 190, 512, 64);
 }
 
 #[test]
 fn blk_dma_w512() {
-    run_width("blk_dma_w512", 2, 160);
+    run_width("blk_dma_w512", 2, 190, 2048, 256);
 }

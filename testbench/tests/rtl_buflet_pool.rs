@@ -4,6 +4,12 @@
 //! allocation, sometimes refused because of a link write), RAM writes and
 //! reads, checked against a Rust reference of the set of free buflets, the
 //! exact free count, the link RAM and the data RAM.
+//!
+//! p2p (docs/p2p.md): the second data read port (registered like the first,
+//! data held until its next read) and the exposed bitmap (set by expose_en,
+//! in-range indices only; cleared when the buflet is allocated, the clear
+//! winning over a set in the same cycle; exp_rd combinational, 0 out of
+//! range) against the same reference.
 
 use buflet_sim::Model;
 use rand::seq::SliceRandom;
@@ -42,6 +48,13 @@ fn buflet_pool_random() {
     let rd_addr = m.input("ram_rd_addr").unwrap();
     let rd_data = m.output("ram_rd_data").unwrap();
     let free_count = m.output("free_count").unwrap();
+    let rd2_en = m.input("ram2_rd_en").unwrap();
+    let rd2_addr = m.input("ram2_rd_addr").unwrap();
+    let rd2_data = m.output("ram2_rd_data").unwrap();
+    let exp_en = m.input("expose_en").unwrap();
+    let exp_idx = m.input("expose_idx").unwrap();
+    let exp_rd_idx = m.input("exp_rd_idx").unwrap();
+    let exp_rd = m.output("exp_rd").unwrap();
 
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     m.set(rst, 1);
@@ -58,6 +71,12 @@ fn buflet_pool_random() {
     let mut links: HashMap<u64, u64> = HashMap::new();
     let mut ram: HashMap<u64, u64> = HashMap::new();
     let mut pending_read: Option<(u64, Option<u64>)> = None;
+    // second read port: the word last read (held until the next read)
+    let mut q2: Option<(u64, Option<u64>)> = None;
+    let mut exposed: BTreeSet<u64> = BTreeSet::new();
+    // coverage: exposed reads that saw 1, bits cleared by an allocation, set+alloc in one
+    // cycle, second-port reads checked
+    let (mut exp_hits, mut exp_clears, mut exp_race, mut reads2) = (0u32, 0u32, 0u32, 0u32);
     let mut allocs = 0u32;
     let mut frees = 0u32;
     let mut both = 0u32;
@@ -111,6 +130,24 @@ fn buflet_pool_random() {
         let raddr = rng.gen_range(0..WORDS as u64);
         m.set(rd_en, u64::from(do_rd));
         m.set(rd_addr, raddr);
+        let do_rd2 = rng.gen_bool(0.4);
+        let raddr2 = rng.gen_range(0..WORDS as u64);
+        m.set(rd2_en, u64::from(do_rd2));
+        m.set(rd2_addr, raddr2);
+        // exposed bits: mostly in range, sometimes beyond NUM_BUFLETS (ignored / read as 0)
+        let any_idx = |rng: &mut ChaCha8Rng| {
+            if rng.gen_bool(0.9) {
+                rng.gen_range(0..NUM as u64)
+            } else {
+                rng.gen_range(NUM as u64..=0xFFFF)
+            }
+        };
+        let do_exp = rng.gen_bool(0.3);
+        let eidx = any_idx(&mut rng);
+        m.set(exp_en, u64::from(do_exp));
+        m.set(exp_idx, eidx);
+        let ridx = any_idx(&mut rng);
+        m.set(exp_rd_idx, ridx);
         m.eval();
 
         // Outputs vs reference.
@@ -137,6 +174,13 @@ fn buflet_pool_random() {
         if let Some((a, Some(v))) = pending_read.take() {
             assert_eq!(m.get(rd_data), v, "cycle {cycle}: ram[{a}]");
         }
+        if let Some((a, Some(v))) = q2 {
+            assert_eq!(m.get(rd2_data), v, "cycle {cycle}: second port ram[{a}]");
+            reads2 += 1;
+        }
+        let e = exposed.contains(&ridx);
+        assert_eq!(m.get(exp_rd) == 1, e, "cycle {cycle}: exposed[{ridx}]");
+        exp_hits += u32::from(e);
         assert_eq!(
             m.get(free_ready) == 1,
             link_write.is_none(),
@@ -173,6 +217,18 @@ fn buflet_pool_random() {
                 }
             }
         }
+        // exposed: set by expose_en (in range), cleared by the allocation (which wins)
+        if do_exp && eidx < NUM as u64 {
+            exposed.insert(eidx);
+        }
+        if let Some(idx) = allocated {
+            if exposed.remove(&idx) {
+                exp_clears += 1;
+                if do_exp && eidx == idx {
+                    exp_race += 1;
+                }
+            }
+        }
         if let Some(idx) = allocated {
             // Popping the free list may change nothing we track; the new
             // buflet's link is unknown until written.
@@ -191,6 +247,9 @@ fn buflet_pool_random() {
             // read before write: the value before this edge's write
             pending_read = Some((raddr, ram.get(&raddr).copied()));
         }
+        if do_rd2 {
+            q2 = Some((raddr2, ram.get(&raddr2).copied()));
+        }
         if do_wr {
             ram.insert(waddr, wdata);
         }
@@ -199,5 +258,9 @@ fn buflet_pool_random() {
     assert!(
         allocs > 1000 && frees > 200 && both > 10,
         "coverage: {allocs} {frees} {both}"
+    );
+    assert!(
+        exp_hits > 1000 && exp_clears > 200 && exp_race > 5 && reads2 > 5000,
+        "p2p coverage: {exp_hits} {exp_clears} {exp_race} {reads2}"
     );
 }

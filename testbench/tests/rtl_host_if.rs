@@ -172,7 +172,7 @@ fn reg_block_registers_counters_irq() {
             0x3FC,
             0x05C,
             0x068,
-            reg::CNT_BLK_RD_BYTES + 4,
+            reg::CNT_BLK_DEV_BYTES + 4,
             drop::COUNTER_BASE as u32,
             drop::COUNTER_BASE as u32 + 4 * 14,
             drop::COUNTER_BASE as u32 + 4 * 15,
@@ -233,6 +233,10 @@ fn reg_block_registers_counters_irq() {
         let e_arp = ev(&mut rng);
         let e_timeout = ev(&mut rng);
         let e_tick = ev(&mut rng);
+        let e_hold = ev(&mut rng);
+        let e_rel = ev(&mut rng);
+        let e_dev = ev(&mut rng);
+        let e_dev_bytes: u16 = rng.gen();
         let e_cpl = rng.gen_bool(0.05);
         let e_cpl_status: u8 = if rng.gen_bool(0.5) { 0 } else { rng.gen() };
         if rng.gen_bool(0.01) {
@@ -259,6 +263,10 @@ fn reg_block_registers_counters_irq() {
             ("ev_arp_reply", e_arp as u64),
             ("ev_timeout", e_timeout as u64),
             ("ev_tick", e_tick as u64),
+            ("ev_hold_rec", e_hold as u64),
+            ("ev_released", e_rel as u64),
+            ("ev_dev_bytes_valid", e_dev as u64),
+            ("ev_dev_bytes", e_dev_bytes as u64),
             ("cpl_posted", e_cpl as u64),
             ("cpl_status", e_cpl_status as u64),
             ("req_head", req_head as u64),
@@ -368,11 +376,16 @@ fn reg_block_registers_counters_irq() {
             r.add(reg::CNT_BLK_READS, 1);
             r.add(reg::CNT_BLK_RD_BYTES, e_blk_bytes as u32);
         }
+        if e_dev {
+            r.add(reg::CNT_BLK_DEV_BYTES, e_dev_bytes as u32);
+        }
         for (e, a) in [
             (e_anon, reg::CNT_ANON_RX),
             (e_arp, reg::CNT_ARP_REPLIES),
             (e_timeout, reg::CNT_TIMEOUTS),
             (e_tick, reg::CNT_TICKS),
+            (e_hold, reg::CNT_HOLD_RECORDS),
+            (e_rel, reg::CNT_BUF_RELEASED),
         ] {
             if e {
                 r.add(a, 1);
@@ -401,6 +414,9 @@ fn reg_block_registers_counters_irq() {
         "ev_arp_reply",
         "ev_timeout",
         "ev_tick",
+        "ev_hold_rec",
+        "ev_released",
+        "ev_dev_bytes_valid",
         "cpl_posted",
     ] {
         d.set(n, 0);

@@ -50,6 +50,7 @@ const OP_SOCK_DEL: u8 = spec::op::SOCK_DEL as u8;
 const OP_NB_POST: u8 = spec::op::NB_POST as u8;
 const OP_NOP: u8 = spec::op::NOP as u8;
 const OP_ANON_POST: u8 = spec::op::ANON_POST as u8;
+const OP_BUF_RELEASE: u8 = spec::op::BUF_RELEASE as u8;
 
 const FIN: u8 = spec::tcp_flag::FIN as u8;
 const SYN: u8 = spec::tcp_flag::SYN as u8;
@@ -85,6 +86,9 @@ const PROTO_TCP: u8 = 6;
 const PROTO_UDP: u8 = 17;
 
 const PSH_RETURN: u8 = spec::sock_flag::PSH_RETURN as u8;
+const HOLD: u8 = spec::sock_flag::HOLD as u8;
+const RELEASE_MAX: usize = spec::param::RELEASE_MAX as usize;
+const RECS_PER_PAGE: usize = PAGE / spec::param::HOLD_REC_BYTES as usize;
 
 #[derive(Clone, Copy)]
 struct Ports {
@@ -165,6 +169,10 @@ struct Ports {
     ev_arp_reply: Port,
     ev_timeout: Port,
     ev_tick: Port,
+    expose_en: Port,
+    expose_idx: Port,
+    ev_hold_rec: Port,
+    ev_released: Port,
 }
 
 impl Ports {
@@ -248,6 +256,10 @@ impl Ports {
             ev_arp_reply: p("ev_arp_reply"),
             ev_timeout: p("ev_timeout"),
             ev_tick: p("ev_tick"),
+            expose_en: p("expose_en"),
+            expose_idx: p("expose_idx"),
+            ev_hold_rec: p("ev_hold_rec"),
+            ev_released: p("ev_released"),
         }
     }
 }
@@ -522,6 +534,11 @@ struct OSeg {
     chain: u16,
     /// A FIN/RST marker whose chain was already freed (the engine frees it before the return).
     freed: bool,
+    /// Byte offset of `data[0]` in the frame (the segment's DATA_OFF).
+    doff: usize,
+    /// Hold socket: a record emptied the segment and its chain is held (a FIN segment stays on
+    /// the list until its return, but its chain is not freed).
+    held: bool,
 }
 
 /// The oracle's view of one socket slot.
@@ -745,6 +762,8 @@ fn estab(s: &mut OSock, f: &Frame, chain: u16, pool_room: u64, inf: bool) -> Dec
                 flags: f.flags,
                 chain,
                 freed: false,
+                doff: f.pay_off,
+                held: false,
             });
             d.keep = true;
             d.cov.push("rst_marker");
@@ -806,6 +825,8 @@ fn estab(s: &mut OSock, f: &Frame, chain: u16, pool_room: u64, inf: bool) -> Dec
             flags,
             chain,
             freed: false,
+            doff: f.pay_off + a,
+            held: false,
         });
         s.rcv_nxt = s.rcv_nxt.wrapping_add(n as u32 + fin as u32);
         d.accepted = n > 0;
@@ -876,6 +897,8 @@ fn estab(s: &mut OSock, f: &Frame, chain: u16, pool_room: u64, inf: bool) -> Dec
             flags,
             chain,
             freed: false,
+            doff: f.pay_off + a,
+            held: false,
         },
     );
     d.keep = true;
@@ -904,6 +927,9 @@ struct Nb {
     /// TIMEOUT of the NB_POST and the TICKS_LEFT the sweep counts down.
     timeout: u32,
     ticks_left: u32,
+    /// Hold socket: records written (RECS) and each one's host address and bytes.
+    recs: usize,
+    records: Vec<(u64, [u8; 8])>,
 }
 
 #[derive(Debug)]
@@ -962,6 +988,8 @@ struct Counts {
     arp: u64,
     timeouts: u64,
     ticks: u64,
+    hold_recs: u64,
+    released: u64,
 }
 
 /// Output streams, in the order of `Tb::p_out`/`Tb::hold`.
@@ -1011,7 +1039,14 @@ struct Tb {
     /// DELETE returns still expected: (tag of the SOCK_DEL, NB ref), in order.
     del_order: VecDeque<(u32, u16)>,
     graveyard: HashMap<u16, OSock>,
-    cmd_expect: VecDeque<(u32, u8, u8, u16)>,
+    /// Expected CMD_DONEs: (tag, opcode, status, sock ref, BYTES).
+    cmd_expect: VecDeque<(u32, u8, u8, u16, u32)>,
+    /// Held chains (by head) of hold sockets, not yet released.
+    held: HashSet<u16>,
+    /// BUFLETs of the hold records written, whose expose pulse is still due (in order).
+    expose_exp: VecDeque<u16>,
+    /// expose_idx of every expose pulse seen.
+    exposed: Vec<u16>,
     tx_expect: VecDeque<([u8; 48], Option<TxEdge>)>,
     allowed_free: HashSet<u16>,
     /// The active list (head first).
@@ -1112,6 +1147,9 @@ impl Tb {
             del_order: VecDeque::new(),
             graveyard: HashMap::new(),
             cmd_expect: VecDeque::new(),
+            held: HashSet::new(),
+            expose_exp: VecDeque::new(),
+            exposed: Vec::new(),
             tx_expect: VecDeque::new(),
             allowed_free: HashSet::new(),
             active: Vec::new(),
@@ -1206,6 +1244,34 @@ impl Tb {
         self.req_q.push_back(e);
     }
 
+    /// Queues a BUF_RELEASE of `heads` with COUNT = `count` (heads past `heads.len()` are 0).
+    fn buf_release_n(&mut self, count: u16, heads: &[u16]) {
+        use spec::buf_release as r;
+        let mut e = [0u8; 64];
+        put(&mut e, r::OPCODE, OP_BUF_RELEASE as u64);
+        let t = self.tag();
+        put(&mut e, r::TAG, t as u64);
+        put(&mut e, r::COUNT, count as u64);
+        for (k, h) in heads.iter().enumerate().take(RELEASE_MAX) {
+            e[r::HEAD0.0 + 2 * k..r::HEAD0.0 + 2 * k + 2].copy_from_slice(&h.to_le_bytes());
+        }
+        self.req_q.push_back(e);
+    }
+
+    /// Queues a BUF_RELEASE of `heads` (COUNT = their number).
+    fn buf_release(&mut self, heads: &[u16]) {
+        self.buf_release_n(heads.len() as u16, heads);
+    }
+
+    /// Queues BUF_RELEASEs of every chain held now (sorted, 24 per request).
+    fn release_all(&mut self) {
+        let mut h: Vec<u16> = self.held.iter().copied().collect();
+        h.sort_unstable();
+        for c in h.chunks(RELEASE_MAX) {
+            self.buf_release(c);
+        }
+    }
+
     /// Queues an NB_POST (page list written to host memory unless `refused`).
     fn nb_post(&mut self, slot: u16, refn: u32, total: usize, pages: u32, refused: bool) {
         self.nb_post_t(slot, refn, total, pages, refused, 0);
@@ -1271,6 +1337,8 @@ impl Tb {
                 content: Vec::new(),
                 timeout,
                 ticks_left: timeout,
+                recs: 0,
+                records: Vec::new(),
             },
         );
         self.req_q.push_back(e);
@@ -1473,6 +1541,8 @@ impl Tb {
                 flags: 0,
                 chain,
                 freed: false,
+                doff: f.pay_off - 8,
+                held: false,
             });
             self.exp.accepted += 1;
             self.count_cov(&["udp_rx"]);
@@ -1570,6 +1640,7 @@ impl Tb {
                 let c = SockCfg::from_entry(e);
                 let ok = sref < self.num_socks
                     && !in_use
+                    && (c.flags & HOLD == 0 || c.proto == PROTO_TCP)
                     && (c.proto == PROTO_UDP
                         || c.proto == PROTO_TCP
                             && (1..=1 << 30).contains(&c.rcv_buf)
@@ -1622,7 +1693,7 @@ impl Tb {
                         self.count_cov(&["delete_both_lists"]);
                     }
                     for g in s.inorder.iter().chain(s.ooo.iter()) {
-                        if !g.freed {
+                        if !g.freed && !g.held {
                             self.allowed_free.insert(g.chain);
                         }
                     }
@@ -1674,9 +1745,54 @@ impl Tb {
                 spec::status::BAD_NB
             }
             OP_NOP => spec::status::OK,
+            OP_BUF_RELEASE => {
+                // heads in order; the first one not held stops the request
+                let count = get(e, spec::buf_release::COUNT) as usize;
+                if count == 0 || count > RELEASE_MAX {
+                    self.count_cov(&["release_bad_count"]);
+                    spec::status::BAD_BUF
+                } else {
+                    let h0 = spec::buf_release::HEAD0.0;
+                    let mut k = 0;
+                    while k < count {
+                        let h = u16::from_le_bytes([e[h0 + 2 * k], e[h0 + 2 * k + 1]]);
+                        if !self.held.remove(&h) {
+                            break;
+                        }
+                        // a FIN/RST segment emptied by its last record and still on its list
+                        // keeps its chain until its return (or SOCK_DEL) frees it
+                        let mk =
+                            self.osock.iter_mut().flatten().find_map(|s| {
+                                s.inorder.iter_mut().find(|g| g.chain == h && g.held)
+                            });
+                        if let Some(g) = mk {
+                            g.held = false;
+                            self.count_cov(&["release_fin_marker"]);
+                        } else {
+                            self.allowed_free.insert(h);
+                        }
+                        self.exp.released += 1;
+                        k += 1;
+                    }
+                    self.count_cov(&[if k == count {
+                        "release_ok"
+                    } else {
+                        "release_stopped"
+                    }]);
+                    let st = if k == count {
+                        spec::status::OK
+                    } else {
+                        spec::status::BAD_BUF
+                    };
+                    self.cmd_expect
+                        .push_back((tag, op, st as u8, sref as u16, k as u32));
+                    return;
+                }
+            }
             _ => spec::status::BAD_OPCODE,
         };
-        self.cmd_expect.push_back((tag, op, st as u8, sref as u16));
+        self.cmd_expect
+            .push_back((tag, op, st as u8, sref as u16, 0));
     }
 
     /// A DMA write request of the delivery path.
@@ -1699,6 +1815,101 @@ impl Tb {
         let udp = s.udp();
         let seg = s.inorder.front_mut().expect("delivery with no segment");
         assert!(!seg.data.is_empty(), "delivery from an empty segment");
+        if s.cfg.flags & HOLD != 0 {
+            // p2p: one 8-byte record at page-list position 8 * RECS, the chunk bounded by the
+            // buflet that holds DATA_OFF
+            let bb = self.bb;
+            let n = seg
+                .data
+                .len()
+                .min(nb.total - nb.filled)
+                .min(bb - seg.doff % bb);
+            let pos = 8 * nb.recs;
+            assert_eq!(
+                (a, l),
+                (nb.pages[pos / PAGE] + (pos % PAGE) as u64, 8),
+                "hold record address and length (NB {refn}, recs {})",
+                nb.recs
+            );
+            let mut b = seg.chain;
+            for _ in 0..seg.doff / bb {
+                b = self.link[b as usize];
+            }
+            let off = seg.doff % bb;
+            assert!(
+                self.ram[b as usize * bb + off..b as usize * bb + off + n] == seg.data[..n],
+                "oracle: the chunk's bytes lie in buflet {b}"
+            );
+            let emptied = n == seg.data.len();
+            let head = if emptied { seg.chain } else { NULL16 };
+            let mut rec = [0u8; 8];
+            for (k, v) in [b, off as u16, n as u16, head].into_iter().enumerate() {
+                rec[2 * k..2 * k + 2].copy_from_slice(&v.to_le_bytes());
+            }
+            nb.records.push((a, rec));
+            nb.recs += 1;
+            if nb.filled == 0 {
+                nb.stream_off = s.stream_off;
+            }
+            let bytes: Vec<u8> = seg.data.drain(..n).collect();
+            seg.doff += n;
+            s.delivered.extend_from_slice(&bytes);
+            nb.filled += n;
+            s.stream_off += n as u64;
+            self.exp.delivered += n as u64;
+            self.exp.hold_recs += 1;
+            self.expose_exp.push_back(b);
+            *self.cov.entry("hold_record").or_default() += 1;
+            if n == bb - off && !seg.data.is_empty() {
+                *self.cov.entry("hold_buflet_bound").or_default() += 1;
+            }
+            let flags = seg.flags;
+            let finrst = flags & (FIN | RST) != 0;
+            if emptied {
+                assert!(
+                    self.held.insert(seg.chain),
+                    "chain {} held twice",
+                    seg.chain
+                );
+                seg.held = true;
+                *self.cov.entry("hold_head").or_default() += 1;
+                if finrst {
+                    *self.cov.entry("hold_fin_held").or_default() += 1;
+                } else {
+                    s.inorder.pop_front();
+                }
+            }
+            let full_b = nb.filled == nb.total;
+            let full_r = nb.recs == (nb.n_pages * RECS_PER_PAGE).min(0xFFFF);
+            let full = full_b || full_r;
+            let psh = emptied
+                && !finrst
+                && flags & (PSH | URG) != 0
+                && !full
+                && s.cfg.flags & PSH_RETURN != 0;
+            if full || psh {
+                s.nbs.pop_front();
+                let r = RetExp {
+                    flags: if full { C_FULL } else { C_PSH },
+                    status: 0,
+                    bytes: nb.filled,
+                    stream_off: nb.stream_off,
+                    hdr: 0,
+                };
+                self.ret_exp.insert(refn, r);
+                *self
+                    .cov
+                    .entry(if full_r && !full_b {
+                        "hold_full_recs"
+                    } else if full {
+                        "hold_full_return"
+                    } else {
+                        "hold_psh_return"
+                    })
+                    .or_default() += 1;
+            }
+            return;
+        }
         let in_page = nb.filled % PAGE;
         let n = seg.data.len().min(nb.total - nb.filled).min(PAGE - in_page);
         assert_eq!(
@@ -1824,7 +2035,12 @@ impl Tb {
                 continue;
             }
             if let Some(m) = s.inorder.front_mut() {
-                if m.chain == h && !m.freed && m.data.is_empty() && m.flags & (FIN | RST) != 0 {
+                if m.chain == h
+                    && !m.freed
+                    && !m.held
+                    && m.data.is_empty()
+                    && m.flags & (FIN | RST) != 0
+                {
                     m.freed = true;
                     return;
                 }
@@ -1860,7 +2076,7 @@ impl Tb {
         let fl =
             if m.flags & FIN != 0 { C_FIN } else { 0 } | if m.flags & RST != 0 { C_RST } else { 0 };
         s.end_flag = fl;
-        if !m.freed {
+        if !m.freed && !m.held {
             self.allowed_free.insert(m.chain);
         }
         *self.cov.entry("end_return").or_default() += 1;
@@ -1966,10 +2182,11 @@ impl Tb {
         let hdr = g(spec::cpl::HDR_BYTES) as u8;
         if kind == spec::cpl_kind::CMD_DONE {
             let exp = self.cmd_expect.pop_front().expect("unexpected CMD_DONE");
+            let bytes = g(spec::cpl::BYTES) as u32;
             assert_eq!(
-                (tag, op, status, sref),
+                (tag, op, status, sref, bytes),
                 exp,
-                "CMD_DONE (tag, opcode, status, sock)"
+                "CMD_DONE (tag, opcode, status, sock, bytes)"
             );
             assert_eq!(hdr, 0, "CMD_DONE HDR_BYTES");
             if op == OP_SOCK_DEL {
@@ -2062,6 +2279,15 @@ impl Tb {
             let a = nb.pages[i];
             let got = self.host_slice(a, chunk.len()).to_vec();
             assert!(got == chunk, "NB {refn} page {i} content");
+        }
+        // hold records too: record r at page-list position 8r
+        for (r, (a, rec)) in nb.records.iter().enumerate() {
+            let got = self.host_slice(*a, 8).to_vec();
+            assert_eq!(
+                got,
+                rec.to_vec(),
+                "NB {refn} hold record {r} (BUFLET, OFF, LEN, HEAD)"
+            );
         }
     }
 
@@ -2351,6 +2577,17 @@ impl Tb {
         }
         self.got.accepted += self.m.get(p.ev_accepted);
         self.got.ooo_held += self.m.get(p.ev_ooo_held);
+        self.got.hold_recs += self.m.get(p.ev_hold_rec);
+        self.got.released += self.m.get(p.ev_released);
+        if g(&self.m, p.expose_en) {
+            let b = self.m.get(p.expose_idx) as u16;
+            let e = self
+                .expose_exp
+                .pop_front()
+                .unwrap_or_else(|| panic!("expose pulse (buflet {b}) without a hold record"));
+            assert_eq!(b, e, "expose_idx = the record's BUFLET");
+            self.exposed.push(b);
+        }
         if g(&self.m, p.ev_delivered_valid) {
             self.got.delivered += self.m.get(p.ev_delivered_bytes);
         }
@@ -2446,6 +2683,7 @@ impl Tb {
             && self.wr_cur.is_none()
             && self.anon_writes.is_empty()
             && self.anon_cpl.is_empty()
+            && self.expose_exp.is_empty()
             && self.tick_now == 0
             && !self.tick_pending()
             && self.deliverable().is_none()
@@ -2536,6 +2774,7 @@ impl Tb {
                 "NBs never returned: {:?}",
                 self.nbs.keys()
             );
+            assert!(self.held.is_empty(), "held chains never released");
             assert!(
                 self.chains.is_empty(),
                 "chains never freed: {:?}",
@@ -2599,6 +2838,9 @@ impl Peer {
             c.wscale = rng.gen_range(0..4);
         }
         c.flags = if rng.gen_bool(0.5) { PSH_RETURN } else { 0 };
+        if rng.gen_bool(0.35) {
+            c.flags |= HOLD; // p2p: records instead of payload, held chains
+        }
         c.mss = rng.gen_range(500..9000);
         self.cfg = c;
         self.isn = if slot == 2 { 0xFFFF_F000 } else { rng.gen() };
@@ -3085,6 +3327,37 @@ fn run(model: &str, seed: u64) -> HashMap<&'static str, u64> {
         if tb.p_tick > 0 && rng.gen_range(0..20_000) == 0 {
             tb.tick_now += rng.gen_range(1..4); // a burst: consecutive requests merge
         }
+        // the driver releases held chains now and then (sooner when the pool runs low); some
+        // requests are bad: COUNT out of range, a head not held, a head twice
+        let low = tb.free.len() < tb.nbuf / 3;
+        if !tb.held.is_empty()
+            && tb.req_q.len() < 3
+            && rng.gen_range(0..if low { 40 } else { 400 }) == 0
+        {
+            let mut h: Vec<u16> = tb.held.iter().copied().collect();
+            h.sort_unstable();
+            let at = rng.gen_range(0..h.len());
+            h.rotate_left(at);
+            h.truncate(rng.gen_range(1..=h.len().min(RELEASE_MAX)));
+            match rng.gen_range(0..40) {
+                0 => tb.buf_release_n([0, 25][rng.gen_range(0..2)], &h),
+                1 if h.len() < RELEASE_MAX => {
+                    let k = rng.gen_range(0..h.len());
+                    h.insert(rng.gen_range(k + 1..=h.len()), h[k]); // a head twice
+                    tb.buf_release(&h);
+                }
+                2 if h.len() < RELEASE_MAX => {
+                    let bad = if rng.gen_bool(0.5) {
+                        rng.gen_range(tb.nbuf as u16..=NULL16)
+                    } else {
+                        rng.gen_range(0..tb.nbuf as u16)
+                    };
+                    h.insert(rng.gen_range(0..=h.len()), bad); // out of range, or not held
+                    tb.buf_release(&h);
+                }
+                _ => tb.buf_release(&h),
+            }
+        }
         for i in 0..nsock {
             let slot = peers[i].slot;
             match peers[i].ph {
@@ -3206,7 +3479,10 @@ fn run(model: &str, seed: u64) -> HashMap<&'static str, u64> {
         if done {
             tb.p_tick = 0;
             if tb.quiet() {
-                break;
+                if tb.held.is_empty() {
+                    break;
+                }
+                tb.release_all();
             }
         }
         tb.cycle();
@@ -3306,6 +3582,15 @@ fn random_traffic(model: &str, seeds: std::ops::Range<u64>) {
         "udp_multi_chunk",
         "timeout",
         "timeout_empty",
+        "hold_record",
+        "hold_head",
+        "hold_buflet_bound",
+        "hold_full_return",
+        "hold_fin_held",
+        "release_ok",
+        "release_stopped",
+        "release_bad_count",
+        "release_fin_marker",
     ] {
         assert!(
             cov.get(k).copied().unwrap_or(0) > 0,
@@ -4779,5 +5064,375 @@ fn backpressure_on_every_output_stream() {
             tb.p_out = Some(p);
             mixed_scenario(&mut tb, 60 + slow as u64);
         }
+    }
+}
+
+// ==================================================================== p2p: hold sockets
+
+/// The hold records of an NB read back from host memory: (BUFLET, OFF, LEN, HEAD) of records
+/// `from..to` (record r at page-list position 8r).
+fn host_records(tb: &mut Tb, pages: &[u64], from: usize, to: usize) -> Vec<(u16, u16, u16, u16)> {
+    (from..to)
+        .map(|r| {
+            let a = pages[8 * r / PAGE] + (8 * r % PAGE) as u64;
+            let b = tb.host_slice(a, 8).to_vec();
+            let f = |k: usize| u16::from_le_bytes([b[2 * k], b[2 * k + 1]]);
+            (f(0), f(1), f(2), f(3))
+        })
+        .collect()
+}
+
+/// (STATUS, BYTES) of the CMD_DONEs from `from` on, with their opcode.
+fn cmd_dones(tb: &Tb, from: usize) -> Vec<(u8, u8, u32)> {
+    tb.cpl_log[from..]
+        .iter()
+        .filter(|c| get(*c, spec::cpl::KIND) == spec::cpl_kind::CMD_DONE)
+        .map(|c| {
+            (
+                get(c, spec::cpl::OPCODE) as u8,
+                get(c, spec::cpl::STATUS) as u8,
+                get(c, spec::cpl::BYTES) as u32,
+            )
+        })
+        .collect()
+}
+
+/// p2p delivery (docs/p2p.md): a hold socket's chunks never cross a buflet of the frame's chain
+/// and each writes one 8-byte record (BUFLET, OFF, LEN, HEAD) instead of the bytes; the emptied
+/// chain is held (the pool free count stays down) and the expose pulses name each record's
+/// buflet; HOLD with UDP is BAD_SOCK; a payload socket beside it is unchanged. Then BUF_RELEASE:
+/// COUNT 0 and 25, a head not held, out of range, a release, a double release, a request
+/// stopped part way, with the free count after each.
+#[test]
+fn hold_records_held_chains_and_buf_release() {
+    for model in models() {
+        let mut tb = dtb(model, 40);
+        let mut rng = ChaCha8Rng::seed_from_u64(40);
+        let (bb, nbuf) = (tb.bb, tb.nbuf);
+        let mut h = SockCfg::new(0, &mut rng);
+        h.flags = HOLD;
+        h.rcv_buf = 1 << 20;
+        let mut u = SockCfg::new(1, &mut rng);
+        u.proto = PROTO_UDP;
+        u.flags = HOLD;
+        let mut p = SockCfg::new(2, &mut rng);
+        p.rcv_buf = 1 << 20;
+        tb.sock_add(&h);
+        tb.sock_add(&u);
+        tb.sock_add(&p);
+        tb.settle(10_000);
+        assert_eq!(
+            cmd_dones(&tb, 0),
+            vec![
+                (OP_SOCK_ADD, 0, 0),
+                (OP_SOCK_ADD, spec::status::BAD_SOCK as u8, 0),
+                (OP_SOCK_ADD, 0, 0)
+            ],
+            "{model}: HOLD with UDP is BAD_SOCK"
+        );
+        let isn = 0x5000_0000u32;
+        handshake(&mut tb, &h, isn, None);
+        handshake(&mut tb, &p, isn, None);
+        tb.nb_post(0, 0, 3000, 1, false);
+        tb.nb_post(2, 1, 3000, 1, false);
+        tb.settle(10_000);
+        let pages = tb.nbs[&0].pages.clone();
+        let s = stream_of(3000, 41);
+        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
+        // 700 bytes at DATA_OFF 54: chunks up to each buflet's end
+        tb.push(h.frame(seq(0), 0, ACK, s[..700].to_vec()));
+        tb.push(p.frame(seq(0), 0, ACK, s[..700].to_vec()));
+        tb.settle(40_000);
+        let mut lens = vec![bb - 54];
+        while lens.iter().sum::<usize>() < 700 {
+            let left = 700 - lens.iter().sum::<usize>();
+            lens.push(left.min(bb));
+        }
+        let nrec = lens.len();
+        assert_eq!(tb.nbs[&0].recs, nrec);
+        let recs = host_records(&mut tb, &pages, 0, nrec);
+        let head = recs[0].0;
+        for (i, r) in recs.iter().enumerate() {
+            assert_eq!(
+                r.1 as usize,
+                if i == 0 { 54 } else { 0 },
+                "{model}: OFF {i}"
+            );
+            assert_eq!(r.2 as usize, lens[i], "{model}: LEN {i}");
+            let hd = if i + 1 == nrec { head } else { NULL16 };
+            assert_eq!(r.3, hd, "{model}: HEAD {i}");
+            if i + 1 < nrec {
+                assert_eq!(
+                    tb.link[r.0 as usize],
+                    recs[i + 1].0,
+                    "{model}: BUFLETs follow the chain"
+                );
+            }
+            let b = r.0 as usize * bb + r.1 as usize;
+            let k: usize = lens[..i].iter().sum();
+            assert!(
+                tb.ram[b..b + lens[i]] == s[k..k + lens[i]],
+                "{model}: record {i} points at its bytes"
+            );
+        }
+        assert_eq!(
+            tb.exposed,
+            recs.iter().map(|r| r.0).collect::<Vec<_>>(),
+            "{model}: one expose pulse per record, naming its BUFLET"
+        );
+        assert_eq!(tb.got.hold_recs, nrec as u64);
+        // the payload socket's bytes went to host memory as before; its chain is free
+        assert!(tb.osock[2].as_ref().unwrap().delivered == s[..700]);
+        assert_eq!(
+            tb.free.len(),
+            nbuf - nrec,
+            "{model}: the held chain is not free"
+        );
+        assert!(tb.held.contains(&head));
+        // a second segment: one more held chain
+        tb.push(h.frame(seq(700), 0, ACK, s[700..760].to_vec()));
+        tb.settle(40_000);
+        let r2 = host_records(&mut tb, &pages, nrec, nrec + 1)[0];
+        assert_eq!(
+            (r2.1, r2.2, r2.3),
+            (54, 60, r2.0),
+            "{model}: a one-buflet segment"
+        );
+        let head2 = r2.0;
+        assert_eq!(tb.free.len(), nbuf - nrec - 1);
+        // BUF_RELEASE: bad requests release nothing
+        let c0 = tb.cpl_log.len();
+        let not_held = (0..nbuf as u16)
+            .find(|b| *b != head && *b != head2)
+            .unwrap();
+        tb.buf_release_n(0, &[head]);
+        tb.buf_release_n(25, &[head]);
+        tb.buf_release(&[not_held]);
+        tb.buf_release(&[nbuf as u16]);
+        tb.buf_release(&[NULL16]);
+        tb.settle(20_000);
+        assert_eq!(tb.free.len(), nbuf - nrec - 1, "{model}: nothing released");
+        // release the first, again (not held any more), then both with the first twice
+        tb.buf_release(&[head]);
+        tb.settle(20_000);
+        assert_eq!(tb.free.len(), nbuf - 1, "{model}: the first chain released");
+        tb.buf_release(&[head]);
+        tb.buf_release(&[head2, head, head2]);
+        tb.settle(20_000);
+        let bad = spec::status::BAD_BUF as u8;
+        assert_eq!(
+            cmd_dones(&tb, c0),
+            vec![
+                (OP_BUF_RELEASE, bad, 0),
+                (OP_BUF_RELEASE, bad, 0),
+                (OP_BUF_RELEASE, bad, 0),
+                (OP_BUF_RELEASE, bad, 0),
+                (OP_BUF_RELEASE, bad, 0),
+                (OP_BUF_RELEASE, 0, 1),
+                (OP_BUF_RELEASE, bad, 0),
+                (OP_BUF_RELEASE, bad, 1),
+            ],
+            "{model}: BUF_RELEASE completions (opcode, status, bytes)"
+        );
+        assert_eq!(tb.free.len(), nbuf, "{model}: every chain back");
+        assert_eq!(tb.got.released, 2);
+        // a full 24-head release
+        let c1 = tb.cpl_log.len();
+        for k in 0..RELEASE_MAX {
+            tb.push(h.frame(seq(760 + k), 0, ACK, s[760 + k..761 + k].to_vec()));
+        }
+        tb.settle(60_000);
+        assert_eq!(tb.held.len(), RELEASE_MAX);
+        tb.release_all();
+        tb.settle(20_000);
+        assert_eq!(
+            cmd_dones(&tb, c1),
+            vec![(OP_BUF_RELEASE, 0, RELEASE_MAX as u32)]
+        );
+        assert_eq!(tb.free.len(), nbuf);
+        // the buffers end: NB_RETURN BYTES counts payload bytes, not record bytes
+        let c2 = tb.cpl_log.len();
+        tb.sock_del(0);
+        tb.sock_del(2);
+        tb.settle(20_000);
+        let r = rets(&tb, c2);
+        assert_eq!(
+            (r[0].0, r[0].1, r[0].2),
+            (0, C_DELETE as u64, 784),
+            "{model}: the hold NB's BYTES count payload bytes"
+        );
+        tb.final_checks(true);
+    }
+}
+
+/// Record positions: record r goes to page[(8r) / 4096] + (8r) mod 4096 (the page list is read
+/// again for page 1), and the NB is returned FULL when RECS reaches HMD_PAGES * 512 (no room for
+/// another record) as well as on TOTAL_BYTES.
+#[test]
+fn hold_record_positions_across_pages_and_full_on_record_room() {
+    for model in models() {
+        let mut tb = dtb(model, 42);
+        let mut rng = ChaCha8Rng::seed_from_u64(42);
+        let mut h = SockCfg::new(3, &mut rng);
+        h.flags = HOLD;
+        h.rcv_buf = 1 << 20;
+        tb.sock_add(&h);
+        tb.settle(10_000);
+        let isn = 0x0123_4567u32;
+        handshake(&mut tb, &h, isn, None);
+        // NB 0: one page, room for 512 records; NB 1: two pages, TOTAL 540 * 5 bytes
+        tb.nb_post(3, 0, PAGE, 1, false);
+        tb.nb_post(3, 1, 540 * 5, 2, false);
+        tb.settle(10_000);
+        let p1 = tb.nbs[&1].pages.clone();
+        let s = stream_of(1052 * 5, 43);
+        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
+        let c0 = tb.cpl_log.len();
+        let mut k = 0;
+        while k < 1052 {
+            for _ in 0..40.min(1052 - k) {
+                tb.push(h.frame(seq(5 * k), 0, ACK, s[5 * k..5 * k + 5].to_vec()));
+                k += 1;
+            }
+            tb.settle(100_000);
+            tb.release_all();
+            tb.settle(100_000);
+        }
+        let r = rets(&tb, c0);
+        assert_eq!(
+            r.iter().map(|x| (x.0, x.1, x.2)).collect::<Vec<_>>(),
+            vec![(0, C_FULL as u64, 512 * 5), (1, C_FULL as u64, 540 * 5)],
+            "{model}: FULL on record room, then on TOTAL_BYTES"
+        );
+        assert_eq!(*tb.cov.get("hold_full_recs").unwrap_or(&0), 1);
+        // NB 1's records 510..540 straddle its two pages
+        let recs = host_records(&mut tb, &p1, 510, 540);
+        for (i, r) in recs.iter().enumerate() {
+            assert_eq!((r.1, r.2, r.3), (54, 5, r.0), "{model}: record {}", 510 + i);
+        }
+        assert_eq!(tb.got.hold_recs, 1052);
+        tb.sock_del(3);
+        tb.settle(20_000);
+        tb.final_checks(true);
+    }
+}
+
+/// A hold FIN segment: its last record names the head, the chain is held (not freed) and the
+/// NB is returned FIN; SOCK_DEL frees a partly delivered head segment (its records had HEAD
+/// 0xFFFF) but leaves held chains alone, including a FIN segment emptied by its last record that
+/// still waits on the list for its return; they are released after the SOCK_DEL.
+#[test]
+fn hold_fin_and_sock_del_leave_held_chains() {
+    for model in models() {
+        let mut tb = dtb(model, 44);
+        let mut rng = ChaCha8Rng::seed_from_u64(44);
+        let nbuf = tb.nbuf;
+        let mut h = SockCfg::new(4, &mut rng);
+        h.flags = HOLD;
+        h.rcv_buf = 1 << 20;
+        let mut g = SockCfg::new(5, &mut rng);
+        g.flags = HOLD | PSH_RETURN;
+        g.rcv_buf = 1 << 20;
+        tb.sock_add(&h);
+        tb.sock_add(&g);
+        tb.settle(10_000);
+        let isn = 0x0999_0000u32;
+        handshake(&mut tb, &h, isn, None);
+        handshake(&mut tb, &g, isn, None);
+        let s = stream_of(2000, 45);
+        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
+        // h: 300 bytes + FIN that fill an NB exactly: FULL; the emptied FIN segment waits on
+        // the list for the next NB, its chain held. Released now, it is no longer held but is
+        // freed only with its segment, at the FIN return.
+        let c0 = tb.cpl_log.len();
+        tb.nb_post(4, 0, 300, 1, false);
+        tb.push(h.frame(seq(0), 0, ACK | FIN, s[..300].to_vec()));
+        tb.settle(40_000);
+        let r = rets(&tb, c0);
+        assert_eq!(
+            (r[0].0, r[0].1, r[0].2),
+            (0, C_FULL as u64, 300),
+            "{model}: FULL return"
+        );
+        assert_eq!(tb.held.len(), 1, "{model}: the FIN segment's chain is held");
+        let fin_chain = *tb.held.iter().next().unwrap();
+        assert!(tb.chains.contains_key(&fin_chain), "{model}: not freed");
+        let free0 = tb.free.len();
+        let c0b = tb.cpl_log.len();
+        tb.buf_release(&[fin_chain]);
+        tb.settle(20_000);
+        assert_eq!(cmd_dones(&tb, c0b), vec![(OP_BUF_RELEASE, 0, 1)]);
+        assert_eq!(tb.free.len(), free0, "{model}: released, not yet freed");
+        assert!(tb.chains.contains_key(&fin_chain));
+        tb.nb_post(4, 0, 1000, 1, false);
+        tb.settle(20_000);
+        let r = rets(&tb, c0b);
+        assert_eq!(
+            (r[0].0, r[0].1, r[0].2),
+            (0, C_FIN as u64, 0),
+            "{model}: FIN return"
+        );
+        assert!(
+            !tb.chains.contains_key(&fin_chain),
+            "{model}: freed with its segment"
+        );
+        assert!(tb.free.len() > free0);
+        // g: a PSH segment returns PSH; then a 700-byte segment into a 300-byte NB (FULL, the
+        // segment partly delivered), then a FIN segment that exactly fills the next NB (FULL;
+        // the emptied FIN segment stays on the list, held, waiting for an NB)
+        let c1 = tb.cpl_log.len();
+        tb.nb_post(5, 1, 1000, 1, false);
+        tb.push(g.frame(seq(0), 0, ACK | PSH, s[..100].to_vec()));
+        tb.settle(40_000);
+        tb.nb_post(5, 2, 300, 1, false);
+        tb.push(g.frame(seq(100), 0, ACK, s[100..800].to_vec()));
+        tb.settle(40_000);
+        let r = rets(&tb, c1);
+        assert_eq!(
+            r.iter().map(|x| (x.0, x.1, x.2)).collect::<Vec<_>>(),
+            vec![(1, C_PSH as u64, 100), (2, C_FULL as u64, 300)],
+            "{model}: PSH and FULL returns of a hold socket"
+        );
+        let held_before = tb.held.len();
+        assert_eq!(held_before, 1, "{model}: g's PSH segment chain");
+        let free_before = tb.free.len();
+        // SOCK_DEL of g: the partly delivered 700-byte segment is freed, held chains are not
+        let c2 = tb.cpl_log.len();
+        tb.sock_del(5);
+        tb.settle(40_000);
+        assert_eq!(cmd_dones(&tb, c2), vec![(OP_SOCK_DEL, 0, 0)]);
+        assert!(
+            tb.free.len() > free_before,
+            "{model}: the partly delivered segment is freed"
+        );
+        assert_eq!(tb.held.len(), held_before);
+        // g again: the FIN segment that fills its NB exactly waits on the list, held
+        tb.sock_add(&g);
+        tb.settle(10_000);
+        handshake(&mut tb, &g, isn, None);
+        let c3 = tb.cpl_log.len();
+        tb.nb_post(5, 3, 200, 1, false);
+        tb.push(g.frame(seq(0), 0, ACK | FIN, s[..200].to_vec()));
+        tb.settle(40_000);
+        let r = rets(&tb, c3);
+        assert_eq!((r[0].0, r[0].1, r[0].2), (3, C_FULL as u64, 200));
+        assert_eq!(tb.held.len(), held_before + 1);
+        tb.sock_del(5);
+        tb.settle(40_000);
+        assert_eq!(
+            tb.held.len(),
+            held_before + 1,
+            "{model}: SOCK_DEL leaves held chains"
+        );
+        tb.release_all();
+        tb.settle(20_000);
+        assert_eq!(
+            tb.free.len(),
+            nbuf,
+            "{model}: every chain back after the releases"
+        );
+        tb.sock_del(4);
+        tb.settle(20_000);
+        tb.final_checks(true);
     }
 }

@@ -11,6 +11,12 @@
 //! chunk, tlast) must be packed (full words, low-mask tkeep on the last) and hold exactly chain
 //! bytes [offset, offset + len). Also checked: RAM reads only address buflets of the chunk's
 //! chain, `rd_idle` never high with a read in flight, `out_idle` at the end.
+//!
+//! Record mode (p2p hold delivery, docs/p2p.md): mixed runs also issue record commands
+//! (`cmd_rec`, a random `cmd_head`, a chunk inside one buflet). Each must come out as one 8-byte
+//! packet holding the `hold_rec` {BUFLET = the chain's buflet at the offset, OFF = offset inside
+//! it, LEN, HEAD}, with no data RAM read, and `rec_issue` must pulse once per record with
+//! `rec_buf` = that BUFLET, in command order.
 
 use std::collections::VecDeque;
 
@@ -29,6 +35,10 @@ struct Ports {
     cmd_buf: Port,
     cmd_off: Port,
     cmd_len: Port,
+    cmd_rec: Port,
+    cmd_head: Port,
+    rec_issue: Port,
+    rec_buf: Port,
     link_rd_idx: Port,
     link_rd_next: Port,
     ram_rd_en: Port,
@@ -47,6 +57,8 @@ struct Chunk {
     buf: u16,
     off: u16,
     len: u16,
+    /// A record command: `bytes` is the 8-byte hold_rec, `rec_buf` its BUFLET.
+    rec: Option<(u16, u16)>, // (head field, rec_buf)
     bytes: Vec<u8>,
 }
 
@@ -58,13 +70,15 @@ fn low_mask(n: usize) -> u64 {
     }
 }
 
-/// One chunk per command: the chain (from a random buflet of it), offset and length.
+/// One chunk per command: the chain (from a random buflet of it), offset and length; with
+/// chance `rec_pct` a record command (a chunk inside one buflet).
 fn make_chunks(
     rng: &mut ChaCha8Rng,
     chains: &[Vec<u16>],
     ram: &[u8],
     bb: usize,
     n: usize,
+    rec_pct: u32,
 ) -> Vec<Chunk> {
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
@@ -77,6 +91,28 @@ fn make_chunks(
             1 => rng.gen_range(0..8.min(total)),
             _ => rng.gen_range(0..total),
         };
+        if rng.gen_range(0..100) < rec_pct {
+            let room = bb - off % bb;
+            let len = match rng.gen_range(0..3) {
+                0 => room,
+                1 => 1,
+                _ => rng.gen_range(1..=room),
+            };
+            let head = if rng.gen_bool(0.5) { NULL16 } else { rng.gen() };
+            let b = bufs[off / bb];
+            let mut bytes = Vec::with_capacity(8);
+            for v in [b, (off % bb) as u16, len as u16, head] {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+            out.push(Chunk {
+                buf: bufs[0],
+                off: off as u16,
+                len: len as u16,
+                rec: Some((head, b)),
+                bytes,
+            });
+            continue;
+        }
         let max_len = (total - off).min(8191);
         let len = match rng.gen_range(0..4) {
             0 => rng.gen_range(1..=max_len.min(16)),
@@ -92,13 +128,14 @@ fn make_chunks(
             buf: bufs[0],
             off: off as u16,
             len: len as u16,
+            rec: None,
             bytes,
         });
     }
     out
 }
 
-fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64) {
+fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64, rec_pct: u32) {
     let mut m = Model::new(prefix).expect("model");
     let p = Ports {
         clk: m.input("clk").unwrap(),
@@ -108,6 +145,10 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64)
         cmd_buf: m.input("cmd_buf").unwrap(),
         cmd_off: m.input("cmd_off").unwrap(),
         cmd_len: m.input("cmd_len").unwrap(),
+        cmd_rec: m.input("cmd_rec").unwrap(),
+        cmd_head: m.input("cmd_head").unwrap(),
+        rec_issue: m.output("rec_issue").unwrap(),
+        rec_buf: m.output("rec_buf").unwrap(),
         link_rd_idx: m.output("link_rd_idx").unwrap(),
         link_rd_next: m.input("link_rd_next").unwrap(),
         ram_rd_en: m.output("ram_rd_en").unwrap(),
@@ -147,7 +188,9 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64)
             }
         }
     }
-    let chunks = make_chunks(&mut rng, &chains, &ram, bb, 400);
+    let chunks = make_chunks(&mut rng, &chains, &ram, bb, 400, rec_pct);
+    let mut rec_exp: VecDeque<u16> = VecDeque::new(); // BUFLETs of records not yet issued
+    let mut recs_seen = 0usize;
 
     m.set(p.rst, 1);
     m.set(p.cmd_valid, 0);
@@ -188,10 +231,14 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64)
             m.set(p.cmd_buf, u64::from(c.buf));
             m.set(p.cmd_off, u64::from(c.off));
             m.set(p.cmd_len, u64::from(c.len));
+            m.set(p.cmd_rec, u64::from(c.rec.is_some()));
+            m.set(p.cmd_head, u64::from(c.rec.map_or(rng.gen(), |r| r.0)));
         } else {
             m.set(p.cmd_buf, rng.gen::<u16>().into());
             m.set(p.cmd_off, rng.gen::<u16>().into());
             m.set(p.cmd_len, rng.gen_range(0..8192));
+            m.set(p.cmd_rec, rng.gen_range(0..2));
+            m.set(p.cmd_head, rng.gen::<u16>().into());
         }
         m.set(p.cmd_valid, u64::from(valid));
         let ready = !rng.gen_bool(stall_p);
@@ -214,8 +261,22 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64)
             );
             cur_chain = None;
         }
+        if m.get(p.rec_issue) == 1 {
+            let b = rec_exp
+                .pop_front()
+                .unwrap_or_else(|| panic!("{prefix} cycle {cycles}: rec_issue with no record"));
+            assert_eq!(m.get(p.rec_buf), u64::from(b), "{prefix}: rec_buf");
+            recs_seen += 1;
+        }
         if valid && m.get(p.cmd_ready) == 1 {
-            cur_chain = Some(chain_of[chunks[ci].buf as usize]);
+            // a record reads no data RAM: any read while it is current fails below
+            cur_chain = match chunks[ci].rec {
+                Some((_, b)) => {
+                    rec_exp.push_back(b);
+                    None
+                }
+                None => Some(chain_of[chunks[ci].buf as usize]),
+            };
             accepted.push_back(ci);
             ci += 1;
         }
@@ -272,12 +333,19 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64)
         m.tick(p.clk);
     }
     assert_eq!(ci, chunks.len());
+    assert!(rec_exp.is_empty(), "{prefix}: records never issued");
+    let n_rec = chunks.iter().filter(|c| c.rec.is_some()).count();
+    assert_eq!(recs_seen, n_rec, "{prefix}: rec_issue pulses");
+    if rec_pct > 0 {
+        assert!(n_rec > 50, "{prefix}: too few records ({n_rec})");
+    }
     // Idle afterwards: nothing more comes out, both idle flags high.
     m.set(p.cmd_valid, 0);
     m.set(p.m_tready, 1);
     for _ in 0..8 {
         m.eval();
         assert_eq!(m.get(p.m_tvalid), 0, "{prefix}: spurious output");
+        assert_eq!(m.get(p.rec_issue), 0, "{prefix}: spurious record");
         assert_eq!(m.get(p.ram_rd_en), 0, "{prefix}: spurious read");
         m.tick(p.clk);
     }
@@ -297,31 +365,51 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64)
 }
 
 #[test]
+fn toe_mover_w64_records_mixed() {
+    run("toe_mover_w64", 8, 64, 31, 0.3, 0.3, 30);
+}
+
+#[test]
+fn toe_mover_w512_records_mixed() {
+    run("toe_mover_w512", 64, 128, 32, 0.3, 0.3, 30);
+}
+
+#[test]
+fn toe_mover_w64_records_full_rate() {
+    run("toe_mover_w64", 8, 64, 33, 0.0, 0.0, 50);
+}
+
+#[test]
+fn toe_mover_w512_records_heavy_backpressure() {
+    run("toe_mover_w512", 64, 128, 34, 0.05, 0.8, 50);
+}
+
+#[test]
 fn toe_mover_w64_random() {
-    run("toe_mover_w64", 8, 64, 21, 0.3, 0.3);
+    run("toe_mover_w64", 8, 64, 21, 0.3, 0.3, 0);
 }
 
 #[test]
 fn toe_mover_w512_random() {
-    run("toe_mover_w512", 64, 128, 22, 0.3, 0.3);
+    run("toe_mover_w512", 64, 128, 22, 0.3, 0.3, 0);
 }
 
 #[test]
 fn toe_mover_w64_heavy_backpressure() {
-    run("toe_mover_w64", 8, 64, 23, 0.05, 0.8);
+    run("toe_mover_w64", 8, 64, 23, 0.05, 0.8, 0);
 }
 
 #[test]
 fn toe_mover_w512_heavy_backpressure() {
-    run("toe_mover_w512", 64, 128, 24, 0.05, 0.8);
+    run("toe_mover_w512", 64, 128, 24, 0.05, 0.8, 0);
 }
 
 #[test]
 fn toe_mover_w64_full_rate() {
-    run("toe_mover_w64", 8, 64, 25, 0.0, 0.0);
+    run("toe_mover_w64", 8, 64, 25, 0.0, 0.0, 0);
 }
 
 #[test]
 fn toe_mover_w512_full_rate() {
-    run("toe_mover_w512", 64, 128, 26, 0.0, 0.0);
+    run("toe_mover_w512", 64, 128, 26, 0.0, 0.0, 0);
 }

@@ -56,6 +56,8 @@ pub(crate) struct Extent {
     pub len: u64,
     /// File offset of the first byte.
     pub file: u64,
+    /// `src` is a device (buflet memory) address, not a host one (p2p).
+    pub dev: bool,
 }
 
 /// One scatter-gather element before it is laid out in host memory.
@@ -69,6 +71,8 @@ pub(crate) struct Elem {
     pub disk: u64,
     /// Discard (read) / zero-fill (write) instead of touching host memory.
     pub zero: bool,
+    /// `src` is in the NIC's buflet memory (`DEVMEM`, p2p writes only).
+    pub dev: bool,
 }
 
 impl Elem {
@@ -78,6 +82,7 @@ impl Elem {
             len,
             disk,
             zero: false,
+            dev: false,
         }
     }
 
@@ -87,6 +92,14 @@ impl Elem {
             len,
             disk,
             zero: true,
+            dev: false,
+        }
+    }
+
+    fn dev(src: u64, len: u64, disk: u64) -> Self {
+        Elem {
+            dev: true,
+            ..Elem::mem(src, len, disk)
         }
     }
 }
@@ -187,8 +200,8 @@ pub(crate) fn read_list(plans: &[BlockPlan], block: u64, host: u64) -> SgPlan {
 }
 
 /// The zero-copy block write: each block's new bytes straight from the named buffers
-/// (`extents`, in file order), its kept old bytes from its bounce block, its zero tail as a ZERO
-/// element.
+/// (`extents`, in file order; p2p: from buflet memory, `DEVMEM` elements), its kept old bytes
+/// from its bounce block, its zero tail as a ZERO element.
 pub(crate) fn write_list_zero_copy(
     plans: &[BlockPlan],
     extents: &[Extent],
@@ -205,8 +218,12 @@ pub(crate) fn write_list_zero_copy(
             sg.elems.push(Elem::mem(base(), p.new_start, p.disk));
         }
         while let Some(e) = ext.next_if(|e| e.file < p.file + block) {
-            sg.elems
-                .push(Elem::mem(e.src, e.len, p.disk + (e.file - p.file)));
+            let disk = p.disk + (e.file - p.file);
+            sg.elems.push(if e.dev {
+                Elem::dev(e.src, e.len, disk)
+            } else {
+                Elem::mem(e.src, e.len, disk)
+            });
         }
         if p.new_end < block {
             let disk = p.disk + p.new_end;
@@ -298,7 +315,7 @@ impl RangeSet {
 pub(crate) fn pages_outside(elems: &[Elem], page: u64, skip: Option<(u64, u64)>) -> Vec<u64> {
     let page = page.max(1);
     let mut out: Vec<u64> = Vec::new();
-    for e in elems.iter().filter(|e| !e.zero && e.len > 0) {
+    for e in elems.iter().filter(|e| !e.zero && !e.dev && e.len > 0) {
         if skip.is_some_and(|(a, n)| e.src >= a && e.src + e.len <= a + n) {
             continue;
         }
@@ -326,6 +343,7 @@ mod tests {
             len,
             disk: 0,
             zero,
+            dev: false,
         };
         let elems = [
             el(0x10_0100, 100, false),
@@ -364,6 +382,7 @@ mod tests {
             src: 0x9000_0000,
             len: 50,
             file: 100,
+            dev: false,
         }];
         let w = write_list_zero_copy(&p, &ext, B, 0x10000);
         assert_eq!(
@@ -423,11 +442,13 @@ mod tests {
                 src: 0x5000 + 4086,
                 len: 10,
                 file: B - 10,
+                dev: false,
             },
             Extent {
                 src: 0x8000,
                 len: 10,
                 file: B,
+                dev: false,
             },
         ];
         let w = write_list_zero_copy(&p, &ext, B, 0x40000);
@@ -443,6 +464,39 @@ mod tests {
         assert_eq!(w.blocks, vec![(0, 0), (2, 1)]);
         let total: u64 = w.elems.iter().map(|e| e.len).sum();
         assert_eq!(total, 2 * B);
+    }
+
+    #[test]
+    fn p2p_extents_become_devmem_elements_and_read_no_host_page() {
+        // 300 bytes inside one block from two buflets: read-modify-write keeps the old bytes
+        // from the bounce block, the new ones come from buflet memory.
+        let p = blocks(100, 300, B, false, false, ident).unwrap();
+        let ext = [
+            Extent {
+                src: 5 * 2048 + 66,
+                len: 200,
+                file: 100,
+                dev: true,
+            },
+            Extent {
+                src: 9 * 2048 + 66,
+                len: 100,
+                file: 300,
+                dev: true,
+            },
+        ];
+        let w = write_list_zero_copy(&p, &ext, B, 0x10000);
+        assert_eq!(
+            w.elems,
+            vec![
+                Elem::mem(0x10000, 100, p[0].disk),
+                Elem::dev(5 * 2048 + 66, 200, p[0].disk + 100),
+                Elem::dev(9 * 2048 + 66, 100, p[0].disk + 300),
+                Elem::mem(0x10000 + 400, B - 400, p[0].disk + 400),
+            ]
+        );
+        // Only the bounce block is host memory.
+        assert_eq!(pages_outside(&w.elems, B, None), vec![0x10000]);
     }
 
     #[test]

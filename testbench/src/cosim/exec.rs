@@ -3,7 +3,8 @@
 use super::compare::{self, Observed};
 use super::gen::MAX_NB_PAGES;
 use super::stim::{
-    AnonPost, AnonSlot, BlkBad, BlkParams, NbPost, NbSlot, PageList, SockParams, Step, Stimulus,
+    AnonPost, AnonSlot, BlkBad, BlkParams, NbPost, NbSlot, PageList, RelBad, SockParams, Step,
+    Stimulus,
 };
 use super::{CaseResult, CosimError, Mismatch};
 use crate::{make_device, Backend};
@@ -11,8 +12,8 @@ use buflet_driver::{Completion, Driver};
 use buflet_model::costs as model_costs;
 use buflet_platform::{Agent, BlockDevice, DeviceConfig, HostEnv, HostMemory};
 use buflet_spec::{
-    self as spec, anon_desc, blk_req, cpl_kind, nb_desc, op, param, put, reg, req_hdr, sg_elem,
-    sg_flag, sock_desc,
+    self as spec, anon_desc, blk_req, buf_release, cpl_kind, get, hold_rec, nb_desc, op, param,
+    put, reg, req_hdr, sg_elem, sg_flag, sock_desc, sock_flag,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
@@ -27,6 +28,8 @@ const STEP_LIMIT: u64 = 20_000_000;
 const RECENT: usize = 6;
 /// Scatter-gather elements the SG area holds.
 const SG_SLOTS: u64 = 16;
+/// Held chains a BUF_RELEASE step leaves alone while their extents wait for a DEVMEM write.
+const HOLD_KEEP: usize = 12;
 
 /// Host memory layout, identical on both sides (same allocations in the same order).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +43,8 @@ struct Layout {
     cpl: (u64, u64),
     /// One ANON_MAX_LEN region per anonymous-buffer slot.
     anon: Vec<u64>,
+    /// BUFLET_BYTES (DEVMEM addresses).
+    buflet_bytes: u64,
 }
 
 /// One backend with its own host memory, disk image and driver.
@@ -118,6 +123,7 @@ impl Side {
                 sg: 0,
                 cpl: (0, 0),
                 anon: Vec::new(),
+                buflet_bytes: 0,
             },
             image,
         };
@@ -181,6 +187,7 @@ impl Side {
             sg,
             cpl: (base, base + size * spec::cpl::SIZE as u64),
             anon,
+            buflet_bytes: self.drv.info.buflet_bytes as u64,
         })
     }
 
@@ -238,7 +245,9 @@ impl Side {
         let mut log = Vec::new();
         let mut disk = Vec::new();
         let mut tx = Vec::new();
-        let mut last = start;
+        // Quiet is counted from the end of the step's actions: a periodic-ticks action runs the
+        // clock while it polls, and what its last tick started must still be seen in this step.
+        let mut last = self.drv.cycles().max(start);
         let mut pending = self.drv.rx_pending();
         loop {
             self.drv.run(1);
@@ -376,6 +385,33 @@ struct Host {
     anon_busy: BTreeSet<u32>,
     /// ANON_POST tag -> the slot reserved for it.
     anon_posts: BTreeMap<u32, u32>,
+    /// Sockets added with HOLD (p2p, docs/p2p.md).
+    hold_socks: BTreeSet<u16>,
+    /// NB_POST tags of posts over the slot's own (registered) page list: only their records
+    /// landed in host memory.
+    good_posts: BTreeSet<u32>,
+    /// Held chain heads from hold records, oldest first, not yet released, each with the id
+    /// of the extent whose record reported it.
+    held: VecDeque<(u16, u64)>,
+    /// Buflet extents from hold records, oldest first, not yet written by a DEVMEM block
+    /// write. An extent is dropped once its bytes may be gone: when a head reported at or after
+    /// it is released (its chain may be reused), or when its socket is deleted before its
+    /// segment ended (the device freed that segment).
+    extents: VecDeque<Extent>,
+    /// Id of the next extent.
+    next_extent: u64,
+    /// Per hold socket, the id of its last extent that ended a segment.
+    last_end: BTreeMap<u16, u64>,
+}
+
+/// A run of payload bytes in buflet memory, from a hold record (docs/p2p.md).
+#[derive(Debug, Clone, Copy)]
+struct Extent {
+    buflet: u16,
+    off: u16,
+    len: u16,
+    sock: u16,
+    id: u64,
 }
 
 impl Host {
@@ -391,6 +427,53 @@ impl Host {
             anon_free: (0..num_anon).collect(),
             anon_busy: BTreeSet::new(),
             anon_posts: BTreeMap::new(),
+            hold_socks: BTreeSet::new(),
+            good_posts: BTreeSet::new(),
+            held: VecDeque::new(),
+            extents: VecDeque::new(),
+            next_extent: 0,
+            last_end: BTreeMap::new(),
+        }
+    }
+
+    /// The hold records of a returned named buffer of a hold socket: read from side A's host
+    /// memory (record r at page[8r / 4096] + 8r mod 4096) until their lengths add up to the
+    /// completion's BYTES; their heads and extents are remembered.
+    fn read_records(&mut self, c: &Completion, mem: &mut HostMemory, lay: &Layout) {
+        let Some(pages) = lay.nb_pages.get(c.ref_num as usize) else {
+            return;
+        };
+        let per_page = (4096 / hold_rec::SIZE) as u64;
+        let (mut sum, mut r) = (0u64, 0u64);
+        while sum < c.bytes as u64 {
+            let Some(&page) = pages.get((r / per_page) as usize) else {
+                return;
+            };
+            let mut b = [0u8; hold_rec::SIZE];
+            let at = page + (r % per_page) * hold_rec::SIZE as u64;
+            if mem.read(Agent::Cpu, at, &mut b).is_err() {
+                return;
+            }
+            let len = get(&b, hold_rec::LEN);
+            if len == 0 {
+                return;
+            }
+            let id = self.next_extent;
+            self.next_extent += 1;
+            self.extents.push_back(Extent {
+                buflet: get(&b, hold_rec::BUFLET) as u16,
+                off: get(&b, hold_rec::OFF) as u16,
+                len: len as u16,
+                sock: c.sock_ref,
+                id,
+            });
+            let head = get(&b, hold_rec::HEAD);
+            if head != param::NULL16 {
+                self.held.push_back((head as u16, id));
+                self.last_end.insert(c.sock_ref, id);
+            }
+            sum += len;
+            r += 1;
         }
     }
 
@@ -408,10 +491,13 @@ impl Host {
         t
     }
 
-    fn absorb(&mut self, cpls: &[Completion]) {
+    fn absorb(&mut self, cpls: &[Completion], mem: &mut HostMemory, lay: &Layout) {
         for c in cpls {
             match c.kind as u64 {
                 cpl_kind::NB_RETURN => {
+                    if self.good_posts.remove(&c.tag) && self.hold_socks.contains(&c.sock_ref) {
+                        self.read_records(c, mem, lay);
+                    }
                     self.posts.remove(&c.tag);
                     if self.nb_busy.remove(&c.ref_num) {
                         self.nb_free.insert(c.ref_num);
@@ -432,6 +518,10 @@ impl Host {
                     }
                     op::SOCK_DEL if c.status == 0 => {
                         self.live.remove(&c.sock_ref);
+                        // Its partly delivered segment was freed with it.
+                        let end = self.last_end.remove(&c.sock_ref);
+                        self.extents
+                            .retain(|e| e.sock != c.sock_ref || Some(e.id) <= end);
                     }
                     _ => {}
                 },
@@ -443,7 +533,15 @@ impl Host {
     /// Turn a step into actions, updating the host's view (tags, reserved slots).
     fn plan(&mut self, step: &Step, lay: &Layout) -> Vec<Action> {
         match step {
-            Step::AddSocket(p) => vec![Action::Req(self.sock_add(p))],
+            Step::AddSocket(p) => {
+                if p.flags & sock_flag::HOLD as u8 != 0 {
+                    self.hold_socks.insert(p.sock_ref);
+                } else {
+                    self.hold_socks.remove(&p.sock_ref);
+                }
+                vec![Action::Req(self.sock_add(p))]
+            }
+            Step::Release { bad } => self.release(*bad).into_iter().collect(),
             Step::DelSocket { sock } => {
                 vec![Action::Req(self.hdr(op::SOCK_DEL as u8, *sock))]
             }
@@ -527,7 +625,15 @@ impl Host {
             NbSlot::Busy => (*self.nb_busy.iter().next()?, false),
             NbSlot::Raw(r) => (r, false),
         };
-        let hmd = match n.list {
+        // With protection off (cosim registers memory itself), a hold record written into an
+        // unregistered page is lost, and so is the chain it reported: hold sockets get their
+        // own pages instead.
+        let list = if n.list == PageList::UnregisteredPage && self.hold_socks.contains(&n.sock) {
+            PageList::Good
+        } else {
+            n.list
+        };
+        let hmd = match list {
             PageList::Good => lay
                 .nb_hmd
                 .get(ref_num as usize)
@@ -542,6 +648,9 @@ impl Host {
             self.nb_free.remove(&ref_num);
             self.nb_busy.insert(ref_num);
             self.posts.insert(tag, ref_num);
+            if list == PageList::Good {
+                self.good_posts.insert(tag);
+            }
         }
         let mut e = [0u8; 64];
         put(&mut e, nb_desc::OPCODE, op::NB_POST);
@@ -585,7 +694,112 @@ impl Host {
         Some(Action::Req(e))
     }
 
+    /// OP_BUF_RELEASE of the oldest held heads (docs/p2p.md), broken as `bad` says.
+    fn release(&mut self, bad: Option<RelBad>) -> Option<Action> {
+        let max = param::RELEASE_MAX as usize;
+        let mut heads: Vec<u16> = Vec::new();
+        let mut count = match bad {
+            Some(RelBad::CountZero) => 0,
+            Some(RelBad::CountOver) => param::RELEASE_MAX + 1,
+            _ => {
+                let room = if bad.is_some() { max - 1 } else { max };
+                // Chains whose extents were all written go first; while more than
+                // HOLD_KEEP chains are held, older ones go too (their unwritten extents are
+                // dropped), so the pool never starves.
+                while heads.len() < room {
+                    let written = self.extents.front().map_or(u64::MAX, |e| e.id);
+                    match self.held.front().copied() {
+                        Some((h, id)) if id < written || self.held.len() > HOLD_KEEP => {
+                            self.held.pop_front();
+                            heads.push(h);
+                            // The chain may be reused once released: forget every extent up
+                            // to the record that reported it (others only lose coverage).
+                            self.extents.retain(|e| e.id > id);
+                        }
+                        _ => break,
+                    }
+                }
+                heads.len() as u64
+            }
+        };
+        match bad {
+            Some(RelBad::NotHeld) => {
+                heads.push(param::NULL16 as u16);
+                count += 1;
+            }
+            Some(RelBad::Twice) => {
+                if let Some(&h) = heads.first() {
+                    heads.push(h);
+                    count += 1;
+                }
+            }
+            _ => {}
+        }
+        if count == 0 && bad.is_none() {
+            return None;
+        }
+        let mut e = [0u8; 64];
+        put(&mut e, buf_release::OPCODE, op::BUF_RELEASE);
+        put(&mut e, buf_release::TAG, self.tag() as u64);
+        put(&mut e, buf_release::COUNT, count);
+        for (k, &h) in heads.iter().enumerate().take(max) {
+            put(&mut e, (buf_release::HEAD0.0 + 2 * k, 2), h as u64);
+        }
+        Some(Action::Req(e))
+    }
+
+    /// Elements of DEVMEM blocks over the oldest extents (docs/p2p.md): whole blocks from
+    /// `disk`, each padded with a ZERO element when the extents run out, within the SG area.
+    fn devmem_elems(&mut self, blocks: u64, disk: u64, bb: u64) -> Vec<(u64, u32, u32, u64)> {
+        let mut els = Vec::new();
+        for k in 0..blocks {
+            if els.len() as u64 + 2 > SG_SLOTS || self.extents.is_empty() {
+                break;
+            }
+            let mut d = disk + k * 4096;
+            let end = d + 4096;
+            while d < end && (els.len() as u64) + 1 < SG_SLOTS {
+                let Some(x) = self.extents.pop_front() else {
+                    break;
+                };
+                let n = (x.len as u64).min(end - d);
+                els.push((
+                    x.buflet as u64 * bb + x.off as u64,
+                    n as u32,
+                    sg_flag::DEVMEM as u32,
+                    d,
+                ));
+                if n < x.len as u64 {
+                    self.extents.push_front(Extent {
+                        off: x.off + n as u16,
+                        len: x.len - n as u16,
+                        ..x
+                    });
+                }
+                d += n;
+            }
+            if d < end {
+                els.push((0, (end - d) as u32, sg_flag::ZERO as u32, d));
+            }
+        }
+        els
+    }
+
     fn blk_write(&mut self, b: &BlkParams, lay: &Layout) -> Vec<Action> {
+        if b.devmem && b.bad.is_none() && !self.extents.is_empty() {
+            let mut els = self.devmem_elems(
+                b.blocks.clamp(1, MAX_NB_PAGES) as u64,
+                b.lba * 512,
+                lay.buflet_bytes,
+            );
+            if b.zero_first {
+                // DEVMEM and ZERO exclude each other: BAD_SG.
+                els[0].2 |= sg_flag::ZERO as u32;
+            }
+            // The disk start is block-aligned, so each block's first element starts one.
+            let bytes = 4096 * els.iter().filter(|e| e.3 % 4096 == 0).count() as u64;
+            return self.blk_actions(&els, bytes, els.len() as u64, lay);
+        }
         let pages = lay
             .nb_pages
             .get(b.src_ref as usize % lay.nb_pages.len().max(1))
@@ -625,6 +839,18 @@ impl Host {
             }
             None => {}
         }
+        self.blk_actions(&els, bytes, sg_max, lay)
+    }
+
+    /// The SG list `els` (src, len, flags, disk byte address) in the SG area, and the
+    /// BLK_WRITE request over it.
+    fn blk_actions(
+        &mut self,
+        els: &[(u64, u32, u32, u64)],
+        bytes: u64,
+        sg_max: u64,
+        lay: &Layout,
+    ) -> Vec<Action> {
         let mut list = vec![0u8; els.len() * sg_elem::SIZE];
         for (i, &(src, len, flags, disk)) in els.iter().enumerate() {
             let e = &mut list[i * sg_elem::SIZE..(i + 1) * sg_elem::SIZE];
@@ -734,6 +960,12 @@ pub fn run_lockstep(
                     .map(|&sock| Step::DelSocket { sock })
                     .collect();
             }
+            // Held chains survive SOCK_DEL: release them after the deletes.
+            if i - n == cleanup.len() && !host.held.is_empty() {
+                // No DEVMEM write follows: every held chain may go.
+                host.extents.clear();
+                cleanup.push(Step::Release { bad: None });
+            }
             match cleanup.get(i - n) {
                 Some(s) => (s, s, "cleanup".to_string()),
                 None => break,
@@ -772,7 +1004,7 @@ pub fn run_lockstep(
             });
             return Ok(res);
         }
-        host.absorb(&oa.cpls);
+        host.absorb(&oa.cpls, &mut a.drv.env.mem, &a.lay);
         recent.push_back(format!("{i} ({orig}): {desc}"));
         if recent.len() > RECENT {
             recent.pop_front();

@@ -23,8 +23,8 @@
 //! changed afterwards.
 
 use super::stim::{
-    AnonPost, AnonSlot, BlkBad, BlkParams, Frame, NbPost, NbSlot, PageList, SockParams, Step,
-    Stimulus,
+    AnonPost, AnonSlot, BlkBad, BlkParams, Frame, NbPost, NbSlot, PageList, RelBad, SockParams,
+    Step, Stimulus,
 };
 use buflet_spec::{param, sock_flag};
 use etherparse::{
@@ -86,6 +86,10 @@ pub struct GenConfig {
     pub extras: bool,
     /// Probability that a named-buffer post carries a TIMEOUT (1..=4 ticks).
     pub nb_timeout: f64,
+    /// Probability that a TCP socket is a p2p hold socket (docs/p2p.md).
+    pub hold: f64,
+    /// Per step, when some socket holds: probability of a BUF_RELEASE step first.
+    pub release: f64,
 }
 
 impl Default for GenConfig {
@@ -101,6 +105,8 @@ impl Default for GenConfig {
             udp: 0.25,
             extras: true,
             nb_timeout: 0.25,
+            hold: 0.4,
+            release: 0.12,
         }
     }
 }
@@ -119,6 +125,8 @@ impl GenConfig {
             udp: 0.3,
             extras: true,
             nb_timeout: 0.2,
+            hold: 0.4,
+            release: 0.12,
         }
     }
 }
@@ -156,6 +164,7 @@ pub fn generate_with(seed: u64, cfg: &GenConfig) -> Stimulus {
         let ex = extras(&mut rng, &conns);
         queues.push(ex.into());
     }
+    let holds = conns.iter().any(|c| c.p.flags & sock_flag::HOLD as u8 != 0);
     let mut steps = Vec::new();
     loop {
         let live: Vec<usize> = (0..queues.len())
@@ -166,6 +175,21 @@ pub fn generate_with(seed: u64, cfg: &GenConfig) -> Stimulus {
         };
         if rng.gen_bool(cfg.noise.clamp(0.0, 1.0)) {
             steps.push(noise(&mut rng, &conns, &refs[n..]));
+        }
+        if holds && rng.gen_bool(cfg.release.clamp(0.0, 1.0)) {
+            let bad = if rng.gen_bool(0.15) {
+                [
+                    RelBad::CountZero,
+                    RelBad::CountOver,
+                    RelBad::NotHeld,
+                    RelBad::Twice,
+                ]
+                .choose(&mut rng)
+                .copied()
+            } else {
+                None
+            };
+            steps.push(Step::Release { bad });
         }
         if let Some(s) = queues[q].pop_front() {
             steps.push(s);
@@ -408,6 +432,10 @@ impl Conn {
         let udp = rng.gen_bool(cfg.udp.clamp(0.0, 1.0));
         if udp {
             p.proto = UDP;
+        }
+        // A hold socket (p2p); now and then on a UDP socket, which SOCK_ADD refuses.
+        if rng.gen_bool(cfg.hold.clamp(0.0, 1.0)) && (!udp || rng.gen_bool(0.1)) {
+            p.flags |= sock_flag::HOLD as u8;
         }
         let stress = !udp && rng.gen_bool(cfg.stress.clamp(0.0, 1.0));
         let len = if udp {
@@ -1453,6 +1481,7 @@ fn noise(rng: &mut ChaCha8Rng, conns: &[Conn], unused_refs: &[u16]) -> Step {
                 split: rng.gen_bool(0.3),
                 zero_first: rng.gen_bool(0.15),
                 bad,
+                devmem: rng.gen_bool(0.5),
             })
         }
     }

@@ -143,6 +143,23 @@ pub struct BlkParams {
     pub zero_first: bool,
     /// How the request is broken, if at all.
     pub bad: Option<BlkBad>,
+    /// p2p: take the data from buflet memory (DEVMEM elements over the hold extents the host
+    /// learned from hold records, oldest first; ZERO elements pad the last block) instead of
+    /// the slot's pages. Falls back to the pages when the host knows no extent.
+    pub devmem: bool,
+}
+
+/// How a BUF_RELEASE request is made invalid, if at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelBad {
+    /// `COUNT` 0.
+    CountZero,
+    /// `COUNT` RELEASE_MAX + 1.
+    CountOver,
+    /// A head that is not held (0xFFFF) after the valid ones.
+    NotHeld,
+    /// The first head twice.
+    Twice,
 }
 
 /// One step of a stimulus: a host action or frames on the wire.
@@ -186,6 +203,12 @@ pub enum Step {
         /// Ticks to let happen.
         ticks: u32,
     },
+    /// OP_BUF_RELEASE of up to RELEASE_MAX held chains the host learned from hold records,
+    /// oldest first (nothing when it knows none and the request is valid).
+    Release {
+        /// How the request is broken, if at all.
+        bad: Option<RelBad>,
+    },
     /// One frame.
     Frame(Frame),
     /// Several frames pushed at once (they arrive back to back at line rate).
@@ -220,9 +243,10 @@ impl Step {
             Step::Nop => "NOP".into(),
             Step::BadOpcode { opcode } => format!("request with opcode {opcode}"),
             Step::BlkWrite(b) => format!(
-                "BLK_WRITE from slot {} blocks {} lba {} split {} zero_first {} bad {:?}",
-                b.src_ref, b.blocks, b.lba, b.split, b.zero_first, b.bad
+                "BLK_WRITE from slot {} blocks {} lba {} split {} zero_first {} bad {:?} devmem {}",
+                b.src_ref, b.blocks, b.lba, b.split, b.zero_first, b.bad, b.devmem
             ),
+            Step::Release { bad } => format!("BUF_RELEASE bad {bad:?}"),
             Step::Frame(f) => format!("frame {f:?}"),
             Step::Burst(fs) => {
                 let v: Vec<String> = fs.iter().map(|f| format!("{f:?}")).collect();

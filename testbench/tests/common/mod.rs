@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use buflet_driver::nas::{FileMap, NasStream, WriteCallback, WriteError};
+use buflet_driver::nas::{FileMap, NasStream, WriteCallback, WriteError, WriteMode};
 use buflet_driver::Driver;
 use buflet_platform::{BlockDevice, DeviceConfig, HostEnv, HostMemory};
 use buflet_testbench::frames::{
@@ -78,10 +78,22 @@ pub struct Rig {
 
 impl Rig {
     /// A rig with a disk of `disk_bytes` filled with a seeded pattern and `nbs` named buffers of
-    /// `pages` pages posted to the connection's socket.
+    /// `pages` pages posted to the connection's socket (zero-copy writer).
     pub fn new(backend: Backend, name: &str, disk_bytes: u64, nbs: usize, pages: usize) -> Rig {
+        Rig::with_mode(backend, name, disk_bytes, nbs, pages, WriteMode::ZeroCopy)
+    }
+
+    /// [`Rig::new`] with the writer in `mode`: for p2p the socket is a hold socket.
+    pub fn with_mode(
+        backend: Backend,
+        name: &str,
+        disk_bytes: u64,
+        nbs: usize,
+        pages: usize,
+        mode: WriteMode,
+    ) -> Rig {
         let img = std::env::temp_dir().join(format!(
-            "buflet-naswr-{}-{}-{name}.img",
+            "buflet-naswr-{}-{}-{name}-{mode}.img",
             std::process::id(),
             backend.name()
         ));
@@ -100,10 +112,12 @@ impl Rig {
         let spec = buflet_driver::SocketSpec {
             flags: buflet_spec::sock_flag::PSH_RETURN as u8,
             ..frames::demo_socket(iss, MSS as u16)
-        };
+        }
+        .with_hold(mode.needs_hold());
         let (sock, early) = drv.add_socket(&spec).unwrap();
         assert!(early.is_empty());
-        let nas = NasStream::start(&mut drv, sock, nbs, pages).unwrap();
+        let mut nas = NasStream::start(&mut drv, sock, nbs, pages).unwrap();
+        nas.set_mode(mode).unwrap();
         Rig {
             drv,
             nas,
@@ -131,6 +145,12 @@ impl Rig {
     /// until the stream holds all of it. The last segment carries PSH so the last named buffer
     /// comes back without FIN.
     pub fn receive(&mut self, data: &[u8], fin: bool) {
+        self.receive_upto(data, fin, data.len() as u64);
+    }
+
+    /// [`Rig::receive`], but done once the stream holds `expect` bytes (the named buffers
+    /// posted may take less than `data`).
+    pub fn receive_upto(&mut self, data: &[u8], fin: bool, expect: u64) {
         let base =
             || PacketBuilder::ethernet2(CLIENT_MAC, SERVER_MAC).ipv4(CLIENT_IP, SERVER_IP, 64);
         let emit = |b: etherparse::PacketBuilderStep<etherparse::TcpHeader>, p: &[u8]| {
@@ -181,14 +201,13 @@ impl Rig {
             ));
         }
         let mut n = 0;
-        while self.nas.received() < data.len() as u64 || (fin && self.nas.eof.is_none()) {
+        while self.nas.received() < expect || (fin && self.nas.eof.is_none()) {
             self.step(20_000);
             n += 1;
             assert!(
                 n < 10_000,
-                "stream received {} of {} bytes",
+                "stream received {} of {expect} bytes",
                 self.nas.received(),
-                data.len()
             );
         }
         let drops = self.drv.counters().dropped();
@@ -222,9 +241,25 @@ impl Rig {
     }
 
     /// Delete the socket, take its buffers back, and check nothing leaked on the NIC (every
-    /// buflet free) or strayed in host memory.
+    /// buflet free) or strayed in host memory. p2p: the bytes no write took are given up first,
+    /// so every held chain goes back with BUF_RELEASE before the socket is deleted.
     pub fn finish(mut self) {
         assert_eq!(self.nas.writes_in_flight(), 0);
+        if self.nas.is_hold() {
+            let got = self.nas.received();
+            self.nas.discard(&mut self.drv, 0, got).unwrap();
+            let mut n = 0;
+            while self.nas.held_chains() != (0, 0) {
+                self.step(20_000);
+                n += 1;
+                assert!(
+                    n < 1000,
+                    "held chains never released: {:?}",
+                    self.nas.held_chains()
+                );
+            }
+            assert!(self.nas.errors.is_empty(), "{:?}", self.nas.errors);
+        }
         for c in self.drv.del_socket(self.sock).unwrap() {
             self.nas.handle(&mut self.drv, &c).unwrap();
         }
