@@ -8,6 +8,7 @@ use super::stim::{
 };
 use super::{CaseResult, CosimError, Mismatch};
 use crate::{make_device, Backend};
+use buflet_driver::regcache::Perms;
 use buflet_driver::{Completion, Driver};
 use buflet_model::costs as model_costs;
 use buflet_platform::{Agent, BlockDevice, DeviceConfig, HostEnv, HostMemory};
@@ -98,13 +99,13 @@ impl Side {
             disk,
         };
         // From here on the image is removed when `side` is dropped, even on errors.
-        let mut drv = Driver::new(dev, env).map_err(|e| {
+        let drv = Driver::new(dev, env).map_err(|e| {
             let _ = std::fs::remove_file(&image);
             CosimError::Driver(e)
         })?;
-        // The co-simulation registers its layout directly in host memory (stray accesses are
-        // part of what it compares), so the device protection table stays off here.
-        drv.set_protection(false);
+        // Protection stays on (CTRL.PROT_EN): the layout is registered through the driver's
+        // registration cache, which mirrors it into the device table, so the pages and lists
+        // left unregistered on purpose are refused by the device (PROT_FAULT) on both sides.
         let mut side = Side {
             name,
             drv,
@@ -142,11 +143,13 @@ impl Side {
         let nbs = self.drv.info.num_nbs as usize;
         let page = param::PAGE_BYTES;
         let mem = &mut self.drv.env.mem;
+        // Registered below through the driver (and so in the device table).
+        let mut regs: Vec<(u64, u64)> = Vec::new();
         let mut nb_pages = vec![Vec::new(); nbs];
         for _ in 0..MAX_NB_PAGES {
             for pages in nb_pages.iter_mut() {
                 let a = mem.alloc(page, page)?;
-                mem.register(a, page);
+                regs.push((a, page));
                 pages.push(a);
             }
         }
@@ -155,7 +158,7 @@ impl Side {
             let h = mem.alloc(8 * MAX_NB_PAGES as u64, 64)?;
             let list: Vec<u8> = pages.iter().flat_map(|a| a.to_le_bytes()).collect();
             mem.write(Agent::Cpu, h, &list)?;
-            mem.register(h, list.len() as u64);
+            regs.push((h, list.len() as u64));
             nb_hmd.push(h);
         }
         let unreg_page = mem.alloc(page, page)?;
@@ -165,14 +168,17 @@ impl Side {
         list.extend(nb_pages.first().map(|p| &p[1..]).unwrap_or(&[]));
         let bytes: Vec<u8> = list.iter().flat_map(|a| a.to_le_bytes()).collect();
         mem.write(Agent::Cpu, bad_page_hmd, &bytes)?;
-        mem.register(bad_page_hmd, bytes.len() as u64);
+        regs.push((bad_page_hmd, bytes.len() as u64));
         let sg = mem.alloc(SG_SLOTS * sg_elem::SIZE as u64, 64)?;
-        mem.register(sg, SG_SLOTS * sg_elem::SIZE as u64);
+        regs.push((sg, SG_SLOTS * sg_elem::SIZE as u64));
         let mut anon = Vec::new();
         for _ in 0..self.drv.info.num_anon {
             let a = mem.alloc(param::ANON_MAX_LEN, page)?;
-            mem.register(a, param::ANON_MAX_LEN);
+            regs.push((a, param::ANON_MAX_LEN));
             anon.push(a);
+        }
+        for (a, len) in regs {
+            self.drv.reg_acquire(a, len, Perms::RW)?;
         }
         let lo = self.drv.rd(reg::CPL_BASE_LO) as u64;
         let hi = self.drv.rd(reg::CPL_BASE_HI) as u64;
@@ -625,14 +631,7 @@ impl Host {
             NbSlot::Busy => (*self.nb_busy.iter().next()?, false),
             NbSlot::Raw(r) => (r, false),
         };
-        // With protection off (cosim registers memory itself), a hold record written into an
-        // unregistered page is lost, and so is the chain it reported: hold sockets get their
-        // own pages instead.
-        let list = if n.list == PageList::UnregisteredPage && self.hold_socks.contains(&n.sock) {
-            PageList::Good
-        } else {
-            n.list
-        };
+        let list = n.list;
         let hmd = match list {
             PageList::Good => lay
                 .nb_hmd
