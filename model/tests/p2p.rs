@@ -180,20 +180,7 @@ type Elem = (u64, u64, u64, u64);
 /// Write `els` as a linked list into fresh registered host memory; returns its address.
 fn sg(r: &mut Rig, els: &[Elem]) -> u64 {
     let base = r.alloc(32 * els.len().max(1) as u64);
-    for (i, &(src, len, flags, disk)) in els.iter().enumerate() {
-        let mut e = [0u8; sg_elem::SIZE];
-        put(&mut e, sg_elem::SRC_ADDR, src);
-        put(&mut e, sg_elem::LEN, len);
-        put(&mut e, sg_elem::FLAGS, flags);
-        put(&mut e, sg_elem::DISK_ADDR, disk);
-        let next = if i + 1 < els.len() {
-            base + 32 * (i as u64 + 1)
-        } else {
-            0
-        };
-        put(&mut e, sg_elem::NEXT, next);
-        r.cpu_write(base + 32 * i as u64, &e);
-    }
+    r.sg_write_flags(base, els);
     base
 }
 

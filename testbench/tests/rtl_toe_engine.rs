@@ -1882,20 +1882,8 @@ impl Tb {
             let full_b = nb.filled == nb.total;
             let full_r = nb.recs == (nb.n_pages * RECS_PER_PAGE).min(0xFFFF);
             let full = full_b || full_r;
-            let psh = emptied
-                && !finrst
-                && flags & (PSH | URG) != 0
-                && !full
-                && s.cfg.flags & PSH_RETURN != 0;
-            if full || psh {
+            if let Some(r) = chunk_return(nb, emptied, flags, full, s.cfg.flags) {
                 s.nbs.pop_front();
-                let r = RetExp {
-                    flags: if full { C_FULL } else { C_PSH },
-                    status: 0,
-                    bytes: nb.filled,
-                    stream_off: nb.stream_off,
-                    hdr: 0,
-                };
                 self.ret_exp.insert(refn, r);
                 *self
                     .cov
@@ -1958,20 +1946,8 @@ impl Tb {
             self.allowed_free.insert(g.chain);
         }
         let full = nb.filled == nb.total;
-        let psh = emptied
-            && !finrst
-            && flags & (PSH | URG) != 0
-            && !full
-            && s.cfg.flags & PSH_RETURN != 0;
-        if full || psh {
+        if let Some(r) = chunk_return(nb, emptied, flags, full, s.cfg.flags) {
             s.nbs.pop_front();
-            let r = RetExp {
-                flags: if full { C_FULL } else { C_PSH },
-                status: 0,
-                bytes: nb.filled,
-                stream_off: nb.stream_off,
-                hdr: 0,
-            };
             self.ret_exp.insert(refn, r);
             self.count_cov(&[if full { "full_return" } else { "psh_return" }]);
         }
@@ -5435,4 +5411,21 @@ fn hold_fin_and_sock_del_leave_held_chains() {
         tb.settle(20_000);
         tb.final_checks(true);
     }
+}
+
+/// The return a TCP chunk causes (tcp-receive.md "Delivery additions"): `FULL` when it filled
+/// the buffer, else `PSH` when it emptied a PSH/URG segment without FIN/RST on a PSH_RETURN
+/// socket; `None` when the buffer stays.
+fn chunk_return(nb: &Nb, emptied: bool, flags: u8, full: bool, sock_flags: u8) -> Option<RetExp> {
+    let psh = emptied
+        && flags & (FIN | RST) == 0
+        && flags & (PSH | URG) != 0
+        && sock_flags & PSH_RETURN != 0;
+    (full || psh).then_some(RetExp {
+        flags: if full { C_FULL } else { C_PSH },
+        status: 0,
+        bytes: nb.filled,
+        stream_off: nb.stream_off,
+        hdr: 0,
+    })
 }

@@ -119,11 +119,20 @@ impl Rig {
     /// Write `els` as a linked scatter-gather list at `base` (CPU writes; registering the list
     /// is the caller's business).
     pub fn sg_write(&mut self, base: u64, els: &[El]) {
-        for (i, &(src, len, zero, disk)) in els.iter().enumerate() {
+        let els: Vec<(u64, u64, u64, u64)> = els
+            .iter()
+            .map(|&(src, len, zero, disk)| (src, len, if zero { sg_flag::ZERO } else { 0 }, disk))
+            .collect();
+        self.sg_write_flags(base, &els);
+    }
+
+    /// As [`Rig::sg_write`], with each element's FLAGS given: (SRC_ADDR, LEN, FLAGS, DISK_ADDR).
+    pub fn sg_write_flags(&mut self, base: u64, els: &[(u64, u64, u64, u64)]) {
+        for (i, &(src, len, flags, disk)) in els.iter().enumerate() {
             let mut e = [0u8; sg_elem::SIZE];
             put(&mut e, sg_elem::SRC_ADDR, src);
             put(&mut e, sg_elem::LEN, len);
-            put(&mut e, sg_elem::FLAGS, if zero { sg_flag::ZERO } else { 0 });
+            put(&mut e, sg_elem::FLAGS, flags);
             put(&mut e, sg_elem::DISK_ADDR, disk);
             let next = if i + 1 < els.len() {
                 base + 32 * (i as u64 + 1)

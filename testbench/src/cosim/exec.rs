@@ -9,12 +9,12 @@ use super::stim::{
 use super::{CaseResult, CosimError, Mismatch};
 use crate::{make_device, Backend};
 use buflet_driver::regcache::Perms;
-use buflet_driver::{Completion, Driver};
+use buflet_driver::{Completion, Driver, HoldRec};
 use buflet_model::costs as model_costs;
 use buflet_platform::{Agent, BlockDevice, DeviceConfig, HostEnv, HostMemory};
 use buflet_spec::{
-    self as spec, anon_desc, blk_req, buf_release, cpl_kind, get, hold_rec, nb_desc, op, param,
-    put, reg, req_hdr, sg_elem, sg_flag, sock_desc, sock_flag,
+    self as spec, anon_desc, blk_req, buf_release, cpl_kind, hold_rec, nb_desc, op, param, put,
+    reg, req_hdr, sg_elem, sg_flag, sock_desc, sock_flag,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
@@ -460,22 +460,22 @@ impl Host {
             if mem.read(Agent::Cpu, at, &mut b).is_err() {
                 return;
             }
-            let len = get(&b, hold_rec::LEN);
+            let rec = HoldRec::parse(&b);
+            let len = rec.len as u64;
             if len == 0 {
                 return;
             }
             let id = self.next_extent;
             self.next_extent += 1;
             self.extents.push_back(Extent {
-                buflet: get(&b, hold_rec::BUFLET) as u16,
-                off: get(&b, hold_rec::OFF) as u16,
-                len: len as u16,
+                buflet: rec.buflet,
+                off: rec.off,
+                len: rec.len,
                 sock: c.sock_ref,
                 id,
             });
-            let head = get(&b, hold_rec::HEAD);
-            if head != param::NULL16 {
-                self.held.push_back((head as u16, id));
+            if let Some(head) = rec.head {
+                self.held.push_back((head, id));
                 self.last_end.insert(c.sock_ref, id);
             }
             sum += len;
