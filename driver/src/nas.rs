@@ -31,7 +31,7 @@ mod plan;
 use crate::regcache::Perms;
 use crate::{Completion, CplKind, Driver, DriverError, HoldRec, NamedBuffer};
 use buflet_platform::Agent;
-use buflet_spec::{cpl_flag, param, put, sg_elem, sg_flag, sock_flag, status};
+use buflet_spec::{param, sg_elem, CplFlags, SgElem, SgFlags, SockFlags, Status};
 use plan::{BlockPlan, Extent, RangeSet, SgPlan};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -189,14 +189,14 @@ pub enum WriteError {
     /// `file_start..file_end` of the write are not known to be on disk (those before
     /// `file_start` are); the stream still holds the write's bytes, so it can be issued again.
     #[error(
-        "block {op} failed with status {status} ({name}) after {attempts} attempt(s): file bytes {file_start}..{file_end} not written",
-        name = crate::status_name(*.status)
+        "block {op} failed with status {code} ({status}) after {attempts} attempt(s): file bytes {file_start}..{file_end} not written",
+        code = .status.code()
     )]
     Block {
         /// The operation that failed.
         op: BlockOp,
         /// Its completion status.
-        status: u8,
+        status: Status,
         /// Attempts at the failing block.
         attempts: u32,
         /// First file byte not known to be written.
@@ -387,7 +387,7 @@ impl NasStream {
         pages: usize,
     ) -> Result<Self, DriverError> {
         let flags = drv.socket_flags(sock);
-        let hold = flags.is_some_and(|f| f as u64 & sock_flag::HOLD != 0);
+        let hold = flags.is_some_and(|f| f.contains(SockFlags::HOLD));
         if hold && pages > MAX_HOLD_NB_PAGES {
             return Err(DriverError::Invalid(
                 "a hold socket's named buffer has at most 127 pages (nb_desc.RECS is 16 bits)",
@@ -666,27 +666,27 @@ impl NasStream {
     /// command, a retry, or the write's callback.
     pub fn handle(&mut self, drv: &mut Driver, c: &Completion) -> Result<bool, DriverError> {
         self.note_deleted(drv);
-        if c.kind() == CplKind::NbReturn && c.sock_ref == self.sock {
+        if c.kind == CplKind::NbReturn && c.sock_ref == self.sock {
             let Some(nb) = self.posted.remove(&c.ref_num) else {
                 return Ok(false);
             };
-            if c.status != 0 {
-                self.errors.push(c.clone());
+            if c.status != Status::Ok {
+                self.errors.push(*c);
             }
-            if c.has_flag(cpl_flag::RST) {
+            if c.has(CplFlags::RST) {
                 self.reset = true;
             }
-            if c.has_flag(cpl_flag::DELETE) {
+            if c.has(CplFlags::DELETE) {
                 self.deleted = true;
             }
-            if c.has_flag(cpl_flag::FIN | cpl_flag::RST) {
+            if c.has(CplFlags::FIN | CplFlags::RST) {
                 self.eof = Some(c.stream_off + c.bytes as u64);
             }
             let recs = if self.hold && c.bytes > 0 {
                 match drv.read_hold_records(&nb, c.bytes) {
                     Ok(r) => r,
                     Err(e) => {
-                        self.errors.push(c.clone());
+                        self.errors.push(*c);
                         drv.free_nb(nb);
                         return Err(e);
                     }
@@ -701,7 +701,7 @@ impl NasStream {
                 .map(|r| {
                     let o = at;
                     at += r.len as u64;
-                    if let Some(head) = r.head {
+                    if let Some(head) = r.held_head() {
                         self.chains.push_back(Chain {
                             start: self.chain_start,
                             end: at,
@@ -712,7 +712,7 @@ impl NasStream {
                     (o, r)
                 })
                 .collect();
-            if c.has_flag(cpl_flag::DELETE) {
+            if c.has(CplFlags::DELETE) {
                 // The device freed the segment still on the socket: its records (HEAD 0xFFFF)
                 // must not be used.
                 self.socket_deleted();
@@ -734,18 +734,18 @@ impl NasStream {
             }
             return Ok(true);
         }
-        if c.kind() == CplKind::CmdDone {
+        if c.kind == CplKind::CmdDone {
             if self.releasing.remove(&c.tag).is_none() {
                 return Ok(false);
             }
             if !c.is_ok() {
                 // BAD_BUF: a head the device does not hold (a driver error); BYTES heads were
                 // released before it, the rest stay held on the device.
-                self.errors.push(c.clone());
+                self.errors.push(*c);
             }
             return Ok(true);
         }
-        if c.kind() == CplKind::BlkDone {
+        if c.kind == CplKind::BlkDone {
             let Some(i) = self
                 .ops
                 .iter()
@@ -1060,23 +1060,27 @@ impl NasStream {
         let mut list = vec![0u8; used as usize];
         for (k, e) in sg.elems.iter().enumerate() {
             let d = &mut list[k * sg_elem::SIZE..(k + 1) * sg_elem::SIZE];
-            put(d, sg_elem::SRC_ADDR, e.src);
-            put(d, sg_elem::LEN, e.len);
             let flags = if e.zero {
-                sg_flag::ZERO
+                SgFlags::ZERO
             } else if e.dev {
-                sg_flag::DEVMEM
+                SgFlags::DEVMEM
             } else {
-                0
+                SgFlags::empty()
             };
-            put(d, sg_elem::FLAGS, flags);
-            put(d, sg_elem::DISK_ADDR, e.disk);
             let next = if k + 1 < sg.elems.len() {
                 sg_addr + ((k + 1) * sg_elem::SIZE) as u64
             } else {
                 0
             };
-            put(d, sg_elem::NEXT, next);
+            SgElem {
+                src_addr: e.src,
+                // the planner cuts elements at block boundaries: LEN <= BLOCK_BYTES
+                len: e.len as u32,
+                flags,
+                disk_addr: e.disk,
+                next,
+            }
+            .emit(d);
         }
         if let Err(e) = drv.env.mem.write(Agent::Cpu, sg_addr, &list) {
             drv.io_buf_free(sg_addr, sg_bytes, 64);
@@ -1150,7 +1154,7 @@ impl NasStream {
             return;
         };
         let at = cmd.start + (c.bytes as u64 / block) as usize;
-        if c.status == status::OK as u8 {
+        if c.status == Status::Ok {
             free_list(drv, &cmd);
             let next = match cmd.op {
                 BlockOp::Read => self.submit_write(drv, i),
@@ -1165,7 +1169,7 @@ impl NasStream {
             }
             return;
         }
-        let retry = c.status == status::DISK_ERROR as u8 && at < cmd.sg.blocks.len();
+        let retry = c.status == Status::DiskError && at < cmd.sg.blocks.len();
         if retry {
             if cmd.fail_block == Some(at) {
                 cmd.tries += 1;

@@ -20,6 +20,7 @@ use crate::{make_device, sha256_hex, Backend, TbError};
 use buflet_driver::nas::{ExtentFile, NasStream, WriteError};
 use buflet_driver::{Driver, DriverError, SocketSpec};
 use buflet_platform::{BlockDevice, DeviceConfig, DiskError, HostEnv, HostMemory};
+use buflet_spec::Status;
 use link::{eth_strip, eth_wrap, peer_seg, AckObserver, AckStats, Dir, Impair, LinkStats, PeerPhy};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -404,13 +405,13 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
         }
         for c in &cpls {
             active = true;
-            if !nas.handle(&mut drv, c)? && c.status != 0 {
+            if !nas.handle(&mut drv, c)? && c.status != Status::Ok {
                 return Err(PeerError::Device(format!(
                     "completion kind {} for request {} failed with status {} ({})",
                     c.kind,
                     c.opcode,
                     c.status,
-                    buflet_driver::status_name(c.status)
+                    c.status.name()
                 )));
             }
         }
@@ -419,7 +420,7 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
                 "named buffer {} returned with status {} ({})",
                 c.ref_num,
                 c.status,
-                buflet_driver::status_name(c.status)
+                c.status.name()
             )));
         }
         if nas.reset {
@@ -543,12 +544,12 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
 
     // Delete the socket: its remaining named buffers come back first (flag DELETE).
     for c in drv.del_socket(sock)? {
-        if c.status != 0 {
+        if c.status != Status::Ok {
             return Err(PeerError::Device(format!(
                 "SOCK_DEL returned named buffer {} with status {} ({})",
                 c.ref_num,
                 c.status,
-                buflet_driver::status_name(c.status)
+                c.status.name()
             )));
         }
         nas.handle(&mut drv, &c)?;

@@ -1310,7 +1310,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
             "named buffer {} returned with status {} ({})",
             c.ref_num,
             c.status,
-            buflet_driver::status_name(c.status)
+            c.status.name()
         ));
     }
     let report = RunReport {
@@ -1425,8 +1425,7 @@ fn write_pcap(
 pub fn drops(drv: &mut Driver) -> DropCounts {
     DropCounts(
         buflet_driver::drop_reasons()
-            .into_iter()
-            .map(|(name, code)| (name, drv.drop_count(code)))
+            .map(|r| (r.name(), drv.drop_count(r)))
             .collect(),
     )
 }

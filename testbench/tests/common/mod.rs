@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use buflet_spec::SockFlags;
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -110,7 +111,7 @@ impl Rig {
         // PSH returns a partly filled named buffer, so the stream's last bytes come back
         // without a FIN.
         let spec = buflet_driver::SocketSpec {
-            flags: buflet_spec::sock_flag::PSH_RETURN as u8,
+            flags: SockFlags::PSH_RETURN,
             ..frames::demo_socket(iss, MSS as u16)
         }
         .with_hold(mode.needs_hold());
