@@ -4,12 +4,10 @@
 //! - [`Driver`]: bring-up, request and completion rings, socket descriptors (TCP and UDP),
 //!   named buffers, anonymous buffers, the NIC's own addresses (ARP responder), the timer that
 //!   returns named buffers on timeout, block writes and reads, counters.
-//! - [`nas`]: the NAS application's zero-copy write (seed 000) on top of the driver.
 //! - [`regcache`]: the registration cache (seed 004): per-I/O buffers (named buffer pages and
 //!   page lists, anonymous buffers, the NAS writer's scatter-gather lists and bounce blocks)
 //!   stay registered across I/Os; see `docs/registration.md`.
 
-pub mod nas;
 pub mod regcache;
 
 use buflet_platform::{Agent, Device, HostEnv, MemError};

@@ -8,9 +8,9 @@
 
 mod common;
 
-use buflet_driver::nas::ExtentFile;
 use buflet_driver::regcache::Perms;
 use buflet_driver::{Completion, CplKind};
+use buflet_nas::ExtentFile;
 use buflet_platform::Agent;
 use buflet_spec::{anon_desc, blk_req, nb_desc, op, param, put, reg, req_hdr, sg_elem, status};
 use buflet_spec::{DropReason, Opcode, Status};

@@ -10,8 +10,8 @@ mod common;
 use buflet_driver::CplResult;
 use buflet_spec::Status;
 
-use buflet_driver::nas::{BlockOp, ExtentFile, FileMap, WriteError, WriteMode};
 use buflet_driver::{CplKind, DriverError};
+use buflet_nas::{BlockOp, ExtentFile, FileMap, WriteError, WriteMode};
 use buflet_spec::reg;
 use buflet_testbench::{frames, sha256_hex, Backend};
 use common::{

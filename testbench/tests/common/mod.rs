@@ -9,8 +9,8 @@ use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use buflet_driver::nas::{FileMap, NasStream, WriteCallback, WriteError, WriteMode};
 use buflet_driver::Driver;
+use buflet_nas::{FileMap, NasStream, WriteCallback, WriteError, WriteMode};
 use buflet_platform::{BlockDevice, DeviceConfig, HostEnv, HostMemory};
 use buflet_testbench::frames::{
     self, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_MAC, SERVER_PORT,
