@@ -11,6 +11,10 @@
 // (the only cycle in which the input is not accepted), otherwise one word per
 // cycle is sustained. The output is registered; s_axis_tready depends
 // combinationally on m_axis_tready.
+
+`resetall
+`default_nettype none
+
 module axis_packer #(
     parameter DATA_WIDTH = 64,
     parameter KEEP_WIDTH = DATA_WIDTH / 8
@@ -141,3 +145,5 @@ module axis_packer #(
     assign m_axis_tlast  = out_last;
 
 endmodule
+
+`resetall

@@ -61,6 +61,9 @@
 //     host access for that element (a BLK_WRITE block in progress is not written; a BLK_READ
 //     block is not read when the element starts it) and pulses ev_fault with the refused
 //     address and direction.
+
+`resetall
+`default_nettype none
 `include "buflet_defs.vh"
 
 module blk_dma #(
@@ -694,3 +697,5 @@ module blk_dma #(
         end
     end
 endmodule
+
+`resetall

@@ -17,6 +17,9 @@
 //   blk_dma DEVMEM elements read buflet_pool's second data read port (bram_rd_*) and its
 //   exposed bits (exp_rd_idx/exp_rd); counters: toe_engine ev_hold_rec/ev_released and
 //   blk_dma ev_dev_bytes -> reg_block (CNT_HOLD_RECORDS, CNT_BUF_RELEASED, CNT_BLK_DEV_BYTES)
+
+`resetall
+`default_nettype none
 `include "buflet_defs.vh"
 
 module buflet_nic #(
@@ -510,3 +513,5 @@ module buflet_nic #(
         .ev_tx_frame(ev_tx_frame), .ev_tx_bytes(ev_tx_bytes)
     );
 endmodule
+
+`resetall

@@ -24,6 +24,9 @@
 //
 // Assumptions: NUM_BUFLETS <= 65535, BUFLET_BYTES and NUM_BUFLETS powers of
 // two, BUFLET_BYTES a multiple of KEEP_WIDTH.
+
+`resetall
+`default_nettype none
 `include "buflet_defs.vh"
 
 module buflet_pool #(
@@ -172,3 +175,5 @@ module buflet_pool #(
     end
 
 endmodule
+
+`resetall

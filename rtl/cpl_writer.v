@@ -6,6 +6,9 @@
 // write refused by dma_guard (wr_refused on its last word) does not move the tail or post: the
 // entry is kept and written again (at the then current tail) once `stop` is low.
 // cpl_size must be a power of two.
+
+`resetall
+`default_nettype none
 `include "buflet_defs.vh"
 
 module cpl_writer #(
@@ -121,3 +124,5 @@ module cpl_writer #(
         end
     end
 endmodule
+
+`resetall

@@ -14,6 +14,10 @@
 // address and the requester id (the arbiter's client index). The arbiters hold one request
 // at a time (grant until tlast), so no host response is outstanding while a refusal is
 // answered.
+
+`resetall
+`default_nettype none
+
 module dma_guard #(
     parameter DATA_WIDTH = 64
 ) (
@@ -159,3 +163,5 @@ module dma_guard #(
         end
     end
 endmodule
+
+`resetall

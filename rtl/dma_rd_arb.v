@@ -2,6 +2,10 @@
 // and held from the request until the last word of its response (tlast) has been transferred.
 // Client buses are flattened: client i uses bits [i*W +: W]. The response data is broadcast;
 // tvalid goes only to the granted client.
+
+`resetall
+`default_nettype none
+
 module dma_rd_arb #(
     parameter N          = 3,
     parameter DATA_WIDTH = 64
@@ -81,3 +85,5 @@ module dma_rd_arb #(
         end
     end
 endmodule
+
+`resetall

@@ -2,6 +2,10 @@
 // and held from the request until the last word of its data (tlast) has been transferred; data
 // is passed only after the request has been accepted. Client buses are flattened: client i uses
 // bits [i*W +: W].
+
+`resetall
+`default_nettype none
+
 module dma_wr_arb #(
     parameter N          = 2,
     parameter DATA_WIDTH = 64
@@ -79,3 +83,5 @@ module dma_wr_arb #(
         end
     end
 endmodule
+
+`resetall

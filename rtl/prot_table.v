@@ -19,6 +19,9 @@
 // or some valid slot has the asked permission (WRITE when lk_write, else READ) and
 // BASE <= addr and addr + len <= END (65-bit sums: no wrap). The whole access must be inside
 // one region.
+
+`resetall
+`default_nettype none
 `include "buflet_defs.vh"
 
 module prot_table #(
@@ -129,3 +132,5 @@ module prot_table #(
         end
     end
 endmodule
+
+`resetall

@@ -24,6 +24,9 @@
 //
 // p2p counters (docs/p2p.md): ev_hold_rec counts one CNT_HOLD_RECORDS, ev_released one
 // CNT_BUF_RELEASED, ev_dev_bytes_valid adds ev_dev_bytes to CNT_BLK_DEV_BYTES.
+
+`resetall
+`default_nettype none
 `include "buflet_defs.vh"
 
 module reg_block #(
@@ -395,3 +398,5 @@ module reg_block #(
         end
     end
 endmodule
+
+`resetall

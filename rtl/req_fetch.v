@@ -6,6 +6,9 @@
 // is not handed out and REQ_HEAD stays (the fault is fatal, the top stops this reader through
 // `enable`; docs/protection.md).
 // req_size must be a power of two (the ring index is head & (req_size-1)).
+
+`resetall
+`default_nettype none
 `include "buflet_defs.vh"
 
 module req_fetch #(
@@ -106,3 +109,5 @@ module req_fetch #(
         end
     endgenerate
 endmodule
+
+`resetall

@@ -1,5 +1,9 @@
 // Round-robin choice among N requesters: the first requester after `last` (wrapping), so each
 // requester is served within N grants. Combinational; shared by every arbiter.
+
+`resetall
+`default_nettype none
+
 module rr_pick #(
     parameter N  = 2,
     parameter GW = (N > 1) ? $clog2(N) : 1
@@ -29,3 +33,5 @@ module rr_pick #(
         end
     end
 endmodule
+
+`resetall

@@ -70,6 +70,9 @@
 //
 // Assumptions: BUFLET_BYTES >= 2*KEEP_WIDTH, BUFLET_BYTES and NUM_BUFLETS
 // powers of two; input frames are packed (all words full but the last).
+
+`resetall
+`default_nettype none
 `include "buflet_defs.vh"
 
 module rx_parser #(
@@ -687,3 +690,5 @@ module rx_parser #(
     assign m_meta_count    = meta_count;
 
 endmodule
+
+`resetall

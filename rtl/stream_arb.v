@@ -2,6 +2,10 @@
 // The output is registered: a word is taken from the picked input when the output register is
 // empty or being drained, and held stable until m_ready.
 // Inputs are flattened: input i uses s_data[i*WIDTH +: WIDTH].
+
+`resetall
+`default_nettype none
+
 module stream_arb #(
     parameter N     = 2,
     parameter WIDTH = 256
@@ -44,3 +48,5 @@ module stream_arb #(
         end
     end
 endmodule
+
+`resetall

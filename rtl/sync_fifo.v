@@ -1,5 +1,9 @@
 // Small synchronous FIFO (valid/ready on both sides). DEPTH must be a power of two >= 2.
 // The output is read combinationally from the storage array (first-word fall-through).
+
+`resetall
+`default_nettype none
+
 module sync_fifo #(
     parameter WIDTH = 32,
     parameter DEPTH = 4
@@ -39,3 +43,5 @@ module sync_fifo #(
         end
     end
 endmodule
+
+`resetall

@@ -10,7 +10,10 @@
 // goes through the FIFO as a one-word packet (tkeep = the low 8 bytes); no data RAM read.
 // rec_issue pulses (combinationally) in the cycle the record enters the pipeline, with rec_buf
 // = its BUFLET.
+
+`resetall
 `default_nettype none
+
 module toe_mover #(
     parameter DATA_WIDTH   = 64,
     parameter BUFLET_BYTES = 2048,
@@ -225,4 +228,5 @@ module toe_mover #(
         .m_axis_tlast (m_axis_tlast)
     );
 endmodule
-`default_nettype wire
+
+`resetall

@@ -24,6 +24,9 @@
 //       remaining byte count and its length.
 // ev_tx_frame / ev_tx_bytes pulse (combinationally) in the cycle the last
 // word of a frame is transferred.
+
+`resetall
+`default_nettype none
 `include "buflet_defs.vh"
 
 module tx_builder #(
@@ -260,3 +263,5 @@ module tx_builder #(
     assign ev_tx_frame      = f_done;
     assign ev_tx_bytes      = f_len;
 endmodule
+
+`resetall
