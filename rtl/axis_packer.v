@@ -14,6 +14,7 @@
 
 `resetall
 `default_nettype none
+`include "buflet_checks.vh"
 
 module axis_packer #(
     parameter DATA_WIDTH = 64,
@@ -32,6 +33,12 @@ module axis_packer #(
     input  wire                  m_axis_tready,
     output wire                  m_axis_tlast
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh)
+    generate
+        `BF_CHECK_DATA_WIDTH(axis_packer)
+        `BF_CHECK_KEEP_WIDTH(axis_packer)
+    endgenerate
+
 
     localparam CW = $clog2(KEEP_WIDTH) + 1;   // holds 0..KEEP_WIDTH
     localparam TW = CW + 1;                   // holds 0..2*KEEP_WIDTH-1

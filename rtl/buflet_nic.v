@@ -21,6 +21,7 @@
 `resetall
 `default_nettype none
 `include "buflet_defs.vh"
+`include "buflet_checks.vh"
 
 module buflet_nic #(
     parameter DATA_WIDTH   = 64,
@@ -100,6 +101,20 @@ module buflet_nic #(
     // interrupt
     output wire                    irq
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh)
+    generate
+        `BF_CHECK_DATA_WIDTH(buflet_nic)
+        // toe_engine's assumptions (its header: power-of-two HASH_BUCKETS and BUFLET_BYTES,
+        // 2*KEEP_WIDTH <= BUFLET_BYTES <= 4096), checked here while toe_engine.v is being split;
+        // the split modules check them themselves.
+        if (!`BF_IS_POW2(HASH_BUCKETS)) begin : g_check_hash_buckets
+            $error("buflet_nic: HASH_BUCKETS must be a power of two (toe_engine)");
+        end
+        if (!`BF_IS_POW2(BUFLET_BYTES) || BUFLET_BYTES < DATA_WIDTH / 4 || BUFLET_BYTES > 4096) begin : g_check_buflet_bytes
+            $error("buflet_nic: BUFLET_BYTES must be a power of two in 2*KEEP_WIDTH..4096 (toe_engine)");
+        end
+    endgenerate
+
     localparam KW      = DATA_WIDTH / 8;
     localparam BW_ADDR = $clog2(NUM_BUFLETS * BUFLET_BYTES / KW);
 

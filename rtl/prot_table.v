@@ -23,6 +23,7 @@
 `resetall
 `default_nettype none
 `include "buflet_defs.vh"
+`include "buflet_checks.vh"
 
 module prot_table #(
     parameter NUM_REGIONS = `BF_PARAM_DEF_NUM_REGIONS,
@@ -47,6 +48,16 @@ module prot_table #(
     input  wire [NPORTS-1:0]    lk_write,
     output reg  [NPORTS-1:0]    lk_allowed
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh)
+    generate
+        if (NUM_REGIONS < 1) begin : g_check_num_regions
+            $error("prot_table: NUM_REGIONS must be >= 1");
+        end
+        if (NPORTS < 1) begin : g_check_nports
+            $error("prot_table: NPORTS must be >= 1");
+        end
+    endgenerate
+
     localparam SW = (NUM_REGIONS > 1) ? $clog2(NUM_REGIONS) : 1;
 
     localparam [7:0]  OP_REG     = `BF_OP_REG_REGION;

@@ -10,6 +10,7 @@
 `resetall
 `default_nettype none
 `include "buflet_defs.vh"
+`include "buflet_checks.vh"
 
 module req_fetch #(
     parameter DATA_WIDTH = 64
@@ -40,6 +41,11 @@ module req_fetch #(
     input  wire                    m_req_ready,
     output wire [511:0]            m_req_data
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh)
+    generate
+        `BF_CHECK_DATA_WIDTH(req_fetch)
+    endgenerate
+
     localparam ENTRY_BYTES = `BF_REQ_HDR_SIZE;
     localparam WORDS       = (ENTRY_BYTES * 8 + DATA_WIDTH - 1) / DATA_WIDTH;
     localparam BUF_W       = WORDS * DATA_WIDTH;

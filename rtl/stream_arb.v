@@ -5,6 +5,7 @@
 
 `resetall
 `default_nettype none
+`include "buflet_checks.vh"
 
 module stream_arb #(
     parameter N     = 2,
@@ -19,6 +20,13 @@ module stream_arb #(
     input  wire               m_ready,
     output reg  [WIDTH-1:0]   m_data
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh)
+    generate
+        if (N < 1) begin : g_check_n
+            $error("stream_arb: N must be >= 1");
+        end
+    endgenerate
+
     localparam GW = (N > 1) ? $clog2(N) : 1;
 
     reg [GW-1:0] last_grant;
