@@ -73,7 +73,7 @@ module buflet_nic #(
     input  wire                    m_dma_wr_req_ready,
     output wire [63:0]             m_dma_wr_req_addr,
     output wire [15:0]             m_dma_wr_req_len,
-    output wire [7:0]              m_dma_wr_req_id,     // requester: 0 toe_engine, 1 cpl_writer
+    output wire [7:0]              m_dma_wr_req_id,     // requester: 0 toe_engine, 1 cpl_writer, 2 blk_dma
     output wire [DATA_WIDTH-1:0]   m_axis_dma_wr_tdata,
     output wire [DATA_WIDTH/8-1:0] m_axis_dma_wr_tkeep,
     output wire                    m_axis_dma_wr_tvalid,
