@@ -23,6 +23,9 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// `-G` parameters: (name, value).
+type Params = Vec<(String, String)>;
+
 /// Lints rtl/`top`.v with `-G` parameters; (success, stderr + stdout).
 fn run_lint(top: &str, params: &[(String, String)]) -> (bool, String) {
     let mut args = vec![
@@ -286,7 +289,7 @@ fn check_macros() -> Vec<(String, Vec<String>)> {
 }
 
 /// Parses `"TOP PARAM=VALUE ..."`.
-fn parse_case(spec: &str) -> (String, Vec<(String, String)>) {
+fn parse_case(spec: &str) -> (String, Params) {
     let mut words = spec.split_whitespace();
     let top = words.next().expect("a module name").to_string();
     let params = words
@@ -301,7 +304,7 @@ fn parse_case(spec: &str) -> (String, Vec<(String, String)>) {
 #[test]
 fn bad_parameters_stop_elaboration_with_their_message() {
     let macros = check_macros();
-    let mut cases: Vec<(String, Vec<(String, String)>, String)> = BAD_PARAMS
+    let mut cases: Vec<(String, Params, String)> = BAD_PARAMS
         .iter()
         .map(|case| {
             let (spec, msg) = case
