@@ -1,0 +1,336 @@
+//! One backend of a lockstep pair: its device, host memory and disk, the fixed memory layout of a case, applying actions and running to quiescence.
+
+use super::*;
+
+/// Host memory layout, identical on both sides (same allocations in the same order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Layout {
+    pub(super) nb_pages: Vec<Vec<u64>>,
+    pub(super) nb_hmd: Vec<u64>,
+    pub(super) bad_page_hmd: u64,
+    pub(super) unreg_list: u64,
+    pub(super) unreg_page: u64,
+    pub(super) sg: u64,
+    pub(super) cpl: (u64, u64),
+    /// One ANON_MAX_LEN region per anonymous-buffer slot.
+    pub(super) anon: Vec<u64>,
+    /// BUFLET_BYTES (DEVMEM addresses).
+    pub(super) buflet_bytes: u64,
+}
+
+/// One backend with its own host memory, disk image and driver.
+pub(super) struct Side {
+    pub(super) name: String,
+    pub(super) drv: Driver,
+    /// For the model: when its shared DMA write port is free again (see [`Side::settle`]).
+    pub(super) model_port: Option<u64>,
+    /// For the model: the named-buffer page its last delivery went to.
+    pub(super) model_page: Option<u64>,
+    /// Base addresses of every page a delivery may write (named-buffer pages, the unregistered
+    /// page of the bad page list).
+    pub(super) nb_pages: BTreeSet<u64>,
+    /// Start addresses of the anonymous buffers (a frame's first write lands there).
+    pub(super) anon_starts: BTreeSet<u64>,
+    pub(super) cfg: DeviceConfig,
+    /// Print every activity to stderr (`BUFLET_COSIM_TRACE` set).
+    pub(super) trace: bool,
+    pub(super) lay: Layout,
+    pub(super) image: PathBuf,
+}
+
+impl Drop for Side {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.image);
+    }
+}
+
+pub(super) fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Side {
+    pub(super) fn new(backend: Backend, name: String, width: u32) -> Result<Self, CosimError> {
+        let cfg = DeviceConfig::with_width(width);
+        let dev = make_device(backend, cfg.clone()).map_err(|e| CosimError::Backend {
+            side: name.clone(),
+            msg: e.to_string(),
+        })?;
+        let image = std::env::temp_dir().join(format!(
+            "buflet-cosim-{}-{}-{}.img",
+            std::process::id(),
+            backend.name(),
+            unique()
+        ));
+        let disk = BlockDevice::create(&image, DISK_BYTES)?;
+        let env = HostEnv {
+            mem: HostMemory::new(MEM_BYTES),
+            disk,
+        };
+        // From here on the image is removed when `side` is dropped, even on errors.
+        let drv = Driver::new(dev, env).map_err(|e| {
+            let _ = std::fs::remove_file(&image);
+            CosimError::Driver(e)
+        })?;
+        // Protection stays on (CTRL.PROT_EN): the layout is registered through the driver's
+        // registration cache, which mirrors it into the device table, so the pages and lists
+        // left unregistered on purpose are refused by the device (PROT_FAULT) on both sides.
+        let mut side = Side {
+            name,
+            drv,
+            model_port: (backend == Backend::Model).then_some(0),
+            model_page: None,
+            nb_pages: BTreeSet::new(),
+            anon_starts: BTreeSet::new(),
+            cfg,
+            trace: std::env::var_os("BUFLET_COSIM_TRACE").is_some(),
+            lay: Layout {
+                nb_pages: Vec::new(),
+                nb_hmd: Vec::new(),
+                bad_page_hmd: 0,
+                unreg_list: 0,
+                unreg_page: 0,
+                sg: 0,
+                cpl: (0, 0),
+                anon: Vec::new(),
+                buflet_bytes: 0,
+            },
+            image,
+        };
+        side.lay = side.layout()?;
+        side.nb_pages = side.lay.nb_pages.iter().flatten().copied().collect();
+        side.nb_pages.insert(side.lay.unreg_page);
+        side.anon_starts = side.lay.anon.iter().copied().collect();
+        side.drv.env.mem.set_write_log(true);
+        side.drv.env.disk.set_write_log(true);
+        Ok(side)
+    }
+
+    /// Allocate and register the named-buffer pages (scattered: page p of every slot, then
+    /// page p+1), their page lists, the bad page lists and the SG area.
+    pub(super) fn layout(&mut self) -> Result<Layout, CosimError> {
+        let nbs = self.drv.info.num_nbs as usize;
+        let page = param::PAGE_BYTES;
+        let mem = &mut self.drv.env.mem;
+        // Registered below through the driver (and so in the device table).
+        let mut regs: Vec<(u64, u64)> = Vec::new();
+        let mut nb_pages = vec![Vec::new(); nbs];
+        for _ in 0..MAX_NB_PAGES {
+            for pages in nb_pages.iter_mut() {
+                let a = mem.alloc(page, page)?;
+                regs.push((a, page));
+                pages.push(a);
+            }
+        }
+        let mut nb_hmd = Vec::with_capacity(nbs);
+        for pages in &nb_pages {
+            let h = mem.alloc(8 * MAX_NB_PAGES as u64, 64)?;
+            let list: Vec<u8> = pages.iter().flat_map(|a| a.to_le_bytes()).collect();
+            mem.write(Agent::Cpu, h, &list)?;
+            regs.push((h, list.len() as u64));
+            nb_hmd.push(h);
+        }
+        let unreg_page = mem.alloc(page, page)?;
+        let unreg_list = mem.alloc(64, 64)?;
+        let bad_page_hmd = mem.alloc(8 * MAX_NB_PAGES as u64, 64)?;
+        let mut list = vec![unreg_page];
+        list.extend(nb_pages.first().map(|p| &p[1..]).unwrap_or(&[]));
+        let bytes: Vec<u8> = list.iter().flat_map(|a| a.to_le_bytes()).collect();
+        mem.write(Agent::Cpu, bad_page_hmd, &bytes)?;
+        regs.push((bad_page_hmd, bytes.len() as u64));
+        let sg = mem.alloc(SG_SLOTS * sg_elem::SIZE as u64, 64)?;
+        regs.push((sg, SG_SLOTS * sg_elem::SIZE as u64));
+        let mut anon = Vec::new();
+        for _ in 0..self.drv.info.num_anon {
+            let a = mem.alloc(param::ANON_MAX_LEN, page)?;
+            regs.push((a, param::ANON_MAX_LEN));
+            anon.push(a);
+        }
+        for (a, len) in regs {
+            self.drv.reg_acquire(a, len, Perms::RW)?;
+        }
+        let lo = self.drv.rd(reg::CPL_BASE_LO) as u64;
+        let hi = self.drv.rd(reg::CPL_BASE_HI) as u64;
+        let size = self.drv.rd(reg::CPL_SIZE) as u64;
+        let base = hi << 32 | lo;
+        Ok(Layout {
+            nb_pages,
+            nb_hmd,
+            bad_page_hmd,
+            unreg_list,
+            unreg_page,
+            sg,
+            cpl: (base, base + size * spec::cpl::SIZE as u64),
+            anon,
+            buflet_bytes: self.drv.info.buflet_bytes as u64,
+        })
+    }
+
+    pub(super) fn apply(&mut self, actions: &[Action], step: usize) -> Result<(), CosimError> {
+        for a in actions {
+            match a {
+                Action::Mem { addr, data } => self.drv.env.mem.write(Agent::Cpu, *addr, data)?,
+                Action::Req(e) => self.drv.submit(e)?,
+                Action::Frames(fs) => {
+                    for f in fs {
+                        self.drv.rx_push(f.clone());
+                    }
+                }
+                Action::Reg { addr, value } => self.drv.wr(*addr, *value),
+                Action::Ticks { period, ticks } => {
+                    // Poll CNT_TICKS often compared with the period, so TIMER_PERIOD is back
+                    // to 0 long before another tick is requested.
+                    let base = self.drv.rd(reg::CNT_TICKS);
+                    self.drv.wr(reg::TIMER_PERIOD, *period);
+                    let poll = (*period as u64 / 16).clamp(1, 256);
+                    let limit = (*ticks as u64 + 2) * (*period as u64 + STEP_LIMIT / 100);
+                    let mut ran = 0;
+                    while self.drv.rd(reg::CNT_TICKS).wrapping_sub(base) < *ticks {
+                        self.drv.run(poll);
+                        ran += poll;
+                        if ran > limit {
+                            return Err(CosimError::NotQuiescent {
+                                side: self.name.clone(),
+                                step,
+                                cycles: ran,
+                            });
+                        }
+                    }
+                    self.drv.wr(reg::TIMER_PERIOD, 0);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Run until the device is quiescent: no frame waiting on the wire and no device write,
+    /// disk write or transmitted frame for `quiet` cycles. Then consume the completions and
+    /// read every counter.
+    ///
+    /// The last activity is the end of the last transaction. The RTL writes host memory one
+    /// bus word per cycle, so its log shows when each word went. The model performs a whole DMA
+    /// write in the event that issues it and accounts for its duration with its cost functions
+    /// (the write starts when the shared write port is free and the data is ready, and takes
+    /// `costs::dma_write(len)`); its writes are timed the same way here, from the cycle `t` of
+    /// the event: a delivery into a named-buffer page starts after the engine's delivery step
+    /// (`costs::ENGINE_DELIVERY`) and, when it enters a page other than the last one read, after
+    /// the page-list read (`costs::dma_read(8)`: architecture.md, "the engine keeps the last
+    /// page address it read"); it ends at `max(port free, t + lead) + costs::dma_write(len)`.
+    pub(super) fn settle(
+        &mut self,
+        start: u64,
+        quiet: u64,
+        step: usize,
+    ) -> Result<Observed, CosimError> {
+        let mut log = Vec::new();
+        let mut disk = Vec::new();
+        let mut tx = Vec::new();
+        // Quiet is counted from the end of the step's actions: a periodic-ticks action runs the
+        // clock while it polls, and what its last tick started must still be seen in this step.
+        let mut last = self.drv.cycles().max(start);
+        let mut pending = self.drv.rx_pending();
+        loop {
+            self.drv.run(1);
+            let now = self.drv.cycles();
+            let w = self.drv.env.mem.take_write_log();
+            for x in &w {
+                if self.trace {
+                    eprintln!(
+                        "[{} step {step} +{}] write {:#x} +{}",
+                        self.name,
+                        now - start,
+                        x.addr,
+                        x.data.len()
+                    );
+                }
+                last = match self.model_port {
+                    Some(port) => {
+                        let page = x.addr & !(param::PAGE_BYTES - 1);
+                        let lead = if self.anon_starts.contains(&x.addr) {
+                            // A frame into an anonymous buffer: the engine's frame step and
+                            // its anonymous delivery step come first.
+                            model_costs::ENGINE_FRAME + model_costs::ANON_DELIVERY
+                        } else if !self.nb_pages.contains(&page) {
+                            0
+                        } else if self.model_page == Some(page) {
+                            model_costs::ENGINE_DELIVERY
+                        } else {
+                            self.model_page = Some(page);
+                            model_costs::ENGINE_DELIVERY + model_costs::dma_read(&self.cfg, 8)
+                        };
+                        let end =
+                            port.max(now + lead) + model_costs::dma_write(&self.cfg, x.data.len());
+                        self.model_port = Some(end);
+                        last.max(end)
+                    }
+                    None => last.max(now),
+                };
+            }
+            log.extend(w);
+            let d = self.drv.env.disk.take_write_log();
+            if !d.is_empty() {
+                if self.trace {
+                    eprintln!(
+                        "[{} step {step} +{}] disk write x{}",
+                        self.name,
+                        now - start,
+                        d.len()
+                    );
+                }
+                last = last.max(now);
+                disk.extend(d);
+            }
+            while let Some(f) = self.drv.tx_pop() {
+                if self.trace {
+                    eprintln!(
+                        "[{} step {step} +{}] tx {} B",
+                        self.name,
+                        now - start,
+                        f.len()
+                    );
+                }
+                last = last.max(now);
+                tx.push(f);
+            }
+            let p = self.drv.rx_pending();
+            if p != pending {
+                if self.trace {
+                    eprintln!(
+                        "[{} step {step} +{}] rx pending {p}",
+                        self.name,
+                        now - start
+                    );
+                }
+                last = last.max(now);
+                pending = p;
+            }
+            if p == 0 && now.saturating_sub(last) >= quiet {
+                break;
+            }
+            if now - start > STEP_LIMIT {
+                return Err(CosimError::NotQuiescent {
+                    side: self.name.clone(),
+                    step,
+                    cycles: now - start,
+                });
+            }
+        }
+        let (ring, other) = compare::split_merge(log, self.lay.cpl);
+        let cpls = self.drv.completions()?;
+        let counters = spec::REGS
+            .iter()
+            .filter(|r| r.name.starts_with("CNT_"))
+            .map(|r| (r.name, self.drv.rd(r.addr)))
+            .collect();
+        Ok(Observed {
+            ring,
+            other,
+            cpls,
+            disk,
+            tx,
+            counters,
+            busy: last - start,
+        })
+    }
+}
