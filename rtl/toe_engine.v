@@ -521,7 +521,9 @@ module toe_engine #(
                              go_anon ? S_IDLE : go_rel ? S_REL0 : S_CPL;
                 end
                 S_REQ_ADD: begin
-                    {bkt_vld[b_idx], sock_used[rq_sock[SW-1:0]], act_head, state} <= {2'b11, rq_sock, S_CPL};
+                    bkt_vld[b_idx] <= 1'b1;
+                    sock_used[rq_sock[SW-1:0]] <= 1'b1;
+                    {act_head, state} <= {rq_sock, S_CPL};
                 end
                 S_REQ_NB1: begin
                     nb_used[rq_nb] <= 1'b1;
@@ -592,7 +594,10 @@ module toe_engine #(
                     if (cxr_act_next == rq_sock || cxr_act_next == NULL16) state <= S_DEL_END;
                 end
                 // CMD_DONE/OK (set by toe_req in S_REQ)
-                S_DEL_END: {sock_used[rq_sock[SW-1:0]], del_mode, state} <= {2'b00, S_CPL};
+                S_DEL_END: begin
+                    sock_used[rq_sock[SW-1:0]] <= 1'b0;
+                    {del_mode, state} <= {1'b0, S_CPL};
+                end
 
                 // ---------------------------------------------------------- rx metadata
                 S_META: begin
@@ -714,7 +719,8 @@ module toe_engine #(
                     state <= hd_finrst ? S_DRET : S_IDLE;
                 end
                 S_DRET: if (dret_go) begin
-                    {cp_valid, cp_data, nb_used[nb_idx], ev_nb_returned, cx} <= {1'b1, cpl_ret, 2'b01, cx_dl};
+                    nb_used[nb_idx] <= 1'b0;
+                    {cp_valid, cp_data, ev_nb_returned, cx} <= {1'b1, cpl_ret, 1'b1, cx_dl};
                     if (del_mode) begin
                         state <= S_DEL_NB;
                     end else begin
