@@ -642,6 +642,10 @@ fn verilate(
         .arg(&mdir)
         .args([
             "-Wno-fatal",
+            // ... except the elaboration checks of parameters ($error/$fatal in generate
+            // blocks, rtl/buflet_checks.vh): a bad models.txt parameter must stop the build
+            "-Werror-USERERROR",
+            "-Werror-USERFATAL",
             "-O3",
             "--x-assign",
             "fast",

@@ -4,18 +4,33 @@
 //! - [`Driver`]: bring-up, request and completion rings, socket descriptors (TCP and UDP),
 //!   named buffers, anonymous buffers, the NIC's own addresses (ARP responder), the timer that
 //!   returns named buffers on timeout, block writes and reads, counters.
-//! - [`nas`]: the NAS application's zero-copy write (seed 000) on top of the driver.
 //! - [`regcache`]: the registration cache (seed 004): per-I/O buffers (named buffer pages and
 //!   page lists, anonymous buffers, the NAS writer's scatter-gather lists and bounce blocks)
 //!   stay registered across I/Os; see `docs/registration.md`.
 
-pub mod nas;
+mod blk;
+mod buffers;
+mod counters;
+mod protection;
 pub mod regcache;
+mod registration;
+mod ring;
+mod socket;
+
+pub use buffers::{AnonBuffer, NamedBuffer};
+pub use counters::{drop_reasons, Counters};
+use protection::{region_entry, CTRL_ENABLE, CTRL_PROT_EN};
+pub use socket::SocketSpec;
 
 use buflet_platform::{Agent, Device, HostEnv, MemError};
-use buflet_spec::{self as spec, cpl, cpl_kind, get, op, put, reg, req_hdr};
+use buflet_spec::{
+    self as spec, cpl, reg, req_hdr, AnonDesc, BlkReq, BufRelease, IpProto, LayoutError, NbDesc,
+    Opcode, RegionDesc, RegionPerm, ReqHdr, SockDesc, SockFlags, Status,
+};
+pub use buflet_spec::{CplFlags, CplKind, DropReason, HoldRec};
 use regcache::{fit_runs, Perms, RegCache, RegConfig, RegError, RegStats};
 use std::collections::{HashMap, HashSet};
+use std::net::Ipv4Addr;
 
 /// Driver failures.
 #[derive(Debug, thiserror::Error)]
@@ -30,8 +45,18 @@ pub enum DriverError {
     #[error("host memory: {0}")]
     Mem(#[from] MemError),
     /// The device completed a request with an error status.
-    #[error("request {opcode} (tag {tag}) failed with status {status} ({name})", name = status_name(*status))]
-    Request { opcode: u8, tag: u32, status: u8 },
+    #[error("request {opcode} (tag {tag}) failed with status {code} ({status})", code = status.code())]
+    Request {
+        /// Opcode of the failed request (raw: it may be one the device does not know).
+        opcode: u8,
+        /// Its tag.
+        tag: u32,
+        /// Why it failed.
+        status: Status,
+    },
+    /// The device wrote a completion this driver cannot decode (an unknown kind or status).
+    #[error("bad completion entry: {0}")]
+    BadEntry(#[from] LayoutError),
     /// Waited too long for the device.
     #[error("timed out after {0} cycles waiting for {1}")]
     Timeout(u64, &'static str),
@@ -58,76 +83,24 @@ pub enum DriverError {
     },
 }
 
-/// Human name of a completion status code.
+/// Human name of a completion status code ("unknown" for a code the spec does not define).
 pub fn status_name(s: u8) -> &'static str {
-    spec::CONSTS
-        .iter()
-        .find(|c| c.group == "status" && c.value == s as u64)
-        .map(|c| c.name)
-        .unwrap_or("unknown")
+    Status::try_from(s).map_or("unknown", Status::name)
 }
 
-/// A completion entry, decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Completion {
-    pub kind: u8,
-    pub status: u8,
-    pub sock_ref: u16,
-    pub tag: u32,
-    pub ref_num: u32,
-    pub bytes: u32,
-    pub flags: u32,
-    pub opcode: u8,
-    /// UDP header bytes at the start of the buffer (NB_RETURN of a datagram), else 0.
-    pub hdr_bytes: u8,
-    pub stream_off: u64,
-}
+/// A completion entry, decoded (the spec's `cpl` layout).
+pub type Completion = spec::Cpl;
 
-/// The kind of a completion (`cpl_kind` of the spec), decoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CplKind {
-    /// `CMD_DONE`: a request finished (SOCK_ADD, SOCK_DEL, NOP, BUF_RELEASE, or any request
-    /// that failed). A `BUF_RELEASE` that met a head that is not held comes back with status
-    /// `BAD_BUF` and `BYTES` = heads released before it ([`Completion::result`]).
-    CmdDone,
-    /// `NB_RETURN`: a named buffer is returned (flags say why: FULL, PSH, FIN, RST, TIMEOUT,
-    /// DELETE, DATAGRAM, TRUNC).
-    NbReturn,
-    /// `BLK_DONE`: a block write or read finished.
-    BlkDone,
-    /// `ANON_RX`: a frame that matched no socket was written into an anonymous buffer, which
-    /// is returned (`ref_num`, `bytes`, flag TRUNC when the frame was longer).
-    AnonRx,
-    /// A kind this driver does not know.
-    Unknown(u8),
-}
-
-impl Completion {
-    /// The completion's kind.
-    pub fn kind(&self) -> CplKind {
-        match self.kind as u64 {
-            cpl_kind::CMD_DONE => CplKind::CmdDone,
-            cpl_kind::NB_RETURN => CplKind::NbReturn,
-            cpl_kind::BLK_DONE => CplKind::BlkDone,
-            cpl_kind::ANON_RX => CplKind::AnonRx,
-            _ => CplKind::Unknown(self.kind),
-        }
-    }
-
-    /// True when `flag` (a `cpl_flag` bit) is set.
-    pub fn has_flag(&self, flag: u64) -> bool {
-        self.flags as u64 & flag != 0
-    }
-
-    /// True when `STATUS` is `OK`.
-    pub fn is_ok(&self) -> bool {
-        self.status == spec::status::OK as u8
-    }
-
+/// The driver's reading of a completion's status.
+pub trait CplResult {
     /// The completion's status as a [`DriverError::Request`] (opcode, tag, status; its message
     /// names the status, e.g. `BAD_BUF` for a `BUF_RELEASE` that met a head that is not held),
     /// or `Ok` when `STATUS` is `OK`.
-    pub fn result(&self) -> Result<(), DriverError> {
+    fn result(&self) -> Result<(), DriverError>;
+}
+
+impl CplResult for Completion {
+    fn result(&self) -> Result<(), DriverError> {
         if self.is_ok() {
             Ok(())
         } else {
@@ -138,246 +111,6 @@ impl Completion {
             })
         }
     }
-
-    fn parse(e: &[u8]) -> Self {
-        Completion {
-            kind: get(e, cpl::KIND) as u8,
-            status: get(e, cpl::STATUS) as u8,
-            sock_ref: get(e, cpl::SOCK_REF) as u16,
-            tag: get(e, cpl::TAG) as u32,
-            ref_num: get(e, cpl::REF_NUM) as u32,
-            bytes: get(e, cpl::BYTES) as u32,
-            flags: get(e, cpl::FLAGS) as u32,
-            opcode: get(e, cpl::OPCODE) as u8,
-            hdr_bytes: get(e, cpl::HDR_BYTES) as u8,
-            stream_off: get(e, cpl::STREAM_OFF),
-        }
-    }
-}
-
-/// IP protocol of a socket (`sock_desc.PROTO`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Proto {
-    /// TCP (6): passive open, reassembly, ACKs with the window (docs/tcp-receive.md).
-    #[default]
-    Tcp,
-    /// UDP (17): the socket starts established; each datagram (UDP header included) goes into
-    /// its own named buffer, returned with flag DATAGRAM (docs/rx-paths.md). The TCP
-    /// parameters of [`SocketSpec`] are ignored.
-    Udp,
-}
-
-impl Proto {
-    /// The IP protocol number.
-    pub fn number(self) -> u8 {
-        match self {
-            Proto::Tcp => 6,
-            Proto::Udp => 17,
-        }
-    }
-}
-
-/// The connection a socket descriptor describes, from the NIC's point of view, and the
-/// host-chosen TCP parameters of its passive open (the `sock_desc` layout of the spec).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SocketSpec {
-    /// Our MAC (destination of received frames, source of the NIC's ACKs), wire order.
-    pub local_mac: [u8; 6],
-    /// The peer's MAC (destination of the NIC's ACKs), wire order.
-    pub remote_mac: [u8; 6],
-    /// VLAN id, 0 = untagged.
-    pub vlan: u16,
-    /// Our IPv4 address, wire order.
-    pub local_ip: [u8; 4],
-    /// The peer's IPv4 address, wire order.
-    pub remote_ip: [u8; 4],
-    /// Our TCP port.
-    pub local_port: u16,
-    /// The peer's TCP port.
-    pub remote_port: u16,
-    /// Our initial send sequence number (the SEQ of the NIC's SYN-ACK).
-    pub iss: u32,
-    /// Receive buffer in bytes (1..2^30): bound of accepted-but-undelivered data.
-    pub rcv_buf: u32,
-    /// MSS option value the NIC sends in its SYN-ACK.
-    pub mss: u16,
-    /// Window scale shift (0..14) the NIC offers when the peer's SYN carries the option.
-    pub rcv_wscale: u8,
-    /// `sock_flag` bits (e.g. `PSH_RETURN`; `HOLD` makes a p2p hold socket, TCP only,
-    /// docs/p2p.md: its named buffers receive hold records instead of payload).
-    pub flags: u8,
-    /// IP protocol: TCP or UDP.
-    pub proto: Proto,
-}
-
-impl SocketSpec {
-    /// The same socket with `sock_flag::HOLD` set (`on`) or cleared: a p2p hold socket whose
-    /// payload stays in the NIC's buflets (docs/p2p.md).
-    pub fn with_hold(mut self, on: bool) -> Self {
-        if on {
-            self.flags |= spec::sock_flag::HOLD as u8;
-        } else {
-            self.flags &= !(spec::sock_flag::HOLD as u8);
-        }
-        self
-    }
-
-    /// True when `sock_flag::HOLD` is set.
-    pub fn is_hold(&self) -> bool {
-        self.flags as u64 & spec::sock_flag::HOLD != 0
-    }
-}
-
-/// One hold record (layout `hold_rec`, docs/p2p.md): a delivered chunk of a hold socket's
-/// stream that stays in buflet memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HoldRec {
-    /// Buflet holding the chunk.
-    pub buflet: u16,
-    /// Offset of the chunk's first byte inside the buflet.
-    pub off: u16,
-    /// Payload bytes in the chunk.
-    pub len: u16,
-    /// The segment's chain head when this chunk emptied the segment (the chain is now held for
-    /// the driver: give it back with [`Driver::buf_release`]); `None` for `HEAD == 0xFFFF`.
-    pub head: Option<u16>,
-}
-
-impl HoldRec {
-    /// Decode a record from its 8 bytes.
-    pub fn parse(b: &[u8; spec::hold_rec::SIZE]) -> Self {
-        use spec::hold_rec as hr;
-        let head = get(b, hr::HEAD) as u16;
-        HoldRec {
-            buflet: get(b, hr::BUFLET) as u16,
-            off: get(b, hr::OFF) as u16,
-            len: get(b, hr::LEN) as u16,
-            head: (head as u64 != spec::param::NULL16).then_some(head),
-        }
-    }
-
-    /// Encode the record (as the device writes it).
-    pub fn encode(&self) -> [u8; spec::hold_rec::SIZE] {
-        use spec::hold_rec as hr;
-        let mut b = [0u8; spec::hold_rec::SIZE];
-        put(&mut b, hr::BUFLET, self.buflet as u64);
-        put(&mut b, hr::OFF, self.off as u64);
-        put(&mut b, hr::LEN, self.len as u64);
-        put(
-            &mut b,
-            hr::HEAD,
-            self.head.map_or(spec::param::NULL16, |h| h as u64),
-        );
-        b
-    }
-
-    /// Device byte address of the chunk's first byte in buflet memory (the `SRC_ADDR` of a
-    /// `DEVMEM` scatter-gather element): `buflet * buflet_bytes + off`.
-    pub fn dev_addr(&self, buflet_bytes: u32) -> u64 {
-        self.buflet as u64 * buflet_bytes as u64 + self.off as u64
-    }
-}
-
-/// The `OP_BUF_RELEASE` request entry for `heads` (layout `buf_release`), tag `tag`. The device
-/// refuses a `COUNT` outside `1..=RELEASE_MAX` (`BAD_BUF`); this builds whatever it is given
-/// (at most `RELEASE_MAX` heads fit the entry; more are cut), so tests can send bad requests.
-pub fn buf_release_entry(tag: u32, heads: &[u16], count: u16) -> [u8; 64] {
-    use spec::buf_release as br;
-    let mut e = [0u8; 64];
-    put(&mut e, br::OPCODE, op::BUF_RELEASE);
-    put(&mut e, br::TAG, tag as u64);
-    put(&mut e, br::COUNT, count as u64);
-    for (k, &h) in heads
-        .iter()
-        .take(spec::param::RELEASE_MAX as usize)
-        .enumerate()
-    {
-        let at = br::HEAD0.0 + 2 * k;
-        e[at..at + 2].copy_from_slice(&h.to_le_bytes());
-    }
-    e
-}
-
-/// Snapshot of the device's statistics counters, read by their spec names.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Counters {
-    /// `CNT_RX_FRAMES`.
-    pub rx_frames: u32,
-    /// `CNT_RX_BYTES`.
-    pub rx_bytes: u32,
-    /// `CNT_RX_ACCEPTED`.
-    pub rx_accepted: u32,
-    /// `CNT_DELIVERED_BYTES`.
-    pub delivered_bytes: u32,
-    /// `CNT_FREE_BUFLETS`.
-    pub free_buflets: u32,
-    /// `CNT_REQ_ERRORS`.
-    pub req_errors: u32,
-    /// `CNT_BLK_WRITES`.
-    pub blk_writes: u32,
-    /// `CNT_BLK_BYTES`.
-    pub blk_bytes: u32,
-    /// `CNT_CPL_POSTED`.
-    pub cpl_posted: u32,
-    /// `CNT_NB_RETURNED`.
-    pub nb_returned: u32,
-    /// `CNT_TX_FRAMES`.
-    pub tx_frames: u32,
-    /// `CNT_TX_BYTES`.
-    pub tx_bytes: u32,
-    /// `CNT_OOO_HELD`.
-    pub ooo_held: u32,
-    /// `CNT_ANON_RX`: frames passed to the driver in anonymous buffers.
-    pub anon_rx: u32,
-    /// `CNT_ARP_REPLIES`: ARP requests for `NIC_IP` answered by the NIC.
-    pub arp_replies: u32,
-    /// `CNT_TIMEOUTS`: named buffers returned on timeout.
-    pub timeouts: u32,
-    /// `CNT_TICKS`: timer ticks (sweeps) performed.
-    pub ticks: u32,
-    /// `CNT_BLK_READS`: block reads issued to the block device.
-    pub blk_reads: u32,
-    /// `CNT_BLK_RD_BYTES`: bytes read from the block device into host memory.
-    pub blk_rd_bytes: u32,
-    /// `CNT_HOLD_RECORDS`: hold records written (p2p).
-    pub hold_records: u32,
-    /// `CNT_BUF_RELEASED`: held chains released by `BUF_RELEASE` (p2p).
-    pub buf_released: u32,
-    /// `CNT_BLK_DEV_BYTES`: bytes the block engine read from buflet memory (p2p).
-    pub blk_dev_bytes: u32,
-    /// Drop counters by reason, in spec order: `(name, count)` for every reason 1..=13.
-    pub drops: Vec<(&'static str, u32)>,
-}
-
-impl Counters {
-    /// The drop count of a reason by its spec name (`"OUT_OF_WINDOW"`), 0 if unknown.
-    pub fn drop_count(&self, name: &str) -> u32 {
-        self.drops
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map_or(0, |(_, v)| *v)
-    }
-
-    /// Sum of all drop counters.
-    pub fn dropped(&self) -> u64 {
-        self.drops.iter().map(|(_, v)| *v as u64).sum()
-    }
-}
-
-/// Every drop reason of the spec (code 1..COUNTER_BASE), as `(name, code)`, in code order.
-pub fn drop_reasons() -> Vec<(&'static str, u64)> {
-    let mut v: Vec<(&'static str, u64)> = spec::CONSTS
-        .iter()
-        .filter(|c| c.group == "drop" && c.value > 0 && c.value < spec::drop::COUNTER_BASE)
-        .map(|c| (c.name, c.value))
-        .collect();
-    v.sort_by_key(|&(_, code)| code);
-    v
-}
-
-/// Register address of the drop counter of reason `reason` (`drop::COUNTER_BASE + 4*reason`).
-pub fn drop_counter_addr(reason: u64) -> u32 {
-    (spec::drop::COUNTER_BASE + 4 * reason) as u32
 }
 
 /// Build parameters read from the device's ID registers.
@@ -397,31 +130,6 @@ pub struct DeviceInfo {
     pub num_anon: u32,
     /// Protection table slots (`NUM_REGIONS`, docs/protection.md).
     pub num_regions: u32,
-}
-
-/// A named buffer the driver owns: its host pages and page list.
-#[derive(Debug, Clone)]
-pub struct NamedBuffer {
-    /// Reference number (NB table slot).
-    pub ref_num: u32,
-    /// Host page addresses, in order.
-    pub pages: Vec<u64>,
-    /// Address of the page list (host memory descriptor).
-    pub hmd_addr: u64,
-    /// Capacity in bytes.
-    pub bytes: u32,
-}
-
-/// An anonymous buffer the driver owns: one contiguous, registered host region that the NIC
-/// fills with a frame matching no socket (`ANON_POST`, completion `ANON_RX`).
-#[derive(Debug, Clone)]
-pub struct AnonBuffer {
-    /// Reference number (anonymous buffer slot, `< NUM_ANON`).
-    pub ref_num: u32,
-    /// Host address of the buffer.
-    pub addr: u64,
-    /// Capacity in bytes (`ANON_MIN_LEN..=ANON_MAX_LEN`).
-    pub len: u32,
 }
 
 const REQ_ENTRIES: u32 = 256;
@@ -466,11 +174,11 @@ pub struct Driver {
     prot_tags: HashSet<u32>,
     /// A region request failed: (opcode, tag, status), reported by the next
     /// [`Driver::completions`].
-    prot_err: Option<(u8, u32, u8)>,
+    prot_err: Option<(u8, u32, Status)>,
     /// Completions collected by a call that reported `prot_err`, returned by the next one.
     backlog: Vec<Completion>,
     /// `sock_flag` bits of every socket added and not deleted.
-    sock_flags: HashMap<u16, u8>,
+    sock_flags: HashMap<u16, SockFlags>,
 }
 
 /// Bytes of retired I/O buffers [`Driver::io_buf_free`] keeps for reuse at most.
@@ -519,7 +227,7 @@ impl Driver {
             sock_flags: HashMap::new(),
         };
         let id = d.rd(reg::ID);
-        if id as u64 != spec::param::ID_MAGIC {
+        if u64::from(id) != spec::param::ID_MAGIC {
             return Err(DriverError::BadId(id));
         }
         d.info = DeviceInfo {
@@ -571,13 +279,12 @@ impl Driver {
             // Register the rings (request ring: the device reads it; completion ring: it
             // writes it), then turn the checks on. Until then every access is allowed, so
             // these two requests are fetched and completed unchecked.
-            use spec::region_perm;
             let rings = [
-                (d.req_base, req_bytes, region_perm::READ),
-                (d.cpl_base, cpl_bytes, region_perm::WRITE),
+                (d.req_base, req_bytes, RegionPerm::READ),
+                (d.cpl_base, cpl_bytes, RegionPerm::WRITE),
             ];
             for (slot, (base, len, perm)) in rings.into_iter().enumerate() {
-                let e = region_entry(op::REG_REGION, 0, slot as u64, base, len, perm);
+                let e = region_entry(Opcode::RegRegion, 0, slot as u32, base, len, perm);
                 d.call(e, "ring region registration")?;
             }
             d.prot_slots = vec![None; (d.info.num_regions - RING_SLOTS) as usize];
@@ -585,137 +292,6 @@ impl Driver {
             d.wr(reg::CTRL, CTRL_ENABLE | CTRL_PROT_EN);
         }
         Ok(d)
-    }
-
-    /// True when the driver programs the device protection table and `CTRL.PROT_EN` is set.
-    pub fn protected(&self) -> bool {
-        !self.prot_slots.is_empty() && self.prot_on
-    }
-
-    /// Turn the device checks (`CTRL.PROT_EN`) and the mirroring of the registration cache
-    /// into the table off or on again (on: the table is brought up to date by the next
-    /// request). Off is today's behaviour without a table, for callers that register memory
-    /// directly with `HostMemory::register`. No effect on a device without a table.
-    pub fn set_protection(&mut self, on: bool) {
-        if self.prot_slots.is_empty() {
-            return;
-        }
-        self.prot_on = on;
-        let ctrl = if on {
-            CTRL_ENABLE | CTRL_PROT_EN
-        } else {
-            CTRL_ENABLE
-        };
-        if on {
-            // Slots are rewritten before the next request; until then the table may lag.
-            self.prot_want.clear();
-        }
-        self.wr(reg::CTRL, ctrl);
-    }
-
-    /// The byte ranges `(start, end)` the protection table grants besides the rings, as
-    /// programmed (slot `RING_SLOTS + i` is element `i`; `None` = invalid slot).
-    pub fn prot_slots(&self) -> &[Option<(u64, u64)>] {
-        &self.prot_slots
-    }
-
-    /// Mirror the registration cache's covered bytes into the protection table: maximal runs,
-    /// one slot each, the two runs with the smallest gap merged while there are more runs than
-    /// slots (the merged slot grants the gap too). Only slots that change get a request, issued
-    /// on the request ring so that they take effect before any request submitted after them.
-    /// Bytes that stay registered are never left uncovered between two of these requests: a
-    /// slot is rewritten only when the bytes it held that are still wanted are covered by its
-    /// new run or by another slot, and slots are invalidated last. (Should no such order exist,
-    /// which needs every slot in use and a run split in two, the last rewrite leaves the
-    /// moved bytes uncovered until the request after it; a request of the driver never uses
-    /// bytes in that window, as only released entries leave the cache.)
-    fn prot_sync(&mut self) -> Result<(), DriverError> {
-        if self.prot_slots.is_empty() || !self.prot_on {
-            return Ok(());
-        }
-        let want = fit_runs(&self.regs.runs(), self.prot_slots.len());
-        if want == self.prot_want {
-            return Ok(());
-        }
-        let wanted: HashSet<(u64, u64)> = want.iter().copied().collect();
-        let mut fixed: Vec<bool> = self
-            .prot_slots
-            .iter()
-            .map(|s| s.is_some_and(|r| wanted.contains(&r)))
-            .collect();
-        let mut placed: HashSet<(u64, u64)> = self
-            .prot_slots
-            .iter()
-            .flatten()
-            .copied()
-            .filter(|r| wanted.contains(r))
-            .collect();
-        let mut pending: Vec<(u64, u64)> = want
-            .iter()
-            .copied()
-            .filter(|r| !placed.contains(r))
-            .collect();
-        while !pending.is_empty() {
-            // A (run, slot) pair whose rewrite uncovers nothing still wanted.
-            let safe = |slots: &[Option<(u64, u64)>],
-                        placed: &HashSet<(u64, u64)>,
-                        n: (u64, u64),
-                        j: usize| {
-                slots[j].is_none_or(|(a, b): (u64, u64)| {
-                    want.iter()
-                        .filter(|r| r.0 < b && a < r.1)
-                        .all(|r| *r == n || placed.contains(r))
-                })
-            };
-            let mut pick = None;
-            'find: for (i, &n) in pending.iter().enumerate() {
-                for (j, _) in fixed.iter().enumerate().filter(|(_, f)| !**f) {
-                    if safe(&self.prot_slots, &placed, n, j) {
-                        pick = Some((i, j));
-                        break 'find;
-                    }
-                }
-            }
-            let (i, j) = match pick {
-                Some(p) => p,
-                None => match fixed.iter().position(|f| !f) {
-                    Some(j) => (0, j),
-                    None => break, // cannot happen: want.len() <= slots
-                },
-            };
-            let n = pending.remove(i);
-            let perm = spec::region_perm::READ | spec::region_perm::WRITE;
-            self.region_req(op::REG_REGION, j, n.0, n.1 - n.0, perm)?;
-            self.prot_slots[j] = Some(n);
-            fixed[j] = true;
-            placed.insert(n);
-        }
-        let stale: Vec<usize> = (0..fixed.len())
-            .filter(|&j| !fixed[j] && self.prot_slots[j].is_some())
-            .collect();
-        for j in stale {
-            self.region_req(op::DEREG_REGION, j, 0, 0, 0)?;
-            self.prot_slots[j] = None;
-        }
-        self.prot_want = want;
-        Ok(())
-    }
-
-    /// Queue a region request for cache slot `j` (device slot `RING_SLOTS + j`); its
-    /// `CMD_DONE` is swallowed by [`Driver::completions`].
-    fn region_req(
-        &mut self,
-        opcode: u64,
-        j: usize,
-        base: u64,
-        len: u64,
-        perm: u64,
-    ) -> Result<(), DriverError> {
-        let tag = self.tag();
-        let slot = RING_SLOTS as u64 + j as u64;
-        let e = region_entry(opcode, tag, slot, base, len, perm);
-        self.prot_tags.insert(tag);
-        self.submit_raw(&e)
     }
 
     /// Which backend is underneath ("model" or "rtl").
@@ -758,437 +334,6 @@ impl Driver {
         self.dev.tx_pop()
     }
 
-    fn tag(&mut self) -> u32 {
-        let t = self.next_tag;
-        self.next_tag = self.next_tag.wrapping_add(1).max(1);
-        t
-    }
-
-    /// Put one 64-byte entry on the request ring and ring the doorbell. Waits for ring space.
-    /// When the driver programs the protection table, the region requests that bring it in
-    /// line with the registration cache go first.
-    pub fn submit(&mut self, entry: &[u8; 64]) -> Result<(), DriverError> {
-        self.prot_sync()?;
-        self.submit_raw(entry)
-    }
-
-    /// [`Driver::submit`] without the protection table update.
-    fn submit_raw(&mut self, entry: &[u8; 64]) -> Result<(), DriverError> {
-        let mut waited = 0;
-        while self.req_tail.wrapping_sub(self.req_head_cache) >= REQ_ENTRIES {
-            self.req_head_cache = self.rd(reg::REQ_HEAD);
-            if self.req_tail.wrapping_sub(self.req_head_cache) < REQ_ENTRIES {
-                break;
-            }
-            self.run(POLL_STEP);
-            waited += POLL_STEP;
-            if waited > 10_000_000 {
-                return Err(DriverError::Timeout(waited, "request ring space"));
-            }
-        }
-        let slot = (self.req_tail % REQ_ENTRIES) as u64;
-        self.env.mem.write(
-            Agent::Cpu,
-            self.req_base + slot * req_hdr::SIZE as u64,
-            entry,
-        )?;
-        self.req_tail = self.req_tail.wrapping_add(1);
-        self.wr(reg::REQ_TAIL, self.req_tail);
-        Ok(())
-    }
-
-    /// Collect every completion the device has posted, then acknowledge them and the interrupt.
-    ///
-    /// The driver reads the producer index `CPL_TAIL` and then exactly the entries before it
-    /// (each checked by its phase bit), so host memory is read only for entries that exist: the
-    /// CPU's DRAM traffic is 32 bytes per completion whatever the polling rhythm. The interrupt
-    /// is cleared only once the ring is empty, and `CPL_TAIL` is read again after clearing it,
-    /// so a completion posted meanwhile is never left behind without an interrupt.
-    ///
-    /// The `CMD_DONE` of the protection table requests the driver issues itself are not
-    /// returned; if one is not OK, this call returns [`DriverError::Request`] and the
-    /// completions it collected come with the next call.
-    pub fn completions(&mut self) -> Result<Vec<Completion>, DriverError> {
-        let mut out = std::mem::take(&mut self.backlog);
-        let head0 = self.cpl_head;
-        let mut tail = self.rd(reg::CPL_TAIL);
-        let mut cleared = false;
-        loop {
-            let mut landed = true;
-            while self.cpl_head != tail {
-                let slot = (self.cpl_head % CPL_ENTRIES) as u64;
-                let phase = 1 - ((self.cpl_head / CPL_ENTRIES) & 1) as u8;
-                let addr = self.cpl_base + slot * cpl::SIZE as u64;
-                let mut e = [0u8; cpl::SIZE];
-                self.env.mem.read(Agent::Cpu, addr, &mut e)?;
-                if get(&e, cpl::PHASE) as u8 != phase {
-                    // Counted by CPL_TAIL but its bytes have not landed yet: keep the
-                    // interrupt pending and look again on the next call.
-                    landed = false;
-                    break;
-                }
-                let c = Completion::parse(&e);
-                self.cpl_head = self.cpl_head.wrapping_add(1);
-                if c.kind() == CplKind::CmdDone && self.prot_tags.remove(&c.tag) {
-                    if c.status != spec::status::OK as u8 && self.prot_err.is_none() {
-                        self.prot_err = Some((c.opcode, c.tag, c.status));
-                    }
-                    continue;
-                }
-                self.release_held(&c);
-                out.push(c);
-            }
-            if !landed || (cleared && tail == self.cpl_head) {
-                break;
-            }
-            if !self.dev.irq() && out.is_empty() {
-                break;
-            }
-            self.wr(reg::IRQ_STATUS, 1);
-            cleared = true;
-            tail = self.rd(reg::CPL_TAIL);
-            if tail == self.cpl_head {
-                break;
-            }
-        }
-        if self.cpl_head != head0 {
-            self.wr(reg::CPL_HEAD, self.cpl_head);
-        }
-        if let Some((opcode, tag, status)) = self.prot_err.take() {
-            self.backlog = out;
-            return Err(DriverError::Request {
-                opcode,
-                tag,
-                status,
-            });
-        }
-        Ok(out)
-    }
-
-    /// Run until the interrupt line rises or `max_cycles` pass, then collect completions
-    /// (an interrupt for the driver's own protection-table completions only does not end
-    /// the wait).
-    pub fn wait(&mut self, max_cycles: u64) -> Result<Vec<Completion>, DriverError> {
-        let mut ran = 0;
-        loop {
-            while !self.dev.irq() && ran < max_cycles {
-                self.run(POLL_STEP);
-                ran += POLL_STEP;
-            }
-            let out = self.completions()?;
-            // Only swallowed protection-table completions: keep waiting.
-            if !out.is_empty() || ran >= max_cycles {
-                return Ok(out);
-            }
-        }
-    }
-
-    /// Submit a request and wait for its own completion; other completions are returned too.
-    fn call(
-        &mut self,
-        mut entry: [u8; 64],
-        what: &'static str,
-    ) -> Result<(Completion, Vec<Completion>), DriverError> {
-        let tag = self.tag();
-        put(&mut entry, req_hdr::TAG, tag as u64);
-        self.submit(&entry)?;
-        let mut others = Vec::new();
-        let mut waited = 0u64;
-        loop {
-            for c in self.wait(100_000)? {
-                if c.tag == tag && c.kind == cpl_kind::CMD_DONE as u8 {
-                    if c.status != 0 {
-                        return Err(DriverError::Request {
-                            opcode: c.opcode,
-                            tag,
-                            status: c.status,
-                        });
-                    }
-                    return Ok((c, others));
-                }
-                others.push(c);
-            }
-            waited += 100_000;
-            if waited > 10_000_000 {
-                return Err(DriverError::Timeout(waited, what));
-            }
-        }
-    }
-
-    /// Post a socket descriptor (OP_SOCK_ADD). A TCP socket starts in LISTEN; a UDP socket
-    /// starts established and ignores `iss`, `rcv_buf`, `mss` and `rcv_wscale` (for UDP,
-    /// `local_port`/`remote_port` are the datagrams' destination and source ports). Returns its
-    /// reference number and completions seen meanwhile.
-    pub fn add_socket(&mut self, s: &SocketSpec) -> Result<(u16, Vec<Completion>), DriverError> {
-        use spec::sock_desc as sd;
-        let sref = self.sock_free.pop().ok_or(DriverError::NoSlot("socket"))?;
-        let mut e = [0u8; 64];
-        put(&mut e, sd::OPCODE, op::SOCK_ADD);
-        put(&mut e, sd::FLAGS, s.flags as u64);
-        put(&mut e, sd::SOCK_REF, sref as u64);
-        put(&mut e, sd::LOCAL_MAC, mac_num(&s.local_mac));
-        put(&mut e, sd::REMOTE_MAC, mac_num(&s.remote_mac));
-        put(&mut e, sd::VLAN, s.vlan as u64);
-        put(&mut e, sd::PROTO, s.proto.number() as u64);
-        put(&mut e, sd::LOCAL_IP, u32::from_be_bytes(s.local_ip) as u64);
-        put(
-            &mut e,
-            sd::REMOTE_IP,
-            u32::from_be_bytes(s.remote_ip) as u64,
-        );
-        put(&mut e, sd::LOCAL_PORT, s.local_port as u64);
-        put(&mut e, sd::REMOTE_PORT, s.remote_port as u64);
-        put(&mut e, sd::ISS, s.iss as u64);
-        put(&mut e, sd::RCV_BUF, s.rcv_buf as u64);
-        put(&mut e, sd::MSS, s.mss as u64);
-        put(&mut e, sd::RCV_WSCALE, s.rcv_wscale as u64);
-        match self.call(e, "SOCK_ADD") {
-            Ok((_, others)) => {
-                self.sock_flags.insert(sref, s.flags);
-                Ok((sref, others))
-            }
-            Err(err) => {
-                self.sock_free.push(sref);
-                Err(err)
-            }
-        }
-    }
-
-    /// The `sock_flag` bits a socket was added with ([`Driver::add_socket`]), `None` for a
-    /// socket this driver has not added (or has deleted).
-    pub fn socket_flags(&self, sref: u16) -> Option<u8> {
-        self.sock_flags.get(&sref).copied()
-    }
-
-    /// Delete a socket (OP_SOCK_DEL) and wait for its `CMD_DONE`. The device returns the
-    /// socket's named buffers first (`NB_RETURN`, flag `DELETE`, bytes filled so far), so every
-    /// one of them is among the returned completions, together with any other completion
-    /// (block writes, ...) that arrived meanwhile, in ring order. The `CMD_DONE` itself is
-    /// consumed. The reference number becomes free for [`Driver::add_socket`].
-    pub fn del_socket(&mut self, sref: u16) -> Result<Vec<Completion>, DriverError> {
-        let mut e = [0u8; 64];
-        put(&mut e, req_hdr::OPCODE, op::SOCK_DEL);
-        put(&mut e, req_hdr::SOCK_REF, sref as u64);
-        let (_, others) = self.call(e, "SOCK_DEL")?;
-        self.sock_flags.remove(&sref);
-        if (sref as u32) < self.info.num_sockets && !self.sock_free.contains(&sref) {
-            self.sock_free.push(sref);
-        }
-        Ok(others)
-    }
-
-    /// Allocate a named buffer of `pages` host pages (each page allocated separately, so the
-    /// buffer is scattered in host memory) and its page list, and keep it ready for posting.
-    /// Its pages and page list are registered by [`Driver::post_nb`], through the registration
-    /// cache, and stay registered across posts until [`Driver::free_nb`].
-    pub fn alloc_nb(&mut self, pages: usize) -> Result<NamedBuffer, DriverError> {
-        let ref_num = self
-            .nb_free
-            .pop()
-            .ok_or(DriverError::NoSlot("named buffer"))?;
-        let page = self.info.page_bytes as u64;
-        let mut addrs = Vec::with_capacity(pages);
-        for _ in 0..pages {
-            let a = self.env.mem.alloc(page, page)?;
-            addrs.push(a);
-        }
-        let hmd_addr = self.env.mem.alloc(8 * pages as u64, 64)?;
-        let list: Vec<u8> = addrs.iter().flat_map(|a| a.to_le_bytes()).collect();
-        self.env.mem.write(Agent::Cpu, hmd_addr, &list)?;
-        Ok(NamedBuffer {
-            ref_num,
-            pages: addrs,
-            hmd_addr,
-            bytes: (pages as u64 * page) as u32,
-        })
-    }
-
-    /// Designate a named buffer to a socket (OP_NB_POST). Its completion is its later return.
-    /// `timeout` is the number of timer ticks (see [`Driver::set_timer_period`],
-    /// [`Driver::timer_kick`]) the buffer may spend at the head of the socket's list before it
-    /// is returned with flag TIMEOUT, however full; 0 = never.
-    ///
-    /// The buffer's pages (read and write: the NIC fills them, the block engine may read them
-    /// on their way to disk) and page list (read) are looked up in the registration cache and
-    /// registered on a miss; its completion (`NB_RETURN`, or a `CMD_DONE` error) releases them.
-    pub fn post_nb(
-        &mut self,
-        sock: u16,
-        nb: &NamedBuffer,
-        timeout: u32,
-    ) -> Result<u32, DriverError> {
-        use spec::nb_desc as nd;
-        let tag = self.tag();
-        let page = self.info.page_bytes as u64;
-        let mut bufs: Vec<(u64, u64, Perms)> =
-            nb.pages.iter().map(|&a| (a, page, Perms::RW)).collect();
-        bufs.push((nb.hmd_addr, 8 * nb.pages.len() as u64, Perms::READ));
-        self.hold(tag, &bufs)?;
-        let mut e = [0u8; 64];
-        put(&mut e, nd::OPCODE, op::NB_POST);
-        put(&mut e, nd::SOCK_REF, sock as u64);
-        put(&mut e, nd::TAG, tag as u64);
-        put(&mut e, nd::REF_NUM, nb.ref_num as u64);
-        put(&mut e, nd::TIMEOUT, timeout as u64);
-        put(&mut e, nd::TOTAL_BYTES, nb.bytes as u64);
-        put(&mut e, nd::NEXT_NB, spec::param::NULL16);
-        put(&mut e, nd::PREV_NB, spec::param::NULL16);
-        put(&mut e, nd::HMD_ADDR, nb.hmd_addr);
-        put(&mut e, nd::HMD_PAGES, nb.pages.len() as u64);
-        self.submit_held(tag, &e)?;
-        Ok(tag)
-    }
-
-    /// Read `len` bytes from the start of a named buffer (as the NIC filled it; `len` is
-    /// normally the `bytes` of its `NB_RETURN`). For a UDP datagram the first `hdr_bytes` of
-    /// them are the UDP header.
-    pub fn read_nb(&mut self, nb: &NamedBuffer, len: usize) -> Result<Vec<u8>, DriverError> {
-        let page = self.info.page_bytes.max(1) as usize;
-        let len = len.min(nb.pages.len() * page);
-        let mut out = vec![0u8; len];
-        for (i, chunk) in out.chunks_mut(page).enumerate() {
-            self.env.mem.read(Agent::Cpu, nb.pages[i], chunk)?;
-        }
-        Ok(out)
-    }
-
-    /// The hold records of a returned named buffer of a hold socket (docs/p2p.md): records from
-    /// record 0 (at page-list position 8r) until their `LEN`s add up to `bytes` (the
-    /// `NB_RETURN`'s `BYTES`). The CPU reads exactly `8 * records` bytes. Every record is
-    /// checked (`LEN` >= 1, inside one buflet, a buflet of the device, no more records than the
-    /// buffer holds, the sum exactly `bytes`): [`DriverError::BadRecord`] otherwise.
-    pub fn read_hold_records(
-        &mut self,
-        nb: &NamedBuffer,
-        bytes: u32,
-    ) -> Result<Vec<HoldRec>, DriverError> {
-        const R: usize = spec::hold_rec::SIZE;
-        let page = self.info.page_bytes.max(1) as usize;
-        let bb = self.info.buflet_bytes.max(1);
-        let max_recs = nb.pages.len() * page / R;
-        let bad = |index, why| DriverError::BadRecord {
-            ref_num: nb.ref_num,
-            index,
-            why,
-        };
-        let mut out = Vec::new();
-        let mut left = bytes as u64;
-        while left > 0 {
-            let r = out.len();
-            if r >= max_recs {
-                return Err(bad(r, "more records than the buffer holds"));
-            }
-            // Each record holds less than a buflet, so at least this many are still to come:
-            // read them at once (within the page), never a byte past the last record.
-            let at = r * R;
-            let in_page = (page - at % page) / R;
-            let n = (left.div_ceil(bb as u64) as usize).clamp(1, in_page.max(1));
-            let mut buf = vec![0u8; n * R];
-            self.env.mem.read(
-                Agent::Cpu,
-                nb.pages[at / page] + (at % page) as u64,
-                &mut buf,
-            )?;
-            for (k, c) in buf.chunks_exact(R).enumerate() {
-                let mut b = [0u8; R];
-                b.copy_from_slice(c);
-                let rec = HoldRec::parse(&b);
-                let i = r + k;
-                if rec.len == 0 {
-                    return Err(bad(i, "LEN is 0"));
-                }
-                if rec.off as u32 + rec.len as u32 > bb {
-                    return Err(bad(i, "the chunk crosses the end of its buflet"));
-                }
-                if rec.buflet as u32 >= self.info.num_buflets
-                    || rec.head.is_some_and(|h| h as u32 >= self.info.num_buflets)
-                {
-                    return Err(bad(i, "a buflet the device does not have"));
-                }
-                if rec.len as u64 > left {
-                    return Err(bad(i, "the LENs exceed the buffer's BYTES"));
-                }
-                left -= rec.len as u64;
-                out.push(rec);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Give held buflet chains back to the device (OP_BUF_RELEASE, docs/p2p.md): `heads` are
-    /// hold-record `HEAD` values, 1..=`RELEASE_MAX` (24) of them ([`DriverError::Invalid`]
-    /// otherwise). Returns the tag of the request's `CMD_DONE` (`OK` with `BYTES` = count, or
-    /// `BAD_BUF` with `BYTES` = heads released before the first one that was not held).
-    pub fn buf_release(&mut self, heads: &[u16]) -> Result<u32, DriverError> {
-        if heads.is_empty() || heads.len() > spec::param::RELEASE_MAX as usize {
-            return Err(DriverError::Invalid(
-                "BUF_RELEASE takes 1..=RELEASE_MAX (24) heads",
-            ));
-        }
-        let tag = self.tag();
-        self.submit(&buf_release_entry(tag, heads, heads.len() as u16))?;
-        Ok(tag)
-    }
-
-    /// Allocate one contiguous anonymous buffer of `len` bytes (`ANON_MIN_LEN..=ANON_MAX_LEN`,
-    /// not checked here: the device refuses other lengths with `BAD_NB`) and reserve an
-    /// anonymous slot for it. [`Driver::post_anon`] registers it through the registration cache.
-    pub fn alloc_anon(&mut self, len: u32) -> Result<AnonBuffer, DriverError> {
-        let ref_num = self
-            .anon_free
-            .pop()
-            .ok_or(DriverError::NoSlot("anonymous buffer"))?;
-        let addr = match self.env.mem.alloc(len.max(1) as u64, 64) {
-            Ok(a) => a,
-            Err(e) => {
-                self.anon_free.push(ref_num);
-                return Err(e.into());
-            }
-        };
-        Ok(AnonBuffer { ref_num, addr, len })
-    }
-
-    /// Give an anonymous buffer to the NIC (OP_ANON_POST): it joins the tail of the anonymous
-    /// list. No completion is posted now: the buffer comes back with an `ANON_RX` completion
-    /// (tag returned here) when a frame that matches no socket (or an ARP frame the responder
-    /// does not answer, or a non-IPv4 frame) has been written into it, or a `CMD_DONE` with
-    /// `BAD_NB` if the slot is busy or the length is out of range.
-    ///
-    /// The buffer is looked up in the registration cache (registered on a miss, for writing)
-    /// and released by its completion.
-    pub fn post_anon(&mut self, a: &AnonBuffer) -> Result<u32, DriverError> {
-        use spec::anon_desc as ad;
-        let tag = self.tag();
-        self.hold(tag, &[(a.addr, a.len.max(1) as u64, Perms::WRITE)])?;
-        let mut e = [0u8; 64];
-        put(&mut e, ad::OPCODE, op::ANON_POST);
-        put(&mut e, ad::TAG, tag as u64);
-        put(&mut e, ad::REF_NUM, a.ref_num as u64);
-        put(&mut e, ad::LEN, a.len as u64);
-        put(&mut e, ad::ADDR, a.addr);
-        self.submit_held(tag, &e)?;
-        Ok(tag)
-    }
-
-    /// The frame an `ANON_RX` completion reports: its first `c.bytes` bytes, from the
-    /// Ethernet header on (truncated to the buffer when `c` has flag TRUNC).
-    pub fn read_anon(&mut self, a: &AnonBuffer, c: &Completion) -> Result<Vec<u8>, DriverError> {
-        let mut out = vec![0u8; (c.bytes.min(a.len)) as usize];
-        self.env.mem.read(Agent::Cpu, a.addr, &mut out)?;
-        Ok(out)
-    }
-
-    /// Give an anonymous buffer back: deregister it (explicit free of the registration cache),
-    /// free its memory and make its slot available again. Only for a buffer the device does not
-    /// hold (never posted, or returned).
-    pub fn free_anon(&mut self, a: AnonBuffer) {
-        self.reg_free(a.addr, a.len.max(1) as u64);
-        self.env.mem.free(a.addr);
-        if a.ref_num < self.info.num_anon && !self.anon_free.contains(&a.ref_num) {
-            self.anon_free.push(a.ref_num);
-        }
-    }
-
     /// Program the NIC's own addresses (`NIC_MAC_LO/HI`, `NIC_IP`; both in wire order): the ARP
     /// responder answers requests for `ip` with `mac`. An `ip` of 0.0.0.0 turns it off.
     pub fn set_nic_addr(&mut self, mac: [u8; 6], ip: [u8; 4]) {
@@ -1211,263 +356,6 @@ impl Driver {
     pub fn timer_kick(&mut self) {
         self.wr(reg::TIMER_KICK, 1);
     }
-
-    /// Submit a block write of a scatter-gather list already in host memory; returns its tag.
-    pub fn blk_write(
-        &mut self,
-        sg_addr: u64,
-        sg_count: u32,
-        bytes: u32,
-    ) -> Result<u32, DriverError> {
-        self.blk_op(op::BLK_WRITE, sg_addr, sg_count, bytes)
-    }
-
-    /// Submit an OP_BLK_READ: whole blocks from the disk into host memory along the SG list
-    /// (the read half of read-modify-write). Returns the tag of its BLK_DONE completion.
-    pub fn blk_read(
-        &mut self,
-        sg_addr: u64,
-        sg_count: u32,
-        bytes: u32,
-    ) -> Result<u32, DriverError> {
-        self.blk_op(op::BLK_READ, sg_addr, sg_count, bytes)
-    }
-
-    fn blk_op(
-        &mut self,
-        opcode: u64,
-        sg_addr: u64,
-        sg_count: u32,
-        bytes: u32,
-    ) -> Result<u32, DriverError> {
-        use spec::blk_req as br;
-        let tag = self.tag();
-        let mut e = [0u8; 64];
-        put(&mut e, br::OPCODE, opcode);
-        put(&mut e, br::TAG, tag as u64);
-        put(&mut e, br::SG_ADDR, sg_addr);
-        put(&mut e, br::SG_MAX, sg_count as u64);
-        put(&mut e, br::BYTES, bytes as u64);
-        self.submit(&e)?;
-        Ok(tag)
-    }
-
-    /// The registration cache (entries and counters: hits, misses, registrations,
-    /// deregistrations, collected).
-    pub fn regcache(&self) -> &RegCache {
-        &self.regs
-    }
-
-    /// The registration cache's counters.
-    pub fn reg_stats(&self) -> RegStats {
-        self.regs.stats()
-    }
-
-    /// Change the registration cache's collection bounds.
-    pub fn set_reg_config(&mut self, cfg: RegConfig) {
-        self.regs.set_config(cfg);
-        self.regs.collect(&mut self.env.mem);
-    }
-
-    /// Lookup-or-register `[addr, addr+len)` for an I/O needing `perms` (see
-    /// [`RegCache::acquire`]); true on a hit. Pair with [`Driver::reg_release`].
-    pub fn reg_acquire(&mut self, addr: u64, len: u64, perms: Perms) -> Result<bool, DriverError> {
-        Ok(self.regs.acquire(&mut self.env.mem, addr, len, perms)?)
-    }
-
-    /// The I/O that acquired `[addr, addr+len)` finished; the buffer stays registered.
-    pub fn reg_release(&mut self, addr: u64, len: u64) -> Result<(), DriverError> {
-        Ok(self.regs.release(addr, len)?)
-    }
-
-    /// Property change of `[addr, addr+len)`: deregistered and registered anew with `perms`
-    /// if registered (true); refused while an I/O uses it.
-    pub fn reg_set_perms(
-        &mut self,
-        addr: u64,
-        len: u64,
-        perms: Perms,
-    ) -> Result<bool, DriverError> {
-        Ok(self.regs.set_perms(&mut self.env.mem, addr, len, perms)?)
-    }
-
-    /// Explicit free: deregister every cache entry overlapping `[addr, addr+len)` and forget
-    /// the completions that would have released them. Returns the entries deregistered.
-    pub fn reg_free(&mut self, addr: u64, len: u64) -> usize {
-        let Some(end) = addr.checked_add(len).filter(|_| len > 0) else {
-            return 0;
-        };
-        for bufs in self.reg_held.values_mut() {
-            bufs.retain(|&(a, l)| a >= end || a + l <= addr);
-        }
-        self.reg_held.retain(|_, b| !b.is_empty());
-        self.regs.free(&mut self.env.mem, addr, len).unwrap_or(0)
-    }
-
-    /// Garbage-collect stale registrations now (see [`RegCache::collect`]).
-    pub fn reg_collect(&mut self) -> usize {
-        self.regs.collect(&mut self.env.mem)
-    }
-
-    /// Acquire `bufs` for the request tagged `tag`, released by its completion. On failure
-    /// nothing stays acquired.
-    fn hold(&mut self, tag: u32, bufs: &[(u64, u64, Perms)]) -> Result<(), DriverError> {
-        let mut got = Vec::with_capacity(bufs.len());
-        for &(a, l, p) in bufs {
-            if let Err(e) = self.regs.acquire(&mut self.env.mem, a, l, p) {
-                self.release_bufs(got);
-                return Err(e.into());
-            }
-            got.push((a, l));
-        }
-        if let Some(old) = self.reg_held.insert(tag, got) {
-            // A tag reused before its completion came (wrapped around): drop the old hold.
-            self.release_bufs(old);
-        }
-        Ok(())
-    }
-
-    /// Submit a request whose buffers [`Driver::hold`] acquired; they are released if the
-    /// request cannot be queued.
-    fn submit_held(&mut self, tag: u32, entry: &[u8; 64]) -> Result<(), DriverError> {
-        let r = self.submit(entry);
-        if r.is_err() {
-            self.release_tag(tag);
-        }
-        r
-    }
-
-    /// A completion ends the request it answers: release the buffers held for it.
-    fn release_held(&mut self, c: &Completion) {
-        if matches!(
-            c.kind(),
-            CplKind::NbReturn | CplKind::AnonRx | CplKind::CmdDone
-        ) {
-            self.release_tag(c.tag);
-        }
-    }
-
-    /// Release the buffers held for the request tagged `tag`, if any.
-    fn release_tag(&mut self, tag: u32) {
-        if let Some(bufs) = self.reg_held.remove(&tag) {
-            self.release_bufs(bufs);
-        }
-    }
-
-    /// Release acquired buffers `(addr, len)` (entries freed meanwhile are skipped).
-    fn release_bufs(&mut self, bufs: Vec<(u64, u64)>) {
-        for (a, l) in bufs {
-            let _ = self.regs.release(a, l);
-        }
-    }
-
-    /// An I/O buffer of `len` bytes aligned to `align`: a retired one of the same size and
-    /// alignment if the pool has one (it may still be registered: acquire it through the
-    /// cache, normally a hit), else fresh memory. Give it back with [`Driver::io_buf_free`].
-    pub fn io_buf_alloc(&mut self, len: u64, align: u64) -> Result<u64, DriverError> {
-        if let Some(a) = self.io_pool.get_mut(&(len, align)).and_then(|v| v.pop()) {
-            self.io_pool_bytes -= len;
-            return Ok(a);
-        }
-        Ok(self.env.mem.alloc(len, align)?)
-    }
-
-    /// Retire an I/O buffer from [`Driver::io_buf_alloc`] (no I/O may use it any more). It is
-    /// kept for reuse, registration included, while the pool holds less than
-    /// [`IO_POOL_BYTES`]; otherwise it is deregistered and its memory freed.
-    pub fn io_buf_free(&mut self, addr: u64, len: u64, align: u64) {
-        if self.io_pool_bytes + len <= IO_POOL_BYTES {
-            self.io_pool.entry((len, align)).or_default().push(addr);
-            self.io_pool_bytes += len;
-        } else {
-            self.reg_free(addr, len);
-            self.env.mem.free(addr);
-        }
-    }
-
-    /// Read a device counter register.
-    pub fn counter(&mut self, addr: u32) -> u32 {
-        self.rd(addr)
-    }
-
-    /// Read the drop counter of a drop reason (`drop::*`, 1..=13).
-    pub fn drop_count(&mut self, reason: u64) -> u32 {
-        self.rd(drop_counter_addr(reason))
-    }
-
-    /// Read every statistics counter.
-    pub fn counters(&mut self) -> Counters {
-        let drops = drop_reasons()
-            .into_iter()
-            .map(|(name, code)| (name, self.drop_count(code)))
-            .collect();
-        Counters {
-            rx_frames: self.rd(reg::CNT_RX_FRAMES),
-            rx_bytes: self.rd(reg::CNT_RX_BYTES),
-            rx_accepted: self.rd(reg::CNT_RX_ACCEPTED),
-            delivered_bytes: self.rd(reg::CNT_DELIVERED_BYTES),
-            free_buflets: self.rd(reg::CNT_FREE_BUFLETS),
-            req_errors: self.rd(reg::CNT_REQ_ERRORS),
-            blk_writes: self.rd(reg::CNT_BLK_WRITES),
-            blk_bytes: self.rd(reg::CNT_BLK_BYTES),
-            cpl_posted: self.rd(reg::CNT_CPL_POSTED),
-            nb_returned: self.rd(reg::CNT_NB_RETURNED),
-            tx_frames: self.rd(reg::CNT_TX_FRAMES),
-            tx_bytes: self.rd(reg::CNT_TX_BYTES),
-            ooo_held: self.rd(reg::CNT_OOO_HELD),
-            anon_rx: self.rd(reg::CNT_ANON_RX),
-            arp_replies: self.rd(reg::CNT_ARP_REPLIES),
-            timeouts: self.rd(reg::CNT_TIMEOUTS),
-            ticks: self.rd(reg::CNT_TICKS),
-            blk_reads: self.rd(reg::CNT_BLK_READS),
-            blk_rd_bytes: self.rd(reg::CNT_BLK_RD_BYTES),
-            hold_records: self.rd(reg::CNT_HOLD_RECORDS),
-            buf_released: self.rd(reg::CNT_BUF_RELEASED),
-            blk_dev_bytes: self.rd(reg::CNT_BLK_DEV_BYTES),
-            drops,
-        }
-    }
-
-    /// Give a named buffer back: deregister (explicit free of the registration cache) and free
-    /// its host pages and page list, and make its reference number available again. Only for a
-    /// buffer the device does not hold (never posted, or returned).
-    pub fn free_nb(&mut self, nb: NamedBuffer) {
-        let page = self.info.page_bytes as u64;
-        for &a in &nb.pages {
-            self.reg_free(a, page);
-            self.env.mem.free(a);
-        }
-        self.reg_free(nb.hmd_addr, 8 * nb.pages.len().max(1) as u64);
-        self.env.mem.free(nb.hmd_addr);
-        if !self.nb_free.contains(&nb.ref_num) {
-            self.nb_free.push(nb.ref_num);
-        }
-    }
-}
-
-/// A MAC address in wire order as the little-endian field value whose byte k is wire byte k.
-fn mac_num(m: &[u8; 6]) -> u64 {
-    let mut b = [0u8; 8];
-    b[..6].copy_from_slice(m);
-    u64::from_le_bytes(b)
-}
-
-const CTRL_ENABLE: u32 = 1;
-const CTRL_PROT_EN: u32 = 2;
-
-/// A `REG_REGION` / `DEREG_REGION` request entry.
-fn region_entry(opcode: u64, tag: u32, slot: u64, base: u64, len: u64, perm: u64) -> [u8; 64] {
-    use spec::region_desc as rd;
-    let mut e = [0u8; 64];
-    put(&mut e, rd::OPCODE, opcode);
-    put(&mut e, rd::TAG, tag as u64);
-    put(&mut e, rd::SLOT, slot);
-    if opcode == op::REG_REGION {
-        put(&mut e, rd::FLAGS, perm);
-        put(&mut e, rd::BASE, base);
-        put(&mut e, rd::LEN, len);
-    }
-    e
 }
 
 #[cfg(test)]
@@ -1475,90 +363,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn mac_fields_keep_wire_order() {
-        let mut e = [0u8; 64];
-        let mac = [0x02, 0x11, 0x22, 0x33, 0x44, 0x55];
-        put(&mut e, spec::sock_desc::LOCAL_MAC, mac_num(&mac));
-        let (off, n) = spec::sock_desc::LOCAL_MAC;
-        assert_eq!(&e[off..off + n], &mac);
-    }
-
-    #[test]
-    fn protocols_and_completion_kinds() {
-        assert_eq!(Proto::default(), Proto::Tcp);
-        assert_eq!((Proto::Tcp.number(), Proto::Udp.number()), (6, 17));
-        let mut c = Completion {
-            kind: cpl_kind::ANON_RX as u8,
-            status: 0,
-            sock_ref: 0,
-            tag: 1,
-            ref_num: 2,
-            bytes: 60,
-            flags: spec::cpl_flag::TRUNC as u32,
-            opcode: op::ANON_POST as u8,
-            hdr_bytes: 0,
-            stream_off: 0,
+    fn socket_descriptors_carry_every_field() {
+        let spec = SocketSpec {
+            local_mac: [0x02, 0x11, 0x22, 0x33, 0x44, 0x55],
+            remote_mac: [2, 0, 0, 0, 0, 1],
+            vlan: 7,
+            local_ip: [10, 77, 0, 2],
+            remote_ip: [10, 77, 0, 1],
+            local_port: 445,
+            remote_port: 40000,
+            iss: 0x1234_5678,
+            rcv_buf: 1 << 20,
+            mss: 1460,
+            rcv_wscale: 7,
+            flags: SockFlags::PSH_RETURN,
+            proto: IpProto::Tcp,
         };
-        assert_eq!(c.kind(), CplKind::AnonRx);
-        assert!(c.has_flag(spec::cpl_flag::TRUNC) && !c.has_flag(spec::cpl_flag::FULL));
-        for (k, want) in [
-            (cpl_kind::CMD_DONE, CplKind::CmdDone),
-            (cpl_kind::NB_RETURN, CplKind::NbReturn),
-            (cpl_kind::BLK_DONE, CplKind::BlkDone),
-            (0, CplKind::Unknown(0)),
-            (99, CplKind::Unknown(99)),
-        ] {
-            c.kind = k as u8;
-            assert_eq!(c.kind(), want);
-        }
-        // A completion entry round-trips through the spec layout.
-        let mut e = [0u8; cpl::SIZE];
-        put(&mut e, cpl::KIND, cpl_kind::ANON_RX);
-        put(&mut e, cpl::REF_NUM, 5);
-        put(&mut e, cpl::BYTES, 1234);
-        put(&mut e, cpl::HDR_BYTES, 8);
-        let p = Completion::parse(&e);
+        let h = spec.with_hold(true);
+        assert!(h.is_hold() && h.flags.contains(SockFlags::PSH_RETURN));
+        assert!(!h.with_hold(false).is_hold());
+        let e = spec.desc(9).to_bytes();
+        let d = SockDesc::parse(&e).unwrap();
+        assert_eq!((d.opcode, d.sock_ref, d.proto), (Opcode::SockAdd, 9, 6));
+        let (off, n) = spec::sock_desc::LOCAL_MAC;
+        assert_eq!(&e[off..off + n], &spec.local_mac, "MAC bytes in wire order");
+        assert_eq!(d.local_ip.octets(), spec.local_ip);
         assert_eq!(
-            (p.kind(), p.ref_num, p.bytes, p.hdr_bytes),
-            (CplKind::AnonRx, 5, 1234, 8)
+            (d.iss, d.rcv_buf, d.mss, d.rcv_wscale),
+            (0x1234_5678, 1 << 20, 1460, 7)
         );
     }
 
     #[test]
-    fn hold_records_and_release_entries_follow_the_spec() {
-        let r = HoldRec {
-            buflet: 17,
-            off: 66,
-            len: 1448,
-            head: Some(16),
-        };
-        let b = r.encode();
-        assert_eq!(&b[..2], &17u16.to_le_bytes());
-        assert_eq!(&b[6..8], &16u16.to_le_bytes());
-        assert_eq!(HoldRec::parse(&b), r);
-        assert_eq!(r.dev_addr(2048), 17 * 2048 + 66);
-        let open = HoldRec { head: None, ..r };
-        assert_eq!(&open.encode()[6..8], &[0xFF, 0xFF]);
-        assert_eq!(HoldRec::parse(&open.encode()).head, None);
-        let heads: Vec<u16> = (0..30).collect();
-        let e = buf_release_entry(7, &heads, 24);
-        assert_eq!(get(&e, spec::buf_release::OPCODE), op::BUF_RELEASE);
-        assert_eq!(get(&e, spec::buf_release::TAG), 7);
-        assert_eq!(get(&e, spec::buf_release::COUNT), 24);
-        assert_eq!(&e[16..18], &0u16.to_le_bytes());
-        assert_eq!(&e[62..64], &23u16.to_le_bytes(), "head 23 ends the entry");
-        // BAD_BUF maps to a request error naming it.
+    fn failed_completions_name_their_status() {
         let c = Completion {
-            kind: cpl_kind::CMD_DONE as u8,
-            status: spec::status::BAD_BUF as u8,
-            sock_ref: 0,
+            kind: CplKind::CmdDone,
+            status: Status::BadBuf,
             tag: 7,
-            ref_num: 0,
             bytes: 3,
-            flags: 0,
-            opcode: op::BUF_RELEASE as u8,
-            hdr_bytes: 0,
-            stream_off: 0,
+            opcode: Opcode::BufRelease.code(),
+            ..Default::default()
         };
         assert!(!c.is_ok());
         let msg = c.result().unwrap_err().to_string();
@@ -1566,36 +410,22 @@ mod tests {
             msg.contains("BAD_BUF") && msg.contains("request 10"),
             "{msg}"
         );
-        let spec = SocketSpec {
-            local_mac: [0; 6],
-            remote_mac: [0; 6],
-            vlan: 0,
-            local_ip: [0; 4],
-            remote_ip: [0; 4],
-            local_port: 1,
-            remote_port: 2,
-            iss: 0,
-            rcv_buf: 1,
-            mss: 1,
-            rcv_wscale: 0,
-            flags: spec::sock_flag::PSH_RETURN as u8,
-            proto: Proto::Tcp,
-        };
-        let h = spec.with_hold(true);
-        assert!(h.is_hold() && h.flags & 1 == 1);
-        assert!(!h.with_hold(false).is_hold());
+        assert_eq!(status_name(8), "PROT_FAULT");
+        assert_eq!(status_name(200), "unknown");
     }
 
     #[test]
     fn every_drop_reason_has_its_counter() {
-        let r = drop_reasons();
+        let r: Vec<DropReason> = drop_reasons().collect();
         assert_eq!(r.len(), 13);
-        assert!(r.iter().enumerate().all(|(i, &(_, c))| c == i as u64 + 1));
-        let oow = r.iter().find(|(n, _)| *n == "OUT_OF_WINDOW").unwrap().1;
-        assert_eq!(drop_counter_addr(oow), reg::CNT_DROP_OUT_OF_WINDOW);
+        assert!(r.iter().enumerate().all(|(i, c)| c.code() == i as u8 + 1));
         assert_eq!(
-            drop_counter_addr(spec::drop::BAD_STATE),
-            reg::CNT_DROP_BAD_STATE
+            DropReason::OutOfWindow.counter(),
+            Some(reg::CNT_DROP_OUT_OF_WINDOW)
+        );
+        assert_eq!(
+            DropReason::BadState.counter(),
+            Some(reg::CNT_DROP_BAD_STATE)
         );
     }
 }

@@ -1,0 +1,263 @@
+//! Named buffers (page lists, posts, reads, hold records of p2p sockets, `BUF_RELEASE`) and
+//! anonymous buffers.
+
+use crate::*;
+
+/// A named buffer the driver owns: its host pages and page list.
+#[derive(Debug, Clone)]
+pub struct NamedBuffer {
+    /// Reference number (NB table slot).
+    pub ref_num: u32,
+    /// Host page addresses, in order.
+    pub pages: Vec<u64>,
+    /// Address of the page list (host memory descriptor).
+    pub hmd_addr: u64,
+    /// Capacity in bytes.
+    pub bytes: u32,
+}
+
+/// An anonymous buffer the driver owns: one contiguous, registered host region that the NIC
+/// fills with a frame matching no socket (`ANON_POST`, completion `ANON_RX`).
+#[derive(Debug, Clone)]
+pub struct AnonBuffer {
+    /// Reference number (anonymous buffer slot, `< NUM_ANON`).
+    pub ref_num: u32,
+    /// Host address of the buffer.
+    pub addr: u64,
+    /// Capacity in bytes (`ANON_MIN_LEN..=ANON_MAX_LEN`).
+    pub len: u32,
+}
+
+impl Driver {
+    /// Allocate a named buffer of `pages` host pages (each page allocated separately, so the
+    /// buffer is scattered in host memory) and its page list, and keep it ready for posting.
+    /// Its pages and page list are registered by [`Driver::post_nb`], through the registration
+    /// cache, and stay registered across posts until [`Driver::free_nb`].
+    pub fn alloc_nb(&mut self, pages: usize) -> Result<NamedBuffer, DriverError> {
+        let ref_num = self
+            .nb_free
+            .pop()
+            .ok_or(DriverError::NoSlot("named buffer"))?;
+        let page = self.info.page_bytes as u64;
+        let mut addrs = Vec::with_capacity(pages);
+        for _ in 0..pages {
+            let a = self.env.mem.alloc(page, page)?;
+            addrs.push(a);
+        }
+        let hmd_addr = self.env.mem.alloc(8 * pages as u64, 64)?;
+        let list: Vec<u8> = addrs.iter().flat_map(|a| a.to_le_bytes()).collect();
+        self.env.mem.write(Agent::Cpu, hmd_addr, &list)?;
+        Ok(NamedBuffer {
+            ref_num,
+            pages: addrs,
+            hmd_addr,
+            bytes: (pages as u64 * page) as u32,
+        })
+    }
+
+    /// Designate a named buffer to a socket (OP_NB_POST). Its completion is its later return.
+    /// `timeout` is the number of timer ticks (see [`Driver::set_timer_period`],
+    /// [`Driver::timer_kick`]) the buffer may spend at the head of the socket's list before it
+    /// is returned with flag TIMEOUT, however full; 0 = never.
+    ///
+    /// The buffer's pages (read and write: the NIC fills them, the block engine may read them
+    /// on their way to disk) and page list (read) are looked up in the registration cache and
+    /// registered on a miss; its completion (`NB_RETURN`, or a `CMD_DONE` error) releases them.
+    pub fn post_nb(
+        &mut self,
+        sock: u16,
+        nb: &NamedBuffer,
+        timeout: u32,
+    ) -> Result<u32, DriverError> {
+        let tag = self.tag();
+        let page = self.info.page_bytes as u64;
+        let mut bufs: Vec<(u64, u64, Perms)> =
+            nb.pages.iter().map(|&a| (a, page, Perms::RW)).collect();
+        bufs.push((nb.hmd_addr, 8 * nb.pages.len() as u64, Perms::READ));
+        self.hold(tag, &bufs)?;
+        let e = NbDesc {
+            opcode: Opcode::NbPost,
+            sock_ref: sock,
+            tag,
+            ref_num: nb.ref_num,
+            timeout,
+            total_bytes: nb.bytes,
+            next_nb: spec::param::NULL16 as u16,
+            prev_nb: spec::param::NULL16 as u16,
+            hmd_addr: nb.hmd_addr,
+            hmd_pages: nb.pages.len() as u32,
+            ..Default::default()
+        }
+        .to_bytes();
+        self.submit_held(tag, &e)?;
+        Ok(tag)
+    }
+
+    /// Read `len` bytes from the start of a named buffer (as the NIC filled it; `len` is
+    /// normally the `bytes` of its `NB_RETURN`). For a UDP datagram the first `hdr_bytes` of
+    /// them are the UDP header.
+    pub fn read_nb(&mut self, nb: &NamedBuffer, len: usize) -> Result<Vec<u8>, DriverError> {
+        let page = self.info.page_bytes.max(1) as usize;
+        let len = len.min(nb.pages.len() * page);
+        let mut out = vec![0u8; len];
+        for (i, chunk) in out.chunks_mut(page).enumerate() {
+            self.env.mem.read(Agent::Cpu, nb.pages[i], chunk)?;
+        }
+        Ok(out)
+    }
+
+    /// The hold records of a returned named buffer of a hold socket (docs/p2p.md): records from
+    /// record 0 (at page-list position 8r) until their `LEN`s add up to `bytes` (the
+    /// `NB_RETURN`'s `BYTES`). The CPU reads exactly `8 * records` bytes. Every record is
+    /// checked (`LEN` >= 1, inside one buflet, a buflet of the device, no more records than the
+    /// buffer holds, the sum exactly `bytes`): [`DriverError::BadRecord`] otherwise.
+    pub fn read_hold_records(
+        &mut self,
+        nb: &NamedBuffer,
+        bytes: u32,
+    ) -> Result<Vec<HoldRec>, DriverError> {
+        const R: usize = spec::hold_rec::SIZE;
+        let page = self.info.page_bytes.max(1) as usize;
+        let bb = self.info.buflet_bytes.max(1);
+        let max_recs = nb.pages.len() * page / R;
+        let bad = |index, why| DriverError::BadRecord {
+            ref_num: nb.ref_num,
+            index,
+            why,
+        };
+        let mut out = Vec::new();
+        let mut left = bytes as u64;
+        while left > 0 {
+            let r = out.len();
+            if r >= max_recs {
+                return Err(bad(r, "more records than the buffer holds"));
+            }
+            // Each record holds less than a buflet, so at least this many are still to come:
+            // read them at once (within the page), never a byte past the last record.
+            let at = r * R;
+            let in_page = (page - at % page) / R;
+            let n = (left.div_ceil(bb as u64) as usize).clamp(1, in_page.max(1));
+            let mut buf = vec![0u8; n * R];
+            self.env.mem.read(
+                Agent::Cpu,
+                nb.pages[at / page] + (at % page) as u64,
+                &mut buf,
+            )?;
+            for (k, c) in buf.chunks_exact(R).enumerate() {
+                let rec = HoldRec::parse(c)?;
+                let i = r + k;
+                if rec.len == 0 {
+                    return Err(bad(i, "LEN is 0"));
+                }
+                if rec.off as u32 + rec.len as u32 > bb {
+                    return Err(bad(i, "the chunk crosses the end of its buflet"));
+                }
+                if rec.buflet as u32 >= self.info.num_buflets
+                    || rec
+                        .held_head()
+                        .is_some_and(|h| u32::from(h) >= self.info.num_buflets)
+                {
+                    return Err(bad(i, "a buflet the device does not have"));
+                }
+                if rec.len as u64 > left {
+                    return Err(bad(i, "the LENs exceed the buffer's BYTES"));
+                }
+                left -= rec.len as u64;
+                out.push(rec);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Give held buflet chains back to the device (OP_BUF_RELEASE, docs/p2p.md): `heads` are
+    /// hold-record `HEAD` values, 1..=`RELEASE_MAX` (24) of them ([`DriverError::Invalid`]
+    /// otherwise). Returns the tag of the request's `CMD_DONE` (`OK` with `BYTES` = count, or
+    /// `BAD_BUF` with `BYTES` = heads released before the first one that was not held).
+    pub fn buf_release(&mut self, heads: &[u16]) -> Result<u32, DriverError> {
+        if heads.is_empty() || heads.len() > spec::param::RELEASE_MAX as usize {
+            return Err(DriverError::Invalid(
+                "BUF_RELEASE takes 1..=RELEASE_MAX (24) heads",
+            ));
+        }
+        let tag = self.tag();
+        self.submit(&BufRelease::new(tag, heads, heads.len() as u16).to_bytes())?;
+        Ok(tag)
+    }
+
+    /// Allocate one contiguous anonymous buffer of `len` bytes (`ANON_MIN_LEN..=ANON_MAX_LEN`,
+    /// not checked here: the device refuses other lengths with `BAD_NB`) and reserve an
+    /// anonymous slot for it. [`Driver::post_anon`] registers it through the registration cache.
+    pub fn alloc_anon(&mut self, len: u32) -> Result<AnonBuffer, DriverError> {
+        let ref_num = self
+            .anon_free
+            .pop()
+            .ok_or(DriverError::NoSlot("anonymous buffer"))?;
+        let addr = match self.env.mem.alloc(len.max(1) as u64, 64) {
+            Ok(a) => a,
+            Err(e) => {
+                self.anon_free.push(ref_num);
+                return Err(e.into());
+            }
+        };
+        Ok(AnonBuffer { ref_num, addr, len })
+    }
+
+    /// Give an anonymous buffer to the NIC (OP_ANON_POST): it joins the tail of the anonymous
+    /// list. No completion is posted now: the buffer comes back with an `ANON_RX` completion
+    /// (tag returned here) when a frame that matches no socket (or an ARP frame the responder
+    /// does not answer, or a non-IPv4 frame) has been written into it, or a `CMD_DONE` with
+    /// `BAD_NB` if the slot is busy or the length is out of range.
+    ///
+    /// The buffer is looked up in the registration cache (registered on a miss, for writing)
+    /// and released by its completion.
+    pub fn post_anon(&mut self, a: &AnonBuffer) -> Result<u32, DriverError> {
+        let tag = self.tag();
+        self.hold(tag, &[(a.addr, a.len.max(1) as u64, Perms::WRITE)])?;
+        let e = AnonDesc {
+            opcode: Opcode::AnonPost,
+            tag,
+            ref_num: a.ref_num,
+            len: a.len,
+            addr: a.addr,
+            ..Default::default()
+        }
+        .to_bytes();
+        self.submit_held(tag, &e)?;
+        Ok(tag)
+    }
+
+    /// The frame an `ANON_RX` completion reports: its first `c.bytes` bytes, from the
+    /// Ethernet header on (truncated to the buffer when `c` has flag TRUNC).
+    pub fn read_anon(&mut self, a: &AnonBuffer, c: &Completion) -> Result<Vec<u8>, DriverError> {
+        let mut out = vec![0u8; (c.bytes.min(a.len)) as usize];
+        self.env.mem.read(Agent::Cpu, a.addr, &mut out)?;
+        Ok(out)
+    }
+
+    /// Give an anonymous buffer back: deregister it (explicit free of the registration cache),
+    /// free its memory and make its slot available again. Only for a buffer the device does not
+    /// hold (never posted, or returned).
+    pub fn free_anon(&mut self, a: AnonBuffer) {
+        self.reg_free(a.addr, a.len.max(1) as u64);
+        self.env.mem.free(a.addr);
+        if a.ref_num < self.info.num_anon && !self.anon_free.contains(&a.ref_num) {
+            self.anon_free.push(a.ref_num);
+        }
+    }
+
+    /// Give a named buffer back: deregister (explicit free of the registration cache) and free
+    /// its host pages and page list, and make its reference number available again. Only for a
+    /// buffer the device does not hold (never posted, or returned).
+    pub fn free_nb(&mut self, nb: NamedBuffer) {
+        let page = self.info.page_bytes as u64;
+        for &a in &nb.pages {
+            self.reg_free(a, page);
+            self.env.mem.free(a);
+        }
+        self.reg_free(nb.hmd_addr, 8 * nb.pages.len().max(1) as u64);
+        self.env.mem.free(nb.hmd_addr);
+        if !self.nb_free.contains(&nb.ref_num) {
+            self.nb_free.push(nb.ref_num);
+        }
+    }
+}
