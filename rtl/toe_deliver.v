@@ -23,6 +23,7 @@
 // FILLED, FLAGS 0; the segment stays. cpl_ret is the NB_RETURN completion (an empty buffer
 // reports where the stream stands: the socket's STREAM_OFF).
 `include "buflet_defs.vh"
+`include "buflet_checks.vh"
 module toe_deliver #(
     parameter BUFLET_BYTES = 2048,
     parameter NUM_NBS      = 64,
@@ -47,7 +48,6 @@ module toe_deliver #(
     input  wire                           rd_tuser,
     input  wire [63:0]                    rd_data,
     // the socket, its head segment and head NB (working copies and just read)
-    input  wire                           sk_udp,
     /* verilator lint_off UNUSEDSIGNAL */
     input  wire [511:0]                   sk,
     input  wire [127:0]                   hd_rd,
@@ -85,7 +85,14 @@ module toe_deliver #(
     output reg  [127:0]                   hd_dlv,
     output reg  [255:0]                   cpl_ret
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh): a chunk fits 13 bits
+    generate
+        if (!`BF_IS_POW2(BUFLET_BYTES) || BUFLET_BYTES > 4096) begin : g_check_buflet_bytes
+            $error("toe_deliver: BUFLET_BYTES must be a power of two <= 4096");
+        end
+    endgenerate
     localparam [15:0] NULL16 = 16'hFFFF;
+    localparam [7:0]  PROTO_UDP = `BF_IP_PROTO_UDP;
     localparam [31:0] BB_M1_32 = BUFLET_BYTES - 1;
     localparam [15:0] BB16     = BB_M1_32[15:0] + 16'd1;
     localparam [12:0] PAGE_BYTES = `BF_PARAM_PAGE_BYTES;
@@ -134,6 +141,7 @@ module toe_deliver #(
     // hold socket: the chunk never crosses a buflet of the chain, and the page is the one of
     // the record position 8 * RECS
     assign      sk_hold     = (sk[`BF_SOCK_DESC_FLAGS_RANGE] & SF_HOLD) != 8'd0;
+    wire        sk_udp      = (sk[`BF_SOCK_DESC_PROTO_RANGE] == PROTO_UDP);
     wire [15:0] hdr_doff    = hd_rd[`BF_BUFLET_HDR_DATA_OFF_RANGE];
     wire [15:0] bb_room     = BB16 - (hdr_doff & BB_M1_32[15:0]);
     wire [12:0] n_hold      = (n_a32 < {16'd0, bb_room}) ? n_a : bb_room[12:0];

@@ -20,8 +20,8 @@
 // NEXT_SEG), chn_mem ({count, tail} of the chain starting at that buflet); the bitmaps of
 // used sockets and NBs, held chains (hold_bm) and held FIN/RST segments still listed (mk_bm);
 // the active list head; the pending-delivery FIFO (each socket at most once).
-// Assumes power-of-two HASH_BUCKETS and BUFLET_BYTES, 2*KEEP_WIDTH <= BUFLET_BYTES <= 4096.
 `include "buflet_defs.vh"
+`include "buflet_checks.vh"
 module toe_engine #(
     parameter DATA_WIDTH   = 64,
     parameter BUFLET_BYTES = 2048,
@@ -135,9 +135,15 @@ module toe_engine #(
     localparam [31:0] SOCK_LAST32 = NUM_SOCKETS - 1;
     localparam [3:0] DROP_NONE      = `BF_DROP_NONE;
     localparam [3:0] DROP_NO_SOCKET = `BF_DROP_NO_SOCKET;
-    // IP protocol numbers (hand-written until spec/ defines them)
-    localparam [7:0] PROTO_TCP = 8'd6;
-    localparam [7:0] PROTO_UDP = 8'd17;
+    // parameter checks (elaboration time, rtl/buflet_checks.vh); the submodules check theirs
+    generate
+        `BF_CHECK_DATA_WIDTH(toe_engine)
+        `BF_CHECK_KEEP_WIDTH(toe_engine)
+        `BF_CHECK_BUFLET_RAM(toe_engine, KEEP_WIDTH)
+        if (!`BF_IS_POW2(BUFLET_BYTES) || BUFLET_BYTES < 2 * KEEP_WIDTH || BUFLET_BYTES > 4096) begin : g_check_buflet_bytes
+            $error("toe_engine: BUFLET_BYTES must be a power of two in 2*KEEP_WIDTH..4096");
+        end
+    endgenerate
 
     // FSM states, grouped by the submodule that decides them (docs/rtl-modules.md)
     localparam [5:0]
@@ -303,7 +309,6 @@ module toe_engine #(
         .in_add(state == S_REQ_ADD), .in_nb1(state == S_REQ_NB1), .in_nb2(state == S_REQ_NB2),
         .in_ul0(state == S_DEL_UL0), .in_ul1(state == S_DEL_UL1), .in_al1(state == S_DEL_AL1),
         .in_end(state == S_DEL_END),
-        .rq_tcp(rq[`BF_SOCK_DESC_PROTO_RANGE] == PROTO_TCP), .rq_udp(rq[`BF_SOCK_DESC_PROTO_RANGE] == PROTO_UDP),
         .sock_used(sock_used), .nb_used(nb_used), .hold_bm(hold_bm), .an_busy(an_busy),
         .bkt_rd(bkt_rd), .act_head(act_head), .cx(cx), .cx_rd(cx_rd), .nb_rd(nb_rd),
         .rq(rq), .rq_sock(rq_sock), .rq_nb(rq_nb),
@@ -318,7 +323,7 @@ module toe_engine #(
     wire          sk_match;
     toe_lookup #(.HASH_BUCKETS(HASH_BUCKETS)) u_lookup (
         .mt_src_ip(mt_src_ip), .mt_dst_ip(mt_dst_ip), .mt_src_port(mt_src_port),
-        .mt_dst_port(mt_dst_port), .mt_vlan(mt_vlan), .mt_proto(mt_udp ? PROTO_UDP : PROTO_TCP),
+        .mt_dst_port(mt_dst_port), .mt_vlan(mt_vlan), .mt_udp(mt_udp),
         .rq(rq), .sk(sk), .sk_rd(sk_rd),
         .meta_bkt(meta_bkt), .req_bkt(req_bkt), .del_bkt(del_bkt), .sk_match(sk_match)
     );
@@ -362,7 +367,7 @@ module toe_engine #(
         .dfree(dfree_go), .ret_go(dret_go), .ret_del(state == S_DEL_NBR),
         .ret_tmo((state == S_TK2) && tk_expire), .nb_post(state == S_REQ_NB1), .post_nb(rq_nb),
         .rd_tuser(s_axis_dma_rd_tuser), .rd_data(s_axis_dma_rd_tdata[63:0]),
-        .sk_udp(sk[`BF_SOCK_DESC_PROTO_RANGE] == PROTO_UDP), .sk(sk), .hd_rd(hd_rd), .nb_rd(nb_rd),
+        .sk(sk), .hd_rd(hd_rd), .nb_rd(nb_rd),
         .cx(cx), .nb(nb), .hd(hd), .nb_idx(nb_idx), .hd_is_tail(hd_is_tail), .nxt_rd(nxt_rd),
         .d_empty(d_empty), .d_finrst(d_finrst), .pc_hit(pc_hit), .dn(dn), .pg_new(pg_new),
         .sk_hold(sk_hold), .dlv_empt(dlv_empt), .dlv_dfree(dlv_dfree), .dlv_ret(dlv_ret),
@@ -451,10 +456,7 @@ module toe_engine #(
     endtask
     // Timer sweep: go on with the next socket of the active list, or end the tick.
     task tk_next(input [15:0] n);
-        begin
-            if (n != NULL16) sk_idx <= n[SW-1:0];
-            state <= (n == NULL16) ? S_IDLE : S_TK1;
-        end
+        {sk_idx, state} <= (n == NULL16) ? {sk_idx, S_IDLE} : {n[SW-1:0], S_TK1};
     endtask
 
     // ------------------------------------------------------------------ main FSM
@@ -531,10 +533,7 @@ module toe_engine #(
                     else if (cxr_seg_head != NULL16) wake(sk_idx);
                     state <= (cxr_nb_tail != NULL16) ? S_REQ_NB2 : S_IDLE;
                 end
-                S_REQ_NB2: begin
-                    if (cxr_seg_head != NULL16) wake(sk_idx);
-                    state <= S_IDLE;
-                end
+                S_REQ_NB2: begin if (cxr_seg_head != NULL16) wake(sk_idx); state <= S_IDLE; end
                 S_CPL: if (cpl_slot) {cp_valid, cp_data, state} <= {1'b1, cpl_cmd, S_IDLE};
                 // BUF_RELEASE: heads in order; the first one not held ends it BAD_BUF
                 S_REL0: {hd_idx, state} <= {rl_buf, rl_held ? S_REL1 : S_CPL};

@@ -8,6 +8,7 @@
 // Hash: x = rip ^ lip ^ {rport, lport}; x ^= x >> 16; x ^= x >> 8; bucket = x mod HASH_BUCKETS
 // (HASH_BUCKETS is a power of two: the low HW bits).
 `include "buflet_defs.vh"
+`include "buflet_checks.vh"
 module toe_lookup #(
     parameter HASH_BUCKETS = 256,
     parameter HW           = (HASH_BUCKETS > 1) ? $clog2(HASH_BUCKETS) : 1
@@ -18,7 +19,7 @@ module toe_lookup #(
     input  wire [15:0]   mt_src_port,
     input  wire [15:0]   mt_dst_port,
     input  wire [11:0]   mt_vlan,
-    input  wire [7:0]    mt_proto,    // PROTO_UDP for a datagram, else PROTO_TCP
+    input  wire          mt_udp,      // a datagram (protocol UDP, else TCP)
     /* verilator lint_off UNUSEDSIGNAL */
     input  wire [511:0]  rq,          // the request entry (a SOCK_ADD's sock_desc)
     input  wire [511:0]  sk,          // the working socket descriptor (SOCK_DEL)
@@ -29,6 +30,14 @@ module toe_lookup #(
     output wire [HW-1:0] del_bkt,
     output wire          sk_match
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh)
+    generate
+        if (!`BF_IS_POW2(HASH_BUCKETS)) begin : g_check_hash_buckets
+            $error("toe_lookup: HASH_BUCKETS must be a power of two");
+        end
+    endgenerate
+    localparam [7:0] PROTO_TCP = `BF_IP_PROTO_TCP;
+    localparam [7:0] PROTO_UDP = `BF_IP_PROTO_UDP;
     function [HW-1:0] hash_f;
         input [31:0] rip;
         input [31:0] lip;
@@ -54,6 +63,6 @@ module toe_lookup #(
                       (sk_rd[`BF_SOCK_DESC_LOCAL_PORT_RANGE]  == mt_dst_port) &&
                       (sk_rd[`BF_SOCK_DESC_REMOTE_PORT_RANGE] == mt_src_port) &&
                       (sk_rd[`BF_SOCK_DESC_VLAN_RANGE] == {4'd0, mt_vlan}) &&
-                      (sk_rd[`BF_SOCK_DESC_PROTO_RANGE] == mt_proto);
+                      (sk_rd[`BF_SOCK_DESC_PROTO_RANGE] == (mt_udp ? PROTO_UDP : PROTO_TCP));
 endmodule
 `resetall

@@ -11,7 +11,6 @@
 // predecessor's NEXT_SOCK, the predecessor's ACT_NEXT) and its free slot; the anonymous buffer
 // entry {ADDR, LEN[15:0], TAG} (ANON_POST) and the CMD_DONE completion.
 // A UDP socket ignores ISS, RCV_BUF, MSS and RCV_WSCALE (not validated); HOLD needs TCP.
-// RCV_BUF_MAX is hand-written here until spec/ defines it.
 `include "buflet_defs.vh"
 module toe_req #(
     parameter NUM_SOCKETS = 64,
@@ -38,9 +37,6 @@ module toe_req #(
     input  wire                           in_ul1,      // S_DEL_UL1: a hash chain element
     input  wire                           in_al1,      // S_DEL_AL1: an active list element
     input  wire                           in_end,      // S_DEL_END: the slot is freed
-    // SOCK_ADD protocol (decoded by toe_engine, which holds the protocol numbers)
-    input  wire                           rq_tcp,
-    input  wire                           rq_udp,
     // table state
     input  wire [NUM_SOCKETS-1:0]         sock_used,
     input  wire [NUM_NBS-1:0]             nb_used,
@@ -84,7 +80,9 @@ module toe_req #(
     localparam CW = 8 * `BF_SOCK_CTX_SIZE;
     localparam [15:0] NULL16 = 16'hFFFF;
     localparam [31:0] NBUF32 = NUM_BUFLETS;
-    localparam [31:0] RCV_BUF_MAX = 32'h4000_0000;
+    localparam [31:0] RCV_BUF_MAX = `BF_PARAM_RCV_BUF_MAX;
+    localparam [7:0]  PROTO_TCP   = `BF_IP_PROTO_TCP;
+    localparam [7:0]  PROTO_UDP   = `BF_IP_PROTO_UDP;
     localparam [31:0] ANON_MIN = `BF_PARAM_ANON_MIN_LEN;
     localparam [31:0] ANON_MAX = `BF_PARAM_ANON_MAX_LEN;
     localparam [15:0] RELEASE_MAX = `BF_PARAM_RELEASE_MAX;
@@ -116,6 +114,8 @@ module toe_req #(
     wire        slot_free  = rq_sock_in && !sock_used[rq_sock[SW-1:0]];
     // SOCK_ADD
     wire [31:0] rq_rcvbuf  = rq[`BF_SOCK_DESC_RCV_BUF_RANGE];
+    wire        rq_tcp     = (rq[`BF_SOCK_DESC_PROTO_RANGE] == PROTO_TCP);
+    wire        rq_udp     = (rq[`BF_SOCK_DESC_PROTO_RANGE] == PROTO_UDP);
     wire        rq_hold    = (rq[`BF_SOCK_DESC_FLAGS_RANGE] & SF_HOLD) != 8'd0;
     wire        add_ok     = slot_free && !(rq_hold && !rq_tcp) &&
                              ((rq_tcp && (rq_rcvbuf != 32'd0) && (rq_rcvbuf <= RCV_BUF_MAX) &&

@@ -24,6 +24,7 @@
 // that lies right of it. An ACK carries MSS 0 and WSCALE 0 (OPTS 0), a SYN-ACK the socket's
 // MSS and RCV_WSCALE (OPTS MSS, and WS when the SYN had it).
 `include "buflet_defs.vh"
+`include "buflet_checks.vh"
 module toe_tcp_rx #(
     parameter BUFLET_BYTES = 2048,
     parameter NUM_BUFLETS  = 256,
@@ -79,6 +80,12 @@ module toe_tcp_rx #(
     output reg  [127:0]                   hd_new,
     output reg  [383:0]                   tx_cmd
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh): the pool room is a shift
+    generate
+        if (!`BF_IS_POW2(BUFLET_BYTES) || BUFLET_BYTES < 2) begin : g_check_buflet_bytes
+            $error("toe_tcp_rx: BUFLET_BYTES must be a power of two >= 2");
+        end
+    endgenerate
     localparam [15:0] NULL16 = 16'hFFFF;
     localparam [7:0] ST_LISTEN     = `BF_SOCK_STATE_LISTEN;
     localparam [7:0] ST_SYN_RCVD   = `BF_SOCK_STATE_SYN_RCVD;

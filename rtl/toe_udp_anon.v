@@ -13,6 +13,7 @@
 // (S_AN_WR, an_ck bytes each, through toe_mover), frees the chain and posts ANON_RX
 // (cpl_anon: OK with BYTES n and TRUNC when n < length, or PROT_FAULT when refused).
 `include "buflet_defs.vh"
+`include "buflet_checks.vh"
 module toe_udp_anon #(
     parameter BUFLET_BYTES = 2048,
     parameter NUM_ANON     = 16,
@@ -60,6 +61,12 @@ module toe_udp_anon #(
     output reg  [127:0]        hd_udp,
     output reg  [255:0]        cpl_anon
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh): "stored whole" is a shift
+    generate
+        if (!`BF_IS_POW2(BUFLET_BYTES)) begin : g_check_buflet_bytes
+            $error("toe_udp_anon: BUFLET_BYTES must be a power of two");
+        end
+    endgenerate
     localparam BB_SHIFT = $clog2(BUFLET_BYTES);
     localparam [31:0] BB_M1_32    = BUFLET_BYTES - 1;
     localparam [31:0] ANON_LAST32 = NUM_ANON - 1;

@@ -18,7 +18,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use buflet_platform::{DeviceConfig, HostEnv};
-use buflet_spec::{drop, param, sock_flag};
+use buflet_spec::{drop, ip_proto, param, sock_flag};
 
 use crate::buflets::Chain;
 use crate::parse::tcp_flag;
@@ -37,12 +37,12 @@ use udp_anon::Anon;
 
 const PAGE: u64 = param::PAGE_BYTES;
 /// IP protocol numbers a socket may have.
-const PROTO_TCP: u8 = 6;
-const PROTO_UDP: u8 = 17;
+const PROTO_TCP: u8 = ip_proto::TCP as u8;
+const PROTO_UDP: u8 = ip_proto::UDP as u8;
 /// UDP header bytes.
 const UDP_HDR: u32 = 8;
 /// Largest RCV_BUF a SOCK_ADD may ask for.
-const MAX_RCV_BUF: u64 = 1 << 30;
+const MAX_RCV_BUF: u64 = param::RCV_BUF_MAX;
 
 /// A segment on a socket's in-order or reassembly list (the fields of its `buflet_hdr`).
 #[derive(Debug, Clone, Copy)]
