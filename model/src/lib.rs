@@ -16,7 +16,7 @@
 //! | MAC, request fetch, completion writer, event loop | `lib.rs` |
 //! | parse and checks | `parse.rs` |
 //! | buflets | `buflets.rs` |
-//! | sockets, TCP and UDP receive, delivery, anonymous buffers, ARP answers, timer sweep | `toe.rs` |
+//! | sockets, TCP and UDP receive, delivery, anonymous buffers, ARP answers, timer sweep | `toe/` (split as the RTL's toe_engine: `mod.rs`, `req.rs`, `lookup.rs`, `tcp_rx.rs`, `deliver.rs`, `sweep.rs`, `udp_anon.rs`) |
 //! | tx_builder (ACK, SYN-ACK, ARP reply frames) | `tx.rs` |
 //! | block-controller DMA | `blk.rs` |
 //! | protection table (REG_REGION, DEREG_REGION, access checks, faults) | `prot.rs` |

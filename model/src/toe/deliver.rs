@@ -1,0 +1,305 @@
+//! Delivery (rtl/toe_deliver.v, the data moved by rtl/toe_mover.v): one step for the socket at
+//! the head of the ready list: a chunk of the head segment into the head NB (payload, or a
+//! hold record for a hold socket), the removal of an empty FIN/RST segment, or an NB return;
+//! the NB page list and its one-entry page cache; the NB return and its completion.
+
+use buflet_platform::{Agent, HostEnv};
+use buflet_spec::{cpl_flag, cpl_kind, hold_rec, op, param, put, reg, sock_flag, status};
+
+use super::{Nb, Seg, PAGE, UDP_HDR};
+use crate::parse::tcp_flag;
+use crate::{costs, dma_read, dma_write, prot, Cpl, ModelDevice};
+
+impl ModelDevice {
+    /// Return the head NB of socket `s` with `flags` and completion status `st`, at time `t`.
+    pub(super) fn return_nb(&mut self, s: u16, flags: u64, st: u64, t: u64) {
+        self.return_nb_hdr(s, flags, st, t, 0);
+    }
+
+    /// [`Self::return_nb`] with the completion's HDR_BYTES: `min(8, FILLED)` for a DATAGRAM
+    /// return, 0 for every other return (the contract names it only there). The NB's
+    /// UDP_HDR_BYTES field would hold the same value; the model keeps no copy.
+    pub(super) fn return_nb_hdr(&mut self, s: u16, flags: u64, st: u64, t: u64, hdr_bytes: u8) {
+        let Some(rn) = self.toe.socks[s as usize].nbs.pop_front() else {
+            return;
+        };
+        let Some(nb) = self.toe.nbs[rn as usize].take() else {
+            return;
+        };
+        if matches!(self.toe.page_cache, Some((c, _, _)) if c == rn) {
+            self.toe.page_cache = None;
+        }
+        self.regs.count(reg::CNT_NB_RETURNED, 1);
+        self.post_cpl(
+            t,
+            Cpl {
+                kind: cpl_kind::NB_RETURN as u8,
+                status: st as u8,
+                sock_ref: nb.sock_ref,
+                tag: nb.tag,
+                ref_num: rn as u32,
+                bytes: nb.filled,
+                flags: flags as u32,
+                opcode: op::NB_POST as u8,
+                hdr_bytes,
+                // An empty buffer reports where the stream stands (e.g. a FIN right at a
+                // buffer boundary), exactly like the RTL.
+                stream_off: if nb.filled == 0 {
+                    self.toe.socks[s as usize].stream_off
+                } else {
+                    nb.stream_off
+                },
+            },
+        );
+    }
+
+    /// The address of page `page` of NB `rn` (from the one-entry cache, else read from its
+    /// page list by DMA from `t`), or the status the NB is returned with: `DMA_ERROR` for a
+    /// failed page-list read, `PROT_FAULT` for a refused list or page. Also returns the time
+    /// the address is known.
+    fn nb_page(
+        &mut self,
+        env: &mut HostEnv,
+        rn: u16,
+        nb: &Nb,
+        page: u32,
+        t: u64,
+    ) -> (Result<u64, u64>, u64) {
+        let mut t = t;
+        let cached = match self.toe.page_cache {
+            Some((c, p, a)) if c == rn && p == page => Some(a),
+            _ => None,
+        };
+        // The page address, or the status the NB is returned with: DMA_ERROR for a failed
+        // page-list read, PROT_FAULT for a refused list or page.
+        let page_addr = match cached {
+            Some(a) => Ok(a),
+            None if !self.check(
+                nb.hmd_addr,
+                nb.hmd_pages.saturating_mul(8),
+                false,
+                prot::rid::RD_TOE,
+            ) =>
+            {
+                Err(status::PROT_FAULT)
+            }
+            None => {
+                let mut b = [0u8; 8];
+                let at = nb.hmd_addr.wrapping_add(8 * page as u64);
+                let (ok, d) = dma_read(
+                    &self.cfg,
+                    &mut self.rd_free,
+                    env,
+                    Agent::NicDma,
+                    t,
+                    at,
+                    &mut b,
+                );
+                t = d;
+                let a = u64::from_le_bytes(b);
+                if !ok {
+                    self.toe.page_cache = None;
+                    Err(status::DMA_ERROR)
+                } else if !self.check(a, PAGE, true, prot::rid::WR_TOE) {
+                    // The page itself is checked when its address is taken from the list.
+                    Err(status::PROT_FAULT)
+                } else {
+                    self.toe.page_cache = Some((rn, page, a));
+                    Ok(a)
+                }
+            }
+        };
+        (page_addr, t)
+    }
+
+    /// One hold delivery step (docs/p2p.md): the chunk of the head segment that stays in its
+    /// buflet, described by one `hold_rec` DMA-written at record position `8 * RECS` of the NB's
+    /// page list. Returns the done time.
+    fn deliver_hold(&mut self, env: &mut HostEnv, s: u16, rn: u16, seg: Seg) -> u64 {
+        let Some(nb) = self.toe.nbs[rn as usize] else {
+            return self.now + costs::ENGINE_RETURN;
+        };
+        let bb = self.pool.buflet_bytes() as u64;
+        let in_buf = seg.data_off as u64 % bb;
+        let n = (seg.data_len as u64)
+            .min(nb.total.saturating_sub(nb.filled) as u64)
+            .min(bb - in_buf);
+        let pos = nb.recs as u64 * hold_rec::SIZE as u64;
+        let page = (pos / PAGE) as u32;
+        let (page_addr, t) = self.nb_page(env, rn, &nb, page, self.now + costs::ENGINE_DELIVERY);
+        let page_addr = match page_addr {
+            Ok(a) => a,
+            Err(st) => {
+                // The NB is returned as it is; the segment stays for the next NB.
+                self.return_nb(s, 0, st, t);
+                return t;
+            }
+        };
+        let b = self
+            .pool
+            .nth(seg.chain.head, seg.data_off as usize / bb as usize);
+        let emptied = seg.data_len as u64 == n;
+        let mut rec = [0u8; hold_rec::SIZE];
+        put(&mut rec, hold_rec::BUFLET, b as u64);
+        put(&mut rec, hold_rec::OFF, in_buf);
+        put(&mut rec, hold_rec::LEN, n);
+        put(
+            &mut rec,
+            hold_rec::HEAD,
+            if emptied {
+                seg.chain.head as u64
+            } else {
+                param::NULL16
+            },
+        );
+        let done = dma_write(
+            &self.cfg,
+            &mut self.wr_free,
+            env,
+            Agent::NicDma,
+            t,
+            page_addr.wrapping_add(pos % PAGE),
+            &rec,
+        );
+        self.pool.expose(b);
+        self.regs.count(reg::CNT_HOLD_RECORDS, 1);
+        self.regs.count(reg::CNT_DELIVERED_BYTES, n);
+        let sock = &mut self.toe.socks[s as usize];
+        let psh_return = sock.d.flags as u64 & sock_flag::PSH_RETURN != 0;
+        let Some(nbm) = self.toe.nbs[rn as usize].as_mut() else {
+            return done;
+        };
+        if nbm.filled == 0 {
+            nbm.stream_off = sock.stream_off;
+        }
+        nbm.filled += n as u32;
+        nbm.recs = nbm.recs.wrapping_add(1);
+        // Record room: the page list's capacity, capped by the 16-bit RECS field.
+        let room = nbm
+            .hmd_pages
+            .saturating_mul(PAGE / hold_rec::SIZE as u64)
+            .min(u16::MAX as u64);
+        let full = nbm.filled == nbm.total || nbm.recs as u64 == room;
+        sock.stream_off += n;
+        let Some(head) = sock.segs.front_mut() else {
+            return done;
+        };
+        head.data_off += n as u16;
+        head.data_len -= n as u16;
+        let marker = head.flags & (tcp_flag::FIN | tcp_flag::RST) != 0;
+        let pushed = head.flags & (tcp_flag::PSH | tcp_flag::URG) != 0;
+        if emptied {
+            // Unlinked as usual (a FIN segment stays as its marker), its chain held.
+            if !marker {
+                sock.segs.pop_front();
+            }
+            self.pool.hold(seg.chain, marker);
+        }
+        if full {
+            self.return_nb(s, cpl_flag::FULL, status::OK, done);
+        } else if emptied && pushed && !marker && psh_return {
+            self.return_nb(s, cpl_flag::PSH, status::OK, done);
+        }
+        done
+    }
+
+    /// One delivery step for the socket at the head of the ready list. Returns the done time.
+    pub(super) fn engine_deliver(&mut self, env: &mut HostEnv) -> u64 {
+        let s = self.toe.ready.pop_front().expect("ready socket");
+        let sock = &self.toe.socks[s as usize];
+        let seg = *sock.segs.front().expect("segment");
+        let rn = *sock.nbs.front().expect("NB");
+        let mut done = self.now + costs::ENGINE_RETURN;
+        if seg.data_len == 0 {
+            // An empty FIN/RST segment: it leaves the list and returns the head NB.
+            self.toe.socks[s as usize].segs.pop_front();
+            // A hold segment whose data produced records (its chain is held) is only
+            // unlinked; a marker that never produced a record is freed (docs/p2p.md).
+            self.pool.unlist(seg.chain);
+            let mut flags = 0;
+            if seg.flags & tcp_flag::FIN != 0 {
+                flags |= cpl_flag::FIN;
+            }
+            if seg.flags & tcp_flag::RST != 0 {
+                flags |= cpl_flag::RST;
+            }
+            self.return_nb(s, flags, status::OK, done);
+        } else if self.toe.socks[s as usize].is_hold() {
+            done = self.deliver_hold(env, s, rn, seg);
+        } else {
+            let nb = self.toe.nbs[rn as usize].expect("NB in use");
+            let in_page = nb.filled as u64 % PAGE;
+            let n = (seg.data_len as u64)
+                .min((nb.total - nb.filled) as u64)
+                .min(PAGE - in_page) as usize;
+            let page = nb.filled / PAGE as u32;
+            let t0 = self.now + costs::ENGINE_DELIVERY;
+            let (page_addr, t) = self.nb_page(env, rn, &nb, page, t0);
+            let page_addr = match page_addr {
+                Ok(a) => a,
+                Err(st) => {
+                    // The NB is returned as it is; the segment stays for the next NB.
+                    self.return_nb(s, 0, st, t);
+                    self.toe.socks[s as usize].queued = false;
+                    self.toe.wake(s);
+                    return t;
+                }
+            };
+            let mut buf = std::mem::take(&mut self.toe.scratch);
+            self.pool
+                .read(seg.chain.head, seg.data_off as usize, &mut buf[..n]);
+            done = dma_write(
+                &self.cfg,
+                &mut self.wr_free,
+                env,
+                Agent::NicDma,
+                t,
+                page_addr.wrapping_add(in_page),
+                &buf[..n],
+            );
+            self.toe.scratch = buf;
+            let sock = &mut self.toe.socks[s as usize];
+            let udp = sock.is_udp();
+            let psh_return = sock.d.flags as u64 & sock_flag::PSH_RETURN != 0;
+            let nbm = self.toe.nbs[rn as usize].as_mut().expect("NB in use");
+            if nbm.filled == 0 {
+                nbm.stream_off = sock.stream_off;
+            }
+            nbm.filled += n as u32;
+            let full = nbm.filled == nbm.total;
+            sock.stream_off += n as u64;
+            let head = sock.segs.front_mut().expect("segment");
+            head.data_off += n as u16;
+            head.data_len -= n as u16;
+            let emptied = head.data_len == 0;
+            let marker = head.flags & (tcp_flag::FIN | tcp_flag::RST) != 0;
+            let pushed = head.flags & (tcp_flag::PSH | tcp_flag::URG) != 0;
+            // A datagram leaves the list once written or once the buffer is full (the rest is
+            // discarded). Datagram chunks use the TCP delivery rules unchanged: socket and NB STREAM_OFF and
+            // CNT_DELIVERED_BYTES count the bytes written (header included). A timeout between
+            // two chunks returns the NB; the rest of the datagram goes on into the next NB.
+            let datagram_done = udp && (emptied || full);
+            if (emptied && !marker) || datagram_done {
+                sock.segs.pop_front();
+                self.pool.free_chain(seg.chain);
+            }
+            self.regs.count(reg::CNT_DELIVERED_BYTES, n as u64);
+            if datagram_done {
+                let filled = self.toe.nbs[rn as usize].expect("NB in use").filled;
+                let mut flags = cpl_flag::DATAGRAM;
+                if !emptied {
+                    flags |= cpl_flag::TRUNC;
+                }
+                let hdr = filled.min(UDP_HDR) as u8;
+                self.return_nb_hdr(s, flags, status::OK, done, hdr);
+            } else if full {
+                self.return_nb(s, cpl_flag::FULL, status::OK, done);
+            } else if emptied && pushed && !marker && psh_return {
+                self.return_nb(s, cpl_flag::PSH, status::OK, done);
+            }
+        }
+        self.toe.socks[s as usize].queued = false;
+        self.toe.wake(s);
+        done
+    }
+}

@@ -1,0 +1,47 @@
+//! The named-buffer timeout sweep of docs/rx-paths.md (rtl/toe_sweep.v): one timer tick walks
+//! the active list, counting a head NB's TICKS_LEFT down and returning it with TIMEOUT when
+//! that makes it 0.
+
+use buflet_spec::{cpl_flag, reg, status};
+
+use crate::{costs, ModelDevice};
+
+impl ModelDevice {
+    /// One timer tick (rx-paths.md, "Named-buffer timeouts"): the sweep over the active list.
+    /// Returns the done time. Ticks do not depend on CTRL.ENABLE (the contract does not tie
+    /// them to it).
+    pub(super) fn engine_tick(&mut self) -> u64 {
+        self.regs.count(reg::CNT_TICKS, 1);
+        let mut t = self.now + costs::TIMER_TICK;
+        for i in 0..self.toe.active.len() {
+            let s = self.toe.active[i];
+            t += costs::TIMER_VISIT;
+            let Some(&rn) = self.toe.socks[s as usize].nbs.front() else {
+                continue;
+            };
+            let Some(nb) = self.toe.nbs[rn as usize].as_mut() else {
+                continue;
+            };
+            if nb.timeout == 0 {
+                continue;
+            }
+            t += costs::TIMER_COUNT;
+            nb.ticks_left = nb.ticks_left.saturating_sub(1);
+            if nb.ticks_left != 0 {
+                continue;
+            }
+            t += costs::ENGINE_RETURN;
+            self.return_nb(s, cpl_flag::TIMEOUT, status::OK, t);
+            self.regs.count(reg::CNT_TIMEOUTS, 1);
+            // Woken: waiting segments go to the next buffer; without one the socket leaves
+            // the ready list.
+            let sock = &mut self.toe.socks[s as usize];
+            if sock.queued && sock.nbs.is_empty() {
+                sock.queued = false;
+                self.toe.ready.retain(|&x| x != s);
+            }
+            self.toe.wake(s);
+        }
+        t
+    }
+}

@@ -1,0 +1,425 @@
+//! The TCP receive rules of docs/tcp-receive.md (rtl/toe_tcp_rx.v): the window, the socket's
+//! states (LISTEN, SYN_RCVD, ESTAB, CLOSE_WAIT), acceptability, trimming, the in-order append
+//! with the reassembly drain, the reassembly insert, and the ACK / SYN-ACK with the right-edge
+//! update.
+
+use buflet_platform::DeviceConfig;
+use buflet_spec::{drop, param, reg, sock_state, tx_opt};
+
+use super::{Seg, Sock};
+use crate::buflets::Chain;
+use crate::parse::{tcp_flag, Parsed};
+use crate::tx::TxCmd;
+use crate::{costs, Meta, ModelDevice};
+
+/// `rel(x)`: `(x - base) mod 2^32` as a signed 32-bit number, widened.
+fn rel(x: u32, base: u32) -> i64 {
+    x.wrapping_sub(base) as i32 as i64
+}
+
+impl Sock {
+    /// `pool_room` of docs/tcp-receive.md "The window", from the sampled free buflet count.
+    fn pool_room(cfg: &DeviceConfig, free: u32) -> u64 {
+        let reserve = cfg.num_buflets as u64 / param::POOL_RESERVE_DIV;
+        let free = free as u64;
+        if free > reserve {
+            (free - reserve) * (cfg.buflet_bytes as u64 / 2)
+        } else {
+            0
+        }
+    }
+
+    /// `win(rcv_nxt)` of docs/tcp-receive.md with the sampled free buflet count `free`.
+    fn win(&self, cfg: &DeviceConfig, rcv_nxt: u32, free: u32) -> u64 {
+        let held = rcv_nxt
+            .wrapping_sub(self.irs)
+            .wrapping_sub(1)
+            .wrapping_sub(self.stream_off as u32) as u64;
+        let rcv_buf = self.d.rcv_buf as u64;
+        let sock_room = rcv_buf.saturating_sub(held);
+        sock_room.min(Self::pool_room(cfg, free))
+    }
+
+    /// `promised`: the part of the window already advertised right of RCV_NXT
+    /// (`rel(RCV_WND_EDGE)` when positive, else 0).
+    fn promised(&self) -> u64 {
+        rel(self.wnd_edge, self.rcv_nxt).max(0) as u64
+    }
+
+    /// `wnd = max(win, promised)`: the window of the acceptability test and of trimming,
+    /// evaluated with RCV_NXT before the segment.
+    fn wnd(&self, cfg: &DeviceConfig, free: u32) -> u64 {
+        self.win(cfg, self.rcv_nxt, free).max(self.promised())
+    }
+
+    /// The edge update rule: the window `field` just advertised (in units of `2^shift`) moves
+    /// RCV_WND_EDGE to `RCV_NXT + (field << shift)` only when that lies right of it.
+    fn advance_edge(&mut self, field: u64, shift: u8) {
+        let edge = self.rcv_nxt.wrapping_add((field << shift) as u32);
+        if rel(edge, self.rcv_nxt) > rel(self.wnd_edge, self.rcv_nxt) {
+            self.wnd_edge = edge;
+        }
+    }
+
+    /// The `tx_cmd` of a frame to the peer of this socket, without SEQ/ACK/window/flags.
+    fn tx_base(&self) -> TxCmd {
+        let d = &self.d;
+        TxCmd {
+            dst_mac: d.remote_mac,
+            src_mac: d.local_mac,
+            vlan: d.key.vlan,
+            src_ip: d.key.local_ip,
+            dst_ip: d.key.remote_ip,
+            src_port: d.key.local_port,
+            dst_port: d.key.remote_port,
+            ..TxCmd::default()
+        }
+    }
+
+    /// An ACK for the current RCV_NXT; its window is `adv` of "The window", and the edge
+    /// update rule runs.
+    fn ack(&mut self, cfg: &DeviceConfig, free: u32) -> TxCmd {
+        let shift = if self.ws_ok { self.d.rcv_wscale } else { 0 };
+        let promised = self.promised();
+        let adv = if Self::pool_room(cfg, free) == 0 {
+            0 // no buflets: close, keep the promise
+        } else if !self.ooo.is_empty() && promised > 0 {
+            promised // loss episode: freeze the edge
+        } else {
+            self.win(cfg, self.rcv_nxt, free).max(promised)
+        };
+        let field = (adv >> shift).min(65535);
+        self.advance_edge(field, shift);
+        TxCmd {
+            seq: self.d.iss.wrapping_add(1),
+            ack: self.rcv_nxt,
+            window: field as u16,
+            flags: tcp_flag::ACK,
+            ..self.tx_base()
+        }
+    }
+
+    /// The SYN-ACK (window `min(win, 65535)`, never scaled; options MSS and, if the SYN had
+    /// it, window scale). The edge update rule runs with `shift = 0`.
+    fn syn_ack(&mut self, cfg: &DeviceConfig, free: u32) -> TxCmd {
+        let field = self.win(cfg, self.rcv_nxt, free).min(65535);
+        self.advance_edge(field, 0);
+        let mut opts = tx_opt::MSS as u8;
+        if self.ws_ok {
+            opts |= tx_opt::WS as u8;
+        }
+        TxCmd {
+            seq: self.d.iss,
+            ack: self.irs.wrapping_add(1),
+            window: field as u16,
+            flags: tcp_flag::SYN | tcp_flag::ACK,
+            opts,
+            mss: self.d.mss,
+            wscale: self.d.rcv_wscale,
+            ..self.tx_base()
+        }
+    }
+}
+
+/// What happens to a frame's buflet chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    /// Linked into one of the socket's lists.
+    Kept,
+    /// Freed, no counter.
+    Consumed,
+    /// Freed, drop counter of this reason.
+    Drop(u64),
+}
+
+/// The result of the TCP rules for one frame.
+#[derive(Debug, Clone, Copy)]
+struct Outcome {
+    fate: Fate,
+    tx: Option<TxCmd>,
+    /// List steps charged (`costs::LIST_STEP` each).
+    steps: u64,
+    accepted: bool,
+    ooo_held: bool,
+}
+
+impl Outcome {
+    fn new(fate: Fate) -> Self {
+        Outcome {
+            fate,
+            tx: None,
+            steps: 0,
+            accepted: false,
+            ooo_held: false,
+        }
+    }
+}
+
+/// The ESTAB / CLOSE_WAIT rules of docs/tcp-receive.md for one segment.
+fn established(
+    cfg: &DeviceConfig,
+    sock: &mut Sock,
+    p: &Parsed,
+    chain: Chain,
+    free: u32,
+) -> Outcome {
+    let flags0 = p.flags;
+    let syn = flags0 & tcp_flag::SYN != 0;
+    let fin = flags0 & tcp_flag::FIN != 0;
+    let rst = flags0 & tcp_flag::RST != 0;
+    let mut len = p.pay_len as i64;
+    let seg_len = len + syn as i64 + fin as i64;
+    let wnd = sock.wnd(cfg, free) as i64;
+    let mut off = rel(p.seq, sock.rcv_nxt);
+    let in_wnd = |x: i64| 0 <= x && x < wnd;
+
+    // 1. Acceptability.
+    let acceptable = if seg_len == 0 {
+        if wnd == 0 {
+            off == 0
+        } else {
+            in_wnd(off)
+        }
+    } else {
+        wnd > 0 && (in_wnd(off) || in_wnd(off + seg_len - 1))
+    };
+    let ack_and = |sock: &mut Sock, fate: Fate| Outcome {
+        tx: Some(sock.ack(cfg, free)),
+        ..Outcome::new(fate)
+    };
+    if !acceptable {
+        if rst {
+            return Outcome::new(Fate::Drop(drop::OUT_OF_WINDOW));
+        }
+        return ack_and(sock, Fate::Drop(drop::OUT_OF_WINDOW));
+    }
+    // 2. RST.
+    if rst {
+        if off != 0 {
+            return ack_and(sock, Fate::Drop(drop::OUT_OF_WINDOW));
+        }
+        sock.state = sock_state::CLOSED as u8;
+        sock.segs.push_back(Seg {
+            chain,
+            data_off: p.pay_off,
+            data_len: 0,
+            seq: p.seq,
+            flags: flags0,
+        });
+        return Outcome {
+            steps: 1,
+            ..Outcome::new(Fate::Kept)
+        };
+    }
+    // 3. SYN.
+    if syn {
+        return ack_and(sock, Fate::Drop(drop::BAD_STATE));
+    }
+    // 4. CLOSE_WAIT.
+    if sock.state == sock_state::CLOSE_WAIT as u8 {
+        if seg_len > 0 {
+            return ack_and(sock, Fate::Drop(drop::BAD_STATE));
+        }
+        return Outcome::new(Fate::Consumed);
+    }
+    // 5. Trim to the window.
+    let mut flags = flags0;
+    let mut data_off = p.pay_off as i64;
+    let mut seq = p.seq;
+    if off < 0 {
+        let d = -off;
+        data_off += d;
+        len -= d;
+        seq = seq.wrapping_add(d as u32);
+        off = 0;
+    }
+    if off + len > wnd {
+        len = wnd - off;
+        flags &= !(tcp_flag::FIN | tcp_flag::PSH);
+    }
+    let fin = flags & tcp_flag::FIN != 0;
+    if len == 0 && !fin {
+        return Outcome::new(Fate::Consumed);
+    }
+    let mut out = Outcome::new(Fate::Kept);
+    if off == 0 {
+        // 6. In order: cut at the reassembly head, append, drain.
+        if let Some(h) = sock.ooo.front() {
+            out.steps += 1;
+            let hr = rel(h.seq, sock.rcv_nxt);
+            if hr < len {
+                len = hr;
+                flags &= !(tcp_flag::FIN | tcp_flag::PSH);
+            }
+        }
+        let seg = Seg {
+            chain,
+            data_off: data_off as u16,
+            data_len: len as u16,
+            seq,
+            flags,
+        };
+        sock.rcv_nxt = sock.rcv_nxt.wrapping_add(len as u32 + seg.fin());
+        if seg.fin() != 0 {
+            sock.state = sock_state::CLOSE_WAIT as u8;
+        }
+        out.accepted = len > 0;
+        sock.segs.push_back(seg);
+        out.steps += 1;
+        while sock.state == sock_state::ESTAB as u8
+            && sock.ooo.front().is_some_and(|h| h.seq == sock.rcv_nxt)
+        {
+            let h = sock.ooo.pop_front().expect("reassembly head");
+            sock.rcv_nxt = sock.rcv_nxt.wrapping_add(h.data_len as u32 + h.fin());
+            if h.fin() != 0 {
+                sock.state = sock_state::CLOSE_WAIT as u8;
+            }
+            sock.segs.push_back(h);
+            out.steps += 1;
+        }
+        out.tx = Some(sock.ack(cfg, free));
+        return out;
+    }
+    // 7. Ahead. The ACK follows the insertion (its window depends on OOO_HEAD).
+    if len == 0 {
+        out.tx = Some(sock.ack(cfg, free));
+        out.fate = Fate::Drop(drop::OUT_OF_ORDER);
+        return out;
+    }
+    // Insertion into the reassembly list; `visited` counts the elements read.
+    let base = sock.rcv_nxt;
+    let start = |c: &Seg| rel(c.seq, base);
+    let n = sock.ooo.len();
+    let mut i = 0;
+    while i < n && start(&sock.ooo[i]) + sock.ooo[i].data_len as i64 <= off {
+        i += 1;
+    }
+    let mut visited = (i + 1).min(n) as u64;
+    if i < n && start(&sock.ooo[i]) <= off {
+        let c = &sock.ooo[i];
+        let d = start(c) + c.data_len as i64 - off;
+        if d >= len {
+            out.steps += visited;
+            out.fate = Fate::Drop(drop::DUPLICATE);
+            out.tx = Some(sock.ack(cfg, free));
+            return out;
+        }
+        data_off += d;
+        len -= d;
+        seq = seq.wrapping_add(d as u32);
+        off += d;
+        i += 1;
+        if i < n {
+            visited += 1;
+        }
+    }
+    out.steps += visited;
+    if i < n && start(&sock.ooo[i]) < off + len {
+        len = start(&sock.ooo[i]) - off;
+        flags &= !(tcp_flag::FIN | tcp_flag::PSH);
+    }
+    if len == 0 {
+        out.fate = Fate::Drop(drop::DUPLICATE);
+        out.tx = Some(sock.ack(cfg, free));
+        return out;
+    }
+    sock.ooo.insert(
+        i,
+        Seg {
+            chain,
+            data_off: data_off as u16,
+            data_len: len as u16,
+            seq,
+            flags,
+        },
+    );
+    out.steps += 1;
+    out.ooo_held = true;
+    out.tx = Some(sock.ack(cfg, free));
+    out
+}
+
+impl ModelDevice {
+    /// The TCP rules for one frame of socket `s` (found by the lookup at `base`). Returns the
+    /// cycle the engine is done with it (including handing its tx command to tx_builder).
+    pub(super) fn tcp_frame(&mut self, m: &Meta, s: u16, base: u64) -> u64 {
+        let p = m.p;
+        // The window's free buflet count, sampled as the engine picks the metadata.
+        let free = self.free_sample();
+        let cfg = &self.cfg;
+        let sock = &mut self.toe.socks[s as usize];
+        let flags = p.flags;
+        let has = |f: u8| flags & f != 0;
+        let out = match sock.state as u64 {
+            sock_state::LISTEN => {
+                if has(tcp_flag::RST) || !has(tcp_flag::SYN) || has(tcp_flag::ACK) {
+                    Outcome::new(Fate::Drop(drop::BAD_STATE))
+                } else {
+                    sock.irs = p.seq;
+                    sock.rcv_nxt = p.seq.wrapping_add(1);
+                    sock.stream_off = 0;
+                    sock.ws_ok = p.ws_valid;
+                    sock.state = sock_state::SYN_RCVD as u8;
+                    // The SYN that enters SYN_RCVD starts the edge at RCV_NXT.
+                    sock.wnd_edge = sock.rcv_nxt;
+                    Outcome {
+                        tx: Some(sock.syn_ack(cfg, free)),
+                        ..Outcome::new(Fate::Consumed)
+                    }
+                }
+            }
+            sock_state::SYN_RCVD => {
+                if has(tcp_flag::RST) {
+                    if p.seq == sock.rcv_nxt {
+                        sock.state = sock_state::LISTEN as u8;
+                        Outcome::new(Fate::Consumed)
+                    } else {
+                        Outcome::new(Fate::Drop(drop::OUT_OF_WINDOW))
+                    }
+                } else if has(tcp_flag::SYN) {
+                    if p.seq == sock.irs {
+                        Outcome {
+                            tx: Some(sock.syn_ack(cfg, free)),
+                            ..Outcome::new(Fate::Consumed)
+                        }
+                    } else {
+                        Outcome::new(Fate::Drop(drop::BAD_STATE))
+                    }
+                } else if has(tcp_flag::ACK) && p.ack == sock.d.iss.wrapping_add(1) {
+                    sock.state = sock_state::ESTAB as u8;
+                    established(cfg, sock, &p, m.chain, free)
+                } else {
+                    Outcome::new(Fate::Drop(drop::BAD_STATE))
+                }
+            }
+            sock_state::ESTAB | sock_state::CLOSE_WAIT => established(cfg, sock, &p, m.chain, free),
+            _ => Outcome::new(Fate::Drop(drop::BAD_STATE)),
+        };
+        match out.fate {
+            Fate::Kept => self.toe.wake(s),
+            Fate::Consumed => self.pool.free_chain(m.chain),
+            Fate::Drop(r) => self.drop_frame(m.chain, r),
+        }
+        if out.accepted {
+            self.regs.count(reg::CNT_RX_ACCEPTED, 1);
+        }
+        if out.ooo_held {
+            self.regs.count(reg::CNT_OOO_HELD, 1);
+        }
+        let t = base + out.steps * costs::LIST_STEP;
+        match out.tx {
+            Some(cmd) => self.tx.push(&self.cfg, t, &cmd) + costs::ENGINE_TX,
+            None => t,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rel_is_signed_modulo() {
+        assert_eq!(super::rel(5, 0xFFFF_FFFE), 7);
+        assert_eq!(super::rel(0xFFFF_FFFE, 5), -7);
+        assert_eq!(super::rel(100, 100), 0);
+    }
+}
