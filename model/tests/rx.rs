@@ -609,7 +609,7 @@ fn sustained_stream_at_line_rate() {
                 }
                 returned += 1;
                 let hmd = *hmd;
-                r.submit(&nb_post(0, returned, c.ref_num as u32, NB_BYTES, hmd, 16));
+                r.submit(&nb_post(0, returned, c.ref_num, NB_BYTES, hmd, 16));
             }
             assert!(r.dev.cycles() - start < 10_000_000, "stalled at {returned}");
         }
