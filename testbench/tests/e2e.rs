@@ -71,7 +71,7 @@ fn check_clean(r: &RunReport) {
     assert!(r.tx_frames > 0, "the NIC sent no SYN-ACK");
     // Every probe is answered as out of window; nothing else of ours may be.
     assert!(
-        dropped(&r, DropReason::OutOfWindow) as u64 >= r.probes,
+        dropped(r, DropReason::OutOfWindow) as u64 >= r.probes,
         "{}: {} probes but {:?}",
         r.backend,
         r.probes,
@@ -86,7 +86,7 @@ fn check_in_order(r: &RunReport, data_segments: u64) {
     assert_eq!(r.ooo_held, 0, "{}: nothing is out of order", r.backend);
     assert_eq!(r.rx_accepted, data_segments, "{}", r.backend);
     assert_eq!(
-        dropped(&r, DropReason::OutOfWindow) as u64,
+        dropped(r, DropReason::OutOfWindow) as u64,
         r.probes,
         "{}: {:?}",
         r.backend,

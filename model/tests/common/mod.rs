@@ -4,7 +4,7 @@
 
 use buflet_model::ModelDevice;
 use buflet_platform::{Agent, BlockDevice, Device, DeviceConfig, HostEnv, HostMemory};
-use buflet_spec::{cpl, reg};
+use buflet_spec::reg;
 use buflet_spec::{
     AnonDesc, BlkReq, Cpl, CplKind, IpProto, NbDesc, Opcode, ReqHdr, SgElem, SgFlags, SockDesc,
     SockFlags, Status,
@@ -159,7 +159,7 @@ impl Rig {
         let mut out = vec![];
         loop {
             let at = self.cpl_base + (self.cpl_head % self.cpl_size) as u64 * 32;
-            let e = self.cpu_read(at, cpl::SIZE);
+            let e = self.cpu_read(at, Cpl::SIZE);
             let phase = 1 - ((self.cpl_head / self.cpl_size) & 1) as u8;
             // A slot the device has never written is all zeros (KIND 0 is no kind); any other
             // entry must parse.
