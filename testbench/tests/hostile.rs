@@ -511,7 +511,9 @@ fn unregistered_anon(backend: Backend) {
     {
         let tag = TAG0 + 0x110 + i as u32;
         let stray0 = rig.drv.env.mem.stats().stray_accesses;
-        rig.drv.submit(&anon_post(tag, 0, BLOCK as u32, addr)).unwrap();
+        rig.drv
+            .submit(&anon_post(tag, 0, BLOCK as u32, addr))
+            .unwrap();
         // The post (after the rig's own requests and the driver's region requests) is fetched
         // before the frame arrives.
         for _ in 0..1000 {
