@@ -3,7 +3,7 @@
 
 mod common;
 
-use buflet_spec::{cpl_kind, get, op, put, reg, sg_elem, sg_flag, status};
+use buflet_spec::{reg, CplKind, Opcode, SgElem, SgFlags, Status};
 use common::*;
 
 /// Write a linked list of elements into registered host memory; returns its address.
@@ -33,12 +33,12 @@ fn blk(width: u32) {
             (0xDEAD_0000, 4096, true, 300 * 512),
         ],
     );
-    r.submit(&blk_request(op::BLK_WRITE, 1, pre, 1, 4096));
-    r.submit(&blk_request(op::BLK_WRITE, 2, main, 5, 16384));
+    r.submit(&blk_request(Opcode::BlkWrite, 1, pre, 1, 4096));
+    r.submit(&blk_request(Opcode::BlkWrite, 2, main, 5, 16384));
     let cs = r.wait_cpls(2);
     assert_eq!(
         (cs[0].kind, cs[0].status, cs[0].tag, cs[0].bytes),
-        (cpl_kind::BLK_DONE, status::OK, 1, 4096)
+        (CplKind::BlkDone, Status::Ok, 1, 4096)
     );
     assert_eq!(
         (
@@ -48,7 +48,13 @@ fn blk(width: u32) {
             cs[1].bytes,
             cs[1].opcode
         ),
-        (cpl_kind::BLK_DONE, status::OK, 2, 16384, op::BLK_WRITE)
+        (
+            CplKind::BlkDone,
+            Status::Ok,
+            2,
+            16384,
+            Opcode::BlkWrite.code()
+        )
     );
     let mut want = d1[100..1100].to_vec();
     want.extend_from_slice(&[0; 96]);
@@ -85,29 +91,29 @@ fn blk_error_statuses() {
     r.cpu_write(b, &bytes(9, 16384));
     let unreg = r.env.mem.alloc(4096, 4096).unwrap();
     let ok1 = sg_list(&mut r, &[(b, 4096, false, 0)]);
-    let cases: Vec<(u64, u32, u32, u64, u64)> = vec![
+    let cases: Vec<(u64, u32, u32, Status, u32)> = vec![
         // (sg address, SG_MAX, BYTES, status, bytes written)
-        (ok1, 4, 0, status::BAD_SG, 0),
-        (ok1, 4, 100, status::BAD_SG, 0),
+        (ok1, 4, 0, Status::BadSg, 0),
+        (ok1, 4, 100, Status::BadSg, 0),
         (
             sg_list(&mut r, &[(b, 0, false, 0)]),
             4,
             4096,
-            status::BAD_SG,
+            Status::BadSg,
             0,
         ),
         (
             sg_list(&mut r, &[(b, 65537, false, 0)]),
             4,
             4096,
-            status::BAD_SG,
+            Status::BadSg,
             0,
         ),
         (
             sg_list(&mut r, &[(b, 4096, false, 100)]),
             4,
             4096,
-            status::BAD_SG,
+            Status::BadSg,
             0,
         ),
         (
@@ -121,44 +127,44 @@ fn blk_error_statuses() {
             ),
             4,
             8192,
-            status::BAD_SG,
+            Status::BadSg,
             4096,
         ),
         (
             sg_list(&mut r, &[(b, 1000, false, 0)]),
             4,
             4096,
-            status::BAD_SG,
+            Status::BadSg,
             0,
         ),
         (
             sg_list(&mut r, &[(b, 2048, false, 0), (b, 2048, false, 2048)]),
             1,
             4096,
-            status::BAD_SG,
+            Status::BadSg,
             0,
         ),
-        (ok1, 4, 8192, status::BAD_SG, 4096),
+        (ok1, 4, 8192, Status::BadSg, 4096),
         (
             sg_list(&mut r, &[(b, 4096, false, 0), (b, 4096, false, 4096)]),
             4,
             4096,
-            status::BAD_SG,
+            Status::BadSg,
             4096,
         ),
         (
             sg_list(&mut r, &[(unreg, 4096, false, 0)]),
             4,
             4096,
-            status::DMA_ERROR,
+            Status::DmaError,
             0,
         ),
-        (unreg, 4, 4096, status::DMA_ERROR, 0),
+        (unreg, 4, 4096, Status::DmaError, 0),
         (
             sg_list(&mut r, &[(b, 8192, false, (2048 - 8) * 512)]),
             4,
             8192,
-            status::DISK_ERROR,
+            Status::DiskError,
             4096,
         ),
         // Exactly SG_MAX elements is fine.
@@ -166,19 +172,25 @@ fn blk_error_statuses() {
             sg_list(&mut r, &[(b, 2048, false, 0), (b, 2048, true, 2048)]),
             2,
             4096,
-            status::OK,
+            Status::Ok,
             4096,
         ),
     ];
     let n = cases.len();
     for (i, &(sg, max, bytes, _, _)) in cases.iter().enumerate() {
-        r.submit(&blk_request(op::BLK_WRITE, 1000 + i as u32, sg, max, bytes));
+        r.submit(&blk_request(
+            Opcode::BlkWrite,
+            1000 + i as u32,
+            sg,
+            max,
+            bytes,
+        ));
     }
     let cs = r.wait_cpls(n);
     for (i, (c, &(_, _, _, st, written))) in cs.iter().zip(&cases).enumerate() {
         assert_eq!(
             (c.tag, c.kind, c.status, c.bytes),
-            (1000 + i as u64, cpl_kind::BLK_DONE, st, written),
+            (1000 + i as u32, CplKind::BlkDone, st, written),
             "case {i}"
         );
     }
@@ -211,7 +223,7 @@ fn blk_read(width: u32) {
             (0xDEAD_0000, 4096, true, 300 * 512),
         ],
     );
-    r.submit(&blk_request(op::BLK_READ, 7, list, 5, 16384));
+    r.submit(&blk_request(Opcode::BlkRead, 7, list, 5, 16384));
     let cs = r.wait_cpls(1);
     assert_eq!(
         (
@@ -221,7 +233,13 @@ fn blk_read(width: u32) {
             cs[0].bytes,
             cs[0].opcode
         ),
-        (cpl_kind::BLK_DONE, status::OK, 7, 16384, op::BLK_READ)
+        (
+            CplKind::BlkDone,
+            Status::Ok,
+            7,
+            16384,
+            Opcode::BlkRead.code()
+        )
     );
     let mut want = vec![0xEE; 32768];
     let d = |o: usize, n: usize| &img[o..o + n];
@@ -268,17 +286,17 @@ fn blk_read_after_write_in_fifo_order() {
             (dst + 2048, 2048, false, 40 * 512 + 2048),
         ],
     );
-    r.submit(&blk_request(op::BLK_READ, 1, rd, 2, 4096));
-    r.submit(&blk_request(op::BLK_WRITE, 2, w, 1, 4096));
-    r.submit(&blk_request(op::BLK_READ, 3, rd, 2, 4096));
+    r.submit(&blk_request(Opcode::BlkRead, 1, rd, 2, 4096));
+    r.submit(&blk_request(Opcode::BlkWrite, 2, w, 1, 4096));
+    r.submit(&blk_request(Opcode::BlkRead, 3, rd, 2, 4096));
     let cs = r.wait_cpls(3);
     let got: Vec<_> = cs.iter().map(|c| (c.tag, c.status, c.opcode)).collect();
     assert_eq!(
         got,
         vec![
-            (1, status::OK, op::BLK_READ),
-            (2, status::OK, op::BLK_WRITE),
-            (3, status::OK, op::BLK_READ)
+            (1, Status::Ok, Opcode::BlkRead.code()),
+            (2, Status::Ok, Opcode::BlkWrite.code()),
+            (3, Status::Ok, Opcode::BlkRead.code())
         ]
     );
     assert_eq!(r.cpu_read(dst, 4096), data);
@@ -298,13 +316,13 @@ fn blk_read_error_statuses() {
     r.cpu_write(dst, &[0xEE; 65536]);
     let last_blk = DISK - 4096;
     // (list, SG_MAX, BYTES, status, BYTES reported, host ranges written (dst offset, disk offset, len))
-    type Case = (u64, u32, u32, u64, u64, Vec<(u64, u64, u64)>);
+    type Case = (u64, u32, u32, Status, u32, Vec<(u64, u64, u64)>);
     let cases: Vec<Case> = vec![
         (
             sg_list(&mut r, &[(dst, 4096, false, 0)]),
             4,
             0,
-            status::BAD_SG,
+            Status::BadSg,
             0,
             vec![],
         ),
@@ -312,7 +330,7 @@ fn blk_read_error_statuses() {
             sg_list(&mut r, &[(dst, 4096, false, 0)]),
             4,
             6000,
-            status::BAD_SG,
+            Status::BadSg,
             0,
             vec![],
         ),
@@ -320,7 +338,7 @@ fn blk_read_error_statuses() {
             sg_list(&mut r, &[(dst, 4096, false, 100)]),
             4,
             4096,
-            status::BAD_SG,
+            Status::BadSg,
             0,
             vec![],
         ),
@@ -336,7 +354,7 @@ fn blk_read_error_statuses() {
             ),
             4,
             8192,
-            status::BAD_SG,
+            Status::BadSg,
             4096,
             vec![(100, 0, 4096), (5000, 64 * 512, 1000)],
         ),
@@ -345,7 +363,7 @@ fn blk_read_error_statuses() {
             sg_list(&mut r, &[(dst + 12000, 1000, false, 16 * 512)]),
             4,
             4096,
-            status::BAD_SG,
+            Status::BadSg,
             0,
             vec![(12000, 16 * 512, 1000)],
         ),
@@ -360,7 +378,7 @@ fn blk_read_error_statuses() {
             ),
             1,
             4096,
-            status::BAD_SG,
+            Status::BadSg,
             0,
             vec![(14000, 24 * 512, 2048)],
         ),
@@ -372,7 +390,7 @@ fn blk_read_error_statuses() {
             ),
             4,
             4096,
-            status::BAD_SG,
+            Status::BadSg,
             4096,
             vec![(20000, 0, 4096)],
         ),
@@ -383,14 +401,14 @@ fn blk_read_error_statuses() {
                     &mut r,
                     &[(dst + 25000, 4096, false, 512), (dst, 4096, false, 0)],
                 );
-                let mut n = [0u8; 8];
-                n.copy_from_slice(&unreg.to_le_bytes());
-                r.cpu_write(l + 24, &n);
+                let mut first = SgElem::parse(&r.cpu_read(l, SgElem::SIZE)).unwrap();
+                first.next = unreg;
+                r.cpu_write(l, &first.to_bytes());
                 l
             },
             4,
             8192,
-            status::DMA_ERROR,
+            Status::DmaError,
             4096,
             vec![(25000, 512, 4096)],
         ),
@@ -399,7 +417,7 @@ fn blk_read_error_statuses() {
             sg_list(&mut r, &[(dst + 30000, 8192, false, last_blk)]),
             4,
             8192,
-            status::DISK_ERROR,
+            Status::DiskError,
             4096,
             vec![(30000, last_blk, 4096)],
         ),
@@ -414,14 +432,20 @@ fn blk_read_error_statuses() {
             ),
             2,
             4096,
-            status::OK,
+            Status::Ok,
             4096,
             vec![(40000, 32 * 512 + 1000, 3096)],
         ),
     ];
     let n = cases.len();
     for (i, c) in cases.iter().enumerate() {
-        r.submit(&blk_request(op::BLK_READ, 1000 + i as u32, c.0, c.1, c.2));
+        r.submit(&blk_request(
+            Opcode::BlkRead,
+            1000 + i as u32,
+            c.0,
+            c.1,
+            c.2,
+        ));
     }
     let cs = r.wait_cpls(n);
     let mut want = vec![0xEE; 65536];
@@ -429,11 +453,11 @@ fn blk_read_error_statuses() {
         assert_eq!(
             (c.tag, c.kind, c.status, c.bytes, c.opcode),
             (
-                1000 + i as u64,
-                cpl_kind::BLK_DONE,
+                1000 + i as u32,
+                CplKind::BlkDone,
                 case.3,
                 case.4,
-                op::BLK_READ
+                Opcode::BlkRead.code()
             ),
             "case {i}"
         );
@@ -490,10 +514,10 @@ fn oracle(
     sg: u64,
     sg_max: u32,
     bytes: u32,
-) -> (u64, u64) {
+) -> (Status, u64) {
     let bytes = bytes as u64;
     if bytes == 0 || !bytes.is_multiple_of(4096) {
-        return (status::BAD_SG, 0);
+        return (Status::BadSg, 0);
     }
     let (mut ptr, mut count, mut described, mut written) = (sg, 0u32, 0u64, 0u64);
     let (mut fill, mut cur_disk, mut lba) = (0usize, 0u64, 0u64);
@@ -501,24 +525,25 @@ fn oracle(
     let mut rblk: Vec<u8> = Vec::new();
     loop {
         if count == sg_max {
-            return (status::BAD_SG, written);
+            return (Status::BadSg, written);
         }
         let Some(e) = mem.read(ptr, 32) else {
-            return (status::DMA_ERROR, written);
+            return (Status::DmaError, written);
         };
         count += 1;
-        let src = get(&e, sg_elem::SRC_ADDR);
-        let len = get(&e, sg_elem::LEN);
-        let zero = get(&e, sg_elem::FLAGS) & sg_flag::ZERO != 0;
-        let daddr = get(&e, sg_elem::DISK_ADDR);
-        let next = get(&e, sg_elem::NEXT);
+        let el = SgElem::parse(&e).unwrap();
+        let src = el.src_addr;
+        let len = u64::from(el.len);
+        let zero = el.flags.contains(SgFlags::ZERO);
+        let daddr = el.disk_addr;
+        let next = el.next;
         let placed = if fill == 0 {
             daddr.is_multiple_of(512)
         } else {
             daddr == cur_disk
         };
         if len == 0 || len > 65536 || !placed || described + len > bytes {
-            return (status::BAD_SG, written);
+            return (Status::BadSg, written);
         }
         described += len;
         cur_disk = daddr + len;
@@ -532,7 +557,7 @@ fn oracle(
             if read && fill == 0 {
                 n.blk_reads += 1;
                 if !in_disk {
-                    return (status::DISK_ERROR, written);
+                    return (Status::DiskError, written);
                 }
                 rblk = disk[at..at + 4096].to_vec();
             }
@@ -547,7 +572,7 @@ fn oracle(
             } else {
                 match mem.read(s, chunk) {
                     Some(d) => buf.extend(d),
-                    None => return (status::DMA_ERROR, written),
+                    None => return (Status::DmaError, written),
                 }
             }
             s += chunk as u64;
@@ -557,7 +582,7 @@ fn oracle(
                 if !read {
                     n.blk_writes += 1;
                     if !in_disk {
-                        return (status::DISK_ERROR, written);
+                        return (Status::DiskError, written);
                     }
                     disk[at..at + 4096].copy_from_slice(&std::mem::take(&mut buf));
                 }
@@ -567,20 +592,20 @@ fn oracle(
                 if rem == 0 {
                     if next == 0 {
                         let st = if described == bytes {
-                            status::OK
+                            Status::Ok
                         } else {
-                            status::BAD_SG
+                            Status::BadSg
                         };
                         return (st, written);
                     }
                     if described == bytes {
-                        return (status::BAD_SG, written);
+                        return (Status::BadSg, written);
                     }
                 }
             }
         }
         if fill != 0 && next == 0 {
-            return (status::BAD_SG, written);
+            return (Status::BadSg, written);
         }
         ptr = next;
     }
@@ -700,11 +725,6 @@ fn random_mixed(width: u32, seed: u64, rounds: usize) {
             sg_next += 32 * els.len() as u64 + 32 * rng.gen_range(0..2);
             assert!(sg_next < sg_base + SG, "test element region exhausted");
             for (k, &(src, len, zero, d)) in els.iter().enumerate() {
-                let mut e = [0u8; sg_elem::SIZE];
-                put(&mut e, sg_elem::SRC_ADDR, src);
-                put(&mut e, sg_elem::LEN, len);
-                put(&mut e, sg_elem::FLAGS, if zero { sg_flag::ZERO } else { 0 });
-                put(&mut e, sg_elem::DISK_ADDR, d);
                 let next = if fault == 9 && k == i {
                     unreg // a refused element follows
                 } else if k + 1 < els.len() {
@@ -712,20 +732,35 @@ fn random_mixed(width: u32, seed: u64, rounds: usize) {
                 } else {
                     0
                 };
-                put(&mut e, sg_elem::NEXT, next);
+                let e = SgElem {
+                    src_addr: src,
+                    len: len as u32, // as the layout's 4-byte LEN holds it
+                    flags: if zero {
+                        SgFlags::ZERO
+                    } else {
+                        SgFlags::empty()
+                    },
+                    disk_addr: d,
+                    next,
+                }
+                .to_bytes();
                 r.cpu_write(base + 32 * k as u64, &e);
                 mem.write(base + 32 * k as u64, &e);
             }
             let (st, done) = oracle(&mut mem, &mut disk, &mut n, read, base, sg_max, bytes);
             seen.insert((read, st));
-            let opc = if read { op::BLK_READ } else { op::BLK_WRITE };
-            want.push((tag as u64, opc, st, done));
+            let opc = if read {
+                Opcode::BlkRead
+            } else {
+                Opcode::BlkWrite
+            };
+            want.push((tag, opc.code(), st, u32::try_from(done).unwrap()));
             r.submit(&blk_request(opc, tag, base, sg_max, bytes));
         }
         let cs = r.wait_cpls(batch);
         let base = want.len() - batch;
         for (c, w) in cs.iter().zip(&want[base..]) {
-            assert_eq!(c.kind, cpl_kind::BLK_DONE);
+            assert_eq!(c.kind, CplKind::BlkDone);
             assert_eq!((c.tag, c.opcode, c.status, c.bytes), *w, "request {}", w.0);
         }
     }
@@ -741,10 +776,10 @@ fn random_mixed(width: u32, seed: u64, rounds: usize) {
     assert_eq!(r.env.mem.stats().blk_written, n.host_written);
     for read in [false, true] {
         for st in [
-            status::OK,
-            status::BAD_SG,
-            status::DMA_ERROR,
-            status::DISK_ERROR,
+            Status::Ok,
+            Status::BadSg,
+            Status::DmaError,
+            Status::DiskError,
         ] {
             assert!(
                 seen.contains(&(read, st)),

@@ -7,25 +7,19 @@ mod common;
 
 use buflet_platform::Device;
 use buflet_spec::{
-    buf_release, cpl_flag, cpl_kind, get, hold_rec, op, param, put, reg, region_desc, region_perm,
-    sg_elem, sg_flag, sock_flag, status,
+    param, reg, BufRelease, CplFlags, CplKind, HoldRec, Opcode, RegionDesc, RegionPerm, SgFlags,
+    SockDesc, SockFlags, Status,
 };
 use common::*;
 use etherparse::{SlicedPacket, TransportSlice};
 use sha2::{Digest, Sha256};
 
 const NULL: u16 = param::NULL16 as u16;
-const DEVMEM: u64 = sg_flag::DEVMEM;
-const ZERO: u64 = sg_flag::ZERO;
+const DEVMEM: SgFlags = SgFlags::DEVMEM;
+const ZERO: SgFlags = SgFlags::ZERO;
+const HOST: SgFlags = SgFlags::empty();
 
-/// A decoded `hold_rec`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Rec {
-    buflet: u16,
-    off: u16,
-    len: u16,
-    head: u16,
-}
+type Rec = HoldRec;
 
 /// The oracle's view of one record: (OFF, LEN, the chunk empties its segment).
 type Want = (u16, u16, bool);
@@ -70,24 +64,19 @@ fn oracle(bb: usize, segs: &[(usize, usize)], nbs: &[(u64, u64)]) -> Vec<Vec<Wan
 /// Record `i` of an NB laid over `pages`: at `page[8i / 4096] + 8i mod 4096`.
 fn rec_at(r: &mut Rig, pages: &[u64], i: usize) -> Rec {
     let pos = 8 * i;
-    let b = r.cpu_read(pages[pos / 4096] + (pos % 4096) as u64, hold_rec::SIZE);
-    Rec {
-        buflet: get(&b, hold_rec::BUFLET) as u16,
-        off: get(&b, hold_rec::OFF) as u16,
-        len: get(&b, hold_rec::LEN) as u16,
-        head: get(&b, hold_rec::HEAD) as u16,
-    }
+    let b = r.cpu_read(pages[pos / 4096] + (pos % 4096) as u64, HoldRec::SIZE);
+    HoldRec::parse(&b).unwrap()
 }
 
 /// The records of a returned NB, read like the driver does: from record 0 until their LENs add
 /// up to `bytes`.
-fn records(r: &mut Rig, pages: &[u64], bytes: u64) -> Vec<Rec> {
+fn records(r: &mut Rig, pages: &[u64], bytes: u32) -> Vec<Rec> {
     let mut v = vec![];
-    let mut sum = 0u64;
+    let mut sum = 0u32;
     while sum < bytes {
         let rec = rec_at(r, pages, v.len());
         assert!(rec.len > 0, "record {} has LEN 0: {v:?}", v.len());
-        sum += rec.len as u64;
+        sum += u32::from(rec.len);
         v.push(rec);
     }
     assert_eq!(sum, bytes, "records overshoot BYTES");
@@ -113,7 +102,7 @@ fn check_records(got: &[Rec], want: &[Want], first: &mut Option<u16>) {
 
 fn hold_opts() -> SockOpts {
     SockOpts {
-        flags: sock_flag::HOLD as u8,
+        flags: SockFlags::HOLD,
         ..SockOpts::default()
     }
 }
@@ -122,7 +111,7 @@ fn hold_opts() -> SockOpts {
 fn hold_socket(r: &mut Rig) -> u32 {
     r.submit(&sock_add_opts(0, 0xADD, &hold_opts()));
     let c = r.wait_cpls(1);
-    assert_eq!((c[0].kind, c[0].status), (cpl_kind::CMD_DONE, status::OK));
+    assert_eq!((c[0].kind, c[0].status), (CplKind::CmdDone, Status::Ok));
     r.txs(); // ACKs of an earlier connection
     r.handshake(0x1000_0000)
 }
@@ -175,7 +164,7 @@ fn geometry(r: &Rig) -> (usize, u32) {
 }
 
 /// One scatter-gather element with explicit FLAGS: (SRC_ADDR, LEN, FLAGS, DISK_ADDR).
-type Elem = (u64, u64, u64, u64);
+type Elem = (u64, u32, SgFlags, u64);
 
 /// Write `els` as a linked list into fresh registered host memory; returns its address.
 fn sg(r: &mut Rig, els: &[Elem]) -> u64 {
@@ -189,44 +178,40 @@ fn devmem_elems(bb: u64, recs: &[Rec], disk: u64) -> Vec<Elem> {
     let mut d = disk;
     recs.iter()
         .map(|x| {
-            let e = (x.buflet as u64 * bb + x.off as u64, x.len as u64, DEVMEM, d);
-            d += x.len as u64;
+            let e = (x.dev_addr(bb as u32), u32::from(x.len), DEVMEM, d);
+            d += u64::from(x.len);
             e
         })
         .collect()
 }
 
 /// A BUF_RELEASE entry for `heads` with COUNT `count`.
-fn release_req(tag: u32, count: u64, heads: &[u16]) -> [u8; 64] {
-    let mut e = req(op::BUF_RELEASE, tag);
-    put(&mut e, buf_release::COUNT, count);
-    for (k, &h) in heads.iter().enumerate() {
-        put(&mut e, (buf_release::HEADS.0 + 2 * k, 2), h as u64);
-    }
-    e
+fn release_req(tag: u32, count: u16, heads: &[u16]) -> [u8; 64] {
+    assert!(heads.len() <= param::RELEASE_MAX as usize, "{heads:?}");
+    BufRelease::new(tag, heads, count).to_bytes()
 }
 
 /// Submit a BUF_RELEASE and return its completion's (STATUS, BYTES), checking the rest.
-fn release(r: &mut Rig, tag: u32, count: u64, heads: &[u16]) -> (u64, u64) {
+fn release(r: &mut Rig, tag: u32, count: u16, heads: &[u16]) -> (Status, u32) {
     r.submit(&release_req(tag, count, heads));
     let c = r.wait_cpls(1);
     assert_eq!(c.len(), 1, "{c:?}");
     assert_eq!(
         (c[0].kind, c[0].opcode, c[0].tag),
-        (cpl_kind::CMD_DONE, op::BUF_RELEASE, tag as u64)
+        (CplKind::CmdDone, Opcode::BufRelease.code(), tag)
     );
     (c[0].status, c[0].bytes)
 }
 
 /// Submit a block request and return its BLK_DONE (STATUS, BYTES).
-fn blk(r: &mut Rig, opcode: u64, tag: u32, els: &[Elem], bytes: u32) -> (u64, u64) {
+fn blk(r: &mut Rig, opcode: Opcode, tag: u32, els: &[Elem], bytes: u32) -> (Status, u32) {
     let list = sg(r, els);
     r.submit(&blk_request(opcode, tag, list, els.len() as u32, bytes));
     let c = r.wait_cpls(1);
     assert_eq!(c.len(), 1, "{c:?}");
     assert_eq!(
         (c[0].kind, c[0].opcode, c[0].tag),
-        (cpl_kind::BLK_DONE, opcode, tag as u64)
+        (CplKind::BlkDone, opcode.code(), tag)
     );
     (c[0].status, c[0].bytes)
 }
@@ -286,14 +271,14 @@ fn records_and_devmem(width: u32) {
     let mut all = vec![];
     let mut off = 0;
     for (i, c) in cs.iter().enumerate() {
-        let bytes: u64 = want[i].iter().map(|w| w.1 as u64).sum();
-        let flags = if i < 2 { cpl_flag::FULL } else { cpl_flag::FIN };
+        let bytes: u32 = want[i].iter().map(|w| u32::from(w.1)).sum();
+        let flags = if i < 2 { CplFlags::FULL } else { CplFlags::FIN };
         assert_eq!(
             (c.kind, c.status, c.ref_num, c.bytes, c.flags, c.stream_off),
-            (cpl_kind::NB_RETURN, status::OK, i as u64, bytes, flags, off),
+            (CplKind::NbReturn, Status::Ok, i as u32, bytes, flags, off),
             "{c:?}"
         );
-        off += bytes;
+        off += u64::from(bytes);
         let recs = records(&mut r, &pages[i], c.bytes);
         check_records(&recs, &want[i], &mut first);
         all.extend(recs);
@@ -317,8 +302,8 @@ fn records_and_devmem(width: u32) {
     let els = devmem_elems(bb as u64, &all, disk0);
     let before = r.env.mem.stats();
     assert_eq!(
-        blk(&mut r, op::BLK_WRITE, 7, &els, 12288),
-        (status::OK, 12288)
+        blk(&mut r, Opcode::BlkWrite, 7, &els, 12288),
+        (Status::Ok, 12288)
     );
     let after = r.env.mem.stats();
     assert_eq!(after.blk_read - before.blk_read, 32 * els.len() as u64);
@@ -340,8 +325,8 @@ fn records_and_devmem(width: u32) {
     assert_eq!(heads.len(), sizes.len());
     for (k, b) in heads.chunks(param::RELEASE_MAX as usize).enumerate() {
         assert_eq!(
-            release(&mut r, 0x5E1 + k as u32, b.len() as u64, b),
-            (status::OK, b.len() as u64)
+            release(&mut r, 0x5E1 + k as u32, b.len() as u16, b),
+            (Status::Ok, b.len() as u32)
         );
     }
     assert_eq!(r.r(reg::CNT_BUF_RELEASED), heads.len() as u32);
@@ -399,11 +384,11 @@ fn full_on_record_room() {
     assert_eq!(cs.len(), 2, "{cs:?}");
     assert_eq!(
         (cs[0].ref_num, cs[0].bytes, cs[0].flags, cs[0].stream_off),
-        (0, 1024, cpl_flag::FULL, 0)
+        (0, 1024, CplFlags::FULL, 0)
     );
     assert_eq!(
         (cs[1].ref_num, cs[1].bytes, cs[1].flags, cs[1].stream_off),
-        (1, 76, cpl_flag::FIN, 1024)
+        (1, 76, CplFlags::FIN, 1024)
     );
     let want = oracle(bb, &segs, &nbs);
     assert_eq!((want[0].len(), want[1].len()), (1024, 76));
@@ -416,22 +401,24 @@ fn full_on_record_room() {
     }
     // Record 512 is the first of the NB's second page.
     assert_eq!(rec_at(&mut r, &pages[0], 512), all[512]);
-    assert_eq!(r.cpu_read(pages[0][1], 8), {
-        let mut b = vec![0u8; 8];
-        put(&mut b, hold_rec::BUFLET, all[512].buflet as u64);
-        put(&mut b, hold_rec::OFF, all[512].off as u64);
-        put(&mut b, hold_rec::LEN, 1);
-        put(&mut b, hold_rec::HEAD, all[512].buflet as u64);
-        b
-    });
+    assert_eq!(
+        r.cpu_read(pages[0][1], 8),
+        HoldRec {
+            buflet: all[512].buflet,
+            off: all[512].off,
+            len: 1,
+            head: all[512].buflet,
+        }
+        .to_bytes()
+    );
     assert_eq!(r.r(reg::CNT_HOLD_RECORDS), 1100);
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 2048 - 1100);
     // The first 1024 bytes through 1024 DEVMEM elements, the block's rest zeros.
     let mut els = devmem_elems(bb as u64, &all[..1024], 0);
     els.push((0, 3072, ZERO, 1024));
     assert_eq!(
-        blk(&mut r, op::BLK_WRITE, 9, &els, 4096),
-        (status::OK, 4096)
+        blk(&mut r, Opcode::BlkWrite, 9, &els, 4096),
+        (Status::Ok, 4096)
     );
     let mut want_blk = stream[..1024].to_vec();
     want_blk.resize(4096, 0);
@@ -440,8 +427,8 @@ fn full_on_record_room() {
     let heads: Vec<u16> = all.iter().map(|x| x.head).collect();
     for (k, b) in heads.chunks(24).enumerate() {
         assert_eq!(
-            release(&mut r, k as u32, b.len() as u64, b),
-            (status::OK, b.len() as u64)
+            release(&mut r, k as u32, b.len() as u16, b),
+            (Status::Ok, b.len() as u32)
         );
     }
     r.assert_all_free();
@@ -451,23 +438,24 @@ fn full_on_record_room() {
 #[test]
 fn hold_needs_tcp() {
     let mut r = Rig::new("p2p-udp", cfg(64), 16, 16);
-    let mut e = udp_sock_add(1, 0x11, 0);
-    put(&mut e, buflet_spec::sock_desc::FLAGS, sock_flag::HOLD);
-    r.submit(&e);
-    let mut e = udp_sock_add(2, 0x12, 0);
-    put(&mut e, buflet_spec::sock_desc::FLAGS, sock_flag::HOLD | 1);
-    r.submit(&e);
+    let udp = |sref, tag, flags| SockDesc {
+        proto: buflet_spec::IpProto::Udp.code(),
+        flags,
+        ..sock_desc(sref, tag, 0)
+    };
+    r.submit(&udp(1, 0x11, SockFlags::HOLD).to_bytes());
+    r.submit(&udp(2, 0x12, SockFlags::HOLD | SockFlags::PSH_RETURN).to_bytes());
     r.submit(&sock_add_opts(3, 0x13, &hold_opts()));
     r.submit(&udp_sock_add(4, 0x14, 0));
     let cs = r.wait_cpls(4);
-    let got: Vec<(u64, u64)> = cs.iter().map(|c| (c.tag, c.status)).collect();
+    let got: Vec<(u32, Status)> = cs.iter().map(|c| (c.tag, c.status)).collect();
     assert_eq!(
         got,
         vec![
-            (0x11, status::BAD_SOCK),
-            (0x12, status::BAD_SOCK),
-            (0x13, status::OK),
-            (0x14, status::OK)
+            (0x11, Status::BadSock),
+            (0x12, Status::BadSock),
+            (0x13, Status::Ok),
+            (0x14, Status::Ok)
         ]
     );
 }
@@ -492,7 +480,7 @@ fn delivered(r: &mut Rig, sizes: &[usize]) -> (Vec<Rec>, Vec<u32>) {
     let c = r.wait_cpls(1);
     assert_eq!(
         (c[0].bytes, c[0].flags),
-        (stream.len() as u64, cpl_flag::FIN)
+        (stream.len() as u32, CplFlags::FIN)
     );
     (records(r, &pages, c[0].bytes), chains)
 }
@@ -520,35 +508,35 @@ fn buf_release_rules() {
         .unwrap();
     assert!(!heads.contains(&inner));
     // COUNT out of range: nothing released.
-    assert_eq!(release(&mut r, 1, 0, &heads), (status::BAD_BUF, 0));
-    assert_eq!(release(&mut r, 2, 25, &heads), (status::BAD_BUF, 0));
+    assert_eq!(release(&mut r, 1, 0, &heads), (Status::BadBuf, 0));
+    assert_eq!(release(&mut r, 2, 25, &heads), (Status::BadBuf, 0));
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), free);
     // Stops at the first head that is not held.
     assert_eq!(
         release(&mut r, 3, 4, &[heads[0], heads[1], 0x1234, heads[2]]),
-        (status::BAD_BUF, 2)
+        (Status::BadBuf, 2)
     );
     free += 4;
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), free);
     assert_eq!(r.r(reg::CNT_BUF_RELEASED), 2);
     for (tag, h) in [(4, heads[0]), (5, inner), (6, n as u16), (7, NULL)] {
-        assert_eq!(release(&mut r, tag, 1, &[h]), (status::BAD_BUF, 0), "{h}");
+        assert_eq!(release(&mut r, tag, 1, &[h]), (Status::BadBuf, 0), "{h}");
     }
     assert_eq!(
         release(&mut r, 8, 2, &[heads[3], heads[1]]),
-        (status::BAD_BUF, 1)
+        (Status::BadBuf, 1)
     );
     free += 2;
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), free);
     assert_eq!(
         release(&mut r, 9, 2, &[heads[4], heads[2]]),
-        (status::OK, 2)
+        (Status::Ok, 2)
     );
     assert_eq!(r.r(reg::CNT_BUF_RELEASED), 5);
     assert_eq!(r.r(reg::CNT_REQ_ERRORS), 8);
     r.assert_all_free();
     // COUNT = RELEASE_MAX is in range (and stops at the first head not held).
-    assert_eq!(release(&mut r, 10, 24, &[0; 24]), (status::BAD_BUF, 0));
+    assert_eq!(release(&mut r, 10, 24, &[0; 24]), (Status::BadBuf, 0));
 }
 
 /// Post an NB of `total` bytes over one page as ref `rn`; returns its pages.
@@ -587,7 +575,7 @@ fn fin_with_data_and_sock_del() {
     let pages = post_one(&mut r, 0, 2500);
     let (po, nb) = send_one(&mut r, seq, 2500, true, 5);
     let c = r.wait_cpls(1);
-    assert_eq!((c[0].bytes, c[0].flags), (2500, cpl_flag::FULL));
+    assert_eq!((c[0].bytes, c[0].flags), (2500, CplFlags::FULL));
     let recs = records(&mut r, &pages, 2500);
     check_records(
         &recs,
@@ -600,7 +588,7 @@ fn fin_with_data_and_sock_del() {
     let c = r.wait_cpls(1);
     assert_eq!(
         (c[0].ref_num, c[0].bytes, c[0].flags, c[0].stream_off),
-        (1, 0, cpl_flag::FIN, 2500)
+        (1, 0, CplFlags::FIN, 2500)
     );
     assert_eq!(
         r.r(reg::CNT_FREE_BUFLETS),
@@ -618,7 +606,7 @@ fn fin_with_data_and_sock_del() {
     let (_, b) = send_one(&mut r, seq.wrapping_add(1500), 4000, false, 7);
     assert_eq!((a, b), (1, 2));
     let c = r.wait_cpls(1);
-    assert_eq!((c[0].bytes, c[0].flags), (2000, cpl_flag::FULL));
+    assert_eq!((c[0].bytes, c[0].flags), (2000, CplFlags::FULL));
     let recs = records(&mut r, &pages, 2000);
     assert_eq!(recs.len(), 2);
     assert_eq!((recs[0].head, recs[1].head), (recs[0].buflet, NULL));
@@ -636,7 +624,7 @@ fn fin_with_data_and_sock_del() {
     let pages = post_one(&mut r, 3, 1000);
     send_one(&mut r, seq, 1000, true, 8);
     let c = r.wait_cpls(1);
-    assert_eq!((c[0].bytes, c[0].flags), (1000, cpl_flag::FULL));
+    assert_eq!((c[0].bytes, c[0].flags), (1000, CplFlags::FULL));
     let recs = records(&mut r, &pages, 1000);
     assert_eq!(recs[0].head, recs[0].buflet);
     heads.push(recs[0].head);
@@ -648,7 +636,7 @@ fn fin_with_data_and_sock_del() {
         "held chains survive SOCK_DEL"
     );
 
-    assert_eq!(release(&mut r, 1, 3, &heads), (status::OK, 3));
+    assert_eq!(release(&mut r, 1, 3, &heads), (Status::Ok, 3));
     r.assert_all_free();
 
     // 4. Released while its FIN marker is still listed: counted released at once, freed once
@@ -657,20 +645,20 @@ fn fin_with_data_and_sock_del() {
     let pages = post_one(&mut r, 4, 1000);
     send_one(&mut r, seq, 1000, true, 9);
     let c = r.wait_cpls(1);
-    assert_eq!((c[0].bytes, c[0].flags), (1000, cpl_flag::FULL));
+    assert_eq!((c[0].bytes, c[0].flags), (1000, CplFlags::FULL));
     let recs = records(&mut r, &pages, 1000);
     let h = recs[0].head;
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), n - 1);
-    assert_eq!(release(&mut r, 2, 1, &[h]), (status::OK, 1));
+    assert_eq!(release(&mut r, 2, 1, &[h]), (Status::Ok, 1));
     assert_eq!(
         r.r(reg::CNT_FREE_BUFLETS),
         n - 1,
         "the marker still uses the chain"
     );
-    assert_eq!(release(&mut r, 3, 1, &[h]), (status::BAD_BUF, 0));
+    assert_eq!(release(&mut r, 3, 1, &[h]), (Status::BadBuf, 0));
     post_one(&mut r, 5, 4096);
     let c = r.wait_cpls(1);
-    assert_eq!((c[0].bytes, c[0].flags), (0, cpl_flag::FIN));
+    assert_eq!((c[0].bytes, c[0].flags), (0, CplFlags::FIN));
     r.assert_all_free();
     r.delete(0);
     r.assert_all_free();
@@ -693,10 +681,10 @@ fn devmem_rules() {
         .expect("a buflet never named by a record");
     let x = |b: u64, off: u64| b * bb + off;
     let good = (x(b1, 0), 2048, DEVMEM, 0u64);
-    let cases: Vec<(&str, u64, Vec<Elem>, u32, u64)> = vec![
+    let cases: Vec<(&str, Opcode, Vec<Elem>, u32, u32)> = vec![
         (
             "not exposed",
-            op::BLK_WRITE,
+            Opcode::BlkWrite,
             vec![
                 (x(unexposed, 0), 2048, DEVMEM, 0),
                 (x(b1, 0), 2048, DEVMEM, 2048),
@@ -706,59 +694,64 @@ fn devmem_rules() {
         ),
         (
             "out of range",
-            op::BLK_WRITE,
+            Opcode::BlkWrite,
             vec![(n * bb, 16, DEVMEM, 0), (0, 4080, ZERO, 16)],
             4096,
             0,
         ),
         (
             "out of range, far",
-            op::BLK_WRITE,
+            Opcode::BlkWrite,
             vec![(u64::MAX - 7, 4, DEVMEM, 0), (0, 4092, ZERO, 4)],
             4096,
             0,
         ),
         (
             "crossing a buflet",
-            op::BLK_WRITE,
+            Opcode::BlkWrite,
             vec![(x(b1, 2000), 100, DEVMEM, 0), (0, 3996, ZERO, 100)],
             4096,
             0,
         ),
         (
             "crossing the last buflet",
-            op::BLK_WRITE,
+            Opcode::BlkWrite,
             vec![(x(n - 1, 2047), 2, DEVMEM, 0), (0, 4094, ZERO, 2)],
             4096,
             0,
         ),
         (
             "with ZERO",
-            op::BLK_WRITE,
+            Opcode::BlkWrite,
             vec![(x(b1, 0), 100, DEVMEM | ZERO, 0), (0, 3996, ZERO, 100)],
             4096,
             0,
         ),
         (
             "in a BLK_READ",
-            op::BLK_READ,
+            Opcode::BlkRead,
             vec![good, (x(b1, 0), 2048, DEVMEM, 2048)],
             4096,
             0,
         ),
         (
             "second block",
-            op::BLK_WRITE,
+            Opcode::BlkWrite,
             vec![
                 good,
                 (x(b1, 0), 2048, DEVMEM, 2048),
                 (
-                    x(b0, recs[0].off as u64),
-                    recs[0].len as u64,
+                    x(b0, u64::from(recs[0].off)),
+                    u32::from(recs[0].len),
                     DEVMEM,
                     8 * 512,
                 ),
-                (x(unexposed, 0), 10, DEVMEM, 8 * 512 + recs[0].len as u64),
+                (
+                    x(unexposed, 0),
+                    10,
+                    DEVMEM,
+                    8 * 512 + u64::from(recs[0].len),
+                ),
             ],
             8192,
             4096,
@@ -769,70 +762,63 @@ fn devmem_rules() {
         let m0 = r.env.mem.stats();
         let d0 = r.env.disk.stats();
         let got = blk(&mut r, opc, 0x600 + i as u32, &els, bytes);
-        assert_eq!(got, (status::BAD_SG, done), "{name}");
+        assert_eq!(got, (Status::BadSg, done), "{name}");
         let m1 = r.env.mem.stats();
         let d1 = r.env.disk.stats();
-        assert_eq!(d1.writes - d0.writes, done / 4096, "{name}: blocks written");
+        assert_eq!(
+            d1.writes - d0.writes,
+            u64::from(done / 4096),
+            "{name}: blocks written"
+        );
         assert_eq!(d1.reads, d0.reads, "{name}: no block read");
         // Only elements were read (the list is fetched up to the bad element).
         assert_eq!((m1.blk_read - m0.blk_read) % 32, 0, "{name}");
         assert!(m1.blk_read - m0.blk_read <= 32 * els.len() as u64, "{name}");
         assert_eq!(m1.blk_written, m0.blk_written, "{name}");
         dev_bytes += done;
-        assert_eq!(r.r(reg::CNT_BLK_DEV_BYTES) as u64, dev_bytes, "{name}");
+        assert_eq!(r.r(reg::CNT_BLK_DEV_BYTES), dev_bytes, "{name}");
     }
 
     // PROT_EN on; regions only for the rings and the element list: DEVMEM still works, and
     // a host element in the same request is still checked.
     let list = r.alloc(4096);
-    let rd = region_perm::READ;
+    let rd = RegionPerm::READ;
     for (slot, base, len, perm) in [
         (0u32, r.req_base, r.req_size as u64 * 64, rd),
-        (1, r.cpl_base, r.cpl_size as u64 * 32, region_perm::WRITE),
+        (1, r.cpl_base, r.cpl_size as u64 * 32, RegionPerm::WRITE),
         (2, list, 4096, rd),
     ] {
-        let mut e = req(op::REG_REGION, 0x700 + slot);
-        put(&mut e, region_desc::FLAGS, perm);
-        put(&mut e, region_desc::SLOT, slot as u64);
-        put(&mut e, region_desc::BASE, base);
-        put(&mut e, region_desc::LEN, len);
-        r.submit(&e);
+        let e = RegionDesc {
+            opcode: Opcode::RegRegion,
+            flags: perm,
+            tag: 0x700 + slot,
+            slot,
+            base,
+            len,
+            ..Default::default()
+        };
+        r.submit(&e.to_bytes());
         let c = r.wait_cpls(1);
-        assert_eq!(c[0].status, status::OK);
+        assert_eq!(c[0].status, Status::Ok);
     }
     r.w(reg::CTRL, 3);
     let host = r.alloc(4096);
     let els: Vec<Elem> = vec![(x(b1, 0), 2048, DEVMEM, 0), (x(b1, 0), 2048, DEVMEM, 2048)];
-    // Write the list into the registered page by hand.
-    let write_list = |r: &mut Rig, els: &[Elem]| {
-        for (i, &(src, len, flags, disk)) in els.iter().enumerate() {
-            let mut e = [0u8; 32];
-            put(&mut e, sg_elem::SRC_ADDR, src);
-            put(&mut e, sg_elem::LEN, len);
-            put(&mut e, sg_elem::FLAGS, flags);
-            put(&mut e, sg_elem::DISK_ADDR, disk);
-            let next = if i + 1 < els.len() {
-                list + 32 * (i as u64 + 1)
-            } else {
-                0
-            };
-            put(&mut e, sg_elem::NEXT, next);
-            r.cpu_write(list + 32 * i as u64, &e);
-        }
-    };
+    // Write the list into the registered page.
+    let write_list = |r: &mut Rig, els: &[Elem]| r.sg_write_flags(list, els);
     write_list(&mut r, &els);
-    r.submit(&blk_request(op::BLK_WRITE, 0x800, list, 2, 4096));
+    r.submit(&blk_request(Opcode::BlkWrite, 0x800, list, 2, 4096));
     let c = r.wait_cpls(1);
-    assert_eq!((c[0].status, c[0].bytes), (status::OK, 4096));
+    assert_eq!((c[0].status, c[0].bytes), (Status::Ok, 4096));
     assert_eq!(r.r(reg::CNT_PROT_FAULTS), 0);
     // The same list with a host element over an unregistered page: PROT_FAULT.
     write_list(
         &mut r,
-        &[(x(b1, 0), 2048, DEVMEM, 0), (host, 2048, 0, 2048)],
+        &[(x(b1, 0), 2048, DEVMEM, 0), (host, 2048, HOST, 2048)],
     );
-    r.submit(&blk_request(op::BLK_WRITE, 0x801, list, 2, 4096));
+    r.submit(&blk_request(Opcode::BlkWrite, 0x801, list, 2, 4096));
     let c = r.wait_cpls(1);
-    assert_eq!((c[0].status, c[0].bytes), (status::PROT_FAULT, 0));
+    assert_eq!((c[0].status, c[0].bytes), (Status::ProtFault, 0));
     assert_eq!(r.r(reg::CNT_PROT_FAULTS), 1);
     let want: Vec<u8> = {
         let mut v = vec![0u8; 4096];
@@ -856,16 +842,17 @@ fn exposed_cleared_on_reallocation() {
     assert_eq!(recs.len(), 1);
     let b = recs[0].buflet as u64;
     let src = b * 2048 + recs[0].off as u64;
-    let el = |disk| vec![(src, 300u64, DEVMEM, disk), (0, 3796, ZERO, disk + 300)];
+    let el =
+        |disk: u64| -> Vec<Elem> { vec![(src, 300, DEVMEM, disk), (0, 3796, ZERO, disk + 300)] };
     assert_eq!(
-        blk(&mut r, op::BLK_WRITE, 1, &el(0), 4096),
-        (status::OK, 4096)
+        blk(&mut r, Opcode::BlkWrite, 1, &el(0), 4096),
+        (Status::Ok, 4096)
     );
     // Released: still exposed (the bytes are unchanged until the buflet is reused).
-    assert_eq!(release(&mut r, 2, 1, &[recs[0].head]), (status::OK, 1));
+    assert_eq!(release(&mut r, 2, 1, &[recs[0].head]), (Status::Ok, 1));
     assert_eq!(
-        blk(&mut r, op::BLK_WRITE, 3, &el(4096), 4096),
-        (status::OK, 4096)
+        blk(&mut r, Opcode::BlkWrite, 3, &el(4096), 4096),
+        (Status::Ok, 4096)
     );
     assert_eq!(r.disk(4096, 300), r.disk(0, 300));
     assert_eq!(r.disk(0, 300), bytes(77, 300));
@@ -880,8 +867,8 @@ fn exposed_cleared_on_reallocation() {
     r.settle();
     assert_eq!(r.r(reg::CNT_DROP_NO_SOCKET), 1);
     assert_eq!(
-        blk(&mut r, op::BLK_WRITE, 4, &el(8192), 4096),
-        (status::BAD_SG, 0)
+        blk(&mut r, Opcode::BlkWrite, 4, &el(8192), 4096),
+        (Status::BadSg, 0)
     );
     r.assert_all_free();
 }

@@ -5,25 +5,30 @@
 
 mod common;
 
-use buflet_spec::{cpl_kind, drop, op, param, put, reg, region_desc, region_perm, status};
+use buflet_spec::{param, reg, Cpl, CplKind, DropReason, Opcode, RegionDesc, RegionPerm, Status};
 use common::*;
 
-const RD: u64 = region_perm::READ;
-const WR: u64 = region_perm::WRITE;
-const RW: u64 = RD | WR;
+const RD: RegionPerm = RegionPerm::READ;
+const WR: RegionPerm = RegionPerm::WRITE;
+const RW: RegionPerm = RD.union(WR);
+const NONE: RegionPerm = RegionPerm::empty();
 const CTRL_PROT: u32 = 3; // ENABLE | PROT_EN
 
-fn region(opcode: u64, tag: u32, slot: u32, base: u64, len: u64, flags: u64) -> [u8; 64] {
-    let mut e = req(opcode, tag);
-    put(&mut e, region_desc::FLAGS, flags);
-    put(&mut e, region_desc::SLOT, slot as u64);
-    put(&mut e, region_desc::BASE, base);
-    put(&mut e, region_desc::LEN, len);
-    e
+fn region(opcode: Opcode, tag: u32, slot: u32, base: u64, len: u64, flags: RegionPerm) -> [u8; 64] {
+    RegionDesc {
+        opcode,
+        flags,
+        tag,
+        slot,
+        base,
+        len,
+        ..Default::default()
+    }
+    .to_bytes()
 }
 
 /// Submit one request and return its single completion.
-fn one(r: &mut Rig, e: &[u8; 64]) -> C {
+fn one(r: &mut Rig, e: &[u8; 64]) -> Cpl {
     r.submit(e);
     let c = r.wait_cpls(1);
     assert_eq!(c.len(), 1, "{c:?}");
@@ -31,18 +36,18 @@ fn one(r: &mut Rig, e: &[u8; 64]) -> C {
 }
 
 /// Register `base..base+len` in `slot` and check the CMD_DONE.
-fn reg_region(r: &mut Rig, slot: u32, base: u64, len: u64, flags: u64) {
+fn reg_region(r: &mut Rig, slot: u32, base: u64, len: u64, flags: RegionPerm) {
     let c = one(
         r,
-        &region(op::REG_REGION, 0x5E60 + slot, slot, base, len, flags),
+        &region(Opcode::RegRegion, 0x5E60 + slot, slot, base, len, flags),
     );
     assert_eq!(
         (c.kind, c.status, c.opcode, c.tag),
         (
-            cpl_kind::CMD_DONE,
-            status::OK,
-            op::REG_REGION,
-            0x5E60 + slot as u64
+            CplKind::CmdDone,
+            Status::Ok,
+            Opcode::RegRegion.code(),
+            0x5E60 + slot
         )
     );
 }
@@ -104,27 +109,35 @@ fn region_requests_are_validated() {
     // Wrapping exactly to 2^64 is allowed.
     reg_region(&mut r, 2, u64::MAX - 0xFFF, 0x1000, RD);
     let bad = [
-        region(op::REG_REGION, 1, n, 0x1000, 0x1000, RD),
-        region(op::REG_REGION, 2, 3, 0x1000, 0, RD),
-        region(op::REG_REGION, 3, 3, u64::MAX - 0xFFF, 0x1001, RD),
-        region(op::REG_REGION, 4, 3, 0x1000, 0x1000, 0),
-        region(op::REG_REGION, 5, 3, 0x1000, 0x1000, 4),
-        region(op::DEREG_REGION, 6, n, 0, 0, 0),
+        region(Opcode::RegRegion, 1, n, 0x1000, 0x1000, RD),
+        region(Opcode::RegRegion, 2, 3, 0x1000, 0, RD),
+        region(Opcode::RegRegion, 3, 3, u64::MAX - 0xFFF, 0x1001, RD),
+        region(Opcode::RegRegion, 4, 3, 0x1000, 0x1000, NONE),
+        // an undefined permission bit
+        region(
+            Opcode::RegRegion,
+            5,
+            3,
+            0x1000,
+            0x1000,
+            RegionPerm::from_bits_retain(4),
+        ),
+        region(Opcode::DeregRegion, 6, n, 0, 0, NONE),
     ];
     for e in &bad {
         let c = one(&mut r, e);
         assert_eq!(
             (c.kind, c.status),
-            (cpl_kind::CMD_DONE, status::BAD_REGION),
+            (CplKind::CmdDone, Status::BadRegion),
             "{c:?}"
         );
     }
     for (tag, slot) in [(7, 3), (8, n - 1)] {
         // DEREG of an invalid or a valid slot.
-        let c = one(&mut r, &region(op::DEREG_REGION, tag, slot, 0, 0, 0));
+        let c = one(&mut r, &region(Opcode::DeregRegion, tag, slot, 0, 0, NONE));
         assert_eq!(
             (c.status, c.opcode, c.tag),
-            (status::OK, op::DEREG_REGION, tag as u64)
+            (Status::Ok, Opcode::DeregRegion.code(), tag)
         );
     }
     // Nothing was refused: PROT_EN was off.
@@ -137,7 +150,7 @@ fn request_fetch_outside_is_fatal_until_reenabled() {
     let cb = r.cpl_base;
     reg_region(&mut r, 1, cb, 16 * 32, WR);
     r.w(reg::CTRL, CTRL_PROT);
-    r.submit(&req(op::NOP, 9));
+    r.submit(&req(Opcode::Nop, 9));
     r.run(5_000);
     assert!(r.cpls().is_empty());
     assert_eq!(r.r(reg::REQ_HEAD), 1, "the NOP before PROT_EN only");
@@ -153,7 +166,7 @@ fn request_fetch_outside_is_fatal_until_reenabled() {
     let c = r.wait_cpls(1);
     assert_eq!(
         (c[0].kind, c[0].status, c[0].tag),
-        (cpl_kind::CMD_DONE, 0, 9)
+        (CplKind::CmdDone, Status::Ok, 9)
     );
     assert_eq!(strays(&r), 0);
 }
@@ -167,8 +180,8 @@ fn completion_write_outside_is_fatal_and_nothing_is_lost() {
     let cb = r.cpl_base;
     reg_region(&mut r, 1, cb, 16 * 32, RD);
     r.w(reg::CTRL, CTRL_PROT);
-    r.submit(&req(op::NOP, 10));
-    r.submit(&req(op::NOP, 11));
+    r.submit(&req(Opcode::Nop, 10));
+    r.submit(&req(Opcode::Nop, 11));
     r.run(5_000);
     assert!(r.cpls().is_empty());
     assert_eq!(r.r(reg::STATUS) & 4, 4);
@@ -187,7 +200,7 @@ fn completion_write_outside_is_fatal_and_nothing_is_lost() {
 /// Socket 0 established, an NB over `hmd`; returns the first data SEQ.
 fn sock_with_nb(r: &mut Rig, hmd: u64, pages: u32, total: u32) -> u32 {
     let c = one(r, &sock_add(0, 1, 0));
-    assert_eq!(c.status, status::OK);
+    assert_eq!(c.status, Status::Ok);
     let seq = r.handshake(1000);
     r.submit(&nb_post(0, 77, 0, total, hmd, pages));
     r.run(2_000);
@@ -229,7 +242,7 @@ fn nb_fault(page_list_foreign: bool) {
     let c = r.wait_cpls(1);
     assert_eq!(
         (c[0].kind, c[0].status, c[0].tag, c[0].bytes),
-        (cpl_kind::NB_RETURN, status::PROT_FAULT, 77, 0)
+        (CplKind::NbReturn, Status::ProtFault, 77, 0)
     );
     if page_list_foreign {
         assert_fault(&mut r, hmd, false, 1, 1);
@@ -245,7 +258,7 @@ fn nb_fault(page_list_foreign: bool) {
     let c = r.wait_cpls(1);
     assert_eq!(
         (c[0].kind, c[0].status, c[0].tag, c[0].bytes),
-        (cpl_kind::NB_RETURN, status::OK, 78, 1000)
+        (CplKind::NbReturn, Status::Ok, 78, 1000)
     );
     assert_eq!(r.nb_read(&pages2, 1000), data);
     assert_eq!(faults(&mut r), 1);
@@ -271,7 +284,7 @@ fn anon_buffer_outside_returns_prot_fault() {
     reg_region(&mut r, 2, good, 2047, WR);
     r.submit(&anon_post(6, 1, 2048, good));
     r.run(2_000);
-    let d0 = r.r(drop::COUNTER_BASE as u32 + 4 * drop::NO_SOCKET as u32);
+    let d0 = r.r(DropReason::NoSocket.counter().unwrap());
     let f = udp_frame(None, REMOTE_PORT, LOCAL_PORT, &bytes(4, 300));
     r.push(f.clone());
     r.push(f.clone());
@@ -280,11 +293,11 @@ fn anon_buffer_outside_returns_prot_fault() {
     for (x, tag) in c.iter().zip([5, 6]) {
         assert_eq!(
             (x.kind, x.status, x.tag, x.bytes),
-            (cpl_kind::ANON_RX, status::PROT_FAULT, tag, 0)
+            (CplKind::AnonRx, Status::ProtFault, tag, 0)
         );
     }
     assert_fault(&mut r, good, true, 0, 2);
-    let d1 = r.r(drop::COUNTER_BASE as u32 + 4 * drop::NO_SOCKET as u32);
+    let d1 = r.r(DropReason::NoSocket.counter().unwrap());
     assert_eq!(d1 - d0, 2, "dropped under their own reason");
     assert_eq!(strays(&r), 0);
     // Inside the region: delivered.
@@ -294,7 +307,7 @@ fn anon_buffer_outside_returns_prot_fault() {
     r.push(f.clone());
     r.settle();
     let c = r.wait_cpls(1);
-    assert_eq!((c[0].status, c[0].bytes), (status::OK, f.len() as u64));
+    assert_eq!((c[0].status, c[0].bytes), (Status::Ok, f.len() as u32));
     assert_eq!(r.cpu_read(good, f.len()), f);
     r.assert_all_free();
 }
@@ -320,10 +333,10 @@ fn sg_element_outside_returns_prot_fault() {
     );
     // Make element 1 live outside the registered 32 bytes.
     reg_region(&mut r, 3, list, 32, RD);
-    let c = one(&mut r, &blk_request(op::BLK_WRITE, 20, list, 2, 8192));
+    let c = one(&mut r, &blk_request(Opcode::BlkWrite, 20, list, 2, 8192));
     assert_eq!(
         (c.kind, c.status, c.tag, c.bytes),
-        (cpl_kind::BLK_DONE, status::PROT_FAULT, 20, 4096)
+        (CplKind::BlkDone, Status::ProtFault, 20, 4096)
     );
     assert_fault(&mut r, list + 32, false, 2, 1);
     assert_eq!(r.disk(0, 4096), bytes(5, 8192)[..4096]);
@@ -334,8 +347,8 @@ fn sg_element_outside_returns_prot_fault() {
     );
     // The first element itself outside: nothing done.
     let f = foreign(&mut r, 32);
-    let c = one(&mut r, &blk_request(op::BLK_WRITE, 21, f, 1, 4096));
-    assert_eq!((c.status, c.bytes), (status::PROT_FAULT, 0));
+    let c = one(&mut r, &blk_request(Opcode::BlkWrite, 21, f, 1, 4096));
+    assert_eq!((c.status, c.bytes), (Status::ProtFault, 0));
     assert_fault(&mut r, f, false, 2, 2);
     assert_eq!(strays(&r), 0);
 }
@@ -354,8 +367,8 @@ fn blk_write_source_outside_returns_prot_fault() {
         list,
         &[(src, 4000, false, 0), (src + 4000, 4192, false, 4000)],
     );
-    let c = one(&mut r, &blk_request(op::BLK_WRITE, 30, list, 2, 8192));
-    assert_eq!((c.status, c.bytes), (status::PROT_FAULT, 0));
+    let c = one(&mut r, &blk_request(Opcode::BlkWrite, 30, list, 2, 8192));
+    assert_eq!((c.status, c.bytes), (Status::ProtFault, 0));
     assert_fault(&mut r, src + 4000, false, 2, 1);
     assert_eq!(r.disk(0, 8192), vec![0; 8192], "the block is not written");
     // A ZERO element's address is never checked.
@@ -364,8 +377,8 @@ fn blk_write_source_outside_returns_prot_fault() {
         list,
         &[(src, 4000, false, 0), (0xDEAD_0000, 96, true, 4000)],
     );
-    let c = one(&mut r, &blk_request(op::BLK_WRITE, 31, list, 2, 4096));
-    assert_eq!((c.status, c.bytes), (status::OK, 4096));
+    let c = one(&mut r, &blk_request(Opcode::BlkWrite, 31, list, 2, 4096));
+    assert_eq!((c.status, c.bytes), (Status::Ok, 4096));
     assert_eq!(faults(&mut r), 1);
     assert_eq!(strays(&r), 0);
 }
@@ -386,8 +399,8 @@ fn blk_read_destination_outside_returns_prot_fault() {
         list,
         &[(dst, 4096, false, 0), (dst + 4096, 4096, false, 4096)],
     );
-    let c = one(&mut r, &blk_request(op::BLK_READ, 40, list, 2, 8192));
-    assert_eq!((c.status, c.bytes), (status::PROT_FAULT, 4096));
+    let c = one(&mut r, &blk_request(Opcode::BlkRead, 40, list, 2, 8192));
+    assert_eq!((c.status, c.bytes), (Status::ProtFault, 4096));
     assert_fault(&mut r, dst + 4096, true, 2, 1);
     assert_eq!(r.cpu_read(dst, 4096), bytes(7, 4096));
     assert_eq!(r.cpu_read(dst + 4096, 4096), vec![0xEE; 4096]);
@@ -405,16 +418,16 @@ fn an_access_spanning_two_regions_is_refused() {
     r.push(udp_frame(None, REMOTE_PORT, LOCAL_PORT, &bytes(8, 100)));
     r.settle();
     let c = r.wait_cpls(1);
-    assert_eq!(c[0].status, status::PROT_FAULT);
+    assert_eq!(c[0].status, Status::ProtFault);
     // DEREG_REGION takes effect: a buffer inside the removed region is refused.
-    let c = one(&mut r, &region(op::DEREG_REGION, 9, 2, 0, 0, 0));
-    assert_eq!(c.status, status::OK);
+    let c = one(&mut r, &region(Opcode::DeregRegion, 9, 2, 0, 0, NONE));
+    assert_eq!(c.status, Status::Ok);
     r.submit(&anon_post(2, 0, 256, dst));
     r.run(2_000);
     r.push(udp_frame(None, REMOTE_PORT, LOCAL_PORT, &bytes(8, 100)));
     r.settle();
     let c = r.wait_cpls(1);
-    assert_eq!((c[0].tag, c[0].status), (2, status::PROT_FAULT));
+    assert_eq!((c[0].tag, c[0].status), (2, Status::ProtFault));
     assert_eq!(faults(&mut r), 2);
 }
 
@@ -434,21 +447,21 @@ fn prot_en_off_checks_nothing() {
     });
     r.settle();
     let c = r.wait_cpls(1);
-    assert_eq!((c[0].status, c[0].bytes), (status::OK, 500));
+    assert_eq!((c[0].status, c[0].bytes), (Status::Ok, 500));
     assert_eq!(r.nb_read(&pages, 500), data);
     let a = r.alloc(2048);
     r.submit(&anon_post(3, 0, 2048, a));
     r.run(2_000);
     r.push(udp_frame(Some(5), REMOTE_PORT, LOCAL_PORT, &bytes(1, 64)));
     r.settle();
-    assert_eq!(r.wait_cpls(1)[0].status, status::OK);
+    assert_eq!(r.wait_cpls(1)[0].status, Status::Ok);
     let src = r.alloc(4096);
     let list = r.alloc(32);
     sg_at(&mut r, list, &[(src, 4096, false, 0)]);
-    let c = one(&mut r, &blk_request(op::BLK_WRITE, 1, list, 1, 4096));
-    assert_eq!(c.status, status::OK);
-    let c = one(&mut r, &blk_request(op::BLK_READ, 2, list, 1, 4096));
-    assert_eq!(c.status, status::OK);
+    let c = one(&mut r, &blk_request(Opcode::BlkWrite, 1, list, 1, 4096));
+    assert_eq!(c.status, Status::Ok);
+    let c = one(&mut r, &blk_request(Opcode::BlkRead, 2, list, 1, 4096));
+    assert_eq!(c.status, Status::Ok);
     assert_eq!(faults(&mut r), 0);
     assert_eq!(r.r(reg::STATUS) & 4, 0);
     assert_eq!(strays(&r), 0);

@@ -2,7 +2,7 @@
 
 mod common;
 
-use buflet_spec::{cpl_flag, cpl_kind, op, put, reg, sock_desc, status};
+use buflet_spec::{reg, CplFlags, CplKind, Opcode, ReqHdr, SockDesc, Status};
 use common::*;
 
 #[test]
@@ -10,12 +10,18 @@ fn bad_requests_complete_with_errors() {
     let mut r = Rig::new("badreq", cfg(64), 32, 32);
     let hmd = r.alloc(8);
     // A UDP socket (PROTO 17) ignores RCV_BUF and RCV_WSCALE: not validated.
-    let mut udp = sock_add(4, 0, 0);
-    put(&mut udp, sock_desc::PROTO, 17);
-    put(&mut udp, sock_desc::RCV_BUF, 0);
-    put(&mut udp, sock_desc::RCV_WSCALE, 99);
-    let mut icmp = sock_add(5, 0, 0);
-    put(&mut icmp, sock_desc::PROTO, 1);
+    let udp = SockDesc {
+        proto: 17,
+        rcv_buf: 0,
+        rcv_wscale: 99,
+        ..sock_desc(4, 0, 0)
+    }
+    .to_bytes();
+    let icmp = SockDesc {
+        proto: 1,
+        ..sock_desc(5, 0, 0)
+    }
+    .to_bytes();
     let with = |rcv_buf: u32, wscale: u8| {
         sock_add_opts(
             6,
@@ -27,54 +33,56 @@ fn bad_requests_complete_with_errors() {
             },
         )
     };
-    let cases: Vec<([u8; 64], u64)> = vec![
-        (req(0x77, 0), status::BAD_OPCODE),
-        (sock_del(0, 0), status::BAD_SOCK), // not in use
-        (sock_add(64, 0, 0), status::BAD_SOCK),
-        (sock_add(1, 0, 0), status::OK),
-        (sock_add(1, 0, 0), status::BAD_SOCK),
-        (udp, status::OK),
-        (icmp, status::BAD_SOCK),
-        (nb_post(2, 0, 0, 100, hmd, 1), status::BAD_SOCK),
-        (nb_post(64, 0, 0, 100, hmd, 1), status::BAD_SOCK),
-        (nb_post(1, 0, 64, 100, hmd, 1), status::BAD_NB),
-        (nb_post(1, 0, 3, 100, hmd, 0), status::BAD_NB),
-        (nb_post(1, 0, 3, 0, hmd, 1), status::BAD_NB),
-        (nb_post(1, 0, 3, 4097, hmd, 1), status::BAD_NB),
-        (nb_post(1, 0, 3, 4096, hmd, 1), u64::MAX), // accepted: no completion
-        (nb_post(1, 0, 3, 100, hmd, 1), status::BAD_NB), // slot busy
-        (req(op::NOP, 0), status::OK),
-        (with(0, 7), status::BAD_SOCK),
-        (with((1 << 30) + 1, 7), status::BAD_SOCK),
-        (with(1 << 30, 15), status::BAD_SOCK),
-        (with(1 << 30, 14), status::OK),
-        (sock_del(6, 0), status::OK),
-        (with(1, 0), status::OK),
-        (sock_del(6, 0), status::OK),
-        (sock_del(6, 0), status::BAD_SOCK),
+    let cases: Vec<([u8; 64], Option<Status>)> = vec![
+        (req(0x77, 0), Some(Status::BadOpcode)),
+        (sock_del(0, 0), Some(Status::BadSock)), // not in use
+        (sock_add(64, 0, 0), Some(Status::BadSock)),
+        (sock_add(1, 0, 0), Some(Status::Ok)),
+        (sock_add(1, 0, 0), Some(Status::BadSock)),
+        (udp, Some(Status::Ok)),
+        (icmp, Some(Status::BadSock)),
+        (nb_post(2, 0, 0, 100, hmd, 1), Some(Status::BadSock)),
+        (nb_post(64, 0, 0, 100, hmd, 1), Some(Status::BadSock)),
+        (nb_post(1, 0, 64, 100, hmd, 1), Some(Status::BadNb)),
+        (nb_post(1, 0, 3, 100, hmd, 0), Some(Status::BadNb)),
+        (nb_post(1, 0, 3, 0, hmd, 1), Some(Status::BadNb)),
+        (nb_post(1, 0, 3, 4097, hmd, 1), Some(Status::BadNb)),
+        (nb_post(1, 0, 3, 4096, hmd, 1), None), // accepted: no completion
+        (nb_post(1, 0, 3, 100, hmd, 1), Some(Status::BadNb)), // slot busy
+        (req(Opcode::Nop, 0), Some(Status::Ok)),
+        (with(0, 7), Some(Status::BadSock)),
+        (with((1 << 30) + 1, 7), Some(Status::BadSock)),
+        (with(1 << 30, 15), Some(Status::BadSock)),
+        (with(1 << 30, 14), Some(Status::Ok)),
+        (sock_del(6, 0), Some(Status::Ok)),
+        (with(1, 0), Some(Status::Ok)),
+        (sock_del(6, 0), Some(Status::Ok)),
+        (sock_del(6, 0), Some(Status::BadSock)),
     ];
     let mut want = vec![];
     for (i, (mut e, st)) in cases.into_iter().enumerate() {
-        put(&mut e, buflet_spec::req_hdr::TAG, 500 + i as u64);
+        let mut h = ReqHdr::parse(&e).unwrap();
+        h.tag = 500 + i as u32;
+        h.emit(&mut e);
         r.submit(&e);
-        if st != u64::MAX {
-            want.push((500 + i as u64, st));
+        if let Some(st) = st {
+            want.push((500 + i as u32, st));
         }
     }
     let cs = r.wait_cpls(want.len());
-    let got: Vec<(u64, u64)> = cs.iter().map(|c| (c.tag, c.status)).collect();
+    let got: Vec<(u32, Status)> = cs.iter().map(|c| (c.tag, c.status)).collect();
     assert_eq!(got, want);
-    assert!(cs.iter().all(|c| c.kind == cpl_kind::CMD_DONE));
+    assert!(cs.iter().all(|c| c.kind == CplKind::CmdDone));
     assert_eq!(
         r.r(reg::CNT_REQ_ERRORS),
-        want.iter().filter(|w| w.1 != 0).count() as u32
+        want.iter().filter(|w| w.1 != Status::Ok).count() as u32
     );
     assert_eq!(r.r(reg::REQ_HEAD), 24);
     // Deleting socket 1 returns its NB (tag 513, slot 3) first.
     let cs = r.delete(1);
     assert_eq!(
         (cs[0].kind, cs[0].tag, cs[0].ref_num, cs[0].flags),
-        (cpl_kind::NB_RETURN, 513, 3, cpl_flag::DELETE)
+        (CplKind::NbReturn, 513, 3, CplFlags::DELETE)
     );
     assert_eq!(cs.len(), 2);
     assert_eq!(r.delete(4).len(), 1);
@@ -85,11 +93,11 @@ fn bad_requests_complete_with_errors() {
 fn refused_fetch_is_bad_opcode() {
     let mut r = Rig::new("refused", cfg(64), 4, 4);
     r.env.mem.unregister(r.req_base, 4 * 64);
-    r.submit(&req(op::NOP, 42));
+    r.submit(&req(Opcode::Nop, 42));
     let cs = r.wait_cpls(1);
     assert_eq!(
         (cs[0].status, cs[0].tag, cs[0].opcode),
-        (status::BAD_OPCODE, 0, 0)
+        (Status::BadOpcode, 0, 0)
     );
     r.assert_all_free();
 }
@@ -98,7 +106,7 @@ fn refused_fetch_is_bad_opcode() {
 fn completion_ring_wraps_and_stalls_when_full() {
     let mut r = Rig::new("cplring", cfg(64), 16, 4);
     for i in 0..10 {
-        r.submit(&req(op::NOP, i));
+        r.submit(&req(Opcode::Nop, i));
     }
     r.run(20_000);
     assert_eq!(r.r(reg::CPL_TAIL), 4); // ring full: the producer stalls
@@ -107,7 +115,7 @@ fn completion_ring_wraps_and_stalls_when_full() {
         tags.extend(r.cpls().iter().map(|c| c.tag));
         r.run(2_000);
     }
-    assert_eq!(tags, (0..10).collect::<Vec<u64>>());
+    assert_eq!(tags, (0..10).collect::<Vec<u32>>());
     assert_eq!(r.r(reg::CPL_TAIL), 10);
     assert_eq!(r.r(reg::CNT_CPL_POSTED), 10);
     r.assert_all_free();

@@ -3,7 +3,7 @@
 mod common;
 
 use buflet_platform::{Device, DeviceConfig};
-use buflet_spec::{cpl_flag, cpl_kind, drop, op, param, reg, status};
+use buflet_spec::{drop, param, reg, Cpl, CplFlags, CplKind, DropReason, Opcode, Status};
 use common::*;
 use etherparse::{EtherType, Ethernet2Header, PacketBuilder};
 
@@ -29,11 +29,11 @@ fn bring_up_registers() {
     assert_eq!(r.r(reg::REQ_SIZE), 8);
     assert!(!r.dev.irq());
     assert_eq!(r.dev.backend(), "model");
-    r.submit(&req(op::NOP, 0xABCD));
+    r.submit(&req(Opcode::Nop, 0xABCD));
     let cs = r.wait_cpls(1);
     assert_eq!(
         (cs[0].kind, cs[0].status, cs[0].tag, cs[0].opcode),
-        (cpl_kind::CMD_DONE, status::OK, 0xABCD, op::NOP)
+        (CplKind::CmdDone, Status::Ok, 0xABCD, Opcode::Nop.code())
     );
     assert_eq!(r.r(reg::REQ_HEAD), 1);
     assert_eq!(r.r(reg::CPL_TAIL), 1);
@@ -58,7 +58,7 @@ fn stream(width: u32) {
     let cs = r.wait_cpls(1);
     assert_eq!(
         (cs[0].kind, cs[0].status, cs[0].tag, cs[0].sock_ref),
-        (cpl_kind::CMD_DONE, status::OK, 100, 3)
+        (CplKind::CmdDone, Status::Ok, 100, 3)
     );
 
     // NB 5: 6000 bytes over two pages listed in reverse address order; NB 7: 10000 bytes.
@@ -123,31 +123,33 @@ fn stream(width: u32) {
     assert_eq!(cs.len(), 2, "{cs:?}");
     assert_eq!(
         cs[0],
-        C {
-            kind: cpl_kind::NB_RETURN,
-            status: 0,
+        Cpl {
+            kind: CplKind::NbReturn,
+            status: Status::Ok,
             sock_ref: 3,
             tag: 200,
             ref_num: 5,
             bytes: 6000,
-            flags: cpl_flag::FULL,
-            opcode: op::NB_POST,
+            flags: CplFlags::FULL,
+            opcode: Opcode::NbPost.code(),
             hdr_bytes: 0,
+            phase: 0,
             stream_off: 0
         }
     );
     assert_eq!(
         cs[1],
-        C {
-            kind: cpl_kind::NB_RETURN,
-            status: 0,
+        Cpl {
+            kind: CplKind::NbReturn,
+            status: Status::Ok,
             sock_ref: 3,
             tag: 201,
             ref_num: 7,
             bytes: 1000,
-            flags: cpl_flag::FIN,
-            opcode: op::NB_POST,
+            flags: CplFlags::FIN,
+            opcode: Opcode::NbPost.code(),
             hdr_bytes: 0,
+            phase: 0,
             stream_off: 6000
         }
     );
@@ -203,20 +205,20 @@ fn established(name: &str, c: DeviceConfig) -> (Rig, u32) {
     (r, seq)
 }
 
-const DROP_CNTS: [(u64, u32); 13] = [
-    (drop::TRUNCATED, reg::CNT_DROP_TRUNCATED),
-    (drop::NOT_IPV4, reg::CNT_DROP_NOT_IPV4),
-    (drop::BAD_IP_HDR, reg::CNT_DROP_BAD_IP_HDR),
-    (drop::BAD_IP_CSUM, reg::CNT_DROP_BAD_IP_CSUM),
-    (drop::BAD_L4_HDR, reg::CNT_DROP_BAD_L4_HDR),
-    (drop::BAD_L4_CSUM, reg::CNT_DROP_BAD_L4_CSUM),
-    (drop::NO_SOCKET, reg::CNT_DROP_NO_SOCKET),
-    (drop::NO_BUFLET, reg::CNT_DROP_NO_BUFLET),
-    (drop::OUT_OF_ORDER, reg::CNT_DROP_OUT_OF_ORDER),
-    (drop::TOO_LONG, reg::CNT_DROP_TOO_LONG),
-    (drop::OUT_OF_WINDOW, reg::CNT_DROP_OUT_OF_WINDOW),
-    (drop::DUPLICATE, reg::CNT_DROP_DUPLICATE),
-    (drop::BAD_STATE, reg::CNT_DROP_BAD_STATE),
+const DROP_CNTS: [(DropReason, u32); 13] = [
+    (DropReason::Truncated, reg::CNT_DROP_TRUNCATED),
+    (DropReason::NotIpv4, reg::CNT_DROP_NOT_IPV4),
+    (DropReason::BadIpHdr, reg::CNT_DROP_BAD_IP_HDR),
+    (DropReason::BadIpCsum, reg::CNT_DROP_BAD_IP_CSUM),
+    (DropReason::BadL4Hdr, reg::CNT_DROP_BAD_L4_HDR),
+    (DropReason::BadL4Csum, reg::CNT_DROP_BAD_L4_CSUM),
+    (DropReason::NoSocket, reg::CNT_DROP_NO_SOCKET),
+    (DropReason::NoBuflet, reg::CNT_DROP_NO_BUFLET),
+    (DropReason::OutOfOrder, reg::CNT_DROP_OUT_OF_ORDER),
+    (DropReason::TooLong, reg::CNT_DROP_TOO_LONG),
+    (DropReason::OutOfWindow, reg::CNT_DROP_OUT_OF_WINDOW),
+    (DropReason::Duplicate, reg::CNT_DROP_DUPLICATE),
+    (DropReason::BadState, reg::CNT_DROP_BAD_STATE),
 ];
 
 fn drop_counts(r: &mut Rig) -> Vec<u32> {
@@ -226,7 +228,8 @@ fn drop_counts(r: &mut Rig) -> Vec<u32> {
 #[test]
 fn drop_counters_are_at_base_plus_4r() {
     for &(d, a) in DROP_CNTS.iter() {
-        assert_eq!(a as u64, drop::COUNTER_BASE + 4 * d);
+        assert_eq!(a as u64, drop::COUNTER_BASE + 4 * u64::from(d.code()));
+        assert_eq!(d.counter(), Some(a));
     }
 }
 
@@ -240,18 +243,18 @@ fn each_drop_reason_counts() {
             ..Seg::default()
         })
     };
-    let mut cases: Vec<(u64, Vec<u8>)> = vec![];
+    let mut cases: Vec<(DropReason, Vec<u8>)> = vec![];
     let mut f = good();
     f[14 + 10] ^= 0xFF;
-    cases.push((drop::BAD_IP_CSUM, f));
+    cases.push((DropReason::BadIpCsum, f));
     let mut f = good();
     f[14 + 20 + 16] ^= 0xFF;
-    cases.push((drop::BAD_L4_CSUM, f));
+    cases.push((DropReason::BadL4Csum, f));
     let mut f = good();
     f.truncate(f.len() - 5);
-    cases.push((drop::TRUNCATED, f));
-    cases.push((drop::TRUNCATED, good()[..10].to_vec()));
-    cases.push((drop::TRUNCATED, good()[..30].to_vec()));
+    cases.push((DropReason::Truncated, f));
+    cases.push((DropReason::Truncated, good()[..10].to_vec()));
+    cases.push((DropReason::Truncated, good()[..30].to_vec()));
     let mut arp = vec![];
     Ethernet2Header {
         source: REMOTE_MAC,
@@ -261,9 +264,9 @@ fn each_drop_reason_counts() {
     .write(&mut arp)
     .unwrap();
     arp.extend_from_slice(&[0; 28]);
-    cases.push((drop::NOT_IPV4, arp));
+    cases.push((DropReason::NotIpv4, arp));
     cases.push((
-        drop::BAD_IP_HDR,
+        DropReason::BadIpHdr,
         frame(&Seg {
             seq,
             payload: vec![1; 40],
@@ -273,9 +276,9 @@ fn each_drop_reason_counts() {
     ));
     let mut f = good();
     f[14 + 20 + 12] = 0x40;
-    cases.push((drop::BAD_L4_HDR, f));
+    cases.push((DropReason::BadL4Hdr, f));
     cases.push((
-        drop::NO_SOCKET,
+        DropReason::NoSocket,
         frame(&Seg {
             seq,
             payload: vec![1; 40],
@@ -289,9 +292,9 @@ fn each_drop_reason_counts() {
         .udp(REMOTE_PORT, LOCAL_PORT)
         .write(&mut udp, &[7; 20])
         .unwrap();
-    cases.push((drop::NO_SOCKET, udp));
+    cases.push((DropReason::NoSocket, udp));
     cases.push((
-        drop::NO_SOCKET,
+        DropReason::NoSocket,
         frame(&Seg {
             seq,
             payload: vec![1; 40],
@@ -301,7 +304,7 @@ fn each_drop_reason_counts() {
     ));
     // A zero-length FIN ahead of RCV_NXT is not held.
     cases.push((
-        drop::OUT_OF_ORDER,
+        DropReason::OutOfOrder,
         frame(&Seg {
             seq: seq + 100,
             fin: true,
@@ -309,7 +312,7 @@ fn each_drop_reason_counts() {
         }),
     ));
     cases.push((
-        drop::TOO_LONG,
+        DropReason::TooLong,
         frame(&Seg {
             seq,
             payload: vec![3; 9217 - 54],
@@ -318,7 +321,7 @@ fn each_drop_reason_counts() {
     ));
     // Far beyond the right edge of the window.
     cases.push((
-        drop::OUT_OF_WINDOW,
+        DropReason::OutOfWindow,
         frame(&Seg {
             seq: seq + (1 << 24),
             payload: vec![1; 40],
@@ -327,7 +330,7 @@ fn each_drop_reason_counts() {
     ));
     // A SYN on an established socket.
     cases.push((
-        drop::BAD_STATE,
+        DropReason::BadState,
         frame(&Seg {
             seq,
             syn: true,
@@ -348,7 +351,12 @@ fn each_drop_reason_counts() {
         }
         // Parser drops and NO_SOCKET are never answered; the TCP drops get an ACK.
         let t = r.txs();
-        let answered = [drop::OUT_OF_ORDER, drop::OUT_OF_WINDOW, drop::BAD_STATE].contains(&reason);
+        let answered = [
+            DropReason::OutOfOrder,
+            DropReason::OutOfWindow,
+            DropReason::BadState,
+        ]
+        .contains(&reason);
         assert_eq!(t.len(), answered as usize, "reason {reason}: {t:?}");
         if answered {
             assert!(t[0].is_ack(seq), "{t:?}");
@@ -477,7 +485,7 @@ fn no_buflet_then_recovery() {
     let cs = r.wait_cpls(1);
     assert_eq!(
         (cs[0].tag, cs[0].bytes, cs[0].flags),
-        (9, 6000, cpl_flag::FULL)
+        (9, 6000, CplFlags::FULL)
     );
     assert_eq!(r.nb_read(&pages, 6000), data);
     // An RST at RCV_NXT ends the stream; the next NB comes back empty with flag RST.
@@ -492,7 +500,7 @@ fn no_buflet_then_recovery() {
     assert_eq!(
         (cs[0].tag, cs[0].bytes, cs[0].flags, cs[0].stream_off),
         // An empty return reports where the stream stands: 6000 bytes were delivered.
-        (10, 0, cpl_flag::RST, 6000)
+        (10, 0, CplFlags::RST, 6000)
     );
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 4);
     r.delete(0);
@@ -538,7 +546,7 @@ fn vlan_sockets_and_big_frames() {
     let cs = r.wait_cpls(1);
     assert_eq!(
         (cs[0].tag, cs[0].bytes, cs[0].flags, cs[0].stream_off),
-        (77, 9000, cpl_flag::FIN, 0)
+        (77, 9000, CplFlags::FIN, 0)
     );
     assert_eq!(r.nb_read(&pages, 9000), data);
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 256);
@@ -593,11 +601,7 @@ fn sustained_stream_at_line_rate() {
             for c in r.cpls() {
                 assert_eq!(
                     (c.bytes, c.flags, c.stream_off),
-                    (
-                        NB_BYTES as u64,
-                        buflet_spec::cpl_flag::FULL,
-                        returned as u64 * NB_BYTES as u64
-                    )
+                    (NB_BYTES, CplFlags::FULL, returned as u64 * NB_BYTES as u64)
                 );
                 let (hmd, pages) = &bufs[c.ref_num as usize];
                 for p in pages {
@@ -605,7 +609,7 @@ fn sustained_stream_at_line_rate() {
                 }
                 returned += 1;
                 let hmd = *hmd;
-                r.submit(&nb_post(0, returned, c.ref_num as u32, NB_BYTES, hmd, 16));
+                r.submit(&nb_post(0, returned, c.ref_num, NB_BYTES, hmd, 16));
             }
             assert!(r.dev.cycles() - start < 10_000_000, "stalled at {returned}");
         }
@@ -649,7 +653,7 @@ fn refused_page_list_read() {
     let cs = r.wait_cpls(1);
     assert_eq!(
         (cs[0].tag, cs[0].status, cs[0].bytes, cs[0].flags),
-        (1, status::DMA_ERROR, 0, 0)
+        (1, Status::DmaError, 0, CplFlags::empty())
     );
     let page = r.alloc(4096);
     let hmd = r.alloc(8);
@@ -658,7 +662,7 @@ fn refused_page_list_read() {
     let cs = r.wait_cpls(1);
     assert_eq!(
         (cs[0].tag, cs[0].status, cs[0].bytes, cs[0].flags),
-        (2, status::OK, 500, cpl_flag::FULL)
+        (2, Status::Ok, 500, CplFlags::FULL)
     );
     assert_eq!(r.cpu_read(page, 500), data);
     assert_eq!(r.r(reg::CNT_REQ_ERRORS), 1);

@@ -11,7 +11,7 @@
 mod common;
 
 use buflet_platform::{Device, DeviceConfig};
-use buflet_spec::{cpl_flag, cpl_kind, op, reg, status};
+use buflet_spec::{reg, AnonDesc, Cpl, CplFlags, CplKind, DropReason, Opcode, Status};
 use common::*;
 use etherparse::{
     ArpOperation, EtherType, IpNumber, Ipv4Header, LinkExtHeader, LinkHeader, NetHeaders,
@@ -33,7 +33,7 @@ fn ok(r: &mut Rig, e: &[u8; 64]) {
     assert_eq!(cs.len(), 1, "{cs:?}");
     assert_eq!(
         (cs[0].kind, cs[0].status),
-        (cpl_kind::CMD_DONE, status::OK),
+        (CplKind::CmdDone, Status::Ok),
         "{cs:?}"
     );
 }
@@ -49,40 +49,42 @@ fn quiet(r: &mut Rig, e: &[u8; 64]) {
 /// The NB_RETURN completion expected for a buffer.
 #[allow(clippy::too_many_arguments)]
 fn nb_ret(
-    sock_ref: u64,
-    tag: u64,
-    ref_num: u64,
-    bytes: u64,
-    flags: u64,
-    hdr_bytes: u64,
+    sock_ref: u16,
+    tag: u32,
+    ref_num: u32,
+    bytes: u32,
+    flags: CplFlags,
+    hdr_bytes: u8,
     stream_off: u64,
-) -> C {
-    C {
-        kind: cpl_kind::NB_RETURN,
-        status: status::OK,
+) -> Cpl {
+    Cpl {
+        kind: CplKind::NbReturn,
+        status: Status::Ok,
         sock_ref,
         tag,
         ref_num,
         bytes,
         flags,
-        opcode: op::NB_POST,
+        opcode: Opcode::NbPost.code(),
         hdr_bytes,
+        phase: 0,
         stream_off,
     }
 }
 
 /// The ANON_RX completion expected for an anonymous buffer.
-fn anon_rx(tag: u64, ref_num: u64, bytes: u64, flags: u64) -> C {
-    C {
-        kind: cpl_kind::ANON_RX,
-        status: status::OK,
+fn anon_rx(tag: u32, ref_num: u32, bytes: u32, flags: CplFlags) -> Cpl {
+    Cpl {
+        kind: CplKind::AnonRx,
+        status: Status::Ok,
         sock_ref: 0,
         tag,
         ref_num,
         bytes,
         flags,
-        opcode: op::ANON_POST,
+        opcode: Opcode::AnonPost.code(),
         hdr_bytes: 0,
+        phase: 0,
         stream_off: 0,
     }
 }
@@ -151,8 +153,8 @@ fn udp_datagrams(width: u32) {
         pages.push(post_nb(&mut r, 2, 200 + i as u32, 10 + i as u32, t, 0));
     }
     let cs = r.wait_cpls(5);
-    let dg = cpl_flag::DATAGRAM;
-    let tr = cpl_flag::TRUNC;
+    let dg = CplFlags::DATAGRAM;
+    let tr = CplFlags::TRUNC;
     assert_eq!(
         cs,
         vec![
@@ -201,7 +203,10 @@ fn udp_datagrams_w512() {
 
 /// Drop counters in the order of `reasons`.
 fn drops(r: &mut Rig) -> Vec<u32> {
-    (1..=13).map(|d| r.r(0x200 + 4 * d)).collect()
+    DropReason::ALL[1..]
+        .iter()
+        .map(|d| r.r(d.counter().unwrap()))
+        .collect()
 }
 
 /// An IPv4 packet of protocol 17 whose IP payload is `udp` (raw bytes, header included).
@@ -231,27 +236,27 @@ fn udp_checks() {
     let payload = bytes(5, 50);
     let good = udp_frame(None, REMOTE_PORT, LOCAL_PORT, &payload);
     assert_eq!(good.len(), 34 + 58);
-    let mut cases: Vec<(u64, Vec<u8>)> = vec![];
+    let mut cases: Vec<(DropReason, Vec<u8>)> = vec![];
     // A payload byte flipped: the checksum is wrong.
     let mut f = good.clone();
     f[50] ^= 0x01;
-    cases.push((buflet_spec::drop::BAD_L4_CSUM, f));
+    cases.push((DropReason::BadL4Csum, f));
     // A wrong checksum field.
     let mut f = good.clone();
     f[41] ^= 0x10;
     assert_ne!(&f[40..42], &[0, 0]);
-    cases.push((buflet_spec::drop::BAD_L4_CSUM, f));
+    cases.push((DropReason::BadL4Csum, f));
     // Checksum 0: not checked, so a flipped byte is accepted (case index 2).
     let mut f = good.clone();
     f[40] = 0;
     f[41] = 0;
     f[50] ^= 0x01;
-    cases.push((0, f));
+    cases.push((DropReason::None, f));
     // UDP length one more / one less than the IP payload.
     for d in [1i32, -1] {
         let mut f = good.clone();
         f[38..40].copy_from_slice(&((58 + d) as u16).to_be_bytes());
-        cases.push((buflet_spec::drop::BAD_L4_HDR, f));
+        cases.push((DropReason::BadL4Hdr, f));
     }
     // A UDP length shorter than the IP payload (2 trailing bytes inside the IP packet), with
     // a checksum right over the 58 datagram bytes.
@@ -260,17 +265,17 @@ fn udp_checks() {
     let mut body = udp.to_bytes().to_vec();
     body.extend_from_slice(&payload);
     body.extend_from_slice(&[0, 0]);
-    cases.push((buflet_spec::drop::BAD_L4_HDR, raw_udp(&body)));
+    cases.push((DropReason::BadL4Hdr, raw_udp(&body)));
     // IP payload shorter than the UDP header.
     for n in [0usize, 4, 7] {
-        cases.push((buflet_spec::drop::TRUNCATED, raw_udp(&vec![0; n])));
+        cases.push((DropReason::Truncated, raw_udp(&vec![0; n])));
     }
     // Exactly the header: an empty datagram with checksum 0 (case index 9).
     let mut h = vec![0u8; 8];
     h[0..2].copy_from_slice(&REMOTE_PORT.to_be_bytes());
     h[2..4].copy_from_slice(&LOCAL_PORT.to_be_bytes());
     h[4..6].copy_from_slice(&8u16.to_be_bytes());
-    cases.push((0, raw_udp(&h)));
+    cases.push((DropReason::None, raw_udp(&h)));
     let mut accepted = vec![];
     for (reason, f) in cases {
         let before = drops(&mut r);
@@ -278,12 +283,16 @@ fn udp_checks() {
         r.push(f.clone());
         r.settle();
         let after = drops(&mut r);
-        for d in 1..=13u64 {
-            let want = before[d as usize - 1] + (d == reason) as u32;
-            assert_eq!(after[d as usize - 1], want, "reason {reason}: counter {d}");
+        for &d in &DropReason::ALL[1..] {
+            let k = d.code() as usize - 1;
+            let want = before[k] + (d == reason) as u32;
+            assert_eq!(after[k], want, "reason {reason}: counter {d}");
         }
-        assert_eq!(r.r(reg::CNT_RX_ACCEPTED), acc + (reason == 0) as u32);
-        if reason == 0 {
+        assert_eq!(
+            r.r(reg::CNT_RX_ACCEPTED),
+            acc + (reason == DropReason::None) as u32
+        );
+        if reason == DropReason::None {
             accepted.push(f);
         }
     }
@@ -294,7 +303,7 @@ fn udp_checks() {
     let p0 = post_nb(&mut r, 2, 1, 0, 4096, 0);
     let p1 = post_nb(&mut r, 2, 2, 1, 4096, 0);
     let cs = r.wait_cpls(2);
-    let dg = cpl_flag::DATAGRAM;
+    let dg = CplFlags::DATAGRAM;
     assert_eq!(
         cs,
         vec![nb_ret(2, 1, 0, 58, dg, 8, 0), nb_ret(2, 2, 1, 8, dg, 8, 58)]
@@ -340,8 +349,8 @@ fn tcp_and_udp_sockets_on_one_tuple() {
     assert_eq!(
         cs,
         vec![
-            nb_ret(1, 21, 1, 700, cpl_flag::FULL, 0, 0),
-            nb_ret(2, 22, 2, 308, cpl_flag::DATAGRAM, 8, 0),
+            nb_ret(1, 21, 1, 700, CplFlags::FULL, 0, 0),
+            nb_ret(2, 22, 2, 308, CplFlags::DATAGRAM, 8, 0),
         ]
     );
     assert_eq!(r.nb_read(&pt, 700), tcp_data);
@@ -431,15 +440,19 @@ fn anonymous_buffers(width: u32) {
     let mut want = vec![];
     for (i, &(tag, rn, len)) in posts.iter().enumerate() {
         let n = lens[i].min(len as usize);
-        let flags = if n < lens[i] { cpl_flag::TRUNC } else { 0 };
-        want.push(anon_rx(tag as u64, rn as u64, n as u64, flags));
+        let flags = if n < lens[i] {
+            CplFlags::TRUNC
+        } else {
+            CplFlags::empty()
+        };
+        want.push(anon_rx(tag, rn, n as u32, flags));
         assert_eq!(r.cpu_read(addrs[i], n), &frames[i][..n], "frame {i}");
         // Nothing past n is written.
         let rest = r.cpu_read(addrs[i], len as usize);
         assert!(rest[n..].iter().all(|&b| b == 0), "frame {i}");
     }
     assert_eq!(cs, want);
-    assert_eq!(want[1].flags, cpl_flag::TRUNC);
+    assert_eq!(want[1].flags, CplFlags::TRUNC);
     // DMA writes of at most 4096 bytes, each at ADDR + 4096k.
     let ring = r.cpl_base..r.cpl_base + r.cpl_size as u64 * 32;
     let writes: Vec<(u64, usize)> = r
@@ -483,7 +496,7 @@ fn anonymous_buffers(width: u32) {
     let b = post_anon(&mut r, 50, 3, 128);
     r.push(ipv6.clone());
     r.settle();
-    assert_eq!(r.wait_cpls(1), vec![anon_rx(50, 3, 92, 0)]);
+    assert_eq!(r.wait_cpls(1), vec![anon_rx(50, 3, 92, CplFlags::empty())]);
     assert_eq!(r.cpu_read(b, 92), ipv6);
     assert_eq!(r.r(reg::CNT_RX_FRAMES), 8);
     r.delete(1);
@@ -522,7 +535,7 @@ fn anon_post_validation() {
     for (e, good) in &cases {
         r.submit(e);
         if !good {
-            want.push(buflet_spec::get(e, buflet_spec::anon_desc::TAG));
+            want.push(AnonDesc::parse(e).unwrap().tag);
         }
     }
     let cs = r.wait_cpls(want.len());
@@ -530,7 +543,7 @@ fn anon_post_validation() {
     for c in &cs {
         assert_eq!(
             (c.kind, c.status, c.opcode),
-            (cpl_kind::CMD_DONE, status::BAD_NB, op::ANON_POST)
+            (CplKind::CmdDone, Status::BadNb, Opcode::AnonPost.code())
         );
     }
     assert_eq!(r.r(reg::CNT_REQ_ERRORS), 5);
@@ -541,7 +554,10 @@ fn anon_post_validation() {
     let cs = r.wait_cpls(2);
     assert_eq!(
         cs,
-        vec![anon_rx(4, 0, 64, cpl_flag::TRUNC), anon_rx(6, 3, 142, 0)]
+        vec![
+            anon_rx(4, 0, 64, CplFlags::TRUNC),
+            anon_rx(6, 3, 142, CplFlags::empty())
+        ]
     );
     assert_eq!(Rig::new("anondef", cfg(64), 4, 4).r(reg::NUM_ANON), 16);
     r.assert_all_free();
@@ -605,10 +621,10 @@ fn anon_and_udp_with_the_pool_dry() {
             *c,
             nb_ret(
                 2,
-                100 + i as u64,
-                i as u64,
+                100 + i as u32,
+                i as u32,
                 1008,
-                cpl_flag::DATAGRAM,
+                CplFlags::DATAGRAM,
                 8,
                 1008 * i as u64
             )
@@ -618,7 +634,7 @@ fn anon_and_udp_with_the_pool_dry() {
     r.assert_all_free();
     r.push(ipv6.clone());
     r.settle();
-    assert_eq!(r.wait_cpls(1), vec![anon_rx(9, 0, 92, 0)]);
+    assert_eq!(r.wait_cpls(1), vec![anon_rx(9, 0, 92, CplFlags::empty())]);
     assert_eq!(r.cpu_read(a, 92), ipv6);
     r.delete(2);
     r.assert_all_free();
@@ -761,7 +777,7 @@ fn arp_responder() {
     short.truncate(14 + 27);
     r.push(short);
     r.settle();
-    assert_eq!(r.wait_cpls(1), vec![anon_rx(5, 0, 42, 0)]);
+    assert_eq!(r.wait_cpls(1), vec![anon_rx(5, 0, 42, CplFlags::empty())]);
     assert_eq!(r.cpu_read(anon, 42), other);
     assert_eq!(r.r(reg::CNT_DROP_NOT_IPV4), 3);
     assert_eq!(r.dev.tx_pop(), None);
@@ -817,7 +833,7 @@ fn timeouts_by_kick() {
         seq += n as u32;
         off += n;
     };
-    let to = cpl_flag::TIMEOUT;
+    let to = CplFlags::TIMEOUT;
 
     // An empty buffer: returned after exactly TIMEOUT ticks, with the socket's STREAM_OFF.
     post_nb(&mut r, 0, 10, 1, 4096, 3);
@@ -841,7 +857,7 @@ fn timeouts_by_kick() {
     assert!(r.cpls().is_empty());
     // Fill the head: the second buffer becomes the head with its ticks untouched.
     send(&mut r, 3996);
-    assert_eq!(r.cpls(), vec![nb_ret(0, 11, 2, 4096, cpl_flag::FULL, 0, 0)]);
+    assert_eq!(r.cpls(), vec![nb_ret(0, 11, 2, 4096, CplFlags::FULL, 0, 0)]);
     assert_eq!(r.nb_read(&p1, 4096), &stream[..4096]);
     kick(&mut r);
     assert!(r.cpls().is_empty());
@@ -862,7 +878,7 @@ fn timeouts_by_kick() {
     send(&mut r, 1000);
     assert_eq!(
         r.cpls(),
-        vec![nb_ret(0, 14, 5, 1000, cpl_flag::FULL, 0, 4596)]
+        vec![nb_ret(0, 14, 5, 1000, CplFlags::FULL, 0, 4596)]
     );
     assert_eq!(r.nb_read(&p4, 1000), &stream[4596..5596]);
 
@@ -876,7 +892,7 @@ fn timeouts_by_kick() {
     let p6 = post_nb(&mut r, 0, 16, 7, 300, 1);
     assert_eq!(
         r.wait_cpls(1),
-        vec![nb_ret(0, 16, 7, 300, cpl_flag::FULL, 0, 5596)]
+        vec![nb_ret(0, 16, 7, 300, CplFlags::FULL, 0, 5596)]
     );
     assert_eq!(r.nb_read(&p6, 300), &stream[5596..5896]);
 
@@ -905,7 +921,7 @@ fn timeout_sweep_order_and_udp() {
     }
     r.run(2_000);
     kick(&mut r);
-    let to = cpl_flag::TIMEOUT;
+    let to = CplFlags::TIMEOUT;
     assert_eq!(
         r.cpls(),
         vec![
@@ -944,7 +960,7 @@ fn timeouts_by_period() {
     assert!(r.cpls().is_empty());
     r.run(1_000);
     assert_eq!(r.r(reg::CNT_TICKS), 5);
-    assert_eq!(r.cpls(), vec![nb_ret(0, 10, 1, 0, cpl_flag::TIMEOUT, 0, 0)]);
+    assert_eq!(r.cpls(), vec![nb_ret(0, 10, 1, 0, CplFlags::TIMEOUT, 0, 0)]);
     r.run(10_000);
     let t = r.r(reg::CNT_TICKS);
     assert!((15..=16).contains(&t), "{t}");

@@ -10,7 +10,7 @@
 
 mod common;
 
-use buflet_spec::{cpl_flag, cpl_kind, op, reg, sock_flag, status};
+use buflet_spec::{reg, CplFlags, CplKind, Opcode, SockFlags, Status};
 use common::*;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -22,7 +22,7 @@ fn rig(name: &str, width: u32) -> Rig {
 fn add(r: &mut Rig, sref: u16, o: &SockOpts) {
     r.submit(&sock_add_opts(sref, 1000 + sref as u32, o));
     let cs = r.wait_cpls(1);
-    assert_eq!((cs[0].tag, cs[0].status), (1000 + sref as u64, status::OK));
+    assert_eq!((cs[0].tag, cs[0].status), (1000 + sref as u32, Status::Ok));
 }
 
 /// A data segment at stream offset `off` (sequence `base + off`).
@@ -220,7 +220,7 @@ fn handshake_and_syn_ack_bytes() {
     let cs = r.wait_cpls(2);
     assert!(cs
         .iter()
-        .all(|c| c.flags == cpl_flag::FULL && c.bytes == 100));
+        .all(|c| c.flags == CplFlags::FULL && c.bytes == 100));
     assert_eq!(r.nb_read(&p1, 100), d);
     assert_eq!(r.nb_read(&p2, 100), d);
     r.delete(1);
@@ -312,7 +312,7 @@ fn acceptability_trimming_and_zero_window() {
     let cs = r.wait_cpls(1);
     assert_eq!(
         (cs[0].tag, cs[0].bytes, cs[0].flags),
-        (5, 3001, cpl_flag::FIN)
+        (5, 3001, CplFlags::FIN)
     );
     assert_eq!(r.nb_read(&pages, 3001), &s[..3001]);
     r.delete(0);
@@ -454,9 +454,9 @@ fn reassembly_random(width: u32, seed: u64) {
     for (i, c) in cs.iter().enumerate() {
         assert_eq!(
             (c.kind, c.ref_num, c.stream_off),
-            (cpl_kind::NB_RETURN, i as u64, i as u64 * NB as u64)
+            (CplKind::NbReturn, i as u32, i as u64 * NB as u64)
         );
-        let want_flags = if i < 2 { cpl_flag::FULL } else { cpl_flag::FIN };
+        let want_flags = if i < 2 { CplFlags::FULL } else { CplFlags::FIN };
         assert_eq!(c.flags, want_flags);
         got.extend(r.nb_read(&bufs[i], c.bytes as usize));
     }
@@ -590,7 +590,7 @@ fn reassembly_cases() {
     let (hmd, pages) = r.nb_mem(1000);
     r.submit(&nb_post(0, 1, 0, 1000, hmd, 1));
     let cs = r.wait_cpls(1);
-    assert_eq!((cs[0].bytes, cs[0].flags), (1000, cpl_flag::FULL));
+    assert_eq!((cs[0].bytes, cs[0].flags), (1000, CplFlags::FULL));
     assert_eq!(r.nb_read(&pages, 1000), s);
     r.delete(0);
     r.assert_all_free();
@@ -641,7 +641,7 @@ fn fin_in_order_and_ahead() {
     let cs = r.wait_cpls(1);
     assert_eq!(
         (cs[0].bytes, cs[0].flags, cs[0].stream_off),
-        (200, cpl_flag::FIN, 0)
+        (200, CplFlags::FIN, 0)
     );
     assert_eq!(r.nb_read(&pages, 200), s);
     r.delete(0);
@@ -691,7 +691,7 @@ fn rst_exact_versus_in_window() {
     let cs = r.wait_cpls(1);
     assert_eq!(
         (cs[0].tag, cs[0].bytes, cs[0].flags),
-        (8, 300, cpl_flag::RST)
+        (8, 300, CplFlags::RST)
     );
     assert_eq!(r.nb_read(&pages, 300), s);
     r.delete(0);
@@ -716,19 +716,19 @@ fn sock_del_returns_named_buffers_then_completes() {
     r.settle();
     r.txs();
     let cs = r.wait_cpls(1);
-    assert_eq!((cs[0].tag, cs[0].flags), (0xA, cpl_flag::FULL));
+    assert_eq!((cs[0].tag, cs[0].flags), (0xA, CplFlags::FULL));
     assert!(r.r(reg::CNT_FREE_BUFLETS) < 256);
     let cs = r.delete(1);
-    let got: Vec<(u64, u64, u64, u64, u64)> = cs
+    let got: Vec<(CplKind, u32, u32, CplFlags, u64)> = cs
         .iter()
         .map(|c| (c.kind, c.tag, c.bytes, c.flags, c.stream_off))
         .collect();
     assert_eq!(
         got,
         vec![
-            (cpl_kind::NB_RETURN, 0xB, 500, cpl_flag::DELETE, 1000),
-            (cpl_kind::NB_RETURN, 0xC, 0, cpl_flag::DELETE, 1500),
-            (cpl_kind::CMD_DONE, 0xDE1E_0001, 0, 0, 0),
+            (CplKind::NbReturn, 0xB, 500, CplFlags::DELETE, 1000),
+            (CplKind::NbReturn, 0xC, 0, CplFlags::DELETE, 1500),
+            (CplKind::CmdDone, 0xDE1E_0001, 0, CplFlags::empty(), 0),
         ]
     );
     assert_eq!(r.cpu_read(pb[0], 500), &s[1000..1500]);
@@ -757,9 +757,9 @@ fn sock_del_returns_named_buffers_then_completes() {
     r.submit(&sock_del(1, 91));
     r.submit(&sock_del(64, 92));
     let cs = r.wait_cpls(2);
-    assert!(cs.iter().all(|c| c.kind == cpl_kind::CMD_DONE
-        && c.status == status::BAD_SOCK
-        && c.opcode == op::SOCK_DEL));
+    assert!(cs.iter().all(|c| c.kind == CplKind::CmdDone
+        && c.status == Status::BadSock
+        && c.opcode == Opcode::SockDel.code()));
     assert_eq!(r.r(reg::CNT_REQ_ERRORS), errs + 2);
     // Two sockets on one 4-tuple: the newest matches; deleting it uncovers the older one.
     add(
@@ -803,7 +803,7 @@ fn psh_return() {
         &mut r,
         0,
         &SockOpts {
-            flags: sock_flag::PSH_RETURN as u8,
+            flags: SockFlags::PSH_RETURN,
             ..SockOpts::default()
         },
     );
@@ -842,17 +842,17 @@ fn psh_return() {
     r.send(seg); // PSH with FIN: NB 3 returned FIN, not PSH
     r.settle();
     let cs = r.wait_cpls(4);
-    let got: Vec<(u64, u64, u64, u64)> = cs
+    let got: Vec<(u32, u32, CplFlags, u64)> = cs
         .iter()
         .map(|c| (c.tag, c.bytes, c.flags, c.stream_off))
         .collect();
     assert_eq!(
         got,
         vec![
-            (0, 100, cpl_flag::PSH, 0),
-            (1, 110, cpl_flag::PSH, 100),
-            (2, 300, cpl_flag::FULL, 210),
-            (3, 90, cpl_flag::FIN, 510),
+            (0, 100, CplFlags::PSH, 0),
+            (1, 110, CplFlags::PSH, 100),
+            (2, 300, CplFlags::FULL, 210),
+            (3, 90, CplFlags::FIN, 510),
         ]
     );
     assert_eq!(r.nb_read(&p0, 100), &s[..100]);
@@ -875,7 +875,7 @@ fn psh_return() {
     let cs = r.delete(1);
     assert_eq!(
         (cs[0].tag, cs[0].bytes, cs[0].flags),
-        (4, 100, cpl_flag::DELETE)
+        (4, 100, CplFlags::DELETE)
     );
     r.delete(0);
     r.assert_all_free();
@@ -942,7 +942,7 @@ fn window_closes_when_the_pool_runs_low_and_the_promise_is_kept() {
     assert!(t[0].is_ack(base + 31_696));
     assert_eq!(t[0].window, 29 * 1024);
     let cs = r.delete(0);
-    assert_eq!((cs[0].bytes, cs[0].flags), (31_696, cpl_flag::DELETE));
+    assert_eq!((cs[0].bytes, cs[0].flags), (31_696, CplFlags::DELETE));
     assert_eq!(r.nb_read(&pages, 31_696), &s[..31_696]);
     r.assert_all_free();
 }
@@ -999,7 +999,7 @@ fn duplicate_acks_repeat_the_window_during_a_loss_episode() {
     let (hmd, pages) = r.nb_mem(12_000);
     r.submit(&nb_post(0, 1, 0, 12_000, hmd, 3));
     let cs = r.wait_cpls(1);
-    assert_eq!((cs[0].bytes, cs[0].flags), (12_000, cpl_flag::FULL));
+    assert_eq!((cs[0].bytes, cs[0].flags), (12_000, CplFlags::FULL));
     assert_eq!(r.nb_read(&pages, 12_000), &s[..12_000]);
     r.delete(0);
     r.assert_all_free();
@@ -1030,7 +1030,7 @@ fn the_first_held_segment_already_freezes_the_window() {
     let (hmd, pages) = r.nb_mem(1000);
     r.submit(&nb_post(0, 1, 0, 1000, hmd, 1));
     let cs = r.wait_cpls(1);
-    assert_eq!((cs[0].bytes, cs[0].flags), (1000, cpl_flag::FULL));
+    assert_eq!((cs[0].bytes, cs[0].flags), (1000, CplFlags::FULL));
     assert!(r.txs().is_empty(), "no window update on NB_POST");
     r.send(data(base, 2000, &s, 2500));
     r.settle();
@@ -1147,7 +1147,7 @@ fn window_closes_without_named_buffers() {
     let (hmd, pages) = r.nb_mem(20_000);
     r.submit(&nb_post(0, 1, 0, 20_000, hmd, 5));
     let cs = r.wait_cpls(1);
-    assert_eq!((cs[0].bytes, cs[0].flags), (20_000, cpl_flag::FULL));
+    assert_eq!((cs[0].bytes, cs[0].flags), (20_000, CplFlags::FULL));
     assert_eq!(r.nb_read(&pages, 20_000), &s[..20_000]);
     assert!(r.txs().is_empty());
     r.delete(0);

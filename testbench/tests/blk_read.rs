@@ -5,8 +5,8 @@
 use buflet_driver::regcache::Perms;
 use buflet_driver::{Completion, Driver};
 use buflet_platform::{Agent, BlockDevice, DeviceConfig, HostEnv, HostMemory};
-use buflet_spec::{op, put, reg, sg_elem, sg_flag};
-use buflet_spec::{CplKind, Status};
+use buflet_spec::reg;
+use buflet_spec::{CplKind, Opcode, SgElem, SgFlags, Status};
 use buflet_testbench::{make_device, Backend};
 use rand::{RngCore, SeedableRng};
 
@@ -22,25 +22,26 @@ fn setup(backend: Backend, name: &str) -> (Driver, std::path::PathBuf) {
 }
 
 /// Write SG elements (src, len, flags, disk) as a linked list; returns its address.
-fn sg_list(drv: &mut Driver, elems: &[(u64, u32, u32, u64)]) -> u64 {
+fn sg_list(drv: &mut Driver, elems: &[(u64, u32, SgFlags, u64)]) -> u64 {
     let base = drv.env.mem.alloc(32 * elems.len() as u64, 32).unwrap();
     drv.reg_acquire(base, 32 * elems.len() as u64, Perms::RW)
         .unwrap();
     for (i, &(src, len, flags, disk)) in elems.iter().enumerate() {
-        let mut e = [0u8; sg_elem::SIZE];
-        put(&mut e, sg_elem::SRC_ADDR, src);
-        put(&mut e, sg_elem::LEN, len as u64);
-        put(&mut e, sg_elem::FLAGS, flags as u64);
-        put(&mut e, sg_elem::DISK_ADDR, disk);
         let next = if i + 1 < elems.len() {
             base + 32 * (i as u64 + 1)
         } else {
             0
         };
-        put(&mut e, sg_elem::NEXT, next);
+        let e = SgElem {
+            src_addr: src,
+            len,
+            flags,
+            disk_addr: disk,
+            next,
+        };
         drv.env
             .mem
-            .write(Agent::Cpu, base + 32 * i as u64, &e)
+            .write(Agent::Cpu, base + 32 * i as u64, &e.to_bytes())
             .unwrap();
     }
     base
@@ -68,7 +69,7 @@ fn read_back(backend: Backend) {
     drv.reg_acquire(src, 8192, Perms::RW).unwrap();
     drv.env.mem.write(Agent::Cpu, src, &data).unwrap();
     let disk = 80 * 512;
-    let w = sg_list(&mut drv, &[(src, 8192, 0, disk)]);
+    let w = sg_list(&mut drv, &[(src, 8192, SgFlags::empty(), disk)]);
     let tag = drv.blk_write(w, 1, 8192).unwrap();
     let c = done(&mut drv, tag);
     assert_eq!((c.status, c.bytes), (Status::Ok, 8192));
@@ -79,16 +80,16 @@ fn read_back(backend: Backend) {
     let r = sg_list(
         &mut drv,
         &[
-            (dst, 4096, 0, disk),
-            (0, 1000, sg_flag::ZERO as u32, disk + 4096),
-            (dst + 4096, 3096, 0, disk + 5096),
+            (dst, 4096, SgFlags::empty(), disk),
+            (0, 1000, SgFlags::ZERO, disk + 4096),
+            (dst + 4096, 3096, SgFlags::empty(), disk + 5096),
         ],
     );
     let tag = drv.blk_read(r, 3, 8192).unwrap();
     let c = done(&mut drv, tag);
     assert_eq!(
         (c.status, c.bytes, c.opcode),
-        (Status::Ok, 8192, op::BLK_READ as u8)
+        (Status::Ok, 8192, Opcode::BlkRead.code())
     );
     let mut back = vec![0u8; 4096 + 3096];
     drv.env.mem.read(Agent::Cpu, dst, &mut back).unwrap();
@@ -97,7 +98,7 @@ fn read_back(backend: Backend) {
     assert_eq!(drv.counter(reg::CNT_BLK_READS), 2);
 
     // Past the end of the 1 MiB disk.
-    let r = sg_list(&mut drv, &[(dst, 4096, 0, 1 << 20)]);
+    let r = sg_list(&mut drv, &[(dst, 4096, SgFlags::empty(), 1 << 20)]);
     let tag = drv.blk_read(r, 1, 4096).unwrap();
     let c = done(&mut drv, tag);
     assert_eq!((c.status, c.bytes), (Status::DiskError, 0));

@@ -3,6 +3,7 @@
 //! own SYN-ACK and ACKs. Frames are built and parsed by etherparse; data is checked by sha256
 //! of what was read back from the disk image.
 
+use buflet_spec::DropReason;
 use buflet_testbench::{
     frames, pcap, run_stream, Backend, Protocol, RunOptions, RunReport, Scenario,
 };
@@ -33,16 +34,21 @@ fn manifest_sha(pcap_name: &str) -> String {
 
 /// Drop reasons that only malformed or misaddressed frames cause: none in a capture of a real
 /// connection, nor in the demo stream.
-const FRAME_FAULTS: [&str; 8] = [
-    "TRUNCATED",
-    "BAD_IP_HDR",
-    "BAD_IP_CSUM",
-    "BAD_L4_HDR",
-    "BAD_L4_CSUM",
-    "NO_SOCKET",
-    "NO_BUFLET",
-    "TOO_LONG",
+const FRAME_FAULTS: [DropReason; 8] = [
+    DropReason::Truncated,
+    DropReason::BadIpHdr,
+    DropReason::BadIpCsum,
+    DropReason::BadL4Hdr,
+    DropReason::BadL4Csum,
+    DropReason::NoSocket,
+    DropReason::NoBuflet,
+    DropReason::TooLong,
 ];
+
+/// The drop count of reason `d` in a report.
+fn dropped(r: &RunReport, d: DropReason) -> u32 {
+    r.drops.get(d.name())
+}
 
 /// What every run must satisfy.
 fn check_clean(r: &RunReport) {
@@ -65,7 +71,7 @@ fn check_clean(r: &RunReport) {
     assert!(r.tx_frames > 0, "the NIC sent no SYN-ACK");
     // Every probe is answered as out of window; nothing else of ours may be.
     assert!(
-        r.drops.get("OUT_OF_WINDOW") as u64 >= r.probes,
+        dropped(r, DropReason::OutOfWindow) as u64 >= r.probes,
         "{}: {} probes but {:?}",
         r.backend,
         r.probes,
@@ -80,7 +86,7 @@ fn check_in_order(r: &RunReport, data_segments: u64) {
     assert_eq!(r.ooo_held, 0, "{}: nothing is out of order", r.backend);
     assert_eq!(r.rx_accepted, data_segments, "{}", r.backend);
     assert_eq!(
-        r.drops.get("OUT_OF_WINDOW") as u64,
+        dropped(r, DropReason::OutOfWindow) as u64,
         r.probes,
         "{}: {:?}",
         r.backend,
@@ -198,10 +204,14 @@ fn closed_window_is_probed_and_never_pulled_back_on_both_backends() {
             r.drops
         );
         assert!(r.probes > 0, "the window never closed: {ctx}");
-        assert_eq!(r.drops.get("OUT_OF_WINDOW") as u64, r.probes, "{ctx}");
-        let no_buflet = r.drops.get("NO_BUFLET") as u64;
+        assert_eq!(
+            dropped(&r, DropReason::OutOfWindow) as u64,
+            r.probes,
+            "{ctx}"
+        );
+        let no_buflet = dropped(&r, DropReason::NoBuflet) as u64;
         assert_eq!(r.retransmits, no_buflet, "nothing else is re-sent: {ctx}");
-        assert_eq!(r.drops.get("OUT_OF_ORDER"), 0, "{ctx}");
+        assert_eq!(dropped(&r, DropReason::OutOfOrder), 0, "{ctx}");
         assert_eq!(r.dropped, r.probes + no_buflet, "{ctx}");
         assert_eq!(r.ooo_held, 0, "{ctx}");
         assert_eq!(
@@ -283,12 +293,13 @@ fn replay(name: &str) -> Vec<RunReport> {
         let ctx = format!("{name} on {}: {:?}", b.name(), r.drops);
         check_clean(&r);
         assert_eq!(r.disk_sha256, want, "{ctx}");
-        assert_eq!(r.drops.get("NOT_IPV4"), arp, "{ctx}");
+        assert_eq!(dropped(&r, DropReason::NotIpv4), arp, "{ctx}");
         for reason in FRAME_FAULTS {
-            assert_eq!(r.drops.get(reason), 0, "{reason}: {ctx}");
+            assert_eq!(dropped(&r, reason), 0, "{reason}: {ctx}");
         }
-        assert_eq!(r.drops.get("BAD_STATE"), 0, "{ctx}");
-        let dups = (r.drops.get("OUT_OF_WINDOW") + r.drops.get("DUPLICATE")) as u64;
+        assert_eq!(dropped(&r, DropReason::BadState), 0, "{ctx}");
+        let dups =
+            (dropped(&r, DropReason::OutOfWindow) + dropped(&r, DropReason::Duplicate)) as u64;
         if impaired {
             // Lost and reordered segments are held out of order and reassembled; each of the
             // capture's duplicates is answered and dropped, and nothing else is dropped as a
@@ -345,7 +356,7 @@ fn replay_every_linux_capture_on_both_backends() {
             );
             for r in reports {
                 assert!(
-                    r.drops.get("OUT_OF_WINDOW") + r.drops.get("DUPLICATE") > 0,
+                    dropped(&r, DropReason::OutOfWindow) + dropped(&r, DropReason::Duplicate) > 0,
                     "{}",
                     r.backend
                 );
@@ -445,11 +456,11 @@ fn bad_frames_are_counted_and_dropped_on_both_backends() {
         check_in_order(&r, segments);
         let corrupted = (2..good.len()).filter(|i| i % 10 == 0).count() as u32;
         let ctx = format!("{}: {:?}", b.name(), r.drops);
-        assert_eq!(r.drops.get("BAD_L4_CSUM"), corrupted, "{ctx}");
-        assert_eq!(r.drops.get("BAD_IP_CSUM"), corrupted, "{ctx}");
-        assert_eq!(r.drops.get("TRUNCATED"), corrupted + 1, "{ctx}");
-        assert_eq!(r.drops.get("NOT_IPV4"), 1, "{ctx}");
-        assert_eq!(r.drops.get("NO_SOCKET"), 1, "{ctx}");
+        assert_eq!(dropped(&r, DropReason::BadL4Csum), corrupted, "{ctx}");
+        assert_eq!(dropped(&r, DropReason::BadIpCsum), corrupted, "{ctx}");
+        assert_eq!(dropped(&r, DropReason::Truncated), corrupted + 1, "{ctx}");
+        assert_eq!(dropped(&r, DropReason::NotIpv4), 1, "{ctx}");
+        assert_eq!(dropped(&r, DropReason::NoSocket), 1, "{ctx}");
         assert_eq!(
             r.dropped,
             3 * corrupted as u64 + 3 + r.probes,

@@ -12,8 +12,8 @@ use buflet_driver::regcache::Perms;
 use buflet_driver::{Completion, CplKind};
 use buflet_nas::ExtentFile;
 use buflet_platform::Agent;
-use buflet_spec::{anon_desc, blk_req, nb_desc, op, param, put, reg, req_hdr, sg_elem, status};
-use buflet_spec::{DropReason, Opcode, Status};
+use buflet_spec::{param, reg};
+use buflet_spec::{AnonDesc, BlkReq, DropReason, NbDesc, Opcode, ReqHdr, SgElem, Status};
 use buflet_testbench::{frames, sha256_hex, Backend};
 use common::{calls, recorder, Outcomes, Rig, BLOCK};
 
@@ -36,7 +36,7 @@ const SG_SLOTS: u64 = 64;
 impl Scratch {
     fn new(rig: &mut Rig) -> Scratch {
         let mem = &mut rig.drv.env.mem;
-        let sg = mem.alloc(SG_SLOTS * sg_elem::SIZE as u64, 64).unwrap();
+        let sg = mem.alloc(SG_SLOTS * SgElem::SIZE as u64, 64).unwrap();
         let data = mem.alloc(4 * BLOCK, BLOCK).unwrap();
         let hmd = mem.alloc(8, 64).unwrap();
         mem.write(Agent::Cpu, hmd, &data.to_le_bytes()).unwrap();
@@ -45,7 +45,7 @@ impl Scratch {
         // Registered through the driver's cache (acquired for good), so that the driver also
         // puts them in the device protection table.
         let d = &mut rig.drv;
-        d.reg_acquire(sg, SG_SLOTS * sg_elem::SIZE as u64, Perms::READ)
+        d.reg_acquire(sg, SG_SLOTS * SgElem::SIZE as u64, Perms::READ)
             .unwrap();
         d.reg_acquire(data, 4 * BLOCK, Perms::RW).unwrap();
         d.reg_acquire(hmd, 8, Perms::READ).unwrap();
@@ -54,60 +54,83 @@ impl Scratch {
 
     /// Address of element slot `k`.
     fn slot(&self, k: u64) -> u64 {
-        self.sg + k * sg_elem::SIZE as u64
+        self.sg + k * SgElem::SIZE as u64
     }
 
-    /// Write element slot `k`.
+    /// Write element slot `k` (no flags).
     fn elem(&self, rig: &mut Rig, k: u64, src: u64, len: u64, disk: u64, next: u64) {
-        let mut e = [0u8; sg_elem::SIZE];
-        put(&mut e, sg_elem::SRC_ADDR, src);
-        put(&mut e, sg_elem::LEN, len);
-        put(&mut e, sg_elem::FLAGS, 0);
-        put(&mut e, sg_elem::DISK_ADDR, disk);
-        put(&mut e, sg_elem::NEXT, next);
-        rig.drv.env.mem.write(Agent::Cpu, self.slot(k), &e).unwrap();
+        let e = SgElem {
+            src_addr: src,
+            len: u32::try_from(len).unwrap(),
+            disk_addr: disk,
+            next,
+            ..Default::default()
+        };
+        let slot = self.slot(k);
+        rig.drv
+            .env
+            .mem
+            .write(Agent::Cpu, slot, &e.to_bytes())
+            .unwrap();
     }
 }
 
-fn blk(opcode: u64, tag: u32, sg_addr: u64, sg_max: u64, bytes: u64) -> [u8; 64] {
-    let mut e = [0u8; 64];
-    put(&mut e, blk_req::OPCODE, opcode);
-    put(&mut e, blk_req::TAG, tag as u64);
-    put(&mut e, blk_req::SG_ADDR, sg_addr);
-    put(&mut e, blk_req::SG_MAX, sg_max);
-    put(&mut e, blk_req::BYTES, bytes);
-    e
+fn blk(opcode: Opcode, tag: u32, sg_addr: u64, sg_max: u64, bytes: u64) -> [u8; 64] {
+    BlkReq {
+        opcode,
+        tag,
+        sg_addr,
+        sg_max: u32::try_from(sg_max).unwrap(),
+        bytes: u32::try_from(bytes).unwrap(),
+        ..Default::default()
+    }
+    .to_bytes()
 }
 
-fn nb_post(tag: u32, sock: u64, ref_num: u64, total: u64, hmd: u64, pages: u64) -> [u8; 64] {
-    let mut e = [0u8; 64];
-    put(&mut e, nb_desc::OPCODE, op::NB_POST);
-    put(&mut e, nb_desc::SOCK_REF, sock);
-    put(&mut e, nb_desc::TAG, tag as u64);
-    put(&mut e, nb_desc::REF_NUM, ref_num);
-    put(&mut e, nb_desc::TOTAL_BYTES, total);
-    put(&mut e, nb_desc::NEXT_NB, param::NULL16);
-    put(&mut e, nb_desc::PREV_NB, param::NULL16);
-    put(&mut e, nb_desc::HMD_ADDR, hmd);
-    put(&mut e, nb_desc::HMD_PAGES, pages);
-    e
+fn nb_post(tag: u32, sock: u16, ref_num: u32, total: u32, hmd: u64, pages: u32) -> [u8; 64] {
+    NbDesc {
+        opcode: Opcode::NbPost,
+        sock_ref: sock,
+        tag,
+        ref_num,
+        total_bytes: total,
+        next_nb: param::NULL16 as u16,
+        prev_nb: param::NULL16 as u16,
+        hmd_addr: hmd,
+        hmd_pages: pages,
+        ..Default::default()
+    }
+    .to_bytes()
 }
 
-fn anon_post(tag: u32, ref_num: u64, len: u64, addr: u64) -> [u8; 64] {
-    let mut e = [0u8; 64];
-    put(&mut e, anon_desc::OPCODE, op::ANON_POST);
-    put(&mut e, anon_desc::TAG, tag as u64);
-    put(&mut e, anon_desc::REF_NUM, ref_num);
-    put(&mut e, anon_desc::LEN, len);
-    put(&mut e, anon_desc::ADDR, addr);
-    e
+fn anon_post(tag: u32, ref_num: u32, len: u32, addr: u64) -> [u8; 64] {
+    AnonDesc {
+        opcode: Opcode::AnonPost,
+        tag,
+        ref_num,
+        len,
+        addr,
+        ..Default::default()
+    }
+    .to_bytes()
 }
 
+/// A bare request header with any opcode byte (known or not).
 fn raw(opcode: u8, tag: u32) -> [u8; 64] {
-    let mut e = [0u8; 64];
-    e[0] = opcode;
-    put(&mut e, req_hdr::TAG, tag as u64);
-    e
+    ReqHdr {
+        opcode,
+        tag,
+        ..Default::default()
+    }
+    .to_bytes()
+}
+
+/// `entry` with its header's TAG set to `tag` (the rest of the entry unchanged).
+fn tagged(mut entry: [u8; 64], tag: u32) -> [u8; 64] {
+    let mut h = ReqHdr::parse(&entry).unwrap();
+    h.tag = tag;
+    h.emit(&mut entry);
+    entry
 }
 
 /// Submit `entry` (tagged `tag`) and wait for its completion; no other completion may come.
@@ -121,7 +144,7 @@ struct Case {
     what: String,
     entry: [u8; 64],
     kind: CplKind,
-    status: u64,
+    status: Status,
     /// Largest BYTES the completion may report (block requests: bounded by SG_MAX).
     max_bytes: u32,
 }
@@ -131,17 +154,21 @@ fn check(rig: &mut Rig, cases: Vec<Case>) {
     let n = cases.len() as u32;
     for (i, c) in cases.into_iter().enumerate() {
         let tag = TAG0 + i as u32;
-        let mut entry = c.entry;
-        put(&mut entry, req_hdr::TAG, tag as u64);
+        let entry = tagged(c.entry, tag);
         let got = complete(rig, &entry, tag, &c.what);
         assert_eq!(
-            (got.kind, u64::from(got.status.code())),
+            (got.kind, got.status),
             (c.kind, c.status),
             "{}: {}: {got:?}",
             rig.drv.backend(),
             c.what
         );
-        assert_eq!(got.opcode, entry[0], "{}: opcode echoed", c.what);
+        assert_eq!(
+            got.opcode,
+            ReqHdr::parse(&entry).unwrap().opcode,
+            "{}: opcode echoed",
+            c.what
+        );
         assert!(
             got.bytes <= c.max_bytes,
             "{}: {} bytes, at most {}",
@@ -195,7 +222,7 @@ fn hostile_sg(backend: Backend) {
         what: c.to_string(),
         entry,
         kind: CplKind::BlkDone,
-        status: status::BAD_SG,
+        status: Status::BadSg,
         max_bytes,
     };
     let mut cases = Vec::new();
@@ -203,7 +230,7 @@ fn hostile_sg(backend: Backend) {
     s.elem(&mut rig, 0, s.data, BLOCK, 0, s.slot(0));
     let big = 64 * BLOCK;
     for sg_max in [1u64, 8] {
-        for opcode in [op::BLK_WRITE, op::BLK_READ] {
+        for opcode in [Opcode::BlkWrite, Opcode::BlkRead] {
             cases.push(bs(
                 &format!("op {opcode}: a list looping on itself, SG_MAX {sg_max}"),
                 blk(opcode, 0, s.slot(0), sg_max, big),
@@ -213,7 +240,7 @@ fn hostile_sg(backend: Backend) {
     }
     cases.push(bs(
         "a loop with no SG_MAX bound ends at BYTES",
-        blk(op::BLK_WRITE, 0, s.slot(0), u32::MAX as u64, 4 * BLOCK),
+        blk(Opcode::BlkWrite, 0, s.slot(0), u32::MAX as u64, 4 * BLOCK),
         (4 * BLOCK) as u32,
     ));
     // Slots 1, 2: a two-element cycle of half blocks (1 -> 2 -> 1 ...), each pass a valid
@@ -222,7 +249,7 @@ fn hostile_sg(backend: Backend) {
     s.elem(&mut rig, 2, s.data + 2048, 2048, 2048, s.slot(1));
     cases.push(bs(
         "a two-element cycle",
-        blk(op::BLK_WRITE, 0, s.slot(1), 5, big),
+        blk(Opcode::BlkWrite, 0, s.slot(1), 5, big),
         (2 * BLOCK) as u32,
     ));
     // Slot 3: zero length; slot 4: 65537 bytes; slot 5: u32::MAX bytes.
@@ -234,7 +261,7 @@ fn hostile_sg(backend: Backend) {
         (4, "a 65537-byte element"),
         (5, "a 4 GiB element"),
     ] {
-        for opcode in [op::BLK_WRITE, op::BLK_READ] {
+        for opcode in [Opcode::BlkWrite, Opcode::BlkRead] {
             cases.push(bs(
                 &format!("op {opcode}: {what}"),
                 blk(opcode, 0, s.slot(slot), 4, 32 * BLOCK),
@@ -250,7 +277,7 @@ fn hostile_sg(backend: Backend) {
         (BLOCK + 1, "BYTES one block plus one"),
         (BLOCK + 512, "BYTES not a multiple of 4096"),
     ] {
-        for opcode in [op::BLK_WRITE, op::BLK_READ] {
+        for opcode in [Opcode::BlkWrite, Opcode::BlkRead] {
             cases.push(bs(
                 &format!("op {opcode}: {what}"),
                 blk(opcode, 0, s.slot(6), 4, bytes),
@@ -258,7 +285,7 @@ fn hostile_sg(backend: Backend) {
             ));
         }
     }
-    for opcode in [op::BLK_WRITE, op::BLK_READ] {
+    for opcode in [Opcode::BlkWrite, Opcode::BlkRead] {
         cases.push(bs(
             &format!("op {opcode}: SG_MAX 0"),
             blk(opcode, 0, s.slot(6), 0, BLOCK),
@@ -284,8 +311,8 @@ fn hostile_posts(backend: Backend) {
     let mut rig = Rig::new(backend, "hostile-posts", 128 * BLOCK, 16, 4);
     let s = Scratch::new(&mut rig);
     let info = rig.drv.info.clone();
-    let sock = rig.sock as u64;
-    let page = info.page_bytes as u64;
+    let sock = rig.sock;
+    let page = info.page_bytes;
     let cmd = |c: String, entry, status| Case {
         what: c,
         entry,
@@ -295,7 +322,7 @@ fn hostile_posts(backend: Backend) {
     };
     let mut cases = Vec::new();
     // A free named-buffer slot: the stream holds 0..16.
-    let free_nb = info.num_nbs as u64 - 1;
+    let free_nb = info.num_nbs - 1;
     assert!(free_nb >= 16);
     for (what, e) in [
         ("HMD_PAGES 0", nb_post(0, sock, free_nb, 4096, s.hmd, 0)),
@@ -305,28 +332,28 @@ fn hostile_posts(backend: Backend) {
         ),
         (
             "TOTAL_BYTES 4 GiB - 1 with one page",
-            nb_post(0, sock, free_nb, u32::MAX as u64, s.hmd, 1),
+            nb_post(0, sock, free_nb, u32::MAX, s.hmd, 1),
         ),
         ("TOTAL_BYTES 0", nb_post(0, sock, free_nb, 0, s.hmd, 1)),
         (
             "REF_NUM = NUM_NBS",
-            nb_post(0, sock, info.num_nbs as u64, 4096, s.hmd, 1),
+            nb_post(0, sock, info.num_nbs, 4096, s.hmd, 1),
         ),
         (
             "REF_NUM 0xFFFFFFFF",
-            nb_post(0, sock, u32::MAX as u64, 4096, s.hmd, 1),
+            nb_post(0, sock, u32::MAX, 4096, s.hmd, 1),
         ),
         (
             "REF_NUM of a buffer already posted",
             nb_post(0, sock, 0, 4096, s.hmd, 1),
         ),
     ] {
-        cases.push(cmd(format!("NB_POST: {what}"), e, status::BAD_NB));
+        cases.push(cmd(format!("NB_POST: {what}"), e, Status::BadNb));
     }
     for (what, e) in [
         (
             "SOCK_REF = NUM_SOCKETS",
-            nb_post(0, info.num_sockets as u64, free_nb, 4096, s.hmd, 1),
+            nb_post(0, info.num_sockets as u16, free_nb, 4096, s.hmd, 1),
         ),
         (
             "SOCK_REF 0xFFFF",
@@ -336,7 +363,7 @@ fn hostile_posts(backend: Backend) {
             "a socket slot not in use",
             nb_post(
                 0,
-                (sock + 1) % info.num_sockets as u64,
+                (sock + 1) % info.num_sockets as u16,
                 free_nb,
                 4096,
                 s.hmd,
@@ -344,52 +371,45 @@ fn hostile_posts(backend: Backend) {
             ),
         ),
     ] {
-        cases.push(cmd(format!("NB_POST: {what}"), e, status::BAD_SOCK));
+        cases.push(cmd(format!("NB_POST: {what}"), e, Status::BadSock));
     }
     for (what, e) in [
         (
             "REF_NUM = NUM_ANON",
-            anon_post(0, info.num_anon as u64, 256, s.data),
+            anon_post(0, info.num_anon, 256, s.data),
         ),
-        (
-            "REF_NUM 0xFFFFFFFF",
-            anon_post(0, u32::MAX as u64, 256, s.data),
-        ),
+        ("REF_NUM 0xFFFFFFFF", anon_post(0, u32::MAX, 256, s.data)),
         (
             "LEN below ANON_MIN_LEN",
-            anon_post(0, 0, param::ANON_MIN_LEN - 1, s.data),
+            anon_post(0, 0, param::ANON_MIN_LEN as u32 - 1, s.data),
         ),
         ("LEN 0", anon_post(0, 0, 0, s.data)),
         (
             "LEN above ANON_MAX_LEN",
-            anon_post(0, 0, param::ANON_MAX_LEN + 1, s.data),
+            anon_post(0, 0, param::ANON_MAX_LEN as u32 + 1, s.data),
         ),
-        ("LEN 4 GiB - 1", anon_post(0, 0, u32::MAX as u64, s.data)),
+        ("LEN 4 GiB - 1", anon_post(0, 0, u32::MAX, s.data)),
     ] {
-        cases.push(cmd(format!("ANON_POST: {what}"), e, status::BAD_NB));
+        cases.push(cmd(format!("ANON_POST: {what}"), e, Status::BadNb));
     }
-    let del = {
-        let mut e = raw(Opcode::SockDel.code(), 0);
-        put(&mut e, req_hdr::SOCK_REF, info.num_sockets as u64);
-        e
-    };
+    let del = ReqHdr {
+        opcode: Opcode::SockDel.code(),
+        sock_ref: info.num_sockets as u16,
+        ..Default::default()
+    }
+    .to_bytes();
     cases.push(cmd(
         "SOCK_DEL: SOCK_REF = NUM_SOCKETS".into(),
         del,
-        status::BAD_SOCK,
+        Status::BadSock,
     ));
     // 0, the first opcode past the spec's, and two far ones.
-    let past = buflet_spec::consts()
-        .filter(|c| c.group == "op")
-        .map(|c| c.value as u8)
-        .max()
-        .unwrap_or(0)
-        + 1;
+    let past = Opcode::ALL.iter().map(|o| o.code()).max().unwrap_or(0) + 1;
     for opcode in [0u8, past, 0x7f, 0xff] {
         cases.push(cmd(
             format!("unknown opcode {opcode}"),
             raw(opcode, 0),
-            status::BAD_OPCODE,
+            Status::BadOpcode,
         ));
     }
     check(&mut rig, cases);
@@ -433,15 +453,15 @@ fn unregistered_sources(backend: Backend) {
     let cases = [
         (
             "write from unregistered memory",
-            blk(op::BLK_WRITE, 0, s.slot(0), 1, BLOCK),
+            blk(Opcode::BlkWrite, 0, s.slot(0), 1, BLOCK),
         ),
         (
             "read into unregistered memory",
-            blk(op::BLK_READ, 0, s.slot(1), 1, BLOCK),
+            blk(Opcode::BlkRead, 0, s.slot(1), 1, BLOCK),
         ),
         (
             "list in unregistered memory",
-            blk(op::BLK_WRITE, 0, loose_list, 1, BLOCK),
+            blk(Opcode::BlkWrite, 0, loose_list, 1, BLOCK),
         ),
     ];
     let mut wrong = Vec::new();
@@ -453,9 +473,9 @@ fn unregistered_sources(backend: Backend) {
             ));
         }
     };
-    for (i, (what, mut e)) in cases.into_iter().enumerate() {
+    for (i, (what, e)) in cases.into_iter().enumerate() {
         let tag = TAG0 + 0x100 + i as u32;
-        put(&mut e, req_hdr::TAG, tag as u64);
+        let e = tagged(e, tag);
         let stray0 = rig.drv.env.mem.stats().stray_accesses;
         let c = complete(&mut rig, &e, tag, what);
         let stray = rig.drv.env.mem.stats().stray_accesses - stray0;
@@ -485,13 +505,15 @@ fn unregistered_anon(backend: Backend) {
         .udp(5000, 5001)
         .write(&mut f, &[0x5a; 200])
         .unwrap();
-    for (i, (addr, st)) in [(loose, status::PROT_FAULT), (s.data, status::OK)]
+    for (i, (addr, st)) in [(loose, Status::ProtFault), (s.data, Status::Ok)]
         .into_iter()
         .enumerate()
     {
         let tag = TAG0 + 0x110 + i as u32;
         let stray0 = rig.drv.env.mem.stats().stray_accesses;
-        rig.drv.submit(&anon_post(tag, 0, BLOCK, addr)).unwrap();
+        rig.drv
+            .submit(&anon_post(tag, 0, BLOCK as u32, addr))
+            .unwrap();
         // The post (after the rig's own requests and the driver's region requests) is fetched
         // before the frame arrives.
         for _ in 0..1000 {
@@ -504,11 +526,8 @@ fn unregistered_anon(backend: Backend) {
         rig.drv.rx_push(f.clone());
         let c = wait_tag(&mut rig, tag, "anonymous buffer");
         assert_eq!(rig.drv.env.mem.stats().stray_accesses - stray0, 0);
-        let bytes = if st == status::OK { f.len() as u32 } else { 0 };
-        assert_eq!(
-            (c.kind, u64::from(c.status.code()), c.bytes),
-            (CplKind::AnonRx, st, bytes)
-        );
+        let bytes = if st == Status::Ok { f.len() as u32 } else { 0 };
+        assert_eq!((c.kind, c.status, c.bytes), (CplKind::AnonRx, st, bytes));
     }
     assert_eq!(rig.drv.drop_count(DropReason::NoSocket), 1);
     assert_eq!(rig.drv.rd(reg::STATUS) & 4, 0, "no ring fault");

@@ -744,7 +744,7 @@ fn p2p_mode_follows_the_socket(backend: Backend) {
     assert_eq!(got.len(), 2, "{got:?}");
     for c in &got {
         assert_eq!(c.kind, CplKind::CmdDone, "{c:?}");
-        assert_eq!(c.opcode as u64, buflet_spec::op::BUF_RELEASE);
+        assert_eq!(c.opcode, buflet_spec::Opcode::BufRelease.code());
         assert_eq!((c.status, c.bytes), (Status::BadBuf, 0), "{c:?}");
         assert!(c.result().unwrap_err().to_string().contains("BAD_BUF"));
     }

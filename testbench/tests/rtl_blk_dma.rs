@@ -20,7 +20,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use buflet_sim::{Model, Port};
-use buflet_spec::{blk_req, cpl, cpl_kind, get, op, put, sg_elem, sg_flag, status};
+use buflet_spec::{BlkReq, CplFlags, CplKind, Opcode, SgElem, SgFlags, Status};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -116,11 +116,12 @@ struct Cmd {
     bytes: u32,
 }
 
+/// The fields of a BLK_DONE that vary (KIND, FLAGS and PHASE are checked as it is taken).
 #[derive(Debug, PartialEq, Eq, Clone)]
-struct Cpl {
+struct Done {
     tag: u32,
-    opcode: u64,
-    status: u8,
+    opcode: Opcode,
+    status: Status,
     bytes: u32,
 }
 
@@ -133,7 +134,7 @@ struct Expect {
     blocks: Vec<BlkOp>,
     /// Host DMA writes (BLK_READ data): address and bytes.
     writes: Vec<(u64, Vec<u8>)>,
-    cpls: Vec<Cpl>,
+    cpls: Vec<Done>,
     /// Buflet-memory reads of DEVMEM chunks: (first word address, words).
     dev_reads: Vec<(u64, u64)>,
     /// CNT_BLK_DEV_BYTES events: DEVMEM bytes of each block write that has any.
@@ -190,17 +191,21 @@ impl Oracle {
         disk_fail: &[usize],
         exp: &mut Expect,
     ) {
-        let opcode = if c.read { op::BLK_READ } else { op::BLK_WRITE };
-        let done = |exp: &mut Expect, st: u64, written: u32| {
-            exp.cpls.push(Cpl {
+        let opcode = if c.read {
+            Opcode::BlkRead
+        } else {
+            Opcode::BlkWrite
+        };
+        let done = |exp: &mut Expect, st: Status, written: u32| {
+            exp.cpls.push(Done {
                 tag: c.tag,
                 opcode,
-                status: st as u8,
+                status: st,
                 bytes: written,
             });
         };
         if c.bytes == 0 || !(c.bytes as usize).is_multiple_of(BLOCK) {
-            return done(exp, status::BAD_SG, 0);
+            return done(exp, Status::BadSg, 0);
         }
         let (mut ptr, mut count, mut described, mut written) = (c.sg_addr, 0u32, 0u64, 0u32);
         let (mut fill, mut cur_disk, mut lba) = (0usize, 0u64, 0u64);
@@ -209,30 +214,31 @@ impl Oracle {
         let mut blk_dev = 0u64; // write: DEVMEM bytes in the block being packed
         loop {
             if count == c.sg_max {
-                return done(exp, status::BAD_SG, written);
+                return done(exp, Status::BadSg, written);
             }
             exp.reads.push((ptr, 32));
             let Some(e) = read_mem(&self.mem, refs, ptr, 32) else {
-                return done(exp, status::DMA_ERROR, written);
+                return done(exp, Status::DmaError, written);
             };
             count += 1;
-            let src = get(&e, sg_elem::SRC_ADDR);
-            let len = get(&e, sg_elem::LEN);
-            let zero = get(&e, sg_elem::FLAGS) & sg_flag::ZERO != 0;
-            let dev = get(&e, sg_elem::FLAGS) & sg_flag::DEVMEM != 0;
-            let disk = get(&e, sg_elem::DISK_ADDR);
-            let next = get(&e, sg_elem::NEXT);
+            let el = SgElem::parse(&e).unwrap();
+            let src = el.src_addr;
+            let len = u64::from(el.len);
+            let zero = el.flags.contains(SgFlags::ZERO);
+            let dev = el.flags.contains(SgFlags::DEVMEM);
+            let disk = el.disk_addr;
+            let next = el.next;
             let disk_ok = if fill == 0 {
                 disk.is_multiple_of(512)
             } else {
                 disk == cur_disk
             };
             if len == 0 || len > 65536 || !disk_ok || described + len > c.bytes as u64 {
-                return done(exp, status::BAD_SG, written);
+                return done(exp, Status::BadSg, written);
             }
             if dev && !bram.dev_ok(c.read, zero, src, len) {
                 exp.dev_bad += 1;
-                return done(exp, status::BAD_SG, written);
+                return done(exp, Status::BadSg, written);
             }
             described += len;
             cur_disk = disk + len;
@@ -246,7 +252,7 @@ impl Oracle {
                     let i = self.blk_index;
                     self.blk_index += 1;
                     if disk_fail.contains(&i) {
-                        return done(exp, status::DISK_ERROR, written);
+                        return done(exp, Status::DiskError, written);
                     }
                     let at = lba as usize * 512;
                     rblk = self.disk[at..at + BLOCK].to_vec();
@@ -272,7 +278,7 @@ impl Oracle {
                     exp.reads.push((s, chunk as u64));
                     match read_mem(&self.mem, refs, s, chunk) {
                         Some(d) => buf.extend(d),
-                        None => return done(exp, status::DMA_ERROR, written),
+                        None => return done(exp, Status::DmaError, written),
                     }
                 }
                 s += chunk as u64;
@@ -289,7 +295,7 @@ impl Oracle {
                         let i = self.blk_index;
                         self.blk_index += 1;
                         if disk_fail.contains(&i) {
-                            return done(exp, status::DISK_ERROR, written);
+                            return done(exp, Status::DiskError, written);
                         }
                         let at = lba as usize * 512;
                         self.disk[at..at + BLOCK].copy_from_slice(&data);
@@ -300,20 +306,20 @@ impl Oracle {
                     if rem == 0 {
                         if next == 0 {
                             let st = if described == c.bytes as u64 {
-                                status::OK
+                                Status::Ok
                             } else {
-                                status::BAD_SG
+                                Status::BadSg
                             };
                             return done(exp, st, written);
                         }
                         if described == c.bytes as u64 {
-                            return done(exp, status::BAD_SG, written);
+                            return done(exp, Status::BadSg, written);
                         }
                     }
                 }
             }
             if fill != 0 && next == 0 {
-                return done(exp, status::BAD_SG, written);
+                return done(exp, Status::BadSg, written);
             }
             ptr = next;
         }
@@ -332,7 +338,7 @@ struct Builder {
 struct Elem {
     src: u64,
     len: u64,
-    flags: u64,
+    flags: SgFlags,
     disk: u64,
 }
 
@@ -417,11 +423,11 @@ impl Builder {
                 self.alloc_data(len)
             };
             let flags = if dev {
-                sg_flag::DEVMEM
+                SgFlags::DEVMEM
             } else if zero {
-                sg_flag::ZERO
+                SgFlags::ZERO
             } else {
-                0
+                SgFlags::empty()
             };
             out.push(Elem {
                 src,
@@ -445,16 +451,14 @@ impl Builder {
     fn write_list(&mut self, mems: [&mut Vec<u8>; 2], elems: &[Elem]) -> u64 {
         let addrs: Vec<u64> = elems.iter().map(|_| self.alloc_sg()).collect();
         for (i, e) in elems.iter().enumerate() {
-            let mut b = [0u8; 32];
-            put(&mut b, sg_elem::SRC_ADDR, e.src);
-            put(&mut b, sg_elem::LEN, e.len);
-            put(&mut b, sg_elem::FLAGS, e.flags);
-            put(&mut b, sg_elem::DISK_ADDR, e.disk);
-            put(
-                &mut b,
-                sg_elem::NEXT,
-                addrs.get(i + 1).copied().unwrap_or(0),
-            );
+            let b = SgElem {
+                src_addr: e.src,
+                len: u32::try_from(e.len).unwrap(),
+                flags: e.flags,
+                disk_addr: e.disk,
+                next: addrs.get(i + 1).copied().unwrap_or(0),
+            }
+            .to_bytes();
             let a = addrs[i] as usize;
             mems[0][a..a + 32].copy_from_slice(&b);
             mems[1][a..a + 32].copy_from_slice(&b);
@@ -498,7 +502,7 @@ struct Bench {
     reads: Vec<(u64, u64)>,
     blocks: Vec<BlkOp>,
     writes: Vec<(u64, Vec<u8>)>,
-    cpls: Vec<Cpl>,
+    cpls: Vec<Done>,
     // block device state
     blk: BlkDev,
     blk_count: usize,
@@ -579,14 +583,19 @@ impl Bench {
     }
 
     fn cmd_entry(c: &Cmd) -> [u8; 64] {
-        let mut e = [0u8; 64];
-        let opc = if c.read { op::BLK_READ } else { op::BLK_WRITE };
-        put(&mut e, blk_req::OPCODE, opc);
-        put(&mut e, blk_req::TAG, c.tag as u64);
-        put(&mut e, blk_req::SG_ADDR, c.sg_addr);
-        put(&mut e, blk_req::SG_MAX, c.sg_max as u64);
-        put(&mut e, blk_req::BYTES, c.bytes as u64);
-        e
+        BlkReq {
+            opcode: if c.read {
+                Opcode::BlkRead
+            } else {
+                Opcode::BlkWrite
+            },
+            tag: c.tag,
+            sg_addr: c.sg_addr,
+            sg_max: c.sg_max,
+            bytes: c.bytes,
+            ..Default::default()
+        }
+        .to_bytes()
     }
 
     /// Status the block device gives its next operation.
@@ -870,15 +879,15 @@ impl Bench {
                 self.dev_events.push(self.dut.get("ev_dev_bytes"));
             }
             if cpl_ready && self.dut.get("m_cpl_valid") == 1 {
-                let d = self.dut.get_bytes("m_cpl_data", 32);
-                assert_eq!(get(&d, cpl::KIND), cpl_kind::BLK_DONE);
-                assert_eq!(get(&d, cpl::PHASE), 0);
-                assert_eq!(get(&d, cpl::FLAGS), 0);
-                self.cpls.push(Cpl {
-                    tag: get(&d, cpl::TAG) as u32,
-                    opcode: get(&d, cpl::OPCODE),
-                    status: get(&d, cpl::STATUS) as u8,
-                    bytes: get(&d, cpl::BYTES) as u32,
+                let d = buflet_spec::Cpl::parse(&self.dut.get_bytes("m_cpl_data", 32)).unwrap();
+                assert_eq!(d.kind, CplKind::BlkDone);
+                assert_eq!(d.phase, 0);
+                assert_eq!(d.flags, CplFlags::empty());
+                self.cpls.push(Done {
+                    tag: d.tag,
+                    opcode: Opcode::try_from(d.opcode).expect("a known opcode"),
+                    status: d.status,
+                    bytes: d.bytes,
                 });
             }
             self.dut.tick();
@@ -977,7 +986,7 @@ fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
         blk_index: 0,
     };
     let mut exp = Expect::default();
-    let mut statuses: HashMap<(bool, u8), usize> = HashMap::new();
+    let mut statuses: HashMap<(bool, Status), usize> = HashMap::new();
     for round in 0..rounds {
         let tag = 100 + round as u32;
         // reads and writes interleaved in the command FIFO (a write or two first so that
@@ -1025,7 +1034,7 @@ fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
             Fault::HugeLen => {
                 let i = pick(&elems, &mut bld.rng);
                 elems[i].len = 65537 + bld.rng.gen_range(0..3);
-                elems[i].flags = sg_flag::ZERO;
+                elems[i].flags = SgFlags::ZERO;
                 bytes = 1 << 20;
             }
             Fault::Discontiguous | Fault::Unaligned => {
@@ -1050,8 +1059,8 @@ fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
             Fault::RefusedElem => {} // handled when the list is written
             Fault::RefusedData => {
                 let i = pick(&elems, &mut bld.rng);
-                if elems[i].flags != 0 {
-                    elems[i].flags = 0;
+                if !elems[i].flags.is_empty() {
+                    elems[i].flags = SgFlags::empty();
                     elems[i].src = bld.alloc_data(elems[i].len);
                 }
                 let off = bld.rng.gen_range(0..elems[i].len);
@@ -1072,13 +1081,13 @@ fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
             Fault::TooLong => bytes -= BLOCK as u32,
             Fault::DevNotExposed => {
                 let i = victim(&mut elems, &mut bld.rng, 1, bram.bb);
-                elems[i].flags = sg_flag::DEVMEM;
+                elems[i].flags = SgFlags::DEVMEM;
                 elems[i].src = dev_src(&mut bld.rng, bram, elems[i].len, false);
             }
             Fault::DevOutOfRange => {
                 let i = victim(&mut elems, &mut bld.rng, 1, bram.bb);
                 let len = elems[i].len;
-                elems[i].flags = sg_flag::DEVMEM;
+                elems[i].flags = SgFlags::DEVMEM;
                 elems[i].src = match bld.rng.gen_range(0..3) {
                     // just past the end, or far beyond it
                     0 => bram.size() + bld.rng.gen_range(0..bram.bb - len + 1),
@@ -1093,18 +1102,18 @@ fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
                 let len = elems[i].len;
                 let b0 = pick_buflet(&mut bld.rng, bram, true);
                 let lo = bram.bb.saturating_sub(len) + 1;
-                elems[i].flags = sg_flag::DEVMEM;
+                elems[i].flags = SgFlags::DEVMEM;
                 elems[i].src = b0 * bram.bb + bld.rng.gen_range(lo..bram.bb);
             }
             Fault::DevZero | Fault::DevInRead => {
                 let i = victim(&mut elems, &mut bld.rng, 1, bram.bb);
                 elems[i].flags = if matches!(fault, Fault::DevZero) || bld.rng.gen_bool(0.7) {
-                    sg_flag::DEVMEM
+                    SgFlags::DEVMEM
                 } else {
-                    sg_flag::DEVMEM | sg_flag::ZERO
+                    SgFlags::DEVMEM | SgFlags::ZERO
                 };
                 if matches!(fault, Fault::DevZero) {
-                    elems[i].flags |= sg_flag::ZERO;
+                    elems[i].flags |= SgFlags::ZERO;
                 }
                 elems[i].src = dev_src(&mut bld.rng, bram, elems[i].len, true);
             }
@@ -1121,10 +1130,12 @@ fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
                 // walk to the k-th element and patch its NEXT
                 let mut a = first;
                 for _ in 1..k {
-                    a = get(&b.host.mem[a as usize..], sg_elem::NEXT);
+                    a = SgElem::parse(&b.host.mem[a as usize..]).unwrap().next;
                 }
                 for m in [&mut b.host.mem, &mut oracle.mem] {
-                    put(&mut m[a as usize..], sg_elem::NEXT, MEM_BYTES as u64 + 0x80);
+                    let mut el = SgElem::parse(&m[a as usize..]).unwrap();
+                    el.next = MEM_BYTES as u64 + 0x80;
+                    el.emit(&mut m[a as usize..]);
                 }
                 first
             }
@@ -1141,12 +1152,12 @@ fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
         let before = exp.cpls.len();
         let dev_bad = exp.dev_bad;
         oracle.run(&b.host.refused, &b.bram, kw, &c, &b.disk_fail, &mut exp);
-        let st = exp.cpls[before].status as u64;
+        let st = exp.cpls[before].status;
         let intended = match fault {
-            Fault::None => status::OK,
-            Fault::RefusedElem | Fault::RefusedData => status::DMA_ERROR,
-            Fault::DiskError => status::DISK_ERROR,
-            _ => status::BAD_SG,
+            Fault::None => Status::Ok,
+            Fault::RefusedElem | Fault::RefusedData => Status::DmaError,
+            Fault::DiskError => Status::DiskError,
+            _ => Status::BadSg,
         };
         assert_eq!(st, intended, "test generator: {fault:?} gives status {st}");
         let dev_fault = matches!(
@@ -1162,7 +1173,7 @@ fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
             usize::from(dev_fault),
             "test generator: {fault:?} ends on a DEVMEM rule"
         );
-        *statuses.entry((read, st as u8)).or_insert(0) += 1;
+        *statuses.entry((read, st)).or_insert(0) += 1;
         b.cmds.push_back(c);
         // run commands in batches so that several sit in the command FIFO at once
         if b.cmds.len() >= 3 || round == rounds - 1 {
@@ -1218,13 +1229,13 @@ fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
     // every completion status must have been exercised, for writes and for reads
     for read in [false, true] {
         for st in [
-            status::OK,
-            status::BAD_SG,
-            status::DMA_ERROR,
-            status::DISK_ERROR,
+            Status::Ok,
+            Status::BadSg,
+            Status::DmaError,
+            Status::DiskError,
         ] {
             assert!(
-                statuses.get(&(read, st as u8)).copied().unwrap_or(0) > 0,
+                statuses.get(&(read, st)).copied().unwrap_or(0) > 0,
                 "read {read} status {st} not covered: {statuses:?}"
             );
         }

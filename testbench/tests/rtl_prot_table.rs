@@ -9,7 +9,7 @@
 //! lookup in every cycle.
 
 use buflet_sim::{Model, Port};
-use buflet_spec::{cpl, cpl_kind, get, op, put, region_desc, region_perm, status};
+use buflet_spec::{Cpl, CplKind, Opcode, RegionDesc, RegionPerm, ReqHdr, Status};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -17,7 +17,7 @@ use rand::{Rng, SeedableRng};
 struct Slot {
     base: u64,
     len: u64,
-    perm: u8,
+    perm: RegionPerm,
 }
 
 /// The table as docs/protection.md describes it.
@@ -27,45 +27,43 @@ struct Oracle {
 
 impl Oracle {
     /// Applies one request entry; returns the CMD_DONE status.
-    fn request(&mut self, e: &[u8]) -> u64 {
-        let opcode = get(e, region_desc::OPCODE);
-        let slot = get(e, region_desc::SLOT) as usize;
+    fn request(&mut self, e: &[u8]) -> Status {
+        let d = RegionDesc::parse(e).unwrap();
+        let slot = d.slot as usize;
         let n = self.slots.len();
-        if opcode == op::REG_REGION {
-            let base = get(e, region_desc::BASE);
-            let len = get(e, region_desc::LEN);
-            let flags = get(e, region_desc::FLAGS) as u8;
+        if d.opcode == Opcode::RegRegion {
+            let (base, len, flags) = (d.base, d.len, d.flags);
             let ok = slot < n
                 && len != 0
                 && base as u128 + len as u128 <= 1u128 << 64
-                && (1..=3).contains(&flags);
+                && (1..=3).contains(&flags.bits());
             if !ok {
-                return status::BAD_REGION;
+                return Status::BadRegion;
             }
             self.slots[slot] = Some(Slot {
                 base,
                 len,
                 perm: flags,
             });
-            status::OK
+            Status::Ok
         } else {
             if slot >= n {
-                return status::BAD_REGION;
+                return Status::BadRegion;
             }
             self.slots[slot] = None;
-            status::OK
+            Status::Ok
         }
     }
 
     fn allowed(&self, prot_en: bool, addr: u64, len: u32, write: bool) -> bool {
         let want = if write {
-            region_perm::WRITE
+            RegionPerm::WRITE
         } else {
-            region_perm::READ
-        } as u8;
+            RegionPerm::READ
+        };
         !prot_en
             || self.slots.iter().flatten().any(|s| {
-                s.perm & want != 0
+                s.perm.intersects(want)
                     && s.base <= addr
                     && addr as u128 + len as u128 <= s.base as u128 + s.len as u128
             })
@@ -111,19 +109,13 @@ fn pick_len(rng: &mut StdRng) -> u64 {
 }
 
 fn random_request(rng: &mut StdRng, n: usize, tag: u32, reg_prob: f64) -> [u8; 64] {
-    let mut e = [0u8; 64];
     let reg = rng.gen_bool(reg_prob);
-    put(
-        &mut e,
-        region_desc::OPCODE,
-        if reg {
-            op::REG_REGION
-        } else {
-            op::DEREG_REGION
-        },
-    );
-    put(&mut e, region_desc::TAG, tag as u64);
-    put(&mut e, region_desc::SOCK_REF, rng.gen_range(0..4u64));
+    let opcode = if reg {
+        Opcode::RegRegion
+    } else {
+        Opcode::DeregRegion
+    };
+    let sock_ref = rng.gen_range(0..4u64) as u16; // drawn as u64: the seed's sequence
     let slot = match rng.gen_range(0..12) {
         0 => n as u64,
         1 => 0xFFFF_FFFF,
@@ -132,16 +124,23 @@ fn random_request(rng: &mut StdRng, n: usize, tag: u32, reg_prob: f64) -> [u8; 6
         3 => (1u64 << 31) | rng.gen_range(0..n as u64),
         _ => rng.gen_range(0..n as u64),
     };
-    put(&mut e, region_desc::SLOT, slot);
+    // 0 and 4..=255 are invalid permission sets: kept as raw bits
     let flags = match rng.gen_range(0..10) {
         0 => 0,
         1 => rng.gen_range(4..256u64),
         _ => rng.gen_range(1..4u64),
     };
-    put(&mut e, region_desc::FLAGS, flags);
-    put(&mut e, region_desc::BASE, pick_base(rng));
-    put(&mut e, region_desc::LEN, pick_len(rng));
-    e
+    RegionDesc {
+        opcode,
+        flags: RegionPerm::from_bits_retain(flags as u8),
+        sock_ref,
+        tag,
+        slot: u32::try_from(slot).unwrap(),
+        base: pick_base(rng),
+        len: pick_len(rng),
+        ..Default::default()
+    }
+    .to_bytes()
 }
 
 /// An access near the edges of a registered region, or anywhere.
@@ -169,6 +168,20 @@ fn random_access(rng: &mut StdRng, o: &Oracle) -> (u64, u32, bool) {
         _ => s.base.wrapping_add(rng.gen_range(0..s.len.min(1 << 20))),
     };
     (addr, len, write)
+}
+
+/// A REG_REGION entry.
+fn region_req(tag: u32, slot: u32, base: u64, len: u64, flags: RegionPerm) -> [u8; 64] {
+    RegionDesc {
+        opcode: Opcode::RegRegion,
+        flags,
+        tag,
+        slot,
+        base,
+        len,
+        ..Default::default()
+    }
+    .to_bytes()
 }
 
 fn run(model: &str, seed: u64, cycles: usize) {
@@ -280,18 +293,21 @@ fn run(model: &str, seed: u64, cycles: usize) {
         if take {
             let e = pending.take().unwrap();
             let st = o.request(&e);
-            if st == status::OK {
+            if st == Status::Ok {
                 n_ok += 1;
             } else {
                 n_bad += 1;
             }
-            let mut c = [0u8; 32];
-            put(&mut c, cpl::KIND, cpl_kind::CMD_DONE);
-            put(&mut c, cpl::STATUS, st);
-            put(&mut c, cpl::SOCK_REF, get(&e, region_desc::SOCK_REF));
-            put(&mut c, cpl::TAG, get(&e, region_desc::TAG));
-            put(&mut c, cpl::OPCODE, get(&e, region_desc::OPCODE));
-            expect.push_back(c);
+            let d = RegionDesc::parse(&e).unwrap();
+            let c = Cpl {
+                kind: CplKind::CmdDone,
+                status: st,
+                sock_ref: d.sock_ref,
+                tag: d.tag,
+                opcode: d.opcode.code(),
+                ..Default::default()
+            };
+            expect.push_back(c.to_bytes());
             assert!(expect.len() <= 1, "one completion register");
         }
         max_live = max_live.max(o.slots.iter().flatten().count());
@@ -349,16 +365,15 @@ fn prot_table_reset_and_timing() {
     m.eval();
     assert_eq!(m.get(al), 0b11, "PROT_EN 0 allows");
     m.set(en, 1);
-    let mut e = [0u8; 64];
-    put(&mut e, region_desc::OPCODE, op::REG_REGION);
-    put(&mut e, region_desc::SLOT, 4);
-    put(
-        &mut e,
-        region_desc::FLAGS,
-        region_perm::READ | region_perm::WRITE,
-    );
-    put(&mut e, region_desc::BASE, 0x1000);
-    put(&mut e, region_desc::LEN, 0x1000);
+    let e = RegionDesc {
+        opcode: Opcode::RegRegion,
+        slot: 4,
+        flags: RegionPerm::READ | RegionPerm::WRITE,
+        base: 0x1000,
+        len: 0x1000,
+        ..Default::default()
+    }
+    .to_bytes();
     m.set_bytes(rd, &e);
     m.set(rv, 1);
     m.eval();
@@ -516,7 +531,7 @@ fn reg_block_protection_registers() {
 /// destination ends the request before any block-device operation; each posts BLK_DONE
 /// PROT_FAULT with BYTES 0 and pulses ev_fault with the refused address and direction.
 fn blk_dma_refusal(model: &str, read: bool, deny_elem: bool) {
-    use buflet_spec::{blk_req, sg_elem};
+    use buflet_spec::{BlkReq, SgElem};
     let mut m = Model::new(model).expect("model built");
     let clk = m.input("clk").unwrap();
     let kw = m.port("s_axis_dma_rd_tkeep").unwrap().width() as usize;
@@ -526,21 +541,27 @@ fn blk_dma_refusal(model: &str, read: bool, deny_elem: bool) {
     m.set(pn(&m, "rst"), 1);
     m.tick(clk);
     m.set(pn(&m, "rst"), 0);
-    let mut cmd = [0u8; 64];
-    put(
-        &mut cmd,
-        blk_req::OPCODE,
-        if read { op::BLK_READ } else { op::BLK_WRITE },
-    );
-    put(&mut cmd, blk_req::TAG, 77);
-    put(&mut cmd, blk_req::SG_ADDR, sg_addr);
-    put(&mut cmd, blk_req::SG_MAX, 4);
-    put(&mut cmd, blk_req::BYTES, 4096);
-    let mut elem = [0u8; 32];
-    put(&mut elem, sg_elem::SRC_ADDR, src);
-    put(&mut elem, sg_elem::LEN, 4096);
-    put(&mut elem, sg_elem::DISK_ADDR, 0);
-    put(&mut elem, sg_elem::NEXT, 0);
+    let cmd = BlkReq {
+        opcode: if read {
+            Opcode::BlkRead
+        } else {
+            Opcode::BlkWrite
+        },
+        tag: 77,
+        sg_addr,
+        sg_max: 4,
+        bytes: 4096,
+        ..Default::default()
+    }
+    .to_bytes();
+    let elem = SgElem {
+        src_addr: src,
+        len: 4096,
+        disk_addr: 0,
+        next: 0,
+        ..Default::default()
+    }
+    .to_bytes();
     m.set_bytes(pn(&m, "s_cmd_data"), &cmd);
     m.set(pn(&m, "s_cmd_valid"), 1);
     m.set(pn(&m, "m_cpl_ready"), 1);
@@ -602,11 +623,11 @@ fn blk_dma_refusal(model: &str, read: bool, deny_elem: bool) {
             break;
         }
     }
-    let c = cpl_seen.expect("a completion");
-    assert_eq!(get(&c, cpl::KIND), cpl_kind::BLK_DONE);
-    assert_eq!(get(&c, cpl::STATUS), status::PROT_FAULT);
-    assert_eq!(get(&c, cpl::TAG), 77);
-    assert_eq!(get(&c, cpl::BYTES), 0);
+    let c = Cpl::parse(&cpl_seen.expect("a completion")).unwrap();
+    assert_eq!(c.kind, CplKind::BlkDone);
+    assert_eq!(c.status, Status::ProtFault);
+    assert_eq!(c.tag, 77);
+    assert_eq!(c.bytes, 0);
     assert_eq!(reads, if deny_elem { 0 } else { 1 });
     let write = read && !deny_elem;
     assert_eq!(
@@ -820,17 +841,24 @@ fn nic_ring_faults(model: &str) {
     use buflet_spec::reg;
     let mut h = NicHost::new(model);
     let (req, cq) = (0x1000u64, 0x2000u64);
-    let mut e = [[0u8; 64]; 3];
-    put(&mut e[0], region_desc::OPCODE, op::NOP);
-    put(&mut e[0], region_desc::TAG, 7);
-    put(&mut e[1], region_desc::OPCODE, op::REG_REGION);
-    put(&mut e[1], region_desc::TAG, 8);
-    put(&mut e[1], region_desc::SLOT, 0);
-    put(&mut e[1], region_desc::BASE, req);
-    put(&mut e[1], region_desc::LEN, 0x100);
-    put(&mut e[1], region_desc::FLAGS, region_perm::READ);
-    put(&mut e[2], region_desc::OPCODE, op::NOP);
-    put(&mut e[2], region_desc::TAG, 9);
+    let nop = |tag| {
+        ReqHdr {
+            opcode: Opcode::Nop.code(),
+            tag,
+            ..Default::default()
+        }
+        .to_bytes()
+    };
+    let reg_req = RegionDesc {
+        opcode: Opcode::RegRegion,
+        tag: 8,
+        slot: 0,
+        base: req,
+        len: 0x100,
+        flags: RegionPerm::READ,
+        ..Default::default()
+    };
+    let e = [nop(7), reg_req.to_bytes(), nop(9)];
     for (i, x) in e.iter().enumerate() {
         h.mem[req as usize + 64 * i..][..64].copy_from_slice(x);
     }
@@ -866,23 +894,15 @@ fn nic_ring_faults(model: &str) {
     h.run(400);
     assert_eq!(h.rd(reg::REQ_HEAD), 2);
     assert_eq!(h.rd(reg::CPL_TAIL), 2);
-    let c0 = h.mem[cq as usize..][..32].to_vec();
+    let c0 = Cpl::parse(&h.mem[cq as usize..]).unwrap();
     assert_eq!(
-        (
-            get(&c0, cpl::KIND),
-            get(&c0, cpl::STATUS),
-            get(&c0, cpl::TAG)
-        ),
-        (cpl_kind::CMD_DONE, status::OK, 7)
+        (c0.kind, c0.status, c0.tag),
+        (CplKind::CmdDone, Status::Ok, 7)
     );
-    let c1 = h.mem[cq as usize + 32..][..32].to_vec();
+    let c1 = Cpl::parse(&h.mem[cq as usize + 32..]).unwrap();
     assert_eq!(
-        (
-            get(&c1, cpl::STATUS),
-            get(&c1, cpl::TAG),
-            get(&c1, cpl::OPCODE)
-        ),
-        (status::OK, 8, op::REG_REGION)
+        (c1.status, c1.tag, c1.opcode),
+        (Status::Ok, 8, Opcode::RegRegion.code())
     );
     // protection on with only the request ring registered (READ): the fetch is allowed, the
     // completion write is refused
@@ -916,14 +936,10 @@ fn nic_ring_faults(model: &str) {
     h.wr(reg::CTRL, 1);
     h.run(200);
     assert_eq!(h.rd(reg::CPL_TAIL), 3);
-    let c2 = h.mem[cq as usize + 64..][..32].to_vec();
+    let c2 = Cpl::parse(&h.mem[cq as usize + 64..]).unwrap();
     assert_eq!(
-        (
-            get(&c2, cpl::KIND),
-            get(&c2, cpl::STATUS),
-            get(&c2, cpl::TAG)
-        ),
-        (cpl_kind::CMD_DONE, status::OK, 9)
+        (c2.kind, c2.status, c2.tag),
+        (CplKind::CmdDone, Status::Ok, 9)
     );
     assert_eq!(h.rd(reg::CNT_PROT_FAULTS), 2);
 }
@@ -942,33 +958,31 @@ fn nic_ring_faults_w512() {
 /// {PROT_FAULT, BYTES 0}, the frame dropped under its own reason (NO_SOCKET), a fault recorded
 /// (write, requester 0, toe_engine), not fatal; the next buffer (registered) gets the next frame.
 fn nic_anon_refused(model: &str) {
-    use buflet_spec::{anon_desc, reg};
+    use buflet_spec::{reg, AnonDesc};
     use etherparse::PacketBuilder;
     let mut h = NicHost::new(model);
     let (req, cq, bad, good) = (0x1000u64, 0x2000u64, 0x8000u64, 0x9000u64);
     let mut e = [[0u8; 64]; 5];
-    for (i, (base, len, perm)) in [
-        (req, 0x200u64, region_perm::READ),
-        (cq, 0x100, region_perm::WRITE),
-        (good, 2048, region_perm::WRITE),
+    for (i, (base, len, flags)) in [
+        (req, 0x200u64, RegionPerm::READ),
+        (cq, 0x100, RegionPerm::WRITE),
+        (good, 2048, RegionPerm::WRITE),
     ]
-    .iter()
+    .into_iter()
     .enumerate()
     {
-        put(&mut e[i], region_desc::OPCODE, op::REG_REGION);
-        put(&mut e[i], region_desc::TAG, 10 + i as u64);
-        put(&mut e[i], region_desc::SLOT, i as u64);
-        put(&mut e[i], region_desc::BASE, *base);
-        put(&mut e[i], region_desc::LEN, *len);
-        put(&mut e[i], region_desc::FLAGS, *perm);
+        e[i] = region_req(10 + i as u32, i as u32, base, len, flags);
     }
-    for (k, addr) in [bad, good].iter().enumerate() {
-        let x = &mut e[3 + k];
-        put(x, anon_desc::OPCODE, op::ANON_POST);
-        put(x, anon_desc::TAG, 100 + k as u64);
-        put(x, anon_desc::REF_NUM, k as u64);
-        put(x, anon_desc::LEN, 2048);
-        put(x, anon_desc::ADDR, *addr);
+    for (k, addr) in [bad, good].into_iter().enumerate() {
+        e[3 + k] = AnonDesc {
+            opcode: Opcode::AnonPost,
+            tag: 100 + k as u32,
+            ref_num: k as u32,
+            len: 2048,
+            addr,
+            ..Default::default()
+        }
+        .to_bytes();
     }
     for (i, x) in e.iter().enumerate() {
         h.mem[req as usize + 64 * i..][..64].copy_from_slice(x);
@@ -998,16 +1012,10 @@ fn nic_anon_refused(model: &str) {
         "write into the refused buffer"
     );
     assert_eq!(h.rd(reg::CPL_TAIL), 4);
-    let c = h.mem[cq as usize + 3 * 32..][..32].to_vec();
+    let c = Cpl::parse(&h.mem[cq as usize + 3 * 32..]).unwrap();
     assert_eq!(
-        (
-            get(&c, cpl::KIND),
-            get(&c, cpl::STATUS),
-            get(&c, cpl::TAG),
-            get(&c, cpl::REF_NUM),
-            get(&c, cpl::BYTES),
-        ),
-        (cpl_kind::ANON_RX, status::PROT_FAULT, 100, 0, 0)
+        (c.kind, c.status, c.tag, c.ref_num, c.bytes),
+        (CplKind::AnonRx, Status::ProtFault, 100, 0, 0)
     );
     assert_eq!(h.rd(reg::CNT_PROT_FAULTS), 1);
     assert_eq!(h.rd(reg::PROT_FAULT_ADDR_LO), bad as u32);
@@ -1027,15 +1035,10 @@ fn nic_anon_refused(model: &str) {
     h.send_frame(&f2);
     h.run(600);
     assert_eq!(h.rd(reg::CPL_TAIL), 5);
-    let c = h.mem[cq as usize + 4 * 32..][..32].to_vec();
+    let c = Cpl::parse(&h.mem[cq as usize + 4 * 32..]).unwrap();
     assert_eq!(
-        (
-            get(&c, cpl::KIND),
-            get(&c, cpl::STATUS),
-            get(&c, cpl::TAG),
-            get(&c, cpl::BYTES),
-        ),
-        (cpl_kind::ANON_RX, status::OK, 101, f2.len() as u64)
+        (c.kind, c.status, c.tag, c.bytes),
+        (CplKind::AnonRx, Status::Ok, 101, f2.len() as u32)
     );
     assert_eq!(&h.mem[good as usize..][..f2.len()], &f2[..]);
     assert_eq!(h.rd(reg::CNT_PROT_FAULTS), 1);
@@ -1185,7 +1188,7 @@ fn dma_guard_refusals() {
 /// with BYTES 0 and nothing written; the datagram stays and goes into the third NB, whose list
 /// and page are registered.
 fn nic_nb_refused(model: &str) {
-    use buflet_spec::{nb_desc, reg, sock_desc};
+    use buflet_spec::{reg, IpProto, NbDesc, SockDesc};
     use etherparse::PacketBuilder;
     let mut h = NicHost::new(model);
     let (req, cq) = (0x1000u64, 0x2000u64);
@@ -1196,48 +1199,49 @@ fn nic_nb_refused(model: &str) {
     let (nic_mac, peer_mac) = ([2u8, 0, 0, 0, 0, 2], [2u8, 0, 0, 0, 0, 1]);
     let (nic_ip, peer_ip) = ([10u8, 0, 0, 2], [10u8, 0, 0, 1]);
     let mut e = vec![[0u8; 64]; 9];
-    for (i, (base, len, perm)) in [
-        (req, 0x400u64, region_perm::READ),
-        (cq, 0x200, region_perm::WRITE),
-        (list_ok, 16, region_perm::READ),
-        (page_ok, 4096, region_perm::WRITE),
+    for (i, (base, len, flags)) in [
+        (req, 0x400u64, RegionPerm::READ),
+        (cq, 0x200, RegionPerm::WRITE),
+        (list_ok, 16, RegionPerm::READ),
+        (page_ok, 4096, RegionPerm::WRITE),
     ]
-    .iter()
+    .into_iter()
     .enumerate()
     {
-        put(&mut e[i], region_desc::OPCODE, op::REG_REGION);
-        put(&mut e[i], region_desc::TAG, 10 + i as u64);
-        put(&mut e[i], region_desc::SLOT, i as u64);
-        put(&mut e[i], region_desc::BASE, *base);
-        put(&mut e[i], region_desc::LEN, *len);
-        put(&mut e[i], region_desc::FLAGS, *perm);
+        e[i] = region_req(10 + i as u32, i as u32, base, len, flags);
     }
-    let s = &mut e[4];
-    put(s, sock_desc::OPCODE, op::SOCK_ADD);
-    put(s, sock_desc::SOCK_REF, 1);
-    put(s, sock_desc::TAG, 50);
-    s[sock_desc::LOCAL_MAC.0..][..6].copy_from_slice(&nic_mac);
-    s[sock_desc::REMOTE_MAC.0..][..6].copy_from_slice(&peer_mac);
-    put(s, sock_desc::PROTO, 17);
-    put(s, sock_desc::LOCAL_IP, u32::from_be_bytes(nic_ip) as u64);
-    put(s, sock_desc::REMOTE_IP, u32::from_be_bytes(peer_ip) as u64);
-    put(s, sock_desc::LOCAL_PORT, 2000);
-    put(s, sock_desc::REMOTE_PORT, 1000);
-    put(s, sock_desc::RCV_BUF, 65536);
-    put(s, sock_desc::MSS, 1460);
+    e[4] = SockDesc {
+        opcode: Opcode::SockAdd,
+        sock_ref: 1,
+        tag: 50,
+        local_mac: nic_mac,
+        remote_mac: peer_mac,
+        proto: IpProto::Udp.code(),
+        local_ip: nic_ip.into(),
+        remote_ip: peer_ip.into(),
+        local_port: 2000,
+        remote_port: 1000,
+        rcv_buf: 65536,
+        mss: 1460,
+        ..Default::default()
+    }
+    .to_bytes();
     // three NBs in order: list refused, page refused, both registered
-    for (k, (hmd, tag)) in [(list_bad, 200u64), (list_ok + 8, 201), (list_ok, 202)]
-        .iter()
+    for (k, (hmd, tag)) in [(list_bad, 200u32), (list_ok + 8, 201), (list_ok, 202)]
+        .into_iter()
         .enumerate()
     {
-        let x = &mut e[5 + k];
-        put(x, nb_desc::OPCODE, op::NB_POST);
-        put(x, nb_desc::SOCK_REF, 1);
-        put(x, nb_desc::TAG, *tag);
-        put(x, nb_desc::REF_NUM, k as u64);
-        put(x, nb_desc::TOTAL_BYTES, 2048);
-        put(x, nb_desc::HMD_ADDR, *hmd);
-        put(x, nb_desc::HMD_PAGES, 1);
+        e[5 + k] = NbDesc {
+            opcode: Opcode::NbPost,
+            sock_ref: 1,
+            tag,
+            ref_num: k as u32,
+            total_bytes: 2048,
+            hmd_addr: hmd,
+            hmd_pages: 1,
+            ..Default::default()
+        }
+        .to_bytes();
     }
     for (i, x) in e.iter().take(8).enumerate() {
         h.mem[req as usize + 64 * i..][..64].copy_from_slice(x);
@@ -1273,20 +1277,20 @@ fn nic_nb_refused(model: &str) {
         "read of a refused page list"
     );
     let tail = h.rd(reg::CPL_TAIL) as usize;
-    let cpls: Vec<Vec<u8>> = (0..tail)
-        .map(|i| h.mem[cq as usize + 32 * i..][..32].to_vec())
+    let cpls: Vec<Cpl> = (0..tail)
+        .map(|i| Cpl::parse(&h.mem[cq as usize + 32 * i..]).unwrap())
         .collect();
-    let ret = |tag: u64| {
+    let ret = |tag: u32| {
         let c = cpls
             .iter()
-            .find(|c| get(c, cpl::KIND) == cpl_kind::NB_RETURN && get(c, cpl::TAG) == tag)
+            .find(|c| c.kind == CplKind::NbReturn && c.tag == tag)
             .unwrap_or_else(|| panic!("no NB_RETURN for tag {tag}"));
-        (get(c, cpl::STATUS), get(c, cpl::BYTES))
+        (c.status, c.bytes)
     };
-    assert_eq!(ret(200), (status::PROT_FAULT, 0));
-    assert_eq!(ret(201), (status::PROT_FAULT, 0));
+    assert_eq!(ret(200), (Status::ProtFault, 0));
+    assert_eq!(ret(201), (Status::ProtFault, 0));
     let (st, n) = ret(202);
-    assert_eq!(st, status::OK);
+    assert_eq!(st, Status::Ok);
     assert!(
         n >= 100,
         "the datagram went into the registered NB ({n} bytes)"

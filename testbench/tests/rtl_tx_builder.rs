@@ -25,7 +25,7 @@
 //! other than TCP and ARP build a TCP segment, as in the model.
 
 use buflet_sim::{Model, Port};
-use buflet_spec::{param, put, tcp_flag, tx_cmd, tx_kind, tx_opt};
+use buflet_spec::{param, tx_cmd, TcpFlags, TxCmd, TxKind, TxOpts};
 use etherparse::{
     ArpHardwareId, ArpOperation, ArpPacket, EtherType, IpHeaders, IpNumber, Ipv4Header, NetHeaders,
     PacketBuilder, PacketHeaders, TcpHeader, TcpOptionElement, TransportHeader, VlanHeader, VlanId,
@@ -64,8 +64,8 @@ impl Cmd {
             _ => 0x1000 * rng.gen_range(1..16u16), // != 0 but id 0: tagged, id 0
         };
         let flags = match rng.gen_range(0..4) {
-            0 => tcp_flag::ACK as u8,
-            1 => (tcp_flag::SYN | tcp_flag::ACK) as u8,
+            0 => TcpFlags::ACK.bits(),
+            1 => (TcpFlags::SYN | TcpFlags::ACK).bits(),
             _ => rng.gen(),
         };
         let opts = if rng.gen_bool(0.2) {
@@ -74,9 +74,9 @@ impl Cmd {
             rng.gen_range(0..4)
         };
         let kind = match rng.gen_range(0..10) {
-            0..=2 => tx_kind::ARP as u8,
+            0..=2 => TxKind::Arp.code(),
             3 => rng.gen_range(2..=255), // not a defined kind: a TCP segment
-            _ => tx_kind::TCP as u8,
+            _ => TxKind::Tcp.code(),
         };
         Cmd {
             dst_mac: rng.gen(),
@@ -103,32 +103,42 @@ impl Cmd {
 
     /// The 48-byte `tx_cmd` entry (reserved bytes random: they must not matter).
     fn bytes(&self, rng: &mut ChaCha8Rng) -> Vec<u8> {
-        let mut b = vec![0u8; tx_cmd::SIZE];
+        let mut b = vec![0u8; TxCmd::SIZE];
         rng.fill(&mut b[..]);
-        b[tx_cmd::DST_MAC.0..tx_cmd::DST_MAC.0 + 6].copy_from_slice(&self.dst_mac);
-        b[tx_cmd::SRC_MAC.0..tx_cmd::SRC_MAC.0 + 6].copy_from_slice(&self.src_mac);
-        put(&mut b, tx_cmd::VLAN, u64::from(self.vlan));
-        put(&mut b, tx_cmd::KIND, u64::from(self.kind));
-        put(&mut b, tx_cmd::SRC_IP, u64::from(self.src_ip));
-        put(&mut b, tx_cmd::DST_IP, u64::from(self.dst_ip));
-        put(&mut b, tx_cmd::SRC_PORT, u64::from(self.src_port));
-        put(&mut b, tx_cmd::DST_PORT, u64::from(self.dst_port));
-        put(&mut b, tx_cmd::SEQ, u64::from(self.seq));
-        put(&mut b, tx_cmd::ACK, u64::from(self.ack));
-        put(&mut b, tx_cmd::WINDOW, u64::from(self.window));
-        put(&mut b, tx_cmd::FLAGS, u64::from(self.flags));
-        put(&mut b, tx_cmd::OPTS, u64::from(self.opts));
-        put(&mut b, tx_cmd::MSS, u64::from(self.mss));
-        put(&mut b, tx_cmd::WSCALE, u64::from(self.wscale));
+        // The reserved fields keep the random bytes: the entry takes them from the fill.
+        let (r1, r2) = (tx_cmd::RSVD, tx_cmd::RSVD2);
+        let e = TxCmd {
+            dst_mac: self.dst_mac,
+            src_mac: self.src_mac,
+            vlan: self.vlan,
+            kind: TxKind::Tcp, // replaced below
+            rsvd: b[r1.0],
+            src_ip: self.src_ip.into(),
+            dst_ip: self.dst_ip.into(),
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+            seq: self.seq,
+            ack: self.ack,
+            window: self.window,
+            flags: TcpFlags::from_bits_retain(self.flags),
+            opts: TxOpts::from_bits_retain(self.opts),
+            mss: self.mss,
+            wscale: self.wscale,
+            rsvd2: b[r2.0..r2.0 + r2.1].try_into().unwrap(),
+        };
+        e.emit(&mut b);
+        // KIND may be any byte (2..=255 is no defined kind and builds a TCP segment), which
+        // `TxKind` cannot hold: written raw over the emitted code.
+        b[tx_cmd::KIND.0] = self.kind;
         b
     }
 
     fn has_mss(&self) -> bool {
-        u64::from(self.opts) & tx_opt::MSS != 0
+        TxOpts::from_bits_retain(self.opts).contains(TxOpts::MSS)
     }
 
     fn has_ws(&self) -> bool {
-        u64::from(self.opts) & tx_opt::WS != 0
+        TxOpts::from_bits_retain(self.opts).contains(TxOpts::WS)
     }
 
     /// The option bytes docs/tcp-receive.md asks for.
@@ -148,15 +158,16 @@ impl Cmd {
     fn tcp_header(&self) -> TcpHeader {
         let mut tcp = TcpHeader::new(self.src_port, self.dst_port, self.seq, self.window);
         tcp.acknowledgment_number = self.ack;
-        let f = u64::from(self.flags);
-        tcp.fin = f & tcp_flag::FIN != 0;
-        tcp.syn = f & tcp_flag::SYN != 0;
-        tcp.rst = f & tcp_flag::RST != 0;
-        tcp.psh = f & tcp_flag::PSH != 0;
-        tcp.ack = f & tcp_flag::ACK != 0;
-        tcp.urg = f & tcp_flag::URG != 0;
-        tcp.ece = f & 0x40 != 0;
-        tcp.cwr = f & 0x80 != 0;
+        let f = TcpFlags::from_bits_retain(self.flags);
+        tcp.fin = f.contains(TcpFlags::FIN);
+        tcp.syn = f.contains(TcpFlags::SYN);
+        tcp.rst = f.contains(TcpFlags::RST);
+        tcp.psh = f.contains(TcpFlags::PSH);
+        tcp.ack = f.contains(TcpFlags::ACK);
+        tcp.urg = f.contains(TcpFlags::URG);
+        // ECE and CWR: no `tcp_flag` of the spec, carried as raw bits
+        tcp.ece = f.bits() & 0x40 != 0;
+        tcp.cwr = f.bits() & 0x80 != 0;
         let mut el = Vec::new();
         if self.has_mss() {
             el.push(TcpOptionElement::MaximumSegmentSize(self.mss));
@@ -199,7 +210,7 @@ impl Cmd {
     }
 
     fn is_arp(&self) -> bool {
-        u64::from(self.kind) == tx_kind::ARP
+        TxKind::try_from(self.kind) == Ok(TxKind::Arp)
     }
 
     /// The ARP reply as the docs table lists it, assembled by hand.
@@ -481,7 +492,7 @@ fn run_cmds(prefix: &str, kw: usize, seed: u64, cmds: &[Cmd], idle_p: f64, stall
     let mut m = Model::new(prefix).expect("model built (sim/models.txt)");
     let p = Ports::new(&m);
     assert_eq!(p.tdata.width() as usize, kw * 8, "{prefix}: bus width");
-    assert_eq!(p.cmd_data.width() as usize, tx_cmd::SIZE * 8);
+    assert_eq!(p.cmd_data.width() as usize, TxCmd::SIZE * 8);
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7e57);
     m.set(p.rst, 1);
     for _ in 0..3 {
@@ -513,7 +524,7 @@ fn run_cmds(prefix: &str, kw: usize, seed: u64, cmds: &[Cmd], idle_p: f64, stall
                 m.set_bytes(p.cmd_data, b);
             }
             None => {
-                let mut junk = vec![0u8; tx_cmd::SIZE];
+                let mut junk = vec![0u8; TxCmd::SIZE];
                 rng.fill(&mut junk[..]);
                 m.set(p.cmd_valid, 0);
                 m.set_bytes(p.cmd_data, &junk);
@@ -653,7 +664,7 @@ fn arp_table(prefix: &str, kw: usize, seed: u64) {
         dst_mac: [0x02, 0x11, 0x22, 0x33, 0x44, 0x55],
         src_mac: [0x0A, 0xBB, 0xCC, 0xDD, 0xEE, 0xFF],
         vlan: 0,
-        kind: tx_kind::ARP as u8,
+        kind: TxKind::Arp.code(),
         src_ip: 0x0A00_0001,
         dst_ip: 0xC0A8_0102,
         src_port: 0,
@@ -724,9 +735,9 @@ fn arp_table(prefix: &str, kw: usize, seed: u64) {
     for i in 0..40 {
         let mut c = Cmd::random(&mut rng);
         if i % 2 == 0 {
-            c.kind = tx_kind::ARP as u8;
+            c.kind = TxKind::Arp.code();
         } else {
-            c.kind = tx_kind::TCP as u8;
+            c.kind = TxKind::Tcp.code();
         }
         cmds.push(c);
     }
@@ -762,9 +773,9 @@ fn latency(prefix: &str, kw: usize, seed: u64) {
     for i in 0..40 {
         let mut c = Cmd::random(&mut rng);
         c.kind = if i % 2 == 0 {
-            tx_kind::ARP as u8
+            TxKind::Arp.code()
         } else {
-            tx_kind::TCP as u8
+            TxKind::Tcp.code()
         };
         m.set(p.cmd_valid, 1);
         m.set_bytes(p.cmd_data, &c.bytes(&mut rng));
