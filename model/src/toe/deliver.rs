@@ -4,7 +4,7 @@
 //! the NB page list and its one-entry page cache; the NB return and its completion.
 
 use buflet_platform::{Agent, HostEnv};
-use buflet_spec::{cpl_flag, cpl_kind, hold_rec, op, param, put, reg, sock_flag, status};
+use buflet_spec::{cpl_flag, cpl_kind, hold_rec, op, param, reg, sock_flag, status, HoldRec};
 
 use super::{Nb, Seg, PAGE, UDP_HDR};
 use crate::parse::tcp_flag;
@@ -139,19 +139,17 @@ impl ModelDevice {
             .pool
             .nth(seg.chain.head, seg.data_off as usize / bb as usize);
         let emptied = seg.data_len as u64 == n;
-        let mut rec = [0u8; hold_rec::SIZE];
-        put(&mut rec, hold_rec::BUFLET, b as u64);
-        put(&mut rec, hold_rec::OFF, in_buf);
-        put(&mut rec, hold_rec::LEN, n);
-        put(
-            &mut rec,
-            hold_rec::HEAD,
-            if emptied {
-                seg.chain.head as u64
+        let rec = HoldRec {
+            buflet: b,
+            off: in_buf as u16,
+            len: n as u16,
+            head: if emptied {
+                seg.chain.head
             } else {
-                param::NULL16
+                param::NULL16 as u16
             },
-        );
+        }
+        .to_bytes();
         let done = dma_write(
             &self.cfg,
             &mut self.wr_free,

@@ -2,8 +2,8 @@
 //! BUF_RELEASE, NOP and unknown opcodes, and their CMD_DONE.
 
 use buflet_spec::{
-    anon_desc, buf_release, cpl_flag, get, nb_desc, op, param, reg, req_hdr, sock_desc, sock_flag,
-    sock_state, status,
+    cpl_flag, param, reg, sock_state, status, AnonDesc, BufRelease, NbDesc, Opcode, ReqHdr,
+    SockDesc, SockFlags,
 };
 
 use super::{Anon, Desc, Key, Nb, Sock, Toe, MAX_RCV_BUF, PAGE, PROTO_TCP, PROTO_UDP};
@@ -14,20 +14,23 @@ impl ModelDevice {
     /// SOCK_ADD, SOCK_DEL, NB_POST, NOP and unknown opcodes. Returns the done cycle.
     pub(super) fn engine_req(&mut self, e: &[u8; REQ_BYTES]) -> u64 {
         let cfg = &self.cfg;
-        let opcode = get(e, req_hdr::OPCODE);
-        let sref = get(e, req_hdr::SOCK_REF) as usize;
+        // Every field of these entries takes any bytes but OPCODE, which the dispatch below has
+        // matched: the parses cannot fail.
+        let hdr = ReqHdr::parse(e).unwrap_or_default();
+        let sref = usize::from(hdr.sock_ref);
         let in_use =
             |t: &Toe| sref < t.socks.len() && t.socks[sref].state != sock_state::FREE as u8;
         let done = self.now + costs::ENGINE_REQ;
-        let st = match opcode {
-            op::SOCK_ADD => {
-                let rcv_buf = get(e, sock_desc::RCV_BUF);
-                let proto = get(e, sock_desc::PROTO);
+        let st = match Opcode::try_from(hdr.opcode) {
+            Ok(Opcode::SockAdd) => {
+                let d = SockDesc::parse(e).unwrap_or_default();
+                let rcv_buf = u64::from(d.rcv_buf);
+                let proto = u64::from(d.proto);
                 // A UDP socket ignores ISS, RCV_BUF, MSS and RCV_WSCALE (not validated).
                 let tcp_ok = proto == PROTO_TCP as u64
                     && (1..=MAX_RCV_BUF).contains(&rcv_buf)
-                    && get(e, sock_desc::RCV_WSCALE) <= MAX_WSCALE as u64;
-                let hold = get(e, sock_desc::FLAGS) & sock_flag::HOLD != 0;
+                    && d.rcv_wscale <= MAX_WSCALE;
+                let hold = d.flags.contains(SockFlags::HOLD);
                 if sref >= cfg.num_sockets as usize
                     || in_use(&self.toe)
                     || !(tcp_ok || proto == PROTO_UDP as u64)
@@ -35,29 +38,24 @@ impl ModelDevice {
                 {
                     status::BAD_SOCK
                 } else {
-                    let mac = |f: (usize, usize)| {
-                        let mut m = [0u8; 6];
-                        m.copy_from_slice(&e[f.0..f.0 + 6]);
-                        m
-                    };
                     let key = Key {
-                        proto: proto as u8,
-                        local_ip: get(e, sock_desc::LOCAL_IP) as u32,
-                        remote_ip: get(e, sock_desc::REMOTE_IP) as u32,
-                        local_port: get(e, sock_desc::LOCAL_PORT) as u16,
-                        remote_port: get(e, sock_desc::REMOTE_PORT) as u16,
-                        vlan: get(e, sock_desc::VLAN) as u16,
+                        proto: d.proto,
+                        local_ip: u32::from(d.local_ip),
+                        remote_ip: u32::from(d.remote_ip),
+                        local_port: d.local_port,
+                        remote_port: d.remote_port,
+                        vlan: d.vlan,
                     };
                     self.toe.socks[sref] = Sock {
                         d: Desc {
-                            flags: get(e, sock_desc::FLAGS) as u8,
-                            local_mac: mac(sock_desc::LOCAL_MAC),
-                            remote_mac: mac(sock_desc::REMOTE_MAC),
+                            flags: d.flags.bits(),
+                            local_mac: d.local_mac,
+                            remote_mac: d.remote_mac,
                             key,
-                            iss: get(e, sock_desc::ISS) as u32,
-                            rcv_buf: rcv_buf as u32,
-                            mss: get(e, sock_desc::MSS) as u16,
-                            rcv_wscale: get(e, sock_desc::RCV_WSCALE) as u8,
+                            iss: d.iss,
+                            rcv_buf: d.rcv_buf,
+                            mss: d.mss,
+                            rcv_wscale: d.rcv_wscale,
                         },
                         // A UDP socket starts in ESTAB.
                         state: if proto == PROTO_UDP as u64 {
@@ -72,17 +70,18 @@ impl ModelDevice {
                     status::OK
                 }
             }
-            op::SOCK_DEL => {
+            Ok(Opcode::SockDel) => {
                 if !in_use(&self.toe) {
                     status::BAD_SOCK
                 } else {
                     return self.sock_del(e, sref as u16);
                 }
             }
-            op::NB_POST => {
-                let rn = get(e, nb_desc::REF_NUM) as usize;
-                let total = get(e, nb_desc::TOTAL_BYTES);
-                let pages = get(e, nb_desc::HMD_PAGES);
+            Ok(Opcode::NbPost) => {
+                let d = NbDesc::parse(e).unwrap_or_default();
+                let rn = d.ref_num as usize;
+                let total = u64::from(d.total_bytes);
+                let pages = u64::from(d.hmd_pages);
                 if !in_use(&self.toe) {
                     status::BAD_SOCK
                 } else if rn >= cfg.num_nbs as usize
@@ -93,14 +92,14 @@ impl ModelDevice {
                 {
                     status::BAD_NB
                 } else {
-                    let timeout = get(e, nb_desc::TIMEOUT) as u32;
+                    let timeout = d.timeout;
                     self.toe.nbs[rn] = Some(Nb {
                         sock_ref: sref as u16,
-                        tag: get(e, nb_desc::TAG) as u32,
-                        total: total as u32,
+                        tag: d.tag,
+                        total: d.total_bytes,
                         filled: 0,
                         recs: 0,
-                        hmd_addr: get(e, nb_desc::HMD_ADDR),
+                        hmd_addr: d.hmd_addr,
                         hmd_pages: pages,
                         stream_off: 0,
                         timeout,
@@ -111,9 +110,10 @@ impl ModelDevice {
                     return done; // its completion is the NB_RETURN
                 }
             }
-            op::ANON_POST => {
-                let rn = get(e, anon_desc::REF_NUM) as usize;
-                let len = get(e, anon_desc::LEN);
+            Ok(Opcode::AnonPost) => {
+                let d = AnonDesc::parse(e).unwrap_or_default();
+                let rn = d.ref_num as usize;
+                let len = u64::from(d.len);
                 if rn >= self.toe.anon.len()
                     || self.toe.anon[rn].is_some()
                     || !(param::ANON_MIN_LEN..=param::ANON_MAX_LEN).contains(&len)
@@ -121,16 +121,16 @@ impl ModelDevice {
                     status::BAD_NB
                 } else {
                     self.toe.anon[rn] = Some(Anon {
-                        tag: get(e, anon_desc::TAG) as u32,
-                        len: len as u32,
-                        addr: get(e, anon_desc::ADDR),
+                        tag: d.tag,
+                        len: d.len,
+                        addr: d.addr,
                     });
                     self.toe.anon_q.push_back(rn as u32);
                     return done; // its completion is the ANON_RX
                 }
             }
-            op::BUF_RELEASE => return self.buf_release(e),
-            op::NOP => status::OK,
+            Ok(Opcode::BufRelease) => return self.buf_release(e),
+            Ok(Opcode::Nop) => status::OK,
             _ => status::BAD_OPCODE,
         };
         self.post_cpl(done, Cpl::cmd_done(e, st));
@@ -172,13 +172,14 @@ impl ModelDevice {
     /// Returns the done cycle.
     fn buf_release(&mut self, e: &[u8; REQ_BYTES]) -> u64 {
         let mut t = self.now + costs::ENGINE_REQ;
-        let count = get(e, buf_release::COUNT);
+        let r = BufRelease::parse(e).unwrap_or_default();
+        let count = u64::from(r.count);
         let (st, released) = if !(1..=param::RELEASE_MAX).contains(&count) {
             (status::BAD_BUF, 0)
         } else {
             let mut k = 0;
             while k < count {
-                let h = get(e, (buf_release::HEADS.0 + 2 * k as usize, 2)) as u16;
+                let h = r.heads[k as usize];
                 t += costs::RELEASE_STEP;
                 if !self.pool.release(h) {
                     break;
