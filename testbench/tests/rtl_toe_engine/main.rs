@@ -9,7 +9,7 @@
 //! pulses, and feeds requests and rx metadata records with random idle cycles; every output is
 //! randomly backpressured.
 //!
-//! An independent oracle (plain Rust, below) implements the contract: per socket the state
+//! An independent oracle (plain Rust, in `oracle/`) implements the contract: per socket the state
 //! machine, the window (`win`, the promise kept in RCV_WND_EDGE, `wnd`, the advertised field and
 //! the edge update, from the free count the harness drove in the cycle the engine picked the
 //! record), acceptability, trimming, the in-order list and the reassembly list with their exact
@@ -50,7 +50,7 @@
 //! | `oracle/udp_anon.rs` | ARP answers, UDP receive, anonymous buffers |
 //! | `peers.rs` | adaptive TCP peers, UDP peers, noise frames |
 //! | `random.rs` | the random run and its coverage |
-//! | `directed/*.rs` | directed tests: TCP, the window rule, UDP/anonymous/ARP, ticks, p2p hold |
+//! | `directed/*.rs` | directed tests: TCP, the window rule, UDP/anonymous/ARP, timeouts, p2p hold |
 
 mod directed;
 mod harness;

@@ -10,7 +10,8 @@ use super::*;
 pub fn host_records(tb: &mut Tb, pages: &[u64], from: usize, to: usize) -> Vec<HoldRec> {
     (from..to)
         .map(|r| {
-            let a = pages[8 * r / PAGE] + (8 * r % PAGE) as u64;
+            let pos = HoldRec::SIZE * r;
+            let a = pages[pos / PAGE] + (pos % PAGE) as u64;
             HoldRec::parse(tb.host_slice(a, HoldRec::SIZE)).unwrap()
         })
         .collect()

@@ -36,10 +36,10 @@ impl Tb {
                 .len()
                 .min(nb.total - nb.filled)
                 .min(bb - seg.doff % bb);
-            let pos = 8 * nb.recs;
+            let pos = HoldRec::SIZE * nb.recs;
             assert_eq!(
                 (a, l),
-                (nb.pages[pos / PAGE] + (pos % PAGE) as u64, 8),
+                (nb.pages[pos / PAGE] + (pos % PAGE) as u64, HoldRec::SIZE),
                 "hold record address and length (NB {refn}, recs {})",
                 nb.recs
             );
