@@ -181,20 +181,3 @@ impl DropReason {
         (self != DropReason::None).then(|| (drop::COUNTER_BASE + 4 * u64::from(self.code())) as u32)
     }
 }
-
-/// Reads a little-endian field of up to 8 bytes. Transitional: callers move to the typed
-/// structs (`Cpl::parse`, ...); removed once none is left.
-#[doc(hidden)]
-pub fn get(buf: &[u8], field: (usize, usize)) -> u64 {
-    let (off, n) = field;
-    let mut v = [0u8; 8];
-    v[..n].copy_from_slice(&buf[off..off + n]);
-    u64::from_le_bytes(v)
-}
-
-/// Writes a little-endian field of up to 8 bytes. Transitional, as [`get`].
-#[doc(hidden)]
-pub fn put(buf: &mut [u8], field: (usize, usize), value: u64) {
-    let (off, n) = field;
-    buf[off..off + n].copy_from_slice(&value.to_le_bytes()[..n]);
-}
