@@ -82,8 +82,8 @@ impl Driver {
             ref_num: nb.ref_num,
             timeout,
             total_bytes: nb.bytes,
-            next_nb: spec::param::NULL16 as u16,
-            prev_nb: spec::param::NULL16 as u16,
+            next_nb: spec::NULL16,
+            prev_nb: spec::NULL16,
             hmd_addr: nb.hmd_addr,
             hmd_pages: nb.pages.len() as u32,
             ..Default::default()

@@ -8,7 +8,7 @@ use crate::{BlockOp, FileMap, WriteCallback, WriteError, WriteMode};
 use buflet_driver::regcache::Perms;
 use buflet_driver::{Completion, Driver, DriverError};
 use buflet_platform::Agent;
-use buflet_spec::{sg_elem, SgElem, SgFlags, Status};
+use buflet_spec::{sg_elem, sg_list, SgElem, SgFlags, Status};
 
 impl NasStream {
     /// Write stream bytes `[stream_off, stream_off+len)` to `file` at `file_off`, in the
@@ -233,31 +233,25 @@ impl NasStream {
         let used = (sg.elems.len() * sg_elem::SIZE) as u64;
         let sg_bytes = used.max(SG_BUF_MIN).next_power_of_two();
         let sg_addr = drv.io_buf_alloc(sg_bytes, 64)?;
-        let mut list = vec![0u8; used as usize];
-        for (k, e) in sg.elems.iter().enumerate() {
-            let d = &mut list[k * sg_elem::SIZE..(k + 1) * sg_elem::SIZE];
-            let flags = if e.zero {
-                SgFlags::ZERO
-            } else if e.dev {
-                SgFlags::DEVMEM
-            } else {
-                SgFlags::empty()
-            };
-            let next = if k + 1 < sg.elems.len() {
-                sg_addr + ((k + 1) * sg_elem::SIZE) as u64
-            } else {
-                0
-            };
-            SgElem {
+        let elems: Vec<SgElem> = sg
+            .elems
+            .iter()
+            .map(|e| SgElem {
                 src_addr: e.src,
                 // the planner cuts elements at block boundaries: LEN <= BLOCK_BYTES
                 len: e.len as u32,
-                flags,
+                flags: if e.zero {
+                    SgFlags::ZERO
+                } else if e.dev {
+                    SgFlags::DEVMEM
+                } else {
+                    SgFlags::empty()
+                },
                 disk_addr: e.disk,
-                next,
-            }
-            .emit(d);
-        }
+                next: 0,
+            })
+            .collect();
+        let list = sg_list(sg_addr, &elems);
         if let Err(e) = drv.env.mem.write(Agent::Cpu, sg_addr, &list) {
             drv.io_buf_free(sg_addr, sg_bytes, 64);
             return Err(mem(e));

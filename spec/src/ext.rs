@@ -1,12 +1,23 @@
 //! Small conveniences on the typed layouts, kept beside them so every user reads a field the
 //! same way.
 
-use crate::{param, BufRelease, Cpl, CplFlags, HoldRec, Opcode, Status};
+use crate::{
+    param, sg_elem, BufRelease, Cpl, CplFlags, DropReason, HoldRec, Opcode, ReqHdr, SgElem, Status,
+};
+
+/// The null link of 16-bit link fields (`param::NULL16`), typed.
+pub const NULL16: u16 = param::NULL16 as u16;
 
 impl Cpl {
     /// True when `STATUS` is `OK`.
     pub fn is_ok(&self) -> bool {
         self.status == Status::Ok
+    }
+
+    /// The opcode of the request completed (`Err` with the raw byte for an opcode the spec
+    /// does not define: a `BAD_OPCODE` completion echoes it).
+    pub fn op(&self) -> Result<Opcode, u8> {
+        Opcode::try_from(self.opcode)
     }
 
     /// True when any bit of `f` is set in `FLAGS` (`has(FIN | RST)`: either).
@@ -49,4 +60,50 @@ impl BufRelease {
     pub fn named(&self) -> &[u16] {
         &self.heads[..(self.count as usize).min(self.heads.len())]
     }
+}
+
+impl ReqHdr {
+    /// The request's opcode (`Err` with the raw byte for an opcode the spec does not define).
+    pub fn op(&self) -> Result<Opcode, u8> {
+        Opcode::try_from(self.opcode)
+    }
+}
+
+impl DropReason {
+    /// Every reason that has a counter (all but `NONE`), in code order.
+    pub const COUNTED: &'static [DropReason] = &[
+        DropReason::Truncated,
+        DropReason::NotIpv4,
+        DropReason::BadIpHdr,
+        DropReason::BadIpCsum,
+        DropReason::BadL4Hdr,
+        DropReason::BadL4Csum,
+        DropReason::NoSocket,
+        DropReason::NoBuflet,
+        DropReason::OutOfOrder,
+        DropReason::TooLong,
+        DropReason::OutOfWindow,
+        DropReason::Duplicate,
+        DropReason::BadState,
+    ];
+}
+
+/// A linked scatter-gather list laid out contiguously at host address `base`: element k at
+/// `base + 32k`, each `NEXT` pointing at the following one and the last at 0 (the `NEXT`
+/// fields of `elems` are ignored).
+pub fn sg_list(base: u64, elems: &[SgElem]) -> Vec<u8> {
+    let mut out = vec![0u8; elems.len() * sg_elem::SIZE];
+    for (k, (e, d)) in elems
+        .iter()
+        .zip(out.chunks_exact_mut(sg_elem::SIZE))
+        .enumerate()
+    {
+        let next = if k + 1 < elems.len() {
+            base + ((k + 1) * sg_elem::SIZE) as u64
+        } else {
+            0
+        };
+        SgElem { next, ..*e }.emit(d);
+    }
+    out
 }

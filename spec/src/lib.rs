@@ -15,6 +15,7 @@ mod layouts;
 pub mod wire;
 
 pub use consts::*;
+pub use ext::{sg_list, NULL16};
 pub use layouts::*;
 pub use wire::{LayoutError, Wire};
 

@@ -177,3 +177,26 @@ fn buf_release_heads_cover_the_rest_of_the_entry() {
     let b = r.to_bytes();
     assert_eq!(&b[16..20], &[7, 0, 0xFF, 0xFF]);
 }
+
+#[test]
+fn sg_lists_link_their_elements_and_counted_reasons_have_counters() {
+    let el = |src, len| SgElem {
+        src_addr: src,
+        len,
+        disk_addr: 4096,
+        next: 0xDEAD,
+        ..Default::default()
+    };
+    let b = sg_list(0x10_000, &[el(1, 10), el(2, 20), el(3, 30)]);
+    assert_eq!(b.len(), 3 * sg_elem::SIZE);
+    let e: Vec<SgElem> = b
+        .chunks(sg_elem::SIZE)
+        .map(|c| SgElem::parse(c).unwrap())
+        .collect();
+    assert_eq!((e[0].next, e[1].next, e[2].next), (0x10_020, 0x10_040, 0));
+    assert_eq!((e[1].src_addr, e[2].len), (2, 30));
+    assert!(sg_list(0, &[]).is_empty());
+    assert_eq!(DropReason::COUNTED.len(), DropReason::ALL.len() - 1);
+    assert!(DropReason::COUNTED.iter().all(|r| r.counter().is_some()));
+    assert_eq!(u64::from(NULL16), param::NULL16);
+}

@@ -4,7 +4,7 @@
 //! the NB page list and its one-entry page cache; the NB return and its completion.
 
 use buflet_platform::{Agent, HostEnv};
-use buflet_spec::{cpl_flag, cpl_kind, hold_rec, op, param, reg, sock_flag, status, HoldRec};
+use buflet_spec::{cpl_flag, cpl_kind, hold_rec, op, reg, sock_flag, status, HoldRec};
 
 use super::{Nb, Seg, PAGE, UDP_HDR};
 use crate::parse::tcp_flag;
@@ -146,7 +146,7 @@ impl ModelDevice {
             head: if emptied {
                 seg.chain.head
             } else {
-                param::NULL16 as u16
+                buflet_spec::NULL16
             },
         }
         .to_bytes();

@@ -282,8 +282,8 @@ impl Host {
             ref_num,
             timeout: n.timeout,
             total_bytes: n.total_bytes,
-            next_nb: param::NULL16 as u16,
-            prev_nb: param::NULL16 as u16,
+            next_nb: spec::NULL16,
+            prev_nb: spec::NULL16,
             hmd_addr: hmd,
             hmd_pages: n.pages,
             ..Default::default()
@@ -353,7 +353,7 @@ impl Host {
         };
         match bad {
             Some(RelBad::NotHeld) => {
-                heads.push(param::NULL16 as u16);
+                heads.push(spec::NULL16);
                 count += 1;
             }
             Some(RelBad::Twice) => {
@@ -480,23 +480,17 @@ impl Host {
         sg_max: u64,
         lay: &Layout,
     ) -> Vec<Action> {
-        let mut list = vec![0u8; els.len() * sg_elem::SIZE];
-        for (i, &(src, len, flags, disk)) in els.iter().enumerate() {
-            let e = &mut list[i * sg_elem::SIZE..(i + 1) * sg_elem::SIZE];
-            let next = if i + 1 < els.len() {
-                lay.sg + ((i + 1) * sg_elem::SIZE) as u64
-            } else {
-                0
-            };
-            SgElem {
+        let elems: Vec<SgElem> = els
+            .iter()
+            .map(|&(src, len, flags, disk)| SgElem {
                 src_addr: src,
                 len,
                 flags: SgFlags::from_bits_retain(flags),
                 disk_addr: disk,
-                next,
-            }
-            .emit(e);
-        }
+                next: 0,
+            })
+            .collect();
+        let list = spec::sg_list(lay.sg, &elems);
         // Hostile lists may describe more than the fields hold: they keep their low bits.
         let e = BlkReq {
             opcode: Opcode::BlkWrite,
