@@ -1,0 +1,31 @@
+//! Block-controller DMA: scatter-gather walk, straddling and ZERO elements, every status, for
+//! BLK_WRITE and BLK_READ (docs/storage.md), and both interleaved on the request ring.
+//!
+//! The files, by responsibility:
+//!
+//! | file | holds |
+//! |---|---|
+//! | `main.rs` | the scatter-gather list helper and the rig's disk size |
+//! | `write.rs` | BLK_WRITE: the walk, straddling and ZERO elements, every status |
+//! | `read.rs` | BLK_READ: the walk, a read behind a write of the same block, every status and what reaches host memory |
+//! | `random.rs` | random BLK_WRITE and BLK_READ requests interleaved, against an independent oracle of the walk |
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod random;
+mod read;
+mod write;
+
+use buflet_spec::{reg, CplKind, Opcode, SgElem, SgFlags, Status};
+use common::*;
+
+/// Write a linked list of elements into registered host memory; returns its address.
+fn sg_list(r: &mut Rig, els: &[El]) -> u64 {
+    let base = r.alloc(32 * els.len() as u64);
+    r.sg_write(base, els);
+    base
+}
+
+/// Disk image size of the rig (`Rig::new`).
+const DISK: u64 = 1 << 20;
