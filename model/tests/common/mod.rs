@@ -121,21 +121,17 @@ impl Rig {
 
     /// As [`Rig::sg_write`], with each element's FLAGS given: (SRC_ADDR, LEN, FLAGS, DISK_ADDR).
     pub fn sg_write_flags(&mut self, base: u64, els: &[(u64, u32, SgFlags, u64)]) {
-        for (i, &(src_addr, len, flags, disk_addr)) in els.iter().enumerate() {
-            let next = if i + 1 < els.len() {
-                base + 32 * (i as u64 + 1)
-            } else {
-                0
-            };
-            let e = SgElem {
+        let els: Vec<SgElem> = els
+            .iter()
+            .map(|&(src_addr, len, flags, disk_addr)| SgElem {
                 src_addr,
                 len,
                 flags,
                 disk_addr,
-                next,
-            };
-            self.cpu_write(base + 32 * i as u64, &e.to_bytes());
-        }
+                next: 0,
+            })
+            .collect();
+        self.cpu_write(base, &buflet_spec::sg_list(base, &els));
     }
 
     /// `len` bytes of the block device from byte `off`.
