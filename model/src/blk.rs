@@ -20,7 +20,7 @@
 use std::collections::VecDeque;
 
 use buflet_platform::{Agent, HostEnv};
-use buflet_spec::{cpl_kind, param, reg, sg_elem, status, BlkReq, Opcode, SgElem, SgFlags};
+use buflet_spec::{param, reg, sg_elem, BlkReq, CplKind, Opcode, SgElem, SgFlags, Status};
 
 use crate::{costs, dma_read, dma_write, prot, Cpl, ModelDevice, NEVER, REQ_BYTES};
 
@@ -104,13 +104,13 @@ impl ModelDevice {
         }
     }
 
-    fn blk_finish(&mut self, j: &Job, st: u64, t: u64) {
+    fn blk_finish(&mut self, j: &Job, st: Status, t: u64) {
         self.blk.busy_until = t;
         self.post_cpl(
             t,
             Cpl {
-                kind: cpl_kind::BLK_DONE as u8,
-                status: st as u8,
+                kind: CplKind::BlkDone,
+                status: st,
                 sock_ref: j.sock_ref,
                 tag: j.tag,
                 bytes: j.written as u32,
@@ -134,19 +134,19 @@ impl ModelDevice {
     }
 
     /// After the current element has been fully consumed: end of list or the next element.
-    fn blk_after_element(j: &mut Job) -> Option<u64> {
+    fn blk_after_element(j: &mut Job) -> Option<Status> {
         if j.next != 0 && j.fill == 0 && j.described == j.bytes {
             // BYTES reached at a block boundary but the list goes on: not fetched.
-            return Some(status::BAD_SG);
+            return Some(Status::BadSg);
         }
         if j.next != 0 {
             j.phase = Phase::Fetch;
             return None;
         }
         Some(if j.fill == 0 && j.written == j.bytes {
-            status::OK
+            Status::Ok
         } else {
-            status::BAD_SG
+            Status::BadSg
         })
     }
 
@@ -182,22 +182,22 @@ impl ModelDevice {
             }
         };
         let now = self.now;
-        let mut end: Option<u64> = None;
+        let mut end: Option<Status> = None;
         let mut t = now + costs::BLK_STEP;
         match j.phase {
             Phase::Start => {
                 if j.bytes == 0 || !j.bytes.is_multiple_of(BLOCK as u64) {
-                    end = Some(status::BAD_SG);
+                    end = Some(Status::BadSg);
                 } else {
                     j.phase = Phase::Fetch;
                 }
             }
             Phase::Fetch => {
                 if j.fetched >= j.sg_max {
-                    end = Some(status::BAD_SG);
+                    end = Some(Status::BadSg);
                 } else if !self.check(j.next, sg_elem::SIZE as u64, false, prot::rid::RD_BLK) {
                     // Refused before the element is read.
-                    end = Some(status::PROT_FAULT);
+                    end = Some(Status::ProtFault);
                 } else {
                     let mut e = [0u8; sg_elem::SIZE];
                     let (ok, d) = dma_read(
@@ -224,15 +224,15 @@ impl ModelDevice {
                         disk == j.disk_end
                     };
                     if !ok {
-                        end = Some(status::DMA_ERROR);
+                        end = Some(Status::DmaError);
                     } else if !(1..=MAX_ELEM).contains(&len)
                         || !placed
                         || j.described + len > j.bytes
                     {
-                        end = Some(status::BAD_SG);
+                        end = Some(Status::BadSg);
                     } else if dev && (zero || j.read || !self.dev_ok(src, len)) {
                         // DEVMEM: write only, not ZERO, inside one exposed buflet.
-                        end = Some(status::BAD_SG);
+                        end = Some(Status::BadSg);
                     } else if !zero
                         && !dev
                         && !self.check(
@@ -248,7 +248,7 @@ impl ModelDevice {
                     {
                         // A BLK_WRITE source / BLK_READ destination outside the registered
                         // regions: nothing of this element moves, the block is not written.
-                        end = Some(status::PROT_FAULT);
+                        end = Some(Status::ProtFault);
                     } else {
                         if j.fill == 0 {
                             j.lba = disk / SECTOR;
@@ -309,7 +309,7 @@ impl ModelDevice {
                 self.regs.count(reg::CNT_BLK_RD_BYTES, BLOCK as u64);
                 if env.disk.read(j.lba, &mut self.blk.buf).is_err() {
                     // Not written to host memory.
-                    end = Some(status::DISK_ERROR);
+                    end = Some(Status::DiskError);
                 } else {
                     j.phase = Phase::Data;
                 }
@@ -327,7 +327,7 @@ impl ModelDevice {
                         t += costs::dev_read(&self.cfg, j.src, n);
                         j.dev_fill += n as u64;
                     } else {
-                        end = Some(status::BAD_SG);
+                        end = Some(Status::BadSg);
                     }
                 } else {
                     let (ok, d) = dma_read(
@@ -341,7 +341,7 @@ impl ModelDevice {
                     );
                     t = d;
                     if !ok {
-                        end = Some(status::DMA_ERROR);
+                        end = Some(Status::DmaError);
                     }
                 }
                 if end.is_none() {
@@ -362,7 +362,7 @@ impl ModelDevice {
                 self.regs.count(reg::CNT_BLK_DEV_BYTES, j.dev_fill);
                 j.dev_fill = 0;
                 if env.disk.write(j.lba, &self.blk.buf).is_err() {
-                    end = Some(status::DISK_ERROR);
+                    end = Some(Status::DiskError);
                 } else {
                     j.written += BLOCK as u64;
                     j.lba += BLOCK as u64 / SECTOR;

@@ -33,7 +33,7 @@ pub mod tx;
 use std::collections::VecDeque;
 
 use buflet_platform::{Agent, Device, DeviceConfig, HostEnv};
-use buflet_spec::{self as spec, cpl, req_hdr, CplFlags, CplKind, Opcode, ReqHdr, Status};
+use buflet_spec::{self as spec, cpl, req_hdr, CplKind, Opcode, ReqHdr, Status};
 
 pub use toe::hash_bucket;
 
@@ -42,53 +42,26 @@ use parse::Parsed;
 
 const NEVER: u64 = u64::MAX;
 
-/// A completion on its way to the completion writer (PHASE is added when it is written).
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Cpl {
-    pub kind: u8,
-    pub status: u8,
-    pub sock_ref: u16,
-    pub tag: u32,
-    pub ref_num: u32,
-    pub bytes: u32,
-    pub flags: u32,
-    pub opcode: u8,
-    pub hdr_bytes: u8,
-    pub stream_off: u64,
+/// A completion on its way to the completion writer (PHASE is set when it is written).
+pub(crate) type Cpl = spec::Cpl;
+
+/// A `CMD_DONE` completion for the request entry `req`.
+pub(crate) fn cmd_done(req: &[u8], status: Status) -> Cpl {
+    // Every 64-byte entry has a request header.
+    let h = ReqHdr::parse(req).unwrap_or_default();
+    Cpl {
+        kind: CplKind::CmdDone,
+        status,
+        sock_ref: h.sock_ref,
+        tag: h.tag,
+        opcode: h.opcode,
+        ..Cpl::default()
+    }
 }
 
-impl Cpl {
-    /// A `CMD_DONE` completion for the request entry `req`.
-    pub fn cmd_done(req: &[u8], status: u64) -> Cpl {
-        // Every 64-byte entry has a request header.
-        let h = ReqHdr::parse(req).unwrap_or_default();
-        Cpl {
-            kind: CplKind::CmdDone.code(),
-            status: status as u8,
-            sock_ref: h.sock_ref,
-            tag: h.tag,
-            opcode: h.opcode,
-            ..Cpl::default()
-        }
-    }
-
-    fn encode(&self, phase: u8) -> [u8; cpl::SIZE] {
-        // Every kind and status the model posts is a spec code.
-        spec::Cpl {
-            kind: CplKind::try_from(self.kind).expect("model completion kind"),
-            status: Status::try_from(self.status).expect("model completion status"),
-            sock_ref: self.sock_ref,
-            tag: self.tag,
-            ref_num: self.ref_num,
-            bytes: self.bytes,
-            flags: CplFlags::from_bits_retain(self.flags),
-            opcode: self.opcode,
-            hdr_bytes: self.hdr_bytes,
-            phase,
-            stream_off: self.stream_off,
-        }
-        .to_bytes()
-    }
+/// The completion entry as the writer puts it in the ring, with `phase`.
+fn encode(c: &Cpl, phase: u8) -> [u8; cpl::SIZE] {
+    Cpl { phase, ..*c }.to_bytes()
 }
 
 /// Per-frame metadata record from rx_parser to toe_engine.
@@ -523,7 +496,7 @@ impl ModelDevice {
         };
         let r = &self.regs;
         let phase = 1 - ((r.cpl_tail / r.cpl_size) & 1) as u8;
-        let e = c.encode(phase);
+        let e = encode(&c, phase);
         self.cpl_free = dma_write(
             &self.cfg,
             &mut self.wr_free,
@@ -537,7 +510,7 @@ impl ModelDevice {
         r.cpl_tail = r.cpl_tail.wrapping_add(1);
         r.irq_status |= regs::IRQ_CPL;
         r.count(buflet_spec::reg::CNT_CPL_POSTED, 1);
-        if c.status != 0 {
+        if !c.is_ok() {
             r.count(buflet_spec::reg::CNT_REQ_ERRORS, 1);
         }
     }

@@ -7,9 +7,9 @@
 //! [`Prot::allowed`] before it reaches host memory; a refusal is recorded with
 //! [`ModelDevice::prot_fault`].
 
-use buflet_spec::{param, region_perm, status, Opcode, RegionDesc};
+use buflet_spec::{param, region_perm, Opcode, RegionDesc, Status};
 
-use crate::{costs, Cpl, ModelDevice, REQ_BYTES};
+use crate::{costs, ModelDevice, REQ_BYTES};
 
 /// Protection table slots of the model's build (`NUM_REGIONS`).
 pub const NUM_REGIONS: usize = param::DEF_NUM_REGIONS as usize;
@@ -81,25 +81,25 @@ impl Prot {
     }
 
     /// Apply a `REG_REGION` or `DEREG_REGION` entry; returns the CMD_DONE status.
-    pub fn request(&mut self, e: &[u8]) -> u64 {
+    pub fn request(&mut self, e: &[u8]) -> Status {
         // Only REG_REGION and DEREG_REGION entries come here (`is_region`).
         let Ok(r) = RegionDesc::parse(e) else {
-            return status::BAD_REGION;
+            return Status::BadRegion;
         };
         let slot = u64::from(r.slot);
         if slot >= NUM_REGIONS as u64 {
-            return status::BAD_REGION;
+            return Status::BadRegion;
         }
         let s = &mut self.slots[slot as usize];
         if r.opcode == Opcode::DeregRegion {
             *s = Slot::default();
-            return status::OK;
+            return Status::Ok;
         }
         let (base, len) = (r.base, r.len);
         let flags = u64::from(r.flags.bits());
         let perm_ok = (1..=region_perm::READ | region_perm::WRITE).contains(&flags);
         if len == 0 || base as u128 + len as u128 > 1u128 << 64 || !perm_ok {
-            return status::BAD_REGION;
+            return Status::BadRegion;
         }
         *s = Slot {
             valid: true,
@@ -107,7 +107,7 @@ impl Prot {
             len,
             perm: flags as u8,
         };
-        status::OK
+        Status::Ok
     }
 }
 
@@ -152,7 +152,7 @@ impl ModelDevice {
     /// CMD_DONE follows.
     pub(crate) fn region_req(&mut self, e: &[u8; REQ_BYTES]) {
         let st = self.prot.request(e);
-        self.post_cpl(self.now + costs::DISPATCH, Cpl::cmd_done(e, st));
+        self.post_cpl(self.now + costs::DISPATCH, crate::cmd_done(e, st));
     }
 
     /// CNT_PROT_FAULTS, for tests that compare the register with the model's own count.
@@ -184,7 +184,7 @@ mod tests {
         let base = u64::MAX - 4095; // region [2^64 - 4096, 2^64)
         assert_eq!(
             p.request(&reg(3, base, 4096, region_perm::READ)),
-            status::OK
+            Status::Ok
         );
         assert!(p.covers(base, 4096, region_perm::READ as u8));
         assert!(p.covers(u64::MAX, 1, region_perm::READ as u8));
@@ -200,7 +200,7 @@ mod tests {
         );
         assert_eq!(
             p.request(&reg(4, base, 4097, region_perm::READ)),
-            status::BAD_REGION,
+            Status::BadRegion,
             "wraps"
         );
     }

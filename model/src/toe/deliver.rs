@@ -4,7 +4,7 @@
 //! the NB page list and its one-entry page cache; the NB return and its completion.
 
 use buflet_platform::{Agent, HostEnv};
-use buflet_spec::{cpl_flag, cpl_kind, hold_rec, op, reg, sock_flag, status, HoldRec};
+use buflet_spec::{hold_rec, reg, sock_flag, CplFlags, CplKind, HoldRec, Status};
 
 use super::{Nb, Seg, PAGE, UDP_HDR};
 use crate::parse::tcp_flag;
@@ -12,14 +12,21 @@ use crate::{costs, dma_read, dma_write, prot, Cpl, ModelDevice};
 
 impl ModelDevice {
     /// Return the head NB of socket `s` with `flags` and completion status `st`, at time `t`.
-    pub(super) fn return_nb(&mut self, s: u16, flags: u64, st: u64, t: u64) {
+    pub(super) fn return_nb(&mut self, s: u16, flags: CplFlags, st: Status, t: u64) {
         self.return_nb_hdr(s, flags, st, t, 0);
     }
 
     /// [`Self::return_nb`] with the completion's HDR_BYTES: `min(8, FILLED)` for a DATAGRAM
     /// return, 0 for every other return (the contract names it only there). The NB's
     /// UDP_HDR_BYTES field would hold the same value; the model keeps no copy.
-    pub(super) fn return_nb_hdr(&mut self, s: u16, flags: u64, st: u64, t: u64, hdr_bytes: u8) {
+    pub(super) fn return_nb_hdr(
+        &mut self,
+        s: u16,
+        flags: CplFlags,
+        st: Status,
+        t: u64,
+        hdr_bytes: u8,
+    ) {
         let Some(rn) = self.toe.socks[s as usize].nbs.pop_front() else {
             return;
         };
@@ -33,14 +40,14 @@ impl ModelDevice {
         self.post_cpl(
             t,
             Cpl {
-                kind: cpl_kind::NB_RETURN as u8,
-                status: st as u8,
+                kind: CplKind::NbReturn,
+                status: st,
                 sock_ref: nb.sock_ref,
                 tag: nb.tag,
                 ref_num: rn as u32,
                 bytes: nb.filled,
-                flags: flags as u32,
-                opcode: op::NB_POST as u8,
+                flags,
+                opcode: buflet_spec::Opcode::NbPost.code(),
                 hdr_bytes,
                 // An empty buffer reports where the stream stands (e.g. a FIN right at a
                 // buffer boundary), exactly like the RTL.
@@ -49,6 +56,7 @@ impl ModelDevice {
                 } else {
                     nb.stream_off
                 },
+                ..Cpl::default()
             },
         );
     }
@@ -64,7 +72,7 @@ impl ModelDevice {
         nb: &Nb,
         page: u32,
         t: u64,
-    ) -> (Result<u64, u64>, u64) {
+    ) -> (Result<u64, Status>, u64) {
         let mut t = t;
         let cached = match self.toe.page_cache {
             Some((c, p, a)) if c == rn && p == page => Some(a),
@@ -81,7 +89,7 @@ impl ModelDevice {
                 prot::rid::RD_TOE,
             ) =>
             {
-                Err(status::PROT_FAULT)
+                Err(Status::ProtFault)
             }
             None => {
                 let mut b = [0u8; 8];
@@ -99,10 +107,10 @@ impl ModelDevice {
                 let a = u64::from_le_bytes(b);
                 if !ok {
                     self.toe.page_cache = None;
-                    Err(status::DMA_ERROR)
+                    Err(Status::DmaError)
                 } else if !self.check(a, PAGE, true, prot::rid::WR_TOE) {
                     // The page itself is checked when its address is taken from the list.
-                    Err(status::PROT_FAULT)
+                    Err(Status::ProtFault)
                 } else {
                     self.toe.page_cache = Some((rn, page, a));
                     Ok(a)
@@ -131,7 +139,7 @@ impl ModelDevice {
             Ok(a) => a,
             Err(st) => {
                 // The NB is returned as it is; the segment stays for the next NB.
-                self.return_nb(s, 0, st, t);
+                self.return_nb(s, CplFlags::empty(), st, t);
                 return t;
             }
         };
@@ -194,9 +202,9 @@ impl ModelDevice {
             self.pool.hold(seg.chain, marker);
         }
         if full {
-            self.return_nb(s, cpl_flag::FULL, status::OK, done);
+            self.return_nb(s, CplFlags::FULL, Status::Ok, done);
         } else if emptied && pushed && !marker && psh_return {
-            self.return_nb(s, cpl_flag::PSH, status::OK, done);
+            self.return_nb(s, CplFlags::PSH, Status::Ok, done);
         }
         done
     }
@@ -214,14 +222,14 @@ impl ModelDevice {
             // A hold segment whose data produced records (its chain is held) is only
             // unlinked; a marker that never produced a record is freed (docs/p2p.md).
             self.pool.unlist(seg.chain);
-            let mut flags = 0;
+            let mut flags = CplFlags::empty();
             if seg.flags & tcp_flag::FIN != 0 {
-                flags |= cpl_flag::FIN;
+                flags |= CplFlags::FIN;
             }
             if seg.flags & tcp_flag::RST != 0 {
-                flags |= cpl_flag::RST;
+                flags |= CplFlags::RST;
             }
-            self.return_nb(s, flags, status::OK, done);
+            self.return_nb(s, flags, Status::Ok, done);
         } else if self.toe.socks[s as usize].is_hold() {
             done = self.deliver_hold(env, s, rn, seg);
         } else {
@@ -237,7 +245,7 @@ impl ModelDevice {
                 Ok(a) => a,
                 Err(st) => {
                     // The NB is returned as it is; the segment stays for the next NB.
-                    self.return_nb(s, 0, st, t);
+                    self.return_nb(s, CplFlags::empty(), st, t);
                     self.toe.socks[s as usize].queued = false;
                     self.toe.wake(s);
                     return t;
@@ -284,16 +292,16 @@ impl ModelDevice {
             self.regs.count(reg::CNT_DELIVERED_BYTES, n as u64);
             if datagram_done {
                 let filled = self.toe.nbs[rn as usize].expect("NB in use").filled;
-                let mut flags = cpl_flag::DATAGRAM;
+                let mut flags = CplFlags::DATAGRAM;
                 if !emptied {
-                    flags |= cpl_flag::TRUNC;
+                    flags |= CplFlags::TRUNC;
                 }
                 let hdr = filled.min(UDP_HDR) as u8;
-                self.return_nb_hdr(s, flags, status::OK, done, hdr);
+                self.return_nb_hdr(s, flags, Status::Ok, done, hdr);
             } else if full {
-                self.return_nb(s, cpl_flag::FULL, status::OK, done);
+                self.return_nb(s, CplFlags::FULL, Status::Ok, done);
             } else if emptied && pushed && !marker && psh_return {
-                self.return_nb(s, cpl_flag::PSH, status::OK, done);
+                self.return_nb(s, CplFlags::PSH, Status::Ok, done);
             }
         }
         self.toe.socks[s as usize].queued = false;

@@ -2,8 +2,8 @@
 //! BUF_RELEASE, NOP and unknown opcodes, and their CMD_DONE.
 
 use buflet_spec::{
-    cpl_flag, param, reg, sock_state, status, AnonDesc, BufRelease, NbDesc, Opcode, ReqHdr,
-    SockDesc, SockFlags,
+    param, reg, sock_state, AnonDesc, BufRelease, CplFlags, NbDesc, Opcode, ReqHdr, SockDesc,
+    SockFlags, Status,
 };
 
 use super::{Anon, Desc, Key, Nb, Sock, Toe, MAX_RCV_BUF, PAGE, PROTO_TCP, PROTO_UDP};
@@ -36,7 +36,7 @@ impl ModelDevice {
                     || !(tcp_ok || proto == PROTO_UDP as u64)
                     || (hold && proto != PROTO_TCP as u64)
                 {
-                    status::BAD_SOCK
+                    Status::BadSock
                 } else {
                     let key = Key {
                         proto: d.proto,
@@ -67,12 +67,12 @@ impl ModelDevice {
                     };
                     self.toe.map.entry(key).or_default().push(sref as u16);
                     self.toe.active.push_front(sref as u16);
-                    status::OK
+                    Status::Ok
                 }
             }
             Ok(Opcode::SockDel) => {
                 if !in_use(&self.toe) {
-                    status::BAD_SOCK
+                    Status::BadSock
                 } else {
                     return self.sock_del(e, sref as u16);
                 }
@@ -83,14 +83,14 @@ impl ModelDevice {
                 let total = u64::from(d.total_bytes);
                 let pages = u64::from(d.hmd_pages);
                 if !in_use(&self.toe) {
-                    status::BAD_SOCK
+                    Status::BadSock
                 } else if rn >= cfg.num_nbs as usize
                     || self.toe.nbs[rn].is_some()
                     || pages < 1
                     || total == 0
                     || total > pages * PAGE
                 {
-                    status::BAD_NB
+                    Status::BadNb
                 } else {
                     let timeout = d.timeout;
                     self.toe.nbs[rn] = Some(Nb {
@@ -118,7 +118,7 @@ impl ModelDevice {
                     || self.toe.anon[rn].is_some()
                     || !(param::ANON_MIN_LEN..=param::ANON_MAX_LEN).contains(&len)
                 {
-                    status::BAD_NB
+                    Status::BadNb
                 } else {
                     self.toe.anon[rn] = Some(Anon {
                         tag: d.tag,
@@ -130,10 +130,10 @@ impl ModelDevice {
                 }
             }
             Ok(Opcode::BufRelease) => return self.buf_release(e),
-            Ok(Opcode::Nop) => status::OK,
-            _ => status::BAD_OPCODE,
+            Ok(Opcode::Nop) => Status::Ok,
+            _ => Status::BadOpcode,
         };
-        self.post_cpl(done, Cpl::cmd_done(e, st));
+        self.post_cpl(done, crate::cmd_done(e, st));
         done
     }
 
@@ -145,7 +145,7 @@ impl ModelDevice {
         let mut t = self.now + costs::ENGINE_REQ;
         while !self.toe.socks[s as usize].nbs.is_empty() {
             t += costs::ENGINE_RETURN;
-            self.return_nb(s, cpl_flag::DELETE, status::OK, t);
+            self.return_nb(s, CplFlags::DELETE, Status::Ok, t);
         }
         let sock = std::mem::take(&mut self.toe.socks[s as usize]);
         for seg in sock.segs.iter().chain(sock.ooo.iter()) {
@@ -164,7 +164,7 @@ impl ModelDevice {
             self.toe.ready.retain(|&x| x != s);
         }
         self.toe.active.retain(|&x| x != s);
-        self.post_cpl(t, Cpl::cmd_done(e, status::OK));
+        self.post_cpl(t, crate::cmd_done(e, Status::Ok));
         t
     }
 
@@ -175,7 +175,7 @@ impl ModelDevice {
         let r = BufRelease::parse(e).unwrap_or_default();
         let count = u64::from(r.count);
         let (st, released) = if !(1..=param::RELEASE_MAX).contains(&count) {
-            (status::BAD_BUF, 0)
+            (Status::BadBuf, 0)
         } else {
             let mut k = 0;
             while k < count {
@@ -189,9 +189,9 @@ impl ModelDevice {
             }
             (
                 if k == count {
-                    status::OK
+                    Status::Ok
                 } else {
-                    status::BAD_BUF
+                    Status::BadBuf
                 },
                 k,
             )
@@ -200,7 +200,7 @@ impl ModelDevice {
             t,
             Cpl {
                 bytes: released as u32,
-                ..Cpl::cmd_done(e, st)
+                ..crate::cmd_done(e, st)
             },
         );
         t

@@ -2,7 +2,7 @@
 //! the active list, counting a head NB's TICKS_LEFT down and returning it with TIMEOUT when
 //! that makes it 0.
 
-use buflet_spec::{cpl_flag, reg, status};
+use buflet_spec::{reg, CplFlags, Status};
 
 use crate::{costs, ModelDevice};
 
@@ -31,7 +31,7 @@ impl ModelDevice {
                 continue;
             }
             t += costs::ENGINE_RETURN;
-            self.return_nb(s, cpl_flag::TIMEOUT, status::OK, t);
+            self.return_nb(s, CplFlags::TIMEOUT, Status::Ok, t);
             self.regs.count(reg::CNT_TIMEOUTS, 1);
             // Woken: waiting segments go to the next buffer; without one the socket leaves
             // the ready list.

@@ -3,7 +3,7 @@
 //! anonymous list, the anonymous delivery and its `ANON_RX`).
 
 use buflet_platform::{Agent, HostEnv};
-use buflet_spec::{cpl_flag, cpl_kind, op, reg, status, tx_kind};
+use buflet_spec::{op, reg, tx_kind, CplFlags, CplKind, Status};
 
 use super::{Seg, PAGE, UDP_HDR};
 use crate::buflets::Chain;
@@ -86,8 +86,8 @@ impl ModelDevice {
             self.post_cpl(
                 t,
                 Cpl {
-                    kind: cpl_kind::ANON_RX as u8,
-                    status: status::PROT_FAULT as u8,
+                    kind: CplKind::AnonRx,
+                    status: Status::ProtFault,
                     tag: a.tag,
                     ref_num: rn,
                     opcode: op::ANON_POST as u8,
@@ -119,20 +119,19 @@ impl ModelDevice {
         self.post_cpl(
             t,
             Cpl {
-                kind: cpl_kind::ANON_RX as u8,
-                status: status::OK as u8,
+                kind: CplKind::AnonRx,
+                status: Status::Ok,
                 sock_ref: 0,
                 tag: a.tag,
                 ref_num: rn,
                 bytes: n as u32,
                 flags: if (n as u32) < len {
-                    cpl_flag::TRUNC as u32
+                    CplFlags::TRUNC
                 } else {
-                    0
+                    CplFlags::empty()
                 },
                 opcode: op::ANON_POST as u8,
-                hdr_bytes: 0,
-                stream_off: 0,
+                ..Cpl::default()
             },
         );
         t
