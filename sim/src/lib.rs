@@ -33,6 +33,7 @@
 //! All `unsafe` code of the project's simulation path is in this file, at the
 //! boundary to the generated C++ shims.
 
+pub mod axis;
 mod nic;
 pub use nic::RtlDevice;
 
