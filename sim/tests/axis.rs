@@ -61,13 +61,24 @@ fn pass_frames(model: &str, seed: u64, idle: f64, stall: f64, hold: bool) {
     let mut cycles = 0;
     let mut withdrawn = 0;
     let mut held_beat: Option<Beat> = None;
+    // cycles with a beat waiting in the source / with tready low from the sink
+    let (mut waiting, mut idle_cycles, mut stalled) = (0u32, 0u32, 0u32);
     while sink.beat_count() < total_beats {
         cycles += 1;
         assert!(cycles < 100_000, "{model}: timeout");
+        let had_beat = !src.idle();
         src.drive(&mut m);
         sink.drive(&mut m);
         m.eval();
         let valid = m.get(p.s_axis_tvalid) == 1;
+        assert_eq!(m.get(p.m_axis_tready) == 1, sink.ready());
+        stalled += u32::from(!sink.ready());
+        if had_beat {
+            waiting += 1;
+            idle_cycles += u32::from(!valid);
+        } else {
+            assert!(!valid, "{model}: tvalid with nothing queued");
+        }
         // A beat presented but not taken last cycle: with hold_valid it is still
         // there, unchanged.
         if let Some(prev) = held_beat.take() {
@@ -118,6 +129,22 @@ fn pass_frames(model: &str, seed: u64, idle: f64, stall: f64, hold: bool) {
         .transfers()
         .windows(2)
         .all(|w| w[0].cycle < w[1].cycle));
+    // the idle and stall rates are what was asked for (hold_valid lowers the idle rate: a beat
+    // once presented stays)
+    let rate = |n: u32, d: u32| f64::from(n) / f64::from(d);
+    let want_idle = if hold {
+        0.0..=idle + 0.05
+    } else {
+        idle - 0.05..=idle + 0.05
+    };
+    assert!(
+        want_idle.contains(&rate(idle_cycles, waiting)) || (idle == 0.0 && idle_cycles == 0),
+        "{model}: idle {idle_cycles}/{waiting}"
+    );
+    assert!(
+        (stall - 0.05..=stall + 0.05).contains(&rate(stalled, cycles as u32)),
+        "{model}: stalled {stalled}/{cycles}"
+    );
     if !hold && idle > 0.0 && stall > 0.0 {
         assert!(withdrawn > 0, "{model}: no beat was ever withdrawn");
     }
