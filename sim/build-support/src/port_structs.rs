@@ -200,6 +200,38 @@ pub fn ports_rs(specs: &[ModelSpec], ports: &[&[PortDecl]]) -> String {
     s
 }
 
+/// The port cache file of a model: `top <TOP>`, then one `<name> <dir> <width>` line per port.
+pub fn cache_text(top: &str, ports: &[PortDecl]) -> String {
+    let mut s = format!("top {top}\n");
+    for p in ports {
+        let _ = writeln!(s, "{} {:?} {}", p.name, p.dir, p.width);
+    }
+    s
+}
+
+/// Reads a port cache file written by [`cache_text`]; `None` if it is
+/// malformed or belongs to another top module than `top`.
+pub fn parse_cache(text: &str, top: &str) -> Option<Vec<PortDecl>> {
+    let mut lines = text.lines();
+    if lines.next()?.strip_prefix("top ")? != top {
+        return None;
+    }
+    lines
+        .map(|l| {
+            let mut t = l.split(' ');
+            let name = t.next()?.to_string();
+            let dir = match t.next()? {
+                "In" => Dir::In,
+                "Out" => Dir::Out,
+                "InOut" => Dir::InOut,
+                _ => return None,
+            };
+            let width = t.next()?.parse().ok()?;
+            (t.next().is_none() && crate::is_ident(&name)).then_some(PortDecl { name, dir, width })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,6 +348,23 @@ impl SyncFifo {
         let out = ports_rs(&specs, &[&a, &b]);
         assert!(out.contains("pub struct Top {"));
         assert!(out.contains("pub struct M2 {"));
+    }
+
+    #[test]
+    fn port_cache_round_trip() {
+        let ports = [
+            p("clk", Dir::In, 1),
+            p("d", Dir::Out, 512),
+            p("io", Dir::InOut, 3),
+        ];
+        let t = cache_text("sync_fifo", &ports);
+        assert_eq!(t, "top sync_fifo\nclk In 1\nd Out 512\nio InOut 3\n");
+        assert_eq!(parse_cache(&t, "sync_fifo").unwrap(), ports);
+        assert_eq!(parse_cache(&t, "other_top"), None);
+        assert_eq!(parse_cache("top x\nclk Sideways 1\n", "x"), None);
+        assert_eq!(parse_cache("top x\nclk In\n", "x"), None);
+        assert_eq!(parse_cache("top x\nclk In 1 2\n", "x"), None);
+        assert_eq!(parse_cache("", "x"), None);
     }
 
     #[test]

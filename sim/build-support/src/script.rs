@@ -12,7 +12,7 @@ use crate::compile::{archive, compile_unit, compiler, hash_headers, Unit};
 use crate::make_vars::{fst_libs, parse_make_vars, switch};
 use crate::models_txt::{parse_models, retain_only};
 use crate::pool::{num_jobs, run_pool};
-use crate::port_structs::ports_rs;
+use crate::port_structs::{cache_text, parse_cache, ports_rs};
 use crate::verilate::{verilate, Verilated};
 use crate::verilator::{find_verilator, verilator_root, verilator_version};
 use crate::{Error, ModelSpec, PortDecl, Result, Trace};
@@ -65,6 +65,7 @@ pub fn run() -> Result<()> {
         source: e,
     })?;
     let mut specs = parse_models(&text, &ws_root)?;
+    let all_specs = specs.clone();
     // Development aid: BUFLET_SIM_ONLY=prefix,prefix... builds only those models (a model that is
     // not built fails at Model::new with a clear error), so one module can be iterated on while
     // another is mid-change.
@@ -93,7 +94,7 @@ pub fn run() -> Result<()> {
             .and_then(|v| verilator_version(&v, verilator_root(&v).ok().as_deref()).ok())
             .unwrap_or_else(|| "(not found)".into());
         println!("cargo:rustc-env=BUFLET_VERILATOR_VERSION={version}");
-        write_tables(&out_dir, &[], &[], &[], trace)?;
+        write_tables(&out_dir, &all_specs, &[], &[], &[], trace)?;
         return Ok(());
     }
 
@@ -173,7 +174,7 @@ pub fn run() -> Result<()> {
         write_if_changed(&path, &gen_shim(spec, &v.ports))?;
         shim_files.push(path);
     }
-    write_tables(&out_dir, &specs, &verilated, &broken, trace)?;
+    write_tables(&out_dir, &all_specs, &specs, &verilated, &broken, trace)?;
 
     // 4: compile and link.
     let ctx = Ctx {
@@ -188,8 +189,16 @@ pub fn run() -> Result<()> {
 }
 
 /// Writes `models.rs`, `broken.rs` and `ports.rs` into `out_dir`.
+///
+/// The port list of every model built is also kept in
+/// `out_dir/port_cache/<PREFIX>.txt`; a model of `all_specs` that is not
+/// built this time (`BUFLET_SIM_ONLY`, or Verilator failed on it) still gets
+/// its typed port struct from there, so that the tests using it compile (and
+/// fail at `Model::new` with the reason) rather than break the build of every
+/// other test.
 fn write_tables(
     out_dir: &Path,
+    all_specs: &[ModelSpec],
     specs: &[ModelSpec],
     verilated: &[Verilated],
     broken: &[(String, String)],
@@ -198,7 +207,34 @@ fn write_tables(
     let ports: Vec<&[PortDecl]> = verilated.iter().map(|v| v.ports.as_slice()).collect();
     write_if_changed(&out_dir.join("broken.rs"), &broken_rs(broken))?;
     write_if_changed(&out_dir.join("models.rs"), &models_rs(specs, &ports, trace))?;
-    write_if_changed(&out_dir.join("ports.rs"), &ports_rs(specs, &ports))
+
+    let cache_dir = out_dir.join("port_cache");
+    fs::create_dir_all(&cache_dir).map_err(|e| Error::io(&cache_dir, e))?;
+    for (spec, v) in specs.iter().zip(verilated) {
+        write_if_changed(
+            &cache_dir.join(format!("{}.txt", spec.prefix)),
+            &cache_text(&spec.top, &v.ports),
+        )?;
+    }
+    // Every model of models.txt, in its order: built ones with their ports,
+    // the others with their cached ports if any.
+    let mut struct_specs: Vec<ModelSpec> = Vec::new();
+    let mut struct_ports: Vec<Vec<PortDecl>> = Vec::new();
+    for spec in all_specs {
+        if let Some(i) = specs.iter().position(|s| s.prefix == spec.prefix) {
+            struct_specs.push(spec.clone());
+            struct_ports.push(verilated[i].ports.clone());
+        } else if let Some(ports) =
+            fs::read_to_string(cache_dir.join(format!("{}.txt", spec.prefix)))
+                .ok()
+                .and_then(|t| parse_cache(&t, &spec.top))
+        {
+            struct_specs.push(spec.clone());
+            struct_ports.push(ports);
+        }
+    }
+    let refs: Vec<&[PortDecl]> = struct_ports.iter().map(Vec::as_slice).collect();
+    write_if_changed(&out_dir.join("ports.rs"), &ports_rs(&struct_specs, &refs))
 }
 
 /// What the compile step needs besides the models.
