@@ -11,6 +11,11 @@
 // (the only cycle in which the input is not accepted), otherwise one word per
 // cycle is sustained. The output is registered; s_axis_tready depends
 // combinationally on m_axis_tready.
+
+`resetall
+`default_nettype none
+`include "buflet_checks.vh"
+
 module axis_packer #(
     parameter DATA_WIDTH = 64,
     parameter KEEP_WIDTH = DATA_WIDTH / 8
@@ -28,6 +33,12 @@ module axis_packer #(
     input  wire                  m_axis_tready,
     output wire                  m_axis_tlast
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh)
+    generate
+        `BF_CHECK_DATA_WIDTH(axis_packer)
+        `BF_CHECK_KEEP_WIDTH(axis_packer)
+    endgenerate
+
 
     localparam CW = $clog2(KEEP_WIDTH) + 1;   // holds 0..KEEP_WIDTH
     localparam TW = CW + 1;                   // holds 0..2*KEEP_WIDTH-1
@@ -141,3 +152,5 @@ module axis_packer #(
     assign m_axis_tlast  = out_last;
 
 endmodule
+
+`resetall

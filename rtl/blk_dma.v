@@ -61,7 +61,15 @@
 //     host access for that element (a BLK_WRITE block in progress is not written; a BLK_READ
 //     block is not read when the element starts it) and pulses ev_fault with the refused
 //     address and direction.
+//
+// Assumptions (checked at elaboration): DATA_WIDTH a power of two in 64..512, BUFLET_BYTES a
+// power of two >= DATA_WIDTH/8, NUM_BUFLETS a power of two in 2..32768, BW_ADDR =
+// $clog2(NUM_BUFLETS*BUFLET_BYTES/(DATA_WIDTH/8)) (the buflet_pool's).
+
+`resetall
+`default_nettype none
 `include "buflet_defs.vh"
+`include "buflet_checks.vh"
 
 module blk_dma #(
     parameter DATA_WIDTH   = 64,
@@ -144,6 +152,15 @@ module blk_dma #(
     output reg                     ev_dev_bytes_valid,   // with ev_blk_write: DEVMEM bytes in it
     output reg  [15:0]             ev_dev_bytes
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh)
+    generate
+        `BF_CHECK_DATA_WIDTH(blk_dma)
+        if (!`BF_IS_POW2(BUFLET_BYTES) || BUFLET_BYTES < DATA_WIDTH / 8) begin : g_check_buflet_bytes
+            $error("blk_dma: BUFLET_BYTES must be a power of two >= DATA_WIDTH/8");
+        end
+        `BF_CHECK_BUFLET_RAM(blk_dma, DATA_WIDTH / 8)
+    endgenerate
+
     localparam KEEP_WIDTH = DATA_WIDTH / 8;
     localparam BLK_BYTES  = `BF_PARAM_BLOCK_BYTES;
     localparam BLK_WORDS  = BLK_BYTES / KEEP_WIDTH;
@@ -694,3 +711,5 @@ module blk_dma #(
         end
     end
 endmodule
+
+`resetall

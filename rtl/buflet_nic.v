@@ -17,7 +17,11 @@
 //   blk_dma DEVMEM elements read buflet_pool's second data read port (bram_rd_*) and its
 //   exposed bits (exp_rd_idx/exp_rd); counters: toe_engine ev_hold_rec/ev_released and
 //   blk_dma ev_dev_bytes -> reg_block (CNT_HOLD_RECORDS, CNT_BUF_RELEASED, CNT_BLK_DEV_BYTES)
+
+`resetall
+`default_nettype none
 `include "buflet_defs.vh"
+`include "buflet_checks.vh"
 
 module buflet_nic #(
     parameter DATA_WIDTH   = 64,
@@ -69,7 +73,7 @@ module buflet_nic #(
     input  wire                    m_dma_wr_req_ready,
     output wire [63:0]             m_dma_wr_req_addr,
     output wire [15:0]             m_dma_wr_req_len,
-    output wire [7:0]              m_dma_wr_req_id,     // requester: 0 toe_engine, 1 cpl_writer
+    output wire [7:0]              m_dma_wr_req_id,     // requester: 0 toe_engine, 1 cpl_writer, 2 blk_dma
     output wire [DATA_WIDTH-1:0]   m_axis_dma_wr_tdata,
     output wire [DATA_WIDTH/8-1:0] m_axis_dma_wr_tkeep,
     output wire                    m_axis_dma_wr_tvalid,
@@ -97,6 +101,20 @@ module buflet_nic #(
     // interrupt
     output wire                    irq
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh)
+    generate
+        `BF_CHECK_DATA_WIDTH(buflet_nic)
+        // toe_engine's assumptions (its header: power-of-two HASH_BUCKETS and BUFLET_BYTES,
+        // 2*KEEP_WIDTH <= BUFLET_BYTES <= 4096), checked here while toe_engine.v is being split;
+        // the split modules check them themselves.
+        if (!`BF_IS_POW2(HASH_BUCKETS)) begin : g_check_hash_buckets
+            $error("buflet_nic: HASH_BUCKETS must be a power of two (toe_engine)");
+        end
+        if (!`BF_IS_POW2(BUFLET_BYTES) || BUFLET_BYTES < DATA_WIDTH / 4 || BUFLET_BYTES > 4096) begin : g_check_buflet_bytes
+            $error("buflet_nic: BUFLET_BYTES must be a power of two in 2*KEEP_WIDTH..4096 (toe_engine)");
+        end
+    endgenerate
+
     localparam KW      = DATA_WIDTH / 8;
     localparam BW_ADDR = $clog2(NUM_BUFLETS * BUFLET_BYTES / KW);
 
@@ -510,3 +528,5 @@ module buflet_nic #(
         .ev_tx_frame(ev_tx_frame), .ev_tx_bytes(ev_tx_bytes)
     );
 endmodule
+
+`resetall

@@ -22,9 +22,15 @@
 // exp_rd is the bit of exp_rd_idx, combinational, 0 when exp_rd_idx >=
 // NUM_BUFLETS. Freeing a chain does not change the bits.
 //
-// Assumptions: NUM_BUFLETS <= 65535, BUFLET_BYTES and NUM_BUFLETS powers of
-// two, BUFLET_BYTES a multiple of KEEP_WIDTH.
+// Assumptions (checked at elaboration): DATA_WIDTH a power of two in 64..512,
+// KEEP_WIDTH = DATA_WIDTH/8, BUFLET_BYTES a power of two >= KEEP_WIDTH,
+// NUM_BUFLETS a power of two in 2..32768 (16-bit indices, 0xFFFF = null),
+// BW_ADDR = $clog2(NUM_BUFLETS*BUFLET_BYTES/KEEP_WIDTH).
+
+`resetall
+`default_nettype none
 `include "buflet_defs.vh"
+`include "buflet_checks.vh"
 
 module buflet_pool #(
     parameter DATA_WIDTH   = 64,
@@ -69,6 +75,16 @@ module buflet_pool #(
     output wire                  exp_rd,
     output wire [15:0]           free_count
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh)
+    generate
+        `BF_CHECK_DATA_WIDTH(buflet_pool)
+        `BF_CHECK_KEEP_WIDTH(buflet_pool)
+        if (!`BF_IS_POW2(BUFLET_BYTES) || BUFLET_BYTES < KEEP_WIDTH) begin : g_check_buflet_bytes
+            $error("buflet_pool: BUFLET_BYTES must be a power of two >= KEEP_WIDTH");
+        end
+        `BF_CHECK_BUFLET_RAM(buflet_pool, KEEP_WIDTH)
+    endgenerate
+
 
     localparam LB = (NUM_BUFLETS > 1) ? $clog2(NUM_BUFLETS) : 1;
     localparam RAM_WORDS = NUM_BUFLETS * BUFLET_BYTES / KEEP_WIDTH;
@@ -172,3 +188,5 @@ module buflet_pool #(
     end
 
 endmodule
+
+`resetall

@@ -6,7 +6,11 @@
 // write refused by dma_guard (wr_refused on its last word) does not move the tail or post: the
 // entry is kept and written again (at the then current tail) once `stop` is low.
 // cpl_size must be a power of two.
+
+`resetall
+`default_nettype none
 `include "buflet_defs.vh"
+`include "buflet_checks.vh"
 
 module cpl_writer #(
     parameter DATA_WIDTH = 64
@@ -37,6 +41,11 @@ module cpl_writer #(
     output reg                     cpl_posted,
     output reg  [7:0]              cpl_status
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh)
+    generate
+        `BF_CHECK_DATA_WIDTH(cpl_writer)
+    endgenerate
+
     localparam KEEP_WIDTH = DATA_WIDTH / 8;
     localparam CPL_BYTES  = `BF_CPL_SIZE;
     localparam WORDS      = (CPL_BYTES * 8 + DATA_WIDTH - 1) / DATA_WIDTH;
@@ -121,3 +130,5 @@ module cpl_writer #(
         end
     end
 endmodule
+
+`resetall

@@ -14,6 +14,11 @@
 // address and the requester id (the arbiter's client index). The arbiters hold one request
 // at a time (grant until tlast), so no host response is outstanding while a refusal is
 // answered.
+
+`resetall
+`default_nettype none
+`include "buflet_checks.vh"
+
 module dma_guard #(
     parameter DATA_WIDTH = 64
 ) (
@@ -83,6 +88,11 @@ module dma_guard #(
     output reg  [63:0]             ev_wr_fault_addr,
     output reg  [7:0]              ev_wr_fault_id
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh)
+    generate
+        `BF_CHECK_DATA_WIDTH(dma_guard)
+    endgenerate
+
     localparam KW = DATA_WIDTH / 8;
 
     reg rd_err;     // presenting the error response of a refused read
@@ -159,3 +169,5 @@ module dma_guard #(
         end
     end
 endmodule
+
+`resetall

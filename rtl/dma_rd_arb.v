@@ -1,7 +1,13 @@
 // N-client DMA read arbiter, round robin. A grant is taken by a client with a pending request
 // and held from the request until the last word of its response (tlast) has been transferred.
 // Client buses are flattened: client i uses bits [i*W +: W]. The response data is broadcast;
-// tvalid goes only to the granted client.
+// tvalid goes only to the granted client. N is 1..256 (the requester id m_dma_rd_req_id is the
+// granted client index, 8 bits; checked at elaboration).
+
+`resetall
+`default_nettype none
+`include "buflet_checks.vh"
+
 module dma_rd_arb #(
     parameter N          = 3,
     parameter DATA_WIDTH = 64
@@ -32,6 +38,14 @@ module dma_rd_arb #(
     input  wire                       s_axis_dma_rd_tlast,
     input  wire                       s_axis_dma_rd_tuser
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh)
+    generate
+        `BF_CHECK_DATA_WIDTH(dma_rd_arb)
+        if (N < 1 || N > 256) begin : g_check_n
+            $error("dma_rd_arb: N must be in 1..256 (the requester id is 8 bits)");
+        end
+    endgenerate
+
     localparam GW = (N > 1) ? $clog2(N) : 1;
 
     reg          busy;      // a client holds the grant
@@ -81,3 +95,5 @@ module dma_rd_arb #(
         end
     end
 endmodule
+
+`resetall

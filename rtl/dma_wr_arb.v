@@ -1,7 +1,13 @@
 // N-client DMA write arbiter, round robin. A grant is taken by a client with a pending request
 // and held from the request until the last word of its data (tlast) has been transferred; data
 // is passed only after the request has been accepted. Client buses are flattened: client i uses
-// bits [i*W +: W].
+// bits [i*W +: W]. N is 1..256 (the requester id m_dma_wr_req_id is the granted client index,
+// 8 bits; checked at elaboration).
+
+`resetall
+`default_nettype none
+`include "buflet_checks.vh"
+
 module dma_wr_arb #(
     parameter N          = 2,
     parameter DATA_WIDTH = 64
@@ -30,6 +36,14 @@ module dma_wr_arb #(
     input  wire                       m_axis_dma_wr_tready,
     output wire                       m_axis_dma_wr_tlast
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh)
+    generate
+        `BF_CHECK_DATA_WIDTH(dma_wr_arb)
+        if (N < 1 || N > 256) begin : g_check_n
+            $error("dma_wr_arb: N must be in 1..256 (the requester id is 8 bits)");
+        end
+    endgenerate
+
     localparam KW = DATA_WIDTH / 8;
     localparam GW = (N > 1) ? $clog2(N) : 1;
 
@@ -79,3 +93,5 @@ module dma_wr_arb #(
         end
     end
 endmodule
+
+`resetall

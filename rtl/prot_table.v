@@ -19,7 +19,11 @@
 // or some valid slot has the asked permission (WRITE when lk_write, else READ) and
 // BASE <= addr and addr + len <= END (65-bit sums: no wrap). The whole access must be inside
 // one region.
+
+`resetall
+`default_nettype none
 `include "buflet_defs.vh"
+`include "buflet_checks.vh"
 
 module prot_table #(
     parameter NUM_REGIONS = `BF_PARAM_DEF_NUM_REGIONS,
@@ -44,6 +48,16 @@ module prot_table #(
     input  wire [NPORTS-1:0]    lk_write,
     output reg  [NPORTS-1:0]    lk_allowed
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh)
+    generate
+        if (NUM_REGIONS < 1) begin : g_check_num_regions
+            $error("prot_table: NUM_REGIONS must be >= 1");
+        end
+        if (NPORTS < 1) begin : g_check_nports
+            $error("prot_table: NPORTS must be >= 1");
+        end
+    endgenerate
+
     localparam SW = (NUM_REGIONS > 1) ? $clog2(NUM_REGIONS) : 1;
 
     localparam [7:0]  OP_REG     = `BF_OP_REG_REGION;
@@ -129,3 +143,5 @@ module prot_table #(
         end
     end
 endmodule
+
+`resetall

@@ -24,7 +24,11 @@
 //
 // p2p counters (docs/p2p.md): ev_hold_rec counts one CNT_HOLD_RECORDS, ev_released one
 // CNT_BUF_RELEASED, ev_dev_bytes_valid adds ev_dev_bytes to CNT_BLK_DEV_BYTES.
+
+`resetall
+`default_nettype none
 `include "buflet_defs.vh"
+`include "buflet_checks.vh"
 
 module reg_block #(
     parameter DATA_WIDTH   = 64,
@@ -97,6 +101,14 @@ module reg_block #(
     input  wire [NFAULT-1:0]    ev_fault_fatal,
     output wire        irq
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh)
+    generate
+        `BF_CHECK_DATA_WIDTH(reg_block)
+        if (NFAULT < 1) begin : g_check_nfault
+            $error("reg_block: NFAULT must be >= 1");
+        end
+    endgenerate
+
     // one counter per drop reason 1..`BF_DROP_BAD_STATE (index 0 unused); reasons above
     // the last defined one (ev_drop_reason is 4 bits) are not counted
     localparam NUM_DROP = `BF_DROP_BAD_STATE + 1;
@@ -395,3 +407,5 @@ module reg_block #(
         end
     end
 endmodule
+
+`resetall

@@ -6,7 +6,11 @@
 // is not handed out and REQ_HEAD stays (the fault is fatal, the top stops this reader through
 // `enable`; docs/protection.md).
 // req_size must be a power of two (the ring index is head & (req_size-1)).
+
+`resetall
+`default_nettype none
 `include "buflet_defs.vh"
+`include "buflet_checks.vh"
 
 module req_fetch #(
     parameter DATA_WIDTH = 64
@@ -37,6 +41,11 @@ module req_fetch #(
     input  wire                    m_req_ready,
     output wire [511:0]            m_req_data
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh)
+    generate
+        `BF_CHECK_DATA_WIDTH(req_fetch)
+    endgenerate
+
     localparam ENTRY_BYTES = `BF_REQ_HDR_SIZE;
     localparam WORDS       = (ENTRY_BYTES * 8 + DATA_WIDTH - 1) / DATA_WIDTH;
     localparam BUF_W       = WORDS * DATA_WIDTH;
@@ -106,3 +115,5 @@ module req_fetch #(
         end
     endgenerate
 endmodule
+
+`resetall

@@ -1,5 +1,10 @@
 // Round-robin choice among N requesters: the first requester after `last` (wrapping), so each
 // requester is served within N grants. Combinational; shared by every arbiter.
+
+`resetall
+`default_nettype none
+`include "buflet_checks.vh"
+
 module rr_pick #(
     parameter N  = 2,
     parameter GW = (N > 1) ? $clog2(N) : 1
@@ -9,6 +14,16 @@ module rr_pick #(
     output reg  [GW-1:0] pick,
     output reg           pick_ok
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh)
+    generate
+        if (N < 1) begin : g_check_n
+            $error("rr_pick: N must be >= 1");
+        end
+        if (GW < ((N > 1) ? $clog2(N) : 1)) begin : g_check_gw
+            $error("rr_pick: GW must be >= $clog2(N) and >= 1");
+        end
+    endgenerate
+
     integer i;
     always @(*) begin
         pick    = {GW{1'b0}};
@@ -29,3 +44,5 @@ module rr_pick #(
         end
     end
 endmodule
+
+`resetall

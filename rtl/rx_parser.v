@@ -68,9 +68,15 @@
 // MAX_FRAME are still stored whole (reason TOO_LONG), the frame length and
 // byte offsets saturate near 2^17 (metadata length saturates at 65535).
 //
-// Assumptions: BUFLET_BYTES >= 2*KEEP_WIDTH, BUFLET_BYTES and NUM_BUFLETS
-// powers of two; input frames are packed (all words full but the last).
+// Assumptions: input frames are packed (all words full but the last); and,
+// checked at elaboration, DATA_WIDTH a power of two in 64..512, KEEP_WIDTH =
+// DATA_WIDTH/8, BUFLET_BYTES a power of two >= 2*KEEP_WIDTH, NUM_BUFLETS a
+// power of two in 2..32768, BW_ADDR = $clog2(NUM_BUFLETS*BUFLET_BYTES/KEEP_WIDTH).
+
+`resetall
+`default_nettype none
 `include "buflet_defs.vh"
+`include "buflet_checks.vh"
 
 module rx_parser #(
     parameter DATA_WIDTH   = 64,
@@ -124,6 +130,16 @@ module rx_parser #(
     output wire [15:0]           m_meta_tail,
     output wire [15:0]           m_meta_count
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh)
+    generate
+        `BF_CHECK_DATA_WIDTH(rx_parser)
+        `BF_CHECK_KEEP_WIDTH(rx_parser)
+        if (!`BF_IS_POW2(BUFLET_BYTES) || BUFLET_BYTES < 2 * KEEP_WIDTH) begin : g_check_buflet_bytes
+            $error("rx_parser: BUFLET_BYTES must be a power of two >= 2*KEEP_WIDTH");
+        end
+        `BF_CHECK_BUFLET_RAM(rx_parser, KEEP_WIDTH)
+    endgenerate
+
 
     // ------------------------------------------------------------------
     // Parameters
@@ -687,3 +703,5 @@ module rx_parser #(
     assign m_meta_count    = meta_count;
 
 endmodule
+
+`resetall

@@ -2,6 +2,11 @@
 // The output is registered: a word is taken from the picked input when the output register is
 // empty or being drained, and held stable until m_ready.
 // Inputs are flattened: input i uses s_data[i*WIDTH +: WIDTH].
+
+`resetall
+`default_nettype none
+`include "buflet_checks.vh"
+
 module stream_arb #(
     parameter N     = 2,
     parameter WIDTH = 256
@@ -15,6 +20,13 @@ module stream_arb #(
     input  wire               m_ready,
     output reg  [WIDTH-1:0]   m_data
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh)
+    generate
+        if (N < 1) begin : g_check_n
+            $error("stream_arb: N must be >= 1");
+        end
+    endgenerate
+
     localparam GW = (N > 1) ? $clog2(N) : 1;
 
     reg [GW-1:0] last_grant;
@@ -44,3 +56,5 @@ module stream_arb #(
         end
     end
 endmodule
+
+`resetall

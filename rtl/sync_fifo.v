@@ -1,5 +1,11 @@
-// Small synchronous FIFO (valid/ready on both sides). DEPTH must be a power of two >= 2.
+// Small synchronous FIFO (valid/ready on both sides). DEPTH must be a power of two >= 2 (checked
+// at elaboration).
 // The output is read combinationally from the storage array (first-word fall-through).
+
+`resetall
+`default_nettype none
+`include "buflet_checks.vh"
+
 module sync_fifo #(
     parameter WIDTH = 32,
     parameter DEPTH = 4
@@ -13,6 +19,13 @@ module sync_fifo #(
     input  wire             m_ready,
     output wire [WIDTH-1:0] m_data
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh)
+    generate
+        if (!`BF_IS_POW2(DEPTH) || DEPTH < 2) begin : g_check_depth
+            $error("sync_fifo: DEPTH must be a power of two >= 2");
+        end
+    endgenerate
+
     localparam AW = $clog2(DEPTH);
 
     reg [WIDTH-1:0] mem [0:DEPTH-1];
@@ -39,3 +52,5 @@ module sync_fifo #(
         end
     end
 endmodule
+
+`resetall

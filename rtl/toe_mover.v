@@ -10,7 +10,15 @@
 // goes through the FIFO as a one-word packet (tkeep = the low 8 bytes); no data RAM read.
 // rec_issue pulses (combinationally) in the cycle the record enters the pipeline, with rec_buf
 // = its BUFLET.
+// Assumptions (checked at elaboration): DATA_WIDTH a power of two in 64..512 (a record is one
+// word), KEEP_WIDTH = DATA_WIDTH/8, BUFLET_BYTES a power of two in 2*KEEP_WIDTH..32768 (at least
+// two words per buflet; offsets are 16 bits), NUM_BUFLETS a power of two in 2..32768, BW_ADDR =
+// $clog2(NUM_BUFLETS*BUFLET_BYTES/KEEP_WIDTH).
+
+`resetall
 `default_nettype none
+`include "buflet_checks.vh"
+
 module toe_mover #(
     parameter DATA_WIDTH   = 64,
     parameter BUFLET_BYTES = 2048,
@@ -46,6 +54,16 @@ module toe_mover #(
     output wire                  rec_issue, // a record enters the pipeline (one-cycle)
     output wire [15:0]           rec_buf    // its BUFLET (valid with rec_issue)
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh)
+    generate
+        `BF_CHECK_DATA_WIDTH(toe_mover)
+        `BF_CHECK_KEEP_WIDTH(toe_mover)
+        if (!`BF_IS_POW2(BUFLET_BYTES) || BUFLET_BYTES < 2 * KEEP_WIDTH || BUFLET_BYTES > 32768) begin : g_check_buflet_bytes
+            $error("toe_mover: BUFLET_BYTES must be a power of two in 2*KEEP_WIDTH..32768");
+        end
+        `BF_CHECK_BUFLET_RAM(toe_mover, KEEP_WIDTH)
+    endgenerate
+
     localparam WPB   = BUFLET_BYTES / KEEP_WIDTH;     // words per buflet
     localparam WOW   = $clog2(WPB);
     localparam KW    = $clog2(KEEP_WIDTH);
@@ -225,4 +243,5 @@ module toe_mover #(
         .m_axis_tlast (m_axis_tlast)
     );
 endmodule
-`default_nettype wire
+
+`resetall

@@ -24,7 +24,11 @@
 //       remaining byte count and its length.
 // ev_tx_frame / ev_tx_bytes pulse (combinationally) in the cycle the last
 // word of a frame is transferred.
+
+`resetall
+`default_nettype none
 `include "buflet_defs.vh"
+`include "buflet_checks.vh"
 
 module tx_builder #(
     parameter DATA_WIDTH = 64,
@@ -46,6 +50,12 @@ module tx_builder #(
     output wire                  ev_tx_frame,
     output wire [7:0]            ev_tx_bytes
 );
+    // parameter checks (elaboration time, rtl/buflet_checks.vh)
+    generate
+        `BF_CHECK_DATA_WIDTH(tx_builder)
+        `BF_CHECK_KEEP_WIDTH(tx_builder)
+    endgenerate
+
     localparam KW     = KEEP_WIDTH;
     localparam DW     = DATA_WIDTH;
     localparam MAXF   = 66;                              // longest frame
@@ -260,3 +270,5 @@ module tx_builder #(
     assign ev_tx_frame      = f_done;
     assign ev_tx_bytes      = f_len;
 endmodule
+
+`resetall

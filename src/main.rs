@@ -1,6 +1,6 @@
 //! `buflet`: run the demo, replay a capture, on the Rust model or the Verilated RTL.
 
-use buflet_driver::nas::WriteMode;
+use buflet_nas::WriteMode;
 use buflet_testbench::{
     framed_demo_records, frames, pcap, run_stream, Backend, FsKind, Protocol, RunOptions,
     RunReport, Scenario,

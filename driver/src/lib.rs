@@ -4,18 +4,21 @@
 //! - [`Driver`]: bring-up, request and completion rings, socket descriptors (TCP and UDP),
 //!   named buffers, anonymous buffers, the NIC's own addresses (ARP responder), the timer that
 //!   returns named buffers on timeout, block writes and reads, counters.
-//! - [`nas`]: the NAS application's zero-copy write (seed 000) on top of the driver.
 //! - [`regcache`]: the registration cache (seed 004): per-I/O buffers (named buffer pages and
 //!   page lists, anonymous buffers, the NAS writer's scatter-gather lists and bounce blocks)
 //!   stay registered across I/Os; see `docs/registration.md`.
 
-pub mod nas;
 pub mod regcache;
 
 use buflet_platform::{Agent, Device, HostEnv, MemError};
-use buflet_spec::{self as spec, cpl, cpl_kind, get, op, put, reg, req_hdr};
+use buflet_spec::{
+    self as spec, cpl, reg, req_hdr, AnonDesc, BlkReq, BufRelease, IpProto, LayoutError, NbDesc,
+    Opcode, RegionDesc, RegionPerm, ReqHdr, SockDesc, SockFlags, Status,
+};
+pub use buflet_spec::{CplFlags, CplKind, DropReason, HoldRec};
 use regcache::{fit_runs, Perms, RegCache, RegConfig, RegError, RegStats};
 use std::collections::{HashMap, HashSet};
+use std::net::Ipv4Addr;
 
 /// Driver failures.
 #[derive(Debug, thiserror::Error)]
@@ -30,8 +33,18 @@ pub enum DriverError {
     #[error("host memory: {0}")]
     Mem(#[from] MemError),
     /// The device completed a request with an error status.
-    #[error("request {opcode} (tag {tag}) failed with status {status} ({name})", name = status_name(*status))]
-    Request { opcode: u8, tag: u32, status: u8 },
+    #[error("request {opcode} (tag {tag}) failed with status {code} ({status})", code = status.code())]
+    Request {
+        /// Opcode of the failed request (raw: it may be one the device does not know).
+        opcode: u8,
+        /// Its tag.
+        tag: u32,
+        /// Why it failed.
+        status: Status,
+    },
+    /// The device wrote a completion this driver cannot decode (an unknown kind or status).
+    #[error("bad completion entry: {0}")]
+    BadEntry(#[from] LayoutError),
     /// Waited too long for the device.
     #[error("timed out after {0} cycles waiting for {1}")]
     Timeout(u64, &'static str),
@@ -58,76 +71,24 @@ pub enum DriverError {
     },
 }
 
-/// Human name of a completion status code.
+/// Human name of a completion status code ("unknown" for a code the spec does not define).
 pub fn status_name(s: u8) -> &'static str {
-    spec::CONSTS
-        .iter()
-        .find(|c| c.group == "status" && c.value == s as u64)
-        .map(|c| c.name)
-        .unwrap_or("unknown")
+    Status::try_from(s).map_or("unknown", Status::name)
 }
 
-/// A completion entry, decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Completion {
-    pub kind: u8,
-    pub status: u8,
-    pub sock_ref: u16,
-    pub tag: u32,
-    pub ref_num: u32,
-    pub bytes: u32,
-    pub flags: u32,
-    pub opcode: u8,
-    /// UDP header bytes at the start of the buffer (NB_RETURN of a datagram), else 0.
-    pub hdr_bytes: u8,
-    pub stream_off: u64,
-}
+/// A completion entry, decoded (the spec's `cpl` layout).
+pub type Completion = spec::Cpl;
 
-/// The kind of a completion (`cpl_kind` of the spec), decoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CplKind {
-    /// `CMD_DONE`: a request finished (SOCK_ADD, SOCK_DEL, NOP, BUF_RELEASE, or any request
-    /// that failed). A `BUF_RELEASE` that met a head that is not held comes back with status
-    /// `BAD_BUF` and `BYTES` = heads released before it ([`Completion::result`]).
-    CmdDone,
-    /// `NB_RETURN`: a named buffer is returned (flags say why: FULL, PSH, FIN, RST, TIMEOUT,
-    /// DELETE, DATAGRAM, TRUNC).
-    NbReturn,
-    /// `BLK_DONE`: a block write or read finished.
-    BlkDone,
-    /// `ANON_RX`: a frame that matched no socket was written into an anonymous buffer, which
-    /// is returned (`ref_num`, `bytes`, flag TRUNC when the frame was longer).
-    AnonRx,
-    /// A kind this driver does not know.
-    Unknown(u8),
-}
-
-impl Completion {
-    /// The completion's kind.
-    pub fn kind(&self) -> CplKind {
-        match self.kind as u64 {
-            cpl_kind::CMD_DONE => CplKind::CmdDone,
-            cpl_kind::NB_RETURN => CplKind::NbReturn,
-            cpl_kind::BLK_DONE => CplKind::BlkDone,
-            cpl_kind::ANON_RX => CplKind::AnonRx,
-            _ => CplKind::Unknown(self.kind),
-        }
-    }
-
-    /// True when `flag` (a `cpl_flag` bit) is set.
-    pub fn has_flag(&self, flag: u64) -> bool {
-        self.flags as u64 & flag != 0
-    }
-
-    /// True when `STATUS` is `OK`.
-    pub fn is_ok(&self) -> bool {
-        self.status == spec::status::OK as u8
-    }
-
+/// The driver's reading of a completion's status.
+pub trait CplResult {
     /// The completion's status as a [`DriverError::Request`] (opcode, tag, status; its message
     /// names the status, e.g. `BAD_BUF` for a `BUF_RELEASE` that met a head that is not held),
     /// or `Ok` when `STATUS` is `OK`.
-    pub fn result(&self) -> Result<(), DriverError> {
+    fn result(&self) -> Result<(), DriverError>;
+}
+
+impl CplResult for Completion {
+    fn result(&self) -> Result<(), DriverError> {
         if self.is_ok() {
             Ok(())
         } else {
@@ -136,43 +97,6 @@ impl Completion {
                 tag: self.tag,
                 status: self.status,
             })
-        }
-    }
-
-    fn parse(e: &[u8]) -> Self {
-        Completion {
-            kind: get(e, cpl::KIND) as u8,
-            status: get(e, cpl::STATUS) as u8,
-            sock_ref: get(e, cpl::SOCK_REF) as u16,
-            tag: get(e, cpl::TAG) as u32,
-            ref_num: get(e, cpl::REF_NUM) as u32,
-            bytes: get(e, cpl::BYTES) as u32,
-            flags: get(e, cpl::FLAGS) as u32,
-            opcode: get(e, cpl::OPCODE) as u8,
-            hdr_bytes: get(e, cpl::HDR_BYTES) as u8,
-            stream_off: get(e, cpl::STREAM_OFF),
-        }
-    }
-}
-
-/// IP protocol of a socket (`sock_desc.PROTO`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Proto {
-    /// TCP (6): passive open, reassembly, ACKs with the window (docs/tcp-receive.md).
-    #[default]
-    Tcp,
-    /// UDP (17): the socket starts established; each datagram (UDP header included) goes into
-    /// its own named buffer, returned with flag DATAGRAM (docs/rx-paths.md). The TCP
-    /// parameters of [`SocketSpec`] are ignored.
-    Udp,
-}
-
-impl Proto {
-    /// The IP protocol number.
-    pub fn number(self) -> u8 {
-        match self {
-            Proto::Tcp => 6,
-            Proto::Udp => 17,
         }
     }
 }
@@ -205,97 +129,48 @@ pub struct SocketSpec {
     pub rcv_wscale: u8,
     /// `sock_flag` bits (e.g. `PSH_RETURN`; `HOLD` makes a p2p hold socket, TCP only,
     /// docs/p2p.md: its named buffers receive hold records instead of payload).
-    pub flags: u8,
-    /// IP protocol: TCP or UDP.
-    pub proto: Proto,
+    pub flags: SockFlags,
+    /// IP protocol. TCP: passive open, reassembly, ACKs with the window
+    /// (docs/tcp-receive.md). UDP: the socket starts established; each datagram (UDP header
+    /// included) goes into its own named buffer, returned with flag DATAGRAM
+    /// (docs/rx-paths.md); the TCP parameters are ignored.
+    pub proto: IpProto,
 }
 
 impl SocketSpec {
     /// The same socket with `sock_flag::HOLD` set (`on`) or cleared: a p2p hold socket whose
     /// payload stays in the NIC's buflets (docs/p2p.md).
     pub fn with_hold(mut self, on: bool) -> Self {
-        if on {
-            self.flags |= spec::sock_flag::HOLD as u8;
-        } else {
-            self.flags &= !(spec::sock_flag::HOLD as u8);
-        }
+        self.flags.set(SockFlags::HOLD, on);
         self
     }
 
     /// True when `sock_flag::HOLD` is set.
     pub fn is_hold(&self) -> bool {
-        self.flags as u64 & spec::sock_flag::HOLD != 0
+        self.flags.contains(SockFlags::HOLD)
     }
-}
 
-/// One hold record (layout `hold_rec`, docs/p2p.md): a delivered chunk of a hold socket's
-/// stream that stays in buflet memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HoldRec {
-    /// Buflet holding the chunk.
-    pub buflet: u16,
-    /// Offset of the chunk's first byte inside the buflet.
-    pub off: u16,
-    /// Payload bytes in the chunk.
-    pub len: u16,
-    /// The segment's chain head when this chunk emptied the segment (the chain is now held for
-    /// the driver: give it back with [`Driver::buf_release`]); `None` for `HEAD == 0xFFFF`.
-    pub head: Option<u16>,
-}
-
-impl HoldRec {
-    /// Decode a record from its 8 bytes.
-    pub fn parse(b: &[u8; spec::hold_rec::SIZE]) -> Self {
-        use spec::hold_rec as hr;
-        let head = get(b, hr::HEAD) as u16;
-        HoldRec {
-            buflet: get(b, hr::BUFLET) as u16,
-            off: get(b, hr::OFF) as u16,
-            len: get(b, hr::LEN) as u16,
-            head: (head as u64 != spec::param::NULL16).then_some(head),
+    /// The `SOCK_ADD` entry of this socket in slot `sock_ref` (tag 0: [`Driver`] sets it).
+    pub fn desc(&self, sock_ref: u16) -> SockDesc {
+        SockDesc {
+            opcode: Opcode::SockAdd,
+            flags: self.flags,
+            sock_ref,
+            local_mac: self.local_mac,
+            remote_mac: self.remote_mac,
+            vlan: self.vlan,
+            proto: self.proto.code(),
+            local_ip: Ipv4Addr::from(self.local_ip),
+            remote_ip: Ipv4Addr::from(self.remote_ip),
+            local_port: self.local_port,
+            remote_port: self.remote_port,
+            iss: self.iss,
+            rcv_buf: self.rcv_buf,
+            mss: self.mss,
+            rcv_wscale: self.rcv_wscale,
+            ..Default::default()
         }
     }
-
-    /// Encode the record (as the device writes it).
-    pub fn encode(&self) -> [u8; spec::hold_rec::SIZE] {
-        use spec::hold_rec as hr;
-        let mut b = [0u8; spec::hold_rec::SIZE];
-        put(&mut b, hr::BUFLET, self.buflet as u64);
-        put(&mut b, hr::OFF, self.off as u64);
-        put(&mut b, hr::LEN, self.len as u64);
-        put(
-            &mut b,
-            hr::HEAD,
-            self.head.map_or(spec::param::NULL16, |h| h as u64),
-        );
-        b
-    }
-
-    /// Device byte address of the chunk's first byte in buflet memory (the `SRC_ADDR` of a
-    /// `DEVMEM` scatter-gather element): `buflet * buflet_bytes + off`.
-    pub fn dev_addr(&self, buflet_bytes: u32) -> u64 {
-        self.buflet as u64 * buflet_bytes as u64 + self.off as u64
-    }
-}
-
-/// The `OP_BUF_RELEASE` request entry for `heads` (layout `buf_release`), tag `tag`. The device
-/// refuses a `COUNT` outside `1..=RELEASE_MAX` (`BAD_BUF`); this builds whatever it is given
-/// (at most `RELEASE_MAX` heads fit the entry; more are cut), so tests can send bad requests.
-pub fn buf_release_entry(tag: u32, heads: &[u16], count: u16) -> [u8; 64] {
-    use spec::buf_release as br;
-    let mut e = [0u8; 64];
-    put(&mut e, br::OPCODE, op::BUF_RELEASE);
-    put(&mut e, br::TAG, tag as u64);
-    put(&mut e, br::COUNT, count as u64);
-    for (k, &h) in heads
-        .iter()
-        .take(spec::param::RELEASE_MAX as usize)
-        .enumerate()
-    {
-        let at = br::HEAD0.0 + 2 * k;
-        e[at..at + 2].copy_from_slice(&h.to_le_bytes());
-    }
-    e
 }
 
 /// Snapshot of the device's statistics counters, read by their spec names.
@@ -364,20 +239,12 @@ impl Counters {
     }
 }
 
-/// Every drop reason of the spec (code 1..COUNTER_BASE), as `(name, code)`, in code order.
-pub fn drop_reasons() -> Vec<(&'static str, u64)> {
-    let mut v: Vec<(&'static str, u64)> = spec::CONSTS
+/// Every drop reason of the spec that has a counter (all but `NONE`), in code order.
+pub fn drop_reasons() -> impl Iterator<Item = DropReason> {
+    DropReason::ALL
         .iter()
-        .filter(|c| c.group == "drop" && c.value > 0 && c.value < spec::drop::COUNTER_BASE)
-        .map(|c| (c.name, c.value))
-        .collect();
-    v.sort_by_key(|&(_, code)| code);
-    v
-}
-
-/// Register address of the drop counter of reason `reason` (`drop::COUNTER_BASE + 4*reason`).
-pub fn drop_counter_addr(reason: u64) -> u32 {
-    (spec::drop::COUNTER_BASE + 4 * reason) as u32
+        .copied()
+        .filter(|r| r.counter().is_some())
 }
 
 /// Build parameters read from the device's ID registers.
@@ -466,11 +333,11 @@ pub struct Driver {
     prot_tags: HashSet<u32>,
     /// A region request failed: (opcode, tag, status), reported by the next
     /// [`Driver::completions`].
-    prot_err: Option<(u8, u32, u8)>,
+    prot_err: Option<(u8, u32, Status)>,
     /// Completions collected by a call that reported `prot_err`, returned by the next one.
     backlog: Vec<Completion>,
     /// `sock_flag` bits of every socket added and not deleted.
-    sock_flags: HashMap<u16, u8>,
+    sock_flags: HashMap<u16, SockFlags>,
 }
 
 /// Bytes of retired I/O buffers [`Driver::io_buf_free`] keeps for reuse at most.
@@ -519,7 +386,7 @@ impl Driver {
             sock_flags: HashMap::new(),
         };
         let id = d.rd(reg::ID);
-        if id as u64 != spec::param::ID_MAGIC {
+        if u64::from(id) != spec::param::ID_MAGIC {
             return Err(DriverError::BadId(id));
         }
         d.info = DeviceInfo {
@@ -571,13 +438,12 @@ impl Driver {
             // Register the rings (request ring: the device reads it; completion ring: it
             // writes it), then turn the checks on. Until then every access is allowed, so
             // these two requests are fetched and completed unchecked.
-            use spec::region_perm;
             let rings = [
-                (d.req_base, req_bytes, region_perm::READ),
-                (d.cpl_base, cpl_bytes, region_perm::WRITE),
+                (d.req_base, req_bytes, RegionPerm::READ),
+                (d.cpl_base, cpl_bytes, RegionPerm::WRITE),
             ];
             for (slot, (base, len, perm)) in rings.into_iter().enumerate() {
-                let e = region_entry(op::REG_REGION, 0, slot as u64, base, len, perm);
+                let e = region_entry(Opcode::RegRegion, 0, slot as u32, base, len, perm);
                 d.call(e, "ring region registration")?;
             }
             d.prot_slots = vec![None; (d.info.num_regions - RING_SLOTS) as usize];
@@ -684,8 +550,8 @@ impl Driver {
                 },
             };
             let n = pending.remove(i);
-            let perm = spec::region_perm::READ | spec::region_perm::WRITE;
-            self.region_req(op::REG_REGION, j, n.0, n.1 - n.0, perm)?;
+            let perm = RegionPerm::READ | RegionPerm::WRITE;
+            self.region_req(Opcode::RegRegion, j, n.0, n.1 - n.0, perm)?;
             self.prot_slots[j] = Some(n);
             fixed[j] = true;
             placed.insert(n);
@@ -694,7 +560,7 @@ impl Driver {
             .filter(|&j| !fixed[j] && self.prot_slots[j].is_some())
             .collect();
         for j in stale {
-            self.region_req(op::DEREG_REGION, j, 0, 0, 0)?;
+            self.region_req(Opcode::DeregRegion, j, 0, 0, RegionPerm::empty())?;
             self.prot_slots[j] = None;
         }
         self.prot_want = want;
@@ -705,14 +571,14 @@ impl Driver {
     /// `CMD_DONE` is swallowed by [`Driver::completions`].
     fn region_req(
         &mut self,
-        opcode: u64,
+        opcode: Opcode,
         j: usize,
         base: u64,
         len: u64,
-        perm: u64,
+        perm: RegionPerm,
     ) -> Result<(), DriverError> {
         let tag = self.tag();
-        let slot = RING_SLOTS as u64 + j as u64;
+        let slot = RING_SLOTS + j as u32;
         let e = region_entry(opcode, tag, slot, base, len, perm);
         self.prot_tags.insert(tag);
         self.submit_raw(&e)
@@ -821,16 +687,16 @@ impl Driver {
                 let addr = self.cpl_base + slot * cpl::SIZE as u64;
                 let mut e = [0u8; cpl::SIZE];
                 self.env.mem.read(Agent::Cpu, addr, &mut e)?;
-                if get(&e, cpl::PHASE) as u8 != phase {
+                let c = Completion::parse(&e)?;
+                if c.phase != phase {
                     // Counted by CPL_TAIL but its bytes have not landed yet: keep the
                     // interrupt pending and look again on the next call.
                     landed = false;
                     break;
                 }
-                let c = Completion::parse(&e);
                 self.cpl_head = self.cpl_head.wrapping_add(1);
-                if c.kind() == CplKind::CmdDone && self.prot_tags.remove(&c.tag) {
-                    if c.status != spec::status::OK as u8 && self.prot_err.is_none() {
+                if c.kind == CplKind::CmdDone && self.prot_tags.remove(&c.tag) {
+                    if !c.is_ok() && self.prot_err.is_none() {
                         self.prot_err = Some((c.opcode, c.tag, c.status));
                     }
                     continue;
@@ -890,14 +756,16 @@ impl Driver {
         what: &'static str,
     ) -> Result<(Completion, Vec<Completion>), DriverError> {
         let tag = self.tag();
-        put(&mut entry, req_hdr::TAG, tag as u64);
+        let mut hdr = ReqHdr::parse(&entry)?;
+        hdr.tag = tag;
+        hdr.emit(&mut entry);
         self.submit(&entry)?;
         let mut others = Vec::new();
         let mut waited = 0u64;
         loop {
             for c in self.wait(100_000)? {
-                if c.tag == tag && c.kind == cpl_kind::CMD_DONE as u8 {
-                    if c.status != 0 {
+                if c.tag == tag && c.kind == CplKind::CmdDone {
+                    if !c.is_ok() {
                         return Err(DriverError::Request {
                             opcode: c.opcode,
                             tag,
@@ -920,28 +788,8 @@ impl Driver {
     /// `local_port`/`remote_port` are the datagrams' destination and source ports). Returns its
     /// reference number and completions seen meanwhile.
     pub fn add_socket(&mut self, s: &SocketSpec) -> Result<(u16, Vec<Completion>), DriverError> {
-        use spec::sock_desc as sd;
         let sref = self.sock_free.pop().ok_or(DriverError::NoSlot("socket"))?;
-        let mut e = [0u8; 64];
-        put(&mut e, sd::OPCODE, op::SOCK_ADD);
-        put(&mut e, sd::FLAGS, s.flags as u64);
-        put(&mut e, sd::SOCK_REF, sref as u64);
-        put(&mut e, sd::LOCAL_MAC, mac_num(&s.local_mac));
-        put(&mut e, sd::REMOTE_MAC, mac_num(&s.remote_mac));
-        put(&mut e, sd::VLAN, s.vlan as u64);
-        put(&mut e, sd::PROTO, s.proto.number() as u64);
-        put(&mut e, sd::LOCAL_IP, u32::from_be_bytes(s.local_ip) as u64);
-        put(
-            &mut e,
-            sd::REMOTE_IP,
-            u32::from_be_bytes(s.remote_ip) as u64,
-        );
-        put(&mut e, sd::LOCAL_PORT, s.local_port as u64);
-        put(&mut e, sd::REMOTE_PORT, s.remote_port as u64);
-        put(&mut e, sd::ISS, s.iss as u64);
-        put(&mut e, sd::RCV_BUF, s.rcv_buf as u64);
-        put(&mut e, sd::MSS, s.mss as u64);
-        put(&mut e, sd::RCV_WSCALE, s.rcv_wscale as u64);
+        let e = s.desc(sref).to_bytes();
         match self.call(e, "SOCK_ADD") {
             Ok((_, others)) => {
                 self.sock_flags.insert(sref, s.flags);
@@ -956,7 +804,7 @@ impl Driver {
 
     /// The `sock_flag` bits a socket was added with ([`Driver::add_socket`]), `None` for a
     /// socket this driver has not added (or has deleted).
-    pub fn socket_flags(&self, sref: u16) -> Option<u8> {
+    pub fn socket_flags(&self, sref: u16) -> Option<SockFlags> {
         self.sock_flags.get(&sref).copied()
     }
 
@@ -967,8 +815,12 @@ impl Driver {
     /// consumed. The reference number becomes free for [`Driver::add_socket`].
     pub fn del_socket(&mut self, sref: u16) -> Result<Vec<Completion>, DriverError> {
         let mut e = [0u8; 64];
-        put(&mut e, req_hdr::OPCODE, op::SOCK_DEL);
-        put(&mut e, req_hdr::SOCK_REF, sref as u64);
+        ReqHdr {
+            opcode: Opcode::SockDel.code(),
+            sock_ref: sref,
+            ..Default::default()
+        }
+        .emit(&mut e);
         let (_, others) = self.call(e, "SOCK_DEL")?;
         self.sock_flags.remove(&sref);
         if (sref as u32) < self.info.num_sockets && !self.sock_free.contains(&sref) {
@@ -1017,24 +869,26 @@ impl Driver {
         nb: &NamedBuffer,
         timeout: u32,
     ) -> Result<u32, DriverError> {
-        use spec::nb_desc as nd;
         let tag = self.tag();
         let page = self.info.page_bytes as u64;
         let mut bufs: Vec<(u64, u64, Perms)> =
             nb.pages.iter().map(|&a| (a, page, Perms::RW)).collect();
         bufs.push((nb.hmd_addr, 8 * nb.pages.len() as u64, Perms::READ));
         self.hold(tag, &bufs)?;
-        let mut e = [0u8; 64];
-        put(&mut e, nd::OPCODE, op::NB_POST);
-        put(&mut e, nd::SOCK_REF, sock as u64);
-        put(&mut e, nd::TAG, tag as u64);
-        put(&mut e, nd::REF_NUM, nb.ref_num as u64);
-        put(&mut e, nd::TIMEOUT, timeout as u64);
-        put(&mut e, nd::TOTAL_BYTES, nb.bytes as u64);
-        put(&mut e, nd::NEXT_NB, spec::param::NULL16);
-        put(&mut e, nd::PREV_NB, spec::param::NULL16);
-        put(&mut e, nd::HMD_ADDR, nb.hmd_addr);
-        put(&mut e, nd::HMD_PAGES, nb.pages.len() as u64);
+        let e = NbDesc {
+            opcode: Opcode::NbPost,
+            sock_ref: sock,
+            tag,
+            ref_num: nb.ref_num,
+            timeout,
+            total_bytes: nb.bytes,
+            next_nb: spec::param::NULL16 as u16,
+            prev_nb: spec::param::NULL16 as u16,
+            hmd_addr: nb.hmd_addr,
+            hmd_pages: nb.pages.len() as u32,
+            ..Default::default()
+        }
+        .to_bytes();
         self.submit_held(tag, &e)?;
         Ok(tag)
     }
@@ -1090,9 +944,7 @@ impl Driver {
                 &mut buf,
             )?;
             for (k, c) in buf.chunks_exact(R).enumerate() {
-                let mut b = [0u8; R];
-                b.copy_from_slice(c);
-                let rec = HoldRec::parse(&b);
+                let rec = HoldRec::parse(c)?;
                 let i = r + k;
                 if rec.len == 0 {
                     return Err(bad(i, "LEN is 0"));
@@ -1101,7 +953,9 @@ impl Driver {
                     return Err(bad(i, "the chunk crosses the end of its buflet"));
                 }
                 if rec.buflet as u32 >= self.info.num_buflets
-                    || rec.head.is_some_and(|h| h as u32 >= self.info.num_buflets)
+                    || rec
+                        .held_head()
+                        .is_some_and(|h| u32::from(h) >= self.info.num_buflets)
                 {
                     return Err(bad(i, "a buflet the device does not have"));
                 }
@@ -1126,7 +980,7 @@ impl Driver {
             ));
         }
         let tag = self.tag();
-        self.submit(&buf_release_entry(tag, heads, heads.len() as u16))?;
+        self.submit(&BufRelease::new(tag, heads, heads.len() as u16).to_bytes())?;
         Ok(tag)
     }
 
@@ -1157,15 +1011,17 @@ impl Driver {
     /// The buffer is looked up in the registration cache (registered on a miss, for writing)
     /// and released by its completion.
     pub fn post_anon(&mut self, a: &AnonBuffer) -> Result<u32, DriverError> {
-        use spec::anon_desc as ad;
         let tag = self.tag();
         self.hold(tag, &[(a.addr, a.len.max(1) as u64, Perms::WRITE)])?;
-        let mut e = [0u8; 64];
-        put(&mut e, ad::OPCODE, op::ANON_POST);
-        put(&mut e, ad::TAG, tag as u64);
-        put(&mut e, ad::REF_NUM, a.ref_num as u64);
-        put(&mut e, ad::LEN, a.len as u64);
-        put(&mut e, ad::ADDR, a.addr);
+        let e = AnonDesc {
+            opcode: Opcode::AnonPost,
+            tag,
+            ref_num: a.ref_num,
+            len: a.len,
+            addr: a.addr,
+            ..Default::default()
+        }
+        .to_bytes();
         self.submit_held(tag, &e)?;
         Ok(tag)
     }
@@ -1219,7 +1075,7 @@ impl Driver {
         sg_count: u32,
         bytes: u32,
     ) -> Result<u32, DriverError> {
-        self.blk_op(op::BLK_WRITE, sg_addr, sg_count, bytes)
+        self.blk_op(Opcode::BlkWrite, sg_addr, sg_count, bytes)
     }
 
     /// Submit an OP_BLK_READ: whole blocks from the disk into host memory along the SG list
@@ -1230,24 +1086,26 @@ impl Driver {
         sg_count: u32,
         bytes: u32,
     ) -> Result<u32, DriverError> {
-        self.blk_op(op::BLK_READ, sg_addr, sg_count, bytes)
+        self.blk_op(Opcode::BlkRead, sg_addr, sg_count, bytes)
     }
 
     fn blk_op(
         &mut self,
-        opcode: u64,
+        opcode: Opcode,
         sg_addr: u64,
         sg_count: u32,
         bytes: u32,
     ) -> Result<u32, DriverError> {
-        use spec::blk_req as br;
         let tag = self.tag();
-        let mut e = [0u8; 64];
-        put(&mut e, br::OPCODE, opcode);
-        put(&mut e, br::TAG, tag as u64);
-        put(&mut e, br::SG_ADDR, sg_addr);
-        put(&mut e, br::SG_MAX, sg_count as u64);
-        put(&mut e, br::BYTES, bytes as u64);
+        let e = BlkReq {
+            opcode,
+            tag,
+            sg_addr,
+            sg_max: sg_count,
+            bytes,
+            ..Default::default()
+        }
+        .to_bytes();
         self.submit(&e)?;
         Ok(tag)
     }
@@ -1340,7 +1198,7 @@ impl Driver {
     /// A completion ends the request it answers: release the buffers held for it.
     fn release_held(&mut self, c: &Completion) {
         if matches!(
-            c.kind(),
+            c.kind,
             CplKind::NbReturn | CplKind::AnonRx | CplKind::CmdDone
         ) {
             self.release_tag(c.tag);
@@ -1390,16 +1248,15 @@ impl Driver {
         self.rd(addr)
     }
 
-    /// Read the drop counter of a drop reason (`drop::*`, 1..=13).
-    pub fn drop_count(&mut self, reason: u64) -> u32 {
-        self.rd(drop_counter_addr(reason))
+    /// Read the drop counter of a drop reason (0 for `DropReason::None`, which has none).
+    pub fn drop_count(&mut self, reason: DropReason) -> u32 {
+        reason.counter().map_or(0, |a| self.rd(a))
     }
 
     /// Read every statistics counter.
     pub fn counters(&mut self) -> Counters {
         let drops = drop_reasons()
-            .into_iter()
-            .map(|(name, code)| (name, self.drop_count(code)))
+            .map(|r| (r.name(), self.drop_count(r)))
             .collect();
         Counters {
             rx_frames: self.rd(reg::CNT_RX_FRAMES),
@@ -1445,29 +1302,30 @@ impl Driver {
     }
 }
 
-/// A MAC address in wire order as the little-endian field value whose byte k is wire byte k.
-fn mac_num(m: &[u8; 6]) -> u64 {
-    let mut b = [0u8; 8];
-    b[..6].copy_from_slice(m);
-    u64::from_le_bytes(b)
-}
-
 const CTRL_ENABLE: u32 = 1;
 const CTRL_PROT_EN: u32 = 2;
 
 /// A `REG_REGION` / `DEREG_REGION` request entry.
-fn region_entry(opcode: u64, tag: u32, slot: u64, base: u64, len: u64, perm: u64) -> [u8; 64] {
-    use spec::region_desc as rd;
-    let mut e = [0u8; 64];
-    put(&mut e, rd::OPCODE, opcode);
-    put(&mut e, rd::TAG, tag as u64);
-    put(&mut e, rd::SLOT, slot);
-    if opcode == op::REG_REGION {
-        put(&mut e, rd::FLAGS, perm);
-        put(&mut e, rd::BASE, base);
-        put(&mut e, rd::LEN, len);
+fn region_entry(
+    opcode: Opcode,
+    tag: u32,
+    slot: u32,
+    base: u64,
+    len: u64,
+    perm: RegionPerm,
+) -> [u8; 64] {
+    let mut d = RegionDesc {
+        opcode,
+        tag,
+        slot,
+        ..Default::default()
+    };
+    if opcode == Opcode::RegRegion {
+        d.flags = perm;
+        d.base = base;
+        d.len = len;
     }
-    e
+    d.to_bytes()
 }
 
 #[cfg(test)]
@@ -1475,90 +1333,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn mac_fields_keep_wire_order() {
-        let mut e = [0u8; 64];
-        let mac = [0x02, 0x11, 0x22, 0x33, 0x44, 0x55];
-        put(&mut e, spec::sock_desc::LOCAL_MAC, mac_num(&mac));
-        let (off, n) = spec::sock_desc::LOCAL_MAC;
-        assert_eq!(&e[off..off + n], &mac);
-    }
-
-    #[test]
-    fn protocols_and_completion_kinds() {
-        assert_eq!(Proto::default(), Proto::Tcp);
-        assert_eq!((Proto::Tcp.number(), Proto::Udp.number()), (6, 17));
-        let mut c = Completion {
-            kind: cpl_kind::ANON_RX as u8,
-            status: 0,
-            sock_ref: 0,
-            tag: 1,
-            ref_num: 2,
-            bytes: 60,
-            flags: spec::cpl_flag::TRUNC as u32,
-            opcode: op::ANON_POST as u8,
-            hdr_bytes: 0,
-            stream_off: 0,
+    fn socket_descriptors_carry_every_field() {
+        let spec = SocketSpec {
+            local_mac: [0x02, 0x11, 0x22, 0x33, 0x44, 0x55],
+            remote_mac: [2, 0, 0, 0, 0, 1],
+            vlan: 7,
+            local_ip: [10, 77, 0, 2],
+            remote_ip: [10, 77, 0, 1],
+            local_port: 445,
+            remote_port: 40000,
+            iss: 0x1234_5678,
+            rcv_buf: 1 << 20,
+            mss: 1460,
+            rcv_wscale: 7,
+            flags: SockFlags::PSH_RETURN,
+            proto: IpProto::Tcp,
         };
-        assert_eq!(c.kind(), CplKind::AnonRx);
-        assert!(c.has_flag(spec::cpl_flag::TRUNC) && !c.has_flag(spec::cpl_flag::FULL));
-        for (k, want) in [
-            (cpl_kind::CMD_DONE, CplKind::CmdDone),
-            (cpl_kind::NB_RETURN, CplKind::NbReturn),
-            (cpl_kind::BLK_DONE, CplKind::BlkDone),
-            (0, CplKind::Unknown(0)),
-            (99, CplKind::Unknown(99)),
-        ] {
-            c.kind = k as u8;
-            assert_eq!(c.kind(), want);
-        }
-        // A completion entry round-trips through the spec layout.
-        let mut e = [0u8; cpl::SIZE];
-        put(&mut e, cpl::KIND, cpl_kind::ANON_RX);
-        put(&mut e, cpl::REF_NUM, 5);
-        put(&mut e, cpl::BYTES, 1234);
-        put(&mut e, cpl::HDR_BYTES, 8);
-        let p = Completion::parse(&e);
+        let h = spec.with_hold(true);
+        assert!(h.is_hold() && h.flags.contains(SockFlags::PSH_RETURN));
+        assert!(!h.with_hold(false).is_hold());
+        let e = spec.desc(9).to_bytes();
+        let d = SockDesc::parse(&e).unwrap();
+        assert_eq!((d.opcode, d.sock_ref, d.proto), (Opcode::SockAdd, 9, 6));
+        let (off, n) = spec::sock_desc::LOCAL_MAC;
+        assert_eq!(&e[off..off + n], &spec.local_mac, "MAC bytes in wire order");
+        assert_eq!(d.local_ip.octets(), spec.local_ip);
         assert_eq!(
-            (p.kind(), p.ref_num, p.bytes, p.hdr_bytes),
-            (CplKind::AnonRx, 5, 1234, 8)
+            (d.iss, d.rcv_buf, d.mss, d.rcv_wscale),
+            (0x1234_5678, 1 << 20, 1460, 7)
         );
     }
 
     #[test]
-    fn hold_records_and_release_entries_follow_the_spec() {
-        let r = HoldRec {
-            buflet: 17,
-            off: 66,
-            len: 1448,
-            head: Some(16),
-        };
-        let b = r.encode();
-        assert_eq!(&b[..2], &17u16.to_le_bytes());
-        assert_eq!(&b[6..8], &16u16.to_le_bytes());
-        assert_eq!(HoldRec::parse(&b), r);
-        assert_eq!(r.dev_addr(2048), 17 * 2048 + 66);
-        let open = HoldRec { head: None, ..r };
-        assert_eq!(&open.encode()[6..8], &[0xFF, 0xFF]);
-        assert_eq!(HoldRec::parse(&open.encode()).head, None);
-        let heads: Vec<u16> = (0..30).collect();
-        let e = buf_release_entry(7, &heads, 24);
-        assert_eq!(get(&e, spec::buf_release::OPCODE), op::BUF_RELEASE);
-        assert_eq!(get(&e, spec::buf_release::TAG), 7);
-        assert_eq!(get(&e, spec::buf_release::COUNT), 24);
-        assert_eq!(&e[16..18], &0u16.to_le_bytes());
-        assert_eq!(&e[62..64], &23u16.to_le_bytes(), "head 23 ends the entry");
-        // BAD_BUF maps to a request error naming it.
+    fn failed_completions_name_their_status() {
         let c = Completion {
-            kind: cpl_kind::CMD_DONE as u8,
-            status: spec::status::BAD_BUF as u8,
-            sock_ref: 0,
+            kind: CplKind::CmdDone,
+            status: Status::BadBuf,
             tag: 7,
-            ref_num: 0,
             bytes: 3,
-            flags: 0,
-            opcode: op::BUF_RELEASE as u8,
-            hdr_bytes: 0,
-            stream_off: 0,
+            opcode: Opcode::BufRelease.code(),
+            ..Default::default()
         };
         assert!(!c.is_ok());
         let msg = c.result().unwrap_err().to_string();
@@ -1566,36 +1380,22 @@ mod tests {
             msg.contains("BAD_BUF") && msg.contains("request 10"),
             "{msg}"
         );
-        let spec = SocketSpec {
-            local_mac: [0; 6],
-            remote_mac: [0; 6],
-            vlan: 0,
-            local_ip: [0; 4],
-            remote_ip: [0; 4],
-            local_port: 1,
-            remote_port: 2,
-            iss: 0,
-            rcv_buf: 1,
-            mss: 1,
-            rcv_wscale: 0,
-            flags: spec::sock_flag::PSH_RETURN as u8,
-            proto: Proto::Tcp,
-        };
-        let h = spec.with_hold(true);
-        assert!(h.is_hold() && h.flags & 1 == 1);
-        assert!(!h.with_hold(false).is_hold());
+        assert_eq!(status_name(8), "PROT_FAULT");
+        assert_eq!(status_name(200), "unknown");
     }
 
     #[test]
     fn every_drop_reason_has_its_counter() {
-        let r = drop_reasons();
+        let r: Vec<DropReason> = drop_reasons().collect();
         assert_eq!(r.len(), 13);
-        assert!(r.iter().enumerate().all(|(i, &(_, c))| c == i as u64 + 1));
-        let oow = r.iter().find(|(n, _)| *n == "OUT_OF_WINDOW").unwrap().1;
-        assert_eq!(drop_counter_addr(oow), reg::CNT_DROP_OUT_OF_WINDOW);
+        assert!(r.iter().enumerate().all(|(i, c)| c.code() == i as u8 + 1));
         assert_eq!(
-            drop_counter_addr(spec::drop::BAD_STATE),
-            reg::CNT_DROP_BAD_STATE
+            DropReason::OutOfWindow.counter(),
+            Some(reg::CNT_DROP_OUT_OF_WINDOW)
+        );
+        assert_eq!(
+            DropReason::BadState.counter(),
+            Some(reg::CNT_DROP_BAD_STATE)
         );
     }
 }

@@ -14,7 +14,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use buflet_driver::nas::FileMap;
+use buflet_nas::FileMap;
 use serde::Serialize;
 
 /// File-system block size used on the image (the block engine writes whole 4 KiB blocks).

@@ -3,10 +3,10 @@
 
 use std::os::unix::fs::FileExt;
 
-use buflet_driver::nas::FileMap;
 use buflet_fs::{
     cat, check, format_with_file, fsck, image_bytes_for, zero_blocks, FsKind, BLOCK, PLACEHOLDER,
 };
+use buflet_nas::FileMap;
 use rand::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 

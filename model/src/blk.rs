@@ -20,7 +20,7 @@
 use std::collections::VecDeque;
 
 use buflet_platform::{Agent, HostEnv};
-use buflet_spec::{blk_req, cpl_kind, get, op, param, reg, req_hdr, sg_elem, sg_flag, status};
+use buflet_spec::{cpl_kind, param, reg, sg_elem, status, BlkReq, Opcode, SgElem, SgFlags};
 
 use crate::{costs, dma_read, dma_write, prot, Cpl, ModelDevice, NEVER, REQ_BYTES};
 
@@ -114,7 +114,12 @@ impl ModelDevice {
                 sock_ref: j.sock_ref,
                 tag: j.tag,
                 bytes: j.written as u32,
-                opcode: if j.read { op::BLK_READ } else { op::BLK_WRITE } as u8,
+                opcode: if j.read {
+                    Opcode::BlkRead
+                } else {
+                    Opcode::BlkWrite
+                }
+                .code(),
                 ..Cpl::default()
             },
         );
@@ -151,15 +156,17 @@ impl ModelDevice {
             Some(j) => j,
             None => {
                 let (_, e) = self.blk.fifo.pop_front().expect("queued block request");
+                // Only BLK_WRITE and BLK_READ entries are queued here (`is_blk`).
+                let r = BlkReq::parse(&e).expect("a queued block request parses");
                 Job {
-                    read: get(&e, req_hdr::OPCODE) == op::BLK_READ,
-                    tag: get(&e, req_hdr::TAG) as u32,
-                    sock_ref: get(&e, req_hdr::SOCK_REF) as u16,
-                    bytes: get(&e, blk_req::BYTES),
-                    sg_max: get(&e, blk_req::SG_MAX),
+                    read: r.opcode == Opcode::BlkRead,
+                    tag: r.tag,
+                    sock_ref: r.sock_ref,
+                    bytes: u64::from(r.bytes),
+                    sg_max: u64::from(r.sg_max),
                     phase: Phase::Start,
                     at: self.now,
-                    next: get(&e, blk_req::SG_ADDR),
+                    next: r.sg_addr,
                     fetched: 0,
                     described: 0,
                     src: 0,
@@ -204,12 +211,13 @@ impl ModelDevice {
                     );
                     t = d;
                     j.fetched += 1;
-                    let len = get(&e, sg_elem::LEN);
-                    let disk = get(&e, sg_elem::DISK_ADDR);
-                    let src = get(&e, sg_elem::SRC_ADDR);
-                    let flags = get(&e, sg_elem::FLAGS);
-                    let zero = flags & sg_flag::ZERO != 0;
-                    let dev = flags & sg_flag::DEVMEM != 0;
+                    // Every byte pattern is an SgElem (flags keep unknown bits).
+                    let el = SgElem::parse(&e).unwrap_or_default();
+                    let len = u64::from(el.len);
+                    let disk = el.disk_addr;
+                    let src = el.src_addr;
+                    let zero = el.flags.contains(SgFlags::ZERO);
+                    let dev = el.flags.contains(SgFlags::DEVMEM);
                     let placed = if j.fill == 0 {
                         disk.is_multiple_of(SECTOR)
                     } else {
@@ -251,7 +259,7 @@ impl ModelDevice {
                         j.zero = zero;
                         j.dev = dev;
                         j.disk_end = disk + len;
-                        j.next = get(&e, sg_elem::NEXT);
+                        j.next = el.next;
                         // A read fetches the block when its first element is accepted.
                         j.phase = if j.read && j.fill == 0 {
                             Phase::Read

@@ -33,7 +33,7 @@ pub mod tx;
 use std::collections::VecDeque;
 
 use buflet_platform::{Agent, Device, DeviceConfig, HostEnv};
-use buflet_spec::{cpl, get, op, put, req_hdr};
+use buflet_spec::{self as spec, cpl, req_hdr, CplFlags, CplKind, Opcode, ReqHdr, Status};
 
 pub use toe::hash_bucket;
 
@@ -60,30 +60,34 @@ pub(crate) struct Cpl {
 impl Cpl {
     /// A `CMD_DONE` completion for the request entry `req`.
     pub fn cmd_done(req: &[u8], status: u64) -> Cpl {
+        // Every 64-byte entry has a request header.
+        let h = ReqHdr::parse(req).unwrap_or_default();
         Cpl {
-            kind: buflet_spec::cpl_kind::CMD_DONE as u8,
+            kind: CplKind::CmdDone.code(),
             status: status as u8,
-            sock_ref: get(req, req_hdr::SOCK_REF) as u16,
-            tag: get(req, req_hdr::TAG) as u32,
-            opcode: get(req, req_hdr::OPCODE) as u8,
+            sock_ref: h.sock_ref,
+            tag: h.tag,
+            opcode: h.opcode,
             ..Cpl::default()
         }
     }
 
     fn encode(&self, phase: u8) -> [u8; cpl::SIZE] {
-        let mut e = [0u8; cpl::SIZE];
-        put(&mut e, cpl::KIND, self.kind as u64);
-        put(&mut e, cpl::STATUS, self.status as u64);
-        put(&mut e, cpl::SOCK_REF, self.sock_ref as u64);
-        put(&mut e, cpl::TAG, self.tag as u64);
-        put(&mut e, cpl::REF_NUM, self.ref_num as u64);
-        put(&mut e, cpl::BYTES, self.bytes as u64);
-        put(&mut e, cpl::FLAGS, self.flags as u64);
-        put(&mut e, cpl::OPCODE, self.opcode as u64);
-        put(&mut e, cpl::HDR_BYTES, self.hdr_bytes as u64);
-        put(&mut e, cpl::PHASE, phase as u64);
-        put(&mut e, cpl::STREAM_OFF, self.stream_off);
-        e
+        // Every kind and status the model posts is a spec code.
+        spec::Cpl {
+            kind: CplKind::try_from(self.kind).expect("model completion kind"),
+            status: Status::try_from(self.status).expect("model completion status"),
+            sock_ref: self.sock_ref,
+            tag: self.tag,
+            ref_num: self.ref_num,
+            bytes: self.bytes,
+            flags: CplFlags::from_bits_retain(self.flags),
+            opcode: self.opcode,
+            hdr_bytes: self.hdr_bytes,
+            phase,
+            stream_off: self.stream_off,
+        }
+        .to_bytes()
     }
 }
 
@@ -114,7 +118,10 @@ enum Fetch {
 
 /// The request goes to the block engine's command FIFO (BLK_WRITE, BLK_READ).
 fn is_blk(entry: &[u8]) -> bool {
-    matches!(get(entry, req_hdr::OPCODE), op::BLK_WRITE | op::BLK_READ)
+    matches!(
+        Opcode::try_from(entry[0]),
+        Ok(Opcode::BlkWrite | Opcode::BlkRead)
+    )
 }
 
 /// One DMA read through the shared read port, reserved from `t`: returns (success, done time).

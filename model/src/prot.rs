@@ -7,7 +7,7 @@
 //! [`Prot::allowed`] before it reaches host memory; a refusal is recorded with
 //! [`ModelDevice::prot_fault`].
 
-use buflet_spec::{get, op, param, region_desc, region_perm, status};
+use buflet_spec::{param, region_perm, status, Opcode, RegionDesc};
 
 use crate::{costs, Cpl, ModelDevice, REQ_BYTES};
 
@@ -82,18 +82,21 @@ impl Prot {
 
     /// Apply a `REG_REGION` or `DEREG_REGION` entry; returns the CMD_DONE status.
     pub fn request(&mut self, e: &[u8]) -> u64 {
-        let slot = get(e, region_desc::SLOT);
+        // Only REG_REGION and DEREG_REGION entries come here (`is_region`).
+        let Ok(r) = RegionDesc::parse(e) else {
+            return status::BAD_REGION;
+        };
+        let slot = u64::from(r.slot);
         if slot >= NUM_REGIONS as u64 {
             return status::BAD_REGION;
         }
         let s = &mut self.slots[slot as usize];
-        if get(e, region_desc::OPCODE) == op::DEREG_REGION {
+        if r.opcode == Opcode::DeregRegion {
             *s = Slot::default();
             return status::OK;
         }
-        let base = get(e, region_desc::BASE);
-        let len = get(e, region_desc::LEN);
-        let flags = get(e, region_desc::FLAGS);
+        let (base, len) = (r.base, r.len);
+        let flags = u64::from(r.flags.bits());
         let perm_ok = (1..=region_perm::READ | region_perm::WRITE).contains(&flags);
         if len == 0 || base as u128 + len as u128 > 1u128 << 64 || !perm_ok {
             return status::BAD_REGION;
@@ -111,8 +114,8 @@ impl Prot {
 /// The entry goes to the protection table (REG_REGION, DEREG_REGION).
 pub(crate) fn is_region(entry: &[u8]) -> bool {
     matches!(
-        get(entry, region_desc::OPCODE),
-        op::REG_REGION | op::DEREG_REGION
+        Opcode::try_from(entry[0]),
+        Ok(Opcode::RegRegion | Opcode::DeregRegion)
     )
 }
 
@@ -161,16 +164,18 @@ impl ModelDevice {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use buflet_spec::put;
+    use buflet_spec::RegionPerm;
 
     fn reg(slot: u64, base: u64, len: u64, flags: u64) -> [u8; REQ_BYTES] {
-        let mut e = [0u8; REQ_BYTES];
-        put(&mut e, region_desc::OPCODE, op::REG_REGION);
-        put(&mut e, region_desc::SLOT, slot);
-        put(&mut e, region_desc::BASE, base);
-        put(&mut e, region_desc::LEN, len);
-        put(&mut e, region_desc::FLAGS, flags);
-        e
+        RegionDesc {
+            opcode: Opcode::RegRegion,
+            slot: slot as u32,
+            base,
+            len,
+            flags: RegionPerm::from_bits_retain(flags as u8),
+            ..Default::default()
+        }
+        .to_bytes()
     }
 
     #[test]

@@ -1164,7 +1164,7 @@ impl ModelDevice {
         } else {
             let mut k = 0;
             while k < count {
-                let h = get(e, (buf_release::HEAD0.0 + 2 * k as usize, 2)) as u16;
+                let h = get(e, (buf_release::HEADS.0 + 2 * k as usize, 2)) as u16;
                 t += costs::RELEASE_STEP;
                 if !self.pool.release(h) {
                     break;

@@ -201,7 +201,7 @@ fn release_req(tag: u32, count: u64, heads: &[u16]) -> [u8; 64] {
     let mut e = req(op::BUF_RELEASE, tag);
     put(&mut e, buf_release::COUNT, count);
     for (k, &h) in heads.iter().enumerate() {
-        put(&mut e, (buf_release::HEAD0.0 + 2 * k, 2), h as u64);
+        put(&mut e, (buf_release::HEADS.0 + 2 * k, 2), h as u64);
     }
     e
 }

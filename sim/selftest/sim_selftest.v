@@ -3,6 +3,8 @@
 // (mod 256) to every byte of tdata. One word per cycle, full valid/ready
 // handshake (a skid-free single register stage: input is accepted when the
 // output register is empty or is being drained in the same cycle).
+
+`resetall
 `timescale 1ns / 1ps
 `default_nettype none
 
@@ -67,4 +69,4 @@ module sim_selftest #(
 
 endmodule
 
-`default_nettype wire
+`resetall

@@ -1,5 +1,7 @@
 // sim_selftest_fatal: exercises the binding's handling of $finish and
 // $fatal (which must neither exit nor abort the Rust process).
+
+`resetall
 `timescale 1ns / 1ps
 `default_nettype none
 
@@ -24,4 +26,4 @@ module sim_selftest_fatal (
 
 endmodule
 
-`default_nettype wire
+`resetall

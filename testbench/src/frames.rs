@@ -1,6 +1,7 @@
 //! The demo's TCP stream, built with etherparse.
 
-use buflet_driver::{Proto, SocketSpec};
+use buflet_driver::SocketSpec;
+use buflet_spec::{IpProto, SockFlags};
 use etherparse::{PacketBuilder, TcpOptionElement, VlanId};
 use rand::{RngCore, SeedableRng};
 
@@ -45,8 +46,8 @@ pub fn demo_socket(iss: u32, mss: u16) -> SocketSpec {
         rcv_buf: RCV_BUF,
         mss,
         rcv_wscale: RCV_WSCALE,
-        flags: 0,
-        proto: Proto::Tcp,
+        flags: SockFlags::empty(),
+        proto: IpProto::Tcp,
     }
 }
 

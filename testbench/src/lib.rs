@@ -6,11 +6,11 @@
 
 pub mod backend;
 pub mod cosim;
-mod disk_pump;
 pub mod frames;
 pub mod pcap;
 pub mod peer;
 pub mod runner;
+mod temp_image;
 
 pub use backend::{make_device, Backend};
 pub use buflet_fs::FsKind;
@@ -33,7 +33,7 @@ pub enum TbError {
     Driver(#[from] buflet_driver::DriverError),
     /// A zero-copy write failed.
     #[error("zero-copy write: {0}")]
-    Write(#[from] buflet_driver::nas::WriteError),
+    Write(#[from] buflet_nas::WriteError),
     /// The disk image failed.
     #[error("disk: {0}")]
     Disk(#[from] buflet_platform::DiskError),

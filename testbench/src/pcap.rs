@@ -2,7 +2,8 @@
 //! reassembly of the client-to-server byte stream (the oracle a replay is checked against).
 
 use crate::TbError;
-use buflet_driver::{Proto, SocketSpec};
+use buflet_driver::SocketSpec;
+use buflet_spec::{IpProto, SockFlags};
 use etherparse::{NetSlice, SlicedPacket, TcpOptionElement, TransportSlice};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -161,8 +162,8 @@ pub fn load(path: &Path) -> Result<Capture, TbError> {
         // Same MTU as the client: its SYN's MSS option (MTU - 40), 1460 when it has none.
         mss: syn.mss.unwrap_or(crate::frames::mss_for_mtu(1500)),
         rcv_wscale: crate::frames::RCV_WSCALE,
-        flags: 0,
-        proto: Proto::Tcp,
+        flags: SockFlags::empty(),
+        proto: IpProto::Tcp,
     };
     let frames: Vec<Vec<u8>> = all
         .iter()

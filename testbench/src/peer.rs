@@ -14,12 +14,14 @@
 
 pub mod link;
 
-use crate::disk_pump::{DiskPump, TempImage};
 use crate::frames::{self, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_MAC, SERVER_PORT};
+use crate::temp_image::TempImage;
 use crate::{make_device, sha256_hex, Backend, TbError};
-use buflet_driver::nas::{ExtentFile, NasStream, WriteError};
 use buflet_driver::{Driver, DriverError, SocketSpec};
+use buflet_nas::app::DiskPump;
+use buflet_nas::{ExtentFile, NasStream, WriteError};
 use buflet_platform::{BlockDevice, DeviceConfig, DiskError, HostEnv, HostMemory};
+use buflet_spec::Status;
 use link::{eth_strip, eth_wrap, peer_seg, AckObserver, AckStats, Dir, Impair, LinkStats, PeerPhy};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -33,7 +35,7 @@ use std::collections::BTreeMap;
 /// Named buffers kept posted, and host pages per named buffer.
 const NBS: usize = 16;
 const PAGES_PER_NB: usize = 16;
-/// Bytes per zero-copy block write (block writes kept outstanding: `disk_pump`).
+/// Bytes per zero-copy block write (block writes kept outstanding: `buflet_nas::app`).
 const WRITE_CHUNK: u64 = 64 * 1024;
 /// The NIC socket's receive buffer and MSS (the rest is `frames::demo_socket`).
 const RCV_BUF: u32 = 256 * 1024;
@@ -404,13 +406,13 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
         }
         for c in &cpls {
             active = true;
-            if !nas.handle(&mut drv, c)? && c.status != 0 {
+            if !nas.handle(&mut drv, c)? && c.status != Status::Ok {
                 return Err(PeerError::Device(format!(
                     "completion kind {} for request {} failed with status {} ({})",
                     c.kind,
                     c.opcode,
                     c.status,
-                    buflet_driver::status_name(c.status)
+                    c.status.name()
                 )));
             }
         }
@@ -419,7 +421,7 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
                 "named buffer {} returned with status {} ({})",
                 c.ref_num,
                 c.status,
-                buflet_driver::status_name(c.status)
+                c.status.name()
             )));
         }
         if nas.reset {
@@ -543,12 +545,12 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
 
     // Delete the socket: its remaining named buffers come back first (flag DELETE).
     for c in drv.del_socket(sock)? {
-        if c.status != 0 {
+        if c.status != Status::Ok {
             return Err(PeerError::Device(format!(
                 "SOCK_DEL returned named buffer {} with status {} ({})",
                 c.ref_num,
                 c.status,
-                buflet_driver::status_name(c.status)
+                c.status.name()
             )));
         }
         nas.handle(&mut drv, &c)?;

@@ -20,8 +20,8 @@
 //! buflet must be back on the free list.
 //!
 //! The NAS application on top ([`Protocol`]) writes the file: the whole stream at offset 0
-//! (raw), each SMB2 WRITE's data at its file offset (`crate::disk_pump::Smb2App`), or each
-//! BFW1 record's data at its file offset (`crate::disk_pump::FramedApp`). The file
+//! (raw), each SMB2 WRITE's data at its file offset (`buflet_nas::app::Smb2App`), or each
+//! BFW1 record's data at its file offset (`buflet_nas::app::FramedApp`). The file
 //! is one extent of a raw disk image, or a file of a real ext2/ext4 file system
 //! ([`RunOptions::fs`]) whose blocks come from the file system's own metadata; then it is read
 //! back (and, on a file system, checked by `e2fsck -fn` and read by `debugfs cat`) and compared
@@ -30,12 +30,13 @@
 //! With [`RunOptions::pcap_out`] every frame on the wire, both directions, is written to a
 //! classic pcap file, which `buflet replay` (and [`crate::pcap::load`]) reads back.
 
-use crate::disk_pump::{DiskPump, FramedApp, Smb2App, TempImage};
 use crate::pcap::{tcp_info, Capture, TcpInfo};
+use crate::temp_image::TempImage;
 use crate::{frames, make_device, sha256_hex, Backend, TbError};
-use buflet_driver::nas::{ExtentFile, FileMap, NasStream, WriteMode, WriteStats};
 use buflet_driver::{Counters, Driver, SocketSpec};
 use buflet_fs::{FsCheck, FsFile, FsKind};
+use buflet_nas::app::{DiskPump, FramedApp, Smb2App};
+use buflet_nas::{ExtentFile, FileMap, NasStream, WriteMode, WriteStats};
 use buflet_platform::{BlockDevice, DeviceConfig, DiskMode, HostEnv, HostMemory};
 use buflet_spec::reg;
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
@@ -1310,7 +1311,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
             "named buffer {} returned with status {} ({})",
             c.ref_num,
             c.status,
-            buflet_driver::status_name(c.status)
+            c.status.name()
         ));
     }
     let report = RunReport {
@@ -1425,8 +1426,7 @@ fn write_pcap(
 pub fn drops(drv: &mut Driver) -> DropCounts {
     DropCounts(
         buflet_driver::drop_reasons()
-            .into_iter()
-            .map(|(name, code)| (name, drv.drop_count(code)))
+            .map(|r| (r.name(), drv.drop_count(r)))
             .collect(),
     )
 }

@@ -5,7 +5,8 @@
 use buflet_driver::regcache::Perms;
 use buflet_driver::{Completion, Driver};
 use buflet_platform::{Agent, BlockDevice, DeviceConfig, HostEnv, HostMemory};
-use buflet_spec::{cpl_kind, op, put, reg, sg_elem, sg_flag, status};
+use buflet_spec::{op, put, reg, sg_elem, sg_flag};
+use buflet_spec::{CplKind, Status};
 use buflet_testbench::{make_device, Backend};
 use rand::{RngCore, SeedableRng};
 
@@ -51,7 +52,7 @@ fn done(drv: &mut Driver, tag: u32) -> Completion {
             .wait(20_000)
             .unwrap()
             .into_iter()
-            .find(|c| c.tag == tag && c.kind == cpl_kind::BLK_DONE as u8)
+            .find(|c| c.tag == tag && c.kind == CplKind::BlkDone)
         {
             return c;
         }
@@ -70,7 +71,7 @@ fn read_back(backend: Backend) {
     let w = sg_list(&mut drv, &[(src, 8192, 0, disk)]);
     let tag = drv.blk_write(w, 1, 8192).unwrap();
     let c = done(&mut drv, tag);
-    assert_eq!((c.status, c.bytes), (status::OK as u8, 8192));
+    assert_eq!((c.status, c.bytes), (Status::Ok, 8192));
 
     // Block 0 whole, then block 1 with its first 1000 bytes discarded.
     let dst = drv.env.mem.alloc(8192, 4096).unwrap();
@@ -87,7 +88,7 @@ fn read_back(backend: Backend) {
     let c = done(&mut drv, tag);
     assert_eq!(
         (c.status, c.bytes, c.opcode),
-        (status::OK as u8, 8192, op::BLK_READ as u8)
+        (Status::Ok, 8192, op::BLK_READ as u8)
     );
     let mut back = vec![0u8; 4096 + 3096];
     drv.env.mem.read(Agent::Cpu, dst, &mut back).unwrap();
@@ -99,7 +100,7 @@ fn read_back(backend: Backend) {
     let r = sg_list(&mut drv, &[(dst, 4096, 0, 1 << 20)]);
     let tag = drv.blk_read(r, 1, 4096).unwrap();
     let c = done(&mut drv, tag);
-    assert_eq!((c.status, c.bytes), (status::DISK_ERROR as u8, 0));
+    assert_eq!((c.status, c.bytes), (Status::DiskError, 0));
     assert_eq!(drv.env.mem.stats().stray_accesses, 0);
     let _ = std::fs::remove_file(img);
 }

@@ -5,6 +5,7 @@
 //! TIMER_KICK and TIMER_PERIOD) run step by step on both backends, and every DMA write,
 //! completion, disk write, transmitted frame and counter must be equal after every step.
 
+use buflet_spec::SockFlags;
 use buflet_testbench::cosim::{self, CosimOpts, GenConfig, Step, Stimulus};
 use buflet_testbench::Backend;
 use proptest::prelude::*;
@@ -339,20 +340,22 @@ fn a_changed_payload_byte_is_reported_at_that_byte() {
     let (nic_mac, peer_mac) = ([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1]);
     let (nic_ip, peer_ip) = ([10, 0, 0, 2], [10, 0, 0, 1]);
     let p = SockParams {
+        opcode: buflet_spec::Opcode::SockAdd,
         sock_ref: 3,
         local_mac: nic_mac,
         remote_mac: peer_mac,
         vlan: 0,
         proto: 6,
-        local_ip: nic_ip,
-        remote_ip: peer_ip,
+        local_ip: nic_ip.into(),
+        remote_ip: peer_ip.into(),
         local_port: 5001,
         remote_port: 40_000,
         iss: 1000,
         rcv_buf: 65_535,
         mss: 1460,
         rcv_wscale: 0,
-        flags: 0,
+        flags: SockFlags::empty(),
+        ..Default::default()
     };
     let seg = |seq: u32, syn: bool, payload: &[u8]| {
         let b = PacketBuilder::ethernet2(peer_mac, nic_mac)

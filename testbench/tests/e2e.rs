@@ -551,7 +551,7 @@ fn demo_through_the_scsi_logical_unit_on_both_backends() {
 /// p2p); the disk gets the same bytes in every mode.
 #[test]
 fn write_modes_cross_host_dram_6_4_2_0_times_on_both_backends() {
-    use buflet_driver::nas::WriteMode;
+    use buflet_nas::WriteMode;
     let bytes = 300_000u64;
     for b in Backend::ALL {
         let mut sha = None;
@@ -631,7 +631,7 @@ fn disk_errors_are_retried_or_reported_on_both_backends() {
 /// mode. With disk errors the writer retries from buflet memory; a framed stream is refused.
 #[test]
 fn p2p_demo_keeps_the_payload_out_of_host_dram_on_both_backends() {
-    use buflet_driver::nas::WriteMode;
+    use buflet_nas::WriteMode;
     use buflet_testbench::TbError;
     let bytes = 4 * 1024 * 1024 + 777;
     let segments = (bytes as u64).div_ceil(1448);

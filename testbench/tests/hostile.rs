@@ -8,11 +8,12 @@
 
 mod common;
 
-use buflet_driver::nas::ExtentFile;
 use buflet_driver::regcache::Perms;
 use buflet_driver::{Completion, CplKind};
+use buflet_nas::ExtentFile;
 use buflet_platform::Agent;
 use buflet_spec::{anon_desc, blk_req, nb_desc, op, param, put, reg, req_hdr, sg_elem, status};
+use buflet_spec::{DropReason, Opcode, Status};
 use buflet_testbench::{frames, sha256_hex, Backend};
 use common::{calls, recorder, Outcomes, Rig, BLOCK};
 
@@ -134,7 +135,7 @@ fn check(rig: &mut Rig, cases: Vec<Case>) {
         put(&mut entry, req_hdr::TAG, tag as u64);
         let got = complete(rig, &entry, tag, &c.what);
         assert_eq!(
-            (got.kind(), got.status as u64),
+            (got.kind, u64::from(got.status.code())),
             (c.kind, c.status),
             "{}: {}: {got:?}",
             rig.drv.backend(),
@@ -368,7 +369,7 @@ fn hostile_posts(backend: Backend) {
         cases.push(cmd(format!("ANON_POST: {what}"), e, status::BAD_NB));
     }
     let del = {
-        let mut e = raw(op::SOCK_DEL as u8, 0);
+        let mut e = raw(Opcode::SockDel.code(), 0);
         put(&mut e, req_hdr::SOCK_REF, info.num_sockets as u64);
         e
     };
@@ -378,8 +379,7 @@ fn hostile_posts(backend: Backend) {
         status::BAD_SOCK,
     ));
     // 0, the first opcode past the spec's, and two far ones.
-    let past = buflet_spec::CONSTS
-        .iter()
+    let past = buflet_spec::consts()
         .filter(|c| c.group == "op")
         .map(|c| c.value as u8)
         .max()
@@ -446,12 +446,10 @@ fn unregistered_sources(backend: Backend) {
     ];
     let mut wrong = Vec::new();
     let mut check = |what: &str, c: &Completion, stray: u64, kind: CplKind| {
-        if c.kind() != kind || c.status as u64 != status::PROT_FAULT || c.bytes != 0 || stray != 0 {
+        if c.kind != kind || c.status != Status::ProtFault || c.bytes != 0 || stray != 0 {
             wrong.push(format!(
                 "{what}: kind {:?} status {} bytes {} stray accesses {stray}",
-                c.kind(),
-                c.status,
-                c.bytes
+                c.kind, c.status, c.bytes
             ));
         }
     };
@@ -508,11 +506,11 @@ fn unregistered_anon(backend: Backend) {
         assert_eq!(rig.drv.env.mem.stats().stray_accesses - stray0, 0);
         let bytes = if st == status::OK { f.len() as u32 } else { 0 };
         assert_eq!(
-            (c.kind(), c.status as u64, c.bytes),
+            (c.kind, u64::from(c.status.code()), c.bytes),
             (CplKind::AnonRx, st, bytes)
         );
     }
-    assert_eq!(rig.drv.drop_count(buflet_spec::drop::NO_SOCKET), 1);
+    assert_eq!(rig.drv.drop_count(DropReason::NoSocket), 1);
     assert_eq!(rig.drv.rd(reg::STATUS) & 4, 0, "no ring fault");
 }
 

@@ -7,9 +7,12 @@
 
 mod common;
 
-use buflet_driver::nas::{BlockOp, ExtentFile, FileMap, WriteError, WriteMode};
+use buflet_driver::CplResult;
+use buflet_spec::Status;
+
 use buflet_driver::{CplKind, DriverError};
-use buflet_spec::{reg, status};
+use buflet_nas::{BlockOp, ExtentFile, FileMap, WriteError, WriteMode};
+use buflet_spec::reg;
 use buflet_testbench::{frames, sha256_hex, Backend};
 use common::{
     blocks_of, calls, oracle_write, oracle_zero_tail, recorder, Outcomes, Rig, Scattered, BLOCK,
@@ -447,7 +450,7 @@ fn permanent_failure(backend: Backend, mode: WriteMode) {
                 file_end,
             } => {
                 assert_eq!(*op, BlockOp::Write);
-                assert_eq!(*st, status::DISK_ERROR as u8);
+                assert_eq!(*st, Status::DiskError);
                 assert_eq!(*attempts, 4, "the first try and 3 retries");
                 assert_eq!((*file_start, *file_end), (a_off, a_off + a_len));
             }
@@ -729,7 +732,7 @@ fn p2p_mode_follows_the_socket(backend: Backend) {
     // build an empty or oversized request itself.
     let tag = rig.drv.buf_release(&[3]).unwrap();
     // A tag far from the driver's own (they count up from 1).
-    let bad = buflet_driver::buf_release_entry(0xBAD0_0001, &[3; 24], 25);
+    let bad = buflet_spec::BufRelease::new(0xBAD0_0001, &[3; 24], 25).to_bytes();
     rig.drv.submit(&bad).unwrap();
     let mut got = Vec::new();
     for _ in 0..100 {
@@ -740,9 +743,9 @@ fn p2p_mode_follows_the_socket(backend: Backend) {
     }
     assert_eq!(got.len(), 2, "{got:?}");
     for c in &got {
-        assert_eq!(c.kind(), CplKind::CmdDone, "{c:?}");
+        assert_eq!(c.kind, CplKind::CmdDone, "{c:?}");
         assert_eq!(c.opcode as u64, buflet_spec::op::BUF_RELEASE);
-        assert_eq!((c.status as u64, c.bytes), (status::BAD_BUF, 0), "{c:?}");
+        assert_eq!((c.status, c.bytes), (Status::BadBuf, 0), "{c:?}");
         assert!(c.result().unwrap_err().to_string().contains("BAD_BUF"));
     }
     assert_eq!(got[0].tag, tag);

@@ -8,8 +8,8 @@
 
 mod common;
 
-use buflet_driver::nas::ExtentFile;
 use buflet_driver::regcache::{Perms, RegConfig};
+use buflet_nas::ExtentFile;
 use buflet_testbench::frames::{
     self, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_MAC, SERVER_PORT,
 };

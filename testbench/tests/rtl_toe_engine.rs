@@ -46,9 +46,9 @@ const HOST_SIZE: usize = 32 << 20;
 const REFUSED_BASE: u64 = 0x7777_0000_0000;
 
 const OP_SOCK_ADD: u8 = spec::op::SOCK_ADD as u8;
-const OP_SOCK_DEL: u8 = spec::op::SOCK_DEL as u8;
+const OP_SOCK_DEL: u8 = spec::Opcode::SockDel.code();
 const OP_NB_POST: u8 = spec::op::NB_POST as u8;
-const OP_NOP: u8 = spec::op::NOP as u8;
+const OP_NOP: u8 = spec::Opcode::Nop.code();
 const OP_ANON_POST: u8 = spec::op::ANON_POST as u8;
 const OP_BUF_RELEASE: u8 = spec::op::BUF_RELEASE as u8;
 
@@ -1253,7 +1253,7 @@ impl Tb {
         put(&mut e, r::TAG, t as u64);
         put(&mut e, r::COUNT, count as u64);
         for (k, h) in heads.iter().enumerate().take(RELEASE_MAX) {
-            e[r::HEAD0.0 + 2 * k..r::HEAD0.0 + 2 * k + 2].copy_from_slice(&h.to_le_bytes());
+            e[r::HEADS.0 + 2 * k..r::HEADS.0 + 2 * k + 2].copy_from_slice(&h.to_le_bytes());
         }
         self.req_q.push_back(e);
     }
@@ -1752,7 +1752,7 @@ impl Tb {
                     self.count_cov(&["release_bad_count"]);
                     spec::status::BAD_BUF
                 } else {
-                    let h0 = spec::buf_release::HEAD0.0;
+                    let h0 = spec::buf_release::HEADS.0;
                     let mut k = 0;
                     while k < count {
                         let h = u16::from_le_bytes([e[h0 + 2 * k], e[h0 + 2 * k + 1]]);

@@ -5,9 +5,11 @@
 //! parsed with etherparse; what landed in host memory is checked by sha256 and byte for byte.
 //! Every case ends with every socket deleted and every buflet back on the free list.
 
-use buflet_driver::{AnonBuffer, Completion, CplKind, Driver, NamedBuffer, Proto, SocketSpec};
+use buflet_driver::{AnonBuffer, Completion, CplKind, Driver, NamedBuffer, SocketSpec};
 use buflet_platform::{BlockDevice, DeviceConfig, HostEnv, HostMemory};
-use buflet_spec::{cpl_flag, op, status};
+use buflet_spec::op;
+use buflet_spec::IpProto;
+use buflet_spec::{CplFlags, SockFlags, Status};
 use buflet_testbench::{make_device, sha256_hex, Backend};
 use etherparse::{
     ArpHardwareId, ArpOperation, ArpPacket, EtherType, Ethernet2Header, LinkSlice, NetSlice,
@@ -104,8 +106,8 @@ fn spec(local_port: u16, remote_port: u16) -> SocketSpec {
         rcv_buf: 1 << 20,
         mss: 1460,
         rcv_wscale: 7,
-        flags: 0,
-        proto: Proto::Tcp,
+        flags: SockFlags::empty(),
+        proto: IpProto::Tcp,
     }
 }
 
@@ -151,7 +153,7 @@ fn udp_datagrams(backend: Backend, width: u32) {
     let drv = &mut r.drv;
     let (sock, early) = drv
         .add_socket(&SocketSpec {
-            proto: Proto::Udp,
+            proto: IpProto::Udp,
             ..spec(UDP_PORT, PEER_UDP_PORT)
         })
         .unwrap();
@@ -180,9 +182,9 @@ fn udp_datagrams(backend: Backend, width: u32) {
     let mut landed = Vec::new();
     let mut offset = 0u64;
     for (i, c) in cs.iter().enumerate() {
-        assert_eq!(c.kind(), CplKind::NbReturn, "{c:?}");
-        assert_eq!(c.status, status::OK as u8);
-        assert_eq!(c.flags as u64, cpl_flag::DATAGRAM, "{c:?}");
+        assert_eq!(c.kind, CplKind::NbReturn, "{c:?}");
+        assert_eq!(c.status, Status::Ok);
+        assert_eq!(c.flags, CplFlags::DATAGRAM, "{c:?}");
         assert_eq!(c.hdr_bytes, 8);
         assert_eq!(c.bytes as usize, sizes[i] + 8, "datagram {i}");
         // Stream offsets count the bytes written, headers included (rx-paths.md decision 5).
@@ -205,8 +207,8 @@ fn udp_datagrams(backend: Backend, width: u32) {
     drv.rx_push(udp(UDP_PORT, &big));
     let cs = collect(drv, 1);
     assert_eq!(
-        (cs[0].flags as u64, cs[0].bytes, cs[0].hdr_bytes),
-        (cpl_flag::DATAGRAM | cpl_flag::TRUNC, 4096, 8)
+        (cs[0].flags, cs[0].bytes, cs[0].hdr_bytes),
+        (CplFlags::DATAGRAM | CplFlags::TRUNC, 4096, 8)
     );
     assert_eq!(drv.read_nb(&small, 4096).unwrap()[8..], big[..4088]);
     // Another port: no socket.
@@ -284,14 +286,14 @@ fn arp(backend: Backend, width: u32) {
     let other = req([10, 0, 0, 3]);
     drv.rx_push(other.clone());
     let cs = collect(drv, 1);
-    assert_eq!(cs[0].kind(), CplKind::AnonRx);
+    assert_eq!(cs[0].kind, CplKind::AnonRx);
     assert_eq!(drv.read_anon(&anon[0], &cs[0]).unwrap(), other);
     drv.set_nic_addr(NIC_MAC, [0, 0, 0, 0]);
     let ours = req(NIC_IP);
     drv.rx_push(ours.clone());
     let cs = collect(drv, 1);
     assert_eq!(
-        (cs[0].kind(), cs[0].ref_num),
+        (cs[0].kind, cs[0].ref_num),
         (CplKind::AnonRx, anon[1].ref_num)
     );
     assert_eq!(drv.read_anon(&anon[1], &cs[0]).unwrap(), ours);
@@ -367,17 +369,19 @@ fn anonymous(backend: Backend, width: u32) {
     let cs = collect(drv, frames.len());
     for (i, c) in cs.iter().enumerate() {
         let want = frames[i].len().min(lens[i] as usize);
-        assert_eq!(c.kind(), CplKind::AnonRx, "{c:?}");
+        assert_eq!(c.kind, CplKind::AnonRx, "{c:?}");
         assert_eq!(
             (c.status, c.tag, c.ref_num, c.opcode, c.bytes as usize),
-            (0, tags[i], bufs[i].ref_num, op::ANON_POST as u8, want),
+            (
+                Status::Ok,
+                tags[i],
+                bufs[i].ref_num,
+                op::ANON_POST as u8,
+                want
+            ),
             "frame {i}"
         );
-        assert_eq!(
-            c.has_flag(cpl_flag::TRUNC),
-            want < frames[i].len(),
-            "frame {i}"
-        );
+        assert_eq!(c.has(CplFlags::TRUNC), want < frames[i].len(), "frame {i}");
         let got = drv.read_anon(&bufs[i], c).unwrap();
         assert_eq!(
             sha256_hex(&got),
@@ -403,7 +407,7 @@ fn anonymous(backend: Backend, width: u32) {
     settle(drv);
     assert!(cs
         .iter()
-        .all(|c| c.kind() == CplKind::CmdDone && c.status == status::BAD_NB as u8));
+        .all(|c| c.kind == CplKind::CmdDone && c.status == Status::BadNb));
     let c = drv.counters();
     assert_eq!(c.anon_rx as usize, frames.len());
     assert_eq!(c.drop_count("NO_SOCKET"), 1);
@@ -463,26 +467,21 @@ fn timeouts(backend: Backend, width: u32) {
     let cs = collect(drv, 1);
     assert_eq!(
         (
-            cs[0].kind(),
+            cs[0].kind,
             cs[0].ref_num,
             cs[0].bytes,
-            cs[0].flags as u64,
+            cs[0].flags,
             cs[0].stream_off
         ),
-        (CplKind::NbReturn, a.ref_num, 700, cpl_flag::TIMEOUT, 0)
+        (CplKind::NbReturn, a.ref_num, 700, CplFlags::TIMEOUT, 0)
     );
     assert_eq!(drv.read_nb(&a, 700).unwrap(), data);
     // The periodic timer: buffer b (3 ticks) comes back empty, at stream offset 700.
     drv.set_timer_period(5000);
     let cs = collect(drv, 1);
     assert_eq!(
-        (
-            cs[0].ref_num,
-            cs[0].bytes,
-            cs[0].flags as u64,
-            cs[0].stream_off
-        ),
-        (b.ref_num, 0, cpl_flag::TIMEOUT, 700)
+        (cs[0].ref_num, cs[0].bytes, cs[0].flags, cs[0].stream_off),
+        (b.ref_num, 0, CplFlags::TIMEOUT, 700)
     );
     // `keep` has no timeout: more ticks return nothing.
     drv.run(50_000);
@@ -494,8 +493,8 @@ fn timeouts(backend: Backend, width: u32) {
     assert!(c.ticks >= 2 + 3 + 9, "{} ticks", c.ticks);
     let cs = drv.del_socket(sock).unwrap();
     assert_eq!(
-        (cs.len(), cs[0].ref_num, cs[0].flags as u64),
-        (1, keep.ref_num, cpl_flag::DELETE)
+        (cs.len(), cs[0].ref_num, cs[0].flags),
+        (1, keep.ref_num, CplFlags::DELETE)
     );
     free_all(&mut r);
 }

@@ -7,7 +7,7 @@
 //! files and the README), never from our parser. Synthetic SMB2 messages are built by hand here,
 //! byte by byte, from [MS-SMB2].
 
-use buflet_driver::nas::WriteMode;
+use buflet_nas::WriteMode;
 use buflet_platform::DiskMode;
 use buflet_testbench::{
     frames, pcap, run_stream, sha256_hex, Backend, FsKind, Protocol, RunOptions, RunReport,

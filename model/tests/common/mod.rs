@@ -8,6 +8,7 @@ use buflet_spec::{
     anon_desc, blk_req, cpl, cpl_kind, get, nb_desc, op, put, reg, req_hdr, sg_elem, sg_flag,
     sock_desc, status,
 };
+use buflet_spec::{IpProto, Opcode, SockDesc, SockFlags};
 use etherparse::{
     ArpHardwareId, ArpOperation, ArpPacket, EtherType, Ethernet2Header, IpNumber, Ipv4Header,
     LinkExtHeader, LinkHeader, NetHeaders, PacketBuilder, PacketHeaders, SingleVlanHeader,
@@ -374,24 +375,26 @@ pub fn sock_add(sref: u16, tag: u32, vlan: u16) -> [u8; 64] {
 
 /// A SOCK_ADD entry for the test 4-tuple.
 pub fn sock_add_opts(sref: u16, tag: u32, o: &SockOpts) -> [u8; 64] {
-    let mut e = [0u8; 64];
-    put(&mut e, sock_desc::OPCODE, op::SOCK_ADD);
-    put(&mut e, sock_desc::FLAGS, o.flags as u64);
-    put(&mut e, sock_desc::SOCK_REF, sref as u64);
-    put(&mut e, sock_desc::TAG, tag as u64);
-    e[sock_desc::LOCAL_MAC.0..sock_desc::LOCAL_MAC.0 + 6].copy_from_slice(&LOCAL_MAC);
-    e[sock_desc::REMOTE_MAC.0..sock_desc::REMOTE_MAC.0 + 6].copy_from_slice(&REMOTE_MAC);
-    put(&mut e, sock_desc::VLAN, o.vlan as u64);
-    put(&mut e, sock_desc::PROTO, 6);
-    put(&mut e, sock_desc::LOCAL_IP, ip_u32(LOCAL_IP));
-    put(&mut e, sock_desc::REMOTE_IP, ip_u32(REMOTE_IP));
-    put(&mut e, sock_desc::LOCAL_PORT, LOCAL_PORT as u64);
-    put(&mut e, sock_desc::REMOTE_PORT, REMOTE_PORT as u64);
-    put(&mut e, sock_desc::ISS, o.iss as u64);
-    put(&mut e, sock_desc::RCV_BUF, o.rcv_buf as u64);
-    put(&mut e, sock_desc::MSS, o.mss as u64);
-    put(&mut e, sock_desc::RCV_WSCALE, o.wscale as u64);
-    e
+    SockDesc {
+        opcode: Opcode::SockAdd,
+        flags: SockFlags::from_bits_retain(o.flags),
+        sock_ref: sref,
+        tag,
+        local_mac: LOCAL_MAC,
+        remote_mac: REMOTE_MAC,
+        vlan: o.vlan,
+        proto: IpProto::Tcp.code(),
+        local_ip: LOCAL_IP.into(),
+        remote_ip: REMOTE_IP.into(),
+        local_port: LOCAL_PORT,
+        remote_port: REMOTE_PORT,
+        iss: o.iss,
+        rcv_buf: o.rcv_buf,
+        mss: o.mss,
+        rcv_wscale: o.wscale,
+        ..Default::default()
+    }
+    .to_bytes()
 }
 
 /// A SOCK_DEL entry.

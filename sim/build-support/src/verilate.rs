@@ -42,6 +42,10 @@ pub fn verilator_command(
         .arg(mdir)
         .args([
             "-Wno-fatal",
+            // ... except the elaboration checks of parameters ($error/$fatal in generate
+            // blocks, rtl/buflet_checks.vh): a bad models.txt parameter must stop the build
+            "-Werror-USERERROR",
+            "-Werror-USERFATAL",
             "-O3",
             "--x-assign",
             "fast",
@@ -186,6 +190,8 @@ mod tests {
                 "-Mdir",
                 "/out/models/fifo_w8",
                 "-Wno-fatal",
+                "-Werror-USERERROR",
+                "-Werror-USERFATAL",
                 "-O3",
                 "--x-assign",
                 "fast",

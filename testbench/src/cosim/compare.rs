@@ -242,24 +242,23 @@ pub fn decode_frame(f: &[u8]) -> String {
 
 fn show_cpl(c: &Completion) -> String {
     let name = |group: &str, v: u64| {
-        spec::CONSTS
-            .iter()
+        spec::consts()
             .find(|k| k.group == group && k.value == v)
             .map(|k| k.name)
             .unwrap_or("?")
     };
     format!(
         "{} status {} ({}) opcode {} ({}) sock {} tag {} ref {} bytes {} flags {:#x} hdr_bytes {} stream_off {}",
-        name("cpl_kind", c.kind as u64),
+        c.kind,
+        c.status.code(),
         c.status,
-        name("status", c.status as u64),
         c.opcode,
         name("op", c.opcode as u64),
         c.sock_ref,
         c.tag,
         c.ref_num,
         c.bytes,
-        c.flags,
+        c.flags.bits(),
         c.hdr_bytes,
         c.stream_off
     )

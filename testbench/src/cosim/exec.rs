@@ -9,13 +9,14 @@ use super::stim::{
 use super::{CaseResult, CosimError, Mismatch};
 use crate::{make_device, Backend};
 use buflet_driver::regcache::Perms;
-use buflet_driver::{Completion, Driver, HoldRec};
+use buflet_driver::{Completion, Driver};
 use buflet_model::costs as model_costs;
 use buflet_platform::{Agent, BlockDevice, DeviceConfig, HostEnv, HostMemory};
 use buflet_spec::{
-    self as spec, anon_desc, blk_req, buf_release, cpl_kind, hold_rec, nb_desc, op, param, put,
-    reg, req_hdr, sg_elem, sg_flag, sock_desc, sock_flag,
+    self as spec, hold_rec, param, reg, sg_elem, AnonDesc, BlkReq, BufRelease, HoldRec, NbDesc,
+    Opcode, ReqHdr, SgElem, SgFlags,
 };
+use buflet_spec::{CplKind, SockFlags};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 
@@ -460,8 +461,10 @@ impl Host {
             if mem.read(Agent::Cpu, at, &mut b).is_err() {
                 return;
             }
-            let rec = HoldRec::parse(&b);
-            let len = rec.len as u64;
+            let Ok(rec) = HoldRec::parse(&b) else {
+                return;
+            };
+            let len = u64::from(rec.len);
             if len == 0 {
                 return;
             }
@@ -474,7 +477,7 @@ impl Host {
                 sock: c.sock_ref,
                 id,
             });
-            if let Some(head) = rec.head {
+            if let Some(head) = rec.held_head() {
                 self.held.push_back((head, id));
                 self.last_end.insert(c.sock_ref, id);
             }
@@ -499,8 +502,8 @@ impl Host {
 
     fn absorb(&mut self, cpls: &[Completion], mem: &mut HostMemory, lay: &Layout) {
         for c in cpls {
-            match c.kind as u64 {
-                cpl_kind::NB_RETURN => {
+            match c.kind {
+                CplKind::NbReturn => {
                     if self.good_posts.remove(&c.tag) && self.hold_socks.contains(&c.sock_ref) {
                         self.read_records(c, mem, lay);
                     }
@@ -509,20 +512,20 @@ impl Host {
                         self.nb_free.insert(c.ref_num);
                     }
                 }
-                cpl_kind::ANON_RX => self.anon_release(c.tag),
-                cpl_kind::CMD_DONE => match c.opcode as u64 {
-                    op::ANON_POST => self.anon_release(c.tag),
-                    op::NB_POST => {
+                CplKind::AnonRx => self.anon_release(c.tag),
+                CplKind::CmdDone => match Opcode::try_from(c.opcode) {
+                    Ok(Opcode::AnonPost) => self.anon_release(c.tag),
+                    Ok(Opcode::NbPost) => {
                         if let Some(r) = self.posts.remove(&c.tag) {
                             if self.nb_busy.remove(&r) {
                                 self.nb_free.insert(r);
                             }
                         }
                     }
-                    op::SOCK_ADD if c.status == 0 => {
+                    Ok(Opcode::SockAdd) if c.is_ok() => {
                         self.live.insert(c.sock_ref);
                     }
-                    op::SOCK_DEL if c.status == 0 => {
+                    Ok(Opcode::SockDel) if c.is_ok() => {
                         self.live.remove(&c.sock_ref);
                         // Its partly delivered segment was freed with it.
                         let end = self.last_end.remove(&c.sock_ref);
@@ -540,7 +543,7 @@ impl Host {
     fn plan(&mut self, step: &Step, lay: &Layout) -> Vec<Action> {
         match step {
             Step::AddSocket(p) => {
-                if p.flags & sock_flag::HOLD as u8 != 0 {
+                if p.flags.contains(SockFlags::HOLD) {
                     self.hold_socks.insert(p.sock_ref);
                 } else {
                     self.hold_socks.remove(&p.sock_ref);
@@ -549,9 +552,9 @@ impl Host {
             }
             Step::Release { bad } => self.release(*bad).into_iter().collect(),
             Step::DelSocket { sock } => {
-                vec![Action::Req(self.hdr(op::SOCK_DEL as u8, *sock))]
+                vec![Action::Req(self.hdr(Opcode::SockDel.code(), *sock))]
             }
-            Step::Nop => vec![Action::Req(self.hdr(op::NOP as u8, 0))],
+            Step::Nop => vec![Action::Req(self.hdr(Opcode::Nop.code(), 0))],
             Step::BadOpcode { opcode } => vec![Action::Req(self.hdr(*opcode, 0))],
             Step::PostNb(n) => self.nb_post(n, lay).into_iter().collect(),
             Step::BlkWrite(b) => self.blk_write(b, lay),
@@ -585,43 +588,23 @@ impl Host {
 
     fn hdr(&mut self, opcode: u8, sock: u16) -> [u8; 64] {
         let mut e = [0u8; 64];
-        put(&mut e, req_hdr::OPCODE, opcode as u64);
-        put(&mut e, req_hdr::SOCK_REF, sock as u64);
-        put(&mut e, req_hdr::TAG, self.tag() as u64);
+        ReqHdr {
+            opcode,
+            sock_ref: sock,
+            tag: self.tag(),
+            ..Default::default()
+        }
+        .emit(&mut e);
         e
     }
 
     fn sock_add(&mut self, p: &SockParams) -> [u8; 64] {
-        let mac = |m: &[u8; 6]| {
-            let mut b = [0u8; 8];
-            b[..6].copy_from_slice(m);
-            u64::from_le_bytes(b)
-        };
         let mut e = [0u8; 64];
-        put(&mut e, sock_desc::OPCODE, op::SOCK_ADD);
-        put(&mut e, sock_desc::FLAGS, p.flags as u64);
-        put(&mut e, sock_desc::SOCK_REF, p.sock_ref as u64);
-        put(&mut e, sock_desc::TAG, self.tag() as u64);
-        put(&mut e, sock_desc::LOCAL_MAC, mac(&p.local_mac));
-        put(&mut e, sock_desc::REMOTE_MAC, mac(&p.remote_mac));
-        put(&mut e, sock_desc::VLAN, p.vlan as u64);
-        put(&mut e, sock_desc::PROTO, p.proto as u64);
-        put(
-            &mut e,
-            sock_desc::LOCAL_IP,
-            u32::from_be_bytes(p.local_ip) as u64,
-        );
-        put(
-            &mut e,
-            sock_desc::REMOTE_IP,
-            u32::from_be_bytes(p.remote_ip) as u64,
-        );
-        put(&mut e, sock_desc::LOCAL_PORT, p.local_port as u64);
-        put(&mut e, sock_desc::REMOTE_PORT, p.remote_port as u64);
-        put(&mut e, sock_desc::ISS, p.iss as u64);
-        put(&mut e, sock_desc::RCV_BUF, p.rcv_buf as u64);
-        put(&mut e, sock_desc::MSS, p.mss as u64);
-        put(&mut e, sock_desc::RCV_WSCALE, p.rcv_wscale as u64);
+        SockParams {
+            tag: self.tag(),
+            ..*p
+        }
+        .emit(&mut e);
         e
     }
 
@@ -651,17 +634,20 @@ impl Host {
                 self.good_posts.insert(tag);
             }
         }
-        let mut e = [0u8; 64];
-        put(&mut e, nb_desc::OPCODE, op::NB_POST);
-        put(&mut e, nb_desc::SOCK_REF, n.sock as u64);
-        put(&mut e, nb_desc::TAG, tag as u64);
-        put(&mut e, nb_desc::REF_NUM, ref_num as u64);
-        put(&mut e, nb_desc::TIMEOUT, n.timeout as u64);
-        put(&mut e, nb_desc::TOTAL_BYTES, n.total_bytes as u64);
-        put(&mut e, nb_desc::NEXT_NB, param::NULL16);
-        put(&mut e, nb_desc::PREV_NB, param::NULL16);
-        put(&mut e, nb_desc::HMD_ADDR, hmd);
-        put(&mut e, nb_desc::HMD_PAGES, n.pages as u64);
+        let e = NbDesc {
+            opcode: Opcode::NbPost,
+            sock_ref: n.sock,
+            tag,
+            ref_num,
+            timeout: n.timeout,
+            total_bytes: n.total_bytes,
+            next_nb: param::NULL16 as u16,
+            prev_nb: param::NULL16 as u16,
+            hmd_addr: hmd,
+            hmd_pages: n.pages,
+            ..Default::default()
+        }
+        .to_bytes();
         Some(Action::Req(e))
     }
 
@@ -684,12 +670,15 @@ impl Host {
             self.anon_busy.insert(ref_num);
             self.anon_posts.insert(tag, ref_num);
         }
-        let mut e = [0u8; 64];
-        put(&mut e, anon_desc::OPCODE, op::ANON_POST);
-        put(&mut e, anon_desc::TAG, tag as u64);
-        put(&mut e, anon_desc::REF_NUM, ref_num as u64);
-        put(&mut e, anon_desc::LEN, a.len as u64);
-        put(&mut e, anon_desc::ADDR, addr);
+        let e = AnonDesc {
+            opcode: Opcode::AnonPost,
+            tag,
+            ref_num,
+            len: a.len,
+            addr,
+            ..Default::default()
+        }
+        .to_bytes();
         Some(Action::Req(e))
     }
 
@@ -737,13 +726,8 @@ impl Host {
         if count == 0 && bad.is_none() {
             return None;
         }
-        let mut e = [0u8; 64];
-        put(&mut e, buf_release::OPCODE, op::BUF_RELEASE);
-        put(&mut e, buf_release::TAG, self.tag() as u64);
-        put(&mut e, buf_release::COUNT, count);
-        for (k, &h) in heads.iter().enumerate().take(max) {
-            put(&mut e, (buf_release::HEAD0.0 + 2 * k, 2), h as u64);
-        }
+        let e =
+            BufRelease::new(self.tag(), &heads[..heads.len().min(max)], count as u16).to_bytes();
         Some(Action::Req(e))
     }
 
@@ -765,7 +749,7 @@ impl Host {
                 els.push((
                     x.buflet as u64 * bb + x.off as u64,
                     n as u32,
-                    sg_flag::DEVMEM as u32,
+                    SgFlags::DEVMEM.bits(),
                     d,
                 ));
                 if n < x.len as u64 {
@@ -778,7 +762,7 @@ impl Host {
                 d += n;
             }
             if d < end {
-                els.push((0, (end - d) as u32, sg_flag::ZERO as u32, d));
+                els.push((0, (end - d) as u32, SgFlags::ZERO.bits(), d));
             }
         }
         els
@@ -793,7 +777,7 @@ impl Host {
             );
             if b.zero_first {
                 // DEVMEM and ZERO exclude each other: BAD_SG.
-                els[0].2 |= sg_flag::ZERO as u32;
+                els[0].2 |= SgFlags::ZERO.bits();
             }
             // The disk start is block-aligned, so each block's first element starts one.
             let bytes = 4096 * els.iter().filter(|e| e.3 % 4096 == 0).count() as u64;
@@ -819,7 +803,7 @@ impl Host {
             }
         }
         if b.zero_first {
-            els[0].2 = sg_flag::ZERO as u32;
+            els[0].2 = SgFlags::ZERO.bits();
         }
         let mut bytes = blocks * 4096;
         let mut sg_max = els.len() as u64;
@@ -858,18 +842,25 @@ impl Host {
             } else {
                 0
             };
-            put(e, sg_elem::SRC_ADDR, src);
-            put(e, sg_elem::LEN, len as u64);
-            put(e, sg_elem::FLAGS, flags as u64);
-            put(e, sg_elem::DISK_ADDR, disk);
-            put(e, sg_elem::NEXT, next);
+            SgElem {
+                src_addr: src,
+                len,
+                flags: SgFlags::from_bits_retain(flags),
+                disk_addr: disk,
+                next,
+            }
+            .emit(e);
         }
-        let mut e = [0u8; 64];
-        put(&mut e, blk_req::OPCODE, op::BLK_WRITE);
-        put(&mut e, blk_req::TAG, self.tag() as u64);
-        put(&mut e, blk_req::SG_ADDR, lay.sg);
-        put(&mut e, blk_req::SG_MAX, sg_max);
-        put(&mut e, blk_req::BYTES, bytes);
+        // Hostile lists may describe more than the fields hold: they keep their low bits.
+        let e = BlkReq {
+            opcode: Opcode::BlkWrite,
+            tag: self.tag(),
+            sg_addr: lay.sg,
+            sg_max: sg_max as u32,
+            bytes: bytes as u32,
+            ..Default::default()
+        }
+        .to_bytes();
         vec![
             Action::Mem {
                 addr: lay.sg,

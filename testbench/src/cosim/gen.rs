@@ -26,7 +26,7 @@ use super::stim::{
     AnonPost, AnonSlot, BlkBad, BlkParams, Frame, NbPost, NbSlot, PageList, RelBad, SockParams,
     Step, Stimulus,
 };
-use buflet_spec::{param, sock_flag};
+use buflet_spec::{param, Opcode, SockFlags};
 use etherparse::{
     ArpHardwareId, ArpOperation, ArpPacket, EtherType, Ethernet2Header, IpHeaders, Ipv4Header,
     PacketBuilder, PacketBuilderStep, TcpOptionElement, VlanId,
@@ -34,6 +34,7 @@ use etherparse::{
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::net::Ipv4Addr;
 
 /// TCP flag bits (the wire's flag byte).
 const FIN: u8 = 0x01;
@@ -164,7 +165,7 @@ pub fn generate_with(seed: u64, cfg: &GenConfig) -> Stimulus {
         let ex = extras(&mut rng, &conns);
         queues.push(ex.into());
     }
-    let holds = conns.iter().any(|c| c.p.flags & sock_flag::HOLD as u8 != 0);
+    let holds = conns.iter().any(|c| c.p.flags.contains(SockFlags::HOLD));
     let mut steps = Vec::new();
     loop {
         let live: Vec<usize> = (0..queues.len())
@@ -250,8 +251,8 @@ impl Tuple {
             src_mac: p.remote_mac,
             dst_mac: p.local_mac,
             vlan: p.vlan,
-            src_ip: p.remote_ip,
-            dst_ip: p.local_ip,
+            src_ip: p.remote_ip.octets(),
+            dst_ip: p.local_ip.octets(),
             src_port: p.remote_port,
             dst_port: p.local_port,
         }
@@ -327,9 +328,9 @@ fn tcp_frame(
 
 /// The hash bucket of a 4-tuple, as docs/architecture.md defines it (used to make sockets
 /// collide in one bucket on purpose).
-fn bucket(local_ip: [u8; 4], remote_ip: [u8; 4], local_port: u16, remote_port: u16) -> u32 {
-    let mut x = u32::from_be_bytes(remote_ip)
-        ^ u32::from_be_bytes(local_ip)
+fn bucket(local_ip: Ipv4Addr, remote_ip: Ipv4Addr, local_port: u16, remote_port: u16) -> u32 {
+    let mut x = u32::from(remote_ip)
+        ^ u32::from(local_ip)
         ^ ((remote_port as u32) << 16 | local_port as u32);
     x ^= x >> 16;
     x ^= x >> 8;
@@ -351,8 +352,8 @@ struct Conn {
 
 impl Conn {
     fn new(rng: &mut ChaCha8Rng, i: usize, sock_ref: u16, prev: &[Conn], cfg: &GenConfig) -> Self {
-        let local_ip = [10, 0, 0, 2 + rng.gen_range(0..2u8)];
-        let remote_ip = [10, 1, i as u8, rng.gen_range(1..255u8)];
+        let local_ip = Ipv4Addr::new(10, 0, 0, 2 + rng.gen_range(0..2u8));
+        let remote_ip = Ipv4Addr::new(10, 1, i as u8, rng.gen_range(1..255u8));
         let local_port = *[80u16, 443, 5001, rng.gen_range(1024..65535)]
             .choose(rng)
             .unwrap_or(&5001);
@@ -362,6 +363,7 @@ impl Conn {
             _ => rng.gen_range(128 * 1024..=1 << 20),
         };
         let mut p = SockParams {
+            opcode: Opcode::SockAdd,
             sock_ref,
             local_mac: NIC_MAC,
             remote_mac: [0x02, 0, 0, 0, 0x10, i as u8],
@@ -380,10 +382,11 @@ impl Conn {
             mss: rng.gen_range(536..=8960),
             rcv_wscale: rng.gen_range(0..=14),
             flags: if rng.gen_bool(0.3) {
-                sock_flag::PSH_RETURN as u8
+                SockFlags::PSH_RETURN
             } else {
-                0
+                SockFlags::empty()
             },
+            ..Default::default()
         };
         if let Some(other) = prev.choose(rng) {
             let o = &other.p;
@@ -435,7 +438,7 @@ impl Conn {
         }
         // A hold socket (p2p); now and then on a UDP socket, which SOCK_ADD refuses.
         if rng.gen_bool(cfg.hold.clamp(0.0, 1.0)) && (!udp || rng.gen_bool(0.1)) {
-            p.flags |= sock_flag::HOLD as u8;
+            p.flags |= SockFlags::HOLD;
         }
         let stress = !udp && rng.gen_bool(cfg.stress.clamp(0.0, 1.0));
         let len = if udp {
@@ -597,7 +600,7 @@ impl Conn {
     /// is there; sometimes a TCP SYN on the same 4-tuple (no socket: the protocol differs)
     /// and a delete mid-way.
     fn udp_events(&mut self, rng: &mut ChaCha8Rng, cfg: &GenConfig) -> Vec<Step> {
-        let mut ev = vec![Step::AddSocket(self.p.clone())];
+        let mut ev = vec![Step::AddSocket(self.p)];
         let mut posted = 0usize;
         for _ in 0..rng.gen_range(0..=3) {
             ev.push(self.post(rng, &mut posted, cfg));
@@ -694,7 +697,7 @@ impl Conn {
 
     /// The connection's steps, in its own order.
     fn events(&mut self, rng: &mut ChaCha8Rng, cfg: &GenConfig) -> Vec<Step> {
-        let mut ev = vec![Step::AddSocket(self.p.clone())];
+        let mut ev = vec![Step::AddSocket(self.p)];
         let factor = if self.stress {
             0.0
         } else {
@@ -907,7 +910,7 @@ impl Conn {
                     .take(2),
             );
             if rng.gen_bool(0.4) {
-                ev.push(Step::AddSocket(self.p.clone()));
+                ev.push(Step::AddSocket(self.p));
                 self.irs = rng.gen();
                 let bytes = tcp_frame(&self.tuple(), self.irs, SYN, 0, 64240, &opts, &[]);
                 ev.push(frame(format!("{} SYN after re-add", self.name), bytes));
@@ -1045,7 +1048,7 @@ fn foreign(rng: &mut ChaCha8Rng, t: &Tuple) -> (Vec<u8>, &'static str) {
 /// changes of the responder's address.
 fn extras(rng: &mut ChaCha8Rng, conns: &[Conn]) -> Vec<Step> {
     let mut ev = Vec::new();
-    let ips: Vec<[u8; 4]> = conns.iter().map(|c| c.p.local_ip).collect();
+    let ips: Vec<[u8; 4]> = conns.iter().map(|c| c.p.local_ip.octets()).collect();
     let mut nic_ip = *ips.choose(rng).unwrap_or(&[10, 0, 0, 2]);
     if rng.gen_bool(0.8) {
         ev.push(Step::NicAddr {
@@ -1374,9 +1377,7 @@ fn noise(rng: &mut ChaCha8Rng, conns: &[Conn], unused_refs: &[u16]) -> Step {
                 let unknown: Vec<u8> = [0u8, 8, 99, 200, 255]
                     .into_iter()
                     .filter(|&o| {
-                        !buflet_spec::CONSTS
-                            .iter()
-                            .any(|c| c.group == "op" && c.value == o as u64)
+                        !buflet_spec::consts().any(|c| c.group == "op" && c.value == o as u64)
                     })
                     .collect();
                 Step::BadOpcode {
@@ -1437,7 +1438,7 @@ fn noise(rng: &mut ChaCha8Rng, conns: &[Conn], unused_refs: &[u16]) -> Step {
             }),
             8 => {
                 // On a slot no connection uses, so the parameter check is what refuses it.
-                let mut p = c.p.clone();
+                let mut p = c.p;
                 p.sock_ref = *unused_refs.choose(rng).unwrap_or(&63);
                 match rng.gen_range(0..5) {
                     0 => p.sock_ref = param::DEF_NUM_SOCKETS as u16 + rng.gen_range(0..500),
@@ -1449,7 +1450,7 @@ fn noise(rng: &mut ChaCha8Rng, conns: &[Conn], unused_refs: &[u16]) -> Step {
                 }
                 Step::AddSocket(p)
             }
-            9 => Step::AddSocket(c.p.clone()), // slot busy (or a re-add after a delete)
+            9 => Step::AddSocket(c.p), // slot busy (or a re-add after a delete)
             10 => Step::DelSocket {
                 sock: *unused_refs.choose(rng).unwrap_or(&63),
             },

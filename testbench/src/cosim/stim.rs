@@ -21,38 +21,9 @@ impl fmt::Debug for Frame {
     }
 }
 
-/// The fields of a SOCK_ADD request (`sock_desc`), possibly invalid on purpose.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SockParams {
-    /// Socket reference number (table slot).
-    pub sock_ref: u16,
-    /// Our MAC (wire order).
-    pub local_mac: [u8; 6],
-    /// The peer's MAC (wire order).
-    pub remote_mac: [u8; 6],
-    /// VLAN id, 0 = untagged.
-    pub vlan: u16,
-    /// IP protocol (6 = TCP, 17 = UDP; anything else is refused).
-    pub proto: u8,
-    /// Our IPv4 address.
-    pub local_ip: [u8; 4],
-    /// The peer's IPv4 address.
-    pub remote_ip: [u8; 4],
-    /// Our port.
-    pub local_port: u16,
-    /// The peer's port.
-    pub remote_port: u16,
-    /// Our initial send sequence number.
-    pub iss: u32,
-    /// Receive buffer bytes.
-    pub rcv_buf: u32,
-    /// MSS sent in the SYN-ACK.
-    pub mss: u16,
-    /// Our window scale shift.
-    pub rcv_wscale: u8,
-    /// `sock_flag` bits.
-    pub flags: u8,
-}
+/// The fields of a SOCK_ADD request, possibly invalid on purpose: the spec's `sock_desc`
+/// (its `TAG` is set when the step runs).
+pub type SockParams = buflet_spec::SockDesc;
 
 /// Which named-buffer reference number an NB_POST uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,11 +191,11 @@ impl Step {
     pub fn describe(&self) -> String {
         match self {
             Step::AddSocket(p) => format!(
-                "SOCK_ADD ref {} {}.{}.{}.{}:{} <- {}.{}.{}.{}:{} vlan {} proto {} iss {:#x} rcv_buf {} mss {} wscale {} flags {}",
+                "SOCK_ADD ref {} {}:{} <- {}:{} vlan {} proto {} iss {:#x} rcv_buf {} mss {} wscale {} flags {:#x}",
                 p.sock_ref,
-                p.local_ip[0], p.local_ip[1], p.local_ip[2], p.local_ip[3], p.local_port,
-                p.remote_ip[0], p.remote_ip[1], p.remote_ip[2], p.remote_ip[3], p.remote_port,
-                p.vlan, p.proto, p.iss, p.rcv_buf, p.mss, p.rcv_wscale, p.flags
+                p.local_ip, p.local_port,
+                p.remote_ip, p.remote_port,
+                p.vlan, p.proto, p.iss, p.rcv_buf, p.mss, p.rcv_wscale, p.flags.bits()
             ),
             Step::DelSocket { sock } => format!("SOCK_DEL ref {sock}"),
             Step::PostNb(n) => format!(

@@ -4,12 +4,13 @@
 
 #![allow(dead_code)]
 
+use buflet_spec::SockFlags;
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use buflet_driver::nas::{FileMap, NasStream, WriteCallback, WriteError, WriteMode};
 use buflet_driver::Driver;
+use buflet_nas::{FileMap, NasStream, WriteCallback, WriteError, WriteMode};
 use buflet_platform::{BlockDevice, DeviceConfig, HostEnv, HostMemory};
 use buflet_testbench::frames::{
     self, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_MAC, SERVER_PORT,
@@ -110,7 +111,7 @@ impl Rig {
         // PSH returns a partly filled named buffer, so the stream's last bytes come back
         // without a FIN.
         let spec = buflet_driver::SocketSpec {
-            flags: buflet_spec::sock_flag::PSH_RETURN as u8,
+            flags: SockFlags::PSH_RETURN,
             ..frames::demo_socket(iss, MSS as u16)
         }
         .with_hold(mode.needs_hold());

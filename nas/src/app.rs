@@ -1,23 +1,23 @@
-//! What the runner and the smoltcp peer share on the storage side: the block-write pump and the
-//! temporary disk image.
+//! The applications that feed the NAS writer as data arrives: the raw stream ([`DiskPump`]: the
+//! whole stream is the file), SMB2 WRITE requests ([`Smb2App`]) and BFW1 records ([`FramedApp`]),
+//! the last two through one [`PieceWriter`].
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::rc::Rc;
 
-use buflet_driver::nas::{ExtentFile, FileMap, NasStream, WriteError};
+use crate::{ExtentFile, FileMap, NasStream, WriteError};
 use buflet_driver::Driver;
 
 /// Block writes the driver keeps outstanding: below the block engine's command FIFO depth (4), so
 /// a block write never holds up the named-buffer posts behind it on the request ring.
-pub(crate) const BLK_QUEUE_DEPTH: usize = 3;
+pub const BLK_QUEUE_DEPTH: usize = 3;
 
 /// Issues zero-copy block writes of the received stream, `chunk` bytes at a time (the tail at
 /// EOF), as data comes in, stream offset = file offset. A failed write is recorded in `failure`
 /// by its completion callback. The file is any [`FileMap`]: one extent of a raw disk, or a file
 /// of a real file system (`buflet_fs::FsFile`).
-pub(crate) struct DiskPump<F: FileMap = ExtentFile> {
+pub struct DiskPump<F: FileMap = ExtentFile> {
     pub file: F,
     pub chunk: u64,
     /// Stream bytes handed to block writes so far.
@@ -72,35 +72,13 @@ impl<F: FileMap> DiskPump<F> {
     }
 }
 
-/// A disk image path under the temp directory, unique in this process, removed when dropped.
-pub(crate) struct TempImage(pub PathBuf);
-
-impl TempImage {
-    pub fn new(kind: &str) -> Self {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static N: AtomicU64 = AtomicU64::new(0);
-        TempImage(std::env::temp_dir().join(format!(
-            "buflet-{}-{}-{}.img",
-            std::process::id(),
-            kind,
-            N.fetch_add(1, Ordering::Relaxed)
-        )))
-    }
-}
-
-impl Drop for TempImage {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 /// The NAS application's SMB2 side (port 445): it parses NetBIOS session messages and SMB2
 /// headers out of the named buffers (the CPU reads header bytes only), skips every command but
 /// WRITE requests, and writes each WRITE's data at its file offset as it arrives, in pieces that
 /// end on file-block boundaries (a WRITE's first and last pieces may be partial blocks: the
 /// writer's read-modify-write). An encrypted (TRANSFORM) or compressed session is reported as
 /// unsupported and nothing of it is written.
-pub(crate) struct Smb2App {
+pub struct Smb2App {
     /// Stream offset of the next message's NetBIOS header.
     pub next: u64,
     /// WRITE data still to hand to the writer, and the writes' outcome.
@@ -185,7 +163,7 @@ impl Smb2App {
     }
 
     fn parse(&mut self, drv: &mut Driver, nas: &mut NasStream) {
-        use buflet_nas::smb2::{parse_head, MsgKind};
+        use crate::smb2::{parse_head, MsgKind};
         while self.unsupported.is_none() && self.w.failed().is_none() {
             let received = nas.received();
             if self.waiting_at == Some((received, nas.eof.is_some())) {
@@ -261,7 +239,7 @@ impl Smb2App {
 /// so a later request's bytes replace an earlier one's), each as it arrives, in pieces of at
 /// most `chunk` bytes that end on file-block boundaries (a request's first and last pieces may
 /// be partial blocks: the writer's read-modify-write).
-pub(crate) struct PieceWriter {
+pub struct PieceWriter {
     pieces: VecDeque<Piece>,
     /// Bytes per write (a multiple of the block size).
     chunk: u64,
@@ -404,7 +382,7 @@ impl PieceWriter {
     }
 }
 
-/// The NAS application's side of Buflet's framed write protocol (BFW1, `buflet_nas::framed`):
+/// The NAS application's side of Buflet's framed write protocol (BFW1, `crate::framed`):
 /// it reads only the 24-byte record headers out of the named buffers and writes each record's
 /// data at its file offset, zero-copy, as it arrives (in record order, so an overlapping later
 /// record replaces an earlier one's bytes). A bad header (wrong magic, reserved bytes set,
@@ -412,7 +390,7 @@ impl PieceWriter {
 /// it: nothing of or after the bad record is written (what arrived of a cut record is), the
 /// rest of the stream is read and discarded so the connection still closes cleanly, and the
 /// reason is kept in `stream_error` (the run then fails).
-pub(crate) struct FramedApp {
+pub struct FramedApp {
     /// Stream offset of the next record header.
     pub next: u64,
     w: PieceWriter,
@@ -472,7 +450,7 @@ impl FramedApp {
         nas: &mut NasStream,
         file: &dyn FileMap,
     ) -> Result<(), WriteError> {
-        use buflet_nas::framed::{parse, HDR};
+        use crate::framed::{parse, HDR};
         while self.stream_error.is_none() {
             let received = nas.received();
             if self.next + HDR > received {

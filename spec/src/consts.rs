@@ -1,0 +1,138 @@
+//! Every named constant the RTL, the model and the driver share: opcodes, completion kinds,
+//! status codes, states, flags, drop reasons and protocol parameters. Code groups also become
+//! enums, flag groups `bitflags` types (see `wire.rs`).
+
+use crate::wire::{codes, constants, flag_sets};
+
+codes! {
+    op (Opcode), "Request opcodes." => {
+        SockAdd SOCK_ADD = 1, "Add a socket descriptor to the active list.";
+        SockDel SOCK_DEL = 2, "Delete a socket descriptor (named buffers are returned first).";
+        NbPost NB_POST = 3, "Designate a named buffer to a socket.";
+        BlkWrite BLK_WRITE = 4, "Write a scatter-gather list to the block device.";
+        Nop NOP = 5, "Completes with no effect (ring test).";
+        AnonPost ANON_POST = 6, "Give the NIC an anonymous buffer for frames that match no socket.";
+        BlkRead BLK_READ = 7, "Read blocks from the block device into host memory along a scatter-gather list (read-modify-write).";
+        RegRegion REG_REGION = 8, "Register a host region in the device protection table (seed 004).";
+        DeregRegion DEREG_REGION = 9, "Remove a region from the device protection table.";
+        BufRelease BUF_RELEASE = 10, "Free held buflet chains (p2p): entry `buf_release`.";
+    }
+    cpl_kind (CplKind), "Completion kinds." => {
+        CmdDone CMD_DONE = 1, "A request finished (SOCK_ADD, SOCK_DEL, NOP, or any request that failed).";
+        NbReturn NB_RETURN = 2, "A named buffer is returned to the driver.";
+        BlkDone BLK_DONE = 3, "A block write finished.";
+        AnonRx ANON_RX = 4, "A frame was written into an anonymous buffer, which is returned to the driver.";
+    }
+    status (Status), "Completion status codes." => {
+        Ok OK = 0, "Success.";
+        BadOpcode BAD_OPCODE = 1, "Unknown request opcode.";
+        BadSock BAD_SOCK = 2, "Socket reference out of range, slot busy, or not in use.";
+        BadNb BAD_NB = 3, "Named buffer reference out of range or busy, or bad page list.";
+        BadSg BAD_SG = 4, "Scatter-gather list invalid: zero/huge length, discontiguous block, too many elements.";
+        DiskError DISK_ERROR = 5, "The block device reported an error.";
+        DmaError DMA_ERROR = 6, "A host memory access failed.";
+        BadRegion BAD_REGION = 7, "Region request invalid: slot out of range, zero length, wrapping range, or bad permission bits.";
+        ProtFault PROT_FAULT = 8, "An access outside the registered regions was refused (seed 004).";
+        BadBuf BAD_BUF = 9, "BUF_RELEASE: COUNT out of range, or a head that is not a held chain.";
+    }
+    sock_state (SockState), "Connection states (sock_ctx.STATE)." => {
+        Free FREE = 0, "Slot unused.";
+        Listen LISTEN = 1, "Posted, waiting for the peer's SYN.";
+        SynRcvd SYN_RCVD = 2, "SYN seen, SYN-ACK sent; waiting for the ACK of our SYN.";
+        Estab ESTAB = 3, "Handshake complete; data accepted and reassembled.";
+        CloseWait CLOSE_WAIT = 4, "The peer's FIN was received in order; no more data.";
+        Closed CLOSED = 5, "An RST was accepted.";
+    }
+    tx_kind (TxKind), "Kinds of tx_cmd." => {
+        Tcp TCP = 0, "A TCP segment (ACK, SYN-ACK).";
+        Arp ARP = 1, "An ARP reply.";
+    }
+    drop (DropReason), "Drop reasons of received frames; each has a counter." => {
+        None NONE = 0, "Frame passed every check.";
+        Truncated TRUNCATED = 1, "Frame shorter than its headers or IPv4 total length. Counter CNT_DROP_TRUNCATED.";
+        NotIpv4 NOT_IPV4 = 2, "Not IPv4. Counter CNT_DROP_NOT_IPV4.";
+        BadIpHdr BAD_IP_HDR = 3, "IPv4 version/IHL/total length invalid, or a fragment.";
+        BadIpCsum BAD_IP_CSUM = 4, "IPv4 header checksum wrong.";
+        BadL4Hdr BAD_L4_HDR = 5, "TCP data offset invalid.";
+        BadL4Csum BAD_L4_CSUM = 6, "TCP/UDP checksum wrong.";
+        NoSocket NO_SOCKET = 7, "No socket matches (or not TCP).";
+        NoBuflet NO_BUFLET = 8, "Free buflet list empty.";
+        OutOfOrder OUT_OF_ORDER = 9, "Zero-length FIN ahead of RCV_NXT: not held out of order.";
+        TooLong TOO_LONG = 10, "Longer than MAX_FRAME.";
+        OutOfWindow OUT_OF_WINDOW = 11, "Fails the RFC 9293 acceptability test, or an RST not exactly at RCV_NXT.";
+        Duplicate DUPLICATE = 12, "Out-of-order segment whose every byte is already held.";
+        BadState BAD_STATE = 13, "Not valid in the socket's state.";
+        @ COUNTER_BASE = 0x200, "Counter of drop reason r (1..13) is at COUNTER_BASE + 4*r.";
+    }
+}
+
+codes! {
+    ip_proto (IpProto), "IP protocol numbers of sockets (sock_desc.PROTO) and parsed frames." => {
+        Tcp TCP = 6, "TCP.";
+        Udp UDP = 17, "UDP.";
+    }
+}
+
+flag_sets! {
+    cpl_flag (CplFlags: u32), "Why a buffer was returned (cpl.FLAGS)." => {
+        FULL    = 1, "Returned because it reached TOTAL_BYTES.";
+        PSH     = 2, "Returned on PSH.";
+        FIN     = 4, "Returned because the peer sent FIN.";
+        RST     = 8, "Returned because the peer sent RST.";
+        TIMEOUT = 16, "Returned on timeout.";
+        DELETE  = 32, "Returned because its socket was deleted.";
+        TRUNC   = 64, "The datagram or frame was longer than the buffer; the buffer holds its first bytes.";
+        DATAGRAM = 128, "Returned after one UDP datagram.";
+    }
+    sock_flag (SockFlags: u8), "Socket flags (sock_desc.FLAGS)." => {
+        PSH_RETURN = 1, "Return the head named buffer, partly filled, when a segment with PSH has been delivered into it.";
+        HOLD       = 2, "p2p (docs/p2p.md): payload stays in buflet memory; delivery writes hold records instead of payload, and emptied chains are held for BUF_RELEASE. TCP only.";
+    }
+    tcp_flag (TcpFlags: u8), "TCP header flags." => {
+        FIN = 0x01, "TCP FIN.";
+        SYN = 0x02, "TCP SYN.";
+        RST = 0x04, "TCP RST.";
+        PSH = 0x08, "TCP PSH.";
+        ACK = 0x10, "TCP ACK.";
+        URG = 0x20, "TCP URG.";
+    }
+    tx_opt (TxOpts: u8), "Options of a tx_cmd (tx_cmd.OPTS)." => {
+        MSS = 1, "tx_cmd OPTS bit: append the MSS option (kind 2, length 4).";
+        WS  = 2, "tx_cmd OPTS bit: append NOP + window scale (kind 3, length 3).";
+    }
+    region_perm (RegionPerm: u8), "Region permissions (region_desc.FLAGS)." => {
+        READ  = 1, "The device may read the region.";
+        WRITE = 2, "The device may write the region.";
+    }
+    sg_flag (SgFlags: u32), "Scatter-gather element flags (sg_elem.FLAGS)." => {
+        ZERO = 1, "Element writes zeros; SRC_ADDR is not read.";
+        DEVMEM = 2, "Write only: SRC_ADDR is a buflet-memory address b*BUFLET_BYTES + k; the element lies inside one exposed buflet (docs/p2p.md).";
+    }
+}
+
+constants! {
+    param, "Protocol and build constants shared by the RTL, the model and the driver." => {
+        ID_MAGIC         = 0x42464C54, "Value of the ID register.";
+        VERSION          = 0x000300, "Interface version 0.3.0.";
+        NULL16           = 0xFFFF, "Null link in 16-bit link fields.";
+        MAX_FRAME        = 9216, "Longest frame accepted, bytes.";
+        BLOCK_BYTES      = 4096, "File-system block size.";
+        PAGE_BYTES       = 4096, "Host page size.";
+        SECTOR_BYTES     = 512, "Block device sector size.";
+        DEF_BUFLET_BYTES = 2048, "Default buflet size.";
+        DEF_NUM_BUFLETS  = 256, "Default buflet count.";
+        DEF_NUM_SOCKETS  = 64, "Default socket slots.";
+        DEF_HASH_BUCKETS = 256, "Default hash buckets.";
+        DEF_NUM_NBS      = 64, "Default named buffer slots.";
+        DEF_NUM_ANON     = 16, "Default anonymous buffer slots.";
+        DEF_NUM_REGIONS  = 32, "Default protection table slots.";
+        ANON_MIN_LEN     = 64, "Smallest anonymous buffer.";
+        ANON_MAX_LEN     = 16384, "Largest anonymous buffer (contiguous host memory).";
+        DEF_CLOCK_MHZ    = 250, "Default characterised clock.";
+        POOL_RESERVE_DIV = 16, "Window: NUM_BUFLETS / POOL_RESERVE_DIV buflets are held back from the pool room.";
+        IP_TTL           = 64, "TTL of transmitted IPv4 packets.";
+        RELEASE_MAX      = 24, "Most chain heads in one BUF_RELEASE request.";
+        RCV_BUF_MAX      = 0x4000_0000, "Largest sock_desc.RCV_BUF (2^30 bytes).";
+        HOLD_REC_BYTES   = 8, "Bytes per hold record.";
+    }
+}

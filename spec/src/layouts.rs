@@ -1,0 +1,165 @@
+//! Every in-memory layout the RTL, the model and the driver share: ring entries,
+//! descriptors, completions, scatter-gather elements and NIC-internal records. Each becomes a
+//! module of `(offset, bytes)` constants (rendered into `rtl/buflet_defs.vh` and
+//! `docs/regmap.md`) and a typed struct with `parse` and `emit` (see `wire.rs`).
+
+use crate::consts::*;
+use crate::wire::layouts;
+use crate::{Field, Layout};
+use std::net::Ipv4Addr;
+
+layouts! {
+    req_hdr (ReqHdr) size 64, "Common header of every 64-byte request ring entry." => {
+        OPCODE opcode @ 0: u8, "Request opcode (see `op`).";
+        FLAGS flags @ 1: u8, "Opcode-specific flags.";
+        SOCK_REF sock_ref @ 2: u16, "Socket reference number the request applies to.";
+        TAG tag @ 4: u32, "Driver cookie echoed in the completion.";
+    }
+    sock_desc (SockDesc) size 64, "Socket descriptor (seed 001), host part. Posted by OP_SOCK_ADD as the whole request entry; the NIC keeps it unchanged in its socket table beside the NIC-owned `sock_ctx`." => {
+        OPCODE opcode @ 0: Opcode, "OP_SOCK_ADD.";
+        FLAGS flags @ 1: SockFlags, "`sock_flag` bits.";
+        SOCK_REF sock_ref @ 2: u16, "Socket reference number (index of the socket table slot).";
+        TAG tag @ 4: u32, "Driver cookie.";
+        LOCAL_MAC local_mac @ 8: [u8; 6], "Our MAC: destination of received frames, source of transmitted ones. Byte k = wire byte k.";
+        REMOTE_MAC remote_mac @ 14: [u8; 6], "The peer's MAC: destination of transmitted frames. Byte k = wire byte k.";
+        VLAN vlan @ 20: u16, "VLAN id (0 = untagged).";
+        PROTO proto @ 22: u8, "IP protocol: 6 = TCP.";
+        RSVD0 rsvd0 @ 23: u8, "Reserved, 0.";
+        LOCAL_IP local_ip @ 24: Ipv4Addr, "Destination IPv4 address of received frames (ours).";
+        REMOTE_IP remote_ip @ 28: Ipv4Addr, "Source IPv4 address of received frames (the peer's).";
+        LOCAL_PORT local_port @ 32: u16, "Destination port of received frames (ours).";
+        REMOTE_PORT remote_port @ 34: u16, "Source port of received frames (the peer's).";
+        ISS iss @ 36: u32, "Our initial send sequence number (the SYN-ACK's SEQ).";
+        RCV_BUF rcv_buf @ 40: u32, "Receive buffer in bytes: bound of accepted-but-undelivered data, and so of the advertised window (1..2^30).";
+        MSS mss @ 44: u16, "MSS option value sent in the SYN-ACK.";
+        RCV_WSCALE rcv_wscale @ 46: u8, "Our window scale shift (0..14), offered in the SYN-ACK when the SYN carried the option.";
+        RSVD1 rsvd1 @ 47: u8, "Reserved, 0.";
+    }
+    sock_ctx (SockCtx) size 40, "NIC-owned socket state, kept beside each `sock_desc` in the socket table." => {
+        STATE state @ 0: SockState, "Connection state (see `sock_state`).";
+        WS_OK ws_ok @ 1: u8, "1 when the SYN carried window scale: advertised windows are shifted by RCV_WSCALE.";
+        NEXT_SOCK next_sock @ 2: u16, "Next socket on the hash chain (0xFFFF = none).";
+        NB_HEAD nb_head @ 4: u16, "Named buffer list head (0xFFFF = none).";
+        NB_TAIL nb_tail @ 6: u16, "Named buffer list tail (0xFFFF = none).";
+        SEG_HEAD seg_head @ 8: u16, "In-order segment list head buflet (0xFFFF = none).";
+        SEG_TAIL seg_tail @ 10: u16, "In-order segment list tail buflet (0xFFFF = none).";
+        OOO_HEAD ooo_head @ 12: u16, "Reassembly list head: out-of-order segments sorted by SEQ (0xFFFF = none).";
+        ACT_NEXT act_next @ 14: u16, "Next socket on the active list (0xFFFF = none); the timer sweep walks it.";
+        RCV_NXT rcv_nxt @ 16: u32, "Next expected sequence number.";
+        IRS irs @ 20: u32, "The peer's initial sequence number (SEQ of its SYN).";
+        STREAM_OFF stream_off @ 24: u64, "Stream offset of the next byte to deliver (bytes since the SYN).";
+        RCV_WND_EDGE rcv_wnd_edge @ 32: u32, "Right edge of the window last advertised (RCV_NXT + scaled window of the last ACK or SYN-ACK); it never moves left.";
+        RSVD0 rsvd0 @ 36: u32, "Reserved, 0.";
+    }
+    nb_desc (NbDesc) size 64, "Named buffer descriptor (seed 001). Posted by OP_NB_POST as the whole request entry; the NIC keeps it in its NB table." => {
+        OPCODE opcode @ 0: Opcode, "OP_NB_POST.";
+        FLAGS flags @ 1: u8, "Reserved, 0.";
+        SOCK_REF sock_ref @ 2: u16, "Socket the buffer is designated to.";
+        TAG tag @ 4: u32, "Driver cookie, echoed by the NB_RETURN completion.";
+        REF_NUM ref_num @ 8: u32, "Named buffer reference number (NB table slot, < NUM_NBS).";
+        TIMEOUT timeout @ 12: u32, "Timer ticks before a partly filled buffer is returned (0 = never).";
+        TOTAL_BYTES total_bytes @ 16: u32, "Capacity in bytes (threshold at which the buffer is returned).";
+        UDP_HDR_BYTES udp_hdr_bytes @ 20: u16, "NIC-owned: UDP header bytes written to the buffer.";
+        NEXT_NB next_nb @ 22: u16, "NIC-owned: next NB of the socket (0xFFFF = none).";
+        PREV_NB prev_nb @ 24: u16, "NIC-owned: previous NB of the socket (0xFFFF = none).";
+        RECS recs @ 26: u16, "NIC-owned: hold records written so far (socket flag HOLD, docs/p2p.md).";
+        FILLED filled @ 28: u32, "NIC-owned: bytes written so far.";
+        HMD_ADDR hmd_addr @ 32: u64, "Host memory descriptor: address of an array of u64 host page addresses.";
+        HMD_PAGES hmd_pages @ 40: u32, "Number of pages in the host memory descriptor; TOTAL_BYTES <= HMD_PAGES * PAGE_BYTES.";
+        STREAM_OFF stream_off @ 48: u64, "NIC-owned: stream offset of the buffer's first byte.";
+        TICKS_LEFT ticks_left @ 56: u32, "NIC-owned: timer ticks left before the buffer is returned (set from TIMEOUT).";
+    }
+    blk_req (BlkReq) size 64, "OP_BLK_WRITE / OP_BLK_READ request: move whole blocks between the block device and host memory along a linked scatter-gather list (seed 000)." => {
+        OPCODE opcode @ 0: Opcode, "OP_BLK_WRITE or OP_BLK_READ.";
+        FLAGS flags @ 1: u8, "Reserved, 0.";
+        SOCK_REF sock_ref @ 2: u16, "Unused, 0.";
+        TAG tag @ 4: u32, "Driver cookie.";
+        SG_ADDR sg_addr @ 8: u64, "Host address of the first scatter-gather element.";
+        SG_MAX sg_max @ 16: u32, "Upper bound on elements to follow (loop guard).";
+        BYTES bytes @ 20: u32, "Total bytes described; must be a multiple of BLOCK_BYTES.";
+    }
+    region_desc (RegionDesc) size 64, "OP_REG_REGION / OP_DEREG_REGION request: a host region the device may access (seed 004)." => {
+        OPCODE opcode @ 0: Opcode, "OP_REG_REGION or OP_DEREG_REGION.";
+        FLAGS flags @ 1: RegionPerm, "`region_perm` bits (REG_REGION).";
+        SOCK_REF sock_ref @ 2: u16, "Unused, 0.";
+        TAG tag @ 4: u32, "Driver cookie, echoed by CMD_DONE.";
+        SLOT slot @ 8: u32, "Protection table slot (< NUM_REGIONS).";
+        RSVD0 rsvd0 @ 12: u32, "Reserved, 0.";
+        BASE base @ 16: u64, "First host byte of the region.";
+        LEN len @ 24: u64, "Bytes in the region (REG_REGION).";
+    }
+    anon_desc (AnonDesc) size 64, "OP_ANON_POST request: an anonymous buffer (seed 001) for frames that match no socket." => {
+        OPCODE opcode @ 0: Opcode, "OP_ANON_POST.";
+        FLAGS flags @ 1: u8, "Reserved, 0.";
+        SOCK_REF sock_ref @ 2: u16, "Unused, 0.";
+        TAG tag @ 4: u32, "Driver cookie, echoed by the ANON_RX completion.";
+        REF_NUM ref_num @ 8: u32, "Anonymous buffer slot (< NUM_ANON).";
+        LEN len @ 12: u32, "Capacity in bytes (ANON_MIN_LEN..=ANON_MAX_LEN).";
+        ADDR addr @ 16: u64, "Host address of the buffer (contiguous, registered).";
+    }
+    sg_elem (SgElem) size 32, "Scatter-gather element (seed 000): source in host memory, destination on disk, link." => {
+        SRC_ADDR src_addr @ 0: u64, "Host address of the data (source of a write, destination of a read).";
+        LEN len @ 8: u32, "Bytes in this element (1..=BLOCK_BYTES*16).";
+        FLAGS flags @ 12: SgFlags, "`sg_flag` bits. ZERO: on a write, write zeros (SRC_ADDR is not read); on a read, discard these bytes (SRC_ADDR is not written). DEVMEM: on a write, SRC_ADDR is a buflet-memory address (docs/p2p.md).";
+        DISK_ADDR disk_addr @ 16: u64, "Destination byte address on disk (LBA*512); consecutive with the previous element inside a block.";
+        NEXT next @ 24: u64, "Host address of the next element, 0 = last.";
+    }
+    hold_rec (HoldRec) size 8, "Hold record (p2p, docs/p2p.md): one delivered chunk of a HOLD socket, left in buflet memory. Written by the device into the named buffer's pages, record r at page-list position 8r." => {
+        BUFLET buflet @ 0: u16, "Buflet holding the chunk.";
+        OFF off @ 2: u16, "Byte offset of the chunk's first byte inside that buflet.";
+        LEN len @ 4: u16, "Payload bytes in the chunk (1..BUFLET_BYTES); the chunk never crosses a buflet.";
+        HEAD head @ 6: u16, "First buflet of the segment's chain when this chunk emptied the segment: the chain is now held for the driver, which frees it with BUF_RELEASE. 0xFFFF otherwise.";
+    }
+    buf_release (BufRelease) size 64, "OP_BUF_RELEASE request: give held buflet chains back to the free list (p2p, docs/p2p.md)." => {
+        OPCODE opcode @ 0: Opcode, "OP_BUF_RELEASE.";
+        FLAGS flags @ 1: u8, "Reserved, 0.";
+        SOCK_REF sock_ref @ 2: u16, "Unused, 0.";
+        TAG tag @ 4: u32, "Driver cookie, echoed by CMD_DONE.";
+        COUNT count @ 8: u16, "Chains to release (1..=RELEASE_MAX).";
+        RSVD0 rsvd0 @ 10: [u8; 6], "Reserved, 0.";
+        HEADS heads @ 16: [u16; 24], "Chain heads (hold_rec HEAD values); the first COUNT are used.";
+    }
+    cpl (Cpl) size 32, "Completion ring entry, written by the device in one 32-byte DMA write." => {
+        KIND kind @ 0: CplKind, "Completion kind (see `cpl_kind`).";
+        STATUS status @ 1: Status, "0 = OK, else a `status` code.";
+        SOCK_REF sock_ref @ 2: u16, "Socket the completion concerns.";
+        TAG tag @ 4: u32, "Tag of the request it completes.";
+        REF_NUM ref_num @ 8: u32, "Named buffer reference number (NB_RETURN).";
+        BYTES bytes @ 12: u32, "Bytes filled (NB_RETURN), written to disk (BLK_DONE) or chains released (BUF_RELEASE).";
+        FLAGS flags @ 16: CplFlags, "`cpl_flag` bits: why a buffer was returned.";
+        OPCODE opcode @ 20: u8, "Opcode of the request completed.";
+        HDR_BYTES hdr_bytes @ 21: u8, "UDP header bytes at the start of the buffer (NB_RETURN of a UDP datagram).";
+        PHASE phase @ 23: u8, "Phase: 1 on the ring's first pass, toggling on every wrap.";
+        STREAM_OFF stream_off @ 24: u64, "Stream offset of the buffer's first byte (NB_RETURN).";
+    }
+    buflet_hdr (BufletHdr) size 16, "Segment buflet header (seed 001), kept per buflet in the NIC's header table." => {
+        NEXT_BUFLET next_buflet @ 0: u16, "Next buflet of this segment (0xFFFF = none).";
+        DATA_OFF data_off @ 2: u16, "Byte offset of the first undelivered data byte, from the start of the frame.";
+        DATA_LEN data_len @ 4: u16, "Undelivered data bytes in the segment.";
+        MAC_OFF mac_off @ 6: u8, "Offset of the MAC header (0).";
+        IP_OFF ip_off @ 7: u8, "Offset of the IPv4 header (14, or 18 with a VLAN tag).";
+        L4_OFF l4_off @ 8: u8, "Offset of the TCP/UDP header.";
+        FLAGS flags @ 9: TcpFlags, "TCP flags of the segment.";
+        NEXT_SEG next_seg @ 10: u16, "First buflet of the next segment of the socket (0xFFFF = none).";
+        SEQ seq @ 12: u32, "Sequence number of the first data byte.";
+    }
+    tx_cmd (TxCmd) size 48, "Internal: one frame for tx_builder, snapshotted by toe_engine when it decides to send (ACK, SYN-ACK)." => {
+        DST_MAC dst_mac @ 0: [u8; 6], "Destination MAC (socket REMOTE_MAC).";
+        SRC_MAC src_mac @ 6: [u8; 6], "Source MAC (socket LOCAL_MAC).";
+        VLAN vlan @ 12: u16, "VLAN id; 0 = untagged, else an 802.1Q tag with PCP 0, DEI 0.";
+        KIND kind @ 14: TxKind, "`tx_kind`: TCP segment or ARP reply.";
+        RSVD rsvd @ 15: u8, "Reserved, 0.";
+        SRC_IP src_ip @ 16: Ipv4Addr, "Source IPv4 (socket LOCAL_IP).";
+        DST_IP dst_ip @ 20: Ipv4Addr, "Destination IPv4 (socket REMOTE_IP).";
+        SRC_PORT src_port @ 24: u16, "Source port (socket LOCAL_PORT).";
+        DST_PORT dst_port @ 26: u16, "Destination port (socket REMOTE_PORT).";
+        SEQ seq @ 28: u32, "TCP sequence number.";
+        ACK ack @ 32: u32, "TCP acknowledgment number.";
+        WINDOW window @ 36: u16, "TCP window field (already scaled).";
+        FLAGS flags @ 38: TcpFlags, "TCP flags (`tcp_flag`).";
+        OPTS opts @ 39: TxOpts, "`tx_opt` bits: options to append.";
+        MSS mss @ 40: u16, "MSS option value.";
+        WSCALE wscale @ 42: u8, "Window scale option shift.";
+        RSVD2 rsvd2 @ 43: [u8; 5], "Reserved, 0.";
+    }
+}
