@@ -4,24 +4,10 @@
 //! random idle cycles on the input and random backpressure on the output,
 //! checked against a plain Rust reference (concatenate, cut into full words).
 
-use buflet_sim::{Model, Port};
+use buflet_sim::axis::{AxisBus, AxisSink, AxisSource, Beat};
+use buflet_sim::{ports, Model};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-
-struct Ports {
-    clk: Port,
-    rst: Port,
-    s_tdata: Port,
-    s_tkeep: Port,
-    s_tvalid: Port,
-    s_tready: Port,
-    s_tlast: Port,
-    m_tdata: Port,
-    m_tkeep: Port,
-    m_tvalid: Port,
-    m_tready: Port,
-    m_tlast: Port,
-}
 
 /// One input word: the bytes of the whole word (garbage outside the run), the run.
 struct InWord {
@@ -93,25 +79,32 @@ fn make_traffic(rng: &mut ChaCha8Rng, kw: usize, packets: usize) -> (Vec<InWord>
     (input, output)
 }
 
+/// The stimulus: the traffic comes from `seed`; the source's idle cycles (garbage on the bus
+/// while not valid) and the sink's backpressure from their own generators seeded from it.
 fn run(prefix: &str, kw: usize, seed: u64, idle_p: f64, stall_p: f64) {
     let mut m = Model::new(prefix).expect("model");
-    let p = Ports {
-        clk: m.input("clk").unwrap(),
-        rst: m.input("rst").unwrap(),
-        s_tdata: m.input("s_axis_tdata").unwrap(),
-        s_tkeep: m.input("s_axis_tkeep").unwrap(),
-        s_tvalid: m.input("s_axis_tvalid").unwrap(),
-        s_tready: m.output("s_axis_tready").unwrap(),
-        s_tlast: m.input("s_axis_tlast").unwrap(),
-        m_tdata: m.output("m_axis_tdata").unwrap(),
-        m_tkeep: m.output("m_axis_tkeep").unwrap(),
-        m_tvalid: m.output("m_axis_tvalid").unwrap(),
-        m_tready: m.input("m_axis_tready").unwrap(),
-        m_tlast: m.output("m_axis_tlast").unwrap(),
-    };
-    assert_eq!(p.s_tdata.width() as usize, kw * 8);
+    let p = ports::AxisPacker::bind(&m).expect("ports");
+    assert_eq!(p.s_axis_tdata.width() as usize, kw * 8);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (input, expected) = make_traffic(&mut rng, kw, 300);
+
+    let s_bus = AxisBus::new(p.s_axis_tvalid)
+        .tready(p.s_axis_tready)
+        .tdata(p.s_axis_tdata)
+        .tkeep(p.s_axis_tkeep)
+        .tlast(p.s_axis_tlast);
+    let m_bus = AxisBus::new(p.m_axis_tvalid)
+        .tready(p.m_axis_tready)
+        .tdata(p.m_axis_tdata)
+        .tkeep(p.m_axis_tkeep)
+        .tlast(p.m_axis_tlast);
+    let mut src = AxisSource::new(&m, s_bus, idle_p, seed)
+        .expect("source")
+        .garbage_when_idle(true);
+    let mut sink = AxisSink::new(&m, m_bus, stall_p, seed ^ 0x5eed_5eed).expect("sink");
+    for w in &input {
+        src.send_beat(Beat::new(w.data.clone(), w.keep, w.last));
+    }
 
     m.set(p.rst, 1);
     for _ in 0..3 {
@@ -119,9 +112,7 @@ fn run(prefix: &str, kw: usize, seed: u64, idle_p: f64, stall_p: f64) {
     }
     m.set(p.rst, 0);
 
-    let mut ii = 0;
     let mut oi = 0;
-    let mut out_buf = vec![0u8; kw];
     let mut cycles = 0u64;
     let mut in_xfers = 0u64;
     while oi < expected.len() {
@@ -131,49 +122,36 @@ fn run(prefix: &str, kw: usize, seed: u64, idle_p: f64, stall_p: f64) {
             "timeout: {oi}/{} output words",
             expected.len()
         );
-        let valid = ii < input.len() && !rng.gen_bool(idle_p);
-        if valid {
-            let w = &input[ii];
-            m.set_bytes(p.s_tdata, &w.data);
-            m.set(p.s_tkeep, w.keep);
-            m.set(p.s_tlast, u64::from(w.last));
-        } else {
-            // garbage on the bus while not valid
-            let mut junk = vec![0u8; kw];
-            rng.fill(&mut junk[..]);
-            m.set_bytes(p.s_tdata, &junk);
-            m.set(p.s_tkeep, rng.gen::<u64>() & low_mask(kw));
-            m.set(p.s_tlast, rng.gen_range(0..2));
-        }
-        m.set(p.s_tvalid, u64::from(valid));
-        let ready = !rng.gen_bool(stall_p);
-        m.set(p.m_tready, u64::from(ready));
+        src.drive(&mut m);
+        sink.drive(&mut m);
         m.eval();
-        if valid && m.get(p.s_tready) == 1 {
-            ii += 1;
+        if src.sample(&m).is_some() {
             in_xfers += 1;
         }
-        if m.get(p.m_tvalid) == 1 && ready {
-            m.get_bytes(p.m_tdata, &mut out_buf);
-            let keep = m.get(p.m_tkeep);
+        if let Some(beat) = sink.sample(&m) {
+            let keep = beat.keep_u64();
             let n = keep.count_ones() as usize;
             let got = OutWord {
-                bytes: out_buf[..n].to_vec(),
+                bytes: beat.data[..n].to_vec(),
                 keep,
-                last: m.get(p.m_tlast) == 1,
+                last: beat.last,
             };
             assert_eq!(got, expected[oi], "{prefix}: output word {oi}");
             oi += 1;
         }
         m.tick(p.clk);
     }
-    assert_eq!(ii, input.len(), "{prefix}: all input consumed");
+    assert_eq!(
+        src.beats_sent() as usize,
+        input.len(),
+        "{prefix}: all input consumed"
+    );
     // Nothing more comes out.
-    m.set(p.s_tvalid, 0);
-    m.set(p.m_tready, 1);
+    m.set(p.s_axis_tvalid, 0);
+    m.set(p.m_axis_tready, 1);
     for _ in 0..5 {
         m.eval();
-        assert_eq!(m.get(p.m_tvalid), 0, "{prefix}: spurious output");
+        assert_eq!(m.get(p.m_axis_tvalid), 0, "{prefix}: spurious output");
         m.tick(p.clk);
     }
     if idle_p == 0.0 && stall_p == 0.0 {

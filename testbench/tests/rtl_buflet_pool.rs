@@ -11,7 +11,7 @@
 //! winning over a set in the same cycle; exp_rd combinational, 0 out of
 //! range) against the same reference.
 
-use buflet_sim::Model;
+use buflet_sim::{ports, Model};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -26,35 +26,37 @@ const NULL: u64 = 0xFFFF;
 #[test]
 fn buflet_pool_random() {
     let mut m = Model::new("buflet_pool_w64").expect("model");
-    let clk = m.input("clk").unwrap();
-    let rst = m.input("rst").unwrap();
-    let alloc_req = m.input("alloc_req").unwrap();
-    let alloc_valid = m.output("alloc_valid").unwrap();
-    let alloc_idx = m.output("alloc_idx").unwrap();
-    let free_valid = m.input("s_free_valid").unwrap();
-    let free_ready = m.output("s_free_ready").unwrap();
-    let free_head = m.input("s_free_head").unwrap();
-    let free_tail = m.input("s_free_tail").unwrap();
-    let free_count_in = m.input("s_free_count").unwrap();
-    let lw_en = m.input("link_wr_en").unwrap();
-    let lw_idx = m.input("link_wr_idx").unwrap();
-    let lw_next = m.input("link_wr_next").unwrap();
-    let lr_idx = m.input("link_rd_idx").unwrap();
-    let lr_next = m.output("link_rd_next").unwrap();
-    let wr_en = m.input("ram_wr_en").unwrap();
-    let wr_addr = m.input("ram_wr_addr").unwrap();
-    let wr_data = m.input("ram_wr_data").unwrap();
-    let rd_en = m.input("ram_rd_en").unwrap();
-    let rd_addr = m.input("ram_rd_addr").unwrap();
-    let rd_data = m.output("ram_rd_data").unwrap();
-    let free_count = m.output("free_count").unwrap();
-    let rd2_en = m.input("ram2_rd_en").unwrap();
-    let rd2_addr = m.input("ram2_rd_addr").unwrap();
-    let rd2_data = m.output("ram2_rd_data").unwrap();
-    let exp_en = m.input("expose_en").unwrap();
-    let exp_idx = m.input("expose_idx").unwrap();
-    let exp_rd_idx = m.input("exp_rd_idx").unwrap();
-    let exp_rd = m.output("exp_rd").unwrap();
+    let ports::BufletPool {
+        clk,
+        rst,
+        alloc_req,
+        alloc_valid,
+        alloc_idx,
+        s_free_valid: free_valid,
+        s_free_ready: free_ready,
+        s_free_head: free_head,
+        s_free_tail: free_tail,
+        s_free_count: free_count_in,
+        link_wr_en: lw_en,
+        link_wr_idx: lw_idx,
+        link_wr_next: lw_next,
+        link_rd_idx: lr_idx,
+        link_rd_next: lr_next,
+        ram_wr_en: wr_en,
+        ram_wr_addr: wr_addr,
+        ram_wr_data: wr_data,
+        ram_rd_en: rd_en,
+        ram_rd_addr: rd_addr,
+        ram_rd_data: rd_data,
+        free_count,
+        ram2_rd_en: rd2_en,
+        ram2_rd_addr: rd2_addr,
+        ram2_rd_data: rd2_data,
+        expose_en: exp_en,
+        expose_idx: exp_idx,
+        exp_rd_idx,
+        exp_rd,
+    } = ports::BufletPool::bind(&m).expect("ports");
 
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     m.set(rst, 1);

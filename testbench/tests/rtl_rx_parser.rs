@@ -29,7 +29,8 @@
 //! sender MAC, SPA, TPA and VLAN of a request) is checked against the case's
 //! expectation, which is itself checked against the Rust model's parser.
 
-use buflet_sim::{Model, Port};
+use buflet_sim::axis::{AxisBus, AxisSink, AxisSource, Beat};
+use buflet_sim::{ports, Model};
 use etherparse::{
     ArpHardwareId, ArpOperation, ArpPacket, EtherType, IpHeaders, IpNumber, Ipv4Header,
     Ipv4Options, NetHeaders, PacketBuilder, PacketHeaders, TcpHeader, TcpOptionElement,
@@ -1051,95 +1052,6 @@ fn make_case(rng: &mut ChaCha8Rng) -> Case {
     }
 }
 
-struct Ports {
-    clk: Port,
-    rst: Port,
-    enable: Port,
-    tdata: Port,
-    tkeep: Port,
-    tvalid: Port,
-    tready: Port,
-    tlast: Port,
-    alloc_req: Port,
-    alloc_valid: Port,
-    alloc_idx: Port,
-    lw_en: Port,
-    lw_idx: Port,
-    lw_next: Port,
-    wr_en: Port,
-    wr_addr: Port,
-    wr_data: Port,
-    meta_valid: Port,
-    meta_ready: Port,
-    reason: Port,
-    len: Port,
-    vlan: Port,
-    src_ip: Port,
-    dst_ip: Port,
-    src_port: Port,
-    dst_port: Port,
-    seq: Port,
-    flags: Port,
-    pay_off: Port,
-    pay_len: Port,
-    ack: Port,
-    ws_valid: Port,
-    ws: Port,
-    udp: Port,
-    arp_req: Port,
-    arp_sha: Port,
-    head: Port,
-    tail: Port,
-    count: Port,
-}
-
-impl Ports {
-    fn new(m: &Model) -> Ports {
-        let p = |n: &str| m.port(n).unwrap_or_else(|e| panic!("{e}"));
-        Ports {
-            clk: p("clk"),
-            rst: p("rst"),
-            enable: p("enable"),
-            tdata: p("s_axis_rx_tdata"),
-            tkeep: p("s_axis_rx_tkeep"),
-            tvalid: p("s_axis_rx_tvalid"),
-            tready: p("s_axis_rx_tready"),
-            tlast: p("s_axis_rx_tlast"),
-            alloc_req: p("alloc_req"),
-            alloc_valid: p("alloc_valid"),
-            alloc_idx: p("alloc_idx"),
-            lw_en: p("link_wr_en"),
-            lw_idx: p("link_wr_idx"),
-            lw_next: p("link_wr_next"),
-            wr_en: p("ram_wr_en"),
-            wr_addr: p("ram_wr_addr"),
-            wr_data: p("ram_wr_data"),
-            meta_valid: p("m_meta_valid"),
-            meta_ready: p("m_meta_ready"),
-            reason: p("m_meta_reason"),
-            len: p("m_meta_len"),
-            vlan: p("m_meta_vlan"),
-            src_ip: p("m_meta_src_ip"),
-            dst_ip: p("m_meta_dst_ip"),
-            src_port: p("m_meta_src_port"),
-            dst_port: p("m_meta_dst_port"),
-            seq: p("m_meta_seq"),
-            flags: p("m_meta_flags"),
-            pay_off: p("m_meta_pay_off"),
-            pay_len: p("m_meta_pay_len"),
-            ack: p("m_meta_ack"),
-            ws_valid: p("m_meta_ws_valid"),
-            ws: p("m_meta_ws"),
-            udp: p("m_meta_udp"),
-            arp_req: p("m_meta_arp_req"),
-            arp_sha: p("m_meta_arp_sha"),
-            head: p("m_meta_head"),
-            tail: p("m_meta_tail"),
-            count: p("m_meta_count"),
-        }
-    }
-}
-
 struct Run {
     frames: usize,
     idle_p: f64,
@@ -1159,9 +1071,36 @@ fn low_mask(n: usize) -> u64 {
 /// Runs the cases through the model.
 fn run(prefix: &str, kw: usize, bb: usize, seed: u64, cfg: &Run, mut cases: Vec<Case>) -> Stats {
     let mut m = Model::new(prefix).expect("model");
-    let p = Ports::new(&m);
-    assert_eq!(p.tdata.width() as usize, kw * 8);
+    let p = ports::RxParser::bind(&m).expect("ports");
+    assert_eq!(p.s_axis_rx_tdata.width() as usize, kw * 8);
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
+    // Input: the frames as words (garbage beyond tkeep, `enable` as sideband) with random idle
+    // cycles (garbage on every input field while not valid); metadata: random backpressure.
+    let in_bus = AxisBus::new(p.s_axis_rx_tvalid)
+        .tready(p.s_axis_rx_tready)
+        .tdata(p.s_axis_rx_tdata)
+        .tkeep(p.s_axis_rx_tkeep)
+        .tlast(p.s_axis_rx_tlast)
+        .sideband("enable", p.enable);
+    let mut src = AxisSource::new(&m, in_bus, cfg.idle_p, seed ^ 0x1d1e)
+        .expect("source")
+        .garbage_when_idle(true);
+    let meta_bus = AxisBus::new(p.m_meta_valid).tready(p.m_meta_ready);
+    let mut meta = AxisSink::new(&m, meta_bus, cfg.stall_p, seed ^ 0x57a1).expect("sink");
+    let mut word = vec![0u8; kw];
+    for c in &cases {
+        let nw = c.frame.len().div_ceil(kw);
+        for wi in 0..nw {
+            let s = wi * kw;
+            let e = (s + kw).min(c.frame.len());
+            rng.fill(&mut word[..]); // garbage beyond tkeep
+            word[..e - s].copy_from_slice(&c.frame[s..e]);
+            src.send_beat(
+                Beat::new(word.clone(), low_mask(e - s), wi + 1 == nw)
+                    .with_sideband(vec![u64::from(c.enable)]),
+            );
+        }
+    }
     m.set(p.rst, 1);
     for _ in 0..3 {
         m.tick(p.clk);
@@ -1173,10 +1112,8 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, cfg: &Run, mut cases: Vec<
     let mut ram: Vec<u8> = vec![0; NUM_BUFLETS * bb];
     let mut expect: VecDeque<usize> = VecDeque::new();
     let mut fi = 0usize; // frame being sent
-    let mut wi = 0usize; // word within it
     let mut done = 0usize;
     let n_enabled = cases.iter().filter(|c| c.enable).count();
-    let mut word = vec![0u8; kw];
     let mut wdata = vec![0u8; kw];
     let mut cycles = 0u64;
     let mut by_reason: HashMap<u8, usize> = HashMap::new();
@@ -1188,28 +1125,7 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, cfg: &Run, mut cases: Vec<
         cycles += 1;
         assert!(cycles < 2_000_000, "{prefix}: timeout");
         // --- input word
-        let valid = fi < cases.len() && !rng.gen_bool(cfg.idle_p);
-        let mut last = false;
-        if valid {
-            let c = &cases[fi];
-            let nw = c.frame.len().div_ceil(kw);
-            let s = wi * kw;
-            let e = (s + kw).min(c.frame.len());
-            rng.fill(&mut word[..]); // garbage beyond tkeep
-            word[..e - s].copy_from_slice(&c.frame[s..e]);
-            last = wi + 1 == nw;
-            m.set_bytes(p.tdata, &word);
-            m.set(p.tkeep, low_mask(e - s));
-            m.set(p.tlast, u64::from(last));
-            m.set(p.enable, u64::from(c.enable));
-        } else {
-            rng.fill(&mut word[..]);
-            m.set_bytes(p.tdata, &word);
-            m.set(p.tkeep, rng.gen::<u64>() & low_mask(kw));
-            m.set(p.tlast, rng.gen_range(0..2));
-            m.set(p.enable, rng.gen_range(0..2));
-        }
-        m.set(p.tvalid, u64::from(valid));
+        src.drive(&mut m);
         // --- pool
         let deny = fi < cases.len()
             && cases[fi]
@@ -1223,12 +1139,13 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, cfg: &Run, mut cases: Vec<
         let avail = pick.is_some() && !deny;
         m.set(p.alloc_valid, u64::from(avail));
         m.set(p.alloc_idx, pick.map_or(rng.gen(), |i| free[i]));
-        let meta_ready = !rng.gen_bool(cfg.stall_p);
-        m.set(p.meta_ready, u64::from(meta_ready));
+        meta.drive(&mut m);
         m.eval();
 
         // --- observe this edge
-        let xfer = valid && m.get(p.tready) == 1;
+        let taken = src.sample(&m);
+        let xfer = taken.is_some();
+        let last = taken.is_some_and(|b| b.last);
         if m.get(p.alloc_req) == 1 {
             assert!(xfer, "{prefix}: alloc_req without a transfer");
             assert!(cases[fi].enable, "{prefix}: alloc_req in a disabled frame");
@@ -1240,25 +1157,25 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, cfg: &Run, mut cases: Vec<
                 cases[fi].denied = true;
             }
         }
-        if m.get(p.lw_en) == 1 {
-            let idx = m.get(p.lw_idx);
+        if m.get(p.link_wr_en) == 1 {
+            let idx = m.get(p.link_wr_idx);
             assert!(
                 !free.contains(&idx),
                 "{prefix}: link write to free buflet {idx}"
             );
-            links.insert(idx, m.get(p.lw_next));
+            links.insert(idx, m.get(p.link_wr_next));
         }
-        if m.get(p.wr_en) == 1 {
-            let a = m.get(p.wr_addr) as usize;
+        if m.get(p.ram_wr_en) == 1 {
+            let a = m.get(p.ram_wr_addr) as usize;
             let b = (a * kw) / bb;
             assert!(
                 !free.contains(&(b as u64)),
                 "{prefix}: RAM write to free buflet {b}"
             );
-            m.get_bytes(p.wr_data, &mut wdata);
+            m.get_bytes(p.ram_wr_data, &mut wdata);
             ram[a * kw..a * kw + kw].copy_from_slice(&wdata);
         }
-        if m.get(p.meta_valid) == 1 && meta_ready {
+        if meta.sample(&m).is_some() {
             let ci = expect.pop_front().expect("metadata without a frame");
             let c = &cases[ci];
             let ctx = format!("{prefix}: frame {ci} ({}, {} bytes)", c.what, c.frame.len());
@@ -1269,57 +1186,65 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, cfg: &Run, mut cases: Vec<
             } else {
                 NONE
             };
-            assert_eq!(m.get(p.reason) as u8, want_reason, "{ctx}: reason");
+            assert_eq!(m.get(p.m_meta_reason) as u8, want_reason, "{ctx}: reason");
             *by_reason.entry(want_reason).or_default() += 1;
-            assert_eq!(m.get(p.len), c.frame.len().min(65535) as u64, "{ctx}: len");
+            assert_eq!(
+                m.get(p.m_meta_len),
+                c.frame.len().min(65535) as u64,
+                "{ctx}: len"
+            );
             if want_reason == NONE {
                 let f = match &c.model_fields {
                     Some(f) => f.clone(),
                     None => oracle(&c.frame),
                 };
                 let got = Fields {
-                    vlan: m.get(p.vlan),
-                    src_ip: m.get(p.src_ip),
-                    dst_ip: m.get(p.dst_ip),
-                    src_port: m.get(p.src_port),
-                    dst_port: m.get(p.dst_port),
-                    seq: m.get(p.seq),
-                    flags: m.get(p.flags),
-                    pay_off: m.get(p.pay_off),
-                    pay_len: m.get(p.pay_len),
-                    ack: m.get(p.ack),
-                    ws_valid: m.get(p.ws_valid),
-                    ws: m.get(p.ws),
-                    udp: m.get(p.udp),
+                    vlan: m.get(p.m_meta_vlan),
+                    src_ip: m.get(p.m_meta_src_ip),
+                    dst_ip: m.get(p.m_meta_dst_ip),
+                    src_port: m.get(p.m_meta_src_port),
+                    dst_port: m.get(p.m_meta_dst_port),
+                    seq: m.get(p.m_meta_seq),
+                    flags: m.get(p.m_meta_flags),
+                    pay_off: m.get(p.m_meta_pay_off),
+                    pay_len: m.get(p.m_meta_pay_len),
+                    ack: m.get(p.m_meta_ack),
+                    ws_valid: m.get(p.m_meta_ws_valid),
+                    ws: m.get(p.m_meta_ws),
+                    udp: m.get(p.m_meta_udp),
                 };
                 assert_eq!(got, f, "{ctx}: fields");
                 ws_seen += f.ws_valid as usize;
             } else {
-                assert_eq!(m.get(p.udp), 0, "{ctx}: UDP flag of a failed frame");
+                assert_eq!(m.get(p.m_meta_udp), 0, "{ctx}: UDP flag of a failed frame");
             }
             // ARP request record (reason NOT_IPV4, buflets or not)
-            let arp = (m.get(p.arp_req) == 1).then(|| Arp {
-                sha: m.get(p.arp_sha),
-                spa: m.get(p.src_ip),
-                tpa: m.get(p.dst_ip),
-                vlan: m.get(p.vlan),
+            let arp = (m.get(p.m_meta_arp_req) == 1).then(|| Arp {
+                sha: m.get(p.m_meta_arp_sha),
+                spa: m.get(p.m_meta_src_ip),
+                tpa: m.get(p.m_meta_dst_ip),
+                vlan: m.get(p.m_meta_vlan),
             });
             assert_eq!(arp, c.arp, "{ctx}: ARP request");
             arp_seen += usize::from(arp.is_some());
-            udp_seen += m.get(p.udp) as usize;
+            udp_seen += m.get(p.m_meta_udp) as usize;
             // chain
             let need = c.frame.len().div_ceil(bb);
             if !c.denied {
                 assert_eq!(c.allocated.len(), need, "{ctx}: buflets allocated");
             }
-            let count = m.get(p.count) as usize;
+            let count = m.get(p.m_meta_count) as usize;
             assert_eq!(count, c.allocated.len(), "{ctx}: count");
             if count == 0 {
-                assert_eq!(m.get(p.head), NULL, "{ctx}: head of empty chain");
-                assert_eq!(m.get(p.tail), NULL, "{ctx}: tail of empty chain");
+                assert_eq!(m.get(p.m_meta_head), NULL, "{ctx}: head of empty chain");
+                assert_eq!(m.get(p.m_meta_tail), NULL, "{ctx}: tail of empty chain");
             } else {
-                assert_eq!(m.get(p.head), c.allocated[0], "{ctx}: head");
-                assert_eq!(m.get(p.tail), *c.allocated.last().unwrap(), "{ctx}: tail");
+                assert_eq!(m.get(p.m_meta_head), c.allocated[0], "{ctx}: head");
+                assert_eq!(
+                    m.get(p.m_meta_tail),
+                    *c.allocated.last().unwrap(),
+                    "{ctx}: tail"
+                );
                 let mut b = c.allocated[0];
                 for k in 1..count {
                     let n = *links
@@ -1343,26 +1268,22 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, cfg: &Run, mut cases: Vec<
             }
             done += 1;
         }
-        if xfer {
-            wi += 1;
-            if last {
-                if cases[fi].enable {
-                    expect.push_back(fi);
-                } else {
-                    assert!(cases[fi].allocated.is_empty());
-                }
-                fi += 1;
-                wi = 0;
+        if last {
+            if cases[fi].enable {
+                expect.push_back(fi);
+            } else {
+                assert!(cases[fi].allocated.is_empty());
             }
+            fi += 1;
         }
         m.tick(p.clk);
     }
     // nothing else comes out
-    m.set(p.tvalid, 0);
-    m.set(p.meta_ready, 1);
+    m.set(p.s_axis_rx_tvalid, 0);
+    m.set(p.m_meta_ready, 1);
     for _ in 0..4 {
         m.eval();
-        assert_eq!(m.get(p.meta_valid), 0, "{prefix}: spurious metadata");
+        assert_eq!(m.get(p.m_meta_valid), 0, "{prefix}: spurious metadata");
         m.tick(p.clk);
     }
     assert_eq!(free.len(), NUM_BUFLETS, "{prefix}: every buflet back");
@@ -1814,7 +1735,7 @@ fn rx_parser_w512_syn_option_table() {
 /// frame, with the model's ACK and window scale.
 fn walk_latency(prefix: &str, kw: usize, seed: u64) {
     let mut m = Model::new(prefix).expect("model");
-    let p = Ports::new(&m);
+    let p = ports::RxParser::bind(&m).expect("ports");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     m.set(p.rst, 1);
     for _ in 0..3 {
@@ -1822,7 +1743,7 @@ fn walk_latency(prefix: &str, kw: usize, seed: u64) {
     }
     m.set(p.rst, 0);
     m.set(p.enable, 1);
-    m.set(p.meta_ready, 1);
+    m.set(p.m_meta_ready, 1);
     m.set(p.alloc_valid, 1);
     let mut walked = 0;
     for i in 0..300 {
@@ -1857,21 +1778,21 @@ fn walk_latency(prefix: &str, kw: usize, seed: u64) {
             let e = ((w + 1) * kw).min(f.len());
             word.fill(0);
             word[..e - w * kw].copy_from_slice(&f[w * kw..e]);
-            m.set_bytes(p.tdata, &word);
-            m.set(p.tkeep, low_mask(e - w * kw));
-            m.set(p.tlast, u64::from(w + 1 == nw));
-            m.set(p.tvalid, 1);
+            m.set_bytes(p.s_axis_rx_tdata, &word);
+            m.set(p.s_axis_rx_tkeep, low_mask(e - w * kw));
+            m.set(p.s_axis_rx_tlast, u64::from(w + 1 == nw));
+            m.set(p.s_axis_rx_tvalid, 1);
             m.set(p.alloc_idx, rng.gen_range(0..NUM_BUFLETS as u64));
             m.eval();
-            assert_eq!(m.get(p.tready), 1, "{prefix}: frame {i} stalled");
-            assert_eq!(m.get(p.meta_valid), 0, "{prefix}: early metadata");
+            assert_eq!(m.get(p.s_axis_rx_tready), 1, "{prefix}: frame {i} stalled");
+            assert_eq!(m.get(p.m_meta_valid), 0, "{prefix}: early metadata");
             m.tick(p.clk);
         }
-        m.set(p.tvalid, 0);
+        m.set(p.s_axis_rx_tvalid, 0);
         let mut lat = 1;
         loop {
             m.eval();
-            if m.get(p.meta_valid) == 1 {
+            if m.get(p.m_meta_valid) == 1 {
                 break;
             }
             lat += 1;
@@ -1879,9 +1800,13 @@ fn walk_latency(prefix: &str, kw: usize, seed: u64) {
             m.tick(p.clk);
         }
         let ctx = format!("{prefix}: frame {i} ({:?})", &f[..f.len().min(100)]);
-        assert_eq!(m.get(p.reason), 0, "{ctx}: reason");
+        assert_eq!(m.get(p.m_meta_reason), 0, "{ctx}: reason");
         assert_eq!(
-            (m.get(p.ack), m.get(p.ws_valid), m.get(p.ws)),
+            (
+                m.get(p.m_meta_ack),
+                m.get(p.m_meta_ws_valid),
+                m.get(p.m_meta_ws)
+            ),
             (
                 u64::from(want.ack),
                 u64::from(want.ws_valid),
@@ -1889,7 +1814,7 @@ fn walk_latency(prefix: &str, kw: usize, seed: u64) {
             ),
             "{ctx}: ack, window scale"
         );
-        assert_eq!(m.get(p.udp), u64::from(want.udp), "{ctx}: UDP");
+        assert_eq!(m.get(p.m_meta_udp), u64::from(want.udp), "{ctx}: UDP");
         assert_eq!(
             lat,
             2 + u64::from(want.walk_steps),

@@ -6,20 +6,23 @@
 
 use std::collections::VecDeque;
 
-use buflet_sim::Model;
+use buflet_sim::axis::{AxisBus, AxisMonitor};
+use buflet_sim::{ports, Model};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 fn run(prefix: &str, width: u32, depth: usize, seed: u64, cycles: u64) {
     let mut m = Model::new(prefix).expect("model");
-    let clk = m.input("clk").unwrap();
-    let rst = m.input("rst").unwrap();
-    let s_valid = m.input("s_valid").unwrap();
-    let s_ready = m.output("s_ready").unwrap();
-    let s_data = m.input("s_data").unwrap();
-    let m_valid = m.output("m_valid").unwrap();
-    let m_ready = m.input("m_ready").unwrap();
-    let m_data = m.output("m_data").unwrap();
+    let ports::SyncFifo {
+        clk,
+        rst,
+        s_valid,
+        s_ready,
+        s_data,
+        m_valid,
+        m_ready,
+        m_data,
+    } = ports::SyncFifo::bind(&m).expect("ports");
     assert_eq!(s_data.width(), width);
     assert_eq!(m_data.width(), width);
     let mask = if width >= 64 {
@@ -27,6 +30,18 @@ fn run(prefix: &str, width: u32, depth: usize, seed: u64, cycles: u64) {
     } else {
         (1u64 << width) - 1
     };
+    // Every handshake on either side, cross-checked against the reference's pushes and pops.
+    let mut mon_in = AxisMonitor::new(
+        AxisBus::new(s_valid)
+            .tready(s_ready)
+            .sideband("data", s_data),
+    );
+    let mut mon_out = AxisMonitor::new(
+        AxisBus::new(m_valid)
+            .tready(m_ready)
+            .sideband("data", m_data),
+    );
+    let (mut pushed, mut popped) = (Vec::new(), Vec::new());
 
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     m.set(rst, 1);
@@ -59,6 +74,8 @@ fn run(prefix: &str, width: u32, depth: usize, seed: u64, cycles: u64) {
             m.tick(clk);
             m.set(rst, 0);
             fifo.clear();
+            // what the monitors saw before the reset was checked; start afresh
+            check_monitors(prefix, &mut mon_in, &mut mon_out, &mut pushed, &mut popped);
         }
         let valid = rng.gen_bool(push_p);
         let data = rng.gen::<u64>() & mask;
@@ -84,12 +101,14 @@ fn run(prefix: &str, width: u32, depth: usize, seed: u64, cycles: u64) {
         if let Some(&front) = fifo.front() {
             assert_eq!(m.get(m_data), front, "{prefix} cycle {cyc}: m_data");
         }
+        mon_in.sample(&m);
+        mon_out.sample(&m);
         full_seen += u64::from(full);
         empty_seen += u64::from(fifo.is_empty());
 
         // pop first (it uses the entry present before this edge), then push
         if ready && !fifo.is_empty() {
-            fifo.pop_front();
+            popped.extend(fifo.pop_front());
             pops += 1;
         }
         if valid {
@@ -97,6 +116,7 @@ fn run(prefix: &str, width: u32, depth: usize, seed: u64, cycles: u64) {
                 refused += 1;
             } else {
                 fifo.push_back(data);
+                pushed.push(data);
                 pushes += 1;
             }
         }
@@ -110,6 +130,8 @@ fn run(prefix: &str, width: u32, depth: usize, seed: u64, cycles: u64) {
         full_seen > 100 && empty_seen > 100 && refused > 50,
         "{prefix}: full {full_seen} empty {empty_seen} refused {refused} cycles"
     );
+
+    check_monitors(prefix, &mut mon_in, &mut mon_out, &mut pushed, &mut popped);
 
     // Drain: exactly the reference's entries come out, in order, then empty.
     m.set(s_valid, 0);
@@ -126,6 +148,25 @@ fn run(prefix: &str, width: u32, depth: usize, seed: u64, cycles: u64) {
         assert_eq!(m.get(s_ready), 1, "{prefix}: not ready when empty");
         m.tick(clk);
     }
+}
+
+/// The handshakes the monitors recorded are exactly the reference's pushes and pops, in order.
+fn check_monitors(
+    prefix: &str,
+    mon_in: &mut AxisMonitor,
+    mon_out: &mut AxisMonitor,
+    pushed: &mut Vec<u64>,
+    popped: &mut Vec<u64>,
+) {
+    let seen = |mon: &AxisMonitor| -> Vec<u64> {
+        mon.transfers().iter().map(|t| t.beat.sideband[0]).collect()
+    };
+    assert_eq!(seen(mon_in), *pushed, "{prefix}: input handshakes");
+    assert_eq!(seen(mon_out), *popped, "{prefix}: output handshakes");
+    mon_in.clear();
+    mon_out.clear();
+    pushed.clear();
+    popped.clear();
 }
 
 #[test]

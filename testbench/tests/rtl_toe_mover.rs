@@ -20,38 +20,13 @@
 
 use std::collections::VecDeque;
 
-use buflet_sim::{Model, Port};
+use buflet_sim::axis::{AxisBus, AxisSink, AxisSource, Beat};
+use buflet_sim::{ports, Model};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 const NULL16: u16 = 0xFFFF;
 const NUM_BUFLETS: usize = 32;
-
-struct Ports {
-    clk: Port,
-    rst: Port,
-    cmd_valid: Port,
-    cmd_ready: Port,
-    cmd_buf: Port,
-    cmd_off: Port,
-    cmd_len: Port,
-    cmd_rec: Port,
-    cmd_head: Port,
-    rec_issue: Port,
-    rec_buf: Port,
-    link_rd_idx: Port,
-    link_rd_next: Port,
-    ram_rd_en: Port,
-    ram_rd_addr: Port,
-    ram_rd_data: Port,
-    m_tdata: Port,
-    m_tkeep: Port,
-    m_tvalid: Port,
-    m_tready: Port,
-    m_tlast: Port,
-    rd_idle: Port,
-    out_idle: Port,
-}
 
 struct Chunk {
     buf: u16,
@@ -137,32 +112,8 @@ fn make_chunks(
 
 fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64, rec_pct: u32) {
     let mut m = Model::new(prefix).expect("model");
-    let p = Ports {
-        clk: m.input("clk").unwrap(),
-        rst: m.input("rst").unwrap(),
-        cmd_valid: m.input("cmd_valid").unwrap(),
-        cmd_ready: m.output("cmd_ready").unwrap(),
-        cmd_buf: m.input("cmd_buf").unwrap(),
-        cmd_off: m.input("cmd_off").unwrap(),
-        cmd_len: m.input("cmd_len").unwrap(),
-        cmd_rec: m.input("cmd_rec").unwrap(),
-        cmd_head: m.input("cmd_head").unwrap(),
-        rec_issue: m.output("rec_issue").unwrap(),
-        rec_buf: m.output("rec_buf").unwrap(),
-        link_rd_idx: m.output("link_rd_idx").unwrap(),
-        link_rd_next: m.input("link_rd_next").unwrap(),
-        ram_rd_en: m.output("ram_rd_en").unwrap(),
-        ram_rd_addr: m.output("ram_rd_addr").unwrap(),
-        ram_rd_data: m.input("ram_rd_data").unwrap(),
-        m_tdata: m.output("m_axis_tdata").unwrap(),
-        m_tkeep: m.output("m_axis_tkeep").unwrap(),
-        m_tvalid: m.output("m_axis_tvalid").unwrap(),
-        m_tready: m.input("m_axis_tready").unwrap(),
-        m_tlast: m.output("m_axis_tlast").unwrap(),
-        rd_idle: m.output("rd_idle").unwrap(),
-        out_idle: m.output("out_idle").unwrap(),
-    };
-    assert_eq!(p.m_tdata.width() as usize, kw * 8);
+    let p = ports::ToeMover::bind(&m).expect("ports");
+    assert_eq!(p.m_axis_tdata.width() as usize, kw * 8);
     let wpb = bb / kw;
     let words = NUM_BUFLETS * wpb;
     assert_eq!(1usize << p.ram_rd_addr.width(), words, "BW_ADDR");
@@ -192,9 +143,39 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64,
     let mut rec_exp: VecDeque<u16> = VecDeque::new(); // BUFLETs of records not yet issued
     let mut recs_seen = 0usize;
 
+    // Commands: a stream of the command fields with random idle cycles (garbage on the fields
+    // while not valid); output: random backpressure. Both from generators seeded from `seed`.
+    let cmd_bus = AxisBus::new(p.cmd_valid)
+        .tready(p.cmd_ready)
+        .sideband("buf", p.cmd_buf)
+        .sideband("off", p.cmd_off)
+        .sideband("len", p.cmd_len)
+        .sideband("rec", p.cmd_rec)
+        .sideband("head", p.cmd_head);
+    let out_bus = AxisBus::new(p.m_axis_tvalid)
+        .tready(p.m_axis_tready)
+        .tdata(p.m_axis_tdata)
+        .tkeep(p.m_axis_tkeep)
+        .tlast(p.m_axis_tlast);
+    let mut cmds = AxisSource::new(&m, cmd_bus, idle_p, seed)
+        .expect("command source")
+        .garbage_when_idle(true);
+    let mut sink = AxisSink::new(&m, out_bus, stall_p, seed ^ 0x5eed_5eed).expect("sink");
+    for c in &chunks {
+        // a data command's head field is garbage
+        let head = c.rec.map_or(rng.gen(), |r| r.0);
+        cmds.send_beat(Beat::default().with_sideband(vec![
+            u64::from(c.buf),
+            u64::from(c.off),
+            u64::from(c.len),
+            u64::from(c.rec.is_some()),
+            u64::from(head),
+        ]));
+    }
+
     m.set(p.rst, 1);
     m.set(p.cmd_valid, 0);
-    m.set(p.m_tready, 0);
+    m.set(p.m_axis_tready, 0);
     for _ in 0..3 {
         m.tick(p.clk);
     }
@@ -206,7 +187,6 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64,
     let mut done = 0;
     let mut pending_read: Option<usize> = None; // word address read at the last edge
     let mut cur_chain: Option<usize> = None; // chain of the chunk being read
-    let mut out_buf = vec![0u8; kw];
     let mut junk = vec![0u8; kw];
     let mut cycles = 0u64;
     let mut words_out = 0u64;
@@ -225,24 +205,8 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64,
                 m.set_bytes(p.ram_rd_data, &junk);
             }
         }
-        let valid = ci < chunks.len() && !rng.gen_bool(idle_p);
-        if valid {
-            let c = &chunks[ci];
-            m.set(p.cmd_buf, u64::from(c.buf));
-            m.set(p.cmd_off, u64::from(c.off));
-            m.set(p.cmd_len, u64::from(c.len));
-            m.set(p.cmd_rec, u64::from(c.rec.is_some()));
-            m.set(p.cmd_head, u64::from(c.rec.map_or(rng.gen(), |r| r.0)));
-        } else {
-            m.set(p.cmd_buf, rng.gen::<u16>().into());
-            m.set(p.cmd_off, rng.gen::<u16>().into());
-            m.set(p.cmd_len, rng.gen_range(0..8192));
-            m.set(p.cmd_rec, rng.gen_range(0..2));
-            m.set(p.cmd_head, rng.gen::<u16>().into());
-        }
-        m.set(p.cmd_valid, u64::from(valid));
-        let ready = !rng.gen_bool(stall_p);
-        m.set(p.m_tready, u64::from(ready));
+        cmds.drive(&mut m);
+        sink.drive(&mut m);
         m.eval();
         // combinational link RAM read
         let idx = m.get(p.link_rd_idx) as usize;
@@ -268,7 +232,7 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64,
             assert_eq!(m.get(p.rec_buf), u64::from(b), "{prefix}: rec_buf");
             recs_seen += 1;
         }
-        if valid && m.get(p.cmd_ready) == 1 {
+        if cmds.sample(&m).is_some() {
             // a record reads no data RAM: any read while it is current fails below
             cur_chain = match chunks[ci].rec {
                 Some((_, b)) => {
@@ -293,10 +257,10 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64,
             );
             pending_read = Some(a);
         }
-        if m.get(p.m_tvalid) == 1 && ready {
-            m.get_bytes(p.m_tdata, &mut out_buf);
-            let keep = m.get(p.m_tkeep);
-            let last = m.get(p.m_tlast) == 1;
+        if let Some(beat) = sink.sample(&m) {
+            let out_buf = &beat.data;
+            let keep = beat.keep_u64();
+            let last = beat.last;
             let n = keep.count_ones() as usize;
             assert!(n >= 1, "{prefix}: empty output word");
             assert_eq!(
@@ -341,10 +305,10 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64,
     }
     // Idle afterwards: nothing more comes out, both idle flags high.
     m.set(p.cmd_valid, 0);
-    m.set(p.m_tready, 1);
+    m.set(p.m_axis_tready, 1);
     for _ in 0..8 {
         m.eval();
-        assert_eq!(m.get(p.m_tvalid), 0, "{prefix}: spurious output");
+        assert_eq!(m.get(p.m_axis_tvalid), 0, "{prefix}: spurious output");
         assert_eq!(m.get(p.rec_issue), 0, "{prefix}: spurious record");
         assert_eq!(m.get(p.ram_rd_en), 0, "{prefix}: spurious read");
         m.tick(p.clk);
