@@ -1,5 +1,5 @@
 //! The device under test: a Verilated `blk_dma` model whose ports are looked up by name once and
-//! cached, with its DMA word width.
+//! cached, with its DMA word width in bytes.
 
 use crate::*;
 
