@@ -1,0 +1,434 @@
+//! The bench: it feeds command entries and plays host memory (DMA reads with random latency and
+//! idle words, refused ranges; DMA writes with backpressure), the block device (disk image,
+//! backpressure, latency, injected errors) and buflet memory (registered read port, exposed
+//! bitmap), with backpressure on the completions, and records what the engine did.
+
+use crate::*;
+
+/// One DMA read response: delay before its first word, then words (bytes, keep, last, user).
+pub type Response = (u32, VecDeque<(Vec<u8>, u64, bool, bool)>);
+
+/// The block device's current operation.
+pub enum BlkDev {
+    Idle,
+    /// A write request was taken: its data packet is being received.
+    WrData {
+        lba: u64,
+        data: Vec<u8>,
+    },
+    /// A read request was taken: delay, then its data words.
+    RdData {
+        delay: u32,
+        words: VecDeque<Vec<u8>>,
+    },
+    /// Status after a delay.
+    Status {
+        delay: u32,
+        st: u8,
+    },
+}
+
+pub struct Bench {
+    pub dut: Dut,
+    pub rng: StdRng,
+    pub host: Host,
+    pub disk: Vec<u8>,
+    /// pending command entries
+    pub cmds: VecDeque<Cmd>,
+    pub disk_fail: Vec<usize>,
+    // observed
+    pub reads: Vec<(u64, u64)>,
+    pub blocks: Vec<BlkOp>,
+    pub writes: Vec<(u64, Vec<u8>)>,
+    pub cpls: Vec<Done>,
+    // block device state
+    pub blk: BlkDev,
+    pub blk_count: usize,
+    // DMA read response state: (delay, words)
+    pub rsp: VecDeque<Response>,
+    // DMA write in progress: address, length, data so far
+    pub wr: Option<(u64, usize, Vec<u8>)>,
+    // buflet memory: contents and exposed bits, the word on bram_rd_data, the exposed bit
+    // driven on exp_rd, the address read in the previous cycle (a run in progress)
+    pub bram: Bram,
+    pub bram_q: Vec<u8>,
+    pub exp_set: bool,
+    pub last_rd: Option<u64>,
+    // observed buflet-memory read runs and CNT_BLK_DEV_BYTES events
+    pub dev_reads: Vec<(u64, u64)>,
+    pub dev_events: Vec<u64>,
+}
+
+impl Bench {
+    /// `bb`, `nb`: BUFLET_BYTES and NUM_BUFLETS of the model.
+    pub fn new(name: &str, seed: u64, bb: u64, nb: u64) -> Bench {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut mem = vec![0u8; MEM_BYTES];
+        rng.fill(&mut mem[..]);
+        let mut disk = vec![0u8; DISK_BYTES];
+        rng.fill(&mut disk[..]);
+        let mut bytes = vec![0u8; (bb * nb) as usize];
+        rng.fill(&mut bytes[..]);
+        let exposed = (0..nb).map(|_| rng.gen_bool(0.5)).collect();
+        let mut dut = Dut::new(name);
+        let kw = dut.kw;
+        assert_eq!(
+            1u64 << dut.m.port("bram_rd_addr").unwrap().width(),
+            bb * nb / kw as u64,
+            "BUFLET_BYTES * NUM_BUFLETS of the model"
+        );
+        dut.set("rst", 1);
+        for _ in 0..3 {
+            dut.tick();
+        }
+        dut.set("rst", 0);
+        Bench {
+            dut,
+            rng,
+            host: Host {
+                mem,
+                refused: Vec::new(),
+            },
+            disk,
+            cmds: VecDeque::new(),
+            disk_fail: Vec::new(),
+            reads: Vec::new(),
+            blocks: Vec::new(),
+            writes: Vec::new(),
+            cpls: Vec::new(),
+            blk: BlkDev::Idle,
+            blk_count: 0,
+            rsp: VecDeque::new(),
+            wr: None,
+            bram: Bram { bytes, exposed, bb },
+            bram_q: vec![0; kw],
+            exp_set: false,
+            last_rd: None,
+            dev_reads: Vec::new(),
+            dev_events: Vec::new(),
+        }
+    }
+
+    /// New exposed bits (between batches, while the engine is idle): about half of the
+    /// buflets, at least one exposed and one not.
+    pub fn reexpose(&mut self) {
+        let n = self.bram.exposed.len();
+        for e in self.bram.exposed.iter_mut() {
+            *e = self.rng.gen_bool(0.5);
+        }
+        self.bram.exposed[self.rng.gen_range(0..n / 2)] = true;
+        self.bram.exposed[self.rng.gen_range(n / 2..n)] = false;
+    }
+
+    pub fn cmd_entry(c: &Cmd) -> [u8; 64] {
+        BlkReq {
+            opcode: if c.read {
+                Opcode::BlkRead
+            } else {
+                Opcode::BlkWrite
+            },
+            tag: c.tag,
+            sg_addr: c.sg_addr,
+            sg_max: c.sg_max,
+            bytes: c.bytes,
+            ..Default::default()
+        }
+        .to_bytes()
+    }
+
+    /// Status the block device gives its next operation.
+    pub fn next_status(&mut self) -> u8 {
+        let st = if self.disk_fail.contains(&self.blk_count) {
+            5
+        } else {
+            0
+        };
+        self.blk_count += 1;
+        st
+    }
+
+    /// Runs until `n` completions have been seen.
+    pub fn run(&mut self, n: usize) {
+        let kw = self.dut.kw;
+        let full_keep = if kw == 64 { u64::MAX } else { (1u64 << kw) - 1 };
+        let mut cycles = 0u64;
+        let mut cmd_valid = false;
+        while self.cpls.len() < n {
+            cycles += 1;
+            assert!(
+                cycles < 3_000_000,
+                "timeout: {} of {n} completions",
+                self.cpls.len()
+            );
+            let r = &mut self.rng;
+            // ---- drive inputs
+            if !cmd_valid && !self.cmds.is_empty() && r.gen_bool(0.5) {
+                cmd_valid = true;
+                let e = Self::cmd_entry(&self.cmds[0]);
+                self.dut.set_bytes("s_cmd_data", &e);
+            }
+            self.dut.set("s_cmd_valid", cmd_valid as u64);
+            let rd_req_ready = r.gen_bool(0.6);
+            self.dut.set("m_dma_rd_req_ready", rd_req_ready as u64);
+            // response word
+            let mut rsp_valid = false;
+            if let Some((delay, words)) = self.rsp.front_mut() {
+                if *delay > 0 {
+                    *delay -= 1;
+                } else if r.gen_bool(0.7) {
+                    let (d, keep, last, user) = words.front().unwrap();
+                    rsp_valid = true;
+                    let (d, keep, last, user) = (d.clone(), *keep, *last, *user);
+                    self.dut.set_bytes("s_axis_dma_rd_tdata", &d);
+                    self.dut
+                        .set_bytes("s_axis_dma_rd_tkeep", &keep.to_le_bytes());
+                    self.dut.set("s_axis_dma_rd_tlast", last as u64);
+                    self.dut.set("s_axis_dma_rd_tuser", user as u64);
+                }
+            }
+            self.dut.set("s_axis_dma_rd_tvalid", rsp_valid as u64);
+            // DMA write client
+            let wr_req_ready = self.wr.is_none() && r.gen_bool(0.6);
+            self.dut.set("m_dma_wr_req_ready", wr_req_ready as u64);
+            let wr_data_ready = r.gen_bool(0.7);
+            self.dut.set("m_axis_dma_wr_tready", wr_data_ready as u64);
+            // block device
+            let blk_idle = matches!(self.blk, BlkDev::Idle);
+            let blk_req_ready = blk_idle && r.gen_bool(0.5);
+            self.dut.set("m_blk_req_ready", blk_req_ready as u64);
+            let blk_wr_ready = matches!(self.blk, BlkDev::WrData { .. }) && r.gen_bool(0.7);
+            self.dut.set("m_axis_blk_wr_tready", blk_wr_ready as u64);
+            let mut blk_rd_valid = false;
+            let mut resp_valid = false;
+            match &mut self.blk {
+                BlkDev::RdData { delay, words } => {
+                    if *delay > 0 {
+                        *delay -= 1;
+                    } else if r.gen_bool(0.7) {
+                        blk_rd_valid = true;
+                        let w = words.front().unwrap().clone();
+                        let last = words.len() == 1;
+                        self.dut.set_bytes("s_axis_blk_rd_tdata", &w);
+                        self.dut
+                            .set_bytes("s_axis_blk_rd_tkeep", &full_keep.to_le_bytes());
+                        self.dut.set("s_axis_blk_rd_tlast", last as u64);
+                    }
+                }
+                BlkDev::Status { delay, st } => {
+                    if *delay > 0 {
+                        *delay -= 1;
+                    } else {
+                        resp_valid = true;
+                        let st = *st;
+                        self.dut.set("s_blk_resp_status", st as u64);
+                    }
+                }
+                _ => {}
+            }
+            self.dut.set("s_axis_blk_rd_tvalid", blk_rd_valid as u64);
+            self.dut.set("s_blk_resp_valid", resp_valid as u64);
+            let cpl_ready = self.rng.gen_bool(0.5);
+            self.dut.set("m_cpl_ready", cpl_ready as u64);
+            // buflet memory: registered read data, combinational exposed bit
+            let q = self.bram_q.clone();
+            self.dut.set_bytes("bram_rd_data", &q);
+            // and the protection lookup: refused below DATA_BASE, where only DEVMEM sources lie
+            self.dut.set("exp_rd", self.exp_set as u64);
+            self.dut.set("prot_deny", 0);
+            self.dut.m.eval();
+            let e = self.bram.exp(self.dut.get("exp_rd_idx"));
+            let deny = self.dut.get("prot_addr") < DATA_BASE;
+            if e != self.exp_set || deny {
+                self.exp_set = e;
+                self.dut.set("exp_rd", e as u64);
+                self.dut.set("prot_deny", deny as u64);
+                self.dut.m.eval();
+            }
+            assert_eq!(self.dut.get("ev_fault"), 0, "no protection refusal");
+
+            // ---- sample handshakes
+            if cmd_valid && self.dut.get("s_cmd_ready") == 1 {
+                self.cmds.pop_front();
+                cmd_valid = false;
+            }
+            if rd_req_ready && self.dut.get("m_dma_rd_req_valid") == 1 {
+                let addr = self.dut.get("m_dma_rd_req_addr");
+                let len = self.dut.get("m_dma_rd_req_len");
+                assert!((1..=4096).contains(&len), "read len {len}");
+                self.reads.push((addr, len));
+                let data = self.host.read(addr, len as usize);
+                let refused = data.is_none();
+                let data = data.unwrap_or_else(|| vec![0; len as usize]);
+                let nw = (len as usize).div_ceil(kw);
+                let mut words = VecDeque::new();
+                for w in 0..nw {
+                    let chunk = &data[w * kw..(w * kw + kw).min(data.len())];
+                    let keep = if chunk.len() == 64 {
+                        u64::MAX
+                    } else {
+                        (1u64 << chunk.len()) - 1
+                    };
+                    let last = w == nw - 1;
+                    words.push_back((chunk.to_vec(), keep, last, last && refused));
+                }
+                let delay = self.rng.gen_range(0..12);
+                self.rsp.push_back((delay, words));
+            }
+            if rsp_valid && self.dut.get("s_axis_dma_rd_tready") == 1 {
+                let (_, words) = self.rsp.front_mut().unwrap();
+                words.pop_front();
+                if words.is_empty() {
+                    self.rsp.pop_front();
+                }
+            }
+            // DMA writes
+            if wr_req_ready && self.dut.get("m_dma_wr_req_valid") == 1 {
+                let addr = self.dut.get("m_dma_wr_req_addr");
+                let len = self.dut.get("m_dma_wr_req_len") as usize;
+                assert!((1..=4096).contains(&len), "write len {len}");
+                assert!(
+                    addr as usize + len <= MEM_BYTES,
+                    "DMA write {addr:#x}+{len} outside host memory"
+                );
+                self.wr = Some((addr, len, Vec::new()));
+            } else if self.dut.get("m_axis_dma_wr_tvalid") == 1 {
+                assert!(self.wr.is_some(), "DMA write data without a request");
+            }
+            if wr_data_ready && self.dut.get("m_axis_dma_wr_tvalid") == 1 {
+                if let Some((addr, len, data)) = &mut self.wr {
+                    let keep = self.dut.get_bytes("m_axis_dma_wr_tkeep", kw / 8);
+                    let d = self.dut.get_bytes("m_axis_dma_wr_tdata", kw);
+                    let left = *len - data.len();
+                    let n = left.min(kw);
+                    for (i, byte) in d.iter().enumerate() {
+                        let k = (keep[i / 8] >> (i % 8)) & 1 == 1;
+                        assert_eq!(k, i < n, "DMA write tkeep byte {i} ({n} bytes left)");
+                        if !k {
+                            assert_eq!(*byte, 0, "DMA write byte {i} beyond tkeep");
+                        }
+                    }
+                    data.extend_from_slice(&d[..n]);
+                    let last = self.dut.get("m_axis_dma_wr_tlast") == 1;
+                    assert_eq!(last, data.len() == *len, "DMA write tlast");
+                    if last {
+                        let (addr, data) = (*addr as usize, std::mem::take(data));
+                        self.host.mem[addr..addr + data.len()].copy_from_slice(&data);
+                        self.writes.push((addr as u64, data));
+                        self.wr = None;
+                    }
+                }
+            }
+            // block device
+            if blk_req_ready && self.dut.get("m_blk_req_valid") == 1 {
+                assert_eq!(self.dut.get("m_blk_req_len"), BLOCK as u64);
+                assert!(
+                    self.wr.is_none(),
+                    "next block before the host writes were issued"
+                );
+                let lba = self.dut.get("m_blk_req_lba");
+                let at = lba as usize * 512;
+                assert!(at + BLOCK <= DISK_BYTES, "lba {lba} beyond the test disk");
+                if self.dut.get("m_blk_req_write") == 1 {
+                    self.blk = BlkDev::WrData {
+                        lba,
+                        data: Vec::new(),
+                    };
+                } else {
+                    self.blocks.push((false, lba, Vec::new()));
+                    let words = self.disk[at..at + BLOCK]
+                        .chunks(kw)
+                        .map(|c| c.to_vec())
+                        .collect();
+                    self.blk = BlkDev::RdData {
+                        delay: self.rng.gen_range(0..30),
+                        words,
+                    };
+                }
+            }
+            if blk_wr_ready && self.dut.get("m_axis_blk_wr_tvalid") == 1 {
+                let keep = self.dut.get_bytes("m_axis_blk_wr_tkeep", kw / 8);
+                assert!(keep.iter().all(|&b| b == 0xFF), "block data words are full");
+                let d = self.dut.get_bytes("m_axis_blk_wr_tdata", kw);
+                let last = self.dut.get("m_axis_blk_wr_tlast") == 1;
+                let BlkDev::WrData { lba, data } = &mut self.blk else {
+                    unreachable!()
+                };
+                data.extend(d);
+                assert_eq!(
+                    last,
+                    data.len() == BLOCK,
+                    "tlast exactly on the 4096th byte"
+                );
+                if last {
+                    let (lba, data) = (*lba, std::mem::take(data));
+                    let st = self.next_status();
+                    if st == 0 {
+                        let at = lba as usize * 512;
+                        self.disk[at..at + BLOCK].copy_from_slice(&data);
+                    }
+                    self.blocks.push((true, lba, data));
+                    self.blk = BlkDev::Status {
+                        delay: self.rng.gen_range(0..20),
+                        st,
+                    };
+                }
+            } else if !matches!(self.blk, BlkDev::WrData { .. }) {
+                assert_eq!(
+                    self.dut.get("m_axis_blk_wr_tvalid"),
+                    0,
+                    "data without a block write request"
+                );
+            }
+            if blk_rd_valid && self.dut.get("s_axis_blk_rd_tready") == 1 {
+                let BlkDev::RdData { words, .. } = &mut self.blk else {
+                    unreachable!()
+                };
+                words.pop_front();
+                if words.is_empty() {
+                    let st = self.next_status();
+                    self.blk = BlkDev::Status {
+                        delay: self.rng.gen_range(0..20),
+                        st,
+                    };
+                }
+            }
+            if resp_valid && self.dut.get("s_blk_resp_ready") == 1 {
+                self.blk = BlkDev::Idle;
+            }
+            // buflet memory reads: runs of consecutive words in consecutive cycles
+            if self.dut.get("bram_rd_en") == 1 {
+                let a = self.dut.get("bram_rd_addr");
+                match (self.last_rd, self.dev_reads.last_mut()) {
+                    (Some(p), Some(run)) if a == p + 1 => run.1 += 1,
+                    _ => self.dev_reads.push((a, 1)),
+                }
+                self.last_rd = Some(a);
+                let at = a as usize * kw;
+                self.bram_q = self.bram.bytes[at..at + kw].to_vec();
+            } else {
+                self.last_rd = None;
+            }
+            if self.dut.get("ev_dev_bytes_valid") == 1 {
+                assert_eq!(
+                    self.dut.get("ev_blk_write"),
+                    1,
+                    "DEVMEM bytes counted with a block write"
+                );
+                self.dev_events.push(self.dut.get("ev_dev_bytes"));
+            }
+            if cpl_ready && self.dut.get("m_cpl_valid") == 1 {
+                let d = buflet_spec::Cpl::parse(&self.dut.get_bytes("m_cpl_data", 32)).unwrap();
+                assert_eq!(d.kind, CplKind::BlkDone);
+                assert_eq!(d.phase, 0);
+                assert_eq!(d.flags, CplFlags::empty());
+                self.cpls.push(Done {
+                    tag: d.tag,
+                    opcode: Opcode::try_from(d.opcode).expect("a known opcode"),
+                    status: d.status,
+                    bytes: d.bytes,
+                });
+            }
+            self.dut.tick();
+        }
+    }
+}

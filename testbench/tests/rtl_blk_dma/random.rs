@@ -1,0 +1,304 @@
+//! The random run at 64 and 512 bits: rounds of valid and damaged lists, reads and writes
+//! interleaved in the command FIFO in batches, every observation compared with the oracle, and
+//! the coverage of every status and DEVMEM case.
+
+use crate::*;
+
+/// `bb`, `nb`: BUFLET_BYTES and NUM_BUFLETS of the model (sim/models.txt).
+pub fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
+    let mut b = Bench::new(name, seed, bb, nb);
+    b.reexpose();
+    let kw = b.dut.kw as u64;
+    let mut bld = Builder {
+        rng: StdRng::seed_from_u64(seed ^ 0x5eed),
+        data_next: DATA_BASE,
+        sg_next: SG_REGION,
+        disk_next: 0,
+    };
+    let mut oracle = Oracle {
+        mem: b.host.mem.clone(),
+        disk: b.disk.clone(),
+        blk_index: 0,
+    };
+    let mut exp = Expect::default();
+    let mut statuses: HashMap<(bool, Status), usize> = HashMap::new();
+    for round in 0..rounds {
+        let tag = 100 + round as u32;
+        // reads and writes interleaved in the command FIFO (a write or two first so that
+        // reads have written blocks to read back)
+        // (fault rounds alternate between the two ops every pass over FAULTS)
+        let read = if round % 2 == 0 {
+            round >= 2 && bld.rng.gen_bool(0.6)
+        } else {
+            (round / 2 / FAULTS.len()) % 2 == 1
+        };
+        let mut fault = if round % 2 == 0 {
+            Fault::None
+        } else {
+            FAULTS[(round / 2) % FAULTS.len()]
+        };
+        if read && matches!(fault, Fault::RefusedData) {
+            // a read has no host data reads; its DMA writes are posted
+            fault = Fault::RefusedElem;
+        }
+        // DEVMEM faults: the write rules on writes, DevInRead on reads
+        let read = match fault {
+            Fault::DevInRead => true,
+            Fault::DevNotExposed | Fault::DevOutOfRange | Fault::DevCrossing | Fault::DevZero => {
+                false
+            }
+            _ => read,
+        };
+        let blocks = bld.rng.gen_range(1..4);
+        let mut elems = bld.valid_list(blocks, read, &b.bram);
+        let mut bytes = (blocks * BLOCK) as u32;
+        let sg_extra = bld.rng.gen_range(0..3);
+        let mut sg_max = None;
+        // pick an element after the first block if there is one
+        let pick =
+            |elems: &Vec<Elem>, rng: &mut StdRng| rng.gen_range(elems.len() / 2..elems.len());
+        let bram = &b.bram;
+        match fault {
+            Fault::None => {}
+            Fault::BytesNotMultiple => bytes += bld.rng.gen_range(1..4096),
+            Fault::BytesZero => bytes = 0,
+            Fault::ZeroLen => {
+                let i = pick(&elems, &mut bld.rng);
+                elems[i].len = 0;
+            }
+            Fault::HugeLen => {
+                let i = pick(&elems, &mut bld.rng);
+                elems[i].len = 65537 + bld.rng.gen_range(0..3);
+                elems[i].flags = SgFlags::ZERO;
+                bytes = 1 << 20;
+            }
+            Fault::Discontiguous | Fault::Unaligned => {
+                // damage an element that continues a block, or make a block start unaligned
+                let mut pos = 0u64;
+                let mut mid = Vec::new();
+                for (i, e) in elems.iter().enumerate() {
+                    if !pos.is_multiple_of(BLOCK as u64) {
+                        mid.push(i);
+                    }
+                    pos += e.len;
+                }
+                if matches!(fault, Fault::Discontiguous) && !mid.is_empty() {
+                    let i = mid[bld.rng.gen_range(0..mid.len())];
+                    elems[i].disk += 512;
+                } else {
+                    let i = pick(&elems, &mut bld.rng);
+                    elems[i].disk += 1;
+                }
+            }
+            Fault::SgMax => sg_max = Some(bld.rng.gen_range(0..elems.len() as u32)),
+            Fault::RefusedElem => {} // handled when the list is written
+            Fault::RefusedData => {
+                let i = pick(&elems, &mut bld.rng);
+                if !elems[i].flags.is_empty() {
+                    elems[i].flags = SgFlags::empty();
+                    elems[i].src = bld.alloc_data(elems[i].len);
+                }
+                let off = bld.rng.gen_range(0..elems[i].len);
+                b.host.refused.push((elems[i].src + off, 1));
+            }
+            Fault::DiskError => b
+                .disk_fail
+                .push(oracle.blk_index + bld.rng.gen_range(0..blocks)),
+            Fault::EndsMidBlock => {
+                let last = elems.len() - 1;
+                if elems[last].len > 1 {
+                    elems[last].len -= 1;
+                } else {
+                    elems.pop();
+                }
+            }
+            Fault::TooShort => bytes += BLOCK as u32,
+            Fault::TooLong => bytes -= BLOCK as u32,
+            Fault::DevNotExposed => {
+                let i = victim(&mut elems, &mut bld.rng, 1, bram.bb);
+                elems[i].flags = SgFlags::DEVMEM;
+                elems[i].src = dev_src(&mut bld.rng, bram, elems[i].len, false);
+            }
+            Fault::DevOutOfRange => {
+                let i = victim(&mut elems, &mut bld.rng, 1, bram.bb);
+                let len = elems[i].len;
+                elems[i].flags = SgFlags::DEVMEM;
+                elems[i].src = match bld.rng.gen_range(0..3) {
+                    // just past the end, or far beyond it
+                    0 => bram.size() + bld.rng.gen_range(0..bram.bb - len + 1),
+                    1 => bld.rng.gen::<u64>() | 1 << 63,
+                    // 2^16 buflets further: the low 16 bits of the index name an exposed
+                    // buflet, so only the range check refuses it
+                    _ => dev_src(&mut bld.rng, bram, len, true) + (bram.bb << 16),
+                };
+            }
+            Fault::DevCrossing => {
+                let i = victim(&mut elems, &mut bld.rng, 2, 2 * bram.bb);
+                let len = elems[i].len;
+                let b0 = pick_buflet(&mut bld.rng, bram, true);
+                let lo = bram.bb.saturating_sub(len) + 1;
+                elems[i].flags = SgFlags::DEVMEM;
+                elems[i].src = b0 * bram.bb + bld.rng.gen_range(lo..bram.bb);
+            }
+            Fault::DevZero | Fault::DevInRead => {
+                let i = victim(&mut elems, &mut bld.rng, 1, bram.bb);
+                elems[i].flags = if matches!(fault, Fault::DevZero) || bld.rng.gen_bool(0.7) {
+                    SgFlags::DEVMEM
+                } else {
+                    SgFlags::DEVMEM | SgFlags::ZERO
+                };
+                if matches!(fault, Fault::DevZero) {
+                    elems[i].flags |= SgFlags::ZERO;
+                }
+                elems[i].src = dev_src(&mut bld.rng, bram, elems[i].len, true);
+            }
+        }
+        let sg_max = sg_max.unwrap_or(elems.len() as u32 + sg_extra);
+        let mems = [&mut b.host.mem, &mut oracle.mem];
+        let sg_addr = if matches!(fault, Fault::RefusedElem) {
+            // a list whose k-th NEXT points outside host memory
+            let k = bld.rng.gen_range(0..elems.len());
+            if k == 0 {
+                MEM_BYTES as u64 + 0x40
+            } else {
+                let first = bld.write_list(mems, &elems[..k]);
+                // walk to the k-th element and patch its NEXT
+                let mut a = first;
+                for _ in 1..k {
+                    a = SgElem::parse(&b.host.mem[a as usize..]).unwrap().next;
+                }
+                for m in [&mut b.host.mem, &mut oracle.mem] {
+                    let mut el = SgElem::parse(&m[a as usize..]).unwrap();
+                    el.next = MEM_BYTES as u64 + 0x80;
+                    el.emit(&mut m[a as usize..]);
+                }
+                first
+            }
+        } else {
+            bld.write_list(mems, &elems)
+        };
+        let c = Cmd {
+            read,
+            tag,
+            sg_addr,
+            sg_max,
+            bytes,
+        };
+        let before = exp.cpls.len();
+        let dev_bad = exp.dev_bad;
+        oracle.run(&b.host.refused, &b.bram, kw, &c, &b.disk_fail, &mut exp);
+        let st = exp.cpls[before].status;
+        let intended = match fault {
+            Fault::None => Status::Ok,
+            Fault::RefusedElem | Fault::RefusedData => Status::DmaError,
+            Fault::DiskError => Status::DiskError,
+            _ => Status::BadSg,
+        };
+        assert_eq!(st, intended, "test generator: {fault:?} gives status {st}");
+        let dev_fault = matches!(
+            fault,
+            Fault::DevNotExposed
+                | Fault::DevOutOfRange
+                | Fault::DevCrossing
+                | Fault::DevZero
+                | Fault::DevInRead
+        );
+        assert_eq!(
+            exp.dev_bad - dev_bad,
+            usize::from(dev_fault),
+            "test generator: {fault:?} ends on a DEVMEM rule"
+        );
+        *statuses.entry((read, st)).or_insert(0) += 1;
+        b.cmds.push_back(c);
+        // run commands in batches so that several sit in the command FIFO at once
+        if b.cmds.len() >= 3 || round == rounds - 1 {
+            let n = exp.cpls.len();
+            b.run(n);
+            // the engine is idle: new exposed bits for the next batch
+            b.reexpose();
+        }
+    }
+    assert_eq!(b.cpls, exp.cpls, "completions");
+    assert_eq!(b.reads.len(), exp.reads.len(), "number of host reads");
+    for (i, (got, want)) in b.reads.iter().zip(&exp.reads).enumerate() {
+        assert_eq!(got, want, "host read {i}");
+    }
+    assert_eq!(
+        b.blocks.len(),
+        exp.blocks.len(),
+        "number of block operations"
+    );
+    for (i, (got, want)) in b.blocks.iter().zip(&exp.blocks).enumerate() {
+        assert_eq!(
+            (got.0, got.1),
+            (want.0, want.1),
+            "kind and lba of block op {i}"
+        );
+        assert!(got.2 == want.2, "data of block write {i}");
+    }
+    assert_eq!(b.writes.len(), exp.writes.len(), "number of host writes");
+    for (i, (got, want)) in b.writes.iter().zip(&exp.writes).enumerate() {
+        assert_eq!(got.0, want.0, "address of host write {i}");
+        assert!(
+            got.1 == want.1,
+            "data of host write {i} ({} bytes)",
+            want.1.len()
+        );
+    }
+    assert!(
+        b.host.mem == oracle.mem,
+        "host memory differs from the oracle's"
+    );
+    assert!(b.disk == oracle.disk, "disk differs from the oracle's");
+    // buflet memory: every DEVMEM chunk is one run of consecutive words, one per cycle, and
+    // nothing else is read; CNT_BLK_DEV_BYTES events per block write
+    assert_eq!(b.dev_reads, exp.dev_reads, "buflet-memory reads");
+    assert_eq!(b.dev_events, exp.dev_events, "CNT_BLK_DEV_BYTES events");
+    let chunks = exp.dev_reads.len();
+    assert!(
+        chunks > 120 && exp.dev_events.len() > 40 && exp.dev_split > 3,
+        "DEVMEM coverage: {chunks} chunks, {} blocks, {} split",
+        exp.dev_events.len(),
+        exp.dev_split
+    );
+    // every completion status must have been exercised, for writes and for reads
+    for read in [false, true] {
+        for st in [
+            Status::Ok,
+            Status::BadSg,
+            Status::DmaError,
+            Status::DiskError,
+        ] {
+            assert!(
+                statuses.get(&(read, st)).copied().unwrap_or(0) > 0,
+                "read {read} status {st} not covered: {statuses:?}"
+            );
+        }
+    }
+    let reads_done = exp.blocks.iter().filter(|b| !b.0).count();
+    assert!(reads_done > 20, "only {reads_done} block reads");
+    eprintln!(
+        "{name}: {} completions {statuses:?}, {} host reads, {} block ops ({reads_done} reads), \
+         {} host writes, {} DEVMEM chunks, {} DEVMEM bytes, {} cycles",
+        b.cpls.len(),
+        b.reads.len(),
+        b.blocks.len(),
+        b.writes.len(),
+        b.dev_reads.len(),
+        b.dev_events.iter().sum::<u64>(),
+        b.dut.m.cycles()
+    );
+    // everything drained
+    assert!(
+        b.rsp.is_empty() && matches!(b.blk, BlkDev::Idle) && b.wr.is_none(),
+        "all traffic finished"
+    );
+}
+
+pub fn blk_dma_w64() {
+    run_width("blk_dma_w64", 1, 190, 512, 64);
+}
+
+pub fn blk_dma_w512() {
+    run_width("blk_dma_w512", 2, 190, 2048, 256);
+}

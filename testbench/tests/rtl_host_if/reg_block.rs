@@ -1,0 +1,416 @@
+//! `reg_block` tests: registers, counters (with a 32-bit wrap), configuration outputs and IRQ
+//! against the reference in `regs.rs` over random accesses and events, and the timer
+//! (`tick_req` from TIMER_PERIOD and TIMER_KICK) pinned cycle by cycle.
+
+use crate::*;
+
+pub fn reg_block_registers_counters_irq() {
+    let mut d = Dut::new("reg_block_w64");
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut r = Regs::default();
+    let all: Vec<u32> = buflet_spec::REGS
+        .iter()
+        .map(|x| x.addr)
+        // unmapped: past the map, holes, after the last counter, drop reasons 0, 14 and 15
+        .chain([
+            0x3FC,
+            0x05C,
+            0x068,
+            reg::CNT_BLK_DEV_BYTES + 4,
+            drop::COUNTER_BASE as u32,
+            drop::COUNTER_BASE as u32 + 4 * 14,
+            drop::COUNTER_BASE as u32 + 4 * 15,
+        ])
+        .collect();
+    for d in &DropReason::ALL[1..] {
+        assert!(
+            all.contains(&d.counter().unwrap()),
+            "drop counter {d} is in the register list"
+        );
+    }
+    let mut pending: Option<u32> = None; // expected read data
+    let (mut req_head, mut cpl_tail, mut free) = (0u32, 0u32, 0u32);
+    let mut reads = 0;
+    // timer reference: cycle of the last TIMER_PERIOD write and its value;
+    // periodic pulses at that cycle + k * period, k >= 1
+    let (mut period_at, mut period) = (0u64, 0u32);
+    let mut ticks = (0usize, 0usize); // (periodic, kicks)
+    for cycle in 0..40_000 {
+        // register access with idle cycles
+        let acc = rng.gen_bool(0.6);
+        let write = rng.gen_bool(0.3);
+        let addr = if write && rng.gen_bool(0.7) {
+            RW_REGS[rng.gen_range(0..RW_REGS.len())]
+        } else if write && rng.gen_bool(0.5) {
+            reg::IRQ_STATUS
+        } else {
+            all[rng.gen_range(0..all.len())]
+        };
+        let wdata: u32 = if addr == reg::TIMER_PERIOD && rng.gen_bool(0.9) {
+            rng.gen_range(0..60)
+        } else if rng.gen_bool(0.5) {
+            rng.gen()
+        } else {
+            rng.gen_range(0..2)
+        };
+        d.set("s_reg_valid", acc as u64);
+        d.set("s_reg_write", write as u64);
+        d.set("s_reg_addr", addr as u64);
+        d.set("s_reg_wdata", wdata as u64);
+        // events
+        let ev = |rng: &mut StdRng| rng.gen_bool(0.3);
+        let e_frame = ev(&mut rng);
+        let e_bytes: u16 = rng.gen();
+        let e_drop = ev(&mut rng);
+        let e_reason: u8 = rng.gen_range(0..16);
+        let e_acc = ev(&mut rng);
+        let e_del = ev(&mut rng);
+        let e_del_bytes: u16 = rng.gen();
+        let e_nb = ev(&mut rng);
+        let e_ooo = ev(&mut rng);
+        let e_tx = ev(&mut rng);
+        let e_tx_bytes: u8 = rng.gen();
+        let e_blk = ev(&mut rng);
+        let e_blk_rd = ev(&mut rng);
+        let e_blk_bytes: u16 = rng.gen();
+        let e_anon = ev(&mut rng);
+        let e_arp = ev(&mut rng);
+        let e_timeout = ev(&mut rng);
+        let e_tick = ev(&mut rng);
+        let e_hold = ev(&mut rng);
+        let e_rel = ev(&mut rng);
+        let e_dev = ev(&mut rng);
+        let e_dev_bytes: u16 = rng.gen();
+        let e_cpl = rng.gen_bool(0.05);
+        let e_cpl_status: u8 = if rng.gen_bool(0.5) { 0 } else { rng.gen() };
+        if rng.gen_bool(0.01) {
+            req_head = rng.gen();
+            cpl_tail = rng.gen();
+            free = rng.gen::<u16>() as u32;
+        }
+        for (n, v) in [
+            ("ev_rx_frame", e_frame as u64),
+            ("ev_rx_bytes", e_bytes as u64),
+            ("ev_drop_valid", e_drop as u64),
+            ("ev_drop_reason", e_reason as u64),
+            ("ev_accepted", e_acc as u64),
+            ("ev_delivered_valid", e_del as u64),
+            ("ev_delivered_bytes", e_del_bytes as u64),
+            ("ev_nb_returned", e_nb as u64),
+            ("ev_ooo_held", e_ooo as u64),
+            ("ev_tx_frame", e_tx as u64),
+            ("ev_tx_bytes", e_tx_bytes as u64),
+            ("ev_blk_write", e_blk as u64),
+            ("ev_blk_read", e_blk_rd as u64),
+            ("ev_blk_bytes", e_blk_bytes as u64),
+            ("ev_anon_rx", e_anon as u64),
+            ("ev_arp_reply", e_arp as u64),
+            ("ev_timeout", e_timeout as u64),
+            ("ev_tick", e_tick as u64),
+            ("ev_hold_rec", e_hold as u64),
+            ("ev_released", e_rel as u64),
+            ("ev_dev_bytes_valid", e_dev as u64),
+            ("ev_dev_bytes", e_dev_bytes as u64),
+            ("cpl_posted", e_cpl as u64),
+            ("cpl_status", e_cpl_status as u64),
+            ("req_head", req_head as u64),
+            ("cpl_tail", cpl_tail as u64),
+            ("free_buflets", free as u64),
+        ] {
+            d.set(n, v);
+        }
+        d.m.eval();
+        assert_eq!(d.get("s_reg_ready"), 1);
+        // read data of the previous cycle's read
+        assert_eq!(
+            d.get("m_reg_rvalid"),
+            pending.is_some() as u64,
+            "cycle {cycle}: rvalid"
+        );
+        if let Some(v) = pending.take() {
+            assert_eq!(d.get("m_reg_rdata") as u32, v, "cycle {cycle}: read data");
+            reads += 1;
+        }
+        // configuration outputs and irq reflect the state before this edge
+        let rw = |x| r.rw.get(&x).copied().unwrap_or(0) as u64;
+        assert_eq!(d.get("ctrl_enable"), rw(reg::CTRL) & 1);
+        assert_eq!(
+            d.get("req_base"),
+            rw(reg::REQ_BASE_LO) | rw(reg::REQ_BASE_HI) << 32
+        );
+        assert_eq!(
+            d.get("cpl_base"),
+            rw(reg::CPL_BASE_LO) | rw(reg::CPL_BASE_HI) << 32
+        );
+        assert_eq!(d.get("req_size"), rw(reg::REQ_SIZE));
+        assert_eq!(d.get("req_tail"), rw(reg::REQ_TAIL));
+        assert_eq!(d.get("cpl_size"), rw(reg::CPL_SIZE));
+        assert_eq!(d.get("cpl_head"), rw(reg::CPL_HEAD));
+        assert_eq!(
+            d.get("irq"),
+            (r.irq_status && rw(reg::IRQ_MASK) & 1 == 1) as u64,
+            "cycle {cycle}: irq"
+        );
+        assert_eq!(
+            d.get("nic_mac"),
+            rw(reg::NIC_MAC_LO) | (rw(reg::NIC_MAC_HI) & 0xFFFF) << 32,
+            "cycle {cycle}: nic_mac"
+        );
+        assert_eq!(d.get("nic_ip"), rw(reg::NIC_IP), "cycle {cycle}: nic_ip");
+        let kick = acc && write && addr == reg::TIMER_KICK;
+        let periodic =
+            period != 0 && cycle > period_at && (cycle - period_at) % u64::from(period) == 0;
+        assert_eq!(
+            d.get("tick_req"),
+            (kick || periodic) as u64,
+            "cycle {cycle}: tick_req (period {period} written at {period_at})"
+        );
+        ticks.0 += usize::from(periodic);
+        ticks.1 += usize::from(kick);
+        // reference update at the edge
+        if acc && !write {
+            pending = Some(r.read(addr, req_head, cpl_tail, free));
+        }
+        if acc && write {
+            if RW_REGS.contains(&addr) {
+                r.rw.insert(addr, wdata);
+            }
+            if addr == reg::IRQ_STATUS && wdata & 1 == 1 {
+                r.irq_status = false;
+            }
+            if addr == reg::TIMER_PERIOD {
+                (period_at, period) = (cycle, wdata);
+            }
+        }
+        if e_cpl {
+            r.irq_status = true;
+            r.add(reg::CNT_CPL_POSTED, 1);
+            if e_cpl_status != 0 {
+                r.add(reg::CNT_REQ_ERRORS, 1);
+            }
+        }
+        if e_frame {
+            r.add(reg::CNT_RX_FRAMES, 1);
+            r.add(reg::CNT_RX_BYTES, e_bytes as u32);
+        }
+        // reasons 0, 14 and 15 have no counter
+        let counter = DropReason::try_from(e_reason)
+            .ok()
+            .and_then(DropReason::counter);
+        if let (true, Some(a)) = (e_drop, counter) {
+            r.add(a, 1);
+        }
+        if e_acc {
+            r.add(reg::CNT_RX_ACCEPTED, 1);
+        }
+        if e_del {
+            r.add(reg::CNT_DELIVERED_BYTES, e_del_bytes as u32);
+        }
+        if e_nb {
+            r.add(reg::CNT_NB_RETURNED, 1);
+        }
+        if e_ooo {
+            r.add(reg::CNT_OOO_HELD, 1);
+        }
+        if e_tx {
+            r.add(reg::CNT_TX_FRAMES, 1);
+            r.add(reg::CNT_TX_BYTES, e_tx_bytes as u32);
+        }
+        if e_blk {
+            r.add(reg::CNT_BLK_WRITES, 1);
+            r.add(reg::CNT_BLK_BYTES, e_blk_bytes as u32);
+        }
+        if e_blk_rd {
+            r.add(reg::CNT_BLK_READS, 1);
+            r.add(reg::CNT_BLK_RD_BYTES, e_blk_bytes as u32);
+        }
+        if e_dev {
+            r.add(reg::CNT_BLK_DEV_BYTES, e_dev_bytes as u32);
+        }
+        for (e, a) in [
+            (e_anon, reg::CNT_ANON_RX),
+            (e_arp, reg::CNT_ARP_REPLIES),
+            (e_timeout, reg::CNT_TIMEOUTS),
+            (e_tick, reg::CNT_TICKS),
+            (e_hold, reg::CNT_HOLD_RECORDS),
+            (e_rel, reg::CNT_BUF_RELEASED),
+        ] {
+            if e {
+                r.add(a, 1);
+            }
+        }
+        d.tick();
+    }
+    assert!(reads > 5000);
+    assert!(
+        ticks.0 > 100 && ticks.1 > 100,
+        "timer coverage: {ticks:?} (periodic, kicks)"
+    );
+
+    // 32-bit wrap of a byte counter: 65537 frames of 65535 bytes wrap CNT_RX_BYTES
+    for n in [
+        "s_reg_valid",
+        "ev_drop_valid",
+        "ev_accepted",
+        "ev_delivered_valid",
+        "ev_nb_returned",
+        "ev_ooo_held",
+        "ev_tx_frame",
+        "ev_blk_write",
+        "ev_blk_read",
+        "ev_anon_rx",
+        "ev_arp_reply",
+        "ev_timeout",
+        "ev_tick",
+        "ev_hold_rec",
+        "ev_released",
+        "ev_dev_bytes_valid",
+        "cpl_posted",
+    ] {
+        d.set(n, 0);
+    }
+    d.set("ev_rx_frame", 1);
+    d.set("ev_rx_bytes", 65535);
+    for _ in 0..65537 {
+        d.tick();
+    }
+    r.add(reg::CNT_RX_FRAMES, 65537);
+    r.add(reg::CNT_RX_BYTES, 65537u32.wrapping_mul(65535));
+    d.set("ev_rx_frame", 0);
+    for a in [reg::CNT_RX_BYTES, reg::CNT_RX_FRAMES] {
+        d.set("s_reg_valid", 1);
+        d.set("s_reg_write", 0);
+        d.set("s_reg_addr", a as u64);
+        d.tick();
+        d.set("s_reg_valid", 0);
+        d.m.eval();
+        assert_eq!(d.get("m_reg_rvalid"), 1);
+        assert_eq!(
+            d.get("m_reg_rdata") as u32,
+            r.read(a, 0, 0, 0),
+            "counter {a:#x} after wrap"
+        );
+    }
+}
+
+/// reg_block timer (docs/rx-paths.md decisions 4 and 8): `tick_req` pulses in the cycle of every
+/// TIMER_KICK write and TIMER_PERIOD cycles after a TIMER_PERIOD write, then every period; a
+/// write restarts the count, 0 stops it, 1 pulses every cycle; CTRL.ENABLE does not matter.
+/// Cycles are counted from the write's handshake cycle (cycle 0).
+pub fn reg_block_timer() {
+    let mut d = Dut::new("reg_block_w64");
+    // one cycle: an optional access, returns tick_req seen in that cycle
+    fn cycle(d: &mut Dut, acc: Option<(bool, u32, u32)>) -> bool {
+        let (v, w, a, x) = match acc {
+            Some((w, a, x)) => (1, w as u64, a as u64, x as u64),
+            None => (0, 0, 0, 0),
+        };
+        d.set("s_reg_valid", v);
+        d.set("s_reg_write", w);
+        d.set("s_reg_addr", a);
+        d.set("s_reg_wdata", x);
+        d.m.eval();
+        let t = d.get("tick_req") == 1;
+        d.tick();
+        t
+    }
+    // cycles (from 0 = the write) in which tick_req pulsed over `n` cycles after a write
+    fn after_write(d: &mut Dut, addr: u32, v: u32, n: u64) -> Vec<u64> {
+        let mut seen = Vec::new();
+        if cycle(d, Some((true, addr, v))) {
+            seen.push(0);
+        }
+        for c in 1..=n {
+            if cycle(d, None) {
+                seen.push(c);
+            }
+        }
+        seen
+    }
+    fn read(d: &mut Dut, addr: u32) -> u32 {
+        cycle(d, Some((false, addr, 0)));
+        d.set("s_reg_valid", 0);
+        d.m.eval();
+        assert_eq!(d.get("m_reg_rvalid"), 1);
+        d.get("m_reg_rdata") as u32
+    }
+    // reset: no ticks
+    for _ in 0..500 {
+        assert!(!cycle(&mut d, None), "tick after reset with TIMER_PERIOD 0");
+    }
+    for enable in [0u32, 1] {
+        cycle(&mut d, Some((true, reg::CTRL, enable)));
+        // period 5: cycles 5, 10, ...
+        let seen = after_write(&mut d, reg::TIMER_PERIOD, 5, 52);
+        assert_eq!(
+            seen,
+            (1..=10).map(|k| 5 * k).collect::<Vec<u64>>(),
+            "period 5"
+        );
+        assert_eq!(read(&mut d, reg::TIMER_PERIOD), 5);
+        // a write mid-period restarts the count: the next pulse one new period after it
+        for _ in 0..2 {
+            cycle(&mut d, None);
+        }
+        let seen = after_write(&mut d, reg::TIMER_PERIOD, 7, 30);
+        assert_eq!(seen, vec![7, 14, 21, 28], "period 7 after a restart");
+        // the same value written again restarts too
+        let seen = after_write(&mut d, reg::TIMER_PERIOD, 7, 10);
+        assert_eq!(seen, vec![7], "period 7 rewritten");
+        // 1: every cycle
+        let seen = after_write(&mut d, reg::TIMER_PERIOD, 1, 6);
+        assert_eq!(seen, vec![1, 2, 3, 4, 5, 6], "period 1");
+        // 0: never (the write's own cycle still has the pulse period 1 put there)
+        let seen = after_write(&mut d, reg::TIMER_PERIOD, 0, 300);
+        assert_eq!(seen, vec![0], "period 0 after period 1");
+        let seen = after_write(&mut d, reg::TIMER_PERIOD, 0, 300);
+        assert!(seen.is_empty(), "period 0: {seen:?}");
+        assert_eq!(read(&mut d, reg::TIMER_PERIOD), 0);
+        // a kick: one pulse in the write's cycle; TIMER_KICK reads back what was written
+        let seen = after_write(&mut d, reg::TIMER_KICK, 0xDEAD_BEEF, 20);
+        assert_eq!(seen, vec![0], "kick");
+        assert_eq!(read(&mut d, reg::TIMER_KICK), 0xDEAD_BEEF);
+        let seen = after_write(&mut d, reg::TIMER_KICK, 0, 5);
+        assert_eq!(seen, vec![0], "kick with 0");
+        // kicks do not disturb the period; a kick in a periodic pulse's cycle is one pulse
+        let mut seen = after_write(&mut d, reg::TIMER_PERIOD, 4, 2);
+        for c in 3..=20u64 {
+            let kick = c == 6 || c == 8;
+            if cycle(&mut d, kick.then_some((true, reg::TIMER_KICK, c as u32))) {
+                seen.push(c);
+            }
+        }
+        assert_eq!(
+            seen,
+            vec![4, 6, 8, 12, 16, 20],
+            "period 4 with kicks at 6 and 8"
+        );
+        // a large period: no pulse before it
+        let seen = after_write(&mut d, reg::TIMER_PERIOD, 1000, 999);
+        assert!(seen.is_empty(), "period 1000: {seen:?}");
+        assert!(cycle(&mut d, None), "period 1000: pulse at cycle 1000");
+        after_write(&mut d, reg::TIMER_PERIOD, 0, 1);
+    }
+    // other registers written do not touch the count
+    let mut seen = after_write(&mut d, reg::TIMER_PERIOD, 6, 0);
+    for c in 1..=13u64 {
+        let acc = (c % 2 == 1).then_some((true, reg::NIC_IP, c as u32));
+        if cycle(&mut d, acc) {
+            seen.push(c);
+        }
+    }
+    assert_eq!(seen, vec![6, 12], "period 6 with other writes");
+    // NIC_MAC_HI keeps bits 15:0; nic_mac is {HI[15:0], LO}, byte k = wire byte k
+    cycle(&mut d, Some((true, reg::NIC_MAC_LO, 0x4433_2211)));
+    cycle(&mut d, Some((true, reg::NIC_MAC_HI, 0xABCD_6655)));
+    cycle(&mut d, Some((true, reg::NIC_IP, 0x0A00_0001)));
+    assert_eq!(read(&mut d, reg::NIC_MAC_HI), 0x6655);
+    assert_eq!(read(&mut d, reg::NIC_MAC_LO), 0x4433_2211);
+    assert_eq!(read(&mut d, reg::NIC_IP), 0x0A00_0001);
+    assert_eq!(
+        d.get("nic_mac").to_le_bytes()[..6],
+        [0x11, 0x22, 0x33, 0x44, 0x55, 0x66]
+    );
+    assert_eq!(d.get("nic_ip"), 0x0A00_0001);
+    assert_eq!(read(&mut d, reg::NUM_ANON), param::DEF_NUM_ANON as u32);
+}

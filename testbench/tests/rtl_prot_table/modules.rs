@@ -1,0 +1,449 @@
+//! Directed tests of single modules: `prot_table` reset and timing, `reg_block`'s protection
+//! registers, `blk_dma`'s refusals (element fetch, write source, read destination) and
+//! `dma_guard`'s refusals of reads and writes.
+
+use crate::*;
+
+/// Reset invalidates every slot, and a slot is in force at the edge that takes its request.
+pub fn prot_table_reset_and_timing() {
+    let mut m = Model::new("prot_table_r5").expect("model built");
+    let clk = m.input("clk").unwrap();
+    let rst = m.input("rst").unwrap();
+    let en = m.input("prot_en").unwrap();
+    let rv = m.input("s_req_valid").unwrap();
+    let rd = m.input("s_req_data").unwrap();
+    let cr = m.input("m_cpl_ready").unwrap();
+    let la = m.input("lk_addr").unwrap();
+    let ll = m.input("lk_len").unwrap();
+    let lw = m.input("lk_write").unwrap();
+    let al = m.output("lk_allowed").unwrap();
+    m.set(rst, 1);
+    m.tick(clk);
+    m.set(rst, 0);
+    m.set(en, 1);
+    m.set(cr, 1);
+    let mut a = [0u8; 16];
+    a[..8].copy_from_slice(&0x1000u64.to_le_bytes());
+    a[8..].copy_from_slice(&0x1fffu64.to_le_bytes());
+    m.set_bytes(la, &a);
+    let mut l = [0u8; 8];
+    l[..4].copy_from_slice(&16u32.to_le_bytes());
+    l[4..].copy_from_slice(&1u32.to_le_bytes());
+    m.set_bytes(ll, &l);
+    m.set(lw, 0b10);
+    m.eval();
+    assert_eq!(m.get(al), 0, "empty table refuses");
+    m.set(en, 0);
+    m.eval();
+    assert_eq!(m.get(al), 0b11, "PROT_EN 0 allows");
+    m.set(en, 1);
+    let e = RegionDesc {
+        opcode: Opcode::RegRegion,
+        slot: 4,
+        flags: RegionPerm::READ | RegionPerm::WRITE,
+        base: 0x1000,
+        len: 0x1000,
+        ..Default::default()
+    }
+    .to_bytes();
+    m.set_bytes(rd, &e);
+    m.set(rv, 1);
+    m.eval();
+    assert_eq!(m.get(al), 0, "not yet in force before the edge");
+    m.tick(clk);
+    m.set(rv, 0);
+    m.eval();
+    assert_eq!(m.get(al), 0b11, "in force after the edge");
+    // reset clears it
+    m.set(rst, 1);
+    m.tick(clk);
+    m.set(rst, 0);
+    m.eval();
+    assert_eq!(m.get(al), 0, "reset invalidates");
+}
+
+/// reg_block's protection registers: NUM_REGIONS, CTRL.PROT_EN, fault events (last address and
+/// info, IRQ_STATUS.FAULT with its mask and write-1-to-clear), STATUS.FAULT / ring_stop held
+/// until a CTRL write with ENABLE = 0.
+pub fn reg_block_protection_registers() {
+    use buflet_spec::reg;
+    let mut m = Model::new("reg_block_w64").expect("model built");
+    let clk = m.input("clk").unwrap();
+    let rst = m.input("rst").unwrap();
+    let valid = m.input("s_reg_valid").unwrap();
+    let write = m.input("s_reg_write").unwrap();
+    let addr = m.input("s_reg_addr").unwrap();
+    let wdata = m.input("s_reg_wdata").unwrap();
+    let rvalid = m.output("m_reg_rvalid").unwrap();
+    let rdata = m.output("m_reg_rdata").unwrap();
+    let fv = m.input("ev_fault_valid").unwrap();
+    let fa = m.input("ev_fault_addr").unwrap();
+    let fi = m.input("ev_fault_info").unwrap();
+    let ff = m.input("ev_fault_fatal").unwrap();
+    let prot_en = m.output("ctrl_prot_en").unwrap();
+    let stop = m.output("ring_stop").unwrap();
+    let irq = m.output("irq").unwrap();
+    let nf = fv.width() as usize;
+    assert_eq!(nf, 4, "NFAULT default");
+    m.set(rst, 1);
+    m.tick(clk);
+    m.set(rst, 0);
+
+    let wr = |m: &mut Model, a: u32, v: u32| {
+        m.set(valid, 1);
+        m.set(write, 1);
+        m.set(addr, a as u64);
+        m.set(wdata, v as u64);
+        m.tick(clk);
+        m.set(valid, 0);
+    };
+    let rd = |m: &mut Model, a: u32| -> u32 {
+        m.set(valid, 1);
+        m.set(write, 0);
+        m.set(addr, a as u64);
+        m.tick(clk);
+        m.set(valid, 0);
+        m.eval();
+        assert_eq!(m.get(rvalid), 1);
+        m.get(rdata) as u32
+    };
+    let fault = |m: &mut Model, events: &[(usize, u64, u16, bool)]| {
+        let mut a = vec![0u8; 8 * nf];
+        let mut info = vec![0u8; 2 * nf];
+        let (mut v, mut f) = (0u64, 0u64);
+        for &(port, ad, inf, fatal) in events {
+            a[8 * port..8 * port + 8].copy_from_slice(&ad.to_le_bytes());
+            info[2 * port..2 * port + 2].copy_from_slice(&inf.to_le_bytes());
+            v |= 1 << port;
+            f |= (fatal as u64) << port;
+        }
+        m.set_bytes(fa, &a);
+        m.set_bytes(fi, &info);
+        m.set(fv, v);
+        m.set(ff, f);
+    };
+    let no_fault = |m: &mut Model| {
+        m.set(fv, 0);
+        m.set(ff, 0);
+    };
+
+    assert_eq!(rd(&mut m, reg::NUM_REGIONS), 32);
+    assert_eq!(rd(&mut m, reg::STATUS), 1);
+    wr(&mut m, reg::CTRL, 0xFFFF_FFFF);
+    assert_eq!(rd(&mut m, reg::CTRL), 3);
+    m.eval();
+    assert_eq!(m.get(prot_en), 1);
+    wr(&mut m, reg::CTRL, 1);
+    m.eval();
+    assert_eq!(m.get(prot_en), 0);
+    wr(&mut m, reg::CTRL, 3);
+    wr(&mut m, reg::IRQ_MASK, 2);
+    assert_eq!(rd(&mut m, reg::IRQ_MASK), 2);
+
+    // two non-fatal faults in one cycle: the higher-numbered port is recorded
+    fault(
+        &mut m,
+        &[
+            (1, 0x1111_2222_3333_4444, 0x0101, false),
+            (3, 0xdead_beef_0000_1000, 0x0200, false),
+        ],
+    );
+    m.tick(clk);
+    no_fault(&mut m);
+    m.eval();
+    assert_eq!(m.get(irq), 1, "IRQ_STATUS.FAULT under IRQ_MASK.FAULT");
+    assert_eq!(m.get(stop), 0, "a non-fatal fault does not stop the rings");
+    assert_eq!(rd(&mut m, reg::PROT_FAULT_ADDR_LO), 0x0000_1000);
+    assert_eq!(rd(&mut m, reg::PROT_FAULT_ADDR_HI), 0xdead_beef);
+    assert_eq!(rd(&mut m, reg::PROT_FAULT_INFO), 0x0200);
+    assert_eq!(rd(&mut m, reg::IRQ_STATUS), 2);
+    assert_eq!(rd(&mut m, reg::STATUS), 3, "READY | ENABLED, no FAULT");
+    // W1C of CPL leaves FAULT; W1C of FAULT clears it
+    wr(&mut m, reg::IRQ_STATUS, 1);
+    assert_eq!(rd(&mut m, reg::IRQ_STATUS), 2);
+    wr(&mut m, reg::IRQ_STATUS, 2);
+    assert_eq!(rd(&mut m, reg::IRQ_STATUS), 0);
+    m.eval();
+    assert_eq!(m.get(irq), 0);
+    // a fault in the cycle of the W1C wins
+    fault(&mut m, &[(0, 0x42, 0x0001, false)]);
+    wr(&mut m, reg::IRQ_STATUS, 2);
+    no_fault(&mut m);
+    assert_eq!(rd(&mut m, reg::IRQ_STATUS), 2);
+    assert_eq!(rd(&mut m, reg::PROT_FAULT_INFO), 1);
+
+    // a fatal (ring) fault: STATUS.FAULT and ring_stop until CTRL.ENABLE is cleared
+    fault(&mut m, &[(2, 0x9000, 0x0101, true)]);
+    m.tick(clk);
+    no_fault(&mut m);
+    m.eval();
+    assert_eq!(m.get(stop), 1);
+    assert_eq!(rd(&mut m, reg::STATUS), 7);
+    wr(&mut m, reg::CTRL, 3);
+    m.eval();
+    assert_eq!(m.get(stop), 1, "writing ENABLE = 1 again does not clear it");
+    wr(&mut m, reg::CTRL, 2);
+    m.eval();
+    assert_eq!(m.get(stop), 0, "clearing ENABLE clears it");
+    assert_eq!(rd(&mut m, reg::STATUS), 1);
+    wr(&mut m, reg::CTRL, 3);
+    assert_eq!(rd(&mut m, reg::STATUS), 3);
+    // 2 + 1 + 1 refusals, each counted
+    assert_ne!(
+        reg::CNT_PROT_FAULTS,
+        reg::CNT_BLK_READS,
+        "spec: distinct addresses"
+    );
+    assert_eq!(rd(&mut m, reg::CNT_PROT_FAULTS), 4);
+}
+
+/// blk_dma's protection checks, directed: the lookup (prot_addr/len/write) is answered by the
+/// test; a refused element fetch issues no read, a refused BLK_WRITE source or BLK_READ
+/// destination ends the request before any block-device operation; each posts BLK_DONE
+/// PROT_FAULT with BYTES 0 and pulses ev_fault with the refused address and direction.
+pub fn blk_dma_refusal(model: &str, read: bool, deny_elem: bool) {
+    use buflet_spec::{BlkReq, SgElem};
+    let mut m = Model::new(model).expect("model built");
+    let clk = m.input("clk").unwrap();
+    let kw = m.port("s_axis_dma_rd_tkeep").unwrap().width() as usize;
+    let dw = kw * 8;
+    let pn = |m: &Model, n: &str| m.port(n).unwrap_or_else(|e| panic!("{e}"));
+    let (sg_addr, src) = (0x1000u64, 0x8000u64);
+    m.set(pn(&m, "rst"), 1);
+    m.tick(clk);
+    m.set(pn(&m, "rst"), 0);
+    let cmd = BlkReq {
+        opcode: if read {
+            Opcode::BlkRead
+        } else {
+            Opcode::BlkWrite
+        },
+        tag: 77,
+        sg_addr,
+        sg_max: 4,
+        bytes: 4096,
+        ..Default::default()
+    }
+    .to_bytes();
+    let elem = SgElem {
+        src_addr: src,
+        len: 4096,
+        disk_addr: 0,
+        next: 0,
+        ..Default::default()
+    }
+    .to_bytes();
+    m.set_bytes(pn(&m, "s_cmd_data"), &cmd);
+    m.set(pn(&m, "s_cmd_valid"), 1);
+    m.set(pn(&m, "m_cpl_ready"), 1);
+    let deny_addr = if deny_elem { sg_addr } else { src };
+    let (mut reads, mut rsp_words): (usize, Vec<Vec<u8>>) = (0, Vec::new());
+    let mut fault: Option<(u64, u64)> = None;
+    let mut cpl_seen: Option<[u8; 32]> = None;
+    for cycle in 0..400 {
+        m.eval();
+        if m.get(pn(&m, "s_cmd_ready")) == 1 && cycle > 0 {
+            m.set(pn(&m, "s_cmd_valid"), 0);
+        }
+        let deny = m.get(pn(&m, "prot_addr")) == deny_addr;
+        m.set(pn(&m, "prot_deny"), deny as u64);
+        m.set(pn(&m, "m_dma_rd_req_ready"), 1);
+        m.set(pn(&m, "m_blk_req_ready"), 1);
+        // serve the element read, one word per cycle
+        if let Some(w) = rsp_words.first() {
+            m.set_bytes(pn(&m, "s_axis_dma_rd_tdata"), w);
+            m.set(pn(&m, "s_axis_dma_rd_tkeep"), u64::MAX >> (64 - kw.min(64)));
+            m.set(pn(&m, "s_axis_dma_rd_tvalid"), 1);
+            m.set(pn(&m, "s_axis_dma_rd_tlast"), (rsp_words.len() == 1) as u64);
+        } else {
+            m.set(pn(&m, "s_axis_dma_rd_tvalid"), 0);
+        }
+        m.eval();
+        assert_eq!(m.get(pn(&m, "m_blk_req_valid")), 0, "no block operation");
+        assert_eq!(m.get(pn(&m, "m_dma_wr_req_valid")), 0, "no host write");
+        if m.get(pn(&m, "m_dma_rd_req_valid")) == 1 {
+            let a = m.get(pn(&m, "m_dma_rd_req_addr"));
+            assert_eq!(a, sg_addr, "only the element is read");
+            assert!(!deny_elem, "a refused element is not read");
+            reads += 1;
+            let mut words = Vec::new();
+            for c in elem.chunks(dw / 8) {
+                let mut w = vec![0u8; dw.div_ceil(8)];
+                w[..c.len()].copy_from_slice(c);
+                words.push(w);
+            }
+            rsp_words = words;
+        } else if !rsp_words.is_empty() && m.get(pn(&m, "s_axis_dma_rd_tready")) == 1 {
+            rsp_words.remove(0);
+        }
+        if m.get(pn(&m, "m_cpl_valid")) == 1 {
+            let mut c = [0u8; 32];
+            m.get_bytes(pn(&m, "m_cpl_data"), &mut c);
+            cpl_seen = Some(c);
+        }
+        m.tick(clk);
+        m.eval();
+        if m.get(pn(&m, "ev_fault")) == 1 {
+            assert!(fault.is_none(), "one fault");
+            fault = Some((
+                m.get(pn(&m, "ev_fault_addr")),
+                m.get(pn(&m, "ev_fault_write")),
+            ));
+        }
+        if cpl_seen.is_some() {
+            break;
+        }
+    }
+    let c = Cpl::parse(&cpl_seen.expect("a completion")).unwrap();
+    assert_eq!(c.kind, CplKind::BlkDone);
+    assert_eq!(c.status, Status::ProtFault);
+    assert_eq!(c.tag, 77);
+    assert_eq!(c.bytes, 0);
+    assert_eq!(reads, if deny_elem { 0 } else { 1 });
+    let write = read && !deny_elem;
+    assert_eq!(
+        fault,
+        Some((deny_addr, write as u64)),
+        "{model} fault event"
+    );
+}
+
+pub fn blk_dma_refuses_element_fetch() {
+    for model in ["blk_dma_w64", "blk_dma_w512"] {
+        blk_dma_refusal(model, false, true);
+        blk_dma_refusal(model, true, true);
+    }
+}
+
+pub fn blk_dma_refuses_write_source_and_read_destination() {
+    for model in ["blk_dma_w64", "blk_dma_w512"] {
+        blk_dma_refusal(model, false, false);
+        blk_dma_refusal(model, true, false);
+    }
+}
+
+/// dma_guard alone: allowed requests pass unchanged (and their responses / data); a refused
+/// read never reaches the host and is answered with one error word (tuser, tlast, rd_refused);
+/// a refused write never reaches the host and its data is taken and dropped up to tlast; each
+/// refusal pulses one fault event with address and requester id.
+pub fn dma_guard_refusals() {
+    let mut m = Model::new("dma_guard_w64").expect("model built");
+    let clk = m.input("clk").unwrap();
+    let pn = |m: &Model, n: &str| m.port(n).unwrap_or_else(|e| panic!("{e}"));
+    let set = |m: &mut Model, n: &str, v: u64| {
+        let p = pn(m, n);
+        m.set(p, v)
+    };
+    let g = |m: &mut Model, n: &str| {
+        m.eval();
+        let p = pn(m, n);
+        m.get(p)
+    };
+    set(&mut m, "rst", 1);
+    m.tick(clk);
+    set(&mut m, "rst", 0);
+    set(&mut m, "m_dma_rd_req_ready", 1);
+    set(&mut m, "m_dma_wr_req_ready", 1);
+    set(&mut m, "m_axis_dma_wr_tready", 1);
+    set(&mut m, "m_axis_rd_tready", 1);
+
+    // an allowed read passes through, and its response too
+    set(&mut m, "s_rd_req_valid", 1);
+    set(&mut m, "s_rd_req_addr", 0x1234_5678_9000);
+    set(&mut m, "s_rd_req_len", 64);
+    set(&mut m, "s_rd_req_id", 2);
+    set(&mut m, "rd_lk_deny", 0);
+    assert_eq!(g(&mut m, "rd_lk_addr"), 0x1234_5678_9000);
+    assert_eq!(g(&mut m, "rd_lk_len"), 64);
+    assert_eq!(g(&mut m, "m_dma_rd_req_valid"), 1);
+    assert_eq!(g(&mut m, "m_dma_rd_req_addr"), 0x1234_5678_9000);
+    assert_eq!(g(&mut m, "m_dma_rd_req_id"), 2);
+    assert_eq!(g(&mut m, "s_rd_req_ready"), 1);
+    m.tick(clk);
+    set(&mut m, "s_rd_req_valid", 0);
+    set(&mut m, "s_axis_dma_rd_tvalid", 1);
+    set(&mut m, "s_axis_dma_rd_tdata", 0xAB);
+    set(&mut m, "s_axis_dma_rd_tlast", 1);
+    set(&mut m, "s_axis_dma_rd_tuser", 0);
+    assert_eq!(g(&mut m, "m_axis_rd_tvalid"), 1);
+    assert_eq!(g(&mut m, "m_axis_rd_tdata"), 0xAB);
+    assert_eq!(g(&mut m, "m_axis_rd_tuser"), 0);
+    assert_eq!(g(&mut m, "rd_refused"), 0);
+    assert_eq!(g(&mut m, "s_axis_dma_rd_tready"), 1);
+    assert_eq!(g(&mut m, "ev_rd_fault"), 0);
+    m.tick(clk);
+    set(&mut m, "s_axis_dma_rd_tvalid", 0);
+
+    // a refused read: no host request; one error word, held until taken
+    set(&mut m, "s_rd_req_valid", 1);
+    set(&mut m, "s_rd_req_addr", 0xdead_0000);
+    set(&mut m, "s_rd_req_id", 0);
+    set(&mut m, "rd_lk_deny", 1);
+    assert_eq!(g(&mut m, "m_dma_rd_req_valid"), 0);
+    assert_eq!(g(&mut m, "s_rd_req_ready"), 1);
+    m.tick(clk);
+    set(&mut m, "s_rd_req_valid", 0);
+    set(&mut m, "rd_lk_deny", 0);
+    set(&mut m, "m_axis_rd_tready", 0);
+    assert_eq!(g(&mut m, "ev_rd_fault"), 1);
+    assert_eq!(g(&mut m, "ev_rd_fault_addr"), 0xdead_0000);
+    assert_eq!(g(&mut m, "ev_rd_fault_id"), 0);
+    for _ in 0..3 {
+        assert_eq!(g(&mut m, "m_axis_rd_tvalid"), 1);
+        assert_eq!(g(&mut m, "m_axis_rd_tlast"), 1);
+        assert_eq!(g(&mut m, "m_axis_rd_tuser"), 1);
+        assert_eq!(g(&mut m, "m_axis_rd_tdata"), 0);
+        assert_eq!(g(&mut m, "rd_refused"), 1);
+        assert_eq!(g(&mut m, "s_axis_dma_rd_tready"), 0);
+        assert_eq!(g(&mut m, "s_rd_req_ready"), 0);
+        m.tick(clk);
+        assert_eq!(g(&mut m, "ev_rd_fault"), 0, "one pulse per refusal");
+    }
+    set(&mut m, "m_axis_rd_tready", 1);
+    m.tick(clk);
+    assert_eq!(g(&mut m, "m_axis_rd_tvalid"), 0);
+    assert_eq!(g(&mut m, "rd_refused"), 0);
+
+    // a refused write: no host request, four data words taken and dropped
+    set(&mut m, "s_wr_req_valid", 1);
+    set(&mut m, "s_wr_req_addr", 0xbeef_0040);
+    set(&mut m, "s_wr_req_len", 32);
+    set(&mut m, "s_wr_req_id", 1);
+    set(&mut m, "wr_lk_deny", 1);
+    assert_eq!(g(&mut m, "wr_lk_addr"), 0xbeef_0040);
+    assert_eq!(g(&mut m, "wr_lk_len"), 32);
+    assert_eq!(g(&mut m, "m_dma_wr_req_valid"), 0);
+    assert_eq!(g(&mut m, "s_wr_req_ready"), 1);
+    m.tick(clk);
+    set(&mut m, "s_wr_req_valid", 0);
+    set(&mut m, "wr_lk_deny", 0);
+    assert_eq!(g(&mut m, "ev_wr_fault"), 1);
+    assert_eq!(g(&mut m, "ev_wr_fault_addr"), 0xbeef_0040);
+    assert_eq!(g(&mut m, "ev_wr_fault_id"), 1);
+    set(&mut m, "m_axis_dma_wr_tready", 0);
+    for k in 0..4 {
+        set(&mut m, "s_axis_wr_tvalid", 1);
+        set(&mut m, "s_axis_wr_tlast", (k == 3) as u64);
+        assert_eq!(g(&mut m, "wr_refused"), 1);
+        assert_eq!(g(&mut m, "s_axis_wr_tready"), 1, "dropped words are taken");
+        assert_eq!(g(&mut m, "m_axis_dma_wr_tvalid"), 0);
+        m.tick(clk);
+    }
+    set(&mut m, "s_axis_wr_tvalid", 0);
+    assert_eq!(g(&mut m, "wr_refused"), 0);
+    assert_eq!(g(&mut m, "ev_wr_fault"), 0);
+
+    // an allowed write passes
+    set(&mut m, "m_axis_dma_wr_tready", 1);
+    set(&mut m, "s_wr_req_valid", 1);
+    assert_eq!(g(&mut m, "m_dma_wr_req_valid"), 1);
+    assert_eq!(g(&mut m, "m_dma_wr_req_id"), 1);
+    m.tick(clk);
+    set(&mut m, "s_wr_req_valid", 0);
+    set(&mut m, "s_axis_wr_tvalid", 1);
+    set(&mut m, "s_axis_wr_tdata", 0x55);
+    set(&mut m, "s_axis_wr_tlast", 1);
+    assert_eq!(g(&mut m, "m_axis_dma_wr_tvalid"), 1);
+    assert_eq!(g(&mut m, "m_axis_dma_wr_tdata"), 0x55);
+    assert_eq!(g(&mut m, "ev_wr_fault"), 0);
+}
