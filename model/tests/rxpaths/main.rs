@@ -3,7 +3,7 @@
 //!
 //! These are unit tests of the Rust model only (`buflet_model::ModelDevice`). The RTL
 //! counterpart is tested by `testbench/tests/rtl_rx_parser.rs` (UDP and ARP parse metadata),
-//! `testbench/tests/rtl_toe_engine/` and `testbench/tests/rtl_tx_builder.rs` (the engine and
+//! `testbench/tests/rtl_toe_engine/` and `testbench/tests/rtl_tx_builder/` (the engine and
 //! the ARP reply frame), `testbench/tests/rxpaths.rs` (these paths end to end through the
 //! driver, on both backends) and `testbench/tests/cosim.rs` (the whole RTL against this model,
 //! transaction by transaction).
