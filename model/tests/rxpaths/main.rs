@@ -2,7 +2,7 @@
 //! buffers, the ARP responder and the named-buffer timeout sweep.
 //!
 //! These are unit tests of the Rust model only (`buflet_model::ModelDevice`). The RTL
-//! counterpart is tested by `testbench/tests/rtl_rx_parser.rs` (UDP and ARP parse metadata),
+//! counterpart is tested by `testbench/tests/rtl_rx_parser/` (UDP and ARP parse metadata),
 //! `testbench/tests/rtl_toe_engine/` and `testbench/tests/rtl_tx_builder/` (the engine and
 //! the ARP reply frame), `testbench/tests/rxpaths.rs` (these paths end to end through the
 //! driver, on both backends) and `testbench/tests/cosim.rs` (the whole RTL against this model,

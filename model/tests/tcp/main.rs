@@ -5,7 +5,7 @@
 //!
 //! These are unit tests of the Rust model only (`buflet_model::ModelDevice`). The RTL
 //! counterpart is tested by `testbench/tests/rtl_toe_engine/` (toe_engine against an
-//! independent oracle), `testbench/tests/rtl_rx_parser.rs` (parse metadata) and
+//! independent oracle), `testbench/tests/rtl_rx_parser/` (parse metadata) and
 //! `testbench/tests/cosim.rs` (the whole RTL against this model, transaction by transaction).
 //!
 //! The files, by responsibility:
