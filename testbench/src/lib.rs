@@ -59,3 +59,18 @@ pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(data))
 }
+
+/// Declares, at the root of a test target split into modules, one `#[test]` per listed
+/// function (`module => { name, ... }`), so test names stay what they were in one file.
+#[macro_export]
+macro_rules! test_list {
+    ($($m:path => { $($name:ident),* $(,)? }),* $(,)?) => {
+        $($(
+            #[test]
+            fn $name() {
+                use $m as m;
+                m::$name()
+            }
+        )*)*
+    };
+}

@@ -57,21 +57,7 @@ const SG_REGION: u64 = 5 << 20; // data in [DATA_BASE, SG_REGION), elements in [
 const DATA_BASE: u64 = 1 << 20;
 const DISK_BYTES: usize = 8 << 20;
 
-/// Declares each test at the crate root, so its name is what it was when this was one file;
-/// the body is the function of that name in the module given.
-macro_rules! tests {
-    ($($m:path => { $($name:ident),* $(,)? }),* $(,)?) => {
-        $($(
-            #[test]
-            fn $name() {
-                use $m as m;
-                m::$name()
-            }
-        )*)*
-    };
-}
-
-tests! {
+buflet_testbench::test_list! {
     random => {
         blk_dma_w64,
         blk_dma_w512,

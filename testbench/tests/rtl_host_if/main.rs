@@ -34,21 +34,7 @@ use rand::{Rng, SeedableRng};
 use dut::*;
 use regs::*;
 
-/// Declares each test at the crate root, so its name is what it was when this was one file;
-/// the body is the function of that name in the module given.
-macro_rules! tests {
-    ($($m:path => { $($name:ident),* $(,)? }),* $(,)?) => {
-        $($(
-            #[test]
-            fn $name() {
-                use $m as m;
-                m::$name()
-            }
-        )*)*
-    };
-}
-
-tests! {
+buflet_testbench::test_list! {
     reg_block => {
         reg_block_registers_counters_irq,
         reg_block_timer,

@@ -39,21 +39,7 @@ use nic_host::*;
 use oracle::*;
 use stimulus::*;
 
-/// Declares each test at the crate root, so its name is what it was when this was one file;
-/// the body is the function of that name in the module given.
-macro_rules! tests {
-    ($($m:path => { $($name:ident),* $(,)? }),* $(,)?) => {
-        $($(
-            #[test]
-            fn $name() {
-                use $m as m;
-                m::$name()
-            }
-        )*)*
-    };
-}
-
-tests! {
+buflet_testbench::test_list! {
     random => {
         prot_table_32_slots_matches_oracle,
         prot_table_5_slots_matches_oracle,

@@ -78,21 +78,7 @@ const TOO_LONG: u8 = 10;
 const NULL: u64 = 0xFFFF;
 const NUM_BUFLETS: usize = 64;
 
-/// Declares each test at the crate root, so its name is what it was when this was one file;
-/// the body is the function of that name in the module given.
-macro_rules! tests {
-    ($($m:path => { $($name:ident),* $(,)? }),* $(,)?) => {
-        $($(
-            #[test]
-            fn $name() {
-                use $m as m;
-                m::$name()
-            }
-        )*)*
-    };
-}
-
-tests! {
+buflet_testbench::test_list! {
     random => {
         rx_parser_w64_udp_arp,
         rx_parser_w512_udp_arp,

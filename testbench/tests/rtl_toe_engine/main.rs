@@ -95,21 +95,7 @@ const URG: TcpFlags = TcpFlags::URG;
 const RELEASE_MAX: usize = spec::param::RELEASE_MAX as usize;
 const RECS_PER_PAGE: usize = PAGE / HoldRec::SIZE;
 
-/// Declares each test at the crate root, so its name is what it was when this was one file;
-/// the body is the function of that name in the module given.
-macro_rules! tests {
-    ($($m:path => { $($name:ident),* $(,)? }),* $(,)?) => {
-        $($(
-            #[test]
-            fn $name() {
-                use $m as m;
-                m::$name()
-            }
-        )*)*
-    };
-}
-
-tests! {
+buflet_testbench::test_list! {
     random => {
         toe_engine_w64_random_traffic,
         toe_engine_w512_random_traffic,

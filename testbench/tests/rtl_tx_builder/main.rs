@@ -56,21 +56,7 @@ use cmd::*;
 use ports::Ports;
 use random::*;
 
-/// Declares each test at the crate root, so its name is what it was when this was one file;
-/// the body is the function of that name in the module given.
-macro_rules! tests {
-    ($($m:path => { $($name:ident),* $(,)? }),* $(,)?) => {
-        $($(
-            #[test]
-            fn $name() {
-                use $m as m;
-                m::$name()
-            }
-        )*)*
-    };
-}
-
-tests! {
+buflet_testbench::test_list! {
     random => {
         tx_builder_w64_random,
         tx_builder_w512_random,
