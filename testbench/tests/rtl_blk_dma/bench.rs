@@ -29,7 +29,10 @@ pub enum BlkDev {
 }
 
 pub struct Bench {
-    pub dut: Dut,
+    pub m: Model,
+    pub p: ports::BlkDma,
+    /// DMA word width in bytes
+    pub kw: usize,
     pub rng: StdRng,
     pub host: Host,
     pub disk: Vec<u8>,
@@ -70,20 +73,23 @@ impl Bench {
         let mut bytes = vec![0u8; (bb * nb) as usize];
         rng.fill(&mut bytes[..]);
         let exposed = (0..nb).map(|_| rng.gen_bool(0.5)).collect();
-        let mut dut = Dut::new(name);
-        let kw = dut.kw;
+        let mut m = Model::new(name).expect("model built (sim/models.txt)");
+        let p = ports::BlkDma::bind(&m).expect("ports");
+        let kw = p.s_axis_dma_rd_tkeep.width() as usize;
         assert_eq!(
-            1u64 << dut.m.port("bram_rd_addr").unwrap().width(),
+            1u64 << p.bram_rd_addr.width(),
             bb * nb / kw as u64,
             "BUFLET_BYTES * NUM_BUFLETS of the model"
         );
-        dut.set("rst", 1);
+        m.set(p.rst, 1);
         for _ in 0..3 {
-            dut.tick();
+            m.tick(p.clk);
         }
-        dut.set("rst", 0);
+        m.set(p.rst, 0);
         Bench {
-            dut,
+            m,
+            p,
+            kw,
             rng,
             host: Host {
                 mem,
@@ -149,7 +155,8 @@ impl Bench {
 
     /// Runs until `n` completions have been seen.
     pub fn run(&mut self, n: usize) {
-        let kw = self.dut.kw;
+        let p = self.p;
+        let kw = self.kw;
         let full_keep = if kw == 64 { u64::MAX } else { (1u64 << kw) - 1 };
         let mut cycles = 0u64;
         let mut cmd_valid = false;
@@ -165,11 +172,11 @@ impl Bench {
             if !cmd_valid && !self.cmds.is_empty() && r.gen_bool(0.5) {
                 cmd_valid = true;
                 let e = Self::cmd_entry(&self.cmds[0]);
-                self.dut.set_bytes("s_cmd_data", &e);
+                self.m.set_bytes(p.s_cmd_data, &e);
             }
-            self.dut.set("s_cmd_valid", cmd_valid as u64);
+            self.m.set(p.s_cmd_valid, cmd_valid as u64);
             let rd_req_ready = r.gen_bool(0.6);
-            self.dut.set("m_dma_rd_req_ready", rd_req_ready as u64);
+            self.m.set(p.m_dma_rd_req_ready, rd_req_ready as u64);
             // response word
             let mut rsp_valid = false;
             if let Some((delay, words)) = self.rsp.front_mut() {
@@ -179,25 +186,24 @@ impl Bench {
                     let (d, keep, last, user) = words.front().unwrap();
                     rsp_valid = true;
                     let (d, keep, last, user) = (d.clone(), *keep, *last, *user);
-                    self.dut.set_bytes("s_axis_dma_rd_tdata", &d);
-                    self.dut
-                        .set_bytes("s_axis_dma_rd_tkeep", &keep.to_le_bytes());
-                    self.dut.set("s_axis_dma_rd_tlast", last as u64);
-                    self.dut.set("s_axis_dma_rd_tuser", user as u64);
+                    self.m.set_bytes(p.s_axis_dma_rd_tdata, &d);
+                    self.m.set_bytes(p.s_axis_dma_rd_tkeep, &keep.to_le_bytes());
+                    self.m.set(p.s_axis_dma_rd_tlast, last as u64);
+                    self.m.set(p.s_axis_dma_rd_tuser, user as u64);
                 }
             }
-            self.dut.set("s_axis_dma_rd_tvalid", rsp_valid as u64);
+            self.m.set(p.s_axis_dma_rd_tvalid, rsp_valid as u64);
             // DMA write client
             let wr_req_ready = self.wr.is_none() && r.gen_bool(0.6);
-            self.dut.set("m_dma_wr_req_ready", wr_req_ready as u64);
+            self.m.set(p.m_dma_wr_req_ready, wr_req_ready as u64);
             let wr_data_ready = r.gen_bool(0.7);
-            self.dut.set("m_axis_dma_wr_tready", wr_data_ready as u64);
+            self.m.set(p.m_axis_dma_wr_tready, wr_data_ready as u64);
             // block device
             let blk_idle = matches!(self.blk, BlkDev::Idle);
             let blk_req_ready = blk_idle && r.gen_bool(0.5);
-            self.dut.set("m_blk_req_ready", blk_req_ready as u64);
+            self.m.set(p.m_blk_req_ready, blk_req_ready as u64);
             let blk_wr_ready = matches!(self.blk, BlkDev::WrData { .. }) && r.gen_bool(0.7);
-            self.dut.set("m_axis_blk_wr_tready", blk_wr_ready as u64);
+            self.m.set(p.m_axis_blk_wr_tready, blk_wr_ready as u64);
             let mut blk_rd_valid = false;
             let mut resp_valid = false;
             match &mut self.blk {
@@ -208,10 +214,10 @@ impl Bench {
                         blk_rd_valid = true;
                         let w = words.front().unwrap().clone();
                         let last = words.len() == 1;
-                        self.dut.set_bytes("s_axis_blk_rd_tdata", &w);
-                        self.dut
-                            .set_bytes("s_axis_blk_rd_tkeep", &full_keep.to_le_bytes());
-                        self.dut.set("s_axis_blk_rd_tlast", last as u64);
+                        self.m.set_bytes(p.s_axis_blk_rd_tdata, &w);
+                        self.m
+                            .set_bytes(p.s_axis_blk_rd_tkeep, &full_keep.to_le_bytes());
+                        self.m.set(p.s_axis_blk_rd_tlast, last as u64);
                     }
                 }
                 BlkDev::Status { delay, st } => {
@@ -220,40 +226,40 @@ impl Bench {
                     } else {
                         resp_valid = true;
                         let st = *st;
-                        self.dut.set("s_blk_resp_status", st as u64);
+                        self.m.set(p.s_blk_resp_status, st as u64);
                     }
                 }
                 _ => {}
             }
-            self.dut.set("s_axis_blk_rd_tvalid", blk_rd_valid as u64);
-            self.dut.set("s_blk_resp_valid", resp_valid as u64);
+            self.m.set(p.s_axis_blk_rd_tvalid, blk_rd_valid as u64);
+            self.m.set(p.s_blk_resp_valid, resp_valid as u64);
             let cpl_ready = self.rng.gen_bool(0.5);
-            self.dut.set("m_cpl_ready", cpl_ready as u64);
+            self.m.set(p.m_cpl_ready, cpl_ready as u64);
             // buflet memory: registered read data, combinational exposed bit
             let q = self.bram_q.clone();
-            self.dut.set_bytes("bram_rd_data", &q);
+            self.m.set_bytes(p.bram_rd_data, &q);
             // and the protection lookup: refused below DATA_BASE, where only DEVMEM sources lie
-            self.dut.set("exp_rd", self.exp_set as u64);
-            self.dut.set("prot_deny", 0);
-            self.dut.m.eval();
-            let e = self.bram.exp(self.dut.get("exp_rd_idx"));
-            let deny = self.dut.get("prot_addr") < DATA_BASE;
+            self.m.set(p.exp_rd, self.exp_set as u64);
+            self.m.set(p.prot_deny, 0);
+            self.m.eval();
+            let e = self.bram.exp(self.m.get(p.exp_rd_idx));
+            let deny = self.m.get(p.prot_addr) < DATA_BASE;
             if e != self.exp_set || deny {
                 self.exp_set = e;
-                self.dut.set("exp_rd", e as u64);
-                self.dut.set("prot_deny", deny as u64);
-                self.dut.m.eval();
+                self.m.set(p.exp_rd, e as u64);
+                self.m.set(p.prot_deny, deny as u64);
+                self.m.eval();
             }
-            assert_eq!(self.dut.get("ev_fault"), 0, "no protection refusal");
+            assert_eq!(self.m.get(p.ev_fault), 0, "no protection refusal");
 
             // ---- sample handshakes
-            if cmd_valid && self.dut.get("s_cmd_ready") == 1 {
+            if cmd_valid && self.m.get(p.s_cmd_ready) == 1 {
                 self.cmds.pop_front();
                 cmd_valid = false;
             }
-            if rd_req_ready && self.dut.get("m_dma_rd_req_valid") == 1 {
-                let addr = self.dut.get("m_dma_rd_req_addr");
-                let len = self.dut.get("m_dma_rd_req_len");
+            if rd_req_ready && self.m.get(p.m_dma_rd_req_valid) == 1 {
+                let addr = self.m.get(p.m_dma_rd_req_addr);
+                let len = self.m.get(p.m_dma_rd_req_len);
                 assert!((1..=4096).contains(&len), "read len {len}");
                 self.reads.push((addr, len));
                 let data = self.host.read(addr, len as usize);
@@ -274,7 +280,7 @@ impl Bench {
                 let delay = self.rng.gen_range(0..12);
                 self.rsp.push_back((delay, words));
             }
-            if rsp_valid && self.dut.get("s_axis_dma_rd_tready") == 1 {
+            if rsp_valid && self.m.get(p.s_axis_dma_rd_tready) == 1 {
                 let (_, words) = self.rsp.front_mut().unwrap();
                 words.pop_front();
                 if words.is_empty() {
@@ -282,22 +288,22 @@ impl Bench {
                 }
             }
             // DMA writes
-            if wr_req_ready && self.dut.get("m_dma_wr_req_valid") == 1 {
-                let addr = self.dut.get("m_dma_wr_req_addr");
-                let len = self.dut.get("m_dma_wr_req_len") as usize;
+            if wr_req_ready && self.m.get(p.m_dma_wr_req_valid) == 1 {
+                let addr = self.m.get(p.m_dma_wr_req_addr);
+                let len = self.m.get(p.m_dma_wr_req_len) as usize;
                 assert!((1..=4096).contains(&len), "write len {len}");
                 assert!(
                     addr as usize + len <= MEM_BYTES,
                     "DMA write {addr:#x}+{len} outside host memory"
                 );
                 self.wr = Some((addr, len, Vec::new()));
-            } else if self.dut.get("m_axis_dma_wr_tvalid") == 1 {
+            } else if self.m.get(p.m_axis_dma_wr_tvalid) == 1 {
                 assert!(self.wr.is_some(), "DMA write data without a request");
             }
-            if wr_data_ready && self.dut.get("m_axis_dma_wr_tvalid") == 1 {
+            if wr_data_ready && self.m.get(p.m_axis_dma_wr_tvalid) == 1 {
                 if let Some((addr, len, data)) = &mut self.wr {
-                    let keep = self.dut.get_bytes("m_axis_dma_wr_tkeep", kw / 8);
-                    let d = self.dut.get_bytes("m_axis_dma_wr_tdata", kw);
+                    let keep = get_bytes(&self.m, p.m_axis_dma_wr_tkeep, kw / 8);
+                    let d = get_bytes(&self.m, p.m_axis_dma_wr_tdata, kw);
                     let left = *len - data.len();
                     let n = left.min(kw);
                     for (i, byte) in d.iter().enumerate() {
@@ -308,7 +314,7 @@ impl Bench {
                         }
                     }
                     data.extend_from_slice(&d[..n]);
-                    let last = self.dut.get("m_axis_dma_wr_tlast") == 1;
+                    let last = self.m.get(p.m_axis_dma_wr_tlast) == 1;
                     assert_eq!(last, data.len() == *len, "DMA write tlast");
                     if last {
                         let (addr, data) = (*addr as usize, std::mem::take(data));
@@ -319,16 +325,16 @@ impl Bench {
                 }
             }
             // block device
-            if blk_req_ready && self.dut.get("m_blk_req_valid") == 1 {
-                assert_eq!(self.dut.get("m_blk_req_len"), BLOCK as u64);
+            if blk_req_ready && self.m.get(p.m_blk_req_valid) == 1 {
+                assert_eq!(self.m.get(p.m_blk_req_len), BLOCK as u64);
                 assert!(
                     self.wr.is_none(),
                     "next block before the host writes were issued"
                 );
-                let lba = self.dut.get("m_blk_req_lba");
+                let lba = self.m.get(p.m_blk_req_lba);
                 let at = lba as usize * 512;
                 assert!(at + BLOCK <= DISK_BYTES, "lba {lba} beyond the test disk");
-                if self.dut.get("m_blk_req_write") == 1 {
+                if self.m.get(p.m_blk_req_write) == 1 {
                     self.blk = BlkDev::WrData {
                         lba,
                         data: Vec::new(),
@@ -345,11 +351,11 @@ impl Bench {
                     };
                 }
             }
-            if blk_wr_ready && self.dut.get("m_axis_blk_wr_tvalid") == 1 {
-                let keep = self.dut.get_bytes("m_axis_blk_wr_tkeep", kw / 8);
+            if blk_wr_ready && self.m.get(p.m_axis_blk_wr_tvalid) == 1 {
+                let keep = get_bytes(&self.m, p.m_axis_blk_wr_tkeep, kw / 8);
                 assert!(keep.iter().all(|&b| b == 0xFF), "block data words are full");
-                let d = self.dut.get_bytes("m_axis_blk_wr_tdata", kw);
-                let last = self.dut.get("m_axis_blk_wr_tlast") == 1;
+                let d = get_bytes(&self.m, p.m_axis_blk_wr_tdata, kw);
+                let last = self.m.get(p.m_axis_blk_wr_tlast) == 1;
                 let BlkDev::WrData { lba, data } = &mut self.blk else {
                     unreachable!()
                 };
@@ -374,12 +380,12 @@ impl Bench {
                 }
             } else if !matches!(self.blk, BlkDev::WrData { .. }) {
                 assert_eq!(
-                    self.dut.get("m_axis_blk_wr_tvalid"),
+                    self.m.get(p.m_axis_blk_wr_tvalid),
                     0,
                     "data without a block write request"
                 );
             }
-            if blk_rd_valid && self.dut.get("s_axis_blk_rd_tready") == 1 {
+            if blk_rd_valid && self.m.get(p.s_axis_blk_rd_tready) == 1 {
                 let BlkDev::RdData { words, .. } = &mut self.blk else {
                     unreachable!()
                 };
@@ -392,12 +398,12 @@ impl Bench {
                     };
                 }
             }
-            if resp_valid && self.dut.get("s_blk_resp_ready") == 1 {
+            if resp_valid && self.m.get(p.s_blk_resp_ready) == 1 {
                 self.blk = BlkDev::Idle;
             }
             // buflet memory reads: runs of consecutive words in consecutive cycles
-            if self.dut.get("bram_rd_en") == 1 {
-                let a = self.dut.get("bram_rd_addr");
+            if self.m.get(p.bram_rd_en) == 1 {
+                let a = self.m.get(p.bram_rd_addr);
                 match (self.last_rd, self.dev_reads.last_mut()) {
                     (Some(p), Some(run)) if a == p + 1 => run.1 += 1,
                     _ => self.dev_reads.push((a, 1)),
@@ -408,16 +414,16 @@ impl Bench {
             } else {
                 self.last_rd = None;
             }
-            if self.dut.get("ev_dev_bytes_valid") == 1 {
+            if self.m.get(p.ev_dev_bytes_valid) == 1 {
                 assert_eq!(
-                    self.dut.get("ev_blk_write"),
+                    self.m.get(p.ev_blk_write),
                     1,
                     "DEVMEM bytes counted with a block write"
                 );
-                self.dev_events.push(self.dut.get("ev_dev_bytes"));
+                self.dev_events.push(self.m.get(p.ev_dev_bytes));
             }
-            if cpl_ready && self.dut.get("m_cpl_valid") == 1 {
-                let d = buflet_spec::Cpl::parse(&self.dut.get_bytes("m_cpl_data", 32)).unwrap();
+            if cpl_ready && self.m.get(p.m_cpl_valid) == 1 {
+                let d = buflet_spec::Cpl::parse(&get_bytes(&self.m, p.m_cpl_data, 32)).unwrap();
                 assert_eq!(d.kind, CplKind::BlkDone);
                 assert_eq!(d.phase, 0);
                 assert_eq!(d.flags, CplFlags::empty());
@@ -428,7 +434,14 @@ impl Bench {
                     bytes: d.bytes,
                 });
             }
-            self.dut.tick();
+            self.m.tick(p.clk);
         }
     }
+}
+
+/// The low `n` bytes of port `p`.
+fn get_bytes(m: &Model, p: Port, n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    m.get_bytes(p, &mut v);
+    v
 }

@@ -22,15 +22,13 @@
 //! | file | holds |
 //! |---|---|
 //! | `main.rs` | shared constants and imports, the list of tests |
-//! | `dut.rs` | the model with its ports cached by name |
 //! | `memory.rs` | host memory with refused ranges, buflet memory and the DEVMEM rules |
 //! | `oracle.rs` | commands, expected completions and observations, the oracle's list walk |
 //! | `stimulus.rs` | scatter-gather list builder, the kinds of list damage |
-//! | `bench.rs` | the bench: host memory, block device and buflet memory played cycle by cycle |
+//! | `bench.rs` | the bench over `ports::BlkDma`: host memory, block device and buflet memory played cycle by cycle |
 //! | `random.rs` | the random run at 64 and 512 bits, its checks and coverage |
 
 mod bench;
-mod dut;
 mod memory;
 mod oracle;
 mod random;
@@ -38,13 +36,12 @@ mod stimulus;
 
 use std::collections::{HashMap, VecDeque};
 
-use buflet_sim::{Model, Port};
+use buflet_sim::{ports, Model, Port};
 use buflet_spec::{BlkReq, CplFlags, CplKind, Opcode, SgElem, SgFlags, Status};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use bench::*;
-use dut::*;
 use memory::*;
 use oracle::*;
 use stimulus::*;

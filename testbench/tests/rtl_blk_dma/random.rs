@@ -8,7 +8,7 @@ use crate::*;
 pub fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
     let mut b = Bench::new(name, seed, bb, nb);
     b.reexpose();
-    let kw = b.dut.kw as u64;
+    let kw = b.kw as u64;
     let mut bld = Builder {
         rng: StdRng::seed_from_u64(seed ^ 0x5eed),
         data_next: DATA_BASE,
@@ -286,7 +286,7 @@ pub fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
         b.writes.len(),
         b.dev_reads.len(),
         b.dev_events.iter().sum::<u64>(),
-        b.dut.m.cycles()
+        b.m.cycles()
     );
     // everything drained
     assert!(

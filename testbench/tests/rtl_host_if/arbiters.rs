@@ -12,7 +12,9 @@ pub fn mem_byte(addr: u64, i: u64) -> u8 {
 
 pub fn dma_rd_arb_three_clients() {
     const N: usize = 3;
-    let mut d = Dut::new("dma_rd_arb_w64");
+    let mut m = model("dma_rd_arb_w64");
+    let p = ports::DmaRdArb::bind(&m).expect("ports");
+    reset(&mut m, p.clk, p.rst);
     let kw = 8usize;
     let mut rng = StdRng::seed_from_u64(41);
     // per client: queue of (addr, len) to issue, and expected response bytes
@@ -56,12 +58,12 @@ pub fn dma_rd_arb_three_clients() {
                 rdy |= 1 << c;
             }
         }
-        d.set("s_req_valid", vbits);
-        d.set_bytes("s_req_addr", &addrs);
-        d.set_bytes("s_req_len", &lens);
-        d.set("m_axis_rsp_tready", rdy);
+        m.set(p.s_req_valid, vbits);
+        m.set_bytes(p.s_req_addr, &addrs);
+        m.set_bytes(p.s_req_len, &lens);
+        m.set(p.m_axis_rsp_tready, rdy);
         let req_ready = rng.gen_bool(0.5);
-        d.set("m_dma_rd_req_ready", req_ready as u64);
+        m.set(p.m_dma_rd_req_ready, req_ready as u64);
         let mut rv = false;
         if let Some((delay, words, refused)) = rsp.front_mut() {
             if *delay > 0 {
@@ -69,23 +71,23 @@ pub fn dma_rd_arb_three_clients() {
             } else if rng.gen_bool(0.7) {
                 let (b, k, l) = words.front().unwrap().clone();
                 rv = true;
-                d.set_bytes("s_axis_dma_rd_tdata", &b);
-                d.set("s_axis_dma_rd_tkeep", k);
-                d.set("s_axis_dma_rd_tlast", l as u64);
-                d.set("s_axis_dma_rd_tuser", (l && *refused) as u64);
+                m.set_bytes(p.s_axis_dma_rd_tdata, &b);
+                m.set(p.s_axis_dma_rd_tkeep, k);
+                m.set(p.s_axis_dma_rd_tlast, l as u64);
+                m.set(p.s_axis_dma_rd_tuser, (l && *refused) as u64);
             }
         }
-        d.set("s_axis_dma_rd_tvalid", rv as u64);
-        d.m.eval();
-        let sready = d.get("s_req_ready");
+        m.set(p.s_axis_dma_rd_tvalid, rv as u64);
+        m.eval();
+        let sready = m.get(p.s_req_ready);
         assert_eq!(sready & !vbits, 0, "ready only to a requesting client");
         assert!(sready.count_ones() <= 1);
-        if req_ready && d.get("m_dma_rd_req_valid") == 1 {
+        if req_ready && m.get(p.m_dma_rd_req_valid) == 1 {
             assert!(
                 !outstanding,
                 "second read request before the previous response ended"
             );
-            let (a, l) = (d.get("m_dma_rd_req_addr"), d.get("m_dma_rd_req_len"));
+            let (a, l) = (m.get(p.m_dma_rd_req_addr), m.get(p.m_dma_rd_req_len));
             let c = sready.trailing_zeros() as usize;
             assert!(c < N, "request accepted but no client got ready");
             assert_eq!(
@@ -105,23 +107,23 @@ pub fn dma_rd_arb_three_clients() {
         } else {
             assert_eq!(sready, 0);
         }
-        let tv = d.get("m_axis_rsp_tvalid");
+        let tv = m.get(p.m_axis_rsp_tvalid);
         assert!(tv.count_ones() <= 1);
         if rv {
             assert_eq!(tv.count_ones(), 1, "response goes to the granted client");
         }
-        if rv && d.get("s_axis_dma_rd_tready") == 1 {
+        if rv && m.get(p.s_axis_dma_rd_tready) == 1 {
             let c = tv.trailing_zeros() as usize;
             assert!(
                 rdy & (1 << c) != 0,
                 "response moved without the client's ready"
             );
             let (b, k, l) = rsp.front().unwrap().1.front().unwrap().clone();
-            assert_eq!(d.get("m_axis_rsp_tkeep"), k);
-            assert_eq!(d.get("m_axis_rsp_tlast"), l as u64);
+            assert_eq!(m.get(p.m_axis_rsp_tkeep), k);
+            assert_eq!(m.get(p.m_axis_rsp_tlast), l as u64);
             got_bytes[c].extend_from_slice(&b);
             let (_, words, refused) = rsp.front_mut().unwrap();
-            assert_eq!(d.get("m_axis_rsp_tuser"), (l && *refused) as u64);
+            assert_eq!(m.get(p.m_axis_rsp_tuser), (l && *refused) as u64);
             words.pop_front();
             if l {
                 rsp.pop_front();
@@ -139,13 +141,15 @@ pub fn dma_rd_arb_three_clients() {
                 "host stalled although the client was ready"
             );
         }
-        d.tick();
+        m.tick(p.clk);
     }
 }
 
 pub fn dma_wr_arb_three_clients() {
     const N: usize = 3;
-    let mut d = Dut::new("dma_wr_arb_w64");
+    let mut m = model("dma_wr_arb_w64");
+    let p = ports::DmaWrArb::bind(&m).expect("ports");
+    reset(&mut m, p.clk, p.rst);
     let kw = 8usize;
     let mut rng = StdRng::seed_from_u64(51);
     // client state: pending writes (addr, data); request accepted flag; word index
@@ -198,21 +202,21 @@ pub fn dma_wr_arb_three_clients() {
                 }
             }
         }
-        d.set("s_req_valid", vb);
-        d.set_bytes("s_req_addr", &addrs);
-        d.set_bytes("s_req_len", &lens);
-        d.set_bytes("s_axis_tdata", &tdata);
-        d.set_bytes("s_axis_tkeep", &tkeep);
-        d.set("s_axis_tvalid", dv);
-        d.set("s_axis_tlast", dl);
+        m.set(p.s_req_valid, vb);
+        m.set_bytes(p.s_req_addr, &addrs);
+        m.set_bytes(p.s_req_len, &lens);
+        m.set_bytes(p.s_axis_tdata, &tdata);
+        m.set_bytes(p.s_axis_tkeep, &tkeep);
+        m.set(p.s_axis_tvalid, dv);
+        m.set(p.s_axis_tlast, dl);
         let rq_ready = rng.gen_bool(0.5);
         let dt_ready = rng.gen_bool(0.6);
-        d.set("m_dma_wr_req_ready", rq_ready as u64);
-        d.set("m_axis_dma_wr_tready", dt_ready as u64);
-        d.m.eval();
-        let sr = d.get("s_req_ready");
-        let tr = d.get("s_axis_tready");
-        if rq_ready && d.get("m_dma_wr_req_valid") == 1 {
+        m.set(p.m_dma_wr_req_ready, rq_ready as u64);
+        m.set(p.m_axis_dma_wr_tready, dt_ready as u64);
+        m.eval();
+        let sr = m.get(p.s_req_ready);
+        let tr = m.get(p.s_axis_tready);
+        if rq_ready && m.get(p.m_dma_wr_req_valid) == 1 {
             assert!(
                 host.is_none(),
                 "second request before the previous data ended"
@@ -220,18 +224,18 @@ pub fn dma_wr_arb_three_clients() {
             let c = sr.trailing_zeros() as usize;
             assert!(c < N && sr.count_ones() == 1);
             let (a, data) = todo[c].front().unwrap();
-            assert_eq!(d.get("m_dma_wr_req_addr"), *a);
-            assert_eq!(d.get("m_dma_wr_req_len"), data.len() as u64);
+            assert_eq!(m.get(p.m_dma_wr_req_addr), *a);
+            assert_eq!(m.get(p.m_dma_wr_req_len), data.len() as u64);
             host = Some((*a, Vec::new()));
             req_valid[c] = false;
             req_done[c] = true;
         } else {
             assert_eq!(sr, 0);
         }
-        if d.get("m_axis_dma_wr_tvalid") == 1 {
+        if m.get(p.m_axis_dma_wr_tvalid) == 1 {
             assert!(host.is_some(), "data on the host port before its request");
         }
-        if dt_ready && d.get("m_axis_dma_wr_tvalid") == 1 {
+        if dt_ready && m.get(p.m_axis_dma_wr_tvalid) == 1 {
             let c = tr.trailing_zeros() as usize;
             assert!(
                 c < N && tr.count_ones() == 1,
@@ -243,9 +247,9 @@ pub fn dma_wr_arb_three_clients() {
             );
             let w = words_now[c].clone().unwrap();
             let n = w.0.len();
-            let out = d.get_bytes("m_axis_dma_wr_tdata", 8);
-            assert_eq!(d.get("m_axis_dma_wr_tkeep"), w.1);
-            assert_eq!(d.get("m_axis_dma_wr_tlast"), w.2 as u64);
+            let out = get_bytes(&m, p.m_axis_dma_wr_tdata, 8);
+            assert_eq!(m.get(p.m_axis_dma_wr_tkeep), w.1);
+            assert_eq!(m.get(p.m_axis_dma_wr_tlast), w.2 as u64);
             let (a, bytes) = host.as_mut().unwrap();
             bytes.extend_from_slice(&out[..n]);
             word[c] += 1;
@@ -261,13 +265,15 @@ pub fn dma_wr_arb_three_clients() {
         } else {
             assert_eq!(tr & dv, 0, "a client word moved without a host transfer");
         }
-        d.tick();
+        m.tick(p.clk);
     }
 }
 
 pub fn stream_arb_three_sources() {
     const N: usize = 3;
-    let mut d = Dut::new("stream_arb_n3");
+    let mut m = model("stream_arb_n3");
+    let p = ports::StreamArb::bind(&m).expect("ports");
+    reset(&mut m, p.clk, p.rst);
     let mut rng = StdRng::seed_from_u64(61);
     let per = 200u32;
     let mut next = [0u32; N]; // next sequence number per source
@@ -299,12 +305,12 @@ pub fn stream_arb_three_sources() {
                 data[c * 32..c * 32 + 32].copy_from_slice(&item(c, next[c]));
             }
         }
-        d.set("s_valid", vb);
-        d.set_bytes("s_data", &data);
+        m.set(p.s_valid, vb);
+        m.set_bytes(p.s_data, &data);
         let mr = rng.gen_bool(0.5);
-        d.set("m_ready", mr as u64);
-        d.m.eval();
-        let sr = d.get("s_ready");
+        m.set(p.m_ready, mr as u64);
+        m.eval();
+        let sr = m.get(p.s_ready);
         assert_eq!(sr & !vb, 0);
         for c in 0..N {
             if sr & (1 << c) != 0 {
@@ -312,8 +318,8 @@ pub fn stream_arb_three_sources() {
                 next[c] += 1;
             }
         }
-        if d.get("m_valid") == 1 {
-            let out = d.get_bytes("m_data", 32);
+        if m.get(p.m_valid) == 1 {
+            let out = get_bytes(&m, p.m_data, 32);
             if let Some(h) = &held {
                 assert_eq!(&out, h, "output changed while stalled");
             }
@@ -329,7 +335,7 @@ pub fn stream_arb_three_sources() {
                 held = Some(out);
             }
         }
-        d.tick();
+        m.tick(p.clk);
     }
     // round robin: the busy source 0 never takes two turns in a row while another one waits;
     // weak check: every source got served

@@ -5,13 +5,15 @@
 use crate::*;
 
 pub fn cpl_writer_run(name: &str, seed: u64) {
-    let mut d = Dut::new(name);
-    let kw = d.width("m_axis_dma_wr_tkeep");
+    let mut m = model(name);
+    let p = ports::CplWriter::bind(&m).expect("ports");
+    reset(&mut m, p.clk, p.rst);
+    let kw = p.m_axis_dma_wr_tkeep.width() as usize;
     let mut rng = StdRng::seed_from_u64(seed);
     let size = 4u32;
     let base = 0x2_0000_0000u64 + 32 * 5;
-    d.set("cpl_base", base);
-    d.set("cpl_size", size as u64);
+    m.set(p.cpl_base, base);
+    m.set(p.cpl_size, size as u64);
     let total = 200u32;
     let mut src: VecDeque<[u8; 32]> = VecDeque::new();
     for _ in 0..total {
@@ -39,29 +41,29 @@ pub fn cpl_writer_run(name: &str, seed: u64) {
             valid = true;
         }
         if valid {
-            d.set_bytes("s_cpl_data", &src[sent]);
+            m.set_bytes(p.s_cpl_data, &src[sent]);
         }
-        d.set("s_cpl_valid", valid as u64);
+        m.set(p.s_cpl_valid, valid as u64);
         // the host consumes completions slowly, so the ring fills up
         if head < posted && rng.gen_bool(0.05) {
             head += 1;
         }
-        d.set("cpl_head", head as u64);
+        m.set(p.cpl_head, head as u64);
         let req_ready = rng.gen_bool(0.5);
         let dat_ready = rng.gen_bool(0.6);
-        d.set("m_dma_wr_req_ready", req_ready as u64);
-        d.set("m_axis_dma_wr_tready", dat_ready as u64);
-        d.m.eval();
-        if d.get("cpl_posted") == 1 {
+        m.set(p.m_dma_wr_req_ready, req_ready as u64);
+        m.set(p.m_axis_dma_wr_tready, dat_ready as u64);
+        m.eval();
+        if m.get(p.cpl_posted) == 1 {
             // the pulse follows the entry's last data word: check its status
             assert_eq!(
-                d.get("cpl_status") as u8,
+                m.get(p.cpl_status) as u8,
                 src[posted as usize][cpl::STATUS.0] // the STATUS byte of an arbitrary entry
             );
             posted += 1;
         }
-        assert_eq!(d.get("cpl_tail") as u32, posted);
-        if valid && d.get("s_cpl_ready") == 1 {
+        assert_eq!(m.get(p.cpl_tail) as u32, posted);
+        if valid && m.get(p.s_cpl_ready) == 1 {
             assert!(
                 posted - head < size,
                 "entry accepted while the ring is full"
@@ -69,18 +71,18 @@ pub fn cpl_writer_run(name: &str, seed: u64) {
             valid = false;
             sent += 1;
         }
-        if req_ready && d.get("m_dma_wr_req_valid") == 1 {
+        if req_ready && m.get(p.m_dma_wr_req_valid) == 1 {
             assert!(cur.is_none());
-            assert_eq!(d.get("m_dma_wr_req_len"), 32);
+            assert_eq!(m.get(p.m_dma_wr_req_len), 32);
             let tail = posted;
             assert!(tail - head < size, "write while the ring is full");
-            assert_eq!(d.get("m_dma_wr_req_addr"), base + 32 * (tail % size) as u64);
-            cur = Some((d.get("m_dma_wr_req_addr"), Vec::new()));
+            assert_eq!(m.get(p.m_dma_wr_req_addr), base + 32 * (tail % size) as u64);
+            cur = Some((m.get(p.m_dma_wr_req_addr), Vec::new()));
         }
-        if dat_ready && d.get("m_axis_dma_wr_tvalid") == 1 {
+        if dat_ready && m.get(p.m_axis_dma_wr_tvalid) == 1 {
             let (_, bytes) = cur.as_mut().expect("data before its request");
-            let keep = d.get_bytes("m_axis_dma_wr_tkeep", kw / 8);
-            let data = d.get_bytes("m_axis_dma_wr_tdata", kw);
+            let keep = get_bytes(&m, p.m_axis_dma_wr_tkeep, kw / 8);
+            let data = get_bytes(&m, p.m_axis_dma_wr_tdata, kw);
             let n = keep.iter().map(|b| b.count_ones() as usize).sum::<usize>();
             assert_eq!(
                 keep,
@@ -88,14 +90,14 @@ pub fn cpl_writer_run(name: &str, seed: u64) {
                 "low keep mask"
             );
             bytes.extend_from_slice(&data[..n]);
-            let last = d.get("m_axis_dma_wr_tlast") == 1;
+            let last = m.get(p.m_axis_dma_wr_tlast) == 1;
             assert_eq!(last, bytes.len() == 32, "tlast on the 32nd byte");
             if last {
                 let (_, b) = cur.take().unwrap();
                 written.push(b.try_into().unwrap());
             }
         }
-        d.tick();
+        m.tick(p.clk);
     }
     assert_eq!(written.len(), total as usize);
     for (i, w) in written.iter().enumerate() {

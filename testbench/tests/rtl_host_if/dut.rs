@@ -1,64 +1,29 @@
-//! The device under test: a Verilated model whose ports are looked up by name once and cached,
-//! held in reset for three cycles; and the DMA read responses the host side plays (words with
-//! their keep masks and last flags).
+//! The device under test: a Verilated model (its ports bound through the typed structs of
+//! `buflet_sim::ports` by each test), held in reset for three cycles; and the DMA read responses
+//! the host side plays (words with their keep masks and last flags).
 
 use crate::*;
 
-pub struct Dut {
-    pub m: Model,
-    pub ports: HashMap<&'static str, Port>,
-    pub clk: Port,
+/// The model called `name` (listed in sim/models.txt).
+pub fn model(name: &str) -> Model {
+    Model::new(name).expect("model built (sim/models.txt)")
 }
 
-impl Dut {
-    pub fn new(name: &str) -> Dut {
-        let m = Model::new(name).expect("model built (sim/models.txt)");
-        let clk = m.input("clk").unwrap();
-        let mut d = Dut {
-            m,
-            ports: HashMap::new(),
-            clk,
-        };
-        d.set("rst", 1);
-        for _ in 0..3 {
-            d.tick();
-        }
-        d.set("rst", 0);
-        d.m.eval();
-        d
+/// Holds the model in reset for three cycles, then releases it.
+pub fn reset(m: &mut Model, clk: Port, rst: Port) {
+    m.set(rst, 1);
+    for _ in 0..3 {
+        m.tick(clk);
     }
-    pub fn p(&mut self, name: &'static str) -> Port {
-        if let Some(p) = self.ports.get(name) {
-            return *p;
-        }
-        let p = self.m.port(name).unwrap_or_else(|e| panic!("{e}"));
-        self.ports.insert(name, p);
-        p
-    }
-    pub fn set(&mut self, name: &'static str, v: u64) {
-        let p = self.p(name);
-        self.m.set(p, v);
-    }
-    pub fn get(&mut self, name: &'static str) -> u64 {
-        let p = self.p(name);
-        self.m.get(p)
-    }
-    pub fn set_bytes(&mut self, name: &'static str, b: &[u8]) {
-        let p = self.p(name);
-        self.m.set_bytes(p, b);
-    }
-    pub fn get_bytes(&mut self, name: &'static str, n: usize) -> Vec<u8> {
-        let p = self.p(name);
-        let mut v = vec![0u8; n];
-        self.m.get_bytes(p, &mut v);
-        v
-    }
-    pub fn width(&mut self, name: &'static str) -> usize {
-        self.p(name).width() as usize
-    }
-    pub fn tick(&mut self) {
-        self.m.tick(self.clk);
-    }
+    m.set(rst, 0);
+    m.eval();
+}
+
+/// The low `n` bytes of port `p`.
+pub fn get_bytes(m: &Model, p: Port, n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    m.get_bytes(p, &mut v);
+    v
 }
 
 /// A DMA read response in flight: delay, words (bytes, keep, last), refused.

@@ -8,7 +8,7 @@
 //! | file | holds |
 //! |---|---|
 //! | `main.rs` | shared imports, the list of tests |
-//! | `dut.rs` | the model with its ports cached by name, DMA read response words |
+//! | `dut.rs` | the model held in reset, DMA read response words |
 //! | `regs.rs` | the register block's reference: register reads, read/write registers, counters |
 //! | `reg_block.rs` | `reg_block`: registers, counters and IRQ at random, the timer pinned by hand |
 //! | `req_fetch.rs` | `req_fetch` at 64 and 512 bits |
@@ -26,7 +26,7 @@ mod req_fetch;
 
 use std::collections::{HashMap, VecDeque};
 
-use buflet_sim::{Model, Port};
+use buflet_sim::{ports, Model, Port};
 use buflet_spec::{cpl, drop, param, reg, DropReason};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

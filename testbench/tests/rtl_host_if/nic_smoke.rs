@@ -9,8 +9,10 @@ use crate::*;
 /// block device behind random backpressure.
 pub fn nic_smoke(name: &str, seed: u64) {
     use buflet_spec::{BlkReq, Cpl, CplKind, Opcode, ReqHdr, SgElem, Status};
-    let mut d = Dut::new(name);
-    let kw = d.width("s_axis_dma_rd_tkeep");
+    let mut m = model(name);
+    let p = ports::BufletNic::bind(&m).expect("ports");
+    reset(&mut m, p.clk, p.rst);
+    let kw = p.s_axis_dma_rd_tkeep.width() as usize;
     let mut rng = StdRng::seed_from_u64(seed);
     let mut mem = vec![0u8; 1 << 16];
     rng.fill(&mut mem[..]);
@@ -84,13 +86,13 @@ pub fn nic_smoke(name: &str, seed: u64) {
         let reg_v = !regq.is_empty() && rng.gen_bool(0.5);
         if reg_v {
             let (w, a, v) = regq[0];
-            d.set("s_reg_write", w as u64);
-            d.set("s_reg_addr", a as u64);
-            d.set("s_reg_wdata", v as u64);
+            m.set(p.s_reg_write, w as u64);
+            m.set(p.s_reg_addr, a as u64);
+            m.set(p.s_reg_wdata, v as u64);
         }
-        d.set("s_reg_valid", reg_v as u64);
+        m.set(p.s_reg_valid, reg_v as u64);
         let rq = rng.gen_bool(0.5);
-        d.set("m_dma_rd_req_ready", rq as u64);
+        m.set(p.m_dma_rd_req_ready, rq as u64);
         let mut rv = false;
         if let Some((delay, words, refused)) = rsp.front_mut() {
             if *delay > 0 {
@@ -98,81 +100,81 @@ pub fn nic_smoke(name: &str, seed: u64) {
             } else if rng.gen_bool(0.7) {
                 let (b, k, l) = words.front().unwrap().clone();
                 rv = true;
-                d.set_bytes("s_axis_dma_rd_tdata", &b);
-                d.set_bytes("s_axis_dma_rd_tkeep", &k.to_le_bytes());
-                d.set("s_axis_dma_rd_tlast", l as u64);
-                d.set("s_axis_dma_rd_tuser", (l && *refused) as u64);
+                m.set_bytes(p.s_axis_dma_rd_tdata, &b);
+                m.set_bytes(p.s_axis_dma_rd_tkeep, &k.to_le_bytes());
+                m.set(p.s_axis_dma_rd_tlast, l as u64);
+                m.set(p.s_axis_dma_rd_tuser, (l && *refused) as u64);
             }
         }
-        d.set("s_axis_dma_rd_tvalid", rv as u64);
+        m.set(p.s_axis_dma_rd_tvalid, rv as u64);
         let wq = rng.gen_bool(0.5);
         let wd = rng.gen_bool(0.6);
-        d.set("m_dma_wr_req_ready", wq as u64);
-        d.set("m_axis_dma_wr_tready", wd as u64);
+        m.set(p.m_dma_wr_req_ready, wq as u64);
+        m.set(p.m_axis_dma_wr_tready, wd as u64);
         let bq = blk.is_none() && !blk_status && rng.gen_bool(0.5);
         let bd = blk.is_some() && rng.gen_bool(0.7);
-        d.set("m_blk_req_ready", bq as u64);
-        d.set("m_axis_blk_wr_tready", bd as u64);
-        d.set("s_blk_resp_valid", blk_status as u64);
-        d.set("s_blk_resp_status", 0);
-        d.set("m_axis_tx_tready", 1);
-        d.m.eval();
+        m.set(p.m_blk_req_ready, bq as u64);
+        m.set(p.m_axis_blk_wr_tready, bd as u64);
+        m.set(p.s_blk_resp_valid, blk_status as u64);
+        m.set(p.s_blk_resp_status, 0);
+        m.set(p.m_axis_tx_tready, 1);
+        m.eval();
         // no frame is received, so no ACK is ever sent
-        assert_eq!(d.get("m_axis_tx_tvalid"), 0);
+        assert_eq!(m.get(p.m_axis_tx_tvalid), 0);
         if rd_pending {
-            assert_eq!(d.get("m_reg_rvalid"), 1);
-            reads.push(d.get("m_reg_rdata") as u32);
+            assert_eq!(m.get(p.m_reg_rvalid), 1);
+            reads.push(m.get(p.m_reg_rdata) as u32);
             rd_pending = false;
         }
         if reg_v {
             rd_pending = !regq.pop_front().unwrap().0;
         }
-        if rq && d.get("m_dma_rd_req_valid") == 1 {
+        if rq && m.get(p.m_dma_rd_req_valid) == 1 {
             let (a, l) = (
-                d.get("m_dma_rd_req_addr") as usize,
-                d.get("m_dma_rd_req_len") as usize,
+                m.get(p.m_dma_rd_req_addr) as usize,
+                m.get(p.m_dma_rd_req_len) as usize,
             );
             rsp.push_back((rng.gen_range(0..6), words_of(&mem[a..a + l], kw), false));
         }
-        if rv && d.get("s_axis_dma_rd_tready") == 1 {
+        if rv && m.get(p.s_axis_dma_rd_tready) == 1 {
             let (_, words, _) = rsp.front_mut().unwrap();
             words.pop_front();
             if words.is_empty() {
                 rsp.pop_front();
             }
         }
-        if wq && d.get("m_dma_wr_req_valid") == 1 {
-            wr.push_back((d.get("m_dma_wr_req_addr"), d.get("m_dma_wr_req_len")));
+        if wq && m.get(p.m_dma_wr_req_valid) == 1 {
+            wr.push_back((m.get(p.m_dma_wr_req_addr), m.get(p.m_dma_wr_req_len)));
         }
-        if wd && d.get("m_axis_dma_wr_tvalid") == 1 {
+        if wd && m.get(p.m_axis_dma_wr_tvalid) == 1 {
             let (a, l) = *wr.front().expect("write data before its request");
-            let b = d.get_bytes("m_axis_dma_wr_tdata", kw);
+            let b = get_bytes(&m, p.m_axis_dma_wr_tdata, kw);
             let n = (l as usize - wr_off).min(kw);
             mem[a as usize + wr_off..][..n].copy_from_slice(&b[..n]);
             wr_off += n;
-            assert_eq!(d.get("m_axis_dma_wr_tlast") == 1, wr_off == l as usize);
+            assert_eq!(m.get(p.m_axis_dma_wr_tlast) == 1, wr_off == l as usize);
             if wr_off == l as usize {
                 wr.pop_front();
                 wr_off = 0;
             }
         }
-        if blk_status && d.get("s_blk_resp_ready") == 1 {
+        if blk_status && m.get(p.s_blk_resp_ready) == 1 {
             blk_status = false;
         }
-        if bq && d.get("m_blk_req_valid") == 1 {
-            blk = Some((d.get("m_blk_req_lba"), Vec::new()));
+        if bq && m.get(p.m_blk_req_valid) == 1 {
+            blk = Some((m.get(p.m_blk_req_lba), Vec::new()));
         }
-        if bd && d.get("m_axis_blk_wr_tvalid") == 1 {
-            let b = d.get_bytes("m_axis_blk_wr_tdata", kw);
+        if bd && m.get(p.m_axis_blk_wr_tvalid) == 1 {
+            let b = get_bytes(&m, p.m_axis_blk_wr_tdata, kw);
             let (_, v) = blk.as_mut().unwrap();
             v.extend_from_slice(&b);
-            if d.get("m_axis_blk_wr_tlast") == 1 {
+            if m.get(p.m_axis_blk_wr_tlast) == 1 {
                 blocks.push(blk.take().unwrap());
                 blk_status = true;
             }
         }
-        d.tick();
-        if cycle > 100 && regq.is_empty() && d.get("irq") == 1 {
+        m.tick(p.clk);
+        if cycle > 100 && regq.is_empty() && m.get(p.irq) == 1 {
             // all three completions posted?
             // (a slot not yet written holds random bytes, which do not parse or have PHASE 0)
             let tail_done = (0..3).all(|i| {

@@ -5,7 +5,9 @@
 use crate::*;
 
 pub fn reg_block_registers_counters_irq() {
-    let mut d = Dut::new("reg_block_w64");
+    let mut m = model("reg_block_w64");
+    let p = ports::RegBlock::bind(&m).expect("ports");
+    reset(&mut m, p.clk, p.rst);
     let mut rng = StdRng::seed_from_u64(11);
     let mut r = Regs::default();
     let all: Vec<u32> = buflet_spec::REGS
@@ -53,10 +55,10 @@ pub fn reg_block_registers_counters_irq() {
         } else {
             rng.gen_range(0..2)
         };
-        d.set("s_reg_valid", acc as u64);
-        d.set("s_reg_write", write as u64);
-        d.set("s_reg_addr", addr as u64);
-        d.set("s_reg_wdata", wdata as u64);
+        m.set(p.s_reg_valid, acc as u64);
+        m.set(p.s_reg_write, write as u64);
+        m.set(p.s_reg_addr, addr as u64);
+        m.set(p.s_reg_wdata, wdata as u64);
         // events
         let ev = |rng: &mut StdRng| rng.gen_bool(0.3);
         let e_frame = ev(&mut rng);
@@ -89,79 +91,79 @@ pub fn reg_block_registers_counters_irq() {
             free = rng.gen::<u16>() as u32;
         }
         for (n, v) in [
-            ("ev_rx_frame", e_frame as u64),
-            ("ev_rx_bytes", e_bytes as u64),
-            ("ev_drop_valid", e_drop as u64),
-            ("ev_drop_reason", e_reason as u64),
-            ("ev_accepted", e_acc as u64),
-            ("ev_delivered_valid", e_del as u64),
-            ("ev_delivered_bytes", e_del_bytes as u64),
-            ("ev_nb_returned", e_nb as u64),
-            ("ev_ooo_held", e_ooo as u64),
-            ("ev_tx_frame", e_tx as u64),
-            ("ev_tx_bytes", e_tx_bytes as u64),
-            ("ev_blk_write", e_blk as u64),
-            ("ev_blk_read", e_blk_rd as u64),
-            ("ev_blk_bytes", e_blk_bytes as u64),
-            ("ev_anon_rx", e_anon as u64),
-            ("ev_arp_reply", e_arp as u64),
-            ("ev_timeout", e_timeout as u64),
-            ("ev_tick", e_tick as u64),
-            ("ev_hold_rec", e_hold as u64),
-            ("ev_released", e_rel as u64),
-            ("ev_dev_bytes_valid", e_dev as u64),
-            ("ev_dev_bytes", e_dev_bytes as u64),
-            ("cpl_posted", e_cpl as u64),
-            ("cpl_status", e_cpl_status as u64),
-            ("req_head", req_head as u64),
-            ("cpl_tail", cpl_tail as u64),
-            ("free_buflets", free as u64),
+            (p.ev_rx_frame, e_frame as u64),
+            (p.ev_rx_bytes, e_bytes as u64),
+            (p.ev_drop_valid, e_drop as u64),
+            (p.ev_drop_reason, e_reason as u64),
+            (p.ev_accepted, e_acc as u64),
+            (p.ev_delivered_valid, e_del as u64),
+            (p.ev_delivered_bytes, e_del_bytes as u64),
+            (p.ev_nb_returned, e_nb as u64),
+            (p.ev_ooo_held, e_ooo as u64),
+            (p.ev_tx_frame, e_tx as u64),
+            (p.ev_tx_bytes, e_tx_bytes as u64),
+            (p.ev_blk_write, e_blk as u64),
+            (p.ev_blk_read, e_blk_rd as u64),
+            (p.ev_blk_bytes, e_blk_bytes as u64),
+            (p.ev_anon_rx, e_anon as u64),
+            (p.ev_arp_reply, e_arp as u64),
+            (p.ev_timeout, e_timeout as u64),
+            (p.ev_tick, e_tick as u64),
+            (p.ev_hold_rec, e_hold as u64),
+            (p.ev_released, e_rel as u64),
+            (p.ev_dev_bytes_valid, e_dev as u64),
+            (p.ev_dev_bytes, e_dev_bytes as u64),
+            (p.cpl_posted, e_cpl as u64),
+            (p.cpl_status, e_cpl_status as u64),
+            (p.req_head, req_head as u64),
+            (p.cpl_tail, cpl_tail as u64),
+            (p.free_buflets, free as u64),
         ] {
-            d.set(n, v);
+            m.set(n, v);
         }
-        d.m.eval();
-        assert_eq!(d.get("s_reg_ready"), 1);
+        m.eval();
+        assert_eq!(m.get(p.s_reg_ready), 1);
         // read data of the previous cycle's read
         assert_eq!(
-            d.get("m_reg_rvalid"),
+            m.get(p.m_reg_rvalid),
             pending.is_some() as u64,
             "cycle {cycle}: rvalid"
         );
         if let Some(v) = pending.take() {
-            assert_eq!(d.get("m_reg_rdata") as u32, v, "cycle {cycle}: read data");
+            assert_eq!(m.get(p.m_reg_rdata) as u32, v, "cycle {cycle}: read data");
             reads += 1;
         }
         // configuration outputs and irq reflect the state before this edge
         let rw = |x| r.rw.get(&x).copied().unwrap_or(0) as u64;
-        assert_eq!(d.get("ctrl_enable"), rw(reg::CTRL) & 1);
+        assert_eq!(m.get(p.ctrl_enable), rw(reg::CTRL) & 1);
         assert_eq!(
-            d.get("req_base"),
+            m.get(p.req_base),
             rw(reg::REQ_BASE_LO) | rw(reg::REQ_BASE_HI) << 32
         );
         assert_eq!(
-            d.get("cpl_base"),
+            m.get(p.cpl_base),
             rw(reg::CPL_BASE_LO) | rw(reg::CPL_BASE_HI) << 32
         );
-        assert_eq!(d.get("req_size"), rw(reg::REQ_SIZE));
-        assert_eq!(d.get("req_tail"), rw(reg::REQ_TAIL));
-        assert_eq!(d.get("cpl_size"), rw(reg::CPL_SIZE));
-        assert_eq!(d.get("cpl_head"), rw(reg::CPL_HEAD));
+        assert_eq!(m.get(p.req_size), rw(reg::REQ_SIZE));
+        assert_eq!(m.get(p.req_tail), rw(reg::REQ_TAIL));
+        assert_eq!(m.get(p.cpl_size), rw(reg::CPL_SIZE));
+        assert_eq!(m.get(p.cpl_head), rw(reg::CPL_HEAD));
         assert_eq!(
-            d.get("irq"),
+            m.get(p.irq),
             (r.irq_status && rw(reg::IRQ_MASK) & 1 == 1) as u64,
             "cycle {cycle}: irq"
         );
         assert_eq!(
-            d.get("nic_mac"),
+            m.get(p.nic_mac),
             rw(reg::NIC_MAC_LO) | (rw(reg::NIC_MAC_HI) & 0xFFFF) << 32,
             "cycle {cycle}: nic_mac"
         );
-        assert_eq!(d.get("nic_ip"), rw(reg::NIC_IP), "cycle {cycle}: nic_ip");
+        assert_eq!(m.get(p.nic_ip), rw(reg::NIC_IP), "cycle {cycle}: nic_ip");
         let kick = acc && write && addr == reg::TIMER_KICK;
         let periodic =
             period != 0 && cycle > period_at && (cycle - period_at) % u64::from(period) == 0;
         assert_eq!(
-            d.get("tick_req"),
+            m.get(p.tick_req),
             (kick || periodic) as u64,
             "cycle {cycle}: tick_req (period {period} written at {period_at})"
         );
@@ -239,7 +241,7 @@ pub fn reg_block_registers_counters_irq() {
                 r.add(a, 1);
             }
         }
-        d.tick();
+        m.tick(p.clk);
     }
     assert!(reads > 5000);
     assert!(
@@ -249,44 +251,44 @@ pub fn reg_block_registers_counters_irq() {
 
     // 32-bit wrap of a byte counter: 65537 frames of 65535 bytes wrap CNT_RX_BYTES
     for n in [
-        "s_reg_valid",
-        "ev_drop_valid",
-        "ev_accepted",
-        "ev_delivered_valid",
-        "ev_nb_returned",
-        "ev_ooo_held",
-        "ev_tx_frame",
-        "ev_blk_write",
-        "ev_blk_read",
-        "ev_anon_rx",
-        "ev_arp_reply",
-        "ev_timeout",
-        "ev_tick",
-        "ev_hold_rec",
-        "ev_released",
-        "ev_dev_bytes_valid",
-        "cpl_posted",
+        p.s_reg_valid,
+        p.ev_drop_valid,
+        p.ev_accepted,
+        p.ev_delivered_valid,
+        p.ev_nb_returned,
+        p.ev_ooo_held,
+        p.ev_tx_frame,
+        p.ev_blk_write,
+        p.ev_blk_read,
+        p.ev_anon_rx,
+        p.ev_arp_reply,
+        p.ev_timeout,
+        p.ev_tick,
+        p.ev_hold_rec,
+        p.ev_released,
+        p.ev_dev_bytes_valid,
+        p.cpl_posted,
     ] {
-        d.set(n, 0);
+        m.set(n, 0);
     }
-    d.set("ev_rx_frame", 1);
-    d.set("ev_rx_bytes", 65535);
+    m.set(p.ev_rx_frame, 1);
+    m.set(p.ev_rx_bytes, 65535);
     for _ in 0..65537 {
-        d.tick();
+        m.tick(p.clk);
     }
     r.add(reg::CNT_RX_FRAMES, 65537);
     r.add(reg::CNT_RX_BYTES, 65537u32.wrapping_mul(65535));
-    d.set("ev_rx_frame", 0);
+    m.set(p.ev_rx_frame, 0);
     for a in [reg::CNT_RX_BYTES, reg::CNT_RX_FRAMES] {
-        d.set("s_reg_valid", 1);
-        d.set("s_reg_write", 0);
-        d.set("s_reg_addr", a as u64);
-        d.tick();
-        d.set("s_reg_valid", 0);
-        d.m.eval();
-        assert_eq!(d.get("m_reg_rvalid"), 1);
+        m.set(p.s_reg_valid, 1);
+        m.set(p.s_reg_write, 0);
+        m.set(p.s_reg_addr, a as u64);
+        m.tick(p.clk);
+        m.set(p.s_reg_valid, 0);
+        m.eval();
+        assert_eq!(m.get(p.m_reg_rvalid), 1);
         assert_eq!(
-            d.get("m_reg_rdata") as u32,
+            m.get(p.m_reg_rdata) as u32,
             r.read(a, 0, 0, 0),
             "counter {a:#x} after wrap"
         );
@@ -298,85 +300,94 @@ pub fn reg_block_registers_counters_irq() {
 /// write restarts the count, 0 stops it, 1 pulses every cycle; CTRL.ENABLE does not matter.
 /// Cycles are counted from the write's handshake cycle (cycle 0).
 pub fn reg_block_timer() {
-    let mut d = Dut::new("reg_block_w64");
+    let mut m = model("reg_block_w64");
+    let p = ports::RegBlock::bind(&m).expect("ports");
+    reset(&mut m, p.clk, p.rst);
     // one cycle: an optional access, returns tick_req seen in that cycle
-    fn cycle(d: &mut Dut, acc: Option<(bool, u32, u32)>) -> bool {
+    fn cycle(m: &mut Model, p: &ports::RegBlock, acc: Option<(bool, u32, u32)>) -> bool {
         let (v, w, a, x) = match acc {
             Some((w, a, x)) => (1, w as u64, a as u64, x as u64),
             None => (0, 0, 0, 0),
         };
-        d.set("s_reg_valid", v);
-        d.set("s_reg_write", w);
-        d.set("s_reg_addr", a);
-        d.set("s_reg_wdata", x);
-        d.m.eval();
-        let t = d.get("tick_req") == 1;
-        d.tick();
+        m.set(p.s_reg_valid, v);
+        m.set(p.s_reg_write, w);
+        m.set(p.s_reg_addr, a);
+        m.set(p.s_reg_wdata, x);
+        m.eval();
+        let t = m.get(p.tick_req) == 1;
+        m.tick(p.clk);
         t
     }
     // cycles (from 0 = the write) in which tick_req pulsed over `n` cycles after a write
-    fn after_write(d: &mut Dut, addr: u32, v: u32, n: u64) -> Vec<u64> {
+    fn after_write(m: &mut Model, p: &ports::RegBlock, addr: u32, v: u32, n: u64) -> Vec<u64> {
         let mut seen = Vec::new();
-        if cycle(d, Some((true, addr, v))) {
+        if cycle(m, p, Some((true, addr, v))) {
             seen.push(0);
         }
         for c in 1..=n {
-            if cycle(d, None) {
+            if cycle(m, p, None) {
                 seen.push(c);
             }
         }
         seen
     }
-    fn read(d: &mut Dut, addr: u32) -> u32 {
-        cycle(d, Some((false, addr, 0)));
-        d.set("s_reg_valid", 0);
-        d.m.eval();
-        assert_eq!(d.get("m_reg_rvalid"), 1);
-        d.get("m_reg_rdata") as u32
+    fn read(m: &mut Model, p: &ports::RegBlock, addr: u32) -> u32 {
+        cycle(m, p, Some((false, addr, 0)));
+        m.set(p.s_reg_valid, 0);
+        m.eval();
+        assert_eq!(m.get(p.m_reg_rvalid), 1);
+        m.get(p.m_reg_rdata) as u32
     }
     // reset: no ticks
     for _ in 0..500 {
-        assert!(!cycle(&mut d, None), "tick after reset with TIMER_PERIOD 0");
+        assert!(
+            !cycle(&mut m, &p, None),
+            "tick after reset with TIMER_PERIOD 0"
+        );
     }
     for enable in [0u32, 1] {
-        cycle(&mut d, Some((true, reg::CTRL, enable)));
+        cycle(&mut m, &p, Some((true, reg::CTRL, enable)));
         // period 5: cycles 5, 10, ...
-        let seen = after_write(&mut d, reg::TIMER_PERIOD, 5, 52);
+        let seen = after_write(&mut m, &p, reg::TIMER_PERIOD, 5, 52);
         assert_eq!(
             seen,
             (1..=10).map(|k| 5 * k).collect::<Vec<u64>>(),
             "period 5"
         );
-        assert_eq!(read(&mut d, reg::TIMER_PERIOD), 5);
+        assert_eq!(read(&mut m, &p, reg::TIMER_PERIOD), 5);
         // a write mid-period restarts the count: the next pulse one new period after it
         for _ in 0..2 {
-            cycle(&mut d, None);
+            cycle(&mut m, &p, None);
         }
-        let seen = after_write(&mut d, reg::TIMER_PERIOD, 7, 30);
+        let seen = after_write(&mut m, &p, reg::TIMER_PERIOD, 7, 30);
         assert_eq!(seen, vec![7, 14, 21, 28], "period 7 after a restart");
         // the same value written again restarts too
-        let seen = after_write(&mut d, reg::TIMER_PERIOD, 7, 10);
+        let seen = after_write(&mut m, &p, reg::TIMER_PERIOD, 7, 10);
         assert_eq!(seen, vec![7], "period 7 rewritten");
         // 1: every cycle
-        let seen = after_write(&mut d, reg::TIMER_PERIOD, 1, 6);
+        let seen = after_write(&mut m, &p, reg::TIMER_PERIOD, 1, 6);
         assert_eq!(seen, vec![1, 2, 3, 4, 5, 6], "period 1");
         // 0: never (the write's own cycle still has the pulse period 1 put there)
-        let seen = after_write(&mut d, reg::TIMER_PERIOD, 0, 300);
+        let seen = after_write(&mut m, &p, reg::TIMER_PERIOD, 0, 300);
         assert_eq!(seen, vec![0], "period 0 after period 1");
-        let seen = after_write(&mut d, reg::TIMER_PERIOD, 0, 300);
+        let seen = after_write(&mut m, &p, reg::TIMER_PERIOD, 0, 300);
         assert!(seen.is_empty(), "period 0: {seen:?}");
-        assert_eq!(read(&mut d, reg::TIMER_PERIOD), 0);
+        assert_eq!(read(&mut m, &p, reg::TIMER_PERIOD), 0);
         // a kick: one pulse in the write's cycle; TIMER_KICK reads back what was written
-        let seen = after_write(&mut d, reg::TIMER_KICK, 0xDEAD_BEEF, 20);
+        let seen = after_write(&mut m, &p, reg::TIMER_KICK, 0xDEAD_BEEF, 20);
         assert_eq!(seen, vec![0], "kick");
-        assert_eq!(read(&mut d, reg::TIMER_KICK), 0xDEAD_BEEF);
-        let seen = after_write(&mut d, reg::TIMER_KICK, 0, 5);
+        assert_eq!(read(&mut m, &p, reg::TIMER_KICK), 0xDEAD_BEEF);
+        let seen = after_write(&mut m, &p, reg::TIMER_KICK, 0, 5);
         assert_eq!(seen, vec![0], "kick with 0");
         // kicks do not disturb the period; a kick in a periodic pulse's cycle is one pulse
-        let mut seen = after_write(&mut d, reg::TIMER_PERIOD, 4, 2);
+        let mut seen = after_write(&mut m, &p, reg::TIMER_PERIOD, 4, 2);
         for c in 3..=20u64 {
             let kick = c == 6 || c == 8;
-            if cycle(&mut d, kick.then_some((true, reg::TIMER_KICK, c as u32))) {
+            if cycle(
+                &mut m,
+                &p,
+                kick.then_some((true, reg::TIMER_KICK, c as u32)),
+            ) {
                 seen.push(c);
             }
         }
@@ -386,31 +397,31 @@ pub fn reg_block_timer() {
             "period 4 with kicks at 6 and 8"
         );
         // a large period: no pulse before it
-        let seen = after_write(&mut d, reg::TIMER_PERIOD, 1000, 999);
+        let seen = after_write(&mut m, &p, reg::TIMER_PERIOD, 1000, 999);
         assert!(seen.is_empty(), "period 1000: {seen:?}");
-        assert!(cycle(&mut d, None), "period 1000: pulse at cycle 1000");
-        after_write(&mut d, reg::TIMER_PERIOD, 0, 1);
+        assert!(cycle(&mut m, &p, None), "period 1000: pulse at cycle 1000");
+        after_write(&mut m, &p, reg::TIMER_PERIOD, 0, 1);
     }
     // other registers written do not touch the count
-    let mut seen = after_write(&mut d, reg::TIMER_PERIOD, 6, 0);
+    let mut seen = after_write(&mut m, &p, reg::TIMER_PERIOD, 6, 0);
     for c in 1..=13u64 {
         let acc = (c % 2 == 1).then_some((true, reg::NIC_IP, c as u32));
-        if cycle(&mut d, acc) {
+        if cycle(&mut m, &p, acc) {
             seen.push(c);
         }
     }
     assert_eq!(seen, vec![6, 12], "period 6 with other writes");
     // NIC_MAC_HI keeps bits 15:0; nic_mac is {HI[15:0], LO}, byte k = wire byte k
-    cycle(&mut d, Some((true, reg::NIC_MAC_LO, 0x4433_2211)));
-    cycle(&mut d, Some((true, reg::NIC_MAC_HI, 0xABCD_6655)));
-    cycle(&mut d, Some((true, reg::NIC_IP, 0x0A00_0001)));
-    assert_eq!(read(&mut d, reg::NIC_MAC_HI), 0x6655);
-    assert_eq!(read(&mut d, reg::NIC_MAC_LO), 0x4433_2211);
-    assert_eq!(read(&mut d, reg::NIC_IP), 0x0A00_0001);
+    cycle(&mut m, &p, Some((true, reg::NIC_MAC_LO, 0x4433_2211)));
+    cycle(&mut m, &p, Some((true, reg::NIC_MAC_HI, 0xABCD_6655)));
+    cycle(&mut m, &p, Some((true, reg::NIC_IP, 0x0A00_0001)));
+    assert_eq!(read(&mut m, &p, reg::NIC_MAC_HI), 0x6655);
+    assert_eq!(read(&mut m, &p, reg::NIC_MAC_LO), 0x4433_2211);
+    assert_eq!(read(&mut m, &p, reg::NIC_IP), 0x0A00_0001);
     assert_eq!(
-        d.get("nic_mac").to_le_bytes()[..6],
+        m.get(p.nic_mac).to_le_bytes()[..6],
         [0x11, 0x22, 0x33, 0x44, 0x55, 0x66]
     );
-    assert_eq!(d.get("nic_ip"), 0x0A00_0001);
-    assert_eq!(read(&mut d, reg::NUM_ANON), param::DEF_NUM_ANON as u32);
+    assert_eq!(m.get(p.nic_ip), 0x0A00_0001);
+    assert_eq!(read(&mut m, &p, reg::NUM_ANON), param::DEF_NUM_ANON as u32);
 }

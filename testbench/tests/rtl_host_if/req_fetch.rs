@@ -5,13 +5,15 @@
 use crate::*;
 
 pub fn req_fetch_run(name: &str, seed: u64) {
-    let mut d = Dut::new(name);
-    let kw = d.width("s_axis_dma_rd_tkeep");
+    let mut m = model(name);
+    let p = ports::ReqFetch::bind(&m).expect("ports");
+    reset(&mut m, p.clk, p.rst);
+    let kw = p.s_axis_dma_rd_tkeep.width() as usize;
     let mut rng = StdRng::seed_from_u64(seed);
     let size = 8u32;
     let base = 0x1_0000_0040u64 * 64; // 64-byte aligned, above 4 GiB
-    d.set("req_base", base);
-    d.set("req_size", size as u64);
+    m.set(p.req_base, base);
+    m.set(p.req_size, size as u64);
     let mut tail = 0u32;
     let mut head_model = 0u32; // entries handed out
     let mut ring: Vec<[u8; 64]> = vec![[0u8; 64]; size as usize];
@@ -41,10 +43,10 @@ pub fn req_fetch_run(name: &str, seed: u64) {
         if cycles > 300_000 {
             enable = true;
         }
-        d.set("enable", enable as u64);
-        d.set("req_tail", tail as u64);
+        m.set(p.enable, enable as u64);
+        m.set(p.req_tail, tail as u64);
         let rd_ready = rng.gen_bool(0.5);
-        d.set("m_dma_rd_req_ready", rd_ready as u64);
+        m.set(p.m_dma_rd_req_ready, rd_ready as u64);
         let mut rv = false;
         if let Some((delay, words, refused)) = rsp.front_mut() {
             if *delay > 0 {
@@ -52,24 +54,24 @@ pub fn req_fetch_run(name: &str, seed: u64) {
             } else if rng.gen_bool(0.7) {
                 let (b, k, l) = words.front().unwrap().clone();
                 rv = true;
-                d.set_bytes("s_axis_dma_rd_tdata", &b);
-                d.set_bytes("s_axis_dma_rd_tkeep", &k.to_le_bytes());
-                d.set("s_axis_dma_rd_tlast", l as u64);
-                d.set("s_axis_dma_rd_tuser", (l && *refused) as u64);
+                m.set_bytes(p.s_axis_dma_rd_tdata, &b);
+                m.set_bytes(p.s_axis_dma_rd_tkeep, &k.to_le_bytes());
+                m.set(p.s_axis_dma_rd_tlast, l as u64);
+                m.set(p.s_axis_dma_rd_tuser, (l && *refused) as u64);
             }
         }
-        d.set("s_axis_dma_rd_tvalid", rv as u64);
+        m.set(p.s_axis_dma_rd_tvalid, rv as u64);
         let out_ready = rng.gen_bool(0.5);
-        d.set("m_req_ready", out_ready as u64);
-        d.m.eval();
-        let head = d.get("req_head") as u32;
+        m.set(p.m_req_ready, out_ready as u64);
+        m.eval();
+        let head = m.get(p.req_head) as u32;
         assert_eq!(head, head_model, "REQ_HEAD counts entries handed out");
-        if d.get("m_dma_rd_req_valid") == 1 {
+        if m.get(p.m_dma_rd_req_valid) == 1 {
             assert!(rsp.is_empty(), "one read at a time");
             assert!(head != tail, "no fetch while head == tail");
             if rd_ready {
-                let a = d.get("m_dma_rd_req_addr");
-                assert_eq!(d.get("m_dma_rd_req_len"), 64);
+                let a = m.get(p.m_dma_rd_req_addr);
+                assert_eq!(m.get(p.m_dma_rd_req_len), 64);
                 assert_eq!(a, base + ((head % size) as u64) * 64, "entry address");
                 let refused = refuse_slot[&head];
                 let data = if refused {
@@ -80,21 +82,21 @@ pub fn req_fetch_run(name: &str, seed: u64) {
                 rsp.push_back((rng.gen_range(0..10), words_of(&data, kw), refused));
             }
         }
-        if rv && d.get("s_axis_dma_rd_tready") == 1 {
+        if rv && m.get(p.s_axis_dma_rd_tready) == 1 {
             let (_, words, _) = rsp.front_mut().unwrap();
             words.pop_front();
             if words.is_empty() {
                 rsp.pop_front();
             }
         }
-        if out_ready && d.get("m_req_valid") == 1 {
-            let e = d.get_bytes("m_req_data", 64);
+        if out_ready && m.get(p.m_req_valid) == 1 {
+            let e = get_bytes(&m, p.m_req_data, 64);
             let (want, refused) = posted.pop_front().expect("entry without a posted request");
             assert_eq!(e, want.to_vec(), "entry {got} (refused {refused})");
             head_model += 1;
             got += 1;
         }
-        d.tick();
+        m.tick(p.clk);
     }
 }
 
