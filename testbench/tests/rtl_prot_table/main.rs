@@ -18,7 +18,7 @@
 //! | `main.rs` | shared imports, the list of tests |
 //! | `oracle.rs` | the oracle: slots, request statuses, the `allowed` rule |
 //! | `stimulus.rs` | region bases and lengths, random entries and accesses, the REG_REGION builder |
-//! | `random.rs` | the `prot_table` ports and the random run against the oracle |
+//! | `random.rs` | the random run of `prot_table` against the oracle |
 //! | `modules.rs` | directed tests: `prot_table` reset and timing, `reg_block`, `blk_dma`, `dma_guard` |
 //! | `nic_host.rs` | a tiny host for the `buflet_nic` top |
 //! | `nic.rs` | `buflet_nic` tests: refused ring accesses, anonymous buffers, named buffers |
@@ -30,7 +30,7 @@ mod oracle;
 mod random;
 mod stimulus;
 
-use buflet_sim::{Model, Port};
+use buflet_sim::{ports, Model, Port};
 use buflet_spec::{Cpl, CplKind, Opcode, RegionDesc, RegionPerm, ReqHdr, Status};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

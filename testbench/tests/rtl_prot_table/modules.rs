@@ -7,16 +7,19 @@ use crate::*;
 /// Reset invalidates every slot, and a slot is in force at the edge that takes its request.
 pub fn prot_table_reset_and_timing() {
     let mut m = Model::new("prot_table_r5").expect("model built");
-    let clk = m.input("clk").unwrap();
-    let rst = m.input("rst").unwrap();
-    let en = m.input("prot_en").unwrap();
-    let rv = m.input("s_req_valid").unwrap();
-    let rd = m.input("s_req_data").unwrap();
-    let cr = m.input("m_cpl_ready").unwrap();
-    let la = m.input("lk_addr").unwrap();
-    let ll = m.input("lk_len").unwrap();
-    let lw = m.input("lk_write").unwrap();
-    let al = m.output("lk_allowed").unwrap();
+    let ports::ProtTable {
+        clk,
+        rst,
+        prot_en: en,
+        s_req_valid: rv,
+        s_req_data: rd,
+        m_cpl_ready: cr,
+        lk_addr: la,
+        lk_len: ll,
+        lk_write: lw,
+        lk_allowed: al,
+        ..
+    } = ports::ProtTable::bind(&m).expect("ports");
     m.set(rst, 1);
     m.tick(clk);
     m.set(rst, 0);
@@ -68,21 +71,24 @@ pub fn prot_table_reset_and_timing() {
 pub fn reg_block_protection_registers() {
     use buflet_spec::reg;
     let mut m = Model::new("reg_block_w64").expect("model built");
-    let clk = m.input("clk").unwrap();
-    let rst = m.input("rst").unwrap();
-    let valid = m.input("s_reg_valid").unwrap();
-    let write = m.input("s_reg_write").unwrap();
-    let addr = m.input("s_reg_addr").unwrap();
-    let wdata = m.input("s_reg_wdata").unwrap();
-    let rvalid = m.output("m_reg_rvalid").unwrap();
-    let rdata = m.output("m_reg_rdata").unwrap();
-    let fv = m.input("ev_fault_valid").unwrap();
-    let fa = m.input("ev_fault_addr").unwrap();
-    let fi = m.input("ev_fault_info").unwrap();
-    let ff = m.input("ev_fault_fatal").unwrap();
-    let prot_en = m.output("ctrl_prot_en").unwrap();
-    let stop = m.output("ring_stop").unwrap();
-    let irq = m.output("irq").unwrap();
+    let ports::RegBlock {
+        clk,
+        rst,
+        s_reg_valid: valid,
+        s_reg_write: write,
+        s_reg_addr: addr,
+        s_reg_wdata: wdata,
+        m_reg_rvalid: rvalid,
+        m_reg_rdata: rdata,
+        ev_fault_valid: fv,
+        ev_fault_addr: fa,
+        ev_fault_info: fi,
+        ev_fault_fatal: ff,
+        ctrl_prot_en: prot_en,
+        ring_stop: stop,
+        irq,
+        ..
+    } = ports::RegBlock::bind(&m).expect("ports");
     let nf = fv.width() as usize;
     assert_eq!(nf, 4, "NFAULT default");
     m.set(rst, 1);
@@ -204,14 +210,14 @@ pub fn reg_block_protection_registers() {
 pub fn blk_dma_refusal(model: &str, read: bool, deny_elem: bool) {
     use buflet_spec::{BlkReq, SgElem};
     let mut m = Model::new(model).expect("model built");
-    let clk = m.input("clk").unwrap();
-    let kw = m.port("s_axis_dma_rd_tkeep").unwrap().width() as usize;
+    let p = ports::BlkDma::bind(&m).expect("ports");
+    let clk = p.clk;
+    let kw = p.s_axis_dma_rd_tkeep.width() as usize;
     let dw = kw * 8;
-    let pn = |m: &Model, n: &str| m.port(n).unwrap_or_else(|e| panic!("{e}"));
     let (sg_addr, src) = (0x1000u64, 0x8000u64);
-    m.set(pn(&m, "rst"), 1);
+    m.set(p.rst, 1);
     m.tick(clk);
-    m.set(pn(&m, "rst"), 0);
+    m.set(p.rst, 0);
     let cmd = BlkReq {
         opcode: if read {
             Opcode::BlkRead
@@ -233,36 +239,36 @@ pub fn blk_dma_refusal(model: &str, read: bool, deny_elem: bool) {
         ..Default::default()
     }
     .to_bytes();
-    m.set_bytes(pn(&m, "s_cmd_data"), &cmd);
-    m.set(pn(&m, "s_cmd_valid"), 1);
-    m.set(pn(&m, "m_cpl_ready"), 1);
+    m.set_bytes(p.s_cmd_data, &cmd);
+    m.set(p.s_cmd_valid, 1);
+    m.set(p.m_cpl_ready, 1);
     let deny_addr = if deny_elem { sg_addr } else { src };
     let (mut reads, mut rsp_words): (usize, Vec<Vec<u8>>) = (0, Vec::new());
     let mut fault: Option<(u64, u64)> = None;
     let mut cpl_seen: Option<[u8; 32]> = None;
     for cycle in 0..400 {
         m.eval();
-        if m.get(pn(&m, "s_cmd_ready")) == 1 && cycle > 0 {
-            m.set(pn(&m, "s_cmd_valid"), 0);
+        if m.get(p.s_cmd_ready) == 1 && cycle > 0 {
+            m.set(p.s_cmd_valid, 0);
         }
-        let deny = m.get(pn(&m, "prot_addr")) == deny_addr;
-        m.set(pn(&m, "prot_deny"), deny as u64);
-        m.set(pn(&m, "m_dma_rd_req_ready"), 1);
-        m.set(pn(&m, "m_blk_req_ready"), 1);
+        let deny = m.get(p.prot_addr) == deny_addr;
+        m.set(p.prot_deny, deny as u64);
+        m.set(p.m_dma_rd_req_ready, 1);
+        m.set(p.m_blk_req_ready, 1);
         // serve the element read, one word per cycle
         if let Some(w) = rsp_words.first() {
-            m.set_bytes(pn(&m, "s_axis_dma_rd_tdata"), w);
-            m.set(pn(&m, "s_axis_dma_rd_tkeep"), u64::MAX >> (64 - kw.min(64)));
-            m.set(pn(&m, "s_axis_dma_rd_tvalid"), 1);
-            m.set(pn(&m, "s_axis_dma_rd_tlast"), (rsp_words.len() == 1) as u64);
+            m.set_bytes(p.s_axis_dma_rd_tdata, w);
+            m.set(p.s_axis_dma_rd_tkeep, u64::MAX >> (64 - kw.min(64)));
+            m.set(p.s_axis_dma_rd_tvalid, 1);
+            m.set(p.s_axis_dma_rd_tlast, (rsp_words.len() == 1) as u64);
         } else {
-            m.set(pn(&m, "s_axis_dma_rd_tvalid"), 0);
+            m.set(p.s_axis_dma_rd_tvalid, 0);
         }
         m.eval();
-        assert_eq!(m.get(pn(&m, "m_blk_req_valid")), 0, "no block operation");
-        assert_eq!(m.get(pn(&m, "m_dma_wr_req_valid")), 0, "no host write");
-        if m.get(pn(&m, "m_dma_rd_req_valid")) == 1 {
-            let a = m.get(pn(&m, "m_dma_rd_req_addr"));
+        assert_eq!(m.get(p.m_blk_req_valid), 0, "no block operation");
+        assert_eq!(m.get(p.m_dma_wr_req_valid), 0, "no host write");
+        if m.get(p.m_dma_rd_req_valid) == 1 {
+            let a = m.get(p.m_dma_rd_req_addr);
             assert_eq!(a, sg_addr, "only the element is read");
             assert!(!deny_elem, "a refused element is not read");
             reads += 1;
@@ -273,22 +279,19 @@ pub fn blk_dma_refusal(model: &str, read: bool, deny_elem: bool) {
                 words.push(w);
             }
             rsp_words = words;
-        } else if !rsp_words.is_empty() && m.get(pn(&m, "s_axis_dma_rd_tready")) == 1 {
+        } else if !rsp_words.is_empty() && m.get(p.s_axis_dma_rd_tready) == 1 {
             rsp_words.remove(0);
         }
-        if m.get(pn(&m, "m_cpl_valid")) == 1 {
+        if m.get(p.m_cpl_valid) == 1 {
             let mut c = [0u8; 32];
-            m.get_bytes(pn(&m, "m_cpl_data"), &mut c);
+            m.get_bytes(p.m_cpl_data, &mut c);
             cpl_seen = Some(c);
         }
         m.tick(clk);
         m.eval();
-        if m.get(pn(&m, "ev_fault")) == 1 {
+        if m.get(p.ev_fault) == 1 {
             assert!(fault.is_none(), "one fault");
-            fault = Some((
-                m.get(pn(&m, "ev_fault_addr")),
-                m.get(pn(&m, "ev_fault_write")),
-            ));
+            fault = Some((m.get(p.ev_fault_addr), m.get(p.ev_fault_write)));
         }
         if cpl_seen.is_some() {
             break;
@@ -328,122 +331,117 @@ pub fn blk_dma_refuses_write_source_and_read_destination() {
 /// refusal pulses one fault event with address and requester id.
 pub fn dma_guard_refusals() {
     let mut m = Model::new("dma_guard_w64").expect("model built");
-    let clk = m.input("clk").unwrap();
-    let pn = |m: &Model, n: &str| m.port(n).unwrap_or_else(|e| panic!("{e}"));
-    let set = |m: &mut Model, n: &str, v: u64| {
-        let p = pn(m, n);
-        m.set(p, v)
-    };
-    let g = |m: &mut Model, n: &str| {
+    let p = ports::DmaGuard::bind(&m).expect("ports");
+    let clk = p.clk;
+    let g = |m: &mut Model, port: Port| {
         m.eval();
-        let p = pn(m, n);
-        m.get(p)
+        m.get(port)
     };
-    set(&mut m, "rst", 1);
+    m.set(p.rst, 1);
     m.tick(clk);
-    set(&mut m, "rst", 0);
-    set(&mut m, "m_dma_rd_req_ready", 1);
-    set(&mut m, "m_dma_wr_req_ready", 1);
-    set(&mut m, "m_axis_dma_wr_tready", 1);
-    set(&mut m, "m_axis_rd_tready", 1);
+    m.set(p.rst, 0);
+    m.set(p.m_dma_rd_req_ready, 1);
+    m.set(p.m_dma_wr_req_ready, 1);
+    m.set(p.m_axis_dma_wr_tready, 1);
+    m.set(p.m_axis_rd_tready, 1);
 
     // an allowed read passes through, and its response too
-    set(&mut m, "s_rd_req_valid", 1);
-    set(&mut m, "s_rd_req_addr", 0x1234_5678_9000);
-    set(&mut m, "s_rd_req_len", 64);
-    set(&mut m, "s_rd_req_id", 2);
-    set(&mut m, "rd_lk_deny", 0);
-    assert_eq!(g(&mut m, "rd_lk_addr"), 0x1234_5678_9000);
-    assert_eq!(g(&mut m, "rd_lk_len"), 64);
-    assert_eq!(g(&mut m, "m_dma_rd_req_valid"), 1);
-    assert_eq!(g(&mut m, "m_dma_rd_req_addr"), 0x1234_5678_9000);
-    assert_eq!(g(&mut m, "m_dma_rd_req_id"), 2);
-    assert_eq!(g(&mut m, "s_rd_req_ready"), 1);
+    m.set(p.s_rd_req_valid, 1);
+    m.set(p.s_rd_req_addr, 0x1234_5678_9000);
+    m.set(p.s_rd_req_len, 64);
+    m.set(p.s_rd_req_id, 2);
+    m.set(p.rd_lk_deny, 0);
+    assert_eq!(g(&mut m, p.rd_lk_addr), 0x1234_5678_9000);
+    assert_eq!(g(&mut m, p.rd_lk_len), 64);
+    assert_eq!(g(&mut m, p.m_dma_rd_req_valid), 1);
+    assert_eq!(g(&mut m, p.m_dma_rd_req_addr), 0x1234_5678_9000);
+    assert_eq!(g(&mut m, p.m_dma_rd_req_id), 2);
+    assert_eq!(g(&mut m, p.s_rd_req_ready), 1);
     m.tick(clk);
-    set(&mut m, "s_rd_req_valid", 0);
-    set(&mut m, "s_axis_dma_rd_tvalid", 1);
-    set(&mut m, "s_axis_dma_rd_tdata", 0xAB);
-    set(&mut m, "s_axis_dma_rd_tlast", 1);
-    set(&mut m, "s_axis_dma_rd_tuser", 0);
-    assert_eq!(g(&mut m, "m_axis_rd_tvalid"), 1);
-    assert_eq!(g(&mut m, "m_axis_rd_tdata"), 0xAB);
-    assert_eq!(g(&mut m, "m_axis_rd_tuser"), 0);
-    assert_eq!(g(&mut m, "rd_refused"), 0);
-    assert_eq!(g(&mut m, "s_axis_dma_rd_tready"), 1);
-    assert_eq!(g(&mut m, "ev_rd_fault"), 0);
+    m.set(p.s_rd_req_valid, 0);
+    m.set(p.s_axis_dma_rd_tvalid, 1);
+    m.set(p.s_axis_dma_rd_tdata, 0xAB);
+    m.set(p.s_axis_dma_rd_tlast, 1);
+    m.set(p.s_axis_dma_rd_tuser, 0);
+    assert_eq!(g(&mut m, p.m_axis_rd_tvalid), 1);
+    assert_eq!(g(&mut m, p.m_axis_rd_tdata), 0xAB);
+    assert_eq!(g(&mut m, p.m_axis_rd_tuser), 0);
+    assert_eq!(g(&mut m, p.rd_refused), 0);
+    assert_eq!(g(&mut m, p.s_axis_dma_rd_tready), 1);
+    assert_eq!(g(&mut m, p.ev_rd_fault), 0);
     m.tick(clk);
-    set(&mut m, "s_axis_dma_rd_tvalid", 0);
+    m.set(p.s_axis_dma_rd_tvalid, 0);
 
     // a refused read: no host request; one error word, held until taken
-    set(&mut m, "s_rd_req_valid", 1);
-    set(&mut m, "s_rd_req_addr", 0xdead_0000);
-    set(&mut m, "s_rd_req_id", 0);
-    set(&mut m, "rd_lk_deny", 1);
-    assert_eq!(g(&mut m, "m_dma_rd_req_valid"), 0);
-    assert_eq!(g(&mut m, "s_rd_req_ready"), 1);
+    m.set(p.s_rd_req_valid, 1);
+    m.set(p.s_rd_req_addr, 0xdead_0000);
+    m.set(p.s_rd_req_id, 0);
+    m.set(p.rd_lk_deny, 1);
+    assert_eq!(g(&mut m, p.m_dma_rd_req_valid), 0);
+    assert_eq!(g(&mut m, p.s_rd_req_ready), 1);
     m.tick(clk);
-    set(&mut m, "s_rd_req_valid", 0);
-    set(&mut m, "rd_lk_deny", 0);
-    set(&mut m, "m_axis_rd_tready", 0);
-    assert_eq!(g(&mut m, "ev_rd_fault"), 1);
-    assert_eq!(g(&mut m, "ev_rd_fault_addr"), 0xdead_0000);
-    assert_eq!(g(&mut m, "ev_rd_fault_id"), 0);
+    m.set(p.s_rd_req_valid, 0);
+    m.set(p.rd_lk_deny, 0);
+    m.set(p.m_axis_rd_tready, 0);
+    assert_eq!(g(&mut m, p.ev_rd_fault), 1);
+    assert_eq!(g(&mut m, p.ev_rd_fault_addr), 0xdead_0000);
+    assert_eq!(g(&mut m, p.ev_rd_fault_id), 0);
     for _ in 0..3 {
-        assert_eq!(g(&mut m, "m_axis_rd_tvalid"), 1);
-        assert_eq!(g(&mut m, "m_axis_rd_tlast"), 1);
-        assert_eq!(g(&mut m, "m_axis_rd_tuser"), 1);
-        assert_eq!(g(&mut m, "m_axis_rd_tdata"), 0);
-        assert_eq!(g(&mut m, "rd_refused"), 1);
-        assert_eq!(g(&mut m, "s_axis_dma_rd_tready"), 0);
-        assert_eq!(g(&mut m, "s_rd_req_ready"), 0);
+        assert_eq!(g(&mut m, p.m_axis_rd_tvalid), 1);
+        assert_eq!(g(&mut m, p.m_axis_rd_tlast), 1);
+        assert_eq!(g(&mut m, p.m_axis_rd_tuser), 1);
+        assert_eq!(g(&mut m, p.m_axis_rd_tdata), 0);
+        assert_eq!(g(&mut m, p.rd_refused), 1);
+        assert_eq!(g(&mut m, p.s_axis_dma_rd_tready), 0);
+        assert_eq!(g(&mut m, p.s_rd_req_ready), 0);
         m.tick(clk);
-        assert_eq!(g(&mut m, "ev_rd_fault"), 0, "one pulse per refusal");
+        assert_eq!(g(&mut m, p.ev_rd_fault), 0, "one pulse per refusal");
     }
-    set(&mut m, "m_axis_rd_tready", 1);
+    m.set(p.m_axis_rd_tready, 1);
     m.tick(clk);
-    assert_eq!(g(&mut m, "m_axis_rd_tvalid"), 0);
-    assert_eq!(g(&mut m, "rd_refused"), 0);
+    assert_eq!(g(&mut m, p.m_axis_rd_tvalid), 0);
+    assert_eq!(g(&mut m, p.rd_refused), 0);
 
     // a refused write: no host request, four data words taken and dropped
-    set(&mut m, "s_wr_req_valid", 1);
-    set(&mut m, "s_wr_req_addr", 0xbeef_0040);
-    set(&mut m, "s_wr_req_len", 32);
-    set(&mut m, "s_wr_req_id", 1);
-    set(&mut m, "wr_lk_deny", 1);
-    assert_eq!(g(&mut m, "wr_lk_addr"), 0xbeef_0040);
-    assert_eq!(g(&mut m, "wr_lk_len"), 32);
-    assert_eq!(g(&mut m, "m_dma_wr_req_valid"), 0);
-    assert_eq!(g(&mut m, "s_wr_req_ready"), 1);
+    m.set(p.s_wr_req_valid, 1);
+    m.set(p.s_wr_req_addr, 0xbeef_0040);
+    m.set(p.s_wr_req_len, 32);
+    m.set(p.s_wr_req_id, 1);
+    m.set(p.wr_lk_deny, 1);
+    assert_eq!(g(&mut m, p.wr_lk_addr), 0xbeef_0040);
+    assert_eq!(g(&mut m, p.wr_lk_len), 32);
+    assert_eq!(g(&mut m, p.m_dma_wr_req_valid), 0);
+    assert_eq!(g(&mut m, p.s_wr_req_ready), 1);
     m.tick(clk);
-    set(&mut m, "s_wr_req_valid", 0);
-    set(&mut m, "wr_lk_deny", 0);
-    assert_eq!(g(&mut m, "ev_wr_fault"), 1);
-    assert_eq!(g(&mut m, "ev_wr_fault_addr"), 0xbeef_0040);
-    assert_eq!(g(&mut m, "ev_wr_fault_id"), 1);
-    set(&mut m, "m_axis_dma_wr_tready", 0);
+    m.set(p.s_wr_req_valid, 0);
+    m.set(p.wr_lk_deny, 0);
+    assert_eq!(g(&mut m, p.ev_wr_fault), 1);
+    assert_eq!(g(&mut m, p.ev_wr_fault_addr), 0xbeef_0040);
+    assert_eq!(g(&mut m, p.ev_wr_fault_id), 1);
+    m.set(p.m_axis_dma_wr_tready, 0);
     for k in 0..4 {
-        set(&mut m, "s_axis_wr_tvalid", 1);
-        set(&mut m, "s_axis_wr_tlast", (k == 3) as u64);
-        assert_eq!(g(&mut m, "wr_refused"), 1);
-        assert_eq!(g(&mut m, "s_axis_wr_tready"), 1, "dropped words are taken");
-        assert_eq!(g(&mut m, "m_axis_dma_wr_tvalid"), 0);
+        m.set(p.s_axis_wr_tvalid, 1);
+        m.set(p.s_axis_wr_tlast, (k == 3) as u64);
+        assert_eq!(g(&mut m, p.wr_refused), 1);
+        assert_eq!(g(&mut m, p.s_axis_wr_tready), 1, "dropped words are taken");
+        assert_eq!(g(&mut m, p.m_axis_dma_wr_tvalid), 0);
         m.tick(clk);
     }
-    set(&mut m, "s_axis_wr_tvalid", 0);
-    assert_eq!(g(&mut m, "wr_refused"), 0);
-    assert_eq!(g(&mut m, "ev_wr_fault"), 0);
+    m.set(p.s_axis_wr_tvalid, 0);
+    assert_eq!(g(&mut m, p.wr_refused), 0);
+    assert_eq!(g(&mut m, p.ev_wr_fault), 0);
 
     // an allowed write passes
-    set(&mut m, "m_axis_dma_wr_tready", 1);
-    set(&mut m, "s_wr_req_valid", 1);
-    assert_eq!(g(&mut m, "m_dma_wr_req_valid"), 1);
-    assert_eq!(g(&mut m, "m_dma_wr_req_id"), 1);
+    m.set(p.m_axis_dma_wr_tready, 1);
+    m.set(p.s_wr_req_valid, 1);
+    assert_eq!(g(&mut m, p.m_dma_wr_req_valid), 1);
+    assert_eq!(g(&mut m, p.m_dma_wr_req_id), 1);
     m.tick(clk);
-    set(&mut m, "s_wr_req_valid", 0);
-    set(&mut m, "s_axis_wr_tvalid", 1);
-    set(&mut m, "s_axis_wr_tdata", 0x55);
-    set(&mut m, "s_axis_wr_tlast", 1);
-    assert_eq!(g(&mut m, "m_axis_dma_wr_tvalid"), 1);
-    assert_eq!(g(&mut m, "m_axis_dma_wr_tdata"), 0x55);
-    assert_eq!(g(&mut m, "ev_wr_fault"), 0);
+    m.set(p.s_wr_req_valid, 0);
+    m.set(p.s_axis_wr_tvalid, 1);
+    m.set(p.s_axis_wr_tdata, 0x55);
+    m.set(p.s_axis_wr_tlast, 1);
+    assert_eq!(g(&mut m, p.m_axis_dma_wr_tvalid), 1);
+    assert_eq!(g(&mut m, p.m_axis_dma_wr_tdata), 0x55);
+    assert_eq!(g(&mut m, p.ev_wr_fault), 0);
 }

@@ -55,7 +55,7 @@ pub fn nic_ring_faults(model: &str) {
     assert_eq!(h.rd(reg::REQ_HEAD), 0);
     assert_eq!(h.rd(reg::IRQ_STATUS) & 2, 2);
     h.m.eval();
-    assert_eq!(h.m.get(h.pin("irq")), 1);
+    assert_eq!(h.m.get(h.p.irq), 1);
     // ENABLE cleared then set (protection off): the entry is fetched and completed
     h.wr(reg::CTRL, 0);
     assert_eq!(h.rd(reg::STATUS) & 4, 0, "FAULT cleared by CTRL.ENABLE 0");

@@ -7,6 +7,8 @@ use crate::*;
 /// one word per cycle, DMA writes applied to the memory. Counts the host accesses.
 pub struct NicHost {
     pub m: Model,
+    /// The `buflet_nic` ports.
+    pub p: ports::BufletNic,
     pub clk: Port,
     pub kw: usize,
     pub mem: Vec<u8>,
@@ -20,24 +22,24 @@ pub struct NicHost {
 impl NicHost {
     pub fn new(model: &str) -> NicHost {
         let mut m = Model::new(model).expect("model built (sim/models.txt)");
-        let clk = m.input("clk").unwrap();
-        let kw = m.port("s_axis_dma_rd_tkeep").unwrap().width() as usize;
-        let rst = m.input("rst").unwrap();
-        m.set(rst, 1);
+        let p = ports::BufletNic::bind(&m).expect("ports");
+        let clk = p.clk;
+        let kw = p.s_axis_dma_rd_tkeep.width() as usize;
+        m.set(p.rst, 1);
         m.tick(clk);
         m.tick(clk);
-        m.set(rst, 0);
-        for (n, v) in [
-            ("m_dma_rd_req_ready", 1),
-            ("m_dma_wr_req_ready", 1),
-            ("m_axis_dma_wr_tready", 1),
-            ("m_axis_tx_tready", 1),
+        m.set(p.rst, 0);
+        for (port, v) in [
+            (p.m_dma_rd_req_ready, 1),
+            (p.m_dma_wr_req_ready, 1),
+            (p.m_axis_dma_wr_tready, 1),
+            (p.m_axis_tx_tready, 1),
         ] {
-            let p = m.input(n).unwrap();
-            m.set(p, v);
+            m.set(port, v);
         }
         NicHost {
             m,
+            p,
             clk,
             kw,
             mem: vec![0u8; 1 << 16],
@@ -48,22 +50,12 @@ impl NicHost {
         }
     }
 
-    pub fn pin(&self, n: &str) -> Port {
-        self.m.port(n).unwrap_or_else(|e| panic!("{e}"))
-    }
-
     /// One clock: serve the DMA ports, then tick.
     pub fn cycle(&mut self) {
         let kw = self.kw;
         let word = self.rsp.front().cloned();
-        let (tv, tl) = (
-            self.pin("s_axis_dma_rd_tvalid"),
-            self.pin("s_axis_dma_rd_tlast"),
-        );
-        let (td, tk) = (
-            self.pin("s_axis_dma_rd_tdata"),
-            self.pin("s_axis_dma_rd_tkeep"),
-        );
+        let (tv, tl) = (self.p.s_axis_dma_rd_tvalid, self.p.s_axis_dma_rd_tlast);
+        let (td, tk) = (self.p.s_axis_dma_rd_tdata, self.p.s_axis_dma_rd_tkeep);
         self.m.set(tv, word.is_some() as u64);
         if let Some(w) = &word {
             self.m.set_bytes(td, w);
@@ -71,12 +63,12 @@ impl NicHost {
             self.m.set(tl, (self.rsp.len() == 1) as u64);
         }
         self.m.eval();
-        if word.is_some() && self.m.get(self.pin("s_axis_dma_rd_tready")) == 1 {
+        if word.is_some() && self.m.get(self.p.s_axis_dma_rd_tready) == 1 {
             self.rsp.pop_front();
         }
-        if self.m.get(self.pin("m_dma_rd_req_valid")) == 1 {
-            let a = self.m.get(self.pin("m_dma_rd_req_addr"));
-            let l = self.m.get(self.pin("m_dma_rd_req_len")) as usize;
+        if self.m.get(self.p.m_dma_rd_req_valid) == 1 {
+            let a = self.m.get(self.p.m_dma_rd_req_addr);
+            let l = self.m.get(self.p.m_dma_rd_req_len) as usize;
             self.host_reads.push(a);
             for c in self.mem[a as usize..a as usize + l].chunks(kw) {
                 let mut w = c.to_vec();
@@ -84,17 +76,17 @@ impl NicHost {
                 self.rsp.push_back(w);
             }
         }
-        if self.m.get(self.pin("m_dma_wr_req_valid")) == 1 {
+        if self.m.get(self.p.m_dma_wr_req_valid) == 1 {
             assert!(self.wr.is_none(), "one write at a time");
-            let a = self.m.get(self.pin("m_dma_wr_req_addr"));
-            let l = self.m.get(self.pin("m_dma_wr_req_len"));
+            let a = self.m.get(self.p.m_dma_wr_req_addr);
+            let l = self.m.get(self.p.m_dma_wr_req_len);
             self.host_writes.push(a);
             self.wr = Some((a, l, 0));
         }
-        if self.m.get(self.pin("m_axis_dma_wr_tvalid")) == 1 {
+        if self.m.get(self.p.m_axis_dma_wr_tvalid) == 1 {
             let (a, l, off) = self.wr.expect("write data after its request");
             let mut b = vec![0u8; kw];
-            self.m.get_bytes(self.pin("m_axis_dma_wr_tdata"), &mut b);
+            self.m.get_bytes(self.p.m_axis_dma_wr_tdata, &mut b);
             let n = (l as usize - off).min(kw);
             self.mem[a as usize + off..][..n].copy_from_slice(&b[..n]);
             self.wr = if off + n == l as usize {
@@ -114,10 +106,10 @@ impl NicHost {
 
     pub fn reg_access(&mut self, write: bool, a: u32, v: u32) -> u32 {
         let (valid, w, ad, wd) = (
-            self.pin("s_reg_valid"),
-            self.pin("s_reg_write"),
-            self.pin("s_reg_addr"),
-            self.pin("s_reg_wdata"),
+            self.p.s_reg_valid,
+            self.p.s_reg_write,
+            self.p.s_reg_addr,
+            self.p.s_reg_wdata,
         );
         self.m.set(valid, 1);
         self.m.set(w, write as u64);
@@ -129,8 +121,8 @@ impl NicHost {
         let r = if write {
             0
         } else {
-            assert_eq!(self.m.get(self.pin("m_reg_rvalid")), 1);
-            self.m.get(self.pin("m_reg_rdata")) as u32
+            assert_eq!(self.m.get(self.p.m_reg_rvalid), 1);
+            self.m.get(self.p.m_reg_rdata) as u32
         };
         self.cycle();
         r
@@ -140,11 +132,11 @@ impl NicHost {
     pub fn send_frame(&mut self, f: &[u8]) {
         let kw = self.kw;
         let (td, tk, tv, tl, tr) = (
-            self.pin("s_axis_rx_tdata"),
-            self.pin("s_axis_rx_tkeep"),
-            self.pin("s_axis_rx_tvalid"),
-            self.pin("s_axis_rx_tlast"),
-            self.pin("s_axis_rx_tready"),
+            self.p.s_axis_rx_tdata,
+            self.p.s_axis_rx_tkeep,
+            self.p.s_axis_rx_tvalid,
+            self.p.s_axis_rx_tlast,
+            self.p.s_axis_rx_tready,
         );
         let words: Vec<&[u8]> = f.chunks(kw).collect();
         let mut i = 0;

@@ -1,25 +1,9 @@
-//! The random run of `prot_table` at 32 and 5 slots: its ports, random entries with random gaps
-//! and completion backpressure, a random access on every lookup port in every cycle and
+//! The random run of `prot_table` at 32 and 5 slots: random entries with random gaps and
+//! completion backpressure, a random access on every lookup port in every cycle and
 //! CTRL.PROT_EN toggling, every answer and completion checked against the oracle, and its
 //! coverage.
 
 use crate::*;
-
-pub struct Ports {
-    pub clk: Port,
-    pub rst: Port,
-    pub prot_en: Port,
-    pub req_valid: Port,
-    pub req_ready: Port,
-    pub req_data: Port,
-    pub cpl_valid: Port,
-    pub cpl_ready: Port,
-    pub cpl_data: Port,
-    pub lk_addr: Port,
-    pub lk_len: Port,
-    pub lk_write: Port,
-    pub lk_allowed: Port,
-}
 
 pub fn run(model: &str, seed: u64, cycles: usize) {
     let mut m = Model::new(model).expect("model built (sim/models.txt)");
@@ -35,21 +19,7 @@ pub fn run(model: &str, seed: u64, cycles: usize) {
         .expect("NPORTS parameter")
         .parse()
         .unwrap();
-    let p = Ports {
-        clk: m.input("clk").unwrap(),
-        rst: m.input("rst").unwrap(),
-        prot_en: m.input("prot_en").unwrap(),
-        req_valid: m.input("s_req_valid").unwrap(),
-        req_ready: m.output("s_req_ready").unwrap(),
-        req_data: m.input("s_req_data").unwrap(),
-        cpl_valid: m.output("m_cpl_valid").unwrap(),
-        cpl_ready: m.input("m_cpl_ready").unwrap(),
-        cpl_data: m.output("m_cpl_data").unwrap(),
-        lk_addr: m.input("lk_addr").unwrap(),
-        lk_len: m.input("lk_len").unwrap(),
-        lk_write: m.input("lk_write").unwrap(),
-        lk_allowed: m.output("lk_allowed").unwrap(),
-    };
+    let p = ports::ProtTable::bind(&m).expect("ports");
     let mut rng = StdRng::seed_from_u64(seed);
     let mut o = Oracle {
         slots: vec![None; n],
@@ -78,10 +48,10 @@ pub fn run(model: &str, seed: u64, cycles: usize) {
             let reg_prob = if cycle < cycles / 2 { 0.95 } else { 0.6 };
             pending = Some(random_request(&mut rng, n, tag, reg_prob));
         }
-        m.set(p.req_valid, pending.is_some() as u64);
-        m.set_bytes(p.req_data, &pending.unwrap_or([0u8; 64]));
+        m.set(p.s_req_valid, pending.is_some() as u64);
+        m.set_bytes(p.s_req_data, &pending.unwrap_or([0u8; 64]));
         let cpl_ready = rng.gen_bool(0.6);
-        m.set(p.cpl_ready, cpl_ready as u64);
+        m.set(p.m_cpl_ready, cpl_ready as u64);
 
         let accesses: Vec<(u64, u32, bool)> = (0..k).map(|_| random_access(&mut rng, &o)).collect();
         let mut addr_b = vec![0u8; 8 * k];
@@ -117,15 +87,15 @@ pub fn run(model: &str, seed: u64, cycles: usize) {
         }
 
         // completion handshake
-        if m.get(p.cpl_valid) == 1 && cpl_ready {
+        if m.get(p.m_cpl_valid) == 1 && cpl_ready {
             let mut c = [0u8; 32];
-            m.get_bytes(p.cpl_data, &mut c);
+            m.get_bytes(p.m_cpl_data, &mut c);
             let e = expect
                 .pop_front()
                 .unwrap_or_else(|| panic!("{model} cycle {cycle}: unexpected completion {c:?}"));
             assert_eq!(c, e, "{model} cycle {cycle}: completion");
         }
-        let take = pending.is_some() && m.get(p.req_ready) == 1;
+        let take = pending.is_some() && m.get(p.s_req_ready) == 1;
         m.tick(p.clk);
         if take {
             let e = pending.take().unwrap();

@@ -109,13 +109,13 @@ pub fn tx_builder_w512_arp_table() {
 pub fn latency(prefix: &str, kw: usize, seed: u64) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut m = Model::new(prefix).expect("model built (sim/models.txt)");
-    let p = Ports::new(&m);
+    let p = ports::TxBuilder::bind(&m).expect("ports");
     m.set(p.rst, 1);
     for _ in 0..3 {
         m.tick(p.clk);
     }
     m.set(p.rst, 0);
-    m.set(p.tready, 1);
+    m.set(p.m_axis_tx_tready, 1);
     let mut word = vec![0u8; kw];
     for i in 0..40 {
         let mut c = Cmd::random(&mut rng);
@@ -124,28 +124,28 @@ pub fn latency(prefix: &str, kw: usize, seed: u64) {
         } else {
             TxKind::Tcp.code()
         };
-        m.set(p.cmd_valid, 1);
-        m.set_bytes(p.cmd_data, &c.bytes(&mut rng));
+        m.set(p.s_cmd_valid, 1);
+        m.set_bytes(p.s_cmd_data, &c.bytes(&mut rng));
         m.eval();
-        assert_eq!(m.get(p.cmd_ready), 1, "{prefix}: command {i} not taken");
-        assert_eq!(m.get(p.tvalid), 0);
+        assert_eq!(m.get(p.s_cmd_ready), 1, "{prefix}: command {i} not taken");
+        assert_eq!(m.get(p.m_axis_tx_tvalid), 0);
         m.tick(p.clk);
-        m.set(p.cmd_valid, 0);
+        m.set(p.s_cmd_valid, 0);
         let mut t = 0;
         let mut f = Vec::new();
         loop {
             t += 1;
             m.eval();
-            if m.get(p.tvalid) == 1 {
-                m.get_bytes(p.tdata, &mut word);
-                let nb = m.get(p.tkeep).count_ones() as usize;
+            if m.get(p.m_axis_tx_tvalid) == 1 {
+                m.get_bytes(p.m_axis_tx_tdata, &mut word);
+                let nb = m.get(p.m_axis_tx_tkeep).count_ones() as usize;
                 if f.is_empty() {
                     assert_eq!(t, 3, "{prefix}: command {i}: first word latency");
                 }
                 f.extend_from_slice(&word[..nb]);
-                if m.get(p.tlast) == 1 {
-                    assert_eq!(m.get(p.ev_frame), 1);
-                    assert_eq!(m.get(p.ev_bytes) as usize, f.len());
+                if m.get(p.m_axis_tx_tlast) == 1 {
+                    assert_eq!(m.get(p.ev_tx_frame), 1);
+                    assert_eq!(m.get(p.ev_tx_bytes) as usize, f.len());
                     m.tick(p.clk);
                     break;
                 }

@@ -31,17 +31,15 @@
 //! | `main.rs` | shared imports, the list of tests |
 //! | `cmd.rs` | commands: random ones, their entries, the reference frames |
 //! | `check.rs` | every frame parsed and checked against its command and the references |
-//! | `ports.rs` | the tx_builder ports, looked up by name |
 //! | `random.rs` | random runs with idle cycles and backpressure, the full-rate run |
 //! | `directed.rs` | hand-written ARP replies, the latency of one command |
 
 mod check;
 mod cmd;
 mod directed;
-mod ports;
 mod random;
 
-use buflet_sim::{Model, Port};
+use buflet_sim::{ports, Model};
 use buflet_spec::{param, tx_cmd, TcpFlags, TxCmd, TxKind, TxOpts};
 use etherparse::{
     ArpHardwareId, ArpOperation, ArpPacket, EtherType, IpHeaders, IpNumber, Ipv4Header, NetHeaders,
@@ -53,7 +51,6 @@ use std::collections::VecDeque;
 
 use check::*;
 use cmd::*;
-use ports::Ports;
 use random::*;
 
 buflet_testbench::test_list! {

@@ -55,9 +55,13 @@ pub fn run_cmds(
 ) -> Stats {
     let n = cmds.len();
     let mut m = Model::new(prefix).expect("model built (sim/models.txt)");
-    let p = Ports::new(&m);
-    assert_eq!(p.tdata.width() as usize, kw * 8, "{prefix}: bus width");
-    assert_eq!(p.cmd_data.width() as usize, TxCmd::SIZE * 8);
+    let p = ports::TxBuilder::bind(&m).expect("ports");
+    assert_eq!(
+        p.m_axis_tx_tdata.width() as usize,
+        kw * 8,
+        "{prefix}: bus width"
+    );
+    assert_eq!(p.s_cmd_data.width() as usize, TxCmd::SIZE * 8);
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7e57);
     m.set(p.rst, 1);
     for _ in 0..3 {
@@ -85,24 +89,24 @@ pub fn run_cmds(
         }
         match &offered {
             Some(b) => {
-                m.set(p.cmd_valid, 1);
-                m.set_bytes(p.cmd_data, b);
+                m.set(p.s_cmd_valid, 1);
+                m.set_bytes(p.s_cmd_data, b);
             }
             None => {
                 let mut junk = vec![0u8; TxCmd::SIZE];
                 rng.fill(&mut junk[..]);
-                m.set(p.cmd_valid, 0);
-                m.set_bytes(p.cmd_data, &junk);
+                m.set(p.s_cmd_valid, 0);
+                m.set_bytes(p.s_cmd_data, &junk);
             }
         }
         let ready = !rng.gen_bool(stall_p);
-        m.set(p.tready, u64::from(ready));
+        m.set(p.m_axis_tx_tready, u64::from(ready));
         m.eval();
 
-        let valid = m.get(p.tvalid) == 1;
-        let keep = m.get(p.tkeep);
-        let last = m.get(p.tlast) == 1;
-        m.get_bytes(p.tdata, &mut word);
+        let valid = m.get(p.m_axis_tx_tvalid) == 1;
+        let keep = m.get(p.m_axis_tx_tkeep);
+        let last = m.get(p.m_axis_tx_tlast) == 1;
+        m.get_bytes(p.m_axis_tx_tdata, &mut word);
         // a stalled word stays exactly as it was
         if let Some((w, k, l)) = stalled.take() {
             assert!(valid, "{prefix}: tvalid dropped while stalled");
@@ -120,7 +124,7 @@ pub fn run_cmds(
         }
         let fire = valid && ready;
         assert_eq!(
-            m.get(p.ev_frame),
+            m.get(p.ev_tx_frame),
             u64::from(fire && last),
             "{prefix}: ev_tx_frame"
         );
@@ -139,7 +143,11 @@ pub fn run_cmds(
                 let ci = sent.pop_front().expect("a frame without a command");
                 let c = &cmds[ci];
                 let ctx = format!("{prefix}: frame {ci} ({c:?})");
-                assert_eq!(m.get(p.ev_bytes) as usize, cur.len(), "{ctx}: ev_tx_bytes");
+                assert_eq!(
+                    m.get(p.ev_tx_bytes) as usize,
+                    cur.len(),
+                    "{ctx}: ev_tx_bytes"
+                );
                 check_frame(&ctx, &cur, c);
                 if c.is_arp() {
                     arp += 1;
@@ -153,7 +161,7 @@ pub fn run_cmds(
                 done += 1;
             }
         }
-        if offered.is_some() && m.get(p.cmd_ready) == 1 {
+        if offered.is_some() && m.get(p.s_cmd_ready) == 1 {
             sent.push_back(next);
             next += 1;
             offered = None;
@@ -161,12 +169,12 @@ pub fn run_cmds(
         m.tick(p.clk);
     }
     // nothing more comes out
-    m.set(p.cmd_valid, 0);
-    m.set(p.tready, 1);
+    m.set(p.s_cmd_valid, 0);
+    m.set(p.m_axis_tx_tready, 1);
     for _ in 0..8 {
         m.eval();
-        assert_eq!(m.get(p.tvalid), 0, "{prefix}: spurious output");
-        assert_eq!(m.get(p.ev_frame), 0, "{prefix}: spurious event");
+        assert_eq!(m.get(p.m_axis_tx_tvalid), 0, "{prefix}: spurious output");
+        assert_eq!(m.get(p.ev_tx_frame), 0, "{prefix}: spurious event");
         m.tick(p.clk);
     }
     assert_eq!(events, n);
