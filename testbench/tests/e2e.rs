@@ -477,8 +477,11 @@ fn bad_frames_are_counted_and_dropped_on_both_backends() {
 
 #[test]
 fn unreadable_capture_is_a_clear_error() {
-    let dir = std::env::temp_dir().join(format!("buflet-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("buflet-bad-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path();
     let p = dir.join("garbage.pcap");
     std::fs::write(&p, b"this is not a capture").unwrap();
     let e = pcap::load(&p).err().expect("garbage must not load");

@@ -9,15 +9,23 @@
 use buflet_testbench::{frames, run_stream, sha256_hex, Backend, FsKind, RunOptions, Scenario};
 use std::path::{Path, PathBuf};
 
-fn image_path(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("buflet-image-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+/// A directory for kept images, removed when dropped (on every exit path, panics too).
+fn image_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("buflet-image-test-")
+        .tempdir()
+        .unwrap()
 }
 
-/// Run the demo stream of `bytes` into a file system of `kind` on a kept image.
-fn demo_on_image(backend: Backend, kind: FsKind, bytes: usize, name: &str) -> (PathBuf, String) {
-    let img = image_path(name);
+/// Run the demo stream of `bytes` into a file system of `kind` on a kept image in `dir`.
+fn demo_on_image(
+    dir: &Path,
+    backend: Backend,
+    kind: FsKind,
+    bytes: usize,
+    name: &str,
+) -> (PathBuf, String) {
+    let img = dir.join(name);
     let source = frames::payload(17, bytes);
     let want = sha256_hex(&source);
     let sc = Scenario::demo(source, 1448, 0x0102_0304, 0x0a0b_0c0d);
@@ -67,10 +75,11 @@ fn stock_tools_agree(img: &Path, want: &str, bytes: usize) {
 #[test]
 fn ext4_image_checks_clean_and_reads_back_exactly_on_both_backends() {
     let bytes = 400_000 + 123;
+    let dir = image_dir();
     for b in Backend::ALL {
-        let (img, want) = demo_on_image(b, FsKind::Ext4, bytes, &format!("ext4-{}.img", b.name()));
+        let name = format!("ext4-{}.img", b.name());
+        let (img, want) = demo_on_image(dir.path(), b, FsKind::Ext4, bytes, &name);
         stock_tools_agree(&img, &want, bytes);
-        let _ = std::fs::remove_file(&img);
     }
 }
 
@@ -79,10 +88,11 @@ fn ext2_image_with_indirect_blocks_on_both_backends() {
     // More than 12 blocks: ext2's block map needs an indirect block, which is metadata, not
     // file data; the mapping must skip it.
     let bytes = 200 * 4096 + 5;
+    let dir = image_dir();
     for b in Backend::ALL {
-        let (img, want) = demo_on_image(b, FsKind::Ext2, bytes, &format!("ext2-{}.img", b.name()));
+        let name = format!("ext2-{}.img", b.name());
+        let (img, want) = demo_on_image(dir.path(), b, FsKind::Ext2, bytes, &name);
         stock_tools_agree(&img, &want, bytes);
-        let _ = std::fs::remove_file(&img);
     }
 }
 
@@ -93,7 +103,14 @@ fn ext2_image_with_indirect_blocks_on_both_backends() {
 fn debugfs_read_back_catches_a_corrupted_block() {
     use std::os::unix::fs::FileExt;
     let bytes = 50_000;
-    let (img, want) = demo_on_image(Backend::Model, FsKind::Ext4, bytes, "corrupt.img");
+    let dir = image_dir();
+    let (img, want) = demo_on_image(
+        dir.path(),
+        Backend::Model,
+        FsKind::Ext4,
+        bytes,
+        "corrupt.img",
+    );
     let blocks = buflet_fs::map_blocks(&img, "/nas/demo.bin", 1).unwrap();
     let f = std::fs::OpenOptions::new()
         .read(true)
@@ -108,7 +125,6 @@ fn debugfs_read_back_catches_a_corrupted_block() {
     buflet_fs::fsck(&img).expect("data corruption is not a file-system error");
     let back = buflet_fs::cat(&img, "/nas/demo.bin").unwrap();
     assert_ne!(sha256_hex(&back), want);
-    let _ = std::fs::remove_file(&img);
 }
 
 /// Without `--image` the file is one extent of a raw disk (the fields of the file system are

@@ -70,6 +70,8 @@ pub struct Rig {
     pub nas: NasStream,
     pub sock: u16,
     pub img: PathBuf,
+    /// The directory holding `img`, removed with the rig on every exit path (panics too).
+    _tmp: tempfile::TempDir,
     pub disk_bytes: u64,
     /// What the disk held before any write (the oracle's starting point).
     pub initial: Vec<u8>,
@@ -93,11 +95,13 @@ impl Rig {
         pages: usize,
         mode: WriteMode,
     ) -> Rig {
-        let img = std::env::temp_dir().join(format!(
-            "buflet-naswr-{}-{}-{name}-{mode}.img",
-            std::process::id(),
-            backend.name()
-        ));
+        let tmp = tempfile::Builder::new()
+            .prefix("buflet-naswr-")
+            .tempdir()
+            .unwrap();
+        let img = tmp
+            .path()
+            .join(format!("{}-{name}-{mode}.img", backend.name()));
         let initial = frames::payload(0xd15c ^ disk_bytes, disk_bytes as usize);
         std::fs::write(&img, &initial).unwrap();
         let disk = BlockDevice::open(&img).unwrap();
@@ -124,6 +128,7 @@ impl Rig {
             nas,
             sock,
             img,
+            _tmp: tmp,
             disk_bytes,
             initial,
             isn,
@@ -273,7 +278,6 @@ impl Rig {
             self.drv.backend()
         );
         assert_eq!(self.drv.env.mem.stats().stray_accesses, 0);
-        let _ = std::fs::remove_file(&self.img);
     }
 }
 
