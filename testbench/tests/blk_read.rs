@@ -10,15 +10,20 @@ use buflet_spec::{CplKind, Opcode, SgElem, SgFlags, Status};
 use buflet_testbench::{make_device, Backend};
 use rand::{RngCore, SeedableRng};
 
-fn setup(backend: Backend, name: &str) -> (Driver, std::path::PathBuf) {
-    let img = std::env::temp_dir().join(format!("buflet-blkrd-{}-{name}.img", std::process::id()));
-    let disk = BlockDevice::create(&img, 1 << 20).unwrap();
+/// A driver on `backend` over a fresh 1 MiB disk image; the image's directory goes when the
+/// returned guard is dropped.
+fn setup(backend: Backend, name: &str) -> (Driver, tempfile::TempDir) {
+    let tmp = tempfile::Builder::new()
+        .prefix("buflet-blkrd-")
+        .tempdir()
+        .unwrap();
+    let disk = BlockDevice::create(&tmp.path().join(format!("{name}.img")), 1 << 20).unwrap();
     let env = HostEnv {
         mem: HostMemory::new(16 << 20),
         disk,
     };
     let dev = make_device(backend, DeviceConfig::with_width(64)).unwrap();
-    (Driver::new(dev, env).unwrap(), img)
+    (Driver::new(dev, env).unwrap(), tmp)
 }
 
 /// Write SG elements (src, len, flags, disk) as a linked list; returns its address.
@@ -26,24 +31,20 @@ fn sg_list(drv: &mut Driver, elems: &[(u64, u32, SgFlags, u64)]) -> u64 {
     let base = drv.env.mem.alloc(32 * elems.len() as u64, 32).unwrap();
     drv.reg_acquire(base, 32 * elems.len() as u64, Perms::RW)
         .unwrap();
-    for (i, &(src, len, flags, disk)) in elems.iter().enumerate() {
-        let next = if i + 1 < elems.len() {
-            base + 32 * (i as u64 + 1)
-        } else {
-            0
-        };
-        let e = SgElem {
+    let elems: Vec<SgElem> = elems
+        .iter()
+        .map(|&(src, len, flags, disk)| SgElem {
             src_addr: src,
             len,
             flags,
             disk_addr: disk,
-            next,
-        };
-        drv.env
-            .mem
-            .write(Agent::Cpu, base + 32 * i as u64, &e.to_bytes())
-            .unwrap();
-    }
+            next: 0,
+        })
+        .collect();
+    drv.env
+        .mem
+        .write(Agent::Cpu, base, &buflet_spec::sg_list(base, &elems))
+        .unwrap();
     base
 }
 
@@ -62,7 +63,7 @@ fn done(drv: &mut Driver, tag: u32) -> Completion {
 }
 
 fn read_back(backend: Backend) {
-    let (mut drv, img) = setup(backend, backend.name());
+    let (mut drv, _tmp) = setup(backend, backend.name());
     let mut data = vec![0u8; 8192];
     rand_chacha::ChaCha8Rng::seed_from_u64(5).fill_bytes(&mut data);
     let src = drv.env.mem.alloc(8192, 4096).unwrap();
@@ -103,7 +104,6 @@ fn read_back(backend: Backend) {
     let c = done(&mut drv, tag);
     assert_eq!((c.status, c.bytes), (Status::DiskError, 0));
     assert_eq!(drv.env.mem.stats().stray_accesses, 0);
-    let _ = std::fs::remove_file(img);
 }
 
 #[test]

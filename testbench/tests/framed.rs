@@ -323,8 +323,11 @@ fn over_long_records_and_cut_streams_are_reported() {
 /// file.
 #[test]
 fn framed_demo_capture_replays_on_both_backends() {
-    let dir = std::env::temp_dir().join(format!("buflet-framed-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("buflet-framed-test-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path();
     let cap: PathBuf = dir.join("framed.pcap");
     let recs = framed_demo_records(9, 150_000);
     let sc = Scenario::framed(&recs, 1448, ISN, ISS);
@@ -360,15 +363,17 @@ fn framed_demo_capture_replays_on_both_backends() {
         check_framed(&r, &recs);
         assert_eq!(r.disk_sha256, first.disk_sha256);
     }
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// The framed demo into a file of a real ext4 file system (model): holes read as zeros,
 /// e2fsck clean, debugfs reads the file.
 #[test]
 fn framed_demo_into_ext4_reads_back_with_debugfs() {
-    let dir = std::env::temp_dir().join(format!("buflet-framed-img-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("buflet-framed-img-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path();
     let mut recs = framed_demo_records(21, 100_000);
     // A hole at the start: offsets from 10000 on only.
     for r in &mut recs {
@@ -384,5 +389,4 @@ fn framed_demo_into_ext4_reads_back_with_debugfs() {
     let want = sha256_hex(&apply(&recs));
     assert_eq!(r.fsck_clean, Some(true), "{:?}", r.fsck_summary);
     assert_eq!(r.debugfs_sha256.as_deref(), Some(want.as_str()));
-    std::fs::remove_dir_all(&dir).ok();
 }

@@ -152,12 +152,12 @@ fn smb_offsets_into_an_ext4_file_on_both_backends() {
     let name = "smb-smbprotocol-smb302-user-unsigned-offsets.pcap";
     let (file, _) = expected_upload(name);
     let want = sha256_hex(&file);
+    let tmp = tempfile::Builder::new()
+        .prefix("buflet-smb-ext4-")
+        .tempdir()
+        .unwrap();
     for b in Backend::ALL {
-        let img = std::env::temp_dir().join(format!(
-            "buflet-smb-ext4-{}-{}.img",
-            std::process::id(),
-            b.name()
-        ));
+        let img = tmp.path().join(format!("{}.img", b.name()));
         let mut opt = replay_opts(b);
         opt.image = Some(img.clone());
         opt.fs = Some(FsKind::Ext4);
@@ -169,7 +169,6 @@ fn smb_offsets_into_an_ext4_file_on_both_backends() {
         buflet_fs::fsck(&img).expect("e2fsck -fn is clean");
         let back = buflet_fs::cat(&img, "/share/upload.bin").unwrap();
         assert_eq!(sha256_hex(&back), want, "{}: debugfs cat", b.name());
-        let _ = std::fs::remove_file(&img);
     }
 }
 
