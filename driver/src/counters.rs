@@ -70,7 +70,7 @@ impl Counters {
 
 /// Every drop reason of the spec that has a counter (all but `NONE`), in code order.
 pub fn drop_reasons() -> impl Iterator<Item = DropReason> {
-    DropReason::COUNTED.iter().copied()
+    DropReason::counted()
 }
 
 impl Driver {

@@ -71,21 +71,12 @@ impl ReqHdr {
 
 impl DropReason {
     /// Every reason that has a counter (all but `NONE`), in code order.
-    pub const COUNTED: &'static [DropReason] = &[
-        DropReason::Truncated,
-        DropReason::NotIpv4,
-        DropReason::BadIpHdr,
-        DropReason::BadIpCsum,
-        DropReason::BadL4Hdr,
-        DropReason::BadL4Csum,
-        DropReason::NoSocket,
-        DropReason::NoBuflet,
-        DropReason::OutOfOrder,
-        DropReason::TooLong,
-        DropReason::OutOfWindow,
-        DropReason::Duplicate,
-        DropReason::BadState,
-    ];
+    pub fn counted() -> impl Iterator<Item = DropReason> {
+        DropReason::ALL
+            .iter()
+            .copied()
+            .filter(|r| *r != DropReason::None)
+    }
 }
 
 /// A linked scatter-gather list laid out contiguously at host address `base`: element k at

@@ -196,7 +196,26 @@ fn sg_lists_link_their_elements_and_counted_reasons_have_counters() {
     assert_eq!((e[0].next, e[1].next, e[2].next), (0x10_020, 0x10_040, 0));
     assert_eq!((e[1].src_addr, e[2].len), (2, 30));
     assert!(sg_list(0, &[]).is_empty());
-    assert_eq!(DropReason::COUNTED.len(), DropReason::ALL.len() - 1);
-    assert!(DropReason::COUNTED.iter().all(|r| r.counter().is_some()));
+    assert_eq!(DropReason::counted().count(), DropReason::ALL.len() - 1);
+    assert!(DropReason::counted().all(|r| r.counter().is_some()));
     assert_eq!(u64::from(NULL16), param::NULL16);
+}
+
+#[test]
+fn every_constant_group_is_rendered() {
+    // A group declared in consts.rs but missing from CONST_GROUPS would silently vanish from
+    // the Verilog include and the docs.
+    let src = include_str!("../src/consts.rs");
+    let declared: Vec<&str> = src
+        .lines()
+        .filter_map(|l| l.strip_prefix("    "))
+        .filter(|l| !l.starts_with(' ') && (l.ends_with("=> {")))
+        .filter_map(|l| l.split([' ', ',']).next())
+        .collect();
+    assert!(declared.len() >= 14, "{declared:?}");
+    let rendered: Vec<&str> = CONST_GROUPS.iter().map(|g| g[0].group).collect();
+    for g in &declared {
+        assert!(rendered.contains(g), "group {g} is not in CONST_GROUPS");
+    }
+    assert_eq!(declared.len(), rendered.len());
 }
