@@ -10,14 +10,18 @@ use buflet_nas::FileMap;
 use rand::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 
-fn image(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("buflet-fs-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+/// A path `name` in a directory removed when the returned guard drops (every exit path).
+fn image(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix("buflet-fs-test-")
+        .tempdir()
+        .unwrap();
+    let p = dir.path().join(name);
+    (dir, p)
 }
 
 fn write_through_map(kind: FsKind, len: u64, name: &str) {
-    let img = image(name);
+    let (_tmp, img) = image(name);
     let file = format_with_file(&img, image_bytes_for(len), kind, "/nas/upload.bin", len).unwrap();
     assert_eq!(file.blocks.len() as u64, len.div_ceil(BLOCK));
     let mut data = vec![0u8; len as usize];
@@ -39,7 +43,6 @@ fn write_through_map(kind: FsKind, len: u64, name: &str) {
         hex::encode(Sha256::digest(&back)),
         hex::encode(Sha256::digest(&data))
     );
-    let _ = std::fs::remove_file(&img);
 }
 
 #[test]
@@ -55,7 +58,7 @@ fn ext2_file_with_indirect_blocks_reads_back_exactly() {
 
 #[test]
 fn unwritten_block_shows_the_placeholder_not_zeros() {
-    let img = image("hole.img");
+    let (_tmp, img) = image("hole.img");
     let len = 3 * BLOCK;
     let file = format_with_file(&img, image_bytes_for(len), FsKind::Ext4, "/a.bin", len).unwrap();
     let disk = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
@@ -65,12 +68,11 @@ fn unwritten_block_shows_the_placeholder_not_zeros() {
     let back = cat(&img, "/a.bin").unwrap();
     assert!(back[..4096].iter().all(|&b| b == 7));
     assert_eq!(&back[4096..4096 + 16], PLACEHOLDER);
-    let _ = std::fs::remove_file(&img);
 }
 
 #[test]
 fn bad_path_and_kind_are_clear_errors() {
-    let img = image("bad.img");
+    let (_tmp, img) = image("bad.img");
     let e = format_with_file(&img, 64 << 20, FsKind::Ext4, "rel/x", 10).unwrap_err();
     assert!(e.to_string().contains("must be absolute"), "{e}");
     let e = "ntfs".parse::<FsKind>().unwrap_err();
@@ -85,7 +87,7 @@ fn sha(b: &[u8]) -> String {
 /// written, stays allocated (the map still holds), and the check reports the tools' verdicts.
 #[test]
 fn zeroed_file_reads_zeros_between_writes_and_checks_clean() {
-    let img = image("zeroed.img");
+    let (_tmp, img) = image("zeroed.img");
     let len = 5 * BLOCK + 100;
     let file = format_with_file(&img, image_bytes_for(len), FsKind::Ext4, "/s/u.bin", len).unwrap();
     zero_blocks(&img, &file).unwrap();
@@ -112,15 +114,13 @@ fn zeroed_file_reads_zeros_between_writes_and_checks_clean() {
     let c = check(&img, "/s/u.bin", sha);
     assert!(!c.fsck_clean);
     assert!(c.debugfs_sha256.is_empty());
-    let _ = std::fs::remove_file(&img);
 }
 
 #[test]
 fn debugfs_cat_of_a_missing_file_is_an_error_not_empty_bytes() {
-    let img = image("missing.img");
+    let (_tmp, img) = image("missing.img");
     format_with_file(&img, image_bytes_for(10), FsKind::Ext4, "/a.bin", 10).unwrap();
     let e = cat(&img, "/nope.bin").unwrap_err();
     assert!(e.to_string().contains("not found"), "{e}");
     assert_eq!(cat(&img, "/a.bin").unwrap().len(), 10);
-    let _ = std::fs::remove_file(&img);
 }

@@ -6,12 +6,21 @@ use buflet_platform::scsi::{
 };
 use buflet_platform::{BlockDevice, DiskError, DiskMode};
 
-fn image(name: &str, bytes: u64) -> (std::path::PathBuf, BlockDevice) {
-    let dir = std::env::temp_dir().join(format!("buflet-scsi-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
+/// A fresh image file `name` of `bytes` in a directory removed when the returned guard drops.
+fn image(name: &str, bytes: u64) -> (Tmp, BlockDevice) {
+    let dir = tempfile::Builder::new()
+        .prefix("buflet-scsi-")
+        .tempdir()
+        .unwrap();
+    let p = dir.path().join(name);
     let d = BlockDevice::create(&p, bytes).unwrap();
-    (p, d)
+    (Tmp { _dir: dir, path: p }, d)
+}
+
+/// An image path and the directory guard that removes it.
+struct Tmp {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
 }
 
 #[test]
@@ -97,9 +106,9 @@ fn the_logical_unit_checks_its_cdbs() {
     let f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .open(&p)
+        .open(&p.path)
         .unwrap();
-    let mut lu = DiskLu::new(f, p.clone(), 2048, 512);
+    let mut lu = DiskLu::new(f, p.path.clone(), 2048, 512);
     let buf = [0u8; 4096];
     // LBA out of range.
     let mut c = [0u8; 16];
