@@ -314,21 +314,6 @@ impl Driver {
         self.dev.cycles()
     }
 
-    /// Queue a frame on the device's MAC receive side.
-    pub fn rx_push(&mut self, frame: Vec<u8>) {
-        self.dev.rx_push(frame)
-    }
-
-    /// Frames not yet taken by the device.
-    pub fn rx_pending(&self) -> usize {
-        self.dev.rx_pending()
-    }
-
-    /// Take a transmitted frame.
-    pub fn tx_pop(&mut self) -> Option<Vec<u8>> {
-        self.dev.tx_pop()
-    }
-
     /// Program the NIC's own addresses (`NIC_MAC_LO/HI`, `NIC_IP`; both in wire order): the ARP
     /// responder answers requests for `ip` with `mac`. An `ip` of 0.0.0.0 turns it off.
     pub fn set_nic_addr(&mut self, mac: [u8; 6], ip: [u8; 4]) {

@@ -32,7 +32,7 @@ pub mod tx;
 
 use std::collections::VecDeque;
 
-use buflet_platform::{Agent, Device, DeviceConfig, HostEnv};
+use buflet_platform::{Agent, Device, DeviceConfig, HostEnv, MacPort};
 use buflet_spec::{self as spec, cpl, req_hdr, CplKind, Opcode, ReqHdr, Status};
 
 pub use toe::hash_bucket;
@@ -143,6 +143,9 @@ pub struct ModelDevice {
     regs: regs::Regs,
     pool: BufletPool,
     // MAC and rx_parser.
+    /// The MAC's end of the wire.
+    mac: MacPort,
+    /// Frames the wire delivered, with the cycle they arrived at the MAC.
     mac_q: VecDeque<(Vec<u8>, u64)>,
     /// The frame in rx_parser.
     mac_cur: Option<MacFrame>,
@@ -198,9 +201,10 @@ enum Unit {
 }
 
 impl ModelDevice {
-    /// A device in its reset state (`STATUS.READY` set, disabled).
-    pub fn new(cfg: DeviceConfig) -> Self {
+    /// A device in its reset state (`STATUS.READY` set, disabled), its MAC on `mac`.
+    pub fn new(cfg: DeviceConfig, mac: MacPort) -> Self {
         ModelDevice {
+            mac,
             pool: BufletPool::new(cfg.num_buflets, cfg.buflet_bytes),
             toe: toe::Toe::new(&cfg),
             blk: blk::Blk::default(),
@@ -312,6 +316,9 @@ impl ModelDevice {
 
     /// Process every event up to and including cycle `target`, then set the clock to it.
     fn advance(&mut self, env: &mut HostEnv, target: u64) {
+        // What the wire delivered since the last call arrived at this cycle.
+        let now = self.now;
+        self.mac_q.extend(self.mac.take_rx().map(|f| (f, now)));
         loop {
             self.mac_schedule();
             let (t, unit) = self.next_event();
@@ -369,6 +376,7 @@ impl ModelDevice {
         else {
             return;
         };
+        self.mac.rx_done();
         // ENABLE is sampled with the frame's first word.
         if !self.enabled_at(start) {
             return; // consumed and dropped, not counted
@@ -473,7 +481,7 @@ impl ModelDevice {
         self.regs.count(buflet_spec::reg::CNT_TX_FRAMES, 1);
         self.regs
             .count(buflet_spec::reg::CNT_TX_BYTES, frame.len() as u64);
-        self.tx.out.push_back(frame);
+        self.mac.transmit(frame);
     }
 
     // ---- completion writer ----
@@ -572,19 +580,6 @@ impl Device for ModelDevice {
         self.advance(env, self.now + cycles);
     }
 
-    fn rx_push(&mut self, frame: Vec<u8>) {
-        self.mac_q.push_back((frame, self.now));
-        self.mac_schedule();
-    }
-
-    fn rx_pending(&self) -> usize {
-        self.mac_q.len() + self.mac_cur.is_some() as usize
-    }
-
-    fn tx_pop(&mut self) -> Option<Vec<u8>> {
-        self.tx.out.pop_front()
-    }
-
     fn irq(&self) -> bool {
         self.regs.irq()
     }
@@ -609,9 +604,11 @@ mod tests {
             disk: BlockDevice::create(&path, 1 << 16).unwrap(),
         };
         let cfg = DeviceConfig::with_width(64);
-        let mut d = ModelDevice::new(cfg.clone());
+        let (mac, wire) = buflet_platform::link();
+        let mut d = ModelDevice::new(cfg.clone(), mac);
         d.reg_write(&mut env, buflet_spec::reg::CTRL, 1);
-        d.rx_push(vec![0; 9000]); // 5 buflets, 1125 words
+        wire.send(vec![0; 9000]); // 5 buflets, 1125 words
+        d.run(&mut env, 0);
         let start = d.mac_cur.as_ref().unwrap().start;
         let n = cfg.num_buflets;
         let mut seen = vec![];

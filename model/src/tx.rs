@@ -156,8 +156,6 @@ pub(crate) struct TxBuilder {
     last_word: u64,
     /// Frames being built: (cycle of the last word, bytes).
     pub building: VecDeque<(u64, Vec<u8>)>,
-    /// Frames finished, for `Device::tx_pop`.
-    pub out: VecDeque<Vec<u8>>,
 }
 
 impl TxBuilder {

@@ -395,7 +395,7 @@ fn listen_without_syn_and_disabled_frames() {
     });
     r.push(vec![0; 8]);
     r.settle();
-    assert_eq!(r.dev.rx_pending(), 0);
+    assert_eq!(r.wire.pending(), 0);
     assert_eq!(r.r(reg::CNT_RX_FRAMES), 1);
     assert_eq!(r.r(reg::CNT_DROP_TRUNCATED), 0);
     assert!(r.txs().is_empty());
@@ -592,7 +592,7 @@ fn sustained_stream_at_line_rate() {
             }));
             seq += chunk.len() as u32;
         }
-        let frames = r.dev.rx_pending() as u64;
+        let frames = r.wire.pending() as u64;
         let start = r.dev.cycles();
         let mut got = vec![];
         let mut returned = 0;

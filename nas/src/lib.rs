@@ -13,6 +13,7 @@
 //! | SMB2/3 WRITE requests over NetBIOS session framing (port 445) | [`smb2`] |
 //! | Buflet's own framed write protocol (BFW1) | [`framed`] |
 //! | the applications that feed the writer as data arrives (raw stream, SMB2, BFW1) | [`app`] |
+//! | one connection's run loop: socket, stream, application, file | [`server`] |
 
 pub mod app;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod framed;
 mod hold;
 pub mod mode;
 mod plan;
+pub mod server;
 pub mod smb2;
 pub mod stream;
 pub mod writer;
@@ -28,4 +30,5 @@ pub mod writer;
 pub use error::{BlockOp, WriteCallback, WriteError, WriteStats};
 pub use filemap::{ExtentFile, FileMap};
 pub use mode::*;
+pub use server::{AppKind, NasServer, ServeError, ServerConfig};
 pub use stream::NasStream;

@@ -1,6 +1,9 @@
 //! The joint between Buflet's two backends and its one host driver.
 //!
-//! - [`Device`]: the interface both the Rust model and the Verilated RTL implement.
+//! - [`Device`]: the host-bus side both the Rust model and the Verilated RTL implement
+//!   (registers, DMA served from [`HostEnv`], clock, interrupt).
+//! - [`wire`]: the wire side, a link whose MAC end the device serves and whose other end the
+//!   harness holds ([`MacPort`], [`WirePort`]).
 //! - [`HostMemory`]: host DRAM, served to the device's DMA and to the CPU, counting every
 //!   byte each agent moves and refusing (and counting) device accesses outside the regions
 //!   the driver registered.
@@ -11,9 +14,11 @@
 mod disk;
 mod mem;
 pub mod scsi;
+pub mod wire;
 
 pub use disk::{BlockDevice, DiskError, DiskMode, DiskStats, DiskWrite};
 pub use mem::{Agent, DevWrite, HostMemory, MemError, MemStats};
+pub use wire::{link, MacPort, WirePort};
 
 use serde::Serialize;
 
@@ -96,10 +101,11 @@ pub struct HostEnv {
     pub disk: BlockDevice,
 }
 
-/// One device interface, implemented by the model and by the Verilated RTL.
+/// The host-bus side of a device, implemented by the model and by the Verilated RTL.
 ///
 /// The driver talks only to this trait. Time passes only in [`Device::run`] and in register
-/// accesses; host memory and the block device are served from `env` while it does.
+/// accesses; host memory and the block device are served from `env` while it does, and the
+/// device's MAC serves the [`MacPort`] it was built with (the wire side, not the driver's).
 pub trait Device {
     /// "model" or "rtl".
     fn backend(&self) -> &'static str;
@@ -111,12 +117,6 @@ pub trait Device {
     fn reg_write(&mut self, env: &mut HostEnv, addr: u32, value: u32);
     /// Advance the clock by `cycles`.
     fn run(&mut self, env: &mut HostEnv, cycles: u64);
-    /// Queue a frame on the MAC receive side; it enters the device when the wire delivers it.
-    fn rx_push(&mut self, frame: Vec<u8>);
-    /// Frames queued on the MAC receive side that have not fully entered the device.
-    fn rx_pending(&self) -> usize;
-    /// Take the next frame the device transmitted, if any.
-    fn tx_pop(&mut self) -> Option<Vec<u8>>;
     /// Level of the interrupt line.
     fn irq(&self) -> bool;
     /// Clock cycles elapsed since reset.

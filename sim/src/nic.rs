@@ -1,13 +1,13 @@
 //! `RtlDevice`: the Verilated `buflet_nic` behind the [`Device`] trait.
 //!
 //! Rust serves only what is outside the device: the MAC wire (frames paced at the line rate in
-//! both directions: transmitted frames are collected from `m_axis_tx_*` and returned in order by
-//! `tx_pop`), host memory (DMA reads with a configurable latency, posted DMA writes), the block
+//! both directions: transmitted frames are collected from `m_axis_tx_*` and put on the
+//! [`MacPort`] in order), host memory (DMA reads with a configurable latency, posted DMA writes), the block
 //! device (one write per request, status after its latency) and the register bus. Every device
 //! function happens in the Verilog.
 
 use crate::{Model, Port, SimError};
-use buflet_platform::{Agent, Device, DeviceConfig, HostEnv};
+use buflet_platform::{Agent, Device, DeviceConfig, HostEnv, MacPort};
 use std::collections::VecDeque;
 
 /// DMA clients of the arbiters, as reported on the `*_req_id` sideband.
@@ -178,6 +178,9 @@ pub struct RtlDevice {
     cfg: DeviceConfig,
     bus: usize,
     cycle: u64,
+    /// The MAC's end of the wire.
+    mac: MacPort,
+    /// Frames the wire delivered, the first one entering the MAC.
     rx_queue: VecDeque<Vec<u8>>,
     rx_pos: usize,
     rx_next_start: u64,
@@ -190,7 +193,6 @@ pub struct RtlDevice {
     /// Block reads: the data stream starts after the disk latency; the status follows it.
     blk_reads: VecDeque<BlkRead>,
     tx_cur: Vec<u8>,
-    tx_done: VecDeque<Vec<u8>>,
     /// First cycle the transmit wire is free again (tready is low before it).
     tx_next_start: u64,
     /// Cycle the current transmitted frame's first word was taken.
@@ -208,8 +210,8 @@ fn keep_mask(n: usize) -> u64 {
 }
 
 impl RtlDevice {
-    /// Instantiate the RTL built for `cfg.data_width` and reset it.
-    pub fn new(cfg: DeviceConfig) -> Result<Self, SimError> {
+    /// Instantiate the RTL built for `cfg.data_width`, its MAC on `mac`, and reset it.
+    pub fn new(cfg: DeviceConfig, mac: MacPort) -> Result<Self, SimError> {
         let name = format!("buflet_nic_w{}", cfg.data_width);
         let m = Model::new(&name)?;
         let p = Ports::resolve(&m)?;
@@ -220,6 +222,7 @@ impl RtlDevice {
             cfg,
             bus,
             cycle: 0,
+            mac,
             rx_queue: VecDeque::new(),
             rx_pos: 0,
             rx_next_start: 0,
@@ -231,7 +234,6 @@ impl RtlDevice {
             blk_resps: VecDeque::new(),
             blk_reads: VecDeque::new(),
             tx_cur: Vec::new(),
-            tx_done: VecDeque::new(),
             tx_next_start: 0,
             tx_frame_start: 0,
             word: vec![0; bus],
@@ -243,6 +245,18 @@ impl RtlDevice {
         }
         d.m.set(d.p.rst, 0);
         Ok(d)
+    }
+
+    /// Take what the wire delivered since the last call (an empty frame has no word to
+    /// present: it is consumed at once).
+    fn take_wire(&mut self) {
+        for f in self.mac.take_rx() {
+            if f.is_empty() {
+                self.mac.rx_done();
+            } else {
+                self.rx_queue.push_back(f);
+            }
+        }
     }
 
     /// Drive the inputs for this cycle, clock once, and serve whatever handshook.
@@ -370,6 +384,7 @@ impl RtlDevice {
             self.rx_pos += bus.min(len - self.rx_pos);
             if self.rx_pos >= len {
                 self.rx_queue.pop_front();
+                self.mac.rx_done();
                 self.rx_pos = 0;
                 self.rx_next_start = self.rx_frame_start + self.cfg.wire_cycles(len);
             }
@@ -471,7 +486,7 @@ impl RtlDevice {
             if tx_last {
                 let frame = std::mem::take(&mut self.tx_cur);
                 self.tx_next_start = self.tx_frame_start + self.cfg.wire_cycles(frame.len());
-                self.tx_done.push_back(frame);
+                self.mac.transmit(frame);
             }
         }
     }
@@ -487,6 +502,7 @@ impl Device for RtlDevice {
     }
 
     fn reg_read(&mut self, env: &mut HostEnv, addr: u32) -> u32 {
+        self.take_wire();
         self.m.set(self.p.reg_valid, 1);
         self.m.set(self.p.reg_write, 0);
         self.m.set(self.p.reg_addr, addr as u64);
@@ -512,6 +528,7 @@ impl Device for RtlDevice {
     }
 
     fn reg_write(&mut self, env: &mut HostEnv, addr: u32, value: u32) {
+        self.take_wire();
         self.m.set(self.p.reg_valid, 1);
         self.m.set(self.p.reg_write, 1);
         self.m.set(self.p.reg_addr, addr as u64);
@@ -530,24 +547,10 @@ impl Device for RtlDevice {
     }
 
     fn run(&mut self, env: &mut HostEnv, cycles: u64) {
+        self.take_wire();
         for _ in 0..cycles {
             self.step(env);
         }
-    }
-
-    fn rx_push(&mut self, frame: Vec<u8>) {
-        if frame.is_empty() {
-            return;
-        }
-        self.rx_queue.push_back(frame);
-    }
-
-    fn rx_pending(&self) -> usize {
-        self.rx_queue.len()
-    }
-
-    fn tx_pop(&mut self) -> Option<Vec<u8>> {
-        self.tx_done.pop_front()
     }
 
     fn irq(&self) -> bool {

@@ -1,6 +1,6 @@
 //! Choosing a backend: the Rust model or the Verilated RTL, behind one trait.
 
-use buflet_platform::{Device, DeviceConfig};
+use buflet_platform::{Device, DeviceConfig, MacPort};
 
 /// Which implementation of the device to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,11 +35,16 @@ impl std::str::FromStr for Backend {
     }
 }
 
-/// Build a device of the given backend and configuration.
-pub fn make_device(backend: Backend, cfg: DeviceConfig) -> Result<Box<dyn Device>, crate::TbError> {
+/// Build a device of the given backend and configuration, its MAC on `mac` (most callers want
+/// the whole [`crate::Bench`] instead).
+pub fn make_device(
+    backend: Backend,
+    cfg: DeviceConfig,
+    mac: MacPort,
+) -> Result<Box<dyn Device>, crate::TbError> {
     match backend {
-        Backend::Model => Ok(Box::new(buflet_model::ModelDevice::new(cfg))),
-        Backend::Rtl => buflet_sim::RtlDevice::new(cfg)
+        Backend::Model => Ok(Box::new(buflet_model::ModelDevice::new(cfg, mac))),
+        Backend::Rtl => buflet_sim::RtlDevice::new(cfg, mac)
             .map(|d| Box::new(d) as Box<dyn Device>)
             .map_err(|e| crate::TbError::Backend("rtl".into(), e.to_string())),
     }

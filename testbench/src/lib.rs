@@ -5,6 +5,7 @@
 //! is checked by the sha256 of what landed on the disk image.
 
 pub mod backend;
+pub mod bench;
 pub mod cosim;
 pub mod frames;
 pub mod pcap;
@@ -13,6 +14,7 @@ pub mod runner;
 mod temp_image;
 
 pub use backend::{make_device, Backend};
+pub use bench::{Bench, BenchBuilder};
 pub use buflet_fs::FsKind;
 pub use runner::{
     framed_demo_records, framed_stream, run_stream, DropCounts, FramedRecord, Protocol, RunOptions,
@@ -52,6 +54,16 @@ pub enum TbError {
     /// flags, sequence or acknowledgment numbers, handshake options).
     #[error("protocol: {0}")]
     Protocol(String),
+}
+
+impl From<buflet_nas::ServeError> for TbError {
+    fn from(e: buflet_nas::ServeError) -> Self {
+        match e {
+            buflet_nas::ServeError::Driver(e) => TbError::Driver(e),
+            buflet_nas::ServeError::Write(e) => TbError::Write(e),
+            buflet_nas::ServeError::App(e) => TbError::WriteFailed(e),
+        }
+    }
 }
 
 /// Hex sha256 of a byte slice.

@@ -15,12 +15,10 @@
 pub mod link;
 
 use crate::frames::{self, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_MAC, SERVER_PORT};
-use crate::temp_image::TempImage;
-use crate::{make_device, sha256_hex, Backend, TbError};
-use buflet_driver::{Driver, DriverError, SocketSpec};
-use buflet_nas::app::DiskPump;
-use buflet_nas::{ExtentFile, NasStream, WriteError};
-use buflet_platform::{BlockDevice, DeviceConfig, DiskError, HostEnv, HostMemory};
+use crate::{sha256_hex, Backend, Bench, TbError};
+use buflet_driver::{DriverError, SocketSpec};
+use buflet_nas::{AppKind, ExtentFile, NasServer, ServeError, ServerConfig, WriteError, WriteMode};
+use buflet_platform::DiskError;
 use buflet_spec::Status;
 use link::{eth_strip, eth_wrap, peer_seg, AckObserver, AckStats, Dir, Impair, LinkStats, PeerPhy};
 use rand::{Rng, SeedableRng};
@@ -124,6 +122,16 @@ pub struct PeerReport {
     pub buflets_free_end: u32,
     /// Buflets of the device.
     pub num_buflets: u32,
+}
+
+impl From<ServeError> for PeerError {
+    fn from(e: ServeError) -> Self {
+        match e {
+            ServeError::Driver(e) => PeerError::Driver(e),
+            ServeError::Write(e) => PeerError::Write(e),
+            ServeError::App(e) => PeerError::Device(format!("block write failed: {e}")),
+        }
+    }
 }
 
 /// Why a run failed.
@@ -286,35 +294,34 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
     let block = 4096u64;
     let file_cap = opts.bytes.div_ceil(block) * block + block;
     let disk_start = 1u64 << 20;
-    let tmp = TempImage::new(&format!("peer-{}", opts.backend.name()));
-    let image = tmp.0.clone();
-    let disk = BlockDevice::create(&image, disk_start + file_cap + (1 << 20))?;
     let mem_size = ((NBS * PAGES_PER_NB * 4096) as u64 + (8 << 20)).next_power_of_two();
-    let env = HostEnv {
-        mem: HostMemory::new(mem_size),
-        disk,
-    };
-    let dev = make_device(opts.backend, DeviceConfig::with_width(opts.width))?;
-    let mut drv = Driver::new(dev, env)?;
-    let clock_mhz = drv.info.clock_mhz.max(1) as u64;
+    let mut bench = Bench::builder(opts.backend)
+        .width(opts.width)
+        .mem(mem_size)
+        .blank_disk(disk_start + file_cap + (1 << 20))
+        .name("peer")
+        .build()?;
+    let Bench { drv, wire, .. } = &mut bench;
+    let clock_mhz = u64::from(drv.info.clock_mhz.max(1));
 
     // The NIC's listening socket: the demo's, with this link's receive buffer.
     let spec = SocketSpec {
         rcv_buf: RCV_BUF,
         ..frames::demo_socket(nic_iss, MSS)
     };
-    let (sock, early) = drv.add_socket(&spec)?;
-    let mut nas = NasStream::start(&mut drv, sock, NBS, PAGES_PER_NB)?;
-    for c in &early {
-        nas.handle(&mut drv, c)?;
-    }
-    let mut pump = DiskPump::new(
-        ExtentFile {
-            disk_start,
-            capacity: file_cap,
-        },
-        WRITE_CHUNK,
-    );
+    let file = ExtentFile {
+        disk_start,
+        capacity: file_cap,
+    };
+    let scfg = ServerConfig {
+        nbs: NBS,
+        pages_per_nb: PAGES_PER_NB,
+        mode: WriteMode::ZeroCopy,
+        max_retries: None,
+        write_chunk: WRITE_CHUNK,
+    };
+    let mut srv = NasServer::start(drv, &spec, AppKind::Raw, file, &scfg)?;
+    let sock = srv.stream.sock();
 
     // The peer.
     let mut clock = Clock {
@@ -395,27 +402,22 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
             to_nic.offer(eth_wrap(CLIENT_MAC, SERVER_MAC, &ip));
         }
         for f in to_nic.take() {
-            drv.rx_push(f);
+            wire.send(f);
         }
 
         // The NIC and the driver.
-        let c0 = drv.cycles();
-        let cpls = drv.wait(STEP)?;
-        if drv.cycles() == c0 {
-            drv.run(64);
+        let polled = srv.poll(drv, STEP)?;
+        active |= polled.completions > 0;
+        if let Some(c) = polled.unhandled.iter().find(|c| c.status != Status::Ok) {
+            return Err(PeerError::Device(format!(
+                "completion kind {} for request {} failed with status {} ({})",
+                c.kind,
+                c.opcode,
+                c.status,
+                c.status.name()
+            )));
         }
-        for c in &cpls {
-            active = true;
-            if !nas.handle(&mut drv, c)? && c.status != Status::Ok {
-                return Err(PeerError::Device(format!(
-                    "completion kind {} for request {} failed with status {} ({})",
-                    c.kind,
-                    c.opcode,
-                    c.status,
-                    c.status.name()
-                )));
-            }
-        }
+        let nas = &srv.stream;
         if let Some(c) = nas.errors.first() {
             return Err(PeerError::Device(format!(
                 "named buffer {} returned with status {} ({})",
@@ -430,13 +432,9 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
                 nas.eof
             )));
         }
-        if let Some(e) = pump.failed() {
-            return Err(PeerError::Device(format!("block write failed: {e}")));
-        }
-        pump.pump(&mut drv, &mut nas)?;
 
         // NIC -> link -> peer.
-        while let Some(f) = drv.tx_pop() {
+        while let Some(f) = wire.recv() {
             active = true;
             acks.see(&f);
             to_peer.offer(f);
@@ -448,7 +446,7 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
             }
         }
 
-        if nas.eof.is_some_and(|e| nas.written() >= e) && nas.writes_in_flight() == 0 {
+        if srv.done() {
             break;
         }
 
@@ -502,7 +500,7 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
         }
 
         // Quiet: nothing on the wire, in the device's queues or in flight to the disk.
-        if active || drv.rx_pending() > 0 || nas.writes_in_flight() > 0 || !phy.rx.is_empty() {
+        if active || wire.pending() > 0 || nas.writes_in_flight() > 0 || !phy.rx.is_empty() {
             quiet_since = cycles;
             continue;
         }
@@ -514,7 +512,7 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
             to_nic.flush();
             to_peer.flush();
             for f in to_nic.take() {
-                drv.rx_push(f);
+                wire.send(f);
             }
             for f in to_peer.take() {
                 match eth_strip(&f) {
@@ -553,7 +551,7 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
                 c.status.name()
             )));
         }
-        nas.handle(&mut drv, &c)?;
+        srv.stream.handle(drv, &c)?;
     }
     let num_buflets = drv.info.num_buflets;
     let counters = drv.counters();
@@ -565,7 +563,7 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
         });
     }
 
-    let len = nas.eof.unwrap_or(0) as usize;
+    let len = srv.stream.eof.unwrap_or(0) as usize;
     let mut back = vec![0u8; len];
     drv.env.disk.read_bytes(disk_start, &mut back)?;
     let disk_sha256 = sha256_hex(&back);

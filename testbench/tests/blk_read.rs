@@ -4,26 +4,15 @@
 
 use buflet_driver::regcache::Perms;
 use buflet_driver::{Completion, Driver};
-use buflet_platform::{Agent, BlockDevice, DeviceConfig, HostEnv, HostMemory};
+use buflet_platform::Agent;
 use buflet_spec::reg;
 use buflet_spec::{CplKind, Opcode, SgElem, SgFlags, Status};
-use buflet_testbench::{make_device, Backend};
+use buflet_testbench::{Backend, Bench};
 use rand::{RngCore, SeedableRng};
 
-/// A driver on `backend` over a fresh 1 MiB disk image; the image's directory goes when the
-/// returned guard is dropped.
-fn setup(backend: Backend, name: &str) -> (Driver, tempfile::TempDir) {
-    let tmp = tempfile::Builder::new()
-        .prefix("buflet-blkrd-")
-        .tempdir()
-        .unwrap();
-    let disk = BlockDevice::create(&tmp.path().join(format!("{name}.img")), 1 << 20).unwrap();
-    let env = HostEnv {
-        mem: HostMemory::new(16 << 20),
-        disk,
-    };
-    let dev = make_device(backend, DeviceConfig::with_width(64)).unwrap();
-    (Driver::new(dev, env).unwrap(), tmp)
+/// A bench on `backend` over a fresh 1 MiB scratch disk (removed when the bench is dropped).
+fn setup(backend: Backend, name: &str) -> Bench {
+    Bench::builder(backend).name(name).build().unwrap()
 }
 
 /// Write SG elements (src, len, flags, disk) as a linked list; returns its address.
@@ -63,23 +52,24 @@ fn done(drv: &mut Driver, tag: u32) -> Completion {
 }
 
 fn read_back(backend: Backend) {
-    let (mut drv, _tmp) = setup(backend, backend.name());
+    let mut bench = setup(backend, "blkrd");
+    let drv = &mut bench.drv;
     let mut data = vec![0u8; 8192];
     rand_chacha::ChaCha8Rng::seed_from_u64(5).fill_bytes(&mut data);
     let src = drv.env.mem.alloc(8192, 4096).unwrap();
     drv.reg_acquire(src, 8192, Perms::RW).unwrap();
     drv.env.mem.write(Agent::Cpu, src, &data).unwrap();
     let disk = 80 * 512;
-    let w = sg_list(&mut drv, &[(src, 8192, SgFlags::empty(), disk)]);
+    let w = sg_list(drv, &[(src, 8192, SgFlags::empty(), disk)]);
     let tag = drv.blk_write(w, 1, 8192).unwrap();
-    let c = done(&mut drv, tag);
+    let c = done(drv, tag);
     assert_eq!((c.status, c.bytes), (Status::Ok, 8192));
 
     // Block 0 whole, then block 1 with its first 1000 bytes discarded.
     let dst = drv.env.mem.alloc(8192, 4096).unwrap();
     drv.reg_acquire(dst, 8192, Perms::RW).unwrap();
     let r = sg_list(
-        &mut drv,
+        drv,
         &[
             (dst, 4096, SgFlags::empty(), disk),
             (0, 1000, SgFlags::ZERO, disk + 4096),
@@ -87,7 +77,7 @@ fn read_back(backend: Backend) {
         ],
     );
     let tag = drv.blk_read(r, 3, 8192).unwrap();
-    let c = done(&mut drv, tag);
+    let c = done(drv, tag);
     assert_eq!(
         (c.status, c.bytes, c.opcode),
         (Status::Ok, 8192, Opcode::BlkRead.code())
@@ -99,9 +89,9 @@ fn read_back(backend: Backend) {
     assert_eq!(drv.counter(reg::CNT_BLK_READS), 2);
 
     // Past the end of the 1 MiB disk.
-    let r = sg_list(&mut drv, &[(dst, 4096, SgFlags::empty(), 1 << 20)]);
+    let r = sg_list(drv, &[(dst, 4096, SgFlags::empty(), 1 << 20)]);
     let tag = drv.blk_read(r, 1, 4096).unwrap();
-    let c = done(&mut drv, tag);
+    let c = done(drv, tag);
     assert_eq!((c.status, c.bytes), (Status::DiskError, 0));
     assert_eq!(drv.env.mem.stats().stray_accesses, 0);
 }

@@ -523,7 +523,7 @@ fn unregistered_anon(backend: Backend) {
             rig.drv.run(1_000);
         }
         rig.drv.run(2_000);
-        rig.drv.rx_push(f.clone());
+        rig.wire.send(f.clone());
         let c = wait_tag(&mut rig, tag, "anonymous buffer");
         assert_eq!(rig.drv.env.mem.stats().stray_accesses - stray0, 0);
         let bytes = if st == Status::Ok { f.len() as u32 } else { 0 };

@@ -53,8 +53,8 @@ impl Client {
             seq: ISN.wrapping_add(1),
             ack: ISS.wrapping_add(1),
         };
-        rig.drv.rx_push(emit(syn, &[]));
-        rig.drv.rx_push(emit(
+        rig.wire.send(emit(syn, &[]));
+        rig.wire.send(emit(
             base().tcp(CLIENT_PORT, SERVER_PORT, c.seq, 4096).ack(c.ack),
             &[],
         ));
@@ -74,11 +74,11 @@ impl Client {
                 if i * 32 + j + 1 == chunks.len() {
                     b = b.psh();
                 }
-                rig.drv.rx_push(emit(b, c));
+                rig.wire.send(emit(b, c));
                 self.seq = self.seq.wrapping_add(c.len() as u32);
             }
             let mut n = 0;
-            while rig.drv.rx_pending() > 0 {
+            while rig.wire.pending() > 0 {
                 rig.step(20_000);
                 n += 1;
                 assert!(n < 10_000, "frames not taken");

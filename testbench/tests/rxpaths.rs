@@ -6,11 +6,11 @@
 //! Every case ends with every socket deleted and every buflet back on the free list.
 
 use buflet_driver::{AnonBuffer, Completion, CplKind, Driver, NamedBuffer, SocketSpec};
-use buflet_platform::{BlockDevice, DeviceConfig, HostEnv, HostMemory};
+use buflet_platform::WirePort;
 use buflet_spec::op;
 use buflet_spec::IpProto;
 use buflet_spec::{CplFlags, SockFlags, Status};
-use buflet_testbench::{make_device, sha256_hex, Backend};
+use buflet_testbench::{sha256_hex, Backend, Bench};
 use etherparse::{
     ArpHardwareId, ArpOperation, ArpPacket, EtherType, Ethernet2Header, LinkSlice, NetSlice,
     PacketBuilder, SlicedPacket,
@@ -27,31 +27,13 @@ const PEER_TCP_PORT: u16 = 40_000;
 /// Cycles the driver may wait for one expected completion.
 const WAIT: u64 = 2_000_000;
 
-/// A driver on a fresh device of `backend` at `width` bits, with its disk image removed on drop.
-struct Rig {
-    drv: Driver,
-    image: std::path::PathBuf,
-}
-
-impl Drop for Rig {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.image);
-    }
-}
-
-fn rig(backend: Backend, width: u32, name: &str) -> Rig {
-    let image = std::env::temp_dir().join(format!(
-        "buflet-rxpaths-{name}-{}-{width}-{}.img",
-        backend.name(),
-        std::process::id()
-    ));
-    let env = HostEnv {
-        mem: HostMemory::new(16 << 20),
-        disk: BlockDevice::create(&image, 1 << 20).unwrap(),
-    };
-    let dev = make_device(backend, DeviceConfig::with_width(width)).unwrap();
-    let drv = Driver::new(dev, env).unwrap();
-    Rig { drv, image }
+/// A bench on `backend` at `width` bits, its scratch disk removed on drop.
+fn rig(backend: Backend, width: u32, name: &str) -> Bench {
+    Bench::builder(backend)
+        .width(width)
+        .name(&format!("rxpaths-{name}-{width}"))
+        .build()
+        .unwrap()
 }
 
 /// Run until `n` completions have arrived (besides those already in `got`).
@@ -71,22 +53,22 @@ fn collect(drv: &mut Driver, n: usize) -> Vec<Completion> {
 }
 
 /// Run until the device has taken every frame, then a little longer; return what it sent.
-fn settle(drv: &mut Driver) -> (Vec<Completion>, Vec<Vec<u8>>) {
+fn settle(drv: &mut Driver, wire: &WirePort) -> (Vec<Completion>, Vec<Vec<u8>>) {
     let mut cpls = Vec::new();
     let mut tx = Vec::new();
     for _ in 0..1000 {
         cpls.extend(drv.wait(1000).unwrap());
-        while let Some(f) = drv.tx_pop() {
+        while let Some(f) = wire.recv() {
             tx.push(f);
         }
-        if drv.rx_pending() == 0 {
+        if wire.pending() == 0 {
             break;
         }
     }
     for _ in 0..40 {
         drv.run(1000);
         cpls.extend(drv.completions().unwrap());
-        while let Some(f) = drv.tx_pop() {
+        while let Some(f) = wire.recv() {
             tx.push(f);
         }
     }
@@ -134,7 +116,7 @@ fn pattern(seed: u8, len: usize) -> Vec<u8> {
         .collect()
 }
 
-fn free_all(r: &mut Rig) {
+fn free_all(r: &mut Bench) {
     let c = r.drv.counters();
     assert_eq!(
         c.free_buflets,
@@ -150,7 +132,7 @@ fn free_all(r: &mut Rig) {
 /// matches no socket and, with no anonymous buffer posted, is dropped NO_SOCKET.
 fn udp_datagrams(backend: Backend, width: u32) {
     let mut r = rig(backend, width, "udp");
-    let drv = &mut r.drv;
+    let Bench { drv, wire, .. } = &mut r;
     let (sock, early) = drv
         .add_socket(&SocketSpec {
             proto: IpProto::Udp,
@@ -175,7 +157,7 @@ fn udp_datagrams(backend: Backend, width: u32) {
         frames.push(udp(UDP_PORT, &p));
     }
     for f in &frames {
-        drv.rx_push(f.clone());
+        wire.send(f.clone());
     }
     let cs = collect(drv, sizes.len());
     assert_eq!(cs.len(), sizes.len(), "{cs:?}");
@@ -204,7 +186,7 @@ fn udp_datagrams(backend: Backend, width: u32) {
     // Too long: 6000 bytes into a 4096-byte buffer.
     drv.post_nb(sock, &small, 0).unwrap();
     let big = pattern(99, 6000);
-    drv.rx_push(udp(UDP_PORT, &big));
+    wire.send(udp(UDP_PORT, &big));
     let cs = collect(drv, 1);
     assert_eq!(
         (cs[0].flags, cs[0].bytes, cs[0].hdr_bytes),
@@ -212,8 +194,8 @@ fn udp_datagrams(backend: Backend, width: u32) {
     );
     assert_eq!(drv.read_nb(&small, 4096).unwrap()[8..], big[..4088]);
     // Another port: no socket.
-    drv.rx_push(udp(UDP_PORT + 1, b"nobody"));
-    let (cs, tx) = settle(drv);
+    wire.send(udp(UDP_PORT + 1, b"nobody"));
+    let (cs, tx) = settle(drv, wire);
     assert!(cs.is_empty() && tx.is_empty(), "{cs:?}");
     let c = drv.counters();
     assert_eq!(c.drop_count("NO_SOCKET"), 1);
@@ -229,7 +211,7 @@ fn udp_datagrams(backend: Backend, width: u32) {
 /// for another address, and ARP with the responder off, go to the anonymous path.
 fn arp(backend: Backend, width: u32) {
     let mut r = rig(backend, width, "arp");
-    let drv = &mut r.drv;
+    let Bench { drv, wire, .. } = &mut r;
     drv.set_nic_addr(NIC_MAC, NIC_IP);
     let req = |tpa: [u8; 4]| {
         let a = ArpPacket::new(
@@ -249,8 +231,8 @@ fn arp(backend: Backend, width: u32) {
             .unwrap();
         v
     };
-    drv.rx_push(req(NIC_IP));
-    let (cs, tx) = settle(drv);
+    wire.send(req(NIC_IP));
+    let (cs, tx) = settle(drv, wire);
     assert!(cs.is_empty());
     assert_eq!(tx.len(), 1, "one ARP reply");
     let p = SlicedPacket::from_ethernet(&tx[0]).expect("the reply parses");
@@ -278,26 +260,26 @@ fn arp(backend: Backend, width: u32) {
         anon.push(a);
     }
     // The posts are fetched before the frames arrive.
-    let (cs, _) = settle(drv);
+    let (cs, _) = settle(drv, wire);
     assert!(
         cs.is_empty(),
         "ANON_POST completes only with a frame: {cs:?}"
     );
     let other = req([10, 0, 0, 3]);
-    drv.rx_push(other.clone());
+    wire.send(other.clone());
     let cs = collect(drv, 1);
     assert_eq!(cs[0].kind, CplKind::AnonRx);
     assert_eq!(drv.read_anon(&anon[0], &cs[0]).unwrap(), other);
     drv.set_nic_addr(NIC_MAC, [0, 0, 0, 0]);
     let ours = req(NIC_IP);
-    drv.rx_push(ours.clone());
+    wire.send(ours.clone());
     let cs = collect(drv, 1);
     assert_eq!(
         (cs[0].kind, cs[0].ref_num),
         (CplKind::AnonRx, anon[1].ref_num)
     );
     assert_eq!(drv.read_anon(&anon[1], &cs[0]).unwrap(), ours);
-    let (_, tx) = settle(drv);
+    let (_, tx) = settle(drv, wire);
     assert!(tx.is_empty());
     let c = drv.counters();
     assert_eq!((c.arp_replies, c.anon_rx, c.tx_frames), (1, 2, 1));
@@ -312,7 +294,7 @@ fn arp(backend: Backend, width: u32) {
 /// empty such frames are dropped under their own reason. Bad ANON_POSTs complete BAD_NB.
 fn anonymous(backend: Backend, width: u32) {
     let mut r = rig(backend, width, "anon");
-    let drv = &mut r.drv;
+    let Bench { drv, wire, .. } = &mut r;
     let mut frames = Vec::new();
     let mut v = Vec::new();
     PacketBuilder::ethernet2(PEER_MAC, NIC_MAC)
@@ -358,13 +340,13 @@ fn anonymous(backend: Backend, width: u32) {
         tags.push(drv.post_anon(&a).unwrap());
         bufs.push(a);
     }
-    let (cs, _) = settle(drv);
+    let (cs, _) = settle(drv, wire);
     assert!(
         cs.is_empty(),
         "ANON_POST completes only with a frame: {cs:?}"
     );
     for f in &frames {
-        drv.rx_push(f.clone());
+        wire.send(f.clone());
     }
     let cs = collect(drv, frames.len());
     for (i, c) in cs.iter().enumerate() {
@@ -390,9 +372,9 @@ fn anonymous(backend: Backend, width: u32) {
         );
     }
     // The list is empty now: the same kind of frames are dropped and counted.
-    drv.rx_push(frames[0].clone());
-    drv.rx_push(frames[3].clone());
-    let (cs, _) = settle(drv);
+    wire.send(frames[0].clone());
+    wire.send(frames[3].clone());
+    let (cs, _) = settle(drv, wire);
     assert!(cs.is_empty(), "{cs:?}");
     // Bad posts: a length below ANON_MIN_LEN, a busy slot.
     let tiny = AnonBuffer {
@@ -404,7 +386,7 @@ fn anonymous(backend: Backend, width: u32) {
     drv.post_anon(&bufs[1]).unwrap();
     drv.post_anon(&bufs[1]).unwrap();
     let cs = collect(drv, 2);
-    settle(drv);
+    settle(drv, wire);
     assert!(cs
         .iter()
         .all(|c| c.kind == CplKind::CmdDone && c.status == Status::BadNb));
@@ -414,7 +396,7 @@ fn anonymous(backend: Backend, width: u32) {
     assert_eq!(c.drop_count("NOT_IPV4"), 1);
     assert_eq!(c.req_errors, 2);
     // The buffer still posted (slot 1) takes the next frame.
-    drv.rx_push(frames[0].clone());
+    wire.send(frames[0].clone());
     let cs = collect(drv, 1);
     assert_eq!((cs[0].ref_num, cs[0].bytes as usize), (bufs[1].ref_num, 64));
     free_all(&mut r);
@@ -425,7 +407,7 @@ fn anonymous(backend: Backend, width: u32) {
 
 /// A TCP connection: the SYN (answered by a SYN-ACK), then the handshake ACK carrying `data`
 /// (answered by an ACK).
-fn tcp_open(drv: &mut Driver, data: &[u8]) {
+fn tcp_open(drv: &mut Driver, wire: &WirePort, data: &[u8]) {
     let seg = |seq: u32, syn: bool, payload: &[u8]| {
         let b = PacketBuilder::ethernet2(PEER_MAC, NIC_MAC)
             .ipv4(PEER_IP, NIC_IP, 64)
@@ -435,11 +417,11 @@ fn tcp_open(drv: &mut Driver, data: &[u8]) {
         b.write(&mut v, payload).unwrap();
         v
     };
-    drv.rx_push(seg(500, true, &[]));
-    let (_, tx) = settle(drv);
+    wire.send(seg(500, true, &[]));
+    let (_, tx) = settle(drv, wire);
     assert_eq!(tx.len(), 1, "SYN-ACK");
-    drv.rx_push(seg(501, false, data));
-    let (_, tx) = settle(drv);
+    wire.send(seg(501, false, data));
+    let (_, tx) = settle(drv, wire);
     assert_eq!(tx.len(), 1, "ACK of the data");
 }
 
@@ -448,7 +430,7 @@ fn tcp_open(drv: &mut Driver, data: &[u8]) {
 /// (empty) buffer, reporting where the stream stands; a buffer with TIMEOUT 0 never times out.
 fn timeouts(backend: Backend, width: u32) {
     let mut r = rig(backend, width, "timeout");
-    let drv = &mut r.drv;
+    let Bench { drv, wire, .. } = &mut r;
     let (sock, _) = drv.add_socket(&spec(TCP_PORT, PEER_TCP_PORT)).unwrap();
     let a = drv.alloc_nb(1).unwrap();
     let b = drv.alloc_nb(1).unwrap();
@@ -457,11 +439,11 @@ fn timeouts(backend: Backend, width: u32) {
     drv.post_nb(sock, &b, 3).unwrap();
     drv.post_nb(sock, &keep, 0).unwrap();
     let data = pattern(8, 700);
-    tcp_open(drv, &data);
-    let (cs, _) = settle(drv);
+    tcp_open(drv, wire, &data);
+    let (cs, _) = settle(drv, wire);
     assert!(cs.is_empty(), "{cs:?}");
     drv.timer_kick();
-    let (cs, _) = settle(drv);
+    let (cs, _) = settle(drv, wire);
     assert!(cs.is_empty(), "one tick of two: {cs:?}");
     drv.timer_kick();
     let cs = collect(drv, 1);
@@ -486,7 +468,7 @@ fn timeouts(backend: Backend, width: u32) {
     // `keep` has no timeout: more ticks return nothing.
     drv.run(50_000);
     drv.set_timer_period(0);
-    let (cs, _) = settle(drv);
+    let (cs, _) = settle(drv, wire);
     assert!(cs.is_empty(), "{cs:?}");
     let c = drv.counters();
     assert_eq!(c.timeouts, 2);

@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 use buflet_model::ModelDevice;
-use buflet_platform::{Agent, BlockDevice, Device, DeviceConfig, HostEnv, HostMemory};
+use buflet_platform::{
+    link, Agent, BlockDevice, Device, DeviceConfig, HostEnv, HostMemory, WirePort,
+};
 use buflet_spec::reg;
 use buflet_spec::{
     AnonDesc, BlkReq, Cpl, CplKind, IpProto, NbDesc, Opcode, ReqHdr, SgElem, SgFlags, SockDesc,
@@ -29,6 +31,8 @@ pub const WSCALE: u8 = 7;
 
 pub struct Rig {
     pub dev: ModelDevice,
+    /// The peer's end of the device's wire.
+    pub wire: WirePort,
     pub env: HostEnv,
     pub req_base: u64,
     pub req_size: u32,
@@ -52,8 +56,10 @@ impl Rig {
         let cpl_base = env.mem.alloc(cpl_size as u64 * 32, 4096).unwrap();
         env.mem.register(req_base, req_size as u64 * 64);
         env.mem.register(cpl_base, cpl_size as u64 * 32);
+        let (mac, wire) = link();
         let mut r = Rig {
-            dev: ModelDevice::new(cfg),
+            dev: ModelDevice::new(cfg, mac),
+            wire,
             env,
             req_base,
             req_size,
@@ -193,7 +199,7 @@ impl Rig {
     /// Run until every queued frame has been received and processed.
     pub fn settle(&mut self) {
         for _ in 0..10_000 {
-            if self.dev.rx_pending() == 0 {
+            if self.wire.pending() == 0 {
                 break;
             }
             self.run(200);
@@ -202,7 +208,7 @@ impl Rig {
     }
 
     pub fn push(&mut self, f: Vec<u8>) {
-        self.dev.rx_push(f);
+        self.wire.send(f);
     }
 
     /// Push a frame built from `s`.
@@ -213,7 +219,7 @@ impl Rig {
     /// Every frame transmitted so far, parsed and checked (see [`parse_tx`]).
     pub fn txs(&mut self) -> Vec<Tx> {
         let mut v = vec![];
-        while let Some(f) = self.dev.tx_pop() {
+        while let Some(f) = self.wire.recv() {
             v.push(parse_tx(&f));
         }
         v

@@ -242,7 +242,7 @@ fn anon_and_udp_with_the_pool_dry() {
     assert_eq!(r.r(reg::CNT_DROP_NO_BUFLET), 1);
     assert_eq!(r.r(reg::CNT_ANON_RX), 0);
     assert_eq!(r.r(reg::CNT_ARP_REPLIES), 1);
-    assert!(r.dev.tx_pop().is_some() && r.dev.tx_pop().is_none());
+    assert!(r.wire.recv().is_some() && r.wire.recv().is_none());
     assert!(r.cpls().is_empty());
     // Buffers drain the socket; then the anonymous buffer takes the next frame.
     let mut pages = vec![];

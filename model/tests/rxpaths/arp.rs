@@ -77,7 +77,7 @@ fn arp_responder() {
     }
     r.settle();
     let mut out = vec![];
-    while let Some(f) = r.dev.tx_pop() {
+    while let Some(f) = r.wire.recv() {
         out.push(parse_reply(&f));
     }
     let reply = |len, dst: [u8; 6], vlan, ip: [u8; 4]| Reply {
@@ -139,7 +139,7 @@ fn arp_responder() {
     assert_eq!(r.wait_cpls(1), vec![anon_rx(5, 0, 42, CplFlags::empty())]);
     assert_eq!(r.cpu_read(anon, 42), other);
     assert_eq!(r.r(reg::CNT_DROP_NOT_IPV4), 3);
-    assert_eq!(r.dev.tx_pop(), None);
+    assert_eq!(r.wire.recv(), None);
 
     // NIC_IP 0 turns the responder off, even for a request for 0.0.0.0.
     r.w(reg::NIC_IP, 0);
@@ -153,14 +153,14 @@ fn arp_responder() {
         [0; 4],
     ));
     r.settle();
-    assert_eq!(r.dev.tx_pop(), None);
+    assert_eq!(r.wire.recv(), None);
     assert_eq!(r.r(reg::CNT_DROP_NOT_IPV4), 5);
     assert_eq!(r.r(reg::CNT_ARP_REPLIES), 3);
     // And back on.
     r.w(reg::NIC_IP, u32::from_be_bytes(LOCAL_IP));
     r.push(req(Some(1), REMOTE_MAC, REMOTE_IP));
     r.settle();
-    let f = r.dev.tx_pop().expect("answered again");
+    let f = r.wire.recv().expect("answered again");
     assert_eq!(parse_reply(&f), reply(46, REMOTE_MAC, Some(1), REMOTE_IP));
     assert_eq!(r.r(reg::CNT_ARP_REPLIES), 4);
     r.assert_all_free();

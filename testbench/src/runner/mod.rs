@@ -1,7 +1,7 @@
 //! Run one TCP stream through the NIC and the zero-copy write, then check the disk.
 //!
 //! The sender is paced by the NIC itself (docs/tcp-receive.md): every frame the NIC transmits
-//! comes out of [`buflet_platform::Device::tx_pop`] and is parsed with etherparse; the sender
+//! comes out of [`crate::Bench::wire`] and is parsed with etherparse; the sender
 //! keeps the highest acknowledgment number and the latest window, and sends (in scenario order)
 //! the frames whose data ends at or before `ack + window`. The stream starts with the client's
 //! SYN; nothing else of the connection is sent before the NIC's SYN-ACK arrives and checks out.
@@ -32,12 +32,12 @@
 
 use crate::pcap::{tcp_info, Capture, TcpInfo};
 use crate::temp_image::TempImage;
-use crate::{frames, make_device, sha256_hex, Backend, TbError};
+use crate::{frames, sha256_hex, Backend, Bench, TbError};
 use buflet_driver::{Counters, Driver, SocketSpec};
 use buflet_fs::{FsCheck, FsFile, FsKind};
-use buflet_nas::app::{DiskPump, FramedApp, Smb2App};
-use buflet_nas::{ExtentFile, FileMap, NasStream, WriteMode, WriteStats};
-use buflet_platform::{BlockDevice, DeviceConfig, DiskMode, HostEnv, HostMemory};
+use buflet_nas::server::App;
+use buflet_nas::{AppKind, ExtentFile, FileMap, NasServer, ServerConfig, WriteMode, WriteStats};
+use buflet_platform::{BlockDevice, DeviceConfig, DiskMode};
 use buflet_spec::reg;
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use serde::{Serialize, Serializer};
@@ -46,13 +46,13 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
 
-mod app;
 mod report;
 mod run;
 mod scenario;
 mod sender;
-use app::*;
+mod store;
 pub use report::*;
 pub use run::*;
 pub use scenario::*;
 use sender::*;
+use store::*;

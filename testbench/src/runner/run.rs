@@ -63,33 +63,26 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         disk.set_error_rate(opt.disk_error_rate, opt.error_seed)?;
     }
     let mem_size = ((opt.nbs * opt.pages_per_nb * 4096) as u64 + (8 << 20)).next_power_of_two();
-    let env = HostEnv {
-        mem: HostMemory::new(mem_size),
-        disk,
+    let mut bench = Bench::builder(opt.backend)
+        .config(opt.config.clone())
+        .mem(mem_size)
+        .disk(disk)
+        .trace(opt.trace.clone())
+        .build()?;
+    let b = &mut bench;
+    let kind = match sc.protocol {
+        Protocol::Raw => AppKind::Raw,
+        Protocol::Smb2 => AppKind::Smb2,
+        Protocol::Framed => AppKind::Framed,
     };
-    let mut dev = make_device(opt.backend, opt.config.clone())?;
-    if let Some(t) = &opt.trace {
-        dev.trace_open(t)
-            .map_err(|e| TbError::Backend(opt.backend.name().into(), e))?;
-    }
-    let mut drv = Driver::new(dev, env)?;
-    // p2p: the stream's socket is a hold socket, and the writer's mode follows from it.
-    let (sock, early) = drv.add_socket(&sc.socket.with_hold(opt.mode.needs_hold()))?;
-    let mut nas = NasStream::start(&mut drv, sock, opt.nbs, opt.pages_per_nb)?;
-    nas.set_mode(opt.mode)?;
-    if let Some(n) = opt.max_retries {
-        nas.set_max_retries(n);
-    }
-    // SMB2, BFW1: a write ending at the end of the stream is no end of the file.
-    nas.set_zero_tail_at_eof(sc.protocol == Protocol::Raw);
-    for c in &early {
-        nas.handle(&mut drv, c)?;
-    }
-    let mut app = match sc.protocol {
-        Protocol::Raw => App::Raw(DiskPump::new(store.clone(), opt.write_chunk)),
-        Protocol::Smb2 => App::Smb2(Smb2App::new(opt.write_chunk)),
-        Protocol::Framed => App::Framed(FramedApp::new(opt.write_chunk)),
+    let scfg = ServerConfig {
+        nbs: opt.nbs,
+        pages_per_nb: opt.pages_per_nb,
+        mode: opt.mode,
+        max_retries: opt.max_retries,
+        write_chunk: opt.write_chunk,
     };
+    let mut srv = NasServer::start(&mut b.drv, &sc.socket, kind, store, &scfg)?;
     let total = file_len;
 
     let mut sender = Sender::new(sc);
@@ -97,89 +90,79 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         sender.log = Some(Vec::new());
     }
     let mut peer = Peer::default();
-    let mut last_activity = drv.cycles();
-    let mut last_progress = drv.cycles();
+    let mut last_activity = b.cycles();
+    let mut last_progress = b.cycles();
     let mut last_state = (None, 0u64, 0u64, 0u64, usize::MAX, None);
     let debug = std::env::var("BUFLET_DEBUG").is_ok();
     loop {
         // What the NIC transmitted: its SYN-ACK and ACKs pace the sender.
         let before = peer.acked;
-        while let Some(f) = drv.tx_pop() {
+        while let Some(f) = b.wire.recv() {
             take_nic_frame(&f, sc, &sender, &mut peer)?;
-            sender.heard(drv.cycles(), &f);
+            sender.heard(b.cycles(), &f);
             peer.seen += 1;
-            last_activity = drv.cycles();
+            last_activity = b.cycles();
         }
         if peer.acked > before && before.is_some() {
-            sender.on_ack_advance(&mut drv, sc, &peer);
+            sender.on_ack_advance(b, sc, &peer);
         }
-        if sender.send_ready(&mut drv, sc, &peer) > 0 {
-            last_activity = drv.cycles();
+        if sender.send_ready(b, sc, &peer) > 0 {
+            last_activity = b.cycles();
         }
-        if drv.rx_pending() > 0 {
-            last_activity = drv.cycles();
-        } else if drv.cycles() - last_activity >= opt.rto_cycles {
-            sender.on_timeout(&mut drv, sc, &peer);
-            last_activity = drv.cycles();
+        if b.wire.pending() > 0 {
+            last_activity = b.cycles();
+        } else if b.cycles() - last_activity >= opt.rto_cycles {
+            sender.on_timeout(b, sc, &peer);
+            last_activity = b.cycles();
         }
 
-        let c0 = drv.cycles();
-        for c in drv.wait(STEP)? {
-            nas.handle(&mut drv, &c)?;
-        }
-        if drv.cycles() == c0 {
-            drv.run(64);
-        }
-        if let Some(e) = app.failed() {
-            return Err(TbError::WriteFailed(e));
-        }
+        srv.poll(&mut b.drv, STEP)?;
         if debug {
-            let fb = drv.rd(reg::CNT_FREE_BUFLETS);
+            let fb = b.drv.rd(reg::CNT_FREE_BUFLETS);
             eprintln!(
                 "cyc {} pending {} acked {:?} win {} recv {} written {} posted {} inflight {} free {} wire {} retx {} probes {}",
-                drv.cycles(),
+                b.cycles(),
                 sender.pending.len(),
                 peer.acked,
                 peer.window,
-                nas.received(),
-                app.written(&nas),
-                nas.posted_bytes(),
-                nas.writes_in_flight(),
+                srv.stream.received(),
+                srv.written(),
+                srv.stream.posted_bytes(),
+                srv.stream.writes_in_flight(),
                 fb,
-                drv.rx_pending(),
+                b.wire.pending(),
                 sender.retransmits,
                 sender.probes
             );
         }
-        app.pump(&mut drv, &mut nas, &store)?;
         if let Some(p) = &opt.progress {
-            p(app.written(&nas).min(total), total);
+            p(srv.written().min(total), total);
         }
-        if app.done(&nas) && (sender.pending.is_empty() || nas.reset) && drv.rx_pending() == 0 {
+        if srv.done() && (sender.pending.is_empty() || srv.stream.reset) && b.wire.pending() == 0 {
             break;
         }
         let state = (
             peer.acked,
-            nas.received(),
-            nas.written(),
-            app.written(&nas),
+            srv.stream.received(),
+            srv.stream.written(),
+            srv.written(),
             sender.pending.len(),
-            nas.eof,
+            srv.stream.eof,
         );
         if state != last_state {
             last_state = state;
-            last_progress = drv.cycles();
-        } else if drv.cycles() - last_progress > STALL_CYCLES {
-            let d = drops(&mut drv);
+            last_progress = b.cycles();
+        } else if b.cycles() - last_progress > STALL_CYCLES {
+            let d = drops(&mut b.drv);
             return Err(TbError::Stalled(format!(
                 "no progress for {STALL_CYCLES} cycles: {} of {} frames still to send, NIC acked {:?} window {}, {} bytes received, {} on disk, eof {:?}, {} retransmits, {} probes, drops {:?}",
                 sender.pending.len(),
                 sc.frames.len(),
                 peer.acked,
                 peer.window,
-                nas.received(),
-                app.written(&nas),
-                nas.eof,
+                srv.stream.received(),
+                srv.written(),
+                srv.stream.eof,
                 sender.retransmits,
                 sender.probes,
                 d.nonzero()
@@ -189,61 +172,59 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
 
     // Let the NIC answer the last frames, then delete the socket: its named buffers come back
     // first (flag DELETE), and every buflet must return to the free list.
-    let mut quiet_since = drv.cycles();
-    while drv.cycles() - quiet_since < SETTLE_CYCLES {
-        for c in drv.wait(STEP)? {
-            nas.handle(&mut drv, &c)?;
+    let mut quiet_since = b.cycles();
+    while b.cycles() - quiet_since < SETTLE_CYCLES {
+        for c in b.drv.wait(STEP)? {
+            srv.stream.handle(&mut b.drv, &c)?;
         }
-        let mut active = drv.rx_pending() > 0;
-        while let Some(f) = drv.tx_pop() {
+        let mut active = b.wire.pending() > 0;
+        while let Some(f) = b.wire.recv() {
             take_nic_frame(&f, sc, &sender, &mut peer)?;
-            sender.heard(drv.cycles(), &f);
+            sender.heard(b.cycles(), &f);
             peer.seen += 1;
             active = true;
         }
         if active {
-            quiet_since = drv.cycles();
+            quiet_since = b.cycles();
         }
     }
-    for c in drv.del_socket(sock)? {
-        nas.handle(&mut drv, &c)?;
-    }
-    drv.run(STEP);
-    while let Some(f) = drv.tx_pop() {
+    srv.close(&mut b.drv)?;
+    b.drv.run(STEP);
+    while let Some(f) = b.wire.recv() {
         take_nic_frame(&f, sc, &sender, &mut peer)?;
-        sender.heard(drv.cycles(), &f);
+        sender.heard(b.cycles(), &f);
         peer.seen += 1;
     }
-    if let Some(e) = app.failed() {
+    if let Some(e) = srv.failed() {
         return Err(TbError::WriteFailed(e));
     }
 
     if let (Some(path), Some(log)) = (&opt.pcap_out, &sender.log) {
         write_pcap(path, log, opt.config.clock_mhz)?;
     }
-    let stream_len = nas.eof.unwrap_or(0);
-    let (len, smb, framed) = match &app {
-        App::Raw(_) => (stream_len, None, None),
-        App::Smb2(a) => (a.file_len, Some(a), None),
-        App::Framed(a) => (a.file_len, None, Some(a)),
+    let len = srv.file_len();
+    let (smb, framed) = match &srv.app {
+        App::Raw(_) => (None, None),
+        App::Smb2(a) => (Some(a), None),
+        App::Framed(a) => (None, Some(a)),
     };
-    let back = store.read_back(&drv.env.disk, len)?;
-    let fs_check: Option<FsCheck> = match &store {
+    let back = srv.file.read_back(&b.drv.env.disk, len)?;
+    let fs_check: Option<FsCheck> = match &srv.file {
         Store::Fs(f) => Some(buflet_fs::check(&image, &f.path, sha256_hex)),
         Store::Extent(_) => None,
     };
-    let cycles = drv.cycles();
-    let s = drv.env.mem.stats();
-    let scsi = drv.env.disk.scsi_stats().unwrap_or_default();
-    let disk_stats = drv.env.disk.stats();
-    let writer = nas.stats();
-    let counters: Counters = drv.counters();
+    let cycles = b.cycles();
+    let s = b.drv.env.mem.stats();
+    let scsi = b.drv.env.disk.scsi_stats().unwrap_or_default();
+    let disk_stats = b.drv.env.disk.stats();
+    let writer = srv.stream.stats();
+    let counters: Counters = b.drv.counters();
     let drops = DropCounts(counters.drops.clone());
     let wall = started.elapsed().as_secs_f64();
     let disk_sha256 = sha256_hex(&back);
     let source_sha256 = sha256_hex(&expected);
     let mut verified = disk_sha256 == source_sha256;
-    let num_buflets = drv.info.num_buflets;
+    let num_buflets = b.drv.info.num_buflets;
     let mut failures = Vec::new();
     if !verified {
         failures.push("the disk does not hold the source bytes".to_string());
@@ -274,7 +255,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
             num_buflets.saturating_sub(counters.free_buflets)
         ));
     }
-    let (chains_held, releases_open) = nas.held_chains();
+    let (chains_held, releases_open) = srv.stream.held_chains();
     if chains_held + releases_open > 0 {
         failures.push(format!(
             "p2p: {chains_held} held chains never released, {releases_open} BUF_RELEASE requests never completed"
@@ -286,10 +267,10 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
             counters.tx_frames, peer.seen
         ));
     }
-    if nas.reset {
+    if srv.stream.reset {
         failures.push("the NIC returned a named buffer with flag RST".to_string());
     }
-    for c in &nas.errors {
+    for c in &srv.stream.errors {
         failures.push(format!(
             "named buffer {} returned with status {} ({})",
             c.ref_num,
@@ -298,10 +279,10 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         ));
     }
     let report = RunReport {
-        backend: drv.backend().to_string(),
-        data_width: drv.info.data_width,
+        backend: b.drv.backend().to_string(),
+        data_width: b.drv.info.data_width,
         protocol: sc.protocol,
-        stream_bytes: stream_len,
+        stream_bytes: srv.stream.eof.unwrap_or(0),
         payload_bytes: len,
         smb2_writes: smb.map_or(0, |a| a.writes),
         smb2_messages: smb.map_or(0, |a| a.messages),
@@ -340,7 +321,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         drops,
         cycles,
         cpu_copied_bytes: s.cpu_copied,
-        regcache: drv.reg_stats(),
+        regcache: b.drv.reg_stats(),
         verified,
         disk_sha256,
         source_sha256,
@@ -357,7 +338,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         cpu_written: s.cpu_written,
         stray_accesses: s.stray_accesses,
         disk_writes: disk_stats.writes,
-        disk: drv.env.disk.mode(),
+        disk: b.drv.env.disk.mode(),
         scsi_commands: scsi.commands,
         scsi_bytes_mapped: scsi.bytes_mapped,
         scsi_bytes_copied: scsi.bytes_copied,

@@ -131,11 +131,11 @@ impl Sender {
     }
 
     /// Put a frame on the wire to the NIC.
-    pub(super) fn wire(&mut self, drv: &mut Driver, frame: Vec<u8>) {
+    pub(super) fn wire(&mut self, b: &Bench, frame: Vec<u8>) {
         if let Some(l) = &mut self.log {
-            l.push((drv.cycles(), frame.clone()));
+            l.push((b.cycles(), frame.clone()));
         }
-        drv.rx_push(frame);
+        b.wire.send(frame);
         self.frames_sent += 1;
     }
 
@@ -157,8 +157,8 @@ impl Sender {
         seg.data_end <= right && (seg.seg_len() == 0 || seg.start < right)
     }
 
-    pub(super) fn push(&mut self, drv: &mut Driver, sc: &Scenario, idx: usize) {
-        self.wire(drv, sc.frames[idx].clone());
+    pub(super) fn push(&mut self, b: &Bench, sc: &Scenario, idx: usize) {
+        self.wire(b, sc.frames[idx].clone());
         if let Some(seg) = self.segs[idx] {
             self.high_sent = Some(self.high_sent.map_or(seg.seq_end, |h| h.max(seg.seq_end)));
             self.sent.entry(seg.start).or_default().push(idx);
@@ -167,7 +167,7 @@ impl Sender {
 
     /// Send every pending frame that fits (in order; overtaking if the scenario allows).
     /// Returns how many went.
-    pub(super) fn send_ready(&mut self, drv: &mut Driver, sc: &Scenario, peer: &Peer) -> usize {
+    pub(super) fn send_ready(&mut self, b: &Bench, sc: &Scenario, peer: &Peer) -> usize {
         let pending = std::mem::take(&mut self.pending);
         let mut kept = Vec::with_capacity(pending.len());
         let mut blocked = false;
@@ -175,7 +175,7 @@ impl Sender {
         for idx in pending {
             let go = !blocked && self.segs[idx].as_ref().is_none_or(|s| Self::fits(s, peer));
             if go {
-                self.push(drv, sc, idx);
+                self.push(b, sc, idx);
                 sent += 1;
             } else {
                 kept.push(idx);
@@ -208,10 +208,10 @@ impl Sender {
         self.high_sent.filter(|&h| h > a).map(|_| a)
     }
 
-    pub(super) fn retransmit(&mut self, drv: &mut Driver, sc: &Scenario, at: i64) -> bool {
+    pub(super) fn retransmit(&mut self, b: &Bench, sc: &Scenario, at: i64) -> bool {
         match self.covering(at) {
             Some(idx) => {
-                self.wire(drv, sc.frames[idx].clone());
+                self.wire(b, sc.frames[idx].clone());
                 self.retransmits += 1;
                 true
             }
@@ -222,12 +222,12 @@ impl Sender {
     /// The NIC has been silent with nothing on the wire: retransmit, or probe the window.
     /// With the window closed, nothing is retransmitted (the NIC would refuse it): the
     /// window is probed instead.
-    pub(super) fn on_timeout(&mut self, drv: &mut Driver, sc: &Scenario, peer: &Peer) {
+    pub(super) fn on_timeout(&mut self, b: &Bench, sc: &Scenario, peer: &Peer) {
         if let Some(at) = self
             .unacked(peer)
             .filter(|_| peer.acked.is_none() || peer.window > 0)
         {
-            if self.retransmit(drv, sc, at) {
+            if self.retransmit(b, sc, at) {
                 self.recover = self.high_sent;
                 return;
             }
@@ -237,20 +237,20 @@ impl Sender {
         if let (Some(a), true) = (peer.acked, waiting) {
             let seq = self.base.wrapping_add(a as u32).wrapping_sub(1);
             let ack = sc.socket.iss.wrapping_add(1);
-            self.wire(drv, frames::peer_ack(&sc.socket, seq, ack));
+            self.wire(b, frames::peer_ack(&sc.socket, seq, ack));
             self.probes += 1;
         }
     }
 
     /// The NIC's ACK advanced: in recovery, a partial ACK re-sends the frame at the new ACK.
-    pub(super) fn on_ack_advance(&mut self, drv: &mut Driver, sc: &Scenario, peer: &Peer) {
+    pub(super) fn on_ack_advance(&mut self, b: &Bench, sc: &Scenario, peer: &Peer) {
         let (Some(r), Some(a)) = (self.recover, peer.acked) else {
             return;
         };
         if a >= r {
             self.recover = None;
         } else if self.unacked(peer).is_some() && peer.window > 0 {
-            self.retransmit(drv, sc, a);
+            self.retransmit(b, sc, a);
         }
     }
 }

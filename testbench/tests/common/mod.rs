@@ -11,11 +11,11 @@ use std::rc::Rc;
 
 use buflet_driver::Driver;
 use buflet_nas::{FileMap, NasStream, WriteCallback, WriteError, WriteMode};
-use buflet_platform::{BlockDevice, DeviceConfig, HostEnv, HostMemory};
+use buflet_platform::WirePort;
 use buflet_testbench::frames::{
     self, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_MAC, SERVER_PORT,
 };
-use buflet_testbench::{make_device, Backend};
+use buflet_testbench::{Backend, Bench};
 use etherparse::{PacketBuilder, TcpOptionElement};
 use rand::{RngCore, SeedableRng};
 
@@ -67,11 +67,13 @@ pub fn calls(out: &Outcomes, key: u32) -> usize {
 /// One backend, one connection, one stream, one disk image.
 pub struct Rig {
     pub drv: Driver,
+    /// The client's end of the NIC's wire.
+    pub wire: WirePort,
     pub nas: NasStream,
     pub sock: u16,
     pub img: PathBuf,
     /// The directory holding `img`, removed with the rig on every exit path (panics too).
-    _tmp: tempfile::TempDir,
+    _tmp: Option<tempfile::TempDir>,
     pub disk_bytes: u64,
     /// What the disk held before any write (the oracle's starting point).
     pub initial: Vec<u8>,
@@ -95,22 +97,18 @@ impl Rig {
         pages: usize,
         mode: WriteMode,
     ) -> Rig {
-        let tmp = tempfile::Builder::new()
-            .prefix("buflet-naswr-")
-            .tempdir()
-            .unwrap();
-        let img = tmp
-            .path()
-            .join(format!("{}-{name}-{mode}.img", backend.name()));
         let initial = frames::payload(0xd15c ^ disk_bytes, disk_bytes as usize);
-        std::fs::write(&img, &initial).unwrap();
-        let disk = BlockDevice::open(&img).unwrap();
-        let env = HostEnv {
-            mem: HostMemory::new(32 << 20),
-            disk,
-        };
-        let dev = make_device(backend, DeviceConfig::with_width(64)).unwrap();
-        let mut drv = Driver::new(dev, env).unwrap();
+        let Bench {
+            mut drv,
+            wire,
+            scratch,
+        } = Bench::builder(backend)
+            .mem(32 << 20)
+            .disk_contents(initial.clone())
+            .name(&format!("naswr-{name}-{mode}"))
+            .build()
+            .unwrap();
+        let img = drv.env.disk.path().to_path_buf();
         let (isn, iss) = (0x0100_0000, 0x7000_0000);
         // PSH returns a partly filled named buffer, so the stream's last bytes come back
         // without a FIN.
@@ -125,10 +123,11 @@ impl Rig {
         nas.set_mode(mode).unwrap();
         Rig {
             drv,
+            wire,
             nas,
             sock,
             img,
-            _tmp: tmp,
+            _tmp: scratch,
             disk_bytes,
             initial,
             isn,
@@ -144,7 +143,7 @@ impl Rig {
                 "a completion not for the stream: {c:?}"
             );
         }
-        while self.drv.tx_pop().is_some() {}
+        while self.wire.recv().is_some() {}
     }
 
     /// Run the handshake and deliver `data` (then FIN if `fin`), in batches the window admits,
@@ -175,8 +174,8 @@ impl Rig {
             .unwrap();
         let ack = self.iss.wrapping_add(1);
         let mut seq = self.isn.wrapping_add(1);
-        self.drv.rx_push(emit(syn, &[]));
-        self.drv.rx_push(emit(
+        self.wire.send(emit(syn, &[]));
+        self.wire.send(emit(
             base().tcp(CLIENT_PORT, SERVER_PORT, seq, 4096).ack(ack),
             &[],
         ));
@@ -187,18 +186,18 @@ impl Rig {
                 if i * 32 + j + 1 == chunks.len() && !fin {
                     b = b.psh();
                 }
-                self.drv.rx_push(emit(b, c));
+                self.wire.send(emit(b, c));
                 seq = seq.wrapping_add(c.len() as u32);
             }
             let mut n = 0;
-            while self.drv.rx_pending() > 0 {
+            while self.wire.pending() > 0 {
                 self.step(20_000);
                 n += 1;
                 assert!(n < 10_000, "frames not taken");
             }
         }
         if fin {
-            self.drv.rx_push(emit(
+            self.wire.send(emit(
                 base()
                     .tcp(CLIENT_PORT, SERVER_PORT, seq, 4096)
                     .ack(ack)

@@ -45,15 +45,15 @@ pub fn run_lockstep(
             "host memory layouts differ after bring-up".into(),
         ));
     }
-    let num_buflets = a.drv.info.num_buflets;
-    if num_buflets != b.drv.info.num_buflets {
+    let num_buflets = a.b.drv.info.num_buflets;
+    if num_buflets != b.b.drv.info.num_buflets {
         return Err(CosimError::Setup(format!(
             "NUM_BUFLETS differs: {} vs {}",
-            num_buflets, b.drv.info.num_buflets
+            num_buflets, b.b.drv.info.num_buflets
         )));
     }
     let quiet = quiet_window(width);
-    let mut host = Host::new(a.drv.info.num_nbs, a.drv.info.num_anon);
+    let mut host = Host::new(a.b.drv.info.num_nbs, a.b.drv.info.num_anon);
     let mut res = CaseResult {
         seed: sa.seed,
         steps: 0,
@@ -95,8 +95,8 @@ pub fn run_lockstep(
         let mut hb = host.clone();
         let act_a = host.plan(step_a, &a.lay);
         let act_b = hb.plan(step_b, &b.lay);
-        let ta = a.drv.cycles();
-        let tb = b.drv.cycles();
+        let ta = a.b.drv.cycles();
+        let tb = b.b.drv.cycles();
         a.apply(&act_a, i)?;
         b.apply(&act_b, i)?;
         let oa = a.settle(ta, quiet, i)?;
@@ -125,15 +125,15 @@ pub fn run_lockstep(
             });
             return Ok(res);
         }
-        host.absorb(&oa.cpls, &mut a.drv.env.mem, &a.lay);
+        host.absorb(&oa.cpls, &mut a.b.drv.env.mem, &a.lay);
         recent.push_back(format!("{i} ({orig}): {desc}"));
         if recent.len() > RECENT {
             recent.pop_front();
         }
         i += 1;
     }
-    let fa = a.drv.rd(reg::CNT_FREE_BUFLETS);
-    let fb = b.drv.rd(reg::CNT_FREE_BUFLETS);
+    let fa = a.b.drv.rd(reg::CNT_FREE_BUFLETS);
+    let fb = b.b.drv.rd(reg::CNT_FREE_BUFLETS);
     res.free_buflets_end = [fa, fb];
     if fa != num_buflets || fb != num_buflets {
         res.mismatch = Some(Mismatch {

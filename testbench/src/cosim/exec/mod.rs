@@ -7,18 +7,17 @@ use super::stim::{
     Stimulus,
 };
 use super::{CaseResult, CosimError, Mismatch};
-use crate::{make_device, Backend};
+use crate::{Backend, Bench, TbError};
 use buflet_driver::regcache::Perms;
-use buflet_driver::{Completion, Driver};
+use buflet_driver::Completion;
 use buflet_model::costs as model_costs;
-use buflet_platform::{Agent, BlockDevice, DeviceConfig, HostEnv, HostMemory};
+use buflet_platform::{Agent, DeviceConfig, HostMemory};
 use buflet_spec::{
     self as spec, hold_rec, param, reg, sg_elem, AnonDesc, BlkReq, BufRelease, HoldRec, NbDesc,
     Opcode, ReqHdr, SgElem, SgFlags,
 };
 use buflet_spec::{CplKind, SockFlags};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::path::PathBuf;
 
 mod host;
 mod lockstep;

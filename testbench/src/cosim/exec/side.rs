@@ -21,7 +21,8 @@ pub(super) struct Layout {
 /// One backend with its own host memory, disk image and driver.
 pub(super) struct Side {
     pub(super) name: String,
-    pub(super) drv: Driver,
+    /// Its device, wire, host memory and scratch disk.
+    pub(super) b: Bench,
     /// For the model: when its shared DMA write port is free again (see [`Side::settle`]).
     pub(super) model_port: Option<u64>,
     /// For the model: the named-buffer page its last delivery went to.
@@ -35,50 +36,31 @@ pub(super) struct Side {
     /// Print every activity to stderr (`BUFLET_COSIM_TRACE` set).
     pub(super) trace: bool,
     pub(super) lay: Layout,
-    pub(super) image: PathBuf,
-}
-
-impl Drop for Side {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.image);
-    }
-}
-
-pub(super) fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Side {
     pub(super) fn new(backend: Backend, name: String, width: u32) -> Result<Self, CosimError> {
         let cfg = DeviceConfig::with_width(width);
-        let dev = make_device(backend, cfg.clone()).map_err(|e| CosimError::Backend {
-            side: name.clone(),
-            msg: e.to_string(),
-        })?;
-        let image = std::env::temp_dir().join(format!(
-            "buflet-cosim-{}-{}-{}.img",
-            std::process::id(),
-            backend.name(),
-            unique()
-        ));
-        let disk = BlockDevice::create(&image, DISK_BYTES)?;
-        let env = HostEnv {
-            mem: HostMemory::new(MEM_BYTES),
-            disk,
-        };
-        // From here on the image is removed when `side` is dropped, even on errors.
-        let drv = Driver::new(dev, env).map_err(|e| {
-            let _ = std::fs::remove_file(&image);
-            CosimError::Driver(e)
-        })?;
+        let b = Bench::builder(backend)
+            .config(cfg.clone())
+            .mem(MEM_BYTES)
+            .blank_disk(DISK_BYTES)
+            .name("cosim")
+            .build()
+            .map_err(|e| match e {
+                TbError::Driver(e) => CosimError::Driver(e),
+                TbError::Disk(e) => CosimError::Disk(e),
+                e => CosimError::Backend {
+                    side: name.clone(),
+                    msg: e.to_string(),
+                },
+            })?;
         // Protection stays on (CTRL.PROT_EN): the layout is registered through the driver's
         // registration cache, which mirrors it into the device table, so the pages and lists
         // left unregistered on purpose are refused by the device (PROT_FAULT) on both sides.
         let mut side = Side {
             name,
-            drv,
+            b,
             model_port: (backend == Backend::Model).then_some(0),
             model_page: None,
             nb_pages: BTreeSet::new(),
@@ -96,23 +78,22 @@ impl Side {
                 anon: Vec::new(),
                 buflet_bytes: 0,
             },
-            image,
         };
         side.lay = side.layout()?;
         side.nb_pages = side.lay.nb_pages.iter().flatten().copied().collect();
         side.nb_pages.insert(side.lay.unreg_page);
         side.anon_starts = side.lay.anon.iter().copied().collect();
-        side.drv.env.mem.set_write_log(true);
-        side.drv.env.disk.set_write_log(true);
+        side.b.drv.env.mem.set_write_log(true);
+        side.b.drv.env.disk.set_write_log(true);
         Ok(side)
     }
 
     /// Allocate and register the named-buffer pages (scattered: page p of every slot, then
     /// page p+1), their page lists, the bad page lists and the SG area.
     pub(super) fn layout(&mut self) -> Result<Layout, CosimError> {
-        let nbs = self.drv.info.num_nbs as usize;
+        let nbs = self.b.drv.info.num_nbs as usize;
         let page = param::PAGE_BYTES;
-        let mem = &mut self.drv.env.mem;
+        let mem = &mut self.b.drv.env.mem;
         // Registered below through the driver (and so in the device table).
         let mut regs: Vec<(u64, u64)> = Vec::new();
         let mut nb_pages = vec![Vec::new(); nbs];
@@ -142,17 +123,17 @@ impl Side {
         let sg = mem.alloc(SG_SLOTS * sg_elem::SIZE as u64, 64)?;
         regs.push((sg, SG_SLOTS * sg_elem::SIZE as u64));
         let mut anon = Vec::new();
-        for _ in 0..self.drv.info.num_anon {
+        for _ in 0..self.b.drv.info.num_anon {
             let a = mem.alloc(param::ANON_MAX_LEN, page)?;
             regs.push((a, param::ANON_MAX_LEN));
             anon.push(a);
         }
         for (a, len) in regs {
-            self.drv.reg_acquire(a, len, Perms::RW)?;
+            self.b.drv.reg_acquire(a, len, Perms::RW)?;
         }
-        let lo = self.drv.rd(reg::CPL_BASE_LO) as u64;
-        let hi = self.drv.rd(reg::CPL_BASE_HI) as u64;
-        let size = self.drv.rd(reg::CPL_SIZE) as u64;
+        let lo = self.b.drv.rd(reg::CPL_BASE_LO) as u64;
+        let hi = self.b.drv.rd(reg::CPL_BASE_HI) as u64;
+        let size = self.b.drv.rd(reg::CPL_SIZE) as u64;
         let base = hi << 32 | lo;
         Ok(Layout {
             nb_pages,
@@ -163,31 +144,31 @@ impl Side {
             sg,
             cpl: (base, base + size * spec::cpl::SIZE as u64),
             anon,
-            buflet_bytes: self.drv.info.buflet_bytes as u64,
+            buflet_bytes: self.b.drv.info.buflet_bytes as u64,
         })
     }
 
     pub(super) fn apply(&mut self, actions: &[Action], step: usize) -> Result<(), CosimError> {
         for a in actions {
             match a {
-                Action::Mem { addr, data } => self.drv.env.mem.write(Agent::Cpu, *addr, data)?,
-                Action::Req(e) => self.drv.submit(e)?,
+                Action::Mem { addr, data } => self.b.drv.env.mem.write(Agent::Cpu, *addr, data)?,
+                Action::Req(e) => self.b.drv.submit(e)?,
                 Action::Frames(fs) => {
                     for f in fs {
-                        self.drv.rx_push(f.clone());
+                        self.b.wire.send(f.clone());
                     }
                 }
-                Action::Reg { addr, value } => self.drv.wr(*addr, *value),
+                Action::Reg { addr, value } => self.b.drv.wr(*addr, *value),
                 Action::Ticks { period, ticks } => {
                     // Poll CNT_TICKS often compared with the period, so TIMER_PERIOD is back
                     // to 0 long before another tick is requested.
-                    let base = self.drv.rd(reg::CNT_TICKS);
-                    self.drv.wr(reg::TIMER_PERIOD, *period);
+                    let base = self.b.drv.rd(reg::CNT_TICKS);
+                    self.b.drv.wr(reg::TIMER_PERIOD, *period);
                     let poll = (*period as u64 / 16).clamp(1, 256);
                     let limit = (*ticks as u64 + 2) * (*period as u64 + STEP_LIMIT / 100);
                     let mut ran = 0;
-                    while self.drv.rd(reg::CNT_TICKS).wrapping_sub(base) < *ticks {
-                        self.drv.run(poll);
+                    while self.b.drv.rd(reg::CNT_TICKS).wrapping_sub(base) < *ticks {
+                        self.b.drv.run(poll);
                         ran += poll;
                         if ran > limit {
                             return Err(CosimError::NotQuiescent {
@@ -197,7 +178,7 @@ impl Side {
                             });
                         }
                     }
-                    self.drv.wr(reg::TIMER_PERIOD, 0);
+                    self.b.drv.wr(reg::TIMER_PERIOD, 0);
                 }
             }
         }
@@ -228,12 +209,12 @@ impl Side {
         let mut tx = Vec::new();
         // Quiet is counted from the end of the step's actions: a periodic-ticks action runs the
         // clock while it polls, and what its last tick started must still be seen in this step.
-        let mut last = self.drv.cycles().max(start);
-        let mut pending = self.drv.rx_pending();
+        let mut last = self.b.drv.cycles().max(start);
+        let mut pending = self.b.wire.pending();
         loop {
-            self.drv.run(1);
-            let now = self.drv.cycles();
-            let w = self.drv.env.mem.take_write_log();
+            self.b.drv.run(1);
+            let now = self.b.drv.cycles();
+            let w = self.b.drv.env.mem.take_write_log();
             for x in &w {
                 if self.trace {
                     eprintln!(
@@ -268,7 +249,7 @@ impl Side {
                 };
             }
             log.extend(w);
-            let d = self.drv.env.disk.take_write_log();
+            let d = self.b.drv.env.disk.take_write_log();
             if !d.is_empty() {
                 if self.trace {
                     eprintln!(
@@ -281,7 +262,7 @@ impl Side {
                 last = last.max(now);
                 disk.extend(d);
             }
-            while let Some(f) = self.drv.tx_pop() {
+            while let Some(f) = self.b.wire.recv() {
                 if self.trace {
                     eprintln!(
                         "[{} step {step} +{}] tx {} B",
@@ -293,7 +274,7 @@ impl Side {
                 last = last.max(now);
                 tx.push(f);
             }
-            let p = self.drv.rx_pending();
+            let p = self.b.wire.pending();
             if p != pending {
                 if self.trace {
                     eprintln!(
@@ -317,11 +298,11 @@ impl Side {
             }
         }
         let (ring, other) = compare::split_merge(log, self.lay.cpl);
-        let cpls = self.drv.completions()?;
+        let cpls = self.b.drv.completions()?;
         let counters = spec::REGS
             .iter()
             .filter(|r| r.name.starts_with("CNT_"))
-            .map(|r| (r.name, self.drv.rd(r.addr)))
+            .map(|r| (r.name, self.b.drv.rd(r.addr)))
             .collect();
         Ok(Observed {
             ring,

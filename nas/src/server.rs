@@ -1,0 +1,195 @@
+//! The NAS server's run loop for one connection: the socket, its receive stream and the
+//! application that turns what arrives into block writes, turned one step at a time by
+//! whoever owns the clock (the demo and replay runner, the smoltcp peer, a live server).
+//!
+//! Each [`NasServer::poll`] collects the device's completions, hands them to the stream
+//! (returned named buffers, finished block writes), and lets the application issue the writes
+//! the received data allows. The caller plays the network and decides when the run is over
+//! ([`NasServer::done`]).
+
+use crate::app::{DiskPump, FramedApp, Smb2App};
+use crate::{FileMap, NasStream, WriteError, WriteMode};
+use buflet_driver::{Completion, Driver, DriverError, SocketSpec};
+
+/// Which application serves the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppKind {
+    /// The stream is the file, at offset 0.
+    Raw,
+    /// SMB2 WRITE requests over NetBIOS session framing, each at its file offset.
+    Smb2,
+    /// BFW1 records, each at its file offset.
+    Framed,
+}
+
+/// The application on top of the stream.
+pub enum App<M: FileMap> {
+    /// The stream is the file at offset 0.
+    Raw(DiskPump<M>),
+    /// SMB2 WRITEs at their file offsets.
+    Smb2(Smb2App),
+    /// BFW1 records at their file offsets.
+    Framed(FramedApp),
+}
+
+/// How a [`NasServer`] sets its connection up.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Named buffers kept posted to the socket.
+    pub nbs: usize,
+    /// Host pages per named buffer.
+    pub pages_per_nb: usize,
+    /// How payload moves to the disk; [`WriteMode::P2p`] makes the socket a hold socket.
+    pub mode: WriteMode,
+    /// Retries of a failed block command (`None`: the writer's default).
+    pub max_retries: Option<u32>,
+    /// Bytes per block write the applications issue.
+    pub write_chunk: u64,
+}
+
+/// Failures of the run loop.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The driver failed.
+    #[error(transparent)]
+    Driver(#[from] DriverError),
+    /// The writer refused or failed a write.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// The application gave up: a block write failed for good (after the writer's retries),
+    /// or the stream holds something it cannot parse.
+    #[error("{0}")]
+    App(String),
+}
+
+/// What one [`NasServer::poll`] saw.
+#[derive(Debug, Default)]
+pub struct Polled {
+    /// Completions collected.
+    pub completions: usize,
+    /// Those the stream did not take (not for its socket or its writes).
+    pub unhandled: Vec<Completion>,
+}
+
+/// One connection of the NAS: socket, stream, application and the file it writes.
+pub struct NasServer<M: FileMap> {
+    /// The socket's receive stream and the writer on it.
+    pub stream: NasStream,
+    /// The application feeding the writer.
+    pub app: App<M>,
+    /// Where the file's bytes go on the disk.
+    pub file: M,
+}
+
+impl<M: FileMap + Clone> NasServer<M> {
+    /// Add the socket `spec` (a hold socket when `cfg.mode` is p2p), post its named buffers and
+    /// set the writer up for `kind`, writing into `file`.
+    pub fn start(
+        drv: &mut Driver,
+        spec: &SocketSpec,
+        kind: AppKind,
+        file: M,
+        cfg: &ServerConfig,
+    ) -> Result<Self, ServeError> {
+        let (sock, early) = drv.add_socket(&spec.with_hold(cfg.mode.needs_hold()))?;
+        let mut stream = NasStream::start(drv, sock, cfg.nbs, cfg.pages_per_nb)?;
+        stream.set_mode(cfg.mode)?;
+        if let Some(n) = cfg.max_retries {
+            stream.set_max_retries(n);
+        }
+        // SMB2, BFW1: a write ending at the end of the stream is no end of the file.
+        stream.set_zero_tail_at_eof(kind == AppKind::Raw);
+        for c in &early {
+            stream.handle(drv, c)?;
+        }
+        let app = match kind {
+            AppKind::Raw => App::Raw(DiskPump::new(file.clone(), cfg.write_chunk)),
+            AppKind::Smb2 => App::Smb2(Smb2App::new(cfg.write_chunk)),
+            AppKind::Framed => App::Framed(FramedApp::new(cfg.write_chunk)),
+        };
+        Ok(NasServer { stream, app, file })
+    }
+}
+
+impl<M: FileMap> NasServer<M> {
+    /// One turn of the run loop: wait up to `cycles` for completions and hand them to the
+    /// stream (the clock moves at least a little even when the wait returns at once), then let
+    /// the application issue the writes the received data allows.
+    pub fn poll(&mut self, drv: &mut Driver, cycles: u64) -> Result<Polled, ServeError> {
+        let c0 = drv.cycles();
+        let cpls = drv.wait(cycles)?;
+        let mut polled = Polled {
+            completions: cpls.len(),
+            unhandled: Vec::new(),
+        };
+        for c in cpls {
+            if !self.stream.handle(drv, &c)? {
+                polled.unhandled.push(c);
+            }
+        }
+        if drv.cycles() == c0 {
+            drv.run(64);
+        }
+        if let Some(e) = self.failed() {
+            return Err(ServeError::App(e));
+        }
+        self.pump(drv)?;
+        Ok(polled)
+    }
+
+    /// Let the application issue the writes the received data allows.
+    pub fn pump(&mut self, drv: &mut Driver) -> Result<(), WriteError> {
+        match &mut self.app {
+            App::Raw(p) => p.pump(drv, &mut self.stream),
+            App::Smb2(a) => a.pump(drv, &mut self.stream, &self.file),
+            App::Framed(a) => a.pump(drv, &mut self.stream, &self.file),
+        }
+    }
+
+    /// Delete the socket: its named buffers come back first (flag `DELETE`) and go to the
+    /// stream.
+    pub fn close(&mut self, drv: &mut Driver) -> Result<(), ServeError> {
+        for c in drv.del_socket(self.stream.sock())? {
+            self.stream.handle(drv, &c)?;
+        }
+        Ok(())
+    }
+
+    /// The application's first failure, if any.
+    pub fn failed(&self) -> Option<String> {
+        match &self.app {
+            App::Raw(p) => p.failed(),
+            App::Smb2(a) => a.failed(),
+            App::Framed(a) => a.failed(),
+        }
+    }
+
+    /// File bytes on disk so far.
+    pub fn written(&self) -> u64 {
+        match &self.app {
+            App::Raw(_) => self.stream.written(),
+            App::Smb2(a) => a.written(),
+            App::Framed(a) => a.written(),
+        }
+    }
+
+    /// Everything the stream delivered up to its end is written, with no write in flight.
+    pub fn done(&self) -> bool {
+        let s = &self.stream;
+        match &self.app {
+            App::Raw(_) => s.eof.is_some_and(|e| s.written() >= e) && s.writes_in_flight() == 0,
+            App::Smb2(a) => a.done(s),
+            App::Framed(a) => a.done(s),
+        }
+    }
+
+    /// The file's length as the application knows it: the stream's length (raw), or the
+    /// highest offset a WRITE or record reached.
+    pub fn file_len(&self) -> u64 {
+        match &self.app {
+            App::Raw(_) => self.stream.eof.unwrap_or(0),
+            App::Smb2(a) => a.file_len,
+            App::Framed(a) => a.file_len,
+        }
+    }
+}
