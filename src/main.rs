@@ -55,7 +55,7 @@ struct Common {
     /// Probability that a block-device read or write fails (seeded by --error-seed); the NAS
     /// writer retries a failed block operation. A run either verifies or exits non-zero with
     /// the error.
-    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    #[arg(long, default_value_t = 0.0, value_parser = probability, allow_negative_numbers = true)]
     disk_error_rate: f64,
     /// Seed of --disk-error-rate.
     #[arg(long, default_value_t = 1)]
@@ -122,6 +122,19 @@ enum DemoProtocolArg {
     Framed,
 }
 
+/// A stream length within [`buflet_testbench::MAX_STREAM_BYTES`].
+fn stream_bytes<T: TryFrom<u64>>(s: &str) -> Result<T, String> {
+    let n: u64 = s.parse().map_err(|e| format!("{e}"))?;
+    let max = buflet_testbench::MAX_STREAM_BYTES;
+    if n > max {
+        return Err(format!(
+            "{n} bytes is more than the {max} ({} MiB) a run holds in memory",
+            max >> 20
+        ));
+    }
+    T::try_from(n).map_err(|_| format!("{n} does not fit this machine's address space"))
+}
+
 fn probability(s: &str) -> Result<f64, String> {
     let p: f64 = s.parse().map_err(|e| format!("{e}"))?;
     if (0.0..=1.0).contains(&p) {
@@ -138,8 +151,9 @@ enum Cmd {
     Demo {
         #[command(flatten)]
         common: Common,
-        /// File size in bytes.
-        #[arg(long, default_value_t = 4 * 1024 * 1024 + 777)]
+        /// File size in bytes (at most 256 MiB: the scenario, its frames and the read-back are
+        /// held in memory).
+        #[arg(long, default_value_t = 4 * 1024 * 1024 + 777, value_parser = stream_bytes::<usize>, allow_negative_numbers = true)]
         bytes: usize,
         /// Payload seed.
         #[arg(long, default_value_t = 1)]
@@ -199,17 +213,17 @@ enum Cmd {
         /// Datapath width in bits.
         #[arg(long, default_value_t = 64)]
         width: u32,
-        /// Bytes the peer sends.
-        #[arg(long, default_value_t = 1 << 20)]
+        /// Bytes the peer sends (at most 256 MiB).
+        #[arg(long, default_value_t = 1 << 20, value_parser = stream_bytes::<u64>, allow_negative_numbers = true)]
         bytes: u64,
         /// Per-direction loss probability.
-        #[arg(long, default_value_t = 0.0)]
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
         loss: f64,
         /// Per-direction reordering probability.
-        #[arg(long, default_value_t = 0.0)]
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
         reorder: f64,
         /// Per-direction duplication probability.
-        #[arg(long, default_value_t = 0.0)]
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
         dup: f64,
         /// Seed of the payload, the ISS, the peer and the link.
         #[arg(long, default_value_t = 1)]

@@ -21,6 +21,10 @@ pub use runner::{
     RunReport, Scenario,
 };
 
+/// The longest stream a demo or peer run sends: the scenario, its frames, the reference and
+/// the read-back are held in memory, so a run stays within a few times this.
+pub const MAX_STREAM_BYTES: u64 = 256 << 20;
+
 /// Failures of a scenario.
 #[derive(Debug, thiserror::Error)]
 pub enum TbError {

@@ -196,10 +196,11 @@ fn check_opts(o: &PeerOpts) -> Result<(), PeerError> {
             )));
         }
     }
-    if o.bytes > 1 << 32 {
+    if o.bytes > crate::MAX_STREAM_BYTES {
         return Err(PeerError::Options(format!(
-            "bytes {} (at most 4 GiB)",
-            o.bytes
+            "bytes {} (at most {} MiB)",
+            o.bytes,
+            crate::MAX_STREAM_BYTES >> 20
         )));
     }
     Ok(())

@@ -17,7 +17,11 @@ fn fake_apt(dir: &std::path::Path, candidate: &str) {
 /// Run `apt_candidate_is <version>` under `set -euo pipefail` (as run.sh does) with the fake.
 fn candidate_is(dir: &std::path::Path, version: &str) -> bool {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let st = Command::new("bash")
         .arg("-c")
         .arg(format!(
