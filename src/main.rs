@@ -46,6 +46,9 @@ struct Common {
     /// extent of a temporary raw disk image.
     #[arg(long)]
     image: Option<PathBuf>,
+    /// Overwrite the file at --image even when it is not a previous Buflet image.
+    #[arg(long, requires = "image")]
+    force: bool,
     /// File system on the --image: ext2 or ext4.
     #[arg(long, value_enum, default_value = "ext4", requires = "image")]
     fs: FsArg,
@@ -399,6 +402,7 @@ fn run_scenario(sc: &Scenario, common: &Common, file_path: &str, mode: WriteMode
     }
     let mut opt = RunOptions::new(common.backend, common.width);
     opt.image = common.image.clone();
+    opt.force = common.force;
     opt.trace = common.trace.clone();
     opt.pcap_out = common.pcap_out.clone();
     opt.disk = match common.disk {

@@ -43,3 +43,29 @@ fn negative_probabilities_are_named_as_such() {
     );
     refused(&["demo", "--disk-error-rate", "1.5"], "not a probability");
 }
+
+/// `--image PATH` turned any existing file into an ext4 image (issue 11, item 5): a file that
+/// is not a Buflet image is left alone unless `--force` is given.
+#[test]
+fn image_refuses_to_overwrite_a_foreign_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("notes.txt");
+    std::fs::write(&p, "my notes\n").unwrap();
+    let ps = p.to_str().unwrap();
+    let o = buflet(&["demo", "--bytes", "5000", "--image", ps]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("not a Buflet disk image") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&p).unwrap(), b"my notes\n");
+    // With --force it is overwritten, and the image it becomes may be overwritten again.
+    for args in [&["--force"][..], &[][..]] {
+        let mut a = vec!["demo", "--bytes", "5000", "--image", ps];
+        a.extend_from_slice(args);
+        let o = buflet(&a);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert!(buflet_fs::is_buflet_image(&p));
+}

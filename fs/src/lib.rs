@@ -162,6 +162,34 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> FsError + '_ {
     }
 }
 
+/// The UUID every image [`format_with_file`] makes carries (reproducible images, and how
+/// [`is_buflet_image`] knows one).
+const BUFLET_UUID: &str = "6275666c-6574-4275-666c-657400000001";
+
+/// Whether `image` holds an ext2/ext4 file system made by [`format_with_file`] (superblock magic
+/// and Buflet's UUID): a file the tools may overwrite without `--force`.
+pub fn is_buflet_image(image: &Path) -> bool {
+    use std::io::Read;
+    let mut sb = [0u8; 1024];
+    let read = std::fs::File::open(image).and_then(|mut f| {
+        use std::io::{Seek, SeekFrom};
+        f.seek(SeekFrom::Start(1024))?;
+        f.read_exact(&mut sb)
+    });
+    if read.is_err() {
+        return false;
+    }
+    let uuid: Vec<u8> = BUFLET_UUID
+        .split('-')
+        .flat_map(|g| {
+            (0..g.len())
+                .step_by(2)
+                .map(move |i| u8::from_str_radix(&g[i..i + 2], 16).unwrap_or(0))
+        })
+        .collect();
+    sb[56..58] == [0x53, 0xef] && sb[104..120] == uuid[..]
+}
+
 /// Format `image` (created or truncated to `image_bytes`) with a `kind` file system holding one
 /// file at `fs_path` of `len` bytes, every block allocated, and map it.
 pub fn format_with_file(
@@ -204,7 +232,7 @@ pub fn format_with_file(
         let img = std::fs::File::create(image).map_err(io(image))?;
         img.set_len(image_bytes).map_err(io(image))?;
         drop(img);
-        let uuid = "6275666c-6574-4275-666c-657400000001";
+        let uuid = BUFLET_UUID;
         run(
             "mke2fs",
             &[

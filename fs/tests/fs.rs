@@ -4,7 +4,8 @@
 use std::os::unix::fs::FileExt;
 
 use buflet_fs::{
-    cat, check, format_with_file, fsck, image_bytes_for, zero_blocks, FsKind, BLOCK, PLACEHOLDER,
+    cat, check, format_with_file, fsck, image_bytes_for, is_buflet_image, zero_blocks, FsKind,
+    BLOCK, PLACEHOLDER,
 };
 use buflet_nas::FileMap;
 use rand::{RngCore, SeedableRng};
@@ -123,4 +124,23 @@ fn debugfs_cat_of_a_missing_file_is_an_error_not_empty_bytes() {
     let e = cat(&img, "/nope.bin").unwrap_err();
     assert!(e.to_string().contains("not found"), "{e}");
     assert_eq!(cat(&img, "/a.bin").unwrap().len(), 10);
+}
+
+/// Only images this crate made count as Buflet images (what `--image` may overwrite without
+/// `--force`): not a text file, not a short file, not an image of another UUID.
+#[test]
+fn buflet_images_are_recognized_and_nothing_else() {
+    let (_tmp, img) = image("mine.img");
+    format_with_file(&img, image_bytes_for(5000), FsKind::Ext2, "/a.bin", 5000).unwrap();
+    assert!(is_buflet_image(&img));
+    let mut other = std::fs::read(&img).unwrap();
+    other[1024 + 104] ^= 1;
+    let p = img.with_file_name("other.img");
+    std::fs::write(&p, &other).unwrap();
+    assert!(!is_buflet_image(&p), "another UUID");
+    std::fs::write(&p, "notes\n".repeat(1000)).unwrap();
+    assert!(!is_buflet_image(&p), "a text file");
+    std::fs::write(&p, b"x").unwrap();
+    assert!(!is_buflet_image(&p), "a short file");
+    assert!(!is_buflet_image(&img.with_file_name("missing.img")));
 }

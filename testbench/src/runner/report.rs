@@ -20,8 +20,11 @@ pub struct RunOptions {
     pub rto_cycles: u64,
     /// Write a waveform of the RTL to this path (RTL built with BUFLET_TRACE only).
     pub trace: Option<PathBuf>,
-    /// Where to put the disk image; a temporary file when None.
+    /// Where to put the disk image; a temporary file when None. An existing file there is
+    /// overwritten only when it is a previous Buflet image, it is empty, or `force` is set.
     pub image: Option<PathBuf>,
+    /// Overwrite whatever file is at `image` (`--force`).
+    pub force: bool,
     /// Called with (stream bytes on disk, stream bytes in total) as the run progresses.
     pub progress: Option<Rc<dyn Fn(u64, u64)>>,
     /// How block I/O reaches the image: straight, or through seed 003's SCSI pass-through to a
@@ -58,6 +61,7 @@ impl RunOptions {
             rto_cycles: 50_000,
             trace: None,
             image: None,
+            force: false,
             progress: None,
             disk: DiskMode::Direct,
             fs: None,

@@ -2,6 +2,29 @@
 
 use super::*;
 
+/// Refuse to overwrite a file at `path` that is not a previous Buflet image (or empty) unless
+/// `force`: `--image` must not turn a user's file into a disk image.
+fn check_image_target(path: &std::path::Path, force: bool) -> Result<(), TbError> {
+    let refuse = |msg: String| TbError::Input {
+        path: path.display().to_string(),
+        msg,
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(refuse(e.to_string())),
+    };
+    if !meta.is_file() {
+        return Err(refuse("exists and is not a regular file".into()));
+    }
+    if force || meta.len() == 0 || buflet_fs::is_buflet_image(path) {
+        return Ok(());
+    }
+    Err(refuse(
+        "exists and is not a Buflet disk image; pass --force to overwrite it".into(),
+    ))
+}
+
 /// Deliver the scenario's frames; the NAS application writes the file zero-copy (the stream at
 /// offset 0, or each SMB2 WRITE at its offset) to a raw disk extent or to a file of a real file
 /// system; then read the file back from the disk image (and with stock e2fsprogs) and compare.
@@ -12,6 +35,9 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
             "--mode p2p serves the raw protocol only: a {} stream needs its headers read by the CPU, and p2p payload never enters host memory",
             sc.protocol.name()
         )));
+    }
+    if let Some(p) = &opt.image {
+        check_image_target(p, opt.force)?;
     }
     let block = buflet_fs::BLOCK;
     let expected = sc.expected_file()?;
