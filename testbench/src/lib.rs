@@ -11,6 +11,7 @@ pub mod frames;
 pub mod pcap;
 pub mod peer;
 pub mod runner;
+pub mod sparse;
 mod temp_image;
 
 pub use backend::{make_device, Backend};

@@ -152,7 +152,7 @@ fn framed_demo_lands_byte_exact_on_both_backends() {
     let recs = framed_demo_records(3, 600_000 + 123);
     let sc = Scenario::framed(&recs, 1448, ISN, ISS);
     assert_eq!(sc.protocol, Protocol::Framed);
-    assert_eq!(sc.expected_file().unwrap(), apply(&recs));
+    assert_eq!(sc.expected_file().unwrap().to_vec(), apply(&recs));
     let mut shas = Vec::new();
     for b in Backend::ALL {
         let r = run(&sc, &RunOptions::new(b, 64));
@@ -238,7 +238,7 @@ fn bad_magic_stops_the_nas_and_nothing_after_it_is_written_on_both_backends() {
     stream.extend_from_slice(&bytes(9, 4096));
     let sc = Scenario::demo(stream, 1448, ISN, ISS).with_protocol(Protocol::Framed);
     let want = apply(&good);
-    assert_eq!(sc.expected_file().unwrap(), want);
+    assert_eq!(sc.expected_file().unwrap().to_vec(), want);
     for b in Backend::ALL {
         let r = run(&sc, &RunOptions::new(b, 64));
         let ctx = format!("{}: {:?}", r.backend, r.failures);
@@ -309,7 +309,7 @@ fn over_long_records_and_cut_streams_are_reported() {
         let mut stream = framed_stream(&good);
         stream.extend_from_slice(&tail);
         let sc = Scenario::demo(stream, 1448, ISN, ISS).with_protocol(Protocol::Framed);
-        assert_eq!(sc.expected_file().unwrap(), want, "{what}");
+        assert_eq!(sc.expected_file().unwrap().to_vec(), want, "{what}");
         let r = run(&sc, &RunOptions::new(Backend::Model, 64));
         let e = r.stream_error.clone().unwrap_or_default();
         assert!(e.contains(what), "{what}: {e:?}");

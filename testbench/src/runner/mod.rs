@@ -31,6 +31,7 @@
 //! classic pcap file, which `buflet replay` (and [`crate::pcap::load`]) reads back.
 
 use crate::pcap::{tcp_info, Capture, TcpInfo};
+use crate::sparse::SparseFile;
 use crate::temp_image::TempImage;
 use crate::{frames, sha256_hex, Backend, Bench, TbError};
 use buflet_driver::{Counters, Driver, SocketSpec};

@@ -41,7 +41,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
     }
     let block = buflet_fs::BLOCK;
     let expected = sc.expected_file()?;
-    let file_len = expected.len() as u64;
+    let file_len = expected.len();
     let disk_start = 1 << 20;
     let tmp = opt
         .image
@@ -234,7 +234,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         App::Smb2(a) => (Some(a), None),
         App::Framed(a) => (None, Some(a)),
     };
-    let back = srv.file.read_back(&b.drv.env.disk, len)?;
+    let disk_sha256 = srv.file.sha256_back(&b.drv.env.disk, len)?;
     let fs_check: Option<FsCheck> = match &srv.file {
         Store::Fs(f) => Some(buflet_fs::check(&image, &f.path, sha256_hex)),
         Store::Extent(_) => None,
@@ -247,8 +247,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
     let counters: Counters = b.drv.counters();
     let drops = DropCounts(counters.drops.clone());
     let wall = started.elapsed().as_secs_f64();
-    let disk_sha256 = sha256_hex(&back);
-    let source_sha256 = sha256_hex(&expected);
+    let source_sha256 = expected.sha256_hex();
     let mut verified = disk_sha256 == source_sha256;
     let num_buflets = b.drv.info.num_buflets;
     let mut failures = Vec::new();

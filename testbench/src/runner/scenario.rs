@@ -43,7 +43,8 @@ impl std::str::FromStr for Protocol {
 /// TCP port of SMB2 over direct TCP: a replay of a connection to it speaks SMB2.
 pub const SMB2_PORT: u16 = 445;
 
-/// Largest file a scenario may write (the image and the oracle are built in full).
+/// Largest file a scenario may write (the disk image is sized to it; the reference and the
+/// read-back are sparse and streamed, so memory follows the bytes written).
 pub const MAX_FILE_BYTES: u64 = 1 << 32;
 
 /// Most cycles the device runs between two looks at the NIC's transmit side and completions.
@@ -205,10 +206,10 @@ impl Scenario {
     /// is written). A BFW1 stream's records are decoded here from the documented layout (not
     /// by `buflet_nas::framed`) and applied in order up to the first bad header; a record cut
     /// by the end of the stream is applied as far as it goes.
-    pub fn expected_file(&self) -> Result<Vec<u8>, TbError> {
+    pub fn expected_file(&self) -> Result<SparseFile, TbError> {
         use buflet_nas::smb2::{parse_message, MsgKind};
         match self.protocol {
-            Protocol::Raw => return Ok(self.source.clone()),
+            Protocol::Raw => return Ok(SparseFile::from_bytes(self.source.clone())),
             Protocol::Framed => return expected_framed_file(&self.source),
             Protocol::Smb2 => {}
         }
@@ -224,7 +225,7 @@ impl Scenario {
             path: "SMB2 stream".into(),
             msg,
         };
-        let mut file = Vec::new();
+        let mut file = SparseFile::new();
         let mut at = 0u64;
         let mut file_id = None;
         while let Some(m) =
@@ -238,17 +239,15 @@ impl Scenario {
                     // A second file: not supported, nothing more is written.
                     return Ok(file);
                 }
-                if w.file_off + w.len as u64 > MAX_FILE_BYTES {
+                if w.file_off.saturating_add(w.len as u64) > MAX_FILE_BYTES {
                     return Err(bad(format!(
                         "a WRITE at file offset {} beyond the {MAX_FILE_BYTES}-byte limit of a replayed file",
                         w.file_off
                     )));
                 }
-                let (f, n, o) = (w.file_off as usize, w.len as usize, w.stream_off as usize);
-                if file.len() < f + n {
-                    file.resize(f + n, 0);
-                }
-                file[f..f + n].copy_from_slice(&s[o..o + n]);
+                let (n, o) = (w.len as usize, w.stream_off as usize);
+                // In range: the limit above keeps the end far from wrapping.
+                let _ = file.write(w.file_off, &s[o..o + n]);
             }
             at = m.end;
         }
@@ -259,9 +258,9 @@ impl Scenario {
 /// The file a BFW1 stream leaves: its records (magic "BFW1", u32 LE length at most
 /// `framed::MAX_LEN`, u64 LE file offset with offset + length at most `framed::MAX_FILE_END`,
 /// 8 zero bytes, then the data) applied in order to an empty file, up to the first bad header.
-pub(super) fn expected_framed_file(s: &[u8]) -> Result<Vec<u8>, TbError> {
+pub(super) fn expected_framed_file(s: &[u8]) -> Result<SparseFile, TbError> {
     use buflet_nas::framed::{MAX_FILE_END, MAX_LEN};
-    let mut file = Vec::new();
+    let mut file = SparseFile::new();
     let mut at = 0usize;
     while at + 24 <= s.len() {
         let h = &s[at..at + 24];
@@ -288,10 +287,8 @@ pub(super) fn expected_framed_file(s: &[u8]) -> Result<Vec<u8>, TbError> {
                     ),
                 });
             }
-            if file.len() < end as usize {
-                file.resize(end as usize, 0);
-            }
-            file[off as usize..end as usize].copy_from_slice(data);
+            // In range: the limit above keeps the end far from wrapping.
+            let _ = file.write(off, data);
         }
         at += 24 + len as usize;
     }

@@ -19,19 +19,40 @@ impl FileMap for Store {
 }
 
 impl Store {
-    /// Read file bytes `0..len` back from the image through the mapping.
-    pub(super) fn read_back(&self, disk: &BlockDevice, len: u64) -> Result<Vec<u8>, TbError> {
-        let mut out = vec![0u8; len as usize];
+    /// Hex sha256 of file bytes `0..len` read back from the image through the mapping, a
+    /// megabyte at a time (runs of contiguous blocks read at once), so memory stays bounded
+    /// whatever the file's length.
+    pub(super) fn sha256_back(&self, disk: &BlockDevice, len: u64) -> Result<String, TbError> {
+        use sha2::Digest;
         let block = buflet_fs::BLOCK;
-        for (i, chunk) in out.chunks_mut(block as usize).enumerate() {
-            let off = i as u64 * block;
-            let addr = self.disk_addr(off).ok_or_else(|| {
-                TbError::WriteFailed(format!(
-                    "reading the file back: offset {off} is not mapped to the disk"
-                ))
-            })?;
-            disk.read_bytes(addr, chunk)?;
+        let mut h = sha2::Sha256::new();
+        let mut buf = vec![0u8; READ_CHUNK as usize];
+        let mut off = 0u64;
+        while off < len {
+            let n = (len - off).min(READ_CHUNK);
+            let out = &mut buf[..n as usize];
+            // Runs of blocks whose disk addresses follow each other.
+            let mut at = 0u64;
+            while at < n {
+                let addr = self.disk_addr(off + at).ok_or_else(|| {
+                    TbError::WriteFailed(format!(
+                        "reading the file back: offset {} is not mapped to the disk",
+                        off + at
+                    ))
+                })?;
+                let mut run = block.min(n - at);
+                while at + run < n && self.disk_addr(off + at + run) == Some(addr + run) {
+                    run += block.min(n - at - run);
+                }
+                disk.read_bytes(addr, &mut out[at as usize..(at + run) as usize])?;
+                at += run;
+            }
+            h.update(&*out);
+            off += n;
         }
-        Ok(out)
+        Ok(hex::encode(h.finalize()))
     }
 }
+
+/// Bytes read back from the image at a time.
+const READ_CHUNK: u64 = 1 << 20;
