@@ -239,6 +239,11 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Scratch disk images go on SIGINT/SIGTERM/SIGHUP too, not only when their guards drop.
+    if let Err(e) = buflet_platform::scratch::remove_on_signals() {
+        eprintln!("buflet: {e}");
+        return ExitCode::from(1);
+    }
     // One arm per subcommand; each returns the process exit code.
     match cli.cmd {
         Cmd::Demo {

@@ -69,3 +69,49 @@ fn image_refuses_to_overwrite_a_foreign_file() {
     }
     assert!(buflet_fs::is_buflet_image(&p));
 }
+
+/// Start `buflet args` with its own temporary directory, wait for its first scratch file, end
+/// it with `signal`, and check that it exits 130 leaving the directory empty (issue 11, item 7:
+/// SIGINT and SIGTERM left `buflet-PID-*.img` and cosim's images behind).
+fn killed_run_leaves_nothing(args: &[&str], signal: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_buflet"))
+        .args(args)
+        .env("TMPDIR", tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let entries = || std::fs::read_dir(tmp.path()).unwrap().count();
+    let mut polls = 0;
+    while entries() == 0 {
+        assert!(child.try_wait().unwrap().is_none(), "{args:?} ended early");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        polls += 1;
+        assert!(polls < 3000, "{args:?} made no scratch file");
+    }
+    let st = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(130), "{args:?} {signal}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(left.is_empty(), "{args:?} {signal} left {left:?}");
+}
+
+#[test]
+fn signals_leave_no_scratch_files() {
+    let demo = ["demo", "--backend", "model", "--bytes", "100000000"];
+    killed_run_leaves_nothing(&demo, "-INT");
+    killed_run_leaves_nothing(&demo, "-TERM");
+    killed_run_leaves_nothing(
+        &["peer", "--backend", "model", "--bytes", "100000000"],
+        "-TERM",
+    );
+    killed_run_leaves_nothing(&["cosim", "--cases", "1000", "--seed", "5"], "-INT");
+}

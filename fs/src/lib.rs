@@ -207,13 +207,11 @@ pub fn format_with_file(
     {
         return Err(FsError::BadPath(fs_path.to_string()));
     }
-    // The tree mke2fs copies in: the file, full of placeholder blocks.
-    let stage = std::env::temp_dir().join(format!(
-        "buflet-fs-{}-{}",
-        std::process::id(),
-        image.file_name().and_then(|n| n.to_str()).unwrap_or("img")
-    ));
-    let _ = std::fs::remove_dir_all(&stage);
+    // The tree mke2fs copies in: the file, full of placeholder blocks. Removed on every exit
+    // path with its guard.
+    let scratch =
+        buflet_platform::scratch::Scratch::dir("buflet-fs-").map_err(io(&std::env::temp_dir()))?;
+    let stage = scratch.path().to_path_buf();
     let host_file = parts.iter().fold(stage.clone(), |p, c| p.join(c));
     let result = (|| {
         let dir = host_file.parent().unwrap_or(&stage);
@@ -254,7 +252,7 @@ pub fn format_with_file(
             ],
         )
     })();
-    let _ = std::fs::remove_dir_all(&stage);
+    drop(scratch);
     result?;
     let blocks = map_blocks(image, fs_path, len.div_ceil(BLOCK))?;
     Ok(FsFile {

@@ -8,11 +8,13 @@
 //!   byte each agent moves and refusing (and counting) device accesses outside the regions
 //!   the driver registered.
 //! - [`BlockDevice`]: a sparse disk image file with 512-byte sectors and a latency model.
+//! - [`scratch`]: scratch files removed on every exit path, signals included.
 //! - [`DeviceConfig`]: the one configuration that parameterizes the RTL build and the
 //!   model's cycle costs.
 
 mod disk;
 mod mem;
+pub mod scratch;
 pub mod scsi;
 pub mod wire;
 

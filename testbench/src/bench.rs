@@ -9,6 +9,7 @@
 
 use crate::{make_device, Backend, TbError};
 use buflet_driver::Driver;
+use buflet_platform::scratch::Scratch;
 use buflet_platform::{link, BlockDevice, DeviceConfig, HostEnv, HostMemory, WirePort};
 use std::path::{Path, PathBuf};
 
@@ -25,7 +26,7 @@ pub struct Bench {
     pub wire: WirePort,
     /// The scratch directory holding the disk image when the bench made it: removed when
     /// dropped (keep it alive as long as the driver when taking the bench apart).
-    pub scratch: Option<tempfile::TempDir>,
+    pub scratch: Option<Scratch>,
 }
 
 /// What the disk of a bench starts as.
@@ -134,13 +135,10 @@ impl BenchBuilder {
         let (disk, scratch) = match self.disk {
             DiskSpec::Given(d) => (*d, None),
             spec => {
-                let dir = tempfile::Builder::new()
-                    .prefix("buflet-bench-")
-                    .tempdir()
-                    .map_err(|e| TbError::Input {
-                        path: std::env::temp_dir().display().to_string(),
-                        msg: format!("cannot make a scratch directory: {e}"),
-                    })?;
+                let dir = Scratch::dir("buflet-bench-").map_err(|e| TbError::Input {
+                    path: std::env::temp_dir().display().to_string(),
+                    msg: format!("cannot make a scratch directory: {e}"),
+                })?;
                 let path = dir
                     .path()
                     .join(format!("{}-{}.img", self.name, backend.name()));

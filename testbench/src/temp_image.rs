@@ -1,25 +1,24 @@
-//! Temporary disk images of the harness: removed when dropped.
+//! Temporary disk images of the harness: removed when dropped, and on SIGINT/SIGTERM once the
+//! program installed `buflet_platform::scratch::remove_on_signals`.
 
+use buflet_platform::scratch::Scratch;
 use std::path::PathBuf;
 
-/// A disk image path under the temp directory, unique in this process, removed when dropped.
-pub(crate) struct TempImage(pub PathBuf);
-
-impl TempImage {
-    pub fn new(kind: &str) -> Self {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static N: AtomicU64 = AtomicU64::new(0);
-        TempImage(std::env::temp_dir().join(format!(
-            "buflet-{}-{}-{}.img",
-            std::process::id(),
-            kind,
-            N.fetch_add(1, Ordering::Relaxed)
-        )))
-    }
+/// A disk image path in a fresh scratch directory, removed (with the directory) when dropped.
+pub(crate) struct TempImage {
+    pub path: PathBuf,
+    _dir: Scratch,
 }
 
-impl Drop for TempImage {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+impl TempImage {
+    pub fn new(kind: &str) -> Result<Self, crate::TbError> {
+        let dir = Scratch::dir("buflet-run-").map_err(|e| crate::TbError::Input {
+            path: std::env::temp_dir().display().to_string(),
+            msg: format!("cannot make a scratch directory: {e}"),
+        })?;
+        Ok(TempImage {
+            path: dir.path().join(format!("{kind}.img")),
+            _dir: dir,
+        })
     }
 }

@@ -46,10 +46,11 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
     let tmp = opt
         .image
         .is_none()
-        .then(|| TempImage::new(opt.backend.name()));
+        .then(|| TempImage::new(opt.backend.name()))
+        .transpose()?;
     let image = match (&opt.image, &tmp) {
         (Some(p), _) => p.clone(),
-        (None, Some(t)) => t.0.clone(),
+        (None, Some(t)) => t.path.clone(),
         (None, None) => unreachable!("a temporary image exists when no path is given"),
     };
     let (mut disk, store) = match opt.fs {

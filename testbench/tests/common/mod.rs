@@ -73,7 +73,7 @@ pub struct Rig {
     pub sock: u16,
     pub img: PathBuf,
     /// The directory holding `img`, removed with the rig on every exit path (panics too).
-    _tmp: Option<tempfile::TempDir>,
+    _tmp: Option<buflet_platform::scratch::Scratch>,
     pub disk_bytes: u64,
     /// What the disk held before any write (the oracle's starting point).
     pub initial: Vec<u8>,
