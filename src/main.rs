@@ -197,8 +197,8 @@ enum Cmd {
         /// Seed of case 0 (case k uses seed + k).
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Number of cases.
-        #[arg(long, default_value_t = 3)]
+        /// Number of cases (at least 1).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
         cases: u32,
         /// RTL datapath width (a built width: 64 or 512).
         #[arg(long, default_value_t = 64)]
@@ -289,6 +289,25 @@ fn main() -> ExitCode {
     }
 }
 
+/// A failure before or instead of a report: one line on stderr and, under `--json`, the one
+/// JSON object the run promises (`passed` and `verified` false, `error` the message).
+fn fail(json: bool, cmd: &str, backend: Option<&str>, msg: &str, code: u8) -> ExitCode {
+    if json {
+        let mut o = serde_json::json!({
+            "command": cmd,
+            "passed": false,
+            "verified": false,
+            "error": msg,
+        });
+        if let Some(b) = backend {
+            o["backend"] = b.into();
+        }
+        println!("{o}");
+    }
+    eprintln!("buflet {cmd}: {msg}");
+    ExitCode::from(code)
+}
+
 /// `buflet cosim`: exit 0 only when no case diverged.
 fn cosim(seed: u64, cases: u32, width: u32, json: bool) -> ExitCode {
     let opts = buflet_testbench::cosim::CosimOpts { seed, cases, width };
@@ -314,10 +333,7 @@ fn cosim(seed: u64, cases: u32, width: u32, json: bool) -> ExitCode {
                 ExitCode::from(1)
             }
         }
-        Err(e) => {
-            eprintln!("buflet cosim: {e}");
-            ExitCode::from(1)
-        }
+        Err(e) => fail(json, "cosim", None, &e.to_string(), 1),
     }
 }
 
@@ -341,10 +357,7 @@ fn peer(opts: &buflet_testbench::peer::PeerOpts, json: bool) -> ExitCode {
                 ExitCode::from(1)
             }
         }
-        Err(e) => {
-            eprintln!("buflet peer: {e}");
-            ExitCode::from(1)
-        }
+        Err(e) => fail(json, "peer", Some(opts.backend.name()), &e.to_string(), 1),
     }
 }
 
@@ -357,15 +370,14 @@ fn demo(
     mode: WriteMode,
     protocol: DemoProtocolArg,
 ) -> ExitCode {
+    let refuse = |msg: &str| fail(common.json, "demo", Some(common.backend.name()), msg, 2);
     if mss == 0 || mss > 8960 {
-        eprintln!("buflet: --mss must be 1..=8960");
-        return ExitCode::from(2);
+        return refuse("--mss must be 1..=8960");
     }
     if mode == WriteMode::P2p && !matches!(protocol, DemoProtocolArg::Raw) {
-        eprintln!(
-            "buflet: --mode p2p needs --protocol raw: in p2p the payload never enters host memory, so the CPU cannot read the framed record headers"
+        return refuse(
+            "--mode p2p needs --protocol raw: in p2p the payload never enters host memory, so the CPU cannot read the framed record headers",
         );
-        return ExitCode::from(2);
     }
     let isn = 0x1000_0000u32.wrapping_mul(seed as u32 | 1);
     let iss = isn.rotate_left(16) ^ 0x5eed_0001;
@@ -391,10 +403,13 @@ fn replay(file: &std::path::Path, common: Common, protocol: Option<ProtocolArg>)
             }
             run_scenario(&sc, &common, "/nas/upload.bin", WriteMode::ZeroCopy)
         }
-        Err(e) => {
-            eprintln!("buflet: {e}");
-            ExitCode::from(1)
-        }
+        Err(e) => fail(
+            common.json,
+            "replay",
+            Some(common.backend.name()),
+            &e.to_string(),
+            1,
+        ),
     }
 }
 
@@ -402,8 +417,13 @@ fn replay(file: &std::path::Path, common: Common, protocol: Option<ProtocolArg>)
 /// holds the source bytes and nothing else failed (buflets all free after SOCK_DEL, ...).
 fn run_scenario(sc: &Scenario, common: &Common, file_path: &str, mode: WriteMode) -> ExitCode {
     if ![64, 128, 256, 512].contains(&common.width) {
-        eprintln!("buflet: --width must be 64, 128, 256 or 512");
-        return ExitCode::from(2);
+        return fail(
+            common.json,
+            "run",
+            Some(common.backend.name()),
+            "--width must be 64, 128, 256 or 512",
+            2,
+        );
     }
     let mut opt = RunOptions::new(common.backend, common.width);
     opt.image = common.image.clone();
@@ -459,19 +479,13 @@ fn run_scenario(sc: &Scenario, common: &Common, file_path: &str, mode: WriteMode
                 ExitCode::from(1)
             }
         }
-        Err(e) => {
-            if common.json {
-                let line = serde_json::json!({
-                    "backend": common.backend.name(),
-                    "passed": false,
-                    "verified": false,
-                    "error": e.to_string(),
-                });
-                println!("{line}");
-            }
-            eprintln!("buflet: {e}");
-            ExitCode::from(1)
-        }
+        Err(e) => fail(
+            common.json,
+            "run",
+            Some(common.backend.name()),
+            &e.to_string(),
+            1,
+        ),
     }
 }
 

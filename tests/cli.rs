@@ -115,3 +115,43 @@ fn signals_leave_no_scratch_files() {
     );
     killed_run_leaves_nothing(&["cosim", "--cases", "1000", "--seed", "5"], "-INT");
 }
+
+/// Parse stdout as exactly one JSON object.
+fn one_object(o: &Output) -> serde_json::Value {
+    let out = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "one line on stdout: {out}");
+    serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// Every `--json` run prints exactly one object, a failed one too, with `passed` false and the
+/// error (issue 11, item 8: replay load errors printed nothing on stdout).
+#[test]
+fn json_failures_print_one_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    for args in [
+        vec!["replay", empty.to_str().unwrap(), "--json"],
+        vec!["replay", dir.path().to_str().unwrap(), "--json"],
+        vec!["demo", "--mss", "0", "--json"],
+        vec!["demo", "--width", "96", "--json"],
+        vec!["demo", "--mode", "p2p", "--protocol", "framed", "--json"],
+    ] {
+        let o = buflet(&args);
+        assert!(!o.status.success(), "{args:?}");
+        let v = one_object(&o);
+        assert_eq!(v["passed"], false, "{args:?}: {v}");
+        assert_eq!(v["verified"], false, "{args:?}: {v}");
+        assert!(
+            !v["error"].as_str().unwrap_or("").is_empty(),
+            "{args:?}: {v}"
+        );
+    }
+}
+
+/// `cosim --cases 0` exited 0 having compared nothing (issue 11, item 9).
+#[test]
+fn cosim_without_cases_is_refused() {
+    refused(&["cosim", "--cases", "0"], "--cases");
+}

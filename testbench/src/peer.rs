@@ -574,7 +574,7 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
         backend: drv.backend().to_string(),
         data_width: drv.info.data_width,
         bytes: opts.bytes,
-        verified: disk_sha256 == source_sha256,
+        verified: disk_sha256 == source_sha256 && !source.is_empty(),
         source_sha256,
         disk_sha256,
         link: LinkStats {

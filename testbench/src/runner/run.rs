@@ -249,10 +249,14 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
     let drops = DropCounts(counters.drops.clone());
     let wall = started.elapsed().as_secs_f64();
     let source_sha256 = expected.sha256_hex();
-    let mut verified = disk_sha256 == source_sha256;
+    // Verified means bytes were compared: an empty reference (a session refused before its
+    // first WRITE, a stream with no data) verifies nothing.
+    let mut verified = disk_sha256 == source_sha256 && !expected.is_empty();
     let num_buflets = b.drv.info.num_buflets;
     let mut failures = Vec::new();
-    if !verified {
+    if expected.is_empty() {
+        failures.push("nothing to verify: the reference file is empty".to_string());
+    } else if !verified {
         failures.push("the disk does not hold the source bytes".to_string());
     }
     if let Some(c) = &fs_check {
