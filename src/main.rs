@@ -270,59 +270,61 @@ fn main() -> ExitCode {
 /// `buflet cosim`: exit 0 only when no case diverged.
 fn cosim(seed: u64, cases: u32, width: u32, json: bool) -> ExitCode {
     let opts = buflet_testbench::cosim::CosimOpts { seed, cases, width };
-    match buflet_testbench::cosim::run(&opts) {
-        Ok(r) => {
-            if json {
-                println!("{}", serde_json::to_string(&r).expect("report serializes"));
-            } else {
-                for c in &r.cases_detail {
-                    println!("{}", serde_json::to_string(c).expect("case serializes"));
-                }
-                println!(
-                    "cases {}  compared {}  mismatches {}  model cycles {}  rtl cycles {}  cycle error {:+.2}%",
-                    r.cases, r.compared, r.mismatches, r.model_cycles, r.rtl_cycles, r.cycle_error_pct
-                );
+    exit_code("buflet cosim", buflet_testbench::cosim::run(&opts), |r| {
+        if json {
+            println!("{}", serde_json::to_string(&r).expect("report serializes"));
+        } else {
+            for c in &r.cases_detail {
+                println!("{}", serde_json::to_string(c).expect("case serializes"));
             }
-            if let Some(m) = &r.first_mismatch {
-                eprintln!("buflet cosim: first divergence:\n{m}");
-            }
-            if r.mismatches == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            }
+            println!(
+                "cases {}  compared {}  mismatches {}  model cycles {}  rtl cycles {}  cycle error {:+.2}%",
+                r.cases, r.compared, r.mismatches, r.model_cycles, r.rtl_cycles, r.cycle_error_pct
+            );
         }
-        Err(e) => {
-            eprintln!("buflet cosim: {e}");
-            ExitCode::from(1)
+        if let Some(m) = &r.first_mismatch {
+            eprintln!("buflet cosim: first divergence:\n{m}");
         }
-    }
+        r.mismatches == 0
+    })
 }
 
 /// `buflet peer`: exit 0 only when the stream landed byte-exact.
 fn peer(opts: &buflet_testbench::peer::PeerOpts, json: bool) -> ExitCode {
-    match buflet_testbench::peer::run(opts) {
-        Ok(r) => {
-            let line = serde_json::to_string(&r).expect("report serializes");
-            if json {
-                println!("{line}");
-            } else {
-                println!(
-                    "backend {}  bytes {}  verified {}  disk sha256 {}",
-                    r.backend, r.bytes, r.verified, r.disk_sha256
-                );
-                println!("{line}");
-            }
-            if r.verified {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            }
+    exit_code("buflet peer", buflet_testbench::peer::run(opts), |r| {
+        let line = serde_json::to_string(&r).expect("report serializes");
+        if json {
+            println!("{line}");
+        } else {
+            println!(
+                "backend {}  bytes {}  verified {}  disk sha256 {}",
+                r.backend, r.bytes, r.verified, r.disk_sha256
+            );
+            println!("{line}");
         }
+        r.verified
+    })
+}
+
+/// The exit code of a subcommand's run: 0 when `report` (which prints the report) says it
+/// passed; 1 when it did not, or when the run could not finish (`Err`, printed on stderr after
+/// `who`).
+fn exit_code<R, E: std::fmt::Display>(
+    who: &str,
+    result: Result<R, E>,
+    report: impl FnOnce(R) -> bool,
+) -> ExitCode {
+    let passed = match result {
+        Ok(r) => report(r),
         Err(e) => {
-            eprintln!("buflet peer: {e}");
-            ExitCode::from(1)
+            eprintln!("{who}: {e}");
+            false
         }
+    };
+    if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 
@@ -420,36 +422,29 @@ fn run_scenario(sc: &Scenario, common: &Common, file_path: &str, mode: WriteMode
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    match result {
-        Ok(r) => {
-            if common.json {
-                println!("{}", serde_json::to_string(&r).expect("report serializes"));
-            } else {
-                human(&r);
-            }
-            for f in &r.failures {
-                eprintln!("buflet: {f}");
-            }
-            if r.passed {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            }
+    // A run that could not finish still prints its one JSON line.
+    let result = result.inspect_err(|e| {
+        if common.json {
+            let line = serde_json::json!({
+                "backend": common.backend.name(),
+                "passed": false,
+                "verified": false,
+                "error": e.to_string(),
+            });
+            println!("{line}");
         }
-        Err(e) => {
-            if common.json {
-                let line = serde_json::json!({
-                    "backend": common.backend.name(),
-                    "passed": false,
-                    "verified": false,
-                    "error": e.to_string(),
-                });
-                println!("{line}");
-            }
-            eprintln!("buflet: {e}");
-            ExitCode::from(1)
+    });
+    exit_code("buflet", result, |r| {
+        if common.json {
+            println!("{}", serde_json::to_string(&r).expect("report serializes"));
+        } else {
+            human(&r);
         }
-    }
+        for f in &r.failures {
+            eprintln!("buflet: {f}");
+        }
+        r.passed
+    })
 }
 
 fn human(r: &RunReport) {
