@@ -308,57 +308,61 @@ fn fail(json: bool, cmd: &str, backend: Option<&str>, msg: &str, code: u8) -> Ex
     ExitCode::from(code)
 }
 
+/// The exit code of a subcommand's run: 0 when `report` (which prints the report) says it
+/// passed, 1 when it did not or the run could not finish ([`fail`]).
+fn finish<R, E: std::fmt::Display>(
+    json: bool,
+    cmd: &str,
+    backend: Option<&str>,
+    result: Result<R, E>,
+    report: impl FnOnce(R) -> bool,
+) -> ExitCode {
+    match result.map(report) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => fail(json, cmd, backend, &e.to_string(), 1),
+    }
+}
+
 /// `buflet cosim`: exit 0 only when no case diverged.
 fn cosim(seed: u64, cases: u32, width: u32, json: bool) -> ExitCode {
     let opts = buflet_testbench::cosim::CosimOpts { seed, cases, width };
-    match buflet_testbench::cosim::run(&opts) {
-        Ok(r) => {
-            if json {
-                println!("{}", serde_json::to_string(&r).expect("report serializes"));
-            } else {
-                for c in &r.cases_detail {
-                    println!("{}", serde_json::to_string(c).expect("case serializes"));
-                }
-                println!(
-                    "cases {}  compared {}  mismatches {}  model cycles {}  rtl cycles {}  cycle error {:+.2}%",
-                    r.cases, r.compared, r.mismatches, r.model_cycles, r.rtl_cycles, r.cycle_error_pct
-                );
+    let result = buflet_testbench::cosim::run(&opts);
+    finish(json, "cosim", None, result, |r| {
+        if json {
+            println!("{}", serde_json::to_string(&r).expect("report serializes"));
+        } else {
+            for c in &r.cases_detail {
+                println!("{}", serde_json::to_string(c).expect("case serializes"));
             }
-            if let Some(m) = &r.first_mismatch {
-                eprintln!("buflet cosim: first divergence:\n{m}");
-            }
-            if r.mismatches == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            }
+            println!(
+                "cases {}  compared {}  mismatches {}  model cycles {}  rtl cycles {}  cycle error {:+.2}%",
+                r.cases, r.compared, r.mismatches, r.model_cycles, r.rtl_cycles, r.cycle_error_pct
+            );
         }
-        Err(e) => fail(json, "cosim", None, &e.to_string(), 1),
-    }
+        if let Some(m) = &r.first_mismatch {
+            eprintln!("buflet cosim: first divergence:\n{m}");
+        }
+        r.mismatches == 0
+    })
 }
 
 /// `buflet peer`: exit 0 only when the stream landed byte-exact.
 fn peer(opts: &buflet_testbench::peer::PeerOpts, json: bool) -> ExitCode {
-    match buflet_testbench::peer::run(opts) {
-        Ok(r) => {
-            let line = serde_json::to_string(&r).expect("report serializes");
-            if json {
-                println!("{line}");
-            } else {
-                println!(
-                    "backend {}  bytes {}  verified {}  disk sha256 {}",
-                    r.backend, r.bytes, r.verified, r.disk_sha256
-                );
-                println!("{line}");
-            }
-            if r.verified {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            }
+    let result = buflet_testbench::peer::run(opts);
+    finish(json, "peer", Some(opts.backend.name()), result, |r| {
+        let line = serde_json::to_string(&r).expect("report serializes");
+        if json {
+            println!("{line}");
+        } else {
+            println!(
+                "backend {}  bytes {}  verified {}  disk sha256 {}",
+                r.backend, r.bytes, r.verified, r.disk_sha256
+            );
+            println!("{line}");
         }
-        Err(e) => fail(json, "peer", Some(opts.backend.name()), &e.to_string(), 1),
-    }
+        r.verified
+    })
 }
 
 /// `buflet demo`: the seeded stream, sent by a client paced by the NIC's ACKs.
@@ -463,8 +467,12 @@ fn run_scenario(sc: &Scenario, common: &Common, file_path: &str, mode: WriteMode
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    match result {
-        Ok(r) => {
+    finish(
+        common.json,
+        "run",
+        Some(common.backend.name()),
+        result,
+        |r| {
             if common.json {
                 println!("{}", serde_json::to_string(&r).expect("report serializes"));
             } else {
@@ -473,20 +481,9 @@ fn run_scenario(sc: &Scenario, common: &Common, file_path: &str, mode: WriteMode
             for f in &r.failures {
                 eprintln!("buflet: {f}");
             }
-            if r.passed {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            }
-        }
-        Err(e) => fail(
-            common.json,
-            "run",
-            Some(common.backend.name()),
-            &e.to_string(),
-            1,
-        ),
-    }
+            r.passed
+        },
+    )
 }
 
 fn human(r: &RunReport) {

@@ -97,6 +97,13 @@ fn is_blk(entry: &[u8]) -> bool {
     )
 }
 
+/// Reserve a shared DMA port (free from `*port_free` on) from `t` for an access of `cycles`:
+/// returns its done time, when the port is free again.
+fn reserve_port(port_free: &mut u64, t: u64, cycles: u64) -> u64 {
+    *port_free = t.max(*port_free) + cycles;
+    *port_free
+}
+
 /// One DMA read through the shared read port, reserved from `t`: returns (success, done time).
 /// A refused access returns zeros, like the RTL's `tuser` response.
 pub(crate) fn dma_read(
@@ -108,9 +115,7 @@ pub(crate) fn dma_read(
     addr: u64,
     out: &mut [u8],
 ) -> (bool, u64) {
-    let start = t.max(*port_free);
-    let done = start + costs::dma_read(cfg, out.len());
-    *port_free = done;
+    let done = reserve_port(port_free, t, costs::dma_read(cfg, out.len()));
     let ok = env.mem.read(agent, addr, out).is_ok();
     if !ok {
         out.fill(0);
@@ -129,9 +134,7 @@ pub(crate) fn dma_write(
     addr: u64,
     data: &[u8],
 ) -> u64 {
-    let start = t.max(*port_free);
-    let done = start + costs::dma_write(cfg, data.len());
-    *port_free = done;
+    let done = reserve_port(port_free, t, costs::dma_write(cfg, data.len()));
     let _ = env.mem.write(agent, addr, data);
     done
 }

@@ -1,48 +1,13 @@
-//! Transmit: the `tx_cmd` snapshot toe_engine queues and the frame tx_builder makes of it
-//! (docs/tcp-receive.md, "Transmitted frames"; ARP replies: docs/rx-paths.md, "Reply frame"),
-//! plus tx_builder's command queue and timing.
+//! Transmit: the frame tx_builder makes of a `tx_cmd` snapshot toe_engine queues
+//! ([`TxCmd`], the spec layout; docs/tcp-receive.md, "Transmitted frames"; ARP replies:
+//! docs/rx-paths.md, "Reply frame"), plus tx_builder's command queue and timing.
 
 use std::collections::VecDeque;
 
 use buflet_platform::DeviceConfig;
-use buflet_spec::{param, tx_kind, tx_opt};
+use buflet_spec::{param, TxCmd, TxKind, TxOpts};
 
 use crate::costs;
-
-/// One frame to send (the fields of the `tx_cmd` layout).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TxCmd {
-    /// Destination MAC (the socket's REMOTE_MAC), byte k = wire byte k.
-    pub dst_mac: [u8; 6],
-    /// Source MAC (the socket's LOCAL_MAC).
-    pub src_mac: [u8; 6],
-    /// VLAN id; 0 = untagged.
-    pub vlan: u16,
-    /// `tx_kind`: a TCP segment (0) or an ARP reply.
-    pub kind: u8,
-    /// Source IPv4 address (numeric).
-    pub src_ip: u32,
-    /// Destination IPv4 address (numeric).
-    pub dst_ip: u32,
-    /// TCP source port.
-    pub src_port: u16,
-    /// TCP destination port.
-    pub dst_port: u16,
-    /// TCP sequence number.
-    pub seq: u32,
-    /// TCP acknowledgment number.
-    pub ack: u32,
-    /// TCP window field (already scaled).
-    pub window: u16,
-    /// TCP flags byte.
-    pub flags: u8,
-    /// `tx_opt` bits.
-    pub opts: u8,
-    /// MSS option value.
-    pub mss: u16,
-    /// Window scale option shift.
-    pub wscale: u8,
-}
 
 /// Ones'-complement sum of big-endian 16-bit words (even length), folded to 16 bits.
 fn csum(parts: &[&[u8]]) -> u16 {
@@ -59,85 +24,83 @@ fn csum(parts: &[&[u8]]) -> u16 {
     !(s as u16)
 }
 
-impl TxCmd {
-    /// TCP header bytes (20, plus 4 per option).
-    pub fn tcp_len(&self) -> usize {
-        let mut n = 20;
-        if self.opts & tx_opt::MSS as u8 != 0 {
-            n += 4;
-        }
-        if self.opts & tx_opt::WS as u8 != 0 {
-            n += 4;
-        }
-        n
+/// TCP header bytes of `c`'s segment (20, plus 4 per option).
+fn tcp_len(c: &TxCmd) -> usize {
+    let mut n = 20;
+    if c.opts.contains(TxOpts::MSS) {
+        n += 4;
     }
+    if c.opts.contains(TxOpts::WS) {
+        n += 4;
+    }
+    n
+}
 
-    /// The Ethernet header (with the 802.1Q tag when `vlan != 0`) up to the EtherType.
-    fn eth(&self, f: &mut Vec<u8>) {
-        f.extend_from_slice(&self.dst_mac);
-        f.extend_from_slice(&self.src_mac);
-        if self.vlan != 0 {
-            f.extend_from_slice(&[0x81, 0x00]);
-            f.extend_from_slice(&(self.vlan & 0x0FFF).to_be_bytes());
-        }
+/// The Ethernet header (with the 802.1Q tag when `vlan != 0`) up to the EtherType.
+fn eth(c: &TxCmd, f: &mut Vec<u8>) {
+    f.extend_from_slice(&c.dst_mac);
+    f.extend_from_slice(&c.src_mac);
+    if c.vlan != 0 {
+        f.extend_from_slice(&[0x81, 0x00]);
+        f.extend_from_slice(&(c.vlan & 0x0FFF).to_be_bytes());
     }
+}
 
-    /// The ARP reply of a `KIND = ARP` command: 42 bytes, 46 with a tag, no padding.
-    fn arp_frame(&self) -> Vec<u8> {
-        let mut f = Vec::with_capacity(46);
-        self.eth(&mut f);
-        f.extend_from_slice(&[0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x02]);
-        f.extend_from_slice(&self.src_mac);
-        f.extend_from_slice(&self.src_ip.to_be_bytes());
-        f.extend_from_slice(&self.dst_mac);
-        f.extend_from_slice(&self.dst_ip.to_be_bytes());
-        f
-    }
+/// The ARP reply of a `KIND = ARP` command: 42 bytes, 46 with a tag, no padding.
+fn arp_frame(c: &TxCmd) -> Vec<u8> {
+    let mut f = Vec::with_capacity(46);
+    eth(c, &mut f);
+    f.extend_from_slice(&[0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x02]);
+    f.extend_from_slice(&c.src_mac);
+    f.extend_from_slice(&c.src_ip.octets());
+    f.extend_from_slice(&c.dst_mac);
+    f.extend_from_slice(&c.dst_ip.octets());
+    f
+}
 
-    /// The frame's bytes, exactly as tx_builder emits them (TCP: 54..66 bytes; ARP: 42 or
-    /// 46 bytes; no padding).
-    pub fn frame(&self) -> Vec<u8> {
-        if self.kind == tx_kind::ARP as u8 {
-            return self.arp_frame();
-        }
-        let tcp_len = self.tcp_len();
-        let mut f = Vec::with_capacity(18 + 20 + tcp_len);
-        self.eth(&mut f);
-        f.extend_from_slice(&[0x08, 0x00]);
-        let l3 = f.len();
-        let total = (20 + tcp_len) as u16;
-        f.extend_from_slice(&[0x45, 0x00]);
-        f.extend_from_slice(&total.to_be_bytes());
-        f.extend_from_slice(&[0, 0, 0x40, 0x00, param::IP_TTL as u8, 6, 0, 0]);
-        f.extend_from_slice(&self.src_ip.to_be_bytes());
-        f.extend_from_slice(&self.dst_ip.to_be_bytes());
-        let ip_csum = csum(&[&f[l3..l3 + 20]]);
-        f[l3 + 10..l3 + 12].copy_from_slice(&ip_csum.to_be_bytes());
-        let l4 = f.len();
-        f.extend_from_slice(&self.src_port.to_be_bytes());
-        f.extend_from_slice(&self.dst_port.to_be_bytes());
-        f.extend_from_slice(&self.seq.to_be_bytes());
-        f.extend_from_slice(&self.ack.to_be_bytes());
-        f.push(((tcp_len / 4) as u8) << 4);
-        f.push(self.flags);
-        f.extend_from_slice(&self.window.to_be_bytes());
-        f.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
-        if self.opts & tx_opt::MSS as u8 != 0 {
-            f.extend_from_slice(&[2, 4]);
-            f.extend_from_slice(&self.mss.to_be_bytes());
-        }
-        if self.opts & tx_opt::WS as u8 != 0 {
-            f.extend_from_slice(&[1, 3, 3, self.wscale]);
-        }
-        let mut pseudo = [0u8; 12];
-        pseudo[0..4].copy_from_slice(&self.src_ip.to_be_bytes());
-        pseudo[4..8].copy_from_slice(&self.dst_ip.to_be_bytes());
-        pseudo[9] = 6;
-        pseudo[10..12].copy_from_slice(&(tcp_len as u16).to_be_bytes());
-        let tcp_csum = csum(&[&pseudo, &f[l4..]]);
-        f[l4 + 16..l4 + 18].copy_from_slice(&tcp_csum.to_be_bytes());
-        f
+/// The bytes of `c`'s frame, exactly as tx_builder emits them (TCP: 54..66 bytes; ARP: 42 or
+/// 46 bytes; no padding). A `KIND` other than ARP, defined or not, builds a TCP segment.
+pub fn frame(c: &TxCmd) -> Vec<u8> {
+    if c.kind() == Ok(TxKind::Arp) {
+        return arp_frame(c);
     }
+    let tcp_len = tcp_len(c);
+    let mut f = Vec::with_capacity(18 + 20 + tcp_len);
+    eth(c, &mut f);
+    f.extend_from_slice(&[0x08, 0x00]);
+    let l3 = f.len();
+    let total = (20 + tcp_len) as u16;
+    f.extend_from_slice(&[0x45, 0x00]);
+    f.extend_from_slice(&total.to_be_bytes());
+    f.extend_from_slice(&[0, 0, 0x40, 0x00, param::IP_TTL as u8, 6, 0, 0]);
+    f.extend_from_slice(&c.src_ip.octets());
+    f.extend_from_slice(&c.dst_ip.octets());
+    let ip_csum = csum(&[&f[l3..l3 + 20]]);
+    f[l3 + 10..l3 + 12].copy_from_slice(&ip_csum.to_be_bytes());
+    let l4 = f.len();
+    f.extend_from_slice(&c.src_port.to_be_bytes());
+    f.extend_from_slice(&c.dst_port.to_be_bytes());
+    f.extend_from_slice(&c.seq.to_be_bytes());
+    f.extend_from_slice(&c.ack.to_be_bytes());
+    f.push(((tcp_len / 4) as u8) << 4);
+    f.push(c.flags.bits());
+    f.extend_from_slice(&c.window.to_be_bytes());
+    f.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
+    if c.opts.contains(TxOpts::MSS) {
+        f.extend_from_slice(&[2, 4]);
+        f.extend_from_slice(&c.mss.to_be_bytes());
+    }
+    if c.opts.contains(TxOpts::WS) {
+        f.extend_from_slice(&[1, 3, 3, c.wscale]);
+    }
+    let mut pseudo = [0u8; 12];
+    pseudo[0..4].copy_from_slice(&c.src_ip.octets());
+    pseudo[4..8].copy_from_slice(&c.dst_ip.octets());
+    pseudo[9] = 6;
+    pseudo[10..12].copy_from_slice(&(tcp_len as u16).to_be_bytes());
+    let tcp_csum = csum(&[&pseudo, &f[l4..]]);
+    f[l4 + 16..l4 + 18].copy_from_slice(&tcp_csum.to_be_bytes());
+    f
 }
 
 /// tx_builder and the command FIFO in front of it: [`costs::TX_CMD_FIFO_DEPTH`] entries, then
@@ -168,7 +131,7 @@ impl TxBuilder {
         } else {
             t
         };
-        let frame = cmd.frame();
+        let frame = frame(cmd);
         // FIFO output the cycle after the push; each register passes the command on when the
         // next one is free (or frees up in the same cycle).
         let leave = (accept + 1).max(self.c1_go);
@@ -195,6 +158,8 @@ impl TxBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use buflet_spec::TcpFlags;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn fifo_full_stalls_the_producer_and_keeps_order() {
@@ -202,7 +167,7 @@ mod tests {
         let mut b = TxBuilder::default();
         let cmd = |i: u32| TxCmd {
             seq: i,
-            flags: 0x10,
+            flags: TcpFlags::ACK,
             ..TxCmd::default()
         };
         let accepts: Vec<u64> = (0..10).map(|i| b.push(&cfg, 0, &cmd(i))).collect();
@@ -230,11 +195,11 @@ mod tests {
     #[test]
     fn arp_reply_layout() {
         let c = TxCmd {
-            kind: tx_kind::ARP as u8,
+            kind: TxKind::Arp.code(),
             dst_mac: [1, 2, 3, 4, 5, 6],
             src_mac: [7, 8, 9, 10, 11, 12],
-            src_ip: 0x0A00_0001,
-            dst_ip: 0xC0A8_0102,
+            src_ip: Ipv4Addr::new(10, 0, 0, 1),
+            dst_ip: Ipv4Addr::new(192, 168, 1, 2),
             ..TxCmd::default()
         };
         let want: Vec<u8> = [
@@ -244,8 +209,8 @@ mod tests {
             &[1, 2, 3, 4, 5, 6, 192, 168, 1, 2],
         ]
         .concat();
-        assert_eq!(c.frame(), want);
-        let tagged = TxCmd { vlan: 0x0ABC, ..c }.frame();
+        assert_eq!(frame(&c), want);
+        let tagged = frame(&TxCmd { vlan: 0x0ABC, ..c });
         assert_eq!(tagged.len(), 46);
         assert_eq!(&tagged[12..18], &[0x81, 0x00, 0x0A, 0xBC, 0x08, 0x06]);
         assert_eq!(&tagged[18..], &want[14..]);
@@ -257,20 +222,21 @@ mod tests {
             dst_mac: [1, 2, 3, 4, 5, 6],
             src_mac: [7, 8, 9, 10, 11, 12],
             vlan: 0x1234,
-            kind: 0,
-            src_ip: 0x0A00_0001,
-            dst_ip: 0x0A00_0002,
+            kind: TxKind::Tcp.code(),
+            src_ip: Ipv4Addr::new(10, 0, 0, 1),
+            dst_ip: Ipv4Addr::new(10, 0, 0, 2),
             src_port: 80,
             dst_port: 1234,
             seq: 0x0102_0304,
             ack: 0x0506_0708,
             window: 0x090A,
-            flags: 0x12,
-            opts: (tx_opt::MSS | tx_opt::WS) as u8,
+            flags: TcpFlags::SYN | TcpFlags::ACK,
+            opts: TxOpts::MSS | TxOpts::WS,
             mss: 0x05B4,
             wscale: 7,
+            ..TxCmd::default()
         };
-        let f = c.frame();
+        let f = frame(&c);
         assert_eq!(f.len(), 66);
         assert_eq!(&f[12..18], &[0x81, 0x00, 0x02, 0x34, 0x08, 0x00]);
         assert_eq!(&f[18..22], &[0x45, 0x00, 0x00, 48]);
@@ -285,14 +251,15 @@ mod tests {
         pseudo[11] = 28;
         assert_eq!(csum(&[&pseudo, &f[38..]]), 0);
         assert_eq!(
-            TxCmd {
+            frame(&TxCmd {
                 vlan: 0,
-                opts: 0,
+                opts: TxOpts::empty(),
                 ..c
-            }
-            .frame()
+            })
             .len(),
             54
         );
+        // A KIND the spec does not define builds a TCP segment, like TCP.
+        assert_eq!(frame(&TxCmd { kind: 0x7F, ..c }), f);
     }
 }

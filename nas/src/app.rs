@@ -1,6 +1,7 @@
 //! The applications that feed the NAS writer as data arrives: the raw stream ([`DiskPump`]: the
 //! whole stream is the file), SMB2 WRITE requests ([`Smb2App`]) and BFW1 records ([`FramedApp`]),
-//! the last two through one [`PieceWriter`].
+//! the last two one [`RecordApp`] each, over their own [`RecordProtocol`], writing through one
+//! [`PieceWriter`].
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -72,50 +73,53 @@ impl<F: FileMap> DiskPump<F> {
     }
 }
 
-/// The NAS application's SMB2 side (port 445): it parses NetBIOS session messages and SMB2
-/// headers out of the named buffers (the CPU reads header bytes only), skips every command but
-/// WRITE requests, and writes each WRITE's data at its file offset as it arrives, in pieces that
-/// end on file-block boundaries (a WRITE's first and last pieces may be partial blocks: the
-/// writer's read-modify-write). An encrypted (TRANSFORM) or compressed session is reported as
-/// unsupported and nothing of it is written.
-pub struct Smb2App {
-    /// Stream offset of the next message's NetBIOS header.
+/// An application that reads records out of the stream, one header after another, and writes
+/// each record's data at its file offset through one [`PieceWriter`]: the machinery SMB2
+/// ([`Smb2App`]) and BFW1 ([`FramedApp`]) share, so that each protocol only says how it parses
+/// its headers and what an early end of the stream means ([`RecordProtocol`]).
+pub struct RecordApp<P> {
+    /// Stream offset of the next record's header.
     pub next: u64,
-    /// WRITE data still to hand to the writer, and the writes' outcome.
+    /// Record data still to hand to the writer, and the writes' outcome.
     w: PieceWriter,
-    /// WRITE requests found.
-    pub writes: u64,
-    /// NetBIOS messages parsed.
-    pub messages: u64,
-    /// SMB2 commands other than WRITE requests, skipped.
-    pub skipped: u64,
-    /// Highest file offset + 1 a WRITE reaches: the file's length.
+    /// Highest file offset + 1 a record with data reaches: the file's length.
     pub file_len: u64,
-    /// Why the session cannot be served (encrypted, compressed): nothing more is written.
-    pub unsupported: Option<String>,
-    /// Bytes received at the last parse attempt that found no complete header: the header
-    /// bytes are not read again until more arrive.
-    waiting_at: Option<(u64, bool)>,
-    /// FileId of the file the WRITEs go to: one file per connection.
-    file_id: Option<(u64, u64)>,
+    /// Why the rest of the stream is not served (SMB2: an unsupported session; BFW1: a bad
+    /// record or a stream cut inside one): nothing after that point is written, the rest of
+    /// the stream is read and discarded.
+    pub refused: Option<String>,
+    /// The protocol's own parser state and counters.
+    pub proto: P,
 }
 
-impl Smb2App {
+/// What a [`RecordApp`] leaves to its protocol: parsing the headers that arrived and judging
+/// a stream that ends early. Both work on the whole application, so that they reach the shared
+/// state (`next`, `refused`, the queued data) and the protocol's own (`proto`) at once.
+pub trait RecordProtocol: Default + Sized {
+    /// Parse the headers that arrived from `app.next` on, queue each record's data
+    /// ([`RecordApp::queue`]) and move `app.next` past it; stop at the first incomplete header,
+    /// or with `app.refused` set.
+    fn parse(app: &mut RecordApp<Self>, drv: &mut Driver, nas: &mut NasStream);
+
+    /// The stream ends at `eof` (called on every pump once that is known, after `parse`):
+    /// report a stream that ends inside a record.
+    fn at_eof(app: &mut RecordApp<Self>, eof: u64);
+}
+
+impl<P: RecordProtocol> RecordApp<P> {
+    /// An application that writes in pieces of at most `chunk` bytes (a multiple of the block
+    /// size).
     pub fn new(chunk: u64) -> Self {
-        Smb2App {
+        RecordApp {
             next: 0,
             w: PieceWriter::new(chunk),
-            writes: 0,
-            messages: 0,
-            skipped: 0,
             file_len: 0,
-            unsupported: None,
-            waiting_at: None,
-            file_id: None,
+            refused: None,
+            proto: P::default(),
         }
     }
 
-    /// The first failure so far.
+    /// The first failure so far: a failed write, or (SMB2) a malformed stream.
     pub fn failed(&self) -> Option<String> {
         self.w.failed()
     }
@@ -125,21 +129,27 @@ impl Smb2App {
         self.w.written()
     }
 
-    /// Every message up to the end of the stream is parsed and every WRITE's data written
-    /// (or the session was refused as unsupported), with no write in flight.
+    /// Every record up to the end of the stream (or up to the point the stream was refused) is
+    /// parsed and its data written, with no write in flight.
     pub fn done(&self, nas: &NasStream) -> bool {
         self.w.done(nas, self.parsed())
     }
 
-    /// Stream offset below which no header is needed any more: the next message's, or the
-    /// end of everything once the session is refused (it is read to its end, nothing of it
-    /// written).
+    /// Stream offset below which no header is needed any more: the next record's, or the end
+    /// of everything once the stream is refused (the rest is read and discarded).
     fn parsed(&self) -> u64 {
-        if self.unsupported.is_some() {
+        if self.refused.is_some() {
             u64::MAX
         } else {
             self.next
         }
+    }
+
+    /// Queue `len` (> 0) data bytes at stream offset `stream_off` for file offset `file_off`,
+    /// and grow the file's length to cover them.
+    pub fn queue(&mut self, stream_off: u64, len: u64, file_off: u64) {
+        self.file_len = self.file_len.max(file_off + len);
+        self.w.push(stream_off, len, file_off);
     }
 
     /// Parse what arrived, issue the writes it allows, and tell the stream which bytes the
@@ -150,44 +160,65 @@ impl Smb2App {
         nas: &mut NasStream,
         file: &dyn FileMap,
     ) -> Result<(), WriteError> {
-        self.parse(drv, nas);
+        P::parse(self, drv, nas);
         if let Some(eof) = nas.eof {
-            let past = self.w.back_end().map_or(self.next, |e| e.max(self.next));
-            if self.unsupported.is_none() && past > eof {
-                self.w.fail(format!(
-                    "SMB2: the stream ends at {eof}, inside the message that ends at {past}"
-                ));
-            }
+            P::at_eof(self, eof);
         }
         self.w.issue(drv, nas, file, self.parsed())
     }
+}
 
-    fn parse(&mut self, drv: &mut Driver, nas: &mut NasStream) {
+/// The NAS application's SMB2 side (port 445): it parses NetBIOS session messages and SMB2
+/// headers out of the named buffers (the CPU reads header bytes only), skips every command but
+/// WRITE requests, and writes each WRITE's data at its file offset as it arrives, in pieces that
+/// end on file-block boundaries (a WRITE's first and last pieces may be partial blocks: the
+/// writer's read-modify-write). An encrypted (TRANSFORM) or compressed session is reported as
+/// unsupported (in `refused`) and nothing of it is written.
+pub type Smb2App = RecordApp<Smb2>;
+
+/// SMB2's part of [`Smb2App`]: its parser state and counters.
+#[derive(Debug, Default)]
+pub struct Smb2 {
+    /// WRITE requests found.
+    pub writes: u64,
+    /// NetBIOS messages parsed.
+    pub messages: u64,
+    /// SMB2 commands other than WRITE requests, skipped.
+    pub skipped: u64,
+    /// Bytes received at the last parse attempt that found no complete header: the header
+    /// bytes are not read again until more arrive.
+    waiting_at: Option<(u64, bool)>,
+    /// FileId of the file the WRITEs go to: one file per connection.
+    file_id: Option<(u64, u64)>,
+}
+
+impl RecordProtocol for Smb2 {
+    fn parse(app: &mut Smb2App, drv: &mut Driver, nas: &mut NasStream) {
         use crate::smb2::{parse_head, MsgKind};
-        while self.unsupported.is_none() && self.w.failed().is_none() {
+        while app.refused.is_none() && app.w.failed().is_none() {
             let received = nas.received();
-            if self.waiting_at == Some((received, nas.eof.is_some())) {
+            if app.proto.waiting_at == Some((received, nas.eof.is_some())) {
                 break;
             }
             let mut read = |off: u64, buf: &mut [u8]| nas.peek(drv, off, buf).is_ok();
-            let m = match parse_head(self.next, received, &mut read) {
+            let m = match parse_head(app.next, received, &mut read) {
                 Ok(Some(m)) => m,
                 Ok(None) => {
-                    self.waiting_at = Some((received, nas.eof.is_some()));
-                    if nas.eof.is_some_and(|e| received >= e && self.next < e) {
-                        self.w.fail(format!(
+                    app.proto.waiting_at = Some((received, nas.eof.is_some()));
+                    if nas.eof.is_some_and(|e| received >= e && app.next < e) {
+                        app.w.fail(format!(
                             "SMB2: the stream ends inside the message at stream offset {} (it ends at {received})",
-                            self.next
+                            app.next
                         ));
                     }
                     break;
                 }
                 Err(e) => {
-                    self.w.fail(format!("SMB2: {e}"));
+                    app.w.fail(format!("SMB2: {e}"));
                     break;
                 }
             };
-            self.messages += 1;
+            app.proto.messages += 1;
             match m.kind {
                 MsgKind::Encrypted | MsgKind::Compressed => {
                     let what = if m.kind == MsgKind::Encrypted {
@@ -195,7 +226,7 @@ impl Smb2App {
                     } else {
                         "a compressed SMB2 message (COMPRESSION_TRANSFORM header)"
                     };
-                    self.unsupported = Some(format!(
+                    app.refused = Some(format!(
                         "{what} at stream offset {} is not supported: nothing of it is written",
                         m.start
                     ));
@@ -205,30 +236,39 @@ impl Smb2App {
                 MsgKind::Smb2 => {
                     for c in &m.commands {
                         if let Some(w) = c.write {
-                            if *self.file_id.get_or_insert(w.file_id) != w.file_id {
-                                self.unsupported = Some(format!(
+                            if *app.proto.file_id.get_or_insert(w.file_id) != w.file_id {
+                                app.refused = Some(format!(
                                     "a WRITE at stream offset {} to a second file (FileId {:x?}, the first was {:x?}) is not supported: one file per connection, nothing more is written",
-                                    c.off, w.file_id, self.file_id
+                                    c.off, w.file_id, app.proto.file_id
                                 ));
                                 break;
                             }
                         }
                         match c.write {
                             Some(w) if w.len > 0 => {
-                                self.writes += 1;
-                                self.file_len = self.file_len.max(w.file_off + w.len as u64);
-                                self.w.push(w.stream_off, w.len as u64, w.file_off);
+                                app.proto.writes += 1;
+                                app.queue(w.stream_off, w.len as u64, w.file_off);
                             }
-                            Some(_) => self.writes += 1,
-                            None => self.skipped += 1,
+                            Some(_) => app.proto.writes += 1,
+                            None => app.proto.skipped += 1,
                         }
                     }
-                    if self.unsupported.is_some() {
+                    if app.refused.is_some() {
                         break;
                     }
                 }
             }
-            self.next = m.end;
+            app.next = m.end;
+        }
+    }
+
+    /// A message cut by the end of the stream is a malformed stream: the run fails.
+    fn at_eof(app: &mut Smb2App, eof: u64) {
+        let past = app.w.back_end().map_or(app.next, |e| e.max(app.next));
+        if app.refused.is_none() && past > eof {
+            app.w.fail(format!(
+                "SMB2: the stream ends at {eof}, inside the message that ends at {past}"
+            ));
         }
     }
 }
@@ -389,109 +429,63 @@ impl PieceWriter {
 /// length or file range over the protocol's bounds) or a stream that ends inside a record stops
 /// it: nothing of or after the bad record is written (what arrived of a cut record is), the
 /// rest of the stream is read and discarded so the connection still closes cleanly, and the
-/// reason is kept in `stream_error` (the run then fails).
-pub struct FramedApp {
-    /// Stream offset of the next record header.
-    pub next: u64,
-    w: PieceWriter,
+/// reason is kept in `refused` (the run then fails).
+pub type FramedApp = RecordApp<Bfw1>;
+
+/// BFW1's part of [`FramedApp`]: its counters.
+#[derive(Debug, Default)]
+pub struct Bfw1 {
     /// Valid records found (and written, on a good stream).
     pub records: u64,
     /// Data bytes of those records.
     pub record_bytes: u64,
-    /// Highest file offset + 1 a record with data reaches: the file's length.
-    pub file_len: u64,
-    /// Why the stream was refused: nothing after that point is written.
-    pub stream_error: Option<String>,
 }
 
-impl FramedApp {
-    pub fn new(chunk: u64) -> Self {
-        FramedApp {
-            next: 0,
-            w: PieceWriter::new(chunk),
-            records: 0,
-            record_bytes: 0,
-            file_len: 0,
-            stream_error: None,
-        }
-    }
-
-    /// The first write failure so far.
-    pub fn failed(&self) -> Option<String> {
-        self.w.failed()
-    }
-
-    /// File bytes on disk so far.
-    pub fn written(&self) -> u64 {
-        self.w.written()
-    }
-
-    /// Every record up to the end of the stream (or up to a bad one) is parsed and its data
-    /// written, with no write in flight.
-    pub fn done(&self, nas: &NasStream) -> bool {
-        self.w.done(nas, self.parsed())
-    }
-
-    /// Stream offset below which no header is needed any more: the next record's, or the end
-    /// of everything after a bad record (the rest is read and discarded).
-    fn parsed(&self) -> u64 {
-        if self.stream_error.is_some() {
-            u64::MAX
-        } else {
-            self.next
-        }
-    }
-
-    /// Parse what arrived, issue the writes it allows, and tell the stream which bytes the
-    /// application no longer needs.
-    pub fn pump(
-        &mut self,
-        drv: &mut Driver,
-        nas: &mut NasStream,
-        file: &dyn FileMap,
-    ) -> Result<(), WriteError> {
+impl RecordProtocol for Bfw1 {
+    fn parse(app: &mut FramedApp, drv: &mut Driver, nas: &mut NasStream) {
         use crate::framed::{parse, HDR};
-        while self.stream_error.is_none() {
+        while app.refused.is_none() {
             let received = nas.received();
-            if self.next + HDR > received {
-                if let Some(e) = nas.eof.filter(|&e| received >= e && self.next < e) {
-                    self.stream_error = Some(format!(
+            if app.next + HDR > received {
+                if let Some(e) = nas.eof.filter(|&e| received >= e && app.next < e) {
+                    app.refused = Some(format!(
                         "BFW1: the stream ends at {e}, inside the record header at stream offset {}: nothing of it is written",
-                        self.next
+                        app.next
                     ));
                 }
                 break;
             }
             let mut h = [0u8; HDR as usize];
-            if nas.peek(drv, self.next, &mut h).is_err() {
+            if nas.peek(drv, app.next, &mut h).is_err() {
                 break;
             }
-            match parse(self.next, &h) {
+            match parse(app.next, &h) {
                 Ok(r) => {
-                    self.records += 1;
-                    self.record_bytes += r.len as u64;
+                    app.proto.records += 1;
+                    app.proto.record_bytes += r.len as u64;
                     if r.len > 0 {
-                        self.file_len = self.file_len.max(r.file_off + r.len as u64);
-                        self.w.push(r.stream_off, r.len as u64, r.file_off);
+                        app.queue(r.stream_off, r.len as u64, r.file_off);
                     }
-                    self.next = r.end();
+                    app.next = r.end();
                 }
                 Err(e) => {
-                    self.stream_error = Some(format!(
+                    app.refused = Some(format!(
                         "{e}: the run stops there, nothing of it or after it is written"
                     ));
                 }
             }
         }
-        if let Some(eof) = nas.eof {
-            if self.stream_error.is_none() && self.next > eof {
-                self.stream_error = Some(format!(
-                    "BFW1: the stream ends at {eof}, inside the record whose data ends at {}: only the data that arrived is written",
-                    self.next
-                ));
-            }
-            self.w.cut_at(eof);
+    }
+
+    /// A record cut by the end of the stream refuses the stream; what arrived of it is still
+    /// written.
+    fn at_eof(app: &mut FramedApp, eof: u64) {
+        if app.refused.is_none() && app.next > eof {
+            app.refused = Some(format!(
+                "BFW1: the stream ends at {eof}, inside the record whose data ends at {}: only the data that arrived is written",
+                app.next
+            ));
         }
-        self.w.issue(drv, nas, file, self.parsed())
+        app.w.cut_at(eof);
     }
 }

@@ -35,6 +35,16 @@ pub enum DiskError {
     Scsi { lba: u64, sense: Sense },
 }
 
+impl DiskError {
+    /// The image file at `path` failed with `source`.
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        DiskError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
 /// How block I/O reaches the image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -82,19 +92,10 @@ pub struct BlockDevice {
 }
 
 impl BlockDevice {
-    /// Open an existing image (for example one holding a file system) without changing it.
-    pub fn open(path: &Path) -> Result<Self, DiskError> {
-        let io = |source| DiskError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(io)?;
-        let bytes = file.metadata().map_err(io)?.len();
-        Ok(BlockDevice {
+    /// A device over the image `file` of `bytes` bytes at `path`: direct mode, default latency,
+    /// no write log, no error injection. What `open` and `create` share.
+    fn over(file: File, path: &Path, bytes: u64) -> Self {
+        BlockDevice {
             file,
             path: path.to_path_buf(),
             sectors: bytes / SECTOR,
@@ -103,15 +104,24 @@ impl BlockDevice {
             log: None,
             scsi: None,
             inject: None,
-        })
+        }
+    }
+
+    /// Open an existing image (for example one holding a file system) without changing it.
+    pub fn open(path: &Path) -> Result<Self, DiskError> {
+        let io = |source| DiskError::io(path, source);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(io)?;
+        let bytes = file.metadata().map_err(io)?.len();
+        Ok(Self::over(file, path, bytes))
     }
 
     /// Create (or truncate) a sparse image of `bytes` bytes at `path`.
     pub fn create(path: &Path, bytes: u64) -> Result<Self, DiskError> {
-        let io = |source| DiskError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
+        let io = |source| DiskError::io(path, source);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -120,16 +130,7 @@ impl BlockDevice {
             .open(path)
             .map_err(io)?;
         file.set_len(bytes).map_err(io)?;
-        Ok(BlockDevice {
-            file,
-            path: path.to_path_buf(),
-            sectors: bytes / SECTOR,
-            latency: 200,
-            stats: DiskStats::default(),
-            log: None,
-            scsi: None,
-            inject: None,
-        })
+        Ok(Self::over(file, path, bytes))
     }
 
     /// Path of the image file.
@@ -177,10 +178,10 @@ impl BlockDevice {
 
     /// The user-space logical unit over this image, failing commands as error injection says.
     fn disk_lu(&mut self) -> Result<DiskLu, DiskError> {
-        let file = self.file.try_clone().map_err(|source| DiskError::Io {
-            path: self.path.clone(),
-            source,
-        })?;
+        let file = self
+            .file
+            .try_clone()
+            .map_err(|source| DiskError::io(&self.path, source))?;
         let mut lu = DiskLu::new(file, self.path.clone(), self.sectors, SECTOR as u32);
         if let Some((p, rng)) = self.inject.take() {
             let mut rng = rng;
@@ -239,6 +240,28 @@ impl BlockDevice {
         self.log.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
+    /// One transfer of `len` bytes (`buf`) at `lba`, after the range check: through the SCSI
+    /// pass-through (`scsi`) in SCSI mode, else on the image file at its byte offset (`file`)
+    /// unless error injection fails it first. Write and read differ only in these two calls.
+    fn transfer<B>(
+        &mut self,
+        lba: u64,
+        len: usize,
+        buf: B,
+        scsi: impl FnOnce(&mut ScsiPassThrough, u64, B) -> Result<(), Sense>,
+        file: impl FnOnce(&File, B, u64) -> std::io::Result<()>,
+    ) -> Result<(), DiskError> {
+        let off = self.range(lba, len)?;
+        if let Some(pt) = self.scsi.as_mut() {
+            scsi(pt, lba, buf).map_err(|sense| DiskError::Scsi { lba, sense })
+        } else {
+            if self.injected() {
+                return Err(DiskError::Injected { lba });
+            }
+            file(&self.file, buf, off).map_err(|source| DiskError::io(&self.path, source))
+        }
+    }
+
     /// Write whole sectors at `lba` in one operation.
     pub fn write(&mut self, lba: u64, data: &[u8]) -> Result<(), DiskError> {
         if let Some(log) = self.log.as_mut() {
@@ -247,21 +270,13 @@ impl BlockDevice {
                 data: data.to_vec(),
             });
         }
-        let off = self.range(lba, data.len())?;
-        if let Some(pt) = self.scsi.as_mut() {
-            pt.write(lba, data)
-                .map_err(|sense| DiskError::Scsi { lba, sense })?;
-        } else {
-            if self.injected() {
-                return Err(DiskError::Injected { lba });
-            }
-            self.file
-                .write_all_at(data, off)
-                .map_err(|source| DiskError::Io {
-                    path: self.path.clone(),
-                    source,
-                })?;
-        }
+        self.transfer(
+            lba,
+            data.len(),
+            data,
+            |pt, lba, d| pt.write(lba, d),
+            |f, d, off| f.write_all_at(d, off),
+        )?;
         self.stats.writes += 1;
         self.stats.bytes_written += data.len() as u64;
         Ok(())
@@ -269,23 +284,16 @@ impl BlockDevice {
 
     /// Read whole sectors at `lba` in one operation.
     pub fn read(&mut self, lba: u64, out: &mut [u8]) -> Result<(), DiskError> {
-        let off = self.range(lba, out.len())?;
-        if let Some(pt) = self.scsi.as_mut() {
-            pt.read(lba, out)
-                .map_err(|sense| DiskError::Scsi { lba, sense })?;
-        } else {
-            if self.injected() {
-                return Err(DiskError::Injected { lba });
-            }
-            self.file
-                .read_exact_at(out, off)
-                .map_err(|source| DiskError::Io {
-                    path: self.path.clone(),
-                    source,
-                })?;
-        }
+        let len = out.len();
+        self.transfer(
+            lba,
+            len,
+            out,
+            |pt, lba, o| pt.read(lba, o),
+            |f, o, off| f.read_exact_at(o, off),
+        )?;
         self.stats.reads += 1;
-        self.stats.bytes_read += out.len() as u64;
+        self.stats.bytes_read += len as u64;
         Ok(())
     }
 
@@ -293,10 +301,7 @@ impl BlockDevice {
     pub fn read_bytes(&self, offset: u64, out: &mut [u8]) -> Result<(), DiskError> {
         self.file
             .read_exact_at(out, offset)
-            .map_err(|source| DiskError::Io {
-                path: self.path.clone(),
-                source,
-            })
+            .map_err(|source| DiskError::io(&self.path, source))
     }
 
     /// Operation counters.

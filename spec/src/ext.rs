@@ -3,6 +3,7 @@
 
 use crate::{
     param, sg_elem, BufRelease, Cpl, CplFlags, DropReason, HoldRec, Opcode, ReqHdr, SgElem, Status,
+    TxCmd, TxKind,
 };
 
 /// The null link of 16-bit link fields (`param::NULL16`), typed.
@@ -66,6 +67,15 @@ impl ReqHdr {
     /// The request's opcode (`Err` with the raw byte for an opcode the spec does not define).
     pub fn op(&self) -> Result<Opcode, u8> {
         Opcode::try_from(self.opcode)
+    }
+}
+
+impl TxCmd {
+    /// The frame kind (`Err` with the raw byte for a code the spec does not define, which
+    /// tx_builder builds as a TCP segment). `KIND` stays a raw byte so that a command can carry
+    /// any value the RTL may be handed, and a test can check what the device does with it.
+    pub fn kind(&self) -> Result<TxKind, u8> {
+        TxKind::try_from(self.kind)
     }
 }
 

@@ -147,7 +147,7 @@ layouts! {
         DST_MAC dst_mac @ 0: [u8; 6], "Destination MAC (socket REMOTE_MAC).";
         SRC_MAC src_mac @ 6: [u8; 6], "Source MAC (socket LOCAL_MAC).";
         VLAN vlan @ 12: u16, "VLAN id; 0 = untagged, else an 802.1Q tag with PCP 0, DEI 0.";
-        KIND kind @ 14: TxKind, "`tx_kind`: TCP segment or ARP reply.";
+        KIND kind @ 14: u8, "`tx_kind`: TCP segment or ARP reply.";
         RSVD rsvd @ 15: u8, "Reserved, 0.";
         SRC_IP src_ip @ 16: Ipv4Addr, "Source IPv4 (socket LOCAL_IP).";
         DST_IP dst_ip @ 20: Ipv4Addr, "Destination IPv4 (socket REMOTE_IP).";

@@ -199,19 +199,26 @@ macro_rules! layouts {
     };
 }
 
+/// Generates the module of one group of constants: a `u64` constant each and the group's
+/// `CONSTS` (for the renderers). The one place `constants!`, `codes!` and `flag_sets!` make
+/// their modules.
+macro_rules! const_module {
+    ($group:ident, $gdoc:expr => { $( $name:ident = $val:expr, $doc:expr; )* }) => {
+        #[allow(non_snake_case)]
+        #[doc = $gdoc]
+        pub mod $group {
+            use $crate::Const;
+            $( #[doc = $doc] pub const $name: u64 = $val; )*
+            /// The group's constants, for the renderers.
+            pub const CONSTS: &[Const] = &[ $( Const { group: stringify!($group), name: stringify!($name), value: $val, doc: $doc }, )* ];
+        }
+    };
+}
+
 /// Generates, for each group of plain constants, a module of `u64` constants and its `CONSTS`.
 macro_rules! constants {
     ($( $group:ident, $gdoc:expr => { $( $name:ident = $val:expr, $doc:expr; )* } )*) => {
-        $(
-            #[allow(non_snake_case)]
-            #[doc = $gdoc]
-            pub mod $group {
-                use $crate::Const;
-                $( #[doc = $doc] pub const $name: u64 = $val; )*
-                /// The group's constants, for the renderers.
-                pub const CONSTS: &[Const] = &[ $( Const { group: stringify!($group), name: stringify!($name), value: $val, doc: $doc }, )* ];
-            }
-        )*
+        $( $crate::wire::const_module! { $group, $gdoc => { $( $name = $val, $doc; )* } } )*
     };
 }
 
@@ -224,18 +231,10 @@ macro_rules! codes {
         $( @ $xname:ident = $xval:expr, $xdoc:expr; )*
     } )*) => {
         $(
-            #[allow(non_snake_case)]
-            #[doc = $gdoc]
-            pub mod $group {
-                use $crate::Const;
-                $( #[doc = $doc] pub const $name: u64 = $val; )*
-                $( #[doc = $xdoc] pub const $xname: u64 = $xval; )*
-                /// The group's constants, for the renderers.
-                pub const CONSTS: &[Const] = &[
-                    $( Const { group: stringify!($group), name: stringify!($name), value: $val, doc: $doc }, )*
-                    $( Const { group: stringify!($group), name: stringify!($xname), value: $xval, doc: $xdoc }, )*
-                ];
-            }
+            $crate::wire::const_module! { $group, $gdoc => {
+                $( $name = $val, $doc; )*
+                $( $xname = $xval, $xdoc; )*
+            } }
 
             #[doc = $gdoc]
             #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -310,14 +309,7 @@ macro_rules! flag_sets {
         $( $name:ident = $val:expr, $doc:expr; )*
     } )*) => {
         $(
-            #[allow(non_snake_case)]
-            #[doc = $gdoc]
-            pub mod $group {
-                use $crate::Const;
-                $( #[doc = $doc] pub const $name: u64 = $val; )*
-                /// The group's constants, for the renderers.
-                pub const CONSTS: &[Const] = &[ $( Const { group: stringify!($group), name: stringify!($name), value: $val, doc: $doc }, )* ];
-            }
+            $crate::wire::const_module! { $group, $gdoc => { $( $name = $val, $doc; )* } }
 
             bitflags::bitflags! {
                 #[doc = $gdoc]
@@ -343,4 +335,4 @@ macro_rules! flag_sets {
     };
 }
 
-pub(crate) use {codes, constants, flag_sets, layouts};
+pub(crate) use {codes, const_module, constants, flag_sets, layouts};

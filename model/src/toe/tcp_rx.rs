@@ -4,12 +4,11 @@
 //! update.
 
 use buflet_platform::DeviceConfig;
-use buflet_spec::{drop, param, reg, sock_state, tx_opt};
+use buflet_spec::{drop, param, reg, sock_state, TcpFlags, TxCmd, TxOpts};
 
 use super::{Seg, Sock};
 use crate::buflets::Chain;
 use crate::parse::{tcp_flag, Parsed};
-use crate::tx::TxCmd;
 use crate::{costs, Meta, ModelDevice};
 
 /// `rel(x)`: `(x - base) mod 2^32` as a signed 32-bit number, widened.
@@ -68,8 +67,8 @@ impl Sock {
             dst_mac: d.remote_mac,
             src_mac: d.local_mac,
             vlan: d.key.vlan,
-            src_ip: d.key.local_ip,
-            dst_ip: d.key.remote_ip,
+            src_ip: d.key.local_ip.into(),
+            dst_ip: d.key.remote_ip.into(),
             src_port: d.key.local_port,
             dst_port: d.key.remote_port,
             ..TxCmd::default()
@@ -94,7 +93,7 @@ impl Sock {
             seq: self.d.iss.wrapping_add(1),
             ack: self.rcv_nxt,
             window: field as u16,
-            flags: tcp_flag::ACK,
+            flags: TcpFlags::ACK,
             ..self.tx_base()
         }
     }
@@ -104,15 +103,15 @@ impl Sock {
     fn syn_ack(&mut self, cfg: &DeviceConfig, free: u32) -> TxCmd {
         let field = self.win(cfg, self.rcv_nxt, free).min(65535);
         self.advance_edge(field, 0);
-        let mut opts = tx_opt::MSS as u8;
+        let mut opts = TxOpts::MSS;
         if self.ws_ok {
-            opts |= tx_opt::WS as u8;
+            opts |= TxOpts::WS;
         }
         TxCmd {
             seq: self.d.iss,
             ack: self.irs.wrapping_add(1),
             window: field as u16,
-            flags: tcp_flag::SYN | tcp_flag::ACK,
+            flags: TcpFlags::SYN | TcpFlags::ACK,
             opts,
             mss: self.d.mss,
             wscale: self.d.rcv_wscale,

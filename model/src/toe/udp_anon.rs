@@ -3,12 +3,11 @@
 //! anonymous list, the anonymous delivery and its `ANON_RX`).
 
 use buflet_platform::{Agent, HostEnv};
-use buflet_spec::{op, reg, tx_kind, CplFlags, CplKind, Status};
+use buflet_spec::{op, reg, CplFlags, CplKind, Status, TxCmd, TxKind};
 
 use super::{Seg, PAGE, UDP_HDR};
 use crate::buflets::Chain;
 use crate::parse::Parsed;
-use crate::tx::TxCmd;
 use crate::{costs, dma_write, prot, Cpl, Meta, ModelDevice};
 
 /// A posted anonymous buffer (`anon_desc`).
@@ -43,12 +42,12 @@ impl ModelDevice {
     /// request is answered even when the pool could not store it.
     pub(super) fn arp_answer(&mut self, p: &Parsed, chain: Chain, base: u64) -> u64 {
         let cmd = TxCmd {
-            kind: tx_kind::ARP as u8,
+            kind: TxKind::Arp.code(),
             dst_mac: p.arp_sha,
             src_mac: self.regs.nic_mac(),
             vlan: p.vlan,
-            src_ip: self.regs.nic_ip,
-            dst_ip: p.src_ip,
+            src_ip: self.regs.nic_ip.into(),
+            dst_ip: p.src_ip.into(),
             ..TxCmd::default()
         };
         self.pool.free_chain(chain);

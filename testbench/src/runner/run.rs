@@ -271,10 +271,10 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         }
         verified &= c.fsck_clean && c.debugfs_sha256 == source_sha256;
     }
-    if let Some(u) = smb.and_then(|a| a.unsupported.clone()) {
+    if let Some(u) = smb.and_then(|a| a.refused.clone()) {
         failures.push(u);
     }
-    if let Some(e) = framed.and_then(|a| a.stream_error.clone()) {
+    if let Some(e) = framed.and_then(|a| a.refused.clone()) {
         failures.push(e);
     }
     if counters.free_buflets != num_buflets {
@@ -314,13 +314,13 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         protocol: sc.protocol,
         stream_bytes: srv.stream.eof.unwrap_or(0),
         payload_bytes: len,
-        smb2_writes: smb.map_or(0, |a| a.writes),
-        smb2_messages: smb.map_or(0, |a| a.messages),
-        smb2_skipped: smb.map_or(0, |a| a.skipped),
-        unsupported: smb.and_then(|a| a.unsupported.clone()),
-        framed_records: framed.map_or(0, |a| a.records),
-        framed_record_bytes: framed.map_or(0, |a| a.record_bytes),
-        stream_error: framed.and_then(|a| a.stream_error.clone()),
+        smb2_writes: smb.map_or(0, |a| a.proto.writes),
+        smb2_messages: smb.map_or(0, |a| a.proto.messages),
+        smb2_skipped: smb.map_or(0, |a| a.proto.skipped),
+        unsupported: smb.and_then(|a| a.refused.clone()),
+        framed_records: framed.map_or(0, |a| a.proto.records),
+        framed_record_bytes: framed.map_or(0, |a| a.proto.record_bytes),
+        stream_error: framed.and_then(|a| a.refused.clone()),
         rmw_blocks: writer.rmw_blocks,
         fs: opt.fs,
         file_path: opt.fs.map(|_| opt.file_path.clone()),

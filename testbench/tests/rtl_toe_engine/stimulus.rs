@@ -133,7 +133,7 @@ impl SockCfg {
             dst_mac: self.remote_mac,
             src_mac: self.local_mac,
             vlan: self.vlan,
-            kind: TxKind::Tcp,
+            kind: TxKind::Tcp.code(),
             src_ip: Ipv4Addr::from(self.local_ip),
             dst_ip: Ipv4Addr::from(self.remote_ip),
             src_port: self.local_port,
@@ -227,7 +227,7 @@ pub fn arp_tx_cmd(sha: [u8; 6], nic_mac: [u8; 6], vlan: u16, nic_ip: u32, spa: u
         dst_mac: sha,
         src_mac: nic_mac,
         vlan,
-        kind: TxKind::Arp,
+        kind: TxKind::Arp.code(),
         src_ip: Ipv4Addr::from(nic_ip),
         dst_ip: Ipv4Addr::from(spa),
         ..Default::default()

@@ -7,8 +7,8 @@ use crate::*;
 /// Parses a transmitted frame with etherparse and checks its length and the
 /// Ethernet II / VLAN header against the command; `inner` is the EtherType
 /// of the payload (after the tag, when there is one).
-pub fn check_link<'a>(ctx: &str, f: &'a [u8], c: &Cmd, inner: EtherType) -> PacketHeaders<'a> {
-    assert_eq!(f.len(), c.frame_len(), "{ctx}: frame length (no padding)");
+pub fn check_link<'a>(ctx: &str, f: &'a [u8], c: &TxCmd, inner: EtherType) -> PacketHeaders<'a> {
+    assert_eq!(f.len(), frame_len(c), "{ctx}: frame length (no padding)");
     let h = PacketHeaders::from_ethernet_slice(f).expect("etherparse parse");
     let Some(etherparse::LinkHeader::Ethernet2(eth)) = &h.link else {
         panic!("{ctx}: no Ethernet II header")
@@ -31,7 +31,7 @@ pub fn check_link<'a>(ctx: &str, f: &'a [u8], c: &Cmd, inner: EtherType) -> Pack
 
 /// Parses a transmitted ARP reply with etherparse and checks every field
 /// against the command; then the bytes against the docs table and etherparse.
-pub fn check_arp_frame(ctx: &str, f: &[u8], c: &Cmd) {
+pub fn check_arp_frame(ctx: &str, f: &[u8], c: &TxCmd) {
     let h = check_link(ctx, f, c, EtherType::ARP);
     let Some(NetHeaders::Arp(arp)) = &h.net else {
         panic!("{ctx}: not ARP")
@@ -41,31 +41,31 @@ pub fn check_arp_frame(ctx: &str, f: &[u8], c: &Cmd) {
     let a = arp.try_eth_ipv4().expect("Ethernet/IPv4 ARP");
     assert_eq!(a.operation, ArpOperation::REPLY, "{ctx}: operation");
     assert_eq!(a.sender_mac, c.src_mac, "{ctx}: sender MAC");
-    assert_eq!(a.sender_ipv4, c.src_ip.to_be_bytes(), "{ctx}: sender IP");
+    assert_eq!(a.sender_ipv4, c.src_ip.octets(), "{ctx}: sender IP");
     assert_eq!(a.target_mac, c.dst_mac, "{ctx}: target MAC");
-    assert_eq!(a.target_ipv4, c.dst_ip.to_be_bytes(), "{ctx}: target IP");
+    assert_eq!(a.target_ipv4, c.dst_ip.octets(), "{ctx}: target IP");
     assert!(h.transport.is_none(), "{ctx}: transport header");
     assert!(
         h.payload.slice().is_empty(),
         "{ctx}: bytes after the ARP packet"
     );
+    assert_eq!(f, &arp_table_frame(c)[..], "{ctx}: bytes vs the docs table");
     assert_eq!(
         f,
-        &c.arp_table_frame()[..],
-        "{ctx}: bytes vs the docs table"
-    );
-    assert_eq!(
-        f,
-        &c.etherparse_arp_frame()[..],
+        &etherparse_arp_frame(c)[..],
         "{ctx}: bytes vs etherparse"
     );
 }
 
 /// Parses a transmitted frame with etherparse and checks every field against
 /// the command, and both checksums against etherparse's calculation.
-pub fn check_frame(ctx: &str, f: &[u8], c: &Cmd) {
-    assert_eq!(f, &c.model().frame()[..], "{ctx}: bytes vs the Rust model");
-    if c.is_arp() {
+pub fn check_frame(ctx: &str, f: &[u8], c: &TxCmd) {
+    assert_eq!(
+        f,
+        &buflet_model::tx::frame(c)[..],
+        "{ctx}: bytes vs the Rust model"
+    );
+    if is_arp(c) {
         return check_arp_frame(ctx, f, c);
     }
     let h = check_link(ctx, f, c, EtherType::IPV4);
@@ -75,7 +75,7 @@ pub fn check_frame(ctx: &str, f: &[u8], c: &Cmd) {
     assert_eq!(ip.header_len(), 20, "{ctx}: IHL");
     assert_eq!(ip.dscp.value(), 0, "{ctx}: DSCP");
     assert_eq!(ip.ecn.value(), 0, "{ctx}: ECN");
-    let tcp_len = 20 + c.option_bytes().len();
+    let tcp_len = 20 + option_bytes(c).len();
     assert_eq!(
         usize::from(ip.total_len),
         20 + tcp_len,
@@ -87,12 +87,8 @@ pub fn check_frame(ctx: &str, f: &[u8], c: &Cmd) {
     assert_eq!(ip.fragment_offset.value(), 0, "{ctx}: fragment offset");
     assert_eq!(u64::from(ip.time_to_live), param::IP_TTL, "{ctx}: TTL");
     assert_eq!(ip.protocol, IpNumber::TCP, "{ctx}: protocol");
-    assert_eq!(ip.source, c.src_ip.to_be_bytes(), "{ctx}: source IP");
-    assert_eq!(
-        ip.destination,
-        c.dst_ip.to_be_bytes(),
-        "{ctx}: destination IP"
-    );
+    assert_eq!(ip.source, c.src_ip.octets(), "{ctx}: source IP");
+    assert_eq!(ip.destination, c.dst_ip.octets(), "{ctx}: destination IP");
     assert_eq!(
         ip.header_checksum,
         ip.calc_header_checksum(),
@@ -106,8 +102,12 @@ pub fn check_frame(ctx: &str, f: &[u8], c: &Cmd) {
     assert_eq!(tcp.sequence_number, c.seq, "{ctx}: SEQ");
     assert_eq!(tcp.acknowledgment_number, c.ack, "{ctx}: ACK");
     assert_eq!(tcp.header_len(), tcp_len, "{ctx}: data offset");
-    assert_eq!(f[f.len() - tcp_len + 13], c.flags, "{ctx}: flags byte");
-    let want = c.tcp_header();
+    assert_eq!(
+        f[f.len() - tcp_len + 13],
+        c.flags.bits(),
+        "{ctx}: flags byte"
+    );
+    let want = tcp_header(c);
     assert_eq!(
         (tcp.fin, tcp.syn, tcp.rst, tcp.psh, tcp.ack, tcp.urg, tcp.ece, tcp.cwr, tcp.ns),
         (want.fin, want.syn, want.rst, want.psh, want.ack, want.urg, want.ece, want.cwr, false),
@@ -117,7 +117,7 @@ pub fn check_frame(ctx: &str, f: &[u8], c: &Cmd) {
     assert_eq!(tcp.urgent_pointer, 0, "{ctx}: urgent pointer");
     assert_eq!(
         tcp.options.as_slice(),
-        &c.option_bytes()[..],
+        &option_bytes(c)[..],
         "{ctx}: options"
     );
     assert!(h.payload.slice().is_empty(), "{ctx}: payload");
@@ -126,5 +126,5 @@ pub fn check_frame(ctx: &str, f: &[u8], c: &Cmd) {
         tcp.calc_checksum_ipv4(ip, &[]).expect("tcp checksum"),
         "{ctx}: TCP checksum"
     );
-    assert_eq!(f, &c.etherparse_frame()[..], "{ctx}: bytes vs etherparse");
+    assert_eq!(f, &etherparse_frame(c)[..], "{ctx}: bytes vs etherparse");
 }

@@ -9,22 +9,13 @@ use crate::*;
 /// table, sent under heavy backpressure with idle cycles, between TCP segments.
 pub fn arp_table(prefix: &str, kw: usize, seed: u64) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let base = Cmd {
+    let base = TxCmd {
         dst_mac: [0x02, 0x11, 0x22, 0x33, 0x44, 0x55],
         src_mac: [0x0A, 0xBB, 0xCC, 0xDD, 0xEE, 0xFF],
-        vlan: 0,
         kind: TxKind::Arp.code(),
-        src_ip: 0x0A00_0001,
-        dst_ip: 0xC0A8_0102,
-        src_port: 0,
-        dst_port: 0,
-        seq: 0,
-        ack: 0,
-        window: 0,
-        flags: 0,
-        opts: 0,
-        mss: 0,
-        wscale: 0,
+        src_ip: Ipv4Addr::new(10, 0, 0, 1),
+        dst_ip: Ipv4Addr::new(192, 168, 1, 2),
+        ..Default::default()
     };
     #[rustfmt::skip]
     let want_untagged: Vec<u8> = vec![
@@ -35,10 +26,10 @@ pub fn arp_table(prefix: &str, kw: usize, seed: u64) {
         0x02, 0x11, 0x22, 0x33, 0x44, 0x55,  192, 168, 1, 2,
     ];
     assert_eq!(want_untagged.len(), 42);
-    assert_eq!(base.arp_table_frame(), want_untagged);
-    let tagged = Cmd {
+    assert_eq!(arp_table_frame(&base), want_untagged);
+    let tagged = TxCmd {
         vlan: 0xE123, // PCP/DEI bits are not sent: TCI 0x0123
-        ..base.clone()
+        ..base
     };
     let want_tagged: Vec<u8> = [
         &want_untagged[..12],
@@ -46,43 +37,43 @@ pub fn arp_table(prefix: &str, kw: usize, seed: u64) {
         &want_untagged[12..],
     ]
     .concat();
-    assert_eq!(tagged.arp_table_frame(), want_tagged);
+    assert_eq!(arp_table_frame(&tagged), want_tagged);
     let mut cmds = vec![
-        base.clone(),
+        base,
         tagged,
-        Cmd {
+        TxCmd {
             dst_mac: [0xFF; 6],
             src_mac: [0xFF; 6],
-            src_ip: u32::MAX,
-            dst_ip: u32::MAX,
+            src_ip: Ipv4Addr::BROADCAST,
+            dst_ip: Ipv4Addr::BROADCAST,
             vlan: 0x0FFF,
-            ..base.clone()
+            ..base
         },
-        Cmd {
+        TxCmd {
             dst_mac: [0; 6],
             src_mac: [0; 6],
-            src_ip: 0,
-            dst_ip: 0,
-            ..base.clone()
+            src_ip: Ipv4Addr::UNSPECIFIED,
+            dst_ip: Ipv4Addr::UNSPECIFIED,
+            ..base
         },
         // TCP fields set: ignored by an ARP command
-        Cmd {
+        TxCmd {
             src_port: 0xFFFF,
             dst_port: 0xFFFF,
             seq: u32::MAX,
             ack: u32::MAX,
             window: 0xFFFF,
-            flags: 0xFF,
-            opts: 0xFF,
+            flags: TcpFlags::from_bits_retain(0xFF),
+            opts: TxOpts::from_bits_retain(0xFF),
             mss: 0xFFFF,
             wscale: 0xFF,
             vlan: 7,
-            ..base.clone()
+            ..base
         },
     ];
     // interleaved with TCP segments
     for i in 0..40 {
-        let mut c = Cmd::random(&mut rng);
+        let mut c = random_cmd(&mut rng);
         if i % 2 == 0 {
             c.kind = TxKind::Arp.code();
         } else {
@@ -118,14 +109,14 @@ pub fn latency(prefix: &str, kw: usize, seed: u64) {
     m.set(p.m_axis_tx_tready, 1);
     let mut word = vec![0u8; kw];
     for i in 0..40 {
-        let mut c = Cmd::random(&mut rng);
+        let mut c = random_cmd(&mut rng);
         c.kind = if i % 2 == 0 {
             TxKind::Arp.code()
         } else {
             TxKind::Tcp.code()
         };
         m.set(p.s_cmd_valid, 1);
-        m.set_bytes(p.s_cmd_data, &c.bytes(&mut rng));
+        m.set_bytes(p.s_cmd_data, &entry_bytes(&c, &mut rng));
         m.eval();
         assert_eq!(m.get(p.s_cmd_ready), 1, "{prefix}: command {i} not taken");
         assert_eq!(m.get(p.m_axis_tx_tvalid), 0);
@@ -157,7 +148,7 @@ pub fn latency(prefix: &str, kw: usize, seed: u64) {
         }
         assert_eq!(
             t - 2,
-            c.frame_len().div_ceil(kw),
+            frame_len(&c).div_ceil(kw),
             "{prefix}: command {i}: one word per cycle"
         );
         check_frame(&format!("{prefix}: command {i}"), &f, &c);

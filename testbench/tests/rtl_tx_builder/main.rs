@@ -21,7 +21,7 @@
 //! SRC_MAC/SRC_IP, target = DST_MAC/DST_IP), compared byte for byte with the
 //! docs table assembled by hand and with etherparse's PacketBuilder, and
 //! counted by `ev_tx_frame`/`ev_tx_bytes` like any frame. Every frame, TCP or
-//! ARP, is also compared with the Rust model's `TxCmd::frame`. KIND values
+//! ARP, is also compared with the Rust model's `buflet_model::tx::frame`. KIND values
 //! other than TCP and ARP build a TCP segment, as in the model.
 //!
 //! The files, by responsibility:
@@ -48,6 +48,7 @@ use etherparse::{
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
+use std::net::Ipv4Addr;
 
 use check::*;
 use cmd::*;

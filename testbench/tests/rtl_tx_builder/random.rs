@@ -16,7 +16,7 @@ pub fn low_mask(n: usize) -> u64 {
 /// Sends `n` random commands; returns the cycles taken.
 pub fn run(prefix: &str, kw: usize, seed: u64, n: usize, idle_p: f64, stall_p: f64) -> u64 {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let cmds: Vec<Cmd> = (0..n).map(|_| Cmd::random(&mut rng)).collect();
+    let cmds: Vec<TxCmd> = (0..n).map(|_| random_cmd(&mut rng)).collect();
     let st = run_cmds(prefix, kw, seed, &cmds, idle_p, stall_p);
     assert!(
         st.opts_seen.iter().all(|&k| k > 0) && st.tagged > 0 && st.tagged < n,
@@ -49,7 +49,7 @@ pub fn run_cmds(
     prefix: &str,
     kw: usize,
     seed: u64,
-    cmds: &[Cmd],
+    cmds: &[TxCmd],
     idle_p: f64,
     stall_p: f64,
 ) -> Stats {
@@ -85,7 +85,7 @@ pub fn run_cmds(
         cycles += 1;
         assert!(cycles < 200 * n as u64 + 1000, "{prefix}: timeout");
         if offered.is_none() && next < n && !rng.gen_bool(idle_p) {
-            offered = Some(cmds[next].bytes(&mut rng));
+            offered = Some(entry_bytes(&cmds[next], &mut rng));
         }
         match &offered {
             Some(b) => {
@@ -149,11 +149,11 @@ pub fn run_cmds(
                     "{ctx}: ev_tx_bytes"
                 );
                 check_frame(&ctx, &cur, c);
-                if c.is_arp() {
+                if is_arp(c) {
                     arp += 1;
                     arp_tagged += usize::from(c.vlan != 0);
                 } else {
-                    opts_seen[usize::from(c.opts & 3)] += 1;
+                    opts_seen[usize::from(c.opts.bits() & 3)] += 1;
                 }
                 tagged += usize::from(c.vlan != 0);
                 events += 1;
@@ -207,7 +207,7 @@ pub fn full_rate(prefix: &str, kw: usize, seed: u64) {
     // the same commands as run() will draw
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let words: usize = (0..n)
-        .map(|_| Cmd::random(&mut rng).frame_len().div_ceil(kw))
+        .map(|_| frame_len(&random_cmd(&mut rng)).div_ceil(kw))
         .sum();
     let cycles = run(prefix, kw, seed, n, 0.0, 0.0);
     assert!(

@@ -200,7 +200,7 @@ pub fn arp_responder() {
             arp_tx_cmd(sha1, tb.nic_mac, 0, tb.nic_ip, 0x0A00_0065),
         ];
         assert!(tb.tx_log == exp, "{model}: ARP reply commands");
-        assert_eq!(tb.tx_log[0].kind, TxKind::Arp);
+        assert_eq!(tb.tx_log[0].kind(), Ok(TxKind::Arp));
         assert_eq!((tb.got.arp, tb.got.anon_rx), (3, 1));
         assert_eq!(tb.got.dropped(DropReason::NotIpv4), 1);
         // the responder off
