@@ -146,10 +146,18 @@ impl<P: RecordProtocol> RecordApp<P> {
     }
 
     /// Queue `len` (> 0) data bytes at stream offset `stream_off` for file offset `file_off`,
-    /// and grow the file's length to cover them.
-    pub fn queue(&mut self, stream_off: u64, len: u64, file_off: u64) {
-        self.file_len = self.file_len.max(file_off + len);
+    /// and grow the file's length to cover them. A range that ends past the 64-bit offset
+    /// space refuses the stream instead (`false`): nothing of it or after it is written.
+    pub fn queue(&mut self, stream_off: u64, len: u64, file_off: u64) -> bool {
+        let Some(end) = file_off.checked_add(len) else {
+            self.refused = Some(format!(
+                "a write of {len} bytes at file offset {file_off} (stream offset {stream_off}) ends past the 64-bit offset space: nothing more is written"
+            ));
+            return false;
+        };
+        self.file_len = self.file_len.max(end);
         self.w.push(stream_off, len, file_off);
+        true
     }
 
     /// Parse what arrived, issue the writes it allows, and tell the stream which bytes the
@@ -247,7 +255,9 @@ impl RecordProtocol for Smb2 {
                         match c.write {
                             Some(w) if w.len > 0 => {
                                 app.proto.writes += 1;
-                                app.queue(w.stream_off, w.len as u64, w.file_off);
+                                if !app.queue(w.stream_off, w.len as u64, w.file_off) {
+                                    break;
+                                }
                             }
                             Some(_) => app.proto.writes += 1,
                             None => app.proto.skipped += 1,
@@ -464,6 +474,7 @@ impl RecordProtocol for Bfw1 {
                     app.proto.records += 1;
                     app.proto.record_bytes += r.len as u64;
                     if r.len > 0 {
+                        // BFW1 headers bound the range (framed::MAX_FILE_END): it fits.
                         app.queue(r.stream_off, r.len as u64, r.file_off);
                     }
                     app.next = r.end();
@@ -487,5 +498,22 @@ impl RecordProtocol for Bfw1 {
             ));
         }
         app.w.cut_at(eof);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A WRITE whose range runs past 2^64 refuses the stream instead of wrapping (issue 11,
+    /// item 2: `file_off + len` overflowed).
+    #[test]
+    fn a_range_past_the_offset_space_refuses_the_stream() {
+        let mut a = Smb2App::new(65536);
+        assert!(a.queue(100, 16, 4096));
+        assert_eq!(a.file_len, 4112);
+        assert!(!a.queue(200, 16, u64::MAX - 15));
+        assert!(a.refused.as_deref().unwrap_or("").contains("64-bit"));
+        assert_eq!(a.file_len, 4112);
     }
 }
