@@ -445,6 +445,7 @@ fn bad_frames_are_counted_and_dropped_on_both_backends() {
                 source: source.clone(),
                 overtake: false,
                 protocol: Protocol::Raw,
+                taken: None,
             };
             run_stream(&sc, &RunOptions::new(b, 64)).unwrap_or_else(|e| panic!("{}: {e}", b.name()))
         };

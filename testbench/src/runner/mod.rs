@@ -30,7 +30,7 @@
 //! With [`RunOptions::pcap_out`] every frame on the wire, both directions, is written to a
 //! classic pcap file, which `buflet replay` (and [`crate::pcap::load`]) reads back.
 
-use crate::pcap::{tcp_info, Capture, TcpInfo};
+use crate::pcap::{segment_ok, tcp_info, Capture, TcpInfo};
 use crate::sparse::SparseFile;
 use crate::temp_image::TempImage;
 use crate::{frames, sha256_hex, Backend, Bench, TbError};

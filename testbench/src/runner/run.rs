@@ -470,6 +470,7 @@ mod tests {
             data_end: start + len,
             seq_end: start + len + fin as i64,
             syn: false,
+            rst: false,
         };
         assert!(Sender::fits(&seg(1000, 2000, false), &peer));
         assert!(!Sender::fits(&seg(1001, 2000, false), &peer));
@@ -487,7 +488,15 @@ mod tests {
             data_end: -1,
             seq_end: 0,
             syn: true,
+            rst: false,
         };
         assert!(Sender::fits(&syn, &none));
+        // An RST goes only once everything before it is acknowledged.
+        let rst = Seg {
+            rst: true,
+            ..seg(1000, 0, false)
+        };
+        assert!(Sender::fits(&rst, &peer));
+        assert!(!Sender::fits(&Seg { start: 1001, ..rst }, &peer));
     }
 }

@@ -71,6 +71,11 @@ pub struct Scenario {
     pub overtake: bool,
     /// What the stream carries: the file itself, SMB2 requests or BFW1 records.
     pub protocol: Protocol,
+    /// Per frame: whether it is a segment of the connection, as the capture's reference
+    /// receiver decided ([`crate::pcap::Reference`]); the sender paces those by the NIC's
+    /// window and sends the others as they come. `None`: every client frame of the 4-tuple
+    /// with valid checksums is a segment.
+    pub taken: Option<Vec<bool>>,
 }
 
 /// One BFW1 record a client sends: its data goes to the file at `file_off`.
@@ -164,6 +169,7 @@ impl Scenario {
             source,
             overtake: false,
             protocol: Protocol::Raw,
+            taken: None,
         }
     }
 
@@ -183,6 +189,7 @@ impl Scenario {
             source: cap.stream,
             overtake: true,
             protocol,
+            taken: Some(cap.taken),
         }
     }
 

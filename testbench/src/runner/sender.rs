@@ -13,6 +13,9 @@ pub(super) struct Seg {
     /// Relative end of the sequence space it occupies (data end + FIN; 0 for the SYN).
     pub(super) seq_end: i64,
     pub(super) syn: bool,
+    /// An RST: sent only once everything before it is acknowledged (the NIC takes an RST
+    /// exactly at RCV_NXT, as the reference receiver did).
+    pub(super) rst: bool,
 }
 
 impl Seg {
@@ -65,20 +68,6 @@ pub(super) fn unwrap_rel(x: u32, base: u32, near: i64) -> i64 {
     near + x.wrapping_sub(near32) as i32 as i64
 }
 
-/// Whether a frame's IPv4 header and TCP checksums are right (etherparse's view). A frame
-/// that fails is no segment of the connection: it is passed through unpaced (the NIC drops it).
-pub(super) fn checksums_ok(f: &[u8]) -> bool {
-    let Ok(p) = SlicedPacket::from_ethernet(f) else {
-        return false;
-    };
-    let (Some(NetSlice::Ipv4(ip)), Some(TransportSlice::Tcp(t))) = (&p.net, &p.transport) else {
-        return false;
-    };
-    let ih = ip.header();
-    ih.header_checksum() == ih.to_header().calc_header_checksum()
-        && t.calc_checksum_ipv4(ih.source(), ih.destination()).ok() == Some(t.checksum())
-}
-
 pub(super) fn is_ours_from_client(t: &TcpInfo, s: &SocketSpec) -> bool {
     t.src_ip == s.remote_ip
         && t.dst_ip == s.local_ip
@@ -94,9 +83,11 @@ impl Sender {
         let segs = sc
             .frames
             .iter()
-            .map(|f| {
+            .enumerate()
+            .map(|(i, f)| {
                 let (t, _) = tcp_info(f)?;
-                if !is_ours_from_client(&t, &sc.socket) || !checksums_ok(f) {
+                let taken = sc.taken.as_ref().is_none_or(|v| v.get(i) == Some(&true));
+                if !taken || !is_ours_from_client(&t, &sc.socket) || !segment_ok(f) {
                     return None;
                 }
                 let start = unwrap_rel(t.seq, base, near);
@@ -111,6 +102,7 @@ impl Sender {
                     data_end,
                     seq_end,
                     syn: t.syn,
+                    rst: t.rst,
                 })
             })
             .collect();
@@ -154,6 +146,9 @@ impl Sender {
         let Some(right) = peer.right() else {
             return false;
         };
+        if seg.rst {
+            return peer.acked == Some(seg.start);
+        }
         seg.data_end <= right && (seg.seg_len() == 0 || seg.start < right)
     }
 

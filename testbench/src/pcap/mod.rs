@@ -1,11 +1,14 @@
-//! Reading a capture and extracting what a server's NIC would receive, plus an independent
-//! reassembly of the client-to-server byte stream (the oracle a replay is checked against).
+//! Reading a capture and extracting what a server's NIC would receive, plus the reference a
+//! replay is checked against: the client-to-server byte stream as a correct receiver takes
+//! it ([`reference`]).
+
+mod reference;
+pub use reference::{segment_ok, Reference};
 
 use crate::TbError;
 use buflet_driver::SocketSpec;
 use buflet_spec::{IpProto, SockFlags};
 use etherparse::{NetSlice, SlicedPacket, TcpOptionElement, TransportSlice};
-use std::collections::BTreeMap;
 use std::path::Path;
 
 /// A capture reduced to one TCP connection as seen by the server.
@@ -21,8 +24,13 @@ pub struct Capture {
     /// Initial sequence number of the server (SEQ of its SYN-ACK in the capture). The NIC's
     /// socket uses it as its ISS, so the capture's own ACKs complete the handshake.
     pub server_isn: u32,
-    /// The client-to-server byte stream, reassembled from the capture.
+    /// The client-to-server byte stream, as a correct receiver takes it from the capture.
     pub stream: Vec<u8>,
+    /// Per frame of `frames`: whether it is a segment of the connection (the rest, such as
+    /// other traffic, bad checksums, truncated or out-of-window segments, is not).
+    pub taken: Vec<bool>,
+    /// The connection ended by an RST at this stream offset (no FIN).
+    pub reset_at: Option<u64>,
 }
 
 /// TCP facts of a frame, parsed with etherparse.
@@ -122,19 +130,25 @@ pub fn load(path: &Path) -> Result<Capture, TbError> {
         .enumerate()
         .find_map(|(i, f)| {
             tcp_info(f)
-                .filter(|(t, _)| t.syn && !t.ack)
+                .filter(|(t, _)| t.syn && !t.ack && segment_ok(f))
                 .map(|(t, _)| (i, t))
         })
-        .ok_or_else(|| err(path, "no TCP connection (no SYN) in the capture"))?;
+        .ok_or_else(|| {
+            err(
+                path,
+                "no TCP connection (no SYN with valid checksums) in the capture",
+            )
+        })?;
     let server_mac: [u8; 6] = all[syn_idx][0..6].try_into().expect("6 bytes");
     let client_mac: [u8; 6] = all[syn_idx][6..12].try_into().expect("6 bytes");
     // The server's SYN-ACK of this connection: its SEQ is the server's ISN.
-    let server_isn = all[syn_idx..]
+    let syn_ack = all[syn_idx..]
         .iter()
         .find_map(|f| {
             tcp_info(f)
                 .filter(|(t, _)| {
-                    t.syn
+                    segment_ok(f)
+                        && t.syn
                         && t.ack
                         && t.src_ip == syn.dst_ip
                         && t.dst_ip == syn.src_ip
@@ -142,9 +156,10 @@ pub fn load(path: &Path) -> Result<Capture, TbError> {
                         && t.dst_port == syn.src_port
                         && t.ack_num == syn.seq.wrapping_add(1)
                 })
-                .map(|(t, _)| t.seq)
+                .map(|(t, _)| t)
         })
         .ok_or_else(|| err(path, "no SYN-ACK from the server in the capture"))?;
+    let server_isn = syn_ack.seq;
     let vlan = SlicedPacket::from_ethernet(&all[syn_idx])
         .ok()
         .and_then(|p| p.vlan_ids().first().map(|v| v.value()))
@@ -165,76 +180,34 @@ pub fn load(path: &Path) -> Result<Capture, TbError> {
         flags: SockFlags::empty(),
         proto: IpProto::Tcp,
     };
-    let frames: Vec<Vec<u8>> = all
+    let to_server = |f: &[u8]| f.len() >= 6 && (f[0..6] == server_mac || f[0] & 1 == 1);
+    let mut n_server = 0;
+    let marked: Vec<reference::Frame> = all
         .iter()
-        .filter(|f| f.len() >= 6 && (f[0..6] == server_mac || f[0] & 1 == 1))
-        .cloned()
+        .map(|f| reference::Frame {
+            data: f,
+            to_server: to_server(f).then(|| {
+                n_server += 1;
+                n_server - 1
+            }),
+        })
         .collect();
-    let stream = reassemble(&frames, &socket, syn.seq).map_err(|m| err(path, m))?;
+    // Window scaling holds only when both SYNs offer it (RFC 7323).
+    let shift = match (syn.wscale, syn_ack.wscale) {
+        (Some(_), Some(s)) => s,
+        _ => 0,
+    };
+    let r = reference::build(&marked, n_server, &socket, syn.seq, syn_ack.window, shift)
+        .map_err(|m| err(path, m))?;
+    let frames: Vec<Vec<u8>> = all.iter().filter(|f| to_server(f)).cloned().collect();
     Ok(Capture {
         total_frames: all.len(),
         frames,
         socket,
         isn: syn.seq,
         server_isn,
-        stream,
+        stream: r.stream,
+        taken: r.taken,
+        reset_at: r.reset_at,
     })
-}
-
-/// Reassemble the client-to-server stream of `sock` from `frames` (duplicates and overlaps
-/// resolved by sequence number). Fails if a byte before the FIN never arrived.
-pub fn reassemble(frames: &[Vec<u8>], sock: &SocketSpec, isn: u32) -> Result<Vec<u8>, String> {
-    let mut pieces: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
-    let mut fin_at: Option<u64> = None;
-    for f in frames {
-        let Some((t, payload)) = tcp_info(f) else {
-            continue;
-        };
-        if t.src_ip != sock.remote_ip
-            || t.dst_ip != sock.local_ip
-            || t.src_port != sock.remote_port
-            || t.dst_port != sock.local_port
-        {
-            continue;
-        }
-        let rel = t.seq.wrapping_sub(isn.wrapping_add(1)) as u64;
-        if t.syn {
-            continue;
-        }
-        if !payload.is_empty() {
-            pieces
-                .entry(rel)
-                .and_modify(|p| {
-                    if p.len() < payload.len() {
-                        *p = payload.to_vec()
-                    }
-                })
-                .or_insert_with(|| payload.to_vec());
-        }
-        if t.fin {
-            fin_at = Some(rel + payload.len() as u64);
-        }
-    }
-    let end = fin_at.ok_or("the connection has no FIN")?;
-    let mut out = vec![0u8; end as usize];
-    let mut filled = 0u64;
-    for (off, p) in pieces {
-        if off > filled {
-            return Err(format!(
-                "stream bytes {filled}..{off} are missing from the capture"
-            ));
-        }
-        let stop = (off + p.len() as u64).min(end);
-        if stop > filled {
-            out[filled as usize..stop as usize]
-                .copy_from_slice(&p[(filled - off) as usize..(stop - off) as usize]);
-            filled = stop;
-        }
-    }
-    if filled < end {
-        return Err(format!(
-            "stream bytes {filled}..{end} are missing from the capture"
-        ));
-    }
-    Ok(out)
 }
