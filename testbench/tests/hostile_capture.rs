@@ -44,8 +44,18 @@ fn write_all(path: &Path, h: pcap_file::pcap::PcapHeader, frames: &[Vec<u8>]) {
     }
 }
 
-/// (src ip, dst ip, src port, dst port, seq, syn, payload len) of a TCP frame.
-fn tcp(f: &[u8]) -> Option<([u8; 4], [u8; 4], u16, u16, u32, bool, usize)> {
+/// What the test reads of a TCP frame.
+struct Tcp {
+    src: [u8; 4],
+    dst: [u8; 4],
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    syn: bool,
+    len: usize,
+}
+
+fn tcp(f: &[u8]) -> Option<Tcp> {
     let p = SlicedPacket::from_ethernet(f).ok()?;
     let Some(etherparse::NetSlice::Ipv4(ip)) = &p.net else {
         return None;
@@ -53,25 +63,26 @@ fn tcp(f: &[u8]) -> Option<([u8; 4], [u8; 4], u16, u16, u32, bool, usize)> {
     let Some(TransportSlice::Tcp(t)) = &p.transport else {
         return None;
     };
-    Some((
-        ip.header().source(),
-        ip.header().destination(),
-        t.source_port(),
-        t.destination_port(),
-        t.sequence_number(),
-        t.syn(),
-        t.payload().len(),
-    ))
+    Some(Tcp {
+        src: ip.header().source(),
+        dst: ip.header().destination(),
+        sport: t.source_port(),
+        dport: t.destination_port(),
+        seq: t.sequence_number(),
+        syn: t.syn(),
+        len: t.payload().len(),
+    })
 }
 
 /// The capture with hostile frames added; returns them counted.
 fn hostile(frames: &[Vec<u8>]) -> (Vec<Vec<u8>>, usize) {
     let syn_i = frames
         .iter()
-        .position(|f| tcp(f).is_some_and(|t| t.5))
+        .position(|f| tcp(f).is_some_and(|t| t.syn))
         .unwrap();
     let syn = &frames[syn_i];
-    let (cip, sip, cport, sport, isn, _, _) = tcp(syn).unwrap();
+    let t = tcp(syn).unwrap();
+    let (cip, sip, cport, sport, isn) = (t.src, t.dst, t.sport, t.dport, t.seq);
     let (smac, cmac): ([u8; 6], [u8; 6]) = (
         syn[0..6].try_into().unwrap(),
         syn[6..12].try_into().unwrap(),
@@ -79,7 +90,7 @@ fn hostile(frames: &[Vec<u8>]) -> (Vec<Vec<u8>>, usize) {
     let data: Vec<usize> = frames
         .iter()
         .enumerate()
-        .filter(|(_, f)| tcp(f).is_some_and(|t| t.0 == cip && t.6 > 0))
+        .filter(|(_, f)| tcp(f).is_some_and(|t| t.src == cip && t.len > 0))
         .map(|(i, _)| i)
         .collect();
     let build = |sport_: u16, dport: u16, seq: u32, payload: &[u8]| {
