@@ -11,6 +11,20 @@ pub struct Run {
     pub disable_p: f64,
 }
 
+impl Run {
+    /// `frames` frames with input idle probability `idle_p` and metadata stall probability
+    /// `stall_p`; no refused allocations and no disabled frames.
+    pub fn new(frames: usize, idle_p: f64, stall_p: f64) -> Run {
+        Run {
+            frames,
+            idle_p,
+            stall_p,
+            deny_p: 0.0,
+            disable_p: 0.0,
+        }
+    }
+}
+
 pub fn low_mask(n: usize) -> u64 {
     if n >= 64 {
         u64::MAX
