@@ -9,6 +9,7 @@ pub mod cosim;
 pub mod frames;
 pub mod pcap;
 pub mod peer;
+pub mod rtl_check;
 pub mod runner;
 mod temp_image;
 

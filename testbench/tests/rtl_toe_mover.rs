@@ -22,6 +22,7 @@ use std::collections::VecDeque;
 
 use buflet_sim::axis::{AxisBus, AxisSink, AxisSource, Beat};
 use buflet_sim::{ports, Model};
+use buflet_testbench::rtl_check::assert_quiet;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -304,15 +305,9 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64,
         assert!(n_rec > 50, "{prefix}: too few records ({n_rec})");
     }
     // Idle afterwards: nothing more comes out, both idle flags high.
-    m.set(p.cmd_valid, 0);
-    m.set(p.m_axis_tready, 1);
-    for _ in 0..8 {
-        m.eval();
-        assert_eq!(m.get(p.m_axis_tvalid), 0, "{prefix}: spurious output");
-        assert_eq!(m.get(p.rec_issue), 0, "{prefix}: spurious record");
-        assert_eq!(m.get(p.ram_rd_en), 0, "{prefix}: spurious read");
-        m.tick(p.clk);
-    }
+    let end = [(p.cmd_valid, 0), (p.m_axis_tready, 1)];
+    let quiet = [p.m_axis_tvalid, p.rec_issue, p.ram_rd_en];
+    assert_quiet(&mut m, p.clk, &end, &quiet, 8, prefix);
     m.eval();
     assert_eq!(m.get(p.rd_idle), 1, "{prefix}: rd_idle at the end");
     assert_eq!(m.get(p.out_idle), 1, "{prefix}: out_idle at the end");

@@ -251,13 +251,8 @@ pub fn run(
         m.tick(p.clk);
     }
     // nothing else comes out
-    m.set(p.s_axis_rx_tvalid, 0);
-    m.set(p.m_meta_ready, 1);
-    for _ in 0..4 {
-        m.eval();
-        assert_eq!(m.get(p.m_meta_valid), 0, "{prefix}: spurious metadata");
-        m.tick(p.clk);
-    }
+    let end = [(p.s_axis_rx_tvalid, 0), (p.m_meta_ready, 1)];
+    assert_quiet(&mut m, p.clk, &end, &[p.m_meta_valid], 4, prefix);
     assert_eq!(free.len(), NUM_BUFLETS, "{prefix}: every buflet back");
     eprintln!(
         "{prefix}: {cycles} cycles, reasons {by_reason:?}, {ws_seen} window scales, \
