@@ -30,3 +30,24 @@ pub fn assert_quiet(
         m.tick(clk);
     }
 }
+
+/// Declares one `#[test]` per row, each calling `runner` with the row's arguments (a model, its
+/// widths, a seed, rates, ...), so that a table of runs reads as one:
+///
+/// ```ignore
+/// buflet_testbench::run_table! { run;
+///     fifo_w64_random: ("sync_fifo_w64", 64, 11);
+///     fifo_w16_random: ("sync_fifo_d8", 16, 12);
+/// }
+/// ```
+#[macro_export]
+macro_rules! run_table {
+    ($runner:path; $($name:ident: ($($arg:expr),* $(,)?);)*) => {
+        $(
+            #[test]
+            fn $name() {
+                $runner($($arg),*);
+            }
+        )*
+    };
+}

@@ -161,22 +161,9 @@ fn run(prefix: &str, kw: usize, seed: u64, idle_p: f64, stall_p: f64) {
     }
 }
 
-#[test]
-fn axis_packer_w64_random() {
-    run("axis_packer_w64", 8, 1, 0.25, 0.3);
-}
-
-#[test]
-fn axis_packer_w512_random() {
-    run("axis_packer_w512", 64, 2, 0.25, 0.3);
-}
-
-#[test]
-fn axis_packer_w64_full_rate() {
-    run("axis_packer_w64", 8, 3, 0.0, 0.0);
-}
-
-#[test]
-fn axis_packer_w512_full_rate() {
-    run("axis_packer_w512", 64, 4, 0.0, 0.0);
+buflet_testbench::run_table! { run;
+    axis_packer_w64_random: ("axis_packer_w64", 8, 1, 0.25, 0.3);
+    axis_packer_w512_random: ("axis_packer_w512", 64, 2, 0.25, 0.3);
+    axis_packer_w64_full_rate: ("axis_packer_w64", 8, 3, 0.0, 0.0);
+    axis_packer_w512_full_rate: ("axis_packer_w512", 64, 4, 0.0, 0.0);
 }

@@ -323,52 +323,15 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64,
     }
 }
 
-#[test]
-fn toe_mover_w64_records_mixed() {
-    run("toe_mover_w64", 8, 64, 31, 0.3, 0.3, 30);
-}
-
-#[test]
-fn toe_mover_w512_records_mixed() {
-    run("toe_mover_w512", 64, 128, 32, 0.3, 0.3, 30);
-}
-
-#[test]
-fn toe_mover_w64_records_full_rate() {
-    run("toe_mover_w64", 8, 64, 33, 0.0, 0.0, 50);
-}
-
-#[test]
-fn toe_mover_w512_records_heavy_backpressure() {
-    run("toe_mover_w512", 64, 128, 34, 0.05, 0.8, 50);
-}
-
-#[test]
-fn toe_mover_w64_random() {
-    run("toe_mover_w64", 8, 64, 21, 0.3, 0.3, 0);
-}
-
-#[test]
-fn toe_mover_w512_random() {
-    run("toe_mover_w512", 64, 128, 22, 0.3, 0.3, 0);
-}
-
-#[test]
-fn toe_mover_w64_heavy_backpressure() {
-    run("toe_mover_w64", 8, 64, 23, 0.05, 0.8, 0);
-}
-
-#[test]
-fn toe_mover_w512_heavy_backpressure() {
-    run("toe_mover_w512", 64, 128, 24, 0.05, 0.8, 0);
-}
-
-#[test]
-fn toe_mover_w64_full_rate() {
-    run("toe_mover_w64", 8, 64, 25, 0.0, 0.0, 0);
-}
-
-#[test]
-fn toe_mover_w512_full_rate() {
-    run("toe_mover_w512", 64, 128, 26, 0.0, 0.0, 0);
+buflet_testbench::run_table! { run;
+    toe_mover_w64_records_mixed: ("toe_mover_w64", 8, 64, 31, 0.3, 0.3, 30);
+    toe_mover_w512_records_mixed: ("toe_mover_w512", 64, 128, 32, 0.3, 0.3, 30);
+    toe_mover_w64_records_full_rate: ("toe_mover_w64", 8, 64, 33, 0.0, 0.0, 50);
+    toe_mover_w512_records_heavy_backpressure: ("toe_mover_w512", 64, 128, 34, 0.05, 0.8, 50);
+    toe_mover_w64_random: ("toe_mover_w64", 8, 64, 21, 0.3, 0.3, 0);
+    toe_mover_w512_random: ("toe_mover_w512", 64, 128, 22, 0.3, 0.3, 0);
+    toe_mover_w64_heavy_backpressure: ("toe_mover_w64", 8, 64, 23, 0.05, 0.8, 0);
+    toe_mover_w512_heavy_backpressure: ("toe_mover_w512", 64, 128, 24, 0.05, 0.8, 0);
+    toe_mover_w64_full_rate: ("toe_mover_w64", 8, 64, 25, 0.0, 0.0, 0);
+    toe_mover_w512_full_rate: ("toe_mover_w512", 64, 128, 26, 0.0, 0.0, 0);
 }
