@@ -20,6 +20,20 @@ fn selftest_buses(p: &ports::SimSelftest) -> (AxisBus, AxisBus) {
     (s, m)
 }
 
+/// One cycle of `src` and `sink` up to the clock edge (left to the caller): both drive, the
+/// model evaluates, both sample. Returns the beat taken from the source and the beat the sink
+/// received, if any.
+fn settle(
+    m: &mut Model,
+    src: &mut AxisSource,
+    sink: &mut AxisSink,
+) -> (Option<Beat>, Option<Beat>) {
+    src.drive(m);
+    sink.drive(m);
+    m.eval();
+    (src.sample(m), sink.sample(m))
+}
+
 fn reset(m: &mut Model, clk: buflet_sim::Port, rst: buflet_sim::Port) {
     m.set(rst, 1);
     for _ in 0..3 {
@@ -157,24 +171,23 @@ fn pass_frames(model: &str, seed: u64, idle: f64, stall: f64, hold: bool) {
     }
 }
 
-#[test]
-fn source_sink_monitor_w64() {
-    pass_frames("selftest_w64", 1, 0.3, 0.4, false);
+/// One `#[test]` per line: `name: pass_frames(model, seed, idle, stall, hold)`.
+macro_rules! pass_frames_tests {
+    ($($name:ident: ($($arg:expr),*);)*) => {
+        $(
+            #[test]
+            fn $name() {
+                pass_frames($($arg),*);
+            }
+        )*
+    };
 }
 
-#[test]
-fn source_sink_monitor_w72_hold_valid() {
-    pass_frames("selftest_w72", 2, 0.3, 0.4, true);
-}
-
-#[test]
-fn source_sink_monitor_w512() {
-    pass_frames("selftest_w512", 3, 0.5, 0.2, false);
-}
-
-#[test]
-fn full_rate_w512() {
-    pass_frames("selftest_w512", 4, 0.0, 0.0, false);
+pass_frames_tests! {
+    source_sink_monitor_w64: ("selftest_w64", 1, 0.3, 0.4, false);
+    source_sink_monitor_w72_hold_valid: ("selftest_w72", 2, 0.3, 0.4, true);
+    source_sink_monitor_w512: ("selftest_w512", 3, 0.5, 0.2, false);
+    full_rate_w512: ("selftest_w512", 4, 0.0, 0.0, false);
 }
 
 #[test]
@@ -189,11 +202,7 @@ fn same_seed_same_cycles() {
         src.send_bytes(&[7u8; 100], &[]);
         reset(&mut m, p.clk, p.rst);
         while sink.frames_waiting() == 0 {
-            src.drive(&mut m);
-            sink.drive(&mut m);
-            m.eval();
-            src.sample(&m);
-            sink.sample(&m);
+            settle(&mut m, &mut src, &mut sink);
             mon.sample(&m);
             m.tick(p.clk);
         }
@@ -219,11 +228,7 @@ fn explicit_beats_keep_their_masks() {
     });
     reset(&mut m, p.clk, p.rst);
     for _ in 0..5 {
-        src.drive(&mut m);
-        sink.drive(&mut m);
-        m.eval();
-        src.sample(&m);
-        sink.sample(&m);
+        settle(&mut m, &mut src, &mut sink);
         m.tick(p.clk);
     }
     let f = sink.recv().expect("frame");
@@ -258,11 +263,7 @@ fn sideband_only_stream_through_sync_fifo() {
     while sink.beat_count() < 500 {
         cycles += 1;
         assert!(cycles < 10_000);
-        src.drive(&mut m);
-        sink.drive(&mut m);
-        m.eval();
-        src.sample(&m);
-        sink.sample(&m);
+        settle(&mut m, &mut src, &mut sink);
         m.tick(p.clk);
     }
     // no tlast: every beat is a frame

@@ -10,6 +10,7 @@ pub mod cosim;
 pub mod frames;
 pub mod pcap;
 pub mod peer;
+pub mod rtl_check;
 pub mod runner;
 pub mod sparse;
 mod temp_image;

@@ -6,6 +6,7 @@
 
 use buflet_sim::axis::{AxisBus, AxisSink, AxisSource, Beat};
 use buflet_sim::{ports, Model};
+use buflet_testbench::rtl_check::assert_quiet;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -147,13 +148,8 @@ fn run(prefix: &str, kw: usize, seed: u64, idle_p: f64, stall_p: f64) {
         "{prefix}: all input consumed"
     );
     // Nothing more comes out.
-    m.set(p.s_axis_tvalid, 0);
-    m.set(p.m_axis_tready, 1);
-    for _ in 0..5 {
-        m.eval();
-        assert_eq!(m.get(p.m_axis_tvalid), 0, "{prefix}: spurious output");
-        m.tick(p.clk);
-    }
+    let end = [(p.s_axis_tvalid, 0), (p.m_axis_tready, 1)];
+    assert_quiet(&mut m, p.clk, &end, &[p.m_axis_tvalid], 5, prefix);
     if idle_p == 0.0 && stall_p == 0.0 {
         // Throughput: one input word per cycle except one extra cycle for a
         // tail flush per packet at most.
@@ -165,22 +161,9 @@ fn run(prefix: &str, kw: usize, seed: u64, idle_p: f64, stall_p: f64) {
     }
 }
 
-#[test]
-fn axis_packer_w64_random() {
-    run("axis_packer_w64", 8, 1, 0.25, 0.3);
-}
-
-#[test]
-fn axis_packer_w512_random() {
-    run("axis_packer_w512", 64, 2, 0.25, 0.3);
-}
-
-#[test]
-fn axis_packer_w64_full_rate() {
-    run("axis_packer_w64", 8, 3, 0.0, 0.0);
-}
-
-#[test]
-fn axis_packer_w512_full_rate() {
-    run("axis_packer_w512", 64, 4, 0.0, 0.0);
+buflet_testbench::run_table! { run;
+    axis_packer_w64_random: ("axis_packer_w64", 8, 1, 0.25, 0.3);
+    axis_packer_w512_random: ("axis_packer_w512", 64, 2, 0.25, 0.3);
+    axis_packer_w64_full_rate: ("axis_packer_w64", 8, 3, 0.0, 0.0);
+    axis_packer_w512_full_rate: ("axis_packer_w512", 64, 4, 0.0, 0.0);
 }

@@ -22,6 +22,7 @@ use std::collections::VecDeque;
 
 use buflet_sim::axis::{AxisBus, AxisSink, AxisSource, Beat};
 use buflet_sim::{ports, Model};
+use buflet_testbench::rtl_check::assert_quiet;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -304,15 +305,9 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64,
         assert!(n_rec > 50, "{prefix}: too few records ({n_rec})");
     }
     // Idle afterwards: nothing more comes out, both idle flags high.
-    m.set(p.cmd_valid, 0);
-    m.set(p.m_axis_tready, 1);
-    for _ in 0..8 {
-        m.eval();
-        assert_eq!(m.get(p.m_axis_tvalid), 0, "{prefix}: spurious output");
-        assert_eq!(m.get(p.rec_issue), 0, "{prefix}: spurious record");
-        assert_eq!(m.get(p.ram_rd_en), 0, "{prefix}: spurious read");
-        m.tick(p.clk);
-    }
+    let end = [(p.cmd_valid, 0), (p.m_axis_tready, 1)];
+    let quiet = [p.m_axis_tvalid, p.rec_issue, p.ram_rd_en];
+    assert_quiet(&mut m, p.clk, &end, &quiet, 8, prefix);
     m.eval();
     assert_eq!(m.get(p.rd_idle), 1, "{prefix}: rd_idle at the end");
     assert_eq!(m.get(p.out_idle), 1, "{prefix}: out_idle at the end");
@@ -328,52 +323,15 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64,
     }
 }
 
-#[test]
-fn toe_mover_w64_records_mixed() {
-    run("toe_mover_w64", 8, 64, 31, 0.3, 0.3, 30);
-}
-
-#[test]
-fn toe_mover_w512_records_mixed() {
-    run("toe_mover_w512", 64, 128, 32, 0.3, 0.3, 30);
-}
-
-#[test]
-fn toe_mover_w64_records_full_rate() {
-    run("toe_mover_w64", 8, 64, 33, 0.0, 0.0, 50);
-}
-
-#[test]
-fn toe_mover_w512_records_heavy_backpressure() {
-    run("toe_mover_w512", 64, 128, 34, 0.05, 0.8, 50);
-}
-
-#[test]
-fn toe_mover_w64_random() {
-    run("toe_mover_w64", 8, 64, 21, 0.3, 0.3, 0);
-}
-
-#[test]
-fn toe_mover_w512_random() {
-    run("toe_mover_w512", 64, 128, 22, 0.3, 0.3, 0);
-}
-
-#[test]
-fn toe_mover_w64_heavy_backpressure() {
-    run("toe_mover_w64", 8, 64, 23, 0.05, 0.8, 0);
-}
-
-#[test]
-fn toe_mover_w512_heavy_backpressure() {
-    run("toe_mover_w512", 64, 128, 24, 0.05, 0.8, 0);
-}
-
-#[test]
-fn toe_mover_w64_full_rate() {
-    run("toe_mover_w64", 8, 64, 25, 0.0, 0.0, 0);
-}
-
-#[test]
-fn toe_mover_w512_full_rate() {
-    run("toe_mover_w512", 64, 128, 26, 0.0, 0.0, 0);
+buflet_testbench::run_table! { run;
+    toe_mover_w64_records_mixed: ("toe_mover_w64", 8, 64, 31, 0.3, 0.3, 30);
+    toe_mover_w512_records_mixed: ("toe_mover_w512", 64, 128, 32, 0.3, 0.3, 30);
+    toe_mover_w64_records_full_rate: ("toe_mover_w64", 8, 64, 33, 0.0, 0.0, 50);
+    toe_mover_w512_records_heavy_backpressure: ("toe_mover_w512", 64, 128, 34, 0.05, 0.8, 50);
+    toe_mover_w64_random: ("toe_mover_w64", 8, 64, 21, 0.3, 0.3, 0);
+    toe_mover_w512_random: ("toe_mover_w512", 64, 128, 22, 0.3, 0.3, 0);
+    toe_mover_w64_heavy_backpressure: ("toe_mover_w64", 8, 64, 23, 0.05, 0.8, 0);
+    toe_mover_w512_heavy_backpressure: ("toe_mover_w512", 64, 128, 24, 0.05, 0.8, 0);
+    toe_mover_w64_full_rate: ("toe_mover_w64", 8, 64, 25, 0.0, 0.0, 0);
+    toe_mover_w512_full_rate: ("toe_mover_w512", 64, 128, 26, 0.0, 0.0, 0);
 }

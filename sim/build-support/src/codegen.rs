@@ -62,6 +62,20 @@ inline int fail_unknown() {{
     buflet_sim_set_error("unknown C++ exception");
     return 1;
 }}
+
+// Runs body (which returns the entry point's result) in instance s's
+// context; a C++ exception becomes the last error and the result 1.
+template <class F>
+inline int guarded(Inst* s, F body) {{
+    enter(s);
+    try {{
+        return body();
+    }} catch (const std::exception& e) {{
+        return fail(e);
+    }} catch (...) {{
+        return fail_unknown();
+    }}
+}}
 }}  // namespace
 
 extern "C" {{
@@ -111,45 +125,30 @@ void {p}_delete(void* p) {{
 
 int {p}_eval(void* p) {{
     Inst* s = inst(p);
-    enter(s);
-    try {{
+    return guarded(s, [&] {{
         s->top->eval();
         return 0;
-    }} catch (const std::exception& e) {{
-        return fail(e);
-    }} catch (...) {{
-        return fail_unknown();
-    }}
+    }});
 }}
 
 int {p}_eval_at(void* p, uint64_t time) {{
     Inst* s = inst(p);
-    enter(s);
-    try {{
+    return guarded(s, [&] {{
         s->ctx->time(time);
         s->top->eval();
 #if VM_TRACE
         if (s->tfp) s->tfp->dump(time);
 #endif
         return 0;
-    }} catch (const std::exception& e) {{
-        return fail(e);
-    }} catch (...) {{
-        return fail_unknown();
-    }}
+    }});
 }}
 
 int {p}_final(void* p) {{
     Inst* s = inst(p);
-    enter(s);
-    try {{
+    return guarded(s, [&] {{
         s->top->final();
         return 0;
-    }} catch (const std::exception& e) {{
-        return fail(e);
-    }} catch (...) {{
-        return fail_unknown();
-    }}
+    }});
 }}
 
 int {p}_got_finish(void* p) {{ return inst(p)->ctx->gotFinish() ? 1 : 0; }}
@@ -157,16 +156,15 @@ int {p}_got_finish(void* p) {{ return inst(p)->ctx->gotFinish() ? 1 : 0; }}
 int {p}_trace_open(void* p, const char* path) {{
 #if VM_TRACE
     Inst* s = inst(p);
-    enter(s);
-    if (s->tfp) {{
-        buflet_sim_set_error("a trace is already open on this instance");
-        return 1;
-    }}
-    if (s->traced) {{
-        buflet_sim_set_error("tracing can be opened only once per model instance");
-        return 1;
-    }}
-    try {{
+    return guarded(s, [&] {{
+        if (s->tfp) {{
+            buflet_sim_set_error("a trace is already open on this instance");
+            return 1;
+        }}
+        if (s->traced) {{
+            buflet_sim_set_error("tracing can be opened only once per model instance");
+            return 1;
+        }}
         s->tfp = new BufletTraceT;
         s->top->trace(s->tfp, 99);
         s->traced = true;
@@ -178,11 +176,7 @@ int {p}_trace_open(void* p, const char* path) {{
             return 1;
         }}
         return 0;
-    }} catch (const std::exception& e) {{
-        return fail(e);
-    }} catch (...) {{
-        return fail_unknown();
-    }}
+    }});
 #else
     (void)p;
     (void)path;
@@ -195,15 +189,10 @@ int {p}_trace_dump(void* p, uint64_t time) {{
 #if VM_TRACE
     Inst* s = inst(p);
     if (!s->tfp) return 1;
-    enter(s);
-    try {{
+    return guarded(s, [&] {{
         s->tfp->dump(time);
         return 0;
-    }} catch (const std::exception& e) {{
-        return fail(e);
-    }} catch (...) {{
-        return fail_unknown();
-    }}
+    }});
 #else
     (void)p;
     (void)time;
@@ -215,17 +204,12 @@ int {p}_trace_close(void* p) {{
 #if VM_TRACE
     Inst* s = inst(p);
     if (!s->tfp) return 1;
-    enter(s);
-    try {{
+    return guarded(s, [&] {{
         s->tfp->close();
         delete s->tfp;
         s->tfp = nullptr;
         return 0;
-    }} catch (const std::exception& e) {{
-        return fail(e);
-    }} catch (...) {{
-        return fail_unknown();
-    }}
+    }});
 #else
     (void)p;
     return 2;
@@ -337,31 +321,14 @@ mod tests {
     use crate::ports::Dir;
 
     fn spec() -> ModelSpec {
-        ModelSpec {
-            prefix: "fifo_w8".into(),
-            top: "sync_fifo".into(),
-            params: vec![
-                ("WIDTH".into(), "8".into()),
-                ("NAME".into(), "\"x\"".into()),
-            ],
-            dirs: vec!["rtl".into()],
-            vflags: vec![],
-            top_file: "rtl/sync_fifo.v".into(),
-        }
+        let params = [("WIDTH", "8"), ("NAME", "\"x\"")];
+        ModelSpec::fixture("fifo_w8", "sync_fifo", &params, &["rtl"], &[])
     }
 
     fn ports() -> Vec<PortDecl> {
         vec![
-            PortDecl {
-                name: "clk".into(),
-                dir: Dir::In,
-                width: 1,
-            },
-            PortDecl {
-                name: "m_data".into(),
-                dir: Dir::Out,
-                width: 72,
-            },
+            PortDecl::new("clk", Dir::In, 1),
+            PortDecl::new("m_data", Dir::Out, 72),
         ]
     }
 

@@ -23,6 +23,28 @@ pub struct ModelSpec {
     pub top_file: String,
 }
 
+#[cfg(test)]
+impl ModelSpec {
+    /// A spec for unit tests: the top file is `<first dir>/<top>.v`.
+    pub(crate) fn fixture(
+        prefix: &str,
+        top: &str,
+        params: &[(&str, &str)],
+        dirs: &[&str],
+        vflags: &[&str],
+    ) -> ModelSpec {
+        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        ModelSpec {
+            prefix: prefix.into(),
+            top: top.into(),
+            params: params.iter().map(|&(k, v)| (k.into(), v.into())).collect(),
+            dirs: owned(dirs),
+            vflags: owned(vflags),
+            top_file: format!("{}/{top}.v", dirs[0]),
+        }
+    }
+}
+
 /// What is wrong with a line of models.txt.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ModelsTxtError {

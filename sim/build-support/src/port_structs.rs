@@ -237,22 +237,11 @@ mod tests {
     use super::*;
 
     fn spec(prefix: &str, top: &str) -> ModelSpec {
-        ModelSpec {
-            prefix: prefix.into(),
-            top: top.into(),
-            params: vec![],
-            dirs: vec!["rtl".into()],
-            vflags: vec![],
-            top_file: format!("rtl/{top}.v"),
-        }
+        ModelSpec::fixture(prefix, top, &[], &["rtl"], &[])
     }
 
     fn p(name: &str, dir: Dir, width: u32) -> PortDecl {
-        PortDecl {
-            name: name.into(),
-            dir,
-            width,
-        }
+        PortDecl::new(name, dir, width)
     }
 
     #[test]

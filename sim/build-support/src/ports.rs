@@ -25,6 +25,17 @@ pub struct PortDecl {
     pub width: u32,
 }
 
+impl PortDecl {
+    /// Port `name` with direction `dir` and `width` bits.
+    pub fn new(name: &str, dir: Dir, width: u32) -> Self {
+        PortDecl {
+            name: name.to_string(),
+            dir,
+            width,
+        }
+    }
+}
+
 /// A port declaration the binding cannot handle.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PortError {
@@ -104,11 +115,7 @@ pub fn parse_ports(header: &str) -> Result<Vec<PortDecl>, PortError> {
                 mac: mac.to_string(),
             });
         }
-        ports.push(PortDecl {
-            name: name.to_string(),
-            dir,
-            width,
-        });
+        ports.push(PortDecl::new(name, dir, width));
     }
     Ok(ports)
 }
@@ -173,11 +180,7 @@ class alignas(VL_CACHE_LINE_BYTES) Vselftest_w72 VL_NOT_FINAL : public Verilated
 ";
 
     fn p(name: &str, dir: Dir, width: u32) -> PortDecl {
-        PortDecl {
-            name: name.into(),
-            dir,
-            width,
-        }
+        PortDecl::new(name, dir, width)
     }
 
     #[test]

@@ -150,17 +150,14 @@ mod tests {
     use super::*;
 
     fn spec() -> ModelSpec {
-        ModelSpec {
-            prefix: "fifo_w8".into(),
-            top: "sync_fifo".into(),
-            params: vec![
-                ("WIDTH".into(), "8".into()),
-                ("NAME".into(), "\"a b\"".into()),
-            ],
-            dirs: vec!["rtl".into(), "lib".into()],
-            vflags: vec!["-Wno-WIDTH".into()],
-            top_file: "rtl/sync_fifo.v".into(),
-        }
+        let params = [("WIDTH", "8"), ("NAME", "\"a b\"")];
+        ModelSpec::fixture(
+            "fifo_w8",
+            "sync_fifo",
+            &params,
+            &["rtl", "lib"],
+            &["-Wno-WIDTH"],
+        )
     }
 
     fn args(trace: Trace) -> Vec<String> {
@@ -179,36 +176,16 @@ mod tests {
 
     #[test]
     fn command_line() {
+        let a = args(Trace::Off);
         assert_eq!(
-            args(Trace::Off),
-            [
-                "--cc",
-                "--prefix",
-                "Vfifo_w8",
-                "--top-module",
-                "sync_fifo",
-                "-Mdir",
-                "/out/models/fifo_w8",
-                "-Wno-fatal",
-                "-Werror-USERERROR",
-                "-Werror-USERFATAL",
-                "-O3",
-                "--x-assign",
-                "fast",
-                "--x-initial",
-                "fast",
-                "-Irtl",
-                "-y",
-                "rtl",
-                "-Ilib",
-                "-y",
-                "lib",
-                "-GWIDTH=8",
-                "-GNAME=\"a b\"",
-                "-Wno-WIDTH",
-                "rtl/sync_fifo.v",
-            ]
+            a.join(" "),
+            "--cc --prefix Vfifo_w8 --top-module sync_fifo -Mdir /out/models/fifo_w8 \
+             -Wno-fatal -Werror-USERERROR -Werror-USERFATAL -O3 --x-assign fast --x-initial fast \
+             -Irtl -y rtl -Ilib -y lib -GWIDTH=8 -GNAME=\"a b\" -Wno-WIDTH rtl/sync_fifo.v"
         );
+        // one argument each (no shell splits them): the parameter keeps its space
+        assert_eq!(a.len(), 25);
+        assert_eq!(a[22], "-GNAME=\"a b\"");
     }
 
     #[test]

@@ -262,19 +262,21 @@ pub fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
         exp.dev_split
     );
     // every completion status must have been exercised, for writes and for reads
-    for read in [false, true] {
-        for st in [
-            Status::Ok,
-            Status::BadSg,
-            Status::DmaError,
-            Status::DiskError,
-        ] {
-            assert!(
-                statuses.get(&(read, st)).copied().unwrap_or(0) > 0,
-                "read {read} status {st} not covered: {statuses:?}"
-            );
-        }
-    }
+    let kinds = [
+        Status::Ok,
+        Status::BadSg,
+        Status::DmaError,
+        Status::DiskError,
+    ];
+    let missing: Vec<(bool, Status)> = [false, true]
+        .into_iter()
+        .flat_map(|read| kinds.map(|st| (read, st)))
+        .filter(|k| statuses.get(k).copied().unwrap_or(0) == 0)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "(read, status) not covered: {missing:?}; seen {statuses:?}"
+    );
     let reads_done = exp.blocks.iter().filter(|b| !b.0).count();
     assert!(reads_done > 20, "only {reads_done} block reads");
     eprintln!(

@@ -15,7 +15,6 @@ pub fn dma_rd_arb_three_clients() {
     let mut m = model("dma_rd_arb_w64");
     let p = ports::DmaRdArb::bind(&m).expect("ports");
     reset(&mut m, p.clk, p.rst);
-    let kw = 8usize;
     let mut rng = StdRng::seed_from_u64(41);
     // per client: queue of (addr, len) to issue, and expected response bytes
     let mut todo: Vec<VecDeque<(u64, u64)>> = (0..N)
@@ -34,7 +33,7 @@ pub fn dma_rd_arb_three_clients() {
     let mut got_bytes: Vec<Vec<u8>> = vec![Vec::new(); N];
     let mut done = [0usize; N];
     let mut valid = [false; N];
-    let mut rsp: VecDeque<Response> = VecDeque::new();
+    let mut dma = DmaResponder::new(dma_rd_ports!(p));
     let mut outstanding = false;
     let mut cycles = 0;
     while done.iter().sum::<usize>() < 60 * N {
@@ -62,32 +61,16 @@ pub fn dma_rd_arb_three_clients() {
         m.set_bytes(p.s_req_addr, &addrs);
         m.set_bytes(p.s_req_len, &lens);
         m.set(p.m_axis_rsp_tready, rdy);
-        let req_ready = rng.gen_bool(0.5);
-        m.set(p.m_dma_rd_req_ready, req_ready as u64);
-        let mut rv = false;
-        if let Some((delay, words, refused)) = rsp.front_mut() {
-            if *delay > 0 {
-                *delay -= 1;
-            } else if rng.gen_bool(0.7) {
-                let (b, k, l) = words.front().unwrap().clone();
-                rv = true;
-                m.set_bytes(p.s_axis_dma_rd_tdata, &b);
-                m.set(p.s_axis_dma_rd_tkeep, k);
-                m.set(p.s_axis_dma_rd_tlast, l as u64);
-                m.set(p.s_axis_dma_rd_tuser, (l && *refused) as u64);
-            }
-        }
-        m.set(p.s_axis_dma_rd_tvalid, rv as u64);
+        let rv = dma.drive(&mut m, &mut rng);
         m.eval();
         let sready = m.get(p.s_req_ready);
         assert_eq!(sready & !vbits, 0, "ready only to a requesting client");
         assert!(sready.count_ones() <= 1);
-        if req_ready && m.get(p.m_dma_rd_req_valid) == 1 {
+        if let Some((a, l)) = dma.request(&m) {
             assert!(
                 !outstanding,
                 "second read request before the previous response ended"
             );
-            let (a, l) = (m.get(p.m_dma_rd_req_addr), m.get(p.m_dma_rd_req_len));
             let c = sready.trailing_zeros() as usize;
             assert!(c < N, "request accepted but no client got ready");
             assert_eq!(
@@ -100,7 +83,7 @@ pub fn dma_rd_arb_three_clients() {
                 .map(|i| if refused { 0 } else { mem_byte(a, i) })
                 .collect();
             expect[c].push_back(data.clone());
-            rsp.push_back((rng.gen_range(0..8), words_of(&data, kw), refused));
+            dma.push(rng.gen_range(0..8), &data, refused);
             todo[c].pop_front();
             valid[c] = false;
             outstanding = true;
@@ -112,21 +95,17 @@ pub fn dma_rd_arb_three_clients() {
         if rv {
             assert_eq!(tv.count_ones(), 1, "response goes to the granted client");
         }
-        if rv && m.get(p.s_axis_dma_rd_tready) == 1 {
+        if let Some(((b, k, l), refused)) = dma.take(&m) {
             let c = tv.trailing_zeros() as usize;
             assert!(
                 rdy & (1 << c) != 0,
                 "response moved without the client's ready"
             );
-            let (b, k, l) = rsp.front().unwrap().1.front().unwrap().clone();
             assert_eq!(m.get(p.m_axis_rsp_tkeep), k);
             assert_eq!(m.get(p.m_axis_rsp_tlast), l as u64);
+            assert_eq!(m.get(p.m_axis_rsp_tuser), (l && refused) as u64);
             got_bytes[c].extend_from_slice(&b);
-            let (_, words, refused) = rsp.front_mut().unwrap();
-            assert_eq!(m.get(p.m_axis_rsp_tuser), (l && *refused) as u64);
-            words.pop_front();
             if l {
-                rsp.pop_front();
                 let want = expect[c].pop_front().unwrap();
                 assert_eq!(got_bytes[c], want, "client {c} response data");
                 got_bytes[c].clear();

@@ -26,9 +26,7 @@ pub fn get_bytes(m: &Model, p: Port, n: usize) -> Vec<u8> {
     v
 }
 
-/// A DMA read response in flight: delay, words (bytes, keep, last), refused.
-pub type Response = (u32, VecDeque<(Vec<u8>, u64, bool)>, bool);
-
+/// A keep mask of the low `n` bytes.
 pub fn low_mask(n: usize) -> u64 {
     if n >= 64 {
         u64::MAX
@@ -38,7 +36,7 @@ pub fn low_mask(n: usize) -> u64 {
 }
 
 /// Packs `data` into DMA words of `kw` bytes: (bytes, keep, last).
-pub fn words_of(data: &[u8], kw: usize) -> VecDeque<(Vec<u8>, u64, bool)> {
+pub fn words_of(data: &[u8], kw: usize) -> VecDeque<Word> {
     let n = data.len().div_ceil(kw);
     (0..n)
         .map(|w| {

@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `main.rs` | shared imports, the list of tests |
 //! | `dut.rs` | the model held in reset, DMA read response words |
+//! | `dma_rd.rs` | the host side of DMA reads: requests taken, responses played |
 //! | `regs.rs` | the register block's reference: register reads, read/write registers, counters |
 //! | `reg_block.rs` | `reg_block`: registers, counters and IRQ at random, the timer pinned by hand |
 //! | `req_fetch.rs` | `req_fetch` at 64 and 512 bits |
@@ -16,8 +17,28 @@
 //! | `arbiters.rs` | `dma_rd_arb`, `dma_wr_arb`, `stream_arb` with three clients |
 //! | `nic_smoke.rs` | the whole `buflet_nic` top at 64 and 512 bits |
 
+/// The `m_dma_rd_req_*` and `s_axis_dma_rd_*` ports of a bound port struct, as a
+/// [`dma_rd::RdPorts`].
+macro_rules! dma_rd_ports {
+    ($p:expr) => {
+        $crate::dma_rd::RdPorts {
+            req_valid: $p.m_dma_rd_req_valid,
+            req_ready: $p.m_dma_rd_req_ready,
+            req_addr: $p.m_dma_rd_req_addr,
+            req_len: $p.m_dma_rd_req_len,
+            tdata: $p.s_axis_dma_rd_tdata,
+            tkeep: $p.s_axis_dma_rd_tkeep,
+            tlast: $p.s_axis_dma_rd_tlast,
+            tuser: $p.s_axis_dma_rd_tuser,
+            tvalid: $p.s_axis_dma_rd_tvalid,
+            tready: $p.s_axis_dma_rd_tready,
+        }
+    };
+}
+
 mod arbiters;
 mod cpl_writer;
+mod dma_rd;
 mod dut;
 mod nic_smoke;
 mod reg_block;
@@ -31,6 +52,7 @@ use buflet_spec::{cpl, drop, param, reg, DropReason};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use dma_rd::*;
 use dut::*;
 use regs::*;
 

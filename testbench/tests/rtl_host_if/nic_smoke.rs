@@ -76,7 +76,7 @@ pub fn nic_smoke(name: &str, seed: u64) {
     ]);
     let mut reads: Vec<u32> = Vec::new();
     let mut rd_pending = false;
-    let mut rsp: VecDeque<Response> = VecDeque::new();
+    let mut dma = DmaResponder::new(dma_rd_ports!(p));
     let mut wr: VecDeque<(u64, u64)> = VecDeque::new(); // accepted write requests
     let mut wr_off = 0usize;
     let mut blk: Option<(u64, Vec<u8>)> = None;
@@ -91,22 +91,7 @@ pub fn nic_smoke(name: &str, seed: u64) {
             m.set(p.s_reg_wdata, v as u64);
         }
         m.set(p.s_reg_valid, reg_v as u64);
-        let rq = rng.gen_bool(0.5);
-        m.set(p.m_dma_rd_req_ready, rq as u64);
-        let mut rv = false;
-        if let Some((delay, words, refused)) = rsp.front_mut() {
-            if *delay > 0 {
-                *delay -= 1;
-            } else if rng.gen_bool(0.7) {
-                let (b, k, l) = words.front().unwrap().clone();
-                rv = true;
-                m.set_bytes(p.s_axis_dma_rd_tdata, &b);
-                m.set_bytes(p.s_axis_dma_rd_tkeep, &k.to_le_bytes());
-                m.set(p.s_axis_dma_rd_tlast, l as u64);
-                m.set(p.s_axis_dma_rd_tuser, (l && *refused) as u64);
-            }
-        }
-        m.set(p.s_axis_dma_rd_tvalid, rv as u64);
+        dma.drive(&mut m, &mut rng);
         let wq = rng.gen_bool(0.5);
         let wd = rng.gen_bool(0.6);
         m.set(p.m_dma_wr_req_ready, wq as u64);
@@ -129,20 +114,11 @@ pub fn nic_smoke(name: &str, seed: u64) {
         if reg_v {
             rd_pending = !regq.pop_front().unwrap().0;
         }
-        if rq && m.get(p.m_dma_rd_req_valid) == 1 {
-            let (a, l) = (
-                m.get(p.m_dma_rd_req_addr) as usize,
-                m.get(p.m_dma_rd_req_len) as usize,
-            );
-            rsp.push_back((rng.gen_range(0..6), words_of(&mem[a..a + l], kw), false));
+        if let Some((a, l)) = dma.request(&m) {
+            let (a, l) = (a as usize, l as usize);
+            dma.push(rng.gen_range(0..6), &mem[a..a + l], false);
         }
-        if rv && m.get(p.s_axis_dma_rd_tready) == 1 {
-            let (_, words, _) = rsp.front_mut().unwrap();
-            words.pop_front();
-            if words.is_empty() {
-                rsp.pop_front();
-            }
-        }
+        dma.take(&m);
         if wq && m.get(p.m_dma_wr_req_valid) == 1 {
             wr.push_back((m.get(p.m_dma_wr_req_addr), m.get(p.m_dma_wr_req_len)));
         }

@@ -8,7 +8,6 @@ pub fn req_fetch_run(name: &str, seed: u64) {
     let mut m = model(name);
     let p = ports::ReqFetch::bind(&m).expect("ports");
     reset(&mut m, p.clk, p.rst);
-    let kw = p.s_axis_dma_rd_tkeep.width() as usize;
     let mut rng = StdRng::seed_from_u64(seed);
     let size = 8u32;
     let base = 0x1_0000_0040u64 * 64; // 64-byte aligned, above 4 GiB
@@ -19,7 +18,7 @@ pub fn req_fetch_run(name: &str, seed: u64) {
     let mut ring: Vec<[u8; 64]> = vec![[0u8; 64]; size as usize];
     let mut posted: VecDeque<([u8; 64], bool)> = VecDeque::new(); // expected entries
     let mut refuse_slot: HashMap<u32, bool> = HashMap::new(); // index -> refused
-    let mut rsp: VecDeque<Response> = VecDeque::new();
+    let mut dma = DmaResponder::new(dma_rd_ports!(p));
     let mut enable = false;
     let mut got = 0;
     let total = 300;
@@ -45,33 +44,17 @@ pub fn req_fetch_run(name: &str, seed: u64) {
         }
         m.set(p.enable, enable as u64);
         m.set(p.req_tail, tail as u64);
-        let rd_ready = rng.gen_bool(0.5);
-        m.set(p.m_dma_rd_req_ready, rd_ready as u64);
-        let mut rv = false;
-        if let Some((delay, words, refused)) = rsp.front_mut() {
-            if *delay > 0 {
-                *delay -= 1;
-            } else if rng.gen_bool(0.7) {
-                let (b, k, l) = words.front().unwrap().clone();
-                rv = true;
-                m.set_bytes(p.s_axis_dma_rd_tdata, &b);
-                m.set_bytes(p.s_axis_dma_rd_tkeep, &k.to_le_bytes());
-                m.set(p.s_axis_dma_rd_tlast, l as u64);
-                m.set(p.s_axis_dma_rd_tuser, (l && *refused) as u64);
-            }
-        }
-        m.set(p.s_axis_dma_rd_tvalid, rv as u64);
+        dma.drive(&mut m, &mut rng);
         let out_ready = rng.gen_bool(0.5);
         m.set(p.m_req_ready, out_ready as u64);
         m.eval();
         let head = m.get(p.req_head) as u32;
         assert_eq!(head, head_model, "REQ_HEAD counts entries handed out");
         if m.get(p.m_dma_rd_req_valid) == 1 {
-            assert!(rsp.is_empty(), "one read at a time");
+            assert!(dma.is_empty(), "one read at a time");
             assert!(head != tail, "no fetch while head == tail");
-            if rd_ready {
-                let a = m.get(p.m_dma_rd_req_addr);
-                assert_eq!(m.get(p.m_dma_rd_req_len), 64);
+            if let Some((a, len)) = dma.request(&m) {
+                assert_eq!(len, 64);
                 assert_eq!(a, base + ((head % size) as u64) * 64, "entry address");
                 let refused = refuse_slot[&head];
                 let data = if refused {
@@ -79,16 +62,10 @@ pub fn req_fetch_run(name: &str, seed: u64) {
                 } else {
                     ring[(head % size) as usize].to_vec()
                 };
-                rsp.push_back((rng.gen_range(0..10), words_of(&data, kw), refused));
+                dma.push(rng.gen_range(0..10), &data, refused);
             }
         }
-        if rv && m.get(p.s_axis_dma_rd_tready) == 1 {
-            let (_, words, _) = rsp.front_mut().unwrap();
-            words.pop_front();
-            if words.is_empty() {
-                rsp.pop_front();
-            }
-        }
+        dma.take(&m);
         if out_ready && m.get(p.m_req_valid) == 1 {
             let e = get_bytes(&m, p.m_req_data, 64);
             let (want, refused) = posted.pop_front().expect("entry without a posted request");

@@ -325,6 +325,23 @@ pub fn blk_dma_refuses_write_source_and_read_destination() {
     }
 }
 
+/// Sets each input port to its value.
+fn set_all(m: &mut Model, inputs: &[(Port, u64)]) {
+    for &(port, v) in inputs {
+        m.set(port, v);
+    }
+}
+
+/// Checks each output port's value, evaluating the model before each read; a mismatch names
+/// `what` and the port.
+fn expect_all(m: &mut Model, what: &str, outputs: &[(Port, u64)]) {
+    for &(port, v) in outputs {
+        m.eval();
+        let name = m.info().ports[port.index()].name;
+        assert_eq!(m.get(port), v, "{what}: {name}");
+    }
+}
+
 /// dma_guard alone: allowed requests pass unchanged (and their responses / data); a refused
 /// read never reaches the host and is answered with one error word (tuser, tlast, rd_refused);
 /// a refused write never reaches the host and its data is taken and dropped up to tlast; each
@@ -333,115 +350,127 @@ pub fn dma_guard_refusals() {
     let mut m = Model::new("dma_guard_w64").expect("model built");
     let p = ports::DmaGuard::bind(&m).expect("ports");
     let clk = p.clk;
-    let g = |m: &mut Model, port: Port| {
-        m.eval();
-        m.get(port)
-    };
     m.set(p.rst, 1);
     m.tick(clk);
     m.set(p.rst, 0);
-    m.set(p.m_dma_rd_req_ready, 1);
-    m.set(p.m_dma_wr_req_ready, 1);
-    m.set(p.m_axis_dma_wr_tready, 1);
-    m.set(p.m_axis_rd_tready, 1);
+    let ready = [
+        p.m_dma_rd_req_ready,
+        p.m_dma_wr_req_ready,
+        p.m_axis_dma_wr_tready,
+        p.m_axis_rd_tready,
+    ];
+    set_all(&mut m, &ready.map(|r| (r, 1)));
 
     // an allowed read passes through, and its response too
-    m.set(p.s_rd_req_valid, 1);
-    m.set(p.s_rd_req_addr, 0x1234_5678_9000);
-    m.set(p.s_rd_req_len, 64);
-    m.set(p.s_rd_req_id, 2);
-    m.set(p.rd_lk_deny, 0);
-    assert_eq!(g(&mut m, p.rd_lk_addr), 0x1234_5678_9000);
-    assert_eq!(g(&mut m, p.rd_lk_len), 64);
-    assert_eq!(g(&mut m, p.m_dma_rd_req_valid), 1);
-    assert_eq!(g(&mut m, p.m_dma_rd_req_addr), 0x1234_5678_9000);
-    assert_eq!(g(&mut m, p.m_dma_rd_req_id), 2);
-    assert_eq!(g(&mut m, p.s_rd_req_ready), 1);
+    let (addr, id) = (0x1234_5678_9000, 2);
+    let req = [
+        (p.s_rd_req_addr, addr),
+        (p.s_rd_req_len, 64),
+        (p.s_rd_req_id, id),
+    ];
+    set_all(&mut m, &req);
+    set_all(&mut m, &[(p.s_rd_req_valid, 1), (p.rd_lk_deny, 0)]);
+    let lookup = [(p.rd_lk_addr, addr), (p.rd_lk_len, 64)];
+    expect_all(&mut m, "allowed read: lookup", &lookup);
+    let fwd = [(p.m_dma_rd_req_addr, addr), (p.m_dma_rd_req_id, id)];
+    expect_all(&mut m, "allowed read: forwarded", &fwd);
+    let taken = [(p.m_dma_rd_req_valid, 1), (p.s_rd_req_ready, 1)];
+    expect_all(&mut m, "allowed read: taken", &taken);
     m.tick(clk);
     m.set(p.s_rd_req_valid, 0);
-    m.set(p.s_axis_dma_rd_tvalid, 1);
-    m.set(p.s_axis_dma_rd_tdata, 0xAB);
-    m.set(p.s_axis_dma_rd_tlast, 1);
-    m.set(p.s_axis_dma_rd_tuser, 0);
-    assert_eq!(g(&mut m, p.m_axis_rd_tvalid), 1);
-    assert_eq!(g(&mut m, p.m_axis_rd_tdata), 0xAB);
-    assert_eq!(g(&mut m, p.m_axis_rd_tuser), 0);
-    assert_eq!(g(&mut m, p.rd_refused), 0);
-    assert_eq!(g(&mut m, p.s_axis_dma_rd_tready), 1);
-    assert_eq!(g(&mut m, p.ev_rd_fault), 0);
+    let word = [(p.s_axis_dma_rd_tdata, 0xAB), (p.s_axis_dma_rd_tuser, 0)];
+    set_all(&mut m, &word);
+    set_all(
+        &mut m,
+        &[(p.s_axis_dma_rd_tvalid, 1), (p.s_axis_dma_rd_tlast, 1)],
+    );
+    let out = [(p.m_axis_rd_tdata, 0xAB), (p.m_axis_rd_tuser, 0)];
+    expect_all(&mut m, "allowed read: response", &out);
+    let moved = [(p.m_axis_rd_tvalid, 1), (p.s_axis_dma_rd_tready, 1)];
+    expect_all(&mut m, "allowed read: response moved", &moved);
+    let no_fault = [(p.rd_refused, 0), (p.ev_rd_fault, 0)];
+    expect_all(&mut m, "allowed read: no fault", &no_fault);
     m.tick(clk);
     m.set(p.s_axis_dma_rd_tvalid, 0);
 
     // a refused read: no host request; one error word, held until taken
-    m.set(p.s_rd_req_valid, 1);
-    m.set(p.s_rd_req_addr, 0xdead_0000);
-    m.set(p.s_rd_req_id, 0);
-    m.set(p.rd_lk_deny, 1);
-    assert_eq!(g(&mut m, p.m_dma_rd_req_valid), 0);
-    assert_eq!(g(&mut m, p.s_rd_req_ready), 1);
+    let (addr, id) = (0xdead_0000, 0);
+    set_all(&mut m, &[(p.s_rd_req_addr, addr), (p.s_rd_req_id, id)]);
+    set_all(&mut m, &[(p.s_rd_req_valid, 1), (p.rd_lk_deny, 1)]);
+    let taken = [(p.m_dma_rd_req_valid, 0), (p.s_rd_req_ready, 1)];
+    expect_all(&mut m, "refused read: taken, not forwarded", &taken);
     m.tick(clk);
-    m.set(p.s_rd_req_valid, 0);
-    m.set(p.rd_lk_deny, 0);
+    set_all(&mut m, &[(p.s_rd_req_valid, 0), (p.rd_lk_deny, 0)]);
     m.set(p.m_axis_rd_tready, 0);
-    assert_eq!(g(&mut m, p.ev_rd_fault), 1);
-    assert_eq!(g(&mut m, p.ev_rd_fault_addr), 0xdead_0000);
-    assert_eq!(g(&mut m, p.ev_rd_fault_id), 0);
+    let fault = [(p.ev_rd_fault_addr, addr), (p.ev_rd_fault_id, id)];
+    expect_all(&mut m, "refused read: fault", &[(p.ev_rd_fault, 1)]);
+    expect_all(&mut m, "refused read: fault", &fault);
+    let err = [
+        (p.m_axis_rd_tlast, 1),
+        (p.m_axis_rd_tuser, 1),
+        (p.m_axis_rd_tdata, 0),
+    ];
+    let held = [(p.s_axis_dma_rd_tready, 0), (p.s_rd_req_ready, 0)];
     for _ in 0..3 {
-        assert_eq!(g(&mut m, p.m_axis_rd_tvalid), 1);
-        assert_eq!(g(&mut m, p.m_axis_rd_tlast), 1);
-        assert_eq!(g(&mut m, p.m_axis_rd_tuser), 1);
-        assert_eq!(g(&mut m, p.m_axis_rd_tdata), 0);
-        assert_eq!(g(&mut m, p.rd_refused), 1);
-        assert_eq!(g(&mut m, p.s_axis_dma_rd_tready), 0);
-        assert_eq!(g(&mut m, p.s_rd_req_ready), 0);
+        let valid = [(p.m_axis_rd_tvalid, 1), (p.rd_refused, 1)];
+        expect_all(&mut m, "refused read: error word", &valid);
+        expect_all(&mut m, "refused read: error word", &err);
+        expect_all(&mut m, "refused read: held", &held);
         m.tick(clk);
-        assert_eq!(g(&mut m, p.ev_rd_fault), 0, "one pulse per refusal");
+        expect_all(&mut m, "one pulse per refusal", &[(p.ev_rd_fault, 0)]);
     }
     m.set(p.m_axis_rd_tready, 1);
     m.tick(clk);
-    assert_eq!(g(&mut m, p.m_axis_rd_tvalid), 0);
-    assert_eq!(g(&mut m, p.rd_refused), 0);
+    let gone = [(p.m_axis_rd_tvalid, 0), (p.rd_refused, 0)];
+    expect_all(&mut m, "refused read: error word taken", &gone);
 
     // a refused write: no host request, four data words taken and dropped
-    m.set(p.s_wr_req_valid, 1);
-    m.set(p.s_wr_req_addr, 0xbeef_0040);
-    m.set(p.s_wr_req_len, 32);
-    m.set(p.s_wr_req_id, 1);
-    m.set(p.wr_lk_deny, 1);
-    assert_eq!(g(&mut m, p.wr_lk_addr), 0xbeef_0040);
-    assert_eq!(g(&mut m, p.wr_lk_len), 32);
-    assert_eq!(g(&mut m, p.m_dma_wr_req_valid), 0);
-    assert_eq!(g(&mut m, p.s_wr_req_ready), 1);
+    let (addr, id) = (0xbeef_0040, 1);
+    let req = [
+        (p.s_wr_req_addr, addr),
+        (p.s_wr_req_len, 32),
+        (p.s_wr_req_id, id),
+    ];
+    set_all(&mut m, &req);
+    set_all(&mut m, &[(p.s_wr_req_valid, 1), (p.wr_lk_deny, 1)]);
+    let lookup = [(p.wr_lk_addr, addr), (p.wr_lk_len, 32)];
+    expect_all(&mut m, "refused write: lookup", &lookup);
+    let taken = [(p.m_dma_wr_req_valid, 0), (p.s_wr_req_ready, 1)];
+    expect_all(&mut m, "refused write: taken, not forwarded", &taken);
     m.tick(clk);
-    m.set(p.s_wr_req_valid, 0);
-    m.set(p.wr_lk_deny, 0);
-    assert_eq!(g(&mut m, p.ev_wr_fault), 1);
-    assert_eq!(g(&mut m, p.ev_wr_fault_addr), 0xbeef_0040);
-    assert_eq!(g(&mut m, p.ev_wr_fault_id), 1);
+    set_all(&mut m, &[(p.s_wr_req_valid, 0), (p.wr_lk_deny, 0)]);
+    let fault = [(p.ev_wr_fault_addr, addr), (p.ev_wr_fault_id, id)];
+    expect_all(&mut m, "refused write: fault", &[(p.ev_wr_fault, 1)]);
+    expect_all(&mut m, "refused write: fault", &fault);
     m.set(p.m_axis_dma_wr_tready, 0);
     for k in 0..4 {
-        m.set(p.s_axis_wr_tvalid, 1);
-        m.set(p.s_axis_wr_tlast, (k == 3) as u64);
-        assert_eq!(g(&mut m, p.wr_refused), 1);
-        assert_eq!(g(&mut m, p.s_axis_wr_tready), 1, "dropped words are taken");
-        assert_eq!(g(&mut m, p.m_axis_dma_wr_tvalid), 0);
+        set_all(
+            &mut m,
+            &[
+                (p.s_axis_wr_tvalid, 1),
+                (p.s_axis_wr_tlast, u64::from(k == 3)),
+            ],
+        );
+        let dropped = [(p.wr_refused, 1), (p.s_axis_wr_tready, 1)];
+        expect_all(&mut m, "dropped words are taken", &dropped);
+        expect_all(&mut m, "dropped", &[(p.m_axis_dma_wr_tvalid, 0)]);
         m.tick(clk);
     }
     m.set(p.s_axis_wr_tvalid, 0);
-    assert_eq!(g(&mut m, p.wr_refused), 0);
-    assert_eq!(g(&mut m, p.ev_wr_fault), 0);
+    let done = [(p.wr_refused, 0), (p.ev_wr_fault, 0)];
+    expect_all(&mut m, "refused write: over, one fault pulse", &done);
 
     // an allowed write passes
     m.set(p.m_axis_dma_wr_tready, 1);
     m.set(p.s_wr_req_valid, 1);
-    assert_eq!(g(&mut m, p.m_dma_wr_req_valid), 1);
-    assert_eq!(g(&mut m, p.m_dma_wr_req_id), 1);
+    let fwd = [(p.m_dma_wr_req_valid, 1), (p.m_dma_wr_req_id, id)];
+    expect_all(&mut m, "allowed write: forwarded", &fwd);
     m.tick(clk);
     m.set(p.s_wr_req_valid, 0);
+    let word = [(p.s_axis_wr_tdata, 0x55), (p.s_axis_wr_tlast, 1)];
+    set_all(&mut m, &word);
     m.set(p.s_axis_wr_tvalid, 1);
-    m.set(p.s_axis_wr_tdata, 0x55);
-    m.set(p.s_axis_wr_tlast, 1);
-    assert_eq!(g(&mut m, p.m_axis_dma_wr_tvalid), 1);
-    assert_eq!(g(&mut m, p.m_axis_dma_wr_tdata), 0x55);
-    assert_eq!(g(&mut m, p.ev_wr_fault), 0);
+    let out = [(p.m_axis_dma_wr_tvalid, 1), (p.m_axis_dma_wr_tdata, 0x55)];
+    expect_all(&mut m, "allowed write: data", &out);
+    expect_all(&mut m, "allowed write: no fault", &[(p.ev_wr_fault, 0)]);
 }

@@ -28,19 +28,10 @@ pub fn nic_ring_faults(model: &str) {
         flags: RegionPerm::READ,
         ..Default::default()
     };
-    let e = [nop(7), reg_req.to_bytes(), nop(9)];
-    for (i, x) in e.iter().enumerate() {
-        h.mem[req as usize + 64 * i..][..64].copy_from_slice(x);
-    }
-    h.wr(reg::REQ_BASE_LO, req as u32);
-    h.wr(reg::REQ_SIZE, 4);
-    h.wr(reg::CPL_BASE_LO, cq as u32);
-    h.wr(reg::CPL_SIZE, 4);
+    h.rings(req, cq, 4, &[nop(7), reg_req.to_bytes(), nop(9)]);
     h.wr(reg::IRQ_MASK, 2);
     // protection on, no region: the first ring fetch is refused
-    h.wr(reg::CTRL, 3);
-    h.wr(reg::REQ_TAIL, 1);
-    h.run(200);
+    h.post(3, 1, 200);
     assert!(h.host_reads.is_empty(), "refused fetch reached the host");
     assert!(h.host_writes.is_empty());
     assert_eq!(h.rd(reg::STATUS), 7, "READY | ENABLED | FAULT");
@@ -59,9 +50,7 @@ pub fn nic_ring_faults(model: &str) {
     // ENABLE cleared then set (protection off): the entry is fetched and completed
     h.wr(reg::CTRL, 0);
     assert_eq!(h.rd(reg::STATUS) & 4, 0, "FAULT cleared by CTRL.ENABLE 0");
-    h.wr(reg::CTRL, 1);
-    h.wr(reg::REQ_TAIL, 2);
-    h.run(400);
+    h.post(1, 2, 400);
     assert_eq!(h.rd(reg::REQ_HEAD), 2);
     assert_eq!(h.rd(reg::CPL_TAIL), 2);
     let c0 = Cpl::parse(&h.mem[cq as usize..]).unwrap();
@@ -77,9 +66,7 @@ pub fn nic_ring_faults(model: &str) {
     // protection on with only the request ring registered (READ): the fetch is allowed, the
     // completion write is refused
     let (nr, nw) = (h.host_reads.len(), h.host_writes.len());
-    h.wr(reg::CTRL, 3);
-    h.wr(reg::REQ_TAIL, 3);
-    h.run(400);
+    h.post(3, 3, 400);
     assert_eq!(h.host_reads.len(), nr + 1, "the fetch is inside the region");
     assert_eq!(
         h.host_writes.len(),
@@ -130,38 +117,26 @@ pub fn nic_anon_refused(model: &str) {
     use etherparse::PacketBuilder;
     let mut h = NicHost::new(model);
     let (req, cq, bad, good) = (0x1000u64, 0x2000u64, 0x8000u64, 0x9000u64);
-    let mut e = [[0u8; 64]; 5];
-    for (i, (base, len, flags)) in [
-        (req, 0x200u64, RegionPerm::READ),
+    let mut e = region_reqs(&[
+        (req, 0x200, RegionPerm::READ),
         (cq, 0x100, RegionPerm::WRITE),
         (good, 2048, RegionPerm::WRITE),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        e[i] = region_req(10 + i as u32, i as u32, base, len, flags);
-    }
+    ]);
     for (k, addr) in [bad, good].into_iter().enumerate() {
-        e[3 + k] = AnonDesc {
-            opcode: Opcode::AnonPost,
-            tag: 100 + k as u32,
-            ref_num: k as u32,
-            len: 2048,
-            addr,
-            ..Default::default()
-        }
-        .to_bytes();
+        e.push(
+            AnonDesc {
+                opcode: Opcode::AnonPost,
+                tag: 100 + k as u32,
+                ref_num: k as u32,
+                len: 2048,
+                addr,
+                ..Default::default()
+            }
+            .to_bytes(),
+        );
     }
-    for (i, x) in e.iter().enumerate() {
-        h.mem[req as usize + 64 * i..][..64].copy_from_slice(x);
-    }
-    h.wr(reg::REQ_BASE_LO, req as u32);
-    h.wr(reg::REQ_SIZE, 8);
-    h.wr(reg::CPL_BASE_LO, cq as u32);
-    h.wr(reg::CPL_SIZE, 8);
-    h.wr(reg::CTRL, 1);
-    h.wr(reg::REQ_TAIL, 5);
-    h.run(600);
+    h.rings(req, cq, 8, &e);
+    h.post(1, 5, 600);
     assert_eq!(h.rd(reg::CPL_TAIL), 3, "three CMD_DONE");
     h.wr(reg::CTRL, 3);
     let frame = |n: u8| {
@@ -237,65 +212,53 @@ pub fn nic_nb_refused(model: &str) {
     h.mem[list_bad as usize..][..8].copy_from_slice(&page_ok.to_le_bytes());
     let (nic_mac, peer_mac) = ([2u8, 0, 0, 0, 0, 2], [2u8, 0, 0, 0, 0, 1]);
     let (nic_ip, peer_ip) = ([10u8, 0, 0, 2], [10u8, 0, 0, 1]);
-    let mut e = vec![[0u8; 64]; 9];
-    for (i, (base, len, flags)) in [
-        (req, 0x400u64, RegionPerm::READ),
+    let mut e = region_reqs(&[
+        (req, 0x400, RegionPerm::READ),
         (cq, 0x200, RegionPerm::WRITE),
         (list_ok, 16, RegionPerm::READ),
         (page_ok, 4096, RegionPerm::WRITE),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        e[i] = region_req(10 + i as u32, i as u32, base, len, flags);
-    }
-    e[4] = SockDesc {
-        opcode: Opcode::SockAdd,
-        sock_ref: 1,
-        tag: 50,
-        local_mac: nic_mac,
-        remote_mac: peer_mac,
-        proto: IpProto::Udp.code(),
-        local_ip: nic_ip.into(),
-        remote_ip: peer_ip.into(),
-        local_port: 2000,
-        remote_port: 1000,
-        rcv_buf: 65536,
-        mss: 1460,
-        ..Default::default()
-    }
-    .to_bytes();
+    ]);
+    e.push(
+        SockDesc {
+            opcode: Opcode::SockAdd,
+            sock_ref: 1,
+            tag: 50,
+            local_mac: nic_mac,
+            remote_mac: peer_mac,
+            proto: IpProto::Udp.code(),
+            local_ip: nic_ip.into(),
+            remote_ip: peer_ip.into(),
+            local_port: 2000,
+            remote_port: 1000,
+            rcv_buf: 65536,
+            mss: 1460,
+            ..Default::default()
+        }
+        .to_bytes(),
+    );
     // three NBs in order: list refused, page refused, both registered
     for (k, (hmd, tag)) in [(list_bad, 200u32), (list_ok + 8, 201), (list_ok, 202)]
         .into_iter()
         .enumerate()
     {
-        e[5 + k] = NbDesc {
-            opcode: Opcode::NbPost,
-            sock_ref: 1,
-            tag,
-            ref_num: k as u32,
-            total_bytes: 2048,
-            hmd_addr: hmd,
-            hmd_pages: 1,
-            ..Default::default()
-        }
-        .to_bytes();
+        e.push(
+            NbDesc {
+                opcode: Opcode::NbPost,
+                sock_ref: 1,
+                tag,
+                ref_num: k as u32,
+                total_bytes: 2048,
+                hmd_addr: hmd,
+                hmd_pages: 1,
+                ..Default::default()
+            }
+            .to_bytes(),
+        );
     }
-    for (i, x) in e.iter().take(8).enumerate() {
-        h.mem[req as usize + 64 * i..][..64].copy_from_slice(x);
-    }
-    h.wr(reg::REQ_BASE_LO, req as u32);
-    h.wr(reg::REQ_SIZE, 16);
-    h.wr(reg::CPL_BASE_LO, cq as u32);
-    h.wr(reg::CPL_SIZE, 16);
+    h.rings(req, cq, 16, &e);
     // the regions are registered with protection off, the rest runs with it on
-    h.wr(reg::CTRL, 1);
-    h.wr(reg::REQ_TAIL, 4);
-    h.run(800);
-    h.wr(reg::CTRL, 3);
-    h.wr(reg::REQ_TAIL, 8);
-    h.run(1500);
+    h.post(1, 4, 800);
+    h.post(3, 8, 1500);
     assert_eq!(h.rd(reg::REQ_HEAD), 8);
     assert_eq!(h.rd(reg::CNT_PROT_FAULTS), 0, "setup faulted");
     let b = PacketBuilder::ethernet2(peer_mac, nic_mac)

@@ -98,6 +98,27 @@ impl NicHost {
         self.m.tick(self.clk);
     }
 
+    /// Lays `entries` into the request ring at `req` and sets up both rings of `size` entries
+    /// (the completion ring at `cq`) through the registers.
+    pub fn rings(&mut self, req: u64, cq: u64, size: u32, entries: &[[u8; 64]]) {
+        use buflet_spec::reg;
+        for (i, x) in entries.iter().enumerate() {
+            self.mem[req as usize + 64 * i..][..64].copy_from_slice(x);
+        }
+        self.wr(reg::REQ_BASE_LO, req as u32);
+        self.wr(reg::REQ_SIZE, size);
+        self.wr(reg::CPL_BASE_LO, cq as u32);
+        self.wr(reg::CPL_SIZE, size);
+    }
+
+    /// Writes CTRL, then REQ_TAIL (posting the entries up to `tail`), and runs `cycles` cycles.
+    pub fn post(&mut self, ctrl: u32, tail: u32, cycles: usize) {
+        use buflet_spec::reg;
+        self.wr(reg::CTRL, ctrl);
+        self.wr(reg::REQ_TAIL, tail);
+        self.run(cycles);
+    }
+
     pub fn run(&mut self, n: usize) {
         for _ in 0..n {
             self.cycle();

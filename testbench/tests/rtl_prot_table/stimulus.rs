@@ -88,6 +88,15 @@ pub fn random_access(rng: &mut StdRng, o: &Oracle) -> (u64, u32, bool) {
     (addr, len, write)
 }
 
+/// REG_REGION entries of the regions (base, len, permissions), in slots 0, 1, ... with tags
+/// 10, 11, ...
+pub fn region_reqs(regions: &[(u64, u64, RegionPerm)]) -> Vec<[u8; 64]> {
+    (0..)
+        .zip(regions)
+        .map(|(i, &(base, len, flags))| region_req(10 + i, i, base, len, flags))
+        .collect()
+}
+
 /// A REG_REGION entry.
 pub fn region_req(tag: u32, slot: u32, base: u64, len: u64, flags: RegionPerm) -> [u8; 64] {
     RegionDesc {

@@ -18,25 +18,14 @@ pub fn syn_walks_back_to_back(prefix: &str, kw: usize, bb: usize, seed: u64) {
             o[36..39].copy_from_slice(&[3, 3, rng.gen_range(0..=20)]);
         }
         tcp.set_options_raw(&o).expect("options");
-        let mut f = Vec::new();
-        PacketBuilder::ethernet2(rng.gen(), rng.gen())
-            .ipv4(rng.gen(), rng.gen(), 64)
-            .tcp_header(tcp)
-            .write(&mut f, &[])
-            .expect("syn");
+        let f = bare_tcp(&mut rng, tcp);
         cases.push(case("syn 40 nops", f, NONE));
         let t = build_tcp(&mut rng, None, 0, 0, 0);
         let mut f = t.frame;
         f.resize(60, 0);
         cases.push(case("short after syn", f, NONE));
     }
-    let cfg = Run {
-        frames: cases.len(),
-        idle_p: 0.0,
-        stall_p: 0.0,
-        deny_p: 0.0,
-        disable_p: 0.0,
-    };
+    let cfg = Run::new(cases.len(), 0.0, 0.0);
     let words: usize = cases.iter().map(|c| c.frame.len().div_ceil(kw)).sum();
     let walks: usize = cases.iter().map(|c| walk_budget(&c.frame)).sum();
     let st = run(prefix, kw, bb, seed, &cfg, cases);
@@ -46,6 +35,18 @@ pub fn syn_walks_back_to_back(prefix: &str, kw: usize, bb: usize, seed: u64) {
         "{prefix}: {} cycles for {words} words and {walks} walk steps",
         st.cycles
     );
+}
+
+/// An untagged frame of the TCP header `tcp` without payload; draws the MAC and IP addresses
+/// from `rng`.
+fn bare_tcp(rng: &mut ChaCha8Rng, tcp: TcpHeader) -> Vec<u8> {
+    let mut f = Vec::new();
+    PacketBuilder::ethernet2(rng.gen(), rng.gen())
+        .ipv4(rng.gen(), rng.gen(), 64)
+        .tcp_header(tcp)
+        .write(&mut f, &[])
+        .expect("syn");
+    f
 }
 
 pub fn rx_parser_w64_syn_walks() {
@@ -99,12 +100,7 @@ pub fn syn_option_table(prefix: &str, kw: usize, bb: usize, seed: u64) {
             tcp.syn = syn;
             tcp.ack = !syn || rng.gen();
             tcp.set_options_raw(opts).expect("options");
-            let mut f = Vec::new();
-            PacketBuilder::ethernet2(rng.gen(), rng.gen())
-                .ipv4(rng.gen(), rng.gen(), 64)
-                .tcp_header(tcp)
-                .write(&mut f, &[])
-                .expect("syn");
+            let mut f = bare_tcp(&mut rng, tcp);
             f.resize(f.len().max(60), 0);
             let want_ws = if syn { want.0 } else { 0 };
             assert_eq!(tcp_extra(&f).1, want_ws, "oracle of {opts:?}");
@@ -112,13 +108,7 @@ pub fn syn_option_table(prefix: &str, kw: usize, bb: usize, seed: u64) {
         }
     }
     let want_seen = table.iter().filter(|(_, w)| w.0 == 1).count();
-    let cfg = Run {
-        frames: cases.len(),
-        idle_p: 0.1,
-        stall_p: 0.3,
-        deny_p: 0.0,
-        disable_p: 0.0,
-    };
+    let cfg = Run::new(cases.len(), 0.1, 0.3);
     let st = run(prefix, kw, bb, seed, &cfg, cases);
     assert_eq!(st.ws_seen, want_seen, "{prefix}: window scales");
 }

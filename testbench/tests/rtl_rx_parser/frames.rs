@@ -53,6 +53,31 @@ pub fn write_tcp(
     frame
 }
 
+/// A random IPv4 header for `proto` (TTL, addresses, identification, DF drawn from `rng`)
+/// with `ip_opts` bytes of NOP options.
+pub fn rand_ipv4(rng: &mut ChaCha8Rng, proto: IpNumber, ip_opts: usize) -> Ipv4Header {
+    let mut ip = Ipv4Header::new(0, rng.gen_range(1..=255), proto, rng.gen(), rng.gen())
+        .expect("ipv4 header");
+    ip.identification = rng.gen();
+    ip.dont_fragment = rng.gen();
+    ip.options = ip_options(ip_opts);
+    ip
+}
+
+/// `n` bytes of IPv4 NOP options.
+pub fn ip_options(n: usize) -> Ipv4Options {
+    Ipv4Options::try_from(&vec![1u8; n][..]).expect("ip options")
+}
+
+/// An option length: with probability `p` a random multiple of 4 up to 40, else 0.
+pub fn rand_opts_len(rng: &mut ChaCha8Rng, p: f64) -> usize {
+    if rng.gen_bool(p) {
+        rng.gen_range(1..=10) * 4
+    } else {
+        0
+    }
+}
+
 pub struct Tcp {
     pub frame: Vec<u8>,
     pub l3: usize,
@@ -67,17 +92,7 @@ pub fn build_tcp(
     tcp_opts: usize,
     payload_len: usize,
 ) -> Tcp {
-    let mut ip = Ipv4Header::new(
-        0,
-        rng.gen_range(1..=255),
-        IpNumber::TCP,
-        rng.gen(),
-        rng.gen(),
-    )
-    .expect("ipv4 header");
-    ip.identification = rng.gen();
-    ip.dont_fragment = rng.gen();
-    ip.options = Ipv4Options::try_from(&vec![1u8; ip_opts][..]).expect("ip options");
+    let ip = rand_ipv4(rng, IpNumber::TCP, ip_opts);
     let mut tcp = TcpHeader::new(rng.gen(), rng.gen(), rng.gen(), rng.gen());
     tcp.acknowledgment_number = rng.gen();
     tcp.fin = rng.gen_bool(0.2);
@@ -200,13 +215,9 @@ pub fn build_syn(rng: &mut ChaCha8Rng, syn: bool, raw: bool) -> Vec<u8> {
             .expect("tcp option elements");
     }
     let vlan = rand_vlan(rng);
-    let ip_opts = if rng.gen_bool(0.2) {
-        rng.gen_range(1..=10) * 4
-    } else {
-        0
-    };
+    let ip_opts = rand_opts_len(rng, 0.2);
     let mut ip = Ipv4Header::new(0, 64, IpNumber::TCP, rng.gen(), rng.gen()).expect("ipv4 header");
-    ip.options = Ipv4Options::try_from(&vec![1u8; ip_opts][..]).expect("ip options");
+    ip.options = ip_options(ip_opts);
     let pay = if rng.gen_bool(0.8) {
         0
     } else {
@@ -240,16 +251,8 @@ pub fn rand_payload_len(rng: &mut ChaCha8Rng) -> usize {
 
 pub fn rand_good(rng: &mut ChaCha8Rng) -> Tcp {
     let vlan = rand_vlan(rng);
-    let ip_opts = if rng.gen_bool(0.2) {
-        rng.gen_range(1..=10) * 4
-    } else {
-        0
-    };
-    let tcp_opts = if rng.gen_bool(0.5) {
-        rng.gen_range(1..=10) * 4
-    } else {
-        0
-    };
+    let ip_opts = rand_opts_len(rng, 0.2);
+    let tcp_opts = rand_opts_len(rng, 0.5);
     let max_pay = 9216 - 18 - 60 - 60;
     let pay = rand_payload_len(rng).min(max_pay);
     build_tcp(rng, vlan, ip_opts, tcp_opts, pay)
@@ -281,17 +284,7 @@ pub fn build_udp_with(
     ip_opts: usize,
     payload: &[u8],
 ) -> Udp {
-    let mut ip = Ipv4Header::new(
-        0,
-        rng.gen_range(1..=255),
-        IpNumber::UDP,
-        rng.gen(),
-        rng.gen(),
-    )
-    .expect("ipv4 header");
-    ip.identification = rng.gen();
-    ip.dont_fragment = rng.gen();
-    ip.options = Ipv4Options::try_from(&vec![1u8; ip_opts][..]).expect("ip options");
+    let ip = rand_ipv4(rng, IpNumber::UDP, ip_opts);
     let mut frame = Vec::new();
     let eth = PacketBuilder::ethernet2(rng.gen(), rng.gen());
     let ipv4 = IpHeaders::Ipv4(ip, Default::default());
@@ -315,11 +308,7 @@ pub fn build_udp_with(
 
 pub fn rand_udp(rng: &mut ChaCha8Rng) -> Udp {
     let vlan = rand_vlan(rng);
-    let ip_opts = if rng.gen_bool(0.2) {
-        rng.gen_range(1..=10) * 4
-    } else {
-        0
-    };
+    let ip_opts = rand_opts_len(rng, 0.2);
     let pay = rand_payload_len(rng).min(9216 - 18 - 60 - 8);
     build_udp(rng, vlan, ip_opts, pay)
 }

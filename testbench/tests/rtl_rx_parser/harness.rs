@@ -11,6 +11,20 @@ pub struct Run {
     pub disable_p: f64,
 }
 
+impl Run {
+    /// `frames` frames with input idle probability `idle_p` and metadata stall probability
+    /// `stall_p`; no refused allocations and no disabled frames.
+    pub fn new(frames: usize, idle_p: f64, stall_p: f64) -> Run {
+        Run {
+            frames,
+            idle_p,
+            stall_p,
+            deny_p: 0.0,
+            disable_p: 0.0,
+        }
+    }
+}
+
 pub fn low_mask(n: usize) -> u64 {
     if n >= 64 {
         u64::MAX
@@ -237,13 +251,8 @@ pub fn run(
         m.tick(p.clk);
     }
     // nothing else comes out
-    m.set(p.s_axis_rx_tvalid, 0);
-    m.set(p.m_meta_ready, 1);
-    for _ in 0..4 {
-        m.eval();
-        assert_eq!(m.get(p.m_meta_valid), 0, "{prefix}: spurious metadata");
-        m.tick(p.clk);
-    }
+    let end = [(p.s_axis_rx_tvalid, 0), (p.m_meta_ready, 1)];
+    assert_quiet(&mut m, p.clk, &end, &[p.m_meta_valid], 4, prefix);
     assert_eq!(free.len(), NUM_BUFLETS, "{prefix}: every buflet back");
     eprintln!(
         "{prefix}: {cycles} cycles, reasons {by_reason:?}, {ws_seen} window scales, \

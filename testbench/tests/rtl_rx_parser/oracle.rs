@@ -92,10 +92,9 @@ pub fn tcp_extra(frame: &[u8]) -> (u64, u64, u64) {
     (u64::from(tcp.acknowledgment_number), ws_valid, ws)
 }
 
-/// etherparse's view of a good UDP datagram; the checksum (when not 0)
-/// verified with etherparse's own calculation.
-pub fn udp_oracle(frame: &[u8]) -> Fields {
-    let h = PacketHeaders::from_ethernet_slice(frame).expect("etherparse parse");
+/// The VLAN id (0 untagged), the offset of the IPv4 header and the IPv4 header of a parsed
+/// frame (one tag at most).
+fn vlan_l3_ipv4<'a>(h: &'a PacketHeaders) -> (u64, usize, &'a Ipv4Header) {
     let vlan = match &h.vlan() {
         Some(etherparse::VlanHeader::Single(s)) => u64::from(s.vlan_id.value()),
         None => 0,
@@ -104,6 +103,35 @@ pub fn udp_oracle(frame: &[u8]) -> Fields {
     let Some(NetHeaders::Ipv4(ip, _)) = &h.net else {
         panic!("not ipv4")
     };
+    let l3 = if h.vlan().is_some() { 18 } else { 14 };
+    (vlan, l3, ip)
+}
+
+/// The fields of a passing frame that do not depend on its transport: VLAN, addresses and
+/// ports; the others 0.
+fn ip_fields(vlan: u64, ip: &Ipv4Header, src_port: u16, dst_port: u16) -> Fields {
+    Fields {
+        vlan,
+        src_ip: u64::from(u32::from_be_bytes(ip.source)),
+        dst_ip: u64::from(u32::from_be_bytes(ip.destination)),
+        src_port: u64::from(src_port),
+        dst_port: u64::from(dst_port),
+        seq: 0,
+        flags: 0,
+        pay_off: 0,
+        pay_len: 0,
+        ack: 0,
+        ws_valid: 0,
+        ws: 0,
+        udp: 0,
+    }
+}
+
+/// etherparse's view of a good UDP datagram; the checksum (when not 0)
+/// verified with etherparse's own calculation.
+pub fn udp_oracle(frame: &[u8]) -> Fields {
+    let h = PacketHeaders::from_ethernet_slice(frame).expect("etherparse parse");
+    let (vlan, l3, ip) = vlan_l3_ipv4(&h);
     let Some(TransportHeader::Udp(udp)) = &h.transport else {
         panic!("not udp")
     };
@@ -125,21 +153,11 @@ pub fn udp_oracle(frame: &[u8]) -> Fields {
             "oracle: udp checksum"
         );
     }
-    let l3 = if h.vlan().is_some() { 18 } else { 14 };
     Fields {
-        vlan,
-        src_ip: u64::from(u32::from_be_bytes(ip.source)),
-        dst_ip: u64::from(u32::from_be_bytes(ip.destination)),
-        src_port: u64::from(udp.source_port),
-        dst_port: u64::from(udp.destination_port),
-        seq: 0,
-        flags: 0,
         pay_off: (l3 + ip.header_len() + 8) as u64,
         pay_len: payload.len() as u64,
-        ack: 0,
-        ws_valid: 0,
-        ws: 0,
         udp: 1,
+        ..ip_fields(vlan, ip, udp.source_port, udp.destination_port)
     }
 }
 
@@ -149,14 +167,7 @@ pub fn oracle(frame: &[u8]) -> Fields {
     if matches!(h.transport, Some(TransportHeader::Udp(_))) {
         return udp_oracle(frame);
     }
-    let vlan = match &h.vlan() {
-        Some(etherparse::VlanHeader::Single(s)) => u64::from(s.vlan_id.value()),
-        None => 0,
-        Some(other) => panic!("unexpected vlan {other:?}"),
-    };
-    let Some(NetHeaders::Ipv4(ip, _)) = &h.net else {
-        panic!("not ipv4")
-    };
+    let (vlan, l3, ip) = vlan_l3_ipv4(&h);
     let Some(TransportHeader::Tcp(tcp)) = &h.transport else {
         panic!("not tcp")
     };
@@ -171,7 +182,6 @@ pub fn oracle(frame: &[u8]) -> Fields {
         tcp.checksum,
         "oracle: tcp checksum"
     );
-    let l3 = if h.vlan().is_some() { 18 } else { 14 };
     let flags = u64::from(tcp.fin)
         | u64::from(tcp.syn) << 1
         | u64::from(tcp.rst) << 2
@@ -184,11 +194,6 @@ pub fn oracle(frame: &[u8]) -> Fields {
     assert_eq!(pay_len, payload.len(), "oracle: payload length");
     let (ack, ws_valid, ws) = tcp_extra(frame);
     Fields {
-        vlan,
-        src_ip: u64::from(u32::from_be_bytes(ip.source)),
-        dst_ip: u64::from(u32::from_be_bytes(ip.destination)),
-        src_port: u64::from(tcp.source_port),
-        dst_port: u64::from(tcp.destination_port),
         seq: u64::from(tcp.sequence_number),
         flags,
         pay_off: (l3 + ip.header_len() + tcp.header_len()) as u64,
@@ -196,7 +201,7 @@ pub fn oracle(frame: &[u8]) -> Fields {
         ack,
         ws_valid,
         ws,
-        udp: 0,
+        ..ip_fields(vlan, ip, tcp.source_port, tcp.destination_port)
     }
 }
 

@@ -59,13 +59,7 @@ pub fn udp_arp_run(prefix: &str, kw: usize, bb: usize, seed: u64) {
         *kinds.entry(c.what).or_default() += 1;
     }
     let want_arp = cases.iter().filter(|c| c.enable && c.arp.is_some()).count();
-    let cfg = Run {
-        frames: cases.len(),
-        idle_p: 0.2,
-        stall_p: 0.3,
-        deny_p: 0.0,
-        disable_p: 0.0,
-    };
+    let cfg = Run::new(cases.len(), 0.2, 0.3);
     let st = run(prefix, kw, bb, seed, &cfg, cases);
     assert_eq!(st.arp_seen, want_arp, "{prefix}: ARP requests");
     assert!(want_arp > 20, "{prefix}: {want_arp} ARP requests");
@@ -105,13 +99,7 @@ pub fn rx_parser_w512_udp_arp() {
 /// Back-to-back frames, metadata always accepted: one word per cycle, plus at
 /// most the option walk of each SYN frame.
 pub fn full_rate(prefix: &str, kw: usize, bb: usize, seed: u64) {
-    let cfg = Run {
-        frames: 200,
-        idle_p: 0.0,
-        stall_p: 0.0,
-        deny_p: 0.0,
-        disable_p: 0.0,
-    };
+    let cfg = Run::new(200, 0.0, 0.0);
     let cases = gen_cases(seed, &cfg);
     let words: usize = cases.iter().map(|c| c.frame.len().div_ceil(kw)).sum();
     let walks: usize = cases
@@ -136,13 +124,7 @@ pub fn full_rate_no_syn(prefix: &str, kw: usize, bb: usize, seed: u64) {
             cases.push(c);
         }
     }
-    let cfg = Run {
-        frames: cases.len(),
-        idle_p: 0.0,
-        stall_p: 0.0,
-        deny_p: 0.0,
-        disable_p: 0.0,
-    };
+    let cfg = Run::new(cases.len(), 0.0, 0.0);
     let words: usize = cases.iter().map(|c| c.frame.len().div_ceil(kw)).sum();
     let cycles = run(prefix, kw, bb, seed, &cfg, cases).cycles;
     assert!(
@@ -160,16 +142,8 @@ pub fn fuzz_vs_model(prefix: &str, kw: usize, bb: usize, seed: u64) {
     let mut udp = 0usize;
     for _ in 0..400 {
         let vlan = rand_vlan(&mut rng);
-        let ip_opts = if rng.gen_bool(0.3) {
-            rng.gen_range(1..=10) * 4
-        } else {
-            0
-        };
-        let tcp_opts = if rng.gen_bool(0.3) {
-            rng.gen_range(1..=10) * 4
-        } else {
-            0
-        };
+        let ip_opts = rand_opts_len(&mut rng, 0.3);
+        let tcp_opts = rand_opts_len(&mut rng, 0.3);
         let pay = rng.gen_range(0..300);
         let mut f = match rng.gen_range(0..10) {
             0..=2 => {
@@ -230,13 +204,7 @@ pub fn fuzz_vs_model(prefix: &str, kw: usize, bb: usize, seed: u64) {
         udp += usize::from(p.udp);
         cases.push(c);
     }
-    let cfg = Run {
-        frames: cases.len(),
-        idle_p: 0.1,
-        stall_p: 0.2,
-        deny_p: 0.0,
-        disable_p: 0.0,
-    };
+    let cfg = Run::new(cases.len(), 0.1, 0.2);
     let arp = cases.iter().filter(|c| c.arp.is_some()).count();
     let st = run(prefix, kw, bb, seed, &cfg, cases);
     assert!(st.ws_seen > 0, "{prefix}: no window scale in the fuzz");

@@ -96,7 +96,6 @@ impl SockCfg {
     /// A frame from the peer of this socket.
     pub fn frame(&self, seq: u32, ack: u32, flags: TcpFlags, payload: Vec<u8>) -> Frame {
         Frame {
-            reason: DropReason::None,
             vlan: self.vlan,
             src_ip: self.remote_ip,
             dst_ip: self.local_ip,
@@ -105,15 +104,7 @@ impl SockCfg {
             seq,
             ack,
             flags,
-            ws: None,
-            pay_off: 54,
-            payload,
-            no_chain: false,
-            peer: None,
-            udp: false,
-            arp_sha: None,
-            short_chain: None,
-            bytes: Vec::new(),
+            ..Frame::new(DropReason::None, 54, payload)
         }
     }
 
@@ -148,24 +139,14 @@ impl SockCfg {
 pub fn raw_frame(reason: DropReason, len: usize, rng: &mut ChaCha8Rng) -> Frame {
     let n = len.max(14);
     Frame {
-        reason,
-        vlan: 0,
         src_ip: rng.gen(),
         dst_ip: rng.gen(),
         sport: rng.gen(),
         dport: rng.gen(),
         seq: rng.gen(),
         ack: rng.gen(),
-        flags: TcpFlags::empty(),
-        ws: None,
-        pay_off: 14,
-        payload: (0..n - 14).map(|_| rng.gen()).collect(),
-        no_chain: false,
-        peer: None,
-        udp: false,
-        arp_sha: None,
-        short_chain: None,
-        bytes: Vec::new(),
+        // the payload is drawn after the fields above, as the struct update base comes last
+        ..Frame::new(reason, 14, (0..n - 14).map(|_| rng.gen()).collect())
     }
 }
 
@@ -210,6 +191,31 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// A frame with parser reason `reason` and `payload` at `pay_off`; untagged, every other
+    /// metadata field 0, no flags or window scale, stored whole.
+    pub fn new(reason: DropReason, pay_off: usize, payload: Vec<u8>) -> Frame {
+        Frame {
+            reason,
+            vlan: 0,
+            src_ip: 0,
+            dst_ip: 0,
+            sport: 0,
+            dport: 0,
+            seq: 0,
+            ack: 0,
+            flags: TcpFlags::empty(),
+            ws: None,
+            pay_off,
+            payload,
+            no_chain: false,
+            peer: None,
+            udp: false,
+            arp_sha: None,
+            short_chain: None,
+            bytes: Vec::new(),
+        }
+    }
+
     /// Frame length in bytes.
     pub fn len(&self) -> usize {
         self.pay_off + self.payload.len()

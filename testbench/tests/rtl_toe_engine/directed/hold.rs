@@ -247,9 +247,7 @@ pub fn hold_record_positions_across_pages_and_full_on_record_room() {
             );
         }
         assert_eq!(tb.got.hold_recs, 1052);
-        tb.sock_del(3);
-        tb.settle(20_000);
-        tb.final_checks(true);
+        close(&mut tb, &[3]);
     }
 }
 
@@ -369,8 +367,6 @@ pub fn hold_fin_and_sock_del_leave_held_chains() {
             nbuf,
             "{model}: every chain back after the releases"
         );
-        tb.sock_del(4);
-        tb.settle(20_000);
-        tb.final_checks(true);
+        close(&mut tb, &[4]);
     }
 }

@@ -41,6 +41,16 @@ pub fn dtb(model: &str, seed: u64) -> Tb {
     tb
 }
 
+/// The end of a directed test: deletes the sockets in `slots`, lets the engine settle and runs
+/// the final checks (every buflet free).
+pub fn close(tb: &mut Tb, slots: &[u16]) {
+    for &slot in slots {
+        tb.sock_del(slot);
+    }
+    tb.settle(20_000);
+    tb.final_checks(true);
+}
+
 /// Sends the handshake of `c` with peer ISN `isn` and checks the SYN-ACK it produced.
 pub fn handshake(tb: &mut Tb, c: &SockCfg, isn: u32, ws: Option<u8>) {
     let mut f = c.frame(isn, 0, SYN, Vec::new());

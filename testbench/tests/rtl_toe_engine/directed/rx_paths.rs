@@ -83,10 +83,7 @@ pub fn udp_datagrams_into_named_buffers() {
         tb.push(u.datagram(vec![5; 10])); // the socket is gone: nothing matches
         tb.settle(20_000);
         assert_eq!(tb.got.dropped(DropReason::NoSocket), 2);
-        tb.sock_del(4);
-        tb.sock_del(5);
-        tb.settle(20_000);
-        tb.final_checks(true);
+        close(&mut tb, &[4, 5]);
     }
 }
 
@@ -168,9 +165,7 @@ pub fn anonymous_buffers() {
             "{model}: anonymous bytes are not NB deliveries"
         );
         assert_eq!(tb.got.returned, 0);
-        tb.sock_del(0);
-        tb.settle(20_000);
-        tb.final_checks(true);
+        close(&mut tb, &[0]);
     }
 }
 

@@ -93,10 +93,7 @@ pub fn handshake_syn_ack_fields_and_windows() {
         );
         assert_eq!(tb.got.accepted, 1);
         // clean up: delete both (a holds its segment)
-        tb.sock_del(0);
-        tb.sock_del(1);
-        tb.settle(20_000);
-        tb.final_checks(true);
+        close(&mut tb, &[0, 1]);
     }
 }
 
@@ -169,9 +166,7 @@ pub fn reordering_overlaps_and_duplicates() {
             g.delivered == s,
             "{model}: delivered bytes equal the stream"
         );
-        tb.sock_del(3);
-        tb.settle(20_000);
-        tb.final_checks(true);
+        close(&mut tb, &[3]);
     }
 }
 
@@ -237,9 +232,7 @@ pub fn zero_window_trim_and_probes() {
             (CplFlags::FIN, 1000, 600)
         );
         assert!(tb.osock[2].as_ref().unwrap().delivered == s[..1600]);
-        tb.sock_del(2);
-        tb.settle(20_000);
-        tb.final_checks(true);
+        close(&mut tb, &[2]);
     }
 }
 
@@ -316,10 +309,7 @@ pub fn fin_and_rst_in_order_and_ahead() {
             ],
             "{model}: returns"
         );
-        tb.sock_del(0);
-        tb.sock_del(1);
-        tb.settle(20_000);
-        tb.final_checks(true);
+        close(&mut tb, &[0, 1]);
     }
 }
 
@@ -404,9 +394,7 @@ pub fn sock_del_returns_nbs_frees_segments_and_unlinks() {
         assert_eq!(tb.tx_log.len(), n1 + 1);
         assert_eq!(txv(&tb.tx_log[n1]).3, SYN | ACK);
         assert_eq!(tb.got.dropped(DropReason::NoSocket), 2);
-        tb.sock_del(1);
-        tb.settle(20_000);
-        tb.final_checks(true);
+        close(&mut tb, &[1]);
     }
 }
 
@@ -521,9 +509,7 @@ pub fn throughput(model: &str, min_ratio: f64) {
     assert!(tb.osock[0].as_ref().unwrap().delivered == s);
     assert!(ratio >= min_ratio, "delivery rate {ratio:.3} words/cycle");
     tb.settle(20_000);
-    tb.sock_del(0);
-    tb.settle(20_000);
-    tb.final_checks(true);
+    close(&mut tb, &[0]);
 }
 
 pub fn toe_engine_w64_throughput() {

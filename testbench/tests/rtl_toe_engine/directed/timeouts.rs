@@ -63,9 +63,7 @@ pub fn timeouts_of_head_named_buffers() {
         assert!(tb.osock[0].as_ref().unwrap().delivered == s[..1800]);
         assert_eq!(tb.got.timeouts, 3);
         assert_eq!(tb.got.ticks, 11);
-        tb.sock_del(0);
-        tb.settle(20_000);
-        tb.final_checks(true);
+        close(&mut tb, &[0]);
     }
 }
 
@@ -144,10 +142,7 @@ pub fn timeout_between_chunks_wakes_the_next_buffer() {
             "{model}: UDP timeout in the middle of a datagram"
         );
         assert_eq!(tb.got.timeouts, 2);
-        tb.sock_del(0);
-        tb.sock_del(1);
-        tb.settle(20_000);
-        tb.final_checks(true);
+        close(&mut tb, &[0, 1]);
     }
 }
 
@@ -202,9 +197,7 @@ pub fn tick_requests_merge() {
         );
         assert_eq!(tb.got.dropped(DropReason::OutOfWindow), 12);
         ticks(&mut tb, 2);
-        tb.sock_del(0);
-        tb.settle(20_000);
-        tb.final_checks(true);
+        close(&mut tb, &[0]);
     }
 }
 

@@ -112,10 +112,7 @@ pub fn window_duplicate_acks_repeat_the_window() {
         tb.nb_post(0, 2, 3 * PAGE, 3, false);
         tb.settle(60_000);
         assert!(tb.osock[0].as_ref().unwrap().delivered == s[..4600]);
-        tb.sock_del(0);
-        tb.sock_del(1);
-        tb.settle(20_000);
-        tb.final_checks(true);
+        close(&mut tb, &[0, 1]);
     }
 }
 
@@ -183,10 +180,7 @@ pub fn window_promise_is_honoured_after_the_pool_closes() {
             r.contains(&(1, CplFlags::FULL, 600, 0, 0)),
             "{model}: {r:?}"
         );
-        tb.sock_del(0);
-        tb.sock_del(1);
-        tb.settle(20_000);
-        tb.final_checks(true);
+        close(&mut tb, &[0, 1]);
     }
 }
 
@@ -241,9 +235,6 @@ pub fn window_syn_ack_sets_the_first_edge() {
         tb.nb_post(1, 1, next, 1, false);
         tb.settle(60_000);
         assert!(tb.osock[0].as_ref().unwrap().delivered == s);
-        tb.sock_del(0);
-        tb.sock_del(1);
-        tb.settle(20_000);
-        tb.final_checks(true);
+        close(&mut tb, &[0, 1]);
     }
 }

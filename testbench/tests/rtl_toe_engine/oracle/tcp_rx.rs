@@ -6,6 +6,22 @@
 
 use crate::*;
 
+impl OSeg {
+    /// The `n` bytes of `f`'s payload from `a` on, kept as a segment starting at `seq` with
+    /// `flags`, in chain `chain`.
+    fn kept(f: &Frame, seq: u32, flags: TcpFlags, chain: u16, a: usize, n: usize) -> OSeg {
+        OSeg {
+            seq,
+            data: f.payload[a..a + n].to_vec(),
+            flags,
+            chain,
+            freed: false,
+            doff: f.pay_off + a,
+            held: false,
+        }
+    }
+}
+
 /// The window of a socket.
 impl OSock {
     /// The window already promised: rel(RCV_WND_EDGE) if positive, else 0.
@@ -247,15 +263,7 @@ fn estab(s: &mut OSock, f: &Frame, chain: u16, pool_room: u64, inf: bool) -> Dec
         }
         let fin = flags.contains(FIN);
         let (a, n) = (start as usize, len as usize);
-        s.inorder.push_back(OSeg {
-            seq,
-            data: f.payload[a..a + n].to_vec(),
-            flags,
-            chain,
-            freed: false,
-            doff: f.pay_off + a,
-            held: false,
-        });
+        s.inorder.push_back(OSeg::kept(f, seq, flags, chain, a, n));
         s.rcv_nxt = s.rcv_nxt.wrapping_add(n as u32 + fin as u32);
         d.accepted = n > 0;
         d.keep = true;
@@ -317,18 +325,7 @@ fn estab(s: &mut OSock, f: &Frame, chain: u16, pool_room: u64, inf: bool) -> Dec
     if i > 0 && i < s.ooo.len() {
         d.cov.push("ins_middle");
     }
-    s.ooo.insert(
-        i,
-        OSeg {
-            seq,
-            data: f.payload[a..a + n].to_vec(),
-            flags,
-            chain,
-            freed: false,
-            doff: f.pay_off + a,
-            held: false,
-        },
-    );
+    s.ooo.insert(i, OSeg::kept(f, seq, flags, chain, a, n));
     d.keep = true;
     d.held = true;
     d.kept = Some((a, n));

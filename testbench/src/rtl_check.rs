@@ -1,0 +1,53 @@
+//! Checks shared by the RTL module tests (`tests/rtl_*`), which drive Verilated models through
+//! `buflet_sim`.
+
+use buflet_sim::{Model, Port};
+
+/// The end of a run: sets each of `inputs` to its value (input valids low, output readies
+/// high), then checks for `cycles` cycles that every port of `quiet` (output valids, event
+/// pulses) stays 0; a port that does not is named after `ctx`.
+pub fn assert_quiet(
+    m: &mut Model,
+    clk: Port,
+    inputs: &[(Port, u64)],
+    quiet: &[Port],
+    cycles: usize,
+    ctx: &str,
+) {
+    for &(port, v) in inputs {
+        m.set(port, v);
+    }
+    for c in 0..cycles {
+        m.eval();
+        for &port in quiet {
+            let name = m.info().ports[port.index()].name;
+            assert_eq!(
+                m.get(port),
+                0,
+                "{ctx}: spurious {name}, {c} cycles after the end"
+            );
+        }
+        m.tick(clk);
+    }
+}
+
+/// Declares one `#[test]` per row, each calling `runner` with the row's arguments (a model, its
+/// widths, a seed, rates, ...), so that a table of runs reads as one:
+///
+/// ```ignore
+/// buflet_testbench::run_table! { run;
+///     fifo_w64_random: ("sync_fifo_w64", 64, 11);
+///     fifo_w16_random: ("sync_fifo_d8", 16, 12);
+/// }
+/// ```
+#[macro_export]
+macro_rules! run_table {
+    ($runner:path; $($name:ident: ($($arg:expr),* $(,)?);)*) => {
+        $(
+            #[test]
+            fn $name() {
+                $runner($($arg),*);
+            }
+        )*
+    };
+}
