@@ -90,6 +90,9 @@ pub struct RecordApp<P> {
     pub refused: Option<String>,
     /// The protocol's own parser state and counters.
     pub proto: P,
+    /// The last queued request: (stream offset, stream end, file offset, `file_len` before
+    /// it), to shorten the file when the stream cuts that request ([`RecordApp::cut_at`]).
+    last: Option<(u64, u64, u64, u64)>,
 }
 
 /// What a [`RecordApp`] leaves to its protocol: parsing the headers that arrived and judging
@@ -116,6 +119,7 @@ impl<P: RecordProtocol> RecordApp<P> {
             file_len: 0,
             refused: None,
             proto: P::default(),
+            last: None,
         }
     }
 
@@ -155,9 +159,31 @@ impl<P: RecordProtocol> RecordApp<P> {
             ));
             return false;
         };
+        self.last = Some((
+            stream_off,
+            stream_off.saturating_add(len),
+            file_off,
+            self.file_len,
+        ));
         self.file_len = self.file_len.max(end);
         self.w.push(stream_off, len, file_off);
         true
+    }
+
+    /// The stream ends at `eof`: requests are cut there (what arrived of them is written), and
+    /// the file is as long as what arrived makes it, not as the cut request declared.
+    pub fn cut_at(&mut self, eof: u64) {
+        self.w.cut_at(eof);
+        if let Some((s, e, f, before)) = self.last {
+            if e > eof {
+                let arrived = eof.saturating_sub(s);
+                self.file_len = if arrived > 0 {
+                    before.max(f + arrived)
+                } else {
+                    before
+                };
+            }
+        }
     }
 
     /// Parse what arrived, issue the writes it allows, and tell the stream which bytes the
@@ -358,7 +384,7 @@ impl PieceWriter {
     }
 
     /// The stream ends at `eof`: requests are cut there (what arrived of them is written).
-    pub fn cut_at(&mut self, eof: u64) {
+    fn cut_at(&mut self, eof: u64) {
         self.pieces.retain_mut(|p| {
             p.end = p.end.min(eof);
             p.pos < p.end
@@ -497,7 +523,7 @@ impl RecordProtocol for Bfw1 {
                 app.next
             ));
         }
-        app.w.cut_at(eof);
+        app.cut_at(eof);
     }
 }
 
