@@ -182,7 +182,7 @@ enum Cmd {
     /// client-to-server stream is read as SMB2 (each WRITE's data written zero-copy at its file
     /// offset) when the server port is 445, else written zero-copy as one file at offset 0.
     Replay {
-        /// Classic pcap file with Ethernet frames.
+        /// Capture file (classic pcap or pcapng) of Ethernet frames.
         file: PathBuf,
         #[command(flatten)]
         common: Common,

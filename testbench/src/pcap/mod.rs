@@ -2,7 +2,9 @@
 //! replay is checked against: the client-to-server byte stream as a correct receiver takes
 //! it ([`reference`]).
 
+mod read;
 mod reference;
+pub use read::MAX_CAPTURE_BYTES;
 pub use reference::{segment_ok, Reference};
 
 use crate::TbError;
@@ -109,22 +111,10 @@ fn err(path: &Path, msg: impl Into<String>) -> TbError {
     }
 }
 
-/// Load a classic pcap file and pick its first TCP connection (the first SYN without ACK).
+/// Load a capture (classic pcap or pcapng, Ethernet) and pick its first TCP connection (the
+/// first SYN without ACK whose checksums are right).
 pub fn load(path: &Path) -> Result<Capture, TbError> {
-    let file = std::fs::File::open(path).map_err(|e| err(path, e.to_string()))?;
-    let mut reader = pcap_file::pcap::PcapReader::new(file)
-        .map_err(|e| err(path, format!("not a pcap file: {e}")))?;
-    if reader.header().datalink != pcap_file::DataLink::ETHERNET {
-        return Err(err(
-            path,
-            format!("link type {:?} is not Ethernet", reader.header().datalink),
-        ));
-    }
-    let mut all = Vec::new();
-    while let Some(pkt) = reader.next_packet() {
-        let pkt = pkt.map_err(|e| err(path, format!("corrupt packet record: {e}")))?;
-        all.push(pkt.data.into_owned());
-    }
+    let all = read::frames(path).map_err(|m| err(path, m))?;
     let (syn_idx, syn) = all
         .iter()
         .enumerate()
