@@ -320,8 +320,15 @@ impl ModelDevice {
     /// Process every event up to and including cycle `target`, then set the clock to it.
     fn advance(&mut self, env: &mut HostEnv, target: u64) {
         // What the wire delivered since the last call arrived at this cycle.
+        // An empty frame has no word to present on the MAC stream: it never enters (as in the RTL).
         let now = self.now;
-        self.mac_q.extend(self.mac.take_rx().map(|f| (f, now)));
+        for f in self.mac.take_rx() {
+            if f.is_empty() {
+                self.mac.rx_done();
+            } else {
+                self.mac_q.push_back((f, now));
+            }
+        }
         loop {
             self.mac_schedule();
             let (t, unit) = self.next_event();

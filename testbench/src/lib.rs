@@ -8,6 +8,7 @@ pub mod backend;
 pub mod bench;
 pub mod cosim;
 pub mod frames;
+pub mod fuzz;
 pub mod pcap;
 pub mod peer;
 pub mod rtl_check;

@@ -4,7 +4,7 @@
 
 mod read;
 mod reference;
-pub use read::MAX_CAPTURE_BYTES;
+pub use read::{from_bytes as frames_from_bytes, MAX_CAPTURE_BYTES};
 pub use reference::{segment_ok, Reference};
 
 use crate::TbError;

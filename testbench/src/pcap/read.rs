@@ -34,14 +34,22 @@ pub fn frames(path: &Path) -> Result<Vec<Vec<u8>>, String> {
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    from_bytes(&bytes)
+}
+
+/// Every frame of a capture held in memory; an error says what is wrong in one line.
+pub fn from_bytes(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    if bytes.is_empty() {
+        return Err("is empty (0 bytes), not a capture".into());
+    }
     let magic: [u8; 4] = bytes
         .get(..4)
         .and_then(|m| m.try_into().ok())
         .unwrap_or([0; 4]);
     if magic == PCAPNG_MAGIC {
-        pcapng(&bytes)
+        pcapng(bytes)
     } else if PCAP_MAGICS.contains(&magic) {
-        pcap(&bytes)
+        pcap(bytes)
     } else {
         Err(format!(
             "is not a pcap or pcapng capture (it starts with {:02x?}); write one with tcpdump -w or Wireshark",
