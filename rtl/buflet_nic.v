@@ -12,7 +12,7 @@
 //   MAC rx -> rx_parser -> buflet_pool / toe_engine
 //   MAC tx <- tx_builder <- toe_engine tx commands (ACK, SYN-ACK, ARP reply)
 //   reg_block -> toe_engine: NIC_MAC/NIC_IP (ARP responder), tick_req (timer);
-//   toe_engine -> reg_block: ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick
+//   toe_engine -> reg_block: ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick, ev_rx_done
 //   p2p (docs/p2p.md): toe_engine expose_en/expose_idx -> buflet_pool exposed bitmap;
 //   blk_dma DEVMEM elements read buflet_pool's second data read port (bram_rd_*) and its
 //   exposed bits (exp_rd_idx/exp_rd); counters: toe_engine ev_hold_rec/ev_released and
@@ -138,7 +138,7 @@ module buflet_nic #(
     wire [47:0] nic_mac;
     wire [31:0] nic_ip;
     wire        tick_req;
-    wire        ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick;
+    wire        ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick, ev_rx_done;
     wire        ev_hold_rec, ev_released, ev_dev_bytes_valid;
     wire [15:0] ev_dev_bytes;
 
@@ -163,6 +163,7 @@ module buflet_nic #(
         .ev_tx_frame(ev_tx_frame), .ev_tx_bytes(ev_tx_bytes),
         .ev_blk_write(ev_blk_write), .ev_blk_read(ev_blk_read), .ev_blk_bytes(ev_blk_bytes),
         .ev_anon_rx(ev_anon_rx), .ev_arp_reply(ev_arp_reply), .ev_timeout(ev_timeout),
+        .ev_rx_done(ev_rx_done),
         .ev_tick(ev_tick),
         .ev_hold_rec(ev_hold_rec), .ev_released(ev_released),
         .ev_dev_bytes_valid(ev_dev_bytes_valid), .ev_dev_bytes(ev_dev_bytes),
@@ -509,6 +510,7 @@ module buflet_nic #(
         .ev_nb_returned(ev_nb_returned), .ev_ooo_held(ev_ooo_held),
         .nic_mac(nic_mac), .nic_ip(nic_ip), .tick_req(tick_req),
         .ev_anon_rx(ev_anon_rx), .ev_arp_reply(ev_arp_reply), .ev_timeout(ev_timeout),
+        .ev_rx_done(ev_rx_done),
         .ev_tick(ev_tick),
         .prot_addr(lk_addr[127:64]), .prot_len(lk_len[63:32]), .prot_write(lk_write[1]),
         .prot_deny(!lk_allowed[1]),

@@ -87,6 +87,7 @@ module reg_block #(
     input  wire [15:0] ev_blk_bytes,
     input  wire        ev_anon_rx,
     input  wire        ev_arp_reply,
+    input  wire        ev_rx_done,          // toe_engine finished a frame without a drop
     input  wire        ev_timeout,
     input  wire        ev_tick,
     input  wire        ev_hold_rec,         // a hold record was written
@@ -129,7 +130,7 @@ module reg_block #(
     reg [31:0] cnt_blk_reads, cnt_blk_rd_bytes;
     reg [31:0] cnt_tx_frames, cnt_tx_bytes, cnt_ooo_held;
     reg [31:0] cnt_anon_rx, cnt_arp_replies, cnt_timeouts, cnt_ticks;
-    reg [31:0] cnt_hold_records, cnt_buf_released, cnt_blk_dev_bytes;
+    reg [31:0] cnt_hold_records, cnt_buf_released, cnt_blk_dev_bytes, cnt_rx_done;
     reg [31:0] cnt_drop [0:NUM_DROP-1];
 
     assign s_reg_ready = 1'b1;
@@ -240,6 +241,7 @@ module reg_block #(
             `BF_REG_CNT_HOLD_RECORDS:    rdata = cnt_hold_records;
             `BF_REG_CNT_BUF_RELEASED:    rdata = cnt_buf_released;
             `BF_REG_CNT_BLK_DEV_BYTES:   rdata = cnt_blk_dev_bytes;
+            `BF_REG_CNT_RX_DONE:         rdata = cnt_rx_done;
             default: rdata = 32'd0;
         endcase
         // drop counter of reason r at `BF_DROP_COUNTER_BASE + 4*r
@@ -367,6 +369,7 @@ module reg_block #(
             cnt_hold_records  <= 32'd0;
             cnt_buf_released  <= 32'd0;
             cnt_blk_dev_bytes <= 32'd0;
+            cnt_rx_done       <= 32'd0;
             for (i = 0; i < NUM_DROP; i = i + 1) cnt_drop[i] <= 32'd0;
         end else begin
             if (ev_rx_frame) begin
@@ -379,6 +382,7 @@ module reg_block #(
             if (ev_ooo_held) cnt_ooo_held <= cnt_ooo_held + 32'd1;
             if (ev_anon_rx) cnt_anon_rx <= cnt_anon_rx + 32'd1;
             if (ev_arp_reply) cnt_arp_replies <= cnt_arp_replies + 32'd1;
+            if (ev_rx_done) cnt_rx_done <= cnt_rx_done + 32'd1;
             if (ev_timeout) cnt_timeouts <= cnt_timeouts + 32'd1;
             if (ev_tick) cnt_ticks <= cnt_ticks + 32'd1;
             if (ev_hold_rec) cnt_hold_records <= cnt_hold_records + 32'd1;

@@ -106,8 +106,8 @@ module toe_engine #(
     // counter events (one-cycle pulses): a drop and its reason, payload accepted, bytes
     // delivered, an NB returned, a segment inserted into a reassembly list, a frame delivered
     // into an anonymous buffer, an ARP reply queued, a head NB returned by the timer sweep, a
-    // timer tick taken
-    output reg                   ev_drop_valid, ev_accepted, ev_delivered_valid, ev_nb_returned,
+    // timer tick taken, a frame finished without a drop (S_FIN, CNT_RX_DONE)
+    output reg                   ev_drop_valid, ev_accepted, ev_delivered_valid, ev_nb_returned, ev_rx_done,
     output reg  [3:0]            ev_drop_reason,
     output reg  [15:0]           ev_delivered_bytes,
     output reg                   ev_ooo_held, ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick,
@@ -469,10 +469,10 @@ module toe_engine #(
             {pq_wp, pq_rp, pq_cnt} <= 0;
             {fr_valid, df_valid, cp_valid, del_mode, an_rsn} <= 0;
             {ev_drop_valid, ev_drop_reason, ev_accepted, ev_delivered_valid, ev_delivered_bytes} <= 0;
-            {ev_nb_returned, ev_ooo_held, ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick} <= 0;
+            {ev_nb_returned, ev_ooo_held, ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick, ev_rx_done} <= 0;
             {ev_fault, ev_fault_addr, ev_fault_write, expose_en, expose_idx, ev_hold_rec, ev_released} <= 0;
         end else begin
-            {ev_drop_valid, ev_accepted, ev_delivered_valid, ev_nb_returned, ev_ooo_held} <= 0;
+            {ev_drop_valid, ev_accepted, ev_delivered_valid, ev_nb_returned, ev_ooo_held, ev_rx_done} <= 0;
             {ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick, ev_hold_rec, ev_released} <= 0;
             if (fr_valid && m_free_ready) fr_valid <= 1'b0;
             if (df_move) begin
@@ -675,6 +675,7 @@ module toe_engine #(
                     if (fin_free) free_op(mt_head, mt_tail, mt_count);
                     ev_drop_valid  <= (dr != DROP_NONE);
                     ev_drop_reason <= dr;
+                    ev_rx_done     <= (dr == DROP_NONE);
                     if (f_wake && cx_has_nb) wake(sk_idx);
                     state <= S_IDLE;
                 end

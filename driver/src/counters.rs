@@ -49,6 +49,9 @@ pub struct Counters {
     pub buf_released: u32,
     /// `CNT_BLK_DEV_BYTES`: bytes the block engine read from buflet memory (p2p).
     pub blk_dev_bytes: u32,
+    /// `CNT_RX_DONE`: frames the engine finished without a drop or an anonymous delivery
+    /// (`rx_frames == rx_done + anon_rx + dropped()`).
+    pub rx_done: u32,
     /// Drop counters by reason, in spec order: `(name, count)` for every reason 1..=13.
     pub drops: Vec<(&'static str, u32)>,
 }
@@ -112,6 +115,7 @@ impl Driver {
             hold_records: self.rd(reg::CNT_HOLD_RECORDS),
             buf_released: self.rd(reg::CNT_BUF_RELEASED),
             blk_dev_bytes: self.rd(reg::CNT_BLK_DEV_BYTES),
+            rx_done: self.rd(reg::CNT_RX_DONE),
             drops,
         }
     }

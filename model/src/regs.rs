@@ -4,7 +4,7 @@ use buflet_platform::DeviceConfig;
 use buflet_spec::{param, reg};
 
 /// Last event counter register (the block from `CNT_RX_FRAMES` up to it).
-const CNT_LAST: u32 = reg::CNT_BLK_DEV_BYTES;
+const CNT_LAST: u32 = reg::CNT_RX_DONE;
 /// Number of 32-bit counters from `CNT_RX_FRAMES` to [`CNT_LAST`].
 const NCNT: usize = ((CNT_LAST - reg::CNT_RX_FRAMES) / 4 + 1) as usize;
 /// Drop counters: reason r (0..NDROP) at `drop::COUNTER_BASE + 4*r`; the 4-bit reason field.
@@ -90,6 +90,13 @@ impl Regs {
     pub fn count(&mut self, addr: u32, v: u64) {
         let i = ((addr - reg::CNT_RX_FRAMES) / 4) as usize;
         self.cnt.0[i] = self.cnt.0[i].wrapping_add(v as u32);
+    }
+
+    /// Frames with a counted outcome so far: drops and anonymous deliveries (what
+    /// `CNT_RX_DONE` excludes).
+    pub fn frame_outcomes(&self) -> u64 {
+        let anon = self.cnt.0[((reg::CNT_ANON_RX - reg::CNT_RX_FRAMES) / 4) as usize];
+        self.drops.iter().map(|&d| u64::from(d)).sum::<u64>() + u64::from(anon)
     }
 
     /// Counter of drop reason `r` (see `drop::COUNTER_BASE`).

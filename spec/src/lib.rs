@@ -138,6 +138,7 @@ registers! {
     CNT_HOLD_RECORDS    = 0x178, Ro, "Hold records written (p2p delivery, docs/p2p.md).";
     CNT_BUF_RELEASED    = 0x17C, Ro, "Held buflet chains released by BUF_RELEASE.";
     CNT_BLK_DEV_BYTES   = 0x180, Ro, "Bytes the block engine read from buflet memory (DEVMEM elements, p2p).";
+    CNT_RX_DONE         = 0x184, Ro, "Frames the engine finished without a drop and without an anonymous delivery: taken into a socket, held out of order, answered (ARP) or consumed by the TCP rules. CNT_RX_FRAMES = CNT_RX_DONE + CNT_ANON_RX + the drop counters.";
     CNT_DROP_TRUNCATED  = 0x204, Ro, "Dropped: frame shorter than its headers or IPv4 total length.";
     CNT_DROP_NOT_IPV4   = 0x208, Ro, "Dropped: not IPv4 (ARP, IPv6, ...).";
     CNT_DROP_BAD_IP_HDR = 0x20C, Ro, "Dropped: IPv4 version, IHL or total length invalid, or a fragment.";

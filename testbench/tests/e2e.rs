@@ -486,7 +486,10 @@ fn unreadable_capture_is_a_clear_error() {
     let p = dir.join("garbage.pcap");
     std::fs::write(&p, b"this is not a capture").unwrap();
     let e = pcap::load(&p).err().expect("garbage must not load");
-    assert!(e.to_string().contains("is not a pcap or pcapng capture"), "{e}");
+    assert!(
+        e.to_string().contains("is not a pcap or pcapng capture"),
+        "{e}"
+    );
     assert!(pcap::load(&dir.join("missing.pcap")).is_err());
 }
 

@@ -18,7 +18,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use buflet_platform::{DeviceConfig, HostEnv};
-use buflet_spec::{drop, ip_proto, param, sock_flag};
+use buflet_spec::{drop, ip_proto, param, reg, sock_flag};
 
 use crate::buflets::Chain;
 use crate::parse::tcp_flag;
@@ -188,7 +188,14 @@ impl ModelDevice {
             let done = match src {
                 0 if !self.meta_q.is_empty() => {
                     let m = self.meta_q.pop_front().expect("meta");
-                    self.engine_frame(env, m)
+                    // CNT_RX_DONE: the frame ended without a drop and without an anonymous
+                    // delivery (the RTL counts it where the frame's chain is finished, S_FIN).
+                    let before = self.regs.frame_outcomes();
+                    let done = self.engine_frame(env, m);
+                    if self.regs.frame_outcomes() == before {
+                        self.regs.count(reg::CNT_RX_DONE, 1);
+                    }
+                    done
                 }
                 1 if self.toe_req.is_some() => {
                     let e = self.toe_req.take().expect("req");

@@ -61,8 +61,13 @@ pub struct FrameFuzzReport {
     pub anon: u64,
     pub arp_replies: u64,
     pub dropped: u64,
-    /// Received frames none of the above counts: consumed by the TCP rules.
+    /// Frames the engine finished without a drop or an anonymous delivery (`CNT_RX_DONE`).
+    pub rx_done: u64,
+    /// Of those, neither accepted, held out of order nor answered: consumed by the TCP rules
+    /// (handshake segments, pure ACKs, FIN and RST markers).
     pub consumed: u64,
+    /// Segments held out of order (`CNT_OOO_HELD`).
+    pub ooo_held: u64,
     /// Completions collected.
     pub completions: u64,
     /// Socket resets (every socket deleted and added again), each checked for leaked buflets.
@@ -158,13 +163,23 @@ pub fn run(opts: &FrameFuzzOpts) -> Result<FrameFuzzReport, TbError> {
     rep.anon = u64::from(c.anon_rx);
     rep.arp_replies = u64::from(c.arp_replies);
     rep.dropped = c.dropped();
+    rep.rx_done = u64::from(c.rx_done);
+    rep.ooo_held = u64::from(c.ooo_held);
+    // Every frame received has exactly one outcome: finished (kept, held, answered or
+    // consumed), passed up in an anonymous buffer, or dropped with its reason.
+    if rep.rx_frames != rep.rx_done + rep.anon + rep.dropped {
+        return Err(TbError::Protocol(format!(
+            "counters do not add up: {} frames received, {} finished + {} anonymous + {} dropped",
+            rep.rx_frames, rep.rx_done, rep.anon, rep.dropped
+        )));
+    }
     rep.consumed = rep
-        .rx_frames
-        .checked_sub(rep.accepted + rep.anon + rep.arp_replies + rep.dropped)
+        .rx_done
+        .checked_sub(rep.accepted + rep.ooo_held + rep.arp_replies)
         .ok_or_else(|| {
             TbError::Protocol(format!(
-                "counters do not add up: {} frames received, but {} accepted + {} anonymous + {} ARP replies + {} dropped",
-                rep.rx_frames, rep.accepted, rep.anon, rep.arp_replies, rep.dropped
+                "{} frames finished, but {} accepted + {} held + {} ARP replies",
+                rep.rx_done, rep.accepted, rep.ooo_held, rep.arp_replies
             ))
         })?;
     if rep.rx_frames != rep.frames {
