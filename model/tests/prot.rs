@@ -233,11 +233,7 @@ fn nb_fault(page_list_foreign: bool) {
     }
     let seq = sock_with_nb(&mut r, hmd, 1, 4096);
     let data = bytes(3, 1000);
-    r.send(Seg {
-        seq,
-        payload: data.clone(),
-        ..Seg::default()
-    });
+    r.send(Seg::at(seq).payload(data.clone()));
     r.settle();
     let c = r.wait_cpls(1);
     assert_eq!(
@@ -440,11 +436,7 @@ fn prot_en_off_checks_nothing() {
     let (hmd, pages) = r.nb_mem(4096);
     let seq = sock_with_nb(&mut r, hmd, 1, 500);
     let data = bytes(9, 500);
-    r.send(Seg {
-        seq,
-        payload: data.clone(),
-        ..Seg::default()
-    });
+    r.send(Seg::at(seq).payload(data.clone()));
     r.settle();
     let c = r.wait_cpls(1);
     assert_eq!((c[0].status, c[0].bytes), (Status::Ok, 500));

@@ -118,10 +118,7 @@ fn check_records(got: &[Rec], want: &[Want], first: &mut Option<u16>) {
 }
 
 fn hold_opts() -> SockOpts {
-    SockOpts {
-        flags: SockFlags::HOLD,
-        ..SockOpts::default()
-    }
+    SockOpts::default().flags(SockFlags::HOLD)
 }
 
 /// Add a hold socket 0 and open it; returns the first data SEQ.
@@ -154,11 +151,7 @@ fn send_stream(r: &mut Rig, mut seq: u32, sizes: &[usize], seed: u64) -> Sent {
     let mut chains = vec![];
     for (k, &n) in sizes.iter().enumerate() {
         let payload = bytes(seed + k as u64, n);
-        let f = frame(&Seg {
-            seq,
-            payload: payload.clone(),
-            ..Seg::default()
-        });
+        let f = frame(&Seg::at(seq).payload(payload.clone()));
         segs.push((pay_off(&f), n));
         chains.push(f.len().div_ceil(bb) as u32);
         all.extend_from_slice(&payload);
@@ -224,19 +217,14 @@ fn blk(r: &mut Rig, opcode: Opcode, tag: u32, els: &[Elem], bytes: u32) -> (Stat
 /// A hold socket with `sizes` delivered into one big NB: (records, chain counts by segment).
 fn delivered(r: &mut Rig, sizes: &[usize]) -> (Vec<Rec>, Vec<u32>) {
     let seq = hold_socket(r);
-    let (hmd, pages) = r.nb_mem(65536);
-    r.submit(&nb_post(0, 0x300, 0, 65536, hmd, 16));
+    let pages = r.post_nb(0, 0x300, 0, 65536);
     let Sent {
         seq,
         stream,
         chains,
         ..
     } = send_stream(r, seq, sizes, 77);
-    r.send(Seg {
-        seq,
-        fin: true,
-        ..Seg::default()
-    });
+    r.send(Seg::at(seq).fin());
     r.settle();
     let c = r.wait_cpls(1);
     assert_eq!(

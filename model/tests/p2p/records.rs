@@ -58,11 +58,7 @@ fn records_and_devmem(width: u32) {
         chains,
     } = send_stream(&mut r, seq, &sizes, 40);
     assert_eq!(stream.len(), 12288);
-    r.send(Seg {
-        seq,
-        fin: true,
-        ..Seg::default()
-    });
+    r.send(Seg::at(seq).fin());
     r.settle();
     let cs = r.wait_cpls(3);
     assert_eq!(cs.len(), 3, "{cs:?}");
@@ -174,11 +170,7 @@ fn full_on_record_room() {
     let Sent {
         segs, seq, stream, ..
     } = send_stream(&mut r, seq, &sizes, 900);
-    r.send(Seg {
-        seq,
-        fin: true,
-        ..Seg::default()
-    });
+    r.send(Seg::at(seq).fin());
     r.settle();
     let cs = r.wait_cpls(2);
     assert_eq!(cs.len(), 2, "{cs:?}");

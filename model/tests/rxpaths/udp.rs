@@ -193,11 +193,7 @@ fn tcp_and_udp_sockets_on_one_tuple() {
     let mut r = rig("tcpudp", 64);
     ok(&mut r, &udp_sock_add(2, 10, 0));
     // A TCP SYN for the UDP socket's 4-tuple matches nothing.
-    r.send(Seg {
-        seq: 5,
-        syn: true,
-        ..Seg::default()
-    });
+    r.send(Seg::at(5).syn());
     r.settle();
     assert_eq!(r.r(reg::CNT_DROP_NO_SOCKET), 1);
     assert!(r.txs().is_empty());
@@ -205,11 +201,7 @@ fn tcp_and_udp_sockets_on_one_tuple() {
     ok(&mut r, &sock_add(1, 11, 0));
     let seq = r.handshake(1000);
     let tcp_data = bytes(1, 700);
-    r.send(Seg {
-        seq,
-        payload: tcp_data.clone(),
-        ..Seg::default()
-    });
+    r.send(Seg::at(seq).payload(tcp_data.clone()));
     let dgram = udp_frame(None, REMOTE_PORT, LOCAL_PORT, &bytes(2, 300));
     r.push(dgram.clone());
     r.settle();

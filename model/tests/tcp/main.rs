@@ -47,11 +47,7 @@ fn add(r: &mut Rig, sref: u16, o: &SockOpts) {
 
 /// A data segment at stream offset `off` (sequence `base + off`).
 fn data(base: u32, off: usize, stream: &[u8], end: usize) -> Seg {
-    Seg {
-        seq: base.wrapping_add(off as u32),
-        payload: stream[off..end].to_vec(),
-        ..Seg::default()
-    }
+    Seg::at(base.wrapping_add(off as u32)).payload(stream[off..end].to_vec())
 }
 
 /// Checks the ACKs of one connection against the window rules of docs/tcp-receive.md that hold

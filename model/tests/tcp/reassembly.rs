@@ -127,11 +127,7 @@ fn reassembly_random(width: u32, seed: u64) {
         }
         frames += segs.len() as u32;
     }
-    r.send(Seg {
-        seq: base.wrapping_add(N as u32),
-        fin: true,
-        ..Seg::default()
-    });
+    r.send(Seg::at(base.wrapping_add(N as u32)).fin());
     r.settle();
     assert!(r.txs()[0].is_ack(base.wrapping_add(N as u32 + 1)));
     let cs = r.wait_cpls(3);
@@ -221,8 +217,7 @@ fn reassembly_cases() {
         );
     }
     assert_eq!(r.r(reg::CNT_RX_ACCEPTED), 5);
-    let (hmd, pages) = r.nb_mem(1000);
-    r.submit(&nb_post(0, 1, 0, 1000, hmd, 1));
+    let pages = r.post_nb(0, 1, 0, 1000);
     let cs = r.wait_cpls(1);
     assert_eq!((cs[0].bytes, cs[0].flags), (1000, CplFlags::FULL));
     assert_eq!(r.nb_read(&pages, 1000), s);

@@ -55,8 +55,7 @@ fn window_closes_when_the_pool_runs_low_and_the_promise_is_kept() {
     let t = r.txs();
     assert_eq!((t.len(), t[0].ack, t[0].window), (1, base + EDGE, 0));
     assert_eq!(r.r(reg::CNT_DROP_OUT_OF_WINDOW), 1);
-    let (hmd, pages) = r.nb_mem(32768);
-    r.submit(&nb_post(0, 1, 0, 32768, hmd, 8));
+    let pages = r.post_nb(0, 1, 0, 32768);
     r.settle();
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 32);
     r.send(data(base, EDGE as usize, &s, 31_696));
@@ -120,8 +119,7 @@ fn duplicate_acks_repeat_the_window_during_a_loss_episode() {
     let t = r.txs();
     assert!(t[0].is_ack(base + 12_000));
     edges.see(12_000, t[0].window, false, "stale");
-    let (hmd, pages) = r.nb_mem(12_000);
-    r.submit(&nb_post(0, 1, 0, 12_000, hmd, 3));
+    let pages = r.post_nb(0, 1, 0, 12_000);
     let cs = r.wait_cpls(1);
     assert_eq!((cs[0].bytes, cs[0].flags), (12_000, CplFlags::FULL));
     assert_eq!(r.nb_read(&pages, 12_000), &s[..12_000]);
@@ -136,14 +134,7 @@ fn duplicate_acks_repeat_the_window_during_a_loss_episode() {
 #[test]
 fn the_first_held_segment_already_freezes_the_window() {
     let mut r = rig("freeze1", 64);
-    add(
-        &mut r,
-        0,
-        &SockOpts {
-            rcv_buf: 3000,
-            ..SockOpts::default()
-        },
-    );
+    add(&mut r, 0, &SockOpts::default().rcv_buf(3000));
     let base = r.handshake_full(0x10, None, false);
     let s = bytes(13, 3000);
     r.send(data(base, 0, &s, 1000));
@@ -151,8 +142,7 @@ fn the_first_held_segment_already_freezes_the_window() {
     let t = r.txs();
     assert!(t[0].is_ack(base + 1000));
     assert_eq!(t[0].window, 2000);
-    let (hmd, pages) = r.nb_mem(1000);
-    r.submit(&nb_post(0, 1, 0, 1000, hmd, 1));
+    let pages = r.post_nb(0, 1, 0, 1000);
     let cs = r.wait_cpls(1);
     assert_eq!((cs[0].bytes, cs[0].flags), (1000, CplFlags::FULL));
     assert!(r.txs().is_empty(), "no window update on NB_POST");
@@ -184,28 +174,12 @@ fn syn_ack_sets_the_first_edge() {
     c.num_buflets = 32;
     let mut r = Rig::new("synedge", c, 64, 64);
     add(&mut r, 0, &SockOpts::default());
-    add(
-        &mut r,
-        1,
-        &SockOpts {
-            vlan: 1,
-            ..SockOpts::default()
-        },
-    );
+    add(&mut r, 1, &SockOpts::default().vlan(1));
     let b1 = r.handshake_vlan(7, Some(1));
-    let syn = |seq: u32| Seg {
-        seq,
-        syn: true,
-        opts: vec![2, 4, 0x05, 0xB4],
-        ..Seg::default()
-    };
+    let syn = |seq: u32| Seg::at(seq).syn().opts(vec![2, 4, 0x05, 0xB4]);
     // A first open that is reset in SYN_RCVD: its edge (around 0x9000_0000) must not linger.
     r.send(syn(0x9000_0000));
-    r.send(Seg {
-        seq: 0x9000_0001,
-        rst: true,
-        ..Seg::default()
-    });
+    r.send(Seg::at(0x9000_0001).rst());
     r.settle();
     let t = r.txs();
     assert_eq!((t.len(), t[0].window), (1, 29 * 1024));
@@ -217,9 +191,7 @@ fn syn_ack_sets_the_first_edge() {
     // Socket 1 holds three segments (it has no named buffer).
     let s = bytes(4, 3000);
     for k in 0..3 {
-        let mut seg = data(b1, k * 100, &s, k * 100 + 100);
-        seg.vlan = Some(1);
-        r.send(seg);
+        r.send(data(b1, k * 100, &s, k * 100 + 100).vlan(Some(1)));
     }
     r.settle();
     assert_eq!(r.txs().len(), 3);
@@ -240,15 +212,7 @@ fn syn_ack_sets_the_first_edge() {
 #[test]
 fn window_closes_without_named_buffers() {
     let mut r = rig("sockwin", 512);
-    add(
-        &mut r,
-        0,
-        &SockOpts {
-            rcv_buf: 20_000,
-            wscale: 2,
-            ..SockOpts::default()
-        },
-    );
+    add(&mut r, 0, &SockOpts::default().rcv_buf(20_000).wscale(2));
     let base = r.handshake(0);
     let s = bytes(1, 30_000);
     let mut off = 0;
@@ -268,8 +232,7 @@ fn window_closes_without_named_buffers() {
     }
     assert_eq!(acked, 20_000);
     assert_eq!(r.r(reg::CNT_RX_ACCEPTED), 15); // 14 full segments and the 400-byte cut
-    let (hmd, pages) = r.nb_mem(20_000);
-    r.submit(&nb_post(0, 1, 0, 20_000, hmd, 5));
+    let pages = r.post_nb(0, 1, 0, 20_000);
     let cs = r.wait_cpls(1);
     assert_eq!((cs[0].bytes, cs[0].flags), (20_000, CplFlags::FULL));
     assert_eq!(r.nb_read(&pages, 20_000), &s[..20_000]);
