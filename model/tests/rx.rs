@@ -164,8 +164,7 @@ fn stream(width: u32) {
     let t = r.txs();
     assert_eq!(t.len(), 1);
     assert!(t[0].is_ack(seq.wrapping_add(1)));
-    r.delete(3);
-    r.assert_all_free();
+    r.finish(3);
 }
 
 #[test]
@@ -310,8 +309,7 @@ fn each_drop_reason_counts() {
     assert_eq!(r.r(reg::CNT_RX_ACCEPTED), 1);
     assert_eq!(r.r(reg::CNT_RX_FRAMES), 2 + n + 1);
     assert!(r.txs()[0].is_ack(seq + 300));
-    r.delete(0);
-    r.assert_all_free();
+    r.finish(0);
 }
 
 #[test]
@@ -333,8 +331,7 @@ fn listen_without_syn_and_disabled_frames() {
     assert!(r.txs().is_empty());
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 256);
     r.w(reg::CTRL, 1);
-    r.delete(1);
-    r.assert_all_free();
+    r.finish(1);
 }
 
 /// Four buflets: the pool window closes (the promise already made is still honoured), a frame
@@ -411,8 +408,7 @@ fn no_buflet_then_recovery() {
         (10, 0, CplFlags::RST, 6000)
     );
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 4);
-    r.delete(0);
-    r.assert_all_free();
+    r.finish(0);
 }
 
 #[test]
@@ -443,8 +439,7 @@ fn vlan_sockets_and_big_frames() {
     );
     assert_eq!(r.nb_read(&pages, 9000), data);
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 256);
-    r.delete(2);
-    r.assert_all_free();
+    r.finish(2);
 }
 
 /// A long stream at line rate with NBs recycled as they return: every byte lands in order,
@@ -508,8 +503,7 @@ fn sustained_stream_at_line_rate() {
         assert_eq!(t.len(), data.chunks(1460).count());
         assert_eq!(t.last().unwrap().ack, 1 + total as u32);
         assert!(t.windows(2).all(|w| w[0].ack < w[1].ack));
-        r.delete(0);
-        r.assert_all_free();
+        r.finish(0);
     }
 }
 
@@ -539,6 +533,5 @@ fn refused_page_list_read() {
     assert_eq!(r.cpu_read(page, 500), data);
     assert_eq!(r.r(reg::CNT_REQ_ERRORS), 1);
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 256);
-    r.delete(0);
-    r.assert_all_free();
+    r.finish(0);
 }

@@ -330,6 +330,12 @@ impl Rig {
         panic!("no CMD_DONE for SOCK_DEL {sref}: {got:?}");
     }
 
+    /// Delete socket `sref` (see [`Rig::delete`]) and check that every buflet is free.
+    pub fn finish(&mut self, sref: u16) {
+        self.delete(sref);
+        self.assert_all_free();
+    }
+
     /// Every buflet is on the free list.
     pub fn assert_all_free(&mut self) {
         let n = self.dev.config().num_buflets;

@@ -178,6 +178,5 @@ fn fin_with_data_and_sock_del() {
     let c = r.wait_cpls(1);
     assert_eq!((c[0].bytes, c[0].flags), (0, CplFlags::FIN));
     r.assert_all_free();
-    r.delete(0);
-    r.assert_all_free();
+    r.finish(0);
 }

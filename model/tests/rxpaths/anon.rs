@@ -131,8 +131,7 @@ fn anonymous_buffers(width: u32) {
     assert_eq!(r.wait_cpls(1), vec![anon_rx(50, 3, 92, CplFlags::empty())]);
     assert_eq!(r.cpu_read(b, 92), ipv6);
     assert_eq!(r.r(reg::CNT_RX_FRAMES), 8);
-    r.delete(1);
-    r.assert_all_free();
+    r.finish(1);
 }
 
 #[test]
@@ -260,6 +259,5 @@ fn anon_and_udp_with_the_pool_dry() {
     r.settle();
     assert_eq!(r.wait_cpls(1), vec![anon_rx(9, 0, 92, CplFlags::empty())]);
     assert_eq!(r.cpu_read(a, 92), ipv6);
-    r.delete(2);
-    r.assert_all_free();
+    r.finish(2);
 }

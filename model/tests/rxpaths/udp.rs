@@ -183,8 +183,7 @@ fn udp_checks() {
     );
     assert_eq!(r.nb_read(&p0, 58), &accepted[0][34..]);
     assert_eq!(r.nb_read(&p1, 8), &accepted[1][34..]);
-    r.delete(2);
-    r.assert_all_free();
+    r.finish(2);
 }
 
 /// A frame matches a socket only when the protocol matches too.
@@ -226,6 +225,5 @@ fn tcp_and_udp_sockets_on_one_tuple() {
     r.settle();
     assert_eq!(r.r(reg::CNT_DROP_NO_SOCKET), 2);
     assert!(r.txs().is_empty());
-    r.delete(1);
-    r.assert_all_free();
+    r.finish(1);
 }

@@ -61,6 +61,5 @@ fn acceptability_trimming_and_zero_window() {
         (5, 3001, CplFlags::FIN)
     );
     assert_eq!(r.nb_read(&pages, 3001), &s[..3001]);
-    r.delete(0);
-    r.assert_all_free();
+    r.finish(0);
 }

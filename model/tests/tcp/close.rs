@@ -35,15 +35,9 @@ fn fin_in_order_and_ahead() {
     assert!(t.iter().all(|t| t.is_ack(base + 201)));
     assert_eq!(r.r(reg::CNT_DROP_BAD_STATE), 1);
     assert_eq!(r.r(reg::CNT_DROP_OUT_OF_WINDOW), 1);
-    let pages = r.post_nb(0, 3, 0, 4096);
-    let cs = r.wait_cpls(1);
-    assert_eq!(
-        (cs[0].bytes, cs[0].flags, cs[0].stream_off),
-        (200, CplFlags::FIN, 0)
-    );
-    assert_eq!(r.nb_read(&pages, 200), s);
-    r.delete(0);
-    r.assert_all_free();
+    let c = nb_returns(&mut r, 3, 4096, &s, CplFlags::FIN);
+    assert_eq!(c.stream_off, 0);
+    r.finish(0);
 }
 
 #[test]
@@ -76,15 +70,8 @@ fn rst_exact_versus_in_window() {
     assert!(r.txs().is_empty());
     assert_eq!(r.r(reg::CNT_DROP_BAD_STATE), 2);
     // Delivery: the data, then the head NB returned with RST in stream order.
-    let pages = r.post_nb(0, 8, 0, 4096);
-    let cs = r.wait_cpls(1);
-    assert_eq!(
-        (cs[0].tag, cs[0].bytes, cs[0].flags),
-        (8, 300, CplFlags::RST)
-    );
-    assert_eq!(r.nb_read(&pages, 300), s);
-    r.delete(0);
-    r.assert_all_free();
+    nb_returns(&mut r, 8, 4096, &s, CplFlags::RST);
+    r.finish(0);
 }
 
 #[test]
@@ -156,6 +143,5 @@ fn sock_del_returns_named_buffers_then_completes() {
     r.settle();
     let t = r.txs();
     assert_eq!((t.len(), t[0].syn, t[0].seq), (1, true, 4000));
-    r.delete(4);
-    r.assert_all_free();
+    r.finish(4);
 }

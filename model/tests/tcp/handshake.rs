@@ -118,6 +118,5 @@ fn handshake_and_syn_ack_bytes() {
     assert_eq!(r.nb_read(&p1, 100), d);
     assert_eq!(r.nb_read(&p2, 100), d);
     r.delete(1);
-    r.delete(2);
-    r.assert_all_free();
+    r.finish(2);
 }

@@ -30,7 +30,7 @@ mod psh;
 mod reassembly;
 mod window;
 
-use buflet_spec::{reg, CplFlags, CplKind, Opcode, SockFlags, Status};
+use buflet_spec::{reg, Cpl, CplFlags, CplKind, Opcode, SockFlags, Status};
 use common::*;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -43,6 +43,20 @@ fn add(r: &mut Rig, sref: u16, o: &SockOpts) {
     r.submit(&sock_add_opts(sref, 1000 + sref as u32, o));
     let cs = r.wait_cpls(1);
     assert_eq!((cs[0].tag, cs[0].status), (1000 + sref as u32, Status::Ok));
+}
+
+/// Post a named buffer of `total` bytes (tag `tag`, NB 0) to socket 0, wait for its return and
+/// check it: `want.len()` bytes with FLAGS `flags`, holding `want`. Returns the completion.
+fn nb_returns(r: &mut Rig, tag: u32, total: u32, want: &[u8], flags: CplFlags) -> Cpl {
+    let pages = r.post_nb(0, tag, 0, total);
+    let cs = r.wait_cpls(1);
+    assert_eq!(
+        (cs[0].tag, cs[0].bytes, cs[0].flags),
+        (tag, want.len() as u32, flags),
+        "{cs:?}"
+    );
+    assert_eq!(r.nb_read(&pages, want.len()), want);
+    cs[0]
 }
 
 /// A data segment at stream offset `off` (sequence `base + off`).

@@ -53,6 +53,5 @@ fn psh_return() {
         (cs[0].tag, cs[0].bytes, cs[0].flags),
         (4, 100, CplFlags::DELETE)
     );
-    r.delete(0);
-    r.assert_all_free();
+    r.finish(0);
 }

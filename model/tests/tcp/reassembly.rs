@@ -157,8 +157,7 @@ fn reassembly_random(width: u32, seed: u64) {
         edges.frozen > 20,
         "the mix made duplicate ACKs during loss episodes"
     );
-    r.delete(0);
-    r.assert_all_free();
+    r.finish(0);
 }
 
 #[test]
@@ -217,12 +216,8 @@ fn reassembly_cases() {
         );
     }
     assert_eq!(r.r(reg::CNT_RX_ACCEPTED), 5);
-    let pages = r.post_nb(0, 1, 0, 1000);
-    let cs = r.wait_cpls(1);
-    assert_eq!((cs[0].bytes, cs[0].flags), (1000, CplFlags::FULL));
-    assert_eq!(r.nb_read(&pages, 1000), s);
-    r.delete(0);
-    r.assert_all_free();
+    nb_returns(&mut r, 1, 1000, &s, CplFlags::FULL);
+    r.finish(0);
 }
 
 /// A burst of small segments: one ACK each, in order, none lost.
@@ -244,6 +239,5 @@ fn many_acks_in_order() {
     assert!(t.iter().all(|t| t.is_ack(base)));
     assert_eq!(r.r(reg::CNT_TX_FRAMES), 1 + 40);
     assert_eq!(r.r(reg::CNT_OOO_HELD), 40);
-    r.delete(0);
-    r.assert_all_free();
+    r.finish(0);
 }

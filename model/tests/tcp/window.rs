@@ -119,12 +119,8 @@ fn duplicate_acks_repeat_the_window_during_a_loss_episode() {
     let t = r.txs();
     assert!(t[0].is_ack(base + 12_000));
     edges.see(12_000, t[0].window, false, "stale");
-    let pages = r.post_nb(0, 1, 0, 12_000);
-    let cs = r.wait_cpls(1);
-    assert_eq!((cs[0].bytes, cs[0].flags), (12_000, CplFlags::FULL));
-    assert_eq!(r.nb_read(&pages, 12_000), &s[..12_000]);
-    r.delete(0);
-    r.assert_all_free();
+    nb_returns(&mut r, 1, 12_000, &s[..12_000], CplFlags::FULL);
+    r.finish(0);
 }
 
 /// The ACK for a segment that starts a loss episode is computed after the segment joined the
@@ -142,9 +138,7 @@ fn the_first_held_segment_already_freezes_the_window() {
     let t = r.txs();
     assert!(t[0].is_ack(base + 1000));
     assert_eq!(t[0].window, 2000);
-    let pages = r.post_nb(0, 1, 0, 1000);
-    let cs = r.wait_cpls(1);
-    assert_eq!((cs[0].bytes, cs[0].flags), (1000, CplFlags::FULL));
+    nb_returns(&mut r, 1, 1000, &s[..1000], CplFlags::FULL);
     assert!(r.txs().is_empty(), "no window update on NB_POST");
     r.send(data(base, 2000, &s, 2500));
     r.settle();
@@ -157,9 +151,7 @@ fn the_first_held_segment_already_freezes_the_window() {
     let t = r.txs();
     assert!(t[0].is_ack(base + 2500));
     assert_eq!(t[0].window, 1500);
-    assert_eq!(r.nb_read(&pages, 1000), &s[..1000]);
-    r.delete(0);
-    r.assert_all_free();
+    r.finish(0);
 }
 
 /// The SYN-ACK rule: its window is `min(win, 65535)`, unscaled, and the SYN that enters
@@ -204,8 +196,7 @@ fn syn_ack_sets_the_first_edge() {
     assert!(t[0].is_ack(base + 1000), "{t:?}");
     assert_eq!(t[0].window, 29 * 1024 - 1000);
     r.delete(0);
-    r.delete(1);
-    r.assert_all_free();
+    r.finish(1);
 }
 
 /// The socket window: with no NB posted it closes after RCV_BUF bytes, scaled by RCV_WSCALE.
@@ -232,11 +223,7 @@ fn window_closes_without_named_buffers() {
     }
     assert_eq!(acked, 20_000);
     assert_eq!(r.r(reg::CNT_RX_ACCEPTED), 15); // 14 full segments and the 400-byte cut
-    let pages = r.post_nb(0, 1, 0, 20_000);
-    let cs = r.wait_cpls(1);
-    assert_eq!((cs[0].bytes, cs[0].flags), (20_000, CplFlags::FULL));
-    assert_eq!(r.nb_read(&pages, 20_000), &s[..20_000]);
+    nb_returns(&mut r, 1, 20_000, &s[..20_000], CplFlags::FULL);
     assert!(r.txs().is_empty());
-    r.delete(0);
-    r.assert_all_free();
+    r.finish(0);
 }
