@@ -167,20 +167,19 @@ fn stream(width: u32) {
     r.finish(3);
 }
 
-#[test]
-fn stream_w64() {
-    stream(64);
-}
+width_tests!(stream: stream_w64 = 64, stream_w512 = 512);
 
-#[test]
-fn stream_w512() {
-    stream(512);
+/// A rig at `c` with rings of `ring` entries and socket `sref` added (tag 1, the test 4-tuple
+/// on VLAN `vlan`), in LISTEN.
+fn listening(name: &str, c: DeviceConfig, ring: u32, sref: u16, vlan: u16) -> Rig {
+    let mut r = Rig::new(name, c, ring, ring);
+    r.submit(&sock_add(sref, 1, vlan));
+    r.wait_cpls(1);
+    r
 }
 
 fn established(name: &str, c: DeviceConfig) -> (Rig, u32) {
-    let mut r = Rig::new(name, c, 64, 64);
-    r.submit(&sock_add(0, 1, 0));
-    r.wait_cpls(1);
+    let mut r = listening(name, c, 64, 0, 0);
     let seq = r.handshake(99);
     (r, seq)
 }
@@ -314,9 +313,7 @@ fn each_drop_reason_counts() {
 
 #[test]
 fn listen_without_syn_and_disabled_frames() {
-    let mut r = Rig::new("listen", cfg(64), 16, 16);
-    r.submit(&sock_add(1, 1, 0));
-    r.wait_cpls(1);
+    let mut r = listening("listen", cfg(64), 16, 1, 0);
     r.send(Seg::at(5).payload(vec![1; 10]));
     r.settle();
     assert_eq!(r.r(reg::CNT_DROP_BAD_STATE), 1);
@@ -341,9 +338,7 @@ fn listen_without_syn_and_disabled_frames() {
 fn no_buflet_then_recovery() {
     let mut c = cfg(64);
     c.num_buflets = 4; // reserve 4/16 = 0: pool room = free * 1024
-    let mut r = Rig::new("nobuflet", c, 64, 64);
-    r.submit(&sock_add(0, 1, 0));
-    r.wait_cpls(1);
+    let mut r = listening("nobuflet", c, 64, 0, 0);
     let mut seq = r.handshake_full(99, None, false);
     let data = bytes(7, 6000);
     for chunk in data[..3000].chunks(1000) {
@@ -413,9 +408,7 @@ fn no_buflet_then_recovery() {
 
 #[test]
 fn vlan_sockets_and_big_frames() {
-    let mut r = Rig::new("vlan", cfg(256), 16, 16);
-    r.submit(&sock_add(2, 1, 5));
-    r.wait_cpls(1);
+    let mut r = listening("vlan", cfg(256), 16, 2, 5);
     r.send(Seg::at(0).syn());
     r.settle();
     assert_eq!(r.r(reg::CNT_DROP_NO_SOCKET), 1);
@@ -447,9 +440,7 @@ fn vlan_sockets_and_big_frames() {
 #[test]
 fn sustained_stream_at_line_rate() {
     for width in [64u32, 512] {
-        let mut r = Rig::new(&format!("sustained{width}"), cfg(width), 64, 64);
-        r.submit(&sock_add(0, 1, 0));
-        r.wait_cpls(1);
+        let mut r = listening(&format!("sustained{width}"), cfg(width), 64, 0, 0);
         const NBS: usize = 8;
         const NB_BYTES: u32 = 16 * 4096;
         let bufs: Vec<(u64, Vec<u64>)> = (0..NBS).map(|_| r.nb_mem(NB_BYTES)).collect();

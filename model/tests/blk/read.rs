@@ -59,15 +59,7 @@ fn blk_read(width: u32) {
     r.assert_all_free();
 }
 
-#[test]
-fn blk_read_w64() {
-    blk_read(64);
-}
-
-#[test]
-fn blk_read_w512() {
-    blk_read(512);
-}
+width_tests!(blk_read: blk_read_w64 = 64, blk_read_w512 = 512);
 
 /// Read-modify-write: a read queued behind a write of the same block sees the written data.
 #[test]

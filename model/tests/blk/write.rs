@@ -64,15 +64,7 @@ fn blk(width: u32) {
     r.assert_all_free();
 }
 
-#[test]
-fn blk_write_w64() {
-    blk(64);
-}
-
-#[test]
-fn blk_write_w512() {
-    blk(512);
-}
+width_tests!(blk: blk_write_w64 = 64, blk_write_w512 = 512);
 
 #[test]
 fn blk_error_statuses() {

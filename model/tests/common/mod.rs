@@ -51,6 +51,21 @@ macro_rules! builder {
     };
 }
 
+/// One `#[test]` per bus width: test `$name` runs `$f($width)`.
+#[allow(unused_macros)]
+macro_rules! width_tests {
+    ($f:ident: $($name:ident = $width:literal),+ $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $f($width);
+            }
+        )+
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use width_tests;
+
 pub const LOCAL_IP: [u8; 4] = [10, 77, 0, 2];
 pub const REMOTE_IP: [u8; 4] = [10, 77, 0, 9];
 pub const LOCAL_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];

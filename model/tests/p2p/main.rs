@@ -121,6 +121,25 @@ fn hold_opts() -> SockOpts {
     SockOpts::default().flags(SockFlags::HOLD)
 }
 
+/// Post NBs `(TOTAL_BYTES, HMD_PAGES)` to socket 0 as refs 0, 1, .. with tags `tag0 + ref`;
+/// returns each one's pages.
+fn post_nbs(r: &mut Rig, tag0: u32, nbs: &[(u64, u64)]) -> Vec<Vec<u64>> {
+    let mut pages = vec![];
+    for (i, &(total, np)) in nbs.iter().enumerate() {
+        let (hmd, p) = r.nb_mem(4096 * np as u32);
+        pages.push(p);
+        r.submit(&nb_post(
+            0,
+            tag0 + i as u32,
+            i as u32,
+            total as u32,
+            hmd,
+            np as u32,
+        ));
+    }
+    pages
+}
+
 /// Add a hold socket 0 and open it; returns the first data SEQ.
 fn hold_socket(r: &mut Rig) -> u32 {
     r.submit(&sock_add_opts(0, 0xADD, &hold_opts()));

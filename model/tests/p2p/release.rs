@@ -64,6 +64,13 @@ fn post_one(r: &mut Rig, rn: u32, total: u32) -> Vec<u64> {
     pages
 }
 
+/// Wait for the NB laid over `pages` to come back FULL with `bytes`; its records.
+fn full_records(r: &mut Rig, pages: &[u64], bytes: u32) -> Vec<Rec> {
+    let c = r.wait_cpls(1);
+    assert_eq!((c[0].bytes, c[0].flags), (bytes, CplFlags::FULL));
+    records(r, pages, bytes)
+}
+
 /// Send one data segment; returns (payload offset, buflets of its frame).
 fn send_one(r: &mut Rig, seq: u32, len: usize, fin: bool, seed: u64) -> (usize, u32) {
     let f = frame(&Seg {
@@ -92,9 +99,7 @@ fn fin_with_data_and_sock_del() {
     let seq = hold_socket(&mut r);
     let pages = post_one(&mut r, 0, 2500);
     let (po, nb) = send_one(&mut r, seq, 2500, true, 5);
-    let c = r.wait_cpls(1);
-    assert_eq!((c[0].bytes, c[0].flags), (2500, CplFlags::FULL));
-    let recs = records(&mut r, &pages, 2500);
+    let recs = full_records(&mut r, &pages, 2500);
     check_records(
         &recs,
         &oracle(2048, &[(po, 2500)], &[(2500, 1)])[0],
@@ -123,9 +128,7 @@ fn fin_with_data_and_sock_del() {
     let (_, a) = send_one(&mut r, seq, 1500, false, 6);
     let (_, b) = send_one(&mut r, seq.wrapping_add(1500), 4000, false, 7);
     assert_eq!((a, b), (1, 2));
-    let c = r.wait_cpls(1);
-    assert_eq!((c[0].bytes, c[0].flags), (2000, CplFlags::FULL));
-    let recs = records(&mut r, &pages, 2000);
+    let recs = full_records(&mut r, &pages, 2000);
     assert_eq!(recs.len(), 2);
     assert_eq!((recs[0].head, recs[1].head), (recs[0].buflet, NULL));
     heads.push(recs[0].head);
@@ -141,9 +144,7 @@ fn fin_with_data_and_sock_del() {
     let seq = hold_socket(&mut r);
     let pages = post_one(&mut r, 3, 1000);
     send_one(&mut r, seq, 1000, true, 8);
-    let c = r.wait_cpls(1);
-    assert_eq!((c[0].bytes, c[0].flags), (1000, CplFlags::FULL));
-    let recs = records(&mut r, &pages, 1000);
+    let recs = full_records(&mut r, &pages, 1000);
     assert_eq!(recs[0].head, recs[0].buflet);
     heads.push(recs[0].head);
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), n - 4);
@@ -162,9 +163,7 @@ fn fin_with_data_and_sock_del() {
     let seq = hold_socket(&mut r);
     let pages = post_one(&mut r, 4, 1000);
     send_one(&mut r, seq, 1000, true, 9);
-    let c = r.wait_cpls(1);
-    assert_eq!((c[0].bytes, c[0].flags), (1000, CplFlags::FULL));
-    let recs = records(&mut r, &pages, 1000);
+    let recs = full_records(&mut r, &pages, 1000);
     let h = recs[0].head;
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), n - 1);
     assert_eq!(release(&mut r, 2, 1, &[h]), (Status::Ok, 1));

@@ -134,15 +134,7 @@ fn anonymous_buffers(width: u32) {
     r.finish(1);
 }
 
-#[test]
-fn anonymous_buffers_w64() {
-    anonymous_buffers(64);
-}
-
-#[test]
-fn anonymous_buffers_w512() {
-    anonymous_buffers(512);
-}
+width_tests!(anonymous_buffers: anonymous_buffers_w64 = 64, anonymous_buffers_w512 = 512);
 
 #[test]
 fn anon_post_validation() {

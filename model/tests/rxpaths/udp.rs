@@ -72,15 +72,7 @@ fn udp_datagrams(width: u32) {
     r.assert_all_free();
 }
 
-#[test]
-fn udp_datagrams_w64() {
-    udp_datagrams(64);
-}
-
-#[test]
-fn udp_datagrams_w512() {
-    udp_datagrams(512);
-}
+width_tests!(udp_datagrams: udp_datagrams_w64 = 64, udp_datagrams_w512 = 512);
 
 /// An IPv4 packet of protocol 17 whose IP payload is `udp` (raw bytes, header included).
 fn raw_udp(udp: &[u8]) -> Vec<u8> {
