@@ -6,9 +6,8 @@ use super::*;
 /// Acceptability and trimming with exact windows: RCV_BUF 3000, no window scale, no NB.
 #[test]
 fn acceptability_trimming_and_zero_window() {
-    let mut r = rig("accept", 64);
-    add(&mut r, 0, &SockOpts::default().rcv_buf(3000));
-    let base = r.handshake_full(0x8000_0000, None, false);
+    let o = SockOpts::default().rcv_buf(3000);
+    let (mut r, base) = opened_with("accept", 0, &o, 0x8000_0000, false);
     let s = bytes(2, 4000);
     let mut oow = 0;
     let expect = |r: &mut Rig, seg: Seg, ack: u32, win: u16| {

@@ -10,9 +10,7 @@ fn raw(base: u32, off: usize, payload: Vec<u8>) -> Seg {
 
 #[test]
 fn fin_in_order_and_ahead() {
-    let mut r = rig("fin", 64);
-    add(&mut r, 0, &SockOpts::default());
-    let base = r.handshake(400);
+    let (mut r, base) = opened("fin", 0, 400);
     let s = bytes(4, 200);
     // A zero-length FIN ahead is not held: ACK + OUT_OF_ORDER.
     r.send(Seg::at(base + 200).fin());
@@ -42,9 +40,7 @@ fn fin_in_order_and_ahead() {
 
 #[test]
 fn rst_exact_versus_in_window() {
-    let mut r = rig("rst", 64);
-    add(&mut r, 0, &SockOpts::default());
-    let base = r.handshake(0xFFFF_FFFF);
+    let (mut r, base) = opened("rst", 0, 0xFFFF_FFFF);
     let s = bytes(5, 300);
     r.send(data(base, 0, &s, 300));
     r.settle();
@@ -76,9 +72,7 @@ fn rst_exact_versus_in_window() {
 
 #[test]
 fn sock_del_returns_named_buffers_then_completes() {
-    let mut r = rig("sockdel", 64);
-    add(&mut r, 1, &SockOpts::default());
-    let base = r.handshake(100);
+    let (mut r, base) = opened("sockdel", 1, 100);
     let s = bytes(6, 1500);
     r.post_nb(1, 0xA, 10, 1000);
     let pb = r.post_nb(1, 0xB, 11, 4096);

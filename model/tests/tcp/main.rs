@@ -39,6 +39,30 @@ fn rig(name: &str, width: u32) -> Rig {
     Rig::new(name, cfg(width), 64, 256)
 }
 
+/// A rig of width 64 with socket `sref` added with the default options and opened by a
+/// handshake at `irs`: the rig and the first data SEQ.
+fn opened(name: &str, sref: u16, irs: u32) -> (Rig, u32) {
+    opened_with(name, sref, &SockOpts::default(), irs, true)
+}
+
+/// [`opened`] with socket options `o`, and a SYN without the window scale option unless `ws`.
+fn opened_with(name: &str, sref: u16, o: &SockOpts, irs: u32, ws: bool) -> (Rig, u32) {
+    let mut r = rig(name, 64);
+    add(&mut r, sref, o);
+    let base = r.handshake_full(irs, None, ws);
+    (r, base)
+}
+
+/// A rig of width 64 with 32 buflets (so the pool window matters) and socket 0 added with the
+/// default options.
+fn small_pool(name: &str) -> Rig {
+    let mut c = cfg(64);
+    c.num_buflets = 32;
+    let mut r = Rig::new(name, c, 64, 64);
+    add(&mut r, 0, &SockOpts::default());
+    r
+}
+
 fn add(r: &mut Rig, sref: u16, o: &SockOpts) {
     r.submit(&sock_add_opts(sref, 1000 + sref as u32, o));
     let cs = r.wait_cpls(1);

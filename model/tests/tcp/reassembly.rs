@@ -178,9 +178,7 @@ fn reassembly_random_w512() {
 /// in-order cut at the reassembly head, drain.
 #[test]
 fn reassembly_cases() {
-    let mut r = rig("reasmcases", 64);
-    add(&mut r, 0, &SockOpts::default());
-    let base = r.handshake(0x1234);
+    let (mut r, base) = opened("reasmcases", 0, 0x1234);
     let s = bytes(9, 1000);
     let steps: Vec<((usize, usize), u64, u32, u32)> = vec![
         // (segment, ack, OOO_HELD after, DUPLICATE after)

@@ -12,10 +12,7 @@ use super::*;
 /// bytes are still accepted (the old rule, `win` alone, dropped them OUT_OF_WINDOW).
 #[test]
 fn window_closes_when_the_pool_runs_low_and_the_promise_is_kept() {
-    let mut c = cfg(64);
-    c.num_buflets = 32;
-    let mut r = Rig::new("poolwin", c, 64, 64);
-    add(&mut r, 0, &SockOpts::default());
+    let mut r = small_pool("poolwin");
     let base = r.handshake_full(0, None, false);
     let s = bytes(3, 40_000);
     for k in 0..31 {
@@ -77,9 +74,7 @@ fn window_closes_when_the_pool_runs_low_and_the_promise_is_kept() {
 /// Filling the gap drains the list and the right edge moves on, never left.
 #[test]
 fn duplicate_acks_repeat_the_window_during_a_loss_episode() {
-    let mut r = rig("dupwin", 64);
-    add(&mut r, 0, &SockOpts::default());
-    let base = r.handshake(0x4000_0000);
+    let (mut r, base) = opened("dupwin", 0, 0x4000_0000);
     let s = bytes(12, 20_000);
     let mut edges = EdgeCheck::new(WSCALE);
     r.send(data(base, 0, &s, 1000));
@@ -129,9 +124,8 @@ fn duplicate_acks_repeat_the_window_during_a_loss_episode() {
 /// then a segment after a gap is answered with the promised 2000, not 3000.
 #[test]
 fn the_first_held_segment_already_freezes_the_window() {
-    let mut r = rig("freeze1", 64);
-    add(&mut r, 0, &SockOpts::default().rcv_buf(3000));
-    let base = r.handshake_full(0x10, None, false);
+    let o = SockOpts::default().rcv_buf(3000);
+    let (mut r, base) = opened_with("freeze1", 0, &o, 0x10, false);
     let s = bytes(13, 3000);
     r.send(data(base, 0, &s, 1000));
     r.settle();
@@ -162,10 +156,7 @@ fn the_first_held_segment_already_freezes_the_window() {
 /// far from the old one) gets a fresh edge.
 #[test]
 fn syn_ack_sets_the_first_edge() {
-    let mut c = cfg(64);
-    c.num_buflets = 32;
-    let mut r = Rig::new("synedge", c, 64, 64);
-    add(&mut r, 0, &SockOpts::default());
+    let mut r = small_pool("synedge");
     add(&mut r, 1, &SockOpts::default().vlan(1));
     let b1 = r.handshake_vlan(7, Some(1));
     let syn = |seq: u32| Seg::at(seq).syn().opts(vec![2, 4, 0x05, 0xB4]);
