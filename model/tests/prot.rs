@@ -314,6 +314,13 @@ fn sg_at(r: &mut Rig, base: u64, els: &[El]) {
     r.sg_write(base, els);
 }
 
+/// 64 bytes of host memory for an SG list (two elements), registered READ in `slot`.
+fn list_region(r: &mut Rig, slot: u32) -> u64 {
+    let list = r.alloc(64);
+    reg_region(r, slot, list, 64, RD);
+    list
+}
+
 /// Write `els` as a linked SG list at `list` (see [`sg_at`]) and submit a block request
 /// (`opcode`) over all of it; returns its completion.
 fn blk_over(r: &mut Rig, opcode: Opcode, tag: u32, list: u64, els: &[El]) -> Cpl {
@@ -367,8 +374,7 @@ fn blk_write_source_outside_returns_prot_fault() {
     r.cpu_write(src, &bytes(6, 8192));
     // READ|WRITE is fine for a source; the second half is outside the region.
     reg_region(&mut r, 2, src, 4096 + 100, RW);
-    let list = r.alloc(64);
-    reg_region(&mut r, 3, list, 64, RD);
+    let list = list_region(&mut r, 3);
     let els = [(src, 4000, false, 0), (src + 4000, 4192, false, 4000)];
     let c = blk_over(&mut r, Opcode::BlkWrite, 30, list, &els);
     assert_eq!((c.status, c.bytes), (Status::ProtFault, 0));
@@ -391,8 +397,7 @@ fn blk_read_destination_outside_returns_prot_fault() {
     // A read-only region does not allow the write.
     reg_region(&mut r, 2, dst, 4096, WR);
     reg_region(&mut r, 3, dst + 4096, 4096, RD);
-    let list = r.alloc(64);
-    reg_region(&mut r, 4, list, 64, RD);
+    let list = list_region(&mut r, 4);
     let els = [(dst, 4096, false, 0), (dst + 4096, 4096, false, 4096)];
     let c = blk_over(&mut r, Opcode::BlkRead, 40, list, &els);
     assert_eq!((c.status, c.bytes), (Status::ProtFault, 4096));

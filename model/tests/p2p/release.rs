@@ -71,6 +71,12 @@ fn full_records(r: &mut Rig, pages: &[u64], bytes: u32) -> Vec<Rec> {
     records(r, pages, bytes)
 }
 
+/// Delete socket 0 and check the free buflet count afterwards (`what` says why it is `free`).
+fn delete_leaves_free(r: &mut Rig, free: u32, what: &str) {
+    r.delete(0);
+    assert_eq!(r.r(reg::CNT_FREE_BUFLETS), free, "{what}");
+}
+
 /// Send one data segment; returns (payload offset, buflets of its frame).
 fn send_one(r: &mut Rig, seq: u32, len: usize, fin: bool, seed: u64) -> (usize, u32) {
     let f = frame(&Seg {
@@ -133,12 +139,7 @@ fn fin_with_data_and_sock_del() {
     assert_eq!((recs[0].head, recs[1].head), (recs[0].buflet, NULL));
     heads.push(recs[0].head);
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), n - 5);
-    r.delete(0);
-    assert_eq!(
-        r.r(reg::CNT_FREE_BUFLETS),
-        n - 3,
-        "the partly delivered segment is freed"
-    );
+    delete_leaves_free(&mut r, n - 3, "the partly delivered segment is freed");
 
     // 3. 1000 bytes with FIN fill the NB; the FIN marker is still on the list at SOCK_DEL.
     let seq = hold_socket(&mut r);
@@ -148,12 +149,7 @@ fn fin_with_data_and_sock_del() {
     assert_eq!(recs[0].head, recs[0].buflet);
     heads.push(recs[0].head);
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), n - 4);
-    r.delete(0);
-    assert_eq!(
-        r.r(reg::CNT_FREE_BUFLETS),
-        n - 4,
-        "held chains survive SOCK_DEL"
-    );
+    delete_leaves_free(&mut r, n - 4, "held chains survive SOCK_DEL");
 
     assert_eq!(release(&mut r, 1, 3, &heads), (Status::Ok, 3));
     r.assert_all_free();
