@@ -150,6 +150,20 @@ impl ModelDevice {
         })
     }
 
+    /// A whole block has been moved (written to host memory or to disk): on to the next block,
+    /// in phase `next` while the element has bytes left, else [`Self::blk_after_element`].
+    fn blk_block_done(j: &mut Job, next: Phase) -> Option<Status> {
+        j.written += BLOCK as u64;
+        j.lba += BLOCK as u64 / SECTOR;
+        j.fill = 0;
+        if j.rem > 0 {
+            j.phase = next;
+            None
+        } else {
+            Self::blk_after_element(j)
+        }
+    }
+
     /// Run one phase of the job in progress (or start the next one).
     pub(crate) fn blk_step(&mut self, env: &mut HostEnv) {
         let mut j = match self.blk.job.take() {
@@ -291,14 +305,7 @@ impl ModelDevice {
                 if j.fill == BLOCK {
                     // Every host write of the block has been issued.
                     t += costs::BLK_STEP;
-                    j.written += BLOCK as u64;
-                    j.lba += BLOCK as u64 / SECTOR;
-                    j.fill = 0;
-                    if j.rem > 0 {
-                        j.phase = Phase::Read;
-                    } else {
-                        end = Self::blk_after_element(&mut j);
-                    }
+                    end = Self::blk_block_done(&mut j, Phase::Read);
                 } else {
                     end = Self::blk_after_element(&mut j);
                 }
@@ -364,14 +371,7 @@ impl ModelDevice {
                 if env.disk.write(j.lba, &self.blk.buf).is_err() {
                     end = Some(Status::DiskError);
                 } else {
-                    j.written += BLOCK as u64;
-                    j.lba += BLOCK as u64 / SECTOR;
-                    j.fill = 0;
-                    if j.rem > 0 {
-                        j.phase = Phase::Data;
-                    } else {
-                        end = Self::blk_after_element(&mut j);
-                    }
+                    end = Self::blk_block_done(&mut j, Phase::Data);
                 }
             }
         }

@@ -247,12 +247,19 @@ impl BufletPool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn store_read_free() {
+    /// A pool of four 64-byte buflets holding the bytes 0, 1, .. `n - 1` (mod 256): the pool
+    /// and the stored frame.
+    fn stored(n: u32) -> (BufletPool, Vec<u8>, Chain) {
         let mut p = BufletPool::new(4, 64);
-        let f: Vec<u8> = (0..200u32).map(|i| i as u8).collect();
+        let f: Vec<u8> = (0..n).map(|i| i as u8).collect();
         let (c, ok) = p.store(&f);
         assert!(ok);
+        (p, f, c)
+    }
+
+    #[test]
+    fn store_read_free() {
+        let (mut p, f, c) = stored(200);
         assert_eq!(c.count, 4);
         assert_eq!(p.free_count(), 0);
         let mut out = vec![0; 150];
@@ -273,10 +280,7 @@ mod tests {
 
     #[test]
     fn hold_expose_release() {
-        let mut p = BufletPool::new(4, 64);
-        let f: Vec<u8> = (0..150u32).map(|i| i as u8).collect();
-        let (c, ok) = p.store(&f);
-        assert!(ok);
+        let (mut p, f, c) = stored(150);
         assert_eq!(p.nth(c.head, 2), c.tail);
         let mid = p.nth(c.head, 1);
         p.expose(mid);

@@ -233,11 +233,7 @@ fn nb_fault(page_list_foreign: bool) {
     }
     let seq = sock_with_nb(&mut r, hmd, 1, 4096);
     let data = bytes(3, 1000);
-    r.send(Seg {
-        seq,
-        payload: data.clone(),
-        ..Seg::default()
-    });
+    r.send(Seg::at(seq).payload(data.clone()));
     r.settle();
     let c = r.wait_cpls(1);
     assert_eq!(
@@ -318,6 +314,24 @@ fn sg_at(r: &mut Rig, base: u64, els: &[El]) {
     r.sg_write(base, els);
 }
 
+/// 64 bytes of host memory for an SG list (two elements), registered READ in `slot`.
+fn list_region(r: &mut Rig, slot: u32) -> u64 {
+    let list = r.alloc(64);
+    reg_region(r, slot, list, 64, RD);
+    list
+}
+
+/// Write `els` as a linked SG list at `list` (see [`sg_at`]) and submit a block request
+/// (`opcode`) over all of it; returns its completion.
+fn blk_over(r: &mut Rig, opcode: Opcode, tag: u32, list: u64, els: &[El]) -> Cpl {
+    sg_at(r, list, els);
+    let bytes: u64 = els.iter().map(|e| e.1).sum();
+    one(
+        r,
+        &blk_request(opcode, tag, list, els.len() as u32, bytes as u32),
+    )
+}
+
 #[test]
 fn sg_element_outside_returns_prot_fault() {
     let mut r = prot_rig("prot-sg");
@@ -360,24 +374,15 @@ fn blk_write_source_outside_returns_prot_fault() {
     r.cpu_write(src, &bytes(6, 8192));
     // READ|WRITE is fine for a source; the second half is outside the region.
     reg_region(&mut r, 2, src, 4096 + 100, RW);
-    let list = r.alloc(64);
-    reg_region(&mut r, 3, list, 64, RD);
-    sg_at(
-        &mut r,
-        list,
-        &[(src, 4000, false, 0), (src + 4000, 4192, false, 4000)],
-    );
-    let c = one(&mut r, &blk_request(Opcode::BlkWrite, 30, list, 2, 8192));
+    let list = list_region(&mut r, 3);
+    let els = [(src, 4000, false, 0), (src + 4000, 4192, false, 4000)];
+    let c = blk_over(&mut r, Opcode::BlkWrite, 30, list, &els);
     assert_eq!((c.status, c.bytes), (Status::ProtFault, 0));
     assert_fault(&mut r, src + 4000, false, 2, 1);
     assert_eq!(r.disk(0, 8192), vec![0; 8192], "the block is not written");
     // A ZERO element's address is never checked.
-    sg_at(
-        &mut r,
-        list,
-        &[(src, 4000, false, 0), (0xDEAD_0000, 96, true, 4000)],
-    );
-    let c = one(&mut r, &blk_request(Opcode::BlkWrite, 31, list, 2, 4096));
+    let els = [(src, 4000, false, 0), (0xDEAD_0000, 96, true, 4000)];
+    let c = blk_over(&mut r, Opcode::BlkWrite, 31, list, &els);
     assert_eq!((c.status, c.bytes), (Status::Ok, 4096));
     assert_eq!(faults(&mut r), 1);
     assert_eq!(strays(&r), 0);
@@ -392,14 +397,9 @@ fn blk_read_destination_outside_returns_prot_fault() {
     // A read-only region does not allow the write.
     reg_region(&mut r, 2, dst, 4096, WR);
     reg_region(&mut r, 3, dst + 4096, 4096, RD);
-    let list = r.alloc(64);
-    reg_region(&mut r, 4, list, 64, RD);
-    sg_at(
-        &mut r,
-        list,
-        &[(dst, 4096, false, 0), (dst + 4096, 4096, false, 4096)],
-    );
-    let c = one(&mut r, &blk_request(Opcode::BlkRead, 40, list, 2, 8192));
+    let list = list_region(&mut r, 4);
+    let els = [(dst, 4096, false, 0), (dst + 4096, 4096, false, 4096)];
+    let c = blk_over(&mut r, Opcode::BlkRead, 40, list, &els);
     assert_eq!((c.status, c.bytes), (Status::ProtFault, 4096));
     assert_fault(&mut r, dst + 4096, true, 2, 1);
     assert_eq!(r.cpu_read(dst, 4096), bytes(7, 4096));
@@ -440,11 +440,7 @@ fn prot_en_off_checks_nothing() {
     let (hmd, pages) = r.nb_mem(4096);
     let seq = sock_with_nb(&mut r, hmd, 1, 500);
     let data = bytes(9, 500);
-    r.send(Seg {
-        seq,
-        payload: data.clone(),
-        ..Seg::default()
-    });
+    r.send(Seg::at(seq).payload(data.clone()));
     r.settle();
     let c = r.wait_cpls(1);
     assert_eq!((c[0].status, c[0].bytes), (Status::Ok, 500));
@@ -457,8 +453,7 @@ fn prot_en_off_checks_nothing() {
     assert_eq!(r.wait_cpls(1)[0].status, Status::Ok);
     let src = r.alloc(4096);
     let list = r.alloc(32);
-    sg_at(&mut r, list, &[(src, 4096, false, 0)]);
-    let c = one(&mut r, &blk_request(Opcode::BlkWrite, 1, list, 1, 4096));
+    let c = blk_over(&mut r, Opcode::BlkWrite, 1, list, &[(src, 4096, false, 0)]);
     assert_eq!(c.status, Status::Ok);
     let c = one(&mut r, &blk_request(Opcode::BlkRead, 2, list, 1, 4096));
     assert_eq!(c.status, Status::Ok);

@@ -23,15 +23,7 @@ fn bad_requests_complete_with_errors() {
     }
     .to_bytes();
     let with = |rcv_buf: u32, wscale: u8| {
-        sock_add_opts(
-            6,
-            0,
-            &SockOpts {
-                rcv_buf,
-                wscale,
-                ..SockOpts::default()
-            },
-        )
+        sock_add_opts(6, 0, &SockOpts::default().rcv_buf(rcv_buf).wscale(wscale))
     };
     let cases: Vec<([u8; 64], Option<Status>)> = vec![
         (req(0x77, 0), Some(Status::BadOpcode)),

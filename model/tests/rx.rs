@@ -80,32 +80,17 @@ fn stream(width: u32) {
     let mut seq = r.handshake(isn);
     let mut want_acks = vec![];
     for (i, chunk) in data.chunks(1448).enumerate() {
-        r.send(Seg {
-            seq,
-            payload: chunk.to_vec(),
-            ..Seg::default()
-        });
+        r.send(Seg::at(seq).payload(chunk.to_vec()));
         let end = seq.wrapping_add(chunk.len() as u32);
         want_acks.push(end);
         if i == 1 {
-            r.send(Seg {
-                seq: end,
-                ..Seg::default()
-            }); // pure ACK: consumed, not answered
-            r.send(Seg {
-                seq,
-                payload: chunk.to_vec(),
-                ..Seg::default()
-            }); // old duplicate: left of the window, answered with an ACK
+            r.send(Seg::at(end)); // pure ACK: consumed, not answered
+            r.send(Seg::at(seq).payload(chunk.to_vec())); // old duplicate: left of the window, answered with an ACK
             want_acks.push(end);
         }
         seq = end;
     }
-    r.send(Seg {
-        seq,
-        fin: true,
-        ..Seg::default()
-    });
+    r.send(Seg::at(seq).fin());
     want_acks.push(seq.wrapping_add(1));
     r.settle();
     let t = r.txs();
@@ -173,34 +158,28 @@ fn stream(width: u32) {
     assert_eq!(s.nic_written, 7000 + 3 * 32);
     assert_eq!(s.stray_accesses, 0);
     // After FIN the socket is in CLOSE_WAIT: more data is answered and dropped as BAD_STATE.
-    r.send(Seg {
-        seq: seq.wrapping_add(1),
-        payload: vec![1; 10],
-        ..Seg::default()
-    });
+    r.send(Seg::at(seq.wrapping_add(1)).payload(vec![1; 10]));
     r.settle();
     assert_eq!(r.r(reg::CNT_DROP_BAD_STATE), 1);
     let t = r.txs();
     assert_eq!(t.len(), 1);
     assert!(t[0].is_ack(seq.wrapping_add(1)));
-    r.delete(3);
-    r.assert_all_free();
+    r.finish(3);
 }
 
-#[test]
-fn stream_w64() {
-    stream(64);
-}
+width_tests!(stream: stream_w64 = 64, stream_w512 = 512);
 
-#[test]
-fn stream_w512() {
-    stream(512);
+/// A rig at `c` with rings of `ring` entries and socket `sref` added (tag 1, the test 4-tuple
+/// on VLAN `vlan`), in LISTEN.
+fn listening(name: &str, c: DeviceConfig, ring: u32, sref: u16, vlan: u16) -> Rig {
+    let mut r = Rig::new(name, c, ring, ring);
+    r.submit(&sock_add(sref, 1, vlan));
+    r.wait_cpls(1);
+    r
 }
 
 fn established(name: &str, c: DeviceConfig) -> (Rig, u32) {
-    let mut r = Rig::new(name, c, 64, 64);
-    r.submit(&sock_add(0, 1, 0));
-    r.wait_cpls(1);
+    let mut r = listening(name, c, 64, 0, 0);
     let seq = r.handshake(99);
     (r, seq)
 }
@@ -236,13 +215,7 @@ fn drop_counters_are_at_base_plus_4r() {
 #[test]
 fn each_drop_reason_counts() {
     let (mut r, seq) = established("drops", cfg(64));
-    let good = || {
-        frame(&Seg {
-            seq,
-            payload: vec![0x5A; 300],
-            ..Seg::default()
-        })
-    };
+    let good = || frame(&Seg::at(seq).payload(vec![0x5A; 300]));
     let mut cases: Vec<(DropReason, Vec<u8>)> = vec![];
     let mut f = good();
     f[14 + 10] ^= 0xFF;
@@ -267,24 +240,14 @@ fn each_drop_reason_counts() {
     cases.push((DropReason::NotIpv4, arp));
     cases.push((
         DropReason::BadIpHdr,
-        frame(&Seg {
-            seq,
-            payload: vec![1; 40],
-            more_fragments: true,
-            ..Seg::default()
-        }),
+        frame(&Seg::at(seq).payload(vec![1; 40]).more_fragments()),
     ));
     let mut f = good();
     f[14 + 20 + 12] = 0x40;
     cases.push((DropReason::BadL4Hdr, f));
     cases.push((
         DropReason::NoSocket,
-        frame(&Seg {
-            seq,
-            payload: vec![1; 40],
-            dport: Some(9999),
-            ..Seg::default()
-        }),
+        frame(&Seg::at(seq).payload(vec![1; 40]).dport(9999)),
     ));
     let mut udp = vec![];
     PacketBuilder::ethernet2(REMOTE_MAC, LOCAL_MAC)
@@ -295,48 +258,23 @@ fn each_drop_reason_counts() {
     cases.push((DropReason::NoSocket, udp));
     cases.push((
         DropReason::NoSocket,
-        frame(&Seg {
-            seq,
-            payload: vec![1; 40],
-            vlan: Some(3),
-            ..Seg::default()
-        }),
+        frame(&Seg::at(seq).payload(vec![1; 40]).vlan(Some(3))),
     ));
     // A zero-length FIN ahead of RCV_NXT is not held.
-    cases.push((
-        DropReason::OutOfOrder,
-        frame(&Seg {
-            seq: seq + 100,
-            fin: true,
-            ..Seg::default()
-        }),
-    ));
+    cases.push((DropReason::OutOfOrder, frame(&Seg::at(seq + 100).fin())));
     cases.push((
         DropReason::TooLong,
-        frame(&Seg {
-            seq,
-            payload: vec![3; 9217 - 54],
-            ..Seg::default()
-        }),
+        frame(&Seg::at(seq).payload(vec![3; 9217 - 54])),
     ));
     // Far beyond the right edge of the window.
     cases.push((
         DropReason::OutOfWindow,
-        frame(&Seg {
-            seq: seq + (1 << 24),
-            payload: vec![1; 40],
-            ..Seg::default()
-        }),
+        frame(&Seg::at(seq + (1 << 24)).payload(vec![1; 40])),
     ));
     // A SYN on an established socket.
     cases.push((
         DropReason::BadState,
-        frame(&Seg {
-            seq,
-            syn: true,
-            ack: Some(ISS + 1),
-            ..Seg::default()
-        }),
+        frame(&Seg::at(seq).syn().ack(ISS + 1)),
     ));
     assert_eq!(cases[cases.len() - 3].1.len(), 9217);
     let n = cases.len() as u32;
@@ -370,29 +308,18 @@ fn each_drop_reason_counts() {
     assert_eq!(r.r(reg::CNT_RX_ACCEPTED), 1);
     assert_eq!(r.r(reg::CNT_RX_FRAMES), 2 + n + 1);
     assert!(r.txs()[0].is_ack(seq + 300));
-    r.delete(0);
-    r.assert_all_free();
+    r.finish(0);
 }
 
 #[test]
 fn listen_without_syn_and_disabled_frames() {
-    let mut r = Rig::new("listen", cfg(64), 16, 16);
-    r.submit(&sock_add(1, 1, 0));
-    r.wait_cpls(1);
-    r.send(Seg {
-        seq: 5,
-        payload: vec![1; 10],
-        ..Seg::default()
-    });
+    let mut r = listening("listen", cfg(64), 16, 1, 0);
+    r.send(Seg::at(5).payload(vec![1; 10]));
     r.settle();
     assert_eq!(r.r(reg::CNT_DROP_BAD_STATE), 1);
     assert!(r.txs().is_empty());
     r.w(reg::CTRL, 0);
-    r.send(Seg {
-        syn: true,
-        seq: 5,
-        ..Seg::default()
-    });
+    r.send(Seg::at(5).syn());
     r.push(vec![0; 8]);
     r.settle();
     assert_eq!(r.wire.pending(), 0);
@@ -401,8 +328,7 @@ fn listen_without_syn_and_disabled_frames() {
     assert!(r.txs().is_empty());
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 256);
     r.w(reg::CTRL, 1);
-    r.delete(1);
-    r.assert_all_free();
+    r.finish(1);
 }
 
 /// Four buflets: the pool window closes (the promise already made is still honoured), a frame
@@ -412,17 +338,11 @@ fn listen_without_syn_and_disabled_frames() {
 fn no_buflet_then_recovery() {
     let mut c = cfg(64);
     c.num_buflets = 4; // reserve 4/16 = 0: pool room = free * 1024
-    let mut r = Rig::new("nobuflet", c, 64, 64);
-    r.submit(&sock_add(0, 1, 0));
-    r.wait_cpls(1);
+    let mut r = listening("nobuflet", c, 64, 0, 0);
     let mut seq = r.handshake_full(99, None, false);
     let data = bytes(7, 6000);
     for chunk in data[..3000].chunks(1000) {
-        r.send(Seg {
-            seq,
-            payload: chunk.to_vec(),
-            ..Seg::default()
-        });
+        r.send(Seg::at(seq).payload(chunk.to_vec()));
         seq += 1000;
     }
     r.settle();
@@ -435,11 +355,7 @@ fn no_buflet_then_recovery() {
     let got: Vec<(u32, u16)> = t.iter().map(|t| (t.ack, t.window)).collect();
     assert_eq!(got, vec![(1100, 3072), (2100, 2072), (3100, 1072)]);
     // A frame of two buflets with one free: NO_BUFLET, no ACK.
-    let big = frame(&Seg {
-        seq,
-        payload: data[3000..].to_vec(),
-        ..Seg::default()
-    });
+    let big = frame(&Seg::at(seq).payload(data[3000..].to_vec()));
     r.push(big);
     r.settle();
     assert_eq!(r.r(reg::CNT_DROP_NO_BUFLET), 1);
@@ -447,11 +363,7 @@ fn no_buflet_then_recovery() {
     assert!(r.txs().is_empty());
     // One buflet, taken by the frame itself: the pool room is 0 and the ACK advertises 0, but
     // the segment lies inside the window already promised (up to 4172), so it is accepted.
-    r.send(Seg {
-        seq,
-        payload: data[3000..3100].to_vec(),
-        ..Seg::default()
-    });
+    r.send(Seg::at(seq).payload(data[3000..3100].to_vec()));
     r.settle();
     assert_eq!(r.r(reg::CNT_DROP_OUT_OF_WINDOW), 0);
     assert_eq!(r.r(reg::CNT_RX_ACCEPTED), 4);
@@ -466,21 +378,13 @@ fn no_buflet_then_recovery() {
     assert!(r.txs().is_empty(), "no window update on NB_POST");
     // The peer resends from the ACK (a frame of 2 buflets): window 2048 at its pick, so its
     // tail is cut.
-    r.send(Seg {
-        seq: seq + 100,
-        payload: data[3100..].to_vec(),
-        ..Seg::default()
-    });
+    r.send(Seg::at(seq + 100).payload(data[3100..].to_vec()));
     r.settle();
     let t = r.txs();
     assert_eq!((t.len(), t[0].ack), (1, seq + 100 + 2048), "{t:?}");
     assert_eq!(r.r(reg::CNT_DELIVERED_BYTES), 3100 + 2048);
     // The peer resends from the ACK.
-    r.send(Seg {
-        seq: seq + 100 + 2048,
-        payload: data[3000 + 100 + 2048..].to_vec(),
-        ..Seg::default()
-    });
+    r.send(Seg::at(seq + 100 + 2048).payload(data[3000 + 100 + 2048..].to_vec()));
     r.settle();
     let cs = r.wait_cpls(1);
     assert_eq!(
@@ -490,11 +394,7 @@ fn no_buflet_then_recovery() {
     assert_eq!(r.nb_read(&pages, 6000), data);
     // An RST at RCV_NXT ends the stream; the next NB comes back empty with flag RST.
     r.submit(&nb_post(0, 10, 1, 100, hmd, 1));
-    r.send(Seg {
-        seq: seq + 3000,
-        rst: true,
-        ..Seg::default()
-    });
+    r.send(Seg::at(seq + 3000).rst());
     r.settle();
     let cs = r.wait_cpls(1);
     assert_eq!(
@@ -503,37 +403,20 @@ fn no_buflet_then_recovery() {
         (10, 0, CplFlags::RST, 6000)
     );
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 4);
-    r.delete(0);
-    r.assert_all_free();
+    r.finish(0);
 }
 
 #[test]
 fn vlan_sockets_and_big_frames() {
-    let mut r = Rig::new("vlan", cfg(256), 16, 16);
-    r.submit(&sock_add(2, 1, 5));
-    r.wait_cpls(1);
-    r.send(Seg {
-        syn: true,
-        seq: 0,
-        ..Seg::default()
-    });
+    let mut r = listening("vlan", cfg(256), 16, 2, 5);
+    r.send(Seg::at(0).syn());
     r.settle();
     assert_eq!(r.r(reg::CNT_DROP_NO_SOCKET), 1);
     assert!(r.txs().is_empty());
     let seq = r.handshake_vlan(0, Some(5));
     let data = bytes(3, 9000);
-    r.send(Seg {
-        seq,
-        payload: data.clone(),
-        vlan: Some(5),
-        ..Seg::default()
-    });
-    r.send(Seg {
-        seq: seq + 9000,
-        fin: true,
-        vlan: Some(5),
-        ..Seg::default()
-    });
+    r.send(Seg::at(seq).payload(data.clone()).vlan(Some(5)));
+    r.send(Seg::at(seq + 9000).fin().vlan(Some(5)));
     r.settle();
     let t = r.txs();
     assert_eq!(t.len(), 2);
@@ -541,8 +424,7 @@ fn vlan_sockets_and_big_frames() {
     assert!(t[0].is_ack(9001) && t[1].is_ack(9002), "{t:?}");
     assert_eq!(r.r(reg::CNT_RX_ACCEPTED), 1);
     assert!(r.r(reg::CNT_FREE_BUFLETS) < 256);
-    let (hmd, pages) = r.nb_mem(12288);
-    r.submit(&nb_post(2, 77, 3, 12288, hmd, 3));
+    let pages = r.post_nb(2, 77, 3, 12288);
     let cs = r.wait_cpls(1);
     assert_eq!(
         (cs[0].tag, cs[0].bytes, cs[0].flags, cs[0].stream_off),
@@ -550,8 +432,7 @@ fn vlan_sockets_and_big_frames() {
     );
     assert_eq!(r.nb_read(&pages, 9000), data);
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 256);
-    r.delete(2);
-    r.assert_all_free();
+    r.finish(2);
 }
 
 /// A long stream at line rate with NBs recycled as they return: every byte lands in order,
@@ -559,25 +440,10 @@ fn vlan_sockets_and_big_frames() {
 #[test]
 fn sustained_stream_at_line_rate() {
     for width in [64u32, 512] {
-        let mut r = Rig::new(&format!("sustained{width}"), cfg(width), 64, 64);
-        r.submit(&sock_add(0, 1, 0));
-        r.wait_cpls(1);
+        let mut r = listening(&format!("sustained{width}"), cfg(width), 64, 0, 0);
         const NBS: usize = 8;
         const NB_BYTES: u32 = 16 * 4096;
-        let bufs: Vec<(u64, Vec<u64>)> = (0..NBS)
-            .map(|_| {
-                let pages: Vec<u64> = (0..16).map(|_| r.alloc(4096)).collect();
-                let hmd = r.alloc(16 * 8);
-                r.cpu_write(
-                    hmd,
-                    &pages
-                        .iter()
-                        .flat_map(|p| p.to_le_bytes())
-                        .collect::<Vec<u8>>(),
-                );
-                (hmd, pages)
-            })
-            .collect();
+        let bufs: Vec<(u64, Vec<u64>)> = (0..NBS).map(|_| r.nb_mem(NB_BYTES)).collect();
         for (i, (hmd, _)) in bufs.iter().enumerate() {
             r.submit(&nb_post(0, i as u32, i as u32, NB_BYTES, *hmd, 16));
         }
@@ -585,11 +451,7 @@ fn sustained_stream_at_line_rate() {
         let data = bytes(11, total);
         let mut seq = r.handshake(0);
         for chunk in data.chunks(1460) {
-            r.push(frame(&Seg {
-                seq,
-                payload: chunk.to_vec(),
-                ..Seg::default()
-            }));
+            r.push(frame(&Seg::at(seq).payload(chunk.to_vec())));
             seq += chunk.len() as u32;
         }
         let frames = r.wire.pending() as u64;
@@ -632,8 +494,7 @@ fn sustained_stream_at_line_rate() {
         assert_eq!(t.len(), data.chunks(1460).count());
         assert_eq!(t.last().unwrap().ack, 1 + total as u32);
         assert!(t.windows(2).all(|w| w[0].ack < w[1].ack));
-        r.delete(0);
-        r.assert_all_free();
+        r.finish(0);
     }
 }
 
@@ -642,11 +503,7 @@ fn sustained_stream_at_line_rate() {
 fn refused_page_list_read() {
     let (mut r, seq) = established("pagelist", cfg(64));
     let data = bytes(5, 500);
-    r.push(frame(&Seg {
-        seq,
-        payload: data.clone(),
-        ..Seg::default()
-    }));
+    r.push(frame(&Seg::at(seq).payload(data.clone())));
     r.settle();
     let bad_hmd = r.env.mem.alloc(8, 8).unwrap(); // not registered
     r.submit(&nb_post(0, 1, 0, 4096, bad_hmd, 1));
@@ -667,6 +524,5 @@ fn refused_page_list_read() {
     assert_eq!(r.cpu_read(page, 500), data);
     assert_eq!(r.r(reg::CNT_REQ_ERRORS), 1);
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 256);
-    r.delete(0);
-    r.assert_all_free();
+    r.finish(0);
 }

@@ -336,6 +336,24 @@ mod tests {
 
     const B: u64 = 4096;
 
+    /// `len` received bytes at host address `src`, file offset `file`.
+    fn host(src: u64, len: u64, file: u64) -> Extent {
+        Extent {
+            src,
+            len,
+            file,
+            dev: false,
+        }
+    }
+
+    /// `len` received bytes at buflet-memory address `src` (p2p), file offset `file`.
+    fn dev(src: u64, len: u64, file: u64) -> Extent {
+        Extent {
+            dev: true,
+            ..host(src, len, file)
+        }
+    }
+
     #[test]
     fn pages_a_list_reads() {
         let el = |src, len, zero| Elem {
@@ -378,12 +396,7 @@ mod tests {
                 Elem::mem(0x10000 + 150, B - 150, p[0].disk + 150),
             ]
         );
-        let ext = [Extent {
-            src: 0x9000_0000,
-            len: 50,
-            file: 100,
-            dev: false,
-        }];
+        let ext = [host(0x9000_0000, 50, 100)];
         let w = write_list_zero_copy(&p, &ext, B, 0x10000);
         assert_eq!(
             w.elems,
@@ -437,20 +450,7 @@ mod tests {
             Some(if o == 0 { 7 * B } else { 3 * B })
         })
         .unwrap();
-        let ext = [
-            Extent {
-                src: 0x5000 + 4086,
-                len: 10,
-                file: B - 10,
-                dev: false,
-            },
-            Extent {
-                src: 0x8000,
-                len: 10,
-                file: B,
-                dev: false,
-            },
-        ];
+        let ext = [host(0x5000 + 4086, 10, B - 10), host(0x8000, 10, B)];
         let w = write_list_zero_copy(&p, &ext, B, 0x40000);
         assert_eq!(
             w.elems,
@@ -471,20 +471,7 @@ mod tests {
         // 300 bytes inside one block from two buflets: read-modify-write keeps the old bytes
         // from the bounce block, the new ones come from buflet memory.
         let p = blocks(100, 300, B, false, false, ident).unwrap();
-        let ext = [
-            Extent {
-                src: 5 * 2048 + 66,
-                len: 200,
-                file: 100,
-                dev: true,
-            },
-            Extent {
-                src: 9 * 2048 + 66,
-                len: 100,
-                file: 300,
-                dev: true,
-            },
-        ];
+        let ext = [dev(5 * 2048 + 66, 200, 100), dev(9 * 2048 + 66, 100, 300)];
         let w = write_list_zero_copy(&p, &ext, B, 0x10000);
         assert_eq!(
             w.elems,

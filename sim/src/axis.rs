@@ -104,6 +104,19 @@ pub struct AxisBus {
     pub sideband: Vec<(String, Port)>,
 }
 
+/// The builder methods `name(port)` of the optional ports of [`AxisBus`].
+macro_rules! optional_ports {
+    ($($name:ident),*) => {
+        $(
+            #[doc = concat!("With `", stringify!($name), "`.")]
+            pub fn $name(mut self, p: Port) -> Self {
+                self.$name = Some(p);
+                self
+            }
+        )*
+    };
+}
+
 impl AxisBus {
     /// A bus of `tvalid` only; add the other ports with the builder methods.
     pub fn new(tvalid: Port) -> Self {
@@ -117,29 +130,7 @@ impl AxisBus {
         }
     }
 
-    /// With `tready`.
-    pub fn tready(mut self, p: Port) -> Self {
-        self.tready = Some(p);
-        self
-    }
-
-    /// With `tdata`.
-    pub fn tdata(mut self, p: Port) -> Self {
-        self.tdata = Some(p);
-        self
-    }
-
-    /// With `tkeep`.
-    pub fn tkeep(mut self, p: Port) -> Self {
-        self.tkeep = Some(p);
-        self
-    }
-
-    /// With `tlast`.
-    pub fn tlast(mut self, p: Port) -> Self {
-        self.tlast = Some(p);
-        self
-    }
+    optional_ports!(tready, tdata, tkeep, tlast);
 
     /// With a sideband port called `name` (up to 64 bits).
     pub fn sideband(mut self, name: &str, p: Port) -> Self {

@@ -66,6 +66,39 @@ struct Slot {
     top_mask: u32,
 }
 
+impl Slot {
+    /// Word `i` (< `words`) of a wide port, the bits beyond the width cleared.
+    ///
+    /// # Safety
+    /// The slot is a wide port of a live model that is not being evaluated.
+    unsafe fn read_wide(&self, i: usize) -> u32 {
+        debug_assert!(i < self.words);
+        // SAFETY: i < words, within this wide port's storage (caller's contract).
+        let v = unsafe { self.ptr.as_ptr().cast::<u32>().add(i).read() };
+        if i == self.words - 1 {
+            v & self.top_mask
+        } else {
+            v
+        }
+    }
+
+    /// Writes every word of a wide port from `word(i)`, the bits beyond the width cleared.
+    ///
+    /// # Safety
+    /// The slot is a wide input port of a live model the caller holds exclusively.
+    unsafe fn write_wide(&self, word: impl Fn(usize) -> u32) {
+        let w = self.ptr.as_ptr().cast::<u32>();
+        for i in 0..self.words {
+            let mut v = word(i);
+            if i == self.words - 1 {
+                v &= self.top_mask;
+            }
+            // SAFETY: i < words, within this wide port's storage (caller's contract).
+            unsafe { w.add(i).write(v) };
+        }
+    }
+}
+
 /// One live instance of a Verilated model. Dropping it runs the model's
 /// `final` blocks, closes an open trace and frees the model.
 pub struct Model {
@@ -204,24 +237,30 @@ impl Model {
 
     /// Resolves an input (or inout) port.
     pub fn input(&self, name: &str) -> Result<Port, SimError> {
-        let p = self.port(name)?;
-        if p.dir == Dir::Out {
-            return Err(SimError::NotAnInput {
-                model: self.info.name.to_string(),
-                port: name.to_string(),
-            });
-        }
-        Ok(p)
+        self.port_not(name, Dir::Out, |model, port| SimError::NotAnInput {
+            model,
+            port,
+        })
     }
 
     /// Resolves an output (or inout) port.
     pub fn output(&self, name: &str) -> Result<Port, SimError> {
+        self.port_not(name, Dir::In, |model, port| SimError::NotAnOutput {
+            model,
+            port,
+        })
+    }
+
+    /// Resolves a port whose direction is not `refused`; else the error `err(model, port)`.
+    fn port_not(
+        &self,
+        name: &str,
+        refused: Dir,
+        err: fn(String, String) -> SimError,
+    ) -> Result<Port, SimError> {
         let p = self.port(name)?;
-        if p.dir == Dir::In {
-            return Err(SimError::NotAnOutput {
-                model: self.info.name.to_string(),
-                port: name.to_string(),
-            });
+        if p.dir == refused {
+            return Err(err(self.info.name.to_string(), name.to_string()));
         }
         Ok(p)
     }
@@ -346,20 +385,18 @@ impl Model {
             }
             return;
         }
-        for i in 0..s.words {
-            let mut b = [0u8; 4];
-            if let Some(src) = bytes.get(i * 4..) {
-                let n = src.len().min(4);
-                b[..n].copy_from_slice(&src[..n]);
-            }
-            let mut v = u32::from_le_bytes(b);
-            if i == s.words - 1 {
-                v &= s.top_mask;
-            }
-            // SAFETY: i < s.words, the number of u32 words of this wide
-            // port's storage in the live model we own through &mut self.
-            unsafe { w.add(i).write(v) };
-        }
+        // SAFETY: s is a wide input slot of the live model we own through
+        // &mut self.
+        unsafe {
+            s.write_wide(|i| {
+                let mut b = [0u8; 4];
+                if let Some(src) = bytes.get(i * 4..) {
+                    let n = src.len().min(4);
+                    b[..n].copy_from_slice(&src[..n]);
+                }
+                u32::from_le_bytes(b)
+            })
+        };
     }
 
     /// Reads a port of any width as little-endian bytes into `out`: bytes
@@ -390,11 +427,9 @@ impl Model {
         let mut chunks = out.chunks_mut(4);
         for i in 0..s.words {
             let Some(chunk) = chunks.next() else { return };
-            // SAFETY: i < s.words, within this wide port's storage; read only.
-            let mut v = unsafe { w.add(i).read() };
-            if i == s.words - 1 {
-                v &= s.top_mask;
-            }
+            // SAFETY: s is a wide slot of the live model; &self guarantees
+            // that no evaluation is running.
+            let v = unsafe { s.read_wide(i) };
             let n = chunk.len();
             chunk.copy_from_slice(&v.to_le_bytes()[..n]);
         }
@@ -413,16 +448,9 @@ impl Model {
             self.set(p, lo | (hi << 32));
             return;
         }
-        let w = s.ptr.as_ptr().cast::<u32>();
-        for i in 0..s.words {
-            let mut v = words.get(i).copied().unwrap_or(0);
-            if i == s.words - 1 {
-                v &= s.top_mask;
-            }
-            // SAFETY: i < s.words, within this wide port's storage in the
-            // live model we own through &mut self.
-            unsafe { w.add(i).write(v) };
-        }
+        // SAFETY: s is a wide input slot of the live model we own through
+        // &mut self.
+        unsafe { s.write_wide(|i| words.get(i).copied().unwrap_or(0)) };
     }
 
     /// Reads a port of any width as 32-bit words, least significant first:
@@ -441,16 +469,11 @@ impl Model {
             }
             return;
         }
-        let w = s.ptr.as_ptr().cast::<u32>();
         for (i, o) in out.iter_mut().enumerate() {
             *o = if i < s.words {
-                // SAFETY: i < s.words, within this wide port's storage.
-                let v = unsafe { w.add(i).read() };
-                if i == s.words - 1 {
-                    v & s.top_mask
-                } else {
-                    v
-                }
+                // SAFETY: s is a wide slot of the live model; &self
+                // guarantees that no evaluation is running.
+                unsafe { s.read_wide(i) }
             } else {
                 0
             };

@@ -259,6 +259,20 @@ impl RtlDevice {
         }
     }
 
+    /// Clock the register request already driven on the port until REG_READY is seen high
+    /// (sampled before the edge, as the register block's handshake is).
+    fn reg_handshake(&mut self, env: &mut HostEnv) {
+        loop {
+            self.m.set(self.p.clk, 0);
+            self.m.eval();
+            let ready = self.m.get(self.p.reg_ready) == 1;
+            self.step(env);
+            if ready {
+                break;
+            }
+        }
+    }
+
     /// Drive the inputs for this cycle, clock once, and serve whatever handshook.
     fn step(&mut self, env: &mut HostEnv) {
         let p = &self.p;
@@ -506,15 +520,7 @@ impl Device for RtlDevice {
         self.m.set(self.p.reg_valid, 1);
         self.m.set(self.p.reg_write, 0);
         self.m.set(self.p.reg_addr, addr as u64);
-        loop {
-            self.m.set(self.p.clk, 0);
-            self.m.eval();
-            let ready = self.m.get(self.p.reg_ready) == 1;
-            self.step(env);
-            if ready {
-                break;
-            }
-        }
+        self.reg_handshake(env);
         self.m.set(self.p.reg_valid, 0);
         for _ in 0..16 {
             self.m.set(self.p.clk, 0);
@@ -533,15 +539,7 @@ impl Device for RtlDevice {
         self.m.set(self.p.reg_write, 1);
         self.m.set(self.p.reg_addr, addr as u64);
         self.m.set(self.p.reg_wdata, value as u64);
-        loop {
-            self.m.set(self.p.clk, 0);
-            self.m.eval();
-            let ready = self.m.get(self.p.reg_ready) == 1;
-            self.step(env);
-            if ready {
-                break;
-            }
-        }
+        self.reg_handshake(env);
         self.m.set(self.p.reg_valid, 0);
         self.m.set(self.p.reg_write, 0);
     }

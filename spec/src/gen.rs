@@ -115,22 +115,23 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
     }
 
-    #[test]
-    fn generated_verilog_is_fresh() {
-        let on_disk = std::fs::read_to_string(root().join(VERILOG_PATH)).unwrap_or_default();
+    /// The file at `path` (from the workspace root) holds exactly `generated`.
+    fn assert_fresh(path: &str, generated: String) {
+        let on_disk = std::fs::read_to_string(root().join(path)).unwrap_or_default();
         assert!(
-            on_disk == verilog(),
-            "{VERILOG_PATH} is stale: run `cargo run -p buflet-spec --bin buflet-gen`"
+            on_disk == generated,
+            "{path} is stale: run `cargo run -p buflet-spec --bin buflet-gen`"
         );
     }
 
     #[test]
+    fn generated_verilog_is_fresh() {
+        assert_fresh(VERILOG_PATH, verilog());
+    }
+
+    #[test]
     fn generated_docs_are_fresh() {
-        let on_disk = std::fs::read_to_string(root().join(DOCS_PATH)).unwrap_or_default();
-        assert!(
-            on_disk == docs(),
-            "{DOCS_PATH} is stale: run `cargo run -p buflet-spec --bin buflet-gen`"
-        );
+        assert_fresh(DOCS_PATH, docs());
     }
 
     #[test]

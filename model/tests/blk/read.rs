@@ -50,24 +50,10 @@ fn blk_read(width: u32) {
     assert_eq!(r.r(reg::CNT_BLK_RD_BYTES), 4 * 4096);
     assert_eq!(r.r(reg::CNT_BLK_WRITES), 0);
     assert_eq!(r.env.disk.stats().reads - before, 4);
-    let s = r.env.mem.stats();
-    assert_eq!(s.blk_written, 1000 + 3000 + 8192);
-    assert_eq!(s.blk_read, 5 * 32);
-    assert_eq!(s.nic_read, 64);
-    assert_eq!(s.stray_accesses, 0);
-    assert_eq!(r.r(reg::CNT_REQ_ERRORS), 0);
-    r.assert_all_free();
+    clean_end(&mut r, 5 * 32, 1000 + 3000 + 8192, 64);
 }
 
-#[test]
-fn blk_read_w64() {
-    blk_read(64);
-}
-
-#[test]
-fn blk_read_w512() {
-    blk_read(512);
-}
+width_tests!(blk_read: blk_read_w64 = 64, blk_read_w512 = 512);
 
 /// Read-modify-write: a read queued behind a write of the same block sees the written data.
 #[test]

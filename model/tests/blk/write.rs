@@ -55,24 +55,10 @@ fn blk(width: u32) {
     assert_eq!(r.r(reg::CNT_BLK_WRITES), 5);
     assert_eq!(r.r(reg::CNT_BLK_BYTES), 5 * 4096);
     assert_eq!(r.env.disk.stats().writes, 5);
-    let s = r.env.mem.stats();
-    assert_eq!(s.blk_read, 4096 + 32 + 1000 + 3000 + 8192 + 5 * 32);
-    assert_eq!(s.blk_written, 0);
-    assert_eq!(s.nic_read, 2 * 64);
-    assert_eq!(s.stray_accesses, 0);
-    assert_eq!(r.r(reg::CNT_REQ_ERRORS), 0);
-    r.assert_all_free();
+    clean_end(&mut r, 4096 + 32 + 1000 + 3000 + 8192 + 5 * 32, 0, 2 * 64);
 }
 
-#[test]
-fn blk_write_w64() {
-    blk(64);
-}
-
-#[test]
-fn blk_write_w512() {
-    blk(512);
-}
+width_tests!(blk: blk_write_w64 = 64, blk_write_w512 = 512);
 
 #[test]
 fn blk_error_statuses() {

@@ -17,6 +17,55 @@ use etherparse::{
     TcpHeader, TcpOptionElement, TransportHeader, VlanId, VlanPcp,
 };
 
+/// Builder methods that each set one field and return the value: `flag()` sets a bool field,
+/// `value(v)` a field to `v`, `some(v)` an `Option` field to `Some(v)`.
+macro_rules! builder {
+    ($t:ty {
+        flags: [$($flag:ident),* $(,)?],
+        values: [$($val:ident: $vt:ty),* $(,)?],
+        somes: [$($some:ident: $st:ty),* $(,)?] $(,)?
+    }) => {
+        impl $t {
+            $(
+                #[doc = concat!("With `", stringify!($flag), "` set.")]
+                pub fn $flag(mut self) -> Self {
+                    self.$flag = true;
+                    self
+                }
+            )*
+            $(
+                #[doc = concat!("With `", stringify!($val), "` given.")]
+                pub fn $val(mut self, $val: $vt) -> Self {
+                    self.$val = $val;
+                    self
+                }
+            )*
+            $(
+                #[doc = concat!("With `", stringify!($some), "` given.")]
+                pub fn $some(mut self, $some: $st) -> Self {
+                    self.$some = Some($some);
+                    self
+                }
+            )*
+        }
+    };
+}
+
+/// One `#[test]` per bus width: test `$name` runs `$f($width)`.
+#[allow(unused_macros)]
+macro_rules! width_tests {
+    ($f:ident: $($name:ident = $width:literal),+ $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $f($width);
+            }
+        )+
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use width_tests;
+
 pub const LOCAL_IP: [u8; 4] = [10, 77, 0, 2];
 pub const REMOTE_IP: [u8; 4] = [10, 77, 0, 9];
 pub const LOCAL_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
@@ -296,6 +345,12 @@ impl Rig {
         panic!("no CMD_DONE for SOCK_DEL {sref}: {got:?}");
     }
 
+    /// Delete socket `sref` (see [`Rig::delete`]) and check that every buflet is free.
+    pub fn finish(&mut self, sref: u16) {
+        self.delete(sref);
+        self.assert_all_free();
+    }
+
     /// Every buflet is on the free list.
     pub fn assert_all_free(&mut self) {
         let n = self.dev.config().num_buflets;
@@ -310,6 +365,14 @@ impl Rig {
         let list: Vec<u8> = pages.iter().flat_map(|p| p.to_le_bytes()).collect();
         self.cpu_write(hmd, &list);
         (hmd, pages)
+    }
+
+    /// Post a named buffer of `total` bytes over fresh pages (see [`Rig::nb_mem`]) to socket
+    /// `sref` as NB `ref_num`; returns its pages.
+    pub fn post_nb(&mut self, sref: u16, tag: u32, ref_num: u32, total: u32) -> Vec<u64> {
+        let (hmd, pages) = self.nb_mem(total);
+        self.submit(&nb_post(sref, tag, ref_num, total, hmd, pages.len() as u32));
+        pages
     }
 
     /// Read `len` bytes of a named buffer laid over `pages`.
@@ -353,6 +416,12 @@ impl Default for SockOpts {
         }
     }
 }
+
+builder!(SockOpts {
+    flags: [],
+    values: [vlan: u16, iss: u32, rcv_buf: u32, mss: u16, wscale: u8, flags: SockFlags],
+    somes: [],
+});
 
 /// A SOCK_ADD entry for the test 4-tuple with the default parameters.
 pub fn sock_add(sref: u16, tag: u32, vlan: u16) -> [u8; 64] {
@@ -568,6 +637,23 @@ pub struct Seg {
     pub more_fragments: bool,
     pub dport: Option<u16>,
 }
+
+impl Seg {
+    /// A segment at `seq` with every other field at its default: a pure ACK of `ISS + 1`
+    /// until the builder methods add flags, payload or options.
+    pub fn at(seq: u32) -> Seg {
+        Seg {
+            seq,
+            ..Seg::default()
+        }
+    }
+}
+
+builder!(Seg {
+    flags: [syn, fin, rst, psh, urg, no_ack, more_fragments],
+    values: [vlan: Option<u16>, opts: Vec<u8>, payload: Vec<u8>],
+    somes: [ack: u32, dport: u16],
+});
 
 /// An Ethernet/IPv4/TCP frame from the remote peer, built with etherparse headers.
 pub fn frame(s: &Seg) -> Vec<u8> {

@@ -197,12 +197,7 @@ fn exposed_cleared_on_reallocation() {
     assert_eq!(r.disk(0, 300), bytes(77, 300));
     // A frame for no socket takes the buflet at the head of the free list (the one just
     // released) and is dropped: the buflet is no longer exposed.
-    r.send(Seg {
-        seq: 1,
-        payload: vec![0xEE; 10],
-        dport: Some(9),
-        ..Seg::default()
-    });
+    r.send(Seg::at(1).payload(vec![0xEE; 10]).dport(9));
     r.settle();
     assert_eq!(r.r(reg::CNT_DROP_NO_SOCKET), 1);
     assert_eq!(

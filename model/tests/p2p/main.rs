@@ -118,10 +118,26 @@ fn check_records(got: &[Rec], want: &[Want], first: &mut Option<u16>) {
 }
 
 fn hold_opts() -> SockOpts {
-    SockOpts {
-        flags: SockFlags::HOLD,
-        ..SockOpts::default()
+    SockOpts::default().flags(SockFlags::HOLD)
+}
+
+/// Post NBs `(TOTAL_BYTES, HMD_PAGES)` to socket 0 as refs 0, 1, .. with tags `tag0 + ref`;
+/// returns each one's pages.
+fn post_nbs(r: &mut Rig, tag0: u32, nbs: &[(u64, u64)]) -> Vec<Vec<u64>> {
+    let mut pages = vec![];
+    for (i, &(total, np)) in nbs.iter().enumerate() {
+        let (hmd, p) = r.nb_mem(4096 * np as u32);
+        pages.push(p);
+        r.submit(&nb_post(
+            0,
+            tag0 + i as u32,
+            i as u32,
+            total as u32,
+            hmd,
+            np as u32,
+        ));
     }
+    pages
 }
 
 /// Add a hold socket 0 and open it; returns the first data SEQ.
@@ -154,11 +170,7 @@ fn send_stream(r: &mut Rig, mut seq: u32, sizes: &[usize], seed: u64) -> Sent {
     let mut chains = vec![];
     for (k, &n) in sizes.iter().enumerate() {
         let payload = bytes(seed + k as u64, n);
-        let f = frame(&Seg {
-            seq,
-            payload: payload.clone(),
-            ..Seg::default()
-        });
+        let f = frame(&Seg::at(seq).payload(payload.clone()));
         segs.push((pay_off(&f), n));
         chains.push(f.len().div_ceil(bb) as u32);
         all.extend_from_slice(&payload);
@@ -224,19 +236,14 @@ fn blk(r: &mut Rig, opcode: Opcode, tag: u32, els: &[Elem], bytes: u32) -> (Stat
 /// A hold socket with `sizes` delivered into one big NB: (records, chain counts by segment).
 fn delivered(r: &mut Rig, sizes: &[usize]) -> (Vec<Rec>, Vec<u32>) {
     let seq = hold_socket(r);
-    let (hmd, pages) = r.nb_mem(65536);
-    r.submit(&nb_post(0, 0x300, 0, 65536, hmd, 16));
+    let pages = r.post_nb(0, 0x300, 0, 65536);
     let Sent {
         seq,
         stream,
         chains,
         ..
     } = send_stream(r, seq, sizes, 77);
-    r.send(Seg {
-        seq,
-        fin: true,
-        ..Seg::default()
-    });
+    r.send(Seg::at(seq).fin());
     r.settle();
     let c = r.wait_cpls(1);
     assert_eq!(

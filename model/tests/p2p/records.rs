@@ -35,19 +35,7 @@ fn records_and_devmem(width: u32) {
     let n_buf = geometry(&r).1;
     let seq = hold_socket(&mut r);
     let nbs: Vec<(u64, u64)> = vec![(6000, 2), (6000, 2), (6000, 2)];
-    let mut pages = vec![];
-    for (i, &(total, np)) in nbs.iter().enumerate() {
-        let (hmd, p) = r.nb_mem(4096 * np as u32);
-        pages.push(p);
-        r.submit(&nb_post(
-            0,
-            0x100 + i as u32,
-            i as u32,
-            total as u32,
-            hmd,
-            np as u32,
-        ));
-    }
+    let pages = post_nbs(&mut r, 0x100, &nbs);
     // 5000 spans three buflets, 2100 two (its payload starts at byte 54); 1448 is split
     // across NB 0 and NB 1, 640 across NB 1 and NB 2. 12288 bytes: three disk blocks.
     let sizes = [5000, 1448, 3000, 100, 2100, 640];
@@ -58,11 +46,7 @@ fn records_and_devmem(width: u32) {
         chains,
     } = send_stream(&mut r, seq, &sizes, 40);
     assert_eq!(stream.len(), 12288);
-    r.send(Seg {
-        seq,
-        fin: true,
-        ..Seg::default()
-    });
+    r.send(Seg::at(seq).fin());
     r.settle();
     let cs = r.wait_cpls(3);
     assert_eq!(cs.len(), 3, "{cs:?}");
@@ -131,21 +115,12 @@ fn records_and_devmem(width: u32) {
     }
     assert_eq!(r.r(reg::CNT_BUF_RELEASED), heads.len() as u32);
     r.assert_all_free();
-    r.delete(0);
-    r.assert_all_free();
+    r.finish(0);
     assert_eq!(r.r(reg::CNT_REQ_ERRORS), 0);
     assert_eq!(r.env.mem.stats().stray_accesses, 0);
 }
 
-#[test]
-fn records_and_devmem_w64() {
-    records_and_devmem(64);
-}
-
-#[test]
-fn records_and_devmem_w512() {
-    records_and_devmem(512);
-}
+width_tests!(records_and_devmem: records_and_devmem_w64 = 64, records_and_devmem_w512 = 512);
 
 /// An NB is returned FULL when it has no room for another record (RECS == HMD_PAGES * 512),
 /// with records past the first page at page[1]; the rest goes on in the next NB.
@@ -157,28 +132,12 @@ fn full_on_record_room() {
     let bb = geometry(&r).0;
     let seq = hold_socket(&mut r);
     let nbs: Vec<(u64, u64)> = vec![(8192, 2), (4096, 1)];
-    let mut pages = vec![];
-    for (i, &(total, np)) in nbs.iter().enumerate() {
-        let (hmd, p) = r.nb_mem(4096 * np as u32);
-        pages.push(p);
-        r.submit(&nb_post(
-            0,
-            0x200 + i as u32,
-            i as u32,
-            total as u32,
-            hmd,
-            np as u32,
-        ));
-    }
+    let pages = post_nbs(&mut r, 0x200, &nbs);
     let sizes = vec![1usize; 1100];
     let Sent {
         segs, seq, stream, ..
     } = send_stream(&mut r, seq, &sizes, 900);
-    r.send(Seg {
-        seq,
-        fin: true,
-        ..Seg::default()
-    });
+    r.send(Seg::at(seq).fin());
     r.settle();
     let cs = r.wait_cpls(2);
     assert_eq!(cs.len(), 2, "{cs:?}");

@@ -64,6 +64,19 @@ fn post_one(r: &mut Rig, rn: u32, total: u32) -> Vec<u64> {
     pages
 }
 
+/// Wait for the NB laid over `pages` to come back FULL with `bytes`; its records.
+fn full_records(r: &mut Rig, pages: &[u64], bytes: u32) -> Vec<Rec> {
+    let c = r.wait_cpls(1);
+    assert_eq!((c[0].bytes, c[0].flags), (bytes, CplFlags::FULL));
+    records(r, pages, bytes)
+}
+
+/// Delete socket 0 and check the free buflet count afterwards (`what` says why it is `free`).
+fn delete_leaves_free(r: &mut Rig, free: u32, what: &str) {
+    r.delete(0);
+    assert_eq!(r.r(reg::CNT_FREE_BUFLETS), free, "{what}");
+}
+
 /// Send one data segment; returns (payload offset, buflets of its frame).
 fn send_one(r: &mut Rig, seq: u32, len: usize, fin: bool, seed: u64) -> (usize, u32) {
     let f = frame(&Seg {
@@ -92,9 +105,7 @@ fn fin_with_data_and_sock_del() {
     let seq = hold_socket(&mut r);
     let pages = post_one(&mut r, 0, 2500);
     let (po, nb) = send_one(&mut r, seq, 2500, true, 5);
-    let c = r.wait_cpls(1);
-    assert_eq!((c[0].bytes, c[0].flags), (2500, CplFlags::FULL));
-    let recs = records(&mut r, &pages, 2500);
+    let recs = full_records(&mut r, &pages, 2500);
     check_records(
         &recs,
         &oracle(2048, &[(po, 2500)], &[(2500, 1)])[0],
@@ -123,36 +134,22 @@ fn fin_with_data_and_sock_del() {
     let (_, a) = send_one(&mut r, seq, 1500, false, 6);
     let (_, b) = send_one(&mut r, seq.wrapping_add(1500), 4000, false, 7);
     assert_eq!((a, b), (1, 2));
-    let c = r.wait_cpls(1);
-    assert_eq!((c[0].bytes, c[0].flags), (2000, CplFlags::FULL));
-    let recs = records(&mut r, &pages, 2000);
+    let recs = full_records(&mut r, &pages, 2000);
     assert_eq!(recs.len(), 2);
     assert_eq!((recs[0].head, recs[1].head), (recs[0].buflet, NULL));
     heads.push(recs[0].head);
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), n - 5);
-    r.delete(0);
-    assert_eq!(
-        r.r(reg::CNT_FREE_BUFLETS),
-        n - 3,
-        "the partly delivered segment is freed"
-    );
+    delete_leaves_free(&mut r, n - 3, "the partly delivered segment is freed");
 
     // 3. 1000 bytes with FIN fill the NB; the FIN marker is still on the list at SOCK_DEL.
     let seq = hold_socket(&mut r);
     let pages = post_one(&mut r, 3, 1000);
     send_one(&mut r, seq, 1000, true, 8);
-    let c = r.wait_cpls(1);
-    assert_eq!((c[0].bytes, c[0].flags), (1000, CplFlags::FULL));
-    let recs = records(&mut r, &pages, 1000);
+    let recs = full_records(&mut r, &pages, 1000);
     assert_eq!(recs[0].head, recs[0].buflet);
     heads.push(recs[0].head);
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), n - 4);
-    r.delete(0);
-    assert_eq!(
-        r.r(reg::CNT_FREE_BUFLETS),
-        n - 4,
-        "held chains survive SOCK_DEL"
-    );
+    delete_leaves_free(&mut r, n - 4, "held chains survive SOCK_DEL");
 
     assert_eq!(release(&mut r, 1, 3, &heads), (Status::Ok, 3));
     r.assert_all_free();
@@ -162,9 +159,7 @@ fn fin_with_data_and_sock_del() {
     let seq = hold_socket(&mut r);
     let pages = post_one(&mut r, 4, 1000);
     send_one(&mut r, seq, 1000, true, 9);
-    let c = r.wait_cpls(1);
-    assert_eq!((c[0].bytes, c[0].flags), (1000, CplFlags::FULL));
-    let recs = records(&mut r, &pages, 1000);
+    let recs = full_records(&mut r, &pages, 1000);
     let h = recs[0].head;
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), n - 1);
     assert_eq!(release(&mut r, 2, 1, &[h]), (Status::Ok, 1));
@@ -178,6 +173,5 @@ fn fin_with_data_and_sock_del() {
     let c = r.wait_cpls(1);
     assert_eq!((c[0].bytes, c[0].flags), (0, CplFlags::FIN));
     r.assert_all_free();
-    r.delete(0);
-    r.assert_all_free();
+    r.finish(0);
 }

@@ -3,6 +3,17 @@
 
 use super::*;
 
+/// An IPv6 UDP datagram from the remote peer: a frame no socket can take.
+fn ipv6_udp() -> Vec<u8> {
+    let mut v = vec![];
+    PacketBuilder::ethernet2(REMOTE_MAC, LOCAL_MAC)
+        .ipv6([1; 16], [2; 16], 64)
+        .udp(5, 6)
+        .write(&mut v, &bytes(4, 30))
+        .unwrap();
+    v
+}
+
 fn anonymous_buffers(width: u32) {
     let mut r = rig(&format!("anon-{width}"), width);
     set_nic(&mut r, NIC_MAC, LOCAL_IP);
@@ -28,23 +39,10 @@ fn anonymous_buffers(width: u32) {
             .unwrap();
         v
     };
-    let ipv6 = {
-        let mut v = vec![];
-        PacketBuilder::ethernet2(REMOTE_MAC, LOCAL_MAC)
-            .ipv6([1; 16], [2; 16], 64)
-            .udp(5, 6)
-            .write(&mut v, &bytes(4, 30))
-            .unwrap();
-        v
-    };
+    let ipv6 = ipv6_udp();
     let frames = vec![
         // TCP to a port without a socket.
-        frame(&Seg {
-            seq: 1,
-            dport: Some(9999),
-            payload: bytes(1, 200),
-            ..Seg::default()
-        }),
+        frame(&Seg::at(1).dport(9999).payload(bytes(1, 200))),
         // ICMP: an IP protocol other than TCP/UDP (into 64 bytes: truncated).
         icmp,
         // UDP to a port without a socket, 9042 bytes: three DMA writes.
@@ -133,19 +131,10 @@ fn anonymous_buffers(width: u32) {
     assert_eq!(r.wait_cpls(1), vec![anon_rx(50, 3, 92, CplFlags::empty())]);
     assert_eq!(r.cpu_read(b, 92), ipv6);
     assert_eq!(r.r(reg::CNT_RX_FRAMES), 8);
-    r.delete(1);
-    r.assert_all_free();
+    r.finish(1);
 }
 
-#[test]
-fn anonymous_buffers_w64() {
-    anonymous_buffers(64);
-}
-
-#[test]
-fn anonymous_buffers_w512() {
-    anonymous_buffers(512);
-}
+width_tests!(anonymous_buffers: anonymous_buffers_w64 = 64, anonymous_buffers_w512 = 512);
 
 #[test]
 fn anon_post_validation() {
@@ -217,15 +206,7 @@ fn anon_and_udp_with_the_pool_dry() {
     r.settle();
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 0);
     let a = post_anon(&mut r, 9, 0, 2048);
-    let ipv6 = {
-        let mut v = vec![];
-        PacketBuilder::ethernet2(REMOTE_MAC, LOCAL_MAC)
-            .ipv6([1; 16], [2; 16], 64)
-            .udp(5, 6)
-            .write(&mut v, &bytes(4, 30))
-            .unwrap();
-        v
-    };
+    let ipv6 = ipv6_udp();
     r.push(ipv6.clone());
     r.push(udp_frame(None, REMOTE_PORT, LOCAL_PORT, &[1; 10]));
     // An ARP request for NIC_IP needs no buflet to be answered.
@@ -270,6 +251,5 @@ fn anon_and_udp_with_the_pool_dry() {
     r.settle();
     assert_eq!(r.wait_cpls(1), vec![anon_rx(9, 0, 92, CplFlags::empty())]);
     assert_eq!(r.cpu_read(a, 92), ipv6);
-    r.delete(2);
-    r.assert_all_free();
+    r.finish(2);
 }

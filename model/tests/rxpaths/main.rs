@@ -139,11 +139,7 @@ fn drops(r: &mut Rig) -> Vec<u32> {
 }
 
 fn tcp_data(r: &mut Rig, seq: u32, payload: Vec<u8>) {
-    r.send(Seg {
-        seq,
-        payload,
-        ..Seg::default()
-    });
+    r.send(Seg::at(seq).payload(payload));
     r.settle();
     let _ = r.txs();
 }

@@ -128,8 +128,7 @@ fn timeout_sweep_order_and_udp() {
     assert_eq!(r.cpls(), vec![nb_ret(6, 30, 0, 0, to, 0, 0)]);
     assert_eq!(r.r(reg::CNT_TIMEOUTS), 5);
     r.delete(4);
-    r.delete(6);
-    r.assert_all_free();
+    r.finish(6);
 }
 
 #[test]
@@ -165,6 +164,5 @@ fn timeouts_by_period() {
     let n = r.r(reg::CNT_TICKS) - t - 1;
     assert!(n > 100 && n < 1_000, "{n}");
     assert_eq!(r.r(reg::CNT_TIMEOUTS), 1);
-    r.delete(0);
-    r.assert_all_free();
+    r.finish(0);
 }

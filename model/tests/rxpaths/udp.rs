@@ -72,15 +72,7 @@ fn udp_datagrams(width: u32) {
     r.assert_all_free();
 }
 
-#[test]
-fn udp_datagrams_w64() {
-    udp_datagrams(64);
-}
-
-#[test]
-fn udp_datagrams_w512() {
-    udp_datagrams(512);
-}
+width_tests!(udp_datagrams: udp_datagrams_w64 = 64, udp_datagrams_w512 = 512);
 
 /// An IPv4 packet of protocol 17 whose IP payload is `udp` (raw bytes, header included).
 fn raw_udp(udp: &[u8]) -> Vec<u8> {
@@ -183,8 +175,7 @@ fn udp_checks() {
     );
     assert_eq!(r.nb_read(&p0, 58), &accepted[0][34..]);
     assert_eq!(r.nb_read(&p1, 8), &accepted[1][34..]);
-    r.delete(2);
-    r.assert_all_free();
+    r.finish(2);
 }
 
 /// A frame matches a socket only when the protocol matches too.
@@ -193,11 +184,7 @@ fn tcp_and_udp_sockets_on_one_tuple() {
     let mut r = rig("tcpudp", 64);
     ok(&mut r, &udp_sock_add(2, 10, 0));
     // A TCP SYN for the UDP socket's 4-tuple matches nothing.
-    r.send(Seg {
-        seq: 5,
-        syn: true,
-        ..Seg::default()
-    });
+    r.send(Seg::at(5).syn());
     r.settle();
     assert_eq!(r.r(reg::CNT_DROP_NO_SOCKET), 1);
     assert!(r.txs().is_empty());
@@ -205,11 +192,7 @@ fn tcp_and_udp_sockets_on_one_tuple() {
     ok(&mut r, &sock_add(1, 11, 0));
     let seq = r.handshake(1000);
     let tcp_data = bytes(1, 700);
-    r.send(Seg {
-        seq,
-        payload: tcp_data.clone(),
-        ..Seg::default()
-    });
+    r.send(Seg::at(seq).payload(tcp_data.clone()));
     let dgram = udp_frame(None, REMOTE_PORT, LOCAL_PORT, &bytes(2, 300));
     r.push(dgram.clone());
     r.settle();
@@ -234,6 +217,5 @@ fn tcp_and_udp_sockets_on_one_tuple() {
     r.settle();
     assert_eq!(r.r(reg::CNT_DROP_NO_SOCKET), 2);
     assert!(r.txs().is_empty());
-    r.delete(1);
-    r.assert_all_free();
+    r.finish(1);
 }

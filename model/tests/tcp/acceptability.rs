@@ -6,16 +6,8 @@ use super::*;
 /// Acceptability and trimming with exact windows: RCV_BUF 3000, no window scale, no NB.
 #[test]
 fn acceptability_trimming_and_zero_window() {
-    let mut r = rig("accept", 64);
-    add(
-        &mut r,
-        0,
-        &SockOpts {
-            rcv_buf: 3000,
-            ..SockOpts::default()
-        },
-    );
-    let base = r.handshake_full(0x8000_0000, None, false);
+    let o = SockOpts::default().rcv_buf(3000);
+    let (mut r, base) = opened_with("accept", 0, &o, 0x8000_0000, false);
     let s = bytes(2, 4000);
     let mut oow = 0;
     let expect = |r: &mut Rig, seg: Seg, ack: u32, win: u16| {
@@ -33,29 +25,15 @@ fn acceptability_trimming_and_zero_window() {
     // Overlapping the left edge: the old 500 bytes are cut from the front.
     expect(&mut r, data(base, 500, &s, 1500), 1500, 1500);
     // One byte beyond the right edge: cut to the window, FIN and PSH cleared (no +1 in the ACK).
-    let mut seg = data(base, 1500, &s, 3001);
-    seg.fin = true;
-    seg.psh = true;
-    expect(&mut r, seg, 3000, 0);
+    expect(&mut r, data(base, 1500, &s, 3001).fin().psh(), 3000, 0);
     // Zero window: data is out of window; a pure ACK exactly at RCV_NXT is fine (no answer);
     // a pure ACK ahead is not.
     expect(&mut r, data(base, 3000, &s, 3100), 3000, 0);
     oow += 1;
-    r.send(Seg {
-        seq: base.wrapping_add(3000),
-        ..Seg::default()
-    });
+    r.send(Seg::at(base.wrapping_add(3000)));
     r.settle();
     assert!(r.txs().is_empty());
-    expect(
-        &mut r,
-        Seg {
-            seq: base.wrapping_add(3005),
-            ..Seg::default()
-        },
-        3000,
-        0,
-    );
+    expect(&mut r, Seg::at(base.wrapping_add(3005)), 3000, 0);
     oow += 1;
     // A one-byte window probe is answered (window still 0).
     expect(&mut r, data(base, 3000, &s, 3001), 3000, 0);
@@ -63,25 +41,17 @@ fn acceptability_trimming_and_zero_window() {
     assert_eq!(r.r(reg::CNT_DROP_OUT_OF_WINDOW), oow);
     assert_eq!(r.r(reg::CNT_RX_ACCEPTED), 3);
     // Posting a named buffer opens the window but sends no window update.
-    let (hmd, pages) = r.nb_mem(8192);
-    r.submit(&nb_post(0, 5, 3, 8192, hmd, 2));
+    let pages = r.post_nb(0, 5, 3, 8192);
     r.settle();
     assert!(r.txs().is_empty());
     assert_eq!(r.r(reg::CNT_DELIVERED_BYTES), 3000);
     // The next probe is accepted.
     expect(&mut r, data(base, 3000, &s, 3001), 3001, 2999);
     // A pure ACK ahead inside the window is consumed without an answer.
-    r.send(Seg {
-        seq: base.wrapping_add(3011),
-        ..Seg::default()
-    });
+    r.send(Seg::at(base.wrapping_add(3011)));
     r.settle();
     assert!(r.txs().is_empty());
-    r.send(Seg {
-        seq: base.wrapping_add(3001),
-        fin: true,
-        ..Seg::default()
-    });
+    r.send(Seg::at(base.wrapping_add(3001)).fin());
     r.settle();
     assert!(r.txs()[0].is_ack(base.wrapping_add(3002)));
     let cs = r.wait_cpls(1);
@@ -90,6 +60,5 @@ fn acceptability_trimming_and_zero_window() {
         (5, 3001, CplFlags::FIN)
     );
     assert_eq!(r.nb_read(&pages, 3001), &s[..3001]);
-    r.delete(0);
-    r.assert_all_free();
+    r.finish(0);
 }

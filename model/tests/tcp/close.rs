@@ -5,29 +5,17 @@ use super::*;
 
 /// A data segment with its own payload at stream offset `off`.
 fn raw(base: u32, off: usize, payload: Vec<u8>) -> Seg {
-    Seg {
-        seq: base.wrapping_add(off as u32),
-        payload,
-        ..Seg::default()
-    }
+    Seg::at(base.wrapping_add(off as u32)).payload(payload)
 }
 
 #[test]
 fn fin_in_order_and_ahead() {
-    let mut r = rig("fin", 64);
-    add(&mut r, 0, &SockOpts::default());
-    let base = r.handshake(400);
+    let (mut r, base) = opened("fin", 0, 400);
     let s = bytes(4, 200);
     // A zero-length FIN ahead is not held: ACK + OUT_OF_ORDER.
-    r.send(Seg {
-        seq: base + 200,
-        fin: true,
-        ..Seg::default()
-    });
+    r.send(Seg::at(base + 200).fin());
     // Data + FIN ahead is held with its FIN.
-    let mut seg = data(base, 100, &s, 200);
-    seg.fin = true;
-    r.send(seg);
+    r.send(data(base, 100, &s, 200).fin());
     // The gap: drained up to and including the FIN.
     r.send(data(base, 0, &s, 100));
     r.settle();
@@ -37,47 +25,27 @@ fn fin_in_order_and_ahead() {
     assert_eq!(r.r(reg::CNT_OOO_HELD), 1);
     // CLOSE_WAIT: data is answered and dropped BAD_STATE, a pure ACK is consumed.
     r.send(data(base, 0, &s, 10));
-    r.send(Seg {
-        seq: base + 201,
-        payload: vec![1; 10],
-        ..Seg::default()
-    });
-    r.send(Seg {
-        seq: base + 201,
-        ..Seg::default()
-    });
+    r.send(Seg::at(base + 201).payload(vec![1; 10]));
+    r.send(Seg::at(base + 201));
     r.settle();
     let t = r.txs();
     assert_eq!(t.len(), 2);
     assert!(t.iter().all(|t| t.is_ack(base + 201)));
     assert_eq!(r.r(reg::CNT_DROP_BAD_STATE), 1);
     assert_eq!(r.r(reg::CNT_DROP_OUT_OF_WINDOW), 1);
-    let (hmd, pages) = r.nb_mem(4096);
-    r.submit(&nb_post(0, 3, 0, 4096, hmd, 1));
-    let cs = r.wait_cpls(1);
-    assert_eq!(
-        (cs[0].bytes, cs[0].flags, cs[0].stream_off),
-        (200, CplFlags::FIN, 0)
-    );
-    assert_eq!(r.nb_read(&pages, 200), s);
-    r.delete(0);
-    r.assert_all_free();
+    let c = nb_returns(&mut r, 3, 4096, &s, CplFlags::FIN);
+    assert_eq!(c.stream_off, 0);
+    r.finish(0);
 }
 
 #[test]
 fn rst_exact_versus_in_window() {
-    let mut r = rig("rst", 64);
-    add(&mut r, 0, &SockOpts::default());
-    let base = r.handshake(0xFFFF_FFFF);
+    let (mut r, base) = opened("rst", 0, 0xFFFF_FFFF);
     let s = bytes(5, 300);
     r.send(data(base, 0, &s, 300));
     r.settle();
     assert!(r.txs()[0].is_ack(base.wrapping_add(300)));
-    let rst = |off: u32| Seg {
-        seq: base.wrapping_add(off),
-        rst: true,
-        ..Seg::default()
-    };
+    let rst = |off: u32| Seg::at(base.wrapping_add(off)).rst();
     // In the window but not exact: challenge ACK, OUT_OF_WINDOW.
     r.send(rst(310));
     r.settle();
@@ -93,39 +61,22 @@ fn rst_exact_versus_in_window() {
     // Exact: CLOSED, no ACK; afterwards everything is BAD_STATE and unanswered.
     r.send(rst(300));
     r.send(data(base, 0, &s, 10));
-    r.send(Seg {
-        seq: base.wrapping_add(300),
-        syn: true,
-        ..Seg::default()
-    });
+    r.send(Seg::at(base.wrapping_add(300)).syn());
     r.settle();
     assert!(r.txs().is_empty());
     assert_eq!(r.r(reg::CNT_DROP_BAD_STATE), 2);
     // Delivery: the data, then the head NB returned with RST in stream order.
-    let (hmd, pages) = r.nb_mem(4096);
-    r.submit(&nb_post(0, 8, 0, 4096, hmd, 1));
-    let cs = r.wait_cpls(1);
-    assert_eq!(
-        (cs[0].tag, cs[0].bytes, cs[0].flags),
-        (8, 300, CplFlags::RST)
-    );
-    assert_eq!(r.nb_read(&pages, 300), s);
-    r.delete(0);
-    r.assert_all_free();
+    nb_returns(&mut r, 8, 4096, &s, CplFlags::RST);
+    r.finish(0);
 }
 
 #[test]
 fn sock_del_returns_named_buffers_then_completes() {
-    let mut r = rig("sockdel", 64);
-    add(&mut r, 1, &SockOpts::default());
-    let base = r.handshake(100);
+    let (mut r, base) = opened("sockdel", 1, 100);
     let s = bytes(6, 1500);
-    let (ha, _) = r.nb_mem(1000);
-    let (hb, pb) = r.nb_mem(4096);
-    let (hc, _) = r.nb_mem(4096);
-    r.submit(&nb_post(1, 0xA, 10, 1000, ha, 1));
-    r.submit(&nb_post(1, 0xB, 11, 4096, hb, 1));
-    r.submit(&nb_post(1, 0xC, 12, 4096, hc, 1));
+    r.post_nb(1, 0xA, 10, 1000);
+    let pb = r.post_nb(1, 0xB, 11, 4096);
+    r.post_nb(1, 0xC, 12, 4096);
     r.send(data(base, 0, &s, 1500));
     r.send(raw(base, 2000, vec![1; 100]));
     r.send(raw(base, 2500, vec![2; 900]));
@@ -162,11 +113,7 @@ fn sock_del_returns_named_buffers_then_completes() {
     assert_eq!(cs.len(), 1);
     r.assert_all_free();
     // Frames for a deleted socket match nothing; a bad SOCK_DEL is BAD_SOCK.
-    r.send(Seg {
-        seq: 1,
-        syn: true,
-        ..Seg::default()
-    });
+    r.send(Seg::at(1).syn());
     r.settle();
     assert_eq!(r.r(reg::CNT_DROP_NO_SOCKET), 1);
     let errs = r.r(reg::CNT_REQ_ERRORS);
@@ -178,27 +125,9 @@ fn sock_del_returns_named_buffers_then_completes() {
         && c.opcode == Opcode::SockDel.code()));
     assert_eq!(r.r(reg::CNT_REQ_ERRORS), errs + 2);
     // Two sockets on one 4-tuple: the newest matches; deleting it uncovers the older one.
-    add(
-        &mut r,
-        4,
-        &SockOpts {
-            iss: 4000,
-            ..SockOpts::default()
-        },
-    );
-    add(
-        &mut r,
-        5,
-        &SockOpts {
-            iss: 5000,
-            ..SockOpts::default()
-        },
-    );
-    let syn = Seg {
-        seq: 9,
-        syn: true,
-        ..Seg::default()
-    };
+    add(&mut r, 4, &SockOpts::default().iss(4000));
+    add(&mut r, 5, &SockOpts::default().iss(5000));
+    let syn = Seg::at(9).syn();
     r.send(syn.clone());
     r.settle();
     let t = r.txs();
@@ -208,6 +137,5 @@ fn sock_del_returns_named_buffers_then_completes() {
     r.settle();
     let t = r.txs();
     assert_eq!((t.len(), t[0].syn, t[0].seq), (1, true, 4000));
-    r.delete(4);
-    r.assert_all_free();
+    r.finish(4);
 }

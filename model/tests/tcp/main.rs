@@ -30,7 +30,7 @@ mod psh;
 mod reassembly;
 mod window;
 
-use buflet_spec::{reg, CplFlags, CplKind, Opcode, SockFlags, Status};
+use buflet_spec::{reg, Cpl, CplFlags, CplKind, Opcode, SockFlags, Status};
 use common::*;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -39,19 +39,53 @@ fn rig(name: &str, width: u32) -> Rig {
     Rig::new(name, cfg(width), 64, 256)
 }
 
+/// A rig of width 64 with socket `sref` added with the default options and opened by a
+/// handshake at `irs`: the rig and the first data SEQ.
+fn opened(name: &str, sref: u16, irs: u32) -> (Rig, u32) {
+    opened_with(name, sref, &SockOpts::default(), irs, true)
+}
+
+/// [`opened`] with socket options `o`, and a SYN without the window scale option unless `ws`.
+fn opened_with(name: &str, sref: u16, o: &SockOpts, irs: u32, ws: bool) -> (Rig, u32) {
+    let mut r = rig(name, 64);
+    add(&mut r, sref, o);
+    let base = r.handshake_full(irs, None, ws);
+    (r, base)
+}
+
+/// A rig of width 64 with 32 buflets (so the pool window matters) and socket 0 added with the
+/// default options.
+fn small_pool(name: &str) -> Rig {
+    let mut c = cfg(64);
+    c.num_buflets = 32;
+    let mut r = Rig::new(name, c, 64, 64);
+    add(&mut r, 0, &SockOpts::default());
+    r
+}
+
 fn add(r: &mut Rig, sref: u16, o: &SockOpts) {
     r.submit(&sock_add_opts(sref, 1000 + sref as u32, o));
     let cs = r.wait_cpls(1);
     assert_eq!((cs[0].tag, cs[0].status), (1000 + sref as u32, Status::Ok));
 }
 
+/// Post a named buffer of `total` bytes (tag `tag`, NB 0) to socket 0, wait for its return and
+/// check it: `want.len()` bytes with FLAGS `flags`, holding `want`. Returns the completion.
+fn nb_returns(r: &mut Rig, tag: u32, total: u32, want: &[u8], flags: CplFlags) -> Cpl {
+    let pages = r.post_nb(0, tag, 0, total);
+    let cs = r.wait_cpls(1);
+    assert_eq!(
+        (cs[0].tag, cs[0].bytes, cs[0].flags),
+        (tag, want.len() as u32, flags),
+        "{cs:?}"
+    );
+    assert_eq!(r.nb_read(&pages, want.len()), want);
+    cs[0]
+}
+
 /// A data segment at stream offset `off` (sequence `base + off`).
 fn data(base: u32, off: usize, stream: &[u8], end: usize) -> Seg {
-    Seg {
-        seq: base.wrapping_add(off as u32),
-        payload: stream[off..end].to_vec(),
-        ..Seg::default()
-    }
+    Seg::at(base.wrapping_add(off as u32)).payload(stream[off..end].to_vec())
 }
 
 /// Checks the ACKs of one connection against the window rules of docs/tcp-receive.md that hold

@@ -6,47 +6,20 @@ use super::*;
 #[test]
 fn psh_return() {
     let mut r = rig("psh", 64);
-    add(
-        &mut r,
-        0,
-        &SockOpts {
-            flags: SockFlags::PSH_RETURN,
-            ..SockOpts::default()
-        },
-    );
-    add(
-        &mut r,
-        1,
-        &SockOpts {
-            vlan: 1,
-            ..SockOpts::default()
-        },
-    );
+    add(&mut r, 0, &SockOpts::default().flags(SockFlags::PSH_RETURN));
+    add(&mut r, 1, &SockOpts::default().vlan(1));
     let base = r.handshake(0);
     let s = bytes(8, 2000);
-    let (h0, p0) = r.nb_mem(4096);
-    let (h1, p1) = r.nb_mem(4096);
-    let (h2, p2) = r.nb_mem(300);
-    let (h3, p3) = r.nb_mem(4096);
-    r.submit(&nb_post(0, 0, 0, 4096, h0, 1));
-    r.submit(&nb_post(0, 1, 1, 4096, h1, 1));
-    r.submit(&nb_post(0, 2, 2, 300, h2, 1));
-    r.submit(&nb_post(0, 3, 3, 4096, h3, 1));
+    let p0 = r.post_nb(0, 0, 0, 4096);
+    let p1 = r.post_nb(0, 1, 1, 4096);
+    let p2 = r.post_nb(0, 2, 2, 300);
+    let p3 = r.post_nb(0, 3, 3, 4096);
     r.run(2000);
-    let mut seg = data(base, 0, &s, 100);
-    seg.psh = true;
-    r.send(seg); // NB 0 returned PSH with 100 bytes
+    r.send(data(base, 0, &s, 100).psh()); // NB 0 returned PSH with 100 bytes
     r.send(data(base, 100, &s, 150)); // no PSH: stays in NB 1
-    let mut seg = data(base, 150, &s, 210);
-    seg.urg = true;
-    r.send(seg); // URG counts as PSH: NB 1 returned with 110 bytes
-    let mut seg = data(base, 210, &s, 510);
-    seg.psh = true;
-    r.send(seg); // fills NB 2 exactly: FULL only
-    let mut seg = data(base, 510, &s, 600);
-    seg.psh = true;
-    seg.fin = true;
-    r.send(seg); // PSH with FIN: NB 3 returned FIN, not PSH
+    r.send(data(base, 150, &s, 210).urg()); // URG counts as PSH: NB 1 returned with 110 bytes
+    r.send(data(base, 210, &s, 510).psh()); // fills NB 2 exactly: FULL only
+    r.send(data(base, 510, &s, 600).psh().fin()); // PSH with FIN: NB 3 returned FIN, not PSH
     r.settle();
     let cs = r.wait_cpls(4);
     let got: Vec<(u32, u32, CplFlags, u64)> = cs
@@ -70,12 +43,8 @@ fn psh_return() {
     assert_eq!(acks, vec![101, 151, 211, 511, 602]);
     // Without the flag a PSH segment does not return the buffer.
     let b1 = r.handshake_vlan(0, Some(1));
-    let (h4, _) = r.nb_mem(4096);
-    r.submit(&nb_post(1, 4, 4, 4096, h4, 1));
-    let mut seg = data(b1, 0, &s, 100);
-    seg.psh = true;
-    seg.vlan = Some(1);
-    r.send(seg);
+    r.post_nb(1, 4, 4, 4096);
+    r.send(data(b1, 0, &s, 100).psh().vlan(Some(1)));
     r.settle();
     assert!(r.cpls().is_empty());
     assert_eq!(r.r(reg::CNT_DELIVERED_BYTES), 700);
@@ -84,6 +53,5 @@ fn psh_return() {
         (cs[0].tag, cs[0].bytes, cs[0].flags),
         (4, 100, CplFlags::DELETE)
     );
-    r.delete(0);
-    r.assert_all_free();
+    r.finish(0);
 }

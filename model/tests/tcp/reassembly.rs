@@ -127,11 +127,7 @@ fn reassembly_random(width: u32, seed: u64) {
         }
         frames += segs.len() as u32;
     }
-    r.send(Seg {
-        seq: base.wrapping_add(N as u32),
-        fin: true,
-        ..Seg::default()
-    });
+    r.send(Seg::at(base.wrapping_add(N as u32)).fin());
     r.settle();
     assert!(r.txs()[0].is_ack(base.wrapping_add(N as u32 + 1)));
     let cs = r.wait_cpls(3);
@@ -161,8 +157,7 @@ fn reassembly_random(width: u32, seed: u64) {
         edges.frozen > 20,
         "the mix made duplicate ACKs during loss episodes"
     );
-    r.delete(0);
-    r.assert_all_free();
+    r.finish(0);
 }
 
 #[test]
@@ -183,9 +178,7 @@ fn reassembly_random_w512() {
 /// in-order cut at the reassembly head, drain.
 #[test]
 fn reassembly_cases() {
-    let mut r = rig("reasmcases", 64);
-    add(&mut r, 0, &SockOpts::default());
-    let base = r.handshake(0x1234);
+    let (mut r, base) = opened("reasmcases", 0, 0x1234);
     let s = bytes(9, 1000);
     let steps: Vec<((usize, usize), u64, u32, u32)> = vec![
         // (segment, ack, OOO_HELD after, DUPLICATE after)
@@ -221,13 +214,8 @@ fn reassembly_cases() {
         );
     }
     assert_eq!(r.r(reg::CNT_RX_ACCEPTED), 5);
-    let (hmd, pages) = r.nb_mem(1000);
-    r.submit(&nb_post(0, 1, 0, 1000, hmd, 1));
-    let cs = r.wait_cpls(1);
-    assert_eq!((cs[0].bytes, cs[0].flags), (1000, CplFlags::FULL));
-    assert_eq!(r.nb_read(&pages, 1000), s);
-    r.delete(0);
-    r.assert_all_free();
+    nb_returns(&mut r, 1, 1000, &s, CplFlags::FULL);
+    r.finish(0);
 }
 
 /// A burst of small segments: one ACK each, in order, none lost.
@@ -249,6 +237,5 @@ fn many_acks_in_order() {
     assert!(t.iter().all(|t| t.is_ack(base)));
     assert_eq!(r.r(reg::CNT_TX_FRAMES), 1 + 40);
     assert_eq!(r.r(reg::CNT_OOO_HELD), 40);
-    r.delete(0);
-    r.assert_all_free();
+    r.finish(0);
 }

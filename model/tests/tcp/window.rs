@@ -12,10 +12,7 @@ use super::*;
 /// bytes are still accepted (the old rule, `win` alone, dropped them OUT_OF_WINDOW).
 #[test]
 fn window_closes_when_the_pool_runs_low_and_the_promise_is_kept() {
-    let mut c = cfg(64);
-    c.num_buflets = 32;
-    let mut r = Rig::new("poolwin", c, 64, 64);
-    add(&mut r, 0, &SockOpts::default());
+    let mut r = small_pool("poolwin");
     let base = r.handshake_full(0, None, false);
     let s = bytes(3, 40_000);
     for k in 0..31 {
@@ -55,8 +52,7 @@ fn window_closes_when_the_pool_runs_low_and_the_promise_is_kept() {
     let t = r.txs();
     assert_eq!((t.len(), t[0].ack, t[0].window), (1, base + EDGE, 0));
     assert_eq!(r.r(reg::CNT_DROP_OUT_OF_WINDOW), 1);
-    let (hmd, pages) = r.nb_mem(32768);
-    r.submit(&nb_post(0, 1, 0, 32768, hmd, 8));
+    let pages = r.post_nb(0, 1, 0, 32768);
     r.settle();
     assert_eq!(r.r(reg::CNT_FREE_BUFLETS), 32);
     r.send(data(base, EDGE as usize, &s, 31_696));
@@ -78,9 +74,7 @@ fn window_closes_when_the_pool_runs_low_and_the_promise_is_kept() {
 /// Filling the gap drains the list and the right edge moves on, never left.
 #[test]
 fn duplicate_acks_repeat_the_window_during_a_loss_episode() {
-    let mut r = rig("dupwin", 64);
-    add(&mut r, 0, &SockOpts::default());
-    let base = r.handshake(0x4000_0000);
+    let (mut r, base) = opened("dupwin", 0, 0x4000_0000);
     let s = bytes(12, 20_000);
     let mut edges = EdgeCheck::new(WSCALE);
     r.send(data(base, 0, &s, 1000));
@@ -120,13 +114,8 @@ fn duplicate_acks_repeat_the_window_during_a_loss_episode() {
     let t = r.txs();
     assert!(t[0].is_ack(base + 12_000));
     edges.see(12_000, t[0].window, false, "stale");
-    let (hmd, pages) = r.nb_mem(12_000);
-    r.submit(&nb_post(0, 1, 0, 12_000, hmd, 3));
-    let cs = r.wait_cpls(1);
-    assert_eq!((cs[0].bytes, cs[0].flags), (12_000, CplFlags::FULL));
-    assert_eq!(r.nb_read(&pages, 12_000), &s[..12_000]);
-    r.delete(0);
-    r.assert_all_free();
+    nb_returns(&mut r, 1, 12_000, &s[..12_000], CplFlags::FULL);
+    r.finish(0);
 }
 
 /// The ACK for a segment that starts a loss episode is computed after the segment joined the
@@ -135,26 +124,15 @@ fn duplicate_acks_repeat_the_window_during_a_loss_episode() {
 /// then a segment after a gap is answered with the promised 2000, not 3000.
 #[test]
 fn the_first_held_segment_already_freezes_the_window() {
-    let mut r = rig("freeze1", 64);
-    add(
-        &mut r,
-        0,
-        &SockOpts {
-            rcv_buf: 3000,
-            ..SockOpts::default()
-        },
-    );
-    let base = r.handshake_full(0x10, None, false);
+    let o = SockOpts::default().rcv_buf(3000);
+    let (mut r, base) = opened_with("freeze1", 0, &o, 0x10, false);
     let s = bytes(13, 3000);
     r.send(data(base, 0, &s, 1000));
     r.settle();
     let t = r.txs();
     assert!(t[0].is_ack(base + 1000));
     assert_eq!(t[0].window, 2000);
-    let (hmd, pages) = r.nb_mem(1000);
-    r.submit(&nb_post(0, 1, 0, 1000, hmd, 1));
-    let cs = r.wait_cpls(1);
-    assert_eq!((cs[0].bytes, cs[0].flags), (1000, CplFlags::FULL));
+    nb_returns(&mut r, 1, 1000, &s[..1000], CplFlags::FULL);
     assert!(r.txs().is_empty(), "no window update on NB_POST");
     r.send(data(base, 2000, &s, 2500));
     r.settle();
@@ -167,9 +145,7 @@ fn the_first_held_segment_already_freezes_the_window() {
     let t = r.txs();
     assert!(t[0].is_ack(base + 2500));
     assert_eq!(t[0].window, 1500);
-    assert_eq!(r.nb_read(&pages, 1000), &s[..1000]);
-    r.delete(0);
-    r.assert_all_free();
+    r.finish(0);
 }
 
 /// The SYN-ACK rule: its window is `min(win, 65535)`, unscaled, and the SYN that enters
@@ -180,32 +156,13 @@ fn the_first_held_segment_already_freezes_the_window() {
 /// far from the old one) gets a fresh edge.
 #[test]
 fn syn_ack_sets_the_first_edge() {
-    let mut c = cfg(64);
-    c.num_buflets = 32;
-    let mut r = Rig::new("synedge", c, 64, 64);
-    add(&mut r, 0, &SockOpts::default());
-    add(
-        &mut r,
-        1,
-        &SockOpts {
-            vlan: 1,
-            ..SockOpts::default()
-        },
-    );
+    let mut r = small_pool("synedge");
+    add(&mut r, 1, &SockOpts::default().vlan(1));
     let b1 = r.handshake_vlan(7, Some(1));
-    let syn = |seq: u32| Seg {
-        seq,
-        syn: true,
-        opts: vec![2, 4, 0x05, 0xB4],
-        ..Seg::default()
-    };
+    let syn = |seq: u32| Seg::at(seq).syn().opts(vec![2, 4, 0x05, 0xB4]);
     // A first open that is reset in SYN_RCVD: its edge (around 0x9000_0000) must not linger.
     r.send(syn(0x9000_0000));
-    r.send(Seg {
-        seq: 0x9000_0001,
-        rst: true,
-        ..Seg::default()
-    });
+    r.send(Seg::at(0x9000_0001).rst());
     r.settle();
     let t = r.txs();
     assert_eq!((t.len(), t[0].window), (1, 29 * 1024));
@@ -217,9 +174,7 @@ fn syn_ack_sets_the_first_edge() {
     // Socket 1 holds three segments (it has no named buffer).
     let s = bytes(4, 3000);
     for k in 0..3 {
-        let mut seg = data(b1, k * 100, &s, k * 100 + 100);
-        seg.vlan = Some(1);
-        r.send(seg);
+        r.send(data(b1, k * 100, &s, k * 100 + 100).vlan(Some(1)));
     }
     r.settle();
     assert_eq!(r.txs().len(), 3);
@@ -232,23 +187,14 @@ fn syn_ack_sets_the_first_edge() {
     assert!(t[0].is_ack(base + 1000), "{t:?}");
     assert_eq!(t[0].window, 29 * 1024 - 1000);
     r.delete(0);
-    r.delete(1);
-    r.assert_all_free();
+    r.finish(1);
 }
 
 /// The socket window: with no NB posted it closes after RCV_BUF bytes, scaled by RCV_WSCALE.
 #[test]
 fn window_closes_without_named_buffers() {
     let mut r = rig("sockwin", 512);
-    add(
-        &mut r,
-        0,
-        &SockOpts {
-            rcv_buf: 20_000,
-            wscale: 2,
-            ..SockOpts::default()
-        },
-    );
+    add(&mut r, 0, &SockOpts::default().rcv_buf(20_000).wscale(2));
     let base = r.handshake(0);
     let s = bytes(1, 30_000);
     let mut off = 0;
@@ -268,12 +214,7 @@ fn window_closes_without_named_buffers() {
     }
     assert_eq!(acked, 20_000);
     assert_eq!(r.r(reg::CNT_RX_ACCEPTED), 15); // 14 full segments and the 400-byte cut
-    let (hmd, pages) = r.nb_mem(20_000);
-    r.submit(&nb_post(0, 1, 0, 20_000, hmd, 5));
-    let cs = r.wait_cpls(1);
-    assert_eq!((cs[0].bytes, cs[0].flags), (20_000, CplFlags::FULL));
-    assert_eq!(r.nb_read(&pages, 20_000), &s[..20_000]);
+    nb_returns(&mut r, 1, 20_000, &s[..20_000], CplFlags::FULL);
     assert!(r.txs().is_empty());
-    r.delete(0);
-    r.assert_all_free();
+    r.finish(0);
 }

@@ -351,16 +351,14 @@ impl phy::Device for PeerPhy {
 mod tests {
     use super::*;
 
+    /// A direction seeded `seed` with these loss, reorder and duplication probabilities.
+    fn dir(seed: u64, loss: f64, reorder: f64, dup: f64) -> Dir {
+        Dir::new(seed, Impair { loss, reorder, dup })
+    }
+
     #[test]
     fn clean_link_is_transparent() {
-        let mut d = Dir::new(
-            1,
-            Impair {
-                loss: 0.0,
-                reorder: 0.0,
-                dup: 0.0,
-            },
-        );
+        let mut d = dir(1, 0.0, 0.0, 0.0);
         for i in 0..100u8 {
             d.offer(vec![i]);
         }
@@ -371,14 +369,7 @@ mod tests {
 
     #[test]
     fn impairments_happen_and_account() {
-        let mut d = Dir::new(
-            9,
-            Impair {
-                loss: 0.1,
-                reorder: 0.2,
-                dup: 0.1,
-            },
-        );
+        let mut d = dir(9, 0.1, 0.2, 0.1);
         for i in 0..2000u32 {
             d.offer(i.to_le_bytes().to_vec());
         }

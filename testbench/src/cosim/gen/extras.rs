@@ -108,12 +108,7 @@ pub(super) fn foreign(rng: &mut ChaCha8Rng, t: &Tuple) -> (Vec<u8>, &'static str
             "GRE (another IP protocol)"
         }
         _ => {
-            let mut s6 = [0u8; 16];
-            s6[0] = 0xfe;
-            s6[1] = 0x80;
-            s6[15] = 1;
-            let mut d6 = s6;
-            d6[15] = 2;
+            let (s6, d6) = link_local_v6();
             let body = crate::frames::payload(rng.gen(), rng.gen_range(0..800));
             let _ = PacketBuilder::ethernet2(t.src_mac, t.dst_mac)
                 .ipv6(s6, d6, 64)
@@ -123,6 +118,18 @@ pub(super) fn foreign(rng: &mut ChaCha8Rng, t: &Tuple) -> (Vec<u8>, &'static str
         }
     };
     (out, what)
+}
+
+/// Two IPv6 link-local addresses, fe80::1 and fe80::2: the source and destination of the
+/// IPv6 frames the NIC must ignore.
+pub(super) fn link_local_v6() -> ([u8; 16], [u8; 16]) {
+    let mut s6 = [0u8; 16];
+    s6[0] = 0xfe;
+    s6[1] = 0x80;
+    s6[15] = 1;
+    let mut d6 = s6;
+    d6[15] = 2;
+    (s6, d6)
 }
 
 /// The case-wide extras (see the module documentation), in their own order: usually the ARP

@@ -12,29 +12,16 @@ pub(super) fn noise(rng: &mut ChaCha8Rng, conns: &[Conn], unused_refs: &[u16]) -
     let l4 = l3 + 20;
     let len = c.stream.len();
     let o = if len > 0 { rng.gen_range(0..len) } else { 0 };
+    // An ACK of this connection carrying `payload` at stream offset `off`.
+    let ack_at = |off: usize, opts: &Opts, payload: &[u8]| {
+        tcp_frame(&t, c.seq_of(off), ACK, c.ack_no(), 100, opts, payload)
+    };
     let base = || {
         if len == 0 {
-            tcp_frame(
-                &t,
-                c.seq_of(0),
-                ACK,
-                c.ack_no(),
-                100,
-                &Opts::None,
-                &[1, 2, 3],
-            )
+            ack_at(0, &Opts::None, &[1, 2, 3])
         } else {
             let m = (len - o).min(c.seg_max);
-            let opts = c.data_opts(o);
-            tcp_frame(
-                &t,
-                c.seq_of(o),
-                ACK,
-                c.ack_no(),
-                100,
-                &opts,
-                &c.stream[o..o + m],
-            )
+            ack_at(o, &c.data_opts(o), &c.stream[o..o + m])
         }
     };
     let mk = |what: &str, bytes: Vec<u8>| frame(format!("{} {what}", c.name), bytes);
@@ -136,12 +123,7 @@ pub(super) fn noise(rng: &mut ChaCha8Rng, conns: &[Conn], unused_refs: &[u16]) -
                 mk("ARP request", out)
             }
             3 => {
-                let mut s6 = [0u8; 16];
-                s6[0] = 0xfe;
-                s6[1] = 0x80;
-                s6[15] = 1;
-                let mut d6 = s6;
-                d6[15] = 2;
+                let (s6, d6) = link_local_v6();
                 let b = PacketBuilder::ethernet2(t.src_mac, t.dst_mac)
                     .ipv6(s6, d6, 64)
                     .tcp(t.src_port, t.dst_port, 1, 100);
@@ -163,18 +145,7 @@ pub(super) fn noise(rng: &mut ChaCha8Rng, conns: &[Conn], unused_refs: &[u16]) -
                 let b = tcp_frame(&u, c.seq_of(0), SYN, 0, 100, &Opts::None, &[]);
                 mk("SYN on the wrong VLAN", b)
             }
-            6 => {
-                let b = tcp_frame(
-                    &t,
-                    c.seq_of(0),
-                    ACK,
-                    c.ack_no(),
-                    100,
-                    &Opts::None,
-                    &[0x11; 9300],
-                );
-                mk("oversize frame", b)
-            }
+            6 => mk("oversize frame", ack_at(0, &Opts::None, &[0x11; 9300])),
             _ => {
                 let mut u = t;
                 u.src_ip = [192, 168, 0, rng.gen()];
