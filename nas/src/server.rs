@@ -155,6 +155,25 @@ impl<M: FileMap> NasServer<M> {
         Ok(())
     }
 
+    /// The connection is over (aborted, or its end mark lost): what arrived is the stream.
+    /// Poll until everything received is written (the tail included) or the application fails.
+    pub fn finish(&mut self, drv: &mut Driver, cycles: u64) -> Result<(), ServeError> {
+        if self.stream.eof.is_none() {
+            self.stream.eof = Some(self.stream.received());
+        }
+        for _ in 0..100_000 {
+            if self.done() {
+                return Ok(());
+            }
+            self.poll(drv, cycles)?;
+        }
+        Err(ServeError::App(format!(
+            "the last writes did not finish: {} bytes of {} on disk",
+            self.written(),
+            self.stream.received()
+        )))
+    }
+
     /// The application's first failure, if any.
     pub fn failed(&self) -> Option<String> {
         match &self.app {

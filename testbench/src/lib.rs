@@ -7,6 +7,7 @@
 pub mod backend;
 pub mod bench;
 pub mod cosim;
+pub mod faults;
 pub mod frames;
 pub mod fuzz;
 pub mod pcap;

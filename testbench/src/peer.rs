@@ -76,6 +76,22 @@ pub struct PeerOpts {
     pub seed: u64,
 }
 
+/// Faults beyond the link's loss, reordering and duplication, for the fault campaign
+/// ([`crate::faults`]). The default is none: [`run`] is [`run_with`] without faults.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Per-direction probability that a byte past a frame's Ethernet header is changed.
+    pub corrupt: f64,
+    /// Per-direction probability that a frame is cut short.
+    pub truncate: f64,
+    /// Probability that a block-device operation fails.
+    pub disk_error_rate: f64,
+    /// Retries of a failed block operation (`None`: the writer's default).
+    pub max_retries: Option<u32>,
+    /// The peer aborts the connection (RST) once this many bytes are acknowledged.
+    pub abort_after: Option<u64>,
+}
+
 /// What a run measured. Serialized as the CLI's JSON line.
 #[derive(Debug, Clone, Serialize)]
 pub struct PeerReport {
@@ -122,6 +138,15 @@ pub struct PeerReport {
     pub buflets_free_end: u32,
     /// Buflets of the device.
     pub num_buflets: u32,
+    /// Stream bytes the peer saw acknowledged (its send buffer released them).
+    pub acked: u64,
+    /// The peer aborted the connection ([`Faults::abort_after`]).
+    pub aborted: bool,
+    /// Why the NAS gave up (a block write failed for good: the message names the file bytes
+    /// not written), if it did.
+    pub failure: Option<String>,
+    /// Acknowledged bytes that are not on disk and not in the range `failure` names. Must be 0.
+    pub acked_lost: u64,
 }
 
 impl From<ServeError> for PeerError {
@@ -277,6 +302,12 @@ impl RetxCounter {
 /// Run one transfer: smoltcp connects to the NIC, sends `bytes` seeded bytes over the impaired
 /// link and closes; the NIC's stream is written zero-copy to a disk image and compared.
 pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
+    run_with(opts, &Faults::default())
+}
+
+/// [`run`] with `faults` added. A failed block write or the peer's abort ends the run with a
+/// report (what was acknowledged, what landed, what the NAS said) instead of an error.
+pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerError> {
     check_opts(opts)?;
     let source = frames::payload(opts.seed, opts.bytes as usize);
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x7065_6572_5f68_3621);
@@ -286,6 +317,8 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
         loss: opts.loss,
         reorder: opts.reorder,
         dup: opts.dup,
+        corrupt: faults.corrupt,
+        truncate: faults.truncate,
     };
     let mut to_nic = Dir::new(rng.gen(), imp);
     let mut to_peer = Dir::new(rng.gen(), imp);
@@ -303,6 +336,11 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
         .name("peer")
         .build()?;
     let Bench { drv, wire, .. } = &mut bench;
+    if faults.disk_error_rate > 0.0 {
+        drv.env
+            .disk
+            .set_error_rate(faults.disk_error_rate, opts.seed)?;
+    }
     let clock_mhz = u64::from(drv.info.clock_mhz.max(1));
 
     // The NIC's listening socket: the demo's, with this link's receive buffer.
@@ -318,7 +356,7 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
         nbs: NBS,
         pages_per_nb: PAGES_PER_NB,
         mode: WriteMode::ZeroCopy,
-        max_retries: None,
+        max_retries: faults.max_retries,
         write_chunk: WRITE_CHUNK,
     };
     let mut srv = NasServer::start(drv, &spec, AppKind::Raw, file, &scfg)?;
@@ -365,6 +403,9 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
     let mut progress_key = (0u64, 0u64, 0u64, None);
     let mut progress_us = clock.micros(drv.cycles());
     let mut progress_cycles = drv.cycles();
+    let mut aborted = false;
+    let mut failure: Option<String> = None;
+    let mut peer_acked = 0u64;
 
     loop {
         // The peer: take what arrived, queue more data, send what it may.
@@ -376,7 +417,13 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
             if s.may_send() {
                 connected = true;
             }
-            if connected && !s.is_open() {
+            if let Some(n) = faults.abort_after {
+                if !aborted && connected && (sent - s.send_queue()) as u64 >= n {
+                    s.abort();
+                    aborted = true;
+                }
+            }
+            if connected && !aborted && !s.is_open() {
                 return Err(PeerError::Peer(format!(
                     "the connection ended early (state {}) after {sent} of {} bytes were queued",
                     s.state(),
@@ -393,6 +440,7 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
                 closed = true;
             }
             acked = (sent - s.send_queue()) as u64;
+            peer_acked = peer_acked.max(acked);
         }
         iface.poll(now, &mut phy, &mut sockets);
 
@@ -407,7 +455,14 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
         }
 
         // The NIC and the driver.
-        let polled = srv.poll(drv, STEP)?;
+        let polled = match srv.poll(drv, STEP) {
+            Ok(p) => p,
+            Err(ServeError::App(m)) => {
+                failure = Some(m);
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        };
         active |= polled.completions > 0;
         if let Some(c) = polled.unhandled.iter().find(|c| c.status != Status::Ok) {
             return Err(PeerError::Device(format!(
@@ -427,7 +482,7 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
                 c.status.name()
             )));
         }
-        if nas.reset {
+        if nas.reset && !aborted {
             return Err(PeerError::Device(format!(
                 "a named buffer came back with flag RST at stream offset {:?}: the peer reset the connection",
                 nas.eof
@@ -448,6 +503,16 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
         }
 
         if srv.done() {
+            break;
+        }
+        // After an abort whose RST the link lost, the NIC hears nothing more: once it and the
+        // writer are quiet, the connection is over.
+        if aborted
+            && !active
+            && wire.pending() == 0
+            && srv.stream.writes_in_flight() == 0
+            && drv.cycles() - quiet_since > SETTLE
+        {
             break;
         }
 
@@ -564,9 +629,22 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
         });
     }
 
+    // The connection is over: what arrived is the stream (an abort whose RST was lost leaves
+    // no end mark), written to its last byte.
+    if failure.is_none() {
+        if let Err(ServeError::App(m)) = srv.finish(drv, STEP) {
+            failure = Some(m);
+        }
+    }
     let len = srv.stream.eof.unwrap_or(0) as usize;
-    let mut back = vec![0u8; len];
+    let mut back = vec![0u8; len.max(peer_acked as usize).min(source.len())];
     drv.env.disk.read_bytes(disk_start, &mut back)?;
+    let named = failure.as_deref().and_then(named_range);
+    let acked_lost = (0..peer_acked.min(back.len() as u64))
+        .filter(|&i| back[i as usize] != source[i as usize])
+        .filter(|i| !named.is_some_and(|(a, b)| (a..b).contains(i)))
+        .count() as u64;
+    back.truncate(len);
     let disk_sha256 = sha256_hex(&back);
     let source_sha256 = sha256_hex(&source);
     let cycles = drv.cycles();
@@ -598,5 +676,17 @@ pub fn run(opts: &PeerOpts) -> Result<PeerReport, PeerError> {
         time_skips: skips,
         buflets_free_end: free,
         num_buflets,
+        acked: peer_acked,
+        aborted,
+        failure,
+        acked_lost,
     })
+}
+
+/// The file range `a..b` a block-write failure names ("file bytes A..B not written").
+fn named_range(msg: &str) -> Option<(u64, u64)> {
+    let rest = &msg[msg.find("file bytes ")? + "file bytes ".len()..];
+    let (a, rest) = rest.split_once("..")?;
+    let b: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some((a.parse().ok()?, b.parse().ok()?))
 }

@@ -29,6 +29,10 @@ pub struct DirStats {
     pub duplicated: u64,
     /// Frame copies that came out of the link.
     pub delivered: u64,
+    /// Frames with a byte past the Ethernet header changed (a checksum catches it).
+    pub corrupted: u64,
+    /// Frames cut short.
+    pub truncated: u64,
 }
 
 /// What the link did, per direction.
@@ -44,7 +48,7 @@ pub struct LinkStats {
 }
 
 /// Impairment probabilities of one direction.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Impair {
     /// Loss probability.
     pub loss: f64,
@@ -52,6 +56,10 @@ pub struct Impair {
     pub reorder: f64,
     /// Duplication probability.
     pub dup: f64,
+    /// Probability that a byte past the Ethernet header is changed.
+    pub corrupt: f64,
+    /// Probability that a frame is cut short.
+    pub truncate: f64,
 }
 
 /// One direction of the link.
@@ -77,11 +85,23 @@ impl Dir {
     }
 
     /// Offer a frame to the link.
-    pub fn offer(&mut self, frame: Vec<u8>) {
+    pub fn offer(&mut self, mut frame: Vec<u8>) {
         self.stats.offered += 1;
         if self.rng.gen_bool(self.imp.loss) {
             self.stats.dropped += 1;
             return;
+        }
+        // Corruption and truncation draw only when asked for, so runs without them keep
+        // their generator sequence.
+        if self.imp.corrupt > 0.0 && frame.len() > 14 && self.rng.gen_bool(self.imp.corrupt) {
+            self.stats.corrupted += 1;
+            let i = self.rng.gen_range(14..frame.len());
+            frame[i] ^= self.rng.gen_range(1..=255u8);
+        }
+        if self.imp.truncate > 0.0 && frame.len() > 1 && self.rng.gen_bool(self.imp.truncate) {
+            self.stats.truncated += 1;
+            let n = self.rng.gen_range(1..frame.len());
+            frame.truncate(n);
         }
         if self.rng.gen_bool(self.imp.dup) {
             self.stats.duplicated += 1;
@@ -353,7 +373,15 @@ mod tests {
 
     /// A direction seeded `seed` with these loss, reorder and duplication probabilities.
     fn dir(seed: u64, loss: f64, reorder: f64, dup: f64) -> Dir {
-        Dir::new(seed, Impair { loss, reorder, dup })
+        Dir::new(
+            seed,
+            Impair {
+                loss,
+                reorder,
+                dup,
+                ..Impair::default()
+            },
+        )
     }
 
     #[test]

@@ -1,0 +1,184 @@
+//! The fault campaign (`buflet faults`): seeded runs of the smoltcp peer against the NIC, each
+//! with its own mix of faults drawn from the seed: loss, reordering, duplication, corruption
+//! and truncation on the link (each direction), block-device errors (sometimes with no retries
+//! left, so a write fails for good), and the peer resetting the connection in the middle of
+//! the upload. For every run it reports what the peer saw acknowledged and whether any of
+//! those bytes are lost (not on disk and not named by the NAS's failure), buflets leaked after
+//! SOCK_DEL, and whether the file verified, the upload was cut by the abort, or the NAS failed
+//! naming the file bytes it did not write.
+
+use crate::peer::{self, Faults, PeerError, PeerOpts};
+use crate::Backend;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct CampaignOpts {
+    /// Which device.
+    pub backend: Backend,
+    /// Seed of the campaign: run k draws its mix and its own seed from it.
+    pub seed: u64,
+    /// Runs.
+    pub runs: u32,
+    /// Bytes each run's peer sends.
+    pub bytes: u64,
+}
+
+/// One run: its faults and what came of them.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    pub run: u32,
+    pub seed: u64,
+    pub loss: f64,
+    pub reorder: f64,
+    pub dup: f64,
+    pub corrupt: f64,
+    pub truncate: f64,
+    pub disk_error_rate: f64,
+    pub max_retries: Option<u32>,
+    pub abort_after: Option<u64>,
+    /// `verified`, `aborted` (the prefix the peer got acknowledged landed), `failed: <what the
+    /// NAS said, naming the file bytes not written>`, or `error: <why the run broke>`.
+    pub outcome: String,
+    /// Bytes the peer saw acknowledged.
+    pub acked: u64,
+    /// Acknowledged bytes lost (must be 0).
+    pub acked_lost: u64,
+    /// Buflets not free after SOCK_DEL (must be 0).
+    pub buflets_leaked: u64,
+}
+
+/// The campaign's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct CampaignReport {
+    pub backend: String,
+    pub seed: u64,
+    pub runs: Vec<RunRecord>,
+    pub verified: u32,
+    pub aborted: u32,
+    pub failed_named: u32,
+    /// Runs that broke (stall, device error): each is a campaign failure.
+    pub errors: u32,
+    pub acked_lost: u64,
+    pub buflets_leaked: u64,
+    /// No acknowledged byte lost, no buflet leaked, no run broke.
+    pub passed: bool,
+}
+
+/// Draw run `k`'s faults.
+fn mix(rng: &mut ChaCha8Rng, bytes: u64) -> (f64, f64, f64, Faults) {
+    let mut p = |on: f64, max: f64| {
+        if rng.gen_bool(on) {
+            rng.gen_range(0.0..max)
+        } else {
+            0.0
+        }
+    };
+    let (loss, reorder, dup) = (p(0.5, 0.08), p(0.5, 0.2), p(0.4, 0.08));
+    let (corrupt, truncate) = (p(0.4, 0.04), p(0.4, 0.04));
+    let disk_error_rate = p(0.4, 0.05);
+    let max_retries = rng.gen_bool(0.3).then(|| rng.gen_range(0..2));
+    let abort_after = rng.gen_bool(0.25).then(|| rng.gen_range(0..bytes));
+    (
+        loss,
+        reorder,
+        dup,
+        Faults {
+            corrupt,
+            truncate,
+            disk_error_rate,
+            max_retries,
+            abort_after,
+        },
+    )
+}
+
+/// Run the campaign; every run reports, whatever happened to it.
+pub fn run(opts: &CampaignOpts) -> CampaignReport {
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x6661_756c_7473);
+    let mut rep = CampaignReport {
+        backend: opts.backend.name().into(),
+        seed: opts.seed,
+        runs: Vec::new(),
+        verified: 0,
+        aborted: 0,
+        failed_named: 0,
+        errors: 0,
+        acked_lost: 0,
+        buflets_leaked: 0,
+        passed: false,
+    };
+    for k in 0..opts.runs {
+        let seed: u64 = rng.gen();
+        let (loss, reorder, dup, f) = mix(&mut rng, opts.bytes);
+        let popts = PeerOpts {
+            backend: opts.backend,
+            width: 64,
+            bytes: opts.bytes,
+            loss,
+            reorder,
+            dup,
+            seed,
+        };
+        let mut rec = RunRecord {
+            run: k,
+            seed,
+            loss,
+            reorder,
+            dup,
+            corrupt: f.corrupt,
+            truncate: f.truncate,
+            disk_error_rate: f.disk_error_rate,
+            max_retries: f.max_retries,
+            abort_after: f.abort_after,
+            outcome: String::new(),
+            acked: 0,
+            acked_lost: 0,
+            buflets_leaked: 0,
+        };
+        match peer::run_with(&popts, &f) {
+            Ok(r) => {
+                rec.acked = r.acked;
+                rec.acked_lost = r.acked_lost;
+                rec.outcome = match (&r.failure, r.verified, r.aborted) {
+                    (Some(m), _, _) if m.contains("file bytes") => {
+                        rep.failed_named += 1;
+                        format!("failed: {m}")
+                    }
+                    (Some(m), _, _) => {
+                        rep.errors += 1;
+                        format!("error: the NAS failed without naming what it did not write: {m}")
+                    }
+                    (None, true, _) => {
+                        rep.verified += 1;
+                        "verified".into()
+                    }
+                    (None, false, true) => {
+                        rep.aborted += 1;
+                        "aborted".into()
+                    }
+                    (None, false, false) => {
+                        rep.errors += 1;
+                        "error: the stream ended without an abort and did not verify".into()
+                    }
+                };
+            }
+            Err(PeerError::Leaked { free, total }) => {
+                rec.buflets_leaked = u64::from(total.saturating_sub(free));
+                rec.outcome = format!("error: {free} of {total} buflets free after SOCK_DEL");
+                rep.errors += 1;
+            }
+            Err(e) => {
+                rec.outcome = format!("error: {e}");
+                rep.errors += 1;
+            }
+        }
+        rep.acked_lost += rec.acked_lost;
+        rep.buflets_leaked += rec.buflets_leaked;
+        rep.runs.push(rec);
+    }
+    rep.passed = rep.acked_lost == 0 && rep.buflets_leaked == 0 && rep.errors == 0;
+    rep
+}
