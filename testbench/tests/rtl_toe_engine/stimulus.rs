@@ -88,6 +88,24 @@ impl SockCfg {
         }
     }
 
+    /// This socket with receive buffer `rcv_buf`.
+    pub fn buf(mut self, rcv_buf: u32) -> SockCfg {
+        self.rcv_buf = rcv_buf;
+        self
+    }
+
+    /// This socket with flags `flags`.
+    pub fn with_flags(mut self, flags: SockFlags) -> SockCfg {
+        self.flags = flags;
+        self
+    }
+
+    /// This socket as a UDP socket.
+    pub fn into_udp(mut self) -> SockCfg {
+        self.proto = IpProto::Udp.code();
+        self
+    }
+
     /// True for a UDP socket.
     pub fn udp(&self) -> bool {
         self.proto == IpProto::Udp.code()
