@@ -3,6 +3,15 @@
 
 use buflet_sim::{Model, Port};
 
+/// Holds `rst` high for `cycles` clock edges of `clk`, then releases it (not yet evaluated).
+pub fn reset(m: &mut Model, clk: Port, rst: Port, cycles: usize) {
+    m.set(rst, 1);
+    for _ in 0..cycles {
+        m.tick(clk);
+    }
+    m.set(rst, 0);
+}
+
 /// The end of a run: sets each of `inputs` to its value (input valids low, output readies
 /// high), then checks for `cycles` cycles that every port of `quiet` (output valids, event
 /// pulses) stays 0; a port that does not is named after `ctx`.

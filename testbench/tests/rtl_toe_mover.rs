@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 
 use buflet_sim::axis::{AxisBus, AxisSink, AxisSource, Beat};
 use buflet_sim::{ports, Model};
-use buflet_testbench::rtl_check::assert_quiet;
+use buflet_testbench::rtl_check::{assert_quiet, reset};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -153,11 +153,7 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64,
         .sideband("len", p.cmd_len)
         .sideband("rec", p.cmd_rec)
         .sideband("head", p.cmd_head);
-    let out_bus = AxisBus::new(p.m_axis_tvalid)
-        .tready(p.m_axis_tready)
-        .tdata(p.m_axis_tdata)
-        .tkeep(p.m_axis_tkeep)
-        .tlast(p.m_axis_tlast);
+    let out_bus = AxisBus::from_prefix(&m, "m_axis", &[]).expect("output bus");
     let mut cmds = AxisSource::new(&m, cmd_bus, idle_p, seed)
         .expect("command source")
         .garbage_when_idle(true);
@@ -174,13 +170,9 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64,
         ]));
     }
 
-    m.set(p.rst, 1);
     m.set(p.cmd_valid, 0);
     m.set(p.m_axis_tready, 0);
-    for _ in 0..3 {
-        m.tick(p.clk);
-    }
-    m.set(p.rst, 0);
+    reset(&mut m, p.clk, p.rst, 3);
 
     let mut ci = 0; // next command to offer
     let mut accepted: VecDeque<usize> = VecDeque::new(); // chunks whose packet is pending

@@ -81,11 +81,7 @@ impl Bench {
             bb * nb / kw as u64,
             "BUFLET_BYTES * NUM_BUFLETS of the model"
         );
-        m.set(p.rst, 1);
-        for _ in 0..3 {
-            m.tick(p.clk);
-        }
-        m.set(p.rst, 0);
+        buflet_testbench::rtl_check::reset(&mut m, p.clk, p.rst, 3);
         Bench {
             m,
             p,
