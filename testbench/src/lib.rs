@@ -7,6 +7,7 @@
 pub mod backend;
 pub mod bench;
 pub mod cosim;
+pub mod e2e_check;
 pub mod frames;
 pub mod pcap;
 pub mod peer;
@@ -14,6 +15,7 @@ pub mod rtl_check;
 pub mod runner;
 pub mod sparse;
 mod temp_image;
+pub mod traces;
 
 pub use backend::{make_device, Backend};
 pub use bench::{Bench, BenchBuilder};

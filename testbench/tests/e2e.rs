@@ -4,32 +4,17 @@
 //! of what was read back from the disk image.
 
 use buflet_spec::DropReason;
+use buflet_testbench::e2e_check::{assert_zero_copy_and_no_leaks, temp_dir};
+use buflet_testbench::traces::{manifest_row, trace};
 use buflet_testbench::{
     frames, pcap, run_stream, Backend, Protocol, RunOptions, RunReport, Scenario,
 };
 use etherparse::PacketBuilder;
-use std::path::Path;
-
-fn trace(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .join("traces")
-        .join(name)
-}
 
 /// sha256 of the payload file a capture carries, from traces/manifest.csv (written by the
 /// capture's author, not by our code).
 fn manifest_sha(pcap_name: &str) -> String {
-    let text = std::fs::read_to_string(trace("manifest.csv")).unwrap();
-    let mut rows = text.lines();
-    let header: Vec<&str> = rows.next().unwrap().split(',').collect();
-    let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
-    let row: Vec<&str> = rows
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .find(|r| r[col("pcap")] == pcap_name)
-        .unwrap();
-    row[col("payload_sha256")].to_string()
+    manifest_row(pcap_name)["payload_sha256"].clone()
 }
 
 /// Drop reasons that only malformed or misaddressed frames cause: none in a capture of a real
@@ -58,16 +43,7 @@ fn check_clean(r: &RunReport) {
         r.backend, r.disk_sha256, r.source_sha256
     );
     assert!(r.passed, "{}: {:?}", r.backend, r.failures);
-    assert_eq!(r.cpu_copied_bytes, 0, "the CPU copied payload");
-    assert_eq!(r.stray_accesses, 0, "device touched unregistered memory");
-    assert_eq!(
-        r.buflets_free_end, r.num_buflets,
-        "buflets leaked (free after SOCK_DEL)"
-    );
-    assert_eq!(
-        r.tx_frames, r.tx_frames_seen,
-        "CNT_TX_FRAMES vs frames on the wire"
-    );
+    assert_zero_copy_and_no_leaks(r, &r.backend);
     assert!(r.tx_frames > 0, "the NIC sent no SYN-ACK");
     // Every probe is answered as out of window; nothing else of ours may be.
     assert!(
@@ -478,10 +454,7 @@ fn bad_frames_are_counted_and_dropped_on_both_backends() {
 
 #[test]
 fn unreadable_capture_is_a_clear_error() {
-    let tmp = tempfile::Builder::new()
-        .prefix("buflet-bad-")
-        .tempdir()
-        .unwrap();
+    let tmp = temp_dir("buflet-bad-");
     let dir = tmp.path();
     let p = dir.join("garbage.pcap");
     std::fs::write(&p, b"this is not a capture").unwrap();

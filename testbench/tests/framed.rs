@@ -8,6 +8,7 @@
 //! The expected files are built here from the record lists (and malformed streams are built
 //! here byte by byte, from the layout in `nas/src/framed.rs`'s doc), never with our parser.
 
+use buflet_testbench::e2e_check::{assert_zero_copy_and_no_leaks, temp_dir};
 use buflet_testbench::{
     framed_demo_records, framed_stream, pcap, run_stream, sha256_hex, Backend, FramedRecord,
     FsKind, Protocol, RunOptions, RunReport, Scenario,
@@ -76,10 +77,7 @@ fn check_framed(r: &RunReport, records: &[FramedRecord]) {
     assert_eq!(r.writer.writes_failed, 0, "{ctx}");
     assert_eq!(r.stream_error, None, "{ctx}");
     assert_eq!(r.rmw_blocks, r.writer.rmw_blocks, "{ctx}");
-    assert_eq!(r.cpu_copied_bytes, 0, "zero copy: {ctx}");
-    assert_eq!(r.stray_accesses, 0, "{ctx}");
-    assert_eq!(r.buflets_free_end, r.num_buflets, "{ctx}");
-    assert_eq!(r.tx_frames, r.tx_frames_seen, "{ctx}");
+    assert_zero_copy_and_no_leaks(r, &ctx);
     let json = serde_json::to_value(r).unwrap();
     assert_eq!(json["protocol"], "framed");
     assert_eq!(json["framed_records"], records.len() as u64);
@@ -323,10 +321,7 @@ fn over_long_records_and_cut_streams_are_reported() {
 /// file.
 #[test]
 fn framed_demo_capture_replays_on_both_backends() {
-    let tmp = tempfile::Builder::new()
-        .prefix("buflet-framed-test-")
-        .tempdir()
-        .unwrap();
+    let tmp = temp_dir("buflet-framed-test-");
     let dir = tmp.path();
     let cap: PathBuf = dir.join("framed.pcap");
     let recs = framed_demo_records(9, 150_000);
@@ -369,10 +364,7 @@ fn framed_demo_capture_replays_on_both_backends() {
 /// e2fsck clean, debugfs reads the file.
 #[test]
 fn framed_demo_into_ext4_reads_back_with_debugfs() {
-    let tmp = tempfile::Builder::new()
-        .prefix("buflet-framed-img-")
-        .tempdir()
-        .unwrap();
+    let tmp = temp_dir("buflet-framed-img-");
     let dir = tmp.path();
     let mut recs = framed_demo_records(21, 100_000);
     // A hole at the start: offsets from 10000 on only.

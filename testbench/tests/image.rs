@@ -6,15 +6,13 @@
 //! The checks here run e2fsck and debugfs themselves (through `buflet_fs`, which only runs the
 //! tools) and hash the seeded payload, independently of what the run reported.
 
+use buflet_testbench::e2e_check::temp_dir;
 use buflet_testbench::{frames, run_stream, sha256_hex, Backend, FsKind, RunOptions, Scenario};
 use std::path::{Path, PathBuf};
 
 /// A directory for kept images, removed when dropped (on every exit path, panics too).
 fn image_dir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("buflet-image-test-")
-        .tempdir()
-        .unwrap()
+    temp_dir("buflet-image-test-")
 }
 
 /// Run the demo stream of `bytes` into a file system of `kind` on a kept image in `dir`.

@@ -481,48 +481,9 @@ fn timeouts(backend: Backend, width: u32) {
     free_all(&mut r);
 }
 
-#[test]
-fn udp_datagrams_model() {
-    udp_datagrams(Backend::Model, 64);
-    udp_datagrams(Backend::Model, 512);
-}
-
-#[test]
-fn udp_datagrams_rtl() {
-    udp_datagrams(Backend::Rtl, 64);
-    udp_datagrams(Backend::Rtl, 512);
-}
-
-#[test]
-fn arp_model() {
-    arp(Backend::Model, 64);
-}
-
-#[test]
-fn arp_rtl() {
-    arp(Backend::Rtl, 64);
-    arp(Backend::Rtl, 512);
-}
-
-#[test]
-fn anonymous_model() {
-    anonymous(Backend::Model, 64);
-    anonymous(Backend::Model, 512);
-}
-
-#[test]
-fn anonymous_rtl() {
-    anonymous(Backend::Rtl, 64);
-    anonymous(Backend::Rtl, 512);
-}
-
-#[test]
-fn timeouts_model() {
-    timeouts(Backend::Model, 64);
-}
-
-#[test]
-fn timeouts_rtl() {
-    timeouts(Backend::Rtl, 64);
-    timeouts(Backend::Rtl, 512);
+buflet_testbench::backend_tests! {
+    udp_datagrams => udp_datagrams_model(64)(512), udp_datagrams_rtl(64)(512);
+    arp => arp_model(64), arp_rtl(64)(512);
+    anonymous => anonymous_model(64)(512), anonymous_rtl(64)(512);
+    timeouts => timeouts_model(64), timeouts_rtl(64)(512);
 }

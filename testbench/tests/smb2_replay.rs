@@ -9,17 +9,12 @@
 
 use buflet_nas::WriteMode;
 use buflet_platform::DiskMode;
+use buflet_testbench::e2e_check::{assert_zero_copy_and_no_leaks, temp_dir};
+use buflet_testbench::traces::{manifest_row, trace};
 use buflet_testbench::{
     frames, pcap, run_stream, sha256_hex, Backend, FsKind, Protocol, RunOptions, RunReport,
     Scenario,
 };
-use std::path::PathBuf;
-
-fn trace(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../traces")
-        .join(name)
-}
 
 /// The `smb-*` captures in traces/, sorted.
 fn smb_captures() -> Vec<String> {
@@ -36,18 +31,11 @@ fn smb_captures() -> Vec<String> {
 /// file's ranges `offset:length` at their offsets, zeros elsewhere, the file as long as the
 /// highest range end. Also the number of WRITE ranges.
 fn expected_upload(pcap_name: &str) -> (Vec<u8>, usize) {
-    let text = std::fs::read_to_string(trace("manifest.csv")).unwrap();
-    let mut rows = text.lines();
-    let header: Vec<&str> = rows.next().unwrap().split(',').collect();
-    let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
-    let row: Vec<&str> = rows
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .find(|r| r[col("pcap")] == pcap_name)
-        .unwrap_or_else(|| panic!("{pcap_name} is not in manifest.csv"));
-    assert_eq!(row[col("kind")], "smb2");
-    let payload = std::fs::read(trace(row[col("payload")])).unwrap();
-    assert_eq!(sha256_hex(&payload), row[col("payload_sha256")]);
-    let ranges: Vec<(usize, usize)> = row[col("smb_writes_offset_len")]
+    let row = manifest_row(pcap_name);
+    assert_eq!(row["kind"], "smb2");
+    let payload = std::fs::read(trace(&row["payload"])).unwrap();
+    assert_eq!(sha256_hex(&payload), row["payload_sha256"]);
+    let ranges: Vec<(usize, usize)> = row["smb_writes_offset_len"]
         .split_whitespace()
         .map(|r| {
             let (o, l) = r.split_once(':').unwrap();
@@ -90,10 +78,7 @@ fn check_upload(name: &str, r: &RunReport) {
         "negotiate, session setup, create...: {ctx}"
     );
     assert_eq!(r.unsupported, None, "{ctx}");
-    assert_eq!(r.cpu_copied_bytes, 0, "{ctx}");
-    assert_eq!(r.stray_accesses, 0, "{ctx}");
-    assert_eq!(r.buflets_free_end, r.num_buflets, "{ctx}");
-    assert_eq!(r.tx_frames, r.tx_frames_seen, "{ctx}");
+    assert_zero_copy_and_no_leaks(r, &ctx);
     let json = serde_json::to_value(r).unwrap();
     assert_eq!(json["protocol"], "smb2");
 }
@@ -152,10 +137,7 @@ fn smb_offsets_into_an_ext4_file_on_both_backends() {
     let name = "smb-smbprotocol-smb302-user-unsigned-offsets.pcap";
     let (file, _) = expected_upload(name);
     let want = sha256_hex(&file);
-    let tmp = tempfile::Builder::new()
-        .prefix("buflet-smb-ext4-")
-        .tempdir()
-        .unwrap();
+    let tmp = temp_dir("buflet-smb-ext4-");
     for b in Backend::ALL {
         let img = tmp.path().join(format!("{}.img", b.name()));
         let mut opt = replay_opts(b);
