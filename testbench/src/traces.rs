@@ -11,6 +11,22 @@ pub fn trace(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The names of the captures `<prefix>*.pcap` in `traces/`, sorted.
+pub fn captures(prefix: &str) -> Vec<String> {
+    let mut found: Vec<String> = std::fs::read_dir(trace(""))
+        .expect("traces/")
+        .map(|e| {
+            e.expect("a traces/ entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|n| n.starts_with(prefix) && n.ends_with(".pcap"))
+        .collect();
+    found.sort();
+    found
+}
+
 /// The row of capture `pcap_name` in traces/manifest.csv, by column name. Panics when the
 /// manifest cannot be read or does not list the capture.
 pub fn manifest_row(pcap_name: &str) -> BTreeMap<String, String> {

@@ -89,21 +89,19 @@ impl SockCfg {
     }
 
     /// This socket with receive buffer `rcv_buf`.
-    pub fn buf(mut self, rcv_buf: u32) -> SockCfg {
-        self.rcv_buf = rcv_buf;
-        self
+    pub fn buf(self, rcv_buf: u32) -> SockCfg {
+        SockCfg { rcv_buf, ..self }
     }
 
     /// This socket with flags `flags`.
-    pub fn with_flags(mut self, flags: SockFlags) -> SockCfg {
-        self.flags = flags;
-        self
+    pub fn with_flags(self, flags: SockFlags) -> SockCfg {
+        SockCfg { flags, ..self }
     }
 
     /// This socket as a UDP socket.
-    pub fn into_udp(mut self) -> SockCfg {
-        self.proto = IpProto::Udp.code();
-        self
+    pub fn into_udp(self) -> SockCfg {
+        let proto = IpProto::Udp.code();
+        SockCfg { proto, ..self }
     }
 
     /// True for a UDP socket.
