@@ -12,6 +12,13 @@ pub fn reset(m: &mut Model, clk: Port, rst: Port, cycles: usize) {
     m.set(rst, 0);
 }
 
+/// Counts one more cycle of a run loop (`*cycles += 1`) and fails the run, with the message
+/// `what()`, once `limit` cycles have run.
+pub fn count_cycle(cycles: &mut u64, limit: u64, what: impl FnOnce() -> String) {
+    *cycles += 1;
+    assert!(*cycles < limit, "{}", what());
+}
+
 /// The end of a run: sets each of `inputs` to its value (input valids low, output readies
 /// high), then checks for `cycles` cycles that every port of `quiet` (output valids, event
 /// pulses) stays 0; a port that does not is named after `ctx`.

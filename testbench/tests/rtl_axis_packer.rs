@@ -6,7 +6,7 @@
 
 use buflet_sim::axis::{AxisBus, AxisSink, AxisSource, Beat};
 use buflet_sim::{ports, Model};
-use buflet_testbench::rtl_check::{assert_quiet, reset};
+use buflet_testbench::rtl_check::{assert_quiet, count_cycle, reset};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -105,12 +105,9 @@ fn run(prefix: &str, kw: usize, seed: u64, idle_p: f64, stall_p: f64) {
     let mut cycles = 0u64;
     let mut in_xfers = 0u64;
     while oi < expected.len() {
-        cycles += 1;
-        assert!(
-            cycles < 200_000,
-            "timeout: {oi}/{} output words",
-            expected.len()
-        );
+        count_cycle(&mut cycles, 200_000, || {
+            format!("timeout: {oi}/{} output words", expected.len())
+        });
         src.drive(&mut m);
         sink.drive(&mut m);
         m.eval();

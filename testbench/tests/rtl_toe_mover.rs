@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 
 use buflet_sim::axis::{AxisBus, AxisSink, AxisSource, Beat};
 use buflet_sim::{ports, Model};
-use buflet_testbench::rtl_check::{assert_quiet, reset};
+use buflet_testbench::rtl_check::{assert_quiet, count_cycle, reset};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -184,12 +184,9 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64,
     let mut cycles = 0u64;
     let mut words_out = 0u64;
     while done < chunks.len() {
-        cycles += 1;
-        assert!(
-            cycles < 2_000_000,
-            "{prefix}: timeout, {done}/{} chunks",
-            chunks.len()
-        );
+        count_cycle(&mut cycles, 2_000_000, || {
+            format!("{prefix}: timeout, {done}/{} chunks", chunks.len())
+        });
         // data RAM read data: the word read at the last edge, else garbage
         match pending_read {
             Some(a) => m.set_bytes(p.ram_rd_data, &ram[a * kw..(a + 1) * kw]),
