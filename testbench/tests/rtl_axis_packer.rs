@@ -4,9 +4,9 @@
 //! random idle cycles on the input and random backpressure on the output,
 //! checked against a plain Rust reference (concatenate, cut into full words).
 
-use buflet_sim::axis::{AxisBus, AxisSink, AxisSource, Beat};
+use buflet_sim::axis::{AxisBus, Beat};
 use buflet_sim::{ports, Model};
-use buflet_testbench::rtl_check::{assert_quiet, count_cycle, reset};
+use buflet_testbench::rtl_check::{assert_quiet, count_cycle, reset, stream_ends};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -90,11 +90,7 @@ fn run(prefix: &str, kw: usize, seed: u64, idle_p: f64, stall_p: f64) {
     let (input, expected) = make_traffic(&mut rng, kw, 300);
 
     let s_bus = AxisBus::from_prefix(&m, "s_axis", &[]).expect("input bus");
-    let m_bus = AxisBus::from_prefix(&m, "m_axis", &[]).expect("output bus");
-    let mut src = AxisSource::new(&m, s_bus, idle_p, seed)
-        .expect("source")
-        .garbage_when_idle(true);
-    let mut sink = AxisSink::new(&m, m_bus, stall_p, seed ^ 0x5eed_5eed).expect("sink");
+    let (mut src, mut sink) = stream_ends(&m, s_bus, idle_p, stall_p, seed);
     for w in &input {
         src.send_beat(Beat::new(w.data.clone(), w.keep, w.last));
     }

@@ -20,9 +20,9 @@
 
 use std::collections::VecDeque;
 
-use buflet_sim::axis::{AxisBus, AxisSink, AxisSource, Beat};
+use buflet_sim::axis::{AxisBus, Beat};
 use buflet_sim::{ports, Model};
-use buflet_testbench::rtl_check::{assert_quiet, count_cycle, reset};
+use buflet_testbench::rtl_check::{assert_quiet, count_cycle, reset, stream_ends};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -153,11 +153,7 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64,
         .sideband("len", p.cmd_len)
         .sideband("rec", p.cmd_rec)
         .sideband("head", p.cmd_head);
-    let out_bus = AxisBus::from_prefix(&m, "m_axis", &[]).expect("output bus");
-    let mut cmds = AxisSource::new(&m, cmd_bus, idle_p, seed)
-        .expect("command source")
-        .garbage_when_idle(true);
-    let mut sink = AxisSink::new(&m, out_bus, stall_p, seed ^ 0x5eed_5eed).expect("sink");
+    let (mut cmds, mut sink) = stream_ends(&m, cmd_bus, idle_p, stall_p, seed);
     for c in &chunks {
         // a data command's head field is garbage
         let head = c.rec.map_or(rng.gen(), |r| r.0);
