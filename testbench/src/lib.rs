@@ -7,6 +7,7 @@
 pub mod backend;
 pub mod bench;
 pub mod cosim;
+pub mod e2e_check;
 pub mod faults;
 pub mod frames;
 pub mod fuzz;
@@ -16,6 +17,7 @@ pub mod rtl_check;
 pub mod runner;
 pub mod sparse;
 mod temp_image;
+pub mod traces;
 
 pub use backend::{make_device, Backend};
 pub use bench::{Bench, BenchBuilder};

@@ -96,12 +96,6 @@ fn read_back(backend: Backend) {
     assert_eq!(drv.env.mem.stats().stray_accesses, 0);
 }
 
-#[test]
-fn blk_read_model() {
-    read_back(Backend::Model);
-}
-
-#[test]
-fn blk_read_rtl() {
-    read_back(Backend::Rtl);
+buflet_testbench::backend_tests! {
+    read_back => blk_read_model(), blk_read_rtl();
 }

@@ -4,32 +4,17 @@
 //! of what was read back from the disk image.
 
 use buflet_spec::DropReason;
+use buflet_testbench::e2e_check::{assert_zero_copy_and_no_leaks, run_ok, temp_dir};
+use buflet_testbench::traces::{captures, manifest_row, trace};
 use buflet_testbench::{
     frames, pcap, run_stream, Backend, Protocol, RunOptions, RunReport, Scenario,
 };
 use etherparse::PacketBuilder;
-use std::path::Path;
-
-fn trace(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .join("traces")
-        .join(name)
-}
 
 /// sha256 of the payload file a capture carries, from traces/manifest.csv (written by the
 /// capture's author, not by our code).
 fn manifest_sha(pcap_name: &str) -> String {
-    let text = std::fs::read_to_string(trace("manifest.csv")).unwrap();
-    let mut rows = text.lines();
-    let header: Vec<&str> = rows.next().unwrap().split(',').collect();
-    let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
-    let row: Vec<&str> = rows
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .find(|r| r[col("pcap")] == pcap_name)
-        .unwrap();
-    row[col("payload_sha256")].to_string()
+    manifest_row(pcap_name)["payload_sha256"].clone()
 }
 
 /// Drop reasons that only malformed or misaddressed frames cause: none in a capture of a real
@@ -58,16 +43,7 @@ fn check_clean(r: &RunReport) {
         r.backend, r.disk_sha256, r.source_sha256
     );
     assert!(r.passed, "{}: {:?}", r.backend, r.failures);
-    assert_eq!(r.cpu_copied_bytes, 0, "the CPU copied payload");
-    assert_eq!(r.stray_accesses, 0, "device touched unregistered memory");
-    assert_eq!(
-        r.buflets_free_end, r.num_buflets,
-        "buflets leaked (free after SOCK_DEL)"
-    );
-    assert_eq!(
-        r.tx_frames, r.tx_frames_seen,
-        "CNT_TX_FRAMES vs frames on the wire"
-    );
+    assert_zero_copy_and_no_leaks(r, &r.backend);
     assert!(r.tx_frames > 0, "the NIC sent no SYN-ACK");
     // Every probe is answered as out of window; nothing else of ours may be.
     assert!(
@@ -107,8 +83,7 @@ fn demo(backend: Backend, width: u32, bytes: usize) -> RunReport {
     let isn = 0xfff0_0000;
     let iss = 0xffff_ff00;
     let sc = Scenario::demo(source, 1448, isn, iss);
-    run_stream(&sc, &RunOptions::new(backend, width))
-        .unwrap_or_else(|e| panic!("{}: {e}", backend.name()))
+    run_ok(&sc, &RunOptions::new(backend, width))
 }
 
 #[test]
@@ -194,7 +169,7 @@ fn closed_window_is_probed_and_never_pulled_back_on_both_backends() {
         opt.pages_per_nb = 1;
         opt.write_chunk = 4096;
         opt.config.disk_latency = 20_000;
-        let r = run_stream(&sc, &opt).unwrap_or_else(|e| panic!("{}: {e}", b.name()));
+        let r = run_ok(&sc, &opt);
         check_clean(&r);
         let ctx = format!(
             "{}: {} retransmits, {} probes, {:?}",
@@ -328,13 +303,7 @@ fn replay(name: &str) -> Vec<RunReport> {
 
 /// The `linux-tcp-*` captures in traces/, sorted.
 fn linux_captures() -> Vec<String> {
-    let mut found: Vec<String> = std::fs::read_dir(trace(""))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("linux-tcp-") && n.ends_with(".pcap"))
-        .collect();
-    found.sort();
-    found
+    captures("linux-tcp-")
 }
 
 /// Every `linux-tcp-*` capture in traces/ lands byte-exact on both backends (the list is read
@@ -447,7 +416,7 @@ fn bad_frames_are_counted_and_dropped_on_both_backends() {
                 protocol: Protocol::Raw,
                 taken: None,
             };
-            run_stream(&sc, &RunOptions::new(b, 64)).unwrap_or_else(|e| panic!("{}: {e}", b.name()))
+            run_ok(&sc, &RunOptions::new(b, 64))
         };
         let clean = run(good.clone());
         let r = run(mixed.clone());
@@ -478,10 +447,7 @@ fn bad_frames_are_counted_and_dropped_on_both_backends() {
 
 #[test]
 fn unreadable_capture_is_a_clear_error() {
-    let tmp = tempfile::Builder::new()
-        .prefix("buflet-bad-")
-        .tempdir()
-        .unwrap();
+    let tmp = temp_dir("buflet-bad-");
     let dir = tmp.path();
     let p = dir.join("garbage.pcap");
     std::fs::write(&p, b"this is not a capture").unwrap();
@@ -530,10 +496,10 @@ fn demo_through_the_scsi_logical_unit_on_both_backends() {
     for b in Backend::ALL {
         let sc = Scenario::demo(frames::payload(11, bytes), 1448, 0x1234_5678, 0x0bad_cafe);
         let mut opt = RunOptions::new(b, 64);
-        let direct = run_stream(&sc, &opt).unwrap_or_else(|e| panic!("{}: {e}", b.name()));
+        let direct = run_ok(&sc, &opt);
         check_clean(&direct);
         opt.disk = buflet_platform::DiskMode::Scsi;
-        let r = run_stream(&sc, &opt).unwrap_or_else(|e| panic!("{}: {e}", b.name()));
+        let r = run_ok(&sc, &opt);
         check_clean(&r);
         assert_eq!(r.disk, buflet_platform::DiskMode::Scsi);
         let blocks = (bytes as u64).div_ceil(4096);
@@ -582,7 +548,7 @@ fn write_modes_cross_host_dram_6_4_2_0_times_on_both_backends() {
             let sc = Scenario::demo(frames::payload(5, bytes as usize), 1448, 99, 0x4242);
             let mut opt = RunOptions::new(b, 64);
             opt.mode = mode;
-            let r = run_stream(&sc, &opt).unwrap_or_else(|e| panic!("{}: {e}", b.name()));
+            let r = run_ok(&sc, &opt);
             let ctx = format!("{} {}: {:?}", b.name(), mode.name(), r.failures);
             assert!(r.verified && r.passed, "{ctx}");
             assert_eq!(r.stray_accesses, 0, "{ctx}");
@@ -657,7 +623,7 @@ fn p2p_demo_keeps_the_payload_out_of_host_dram_on_both_backends() {
         let sc = Scenario::demo(frames::payload(1, bytes), 1448, 77, 0x7070);
         let mut opt = RunOptions::new(b, 64);
         opt.mode = WriteMode::P2p;
-        let r = run_stream(&sc, &opt).unwrap_or_else(|e| panic!("{}: {e}", b.name()));
+        let r = run_ok(&sc, &opt);
         let ctx = format!("{} p2p: {:?} {:?}", b.name(), r.failures, r.writer);
         check_clean(&r);
         check_in_order(&r, segments);
@@ -682,7 +648,7 @@ fn p2p_demo_keeps_the_payload_out_of_host_dram_on_both_backends() {
         assert_eq!(json["blk_dev_bytes"], bytes as u64);
 
         opt.mode = WriteMode::ZeroCopy;
-        let z = run_stream(&sc, &opt).unwrap_or_else(|e| panic!("{}: {e}", b.name()));
+        let z = run_ok(&sc, &opt);
         assert_eq!(
             z.disk_sha256, r.disk_sha256,
             "{ctx}: same bytes as zero-copy"
@@ -694,7 +660,7 @@ fn p2p_demo_keeps_the_payload_out_of_host_dram_on_both_backends() {
         opt.mode = WriteMode::P2p;
         opt.disk_error_rate = 0.05;
         opt.error_seed = 3;
-        let e = run_stream(&sc, &opt).unwrap_or_else(|e| panic!("{}: {e}", b.name()));
+        let e = run_ok(&sc, &opt);
         check_clean(&e);
         assert!(e.write_retries > 0, "{}: no error injected", b.name());
         assert_eq!(e.write_failures, 0);

@@ -8,9 +8,10 @@
 //! The expected files are built here from the record lists (and malformed streams are built
 //! here byte by byte, from the layout in `nas/src/framed.rs`'s doc), never with our parser.
 
+use buflet_testbench::e2e_check::{assert_zero_copy_and_no_leaks, run_ok, temp_dir};
 use buflet_testbench::{
-    framed_demo_records, framed_stream, pcap, run_stream, sha256_hex, Backend, FramedRecord,
-    FsKind, Protocol, RunOptions, RunReport, Scenario,
+    framed_demo_records, framed_stream, pcap, sha256_hex, Backend, FramedRecord, FsKind, Protocol,
+    RunOptions, RunReport, Scenario,
 };
 use std::path::PathBuf;
 
@@ -43,14 +44,15 @@ fn hdr(magic: &[u8; 4], len: u32, off: u64) -> Vec<u8> {
     h
 }
 
+/// A record of `data` at file offset `file_off`.
+fn rec(file_off: u64, data: Vec<u8>) -> FramedRecord {
+    FramedRecord { file_off, data }
+}
+
 fn bytes(seed: u8, n: usize) -> Vec<u8> {
     (0..n)
         .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[3] ^ seed)
         .collect()
-}
-
-fn run(sc: &Scenario, opt: &RunOptions) -> RunReport {
-    run_stream(sc, opt).unwrap_or_else(|e| panic!("{}: {e}", opt.backend.name()))
 }
 
 /// What every good framed run satisfies, with `records` the records sent.
@@ -76,10 +78,7 @@ fn check_framed(r: &RunReport, records: &[FramedRecord]) {
     assert_eq!(r.writer.writes_failed, 0, "{ctx}");
     assert_eq!(r.stream_error, None, "{ctx}");
     assert_eq!(r.rmw_blocks, r.writer.rmw_blocks, "{ctx}");
-    assert_eq!(r.cpu_copied_bytes, 0, "zero copy: {ctx}");
-    assert_eq!(r.stray_accesses, 0, "{ctx}");
-    assert_eq!(r.buflets_free_end, r.num_buflets, "{ctx}");
-    assert_eq!(r.tx_frames, r.tx_frames_seen, "{ctx}");
+    assert_zero_copy_and_no_leaks(r, &ctx);
     let json = serde_json::to_value(r).unwrap();
     assert_eq!(json["protocol"], "framed");
     assert_eq!(json["framed_records"], records.len() as u64);
@@ -155,7 +154,7 @@ fn framed_demo_lands_byte_exact_on_both_backends() {
     assert_eq!(sc.expected_file().unwrap().to_vec(), apply(&recs));
     let mut shas = Vec::new();
     for b in Backend::ALL {
-        let r = run(&sc, &RunOptions::new(b, 64));
+        let r = run_ok(&sc, &RunOptions::new(b, 64));
         check_framed(&r, &recs);
         assert!(r.rmw_blocks > 0, "unaligned records: {:?}", r.writer);
         assert!(r.disk_reads > 0, "{:?}", r.writer);
@@ -170,7 +169,7 @@ fn framed_demo_at_512_bits_on_both_backends() {
     let recs = framed_demo_records(11, 200_000);
     let sc = Scenario::framed(&recs, 1000, ISN, ISS);
     for b in Backend::ALL {
-        check_framed(&run(&sc, &RunOptions::new(b, 512)), &recs);
+        check_framed(&run_ok(&sc, &RunOptions::new(b, 512)), &recs);
     }
 }
 
@@ -179,37 +178,19 @@ fn framed_demo_at_512_bits_on_both_backends() {
 #[test]
 fn hand_made_records_with_a_hole_and_rewrites_on_both_backends() {
     let recs = vec![
-        FramedRecord {
-            file_off: 10_000,
-            data: bytes(1, 9000),
-        },
-        FramedRecord {
-            file_off: 3,
-            data: vec![0xAA],
-        },
-        FramedRecord {
-            file_off: 12_000,
-            data: bytes(2, 100),
-        },
-        FramedRecord {
-            file_off: 50,
-            data: Vec::new(),
-        },
-        FramedRecord {
-            file_off: 8192,
-            data: bytes(3, 4096),
-        },
-        FramedRecord {
-            file_off: 40_000,
-            data: bytes(4, 777),
-        },
+        rec(10_000, bytes(1, 9000)),
+        rec(3, vec![0xAA]),
+        rec(12_000, bytes(2, 100)),
+        rec(50, Vec::new()),
+        rec(8192, bytes(3, 4096)),
+        rec(40_000, bytes(4, 777)),
     ];
     let sc = Scenario::framed(&recs, 536, ISN, ISS);
     let want = apply(&recs);
     assert_eq!(want.len(), 40_777);
     assert!(want[20_000..40_000].iter().all(|&b| b == 0), "hole");
     for b in Backend::ALL {
-        check_framed(&run(&sc, &RunOptions::new(b, 64)), &recs);
+        check_framed(&run_ok(&sc, &RunOptions::new(b, 64)), &recs);
     }
 }
 
@@ -218,16 +199,7 @@ fn hand_made_records_with_a_hole_and_rewrites_on_both_backends() {
 /// it). On both backends.
 #[test]
 fn bad_magic_stops_the_nas_and_nothing_after_it_is_written_on_both_backends() {
-    let good = vec![
-        FramedRecord {
-            file_off: 100,
-            data: bytes(5, 20_000),
-        },
-        FramedRecord {
-            file_off: 7,
-            data: bytes(6, 300),
-        },
-    ];
+    let good = vec![rec(100, bytes(5, 20_000)), rec(7, bytes(6, 300))];
     let mut stream = framed_stream(&good);
     let bad_at = stream.len();
     stream.extend_from_slice(&hdr(b"BFW2", 1000, 0));
@@ -240,7 +212,7 @@ fn bad_magic_stops_the_nas_and_nothing_after_it_is_written_on_both_backends() {
     let want = apply(&good);
     assert_eq!(sc.expected_file().unwrap().to_vec(), want);
     for b in Backend::ALL {
-        let r = run(&sc, &RunOptions::new(b, 64));
+        let r = run_ok(&sc, &RunOptions::new(b, 64));
         let ctx = format!("{}: {:?}", r.backend, r.failures);
         assert!(!r.passed, "{ctx}");
         let e = r.stream_error.clone().expect("a stream error");
@@ -266,10 +238,7 @@ fn bad_magic_stops_the_nas_and_nothing_after_it_is_written_on_both_backends() {
 /// inside a record's data are reported too (model).
 #[test]
 fn over_long_records_and_cut_streams_are_reported() {
-    let good = vec![FramedRecord {
-        file_off: 4096,
-        data: bytes(1, 5000),
-    }];
+    let good = vec![rec(4096, bytes(1, 5000))];
     let cases: Vec<(&str, Vec<u8>, Vec<u8>)> = vec![
         (
             "over the 16777216-byte limit",
@@ -310,7 +279,7 @@ fn over_long_records_and_cut_streams_are_reported() {
         stream.extend_from_slice(&tail);
         let sc = Scenario::demo(stream, 1448, ISN, ISS).with_protocol(Protocol::Framed);
         assert_eq!(sc.expected_file().unwrap().to_vec(), want, "{what}");
-        let r = run(&sc, &RunOptions::new(Backend::Model, 64));
+        let r = run_ok(&sc, &RunOptions::new(Backend::Model, 64));
         let e = r.stream_error.clone().unwrap_or_default();
         assert!(e.contains(what), "{what}: {e:?}");
         assert!(!r.passed && r.verified, "{what}: {:?}", r.failures);
@@ -323,17 +292,14 @@ fn over_long_records_and_cut_streams_are_reported() {
 /// file.
 #[test]
 fn framed_demo_capture_replays_on_both_backends() {
-    let tmp = tempfile::Builder::new()
-        .prefix("buflet-framed-test-")
-        .tempdir()
-        .unwrap();
+    let tmp = temp_dir("buflet-framed-test-");
     let dir = tmp.path();
     let cap: PathBuf = dir.join("framed.pcap");
     let recs = framed_demo_records(9, 150_000);
     let sc = Scenario::framed(&recs, 1448, ISN, ISS);
     let mut opt = RunOptions::new(Backend::Model, 64);
     opt.pcap_out = Some(cap.clone());
-    let first = run(&sc, &opt);
+    let first = run_ok(&sc, &opt);
     check_framed(&first, &recs);
 
     // The capture, read with pcap-file and etherparse: every frame sent both ways.
@@ -359,7 +325,7 @@ fn framed_demo_capture_replays_on_both_backends() {
     assert_eq!(replay.protocol, Protocol::Raw, "port 5001: raw unless told");
     let replay = replay.with_protocol(Protocol::Framed);
     for b in Backend::ALL {
-        let r = run(&replay, &RunOptions::new(b, 64));
+        let r = run_ok(&replay, &RunOptions::new(b, 64));
         check_framed(&r, &recs);
         assert_eq!(r.disk_sha256, first.disk_sha256);
     }
@@ -369,10 +335,7 @@ fn framed_demo_capture_replays_on_both_backends() {
 /// e2fsck clean, debugfs reads the file.
 #[test]
 fn framed_demo_into_ext4_reads_back_with_debugfs() {
-    let tmp = tempfile::Builder::new()
-        .prefix("buflet-framed-img-")
-        .tempdir()
-        .unwrap();
+    let tmp = temp_dir("buflet-framed-img-");
     let dir = tmp.path();
     let mut recs = framed_demo_records(21, 100_000);
     // A hole at the start: offsets from 10000 on only.
@@ -384,7 +347,7 @@ fn framed_demo_into_ext4_reads_back_with_debugfs() {
     opt.image = Some(dir.join("framed.img"));
     opt.fs = Some(FsKind::Ext4);
     opt.file_path = "/nas/framed.bin".into();
-    let r = run(&sc, &opt);
+    let r = run_ok(&sc, &opt);
     check_framed(&r, &recs);
     let want = sha256_hex(&apply(&recs));
     assert_eq!(r.fsck_clean, Some(true), "{:?}", r.fsck_summary);

@@ -296,16 +296,6 @@ fn hostile_sg(backend: Backend) {
     still_works(rig, 0x4057_0001);
 }
 
-#[test]
-fn hostile_sg_model() {
-    hostile_sg(Backend::Model);
-}
-
-#[test]
-fn hostile_sg_rtl() {
-    hostile_sg(Backend::Rtl);
-}
-
 /// Named-buffer and anonymous-buffer posts, sockets out of range, unknown opcodes.
 fn hostile_posts(backend: Backend) {
     let mut rig = Rig::new(backend, "hostile-posts", 128 * BLOCK, 16, 4);
@@ -414,16 +404,6 @@ fn hostile_posts(backend: Backend) {
     }
     check(&mut rig, cases);
     still_works(rig, 0x4057_0002);
-}
-
-#[test]
-fn hostile_posts_model() {
-    hostile_posts(Backend::Model);
-}
-
-#[test]
-fn hostile_posts_rtl() {
-    hostile_posts(Backend::Rtl);
 }
 
 /// The driver programs the device protection table from its registration cache (rings,
@@ -549,22 +529,9 @@ fn wait_tag(rig: &mut Rig, tag: u32, what: &str) -> Completion {
     panic!("{what}: no completion");
 }
 
-#[test]
-fn unregistered_sources_model() {
-    unregistered_sources(Backend::Model);
-}
-
-#[test]
-fn unregistered_sources_rtl() {
-    unregistered_sources(Backend::Rtl);
-}
-
-#[test]
-fn unregistered_anon_model() {
-    unregistered_anon(Backend::Model);
-}
-
-#[test]
-fn unregistered_anon_rtl() {
-    unregistered_anon(Backend::Rtl);
+buflet_testbench::backend_tests! {
+    hostile_sg => hostile_sg_model(), hostile_sg_rtl();
+    hostile_posts => hostile_posts_model(), hostile_posts_rtl();
+    unregistered_sources => unregistered_sources_model(), unregistered_sources_rtl();
+    unregistered_anon => unregistered_anon_model(), unregistered_anon_rtl();
 }

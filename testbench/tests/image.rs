@@ -6,15 +6,13 @@
 //! The checks here run e2fsck and debugfs themselves (through `buflet_fs`, which only runs the
 //! tools) and hash the seeded payload, independently of what the run reported.
 
+use buflet_testbench::e2e_check::{run_ok, temp_dir};
 use buflet_testbench::{frames, run_stream, sha256_hex, Backend, FsKind, RunOptions, Scenario};
 use std::path::{Path, PathBuf};
 
 /// A directory for kept images, removed when dropped (on every exit path, panics too).
 fn image_dir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("buflet-image-test-")
-        .tempdir()
-        .unwrap()
+    temp_dir("buflet-image-test-")
 }
 
 /// Run the demo stream of `bytes` into a file system of `kind` on a kept image in `dir`.
@@ -33,7 +31,7 @@ fn demo_on_image(
     opt.image = Some(img.clone());
     opt.fs = Some(kind);
     opt.file_path = "/nas/demo.bin".into();
-    let r = run_stream(&sc, &opt).unwrap_or_else(|e| panic!("{}: {e}", backend.name()));
+    let r = run_ok(&sc, &opt);
     let ctx = format!("{} {}: {:?}", backend.name(), kind.name(), r.failures);
     assert!(r.passed && r.verified, "{ctx}");
     assert_eq!(r.cpu_copied_bytes, 0, "{ctx}");
@@ -72,28 +70,27 @@ fn stock_tools_agree(img: &Path, want: &str, bytes: usize) {
     assert_ne!(blocks[0] * 4096, 1 << 20);
 }
 
-#[test]
-fn ext4_image_checks_clean_and_reads_back_exactly_on_both_backends() {
-    let bytes = 400_000 + 123;
+/// The demo stream of `bytes` into a file system of `kind` on a kept image, on each backend,
+/// and the stock tools agree on the result.
+fn stock_tools_agree_on_both_backends(kind: FsKind, bytes: usize) {
     let dir = image_dir();
     for b in Backend::ALL {
-        let name = format!("ext4-{}.img", b.name());
-        let (img, want) = demo_on_image(dir.path(), b, FsKind::Ext4, bytes, &name);
+        let name = format!("{}-{}.img", kind.name(), b.name());
+        let (img, want) = demo_on_image(dir.path(), b, kind, bytes, &name);
         stock_tools_agree(&img, &want, bytes);
     }
+}
+
+#[test]
+fn ext4_image_checks_clean_and_reads_back_exactly_on_both_backends() {
+    stock_tools_agree_on_both_backends(FsKind::Ext4, 400_000 + 123);
 }
 
 #[test]
 fn ext2_image_with_indirect_blocks_on_both_backends() {
     // More than 12 blocks: ext2's block map needs an indirect block, which is metadata, not
     // file data; the mapping must skip it.
-    let bytes = 200 * 4096 + 5;
-    let dir = image_dir();
-    for b in Backend::ALL {
-        let name = format!("ext2-{}.img", b.name());
-        let (img, want) = demo_on_image(dir.path(), b, FsKind::Ext2, bytes, &name);
-        stock_tools_agree(&img, &want, bytes);
-    }
+    stock_tools_agree_on_both_backends(FsKind::Ext2, 200 * 4096 + 5);
 }
 
 /// A block the NIC wrote wrongly is caught by the stock tools' read-back, not only by our own:

@@ -125,24 +125,31 @@ fn check_impaired(r: &PeerReport) {
     assert_eq!(drop_count(r, "BAD_STATE"), 0, "{:?}", r.drops);
 }
 
-#[test]
-fn model_clean_link() {
-    let r = go(&opts(Backend::Model, (1 << 20) + 333, 0.0, 0.0, 0.0));
-    check_clean(&r);
+/// A stream of `bytes` over a clean link.
+fn clean_link(backend: Backend, bytes: u64) {
+    check_clean(&go(&opts(backend, bytes, 0.0, 0.0, 0.0)));
 }
 
-#[test]
-fn model_lossy_link() {
-    let r = go(&opts(Backend::Model, 2 << 20, 0.02, 0.05, 0.01));
-    check_impaired(&r);
+/// A stream of `bytes` over a link that loses 2%, reorders 5% and duplicates 1% of frames.
+fn lossy_link(backend: Backend, bytes: u64) {
+    check_impaired(&go(&opts(backend, bytes, 0.02, 0.05, 0.01)));
 }
 
-#[test]
-fn model_lossy_link_512_bit() {
-    let mut o = opts(Backend::Model, 1 << 20, 0.03, 0.05, 0.02);
+/// 1 MiB over a lossier link (3% lost, 5% reordered, 2% duplicated), 512-bit data path.
+fn lossy_link_512_bit(backend: Backend) {
+    let mut o = opts(backend, 1 << 20, 0.03, 0.05, 0.02);
     o.width = 512;
     o.seed = 5;
     check_impaired(&go(&o));
+}
+
+// The RTL runs smaller streams than the model to keep CI time down (Verilator simulates a few
+// hundred thousand cycles per second here; 1 MiB over the impaired link takes a few seconds);
+// the impaired ones are still long enough for every impairment in both directions.
+buflet_testbench::backend_tests! {
+    clean_link => model_clean_link((1 << 20) + 333), rtl_clean_link(512 * 1024 + 77);
+    lossy_link => model_lossy_link(2 << 20), rtl_lossy_link(1 << 20);
+    lossy_link_512_bit => model_lossy_link_512_bit(), rtl_lossy_link_512_bit();
 }
 
 /// Same options, same run: nothing reads a wall clock, on either backend (the RTL run is
@@ -164,30 +171,6 @@ fn runs_are_deterministic() {
             (b.peer_timeouts, b.peer_fast_retransmits)
         );
     }
-}
-
-// The RTL runs smaller streams than the model to keep CI time down (Verilator simulates a few
-// hundred thousand cycles per second here; 1 MiB over the impaired link takes a few seconds);
-// the impaired ones are still long enough for every impairment in both directions.
-
-#[test]
-fn rtl_clean_link() {
-    let r = go(&opts(Backend::Rtl, 512 * 1024 + 77, 0.0, 0.0, 0.0));
-    check_clean(&r);
-}
-
-#[test]
-fn rtl_lossy_link() {
-    let r = go(&opts(Backend::Rtl, 1 << 20, 0.02, 0.05, 0.01));
-    check_impaired(&r);
-}
-
-#[test]
-fn rtl_lossy_link_512_bit() {
-    let mut o = opts(Backend::Rtl, 1 << 20, 0.03, 0.05, 0.02);
-    o.width = 512;
-    o.seed = 5;
-    check_impaired(&go(&o));
 }
 
 /// The model and the RTL agree on a clean transfer: the frame counts within 2% (smoltcp's

@@ -167,16 +167,6 @@ fn demo_hit_rate(backend: Backend) {
     rig.finish();
 }
 
-#[test]
-fn demo_hit_rate_model() {
-    demo_hit_rate(Backend::Model);
-}
-
-#[test]
-fn demo_hit_rate_rtl() {
-    demo_hit_rate(Backend::Rtl);
-}
-
 /// A tiny cache that collects everything released at once (and is over capacity all the time):
 /// registrations churn, but no entry in use is ever collected, so the device never strays and
 /// the data still lands byte-exact.
@@ -197,16 +187,6 @@ fn aggressive_collection(backend: Backend) {
     rig.drv.reg_collect();
     assert_eq!(rig.drv.regcache().in_use(), rig.drv.regcache().len());
     rig.finish();
-}
-
-#[test]
-fn aggressive_collection_model() {
-    aggressive_collection(Backend::Model);
-}
-
-#[test]
-fn aggressive_collection_rtl() {
-    aggressive_collection(Backend::Rtl);
 }
 
 /// Explicit free and a property change through the driver; freeing a named buffer deregisters
@@ -258,12 +238,8 @@ fn free_and_property_change(backend: Backend) {
     assert_eq!(rig.drv.env.mem.stats().stray_accesses, 0);
 }
 
-#[test]
-fn free_and_property_change_model() {
-    free_and_property_change(Backend::Model);
-}
-
-#[test]
-fn free_and_property_change_rtl() {
-    free_and_property_change(Backend::Rtl);
+buflet_testbench::backend_tests! {
+    demo_hit_rate => demo_hit_rate_model(), demo_hit_rate_rtl();
+    aggressive_collection => aggressive_collection_model(), aggressive_collection_rtl();
+    free_and_property_change => free_and_property_change_model(), free_and_property_change_rtl();
 }

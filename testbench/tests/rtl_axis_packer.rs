@@ -4,9 +4,9 @@
 //! random idle cycles on the input and random backpressure on the output,
 //! checked against a plain Rust reference (concatenate, cut into full words).
 
-use buflet_sim::axis::{AxisBus, AxisSink, AxisSource, Beat};
+use buflet_sim::axis::{AxisBus, Beat};
 use buflet_sim::{ports, Model};
-use buflet_testbench::rtl_check::assert_quiet;
+use buflet_testbench::rtl_check::{assert_quiet, count_cycle, reset, stream_ends};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -89,40 +89,21 @@ fn run(prefix: &str, kw: usize, seed: u64, idle_p: f64, stall_p: f64) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (input, expected) = make_traffic(&mut rng, kw, 300);
 
-    let s_bus = AxisBus::new(p.s_axis_tvalid)
-        .tready(p.s_axis_tready)
-        .tdata(p.s_axis_tdata)
-        .tkeep(p.s_axis_tkeep)
-        .tlast(p.s_axis_tlast);
-    let m_bus = AxisBus::new(p.m_axis_tvalid)
-        .tready(p.m_axis_tready)
-        .tdata(p.m_axis_tdata)
-        .tkeep(p.m_axis_tkeep)
-        .tlast(p.m_axis_tlast);
-    let mut src = AxisSource::new(&m, s_bus, idle_p, seed)
-        .expect("source")
-        .garbage_when_idle(true);
-    let mut sink = AxisSink::new(&m, m_bus, stall_p, seed ^ 0x5eed_5eed).expect("sink");
+    let s_bus = AxisBus::from_prefix(&m, "s_axis", &[]).expect("input bus");
+    let (mut src, mut sink) = stream_ends(&m, s_bus, idle_p, stall_p, seed);
     for w in &input {
         src.send_beat(Beat::new(w.data.clone(), w.keep, w.last));
     }
 
-    m.set(p.rst, 1);
-    for _ in 0..3 {
-        m.tick(p.clk);
-    }
-    m.set(p.rst, 0);
+    reset(&mut m, p.clk, p.rst, 3);
 
     let mut oi = 0;
     let mut cycles = 0u64;
     let mut in_xfers = 0u64;
     while oi < expected.len() {
-        cycles += 1;
-        assert!(
-            cycles < 200_000,
-            "timeout: {oi}/{} output words",
-            expected.len()
-        );
+        count_cycle(&mut cycles, 200_000, || {
+            format!("timeout: {oi}/{} output words", expected.len())
+        });
         src.drive(&mut m);
         sink.drive(&mut m);
         m.eval();

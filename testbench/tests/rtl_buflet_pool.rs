@@ -59,10 +59,7 @@ fn buflet_pool_random() {
     } = ports::BufletPool::bind(&m).expect("ports");
 
     let mut rng = ChaCha8Rng::seed_from_u64(7);
-    m.set(rst, 1);
-    m.tick(clk);
-    m.tick(clk);
-    m.set(rst, 0);
+    buflet_testbench::rtl_check::reset(&mut m, clk, rst, 2);
 
     // Reference state.
     let mut free: BTreeSet<u64> = (0..NUM as u64).collect();

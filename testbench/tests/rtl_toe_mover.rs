@@ -20,9 +20,9 @@
 
 use std::collections::VecDeque;
 
-use buflet_sim::axis::{AxisBus, AxisSink, AxisSource, Beat};
+use buflet_sim::axis::{AxisBus, Beat};
 use buflet_sim::{ports, Model};
-use buflet_testbench::rtl_check::assert_quiet;
+use buflet_testbench::rtl_check::{assert_quiet, count_cycle, reset, stream_ends};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -153,15 +153,7 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64,
         .sideband("len", p.cmd_len)
         .sideband("rec", p.cmd_rec)
         .sideband("head", p.cmd_head);
-    let out_bus = AxisBus::new(p.m_axis_tvalid)
-        .tready(p.m_axis_tready)
-        .tdata(p.m_axis_tdata)
-        .tkeep(p.m_axis_tkeep)
-        .tlast(p.m_axis_tlast);
-    let mut cmds = AxisSource::new(&m, cmd_bus, idle_p, seed)
-        .expect("command source")
-        .garbage_when_idle(true);
-    let mut sink = AxisSink::new(&m, out_bus, stall_p, seed ^ 0x5eed_5eed).expect("sink");
+    let (mut cmds, mut sink) = stream_ends(&m, cmd_bus, idle_p, stall_p, seed);
     for c in &chunks {
         // a data command's head field is garbage
         let head = c.rec.map_or(rng.gen(), |r| r.0);
@@ -174,13 +166,9 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64,
         ]));
     }
 
-    m.set(p.rst, 1);
     m.set(p.cmd_valid, 0);
     m.set(p.m_axis_tready, 0);
-    for _ in 0..3 {
-        m.tick(p.clk);
-    }
-    m.set(p.rst, 0);
+    reset(&mut m, p.clk, p.rst, 3);
 
     let mut ci = 0; // next command to offer
     let mut accepted: VecDeque<usize> = VecDeque::new(); // chunks whose packet is pending
@@ -192,12 +180,9 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64,
     let mut cycles = 0u64;
     let mut words_out = 0u64;
     while done < chunks.len() {
-        cycles += 1;
-        assert!(
-            cycles < 2_000_000,
-            "{prefix}: timeout, {done}/{} chunks",
-            chunks.len()
-        );
+        count_cycle(&mut cycles, 2_000_000, || {
+            format!("{prefix}: timeout, {done}/{} chunks", chunks.len())
+        });
         // data RAM read data: the word read at the last edge, else garbage
         match pending_read {
             Some(a) => m.set_bytes(p.ram_rd_data, &ram[a * kw..(a + 1) * kw]),

@@ -12,8 +12,8 @@ use buflet_spec::IpProto;
 use buflet_spec::{CplFlags, SockFlags, Status};
 use buflet_testbench::{sha256_hex, Backend, Bench};
 use etherparse::{
-    ArpHardwareId, ArpOperation, ArpPacket, EtherType, Ethernet2Header, LinkSlice, NetSlice,
-    PacketBuilder, SlicedPacket,
+    ArpHardwareId, ArpOperation, ArpPacket, EtherType, Ethernet2Header, IpHeaders, LinkSlice,
+    NetSlice, PacketBuilder, PacketBuilderStep, SlicedPacket,
 };
 
 const NIC_MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x00, 0x00, 0x02];
@@ -93,15 +93,23 @@ fn spec(local_port: u16, remote_port: u16) -> SocketSpec {
     }
 }
 
+/// The frame a finished etherparse builder step writes (with the payload arguments given).
+macro_rules! frame {
+    ($step:expr $(, $payload:expr)?) => {{
+        let mut v = Vec::new();
+        $step.write(&mut v $(, $payload)?).unwrap();
+        v
+    }};
+}
+
+/// The start of an IPv4 packet from the peer to the NIC.
+fn peer_ipv4() -> PacketBuilderStep<IpHeaders> {
+    PacketBuilder::ethernet2(PEER_MAC, NIC_MAC).ipv4(PEER_IP, NIC_IP, 64)
+}
+
 /// A UDP datagram from the peer to the NIC's UDP socket, built by etherparse.
 fn udp(dport: u16, payload: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    PacketBuilder::ethernet2(PEER_MAC, NIC_MAC)
-        .ipv4(PEER_IP, NIC_IP, 64)
-        .udp(PEER_UDP_PORT, dport)
-        .write(&mut v, payload)
-        .unwrap();
-    v
+    frame!(peer_ipv4().udp(PEER_UDP_PORT, dport), payload)
 }
 
 /// Deterministic bytes.
@@ -224,12 +232,7 @@ fn arp(backend: Backend, width: u32) {
             &tpa,
         )
         .unwrap();
-        let mut v = Vec::new();
-        PacketBuilder::ethernet2(PEER_MAC, [0xFF; 6])
-            .arp(a)
-            .write(&mut v)
-            .unwrap();
-        v
+        frame!(PacketBuilder::ethernet2(PEER_MAC, [0xFF; 6]).arp(a))
     };
     wire.send(req(NIC_IP));
     let (cs, tx) = settle(drv, wire);
@@ -296,42 +299,23 @@ fn anonymous(backend: Backend, width: u32) {
     let mut r = rig(backend, width, "anon");
     let Bench { drv, wire, .. } = &mut r;
     let mut frames = Vec::new();
-    let mut v = Vec::new();
-    PacketBuilder::ethernet2(PEER_MAC, NIC_MAC)
-        .ipv4(PEER_IP, NIC_IP, 64)
-        .icmpv4_echo_request(0x1234, 7)
-        .write(&mut v, &pattern(3, 56))
-        .unwrap();
-    frames.push(v);
-    let mut v = Vec::new();
-    PacketBuilder::ethernet2(PEER_MAC, NIC_MAC)
-        .ipv4(PEER_IP, NIC_IP, 64)
-        .tcp(PEER_TCP_PORT, 9, 1000, 4096)
-        .syn()
-        .write(&mut v, &[])
-        .unwrap();
-    frames.push(v);
+    let echo = peer_ipv4().icmpv4_echo_request(0x1234, 7);
+    frames.push(frame!(echo, &pattern(3, 56)));
+    let syn = peer_ipv4().tcp(PEER_TCP_PORT, 9, 1000, 4096).syn();
+    frames.push(frame!(syn, &[]));
     frames.push(udp(7, &pattern(4, 1200)));
-    let mut v = Vec::new();
     let (mut s6, mut d6) = ([0u8; 16], [0u8; 16]);
     s6[..2].copy_from_slice(&[0xfe, 0x80]);
     d6[..2].copy_from_slice(&[0xfe, 0x80]);
     s6[15] = 1;
     d6[15] = 2;
-    PacketBuilder::ethernet2(PEER_MAC, NIC_MAC)
+    let v6 = PacketBuilder::ethernet2(PEER_MAC, NIC_MAC)
         .ipv6(s6, d6, 64)
-        .udp(1, 2)
-        .write(&mut v, &pattern(5, 300))
-        .unwrap();
-    frames.push(v);
+        .udp(1, 2);
+    frames.push(frame!(v6, &pattern(5, 300)));
     // A 5000-byte ICMP frame into a 4096-byte buffer.
-    let mut big = Vec::new();
-    PacketBuilder::ethernet2(PEER_MAC, NIC_MAC)
-        .ipv4(PEER_IP, NIC_IP, 64)
-        .icmpv4_echo_request(1, 1)
-        .write(&mut big, &pattern(6, 5000 - 42))
-        .unwrap();
-    frames.push(big);
+    let big = peer_ipv4().icmpv4_echo_request(1, 1);
+    frames.push(frame!(big, &pattern(6, 5000 - 42)));
     let lens = [128u32, 64, 2048, 1024, 4096];
     let mut bufs: Vec<AnonBuffer> = Vec::new();
     let mut tags = Vec::new();
@@ -409,13 +393,9 @@ fn anonymous(backend: Backend, width: u32) {
 /// (answered by an ACK).
 fn tcp_open(drv: &mut Driver, wire: &WirePort, data: &[u8]) {
     let seg = |seq: u32, syn: bool, payload: &[u8]| {
-        let b = PacketBuilder::ethernet2(PEER_MAC, NIC_MAC)
-            .ipv4(PEER_IP, NIC_IP, 64)
-            .tcp(PEER_TCP_PORT, TCP_PORT, seq, 65535);
+        let b = peer_ipv4().tcp(PEER_TCP_PORT, TCP_PORT, seq, 65535);
         let b = if syn { b.syn() } else { b.ack(0x1001) };
-        let mut v = Vec::new();
-        b.write(&mut v, payload).unwrap();
-        v
+        frame!(b, payload)
     };
     wire.send(seg(500, true, &[]));
     let (_, tx) = settle(drv, wire);
@@ -481,48 +461,9 @@ fn timeouts(backend: Backend, width: u32) {
     free_all(&mut r);
 }
 
-#[test]
-fn udp_datagrams_model() {
-    udp_datagrams(Backend::Model, 64);
-    udp_datagrams(Backend::Model, 512);
-}
-
-#[test]
-fn udp_datagrams_rtl() {
-    udp_datagrams(Backend::Rtl, 64);
-    udp_datagrams(Backend::Rtl, 512);
-}
-
-#[test]
-fn arp_model() {
-    arp(Backend::Model, 64);
-}
-
-#[test]
-fn arp_rtl() {
-    arp(Backend::Rtl, 64);
-    arp(Backend::Rtl, 512);
-}
-
-#[test]
-fn anonymous_model() {
-    anonymous(Backend::Model, 64);
-    anonymous(Backend::Model, 512);
-}
-
-#[test]
-fn anonymous_rtl() {
-    anonymous(Backend::Rtl, 64);
-    anonymous(Backend::Rtl, 512);
-}
-
-#[test]
-fn timeouts_model() {
-    timeouts(Backend::Model, 64);
-}
-
-#[test]
-fn timeouts_rtl() {
-    timeouts(Backend::Rtl, 64);
-    timeouts(Backend::Rtl, 512);
+buflet_testbench::backend_tests! {
+    udp_datagrams => udp_datagrams_model(64)(512), udp_datagrams_rtl(64)(512);
+    arp => arp_model(64), arp_rtl(64)(512);
+    anonymous => anonymous_model(64)(512), anonymous_rtl(64)(512);
+    timeouts => timeouts_model(64), timeouts_rtl(64)(512);
 }

@@ -88,12 +88,16 @@ pub fn permanent_failure(backend: Backend, mode: WriteMode) {
     // An aligned write (its block write fails) and a read-modify-write (its read fails).
     let (a_off, a_len) = (2 * BLOCK, 2 * BLOCK);
     let (b_off, b_len) = (6 * BLOCK + 100, 50);
-    rig.nas
-        .write(&mut rig.drv, &file, a_off, 0, a_len, recorder(&out, 0))
-        .unwrap();
-    rig.nas
-        .write(&mut rig.drv, &file, b_off, a_len, b_len, recorder(&out, 1))
-        .unwrap();
+    // Write `ka` (a, from stream offset 0) and write `kb` (b, the bytes after a's).
+    let write_a_b = |rig: &mut Rig, ka: u32, kb: u32| {
+        rig.nas
+            .write(&mut rig.drv, &file, a_off, 0, a_len, recorder(&out, ka))
+            .unwrap();
+        rig.nas
+            .write(&mut rig.drv, &file, b_off, a_len, b_len, recorder(&out, kb))
+            .unwrap();
+    };
+    write_a_b(&mut rig, 0, 1);
     rig.settle();
     assert_eq!((calls(&out, 0), calls(&out, 1)), (1, 1));
     {
@@ -162,12 +166,7 @@ pub fn permanent_failure(backend: Backend, mode: WriteMode) {
     // The disk heals: the same writes, from the bytes the stream kept, land.
     rig.drv.env.disk.set_error_rate(0.0, 0).unwrap();
     rig.nas.set_max_retries(3);
-    rig.nas
-        .write(&mut rig.drv, &file, a_off, 0, a_len, recorder(&out, 3))
-        .unwrap();
-    rig.nas
-        .write(&mut rig.drv, &file, b_off, a_len, b_len, recorder(&out, 4))
-        .unwrap();
+    write_a_b(&mut rig, 3, 4);
     rig.settle();
     ok_once(&out, 3, a_len);
     ok_once(&out, 4, b_len);

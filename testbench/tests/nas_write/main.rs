@@ -71,28 +71,24 @@ buflet_testbench::test_list! {
     },
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 8,
-        failure_persistence: None,
-        max_shrink_iters: 64,
-        ..ProptestConfig::default()
-    })]
-    #[test]
-    fn random_writes_match_oracle_model(m in mode(), seed in 0u64..1000, w in write_list()) {
-        random_writes(Backend::Model, m, seed, &w);
-    }
+/// A property test of random writes against the oracle on `backend`: 8 cases, shrinking a
+/// failure for at most `shrink` iterations.
+macro_rules! random_writes_test {
+    ($name:ident, $backend:expr, $shrink:expr) => {
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 8,
+                failure_persistence: None,
+                max_shrink_iters: $shrink,
+                ..ProptestConfig::default()
+            })]
+            #[test]
+            fn $name(m in mode(), seed in 0u64..1000, w in write_list()) {
+                random_writes($backend, m, seed, &w);
+            }
+        }
+    };
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 8,
-        failure_persistence: None,
-        max_shrink_iters: 32,
-        ..ProptestConfig::default()
-    })]
-    #[test]
-    fn random_writes_match_oracle_rtl(m in mode(), seed in 0u64..1000, w in write_list()) {
-        random_writes(Backend::Rtl, m, seed, &w);
-    }
-}
+random_writes_test!(random_writes_match_oracle_model, Backend::Model, 64);
+random_writes_test!(random_writes_match_oracle_rtl, Backend::Rtl, 32);

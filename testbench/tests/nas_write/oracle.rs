@@ -55,6 +55,18 @@ impl<'a> Mirror<'a> {
     }
 }
 
+/// Writes the first `len` stream bytes at file offset 0 (write 0), lets the rig settle and
+/// checks that the write completed once with all its bytes; returns its outcomes.
+pub fn write_from_start(rig: &mut Rig, file: &dyn FileMap, len: u64) -> Outcomes {
+    let out = Outcomes::default();
+    rig.nas
+        .write(&mut rig.drv, file, 0, 0, len, recorder(&out, 0))
+        .unwrap();
+    rig.settle();
+    ok_once(&out, 0, len);
+    out
+}
+
 pub fn ok_once(out: &Outcomes, key: u32, len: u64) {
     assert_eq!(calls(out, key), 1, "write {key}: callback called once");
     let o = out.borrow();

@@ -44,12 +44,7 @@ pub fn p2p_mode_follows_the_socket(backend: Backend) {
         disk_start: 4 * BLOCK,
         capacity: 4 * BLOCK,
     };
-    let out = Outcomes::default();
-    rig.nas
-        .write(&mut rig.drv, &file, 0, 0, 7000, recorder(&out, 0))
-        .unwrap();
-    rig.settle();
-    ok_once(&out, 0, 7000);
+    write_from_start(&mut rig, &file, 7000);
     let mut oracle = rig.initial.clone();
     oracle_write(&mut oracle, &file, 0, &data);
     assert_disk(&rig, &oracle, "p2p write");
@@ -122,12 +117,7 @@ pub fn p2p_sock_del_frees_a_partly_delivered_segment(backend: Backend) {
         disk_start: 4 * BLOCK,
         capacity: 4 * BLOCK,
     };
-    let out = Outcomes::default();
-    rig.nas
-        .write(&mut rig.drv, &file, 0, 0, 2 * mss, recorder(&out, 0))
-        .unwrap();
-    rig.settle();
-    ok_once(&out, 0, 2 * mss);
+    let out = write_from_start(&mut rig, &file, 2 * mss);
     let mut n = 0;
     while rig.nas.held_chains() != (0, 0) {
         rig.step(20_000);

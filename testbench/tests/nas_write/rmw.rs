@@ -157,12 +157,7 @@ pub fn eof_tail(backend: Backend) {
         rig.nas.set_zero_tail_at_eof(zero_tail);
         rig.receive(&data, true);
         assert_eq!(rig.nas.eof, Some(10_000));
-        let out = Outcomes::default();
-        rig.nas
-            .write(&mut rig.drv, &file, 0, 0, 10_000, recorder(&out, 0))
-            .unwrap();
-        rig.settle();
-        ok_once(&out, 0, 10_000);
+        write_from_start(&mut rig, &file, 10_000);
         let mut oracle = rig.initial.clone();
         oracle_write(&mut oracle, &file, 0, &data);
         if zero_tail {

@@ -81,11 +81,7 @@ impl Bench {
             bb * nb / kw as u64,
             "BUFLET_BYTES * NUM_BUFLETS of the model"
         );
-        m.set(p.rst, 1);
-        for _ in 0..3 {
-            m.tick(p.clk);
-        }
-        m.set(p.rst, 0);
+        reset(&mut m, p.clk, p.rst, 3);
         Bench {
             m,
             p,
@@ -161,12 +157,10 @@ impl Bench {
         let mut cycles = 0u64;
         let mut cmd_valid = false;
         while self.cpls.len() < n {
-            cycles += 1;
-            assert!(
-                cycles < 3_000_000,
-                "timeout: {} of {n} completions",
-                self.cpls.len()
-            );
+            let seen = self.cpls.len();
+            count_cycle(&mut cycles, 3_000_000, || {
+                format!("timeout: {seen} of {n} completions")
+            });
             let r = &mut self.rng;
             // ---- drive inputs
             if !cmd_valid && !self.cmds.is_empty() && r.gen_bool(0.5) {

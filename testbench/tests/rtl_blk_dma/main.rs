@@ -38,6 +38,7 @@ use std::collections::{HashMap, VecDeque};
 
 use buflet_sim::{ports, Model, Port};
 use buflet_spec::{BlkReq, CplFlags, CplKind, Opcode, SgElem, SgFlags, Status};
+use buflet_testbench::rtl_check::{count_cycle, reset};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

@@ -12,9 +12,7 @@ pub fn mem_byte(addr: u64, i: u64) -> u8 {
 
 pub fn dma_rd_arb_three_clients() {
     const N: usize = 3;
-    let mut m = model("dma_rd_arb_w64");
-    let p = ports::DmaRdArb::bind(&m).expect("ports");
-    reset(&mut m, p.clk, p.rst);
+    let (mut m, p) = dut!("dma_rd_arb_w64", DmaRdArb);
     let mut rng = StdRng::seed_from_u64(41);
     // per client: queue of (addr, len) to issue, and expected response bytes
     let mut todo: Vec<VecDeque<(u64, u64)>> = (0..N)
@@ -126,9 +124,7 @@ pub fn dma_rd_arb_three_clients() {
 
 pub fn dma_wr_arb_three_clients() {
     const N: usize = 3;
-    let mut m = model("dma_wr_arb_w64");
-    let p = ports::DmaWrArb::bind(&m).expect("ports");
-    reset(&mut m, p.clk, p.rst);
+    let (mut m, p) = dut!("dma_wr_arb_w64", DmaWrArb);
     let kw = 8usize;
     let mut rng = StdRng::seed_from_u64(51);
     // client state: pending writes (addr, data); request accepted flag; word index
@@ -250,9 +246,7 @@ pub fn dma_wr_arb_three_clients() {
 
 pub fn stream_arb_three_sources() {
     const N: usize = 3;
-    let mut m = model("stream_arb_n3");
-    let p = ports::StreamArb::bind(&m).expect("ports");
-    reset(&mut m, p.clk, p.rst);
+    let (mut m, p) = dut!("stream_arb_n3", StreamArb);
     let mut rng = StdRng::seed_from_u64(61);
     let per = 200u32;
     let mut next = [0u32; N]; // next sequence number per source

@@ -5,9 +5,7 @@
 use crate::*;
 
 pub fn cpl_writer_run(name: &str, seed: u64) {
-    let mut m = model(name);
-    let p = ports::CplWriter::bind(&m).expect("ports");
-    reset(&mut m, p.clk, p.rst);
+    let (mut m, p) = dut!(name, CplWriter);
     let kw = p.m_axis_dma_wr_tkeep.width() as usize;
     let mut rng = StdRng::seed_from_u64(seed);
     let size = 4u32;

@@ -11,11 +11,7 @@ pub fn model(name: &str) -> Model {
 
 /// Holds the model in reset for three cycles, then releases it.
 pub fn reset(m: &mut Model, clk: Port, rst: Port) {
-    m.set(rst, 1);
-    for _ in 0..3 {
-        m.tick(clk);
-    }
-    m.set(rst, 0);
+    buflet_testbench::rtl_check::reset(m, clk, rst, 3);
     m.eval();
 }
 

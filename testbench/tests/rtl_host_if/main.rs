@@ -36,6 +36,17 @@ macro_rules! dma_rd_ports {
     };
 }
 
+/// Model `$name` with its ports bound as `ports::$ports`, held in reset (`dut::reset`):
+/// `(model, ports)`.
+macro_rules! dut {
+    ($name:expr, $ports:ident) => {{
+        let mut m = model($name);
+        let p = ports::$ports::bind(&m).expect("ports");
+        reset(&mut m, p.clk, p.rst);
+        (m, p)
+    }};
+}
+
 mod arbiters;
 mod cpl_writer;
 mod dma_rd;

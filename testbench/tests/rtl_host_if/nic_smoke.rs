@@ -9,9 +9,7 @@ use crate::*;
 /// block device behind random backpressure.
 pub fn nic_smoke(name: &str, seed: u64) {
     use buflet_spec::{BlkReq, Cpl, CplKind, Opcode, ReqHdr, SgElem, Status};
-    let mut m = model(name);
-    let p = ports::BufletNic::bind(&m).expect("ports");
-    reset(&mut m, p.clk, p.rst);
+    let (mut m, p) = dut!(name, BufletNic);
     let kw = p.s_axis_dma_rd_tkeep.width() as usize;
     let mut rng = StdRng::seed_from_u64(seed);
     let mut mem = vec![0u8; 1 << 16];

@@ -5,9 +5,7 @@
 use crate::*;
 
 pub fn reg_block_registers_counters_irq() {
-    let mut m = model("reg_block_w64");
-    let p = ports::RegBlock::bind(&m).expect("ports");
-    reset(&mut m, p.clk, p.rst);
+    let (mut m, p) = dut!("reg_block_w64", RegBlock);
     let mut rng = StdRng::seed_from_u64(11);
     let mut r = Regs::default();
     let all: Vec<u32> = buflet_spec::REGS
@@ -300,9 +298,7 @@ pub fn reg_block_registers_counters_irq() {
 /// write restarts the count, 0 stops it, 1 pulses every cycle; CTRL.ENABLE does not matter.
 /// Cycles are counted from the write's handshake cycle (cycle 0).
 pub fn reg_block_timer() {
-    let mut m = model("reg_block_w64");
-    let p = ports::RegBlock::bind(&m).expect("ports");
-    reset(&mut m, p.clk, p.rst);
+    let (mut m, p) = dut!("reg_block_w64", RegBlock);
     // one cycle: an optional access, returns tick_req seen in that cycle
     fn cycle(m: &mut Model, p: &ports::RegBlock, acc: Option<(bool, u32, u32)>) -> bool {
         let (v, w, a, x) = match acc {

@@ -5,9 +5,7 @@
 use crate::*;
 
 pub fn req_fetch_run(name: &str, seed: u64) {
-    let mut m = model(name);
-    let p = ports::ReqFetch::bind(&m).expect("ports");
-    reset(&mut m, p.clk, p.rst);
+    let (mut m, p) = dut!(name, ReqFetch);
     let mut rng = StdRng::seed_from_u64(seed);
     let size = 8u32;
     let base = 0x1_0000_0040u64 * 64; // 64-byte aligned, above 4 GiB

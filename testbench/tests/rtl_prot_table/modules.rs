@@ -3,6 +3,7 @@
 //! `dma_guard`'s refusals of reads and writes.
 
 use crate::*;
+use buflet_testbench::rtl_check::reset;
 
 /// Reset invalidates every slot, and a slot is in force at the edge that takes its request.
 pub fn prot_table_reset_and_timing() {
@@ -20,9 +21,7 @@ pub fn prot_table_reset_and_timing() {
         lk_allowed: al,
         ..
     } = ports::ProtTable::bind(&m).expect("ports");
-    m.set(rst, 1);
-    m.tick(clk);
-    m.set(rst, 0);
+    reset(&mut m, clk, rst, 1);
     m.set(en, 1);
     m.set(cr, 1);
     let mut a = [0u8; 16];
@@ -58,9 +57,7 @@ pub fn prot_table_reset_and_timing() {
     m.eval();
     assert_eq!(m.get(al), 0b11, "in force after the edge");
     // reset clears it
-    m.set(rst, 1);
-    m.tick(clk);
-    m.set(rst, 0);
+    reset(&mut m, clk, rst, 1);
     m.eval();
     assert_eq!(m.get(al), 0, "reset invalidates");
 }
@@ -91,9 +88,7 @@ pub fn reg_block_protection_registers() {
     } = ports::RegBlock::bind(&m).expect("ports");
     let nf = fv.width() as usize;
     assert_eq!(nf, 4, "NFAULT default");
-    m.set(rst, 1);
-    m.tick(clk);
-    m.set(rst, 0);
+    reset(&mut m, clk, rst, 1);
 
     let wr = |m: &mut Model, a: u32, v: u32| {
         m.set(valid, 1);
@@ -215,9 +210,7 @@ pub fn blk_dma_refusal(model: &str, read: bool, deny_elem: bool) {
     let kw = p.s_axis_dma_rd_tkeep.width() as usize;
     let dw = kw * 8;
     let (sg_addr, src) = (0x1000u64, 0x8000u64);
-    m.set(p.rst, 1);
-    m.tick(clk);
-    m.set(p.rst, 0);
+    reset(&mut m, clk, p.rst, 1);
     let cmd = BlkReq {
         opcode: if read {
             Opcode::BlkRead
@@ -342,6 +335,49 @@ fn expect_all(m: &mut Model, what: &str, outputs: &[(Port, u64)]) {
     }
 }
 
+/// The ports of one of dma_guard's request paths (read or write): the request, its lookup,
+/// the forwarded request and the fault event.
+struct GuardPath {
+    addr: Port,
+    len: Port,
+    id: Port,
+    valid: Port,
+    ready: Port,
+    deny: Port,
+    lk_addr: Port,
+    lk_len: Port,
+    fwd_valid: Port,
+    fault: Port,
+    fault_addr: Port,
+    fault_id: Port,
+}
+
+impl GuardPath {
+    /// Offers request (`addr`, `len`, `id`) with the lookup answering `deny`.
+    fn offer(&self, m: &mut Model, addr: u64, len: u64, id: u64, deny: bool) {
+        set_all(m, &[(self.addr, addr), (self.len, len), (self.id, id)]);
+        set_all(m, &[(self.valid, 1), (self.deny, u64::from(deny))]);
+    }
+
+    /// Checks the lookup the guard makes for the offered request.
+    fn expect_lookup(&self, m: &mut Model, what: &str, addr: u64, len: u64) {
+        let lookup = [(self.lk_addr, addr), (self.lk_len, len)];
+        expect_all(m, &format!("{what}: lookup"), &lookup);
+    }
+
+    /// The offered request is refused: taken and not forwarded; after the clock edge the
+    /// request is withdrawn and one fault event names `addr` and `id`.
+    fn refuse(&self, m: &mut Model, clk: Port, what: &str, addr: u64, id: u64) {
+        let taken = [(self.fwd_valid, 0), (self.ready, 1)];
+        expect_all(m, &format!("{what}: taken, not forwarded"), &taken);
+        m.tick(clk);
+        set_all(m, &[(self.valid, 0), (self.deny, 0)]);
+        let fault = [(self.fault_addr, addr), (self.fault_id, id)];
+        expect_all(m, &format!("{what}: fault"), &[(self.fault, 1)]);
+        expect_all(m, &format!("{what}: fault"), &fault);
+    }
+}
+
 /// dma_guard alone: allowed requests pass unchanged (and their responses / data); a refused
 /// read never reaches the host and is answered with one error word (tuser, tlast, rd_refused);
 /// a refused write never reaches the host and its data is taken and dropped up to tlast; each
@@ -350,9 +386,7 @@ pub fn dma_guard_refusals() {
     let mut m = Model::new("dma_guard_w64").expect("model built");
     let p = ports::DmaGuard::bind(&m).expect("ports");
     let clk = p.clk;
-    m.set(p.rst, 1);
-    m.tick(clk);
-    m.set(p.rst, 0);
+    reset(&mut m, clk, p.rst, 1);
     let ready = [
         p.m_dma_rd_req_ready,
         p.m_dma_wr_req_ready,
@@ -360,18 +394,39 @@ pub fn dma_guard_refusals() {
         p.m_axis_rd_tready,
     ];
     set_all(&mut m, &ready.map(|r| (r, 1)));
+    let rd = GuardPath {
+        addr: p.s_rd_req_addr,
+        len: p.s_rd_req_len,
+        id: p.s_rd_req_id,
+        valid: p.s_rd_req_valid,
+        ready: p.s_rd_req_ready,
+        deny: p.rd_lk_deny,
+        lk_addr: p.rd_lk_addr,
+        lk_len: p.rd_lk_len,
+        fwd_valid: p.m_dma_rd_req_valid,
+        fault: p.ev_rd_fault,
+        fault_addr: p.ev_rd_fault_addr,
+        fault_id: p.ev_rd_fault_id,
+    };
+    let wr = GuardPath {
+        addr: p.s_wr_req_addr,
+        len: p.s_wr_req_len,
+        id: p.s_wr_req_id,
+        valid: p.s_wr_req_valid,
+        ready: p.s_wr_req_ready,
+        deny: p.wr_lk_deny,
+        lk_addr: p.wr_lk_addr,
+        lk_len: p.wr_lk_len,
+        fwd_valid: p.m_dma_wr_req_valid,
+        fault: p.ev_wr_fault,
+        fault_addr: p.ev_wr_fault_addr,
+        fault_id: p.ev_wr_fault_id,
+    };
 
     // an allowed read passes through, and its response too
     let (addr, id) = (0x1234_5678_9000, 2);
-    let req = [
-        (p.s_rd_req_addr, addr),
-        (p.s_rd_req_len, 64),
-        (p.s_rd_req_id, id),
-    ];
-    set_all(&mut m, &req);
-    set_all(&mut m, &[(p.s_rd_req_valid, 1), (p.rd_lk_deny, 0)]);
-    let lookup = [(p.rd_lk_addr, addr), (p.rd_lk_len, 64)];
-    expect_all(&mut m, "allowed read: lookup", &lookup);
+    rd.offer(&mut m, addr, 64, id, false);
+    rd.expect_lookup(&mut m, "allowed read", addr, 64);
     let fwd = [(p.m_dma_rd_req_addr, addr), (p.m_dma_rd_req_id, id)];
     expect_all(&mut m, "allowed read: forwarded", &fwd);
     let taken = [(p.m_dma_rd_req_valid, 1), (p.s_rd_req_ready, 1)];
@@ -395,16 +450,9 @@ pub fn dma_guard_refusals() {
 
     // a refused read: no host request; one error word, held until taken
     let (addr, id) = (0xdead_0000, 0);
-    set_all(&mut m, &[(p.s_rd_req_addr, addr), (p.s_rd_req_id, id)]);
-    set_all(&mut m, &[(p.s_rd_req_valid, 1), (p.rd_lk_deny, 1)]);
-    let taken = [(p.m_dma_rd_req_valid, 0), (p.s_rd_req_ready, 1)];
-    expect_all(&mut m, "refused read: taken, not forwarded", &taken);
-    m.tick(clk);
-    set_all(&mut m, &[(p.s_rd_req_valid, 0), (p.rd_lk_deny, 0)]);
+    rd.offer(&mut m, addr, 64, id, true); // the length stays 64
+    rd.refuse(&mut m, clk, "refused read", addr, id);
     m.set(p.m_axis_rd_tready, 0);
-    let fault = [(p.ev_rd_fault_addr, addr), (p.ev_rd_fault_id, id)];
-    expect_all(&mut m, "refused read: fault", &[(p.ev_rd_fault, 1)]);
-    expect_all(&mut m, "refused read: fault", &fault);
     let err = [
         (p.m_axis_rd_tlast, 1),
         (p.m_axis_rd_tuser, 1),
@@ -426,22 +474,9 @@ pub fn dma_guard_refusals() {
 
     // a refused write: no host request, four data words taken and dropped
     let (addr, id) = (0xbeef_0040, 1);
-    let req = [
-        (p.s_wr_req_addr, addr),
-        (p.s_wr_req_len, 32),
-        (p.s_wr_req_id, id),
-    ];
-    set_all(&mut m, &req);
-    set_all(&mut m, &[(p.s_wr_req_valid, 1), (p.wr_lk_deny, 1)]);
-    let lookup = [(p.wr_lk_addr, addr), (p.wr_lk_len, 32)];
-    expect_all(&mut m, "refused write: lookup", &lookup);
-    let taken = [(p.m_dma_wr_req_valid, 0), (p.s_wr_req_ready, 1)];
-    expect_all(&mut m, "refused write: taken, not forwarded", &taken);
-    m.tick(clk);
-    set_all(&mut m, &[(p.s_wr_req_valid, 0), (p.wr_lk_deny, 0)]);
-    let fault = [(p.ev_wr_fault_addr, addr), (p.ev_wr_fault_id, id)];
-    expect_all(&mut m, "refused write: fault", &[(p.ev_wr_fault, 1)]);
-    expect_all(&mut m, "refused write: fault", &fault);
+    wr.offer(&mut m, addr, 32, id, true);
+    wr.expect_lookup(&mut m, "refused write", addr, 32);
+    wr.refuse(&mut m, clk, "refused write", addr, id);
     m.set(p.m_axis_dma_wr_tready, 0);
     for k in 0..4 {
         set_all(

@@ -7,7 +7,7 @@ pub struct Case {
     pub what: &'static str,
     pub frame: Vec<u8>,
     /// Reason from the parser checks alone (before NO_BUFLET).
-    pub reason: u8,
+    pub reason: DropReason,
     pub enable: bool,
     /// Refuse allocations of this frame after this many.
     pub deny_after: Option<usize>,
@@ -21,7 +21,7 @@ pub struct Case {
     pub denied: bool,
 }
 
-pub fn case(what: &'static str, frame: Vec<u8>, reason: u8) -> Case {
+pub fn case(what: &'static str, frame: Vec<u8>, reason: DropReason) -> Case {
     let arp = model_arp(&frame);
     Case {
         what,
@@ -38,7 +38,7 @@ pub fn case(what: &'static str, frame: Vec<u8>, reason: u8) -> Case {
 
 /// An ARP case: the expected record is the test's own, and the model must agree.
 pub fn arp_case(what: &'static str, frame: Vec<u8>, want: Option<Arp>) -> Case {
-    let c = case(what, frame, NOT_IPV4);
+    let c = case(what, frame, DropReason::NotIpv4);
     assert_eq!(c.arp, want, "{what}: model's ARP record vs the test's");
     c
 }
@@ -49,7 +49,7 @@ pub fn make_udp_case(rng: &mut ChaCha8Rng, kind: u32) -> Case {
         0 | 1 => {
             let mut u = rand_udp(rng);
             pad(rng, &mut u.frame);
-            case("udp", u.frame, NONE)
+            case("udp", u.frame, DropReason::None)
         }
         2 => {
             // checksum field 0: no checksum, even with a damaged payload
@@ -61,7 +61,7 @@ pub fn make_udp_case(rng: &mut ChaCha8Rng, kind: u32) -> Case {
                 u.frame[i] ^= 1 << rng.gen_range(0..8);
             }
             pad(rng, &mut u.frame);
-            case("udp no checksum", u.frame, NONE)
+            case("udp no checksum", u.frame, DropReason::None)
         }
         3 => {
             // one bit of the ports or the payload
@@ -73,7 +73,7 @@ pub fn make_udp_case(rng: &mut ChaCha8Rng, kind: u32) -> Case {
             };
             u.frame[i] ^= 1 << rng.gen_range(0..8);
             pad(rng, &mut u.frame);
-            case("udp bad checksum", u.frame, BAD_L4_CSUM)
+            case("udp bad checksum", u.frame, DropReason::BadL4Csum)
         }
         4 => {
             // UDP length field != p (shorter or longer than the IP payload)
@@ -90,7 +90,7 @@ pub fn make_udp_case(rng: &mut ChaCha8Rng, kind: u32) -> Case {
             };
             u.frame[u.l4 + 4..u.l4 + 6].copy_from_slice(&len.to_be_bytes());
             pad(rng, &mut u.frame);
-            case("udp bad length", u.frame, BAD_L4_HDR)
+            case("udp bad length", u.frame, DropReason::BadL4Hdr)
         }
         5 => {
             // IPv4 payload shorter than a UDP header
@@ -100,7 +100,7 @@ pub fn make_udp_case(rng: &mut ChaCha8Rng, kind: u32) -> Case {
             let tot = (ihl4 + rng.gen_range(0..8)) as u16;
             u.frame[l3 + 2..l3 + 4].copy_from_slice(&tot.to_be_bytes());
             fix_ip_csum(&mut u.frame, l3);
-            case("udp < 8 bytes", u.frame, TRUNCATED)
+            case("udp < 8 bytes", u.frame, DropReason::Truncated)
         }
         6 => {
             // IPv4 payload longer than the UDP length (bytes inside the IP total length)
@@ -114,7 +114,7 @@ pub fn make_udp_case(rng: &mut ChaCha8Rng, kind: u32) -> Case {
             let tot = (u.l4 - l3 + u.p + extra) as u16;
             f[l3 + 2..l3 + 4].copy_from_slice(&tot.to_be_bytes());
             fix_ip_csum(&mut f, l3);
-            case("udp shorter than ip payload", f, BAD_L4_HDR)
+            case("udp shorter than ip payload", f, DropReason::BadL4Hdr)
         }
         7 => {
             // a protocol other than TCP and UDP
@@ -128,7 +128,7 @@ pub fn make_udp_case(rng: &mut ChaCha8Rng, kind: u32) -> Case {
             };
             fix_ip_csum(&mut u.frame, l3);
             pad(rng, &mut u.frame);
-            case("other protocol", u.frame, NO_SOCKET)
+            case("other protocol", u.frame, DropReason::NoSocket)
         }
         _ => {
             let mut f = Vec::new();
@@ -137,7 +137,7 @@ pub fn make_udp_case(rng: &mut ChaCha8Rng, kind: u32) -> Case {
                 .icmpv4_echo_request(rng.gen(), rng.gen())
                 .write(&mut f, &[7u8; 20])
                 .expect("icmp");
-            case("icmp", f, NO_SOCKET)
+            case("icmp", f, DropReason::NoSocket)
         }
     }
 }
@@ -146,50 +146,40 @@ pub fn make_udp_case(rng: &mut ChaCha8Rng, kind: u32) -> Case {
 /// packets and requests one byte short.
 pub fn make_arp_case(rng: &mut ChaCha8Rng) -> Case {
     let vlan = rand_vlan(rng);
-    match rng.gen_range(0..10) {
+    // a padded packet: (what, htype, ptype, oper, (hlen, plen))
+    let (what, htype, ptype, oper, (hlen, plen)) = match rng.gen_range(0..10) {
         0..=3 => {
             let (mut f, want) = build_arp(rng, vlan, 1, EtherType::IPV4, 1, 6, 4);
             if rng.gen() {
                 pad(rng, &mut f);
             }
-            arp_case("arp request", f, want)
+            return arp_case("arp request", f, want);
         }
-        4 => {
-            let (mut f, want) = build_arp(rng, vlan, 1, EtherType::IPV4, 2, 6, 4);
-            pad(rng, &mut f);
-            arp_case("arp reply", f, want)
-        }
+        4 => ("arp reply", 1, EtherType::IPV4, 2, (6, 4)),
         5 => {
             let (f, _) = build_arp(rng, vlan, 1, EtherType::IPV4, 1, 6, 4);
             let n = f.len() - 1;
-            arp_case("arp request short", f[..n].to_vec(), None)
+            return arp_case("arp request short", f[..n].to_vec(), None);
         }
         6 => {
             let htype = *[0u16, 6, 0x0100, 0x8001].get(rng.gen_range(0..4)).unwrap();
-            let (mut f, want) = build_arp(rng, vlan, htype, EtherType::IPV4, 1, 6, 4);
-            pad(rng, &mut f);
-            arp_case("arp bad htype", f, want)
+            ("arp bad htype", htype, EtherType::IPV4, 1, (6, 4))
         }
-        7 => {
-            let (mut f, want) = build_arp(rng, vlan, 1, EtherType::IPV6, 1, 6, 4);
-            pad(rng, &mut f);
-            arp_case("arp bad ptype", f, want)
-        }
+        7 => ("arp bad ptype", 1, EtherType::IPV6, 1, (6, 4)),
         8 => {
-            let (hlen, plen) = *[(5, 4), (8, 4), (6, 16), (6, 3)]
+            let lens = *[(5, 4), (8, 4), (6, 16), (6, 3)]
                 .get(rng.gen_range(0..4))
                 .unwrap();
-            let (mut f, want) = build_arp(rng, vlan, 1, EtherType::IPV4, 1, hlen, plen);
-            pad(rng, &mut f);
-            arp_case("arp bad hlen/plen", f, want)
+            ("arp bad hlen/plen", 1, EtherType::IPV4, 1, lens)
         }
         _ => {
             let oper = *[0u16, 3, 0x0101, 0x8001].get(rng.gen_range(0..4)).unwrap();
-            let (mut f, want) = build_arp(rng, vlan, 1, EtherType::IPV4, oper, 6, 4);
-            pad(rng, &mut f);
-            arp_case("arp bad oper", f, want)
+            ("arp bad oper", 1, EtherType::IPV4, oper, (6, 4))
         }
-    }
+    };
+    let (mut f, want) = build_arp(rng, vlan, htype, ptype, oper, hlen, plen);
+    pad(rng, &mut f);
+    arp_case(what, f, want)
 }
 
 pub fn make_case(rng: &mut ChaCha8Rng) -> Case {
@@ -210,13 +200,13 @@ pub fn make_case(rng: &mut ChaCha8Rng) -> Case {
                 rng.fill(&mut p[..]);
                 t.frame.extend_from_slice(&p);
             }
-            case("good", t.frame, NONE)
+            case("good", t.frame, DropReason::None)
         }
         20 => {
             let mut t = rand_good(rng);
             let i = t.l3 + 11;
             t.frame[i] ^= 1 << rng.gen_range(0..8);
-            case("bad ip csum", t.frame, BAD_IP_CSUM)
+            case("bad ip csum", t.frame, DropReason::BadIpCsum)
         }
         21 => {
             let mut t = rand_good(rng);
@@ -229,7 +219,7 @@ pub fn make_case(rng: &mut ChaCha8Rng) -> Case {
                 l4 + 16 + rng.gen_range(0..2)
             };
             t.frame[i] ^= 1 << rng.gen_range(0..8);
-            case("bad tcp csum", t.frame, BAD_L4_CSUM)
+            case("bad tcp csum", t.frame, DropReason::BadL4Csum)
         }
         22 | 23 => {
             let t = rand_good(rng);
@@ -242,11 +232,11 @@ pub fn make_case(rng: &mut ChaCha8Rng) -> Case {
             };
             f.truncate(n);
             let r = if n < 14 {
-                TRUNCATED
+                DropReason::Truncated
             } else if vlan && n < 18 {
-                NOT_IPV4 // the inner EtherType is missing: reads as 0
+                DropReason::NotIpv4 // the inner EtherType is missing: reads as 0
             } else {
-                TRUNCATED
+                DropReason::Truncated
             };
             case("truncated", f, r)
         }
@@ -264,7 +254,7 @@ pub fn make_case(rng: &mut ChaCha8Rng) -> Case {
             rng.fill(&mut arp[..]);
             f.extend_from_slice(&arp);
             f.resize(f.len().max(60), 0);
-            case("arp", f, NOT_IPV4)
+            case("arp", f, DropReason::NotIpv4)
         }
         25 => {
             let mut f = Vec::new();
@@ -273,13 +263,13 @@ pub fn make_case(rng: &mut ChaCha8Rng) -> Case {
                 .tcp(rng.gen(), rng.gen(), rng.gen(), rng.gen())
                 .write(&mut f, &[1, 2, 3, 4])
                 .expect("ipv6");
-            case("ipv6", f, NOT_IPV4)
+            case("ipv6", f, DropReason::NotIpv4)
         }
         26 => {
             let mut t = rand_good(rng);
             let l3 = t.l3;
             t.frame[l3] = 0x40 | rng.gen_range(0..5);
-            case("ihl < 5", t.frame, BAD_IP_HDR)
+            case("ihl < 5", t.frame, DropReason::BadIpHdr)
         }
         27 => {
             let mut t = rand_good(rng);
@@ -287,7 +277,7 @@ pub fn make_case(rng: &mut ChaCha8Rng) -> Case {
             let ihl = t.frame[l3] & 0x0F;
             t.frame[l3] = (rng.gen_range(5..16) << 4) | ihl;
             fix_ip_csum(&mut t.frame, l3);
-            case("ip version", t.frame, BAD_IP_HDR)
+            case("ip version", t.frame, DropReason::BadIpHdr)
         }
         28 => {
             let mut t = rand_good(rng);
@@ -295,7 +285,7 @@ pub fn make_case(rng: &mut ChaCha8Rng) -> Case {
             let tot = rng.gen_range(0..t.ihl4) as u16;
             t.frame[l3 + 2..l3 + 4].copy_from_slice(&tot.to_be_bytes());
             fix_ip_csum(&mut t.frame, l3);
-            case("total length < ihl", t.frame, BAD_IP_HDR)
+            case("total length < ihl", t.frame, DropReason::BadIpHdr)
         }
         29 => {
             let mut t = rand_good(rng);
@@ -303,7 +293,7 @@ pub fn make_case(rng: &mut ChaCha8Rng) -> Case {
             let tot = (t.ihl4 + t.tcp_len + rng.gen_range(1..100)) as u16;
             t.frame[l3 + 2..l3 + 4].copy_from_slice(&tot.to_be_bytes());
             fix_ip_csum(&mut t.frame, l3);
-            case("total length > frame", t.frame, TRUNCATED)
+            case("total length > frame", t.frame, DropReason::Truncated)
         }
         30 | 31 => {
             let mut t = rand_good(rng);
@@ -318,7 +308,7 @@ pub fn make_case(rng: &mut ChaCha8Rng) -> Case {
             if rng.gen() {
                 fix_ip_csum(&mut t.frame, l3);
             }
-            case("fragment", t.frame, BAD_IP_HDR)
+            case("fragment", t.frame, DropReason::BadIpHdr)
         }
         32 => {
             let mut f = Vec::new();
@@ -336,7 +326,7 @@ pub fn make_case(rng: &mut ChaCha8Rng) -> Case {
                     .write(&mut f, &p)
             }
             .expect("udp");
-            case("udp (etherparse)", f, NONE)
+            case("udp (etherparse)", f, DropReason::None)
         }
         33 => {
             // IPv4 total length leaves less than 20 bytes of TCP
@@ -345,13 +335,13 @@ pub fn make_case(rng: &mut ChaCha8Rng) -> Case {
             let tot = (t.ihl4 + rng.gen_range(0..20)) as u16;
             t.frame[l3 + 2..l3 + 4].copy_from_slice(&tot.to_be_bytes());
             fix_ip_csum(&mut t.frame, l3);
-            case("tcp < 20 bytes", t.frame, TRUNCATED)
+            case("tcp < 20 bytes", t.frame, DropReason::Truncated)
         }
         34 => {
             let mut t = rand_good(rng);
             let l4 = t.l3 + t.ihl4;
             t.frame[l4 + 12] = (rng.gen_range(0..5) << 4) | (t.frame[l4 + 12] & 0x0F);
-            case("data offset < 5", t.frame, BAD_L4_HDR)
+            case("data offset < 5", t.frame, DropReason::BadL4Hdr)
         }
         35 => {
             let vlan = rand_vlan(rng);
@@ -360,7 +350,7 @@ pub fn make_case(rng: &mut ChaCha8Rng) -> Case {
             let l4 = t.l3 + t.ihl4;
             let min_doff = t.tcp_len / 4 + 1;
             t.frame[l4 + 12] = (rng.gen_range(min_doff..16) << 4) as u8;
-            case("data offset > segment", t.frame, BAD_L4_HDR)
+            case("data offset > segment", t.frame, DropReason::BadL4Hdr)
         }
         36 => {
             // good frame of exactly MAX_FRAME bytes or longer than MAX_FRAME
@@ -375,16 +365,16 @@ pub fn make_case(rng: &mut ChaCha8Rng) -> Case {
             let t = build_tcp(rng, vlan, 0, 0, pay);
             if exact {
                 assert_eq!(t.frame.len(), 9216);
-                case("max frame", t.frame, NONE)
+                case("max frame", t.frame, DropReason::None)
             } else {
-                case("too long", t.frame, TOO_LONG)
+                case("too long", t.frame, DropReason::TooLong)
             }
         }
         37 => {
             // short but otherwise fine: proto 6 with 20 bytes of TCP and no payload
             let vlan = rand_vlan(rng);
             let t = build_tcp(rng, vlan, 0, 0, 0);
-            case("good minimal", t.frame, NONE)
+            case("good minimal", t.frame, DropReason::None)
         }
         38 => {
             // random bytes behind a plausible Ethernet/IPv4 start whose total
@@ -397,14 +387,26 @@ pub fn make_case(rng: &mut ChaCha8Rng) -> Case {
             f[14] = 0x45;
             let tot = (n - 14 + rng.gen_range(1..50)) as u16;
             f[16..18].copy_from_slice(&tot.to_be_bytes());
-            case("garbage", f, TRUNCATED)
+            case("garbage", f, DropReason::Truncated)
         }
-        40..=42 => case("syn raw options", build_syn(rng, true, true), NONE),
-        43 | 44 => case("syn option elements", build_syn(rng, true, false), NONE),
+        40..=42 => case(
+            "syn raw options",
+            build_syn(rng, true, true),
+            DropReason::None,
+        ),
+        43 | 44 => case(
+            "syn option elements",
+            build_syn(rng, true, false),
+            DropReason::None,
+        ),
         45 => {
             // options with window scale on a segment without SYN: not reported
             let raw = rng.gen();
-            case("no syn, options", build_syn(rng, false, raw), NONE)
+            case(
+                "no syn, options",
+                build_syn(rng, false, raw),
+                DropReason::None,
+            )
         }
         _ => {
             let mut t = rand_good(rng);
@@ -413,7 +415,7 @@ pub fn make_case(rng: &mut ChaCha8Rng) -> Case {
             let l4 = l3 + t.ihl4;
             t.frame[l4 + 17] ^= 1;
             t.frame[l3 + 10] ^= 0x10;
-            case("bad ip + tcp csum", t.frame, BAD_IP_CSUM)
+            case("bad ip + tcp csum", t.frame, DropReason::BadIpCsum)
         }
     }
 }

@@ -19,11 +19,11 @@ pub fn syn_walks_back_to_back(prefix: &str, kw: usize, bb: usize, seed: u64) {
         }
         tcp.set_options_raw(&o).expect("options");
         let f = bare_tcp(&mut rng, tcp);
-        cases.push(case("syn 40 nops", f, NONE));
+        cases.push(case("syn 40 nops", f, DropReason::None));
         let t = build_tcp(&mut rng, None, 0, 0, 0);
         let mut f = t.frame;
         f.resize(60, 0);
-        cases.push(case("short after syn", f, NONE));
+        cases.push(case("short after syn", f, DropReason::None));
     }
     let cfg = Run::new(cases.len(), 0.0, 0.0);
     let words: usize = cases.iter().map(|c| c.frame.len().div_ceil(kw)).sum();
@@ -47,14 +47,6 @@ fn bare_tcp(rng: &mut ChaCha8Rng, tcp: TcpHeader) -> Vec<u8> {
         .write(&mut f, &[])
         .expect("syn");
     f
-}
-
-pub fn rx_parser_w64_syn_walks() {
-    syn_walks_back_to_back("rx_parser_w64", 8, 256, 17);
-}
-
-pub fn rx_parser_w512_syn_walks() {
-    syn_walks_back_to_back("rx_parser_w512", 64, 512, 18);
 }
 
 /// Hand-written option lists of SYN frames with their window scale
@@ -104,21 +96,13 @@ pub fn syn_option_table(prefix: &str, kw: usize, bb: usize, seed: u64) {
             f.resize(f.len().max(60), 0);
             let want_ws = if syn { want.0 } else { 0 };
             assert_eq!(tcp_extra(&f).1, want_ws, "oracle of {opts:?}");
-            cases.push(case("syn option table", f, NONE));
+            cases.push(case("syn option table", f, DropReason::None));
         }
     }
     let want_seen = table.iter().filter(|(_, w)| w.0 == 1).count();
     let cfg = Run::new(cases.len(), 0.1, 0.3);
     let st = run(prefix, kw, bb, seed, &cfg, cases);
     assert_eq!(st.ws_seen, want_seen, "{prefix}: window scales");
-}
-
-pub fn rx_parser_w64_syn_option_table() {
-    syn_option_table("rx_parser_w64", 8, 256, 19);
-}
-
-pub fn rx_parser_w512_syn_option_table() {
-    syn_option_table("rx_parser_w512", 64, 512, 20);
 }
 
 /// One frame at a time, metadata always accepted: the record of a SYN with
@@ -129,11 +113,7 @@ pub fn walk_latency(prefix: &str, kw: usize, seed: u64) {
     let mut m = Model::new(prefix).expect("model");
     let p = ports::RxParser::bind(&m).expect("ports");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    m.set(p.rst, 1);
-    for _ in 0..3 {
-        m.tick(p.clk);
-    }
-    m.set(p.rst, 0);
+    buflet_testbench::rtl_check::reset(&mut m, p.clk, p.rst, 3);
     m.set(p.enable, 1);
     m.set(p.m_meta_ready, 1);
     m.set(p.alloc_valid, 1);
@@ -162,7 +142,7 @@ pub fn walk_latency(prefix: &str, kw: usize, seed: u64) {
             }
         };
         let want = buflet_model::parse::parse(&f);
-        assert_eq!(want.reason, NONE);
+        assert_eq!(want.reason, DropReason::None.code());
         assert_eq!(want.udp, i % 4 == 3);
         let nw = f.len().div_ceil(kw);
         let mut word = vec![0u8; kw];
@@ -216,12 +196,4 @@ pub fn walk_latency(prefix: &str, kw: usize, seed: u64) {
         m.tick(p.clk);
     }
     assert!(walked > 100, "{prefix}: {walked} walks");
-}
-
-pub fn rx_parser_w64_walk_latency() {
-    walk_latency("rx_parser_w64", 8, 23);
-}
-
-pub fn rx_parser_w512_walk_latency() {
-    walk_latency("rx_parser_w512", 64, 24);
 }

@@ -48,11 +48,8 @@ pub fn run(
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
     // Input: the frames as words (garbage beyond tkeep, `enable` as sideband) with random idle
     // cycles (garbage on every input field while not valid); metadata: random backpressure.
-    let in_bus = AxisBus::new(p.s_axis_rx_tvalid)
-        .tready(p.s_axis_rx_tready)
-        .tdata(p.s_axis_rx_tdata)
-        .tkeep(p.s_axis_rx_tkeep)
-        .tlast(p.s_axis_rx_tlast)
+    let in_bus = AxisBus::from_prefix(&m, "s_axis_rx", &[])
+        .expect("input bus")
         .sideband("enable", p.enable);
     let mut src = AxisSource::new(&m, in_bus, cfg.idle_p, seed ^ 0x1d1e)
         .expect("source")
@@ -73,11 +70,7 @@ pub fn run(
             );
         }
     }
-    m.set(p.rst, 1);
-    for _ in 0..3 {
-        m.tick(p.clk);
-    }
-    m.set(p.rst, 0);
+    buflet_testbench::rtl_check::reset(&mut m, p.clk, p.rst, 3);
 
     let mut free: Vec<u64> = (0..NUM_BUFLETS as u64).collect();
     let mut links: HashMap<u64, u64> = HashMap::new();
@@ -88,7 +81,7 @@ pub fn run(
     let n_enabled = cases.iter().filter(|c| c.enable).count();
     let mut wdata = vec![0u8; kw];
     let mut cycles = 0u64;
-    let mut by_reason: HashMap<u8, usize> = HashMap::new();
+    let mut by_reason: HashMap<DropReason, usize> = HashMap::new();
     let mut ws_seen = 0usize;
     let mut arp_seen = 0usize;
     let mut udp_seen = 0usize;
@@ -151,21 +144,22 @@ pub fn run(
             let ci = expect.pop_front().expect("metadata without a frame");
             let c = &cases[ci];
             let ctx = format!("{prefix}: frame {ci} ({}, {} bytes)", c.what, c.frame.len());
-            let want_reason = if c.reason != NONE {
+            let want_reason = if c.reason != DropReason::None {
                 c.reason
             } else if c.denied {
-                NO_BUFLET
+                DropReason::NoBuflet
             } else {
-                NONE
+                DropReason::None
             };
-            assert_eq!(m.get(p.m_meta_reason) as u8, want_reason, "{ctx}: reason");
+            let got = m.get(p.m_meta_reason) as u8;
+            assert_eq!(DropReason::try_from(got), Ok(want_reason), "{ctx}: reason");
             *by_reason.entry(want_reason).or_default() += 1;
             assert_eq!(
                 m.get(p.m_meta_len),
                 c.frame.len().min(65535) as u64,
                 "{ctx}: len"
             );
-            if want_reason == NONE {
+            if want_reason == DropReason::None {
                 let f = match &c.model_fields {
                     Some(f) => f.clone(),
                     None => oracle(&c.frame),

@@ -33,7 +33,7 @@
 //!
 //! | file | holds |
 //! |---|---|
-//! | `main.rs` | shared imports, drop reasons, the list of tests |
+//! | `main.rs` | shared imports and constants, the list of tests |
 //! | `harness.rs` | the ports, the buflet pool, the run and its record checks |
 //! | `frames.rs` | frame builders: TCP with options, UDP, padding, ARP |
 //! | `oracle.rs` | the reference: fields from etherparse, the option walk, UDP and ARP records |
@@ -50,6 +50,7 @@ mod random;
 
 use buflet_sim::axis::{AxisBus, AxisSink, AxisSource, Beat};
 use buflet_sim::{ports, Model};
+use buflet_spec::DropReason;
 use buflet_testbench::rtl_check::assert_quiet;
 use etherparse::{
     ArpHardwareId, ArpOperation, ArpPacket, EtherType, IpHeaders, IpNumber, Ipv4Header,
@@ -65,39 +66,34 @@ use frames::*;
 use harness::*;
 use oracle::*;
 
-// Drop reasons (spec: BF_DROP_*).
-const NONE: u8 = 0;
-const TRUNCATED: u8 = 1;
-const NOT_IPV4: u8 = 2;
-const BAD_IP_HDR: u8 = 3;
-const BAD_IP_CSUM: u8 = 4;
-const BAD_L4_HDR: u8 = 5;
-const BAD_L4_CSUM: u8 = 6;
-const NO_SOCKET: u8 = 7;
-const NO_BUFLET: u8 = 8;
-const TOO_LONG: u8 = 10;
 const NULL: u64 = 0xFFFF;
 const NUM_BUFLETS: usize = 64;
 
-buflet_testbench::test_list! {
-    random => {
-        rx_parser_w64_udp_arp,
-        rx_parser_w512_udp_arp,
-        rx_parser_w64_fuzz_vs_model,
-        rx_parser_w512_fuzz_vs_model,
-        rx_parser_w64_random,
-        rx_parser_w512_random,
-        rx_parser_w64_full_rate,
-        rx_parser_w512_full_rate,
-        rx_parser_w64_full_rate_no_syn,
-        rx_parser_w512_full_rate_no_syn,
-    },
-    directed => {
-        rx_parser_w64_syn_walks,
-        rx_parser_w512_syn_walks,
-        rx_parser_w64_syn_option_table,
-        rx_parser_w512_syn_option_table,
-        rx_parser_w64_walk_latency,
-        rx_parser_w512_walk_latency,
-    },
+/// Declares, per row `runner => w64_test(seed), w512_test(seed);`, one test of each width:
+/// `runner(model, bytes per word, buflet bytes, seed)` on rx_parser_w64 (8, 256) and
+/// rx_parser_w512 (64, 512).
+macro_rules! both_widths {
+    ($($runner:expr => $n64:ident($s64:expr), $n512:ident($s512:expr);)*) => {
+        $(
+            #[test]
+            fn $n64() {
+                ($runner)("rx_parser_w64", 8, 256, $s64)
+            }
+            #[test]
+            fn $n512() {
+                ($runner)("rx_parser_w512", 64, 512, $s512)
+            }
+        )*
+    };
+}
+
+both_widths! {
+    random::udp_arp_run => rx_parser_w64_udp_arp(25), rx_parser_w512_udp_arp(26);
+    random::fuzz_vs_model => rx_parser_w64_fuzz_vs_model(21), rx_parser_w512_fuzz_vs_model(22);
+    random::random_run => rx_parser_w64_random(11), rx_parser_w512_random(12);
+    random::full_rate => rx_parser_w64_full_rate(13), rx_parser_w512_full_rate(14);
+    random::full_rate_no_syn => rx_parser_w64_full_rate_no_syn(15), rx_parser_w512_full_rate_no_syn(16);
+    directed::syn_walks_back_to_back => rx_parser_w64_syn_walks(17), rx_parser_w512_syn_walks(18);
+    directed::syn_option_table => rx_parser_w64_syn_option_table(19), rx_parser_w512_syn_option_table(20);
+    |p, kw, _, seed| directed::walk_latency(p, kw, seed) => rx_parser_w64_walk_latency(23), rx_parser_w512_walk_latency(24);
 }

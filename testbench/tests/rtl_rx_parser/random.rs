@@ -88,14 +88,6 @@ pub fn udp_arp_run(prefix: &str, kw: usize, bb: usize, seed: u64) {
     }
 }
 
-pub fn rx_parser_w64_udp_arp() {
-    udp_arp_run("rx_parser_w64", 8, 256, 25);
-}
-
-pub fn rx_parser_w512_udp_arp() {
-    udp_arp_run("rx_parser_w512", 64, 512, 26);
-}
-
 /// Back-to-back frames, metadata always accepted: one word per cycle, plus at
 /// most the option walk of each SYN frame.
 pub fn full_rate(prefix: &str, kw: usize, bb: usize, seed: u64) {
@@ -104,7 +96,7 @@ pub fn full_rate(prefix: &str, kw: usize, bb: usize, seed: u64) {
     let words: usize = cases.iter().map(|c| c.frame.len().div_ceil(kw)).sum();
     let walks: usize = cases
         .iter()
-        .filter(|c| c.reason == NONE)
+        .filter(|c| c.reason == DropReason::None)
         .map(|c| walk_budget(&c.frame))
         .sum();
     let cycles = run(prefix, kw, bb, seed, &cfg, cases).cycles;
@@ -179,12 +171,13 @@ pub fn fuzz_vs_model(prefix: &str, kw: usize, bb: usize, seed: u64) {
         }
         let p = buflet_model::parse::parse(&f);
         let (ack, ws_valid, ws) = (u64::from(p.ack), u64::from(p.ws_valid), u64::from(p.ws));
-        if p.reason == NONE && !p.udp {
+        let reason = DropReason::try_from(p.reason).expect("the model's reason is a drop reason");
+        if reason == DropReason::None && !p.udp {
             // the model's ACK and window scale agree with etherparse and the test's walk
             assert_eq!(tcp_extra(&f), (ack, ws_valid, ws), "model vs etherparse");
         }
-        let mut c = case("fuzz", f, p.reason);
-        if p.reason == NONE {
+        let mut c = case("fuzz", f, reason);
+        if reason == DropReason::None {
             c.model_fields = Some(Fields {
                 vlan: u64::from(p.vlan),
                 src_ip: u64::from(p.src_ip),
@@ -214,36 +207,4 @@ pub fn fuzz_vs_model(prefix: &str, kw: usize, bb: usize, seed: u64) {
         udp > 20 && arp > 10,
         "{prefix}: fuzz mix: {udp} UDP, {arp} ARP"
     );
-}
-
-pub fn rx_parser_w64_fuzz_vs_model() {
-    fuzz_vs_model("rx_parser_w64", 8, 256, 21);
-}
-
-pub fn rx_parser_w512_fuzz_vs_model() {
-    fuzz_vs_model("rx_parser_w512", 64, 512, 22);
-}
-
-pub fn rx_parser_w64_random() {
-    random_run("rx_parser_w64", 8, 256, 11);
-}
-
-pub fn rx_parser_w512_random() {
-    random_run("rx_parser_w512", 64, 512, 12);
-}
-
-pub fn rx_parser_w64_full_rate() {
-    full_rate("rx_parser_w64", 8, 256, 13);
-}
-
-pub fn rx_parser_w512_full_rate() {
-    full_rate("rx_parser_w512", 64, 512, 14);
-}
-
-pub fn rx_parser_w64_full_rate_no_syn() {
-    full_rate_no_syn("rx_parser_w64", 8, 256, 15);
-}
-
-pub fn rx_parser_w512_full_rate_no_syn() {
-    full_rate_no_syn("rx_parser_w512", 64, 512, 16);
 }

@@ -88,6 +88,22 @@ impl SockCfg {
         }
     }
 
+    /// This socket with receive buffer `rcv_buf`.
+    pub fn buf(self, rcv_buf: u32) -> SockCfg {
+        SockCfg { rcv_buf, ..self }
+    }
+
+    /// This socket with flags `flags`.
+    pub fn with_flags(self, flags: SockFlags) -> SockCfg {
+        SockCfg { flags, ..self }
+    }
+
+    /// This socket as a UDP socket.
+    pub fn into_udp(self) -> SockCfg {
+        let proto = IpProto::Udp.code();
+        SockCfg { proto, ..self }
+    }
+
     /// True for a UDP socket.
     pub fn udp(&self) -> bool {
         self.proto == IpProto::Udp.code()

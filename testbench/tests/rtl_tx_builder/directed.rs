@@ -101,11 +101,7 @@ pub fn latency(prefix: &str, kw: usize, seed: u64) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut m = Model::new(prefix).expect("model built (sim/models.txt)");
     let p = ports::TxBuilder::bind(&m).expect("ports");
-    m.set(p.rst, 1);
-    for _ in 0..3 {
-        m.tick(p.clk);
-    }
-    m.set(p.rst, 0);
+    buflet_testbench::rtl_check::reset(&mut m, p.clk, p.rst, 3);
     m.set(p.m_axis_tx_tready, 1);
     let mut word = vec![0u8; kw];
     for i in 0..40 {

@@ -63,11 +63,7 @@ pub fn run_cmds(
     );
     assert_eq!(p.s_cmd_data.width() as usize, TxCmd::SIZE * 8);
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7e57);
-    m.set(p.rst, 1);
-    for _ in 0..3 {
-        m.tick(p.clk);
-    }
-    m.set(p.rst, 0);
+    buflet_testbench::rtl_check::reset(&mut m, p.clk, p.rst, 3);
 
     let mut next = 0usize; // next command to offer
     let mut offered: Option<Vec<u8>> = None; // held stable until accepted

@@ -5,6 +5,17 @@
 
 use super::*;
 
+/// A TCP socket in `slot` with flags `flags` (HOLD among them) and a 1 MiB receive buffer.
+fn hold_sock(slot: u16, flags: SockFlags, rng: &mut ChaCha8Rng) -> SockCfg {
+    SockCfg::new(slot, rng).with_flags(flags).buf(1 << 20)
+}
+
+/// (ref, flags, bytes) of the first NB_RETURN completion from `from` on.
+fn first_ret(tb: &Tb, from: usize) -> (u32, CplFlags, u32) {
+    let r = rets(tb, from);
+    (r[0].0, r[0].1, r[0].2)
+}
+
 /// The hold records of an NB read back from host memory: (BUFLET, OFF, LEN, HEAD) of records
 /// `from..to` (record r at page-list position 8r).
 pub fn host_records(tb: &mut Tb, pages: &[u64], from: usize, to: usize) -> Vec<HoldRec> {
@@ -38,21 +49,14 @@ pub fn cmd_dones(tb: &Tb, from: usize) -> Vec<(Opcode, Status, u32)> {
 /// stopped part way, with the free count after each.
 pub fn hold_records_held_chains_and_buf_release() {
     for model in models() {
-        let mut tb = dtb(model, 40);
-        let mut rng = ChaCha8Rng::seed_from_u64(40);
+        let (mut tb, mut rng) = dtb_rng(model, 40);
         let (bb, nbuf) = (tb.bb, tb.nbuf);
-        let mut h = SockCfg::new(0, &mut rng);
-        h.flags = SockFlags::HOLD;
-        h.rcv_buf = 1 << 20;
-        let mut u = SockCfg::new(1, &mut rng);
-        u.proto = IpProto::Udp.code();
-        u.flags = SockFlags::HOLD;
-        let mut p = SockCfg::new(2, &mut rng);
-        p.rcv_buf = 1 << 20;
-        tb.sock_add(&h);
-        tb.sock_add(&u);
-        tb.sock_add(&p);
-        tb.settle(10_000);
+        let h = hold_sock(0, SockFlags::HOLD, &mut rng);
+        let u = SockCfg::new(1, &mut rng)
+            .into_udp()
+            .with_flags(SockFlags::HOLD);
+        let p = SockCfg::new(2, &mut rng).buf(1 << 20);
+        add_socks(&mut tb, &[&h, &u, &p]);
         assert_eq!(
             cmd_dones(&tb, 0),
             vec![
@@ -70,7 +74,7 @@ pub fn hold_records_held_chains_and_buf_release() {
         tb.settle(10_000);
         let pages = tb.nbs[&0].pages.clone();
         let s = stream_of(3000, 41);
-        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
+        let seq = seq_of(isn);
         // 700 bytes at DATA_OFF 54: chunks up to each buflet's end
         tb.push(h.frame(seq(0), 0, ACK, s[..700].to_vec()));
         tb.push(p.frame(seq(0), 0, ACK, s[..700].to_vec()));
@@ -187,9 +191,8 @@ pub fn hold_records_held_chains_and_buf_release() {
         tb.sock_del(0);
         tb.sock_del(2);
         tb.settle(20_000);
-        let r = rets(&tb, c2);
         assert_eq!(
-            (r[0].0, r[0].1, r[0].2),
+            first_ret(&tb, c2),
             (0, CplFlags::DELETE, 784),
             "{model}: the hold NB's BYTES count payload bytes"
         );
@@ -202,13 +205,9 @@ pub fn hold_records_held_chains_and_buf_release() {
 /// another record) as well as on TOTAL_BYTES.
 pub fn hold_record_positions_across_pages_and_full_on_record_room() {
     for model in models() {
-        let mut tb = dtb(model, 42);
-        let mut rng = ChaCha8Rng::seed_from_u64(42);
-        let mut h = SockCfg::new(3, &mut rng);
-        h.flags = SockFlags::HOLD;
-        h.rcv_buf = 1 << 20;
-        tb.sock_add(&h);
-        tb.settle(10_000);
+        let (mut tb, mut rng) = dtb_rng(model, 42);
+        let h = hold_sock(3, SockFlags::HOLD, &mut rng);
+        add_socks(&mut tb, &[&h]);
         let isn = 0x0123_4567u32;
         handshake(&mut tb, &h, isn, None);
         // NB 0: one page, room for 512 records; NB 1: two pages, TOTAL 540 * 5 bytes
@@ -217,7 +216,7 @@ pub fn hold_record_positions_across_pages_and_full_on_record_room() {
         tb.settle(10_000);
         let p1 = tb.nbs[&1].pages.clone();
         let s = stream_of(1052 * 5, 43);
-        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
+        let seq = seq_of(isn);
         let c0 = tb.cpl_log.len();
         let mut k = 0;
         while k < 1052 {
@@ -257,23 +256,14 @@ pub fn hold_record_positions_across_pages_and_full_on_record_room() {
 /// still waits on the list for its return; they are released after the SOCK_DEL.
 pub fn hold_fin_and_sock_del_leave_held_chains() {
     for model in models() {
-        let mut tb = dtb(model, 44);
-        let mut rng = ChaCha8Rng::seed_from_u64(44);
+        let (mut tb, mut rng) = dtb_rng(model, 44);
         let nbuf = tb.nbuf;
-        let mut h = SockCfg::new(4, &mut rng);
-        h.flags = SockFlags::HOLD;
-        h.rcv_buf = 1 << 20;
-        let mut g = SockCfg::new(5, &mut rng);
-        g.flags = SockFlags::HOLD | SockFlags::PSH_RETURN;
-        g.rcv_buf = 1 << 20;
-        tb.sock_add(&h);
-        tb.sock_add(&g);
-        tb.settle(10_000);
+        let h = hold_sock(4, SockFlags::HOLD, &mut rng);
+        let g = hold_sock(5, SockFlags::HOLD | SockFlags::PSH_RETURN, &mut rng);
+        add_socks(&mut tb, &[&h, &g]);
         let isn = 0x0999_0000u32;
-        handshake(&mut tb, &h, isn, None);
-        handshake(&mut tb, &g, isn, None);
+        let seq = connect(&mut tb, &[&h, &g], isn);
         let s = stream_of(2000, 45);
-        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
         // h: 300 bytes + FIN that fill an NB exactly: FULL; the emptied FIN segment waits on
         // the list for the next NB, its chain held. Released now, it is no longer held but is
         // freed only with its segment, at the FIN return.
@@ -281,9 +271,8 @@ pub fn hold_fin_and_sock_del_leave_held_chains() {
         tb.nb_post(4, 0, 300, 1, false);
         tb.push(h.frame(seq(0), 0, ACK | FIN, s[..300].to_vec()));
         tb.settle(40_000);
-        let r = rets(&tb, c0);
         assert_eq!(
-            (r[0].0, r[0].1, r[0].2),
+            first_ret(&tb, c0),
             (0, CplFlags::FULL, 300),
             "{model}: FULL return"
         );
@@ -302,9 +291,8 @@ pub fn hold_fin_and_sock_del_leave_held_chains() {
         assert!(tb.chains.contains_key(&fin_chain));
         tb.nb_post(4, 0, 1000, 1, false);
         tb.settle(20_000);
-        let r = rets(&tb, c0b);
         assert_eq!(
-            (r[0].0, r[0].1, r[0].2),
+            first_ret(&tb, c0b),
             (0, CplFlags::FIN, 0),
             "{model}: FIN return"
         );
@@ -350,8 +338,7 @@ pub fn hold_fin_and_sock_del_leave_held_chains() {
         tb.nb_post(5, 3, 200, 1, false);
         tb.push(g.frame(seq(0), 0, ACK | FIN, s[..200].to_vec()));
         tb.settle(40_000);
-        let r = rets(&tb, c3);
-        assert_eq!((r[0].0, r[0].1, r[0].2), (3, CplFlags::FULL, 200));
+        assert_eq!(first_ret(&tb, c3), (3, CplFlags::FULL, 200));
         assert_eq!(tb.held.len(), held_before + 1);
         tb.sock_del(5);
         tb.settle(40_000);

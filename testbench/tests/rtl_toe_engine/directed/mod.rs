@@ -41,6 +41,33 @@ pub fn dtb(model: &str, seed: u64) -> Tb {
     tb
 }
 
+/// A directed test's testbench (`dtb`) and its stimulus generator, both seeded with `seed`.
+pub fn dtb_rng(model: &str, seed: u64) -> (Tb, ChaCha8Rng) {
+    (dtb(model, seed), ChaCha8Rng::seed_from_u64(seed))
+}
+
+/// Queues a SOCK_ADD of each socket of `socks`, in order, and lets the engine settle.
+pub fn add_socks(tb: &mut Tb, socks: &[&SockCfg]) {
+    for c in socks {
+        tb.sock_add(c);
+    }
+    tb.settle(10_000);
+}
+
+/// A directed testbench with one TCP socket in `slot` (receive buffer `rcv_buf`) added; the
+/// socket is the first draw of the stimulus generator.
+pub fn one_socket(model: &str, seed: u64, slot: u16, rcv_buf: u32) -> (Tb, ChaCha8Rng, SockCfg) {
+    let (mut tb, mut rng) = dtb_rng(model, seed);
+    let c = SockCfg::new(slot, &mut rng).buf(rcv_buf);
+    add_socks(&mut tb, &[&c]);
+    (tb, rng, c)
+}
+
+/// The sequence number of byte `k` of the stream of a peer whose ISN is `isn`.
+pub fn seq_of(isn: u32) -> impl Fn(usize) -> u32 {
+    move |k| isn.wrapping_add(1).wrapping_add(k as u32)
+}
+
 /// The end of a directed test: deletes the sockets in `slots`, lets the engine settle and runs
 /// the final checks (every buflet free).
 pub fn close(tb: &mut Tb, slots: &[u16]) {
@@ -58,6 +85,15 @@ pub fn handshake(tb: &mut Tb, c: &SockCfg, isn: u32, ws: Option<u8>) {
     tb.push(f);
     tb.push(c.frame(isn.wrapping_add(1), c.iss.wrapping_add(1), ACK, Vec::new()));
     tb.settle(20_000);
+}
+
+/// Sends the handshake of each socket of `socks` (peer ISN `isn`, no window scale) and returns
+/// the sequence numbers of their peers' streams (`seq_of(isn)`).
+pub fn connect(tb: &mut Tb, socks: &[&SockCfg], isn: u32) -> impl Fn(usize) -> u32 {
+    for c in socks {
+        handshake(tb, c, isn, None);
+    }
+    seq_of(isn)
 }
 
 /// `n` random bytes from `seed`.
@@ -90,11 +126,9 @@ pub fn ticks(tb: &mut Tb, n: u64) {
 pub fn mixed_scenario(tb: &mut Tb, seed: u64) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     tb.nic_ip = 0x0A00_0001;
-    let mut c = SockCfg::new(0, &mut rng);
-    c.rcv_buf = 3000;
+    let mut c = SockCfg::new(0, &mut rng).buf(3000);
     c.wscale = 1;
-    let mut u = SockCfg::new(1, &mut rng);
-    u.proto = IpProto::Udp.code();
+    let u = SockCfg::new(1, &mut rng).into_udp();
     tb.sock_add(&c);
     tb.sock_add(&u);
     tb.anon_post(0, 2000);
@@ -103,7 +137,7 @@ pub fn mixed_scenario(tb: &mut Tb, seed: u64) {
     let isn = 0xFFFF_FFF0u32;
     handshake(tb, &c, isn, Some(4));
     let s = stream_of(5000, seed);
-    let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
+    let seq = seq_of(isn);
     tb.push(c.frame(seq(1000), 0, ACK, s[1000..1800].to_vec()));
     tb.push(c.frame(seq(0), 0, ACK, s[..600].to_vec()));
     tb.push(u.datagram(stream_of(4500, seed + 1)));

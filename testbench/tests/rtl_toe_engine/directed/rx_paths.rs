@@ -9,11 +9,8 @@ use super::*;
 /// delete with a datagram still waiting.
 pub fn udp_datagrams_into_named_buffers() {
     for model in models() {
-        let mut tb = dtb(model, 21);
-        let mut rng = ChaCha8Rng::seed_from_u64(21);
-        let mut u = SockCfg::new(2, &mut rng);
-        u.proto = IpProto::Udp.code();
-        u.rcv_buf = 0; // not validated for UDP
+        let (mut tb, mut rng) = dtb_rng(model, 21);
+        let mut u = SockCfg::new(2, &mut rng).into_udp().buf(0); // not validated for UDP
         u.wscale = 200;
         u.mss = 0;
         let mut t = u; // TCP on the same tuple
@@ -24,13 +21,8 @@ pub fn udp_datagrams_into_named_buffers() {
         t.mss = 1460;
         let mut bad = SockCfg::new(3, &mut rng);
         bad.proto = 1;
-        let mut tcp_only = SockCfg::new(5, &mut rng);
-        tcp_only.rcv_buf = 5000;
-        tb.sock_add(&u);
-        tb.sock_add(&t);
-        tb.sock_add(&bad);
-        tb.sock_add(&tcp_only);
-        tb.settle(10_000);
+        let tcp_only = SockCfg::new(5, &mut rng).buf(5000);
+        add_socks(&mut tb, &[&u, &t, &bad, &tcp_only]);
         let st: Vec<Status> = tb.cpl_log.iter().map(|c| c.status).collect();
         assert_eq!(
             st,
@@ -92,8 +84,7 @@ pub fn udp_datagrams_into_named_buffers() {
 /// or the frame was stored in part (decision 1), slot reuse, SOCK_REF/FLAGS ignored.
 pub fn anonymous_buffers() {
     for model in models() {
-        let mut tb = dtb(model, 31);
-        let mut rng = ChaCha8Rng::seed_from_u64(31);
+        let (mut tb, mut rng) = dtb_rng(model, 31);
         let na = tb.num_anon as u32;
         let a = tb.host_alloc(4 * PAGE, PAGE);
         tb.anon_post_at(na, 100, a, 0, 0); // out of range
@@ -114,10 +105,8 @@ pub fn anonymous_buffers() {
         let bad = (CplKind::CmdDone, Status::BadNb, Opcode::AnonPost.code());
         assert_eq!(st, vec![bad; 4], "{model}: only the bad posts complete");
         // a socket whose tuple the first frame misses (wrong port)
-        let mut c = SockCfg::new(0, &mut rng);
-        c.rcv_buf = 5000;
-        tb.sock_add(&c);
-        tb.settle(10_000);
+        let c = SockCfg::new(0, &mut rng).buf(5000);
+        add_socks(&mut tb, &[&c]);
         let mut f1 = c.frame(1, 0, SYN, vec![3; 146]);
         f1.dport ^= 1;
         tb.push(f1); // NO_SOCKET, 200 bytes -> ref 3 (64): TRUNC
@@ -173,8 +162,7 @@ pub fn anonymous_buffers() {
 /// requests for another address and every request while NIC_IP is 0 take the anonymous path.
 pub fn arp_responder() {
     for model in models() {
-        let mut tb = dtb(model, 41);
-        let mut rng = ChaCha8Rng::seed_from_u64(41);
+        let (mut tb, mut rng) = dtb_rng(model, 41);
         tb.nic_ip = 0x0A00_00FE;
         tb.nic_mac = [0x02, 0x11, 0x22, 0x33, 0x44, 0x55];
         tb.anon_post(1, 200);

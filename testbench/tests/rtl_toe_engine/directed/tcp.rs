@@ -6,22 +6,18 @@ use super::*;
 
 pub fn handshake_syn_ack_fields_and_windows() {
     for model in models() {
-        let mut tb = dtb(model, 1);
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let mut a = SockCfg::new(0, &mut rng);
-        a.rcv_buf = 5000;
+        let (mut tb, mut rng) = dtb_rng(model, 1);
+        let mut a = SockCfg::new(0, &mut rng).buf(5000);
         a.mss = 1460;
         a.wscale = 2;
         a.iss = 0x1000_0000;
         a.vlan = 12;
-        let mut b = SockCfg::new(1, &mut rng);
-        b.rcv_buf = 1 << 30; // the largest accepted: the pool bounds the window
+        // the largest receive buffer accepted: the pool bounds the window
+        let mut b = SockCfg::new(1, &mut rng).buf(1 << 30);
         b.wscale = 5;
         b.mss = 536;
         b.iss = 0xFFFF_FFFF;
-        tb.sock_add(&a);
-        tb.sock_add(&b);
-        tb.settle(10_000);
+        add_socks(&mut tb, &[&a, &b]);
         assert_eq!(tb.cpl_log.len(), 2);
         for c in &tb.cpl_log {
             assert_eq!(c.status, Status::Ok);
@@ -99,16 +95,10 @@ pub fn handshake_syn_ack_fields_and_windows() {
 
 pub fn reordering_overlaps_and_duplicates() {
     for model in models() {
-        let mut tb = dtb(model, 2);
-        let mut rng = ChaCha8Rng::seed_from_u64(2);
-        let mut c = SockCfg::new(3, &mut rng);
-        c.rcv_buf = 8000;
-        tb.sock_add(&c);
-        tb.settle(10_000);
+        let (mut tb, _, c) = one_socket(model, 2, 3, 8000);
         let isn = 0xFFFF_FE00u32; // sequence numbers wrap inside the stream
-        handshake(&mut tb, &c, isn, None);
+        let seq = connect(&mut tb, &[&c], isn);
         let s = stream_of(3000, 4);
-        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
         // a segment [a, b) of the stream whose bytes in [pa, pb) are poisoned
         let seg = |a: usize, b: usize, pa: usize, pb: usize, fl: TcpFlags| {
             let mut d = s[a..b].to_vec();
@@ -172,16 +162,10 @@ pub fn reordering_overlaps_and_duplicates() {
 
 pub fn zero_window_trim_and_probes() {
     for model in models() {
-        let mut tb = dtb(model, 3);
-        let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let mut c = SockCfg::new(2, &mut rng);
-        c.rcv_buf = 1000;
-        tb.sock_add(&c);
-        tb.settle(10_000);
+        let (mut tb, _, c) = one_socket(model, 3, 2, 1000);
         let isn = 5000u32;
-        handshake(&mut tb, &c, isn, None);
+        let seq = connect(&mut tb, &[&c], isn);
         let s = stream_of(3000, 5);
-        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
         let n0 = tb.tx_log.len();
         tb.push(c.frame(seq(0), 0, ACK, s[..600].to_vec()));
         let mut d = s[600..1100].to_vec();
@@ -238,20 +222,15 @@ pub fn zero_window_trim_and_probes() {
 
 pub fn fin_and_rst_in_order_and_ahead() {
     for model in models() {
-        let mut tb = dtb(model, 4);
-        let mut rng = ChaCha8Rng::seed_from_u64(4);
-        let mut x = SockCfg::new(0, &mut rng);
-        x.rcv_buf = 8000;
-        let mut y = SockCfg::new(1, &mut rng);
-        y.rcv_buf = 8000;
-        tb.sock_add(&x);
-        tb.sock_add(&y);
-        tb.settle(10_000);
+        let (mut tb, mut rng) = dtb_rng(model, 4);
+        let x = SockCfg::new(0, &mut rng).buf(8000);
+        let y = SockCfg::new(1, &mut rng).buf(8000);
+        add_socks(&mut tb, &[&x, &y]);
         let isn = 100u32;
         handshake(&mut tb, &x, isn, Some(0));
         handshake(&mut tb, &y, isn, None);
         let s = stream_of(600, 6);
-        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
+        let seq = seq_of(isn);
         let n0 = tb.tx_log.len();
         // X: FIN ahead, then data+FIN held, then the gap fills
         tb.push(x.frame(seq(500), 0, FIN | ACK, Vec::new())); // OUT_OF_ORDER + ACK
@@ -315,8 +294,7 @@ pub fn fin_and_rst_in_order_and_ahead() {
 
 pub fn sock_del_returns_nbs_frees_segments_and_unlinks() {
     for model in models() {
-        let mut tb = dtb(model, 5);
-        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let (mut tb, mut rng) = dtb_rng(model, 5);
         let hb = 4u32; // HASH_BUCKETS of the toe_engine models
                        // three sockets on the same hash bucket (chain: newest first)
         let mut same: Vec<SockCfg> = Vec::new();
@@ -324,25 +302,18 @@ pub fn sock_del_returns_nbs_frees_segments_and_unlinks() {
         let target = bucket(0x0A00_0200, 0x0A00_0001, 7000, 6000, hb);
         while same.len() < 3 {
             if bucket(0x0A00_0200, 0x0A00_0001, 7000, port, hb) == target {
-                let mut c = SockCfg::new(same.len() as u16, &mut rng);
+                let mut c = SockCfg::new(same.len() as u16, &mut rng).buf(20000);
                 c.remote_ip = 0x0A00_0200;
                 c.remote_port = 7000;
                 c.local_port = port;
-                c.rcv_buf = 20000;
                 same.push(c);
             }
             port += 1;
         }
-        for c in &same {
-            tb.sock_add(c);
-        }
-        tb.settle(10_000);
+        add_socks(&mut tb, &same.iter().collect::<Vec<_>>());
         let isn = 0xABCD_0000u32;
-        for c in &same {
-            handshake(&mut tb, c, isn, None);
-        }
+        let seq = connect(&mut tb, &same.iter().collect::<Vec<_>>(), isn);
         let s = stream_of(2000, 7);
-        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
         // socket 1 (middle of the chain): an NB partly filled, another empty, held segments
         tb.nb_post(1, 0, 1000, 1, false);
         tb.push(same[1].frame(seq(0), 0, ACK, s[..300].to_vec()));
@@ -400,16 +371,12 @@ pub fn sock_del_returns_nbs_frees_segments_and_unlinks() {
 
 pub fn psh_return_and_syn_rcvd_reset() {
     for model in models() {
-        let mut tb = dtb(model, 6);
-        let mut rng = ChaCha8Rng::seed_from_u64(6);
-        let mut p = SockCfg::new(0, &mut rng);
-        p.flags = SockFlags::PSH_RETURN;
-        p.rcv_buf = 20000;
-        let mut q = SockCfg::new(1, &mut rng);
-        q.rcv_buf = 20000;
-        tb.sock_add(&p);
-        tb.sock_add(&q);
-        tb.settle(10_000);
+        let (mut tb, mut rng) = dtb_rng(model, 6);
+        let p = SockCfg::new(0, &mut rng)
+            .with_flags(SockFlags::PSH_RETURN)
+            .buf(20000);
+        let q = SockCfg::new(1, &mut rng).buf(20000);
+        add_socks(&mut tb, &[&p, &q]);
         let isn = 1u32;
         handshake(&mut tb, &p, isn, None);
         // q: SYN, RST at RCV_NXT (back to LISTEN), a new SYN with another ISN
@@ -425,7 +392,7 @@ pub fn psh_return_and_syn_rcvd_reset() {
             .collect();
         assert_eq!(syn_acks, vec![78, isn + 1], "{model}: SYN-ACKs of q");
         let s = stream_of(1000, 8);
-        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
+        let seq = seq_of(isn);
         tb.nb_post(0, 0, 2000, 1, false);
         tb.nb_post(0, 1, 2000, 1, false);
         tb.nb_post(0, 2, 2000, 1, false);
@@ -473,10 +440,8 @@ pub fn throughput(model: &str, min_ratio: f64) {
     tb.p_valid = 100;
     tb.p_tx = 100;
     let mut rng = ChaCha8Rng::seed_from_u64(99);
-    let mut c = SockCfg::new(0, &mut rng);
-    c.rcv_buf = 1 << 20;
-    tb.sock_add(&c);
-    tb.settle(10_000);
+    let c = SockCfg::new(0, &mut rng).buf(1 << 20);
+    add_socks(&mut tb, &[&c]);
     let isn = 999u32;
     handshake(&mut tb, &c, isn, None);
     let nseg = 60usize;

@@ -9,17 +9,11 @@ use super::*;
 /// in the next one; CNT_TICKS and CNT_TIMEOUTS.
 pub fn timeouts_of_head_named_buffers() {
     for model in models() {
-        let mut tb = dtb(model, 51);
-        let mut rng = ChaCha8Rng::seed_from_u64(51);
-        let mut c = SockCfg::new(0, &mut rng);
-        c.rcv_buf = 100_000;
-        tb.sock_add(&c);
-        tb.settle(10_000);
+        let (mut tb, _, c) = one_socket(model, 51, 0, 100_000);
         ticks(&mut tb, 2); // nothing to time out
         let isn = 9u32;
-        handshake(&mut tb, &c, isn, None);
+        let seq = connect(&mut tb, &[&c], isn);
         let s = stream_of(3000, 51);
-        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
         tb.push(c.frame(seq(0), 0, ACK, s[..300].to_vec()));
         tb.nb_post_t(0, 0, 300, 1, false, 0);
         tb.settle(20_000);
@@ -89,21 +83,15 @@ pub fn tick_between_chunks(tb: &mut Tb) {
 /// (a datagram's rest returned DATAGRAM with HDR_BYTES = min(8, FILLED)).
 pub fn timeout_between_chunks_wakes_the_next_buffer() {
     for model in models() {
-        let mut tb = dtb(model, 52);
+        let (mut tb, mut rng) = dtb_rng(model, 52);
         tb.p_ready = 100;
         tb.p_valid = 100;
-        let mut rng = ChaCha8Rng::seed_from_u64(52);
-        let mut c = SockCfg::new(0, &mut rng);
-        c.rcv_buf = 100_000;
-        let mut u = SockCfg::new(1, &mut rng);
-        u.proto = IpProto::Udp.code();
-        tb.sock_add(&c);
-        tb.sock_add(&u);
-        tb.settle(10_000);
+        let c = SockCfg::new(0, &mut rng).buf(100_000);
+        let u = SockCfg::new(1, &mut rng).into_udp();
+        add_socks(&mut tb, &[&c, &u]);
         let isn = 77u32;
-        handshake(&mut tb, &c, isn, None);
+        let seq = connect(&mut tb, &[&c], isn);
         let s = stream_of(3000, 52);
-        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
         // TCP: NB 0 is 5000 bytes over 2 pages; the 1400-byte segment crosses the page end
         tb.nb_post_t(0, 0, 5000, 2, false, 1);
         tb.nb_post_t(0, 1, 5000, 2, false, 0);
@@ -151,12 +139,7 @@ pub fn timeout_between_chunks_wakes_the_next_buffer() {
 /// the tx command queue) make one tick after it.
 pub fn tick_requests_merge() {
     for model in models() {
-        let mut tb = dtb(model, 53);
-        let mut rng = ChaCha8Rng::seed_from_u64(53);
-        let mut c = SockCfg::new(0, &mut rng);
-        c.rcv_buf = 1000;
-        tb.sock_add(&c);
-        tb.settle(10_000);
+        let (mut tb, _, c) = one_socket(model, 53, 0, 1000);
         let isn = 1u32;
         handshake(&mut tb, &c, isn, None);
         let t0 = tb.got.ticks;
@@ -205,14 +188,10 @@ pub fn tick_requests_merge() {
 /// socket from its middle, its head and its tail, and a re-added socket goes to the head.
 pub fn sock_del_in_the_active_list_then_ticks() {
     for model in models() {
-        let mut tb = dtb(model, 54);
-        let mut rng = ChaCha8Rng::seed_from_u64(54);
+        let (mut tb, mut rng) = dtb_rng(model, 54);
         let mut cs: Vec<SockCfg> = (0..4).map(|i| SockCfg::new(i, &mut rng)).collect();
-        cs[3].proto = IpProto::Udp.code();
-        for c in &cs {
-            tb.sock_add(c);
-        }
-        tb.settle(10_000); // active list: 3, 2, 1, 0
+        cs[3] = cs[3].into_udp();
+        add_socks(&mut tb, &cs.iter().collect::<Vec<_>>()); // active list: 3, 2, 1, 0
         for (r, slot) in [(0u32, 0u16), (1, 1), (2, 2), (3, 3)] {
             tb.nb_post_t(slot, r, 100, 1, false, 1);
         }

@@ -34,16 +34,11 @@ pub fn fill_pool(tb: &mut Tb, c: &SockCfg, isn: u32, next: &mut usize, target: u
 /// promise: the edge stays frozen); once the gap fills, the edge has not moved left.
 pub fn window_duplicate_acks_repeat_the_window() {
     for model in models() {
-        let mut tb = dtb(model, 11);
-        let mut rng = ChaCha8Rng::seed_from_u64(11);
-        let mut c = SockCfg::new(0, &mut rng);
-        c.rcv_buf = 1 << 30; // the pool bounds the window
+        let (mut tb, mut rng) = dtb_rng(model, 11);
+        let mut c = SockCfg::new(0, &mut rng).buf(1 << 30); // the pool bounds the window
         c.wscale = 2;
-        let mut b = SockCfg::new(1, &mut rng);
-        b.rcv_buf = 1 << 30;
-        tb.sock_add(&c);
-        tb.sock_add(&b);
-        tb.settle(10_000);
+        let b = SockCfg::new(1, &mut rng).buf(1 << 30);
+        add_socks(&mut tb, &[&c, &b]);
         let isn = 7000u32;
         handshake(&mut tb, &b, isn, None);
         // b's undelivered bytes hold most of the pool: c's first promise is small
@@ -52,7 +47,7 @@ pub fn window_duplicate_acks_repeat_the_window() {
         fill_pool(&mut tb, &b, isn, &mut b_bytes, res + 30);
         handshake(&mut tb, &c, isn, Some(3));
         let s = stream_of(6000, 11);
-        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
+        let seq = seq_of(isn);
         let n0 = tb.tx_log.len();
         tb.push(c.frame(seq(0), 0, ACK, s[..300].to_vec()));
         tb.settle(20_000);
@@ -121,20 +116,13 @@ pub fn window_duplicate_acks_repeat_the_window() {
 /// edge, and only then is the window 0.
 pub fn window_promise_is_honoured_after_the_pool_closes() {
     for model in models() {
-        let mut tb = dtb(model, 12);
-        let mut rng = ChaCha8Rng::seed_from_u64(12);
-        let mut a = SockCfg::new(0, &mut rng);
-        a.rcv_buf = 600;
-        let mut b = SockCfg::new(1, &mut rng);
-        b.rcv_buf = 1 << 30;
-        tb.sock_add(&a);
-        tb.sock_add(&b);
-        tb.settle(10_000);
+        let (mut tb, mut rng) = dtb_rng(model, 12);
+        let a = SockCfg::new(0, &mut rng).buf(600);
+        let b = SockCfg::new(1, &mut rng).buf(1 << 30);
+        add_socks(&mut tb, &[&a, &b]);
         let isn = 100u32;
-        handshake(&mut tb, &a, isn, None);
-        handshake(&mut tb, &b, isn, None);
+        let seq = connect(&mut tb, &[&a, &b], isn);
         let s = stream_of(1000, 12);
-        let seq = |k: usize| isn.wrapping_add(1).wrapping_add(k as u32);
         let n0 = tb.tx_log.len();
         tb.push(a.frame(seq(0), 0, ACK, s[..100].to_vec()));
         tb.settle(20_000);
@@ -189,15 +177,10 @@ pub fn window_promise_is_honoured_after_the_pool_closes() {
 /// retransmitted SYN-ACK carries min(win, 65535) of its own time, and the promise stands.
 pub fn window_syn_ack_sets_the_first_edge() {
     for model in models() {
-        let mut tb = dtb(model, 13);
-        let mut rng = ChaCha8Rng::seed_from_u64(13);
-        let mut a = SockCfg::new(0, &mut rng);
-        a.rcv_buf = 1 << 30;
-        let mut b = SockCfg::new(1, &mut rng);
-        b.rcv_buf = 1 << 30;
-        tb.sock_add(&a);
-        tb.sock_add(&b);
-        tb.settle(10_000);
+        let (mut tb, mut rng) = dtb_rng(model, 13);
+        let a = SockCfg::new(0, &mut rng).buf(1 << 30);
+        let b = SockCfg::new(1, &mut rng).buf(1 << 30);
+        add_socks(&mut tb, &[&a, &b]);
         let isn = 0xFFFF_FF00u32; // the window crosses the sequence wrap
         handshake(&mut tb, &b, isn, None);
         let n0 = tb.tx_log.len();

@@ -46,16 +46,27 @@ pub struct OSeg {
 /// The oracle's view of one socket slot.
 #[derive(Clone, Debug)]
 pub struct OSock {
+    /// The SOCK_ADD that made it.
     pub cfg: SockCfg,
+    /// Which SOCK_ADD taken it was (0 first).
     pub add_no: u64,
+    /// The connection state.
     pub state: SockState,
+    /// The peer's SYN carried a window scale option.
     pub ws_ok: bool,
+    /// The peer's initial sequence number.
     pub irs: u32,
+    /// RCV_NXT: the next sequence number expected.
     pub rcv_nxt: u32,
+    /// STREAM_OFF: stream bytes delivered so far.
     pub stream_off: u64,
+    /// The reassembly list: segments held ahead of RCV_NXT.
     pub ooo: Vec<OSeg>,
+    /// In-order segments waiting for a named buffer.
     pub inorder: VecDeque<OSeg>,
+    /// The named buffers posted to it, head first.
     pub nbs: VecDeque<u16>,
+    /// The bytes delivered to the host, in stream order.
     pub delivered: Vec<u8>,
     /// cpl flags of the final FIN/RST return once it was observed.
     pub end_flag: CplFlags,

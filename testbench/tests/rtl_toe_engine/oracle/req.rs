@@ -4,6 +4,13 @@
 
 use crate::*;
 
+/// The entry of request `tag` in `pending` (what its builder queued), taken out.
+fn queued<T>(pending: &mut HashMap<u32, T>, tag: u32, op: &str, builder: &str) -> T {
+    pending
+        .remove(&tag)
+        .unwrap_or_else(|| panic!("{op} was queued by {builder}"))
+}
+
 impl Tb {
     /// The engine picked this request.
     pub fn oracle_req(&mut self, e: &[u8; 64]) {
@@ -80,10 +87,7 @@ impl Tb {
                 }
             }
             Ok(Opcode::NbPost) => {
-                let nb = self
-                    .nb_pending
-                    .remove(&tag)
-                    .expect("NB_POST was queued by nb_post");
+                let nb = queued(&mut self.nb_pending, tag, "NB_POST", "nb_post");
                 let d = NbDesc::parse(e).unwrap();
                 let refn = d.ref_num as usize;
                 let total = d.total_bytes as usize;
@@ -108,10 +112,7 @@ impl Tb {
                 }
             }
             Ok(Opcode::AnonPost) => {
-                let a = self
-                    .anon_pending
-                    .remove(&tag)
-                    .expect("ANON_POST was queued by anon_post");
+                let a = queued(&mut self.anon_pending, tag, "ANON_POST", "anon_post");
                 let d = AnonDesc::parse(e).unwrap();
                 let (refn, len) = (u64::from(d.ref_num), u64::from(d.len));
                 if refn < self.num_anon as u64
