@@ -235,6 +235,10 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Seeded fault campaign: smoltcp uploads through a link that loses, reorders, duplicates,
+    /// corrupts and truncates frames, to a disk that fails, with the peer resetting mid-upload.
+    /// Exit 0 when no acknowledged byte was lost, no buflet leaked and every run ended cleanly.
+    Faults(FaultsArgs),
     /// Seeded fuzzing: mutated and random frames into the device (frames), or random and
     /// mutated inputs into the capture, SMB2 and BFW1 parsers (parsers). Exit 0 when nothing
     /// panicked, hung, leaked a buflet or miscounted a frame.
@@ -255,6 +259,56 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// What `buflet faults` runs: see [`buflet_testbench::faults`].
+#[derive(Args)]
+struct FaultsArgs {
+    /// Which device.
+    #[arg(long, default_value = "model")]
+    backend: Backend,
+    /// Runs, each with its own mix of faults.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    runs: u32,
+    /// Bytes each run's peer sends (at most 256 MiB).
+    #[arg(long, default_value_t = 256 << 10, value_parser = stream_bytes::<u64>)]
+    bytes: u64,
+    /// Seed of the campaign.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print one JSON object on one line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `buflet faults`: the campaign's report; exit 0 when no acknowledged byte was lost, no buflet
+/// leaked and no run broke.
+fn faults(a: &FaultsArgs) -> ExitCode {
+    let r = buflet_testbench::faults::run(&buflet_testbench::faults::CampaignOpts {
+        backend: a.backend,
+        seed: a.seed,
+        runs: a.runs,
+        bytes: a.bytes,
+    });
+    if a.json {
+        println!("{}", serde_json::to_string(&r).expect("report serializes"));
+    } else {
+        for run in &r.runs {
+            println!(
+                "run {:3}  acked {:>9}  lost {}  leaked {}  {}",
+                run.run, run.acked, run.acked_lost, run.buflets_leaked, run.outcome
+            );
+        }
+        println!(
+            "{} runs: {} verified, {} aborted, {} failed naming the unwritten range, {} broke; acknowledged bytes lost {}, buflets leaked {}",
+            r.runs.len(), r.verified, r.aborted, r.failed_named, r.errors, r.acked_lost, r.buflets_leaked
+        );
+    }
+    if r.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// What `buflet fuzz` runs.
@@ -366,6 +420,7 @@ fn main() -> ExitCode {
             seed,
             json,
         } => fuzz(target, backend, count, seed, json),
+        Cmd::Faults(a) => faults(&a),
     }
 }
 

@@ -629,6 +629,16 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
         });
     }
 
+    // After a failure the writes still in flight finish (nothing new is issued), so what is
+    // on disk is known.
+    if failure.is_some() {
+        for _ in 0..100_000 {
+            if srv.stream.writes_in_flight() == 0 {
+                break;
+            }
+            let _ = srv.poll(drv, STEP);
+        }
+    }
     // The connection is over: what arrived is the stream (an abort whose RST was lost leaves
     // no end mark), written to its last byte.
     if failure.is_none() {
@@ -639,7 +649,17 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
     let len = srv.stream.eof.unwrap_or(0) as usize;
     let mut back = vec![0u8; len.max(peer_acked as usize).min(source.len())];
     drv.env.disk.read_bytes(disk_start, &mut back)?;
-    let named = failure.as_deref().and_then(named_range);
+    // A failure names what is not on disk: from the first byte not known written to the end
+    // of what arrived (the NAS writes nothing after a write fails for good).
+    let named = failure.as_ref().map(|_| {
+        let (a, b) = (srv.stream.written(), srv.stream.received().max(peer_acked));
+        (a, b)
+    });
+    if let (Some(m), Some((a, b))) = (failure.as_mut(), named) {
+        m.push_str(&format!(
+            "; the NAS stopped writing there: file bytes {a}..{b} are not known to be on disk"
+        ));
+    }
     let acked_lost = (0..peer_acked.min(back.len() as u64))
         .filter(|&i| back[i as usize] != source[i as usize])
         .filter(|i| !named.is_some_and(|(a, b)| (a..b).contains(i)))
@@ -681,12 +701,4 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
         failure,
         acked_lost,
     })
-}
-
-/// The file range `a..b` a block-write failure names ("file bytes A..B not written").
-fn named_range(msg: &str) -> Option<(u64, u64)> {
-    let rest = &msg[msg.find("file bytes ")? + "file bytes ".len()..];
-    let (a, rest) = rest.split_once("..")?;
-    let b: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    Some((a.parse().ok()?, b.parse().ok()?))
 }
