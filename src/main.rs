@@ -209,32 +209,7 @@ enum Cmd {
     },
     /// smoltcp, an independent TCP implementation, connects to the NIC through a seeded lossy,
     /// reordering, duplicating link and sends N seeded bytes; they must land on disk byte-exact.
-    Peer {
-        /// Which implementation of the device runs.
-        #[arg(long, default_value = "model")]
-        backend: Backend,
-        /// Datapath width in bits.
-        #[arg(long, default_value_t = 64)]
-        width: u32,
-        /// Bytes the peer sends (at most 256 MiB).
-        #[arg(long, default_value_t = 1 << 20, value_parser = stream_bytes::<u64>, allow_negative_numbers = true)]
-        bytes: u64,
-        /// Per-direction loss probability.
-        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-        loss: f64,
-        /// Per-direction reordering probability.
-        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-        reorder: f64,
-        /// Per-direction duplication probability.
-        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-        dup: f64,
-        /// Seed of the payload, the ISS, the peer and the link.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Print one JSON object on one line.
-        #[arg(long)]
-        json: bool,
-    },
+    Peer(PeerArgs),
     /// Seeded fault campaign: smoltcp uploads through a link that loses, reorders, duplicates,
     /// corrupts and truncates frames, to a disk that fails, with the peer resetting mid-upload.
     /// Exit 0 when no acknowledged byte was lost, no buflet leaked and every run ended cleanly.
@@ -259,6 +234,49 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// What `buflet peer` runs: see [`buflet_testbench::peer`].
+#[derive(Args)]
+struct PeerArgs {
+    /// Which implementation of the device runs.
+    #[arg(long, default_value = "model")]
+    backend: Backend,
+    /// Datapath width in bits.
+    #[arg(long, default_value_t = 64)]
+    width: u32,
+    /// Bytes the peer sends (at most 256 MiB).
+    #[arg(long, default_value_t = 1 << 20, value_parser = stream_bytes::<u64>, allow_negative_numbers = true)]
+    bytes: u64,
+    /// Per-direction loss probability.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    loss: f64,
+    /// Per-direction reordering probability.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    reorder: f64,
+    /// Per-direction duplication probability.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    dup: f64,
+    /// Seed of the payload, the ISS, the peer and the link.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print one JSON object on one line.
+    #[arg(long)]
+    json: bool,
+}
+
+impl PeerArgs {
+    fn opts(&self) -> buflet_testbench::peer::PeerOpts {
+        buflet_testbench::peer::PeerOpts {
+            backend: self.backend,
+            width: self.width,
+            bytes: self.bytes,
+            loss: self.loss,
+            reorder: self.reorder,
+            dup: self.dup,
+            seed: self.seed,
+        }
+    }
 }
 
 /// What `buflet faults` runs: see [`buflet_testbench::faults`].
@@ -392,27 +410,7 @@ fn main() -> ExitCode {
             width,
             json,
         } => cosim(seed, cases, width, json),
-        Cmd::Peer {
-            backend,
-            width,
-            bytes,
-            loss,
-            reorder,
-            dup,
-            seed,
-            json,
-        } => {
-            let opts = buflet_testbench::peer::PeerOpts {
-                backend,
-                width,
-                bytes,
-                loss,
-                reorder,
-                dup,
-                seed,
-            };
-            peer(&opts, json)
-        }
+        Cmd::Peer(a) => peer(&a.opts(), a.json),
         Cmd::Fuzz {
             target,
             backend,

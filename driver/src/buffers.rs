@@ -213,15 +213,7 @@ impl Driver {
     pub fn post_anon(&mut self, a: &AnonBuffer) -> Result<u32, DriverError> {
         let tag = self.tag();
         self.hold(tag, &[(a.addr, a.len.max(1) as u64, Perms::WRITE)])?;
-        let e = AnonDesc {
-            opcode: Opcode::AnonPost,
-            tag,
-            ref_num: a.ref_num,
-            len: a.len,
-            addr: a.addr,
-            ..Default::default()
-        }
-        .to_bytes();
+        let e = AnonDesc::post(tag, a.ref_num, a.len, a.addr).to_bytes();
         self.submit_held(tag, &e)?;
         Ok(tag)
     }

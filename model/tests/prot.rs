@@ -15,16 +15,7 @@ const NONE: RegionPerm = RegionPerm::empty();
 const CTRL_PROT: u32 = 3; // ENABLE | PROT_EN
 
 fn region(opcode: Opcode, tag: u32, slot: u32, base: u64, len: u64, flags: RegionPerm) -> [u8; 64] {
-    RegionDesc {
-        opcode,
-        flags,
-        tag,
-        slot,
-        base,
-        len,
-        ..Default::default()
-    }
-    .to_bytes()
+    RegionDesc::new(opcode, tag, slot, base, len, flags).to_bytes()
 }
 
 /// Submit one request and return its single completion.

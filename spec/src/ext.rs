@@ -2,8 +2,8 @@
 //! same way.
 
 use crate::{
-    param, sg_elem, BufRelease, Cpl, CplFlags, DropReason, HoldRec, Opcode, ReqHdr, SgElem, Status,
-    TxCmd, TxKind,
+    param, sg_elem, AnonDesc, BufRelease, Cpl, CplFlags, DropReason, HoldRec, Opcode, RegionDesc,
+    RegionPerm, ReqHdr, SgElem, Status, TxCmd, TxKind,
 };
 
 /// The null link of 16-bit link fields (`param::NULL16`), typed.
@@ -38,6 +38,43 @@ impl HoldRec {
     /// `DEVMEM` scatter-gather element): `buflet * buflet_bytes + off`.
     pub fn dev_addr(&self, buflet_bytes: u32) -> u64 {
         u64::from(self.buflet) * u64::from(buflet_bytes) + u64::from(self.off)
+    }
+}
+
+impl RegionDesc {
+    /// A `REG_REGION` or `DEREG_REGION` entry for protection-table `slot` (`base`, `len` and
+    /// `flags` matter to `REG_REGION` only).
+    pub fn new(
+        opcode: Opcode,
+        tag: u32,
+        slot: u32,
+        base: u64,
+        len: u64,
+        flags: RegionPerm,
+    ) -> Self {
+        RegionDesc {
+            opcode,
+            flags,
+            tag,
+            slot,
+            base,
+            len,
+            ..Default::default()
+        }
+    }
+}
+
+impl AnonDesc {
+    /// An `ANON_POST` entry: anonymous buffer `ref_num` of `len` bytes at `addr`.
+    pub fn post(tag: u32, ref_num: u32, len: u32, addr: u64) -> Self {
+        AnonDesc {
+            opcode: Opcode::AnonPost,
+            tag,
+            ref_num,
+            len,
+            addr,
+            ..Default::default()
+        }
     }
 }
 

@@ -51,6 +51,26 @@ pub fn demo_socket(iss: u32, mss: u16) -> SocketSpec {
     }
 }
 
+/// A broadcast ARP request from `sha`/`spa` asking for `tpa` (etherparse builds it).
+pub fn arp_request(sha: [u8; 6], spa: [u8; 4], tpa: [u8; 4]) -> Vec<u8> {
+    use etherparse::{ArpHardwareId, ArpOperation, ArpPacket, EtherType};
+    let mut v = Vec::new();
+    if let Ok(a) = ArpPacket::new(
+        ArpHardwareId::ETHERNET,
+        EtherType::IPV4,
+        ArpOperation::REQUEST,
+        &sha,
+        &spa,
+        &[0; 6],
+        &tpa,
+    ) {
+        let _ = PacketBuilder::ethernet2(sha, [0xff; 6])
+            .arp(a)
+            .write(&mut v);
+    }
+    v
+}
+
 /// TCP option bytes each data segment carries (NOP, NOP, timestamp), as Linux sends them.
 pub const DATA_OPTION_BYTES: usize = 12;
 

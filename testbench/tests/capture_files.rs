@@ -3,19 +3,12 @@
 //! file: Error reading bytes", pcapng said "wrong magic number", a snaplen-limited capture was
 //! called corrupt); pcapng captures are read (pcap-file) and replay byte-exact.
 
+use buflet_testbench::traces::trace;
 use buflet_testbench::{pcap, run_stream, sha256_hex, Backend, RunOptions, Scenario};
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
 use std::borrow::Cow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
-
-fn trace(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .join("traces")
-        .join(name)
-}
 
 const NAME: &str = "linux-tcp-mtu1500-100000B.pcap";
 

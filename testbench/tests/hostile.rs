@@ -104,15 +104,7 @@ fn nb_post(tag: u32, sock: u16, ref_num: u32, total: u32, hmd: u64, pages: u32) 
 }
 
 fn anon_post(tag: u32, ref_num: u32, len: u32, addr: u64) -> [u8; 64] {
-    AnonDesc {
-        opcode: Opcode::AnonPost,
-        tag,
-        ref_num,
-        len,
-        addr,
-        ..Default::default()
-    }
-    .to_bytes()
+    AnonDesc::post(tag, ref_num, len, addr).to_bytes()
 }
 
 /// A bare request header with any opcode byte (known or not).

@@ -6,19 +6,12 @@
 //! frame is a counted drop. Frames are built and edited with etherparse; the capture is
 //! written with pcap-file.
 
+use buflet_testbench::traces::trace;
 use buflet_testbench::{pcap, run_stream, sha256_hex, Backend, RunOptions, RunReport, Scenario};
-use etherparse::{PacketBuilder, SlicedPacket, TransportSlice};
-use std::path::{Path, PathBuf};
+use etherparse::PacketBuilder;
+use std::path::Path;
 
 const NAME: &str = "linux-tcp-mtu1500-100000B.pcap";
-
-fn trace(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .join("traces")
-        .join(name)
-}
 
 /// Every frame of a capture, with its header.
 fn read_all(path: &Path) -> (pcap_file::pcap::PcapHeader, Vec<Vec<u8>>) {
@@ -44,45 +37,20 @@ fn write_all(path: &Path, h: pcap_file::pcap::PcapHeader, frames: &[Vec<u8>]) {
     }
 }
 
-/// What the test reads of a TCP frame.
-struct Tcp {
-    src: [u8; 4],
-    dst: [u8; 4],
-    sport: u16,
-    dport: u16,
-    seq: u32,
-    syn: bool,
-    len: usize,
-}
-
-fn tcp(f: &[u8]) -> Option<Tcp> {
-    let p = SlicedPacket::from_ethernet(f).ok()?;
-    let Some(etherparse::NetSlice::Ipv4(ip)) = &p.net else {
-        return None;
-    };
-    let Some(TransportSlice::Tcp(t)) = &p.transport else {
-        return None;
-    };
-    Some(Tcp {
-        src: ip.header().source(),
-        dst: ip.header().destination(),
-        sport: t.source_port(),
-        dport: t.destination_port(),
-        seq: t.sequence_number(),
-        syn: t.syn(),
-        len: t.payload().len(),
-    })
+/// The TCP fields of a frame (etherparse, through the harness's reader).
+fn tcp(f: &[u8]) -> Option<pcap::TcpInfo> {
+    pcap::tcp_info(f).map(|(t, _)| t)
 }
 
 /// The capture with hostile frames added; returns them counted.
 fn hostile(frames: &[Vec<u8>]) -> (Vec<Vec<u8>>, usize) {
     let syn_i = frames
         .iter()
-        .position(|f| tcp(f).is_some_and(|t| t.syn))
+        .position(|f| tcp(f).is_some_and(|t| t.syn && !t.ack))
         .unwrap();
     let syn = &frames[syn_i];
     let t = tcp(syn).unwrap();
-    let (cip, sip, cport, sport, isn) = (t.src, t.dst, t.sport, t.dport, t.seq);
+    let (cip, sip, cport, sport, isn) = (t.src_ip, t.dst_ip, t.src_port, t.dst_port, t.seq);
     let (smac, cmac): ([u8; 6], [u8; 6]) = (
         syn[0..6].try_into().unwrap(),
         syn[6..12].try_into().unwrap(),
@@ -90,7 +58,7 @@ fn hostile(frames: &[Vec<u8>]) -> (Vec<Vec<u8>>, usize) {
     let data: Vec<usize> = frames
         .iter()
         .enumerate()
-        .filter(|(_, f)| tcp(f).is_some_and(|t| t.src == cip && t.len > 0))
+        .filter(|(_, f)| tcp(f).is_some_and(|t| t.src_ip == cip && t.payload_len > 0))
         .map(|(i, _)| i)
         .collect();
     let build = |sport_: u16, dport: u16, seq: u32, payload: &[u8]| {

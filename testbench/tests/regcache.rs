@@ -10,12 +10,9 @@ mod common;
 
 use buflet_driver::regcache::{Perms, RegConfig};
 use buflet_nas::ExtentFile;
-use buflet_testbench::frames::{
-    self, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_MAC, SERVER_PORT,
-};
+use buflet_testbench::frames::{self, CLIENT_PORT, SERVER_PORT};
 use buflet_testbench::{sha256_hex, Backend};
-use common::{calls, recorder, Outcomes, Rig, BLOCK, MSS};
-use etherparse::{PacketBuilder, TcpOptionElement};
+use common::{base, calls, emit, handshake, recorder, Outcomes, Rig, BLOCK, MSS};
 
 /// The initial sequence numbers `Rig::new` sets up (its client ISN and the NIC's ISS).
 const ISN: u32 = 0x0100_0000;
@@ -27,37 +24,16 @@ struct Client {
     ack: u32,
 }
 
-fn emit(b: etherparse::PacketBuilderStep<etherparse::TcpHeader>, p: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(b.size(p.len()));
-    b.write(&mut v, p).unwrap();
-    v
-}
-
-fn base() -> etherparse::PacketBuilderStep<etherparse::IpHeaders> {
-    PacketBuilder::ethernet2(CLIENT_MAC, SERVER_MAC).ipv4(CLIENT_IP, SERVER_IP, 64)
-}
-
 impl Client {
     /// Handshake with the NIC.
     fn connect(rig: &mut Rig) -> Client {
-        let syn = base()
-            .tcp(CLIENT_PORT, SERVER_PORT, ISN, 64240)
-            .syn()
-            .options(&[
-                TcpOptionElement::MaximumSegmentSize(MSS as u16),
-                TcpOptionElement::Noop,
-                TcpOptionElement::WindowScale(7),
-            ])
-            .unwrap();
         let c = Client {
             seq: ISN.wrapping_add(1),
             ack: ISS.wrapping_add(1),
         };
-        rig.wire.send(emit(syn, &[]));
-        rig.wire.send(emit(
-            base().tcp(CLIENT_PORT, SERVER_PORT, c.seq, 4096).ack(c.ack),
-            &[],
-        ));
+        for f in handshake(ISN, ISS) {
+            rig.wire.send(f);
+        }
         rig.step(20_000);
         c
     }

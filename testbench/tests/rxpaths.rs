@@ -5,6 +5,8 @@
 //! parsed with etherparse; what landed in host memory is checked by sha256 and byte for byte.
 //! Every case ends with every socket deleted and every buflet back on the free list.
 
+mod common;
+
 use buflet_driver::{AnonBuffer, Completion, CplKind, Driver, NamedBuffer, SocketSpec};
 use buflet_platform::WirePort;
 use buflet_spec::op;
@@ -12,8 +14,8 @@ use buflet_spec::IpProto;
 use buflet_spec::{CplFlags, SockFlags, Status};
 use buflet_testbench::{sha256_hex, Backend, Bench};
 use etherparse::{
-    ArpHardwareId, ArpOperation, ArpPacket, EtherType, Ethernet2Header, IpHeaders, LinkSlice,
-    NetSlice, PacketBuilder, PacketBuilderStep, SlicedPacket,
+    ArpHardwareId, ArpOperation, EtherType, Ethernet2Header, IpHeaders, LinkSlice, NetSlice,
+    PacketBuilder, PacketBuilderStep, SlicedPacket,
 };
 
 const NIC_MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x00, 0x00, 0x02];
@@ -125,13 +127,7 @@ fn pattern(seed: u8, len: usize) -> Vec<u8> {
 }
 
 fn free_all(r: &mut Bench) {
-    let c = r.drv.counters();
-    assert_eq!(
-        c.free_buflets,
-        r.drv.info.num_buflets,
-        "{}: buflets not all free: {c:?}",
-        r.drv.backend()
-    );
+    common::assert_buflets_free(&mut r.drv);
 }
 
 /// UDP datagrams of many sizes each land in their own named buffer, returned DATAGRAM with
@@ -221,19 +217,7 @@ fn arp(backend: Backend, width: u32) {
     let mut r = rig(backend, width, "arp");
     let Bench { drv, wire, .. } = &mut r;
     drv.set_nic_addr(NIC_MAC, NIC_IP);
-    let req = |tpa: [u8; 4]| {
-        let a = ArpPacket::new(
-            ArpHardwareId::ETHERNET,
-            EtherType::IPV4,
-            ArpOperation::REQUEST,
-            &PEER_MAC,
-            &PEER_IP,
-            &[0; 6],
-            &tpa,
-        )
-        .unwrap();
-        frame!(PacketBuilder::ethernet2(PEER_MAC, [0xFF; 6]).arp(a))
-    };
+    let req = |tpa: [u8; 4]| buflet_testbench::frames::arp_request(PEER_MAC, PEER_IP, tpa);
     wire.send(req(NIC_IP));
     let (cs, tx) = settle(drv, wire);
     assert!(cs.is_empty());

@@ -526,15 +526,7 @@ pub fn udp_sock_add(sref: u16, tag: u32, vlan: u16) -> [u8; 64] {
 
 /// An ANON_POST entry.
 pub fn anon_post(tag: u32, ref_num: u32, len: u32, addr: u64) -> [u8; 64] {
-    AnonDesc {
-        opcode: Opcode::AnonPost,
-        tag,
-        ref_num,
-        len,
-        addr,
-        ..Default::default()
-    }
-    .to_bytes()
+    AnonDesc::post(tag, ref_num, len, addr).to_bytes()
 }
 
 /// An Ethernet/IPv4/UDP datagram from the remote peer (etherparse builds it, checksum

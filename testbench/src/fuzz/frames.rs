@@ -13,18 +13,16 @@
 use crate::{Backend, Bench, TbError};
 use buflet_driver::{AnonBuffer, CplKind, NamedBuffer, SocketSpec};
 use buflet_spec::{IpProto, SockFlags};
-use etherparse::{ArpHardwareId, ArpOperation, ArpPacket, EtherType, PacketBuilder};
+use etherparse::PacketBuilder;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use std::collections::HashMap;
 
-const NIC_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
-const NIC_IP: [u8; 4] = [10, 9, 0, 2];
-const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
-const PEER_IP: [u8; 4] = [10, 9, 0, 1];
-const TCP_PORT: u16 = 445;
-const PEER_PORT: u16 = 40_000;
+use crate::frames::{
+    CLIENT_IP as PEER_IP, CLIENT_MAC as PEER_MAC, CLIENT_PORT as PEER_PORT, SERVER_IP as NIC_IP,
+    SERVER_MAC as NIC_MAC, SERVER_PORT as TCP_PORT,
+};
 const UDP_PORT: u16 = 4789;
 /// Named buffers kept posted per socket, and anonymous buffers.
 const NBS: usize = 8;
@@ -86,21 +84,16 @@ struct Posted {
     anons: HashMap<u32, AnonBuffer>,
 }
 
-fn socket(proto: IpProto, local_port: u16, remote_port: u16) -> SocketSpec {
+/// The demo's socket (NIC and peer addresses), on `local_port` for `proto`, with a small
+/// receive buffer so the window closes under the fuzz's load.
+fn socket(proto: IpProto, local_port: u16) -> SocketSpec {
     SocketSpec {
-        local_mac: NIC_MAC,
-        remote_mac: PEER_MAC,
-        vlan: 0,
-        local_ip: NIC_IP,
-        remote_ip: PEER_IP,
         local_port,
-        remote_port,
-        iss: 0x5151_0000,
         rcv_buf: 64 << 10,
-        mss: 1460,
         rcv_wscale: 2,
         flags: SockFlags::PSH_RETURN,
         proto,
+        ..crate::frames::demo_socket(0x5151_0000, 1460)
     }
 }
 
@@ -194,8 +187,8 @@ pub fn run(opts: &FrameFuzzOpts) -> Result<FrameFuzzReport, TbError> {
 
 /// Add the sockets and post their named buffers.
 fn open(drv: &mut buflet_driver::Driver) -> Result<Posted, TbError> {
-    let (tcp, _) = drv.add_socket(&socket(IpProto::Tcp, TCP_PORT, PEER_PORT))?;
-    let (udp, _) = drv.add_socket(&socket(IpProto::Udp, UDP_PORT, PEER_PORT))?;
+    let (tcp, _) = drv.add_socket(&socket(IpProto::Tcp, TCP_PORT))?;
+    let (udp, _) = drv.add_socket(&socket(IpProto::Udp, UDP_PORT))?;
     let mut p = Posted {
         tcp,
         udp,
@@ -302,19 +295,7 @@ fn frame(rng: &mut ChaCha8Rng, isn: u32, seq: &mut u32) -> (Vec<u8>, bool) {
                 .write(&mut v, &payload);
         }
         7 => {
-            if let Ok(a) = ArpPacket::new(
-                ArpHardwareId::ETHERNET,
-                EtherType::IPV4,
-                ArpOperation::REQUEST,
-                &PEER_MAC,
-                &PEER_IP,
-                &[0; 6],
-                &NIC_IP,
-            ) {
-                let _ = PacketBuilder::ethernet2(PEER_MAC, [0xff; 6])
-                    .arp(a)
-                    .write(&mut v);
-            }
+            v = crate::frames::arp_request(PEER_MAC, PEER_IP, NIC_IP);
         }
         8 => {
             let _ = PacketBuilder::ethernet2(PEER_MAC, NIC_MAC)

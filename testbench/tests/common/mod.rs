@@ -64,6 +64,51 @@ pub fn calls(out: &Outcomes, key: u32) -> usize {
     out.borrow().iter().filter(|(k, _)| *k == key).count()
 }
 
+/// The client's IPv4 headers towards the NIC (etherparse).
+pub fn base() -> etherparse::PacketBuilderStep<etherparse::IpHeaders> {
+    PacketBuilder::ethernet2(CLIENT_MAC, SERVER_MAC).ipv4(CLIENT_IP, SERVER_IP, 64)
+}
+
+/// A TCP segment of `p` from a builder step.
+pub fn emit(b: etherparse::PacketBuilderStep<etherparse::TcpHeader>, p: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(b.size(p.len()));
+    b.write(&mut v, p).unwrap();
+    v
+}
+
+/// The client's SYN at `isn` (MSS and window scale 7 offered) and its ACK of the NIC's
+/// SYN-ACK (ISS `iss`).
+pub fn handshake(isn: u32, iss: u32) -> [Vec<u8>; 2] {
+    let syn = base()
+        .tcp(CLIENT_PORT, SERVER_PORT, isn, 64240)
+        .syn()
+        .options(&[
+            TcpOptionElement::MaximumSegmentSize(MSS as u16),
+            TcpOptionElement::Noop,
+            TcpOptionElement::WindowScale(7),
+        ])
+        .unwrap();
+    let (seq, ack) = (isn.wrapping_add(1), iss.wrapping_add(1));
+    [
+        emit(syn, &[]),
+        emit(
+            base().tcp(CLIENT_PORT, SERVER_PORT, seq, 4096).ack(ack),
+            &[],
+        ),
+    ]
+}
+
+/// Every buflet of the device is on the free list.
+pub fn assert_buflets_free(drv: &mut Driver) {
+    let c = drv.counters();
+    assert_eq!(
+        c.free_buflets,
+        drv.info.num_buflets,
+        "{}: buflets not all free: {c:?}",
+        drv.backend()
+    );
+}
+
 /// One backend, one connection, one stream, one disk image.
 pub struct Rig {
     pub drv: Driver,
@@ -156,29 +201,11 @@ impl Rig {
     /// [`Rig::receive`], but done once the stream holds `expect` bytes (the named buffers
     /// posted may take less than `data`).
     pub fn receive_upto(&mut self, data: &[u8], fin: bool, expect: u64) {
-        let base =
-            || PacketBuilder::ethernet2(CLIENT_MAC, SERVER_MAC).ipv4(CLIENT_IP, SERVER_IP, 64);
-        let emit = |b: etherparse::PacketBuilderStep<etherparse::TcpHeader>, p: &[u8]| {
-            let mut v = Vec::with_capacity(b.size(p.len()));
-            b.write(&mut v, p).unwrap();
-            v
-        };
-        let syn = base()
-            .tcp(CLIENT_PORT, SERVER_PORT, self.isn, 64240)
-            .syn()
-            .options(&[
-                TcpOptionElement::MaximumSegmentSize(MSS as u16),
-                TcpOptionElement::Noop,
-                TcpOptionElement::WindowScale(7),
-            ])
-            .unwrap();
         let ack = self.iss.wrapping_add(1);
         let mut seq = self.isn.wrapping_add(1);
-        self.wire.send(emit(syn, &[]));
-        self.wire.send(emit(
-            base().tcp(CLIENT_PORT, SERVER_PORT, seq, 4096).ack(ack),
-            &[],
-        ));
+        for f in handshake(self.isn, self.iss) {
+            self.wire.send(f);
+        }
         let chunks: Vec<&[u8]> = data.chunks(MSS).collect();
         for (i, batch) in chunks.chunks(32).enumerate() {
             for (j, c) in batch.iter().enumerate() {
@@ -269,13 +296,7 @@ impl Rig {
             self.nas.handle(&mut self.drv, &c).unwrap();
         }
         self.drv.run(20_000);
-        let k = self.drv.counters();
-        assert_eq!(
-            k.free_buflets,
-            self.drv.info.num_buflets,
-            "{}: buflets leaked",
-            self.drv.backend()
-        );
+        assert_buflets_free(&mut self.drv);
         assert_eq!(self.drv.env.mem.stats().stray_accesses, 0);
     }
 }

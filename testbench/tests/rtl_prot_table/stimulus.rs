@@ -99,14 +99,5 @@ pub fn region_reqs(regions: &[(u64, u64, RegionPerm)]) -> Vec<[u8; 64]> {
 
 /// A REG_REGION entry.
 pub fn region_req(tag: u32, slot: u32, base: u64, len: u64, flags: RegionPerm) -> [u8; 64] {
-    RegionDesc {
-        opcode: Opcode::RegRegion,
-        flags,
-        tag,
-        slot,
-        base,
-        len,
-        ..Default::default()
-    }
-    .to_bytes()
+    RegionDesc::new(Opcode::RegRegion, tag, slot, base, len, flags).to_bytes()
 }
