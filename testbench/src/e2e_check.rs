@@ -41,7 +41,7 @@ pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
 /// backend that calls `runner(Backend::Model, args..)` (then `runner(Backend::Rtl, args..)`)
 /// once per parenthesised argument list, in order:
 ///
-/// ```ignore
+/// ```text
 /// buflet_testbench::backend_tests! {
 ///     hostile_sg => hostile_sg_model(), hostile_sg_rtl();
 ///     arp => arp_model(64), arp_rtl(64)(512);

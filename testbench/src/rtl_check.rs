@@ -70,7 +70,7 @@ pub fn assert_quiet(
 /// Declares one `#[test]` per row, each calling `runner` with the row's arguments (a model, its
 /// widths, a seed, rates, ...), so that a table of runs reads as one:
 ///
-/// ```ignore
+/// ```text
 /// buflet_testbench::run_table! { run;
 ///     fifo_w64_random: ("sync_fifo_w64", 64, 11);
 ///     fifo_w16_random: ("sync_fifo_d8", 16, 12);
