@@ -500,6 +500,8 @@ pub struct AxisSink {
     rng: SplitMix64,
     stall: f64,
     ready: bool,
+    /// The beat presented last cycle while `tready` was low: it must still be presented, unchanged.
+    stalled: Option<Beat>,
     beats: Vec<Beat>,
     current: Frame,
     frames: VecDeque<Frame>,
@@ -515,6 +517,7 @@ impl AxisSink {
             rng: SplitMix64::new(seed),
             stall,
             ready: false,
+            stalled: None,
             beats: Vec::new(),
             current: Frame::default(),
             frames: VecDeque::new(),
@@ -545,9 +548,31 @@ impl AxisSink {
     }
 
     /// After the evaluation: collects the beat if one is transferred this
-    /// cycle, and returns it.
+    /// cycle, and returns it. Checks the AXI-Stream rule on the way: a beat
+    /// presented while `tready` was low stays presented, with the same valid
+    /// bytes, `tkeep`, `tlast` and sideband, until it is taken (a violation
+    /// panics: it is a test failure).
     pub fn sample(&mut self, m: &Model) -> Option<Beat> {
-        if m.get(self.bus.tvalid) != 1 || !(self.ready || self.bus.tready.is_none()) {
+        let valid = m.get(self.bus.tvalid) == 1;
+        if let Some(prev) = self.stalled.take() {
+            assert!(
+                valid,
+                "AXI-Stream: tvalid dropped while the beat was stalled"
+            );
+            let now = self.bus.read_beat(m);
+            assert!(
+                now.kept_bytes() == prev.kept_bytes()
+                    && now.keep == prev.keep
+                    && now.last == prev.last
+                    && now.sideband == prev.sideband,
+                "AXI-Stream: a stalled beat changed: {prev:?} became {now:?}"
+            );
+        }
+        if !valid {
+            return None;
+        }
+        if !(self.ready || self.bus.tready.is_none()) {
+            self.stalled = Some(self.bus.read_beat(m));
             return None;
         }
         let beat = self.bus.read_beat(m);

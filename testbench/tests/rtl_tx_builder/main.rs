@@ -39,6 +39,7 @@ mod cmd;
 mod directed;
 mod random;
 
+use buflet_sim::axis::{AxisBus, AxisSink};
 use buflet_sim::{ports, Model};
 use buflet_spec::{param, tx_cmd, TcpFlags, TxCmd, TxKind, TxOpts};
 use etherparse::{
