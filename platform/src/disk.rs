@@ -89,6 +89,10 @@ pub struct BlockDevice {
     scsi: Option<ScsiPassThrough>,
     /// Error injection in direct mode: probability and generator.
     inject: Option<(f64, ChaCha8Rng)>,
+    /// The first failure of the image file itself (a full or failing host file system), as
+    /// opposed to an injected or SCSI medium error: the device sees both as `DISK_ERROR`, the
+    /// harness tells the user which one it was.
+    host_failure: Option<String>,
 }
 
 impl BlockDevice {
@@ -104,7 +108,14 @@ impl BlockDevice {
             log: None,
             scsi: None,
             inject: None,
+            host_failure: None,
         }
+    }
+
+    /// The first failure of the image file on the host (for example "No space left on
+    /// device"), if any: not a fault of the device or of the simulated medium.
+    pub fn host_failure(&self) -> Option<&str> {
+        self.host_failure.as_deref()
     }
 
     /// Open an existing image (for example one holding a file system) without changing it.
@@ -258,7 +269,11 @@ impl BlockDevice {
             if self.injected() {
                 return Err(DiskError::Injected { lba });
             }
-            file(&self.file, buf, off).map_err(|source| DiskError::io(&self.path, source))
+            file(&self.file, buf, off).map_err(|source| {
+                let e = DiskError::io(&self.path, source);
+                self.host_failure.get_or_insert_with(|| e.to_string());
+                e
+            })
         }
     }
 
@@ -307,5 +322,34 @@ impl BlockDevice {
     /// Operation counters.
     pub fn stats(&self) -> DiskStats {
         self.stats.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write the image file itself refuses (here: an image opened read-only, as a full or
+    /// failing host file system would refuse it) is kept as the host's failure, apart from
+    /// injected medium errors (issue 11, item 9: a full disk was reported as a device error).
+    #[test]
+    fn host_file_failures_are_told_apart_from_medium_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ro.img");
+        BlockDevice::create(&path, 1 << 16).unwrap();
+        let mut d = BlockDevice::over(File::open(&path).unwrap(), &path, 1 << 16);
+        assert_eq!(d.host_failure(), None);
+        d.read(0, &mut [0u8; 512]).unwrap();
+        assert!(matches!(d.write(0, &[1u8; 512]), Err(DiskError::Io { .. })));
+        let h = d.host_failure().unwrap().to_string();
+        assert!(h.contains("ro.img"), "{h}");
+        // Injected errors are the medium's, not the host's.
+        let mut e = BlockDevice::create(&dir.path().join("rw.img"), 1 << 16).unwrap();
+        e.set_error_rate(1.0, 1).unwrap();
+        assert!(matches!(
+            e.write(0, &[1u8; 512]),
+            Err(DiskError::Injected { .. })
+        ));
+        assert_eq!(e.host_failure(), None);
     }
 }

@@ -57,6 +57,10 @@ pub enum TbError {
     /// headers the CPU must read).
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// The file system holding the disk image failed (full, or an I/O error): the NIC saw a
+    /// `DISK_ERROR`, but the fault is the host's, not the device's or the medium's.
+    #[error("the host file system under the disk image failed: {0} (the NIC saw it as DISK_ERROR; free space or move the image, this is not a device fault)")]
+    HostDisk(String),
     /// The run stopped making progress.
     #[error("stalled: {0}")]
     Stalled(String),

@@ -2,6 +2,14 @@
 
 use super::*;
 
+/// A failed run whose cause was the host's file system under the image is reported as that.
+fn host_or(drv: &Driver, e: TbError) -> TbError {
+    match drv.env.disk.host_failure() {
+        Some(h) => TbError::HostDisk(h.to_string()),
+        None => e,
+    }
+}
+
 /// Refuse to overwrite a file at `path` that is not a previous Buflet image (or empty) unless
 /// `force`: `--image` must not turn a user's file into a disk image.
 fn check_image_target(path: &std::path::Path, force: bool) -> Result<(), TbError> {
@@ -143,7 +151,9 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
             last_activity = b.cycles();
         }
 
-        srv.poll(&mut b.drv, STEP)?;
+        if let Err(e) = srv.poll(&mut b.drv, STEP) {
+            return Err(host_or(&b.drv, e.into()));
+        }
         if debug {
             let fb = b.drv.rd(reg::CNT_FREE_BUFLETS);
             eprintln!(
@@ -223,7 +233,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         peer.seen += 1;
     }
     if let Some(e) = srv.failed() {
-        return Err(TbError::WriteFailed(e));
+        return Err(host_or(&b.drv, TbError::WriteFailed(e)));
     }
 
     if let (Some(path), Some(log)) = (&opt.pcap_out, &sender.log) {
