@@ -541,7 +541,16 @@ impl AxisSink {
 
     /// Before the evaluation: drives `tready` (random backpressure).
     pub fn drive(&mut self, m: &mut Model) {
-        self.ready = !self.rng.chance(self.stall);
+        self.drive_gated(m, true);
+    }
+
+    /// [`AxisSink::drive`] for a responder that can only take data in some states (a block
+    /// device between a write request and its data): `tready` stays low while `open` is
+    /// false. The stall draw is made either way, so the backpressure pattern does not depend
+    /// on the gate.
+    pub fn drive_gated(&mut self, m: &mut Model, open: bool) {
+        let go = !self.rng.chance(self.stall);
+        self.ready = open && go;
         if let Some(r) = self.bus.tready {
             m.set(r, u64::from(self.ready));
         }

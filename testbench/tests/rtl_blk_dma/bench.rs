@@ -31,6 +31,10 @@ pub enum BlkDev {
 pub struct Bench {
     pub m: Model,
     pub p: ports::BlkDma,
+    /// The DMA write data and block write data streams, taken through the kit's sinks (random
+    /// backpressure; a stalled word must stay unchanged).
+    pub dma_wr: AxisSink,
+    pub blk_wr: AxisSink,
     /// DMA word width in bytes
     pub kw: usize,
     pub rng: StdRng,
@@ -82,9 +86,16 @@ impl Bench {
             "BUFLET_BYTES * NUM_BUFLETS of the model"
         );
         reset(&mut m, p.clk, p.rst, 3);
+        let sink = |prefix: &str, salt: u64| {
+            let bus = AxisBus::from_prefix(&m, prefix, &[]).expect(prefix);
+            AxisSink::new(&m, bus, 0.3, seed ^ salt).expect(prefix)
+        };
+        let (dma_wr, blk_wr) = (sink("m_axis_dma_wr", 0xd3a), sink("m_axis_blk_wr", 0xb1c));
         Bench {
             m,
             p,
+            dma_wr,
+            blk_wr,
             kw,
             rng,
             host: Host {
@@ -190,14 +201,13 @@ impl Bench {
             // DMA write client
             let wr_req_ready = self.wr.is_none() && r.gen_bool(0.6);
             self.m.set(p.m_dma_wr_req_ready, wr_req_ready as u64);
-            let wr_data_ready = r.gen_bool(0.7);
-            self.m.set(p.m_axis_dma_wr_tready, wr_data_ready as u64);
+            self.dma_wr.drive(&mut self.m);
             // block device
             let blk_idle = matches!(self.blk, BlkDev::Idle);
             let blk_req_ready = blk_idle && r.gen_bool(0.5);
             self.m.set(p.m_blk_req_ready, blk_req_ready as u64);
-            let blk_wr_ready = matches!(self.blk, BlkDev::WrData { .. }) && r.gen_bool(0.7);
-            self.m.set(p.m_axis_blk_wr_tready, blk_wr_ready as u64);
+            let blk_wr_open = matches!(self.blk, BlkDev::WrData { .. });
+            self.blk_wr.drive_gated(&mut self.m, blk_wr_open);
             let mut blk_rd_valid = false;
             let mut resp_valid = false;
             match &mut self.blk {
@@ -294,10 +304,9 @@ impl Bench {
             } else if self.m.get(p.m_axis_dma_wr_tvalid) == 1 {
                 assert!(self.wr.is_some(), "DMA write data without a request");
             }
-            if wr_data_ready && self.m.get(p.m_axis_dma_wr_tvalid) == 1 {
+            if let Some(beat) = self.dma_wr.sample(&self.m) {
                 if let Some((addr, len, data)) = &mut self.wr {
-                    let keep = get_bytes(&self.m, p.m_axis_dma_wr_tkeep, kw / 8);
-                    let d = get_bytes(&self.m, p.m_axis_dma_wr_tdata, kw);
+                    let (keep, d) = (beat.keep, beat.data);
                     let left = *len - data.len();
                     let n = left.min(kw);
                     for (i, byte) in d.iter().enumerate() {
@@ -308,7 +317,7 @@ impl Bench {
                         }
                     }
                     data.extend_from_slice(&d[..n]);
-                    let last = self.m.get(p.m_axis_dma_wr_tlast) == 1;
+                    let last = beat.last;
                     assert_eq!(last, data.len() == *len, "DMA write tlast");
                     if last {
                         let (addr, data) = (*addr as usize, std::mem::take(data));
@@ -345,11 +354,12 @@ impl Bench {
                     };
                 }
             }
-            if blk_wr_ready && self.m.get(p.m_axis_blk_wr_tvalid) == 1 {
-                let keep = get_bytes(&self.m, p.m_axis_blk_wr_tkeep, kw / 8);
-                assert!(keep.iter().all(|&b| b == 0xFF), "block data words are full");
-                let d = get_bytes(&self.m, p.m_axis_blk_wr_tdata, kw);
-                let last = self.m.get(p.m_axis_blk_wr_tlast) == 1;
+            if let Some(beat) = self.blk_wr.sample(&self.m) {
+                assert!(
+                    beat.keep.iter().all(|&b| b == 0xFF),
+                    "block data words are full"
+                );
+                let (d, last) = (beat.data, beat.last);
                 let BlkDev::WrData { lba, data } = &mut self.blk else {
                     unreachable!()
                 };

@@ -36,6 +36,7 @@ mod stimulus;
 
 use std::collections::{HashMap, VecDeque};
 
+use buflet_sim::axis::{AxisBus, AxisSink};
 use buflet_sim::{ports, Model, Port};
 use buflet_spec::{BlkReq, CplFlags, CplKind, Opcode, SgElem, SgFlags, Status};
 use buflet_testbench::rtl_check::{count_cycle, reset};

@@ -298,7 +298,7 @@ pub fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
 }
 
 pub fn blk_dma_w64() {
-    run_width("blk_dma_w64", 1, 190, 512, 64);
+    run_width("blk_dma_w64", 5, 190, 512, 64);
 }
 
 pub fn blk_dma_w512() {
