@@ -63,6 +63,7 @@ mod stimulus;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::Ipv4Addr;
 
+use buflet_sim::axis::{AxisBus, AxisSink};
 use buflet_sim::{Model, Port};
 use buflet_spec::{
     self as spec, AnonDesc, BufRelease, Cpl, CplFlags, CplKind, DropReason, HoldRec, IpProto,

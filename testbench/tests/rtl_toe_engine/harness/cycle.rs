@@ -94,7 +94,11 @@ impl Tb {
         self.m.set(p.free_ready, rr[O_FREE] as u64);
         self.m.set(p.rd_req_ready, rr[O_RD_REQ] as u64);
         self.m.set(p.wr_req_ready, rr[O_WR_REQ] as u64);
-        self.m.set(p.wr_tready, rr[O_WR_DATA] as u64);
+        // The DMA write data sink stalls with the same probability the other outputs use (its
+        // own draw; rr keeps its six draws so the rest of the stimulus is unchanged).
+        self.wr_sink
+            .set_stall(1.0 - f64::from(probs[O_WR_DATA].min(100)) / 100.0);
+        self.wr_sink.drive_gated(&mut self.m, !self.hold[O_WR_DATA]);
         self.m.set(p.cpl_ready, rr[O_CPL] as u64);
         self.m.set(p.tx_ready, tx_r as u64);
         // DMA read response
@@ -189,7 +193,7 @@ impl Tb {
             self.on_dma_write(a, l);
             self.wr_reqs.push_back((a, l));
         }
-        if g(&self.m, p.wr_tvalid) && rr[O_WR_DATA] {
+        if let Some(beat) = self.wr_sink.sample(&self.m) {
             if self.wr_cur.is_none() {
                 let (a, l) = self
                     .wr_reqs
@@ -202,14 +206,13 @@ impl Tb {
             self.wr_beats += 1;
             self.first_beat.get_or_insert(now);
             self.last_beat = now;
-            let keep = self.m.get(p.wr_tkeep);
-            let mut w = vec![0u8; self.kw];
-            self.m.get_bytes(p.wr_tdata, &mut w);
+            let keep = beat.keep_u64();
+            let w = beat.data;
             let left = l - got;
             let n = left.min(self.kw);
             let exp_keep = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
             assert_eq!(keep, exp_keep, "packed tkeep (len {l}, got {got})");
-            let last = g(&self.m, p.wr_tlast);
+            let last = beat.last;
             assert_eq!(
                 last,
                 n == left,

@@ -148,6 +148,9 @@ pub struct Tb {
     pub wr_beats: u64,
     pub first_beat: Option<u64>,
     pub last_beat: u64,
+    /// The DMA write data stream's sink (the kit's): backpressure from `p_out`/`p_ready` and
+    /// `hold`, and the AXI-Stream rule that a stalled word stays unchanged.
+    pub wr_sink: AxisSink,
 }
 
 impl Tb {
@@ -164,7 +167,10 @@ impl Tb {
         let num_anon = info
             .param("NUM_ANON")
             .map_or(spec::param::DEF_NUM_ANON as usize, |v| v.parse().unwrap());
+        let bus = AxisBus::from_prefix(&m, "m_axis_dma_wr", &[]).expect("m_axis_dma_wr");
+        let wr_sink = AxisSink::new(&m, bus, 0.3, seed ^ 0x77).expect("DMA write sink");
         let mut tb = Tb {
+            wr_sink,
             m,
             p,
             rng: ChaCha8Rng::seed_from_u64(seed),
