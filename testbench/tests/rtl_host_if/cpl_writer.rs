@@ -8,6 +8,9 @@ pub fn cpl_writer_run(name: &str, seed: u64) {
     let (mut m, p) = dut!(name, CplWriter);
     let kw = p.m_axis_dma_wr_tkeep.width() as usize;
     let mut rng = StdRng::seed_from_u64(seed);
+    // The completion writes' data stream: the kit's sink (backpressure, AXI-Stream rule).
+    let bus = AxisBus::from_prefix(&m, "m_axis_dma_wr", &[]).expect("m_axis_dma_wr");
+    let mut sink = AxisSink::new(&m, bus, 0.4, seed ^ 0xc91).expect("sink");
     let size = 4u32;
     let base = 0x2_0000_0000u64 + 32 * 5;
     m.set(p.cpl_base, base);
@@ -48,9 +51,8 @@ pub fn cpl_writer_run(name: &str, seed: u64) {
         }
         m.set(p.cpl_head, head as u64);
         let req_ready = rng.gen_bool(0.5);
-        let dat_ready = rng.gen_bool(0.6);
         m.set(p.m_dma_wr_req_ready, req_ready as u64);
-        m.set(p.m_axis_dma_wr_tready, dat_ready as u64);
+        sink.drive(&mut m);
         m.eval();
         if m.get(p.cpl_posted) == 1 {
             // the pulse follows the entry's last data word: check its status
@@ -77,10 +79,9 @@ pub fn cpl_writer_run(name: &str, seed: u64) {
             assert_eq!(m.get(p.m_dma_wr_req_addr), base + 32 * (tail % size) as u64);
             cur = Some((m.get(p.m_dma_wr_req_addr), Vec::new()));
         }
-        if dat_ready && m.get(p.m_axis_dma_wr_tvalid) == 1 {
+        if let Some(beat) = sink.sample(&m) {
             let (_, bytes) = cur.as_mut().expect("data before its request");
-            let keep = get_bytes(&m, p.m_axis_dma_wr_tkeep, kw / 8);
-            let data = get_bytes(&m, p.m_axis_dma_wr_tdata, kw);
+            let (keep, data) = (beat.keep, beat.data);
             let n = keep.iter().map(|b| b.count_ones() as usize).sum::<usize>();
             assert_eq!(
                 keep,
@@ -88,7 +89,7 @@ pub fn cpl_writer_run(name: &str, seed: u64) {
                 "low keep mask"
             );
             bytes.extend_from_slice(&data[..n]);
-            let last = m.get(p.m_axis_dma_wr_tlast) == 1;
+            let last = beat.last;
             assert_eq!(last, bytes.len() == 32, "tlast on the 32nd byte");
             if last {
                 let (_, b) = cur.take().unwrap();

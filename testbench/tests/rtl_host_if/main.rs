@@ -58,6 +58,7 @@ mod req_fetch;
 
 use std::collections::{HashMap, VecDeque};
 
+use buflet_sim::axis::{AxisBus, AxisSink};
 use buflet_sim::{ports, Model, Port};
 use buflet_spec::{cpl, drop, param, reg, DropReason};
 use rand::rngs::StdRng;
