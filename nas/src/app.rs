@@ -47,7 +47,12 @@ impl<F: FileMap> DiskPump<F> {
         let target = received.min(nas.eof.unwrap_or(u64::MAX));
         while self.issued < target && nas.writes_in_flight() < BLK_QUEUE_DEPTH {
             let avail = target - self.issued;
-            let n = if nas.eof == Some(received) && avail <= self.chunk {
+            // With every named buffer returned and held (partly filled ones come back on
+            // timeout), the NIC has nowhere to put more data: waiting for a whole chunk would
+            // deadlock, so what arrived is written now (its partial last block by
+            // read-modify-write).
+            let starved = nas.posted_count() == 0 && nas.writes_in_flight() == 0;
+            let n = if (nas.eof == Some(received) || starved) && avail <= self.chunk {
                 avail
             } else if avail >= self.chunk {
                 self.chunk

@@ -51,7 +51,7 @@ impl NasStream {
         repost: bool,
     ) -> Result<(), DriverError> {
         if repost {
-            drv.post_nb(self.sock, &nb, 0)?;
+            drv.post_nb(self.sock, &nb, self.nb_timeout)?;
             self.posted.insert(nb.ref_num, nb);
         } else {
             drv.free_nb(nb);

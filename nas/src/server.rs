@@ -9,7 +9,7 @@
 
 use crate::app::{DiskPump, FramedApp, Smb2App};
 use crate::{FileMap, NasStream, WriteError, WriteMode};
-use buflet_driver::{Completion, Driver, DriverError, SocketSpec};
+use buflet_driver::{Completion, CplFlags, CplKind, Driver, DriverError, SocketSpec};
 
 /// Which application serves the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +45,9 @@ pub struct ServerConfig {
     pub max_retries: Option<u32>,
     /// Bytes per block write the applications issue.
     pub write_chunk: u64,
+    /// Named-buffer timeouts: the device's timer period in cycles and the `TIMEOUT` in ticks
+    /// of every named buffer posted (`None`: buffers wait until full, PSH or FIN).
+    pub nb_timeout: Option<(u32, u32)>,
 }
 
 /// Failures of the run loop.
@@ -69,6 +72,9 @@ pub struct Polled {
     pub completions: usize,
     /// Those the stream did not take (not for its socket or its writes).
     pub unhandled: Vec<Completion>,
+    /// Named buffers that came back empty on timeout: no data moved (a caller measuring
+    /// activity leaves them out).
+    pub empty_timeouts: usize,
 }
 
 /// One connection of the NAS: socket, stream, application and the file it writes.
@@ -92,7 +98,12 @@ impl<M: FileMap + Clone> NasServer<M> {
         cfg: &ServerConfig,
     ) -> Result<Self, ServeError> {
         let (sock, early) = drv.add_socket(&spec.with_hold(cfg.mode.needs_hold()))?;
-        let mut stream = NasStream::start(drv, sock, cfg.nbs, cfg.pages_per_nb)?;
+        let ticks = cfg.nb_timeout.map_or(0, |(_, t)| t);
+        let mut stream =
+            NasStream::start_with_timeout(drv, sock, cfg.nbs, cfg.pages_per_nb, ticks)?;
+        if let Some((period, _)) = cfg.nb_timeout {
+            drv.set_timer_period(period);
+        }
         stream.set_mode(cfg.mode)?;
         if let Some(n) = cfg.max_retries {
             stream.set_max_retries(n);
@@ -121,6 +132,10 @@ impl<M: FileMap> NasServer<M> {
         let mut polled = Polled {
             completions: cpls.len(),
             unhandled: Vec::new(),
+            empty_timeouts: cpls
+                .iter()
+                .filter(|c| c.kind == CplKind::NbReturn && c.bytes == 0 && c.has(CplFlags::TIMEOUT))
+                .count(),
         };
         for c in cpls {
             if !self.stream.handle(drv, &c)? {

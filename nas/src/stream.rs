@@ -121,6 +121,8 @@ pub struct NasStream {
     pub(crate) mode: WriteMode,
     pub(crate) max_retries: u32,
     pub(crate) max_commands: usize,
+    /// `TIMEOUT` (timer ticks, 0 = never) of every named buffer this stream posts.
+    pub(crate) nb_timeout: u32,
     pub(crate) zero_tail_at_eof: bool,
     pub(crate) stats: WriteStats,
     /// Errors reported by the device for this stream (NB returns with a bad status).
@@ -159,6 +161,19 @@ impl NasStream {
         count: usize,
         pages: usize,
     ) -> Result<Self, DriverError> {
+        Self::start_with_timeout(drv, sock, count, pages, 0)
+    }
+
+    /// [`NasStream::start`] with every named buffer posted (and re-posted) with `TIMEOUT`
+    /// `nb_timeout` timer ticks: a buffer comes back partly filled, or empty, when the data
+    /// stops, instead of waiting until it is full or a PSH or FIN comes.
+    pub fn start_with_timeout(
+        drv: &mut Driver,
+        sock: u16,
+        count: usize,
+        pages: usize,
+        nb_timeout: u32,
+    ) -> Result<Self, DriverError> {
         let flags = drv.socket_flags(sock);
         let hold = flags.is_some_and(|f| f.contains(SockFlags::HOLD));
         if hold && pages > MAX_HOLD_NB_PAGES {
@@ -181,6 +196,7 @@ impl NasStream {
             },
             max_retries: DEFAULT_MAX_RETRIES,
             max_commands: DEFAULT_MAX_COMMANDS,
+            nb_timeout,
             zero_tail_at_eof: true,
             stats: WriteStats::default(),
             errors: Vec::new(),
@@ -196,7 +212,7 @@ impl NasStream {
         };
         for _ in 0..count {
             let nb = drv.alloc_nb(pages)?;
-            drv.post_nb(sock, &nb, 0)?;
+            drv.post_nb(sock, &nb, nb_timeout)?;
             s.posted.insert(nb.ref_num, nb);
         }
         Ok(s)

@@ -1,8 +1,8 @@
 //! The fault campaign (`buflet faults`): seeded runs of the smoltcp peer against the NIC, each
 //! with its own mix of faults drawn from the seed: loss, reordering, duplication, corruption
 //! and truncation on the link (each direction), block-device errors (sometimes with no retries
-//! left, so a write fails for good), and the peer resetting the connection in the middle of
-//! the upload. For every run it reports what the peer saw acknowledged and whether any of
+//! left, so a write fails for good), the peer resetting the connection in the middle of the
+//! upload, and named-buffer timeouts (buffers come back partly filled or empty). For every run it reports what the peer saw acknowledged and whether any of
 //! those bytes are lost (not on disk and not named by the NAS's failure), buflets leaked after
 //! SOCK_DEL, and whether the file verified, the upload was cut by the abort, or the NAS failed
 //! naming the file bytes it did not write.
@@ -39,6 +39,10 @@ pub struct RunRecord {
     pub disk_error_rate: f64,
     pub max_retries: Option<u32>,
     pub abort_after: Option<u64>,
+    /// Named-buffer timeouts: timer period in cycles, `TIMEOUT` in ticks.
+    pub nb_timeout: Option<(u32, u32)>,
+    /// Named buffers the device returned on timeout (`CNT_TIMEOUTS`).
+    pub timeouts: u64,
     /// `verified`, `aborted` (the prefix the peer got acknowledged landed), `failed: <what the
     /// NAS said, naming the file bytes not written>`, or `error: <why the run broke>`.
     pub outcome: String,
@@ -81,6 +85,9 @@ fn mix(rng: &mut ChaCha8Rng, bytes: u64) -> (f64, f64, f64, Faults) {
     let disk_error_rate = p(0.4, 0.05);
     let max_retries = rng.gen_bool(0.3).then(|| rng.gen_range(0..2));
     let abort_after = rng.gen_bool(0.25).then(|| rng.gen_range(0..bytes));
+    let nb_timeout = rng
+        .gen_bool(0.3)
+        .then(|| (rng.gen_range(500..20_000), rng.gen_range(1..4)));
     (
         loss,
         reorder,
@@ -91,6 +98,7 @@ fn mix(rng: &mut ChaCha8Rng, bytes: u64) -> (f64, f64, f64, Faults) {
             disk_error_rate,
             max_retries,
             abort_after,
+            nb_timeout,
         },
     )
 }
@@ -133,6 +141,8 @@ pub fn run(opts: &CampaignOpts) -> CampaignReport {
             disk_error_rate: f.disk_error_rate,
             max_retries: f.max_retries,
             abort_after: f.abort_after,
+            nb_timeout: f.nb_timeout,
+            timeouts: 0,
             outcome: String::new(),
             acked: 0,
             acked_lost: 0,
@@ -140,6 +150,7 @@ pub fn run(opts: &CampaignOpts) -> CampaignReport {
         };
         match peer::run_with(&popts, &f) {
             Ok(r) => {
+                rec.timeouts = r.nb_timeouts;
                 rec.acked = r.acked;
                 rec.acked_lost = r.acked_lost;
                 rec.outcome = match (&r.failure, r.verified, r.aborted) {

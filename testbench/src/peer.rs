@@ -90,6 +90,8 @@ pub struct Faults {
     pub max_retries: Option<u32>,
     /// The peer aborts the connection (RST) once this many bytes are acknowledged.
     pub abort_after: Option<u64>,
+    /// Named-buffer timeouts: timer period in cycles, `TIMEOUT` in ticks.
+    pub nb_timeout: Option<(u32, u32)>,
 }
 
 /// What a run measured. Serialized as the CLI's JSON line.
@@ -147,6 +149,8 @@ pub struct PeerReport {
     pub failure: Option<String>,
     /// Acknowledged bytes that are not on disk and not in the range `failure` names. Must be 0.
     pub acked_lost: u64,
+    /// Named buffers the device returned on timeout (`CNT_TIMEOUTS`).
+    pub nb_timeouts: u64,
 }
 
 impl From<ServeError> for PeerError {
@@ -358,6 +362,7 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
         mode: WriteMode::ZeroCopy,
         max_retries: faults.max_retries,
         write_chunk: WRITE_CHUNK,
+        nb_timeout: faults.nb_timeout,
     };
     let mut srv = NasServer::start(drv, &spec, AppKind::Raw, file, &scfg)?;
     let sock = srv.stream.sock();
@@ -463,7 +468,9 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
             }
             Err(e) => return Err(e.into()),
         };
-        active |= polled.completions > 0;
+        // An empty buffer back on timeout moves no data: it is no activity (else the peer's
+        // clock would never jump to its retransmission timer while the timer keeps ticking).
+        active |= polled.completions > polled.empty_timeouts;
         if let Some(c) = polled.unhandled.iter().find(|c| c.status != Status::Ok) {
             return Err(PeerError::Device(format!(
                 "completion kind {} for request {} failed with status {} ({})",
@@ -700,5 +707,6 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
         aborted,
         failure,
         acked_lost,
+        nb_timeouts: u64::from(counters.timeouts),
     })
 }

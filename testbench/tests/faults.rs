@@ -33,3 +33,35 @@ fn fault_campaign_on_both_backends() {
         }
     }
 }
+
+/// Named buffers that come back partly filled on timeout must not leave the NAS waiting for a
+/// whole chunk while the NIC has no buffer to deliver into. The fault campaign found this
+/// deadlock (a run of its seed 1); the writer now writes what arrived once every buffer is
+/// back. On both backends.
+#[test]
+fn partly_filled_buffers_on_timeout_do_not_deadlock_the_writer() {
+    use buflet_testbench::peer::{run_with, Faults, PeerOpts};
+    for backend in Backend::ALL {
+        let opts = PeerOpts {
+            backend,
+            width: 64,
+            bytes: 256 << 10,
+            loss: 0.073_449_505_687_068_29,
+            reorder: 0.173_932_259_767_334_2,
+            dup: 0.0,
+            seed: 2_025_286_527_897_774_272,
+        };
+        let faults = Faults {
+            nb_timeout: Some((838, 1)),
+            ..Faults::default()
+        };
+        let r = run_with(&opts, &faults).unwrap_or_else(|e| panic!("{}: {e}", backend.name()));
+        assert!(r.verified, "{}: {r:?}", backend.name());
+        assert!(
+            r.nb_timeouts > 0,
+            "{}: no buffer came back on timeout",
+            backend.name()
+        );
+        assert_eq!(r.buflets_free_end, r.num_buflets);
+    }
+}
