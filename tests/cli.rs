@@ -1,5 +1,9 @@
 //! The command line refuses hostile options with one line on stderr and exit status 2, before
 //! it allocates or simulates anything (issue 11, items 4 and 9).
+//!
+//! Runs use the model: option checks, `--image` protection, JSON on failure and scratch
+//! removal on signals are the CLI's own, the same whichever backend runs (cosim, killed in
+//! the signal test, drives both).
 
 use std::process::{Command, Output};
 

@@ -132,28 +132,25 @@ impl BenchBuilder {
     /// Make the disk and host memory, build the device on a fresh wire and bring it up.
     pub fn build(self) -> Result<Bench, TbError> {
         let backend = self.backend;
+        let scratch = || {
+            crate::scratch_image(
+                "buflet-bench-",
+                &format!("{}-{}.img", self.name, backend.name()),
+            )
+        };
         let (disk, scratch) = match self.disk {
             DiskSpec::Given(d) => (*d, None),
-            spec => {
-                let dir = Scratch::dir("buflet-bench-").map_err(|e| TbError::Input {
-                    path: std::env::temp_dir().display().to_string(),
-                    msg: format!("cannot make a scratch directory: {e}"),
+            DiskSpec::Blank(bytes) => {
+                let (dir, path) = scratch()?;
+                (BlockDevice::create(&path, bytes)?, Some(dir))
+            }
+            DiskSpec::Contents(c) => {
+                let (dir, path) = scratch()?;
+                std::fs::write(&path, &c).map_err(|e| TbError::Input {
+                    path: path.display().to_string(),
+                    msg: e.to_string(),
                 })?;
-                let path = dir
-                    .path()
-                    .join(format!("{}-{}.img", self.name, backend.name()));
-                let disk = match spec {
-                    DiskSpec::Blank(bytes) => BlockDevice::create(&path, bytes)?,
-                    DiskSpec::Contents(c) => {
-                        std::fs::write(&path, &c).map_err(|e| TbError::Input {
-                            path: path.display().to_string(),
-                            msg: e.to_string(),
-                        })?;
-                        BlockDevice::open(&path)?
-                    }
-                    DiskSpec::Given(_) => unreachable!("handled above"),
-                };
-                (disk, Some(dir))
+                (BlockDevice::open(&path)?, Some(dir))
             }
         };
         let env = HostEnv {

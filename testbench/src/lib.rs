@@ -16,7 +16,6 @@ pub mod peer;
 pub mod rtl_check;
 pub mod runner;
 pub mod sparse;
-mod temp_image;
 pub mod traces;
 
 pub use backend::{make_device, Backend};
@@ -78,6 +77,20 @@ impl From<buflet_nas::ServeError> for TbError {
             buflet_nas::ServeError::App(e) => TbError::WriteFailed(e),
         }
     }
+}
+
+/// A fresh scratch directory (removed on every exit path, signals included) and the path of
+/// an image file `name` in it.
+pub(crate) fn scratch_image(
+    prefix: &str,
+    name: &str,
+) -> Result<(buflet_platform::scratch::Scratch, std::path::PathBuf), TbError> {
+    let dir = buflet_platform::scratch::Scratch::dir(prefix).map_err(|e| TbError::Input {
+        path: std::env::temp_dir().display().to_string(),
+        msg: format!("cannot make a scratch directory: {e}"),
+    })?;
+    let path = dir.path().join(name);
+    Ok((dir, path))
 }
 
 /// Hex sha256 of a byte slice.

@@ -78,7 +78,7 @@ pub struct PeerOpts {
 
 /// Faults beyond the link's loss, reordering and duplication, for the fault campaign
 /// ([`crate::faults`]). The default is none: [`run`] is [`run_with`] without faults.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Faults {
     /// Per-direction probability that a byte past a frame's Ethernet header is changed.
     pub corrupt: f64,
@@ -147,6 +147,10 @@ pub struct PeerReport {
     /// Why the NAS gave up (a block write failed for good: the message names the file bytes
     /// not written), if it did.
     pub failure: Option<String>,
+    /// With `failure`: the file bytes `a..b` not known to be on disk, from the first byte
+    /// not written to the end of what arrived (the NAS writes nothing after a write fails for
+    /// good).
+    pub not_on_disk: Option<(u64, u64)>,
     /// Acknowledged bytes that are not on disk and not in the range `failure` names. Must be 0.
     pub acked_lost: u64,
     /// Named buffers the device returned on timeout (`CNT_TIMEOUTS`).
@@ -658,18 +662,17 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
     drv.env.disk.read_bytes(disk_start, &mut back)?;
     // A failure names what is not on disk: from the first byte not known written to the end
     // of what arrived (the NAS writes nothing after a write fails for good).
-    let named = failure.as_ref().map(|_| {
-        let (a, b) = (srv.stream.written(), srv.stream.received().max(peer_acked));
-        (a, b)
-    });
-    if let (Some(m), Some((a, b))) = (failure.as_mut(), named) {
+    let not_on_disk = failure
+        .as_ref()
+        .map(|_| (srv.stream.written(), srv.stream.received().max(peer_acked)));
+    if let (Some(m), Some((a, b))) = (failure.as_mut(), not_on_disk) {
         m.push_str(&format!(
             "; the NAS stopped writing there: file bytes {a}..{b} are not known to be on disk"
         ));
     }
     let acked_lost = (0..peer_acked.min(back.len() as u64))
         .filter(|&i| back[i as usize] != source[i as usize])
-        .filter(|i| !named.is_some_and(|(a, b)| (a..b).contains(i)))
+        .filter(|i| !not_on_disk.is_some_and(|(a, b)| (a..b).contains(i)))
         .count() as u64;
     back.truncate(len);
     let disk_sha256 = sha256_hex(&back);
@@ -706,6 +709,7 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
         acked: peer_acked,
         aborted,
         failure,
+        not_on_disk,
         acked_lost,
         nb_timeouts: u64::from(counters.timeouts),
     })

@@ -27,7 +27,7 @@ fn fault_campaign_on_both_backends() {
         assert!(r
             .runs
             .iter()
-            .any(|x| x.disk_error_rate > 0.0 && x.corrupt > 0.0));
+            .any(|x| x.faults.disk_error_rate > 0.0 && x.faults.corrupt > 0.0));
         if backend == Backend::Model {
             assert!(r.aborted > 0 && r.failed_named > 0, "{ctx}");
         }

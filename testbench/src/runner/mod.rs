@@ -32,7 +32,6 @@
 
 use crate::pcap::{segment_ok, tcp_info, Capture, TcpInfo};
 use crate::sparse::SparseFile;
-use crate::temp_image::TempImage;
 use crate::{frames, sha256_hex, Backend, Bench, TbError};
 use buflet_driver::{Counters, Driver, SocketSpec};
 use buflet_fs::{FsCheck, FsFile, FsKind};

@@ -51,15 +51,14 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
     let expected = sc.expected_file()?;
     let file_len = expected.len();
     let disk_start = 1 << 20;
-    let tmp = opt
-        .image
-        .is_none()
-        .then(|| TempImage::new(opt.backend.name()))
-        .transpose()?;
-    let image = match (&opt.image, &tmp) {
-        (Some(p), _) => p.clone(),
-        (None, Some(t)) => t.path.clone(),
-        (None, None) => unreachable!("a temporary image exists when no path is given"),
+    // Without --image the disk is a scratch image, removed with `_scratch`.
+    let (_scratch, image) = match &opt.image {
+        Some(p) => (None, p.clone()),
+        None => {
+            let (dir, path) =
+                crate::scratch_image("buflet-run-", &format!("{}.img", opt.backend.name()))?;
+            (Some(dir), path)
+        }
     };
     let (mut disk, store) = match opt.fs {
         None => {
