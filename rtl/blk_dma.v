@@ -53,6 +53,16 @@
 //   - DMA_ERROR: a host read (element, or write data) was refused;
 //   - DISK_ERROR: the block device returned a non-zero status (a failed read block is not
 //     written to host memory).
+//   - DISK_TIMEOUT (docs/storage.md): the block device made no progress for blk_timeout
+//     (register BLK_TIMEOUT, 0 = wait forever) cycles while the engine waited for it: a request
+//     not taken (S_BLK_REQ, S_RB_REQ), a read's data (S_RB_DATA) or a status (S_BLK_RESP,
+//     S_RB_RESP). The wait counter restarts at every request handshake, read data word and
+//     status, late ones being discarded included. The command ends with the blocks done so far (none of the given-up block counts)
+//     and ev_blk_timeout pulses. A command given up after its request was taken leaves an
+//     answer owed: `stale` counts them, and while it is non-zero every read data word and
+//     status from the device is taken and discarded (the device answers in order), so a late
+//     answer never passes for the answer of a later command. The device must take a write's
+//     data once it took its request (S_BLK_DATA waits without a timeout).
 //   - PROT_FAULT (docs/protection.md): the protection lookup port (prot_addr/len/write ->
 //     prot_deny, combinational, answered by prot_table) refused the element fetch (asked in
 //     S_ELEM_REQ after the SG_MAX check: no read is issued), or the element's SRC_ADDR/LEN
@@ -141,6 +151,8 @@ module blk_dma #(
     input  wire [DATA_WIDTH-1:0]   bram_rd_data,
     output wire [15:0]             exp_rd_idx,
     input  wire                    exp_rd,
+    // BLK_TIMEOUT: cycles without progress of the block device before a command is given up
+    input  wire [31:0]             blk_timeout,
     // completions
     output wire                    m_cpl_valid,
     input  wire                    m_cpl_ready,
@@ -148,6 +160,7 @@ module blk_dma #(
     // counter events
     output reg                     ev_blk_write,   // one block write issued
     output reg                     ev_blk_read,    // one block read issued
+    output reg                     ev_blk_timeout, // a command given up on blk_timeout
     output wire [15:0]             ev_blk_bytes,   // bytes of either (4096)
     output reg                     ev_dev_bytes_valid,   // with ev_blk_write: DEVMEM bytes in it
     output reg  [15:0]             ev_dev_bytes
@@ -368,7 +381,9 @@ module blk_dma #(
     wire [BAW-1:0] rd_next = blk_beat ? rd_ptr + 1'b1 : rd_ptr;
 
     // BLK_READ: block data in, one word per cycle
-    wire rb_beat = (state == S_RB_DATA) && s_axis_blk_rd_tvalid;
+    reg  [31:0] stale;       // answers owed for commands given up (discarded on arrival)
+    wire        fresh = (stale == 32'd0);
+    wire rb_beat = (state == S_RB_DATA) && fresh && s_axis_blk_rd_tvalid;
     wire rb_we   = rb_beat && !buf_done;
 
     // BLK_READ: host write of the chunk at byte blk_fill of the buffer. hw_lo holds word
@@ -403,7 +418,28 @@ module blk_dma #(
         rd_q <= bmem[raddr];
     end
 
-    wire resp_fire = ((state == S_BLK_RESP) || (state == S_RB_RESP)) && s_blk_resp_valid;
+    wire resp_wait = (state == S_BLK_RESP) || (state == S_RB_RESP);
+    wire resp_fire = resp_wait && fresh && s_blk_resp_valid;
+    wire stale_resp = !fresh && s_blk_resp_valid;   // a late answer, discarded
+
+    // timeout: cycles the engine has waited for the block device without progress
+    wire        dev_wait = (state == S_BLK_REQ) || (state == S_RB_REQ) || (state == S_RB_DATA) ||
+                           resp_wait;
+    // progress: any handshake with the device, late answers being discarded included (a
+    // device busy sending them is alive)
+    wire        dev_prog = (m_blk_req_valid && m_blk_req_ready) || rb_beat || resp_fire ||
+                           stale_resp || (!fresh && s_axis_blk_rd_tvalid);
+    reg  [31:0] wait_cnt;
+    wire        timed_out = dev_wait && !dev_prog && (blk_timeout != 32'd0) &&
+                            (wait_cnt >= blk_timeout - 32'd1);
+    // given up after the request was taken: its answer is still owed
+    wire        owe = timed_out && (state != S_BLK_REQ) && (state != S_RB_REQ);
+    always @(posedge clk) begin
+        if (rst || !dev_wait || dev_prog) wait_cnt <= 32'd0;
+        else if (!timed_out) wait_cnt <= wait_cnt + 32'd1;
+        if (rst) stale <= 32'd0;
+        else stale <= stale + {31'd0, owe} - {31'd0, stale_resp};
+    end
 
     always @(posedge clk) begin
         if (pk_rst || resp_fire) begin
@@ -456,8 +492,8 @@ module blk_dma #(
     assign m_axis_blk_wr_tkeep  = {KEEP_WIDTH{1'b1}};
     assign m_axis_blk_wr_tvalid = (state == S_BLK_DATA);
     assign m_axis_blk_wr_tlast  = blk_last;
-    assign s_blk_resp_ready     = (state == S_BLK_RESP) || (state == S_RB_RESP);
-    assign s_axis_blk_rd_tready = (state == S_RB_DATA);
+    assign s_blk_resp_ready     = resp_wait || !fresh;
+    assign s_axis_blk_rd_tready = (state == S_RB_DATA) || !fresh;
 
     // byte mask of a keep mask
     function [DATA_WIDTH-1:0] byte_mask;
@@ -536,15 +572,20 @@ module blk_dma #(
             sg_cnt       <= 4'd0;
             ev_blk_write <= 1'b0;
             ev_blk_read  <= 1'b0;
+            ev_blk_timeout <= 1'b0;
             ev_fault     <= 1'b0;
             ev_fault_addr  <= 64'd0;
             ev_fault_write <= 1'b0;
         end else begin
             ev_blk_write <= 1'b0;
             ev_blk_read  <= 1'b0;
+            ev_blk_timeout <= timed_out;
             ev_fault     <= 1'b0;
             ev_dev_bytes_valid <= 1'b0;
-            case (state)
+            if (timed_out) begin
+                status <= 8'(`BF_STATUS_DISK_TIMEOUT);
+                state  <= S_CPL;
+            end else case (state)
                 S_IDLE: if (cmd_valid) begin
                     {c_rd, c_tag, c_sock, next_ptr, c_max, c_bytes} <= cmd_out;
                     elem_cnt  <= 32'd0;
@@ -674,7 +715,7 @@ module blk_dma #(
                     state              <= S_BLK_DATA;
                 end
                 S_BLK_DATA: if (blk_beat && blk_last) state <= S_BLK_RESP;
-                S_BLK_RESP: if (s_blk_resp_valid) begin
+                S_BLK_RESP: if (resp_fire) begin
                     if (s_blk_resp_status != 8'd0) begin
                         status <= 8'(`BF_STATUS_DISK_ERROR);
                         state  <= S_CPL;
@@ -688,7 +729,7 @@ module blk_dma #(
                     state       <= S_RB_DATA;
                 end
                 S_RB_DATA: if (rb_beat && s_axis_blk_rd_tlast) state <= S_RB_RESP;
-                S_RB_RESP: if (s_blk_resp_valid) begin
+                S_RB_RESP: if (resp_fire) begin
                     if (s_blk_resp_status != 8'd0) begin
                         status <= 8'(`BF_STATUS_DISK_ERROR);   // nothing of this block delivered
                         state  <= S_CPL;

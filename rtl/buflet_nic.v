@@ -138,6 +138,8 @@ module buflet_nic #(
     wire [47:0] nic_mac;
     wire [31:0] nic_ip;
     wire        tick_req;
+    wire [31:0] blk_timeout;
+    wire        ev_blk_timeout;
     wire        ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick, ev_rx_done;
     wire        ev_hold_rec, ev_released, ev_dev_bytes_valid;
     wire [15:0] ev_dev_bytes;
@@ -154,7 +156,7 @@ module buflet_nic #(
         .ctrl_enable(ctrl_enable), .ctrl_prot_en(ctrl_prot_en), .ring_stop(ring_stop),
         .req_base(req_base), .req_size(req_size), .req_tail(req_tail),
         .cpl_base(cpl_base), .cpl_size(cpl_size), .cpl_head(cpl_head),
-        .nic_mac(nic_mac), .nic_ip(nic_ip), .tick_req(tick_req),
+        .nic_mac(nic_mac), .nic_ip(nic_ip), .tick_req(tick_req), .blk_timeout(blk_timeout),
         .req_head(req_head), .cpl_tail(cpl_tail), .cpl_posted(cpl_posted), .cpl_status(cpl_status),
         .ev_rx_frame(ev_rx_frame), .ev_rx_bytes(ev_rx_bytes),
         .ev_drop_valid(ev_drop_valid), .ev_drop_reason(ev_drop_reason), .ev_accepted(ev_accepted),
@@ -162,6 +164,7 @@ module buflet_nic #(
         .ev_nb_returned(ev_nb_returned), .ev_ooo_held(ev_ooo_held),
         .ev_tx_frame(ev_tx_frame), .ev_tx_bytes(ev_tx_bytes),
         .ev_blk_write(ev_blk_write), .ev_blk_read(ev_blk_read), .ev_blk_bytes(ev_blk_bytes),
+        .ev_blk_timeout(ev_blk_timeout),
         .ev_anon_rx(ev_anon_rx), .ev_arp_reply(ev_arp_reply), .ev_timeout(ev_timeout),
         .ev_rx_done(ev_rx_done),
         .ev_tick(ev_tick),
@@ -398,7 +401,8 @@ module buflet_nic #(
         .m_axis_dma_wr_tlast(wr_tlast[2]),
         .m_cpl_valid(cpl_src_valid[1]), .m_cpl_ready(cpl_src_ready[1]),
         .m_cpl_data(cpl_src_data[511:256]),
-        .ev_blk_write(ev_blk_write), .ev_blk_read(ev_blk_read), .ev_blk_bytes(ev_blk_bytes)
+        .ev_blk_write(ev_blk_write), .ev_blk_read(ev_blk_read), .ev_blk_bytes(ev_blk_bytes),
+        .blk_timeout(blk_timeout), .ev_blk_timeout(ev_blk_timeout)
     );
 
     // ------------------------------------------------------------------ receive path

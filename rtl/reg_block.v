@@ -24,6 +24,9 @@
 //
 // p2p counters (docs/p2p.md): ev_hold_rec counts one CNT_HOLD_RECORDS, ev_released one
 // CNT_BUF_RELEASED, ev_dev_bytes_valid adds ev_dev_bytes to CNT_BLK_DEV_BYTES.
+//
+// Block device timeout (docs/storage.md): blk_timeout = BLK_TIMEOUT (reset value
+// DEF_BLK_TIMEOUT); ev_blk_timeout counts one CNT_BLK_TIMEOUTS.
 
 `resetall
 `default_nettype none
@@ -65,6 +68,7 @@ module reg_block #(
     output wire [47:0] nic_mac,       // {NIC_MAC_HI[15:0], NIC_MAC_LO}: wire byte k in [8k+7:8k]
     output wire [31:0] nic_ip,        // NIC_IP; 0 = ARP responder off
     output wire        tick_req,      // one-cycle pulse: TIMER_PERIOD elapsed or TIMER_KICK written
+    output wire [31:0] blk_timeout,   // BLK_TIMEOUT: cycles blk_dma waits for the block device
     // state inputs
     input  wire [31:0] req_head,
     input  wire [31:0] cpl_tail,
@@ -84,6 +88,7 @@ module reg_block #(
     input  wire [7:0]  ev_tx_bytes,
     input  wire        ev_blk_write,
     input  wire        ev_blk_read,
+    input  wire        ev_blk_timeout,      // blk_dma gave a command up on BLK_TIMEOUT
     input  wire [15:0] ev_blk_bytes,
     input  wire        ev_anon_rx,
     input  wire        ev_arp_reply,
@@ -110,9 +115,9 @@ module reg_block #(
         end
     endgenerate
 
-    // one counter per drop reason 1..`BF_DROP_BAD_STATE (index 0 unused); reasons above
+    // one counter per drop reason 1..`BF_DROP_POOL_LOW (index 0 unused); reasons above
     // the last defined one (ev_drop_reason is 4 bits) are not counted
-    localparam NUM_DROP = `BF_DROP_BAD_STATE + 1;
+    localparam NUM_DROP = `BF_DROP_POOL_LOW + 1;
 
     reg        r_enable;
     reg        r_prot_en;
@@ -122,12 +127,12 @@ module reg_block #(
     reg [31:0] r_fault_addr_lo, r_fault_addr_hi, r_fault_info, cnt_prot_faults;
     reg [31:0] r_req_base_lo, r_req_base_hi, r_req_size, r_req_tail;
     reg [31:0] r_cpl_base_lo, r_cpl_base_hi, r_cpl_size, r_cpl_head;
-    reg [31:0] r_mac_lo, r_ip, r_timer_period, r_timer_kick, r_timer_cnt;
+    reg [31:0] r_mac_lo, r_ip, r_timer_period, r_timer_kick, r_timer_cnt, r_blk_timeout;
     reg [15:0] r_mac_hi;
 
     reg [31:0] cnt_rx_frames, cnt_rx_bytes, cnt_rx_accepted, cnt_delivered;
     reg [31:0] cnt_req_errors, cnt_blk_writes, cnt_blk_bytes, cnt_cpl_posted, cnt_nb_returned;
-    reg [31:0] cnt_blk_reads, cnt_blk_rd_bytes;
+    reg [31:0] cnt_blk_reads, cnt_blk_rd_bytes, cnt_blk_timeouts;
     reg [31:0] cnt_tx_frames, cnt_tx_bytes, cnt_ooo_held;
     reg [31:0] cnt_anon_rx, cnt_arp_replies, cnt_timeouts, cnt_ticks;
     reg [31:0] cnt_hold_records, cnt_buf_released, cnt_blk_dev_bytes, cnt_rx_done;
@@ -146,6 +151,7 @@ module reg_block #(
     assign irq         = |(r_irq_status & r_irq_mask);
     assign nic_mac     = {r_mac_hi, r_mac_lo};
     assign nic_ip      = r_ip;
+    assign blk_timeout = r_blk_timeout;
 
     wire wr = s_reg_valid && s_reg_write;
     wire rd = s_reg_valid && !s_reg_write;
@@ -208,6 +214,7 @@ module reg_block #(
             `BF_REG_NIC_IP:              rdata = r_ip;
             `BF_REG_TIMER_PERIOD:        rdata = r_timer_period;
             `BF_REG_TIMER_KICK:          rdata = r_timer_kick;
+            `BF_REG_BLK_TIMEOUT:         rdata = r_blk_timeout;
             `BF_REG_REQ_BASE_LO:         rdata = r_req_base_lo;
             `BF_REG_REQ_BASE_HI:         rdata = r_req_base_hi;
             `BF_REG_REQ_SIZE:            rdata = r_req_size;
@@ -242,6 +249,7 @@ module reg_block #(
             `BF_REG_CNT_BUF_RELEASED:    rdata = cnt_buf_released;
             `BF_REG_CNT_BLK_DEV_BYTES:   rdata = cnt_blk_dev_bytes;
             `BF_REG_CNT_RX_DONE:         rdata = cnt_rx_done;
+            `BF_REG_CNT_BLK_TIMEOUTS:    rdata = cnt_blk_timeouts;
             default: rdata = 32'd0;
         endcase
         // drop counter of reason r at `BF_DROP_COUNTER_BASE + 4*r
@@ -285,6 +293,7 @@ module reg_block #(
             r_timer_period <= 32'd0;
             r_timer_kick  <= 32'd0;
             r_timer_cnt   <= 32'd0;
+            r_blk_timeout <= 32'(`BF_PARAM_DEF_BLK_TIMEOUT);
         end else begin
             if (wr) begin
                 case (s_reg_addr)
@@ -306,6 +315,7 @@ module reg_block #(
                     `BF_REG_NIC_IP:      r_ip          <= s_reg_wdata;
                     `BF_REG_TIMER_PERIOD: r_timer_period <= s_reg_wdata;
                     `BF_REG_TIMER_KICK:  r_timer_kick  <= s_reg_wdata;
+                    `BF_REG_BLK_TIMEOUT: r_blk_timeout <= s_reg_wdata;
                     default: ;
                 endcase
             end
@@ -370,6 +380,7 @@ module reg_block #(
             cnt_buf_released  <= 32'd0;
             cnt_blk_dev_bytes <= 32'd0;
             cnt_rx_done       <= 32'd0;
+            cnt_blk_timeouts  <= 32'd0;
             for (i = 0; i < NUM_DROP; i = i + 1) cnt_drop[i] <= 32'd0;
         end else begin
             if (ev_rx_frame) begin
@@ -397,6 +408,7 @@ module reg_block #(
                 cnt_blk_writes <= cnt_blk_writes + 32'd1;
                 cnt_blk_bytes  <= cnt_blk_bytes + {16'd0, ev_blk_bytes};
             end
+            if (ev_blk_timeout) cnt_blk_timeouts <= cnt_blk_timeouts + 32'd1;
             if (ev_blk_read) begin
                 cnt_blk_reads    <= cnt_blk_reads + 32'd1;
                 cnt_blk_rd_bytes <= cnt_blk_rd_bytes + {16'd0, ev_blk_bytes};

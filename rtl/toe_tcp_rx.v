@@ -97,6 +97,7 @@ module toe_tcp_rx #(
     localparam [3:0] DROP_OOW       = `BF_DROP_OUT_OF_WINDOW;
     localparam [3:0] DROP_DUP       = `BF_DROP_DUPLICATE;
     localparam [3:0] DROP_BAD_STATE = `BF_DROP_BAD_STATE;
+    localparam [3:0] DROP_POOL_LOW  = `BF_DROP_POOL_LOW;
     localparam [7:0] TF_FIN = `BF_TCP_FLAG_FIN;
     localparam [7:0] TF_SYN = `BF_TCP_FLAG_SYN;
     localparam [7:0] TF_RST = `BF_TCP_FLAG_RST;
@@ -262,6 +263,7 @@ module toe_tcp_rx #(
             if (t_len == 16'd0 && !t_fin) fin(DROP_NONE, 1'b0);                  // a pure ACK
             else if (off_zero) tp_alt = 1'b1;                                    // S_INORD
             else if (t_len == 16'd0) fin(DROP_OOO, 1'b1);                        // a FIN ahead
+            else if (pool_room == 32'd0) fin(DROP_POOL_LOW, 1'b1);               // pool at its reserve
         end
         if (in_drain) begin
             if (dr_go) tp_step = 1'b1;

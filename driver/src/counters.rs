@@ -52,7 +52,9 @@ pub struct Counters {
     /// `CNT_RX_DONE`: frames the engine finished without a drop or an anonymous delivery
     /// (`rx_frames == rx_done + anon_rx + dropped()`).
     pub rx_done: u32,
-    /// Drop counters by reason, in spec order: `(name, count)` for every reason 1..=13.
+    /// `CNT_BLK_TIMEOUTS`: block-device commands given up on `BLK_TIMEOUT`.
+    pub blk_timeouts: u32,
+    /// Drop counters by reason, in spec order: `(name, count)` for every reason 1..=14.
     pub drops: Vec<(&'static str, u32)>,
 }
 
@@ -116,6 +118,7 @@ impl Driver {
             buf_released: self.rd(reg::CNT_BUF_RELEASED),
             blk_dev_bytes: self.rd(reg::CNT_BLK_DEV_BYTES),
             rx_done: self.rd(reg::CNT_RX_DONE),
+            blk_timeouts: self.rd(reg::CNT_BLK_TIMEOUTS),
             drops,
         }
     }

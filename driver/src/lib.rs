@@ -332,6 +332,13 @@ impl Driver {
         self.wr(reg::TIMER_PERIOD, cycles);
     }
 
+    /// Set how long the block engine waits for the block device (`BLK_TIMEOUT`, in device
+    /// cycles; 0 waits forever): a command whose device makes no progress for that long ends
+    /// with status `DISK_TIMEOUT`, so a hung disk never leaves a request without completion.
+    pub fn set_blk_timeout(&mut self, cycles: u32) {
+        self.wr(reg::BLK_TIMEOUT, cycles);
+    }
+
     /// Request one timer tick now (`TIMER_KICK`; requests while one is pending merge into it).
     pub fn timer_kick(&mut self) {
         self.wr(reg::TIMER_KICK, 1);
@@ -395,7 +402,7 @@ mod tests {
     #[test]
     fn every_drop_reason_has_its_counter() {
         let r: Vec<DropReason> = drop_reasons().collect();
-        assert_eq!(r.len(), 13);
+        assert_eq!(r.len(), 14);
         assert!(r.iter().enumerate().all(|(i, c)| c.code() == i as u8 + 1));
         assert_eq!(
             DropReason::OutOfWindow.counter(),

@@ -19,7 +19,7 @@
 
 use std::collections::VecDeque;
 
-use buflet_platform::{Agent, HostEnv};
+use buflet_platform::{Agent, DiskError, HostEnv};
 use buflet_spec::{param, reg, sg_elem, BlkReq, CplKind, Opcode, SgElem, SgFlags, Status};
 
 use crate::{costs, dma_read, dma_write, prot, Cpl, ModelDevice, NEVER, REQ_BYTES};
@@ -101,6 +101,19 @@ impl ModelDevice {
             (Some(j), _) => j.at,
             (None, Some(&(t, _))) => t.max(self.blk.busy_until),
             (None, None) => NEVER,
+        }
+    }
+
+    /// The block device did not answer a command whose wait began at `t`: given up with
+    /// DISK_TIMEOUT after BLK_TIMEOUT cycles (`CNT_BLK_TIMEOUTS`), or never with BLK_TIMEOUT 0
+    /// (the job then waits forever, as blk_dma does).
+    fn blk_timed_out(&mut self, t: u64) -> (u64, Option<Status>) {
+        match self.regs.blk_timeout.0 {
+            0 => (NEVER, None),
+            n => {
+                self.regs.count(reg::CNT_BLK_TIMEOUTS, 1);
+                (t + u64::from(n), Some(Status::DiskTimeout))
+            }
         }
     }
 
@@ -311,14 +324,22 @@ impl ModelDevice {
                 }
             }
             Phase::Read => {
-                t += costs::block_read(&self.cfg, BLOCK);
                 self.regs.count(reg::CNT_BLK_READS, 1);
                 self.regs.count(reg::CNT_BLK_RD_BYTES, BLOCK as u64);
-                if env.disk.read(j.lba, &mut self.blk.buf).is_err() {
+                match env.disk.read(j.lba, &mut self.blk.buf) {
+                    // No data and no status: given up BLK_TIMEOUT cycles after the request.
+                    Err(DiskError::NoAnswer { .. }) => {
+                        (t, end) = self.blk_timed_out(t + 1);
+                    }
                     // Not written to host memory.
-                    end = Some(Status::DiskError);
-                } else {
-                    j.phase = Phase::Data;
+                    Err(_) => {
+                        t += costs::block_read(&self.cfg, BLOCK);
+                        end = Some(Status::DiskError);
+                    }
+                    Ok(()) => {
+                        t += costs::block_read(&self.cfg, BLOCK);
+                        j.phase = Phase::Data;
+                    }
                 }
             }
             Phase::Data => {
@@ -363,15 +384,23 @@ impl ModelDevice {
                 }
             }
             Phase::Write => {
-                t += costs::block_write(&self.cfg, BLOCK);
                 self.regs.count(reg::CNT_BLK_WRITES, 1);
                 self.regs.count(reg::CNT_BLK_BYTES, BLOCK as u64);
                 self.regs.count(reg::CNT_BLK_DEV_BYTES, j.dev_fill);
                 j.dev_fill = 0;
-                if env.disk.write(j.lba, &self.blk.buf).is_err() {
-                    end = Some(Status::DiskError);
-                } else {
-                    end = Self::blk_block_done(&mut j, Phase::Data);
+                match env.disk.write(j.lba, &self.blk.buf) {
+                    // The data packet went out; no status: given up BLK_TIMEOUT cycles later.
+                    Err(DiskError::NoAnswer { .. }) => {
+                        (t, end) = self.blk_timed_out(t + costs::words(&self.cfg, BLOCK));
+                    }
+                    Err(_) => {
+                        t += costs::block_write(&self.cfg, BLOCK);
+                        end = Some(Status::DiskError);
+                    }
+                    Ok(()) => {
+                        t += costs::block_write(&self.cfg, BLOCK);
+                        end = Self::blk_block_done(&mut j, Phase::Data);
+                    }
                 }
             }
         }

@@ -4,7 +4,7 @@ use buflet_platform::DeviceConfig;
 use buflet_spec::{param, reg};
 
 /// Last event counter register (the block from `CNT_RX_FRAMES` up to it).
-const CNT_LAST: u32 = reg::CNT_RX_DONE;
+const CNT_LAST: u32 = reg::CNT_BLK_TIMEOUTS;
 /// Number of 32-bit counters from `CNT_RX_FRAMES` to [`CNT_LAST`].
 const NCNT: usize = ((CNT_LAST - reg::CNT_RX_FRAMES) / 4 + 1) as usize;
 /// Drop counters: reason r (0..NDROP) at `drop::COUNTER_BASE + 4*r`; the 4-bit reason field.
@@ -50,8 +50,20 @@ pub(crate) struct Regs {
     pub timer_period: u32,
     /// The last value written to the TIMER_KICK doorbell (what a read returns).
     timer_kick: u32,
+    /// BLK_TIMEOUT: cycles the block engine waits for the block device, 0 = forever.
+    pub blk_timeout: BlkTimeout,
     cnt: Counters,
     drops: [u32; NDROP],
+}
+
+/// BLK_TIMEOUT, whose reset value is `DEF_BLK_TIMEOUT`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BlkTimeout(pub u32);
+
+impl Default for BlkTimeout {
+    fn default() -> Self {
+        BlkTimeout(param::DEF_BLK_TIMEOUT as u32)
+    }
 }
 
 /// The event counters from `CNT_RX_FRAMES` to [`CNT_LAST`] (an array too long for a derived
@@ -135,6 +147,7 @@ impl Regs {
             reg::NIC_IP => self.nic_ip,
             reg::TIMER_PERIOD => self.timer_period,
             reg::TIMER_KICK => self.timer_kick,
+            reg::BLK_TIMEOUT => self.blk_timeout.0,
             reg::REQ_BASE_LO => self.req_base as u32,
             reg::REQ_BASE_HI => (self.req_base >> 32) as u32,
             reg::REQ_SIZE => self.req_size,
@@ -166,6 +179,7 @@ impl Regs {
             reg::NIC_IP => self.nic_ip = v,
             reg::TIMER_PERIOD => self.timer_period = v,
             reg::TIMER_KICK => self.timer_kick = v,
+            reg::BLK_TIMEOUT => self.blk_timeout = BlkTimeout(v),
             reg::REQ_BASE_LO => set_lo(&mut self.req_base, v),
             reg::REQ_BASE_HI => set_hi(&mut self.req_base, v),
             reg::REQ_SIZE => self.req_size = v,

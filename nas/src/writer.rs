@@ -344,7 +344,10 @@ impl NasStream {
             }
             return;
         }
-        let retry = c.status == Status::DiskError && at < cmd.sg.blocks.len();
+        // A medium error or a device that did not answer in time: the block is tried again
+        // (after DISK_TIMEOUT the device no longer touches the command's host memory).
+        let retry =
+            matches!(c.status, Status::DiskError | Status::DiskTimeout) && at < cmd.sg.blocks.len();
         if retry {
             if cmd.fail_block == Some(at) {
                 cmd.tries += 1;

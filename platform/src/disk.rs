@@ -33,6 +33,10 @@ pub enum DiskError {
     /// The SCSI logical unit completed the command with CHECK CONDITION (`--disk scsi`).
     #[error("LBA {lba}: {sense}")]
     Scsi { lba: u64, sense: Sense },
+    /// The device stopped answering ([`BlockDevice::stop_answering_after`]): the operation is
+    /// neither done nor answered; the harness sends no status and no data for it.
+    #[error("the block device did not answer the operation at LBA {lba}")]
+    NoAnswer { lba: u64 },
 }
 
 impl DiskError {
@@ -93,6 +97,8 @@ pub struct BlockDevice {
     /// opposed to an injected or SCSI medium error: the device sees both as `DISK_ERROR`, the
     /// harness tells the user which one it was.
     host_failure: Option<String>,
+    /// Operations still answered before the device stops answering for good (`None`: always).
+    answers_left: Option<u64>,
 }
 
 impl BlockDevice {
@@ -109,6 +115,25 @@ impl BlockDevice {
             scsi: None,
             inject: None,
             host_failure: None,
+            answers_left: None,
+        }
+    }
+
+    /// Answer `n` more operations, then none (a hung device: the block engine's timeout,
+    /// register `BLK_TIMEOUT`, is what ends the commands then). `None` answers every one.
+    pub fn stop_answering_after(&mut self, n: Option<u64>) {
+        self.answers_left = n;
+    }
+
+    /// Count one operation against the answers left: `NoAnswer` once there are none.
+    fn answer(&mut self, lba: u64) -> Result<(), DiskError> {
+        match self.answers_left.as_mut() {
+            Some(0) => Err(DiskError::NoAnswer { lba }),
+            Some(n) => {
+                *n -= 1;
+                Ok(())
+            }
+            None => Ok(()),
         }
     }
 
@@ -279,6 +304,7 @@ impl BlockDevice {
 
     /// Write whole sectors at `lba` in one operation.
     pub fn write(&mut self, lba: u64, data: &[u8]) -> Result<(), DiskError> {
+        self.answer(lba)?;
         if let Some(log) = self.log.as_mut() {
             log.push(DiskWrite {
                 lba,
@@ -299,6 +325,7 @@ impl BlockDevice {
 
     /// Read whole sectors at `lba` in one operation.
     pub fn read(&mut self, lba: u64, out: &mut [u8]) -> Result<(), DiskError> {
+        self.answer(lba)?;
         let len = out.len();
         self.transfer(
             lba,
@@ -351,5 +378,29 @@ mod tests {
             Err(DiskError::Injected { .. })
         ));
         assert_eq!(e.host_failure(), None);
+    }
+
+    /// A device told to stop answering does `n` operations, then leaves every later one
+    /// undone and unanswered (`NoAnswer`), reads and writes alike.
+    #[test]
+    fn a_hung_device_answers_nothing_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = BlockDevice::create(&dir.path().join("hang.img"), 1 << 16).unwrap();
+        d.stop_answering_after(Some(2));
+        d.write(0, &[7u8; 512]).unwrap();
+        d.read(0, &mut [0u8; 512]).unwrap();
+        assert!(matches!(
+            d.write(1, &[9u8; 512]),
+            Err(DiskError::NoAnswer { lba: 1 })
+        ));
+        assert!(matches!(
+            d.read(0, &mut [0u8; 512]),
+            Err(DiskError::NoAnswer { lba: 0 })
+        ));
+        let mut back = [0u8; 1024];
+        d.read_bytes(0, &mut back).unwrap();
+        assert_eq!(back[..512], [7u8; 512]);
+        assert_eq!(back[512..], [0u8; 512], "the unanswered write was not done");
+        assert_eq!((d.stats().writes, d.stats().reads), (1, 1));
     }
 }

@@ -7,7 +7,7 @@
 //! function happens in the Verilog.
 
 use crate::{Model, Port, SimError};
-use buflet_platform::{Agent, Device, DeviceConfig, HostEnv, MacPort};
+use buflet_platform::{Agent, Device, DeviceConfig, DiskError, HostEnv, MacPort};
 use std::collections::VecDeque;
 
 /// DMA clients of the arbiters, as reported on the `*_req_id` sideband.
@@ -453,16 +453,20 @@ impl RtlDevice {
             Some((lba, len, true)) => self.blk_reqs.push_back((lba, len)),
             Some((lba, len, false)) => {
                 let mut data = vec![0u8; len.max(1)];
-                let ok = env.disk.read(lba, &mut data).is_ok();
-                if !ok {
-                    data.fill(0);
+                let res = env.disk.read(lba, &mut data);
+                // A device that stopped answering sends neither data nor status.
+                if !matches!(res, Err(DiskError::NoAnswer { .. })) {
+                    let ok = res.is_ok();
+                    if !ok {
+                        data.fill(0);
+                    }
+                    self.blk_reads.push_back(BlkRead {
+                        ready_at: self.cycle + env.disk.latency.max(self.cfg.disk_latency as u64),
+                        data,
+                        pos: 0,
+                        status: if ok { 0 } else { 1 },
+                    });
                 }
-                self.blk_reads.push_back(BlkRead {
-                    ready_at: self.cycle + env.disk.latency.max(self.cfg.disk_latency as u64),
-                    data,
-                    pos: 0,
-                    status: if ok { 0 } else { 1 },
-                });
             }
             None => {}
         }
@@ -480,12 +484,16 @@ impl RtlDevice {
             self.blk_data.extend_from_slice(&blk_word[..n]);
             if blk_last {
                 let (lba, len) = self.blk_reqs.pop_front().unwrap_or((u64::MAX, 0));
-                let ok = self.blk_data.len() == len && env.disk.write(lba, &self.blk_data).is_ok();
+                // A packet of the wrong length fails without reaching the disk.
+                let res = (self.blk_data.len() == len).then(|| env.disk.write(lba, &self.blk_data));
                 self.blk_data.clear();
-                self.blk_resps.push_back((
-                    self.cycle + env.disk.latency.max(self.cfg.disk_latency as u64),
-                    if ok { 0 } else { 1 },
-                ));
+                // A device that stopped answering sends no status.
+                if !matches!(res, Some(Err(DiskError::NoAnswer { .. }))) {
+                    self.blk_resps.push_back((
+                        self.cycle + env.disk.latency.max(self.cfg.disk_latency as u64),
+                        if matches!(res, Some(Ok(()))) { 0 } else { 1 },
+                    ));
+                }
             }
         }
         if resp_fire {

@@ -34,6 +34,7 @@ codes! {
         BadRegion BAD_REGION = 7, "Region request invalid: slot out of range, zero length, wrapping range, or bad permission bits.";
         ProtFault PROT_FAULT = 8, "An access outside the registered regions was refused (seed 004).";
         BadBuf BAD_BUF = 9, "BUF_RELEASE: COUNT out of range, or a head that is not a held chain.";
+        DiskTimeout DISK_TIMEOUT = 10, "The block device did not answer within BLK_TIMEOUT cycles: the command was given up (its late answer is discarded).";
     }
     sock_state (SockState), "Connection states (sock_ctx.STATE)." => {
         Free FREE = 0, "Slot unused.";
@@ -62,7 +63,8 @@ codes! {
         OutOfWindow OUT_OF_WINDOW = 11, "Fails the RFC 9293 acceptability test, or an RST not exactly at RCV_NXT.";
         Duplicate DUPLICATE = 12, "Out-of-order segment whose every byte is already held.";
         BadState BAD_STATE = 13, "Not valid in the socket's state.";
-        @ COUNTER_BASE = 0x200, "Counter of drop reason r (1..13) is at COUNTER_BASE + 4*r.";
+        PoolLow POOL_LOW = 14, "Out-of-order segment while the free buflets are at the pool's reserve: not held, the reserve stays for in-order data.";
+        @ COUNTER_BASE = 0x200, "Counter of drop reason r (1..14) is at COUNTER_BASE + 4*r.";
     }
 }
 
@@ -130,6 +132,7 @@ constants! {
         ANON_MAX_LEN     = 16384, "Largest anonymous buffer (contiguous host memory).";
         DEF_CLOCK_MHZ    = 250, "Default characterised clock.";
         POOL_RESERVE_DIV = 16, "Window: NUM_BUFLETS / POOL_RESERVE_DIV buflets are held back from the pool room.";
+        DEF_BLK_TIMEOUT  = 0x100_0000, "Reset value of BLK_TIMEOUT: 2^24 cycles (67 ms at 250 MHz).";
         IP_TTL           = 64, "TTL of transmitted IPv4 packets.";
         RELEASE_MAX      = 24, "Most chain heads in one BUF_RELEASE request.";
         RCV_BUF_MAX      = 0x4000_0000, "Largest sock_desc.RCV_BUF (2^30 bytes).";

@@ -196,6 +196,7 @@ mod tests {
             (drop::OUT_OF_WINDOW, reg::CNT_DROP_OUT_OF_WINDOW),
             (drop::DUPLICATE, reg::CNT_DROP_DUPLICATE),
             (drop::BAD_STATE, reg::CNT_DROP_BAD_STATE),
+            (drop::POOL_LOW, reg::CNT_DROP_POOL_LOW),
         ];
         for (code, addr) in pairs {
             assert_eq!(drop::COUNTER_BASE + 4 * code, addr as u64);

@@ -102,6 +102,7 @@ registers! {
     NIC_IP        = 0x058, Rw,  "The NIC's IPv4 address (numeric); ARP requests for it are answered. 0 = responder off.";
     TIMER_PERIOD  = 0x060, Rw,  "Cycles per timer tick (named-buffer timeout sweep); 0 = no periodic ticks.";
     TIMER_KICK    = 0x064, Rw,  "Doorbell: any write requests one timer tick now; reads return the last value written.";
+    BLK_TIMEOUT   = 0x068, Rw,  "Cycles the block engine waits for the block device to make progress (take a request, send a read's data, send a status) before it gives the command up with status DISK_TIMEOUT; 0 = wait forever. Reset value DEF_BLK_TIMEOUT.";
     PROT_FAULT_ADDR_LO = 0x070, Ro, "Address of the last refused access, low 32 bits.";
     PROT_FAULT_ADDR_HI = 0x074, Ro, "Address of the last refused access, high 32 bits.";
     PROT_FAULT_INFO = 0x078, Ro, "Last refused access: bit0 write, bits 15:8 requester id.";
@@ -139,6 +140,7 @@ registers! {
     CNT_BUF_RELEASED    = 0x17C, Ro, "Held buflet chains released by BUF_RELEASE.";
     CNT_BLK_DEV_BYTES   = 0x180, Ro, "Bytes the block engine read from buflet memory (DEVMEM elements, p2p).";
     CNT_RX_DONE         = 0x184, Ro, "Frames the engine finished without a drop and without an anonymous delivery: taken into a socket, held out of order, answered (ARP) or consumed by the TCP rules. CNT_RX_FRAMES = CNT_RX_DONE + CNT_ANON_RX + the drop counters.";
+    CNT_BLK_TIMEOUTS    = 0x188, Ro, "Block-device commands given up because the device did not answer within BLK_TIMEOUT cycles.";
     CNT_DROP_TRUNCATED  = 0x204, Ro, "Dropped: frame shorter than its headers or IPv4 total length.";
     CNT_DROP_NOT_IPV4   = 0x208, Ro, "Dropped: not IPv4 (ARP, IPv6, ...).";
     CNT_DROP_BAD_IP_HDR = 0x20C, Ro, "Dropped: IPv4 version, IHL or total length invalid, or a fragment.";
@@ -152,6 +154,7 @@ registers! {
     CNT_DROP_OUT_OF_WINDOW = 0x22C, Ro, "Dropped: fails the RFC 9293 acceptability test, or an RST not exactly at RCV_NXT.";
     CNT_DROP_DUPLICATE  = 0x230, Ro, "Dropped: every byte already held out of order.";
     CNT_DROP_BAD_STATE  = 0x234, Ro, "Dropped: not valid in the socket's state (data before the handshake, SYN when established, ...).";
+    CNT_DROP_POOL_LOW   = 0x238, Ro, "Dropped: an out-of-order segment while the free buflets are at the pool's reserve (NUM_BUFLETS / POOL_RESERVE_DIV): not held, so the segment that fills the gap always finds a buflet.";
 }
 
 /// Every constant group, in the order the renderers list them.

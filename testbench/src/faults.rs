@@ -2,13 +2,18 @@
 //! with its own mix of faults drawn from the seed: loss, reordering, duplication, corruption
 //! and truncation on the link (each direction), block-device errors (sometimes with no retries
 //! left, so a write fails for good), the peer resetting the connection in the middle of the
-//! upload, and named-buffer timeouts (buffers come back partly filled or empty). For every run it reports what the peer saw acknowledged and whether any of
-//! those bytes are lost (not on disk and not named by the NAS's failure), buflets leaked after
-//! SOCK_DEL, and whether the file verified, the upload was cut by the abort, or the NAS failed
-//! naming the file bytes it did not write.
+//! upload, named-buffer timeouts (buffers come back partly filled or empty), an application
+//! that stalls (takes no completion, posts no buffer) while a window larger than the buflet
+//! pool lets the data exhaust the pool, and a disk that stops answering (each block command
+//! then ends with DISK_TIMEOUT). For every run it reports what the peer saw acknowledged and
+//! whether any of those bytes are lost (not on disk and not named by the NAS's failure),
+//! buflets leaked after SOCK_DEL, block writes whose completion never came, and whether the
+//! file verified, the upload was cut by the abort, or the NAS failed naming the file bytes it
+//! did not write.
 
 use crate::peer::{self, Faults, PeerError, PeerOpts};
 use crate::Backend;
+use buflet_spec::param;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -39,6 +44,18 @@ pub struct RunRecord {
     pub faults: Faults,
     /// Named buffers the device returned on timeout (`CNT_TIMEOUTS`).
     pub timeouts: u64,
+    /// Block commands given up because the disk did not answer (`CNT_BLK_TIMEOUTS`).
+    pub blk_timeouts: u64,
+    /// Frames the device found no free buflet for (`NO_BUFLET`) and out-of-order segments it
+    /// did not hold because the pool was at its reserve (`POOL_LOW`).
+    pub no_buflet: u64,
+    pub pool_low: u64,
+    /// Fewest free buflets seen, and whether that is at the pool's reserve or below (the
+    /// pool exhausted as far as the window goes: it advertised 0 for want of buflets).
+    pub min_free_buflets: u32,
+    pub pool_exhausted: bool,
+    /// Block writes whose completion never came (must be 0).
+    pub completions_missing: u64,
     /// `verified`, `aborted` (the prefix the peer got acknowledged landed), `failed: <what the
     /// NAS said, naming the file bytes not written>`, or `error: <why the run broke>`.
     pub outcome: String,
@@ -63,7 +80,12 @@ pub struct CampaignReport {
     pub errors: u32,
     pub acked_lost: u64,
     pub buflets_leaked: u64,
-    /// No acknowledged byte lost, no buflet leaked, no run broke.
+    pub completions_missing: u64,
+    /// Runs in which the buflet pool ran out (down to its reserve, or `NO_BUFLET` or
+    /// `POOL_LOW` drops), and runs in which the disk stopped answering.
+    pub exhausted_runs: u32,
+    pub hung_disk_runs: u32,
+    /// No acknowledged byte lost, no buflet leaked, no completion missing, no run broke.
     pub passed: bool,
 }
 
@@ -84,6 +106,21 @@ fn mix(rng: &mut ChaCha8Rng, bytes: u64) -> (f64, f64, f64, Faults) {
     let nb_timeout = rng
         .gen_bool(0.3)
         .then(|| (rng.gen_range(500..20_000), rng.gen_range(1..4)));
+    let app_stall = rng.gen_bool(0.3).then(|| {
+        (
+            rng.gen_range(20_000..200_000),
+            rng.gen_range(200_000..2_000_000),
+        )
+    });
+    // A window of up to 4 MiB, past the 512 KiB buflet pool: with a stall, the pool runs out.
+    let rcv_buf = rng
+        .gen_bool(0.4)
+        .then(|| rng.gen_range(1u32 << 19..=4 << 20));
+    // Few named buffers posted: what a stall leaves unread stays in buflets.
+    let nbs = (app_stall.is_some() && rng.gen_bool(0.7)).then(|| rng.gen_range(1..4));
+    let disk_hang_after = rng
+        .gen_bool(0.15)
+        .then(|| rng.gen_range(0..2 * bytes.div_ceil(4096) + 1));
     (
         loss,
         reorder,
@@ -95,6 +132,10 @@ fn mix(rng: &mut ChaCha8Rng, bytes: u64) -> (f64, f64, f64, Faults) {
             max_retries,
             abort_after,
             nb_timeout,
+            app_stall,
+            rcv_buf,
+            nbs,
+            disk_hang_after,
         },
     )
 }
@@ -112,6 +153,9 @@ pub fn run(opts: &CampaignOpts) -> CampaignReport {
         errors: 0,
         acked_lost: 0,
         buflets_leaked: 0,
+        completions_missing: 0,
+        exhausted_runs: 0,
+        hung_disk_runs: 0,
         passed: false,
     };
     for k in 0..opts.runs {
@@ -134,6 +178,12 @@ pub fn run(opts: &CampaignOpts) -> CampaignReport {
             dup,
             faults: f.clone(),
             timeouts: 0,
+            blk_timeouts: 0,
+            no_buflet: 0,
+            pool_low: 0,
+            completions_missing: 0,
+            min_free_buflets: 0,
+            pool_exhausted: false,
             outcome: String::new(),
             acked: 0,
             acked_lost: 0,
@@ -142,6 +192,14 @@ pub fn run(opts: &CampaignOpts) -> CampaignReport {
         match peer::run_with(&popts, &f) {
             Ok(r) => {
                 rec.timeouts = r.nb_timeouts;
+                rec.blk_timeouts = r.blk_timeouts;
+                rec.completions_missing = r.completions_missing;
+                let drop = |name: &str| r.drops.get(name).copied().unwrap_or(0);
+                rec.no_buflet = drop("NO_BUFLET");
+                rec.pool_low = drop("POOL_LOW");
+                rec.min_free_buflets = r.min_free_buflets;
+                let reserve = r.num_buflets / param::POOL_RESERVE_DIV as u32;
+                rec.pool_exhausted = r.min_free_buflets <= reserve + 1;
                 rec.acked = r.acked;
                 rec.acked_lost = r.acked_lost;
                 rec.outcome = match (&r.failure, r.verified, r.aborted) {
@@ -176,9 +234,15 @@ pub fn run(opts: &CampaignOpts) -> CampaignReport {
             }
         }
         rep.acked_lost += rec.acked_lost;
+        rep.completions_missing += rec.completions_missing;
+        rep.exhausted_runs += u32::from(rec.pool_exhausted || rec.no_buflet + rec.pool_low > 0);
+        rep.hung_disk_runs += u32::from(rec.faults.disk_hang_after.is_some());
         rep.buflets_leaked += rec.buflets_leaked;
         rep.runs.push(rec);
     }
-    rep.passed = rep.acked_lost == 0 && rep.buflets_leaked == 0 && rep.errors == 0;
+    rep.passed = rep.acked_lost == 0
+        && rep.buflets_leaked == 0
+        && rep.completions_missing == 0
+        && rep.errors == 0;
     rep
 }

@@ -19,7 +19,7 @@ use crate::{sha256_hex, Backend, Bench, TbError};
 use buflet_driver::{DriverError, SocketSpec};
 use buflet_nas::{AppKind, ExtentFile, NasServer, ServeError, ServerConfig, WriteError, WriteMode};
 use buflet_platform::DiskError;
-use buflet_spec::Status;
+use buflet_spec::{reg, CplKind, Status};
 use link::{eth_strip, eth_wrap, peer_seg, AckObserver, AckStats, Dir, Impair, LinkStats, PeerPhy};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -40,7 +40,7 @@ const RCV_BUF: u32 = 256 * 1024;
 const MSS: u16 = 1460;
 /// The peer's IP MTU (so its MSS is 1460) and its socket buffers.
 const PEER_MTU: usize = 1500;
-const PEER_TX_BUF: usize = 512 * 1024;
+const PEER_TX_BUF: usize = 4 << 20;
 const PEER_RX_BUF: usize = 4096;
 /// Most cycles the device runs between two looks at the peer.
 const STEP: u64 = 1024;
@@ -92,7 +92,24 @@ pub struct Faults {
     pub abort_after: Option<u64>,
     /// Named-buffer timeouts: timer period in cycles, `TIMEOUT` in ticks.
     pub nb_timeout: Option<(u32, u32)>,
+    /// The application stalls: from device cycle `.0`, for `.1` cycles, it takes no
+    /// completion and posts no named buffer while the device runs on (received data waits in
+    /// buflets and the window closes).
+    pub app_stall: Option<(u64, u64)>,
+    /// The NIC socket's receive buffer instead of 256 KiB. Larger than the buflet pool, it
+    /// lets a stalled application's data fill the pool: frames then find no free buflet
+    /// (`NO_BUFLET`) until the application drains it.
+    pub rcv_buf: Option<u32>,
+    /// Named buffers the application keeps posted instead of 16 (1..=16): with few, a stall
+    /// leaves the received data in buflets rather than in host memory.
+    pub nbs: Option<usize>,
+    /// The block device answers this many operations, then none: each block command then
+    /// ends with DISK_TIMEOUT after [`HUNG_DISK_TIMEOUT`] cycles.
+    pub disk_hang_after: Option<u64>,
 }
+
+/// `BLK_TIMEOUT` of a run whose disk stops answering ([`Faults::disk_hang_after`]).
+pub const HUNG_DISK_TIMEOUT: u32 = 20_000;
 
 /// What a run measured. Serialized as the CLI's JSON line.
 #[derive(Debug, Clone, Serialize)]
@@ -155,6 +172,13 @@ pub struct PeerReport {
     pub acked_lost: u64,
     /// Named buffers the device returned on timeout (`CNT_TIMEOUTS`).
     pub nb_timeouts: u64,
+    /// Block commands the device gave up on `BLK_TIMEOUT` (`CNT_BLK_TIMEOUTS`).
+    pub blk_timeouts: u64,
+    /// Block writes issued whose completion never came (must be 0).
+    pub completions_missing: u64,
+    /// Fewest free buflets seen (sampled every step): at the pool's reserve
+    /// (`NUM_BUFLETS / POOL_RESERVE_DIV`) or below, the pool was exhausted for the window.
+    pub min_free_buflets: u32,
 }
 
 impl From<ServeError> for PeerError {
@@ -344,6 +368,10 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
         .name("peer")
         .build()?;
     let Bench { drv, wire, .. } = &mut bench;
+    if let Some(n) = faults.disk_hang_after {
+        drv.set_blk_timeout(HUNG_DISK_TIMEOUT);
+        drv.env.disk.stop_answering_after(Some(n));
+    }
     if faults.disk_error_rate > 0.0 {
         drv.env
             .disk
@@ -353,7 +381,7 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
 
     // The NIC's listening socket: the demo's, with this link's receive buffer.
     let spec = SocketSpec {
-        rcv_buf: RCV_BUF,
+        rcv_buf: faults.rcv_buf.unwrap_or(RCV_BUF),
         ..frames::demo_socket(nic_iss, MSS)
     };
     let file = ExtentFile {
@@ -361,7 +389,7 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
         capacity: file_cap,
     };
     let scfg = ServerConfig {
-        nbs: NBS,
+        nbs: faults.nbs.unwrap_or(NBS).clamp(1, NBS),
         pages_per_nb: PAGES_PER_NB,
         mode: WriteMode::ZeroCopy,
         max_retries: faults.max_retries,
@@ -415,6 +443,7 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
     let mut aborted = false;
     let mut failure: Option<String> = None;
     let mut peer_acked = 0u64;
+    let mut min_free = u32::MAX;
 
     loop {
         // The peer: take what arrived, queue more data, send what it may.
@@ -463,9 +492,17 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
             wire.send(f);
         }
 
-        // The NIC and the driver.
-        let polled = match srv.poll(drv, STEP) {
-            Ok(p) => p,
+        // The NIC and the driver (an application stall runs the device alone).
+        let stalling = faults
+            .app_stall
+            .is_some_and(|(from, len)| (from..from.saturating_add(len)).contains(&drv.cycles()));
+        if stalling {
+            drv.run(STEP);
+            // Time passes for the peer as for the device: its clock does not jump over a stall.
+            active = true;
+        }
+        let polled = match (!stalling).then(|| srv.poll(drv, STEP)).transpose() {
+            Ok(p) => p.unwrap_or_default(),
             Err(ServeError::App(m)) => {
                 failure = Some(m);
                 break;
@@ -499,6 +536,8 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
                 nas.eof
             )));
         }
+
+        min_free = min_free.min(drv.counter(reg::CNT_FREE_BUFLETS));
 
         // NIC -> link -> peer.
         while let Some(f) = wire.recv() {
@@ -618,9 +657,10 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
         }
     }
 
-    // Delete the socket: its remaining named buffers come back first (flag DELETE).
+    // Delete the socket: its remaining named buffers come back first (flag DELETE), with
+    // whatever else completed meanwhile (a block write, which the writer takes as it comes).
     for c in drv.del_socket(sock)? {
-        if c.status != Status::Ok {
+        if c.kind == CplKind::NbReturn && c.status != Status::Ok {
             return Err(PeerError::Device(format!(
                 "SOCK_DEL returned named buffer {} with status {} ({})",
                 c.ref_num,
@@ -712,5 +752,8 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
         not_on_disk,
         acked_lost,
         nb_timeouts: u64::from(counters.timeouts),
+        blk_timeouts: u64::from(counters.blk_timeouts),
+        completions_missing: srv.stream.writes_in_flight() as u64,
+        min_free_buflets: min_free.min(free),
     })
 }

@@ -21,6 +21,7 @@ fn fault_campaign_on_both_backends() {
         assert_eq!(r.errors, 0, "{ctx}");
         assert_eq!(r.acked_lost, 0, "{ctx}");
         assert_eq!(r.buflets_leaked, 0, "{ctx}");
+        assert_eq!(r.completions_missing, 0, "{ctx}");
         assert!(r.passed, "{ctx}");
         assert_eq!(r.verified + r.aborted + r.failed_named, runs, "{ctx}");
         // The mixes do reach the faults.
@@ -30,6 +31,8 @@ fn fault_campaign_on_both_backends() {
             .any(|x| x.faults.disk_error_rate > 0.0 && x.faults.corrupt > 0.0));
         if backend == Backend::Model {
             assert!(r.aborted > 0 && r.failed_named > 0, "{ctx}");
+            // (96 KiB uploads cannot fill the 512 KiB pool: exhaustion has its own test below)
+            assert!(r.hung_disk_runs > 0, "{ctx}");
         }
     }
 }
@@ -62,6 +65,83 @@ fn partly_filled_buffers_on_timeout_do_not_deadlock_the_writer() {
             "{}: no buffer came back on timeout",
             backend.name()
         );
+        assert_eq!(r.buflets_free_end, r.num_buflets);
+    }
+}
+
+/// An application that stalls with one named buffer posted while the window (4 MiB) is larger
+/// than the buflet pool: the received data fills the pool down to its reserve, the window
+/// closes, and once the application is back every byte lands. On both backends.
+#[test]
+fn a_stalled_application_exhausts_the_pool_and_loses_nothing() {
+    use buflet_testbench::peer::{run_with, Faults, PeerOpts};
+    for backend in Backend::ALL {
+        let opts = PeerOpts {
+            backend,
+            width: 64,
+            bytes: 1 << 20,
+            loss: 0.0,
+            reorder: 0.0,
+            dup: 0.0,
+            seed: 77,
+        };
+        let faults = Faults {
+            app_stall: Some((30_000, 1_500_000)),
+            nbs: Some(1),
+            rcv_buf: Some(4 << 20),
+            ..Faults::default()
+        };
+        let r = run_with(&opts, &faults).unwrap_or_else(|e| panic!("{}: {e}", backend.name()));
+        let reserve = r.num_buflets / buflet_spec::param::POOL_RESERVE_DIV as u32;
+        assert!(r.verified, "{}: {r:?}", backend.name());
+        assert!(
+            r.min_free_buflets <= reserve + 1,
+            "{}: the pool never ran down to its reserve ({} free at least)",
+            backend.name(),
+            r.min_free_buflets
+        );
+        assert!(
+            r.nic_acks.zero_windows > 0,
+            "{}: no zero window",
+            backend.name()
+        );
+        assert_eq!(r.buflets_free_end, r.num_buflets);
+    }
+}
+
+/// A disk that stops answering in the middle of an upload: every block write still completes
+/// (DISK_TIMEOUT), the NAS fails naming the file bytes it did not write, and no acknowledged
+/// byte outside that range is lost. On both backends.
+#[test]
+fn a_disk_that_stops_answering_ends_every_write() {
+    use buflet_testbench::peer::{run_with, Faults, PeerOpts};
+    for backend in Backend::ALL {
+        let opts = PeerOpts {
+            backend,
+            width: 64,
+            bytes: 256 << 10,
+            loss: 0.01,
+            reorder: 0.0,
+            dup: 0.0,
+            seed: 78,
+        };
+        let faults = Faults {
+            disk_hang_after: Some(20),
+            max_retries: Some(1),
+            ..Faults::default()
+        };
+        let r = run_with(&opts, &faults).unwrap_or_else(|e| panic!("{}: {e}", backend.name()));
+        let name = backend.name();
+        let m = r
+            .failure
+            .as_deref()
+            .unwrap_or_else(|| panic!("{name}: {r:?}"));
+        assert!(m.contains("DISK_TIMEOUT"), "{name}: {m}");
+        let (a, b) = r.not_on_disk.unwrap();
+        assert!(a <= 20 * 4096 && b > a, "{name}: {a}..{b}");
+        assert!(r.blk_timeouts >= 2, "{name}: {} timeouts", r.blk_timeouts);
+        assert_eq!(r.completions_missing, 0, "{name}");
+        assert_eq!(r.acked_lost, 0, "{name}");
         assert_eq!(r.buflets_free_end, r.num_buflets);
     }
 }

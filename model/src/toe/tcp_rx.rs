@@ -285,6 +285,13 @@ fn established(
         out.fate = Fate::Drop(drop::OUT_OF_ORDER);
         return out;
     }
+    // The pool at its reserve holds nothing more out of order: the reserve is for the
+    // in-order segment that fills the gap (else tiny segments ahead of a gap take the pool).
+    if Sock::pool_room(cfg, free) == 0 {
+        out.tx = Some(sock.ack(cfg, free));
+        out.fate = Fate::Drop(drop::POOL_LOW);
+        return out;
+    }
     // Insertion into the reassembly list; `visited` counts the elements read.
     let base = sock.rcv_nxt;
     let start = |c: &Seg| rel(c.seq, base);

@@ -236,6 +236,8 @@ pub struct AckStats {
     /// already advertised by one window-scale unit or more: the window shrank (RFC 9293 3.8.6:
     /// a receiver SHOULD NOT).
     pub window_shrinks: u64,
+    /// ACKs advertising a zero window (the socket buffer or the buflet pool is full).
+    pub zero_windows: u64,
 }
 
 /// Watches the NIC's frames for [`AckStats`].
@@ -281,6 +283,7 @@ impl AckObserver {
             }
         }
         self.last = Some((ack, win));
+        self.stats.zero_windows += u64::from(win == 0);
         let right = ack.wrapping_add((win as u32) << self.scale);
         match self.right {
             // Moves left by less than one scale unit are the rounding of the scaled window.

@@ -232,3 +232,61 @@ pub fn bad_requests_are_errors_not_panics() {
     rig.nas.discard(&mut rig.drv, 0, 5000).unwrap();
     rig.finish();
 }
+
+/// A disk that stops answering (issue 11): its first `answered` operations are done, then none
+/// is answered. Every block command still completes, with DISK_TIMEOUT after BLK_TIMEOUT
+/// cycles; the writer retries as for a medium error, then reports the failure once with the
+/// file range; the blocks the disk did before it hung are on disk, and nothing else moved.
+pub fn hung_disk(backend: Backend, mode: WriteMode) {
+    let mut rig = Rig::with_mode(backend, "hung", 32 * BLOCK, 4, 4, mode);
+    let data = frames::payload(53, 4 * BLOCK as usize);
+    rig.receive(&data, false);
+    let file = ExtentFile {
+        disk_start: 8 * BLOCK,
+        capacity: 16 * BLOCK,
+    };
+    let out = Outcomes::default();
+    rig.nas.set_max_retries(2);
+    rig.drv.set_blk_timeout(4_000);
+    // Two blocks are written, then the disk hangs in the middle of the 4-block write.
+    rig.drv.env.disk.stop_answering_after(Some(2));
+    let (off, len) = (2 * BLOCK, 4 * BLOCK);
+    rig.nas
+        .write(&mut rig.drv, &file, off, 0, len, recorder(&out, 0))
+        .unwrap();
+    rig.settle();
+    assert_eq!(calls(&out, 0), 1, "the failure reaches the caller once");
+    match &out.borrow()[0].1 {
+        Err(WriteError::Block {
+            op,
+            status,
+            attempts,
+            file_start,
+            file_end,
+        }) => {
+            assert_eq!((*op, *status), (BlockOp::Write, Status::DiskTimeout));
+            assert_eq!(*attempts, 3, "the first try and 2 retries");
+            assert_eq!((*file_start, *file_end), (off + 2 * BLOCK, off + len));
+        }
+        other => panic!("{}: {other:?}", rig.drv.backend()),
+    }
+    assert_eq!(rig.drv.counters().blk_timeouts, 3, "one per attempt");
+    assert_eq!(rig.nas.writes_in_flight(), 0, "no completion missing");
+    let mut oracle = rig.initial.clone();
+    oracle_write(&mut oracle, &file, off, &data[..2 * BLOCK as usize]);
+    assert_disk(&rig, &oracle, "after the disk hung");
+    rig.nas.discard(&mut rig.drv, 0, data.len() as u64).unwrap();
+    rig.finish();
+}
+
+pub fn a_hung_disk_ends_in_disk_timeout_model() {
+    for m in [WriteMode::ZeroCopy, WriteMode::P2p] {
+        hung_disk(Backend::Model, m);
+    }
+}
+
+pub fn a_hung_disk_ends_in_disk_timeout_rtl() {
+    for m in [WriteMode::ZeroCopy, WriteMode::P2p] {
+        hung_disk(Backend::Rtl, m);
+    }
+}

@@ -14,7 +14,7 @@
 //! | `oracle.rs` | the `Vec` oracle of the disk, the disk and callback checks, copies per mode |
 //! | `rmw.rs` | read-modify-write cases, writes sharing a block, the tail at the end of the stream |
 //! | `random.rs` | random writes against the oracle and their strategies |
-//! | `failures.rs` | disk errors retried, a permanent failure, bad requests |
+//! | `failures.rs` | disk errors retried, a permanent failure, a disk that stops answering, bad requests |
 //! | `modes.rs` | host-DRAM crossings per byte of each mode, mode names |
 //! | `p2p.rs` | p2p streams: the mode and the socket, chain releases, SOCK_DEL |
 
@@ -56,6 +56,8 @@ buflet_testbench::test_list! {
         disk_errors_are_retried_rtl,
         permanent_failure_reaches_the_caller_model,
         permanent_failure_reaches_the_caller_rtl,
+        a_hung_disk_ends_in_disk_timeout_model,
+        a_hung_disk_ends_in_disk_timeout_rtl,
         bad_requests_are_errors_not_panics,
     },
     modes => {

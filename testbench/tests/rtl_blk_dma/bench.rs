@@ -43,6 +43,10 @@ pub struct Bench {
     /// pending command entries
     pub cmds: VecDeque<Cmd>,
     pub disk_fail: Vec<usize>,
+    /// Block operations answered after BLK_TIMEOUT (their status, or a read's data).
+    pub disk_late: Vec<usize>,
+    /// ev_blk_timeout pulses seen.
+    pub timeouts: usize,
     // observed
     pub reads: Vec<(u64, u64)>,
     pub blocks: Vec<BlkOp>,
@@ -85,6 +89,7 @@ impl Bench {
             bb * nb / kw as u64,
             "BUFLET_BYTES * NUM_BUFLETS of the model"
         );
+        m.set(p.blk_timeout, BLK_TIMEOUT);
         reset(&mut m, p.clk, p.rst, 3);
         let sink = |prefix: &str, salt: u64| {
             let bus = AxisBus::from_prefix(&m, prefix, &[]).expect(prefix);
@@ -105,6 +110,8 @@ impl Bench {
             disk,
             cmds: VecDeque::new(),
             disk_fail: Vec::new(),
+            disk_late: Vec::new(),
+            timeouts: 0,
             reads: Vec::new(),
             blocks: Vec::new(),
             writes: Vec::new(),
@@ -147,6 +154,24 @@ impl Bench {
             ..Default::default()
         }
         .to_bytes()
+    }
+
+    /// The block operations the device fails or answers late, for the oracle.
+    pub fn faults(&self) -> DiskFaults {
+        DiskFaults {
+            fail: self.disk_fail.clone(),
+            late: self.disk_late.clone(),
+        }
+    }
+
+    /// Cycles before the answer of the operation at `blk_count`: past BLK_TIMEOUT when it is
+    /// to come late, else up to `max`.
+    fn answer_delay(&mut self, max: u32) -> u32 {
+        if self.disk_late.contains(&self.blk_count) {
+            BLK_TIMEOUT as u32 + self.rng.gen_range(1..300)
+        } else {
+            self.rng.gen_range(0..max)
+        }
     }
 
     /// Status the block device gives its next operation.
@@ -349,7 +374,7 @@ impl Bench {
                         .map(|c| c.to_vec())
                         .collect();
                     self.blk = BlkDev::RdData {
-                        delay: self.rng.gen_range(0..30),
+                        delay: self.answer_delay(30),
                         words,
                     };
                 }
@@ -371,16 +396,14 @@ impl Bench {
                 );
                 if last {
                     let (lba, data) = (*lba, std::mem::take(data));
+                    let delay = self.answer_delay(20);
                     let st = self.next_status();
                     if st == 0 {
                         let at = lba as usize * 512;
                         self.disk[at..at + BLOCK].copy_from_slice(&data);
                     }
                     self.blocks.push((true, lba, data));
-                    self.blk = BlkDev::Status {
-                        delay: self.rng.gen_range(0..20),
-                        st,
-                    };
+                    self.blk = BlkDev::Status { delay, st };
                 }
             } else if !matches!(self.blk, BlkDev::WrData { .. }) {
                 assert_eq!(
@@ -402,6 +425,7 @@ impl Bench {
                     };
                 }
             }
+            self.timeouts += self.m.get(p.ev_blk_timeout) as usize;
             if resp_valid && self.m.get(p.s_blk_resp_ready) == 1 {
                 self.blk = BlkDev::Idle;
             }

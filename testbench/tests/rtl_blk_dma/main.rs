@@ -55,6 +55,9 @@ const SG_REGION: u64 = 5 << 20; // data in [DATA_BASE, SG_REGION), elements in [
 /// DEVMEM source (buflet memory addresses are below it) would be refused if it were looked up.
 const DATA_BASE: u64 = 1 << 20;
 const DISK_BYTES: usize = 8 << 20;
+/// BLK_TIMEOUT of the bench: far above the bench's slowest answer in time, so only the answers
+/// it makes late on purpose (`Bench::disk_late`) run past it.
+const BLK_TIMEOUT: u64 = 600;
 
 buflet_testbench::test_list! {
     random => {

@@ -23,6 +23,12 @@ pub struct Done {
     pub bytes: u32,
 }
 
+/// The block operations (by index) the block device fails or answers late.
+pub struct DiskFaults {
+    pub fail: Vec<usize>,
+    pub late: Vec<usize>,
+}
+
 /// One block-device operation: (write, lba, data of a write).
 pub type BlkOp = (bool, u64, Vec<u8>);
 
@@ -53,14 +59,16 @@ pub struct Oracle {
 }
 
 impl Oracle {
-    /// `disk_fail` holds the block operation indices the block device answers with an error.
+    /// `faults.fail` holds the block operation indices the block device answers with an error,
+    /// `faults.late` those it answers after BLK_TIMEOUT (the command ends with DISK_TIMEOUT; a
+    /// late write is still done by the device).
     pub fn run(
         &mut self,
         refs: &[(u64, u64)],
         bram: &Bram,
         kw: u64,
         c: &Cmd,
-        disk_fail: &[usize],
+        faults: &DiskFaults,
         exp: &mut Expect,
     ) {
         let opcode = if c.read {
@@ -123,8 +131,11 @@ impl Oracle {
                     exp.blocks.push((false, lba, Vec::new()));
                     let i = self.blk_index;
                     self.blk_index += 1;
-                    if disk_fail.contains(&i) {
+                    if faults.fail.contains(&i) {
                         return done(exp, Status::DiskError, written);
+                    }
+                    if faults.late.contains(&i) {
+                        return done(exp, Status::DiskTimeout, written);
                     }
                     let at = lba as usize * 512;
                     rblk = self.disk[at..at + BLOCK].to_vec();
@@ -166,11 +177,14 @@ impl Oracle {
                         blk_dev = 0;
                         let i = self.blk_index;
                         self.blk_index += 1;
-                        if disk_fail.contains(&i) {
+                        if faults.fail.contains(&i) {
                             return done(exp, Status::DiskError, written);
                         }
                         let at = lba as usize * 512;
                         self.disk[at..at + BLOCK].copy_from_slice(&data);
+                        if faults.late.contains(&i) {
+                            return done(exp, Status::DiskTimeout, written);
+                        }
                     }
                     written += BLOCK as u32;
                     lba += 8;

@@ -104,6 +104,9 @@ pub fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
             Fault::DiskError => b
                 .disk_fail
                 .push(oracle.blk_index + bld.rng.gen_range(0..blocks)),
+            Fault::DiskLate => b
+                .disk_late
+                .push(oracle.blk_index + bld.rng.gen_range(0..blocks)),
             Fault::EndsMidBlock => {
                 let last = elems.len() - 1;
                 if elems[last].len > 1 {
@@ -186,12 +189,13 @@ pub fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
         };
         let before = exp.cpls.len();
         let dev_bad = exp.dev_bad;
-        oracle.run(&b.host.refused, &b.bram, kw, &c, &b.disk_fail, &mut exp);
+        oracle.run(&b.host.refused, &b.bram, kw, &c, &b.faults(), &mut exp);
         let st = exp.cpls[before].status;
         let intended = match fault {
             Fault::None => Status::Ok,
             Fault::RefusedElem | Fault::RefusedData => Status::DmaError,
             Fault::DiskError => Status::DiskError,
+            Fault::DiskLate => Status::DiskTimeout,
             _ => Status::BadSg,
         };
         assert_eq!(st, intended, "test generator: {fault:?} gives status {st}");
@@ -267,6 +271,7 @@ pub fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
         Status::BadSg,
         Status::DmaError,
         Status::DiskError,
+        Status::DiskTimeout,
     ];
     let missing: Vec<(bool, Status)> = [false, true]
         .into_iter()
@@ -290,6 +295,13 @@ pub fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
         b.dev_events.iter().sum::<u64>(),
         b.m.cycles()
     );
+    // every late answer ended its command once (ev_blk_timeout) and was discarded
+    let late = exp
+        .cpls
+        .iter()
+        .filter(|c| c.status == Status::DiskTimeout)
+        .count();
+    assert_eq!(b.timeouts, late, "ev_blk_timeout pulses");
     // everything drained
     assert!(
         b.rsp.is_empty() && matches!(b.blk, BlkDev::Idle) && b.wr.is_none(),

@@ -158,6 +158,9 @@ pub enum Fault {
     RefusedElem,
     RefusedData,
     DiskError,
+    /// The block device answers one block late, past BLK_TIMEOUT (DISK_TIMEOUT; the late
+    /// answer is discarded).
+    DiskLate,
     EndsMidBlock,
     TooShort,
     TooLong,
@@ -196,7 +199,7 @@ pub fn victim(elems: &mut Vec<Elem>, rng: &mut StdRng, min: u64, max: u64) -> us
     i
 }
 
-pub const FAULTS: [Fault; 19] = [
+pub const FAULTS: [Fault; 20] = [
     Fault::None,
     Fault::BytesNotMultiple,
     Fault::BytesZero,
@@ -208,6 +211,7 @@ pub const FAULTS: [Fault; 19] = [
     Fault::RefusedElem,
     Fault::RefusedData,
     Fault::DiskError,
+    Fault::DiskLate,
     Fault::EndsMidBlock,
     Fault::TooShort,
     Fault::TooLong,

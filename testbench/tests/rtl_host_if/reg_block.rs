@@ -11,14 +11,13 @@ pub fn reg_block_registers_counters_irq() {
     let all: Vec<u32> = buflet_spec::REGS
         .iter()
         .map(|x| x.addr)
-        // unmapped: past the map, holes, after the last counter, drop reasons 0, 14 and 15
+        // unmapped: past the map, holes, after the last counter, drop reasons 0 and 15
         .chain([
             0x3FC,
             0x05C,
-            0x068,
-            reg::CNT_BLK_DEV_BYTES + 4,
+            0x06C,
+            reg::CNT_BLK_TIMEOUTS + 4,
             drop::COUNTER_BASE as u32,
-            drop::COUNTER_BASE as u32 + 4 * 14,
             drop::COUNTER_BASE as u32 + 4 * 15,
         ])
         .collect();
@@ -72,6 +71,7 @@ pub fn reg_block_registers_counters_irq() {
         let e_tx_bytes: u8 = rng.gen();
         let e_blk = ev(&mut rng);
         let e_blk_rd = ev(&mut rng);
+        let e_blk_to = ev(&mut rng);
         let e_blk_bytes: u16 = rng.gen();
         let e_anon = ev(&mut rng);
         let e_arp = ev(&mut rng);
@@ -102,6 +102,7 @@ pub fn reg_block_registers_counters_irq() {
             (p.ev_tx_bytes, e_tx_bytes as u64),
             (p.ev_blk_write, e_blk as u64),
             (p.ev_blk_read, e_blk_rd as u64),
+            (p.ev_blk_timeout, e_blk_to as u64),
             (p.ev_blk_bytes, e_blk_bytes as u64),
             (p.ev_anon_rx, e_anon as u64),
             (p.ev_arp_reply, e_arp as u64),
@@ -157,6 +158,11 @@ pub fn reg_block_registers_counters_irq() {
             "cycle {cycle}: nic_mac"
         );
         assert_eq!(m.get(p.nic_ip), rw(reg::NIC_IP), "cycle {cycle}: nic_ip");
+        assert_eq!(
+            m.get(p.blk_timeout) as u32,
+            r.read(reg::BLK_TIMEOUT, 0, 0, 0),
+            "cycle {cycle}: blk_timeout"
+        );
         let kick = acc && write && addr == reg::TIMER_KICK;
         let periodic =
             period != 0 && cycle > period_at && (cycle - period_at) % u64::from(period) == 0;
@@ -193,7 +199,7 @@ pub fn reg_block_registers_counters_irq() {
             r.add(reg::CNT_RX_FRAMES, 1);
             r.add(reg::CNT_RX_BYTES, e_bytes as u32);
         }
-        // reasons 0, 14 and 15 have no counter
+        // reasons 0 and 15 have no counter
         let counter = DropReason::try_from(e_reason)
             .ok()
             .and_then(DropReason::counter);
@@ -234,6 +240,7 @@ pub fn reg_block_registers_counters_irq() {
             (e_tick, reg::CNT_TICKS),
             (e_hold, reg::CNT_HOLD_RECORDS),
             (e_rel, reg::CNT_BUF_RELEASED),
+            (e_blk_to, reg::CNT_BLK_TIMEOUTS),
         ] {
             if e {
                 r.add(a, 1);
@@ -258,6 +265,7 @@ pub fn reg_block_registers_counters_irq() {
         p.ev_tx_frame,
         p.ev_blk_write,
         p.ev_blk_read,
+        p.ev_blk_timeout,
         p.ev_anon_rx,
         p.ev_arp_reply,
         p.ev_timeout,

@@ -32,6 +32,12 @@ impl Regs {
             reg::NUM_REGIONS => param::DEF_NUM_REGIONS as u32,
             reg::NIC_MAC_HI => rw(a) & 0xFFFF,
             reg::NIC_MAC_LO | reg::NIC_IP | reg::TIMER_PERIOD | reg::TIMER_KICK => rw(a),
+            // reset value DEF_BLK_TIMEOUT until written
+            reg::BLK_TIMEOUT => self
+                .rw
+                .get(&a)
+                .copied()
+                .unwrap_or(param::DEF_BLK_TIMEOUT as u32),
             reg::STATUS => 1 | ((rw(reg::CTRL) & 1) << 1),
             reg::IRQ_STATUS => self.irq_status as u32,
             reg::REQ_HEAD => req_head,
@@ -54,12 +60,13 @@ impl Regs {
     }
 }
 
-pub const RW_REGS: [u32; 15] = [
+pub const RW_REGS: [u32; 16] = [
     reg::NIC_MAC_LO,
     reg::NIC_MAC_HI,
     reg::NIC_IP,
     reg::TIMER_PERIOD,
     reg::TIMER_KICK,
+    reg::BLK_TIMEOUT,
     reg::CTRL,
     reg::IRQ_MASK,
     reg::REQ_BASE_LO,
