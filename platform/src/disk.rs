@@ -7,7 +7,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::scsi::{Contexts, DiskLu, ScsiPassThrough, ScsiStats, Sense};
+use crate::scsi::{Contexts, DiskLu, HostFailure, ScsiPassThrough, ScsiStats, Sense};
 
 /// Sector size of the block device.
 pub const SECTOR: u64 = 512;
@@ -96,7 +96,7 @@ pub struct BlockDevice {
     /// The first failure of the image file itself (a full or failing host file system), as
     /// opposed to an injected or SCSI medium error: the device sees both as `DISK_ERROR`, the
     /// harness tells the user which one it was.
-    host_failure: Option<String>,
+    host_failure: HostFailure,
     /// Operations still answered before the device stops answering for good (`None`: always).
     answers_left: Option<u64>,
 }
@@ -114,7 +114,7 @@ impl BlockDevice {
             log: None,
             scsi: None,
             inject: None,
-            host_failure: None,
+            host_failure: HostFailure::default(),
             answers_left: None,
         }
     }
@@ -139,8 +139,9 @@ impl BlockDevice {
 
     /// The first failure of the image file on the host (for example "No space left on
     /// device"), if any: not a fault of the device or of the simulated medium.
-    pub fn host_failure(&self) -> Option<&str> {
-        self.host_failure.as_deref()
+    /// In SCSI mode the logical unit records it (it answers the initiator MEDIUM ERROR).
+    pub fn host_failure(&self) -> Option<String> {
+        self.host_failure.lock().ok().and_then(|f| f.clone())
     }
 
     /// Open an existing image (for example one holding a file system) without changing it.
@@ -219,6 +220,7 @@ impl BlockDevice {
             .try_clone()
             .map_err(|source| DiskError::io(&self.path, source))?;
         let mut lu = DiskLu::new(file, self.path.clone(), self.sectors, SECTOR as u32);
+        lu.io_failure = self.host_failure.clone();
         if let Some((p, rng)) = self.inject.take() {
             let mut rng = rng;
             lu.fail = Some(Box::new(move |_cdb: &[u8; 16]| rng.gen_bool(p)));
@@ -296,7 +298,9 @@ impl BlockDevice {
             }
             file(&self.file, buf, off).map_err(|source| {
                 let e = DiskError::io(&self.path, source);
-                self.host_failure.get_or_insert_with(|| e.to_string());
+                if let Ok(mut f) = self.host_failure.lock() {
+                    f.get_or_insert_with(|| e.to_string());
+                }
                 e
             })
         }
@@ -368,7 +372,17 @@ mod tests {
         assert_eq!(d.host_failure(), None);
         d.read(0, &mut [0u8; 512]).unwrap();
         assert!(matches!(d.write(0, &[1u8; 512]), Err(DiskError::Io { .. })));
-        let h = d.host_failure().unwrap().to_string();
+        let h = d.host_failure().unwrap();
+        assert!(h.contains("ro.img"), "{h}");
+        // Through the SCSI logical unit (seed 003) the initiator sees MEDIUM ERROR, and the
+        // host's failure is still told apart.
+        let mut s = BlockDevice::over(File::open(&path).unwrap(), &path, 1 << 16);
+        s.use_scsi().unwrap();
+        assert!(matches!(
+            s.write(0, &[1u8; 512]),
+            Err(DiskError::Scsi { .. })
+        ));
+        let h = s.host_failure().unwrap();
         assert!(h.contains("ro.img"), "{h}");
         // Injected errors are the medium's, not the host's.
         let mut e = BlockDevice::create(&dir.path().join("rw.img"), 1 << 16).unwrap();

@@ -299,9 +299,15 @@ pub struct DiskLu {
     block: u32,
     /// Fail the next commands with MEDIUM ERROR: decided per command by this predicate.
     pub fail: Option<FailFn>,
-    /// Errors the image file raised (reported as MEDIUM ERROR).
-    pub io_errors: Vec<String>,
+    /// The first error the image file raised (reported to the initiator as MEDIUM ERROR),
+    /// shared with the [`crate::BlockDevice`] that made this unit so the harness can tell a
+    /// failing host file system from a medium error.
+    pub io_failure: HostFailure,
 }
+
+/// The first failure of a disk image file on the host, shared between the block device and
+/// its SCSI logical unit.
+pub type HostFailure = std::sync::Arc<std::sync::Mutex<Option<String>>>;
 
 impl DiskLu {
     /// A logical unit of `blocks` blocks of `block` bytes stored in `file` at `path`.
@@ -312,7 +318,7 @@ impl DiskLu {
             blocks,
             block,
             fail: None,
-            io_errors: Vec::new(),
+            io_failure: HostFailure::default(),
         }
     }
 }
@@ -355,7 +361,9 @@ impl LuHandler for DiskLu {
         match r {
             Ok(()) => pkt.good(),
             Err(e) => {
-                self.io_errors.push(format!("{}: {e}", self.path.display()));
+                if let Ok(mut f) = self.io_failure.lock() {
+                    f.get_or_insert_with(|| format!("{}: {e}", self.path.display()));
+                }
                 let asc = if op == opcode::READ_16 { 0x11 } else { 0x0C };
                 pkt.check_condition(sense_key::MEDIUM_ERROR, asc, 0x00)
             }

@@ -5,7 +5,7 @@ use super::*;
 /// A failed run whose cause was the host's file system under the image is reported as that.
 fn host_or(drv: &Driver, e: TbError) -> TbError {
     match drv.env.disk.host_failure() {
-        Some(h) => TbError::HostDisk(h.to_string()),
+        Some(h) => TbError::HostDisk(h),
         None => e,
     }
 }
