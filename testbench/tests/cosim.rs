@@ -117,7 +117,7 @@ proptest! {
 /// step can produce, held segments, ACKs, delivery, returns, block writes, request errors, and
 /// the paths of docs/rx-paths.md (anonymous buffers, ARP replies, timeouts, ticks), and p2p
 /// (docs/p2p.md: hold records, releases, DEVMEM block bytes).
-const COVERED: [&str; 25] = [
+const COVERED: [&str; 26] = [
     "CNT_DROP_TRUNCATED",
     "CNT_DROP_NOT_IPV4",
     "CNT_DROP_BAD_IP_HDR",
@@ -130,6 +130,7 @@ const COVERED: [&str; 25] = [
     "CNT_DROP_OUT_OF_WINDOW",
     "CNT_DROP_DUPLICATE",
     "CNT_DROP_BAD_STATE",
+    "CNT_DROP_POOL_LOW",
     "CNT_OOO_HELD",
     "CNT_TX_FRAMES",
     "CNT_DELIVERED_BYTES",
