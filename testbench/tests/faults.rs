@@ -145,3 +145,66 @@ fn a_disk_that_stops_answering_ends_every_write() {
         assert_eq!(r.buflets_free_end, r.num_buflets);
     }
 }
+
+/// After an abort, the NIC may still be moving acknowledged bytes into a posted named buffer,
+/// which no frame and no completion shows until the buffer is full. The campaign (RTL, seed 2,
+/// run 9: an application stall with one named buffer, then the peer's RST) deleted the socket
+/// in that silence and lost 52681 acknowledged bytes; the peer now counts delivered bytes as
+/// activity. On both backends.
+#[test]
+fn an_abort_waits_for_the_bytes_still_being_delivered() {
+    use buflet_testbench::peer::{run_with, Faults, PeerOpts};
+    for backend in Backend::ALL {
+        let opts = PeerOpts {
+            backend,
+            width: 64,
+            bytes: 256 << 10,
+            loss: 0.005_514_159_532_992_871,
+            reorder: 0.196_465_132_257_253_32,
+            dup: 0.0,
+            seed: 5_177_525_825_761_719_168,
+        };
+        let faults = Faults {
+            max_retries: Some(0),
+            abort_after: Some(238_176),
+            app_stall: Some((50_084, 659_965)),
+            rcv_buf: Some(2_747_737),
+            nbs: Some(1),
+            ..Faults::default()
+        };
+        let r = run_with(&opts, &faults).unwrap_or_else(|e| panic!("{}: {e}", backend.name()));
+        assert!(r.aborted && r.acked > 200_000, "{}: {r:?}", backend.name());
+        assert_eq!(r.acked_lost, 0, "{}: {r:?}", backend.name());
+        assert_eq!(r.buflets_free_end, r.num_buflets);
+    }
+}
+
+/// Buflets are counted after SOCK_DEL only once the frames still on the wire or in the
+/// receive pipeline have been dropped (NO_SOCKET): the campaign (RTL, seed 2, run 16: the
+/// first block write fails for good and the socket is deleted at once) counted one buflet of
+/// an in-flight frame as leaked. On both backends.
+#[test]
+fn frames_in_flight_at_socket_delete_are_not_leaks() {
+    use buflet_testbench::peer::{run_with, Faults, PeerOpts};
+    for backend in Backend::ALL {
+        let opts = PeerOpts {
+            backend,
+            width: 64,
+            bytes: 256 << 10,
+            loss: 0.046_994_559_729_198_304,
+            reorder: 0.048_415_172_936_382_83,
+            dup: 0.0,
+            seed: 553_410_987_263_150_630,
+        };
+        let faults = Faults {
+            disk_error_rate: 0.028_257_506_396_823_687,
+            max_retries: Some(0),
+            rcv_buf: Some(1_279_972),
+            ..Faults::default()
+        };
+        let r = run_with(&opts, &faults).unwrap_or_else(|e| panic!("{}: {e}", backend.name()));
+        assert!(r.failure.is_some(), "{}: {r:?}", backend.name());
+        assert_eq!(r.buflets_free_end, r.num_buflets, "{}", backend.name());
+        assert_eq!(r.acked_lost, 0, "{}", backend.name());
+    }
+}
