@@ -115,9 +115,9 @@ module reg_block #(
         end
     endgenerate
 
-    // one counter per drop reason 1..`BF_DROP_POOL_LOW (index 0 unused); reasons above
-    // the last defined one (ev_drop_reason is 4 bits) are not counted
-    localparam NUM_DROP = `BF_DROP_POOL_LOW + 1;
+    // one counter per drop reason 1..`BF_DROP_BAD_ACK (index 0 unused; 15, the last a 4-bit
+    // ev_drop_reason can name)
+    localparam NUM_DROP = `BF_DROP_BAD_ACK + 1;
 
     reg        r_enable;
     reg        r_prot_en;

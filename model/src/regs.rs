@@ -4,7 +4,7 @@ use buflet_platform::DeviceConfig;
 use buflet_spec::{param, reg};
 
 /// Last event counter register (the block from `CNT_RX_FRAMES` up to it).
-const CNT_LAST: u32 = reg::CNT_BLK_TIMEOUTS;
+const CNT_LAST: u32 = reg::CNT_TX_DONE;
 /// Number of 32-bit counters from `CNT_RX_FRAMES` to [`CNT_LAST`].
 const NCNT: usize = ((CNT_LAST - reg::CNT_RX_FRAMES) / 4 + 1) as usize;
 /// Drop counters: reason r (0..NDROP) at `drop::COUNTER_BASE + 4*r`; the 4-bit reason field.
@@ -52,6 +52,8 @@ pub(crate) struct Regs {
     timer_kick: u32,
     /// BLK_TIMEOUT: cycles the block engine waits for the block device, 0 = forever.
     pub blk_timeout: BlkTimeout,
+    /// RTO_INIT, RTO_MIN, RTO_MAX, TX_RETRIES (docs/tcp-transmit.md).
+    pub tx_policy: TxPolicy,
     cnt: Counters,
     drops: [u32; NDROP],
 }
@@ -63,6 +65,26 @@ pub(crate) struct BlkTimeout(pub u32);
 impl Default for BlkTimeout {
     fn default() -> Self {
         BlkTimeout(param::DEF_BLK_TIMEOUT as u32)
+    }
+}
+
+/// The transmit policy registers, with their reset values.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TxPolicy {
+    pub rto_init: u32,
+    pub rto_min: u32,
+    pub rto_max: u32,
+    pub retries: u32,
+}
+
+impl Default for TxPolicy {
+    fn default() -> Self {
+        TxPolicy {
+            rto_init: param::DEF_RTO_INIT as u32,
+            rto_min: param::DEF_RTO_MIN as u32,
+            rto_max: param::DEF_RTO_MAX as u32,
+            retries: param::DEF_TX_RETRIES as u32,
+        }
     }
 }
 
@@ -148,6 +170,10 @@ impl Regs {
             reg::TIMER_PERIOD => self.timer_period,
             reg::TIMER_KICK => self.timer_kick,
             reg::BLK_TIMEOUT => self.blk_timeout.0,
+            reg::RTO_INIT => self.tx_policy.rto_init,
+            reg::RTO_MIN => self.tx_policy.rto_min,
+            reg::RTO_MAX => self.tx_policy.rto_max,
+            reg::TX_RETRIES => self.tx_policy.retries,
             reg::REQ_BASE_LO => self.req_base as u32,
             reg::REQ_BASE_HI => (self.req_base >> 32) as u32,
             reg::REQ_SIZE => self.req_size,
@@ -180,6 +206,10 @@ impl Regs {
             reg::TIMER_PERIOD => self.timer_period = v,
             reg::TIMER_KICK => self.timer_kick = v,
             reg::BLK_TIMEOUT => self.blk_timeout = BlkTimeout(v),
+            reg::RTO_INIT => self.tx_policy.rto_init = v,
+            reg::RTO_MIN => self.tx_policy.rto_min = v,
+            reg::RTO_MAX => self.tx_policy.rto_max = v,
+            reg::TX_RETRIES => self.tx_policy.retries = v,
             reg::REQ_BASE_LO => set_lo(&mut self.req_base, v),
             reg::REQ_BASE_HI => set_hi(&mut self.req_base, v),
             reg::REQ_SIZE => self.req_size = v,

@@ -9,14 +9,17 @@ use buflet_spec::{param, TxCmd, TxKind, TxOpts};
 
 use crate::costs;
 
-/// Ones'-complement sum of big-endian 16-bit words (even length), folded to 16 bits.
+/// Ones'-complement sum of big-endian 16-bit words, folded to 16 bits. Every part but the
+/// last has an even length; an odd last part is padded with a zero byte (RFC 1071).
 fn csum(parts: &[&[u8]]) -> u16 {
     let mut s: u64 = 0;
     for p in parts {
-        s += p
-            .chunks_exact(2)
+        let words = p.chunks_exact(2);
+        let odd = words.remainder().first().map_or(0, |&b| u64::from(b) << 8);
+        s += words
             .map(|w| u16::from_be_bytes([w[0], w[1]]) as u64)
-            .sum::<u64>();
+            .sum::<u64>()
+            + odd;
     }
     while s > 0xFFFF {
         s = (s & 0xFFFF) + (s >> 16);
@@ -61,10 +64,17 @@ fn arp_frame(c: &TxCmd) -> Vec<u8> {
 /// The bytes of `c`'s frame, exactly as tx_builder emits them (TCP: 54..66 bytes; ARP: 42 or
 /// 46 bytes; no padding). A `KIND` other than ARP, defined or not, builds a TCP segment.
 pub fn frame(c: &TxCmd) -> Vec<u8> {
+    frame_with(c, &[])
+}
+
+/// [`frame`] of a TCP segment carrying `payload` after its header (docs/tcp-transmit.md):
+/// the IPv4 total length and the TCP checksum cover it.
+pub fn frame_with(c: &TxCmd, payload: &[u8]) -> Vec<u8> {
     if c.kind() == Ok(TxKind::Arp) {
         return arp_frame(c);
     }
-    let tcp_len = tcp_len(c);
+    let hdr_len = tcp_len(c);
+    let tcp_len = hdr_len + payload.len();
     let mut f = Vec::with_capacity(18 + 20 + tcp_len);
     eth(c, &mut f);
     f.extend_from_slice(&[0x08, 0x00]);
@@ -82,7 +92,7 @@ pub fn frame(c: &TxCmd) -> Vec<u8> {
     f.extend_from_slice(&c.dst_port.to_be_bytes());
     f.extend_from_slice(&c.seq.to_be_bytes());
     f.extend_from_slice(&c.ack.to_be_bytes());
-    f.push(((tcp_len / 4) as u8) << 4);
+    f.push(((hdr_len / 4) as u8) << 4);
     f.push(c.flags.bits());
     f.extend_from_slice(&c.window.to_be_bytes());
     f.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
@@ -93,6 +103,7 @@ pub fn frame(c: &TxCmd) -> Vec<u8> {
     if c.opts.contains(TxOpts::WS) {
         f.extend_from_slice(&[1, 3, 3, c.wscale]);
     }
+    f.extend_from_slice(payload);
     let mut pseudo = [0u8; 12];
     pseudo[0..4].copy_from_slice(&c.src_ip.octets());
     pseudo[4..8].copy_from_slice(&c.dst_ip.octets());
@@ -125,13 +136,21 @@ impl TxBuilder {
     /// Queue `cmd` at cycle `t`. Returns the cycle the FIFO accepts it (later than `t` when
     /// the FIFO is full: toe_engine stalls until then).
     pub fn push(&mut self, cfg: &DeviceConfig, t: u64, cmd: &TxCmd) -> u64 {
+        self.push_frame(cfg, t, frame(cmd))
+    }
+
+    /// Queue a data segment: `cmd` with `payload` (read from host memory before `t`).
+    pub fn push_data(&mut self, cfg: &DeviceConfig, t: u64, cmd: &TxCmd, payload: &[u8]) -> u64 {
+        self.push_frame(cfg, t, frame_with(cmd, payload))
+    }
+
+    fn push_frame(&mut self, cfg: &DeviceConfig, t: u64, frame: Vec<u8>) -> u64 {
         let depth = costs::TX_CMD_FIFO_DEPTH;
         let accept = if self.leaves.len() >= depth {
             t.max(self.leaves[self.leaves.len() - depth])
         } else {
             t
         };
-        let frame = frame(cmd);
         // FIFO output the cycle after the push; each register passes the command on when the
         // next one is free (or frees up in the same cycle).
         let leave = (accept + 1).max(self.c1_go);
@@ -190,6 +209,44 @@ mod tests {
         b.push(&cfg, 200, &cmd(1));
         let done: Vec<u64> = b.building.iter().map(|f| f.0).collect();
         assert_eq!(done, vec![110, 210]);
+    }
+
+    /// A data segment (odd payload length, so the checksum pads a byte) as an independent
+    /// parser (etherparse) sees it: lengths, payload and both checksums.
+    #[test]
+    fn data_segment_checksums_verify_independently() {
+        use etherparse::{SlicedPacket, TransportSlice};
+        let c = TxCmd {
+            src_ip: Ipv4Addr::new(10, 0, 0, 1),
+            dst_ip: Ipv4Addr::new(10, 0, 0, 2),
+            src_port: 445,
+            dst_port: 50000,
+            seq: 77,
+            ack: 99,
+            window: 1000,
+            flags: TcpFlags::ACK | TcpFlags::PSH,
+            ..TxCmd::default()
+        };
+        for len in [1usize, 2, 1447, 1448] {
+            let payload: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let f = frame_with(&c, &payload);
+            assert_eq!(f.len(), 54 + len);
+            let p = SlicedPacket::from_ethernet(&f).expect("parses");
+            let Some(etherparse::NetSlice::Ipv4(ip)) = &p.net else {
+                panic!("not IPv4")
+            };
+            let Some(TransportSlice::Tcp(t)) = &p.transport else {
+                panic!("not TCP")
+            };
+            assert_eq!(t.payload(), &payload[..]);
+            let want = t
+                .to_header()
+                .calc_checksum_ipv4(&ip.header().to_header(), t.payload())
+                .unwrap();
+            assert_eq!(t.checksum(), want, "TCP checksum at {len} bytes");
+            let h = ip.header().to_header();
+            assert_eq!(h.header_checksum, h.calc_header_checksum());
+        }
     }
 
     #[test]

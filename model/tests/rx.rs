@@ -184,7 +184,7 @@ fn established(name: &str, c: DeviceConfig) -> (Rig, u32) {
     (r, seq)
 }
 
-const DROP_CNTS: [(DropReason, u32); 14] = [
+const DROP_CNTS: [(DropReason, u32); 15] = [
     (DropReason::Truncated, reg::CNT_DROP_TRUNCATED),
     (DropReason::NotIpv4, reg::CNT_DROP_NOT_IPV4),
     (DropReason::BadIpHdr, reg::CNT_DROP_BAD_IP_HDR),
@@ -199,6 +199,7 @@ const DROP_CNTS: [(DropReason, u32); 14] = [
     (DropReason::Duplicate, reg::CNT_DROP_DUPLICATE),
     (DropReason::BadState, reg::CNT_DROP_BAD_STATE),
     (DropReason::PoolLow, reg::CNT_DROP_POOL_LOW),
+    (DropReason::BadAck, reg::CNT_DROP_BAD_ACK),
 ];
 
 fn drop_counts(r: &mut Rig) -> Vec<u32> {

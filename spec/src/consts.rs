@@ -16,12 +16,15 @@ codes! {
         RegRegion REG_REGION = 8, "Register a host region in the device protection table (seed 004).";
         DeregRegion DEREG_REGION = 9, "Remove a region from the device protection table.";
         BufRelease BUF_RELEASE = 10, "Free held buflet chains (p2p): entry `buf_release`.";
+        TxPost TX_POST = 11, "Append a buffer, by reference, to a socket's send queue: entry `tx_desc` (docs/tcp-transmit.md).";
+        SockClose SOCK_CLOSE = 12, "Send FIN after the socket's queued data; completes when the FIN is acknowledged.";
     }
     cpl_kind (CplKind), "Completion kinds." => {
         CmdDone CMD_DONE = 1, "A request finished (SOCK_ADD, SOCK_DEL, NOP, or any request that failed).";
         NbReturn NB_RETURN = 2, "A named buffer is returned to the driver.";
         BlkDone BLK_DONE = 3, "A block write finished.";
         AnonRx ANON_RX = 4, "A frame was written into an anonymous buffer, which is returned to the driver.";
+        TxDone TX_DONE = 5, "Every byte of one or more TX_POSTs was acknowledged (or the connection ended): their buffers are the host's again.";
     }
     status (Status), "Completion status codes." => {
         Ok OK = 0, "Success.";
@@ -35,6 +38,8 @@ codes! {
         ProtFault PROT_FAULT = 8, "An access outside the registered regions was refused (seed 004).";
         BadBuf BAD_BUF = 9, "BUF_RELEASE: COUNT out of range, or a head that is not a held chain.";
         DiskTimeout DISK_TIMEOUT = 10, "The block device did not answer within BLK_TIMEOUT cycles: the command was given up (its late answer is discarded).";
+        Reset RESET = 11, "The connection was reset (RST received or sent) before the request could finish.";
+        Timeout TIMEOUT = 12, "The peer stopped acknowledging: the retransmissions ran out (TX_RETRIES).";
     }
     sock_state (SockState), "Connection states (sock_ctx.STATE)." => {
         Free FREE = 0, "Slot unused.";
@@ -42,7 +47,13 @@ codes! {
         SynRcvd SYN_RCVD = 2, "SYN seen, SYN-ACK sent; waiting for the ACK of our SYN.";
         Estab ESTAB = 3, "Handshake complete; data accepted and reassembled.";
         CloseWait CLOSE_WAIT = 4, "The peer's FIN was received in order; no more data.";
-        Closed CLOSED = 5, "An RST was accepted.";
+        Closed CLOSED = 5, "An RST was accepted (or sent).";
+        SynSent SYN_SENT = 6, "Active open (SOCK_ADD with CONNECT): SYN sent, waiting for the SYN-ACK.";
+        FinWait1 FIN_WAIT_1 = 7, "SOCK_CLOSE in ESTAB: our FIN queued or sent, not yet acknowledged.";
+        FinWait2 FIN_WAIT_2 = 8, "Our FIN was acknowledged; the peer may still send.";
+        LastAck LAST_ACK = 9, "SOCK_CLOSE in CLOSE_WAIT: our FIN sent after the peer's, not yet acknowledged.";
+        TimeWait TIME_WAIT = 10, "Both FINs exchanged and acknowledged; the host ends it with SOCK_DEL.";
+        Closing CLOSING = 11, "Both sides sent FIN at once; ours not yet acknowledged.";
     }
     tx_kind (TxKind), "Kinds of tx_cmd." => {
         Tcp TCP = 0, "A TCP segment (ACK, SYN-ACK).";
@@ -64,7 +75,8 @@ codes! {
         Duplicate DUPLICATE = 12, "Out-of-order segment whose every byte is already held.";
         BadState BAD_STATE = 13, "Not valid in the socket's state.";
         PoolLow POOL_LOW = 14, "Out-of-order segment while the free buflets are at the pool's reserve: not held, the reserve stays for in-order data.";
-        @ COUNTER_BASE = 0x200, "Counter of drop reason r (1..14) is at COUNTER_BASE + 4*r.";
+        BadAck BAD_ACK = 15, "An ACK of sequence numbers never sent (ACK > SND_MAX): answered with an ACK.";
+        @ COUNTER_BASE = 0x200, "Counter of drop reason r (1..15) is at COUNTER_BASE + 4*r.";
     }
 }
 
@@ -89,6 +101,7 @@ flag_sets! {
     sock_flag (SockFlags: u8), "Socket flags (sock_desc.FLAGS)." => {
         PSH_RETURN = 1, "Return the head named buffer, partly filled, when a segment with PSH has been delivered into it.";
         HOLD       = 2, "p2p (docs/p2p.md): payload stays in buflet memory; delivery writes hold records instead of payload, and emptied chains are held for BUF_RELEASE. TCP only.";
+        CONNECT    = 4, "Active open: the socket starts in SYN_SENT and the NIC sends a SYN (docs/tcp-transmit.md). TCP only.";
     }
     tcp_flag (TcpFlags: u8), "TCP header flags." => {
         FIN = 0x01, "TCP FIN.";
@@ -97,6 +110,10 @@ flag_sets! {
         PSH = 0x08, "TCP PSH.";
         ACK = 0x10, "TCP ACK.";
         URG = 0x20, "TCP URG.";
+    }
+    tx_flag (TxFlags: u8), "Flags of a send request (tx_desc.FLAGS)." => {
+        PSH    = 1, "Set PSH on the post's last segment.";
+        DEVMEM = 2, "p2p: the page list names buflet-memory addresses instead of host pages.";
     }
     tx_opt (TxOpts: u8), "Options of a tx_cmd (tx_cmd.OPTS)." => {
         MSS = 1, "tx_cmd OPTS bit: append the MSS option (kind 2, length 4).";
@@ -133,6 +150,11 @@ constants! {
         DEF_CLOCK_MHZ    = 250, "Default characterised clock.";
         POOL_RESERVE_DIV = 16, "Window: NUM_BUFLETS / POOL_RESERVE_DIV buflets are held back from the pool room.";
         DEF_BLK_TIMEOUT  = 0x100_0000, "Reset value of BLK_TIMEOUT: 2^24 cycles (67 ms at 250 MHz).";
+        DEF_RTO_INIT     = 1000, "Reset value of RTO_INIT: the RTO before any RTT sample, in timer ticks (RFC 6298: 1 s at a 1 ms tick).";
+        DEF_RTO_MIN      = 1000, "Reset value of RTO_MIN, in timer ticks (RFC 6298: 1 s at a 1 ms tick).";
+        DEF_RTO_MAX      = 60000, "Reset value of RTO_MAX, in timer ticks (60 s at a 1 ms tick).";
+        DEF_TX_RETRIES   = 15, "Reset value of TX_RETRIES: retransmission timeouts in a row before the connection is reset.";
+        DEF_PEER_MSS     = 536, "The peer's MSS when its SYN carries no MSS option (RFC 9293 3.7.1).";
         IP_TTL           = 64, "TTL of transmitted IPv4 packets.";
         RELEASE_MAX      = 24, "Most chain heads in one BUF_RELEASE request.";
         RCV_BUF_MAX      = 0x4000_0000, "Largest sock_desc.RCV_BUF (2^30 bytes).";

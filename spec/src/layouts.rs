@@ -119,13 +119,50 @@ layouts! {
         RSVD0 rsvd0 @ 10: [u8; 6], "Reserved, 0.";
         HEADS heads @ 16: [u16; 24], "Chain heads (hold_rec HEAD values); the first COUNT are used.";
     }
+    tx_desc (TxDesc) size 64, "OP_TX_POST request: a buffer handed to the NIC by reference, appended to the socket's send queue (docs/tcp-transmit.md). The NIC owns it until a TX_DONE covers it." => {
+        OPCODE opcode @ 0: Opcode, "OP_TX_POST.";
+        FLAGS flags @ 1: TxFlags, "`tx_flag` bits.";
+        SOCK_REF sock_ref @ 2: u16, "Socket whose send queue the buffer joins.";
+        TAG tag @ 4: u32, "Driver cookie, echoed by the TX_DONE that covers the post.";
+        LEN len @ 8: u32, "Bytes to send (1..2^30).";
+        FIRST_OFF first_off @ 12: u16, "Offset of the first byte in the first page (< PAGE_BYTES).";
+        RSVD0 rsvd0 @ 14: u16, "Reserved, 0.";
+        HMD_ADDR hmd_addr @ 16: u64, "Address of the page list: u64 page addresses (host pages, or buflet-memory addresses with DEVMEM).";
+        HMD_PAGES hmd_pages @ 24: u32, "Pages in the list; FIRST_OFF + LEN <= HMD_PAGES * PAGE_BYTES.";
+        RSVD1 rsvd1 @ 28: u32, "Reserved, 0.";
+        SND_OFF snd_off @ 32: u64, "NIC-owned: offset of the post's first byte in the socket's send stream.";
+        NEXT_POST next_post @ 40: u16, "NIC-owned: next post of the socket (0xFFFF = none).";
+        RSVD2 rsvd2 @ 42: [u8; 22], "Reserved, 0.";
+    }
+    snd_ctx (SndCtx) size 64, "NIC-owned send state of a TCP socket, beside `sock_ctx` (docs/tcp-transmit.md). Sequence numbers are modulo 2^32; times are timer ticks." => {
+        SND_UNA snd_una @ 0: u32, "Oldest unacknowledged sequence number.";
+        SND_NXT snd_nxt @ 4: u32, "Next sequence number to send.";
+        SND_MAX snd_max @ 8: u32, "Highest sequence number sent plus one.";
+        SND_WND snd_wnd @ 12: u32, "The peer's window in bytes (scaled).";
+        SND_WL1 snd_wl1 @ 16: u32, "SEQ of the segment that last updated SND_WND.";
+        SND_WL2 snd_wl2 @ 20: u32, "ACK of the segment that last updated SND_WND.";
+        CWND cwnd @ 24: u32, "Congestion window in bytes.";
+        SSTHRESH ssthresh @ 28: u32, "Slow-start threshold in bytes.";
+        RECOVER recover @ 32: u32, "SND_MAX when fast recovery began (RFC 6582).";
+        RTT_SEQ rtt_seq @ 36: u32, "Sequence number whose acknowledgment ends the RTT sample in progress.";
+        SRTT srtt @ 40: u32, "Smoothed RTT, ticks * 8 (RFC 6298).";
+        RTTVAR rttvar @ 44: u32, "RTT variation, ticks * 4 (RFC 6298).";
+        RTO rto @ 48: u32, "Retransmission timeout in ticks, backoff included.";
+        TIMER timer @ 52: u32, "Ticks left to the retransmission or persist deadline (0 = stopped).";
+        RTT_TICKS rtt_ticks @ 56: u16, "Ticks since the RTT sample began (0xFFFF = no sample in progress).";
+        PEER_MSS peer_mss @ 58: u16, "The peer's MSS (its SYN's option, else DEF_PEER_MSS).";
+        SND_WSCALE snd_wscale @ 60: u8, "The peer's window scale shift (0 without WS_OK).";
+        DUPACKS dupacks @ 61: u8, "Duplicate ACKs in a row.";
+        BACKOFF backoff @ 62: u8, "Retransmission timeouts in a row.";
+        SFLAGS sflags @ 63: u8, "Bit 0: in fast recovery; bit 1: FIN queued (SOCK_CLOSE); bit 2: FIN sent.";
+    }
     cpl (Cpl) size 32, "Completion ring entry, written by the device in one 32-byte DMA write." => {
         KIND kind @ 0: CplKind, "Completion kind (see `cpl_kind`).";
         STATUS status @ 1: Status, "0 = OK, else a `status` code.";
         SOCK_REF sock_ref @ 2: u16, "Socket the completion concerns.";
         TAG tag @ 4: u32, "Tag of the request it completes.";
-        REF_NUM ref_num @ 8: u32, "Named buffer reference number (NB_RETURN).";
-        BYTES bytes @ 12: u32, "Bytes filled (NB_RETURN), written to disk (BLK_DONE) or chains released (BUF_RELEASE).";
+        REF_NUM ref_num @ 8: u32, "Named buffer reference number (NB_RETURN); posts covered (TX_DONE).";
+        BYTES bytes @ 12: u32, "Bytes filled (NB_RETURN), written to disk (BLK_DONE), chains released (BUF_RELEASE) or acknowledged bytes of the posts covered (TX_DONE).";
         FLAGS flags @ 16: CplFlags, "`cpl_flag` bits: why a buffer was returned.";
         OPCODE opcode @ 20: u8, "Opcode of the request completed.";
         HDR_BYTES hdr_bytes @ 21: u8, "UDP header bytes at the start of the buffer (NB_RETURN of a UDP datagram).";

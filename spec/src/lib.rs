@@ -116,6 +116,10 @@ registers! {
     CPL_SIZE      = 0x0A8, Rw,  "Completion ring entries (power of two, 2..65536).";
     CPL_HEAD      = 0x0AC, Rw,  "Free-running consumer index written by the host after it reads entries.";
     CPL_TAIL      = 0x0B0, Ro,  "Free-running producer index: completions posted by the device.";
+    RTO_INIT      = 0x0C0, Rw,  "Retransmission timeout before any RTT sample, in timer ticks (reset value DEF_RTO_INIT).";
+    RTO_MIN       = 0x0C4, Rw,  "Lower bound of the retransmission timeout, in timer ticks (reset value DEF_RTO_MIN).";
+    RTO_MAX       = 0x0C8, Rw,  "Upper bound of the retransmission timeout and of its backoff, in timer ticks (reset value DEF_RTO_MAX).";
+    TX_RETRIES    = 0x0CC, Rw,  "Retransmission timeouts in a row before the connection is reset and its posts return with TIMEOUT (reset value DEF_TX_RETRIES).";
     CNT_RX_FRAMES       = 0x100, Ro, "Frames received on the MAC side.";
     CNT_RX_BYTES        = 0x104, Ro, "Bytes received on the MAC side.";
     CNT_RX_ACCEPTED     = 0x108, Ro, "Frames accepted into a socket's segment list.";
@@ -141,6 +145,13 @@ registers! {
     CNT_BLK_DEV_BYTES   = 0x180, Ro, "Bytes the block engine read from buflet memory (DEVMEM elements, p2p).";
     CNT_RX_DONE         = 0x184, Ro, "Frames the engine finished without a drop and without an anonymous delivery: taken into a socket, held out of order, answered (ARP) or consumed by the TCP rules. CNT_RX_FRAMES = CNT_RX_DONE + CNT_ANON_RX + the drop counters.";
     CNT_BLK_TIMEOUTS    = 0x188, Ro, "Block-device commands given up because the device did not answer within BLK_TIMEOUT cycles.";
+    CNT_TX_SEGS         = 0x18C, Ro, "Data segments transmitted (first transmissions and retransmissions; SYN and FIN count when they carry data).";
+    CNT_TX_DATA_BYTES   = 0x190, Ro, "Payload bytes transmitted in data segments (retransmissions included).";
+    CNT_TX_RETRANS      = 0x194, Ro, "Segments sent again (timeout, fast retransmit or recovery).";
+    CNT_TX_RTO          = 0x198, Ro, "Retransmission timer expiries.";
+    CNT_TX_FAST_RETRANS = 0x19C, Ro, "Fast retransmits entered on the third duplicate ACK (RFC 5681).";
+    CNT_TX_PROBES       = 0x1A0, Ro, "Zero-window probes sent.";
+    CNT_TX_DONE         = 0x1A4, Ro, "TX_POSTs completed (every byte acknowledged).";
     CNT_DROP_TRUNCATED  = 0x204, Ro, "Dropped: frame shorter than its headers or IPv4 total length.";
     CNT_DROP_NOT_IPV4   = 0x208, Ro, "Dropped: not IPv4 (ARP, IPv6, ...).";
     CNT_DROP_BAD_IP_HDR = 0x20C, Ro, "Dropped: IPv4 version, IHL or total length invalid, or a fragment.";
@@ -155,6 +166,7 @@ registers! {
     CNT_DROP_DUPLICATE  = 0x230, Ro, "Dropped: every byte already held out of order.";
     CNT_DROP_BAD_STATE  = 0x234, Ro, "Dropped: not valid in the socket's state (data before the handshake, SYN when established, ...).";
     CNT_DROP_POOL_LOW   = 0x238, Ro, "Dropped: an out-of-order segment while the free buflets are at the pool's reserve (NUM_BUFLETS / POOL_RESERVE_DIV): not held, so the segment that fills the gap always finds a buflet.";
+    CNT_DROP_BAD_ACK    = 0x23C, Ro, "Dropped: an ACK of sequence numbers never sent (answered with an ACK).";
 }
 
 /// Every constant group, in the order the renderers list them.
