@@ -43,6 +43,11 @@ pub struct Parsed {
     pub ws_valid: bool,
     /// Window scale shift of that option, capped at [`MAX_WSCALE`] (0 without it).
     pub ws: u8,
+    /// The TCP window field (unscaled).
+    pub window: u16,
+    /// MSS option of a SYN segment (0 when SYN is clear or the option is absent; the last
+    /// one counts). The peer's MSS for the send side (docs/tcp-transmit.md).
+    pub mss: u16,
     /// Options (or NOPs) the option walk stepped over: rx_parser walks one per cycle, so the
     /// metadata of a SYN with options leaves this many cycles later (0 when not walked).
     pub walk_steps: u8,
@@ -91,6 +96,14 @@ fn fold(mut s: u64) -> u16 {
 /// The option walk of docs/tcp-receive.md over the option bytes `o` of a SYN segment.
 /// Returns (WS_VALID, WS, options stepped over). A malformed list just stops the walk.
 pub fn ws_walk(o: &[u8]) -> (bool, u8, u8) {
+    let (valid, ws, _, steps) = syn_walk(o);
+    (valid, ws, steps)
+}
+
+/// [`ws_walk`] that also takes the MSS option (kind 2, length 4; 0 without one): returns
+/// (WS_VALID, WS, MSS, options stepped over).
+pub fn syn_walk(o: &[u8]) -> (bool, u8, u16, u8) {
+    let mut mss = 0u16;
     let n = o.len();
     let (mut i, mut valid, mut ws, mut steps) = (0usize, false, 0u8, 0u8);
     while i < n {
@@ -114,10 +127,13 @@ pub fn ws_walk(o: &[u8]) -> (bool, u8, u8) {
             valid = true;
             ws = o[i + 2].min(MAX_WSCALE);
         }
+        if k == 2 && l == 4 {
+            mss = u16::from_be_bytes([o[i + 2], o[i + 3]]);
+        }
         i += l;
         steps += 1;
     }
-    (valid, ws, steps)
+    (valid, ws, mss, steps)
 }
 
 fn fail(reason: u64) -> Parsed {
@@ -225,10 +241,10 @@ fn checks(f: &[u8]) -> Parsed {
         return fail(drop::BAD_L4_CSUM);
     }
     let flags = tcp[13];
-    let (ws_valid, ws, walk_steps) = if flags & tcp_flag::SYN != 0 && doff4 > 20 {
-        ws_walk(&tcp[20..doff4])
+    let (ws_valid, ws, mss, walk_steps) = if flags & tcp_flag::SYN != 0 && doff4 > 20 {
+        syn_walk(&tcp[20..doff4])
     } else {
-        (false, 0, 0)
+        (false, 0, 0, 0)
     };
     Parsed {
         reason: drop::NONE as u8,
@@ -242,6 +258,8 @@ fn checks(f: &[u8]) -> Parsed {
         flags,
         ws_valid,
         ws,
+        window: be16(tcp, 14),
+        mss,
         walk_steps,
         pay_off: (l3 + ihl4 + doff4) as u16,
         pay_len: (l4_len - doff4) as u16,

@@ -27,6 +27,7 @@ use crate::{costs, Meta, ModelDevice};
 mod deliver;
 mod lookup;
 mod req;
+mod snd;
 mod sweep;
 mod tcp_rx;
 mod udp_anon;
@@ -92,6 +93,8 @@ struct Sock {
     nbs: VecDeque<u16>,
     /// On the engine's ready list (has a segment and an NB).
     queued: bool,
+    /// The send side (docs/tcp-transmit.md).
+    snd: snd::Snd,
 }
 
 impl Sock {
@@ -143,6 +146,8 @@ pub(crate) struct Toe {
     anon: Vec<Option<Anon>>,
     /// The anonymous list: posted slots, first posted first used.
     anon_q: VecDeque<u32>,
+    /// Sockets with a segment they may send, served round robin (docs/tcp-transmit.md).
+    tx_ready: VecDeque<u16>,
 }
 
 impl Toe {
@@ -157,6 +162,7 @@ impl Toe {
             active: VecDeque::new(),
             anon: vec![None; cfg.num_anon as usize],
             anon_q: VecDeque::new(),
+            tx_ready: VecDeque::new(),
         }
     }
 
@@ -176,13 +182,14 @@ impl ModelDevice {
             || self.toe_req.is_some()
             || !self.toe.ready.is_empty()
             || self.tick_pending
+            || !self.toe.tx_ready.is_empty()
     }
 
     /// One toe_engine job: the next source in round-robin order among frame metadata,
     /// requests, delivery and the pending timer tick (in that order, rx-paths.md leaves it
     /// open).
     pub(crate) fn engine_step(&mut self, env: &mut HostEnv) {
-        const SOURCES: usize = 4;
+        const SOURCES: usize = 5;
         for i in 0..SOURCES {
             let src = (self.engine_rr + i) % SOURCES;
             let done = match src {
@@ -206,6 +213,7 @@ impl ModelDevice {
                     self.take_tick();
                     self.engine_tick()
                 }
+                4 if !self.toe.tx_ready.is_empty() => self.engine_send(env),
                 _ => continue,
             };
             self.engine_rr = (src + 1) % SOURCES;

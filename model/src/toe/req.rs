@@ -3,10 +3,10 @@
 
 use buflet_spec::{
     param, reg, sock_state, AnonDesc, BufRelease, CplFlags, NbDesc, Opcode, ReqHdr, SockDesc,
-    SockFlags, Status,
+    SockFlags, Status, TxDesc,
 };
 
-use super::{Anon, Desc, Key, Nb, Sock, Toe, MAX_RCV_BUF, PAGE, PROTO_TCP, PROTO_UDP};
+use super::{snd, Anon, Desc, Key, Nb, Sock, Toe, MAX_RCV_BUF, PAGE, PROTO_TCP, PROTO_UDP};
 use crate::parse::MAX_WSCALE;
 use crate::{costs, Cpl, ModelDevice, REQ_BYTES};
 
@@ -130,6 +130,20 @@ impl ModelDevice {
                 }
             }
             Ok(Opcode::BufRelease) => return self.buf_release(e),
+            Ok(Opcode::TxPost) => {
+                let d = TxDesc::parse(e).unwrap_or_default();
+                if !in_use(&self.toe) {
+                    Status::BadSock
+                } else {
+                    match snd::check_post(&self.toe.socks[sref], &d) {
+                        Ok(p) => {
+                            self.snd_post(sref as u16, p);
+                            return done; // its completion is a TX_DONE
+                        }
+                        Err(st) => st,
+                    }
+                }
+            }
             Ok(Opcode::Nop) => Status::Ok,
             _ => Status::BadOpcode,
         };
@@ -147,7 +161,12 @@ impl ModelDevice {
             t += costs::ENGINE_RETURN;
             self.return_nb(s, CplFlags::DELETE, Status::Ok, t);
         }
+        // Posts not yet acknowledged go back to the host (status RESET).
+        t = self.snd_return_posts(s, Status::Reset, t);
         let sock = std::mem::take(&mut self.toe.socks[s as usize]);
+        if sock.snd.queued {
+            self.toe.tx_ready.retain(|&x| x != s);
+        }
         for seg in sock.segs.iter().chain(sock.ooo.iter()) {
             // A hold segment emptied by its last record but still on the list as a FIN
             // marker is held: it belongs to the driver (docs/p2p.md), not freed here.

@@ -16,6 +16,9 @@ impl ModelDevice {
         for i in 0..self.toe.active.len() {
             let s = self.toe.active[i];
             t += costs::TIMER_VISIT;
+            // The send side's timers (docs/tcp-transmit.md; the RTL will sweep only the
+            // transmit-active sockets).
+            self.snd_tick(s);
             let Some(&rn) = self.toe.socks[s as usize].nbs.front() else {
                 continue;
             };

@@ -12,7 +12,7 @@ use crate::parse::{tcp_flag, Parsed};
 use crate::{costs, Meta, ModelDevice};
 
 /// `rel(x)`: `(x - base) mod 2^32` as a signed 32-bit number, widened.
-fn rel(x: u32, base: u32) -> i64 {
+pub(super) fn rel(x: u32, base: u32) -> i64 {
     x.wrapping_sub(base) as i32 as i64
 }
 
@@ -77,7 +77,7 @@ impl Sock {
 
     /// An ACK for the current RCV_NXT; its window is `adv` of "The window", and the edge
     /// update rule runs.
-    fn ack(&mut self, cfg: &DeviceConfig, free: u32) -> TxCmd {
+    pub(super) fn ack(&mut self, cfg: &DeviceConfig, free: u32) -> TxCmd {
         let shift = if self.ws_ok { self.d.rcv_wscale } else { 0 };
         let promised = self.promised();
         let adv = if Self::pool_room(cfg, free) == 0 {
@@ -356,6 +356,18 @@ impl ModelDevice {
         let sock = &mut self.toe.socks[s as usize];
         let flags = p.flags;
         let has = |f: u8| flags & f != 0;
+        let was = sock.state as u64;
+        // An ACK of data never sent (docs/tcp-transmit.md): answered, dropped BAD_ACK, before
+        // any other rule looks at the segment.
+        if (was == sock_state::ESTAB || was == sock_state::CLOSE_WAIT)
+            && has(tcp_flag::ACK)
+            && !has(tcp_flag::RST)
+            && sock.snd.acks_unsent(sock.d.iss, p.ack)
+        {
+            let tx = sock.ack(cfg, free);
+            self.drop_frame(m.chain, drop::BAD_ACK);
+            return self.tx.push(&self.cfg, base, &tx) + costs::ENGINE_TX;
+        }
         let out = match sock.state as u64 {
             sock_state::LISTEN => {
                 if has(tcp_flag::RST) || !has(tcp_flag::SYN) || has(tcp_flag::ACK) {
@@ -365,6 +377,7 @@ impl ModelDevice {
                     sock.rcv_nxt = p.seq.wrapping_add(1);
                     sock.stream_off = 0;
                     sock.ws_ok = p.ws_valid;
+                    sock.snd.on_syn(p.window, p.ws_valid.then_some(p.ws), p.mss);
                     sock.state = sock_state::SYN_RCVD as u8;
                     // The SYN that enters SYN_RCVD starts the edge at RCV_NXT.
                     sock.wnd_edge = sock.rcv_nxt;
@@ -401,10 +414,27 @@ impl ModelDevice {
             sock_state::ESTAB | sock_state::CLOSE_WAIT => established(cfg, sock, &p, m.chain, free),
             _ => Outcome::new(Fate::Drop(drop::BAD_STATE)),
         };
+        let now_state = sock.state as u64;
+        let acceptable = !matches!(
+            out.fate,
+            Fate::Drop(drop::OUT_OF_WINDOW) | Fate::Drop(drop::BAD_STATE)
+        );
         match out.fate {
             Fate::Kept => self.toe.wake(s),
             Fate::Consumed => self.pool.free_chain(m.chain),
             Fate::Drop(r) => self.drop_frame(m.chain, r),
+        }
+        // The send side: the handshake's end opens it; an acceptable segment's ACK moves it.
+        if was == sock_state::SYN_RCVD && now_state != sock_state::SYN_RCVD as u64 {
+            let rto = self.regs.tx_policy.rto_init;
+            self.toe.socks[s as usize].snd.on_established(rto);
+        }
+        if acceptable
+            && has(tcp_flag::ACK)
+            && !has(tcp_flag::RST)
+            && (now_state == sock_state::ESTAB || now_state == sock_state::CLOSE_WAIT)
+        {
+            self.snd_ack(s, p.seq, p.ack, p.window, base);
         }
         if out.accepted {
             self.regs.count(reg::CNT_RX_ACCEPTED, 1);

@@ -1,0 +1,407 @@
+//! The send side of docs/tcp-transmit.md (issue 12, in progress): `TX_POST` queues, one data
+//! segment per engine step read from host memory by DMA, acknowledgment processing with
+//! `TX_DONE` completions by range, the retransmission timer (RFC 6298) and slow start /
+//! congestion avoidance (RFC 5681). Not yet: fast retransmit and recovery, zero-window probes,
+//! SOCK_CLOSE, SOCK_CONNECT, p2p posts.
+//!
+//! Sequence numbers of the send stream are kept as 64-bit offsets from `ISS + 1` (the first
+//! byte after our SYN); a segment's SEQ is `ISS + 1 + offset` modulo 2^32.
+
+use std::collections::VecDeque;
+
+use buflet_platform::{Agent, HostEnv};
+use buflet_spec::{param, reg, CplKind, Opcode, Status, TcpFlags, TxDesc, TxFlags};
+
+use super::tcp_rx::rel;
+use super::Sock;
+use crate::{costs, dma_read, Cpl, ModelDevice};
+
+const PAGE: u64 = param::PAGE_BYTES;
+
+/// One `TX_POST`: a buffer the NIC owns until its last byte is acknowledged.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Post {
+    tag: u32,
+    len: u64,
+    first_off: u64,
+    hmd_addr: u64,
+    psh: bool,
+    /// Send-stream offset of the post's first byte.
+    off: u64,
+}
+
+/// The send state of a TCP socket (`snd_ctx`), in stream offsets.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Snd {
+    /// Posts not yet fully acknowledged, oldest first.
+    posts: VecDeque<Post>,
+    /// Offset past the last post's last byte.
+    end: u64,
+    una: u64,
+    nxt: u64,
+    max: u64,
+    /// The peer's window in bytes (scaled), and the segment that last set it.
+    wnd: u64,
+    wl1: u32,
+    wl2: u32,
+    cwnd: u64,
+    ssthresh: u64,
+    srtt: u32,
+    rttvar: u32,
+    rto: u32,
+    /// Ticks to the retransmission deadline (0: stopped).
+    timer: u32,
+    backoff: u32,
+    /// The RTT sample in progress: the offset whose acknowledgment ends it, ticks so far.
+    rtt: Option<(u64, u32)>,
+    mss: u64,
+    wscale: u8,
+    /// The handshake completed: the send side may run.
+    open: bool,
+    /// On the engine's send list.
+    pub queued: bool,
+}
+
+impl Snd {
+    /// At the peer's SYN: its window (never scaled in a SYN), window scale and MSS.
+    pub fn on_syn(&mut self, window: u16, ws: Option<u8>, mss: u16) {
+        *self = Snd {
+            wnd: u64::from(window),
+            wscale: ws.unwrap_or(0),
+            mss: u64::from(if mss == 0 {
+                param::DEF_PEER_MSS as u16
+            } else {
+                mss
+            }),
+            ..Snd::default()
+        };
+    }
+
+    /// Our SYN was acknowledged: data may flow. RFC 6928's initial window.
+    pub fn on_established(&mut self, rto_init: u32) {
+        self.open = true;
+        self.cwnd = (10 * self.mss).min((2 * self.mss).max(14_600));
+        self.ssthresh = u64::MAX;
+        self.rto = rto_init.max(1);
+    }
+
+    /// `ack` acknowledges sequence numbers never sent (beyond SND.MAX).
+    pub fn acks_unsent(&self, iss: u32, ack: u32) -> bool {
+        if !self.open {
+            return false;
+        }
+        let una_seq = iss.wrapping_add(1).wrapping_add(self.una as u32);
+        let d = rel(ack, una_seq);
+        d > 0 && self.una + d as u64 > self.max
+    }
+
+    fn in_flight(&self) -> u64 {
+        self.nxt - self.una
+    }
+
+    /// Bytes the next segment may carry now (0: nothing to send).
+    fn next_len(&self) -> u64 {
+        if !self.open || self.nxt >= self.end {
+            return 0;
+        }
+        let room = self.wnd.min(self.cwnd).saturating_sub(self.in_flight());
+        let len = room.min(self.mss).min(self.end - self.nxt);
+        if len == 0 || len == self.mss {
+            return len;
+        }
+        // Nagle (RFC 9293 3.7.4): a short segment only when nothing is in flight, or when it
+        // ends a PSH post.
+        let end = self.nxt + len;
+        let ends_psh = self
+            .post_at(end - 1)
+            .is_some_and(|p| p.psh && p.off + p.len == end);
+        if self.in_flight() == 0 || ends_psh {
+            len
+        } else {
+            0
+        }
+    }
+
+    fn post_at(&self, off: u64) -> Option<&Post> {
+        self.posts
+            .iter()
+            .find(|p| p.off <= off && off < p.off + p.len)
+    }
+}
+
+/// Validate a `TX_POST` entry for socket `sock`: `Err(status)` when it is refused.
+pub(super) fn check_post(sock: &Sock, d: &TxDesc) -> Result<Post, Status> {
+    let len = u64::from(d.len);
+    let first_off = u64::from(d.first_off);
+    if !sock.snd.open || sock.is_udp() {
+        return Err(Status::BadSock);
+    }
+    if len == 0
+        || len > 1 << 30
+        || first_off >= PAGE
+        || d.hmd_pages == 0
+        || first_off + len > u64::from(d.hmd_pages) * PAGE
+        || d.flags.contains(TxFlags::DEVMEM)
+    {
+        return Err(Status::BadNb);
+    }
+    Ok(Post {
+        tag: d.tag,
+        len,
+        first_off,
+        hmd_addr: d.hmd_addr,
+        psh: d.flags.contains(TxFlags::PSH),
+        off: sock.snd.end,
+    })
+}
+
+impl ModelDevice {
+    /// Queue an accepted post on socket `s` and put the socket on the send list if it can send.
+    pub(super) fn snd_post(&mut self, s: u16, mut p: Post) {
+        let snd = &mut self.toe.socks[s as usize].snd;
+        p.off = snd.end;
+        snd.end += p.len;
+        snd.posts.push_back(p);
+        self.snd_wake(s);
+    }
+
+    pub(super) fn snd_wake(&mut self, s: u16) {
+        let snd = &mut self.toe.socks[s as usize].snd;
+        if !snd.queued && snd.next_len() > 0 {
+            snd.queued = true;
+            self.toe.tx_ready.push_back(s);
+        }
+    }
+
+    /// One engine step of the send side: the socket at the head of the send list sends one
+    /// segment (its payload read from host memory by DMA) and goes back on the list if it can
+    /// send more. Returns the done time.
+    pub(super) fn engine_send(&mut self, env: &mut HostEnv) -> u64 {
+        let s = self.toe.tx_ready.pop_front().expect("send-ready socket");
+        let free = self.free_sample();
+        let mut t = self.now + costs::ENGINE_FRAME;
+        let sock = &mut self.toe.socks[s as usize];
+        sock.snd.queued = false;
+        let len = sock.snd.next_len();
+        if len == 0 {
+            return t;
+        }
+        let off = sock.snd.nxt;
+        // Gather the payload along the posts' page lists.
+        let mut payload = vec![0u8; len as usize];
+        let mut done = 0u64;
+        let mut ok = true;
+        while done < len {
+            let o = off + done;
+            let p = *sock.snd.post_at(o).expect("a post holds every queued byte");
+            let at = p.first_off + (o - p.off);
+            let page = at / PAGE;
+            let n = (PAGE - at % PAGE).min(len - done).min(p.off + p.len - o);
+            let mut ent = [0u8; 8];
+            let (ok1, t1) = dma_read(
+                &self.cfg,
+                &mut self.rd_free,
+                env,
+                Agent::NicDma,
+                t,
+                p.hmd_addr + 8 * page,
+                &mut ent,
+            );
+            let (ok2, t2) = dma_read(
+                &self.cfg,
+                &mut self.rd_free,
+                env,
+                Agent::NicDma,
+                t1,
+                u64::from_le_bytes(ent) + at % PAGE,
+                &mut payload[done as usize..(done + n) as usize],
+            );
+            ok &= ok1 && ok2;
+            t = t2;
+            done += n;
+        }
+        let cfg = &self.cfg;
+        let sock = &mut self.toe.socks[s as usize];
+        if !ok {
+            // A refused read: the segment is not sent; the posts stay (the host sees the
+            // protection fault) and the socket is woken by the next acknowledgment.
+            return t;
+        }
+        let end = off + len;
+        let psh = sock
+            .snd
+            .post_at(end - 1)
+            .is_some_and(|p| p.psh && p.off + p.len == end);
+        let mut cmd = sock.ack(cfg, free);
+        cmd.seq = sock.d.iss.wrapping_add(1).wrapping_add(off as u32);
+        if psh {
+            cmd.flags |= TcpFlags::PSH;
+        }
+        let snd = &mut sock.snd;
+        let retrans = off < snd.max;
+        snd.nxt = end;
+        if end > snd.max {
+            snd.max = end;
+        }
+        if snd.rtt.is_none() && !retrans {
+            snd.rtt = Some((end, 0));
+        }
+        if snd.timer == 0 {
+            snd.timer = snd.rto;
+        }
+        self.regs.count(reg::CNT_TX_SEGS, 1);
+        self.regs.count(reg::CNT_TX_DATA_BYTES, len);
+        if retrans {
+            self.regs.count(reg::CNT_TX_RETRANS, 1);
+        }
+        let t = self.tx.push_data(&self.cfg, t, &cmd, &payload) + costs::ENGINE_TX;
+        self.snd_wake(s);
+        t
+    }
+
+    /// The acknowledgment fields of an acceptable segment of socket `s` (SEQ `seq`, ACK
+    /// `ack`, WINDOW `window`): SND.UNA, completions, RTT, congestion window, peer window. An
+    /// ACK of data never sent was dropped before (`Snd::acks_unsent`).
+    pub(super) fn snd_ack(&mut self, s: u16, seq: u32, ack: u32, window: u16, t: u64) {
+        let policy = self.regs.tx_policy;
+        let sock = &mut self.toe.socks[s as usize];
+        let iss1 = sock.d.iss.wrapping_add(1);
+        let snd = &mut sock.snd;
+        if !snd.open {
+            return;
+        }
+        let una_seq = iss1.wrapping_add(snd.una as u32);
+        let d = rel(ack, una_seq);
+        if d > 0 && snd.una + d as u64 > snd.max {
+            return;
+        }
+        if d > 0 {
+            let acked = d as u64;
+            snd.una += acked;
+            if snd.nxt < snd.una {
+                snd.nxt = snd.una;
+            }
+            // RTT sample (Karn: none runs across a retransmission).
+            if let Some((until, ticks)) = snd.rtt {
+                if snd.una >= until {
+                    snd.rtt = None;
+                    rtt_sample(snd, ticks, policy.rto_min, policy.rto_max);
+                }
+            }
+            snd.backoff = 0;
+            snd.timer = if snd.una < snd.max { snd.rto } else { 0 };
+            // RFC 5681 3.1: slow start, then congestion avoidance.
+            if snd.cwnd < snd.ssthresh {
+                snd.cwnd += acked.min(snd.mss);
+            } else {
+                snd.cwnd += (snd.mss * snd.mss / snd.cwnd).max(1);
+            }
+        }
+        // Window update (RFC 9293 3.10.7.4).
+        if rel(seq, snd.wl1) > 0 || (seq == snd.wl1 && rel(ack, snd.wl2) >= 0) || snd.wl1 == 0 {
+            snd.wnd = u64::from(window) << snd.wscale;
+            snd.wl1 = seq;
+            snd.wl2 = ack;
+        }
+        // Completions by range: every post now wholly acknowledged.
+        let (mut count, mut bytes, mut tag) = (0u32, 0u64, 0u32);
+        while snd.posts.front().is_some_and(|p| p.off + p.len <= snd.una) {
+            let p = snd.posts.pop_front().expect("post");
+            count += 1;
+            bytes += p.len;
+            tag = p.tag;
+        }
+        if count > 0 {
+            self.regs.count(reg::CNT_TX_DONE, u64::from(count));
+            self.post_cpl(
+                t,
+                Cpl {
+                    kind: CplKind::TxDone,
+                    status: Status::Ok,
+                    sock_ref: s,
+                    tag,
+                    ref_num: count,
+                    bytes: bytes.min(u64::from(u32::MAX)) as u32,
+                    opcode: Opcode::TxPost.code(),
+                    ..Cpl::default()
+                },
+            );
+        }
+        self.snd_wake(s);
+    }
+
+    /// Give every post of socket `s` back with status `st` in one TX_DONE (`BYTES` = the
+    /// bytes of them acknowledged). Returns the done time.
+    pub(super) fn snd_return_posts(&mut self, s: u16, st: Status, t: u64) -> u64 {
+        let snd = &mut self.toe.socks[s as usize].snd;
+        if snd.posts.is_empty() {
+            return t;
+        }
+        let una = snd.una;
+        let count = snd.posts.len() as u32;
+        let tag = snd.posts.back().map_or(0, |p| p.tag);
+        let acked: u64 = snd
+            .posts
+            .iter()
+            .map(|p| una.clamp(p.off, p.off + p.len) - p.off)
+            .sum();
+        snd.posts.clear();
+        let t = t + costs::ENGINE_RETURN;
+        self.post_cpl(
+            t,
+            Cpl {
+                kind: CplKind::TxDone,
+                status: st,
+                sock_ref: s,
+                tag,
+                ref_num: count,
+                bytes: acked.min(u64::from(u32::MAX)) as u32,
+                opcode: Opcode::TxPost.code(),
+                ..Cpl::default()
+            },
+        );
+        t
+    }
+
+    /// One timer tick for the send side of socket `s`: the RTT sample ages, and an expired
+    /// retransmission timer sends again from SND.UNA (RFC 6298 5.4-5.7, go-back-N).
+    pub(super) fn snd_tick(&mut self, s: u16) {
+        let policy = self.regs.tx_policy;
+        let snd = &mut self.toe.socks[s as usize].snd;
+        if let Some((_, ticks)) = snd.rtt.as_mut() {
+            *ticks = ticks.saturating_add(1);
+        }
+        if snd.timer == 0 {
+            return;
+        }
+        snd.timer -= 1;
+        if snd.timer != 0 {
+            return;
+        }
+        self.regs.count(reg::CNT_TX_RTO, 1);
+        snd.ssthresh = (snd.in_flight() / 2).max(2 * snd.mss);
+        snd.cwnd = snd.mss;
+        snd.nxt = snd.una;
+        snd.rtt = None;
+        snd.backoff += 1;
+        snd.rto = snd.rto.saturating_mul(2).min(policy.rto_max.max(1));
+        snd.timer = snd.rto;
+        self.snd_wake(s);
+    }
+}
+
+/// RFC 6298 2.2-2.3 with `r` ticks: SRTT and RTTVAR kept scaled by 8 and 4.
+fn rtt_sample(snd: &mut Snd, r: u32, rto_min: u32, rto_max: u32) {
+    let r = r.max(1);
+    if snd.srtt == 0 {
+        snd.srtt = r * 8;
+        snd.rttvar = r * 2;
+    } else {
+        let srtt = snd.srtt / 8;
+        let err = srtt.abs_diff(r);
+        snd.rttvar = snd.rttvar - snd.rttvar / 4 + err;
+        snd.srtt = snd.srtt - snd.srtt / 8 + r;
+    }
+    let rto = snd.srtt / 8 + (snd.rttvar).max(1);
+    snd.rto = rto.clamp(rto_min.max(1), rto_max.max(1));
+}
