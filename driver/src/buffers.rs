@@ -253,3 +253,57 @@ impl Driver {
         }
     }
 }
+
+impl Driver {
+    /// Hand `len` bytes to socket `sock`'s send queue by reference (`TX_POST`,
+    /// docs/tcp-transmit.md): the bytes start `first_off` bytes into the first page of `pages`
+    /// (host page addresses, written as a page list at `hmd_addr`). The NIC reads them by DMA
+    /// whenever it sends or resends them; the pages and the list stay registered, and the
+    /// NIC's, until a `TX_DONE` covers the post. `psh` sets PSH on its last segment. Returns
+    /// the post's tag.
+    pub fn tx_post(
+        &mut self,
+        sock: u16,
+        hmd_addr: u64,
+        pages: &[u64],
+        first_off: u16,
+        len: u32,
+        psh: bool,
+    ) -> Result<u32, DriverError> {
+        let tag = self.tag();
+        let page = self.info.page_bytes as u64;
+        let mut bufs: Vec<(u64, u64, Perms)> =
+            pages.iter().map(|&a| (a, page, Perms::READ)).collect();
+        bufs.push((hmd_addr, 8 * pages.len() as u64, Perms::READ));
+        let mut list = Vec::with_capacity(8 * pages.len());
+        for a in pages {
+            list.extend_from_slice(&a.to_le_bytes());
+        }
+        self.env.mem.write(Agent::Cpu, hmd_addr, &list)?;
+        self.hold(tag, &bufs)?;
+        let e = spec::TxDesc {
+            opcode: Opcode::TxPost,
+            flags: if psh {
+                spec::TxFlags::PSH
+            } else {
+                spec::TxFlags::empty()
+            },
+            sock_ref: sock,
+            tag,
+            len,
+            first_off,
+            hmd_addr,
+            hmd_pages: pages.len() as u32,
+            ..Default::default()
+        }
+        .to_bytes();
+        self.tx_tags.entry(sock).or_default().push_back(tag);
+        if let Err(e) = self.submit_held(tag, &e) {
+            if let Some(q) = self.tx_tags.get_mut(&sock) {
+                q.retain(|&t| t != tag);
+            }
+            return Err(e);
+        }
+        Ok(tag)
+    }
+}

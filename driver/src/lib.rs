@@ -155,6 +155,9 @@ pub struct Driver {
     regs: RegCache,
     /// Buffers registered for a posted request, released by its completion: tag -> buffers.
     reg_held: HashMap<u32, Vec<(u64, u64)>>,
+    /// Tags of each socket's TX_POSTs not yet covered by a TX_DONE, oldest first: a TX_DONE
+    /// covers the first `COUNT` of them.
+    tx_tags: HashMap<u16, std::collections::VecDeque<u32>>,
     /// Retired I/O buffers kept allocated (and registered) for reuse: (len, align) -> addresses.
     io_pool: HashMap<(u64, u64), Vec<u64>>,
     io_pool_bytes: u64,
@@ -211,6 +214,7 @@ impl Driver {
             anon_free: Vec::new(),
             regs: RegCache::new(RegConfig::default()),
             reg_held: HashMap::new(),
+            tx_tags: HashMap::new(),
             io_pool: HashMap::new(),
             io_pool_bytes: 0,
             prot_slots: Vec::new(),

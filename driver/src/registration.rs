@@ -97,6 +97,21 @@ impl Driver {
         ) {
             self.release_tag(c.tag);
         }
+        // A refused TX_POST never joined the socket's send queue.
+        if c.kind == CplKind::CmdDone && c.opcode == Opcode::TxPost.code() {
+            if let Some(q) = self.tx_tags.get_mut(&c.sock_ref) {
+                q.retain(|&t| t != c.tag);
+            }
+        }
+        // A TX_DONE covers the socket's first COUNT posts.
+        if c.kind == CplKind::TxDone {
+            let q = self.tx_tags.entry(c.sock_ref).or_default();
+            let n = (c.ref_num as usize).min(q.len());
+            let tags: Vec<u32> = q.drain(..n).collect();
+            for t in tags {
+                self.release_tag(t);
+            }
+        }
     }
 
     /// Release the buffers held for the request tagged `tag`, if any.

@@ -1,0 +1,175 @@
+//! The send side (docs/tcp-transmit.md, issue 12, in progress): smoltcp, an independent TCP,
+//! connects to the NIC and receives what the host hands the NIC by reference (`TX_POST`), over
+//! a clean link and over a lossy one (the NIC's retransmission timer recovers). The bytes
+//! smoltcp received must equal the bytes posted (sha256), every post must come back in a
+//! `TX_DONE`, and every frame the NIC sent must parse with etherparse with valid checksums.
+//!
+//! Model only for now: the RTL send engine (`toe_tx`) is not built yet (issue 12, step 3).
+
+use buflet_driver::CplKind;
+use buflet_platform::Agent;
+use buflet_spec::reg;
+use buflet_testbench::frames::{
+    self, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_MAC, SERVER_PORT,
+};
+use buflet_testbench::peer::link::{eth_strip, eth_wrap, Dir, Impair, PeerPhy};
+use buflet_testbench::{sha256_hex, Backend, Bench};
+use etherparse::{SlicedPacket, TransportSlice};
+use smoltcp::iface::{Config, Interface, SocketSet, SocketStorage};
+use smoltcp::socket::tcp;
+use smoltcp::time::Instant;
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, Ipv4Address};
+
+const PAGE: u64 = 4096;
+
+/// Every frame the NIC sends is a well-formed IPv4/TCP frame with valid checksums.
+fn check_frame(f: &[u8]) -> usize {
+    let p = SlicedPacket::from_ethernet(f).expect("the NIC's frame parses");
+    let Some(etherparse::NetSlice::Ipv4(ip)) = &p.net else {
+        panic!("not IPv4")
+    };
+    let h = ip.header().to_header();
+    assert_eq!(h.header_checksum, h.calc_header_checksum(), "IPv4 checksum");
+    let Some(TransportSlice::Tcp(t)) = &p.transport else {
+        panic!("not TCP")
+    };
+    let want = t.to_header().calc_checksum_ipv4(&h, t.payload()).unwrap();
+    assert_eq!(t.checksum(), want, "TCP checksum");
+    t.payload().len()
+}
+
+/// Send `bytes` from the NIC to smoltcp in `posts` posts over a link losing `loss` of the
+/// NIC's frames; returns (bytes received by smoltcp, TX_DONE posts, retransmissions, RTOs).
+fn send(bytes: usize, posts: usize, loss: f64, seed: u64) -> (Vec<u8>, Vec<u8>, u32, u32) {
+    let mut bench = Bench::builder(Backend::Model)
+        .mem(64 << 20)
+        .blank_disk(1 << 20)
+        .name("tx")
+        .build()
+        .unwrap();
+    let Bench { drv, wire, .. } = &mut bench;
+    // A fast retransmission timer for the test: a tick every 2500 cycles (10 us), RTO 2..64
+    // ticks.
+    drv.set_timer_period(2500);
+    drv.wr(reg::RTO_INIT, 20);
+    drv.wr(reg::RTO_MIN, 2);
+    drv.wr(reg::RTO_MAX, 64);
+    let spec = frames::demo_socket(0x1234_5678, 1460);
+    let (sock, _) = drv.add_socket(&spec).unwrap();
+    let data = frames::payload(seed, bytes);
+
+    let mut phy = PeerPhy::new(1500);
+    let clock = |c: u64| Instant::from_micros((c / 250) as i64);
+    let mut cfg = Config::new(HardwareAddress::Ip);
+    cfg.random_seed = seed;
+    let mut iface = Interface::new(cfg, &mut phy, clock(drv.cycles()));
+    iface.update_ip_addrs(|a| {
+        let _ = a.push(IpCidr::new(
+            IpAddress::Ipv4(Ipv4Address::from(CLIENT_IP)),
+            24,
+        ));
+    });
+    let mut storage = [SocketStorage::EMPTY];
+    let mut sockets = SocketSet::new(&mut storage[..]);
+    let h = sockets.add(tcp::Socket::new(
+        tcp::SocketBuffer::new(vec![0u8; 256 << 10]),
+        tcp::SocketBuffer::new(vec![0u8; 4096]),
+    ));
+    sockets
+        .get_mut::<tcp::Socket>(h)
+        .connect(
+            iface.context(),
+            (IpAddress::Ipv4(Ipv4Address::from(SERVER_IP)), SERVER_PORT),
+            CLIENT_PORT,
+        )
+        .unwrap();
+    let mut to_peer = Dir::new(
+        seed ^ 0x51,
+        Impair {
+            loss,
+            ..Impair::default()
+        },
+    );
+    let (mut got, mut done_posts, mut done_bytes) = (Vec::new(), 0u32, 0u64);
+    let mut posted = false;
+    let mut payload_seen = 0usize;
+    for _ in 0..200_000 {
+        let now = clock(drv.cycles());
+        iface.poll(now, &mut phy, &mut sockets);
+        let s = sockets.get_mut::<tcp::Socket>(h);
+        if s.may_recv() {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = s.recv_slice(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+        }
+        if !posted && s.state() == tcp::State::Established {
+            // The data in whole pages, posted in `posts` parts (the last with PSH).
+            let per = bytes.div_ceil(posts);
+            for (k, part) in data.chunks(per).enumerate() {
+                let npages = (part.len() as u64).div_ceil(PAGE).max(1);
+                let base = drv.env.mem.alloc(npages * PAGE, PAGE).unwrap();
+                drv.env.mem.write(Agent::Cpu, base, part).unwrap();
+                let pages: Vec<u64> = (0..npages).map(|i| base + i * PAGE).collect();
+                let list = drv.env.mem.alloc(8 * npages, 64).unwrap();
+                drv.tx_post(sock, list, &pages, 0, part.len() as u32, k + 1 == posts)
+                    .unwrap();
+            }
+            posted = true;
+        }
+        iface.poll(now, &mut phy, &mut sockets);
+        for ip in phy.tx.drain(..) {
+            wire.send(eth_wrap(CLIENT_MAC, SERVER_MAC, &ip));
+        }
+        for c in drv.wait(1024).unwrap() {
+            if c.kind == CplKind::TxDone {
+                assert_eq!(c.status, buflet_spec::Status::Ok, "{c:?}");
+                done_posts += c.ref_num;
+                done_bytes += u64::from(c.bytes);
+            }
+        }
+        while let Some(f) = wire.recv() {
+            payload_seen += check_frame(&f);
+            to_peer.offer(f);
+        }
+        for f in to_peer.take() {
+            phy.rx.push_back(eth_strip(&f).expect("IPv4"));
+        }
+        if got.len() == bytes && done_posts as usize == posts {
+            break;
+        }
+    }
+    assert_eq!(done_bytes, bytes as u64, "TX_DONE bytes");
+    assert!(payload_seen >= bytes, "payload on the wire {payload_seen}");
+    let c = drv.counters();
+    let retrans = drv.counter(reg::CNT_TX_RETRANS);
+    let rtos = drv.counter(reg::CNT_TX_RTO);
+    assert_eq!(drv.counter(reg::CNT_TX_DONE), posts as u32, "{c:?}");
+    eprintln!(
+        "{bytes} bytes, loss {loss}: {} segments, {retrans} retransmitted, {rtos} timeouts, {} cycles",
+        drv.counter(reg::CNT_TX_SEGS),
+        drv.cycles()
+    );
+    (data, got, retrans, rtos)
+}
+
+#[test]
+fn smoltcp_receives_what_was_posted() {
+    let (data, got, retrans, _) = send(300_000, 5, 0.0, 1);
+    assert_eq!(got.len(), data.len());
+    assert_eq!(sha256_hex(&got), sha256_hex(&data));
+    assert_eq!(retrans, 0, "a clean link needs no retransmission");
+}
+
+#[test]
+fn losses_are_recovered_by_the_retransmission_timer() {
+    let (data, got, retrans, rtos) = send(200_000, 3, 0.03, 2);
+    assert_eq!(sha256_hex(&got), sha256_hex(&data));
+    assert!(
+        retrans > 0 && rtos > 0,
+        "retransmissions {retrans}, timeouts {rtos}"
+    );
+}
