@@ -1,8 +1,8 @@
 //! The send side of docs/tcp-transmit.md (issue 12, in progress): `TX_POST` queues, one data
 //! segment per engine step read from host memory by DMA, acknowledgment processing with
 //! `TX_DONE` completions by range, the retransmission timer (RFC 6298) and slow start /
-//! congestion avoidance (RFC 5681). Not yet: fast retransmit and recovery, zero-window probes,
-//! SOCK_CLOSE, SOCK_CONNECT, p2p posts.
+//! congestion avoidance (RFC 5681), fast retransmit and NewReno recovery (RFC 5681 3.2, RFC 6582).
+//! Not yet: zero-window probes, SOCK_CLOSE, SOCK_CONNECT, p2p posts.
 //!
 //! Sequence numbers of the send stream are kept as 64-bit offsets from `ISS + 1` (the first
 //! byte after our SYN); a segment's SEQ is `ISS + 1 + offset` modulo 2^32.
@@ -14,6 +14,7 @@ use buflet_spec::{param, reg, CplKind, Opcode, Status, TcpFlags, TxDesc, TxFlags
 
 use super::tcp_rx::rel;
 use super::Sock;
+use crate::parse::{tcp_flag, Parsed};
 use crate::{costs, dma_read, Cpl, ModelDevice};
 
 const PAGE: u64 = param::PAGE_BYTES;
@@ -58,6 +59,12 @@ pub(super) struct Snd {
     wscale: u8,
     /// The handshake completed: the send side may run.
     open: bool,
+    /// Duplicate ACKs in a row, fast recovery in progress, and its RECOVER point.
+    dupacks: u32,
+    in_recovery: bool,
+    recover: u64,
+    /// Send the segment at SND.UNA again next (fast retransmit, a partial ACK).
+    retx: bool,
     /// On the engine's send list.
     pub queued: bool,
 }
@@ -99,7 +106,15 @@ impl Snd {
         self.nxt - self.una
     }
 
-    /// Bytes the next segment may carry now (0: nothing to send).
+    /// The next segment to send now: (offset, bytes), bytes 0 when there is none.
+    fn next_seg(&self) -> (u64, u64) {
+        if self.open && self.retx && self.una < self.max {
+            return (self.una, self.mss.min(self.max - self.una));
+        }
+        (self.nxt, self.next_len())
+    }
+
+    /// Bytes the next new segment may carry now (0: nothing to send).
     fn next_len(&self) -> u64 {
         if !self.open || self.nxt >= self.end {
             return 0;
@@ -167,7 +182,7 @@ impl ModelDevice {
 
     pub(super) fn snd_wake(&mut self, s: u16) {
         let snd = &mut self.toe.socks[s as usize].snd;
-        if !snd.queued && snd.next_len() > 0 {
+        if !snd.queued && snd.next_seg().1 > 0 {
             snd.queued = true;
             self.toe.tx_ready.push_back(s);
         }
@@ -182,11 +197,11 @@ impl ModelDevice {
         let mut t = self.now + costs::ENGINE_FRAME;
         let sock = &mut self.toe.socks[s as usize];
         sock.snd.queued = false;
-        let len = sock.snd.next_len();
+        let (off, len) = sock.snd.next_seg();
         if len == 0 {
             return t;
         }
-        let off = sock.snd.nxt;
+        let fast = sock.snd.retx;
         // Gather the payload along the posts' page lists.
         let mut payload = vec![0u8; len as usize];
         let mut done = 0u64;
@@ -239,7 +254,13 @@ impl ModelDevice {
         }
         let snd = &mut sock.snd;
         let retrans = off < snd.max;
-        snd.nxt = end;
+        if fast {
+            // One segment at SND.UNA; SND.NXT stays where it was.
+            snd.retx = false;
+            snd.rtt = None;
+        } else {
+            snd.nxt = end;
+        }
         if end > snd.max {
             snd.max = end;
         }
@@ -262,7 +283,8 @@ impl ModelDevice {
     /// The acknowledgment fields of an acceptable segment of socket `s` (SEQ `seq`, ACK
     /// `ack`, WINDOW `window`): SND.UNA, completions, RTT, congestion window, peer window. An
     /// ACK of data never sent was dropped before (`Snd::acks_unsent`).
-    pub(super) fn snd_ack(&mut self, s: u16, seq: u32, ack: u32, window: u16, t: u64) {
+    pub(super) fn snd_ack(&mut self, s: u16, p: &Parsed, t: u64) {
+        let (seq, ack, window) = (p.seq, p.ack, p.window);
         let policy = self.regs.tx_policy;
         let sock = &mut self.toe.socks[s as usize];
         let iss1 = sock.d.iss.wrapping_add(1);
@@ -275,9 +297,32 @@ impl ModelDevice {
         if d > 0 && snd.una + d as u64 > snd.max {
             return;
         }
+        let new_wnd = u64::from(window) << snd.wscale;
+        if d == 0
+            && p.pay_len == 0
+            && p.flags & (tcp_flag::SYN | tcp_flag::FIN) == 0
+            && new_wnd == snd.wnd
+            && snd.una < snd.max
+        {
+            // A duplicate ACK (RFC 5681's definition). The third starts fast retransmit
+            // (once per window: not before SND.UNA passed RECOVER, RFC 6582 4.1); more
+            // inflate the window in recovery.
+            snd.dupacks += 1;
+            if snd.dupacks == 3 && !snd.in_recovery && snd.una >= snd.recover {
+                snd.ssthresh = (snd.in_flight() / 2).max(2 * snd.mss);
+                snd.recover = snd.max;
+                snd.cwnd = snd.ssthresh + 3 * snd.mss;
+                snd.in_recovery = true;
+                snd.retx = true;
+                self.regs.count(reg::CNT_TX_FAST_RETRANS, 1);
+            } else if snd.in_recovery {
+                snd.cwnd += snd.mss;
+            }
+        }
         if d > 0 {
             let acked = d as u64;
             snd.una += acked;
+            snd.dupacks = 0;
             if snd.nxt < snd.una {
                 snd.nxt = snd.una;
             }
@@ -290,8 +335,19 @@ impl ModelDevice {
             }
             snd.backoff = 0;
             snd.timer = if snd.una < snd.max { snd.rto } else { 0 };
-            // RFC 5681 3.1: slow start, then congestion avoidance.
-            if snd.cwnd < snd.ssthresh {
+            if snd.in_recovery {
+                if snd.una >= snd.recover {
+                    // A full ACK ends recovery (RFC 6582 3.2 step 3).
+                    snd.cwnd = snd.ssthresh.min(snd.in_flight() + snd.mss);
+                    snd.in_recovery = false;
+                } else {
+                    // A partial ACK: the next hole is sent at once, the window deflated by
+                    // what was acknowledged, less one segment (step 4).
+                    snd.retx = true;
+                    snd.cwnd = snd.cwnd.saturating_sub(acked) + snd.mss;
+                }
+            } else if snd.cwnd < snd.ssthresh {
+                // RFC 5681 3.1: slow start, then congestion avoidance.
                 snd.cwnd += acked.min(snd.mss);
             } else {
                 snd.cwnd += (snd.mss * snd.mss / snd.cwnd).max(1);
@@ -299,7 +355,7 @@ impl ModelDevice {
         }
         // Window update (RFC 9293 3.10.7.4).
         if rel(seq, snd.wl1) > 0 || (seq == snd.wl1 && rel(ack, snd.wl2) >= 0) || snd.wl1 == 0 {
-            snd.wnd = u64::from(window) << snd.wscale;
+            snd.wnd = new_wnd;
             snd.wl1 = seq;
             snd.wl2 = ack;
         }
@@ -383,6 +439,10 @@ impl ModelDevice {
         snd.cwnd = snd.mss;
         snd.nxt = snd.una;
         snd.rtt = None;
+        snd.in_recovery = false;
+        snd.retx = false;
+        snd.dupacks = 0;
+        snd.recover = snd.max;
         snd.backoff += 1;
         snd.rto = snd.rto.saturating_mul(2).min(policy.rto_max.max(1));
         snd.timer = snd.rto;

@@ -434,7 +434,7 @@ impl ModelDevice {
             && !has(tcp_flag::RST)
             && (now_state == sock_state::ESTAB || now_state == sock_state::CLOSE_WAIT)
         {
-            self.snd_ack(s, p.seq, p.ack, p.window, base);
+            self.snd_ack(s, &p, base);
         }
         if out.accepted {
             self.regs.count(reg::CNT_RX_ACCEPTED, 1);
