@@ -51,6 +51,24 @@ struct Sent {
 /// Send `bytes` from the NIC to smoltcp in `posts` posts over a link impaired as `imp` in each
 /// direction.
 fn send(bytes: usize, posts: usize, imp: Impair, seed: u64) -> Sent {
+    transfer(bytes, posts, imp, seed, None)
+}
+
+/// [`send`] over a clean link to a receiver with a 16 KiB buffer that stops reading for a
+/// while: its window closes and the NIC must probe it. Checks that probes were sent.
+fn send_paused(bytes: usize, seed: u64) -> Sent {
+    transfer(bytes, 2, Impair::default(), seed, Some((20, 3000)))
+}
+
+/// The transfer behind [`send`] and [`send_paused`]: `pause` = (first, last) loop iterations
+/// in which smoltcp does not read (its receive buffer is then 16 KiB).
+fn transfer(
+    bytes: usize,
+    posts: usize,
+    imp: Impair,
+    seed: u64,
+    pause: Option<(usize, usize)>,
+) -> Sent {
     let loss = imp.loss;
     let mut bench = Bench::builder(Backend::Model)
         .mem(64 << 20)
@@ -82,8 +100,9 @@ fn send(bytes: usize, posts: usize, imp: Impair, seed: u64) -> Sent {
     });
     let mut storage = [SocketStorage::EMPTY];
     let mut sockets = SocketSet::new(&mut storage[..]);
+    let rx_buf = if pause.is_some() { 16 << 10 } else { 256 << 10 };
     let h = sockets.add(tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0u8; 256 << 10]),
+        tcp::SocketBuffer::new(vec![0u8; rx_buf]),
         tcp::SocketBuffer::new(vec![0u8; 4096]),
     ));
     sockets
@@ -99,11 +118,12 @@ fn send(bytes: usize, posts: usize, imp: Impair, seed: u64) -> Sent {
     let (mut got, mut done_posts, mut done_bytes) = (Vec::new(), 0u32, 0u64);
     let mut posted = false;
     let mut payload_seen = 0usize;
-    for _ in 0..200_000 {
+    for step in 0..200_000 {
         let now = clock(drv.cycles());
         iface.poll(now, &mut phy, &mut sockets);
         let s = sockets.get_mut::<tcp::Socket>(h);
-        if s.may_recv() {
+        let paused = pause.is_some_and(|(a, b)| (a..b).contains(&step));
+        if s.may_recv() && !paused {
             let mut buf = [0u8; 8192];
             while let Ok(n) = s.recv_slice(&mut buf) {
                 if n == 0 {
@@ -162,6 +182,12 @@ fn send(bytes: usize, posts: usize, imp: Impair, seed: u64) -> Sent {
     let retrans = drv.counter(reg::CNT_TX_RETRANS);
     let rtos = drv.counter(reg::CNT_TX_RTO);
     let fast = drv.counter(reg::CNT_TX_FAST_RETRANS);
+    if pause.is_some() {
+        assert!(
+            drv.counter(reg::CNT_TX_PROBES) > 0,
+            "no zero-window probe: {c:?}"
+        );
+    }
     assert_eq!(drv.counter(reg::CNT_TX_DONE), posts as u32, "{c:?}");
     eprintln!(
         "{bytes} bytes, loss {loss}: {} segments, {retrans} retransmitted, {rtos} timeouts, {} fast retransmits, {} cycles",
@@ -208,4 +234,12 @@ fn losses_are_recovered_by_fast_retransmit_and_the_timer() {
         fast > 0 && rtos > 0,
         "fast retransmits {fast}, timeouts {rtos}"
     );
+}
+
+/// A receiver that stops reading closes its window: the NIC probes it (persist timer) until it
+/// reads again, and nothing is lost or sent twice into the stream.
+#[test]
+fn a_closed_window_is_probed_until_it_opens() {
+    let r = send_paused(200_000, 11);
+    assert_eq!(sha256_hex(&r.got), sha256_hex(&r.data));
 }

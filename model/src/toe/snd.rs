@@ -2,7 +2,7 @@
 //! segment per engine step read from host memory by DMA, acknowledgment processing with
 //! `TX_DONE` completions by range, the retransmission timer (RFC 6298) and slow start /
 //! congestion avoidance (RFC 5681), fast retransmit and NewReno recovery (RFC 5681 3.2, RFC 6582).
-//! Not yet: zero-window probes, SOCK_CLOSE, SOCK_CONNECT, p2p posts.
+//! Zero-window probes (RFC 9293 3.8.6.1). Not yet: SOCK_CLOSE, SOCK_CONNECT, p2p posts.
 //!
 //! Sequence numbers of the send stream are kept as 64-bit offsets from `ISS + 1` (the first
 //! byte after our SYN); a segment's SEQ is `ISS + 1 + offset` modulo 2^32.
@@ -65,6 +65,9 @@ pub(super) struct Snd {
     recover: u64,
     /// Send the segment at SND.UNA again next (fast retransmit, a partial ACK).
     retx: bool,
+    /// The timer runs as the persist timer (the peer's window is 0), and a probe is due.
+    persist: bool,
+    probe: bool,
     /// On the engine's send list.
     pub queued: bool,
 }
@@ -110,6 +113,15 @@ impl Snd {
     fn next_seg(&self) -> (u64, u64) {
         if self.open && self.retx && self.una < self.max {
             return (self.una, self.mss.min(self.max - self.una));
+        }
+        if self.open && self.probe {
+            // The byte probed last, if the peer did not take it; else the next one.
+            if self.una < self.max {
+                return (self.una, 1);
+            }
+            if self.nxt < self.end {
+                return (self.nxt, 1);
+            }
         }
         (self.nxt, self.next_len())
     }
@@ -182,6 +194,11 @@ impl ModelDevice {
 
     pub(super) fn snd_wake(&mut self, s: u16) {
         let snd = &mut self.toe.socks[s as usize].snd;
+        // A closed window with data waiting and none in flight: the persist timer probes it.
+        if snd.open && snd.wnd == 0 && snd.nxt < snd.end && snd.in_flight() == 0 && snd.timer == 0 {
+            snd.persist = true;
+            snd.timer = snd.rto;
+        }
         if !snd.queued && snd.next_seg().1 > 0 {
             snd.queued = true;
             self.toe.tx_ready.push_back(s);
@@ -202,6 +219,7 @@ impl ModelDevice {
             return t;
         }
         let fast = sock.snd.retx;
+        let probe = !fast && sock.snd.probe;
         // Gather the payload along the posts' page lists.
         let mut payload = vec![0u8; len as usize];
         let mut done = 0u64;
@@ -259,7 +277,11 @@ impl ModelDevice {
             snd.retx = false;
             snd.rtt = None;
         } else {
-            snd.nxt = end;
+            snd.nxt = snd.nxt.max(end);
+        }
+        if probe {
+            snd.probe = false;
+            self.regs.count(reg::CNT_TX_PROBES, 1);
         }
         if end > snd.max {
             snd.max = end;
@@ -302,6 +324,8 @@ impl ModelDevice {
             && p.pay_len == 0
             && p.flags & (tcp_flag::SYN | tcp_flag::FIN) == 0
             && new_wnd == snd.wnd
+            && new_wnd > 0
+            && !snd.persist
             && snd.una < snd.max
         {
             // A duplicate ACK (RFC 5681's definition). The third starts fast retransmit
@@ -358,6 +382,13 @@ impl ModelDevice {
             snd.wnd = new_wnd;
             snd.wl1 = seq;
             snd.wl2 = ack;
+        }
+        if snd.persist && snd.wnd > 0 {
+            // The window opened: the persist timer stops (the RTO runs if data is in flight).
+            snd.persist = false;
+            snd.probe = false;
+            snd.backoff = 0;
+            snd.timer = if snd.una < snd.max { snd.rto } else { 0 };
         }
         // Completions by range: every post now wholly acknowledged.
         let (mut count, mut bytes, mut tag) = (0u32, 0u64, 0u32);
@@ -432,6 +463,16 @@ impl ModelDevice {
         }
         snd.timer -= 1;
         if snd.timer != 0 {
+            return;
+        }
+        if snd.persist || snd.wnd == 0 {
+            // Probe the closed window with one byte, backing off like the RTO (never given up
+            // while the peer answers).
+            snd.persist = true;
+            snd.probe = true;
+            snd.rto = snd.rto.saturating_mul(2).min(policy.rto_max.max(1));
+            snd.timer = snd.rto;
+            self.snd_wake(s);
             return;
         }
         self.regs.count(reg::CNT_TX_RTO, 1);
