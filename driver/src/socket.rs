@@ -122,3 +122,23 @@ impl Driver {
         Ok(others)
     }
 }
+
+impl Driver {
+    /// Close our direction of socket `sref` (`SOCK_CLOSE`, docs/tcp-transmit.md): the NIC
+    /// sends FIN after the data already posted. The request completes (`CMD_DONE` with opcode
+    /// `SOCK_CLOSE` and the returned tag) only when the peer acknowledges the FIN, so this
+    /// does not wait: the completion comes with the others.
+    pub fn sock_close(&mut self, sref: u16) -> Result<u32, DriverError> {
+        let tag = self.tag();
+        let mut e = [0u8; 64];
+        ReqHdr {
+            opcode: Opcode::SockClose.code(),
+            sock_ref: sref,
+            tag,
+            ..Default::default()
+        }
+        .emit(&mut e);
+        self.submit(&e)?;
+        Ok(tag)
+    }
+}

@@ -51,23 +51,26 @@ struct Sent {
 /// Send `bytes` from the NIC to smoltcp in `posts` posts over a link impaired as `imp` in each
 /// direction.
 fn send(bytes: usize, posts: usize, imp: Impair, seed: u64) -> Sent {
-    transfer(bytes, posts, imp, seed, None)
+    transfer(bytes, posts, imp, seed, None, false)
 }
 
 /// [`send`] over a clean link to a receiver with a 16 KiB buffer that stops reading for a
 /// while: its window closes and the NIC must probe it. Checks that probes were sent.
 fn send_paused(bytes: usize, seed: u64) -> Sent {
-    transfer(bytes, 2, Impair::default(), seed, Some((20, 3000)))
+    transfer(bytes, 2, Impair::default(), seed, Some((20, 3000)), false)
 }
 
 /// The transfer behind [`send`] and [`send_paused`]: `pause` = (first, last) loop iterations
-/// in which smoltcp does not read (its receive buffer is then 16 KiB).
+/// in which smoltcp does not read (its receive buffer is then 16 KiB). With `close`, the host
+/// closes the NIC's side once every post is done (SOCK_CLOSE), smoltcp closes its side when it
+/// sees the FIN, and both must end closed, the SOCK_CLOSE completed.
 fn transfer(
     bytes: usize,
     posts: usize,
     imp: Impair,
     seed: u64,
     pause: Option<(usize, usize)>,
+    close: bool,
 ) -> Sent {
     let loss = imp.loss;
     let mut bench = Bench::builder(Backend::Model)
@@ -88,10 +91,13 @@ fn transfer(
     let data = frames::payload(seed, bytes);
 
     let mut phy = PeerPhy::new(1500);
-    let clock = |c: u64| Instant::from_micros((c / 250) as i64);
+    // smoltcp's clock: device time, plus the idle time skipped to its next timer (its RTO is
+    // at least a second, far beyond what the device needs to simulate).
+    let mut skip_us = 0i64;
+    let clock = |c: u64, skip: i64| Instant::from_micros((c / 250) as i64 + skip);
     let mut cfg = Config::new(HardwareAddress::Ip);
     cfg.random_seed = seed;
-    let mut iface = Interface::new(cfg, &mut phy, clock(drv.cycles()));
+    let mut iface = Interface::new(cfg, &mut phy, clock(drv.cycles(), 0));
     iface.update_ip_addrs(|a| {
         let _ = a.push(IpCidr::new(
             IpAddress::Ipv4(Ipv4Address::from(CLIENT_IP)),
@@ -117,9 +123,10 @@ fn transfer(
     let mut to_nic = Dir::new(seed ^ 0x52, imp);
     let (mut got, mut done_posts, mut done_bytes) = (Vec::new(), 0u32, 0u64);
     let mut posted = false;
+    let (mut close_tag, mut close_done, mut peer_closed) = (None, false, false);
     let mut payload_seen = 0usize;
     for step in 0..200_000 {
-        let now = clock(drv.cycles());
+        let now = clock(drv.cycles(), skip_us);
         iface.poll(now, &mut phy, &mut sockets);
         let s = sockets.get_mut::<tcp::Socket>(h);
         let paused = pause.is_some_and(|(a, b)| (a..b).contains(&step));
@@ -146,6 +153,11 @@ fn transfer(
             }
             posted = true;
         }
+        let s = sockets.get_mut::<tcp::Socket>(h);
+        if close && close_tag.is_some() && !peer_closed && s.state() == tcp::State::CloseWait {
+            s.close();
+            peer_closed = true;
+        }
         iface.poll(now, &mut phy, &mut sockets);
         for ip in phy.tx.drain(..) {
             to_nic.offer(eth_wrap(CLIENT_MAC, SERVER_MAC, &ip));
@@ -159,24 +171,64 @@ fn transfer(
                 done_posts += c.ref_num;
                 done_bytes += u64::from(c.bytes);
             }
+            assert!(
+                !(c.kind == CplKind::CmdDone && c.opcode == buflet_spec::Opcode::TxPost.code()),
+                "a post was refused: {c:?}"
+            );
+            if c.kind == CplKind::CmdDone && c.opcode == buflet_spec::Opcode::SockClose.code() {
+                assert_eq!(
+                    (Some(c.tag), c.status),
+                    (close_tag, buflet_spec::Status::Ok)
+                );
+                close_done = true;
+            }
         }
+        let mut quiet = phy.tx.is_empty() && wire.pending() == 0;
         while let Some(f) = wire.recv() {
             payload_seen += check_frame(&f);
             to_peer.offer(f);
+            quiet = false;
         }
         for f in to_peer.take() {
             phy.rx.push_back(eth_strip(&f).expect("IPv4"));
         }
-        if got.len() == bytes && done_posts as usize == posts {
+        if close && close_tag.is_none() && done_posts as usize == posts {
+            close_tag = Some(drv.sock_close(sock).unwrap());
+        }
+        let peer_state = sockets.get::<tcp::Socket>(h).state();
+        let closed = matches!(peer_state, tcp::State::Closed | tcp::State::TimeWait);
+        if got.len() == bytes && done_posts as usize == posts && (!close || (close_done && closed))
+        {
             break;
         }
-        // Frames held back with nothing behind them arrive late, not never.
-        if phy.tx.is_empty() && wire.pending() == 0 {
-            to_nic.flush();
-            to_peer.flush();
+        // Frames held back with nothing behind them arrive late, not never; with nothing at
+        // all moving, smoltcp's clock jumps to its next timer.
+        if quiet {
+            if to_nic.in_flight() + to_peer.in_flight() > 0 {
+                to_nic.flush();
+                to_peer.flush();
+            } else if let Some(d) = iface.poll_delay(now, &sockets) {
+                skip_us += d.total_micros() as i64;
+            }
         }
     }
-    assert_eq!(done_bytes, bytes as u64, "TX_DONE bytes");
+    assert_eq!(
+        done_bytes,
+        bytes as u64,
+        "TX_DONE bytes; posted {posted}, received {}, peer {}, {:?}",
+        got.len(),
+        sockets.get::<tcp::Socket>(h).state(),
+        drv.counters()
+    );
+    if close {
+        let st = sockets.get::<tcp::Socket>(h).state();
+        assert!(close_done, "SOCK_CLOSE never completed (peer {st})");
+        assert!(
+            matches!(st, tcp::State::Closed | tcp::State::TimeWait),
+            "seed {seed} loss {loss}: peer {st}, {:?}",
+            drv.counters()
+        );
+    }
     assert!(payload_seen >= bytes, "payload on the wire {payload_seen}");
     let c = drv.counters();
     let retrans = drv.counter(reg::CNT_TX_RETRANS);
@@ -242,4 +294,18 @@ fn losses_are_recovered_by_fast_retransmit_and_the_timer() {
 fn a_closed_window_is_probed_until_it_opens() {
     let r = send_paused(200_000, 11);
     assert_eq!(sha256_hex(&r.got), sha256_hex(&r.data));
+}
+
+/// SOCK_CLOSE: the NIC's FIN follows the posted data, the peer closes in turn, and the close
+/// completes when the FIN is acknowledged; over a lossy link, so FINs are lost and sent again.
+#[test]
+fn close_sends_fin_after_the_data() {
+    for (seed, loss) in [(21, 0.0), (22, 0.05), (23, 0.05)] {
+        let imp = Impair {
+            loss,
+            ..Impair::default()
+        };
+        let r = transfer(100_000, 2, imp, seed, None, true);
+        assert_eq!(sha256_hex(&r.got), sha256_hex(&r.data), "seed {seed}");
+    }
 }

@@ -130,6 +130,16 @@ impl ModelDevice {
                 }
             }
             Ok(Opcode::BufRelease) => return self.buf_release(e),
+            Ok(Opcode::SockClose) => {
+                if !in_use(&self.toe) {
+                    Status::BadSock
+                } else {
+                    match self.snd_close(sref as u16, hdr.tag) {
+                        Ok(()) => return done, // its CMD_DONE comes with the FIN's ACK
+                        Err(st) => st,
+                    }
+                }
+            }
             Ok(Opcode::TxPost) => {
                 let d = TxDesc::parse(e).unwrap_or_default();
                 if !in_use(&self.toe) {
@@ -163,6 +173,20 @@ impl ModelDevice {
         }
         // Posts not yet acknowledged go back to the host (status RESET).
         t = self.snd_return_posts(s, Status::Reset, t);
+        if let Some(tag) = self.toe.socks[s as usize].snd.take_close() {
+            // A SOCK_CLOSE whose FIN was never acknowledged ends with the socket.
+            self.post_cpl(
+                t,
+                Cpl {
+                    kind: buflet_spec::CplKind::CmdDone,
+                    status: Status::Reset,
+                    sock_ref: s,
+                    tag,
+                    opcode: Opcode::SockClose.code(),
+                    ..Cpl::default()
+                },
+            );
+        }
         let sock = std::mem::take(&mut self.toe.socks[s as usize]);
         if sock.snd.queued {
             self.toe.tx_ready.retain(|&x| x != s);

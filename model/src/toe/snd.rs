@@ -2,7 +2,8 @@
 //! segment per engine step read from host memory by DMA, acknowledgment processing with
 //! `TX_DONE` completions by range, the retransmission timer (RFC 6298) and slow start /
 //! congestion avoidance (RFC 5681), fast retransmit and NewReno recovery (RFC 5681 3.2, RFC 6582).
-//! Zero-window probes (RFC 9293 3.8.6.1). Not yet: SOCK_CLOSE, SOCK_CONNECT, p2p posts.
+//! Zero-window probes (RFC 9293 3.8.6.1), SOCK_CLOSE (our FIN after the last post). Not yet:
+//! SOCK_CONNECT, p2p posts.
 //!
 //! Sequence numbers of the send stream are kept as 64-bit offsets from `ISS + 1` (the first
 //! byte after our SYN); a segment's SEQ is `ISS + 1 + offset` modulo 2^32.
@@ -10,7 +11,7 @@
 use std::collections::VecDeque;
 
 use buflet_platform::{Agent, HostEnv};
-use buflet_spec::{param, reg, CplKind, Opcode, Status, TcpFlags, TxDesc, TxFlags};
+use buflet_spec::{param, reg, sock_state, CplKind, Opcode, Status, TcpFlags, TxDesc, TxFlags};
 
 use super::tcp_rx::rel;
 use super::Sock;
@@ -68,14 +69,23 @@ pub(super) struct Snd {
     /// The timer runs as the persist timer (the peer's window is 0), and a probe is due.
     persist: bool,
     probe: bool,
+    /// SOCK_CLOSE: our FIN follows the last post (offset `end`); the request's tag, completed
+    /// when the FIN is acknowledged.
+    fin_queued: bool,
+    close_tag: Option<u32>,
     /// On the engine's send list.
     pub queued: bool,
 }
 
 impl Snd {
     /// At the peer's SYN: its window (never scaled in a SYN), window scale and MSS.
-    pub fn on_syn(&mut self, window: u16, ws: Option<u8>, mss: u16) {
+    /// Posts made before the handshake (in LISTEN or SYN_RCVD) are kept; the SYN-ACK's
+    /// retransmission timer starts at `rto_init` ticks.
+    pub fn on_syn(&mut self, window: u16, ws: Option<u8>, mss: u16, rto_init: u32) {
+        let posts = std::mem::take(&mut self.posts);
         *self = Snd {
+            posts,
+            end: self.end,
             wnd: u64::from(window),
             wscale: ws.unwrap_or(0),
             mss: u64::from(if mss == 0 {
@@ -83,6 +93,8 @@ impl Snd {
             } else {
                 mss
             }),
+            rto: rto_init.max(1),
+            timer: rto_init.max(1),
             ..Snd::default()
         };
     }
@@ -90,9 +102,21 @@ impl Snd {
     /// Our SYN was acknowledged: data may flow. RFC 6928's initial window.
     pub fn on_established(&mut self, rto_init: u32) {
         self.open = true;
+        self.timer = 0;
+        self.backoff = 0;
         self.cwnd = (10 * self.mss).min((2 * self.mss).max(14_600));
         self.ssthresh = u64::MAX;
         self.rto = rto_init.max(1);
+    }
+
+    /// SND.NXT as an offset from ISS + 1, modulo 2^32: the SEQ of a pure ACK.
+    pub fn nxt_off(&self) -> u32 {
+        self.nxt as u32
+    }
+
+    /// The tag of a SOCK_CLOSE still waiting for its FIN's acknowledgment, taken.
+    pub fn take_close(&mut self) -> Option<u32> {
+        self.close_tag.take()
     }
 
     /// `ack` acknowledges sequence numbers never sent (beyond SND.MAX).
@@ -110,20 +134,45 @@ impl Snd {
     }
 
     /// The next segment to send now: (offset, bytes), bytes 0 when there is none.
-    fn next_seg(&self) -> (u64, u64) {
-        if self.open && self.retx && self.una < self.max {
-            return (self.una, self.mss.min(self.max - self.una));
+    /// The next segment to send now: (offset, data bytes, FIN). Nothing to send when both
+    /// are 0/false. Our FIN takes the sequence number at offset `end`, after the last post.
+    fn next_seg(&self) -> (u64, u64, bool) {
+        if !self.open {
+            return (0, 0, false);
         }
-        if self.open && self.probe {
-            // The byte probed last, if the peer did not take it; else the next one.
-            if self.una < self.max {
-                return (self.una, 1);
+        // The FIN goes with the segment that reaches `end`, once it is queued.
+        let fin_at = |off: u64, data: u64| self.fin_queued && off + data == self.end;
+        if self.retx && self.una < self.max {
+            let data = self
+                .mss
+                .min(self.max.min(self.end).saturating_sub(self.una));
+            return (self.una, data, fin_at(self.una, data));
+        }
+        if self.probe {
+            // The byte probed last, if the peer did not take it; else the next one (or the
+            // FIN, when no data is left).
+            let off = if self.una < self.max {
+                self.una
+            } else {
+                self.nxt
+            };
+            if off < self.end {
+                return (off, 1, fin_at(off, 1));
             }
-            if self.nxt < self.end {
-                return (self.nxt, 1);
+            if fin_at(off, 0) {
+                return (off, 0, true);
             }
         }
-        (self.nxt, self.next_len())
+        let data = self.next_len();
+        if data > 0 {
+            return (self.nxt, data, fin_at(self.nxt, data));
+        }
+        // A FIN alone once every byte was sent (it does not wait for the window); again after
+        // a timeout brought SND.NXT back to it.
+        if fin_at(self.nxt, 0) {
+            return (self.nxt, 0, true);
+        }
+        (0, 0, false)
     }
 
     /// Bytes the next new segment may carry now (0: nothing to send).
@@ -142,7 +191,7 @@ impl Snd {
         let ends_psh = self
             .post_at(end - 1)
             .is_some_and(|p| p.psh && p.off + p.len == end);
-        if self.in_flight() == 0 || ends_psh {
+        if self.in_flight() == 0 || ends_psh || (self.fin_queued && end == self.end) {
             len
         } else {
             0
@@ -160,7 +209,16 @@ impl Snd {
 pub(super) fn check_post(sock: &Sock, d: &TxDesc) -> Result<Post, Status> {
     let len = u64::from(d.len);
     let first_off = u64::from(d.first_off);
-    if !sock.snd.open || sock.is_udp() {
+    // Posts may come before the handshake ends (LISTEN, SYN_RCVD): they wait for ESTAB.
+    let st = sock.state as u64;
+    let ok_state = [
+        sock_state::LISTEN,
+        sock_state::SYN_RCVD,
+        sock_state::ESTAB,
+        sock_state::CLOSE_WAIT,
+    ]
+    .contains(&st);
+    if !ok_state || sock.is_udp() || sock.snd.fin_queued {
         return Err(Status::BadSock);
     }
     if len == 0
@@ -199,7 +257,8 @@ impl ModelDevice {
             snd.persist = true;
             snd.timer = snd.rto;
         }
-        if !snd.queued && snd.next_seg().1 > 0 {
+        let (_, data, fin) = snd.next_seg();
+        if !snd.queued && (data > 0 || fin) {
             snd.queued = true;
             self.toe.tx_ready.push_back(s);
         }
@@ -214,8 +273,8 @@ impl ModelDevice {
         let mut t = self.now + costs::ENGINE_FRAME;
         let sock = &mut self.toe.socks[s as usize];
         sock.snd.queued = false;
-        let (off, len) = sock.snd.next_seg();
-        if len == 0 {
+        let (off, len, fin) = sock.snd.next_seg();
+        if len == 0 && !fin {
             return t;
         }
         let fast = sock.snd.retx;
@@ -260,16 +319,21 @@ impl ModelDevice {
             // protection fault) and the socket is woken by the next acknowledgment.
             return t;
         }
-        let end = off + len;
-        let psh = sock
-            .snd
-            .post_at(end - 1)
-            .is_some_and(|p| p.psh && p.off + p.len == end);
+        let psh = len > 0
+            && sock
+                .snd
+                .post_at(off + len - 1)
+                .is_some_and(|p| p.psh && p.off + p.len == off + len);
         let mut cmd = sock.ack(cfg, free);
         cmd.seq = sock.d.iss.wrapping_add(1).wrapping_add(off as u32);
         if psh {
             cmd.flags |= TcpFlags::PSH;
         }
+        if fin {
+            cmd.flags |= TcpFlags::FIN;
+        }
+        // The sequence space the segment takes: its bytes, and the FIN.
+        let end = off + len + u64::from(fin);
         let snd = &mut sock.snd;
         let retrans = off < snd.max;
         if fast {
@@ -292,8 +356,10 @@ impl ModelDevice {
         if snd.timer == 0 {
             snd.timer = snd.rto;
         }
-        self.regs.count(reg::CNT_TX_SEGS, 1);
-        self.regs.count(reg::CNT_TX_DATA_BYTES, len);
+        if len > 0 {
+            self.regs.count(reg::CNT_TX_SEGS, 1);
+            self.regs.count(reg::CNT_TX_DATA_BYTES, len);
+        }
         if retrans {
             self.regs.count(reg::CNT_TX_RETRANS, 1);
         }
@@ -398,6 +464,13 @@ impl ModelDevice {
             bytes += p.len;
             tag = p.tag;
         }
+        // Our FIN acknowledged: SOCK_CLOSE completes and the state moves on.
+        let fin_acked = snd.fin_queued && snd.una == snd.end + 1;
+        let close_tag = if fin_acked {
+            snd.close_tag.take()
+        } else {
+            None
+        };
         if count > 0 {
             self.regs.count(reg::CNT_TX_DONE, u64::from(count));
             self.post_cpl(
@@ -414,7 +487,47 @@ impl ModelDevice {
                 },
             );
         }
+        if let Some(tag) = close_tag {
+            let sock = &mut self.toe.socks[s as usize];
+            sock.state = (match sock.state as u64 {
+                sock_state::FIN_WAIT_1 => sock_state::FIN_WAIT_2,
+                sock_state::CLOSING => sock_state::TIME_WAIT,
+                _ => sock_state::CLOSED, // LAST_ACK
+            }) as u8;
+            self.post_cpl(
+                t,
+                Cpl {
+                    kind: CplKind::CmdDone,
+                    status: Status::Ok,
+                    sock_ref: s,
+                    tag,
+                    opcode: Opcode::SockClose.code(),
+                    ..Cpl::default()
+                },
+            );
+        }
         self.snd_wake(s);
+    }
+
+    /// OP_SOCK_CLOSE on socket `s`: our FIN is queued after the last post (ESTAB goes to
+    /// FIN_WAIT_1, CLOSE_WAIT to LAST_ACK); the request completes when the FIN is
+    /// acknowledged. `Err(BAD_SOCK)` unless the socket is a TCP socket in ESTAB or CLOSE_WAIT
+    /// that was not closed already.
+    pub(super) fn snd_close(&mut self, s: u16, tag: u32) -> Result<(), Status> {
+        let sock = &mut self.toe.socks[s as usize];
+        let next = match sock.state as u64 {
+            sock_state::ESTAB => sock_state::FIN_WAIT_1,
+            sock_state::CLOSE_WAIT => sock_state::LAST_ACK,
+            _ => return Err(Status::BadSock),
+        };
+        if sock.is_udp() || !sock.snd.open || sock.snd.fin_queued {
+            return Err(Status::BadSock);
+        }
+        sock.state = next as u8;
+        sock.snd.fin_queued = true;
+        sock.snd.close_tag = Some(tag);
+        self.snd_wake(s);
+        Ok(())
     }
 
     /// Give every post of socket `s` back with status `st` in one TX_DONE (`BYTES` = the
@@ -454,6 +567,9 @@ impl ModelDevice {
     /// retransmission timer sends again from SND.UNA (RFC 6298 5.4-5.7, go-back-N).
     pub(super) fn snd_tick(&mut self, s: u16) {
         let policy = self.regs.tx_policy;
+        if self.toe.socks[s as usize].state == sock_state::SYN_RCVD as u8 {
+            return self.synack_tick(s);
+        }
         let snd = &mut self.toe.socks[s as usize].snd;
         if let Some((_, ticks)) = snd.rtt.as_mut() {
             *ticks = ticks.saturating_add(1);
@@ -488,6 +604,34 @@ impl ModelDevice {
         snd.rto = snd.rto.saturating_mul(2).min(policy.rto_max.max(1));
         snd.timer = snd.rto;
         self.snd_wake(s);
+    }
+}
+
+impl ModelDevice {
+    /// SYN_RCVD: the SYN-ACK is sent again when its timer expires (the ACK that completes
+    /// the handshake may be lost, and a peer with nothing to send would never repeat it),
+    /// backing off like the RTO; after TX_RETRIES the socket listens again.
+    fn synack_tick(&mut self, s: u16) {
+        let policy = self.regs.tx_policy;
+        let free = self.free_sample();
+        let sock = &mut self.toe.socks[s as usize];
+        if sock.snd.timer == 0 {
+            return;
+        }
+        sock.snd.timer -= 1;
+        if sock.snd.timer != 0 {
+            return;
+        }
+        sock.snd.backoff += 1;
+        if sock.snd.backoff > policy.retries {
+            sock.state = sock_state::LISTEN as u8;
+            return;
+        }
+        sock.snd.rto = sock.snd.rto.saturating_mul(2).min(policy.rto_max.max(1));
+        sock.snd.timer = sock.snd.rto;
+        let cmd = sock.syn_ack(&self.cfg, free);
+        self.regs.count(reg::CNT_TX_RETRANS, 1);
+        self.tx.push(&self.cfg, self.now, &cmd);
     }
 }
 

@@ -12,6 +12,36 @@ use crate::parse::{tcp_flag, Parsed};
 use crate::{costs, Meta, ModelDevice};
 
 /// `rel(x)`: `(x - base) mod 2^32` as a signed 32-bit number, widened.
+/// The peer may still send (its FIN not yet taken): ESTAB, FIN_WAIT_1, FIN_WAIT_2.
+pub(super) fn peer_open(state: u8) -> bool {
+    [
+        sock_state::ESTAB,
+        sock_state::FIN_WAIT_1,
+        sock_state::FIN_WAIT_2,
+    ]
+    .contains(&(state as u64))
+}
+
+/// The peer's FIN was taken in order: CLOSE_WAIT, LAST_ACK, CLOSING, TIME_WAIT.
+pub(super) fn peer_done(state: u8) -> bool {
+    [
+        sock_state::CLOSE_WAIT,
+        sock_state::LAST_ACK,
+        sock_state::CLOSING,
+        sock_state::TIME_WAIT,
+    ]
+    .contains(&(state as u64))
+}
+
+/// The state once the peer's FIN is taken in order (docs/tcp-transmit.md, "Closing").
+fn after_peer_fin(state: u8) -> u8 {
+    (match state as u64 {
+        sock_state::FIN_WAIT_1 => sock_state::CLOSING,
+        sock_state::FIN_WAIT_2 => sock_state::TIME_WAIT,
+        _ => sock_state::CLOSE_WAIT,
+    }) as u8
+}
+
 pub(super) fn rel(x: u32, base: u32) -> i64 {
     x.wrapping_sub(base) as i32 as i64
 }
@@ -90,7 +120,8 @@ impl Sock {
         let field = (adv >> shift).min(65535);
         self.advance_edge(field, shift);
         TxCmd {
-            seq: self.d.iss.wrapping_add(1),
+            // SND.NXT (docs/tcp-transmit.md): ISS + 1 until data is sent.
+            seq: self.d.iss.wrapping_add(1).wrapping_add(self.snd.nxt_off()),
             ack: self.rcv_nxt,
             window: field as u16,
             flags: TcpFlags::ACK,
@@ -100,7 +131,7 @@ impl Sock {
 
     /// The SYN-ACK (window `min(win, 65535)`, never scaled; options MSS and, if the SYN had
     /// it, window scale). The edge update rule runs with `shift = 0`.
-    fn syn_ack(&mut self, cfg: &DeviceConfig, free: u32) -> TxCmd {
+    pub(super) fn syn_ack(&mut self, cfg: &DeviceConfig, free: u32) -> TxCmd {
         let field = self.win(cfg, self.rcv_nxt, free).min(65535);
         self.advance_edge(field, 0);
         let mut opts = TxOpts::MSS;
@@ -214,8 +245,8 @@ fn established(
     if syn {
         return ack_and(sock, Fate::Drop(drop::BAD_STATE));
     }
-    // 4. CLOSE_WAIT.
-    if sock.state == sock_state::CLOSE_WAIT as u8 {
+    // 4. CLOSE_WAIT (and the send side's states after the peer's FIN).
+    if peer_done(sock.state) {
         if seg_len > 0 {
             return ack_and(sock, Fate::Drop(drop::BAD_STATE));
         }
@@ -260,18 +291,16 @@ fn established(
         };
         sock.rcv_nxt = sock.rcv_nxt.wrapping_add(len as u32 + seg.fin());
         if seg.fin() != 0 {
-            sock.state = sock_state::CLOSE_WAIT as u8;
+            sock.state = after_peer_fin(sock.state);
         }
         out.accepted = len > 0;
         sock.segs.push_back(seg);
         out.steps += 1;
-        while sock.state == sock_state::ESTAB as u8
-            && sock.ooo.front().is_some_and(|h| h.seq == sock.rcv_nxt)
-        {
+        while peer_open(sock.state) && sock.ooo.front().is_some_and(|h| h.seq == sock.rcv_nxt) {
             let h = sock.ooo.pop_front().expect("reassembly head");
             sock.rcv_nxt = sock.rcv_nxt.wrapping_add(h.data_len as u32 + h.fin());
             if h.fin() != 0 {
-                sock.state = sock_state::CLOSE_WAIT as u8;
+                sock.state = after_peer_fin(sock.state);
             }
             sock.segs.push_back(h);
             out.steps += 1;
@@ -357,9 +386,10 @@ impl ModelDevice {
         let flags = p.flags;
         let has = |f: u8| flags & f != 0;
         let was = sock.state as u64;
+        let rto_init = self.regs.tx_policy.rto_init;
         // An ACK of data never sent (docs/tcp-transmit.md): answered, dropped BAD_ACK, before
         // any other rule looks at the segment.
-        if (was == sock_state::ESTAB || was == sock_state::CLOSE_WAIT)
+        if (peer_open(was as u8) || peer_done(was as u8))
             && has(tcp_flag::ACK)
             && !has(tcp_flag::RST)
             && sock.snd.acks_unsent(sock.d.iss, p.ack)
@@ -377,7 +407,8 @@ impl ModelDevice {
                     sock.rcv_nxt = p.seq.wrapping_add(1);
                     sock.stream_off = 0;
                     sock.ws_ok = p.ws_valid;
-                    sock.snd.on_syn(p.window, p.ws_valid.then_some(p.ws), p.mss);
+                    sock.snd
+                        .on_syn(p.window, p.ws_valid.then_some(p.ws), p.mss, rto_init);
                     sock.state = sock_state::SYN_RCVD as u8;
                     // The SYN that enters SYN_RCVD starts the edge at RCV_NXT.
                     sock.wnd_edge = sock.rcv_nxt;
@@ -411,7 +442,9 @@ impl ModelDevice {
                     Outcome::new(Fate::Drop(drop::BAD_STATE))
                 }
             }
-            sock_state::ESTAB | sock_state::CLOSE_WAIT => established(cfg, sock, &p, m.chain, free),
+            st if peer_open(st as u8) || peer_done(st as u8) => {
+                established(cfg, sock, &p, m.chain, free)
+            }
             _ => Outcome::new(Fate::Drop(drop::BAD_STATE)),
         };
         let now_state = sock.state as u64;
@@ -425,14 +458,15 @@ impl ModelDevice {
             Fate::Drop(r) => self.drop_frame(m.chain, r),
         }
         // The send side: the handshake's end opens it; an acceptable segment's ACK moves it.
-        if was == sock_state::SYN_RCVD && now_state != sock_state::SYN_RCVD as u64 {
+        if was == sock_state::SYN_RCVD && now_state != sock_state::SYN_RCVD {
             let rto = self.regs.tx_policy.rto_init;
             self.toe.socks[s as usize].snd.on_established(rto);
+            self.snd_wake(s);
         }
         if acceptable
             && has(tcp_flag::ACK)
             && !has(tcp_flag::RST)
-            && (now_state == sock_state::ESTAB || now_state == sock_state::CLOSE_WAIT)
+            && (peer_open(now_state as u8) || peer_done(now_state as u8))
         {
             self.snd_ack(s, &p, base);
         }
