@@ -38,6 +38,16 @@ fn check_frame(f: &[u8]) -> usize {
     t.payload().len()
 }
 
+/// Variations of a transfer: `pause` = (first, last) loop iterations in which smoltcp does
+/// not read (its receive buffer is then 16 KiB); `close`: SOCK_CLOSE once every post is done;
+/// `vanish`: from this iteration on the link drops everything, both ways.
+#[derive(Default)]
+struct Extra {
+    pause: Option<(usize, usize)>,
+    close: bool,
+    vanish: Option<usize>,
+}
+
 /// What a transfer measured: the data posted, what smoltcp received, and the NIC's
 /// retransmissions, timeouts and fast retransmits.
 struct Sent {
@@ -48,30 +58,45 @@ struct Sent {
     fast: u32,
 }
 
+/// The frame is a TCP segment with RST set.
+fn is_rst(f: &[u8]) -> bool {
+    matches!(
+        SlicedPacket::from_ethernet(f).map(|p| p.transport),
+        Ok(Some(TransportSlice::Tcp(t))) if t.rst()
+    )
+}
+
 /// Send `bytes` from the NIC to smoltcp in `posts` posts over a link impaired as `imp` in each
 /// direction.
 fn send(bytes: usize, posts: usize, imp: Impair, seed: u64) -> Sent {
-    transfer(bytes, posts, imp, seed, None, false)
+    transfer(bytes, posts, imp, seed, Extra::default())
 }
 
 /// [`send`] over a clean link to a receiver with a 16 KiB buffer that stops reading for a
 /// while: its window closes and the NIC must probe it. Checks that probes were sent.
 fn send_paused(bytes: usize, seed: u64) -> Sent {
-    transfer(bytes, 2, Impair::default(), seed, Some((20, 3000)), false)
+    transfer(
+        bytes,
+        2,
+        Impair::default(),
+        seed,
+        Extra {
+            pause: Some((20, 3000)),
+            ..Extra::default()
+        },
+    )
 }
 
 /// The transfer behind [`send`] and [`send_paused`]: `pause` = (first, last) loop iterations
 /// in which smoltcp does not read (its receive buffer is then 16 KiB). With `close`, the host
 /// closes the NIC's side once every post is done (SOCK_CLOSE), smoltcp closes its side when it
 /// sees the FIN, and both must end closed, the SOCK_CLOSE completed.
-fn transfer(
-    bytes: usize,
-    posts: usize,
-    imp: Impair,
-    seed: u64,
-    pause: Option<(usize, usize)>,
-    close: bool,
-) -> Sent {
+fn transfer(bytes: usize, posts: usize, imp: Impair, seed: u64, x: Extra) -> Sent {
+    let Extra {
+        pause,
+        close,
+        vanish,
+    } = x;
     let loss = imp.loss;
     let mut bench = Bench::builder(Backend::Model)
         .mem(64 << 20)
@@ -124,6 +149,7 @@ fn transfer(
     let (mut got, mut done_posts, mut done_bytes) = (Vec::new(), 0u32, 0u64);
     let mut posted = false;
     let (mut close_tag, mut close_done, mut peer_closed) = (None, false, false);
+    let (mut timed_out, mut last_rst) = (None, false);
     let mut payload_seen = 0usize;
     for step in 0..200_000 {
         let now = clock(drv.cycles(), skip_us);
@@ -159,14 +185,21 @@ fn transfer(
             peer_closed = true;
         }
         iface.poll(now, &mut phy, &mut sockets);
+        let gone = vanish.is_some_and(|v| step >= v);
         for ip in phy.tx.drain(..) {
-            to_nic.offer(eth_wrap(CLIENT_MAC, SERVER_MAC, &ip));
+            if !gone {
+                to_nic.offer(eth_wrap(CLIENT_MAC, SERVER_MAC, &ip));
+            }
         }
         for f in to_nic.take() {
             wire.send(f);
         }
         for c in drv.wait(1024).unwrap() {
-            if c.kind == CplKind::TxDone {
+            if c.kind == CplKind::TxDone && vanish.is_some() && c.status != buflet_spec::Status::Ok
+            {
+                assert_eq!(c.status, buflet_spec::Status::Timeout, "{c:?}");
+                timed_out = Some(c);
+            } else if c.kind == CplKind::TxDone {
                 assert_eq!(c.status, buflet_spec::Status::Ok, "{c:?}");
                 done_posts += c.ref_num;
                 done_bytes += u64::from(c.bytes);
@@ -186,8 +219,14 @@ fn transfer(
         let mut quiet = phy.tx.is_empty() && wire.pending() == 0;
         while let Some(f) = wire.recv() {
             payload_seen += check_frame(&f);
-            to_peer.offer(f);
+            last_rst = is_rst(&f);
+            if !gone {
+                to_peer.offer(f);
+            }
             quiet = false;
+        }
+        if timed_out.is_some() {
+            break;
         }
         for f in to_peer.take() {
             phy.rx.push_back(eth_strip(&f).expect("IPv4"));
@@ -211,6 +250,19 @@ fn transfer(
                 skip_us += d.total_micros() as i64;
             }
         }
+    }
+    if vanish.is_some() {
+        let c = timed_out.expect("the posts never came back with TIMEOUT");
+        assert_eq!(done_posts + c.ref_num, posts as u32, "every post came back");
+        assert!(last_rst, "the NIC's last frame is not an RST");
+        assert!(drv.counter(reg::CNT_TX_RTO) > 1);
+        return Sent {
+            data,
+            got,
+            retrans: drv.counter(reg::CNT_TX_RETRANS),
+            rtos: drv.counter(reg::CNT_TX_RTO),
+            fast: 0,
+        };
     }
     assert_eq!(
         done_bytes,
@@ -305,7 +357,38 @@ fn close_sends_fin_after_the_data() {
             loss,
             ..Impair::default()
         };
-        let r = transfer(100_000, 2, imp, seed, None, true);
+        let r = transfer(
+            100_000,
+            2,
+            imp,
+            seed,
+            Extra {
+                close: true,
+                ..Extra::default()
+            },
+        );
         assert_eq!(sha256_hex(&r.got), sha256_hex(&r.data), "seed {seed}");
     }
+}
+
+/// A peer that vanishes mid-transfer: after TX_RETRIES retransmission timeouts the NIC resets
+/// the connection (its last frame is an RST) and every post comes back, the unacknowledged
+/// ones with TIMEOUT.
+#[test]
+fn a_vanished_peer_times_out_and_every_post_comes_back() {
+    let r = transfer(
+        400_000,
+        4,
+        Impair::default(),
+        31,
+        Extra {
+            vanish: Some(40),
+            ..Extra::default()
+        },
+    );
+    assert!(
+        r.got.len() < r.data.len(),
+        "the peer vanished before the end"
+    );
+    assert!(r.rtos >= 15, "{} timeouts", r.rtos);
 }

@@ -592,6 +592,11 @@ impl ModelDevice {
             return;
         }
         self.regs.count(reg::CNT_TX_RTO, 1);
+        if snd.backoff >= policy.retries {
+            // The peer stopped acknowledging: RST, and everything the host handed over comes
+            // back with TIMEOUT.
+            return self.snd_reset(s, Status::Timeout);
+        }
         snd.ssthresh = (snd.in_flight() / 2).max(2 * snd.mss);
         snd.cwnd = snd.mss;
         snd.nxt = snd.una;
@@ -608,6 +613,39 @@ impl ModelDevice {
 }
 
 impl ModelDevice {
+    /// End the connection from our side: an RST (SEQ = SND.NXT) goes out, the socket is
+    /// CLOSED, its posts and a pending SOCK_CLOSE come back with status `st`.
+    fn snd_reset(&mut self, s: u16, st: Status) {
+        let free = self.free_sample();
+        let sock = &mut self.toe.socks[s as usize];
+        let mut cmd = sock.ack(&self.cfg, free);
+        cmd.flags = TcpFlags::RST | TcpFlags::ACK;
+        sock.state = sock_state::CLOSED as u8;
+        sock.snd.open = false;
+        sock.snd.timer = 0;
+        sock.snd.retx = false;
+        sock.snd.probe = false;
+        if std::mem::take(&mut sock.snd.queued) {
+            self.toe.tx_ready.retain(|&x| x != s);
+        }
+        let close = self.toe.socks[s as usize].snd.take_close();
+        self.tx.push(&self.cfg, self.now, &cmd);
+        let t = self.snd_return_posts(s, st, self.now);
+        if let Some(tag) = close {
+            self.post_cpl(
+                t,
+                Cpl {
+                    kind: CplKind::CmdDone,
+                    status: st,
+                    sock_ref: s,
+                    tag,
+                    opcode: Opcode::SockClose.code(),
+                    ..Cpl::default()
+                },
+            );
+        }
+    }
+
     /// SYN_RCVD: the SYN-ACK is sent again when its timer expires (the ACK that completes
     /// the handshake may be lost, and a peer with nothing to send would never repeat it),
     /// backing off like the RTO; after TX_RETRIES the socket listens again.
