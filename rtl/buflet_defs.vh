@@ -698,6 +698,10 @@
 `define BF_TX_KIND_TCP 0
 `define BF_TX_KIND_ARP 1
 
+// tx_flag
+`define BF_TX_FLAG_PSH 1
+`define BF_TX_FLAG_DEVMEM 2
+
 // tx_opt
 `define BF_TX_OPT_MSS 1
 `define BF_TX_OPT_WS 2

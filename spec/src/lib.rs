@@ -179,6 +179,7 @@ pub const CONST_GROUPS: &[&[Const]] = &[
     sock_flag::CONSTS,
     tcp_flag::CONSTS,
     tx_kind::CONSTS,
+    tx_flag::CONSTS,
     tx_opt::CONSTS,
     drop::CONSTS,
     region_perm::CONSTS,

@@ -84,6 +84,8 @@ fn every_layout_round_trips_through_parse_and_emit() {
             "cpl" => Cpl::parse(&b).map(|v| v.emit(&mut out)),
             "buflet_hdr" => BufletHdr::parse(&b).map(|v| v.emit(&mut out)),
             "tx_cmd" => TxCmd::parse(&b).map(|v| v.emit(&mut out)),
+            "tx_desc" => TxDesc::parse(&b).map(|v| v.emit(&mut out)),
+            "snd_ctx" => SndCtx::parse(&b).map(|v| v.emit(&mut out)),
             other => panic!("layout {other} has no typed struct in this test"),
         };
         ok.unwrap_or_else(|e| panic!("{}: {e}", l.name));

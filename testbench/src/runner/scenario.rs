@@ -182,8 +182,20 @@ impl Scenario {
         } else {
             Protocol::Raw
         };
+        // The NIC plays the server but sends none of the captured server's data, so the
+        // client's acknowledgments of that data would acknowledge bytes never sent (dropped
+        // BAD_ACK, RFC 9293 3.10.7.4): they acknowledge the NIC's SYN only.
+        let ack = cap.socket.iss.wrapping_add(1);
+        let frames = cap
+            .frames
+            .into_iter()
+            .map(|mut f| {
+                rewrite_ack(&mut f, ack);
+                f
+            })
+            .collect();
         Scenario {
-            frames: cap.frames,
+            frames,
             socket: cap.socket,
             isn: cap.isn,
             source: cap.stream,
@@ -300,4 +312,79 @@ pub(super) fn expected_framed_file(s: &[u8]) -> Result<SparseFile, TbError> {
         at += 24 + len as usize;
     }
     Ok(file)
+}
+
+/// Set the acknowledgment number of an IPv4/TCP frame with ACK set to `ack`, adjusting the
+/// TCP checksum incrementally (RFC 1624, eqn. 3), so a frame whose checksum was wrong stays
+/// wrong by the same amount. Frames too short to hold the field, or not IPv4/TCP, are left as
+/// they are.
+pub(crate) fn rewrite_ack(f: &mut [u8], ack: u32) {
+    let mut l3 = 14;
+    if f.len() < 14 {
+        return;
+    }
+    if f[12..14] == [0x81, 0x00] {
+        l3 = 18;
+    }
+    if f.len() < l3 + 20 || f[l3 - 2..l3] != [0x08, 0x00] || f[l3] >> 4 != 4 || f[l3 + 9] != 6 {
+        return;
+    }
+    let l4 = l3 + (f[l3] & 0x0F) as usize * 4;
+    if f.len() < l4 + 18 || f[l4 + 13] & 0x10 == 0 {
+        return;
+    }
+    let old = [
+        u16::from_be_bytes([f[l4 + 8], f[l4 + 9]]),
+        u16::from_be_bytes([f[l4 + 10], f[l4 + 11]]),
+    ];
+    let new = [(ack >> 16) as u16, ack as u16];
+    let mut sum = u32::from(!u16::from_be_bytes([f[l4 + 16], f[l4 + 17]]));
+    for (o, n) in old.into_iter().zip(new) {
+        sum += u32::from(!o) + u32::from(n);
+    }
+    while sum > 0xFFFF {
+        sum = (sum & 0xFFFF) + (sum >> 16);
+    }
+    f[l4 + 8..l4 + 12].copy_from_slice(&ack.to_be_bytes());
+    f[l4 + 16..l4 + 18].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+}
+
+#[cfg(test)]
+mod ack_tests {
+    use super::rewrite_ack;
+    use etherparse::{PacketBuilder, SlicedPacket, TransportSlice};
+
+    /// The rewritten frame still verifies (etherparse recomputes the checksum), and a frame
+    /// with a broken checksum stays broken.
+    #[test]
+    fn rewritten_acks_keep_their_checksum_state() {
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(40000, 445, 1000, 5000)
+            .ack(0xDEAD_BEEF);
+        let mut f = Vec::new();
+        b.write(&mut f, b"hello").unwrap();
+        let ok = |f: &[u8]| {
+            let p = SlicedPacket::from_ethernet(f).unwrap();
+            let (Some(etherparse::NetSlice::Ipv4(ip)), Some(TransportSlice::Tcp(t))) =
+                (&p.net, &p.transport)
+            else {
+                panic!()
+            };
+            let want = t
+                .to_header()
+                .calc_checksum_ipv4(&ip.header().to_header(), t.payload())
+                .unwrap();
+            (t.acknowledgment_number(), t.checksum() == want)
+        };
+        rewrite_ack(&mut f, 0x1234_5678);
+        assert_eq!(ok(&f), (0x1234_5678, true));
+        let n = f.len();
+        f[n - 1] ^= 0xFF; // the payload no longer matches the checksum
+        rewrite_ack(&mut f, 7);
+        assert_eq!(ok(&f), (7, false));
+        let mut short = f[..40].to_vec();
+        rewrite_ack(&mut short, 9); // too short for the field: untouched
+        assert_eq!(short, f[..40].to_vec());
+    }
 }
