@@ -297,13 +297,151 @@ impl Driver {
             ..Default::default()
         }
         .to_bytes();
-        self.tx_tags.entry(sock).or_default().push_back(tag);
+        // Seed 002: the pages join the copy-on-write table before the NIC may read them.
+        let marked = pages.to_vec();
+        for &p in &marked {
+            self.cow_mark(p);
+        }
+        self.tx_tags
+            .entry(sock)
+            .or_default()
+            .push_back(crate::TxPosted {
+                tag,
+                marked,
+                bounce: Vec::new(),
+                list: None,
+            });
         if let Err(e) = self.submit_held(tag, &e) {
-            if let Some(q) = self.tx_tags.get_mut(&sock) {
-                q.retain(|&t| t != tag);
+            let gone: std::collections::VecDeque<_> = match self.tx_tags.get_mut(&sock) {
+                Some(q) => {
+                    let (gone, keep) = std::mem::take(q).into_iter().partition(|p| p.tag == tag);
+                    *q = keep;
+                    gone
+                }
+                None => Default::default(),
+            };
+            for p in gone {
+                self.tx_posted_done(p);
             }
             return Err(e);
         }
         Ok(tag)
+    }
+
+    /// Send the application's bytes `[addr, addr+len)` on socket `sock` without copying them
+    /// where it can (seed 002): every whole page inside the range is posted by reference and
+    /// marked in the copy-on-write table until its `TX_DONE`; a partial first or last page is
+    /// copied into a bounce page (a CPU copy, counted). One `TX_POST`; returns its tag.
+    pub fn tx_send(
+        &mut self,
+        sock: u16,
+        addr: u64,
+        len: u32,
+        psh: bool,
+    ) -> Result<u32, DriverError> {
+        if len == 0 {
+            return Err(DriverError::Invalid("tx_send of 0 bytes"));
+        }
+        let page = self.info.page_bytes as u64;
+        let (first, end) = (addr & !(page - 1), addr + u64::from(len));
+        let mut pages = Vec::new();
+        let mut bounce = Vec::new();
+        let mut p = first;
+        while p < end {
+            let whole = p >= addr && p + page <= end;
+            if whole {
+                // The page's frame as the CPU sees it now (after a copy-on-write fault it is
+                // the copy): what the NIC must read.
+                pages.push(self.env.mem.cpu_phys(p));
+            } else {
+                // The bytes of this page that are ours go to the same offsets of a bounce page.
+                let b = self.io_buf_alloc(page, page)?;
+                let (lo, hi) = (addr.max(p), end.min(p + page));
+                self.env
+                    .mem
+                    .cpu_copy(lo, b + (lo - p), (hi - lo) as usize)?;
+                pages.push(b);
+                bounce.push(b);
+            }
+            p += page;
+        }
+        let list = self.io_buf_alloc(8 * pages.len() as u64, 64)?;
+        let first_off = (addr - first) as u16;
+        // The bounce pages are not the application's: they need no copy-on-write protection.
+        let r = self.tx_post(sock, list, &pages, first_off, len, psh);
+        let tag = match r {
+            Ok(t) => t,
+            Err(e) => {
+                for b in bounce {
+                    self.io_buf_free(b, page, page);
+                }
+                self.io_buf_free(list, 8 * pages.len() as u64, 64);
+                return Err(e);
+            }
+        };
+        if let Some(post) = self
+            .tx_tags
+            .get_mut(&sock)
+            .and_then(|q| q.iter_mut().find(|p| p.tag == tag))
+        {
+            post.marked.retain(|p| !bounce.contains(p));
+            post.bounce = bounce.clone();
+            post.list = Some((list, 8 * pages.len() as u64));
+        }
+        for b in bounce {
+            self.cow_unmark(b);
+        }
+        Ok(tag)
+    }
+
+    /// Seed 002's lookup: is any byte of `[addr, addr+len)` on a page the NIC still owns (in
+    /// the copy-on-write table)? An application that asks before reusing a buffer takes no
+    /// copy-on-write fault.
+    pub fn is_marked(&self, addr: u64, len: u64) -> bool {
+        let page = self.info.page_bytes as u64;
+        let mut p = addr & !(page - 1);
+        while p < addr + len.max(1) {
+            if self.cow_table.contains_key(&self.env.mem.cpu_phys(p)) {
+                return true;
+            }
+            p += page;
+        }
+        false
+    }
+
+    /// Pages in the copy-on-write table now, and at most so far.
+    pub fn cow_table_len(&self) -> (usize, usize) {
+        (self.cow_table.len(), self.cow_peak)
+    }
+
+    fn cow_mark(&mut self, page: u64) {
+        *self.cow_table.entry(page).or_insert(0) += 1;
+        self.cow_peak = self.cow_peak.max(self.cow_table.len());
+        self.env.mem.cow_protect(page);
+    }
+
+    fn cow_unmark(&mut self, page: u64) {
+        if let Some(n) = self.cow_table.get_mut(&page) {
+            *n -= 1;
+            if *n == 0 {
+                self.cow_table.remove(&page);
+            }
+        }
+        self.env.mem.cow_release(page);
+    }
+
+    /// A post is over (done, refused or returned): its pages leave the copy-on-write table and
+    /// its bounce pages are freed.
+    pub(crate) fn tx_posted_done(&mut self, p: crate::TxPosted) {
+        let page = self.info.page_bytes as u64;
+        for m in p.marked {
+            self.cow_unmark(m);
+        }
+        for b in p.bounce {
+            self.io_buf_free(b, page, page);
+        }
+        if let Some((list, len)) = p.list {
+            self.io_buf_free(list, len, 64);
+        }
     }
 }

@@ -86,6 +86,17 @@ pub enum DriverError {
 /// A completion entry, decoded (the spec's `cpl` layout).
 pub type Completion = spec::Cpl;
 
+/// A TX_POST the NIC still owns: its tag, the pages it marked in the copy-on-write table, and
+/// the bounce pages to free when it is done.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TxPosted {
+    pub tag: u32,
+    pub marked: Vec<u64>,
+    pub bounce: Vec<u64>,
+    /// The page list the driver allocated for it (`tx_send`): address and length.
+    pub list: Option<(u64, u64)>,
+}
+
 /// The driver's reading of a completion's status.
 pub trait CplResult {
     /// The completion's status as a [`DriverError::Request`] (opcode, tag, status; its message
@@ -157,7 +168,11 @@ pub struct Driver {
     reg_held: HashMap<u32, Vec<(u64, u64)>>,
     /// Tags of each socket's TX_POSTs not yet covered by a TX_DONE, oldest first: a TX_DONE
     /// covers the first `COUNT` of them.
-    tx_tags: HashMap<u16, std::collections::VecDeque<u32>>,
+    tx_tags: HashMap<u16, std::collections::VecDeque<TxPosted>>,
+    /// Seed 002's copy-on-write table: host pages handed to the NIC by a TX_POST and not yet
+    /// covered by its TX_DONE, with the number of posts naming each; and its peak size.
+    cow_table: std::collections::BTreeMap<u64, u32>,
+    cow_peak: usize,
     /// Retired I/O buffers kept allocated (and registered) for reuse: (len, align) -> addresses.
     io_pool: HashMap<(u64, u64), Vec<u64>>,
     io_pool_bytes: u64,
@@ -215,6 +230,8 @@ impl Driver {
             regs: RegCache::new(RegConfig::default()),
             reg_held: HashMap::new(),
             tx_tags: HashMap::new(),
+            cow_table: std::collections::BTreeMap::new(),
+            cow_peak: 0,
             io_pool: HashMap::new(),
             io_pool_bytes: 0,
             prot_slots: Vec::new(),

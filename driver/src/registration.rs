@@ -99,17 +99,26 @@ impl Driver {
         }
         // A refused TX_POST never joined the socket's send queue.
         if c.kind == CplKind::CmdDone && c.opcode == Opcode::TxPost.code() {
-            if let Some(q) = self.tx_tags.get_mut(&c.sock_ref) {
-                q.retain(|&t| t != c.tag);
+            let gone: std::collections::VecDeque<_> = match self.tx_tags.get_mut(&c.sock_ref) {
+                Some(q) => {
+                    let (gone, keep) = std::mem::take(q).into_iter().partition(|p| p.tag == c.tag);
+                    *q = keep;
+                    gone
+                }
+                None => Default::default(),
+            };
+            for p in gone {
+                self.tx_posted_done(p);
             }
         }
         // A TX_DONE covers the socket's first COUNT posts.
         if c.kind == CplKind::TxDone {
             let q = self.tx_tags.entry(c.sock_ref).or_default();
             let n = (c.ref_num as usize).min(q.len());
-            let tags: Vec<u32> = q.drain(..n).collect();
-            for t in tags {
-                self.release_tag(t);
+            let done: Vec<_> = q.drain(..n).collect();
+            for p in done {
+                self.release_tag(p.tag);
+                self.tx_posted_done(p);
             }
         }
     }

@@ -1,7 +1,10 @@
 //! Host DRAM with per-agent accounting and a registration check on device accesses.
 
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+/// Page size of the copy-on-write protection (seed 002).
+const COW_PAGE: u64 = 4096;
 
 /// Who touches host memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +58,9 @@ pub struct MemStats {
     pub blk_written: u64,
     /// Device accesses refused because they fell outside registered memory.
     pub stray_accesses: u64,
+    /// CPU writes into a page protected copy-on-write (seed 002): each copied the page
+    /// (counted in `cpu_copied`, `cpu_read` and `cpu_written`).
+    pub cow_faults: u64,
 }
 
 impl MemStats {
@@ -99,6 +105,12 @@ pub struct HostMemory {
     allocs: BTreeMap<u64, u64>,
     /// Device writes since logging was turned on (None = off).
     log: Option<Vec<DevWrite>>,
+    /// Pages protected copy-on-write (seed 002), with the number of protections on each.
+    cow: BTreeMap<u64, u32>,
+    /// The CPU's view of pages copied on a fault: page address -> the copy it now uses.
+    /// Devices keep reaching the original page (the NIC sends the old contents).
+    cpu_map: HashMap<u64, u64>,
+    cow_faults: u64,
 }
 
 impl HostMemory {
@@ -116,7 +128,69 @@ impl HostMemory {
             free,
             allocs: BTreeMap::new(),
             log: None,
+            cow: BTreeMap::new(),
+            cpu_map: HashMap::new(),
+            cow_faults: 0,
         }
+    }
+
+    /// Protect the page at `page` (page-aligned) copy-on-write, as an MMU would for seed 002's
+    /// table: a later CPU write into it copies the page first and goes to the copy, while
+    /// devices keep reading the original. Protections nest.
+    pub fn cow_protect(&mut self, page: u64) {
+        *self.cow.entry(page & !(COW_PAGE - 1)).or_insert(0) += 1;
+    }
+
+    /// Drop one protection of the page at `page`.
+    pub fn cow_release(&mut self, page: u64) {
+        let p = page & !(COW_PAGE - 1);
+        if let Some(n) = self.cow.get_mut(&p) {
+            *n -= 1;
+            if *n == 0 {
+                self.cow.remove(&p);
+            }
+        }
+    }
+
+    /// Where the CPU's byte `addr` lives now (a page copied on a fault lives elsewhere): the
+    /// address a driver hands a device for it, as pinning a user page yields its frame.
+    pub fn cpu_phys(&self, addr: u64) -> u64 {
+        let page = addr & !(COW_PAGE - 1);
+        self.cpu_map.get(&page).map_or(addr, |&p| p + (addr - page))
+    }
+
+    /// A CPU write is about to touch the page holding `addr`: if that page is protected, copy
+    /// it to a fresh page and point the CPU's view there.
+    fn cow_fault(&mut self, addr: u64) -> Result<(), MemError> {
+        let page = addr & !(COW_PAGE - 1);
+        let phys = self.cpu_phys(page);
+        if !self.cow.contains_key(&phys) {
+            return Ok(());
+        }
+        let copy = self.alloc(COW_PAGE, COW_PAGE)?;
+        self.bytes
+            .copy_within(phys as usize..(phys + COW_PAGE) as usize, copy as usize);
+        self.read[0] += COW_PAGE;
+        self.written[0] += COW_PAGE;
+        self.copied += COW_PAGE;
+        self.cow_faults += 1;
+        // An earlier copy that was itself protected stays the NIC's until its post is done.
+        self.cpu_map.insert(page, copy);
+        Ok(())
+    }
+
+    /// The page-bounded pieces of the CPU's range `[addr, addr+len)`: (offset in the range,
+    /// where the bytes live, length).
+    fn cpu_pieces(&self, addr: u64, len: usize) -> Vec<(usize, u64, usize)> {
+        let mut out = Vec::new();
+        let mut done = 0usize;
+        while done < len {
+            let a = addr + done as u64;
+            let n = ((COW_PAGE - a % COW_PAGE) as usize).min(len - done);
+            out.push((done, self.cpu_phys(a), n));
+            done += n;
+        }
+        out
     }
 
     /// Turn the device-write log on (empty) or off.
@@ -158,6 +232,16 @@ impl HostMemory {
         let Some(len) = self.allocs.remove(&addr) else {
             return;
         };
+        // Pages of the range the CPU saw through a copy: the copies go too.
+        if !self.cpu_map.is_empty() {
+            let mut p = addr & !(COW_PAGE - 1);
+            while p < addr + len {
+                if let Some(copy) = self.cpu_map.remove(&p) {
+                    self.free(copy);
+                }
+                p += COW_PAGE;
+            }
+        }
         let (mut s, mut e) = (addr, addr + len);
         if let Some((&ps, &pe)) = self.free.range(..s).next_back() {
             if pe == s {
@@ -241,10 +325,17 @@ impl HostMemory {
         Ok(addr as usize..end as usize)
     }
 
-    /// Read `out.len()` bytes at `addr` on behalf of `agent`.
+    /// Read `out.len()` bytes at `addr` on behalf of `agent` (the CPU through its view of
+    /// pages copied on a fault).
     pub fn read(&mut self, agent: Agent, addr: u64, out: &mut [u8]) -> Result<(), MemError> {
         let r = self.check(agent, addr, out.len())?;
-        out.copy_from_slice(&self.bytes[r]);
+        if agent == Agent::Cpu && !self.cpu_map.is_empty() {
+            for (o, p, n) in self.cpu_pieces(addr, out.len()) {
+                out[o..o + n].copy_from_slice(&self.bytes[p as usize..p as usize + n]);
+            }
+        } else {
+            out.copy_from_slice(&self.bytes[r]);
+        }
         self.read[agent.idx()] += out.len() as u64;
         Ok(())
     }
@@ -263,13 +354,32 @@ impl HostMemory {
             }
         }
         let r = checked?;
-        self.bytes[r].copy_from_slice(data);
+        if agent == Agent::Cpu && !(self.cow.is_empty() && self.cpu_map.is_empty()) {
+            let mut a = addr & !(COW_PAGE - 1);
+            while a < addr + data.len() as u64 {
+                self.cow_fault(a)?;
+                a += COW_PAGE;
+            }
+            for (o, p, n) in self.cpu_pieces(addr, data.len()) {
+                self.bytes[p as usize..p as usize + n].copy_from_slice(&data[o..o + n]);
+            }
+        } else {
+            self.bytes[r].copy_from_slice(data);
+        }
         self.written[agent.idx()] += data.len() as u64;
         Ok(())
     }
 
     /// CPU copy of `len` bytes from `src` to `dst`: counted as a read, a write and a copy.
     pub fn cpu_copy(&mut self, src: u64, dst: u64, len: usize) -> Result<(), MemError> {
+        if !(self.cow.is_empty() && self.cpu_map.is_empty()) {
+            // Through the CPU's view of copied pages (and taking copy-on-write faults).
+            let mut buf = vec![0u8; len];
+            self.read(Agent::Cpu, src, &mut buf)?;
+            self.write(Agent::Cpu, dst, &buf)?;
+            self.copied += len as u64;
+            return Ok(());
+        }
         let s = self.check(Agent::Cpu, src, len)?;
         self.check(Agent::Cpu, dst, len)?;
         self.bytes.copy_within(s, dst as usize);
@@ -297,12 +407,52 @@ impl HostMemory {
             blk_read: self.read[2],
             blk_written: self.written[2],
             stray_accesses: self.stray,
+            cow_faults: self.cow_faults,
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+
+    /// Seed 002 in the memory model: a CPU write into a protected page copies the page first;
+    /// the NIC keeps reading the old contents, the CPU sees its write, and the copy is counted.
+    #[test]
+    fn a_cpu_write_into_a_protected_page_is_copied_on_write() {
+        let mut m = HostMemory::new(1 << 20);
+        let a = m.alloc(2 * COW_PAGE, COW_PAGE).unwrap();
+        m.register(a, 2 * COW_PAGE);
+        m.write(Agent::Cpu, a, &[1u8; 8192]).unwrap();
+        m.cow_protect(a);
+        let before = m.stats();
+        // A write across both pages: only the protected one faults.
+        m.write(Agent::Cpu, a + 4000, &[2u8; 200]).unwrap();
+        let s = m.stats();
+        assert_eq!(s.cow_faults, 1);
+        assert_eq!(s.cpu_copied - before.cpu_copied, COW_PAGE);
+        let mut nic = [0u8; 200];
+        m.read(Agent::NicDma, a + 4000, &mut nic).unwrap();
+        assert_eq!(
+            &nic[..96],
+            &[1u8; 96],
+            "the NIC reads the page as it was posted"
+        );
+        assert_eq!(
+            &nic[96..],
+            &[2u8; 104],
+            "the unprotected page was written in place"
+        );
+        let mut cpu = [0u8; 200];
+        m.read(Agent::Cpu, a + 4000, &mut cpu).unwrap();
+        assert_eq!(cpu, [2u8; 200], "the CPU sees its write");
+        // A second write goes to the copy: no new fault; released pages fault no more.
+        m.write(Agent::Cpu, a, &[3u8; 10]).unwrap();
+        assert_eq!(m.stats().cow_faults, 1);
+        m.cow_release(a);
+        m.write(Agent::Cpu, a + 4096, &[4u8; 10]).unwrap();
+        assert_eq!(m.stats().cow_faults, 1);
+        m.free(a);
+    }
     use super::*;
 
     #[test]

@@ -46,6 +46,9 @@ struct Extra {
     pause: Option<(usize, usize)>,
     close: bool,
     vanish: Option<usize>,
+    /// Seed 002: the application sends from its own buffers, reusing one (`Some(false)`,
+    /// naive) or choosing one the copy-on-write table does not mark (`Some(true)`, aware).
+    cow: Option<bool>,
 }
 
 /// What a transfer measured: the data posted, what smoltcp received, and the NIC's
@@ -56,6 +59,9 @@ struct Sent {
     retrans: u32,
     rtos: u32,
     fast: u32,
+    /// Copy-on-write faults the host memory took, and the table's peak size.
+    cow_faults: u64,
+    cow_peak: usize,
 }
 
 /// The frame is a TCP segment with RST set.
@@ -96,7 +102,9 @@ fn transfer(bytes: usize, posts: usize, imp: Impair, seed: u64, x: Extra) -> Sen
         pause,
         close,
         vanish,
+        cow,
     } = x;
+    let (mut bufs, mut sent_chunks): (Vec<u64>, usize) = (Vec::new(), 0);
     let loss = imp.loss;
     let mut bench = Bench::builder(Backend::Model)
         .mem(64 << 20)
@@ -164,6 +172,38 @@ fn transfer(bytes: usize, posts: usize, imp: Impair, seed: u64, x: Extra) -> Sen
                 }
                 got.extend_from_slice(&buf[..n]);
             }
+        }
+        if let (Some(aware), true) = (cow, s.state() == tcp::State::Established) {
+            // Seed 002: the application sends the data in `posts` chunks from its own buffers
+            // (tx_send), one chunk every few steps. The naive one writes each chunk into the
+            // same buffer, over pages the NIC may still own; the aware one asks the table and
+            // takes a buffer that is not marked.
+            let per = bytes.div_ceil(posts);
+            let k = sent_chunks;
+            if k < posts && step % 3 == 0 {
+                let part = &data[k * per..((k + 1) * per).min(bytes)];
+                let len = per.div_ceil(PAGE as usize) as u64 * PAGE;
+                let buf = if aware {
+                    match bufs.iter().find(|&&b| !drv.is_marked(b, len)) {
+                        Some(&b) => b,
+                        None => {
+                            let b = drv.env.mem.alloc(len, PAGE).unwrap();
+                            bufs.push(b);
+                            b
+                        }
+                    }
+                } else {
+                    if bufs.is_empty() {
+                        bufs.push(drv.env.mem.alloc(len, PAGE).unwrap());
+                    }
+                    bufs[0]
+                };
+                drv.env.mem.write(Agent::Cpu, buf, part).unwrap();
+                drv.tx_send(sock, buf, part.len() as u32, k + 1 == posts)
+                    .unwrap();
+                sent_chunks += 1;
+            }
+            posted = true;
         }
         if !posted && s.state() == tcp::State::Established {
             // The data in whole pages, posted in `posts` parts (the last with PSH).
@@ -262,6 +302,8 @@ fn transfer(bytes: usize, posts: usize, imp: Impair, seed: u64, x: Extra) -> Sen
             retrans: drv.counter(reg::CNT_TX_RETRANS),
             rtos: drv.counter(reg::CNT_TX_RTO),
             fast: 0,
+            cow_faults: 0,
+            cow_peak: 0,
         };
     }
     assert_eq!(
@@ -305,6 +347,8 @@ fn transfer(bytes: usize, posts: usize, imp: Impair, seed: u64, x: Extra) -> Sen
         retrans,
         rtos,
         fast,
+        cow_faults: drv.env.mem.stats().cow_faults,
+        cow_peak: drv.cow_table_len().1,
     }
 }
 
@@ -391,4 +435,41 @@ fn a_vanished_peer_times_out_and_every_post_comes_back() {
         "the peer vanished before the end"
     );
     assert!(r.rtos >= 15, "{} timeouts", r.rtos);
+}
+
+/// Seed 002 on both sides of its claim: an application that reuses its buffer right after
+/// handing it to the NIC takes copy-on-write faults, and the peer still receives exactly what
+/// was sent; one that asks the table and picks an unmarked buffer takes none. The table is
+/// empty once every post is done.
+#[test]
+fn the_copy_on_write_table_keeps_sent_bytes_and_the_aware_sender_takes_no_fault() {
+    for aware in [false, true] {
+        let r = transfer(
+            24 * 16 * 4096,
+            24,
+            Impair::default(),
+            41,
+            Extra {
+                cow: Some(aware),
+                ..Extra::default()
+            },
+        );
+        assert_eq!(sha256_hex(&r.got), sha256_hex(&r.data), "aware {aware}");
+        assert!(r.cow_peak > 0, "aware {aware}: nothing was ever marked");
+        eprintln!(
+            "aware {aware}: {} copy-on-write faults, table peak {} pages",
+            r.cow_faults, r.cow_peak
+        );
+        if aware {
+            assert_eq!(
+                r.cow_faults, 0,
+                "the aware sender took copy-on-write faults"
+            );
+        } else {
+            assert!(
+                r.cow_faults > 0,
+                "the naive sender reused its buffer without a fault"
+            );
+        }
+    }
 }
