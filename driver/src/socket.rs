@@ -142,3 +142,24 @@ impl Driver {
         Ok(tag)
     }
 }
+
+impl Driver {
+    /// Open a TCP connection actively (`SOCK_ADD` with flag `CONNECT`, docs/tcp-transmit.md):
+    /// the NIC sends a SYN from `s.iss` to the socket's remote address. The request completes
+    /// (`CMD_DONE`, opcode `SOCK_ADD`, the returned tag) when the handshake ends (`OK`), the
+    /// peer refuses (`RESET`) or the SYN retries run out (`TIMEOUT`), so this does not wait.
+    /// Data may be posted at once; it goes out once the connection is established.
+    pub fn connect_socket(&mut self, s: &SocketSpec) -> Result<(u16, u32), DriverError> {
+        let sref = self.sock_free.pop().ok_or(DriverError::NoSlot("socket"))?;
+        let tag = self.tag();
+        let mut d = s.desc(sref);
+        d.flags |= SockFlags::CONNECT;
+        d.tag = tag;
+        if let Err(e) = self.submit(&d.to_bytes()) {
+            self.sock_free.push(sref);
+            return Err(e);
+        }
+        self.sock_flags.insert(sref, d.flags);
+        Ok((sref, tag))
+    }
+}

@@ -49,6 +49,8 @@ struct Extra {
     /// Seed 002: the application sends from its own buffers, reusing one (`Some(false)`,
     /// naive) or choosing one the copy-on-write table does not mark (`Some(true)`, aware).
     cow: Option<bool>,
+    /// The NIC opens the connection (SOCK_ADD with CONNECT) to a listening smoltcp.
+    connect: bool,
 }
 
 /// What a transfer measured: the data posted, what smoltcp received, and the NIC's
@@ -103,6 +105,7 @@ fn transfer(bytes: usize, posts: usize, imp: Impair, seed: u64, x: Extra) -> Sen
         close,
         vanish,
         cow,
+        connect,
     } = x;
     let (mut bufs, mut sent_chunks): (Vec<u64>, usize) = (Vec::new(), 0);
     let loss = imp.loss;
@@ -120,7 +123,14 @@ fn transfer(bytes: usize, posts: usize, imp: Impair, seed: u64, x: Extra) -> Sen
     drv.wr(reg::RTO_MIN, 2);
     drv.wr(reg::RTO_MAX, 64);
     let spec = frames::demo_socket(0x1234_5678, 1460);
-    let (sock, _) = drv.add_socket(&spec).unwrap();
+    // Passive (smoltcp connects) or active open (the NIC connects to a listening smoltcp).
+    let (sock, connect_tag) = if connect {
+        let (s, t) = drv.connect_socket(&spec).unwrap();
+        (s, Some(t))
+    } else {
+        (drv.add_socket(&spec).unwrap().0, None)
+    };
+    let mut connected = !connect;
     let data = frames::payload(seed, bytes);
 
     let mut phy = PeerPhy::new(1500);
@@ -144,14 +154,21 @@ fn transfer(bytes: usize, posts: usize, imp: Impair, seed: u64, x: Extra) -> Sen
         tcp::SocketBuffer::new(vec![0u8; rx_buf]),
         tcp::SocketBuffer::new(vec![0u8; 4096]),
     ));
-    sockets
-        .get_mut::<tcp::Socket>(h)
-        .connect(
-            iface.context(),
-            (IpAddress::Ipv4(Ipv4Address::from(SERVER_IP)), SERVER_PORT),
-            CLIENT_PORT,
-        )
-        .unwrap();
+    if connect {
+        sockets
+            .get_mut::<tcp::Socket>(h)
+            .listen(CLIENT_PORT)
+            .unwrap();
+    } else {
+        sockets
+            .get_mut::<tcp::Socket>(h)
+            .connect(
+                iface.context(),
+                (IpAddress::Ipv4(Ipv4Address::from(SERVER_IP)), SERVER_PORT),
+                CLIENT_PORT,
+            )
+            .unwrap();
+    }
     let mut to_peer = Dir::new(seed ^ 0x51, imp);
     let mut to_nic = Dir::new(seed ^ 0x52, imp);
     let (mut got, mut done_posts, mut done_bytes) = (Vec::new(), 0u32, 0u64);
@@ -205,7 +222,8 @@ fn transfer(bytes: usize, posts: usize, imp: Impair, seed: u64, x: Extra) -> Sen
             }
             posted = true;
         }
-        if !posted && s.state() == tcp::State::Established {
+        // An active open posts at once: the posts wait in the NIC for the handshake.
+        if !posted && (s.state() == tcp::State::Established || connect) {
             // The data in whole pages, posted in `posts` parts (the last with PSH).
             let per = bytes.div_ceil(posts);
             for (k, part) in data.chunks(per).enumerate() {
@@ -248,6 +266,13 @@ fn transfer(bytes: usize, posts: usize, imp: Impair, seed: u64, x: Extra) -> Sen
                 !(c.kind == CplKind::CmdDone && c.opcode == buflet_spec::Opcode::TxPost.code()),
                 "a post was refused: {c:?}"
             );
+            if c.kind == CplKind::CmdDone && c.opcode == buflet_spec::Opcode::SockAdd.code() {
+                assert_eq!(
+                    (Some(c.tag), c.status),
+                    (connect_tag, buflet_spec::Status::Ok)
+                );
+                connected = true;
+            }
             if c.kind == CplKind::CmdDone && c.opcode == buflet_spec::Opcode::SockClose.code() {
                 assert_eq!(
                     (Some(c.tag), c.status),
@@ -306,6 +331,7 @@ fn transfer(bytes: usize, posts: usize, imp: Impair, seed: u64, x: Extra) -> Sen
             cow_peak: 0,
         };
     }
+    assert!(connected, "the active open never completed");
     assert_eq!(
         done_bytes,
         bytes as u64,
@@ -471,5 +497,28 @@ fn the_copy_on_write_table_keeps_sent_bytes_and_the_aware_sender_takes_no_fault(
                 "the naive sender reused its buffer without a fault"
             );
         }
+    }
+}
+
+/// Active open: the NIC connects to a listening smoltcp (its SYN resent when lost), the data
+/// posted before the handshake ends goes out after it, and the SOCK_ADD completes OK.
+#[test]
+fn the_nic_connects_to_a_listening_peer() {
+    for (seed, loss) in [(51, 0.0), (52, 0.1)] {
+        let imp = Impair {
+            loss,
+            ..Impair::default()
+        };
+        let r = transfer(
+            150_000,
+            3,
+            imp,
+            seed,
+            Extra {
+                connect: true,
+                ..Extra::default()
+            },
+        );
+        assert_eq!(sha256_hex(&r.got), sha256_hex(&r.data), "seed {seed}");
     }
 }

@@ -31,10 +31,11 @@ impl ModelDevice {
                     && (1..=MAX_RCV_BUF).contains(&rcv_buf)
                     && d.rcv_wscale <= MAX_WSCALE;
                 let hold = d.flags.contains(SockFlags::HOLD);
+                let connect = d.flags.contains(SockFlags::CONNECT);
                 if sref >= cfg.num_sockets as usize
                     || in_use(&self.toe)
                     || !(tcp_ok || proto == PROTO_UDP as u64)
-                    || (hold && proto != PROTO_TCP as u64)
+                    || ((hold || connect) && proto != PROTO_TCP as u64)
                 {
                     Status::BadSock
                 } else {
@@ -67,6 +68,11 @@ impl ModelDevice {
                     };
                     self.toe.map.entry(key).or_default().push(sref as u16);
                     self.toe.active.push_front(sref as u16);
+                    if connect {
+                        // Active open (docs/tcp-transmit.md): SYN_SENT, our SYN goes out; the
+                        // request completes when the handshake ends.
+                        return self.snd_connect(sref as u16, hdr.tag, done);
+                    }
                     Status::Ok
                 }
             }

@@ -73,19 +73,22 @@ pub(super) struct Snd {
     /// when the FIN is acknowledged.
     fin_queued: bool,
     close_tag: Option<u32>,
+    /// SOCK_ADD with CONNECT: its tag, completed when the handshake ends.
+    connect_tag: Option<u32>,
     /// On the engine's send list.
     pub queued: bool,
 }
 
 impl Snd {
     /// At the peer's SYN: its window (never scaled in a SYN), window scale and MSS.
-    /// Posts made before the handshake (in LISTEN or SYN_RCVD) are kept; the SYN-ACK's
-    /// retransmission timer starts at `rto_init` ticks.
+    /// Posts made before the handshake (in LISTEN, SYN_RCVD or SYN_SENT) and a pending active
+    /// open are kept; the SYN-ACK's retransmission timer starts at `rto_init` ticks.
     pub fn on_syn(&mut self, window: u16, ws: Option<u8>, mss: u16, rto_init: u32) {
         let posts = std::mem::take(&mut self.posts);
         *self = Snd {
             posts,
             end: self.end,
+            connect_tag: self.connect_tag,
             wnd: u64::from(window),
             wscale: ws.unwrap_or(0),
             mss: u64::from(if mss == 0 {
@@ -112,6 +115,11 @@ impl Snd {
     /// SND.NXT as an offset from ISS + 1, modulo 2^32: the SEQ of a pure ACK.
     pub fn nxt_off(&self) -> u32 {
         self.nxt as u32
+    }
+
+    /// The tag of an active open still waiting for its handshake, taken.
+    pub fn take_connect(&mut self) -> Option<u32> {
+        self.connect_tag.take()
     }
 
     /// The tag of a SOCK_CLOSE still waiting for its FIN's acknowledgment, taken.
@@ -209,11 +217,13 @@ impl Snd {
 pub(super) fn check_post(sock: &Sock, d: &TxDesc) -> Result<Post, Status> {
     let len = u64::from(d.len);
     let first_off = u64::from(d.first_off);
-    // Posts may come before the handshake ends (LISTEN, SYN_RCVD): they wait for ESTAB.
+    // Posts may come before the handshake ends (LISTEN, SYN_RCVD, SYN_SENT): they wait for
+    // ESTAB.
     let st = sock.state as u64;
     let ok_state = [
         sock_state::LISTEN,
         sock_state::SYN_RCVD,
+        sock_state::SYN_SENT,
         sock_state::ESTAB,
         sock_state::CLOSE_WAIT,
     ]
@@ -567,7 +577,8 @@ impl ModelDevice {
     /// retransmission timer sends again from SND.UNA (RFC 6298 5.4-5.7, go-back-N).
     pub(super) fn snd_tick(&mut self, s: u16) {
         let policy = self.regs.tx_policy;
-        if self.toe.socks[s as usize].state == sock_state::SYN_RCVD as u8 {
+        let state = self.toe.socks[s as usize].state as u64;
+        if state == sock_state::SYN_RCVD || state == sock_state::SYN_SENT {
             return self.synack_tick(s);
         }
         let snd = &mut self.toe.socks[s as usize].snd;
@@ -613,6 +624,22 @@ impl ModelDevice {
 }
 
 impl ModelDevice {
+    /// SOCK_ADD with CONNECT: the socket goes to SYN_SENT and our SYN (MSS and window scale
+    /// offered, the window unscaled) goes out; its timer resends it. The SOCK_ADD completes
+    /// when the SYN-ACK arrives (OK), an RST refuses it (RESET), or the retries run out
+    /// (TIMEOUT). Returns the done time.
+    pub(super) fn snd_connect(&mut self, s: u16, tag: u32, t: u64) -> u64 {
+        let rto = self.regs.tx_policy.rto_init.max(1);
+        let free = self.free_sample();
+        let sock = &mut self.toe.socks[s as usize];
+        sock.state = sock_state::SYN_SENT as u8;
+        sock.snd.rto = rto;
+        sock.snd.timer = rto;
+        sock.snd.connect_tag = Some(tag);
+        let cmd = sock.syn(&self.cfg, free);
+        self.tx.push(&self.cfg, t, &cmd) + costs::ENGINE_TX
+    }
+
     /// End the connection from our side: an RST (SEQ = SND.NXT) goes out, the socket is
     /// CLOSED, its posts and a pending SOCK_CLOSE come back with status `st`.
     fn snd_reset(&mut self, s: u16, st: Status) {
@@ -646,6 +673,21 @@ impl ModelDevice {
         }
     }
 
+    /// The SOCK_ADD of an active open completes with `st`.
+    pub(super) fn connect_done(&mut self, s: u16, tag: u32, st: Status, t: u64) {
+        self.post_cpl(
+            t,
+            Cpl {
+                kind: CplKind::CmdDone,
+                status: st,
+                sock_ref: s,
+                tag,
+                opcode: Opcode::SockAdd.code(),
+                ..Cpl::default()
+            },
+        );
+    }
+
     /// SYN_RCVD: the SYN-ACK is sent again when its timer expires (the ACK that completes
     /// the handshake may be lost, and a peer with nothing to send would never repeat it),
     /// backing off like the RTO; after TX_RETRIES the socket listens again.
@@ -661,13 +703,27 @@ impl ModelDevice {
             return;
         }
         sock.snd.backoff += 1;
+        let active = sock.state == sock_state::SYN_SENT as u8;
         if sock.snd.backoff > policy.retries {
-            sock.state = sock_state::LISTEN as u8;
+            if active {
+                // The connect fails: the socket is CLOSED, the SOCK_ADD completes TIMEOUT.
+                sock.state = sock_state::CLOSED as u8;
+                sock.snd.timer = 0;
+                if let Some(tag) = sock.snd.connect_tag.take() {
+                    self.connect_done(s, tag, Status::Timeout, self.now);
+                }
+            } else {
+                sock.state = sock_state::LISTEN as u8;
+            }
             return;
         }
         sock.snd.rto = sock.snd.rto.saturating_mul(2).min(policy.rto_max.max(1));
         sock.snd.timer = sock.snd.rto;
-        let cmd = sock.syn_ack(&self.cfg, free);
+        let cmd = if active {
+            sock.syn(&self.cfg, free)
+        } else {
+            sock.syn_ack(&self.cfg, free)
+        };
         self.regs.count(reg::CNT_TX_RETRANS, 1);
         self.tx.push(&self.cfg, self.now, &cmd);
     }

@@ -129,6 +129,22 @@ impl Sock {
         }
     }
 
+    /// Our SYN of an active open (docs/tcp-transmit.md): SEQ = ISS, options MSS and window
+    /// scale, the window `min(win, 65535)` unscaled.
+    pub(super) fn syn(&mut self, cfg: &DeviceConfig, free: u32) -> TxCmd {
+        let field = self.win(cfg, self.rcv_nxt, free).min(65535);
+        TxCmd {
+            seq: self.d.iss,
+            ack: 0,
+            window: field as u16,
+            flags: TcpFlags::SYN,
+            opts: TxOpts::MSS | TxOpts::WS,
+            mss: self.d.mss,
+            wscale: self.d.rcv_wscale,
+            ..self.tx_base()
+        }
+    }
+
     /// The SYN-ACK (window `min(win, 65535)`, never scaled; options MSS and, if the SYN had
     /// it, window scale). The edge update rule runs with `shift = 0`.
     pub(super) fn syn_ack(&mut self, cfg: &DeviceConfig, free: u32) -> TxCmd {
@@ -418,6 +434,44 @@ impl ModelDevice {
                     }
                 }
             }
+            // Active open (RFC 9293 3.10.7.3, without simultaneous open).
+            sock_state::SYN_SENT => {
+                let ack_ok = has(tcp_flag::ACK) && p.ack == sock.d.iss.wrapping_add(1);
+                if has(tcp_flag::ACK) && !ack_ok {
+                    // An ACK of something we never sent: RST (SEQ = its ACK), unless an RST.
+                    let rst = TxCmd {
+                        seq: p.ack,
+                        flags: TcpFlags::RST,
+                        ..sock.tx_base()
+                    };
+                    Outcome {
+                        tx: (!has(tcp_flag::RST)).then_some(rst),
+                        ..Outcome::new(Fate::Drop(drop::BAD_ACK))
+                    }
+                } else if has(tcp_flag::RST) {
+                    if ack_ok {
+                        sock.state = sock_state::CLOSED as u8; // refused
+                        Outcome::new(Fate::Consumed)
+                    } else {
+                        Outcome::new(Fate::Drop(drop::BAD_STATE))
+                    }
+                } else if has(tcp_flag::SYN) && ack_ok {
+                    sock.irs = p.seq;
+                    sock.rcv_nxt = p.seq.wrapping_add(1);
+                    sock.stream_off = 0;
+                    sock.ws_ok = p.ws_valid;
+                    sock.wnd_edge = sock.rcv_nxt;
+                    sock.snd
+                        .on_syn(p.window, p.ws_valid.then_some(p.ws), p.mss, rto_init);
+                    sock.state = sock_state::ESTAB as u8;
+                    Outcome {
+                        tx: Some(sock.ack(cfg, free)),
+                        ..Outcome::new(Fate::Consumed)
+                    }
+                } else {
+                    Outcome::new(Fate::Drop(drop::BAD_STATE))
+                }
+            }
             sock_state::SYN_RCVD => {
                 if has(tcp_flag::RST) {
                     if p.seq == sock.rcv_nxt {
@@ -458,10 +512,22 @@ impl ModelDevice {
             Fate::Drop(r) => self.drop_frame(m.chain, r),
         }
         // The send side: the handshake's end opens it; an acceptable segment's ACK moves it.
-        if was == sock_state::SYN_RCVD && now_state != sock_state::SYN_RCVD {
+        if (was == sock_state::SYN_RCVD || was == sock_state::SYN_SENT)
+            && now_state == sock_state::ESTAB
+        {
             let rto = self.regs.tx_policy.rto_init;
             self.toe.socks[s as usize].snd.on_established(rto);
             self.snd_wake(s);
+        }
+        if was == sock_state::SYN_SENT && now_state != sock_state::SYN_SENT {
+            let st = if now_state == sock_state::ESTAB {
+                buflet_spec::Status::Ok
+            } else {
+                buflet_spec::Status::Reset
+            };
+            if let Some(tag) = self.toe.socks[s as usize].snd.take_connect() {
+                self.connect_done(s, tag, st, base);
+            }
         }
         if acceptable
             && has(tcp_flag::ACK)
