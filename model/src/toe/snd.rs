@@ -83,7 +83,15 @@ impl Snd {
     /// At the peer's SYN: its window (never scaled in a SYN), window scale and MSS.
     /// Posts made before the handshake (in LISTEN, SYN_RCVD or SYN_SENT) and a pending active
     /// open are kept; the SYN-ACK's retransmission timer starts at `rto_init` ticks.
-    pub fn on_syn(&mut self, window: u16, ws: Option<u8>, mss: u16, rto_init: u32) {
+    /// `seq`, `ack`: the SYN's (SYN-ACK's) SEQ and ACK, the first SND.WL1 / SND.WL2.
+    pub fn on_syn(
+        &mut self,
+        window: u16,
+        ws: Option<u8>,
+        mss: u16,
+        rto_init: u32,
+        (seq, ack): (u32, u32),
+    ) {
         let posts = std::mem::take(&mut self.posts);
         *self = Snd {
             posts,
@@ -98,6 +106,8 @@ impl Snd {
             }),
             rto: rto_init.max(1),
             timer: rto_init.max(1),
+            wl1: seq,
+            wl2: ack,
             ..Snd::default()
         };
     }
@@ -454,7 +464,7 @@ impl ModelDevice {
             }
         }
         // Window update (RFC 9293 3.10.7.4).
-        if rel(seq, snd.wl1) > 0 || (seq == snd.wl1 && rel(ack, snd.wl2) >= 0) || snd.wl1 == 0 {
+        if rel(seq, snd.wl1) > 0 || (seq == snd.wl1 && rel(ack, snd.wl2) >= 0) {
             snd.wnd = new_wnd;
             snd.wl1 = seq;
             snd.wl2 = ack;

@@ -423,8 +423,13 @@ impl ModelDevice {
                     sock.rcv_nxt = p.seq.wrapping_add(1);
                     sock.stream_off = 0;
                     sock.ws_ok = p.ws_valid;
-                    sock.snd
-                        .on_syn(p.window, p.ws_valid.then_some(p.ws), p.mss, rto_init);
+                    sock.snd.on_syn(
+                        p.window,
+                        p.ws_valid.then_some(p.ws),
+                        p.mss,
+                        rto_init,
+                        (p.seq, sock.d.iss),
+                    );
                     sock.state = sock_state::SYN_RCVD as u8;
                     // The SYN that enters SYN_RCVD starts the edge at RCV_NXT.
                     sock.wnd_edge = sock.rcv_nxt;
@@ -461,8 +466,13 @@ impl ModelDevice {
                     sock.stream_off = 0;
                     sock.ws_ok = p.ws_valid;
                     sock.wnd_edge = sock.rcv_nxt;
-                    sock.snd
-                        .on_syn(p.window, p.ws_valid.then_some(p.ws), p.mss, rto_init);
+                    sock.snd.on_syn(
+                        p.window,
+                        p.ws_valid.then_some(p.ws),
+                        p.mss,
+                        rto_init,
+                        (p.seq, p.ack),
+                    );
                     sock.state = sock_state::ESTAB as u8;
                     Outcome {
                         tx: Some(sock.ack(cfg, free)),
