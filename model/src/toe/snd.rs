@@ -151,7 +151,6 @@ impl Snd {
         self.nxt - self.una
     }
 
-    /// The next segment to send now: (offset, bytes), bytes 0 when there is none.
     /// The next segment to send now: (offset, data bytes, FIN). Nothing to send when both
     /// are 0/false. Our FIN takes the sequence number at offset `end`, after the last post.
     fn next_seg(&self) -> (u64, u64, bool) {
