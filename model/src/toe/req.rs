@@ -179,6 +179,10 @@ impl ModelDevice {
         }
         // Posts not yet acknowledged go back to the host (status RESET).
         t = self.snd_return_posts(s, Status::Reset, t);
+        if let Some(tag) = self.toe.socks[s as usize].snd.take_connect() {
+            // An active open still in its handshake ends with the socket.
+            self.connect_done(s, tag, Status::Reset, t);
+        }
         if let Some(tag) = self.toe.socks[s as usize].snd.take_close() {
             // A SOCK_CLOSE whose FIN was never acknowledged ends with the socket.
             self.post_cpl(

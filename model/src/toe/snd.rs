@@ -91,6 +91,7 @@ impl Snd {
         mss: u16,
         rto_init: u32,
         (seq, ack): (u32, u32),
+        own_mss: u16,
     ) {
         let posts = std::mem::take(&mut self.posts);
         *self = Snd {
@@ -103,7 +104,8 @@ impl Snd {
                 param::DEF_PEER_MSS as u16
             } else {
                 mss
-            }),
+            })
+            .min(u64::from(own_mss.max(1))),
             rto: rto_init.max(1),
             timer: rto_init.max(1),
             wl1: seq,
@@ -122,9 +124,15 @@ impl Snd {
         self.rto = rto_init.max(1);
     }
 
-    /// SND.NXT as an offset from ISS + 1, modulo 2^32: the SEQ of a pure ACK.
+    /// Stop the retransmission (or SYN-ACK) timer.
+    pub fn stop_timer(&mut self) {
+        self.timer = 0;
+    }
+
+    /// SND.MAX as an offset from ISS + 1, modulo 2^32: the SEQ of a pure ACK or an RST (after
+    /// a timeout rewinds SND.NXT the peer may already hold bytes up to SND.MAX).
     pub fn nxt_off(&self) -> u32 {
-        self.nxt as u32
+        self.max as u32
     }
 
     /// The tag of an active open still waiting for its handshake, taken.
@@ -296,7 +304,8 @@ impl ModelDevice {
         if len == 0 && !fin {
             return t;
         }
-        let fast = sock.snd.retx;
+        // A retransmission at SND.UNA exactly as next_seg chose it.
+        let fast = sock.snd.retx && sock.snd.una < sock.snd.max && off == sock.snd.una;
         let probe = !fast && sock.snd.probe;
         // Gather the payload along the posts' page lists.
         let mut payload = vec![0u8; len as usize];
@@ -405,6 +414,9 @@ impl ModelDevice {
             return;
         }
         let new_wnd = u64::from(window) << snd.wscale;
+        if snd.persist {
+            snd.backoff = 0; // the peer answers its probes
+        }
         if d == 0
             && p.pay_len == 0
             && p.flags & (tcp_flag::SYN | tcp_flag::FIN) == 0
@@ -449,6 +461,7 @@ impl ModelDevice {
                     // A full ACK ends recovery (RFC 6582 3.2 step 3).
                     snd.cwnd = snd.ssthresh.min(snd.in_flight() + snd.mss);
                     snd.in_recovery = false;
+                    snd.retx = false;
                 } else {
                     // A partial ACK: the next hole is sent at once, the window deflated by
                     // what was acknowledged, less one segment (step 4).
@@ -462,8 +475,12 @@ impl ModelDevice {
                 snd.cwnd += (snd.mss * snd.mss / snd.cwnd).max(1);
             }
         }
-        // Window update (RFC 9293 3.10.7.4).
-        if rel(seq, snd.wl1) > 0 || (seq == snd.wl1 && rel(ack, snd.wl2) >= 0) {
+        // Window update (RFC 9293 3.10.7.4): SND.UNA <= ACK, and never from a SYN (its window
+        // is not scaled; on_syn took it).
+        if d >= 0
+            && p.flags & tcp_flag::SYN == 0
+            && (rel(seq, snd.wl1) > 0 || (seq == snd.wl1 && rel(ack, snd.wl2) >= 0))
+        {
             snd.wnd = new_wnd;
             snd.wl1 = seq;
             snd.wl2 = ack;
@@ -591,6 +608,9 @@ impl ModelDevice {
             return self.synack_tick(s);
         }
         let snd = &mut self.toe.socks[s as usize].snd;
+        if !snd.open {
+            return;
+        }
         if let Some((_, ticks)) = snd.rtt.as_mut() {
             *ticks = ticks.saturating_add(1);
         }
@@ -606,6 +626,12 @@ impl ModelDevice {
             // while the peer answers).
             snd.persist = true;
             snd.probe = true;
+            snd.rtt = None;
+            // Unanswered probes count like timeouts (any acceptable ACK resets the count).
+            snd.backoff += 1;
+            if snd.backoff > policy.retries {
+                return self.snd_reset(s, Status::Timeout);
+            }
             snd.rto = snd.rto.saturating_mul(2).min(policy.rto_max.max(1));
             snd.timer = snd.rto;
             self.snd_wake(s);
@@ -652,6 +678,13 @@ impl ModelDevice {
     /// End the connection from our side: an RST (SEQ = SND.NXT) goes out, the socket is
     /// CLOSED, its posts and a pending SOCK_CLOSE come back with status `st`.
     fn snd_reset(&mut self, s: u16, st: Status) {
+        self.snd_abort(s, st, true);
+    }
+
+    /// The connection is over (`rst`: we end it and send an RST; else the peer's RST or a
+    /// failed open ended it): the socket is CLOSED, the send side stops, and its posts, a
+    /// pending SOCK_CLOSE and a pending active open come back with status `st`.
+    pub(super) fn snd_abort(&mut self, s: u16, st: Status, rst: bool) {
         let free = self.free_sample();
         let sock = &mut self.toe.socks[s as usize];
         let mut cmd = sock.ack(&self.cfg, free);
@@ -664,9 +697,16 @@ impl ModelDevice {
         if std::mem::take(&mut sock.snd.queued) {
             self.toe.tx_ready.retain(|&x| x != s);
         }
-        let close = self.toe.socks[s as usize].snd.take_close();
-        self.tx.push(&self.cfg, self.now, &cmd);
+        sock.snd.persist = false;
+        let close = sock.snd.take_close();
+        let connect = sock.snd.take_connect();
+        if rst {
+            self.tx.push(&self.cfg, self.now, &cmd);
+        }
         let t = self.snd_return_posts(s, st, self.now);
+        if let Some(tag) = connect {
+            self.connect_done(s, tag, st, t);
+        }
         if let Some(tag) = close {
             self.post_cpl(
                 t,
@@ -715,14 +755,11 @@ impl ModelDevice {
         let active = sock.state == sock_state::SYN_SENT as u8;
         if sock.snd.backoff > policy.retries {
             if active {
-                // The connect fails: the socket is CLOSED, the SOCK_ADD completes TIMEOUT.
-                sock.state = sock_state::CLOSED as u8;
-                sock.snd.timer = 0;
-                if let Some(tag) = sock.snd.connect_tag.take() {
-                    self.connect_done(s, tag, Status::Timeout, self.now);
-                }
+                // The connect fails: CLOSED, the SOCK_ADD and early posts come back TIMEOUT.
+                self.snd_abort(s, Status::Timeout, false);
             } else {
                 sock.state = sock_state::LISTEN as u8;
+                sock.snd.timer = 0;
             }
             return;
         }

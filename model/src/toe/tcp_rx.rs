@@ -120,7 +120,7 @@ impl Sock {
         let field = (adv >> shift).min(65535);
         self.advance_edge(field, shift);
         TxCmd {
-            // SND.NXT (docs/tcp-transmit.md): ISS + 1 until data is sent.
+            // SND.MAX (docs/tcp-transmit.md): ISS + 1 until data is sent.
             seq: self.d.iss.wrapping_add(1).wrapping_add(self.snd.nxt_off()),
             ack: self.rcv_nxt,
             window: field as u16,
@@ -429,6 +429,7 @@ impl ModelDevice {
                         p.mss,
                         rto_init,
                         (p.seq, sock.d.iss),
+                        sock.d.mss,
                     );
                     sock.state = sock_state::SYN_RCVD as u8;
                     // The SYN that enters SYN_RCVD starts the edge at RCV_NXT.
@@ -472,6 +473,7 @@ impl ModelDevice {
                         p.mss,
                         rto_init,
                         (p.seq, p.ack),
+                        sock.d.mss,
                     );
                     sock.state = sock_state::ESTAB as u8;
                     Outcome {
@@ -486,6 +488,7 @@ impl ModelDevice {
                 if has(tcp_flag::RST) {
                     if p.seq == sock.rcv_nxt {
                         sock.state = sock_state::LISTEN as u8;
+                        sock.snd.stop_timer();
                         Outcome::new(Fate::Consumed)
                     } else {
                         Outcome::new(Fate::Drop(drop::OUT_OF_WINDOW))
@@ -523,14 +526,14 @@ impl ModelDevice {
         }
         // The send side: the handshake's end opens it; an acceptable segment's ACK moves it.
         if (was == sock_state::SYN_RCVD || was == sock_state::SYN_SENT)
-            && now_state == sock_state::ESTAB
+            && (peer_open(now_state as u8) || peer_done(now_state as u8))
         {
             let rto = self.regs.tx_policy.rto_init;
             self.toe.socks[s as usize].snd.on_established(rto);
             self.snd_wake(s);
         }
         if was == sock_state::SYN_SENT && now_state != sock_state::SYN_SENT {
-            let st = if now_state == sock_state::ESTAB {
+            let st = if peer_open(now_state as u8) || peer_done(now_state as u8) {
                 buflet_spec::Status::Ok
             } else {
                 buflet_spec::Status::Reset
@@ -538,6 +541,11 @@ impl ModelDevice {
             if let Some(tag) = self.toe.socks[s as usize].snd.take_connect() {
                 self.connect_done(s, tag, st, base);
             }
+        }
+        // The peer's RST closed the connection: the send side stops and gives back what the
+        // host handed it (RESET).
+        if now_state == sock_state::CLOSED && was != sock_state::CLOSED {
+            self.snd_abort(s, buflet_spec::Status::Reset, false);
         }
         if acceptable
             && has(tcp_flag::ACK)
