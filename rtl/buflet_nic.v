@@ -7,10 +7,11 @@
 //   faults -> reg_block (port 0 blk_dma, 1 toe_engine, 2/3 dma_guard; a refused ring fetch or
 //   completion write is fatal); STATUS.FAULT stops
 //   request fetch
-//   DMA reads : req_fetch (0), toe_engine (1), blk_dma (2) -> dma_rd_arb
+//   DMA reads : req_fetch (0), toe_engine (1), blk_dma (2), tx_data (3) -> dma_rd_arb
 //   DMA writes: toe_engine (0), cpl_writer (1), blk_dma (2) -> dma_wr_arb
 //   MAC rx -> rx_parser -> buflet_pool / toe_engine
-//   MAC tx <- tx_builder <- toe_engine tx commands (ACK, SYN-ACK, ARP reply)
+//   MAC tx <- tx_builder <- tx_data <- toe_engine tx commands (ACK, SYN-ACK, SYN, RST, ARP
+//   reply, data segments) and the data segments' payload pieces (docs/tcp-transmit.md)
 //   reg_block -> toe_engine: NIC_MAC/NIC_IP (ARP responder), tick_req (timer);
 //   toe_engine -> reg_block: ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick, ev_rx_done
 //   p2p (docs/p2p.md): toe_engine expose_en/expose_idx -> buflet_pool exposed bitmap;
@@ -31,6 +32,7 @@ module buflet_nic #(
     parameter HASH_BUCKETS = 256,
     parameter NUM_NBS      = 64,
     parameter NUM_ANON     = 16,
+    parameter NUM_POSTS    = `BF_PARAM_DEF_NUM_POSTS,
     parameter NUM_REGIONS  = `BF_PARAM_DEF_NUM_REGIONS,
     parameter CLOCK_MHZ    = 250
 ) (
@@ -61,7 +63,7 @@ module buflet_nic #(
     input  wire                    m_dma_rd_req_ready,
     output wire [63:0]             m_dma_rd_req_addr,
     output wire [15:0]             m_dma_rd_req_len,
-    output wire [7:0]              m_dma_rd_req_id,     // requester: 0 req_fetch, 1 toe_engine, 2 blk_dma
+    output wire [7:0]              m_dma_rd_req_id,     // requester: 0 req_fetch, 1 toe_engine, 2 blk_dma, 3 tx_data
     input  wire [DATA_WIDTH-1:0]   s_axis_dma_rd_tdata,
     input  wire [DATA_WIDTH/8-1:0] s_axis_dma_rd_tkeep,
     input  wire                    s_axis_dma_rd_tvalid,
@@ -133,7 +135,10 @@ module buflet_nic #(
     wire        ev_drop_valid, ev_accepted, ev_delivered_valid, ev_nb_returned, ev_blk_write, ev_blk_read;
     wire        ev_ooo_held, ev_tx_frame;
     wire [3:0]  ev_drop_reason;
-    wire [7:0]  ev_tx_bytes;
+    wire [15:0] ev_tx_bytes;
+    wire [31:0] rto_init, rto_min, rto_max, tx_retries;
+    wire        ev_tx_seg, ev_tx_retrans, ev_tx_rto, ev_tx_fast, ev_tx_probe, ev_tx_done;
+    wire [15:0] ev_tx_seg_bytes, ev_tx_done_count;
     wire [15:0] ev_delivered_bytes, ev_blk_bytes, free_count;
     wire [47:0] nic_mac;
     wire [31:0] nic_ip;
@@ -147,7 +152,8 @@ module buflet_nic #(
     reg_block #(
         .DATA_WIDTH(DATA_WIDTH), .BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS),
         .NUM_SOCKETS(NUM_SOCKETS), .HASH_BUCKETS(HASH_BUCKETS), .NUM_NBS(NUM_NBS),
-        .NUM_ANON(NUM_ANON), .CLOCK_MHZ(CLOCK_MHZ), .NUM_REGIONS(NUM_REGIONS), .NFAULT(NFAULT)
+        .NUM_ANON(NUM_ANON), .CLOCK_MHZ(CLOCK_MHZ), .NUM_REGIONS(NUM_REGIONS), .NFAULT(NFAULT),
+        .NUM_POSTS(NUM_POSTS)
     ) u_regs (
         .clk(clk), .rst(rst),
         .s_reg_valid(s_reg_valid), .s_reg_ready(s_reg_ready), .s_reg_write(s_reg_write),
@@ -163,6 +169,10 @@ module buflet_nic #(
         .ev_delivered_valid(ev_delivered_valid), .ev_delivered_bytes(ev_delivered_bytes),
         .ev_nb_returned(ev_nb_returned), .ev_ooo_held(ev_ooo_held),
         .ev_tx_frame(ev_tx_frame), .ev_tx_bytes(ev_tx_bytes),
+        .rto_init(rto_init), .rto_min(rto_min), .rto_max(rto_max), .tx_retries(tx_retries),
+        .ev_tx_seg(ev_tx_seg), .ev_tx_seg_bytes(ev_tx_seg_bytes), .ev_tx_retrans(ev_tx_retrans),
+        .ev_tx_rto(ev_tx_rto), .ev_tx_fast(ev_tx_fast), .ev_tx_probe(ev_tx_probe),
+        .ev_tx_done(ev_tx_done), .ev_tx_done_count(ev_tx_done_count),
         .ev_blk_write(ev_blk_write), .ev_blk_read(ev_blk_read), .ev_blk_bytes(ev_blk_bytes),
         .ev_blk_timeout(ev_blk_timeout),
         .ev_anon_rx(ev_anon_rx), .ev_arp_reply(ev_arp_reply), .ev_timeout(ev_timeout),
@@ -184,7 +194,7 @@ module buflet_nic #(
     wire [NLK-1:0]    lk_write, lk_allowed;
 
     // ------------------------------------------------------------------ DMA read arbiter
-    localparam NRD = 3;   // 0 req_fetch, 1 toe_engine, 2 blk_dma
+    localparam NRD = 4;   // 0 req_fetch, 1 toe_engine, 2 blk_dma, 3 tx_data
     wire [NRD-1:0]    rd_req_valid, rd_req_ready;
     wire [NRD*64-1:0] rd_req_addr;
     wire [NRD*16-1:0] rd_req_len;
@@ -428,6 +438,7 @@ module buflet_nic #(
     wire [31:0] meta_ack;
     wire        meta_ws_valid;
     wire [3:0]  meta_ws;
+    wire [15:0] meta_window, meta_mss;
     wire [15:0] meta_pay_off, meta_pay_len, meta_head, meta_tail, meta_count;
     wire        meta_udp, meta_arp_req;
     wire [47:0] meta_arp_sha;
@@ -471,6 +482,7 @@ module buflet_nic #(
         .m_meta_src_port(meta_src_port), .m_meta_dst_port(meta_dst_port),
         .m_meta_seq(meta_seq), .m_meta_flags(meta_flags),
         .m_meta_ack(meta_ack), .m_meta_ws_valid(meta_ws_valid), .m_meta_ws(meta_ws),
+        .m_meta_window(meta_window), .m_meta_mss(meta_mss),
         .m_meta_pay_off(meta_pay_off), .m_meta_pay_len(meta_pay_len),
         .m_meta_udp(meta_udp), .m_meta_arp_req(meta_arp_req), .m_meta_arp_sha(meta_arp_sha),
         .m_meta_head(meta_head), .m_meta_tail(meta_tail), .m_meta_count(meta_count)
@@ -479,7 +491,7 @@ module buflet_nic #(
     toe_engine #(
         .DATA_WIDTH(DATA_WIDTH), .BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS),
         .NUM_SOCKETS(NUM_SOCKETS), .HASH_BUCKETS(HASH_BUCKETS), .NUM_NBS(NUM_NBS),
-        .NUM_ANON(NUM_ANON)
+        .NUM_ANON(NUM_ANON), .NUM_POSTS(NUM_POSTS)
     ) u_toe (
         .clk(clk), .rst(rst),
         .s_req_valid(req_valid && !is_blk && !is_region), .s_req_ready(toe_req_ready), .s_req_data(req_data),
@@ -489,6 +501,7 @@ module buflet_nic #(
         .s_meta_src_port(meta_src_port), .s_meta_dst_port(meta_dst_port),
         .s_meta_seq(meta_seq), .s_meta_flags(meta_flags),
         .s_meta_ack(meta_ack), .s_meta_ws_valid(meta_ws_valid), .s_meta_ws(meta_ws),
+        .s_meta_window(meta_window), .s_meta_mss(meta_mss),
         .s_meta_pay_off(meta_pay_off), .s_meta_pay_len(meta_pay_len),
         .s_meta_udp(meta_udp), .s_meta_arp_req(meta_arp_req), .s_meta_arp_sha(meta_arp_sha),
         .s_meta_head(meta_head), .s_meta_tail(meta_tail), .s_meta_count(meta_count),
@@ -521,13 +534,50 @@ module buflet_nic #(
         .ev_fault(toe_fault), .ev_fault_addr(toe_fault_addr), .ev_fault_write(toe_fault_write),
         .expose_en(expose_en), .expose_idx(expose_idx),
         .ev_hold_rec(ev_hold_rec), .ev_released(ev_released),
-        .m_tx_valid(tx_cmd_valid), .m_tx_ready(tx_cmd_ready), .m_tx_data(tx_cmd_data)
+        .m_tx_valid(tx_cmd_valid), .m_tx_ready(tx_cmd_ready), .m_tx_data(tx_cmd_data),
+        .rto_init(rto_init), .rto_min(rto_min), .rto_max(rto_max), .tx_retries(tx_retries),
+        .m_pc_valid(pc_valid), .m_pc_ready(pc_ready), .m_pc_hmd(pc_hmd), .m_pc_at(pc_at),
+        .m_pc_len(pc_len), .m_pc_last(pc_last), .txd_idle(txd_idle),
+        .ev_tx_seg(ev_tx_seg), .ev_tx_seg_bytes(ev_tx_seg_bytes), .ev_tx_retrans(ev_tx_retrans),
+        .ev_tx_rto(ev_tx_rto), .ev_tx_fast(ev_tx_fast), .ev_tx_probe(ev_tx_probe),
+        .ev_tx_done(ev_tx_done), .ev_tx_done_count(ev_tx_done_count)
     );
 
     // ------------------------------------------------------------------ transmit path
-    tx_builder #(.DATA_WIDTH(DATA_WIDTH)) u_tx_builder (
+    // tx_data fetches each data segment's payload (DMA read client 3) and keeps command order;
+    // tx_builder builds every frame
+    wire                  pc_valid, pc_ready, pc_last, txd_idle;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire                  txd_fault;   // a refused payload read: dma_guard reports and counts it
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire [63:0]           pc_hmd;
+    wire [31:0]           pc_at;
+    wire [15:0]           pc_len;
+    wire                  tb_cmd_valid, tb_cmd_ready;
+    wire [383:0]          tb_cmd_data;
+    wire [DATA_WIDTH-1:0] pay_tdata;
+    wire [KW-1:0]         pay_tkeep;
+    wire                  pay_tvalid, pay_tready, pay_tlast;
+    tx_data #(.DATA_WIDTH(DATA_WIDTH)) u_tx_data (
         .clk(clk), .rst(rst),
         .s_cmd_valid(tx_cmd_valid), .s_cmd_ready(tx_cmd_ready), .s_cmd_data(tx_cmd_data),
+        .s_pc_valid(pc_valid), .s_pc_ready(pc_ready), .s_pc_hmd(pc_hmd), .s_pc_at(pc_at),
+        .s_pc_len(pc_len), .s_pc_last(pc_last),
+        .m_dma_rd_req_valid(rd_req_valid[3]), .m_dma_rd_req_ready(rd_req_ready[3]),
+        .m_dma_rd_req_addr(rd_req_addr[255:192]), .m_dma_rd_req_len(rd_req_len[63:48]),
+        .s_axis_dma_rd_tdata(rd_tdata), .s_axis_dma_rd_tkeep(rd_tkeep),
+        .s_axis_dma_rd_tvalid(rd_tvalid[3]), .s_axis_dma_rd_tready(rd_tready[3]),
+        .s_axis_dma_rd_tlast(rd_tlast), .s_axis_dma_rd_tuser(rd_tuser),
+        .m_cmd_valid(tb_cmd_valid), .m_cmd_ready(tb_cmd_ready), .m_cmd_data(tb_cmd_data),
+        .m_axis_pay_tdata(pay_tdata), .m_axis_pay_tkeep(pay_tkeep), .m_axis_pay_tvalid(pay_tvalid),
+        .m_axis_pay_tready(pay_tready), .m_axis_pay_tlast(pay_tlast),
+        .ev_pay_fault(txd_fault), .idle(txd_idle)
+    );
+    tx_builder #(.DATA_WIDTH(DATA_WIDTH)) u_tx_builder (
+        .clk(clk), .rst(rst),
+        .s_cmd_valid(tb_cmd_valid), .s_cmd_ready(tb_cmd_ready), .s_cmd_data(tb_cmd_data),
+        .s_axis_pay_tdata(pay_tdata), .s_axis_pay_tkeep(pay_tkeep), .s_axis_pay_tvalid(pay_tvalid),
+        .s_axis_pay_tready(pay_tready), .s_axis_pay_tlast(pay_tlast),
         .m_axis_tx_tdata(m_axis_tx_tdata), .m_axis_tx_tkeep(m_axis_tx_tkeep),
         .m_axis_tx_tvalid(m_axis_tx_tvalid), .m_axis_tx_tready(m_axis_tx_tready),
         .m_axis_tx_tlast(m_axis_tx_tlast),

@@ -1,4 +1,5 @@
-// Register block: ID/build parameters, control, rings, IRQ and counters (docs/regmap.md).
+// Register block: ID/build parameters, control, rings, IRQ, transmit policy and counters
+// (docs/regmap.md).
 // One access per handshake (s_reg_ready is always 1); a read returns m_reg_rvalid/m_reg_rdata
 // one cycle after its handshake. Counters are 32-bit and wrap.
 //
@@ -27,6 +28,17 @@
 //
 // Block device timeout (docs/storage.md): blk_timeout = BLK_TIMEOUT (reset value
 // DEF_BLK_TIMEOUT); ev_blk_timeout counts one CNT_BLK_TIMEOUTS.
+//
+// Send side (docs/tcp-transmit.md):
+//  * RTO_INIT, RTO_MIN, RTO_MAX, TX_RETRIES are 32-bit read/write registers (reset values
+//    DEF_RTO_INIT, DEF_RTO_MIN, DEF_RTO_MAX, DEF_TX_RETRIES), exported as rto_init, rto_min,
+//    rto_max, tx_retries. NUM_POSTS reads back the build parameter NUM_POSTS.
+//  * ev_tx_seg counts one CNT_TX_SEGS and adds ev_tx_seg_bytes to CNT_TX_DATA_BYTES;
+//    ev_tx_retrans, ev_tx_rto, ev_tx_fast, ev_tx_probe count one CNT_TX_RETRANS, CNT_TX_RTO,
+//    CNT_TX_FAST_RETRANS, CNT_TX_PROBES; ev_tx_done adds ev_tx_done_count (posts completed)
+//    to CNT_TX_DONE. ev_tx_frame/ev_tx_bytes (every transmitted frame, payload included, so
+//    16 bits) count CNT_TX_FRAMES and CNT_TX_BYTES. Drop reason BAD_ACK (15) has its counter
+//    in the drop-reason array like every other reason.
 
 `resetall
 `default_nettype none
@@ -41,6 +53,7 @@ module reg_block #(
     parameter HASH_BUCKETS = 256,
     parameter NUM_NBS      = 64,
     parameter NUM_ANON     = 16,
+    parameter NUM_POSTS    = `BF_PARAM_DEF_NUM_POSTS,
     parameter CLOCK_MHZ    = 250,
     parameter NUM_REGIONS  = `BF_PARAM_DEF_NUM_REGIONS,
     parameter NFAULT       = 4
@@ -69,6 +82,10 @@ module reg_block #(
     output wire [31:0] nic_ip,        // NIC_IP; 0 = ARP responder off
     output wire        tick_req,      // one-cycle pulse: TIMER_PERIOD elapsed or TIMER_KICK written
     output wire [31:0] blk_timeout,   // BLK_TIMEOUT: cycles blk_dma waits for the block device
+    output wire [31:0] rto_init,      // RTO_INIT: RTO before any RTT sample, timer ticks
+    output wire [31:0] rto_min,       // RTO_MIN: lower bound of the RTO, timer ticks
+    output wire [31:0] rto_max,       // RTO_MAX: upper bound of the RTO and its backoff, ticks
+    output wire [31:0] tx_retries,    // TX_RETRIES: timeouts in a row before the reset
     // state inputs
     input  wire [31:0] req_head,
     input  wire [31:0] cpl_tail,
@@ -85,7 +102,15 @@ module reg_block #(
     input  wire        ev_nb_returned,
     input  wire        ev_ooo_held,
     input  wire        ev_tx_frame,
-    input  wire [7:0]  ev_tx_bytes,
+    input  wire [15:0] ev_tx_bytes,         // frame length (payload included)
+    input  wire        ev_tx_seg,           // a data segment sent (first time or again)
+    input  wire [15:0] ev_tx_seg_bytes,     // its payload bytes
+    input  wire        ev_tx_retrans,       // a segment sent again
+    input  wire        ev_tx_rto,           // a retransmission timer expiry
+    input  wire        ev_tx_fast,          // a fast retransmit entered
+    input  wire        ev_tx_probe,         // a zero-window probe sent
+    input  wire        ev_tx_done,          // TX_POSTs completed ...
+    input  wire [15:0] ev_tx_done_count,    // ... this many
     input  wire        ev_blk_write,
     input  wire        ev_blk_read,
     input  wire        ev_blk_timeout,      // blk_dma gave a command up on BLK_TIMEOUT
@@ -115,8 +140,8 @@ module reg_block #(
         end
     endgenerate
 
-    // one counter per drop reason 1..`BF_DROP_BAD_ACK (index 0 unused; 15, the last a 4-bit
-    // ev_drop_reason can name)
+    // one counter per drop reason 1..`BF_DROP_BAD_ACK (index 0 unused; BAD_ACK = 15 is the
+    // last reason a 4-bit ev_drop_reason can name, so every reason has its counter)
     localparam NUM_DROP = `BF_DROP_BAD_ACK + 1;
 
     reg        r_enable;
@@ -128,6 +153,7 @@ module reg_block #(
     reg [31:0] r_req_base_lo, r_req_base_hi, r_req_size, r_req_tail;
     reg [31:0] r_cpl_base_lo, r_cpl_base_hi, r_cpl_size, r_cpl_head;
     reg [31:0] r_mac_lo, r_ip, r_timer_period, r_timer_kick, r_timer_cnt, r_blk_timeout;
+    reg [31:0] r_rto_init, r_rto_min, r_rto_max, r_tx_retries;
     reg [15:0] r_mac_hi;
 
     reg [31:0] cnt_rx_frames, cnt_rx_bytes, cnt_rx_accepted, cnt_delivered;
@@ -136,6 +162,8 @@ module reg_block #(
     reg [31:0] cnt_tx_frames, cnt_tx_bytes, cnt_ooo_held;
     reg [31:0] cnt_anon_rx, cnt_arp_replies, cnt_timeouts, cnt_ticks;
     reg [31:0] cnt_hold_records, cnt_buf_released, cnt_blk_dev_bytes, cnt_rx_done;
+    reg [31:0] cnt_tx_segs, cnt_tx_data_bytes, cnt_tx_retrans, cnt_tx_rto;
+    reg [31:0] cnt_tx_fast_retrans, cnt_tx_probes, cnt_tx_done;
     reg [31:0] cnt_drop [0:NUM_DROP-1];
 
     assign s_reg_ready = 1'b1;
@@ -152,6 +180,10 @@ module reg_block #(
     assign nic_mac     = {r_mac_hi, r_mac_lo};
     assign nic_ip      = r_ip;
     assign blk_timeout = r_blk_timeout;
+    assign rto_init    = r_rto_init;
+    assign rto_min     = r_rto_min;
+    assign rto_max     = r_rto_max;
+    assign tx_retries  = r_tx_retries;
 
     wire wr = s_reg_valid && s_reg_write;
     wire rd = s_reg_valid && !s_reg_write;
@@ -202,6 +234,7 @@ module reg_block #(
             `BF_REG_CLOCK_MHZ:           rdata = 32'(CLOCK_MHZ);
             `BF_REG_NUM_ANON:            rdata = 32'(NUM_ANON);
             `BF_REG_NUM_REGIONS:         rdata = 32'(NUM_REGIONS);
+            `BF_REG_NUM_POSTS:           rdata = 32'(NUM_POSTS);
             `BF_REG_CTRL:                rdata = {30'd0, r_prot_en, r_enable};
             `BF_REG_STATUS:              rdata = {29'd0, r_fault, r_enable, 1'b1};
             `BF_REG_IRQ_STATUS:          rdata = {30'd0, r_irq_status};
@@ -215,6 +248,10 @@ module reg_block #(
             `BF_REG_TIMER_PERIOD:        rdata = r_timer_period;
             `BF_REG_TIMER_KICK:          rdata = r_timer_kick;
             `BF_REG_BLK_TIMEOUT:         rdata = r_blk_timeout;
+            `BF_REG_RTO_INIT:            rdata = r_rto_init;
+            `BF_REG_RTO_MIN:             rdata = r_rto_min;
+            `BF_REG_RTO_MAX:             rdata = r_rto_max;
+            `BF_REG_TX_RETRIES:          rdata = r_tx_retries;
             `BF_REG_REQ_BASE_LO:         rdata = r_req_base_lo;
             `BF_REG_REQ_BASE_HI:         rdata = r_req_base_hi;
             `BF_REG_REQ_SIZE:            rdata = r_req_size;
@@ -250,6 +287,13 @@ module reg_block #(
             `BF_REG_CNT_BLK_DEV_BYTES:   rdata = cnt_blk_dev_bytes;
             `BF_REG_CNT_RX_DONE:         rdata = cnt_rx_done;
             `BF_REG_CNT_BLK_TIMEOUTS:    rdata = cnt_blk_timeouts;
+            `BF_REG_CNT_TX_SEGS:         rdata = cnt_tx_segs;
+            `BF_REG_CNT_TX_DATA_BYTES:   rdata = cnt_tx_data_bytes;
+            `BF_REG_CNT_TX_RETRANS:      rdata = cnt_tx_retrans;
+            `BF_REG_CNT_TX_RTO:          rdata = cnt_tx_rto;
+            `BF_REG_CNT_TX_FAST_RETRANS: rdata = cnt_tx_fast_retrans;
+            `BF_REG_CNT_TX_PROBES:       rdata = cnt_tx_probes;
+            `BF_REG_CNT_TX_DONE:         rdata = cnt_tx_done;
             default: rdata = 32'd0;
         endcase
         // drop counter of reason r at `BF_DROP_COUNTER_BASE + 4*r
@@ -294,6 +338,10 @@ module reg_block #(
             r_timer_kick  <= 32'd0;
             r_timer_cnt   <= 32'd0;
             r_blk_timeout <= 32'(`BF_PARAM_DEF_BLK_TIMEOUT);
+            r_rto_init    <= 32'(`BF_PARAM_DEF_RTO_INIT);
+            r_rto_min     <= 32'(`BF_PARAM_DEF_RTO_MIN);
+            r_rto_max     <= 32'(`BF_PARAM_DEF_RTO_MAX);
+            r_tx_retries  <= 32'(`BF_PARAM_DEF_TX_RETRIES);
         end else begin
             if (wr) begin
                 case (s_reg_addr)
@@ -316,6 +364,10 @@ module reg_block #(
                     `BF_REG_TIMER_PERIOD: r_timer_period <= s_reg_wdata;
                     `BF_REG_TIMER_KICK:  r_timer_kick  <= s_reg_wdata;
                     `BF_REG_BLK_TIMEOUT: r_blk_timeout <= s_reg_wdata;
+                    `BF_REG_RTO_INIT:    r_rto_init    <= s_reg_wdata;
+                    `BF_REG_RTO_MIN:     r_rto_min     <= s_reg_wdata;
+                    `BF_REG_RTO_MAX:     r_rto_max     <= s_reg_wdata;
+                    `BF_REG_TX_RETRIES:  r_tx_retries  <= s_reg_wdata;
                     default: ;
                 endcase
             end
@@ -381,6 +433,13 @@ module reg_block #(
             cnt_blk_dev_bytes <= 32'd0;
             cnt_rx_done       <= 32'd0;
             cnt_blk_timeouts  <= 32'd0;
+            cnt_tx_segs       <= 32'd0;
+            cnt_tx_data_bytes <= 32'd0;
+            cnt_tx_retrans    <= 32'd0;
+            cnt_tx_rto        <= 32'd0;
+            cnt_tx_fast_retrans <= 32'd0;
+            cnt_tx_probes     <= 32'd0;
+            cnt_tx_done       <= 32'd0;
             for (i = 0; i < NUM_DROP; i = i + 1) cnt_drop[i] <= 32'd0;
         end else begin
             if (ev_rx_frame) begin
@@ -402,8 +461,17 @@ module reg_block #(
             cnt_prot_faults <= cnt_prot_faults + 32'(f_n);
             if (ev_tx_frame) begin
                 cnt_tx_frames <= cnt_tx_frames + 32'd1;
-                cnt_tx_bytes  <= cnt_tx_bytes + {24'd0, ev_tx_bytes};
+                cnt_tx_bytes  <= cnt_tx_bytes + {16'd0, ev_tx_bytes};
             end
+            if (ev_tx_seg) begin
+                cnt_tx_segs       <= cnt_tx_segs + 32'd1;
+                cnt_tx_data_bytes <= cnt_tx_data_bytes + {16'd0, ev_tx_seg_bytes};
+            end
+            if (ev_tx_retrans) cnt_tx_retrans <= cnt_tx_retrans + 32'd1;
+            if (ev_tx_rto) cnt_tx_rto <= cnt_tx_rto + 32'd1;
+            if (ev_tx_fast) cnt_tx_fast_retrans <= cnt_tx_fast_retrans + 32'd1;
+            if (ev_tx_probe) cnt_tx_probes <= cnt_tx_probes + 32'd1;
+            if (ev_tx_done) cnt_tx_done <= cnt_tx_done + {16'd0, ev_tx_done_count};
             if (ev_blk_write) begin
                 cnt_blk_writes <= cnt_blk_writes + 32'd1;
                 cnt_blk_bytes  <= cnt_blk_bytes + {16'd0, ev_blk_bytes};

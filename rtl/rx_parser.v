@@ -121,6 +121,8 @@ module rx_parser #(
     output wire [31:0]           m_meta_ack,
     output wire                  m_meta_ws_valid,
     output wire [3:0]            m_meta_ws,
+    output wire [15:0]           m_meta_window,   // TCP WINDOW field (0 for UDP)
+    output wire [15:0]           m_meta_mss,      // SYN's MSS option (0 without one)
     output wire [15:0]           m_meta_pay_off,
     output wire [15:0]           m_meta_pay_len,
     output wire                  m_meta_udp,      // a UDP datagram that passed every check
@@ -218,6 +220,8 @@ module rx_parser #(
     reg [5:0]           w_i;        // walk position
     reg                 w_wsv;
     reg [3:0]           w_ws;
+    reg [15:0]          w_mss;
+    reg [15:0]          fin_win;
     reg [31:0]          fin_ip_acc;
     reg [31:0]          fin_tcp_acc;
     reg                 fin_nobuf;
@@ -239,6 +243,8 @@ module rx_parser #(
     reg [31:0]          meta_ack;
     reg                 meta_wsv;
     reg [3:0]           meta_ws;
+    reg [15:0]          meta_win;
+    reg [15:0]          meta_mss;
     reg [15:0]          meta_pay_off;
     reg [15:0]          meta_pay_len;
     reg                 meta_udp;
@@ -324,6 +330,7 @@ module rx_parser #(
     wire [31:0] ack     = {l4v[8*8 +: 8], l4v[9*8 +: 8], l4v[10*8 +: 8], l4v[11*8 +: 8]};
     wire [3:0]  doff    = l4v[12*8 + 4 +: 4];
     wire [7:0]  tflags  = l4v[13*8 +: 8];
+    wire [15:0] twin    = {l4v[14*8 +: 8], l4v[15*8 +: 8]};
     /* verilator lint_off UNUSEDSIGNAL */
     wire [479:0] l4v_unused = l4v;  // byte 12[3:0] and bytes 14..19 are not needed
     /* verilator lint_on UNUSEDSIGNAL */
@@ -516,6 +523,7 @@ module rx_parser #(
             fin_seq     <= seq;
             fin_doff    <= doff;
             fin_flags   <= tflags;
+            fin_win     <= twin;
             fin_ack     <= ack;
             fin_opts    <= optv;
             fin_ip_acc  <= ip_acc_n;
@@ -569,11 +577,14 @@ module rx_parser #(
     wire [7:0]  o_k    = o_all[{w_i, 3'b000} +: 8];
     wire [7:0]  o_len  = o_all[{o_i1, 3'b000} +: 8];
     wire [7:0]  o_val  = o_all[{o_i2, 3'b000} +: 8];
+    wire [5:0]  o_i3   = w_i + 6'd3;
+    wire [7:0]  o_val2 = o_all[{o_i3, 3'b000} +: 8];
     wire [8:0]  o_end  = {3'd0, w_i} + {1'b0, o_len};
     wire        o_stop = (w_i >= o_n) || (o_k == 8'd0) ||
                          ((o_k != 8'd1) && ((o_i1 >= o_n) || (o_len < 8'd2) ||
                                             (o_end > {3'd0, o_n})));
     wire        o_ws   = !o_stop && (o_k == 8'd3) && (o_len == 8'd3);
+    wire        o_mss  = !o_stop && (o_k == 8'd2) && (o_len == 8'd4);
     wire [5:0]  o_next = (o_k == 8'd1) ? o_i1 : o_end[5:0];
 
     reg [3:0] b_reason;
@@ -639,8 +650,10 @@ module rx_parser #(
             w_i   <= 6'd0;
             w_wsv <= 1'b0;
             w_ws  <= 4'd0;
+            w_mss <= 16'd0;
         end else if (fin_valid && walk_on && !o_stop) begin
             w_i <= o_next;
+            if (o_mss) w_mss <= {o_val, o_val2};
             if (o_ws) begin
                 w_wsv <= 1'b1;
                 w_ws  <= (o_val > 8'd14) ? 4'd14 : o_val[3:0];
@@ -669,6 +682,8 @@ module rx_parser #(
             meta_ack     <= b_udp ? 32'd0 : fin_ack;
             meta_wsv     <= w_wsv;   // only a walk (every check passed) sets it
             meta_ws      <= w_ws;
+            meta_mss     <= w_mss;
+            meta_win     <= b_udp ? 16'd0 : fin_win;
             meta_pay_off <= b_pay_off;
             meta_pay_len <= b_pay_len;
             meta_udp     <= b_udp && (b_reason == R_NONE);
@@ -693,6 +708,8 @@ module rx_parser #(
     assign m_meta_ack      = meta_ack;
     assign m_meta_ws_valid = meta_wsv;
     assign m_meta_ws       = meta_ws;
+    assign m_meta_window   = meta_win;
+    assign m_meta_mss      = meta_mss;
     assign m_meta_pay_off  = meta_pay_off;
     assign m_meta_pay_len  = meta_pay_len;
     assign m_meta_udp      = meta_udp;

@@ -30,6 +30,7 @@ module toe_engine #(
     parameter HASH_BUCKETS = 256,
     parameter NUM_NBS      = 64,
     parameter NUM_ANON     = 16,
+    parameter NUM_POSTS    = `BF_PARAM_DEF_NUM_POSTS,
     parameter KEEP_WIDTH   = DATA_WIDTH / 8,
     parameter BW_ADDR      = $clog2(NUM_BUFLETS * BUFLET_BYTES / KEEP_WIDTH)
 ) (
@@ -51,9 +52,9 @@ module toe_engine #(
     input  wire [31:0]           s_meta_ack,      // TCP acknowledgment number
     input  wire [7:0]            s_meta_flags,
     input  wire                  s_meta_ws_valid, // SYN carried window scale
-    /* verilator lint_off UNUSEDSIGNAL */
-    input  wire [3:0]            s_meta_ws,       // its shift (<= 14): the receive side never needs it
-    /* verilator lint_on UNUSEDSIGNAL */
+    input  wire [3:0]            s_meta_ws,       // its shift (<= 14)
+    input  wire [15:0]           s_meta_window,   // TCP WINDOW field
+    input  wire [15:0]           s_meta_mss,      // SYN's MSS option (0 = none)
     input  wire [15:0]           s_meta_pay_off, s_meta_pay_len,
     input  wire [15:0]           s_meta_head, s_meta_tail, s_meta_count,
     input  wire                  s_meta_udp,      // a UDP datagram (reason OK): pay_off = UDP header + 8
@@ -63,6 +64,16 @@ module toe_engine #(
     input  wire [47:0]           nic_mac,         // {NIC_MAC_HI[15:0], NIC_MAC_LO}: wire byte k in [8k+7:8k]
     input  wire [31:0]           nic_ip,          // NIC_IP (numeric); 0 = responder off
     input  wire                  tick_req,        // one-cycle pulse: a timer tick is requested
+    // send policy (reg_block: RTO_INIT, RTO_MIN, RTO_MAX, TX_RETRIES)
+    input  wire [31:0]           rto_init, rto_min, rto_max, tx_retries,
+    // payload pieces of data segments, for tx_data (docs/tcp-transmit.md); tx_data is idle
+    output wire                  m_pc_valid,
+    input  wire                  m_pc_ready,
+    output wire [63:0]           m_pc_hmd,
+    output wire [31:0]           m_pc_at,
+    output wire [15:0]           m_pc_len,
+    output wire                  m_pc_last,
+    input  wire                  txd_idle,
     // buflet pool free count (live)
     input  wire [15:0]           pool_free,
     // chain free
@@ -123,7 +134,17 @@ module toe_engine #(
     output reg                   expose_en,       // one-cycle pulse: a hold record naming expose_idx was written
     output reg  [15:0]           expose_idx,      // its BUFLET
     output reg                   ev_hold_rec,     // one-cycle pulse per hold record
-    output reg                   ev_released      // one-cycle pulse per chain released by BUF_RELEASE
+    output reg                   ev_released,     // one-cycle pulse per chain released by BUF_RELEASE
+    // send-side counter events (one-cycle pulses): a data segment and its bytes, a segment
+    // sent again, a retransmission timeout, a fast retransmit, a probe, posts completed
+    output wire                  ev_tx_seg,
+    output wire [15:0]           ev_tx_seg_bytes,
+    output wire                  ev_tx_retrans,
+    output reg                   ev_tx_rto,
+    output wire                  ev_tx_fast,
+    output wire                  ev_tx_probe,
+    output reg                   ev_tx_done,
+    output reg  [15:0]           ev_tx_done_count
 );
     localparam SW = $clog2(NUM_SOCKETS);
     localparam NW = $clog2(NUM_NBS);
@@ -134,6 +155,32 @@ module toe_engine #(
     localparam [15:0] NULL16 = 16'hFFFF;
     localparam [31:0] SOCK_LAST32 = NUM_SOCKETS - 1;
     localparam [3:0] DROP_NONE      = `BF_DROP_NONE;
+    localparam [3:0] DROP_OOW       = `BF_DROP_OUT_OF_WINDOW;
+    localparam [3:0] DROP_BAD_STATE = `BF_DROP_BAD_STATE;
+    localparam [3:0] DROP_BAD_ACK   = `BF_DROP_BAD_ACK;
+    localparam [7:0] ST_LISTEN     = `BF_SOCK_STATE_LISTEN;
+    localparam [7:0] ST_SYN_RCVD   = `BF_SOCK_STATE_SYN_RCVD;
+    localparam [7:0] ST_SYN_SENT   = `BF_SOCK_STATE_SYN_SENT;
+    localparam [7:0] ST_ESTAB      = `BF_SOCK_STATE_ESTAB;
+    localparam [7:0] ST_FIN_WAIT_1 = `BF_SOCK_STATE_FIN_WAIT_1;
+    localparam [7:0] ST_FIN_WAIT_2 = `BF_SOCK_STATE_FIN_WAIT_2;
+    localparam [7:0] ST_CLOSE_WAIT = `BF_SOCK_STATE_CLOSE_WAIT;
+    localparam [7:0] ST_CLOSING    = `BF_SOCK_STATE_CLOSING;
+    localparam [7:0] ST_LAST_ACK   = `BF_SOCK_STATE_LAST_ACK;
+    localparam [7:0] ST_TIME_WAIT  = `BF_SOCK_STATE_TIME_WAIT;
+    localparam [7:0] ST_CLOSED     = `BF_SOCK_STATE_CLOSED;
+    localparam [7:0] ST_OK8        = `BF_STATUS_OK;
+    localparam [7:0] ST_RESET      = `BF_STATUS_RESET;
+    localparam [7:0] ST_TIMEOUT    = `BF_STATUS_TIMEOUT;
+    localparam [7:0] OP_TX_POST    = `BF_OP_TX_POST;
+    localparam [7:0] OP_SOCK_ADD   = `BF_OP_SOCK_ADD;
+    localparam [7:0] OP_SOCK_CLOSE = `BF_OP_SOCK_CLOSE;
+    localparam [7:0] KIND_CMD_DONE = `BF_CPL_KIND_CMD_DONE;
+    localparam [7:0] KIND_TX_DONE  = `BF_CPL_KIND_TX_DONE;
+    localparam [7:0] TF_FIN = `BF_TCP_FLAG_FIN;
+    localparam [7:0] TF_RST = `BF_TCP_FLAG_RST;
+    localparam [7:0] TF_PSH = `BF_TCP_FLAG_PSH;
+    localparam [7:0] TF_ACK = `BF_TCP_FLAG_ACK;
     localparam [3:0] DROP_NO_SOCKET = `BF_DROP_NO_SOCKET;
     // parameter checks (elaboration time, rtl/buflet_checks.vh); the submodules check theirs
     generate
@@ -146,22 +193,31 @@ module toe_engine #(
     endgenerate
 
     // FSM states, grouped by the submodule that decides them (docs/rtl-modules.md)
-    localparam [5:0]
-        S_IDLE = 6'd0,                                                                  // event pick
-        S_REQ = 6'd1, S_REQ_ADD = 6'd2, S_REQ_NB1 = 6'd3, S_REQ_NB2 = 6'd4, S_CPL = 6'd5,  // toe_req
-        S_REL0 = 6'd49, S_REL1 = 6'd50,                                               //   BUF_RELEASE
-        S_DEL0 = 6'd29, S_DEL_NB = 6'd30, S_DEL_NBR = 6'd31, S_DEL_SEG = 6'd32,       //   SOCK_DEL
-        S_DEL_UL = 6'd33, S_DEL_UL0 = 6'd34, S_DEL_UL1 = 6'd35, S_DEL_AL0 = 6'd37, S_DEL_AL1 = 6'd38,
-        S_DEL_END = 6'd36,
-        S_META = 6'd6, S_LOOK0 = 6'd7, S_LOOK1 = 6'd8,                                // toe_lookup
-        S_TCP = 6'd9, S_EST0 = 6'd10, S_EST1 = 6'd11, S_INORD = 6'd12, S_DRAIN = 6'd13,  // toe_tcp_rx
-        S_INS = 6'd14, S_INS_B = 6'd15, S_INS_L = 6'd16, S_INS_L2 = 6'd17, S_RSTMK = 6'd18,
-        S_TX0 = 6'd19, S_TX1 = 6'd20, S_FIN = 6'd21,                                  // end of a frame
-        S_DQ = 6'd22, S_D1 = 6'd23, S_DPGREQ = 6'd24, S_DPGRSP = 6'd25, S_DPGCHK = 6'd47,  // toe_deliver
-        S_DISSUE = 6'd26, S_DFREE = 6'd27, S_DRET = 6'd28,
-        S_UDP = 6'd39, S_AN0 = 6'd40, S_AN1 = 6'd41, S_AN_CHK = 6'd48, S_AN_WR = 6'd42,  // toe_udp_anon
-        S_AN_FREE = 6'd43, S_AN_CPL = 6'd44,
-        S_TK1 = 6'd45, S_TK2 = 6'd46;                                                 // toe_sweep
+    localparam [6:0]
+        S_IDLE = 7'd0,                                                                  // event pick
+        S_REQ = 7'd1, S_REQ_ADD = 7'd2, S_REQ_NB1 = 7'd3, S_REQ_NB2 = 7'd4, S_CPL = 7'd5,  // toe_req
+        S_REL0 = 7'd49, S_REL1 = 7'd50,                                               //   BUF_RELEASE
+        S_DEL0 = 7'd29, S_DEL_NB = 7'd30, S_DEL_NBR = 7'd31, S_DEL_SEG = 7'd32,       //   SOCK_DEL
+        S_DEL_UL = 7'd33, S_DEL_UL0 = 7'd34, S_DEL_UL1 = 7'd35, S_DEL_AL0 = 7'd37, S_DEL_AL1 = 7'd38,
+        S_DEL_END = 7'd36,
+        S_META = 7'd6, S_LOOK0 = 7'd7, S_LOOK1 = 7'd8,                                // toe_lookup
+        S_TCP = 7'd9, S_EST0 = 7'd10, S_EST1 = 7'd11, S_INORD = 7'd12, S_DRAIN = 7'd13,  // toe_tcp_rx
+        S_INS = 7'd14, S_INS_B = 7'd15, S_INS_L = 7'd16, S_INS_L2 = 7'd17, S_RSTMK = 7'd18,
+        S_TX0 = 7'd19, S_TX1 = 7'd20, S_FIN = 7'd21,                                  // end of a frame
+        S_DQ = 7'd22, S_D1 = 7'd23, S_DPGREQ = 7'd24, S_DPGRSP = 7'd25, S_DPGCHK = 7'd47,  // toe_deliver
+        S_DISSUE = 7'd26, S_DFREE = 7'd27, S_DRET = 7'd28,
+        S_UDP = 7'd39, S_AN0 = 7'd40, S_AN1 = 7'd41, S_AN_CHK = 7'd48, S_AN_WR = 7'd42,  // toe_udp_anon
+        S_AN_FREE = 7'd43, S_AN_CPL = 7'd44,
+        S_TK1 = 7'd45, S_TK2 = 7'd46,                                                 // toe_sweep
+        // the send side (toe_tx): send requests, active open, the generic tx push, the send
+        // step, the tick's send timers, a frame's send-side steps, the post returns
+        S_SR0 = 7'd51, S_SR1 = 7'd52, S_CON0 = 7'd53, S_TXW = 7'd54, S_TXG = 7'd55,
+        S_SQ = 7'd56, S_S1 = 7'd57, S_S2 = 7'd58, S_S3 = 7'd59, S_S4 = 7'd60,
+        S_TKS0 = 7'd61, S_TKS1 = 7'd62, S_TKS2 = 7'd63,
+        S_SA0 = 7'd64, S_SA1 = 7'd65, S_SA2 = 7'd66, S_SA3 = 7'd67, S_SA4 = 7'd68, S_SA5 = 7'd69,
+        S_SA6 = 7'd70, S_SA7 = 7'd71, S_SA8 = 7'd72, S_SA9 = 7'd73,
+        S_AB0 = 7'd74, S_AB1 = 7'd75, S_AB2 = 7'd76, S_AB3 = 7'd77, S_AB4 = 7'd78, S_AB5 = 7'd79,
+        S_AB6 = 7'd80, S_DTX = 7'd81;                                                 // toe_sweep
 
     // ------------------------------------------------------------------ tables
     reg [511:0]  sock_mem [0:NUM_SOCKETS-1];
@@ -185,8 +241,8 @@ module toe_engine #(
     reg [NUM_SOCKETS-1:0]  pq_in;
 
     // ------------------------------------------------------------------ FSM registers
-    reg [5:0]    state;
-    reg [1:0]    last_src;         // 0 frame, 1 request, 2 delivery, 3 tick
+    reg [6:0]    state;
+    reg [2:0]    last_src;         // 0 frame, 1 request, 2 delivery, 3 tick, 4 send
     reg [511:0]  sk;               // working socket descriptor
     reg [CW-1:0] cx;               // working socket context
     reg [511:0]  nb;               // working NB
@@ -200,8 +256,25 @@ module toe_engine #(
     reg [11:0]   mt_vlan;
     reg [31:0]   mt_src_ip, mt_dst_ip, mt_seq, mt_ack;
     reg [15:0]   mt_src_port, mt_dst_port, mt_pay_off, mt_pay_len, mt_head, mt_tail, mt_count, mt_len;
+    reg [15:0]   mt_window, mt_mss;
+    reg [3:0]    mt_ws;
     reg [7:0]    mt_flags;
     reg          mt_ws_valid, mt_udp, mt_arp_req;
+    // the send side: the frame's socket state at its lookup, a TCP frame, its ACK to queue;
+    // the tx push (mode, state after); a data segment's fields; the post-return sequence
+    // (status, RST first, move to CLOSED, state after); the working context written back
+    reg [7:0]    f_was;
+    reg          f_tcp, f_ack;
+    reg [2:0]    tx_mode;
+    reg [6:0]    tx_ret;
+    reg [31:0]   d_seq;
+    reg [15:0]   d_len;
+    reg          d_fin;
+    reg [7:0]    d_flags;
+    reg [7:0]    ab_st;
+    reg          ab_rst, ab_cls;
+    reg [6:0]    ab_ret;
+    reg          cx_wb;
     reg [47:0]   mt_arp_sha;
     // frame outcome
     reg [3:0]    dr;               // drop reason (0 = none)
@@ -230,17 +303,19 @@ module toe_engine #(
     // ------------------------------------------------------------------ event pick
     // round robin in the order frame (0), request (1), delivery (2), tick (3): the source after
     // the last one picked goes first
-    wire       tk_pend;
-    wire [1:0] pick;
+    wire       tk_pend, tq_valid;
+    wire [2:0] pick;
     wire       pick_ok;
-    rr_pick #(.N(4), .GW(2)) u_pick (
-        .req({tk_pend, pq_cnt != {(SW+1){1'b0}}, s_req_valid, s_meta_valid}), .last(last_src),
+    rr_pick #(.N(5), .GW(3)) u_pick (
+        .req({tq_valid, tk_pend, pq_cnt != {(SW+1){1'b0}}, s_req_valid, s_meta_valid}), .last(last_src),
         .pick(pick), .pick_ok(pick_ok)
     );
-    wire pick_meta = pick_ok && (pick == 2'd0);
-    wire pick_req  = pick_ok && (pick == 2'd1);
-    wire pick_dlv  = pick_ok && (pick == 2'd2);
-    wire pick_tick = pick_ok && (pick == 2'd3);
+    wire pick_meta = pick_ok && (pick == 3'd0);
+    wire pick_req  = pick_ok && (pick == 3'd1);
+    wire pick_dlv  = pick_ok && (pick == 3'd2);
+    wire pick_tick = pick_ok && (pick == 3'd3);
+    wire pick_snd  = pick_ok && (pick == 3'd4);
+    wire snd_take  = (state == S_IDLE) && pick_snd;
     assign s_req_ready  = (state == S_IDLE) && pick_req;
     assign s_meta_ready = (state == S_IDLE) && pick_meta;
     wire tick_take = (state == S_IDLE) && pick_tick;
@@ -292,7 +367,7 @@ module toe_engine #(
     wire [511:0]  rq;
     wire [15:0]   rq_sock, rq_bkt_wd;
     wire [NW-1:0] rq_nb;
-    wire          go_add, go_del, go_nb, go_anon, go_rel, rl_held, rl_last;
+    wire          go_add, go_del, go_nb, go_anon, go_rel, go_snd, go_connect, rl_held, rl_last;
     wire          rq_sock_we, rq_bkt_we, rq_ctx_we, rq_ctx_at_sock, rq_nb_we, rq_nb_at_ref;
     wire [BW-1:0] rl_buf;
     wire [CW-1:0] rq_ctx_wd;
@@ -308,11 +383,12 @@ module toe_engine #(
         .in_req(state == S_REQ), .in_rel0(state == S_REL0), .rel_step(rel_go),
         .in_add(state == S_REQ_ADD), .in_nb1(state == S_REQ_NB1), .in_nb2(state == S_REQ_NB2),
         .in_ul0(state == S_DEL_UL0), .in_ul1(state == S_DEL_UL1), .in_al1(state == S_DEL_AL1),
-        .in_end(state == S_DEL_END),
+        .in_end(state == S_DEL_END), .st_set(sr_refuse), .st_val(sr_st),
         .sock_used(sock_used), .nb_used(nb_used), .hold_bm(hold_bm), .an_busy(an_busy),
         .bkt_rd(bkt_rd), .act_head(act_head), .cx(cx), .cx_rd(cx_rd), .nb_rd(nb_rd),
         .rq(rq), .rq_sock(rq_sock), .rq_nb(rq_nb),
         .go_add(go_add), .go_del(go_del), .go_nb(go_nb), .go_anon(go_anon), .go_rel(go_rel),
+        .go_snd(go_snd), .go_connect(go_connect),
         .rl_buf(rl_buf), .rl_held(rl_held), .rl_last(rl_last),
         .sock_we(rq_sock_we), .bkt_we(rq_bkt_we), .bkt_wd(rq_bkt_wd), .ctx_we(rq_ctx_we),
         .ctx_at_sock(rq_ctx_at_sock), .ctx_wd(rq_ctx_wd), .nb_we(rq_nb_we), .nb_at_ref(rq_nb_at_ref),
@@ -336,12 +412,14 @@ module toe_engine #(
     wire [127:0]  hd_tp;
     wire [383:0]  tx_tcp;
     toe_tcp_rx #(.BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS)) u_tcp_rx (
-        .clk(clk), .rst(rst), .smp(s_req_ready || s_meta_ready), .pool_free(pool_free),
+        .clk(clk), .rst(rst), .smp(s_req_ready || s_meta_ready || snd_take || tick_take), .pool_free(pool_free),
         .in_meta(state == S_META), .in_tcp(state == S_TCP), .in_est0(state == S_EST0),
         .in_est1(state == S_EST1), .in_rstmk(state == S_RSTMK), .in_inord(state == S_INORD),
         .in_drain(state == S_DRAIN), .in_ins(state == S_INS), .in_insb(state == S_INS_B),
         .in_insl(state == S_INS_L), .in_insl2(state == S_INS_L2), .in_udp(state == S_UDP),
-        .ack_take((state == S_TX1) && tx_ready && !tx_arp),
+        .ack_take(((state == S_TX1) && tx_ready && !tx_arp) || ((state == S_TXG) && tx_ready)),
+        .ack_unsent(ack_unsent), .snd_seq(snd_seq), .tx_mode(tx_mode), .d_seq(d_seq),
+        .d_flags(d_flags), .d_len(d_len),
         .mt_seq(mt_seq), .mt_ack(mt_ack), .mt_flags(mt_flags), .mt_ws_valid(mt_ws_valid),
         .mt_pay_off(mt_pay_off), .mt_pay_len(mt_pay_len), .mt_head(mt_head),
         .sk(sk), .hd_rd(hd_rd), .cx(cx), .nxt_rd(nxt_rd),
@@ -403,13 +481,90 @@ module toe_engine #(
     );
     // tx commands (ACK, SYN-ACK, ARP reply), in decision order
     sync_fifo #(.WIDTH(384), .DEPTH(4)) u_txq (
-        .clk(clk), .rst(rst), .s_valid(state == S_TX1), .s_ready(tx_ready),
+        .clk(clk), .rst(rst), .s_valid(state == S_TX1 || state == S_TXG), .s_ready(tx_ready),
         .s_data(tx_arp ? tx_arp_cmd : tx_tcp), .m_valid(m_tx_valid), .m_ready(m_tx_ready), .m_data(m_tx_data)
     );
 
+    // send side
+    wire [7:0]  post_st, close_st;
+    wire        ack_unsent, connect_pend, close_pend, fin_acked;
+    wire [31:0] snd_seq, connect_tag, close_tag, seg_seq, pw_count, pw_bytes, pw_tag;
+    wire        tk_synack, tk_listen, tk_fail, tk_reset, tk_rto, seg_any, seg_fin, seg_psh;
+    wire        walk_busy, pw_busy, tx_ev_retrans;
+    wire [15:0] seg_len;
+    wire [SW-1:0] tq_sock;
+    wire [7:0]  cx_state = cx[`BF_SOCK_CTX_STATE_RANGE];
+    wire        st_open  = (cx_state == ST_ESTAB) || (cx_state == ST_FIN_WAIT_1) || (cx_state == ST_FIN_WAIT_2) ||
+                           (cx_state == ST_CLOSE_WAIT) || (cx_state == ST_LAST_ACK) ||
+                           (cx_state == ST_CLOSING) || (cx_state == ST_TIME_WAIT);
+    wire        was_open = (f_was == ST_ESTAB) || (f_was == ST_FIN_WAIT_1) || (f_was == ST_FIN_WAIT_2) ||
+                           (f_was == ST_CLOSE_WAIT) || (f_was == ST_LAST_ACK) ||
+                           (f_was == ST_CLOSING) || (f_was == ST_TIME_WAIT);
+    wire        is_post  = (rq[`BF_REQ_HDR_OPCODE_RANGE] == OP_TX_POST);
+    wire        sr_refuse = (state == S_SR1) && (is_post ? (post_st != ST_OK8) : (close_st != ST_OK8));
+    wire [7:0]  sr_st    = is_post ? post_st : close_st;
+    wire        sa_syn   = (f_was == ST_LISTEN && cx_state == ST_SYN_RCVD) || (f_was == ST_SYN_SENT && st_open);
+    wire        ab_cpl_go = cpl_slot;
+    toe_tx #(.NUM_SOCKETS(NUM_SOCKETS), .NUM_POSTS(NUM_POSTS)) u_tx (
+        .clk(clk), .rst(rst), .sk_idx(sk_idx), .sk(sk), .rq(rq), .st_now(cx_state), .sock_ok(1'b1),
+        .rto_init(rto_init), .rto_min(rto_min), .rto_max(rto_max), .retries(tx_retries),
+        .mt_seq(mt_seq), .mt_ack(mt_ack), .mt_window(mt_window), .mt_pay_len(mt_pay_len),
+        .mt_flags(mt_flags), .mt_ws_valid(mt_ws_valid), .mt_ws(mt_ws), .mt_mss(mt_mss),
+        .syn_active(f_was == ST_SYN_SENT),
+        .ld((state == S_SR0) || (state == S_SQ) || (state == S_TKS0) || (state == S_LOOK1 && sk_match) ||
+            (state == S_DEL0 && mv_rd_idle && mv_out_idle)),
+        .wb(((state == S_SR1) && !sr_refuse) || (state == S_REQ_ADD) || (state == S_S4) ||
+            (state == S_TKS1) || (state == S_SA9) || (state == S_AB6)),
+        .init(state == S_REQ_ADD), .init_connect(go_connect),
+        .post_take((state == S_SR1) && is_post && !sr_refuse),
+        .close_take((state == S_SR1) && !is_post && !sr_refuse),
+        .in_syn((state == S_SA0) && f_tcp && sa_syn && !sa_skip),
+        .in_est((state == S_SA1) && (f_was == ST_SYN_RCVD || f_was == ST_SYN_SENT) && st_open),
+        .in_stop((state == S_SA1) && f_was == ST_SYN_RCVD && cx_state == ST_LISTEN),
+        .in_ack(state == S_SA5), .in_tick(state == S_TKS1), .in_seg(state == S_S1),
+        .seg_go(state == S_S2), .in_sent(state == S_S4), .in_abort((state == S_AB0) && ab_cls),
+        .take_connect(((state == S_SA2) && sa_conn && cpl_slot) || ((state == S_AB4) && connect_pend && cpl_slot)),
+        .take_close(((state == S_SA8) && sa_close && cpl_slot) || ((state == S_AB5) && close_pend && cpl_slot)),
+        .pw_go((state == S_SA6) || (state == S_AB1)), .pw_all(state == S_AB1),
+        .tq_valid(tq_valid), .tq_pop(snd_take), .tq_sock(tq_sock),
+        .post_st(post_st), .close_st(close_st), .ack_unsent(ack_unsent), .snd_seq(snd_seq),
+        .connect_pend(connect_pend), .connect_tag(connect_tag),
+        .close_pend(close_pend), .close_tag(close_tag), .fin_acked(fin_acked),
+        .tk_synack(tk_synack), .tk_listen(tk_listen), .tk_fail(tk_fail), .tk_reset(tk_reset), .tk_rto(tk_rto),
+        .seg_any(seg_any), .seg_seq(seg_seq), .seg_len(seg_len), .seg_fin(seg_fin), .seg_psh(seg_psh),
+        .walk_busy(walk_busy), .pw_busy(pw_busy), .pw_count(pw_count), .pw_bytes(pw_bytes), .pw_tag(pw_tag),
+        .ev_fast_retrans(ev_tx_fast), .ev_probe(ev_tx_probe), .ev_retrans(tx_ev_retrans),
+        .ev_data_seg(ev_tx_seg), .ev_data_bytes(ev_tx_seg_bytes),
+        .m_pc_valid(m_pc_valid), .m_pc_ready(m_pc_ready), .m_pc_hmd(m_pc_hmd), .m_pc_at(m_pc_at),
+        .m_pc_len(m_pc_len), .m_pc_last(m_pc_last)
+    );
+    reg  ev_syn_retrans;
+    assign ev_tx_retrans = tx_ev_retrans || ev_syn_retrans;
+    // the frame's send-side steps: skipped for UDP and for an ACK of data never sent
+    wire sa_skip  = !f_tcp || (dr == DROP_BAD_ACK && was_open);
+    wire sa_conn  = (f_was == ST_SYN_SENT) && (cx_state != ST_SYN_SENT) && connect_pend;
+    wire sa_abort = (cx_state == ST_CLOSED) && (f_was != ST_CLOSED);
+    wire sa_ack   = (dr != DROP_OOW) && (dr != DROP_BAD_STATE) && ((mt_flags & TF_ACK) != 8'd0) &&
+                    ((mt_flags & TF_RST) == 8'd0) && st_open;
+    wire sa_close = fin_acked && close_pend;
+    // completions of the send side
+    function [255:0] cpl_of(input [7:0] kind, input [7:0] st, input [31:0] tag, input [31:0] refn,
+                            input [31:0] bytes, input [7:0] op);
+        begin
+            cpl_of = 256'd0;
+            cpl_of[`BF_CPL_KIND_RANGE]     = kind;
+            cpl_of[`BF_CPL_STATUS_RANGE]   = st;
+            cpl_of[`BF_CPL_SOCK_REF_RANGE] = {{(16-SW){1'b0}}, sk_idx};
+            cpl_of[`BF_CPL_TAG_RANGE]      = tag;
+            cpl_of[`BF_CPL_REF_NUM_RANGE]  = refn;
+            cpl_of[`BF_CPL_BYTES_RANGE]    = bytes;
+            cpl_of[`BF_CPL_OPCODE_RANGE]   = op;
+        end
+    endfunction
+
     // ------------------------------------------------------------------ table write ports
     // each step's writes come from the submodule that decides it (one step at a time)
-    wire          ctx_we = rq_ctx_we || dl_ctx_we || (fin_go && f_wb);
+    wire          ctx_we = rq_ctx_we || dl_ctx_we || (fin_go && f_wb) || cx_wb;
     wire [SW-1:0] ctx_wa = rq_ctx_at_sock ? rq_sock[SW-1:0] : sk_idx;
     wire [CW-1:0] ctx_wd = rq_ctx_we ? rq_ctx_wd : dl_ctx_we ? cx_dl : cx;
     wire          nb_we  = rq_nb_we || dl_nb_we || ((state == S_TK2) && tk_count);
@@ -446,8 +601,9 @@ module toe_engine #(
         if (go) free_op(hd_idx16, chn_rd[15:0], chn_rd[31:16]);
     endtask
     // Finish a frame: optionally queue an ACK, then S_FIN frees the chain / counts the drop.
+    // (the send side's steps come first, S_SA0)
     task finish(input [3:0] reason, input ack);
-        {dr, state} <= {reason, ack ? S_TX0 : S_FIN};
+        {dr, f_ack, state} <= {reason, ack, S_SA0};
     endtask
     // A frame for the anonymous path (reason NOT_IPV4 or NO_SOCKET): delivered into the head
     // anonymous buffer when there is one and the frame was stored whole, else dropped.
@@ -456,14 +612,24 @@ module toe_engine #(
     endtask
     // Timer sweep: go on with the next socket of the active list, or end the tick.
     task tk_next(input [15:0] n);
-        {sk_idx, state} <= (n == NULL16) ? {sk_idx, S_IDLE} : {n[SW-1:0], S_TK1};
+        {sk_idx, state} <= (n == NULL16) ? {sk_idx, S_IDLE} : {n[SW-1:0], S_TKS0};
+    endtask
+    // Queue a tx command built by toe_tcp_rx in mode m (after the window settles), then go on
+    // with state r.
+    task tx_push(input [2:0] m, input [6:0] r);
+        {tx_mode, tx_ret, state} <= {m, r, S_TXW};
+    endtask
+    // Give the socket's posts back (TX_DONE with status st), then a pending active open and
+    // SOCK_CLOSE; rst: send RST | ACK first; cls: the socket moves to CLOSED; then state r.
+    task ab_go(input [7:0] st, input rs, input cl, input [6:0] r);
+        {ab_st, ab_rst, ab_cls, ab_ret, state} <= {st, rs, cl, r, S_AB0};
     endtask
 
     // ------------------------------------------------------------------ main FSM
     always @(posedge clk) begin
         if (rst) begin
             state    <= S_IDLE;
-            last_src <= 2'd3;              // the frame goes first
+            last_src <= 3'd4;              // the frame goes first
             {bkt_vld, sock_used, nb_used, hold_bm, mk_bm, pq_in} <= 0;
             act_head <= NULL16;
             {pq_wp, pq_rp, pq_cnt} <= 0;
@@ -471,7 +637,9 @@ module toe_engine #(
             {ev_drop_valid, ev_drop_reason, ev_accepted, ev_delivered_valid, ev_delivered_bytes} <= 0;
             {ev_nb_returned, ev_ooo_held, ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick, ev_rx_done} <= 0;
             {ev_fault, ev_fault_addr, ev_fault_write, expose_en, expose_idx, ev_hold_rec, ev_released} <= 0;
+            {cx_wb, ev_syn_retrans, ev_tx_rto, ev_tx_done, ev_tx_done_count, tx_mode, f_tcp, f_ack} <= 0;
         end else begin
+            {cx_wb, ev_syn_retrans, ev_tx_rto, ev_tx_done} <= 4'd0;
             {ev_drop_valid, ev_accepted, ev_delivered_valid, ev_nb_returned, ev_ooo_held, ev_rx_done} <= 0;
             {ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick, ev_hold_rec, ev_released} <= 0;
             if (fr_valid && m_free_ready) fr_valid <= 1'b0;
@@ -499,6 +667,7 @@ module toe_engine #(
                             {s_meta_seq, s_meta_ack, s_meta_flags, s_meta_ws_valid, s_meta_pay_off, s_meta_pay_len};
                         {mt_head, mt_tail, mt_count, mt_len, mt_udp, mt_arp_req, mt_arp_sha} <=
                             {s_meta_head, s_meta_tail, s_meta_count, s_meta_len, s_meta_udp, s_meta_arp_req, s_meta_arp_sha};
+                        {mt_window, mt_mss, mt_ws, f_tcp, tx_mode} <= {s_meta_window, s_meta_mss, s_meta_ws, 1'b0, 3'd0};
                     end
                     if (pick_dlv) begin
                         sk_idx <= pq_mem[pq_rp];
@@ -509,8 +678,9 @@ module toe_engine #(
                     // a timer tick sweeps the active list from its head
                     ev_tick <= pick_tick;
                     if (pick_tick && act_head != NULL16) sk_idx <= act_head[SW-1:0];
-                    state <= pick_req ? S_REQ : pick_meta ? S_META : pick_dlv ? S_DQ :
-                             (pick_tick && act_head != NULL16) ? S_TK1 : S_IDLE;
+                    if (pick_snd) sk_idx <= tq_sock;
+                    state <= pick_req ? S_REQ : pick_meta ? S_META : pick_dlv ? S_DQ : pick_snd ? S_SQ :
+                             (pick_tick && act_head != NULL16) ? S_TKS0 : S_IDLE;
                 end
 
                 // ---------------------------------------------------------- requests (toe_req)
@@ -518,14 +688,15 @@ module toe_engine #(
                 // ANON_POST completes later (ANON_RX)
                 S_REQ: begin
                     if (go_add) b_idx <= req_bkt;
-                    if (go_del || go_nb) sk_idx <= rq_sock[SW-1:0];
+                    if (go_del || go_nb || go_add || go_snd) sk_idx <= rq_sock[SW-1:0];
                     state <= go_add ? S_REQ_ADD : go_del ? S_DEL0 : go_nb ? S_REQ_NB1 :
-                             go_anon ? S_IDLE : go_rel ? S_REL0 : S_CPL;
+                             go_anon ? S_IDLE : go_rel ? S_REL0 : go_snd ? S_SR0 : S_CPL;
                 end
                 S_REQ_ADD: begin
                     bkt_vld[b_idx] <= 1'b1;
                     sock_used[rq_sock[SW-1:0]] <= 1'b1;
-                    {act_head, state} <= {rq_sock, S_CPL};
+                    // an active open completes when its handshake ends (toe_tx)
+                    {act_head, state} <= {rq_sock, go_connect ? S_CON0 : S_CPL};
                 end
                 S_REQ_NB1: begin
                     nb_used[rq_nb] <= 1'b1;
@@ -547,7 +718,9 @@ module toe_engine #(
                 end
 
                 // ---------------------------------------------------------- SOCK_DEL
-                S_DEL0: if (mv_rd_idle && mv_out_idle) {sk, cx, del_mode, state} <= {sk_rd, cx_rd, 1'b1, S_DEL_NB};
+                S_DEL0: if (mv_rd_idle && mv_out_idle) {sk, cx, del_mode, state} <= {sk_rd, cx_rd, 1'b1, S_DTX};
+                // the posts go back first (RESET), once tx_data reads none of them
+                S_DTX: if (txd_idle && !walk_busy) ab_go(ST_RESET, 1'b0, 1'b0, S_DEL_NB);
                 // NBs are returned with DELETE (toe_deliver), then the in-order and the
                 // reassembly list's chains are freed, then the socket is unlinked
                 S_DEL_NB: begin
@@ -617,7 +790,10 @@ module toe_engine #(
                     else state <= S_LOOK1;
                 end
                 S_LOOK1: begin
-                    if (sk_match) {sk, cx, f_wb, state} <= {sk_rd, cx_rd, 1'b1, mt_udp ? S_UDP : S_TCP};
+                    if (sk_match) begin
+                        {sk, cx, f_wb, state} <= {sk_rd, cx_rd, 1'b1, mt_udp ? S_UDP : S_TCP};
+                        {f_was, f_tcp} <= {cx_rd[`BF_SOCK_CTX_STATE_RANGE], !mt_udp};
+                    end
                     else if (cxr_next_sock == NULL16) anon_or_drop(DROP_NO_SOCKET);
                     else sk_idx <= cxr_next_sock[SW-1:0];
                 end
@@ -764,6 +940,115 @@ module toe_engine #(
                     if (an_refused) dr <= an_rsn;   // S_FIN frees the chain and counts the drop
                     state <= an_refused ? S_FIN : S_IDLE;
                 end
+                // ---------------------------------------------------------- send side (toe_tx)
+                // TX_POST / SOCK_CLOSE: the socket's state; accepted, or CMD_DONE with toe_tx's status
+                S_SR0: {sk, cx, state} <= {sk_rd, cx_rd, S_SR1};
+                S_SR1: begin
+                    if (!sr_refuse && !is_post) begin
+                        cx[`BF_SOCK_CTX_STATE_RANGE] <= (cx_state == ST_ESTAB) ? ST_FIN_WAIT_1 : ST_LAST_ACK;
+                        cx_wb <= 1'b1;
+                    end
+                    state <= sr_refuse ? S_CPL : S_IDLE;
+                end
+                // active open: our SYN
+                S_CON0: begin
+                    {sk, cx} <= {sk_rd, cx_rd};
+                    tx_push(3'd2, S_IDLE);
+                end
+                // the generic tx push: the window follows cx, then the command is queued and
+                // the right edge written back
+                S_TXW: state <= S_TXG;
+                S_TXG: if (tx_ready) begin
+                    {cx, cx_wb, state} <= {cx_tp, 1'b1, tx_ret};
+                end
+                // the send step: the socket's next segment, its pieces, its header
+                S_SQ: {sk, cx, state} <= {sk_rd, cx_rd, S_S1};
+                S_S1: begin
+                    {d_seq, d_len, d_fin} <= {seg_seq, seg_len, seg_fin};
+                    state <= (seg_any && sock_used[sk_idx]) ? S_S2 : S_IDLE;
+                end
+                S_S2: state <= S_S3;
+                S_S3: if (!walk_busy) begin
+                    d_flags <= (seg_psh ? TF_PSH : 8'd0) | (d_fin ? TF_FIN : 8'd0);
+                    tx_push(3'd1, S_S4);
+                end
+                S_S4: state <= S_IDLE;
+                // the timer tick's send timers, before the socket's named-buffer timeout
+                S_TKS0: {sk, cx, state} <= {sk_rd, cx_rd, S_TKS1};
+                S_TKS1: begin
+                    ev_tx_rto <= tk_rto;
+                    if (tk_synack) begin
+                        ev_syn_retrans <= 1'b1;
+                        tx_push((cx_state == ST_SYN_SENT) ? 3'd2 : 3'd5, S_TKS2);
+                    end else if (tk_listen) begin
+                        cx[`BF_SOCK_CTX_STATE_RANGE] <= ST_LISTEN;
+                        {cx_wb, state} <= {1'b1, S_TKS2};
+                    end else if (tk_fail) begin
+                        ab_go(ST_TIMEOUT, 1'b0, 1'b1, S_TKS2);
+                    end else if (tk_reset) begin
+                        ab_go(ST_TIMEOUT, 1'b1, 1'b1, S_TKS2);
+                    end else begin
+                        state <= S_TK1;
+                    end
+                end
+                S_TKS2: state <= S_TK1;
+                // a frame's send-side steps (Snd::on_syn, on_established, the active open's
+                // end, the peer's RST, snd_ack with its completions), then its ACK / the end
+                S_SA0: state <= sa_skip ? (f_ack ? S_TX0 : S_FIN) : S_SA1;
+                S_SA1: state <= S_SA2;
+                S_SA2: if (!sa_conn) state <= S_SA3;
+                    else if (cpl_slot) begin
+                        {cp_valid, state} <= {1'b1, S_SA3};
+                        cp_data <= cpl_of(KIND_CMD_DONE, st_open ? ST_OK8 : ST_RESET, connect_tag, 32'd0, 32'd0, OP_SOCK_ADD);
+                    end
+                S_SA3: if (sa_abort) ab_go(ST_RESET, 1'b0, 1'b1, S_SA4);
+                    else state <= S_SA4;
+                S_SA4: state <= sa_ack ? S_SA5 : S_SA9;
+                S_SA5: state <= S_SA6;              // snd_ack's arithmetic
+                S_SA6: state <= S_SA7;              // the posts SND.UNA passed
+                S_SA7: if (!pw_busy && (pw_count == 32'd0 || cpl_slot)) begin
+                    if (pw_count != 32'd0) begin
+                        {cp_valid, ev_tx_done, ev_tx_done_count} <= {1'b1, 1'b1, pw_count[15:0]};
+                        cp_data <= cpl_of(KIND_TX_DONE, ST_OK8, pw_tag, pw_count, pw_bytes, OP_TX_POST);
+                    end
+                    state <= S_SA8;
+                end
+                S_SA8: if (!sa_close) state <= S_SA9;
+                    else if (cpl_slot) begin
+                        // our FIN acknowledged: SOCK_CLOSE completes, the state moves on
+                        {cp_valid, state} <= {1'b1, S_SA9};
+                        cp_data <= cpl_of(KIND_CMD_DONE, ST_OK8, close_tag, 32'd0, 32'd0, OP_SOCK_CLOSE);
+                        cx[`BF_SOCK_CTX_STATE_RANGE] <= (cx_state == ST_FIN_WAIT_1) ? ST_FIN_WAIT_2 :
+                                                        (cx_state == ST_CLOSING) ? ST_TIME_WAIT : ST_CLOSED;
+                    end
+                S_SA9: state <= f_ack ? S_TX0 : S_FIN;
+                // post returns (SOCK_DEL, the peer's RST, a timeout)
+                S_AB0: begin
+                    if (ab_cls) begin
+                        cx[`BF_SOCK_CTX_STATE_RANGE] <= ST_CLOSED;
+                        cx_wb <= 1'b1;
+                    end
+                    if (ab_rst) tx_push(3'd3, S_AB1);
+                    else state <= S_AB1;
+                end
+                S_AB1: state <= S_AB2;
+                S_AB2: if (!pw_busy) state <= S_AB3;
+                S_AB3: if (pw_count == 32'd0) state <= S_AB4;
+                    else if (ab_cpl_go) begin
+                        {cp_valid, state} <= {1'b1, S_AB4};
+                        cp_data <= cpl_of(KIND_TX_DONE, ab_st, pw_tag, pw_count, pw_bytes, OP_TX_POST);
+                    end
+                S_AB4: if (!connect_pend) state <= S_AB5;
+                    else if (cpl_slot) begin
+                        {cp_valid, state} <= {1'b1, S_AB5};
+                        cp_data <= cpl_of(KIND_CMD_DONE, ab_st, connect_tag, 32'd0, 32'd0, OP_SOCK_ADD);
+                    end
+                S_AB5: if (!close_pend) state <= S_AB6;
+                    else if (cpl_slot) begin
+                        {cp_valid, state} <= {1'b1, S_AB6};
+                        cp_data <= cpl_of(KIND_CMD_DONE, ab_st, close_tag, 32'd0, 32'd0, OP_SOCK_CLOSE);
+                    end
+                S_AB6: state <= ab_ret;
                 default: state <= S_IDLE;
             endcase
         end

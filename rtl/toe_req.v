@@ -37,6 +37,8 @@ module toe_req #(
     input  wire                           in_ul1,      // S_DEL_UL1: a hash chain element
     input  wire                           in_al1,      // S_DEL_AL1: an active list element
     input  wire                           in_end,      // S_DEL_END: the slot is freed
+    input  wire                           st_set,      // the send side refused its request: CMD_DONE
+    input  wire [7:0]                     st_val,      //   status st_val (toe_tx)
     // table state
     input  wire [NUM_SOCKETS-1:0]         sock_used,
     input  wire [NUM_NBS-1:0]             nb_used,
@@ -58,6 +60,8 @@ module toe_req #(
     output wire                           go_nb,
     output wire                           go_anon,
     output wire                           go_rel,
+    output wire                           go_snd,      // TX_POST or SOCK_CLOSE on a socket in use (toe_tx decides)
+    output wire                           go_connect,  // the SOCK_ADD is an active open (CONNECT)
     // BUF_RELEASE: head k, held or not, the last one
     output wire [BW-1:0]                  rl_buf,
     output wire                           rl_held,
@@ -95,6 +99,10 @@ module toe_req #(
     localparam [7:0] OP_NOP         = `BF_OP_NOP;
     localparam [7:0] OP_ANON_POST   = `BF_OP_ANON_POST;
     localparam [7:0] OP_BUF_RELEASE = `BF_OP_BUF_RELEASE;
+    localparam [7:0] OP_TX_POST     = `BF_OP_TX_POST;
+    localparam [7:0] OP_SOCK_CLOSE  = `BF_OP_SOCK_CLOSE;
+    localparam [7:0] ST_SYN_SENT    = `BF_SOCK_STATE_SYN_SENT;
+    localparam [7:0] SF_CONNECT     = `BF_SOCK_FLAG_CONNECT;
     localparam [7:0] ST_OK         = `BF_STATUS_OK;
     localparam [7:0] ST_BAD_OPCODE = `BF_STATUS_BAD_OPCODE;
     localparam [7:0] ST_BAD_SOCK   = `BF_STATUS_BAD_SOCK;
@@ -117,7 +125,8 @@ module toe_req #(
     wire        rq_tcp     = (rq[`BF_SOCK_DESC_PROTO_RANGE] == PROTO_TCP);
     wire        rq_udp     = (rq[`BF_SOCK_DESC_PROTO_RANGE] == PROTO_UDP);
     wire        rq_hold    = (rq[`BF_SOCK_DESC_FLAGS_RANGE] & SF_HOLD) != 8'd0;
-    wire        add_ok     = slot_free && !(rq_hold && !rq_tcp) &&
+    wire        rq_conn    = (rq[`BF_SOCK_DESC_FLAGS_RANGE] & SF_CONNECT) != 8'd0;
+    wire        add_ok     = slot_free && !((rq_hold || rq_conn) && !rq_tcp) &&
                              ((rq_tcp && (rq_rcvbuf != 32'd0) && (rq_rcvbuf <= RCV_BUF_MAX) &&
                                (rq[`BF_SOCK_DESC_RCV_WSCALE_RANGE] <= 8'd14)) || rq_udp);
     // NB_POST
@@ -149,6 +158,8 @@ module toe_req #(
     assign go_nb   = (rq_op == OP_NB_POST) && sock_ok && nb_ok;
     assign go_anon = (rq_op == OP_ANON_POST) && an_ok;
     assign go_rel  = (rq_op == OP_BUF_RELEASE) && rl_cnt_ok;
+    assign go_snd  = (rq_op == OP_TX_POST || rq_op == OP_SOCK_CLOSE) && sock_ok;
+    assign go_connect = rq_conn;
     reg [7:0] req_st;
     always @* begin
         case (rq_op)
@@ -158,6 +169,7 @@ module toe_req #(
             OP_ANON_POST:   req_st = an_ok ? ST_OK : ST_BAD_NB;
             OP_NOP:         req_st = ST_OK;
             OP_BUF_RELEASE: req_st = rl_cnt_ok ? ST_OK : ST_BAD_BUF;
+            OP_TX_POST, OP_SOCK_CLOSE: req_st = sock_ok ? ST_OK : ST_BAD_SOCK;
             default:        req_st = ST_BAD_OPCODE;
         endcase
     end
@@ -171,6 +183,7 @@ module toe_req #(
                 rl_k   <= 5'd0;
             end
             // heads in order; the first one not held (or out of range) ends it BAD_BUF
+            if (st_set) cst <= st_val;
             if (in_rel0 && !rl_held) begin
                 cst    <= ST_BAD_BUF;
                 cbytes <= {27'd0, rl_k};
@@ -210,7 +223,7 @@ module toe_req #(
     end
     always @* begin
         cx_add = {CW{1'b0}};
-        cx_add[`BF_SOCK_CTX_STATE_RANGE]     = rq_udp ? ST_ESTAB : ST_LISTEN;
+        cx_add[`BF_SOCK_CTX_STATE_RANGE]     = rq_udp ? ST_ESTAB : rq_conn ? ST_SYN_SENT : ST_LISTEN;
         cx_add[`BF_SOCK_CTX_WS_OK_RANGE]     = 8'd0;
         cx_add[`BF_SOCK_CTX_NEXT_SOCK_RANGE] = bkt_rd;
         cx_add[`BF_SOCK_CTX_NB_HEAD_RANGE]   = NULL16;

@@ -49,6 +49,16 @@ module toe_tcp_rx #(
     input  wire                           in_insl2,
     input  wire                           in_udp,      // S_UDP: a datagram joins the in-order list
     input  wire                           ack_take,    // S_TX1: the ACK / SYN-ACK is queued
+    // the send side (toe_tx): the frame's ACK acknowledges data never sent; ISS + 1 + SND.MAX
+    // (SEQ of an ACK); the command to build: 0 = the rules' (ACK, SYN-ACK or RST), 1 = a data
+    // segment (d_seq, ACK | d_flags, d_len payload bytes), 2 = our SYN, 3 = RST | ACK, 5 = a
+    // SYN-ACK (its timer)
+    input  wire                           ack_unsent,
+    input  wire [31:0]                    snd_seq,
+    input  wire [2:0]                     tx_mode,
+    input  wire [31:0]                    d_seq,
+    input  wire [7:0]                     d_flags,
+    input  wire [15:0]                    d_len,
     // frame metadata
     input  wire [31:0]                    mt_seq,
     input  wire [31:0]                    mt_ack,
@@ -92,6 +102,13 @@ module toe_tcp_rx #(
     localparam [7:0] ST_ESTAB      = `BF_SOCK_STATE_ESTAB;
     localparam [7:0] ST_CLOSE_WAIT = `BF_SOCK_STATE_CLOSE_WAIT;
     localparam [7:0] ST_CLOSED     = `BF_SOCK_STATE_CLOSED;
+    localparam [7:0] ST_SYN_SENT   = `BF_SOCK_STATE_SYN_SENT;
+    localparam [7:0] ST_FIN_WAIT_1 = `BF_SOCK_STATE_FIN_WAIT_1;
+    localparam [7:0] ST_FIN_WAIT_2 = `BF_SOCK_STATE_FIN_WAIT_2;
+    localparam [7:0] ST_CLOSING    = `BF_SOCK_STATE_CLOSING;
+    localparam [7:0] ST_LAST_ACK   = `BF_SOCK_STATE_LAST_ACK;
+    localparam [7:0] ST_TIME_WAIT  = `BF_SOCK_STATE_TIME_WAIT;
+    localparam [3:0] DROP_BAD_ACK   = `BF_DROP_BAD_ACK;
     localparam [3:0] DROP_NONE      = `BF_DROP_NONE;
     localparam [3:0] DROP_OOO       = `BF_DROP_OUT_OF_ORDER;
     localparam [3:0] DROP_OOW       = `BF_DROP_OUT_OF_WINDOW;
@@ -117,6 +134,7 @@ module toe_tcp_rx #(
     reg [31:0] wnd_r;              // max(win, promised): acceptability and trimming
     reg [31:0] adv_r;              // the window to advertise (before scaling)
     reg        tx_syn;             // the command to queue is a SYN-ACK (else an ACK)
+    reg        tx_rst;             // ... an RST answering a SYN_SENT's bad ACK
     // working segment (after trimming)
     reg [31:0] w_seq;
     reg [31:0] w_off;              // rel(w_seq), signed
@@ -154,20 +172,33 @@ module toe_tcp_rx #(
     wire [15:0] syn_win   = (win_r > 32'd65535) ? 16'hFFFF : win_r[15:0];
     // edge' = RCV_NXT + (field << shift), kept when rel(edge') > rel(RCV_WND_EDGE)
     // (field << shift < 2^30, so it is a plain compare)
-    wire [15:0] tx_field  = tx_syn ? syn_win : ack_win;
-    wire [3:0]  tx_shift  = tx_syn ? 4'd0 : ack_shift;
+    // the command's kind: the rules' (tx_syn, tx_rst) or the engine's (tx_mode)
+    wire        k_synack  = (tx_mode == 3'd0 && tx_syn) || (tx_mode == 3'd5);
+    wire        k_rst     = (tx_mode == 3'd0 && tx_rst);
+    wire        k_syn     = (tx_mode == 3'd2);
+    wire        tx_edge   = !k_rst && !k_syn;          // the command advertises a window: the edge moves
+    wire [15:0] tx_field  = k_synack ? syn_win : ack_win;
+    wire [3:0]  tx_shift  = k_synack ? 4'd0 : ack_shift;
     wire [31:0] fld_sh    = {16'd0, tx_field} << tx_shift;
     wire        edge_upd  = edge_rel[31] || (fld_sh > edge_rel);
     wire [31:0] edge_new  = cx_rcv + fld_sh;
 
     // ------------------------------------------------------------------ segment rules
     wire [7:0]  cx_state  = cx[`BF_SOCK_CTX_STATE_RANGE];
+    // the peer may still send (its FIN not yet taken) / its FIN was taken in order
+    wire        p_open    = (cx_state == ST_ESTAB) || (cx_state == ST_FIN_WAIT_1) || (cx_state == ST_FIN_WAIT_2);
+    wire        p_done    = (cx_state == ST_CLOSE_WAIT) || (cx_state == ST_LAST_ACK) ||
+                            (cx_state == ST_CLOSING) || (cx_state == ST_TIME_WAIT);
+    // the state once the peer's FIN is taken in order
+    wire [7:0]  st_fin    = (cx_state == ST_FIN_WAIT_1) ? ST_CLOSING :
+                            (cx_state == ST_FIN_WAIT_2) ? ST_TIME_WAIT : ST_CLOSE_WAIT;
     wire [15:0] cx_seg_head = cx[`BF_SOCK_CTX_SEG_HEAD_RANGE];
     wire [15:0] cx_seg_tail = cx[`BF_SOCK_CTX_SEG_TAIL_RANGE];
     wire [31:0] sk_iss    = sk[`BF_SOCK_DESC_ISS_RANGE];
     wire        mt_syn    = (mt_flags & TF_SYN) != 8'd0;
     wire        mt_rst    = (mt_flags & TF_RST) != 8'd0;
     wire        mt_ackf   = (mt_flags & TF_ACK) != 8'd0;
+    wire        ss_ack_ok = mt_ackf && (mt_ack == sk_iss + 32'd1);   // SYN_SENT: it ACKs our SYN
     wire        w_fin     = (w_flags & TF_FIN) != 8'd0;
     wire        w_syn     = (w_flags & TF_SYN) != 8'd0;
     wire        w_rst     = (w_flags & TF_RST) != 8'd0;
@@ -207,7 +238,7 @@ module toe_tcp_rx #(
     wire        io_fin   = (io_flags & TF_FIN) != 8'd0;
     assign      tp_acc   = (io_len != 16'd0);
     // drain step (S_DRAIN)
-    wire        dr_go    = (cx_state == ST_ESTAB) && cx_ooo_ne && (hr_seq == cx_rcv);
+    wire        dr_go    = p_open && cx_ooo_ne && (hr_seq == cx_rcv);
     // reassembly walk (S_INS, S_INS_B)
     wire        ins_end  = (ins_cur == NULL16);
     wire        ins_past = (c_end <= n_off);              // cur ends before the new segment
@@ -237,14 +268,22 @@ module toe_tcp_rx #(
         tp_stay = 1'b0;
         tp_step = 1'b0;
         if (in_tcp) begin
-            if (cx_state == ST_LISTEN) begin
+            if ((p_open || p_done) && mt_ackf && !mt_rst && ack_unsent) begin
+                fin(DROP_BAD_ACK, 1'b1);                                         // answered
+            end else if (cx_state == ST_SYN_SENT) begin
+                // active open (RFC 9293 3.10.7.3, no simultaneous open)
+                if (mt_ackf && !ss_ack_ok) fin(DROP_BAD_ACK, !mt_rst);           // RST at its ACK
+                else if (mt_rst) fin(ss_ack_ok ? DROP_NONE : DROP_BAD_STATE, 1'b0);
+                else if (mt_syn && ss_ack_ok) fin(DROP_NONE, 1'b1);              // ACK it
+                else fin(DROP_BAD_STATE, 1'b0);
+            end else if (cx_state == ST_LISTEN) begin
                 if (!mt_rst && mt_syn && !mt_ackf) fin(DROP_NONE, 1'b1);          // SYN-ACK
                 else fin(DROP_BAD_STATE, 1'b0);
             end else if (cx_state == ST_SYN_RCVD) begin
                 if (mt_rst) fin((mt_seq == cx_rcv) ? DROP_NONE : DROP_OOW, 1'b0);
                 else if (mt_syn) fin((mt_seq == cx_irs) ? DROP_NONE : DROP_BAD_STATE, mt_seq == cx_irs);
                 else if (!(mt_ackf && mt_ack == sk_iss + 32'd1)) fin(DROP_BAD_STATE, 1'b0);
-            end else if (cx_state != ST_ESTAB && cx_state != ST_CLOSE_WAIT) begin
+            end else if (!p_open && !p_done) begin
                 fin(DROP_BAD_STATE, 1'b0);
             end
         end
@@ -254,7 +293,7 @@ module toe_tcp_rx #(
                 if (off_zero) tp_alt = 1'b1;                                     // S_RSTMK
                 else fin(DROP_OOW, 1'b1);
             end else if (w_syn) fin(DROP_BAD_STATE, 1'b1);
-            else if (cx_state == ST_CLOSE_WAIT) begin
+            else if (p_done) begin
                 if (seg_len != 17'd0) fin(DROP_BAD_STATE, 1'b1);
                 else fin(DROP_NONE, 1'b0);
             end
@@ -293,7 +332,19 @@ module toe_tcp_rx #(
     endtask
     always @* begin
         cx_nx = cx;
-        if (in_tcp) begin
+        if (in_tcp && !((p_open || p_done) && mt_ackf && !mt_rst && ack_unsent)) begin
+            if (cx_state == ST_SYN_SENT && !(mt_ackf && !ss_ack_ok)) begin
+                if (mt_rst) begin
+                    if (ss_ack_ok) cx_nx[`BF_SOCK_CTX_STATE_RANGE] = ST_CLOSED;    // refused
+                end else if (mt_syn && ss_ack_ok) begin
+                    cx_nx[`BF_SOCK_CTX_IRS_RANGE]          = mt_seq;
+                    cx_nx[`BF_SOCK_CTX_RCV_NXT_RANGE]      = mt_seq + 32'd1;
+                    cx_nx[`BF_SOCK_CTX_STREAM_OFF_RANGE]   = 64'd0;
+                    cx_nx[`BF_SOCK_CTX_WS_OK_RANGE]        = {7'd0, mt_ws_valid};
+                    cx_nx[`BF_SOCK_CTX_STATE_RANGE]        = ST_ESTAB;
+                    cx_nx[`BF_SOCK_CTX_RCV_WND_EDGE_RANGE] = mt_seq + 32'd1;
+                end
+            end
             if (cx_state == ST_LISTEN && !mt_rst && mt_syn && !mt_ackf) begin
                 cx_nx[`BF_SOCK_CTX_IRS_RANGE]          = mt_seq;
                 cx_nx[`BF_SOCK_CTX_RCV_NXT_RANGE]      = mt_seq + 32'd1;
@@ -315,16 +366,16 @@ module toe_tcp_rx #(
         if (in_inord) begin
             seg_append(mt_head);
             cx_nx[`BF_SOCK_CTX_RCV_NXT_RANGE] = cx_rcv + {16'd0, io_len} + {31'd0, io_fin};
-            if (io_fin) cx_nx[`BF_SOCK_CTX_STATE_RANGE] = ST_CLOSE_WAIT;
+            if (io_fin) cx_nx[`BF_SOCK_CTX_STATE_RANGE] = st_fin;
         end
         if (in_drain && dr_go) begin
             seg_append(cx_ooo_head);
             cx_nx[`BF_SOCK_CTX_OOO_HEAD_RANGE] = nxt_rd;
             cx_nx[`BF_SOCK_CTX_RCV_NXT_RANGE]  = cx_rcv + {16'd0, hr_len} + {31'd0, hr_fin};
-            if (hr_fin) cx_nx[`BF_SOCK_CTX_STATE_RANGE] = ST_CLOSE_WAIT;
+            if (hr_fin) cx_nx[`BF_SOCK_CTX_STATE_RANGE] = st_fin;
         end
         if (in_insl && ins_prev == NULL16) cx_nx[`BF_SOCK_CTX_OOO_HEAD_RANGE] = mt_head;
-        if (ack_take && edge_upd) cx_nx[`BF_SOCK_CTX_RCV_WND_EDGE_RANGE] = edge_new;
+        if (ack_take && edge_upd && tx_edge) cx_nx[`BF_SOCK_CTX_RCV_WND_EDGE_RANGE] = edge_new;
     end
 
     // ------------------------------------------------------------------ registers
@@ -334,9 +385,10 @@ module toe_tcp_rx #(
         adv_r <= adv_c;
         if (!rst) begin
             if (smp) fr_free <= pool_free;
+            pool_room <= pr_sat;      // the free count sampled at the last pick
             if (in_meta) begin
-                pool_room <= pr_sat;
                 tx_syn    <= 1'b0;
+                tx_rst    <= 1'b0;
             end
             if (in_tcp) begin
                 // working segment; win_r is computed from cx during this cycle
@@ -345,6 +397,8 @@ module toe_tcp_rx #(
                 w_len   <= mt_pay_len;
                 w_doff  <= mt_pay_off;
                 w_flags <= mt_flags;
+                tx_rst <= (cx_state == ST_SYN_SENT) && mt_ackf && !ss_ack_ok && !mt_rst &&
+                          !((p_open || p_done) && ack_unsent);
                 if ((cx_state == ST_LISTEN && !mt_rst && mt_syn && !mt_ackf) ||
                     (cx_state == ST_SYN_RCVD && !mt_rst && mt_syn && mt_seq == cx_irs))
                     tx_syn <= 1'b1;
@@ -405,7 +459,17 @@ module toe_tcp_rx #(
         tx_cmd[`BF_TX_CMD_DST_IP_RANGE]   = sk[`BF_SOCK_DESC_REMOTE_IP_RANGE];
         tx_cmd[`BF_TX_CMD_SRC_PORT_RANGE] = sk[`BF_SOCK_DESC_LOCAL_PORT_RANGE];
         tx_cmd[`BF_TX_CMD_DST_PORT_RANGE] = sk[`BF_SOCK_DESC_REMOTE_PORT_RANGE];
-        if (tx_syn) begin
+        if (k_rst) begin
+            tx_cmd[`BF_TX_CMD_SEQ_RANGE]    = mt_ack;
+            tx_cmd[`BF_TX_CMD_FLAGS_RANGE]  = TF_RST;
+        end else if (k_syn) begin
+            tx_cmd[`BF_TX_CMD_SEQ_RANGE]    = sk_iss;
+            tx_cmd[`BF_TX_CMD_WINDOW_RANGE] = syn_win;
+            tx_cmd[`BF_TX_CMD_FLAGS_RANGE]  = TF_SYN;
+            tx_cmd[`BF_TX_CMD_OPTS_RANGE]   = TX_OPT_MSS | TX_OPT_WS;
+            tx_cmd[`BF_TX_CMD_MSS_RANGE]    = sk[`BF_SOCK_DESC_MSS_RANGE];
+            tx_cmd[`BF_TX_CMD_WSCALE_RANGE] = sk[`BF_SOCK_DESC_RCV_WSCALE_RANGE];
+        end else if (k_synack) begin
             tx_cmd[`BF_TX_CMD_SEQ_RANGE]    = sk_iss;
             tx_cmd[`BF_TX_CMD_ACK_RANGE]    = cx_irs + 32'd1;
             tx_cmd[`BF_TX_CMD_WINDOW_RANGE] = syn_win;
@@ -415,10 +479,13 @@ module toe_tcp_rx #(
             tx_cmd[`BF_TX_CMD_MSS_RANGE]    = sk[`BF_SOCK_DESC_MSS_RANGE];
             tx_cmd[`BF_TX_CMD_WSCALE_RANGE] = sk[`BF_SOCK_DESC_RCV_WSCALE_RANGE];
         end else begin
-            tx_cmd[`BF_TX_CMD_SEQ_RANGE]    = sk_iss + 32'd1;
+            // an ACK (SEQ = SND.MAX), a data segment, our RST | ACK
+            tx_cmd[`BF_TX_CMD_SEQ_RANGE]    = (tx_mode == 3'd1) ? d_seq : snd_seq;
             tx_cmd[`BF_TX_CMD_ACK_RANGE]    = cx_rcv;
             tx_cmd[`BF_TX_CMD_WINDOW_RANGE] = ack_win;
-            tx_cmd[`BF_TX_CMD_FLAGS_RANGE]  = TF_ACK;
+            tx_cmd[`BF_TX_CMD_FLAGS_RANGE]  = (tx_mode == 3'd1) ? (TF_ACK | d_flags) :
+                                              (tx_mode == 3'd3) ? (TF_ACK | TF_RST) : TF_ACK;
+            if (tx_mode == 3'd1) tx_cmd[`BF_TX_CMD_PAY_LEN_RANGE] = d_len;
         end
     end
 endmodule

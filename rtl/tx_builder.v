@@ -9,6 +9,22 @@
 // checksum over the pseudo header, urgent 0), then the options asked for by
 // OPTS: `02 04` MSS and/or `01 03 03` WSCALE. 54..66 bytes, no padding.
 //
+// Data segments (docs/tcp-transmit.md): a TCP command with PAY_LEN > 0 is followed on the wire
+// by PAY_LEN payload bytes taken from s_axis_pay (packed words: every word full but the last
+// of a segment, whose tkeep is a low mask; exactly PAY_LEN bytes per such command, in command
+// order; tx_data holds them all before it offers the command). The IPv4 total length and the
+// pseudo-header length include PAY_LEN and the TCP checksum adds PAY_SUM (the payload's folded
+// one's-complement sum; the TCP header length is a multiple of 4, so the payload starts at an
+// even TCP offset). The header length H (54..66, 2 mod 4) is never a multiple of the bus width,
+// so the payload is realigned: the word holding the header's last H mod KW bytes takes the
+// first payload word shifted up by O = H mod KW bytes, each later word the next payload word
+// shifted up by O under the top O bytes carried from the previous one, then a last word of
+// only the carried bytes when they remain. One word per cycle while the payload is valid: the
+// output word is combinational from s_axis_pay (s_axis_pay_tready from m_axis_tx_tready, and
+// m_axis_tx_tvalid from s_axis_pay_tvalid, which an AXI source holds until taken). PAY_LEN is
+// ignored by ARP commands; the frame's length (ev_tx_bytes) is H + PAY_LEN, up to
+// 66 + `BF_PARAM_TX_MAX_SEG.
+//
 // KIND = ARP (`BF_TX_KIND_ARP; any other KIND is a TCP segment): DST_MAC,
 // SRC_MAC, [81 00, TCI as above], 08 06, 00 01 08 00 06 04 00 02, SRC_MAC,
 // SRC_IP, DST_MAC, DST_IP (IPs big-endian): 42 bytes, 46 with a tag, no
@@ -20,8 +36,9 @@
 // without a bubble):
 //   c1: the accepted command;
 //   c2: the command and the two unfolded 16-bit one's-complement sums;
-//   f : the assembled frame (shifted down one word per transfer), its
-//       remaining byte count and its length.
+//   f : the assembled header (shifted down one word per transfer), the
+//       frame's remaining byte count and length, the payload bytes still to
+//       take and the carried payload bytes.
 // ev_tx_frame / ev_tx_bytes pulse (combinationally) in the cycle the last
 // word of a frame is transferred.
 
@@ -47,8 +64,17 @@ module tx_builder #(
     input  wire                  m_axis_tx_tready,
     output wire                  m_axis_tx_tlast,
 
+    // payload of the data segments (PAY_LEN bytes per TCP command with PAY_LEN > 0)
+    input  wire [DATA_WIDTH-1:0] s_axis_pay_tdata,
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  wire [KEEP_WIDTH-1:0] s_axis_pay_tkeep,   // implied by PAY_LEN
+    input  wire                  s_axis_pay_tlast,   // implied by PAY_LEN
+    /* verilator lint_on UNUSEDSIGNAL */
+    input  wire                  s_axis_pay_tvalid,
+    output wire                  s_axis_pay_tready,
+
     output wire                  ev_tx_frame,
-    output wire [7:0]            ev_tx_bytes
+    output wire [15:0]           ev_tx_bytes
 );
     // parameter checks (elaboration time, rtl/buflet_checks.vh)
     generate
@@ -61,7 +87,8 @@ module tx_builder #(
     localparam MAXF   = 66;                              // longest frame
     localparam NWORDS = (MAXF + KW - 1) / KW;
     localparam FB     = NWORDS * KW;                     // frame register bytes
-    localparam [7:0] KW8 = KW[7:0];
+    localparam [15:0] KW16 = KW[15:0];
+    localparam OW = $clog2(KW);                          // byte offset in a word
     localparam [7:0] TTL = `BF_PARAM_IP_TTL;
     localparam [7:0] OPT_MSS = `BF_TX_OPT_MSS;
     localparam [7:0] OPT_WS  = `BF_TX_OPT_WS;
@@ -75,12 +102,19 @@ module tx_builder #(
     reg [20:0]   c2_ip_sum;
     reg [20:0]   c2_tcp_sum;
     reg          f_valid;
-    reg [FB*8-1:0] f_data;
-    reg [7:0]    f_rem;        // bytes not yet transferred
-    reg [7:0]    f_len;
+    reg [FB*8-1:0] f_data;     // header bytes not yet transferred (zeros past the header)
+    reg [15:0]   f_rem;        // bytes not yet transferred
+    reg [15:0]   f_len;
+    reg [6:0]    f_hrem;       // header bytes not yet transferred
+    reg [15:0]   f_prem;       // payload bytes not yet taken from s_axis_pay
+    reg [OW-1:0] f_off;        // O = H mod KW (never 0: H is 2 mod 4)
+    reg [DW-1:0] f_carry;      // the top O bytes of the last payload word taken (low O lanes)
 
-    wire f_last  = (f_rem <= KW8);
-    wire f_xfer  = f_valid && m_axis_tx_tready;
+    wire f_last  = (f_rem <= KW16);
+    // the word needs a payload word: past the header's full words, payload left
+    wire f_need  = ({25'd0, f_hrem} < KW) && (f_prem != 16'd0);
+    wire f_ovld  = f_valid && (!f_need || s_axis_pay_tvalid);
+    wire f_xfer  = f_ovld && m_axis_tx_tready;
     wire f_done  = f_xfer && f_last;
     wire c2_go   = c2_valid && (!f_valid || f_done);
     wire c1_go   = c1_valid && (!c2_valid || c2_go);
@@ -103,7 +137,9 @@ module tx_builder #(
     wire        a_omss  = |(a_opts & OPT_MSS);
     wire        a_ows   = |(a_opts & OPT_WS);
     wire [3:0]  a_doff  = 4'd5 + {3'd0, a_omss} + {3'd0, a_ows};
-    wire [15:0] a_tcpl  = {10'd0, a_doff, 2'b00};
+    wire [15:0] a_plen  = c1_cmd[`BF_TX_CMD_PAY_LEN_RANGE];
+    wire [15:0] a_psum  = (a_plen != 16'd0) ? c1_cmd[`BF_TX_CMD_PAY_SUM_RANGE] : 16'd0;
+    wire [15:0] a_tcpl  = {10'd0, a_doff, 2'b00} + a_plen;   // TCP length: header + payload
     wire [15:0] a_totl  = a_tcpl + 16'd20;
     wire [20:0] a_addr_sum = {5'd0, a_src[31:16]} + {5'd0, a_src[15:0]} +
                              {5'd0, a_dst[31:16]} + {5'd0, a_dst[15:0]};
@@ -115,9 +151,10 @@ module tx_builder #(
                             {5'd0, a_ack[31:16]} + {5'd0, a_ack[15:0]} +
                             {5'd0, a_doff, 4'd0, a_flags} + {5'd0, a_win} +
                             (a_omss ? (21'h0204 + {5'd0, a_mss}) : 21'd0) +
-                            (a_ows  ? (21'h0103 + {5'd0, 8'h03, a_wsc}) : 21'd0);
+                            (a_ows  ? (21'h0103 + {5'd0, 8'h03, a_wsc}) : 21'd0) +
+                            {5'd0, a_psum};
 
-    // c2 -> f: fold, assemble
+    // c2 -> f: fold, assemble (at most 24 terms of 16 bits: < 2^21)
     function [15:0] csum;
         input [20:0] s;
         reg [16:0] t;
@@ -149,9 +186,11 @@ module tx_builder #(
     wire        b_tag   = (b_vlan != 16'd0);
     wire        b_arp   = (b[`BF_TX_CMD_KIND_RANGE] == KIND_ARP);
     wire [3:0]  b_doff  = 4'd5 + {3'd0, b_omss} + {3'd0, b_ows};
-    wire [15:0] b_tcpl  = {10'd0, b_doff, 2'b00};
+    wire [15:0] b_plen  = b_arp ? 16'd0 : b[`BF_TX_CMD_PAY_LEN_RANGE];
+    wire [15:0] b_tcpl  = {10'd0, b_doff, 2'b00} + b_plen;
     wire [15:0] b_totl  = b_tcpl + 16'd20;
-    wire [7:0]  b_len   = (b_arp ? 8'd28 : b_totl[7:0]) + (b_tag ? 8'd18 : 8'd14);
+    wire [6:0]  b_hlen  = (b_arp ? 7'd28 : {1'b0, b_doff, 2'b00} + 7'd20) + (b_tag ? 7'd18 : 7'd14);
+    wire [15:0] b_len   = {9'd0, b_hlen} + b_plen;
     wire [15:0] b_ipc   = csum(c2_ip_sum);
     wire [15:0] b_tcpc  = csum(c2_tcp_sum);
 
@@ -198,7 +237,7 @@ module tx_builder #(
     integer k;
     always @* begin
         for (k = 0; k < MAXF; k = k + 1) begin
-            b_masked[8*k +: 8] = (k < {24'd0, b_len}) ? b_frame[8*k +: 8] : 8'd0;
+            b_masked[8*k +: 8] = (k < {25'd0, b_hlen}) ? b_frame[8*k +: 8] : 8'd0;
         end
     end
     wire [FB*8-1:0] b_fill;
@@ -248,9 +287,17 @@ module tx_builder #(
             f_data <= b_fill;
             f_rem  <= b_len;
             f_len  <= b_len;
+            f_hrem <= b_hlen;
+            f_prem <= b_plen;
+            f_off  <= b_hlen[OW-1:0];
         end else if (f_xfer) begin
             f_data <= f_data >> DW;
-            f_rem  <= f_rem - KW8;
+            f_rem  <= f_rem - KW16;
+            f_hrem <= ({25'd0, f_hrem} > KW) ? (f_hrem - KW[6:0]) : 7'd0;
+            if (f_need) begin
+                f_prem  <= (f_prem > KW16) ? (f_prem - KW16) : 16'd0;
+                f_carry <= s_axis_pay_tdata >> {KW[OW:0] - {1'b0, f_off}, 3'b000};
+            end
         end
     end
 
@@ -259,14 +306,22 @@ module tx_builder #(
     integer j;
     always @* begin
         for (j = 0; j < KW; j = j + 1) begin
-            keep[j] = ({24'd0, f_rem} > j);
+            keep[j] = ({16'd0, f_rem} > j);
         end
     end
 
-    assign m_axis_tx_tdata  = f_data[DW-1:0];
+    // Past the header's full words (f_hrem < KW) the word is the low O bytes (the header's
+    // last ones while f_hrem != 0, else the carried payload bytes) under the next payload
+    // word shifted up by O (none once the payload is all taken: the carried bytes end it).
+    wire [DW-1:0] low  = (f_hrem != 7'd0) ? f_data[DW-1:0] : f_carry;
+    wire [DW-1:0] pay  = f_need ? (s_axis_pay_tdata << {f_off, 3'b000}) : {DW{1'b0}};
+    wire          hdrw = ({25'd0, f_hrem} >= KW);
+
+    assign m_axis_tx_tdata  = hdrw ? f_data[DW-1:0] : (low | pay);
     assign m_axis_tx_tkeep  = keep;
-    assign m_axis_tx_tvalid = f_valid;
+    assign m_axis_tx_tvalid = f_ovld;
     assign m_axis_tx_tlast  = f_last;
+    assign s_axis_pay_tready = f_valid && f_need && m_axis_tx_tready;
     assign ev_tx_frame      = f_done;
     assign ev_tx_bytes      = f_len;
 endmodule

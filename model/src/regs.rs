@@ -156,6 +156,7 @@ impl Regs {
             reg::NUM_SOCKETS => cfg.num_sockets,
             reg::HASH_BUCKETS => cfg.hash_buckets,
             reg::NUM_NBS => cfg.num_nbs,
+            reg::NUM_POSTS => cfg.num_posts,
             reg::BLOCK_BYTES => param::BLOCK_BYTES as u32,
             reg::PAGE_BYTES => param::PAGE_BYTES as u32,
             reg::CLOCK_MHZ => cfg.clock_mhz,

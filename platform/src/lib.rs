@@ -46,6 +46,8 @@ pub struct DeviceConfig {
     pub num_nbs: u32,
     /// Anonymous buffer slots (ID register `NUM_ANON`).
     pub num_anon: u32,
+    /// Send post slots (ID register `NUM_POSTS`).
+    pub num_posts: u32,
     /// Cycles from a DMA read request to its first data word.
     pub mem_read_latency: u32,
     /// Cycles from a block write request to its status.
@@ -67,6 +69,7 @@ impl DeviceConfig {
             hash_buckets: p::DEF_HASH_BUCKETS as u32,
             num_nbs: p::DEF_NUM_NBS as u32,
             num_anon: p::DEF_NUM_ANON as u32,
+            num_posts: p::DEF_NUM_POSTS as u32,
             mem_read_latency: 64,
             disk_latency: 200,
             line_gbps: 10.0,

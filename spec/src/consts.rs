@@ -40,6 +40,7 @@ codes! {
         DiskTimeout DISK_TIMEOUT = 10, "The block device did not answer within BLK_TIMEOUT cycles: the command was given up (its late answer is discarded).";
         Reset RESET = 11, "The connection was reset (RST received or sent) before the request could finish.";
         Timeout TIMEOUT = 12, "The peer stopped acknowledging: the retransmissions ran out (TX_RETRIES).";
+        NoPost NO_POST = 13, "TX_POST: every post slot of the NIC (NUM_POSTS) holds a post not yet acknowledged; post again after a TX_DONE.";
     }
     sock_state (SockState), "Connection states (sock_ctx.STATE)." => {
         Free FREE = 0, "Slot unused.";
@@ -115,6 +116,20 @@ flag_sets! {
         PSH    = 1, "Set PSH on the post's last segment.";
         DEVMEM = 2, "p2p: the page list names buflet-memory addresses instead of host pages.";
     }
+    snd_flag (SndFlags: u16), "Send-state flags (snd_ctx.SFLAGS), NIC-internal." => {
+        OPEN         = 0x001, "The handshake completed: the send side may run.";
+        RECOVERY     = 0x002, "In fast recovery (RFC 6582).";
+        RETX         = 0x004, "Send the segment at UNA again next (fast retransmit, a partial ACK).";
+        PERSIST      = 0x008, "The timer runs as the persist timer (the peer's window is 0).";
+        PROBE        = 0x010, "A zero-window probe is due.";
+        FIN_QUEUED   = 0x020, "SOCK_CLOSE: our FIN follows the last post (offset END).";
+        CLOSE_PEND   = 0x040, "A SOCK_CLOSE waits for its FIN's acknowledgment (CLOSE_TAG).";
+        CONNECT_PEND = 0x080, "An active open waits for its handshake (CONNECT_TAG).";
+        QUEUED       = 0x100, "On the send-ready FIFO.";
+        TAIL_PSH     = 0x200, "The newest post asked for PSH.";
+        RTT_ON       = 0x400, "An RTT sample is in progress (RTT_UNTIL, RTT_TICKS).";
+        NXT_HEAD     = 0x800, "NXT_POST/NXT_POFF are stale: NXT equals UNA (after a timeout, or an ACK past NXT); the next walk from NXT starts at POST_HEAD.";
+    }
     tx_opt (TxOpts: u8), "Options of a tx_cmd (tx_cmd.OPTS)." => {
         MSS = 1, "tx_cmd OPTS bit: append the MSS option (kind 2, length 4).";
         WS  = 2, "tx_cmd OPTS bit: append NOP + window scale (kind 3, length 3).";
@@ -133,6 +148,7 @@ constants! {
     param, "Protocol and build constants shared by the RTL, the model and the driver." => {
         ID_MAGIC         = 0x42464C54, "Value of the ID register.";
         VERSION          = 0x000300, "Interface version 0.3.0.";
+        TX_MAX_SEG       = 9216, "Largest payload of one transmitted segment (the peer's MSS and ours are clamped to it); tx_data buffers two.";
         NULL16           = 0xFFFF, "Null link in 16-bit link fields.";
         MAX_FRAME        = 9216, "Longest frame accepted, bytes.";
         BLOCK_BYTES      = 4096, "File-system block size.";
@@ -143,6 +159,7 @@ constants! {
         DEF_NUM_SOCKETS  = 64, "Default socket slots.";
         DEF_HASH_BUCKETS = 256, "Default hash buckets.";
         DEF_NUM_NBS      = 64, "Default named buffer slots.";
+        DEF_NUM_POSTS    = 256, "Default send post slots (TX_POST entries not yet acknowledged, NIC-wide).";
         DEF_NUM_ANON     = 16, "Default anonymous buffer slots.";
         DEF_NUM_REGIONS  = 32, "Default protection table slots.";
         ANON_MIN_LEN     = 64, "Smallest anonymous buffer.";

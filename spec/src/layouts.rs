@@ -134,27 +134,36 @@ layouts! {
         NEXT_POST next_post @ 40: u16, "NIC-owned: next post of the socket (0xFFFF = none).";
         RSVD2 rsvd2 @ 42: [u8; 22], "Reserved, 0.";
     }
-    snd_ctx (SndCtx) size 64, "NIC-owned send state of a TCP socket, beside `sock_ctx` (docs/tcp-transmit.md). Sequence numbers are modulo 2^32; times are timer ticks." => {
-        SND_UNA snd_una @ 0: u32, "Oldest unacknowledged sequence number.";
-        SND_NXT snd_nxt @ 4: u32, "Next sequence number to send.";
-        SND_MAX snd_max @ 8: u32, "Highest sequence number sent plus one.";
-        SND_WND snd_wnd @ 12: u32, "The peer's window in bytes (scaled).";
-        SND_WL1 snd_wl1 @ 16: u32, "SEQ of the segment that last updated SND_WND.";
-        SND_WL2 snd_wl2 @ 20: u32, "ACK of the segment that last updated SND_WND.";
-        CWND cwnd @ 24: u32, "Congestion window in bytes.";
-        SSTHRESH ssthresh @ 28: u32, "Slow-start threshold in bytes.";
-        RECOVER recover @ 32: u32, "SND_MAX when fast recovery began (RFC 6582).";
-        RTT_SEQ rtt_seq @ 36: u32, "Sequence number whose acknowledgment ends the RTT sample in progress.";
-        SRTT srtt @ 40: u32, "Smoothed RTT, ticks * 8 (RFC 6298).";
-        RTTVAR rttvar @ 44: u32, "RTT variation, ticks * 4 (RFC 6298).";
-        RTO rto @ 48: u32, "Retransmission timeout in ticks, backoff included.";
-        TIMER timer @ 52: u32, "Ticks left to the retransmission or persist deadline (0 = stopped).";
-        RTT_TICKS rtt_ticks @ 56: u16, "Ticks since the RTT sample began (0xFFFF = no sample in progress).";
-        PEER_MSS peer_mss @ 58: u16, "The peer's MSS (its SYN's option, else DEF_PEER_MSS).";
-        SND_WSCALE snd_wscale @ 60: u8, "The peer's window scale shift (0 without WS_OK).";
-        DUPACKS dupacks @ 61: u8, "Duplicate ACKs in a row.";
-        BACKOFF backoff @ 62: u8, "Retransmission timeouts in a row.";
-        SFLAGS sflags @ 63: u8, "Bit 0: in fast recovery; bit 1: FIN queued (SOCK_CLOSE); bit 2: FIN sent.";
+    snd_ctx (SndCtx) size 128, "NIC-owned send state of a TCP socket, beside `sock_ctx` (docs/tcp-transmit.md). Positions in the send stream are 64-bit offsets from ISS + 1 (a segment's SEQ is ISS + 1 + offset modulo 2^32); times are timer ticks." => {
+        UNA una @ 0: u64, "SND.UNA: oldest unacknowledged offset.";
+        NXT nxt @ 8: u64, "SND.NXT: next offset to send.";
+        MAX max @ 16: u64, "SND.MAX: highest offset sent plus one (our FIN counts one).";
+        END end @ 24: u64, "Offset past the last post's last byte (our FIN takes this offset).";
+        RECOVER recover @ 32: u64, "SND.MAX when fast recovery began (RFC 6582).";
+        RTT_UNTIL rtt_until @ 40: u64, "Offset whose acknowledgment ends the RTT sample in progress.";
+        WND wnd @ 48: u32, "The peer's window in bytes (scaled).";
+        WL1 wl1 @ 52: u32, "SEQ of the segment that last updated WND (SND.WL1).";
+        WL2 wl2 @ 56: u32, "ACK of the segment that last updated WND (SND.WL2).";
+        CWND cwnd @ 60: u32, "Congestion window in bytes (saturates at 2^32 - 1).";
+        SSTHRESH ssthresh @ 64: u32, "Slow-start threshold in bytes (2^32 - 1 = none yet).";
+        SRTT srtt @ 68: u32, "Smoothed RTT, ticks * 8 (RFC 6298; 0 = no sample yet).";
+        RTTVAR rttvar @ 72: u32, "RTT variation, ticks * 4.";
+        RTO rto @ 76: u32, "Retransmission timeout in ticks, backoff included.";
+        TIMER timer @ 80: u32, "Ticks left to the retransmission, persist or SYN deadline (0 = stopped).";
+        BACKOFF backoff @ 84: u32, "Timeouts (or unanswered probes) in a row.";
+        RTT_TICKS rtt_ticks @ 88: u32, "Ticks since the RTT sample began (saturating).";
+        CLOSE_TAG close_tag @ 92: u32, "Tag of the SOCK_CLOSE waiting for our FIN's acknowledgment.";
+        CONNECT_TAG connect_tag @ 96: u32, "Tag of the SOCK_ADD (CONNECT) waiting for the handshake.";
+        NXT_POFF nxt_poff @ 100: u32, "Offset of NXT inside the post NXT_POST.";
+        MSS mss @ 104: u16, "The peer's MSS (its SYN's option, else DEF_PEER_MSS), clamped to ours.";
+        POST_HEAD post_head @ 106: u16, "Oldest post not wholly acknowledged (0xFFFF = none).";
+        POST_TAIL post_tail @ 108: u16, "Newest post (0xFFFF = none).";
+        NXT_POST nxt_post @ 110: u16, "The post holding offset NXT (0xFFFF = NXT is at END).";
+        WSCALE wscale @ 112: u8, "The peer's window scale shift (0 without WS_OK).";
+        DUPACKS dupacks @ 113: u8, "Duplicate ACKs in a row (saturating).";
+        SFLAGS sflags @ 114: u16, "`snd_flag` bits.";
+        ABC abc @ 116: u32, "Bytes acknowledged in congestion avoidance since CWND last grew (RFC 3465).";
+        RSVD rsvd @ 120: [u8; 8], "Reserved, 0.";
     }
     cpl (Cpl) size 32, "Completion ring entry, written by the device in one 32-byte DMA write." => {
         KIND kind @ 0: CplKind, "Completion kind (see `cpl_kind`).";
@@ -197,6 +206,8 @@ layouts! {
         OPTS opts @ 39: TxOpts, "`tx_opt` bits: options to append.";
         MSS mss @ 40: u16, "MSS option value.";
         WSCALE wscale @ 42: u8, "Window scale option shift.";
-        RSVD2 rsvd2 @ 43: [u8; 5], "Reserved, 0.";
+        RSVD2 rsvd2 @ 43: u8, "Reserved, 0.";
+        PAY_LEN pay_len @ 44: u16, "Payload bytes that follow the header (data segments; 0 for ACK, SYN, FIN, RST, ARP).";
+        PAY_SUM pay_sum @ 46: u16, "One's-complement sum of the payload as big-endian 16-bit words (an odd last byte padded with 0), folded to 16 bits, not complemented; set by tx_data, 0 from the engine.";
     }
 }

@@ -93,6 +93,7 @@ registers! {
     CLOCK_MHZ     = 0x028, Ro,  "Core clock the build is characterised for, in MHz.";
     NUM_ANON      = 0x02C, Ro,  "Anonymous buffer slots; valid anonymous reference numbers are 0..NUM_ANON-1.";
     NUM_REGIONS   = 0x030, Ro,  "Protection table slots (seed 004); valid region slots are 0..NUM_REGIONS-1.";
+    NUM_POSTS     = 0x034, Ro,  "Send post slots (TX_POST entries the NIC holds until acknowledged, NIC-wide).";
     CTRL          = 0x040, Rw,  "bit0 ENABLE: start processing rings and frames. bit1 PROT_EN: check every DMA access against the protection table (docs/protection.md).";
     STATUS        = 0x044, Ro,  "bit0 READY: local memory initialised; bit1 ENABLED; bit2 FAULT: a ring access was refused by the protection table, rings stopped.";
     IRQ_STATUS    = 0x048, W1c, "bit0 CPL: a completion was posted; bit1 FAULT: an access was refused by the protection table. Write 1 to clear.";
@@ -180,6 +181,7 @@ pub const CONST_GROUPS: &[&[Const]] = &[
     tcp_flag::CONSTS,
     tx_kind::CONSTS,
     tx_flag::CONSTS,
+    snd_flag::CONSTS,
     tx_opt::CONSTS,
     drop::CONSTS,
     region_perm::CONSTS,

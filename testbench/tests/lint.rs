@@ -171,6 +171,9 @@ const BAD_PARAMS: &[&str] = &[
     "axis_packer DATA_WIDTH=1024 | axis_packer: DATA_WIDTH must be a power of two in 64..512",
     "axis_packer KEEP_WIDTH=4 | axis_packer: KEEP_WIDTH must be DATA_WIDTH/8",
     "tx_builder KEEP_WIDTH=16 | tx_builder: KEEP_WIDTH must be DATA_WIDTH/8",
+    "tx_data KEEP_WIDTH=16 | tx_data: KEEP_WIDTH must be DATA_WIDTH/8",
+    "tx_data MAX_SEG=0 | tx_data: MAX_SEG must be in 1..65469 (a frame of 66 + MAX_SEG bytes)",
+    "tx_data MAX_SEG=65470 | tx_data: MAX_SEG must be in 1..65469 (a frame of 66 + MAX_SEG bytes)",
     "buflet_pool BUFLET_BYTES=1000 | buflet_pool: BUFLET_BYTES must be a power of two >= KEEP_WIDTH",
     "buflet_pool BUFLET_BYTES=4 | buflet_pool: BUFLET_BYTES must be a power of two >= KEEP_WIDTH",
     "buflet_pool NUM_BUFLETS=100 | buflet_pool: NUM_BUFLETS must be a power of two in 2..32768",
@@ -241,6 +244,8 @@ const GOOD_PARAMS: &[&str] = &[
     "toe_engine DATA_WIDTH=64 BUFLET_BYTES=4096",
     "toe_tcp_rx BUFLET_BYTES=2",
     "toe_deliver BUFLET_BYTES=4096",
+    "tx_data DATA_WIDTH=64 MAX_SEG=65469",
+    "tx_data DATA_WIDTH=512 MAX_SEG=1",
     "buflet_nic DATA_WIDTH=64 BUFLET_BYTES=4096",
     "buflet_nic DATA_WIDTH=512 BUFLET_BYTES=128 HASH_BUCKETS=1",
 ];

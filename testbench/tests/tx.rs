@@ -4,7 +4,8 @@
 //! smoltcp received must equal the bytes posted (sha256), every post must come back in a
 //! `TX_DONE`, and every frame the NIC sent must parse with etherparse with valid checksums.
 //!
-//! Model only for now: the RTL send engine (`toe_tx`) is not built yet (issue 12, step 3).
+//! Every test runs on both backends (`_model`, `_rtl`); the RTL runs move fewer bytes where a
+//! run would take minutes of simulation.
 
 use buflet_driver::CplKind;
 use buflet_platform::Agent;
@@ -76,14 +77,15 @@ fn is_rst(f: &[u8]) -> bool {
 
 /// Send `bytes` from the NIC to smoltcp in `posts` posts over a link impaired as `imp` in each
 /// direction.
-fn send(bytes: usize, posts: usize, imp: Impair, seed: u64) -> Sent {
-    transfer(bytes, posts, imp, seed, Extra::default())
+fn send(b: Backend, bytes: usize, posts: usize, imp: Impair, seed: u64) -> Sent {
+    transfer(b, bytes, posts, imp, seed, Extra::default())
 }
 
 /// [`send`] over a clean link to a receiver with a 16 KiB buffer that stops reading for a
 /// while: its window closes and the NIC must probe it. Checks that probes were sent.
-fn send_paused(bytes: usize, seed: u64) -> Sent {
+fn send_paused(b: Backend, bytes: usize, seed: u64) -> Sent {
     transfer(
+        b,
         bytes,
         2,
         Impair::default(),
@@ -99,7 +101,7 @@ fn send_paused(bytes: usize, seed: u64) -> Sent {
 /// in which smoltcp does not read (its receive buffer is then 16 KiB). With `close`, the host
 /// closes the NIC's side once every post is done (SOCK_CLOSE), smoltcp closes its side when it
 /// sees the FIN, and both must end closed, the SOCK_CLOSE completed.
-fn transfer(bytes: usize, posts: usize, imp: Impair, seed: u64, x: Extra) -> Sent {
+fn transfer(b: Backend, bytes: usize, posts: usize, imp: Impair, seed: u64, x: Extra) -> Sent {
     let Extra {
         pause,
         close,
@@ -109,7 +111,7 @@ fn transfer(bytes: usize, posts: usize, imp: Impair, seed: u64, x: Extra) -> Sen
     } = x;
     let (mut bufs, mut sent_chunks): (Vec<u64>, usize) = (Vec::new(), 0);
     let loss = imp.loss;
-    let mut bench = Bench::builder(Backend::Model)
+    let mut bench = Bench::builder(b)
         .mem(64 << 20)
         .blank_disk(1 << 20)
         .name("tx")
@@ -378,9 +380,8 @@ fn transfer(bytes: usize, posts: usize, imp: Impair, seed: u64, x: Extra) -> Sen
     }
 }
 
-#[test]
-fn smoltcp_receives_what_was_posted() {
-    let r = send(300_000, 5, Impair::default(), 1);
+fn smoltcp_receives_what_was_posted(b: Backend) {
+    let r = send(b, scale(b, 300_000), 5, Impair::default(), 1);
     assert_eq!(r.got.len(), r.data.len());
     assert_eq!(sha256_hex(&r.got), sha256_hex(&r.data));
     assert_eq!(r.retrans, 0, "a clean link needs no retransmission");
@@ -388,8 +389,7 @@ fn smoltcp_receives_what_was_posted() {
 
 /// Loss, reordering and duplication in both directions (the issue's `--loss 0.02 --reorder
 /// 0.05 --dup 0.01`): fast retransmits and the retransmission timer both recover.
-#[test]
-fn losses_are_recovered_by_fast_retransmit_and_the_timer() {
+fn losses_are_recovered_by_fast_retransmit_and_the_timer(b: Backend) {
     let imp = Impair {
         loss: 0.02,
         reorder: 0.05,
@@ -398,7 +398,7 @@ fn losses_are_recovered_by_fast_retransmit_and_the_timer() {
     };
     let (mut fast, mut rtos) = (0, 0);
     for seed in [7, 8, 9] {
-        let r = send(1 << 20, 4, imp, seed);
+        let r = send(b, scale(b, 1 << 20), 4, imp, seed);
         assert_eq!(sha256_hex(&r.got), sha256_hex(&r.data), "seed {seed}");
         assert!(r.retrans > 0, "seed {seed}");
         fast += r.fast;
@@ -412,23 +412,22 @@ fn losses_are_recovered_by_fast_retransmit_and_the_timer() {
 
 /// A receiver that stops reading closes its window: the NIC probes it (persist timer) until it
 /// reads again, and nothing is lost or sent twice into the stream.
-#[test]
-fn a_closed_window_is_probed_until_it_opens() {
-    let r = send_paused(200_000, 11);
+fn a_closed_window_is_probed_until_it_opens(b: Backend) {
+    let r = send_paused(b, scale(b, 200_000), 11);
     assert_eq!(sha256_hex(&r.got), sha256_hex(&r.data));
 }
 
 /// SOCK_CLOSE: the NIC's FIN follows the posted data, the peer closes in turn, and the close
 /// completes when the FIN is acknowledged; over a lossy link, so FINs are lost and sent again.
-#[test]
-fn close_sends_fin_after_the_data() {
+fn close_sends_fin_after_the_data(b: Backend) {
     for (seed, loss) in [(21, 0.0), (22, 0.05), (23, 0.05)] {
         let imp = Impair {
             loss,
             ..Impair::default()
         };
         let r = transfer(
-            100_000,
+            b,
+            scale(b, 100_000),
             2,
             imp,
             seed,
@@ -444,9 +443,9 @@ fn close_sends_fin_after_the_data() {
 /// A peer that vanishes mid-transfer: after TX_RETRIES retransmission timeouts the NIC resets
 /// the connection (its last frame is an RST) and every post comes back, the unacknowledged
 /// ones with TIMEOUT.
-#[test]
-fn a_vanished_peer_times_out_and_every_post_comes_back() {
+fn a_vanished_peer_times_out_and_every_post_comes_back(b: Backend) {
     let r = transfer(
+        b,
         400_000,
         4,
         Impair::default(),
@@ -467,11 +466,11 @@ fn a_vanished_peer_times_out_and_every_post_comes_back() {
 /// handing it to the NIC takes copy-on-write faults, and the peer still receives exactly what
 /// was sent; one that asks the table and picks an unmarked buffer takes none. The table is
 /// empty once every post is done.
-#[test]
-fn the_copy_on_write_table_keeps_sent_bytes_and_the_aware_sender_takes_no_fault() {
+fn the_copy_on_write_table_keeps_sent_bytes_and_the_aware_sender_takes_no_fault(b: Backend) {
     for aware in [false, true] {
         let r = transfer(
-            24 * 16 * 4096,
+            b,
+            scale(b, 24 * 16 * 4096),
             24,
             Impair::default(),
             41,
@@ -502,15 +501,15 @@ fn the_copy_on_write_table_keeps_sent_bytes_and_the_aware_sender_takes_no_fault(
 
 /// Active open: the NIC connects to a listening smoltcp (its SYN resent when lost), the data
 /// posted before the handshake ends goes out after it, and the SOCK_ADD completes OK.
-#[test]
-fn the_nic_connects_to_a_listening_peer() {
+fn the_nic_connects_to_a_listening_peer(b: Backend) {
     for (seed, loss) in [(51, 0.0), (52, 0.1)] {
         let imp = Impair {
             loss,
             ..Impair::default()
         };
         let r = transfer(
-            150_000,
+            b,
+            scale(b, 150_000),
             3,
             imp,
             seed,
@@ -522,3 +521,32 @@ fn the_nic_connects_to_a_listening_peer() {
         assert_eq!(sha256_hex(&r.got), sha256_hex(&r.data), "seed {seed}");
     }
 }
+
+/// Bytes a run moves on backend `b`: the RTL simulation runs a quarter of the model's.
+fn scale(b: Backend, bytes: usize) -> usize {
+    match b {
+        Backend::Model => bytes,
+        Backend::Rtl => bytes / 4,
+    }
+}
+
+/// Each test on both backends.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod model {
+            $( #[test] fn $name() { super::$name(super::Backend::Model) } )*
+        }
+        mod rtl {
+            $( #[test] fn $name() { super::$name(super::Backend::Rtl) } )*
+        }
+    };
+}
+on_both!(
+    smoltcp_receives_what_was_posted,
+    losses_are_recovered_by_fast_retransmit_and_the_timer,
+    a_closed_window_is_probed_until_it_opens,
+    close_sends_fin_after_the_data,
+    a_vanished_peer_times_out_and_every_post_comes_back,
+    the_copy_on_write_table_keeps_sent_bytes_and_the_aware_sender_takes_no_fault,
+    the_nic_connects_to_a_listening_peer,
+);

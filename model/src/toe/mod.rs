@@ -148,6 +148,11 @@ pub(crate) struct Toe {
     anon_q: VecDeque<u32>,
     /// Sockets with a segment they may send, served round robin (docs/tcp-transmit.md).
     tx_ready: VecDeque<u16>,
+    /// On `tx_ready` (an entry stays there when its socket is deleted; served, it sends
+    /// nothing).
+    tx_in: Vec<bool>,
+    /// Post slots in use, NIC-wide (`NUM_POSTS`).
+    posts_in_use: u32,
 }
 
 impl Toe {
@@ -163,6 +168,8 @@ impl Toe {
             anon: vec![None; cfg.num_anon as usize],
             anon_q: VecDeque::new(),
             tx_ready: VecDeque::new(),
+            tx_in: vec![false; cfg.num_sockets as usize],
+            posts_in_use: 0,
         }
     }
 

@@ -151,7 +151,8 @@ impl ModelDevice {
                 if !in_use(&self.toe) {
                     Status::BadSock
                 } else {
-                    match snd::check_post(&self.toe.socks[sref], &d) {
+                    let used = self.toe.posts_in_use;
+                    match snd::check_post(&self.toe.socks[sref], &d, used, self.cfg.num_posts) {
                         Ok(p) => {
                             self.snd_post(sref as u16, p);
                             return done; // its completion is a TX_DONE
@@ -173,11 +174,7 @@ impl ModelDevice {
     /// delivery step (its DMA write included) before it picks another job.
     fn sock_del(&mut self, e: &[u8; REQ_BYTES], s: u16) -> u64 {
         let mut t = self.now + costs::ENGINE_REQ;
-        while !self.toe.socks[s as usize].nbs.is_empty() {
-            t += costs::ENGINE_RETURN;
-            self.return_nb(s, CplFlags::DELETE, Status::Ok, t);
-        }
-        // Posts not yet acknowledged go back to the host (status RESET).
+        // Posts not yet acknowledged go back to the host first (status RESET), then the NBs.
         t = self.snd_return_posts(s, Status::Reset, t);
         if let Some(tag) = self.toe.socks[s as usize].snd.take_connect() {
             // An active open still in its handshake ends with the socket.
@@ -197,10 +194,11 @@ impl ModelDevice {
                 },
             );
         }
-        let sock = std::mem::take(&mut self.toe.socks[s as usize]);
-        if sock.snd.queued {
-            self.toe.tx_ready.retain(|&x| x != s);
+        while !self.toe.socks[s as usize].nbs.is_empty() {
+            t += costs::ENGINE_RETURN;
+            self.return_nb(s, CplFlags::DELETE, Status::Ok, t);
         }
+        let sock = std::mem::take(&mut self.toe.socks[s as usize]);
         for seg in sock.segs.iter().chain(sock.ooo.iter()) {
             // A hold segment emptied by its last record but still on the list as a FIN
             // marker is held: it belongs to the driver (docs/p2p.md), not freed here.

@@ -19,6 +19,8 @@ use crate::parse::{tcp_flag, Parsed};
 use crate::{costs, dma_read, Cpl, ModelDevice};
 
 const PAGE: u64 = param::PAGE_BYTES;
+/// CWND and SSTHRESH are 32-bit in `snd_ctx`: they saturate.
+const CWND_MAX: u64 = u32::MAX as u64;
 
 /// One `TX_POST`: a buffer the NIC owns until its last byte is acknowledged.
 #[derive(Debug, Clone, Copy)]
@@ -48,6 +50,8 @@ pub(super) struct Snd {
     wl2: u32,
     cwnd: u64,
     ssthresh: u64,
+    /// Bytes acknowledged in congestion avoidance since CWND last grew (RFC 3465).
+    abc: u64,
     srtt: u32,
     rttvar: u32,
     rto: u32,
@@ -75,8 +79,6 @@ pub(super) struct Snd {
     close_tag: Option<u32>,
     /// SOCK_ADD with CONNECT: its tag, completed when the handshake ends.
     connect_tag: Option<u32>,
-    /// On the engine's send list.
-    pub queued: bool,
 }
 
 impl Snd {
@@ -105,7 +107,8 @@ impl Snd {
             } else {
                 mss
             })
-            .min(u64::from(own_mss.max(1))),
+            .min(u64::from(own_mss.max(1)))
+            .min(param::TX_MAX_SEG),
             rto: rto_init.max(1),
             timer: rto_init.max(1),
             wl1: seq,
@@ -120,7 +123,7 @@ impl Snd {
         self.timer = 0;
         self.backoff = 0;
         self.cwnd = (10 * self.mss).min((2 * self.mss).max(14_600));
-        self.ssthresh = u64::MAX;
+        self.ssthresh = CWND_MAX;
         self.rto = rto_init.max(1);
     }
 
@@ -211,12 +214,10 @@ impl Snd {
             return len;
         }
         // Nagle (RFC 9293 3.7.4): a short segment only when nothing is in flight, or when it
-        // ends a PSH post.
+        // empties the queue and the newest post asked for PSH (or our FIN follows it).
         let end = self.nxt + len;
-        let ends_psh = self
-            .post_at(end - 1)
-            .is_some_and(|p| p.psh && p.off + p.len == end);
-        if self.in_flight() == 0 || ends_psh || (self.fin_queued && end == self.end) {
+        let tail_psh = self.posts.back().is_some_and(|p| p.psh);
+        if self.in_flight() == 0 || (end == self.end && (tail_psh || self.fin_queued)) {
             len
         } else {
             0
@@ -231,7 +232,13 @@ impl Snd {
 }
 
 /// Validate a `TX_POST` entry for socket `sock`: `Err(status)` when it is refused.
-pub(super) fn check_post(sock: &Sock, d: &TxDesc) -> Result<Post, Status> {
+/// `posts_in_use` of `posts_max` post slots (NIC-wide) hold posts.
+pub(super) fn check_post(
+    sock: &Sock,
+    d: &TxDesc,
+    posts_in_use: u32,
+    posts_max: u32,
+) -> Result<Post, Status> {
     let len = u64::from(d.len);
     let first_off = u64::from(d.first_off);
     // Posts may come before the handshake ends (LISTEN, SYN_RCVD, SYN_SENT): they wait for
@@ -257,6 +264,9 @@ pub(super) fn check_post(sock: &Sock, d: &TxDesc) -> Result<Post, Status> {
     {
         return Err(Status::BadNb);
     }
+    if posts_in_use >= posts_max {
+        return Err(Status::NoPost);
+    }
     Ok(Post {
         tag: d.tag,
         len,
@@ -274,10 +284,12 @@ impl ModelDevice {
         p.off = snd.end;
         snd.end += p.len;
         snd.posts.push_back(p);
+        self.toe.posts_in_use += 1;
         self.snd_wake(s);
     }
 
     pub(super) fn snd_wake(&mut self, s: u16) {
+        let in_fifo = self.toe.tx_in[s as usize];
         let snd = &mut self.toe.socks[s as usize].snd;
         // A closed window with data waiting and none in flight: the persist timer probes it.
         if snd.open && snd.wnd == 0 && snd.nxt < snd.end && snd.in_flight() == 0 && snd.timer == 0 {
@@ -285,8 +297,8 @@ impl ModelDevice {
             snd.timer = snd.rto;
         }
         let (_, data, fin) = snd.next_seg();
-        if !snd.queued && (data > 0 || fin) {
-            snd.queued = true;
+        if !in_fifo && (data > 0 || fin) {
+            self.toe.tx_in[s as usize] = true;
             self.toe.tx_ready.push_back(s);
         }
     }
@@ -298,8 +310,9 @@ impl ModelDevice {
         let s = self.toe.tx_ready.pop_front().expect("send-ready socket");
         let free = self.free_sample();
         let mut t = self.now + costs::ENGINE_FRAME;
+        // A socket deleted while on the list leaves its entry there; it sends nothing.
+        self.toe.tx_in[s as usize] = false;
         let sock = &mut self.toe.socks[s as usize];
-        sock.snd.queued = false;
         let (off, len, fin) = sock.snd.next_seg();
         if len == 0 && !fin {
             return t;
@@ -342,11 +355,6 @@ impl ModelDevice {
         }
         let cfg = &self.cfg;
         let sock = &mut self.toe.socks[s as usize];
-        if !ok {
-            // A refused read: the segment is not sent; the posts stay (the host sees the
-            // protection fault) and the socket is woken by the next acknowledgment.
-            return t;
-        }
         let psh = len > 0
             && sock
                 .snd
@@ -391,7 +399,13 @@ impl ModelDevice {
         if retrans {
             self.regs.count(reg::CNT_TX_RETRANS, 1);
         }
-        let t = self.tx.push_data(&self.cfg, t, &cmd, &payload) + costs::ENGINE_TX;
+        // A refused read (page list or payload): the frame is not sent, as if lost on the wire
+        // (the host sees the protection fault; the retransmission timer sends it again).
+        let t = if ok {
+            self.tx.push_data(&self.cfg, t, &cmd, &payload)
+        } else {
+            t
+        } + costs::ENGINE_TX;
         self.snd_wake(s);
         t
     }
@@ -428,7 +442,7 @@ impl ModelDevice {
             // A duplicate ACK (RFC 5681's definition). The third starts fast retransmit
             // (once per window: not before SND.UNA passed RECOVER, RFC 6582 4.1); more
             // inflate the window in recovery.
-            snd.dupacks += 1;
+            snd.dupacks = (snd.dupacks + 1).min(255);
             if snd.dupacks == 3 && !snd.in_recovery && snd.una >= snd.recover {
                 snd.ssthresh = (snd.in_flight() / 2).max(2 * snd.mss);
                 snd.recover = snd.max;
@@ -437,7 +451,7 @@ impl ModelDevice {
                 snd.retx = true;
                 self.regs.count(reg::CNT_TX_FAST_RETRANS, 1);
             } else if snd.in_recovery {
-                snd.cwnd += snd.mss;
+                snd.cwnd = (snd.cwnd + snd.mss).min(CWND_MAX);
             }
         }
         if d > 0 {
@@ -470,9 +484,15 @@ impl ModelDevice {
                 }
             } else if snd.cwnd < snd.ssthresh {
                 // RFC 5681 3.1: slow start, then congestion avoidance.
-                snd.cwnd += acked.min(snd.mss);
+                snd.cwnd = (snd.cwnd + acked.min(snd.mss)).min(CWND_MAX);
             } else {
-                snd.cwnd += (snd.mss * snd.mss / snd.cwnd).max(1);
+                // Congestion avoidance by bytes acknowledged (RFC 5681 3.1, RFC 3465): one
+                // MSS per CWND bytes acknowledged, no division in hardware.
+                snd.abc += acked;
+                if snd.abc >= snd.cwnd {
+                    snd.abc -= snd.cwnd;
+                    snd.cwnd = (snd.cwnd + snd.mss).min(CWND_MAX);
+                }
             }
         }
         // Window update (RFC 9293 3.10.7.4): SND.UNA <= ACK, and never from a SYN (its window
@@ -507,6 +527,7 @@ impl ModelDevice {
         } else {
             None
         };
+        self.toe.posts_in_use -= count;
         if count > 0 {
             self.regs.count(reg::CNT_TX_DONE, u64::from(count));
             self.post_cpl(
@@ -582,6 +603,7 @@ impl ModelDevice {
             .map(|p| una.clamp(p.off, p.off + p.len) - p.off)
             .sum();
         snd.posts.clear();
+        self.toe.posts_in_use -= count;
         let t = t + costs::ENGINE_RETURN;
         self.post_cpl(
             t,
@@ -645,6 +667,7 @@ impl ModelDevice {
         }
         snd.ssthresh = (snd.in_flight() / 2).max(2 * snd.mss);
         snd.cwnd = snd.mss;
+        snd.abc = 0;
         snd.nxt = snd.una;
         snd.rtt = None;
         snd.in_recovery = false;
@@ -694,9 +717,6 @@ impl ModelDevice {
         sock.snd.timer = 0;
         sock.snd.retx = false;
         sock.snd.probe = false;
-        if std::mem::take(&mut sock.snd.queued) {
-            self.toe.tx_ready.retain(|&x| x != s);
-        }
         sock.snd.persist = false;
         let close = sock.snd.take_close();
         let connect = sock.snd.take_connect();

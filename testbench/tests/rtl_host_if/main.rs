@@ -10,8 +10,8 @@
 //! | `main.rs` | shared imports, the list of tests |
 //! | `dut.rs` | the model held in reset, DMA read response words |
 //! | `dma_rd.rs` | the host side of DMA reads: requests taken, responses played |
-//! | `regs.rs` | the register block's reference: register reads, read/write registers, counters |
-//! | `reg_block.rs` | `reg_block`: registers, counters and IRQ at random, the timer pinned by hand |
+//! | `regs.rs` | the register block's reference: register reads, read/write registers and their reset values, counters |
+//! | `reg_block.rs` | `reg_block`: registers, counters and IRQ at random, the timer and the send side's registers and counters pinned by hand |
 //! | `req_fetch.rs` | `req_fetch` at 64 and 512 bits |
 //! | `cpl_writer.rs` | `cpl_writer` at 64 and 512 bits |
 //! | `arbiters.rs` | `dma_rd_arb`, `dma_wr_arb`, `stream_arb` with three clients |
@@ -72,6 +72,7 @@ buflet_testbench::test_list! {
     reg_block => {
         reg_block_registers_counters_irq,
         reg_block_timer,
+        reg_block_tx_registers,
     },
     req_fetch => {
         req_fetch_w64,

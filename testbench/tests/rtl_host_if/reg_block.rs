@@ -1,6 +1,7 @@
 //! `reg_block` tests: registers, counters (with a 32-bit wrap), configuration outputs and IRQ
-//! against the reference in `regs.rs` over random accesses and events, and the timer
-//! (`tick_req` from TIMER_PERIOD and TIMER_KICK) pinned cycle by cycle.
+//! against the reference in `regs.rs` over random accesses and events, the timer (`tick_req`
+//! from TIMER_PERIOD and TIMER_KICK) pinned cycle by cycle, and the send side's registers and
+//! counters (docs/tcp-transmit.md) event by event.
 
 use crate::*;
 
@@ -11,14 +12,17 @@ pub fn reg_block_registers_counters_irq() {
     let all: Vec<u32> = buflet_spec::REGS
         .iter()
         .map(|x| x.addr)
-        // unmapped: past the map, holes, after the last counter, drop reasons 0 and 15
+        // unmapped: past the map, holes, after the last counter, drop reason 0 and past the
+        // last reason (BAD_ACK = 15, the last a 4-bit reason names)
         .chain([
             0x3FC,
             0x05C,
             0x06C,
-            reg::CNT_BLK_TIMEOUTS + 4,
+            0x038,
+            0x0D0,
+            reg::CNT_TX_DONE + 4,
             drop::COUNTER_BASE as u32,
-            drop::COUNTER_BASE as u32 + 4 * 15,
+            drop::COUNTER_BASE as u32 + 4 * 16,
         ])
         .collect();
     for d in &DropReason::ALL[1..] {
@@ -68,7 +72,19 @@ pub fn reg_block_registers_counters_irq() {
         let e_nb = ev(&mut rng);
         let e_ooo = ev(&mut rng);
         let e_tx = ev(&mut rng);
-        let e_tx_bytes: u8 = rng.gen();
+        let e_tx_bytes: u16 = rng.gen();
+        let e_seg = ev(&mut rng);
+        let e_seg_bytes: u16 = rng.gen();
+        let e_retrans = ev(&mut rng);
+        let e_rto = ev(&mut rng);
+        let e_fast = ev(&mut rng);
+        let e_probe = ev(&mut rng);
+        let e_done = ev(&mut rng);
+        let e_done_count: u16 = if rng.gen_bool(0.5) {
+            rng.gen_range(0..4)
+        } else {
+            rng.gen()
+        };
         let e_blk = ev(&mut rng);
         let e_blk_rd = ev(&mut rng);
         let e_blk_to = ev(&mut rng);
@@ -100,6 +116,14 @@ pub fn reg_block_registers_counters_irq() {
             (p.ev_ooo_held, e_ooo as u64),
             (p.ev_tx_frame, e_tx as u64),
             (p.ev_tx_bytes, e_tx_bytes as u64),
+            (p.ev_tx_seg, e_seg as u64),
+            (p.ev_tx_seg_bytes, e_seg_bytes as u64),
+            (p.ev_tx_retrans, e_retrans as u64),
+            (p.ev_tx_rto, e_rto as u64),
+            (p.ev_tx_fast, e_fast as u64),
+            (p.ev_tx_probe, e_probe as u64),
+            (p.ev_tx_done, e_done as u64),
+            (p.ev_tx_done_count, e_done_count as u64),
             (p.ev_blk_write, e_blk as u64),
             (p.ev_blk_read, e_blk_rd as u64),
             (p.ev_blk_timeout, e_blk_to as u64),
@@ -163,6 +187,18 @@ pub fn reg_block_registers_counters_irq() {
             r.read(reg::BLK_TIMEOUT, 0, 0, 0),
             "cycle {cycle}: blk_timeout"
         );
+        for (out, a) in [
+            (p.rto_init, reg::RTO_INIT),
+            (p.rto_min, reg::RTO_MIN),
+            (p.rto_max, reg::RTO_MAX),
+            (p.tx_retries, reg::TX_RETRIES),
+        ] {
+            assert_eq!(
+                m.get(out) as u32,
+                r.read(a, 0, 0, 0),
+                "cycle {cycle}: output of {a:#x}"
+            );
+        }
         let kick = acc && write && addr == reg::TIMER_KICK;
         let periodic =
             period != 0 && cycle > period_at && (cycle - period_at) % u64::from(period) == 0;
@@ -199,7 +235,7 @@ pub fn reg_block_registers_counters_irq() {
             r.add(reg::CNT_RX_FRAMES, 1);
             r.add(reg::CNT_RX_BYTES, e_bytes as u32);
         }
-        // reasons 0 and 15 have no counter
+        // reason 0 has no counter
         let counter = DropReason::try_from(e_reason)
             .ok()
             .and_then(DropReason::counter);
@@ -222,6 +258,13 @@ pub fn reg_block_registers_counters_irq() {
             r.add(reg::CNT_TX_FRAMES, 1);
             r.add(reg::CNT_TX_BYTES, e_tx_bytes as u32);
         }
+        if e_seg {
+            r.add(reg::CNT_TX_SEGS, 1);
+            r.add(reg::CNT_TX_DATA_BYTES, e_seg_bytes as u32);
+        }
+        if e_done {
+            r.add(reg::CNT_TX_DONE, e_done_count as u32);
+        }
         if e_blk {
             r.add(reg::CNT_BLK_WRITES, 1);
             r.add(reg::CNT_BLK_BYTES, e_blk_bytes as u32);
@@ -241,6 +284,10 @@ pub fn reg_block_registers_counters_irq() {
             (e_hold, reg::CNT_HOLD_RECORDS),
             (e_rel, reg::CNT_BUF_RELEASED),
             (e_blk_to, reg::CNT_BLK_TIMEOUTS),
+            (e_retrans, reg::CNT_TX_RETRANS),
+            (e_rto, reg::CNT_TX_RTO),
+            (e_fast, reg::CNT_TX_FAST_RETRANS),
+            (e_probe, reg::CNT_TX_PROBES),
         ] {
             if e {
                 r.add(a, 1);
@@ -254,7 +301,8 @@ pub fn reg_block_registers_counters_irq() {
         "timer coverage: {ticks:?} (periodic, kicks)"
     );
 
-    // 32-bit wrap of a byte counter: 65537 frames of 65535 bytes wrap CNT_RX_BYTES
+    // 32-bit wrap of the byte counters: 65537 events of 65535 bytes (or posts) wrap
+    // CNT_RX_BYTES, CNT_TX_BYTES, CNT_TX_DATA_BYTES and CNT_TX_DONE
     for n in [
         p.s_reg_valid,
         p.ev_drop_valid,
@@ -262,7 +310,10 @@ pub fn reg_block_registers_counters_irq() {
         p.ev_delivered_valid,
         p.ev_nb_returned,
         p.ev_ooo_held,
-        p.ev_tx_frame,
+        p.ev_tx_retrans,
+        p.ev_tx_rto,
+        p.ev_tx_fast,
+        p.ev_tx_probe,
         p.ev_blk_write,
         p.ev_blk_read,
         p.ev_blk_timeout,
@@ -277,15 +328,48 @@ pub fn reg_block_registers_counters_irq() {
     ] {
         m.set(n, 0);
     }
-    m.set(p.ev_rx_frame, 1);
-    m.set(p.ev_rx_bytes, 65535);
+    let wrapping = [
+        (
+            p.ev_rx_frame,
+            p.ev_rx_bytes,
+            reg::CNT_RX_FRAMES,
+            reg::CNT_RX_BYTES,
+        ),
+        (
+            p.ev_tx_frame,
+            p.ev_tx_bytes,
+            reg::CNT_TX_FRAMES,
+            reg::CNT_TX_BYTES,
+        ),
+        (
+            p.ev_tx_seg,
+            p.ev_tx_seg_bytes,
+            reg::CNT_TX_SEGS,
+            reg::CNT_TX_DATA_BYTES,
+        ),
+    ];
+    for &(v, n, count, bytes) in &wrapping {
+        m.set(v, 1);
+        m.set(n, 65535);
+        r.add(count, 65537);
+        r.add(bytes, 65537u32.wrapping_mul(65535));
+    }
+    m.set(p.ev_tx_done, 1);
+    m.set(p.ev_tx_done_count, 65535);
+    r.add(reg::CNT_TX_DONE, 65537u32.wrapping_mul(65535));
     for _ in 0..65537 {
         m.tick(p.clk);
     }
-    r.add(reg::CNT_RX_FRAMES, 65537);
-    r.add(reg::CNT_RX_BYTES, 65537u32.wrapping_mul(65535));
-    m.set(p.ev_rx_frame, 0);
-    for a in [reg::CNT_RX_BYTES, reg::CNT_RX_FRAMES] {
+    for &(v, ..) in &wrapping {
+        m.set(v, 0);
+    }
+    m.set(p.ev_tx_done, 0);
+    let after: Vec<u32> = wrapping
+        .iter()
+        .flat_map(|&(_, _, count, bytes)| [bytes, count])
+        .chain([reg::CNT_TX_DONE])
+        .collect();
+    for a in after {
         m.set(p.s_reg_valid, 1);
         m.set(p.s_reg_write, 0);
         m.set(p.s_reg_addr, a as u64);
@@ -428,4 +512,250 @@ pub fn reg_block_timer() {
     );
     assert_eq!(m.get(p.nic_ip), 0x0A00_0001);
     assert_eq!(read(&mut m, &p, reg::NUM_ANON), param::DEF_NUM_ANON as u32);
+}
+
+/// reg_block's send side (docs/tcp-transmit.md, model/src/regs.rs): RTO_INIT, RTO_MIN, RTO_MAX
+/// and TX_RETRIES reset to their DEF_ values, read back whole 32-bit writes and drive their
+/// outputs from the edge after the write; NUM_POSTS reads the build parameter and ignores
+/// writes, as the counters do; each send event counts only its own counter (byte and post
+/// counts of 16 bits, a 16-bit ev_tx_bytes), its count inputs alone count nothing; drop
+/// reason BAD_ACK (15) counts CNT_DROP_BAD_ACK; reset restores it all.
+pub fn reg_block_tx_registers() {
+    let (mut m, p) = dut!("reg_block_w64", RegBlock);
+    for (port, w) in [
+        (p.ev_tx_bytes, 16),
+        (p.ev_tx_seg_bytes, 16),
+        (p.ev_tx_done_count, 16),
+        (p.rto_init, 32),
+        (p.rto_min, 32),
+        (p.rto_max, 32),
+        (p.tx_retries, 32),
+    ] {
+        assert_eq!(port.width(), w, "port width");
+    }
+    fn access(m: &mut Model, p: &ports::RegBlock, write: bool, addr: u32, v: u32) {
+        m.set(p.s_reg_valid, 1);
+        m.set(p.s_reg_write, write as u64);
+        m.set(p.s_reg_addr, addr as u64);
+        m.set(p.s_reg_wdata, v as u64);
+        m.tick(p.clk);
+        m.set(p.s_reg_valid, 0);
+        m.eval();
+    }
+    fn read(m: &mut Model, p: &ports::RegBlock, addr: u32) -> u32 {
+        access(m, p, false, addr, 0);
+        assert_eq!(m.get(p.m_reg_rvalid), 1);
+        m.get(p.m_reg_rdata) as u32
+    }
+    let policy = [
+        (reg::RTO_INIT, p.rto_init, param::DEF_RTO_INIT as u32),
+        (reg::RTO_MIN, p.rto_min, param::DEF_RTO_MIN as u32),
+        (reg::RTO_MAX, p.rto_max, param::DEF_RTO_MAX as u32),
+        (reg::TX_RETRIES, p.tx_retries, param::DEF_TX_RETRIES as u32),
+    ];
+    let counters = [
+        reg::CNT_TX_FRAMES,
+        reg::CNT_TX_BYTES,
+        reg::CNT_TX_SEGS,
+        reg::CNT_TX_DATA_BYTES,
+        reg::CNT_TX_RETRANS,
+        reg::CNT_TX_RTO,
+        reg::CNT_TX_FAST_RETRANS,
+        reg::CNT_TX_PROBES,
+        reg::CNT_TX_DONE,
+        reg::CNT_DROP_BAD_ACK,
+    ];
+    // the reset state: DEF_ values on the registers and outputs, counters 0
+    let check_reset = |m: &mut Model, when: &str| {
+        for &(a, out, def) in &policy {
+            assert_eq!(m.get(out) as u32, def, "{when}: output of {a:#x}");
+            assert_eq!(read(m, &p, a), def, "{when}: register {a:#x}");
+        }
+        for &a in &counters {
+            assert_eq!(read(m, &p, a), 0, "{when}: counter {a:#x}");
+        }
+        assert_eq!(
+            read(m, &p, reg::NUM_POSTS),
+            NUM_POSTS_W64,
+            "{when}: NUM_POSTS"
+        );
+    };
+    check_reset(&mut m, "reset");
+    assert_ne!(
+        NUM_POSTS_W64,
+        param::DEF_NUM_POSTS as u32,
+        "the model's NUM_POSTS is not the default"
+    );
+
+    // read/write: every bit, the outputs from the edge after the write; other registers keep
+    for (k, &(a, out, _)) in policy.iter().enumerate() {
+        for v in [0xFFFF_FFFF, 0, 0xA5A5_0000 | k as u32] {
+            m.set(p.s_reg_valid, 1);
+            m.set(p.s_reg_write, 1);
+            m.set(p.s_reg_addr, a as u64);
+            m.set(p.s_reg_wdata, v as u64);
+            m.eval();
+            let before = m.get(out) as u32;
+            m.tick(p.clk);
+            m.set(p.s_reg_valid, 0);
+            m.eval();
+            assert_ne!(before, v, "{a:#x}: output changes only at the edge");
+            assert_eq!(m.get(out) as u32, v, "{a:#x}: output after the write");
+            assert_eq!(read(&mut m, &p, a), v, "{a:#x}: read back");
+        }
+    }
+    for (k, &(a, out, _)) in policy.iter().enumerate() {
+        let v = 0xA5A5_0000 | k as u32;
+        assert_eq!(m.get(out) as u32, v, "{a:#x}: kept over other writes");
+        assert_eq!(read(&mut m, &p, a), v, "{a:#x}: kept over other writes");
+    }
+    // read-only: writes to NUM_POSTS and the counters are ignored
+    access(&mut m, &p, true, reg::NUM_POSTS, 7);
+    assert_eq!(read(&mut m, &p, reg::NUM_POSTS), NUM_POSTS_W64);
+    for &a in &counters {
+        access(&mut m, &p, true, a, 0x1234_5678);
+        assert_eq!(read(&mut m, &p, a), 0, "counter {a:#x} written");
+    }
+
+    // one event at a time, then all at once
+    // (name, inputs set for one cycle, (counter, increment) expected)
+    type Event = (&'static str, Vec<(Port, u64)>, Vec<(u32, u32)>);
+    let events: Vec<Event> = vec![
+        (
+            "ev_tx_seg 9282 bytes",
+            vec![(p.ev_tx_seg, 1), (p.ev_tx_seg_bytes, 9282)],
+            vec![(reg::CNT_TX_SEGS, 1), (reg::CNT_TX_DATA_BYTES, 9282)],
+        ),
+        (
+            "ev_tx_seg 0 bytes",
+            vec![(p.ev_tx_seg, 1), (p.ev_tx_seg_bytes, 0)],
+            vec![(reg::CNT_TX_SEGS, 1)],
+        ),
+        (
+            "ev_tx_seg 0xFFFF bytes",
+            vec![(p.ev_tx_seg, 1), (p.ev_tx_seg_bytes, 0xFFFF)],
+            vec![(reg::CNT_TX_SEGS, 1), (reg::CNT_TX_DATA_BYTES, 0xFFFF)],
+        ),
+        (
+            "ev_tx_seg_bytes alone",
+            vec![(p.ev_tx_seg_bytes, 0x1111)],
+            vec![],
+        ),
+        (
+            "ev_tx_frame 9282 bytes",
+            vec![(p.ev_tx_frame, 1), (p.ev_tx_bytes, 9282)],
+            vec![(reg::CNT_TX_FRAMES, 1), (reg::CNT_TX_BYTES, 9282)],
+        ),
+        (
+            "ev_tx_frame 0xFFFF bytes",
+            vec![(p.ev_tx_frame, 1), (p.ev_tx_bytes, 0xFFFF)],
+            vec![(reg::CNT_TX_FRAMES, 1), (reg::CNT_TX_BYTES, 0xFFFF)],
+        ),
+        ("ev_tx_bytes alone", vec![(p.ev_tx_bytes, 0x2222)], vec![]),
+        (
+            "ev_tx_retrans",
+            vec![(p.ev_tx_retrans, 1)],
+            vec![(reg::CNT_TX_RETRANS, 1)],
+        ),
+        (
+            "ev_tx_rto",
+            vec![(p.ev_tx_rto, 1)],
+            vec![(reg::CNT_TX_RTO, 1)],
+        ),
+        (
+            "ev_tx_fast",
+            vec![(p.ev_tx_fast, 1)],
+            vec![(reg::CNT_TX_FAST_RETRANS, 1)],
+        ),
+        (
+            "ev_tx_probe",
+            vec![(p.ev_tx_probe, 1)],
+            vec![(reg::CNT_TX_PROBES, 1)],
+        ),
+        (
+            "ev_tx_done 1 post",
+            vec![(p.ev_tx_done, 1), (p.ev_tx_done_count, 1)],
+            vec![(reg::CNT_TX_DONE, 1)],
+        ),
+        (
+            "ev_tx_done 0x1234 posts",
+            vec![(p.ev_tx_done, 1), (p.ev_tx_done_count, 0x1234)],
+            vec![(reg::CNT_TX_DONE, 0x1234)],
+        ),
+        (
+            "ev_tx_done_count alone",
+            vec![(p.ev_tx_done_count, 0x3333)],
+            vec![],
+        ),
+        (
+            "drop BAD_ACK",
+            vec![(p.ev_drop_valid, 1), (p.ev_drop_reason, drop::BAD_ACK)],
+            vec![(reg::CNT_DROP_BAD_ACK, 1)],
+        ),
+        (
+            "all at once",
+            vec![
+                (p.ev_tx_frame, 1),
+                (p.ev_tx_bytes, 300),
+                (p.ev_tx_seg, 1),
+                (p.ev_tx_seg_bytes, 256),
+                (p.ev_tx_retrans, 1),
+                (p.ev_tx_rto, 1),
+                (p.ev_tx_fast, 1),
+                (p.ev_tx_probe, 1),
+                (p.ev_tx_done, 1),
+                (p.ev_tx_done_count, 2),
+                (p.ev_drop_valid, 1),
+                (p.ev_drop_reason, drop::BAD_ACK),
+            ],
+            vec![
+                (reg::CNT_TX_FRAMES, 1),
+                (reg::CNT_TX_BYTES, 300),
+                (reg::CNT_TX_SEGS, 1),
+                (reg::CNT_TX_DATA_BYTES, 256),
+                (reg::CNT_TX_RETRANS, 1),
+                (reg::CNT_TX_RTO, 1),
+                (reg::CNT_TX_FAST_RETRANS, 1),
+                (reg::CNT_TX_PROBES, 1),
+                (reg::CNT_TX_DONE, 2),
+                (reg::CNT_DROP_BAD_ACK, 1),
+            ],
+        ),
+    ];
+    let mut r = Regs::default();
+    for (name, inputs, moves) in &events {
+        for &(port, v) in inputs {
+            m.set(port, v);
+        }
+        m.tick(p.clk);
+        for &(port, _) in inputs {
+            m.set(port, 0);
+        }
+        m.eval();
+        for &(a, by) in moves {
+            r.add(a, by);
+        }
+        for &a in &counters {
+            assert_eq!(
+                read(&mut m, &p, a),
+                r.read(a, 0, 0, 0),
+                "{name}: counter {a:#x}"
+            );
+        }
+        // one cycle only: idle cycles count nothing
+        for _ in 0..3 {
+            m.tick(p.clk);
+        }
+        for &a in &counters {
+            assert_eq!(
+                read(&mut m, &p, a),
+                r.read(a, 0, 0, 0),
+                "{name}: counter {a:#x} after idle cycles"
+            );
+        }
+    }
+
+    // reset restores the DEF_ values and clears the counters
+    reset(&mut m, p.clk, p.rst);
+    check_reset(&mut m, "second reset");
 }

@@ -4,6 +4,19 @@
 
 use crate::*;
 
+/// NUM_POSTS of the `reg_block_w64` model (sim/models.txt): not the default, so a read shows
+/// the parameter reaches the register.
+pub const NUM_POSTS_W64: u32 = 48;
+
+/// The registers whose value until the first write is not 0: (address, reset value).
+pub const RESET_VALUES: [(u32, u32); 5] = [
+    (reg::BLK_TIMEOUT, param::DEF_BLK_TIMEOUT as u32),
+    (reg::RTO_INIT, param::DEF_RTO_INIT as u32),
+    (reg::RTO_MIN, param::DEF_RTO_MIN as u32),
+    (reg::RTO_MAX, param::DEF_RTO_MAX as u32),
+    (reg::TX_RETRIES, param::DEF_TX_RETRIES as u32),
+];
+
 /// Reference of the register block state.
 #[derive(Default)]
 pub struct Regs {
@@ -24,6 +37,7 @@ impl Regs {
             reg::NUM_SOCKETS => param::DEF_NUM_SOCKETS as u32,
             reg::HASH_BUCKETS => param::DEF_HASH_BUCKETS as u32,
             reg::NUM_NBS => param::DEF_NUM_NBS as u32,
+            reg::NUM_POSTS => NUM_POSTS_W64,
             reg::BLOCK_BYTES => param::BLOCK_BYTES as u32,
             reg::PAGE_BYTES => param::PAGE_BYTES as u32,
             reg::CLOCK_MHZ => param::DEF_CLOCK_MHZ as u32,
@@ -32,12 +46,10 @@ impl Regs {
             reg::NUM_REGIONS => param::DEF_NUM_REGIONS as u32,
             reg::NIC_MAC_HI => rw(a) & 0xFFFF,
             reg::NIC_MAC_LO | reg::NIC_IP | reg::TIMER_PERIOD | reg::TIMER_KICK => rw(a),
-            // reset value DEF_BLK_TIMEOUT until written
-            reg::BLK_TIMEOUT => self
-                .rw
-                .get(&a)
-                .copied()
-                .unwrap_or(param::DEF_BLK_TIMEOUT as u32),
+            // the reset value (DEF_BLK_TIMEOUT, DEF_RTO_INIT, ...) until written
+            reg::BLK_TIMEOUT | reg::RTO_INIT | reg::RTO_MIN | reg::RTO_MAX | reg::TX_RETRIES => {
+                self.rw.get(&a).copied().unwrap_or_else(|| reset_value(a))
+            }
             reg::STATUS => 1 | ((rw(reg::CTRL) & 1) << 1),
             reg::IRQ_STATUS => self.irq_status as u32,
             reg::REQ_HEAD => req_head,
@@ -60,13 +72,25 @@ impl Regs {
     }
 }
 
-pub const RW_REGS: [u32; 16] = [
+/// The reset value of read/write register `a` (0 unless listed in [`RESET_VALUES`]).
+pub fn reset_value(a: u32) -> u32 {
+    RESET_VALUES
+        .iter()
+        .find(|&&(x, _)| x == a)
+        .map_or(0, |&(_, v)| v)
+}
+
+pub const RW_REGS: [u32; 20] = [
     reg::NIC_MAC_LO,
     reg::NIC_MAC_HI,
     reg::NIC_IP,
     reg::TIMER_PERIOD,
     reg::TIMER_KICK,
     reg::BLK_TIMEOUT,
+    reg::RTO_INIT,
+    reg::RTO_MIN,
+    reg::RTO_MAX,
+    reg::TX_RETRIES,
     reg::CTRL,
     reg::IRQ_MASK,
     reg::REQ_BASE_LO,

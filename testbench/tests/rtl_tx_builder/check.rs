@@ -1,14 +1,25 @@
 //! The frame checks: a transmitted frame parsed with etherparse and every field compared with
 //! its command (Ethernet II and VLAN header, ARP reply, IPv4 and TCP headers with both
-//! checksums), and its bytes compared with the Rust model, the docs table and etherparse.
+//! checksums, the payload of a data segment), and its bytes compared with the Rust model
+//! (`frame_with`), the docs table and etherparse.
 
 use crate::*;
 
 /// Parses a transmitted frame with etherparse and checks its length and the
 /// Ethernet II / VLAN header against the command; `inner` is the EtherType
 /// of the payload (after the tag, when there is one).
-pub fn check_link<'a>(ctx: &str, f: &'a [u8], c: &TxCmd, inner: EtherType) -> PacketHeaders<'a> {
-    assert_eq!(f.len(), frame_len(c), "{ctx}: frame length (no padding)");
+pub fn check_link<'a>(
+    ctx: &str,
+    f: &'a [u8],
+    c: &TxCmd,
+    inner: EtherType,
+    pay: usize,
+) -> PacketHeaders<'a> {
+    assert_eq!(
+        f.len(),
+        frame_len(c) + pay,
+        "{ctx}: frame length (no padding)"
+    );
     let h = PacketHeaders::from_ethernet_slice(f).expect("etherparse parse");
     let Some(etherparse::LinkHeader::Ethernet2(eth)) = &h.link else {
         panic!("{ctx}: no Ethernet II header")
@@ -32,7 +43,7 @@ pub fn check_link<'a>(ctx: &str, f: &'a [u8], c: &TxCmd, inner: EtherType) -> Pa
 /// Parses a transmitted ARP reply with etherparse and checks every field
 /// against the command; then the bytes against the docs table and etherparse.
 pub fn check_arp_frame(ctx: &str, f: &[u8], c: &TxCmd) {
-    let h = check_link(ctx, f, c, EtherType::ARP);
+    let h = check_link(ctx, f, c, EtherType::ARP, 0);
     let Some(NetHeaders::Arp(arp)) = &h.net else {
         panic!("{ctx}: not ARP")
     };
@@ -58,17 +69,19 @@ pub fn check_arp_frame(ctx: &str, f: &[u8], c: &TxCmd) {
 }
 
 /// Parses a transmitted frame with etherparse and checks every field against
-/// the command, and both checksums against etherparse's calculation.
-pub fn check_frame(ctx: &str, f: &[u8], c: &TxCmd) {
+/// the command and `payload` (empty for an ARP reply or a segment without data), and both
+/// checksums against etherparse's calculation.
+pub fn check_frame(ctx: &str, f: &[u8], c: &TxCmd, payload: &[u8]) {
     assert_eq!(
         f,
-        &buflet_model::tx::frame(c)[..],
+        &buflet_model::tx::frame_with(c, payload)[..],
         "{ctx}: bytes vs the Rust model"
     );
     if is_arp(c) {
+        assert!(payload.is_empty(), "{ctx}: an ARP reply has no payload");
         return check_arp_frame(ctx, f, c);
     }
-    let h = check_link(ctx, f, c, EtherType::IPV4);
+    let h = check_link(ctx, f, c, EtherType::IPV4, payload.len());
     let Some(NetHeaders::Ipv4(ip, _)) = &h.net else {
         panic!("{ctx}: not IPv4")
     };
@@ -78,7 +91,7 @@ pub fn check_frame(ctx: &str, f: &[u8], c: &TxCmd) {
     let tcp_len = 20 + option_bytes(c).len();
     assert_eq!(
         usize::from(ip.total_len),
-        20 + tcp_len,
+        20 + tcp_len + payload.len(),
         "{ctx}: total length"
     );
     assert_eq!(ip.identification, 0, "{ctx}: ID");
@@ -103,7 +116,7 @@ pub fn check_frame(ctx: &str, f: &[u8], c: &TxCmd) {
     assert_eq!(tcp.acknowledgment_number, c.ack, "{ctx}: ACK");
     assert_eq!(tcp.header_len(), tcp_len, "{ctx}: data offset");
     assert_eq!(
-        f[f.len() - tcp_len + 13],
+        f[frame_len(c) - tcp_len + 13],
         c.flags.bits(),
         "{ctx}: flags byte"
     );
@@ -120,11 +133,15 @@ pub fn check_frame(ctx: &str, f: &[u8], c: &TxCmd) {
         &option_bytes(c)[..],
         "{ctx}: options"
     );
-    assert!(h.payload.slice().is_empty(), "{ctx}: payload");
+    assert_eq!(h.payload.slice(), payload, "{ctx}: payload");
     assert_eq!(
         tcp.checksum,
-        tcp.calc_checksum_ipv4(ip, &[]).expect("tcp checksum"),
+        tcp.calc_checksum_ipv4(ip, payload).expect("tcp checksum"),
         "{ctx}: TCP checksum"
     );
-    assert_eq!(f, &etherparse_frame(c)[..], "{ctx}: bytes vs etherparse");
+    assert_eq!(
+        f,
+        &etherparse_frame(c, payload)[..],
+        "{ctx}: bytes vs etherparse"
+    );
 }

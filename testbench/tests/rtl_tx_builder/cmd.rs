@@ -1,7 +1,8 @@
 //! Commands (`buflet_spec::TxCmd`, KIND any byte): random ones, their 48-byte entries, and the
 //! references each is checked against: the options and TCP header asked for, the frame built by
 //! etherparse, the ARP reply assembled by hand from the docs table and built by etherparse, and
-//! the frame length. (The Rust model's frame is `buflet_model::tx::frame`.)
+//! the frame length; random payloads for the data segments and their PAY_SUM, computed here
+//! independently. (The Rust model's frame is `buflet_model::tx::frame_with`.)
 
 use crate::*;
 
@@ -61,11 +62,61 @@ pub fn entry_bytes(c: &TxCmd, rng: &mut ChaCha8Rng) -> Vec<u8> {
     let (r1, r2) = (tx_cmd::RSVD, tx_cmd::RSVD2);
     let e = TxCmd {
         rsvd: b[r1.0],
-        rsvd2: b[r2.0..r2.0 + r2.1].try_into().unwrap(),
+        rsvd2: b[r2.0],
         ..*c
     };
     e.emit(&mut b);
     b
+}
+
+/// The one's-complement sum of `p` as big-endian 16-bit words (an odd last byte padded with
+/// 0), folded to 16 bits, not complemented: PAY_SUM (computed here by 32-bit word pairs, not
+/// as the model does).
+pub fn payload_sum(p: &[u8]) -> u16 {
+    let mut s: u64 = 0;
+    for q in p.chunks(4) {
+        let mut w = [0u8; 4];
+        w[..q.len()].copy_from_slice(q);
+        s += u64::from(u32::from_be_bytes(w));
+    }
+    // 2^32 = 2^16 * 2^16 = 1 modulo 2^16 - 1: fold 32 bits, then 16
+    while s > 0xFFFF {
+        s = (s & 0xFFFF) + (s >> 16);
+    }
+    s as u16
+}
+
+/// A random payload length for a data segment: small and odd ones, some thousands, and up to
+/// `TX_MAX_SEG`.
+pub fn random_pay_len(rng: &mut ChaCha8Rng) -> usize {
+    let max = param::TX_MAX_SEG as usize;
+    match rng.gen_range(0..10) {
+        0..=2 => rng.gen_range(1..=16),
+        3 => max - rng.gen_range(0..4),
+        4..=8 => rng.gen_range(1..=3000),
+        _ => rng.gen_range(1..=max),
+    }
+}
+
+/// A random command with its payload: `random_cmd`, and with chance `data_p` a TCP segment
+/// with a random payload (PAY_LEN and PAY_SUM set). An ARP command may carry a junk PAY_LEN
+/// and PAY_SUM (ignored), a TCP command without payload a junk PAY_SUM (ignored).
+pub fn random_item(rng: &mut ChaCha8Rng, data_p: f64) -> (TxCmd, Vec<u8>) {
+    let mut c = random_cmd(rng);
+    if !is_arp(&c) && rng.gen_bool(data_p) {
+        let mut p = vec![0u8; random_pay_len(rng)];
+        rng.fill(&mut p[..]);
+        c.pay_len = p.len() as u16;
+        c.pay_sum = payload_sum(&p);
+        return (c, p);
+    }
+    if rng.gen_bool(0.3) {
+        if is_arp(&c) {
+            c.pay_len = rng.gen();
+        }
+        c.pay_sum = rng.gen();
+    }
+    (c, Vec::new())
 }
 
 /// `KIND = ARP`: the command builds an ARP reply (any other value a TCP segment).
@@ -112,8 +163,9 @@ pub fn tcp_header(c: &TxCmd) -> TcpHeader {
     tcp
 }
 
-/// The whole frame built by etherparse (which computes both checksums).
-pub fn etherparse_frame(c: &TxCmd) -> Vec<u8> {
+/// The whole frame built by etherparse (which computes both checksums), `payload` after the
+/// TCP header.
+pub fn etherparse_frame(c: &TxCmd, payload: &[u8]) -> Vec<u8> {
     let mut ip = Ipv4Header::new(
         0,
         param::IP_TTL as u8,
@@ -131,9 +183,11 @@ pub fn etherparse_frame(c: &TxCmd) -> Vec<u8> {
         eth.single_vlan(VlanId::try_new(c.vlan & 0x0FFF).expect("vlan id"))
             .ip(ipv4)
             .tcp_header(tcp_header(c))
-            .write(&mut f, &[])
+            .write(&mut f, payload)
     } else {
-        eth.ip(ipv4).tcp_header(tcp_header(c)).write(&mut f, &[])
+        eth.ip(ipv4)
+            .tcp_header(tcp_header(c))
+            .write(&mut f, payload)
     }
     .expect("write frame");
     f
@@ -182,8 +236,8 @@ pub fn etherparse_arp_frame(c: &TxCmd) -> Vec<u8> {
     f
 }
 
-/// The frame's length: 42 or 46 bytes for an ARP reply; 54 for a TCP segment, plus 4 for the
-/// tag and 4 per option.
+/// The frame's header length: 42 or 46 bytes for an ARP reply (the whole frame); 54 for a TCP
+/// segment, plus 4 for the tag and 4 per option (the payload follows).
 pub fn frame_len(c: &TxCmd) -> usize {
     if is_arp(c) {
         return 42 + 4 * usize::from(c.vlan != 0);

@@ -82,7 +82,8 @@ pub fn arp_table(prefix: &str, kw: usize, seed: u64) {
         cmds.push(c);
     }
     cmds.push(base);
-    let st = run_cmds(prefix, kw, seed, &cmds, 0.3, 0.6);
+    let items: Vec<Item> = cmds.into_iter().map(|c| (c, Vec::new())).collect();
+    let st = run_cmds(prefix, kw, seed, &items, 0.3, 0.6);
     assert_eq!(st.arp, 26, "{prefix}: ARP replies");
 }
 
@@ -147,7 +148,7 @@ pub fn latency(prefix: &str, kw: usize, seed: u64) {
             frame_len(&c).div_ceil(kw),
             "{prefix}: command {i}: one word per cycle"
         );
-        check_frame(&format!("{prefix}: command {i}"), &f, &c);
+        check_frame(&format!("{prefix}: command {i}"), &f, &c, &[]);
     }
 }
 

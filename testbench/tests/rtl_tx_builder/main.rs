@@ -15,6 +15,16 @@
 //! A second run with no idle cycles and no backpressure checks one word per
 //! cycle with back-to-back frames.
 //!
+//! Data segments (docs/tcp-transmit.md): TCP commands with PAY_LEN > 0 (random payloads of 1
+//! to TX_MAX_SEG bytes, odd lengths included, with and without VLAN tag and options, PAY_SUM
+//! computed independently) whose payload words come on `s_axis_pay` (packed, garbage past the
+//! end of the last word and on the bus while idle, random idle cycles). Each frame is parsed
+//! with etherparse (lengths, payload, both checksums) and compared byte for byte with
+//! `buflet_model::tx::frame_with` and etherparse's PacketBuilder; every payload word must be
+//! taken, none more. The full-rate data run checks one word per cycle with no bubble between
+//! a header and its payload. ARP commands carry junk PAY_LEN/PAY_SUM (ignored) and TCP commands
+//! without payload junk PAY_SUM (ignored).
+//!
 //! ARP replies (docs/rx-paths.md "Reply frame", `KIND = ARP`) are mixed into
 //! the same runs, their TCP fields random (they must not matter). Each is
 //! parsed back with etherparse's ARP support (operation REPLY, sender =
@@ -31,7 +41,7 @@
 //! | `main.rs` | shared imports, the list of tests |
 //! | `cmd.rs` | commands: random ones, their entries, the reference frames |
 //! | `check.rs` | every frame parsed and checked against its command and the references |
-//! | `random.rs` | random runs with idle cycles and backpressure, the full-rate run |
+//! | `random.rs` | random runs (control and data) with idle cycles and backpressure, the full-rate runs |
 //! | `directed.rs` | hand-written ARP replies, the latency of one command |
 
 mod check;
@@ -39,7 +49,7 @@ mod cmd;
 mod directed;
 mod random;
 
-use buflet_sim::axis::{AxisBus, AxisSink};
+use buflet_sim::axis::{AxisBus, AxisSink, AxisSource, Beat};
 use buflet_sim::{ports, Model};
 use buflet_spec::{param, tx_cmd, TcpFlags, TxCmd, TxKind, TxOpts};
 use etherparse::{
@@ -59,8 +69,12 @@ buflet_testbench::test_list! {
     random => {
         tx_builder_w64_random,
         tx_builder_w512_random,
+        tx_builder_w64_random_control,
+        tx_builder_w512_random_control,
         tx_builder_w64_full_rate,
         tx_builder_w512_full_rate,
+        tx_builder_w64_full_rate_data,
+        tx_builder_w512_full_rate_data,
     },
     directed => {
         tx_builder_w64_arp_table,

@@ -66,6 +66,12 @@ impl Tb {
         mac[..6].copy_from_slice(&self.nic_mac);
         self.m.set(p.nic_mac, u64::from_le_bytes(mac));
         self.m.set(p.nic_ip, self.nic_ip as u64);
+        // The send side (toe_tx) is not under test here (no socket sends; testbench/tests/tx.rs
+        // tests it through the whole NIC): tx_data idle, pieces taken, and the SYN-ACK timer
+        // beyond reach, so the receive-side oracle's tx stream stays the one it predicts.
+        self.m.set(p.txd_idle, 1);
+        self.m.set(p.pc_ready, 1);
+        self.m.set(p.rto_init, u32::MAX as u64);
         // timer tick requests
         let mut tick = false;
         if self.tick_now > 0 {

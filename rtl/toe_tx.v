@@ -1,0 +1,761 @@
+`resetall
+`default_nettype none
+// toe_tx: the send side of docs/tcp-transmit.md for toe_engine (model: model/src/toe/snd.rs).
+// toe_engine sequences the steps (in_* below) and owns the socket's descriptor and receive
+// context; this block owns the send state table (snd_mem, one snd_ctx per socket), the post
+// table (post_mem: tx_desc entries with SND_OFF filled, post_nxt: their per-socket links,
+// post_used), the send-ready FIFO (each socket at most once: tq_in), and the working send
+// state sn of the socket the engine is working on. Per step it gives the next send state
+// (written into sn at the step's clock edge) and the decisions:
+//   ld      sn <= snd_mem[sk_idx]                 (the engine loads sk, cx)
+//   wb      snd_mem[sk_idx] <= sn, with the persist start of snd_wake applied, and the
+//           socket joins the send-ready FIFO when it has a segment to send (snd_wake)
+//   init    sn <= a fresh send state (SOCK_ADD; with CONNECT: SYN_SENT's timer and tag)
+//   in_post TX_POST: post_st is the status; post_take writes the post and links it
+//   in_close SOCK_CLOSE: close_st is the status; close_take queues our FIN
+//   in_syn  a SYN (LISTEN) or SYN-ACK (SYN_SENT) was taken: Snd::on_syn
+//   in_est  the handshake ended: Snd::on_established
+//   in_stop the SYN-ACK timer stops (an RST in SYN_RCVD)
+//   in_ack  an acceptable segment's ACK: snd_ack's arithmetic (una, RTT, CWND, window)
+//   in_tick the timer tick: snd_tick / synack_tick (tk_* actions)
+//   in_seg  the send step: next_seg (seg_*), and seg_go starts the piece walk
+//   in_sent the segment was queued: NXT, MAX, the RTT sample, the timer, counters
+//   in_abort the connection ended: the send side stops (posts returned by a post walk)
+//   pw_go   a post walk from POST_HEAD: pw_all = every post (returned), else the posts UNA
+//           has passed (completed); pw_busy until done; pw_count/bytes/tag for TX_DONE
+// The piece walk hands tx_data one piece per post the segment touches (m_pc_*).
+`include "buflet_defs.vh"
+module toe_tx #(
+    parameter NUM_SOCKETS = 64,
+    parameter NUM_POSTS   = 256,
+    parameter SW          = $clog2(NUM_SOCKETS)
+) (
+    input  wire                clk,
+    input  wire                rst,
+    input  wire [SW-1:0]       sk_idx,
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  wire [511:0]        sk,          // the socket's descriptor (ISS, MSS, PROTO)
+    input  wire [511:0]        rq,          // the request entry (TX_POST, SOCK_CLOSE, SOCK_ADD)
+    /* verilator lint_on UNUSEDSIGNAL */
+    input  wire [7:0]          st_now,      // the socket's state (cx STATE)
+    input  wire                sock_ok,     // the request's socket is in use
+    // policy registers
+    input  wire [31:0]         rto_init,
+    input  wire [31:0]         rto_min,
+    input  wire [31:0]         rto_max,
+    input  wire [31:0]         retries,
+    // frame fields (in_syn, in_ack)
+    input  wire [31:0]         mt_seq,
+    input  wire [31:0]         mt_ack,
+    input  wire [15:0]         mt_window,
+    input  wire [15:0]         mt_pay_len,
+    input  wire [7:0]          mt_flags,
+    input  wire                mt_ws_valid,
+    input  wire [3:0]          mt_ws,
+    input  wire [15:0]         mt_mss,
+    input  wire                syn_active,  // in_syn: a SYN-ACK of our active open (WL2 = its ACK)
+    // steps
+    input  wire                ld,
+    input  wire                wb,
+    input  wire                init,
+    input  wire                init_connect,
+    input  wire                post_take,
+    input  wire                close_take,
+    input  wire                in_syn,
+    input  wire                in_est,
+    input  wire                in_stop,
+    input  wire                in_ack,
+    input  wire                in_tick,
+    input  wire                in_seg,
+    input  wire                seg_go,
+    input  wire                in_sent,
+    input  wire                in_abort,
+    input  wire                take_connect, // CONNECT_PEND cleared (its CMD_DONE is posted)
+    input  wire                take_close,   // CLOSE_PEND cleared
+    input  wire                pw_go,
+    input  wire                pw_all,
+    // the send-ready FIFO
+    output wire                tq_valid,
+    input  wire                tq_pop,
+    output wire [SW-1:0]       tq_sock,
+    // decisions
+    output reg  [7:0]          post_st,
+    output reg  [7:0]          close_st,
+    output wire                ack_unsent,  // the frame's ACK acknowledges data never sent
+    output wire [31:0]         snd_seq,     // ISS + 1 + MAX: SEQ of a pure ACK or our RST
+    output wire                connect_pend,
+    output wire [31:0]         connect_tag,
+    output wire                close_pend,
+    output wire [31:0]         close_tag,
+    output wire                fin_acked,   // in_ack: our FIN is acknowledged
+    output reg                 tk_synack,   // in_tick: resend the SYN-ACK (SYN_RCVD) or SYN (SYN_SENT)
+    output reg                 tk_listen,   //          SYN_RCVD gives up: LISTEN again
+    output reg                 tk_fail,     //          the active open fails (TIMEOUT)
+    output reg                 tk_reset,    //          the retries ran out: RST, posts TIMEOUT
+    output reg                 tk_rto,      //          a retransmission timeout (CNT_TX_RTO)
+    output wire                seg_any,     // in_seg: a segment to send
+    output wire [31:0]         seg_seq,
+    output wire [15:0]         seg_len,
+    output wire                seg_fin,
+    output reg                 seg_psh,     // after the walk: the segment ends a PSH post
+    output wire                walk_busy,
+    output wire                pw_busy,
+    output reg  [31:0]         pw_count,
+    output wire [31:0]         pw_bytes,
+    output reg  [31:0]         pw_tag,
+    // counter events (one-cycle pulses)
+    output reg                 ev_fast_retrans,
+    output reg                 ev_probe,
+    output reg                 ev_retrans,   // a data segment (or FIN) sent again
+    output reg                 ev_data_seg,  // a segment with payload, of ev_data_bytes
+    output reg  [15:0]         ev_data_bytes,
+    // pieces for tx_data
+    output wire                m_pc_valid,
+    input  wire                m_pc_ready,
+    output wire [63:0]         m_pc_hmd,
+    output wire [31:0]         m_pc_at,
+    output wire [15:0]         m_pc_len,
+    output wire                m_pc_last
+);
+    localparam SNW = 8 * `BF_SND_CTX_SIZE;
+    localparam PW  = (NUM_POSTS > 1) ? $clog2(NUM_POSTS) : 1;
+    localparam [15:0] NULL16 = 16'hFFFF;
+    localparam [31:0] SOCK_LAST32 = NUM_SOCKETS - 1;
+    localparam [7:0] ST_LISTEN     = `BF_SOCK_STATE_LISTEN;
+    localparam [7:0] ST_SYN_RCVD   = `BF_SOCK_STATE_SYN_RCVD;
+    localparam [7:0] ST_SYN_SENT   = `BF_SOCK_STATE_SYN_SENT;
+    localparam [7:0] ST_ESTAB      = `BF_SOCK_STATE_ESTAB;
+    localparam [7:0] ST_CLOSE_WAIT = `BF_SOCK_STATE_CLOSE_WAIT;
+    localparam [7:0] PROTO_TCP     = `BF_IP_PROTO_TCP;
+    localparam [7:0] S_OK       = `BF_STATUS_OK;
+    localparam [7:0] S_BAD_SOCK = `BF_STATUS_BAD_SOCK;
+    localparam [7:0] S_BAD_NB   = `BF_STATUS_BAD_NB;
+    localparam [7:0] S_NO_POST  = `BF_STATUS_NO_POST;
+    localparam [7:0] TXF_PSH    = `BF_TX_FLAG_PSH;
+    localparam [7:0] TXF_DEVMEM = `BF_TX_FLAG_DEVMEM;
+    localparam [7:0] TF_FIN = `BF_TCP_FLAG_FIN;
+    localparam [7:0] TF_SYN = `BF_TCP_FLAG_SYN;
+    localparam [15:0] F_OPEN     = `BF_SND_FLAG_OPEN;
+    localparam [15:0] F_RECOVERY = `BF_SND_FLAG_RECOVERY;
+    localparam [15:0] F_RETX     = `BF_SND_FLAG_RETX;
+    localparam [15:0] F_PERSIST  = `BF_SND_FLAG_PERSIST;
+    localparam [15:0] F_PROBE    = `BF_SND_FLAG_PROBE;
+    localparam [15:0] F_FINQ     = `BF_SND_FLAG_FIN_QUEUED;
+    localparam [15:0] F_CLOSEP   = `BF_SND_FLAG_CLOSE_PEND;
+    localparam [15:0] F_CONNP    = `BF_SND_FLAG_CONNECT_PEND;
+    localparam [15:0] F_TAILPSH  = `BF_SND_FLAG_TAIL_PSH;
+    localparam [15:0] F_RTT      = `BF_SND_FLAG_RTT_ON;
+    localparam [15:0] F_NXTHEAD  = `BF_SND_FLAG_NXT_HEAD;
+    localparam [31:0] DEF_MSS    = `BF_PARAM_DEF_PEER_MSS;
+    localparam [31:0] MAX_SEG    = `BF_PARAM_TX_MAX_SEG;
+
+    // ------------------------------------------------------------------ tables
+    reg [SNW-1:0] snd_mem  [0:NUM_SOCKETS-1];
+    reg [511:0]   post_mem [0:NUM_POSTS-1];
+    reg [15:0]    post_nxt [0:NUM_POSTS-1];
+    reg [NUM_POSTS-1:0] post_used;
+    reg [SW-1:0]  tq_mem [0:NUM_SOCKETS-1];
+    reg [SW-1:0]  tq_wp, tq_rp;
+    reg [SW:0]    tq_cnt;
+    reg [NUM_SOCKETS-1:0] tq_in;
+
+    reg [SNW-1:0] sn;              // working send state
+    reg [SNW-1:0] sn_nx;           // ... after this cycle's step
+    reg [PW-1:0]  pa;              // post table read address (walks)
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [511:0]  pr     = post_mem[pa];   // the fields a walk needs
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire [15:0]   pr_nxt = post_nxt[pa];
+
+    // ------------------------------------------------------------------ fields
+    wire [63:0] una  = sn[`BF_SND_CTX_UNA_RANGE];
+    wire [63:0] nxt  = sn[`BF_SND_CTX_NXT_RANGE];
+    wire [63:0] smax = sn[`BF_SND_CTX_MAX_RANGE];
+    wire [63:0] send = sn[`BF_SND_CTX_END_RANGE];
+    wire [31:0] wnd  = sn[`BF_SND_CTX_WND_RANGE];
+    wire [31:0] cwnd = sn[`BF_SND_CTX_CWND_RANGE];
+    wire [31:0] mss  = {16'd0, sn[`BF_SND_CTX_MSS_RANGE]};
+    wire [15:0] fl   = sn[`BF_SND_CTX_SFLAGS_RANGE];
+    wire        f_open  = (fl & F_OPEN) != 16'd0;
+    wire        f_pers  = (fl & F_PERSIST) != 16'd0;
+    wire        f_finq  = (fl & F_FINQ) != 16'd0;
+    wire        f_rec   = (fl & F_RECOVERY) != 16'd0;
+    wire        f_rtt   = (fl & F_RTT) != 16'd0;
+    wire [31:0] timer = sn[`BF_SND_CTX_TIMER_RANGE];
+    wire [31:0] rto   = sn[`BF_SND_CTX_RTO_RANGE];
+    wire [31:0] backoff = sn[`BF_SND_CTX_BACKOFF_RANGE];
+    wire [31:0] sk_iss  = sk[`BF_SOCK_DESC_ISS_RANGE];
+    wire [31:0] iss1    = sk_iss + 32'd1;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [63:0] inflight = nxt - una;   // halved
+    /* verilator lint_on UNUSEDSIGNAL */
+    assign connect_pend = (fl & F_CONNP) != 16'd0;
+    assign close_pend   = (fl & F_CLOSEP) != 16'd0;
+    assign connect_tag  = sn[`BF_SND_CTX_CONNECT_TAG_RANGE];
+    assign close_tag    = sn[`BF_SND_CTX_CLOSE_TAG_RANGE];
+    assign snd_seq      = iss1 + smax[31:0];
+    wire [31:0] rto_cap = (rto_max == 32'd0) ? 32'd1 : rto_max;
+    wire [31:0] rto_lo  = (rto_min == 32'd0) ? 32'd1 : rto_min;
+    wire [31:0] rto_ini = (rto_init == 32'd0) ? 32'd1 : rto_init;
+    // RTO doubled (saturating), capped at RTO_MAX
+    wire [32:0] rto_x2  = {rto, 1'b0};
+    wire [31:0] rto_dbl = (rto_x2 > {1'b0, rto_cap}) ? rto_cap : rto_x2[31:0];
+
+    function [63:0] min64(input [63:0] a, input [63:0] b);
+        min64 = (a < b) ? a : b;
+    endfunction
+    function [31:0] sat32(input [63:0] a);
+        sat32 = (a[63:32] != 32'd0) ? 32'hFFFF_FFFF : a[31:0];
+    endfunction
+
+    // ------------------------------------------------------------------ next segment (Snd::next_seg)
+    // {any, fast (a retransmission at UNA), probe, fin, off, len} of send state s
+    /* verilator lint_off UNUSEDSIGNAL */
+    function [131:0] next_seg(input [SNW-1:0] s);
+        reg [63:0] n_una, n_nxt, n_max, n_end, n_inf, n_room, n_left, n_raw, n_new, n_rl, n_pb, o, l;
+        reg [31:0] n_mss, n_rw;
+        reg [15:0] n_fl;
+        reg        op, fq, any, fast, prb, fin;
+        begin
+            n_una = s[`BF_SND_CTX_UNA_RANGE];
+            n_nxt = s[`BF_SND_CTX_NXT_RANGE];
+            n_max = s[`BF_SND_CTX_MAX_RANGE];
+            n_end = s[`BF_SND_CTX_END_RANGE];
+            n_mss = {16'd0, s[`BF_SND_CTX_MSS_RANGE]};
+            n_fl  = s[`BF_SND_CTX_SFLAGS_RANGE];
+            op    = (n_fl & F_OPEN) != 16'd0;
+            fq    = (n_fl & F_FINQ) != 16'd0;
+            n_inf = n_nxt - n_una;
+            n_rw  = (s[`BF_SND_CTX_WND_RANGE] < s[`BF_SND_CTX_CWND_RANGE]) ? s[`BF_SND_CTX_WND_RANGE]
+                                                                             : s[`BF_SND_CTX_CWND_RANGE];
+            n_room = ({32'd0, n_rw} > n_inf) ? ({32'd0, n_rw} - n_inf) : 64'd0;
+            n_left = (n_end > n_nxt) ? (n_end - n_nxt) : 64'd0;
+            n_raw  = min64(min64(n_room, {32'd0, n_mss}), n_left);
+            // Nagle (RFC 9293 3.7.4): a full segment; or nothing in flight; or it empties the
+            // queue and the newest post asked for PSH (or our FIN follows)
+            n_new = (op && n_raw != 64'd0 &&
+                     (n_raw == {32'd0, n_mss} || n_inf == 64'd0 ||
+                      (n_nxt + n_raw == n_end && (((n_fl & F_TAILPSH) != 16'd0) || fq)))) ? n_raw : 64'd0;
+            n_rl  = min64({32'd0, n_mss}, (min64(n_max, n_end) > n_una) ? (min64(n_max, n_end) - n_una) : 64'd0);
+            n_pb  = (n_una < n_max) ? n_una : n_nxt;
+            o = n_nxt; l = 64'd0; any = 1'b0; fast = 1'b0; prb = 1'b0;
+            if (op && (n_fl & F_RETX) != 16'd0 && n_una < n_max) begin
+                o = n_una; l = n_rl; any = 1'b1; fast = 1'b1;
+            end else if (op && (n_fl & F_PROBE) != 16'd0 && (n_pb < n_end || (fq && n_pb == n_end))) begin
+                o = n_pb; l = (n_pb < n_end) ? 64'd1 : 64'd0; any = 1'b1; prb = 1'b1;
+            end else if (n_new != 64'd0) begin
+                o = n_nxt; l = n_new; any = 1'b1;
+            end else if (op && fq && n_nxt == n_end) begin
+                o = n_nxt; any = 1'b1;
+            end
+            fin = fq && (o + l == n_end);
+            any = any && (l != 64'd0 || fin);
+            next_seg = {any, fast, prb, fin, o, l};
+        end
+    endfunction
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire [63:0] g_off, g_len;
+    wire        g_any, g_fast, g_prb, g_fin;
+    assign {g_any, g_fast, g_prb, g_fin, g_off, g_len} = next_seg(sn);
+    assign seg_any = g_any;
+    assign seg_seq = iss1 + g_off[31:0];
+    assign seg_len = g_len[15:0];
+    assign seg_fin = g_fin;
+
+    // the send step's operands, kept for in_sent (the walk runs in between)
+    reg [63:0] s_off, s_len;
+    reg        s_fin, s_fast, s_prb;
+
+    // ------------------------------------------------------------------ ACK checks
+    wire [31:0] una_seq = iss1 + una[31:0];
+    wire [31:0] d_ack   = mt_ack - una_seq;                 // rel(ACK, SND.UNA)
+    wire        d_pos   = !d_ack[31] && (d_ack != 32'd0);
+    wire        d_nneg  = !d_ack[31];
+    wire [63:0] una_d   = una + {32'd0, d_ack};
+    assign ack_unsent = f_open && d_pos && (una_d > smax);
+    assign fin_acked  = f_finq && (una == send + 64'd1);
+
+    // ------------------------------------------------------------------ TX_POST, SOCK_CLOSE
+    wire [31:0] rq_len   = rq[`BF_TX_DESC_LEN_RANGE];
+    wire [15:0] rq_first = rq[`BF_TX_DESC_FIRST_OFF_RANGE];
+    wire [31:0] rq_pages = rq[`BF_TX_DESC_HMD_PAGES_RANGE];
+    wire [7:0]  rq_fl    = rq[`BF_TX_DESC_FLAGS_RANGE];
+    wire [44:0] rq_need  = {13'd0, rq_len} + {29'd0, rq_first};
+    wire        sk_tcp   = (sk[`BF_SOCK_DESC_PROTO_RANGE] == PROTO_TCP);
+    // a free post slot: the lowest clear bit of post_used
+    reg  [PW-1:0] free_slot;
+    reg           free_any;
+    integer fi;
+    always @* begin
+        free_slot = {PW{1'b0}};
+        free_any  = 1'b0;
+        for (fi = NUM_POSTS - 1; fi >= 0; fi = fi - 1) begin
+            if (!post_used[fi]) begin
+                free_slot = fi[PW-1:0];
+                free_any  = 1'b1;
+            end
+        end
+    end
+    wire st_postable = (st_now == ST_LISTEN) || (st_now == ST_SYN_RCVD) || (st_now == ST_SYN_SENT) ||
+                       (st_now == ST_ESTAB) || (st_now == ST_CLOSE_WAIT);
+    always @* begin
+        if (!sock_ok || !st_postable || !sk_tcp || f_finq) post_st = S_BAD_SOCK;
+        else if (rq_len == 32'd0 || rq_len > 32'h4000_0000 || rq_first >= 16'd4096 ||
+                 rq_pages == 32'd0 || rq_need > {1'b0, rq_pages, 12'd0} ||
+                 (rq_fl & TXF_DEVMEM) != 8'd0) post_st = S_BAD_NB;
+        else if (!free_any) post_st = S_NO_POST;
+        else post_st = S_OK;
+        if (!sock_ok || !sk_tcp || !f_open || f_finq ||
+            (st_now != ST_ESTAB && st_now != ST_CLOSE_WAIT)) close_st = S_BAD_SOCK;
+        else close_st = S_OK;
+    end
+
+    // ------------------------------------------------------------------ timer tick decisions
+    wire        tk_syn_st = (st_now == ST_SYN_RCVD) || (st_now == ST_SYN_SENT);
+    wire [31:0] bo1       = backoff + 32'd1;
+    always @* begin
+        {tk_synack, tk_listen, tk_fail, tk_reset, tk_rto} = 5'd0;
+        if (in_tick) begin
+            if (tk_syn_st) begin
+                if (timer == 32'd1) begin
+                    if (bo1 > retries) begin
+                        if (st_now == ST_SYN_SENT) tk_fail = 1'b1;
+                        else tk_listen = 1'b1;
+                    end else tk_synack = 1'b1;
+                end
+            end else if (f_open && timer == 32'd1) begin
+                if (f_pers || wnd == 32'd0) begin
+                    if (bo1 > retries) tk_reset = 1'b1;
+                end else begin
+                    tk_rto = 1'b1;
+                    if (backoff >= retries) tk_reset = 1'b1;
+                end
+            end
+        end
+    end
+
+    // ------------------------------------------------------------------ snd_wake's persist start
+    // (on the state after this cycle's step, so a step and its write-back may share a cycle)
+    reg [SNW-1:0] sn_wk;
+    always @* begin
+        sn_wk = sn_nx;
+        if ((sn_nx[`BF_SND_CTX_SFLAGS_RANGE] & F_OPEN) != 16'd0 && sn_nx[`BF_SND_CTX_WND_RANGE] == 32'd0 &&
+            sn_nx[`BF_SND_CTX_NXT_RANGE] < sn_nx[`BF_SND_CTX_END_RANGE] &&
+            sn_nx[`BF_SND_CTX_NXT_RANGE] == sn_nx[`BF_SND_CTX_UNA_RANGE] &&
+            sn_nx[`BF_SND_CTX_TIMER_RANGE] == 32'd0) begin
+            sn_wk[`BF_SND_CTX_SFLAGS_RANGE] = sn_nx[`BF_SND_CTX_SFLAGS_RANGE] | F_PERSIST;
+            sn_wk[`BF_SND_CTX_TIMER_RANGE]  = sn_nx[`BF_SND_CTX_RTO_RANGE];
+        end
+    end
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [131:0] wk_seg = next_seg(sn_wk);   // only whether it sends
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire         wk_can = wk_seg[131];
+
+    // ------------------------------------------------------------------ next state
+    // RFC 6298 sample r (ticks, at least 1): SRTT, RTTVAR (scaled by 8 and 4), RTO
+    wire [31:0] rtt_r   = (sn[`BF_SND_CTX_RTT_TICKS_RANGE] == 32'd0) ? 32'd1 : sn[`BF_SND_CTX_RTT_TICKS_RANGE];
+    wire [31:0] srtt    = sn[`BF_SND_CTX_SRTT_RANGE];
+    wire [31:0] rttvar  = sn[`BF_SND_CTX_RTTVAR_RANGE];
+    wire [31:0] srtt8   = srtt >> 3;
+    wire [31:0] rerr    = (srtt8 > rtt_r) ? (srtt8 - rtt_r) : (rtt_r - srtt8);
+    wire [31:0] srtt_n  = (srtt == 32'd0) ? {rtt_r[28:0], 3'd0} : (srtt - (srtt >> 3) + rtt_r);
+    wire [31:0] rttv_n  = (srtt == 32'd0) ? {rtt_r[30:0], 1'b0} : (rttvar - (rttvar >> 2) + rerr);
+    wire [31:0] rto_raw = (srtt_n >> 3) + ((rttv_n == 32'd0) ? 32'd1 : rttv_n);
+    wire [31:0] rto_smp = (rto_raw < rto_lo) ? rto_lo : (rto_raw > rto_cap) ? rto_cap : rto_raw;
+    // on_syn
+    wire [31:0] syn_mss0 = (mt_mss == 16'd0) ? DEF_MSS : {16'd0, mt_mss};
+    wire [31:0] own_mss  = (sk[`BF_SOCK_DESC_MSS_RANGE] == 16'd0) ? 32'd1 : {16'd0, sk[`BF_SOCK_DESC_MSS_RANGE]};
+    wire [31:0] syn_mss1 = (syn_mss0 < own_mss) ? syn_mss0 : own_mss;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [31:0] syn_mss2 = (syn_mss1 < MAX_SEG) ? syn_mss1 : MAX_SEG;
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire [15:0] syn_mss  = syn_mss2[15:0];   // <= TX_MAX_SEG
+    // on_established: RFC 6928's initial window
+    wire [31:0] mss2     = {mss[30:0], 1'b0};
+    wire [31:0] iw_hi    = (mss2 > 32'd14600) ? mss2 : 32'd14600;
+    wire [35:0] mss10    = {4'd0, mss} * 36'd10;
+    wire [31:0] iw       = (mss10 < {4'd0, iw_hi}) ? mss10[31:0] : iw_hi;
+    // snd_ack
+    wire [31:0] new_wnd  = {16'd0, mt_window} << sn[`BF_SND_CTX_WSCALE_RANGE];
+    wire        has_synfin = (mt_flags & (TF_SYN | TF_FIN)) != 8'd0;
+    wire [31:0] half_inf = sat32({1'b0, inflight[63:1]});
+    wire [31:0] ssth_c   = (half_inf > mss2) ? half_inf : mss2;
+    wire [31:0] wl1      = sn[`BF_SND_CTX_WL1_RANGE];
+    wire [31:0] wl2      = sn[`BF_SND_CTX_WL2_RANGE];
+    wire [31:0] seq_wl1  = mt_seq - wl1;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [31:0] ack_wl2  = mt_ack - wl2;     // its sign
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire        wupd     = d_nneg && ((mt_flags & TF_SYN) == 8'd0) &&
+                           ((!seq_wl1[31] && seq_wl1 != 32'd0) || (mt_seq == wl1 && !ack_wl2[31]));
+
+    reg ev_fast_retrans_c;          // the third duplicate ACK starts fast retransmit
+    reg [63:0] t_una, t_nxt, t_inf;
+    reg [31:0] t_cwnd, t_rto, t_abc;
+    reg [15:0] t_fl;
+    reg [7:0]  t_dup;
+    always @* begin
+        sn_nx = sn;
+        ev_fast_retrans_c = 1'b0;
+        t_una = una; t_nxt = nxt; t_inf = 64'd0; t_cwnd = cwnd; t_rto = rto; t_abc = 32'd0;
+        t_fl = fl; t_dup = 8'd0;
+        if (init) begin
+            sn_nx = {SNW{1'b0}};
+            sn_nx[`BF_SND_CTX_POST_HEAD_RANGE] = NULL16;
+            sn_nx[`BF_SND_CTX_POST_TAIL_RANGE] = NULL16;
+            sn_nx[`BF_SND_CTX_NXT_POST_RANGE]  = NULL16;
+            if (init_connect) begin
+                sn_nx[`BF_SND_CTX_RTO_RANGE]         = rto_ini;
+                sn_nx[`BF_SND_CTX_TIMER_RANGE]       = rto_ini;
+                sn_nx[`BF_SND_CTX_CONNECT_TAG_RANGE] = rq[`BF_REQ_HDR_TAG_RANGE];
+                sn_nx[`BF_SND_CTX_SFLAGS_RANGE]      = F_CONNP;
+            end
+        end
+        if (post_take) begin
+            sn_nx[`BF_SND_CTX_END_RANGE] = send + {32'd0, rq_len};
+            sn_nx[`BF_SND_CTX_POST_TAIL_RANGE] = {{(16-PW){1'b0}}, free_slot};
+            if (sn[`BF_SND_CTX_POST_HEAD_RANGE] == NULL16)
+                sn_nx[`BF_SND_CTX_POST_HEAD_RANGE] = {{(16-PW){1'b0}}, free_slot};
+            if (sn[`BF_SND_CTX_NXT_POST_RANGE] == NULL16 && (fl & F_NXTHEAD) == 16'd0) begin
+                sn_nx[`BF_SND_CTX_NXT_POST_RANGE] = {{(16-PW){1'b0}}, free_slot};
+                sn_nx[`BF_SND_CTX_NXT_POFF_RANGE] = 32'd0;
+            end
+            sn_nx[`BF_SND_CTX_SFLAGS_RANGE] = ((rq_fl & TXF_PSH) != 8'd0) ? (fl | F_TAILPSH) : (fl & ~F_TAILPSH);
+        end
+        if (close_take) begin
+            sn_nx[`BF_SND_CTX_SFLAGS_RANGE]   = fl | F_FINQ | F_CLOSEP;
+            sn_nx[`BF_SND_CTX_CLOSE_TAG_RANGE] = rq[`BF_REQ_HDR_TAG_RANGE];
+        end
+        if (take_connect) sn_nx[`BF_SND_CTX_SFLAGS_RANGE] = fl & ~F_CONNP;
+        if (take_close) sn_nx[`BF_SND_CTX_SFLAGS_RANGE] = fl & ~F_CLOSEP;
+        if (in_syn) begin
+            // Snd::on_syn: posts, END and a pending active open are kept
+            sn_nx = {SNW{1'b0}};
+            sn_nx[`BF_SND_CTX_END_RANGE]         = send;
+            sn_nx[`BF_SND_CTX_POST_HEAD_RANGE]   = sn[`BF_SND_CTX_POST_HEAD_RANGE];
+            sn_nx[`BF_SND_CTX_POST_TAIL_RANGE]   = sn[`BF_SND_CTX_POST_TAIL_RANGE];
+            sn_nx[`BF_SND_CTX_NXT_POST_RANGE]    = sn[`BF_SND_CTX_NXT_POST_RANGE];
+            sn_nx[`BF_SND_CTX_NXT_POFF_RANGE]    = sn[`BF_SND_CTX_NXT_POFF_RANGE];
+            sn_nx[`BF_SND_CTX_CONNECT_TAG_RANGE] = connect_tag;
+            sn_nx[`BF_SND_CTX_SFLAGS_RANGE]      = fl & (F_CONNP | F_TAILPSH | F_NXTHEAD);
+            sn_nx[`BF_SND_CTX_WND_RANGE]         = {16'd0, mt_window};
+            sn_nx[`BF_SND_CTX_WSCALE_RANGE]      = mt_ws_valid ? {4'd0, mt_ws} : 8'd0;
+            sn_nx[`BF_SND_CTX_MSS_RANGE]         = syn_mss;
+            sn_nx[`BF_SND_CTX_RTO_RANGE]         = rto_ini;
+            sn_nx[`BF_SND_CTX_TIMER_RANGE]       = rto_ini;
+            sn_nx[`BF_SND_CTX_WL1_RANGE]         = mt_seq;
+            sn_nx[`BF_SND_CTX_WL2_RANGE]         = syn_active ? mt_ack : sk_iss;
+        end
+        if (in_est) begin
+            sn_nx[`BF_SND_CTX_SFLAGS_RANGE]   = fl | F_OPEN;
+            sn_nx[`BF_SND_CTX_TIMER_RANGE]    = 32'd0;
+            sn_nx[`BF_SND_CTX_BACKOFF_RANGE]  = 32'd0;
+            sn_nx[`BF_SND_CTX_CWND_RANGE]     = iw;
+            sn_nx[`BF_SND_CTX_SSTHRESH_RANGE] = 32'hFFFF_FFFF;
+            sn_nx[`BF_SND_CTX_RTO_RANGE]      = rto_ini;
+        end
+        if (in_stop) sn_nx[`BF_SND_CTX_TIMER_RANGE] = 32'd0;
+        if (in_abort) begin
+            sn_nx[`BF_SND_CTX_SFLAGS_RANGE] = fl & ~(F_OPEN | F_RETX | F_PROBE | F_PERSIST);
+            sn_nx[`BF_SND_CTX_TIMER_RANGE]  = 32'd0;
+        end
+        if (in_ack && f_open && !(d_pos && una_d > smax)) begin
+            if (f_pers) sn_nx[`BF_SND_CTX_BACKOFF_RANGE] = 32'd0;
+            // a duplicate ACK (RFC 5681)
+            if (d_ack == 32'd0 && mt_pay_len == 16'd0 && !has_synfin && new_wnd == wnd &&
+                new_wnd != 32'd0 && !f_pers && una < smax) begin
+                t_dup = (sn[`BF_SND_CTX_DUPACKS_RANGE] == 8'hFF) ? 8'hFF : sn[`BF_SND_CTX_DUPACKS_RANGE] + 8'd1;
+                sn_nx[`BF_SND_CTX_DUPACKS_RANGE] = t_dup;
+                if (t_dup == 8'd3 && !f_rec && una >= sn[`BF_SND_CTX_RECOVER_RANGE]) begin
+                    sn_nx[`BF_SND_CTX_SSTHRESH_RANGE] = ssth_c;
+                    sn_nx[`BF_SND_CTX_RECOVER_RANGE]  = smax;
+                    sn_nx[`BF_SND_CTX_CWND_RANGE]     = sat32({32'd0, ssth_c} + {31'd0, mss, 1'b0} + {32'd0, mss});
+                    t_fl = t_fl | F_RECOVERY | F_RETX;
+                    ev_fast_retrans_c = 1'b1;
+                end else if (f_rec) begin
+                    sn_nx[`BF_SND_CTX_CWND_RANGE] = sat32({32'd0, cwnd} + {32'd0, mss});
+                end
+            end
+            if (d_pos) begin
+                t_una = una_d;
+                sn_nx[`BF_SND_CTX_UNA_RANGE] = t_una;
+                sn_nx[`BF_SND_CTX_DUPACKS_RANGE] = 8'd0;
+                if (nxt < t_una) begin
+                    t_nxt = t_una;
+                    sn_nx[`BF_SND_CTX_NXT_RANGE] = t_una;
+                    t_fl = t_fl | F_NXTHEAD;
+                end
+                t_inf = t_nxt - t_una;
+                if (f_rtt && t_una >= sn[`BF_SND_CTX_RTT_UNTIL_RANGE]) begin
+                    t_fl = t_fl & ~F_RTT;
+                    sn_nx[`BF_SND_CTX_SRTT_RANGE]   = srtt_n;
+                    sn_nx[`BF_SND_CTX_RTTVAR_RANGE] = rttv_n;
+                    t_rto = rto_smp;
+                    sn_nx[`BF_SND_CTX_RTO_RANGE]    = t_rto;
+                end
+                sn_nx[`BF_SND_CTX_BACKOFF_RANGE] = 32'd0;
+                sn_nx[`BF_SND_CTX_TIMER_RANGE]   = (t_una < smax) ? t_rto : 32'd0;
+                if (f_rec) begin
+                    if (t_una >= sn[`BF_SND_CTX_RECOVER_RANGE]) begin
+                        t_cwnd = sn[`BF_SND_CTX_SSTHRESH_RANGE];
+                        if ({32'd0, t_cwnd} > t_inf + {32'd0, mss}) t_cwnd = sat32(t_inf + {32'd0, mss});
+                        sn_nx[`BF_SND_CTX_CWND_RANGE] = t_cwnd;
+                        t_fl = t_fl & ~(F_RECOVERY | F_RETX);
+                    end else begin
+                        t_fl = t_fl | F_RETX;
+                        t_cwnd = ((cwnd > d_ack) ? (cwnd - d_ack) : 32'd0);
+                        sn_nx[`BF_SND_CTX_CWND_RANGE] = sat32({32'd0, t_cwnd} + {32'd0, mss});
+                    end
+                end else if (cwnd < sn[`BF_SND_CTX_SSTHRESH_RANGE]) begin
+                    sn_nx[`BF_SND_CTX_CWND_RANGE] = sat32({32'd0, cwnd} + {32'd0, (d_ack < mss) ? d_ack : mss});
+                end else begin
+                    // congestion avoidance by bytes acknowledged (RFC 3465)
+                    t_abc = sn[`BF_SND_CTX_ABC_RANGE] + d_ack;
+                    if (t_abc >= cwnd) begin
+                        sn_nx[`BF_SND_CTX_ABC_RANGE]  = t_abc - cwnd;
+                        sn_nx[`BF_SND_CTX_CWND_RANGE] = sat32({32'd0, cwnd} + {32'd0, mss});
+                    end else begin
+                        sn_nx[`BF_SND_CTX_ABC_RANGE] = t_abc;
+                    end
+                end
+            end
+            if (wupd) begin
+                sn_nx[`BF_SND_CTX_WND_RANGE] = new_wnd;
+                sn_nx[`BF_SND_CTX_WL1_RANGE] = mt_seq;
+                sn_nx[`BF_SND_CTX_WL2_RANGE] = mt_ack;
+            end
+            if (f_pers && (wupd ? new_wnd : wnd) != 32'd0) begin
+                t_fl = t_fl & ~(F_PERSIST | F_PROBE);
+                sn_nx[`BF_SND_CTX_BACKOFF_RANGE] = 32'd0;
+                sn_nx[`BF_SND_CTX_TIMER_RANGE]   = (t_una < smax) ? t_rto : 32'd0;
+            end
+            sn_nx[`BF_SND_CTX_SFLAGS_RANGE] = t_fl;
+        end
+        if (in_tick) begin
+            if (tk_syn_st) begin
+                if (timer != 32'd0) begin
+                    sn_nx[`BF_SND_CTX_TIMER_RANGE] = timer - 32'd1;
+                    if (timer == 32'd1) begin
+                        sn_nx[`BF_SND_CTX_BACKOFF_RANGE] = bo1;
+                        if (bo1 <= retries) begin
+                            sn_nx[`BF_SND_CTX_RTO_RANGE]   = rto_dbl;
+                            sn_nx[`BF_SND_CTX_TIMER_RANGE] = rto_dbl;
+                        end
+                    end
+                end
+            end else if (f_open) begin
+                if (f_rtt && sn[`BF_SND_CTX_RTT_TICKS_RANGE] != 32'hFFFF_FFFF)
+                    sn_nx[`BF_SND_CTX_RTT_TICKS_RANGE] = sn[`BF_SND_CTX_RTT_TICKS_RANGE] + 32'd1;
+                if (timer != 32'd0) sn_nx[`BF_SND_CTX_TIMER_RANGE] = timer - 32'd1;
+                if (timer == 32'd1 && !tk_reset) begin
+                    if (f_pers || wnd == 32'd0) begin
+                        sn_nx[`BF_SND_CTX_SFLAGS_RANGE]  = (fl | F_PERSIST | F_PROBE) & ~F_RTT;
+                        sn_nx[`BF_SND_CTX_BACKOFF_RANGE] = bo1;
+                        sn_nx[`BF_SND_CTX_RTO_RANGE]     = rto_dbl;
+                        sn_nx[`BF_SND_CTX_TIMER_RANGE]   = rto_dbl;
+                    end else begin
+                        // go-back-N from SND.UNA
+                        sn_nx[`BF_SND_CTX_SSTHRESH_RANGE] = ssth_c;
+                        sn_nx[`BF_SND_CTX_CWND_RANGE]     = mss;
+                        sn_nx[`BF_SND_CTX_ABC_RANGE]      = 32'd0;
+                        sn_nx[`BF_SND_CTX_NXT_RANGE]      = una;
+                        sn_nx[`BF_SND_CTX_SFLAGS_RANGE]   = (fl | F_NXTHEAD) & ~(F_RTT | F_RECOVERY | F_RETX);
+                        sn_nx[`BF_SND_CTX_DUPACKS_RANGE]  = 8'd0;
+                        sn_nx[`BF_SND_CTX_RECOVER_RANGE]  = smax;
+                        sn_nx[`BF_SND_CTX_BACKOFF_RANGE]  = bo1;
+                        sn_nx[`BF_SND_CTX_RTO_RANGE]      = rto_dbl;
+                        sn_nx[`BF_SND_CTX_TIMER_RANGE]    = rto_dbl;
+                    end
+                end
+            end
+        end
+        if (in_sent) begin
+            // Snd after engine_send: SND.NXT (not for a retransmission at UNA), SND.MAX, the
+            // RTT sample, the timer
+            if (s_fast) begin
+                sn_nx[`BF_SND_CTX_SFLAGS_RANGE] = fl & ~(F_RETX | F_RTT);
+                t_fl = fl & ~(F_RETX | F_RTT);
+            end else begin
+                t_fl = fl;
+                if (s_off + s_len + {63'd0, s_fin} > nxt) begin
+                    sn_nx[`BF_SND_CTX_NXT_RANGE] = s_off + s_len + {63'd0, s_fin};
+                end
+            end
+            if (s_prb) t_fl = t_fl & ~F_PROBE;
+            if (walk_new && s_len != 64'd0) begin
+                sn_nx[`BF_SND_CTX_NXT_POST_RANGE] = w_cur;
+                sn_nx[`BF_SND_CTX_NXT_POFF_RANGE] = w_poff;
+                t_fl = t_fl & ~F_NXTHEAD;
+            end
+            if (s_off + s_len + {63'd0, s_fin} > smax)
+                sn_nx[`BF_SND_CTX_MAX_RANGE] = s_off + s_len + {63'd0, s_fin};
+            if (!f_rtt && !(s_fast) && !(s_off < smax)) begin
+                t_fl = t_fl | F_RTT;
+                sn_nx[`BF_SND_CTX_RTT_UNTIL_RANGE] = s_off + s_len + {63'd0, s_fin};
+                sn_nx[`BF_SND_CTX_RTT_TICKS_RANGE] = 32'd0;
+            end
+            if (timer == 32'd0) sn_nx[`BF_SND_CTX_TIMER_RANGE] = rto;
+            sn_nx[`BF_SND_CTX_SFLAGS_RANGE] = t_fl;
+        end
+        if (pw_done_c) begin
+            sn_nx[`BF_SND_CTX_POST_HEAD_RANGE] = pw_p;
+            if (pw_p == NULL16) begin
+                sn_nx[`BF_SND_CTX_POST_TAIL_RANGE] = NULL16;
+                if (pw_mode_all) sn_nx[`BF_SND_CTX_NXT_POST_RANGE] = NULL16;
+            end
+        end
+    end
+
+    // ------------------------------------------------------------------ piece walk
+    // from NXT_POST/NXT_POFF (a new segment at NXT, the cursor valid), else from POST_HEAD
+    // at g_off - SND_OFF; one post per two cycles: read, then hand its piece on
+    reg         w_on;              // walking (the post at pa is read combinationally)
+    reg [15:0]  w_cur;             // post being walked (the cursor after the walk)
+    reg [31:0]  w_poff;            // offset in it
+    reg         w_fromhead;        // w_poff is computed from the post's SND_OFF on its read
+    reg [63:0]  w_rem;
+    reg         walk_new;          // the walk was from NXT: it moves the cursor
+    reg         pc_valid;
+    reg [63:0]  pc_hmd;
+    reg [31:0]  pc_at;
+    reg [15:0]  pc_len;
+    reg         pc_last;
+    wire [31:0] pr_len  = pr[`BF_TX_DESC_LEN_RANGE];
+    wire [63:0] pr_off  = pr[`BF_TX_DESC_SND_OFF_RANGE];
+    wire [31:0] w_po    = w_fromhead ? (s_off[31:0] - pr_off[31:0]) : w_poff;
+    wire [31:0] w_avail = pr_len - w_po;
+    wire [31:0] w_n     = ({32'd0, w_avail} < w_rem) ? w_avail : w_rem[31:0];
+    wire        w_ends  = (w_n == w_avail);
+    assign walk_busy = w_on || pc_valid;
+    assign m_pc_valid = pc_valid;
+    assign {m_pc_hmd, m_pc_at, m_pc_len, m_pc_last} = {pc_hmd, pc_at, pc_len, pc_last};
+    wire from_cursor = !g_fast && (g_off == nxt);
+
+    // ------------------------------------------------------------------ post walk
+    reg         pw_on, pw_rd, pw_mode_all;
+    reg [15:0]  pw_p;
+    reg [63:0]  pw_sum;
+    wire [63:0] pr_end   = pr_off + {32'd0, pr_len};
+    wire [63:0] pr_acked = (una <= pr_off) ? 64'd0 : (una >= pr_end) ? {32'd0, pr_len} : (una - pr_off);
+    wire        pw_stop  = (pw_p == NULL16) || (!pw_rd && !pw_mode_all && pr_end > una);
+    wire        pw_done_c = pw_on && !pw_rd && ((pw_p == NULL16) || (!pw_mode_all && pr_end > una));
+    assign pw_busy = pw_on;
+
+    // ------------------------------------------------------------------ send-ready FIFO
+    assign tq_valid = (tq_cnt != {(SW+1){1'b0}});
+    assign tq_sock  = tq_mem[tq_rp];
+
+
+    always @(posedge clk) begin
+        if (rst) begin
+            post_used <= {NUM_POSTS{1'b0}};
+            {tq_wp, tq_rp, tq_cnt} <= 0;
+            tq_in <= {NUM_SOCKETS{1'b0}};
+            {w_on, pc_valid, pw_on, pw_rd} <= 4'd0;
+            {ev_fast_retrans, ev_probe, ev_retrans, ev_data_seg} <= 4'd0;
+            ev_data_bytes <= 16'd0;
+            seg_psh <= 1'b0;
+            sn <= {SNW{1'b0}};
+        end else begin
+            ev_fast_retrans <= ev_fast_retrans_c;
+            ev_probe <= in_sent && s_prb;
+            ev_retrans <= in_sent && (s_off < smax) && (s_len != 64'd0 || s_fin);
+            ev_data_seg <= in_sent && (s_len != 64'd0);
+            ev_data_bytes <= s_len[15:0];
+            // working state
+            if (ld) sn <= snd_mem[sk_idx];
+            else if (wb) sn <= sn_wk;
+            else sn <= sn_nx;
+            if (tq_pop) begin
+                tq_in[tq_sock] <= 1'b0;
+                tq_rp <= (tq_rp == SOCK_LAST32[SW-1:0]) ? {SW{1'b0}} : tq_rp + 1'b1;
+            end
+            if (wb) begin
+                snd_mem[sk_idx] <= sn_wk;
+                if (wk_can && !tq_in[sk_idx]) begin
+                    tq_mem[tq_wp] <= sk_idx;
+                    tq_wp <= (tq_wp == SOCK_LAST32[SW-1:0]) ? {SW{1'b0}} : tq_wp + 1'b1;
+                    tq_in[sk_idx] <= 1'b1;
+                end
+            end
+            tq_cnt <= tq_cnt + {{SW{1'b0}}, (wb && wk_can && !tq_in[sk_idx])} - {{SW{1'b0}}, tq_pop};
+            // TX_POST
+            if (post_take) begin
+                post_mem[free_slot] <= {rq[511:`BF_TX_DESC_NEXT_POST_OFF*8+16], NULL16, send, rq[255:0]};
+                post_nxt[free_slot] <= NULL16;
+                post_used[free_slot] <= 1'b1;
+                if (sn[`BF_SND_CTX_POST_TAIL_RANGE] != NULL16)
+                    post_nxt[sn[`BF_SND_CTX_POST_TAIL_OFF*8 +: PW]] <= {{(16-PW){1'b0}}, free_slot};
+            end
+            // the send step: operands, then the piece walk
+            if (in_seg) begin
+                {s_off, s_len, s_fin, s_fast, s_prb} <= {g_off, g_len, g_fin, g_fast, g_prb};
+                walk_new <= from_cursor;
+                seg_psh  <= 1'b0;
+            end
+            if (seg_go) begin
+                // from the cursor (a new segment at NXT), else from POST_HEAD at s_off - SND_OFF
+                w_on  <= (s_len != 64'd0);
+                w_rem <= s_len;
+                if (walk_new && (fl & F_NXTHEAD) == 16'd0) begin
+                    w_cur  <= sn[`BF_SND_CTX_NXT_POST_RANGE];
+                    pa     <= sn[`BF_SND_CTX_NXT_POST_OFF*8 +: PW];
+                    w_poff <= sn[`BF_SND_CTX_NXT_POFF_RANGE];
+                    w_fromhead <= 1'b0;
+                end else begin
+                    w_cur  <= sn[`BF_SND_CTX_POST_HEAD_RANGE];
+                    pa     <= sn[`BF_SND_CTX_POST_HEAD_OFF*8 +: PW];
+                    w_fromhead <= 1'b1;
+                end
+            end else if (w_on && (!pc_valid || m_pc_ready)) begin
+                // the post at pa (read combinationally): its piece
+                pc_valid <= 1'b1;
+                pc_hmd   <= pr[`BF_TX_DESC_HMD_ADDR_RANGE];
+                pc_at    <= {16'd0, pr[`BF_TX_DESC_FIRST_OFF_RANGE]} + w_po;
+                pc_len   <= w_n[15:0];
+                pc_last  <= ({32'd0, w_n} == w_rem);
+                w_rem    <= w_rem - {32'd0, w_n};
+                w_fromhead <= 1'b0;
+                if ({32'd0, w_n} == w_rem) begin
+                    w_on <= 1'b0;
+                    seg_psh <= w_ends && ((pr[`BF_TX_DESC_FLAGS_RANGE] & TXF_PSH) != 8'd0);
+                end
+                if (w_ends) begin
+                    w_cur  <= pr_nxt;
+                    w_poff <= 32'd0;
+                    pa     <= pr_nxt[PW-1:0];
+                end else begin
+                    w_poff <= w_po + w_n;
+                end
+            end else if (pc_valid && m_pc_ready) begin
+                pc_valid <= 1'b0;
+            end
+            // the post walk
+            if (pw_go) begin
+                pw_on <= 1'b1;
+                pw_rd <= 1'b1;
+                pw_mode_all <= pw_all;
+                pw_p  <= sn[`BF_SND_CTX_POST_HEAD_RANGE];
+                pa    <= sn[`BF_SND_CTX_POST_HEAD_OFF*8 +: PW];
+                {pw_count, pw_sum, pw_tag} <= 0;
+            end else if (pw_on && pw_rd) begin
+                pw_rd <= 1'b0;             // pr is valid next cycle
+            end else if (pw_on) begin
+                if (pw_stop) begin
+                    pw_on <= 1'b0;
+                end else begin
+                    post_used[pw_p[PW-1:0]] <= 1'b0;
+                    pw_count <= pw_count + 32'd1;
+                    pw_sum   <= pw_sum + (pw_mode_all ? pr_acked : {32'd0, pr_len});
+                    pw_tag   <= pr[`BF_TX_DESC_TAG_RANGE];
+                    pw_p     <= pr_nxt;
+                    pa       <= pr_nxt[PW-1:0];
+                    pw_rd    <= 1'b1;
+                end
+            end
+        end
+    end
+    assign pw_bytes = sat32(pw_sum);
+endmodule
+`resetall

@@ -1,0 +1,602 @@
+//! RTL test of `tx_data` (models `tx_data_w64`, `tx_data_w512`; MAX_SEG = TX_MAX_SEG).
+//!
+//! The harness is a host memory of 4096-byte pages (random bytes) and page lists (posts of 3 to
+//! 6 pages, 8-byte little-endian page addresses at unaligned-to-the-page list addresses), a DMA
+//! read responder with random request backpressure and random response latency and idle
+//! cycles, and random idle cycles / backpressure on every other stream (commands, pieces,
+//! m_cmd, payload). Commands are random `tx_cmd` entries (random bytes): control ones (PAY_LEN
+//! 0, or ARP with a junk PAY_LEN) and data ones (PAY_LEN 1..=TX_MAX_SEG, junk PAY_SUM) whose
+//! payload is 1 to 4 pieces, often continuing the previous piece in the same post (so runs and
+//! segments meet the page cache), otherwise anywhere in any post, crossing pages.
+//!
+//! Faults: some page-list entries and some data pages are bad (a read touching them ends with
+//! tuser, its data zero). A data command is dropped exactly when one of its runs has a bad
+//! entry or a bad page. Checked:
+//! - m_cmd carries every command but the dropped ones, in order: control commands unchanged,
+//!   data commands unchanged but PAY_SUM, which equals the sum computed here independently;
+//! - the payload stream is one packet per data command passed on, packed (full words, low-mask
+//!   tkeep on the last), exactly its bytes;
+//! - `ev_pay_fault` pulses once per dropped command;
+//! - every DMA read is of mapped memory (a page address from a failed read would not be), a
+//!   payload read stays in one page, one read at a time, the response bus is never stalled,
+//!   the request stays stable until taken; the page-list reads and payload reads are exactly
+//!   those of a one-entry (list, page) cache that never keeps a failed entry (the remaining
+//!   runs of a failed command are not read);
+//! - `idle` is high only when every command taken has been passed on or dropped and no read is
+//!   outstanding, and at the end.
+//!
+//! The full-rate runs (no idle cycles, no backpressure, no DMA latency) check one payload word
+//! per cycle inside a packet.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use buflet_sim::axis::{AxisBus, AxisSink, AxisSource, Beat};
+use buflet_sim::{ports, Model};
+use buflet_spec::{param, tx_cmd, TxKind};
+use buflet_testbench::rtl_check::{assert_quiet, count_cycle, reset};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const PAGE: u64 = 4096;
+
+/// PAY_SUM: the one's-complement sum of `p` as big-endian 16-bit words (an odd last byte
+/// padded with 0), folded, not complemented (summed here by 32-bit words).
+fn payload_sum(p: &[u8]) -> u16 {
+    let mut s: u64 = 0;
+    for q in p.chunks(4) {
+        let mut w = [0u8; 4];
+        w[..q.len()].copy_from_slice(q);
+        s += u64::from(u32::from_be_bytes(w));
+    }
+    while s > 0xFFFF {
+        s = (s & 0xFFFF) + (s >> 16);
+    }
+    s as u16
+}
+
+fn low_mask(n: usize) -> u64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
+}
+
+/// Host memory: pages by page address, and the addresses whose reads fail.
+struct Host {
+    pages: HashMap<u64, Vec<u8>>,
+    bad_pages: HashSet<u64>,
+    /// Bad 8-byte page-list entries (their addresses).
+    bad_entries: HashSet<u64>,
+}
+
+impl Host {
+    fn byte(&self, a: u64) -> u8 {
+        let pg = self
+            .pages
+            .get(&(a & !(PAGE - 1)))
+            .unwrap_or_else(|| panic!("DMA read of unmapped address {a:#x}"));
+        pg[(a % PAGE) as usize]
+    }
+
+    fn read(&self, addr: u64, len: usize) -> Vec<u8> {
+        (0..len as u64).map(|i| self.byte(addr + i)).collect()
+    }
+
+    /// Whether a read of [addr, addr + len) fails.
+    fn fails(&self, addr: u64, len: usize) -> bool {
+        let end = addr + len as u64;
+        let mut pg = addr & !(PAGE - 1);
+        while pg < end {
+            if self.bad_pages.contains(&pg) {
+                return true;
+            }
+            pg += PAGE;
+        }
+        (addr & !7..end)
+            .step_by(8)
+            .any(|e| self.bad_entries.contains(&e))
+    }
+
+    fn entry(&self, hmd: u64, page: u64) -> u64 {
+        let b = self.read(hmd + 8 * page, 8);
+        u64::from_le_bytes(b.try_into().unwrap())
+    }
+}
+
+/// A post: its page list's address and its number of pages.
+#[derive(Clone, Copy)]
+struct Post {
+    hmd: u64,
+    pages: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Piece {
+    hmd: u64,
+    at: u32,
+    len: u16,
+    last: bool,
+}
+
+struct Cmd {
+    entry: Vec<u8>,
+    pieces: Vec<Piece>,
+    payload: Vec<u8>,
+    /// Data command whose reads fail: dropped.
+    faulty: bool,
+}
+
+/// The runs of a piece: (page index, offset in the buffer, length).
+fn runs(p: &Piece) -> Vec<(u64, u64, usize)> {
+    let mut v = Vec::new();
+    let (mut at, mut left) = (u64::from(p.at), usize::from(p.len));
+    while left > 0 {
+        let n = left.min((PAGE - at % PAGE) as usize);
+        v.push((at / PAGE, at, n));
+        at += n as u64;
+        left -= n;
+    }
+    v
+}
+
+/// Builds the host memory, the posts and the commands.
+fn setup(rng: &mut ChaCha8Rng, n: usize, faults: bool) -> (Host, Vec<Cmd>) {
+    let mut host = Host {
+        pages: HashMap::new(),
+        bad_pages: HashSet::new(),
+        bad_entries: HashSet::new(),
+    };
+    // 48 data pages at scattered addresses
+    let mut data_pages = Vec::new();
+    while data_pages.len() < 48 {
+        let a = (0x1_0000 + rng.gen_range(0..0x10_0000u64)) * PAGE;
+        if host.pages.contains_key(&a) {
+            continue;
+        }
+        let mut b = vec![0u8; PAGE as usize];
+        rng.fill(&mut b[..]);
+        host.pages.insert(a, b);
+        data_pages.push(a);
+    }
+    // 8 posts: page lists in their own region (list pages hold random bytes elsewhere)
+    let mut posts = Vec::new();
+    for i in 0..8u64 {
+        let base = 0x100_0000 + i * 2 * PAGE;
+        for pg in [base, base + PAGE] {
+            let mut b = vec![0u8; PAGE as usize];
+            rng.fill(&mut b[..]);
+            host.pages.insert(pg, b);
+        }
+        let hmd = base + 8 * rng.gen_range(0..512u64); // may cross into the next page
+        let pages = rng.gen_range(3..=6u64);
+        for k in 0..pages {
+            let a = data_pages[rng.gen_range(0..data_pages.len())];
+            let e = hmd + 8 * k;
+            let pg = host.pages.get_mut(&(e & !(PAGE - 1))).unwrap();
+            pg[(e % PAGE) as usize..(e % PAGE) as usize + 8].copy_from_slice(&a.to_le_bytes());
+        }
+        posts.push(Post { hmd, pages });
+    }
+    if faults {
+        for _ in 0..2 {
+            host.bad_pages
+                .insert(data_pages[rng.gen_range(0..data_pages.len())]);
+            let p = posts[rng.gen_range(0..posts.len())];
+            host.bad_entries
+                .insert(p.hmd + 8 * rng.gen_range(0..p.pages));
+        }
+    }
+
+    let max_seg = param::TX_MAX_SEG as usize;
+    let (kind, plen, psum) = (tx_cmd::KIND.0, tx_cmd::PAY_LEN.0, tx_cmd::PAY_SUM.0);
+    let mut cursor: Option<(usize, u64)> = None; // (post, offset) after the last piece
+    let mut cmds = Vec::new();
+    for _ in 0..n {
+        let mut e = vec![0u8; tx_cmd::SIZE];
+        rng.fill(&mut e[..]);
+        let arp = TxKind::Arp.code();
+        e[kind] = if rng.gen_bool(0.15) {
+            arp
+        } else if e[kind] == arp {
+            TxKind::Tcp.code()
+        } else {
+            e[kind]
+        };
+        if e[kind] == arp || rng.gen_bool(0.3) {
+            if e[kind] != arp {
+                e[plen..plen + 2].copy_from_slice(&[0, 0]);
+            }
+            cmds.push(Cmd {
+                entry: e,
+                pieces: Vec::new(),
+                payload: Vec::new(),
+                faulty: false,
+            });
+            continue;
+        }
+        let len = match rng.gen_range(0..10) {
+            0..=2 => rng.gen_range(1..=16),
+            3 => max_seg - rng.gen_range(0..4),
+            4..=7 => rng.gen_range(1..=3000),
+            _ => rng.gen_range(1..=max_seg),
+        };
+        e[plen..plen + 2].copy_from_slice(&(len as u16).to_le_bytes());
+        let np = rng.gen_range(1..=4usize).min(len);
+        // cut len into np pieces of at least one byte
+        let mut cuts: Vec<usize> = (0..np - 1).map(|_| rng.gen_range(1..len)).collect();
+        cuts.sort();
+        cuts.dedup();
+        cuts.insert(0, 0);
+        cuts.push(len);
+        let mut pieces = Vec::new();
+        let mut payload = Vec::new();
+        let mut faulty = false;
+        for w in cuts.windows(2) {
+            let plen_i = w[1] - w[0];
+            let (pi, at) = match cursor {
+                Some((pi, at))
+                    if rng.gen_bool(0.7) && at + plen_i as u64 <= posts[pi].pages * PAGE =>
+                {
+                    (pi, at)
+                }
+                _ => {
+                    let pi = rng.gen_range(0..posts.len());
+                    let cap = posts[pi].pages * PAGE;
+                    (pi, rng.gen_range(0..=cap - plen_i as u64))
+                }
+            };
+            let post = posts[pi];
+            let pc = Piece {
+                hmd: post.hmd,
+                at: at as u32,
+                len: plen_i as u16,
+                last: w[1] == len,
+            };
+            for (page, off, n) in runs(&pc) {
+                let ea = post.hmd + 8 * page;
+                if host.fails(ea, 8) {
+                    faulty = true;
+                    payload.extend(std::iter::repeat_n(0, n));
+                    continue;
+                }
+                let pa = host.entry(post.hmd, page) + off % PAGE;
+                faulty |= host.fails(pa, n);
+                payload.extend(host.read(pa, n));
+            }
+            pieces.push(pc);
+            cursor = Some((pi, at + plen_i as u64));
+        }
+        // PAY_SUM as the engine hands it is junk (tx_data sets it)
+        e[psum..psum + 2].copy_from_slice(&rng.gen::<u16>().to_le_bytes());
+        cmds.push(Cmd {
+            entry: e,
+            pieces,
+            payload,
+            faulty,
+        });
+    }
+    (host, cmds)
+}
+
+/// The page-list and payload reads a one-entry (list, page) cache makes for `cmds` (a failed
+/// entry is not cached; a command's runs after a failed read are not read).
+fn expected_reads(host: &Host, cmds: &[Cmd]) -> (usize, usize) {
+    let mut cache: Option<(u64, u64)> = None;
+    let (mut pl, mut data) = (0, 0);
+    for c in cmds {
+        let mut fault = false;
+        for p in &c.pieces {
+            for (page, off, n) in runs(p) {
+                if fault {
+                    continue;
+                }
+                if cache != Some((p.hmd, page)) {
+                    pl += 1;
+                    if host.fails(p.hmd + 8 * page, 8) {
+                        fault = true;
+                        cache = None;
+                        continue;
+                    }
+                    cache = Some((p.hmd, page));
+                }
+                data += 1;
+                fault |= host.fails(host.entry(p.hmd, page) + off % PAGE, n);
+            }
+        }
+    }
+    (pl, data)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    prefix: &str,
+    kw: usize,
+    seed: u64,
+    n: usize,
+    idle_p: f64,
+    stall_p: f64,
+    max_lat: u64,
+    faults: bool,
+) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (host, cmds) = setup(&mut rng, n, faults);
+    let n_data = cmds.iter().filter(|c| !c.pieces.is_empty()).count();
+    let n_faulty = cmds.iter().filter(|c| c.faulty).count();
+    if faults {
+        assert!(
+            n_faulty > 0 && n_faulty < n_data / 2,
+            "{prefix}: {n_faulty} of {n_data} data commands faulty"
+        );
+    }
+    let (want_pl, want_data) = expected_reads(&host, &cmds);
+    let runs_total: usize = cmds
+        .iter()
+        .flat_map(|c| &c.pieces)
+        .map(|p| runs(p).len())
+        .sum();
+    assert!(
+        want_pl < runs_total * 3 / 4,
+        "{prefix}: too few cache hits ({want_pl} page-list reads for {runs_total} runs)"
+    );
+    // what must come out
+    let (psum, plen) = (tx_cmd::PAY_SUM.0, tx_cmd::PAY_LEN.0);
+    let mut want_cmds: VecDeque<(usize, Vec<u8>)> = VecDeque::new();
+    let mut want_pay: VecDeque<(usize, &[u8])> = VecDeque::new();
+    for (i, c) in cmds.iter().enumerate() {
+        if c.faulty {
+            continue;
+        }
+        let mut e = c.entry.clone();
+        if !c.pieces.is_empty() {
+            assert_eq!(
+                usize::from(u16::from_le_bytes([e[plen], e[plen + 1]])),
+                c.payload.len()
+            );
+            e[psum..psum + 2].copy_from_slice(&payload_sum(&c.payload).to_le_bytes());
+            want_pay.push_back((i, &c.payload));
+        }
+        want_cmds.push_back((i, e));
+    }
+
+    let mut m = Model::new(prefix).expect("model built (sim/models.txt)");
+    let p = ports::TxData::bind(&m).expect("ports");
+    assert_eq!(
+        p.m_axis_pay_tdata.width() as usize,
+        kw * 8,
+        "{prefix}: width"
+    );
+    let full_rate = idle_p == 0.0 && stall_p == 0.0;
+    let s = |x: u64| seed.wrapping_mul(0x9e37_79b9).wrapping_add(x);
+    // commands and pieces: sources with idle cycles, garbage while idle
+    let cmd_bus = AxisBus::new(p.s_cmd_valid)
+        .tready(p.s_cmd_ready)
+        .tdata(p.s_cmd_data);
+    let mut cmd_src = AxisSource::new(&m, cmd_bus, idle_p, s(1))
+        .unwrap()
+        .garbage_when_idle(true);
+    let pc_bus = AxisBus::new(p.s_pc_valid)
+        .tready(p.s_pc_ready)
+        .sideband("hmd", p.s_pc_hmd)
+        .sideband("at", p.s_pc_at)
+        .sideband("len", p.s_pc_len)
+        .sideband("last", p.s_pc_last);
+    let mut pc_src = AxisSource::new(&m, pc_bus, idle_p, s(2))
+        .unwrap()
+        .garbage_when_idle(true);
+    for c in &cmds {
+        cmd_src.send_beat(Beat::new(c.entry.clone(), 0, false));
+        for pc in &c.pieces {
+            pc_src.send_beat(Beat::default().with_sideband(vec![
+                pc.hmd,
+                u64::from(pc.at),
+                u64::from(pc.len),
+                u64::from(pc.last),
+            ]));
+        }
+    }
+    // outputs: sinks with backpressure (stability checked by the kit)
+    let mcmd_bus = AxisBus::new(p.m_cmd_valid)
+        .tready(p.m_cmd_ready)
+        .tdata(p.m_cmd_data);
+    let mut cmd_sink = AxisSink::new(&m, mcmd_bus, stall_p, s(3)).unwrap();
+    let pay_bus = AxisBus::from_prefix(&m, "m_axis_pay", &[]).unwrap();
+    let mut pay_sink = AxisSink::new(&m, pay_bus, stall_p, s(4)).unwrap();
+    // DMA: requests (backpressure, stability checked), responses after a random latency
+    let req_bus = AxisBus::new(p.m_dma_rd_req_valid)
+        .tready(p.m_dma_rd_req_ready)
+        .sideband("addr", p.m_dma_rd_req_addr)
+        .sideband("len", p.m_dma_rd_req_len);
+    let mut req_sink = AxisSink::new(&m, req_bus, stall_p, s(5)).unwrap();
+    let rsp_bus = AxisBus::from_prefix(&m, "s_axis_dma_rd", &["tuser"]).unwrap();
+    let mut rsp_src = AxisSource::new(&m, rsp_bus, idle_p, s(6))
+        .unwrap()
+        .hold_valid(true)
+        .garbage_when_idle(true);
+
+    reset(&mut m, p.clk, p.rst, 3);
+    let mut cycles = 0u64;
+    let mut outstanding: Option<(u64, Vec<Beat>)> = None; // (due cycle, beats) not yet queued
+    let mut rsp_words_left = 0usize; // words of the current response not yet taken
+    let (mut pl_reads, mut data_reads) = (0usize, 0usize);
+    let (mut taken, mut passed, mut faults_seen) = (0usize, 0usize, 0usize);
+    let mut pay_cur: Vec<u8> = Vec::new();
+    let mut pay_gap = false; // a cycle without a payload word inside a packet (full rate)
+    let mut last_pay_cycle = 0u64;
+    while !(want_cmds.is_empty() && want_pay.is_empty() && taken == n && faults_seen == n_faulty) {
+        count_cycle(&mut cycles, 200 * n as u64 + 4_000_000, || {
+            format!(
+                "{prefix}: timeout: {taken} commands taken, {passed} passed, {faults_seen} faults, \
+                 {} commands and {} payloads still expected",
+                want_cmds.len(),
+                want_pay.len()
+            )
+        });
+        if let Some((due, _)) = &outstanding {
+            if cycles >= *due {
+                let (_, beats) = outstanding.take().unwrap();
+                for b in beats {
+                    rsp_src.send_beat(b);
+                }
+            }
+        }
+        cmd_src.drive(&mut m);
+        pc_src.drive(&mut m);
+        cmd_sink.drive(&mut m);
+        pay_sink.drive(&mut m);
+        req_sink.drive(&mut m);
+        rsp_src.drive(&mut m);
+        m.eval();
+
+        if m.get(p.ev_pay_fault) == 1 {
+            faults_seen += 1;
+        }
+        if m.get(p.idle) == 1 {
+            assert_eq!(
+                taken,
+                passed + faults_seen,
+                "{prefix} cycle {cycles}: idle with a command in progress"
+            );
+            assert!(
+                outstanding.is_none() && rsp_words_left == 0,
+                "{prefix} cycle {cycles}: idle with a read outstanding"
+            );
+        }
+        if m.get(p.s_axis_dma_rd_tvalid) == 1 {
+            assert_eq!(
+                m.get(p.s_axis_dma_rd_tready),
+                1,
+                "{prefix} cycle {cycles}: DMA response bus stalled"
+            );
+        }
+        if cmd_src.sample(&m).is_some() {
+            taken += 1;
+        }
+        pc_src.sample(&m);
+        if let Some(r) = req_sink.sample(&m) {
+            assert!(
+                outstanding.is_none() && rsp_words_left == 0,
+                "{prefix} cycle {cycles}: a second read outstanding"
+            );
+            let (addr, len) = (r.sideband[0], r.sideband[1] as usize);
+            assert!(len >= 1, "{prefix}: empty read");
+            if len == 8 && (0x100_0000..0x200_0000).contains(&addr) {
+                pl_reads += 1;
+            } else {
+                data_reads += 1;
+                assert!(
+                    addr % PAGE + len as u64 <= PAGE,
+                    "{prefix}: payload read {addr:#x}+{len} crosses a page"
+                );
+            }
+            let fail = host.fails(addr, len);
+            let bytes = if fail {
+                vec![0u8; len]
+            } else {
+                host.read(addr, len)
+            };
+            let nw = len.div_ceil(kw);
+            let beats: Vec<Beat> = (0..nw)
+                .map(|i| {
+                    let chunk = &bytes[i * kw..len.min((i + 1) * kw)];
+                    let mut data = vec![0u8; kw];
+                    if !fail {
+                        rng.fill(&mut data[..]); // garbage past the end
+                    }
+                    data[..chunk.len()].copy_from_slice(chunk);
+                    let last = i + 1 == nw;
+                    Beat::new(data, low_mask(chunk.len()), last)
+                        .with_sideband(vec![u64::from(last && fail)])
+                })
+                .collect();
+            rsp_words_left = nw;
+            let lat = if max_lat == 0 {
+                0
+            } else {
+                rng.gen_range(0..=max_lat)
+            };
+            outstanding = Some((cycles + 1 + lat, beats));
+        }
+        if rsp_src.sample(&m).is_some() {
+            rsp_words_left -= 1;
+        }
+        if let Some(b) = cmd_sink.sample(&m) {
+            let (i, want) = want_cmds
+                .pop_front()
+                .unwrap_or_else(|| panic!("{prefix}: an extra command on m_cmd"));
+            assert_eq!(b.data, want, "{prefix}: command {i} on m_cmd");
+            passed += 1;
+        }
+        if let Some(b) = pay_sink.sample(&m) {
+            {
+                let nb = b.keep_u64().count_ones() as usize;
+                assert_eq!(b.keep_u64(), low_mask(nb), "{prefix}: tkeep not a low mask");
+                assert!(
+                    b.last || nb == kw,
+                    "{prefix}: short payload word before tlast"
+                );
+                if !pay_cur.is_empty() && cycles != last_pay_cycle + 1 {
+                    pay_gap = true;
+                }
+                last_pay_cycle = cycles;
+                pay_cur.extend_from_slice(&b.data[..nb]);
+                let (i, want) = *want_pay
+                    .front()
+                    .unwrap_or_else(|| panic!("{prefix}: extra payload"));
+                assert!(
+                    pay_cur.len() <= want.len() && pay_cur[..] == want[..pay_cur.len()],
+                    "{prefix}: command {i}: payload bytes wrong by byte {}",
+                    pay_cur.len()
+                );
+                if b.last {
+                    assert_eq!(pay_cur.len(), want.len(), "{prefix}: command {i}: length");
+                    want_pay.pop_front();
+                    pay_cur.clear();
+                }
+            }
+        }
+        m.tick(p.clk);
+    }
+    let quiet = [
+        p.m_cmd_valid,
+        p.m_axis_pay_tvalid,
+        p.m_dma_rd_req_valid,
+        p.ev_pay_fault,
+    ];
+    let end = [
+        (p.s_cmd_valid, 0),
+        (p.s_pc_valid, 0),
+        (p.s_axis_dma_rd_tvalid, 0),
+        (p.m_cmd_ready, 1),
+        (p.m_axis_pay_tready, 1),
+    ];
+    assert_quiet(&mut m, p.clk, &end, &quiet, 8, prefix);
+    m.eval();
+    assert_eq!(m.get(p.idle), 1, "{prefix}: idle at the end");
+    assert!(pc_src.idle(), "{prefix}: pieces not taken");
+    assert_eq!(faults_seen, n_faulty, "{prefix}: ev_pay_fault pulses");
+    assert_eq!(passed, n - n_faulty, "{prefix}: commands passed on");
+    assert_eq!(
+        (pl_reads, data_reads),
+        (want_pl, want_data),
+        "{prefix}: (page-list, payload) reads"
+    );
+    if full_rate {
+        assert!(!pay_gap, "{prefix}: a bubble inside a payload packet");
+    }
+    eprintln!(
+        "{prefix}: {n} commands ({n_data} data, {n_faulty} dropped) in {cycles} cycles, \
+         {runs_total} runs, {pl_reads} page-list reads, {data_reads} payload reads"
+    );
+}
+
+buflet_testbench::run_table! { run;
+    tx_data_w64_random: ("tx_data_w64", 8, 41, 300, 0.3, 0.3, 12, true);
+    tx_data_w512_random: ("tx_data_w512", 64, 42, 300, 0.3, 0.3, 12, true);
+    tx_data_w64_heavy_backpressure: ("tx_data_w64", 8, 43, 200, 0.1, 0.8, 30, true);
+    tx_data_w512_heavy_backpressure: ("tx_data_w512", 64, 44, 200, 0.1, 0.8, 30, true);
+    tx_data_w64_no_faults: ("tx_data_w64", 8, 45, 300, 0.3, 0.3, 5, false);
+    tx_data_w512_no_faults: ("tx_data_w512", 64, 46, 300, 0.3, 0.3, 5, false);
+    tx_data_w64_full_rate: ("tx_data_w64", 8, 47, 300, 0.0, 0.0, 0, false);
+    tx_data_w512_full_rate: ("tx_data_w512", 64, 48, 300, 0.0, 0.0, 0, false);
+}
