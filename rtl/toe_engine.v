@@ -73,6 +73,7 @@ module toe_engine #(
     output wire [31:0]           m_pc_at,
     output wire [15:0]           m_pc_len,
     output wire                  m_pc_last,
+    output wire                  m_pc_psh,
     input  wire                  txd_idle,
     // buflet pool free count (live)
     input  wire [15:0]           pool_free,
@@ -179,7 +180,6 @@ module toe_engine #(
     localparam [7:0] KIND_TX_DONE  = `BF_CPL_KIND_TX_DONE;
     localparam [7:0] TF_FIN = `BF_TCP_FLAG_FIN;
     localparam [7:0] TF_RST = `BF_TCP_FLAG_RST;
-    localparam [7:0] TF_PSH = `BF_TCP_FLAG_PSH;
     localparam [7:0] TF_ACK = `BF_TCP_FLAG_ACK;
     localparam [3:0] DROP_NO_SOCKET = `BF_DROP_NO_SOCKET;
     // parameter checks (elaboration time, rtl/buflet_checks.vh); the submodules check theirs
@@ -489,7 +489,7 @@ module toe_engine #(
     wire [7:0]  post_st, close_st;
     wire        ack_unsent, connect_pend, close_pend, fin_acked;
     wire [31:0] snd_seq, connect_tag, close_tag, seg_seq, pw_count, pw_bytes, pw_tag;
-    wire        tk_synack, tk_listen, tk_fail, tk_reset, tk_rto, seg_any, seg_fin, seg_psh;
+    wire        tk_synack, tk_listen, tk_fail, tk_reset, tk_rto, seg_any, seg_fin;
     wire        walk_busy, pw_busy, tx_ev_retrans;
     wire [15:0] seg_len;
     wire [SW-1:0] tq_sock;
@@ -531,12 +531,12 @@ module toe_engine #(
         .connect_pend(connect_pend), .connect_tag(connect_tag),
         .close_pend(close_pend), .close_tag(close_tag), .fin_acked(fin_acked),
         .tk_synack(tk_synack), .tk_listen(tk_listen), .tk_fail(tk_fail), .tk_reset(tk_reset), .tk_rto(tk_rto),
-        .seg_any(seg_any), .seg_seq(seg_seq), .seg_len(seg_len), .seg_fin(seg_fin), .seg_psh(seg_psh),
+        .seg_any(seg_any), .seg_seq(seg_seq), .seg_len(seg_len), .seg_fin(seg_fin),
         .walk_busy(walk_busy), .pw_busy(pw_busy), .pw_count(pw_count), .pw_bytes(pw_bytes), .pw_tag(pw_tag),
         .ev_fast_retrans(ev_tx_fast), .ev_probe(ev_tx_probe), .ev_retrans(tx_ev_retrans),
         .ev_data_seg(ev_tx_seg), .ev_data_bytes(ev_tx_seg_bytes),
         .m_pc_valid(m_pc_valid), .m_pc_ready(m_pc_ready), .m_pc_hmd(m_pc_hmd), .m_pc_at(m_pc_at),
-        .m_pc_len(m_pc_len), .m_pc_last(m_pc_last)
+        .m_pc_len(m_pc_len), .m_pc_last(m_pc_last), .m_pc_psh(m_pc_psh)
     );
     reg  ev_syn_retrans;
     assign ev_tx_retrans = tx_ev_retrans || ev_syn_retrans;
@@ -967,11 +967,13 @@ module toe_engine #(
                     {d_seq, d_len, d_fin} <= {seg_seq, seg_len, seg_fin};
                     state <= (seg_any && sock_used[sk_idx]) ? S_S2 : S_IDLE;
                 end
-                S_S2: state <= S_S3;
-                S_S3: if (!walk_busy) begin
-                    d_flags <= (seg_psh ? TF_PSH : 8'd0) | (d_fin ? TF_FIN : 8'd0);
-                    tx_push(3'd1, S_S4);
+                // the header is queued while the pieces walk (tx_data adds PSH from the last
+                // piece); the send state moves once the walk is over (its cursor)
+                S_S2: begin
+                    d_flags <= d_fin ? TF_FIN : 8'd0;
+                    tx_push(3'd1, S_S3);
                 end
+                S_S3: if (!walk_busy) state <= S_S4;
                 S_S4: state <= S_IDLE;
                 // the timer tick's send timers, before the socket's named-buffer timeout
                 S_TKS0: {sk, cx, state} <= {sk_rd, cx_rd, S_TKS1};

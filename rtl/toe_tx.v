@@ -97,7 +97,6 @@ module toe_tx #(
     output wire [31:0]         seg_seq,
     output wire [15:0]         seg_len,
     output wire                seg_fin,
-    output reg                 seg_psh,     // after the walk: the segment ends a PSH post
     output wire                walk_busy,
     output wire                pw_busy,
     output reg  [31:0]         pw_count,
@@ -115,7 +114,8 @@ module toe_tx #(
     output wire [63:0]         m_pc_hmd,
     output wire [31:0]         m_pc_at,
     output wire [15:0]         m_pc_len,
-    output wire                m_pc_last
+    output wire                m_pc_last,
+    output wire                m_pc_psh
 );
     localparam SNW = 8 * `BF_SND_CTX_SIZE;
     localparam PW  = (NUM_POSTS > 1) ? $clog2(NUM_POSTS) : 1;
@@ -621,6 +621,7 @@ module toe_tx #(
     reg [31:0]  pc_at;
     reg [15:0]  pc_len;
     reg         pc_last;
+    reg         pc_psh;
     wire [31:0] pr_len  = pr[`BF_TX_DESC_LEN_RANGE];
     wire [63:0] pr_off  = pr[`BF_TX_DESC_SND_OFF_RANGE];
     wire [31:0] w_po    = w_fromhead ? (s_off[31:0] - pr_off[31:0]) : w_poff;
@@ -629,7 +630,7 @@ module toe_tx #(
     wire        w_ends  = (w_n == w_avail);
     assign walk_busy = w_on || pc_valid;
     assign m_pc_valid = pc_valid;
-    assign {m_pc_hmd, m_pc_at, m_pc_len, m_pc_last} = {pc_hmd, pc_at, pc_len, pc_last};
+    assign {m_pc_hmd, m_pc_at, m_pc_len, m_pc_last, m_pc_psh} = {pc_hmd, pc_at, pc_len, pc_last, pc_psh};
     wire from_cursor = !g_fast && (g_off == nxt);
 
     // ------------------------------------------------------------------ post walk
@@ -655,7 +656,6 @@ module toe_tx #(
             {w_on, pc_valid, pw_on, pw_rd} <= 4'd0;
             {ev_fast_retrans, ev_probe, ev_retrans, ev_data_seg} <= 4'd0;
             ev_data_bytes <= 16'd0;
-            seg_psh <= 1'b0;
             sn <= {SNW{1'b0}};
         end else begin
             ev_fast_retrans <= ev_fast_retrans_c;
@@ -692,7 +692,6 @@ module toe_tx #(
             if (in_seg) begin
                 {s_off, s_len, s_fin, s_fast, s_prb} <= {g_off, g_len, g_fin, g_fast, g_prb};
                 walk_new <= from_cursor;
-                seg_psh  <= 1'b0;
             end
             if (seg_go) begin
                 // from the cursor (a new segment at NXT), else from POST_HEAD at s_off - SND_OFF
@@ -715,12 +714,10 @@ module toe_tx #(
                 pc_at    <= {16'd0, pr[`BF_TX_DESC_FIRST_OFF_RANGE]} + w_po;
                 pc_len   <= w_n[15:0];
                 pc_last  <= ({32'd0, w_n} == w_rem);
+                pc_psh   <= ({32'd0, w_n} == w_rem) && w_ends && ((pr[`BF_TX_DESC_FLAGS_RANGE] & TXF_PSH) != 8'd0);
                 w_rem    <= w_rem - {32'd0, w_n};
                 w_fromhead <= 1'b0;
-                if ({32'd0, w_n} == w_rem) begin
-                    w_on <= 1'b0;
-                    seg_psh <= w_ends && ((pr[`BF_TX_DESC_FLAGS_RANGE] & TXF_PSH) != 8'd0);
-                end
+                if ({32'd0, w_n} == w_rem) w_on <= 1'b0;
                 if (w_ends) begin
                     w_cur  <= pr_nxt;
                     w_poff <= 32'd0;

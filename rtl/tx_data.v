@@ -5,7 +5,9 @@
 // summing PAY_SUM, and is passed on to tx_builder (m_cmd, PAY_SUM set) only once its last
 // payload word is in the FIFO, so tx_builder never waits on memory inside a frame. Commands
 // leave in the order they came; a command with PAY_LEN = 0 or KIND = ARP is passed on as it is
-// once every earlier one has been passed on or dropped.
+// once every earlier one has been passed on or dropped. The engine queues a data command before
+// its pieces are known: the last piece says whether the segment ends a PSH post (s_pc_psh), and
+// the command's FLAGS get PSH then.
 //
 // Fetch (one command at a time, one DMA read at a time): a piece is cut at 4096-byte page
 // boundaries; each run's page address comes from the page list entry at HMD + 8 * (AT >> 12)
@@ -56,6 +58,7 @@ module tx_data #(
     input  wire [31:0]           s_pc_at,
     input  wire [15:0]           s_pc_len,
     input  wire                  s_pc_last,
+    input  wire                  s_pc_psh,       // (last piece) the segment ends a PSH post: the command's FLAGS get PSH
 
     // DMA read client
     output wire                  m_dma_rd_req_valid,
@@ -256,6 +259,7 @@ module tx_data #(
             p_at   <= s_pc_at;
             p_len  <= s_pc_len;
             p_last <= s_pc_last;
+            if (s_pc_psh) cmd[`BF_TX_CMD_FLAGS_RANGE] <= cmd[`BF_TX_CMD_FLAGS_RANGE] | 8'(`BF_TCP_FLAG_PSH);
         end else if ((state == S_DRSP) && rsp && s_axis_dma_rd_tlast) begin
             p_at  <= p_at + {19'd0, rn};
             p_len <= p_len - {3'd0, rn};

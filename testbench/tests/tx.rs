@@ -4,8 +4,7 @@
 //! smoltcp received must equal the bytes posted (sha256), every post must come back in a
 //! `TX_DONE`, and every frame the NIC sent must parse with etherparse with valid checksums.
 //!
-//! Every test runs on both backends (`_model`, `_rtl`); the RTL runs move fewer bytes where a
-//! run would take minutes of simulation.
+//! Every test runs on both backends (`model::*`, `rtl::*`).
 
 use buflet_driver::CplKind;
 use buflet_platform::Agent;
@@ -178,7 +177,8 @@ fn transfer(b: Backend, bytes: usize, posts: usize, imp: Impair, seed: u64, x: E
     let (mut close_tag, mut close_done, mut peer_closed) = (None, false, false);
     let (mut timed_out, mut last_rst) = (None, false);
     let mut payload_seen = 0usize;
-    for step in 0..200_000 {
+    let steps: usize = std::env::var("TX_STEPS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    for step in 0..steps {
         let now = clock(drv.cycles(), skip_us);
         iface.poll(now, &mut phy, &mut sockets);
         let s = sockets.get_mut::<tcp::Socket>(h);
@@ -255,6 +255,9 @@ fn transfer(b: Backend, bytes: usize, posts: usize, imp: Impair, seed: u64, x: E
             wire.send(f);
         }
         for c in drv.wait(1024).unwrap() {
+            if std::env::var_os("TX_DEBUG").is_some() {
+                eprintln!("step {step} cpl {c:?}");
+            }
             if c.kind == CplKind::TxDone && vanish.is_some() && c.status != buflet_spec::Status::Ok
             {
                 assert_eq!(c.status, buflet_spec::Status::Timeout, "{c:?}");
@@ -285,6 +288,9 @@ fn transfer(b: Backend, bytes: usize, posts: usize, imp: Impair, seed: u64, x: E
         }
         let mut quiet = phy.tx.is_empty() && wire.pending() == 0;
         while let Some(f) = wire.recv() {
+            if std::env::var_os("TX_DEBUG").is_some() {
+                eprintln!("step {step} frame {} bytes: {:02x?}", f.len(), &f[..f.len().min(70)]);
+            }
             payload_seen += check_frame(&f);
             last_rst = is_rst(&f);
             if !gone {
@@ -381,7 +387,7 @@ fn transfer(b: Backend, bytes: usize, posts: usize, imp: Impair, seed: u64, x: E
 }
 
 fn smoltcp_receives_what_was_posted(b: Backend) {
-    let r = send(b, scale(b, 300_000), 5, Impair::default(), 1);
+    let r = send(b, 300_000, 5, Impair::default(), 1);
     assert_eq!(r.got.len(), r.data.len());
     assert_eq!(sha256_hex(&r.got), sha256_hex(&r.data));
     assert_eq!(r.retrans, 0, "a clean link needs no retransmission");
@@ -398,7 +404,7 @@ fn losses_are_recovered_by_fast_retransmit_and_the_timer(b: Backend) {
     };
     let (mut fast, mut rtos) = (0, 0);
     for seed in [7, 8, 9] {
-        let r = send(b, scale(b, 1 << 20), 4, imp, seed);
+        let r = send(b, 1 << 20, 4, imp, seed);
         assert_eq!(sha256_hex(&r.got), sha256_hex(&r.data), "seed {seed}");
         assert!(r.retrans > 0, "seed {seed}");
         fast += r.fast;
@@ -413,7 +419,7 @@ fn losses_are_recovered_by_fast_retransmit_and_the_timer(b: Backend) {
 /// A receiver that stops reading closes its window: the NIC probes it (persist timer) until it
 /// reads again, and nothing is lost or sent twice into the stream.
 fn a_closed_window_is_probed_until_it_opens(b: Backend) {
-    let r = send_paused(b, scale(b, 200_000), 11);
+    let r = send_paused(b, 200_000, 11);
     assert_eq!(sha256_hex(&r.got), sha256_hex(&r.data));
 }
 
@@ -427,7 +433,7 @@ fn close_sends_fin_after_the_data(b: Backend) {
         };
         let r = transfer(
             b,
-            scale(b, 100_000),
+            100_000,
             2,
             imp,
             seed,
@@ -470,7 +476,7 @@ fn the_copy_on_write_table_keeps_sent_bytes_and_the_aware_sender_takes_no_fault(
     for aware in [false, true] {
         let r = transfer(
             b,
-            scale(b, 24 * 16 * 4096),
+            24 * 16 * 4096,
             24,
             Impair::default(),
             41,
@@ -509,7 +515,7 @@ fn the_nic_connects_to_a_listening_peer(b: Backend) {
         };
         let r = transfer(
             b,
-            scale(b, 150_000),
+            150_000,
             3,
             imp,
             seed,
@@ -519,14 +525,6 @@ fn the_nic_connects_to_a_listening_peer(b: Backend) {
             },
         );
         assert_eq!(sha256_hex(&r.got), sha256_hex(&r.data), "seed {seed}");
-    }
-}
-
-/// Bytes a run moves on backend `b`: the RTL simulation runs a quarter of the model's.
-fn scale(b: Backend, bytes: usize) -> usize {
-    match b {
-        Backend::Model => bytes,
-        Backend::Rtl => bytes / 4,
     }
 }
 
