@@ -1,6 +1,6 @@
 //! The send side against crafted peers (docs/tcp-transmit.md, issue 12): each case is a
 //! regression a review of the model found. Frames are built with etherparse and the NIC's
-//! frames parsed with it. Model only: the RTL send engine (`toe_tx`) is not built yet.
+//! frames parsed with it. Every case runs on both backends (`model::*`, `rtl::*`).
 
 use buflet_driver::{Completion, CplKind};
 use buflet_platform::Agent;
@@ -69,8 +69,8 @@ fn parse(f: &[u8]) -> Seg {
 }
 
 /// A model with a fast timer (a tick per 2500 cycles, RTO 20 ticks, at most 64, 4 retries).
-fn bench() -> Bench {
-    let mut b = Bench::builder(Backend::Model)
+fn bench(be: Backend) -> Bench {
+    let mut b = Bench::builder(be)
         .mem(64 << 20)
         .blank_disk(1 << 20)
         .name("txh")
@@ -140,9 +140,8 @@ fn establish(b: &mut Bench, mss: u16) -> u16 {
 }
 
 /// A SYN then an RST (a SYN scan): the socket listens again, quietly, and answers the next SYN.
-#[test]
-fn a_reset_half_open_socket_listens_again() {
-    let mut b = bench();
+fn a_reset_half_open_socket_listens_again(be: Backend) {
+    let mut b = bench(be);
     b.drv.add_socket(&frames::demo_socket(ISS, 1460)).unwrap();
     b.wire.send(pkt(ISN, 65535, syn(), &syn_opts(1460), &[]));
     pump(&mut b, 50_000);
@@ -163,9 +162,8 @@ fn a_reset_half_open_socket_listens_again() {
 }
 
 /// A SYN-ACK's window is not scaled: an active open sends no more than it allows.
-#[test]
-fn the_syn_ack_window_is_not_scaled() {
-    let mut b = bench();
+fn the_syn_ack_window_is_not_scaled(be: Backend) {
+    let mut b = bench(be);
     let (sock, _) = b
         .drv
         .connect_socket(&frames::demo_socket(ISS, 1460))
@@ -187,9 +185,8 @@ fn the_syn_ack_window_is_not_scaled() {
 }
 
 /// A peer MSS larger than ours is clamped to ours: no oversized frame.
-#[test]
-fn a_huge_peer_mss_is_clamped() {
-    let mut b = bench();
+fn a_huge_peer_mss_is_clamped(be: Backend) {
+    let mut b = bench(be);
     let sock = establish(&mut b, 65535);
     post(&mut b, sock, 200 * 1024);
     let (v, _) = pump(&mut b, 40_000);
@@ -201,9 +198,8 @@ fn a_huge_peer_mss_is_clamped() {
 
 /// The peer's RST stops the send side: nothing more is sent (no retransmission, no RST of
 /// ours) and the post comes back with RESET.
-#[test]
-fn a_peer_reset_stops_sending_and_returns_the_posts() {
-    let mut b = bench();
+fn a_peer_reset_stops_sending_and_returns_the_posts(be: Backend) {
+    let mut b = bench(be);
     let sock = establish(&mut b, 1460);
     post(&mut b, sock, 1460);
     pump(&mut b, 40_000);
@@ -222,9 +218,8 @@ fn a_peer_reset_stops_sending_and_returns_the_posts() {
 }
 
 /// A third ACK carrying data and FIN still opens the send side: posts go out.
-#[test]
-fn a_handshake_ack_with_fin_still_opens_the_send_side() {
-    let mut b = bench();
+fn a_handshake_ack_with_fin_still_opens_the_send_side(be: Backend) {
+    let mut b = bench(be);
     let (sock, _) = b.drv.add_socket(&frames::demo_socket(ISS, 1460)).unwrap();
     b.wire.send(pkt(ISN, 65535, syn(), &syn_opts(1460), &[]));
     pump(&mut b, 30_000);
@@ -240,3 +235,22 @@ fn a_handshake_ack_with_fin_still_opens_the_send_side() {
     assert!(v.iter().any(|s| s.len > 0), "no data went out: {v:?}");
     assert!(!v.iter().any(|s| s.rst), "{v:?}");
 }
+
+/// Each case on both backends.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod model {
+            $( #[test] fn $name() { super::$name(super::Backend::Model) } )*
+        }
+        mod rtl {
+            $( #[test] fn $name() { super::$name(super::Backend::Rtl) } )*
+        }
+    };
+}
+on_both!(
+    a_reset_half_open_socket_listens_again,
+    the_syn_ack_window_is_not_scaled,
+    a_huge_peer_mss_is_clamped,
+    a_peer_reset_stops_sending_and_returns_the_posts,
+    a_handshake_ack_with_fin_still_opens_the_send_side,
+);
