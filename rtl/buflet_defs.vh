@@ -525,9 +525,9 @@
 `define BF_SND_CTX_ABC_OFF 116
 `define BF_SND_CTX_ABC_BYTES 4
 `define BF_SND_CTX_ABC_RANGE 959:928
-`define BF_SND_CTX_RSVD_OFF 120
-`define BF_SND_CTX_RSVD_BYTES 8
-`define BF_SND_CTX_RSVD_RANGE 1023:960
+`define BF_SND_CTX_HEAD_END_OFF 120
+`define BF_SND_CTX_HEAD_END_BYTES 8
+`define BF_SND_CTX_HEAD_END_RANGE 1023:960
 
 // cpl: Completion ring entry, written by the device in one 32-byte DMA write.
 `define BF_CPL_SIZE 32

@@ -487,7 +487,7 @@ module toe_engine #(
 
     // send side
     wire [7:0]  post_st, close_st;
-    wire        ack_unsent, connect_pend, close_pend, fin_acked;
+    wire        ack_unsent, connect_pend, close_pend, fin_acked, pw_need, close_due;
     wire [31:0] snd_seq, connect_tag, close_tag, seg_seq, pw_count, pw_bytes, pw_tag;
     wire        tk_synack, tk_listen, tk_fail, tk_reset, tk_rto, seg_any, seg_fin;
     wire        walk_busy, pw_busy, tx_ev_retrans;
@@ -514,18 +514,20 @@ module toe_engine #(
         .ld((state == S_SR0) || (state == S_SQ) || (state == S_TKS0) || (state == S_LOOK1 && sk_match) ||
             (state == S_DEL0 && mv_rd_idle && mv_out_idle)),
         .wb(((state == S_SR1) && !sr_refuse) || (state == S_REQ_ADD) || (state == S_S4) ||
-            (state == S_TKS1) || (state == S_SA9) || (state == S_AB6)),
+            (state == S_TKS1) || (state == S_SA9) || (state == S_AB6) ||
+            ((state == S_SA0) && !sa_skip && !sa_slow && sa_ack)),
         .init(state == S_REQ_ADD), .init_connect(go_connect),
         .post_take((state == S_SR1) && is_post && !sr_refuse),
         .close_take((state == S_SR1) && !is_post && !sr_refuse),
-        .in_syn((state == S_SA0) && f_tcp && sa_syn && !sa_skip),
-        .in_est((state == S_SA1) && (f_was == ST_SYN_RCVD || f_was == ST_SYN_SENT) && st_open),
-        .in_stop((state == S_SA1) && f_was == ST_SYN_RCVD && cx_state == ST_LISTEN),
-        .in_ack(state == S_SA5), .in_tick(state == S_TKS1), .in_seg(state == S_S1),
+        .in_syn((state == S_SA1) && sa_syn),
+        .in_est((state == S_SA2) && sa_est),
+        .in_stop((state == S_SA2) && sa_stop),
+        .in_ack(((state == S_SA0) && !sa_skip && !sa_slow && sa_ack) || ((state == S_SA5) && sa_ack)), .in_tick(state == S_TKS1), .in_seg(state == S_S1),
         .seg_go(state == S_S2), .in_sent(state == S_S4), .in_abort((state == S_AB0) && ab_cls),
-        .take_connect(((state == S_SA2) && sa_conn && cpl_slot) || ((state == S_AB4) && connect_pend && cpl_slot)),
+        .take_connect(((state == S_SA3) && sa_conn && cpl_slot) || ((state == S_AB4) && connect_pend && cpl_slot)),
         .take_close(((state == S_SA8) && sa_close && cpl_slot) || ((state == S_AB5) && close_pend && cpl_slot)),
-        .pw_go((state == S_SA6) || (state == S_AB1)), .pw_all(state == S_AB1),
+        .pw_go(((state == S_SA6) && pw_need) || (state == S_AB1)), .pw_all(state == S_AB1),
+        .pw_need(pw_need), .close_due(close_due),
         .tq_valid(tq_valid), .tq_pop(snd_take), .tq_sock(tq_sock),
         .post_st(post_st), .close_st(close_st), .ack_unsent(ack_unsent), .snd_seq(snd_seq),
         .connect_pend(connect_pend), .connect_tag(connect_tag),
@@ -547,6 +549,10 @@ module toe_engine #(
     wire sa_ack   = (dr != DROP_OOW) && (dr != DROP_BAD_STATE) && ((mt_flags & TF_ACK) != 8'd0) &&
                     ((mt_flags & TF_RST) == 8'd0) && st_open;
     wire sa_close = fin_acked && close_pend;
+    wire sa_est   = (f_was == ST_SYN_RCVD || f_was == ST_SYN_SENT) && st_open;
+    wire sa_stop  = (f_was == ST_SYN_RCVD) && (cx_state == ST_LISTEN);
+    // steps beyond snd_ack: the handshake's end, an active open's end, the peer's RST
+    wire sa_slow  = sa_syn || sa_est || sa_stop || sa_conn || sa_abort;
     // completions of the send side
     function [255:0] cpl_of(input [7:0] kind, input [7:0] st, input [31:0] tag, input [31:0] refn,
                             input [31:0] bytes, input [7:0] op);
@@ -996,18 +1002,23 @@ module toe_engine #(
                 S_TKS2: state <= S_TK1;
                 // a frame's send-side steps (Snd::on_syn, on_established, the active open's
                 // end, the peer's RST, snd_ack with its completions), then its ACK / the end
-                S_SA0: state <= sa_skip ? (f_ack ? S_TX0 : S_FIN) : S_SA1;
-                S_SA1: state <= S_SA2;
-                S_SA2: if (!sa_conn) state <= S_SA3;
+                // the common case in one step: an ACK that completes no post and no close
+                S_SA0: begin
+                    if (sa_skip || (!sa_slow && !sa_ack) || (!sa_slow && !pw_need && !close_due))
+                        state <= f_ack ? S_TX0 : S_FIN;
+                    else state <= sa_slow ? S_SA1 : S_SA6;
+                end
+                S_SA1: state <= S_SA2;              // Snd::on_syn
+                S_SA2: state <= S_SA3;              // on_established, the SYN-ACK timer stops
+                S_SA3: if (!sa_conn) state <= S_SA4;
                     else if (cpl_slot) begin
-                        {cp_valid, state} <= {1'b1, S_SA3};
+                        {cp_valid, state} <= {1'b1, S_SA4};
                         cp_data <= cpl_of(KIND_CMD_DONE, st_open ? ST_OK8 : ST_RESET, connect_tag, 32'd0, 32'd0, OP_SOCK_ADD);
                     end
-                S_SA3: if (sa_abort) ab_go(ST_RESET, 1'b0, 1'b1, S_SA4);
-                    else state <= S_SA4;
-                S_SA4: state <= sa_ack ? S_SA5 : S_SA9;
-                S_SA5: state <= S_SA6;              // snd_ack's arithmetic
-                S_SA6: state <= S_SA7;              // the posts SND.UNA passed
+                S_SA4: if (sa_abort) ab_go(ST_RESET, 1'b0, 1'b1, S_SA5);
+                    else state <= S_SA5;
+                S_SA5: state <= sa_ack ? S_SA6 : S_SA9;   // snd_ack's arithmetic
+                S_SA6: state <= pw_need ? S_SA7 : S_SA8;  // the posts SND.UNA passed
                 S_SA7: if (!pw_busy && (pw_count == 32'd0 || cpl_slot)) begin
                     if (pw_count != 32'd0) begin
                         {cp_valid, ev_tx_done, ev_tx_done_count} <= {1'b1, 1'b1, pw_count[15:0]};

@@ -87,7 +87,9 @@ module toe_tx #(
     output wire [31:0]         connect_tag,
     output wire                close_pend,
     output wire [31:0]         close_tag,
-    output wire                fin_acked,   // in_ack: our FIN is acknowledged
+    output wire                fin_acked,   // our FIN is acknowledged
+    output wire                pw_need,     // after this cycle's step: the head post is wholly acknowledged
+    output wire                close_due,   // after this cycle's step: a SOCK_CLOSE's FIN is acknowledged
     output reg                 tk_synack,   // in_tick: resend the SYN-ACK (SYN_RCVD) or SYN (SYN_SENT)
     output reg                 tk_listen,   //          SYN_RCVD gives up: LISTEN again
     output reg                 tk_fail,     //          the active open fails (TIMEOUT)
@@ -274,6 +276,10 @@ module toe_tx #(
     wire [63:0] una_d   = una + {32'd0, d_ack};
     assign ack_unsent = f_open && d_pos && (una_d > smax);
     assign fin_acked  = f_finq && (una == send + 64'd1);
+    assign pw_need    = (sn_nx[`BF_SND_CTX_POST_HEAD_RANGE] != NULL16) &&
+                        (sn_nx[`BF_SND_CTX_HEAD_END_RANGE] <= sn_nx[`BF_SND_CTX_UNA_RANGE]);
+    assign close_due  = ((sn_nx[`BF_SND_CTX_SFLAGS_RANGE] & (F_FINQ | F_CLOSEP)) == (F_FINQ | F_CLOSEP)) &&
+                        (sn_nx[`BF_SND_CTX_UNA_RANGE] == sn_nx[`BF_SND_CTX_END_RANGE] + 64'd1);
 
     // ------------------------------------------------------------------ TX_POST, SOCK_CLOSE
     wire [31:0] rq_len   = rq[`BF_TX_DESC_LEN_RANGE];
@@ -352,6 +358,42 @@ module toe_tx #(
     /* verilator lint_on UNUSEDSIGNAL */
     wire         wk_can = wk_seg[131];
 
+    // ------------------------------------------------------------------ piece walk
+    // from NXT_POST/NXT_POFF (a new segment at NXT, the cursor valid), else from POST_HEAD
+    // at g_off - SND_OFF; one post per two cycles: read, then hand its piece on
+    reg         w_on;              // walking (the post at pa is read combinationally)
+    reg [15:0]  w_cur;             // post being walked (the cursor after the walk)
+    reg [31:0]  w_poff;            // offset in it
+    reg         w_fromhead;        // w_poff is computed from the post's SND_OFF on its read
+    reg [63:0]  w_rem;
+    reg         walk_new;          // the walk was from NXT: it moves the cursor
+    reg         pc_valid;
+    reg [63:0]  pc_hmd;
+    reg [31:0]  pc_at;
+    reg [15:0]  pc_len;
+    reg         pc_last;
+    reg         pc_psh;
+    wire [31:0] pr_len  = pr[`BF_TX_DESC_LEN_RANGE];
+    wire [63:0] pr_off  = pr[`BF_TX_DESC_SND_OFF_RANGE];
+    wire [31:0] w_po    = w_fromhead ? (s_off[31:0] - pr_off[31:0]) : w_poff;
+    wire [31:0] w_avail = pr_len - w_po;
+    wire [31:0] w_n     = ({32'd0, w_avail} < w_rem) ? w_avail : w_rem[31:0];
+    wire        w_ends  = (w_n == w_avail);
+    assign walk_busy = w_on || pc_valid;
+    assign m_pc_valid = pc_valid;
+    assign {m_pc_hmd, m_pc_at, m_pc_len, m_pc_last, m_pc_psh} = {pc_hmd, pc_at, pc_len, pc_last, pc_psh};
+    wire from_cursor = !g_fast && (g_off == nxt);
+
+    // ------------------------------------------------------------------ post walk
+    reg         pw_on, pw_rd, pw_mode_all;
+    reg [15:0]  pw_p;
+    reg [63:0]  pw_sum;
+    wire [63:0] pr_end   = pr_off + {32'd0, pr_len};
+    wire [63:0] pr_acked = (una <= pr_off) ? 64'd0 : (una >= pr_end) ? {32'd0, pr_len} : (una - pr_off);
+    wire        pw_stop  = (pw_p == NULL16) || (!pw_rd && !pw_mode_all && pr_end > una);
+    wire        pw_done_c = pw_on && !pw_rd && ((pw_p == NULL16) || (!pw_mode_all && pr_end > una));
+    assign pw_busy = pw_on;
+
     // ------------------------------------------------------------------ next state
     // RFC 6298 sample r (ticks, at least 1): SRTT, RTTVAR (scaled by 8 and 4), RTO
     wire [31:0] rtt_r   = (sn[`BF_SND_CTX_RTT_TICKS_RANGE] == 32'd0) ? 32'd1 : sn[`BF_SND_CTX_RTT_TICKS_RANGE];
@@ -415,8 +457,10 @@ module toe_tx #(
         if (post_take) begin
             sn_nx[`BF_SND_CTX_END_RANGE] = send + {32'd0, rq_len};
             sn_nx[`BF_SND_CTX_POST_TAIL_RANGE] = {{(16-PW){1'b0}}, free_slot};
-            if (sn[`BF_SND_CTX_POST_HEAD_RANGE] == NULL16)
+            if (sn[`BF_SND_CTX_POST_HEAD_RANGE] == NULL16) begin
                 sn_nx[`BF_SND_CTX_POST_HEAD_RANGE] = {{(16-PW){1'b0}}, free_slot};
+                sn_nx[`BF_SND_CTX_HEAD_END_RANGE]  = send + {32'd0, rq_len};
+            end
             if (sn[`BF_SND_CTX_NXT_POST_RANGE] == NULL16 && (fl & F_NXTHEAD) == 16'd0) begin
                 sn_nx[`BF_SND_CTX_NXT_POST_RANGE] = {{(16-PW){1'b0}}, free_slot};
                 sn_nx[`BF_SND_CTX_NXT_POFF_RANGE] = 32'd0;
@@ -435,6 +479,7 @@ module toe_tx #(
             sn_nx[`BF_SND_CTX_END_RANGE]         = send;
             sn_nx[`BF_SND_CTX_POST_HEAD_RANGE]   = sn[`BF_SND_CTX_POST_HEAD_RANGE];
             sn_nx[`BF_SND_CTX_POST_TAIL_RANGE]   = sn[`BF_SND_CTX_POST_TAIL_RANGE];
+            sn_nx[`BF_SND_CTX_HEAD_END_RANGE]    = sn[`BF_SND_CTX_HEAD_END_RANGE];
             sn_nx[`BF_SND_CTX_NXT_POST_RANGE]    = sn[`BF_SND_CTX_NXT_POST_RANGE];
             sn_nx[`BF_SND_CTX_NXT_POFF_RANGE]    = sn[`BF_SND_CTX_NXT_POFF_RANGE];
             sn_nx[`BF_SND_CTX_CONNECT_TAG_RANGE] = connect_tag;
@@ -600,48 +645,13 @@ module toe_tx #(
         end
         if (pw_done_c) begin
             sn_nx[`BF_SND_CTX_POST_HEAD_RANGE] = pw_p;
+            sn_nx[`BF_SND_CTX_HEAD_END_RANGE]  = pr_end;   // the post the walk stopped at
             if (pw_p == NULL16) begin
                 sn_nx[`BF_SND_CTX_POST_TAIL_RANGE] = NULL16;
                 if (pw_mode_all) sn_nx[`BF_SND_CTX_NXT_POST_RANGE] = NULL16;
             end
         end
     end
-
-    // ------------------------------------------------------------------ piece walk
-    // from NXT_POST/NXT_POFF (a new segment at NXT, the cursor valid), else from POST_HEAD
-    // at g_off - SND_OFF; one post per two cycles: read, then hand its piece on
-    reg         w_on;              // walking (the post at pa is read combinationally)
-    reg [15:0]  w_cur;             // post being walked (the cursor after the walk)
-    reg [31:0]  w_poff;            // offset in it
-    reg         w_fromhead;        // w_poff is computed from the post's SND_OFF on its read
-    reg [63:0]  w_rem;
-    reg         walk_new;          // the walk was from NXT: it moves the cursor
-    reg         pc_valid;
-    reg [63:0]  pc_hmd;
-    reg [31:0]  pc_at;
-    reg [15:0]  pc_len;
-    reg         pc_last;
-    reg         pc_psh;
-    wire [31:0] pr_len  = pr[`BF_TX_DESC_LEN_RANGE];
-    wire [63:0] pr_off  = pr[`BF_TX_DESC_SND_OFF_RANGE];
-    wire [31:0] w_po    = w_fromhead ? (s_off[31:0] - pr_off[31:0]) : w_poff;
-    wire [31:0] w_avail = pr_len - w_po;
-    wire [31:0] w_n     = ({32'd0, w_avail} < w_rem) ? w_avail : w_rem[31:0];
-    wire        w_ends  = (w_n == w_avail);
-    assign walk_busy = w_on || pc_valid;
-    assign m_pc_valid = pc_valid;
-    assign {m_pc_hmd, m_pc_at, m_pc_len, m_pc_last, m_pc_psh} = {pc_hmd, pc_at, pc_len, pc_last, pc_psh};
-    wire from_cursor = !g_fast && (g_off == nxt);
-
-    // ------------------------------------------------------------------ post walk
-    reg         pw_on, pw_rd, pw_mode_all;
-    reg [15:0]  pw_p;
-    reg [63:0]  pw_sum;
-    wire [63:0] pr_end   = pr_off + {32'd0, pr_len};
-    wire [63:0] pr_acked = (una <= pr_off) ? 64'd0 : (una >= pr_end) ? {32'd0, pr_len} : (una - pr_off);
-    wire        pw_stop  = (pw_p == NULL16) || (!pw_rd && !pw_mode_all && pr_end > una);
-    wire        pw_done_c = pw_on && !pw_rd && ((pw_p == NULL16) || (!pw_mode_all && pr_end > una));
-    assign pw_busy = pw_on;
 
     // ------------------------------------------------------------------ send-ready FIFO
     assign tq_valid = (tq_cnt != {(SW+1){1'b0}});

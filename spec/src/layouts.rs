@@ -163,7 +163,7 @@ layouts! {
         DUPACKS dupacks @ 113: u8, "Duplicate ACKs in a row (saturating).";
         SFLAGS sflags @ 114: u16, "`snd_flag` bits.";
         ABC abc @ 116: u32, "Bytes acknowledged in congestion avoidance since CWND last grew (RFC 3465).";
-        RSVD rsvd @ 120: [u8; 8], "Reserved, 0.";
+        HEAD_END head_end @ 120: u64, "Offset past the last byte of the post POST_HEAD (its completion is due once UNA reaches it).";
     }
     cpl (Cpl) size 32, "Completion ring entry, written by the device in one 32-byte DMA write." => {
         KIND kind @ 0: CplKind, "Completion kind (see `cpl_kind`).";

@@ -109,8 +109,16 @@ impl SockCfg {
         self.proto == IpProto::Udp.code()
     }
 
-    /// A frame from the peer of this socket.
+    /// A frame from the peer of this socket. `ack` 0 with ACK set stands for ISS + 1: the
+    /// peers of this test never receive data from the NIC, and an ACK of data never sent is
+    /// dropped (BAD_ACK, docs/tcp-transmit.md) by the send side this receive-side test does not
+    /// model.
     pub fn frame(&self, seq: u32, ack: u32, flags: TcpFlags, payload: Vec<u8>) -> Frame {
+        let ack = if ack == 0 && flags.contains(TcpFlags::ACK) {
+            self.iss.wrapping_add(1)
+        } else {
+            ack
+        };
         Frame {
             vlan: self.vlan,
             src_ip: self.remote_ip,

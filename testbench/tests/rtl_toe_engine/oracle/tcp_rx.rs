@@ -115,6 +115,18 @@ pub fn tcp(s: &mut OSock, f: &Frame, chain: u16, pool_room: u64, inf: bool) -> D
     let syn = f.flags.contains(SYN);
     let rst = f.flags.contains(RST);
     let ackf = f.flags.contains(ACK);
+    // The send side (docs/tcp-transmit.md): the NIC of this test never sends data, so an ACK
+    // past ISS + 1 acknowledges data never sent: answered with an ACK, dropped BAD_ACK.
+    if matches!(s.state, SockState::Estab | SockState::CloseWait)
+        && ackf
+        && !rst
+        && (f.ack.wrapping_sub(s.cfg.iss.wrapping_add(1)) as i32) > 0
+    {
+        d.tx = 1;
+        d.drop = DropReason::BadAck;
+        d.cov.push("bad_ack");
+        return d;
+    }
     match s.state {
         SockState::Listen => {
             if rst {
