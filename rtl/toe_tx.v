@@ -119,6 +119,12 @@ module toe_tx #(
     output wire                m_pc_last,
     output wire                m_pc_psh
 );
+    // parameter checks (elaboration time)
+    generate
+        if (NUM_POSTS < 1 || NUM_POSTS > 4096) begin : g_check_num_posts
+            $error("toe_tx: NUM_POSTS must be in 1..4096");
+        end
+    endgenerate
     localparam SNW = 8 * `BF_SND_CTX_SIZE;
     localparam PW  = (NUM_POSTS > 1) ? $clog2(NUM_POSTS) : 1;
     localparam [15:0] NULL16 = 16'hFFFF;
@@ -456,13 +462,13 @@ module toe_tx #(
         end
         if (post_take) begin
             sn_nx[`BF_SND_CTX_END_RANGE] = send + {32'd0, rq_len};
-            sn_nx[`BF_SND_CTX_POST_TAIL_RANGE] = {{(16-PW){1'b0}}, free_slot};
+            sn_nx[`BF_SND_CTX_POST_TAIL_RANGE] = 16'(free_slot);
             if (sn[`BF_SND_CTX_POST_HEAD_RANGE] == NULL16) begin
-                sn_nx[`BF_SND_CTX_POST_HEAD_RANGE] = {{(16-PW){1'b0}}, free_slot};
+                sn_nx[`BF_SND_CTX_POST_HEAD_RANGE] = 16'(free_slot);
                 sn_nx[`BF_SND_CTX_HEAD_END_RANGE]  = send + {32'd0, rq_len};
             end
             if (sn[`BF_SND_CTX_NXT_POST_RANGE] == NULL16 && (fl & F_NXTHEAD) == 16'd0) begin
-                sn_nx[`BF_SND_CTX_NXT_POST_RANGE] = {{(16-PW){1'b0}}, free_slot};
+                sn_nx[`BF_SND_CTX_NXT_POST_RANGE] = 16'(free_slot);
                 sn_nx[`BF_SND_CTX_NXT_POFF_RANGE] = 32'd0;
             end
             sn_nx[`BF_SND_CTX_SFLAGS_RANGE] = ((rq_fl & TXF_PSH) != 8'd0) ? (fl | F_TAILPSH) : (fl & ~F_TAILPSH);
@@ -696,7 +702,7 @@ module toe_tx #(
                 post_nxt[free_slot] <= NULL16;
                 post_used[free_slot] <= 1'b1;
                 if (sn[`BF_SND_CTX_POST_TAIL_RANGE] != NULL16)
-                    post_nxt[sn[`BF_SND_CTX_POST_TAIL_OFF*8 +: PW]] <= {{(16-PW){1'b0}}, free_slot};
+                    post_nxt[sn[`BF_SND_CTX_POST_TAIL_OFF*8 +: PW]] <= 16'(free_slot);
             end
             // the send step: operands, then the piece walk
             if (in_seg) begin

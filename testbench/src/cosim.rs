@@ -48,7 +48,7 @@ pub use exec::{run_case, run_lockstep};
 pub use gen::{generate, generate_with, GenConfig, MAX_NB_PAGES};
 pub use stim::{
     AnonPost, AnonSlot, BlkBad, BlkParams, Frame, NbPost, NbSlot, PageList, RelBad, SockParams,
-    Step, Stimulus,
+    Step, Stimulus, TxBad, TxPost,
 };
 
 use serde::Serialize;

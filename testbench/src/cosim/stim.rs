@@ -133,6 +133,42 @@ pub enum RelBad {
     Twice,
 }
 
+/// How a TX_POST request is made invalid, if at all (each is refused with CMD_DONE BAD_NB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxBad {
+    /// `LEN` 0.
+    ZeroLen,
+    /// `FIRST_OFF` 4096 or more.
+    FirstOffPastPage,
+    /// A page list one page shorter than `FIRST_OFF + LEN` needs.
+    ShortList,
+    /// Flag `DEVMEM` (p2p posts are not implemented: refused).
+    Devmem,
+    /// `LEN` above 2^30.
+    HugeLen,
+}
+
+/// A TX_POST request (docs/tcp-transmit.md): `bytes` seeded bytes in fresh whole host pages
+/// (taken from the case's send pool, never reused within a case), starting `first_off` bytes
+/// into the first page, posted by the driver's `tx_post`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxPost {
+    /// Socket whose send queue the buffer joins.
+    pub sock: u16,
+    /// `LEN`.
+    pub bytes: u32,
+    /// Flag `PSH`.
+    pub psh: bool,
+    /// `FIRST_OFF` (< 4096 unless `bad` says otherwise).
+    pub first_off: u16,
+    /// Seed of the bytes.
+    pub seed: u64,
+    /// List the pages in reverse order of their addresses (a scattered page list).
+    pub scatter: bool,
+    /// How the request is broken, if at all.
+    pub bad: Option<TxBad>,
+}
+
 /// One step of a stimulus: a host action or frames on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -180,6 +216,24 @@ pub enum Step {
         /// How the request is broken, if at all.
         bad: Option<RelBad>,
     },
+    /// OP_TX_POST.
+    TxPost(TxPost),
+    /// OP_SOCK_CLOSE: our FIN after the queued data.
+    SockClose {
+        /// Socket reference number.
+        sock: u16,
+    },
+    /// The send side's timer policy: RTO_INIT, RTO_MIN, RTO_MAX (timer ticks) and TX_RETRIES.
+    TxPolicy {
+        /// RTO_INIT.
+        rto_init: u32,
+        /// RTO_MIN.
+        rto_min: u32,
+        /// RTO_MAX.
+        rto_max: u32,
+        /// TX_RETRIES.
+        retries: u32,
+    },
     /// One frame.
     Frame(Frame),
     /// Several frames pushed at once (they arrive back to back at line rate).
@@ -218,6 +272,19 @@ impl Step {
                 b.src_ref, b.blocks, b.lba, b.split, b.zero_first, b.bad, b.devmem
             ),
             Step::Release { bad } => format!("BUF_RELEASE bad {bad:?}"),
+            Step::TxPost(t) => format!(
+                "TX_POST sock {} bytes {} psh {} first_off {} seed {} scatter {} bad {:?}",
+                t.sock, t.bytes, t.psh, t.first_off, t.seed, t.scatter, t.bad
+            ),
+            Step::SockClose { sock } => format!("SOCK_CLOSE ref {sock}"),
+            Step::TxPolicy {
+                rto_init,
+                rto_min,
+                rto_max,
+                retries,
+            } => format!(
+                "RTO_INIT {rto_init} RTO_MIN {rto_min} RTO_MAX {rto_max} TX_RETRIES {retries}"
+            ),
             Step::Frame(f) => format!("frame {f:?}"),
             Step::Burst(fs) => {
                 let v: Vec<String> = fs.iter().map(|f| format!("{f:?}")).collect();

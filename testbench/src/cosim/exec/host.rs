@@ -16,6 +16,16 @@ pub(super) enum Action {
     /// Periodic timer ticks: TIMER_PERIOD = `period` until `ticks` more ticks were taken
     /// (CNT_TICKS, polled), then TIMER_PERIOD = 0.
     Ticks { period: u32, ticks: u32 },
+    /// A TX_POST through the driver (`Driver::tx_post`: it writes the page list, holds the
+    /// pages and marks them copy-on-write until their TX_DONE).
+    TxPost {
+        sock: u16,
+        list: u64,
+        pages: Vec<u64>,
+        first_off: u16,
+        len: u32,
+        psh: bool,
+    },
 }
 
 /// The host's view, kept from side A's completions (they equal side B's while the case runs).
@@ -50,6 +60,15 @@ pub(super) struct Host {
     pub(super) next_extent: u64,
     /// Per hold socket, the id of its last extent that ended a segment.
     pub(super) last_end: BTreeMap<u16, u64>,
+    /// Next free page and page list of the send pool.
+    pub(super) tx_page: u64,
+    pub(super) tx_list: u64,
+    /// Per socket, the tags of its TX_POSTs not yet returned, oldest first (a refusal's
+    /// CMD_DONE removes its tag, a TX_DONE the oldest COUNT).
+    pub(super) tx_out: BTreeMap<u16, VecDeque<u32>>,
+    /// Active opens (SOCK_ADD with CONNECT) whose CMD_DONE has not come: tag -> socket. The
+    /// socket counts as live from the request on (it exists in SYN_SENT).
+    pub(super) connects: BTreeMap<u32, u16>,
 }
 
 /// A run of payload bytes in buflet memory, from a hold record (docs/p2p.md).
@@ -65,7 +84,7 @@ pub(super) struct Extent {
 impl Host {
     pub(super) fn new(num_nbs: u32, num_anon: u32) -> Self {
         Host {
-            next_tag: 1,
+            next_tag: HOST_TAG0,
             num_nbs,
             live: BTreeSet::new(),
             nb_free: (0..num_nbs).collect(),
@@ -81,7 +100,25 @@ impl Host {
             extents: VecDeque::new(),
             next_extent: 0,
             last_end: BTreeMap::new(),
+            tx_page: 0,
+            tx_list: 0,
+            tx_out: BTreeMap::new(),
+            connects: BTreeMap::new(),
         }
+    }
+
+    /// A TX_POST went through the driver with this tag.
+    pub(super) fn tx_posted(&mut self, sock: u16, tag: u32) {
+        self.tx_out.entry(sock).or_default().push_back(tag);
+    }
+
+    /// Posts not returned: (socket, tags).
+    pub(super) fn tx_outstanding(&self) -> Vec<(u16, Vec<u32>)> {
+        self.tx_out
+            .iter()
+            .filter(|(_, q)| !q.is_empty())
+            .map(|(&s, q)| (s, q.iter().copied().collect()))
+            .collect()
     }
 
     /// The hold records of a returned named buffer of a hold socket: read from side A's host
@@ -137,7 +174,7 @@ impl Host {
 
     pub(super) fn tag(&mut self) -> u32 {
         let t = self.next_tag;
-        self.next_tag = self.next_tag.wrapping_add(1).max(1);
+        self.next_tag = self.next_tag.wrapping_add(1).max(HOST_TAG0);
         t
     }
 
@@ -154,6 +191,12 @@ impl Host {
                     }
                 }
                 CplKind::AnonRx => self.anon_release(c.tag),
+                CplKind::TxDone => {
+                    if let Some(q) = self.tx_out.get_mut(&c.sock_ref) {
+                        let n = (c.ref_num as usize).min(q.len());
+                        q.drain(..n);
+                    }
+                }
                 CplKind::CmdDone => match Opcode::try_from(c.opcode) {
                     Ok(Opcode::AnonPost) => self.anon_release(c.tag),
                     Ok(Opcode::NbPost) => {
@@ -163,11 +206,27 @@ impl Host {
                             }
                         }
                     }
+                    Ok(Opcode::TxPost) => {
+                        // Refused (an accepted post completes with TX_DONE).
+                        if let Some(q) = self.tx_out.get_mut(&c.sock_ref) {
+                            q.retain(|&t| t != c.tag);
+                        }
+                    }
+                    Ok(Opcode::SockAdd) if self.connects.contains_key(&c.tag) => {
+                        // An active open ended: established, refused by the peer or timed
+                        // out, the socket stays until SOCK_DEL; refused by the device, it
+                        // never existed.
+                        self.connects.remove(&c.tag);
+                        if !matches!(c.status, Status::Ok | Status::Reset | Status::Timeout) {
+                            self.live.remove(&c.sock_ref);
+                        }
+                    }
                     Ok(Opcode::SockAdd) if c.is_ok() => {
                         self.live.insert(c.sock_ref);
                     }
                     Ok(Opcode::SockDel) if c.is_ok() => {
                         self.live.remove(&c.sock_ref);
+                        self.connects.retain(|_, s| *s != c.sock_ref);
                         // Its partly delivered segment was freed with it.
                         let end = self.last_end.remove(&c.sock_ref);
                         self.extents
@@ -189,8 +248,32 @@ impl Host {
                 } else {
                     self.hold_socks.remove(&p.sock_ref);
                 }
-                vec![Action::Req(self.sock_add(p))]
+                let e = self.sock_add(p);
+                if p.flags.contains(SockFlags::CONNECT) && !self.live.contains(&p.sock_ref) {
+                    let tag = u32::from_le_bytes([e[4], e[5], e[6], e[7]]);
+                    self.connects.insert(tag, p.sock_ref);
+                    self.live.insert(p.sock_ref);
+                }
+                vec![Action::Req(e)]
             }
+            Step::TxPost(t) => self.tx_post(t, lay),
+            Step::SockClose { sock } => {
+                vec![Action::Req(self.hdr(Opcode::SockClose.code(), *sock))]
+            }
+            Step::TxPolicy {
+                rto_init,
+                rto_min,
+                rto_max,
+                retries,
+            } => [
+                (reg::RTO_INIT, *rto_init),
+                (reg::RTO_MIN, *rto_min),
+                (reg::RTO_MAX, *rto_max),
+                (reg::TX_RETRIES, *retries),
+            ]
+            .into_iter()
+            .map(|(addr, value)| Action::Reg { addr, value })
+            .collect(),
             Step::Release { bad } => self.release(*bad).into_iter().collect(),
             Step::DelSocket { sock } => {
                 vec![Action::Req(self.hdr(Opcode::SockDel.code(), *sock))]
@@ -225,6 +308,98 @@ impl Host {
             Step::Frame(f) => vec![Action::Frames(vec![f.bytes.clone()])],
             Step::Burst(fs) => vec![Action::Frames(fs.iter().map(|f| f.bytes.clone()).collect())],
         }
+    }
+
+    /// A TX_POST: whole pages from the send pool filled with the post's seeded bytes, then
+    /// the driver's `tx_post` (or, for DEVMEM, the host's own entry: the driver has no p2p
+    /// post). Nothing when the pool is used up.
+    pub(super) fn tx_post(&mut self, t: &TxPost, lay: &Layout) -> Vec<Action> {
+        let page = param::PAGE_BYTES;
+        let first_off = match t.bad {
+            Some(TxBad::FirstOffPastPage) => t.first_off.max(page as u16),
+            _ => t.first_off % page as u16,
+        };
+        let len = match t.bad {
+            Some(TxBad::ZeroLen) => 0,
+            Some(TxBad::HugeLen) => (1 << 30) + t.bytes.max(1),
+            _ => t.bytes,
+        };
+        // Pages the request names: what FIRST_OFF + LEN needs (one fewer for ShortList; a
+        // huge or zero length names one page, a first offset past the page two).
+        let need = match t.bad {
+            Some(TxBad::ZeroLen) | Some(TxBad::HugeLen) => 1,
+            Some(TxBad::FirstOffPastPage) => 2,
+            _ => (u64::from(first_off) + u64::from(len)).div_ceil(page).max(1),
+        };
+        let n = match t.bad {
+            Some(TxBad::ShortList) if need > 1 => need - 1,
+            Some(TxBad::ShortList) => {
+                // One page is the least a list can name: make the post need two.
+                1
+            }
+            _ => need,
+        };
+        let len = if t.bad == Some(TxBad::ShortList) && need == 1 {
+            (page - u64::from(first_off)) as u32 + len.max(1)
+        } else {
+            len
+        };
+        if n * 8 > TX_LIST_BYTES
+            || self.tx_page + n > TX_POOL_PAGES
+            || self.tx_list >= TX_LIST_SLOTS
+        {
+            return Vec::new();
+        }
+        let mut pages: Vec<u64> = (0..n)
+            .map(|k| lay.tx_pool + (self.tx_page + k) * page)
+            .collect();
+        self.tx_page += n;
+        if t.scatter {
+            pages.reverse();
+        }
+        let list = lay.tx_lists + self.tx_list * TX_LIST_BYTES;
+        self.tx_list += 1;
+        let bytes = crate::frames::payload(t.seed, (n * page) as usize);
+        let mut out: Vec<Action> = pages
+            .iter()
+            .zip(bytes.chunks(page as usize))
+            .map(|(&addr, d)| Action::Mem {
+                addr,
+                data: d.to_vec(),
+            })
+            .collect();
+        if t.bad == Some(TxBad::Devmem) {
+            let l: Vec<u8> = pages.iter().flat_map(|a| a.to_le_bytes()).collect();
+            out.push(Action::Mem { addr: list, data: l });
+            let e = TxDesc {
+                opcode: Opcode::TxPost,
+                flags: TxFlags::DEVMEM
+                    | if t.psh {
+                        TxFlags::PSH
+                    } else {
+                        TxFlags::empty()
+                    },
+                sock_ref: t.sock,
+                tag: self.tag(),
+                len,
+                first_off,
+                hmd_addr: list,
+                hmd_pages: n as u32,
+                ..Default::default()
+            }
+            .to_bytes();
+            out.push(Action::Req(e));
+            return out;
+        }
+        out.push(Action::TxPost {
+            sock: t.sock,
+            list,
+            pages,
+            first_off,
+            len,
+            psh: t.psh,
+        });
+        out
     }
 
     pub(super) fn hdr(&mut self, opcode: u8, sock: u16) -> [u8; 64] {

@@ -97,8 +97,16 @@ pub fn run_lockstep(
         let act_b = hb.plan(step_b, &b.lay);
         let ta = a.b.drv.cycles();
         let tb = b.b.drv.cycles();
-        a.apply(&act_a, i)?;
-        b.apply(&act_b, i)?;
+        let posted_a = a.apply(&act_a, i)?;
+        let posted_b = b.apply(&act_b, i)?;
+        if step_a == step_b && posted_a != posted_b {
+            return Err(CosimError::Setup(format!(
+                "the drivers tagged step {i}'s TX_POSTs differently: {posted_a:?} vs {posted_b:?}"
+            )));
+        }
+        for &(sock, tag) in &posted_a {
+            host.tx_posted(sock, tag);
+        }
         let oa = a.settle(ta, quiet, i)?;
         let ob = b.settle(tb, quiet, i)?;
         res.steps += 1;
@@ -131,6 +139,27 @@ pub fn run_lockstep(
             recent.pop_front();
         }
         i += 1;
+    }
+    // Every TX_POST came back (TX_DONE, or a refusal) once every socket was deleted, and
+    // neither driver still has a page in its copy-on-write table.
+    let out = host.tx_outstanding();
+    let cow = [a.b.drv.cow_table_len().0, b.b.drv.cow_table_len().0];
+    if !out.is_empty() || cow != [0, 0] {
+        res.mismatch = Some(Mismatch {
+            seed: sa.seed,
+            step: i,
+            origin: "end".into(),
+            step_desc: "after deleting every socket".into(),
+            kind: "end check: every TX_POST must have come back".into(),
+            sides: res.sides.clone(),
+            a: format!(
+                "posts not returned (socket, tags): {out:?}; pages in the copy-on-write table: {}",
+                cow[0]
+            ),
+            b: format!("pages in the copy-on-write table: {}", cow[1]),
+            recent: recent.iter().cloned().collect(),
+        });
+        return Ok(res);
     }
     let fa = a.b.drv.rd(reg::CNT_FREE_BUFLETS);
     let fb = b.b.drv.rd(reg::CNT_FREE_BUFLETS);

@@ -4,7 +4,7 @@ use super::compare::{self, Observed};
 use super::gen::MAX_NB_PAGES;
 use super::stim::{
     AnonPost, AnonSlot, BlkBad, BlkParams, NbPost, NbSlot, PageList, RelBad, SockParams, Step,
-    Stimulus,
+    Stimulus, TxBad, TxPost,
 };
 use super::{CaseResult, CosimError, Mismatch};
 use crate::{Backend, Bench, TbError};
@@ -14,7 +14,7 @@ use buflet_model::costs as model_costs;
 use buflet_platform::{Agent, DeviceConfig, HostMemory};
 use buflet_spec::{
     self as spec, hold_rec, param, reg, sg_elem, AnonDesc, BlkReq, BufRelease, HoldRec, NbDesc,
-    Opcode, ReqHdr, SgElem, SgFlags,
+    Opcode, ReqHdr, SgElem, SgFlags, Status, TxDesc, TxFlags,
 };
 use buflet_spec::{CplKind, SockFlags};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -38,3 +38,11 @@ const RECENT: usize = 6;
 const SG_SLOTS: u64 = 16;
 /// Held chains a BUF_RELEASE step leaves alone while their extents wait for a DEVMEM write.
 const HOLD_KEEP: usize = 12;
+/// Pages of the send pool (TX_POST payload), per case.
+pub const TX_POOL_PAGES: u64 = 640;
+/// Page lists of the send pool, and the bytes of each (up to 8 pages).
+const TX_LIST_SLOTS: u64 = 512;
+const TX_LIST_BYTES: u64 = 64;
+/// First tag of the host's own requests: far above the driver's tags (TX_POST goes through
+/// the driver, which tags it), so no completion of one is taken for the other's.
+const HOST_TAG0: u32 = 0x4000_0000;

@@ -16,6 +16,11 @@ pub(super) struct Layout {
     pub(super) anon: Vec<u64>,
     /// BUFLET_BYTES (DEVMEM addresses).
     pub(super) buflet_bytes: u64,
+    /// The send pool: TX_POOL_PAGES contiguous registered pages, handed out in order to
+    /// TX_POSTs (never reused within a case, so no copy-on-write fault happens).
+    pub(super) tx_pool: u64,
+    /// TX_LIST_SLOTS page lists of TX_LIST_BYTES each, registered.
+    pub(super) tx_lists: u64,
 }
 
 /// One backend with its own host memory, disk image and driver.
@@ -77,6 +82,8 @@ impl Side {
                 cpl: (0, 0),
                 anon: Vec::new(),
                 buflet_bytes: 0,
+                tx_pool: 0,
+                tx_lists: 0,
             },
         };
         side.lay = side.layout()?;
@@ -128,6 +135,14 @@ impl Side {
             regs.push((a, param::ANON_MAX_LEN));
             anon.push(a);
         }
+        // One registration each for the send pool and its page lists: a post's own
+        // registrations (the driver's tx_post holds its pages and list) fall inside them, so
+        // the device protection table keeps the same regions (the unregistered page and list
+        // above stay outside).
+        let tx_pool = mem.alloc(TX_POOL_PAGES * page, page)?;
+        regs.push((tx_pool, TX_POOL_PAGES * page));
+        let tx_lists = mem.alloc(TX_LIST_SLOTS * TX_LIST_BYTES, 64)?;
+        regs.push((tx_lists, TX_LIST_SLOTS * TX_LIST_BYTES));
         for (a, len) in regs {
             self.b.drv.reg_acquire(a, len, Perms::RW)?;
         }
@@ -145,12 +160,35 @@ impl Side {
             cpl: (base, base + size * spec::cpl::SIZE as u64),
             anon,
             buflet_bytes: self.b.drv.info.buflet_bytes as u64,
+            tx_pool,
+            tx_lists,
         })
     }
 
-    pub(super) fn apply(&mut self, actions: &[Action], step: usize) -> Result<(), CosimError> {
+    /// Apply a step's actions. Returns the (socket, tag) of every TX_POST made through the
+    /// driver (its tag is the driver's).
+    pub(super) fn apply(
+        &mut self,
+        actions: &[Action],
+        step: usize,
+    ) -> Result<Vec<(u16, u32)>, CosimError> {
+        let mut posted = Vec::new();
         for a in actions {
             match a {
+                Action::TxPost {
+                    sock,
+                    list,
+                    pages,
+                    first_off,
+                    len,
+                    psh,
+                } => {
+                    let tag = self
+                        .b
+                        .drv
+                        .tx_post(*sock, *list, pages, *first_off, *len, *psh)?;
+                    posted.push((*sock, tag));
+                }
                 Action::Mem { addr, data } => self.b.drv.env.mem.write(Agent::Cpu, *addr, data)?,
                 Action::Req(e) => self.b.drv.submit(e)?,
                 Action::Frames(fs) => {
@@ -182,7 +220,7 @@ impl Side {
                 }
             }
         }
-        Ok(())
+        Ok(posted)
     }
 
     /// Run until the device is quiescent: no frame waiting on the wire and no device write,
