@@ -306,8 +306,12 @@ module toe_engine #(
     wire       tk_pend, tq_valid;
     wire [2:0] pick;
     wire       pick_ok;
+    // a tick or a send step samples the pool's free count for its windows: not while a chain
+    // free is still on its way to the pool (the model frees at once)
+    wire       fr_pend = fr_valid || df_valid;
     rr_pick #(.N(5), .GW(3)) u_pick (
-        .req({tq_valid, tk_pend, pq_cnt != {(SW+1){1'b0}}, s_req_valid, s_meta_valid}), .last(last_src),
+        .req({tq_valid && !fr_pend, tk_pend && !fr_pend, pq_cnt != {(SW+1){1'b0}}, s_req_valid, s_meta_valid}),
+        .last(last_src),
         .pick(pick), .pick_ok(pick_ok)
     );
     wire pick_meta = pick_ok && (pick == 3'd0);
@@ -482,7 +486,7 @@ module toe_engine #(
     // tx commands (ACK, SYN-ACK, ARP reply), in decision order
     sync_fifo #(.WIDTH(384), .DEPTH(4)) u_txq (
         .clk(clk), .rst(rst), .s_valid(state == S_TX1 || state == S_TXG), .s_ready(tx_ready),
-        .s_data(tx_arp ? tx_arp_cmd : tx_tcp), .m_valid(m_tx_valid), .m_ready(m_tx_ready), .m_data(m_tx_data)
+        .s_data((state == S_TX1 && tx_arp) ? tx_arp_cmd : tx_tcp), .m_valid(m_tx_valid), .m_ready(m_tx_ready), .m_data(m_tx_data)
     );
 
     // send side

@@ -2,8 +2,10 @@
 //! connections with loss, reordering, duplication, overlapping retransmissions, malformed
 //! frames, invalid requests, deletes mid-stream, buffer exhaustion; UDP sockets and datagrams,
 //! anonymous buffers and frames for no socket, the ARP responder, named-buffer timeouts by
-//! TIMER_KICK and TIMER_PERIOD) run step by step on both backends, and every DMA write,
-//! completion, disk write, transmitted frame and counter must be equal after every step.
+//! TIMER_KICK and TIMER_PERIOD; the send side: TX_POSTs, the peer's ACKs, windows, timeouts,
+//! probes, SOCK_CLOSE, active opens) run step by step on both backends, and every DMA write,
+//! completion, disk write, transmitted frame and counter must be equal after every step; at
+//! the end every TX_POST has come back.
 
 use buflet_spec::SockFlags;
 use buflet_testbench::cosim::{self, CosimOpts, GenConfig, Step, Stimulus};
@@ -116,8 +118,10 @@ proptest! {
 /// Counters every default-mix run of a few seeds must move: every drop reason a single-frame
 /// step can produce, held segments, ACKs, delivery, returns, block writes, request errors, and
 /// the paths of docs/rx-paths.md (anonymous buffers, ARP replies, timeouts, ticks), and p2p
-/// (docs/p2p.md: hold records, releases, DEVMEM block bytes).
-const COVERED: [&str; 26] = [
+/// (docs/p2p.md: hold records, releases, DEVMEM block bytes), and the send side
+/// (docs/tcp-transmit.md: segments, retransmissions by timeout and fast retransmit, probes,
+/// completed posts, ACKs of data never sent).
+const COVERED: [&str; 33] = [
     "CNT_DROP_TRUNCATED",
     "CNT_DROP_NOT_IPV4",
     "CNT_DROP_BAD_IP_HDR",
@@ -144,6 +148,13 @@ const COVERED: [&str; 26] = [
     "CNT_HOLD_RECORDS",
     "CNT_BUF_RELEASED",
     "CNT_BLK_DEV_BYTES",
+    "CNT_TX_SEGS",
+    "CNT_TX_RETRANS",
+    "CNT_TX_RTO",
+    "CNT_TX_FAST_RETRANS",
+    "CNT_TX_PROBES",
+    "CNT_TX_DONE",
+    "CNT_DROP_BAD_ACK",
 ];
 
 /// Seeds 1..=3 of the default mix at 64 bits: no divergence, the model's cycle count within 5%
@@ -215,7 +226,9 @@ fn seed_4_agrees_at_512_bits() {
 /// The generator makes what it claims to: over seeds 1..=20 of the default mix, the steps
 /// include UDP sockets, datagrams broken in each way, timeouts on named buffers, anonymous
 /// buffer posts (valid and refused), the responder's address, ARP requests, timer kicks and
-/// periodic ticks. (What the device did with them is checked against the RTL above.)
+/// periodic ticks, and the send side: active opens (some answered with a wrong SYN-ACK),
+/// TX_POSTs (valid and refused), SOCK_CLOSE, a short timer policy, duplicate ACKs, ACKs of
+/// data never sent and closed windows. (What the device did with them is checked against the RTL above.)
 #[test]
 fn stimuli_include_the_rx_paths() {
     let mut seen = std::collections::BTreeMap::<&str, usize>::new();
@@ -236,6 +249,15 @@ fn stimuli_include_the_rx_paths() {
                 Step::Frame(f) if f.label.contains("shorter than a UDP header") => "udp short",
                 Step::Frame(f) if f.label.contains("without checksum") => "udp no checksum",
                 Step::Frame(f) if f.label.contains("ICMP") => "icmp",
+                Step::AddSocket(p) if p.flags.contains(SockFlags::CONNECT) => "connect",
+                Step::TxPost(t) if t.bad.is_none() => "tx post",
+                Step::TxPost(_) => "bad tx post",
+                Step::SockClose { .. } => "sock close",
+                Step::TxPolicy { .. } => "tx policy",
+                Step::Frame(f) if f.label.contains("SYN-ACK with a wrong ACK") => "bad syn-ack",
+                Step::Frame(f) if f.label.contains("duplicate ACK") => "dup ack",
+                Step::Frame(f) if f.label.contains("ACK of unsent data") => "ack of unsent",
+                Step::Frame(f) if f.label.contains("win 0 ") => "zero window",
                 _ => continue,
             };
             *seen.entry(k).or_default() += 1;
@@ -256,6 +278,15 @@ fn stimuli_include_the_rx_paths() {
         "udp short",
         "udp no checksum",
         "icmp",
+        "connect",
+        "tx post",
+        "bad tx post",
+        "sock close",
+        "tx policy",
+        "bad syn-ack",
+        "dup ack",
+        "ack of unsent",
+        "zero window",
     ] {
         assert!(seen.get(k).copied().unwrap_or(0) > 0, "no {k}: {seen:?}");
     }

@@ -329,7 +329,9 @@ impl Host {
         let need = match t.bad {
             Some(TxBad::ZeroLen) | Some(TxBad::HugeLen) => 1,
             Some(TxBad::FirstOffPastPage) => 2,
-            _ => (u64::from(first_off) + u64::from(len)).div_ceil(page).max(1),
+            _ => (u64::from(first_off) + u64::from(len))
+                .div_ceil(page)
+                .max(1),
         };
         let n = match t.bad {
             Some(TxBad::ShortList) if need > 1 => need - 1,
@@ -370,7 +372,10 @@ impl Host {
             .collect();
         if t.bad == Some(TxBad::Devmem) {
             let l: Vec<u8> = pages.iter().flat_map(|a| a.to_le_bytes()).collect();
-            out.push(Action::Mem { addr: list, data: l });
+            out.push(Action::Mem {
+                addr: list,
+                data: l,
+            });
             let e = TxDesc {
                 opcode: Opcode::TxPost,
                 flags: TxFlags::DEVMEM

@@ -122,6 +122,26 @@ pub(super) struct Conn {
     /// Many tiny segments, a large receive buffer and no named buffer until the end: the
     /// held segments fill the buflet pool and the window closes on pool room.
     pub(super) stress: bool,
+    /// The send side (docs/tcp-transmit.md): the host posts data on this connection and the
+    /// peer's ACK field acknowledges it (gen/tx.rs).
+    pub(super) tx: bool,
+    /// An active open (SOCK_ADD with CONNECT): the peer answers the NIC's SYN with a SYN-ACK.
+    pub(super) active: bool,
+    /// Bytes of the host's accepted posts so far, as the generator counts them.
+    pub(super) snd_posted: u64,
+    /// The peer's acknowledgment of the NIC's send stream: ACK = ISS + 1 + `snd_acked` in
+    /// its pure ACKs.
+    pub(super) snd_acked: u64,
+    /// What the peer's data segments acknowledge: `snd_acked` before its last advance. A
+    /// guess beyond what the NIC sent drops the segment (BAD_ACK) with its data; lagging one
+    /// advance behind, a single wrong guess costs no data.
+    pub(super) snd_acked_data: u64,
+    /// SOCK_CLOSE was issued (our FIN follows the posts).
+    pub(super) snd_closed: bool,
+    /// The window the peer advertises in every segment (65535 unless the send side varies it).
+    pub(super) win: u16,
+    /// Send-pool pages this connection's posts may still take.
+    pub(super) tx_pages: u64,
 }
 
 impl Conn {
@@ -221,6 +241,11 @@ impl Conn {
             p.flags |= SockFlags::HOLD;
         }
         let stress = !udp && rng.gen_bool(cfg.stress.clamp(0.0, 1.0));
+        let tx = !udp && !stress && rng.gen_bool(cfg.tx.clamp(0.0, 1.0));
+        let active = tx && rng.gen_bool(cfg.connect.clamp(0.0, 1.0));
+        if active {
+            p.flags |= SockFlags::CONNECT;
+        }
         let len = if udp {
             0
         } else if stress {
@@ -247,6 +272,14 @@ impl Conn {
             seg_max,
             ts: rng.gen_bool(0.4),
             stress,
+            tx,
+            active,
+            snd_posted: 0,
+            snd_acked: 0,
+            snd_acked_data: 0,
+            snd_closed: false,
+            win: 65535,
+            tx_pages: 0,
         }
     }
 
@@ -258,8 +291,12 @@ impl Conn {
         self.irs.wrapping_add(1).wrapping_add(off as u32)
     }
 
+    /// The peer's ACK field: ISS + 1 + what it acknowledged of the NIC's send stream.
     pub(super) fn ack_no(&self) -> u32 {
-        self.p.iss.wrapping_add(1)
+        self.p
+            .iss
+            .wrapping_add(1)
+            .wrapping_add(self.snd_acked as u32)
     }
 
     pub(super) fn data_opts(&self, off: usize) -> Opts {
@@ -283,8 +320,11 @@ impl Conn {
             &self.tuple(),
             self.seq_of(off),
             ACK | extra,
-            self.ack_no(),
-            65535,
+            self.p
+                .iss
+                .wrapping_add(1)
+                .wrapping_add(self.snd_acked_data as u32),
+            self.win,
             &self.data_opts(off),
             payload,
         );
@@ -294,7 +334,7 @@ impl Conn {
 
     /// A segment with no payload.
     pub(super) fn ctl(&self, seq: u32, flags: u8, ack: u32, opts: &Opts, what: &str) -> Step {
-        let bytes = tcp_frame(&self.tuple(), seq, flags, ack, 65535, opts, &[]);
+        let bytes = tcp_frame(&self.tuple(), seq, flags, ack, self.win, opts, &[]);
         frame(
             format!(
                 "{} {what} seq {:+} {}",
@@ -495,70 +535,78 @@ impl Conn {
                 ev.push(self.post(rng, &mut posted, cfg));
             }
         }
-        let ack = self.ack_no();
-        // Segments before the SYN: LISTEN drops them (BAD_STATE).
-        if rng.gen_bool(0.1) {
-            ev.push(self.data(0, 100, 0, "data in LISTEN"));
+        if self.tx && rng.gen_bool(0.3) {
+            // Posts before the handshake wait for ESTAB.
+            self.tx_post_step(rng, &mut ev);
         }
-        if rng.gen_bool(0.08) {
-            ev.push(self.ctl(self.seq_of(0), RST, 0, &Opts::None, "RST in LISTEN"));
-        }
-        if rng.gen_bool(0.05) {
-            ev.push(self.ctl(self.seq_of(0), ACK, ack, &Opts::None, "ACK in LISTEN"));
-        }
-        if rng.gen_bool(0.05) {
-            ev.push(self.ctl(self.irs, SYN | ACK, ack, &Opts::None, "SYN-ACK in LISTEN"));
-        }
-        // The SYN (maybe retransmitted, maybe with a payload the NIC ignores).
         let opts = self.syn_opts(rng);
-        let syn = if rng.gen_bool(0.05) {
-            let bytes = tcp_frame(&self.tuple(), self.irs, SYN, 0, 64240, &opts, &[0xAB; 24]);
-            frame(format!("{} SYN with payload {opts:?}", self.name), bytes)
+        if self.active {
+            self.active_open(rng, &opts, &mut ev);
         } else {
-            let bytes = tcp_frame(&self.tuple(), self.irs, SYN, 0, 64240, &opts, &[]);
-            frame(format!("{} SYN {opts:?}", self.name), bytes)
-        };
-        ev.push(syn.clone());
-        if rng.gen_bool(0.15) {
-            ev.push(syn.clone());
-        }
-        if rng.gen_bool(0.05) {
-            let other = self.irs.wrapping_add(rng.gen_range(1..1000));
-            ev.push(self.ctl(other, SYN, 0, &opts, "SYN other seq in SYN_RCVD"));
-        }
-        if rng.gen_bool(0.08) {
-            let bad = ack.wrapping_add(*[1u32, u32::MAX, 1000].choose(rng).unwrap_or(&1));
-            ev.push(self.ctl(
-                self.seq_of(0),
-                ACK,
-                bad,
-                &Opts::None,
-                "wrong ACK in SYN_RCVD",
-            ));
-        }
-        if rng.gen_bool(0.05) {
-            let s = self.seq_of(rng.gen_range(1..5000));
-            ev.push(self.ctl(s, RST, 0, &Opts::None, "RST not at RCV_NXT in SYN_RCVD"));
-        }
-        if rng.gen_bool(0.05) {
-            ev.push(self.ctl(self.seq_of(0), RST, 0, &Opts::None, "RST in SYN_RCVD"));
-            // Back to LISTEN: the peer opens again with a new initial sequence number.
-            self.irs = self.irs.wrapping_add(rng.gen_range(100_000..1_000_000));
-            let bytes = tcp_frame(&self.tuple(), self.irs, SYN, 0, 64240, &opts, &[]);
-            ev.push(frame(format!("{} SYN again {opts:?}", self.name), bytes));
-        }
-        // The handshake ACK (otherwise the first data segment completes the handshake).
-        if rng.gen_bool(0.75) {
-            let mut st = self.ctl(self.seq_of(0), ACK, ack, &Opts::None, "handshake ACK");
+            let ack = self.ack_no();
+            // Segments before the SYN: LISTEN drops them (BAD_STATE).
             if rng.gen_bool(0.1) {
-                if let Step::Frame(f) = &mut st {
-                    // A real MAC pads short frames to 60 bytes: bytes after the IPv4 total
-                    // length are padding.
-                    f.bytes.resize(60, 0);
-                    f.label.push_str(" (padded to 60)");
-                }
+                ev.push(self.data(0, 100, 0, "data in LISTEN"));
             }
-            ev.push(st);
+            if rng.gen_bool(0.08) {
+                ev.push(self.ctl(self.seq_of(0), RST, 0, &Opts::None, "RST in LISTEN"));
+            }
+            if rng.gen_bool(0.05) {
+                ev.push(self.ctl(self.seq_of(0), ACK, ack, &Opts::None, "ACK in LISTEN"));
+            }
+            if rng.gen_bool(0.05) {
+                ev.push(self.ctl(self.irs, SYN | ACK, ack, &Opts::None, "SYN-ACK in LISTEN"));
+            }
+            // The SYN (maybe retransmitted, maybe with a payload the NIC ignores).
+            let syn = if rng.gen_bool(0.05) {
+                let bytes = tcp_frame(&self.tuple(), self.irs, SYN, 0, 64240, &opts, &[0xAB; 24]);
+                frame(format!("{} SYN with payload {opts:?}", self.name), bytes)
+            } else {
+                let bytes = tcp_frame(&self.tuple(), self.irs, SYN, 0, 64240, &opts, &[]);
+                frame(format!("{} SYN {opts:?}", self.name), bytes)
+            };
+            ev.push(syn.clone());
+            if rng.gen_bool(0.15) {
+                ev.push(syn.clone());
+            }
+            if rng.gen_bool(0.05) {
+                let other = self.irs.wrapping_add(rng.gen_range(1..1000));
+                ev.push(self.ctl(other, SYN, 0, &opts, "SYN other seq in SYN_RCVD"));
+            }
+            if rng.gen_bool(0.08) {
+                let bad = ack.wrapping_add(*[1u32, u32::MAX, 1000].choose(rng).unwrap_or(&1));
+                ev.push(self.ctl(
+                    self.seq_of(0),
+                    ACK,
+                    bad,
+                    &Opts::None,
+                    "wrong ACK in SYN_RCVD",
+                ));
+            }
+            if rng.gen_bool(0.05) {
+                let s = self.seq_of(rng.gen_range(1..5000));
+                ev.push(self.ctl(s, RST, 0, &Opts::None, "RST not at RCV_NXT in SYN_RCVD"));
+            }
+            if rng.gen_bool(0.05) {
+                ev.push(self.ctl(self.seq_of(0), RST, 0, &Opts::None, "RST in SYN_RCVD"));
+                // Back to LISTEN: the peer opens again with a new initial sequence number.
+                self.irs = self.irs.wrapping_add(rng.gen_range(100_000..1_000_000));
+                let bytes = tcp_frame(&self.tuple(), self.irs, SYN, 0, 64240, &opts, &[]);
+                ev.push(frame(format!("{} SYN again {opts:?}", self.name), bytes));
+            }
+            // The handshake ACK (otherwise the first data segment completes the handshake).
+            if rng.gen_bool(0.75) {
+                let mut st = self.ctl(self.seq_of(0), ACK, ack, &Opts::None, "handshake ACK");
+                if rng.gen_bool(0.1) {
+                    if let Step::Frame(f) = &mut st {
+                        // A real MAC pads short frames to 60 bytes: bytes after the IPv4 total
+                        // length are padding.
+                        f.bytes.resize(60, 0);
+                        f.label.push_str(" (padded to 60)");
+                    }
+                }
+                ev.push(st);
+            }
         }
         let syn_end = ev.len();
 
@@ -610,7 +658,11 @@ impl Conn {
                 ev.push(self.data(a, b - a, 0, "overlapping retransmit"));
             }
             if rng.gen_bool(0.03) {
+                let ack = self.ack_no();
                 ev.push(self.ctl(self.seq_of(off), ACK, ack, &Opts::None, "pure ACK"));
+            }
+            if self.tx && rng.gen_bool(0.45) {
+                self.tx_round(rng, &mut ev, off);
             }
             if posted < budget && rng.gen_bool(0.35) {
                 ev.push(self.post(rng, &mut posted, cfg));
@@ -627,6 +679,11 @@ impl Conn {
                 ev.push(self.data(o, m, 0, why));
             }
         }
+        // The send side goes on after the peer's stream: more posts, ACKs, timers, SOCK_CLOSE.
+        if self.tx {
+            self.tx_tail(rng, &mut ev, len);
+        }
+        let ack = self.ack_no();
         // How the stream ends.
         let close = rng.gen_range(0..100);
         let end = self.seq_of(len);
@@ -696,9 +753,15 @@ impl Conn {
             );
             if rng.gen_bool(0.4) {
                 ev.push(Step::AddSocket(self.p));
+                // A new connection: the NIC's send stream starts again.
+                self.snd_posted = 0;
+                self.snd_acked = 0;
+                self.snd_acked_data = 0;
+                self.snd_closed = false;
                 self.irs = rng.gen();
                 let bytes = tcp_frame(&self.tuple(), self.irs, SYN, 0, 64240, &opts, &[]);
                 ev.push(frame(format!("{} SYN after re-add", self.name), bytes));
+                let ack = self.ack_no();
                 ev.push(self.ctl(self.seq_of(0), ACK, ack, &Opts::None, "handshake ACK"));
                 let m = len.min(self.seg_max);
                 if m > 0 {

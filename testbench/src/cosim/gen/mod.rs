@@ -24,7 +24,7 @@
 
 use super::stim::{
     AnonPost, AnonSlot, BlkBad, BlkParams, Frame, NbPost, NbSlot, PageList, RelBad, SockParams,
-    Step, Stimulus,
+    Step, Stimulus, TxBad, TxPost,
 };
 use buflet_spec::{param, Opcode, SockFlags};
 use etherparse::{
@@ -39,6 +39,7 @@ use std::net::Ipv4Addr;
 mod conn;
 mod extras;
 mod noise;
+mod tx;
 use conn::*;
 use extras::*;
 use noise::*;
@@ -98,6 +99,15 @@ pub struct GenConfig {
     pub hold: f64,
     /// Per step, when some socket holds: probability of a BUF_RELEASE step first.
     pub release: f64,
+    /// Probability that a TCP connection (not a pool-stress one) also sends: TX_POSTs, the
+    /// peer's ACKs of them, windows, timers, SOCK_CLOSE (docs/tcp-transmit.md).
+    pub tx: f64,
+    /// Probability that a sending connection is an active open (SOCK_ADD with CONNECT).
+    pub connect: f64,
+    /// Probability that a case with a sending connection first sets a short timer policy
+    /// (RTO_INIT, RTO_MIN, RTO_MAX, TX_RETRIES of a few ticks), so timeouts, probes, SYN
+    /// retransmissions and the TX_RETRIES reset happen within the case.
+    pub tx_policy: f64,
 }
 
 impl Default for GenConfig {
@@ -115,6 +125,9 @@ impl Default for GenConfig {
             nb_timeout: 0.25,
             hold: 0.4,
             release: 0.12,
+            tx: 0.5,
+            connect: 0.35,
+            tx_policy: 0.8,
         }
     }
 }
@@ -135,6 +148,9 @@ impl GenConfig {
             nb_timeout: 0.2,
             hold: 0.4,
             release: 0.12,
+            tx: 0.5,
+            connect: 0.35,
+            tx_policy: 0.8,
         }
     }
 }
@@ -158,6 +174,11 @@ pub fn generate_with(seed: u64, cfg: &GenConfig) -> Stimulus {
         let c = Conn::new(&mut rng, i, sref, &conns, cfg);
         conns.push(c);
     }
+    // The send pool's pages, shared out (a few are left for the noise's refused posts).
+    let per_conn = (super::exec::TX_POOL_PAGES - 32) / n.max(1) as u64;
+    for c in conns.iter_mut() {
+        c.tx_pages = per_conn;
+    }
     let mut queues: Vec<std::collections::VecDeque<Step>> = conns
         .iter_mut()
         .map(|c| {
@@ -174,6 +195,15 @@ pub fn generate_with(seed: u64, cfg: &GenConfig) -> Stimulus {
     }
     let holds = conns.iter().any(|c| c.p.flags.contains(SockFlags::HOLD));
     let mut steps = Vec::new();
+    if conns.iter().any(|c| c.tx) && rng.gen_bool(cfg.tx_policy.clamp(0.0, 1.0)) {
+        let rto_init = rng.gen_range(2..=6);
+        steps.push(Step::TxPolicy {
+            rto_init,
+            rto_min: rng.gen_range(1..=2),
+            rto_max: rng.gen_range(rto_init..=4 * rto_init),
+            retries: rng.gen_range(2..=5),
+        });
+    }
     loop {
         let live: Vec<usize> = (0..queues.len())
             .filter(|&i| !queues[i].is_empty())

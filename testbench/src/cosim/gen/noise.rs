@@ -156,7 +156,7 @@ pub(super) fn noise(rng: &mut ChaCha8Rng, conns: &[Conn], unused_refs: &[u16]) -
             }
         },
         // Invalid or odd requests.
-        65..=89 => match rng.gen_range(0..12) {
+        65..=89 => match rng.gen_range(0..15) {
             0 => Step::Nop,
             1 => {
                 let unknown: Vec<u8> = [0u8, 8, 99, 200, 255]
@@ -238,6 +238,42 @@ pub(super) fn noise(rng: &mut ChaCha8Rng, conns: &[Conn], unused_refs: &[u16]) -
             9 => Step::AddSocket(c.p), // slot busy (or a re-add after a delete)
             10 => Step::DelSocket {
                 sock: *unused_refs.choose(rng).unwrap_or(&63),
+            },
+            // Send requests on a socket that cannot send (no socket, UDP, or not yet
+            // established) or broken: refused at once.
+            12 | 13 => {
+                let bad = [
+                    None,
+                    Some(TxBad::ZeroLen),
+                    Some(TxBad::ShortList),
+                    Some(TxBad::Devmem),
+                ]
+                .choose(rng)
+                .copied()
+                .flatten();
+                // A valid post only where it is refused (no socket there), so a connection
+                // whose peer never acknowledges does not start sending.
+                let sock = if bad.is_none() || rng.gen_bool(0.5) {
+                    *unused_refs.choose(rng).unwrap_or(&63)
+                } else {
+                    c.p.sock_ref
+                };
+                Step::TxPost(TxPost {
+                    sock,
+                    bytes: rng.gen_range(1..=3000),
+                    psh: false,
+                    first_off: 0,
+                    seed: rng.gen(),
+                    scatter: false,
+                    bad,
+                })
+            }
+            14 => Step::SockClose {
+                sock: if c.p.proto == UDP || rng.gen_bool(0.5) {
+                    *unused_refs.choose(rng).unwrap_or(&63)
+                } else {
+                    c.p.sock_ref
+                },
             },
             _ => Step::DelSocket {
                 sock: param::DEF_NUM_SOCKETS as u16 + rng.gen_range(0..100),
