@@ -142,7 +142,24 @@ impl Conn {
                     }
                 }
             }
-            52..=58 => {
+            52..=55 => {
+                // Fast retransmit for certain: the window opens, a post of several segments
+                // goes out at once, the peer acknowledges its first byte and then repeats that
+                // ACK three times (data in flight, the window unchanged).
+                self.win = 65535;
+                ev.push(self.peer_ack(seq_off, "window update"));
+                let before = self.snd_posted;
+                self.tx_post_step(rng, ev);
+                if self.snd_posted > before && self.snd_posted - self.snd_acked > 2 * mss_lb(self) {
+                    self.snd_acked_data = self.snd_acked;
+                    self.snd_acked += 1;
+                    ev.push(self.peer_ack(seq_off, "ACK"));
+                    for k in 0..3 {
+                        ev.push(self.peer_ack(seq_off, &format!("duplicate ACK {}/3", k + 1)));
+                    }
+                }
+            }
+            56..=58 => {
                 // Duplicate ACKs: the third starts fast retransmit when data is in flight.
                 let n = rng.gen_range(3..=4);
                 for k in 0..n {
