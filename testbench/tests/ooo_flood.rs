@@ -101,19 +101,7 @@ fn one_byte_out_of_order_flood_cannot_take_the_pool() {
                 rig.drv.counters()
             );
         }
-        let mut n = 0;
-        while rig.nas.received() < data.len() as u64 {
-            rig.step(20_000);
-            n += 1;
-            assert!(
-                n < 100,
-                "{name}: {} of {} bytes delivered: {:?}, {} posted",
-                rig.nas.received(),
-                data.len(),
-                rig.drv.counters(),
-                rig.nas.posted_count()
-            );
-        }
+        rig.wait_received(data.len() as u64, false);
         // Written zero-copy to disk and compared there.
         let out = Outcomes::default();
         let file = ExtentFile {

@@ -232,18 +232,27 @@ impl Rig {
                 &[],
             ));
         }
+        self.wait_received(expect, fin);
+        let drops = self.drv.counters().dropped();
+        assert_eq!(drops, 0, "frames dropped: {:?}", self.drv.counters().drops);
+    }
+
+    /// Run until the stream holds `expect` bytes (and its end mark, with `fin`); the counters
+    /// and the buffers posted are in the message if it never does.
+    pub fn wait_received(&mut self, expect: u64, fin: bool) {
         let mut n = 0;
         while self.nas.received() < expect || (fin && self.nas.eof.is_none()) {
             self.step(20_000);
             n += 1;
             assert!(
                 n < 10_000,
-                "stream received {} of {expect} bytes",
+                "{}: stream received {} of {expect} bytes: {:?}, {} buffers posted",
+                self.drv.backend(),
                 self.nas.received(),
+                self.drv.counters(),
+                self.nas.posted_count()
             );
         }
-        let drops = self.drv.counters().dropped();
-        assert_eq!(drops, 0, "frames dropped: {:?}", self.drv.counters().drops);
     }
 
     /// Run until every write has called back.
