@@ -530,7 +530,8 @@ module toe_engine #(
         .seg_go(state == S_S2), .in_sent(state == S_S4), .in_abort((state == S_AB0) && ab_cls),
         .take_connect(((state == S_SA3) && sa_conn && cpl_slot) || ((state == S_AB4) && connect_pend && cpl_slot)),
         .take_close(((state == S_SA8) && sa_close && cpl_slot) || ((state == S_AB5) && close_pend && cpl_slot)),
-        .pw_go(((state == S_SA6) && pw_need) || (state == S_AB1)), .pw_all(state == S_AB1),
+        .pw_go(((state == S_SA6) && pw_need && txd_idle && !walk_busy) || ((state == S_AB1) && txd_idle && !walk_busy)),
+        .pw_all(state == S_AB1),
         .pw_need(pw_need), .close_due(close_due),
         .tq_valid(tq_valid), .tq_pop(snd_take), .tq_sock(tq_sock),
         .post_st(post_st), .close_st(close_st), .ack_unsent(ack_unsent), .snd_seq(snd_seq),
@@ -1022,7 +1023,10 @@ module toe_engine #(
                 S_SA4: if (sa_abort) ab_go(ST_RESET, 1'b0, 1'b1, S_SA5);
                     else state <= S_SA5;
                 S_SA5: state <= sa_ack ? S_SA6 : S_SA9;   // snd_ack's arithmetic
-                S_SA6: state <= pw_need ? S_SA7 : S_SA8;  // the posts SND.UNA passed
+                // the posts SND.UNA passed, once tx_data reads none of them (after TX_DONE the
+                // NIC never reads a post's memory again)
+                S_SA6: if (!pw_need) state <= S_SA8;
+                    else if (txd_idle && !walk_busy) state <= S_SA7;
                 S_SA7: if (!pw_busy && (pw_count == 32'd0 || cpl_slot)) begin
                     if (pw_count != 32'd0) begin
                         {cp_valid, ev_tx_done, ev_tx_done_count} <= {1'b1, 1'b1, pw_count[15:0]};
@@ -1048,7 +1052,7 @@ module toe_engine #(
                     if (ab_rst) tx_push(3'd3, S_AB1);
                     else state <= S_AB1;
                 end
-                S_AB1: state <= S_AB2;
+                S_AB1: if (txd_idle && !walk_busy) state <= S_AB2;
                 S_AB2: if (!pw_busy) state <= S_AB3;
                 S_AB3: if (pw_count == 32'd0) state <= S_AB4;
                     else if (ab_cpl_go) begin
