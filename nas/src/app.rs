@@ -480,6 +480,8 @@ pub struct Bfw1 {
     pub records: u64,
     /// Data bytes of those records.
     pub record_bytes: u64,
+    /// READ records, in order (served by the answer path: issue 12, in progress).
+    pub reads: Vec<crate::framed::Record>,
 }
 
 impl RecordProtocol for Bfw1 {
@@ -501,6 +503,16 @@ impl RecordProtocol for Bfw1 {
                 break;
             }
             match parse(app.next, &h) {
+                Ok(r) if !r.kind.from_client() => {
+                    app.refused = Some(format!(
+                        "BFW1 record at stream offset {}: a {:?} record comes from a server, not a client: the run stops there",
+                        r.start, r.kind
+                    ));
+                }
+                Ok(r) if r.kind == crate::framed::Kind::Read => {
+                    app.proto.reads.push(r);
+                    app.next = r.end();
+                }
                 Ok(r) => {
                     app.proto.records += 1;
                     app.proto.record_bytes += r.len as u64;

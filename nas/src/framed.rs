@@ -1,17 +1,23 @@
 //! Buflet's minimal framed write protocol ("BFW1"), for demos and tests.
 //!
-//! A stream is a sequence of records: a 24-byte header then `len` data bytes, which go to the
-//! file at `file_off`. Records may overlap; a later record's bytes replace an earlier one's.
+//! A stream is a sequence of records, each a 24-byte header and, for the kinds that carry data,
+//! `len` data bytes. The client sends `WRITE` records (their data goes to the file at
+//! `file_off`; records may overlap, a later record's bytes replace an earlier one's) and `READ`
+//! records (no data: "send me `len` file bytes from `file_off`"); the server answers each
+//! `WRITE` with a `WRITE_ACK` once its data is durable on the block device, and each `READ`
+//! with a `READ_DATA` record carrying the bytes, in the order the requests came.
 //!
 //! | bytes | field |
 //! |---|---|
 //! | 0..4 | magic `BFW1` |
-//! | 4..8 | data length, u32 little-endian, at most [`MAX_LEN`] |
+//! | 4..8 | length, u32 little-endian, at most [`MAX_LEN`] (data bytes that follow for `WRITE` and `READ_DATA`; bytes asked for by `READ`, made durable by `WRITE_ACK`) |
 //! | 8..16 | file offset, u64 little-endian; offset + length at most [`MAX_FILE_END`] |
-//! | 16..24 | reserved, 0 |
+//! | 16 | kind: 0 `WRITE`, 1 `READ`, 2 `WRITE_ACK`, 3 `READ_DATA` ([`Kind`]) |
+//! | 17..24 | reserved, 0 |
 //!
 //! A header that breaks any of these rules is a [`BadRecord`]: a receiver stops at it and
-//! writes nothing of it or after it.
+//! writes nothing of it or after it. (Streams from before the kinds existed have 0 at byte 16:
+//! `WRITE` records.)
 
 /// Record header length.
 pub const HDR: u64 = 24;
@@ -22,23 +28,72 @@ pub const MAX_LEN: u32 = 1 << 24;
 /// Largest file offset + length a record may reach (256 TiB).
 pub const MAX_FILE_END: u64 = 1 << 48;
 
-/// One record's data: its stream range and file offset.
+/// A record's kind (header byte 16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Kind {
+    /// Client to server: `len` data bytes for the file at `file_off`.
+    Write = 0,
+    /// Client to server: send `len` file bytes from `file_off` (no data follows).
+    Read = 1,
+    /// Server to client: the `WRITE` of `len` bytes at `file_off` is durable (no data follows).
+    WriteAck = 2,
+    /// Server to client: `len` file bytes from `file_off` follow (the answer to a `READ`).
+    ReadData = 3,
+}
+
+impl Kind {
+    /// The kind of header byte 16, if it is one.
+    pub fn of(b: u8) -> Option<Kind> {
+        Some(match b {
+            0 => Kind::Write,
+            1 => Kind::Read,
+            2 => Kind::WriteAck,
+            3 => Kind::ReadData,
+            _ => return None,
+        })
+    }
+
+    /// Data bytes follow the header (`WRITE`, `READ_DATA`).
+    pub fn has_data(self) -> bool {
+        matches!(self, Kind::Write | Kind::ReadData)
+    }
+
+    /// A client sends it (`WRITE`, `READ`); the server sends the others.
+    pub fn from_client(self) -> bool {
+        matches!(self, Kind::Write | Kind::Read)
+    }
+}
+
+/// One record: its kind, stream range and file offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Record {
+    /// What the record is.
+    pub kind: Kind,
     /// Stream offset of the record header.
     pub start: u64,
     /// Stream offset of the first data byte.
     pub stream_off: u64,
-    /// Data bytes.
+    /// Data bytes (`WRITE`, `READ_DATA`) or bytes asked for / acknowledged (`READ`,
+    /// `WRITE_ACK`).
     pub len: u32,
     /// File offset of the first data byte.
     pub file_off: u64,
 }
 
 impl Record {
-    /// Stream offset just past the record's data: the next record's header.
+    /// Stream offset just past the record (and its data, for the kinds that carry data): the
+    /// next record's header.
     pub fn end(&self) -> u64 {
-        self.stream_off + self.len as u64
+        self.stream_off + self.data_len()
+    }
+
+    /// Data bytes that follow the header in the stream.
+    pub fn data_len(&self) -> u64 {
+        if self.kind.has_data() {
+            self.len as u64
+        } else {
+            0
+        }
     }
 }
 
@@ -52,6 +107,14 @@ pub enum BadRecord {
         off: u64,
         /// Its first bytes.
         found: [u8; 4],
+    },
+    /// Header byte 16 is not a [`Kind`].
+    #[error("BFW1 record at stream offset {off}: unknown kind {kind}")]
+    Kind {
+        /// Header offset.
+        off: u64,
+        /// The kind byte.
+        kind: u8,
     },
     /// The reserved bytes are not zero.
     #[error("BFW1 record at stream offset {off}: reserved bytes are not zero")]
@@ -87,18 +150,25 @@ impl BadRecord {
         match *self {
             BadRecord::Magic { off, .. }
             | BadRecord::Reserved { off }
+            | BadRecord::Kind { off, .. }
             | BadRecord::TooLong { off, .. }
             | BadRecord::PastEnd { off, .. } => off,
         }
     }
 }
 
-/// Encode a record header (used by senders).
+/// Encode a `WRITE` record header (used by senders).
 pub fn header(len: u32, file_off: u64) -> [u8; HDR as usize] {
+    header_of(Kind::Write, len, file_off)
+}
+
+/// Encode a record header of any kind.
+pub fn header_of(kind: Kind, len: u32, file_off: u64) -> [u8; HDR as usize] {
     let mut h = [0u8; HDR as usize];
     h[..4].copy_from_slice(&MAGIC);
     h[4..8].copy_from_slice(&len.to_le_bytes());
     h[8..16].copy_from_slice(&file_off.to_le_bytes());
+    h[16] = kind as u8;
     h
 }
 
@@ -108,9 +178,15 @@ pub fn parse(start: u64, hdr: &[u8; HDR as usize]) -> Result<Record, BadRecord> 
     if found != MAGIC {
         return Err(BadRecord::Magic { off: start, found });
     }
-    if hdr[16..].iter().any(|&b| b != 0) {
+    if hdr[17..].iter().any(|&b| b != 0) {
         return Err(BadRecord::Reserved { off: start });
     }
+    let Some(kind) = Kind::of(hdr[16]) else {
+        return Err(BadRecord::Kind {
+            off: start,
+            kind: hdr[16],
+        });
+    };
     let len = u32::from_le_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
     let mut fo = [0u8; 8];
     fo.copy_from_slice(&hdr[8..16]);
@@ -129,6 +205,7 @@ pub fn parse(start: u64, hdr: &[u8; HDR as usize]) -> Result<Record, BadRecord> 
         });
     }
     Ok(Record {
+        kind,
         start,
         stream_off: start + HDR,
         len,
@@ -241,6 +318,34 @@ mod tests {
         let mut h = header(1, 0);
         h[23] = 1;
         assert_eq!(parse(3, &h), Err(BadRecord::Reserved { off: 3 }));
+    }
+
+    #[test]
+    fn kinds_round_trip_and_only_data_kinds_carry_data() {
+        for (k, b) in [
+            (Kind::Write, 0u8),
+            (Kind::Read, 1),
+            (Kind::WriteAck, 2),
+            (Kind::ReadData, 3),
+        ] {
+            let h = header_of(k, 1000, 4096);
+            assert_eq!(h[16], b);
+            let r = parse(10, &h).unwrap();
+            assert_eq!(r.kind, k);
+            assert_eq!(r.end(), 34 + if k.has_data() { 1000 } else { 0 });
+            assert_eq!(k.from_client(), b < 2);
+        }
+        let mut h = header(1, 0);
+        h[16] = 4;
+        assert_eq!(parse(9, &h), Err(BadRecord::Kind { off: 9, kind: 4 }));
+        // a READ then a WRITE: the READ carries no data
+        let mut s = header_of(Kind::Read, 500, 0).to_vec();
+        s.extend_from_slice(&header(2, 7));
+        s.extend_from_slice(b"hi");
+        let p = parse_all(&s);
+        assert_eq!(p.records.len(), 2);
+        assert_eq!((p.records[1].start, p.records[1].kind), (24, Kind::Write));
+        assert_eq!((p.bad, p.truncated), (None, None));
     }
 
     #[test]
