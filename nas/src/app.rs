@@ -4,7 +4,7 @@
 //! [`PieceWriter`].
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 use crate::{ExtentFile, FileMap, NasStream, WriteError};
@@ -136,6 +136,18 @@ impl<P: RecordProtocol> RecordApp<P> {
     /// File bytes on disk so far.
     pub fn written(&self) -> u64 {
         self.w.written()
+    }
+
+    /// Requests (records with data, and empty ones queued with [`RecordApp::queue_empty`])
+    /// now durable on the block device, in order, as (length, file offset): what a BFW1
+    /// `WRITE_ACK` reports. Each is reported once.
+    pub fn take_durable(&mut self) -> Vec<(u64, u64)> {
+        self.w.take_durable()
+    }
+
+    /// A request of no data at `file_off`, acknowledged in its turn.
+    pub fn queue_empty(&mut self, file_off: u64) {
+        self.w.push_empty(file_off);
     }
 
     /// Every record up to the end of the stream (or up to the point the stream was refused) is
@@ -328,6 +340,22 @@ pub struct PieceWriter {
     written_bytes: Rc<RefCell<u64>>,
     /// The first write failure, or a malformed stream: nothing more is issued.
     failure: Rc<RefCell<Option<String>>>,
+    /// Requests whose durability the client may be told of (BFW1 `WRITE_ACK`), in order.
+    acks: VecDeque<AckRec>,
+    /// Block writes in flight per request id.
+    in_flight: Rc<RefCell<HashMap<u64, u32>>>,
+    /// The id the next request gets.
+    next_id: u64,
+}
+
+/// A request on its way to being durable.
+#[derive(Debug, Clone, Copy)]
+struct AckRec {
+    id: u64,
+    len: u64,
+    file_off: u64,
+    /// Every byte of it is handed to the writer.
+    issued: bool,
 }
 
 /// One request's data not yet handed to the writer.
@@ -339,6 +367,8 @@ struct Piece {
     end: u64,
     /// File offset of `pos`.
     file_pos: u64,
+    /// The request it belongs to.
+    id: u64,
 }
 
 impl PieceWriter {
@@ -348,15 +378,57 @@ impl PieceWriter {
             chunk,
             written_bytes: Rc::new(RefCell::new(0)),
             failure: Rc::new(RefCell::new(None)),
+            acks: VecDeque::new(),
+            in_flight: Rc::new(RefCell::new(HashMap::new())),
+            next_id: 0,
         }
+    }
+
+    /// Requests now durable, in order, as (length, file offset): every block write of each
+    /// one has completed, and of every request before it. Each is reported once.
+    pub fn take_durable(&mut self) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        if self.failure.borrow().is_some() {
+            return out;
+        }
+        let inf = self.in_flight.borrow();
+        while let Some(a) = self.acks.front() {
+            if !a.issued || inf.get(&a.id).copied().unwrap_or(0) != 0 {
+                break;
+            }
+            out.push((a.len, a.file_off));
+            self.acks.pop_front();
+        }
+        out
+    }
+
+    /// A request of no bytes at `file_off`: durable once every request before it is.
+    pub fn push_empty(&mut self, file_off: u64) {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.acks.push_back(AckRec {
+            id,
+            len: 0,
+            file_off,
+            issued: true,
+        });
     }
 
     /// Queue `len` (> 0) stream bytes from `stream_off`, for file offset `file_off`.
     pub fn push(&mut self, stream_off: u64, len: u64, file_off: u64) {
+        let id = self.next_id;
+        self.next_id += 1;
         self.pieces.push_back(Piece {
             pos: stream_off,
             end: stream_off + len,
             file_pos: file_off,
+            id,
+        });
+        self.acks.push_back(AckRec {
+            id,
+            len,
+            file_off,
+            issued: false,
         });
     }
 
@@ -390,6 +462,17 @@ impl PieceWriter {
 
     /// The stream ends at `eof`: requests are cut there (what arrived of them is written).
     fn cut_at(&mut self, eof: u64) {
+        // A request the end of the stream cuts is never durable as asked: no acknowledgement
+        // for it or after it.
+        let cut: Vec<u64> = self
+            .pieces
+            .iter()
+            .filter(|p| p.end > eof)
+            .map(|p| p.id)
+            .collect();
+        if let Some(&first) = cut.first() {
+            self.acks.retain(|a| a.id < first);
+        }
         self.pieces.retain_mut(|p| {
             p.end = p.end.min(eof);
             p.pos < p.end
@@ -434,6 +517,9 @@ impl PieceWriter {
             }
             let fail = self.failure.clone();
             let done = self.written_bytes.clone();
+            let inf = self.in_flight.clone();
+            let id = p.id;
+            *inf.borrow_mut().entry(id).or_insert(0) += 1;
             let range = (p.file_pos, p.file_pos + n);
             nas.write(
                 drv,
@@ -442,7 +528,12 @@ impl PieceWriter {
                 p.pos,
                 n,
                 Box::new(move |r| match r {
-                    Ok(_) => *done.borrow_mut() += range.1 - range.0,
+                    Ok(_) => {
+                        *done.borrow_mut() += range.1 - range.0;
+                        if let Some(k) = inf.borrow_mut().get_mut(&id) {
+                            *k -= 1;
+                        }
+                    }
                     Err(e) => {
                         fail.borrow_mut().get_or_insert(format!(
                             "block write of file bytes {}..{} failed: {e}",
@@ -454,6 +545,9 @@ impl PieceWriter {
             p.pos += n;
             p.file_pos += n;
             if p.pos == p.end {
+                if let Some(a) = self.acks.iter_mut().find(|a| a.id == p.id) {
+                    a.issued = true;
+                }
                 self.pieces.pop_front();
             }
         }
@@ -519,6 +613,8 @@ impl RecordProtocol for Bfw1 {
                     if r.len > 0 {
                         // BFW1 headers bound the range (framed::MAX_FILE_END): it fits.
                         app.queue(r.stream_off, r.len as u64, r.file_off);
+                    } else {
+                        app.queue_empty(r.file_off);
                     }
                     app.next = r.end();
                 }

@@ -69,6 +69,9 @@ fn check_framed(r: &RunReport, records: &[FramedRecord]) {
     assert_eq!(r.payload_bytes, want.len() as u64, "{ctx}");
     assert_eq!(r.protocol, Protocol::Framed);
     assert_eq!(r.framed_records, records.len() as u64, "{ctx}");
+    // every record is durable by the end, in order: what WRITE_ACKs report
+    assert_eq!(r.framed_durable, records.len() as u64, "{ctx}");
+    assert_eq!(r.framed_durable_bytes, r.framed_record_bytes, "{ctx}");
     let data: u64 = records.iter().map(|x| x.data.len() as u64).sum();
     assert_eq!(r.framed_record_bytes, data, "{ctx}");
     assert_eq!(

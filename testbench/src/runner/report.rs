@@ -131,6 +131,11 @@ pub struct RunReport {
     /// BFW1: valid records found (all of them written on a passing run) and their data bytes.
     pub framed_records: u64,
     pub framed_record_bytes: u64,
+    /// BFW1: records whose data is durable on the block device by the end of the run, in
+    /// order (what the server's WRITE_ACKs report; issue 12), and their data bytes.
+    pub framed_durable: u64,
+    /// Data bytes of those records.
+    pub framed_durable_bytes: u64,
     /// BFW1: the bad record (or the cut) the NAS stopped at, if any; nothing of it or after it
     /// was written. A failure.
     pub stream_error: Option<String>,

@@ -240,6 +240,11 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         write_pcap(path, log, opt.config.clock_mhz)?;
     }
     let len = srv.file_len();
+    // BFW1: the records now durable, in order (what WRITE_ACKs would report).
+    let durable = match &mut srv.app {
+        App::Framed(a) => a.take_durable(),
+        _ => Vec::new(),
+    };
     let (smb, framed) = match &srv.app {
         App::Raw(_) => (None, None),
         App::Smb2(a) => (Some(a), None),
@@ -330,6 +335,8 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         unsupported: smb.and_then(|a| a.refused.clone()),
         framed_records: framed.map_or(0, |a| a.proto.records),
         framed_record_bytes: framed.map_or(0, |a| a.proto.record_bytes),
+        framed_durable: durable.len() as u64,
+        framed_durable_bytes: durable.iter().map(|d| d.0).sum(),
         stream_error: framed.and_then(|a| a.refused.clone()),
         rmw_blocks: writer.rmw_blocks,
         fs: opt.fs,
