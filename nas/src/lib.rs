@@ -15,6 +15,7 @@
 //! | the applications that feed the writer as data arrives (raw stream, SMB2, BFW1) | [`app`] |
 //! | one connection's run loop: socket, stream, application, file | [`server`] |
 
+pub mod answer;
 pub mod app;
 pub mod error;
 pub mod filemap;

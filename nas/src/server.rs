@@ -48,6 +48,9 @@ pub struct ServerConfig {
     /// Named-buffer timeouts: the device's timer period in cycles and the `TIMEOUT` in ticks
     /// of every named buffer posted (`None`: buffers wait until full, PSH or FIN).
     pub nb_timeout: Option<(u32, u32)>,
+    /// BFW1: answer the client (a `WRITE_ACK` per record once its data is durable) over the
+    /// NIC's send side. The client must read the answers (issue 12: the NAS's answers).
+    pub answers: bool,
 }
 
 /// Failures of the run loop.
@@ -85,6 +88,8 @@ pub struct NasServer<M: FileMap> {
     pub app: App<M>,
     /// Where the file's bytes go on the disk.
     pub file: M,
+    /// The answers to the client (BFW1 with [`ServerConfig::answers`]).
+    pub answers: Option<crate::answer::Answers>,
 }
 
 impl<M: FileMap + Clone> NasServer<M> {
@@ -118,7 +123,20 @@ impl<M: FileMap + Clone> NasServer<M> {
             AppKind::Smb2 => App::Smb2(Smb2App::new(cfg.write_chunk)),
             AppKind::Framed => App::Framed(FramedApp::new(cfg.write_chunk)),
         };
-        Ok(NasServer { stream, app, file })
+        let answers = if cfg.answers && kind == AppKind::Framed {
+            Some(
+                crate::answer::Answers::new(drv, sock)
+                    .map_err(|e| ServeError::App(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        Ok(NasServer {
+            stream,
+            app,
+            file,
+            answers,
+        })
     }
 }
 
@@ -138,6 +156,9 @@ impl<M: FileMap> NasServer<M> {
                 .count(),
         };
         for c in cpls {
+            if self.answers.as_mut().is_some_and(|a| a.handle(&c)) {
+                continue;
+            }
             if !self.stream.handle(drv, &c)? {
                 polled.unhandled.push(c);
             }
@@ -149,6 +170,12 @@ impl<M: FileMap> NasServer<M> {
             return Err(ServeError::App(e));
         }
         self.pump(drv)?;
+        if let (Some(a), App::Framed(f)) = (self.answers.as_mut(), &mut self.app) {
+            for (len, off) in f.take_durable() {
+                a.write_ack(len, off);
+            }
+            a.flush(drv).map_err(|e| ServeError::App(e.to_string()))?;
+        }
         Ok(polled)
     }
 
@@ -191,6 +218,9 @@ impl<M: FileMap> NasServer<M> {
 
     /// The application's first failure, if any.
     pub fn failed(&self) -> Option<String> {
+        if let Some(e) = self.answers.as_ref().and_then(|a| a.failed()) {
+            return Some(e);
+        }
         match &self.app {
             App::Raw(p) => p.failed(),
             App::Smb2(a) => a.failed(),
@@ -207,9 +237,13 @@ impl<M: FileMap> NasServer<M> {
         }
     }
 
-    /// Everything the stream delivered up to its end is written, with no write in flight.
+    /// Everything the stream delivered up to its end is written, with no write in flight, and
+    /// every answer is acknowledged by the client.
     pub fn done(&self) -> bool {
         let s = &self.stream;
+        if self.answers.as_ref().is_some_and(|a| !a.idle()) {
+            return false;
+        }
         match &self.app {
             App::Raw(_) => s.eof.is_some_and(|e| s.written() >= e) && s.writes_in_flight() == 0,
             App::Smb2(a) => a.done(s),

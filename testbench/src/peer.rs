@@ -395,6 +395,7 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
         max_retries: faults.max_retries,
         write_chunk: WRITE_CHUNK,
         nb_timeout: faults.nb_timeout,
+        answers: false,
     };
     let mut srv = NasServer::start(drv, &spec, AppKind::Raw, file, &scfg)?;
     let sock = srv.stream.sock();

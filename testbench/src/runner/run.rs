@@ -116,6 +116,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         max_retries: opt.max_retries,
         write_chunk: opt.write_chunk,
         nb_timeout: None,
+        answers: false,
     };
     let mut srv = NasServer::start(&mut b.drv, &sc.socket, kind, store, &scfg)?;
     let total = file_len;
