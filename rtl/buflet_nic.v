@@ -538,6 +538,7 @@ module buflet_nic #(
         .rto_init(rto_init), .rto_min(rto_min), .rto_max(rto_max), .tx_retries(tx_retries),
         .m_pc_valid(pc_valid), .m_pc_ready(pc_ready), .m_pc_hmd(pc_hmd), .m_pc_at(pc_at),
         .m_pc_len(pc_len), .m_pc_last(pc_last), .m_pc_psh(pc_psh), .txd_idle(txd_idle),
+        .txd_inval(txd_inval),
         .ev_tx_seg(ev_tx_seg), .ev_tx_seg_bytes(ev_tx_seg_bytes), .ev_tx_retrans(ev_tx_retrans),
         .ev_tx_rto(ev_tx_rto), .ev_tx_fast(ev_tx_fast), .ev_tx_probe(ev_tx_probe),
         .ev_tx_done(ev_tx_done), .ev_tx_done_count(ev_tx_done_count)
@@ -546,7 +547,7 @@ module buflet_nic #(
     // ------------------------------------------------------------------ transmit path
     // tx_data fetches each data segment's payload (DMA read client 3) and keeps command order;
     // tx_builder builds every frame
-    wire                  pc_valid, pc_ready, pc_last, pc_psh, txd_idle;
+    wire                  pc_valid, pc_ready, pc_last, pc_psh, txd_idle, txd_inval;
     /* verilator lint_off UNUSEDSIGNAL */
     wire                  txd_fault;   // a refused payload read: dma_guard reports and counts it
     /* verilator lint_on UNUSEDSIGNAL */
@@ -562,7 +563,7 @@ module buflet_nic #(
         .clk(clk), .rst(rst),
         .s_cmd_valid(tx_cmd_valid), .s_cmd_ready(tx_cmd_ready), .s_cmd_data(tx_cmd_data),
         .s_pc_valid(pc_valid), .s_pc_ready(pc_ready), .s_pc_hmd(pc_hmd), .s_pc_at(pc_at),
-        .s_pc_len(pc_len), .s_pc_last(pc_last), .s_pc_psh(pc_psh),
+        .s_pc_len(pc_len), .s_pc_last(pc_last), .s_pc_psh(pc_psh), .inval(txd_inval),
         .m_dma_rd_req_valid(rd_req_valid[3]), .m_dma_rd_req_ready(rd_req_ready[3]),
         .m_dma_rd_req_addr(rd_req_addr[255:192]), .m_dma_rd_req_len(rd_req_len[63:48]),
         .s_axis_dma_rd_tdata(rd_tdata), .s_axis_dma_rd_tkeep(rd_tkeep),

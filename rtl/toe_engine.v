@@ -75,6 +75,7 @@ module toe_engine #(
     output wire                  m_pc_last,
     output wire                  m_pc_psh,
     input  wire                  txd_idle,
+    output wire                  txd_inval,       // posts complete now: tx_data forgets its cached page
     // buflet pool free count (live)
     input  wire [15:0]           pool_free,
     // chain free
@@ -545,6 +546,8 @@ module toe_engine #(
         .m_pc_valid(m_pc_valid), .m_pc_ready(m_pc_ready), .m_pc_hmd(m_pc_hmd), .m_pc_at(m_pc_at),
         .m_pc_len(m_pc_len), .m_pc_last(m_pc_last), .m_pc_psh(m_pc_psh)
     );
+    assign txd_inval = ((state == S_SA6) && pw_need && txd_idle && !walk_busy) ||
+                       ((state == S_AB1) && txd_idle && !walk_busy);
     reg  ev_syn_retrans;
     assign ev_tx_retrans = tx_ev_retrans || ev_syn_retrans;
     // the frame's send-side steps: skipped for UDP and for an ACK of data never sent

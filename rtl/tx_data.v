@@ -12,7 +12,8 @@
 // Fetch (one command at a time, one DMA read at a time): a piece is cut at 4096-byte page
 // boundaries; each run's page address comes from the page list entry at HMD + 8 * (AT >> 12)
 // (one 8-byte read; a one-entry cache (HMD, page) -> address, as toe_deliver's, skips the read
-// for the next run or segment in the same page; a failed read is not cached), then the run is
+// for the next run or segment in the same page; a failed read is not cached, and the entry is
+// forgotten when posts complete, `inval`: the host may then rewrite their page lists), then the run is
 // read with one DMA read of (page + AT mod 4096, run length), issued only when the FIFO has room
 // for all of it, so the shared response bus is never stalled while this client holds the
 // arbiter. The responses go through axis_packer (tlast only on the command's final run) into
@@ -59,6 +60,7 @@ module tx_data #(
     input  wire [15:0]           s_pc_len,
     input  wire                  s_pc_last,
     input  wire                  s_pc_psh,       // (last piece) the segment ends a PSH post: the command's FLAGS get PSH
+    input  wire                  inval,          // one-cycle pulse: posts complete, their page lists may be reused: forget the cached page
 
     // DMA read client
     output wire                  m_dma_rd_req_valid,
@@ -359,6 +361,9 @@ module tx_data #(
                 end
                 default: state <= S_IDLE;
             endcase
+            // posts completed (the engine waits for idle first): their page lists may be
+            // rewritten by the host, so a cached page address is no longer the list's
+            if (inval) pc_vld <= 1'b0;
         end
     end
 endmodule

@@ -13,7 +13,8 @@
 //! tuser, its data zero). A data command is dropped exactly when one of its runs has a bad
 //! entry or a bad page. Checked:
 //! - m_cmd carries every command but the dropped ones, in order: control commands unchanged,
-//!   data commands unchanged but PAY_SUM, which equals the sum computed here independently;
+//!   data commands unchanged but PAY_SUM, which equals the sum computed here independently,
+//!   and PSH in FLAGS when the last piece says the segment ends a PSH post;
 //! - the payload stream is one packet per data command passed on, packed (full words, low-mask
 //!   tkeep on the last), exactly its bytes;
 //! - `ev_pay_fault` pulses once per dropped command;
@@ -32,7 +33,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use buflet_sim::axis::{AxisBus, AxisSink, AxisSource, Beat};
 use buflet_sim::{ports, Model};
-use buflet_spec::{param, tx_cmd, TxKind};
+use buflet_spec::{param, tx_cmd, TcpFlags, TxKind};
 use buflet_testbench::rtl_check::{assert_quiet, count_cycle, reset};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -117,6 +118,8 @@ struct Piece {
     at: u32,
     len: u16,
     last: bool,
+    /// (last piece) the segment ends a PSH post: the command's FLAGS get PSH.
+    psh: bool,
 }
 
 struct Cmd {
@@ -252,6 +255,7 @@ fn setup(rng: &mut ChaCha8Rng, n: usize, faults: bool) -> (Host, Vec<Cmd>) {
                 at: at as u32,
                 len: plen_i as u16,
                 last: w[1] == len,
+                psh: w[1] == len && rng.gen_bool(0.5),
             };
             for (page, off, n) in runs(&pc) {
                 let ea = post.hmd + 8 * page;
@@ -354,6 +358,9 @@ fn run(
                 c.payload.len()
             );
             e[psum..psum + 2].copy_from_slice(&payload_sum(&c.payload).to_le_bytes());
+            if c.pieces.last().is_some_and(|p| p.psh) {
+                e[tx_cmd::FLAGS.0] |= TcpFlags::PSH.bits();
+            }
             want_pay.push_back((i, &c.payload));
         }
         want_cmds.push_back((i, e));
@@ -380,7 +387,8 @@ fn run(
         .sideband("hmd", p.s_pc_hmd)
         .sideband("at", p.s_pc_at)
         .sideband("len", p.s_pc_len)
-        .sideband("last", p.s_pc_last);
+        .sideband("last", p.s_pc_last)
+        .sideband("psh", p.s_pc_psh);
     let mut pc_src = AxisSource::new(&m, pc_bus, idle_p, s(2))
         .unwrap()
         .garbage_when_idle(true);
@@ -392,6 +400,7 @@ fn run(
                 u64::from(pc.at),
                 u64::from(pc.len),
                 u64::from(pc.last),
+                u64::from(pc.psh),
             ]));
         }
     }
