@@ -6,6 +6,9 @@
 //!
 //! Every test runs on both backends (`model::*`, `rtl::*`).
 
+#[macro_use]
+mod tx_common;
+
 use buflet_driver::CplKind;
 use buflet_platform::Agent;
 use buflet_spec::reg;
@@ -181,11 +184,7 @@ fn transfer(b: Backend, bytes: usize, posts: usize, imp: Impair, seed: u64, x: E
     let (mut close_tag, mut close_done, mut peer_closed) = (None, false, false);
     let (mut timed_out, mut last_rst) = (None, false);
     let mut payload_seen = 0usize;
-    let steps: usize = std::env::var("TX_STEPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200_000);
-    for step in 0..steps {
+    for step in 0..200_000 {
         let now = clock(drv.cycles(), skip_us);
         iface.poll(now, &mut phy, &mut sockets);
         let s = sockets.get_mut::<tcp::Socket>(h);
@@ -262,9 +261,6 @@ fn transfer(b: Backend, bytes: usize, posts: usize, imp: Impair, seed: u64, x: E
             wire.send(f);
         }
         for c in drv.wait(1024).unwrap() {
-            if std::env::var_os("TX_DEBUG").is_some() {
-                eprintln!("step {step} cpl {c:?}");
-            }
             if c.kind == CplKind::TxDone && vanish.is_some() && c.status != buflet_spec::Status::Ok
             {
                 assert_eq!(c.status, buflet_spec::Status::Timeout, "{c:?}");
@@ -295,13 +291,6 @@ fn transfer(b: Backend, bytes: usize, posts: usize, imp: Impair, seed: u64, x: E
         }
         let mut quiet = phy.tx.is_empty() && wire.pending() == 0;
         while let Some(f) = wire.recv() {
-            if std::env::var_os("TX_DEBUG").is_some() {
-                eprintln!(
-                    "step {step} frame {} bytes: {:02x?}",
-                    f.len(),
-                    &f[..f.len().min(70)]
-                );
-            }
             payload_seen += check_frame(&f);
             last_rst = is_rst(&f);
             if !gone {
@@ -555,17 +544,6 @@ fn the_nic_connects_to_a_listening_peer(b: Backend) {
     }
 }
 
-/// Each test on both backends.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod model {
-            $( #[test] fn $name() { super::$name(super::Backend::Model) } )*
-        }
-        mod rtl {
-            $( #[test] fn $name() { super::$name(super::Backend::Rtl) } )*
-        }
-    };
-}
 on_both!(
     smoltcp_receives_what_was_posted,
     at_512_bits,

@@ -2,49 +2,19 @@
 //! regression a review of the model found. Frames are built with etherparse and the NIC's
 //! frames parsed with it. Every case runs on both backends (`model::*`, `rtl::*`).
 
+#[macro_use]
+mod tx_common;
+
 use buflet_driver::{Completion, CplKind};
 use buflet_platform::Agent;
 use buflet_spec::{reg, Status};
-use buflet_testbench::frames::{
-    self, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_MAC, SERVER_PORT,
-};
+use buflet_testbench::frames;
 use buflet_testbench::{Backend, Bench};
-use etherparse::{PacketBuilder, SlicedPacket, TcpOptionElement, TransportSlice};
+use etherparse::{SlicedPacket, TcpOptionElement, TransportSlice};
+use tx_common::{pkt, F};
 
 const ISS: u32 = 0x1234_5678;
 const ISN: u32 = 1000;
-
-#[derive(Default, Clone, Copy)]
-struct F {
-    syn: bool,
-    ack: Option<u32>,
-    rst: bool,
-    fin: bool,
-}
-
-fn pkt(seq: u32, win: u16, f: F, opts: &[TcpOptionElement], payload: &[u8]) -> Vec<u8> {
-    let mut b = PacketBuilder::ethernet2(CLIENT_MAC, SERVER_MAC)
-        .ipv4(CLIENT_IP, SERVER_IP, 64)
-        .tcp(CLIENT_PORT, SERVER_PORT, seq, win);
-    if f.syn {
-        b = b.syn();
-    }
-    if let Some(a) = f.ack {
-        b = b.ack(a);
-    }
-    if f.rst {
-        b = b.rst();
-    }
-    if f.fin {
-        b = b.fin();
-    }
-    if !opts.is_empty() {
-        b = b.options(opts).unwrap();
-    }
-    let mut out = Vec::new();
-    b.write(&mut out, payload).unwrap();
-    out
-}
 
 /// A segment the NIC sent.
 #[derive(Debug)]
@@ -236,17 +206,6 @@ fn a_handshake_ack_with_fin_still_opens_the_send_side(be: Backend) {
     assert!(!v.iter().any(|s| s.rst), "{v:?}");
 }
 
-/// Each case on both backends.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod model {
-            $( #[test] fn $name() { super::$name(super::Backend::Model) } )*
-        }
-        mod rtl {
-            $( #[test] fn $name() { super::$name(super::Backend::Rtl) } )*
-        }
-    };
-}
 on_both!(
     a_reset_half_open_socket_listens_again,
     the_syn_ack_window_is_not_scaled,
