@@ -260,6 +260,14 @@ struct PeerArgs {
     /// Seed of the payload, the ISS, the peer and the link.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Write the stream as BFW1 records, wait for the NAS's acknowledgements, read the file
+    /// back over the same connection and check it.
+    #[arg(long)]
+    read_back: bool,
+    /// How the NAS picks the pages it writes its answers into (seed 002): `aware` asks the
+    /// copy-on-write table, `naive` reuses one page and takes copy-on-write faults.
+    #[arg(long, default_value = "aware")]
+    cow: buflet_nas::answer::Cow,
     /// Print one JSON object on one line.
     #[arg(long)]
     json: bool,
@@ -275,6 +283,8 @@ impl PeerArgs {
             reorder: self.reorder,
             dup: self.dup,
             seed: self.seed,
+            read_back: self.read_back,
+            cow: self.cow,
         }
     }
 }

@@ -365,17 +365,14 @@ impl Driver {
             }
             p += page;
         }
-        let list = self.io_buf_alloc(8 * pages.len() as u64, 64)?;
         let first_off = (addr - first) as u16;
         // The bounce pages are not the application's: they need no copy-on-write protection.
-        let r = self.tx_post(sock, list, &pages, first_off, len, psh);
-        let tag = match r {
+        let tag = match self.tx_post_pages(sock, &pages, first_off, len, psh) {
             Ok(t) => t,
             Err(e) => {
                 for b in bounce {
                     self.io_buf_free(b, page, page);
                 }
-                self.io_buf_free(list, 8 * pages.len() as u64, 64);
                 return Err(e);
             }
         };
@@ -386,10 +383,40 @@ impl Driver {
         {
             post.marked.retain(|p| !bounce.contains(p));
             post.bounce = bounce.clone();
-            post.list = Some((list, 8 * pages.len() as u64));
         }
         for b in bounce {
             self.cow_unmark(b);
+        }
+        Ok(tag)
+    }
+
+    /// [`Driver::tx_post`] with the page list in a buffer of the driver's (freed with the
+    /// post): `pages` are host page addresses the NIC reads by reference (each marked in the
+    /// copy-on-write table until the post's `TX_DONE`). An application that writes its own
+    /// pages hands their frames (`HostMemory::cpu_phys`). Returns the post's tag.
+    pub fn tx_post_pages(
+        &mut self,
+        sock: u16,
+        pages: &[u64],
+        first_off: u16,
+        len: u32,
+        psh: bool,
+    ) -> Result<u32, DriverError> {
+        let lbytes = 8 * pages.len() as u64;
+        let list = self.io_buf_alloc(lbytes, 64)?;
+        let tag = match self.tx_post(sock, list, pages, first_off, len, psh) {
+            Ok(t) => t,
+            Err(e) => {
+                self.io_buf_free(list, lbytes, 64);
+                return Err(e);
+            }
+        };
+        if let Some(post) = self
+            .tx_tags
+            .get_mut(&sock)
+            .and_then(|q| q.iter_mut().find(|p| p.tag == tag))
+        {
+            post.list = Some((list, lbytes));
         }
         Ok(tag)
     }

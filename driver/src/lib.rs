@@ -353,6 +353,14 @@ impl Driver {
         self.wr(reg::TIMER_PERIOD, cycles);
     }
 
+    /// Set the send side's retransmission timer policy, in timer ticks (`RTO_INIT`, `RTO_MIN`,
+    /// `RTO_MAX`; RFC 6298 backoff between the bounds). The reset values suit a 1 ms tick.
+    pub fn set_rto(&mut self, init: u32, min: u32, max: u32) {
+        self.wr(reg::RTO_INIT, init);
+        self.wr(reg::RTO_MIN, min);
+        self.wr(reg::RTO_MAX, max);
+    }
+
     /// Set how long the block engine waits for the block device (`BLK_TIMEOUT`, in device
     /// cycles; 0 waits forever): a command whose device makes no progress for that long ends
     /// with status `DISK_TIMEOUT`, so a hung disk never leaves a request without completion.

@@ -1,22 +1,66 @@
 //! The NAS's answers to its client over the NIC's send side (docs/tcp-transmit.md, "The NAS
-//! answers"; issue 12, in progress): BFW1 `WRITE_ACK` records, each sent once the record's
-//! data is durable on the block device, in record order. (`READ_DATA`, the zero-copy read
-//! answer, is not built yet.)
+//! answers"): BFW1 `WRITE_ACK` records, each sent once the record's data is durable on the
+//! block device, and `READ_DATA` records answering `READ`s, zero-copy, in request order.
 //!
-//! A 24-byte header is written by the CPU into a scratch page and handed to the NIC with
-//! [`Driver::tx_send`], which copies a partial page into a bounce page (24 bytes of CPU copy
-//! per answer) and posts that by reference. At most [`MAX_POSTS`] answers are in the NIC at
-//! once; one refused with `NO_POST` (the NIC's post table full) is sent again.
+//! - **Headers** (24 bytes) are written by the CPU into a header page and posted by reference
+//!   (`TX_POST` of that page; no bounce copy). With [`Cow::Aware`] the NAS asks the driver's
+//!   copy-on-write table ([`Driver::is_marked`]) and writes each header into a page the NIC no
+//!   longer owns (seed 002); with [`Cow::Naive`] it rewrites one page in place right after
+//!   posting it, and takes a copy-on-write fault whenever the NIC still owns it (the NIC keeps
+//!   sending the old contents, so the client still gets the right bytes).
+//! - **Read data** is read by the block engine (`BLK_READ`, whole blocks, [`READ_CHUNK`] bytes
+//!   at a time) into pages the NAS owns, and posted from there by reference (`FIRST_OFF` for an
+//!   offset inside a block): one host-DRAM crossing when the block engine writes a byte, one
+//!   when the NIC reads it. The pages go back to the NAS's pool with the post's `TX_DONE`;
+//!   the pool hands out a page only when the table says the NIC does not own it.
+//!
+//! At most [`MAX_POSTS`] answers are in the NIC at once; one refused with `NO_POST` (the NIC's
+//! post table full) is sent again in its place.
 
 use std::collections::VecDeque;
 
+use buflet_driver::regcache::Perms;
 use buflet_driver::{Completion, CplKind, Driver, DriverError};
-use buflet_spec::{Opcode, Status};
+use buflet_platform::{Agent, MemStats};
+use buflet_spec::{sg_elem, sg_list, Opcode, SgElem, SgFlags, Status};
 
 use crate::framed::{header_of, Kind, HDR};
+use crate::FileMap;
 
 /// Answers posted and not yet acknowledged, at most.
 pub const MAX_POSTS: usize = 64;
+/// File bytes per block read and per data post of a `READ_DATA` record.
+pub const READ_CHUNK: u64 = 64 * 1024;
+/// Host pages the read pool holds at most (its pages are allocated as reads need them).
+pub const READ_POOL_PAGES: usize = 256;
+/// Block reads in flight at most.
+pub const MAX_READS: usize = 4;
+/// Times a failed block read is issued again before the answer path gives up.
+pub const READ_RETRIES: u32 = 3;
+
+/// How the NAS picks the page it writes an answer's header into (seed 002).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cow {
+    /// Look the copy-on-write table up and write only into pages the NIC does not own: no
+    /// copy-on-write fault.
+    #[default]
+    Aware,
+    /// Rewrite one page in place right after posting it: a copy-on-write fault each time the
+    /// NIC still owns the page (counted; the bytes sent are still right).
+    Naive,
+}
+
+impl std::str::FromStr for Cow {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "aware" => Ok(Cow::Aware),
+            "naive" => Ok(Cow::Naive),
+            _ => Err(format!("cow policy {s:?} (expected naive or aware)")),
+        }
+    }
+}
 
 /// Failures of the answer path.
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +68,7 @@ pub enum AnswerError {
     /// The driver failed.
     #[error(transparent)]
     Driver(#[from] DriverError),
-    /// The NIC refused or gave back an answer (the connection was reset, or a bad post).
+    /// The NIC refused or gave back an answer, or a read could not be served.
     #[error("an answer to the client was not sent: {0}")]
     Refused(String),
 }
@@ -32,44 +76,104 @@ pub enum AnswerError {
 /// What the answer path did.
 #[derive(Debug, Default, Clone, Copy, serde::Serialize)]
 pub struct AnswerStats {
-    /// `WRITE_ACK` records handed to the NIC.
+    /// `WRITE_ACK` records queued.
     pub write_acks: u64,
-    /// Of them, acknowledged by the client (their `TX_DONE` came back OK).
-    pub write_acks_done: u64,
+    /// `READ` requests served (their `READ_DATA` header queued).
+    pub reads: u64,
+    /// File bytes the `READ_DATA` records carry.
+    pub read_bytes: u64,
+    /// Bytes the block engine read into the read pool (whole blocks).
+    pub blk_read_bytes: u64,
+    /// Block reads issued again after a failure.
+    pub read_retries: u64,
+    /// Posts the client acknowledged (their `TX_DONE` came back OK).
+    pub posts_done: u64,
     /// Answers sent again after the NIC's post table was full (`NO_POST`).
     pub reposts: u64,
+    /// Header pages the NAS used ([`Cow::Aware`] grows the set while the NIC owns pages).
+    pub header_pages: u64,
+    /// Most read-pool pages in use at once.
+    pub read_pages_peak: u64,
+}
+
+/// A chunk of a `READ_DATA` record's data on its way to the client.
+#[derive(Debug)]
+struct Chunk {
+    /// File offset of the first byte, and bytes.
+    file_off: u64,
+    len: u64,
+    /// The chunk ends its record (PSH).
+    last: bool,
+    /// Pool pages holding the chunk's blocks (empty until its read starts).
+    pages: Vec<u64>,
+    state: ChunkState,
+    tries: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkState {
+    /// No pages yet.
+    Waiting,
+    /// `BLK_READ` in flight: its tag, and its SG list (address, bytes).
+    Reading { tag: u32, sg: u64, sg_bytes: u64 },
+    /// The pages hold the blocks.
+    Ready,
+}
+
+/// One answer in order.
+#[derive(Debug)]
+enum Item {
+    /// A record header.
+    Hdr([u8; HDR as usize]),
+    /// Data following a `READ_DATA` header.
+    Data(Chunk),
 }
 
 /// The answer queue of one connection.
 pub struct Answers {
     sock: u16,
-    /// A page the headers are written into before they are sent.
-    scratch: u64,
-    /// Headers waiting for room in the NIC.
-    queue: VecDeque<[u8; HDR as usize]>,
+    cow: Cow,
+    page: u64,
+    block: u64,
+    /// Pages headers are written into ([`Cow::Naive`]: only the first).
+    hdr_pages: Vec<u64>,
+    /// Read-pool pages not in use, and pages allocated so far.
+    pool_free: Vec<u64>,
+    pool_total: usize,
+    /// Answers in order, not yet posted.
+    queue: VecDeque<Item>,
     /// Posted answers by tag, oldest first (a `TX_DONE` covers the oldest ones).
-    posted: VecDeque<(u32, [u8; HDR as usize])>,
+    posted: VecDeque<(u32, Item)>,
     /// The first failure.
     failure: Option<String>,
+    /// Host memory counters when the first read started (the read direction's baseline).
+    pub mem_at_first_read: Option<MemStats>,
     /// Counters.
     pub stats: AnswerStats,
 }
 
 impl Answers {
-    /// Answers on socket `sock`.
-    pub fn new(drv: &mut Driver, sock: u16) -> Result<Self, AnswerError> {
+    /// Answers on socket `sock`, picking header pages by `cow`.
+    pub fn new(drv: &mut Driver, sock: u16, cow: Cow) -> Result<Self, AnswerError> {
         let page = drv.info.page_bytes as u64;
-        let scratch = drv
-            .env
-            .mem
-            .alloc(page, page)
-            .map_err(|e| AnswerError::Refused(format!("no host memory for answers: {e}")))?;
+        let block = drv.info.block_bytes as u64;
+        if block == 0 || page % block != 0 || page > 65536 {
+            return Err(AnswerError::Refused(format!(
+                "reads need pages of whole blocks ({page}-byte pages, {block}-byte blocks)"
+            )));
+        }
         Ok(Answers {
             sock,
-            scratch,
+            cow,
+            page,
+            block,
+            hdr_pages: Vec::new(),
+            pool_free: Vec::new(),
+            pool_total: 0,
             queue: VecDeque::new(),
             posted: VecDeque::new(),
             failure: None,
+            mem_at_first_read: None,
             stats: AnswerStats::default(),
         })
     }
@@ -78,42 +182,217 @@ impl Answers {
     pub fn write_ack(&mut self, len: u64, file_off: u64) {
         let len = u32::try_from(len).unwrap_or(u32::MAX);
         self.queue
-            .push_back(header_of(Kind::WriteAck, len, file_off));
+            .push_back(Item::Hdr(header_of(Kind::WriteAck, len, file_off)));
         self.stats.write_acks += 1;
     }
 
-    /// Hand the NIC the queued answers it has room for.
-    pub fn flush(&mut self, drv: &mut Driver) -> Result<(), AnswerError> {
+    /// Queue the answer to a `READ` of `len` bytes at `file_off` (every earlier write is
+    /// durable): its `READ_DATA` header, then its data in chunks that end on
+    /// [`READ_CHUNK`] boundaries of the file.
+    pub fn read(&mut self, drv: &mut Driver, len: u64, file_off: u64) {
+        if self.mem_at_first_read.is_none() {
+            self.mem_at_first_read = Some(drv.env.mem.stats());
+        }
+        let l32 = u32::try_from(len).unwrap_or(u32::MAX);
+        self.queue
+            .push_back(Item::Hdr(header_of(Kind::ReadData, l32, file_off)));
+        self.stats.reads += 1;
+        self.stats.read_bytes += len;
+        let end = file_off + len;
+        let mut at = file_off;
+        while at < end {
+            let next = ((at / READ_CHUNK + 1) * READ_CHUNK).min(end);
+            self.queue.push_back(Item::Data(Chunk {
+                file_off: at,
+                len: next - at,
+                last: next == end,
+                pages: Vec::new(),
+                state: ChunkState::Waiting,
+                tries: 0,
+            }));
+            at = next;
+        }
+    }
+
+    /// Start the block reads the pool has room for, then hand the NIC the answers at the
+    /// front of the queue that are ready, as many as it has room for.
+    pub fn flush(&mut self, drv: &mut Driver, file: &dyn FileMap) -> Result<(), AnswerError> {
+        if self.failure.is_some() {
+            return Ok(());
+        }
+        self.start_reads(drv, file)?;
         while self.posted.len() < MAX_POSTS {
-            let Some(h) = self.queue.pop_front() else {
+            let ready = match self.queue.front() {
+                None => false,
+                Some(Item::Hdr(_)) => true,
+                Some(Item::Data(c)) => c.state == ChunkState::Ready,
+            };
+            if !ready {
+                break;
+            }
+            let Some(item) = self.queue.pop_front() else {
                 break;
             };
-            drv.env
-                .mem
-                .write(buflet_platform::Agent::Cpu, self.scratch, &h)
-                .map_err(DriverError::from)?;
-            let tag = drv.tx_send(self.sock, self.scratch, HDR as u32, true)?;
-            self.posted.push_back((tag, h));
+            let tag = match &item {
+                Item::Hdr(h) => {
+                    let p = self.header_page(drv)?;
+                    drv.env
+                        .mem
+                        .write(Agent::Cpu, p, h)
+                        .map_err(DriverError::from)?;
+                    // A header of a READ_DATA with data waits for the data (no PSH).
+                    let psh = !(Kind::of(h[16]) == Some(Kind::ReadData)
+                        && u32::from_le_bytes([h[4], h[5], h[6], h[7]]) > 0);
+                    let frame = drv.env.mem.cpu_phys(p);
+                    drv.tx_post_pages(self.sock, &[frame], 0, HDR as u32, psh)?
+                }
+                Item::Data(c) => {
+                    let first_off = (c.file_off % self.block) as u16;
+                    drv.tx_post_pages(self.sock, &c.pages, first_off, c.len as u32, c.last)?
+                }
+            };
+            self.posted.push_back((tag, item));
         }
         Ok(())
     }
 
-    /// Take a completion that concerns the answers (`TX_DONE` of this socket, a refused
-    /// `TX_POST`); `false` when it is not one.
-    pub fn handle(&mut self, c: &Completion) -> bool {
-        if c.sock_ref != self.sock {
-            return false;
+    /// The page the next header is written into.
+    fn header_page(&mut self, drv: &mut Driver) -> Result<u64, AnswerError> {
+        let pick = match self.cow {
+            Cow::Naive => self.hdr_pages.first().copied(),
+            Cow::Aware => self
+                .hdr_pages
+                .iter()
+                .copied()
+                .find(|&p| !drv.is_marked(p, HDR)),
+        };
+        if let Some(p) = pick {
+            return Ok(p);
         }
+        let p = drv
+            .env
+            .mem
+            .alloc(self.page, self.page)
+            .map_err(|e| AnswerError::Refused(format!("no host memory for a header page: {e}")))?;
+        self.hdr_pages.push(p);
+        self.stats.header_pages += 1;
+        Ok(p)
+    }
+
+    /// Start the block reads of waiting chunks, in order, while the pool and the read limit
+    /// allow.
+    fn start_reads(&mut self, drv: &mut Driver, file: &dyn FileMap) -> Result<(), AnswerError> {
+        let mut reading = self
+            .queue
+            .iter()
+            .filter(|i| matches!(i, Item::Data(c) if matches!(c.state, ChunkState::Reading { .. })))
+            .count();
+        for i in 0..self.queue.len() {
+            if reading >= MAX_READS {
+                break;
+            }
+            let (file_off, len) = match &self.queue[i] {
+                Item::Data(c) if c.state == ChunkState::Waiting => (c.file_off, c.len),
+                _ => continue,
+            };
+            let b0 = file_off / self.block * self.block;
+            let b1 = (file_off + len).div_ceil(self.block) * self.block;
+            let npages = (b1 - b0).div_ceil(self.page) as usize;
+            let Some(pages) = self.take_pages(drv, npages)? else {
+                break;
+            };
+            // One SG element per block: the block's disk address and its place in the pages.
+            let per_page = self.page / self.block;
+            let mut elems = Vec::new();
+            for (k, off) in (b0..b1).step_by(self.block as usize).enumerate() {
+                let Some(disk) = file.disk_addr(off) else {
+                    self.give_pages(pages);
+                    let msg = format!(
+                        "a READ reaches file offset {off}, beyond the file's extent on disk"
+                    );
+                    self.failure.get_or_insert(msg.clone());
+                    return Err(AnswerError::Refused(msg));
+                };
+                elems.push(SgElem {
+                    src_addr: pages[k / per_page as usize] + (k as u64 % per_page) * self.block,
+                    len: self.block as u32,
+                    flags: SgFlags::empty(),
+                    disk_addr: disk,
+                    next: 0,
+                });
+            }
+            let sg_bytes = (elems.len() * sg_elem::SIZE) as u64;
+            let sg = drv.io_buf_alloc(sg_bytes, 64)?;
+            drv.env
+                .mem
+                .write(Agent::Cpu, sg, &sg_list(sg, &elems))
+                .map_err(DriverError::from)?;
+            drv.reg_acquire(sg, sg_bytes, Perms::READ)?;
+            for &p in &pages {
+                drv.reg_acquire(p, self.page, Perms::RW)?;
+            }
+            let tag = drv.blk_read(sg, elems.len() as u32, (b1 - b0) as u32)?;
+            self.stats.blk_read_bytes += b1 - b0;
+            if let Item::Data(c) = &mut self.queue[i] {
+                c.pages = pages;
+                c.state = ChunkState::Reading { tag, sg, sg_bytes };
+            }
+            reading += 1;
+        }
+        Ok(())
+    }
+
+    /// `n` pages from the pool (allocated while it is below [`READ_POOL_PAGES`]), none of
+    /// them marked in the copy-on-write table; `None` when there are not enough now.
+    fn take_pages(&mut self, drv: &mut Driver, n: usize) -> Result<Option<Vec<u64>>, AnswerError> {
+        let usable: Vec<usize> = (0..self.pool_free.len())
+            .filter(|&i| !drv.is_marked(self.pool_free[i], self.page))
+            .take(n)
+            .collect();
+        let more = n - usable.len();
+        if more > READ_POOL_PAGES - self.pool_total {
+            if n > READ_POOL_PAGES {
+                return Err(AnswerError::Refused(format!(
+                    "a read chunk needs {n} pages, more than the pool's {READ_POOL_PAGES}"
+                )));
+            }
+            return Ok(None);
+        }
+        let mut out: Vec<u64> = usable.iter().rev().map(|&i| self.pool_free.remove(i)).collect();
+        out.reverse();
+        for _ in 0..more {
+            let p = drv.env.mem.alloc(self.page, self.page).map_err(|e| {
+                AnswerError::Refused(format!("no host memory for the read pool: {e}"))
+            })?;
+            self.pool_total += 1;
+            out.push(p);
+        }
+        let in_use = (self.pool_total - self.pool_free.len()) as u64;
+        self.stats.read_pages_peak = self.stats.read_pages_peak.max(in_use);
+        Ok(Some(out))
+    }
+
+    fn give_pages(&mut self, pages: Vec<u64>) {
+        self.pool_free.extend(pages);
+    }
+
+    /// Take a completion that concerns the answers (`TX_DONE` of this socket, a refused
+    /// `TX_POST`, a block read's `BLK_DONE`); `false` when it is not one.
+    pub fn handle(&mut self, drv: &mut Driver, c: &Completion) -> bool {
         match c.kind {
-            CplKind::TxDone => {
+            CplKind::BlkDone => self.blk_done(drv, c),
+            CplKind::TxDone if c.sock_ref == self.sock => {
                 // One completion covers the oldest `ref_num` posts.
                 for _ in 0..c.ref_num {
-                    if self.posted.pop_front().is_none() {
+                    let Some((_, item)) = self.posted.pop_front() else {
                         break;
+                    };
+                    if let Item::Data(ch) = item {
+                        self.give_pages(ch.pages);
                     }
                 }
                 if c.status == Status::Ok {
-                    self.stats.write_acks_done += u64::from(c.ref_num);
+                    self.stats.posts_done += u64::from(c.ref_num);
                 } else {
                     self.failure.get_or_insert(format!(
                         "{} answers came back {:?}: the connection ended before the client had them",
@@ -122,14 +401,21 @@ impl Answers {
                 }
                 true
             }
-            CplKind::CmdDone if c.opcode == Opcode::TxPost.code() => {
+            CplKind::CmdDone
+                if c.sock_ref == self.sock && c.opcode == Opcode::TxPost.code() =>
+            {
                 if let Some(i) = self.posted.iter().position(|p| p.0 == c.tag) {
-                    let (_, h) = self.posted.remove(i).expect("posted answer");
+                    let Some((_, item)) = self.posted.remove(i) else {
+                        return true;
+                    };
                     if c.status == Status::NoPost {
                         // The NIC's post table was full: send it again, in its place.
-                        self.queue.push_front(h);
+                        self.queue.push_front(item);
                         self.stats.reposts += 1;
                     } else {
+                        if let Item::Data(ch) = item {
+                            self.give_pages(ch.pages);
+                        }
                         self.failure
                             .get_or_insert(format!("the NIC refused an answer: {:?}", c.status));
                     }
@@ -140,9 +426,70 @@ impl Answers {
         }
     }
 
+    /// A `BLK_DONE`: if it ends one of the chunk reads, the chunk is ready (or read again).
+    fn blk_done(&mut self, drv: &mut Driver, c: &Completion) -> bool {
+        let page = self.page;
+        let Some(ch) = self.queue.iter_mut().find_map(|i| match i {
+            Item::Data(ch) if matches!(ch.state, ChunkState::Reading { tag, .. } if tag == c.tag) => {
+                Some(ch)
+            }
+            _ => None,
+        }) else {
+            return false;
+        };
+        let ChunkState::Reading { sg, sg_bytes, .. } = ch.state else {
+            return false;
+        };
+        if c.status != Status::Ok && ch.tries < READ_RETRIES {
+            ch.tries += 1;
+            self.stats.read_retries += 1;
+            let count = (sg_bytes / sg_elem::SIZE as u64) as u32;
+            let bytes = count * self.block as u32;
+            match drv.blk_read(sg, count, bytes) {
+                Ok(tag) => {
+                    ch.state = ChunkState::Reading { tag, sg, sg_bytes };
+                    return true;
+                }
+                Err(e) => {
+                    self.failure
+                        .get_or_insert(format!("a block read could not be issued again: {e}"));
+                }
+            }
+        }
+        let _ = drv.reg_release(sg, sg_bytes);
+        drv.io_buf_free(sg, sg_bytes, 64);
+        for &p in &ch.pages {
+            let _ = drv.reg_release(p, page);
+        }
+        if c.status == Status::Ok {
+            ch.state = ChunkState::Ready;
+        } else {
+            let msg = format!(
+                "the block read of file bytes {}..{} failed with {:?} after {} retries",
+                ch.file_off,
+                ch.file_off + ch.len,
+                c.status,
+                ch.tries
+            );
+            ch.state = ChunkState::Waiting;
+            let pages = std::mem::take(&mut ch.pages);
+            self.give_pages(pages);
+            self.failure.get_or_insert(msg);
+        }
+        true
+    }
+
     /// Every answer queued so far has been sent and acknowledged by the client.
     pub fn idle(&self) -> bool {
         self.queue.is_empty() && self.posted.is_empty()
+    }
+
+    /// Block reads in flight.
+    pub fn reads_in_flight(&self) -> usize {
+        self.queue
+            .iter()
+            .filter(|i| matches!(i, Item::Data(c) if matches!(c.state, ChunkState::Reading { .. })))
+            .count()
     }
 
     /// The first failure, if any.

@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
+use crate::framed::Kind;
 use crate::{ExtentFile, FileMap, NasStream, WriteError};
 use buflet_driver::Driver;
 
@@ -139,15 +140,22 @@ impl<P: RecordProtocol> RecordApp<P> {
     }
 
     /// Requests (records with data, and empty ones queued with [`RecordApp::queue_empty`])
-    /// now durable on the block device, in order, as (length, file offset): what a BFW1
-    /// `WRITE_ACK` reports. Each is reported once.
-    pub fn take_durable(&mut self) -> Vec<(u64, u64)> {
+    /// now durable on the block device, and reads whose turn came ([`RecordApp::queue_read`]),
+    /// in order: what a BFW1 `WRITE_ACK` reports, and the `READ`s that may now be served.
+    /// Each is reported once.
+    pub fn take_durable(&mut self) -> Vec<Durable> {
         self.w.take_durable()
     }
 
     /// A request of no data at `file_off`, acknowledged in its turn.
     pub fn queue_empty(&mut self, file_off: u64) {
-        self.w.push_empty(file_off);
+        self.w.push_marker(Kind::Write, 0, file_off);
+    }
+
+    /// A read of `len` file bytes at `file_off`: reported by [`RecordApp::take_durable`] once
+    /// every request before it is durable (a read sees every earlier write).
+    pub fn queue_read(&mut self, len: u64, file_off: u64) {
+        self.w.push_marker(Kind::Read, len, file_off);
     }
 
     /// Every record up to the end of the stream (or up to the point the stream was refused) is
@@ -348,10 +356,23 @@ pub struct PieceWriter {
     next_id: u64,
 }
 
+/// A request whose turn came ([`PieceWriter::take_durable`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Durable {
+    /// `WRITE`: durable now; `READ`: every request before it is durable.
+    pub kind: Kind,
+    /// Bytes written, or asked for.
+    pub len: u64,
+    /// File offset.
+    pub file_off: u64,
+}
+
 /// A request on its way to being durable.
 #[derive(Debug, Clone, Copy)]
 struct AckRec {
     id: u64,
+    /// `WRITE` (acknowledged when durable) or `READ` (served when its turn comes).
+    kind: Kind,
     len: u64,
     file_off: u64,
     /// Every byte of it is handed to the writer.
@@ -384,9 +405,9 @@ impl PieceWriter {
         }
     }
 
-    /// Requests now durable, in order, as (length, file offset): every block write of each
-    /// one has completed, and of every request before it. Each is reported once.
-    pub fn take_durable(&mut self) -> Vec<(u64, u64)> {
+    /// Requests now durable, in order: every block write of each one has completed, and of
+    /// every request before it. Each is reported once.
+    pub fn take_durable(&mut self) -> Vec<Durable> {
         let mut out = Vec::new();
         if self.failure.borrow().is_some() {
             return out;
@@ -396,19 +417,25 @@ impl PieceWriter {
             if !a.issued || inf.get(&a.id).copied().unwrap_or(0) != 0 {
                 break;
             }
-            out.push((a.len, a.file_off));
+            out.push(Durable {
+                kind: a.kind,
+                len: a.len,
+                file_off: a.file_off,
+            });
             self.acks.pop_front();
         }
         out
     }
 
-    /// A request of no bytes at `file_off`: durable once every request before it is.
-    pub fn push_empty(&mut self, file_off: u64) {
+    /// A request that writes nothing (an empty `WRITE`, a `READ`): reported once every
+    /// request before it is durable.
+    pub fn push_marker(&mut self, kind: Kind, len: u64, file_off: u64) {
         let id = self.next_id;
         self.next_id += 1;
         self.acks.push_back(AckRec {
             id,
-            len: 0,
+            kind,
+            len,
             file_off,
             issued: true,
         });
@@ -426,6 +453,7 @@ impl PieceWriter {
         });
         self.acks.push_back(AckRec {
             id,
+            kind: Kind::Write,
             len,
             file_off,
             issued: false,
@@ -574,8 +602,10 @@ pub struct Bfw1 {
     pub records: u64,
     /// Data bytes of those records.
     pub record_bytes: u64,
-    /// READ records, in order (served by the answer path: issue 12, in progress).
-    pub reads: Vec<crate::framed::Record>,
+    /// READ records found.
+    pub reads: u64,
+    /// Bytes they ask for.
+    pub read_bytes: u64,
 }
 
 impl RecordProtocol for Bfw1 {
@@ -604,7 +634,9 @@ impl RecordProtocol for Bfw1 {
                     ));
                 }
                 Ok(r) if r.kind == crate::framed::Kind::Read => {
-                    app.proto.reads.push(r);
+                    app.proto.reads += 1;
+                    app.proto.read_bytes += u64::from(r.len);
+                    app.queue_read(u64::from(r.len), r.file_off);
                     app.next = r.end();
                 }
                 Ok(r) => {

@@ -51,6 +51,8 @@ pub struct ServerConfig {
     /// BFW1: answer the client (a `WRITE_ACK` per record once its data is durable) over the
     /// NIC's send side. The client must read the answers (issue 12: the NAS's answers).
     pub answers: bool,
+    /// How the answer path picks the pages it writes headers into (seed 002).
+    pub cow: crate::answer::Cow,
 }
 
 /// Failures of the run loop.
@@ -125,7 +127,7 @@ impl<M: FileMap + Clone> NasServer<M> {
         };
         let answers = if cfg.answers && kind == AppKind::Framed {
             Some(
-                crate::answer::Answers::new(drv, sock)
+                crate::answer::Answers::new(drv, sock, cfg.cow)
                     .map_err(|e| ServeError::App(e.to_string()))?,
             )
         } else {
@@ -156,7 +158,7 @@ impl<M: FileMap> NasServer<M> {
                 .count(),
         };
         for c in cpls {
-            if self.answers.as_mut().is_some_and(|a| a.handle(&c)) {
+            if self.answers.as_mut().is_some_and(|a| a.handle(drv, &c)) {
                 continue;
             }
             if !self.stream.handle(drv, &c)? {
@@ -171,10 +173,14 @@ impl<M: FileMap> NasServer<M> {
         }
         self.pump(drv)?;
         if let (Some(a), App::Framed(f)) = (self.answers.as_mut(), &mut self.app) {
-            for (len, off) in f.take_durable() {
-                a.write_ack(len, off);
+            for d in f.take_durable() {
+                match d.kind {
+                    crate::framed::Kind::Read => a.read(drv, d.len, d.file_off),
+                    _ => a.write_ack(d.len, d.file_off),
+                }
             }
-            a.flush(drv).map_err(|e| ServeError::App(e.to_string()))?;
+            a.flush(drv, &self.file)
+                .map_err(|e| ServeError::App(e.to_string()))?;
         }
         Ok(polled)
     }

@@ -169,6 +169,8 @@ pub fn run(opts: &CampaignOpts) -> CampaignReport {
             reorder,
             dup,
             seed,
+            read_back: false,
+            cow: Default::default(),
         };
         let mut rec = RunRecord {
             run: k,

@@ -17,6 +17,8 @@ pub mod link;
 use crate::frames::{self, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_MAC, SERVER_PORT};
 use crate::{sha256_hex, Backend, Bench, TbError};
 use buflet_driver::{DriverError, SocketSpec};
+use buflet_nas::answer::Cow;
+use buflet_nas::framed::{self, header_of, Kind, HDR};
 use buflet_nas::{AppKind, ExtentFile, NasServer, ServeError, ServerConfig, WriteError, WriteMode};
 use buflet_platform::DiskError;
 use buflet_spec::{reg, CplKind, Status};
@@ -74,6 +76,152 @@ pub struct PeerOpts {
     pub dup: f64,
     /// Seed of the payload, the NIC's ISS, smoltcp's generator and the link.
     pub seed: u64,
+    /// Read the file back (issue 12): the peer writes the stream as BFW1 `WRITE` records,
+    /// waits for the NAS's `WRITE_ACK` of every one, reads the whole file back with `READ`s
+    /// over the same connection, checks the bytes, then closes.
+    pub read_back: bool,
+    /// How the NAS picks the pages it writes its answers' headers into (seed 002).
+    pub cow: Cow,
+}
+
+/// Bytes per BFW1 `WRITE` record and per `READ` of a read-back.
+pub const RECORD_BYTES: u64 = 64 * 1024;
+/// The NIC's timer tick when it sends (read-back), and its retransmission timeout's bounds
+/// in device cycles (200 us and 4 ms at 250 MHz: below the stall detector's idle limit).
+const TX_TICK: u32 = 2500;
+const RTO_MIN_CYCLES: u64 = 50_000;
+const RTO_MAX_CYCLES: u64 = 1_000_000;
+/// The peer's receive buffer when it reads back.
+const PEER_RX_BUF_READ: usize = 256 * 1024;
+
+/// The peer's side of a read-back: the BFW1 records it sends, and the answers it parses.
+struct Client {
+    /// Bytes the peer sends: `WRITE` records, then (once every one is acknowledged) `READ`s.
+    out: Vec<u8>,
+    /// The file as written, record by record: (length, file offset) in order.
+    records: Vec<(u32, u64)>,
+    /// Received bytes not parsed yet.
+    rx: Vec<u8>,
+    /// `WRITE_ACK`s received (each checked against the records in order).
+    acks: usize,
+    /// File bytes the acknowledged records cover, from offset 0.
+    acked_bytes: u64,
+    /// `READ`s sent.
+    reads_sent: bool,
+    /// The file as read back.
+    back: Vec<u8>,
+    /// Data bytes of `READ_DATA` records received.
+    read_got: u64,
+    /// The `READ_DATA` record whose data is arriving: next file offset, bytes left.
+    cur: Option<(u64, u64)>,
+    /// The first thing wrong with the server's stream.
+    bad: Option<String>,
+}
+
+impl Client {
+    fn new(source: &[u8]) -> Self {
+        let mut out = Vec::with_capacity(source.len() + source.len() / 2048 + 64);
+        let mut records = Vec::new();
+        for (k, data) in source.chunks(RECORD_BYTES as usize).enumerate() {
+            let off = k as u64 * RECORD_BYTES;
+            out.extend_from_slice(&header_of(Kind::Write, data.len() as u32, off));
+            out.extend_from_slice(data);
+            records.push((data.len() as u32, off));
+        }
+        Client {
+            out,
+            records,
+            rx: Vec::new(),
+            acks: 0,
+            acked_bytes: 0,
+            reads_sent: false,
+            back: vec![0; source.len()],
+            read_got: 0,
+            cur: None,
+            bad: None,
+        }
+    }
+
+    /// Parse what the server sent.
+    fn feed(&mut self, data: &[u8]) {
+        if self.bad.is_some() {
+            return;
+        }
+        self.rx.extend_from_slice(data);
+        let mut pos = 0usize;
+        loop {
+            if let Some((off, left)) = self.cur {
+                let n = (left as usize).min(self.rx.len() - pos);
+                if n == 0 {
+                    break;
+                }
+                self.back[off as usize..off as usize + n].copy_from_slice(&self.rx[pos..pos + n]);
+                pos += n;
+                self.read_got += n as u64;
+                self.cur = (left > n as u64).then_some((off + n as u64, left - n as u64));
+                continue;
+            }
+            if self.rx.len() - pos < HDR as usize {
+                break;
+            }
+            let mut h = [0u8; HDR as usize];
+            h.copy_from_slice(&self.rx[pos..pos + HDR as usize]);
+            pos += HDR as usize;
+            match framed::parse(0, &h) {
+                Ok(r) if r.kind == Kind::WriteAck => match self.records.get(self.acks) {
+                    Some(&(len, off)) if (len, off) == (r.len, r.file_off) => {
+                        self.acks += 1;
+                        self.acked_bytes = off + u64::from(len);
+                    }
+                    want => {
+                        self.bad = Some(format!(
+                            "WRITE_ACK {} of ({}, {}) where the peer expected {want:?}",
+                            self.acks, r.len, r.file_off
+                        ));
+                        break;
+                    }
+                },
+                Ok(r) if r.kind == Kind::ReadData => {
+                    if r.file_off + u64::from(r.len) > self.back.len() as u64 {
+                        self.bad = Some(format!(
+                            "READ_DATA of {} bytes at {} is outside the {}-byte file",
+                            r.len,
+                            r.file_off,
+                            self.back.len()
+                        ));
+                        break;
+                    }
+                    self.cur = (r.len > 0).then_some((r.file_off, u64::from(r.len)));
+                }
+                Ok(r) => {
+                    self.bad = Some(format!("the server sent a {:?} record", r.kind));
+                    break;
+                }
+                Err(e) => {
+                    self.bad = Some(format!("the server's stream: {e}"));
+                    break;
+                }
+            }
+        }
+        self.rx.drain(..pos);
+    }
+
+    /// Every record acknowledged: queue the `READ`s of the whole file.
+    fn maybe_read(&mut self) {
+        if self.reads_sent || self.acks < self.records.len() {
+            return;
+        }
+        for &(len, off) in &self.records {
+            self.out
+                .extend_from_slice(&header_of(Kind::Read, len, off));
+        }
+        self.reads_sent = true;
+    }
+
+    /// The whole file came back.
+    fn done(&self) -> bool {
+        self.reads_sent && self.cur.is_none() && self.read_got >= self.back.len() as u64
+    }
 }
 
 /// Faults beyond the link's loss, reordering and duplication, for the fault campaign
@@ -179,6 +327,37 @@ pub struct PeerReport {
     /// Fewest free buflets seen (sampled every step): at the pool's reserve
     /// (`NUM_BUFLETS / POOL_RESERVE_DIV`) or below, the pool was exhausted for the window.
     pub min_free_buflets: u32,
+    /// The peer read the file back ([`PeerOpts::read_back`]); `verified` then also means the
+    /// bytes read back equal the source.
+    pub read_back: bool,
+    /// How the NAS picked its header pages.
+    pub cow: Cow,
+    /// File bytes the NAS sent back (`READ_DATA`).
+    pub read_bytes: u64,
+    /// sha256 of the file as the peer read it back.
+    pub read_sha256: Option<String>,
+    /// Host-DRAM bytes moved (every agent) from the first `READ` served to the last answer
+    /// acknowledged, per byte read back: about 2 when the block engine writes each byte into
+    /// host memory once and the NIC reads it once.
+    pub read_dram_crossings_per_byte: Option<f64>,
+    /// `WRITE_ACK`s the peer received (one per record, checked in order).
+    pub write_acks: u64,
+    /// What the NAS's answer path did.
+    pub answers: Option<buflet_nas::answer::AnswerStats>,
+    /// Data segments the NIC sent (`CNT_TX_SEGS`).
+    pub tx_segs: u64,
+    /// Segments the NIC sent again (`CNT_TX_RETRANS`).
+    pub tx_retransmits: u64,
+    /// The NIC's retransmission timeouts (`CNT_TX_RTO`).
+    pub tx_timeouts: u64,
+    /// The NIC's fast retransmits (`CNT_TX_FAST_RETRANS`).
+    pub tx_fast_retransmits: u64,
+    /// CPU writes into pages the NIC owned (seed 002): each copied the page.
+    pub cow_faults: u64,
+    /// Most pages in the driver's copy-on-write table at once.
+    pub cow_table_peak: u64,
+    /// Bytes the CPU copied (copy-on-write faults included).
+    pub cpu_copied_bytes: u64,
 }
 
 impl From<ServeError> for PeerError {
@@ -380,10 +559,15 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
     let clock_mhz = u64::from(drv.info.clock_mhz.max(1));
 
     // The NIC's listening socket: the demo's, with this link's receive buffer.
-    let spec = SocketSpec {
+    let mut spec = SocketSpec {
         rcv_buf: faults.rcv_buf.unwrap_or(RCV_BUF),
         ..frames::demo_socket(nic_iss, MSS)
     };
+    if opts.read_back {
+        // A request waits for its answer: a named buffer comes back on the peer's PSH
+        // instead of waiting to fill.
+        spec.flags |= buflet_spec::SockFlags::PSH_RETURN;
+    }
     let file = ExtentFile {
         disk_start,
         capacity: file_cap,
@@ -395,9 +579,32 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
         max_retries: faults.max_retries,
         write_chunk: WRITE_CHUNK,
         nb_timeout: faults.nb_timeout,
-        answers: false,
+        answers: opts.read_back,
+        cow: opts.cow,
     };
-    let mut srv = NasServer::start(drv, &spec, AppKind::Raw, file, &scfg)?;
+    let kind = if opts.read_back {
+        AppKind::Framed
+    } else {
+        AppKind::Raw
+    };
+    let mut srv = NasServer::start(drv, &spec, kind, file, &scfg)?;
+    if opts.read_back {
+        // The NIC sends: its retransmission timer runs on the device's tick (the named-buffer
+        // timeout's tick when there is one), scaled to this link's microsecond round trips
+        // and smoltcp's delayed ACKs, which the idle skip delivers within SETTLE cycles.
+        let tick = match faults.nb_timeout {
+            Some((period, _)) => period,
+            None => {
+                drv.set_timer_period(TX_TICK);
+                TX_TICK
+            }
+        };
+        let ticks = |cycles: u64| (cycles / u64::from(tick.max(1))).clamp(2, 1 << 20) as u32;
+        drv.set_rto(ticks(2 * RTO_MIN_CYCLES), ticks(RTO_MIN_CYCLES), ticks(RTO_MAX_CYCLES));
+    }
+    // What the peer sends: the stream itself, or (read-back) BFW1 records of it.
+    let mut client = opts.read_back.then(|| Client::new(&source));
+    let mut out = client.as_ref().map_or_else(|| source.clone(), |c| c.out.clone());
     let sock = srv.stream.sock();
 
     // The peer.
@@ -419,7 +626,14 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
     let mut storage = [SocketStorage::EMPTY];
     let mut sockets = SocketSet::new(&mut storage[..]);
     let handle = sockets.add(tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0u8; PEER_RX_BUF]),
+        tcp::SocketBuffer::new(vec![
+            0u8;
+            if opts.read_back {
+                PEER_RX_BUF_READ
+            } else {
+                PEER_RX_BUF
+            }
+        ]),
         tcp::SocketBuffer::new(vec![0u8; PEER_TX_BUF]),
     ));
     sockets
@@ -438,7 +652,7 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
     let mut acks = AckObserver::default();
     let mut quiet_since = drv.cycles();
     let mut skips = 0u64;
-    let mut progress_key = (0u64, 0u64, 0u64, None);
+    let mut progress_key = (0u64, 0u64, 0u64, None, 0u64);
     let mut progress_us = clock.micros(drv.cycles());
     let mut progress_cycles = drv.cycles();
     let mut aborted = false;
@@ -467,20 +681,47 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
                 return Err(PeerError::Peer(format!(
                     "the connection ended early (state {}) after {sent} of {} bytes were queued",
                     s.state(),
-                    source.len()
+                    out.len()
                 )));
             }
-            if sent < source.len() && s.can_send() {
+            if let Some(c) = client.as_mut() {
+                // Read-back: take the server's answers; once every record is acknowledged,
+                // the READs follow the WRITEs.
+                while s.can_recv() {
+                    let n = s
+                        .recv(|b| {
+                            c.feed(b);
+                            (b.len(), b.len())
+                        })
+                        .map_err(|e| PeerError::Peer(format!("recv: {e}")))?;
+                    if n == 0 {
+                        break;
+                    }
+                }
+                if let Some(m) = &c.bad {
+                    return Err(PeerError::Device(format!("the NAS's answers: {m}")));
+                }
+                c.maybe_read();
+                if out.len() < c.out.len() {
+                    out.extend_from_slice(&c.out[out.len()..]);
+                }
+            }
+            if sent < out.len() && s.can_send() {
                 sent += s
-                    .send_slice(&source[sent..])
+                    .send_slice(&out[sent..])
                     .map_err(|e| PeerError::Peer(format!("send: {e}")))?;
             }
-            if sent == source.len() && !closed && s.may_send() {
+            let finished = client.as_ref().map_or(sent == out.len(), |c| c.done());
+            if finished && !closed && s.may_send() {
                 s.close();
                 closed = true;
             }
             acked = (sent - s.send_queue()) as u64;
-            peer_acked = peer_acked.max(acked);
+            // Read-back: what the NAS acknowledged (WRITE_ACK), not what TCP did.
+            peer_acked = match &client {
+                Some(c) => c.acked_bytes,
+                None => peer_acked.max(acked),
+            };
         }
         iface.poll(now, &mut phy, &mut sockets);
 
@@ -579,7 +820,10 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
         // Progress and stall detection.
         let cycles = drv.cycles();
         let now_us = clock.micros(cycles);
-        let key = (acked, nas.received(), nas.written(), nas.eof);
+        let answered = client
+            .as_ref()
+            .map_or(0, |c| c.read_got + c.acks as u64);
+        let key = (acked, nas.received(), nas.written(), nas.eof, answered);
         if key != progress_key {
             progress_key = key;
             progress_us = now_us;
@@ -658,6 +902,10 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
             }
             Some(_) => {}
             None => {
+                // Answers in flight: the NIC's retransmission timer is pending.
+                if srv.answers.as_ref().is_some_and(|a| !a.idle()) {
+                    quiet_since = cycles;
+                }
                 if cycles - quiet_since > IDLE_LIMIT {
                     return Err(stalled!(
                         "the NIC and the link are idle and the peer has no timer pending"
@@ -666,6 +914,11 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
             }
         }
     }
+
+    // The read direction's host-memory traffic: from the first READ served to the last
+    // answer acknowledged.
+    let mem_end = drv.env.mem.stats();
+    let answers = srv.answers.as_ref().map(|a| (a.stats, a.mem_at_first_read.clone()));
 
     // Delete the socket: its remaining named buffers come back first (flag DELETE), with
     // whatever else completed meanwhile (a block write, which the writer takes as it comes).
@@ -716,7 +969,11 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
             failure = Some(m);
         }
     }
-    let len = srv.stream.eof.unwrap_or(0) as usize;
+    let len = if opts.read_back {
+        srv.file_len()
+    } else {
+        srv.stream.eof.unwrap_or(0)
+    } as usize;
     let mut back = vec![0u8; len.max(peer_acked as usize).min(source.len())];
     drv.env.disk.read_bytes(disk_start, &mut back)?;
     // A failure names what is not on disk: from the first byte not known written to the end
@@ -737,11 +994,36 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
     let disk_sha256 = sha256_hex(&back);
     let source_sha256 = sha256_hex(&source);
     let cycles = drv.cycles();
+    let read_sha256 = client.as_ref().map(|c| sha256_hex(&c.back));
+    let read_verified = read_sha256.as_ref().is_none_or(|h| *h == source_sha256);
+    let (read_bytes, read_dram_crossings_per_byte) = match &answers {
+        Some((st, Some(base))) if st.read_bytes > 0 => (
+            st.read_bytes,
+            Some((mem_end.total() - base.total()) as f64 / st.read_bytes as f64),
+        ),
+        Some((st, _)) => (st.read_bytes, None),
+        None => (0, None),
+    };
+    let mem = drv.env.mem.stats();
     Ok(PeerReport {
+        read_back: opts.read_back,
+        cow: opts.cow,
+        read_bytes,
+        read_sha256,
+        read_dram_crossings_per_byte,
+        write_acks: client.as_ref().map_or(0, |c| c.acks as u64),
+        answers: answers.as_ref().map(|a| a.0),
+        tx_segs: u64::from(drv.counter(reg::CNT_TX_SEGS)),
+        tx_retransmits: u64::from(drv.counter(reg::CNT_TX_RETRANS)),
+        tx_timeouts: u64::from(drv.counter(reg::CNT_TX_RTO)),
+        tx_fast_retransmits: u64::from(drv.counter(reg::CNT_TX_FAST_RETRANS)),
+        cow_faults: mem.cow_faults,
+        cow_table_peak: drv.cow_table_len().1 as u64,
+        cpu_copied_bytes: mem.cpu_copied,
         backend: drv.backend().to_string(),
         data_width: drv.info.data_width,
         bytes: opts.bytes,
-        verified: disk_sha256 == source_sha256 && !source.is_empty(),
+        verified: disk_sha256 == source_sha256 && !source.is_empty() && read_verified,
         source_sha256,
         disk_sha256,
         link: LinkStats {

@@ -58,6 +58,8 @@ fn on_both(
             reorder,
             dup: 0.0,
             seed,
+            read_back: false,
+            cow: Default::default(),
         };
         let r = run_with(&opts, faults).unwrap_or_else(|e| panic!("{}: {e}", backend.name()));
         assert_eq!(r.buflets_free_end, r.num_buflets, "{}", backend.name());

@@ -15,6 +15,8 @@ fn opts(backend: Backend, bytes: u64, loss: f64, reorder: f64, dup: f64) -> Peer
         reorder,
         dup,
         seed: 11,
+        read_back: false,
+        cow: Default::default(),
     }
 }
 

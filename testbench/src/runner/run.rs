@@ -117,6 +117,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         write_chunk: opt.write_chunk,
         nb_timeout: None,
         answers: false,
+        cow: Default::default(),
     };
     let mut srv = NasServer::start(&mut b.drv, &sc.socket, kind, store, &scfg)?;
     let total = file_len;
@@ -337,7 +338,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         framed_records: framed.map_or(0, |a| a.proto.records),
         framed_record_bytes: framed.map_or(0, |a| a.proto.record_bytes),
         framed_durable: durable.len() as u64,
-        framed_durable_bytes: durable.iter().map(|d| d.0).sum(),
+        framed_durable_bytes: durable.iter().map(|d| d.len).sum(),
         stream_error: framed.and_then(|a| a.refused.clone()),
         rmw_blocks: writer.rmw_blocks,
         fs: opt.fs,
