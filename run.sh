@@ -8,6 +8,8 @@ cd "$(dirname "$0")"
 ensure_verilator
 . scripts/ensure-e2fsprogs.sh
 ensure_e2fsprogs
+. scripts/ensure-tcpdump.sh
+ensure_tcpdump
 case "${1:-}" in
   demo)
     shift

@@ -268,6 +268,9 @@ struct PeerArgs {
     /// copy-on-write table, `naive` reuses one page and takes copy-on-write faults.
     #[arg(long, default_value = "aware")]
     cow: buflet_nas::answer::Cow,
+    /// Write every frame on the NIC's port (what reached it, what it sent) to this pcap file.
+    #[arg(long)]
+    pcap_out: Option<std::path::PathBuf>,
     /// Print one JSON object on one line.
     #[arg(long)]
     json: bool,
@@ -285,6 +288,7 @@ impl PeerArgs {
             seed: self.seed,
             read_back: self.read_back,
             cow: self.cow,
+            pcap_out: self.pcap_out.clone(),
         }
     }
 }

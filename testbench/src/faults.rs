@@ -171,6 +171,7 @@ pub fn run(opts: &CampaignOpts) -> CampaignReport {
             seed,
             read_back: false,
             cow: Default::default(),
+            pcap_out: None,
         };
         let mut rec = RunRecord {
             run: k,

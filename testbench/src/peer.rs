@@ -82,6 +82,9 @@ pub struct PeerOpts {
     pub read_back: bool,
     /// How the NAS picks the pages it writes its answers' headers into (seed 002).
     pub cow: Cow,
+    /// Write every frame on the NIC's port (those that reached it after the link's
+    /// impairments, those it sent before them) to this pcap file, timestamped in device time.
+    pub pcap_out: Option<std::path::PathBuf>,
 }
 
 /// Bytes per BFW1 `WRITE` record and per `READ` of a read-back.
@@ -91,6 +94,8 @@ pub const RECORD_BYTES: u64 = 64 * 1024;
 const TX_TICK: u32 = 2500;
 const RTO_MIN_CYCLES: u64 = 50_000;
 const RTO_MAX_CYCLES: u64 = 1_000_000;
+/// The peer's delayed-ACK timeout when it reads back (below the NIC's RTO_MIN).
+const PEER_ACK_DELAY_US: u64 = 40;
 /// The peer's receive buffer when it reads back.
 const PEER_RX_BUF_READ: usize = 256 * 1024;
 
@@ -636,6 +641,13 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
         ]),
         tcp::SocketBuffer::new(vec![0u8; PEER_TX_BUF]),
     ));
+    if opts.read_back {
+        // The peer's delayed ACK scaled like the NIC's retransmission timeout (smoltcp's
+        // default 10 ms would outlast the NIC's 200 us RTO while the device is busy).
+        sockets
+            .get_mut::<tcp::Socket>(handle)
+            .set_ack_delay(Some(Duration::from_micros(PEER_ACK_DELAY_US)));
+    }
     sockets
         .get_mut::<tcp::Socket>(handle)
         .connect(
@@ -645,6 +657,7 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
         )
         .map_err(|e| PeerError::Peer(format!("connect: {e}")))?;
 
+    let mut pcap: Option<Vec<(u64, Vec<u8>)>> = opts.pcap_out.as_ref().map(|_| Vec::new());
     let mut sent = 0usize;
     let mut closed = false;
     let mut connected = false;
@@ -732,6 +745,9 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
             to_nic.offer(eth_wrap(CLIENT_MAC, SERVER_MAC, &ip));
         }
         for f in to_nic.take() {
+            if let Some(l) = pcap.as_mut() {
+                l.push((drv.cycles(), f.clone()));
+            }
             wire.send(f);
         }
 
@@ -793,6 +809,9 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
         // NIC -> link -> peer.
         while let Some(f) = wire.recv() {
             active = true;
+            if let Some(l) = pcap.as_mut() {
+                l.push((drv.cycles(), f.clone()));
+            }
             acks.see(&f);
             to_peer.offer(f);
         }
@@ -993,6 +1012,9 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
     back.truncate(len);
     let disk_sha256 = sha256_hex(&back);
     let source_sha256 = sha256_hex(&source);
+    if let (Some(path), Some(log)) = (&opts.pcap_out, &pcap) {
+        crate::runner::write_pcap(path, log, drv.info.clock_mhz)?;
+    }
     let cycles = drv.cycles();
     let read_sha256 = client.as_ref().map(|c| sha256_hex(&c.back));
     let read_verified = read_sha256.as_ref().is_none_or(|h| *h == source_sha256);

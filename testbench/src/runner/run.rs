@@ -404,7 +404,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
 
 /// Write `log` (cycle, frame) as a classic pcap file of Ethernet frames, the cycle count turned
 /// into time at `clock_mhz`.
-pub(super) fn write_pcap(
+pub fn write_pcap(
     path: &std::path::Path,
     log: &[(u64, Vec<u8>)],
     clock_mhz: u32,
