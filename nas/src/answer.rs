@@ -157,7 +157,7 @@ impl Answers {
     pub fn new(drv: &mut Driver, sock: u16, cow: Cow) -> Result<Self, AnswerError> {
         let page = drv.info.page_bytes as u64;
         let block = drv.info.block_bytes as u64;
-        if block == 0 || page % block != 0 || page > 65536 {
+        if block == 0 || !page.is_multiple_of(block) || page > 65536 {
             return Err(AnswerError::Refused(format!(
                 "reads need pages of whole blocks ({page}-byte pages, {block}-byte blocks)"
             )));
@@ -269,11 +269,10 @@ impl Answers {
         if let Some(p) = pick {
             return Ok(p);
         }
-        let p = drv
-            .env
-            .mem
-            .alloc(self.page, self.page)
-            .map_err(|e| AnswerError::Refused(format!("no host memory for a header page: {e}")))?;
+        let p =
+            drv.env.mem.alloc(self.page, self.page).map_err(|e| {
+                AnswerError::Refused(format!("no host memory for a header page: {e}"))
+            })?;
         self.hdr_pages.push(p);
         self.stats.header_pages += 1;
         Ok(p)
@@ -358,7 +357,11 @@ impl Answers {
             }
             return Ok(None);
         }
-        let mut out: Vec<u64> = usable.iter().rev().map(|&i| self.pool_free.remove(i)).collect();
+        let mut out: Vec<u64> = usable
+            .iter()
+            .rev()
+            .map(|&i| self.pool_free.remove(i))
+            .collect();
         out.reverse();
         for _ in 0..more {
             let p = drv.env.mem.alloc(self.page, self.page).map_err(|e| {
@@ -401,9 +404,7 @@ impl Answers {
                 }
                 true
             }
-            CplKind::CmdDone
-                if c.sock_ref == self.sock && c.opcode == Opcode::TxPost.code() =>
-            {
+            CplKind::CmdDone if c.sock_ref == self.sock && c.opcode == Opcode::TxPost.code() => {
                 if let Some(i) = self.posted.iter().position(|p| p.0 == c.tag) {
                     let Some((_, item)) = self.posted.remove(i) else {
                         return true;

@@ -217,8 +217,7 @@ impl Client {
             return;
         }
         for &(len, off) in &self.records {
-            self.out
-                .extend_from_slice(&header_of(Kind::Read, len, off));
+            self.out.extend_from_slice(&header_of(Kind::Read, len, off));
         }
         self.reads_sent = true;
     }
@@ -605,11 +604,17 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
             }
         };
         let ticks = |cycles: u64| (cycles / u64::from(tick.max(1))).clamp(2, 1 << 20) as u32;
-        drv.set_rto(ticks(2 * RTO_MIN_CYCLES), ticks(RTO_MIN_CYCLES), ticks(RTO_MAX_CYCLES));
+        drv.set_rto(
+            ticks(2 * RTO_MIN_CYCLES),
+            ticks(RTO_MIN_CYCLES),
+            ticks(RTO_MAX_CYCLES),
+        );
     }
     // What the peer sends: the stream itself, or (read-back) BFW1 records of it.
     let mut client = opts.read_back.then(|| Client::new(&source));
-    let mut out = client.as_ref().map_or_else(|| source.clone(), |c| c.out.clone());
+    let mut out = client
+        .as_ref()
+        .map_or_else(|| source.clone(), |c| c.out.clone());
     let sock = srv.stream.sock();
 
     // The peer.
@@ -839,9 +844,7 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
         // Progress and stall detection.
         let cycles = drv.cycles();
         let now_us = clock.micros(cycles);
-        let answered = client
-            .as_ref()
-            .map_or(0, |c| c.read_got + c.acks as u64);
+        let answered = client.as_ref().map_or(0, |c| c.read_got + c.acks as u64);
         let key = (acked, nas.received(), nas.written(), nas.eof, answered);
         if key != progress_key {
             progress_key = key;
@@ -937,7 +940,10 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
     // The read direction's host-memory traffic: from the first READ served to the last
     // answer acknowledged.
     let mem_end = drv.env.mem.stats();
-    let answers = srv.answers.as_ref().map(|a| (a.stats, a.mem_at_first_read.clone()));
+    let answers = srv
+        .answers
+        .as_ref()
+        .map(|a| (a.stats, a.mem_at_first_read.clone()));
 
     // Delete the socket: its remaining named buffers come back first (flag DELETE), with
     // whatever else completed meanwhile (a block write, which the writer takes as it comes).

@@ -48,10 +48,22 @@ fn check(r: &PeerReport) {
     assert_eq!(r.buflets_free_end, r.num_buflets, "{b}: buflets leaked");
     assert_eq!(r.acked_lost, 0);
     // Every data byte the NIC sent at least once, read from host memory by DMA.
-    assert!(r.tx_segs >= r.bytes / 1460, "{b}: {} data segments", r.tx_segs);
+    assert!(
+        r.tx_segs >= r.bytes / 1460,
+        "{b}: {} data segments",
+        r.tx_segs
+    );
     let a = r.answers.expect("answer stats");
-    assert_eq!(a.blk_read_bytes, r.bytes.div_ceil(4096) * 4096, "{b}: whole blocks read once");
-    assert_eq!(a.posts_done, a.write_acks + 2 * a.reads, "{b}: every answer acknowledged");
+    assert_eq!(
+        a.blk_read_bytes,
+        r.bytes.div_ceil(4096) * 4096,
+        "{b}: whole blocks read once"
+    );
+    assert_eq!(
+        a.posts_done,
+        a.write_acks + 2 * a.reads,
+        "{b}: every answer acknowledged"
+    );
 }
 
 /// Issue 12's "done when" at a test's size: a lossy, reordering, duplicating link in both
@@ -151,7 +163,11 @@ fn pcap_of_a_read_back_reads_with_independent_tools() {
             }
         }
         assert_eq!(frames, r.link.to_nic.delivered + r.nic_tx_frames);
-        assert!(nic_data >= r.bytes / 1460, "{}: {nic_data} data frames", r.backend);
+        assert!(
+            nic_data >= r.bytes / 1460,
+            "{}: {nic_data} data frames",
+            r.backend
+        );
         // tcpdump is provisioned by run.sh (scripts/ensure-tcpdump.sh).
         let out = std::process::Command::new("tcpdump")
             .args(["-nn", "-r"])
@@ -164,7 +180,14 @@ fn pcap_of_a_read_back_reads_with_independent_tools() {
             String::from_utf8_lossy(&out.stderr)
         );
         let text = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(text.lines().count() as u64, frames, "tcpdump reads every frame");
-        assert!(!text.contains("truncated") && !text.contains("bad"), "{text}");
+        assert_eq!(
+            text.lines().count() as u64,
+            frames,
+            "tcpdump reads every frame"
+        );
+        assert!(
+            !text.contains("truncated") && !text.contains("bad"),
+            "{text}"
+        );
     }
 }
