@@ -25,7 +25,7 @@ use buflet_platform::{Agent, MemStats};
 use buflet_spec::{sg_elem, sg_list, Opcode, SgElem, SgFlags, Status};
 
 use crate::framed::{header_of, Kind, HDR};
-use crate::FileMap;
+use crate::{FileMap, WriteMode};
 
 /// Answers posted and not yet acknowledged, at most.
 pub const MAX_POSTS: usize = 64;
@@ -35,6 +35,8 @@ pub const READ_CHUNK: u64 = 64 * 1024;
 pub const READ_POOL_PAGES: usize = 256;
 /// Block reads in flight at most.
 pub const MAX_READS: usize = 4;
+/// Chunks waiting to be posted that may hold pool pages (read, or being copied), at most.
+pub const READ_WINDOW: usize = 6;
 /// Times a failed block read is issued again before the answer path gives up.
 pub const READ_RETRIES: u32 = 3;
 
@@ -94,6 +96,8 @@ pub struct AnswerStats {
     pub header_pages: u64,
     /// Most read-pool pages in use at once.
     pub read_pages_peak: u64,
+    /// Bytes the CPU copied for the copy modes (whole pages).
+    pub cpu_copied_bytes: u64,
 }
 
 /// A chunk of a `READ_DATA` record's data on its way to the client.
@@ -108,6 +112,10 @@ struct Chunk {
     pages: Vec<u64>,
     state: ChunkState,
     tries: u32,
+    /// CPU copies still to make once the blocks are in (the copy modes), each into fresh
+    /// pages: page cache -> socket buffer (splice), page cache -> application buffer ->
+    /// socket buffer (copy).
+    copies: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,11 +141,14 @@ enum Item {
 pub struct Answers {
     sock: u16,
     cow: Cow,
+    /// How read data moves from the disk to the NIC.
+    mode: WriteMode,
     page: u64,
     block: u64,
     /// Pages headers are written into ([`Cow::Naive`]: only the first).
     hdr_pages: Vec<u64>,
-    /// Read-pool pages not in use, and pages allocated so far.
+    /// Read-pool pages not in use (host pages: the block engine's targets, and the copy
+    /// modes' socket buffers), and pages allocated so far.
     pool_free: Vec<u64>,
     pool_total: usize,
     /// Answers in order, not yet posted.
@@ -153,8 +164,23 @@ pub struct Answers {
 }
 
 impl Answers {
-    /// Answers on socket `sock`, picking header pages by `cow`.
-    pub fn new(drv: &mut Driver, sock: u16, cow: Cow) -> Result<Self, AnswerError> {
+    /// Answers on socket `sock`, picking header pages by `cow`, moving read data as `mode`
+    /// says: [`WriteMode::ZeroCopy`] sends the pages the block engine read into (2 host-DRAM
+    /// crossings per byte), [`WriteMode::Splice`] first copies them into socket-buffer pages
+    /// with the CPU (4), [`WriteMode::Copy`] through an application buffer as well (6).
+    /// [`WriteMode::P2p`] (blocks read into buflets and sent from there) is refused: it is not
+    /// built.
+    pub fn new(
+        drv: &mut Driver,
+        sock: u16,
+        cow: Cow,
+        mode: WriteMode,
+    ) -> Result<Self, AnswerError> {
+        if mode == WriteMode::P2p {
+            return Err(AnswerError::Refused(
+                "the read direction in p2p mode (blocks read into buflets and sent from there) is not built yet; the answers need zerocopy, splice or copy".into(),
+            ));
+        }
         let page = drv.info.page_bytes as u64;
         let block = drv.info.block_bytes as u64;
         if block == 0 || !page.is_multiple_of(block) || page > 65536 {
@@ -165,6 +191,7 @@ impl Answers {
         Ok(Answers {
             sock,
             cow,
+            mode,
             page,
             block,
             hdr_pages: Vec::new(),
@@ -209,6 +236,7 @@ impl Answers {
                 pages: Vec::new(),
                 state: ChunkState::Waiting,
                 tries: 0,
+                copies: 0,
             }));
             at = next;
         }
@@ -221,11 +249,12 @@ impl Answers {
             return Ok(());
         }
         self.start_reads(drv, file)?;
+        self.copy_chunks(drv)?;
         while self.posted.len() < MAX_POSTS {
             let ready = match self.queue.front() {
                 None => false,
                 Some(Item::Hdr(_)) => true,
-                Some(Item::Data(c)) => c.state == ChunkState::Ready,
+                Some(Item::Data(c)) => c.state == ChunkState::Ready && c.copies == 0,
             };
             if !ready {
                 break;
@@ -286,9 +315,18 @@ impl Answers {
             .iter()
             .filter(|i| matches!(i, Item::Data(c) if matches!(c.state, ChunkState::Reading { .. })))
             .count();
+        let mut data_items = 0;
         for i in 0..self.queue.len() {
             if reading >= MAX_READS {
                 break;
+            }
+            if matches!(self.queue[i], Item::Data(_)) {
+                // Only the first READ_WINDOW chunks not yet posted hold pages: a chunk the CPU
+                // still has to copy always finds pool pages once the posts ahead return.
+                data_items += 1;
+                if data_items > READ_WINDOW {
+                    break;
+                }
             }
             let (file_off, len) = match &self.queue[i] {
                 Item::Data(c) if c.state == ChunkState::Waiting => (c.file_off, c.len),
@@ -337,6 +375,36 @@ impl Answers {
                 c.state = ChunkState::Reading { tag, sg, sg_bytes };
             }
             reading += 1;
+        }
+        Ok(())
+    }
+
+    /// The copy modes: the CPU copies each chunk that is in into fresh pool pages, as many
+    /// times as its mode copies, while the pool has pages (the pages copied from go back).
+    fn copy_chunks(&mut self, drv: &mut Driver) -> Result<(), AnswerError> {
+        for i in 0..self.queue.len() {
+            let n = match &self.queue[i] {
+                Item::Data(c) if c.state == ChunkState::Ready && c.copies > 0 => c.pages.len(),
+                _ => continue,
+            };
+            while matches!(&self.queue[i], Item::Data(c) if c.copies > 0) {
+                let Some(to) = self.take_pages(drv, n)? else {
+                    return Ok(());
+                };
+                let Item::Data(c) = &mut self.queue[i] else {
+                    break;
+                };
+                for (&src, &dst) in c.pages.iter().zip(&to) {
+                    drv.env
+                        .mem
+                        .cpu_copy(src, dst, self.page as usize)
+                        .map_err(DriverError::from)?;
+                }
+                c.copies -= 1;
+                self.stats.cpu_copied_bytes += n as u64 * self.page;
+                let from = std::mem::replace(&mut c.pages, to);
+                self.give_pages(from);
+            }
         }
         Ok(())
     }
@@ -464,6 +532,11 @@ impl Answers {
         }
         if c.status == Status::Ok {
             ch.state = ChunkState::Ready;
+            ch.copies = match self.mode {
+                WriteMode::Splice => 1,
+                WriteMode::Copy => 2,
+                _ => 0,
+            };
         } else {
             let msg = format!(
                 "the block read of file bytes {}..{} failed with {:?} after {} retries",

@@ -127,7 +127,7 @@ impl<M: FileMap + Clone> NasServer<M> {
         };
         let answers = if cfg.answers && kind == AppKind::Framed {
             Some(
-                crate::answer::Answers::new(drv, sock, cfg.cow)
+                crate::answer::Answers::new(drv, sock, cfg.cow, cfg.mode)
                     .map_err(|e| ServeError::App(e.to_string()))?,
             )
         } else {

@@ -172,6 +172,7 @@ pub fn run(opts: &CampaignOpts) -> CampaignReport {
             read_back: false,
             cow: Default::default(),
             pcap_out: None,
+            mode: Default::default(),
         };
         let mut rec = RunRecord {
             run: k,

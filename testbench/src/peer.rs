@@ -85,6 +85,9 @@ pub struct PeerOpts {
     /// Write every frame on the NIC's port (those that reached it after the link's
     /// impairments, those it sent before them) to this pcap file, timestamped in device time.
     pub pcap_out: Option<std::path::PathBuf>,
+    /// How payload moves between the NIC and the disk (the write direction, and the read
+    /// direction of a read-back).
+    pub mode: WriteMode,
 }
 
 /// Bytes per BFW1 `WRITE` record and per `READ` of a read-back.
@@ -331,6 +334,9 @@ pub struct PeerReport {
     /// Fewest free buflets seen (sampled every step): at the pool's reserve
     /// (`NUM_BUFLETS / POOL_RESERVE_DIV`) or below, the pool was exhausted for the window.
     pub min_free_buflets: u32,
+    /// Host-DRAM bytes moved (every agent) per byte written, from the socket's start to the
+    /// first `READ` served (or the end of the run): the write direction's figure.
+    pub dram_crossings_per_byte: Option<f64>,
     /// The peer read the file back ([`PeerOpts::read_back`]); `verified` then also means the
     /// bytes read back equal the source.
     pub read_back: bool,
@@ -435,6 +441,11 @@ fn check_opts(o: &PeerOpts) -> Result<(), PeerError> {
                 "{name} {p} (expected a probability from 0 to {max})"
             )));
         }
+    }
+    if o.read_back && o.mode == WriteMode::P2p {
+        return Err(PeerError::Options(
+            "--read-back with --mode p2p: the read direction in p2p (blocks read into buflets and sent from there) is not built yet, and p2p serves only the raw protocol (read-back needs BFW1 records)".into(),
+        ));
     }
     if o.bytes > crate::MAX_STREAM_BYTES {
         return Err(PeerError::Options(format!(
@@ -579,7 +590,7 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
     let scfg = ServerConfig {
         nbs: faults.nbs.unwrap_or(NBS).clamp(1, NBS),
         pages_per_nb: PAGES_PER_NB,
-        mode: WriteMode::ZeroCopy,
+        mode: opts.mode,
         max_retries: faults.max_retries,
         write_chunk: WRITE_CHUNK,
         nb_timeout: faults.nb_timeout,
@@ -610,6 +621,7 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
             ticks(RTO_MAX_CYCLES),
         );
     }
+    let mem_start = drv.env.mem.stats();
     // What the peer sends: the stream itself, or (read-back) BFW1 records of it.
     let mut client = opts.read_back.then(|| Client::new(&source));
     let mut out = client
@@ -1033,7 +1045,15 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
         None => (0, None),
     };
     let mem = drv.env.mem.stats();
+    // The write direction: up to the first READ served (or the end of the run).
+    let write_end = match &answers {
+        Some((_, Some(base))) => base.total(),
+        _ => mem_end.total(),
+    };
+    let dram_crossings_per_byte =
+        (opts.bytes > 0).then(|| (write_end - mem_start.total()) as f64 / opts.bytes as f64);
     Ok(PeerReport {
+        dram_crossings_per_byte,
         read_back: opts.read_back,
         cow: opts.cow,
         read_bytes,

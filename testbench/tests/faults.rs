@@ -61,6 +61,7 @@ fn on_both(
             read_back: false,
             cow: Default::default(),
             pcap_out: None,
+            mode: Default::default(),
         };
         let r = run_with(&opts, faults).unwrap_or_else(|e| panic!("{}: {e}", backend.name()));
         assert_eq!(r.buflets_free_end, r.num_buflets, "{}", backend.name());

@@ -18,6 +18,7 @@ fn opts(backend: Backend, bytes: u64, loss: f64, reorder: f64, dup: f64) -> Peer
         read_back: false,
         cow: Default::default(),
         pcap_out: None,
+        mode: Default::default(),
     }
 }
 

@@ -21,6 +21,7 @@ fn opts(backend: Backend, bytes: u64, loss: f64, cow: Cow, seed: u64) -> PeerOpt
         read_back: true,
         cow,
         pcap_out: None,
+        mode: Default::default(),
     }
 }
 
