@@ -101,6 +101,24 @@ impl ModeArg {
     }
 }
 
+/// Seed 002's two senders (`--cow`).
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CowArg {
+    /// Ask the copy-on-write table before writing a page.
+    Aware,
+    /// Rewrite one page in place right after posting it.
+    Naive,
+}
+
+impl CowArg {
+    fn cow(self) -> buflet_nas::answer::Cow {
+        match self {
+            CowArg::Aware => buflet_nas::answer::Cow::Aware,
+            CowArg::Naive => buflet_nas::answer::Cow::Naive,
+        }
+    }
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum FsArg {
     Ext2,
@@ -175,8 +193,19 @@ enum Cmd {
         /// (BFW1 records of seeded sizes at seeded, mostly unaligned, file offsets covering the
         /// file, in a seeded order, with overlapping rewrites of fresh bytes; the NAS reads only
         /// the record headers and writes each record's data zero-copy at its offset).
-        #[arg(long, value_enum, default_value = "raw")]
-        protocol: DemoProtocolArg,
+        #[arg(long, value_enum)]
+        protocol: Option<DemoProtocolArg>,
+        /// Read the file back (the NAS's answers): the client writes the file as BFW1 records
+        /// of 64 KiB, waits for the NAS's WRITE_ACK of each one, reads the whole file back over
+        /// the same connection and checks its sha256. The client is then smoltcp (a full TCP,
+        /// which receives the NIC's segments) on a clean link, as `buflet peer --read-back`.
+        #[arg(long)]
+        read_back: bool,
+        /// With --read-back: how the NAS picks the pages it writes its answers into (seed
+        /// 002): `aware` asks the copy-on-write table, `naive` reuses one page and takes
+        /// copy-on-write faults (the bytes sent stay right).
+        #[arg(long, value_enum, requires = "read_back")]
+        cow: Option<CowArg>,
     },
     /// Replay the frames a server's NIC receives in a pcap capture. The first TCP connection's
     /// client-to-server stream is read as SMB2 (each WRITE's data written zero-copy at its file
@@ -418,7 +447,22 @@ fn main() -> ExitCode {
             mss,
             mode,
             protocol,
-        } => demo(common, bytes, seed, mss, mode.mode(), protocol),
+            read_back,
+            cow,
+        } => {
+            if read_back {
+                demo_read_back(common, bytes, seed, mss, mode.mode(), protocol, cow)
+            } else {
+                demo(
+                    common,
+                    bytes,
+                    seed,
+                    mss,
+                    mode.mode(),
+                    protocol.unwrap_or(DemoProtocolArg::Raw),
+                )
+            }
+        }
         Cmd::Replay {
             file,
             common,
@@ -516,6 +560,101 @@ fn peer(opts: &buflet_testbench::peer::PeerOpts, json: bool) -> ExitCode {
         }
         r.verified
     })
+}
+
+/// `buflet demo --read-back`: the seeded file written as BFW1 records by smoltcp on a clean
+/// link, acknowledged by the NAS, read back and checked (`buflet peer --read-back`'s run).
+fn demo_read_back(
+    common: Common,
+    bytes: usize,
+    seed: u64,
+    mss: usize,
+    mode: WriteMode,
+    protocol: Option<DemoProtocolArg>,
+    cow: Option<CowArg>,
+) -> ExitCode {
+    let refuse = |msg: &str| fail(common.json, "demo", Some(common.backend.name()), msg, 2);
+    let unsupported = [
+        (common.image.is_some(), "--image"),
+        (common.trace.is_some(), "--trace"),
+        (common.disk_error_rate > 0.0, "--disk-error-rate"),
+        (matches!(common.disk, DiskArg::Scsi), "--disk scsi"),
+        (
+            mss != 1448,
+            "--mss (smoltcp's MSS is 1460, from its 1500-byte MTU)",
+        ),
+        (
+            matches!(protocol, Some(DemoProtocolArg::Raw)),
+            "--protocol raw (a read-back is BFW1 records)",
+        ),
+    ];
+    if let Some((_, what)) = unsupported.iter().find(|u| u.0) {
+        return refuse(&format!("--read-back does not take {what}"));
+    }
+    let opts = buflet_testbench::peer::PeerOpts {
+        backend: common.backend,
+        width: common.width,
+        bytes: bytes as u64,
+        loss: 0.0,
+        reorder: 0.0,
+        dup: 0.0,
+        seed,
+        read_back: true,
+        cow: cow.map_or_else(Default::default, CowArg::cow),
+        pcap_out: common.pcap_out.clone(),
+        mode,
+    };
+    let result = buflet_testbench::peer::run(&opts);
+    finish(
+        common.json,
+        "demo",
+        Some(opts.backend.name()),
+        result,
+        |r| {
+            if common.json {
+                println!("{}", serde_json::to_string(&r).expect("report serializes"));
+            } else {
+                print_read_back(&r);
+            }
+            r.verified
+        },
+    )
+}
+
+/// The human report of a read-back.
+fn print_read_back(r: &buflet_testbench::peer::PeerReport) {
+    let x = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+    println!(
+        "backend {}  bytes {}  mode {}  cow {}  verified {}",
+        r.backend,
+        r.bytes,
+        r.mode,
+        serde_json::to_value(r.cow).expect("cow serializes"),
+        r.verified
+    );
+    println!("  written  sha256 {}  (on disk)", r.disk_sha256);
+    println!(
+        "  read back sha256 {}",
+        r.read_sha256.as_deref().unwrap_or("-")
+    );
+    println!(
+        "  write acks {}  read bytes {}  host-DRAM crossings per byte: write {}  read {}",
+        r.write_acks,
+        r.read_bytes,
+        x(r.dram_crossings_per_byte),
+        x(r.read_dram_crossings_per_byte)
+    );
+    println!(
+        "  NIC sent {} data segments, {} retransmitted ({} timeouts, {} fast retransmits); copy-on-write faults {}, table peak {} pages; CPU copied {} bytes; {} cycles",
+        r.tx_segs,
+        r.tx_retransmits,
+        r.tx_timeouts,
+        r.tx_fast_retransmits,
+        r.cow_faults,
+        r.cow_table_peak,
+        r.cpu_copied_bytes,
+        r.cycles
+    );
 }
 
 /// `buflet demo`: the seeded stream, sent by a client paced by the NIC's ACKs.

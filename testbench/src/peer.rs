@@ -340,6 +340,8 @@ pub struct PeerReport {
     /// The peer read the file back ([`PeerOpts::read_back`]); `verified` then also means the
     /// bytes read back equal the source.
     pub read_back: bool,
+    /// How payload moved between the NIC and the disk ("zerocopy", "p2p", "splice", "copy").
+    pub mode: String,
     /// How the NAS picked its header pages.
     pub cow: Cow,
     /// File bytes the NAS sent back (`READ_DATA`).
@@ -1055,6 +1057,7 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
     Ok(PeerReport {
         dram_crossings_per_byte,
         read_back: opts.read_back,
+        mode: opts.mode.name().to_string(),
         cow: opts.cow,
         read_bytes,
         read_sha256,
