@@ -37,7 +37,8 @@ pub const READ_POOL_PAGES: usize = 256;
 pub const MAX_READS: usize = 4;
 /// Chunks waiting to be posted that may hold pool pages (read, or being copied), at most.
 pub const READ_WINDOW: usize = 6;
-/// Times a failed block read is issued again before the answer path gives up.
+/// Times a block read is issued again after failures in a row at the same block before the
+/// answer path gives up.
 pub const READ_RETRIES: u32 = 3;
 
 /// How the NAS picks the page it writes an answer's header into (seed 002).
@@ -122,8 +123,14 @@ struct Chunk {
 enum ChunkState {
     /// No pages yet.
     Waiting,
-    /// `BLK_READ` in flight: its tag, and its SG list (address, bytes).
-    Reading { tag: u32, sg: u64, sg_bytes: u64 },
+    /// `BLK_READ` in flight: its tag, its SG list (address, bytes), and the element it
+    /// started at (after a failure, the list is issued again from the failed block).
+    Reading {
+        tag: u32,
+        sg: u64,
+        sg_bytes: u64,
+        from: usize,
+    },
     /// The pages hold the blocks.
     Ready,
 }
@@ -372,7 +379,12 @@ impl Answers {
             self.stats.blk_read_bytes += b1 - b0;
             if let Item::Data(c) = &mut self.queue[i] {
                 c.pages = pages;
-                c.state = ChunkState::Reading { tag, sg, sg_bytes };
+                c.state = ChunkState::Reading {
+                    tag,
+                    sg,
+                    sg_bytes,
+                    from: 0,
+                };
             }
             reading += 1;
         }
@@ -506,17 +518,33 @@ impl Answers {
         }) else {
             return false;
         };
-        let ChunkState::Reading { sg, sg_bytes, .. } = ch.state else {
+        let ChunkState::Reading {
+            sg, sg_bytes, from, ..
+        } = ch.state
+        else {
             return false;
         };
-        if c.status != Status::Ok && ch.tries < READ_RETRIES {
+        // The blocks before the failed one are in: a retry reads from the failed block on,
+        // and a retry that made progress starts the count again.
+        let done = (u64::from(c.bytes) / self.block) as usize;
+        let elems = (sg_bytes / sg_elem::SIZE as u64) as usize - from;
+        if done > 0 {
+            ch.tries = 0;
+        }
+        if c.status != Status::Ok && ch.tries < READ_RETRIES && done < elems {
             ch.tries += 1;
             self.stats.read_retries += 1;
-            let count = (sg_bytes / sg_elem::SIZE as u64) as u32;
-            let bytes = count * self.block as u32;
-            match drv.blk_read(sg, count, bytes) {
+            let from = from + done;
+            let count = (sg_bytes / sg_elem::SIZE as u64) as usize - from;
+            let bytes = (count as u64 * self.block) as u32;
+            match drv.blk_read(sg + (from * sg_elem::SIZE) as u64, count as u32, bytes) {
                 Ok(tag) => {
-                    ch.state = ChunkState::Reading { tag, sg, sg_bytes };
+                    ch.state = ChunkState::Reading {
+                        tag,
+                        sg,
+                        sg_bytes,
+                        from,
+                    };
                     return true;
                 }
                 Err(e) => {

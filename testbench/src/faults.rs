@@ -136,6 +136,7 @@ fn mix(rng: &mut ChaCha8Rng, bytes: u64) -> (f64, f64, f64, Faults) {
             rcv_buf,
             nbs,
             disk_hang_after,
+            read_past_end: None,
         },
     )
 }

@@ -30,7 +30,7 @@ use smoltcp::iface::{Config, Interface, SocketSet, SocketStorage};
 use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, Ipv4Address};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Named buffers kept posted, and host pages per named buffer.
 const NBS: usize = 16;
@@ -102,12 +102,23 @@ const PEER_ACK_DELAY_US: u64 = 40;
 /// The peer's receive buffer when it reads back.
 const PEER_RX_BUF_READ: usize = 256 * 1024;
 
+/// Extra `READ`s of seeded ranges after the whole file's (unaligned offsets and lengths, one
+/// of 0 bytes, ranges across the server's 64 KiB chunks), and their longest length.
+const EXTRA_READS: usize = 8;
+const EXTRA_READ_MAX: u64 = 150_000;
+
 /// The peer's side of a read-back: the BFW1 records it sends, and the answers it parses.
 struct Client {
+    /// The file as written.
+    source: Vec<u8>,
     /// Bytes the peer sends: `WRITE` records, then (once every one is acknowledged) `READ`s.
     out: Vec<u8>,
     /// The file as written, record by record: (length, file offset) in order.
     records: Vec<(u32, u64)>,
+    /// The `READ`s to send once every record is acknowledged: (length, file offset).
+    reads: Vec<(u32, u64)>,
+    /// `READ`s sent and not answered yet, in order.
+    pending: VecDeque<(u32, u64)>,
     /// Received bytes not parsed yet.
     rx: Vec<u8>,
     /// `WRITE_ACK`s received (each checked against the records in order).
@@ -127,7 +138,10 @@ struct Client {
 }
 
 impl Client {
-    fn new(source: &[u8]) -> Self {
+    /// A client that writes `source`, then reads it back whole and in `EXTRA_READS` seeded
+    /// ranges; with `past_end`, its last `READ` reaches `past_end` bytes beyond the file (a
+    /// hostile request the server must refuse).
+    fn new(source: &[u8], seed: u64, past_end: Option<u64>) -> Self {
         let mut out = Vec::with_capacity(source.len() + source.len() / 2048 + 64);
         let mut records = Vec::new();
         for (k, data) in source.chunks(RECORD_BYTES as usize).enumerate() {
@@ -136,9 +150,28 @@ impl Client {
             out.extend_from_slice(data);
             records.push((data.len() as u32, off));
         }
+        let len = source.len() as u64;
+        let mut reads = records.clone();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7265_6164_6261_636b);
+        for k in 0..EXTRA_READS {
+            let off = rng.gen_range(0..=len);
+            let n = if k == 0 {
+                0
+            } else {
+                rng.gen_range(0..=EXTRA_READ_MAX.min(len - off))
+            };
+            reads.push((n as u32, off));
+        }
+        if let Some(extra) = past_end {
+            let off = len.saturating_sub(100);
+            reads.push(((100 + extra) as u32, off));
+        }
         Client {
+            source: source.to_vec(),
             out,
             records,
+            reads,
+            pending: VecDeque::new(),
             rx: Vec::new(),
             acks: 0,
             acked_bytes: 0,
@@ -150,7 +183,8 @@ impl Client {
         }
     }
 
-    /// Parse what the server sent.
+    /// Parse what the server sent; every `READ_DATA` byte is checked against the source as it
+    /// arrives.
     fn feed(&mut self, data: &[u8]) {
         if self.bad.is_some() {
             return;
@@ -163,7 +197,17 @@ impl Client {
                 if n == 0 {
                     break;
                 }
-                self.back[off as usize..off as usize + n].copy_from_slice(&self.rx[pos..pos + n]);
+                let (o, got) = (off as usize, &self.rx[pos..pos + n]);
+                if let Some(i) = (0..n).find(|&i| got[i] != self.source[o + i]) {
+                    self.bad = Some(format!(
+                        "READ_DATA byte at file offset {} is {:#04x}, the file has {:#04x}",
+                        o + i,
+                        got[i],
+                        self.source[o + i]
+                    ));
+                    break;
+                }
+                self.back[o..o + n].copy_from_slice(got);
                 pos += n;
                 self.read_got += n as u64;
                 self.cur = (left > n as u64).then_some((off + n as u64, left - n as u64));
@@ -190,12 +234,15 @@ impl Client {
                     }
                 },
                 Ok(r) if r.kind == Kind::ReadData => {
-                    if r.file_off + u64::from(r.len) > self.back.len() as u64 {
+                    let want = self.pending.pop_front();
+                    if want != Some((r.len, r.file_off))
+                        || r.file_off + u64::from(r.len) > self.source.len() as u64
+                    {
                         self.bad = Some(format!(
-                            "READ_DATA of {} bytes at {} is outside the {}-byte file",
+                            "READ_DATA of {} bytes at {} where the peer expected {want:?} (a {}-byte file)",
                             r.len,
                             r.file_off,
-                            self.back.len()
+                            self.source.len()
                         ));
                         break;
                     }
@@ -214,20 +261,21 @@ impl Client {
         self.rx.drain(..pos);
     }
 
-    /// Every record acknowledged: queue the `READ`s of the whole file.
+    /// Every record acknowledged: queue the `READ`s.
     fn maybe_read(&mut self) {
         if self.reads_sent || self.acks < self.records.len() {
             return;
         }
-        for &(len, off) in &self.records {
+        for &(len, off) in &self.reads {
             self.out.extend_from_slice(&header_of(Kind::Read, len, off));
+            self.pending.push_back((len, off));
         }
         self.reads_sent = true;
     }
 
-    /// The whole file came back.
+    /// Every `READ` is answered.
     fn done(&self) -> bool {
-        self.reads_sent && self.cur.is_none() && self.read_got >= self.back.len() as u64
+        self.reads_sent && self.cur.is_none() && self.pending.is_empty()
     }
 }
 
@@ -258,6 +306,9 @@ pub struct Faults {
     /// Named buffers the application keeps posted instead of 16 (1..=16): with few, a stall
     /// leaves the received data in buflets rather than in host memory.
     pub nbs: Option<usize>,
+    /// Read-back: the client's last `READ` reaches this many bytes past the end of the file
+    /// (past the file's extent on disk): the NAS must refuse it with an error naming it.
+    pub read_past_end: Option<u64>,
     /// The block device answers this many operations, then none: each block command then
     /// ends with DISK_TIMEOUT after [`HUNG_DISK_TIMEOUT`] cycles.
     pub disk_hang_after: Option<u64>,
@@ -625,7 +676,9 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
     }
     let mem_start = drv.env.mem.stats();
     // What the peer sends: the stream itself, or (read-back) BFW1 records of it.
-    let mut client = opts.read_back.then(|| Client::new(&source));
+    let mut client = opts
+        .read_back
+        .then(|| Client::new(&source, opts.seed, faults.read_past_end));
     let mut out = client
         .as_ref()
         .map_or_else(|| source.clone(), |c| c.out.clone());
@@ -1019,7 +1072,15 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
     // of what arrived (the NAS writes nothing after a write fails for good).
     let not_on_disk = failure
         .as_ref()
-        .map(|_| (srv.stream.written(), srv.stream.received().max(peer_acked)));
+        .map(|_| {
+            if opts.read_back {
+                // BFW1: file bytes (records are written in order from offset 0).
+                (srv.written(), srv.file_len().max(peer_acked))
+            } else {
+                (srv.stream.written(), srv.stream.received().max(peer_acked))
+            }
+        })
+        .filter(|(a, b)| a < b);
     if let (Some(m), Some((a, b))) = (failure.as_mut(), not_on_disk) {
         m.push_str(&format!(
             "; the NAS stopped writing there: file bytes {a}..{b} are not known to be on disk"
@@ -1074,7 +1135,10 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
         backend: drv.backend().to_string(),
         data_width: drv.info.data_width,
         bytes: opts.bytes,
-        verified: disk_sha256 == source_sha256 && !source.is_empty() && read_verified,
+        verified: disk_sha256 == source_sha256
+            && !source.is_empty()
+            && read_verified
+            && failure.is_none(),
         source_sha256,
         disk_sha256,
         link: LinkStats {
