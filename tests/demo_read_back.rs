@@ -43,7 +43,8 @@ fn demo_reads_back_on_both_backends() {
             let ctx = format!("{backend} {cow}: {r}");
             assert_eq!(r["verified"], true, "{ctx}");
             assert_eq!(r["read_sha256"], r["source_sha256"], "{ctx}");
-            assert_eq!(r["read_bytes"], 300001, "{ctx}");
+            // The whole file, and 8 seeded ranges more (each byte checked by the client).
+            assert!(r["read_bytes"].as_u64().expect(&ctx) > 300001, "{ctx}");
             assert_eq!(r["write_acks"], 5, "{ctx}");
             let read = r["read_dram_crossings_per_byte"].as_f64().expect(&ctx);
             let write = r["dram_crossings_per_byte"].as_f64().expect(&ctx);
