@@ -421,6 +421,90 @@ impl Driver {
         Ok(tag)
     }
 
+    /// p2p reads (docs/p2p.md): hand `len` bytes held in host buflets to socket `sock`'s send
+    /// queue (`TX_POST` with `DEVMEM`). `buflets` are buflet indices the host owns
+    /// ([`Driver::set_host_buflets`]); the bytes start `first_off` bytes into the first. The
+    /// page list (device addresses) is in a buffer of the driver's, freed with the post; no
+    /// host page is marked (the bytes are not in host memory). Returns the post's tag.
+    pub fn tx_post_dev(
+        &mut self,
+        sock: u16,
+        buflets: &[u16],
+        first_off: u16,
+        len: u32,
+        psh: bool,
+    ) -> Result<u32, DriverError> {
+        let bb = u64::from(self.info.buflet_bytes);
+        let lbytes = 8 * buflets.len() as u64;
+        let list = self.io_buf_alloc(lbytes.max(8), 64)?;
+        let mut bytes = Vec::with_capacity(lbytes as usize);
+        for &b in buflets {
+            bytes.extend_from_slice(&(u64::from(b) * bb).to_le_bytes());
+        }
+        let tag = self.tag();
+        let r = self
+            .env
+            .mem
+            .write(Agent::Cpu, list, &bytes)
+            .map_err(DriverError::from)
+            .and_then(|()| self.hold(tag, &[(list, lbytes.max(8), Perms::READ)]));
+        if let Err(e) = r {
+            self.io_buf_free(list, lbytes.max(8), 64);
+            return Err(e);
+        }
+        let mut flags = spec::TxFlags::DEVMEM;
+        if psh {
+            flags |= spec::TxFlags::PSH;
+        }
+        let e = spec::TxDesc {
+            opcode: Opcode::TxPost,
+            flags,
+            sock_ref: sock,
+            tag,
+            len,
+            first_off,
+            hmd_addr: list,
+            hmd_pages: buflets.len() as u32,
+            ..Default::default()
+        }
+        .to_bytes();
+        self.tx_tags
+            .entry(sock)
+            .or_default()
+            .push_back(crate::TxPosted {
+                tag,
+                marked: Vec::new(),
+                bounce: Vec::new(),
+                list: Some((list, lbytes.max(8))),
+            });
+        if let Err(e) = self.submit_held(tag, &e) {
+            if let Some(q) = self.tx_tags.get_mut(&sock) {
+                if let Some(i) = q.iter().position(|p| p.tag == tag) {
+                    if let Some(p) = q.remove(i) {
+                        self.tx_posted_done(p);
+                    }
+                }
+            }
+            return Err(e);
+        }
+        Ok(tag)
+    }
+
+    /// p2p reads (docs/p2p.md): give the host the top `n` buflets (`HOST_BUFLETS`). Returns
+    /// their indices; refused when the device kept another value (more than half the pool, or
+    /// frames have already landed in those buflets).
+    pub fn set_host_buflets(&mut self, n: u32) -> Result<std::ops::Range<u16>, DriverError> {
+        self.wr(spec::reg::HOST_BUFLETS, n);
+        let got = self.rd(spec::reg::HOST_BUFLETS);
+        if got != n {
+            return Err(DriverError::Invalid(
+                "HOST_BUFLETS refused: at most half the pool, set before frames use those buflets",
+            ));
+        }
+        let num = self.info.num_buflets;
+        Ok((num - n) as u16..num as u16)
+    }
+
     /// Seed 002's lookup: is any byte of `[addr, addr+len)` on a page the NIC still owns (in
     /// the copy-on-write table)? An application that asks before reusing a buffer takes no
     /// copy-on-write fault.

@@ -146,6 +146,19 @@ impl ModelDevice {
         src < num * bb && src % bb + len <= bb && self.pool.is_exposed((src / bb) as u16)
     }
 
+    /// A DEVMEM element of a BLK_READ: `[dst, dst+len)` lies inside one host buflet, `dst` and
+    /// `len` multiples of `DEV_ALIGN` (docs/p2p.md, "p2p reads").
+    fn dev_rd_ok(&self, dst: u64, len: u64) -> bool {
+        let bb = self.pool.buflet_bytes() as u64;
+        let num = self.pool.num() as u64;
+        let align = param::DEV_ALIGN;
+        dst.is_multiple_of(align)
+            && len.is_multiple_of(align)
+            && dst < num * bb
+            && dst % bb + len <= bb
+            && self.pool.is_host(dst / bb)
+    }
+
     /// After the current element has been fully consumed: end of list or the next element.
     fn blk_after_element(j: &mut Job) -> Option<Status> {
         if j.next != 0 && j.fill == 0 && j.described == j.bytes {
@@ -257,8 +270,16 @@ impl ModelDevice {
                         || j.described + len > j.bytes
                     {
                         end = Some(Status::BadSg);
-                    } else if dev && (zero || j.read || !self.dev_ok(src, len)) {
-                        // DEVMEM: write only, not ZERO, inside one exposed buflet.
+                    } else if dev
+                        && (zero
+                            || if j.read {
+                                !self.dev_rd_ok(src, len)
+                            } else {
+                                !self.dev_ok(src, len)
+                            })
+                    {
+                        // DEVMEM, not ZERO: a write's source inside one exposed buflet, a
+                        // read's destination inside one host buflet, aligned.
                         end = Some(Status::BadSg);
                     } else if !zero
                         && !dev
@@ -298,7 +319,13 @@ impl ModelDevice {
             }
             Phase::Data if j.read => {
                 let n = (j.rem as usize).min(BLOCK - j.fill);
-                if !j.zero {
+                if j.dev {
+                    // Into buflet memory through the pool's write port (checked at fetch).
+                    let chunk = &self.blk.buf[j.fill..j.fill + n];
+                    self.pool.write_dev(j.src, chunk);
+                    t += costs::dev_read(&self.cfg, j.src, n);
+                    self.regs.count(reg::CNT_BLK_DEV_WR_BYTES, n as u64);
+                } else if !j.zero {
                     // Posted: a refused write is lost (counted as a stray access).
                     let chunk = &self.blk.buf[j.fill..j.fill + n];
                     t = dma_write(

@@ -40,6 +40,8 @@ pub struct BufletPool {
     fresh: u32,
     total: u32,
     free: u32,
+    /// Host buflets (`HOST_BUFLETS`): the top `host` buflets are never handed out.
+    host: u32,
     /// Exposed bit per buflet (docs/p2p.md "Exposed buflets").
     exposed: Vec<bool>,
     /// Held chains, indexed by their head buflet.
@@ -63,12 +65,38 @@ impl BufletPool {
             fresh: 0,
             total: num,
             free: num,
+            host: 0,
         }
     }
 
-    /// Buflets currently free.
+    /// Buflets currently free (host buflets are not).
     pub fn free_count(&self) -> u32 {
-        self.free
+        self.free - self.host
+    }
+
+    /// `HOST_BUFLETS`: the host buflets now.
+    pub fn host(&self) -> u32 {
+        self.host
+    }
+
+    /// Write `HOST_BUFLETS`: taken when `v <= NUM_BUFLETS / 2` and no buflet at or above
+    /// `NUM_BUFLETS - v` was ever handed out (docs/p2p.md, "Host buflets"); else ignored.
+    pub fn set_host(&mut self, v: u32) {
+        if v <= self.total / 2 && self.fresh <= self.total - v {
+            self.host = v;
+        }
+    }
+
+    /// Buflet `b` belongs to the host.
+    pub fn is_host(&self, b: u64) -> bool {
+        b < u64::from(self.total) && b >= u64::from(self.total - self.host)
+    }
+
+    /// Write `data` into buflet memory at device byte address `addr`, as the block engine does
+    /// for a `DEVMEM` element of a `BLK_READ` (the caller checked the range).
+    pub fn write_dev(&mut self, addr: u64, data: &[u8]) {
+        let at = addr as usize;
+        self.ram[at..at + data.len()].copy_from_slice(data);
     }
 
     fn alloc(&mut self) -> Option<u16> {
@@ -79,7 +107,7 @@ impl BufletPool {
             self.free -= 1;
             self.exposed[b as usize] = false;
             Some(b)
-        } else if self.fresh < self.total {
+        } else if self.fresh < self.total - self.host {
             let b = self.fresh as u16;
             self.fresh += 1;
             self.free -= 1;

@@ -557,6 +557,7 @@ impl Device for ModelDevice {
             reg::PROT_FAULT_ADDR_HI => (p.fault_addr >> 32) as u32,
             reg::PROT_FAULT_INFO => p.fault_info,
             reg::CNT_PROT_FAULTS => p.faults,
+            reg::HOST_BUFLETS => self.pool.host(),
             _ => self.regs.read(&self.cfg, addr, self.pool.free_count()),
         }
     }
@@ -572,6 +573,7 @@ impl Device for ModelDevice {
         }
         self.regs.write(addr, value);
         match addr {
+            buflet_spec::reg::HOST_BUFLETS => self.pool.set_host(value),
             // Writing TIMER_PERIOD restarts the period: the first request comes TIMER_PERIOD
             // cycles after the write (the contract leaves the phase open).
             buflet_spec::reg::TIMER_PERIOD => {

@@ -33,6 +33,8 @@ pub const MAX_POSTS: usize = 64;
 pub const READ_CHUNK: u64 = 64 * 1024;
 /// Host pages the read pool holds at most (its pages are allocated as reads need them).
 pub const READ_POOL_PAGES: usize = 256;
+/// Host buflets the NAS asks for in p2p mode (at most half the pool).
+pub const P2P_HOST_BUFLETS: usize = 64;
 /// Block reads in flight at most.
 pub const MAX_READS: usize = 4;
 /// Chunks waiting to be posted that may hold pool pages (read, or being copied), at most.
@@ -150,6 +152,13 @@ pub struct Answers {
     cow: Cow,
     /// How read data moves from the disk to the NIC.
     mode: WriteMode,
+    /// p2p: the read pool is the host buflets (device addresses), not host pages.
+    dev: bool,
+    /// Bytes of one pool entry (a host page, or a buflet), and of one SG element.
+    unit: u64,
+    piece: u64,
+    /// Entries the pool may hold.
+    pool_max: usize,
     page: u64,
     block: u64,
     /// Pages headers are written into ([`Cow::Naive`]: only the first).
@@ -183,11 +192,6 @@ impl Answers {
         cow: Cow,
         mode: WriteMode,
     ) -> Result<Self, AnswerError> {
-        if mode == WriteMode::P2p {
-            return Err(AnswerError::Refused(
-                "the read direction in p2p mode (blocks read into buflets and sent from there) is not built yet; the answers need zerocopy, splice or copy".into(),
-            ));
-        }
         let page = drv.info.page_bytes as u64;
         let block = drv.info.block_bytes as u64;
         if block == 0 || !page.is_multiple_of(block) || page > 65536 {
@@ -195,15 +199,38 @@ impl Answers {
                 "reads need pages of whole blocks ({page}-byte pages, {block}-byte blocks)"
             )));
         }
+        let dev = mode == WriteMode::P2p;
+        let (unit, pool_free, pool_max) = if dev {
+            // The host buflets are the read pool (docs/p2p.md, "p2p reads").
+            let bb = u64::from(drv.info.buflet_bytes);
+            if bb % buflet_spec::param::DEV_ALIGN != 0
+                || !(block.is_multiple_of(bb) || bb.is_multiple_of(block))
+            {
+                return Err(AnswerError::Refused(format!(
+                    "p2p reads need buflets of whole DEV_ALIGN units that tile blocks ({bb}-byte buflets, {block}-byte blocks)"
+                )));
+            }
+            let n = (P2P_HOST_BUFLETS as u32).min(drv.info.num_buflets / 2);
+            let host = drv.set_host_buflets(n)?;
+            let free: Vec<u64> = host.map(|b| u64::from(b) * bb).collect();
+            let max = free.len();
+            (bb, free, max)
+        } else {
+            (page, Vec::new(), READ_POOL_PAGES)
+        };
         Ok(Answers {
             sock,
             cow,
             mode,
+            dev,
+            unit,
+            piece: unit.min(block),
+            pool_max,
+            pool_total: if dev { pool_max } else { 0 },
             page,
             block,
             hdr_pages: Vec::new(),
-            pool_free: Vec::new(),
-            pool_total: 0,
+            pool_free,
             queue: VecDeque::new(),
             posted: VecDeque::new(),
             failure: None,
@@ -282,6 +309,18 @@ impl Answers {
                     let frame = drv.env.mem.cpu_phys(p);
                     drv.tx_post_pages(self.sock, &[frame], 0, HDR as u32, psh)?
                 }
+                Item::Data(c) if self.dev => {
+                    // Host buflets, by device address; a first buflet the data does not reach
+                    // is left out of the list (it goes back with the chunk).
+                    let first_off = c.file_off % self.block;
+                    let skip = (first_off / self.unit) as usize;
+                    let buflets: Vec<u16> = c.pages[skip..]
+                        .iter()
+                        .map(|&a| (a / self.unit) as u16)
+                        .collect();
+                    let off = (first_off % self.unit) as u16;
+                    drv.tx_post_dev(self.sock, &buflets, off, c.len as u32, c.last)?
+                }
                 Item::Data(c) => {
                     let first_off = (c.file_off % self.block) as u16;
                     drv.tx_post_pages(self.sock, &c.pages, first_off, c.len as u32, c.last)?
@@ -341,15 +380,16 @@ impl Answers {
             };
             let b0 = file_off / self.block * self.block;
             let b1 = (file_off + len).div_ceil(self.block) * self.block;
-            let npages = (b1 - b0).div_ceil(self.page) as usize;
+            let npages = (b1 - b0).div_ceil(self.unit) as usize;
             let Some(pages) = self.take_pages(drv, npages)? else {
                 break;
             };
-            // One SG element per block: the block's disk address and its place in the pages.
-            let per_page = self.page / self.block;
+            // One SG element per block, or per buflet when a buflet is smaller (p2p): its disk
+            // address and its place in the pool entries.
             let mut elems = Vec::new();
-            for (k, off) in (b0..b1).step_by(self.block as usize).enumerate() {
-                let Some(disk) = file.disk_addr(off) else {
+            for x in (0..b1 - b0).step_by(self.piece as usize) {
+                let off = b0 + x;
+                let Some(disk) = file.disk_addr(off - off % self.block) else {
                     self.give_pages(pages);
                     let msg = format!(
                         "a READ reaches file offset {off}, beyond the file's extent on disk"
@@ -358,10 +398,14 @@ impl Answers {
                     return Err(AnswerError::Refused(msg));
                 };
                 elems.push(SgElem {
-                    src_addr: pages[k / per_page as usize] + (k as u64 % per_page) * self.block,
-                    len: self.block as u32,
-                    flags: SgFlags::empty(),
-                    disk_addr: disk,
+                    src_addr: pages[(x / self.unit) as usize] + x % self.unit,
+                    len: self.piece as u32,
+                    flags: if self.dev {
+                        SgFlags::DEVMEM
+                    } else {
+                        SgFlags::empty()
+                    },
+                    disk_addr: disk + off % self.block,
                     next: 0,
                 });
             }
@@ -372,8 +416,10 @@ impl Answers {
                 .write(Agent::Cpu, sg, &sg_list(sg, &elems))
                 .map_err(DriverError::from)?;
             drv.reg_acquire(sg, sg_bytes, Perms::READ)?;
-            for &p in &pages {
-                drv.reg_acquire(p, self.page, Perms::RW)?;
+            if !self.dev {
+                for &p in &pages {
+                    drv.reg_acquire(p, self.page, Perms::RW)?;
+                }
             }
             let tag = drv.blk_read(sg, elems.len() as u32, (b1 - b0) as u32)?;
             self.stats.blk_read_bytes += b1 - b0;
@@ -424,15 +470,18 @@ impl Answers {
     /// `n` pages from the pool (allocated while it is below [`READ_POOL_PAGES`]), none of
     /// them marked in the copy-on-write table; `None` when there are not enough now.
     fn take_pages(&mut self, drv: &mut Driver, n: usize) -> Result<Option<Vec<u64>>, AnswerError> {
+        // Host pages the NIC still reads are marked in the copy-on-write table (host
+        // buflets are not host memory: they come back only with their post's TX_DONE).
         let usable: Vec<usize> = (0..self.pool_free.len())
-            .filter(|&i| !drv.is_marked(self.pool_free[i], self.page))
+            .filter(|&i| self.dev || !drv.is_marked(self.pool_free[i], self.page))
             .take(n)
             .collect();
         let more = n - usable.len();
-        if more > READ_POOL_PAGES - self.pool_total {
-            if n > READ_POOL_PAGES {
+        if more > self.pool_max - self.pool_total {
+            if n > self.pool_max {
                 return Err(AnswerError::Refused(format!(
-                    "a read chunk needs {n} pages, more than the pool's {READ_POOL_PAGES}"
+                    "a read chunk needs {n} pool entries, more than the pool's {}",
+                    self.pool_max
                 )));
             }
             return Ok(None);
@@ -526,7 +575,8 @@ impl Answers {
         };
         // The blocks before the failed one are in: a retry reads from the failed block on,
         // and a retry that made progress starts the count again.
-        let done = (u64::from(c.bytes) / self.block) as usize;
+        let per_block = (self.block / self.piece) as usize;
+        let done = (u64::from(c.bytes) / self.block) as usize * per_block;
         let elems = (sg_bytes / sg_elem::SIZE as u64) as usize - from;
         if done > 0 {
             ch.tries = 0;
@@ -536,7 +586,7 @@ impl Answers {
             self.stats.read_retries += 1;
             let from = from + done;
             let count = (sg_bytes / sg_elem::SIZE as u64) as usize - from;
-            let bytes = (count as u64 * self.block) as u32;
+            let bytes = (count as u64 * self.piece) as u32;
             match drv.blk_read(sg + (from * sg_elem::SIZE) as u64, count as u32, bytes) {
                 Ok(tag) => {
                     ch.state = ChunkState::Reading {
@@ -555,8 +605,10 @@ impl Answers {
         }
         let _ = drv.reg_release(sg, sg_bytes);
         drv.io_buf_free(sg, sg_bytes, 64);
-        for &p in &ch.pages {
-            let _ = drv.reg_release(p, page);
+        if !self.dev {
+            for &p in &ch.pages {
+                let _ = drv.reg_release(p, page);
+            }
         }
         if c.status == Status::Ok {
             ch.state = ChunkState::Ready;

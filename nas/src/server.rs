@@ -53,6 +53,9 @@ pub struct ServerConfig {
     pub answers: bool,
     /// How the answer path picks the pages it writes headers into (seed 002).
     pub cow: crate::answer::Cow,
+    /// How read data moves to the NIC (`None`: as `mode`). p2p reads work beside a write
+    /// direction that is not p2p (a BFW1 stream needs its headers in host memory).
+    pub read_mode: Option<WriteMode>,
 }
 
 /// Failures of the run loop.
@@ -127,7 +130,7 @@ impl<M: FileMap + Clone> NasServer<M> {
         };
         let answers = if cfg.answers && kind == AppKind::Framed {
             Some(
-                crate::answer::Answers::new(drv, sock, cfg.cow, cfg.mode)
+                crate::answer::Answers::new(drv, sock, cfg.cow, cfg.read_mode.unwrap_or(cfg.mode))
                     .map_err(|e| ServeError::App(e.to_string()))?,
             )
         } else {

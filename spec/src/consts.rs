@@ -114,7 +114,7 @@ flag_sets! {
     }
     tx_flag (TxFlags: u8), "Flags of a send request (tx_desc.FLAGS)." => {
         PSH    = 1, "Set PSH on the post's last segment.";
-        DEVMEM = 2, "p2p: the page list names buflet-memory addresses instead of host pages.";
+        DEVMEM = 2, "p2p: the page-list entries are device addresses of host buflets (HOST_BUFLETS), each covering BUFLET_BYTES bytes; the payload is read from buflet memory (docs/p2p.md, p2p reads).";
     }
     snd_flag (SndFlags: u16), "Send-state flags (snd_ctx.SFLAGS), NIC-internal." => {
         OPEN         = 0x001, "The handshake completed: the send side may run.";
@@ -140,7 +140,7 @@ flag_sets! {
     }
     sg_flag (SgFlags: u32), "Scatter-gather element flags (sg_elem.FLAGS)." => {
         ZERO = 1, "Element writes zeros; SRC_ADDR is not read.";
-        DEVMEM = 2, "Write only: SRC_ADDR is a buflet-memory address b*BUFLET_BYTES + k; the element lies inside one exposed buflet (docs/p2p.md).";
+        DEVMEM = 2, "SRC_ADDR is a buflet-memory address b*BUFLET_BYTES + k. BLK_WRITE: the element lies inside one exposed buflet and its bytes are read from there. BLK_READ: the element lies inside one host buflet (HOST_BUFLETS), SRC_ADDR and LEN are multiples of DEV_ALIGN, and its bytes are written there (docs/p2p.md).";
     }
 }
 
@@ -176,5 +176,6 @@ constants! {
         RELEASE_MAX      = 24, "Most chain heads in one BUF_RELEASE request.";
         RCV_BUF_MAX      = 0x4000_0000, "Largest sock_desc.RCV_BUF (2^30 bytes).";
         HOLD_REC_BYTES   = 8, "Bytes per hold record.";
+        DEV_ALIGN        = 64, "Alignment of SRC_ADDR and LEN of a DEVMEM element of a BLK_READ (the widest bus word).";
     }
 }

@@ -121,6 +121,7 @@ registers! {
     RTO_MIN       = 0x0C4, Rw,  "Lower bound of the retransmission timeout, in timer ticks (reset value DEF_RTO_MIN).";
     RTO_MAX       = 0x0C8, Rw,  "Upper bound of the retransmission timeout and of its backoff, in timer ticks (reset value DEF_RTO_MAX).";
     TX_RETRIES    = 0x0CC, Rw,  "Retransmission timeouts in a row before the connection is reset and its posts return with TIMEOUT (reset value DEF_TX_RETRIES).";
+    HOST_BUFLETS  = 0x0D0, Rw,  "Buflets the host owns (p2p reads, docs/p2p.md): the top HOST_BUFLETS buflets are never handed out by the pool. A write of v takes effect only when v <= NUM_BUFLETS/2 and no buflet at or above NUM_BUFLETS-v was ever handed out; otherwise the register keeps its value. Reset 0.";
     CNT_RX_FRAMES       = 0x100, Ro, "Frames received on the MAC side.";
     CNT_RX_BYTES        = 0x104, Ro, "Bytes received on the MAC side.";
     CNT_RX_ACCEPTED     = 0x108, Ro, "Frames accepted into a socket's segment list.";
@@ -153,6 +154,7 @@ registers! {
     CNT_TX_FAST_RETRANS = 0x19C, Ro, "Fast retransmits entered on the third duplicate ACK (RFC 5681).";
     CNT_TX_PROBES       = 0x1A0, Ro, "Zero-window probes sent.";
     CNT_TX_DONE         = 0x1A4, Ro, "TX_POSTs completed (every byte acknowledged).";
+    CNT_BLK_DEV_WR_BYTES = 0x1A8, Ro, "Bytes the block engine wrote into buflet memory (DEVMEM elements of BLK_READs, p2p reads).";
     CNT_DROP_TRUNCATED  = 0x204, Ro, "Dropped: frame shorter than its headers or IPv4 total length.";
     CNT_DROP_NOT_IPV4   = 0x208, Ro, "Dropped: not IPv4 (ARP, IPv6, ...).";
     CNT_DROP_BAD_IP_HDR = 0x20C, Ro, "Dropped: IPv4 version, IHL or total length invalid, or a fragment.";

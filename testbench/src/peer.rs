@@ -393,6 +393,11 @@ pub struct PeerReport {
     pub read_back: bool,
     /// How payload moved between the NIC and the disk ("zerocopy", "p2p", "splice", "copy").
     pub mode: String,
+    /// How the writes moved (`mode`, except that a p2p read-back writes zero-copy: its BFW1
+    /// headers must reach host memory).
+    pub write_mode: String,
+    /// How the reads moved (read-back only).
+    pub read_mode: Option<String>,
     /// How the NAS picked its header pages.
     pub cow: Cow,
     /// File bytes the NAS sent back (`READ_DATA`).
@@ -494,11 +499,6 @@ fn check_opts(o: &PeerOpts) -> Result<(), PeerError> {
                 "{name} {p} (expected a probability from 0 to {max})"
             )));
         }
-    }
-    if o.read_back && o.mode == WriteMode::P2p {
-        return Err(PeerError::Options(
-            "--read-back with --mode p2p: the read direction in p2p (blocks read into buflets and sent from there) is not built yet, and p2p serves only the raw protocol (read-back needs BFW1 records)".into(),
-        ));
     }
     if o.bytes > crate::MAX_STREAM_BYTES {
         return Err(PeerError::Options(format!(
@@ -643,7 +643,14 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
     let scfg = ServerConfig {
         nbs: faults.nbs.unwrap_or(NBS).clamp(1, NBS),
         pages_per_nb: PAGES_PER_NB,
-        mode: opts.mode,
+        // A read-back's BFW1 headers must reach host memory: with p2p the writes go
+        // zero-copy and the reads p2p (docs/p2p.md, "p2p reads").
+        mode: if opts.read_back && opts.mode == WriteMode::P2p {
+            WriteMode::ZeroCopy
+        } else {
+            opts.mode
+        },
+        read_mode: opts.read_back.then_some(opts.mode),
         max_retries: faults.max_retries,
         write_chunk: WRITE_CHUNK,
         nb_timeout: faults.nb_timeout,
@@ -1025,6 +1032,10 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
         }
         srv.stream.handle(drv, &c)?;
     }
+    // p2p reads: the host buflets go back to the pool (every post of them is done).
+    if drv.rd(reg::HOST_BUFLETS) != 0 {
+        drv.set_host_buflets(0)?;
+    }
     // Frames still on the wire or inside the device's receive pipeline hold buflets until the
     // engine drops them (NO_SOCKET now): let them through before counting.
     for _ in 0..10_000 {
@@ -1119,6 +1130,8 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
         dram_crossings_per_byte,
         read_back: opts.read_back,
         mode: opts.mode.name().to_string(),
+        write_mode: scfg.mode.name().to_string(),
+        read_mode: opts.read_back.then(|| opts.mode.name().to_string()),
         cow: opts.cow,
         read_bytes,
         read_sha256,

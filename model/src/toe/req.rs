@@ -152,7 +152,13 @@ impl ModelDevice {
                     Status::BadSock
                 } else {
                     let used = self.toe.posts_in_use;
-                    match snd::check_post(&self.toe.socks[sref], &d, used, self.cfg.num_posts) {
+                    match snd::check_post(
+                        &self.toe.socks[sref],
+                        &d,
+                        used,
+                        self.cfg.num_posts,
+                        u64::from(self.cfg.buflet_bytes),
+                    ) {
                         Ok(p) => {
                             self.snd_post(sref as u16, p);
                             return done; // its completion is a TX_DONE

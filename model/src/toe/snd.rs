@@ -30,6 +30,9 @@ pub(super) struct Post {
     first_off: u64,
     hmd_addr: u64,
     psh: bool,
+    /// `DEVMEM`: the list names host buflets, each `unit` bytes (else host pages of 4096).
+    dev: bool,
+    unit: u64,
     /// Send-stream offset of the post's first byte.
     off: u64,
 }
@@ -238,7 +241,11 @@ pub(super) fn check_post(
     d: &TxDesc,
     posts_in_use: u32,
     posts_max: u32,
+    buflet_bytes: u64,
 ) -> Result<Post, Status> {
+    let dev = d.flags.contains(TxFlags::DEVMEM);
+    // A list entry covers a host page, or (DEVMEM, docs/p2p.md) a host buflet.
+    let unit = if dev { buflet_bytes } else { PAGE };
     let len = u64::from(d.len);
     let first_off = u64::from(d.first_off);
     // Posts may come before the handshake ends (LISTEN, SYN_RCVD, SYN_SENT): they wait for
@@ -257,10 +264,9 @@ pub(super) fn check_post(
     }
     if len == 0
         || len > 1 << 30
-        || first_off >= PAGE
+        || first_off >= unit
         || d.hmd_pages == 0
-        || first_off + len > u64::from(d.hmd_pages) * PAGE
-        || d.flags.contains(TxFlags::DEVMEM)
+        || first_off + len > u64::from(d.hmd_pages) * unit
     {
         return Err(Status::BadNb);
     }
@@ -273,6 +279,8 @@ pub(super) fn check_post(
         first_off,
         hmd_addr: d.hmd_addr,
         psh: d.flags.contains(TxFlags::PSH),
+        dev,
+        unit,
         off: sock.snd.end,
     })
 }
@@ -328,8 +336,10 @@ impl ModelDevice {
             let o = off + done;
             let p = *sock.snd.post_at(o).expect("a post holds every queued byte");
             let at = p.first_off + (o - p.off);
-            let page = at / PAGE;
-            let n = (PAGE - at % PAGE).min(len - done).min(p.off + p.len - o);
+            let page = at / p.unit;
+            let n = (p.unit - at % p.unit)
+                .min(len - done)
+                .min(p.off + p.len - o);
             let mut ent = [0u8; 8];
             let (ok1, t1) = dma_read(
                 &self.cfg,
@@ -340,15 +350,32 @@ impl ModelDevice {
                 p.hmd_addr + 8 * page,
                 &mut ent,
             );
-            let (ok2, t2) = dma_read(
-                &self.cfg,
-                &mut self.rd_free,
-                env,
-                Agent::NicDma,
-                t1,
-                u64::from_le_bytes(ent) + at % PAGE,
-                &mut payload[done as usize..(done + n) as usize],
-            );
+            let dst = &mut payload[done as usize..(done + n) as usize];
+            let (ok2, t2) = if p.dev {
+                // A host buflet's bytes, from buflet memory (no host access); an entry that
+                // is not a host buflet's address is a refused read.
+                let base = u64::from_le_bytes(ent);
+                let b = base / p.unit;
+                if ok1 && base.is_multiple_of(p.unit) && self.pool.is_host(b) {
+                    self.pool.read_dev(base + at % p.unit, dst);
+                    (
+                        true,
+                        t1 + costs::dev_read(&self.cfg, base + at % p.unit, n as usize),
+                    )
+                } else {
+                    (false, t1)
+                }
+            } else {
+                dma_read(
+                    &self.cfg,
+                    &mut self.rd_free,
+                    env,
+                    Agent::NicDma,
+                    t1,
+                    u64::from_le_bytes(ent) + at % PAGE,
+                    dst,
+                )
+            };
             ok &= ok1 && ok2;
             t = t2;
             done += n;

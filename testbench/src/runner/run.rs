@@ -118,6 +118,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         nb_timeout: None,
         answers: false,
         cow: Default::default(),
+        read_mode: None,
     };
     let mut srv = NasServer::start(&mut b.drv, &sc.socket, kind, store, &scfg)?;
     let total = file_len;
