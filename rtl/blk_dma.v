@@ -4,7 +4,16 @@
 // command the engine walks the linked scatter-gather list (32-byte `sg_elem` DMA reads) one
 // element at a time; a local 4096-byte block buffer stages one block.
 //
-// DEVMEM elements (docs/p2p.md, BLK_WRITE only): an element with FLAGS & DEVMEM takes its bytes
+// DEVMEM elements of a BLK_READ (docs/p2p.md "p2p reads"): the element's bytes of the block go
+// to buflet memory at SRC_ADDR instead of host memory. SRC_ADDR, LEN and DISK_ADDR are
+// multiples of DEV_ALIGN (>= any bus word) and the range lies inside one host buflet (index >=
+// NUM_BUFLETS - host_buflets), else BAD_SG. Each word of the chunk is taken from the block
+// buffer and written whole to one memory word through buflet_pool's shared write port
+// (bram_wr_en/addr/data, taken when bram_wr_ready: rx_parser writes first), one word per cycle
+// when the port is free. ev_dev_wr_valid/ev_dev_wr_bytes pulse per chunk delivered (the
+// CNT_BLK_DEV_WR_BYTES event).
+//
+// DEVMEM elements of a BLK_WRITE (docs/p2p.md): an element with FLAGS & DEVMEM takes its bytes
 // from the NIC's buflet memory at device byte address SRC_ADDR, through buflet_pool's second
 // read port (bram_rd_en/addr -> bram_rd_data the next cycle; the data holds until the next
 // bram_rd_en). Its chunks are read one bus word per cycle (a read is issued whenever the word
@@ -151,6 +160,13 @@ module blk_dma #(
     input  wire [DATA_WIDTH-1:0]   bram_rd_data,
     output wire [15:0]             exp_rd_idx,
     input  wire                    exp_rd,
+    // buflet memory writes for DEVMEM elements of a BLK_READ (buflet_pool's shared write
+    // port, taken when ready) and the host buflets they may name (HOST_BUFLETS)
+    output wire                    bram_wr_en,
+    input  wire                    bram_wr_ready,
+    output wire [BW_ADDR-1:0]      bram_wr_addr,
+    output wire [DATA_WIDTH-1:0]   bram_wr_data,
+    input  wire [15:0]             host_buflets,
     // BLK_TIMEOUT: cycles without progress of the block device before a command is given up
     input  wire [31:0]             blk_timeout,
     // completions
@@ -163,7 +179,9 @@ module blk_dma #(
     output reg                     ev_blk_timeout, // a command given up on blk_timeout
     output wire [15:0]             ev_blk_bytes,   // bytes of either (4096)
     output reg                     ev_dev_bytes_valid,   // with ev_blk_write: DEVMEM bytes in it
-    output reg  [15:0]             ev_dev_bytes
+    output reg  [15:0]             ev_dev_bytes,
+    output reg                     ev_dev_wr_valid,      // a BLK_READ chunk went to buflet memory
+    output reg  [15:0]             ev_dev_wr_bytes
 );
     // parameter checks (elaboration time, rtl/buflet_checks.vh)
     generate
@@ -217,7 +235,9 @@ module blk_dma #(
                S_RB_REQ   = 5'd14, S_RB_DATA  = 5'd15, S_RB_RESP  = 5'd16, S_WR_PRIME = 5'd17,
                S_WR_REQ   = 5'd18, S_WR_DATA  = 5'd19, S_RB_END   = 5'd20,
                // BLK_WRITE: a DEVMEM chunk read from buflet memory
-               S_DEV_DATA = 5'd21;
+               S_DEV_DATA = 5'd21,
+               // BLK_READ: a DEVMEM chunk written into buflet memory
+               S_DEV_WR   = 5'd22;
     reg [4:0] state;
 
     // A block finished (written to disk, or read and delivered to host memory): count it, then
@@ -289,8 +309,18 @@ module blk_dma #(
 
     // DEVMEM (docs/p2p.md): a write, not ZERO, inside one exposed buflet of the memory
     wire [32:0] dev_end = 33'(f_src[LBB-1:0]) + {1'b0, f_len};
-    wire ok_dev = !c_rd && !f_zero && ({1'b0, f_src} < DEV_BYTES) &&
-                  (dev_end <= 33'(BUFLET_BYTES)) && exp_rd;
+    wire ok_dev_wr = !c_rd && !f_zero && ({1'b0, f_src} < DEV_BYTES) &&
+                     (dev_end <= 33'(BUFLET_BYTES)) && exp_rd;
+    // DEVMEM in a BLK_READ (docs/p2p.md "p2p reads"): not ZERO, SRC_ADDR, LEN and DISK_ADDR
+    // multiples of DEV_ALIGN (so every bus word of the block lands whole in one memory
+    // word), inside one host buflet
+    localparam DAB = $clog2(`BF_PARAM_DEV_ALIGN);
+    wire ok_dev_rd = c_rd && !f_zero && ({1'b0, f_src} < DEV_BYTES) &&
+                     (dev_end <= 33'(BUFLET_BYTES)) &&
+                     (f_src[DAB-1:0] == {DAB{1'b0}}) && (f_len[DAB-1:0] == {DAB{1'b0}}) &&
+                     (f_disk[DAB-1:0] == {DAB{1'b0}}) &&
+                     ({1'b0, f_buflet[15:0]} + {1'b0, host_buflets} >= 17'(NUM_BUFLETS));
+    wire ok_dev = ok_dev_wr || ok_dev_rd;
     /* verilator lint_off UNUSEDSIGNAL */
     wire [63:0] f_buflet = f_src >> LBB;   // low 16 bits: the range check covers the rest
     /* verilator lint_on UNUSEDSIGNAL */
@@ -397,6 +427,14 @@ module blk_dma #(
     wire [2*DATA_WIDTH-1:0] hw_pair = {rd_q, hw_lo} >> {hw_sh, 3'b000};   // low word used
     /* verilator lint_on UNUSEDSIGNAL */
 
+    // BLK_READ DEVMEM chunk: rd_q holds block word dw_ptr (the chunk's first word was
+    // presented in S_CHUNK), written to buflet memory word dv_addr when the port is free.
+    reg  [BAW-1:0] dw_ptr;
+    wire           dw_beat = (state == S_DEV_WR) && bram_wr_ready;
+    assign bram_wr_en   = (state == S_DEV_WR);
+    assign bram_wr_addr = dv_addr;
+    assign bram_wr_data = rd_q;
+
     reg [BAW-1:0] raddr;
     always @(*) begin
         case (state)
@@ -405,6 +443,7 @@ module blk_dma #(
             S_WR_PRIME: raddr = hw_w0 + 1'b1;
             S_WR_REQ:   raddr = hw_ptr;
             S_WR_DATA:  raddr = hw_beat ? hw_ptr + 1'b1 : hw_ptr;
+            S_DEV_WR:   raddr = dw_beat ? dw_ptr + 1'b1 : dw_ptr;
             default:    raddr = rd_ptr;
         endcase
     end
@@ -564,6 +603,9 @@ module blk_dma #(
             dv_lo        <= {KSH{1'b0}};
             ev_dev_bytes_valid <= 1'b0;
             ev_dev_bytes <= 16'd0;
+            ev_dev_wr_valid <= 1'b0;
+            ev_dev_wr_bytes <= 16'd0;
+            dw_ptr       <= {BAW{1'b0}};
             e_next       <= 64'd0;
             chunk        <= 13'd0;
             c_end        <= 1'b0;
@@ -582,6 +624,7 @@ module blk_dma #(
             ev_blk_timeout <= timed_out;
             ev_fault     <= 1'b0;
             ev_dev_bytes_valid <= 1'b0;
+            ev_dev_wr_valid <= 1'b0;
             if (timed_out) begin
                 status <= 8'(`BF_STATUS_DISK_TIMEOUT);
                 state  <= S_CPL;
@@ -661,7 +704,9 @@ module blk_dma #(
                     dv_pend  <= 1'b0;
                     dv_first <= 1'b1;
                     dv_lo    <= e_src[KSH-1:0];
-                    if (c_rd)       state <= e_zero ? S_NEXT : S_WR_PRIME;   // ZERO: bytes discarded
+                    dw_ptr   <= hw_w0;
+                    if (c_rd)       state <= e_zero ? S_NEXT :                // ZERO: bytes discarded
+                                             (e_dev ? S_DEV_WR : S_WR_PRIME);
                     else if (e_dev) state <= S_DEV_DATA;
                     else            state <= e_zero ? S_ZERO : S_RD_REQ;
                 end
@@ -690,8 +735,16 @@ module blk_dma #(
                         if (dv_last) state <= S_NEXT;
                     end
                 end
+                S_DEV_WR: if (dw_beat) begin
+                    dv_addr <= dv_addr + 1'b1;
+                    dw_ptr  <= dw_ptr + 1'b1;
+                    z_rem   <= z_rem - 13'(KEEP_WIDTH);
+                    if (z_last) state <= S_NEXT;
+                end
                 S_NEXT: begin
-                    if (e_dev) blk_dev <= blk_dev + chunk;
+                    if (e_dev && !c_rd) blk_dev <= blk_dev + chunk;
+                    ev_dev_wr_valid <= e_dev && c_rd;
+                    ev_dev_wr_bytes <= 16'(chunk);
                     e_src    <= e_src + {51'd0, chunk};
                     e_rem    <= e_rem - {4'd0, chunk};
                     blk_fill <= blk_fill + chunk[11:0];

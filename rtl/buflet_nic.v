@@ -146,8 +146,12 @@ module buflet_nic #(
     wire [31:0] blk_timeout;
     wire        ev_blk_timeout;
     wire        ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick, ev_rx_done;
-    wire        ev_hold_rec, ev_released, ev_dev_bytes_valid;
-    wire [15:0] ev_dev_bytes;
+    wire        ev_hold_rec, ev_released, ev_dev_bytes_valid, ev_dev_wr_valid;
+    wire [15:0] ev_dev_bytes, ev_dev_wr_bytes;
+    // HOST_BUFLETS (docs/p2p.md "p2p reads"): reg_block -> buflet_pool, and back
+    wire        host_wr_en;
+    wire [31:0] host_wr_val;
+    wire [15:0] host_buflets;
 
     reg_block #(
         .DATA_WIDTH(DATA_WIDTH), .BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS),
@@ -180,6 +184,8 @@ module buflet_nic #(
         .ev_tick(ev_tick),
         .ev_hold_rec(ev_hold_rec), .ev_released(ev_released),
         .ev_dev_bytes_valid(ev_dev_bytes_valid), .ev_dev_bytes(ev_dev_bytes),
+        .ev_dev_wr_valid(ev_dev_wr_valid), .ev_dev_wr_bytes(ev_dev_wr_bytes),
+        .host_wr_en(host_wr_en), .host_wr_val(host_wr_val), .host_buflets(host_buflets),
         .free_buflets(free_count),
         .ev_fault_valid(fault_valid), .ev_fault_addr(fault_addr), .ev_fault_info(fault_info),
         .ev_fault_fatal(fault_fatal),
@@ -375,6 +381,14 @@ module buflet_nic #(
     wire [DATA_WIDTH-1:0] bram_rd_data;
     wire [15:0]           exp_rd_idx;
     wire                  exp_rd;
+    // DEVMEM block reads into buflet memory (buflet_pool's shared write port)
+    wire                  bram_wr_en, bram_wr_ready;
+    wire [BW_ADDR-1:0]    bram_wr_addr;
+    wire [DATA_WIDTH-1:0] bram_wr_data;
+    // DEVMEM posts: tx_data reads buflet memory through the second read port's spare cycles
+    wire                  txb_rd_en, txb_rd_ready;
+    wire [BW_ADDR-1:0]    txb_rd_addr;
+    wire [DATA_WIDTH-1:0] txb_rd_data;
 
     blk_dma #(
         .DATA_WIDTH(DATA_WIDTH), .BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS)
@@ -382,7 +396,10 @@ module buflet_nic #(
         .clk(clk), .rst(rst),
         .bram_rd_en(bram_rd_en), .bram_rd_addr(bram_rd_addr), .bram_rd_data(bram_rd_data),
         .exp_rd_idx(exp_rd_idx), .exp_rd(exp_rd),
+        .bram_wr_en(bram_wr_en), .bram_wr_ready(bram_wr_ready), .bram_wr_addr(bram_wr_addr),
+        .bram_wr_data(bram_wr_data), .host_buflets(host_buflets),
         .ev_dev_bytes_valid(ev_dev_bytes_valid), .ev_dev_bytes(ev_dev_bytes),
+        .ev_dev_wr_valid(ev_dev_wr_valid), .ev_dev_wr_bytes(ev_dev_wr_bytes),
         .s_cmd_valid(req_valid && is_blk), .s_cmd_ready(blk_cmd_ready), .s_cmd_data(req_data),
         .prot_addr(lk_addr[63:0]), .prot_len(lk_len[31:0]), .prot_write(lk_write[0]),
         .prot_deny(!lk_allowed[0]),
@@ -461,6 +478,11 @@ module buflet_nic #(
         .ram_wr_en(ram_wr_en), .ram_wr_addr(ram_wr_addr), .ram_wr_data(ram_wr_data),
         .ram_rd_en(ram_rd_en), .ram_rd_addr(ram_rd_addr), .ram_rd_data(ram_rd_data),
         .ram2_rd_en(bram_rd_en), .ram2_rd_addr(bram_rd_addr), .ram2_rd_data(bram_rd_data),
+        .ram2_wr_en(bram_wr_en), .ram2_wr_ready(bram_wr_ready), .ram2_wr_addr(bram_wr_addr),
+        .ram2_wr_data(bram_wr_data),
+        .ram3_rd_en(txb_rd_en), .ram3_rd_ready(txb_rd_ready), .ram3_rd_addr(txb_rd_addr),
+        .ram3_rd_data(txb_rd_data),
+        .host_wr_en(host_wr_en), .host_wr_val(host_wr_val), .host_buflets(host_buflets),
         .expose_en(expose_en), .expose_idx(expose_idx),
         .exp_rd_idx(exp_rd_idx), .exp_rd(exp_rd),
         .free_count(free_count)
@@ -537,7 +559,8 @@ module buflet_nic #(
         .m_tx_valid(tx_cmd_valid), .m_tx_ready(tx_cmd_ready), .m_tx_data(tx_cmd_data),
         .rto_init(rto_init), .rto_min(rto_min), .rto_max(rto_max), .tx_retries(tx_retries),
         .m_pc_valid(pc_valid), .m_pc_ready(pc_ready), .m_pc_hmd(pc_hmd), .m_pc_at(pc_at),
-        .m_pc_len(pc_len), .m_pc_last(pc_last), .m_pc_psh(pc_psh), .txd_idle(txd_idle),
+        .m_pc_len(pc_len), .m_pc_last(pc_last), .m_pc_psh(pc_psh), .m_pc_dev(pc_dev),
+        .txd_idle(txd_idle),
         .txd_inval(txd_inval),
         .ev_tx_seg(ev_tx_seg), .ev_tx_seg_bytes(ev_tx_seg_bytes), .ev_tx_retrans(ev_tx_retrans),
         .ev_tx_rto(ev_tx_rto), .ev_tx_fast(ev_tx_fast), .ev_tx_probe(ev_tx_probe),
@@ -547,7 +570,7 @@ module buflet_nic #(
     // ------------------------------------------------------------------ transmit path
     // tx_data fetches each data segment's payload (DMA read client 3) and keeps command order;
     // tx_builder builds every frame
-    wire                  pc_valid, pc_ready, pc_last, pc_psh, txd_idle, txd_inval;
+    wire                  pc_valid, pc_ready, pc_last, pc_psh, pc_dev, txd_idle, txd_inval;
     /* verilator lint_off UNUSEDSIGNAL */
     wire                  txd_fault;   // a refused payload read: dma_guard reports and counts it
     /* verilator lint_on UNUSEDSIGNAL */
@@ -559,11 +582,14 @@ module buflet_nic #(
     wire [DATA_WIDTH-1:0] pay_tdata;
     wire [KW-1:0]         pay_tkeep;
     wire                  pay_tvalid, pay_tready, pay_tlast;
-    tx_data #(.DATA_WIDTH(DATA_WIDTH)) u_tx_data (
+    tx_data #(.DATA_WIDTH(DATA_WIDTH), .BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS)) u_tx_data (
         .clk(clk), .rst(rst),
         .s_cmd_valid(tx_cmd_valid), .s_cmd_ready(tx_cmd_ready), .s_cmd_data(tx_cmd_data),
         .s_pc_valid(pc_valid), .s_pc_ready(pc_ready), .s_pc_hmd(pc_hmd), .s_pc_at(pc_at),
-        .s_pc_len(pc_len), .s_pc_last(pc_last), .s_pc_psh(pc_psh), .inval(txd_inval),
+        .s_pc_len(pc_len), .s_pc_last(pc_last), .s_pc_psh(pc_psh), .s_pc_dev(pc_dev),
+        .inval(txd_inval),
+        .m_bram_rd_en(txb_rd_en), .bram_rd_ready(txb_rd_ready), .m_bram_rd_addr(txb_rd_addr),
+        .bram_rd_data(txb_rd_data), .host_buflets(host_buflets),
         .m_dma_rd_req_valid(rd_req_valid[3]), .m_dma_rd_req_ready(rd_req_ready[3]),
         .m_dma_rd_req_addr(rd_req_addr[255:192]), .m_dma_rd_req_len(rd_req_len[63:48]),
         .s_axis_dma_rd_tdata(rd_tdata), .s_axis_dma_rd_tkeep(rd_tkeep),

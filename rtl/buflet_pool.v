@@ -9,8 +9,18 @@
 // free_head <= head. An allocation and a free in the same cycle are both
 // honoured. free_count is exact at all times.
 //
-// Data RAM: one write port and two registered read ports (ram_rd_* for
-// toe_engine delivery, ram2_rd_* for blk_dma DEVMEM elements, docs/p2p.md).
+// Data RAM: one physical write port shared by rx_parser (ram_wr_*, always
+// taken) and blk_dma's DEVMEM block reads (ram2_wr_*, taken in the cycles
+// rx_parser does not write: ram2_wr_ready), and two registered read ports
+// (ram_rd_* for toe_engine delivery, ram2_rd_* for blk_dma DEVMEM elements,
+// docs/p2p.md); port 2 also serves tx_data's DEVMEM posts (ram3_rd_*, in the
+// cycles blk_dma does not read, into a register of their own).
+//
+// Host buflets (docs/p2p.md "p2p reads"): host_buflets (HOST_BUFLETS, reset 0)
+// top buflets are never handed out: fresh allocation stops at NUM_BUFLETS -
+// host_buflets and free_count leaves them out. host_wr_en with host_wr_val
+// sets it when host_wr_val <= NUM_BUFLETS/2 and fresh <= NUM_BUFLETS -
+// host_wr_val (no such buflet was ever handed out); otherwise it is ignored.
 // Each read port's data is valid the cycle after its rd_en and holds until
 // its next rd_en. Synthesis infers the 1-write/2-read memory as two copies
 // of the RAM sharing the write port (two simple dual-port block RAMs).
@@ -61,6 +71,15 @@ module buflet_pool #(
     input  wire                  ram_wr_en,
     input  wire [BW_ADDR-1:0]    ram_wr_addr,
     input  wire [DATA_WIDTH-1:0] ram_wr_data,
+    // second writer of the data RAM (blk_dma DEVMEM block reads), when rx_parser does not write
+    input  wire                  ram2_wr_en,
+    output wire                  ram2_wr_ready,
+    input  wire [BW_ADDR-1:0]    ram2_wr_addr,
+    input  wire [DATA_WIDTH-1:0] ram2_wr_data,
+    // HOST_BUFLETS
+    input  wire                  host_wr_en,
+    input  wire [31:0]           host_wr_val,
+    output wire [15:0]           host_buflets,
     input  wire                  ram_rd_en,
     input  wire [BW_ADDR-1:0]    ram_rd_addr,
     output wire [DATA_WIDTH-1:0] ram_rd_data,
@@ -68,6 +87,12 @@ module buflet_pool #(
     input  wire                  ram2_rd_en,
     input  wire [BW_ADDR-1:0]    ram2_rd_addr,
     output wire [DATA_WIDTH-1:0] ram2_rd_data,
+    // a second reader of that port (tx_data DEVMEM posts): granted when blk_dma does not read;
+    // its own output register, holding until its next granted read
+    input  wire                  ram3_rd_en,
+    output wire                  ram3_rd_ready,
+    input  wire [BW_ADDR-1:0]    ram3_rd_addr,
+    output wire [DATA_WIDTH-1:0] ram3_rd_data,
     // exposed bitmap
     input  wire                  expose_en,
     input  wire [15:0]           expose_idx,
@@ -95,11 +120,16 @@ module buflet_pool #(
     reg [DATA_WIDTH-1:0] data_mem [0:RAM_WORDS-1];
     reg [DATA_WIDTH-1:0] rd_data_r;
     reg [DATA_WIDTH-1:0] rd2_data_r;
+    reg [DATA_WIDTH-1:0] rd3_data_r;
     reg [NUM_BUFLETS-1:0] exposed;
 
     reg [15:0] free_head;   // head of the free list, NULL16 when empty
     reg [16:0] fresh;       // next never-used buflet (NUM_BUFLETS = none left)
     reg [15:0] free_cnt;
+    reg [16:0] host;        // HOST_BUFLETS
+    wire [16:0] fresh_lim = NUM17 - host;
+    wire host_ok = (host_wr_val <= 32'(NUM_BUFLETS / 2)) &&
+                   ({15'd0, fresh} <= 32'(NUM_BUFLETS) - host_wr_val);
 
     // Only the low LB bits of a buflet index address the link RAM (indices
     // are < NUM_BUFLETS by construction).
@@ -114,7 +144,7 @@ module buflet_pool #(
     /* verilator lint_on UNUSEDSIGNAL */
 
     wire list_nonempty = (free_head != NULL16);
-    wire fresh_left    = (fresh < NUM17);
+    wire fresh_left    = (fresh < fresh_lim);
     wire [15:0] fresh16 = fresh[15:0];
 
     assign alloc_valid = list_nonempty || fresh_left;
@@ -130,15 +160,21 @@ module buflet_pool #(
     assign link_rd_next = link_mem[lri[LB-1:0]];
     assign ram_rd_data  = rd_data_r;
     assign ram2_rd_data = rd2_data_r;
+    assign ram3_rd_data = rd3_data_r;
+    assign ram3_rd_ready = !ram2_rd_en;
     assign exp_rd       = ({1'b0, exp_rd_idx} < NUM17) && exposed[eri[LB-1:0]];
-    assign free_count   = free_cnt;
+    assign free_count   = free_cnt - host[15:0];
+    assign host_buflets = host[15:0];
+    assign ram2_wr_ready = !ram_wr_en;
 
     always @(posedge clk) begin
         if (rst) begin
             free_head <= NULL16;
             fresh     <= 17'd0;
             free_cnt  <= NUM_BUFLETS[15:0];
+            host      <= 17'd0;
         end else begin
+            if (host_wr_en && host_ok) host <= host_wr_val[16:0];
             if (do_free) begin
                 free_head <= s_free_head;
             end else if (pop_list) begin
@@ -164,12 +200,16 @@ module buflet_pool #(
     always @(posedge clk) begin
         if (ram_wr_en) begin
             data_mem[ram_wr_addr] <= ram_wr_data;
+        end else if (ram2_wr_en) begin
+            data_mem[ram2_wr_addr] <= ram2_wr_data;
         end
         if (ram_rd_en) begin
             rd_data_r <= data_mem[ram_rd_addr];
         end
         if (ram2_rd_en) begin
             rd2_data_r <= data_mem[ram2_rd_addr];
+        end else if (ram3_rd_en) begin
+            rd3_data_r <= data_mem[ram3_rd_addr];
         end
     end
 

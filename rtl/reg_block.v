@@ -24,7 +24,10 @@
 //    (bit 2) and ring_stop, which stays set until a CTRL write with ENABLE = 0.
 //
 // p2p counters (docs/p2p.md): ev_hold_rec counts one CNT_HOLD_RECORDS, ev_released one
-// CNT_BUF_RELEASED, ev_dev_bytes_valid adds ev_dev_bytes to CNT_BLK_DEV_BYTES.
+// CNT_BUF_RELEASED, ev_dev_bytes_valid adds ev_dev_bytes to CNT_BLK_DEV_BYTES,
+// ev_dev_wr_valid adds ev_dev_wr_bytes to CNT_BLK_DEV_WR_BYTES (p2p reads). HOST_BUFLETS is
+// buflet_pool's: a write pulses host_wr_en with host_wr_val (the pool decides whether it takes
+// it), a read returns host_buflets.
 //
 // Block device timeout (docs/storage.md): blk_timeout = BLK_TIMEOUT (reset value
 // DEF_BLK_TIMEOUT); ev_blk_timeout counts one CNT_BLK_TIMEOUTS.
@@ -124,6 +127,11 @@ module reg_block #(
     input  wire        ev_released,         // a held chain was released (BUF_RELEASE)
     input  wire        ev_dev_bytes_valid,  // a block write holding DEVMEM bytes
     input  wire [15:0] ev_dev_bytes,        // their number
+    input  wire        ev_dev_wr_valid,     // a block read put bytes into buflet memory
+    input  wire [15:0] ev_dev_wr_bytes,     // their number
+    output wire        host_wr_en,          // HOST_BUFLETS written ...
+    output wire [31:0] host_wr_val,         // ... with this value
+    input  wire [15:0] host_buflets,        // HOST_BUFLETS in force (buflet_pool)
     input  wire [15:0] free_buflets,
     // protection faults
     input  wire [NFAULT-1:0]    ev_fault_valid,
@@ -162,6 +170,7 @@ module reg_block #(
     reg [31:0] cnt_tx_frames, cnt_tx_bytes, cnt_ooo_held;
     reg [31:0] cnt_anon_rx, cnt_arp_replies, cnt_timeouts, cnt_ticks;
     reg [31:0] cnt_hold_records, cnt_buf_released, cnt_blk_dev_bytes, cnt_rx_done;
+    reg [31:0] cnt_blk_dev_wr_bytes;
     reg [31:0] cnt_tx_segs, cnt_tx_data_bytes, cnt_tx_retrans, cnt_tx_rto;
     reg [31:0] cnt_tx_fast_retrans, cnt_tx_probes, cnt_tx_done;
     reg [31:0] cnt_drop [0:NUM_DROP-1];
@@ -186,6 +195,8 @@ module reg_block #(
     assign tx_retries  = r_tx_retries;
 
     wire wr = s_reg_valid && s_reg_write;
+    assign host_wr_en  = wr && (s_reg_addr == `BF_REG_HOST_BUFLETS);
+    assign host_wr_val = s_reg_wdata;
     wire rd = s_reg_valid && !s_reg_write;
 
     // timer: r_timer_cnt counts down to 1 (0 = stopped); the pulse reloads it
@@ -294,6 +305,8 @@ module reg_block #(
             `BF_REG_CNT_TX_FAST_RETRANS: rdata = cnt_tx_fast_retrans;
             `BF_REG_CNT_TX_PROBES:       rdata = cnt_tx_probes;
             `BF_REG_CNT_TX_DONE:         rdata = cnt_tx_done;
+            `BF_REG_CNT_BLK_DEV_WR_BYTES: rdata = cnt_blk_dev_wr_bytes;
+            `BF_REG_HOST_BUFLETS:        rdata = {16'd0, host_buflets};
             default: rdata = 32'd0;
         endcase
         // drop counter of reason r at `BF_DROP_COUNTER_BASE + 4*r
@@ -431,6 +444,7 @@ module reg_block #(
             cnt_hold_records  <= 32'd0;
             cnt_buf_released  <= 32'd0;
             cnt_blk_dev_bytes <= 32'd0;
+            cnt_blk_dev_wr_bytes <= 32'd0;
             cnt_rx_done       <= 32'd0;
             cnt_blk_timeouts  <= 32'd0;
             cnt_tx_segs       <= 32'd0;
@@ -458,6 +472,7 @@ module reg_block #(
             if (ev_hold_rec) cnt_hold_records <= cnt_hold_records + 32'd1;
             if (ev_released) cnt_buf_released <= cnt_buf_released + 32'd1;
             if (ev_dev_bytes_valid) cnt_blk_dev_bytes <= cnt_blk_dev_bytes + {16'd0, ev_dev_bytes};
+            if (ev_dev_wr_valid) cnt_blk_dev_wr_bytes <= cnt_blk_dev_wr_bytes + {16'd0, ev_dev_wr_bytes};
             cnt_prot_faults <= cnt_prot_faults + 32'(f_n);
             if (ev_tx_frame) begin
                 cnt_tx_frames <= cnt_tx_frames + 32'd1;

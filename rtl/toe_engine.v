@@ -74,6 +74,7 @@ module toe_engine #(
     output wire [15:0]           m_pc_len,
     output wire                  m_pc_last,
     output wire                  m_pc_psh,
+    output wire                  m_pc_dev,        // the piece's post is DEVMEM (p2p reads)
     input  wire                  txd_idle,
     output wire                  txd_inval,       // posts complete now: tx_data forgets its cached page
     // buflet pool free count (live)
@@ -510,7 +511,7 @@ module toe_engine #(
     wire [7:0]  sr_st    = is_post ? post_st : close_st;
     wire        sa_syn   = (f_was == ST_LISTEN && cx_state == ST_SYN_RCVD) || (f_was == ST_SYN_SENT && st_open);
     wire        ab_cpl_go = cpl_slot;
-    toe_tx #(.NUM_SOCKETS(NUM_SOCKETS), .NUM_POSTS(NUM_POSTS)) u_tx (
+    toe_tx #(.NUM_SOCKETS(NUM_SOCKETS), .NUM_POSTS(NUM_POSTS), .BUFLET_BYTES(BUFLET_BYTES)) u_tx (
         .clk(clk), .rst(rst), .sk_idx(sk_idx), .sk(sk), .rq(rq), .st_now(cx_state), .sock_ok(1'b1),
         .rto_init(rto_init), .rto_min(rto_min), .rto_max(rto_max), .retries(tx_retries),
         .mt_seq(mt_seq), .mt_ack(mt_ack), .mt_window(mt_window), .mt_pay_len(mt_pay_len),
@@ -544,7 +545,7 @@ module toe_engine #(
         .ev_fast_retrans(ev_tx_fast), .ev_probe(ev_tx_probe), .ev_retrans(tx_ev_retrans),
         .ev_data_seg(ev_tx_seg), .ev_data_bytes(ev_tx_seg_bytes),
         .m_pc_valid(m_pc_valid), .m_pc_ready(m_pc_ready), .m_pc_hmd(m_pc_hmd), .m_pc_at(m_pc_at),
-        .m_pc_len(m_pc_len), .m_pc_last(m_pc_last), .m_pc_psh(m_pc_psh)
+        .m_pc_len(m_pc_len), .m_pc_last(m_pc_last), .m_pc_psh(m_pc_psh), .m_pc_dev(m_pc_dev)
     );
     assign txd_inval = ((state == S_SA6) && pw_need && txd_idle && !walk_busy) ||
                        ((state == S_AB1) && txd_idle && !walk_busy);

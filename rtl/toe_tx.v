@@ -28,6 +28,7 @@
 module toe_tx #(
     parameter NUM_SOCKETS = 64,
     parameter NUM_POSTS   = 256,
+    parameter BUFLET_BYTES = 2048,
     parameter SW          = $clog2(NUM_SOCKETS)
 ) (
     input  wire                clk,
@@ -117,7 +118,8 @@ module toe_tx #(
     output wire [31:0]         m_pc_at,
     output wire [15:0]         m_pc_len,
     output wire                m_pc_last,
-    output wire                m_pc_psh
+    output wire                m_pc_psh,
+    output wire                m_pc_dev        // the post is DEVMEM: its list names host buflets
 );
     // parameter checks (elaboration time)
     generate
@@ -293,6 +295,11 @@ module toe_tx #(
     wire [31:0] rq_pages = rq[`BF_TX_DESC_HMD_PAGES_RANGE];
     wire [7:0]  rq_fl    = rq[`BF_TX_DESC_FLAGS_RANGE];
     wire [44:0] rq_need  = {13'd0, rq_len} + {29'd0, rq_first};
+    // a list entry covers a 4096-byte host page, or (DEVMEM, docs/p2p.md) a host buflet
+    wire        rq_dev   = (rq_fl & TXF_DEVMEM) != 8'd0;
+    wire [15:0] rq_unit  = rq_dev ? 16'(BUFLET_BYTES) : 16'd4096;
+    wire [44:0] rq_cap   = rq_dev ? ({13'd0, rq_pages} << $clog2(BUFLET_BYTES))
+                                  : {1'b0, rq_pages, 12'd0};
     wire        sk_tcp   = (sk[`BF_SOCK_DESC_PROTO_RANGE] == PROTO_TCP);
     // a free post slot: the lowest clear bit of post_used
     reg  [PW-1:0] free_slot;
@@ -312,9 +319,8 @@ module toe_tx #(
                        (st_now == ST_ESTAB) || (st_now == ST_CLOSE_WAIT);
     always @* begin
         if (!sock_ok || !st_postable || !sk_tcp || f_finq) post_st = S_BAD_SOCK;
-        else if (rq_len == 32'd0 || rq_len > 32'h4000_0000 || rq_first >= 16'd4096 ||
-                 rq_pages == 32'd0 || rq_need > {1'b0, rq_pages, 12'd0} ||
-                 (rq_fl & TXF_DEVMEM) != 8'd0) post_st = S_BAD_NB;
+        else if (rq_len == 32'd0 || rq_len > 32'h4000_0000 || rq_first >= rq_unit ||
+                 rq_pages == 32'd0 || rq_need > rq_cap) post_st = S_BAD_NB;
         else if (!free_any) post_st = S_NO_POST;
         else post_st = S_OK;
         if (!sock_ok || !sk_tcp || !f_open || f_finq ||
@@ -379,6 +385,7 @@ module toe_tx #(
     reg [15:0]  pc_len;
     reg         pc_last;
     reg         pc_psh;
+    reg         pc_dev;
     wire [31:0] pr_len  = pr[`BF_TX_DESC_LEN_RANGE];
     wire [63:0] pr_off  = pr[`BF_TX_DESC_SND_OFF_RANGE];
     wire [31:0] w_po    = w_fromhead ? (s_off[31:0] - pr_off[31:0]) : w_poff;
@@ -388,6 +395,7 @@ module toe_tx #(
     assign walk_busy = w_on || pc_valid;
     assign m_pc_valid = pc_valid;
     assign {m_pc_hmd, m_pc_at, m_pc_len, m_pc_last, m_pc_psh} = {pc_hmd, pc_at, pc_len, pc_last, pc_psh};
+    assign m_pc_dev = pc_dev;
     wire from_cursor = !g_fast && (g_off == nxt);
 
     // ------------------------------------------------------------------ post walk
@@ -731,6 +739,7 @@ module toe_tx #(
                 pc_len   <= w_n[15:0];
                 pc_last  <= ({32'd0, w_n} == w_rem);
                 pc_psh   <= ({32'd0, w_n} == w_rem) && w_ends && ((pr[`BF_TX_DESC_FLAGS_RANGE] & TXF_PSH) != 8'd0);
+                pc_dev   <= (pr[`BF_TX_DESC_FLAGS_RANGE] & TXF_DEVMEM) != 8'd0;
                 w_rem    <= w_rem - {32'd0, w_n};
                 w_fromhead <= 1'b0;
                 if ({32'd0, w_n} == w_rem) w_on <= 1'b0;

@@ -31,6 +31,15 @@
 // only reads words of commands already passed on (committed), so a rollback never meets a word
 // read out.
 //
+// DEVMEM pieces (docs/p2p.md "p2p reads", s_pc_dev): the post's list names host buflets. A run
+// is cut at BUFLET_BYTES boundaries instead; its list entry (read and cached as above) must be
+// a host buflet's device address (a multiple of BUFLET_BYTES, buflet index >= NUM_BUFLETS -
+// host_buflets), else the read fails as a refused DMA read does; the run's bytes are read from
+// buflet memory through a read port of buflet_pool shared with blk_dma (m_bram_rd_en asks,
+// bram_rd_ready grants; the word is in bram_rd_data the cycle after a granted read and holds
+// until the next one), one word per cycle when granted, marked with tkeep and packed into the
+// FIFO exactly as DMA responses are.
+//
 // idle: no command, piece or read in progress (words may still wait in the FIFO for
 // tx_builder; they are copies).
 
@@ -40,9 +49,12 @@
 `include "buflet_checks.vh"
 
 module tx_data #(
-    parameter DATA_WIDTH = 64,
-    parameter KEEP_WIDTH = DATA_WIDTH / 8,
-    parameter MAX_SEG    = `BF_PARAM_TX_MAX_SEG
+    parameter DATA_WIDTH   = 64,
+    parameter KEEP_WIDTH   = DATA_WIDTH / 8,
+    parameter MAX_SEG      = `BF_PARAM_TX_MAX_SEG,
+    parameter BUFLET_BYTES = 2048,
+    parameter NUM_BUFLETS  = 256,
+    parameter BW_ADDR      = $clog2(NUM_BUFLETS * BUFLET_BYTES / KEEP_WIDTH)
 ) (
     input  wire                  clk,
     input  wire                  rst,
@@ -60,7 +72,15 @@ module tx_data #(
     input  wire [15:0]           s_pc_len,
     input  wire                  s_pc_last,
     input  wire                  s_pc_psh,       // (last piece) the segment ends a PSH post: the command's FLAGS get PSH
+    input  wire                  s_pc_dev,       // the piece's post is DEVMEM: its list names host buflets
     input  wire                  inval,          // one-cycle pulse: posts complete, their page lists may be reused: forget the cached page
+
+    // buflet memory (DEVMEM pieces): a read port of buflet_pool shared with blk_dma
+    output wire                  m_bram_rd_en,
+    input  wire                  bram_rd_ready,
+    output wire [BW_ADDR-1:0]    m_bram_rd_addr,
+    input  wire [DATA_WIDTH-1:0] bram_rd_data,
+    input  wire [15:0]           host_buflets,   // HOST_BUFLETS
 
     // DMA read client
     output wire                  m_dma_rd_req_valid,
@@ -118,7 +138,10 @@ module tx_data #(
                      S_ROOM  = 4'd6,   // waiting for FIFO room for the run
                      S_DREQ  = 4'd7,   // the run's read is requested
                      S_DRSP  = 4'd8,   // ... and its response packed into the FIFO
-                     S_END   = 4'd9;   // the command's reads are done: commit or roll back
+                     S_END   = 4'd9,   // the command's reads are done: commit or roll back
+                     S_DVRD  = 4'd10;  // a DEVMEM run read from buflet memory into the FIFO
+    localparam LBB = $clog2(BUFLET_BYTES);
+    localparam [16:0] NUM17 = 17'(NUM_BUFLETS);
 
     reg [3:0]    state;
     reg [383:0]  cmd;
@@ -127,12 +150,14 @@ module tx_data #(
     reg [31:0]   p_at;
     reg [15:0]   p_len;       // bytes of the piece not yet read
     reg          p_last;
+    reg          p_dev;       // the piece is DEVMEM
     reg          fault;       // a read of the command failed
     reg          last_wr;     // the command's last word is in the FIFO
     reg [31:0]   acc;         // unfolded payload sum (< 2^29 for 64 KiB)
-    reg          pc_vld;      // page cache: (HMD, page) -> page address
+    reg          pc_vld;      // page cache: (DEVMEM, HMD, page) -> page (buflet) address
+    reg          pc_dev;
     reg [63:0]   pc_hmd;
-    reg [19:0]   pc_page;
+    reg [20:0]   pc_page;
     reg [63:0]   pc_addr;
 
     // ------------------------------------------------------------------ command intake
@@ -154,12 +179,21 @@ module tx_data #(
     assign m_cmd_data  = is_data ? {fold(acc), cmd[367:0]} : cmd;
 
     // ------------------------------------------------------------------ the run
-    wire [12:0] pg_room   = PAGE_BYTES - {1'b0, p_at[11:0]};
+    // a run ends at the page's (DEVMEM: the buflet's) end
+    wire [12:0] unit_off  = p_dev ? 13'(p_at[LBB-1:0]) : {1'b0, p_at[11:0]};
+    wire [12:0] pg_room   = (p_dev ? 13'(BUFLET_BYTES) : PAGE_BYTES) - unit_off;
     wire [12:0] rn        = (p_len < {3'd0, pg_room}) ? p_len[12:0] : pg_room;
     wire        run_end   = ({3'd0, rn} == p_len);             // the run ends the piece
     wire        run_final = run_end && p_last;                 // ... and the command
-    wire [19:0] page      = p_at[31:12];
-    wire        pc_hit    = pc_vld && (pc_hmd == p_hmd) && (pc_page == page);
+    wire [20:0] page      = p_dev ? 21'(p_at >> LBB) : {1'b0, p_at[31:12]};
+    wire        pc_hit    = pc_vld && (pc_dev == p_dev) && (pc_hmd == p_hmd) && (pc_page == page);
+    // a DEVMEM entry: a host buflet's device address
+    wire [63:0] ent       = s_axis_dma_rd_tdata[63:0];
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [63:0] ent_b     = ent >> LBB;
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire        ent_ok    = (ent[LBB-1:0] == {LBB{1'b0}}) && (ent_b < 64'(NUM_BUFLETS)) &&
+                            ({1'b0, ent_b[15:0]} + {1'b0, host_buflets} >= NUM17);
     wire [12:0] rn_words  = (rn + KW[12:0] - 13'd1) >> OW;
 
     // ------------------------------------------------------------------ the payload FIFO
@@ -178,17 +212,43 @@ module tx_data #(
 
     // axis_packer between the DMA responses and the FIFO
     wire          pk_clear = (state == S_END) && fault;   // drop the packer's bytes
-    wire          pk_s_valid = (state == S_DRSP) && s_axis_dma_rd_tvalid;
-    wire          pk_s_ready;
+    // DEVMEM run: dv_pend = our word is on bram_rd_data; dv_issue = words still to read at
+    // dv_addr; dv_rem = bytes still to pack; the first word starts at byte dv_lo.
+    reg  [BW_ADDR-1:0] dv_addr;
+    reg  [13:0]        dv_issue;
+    reg                dv_pend;
+    reg                dv_first;
+    reg  [OW-1:0]      dv_lo;
+    reg  [12:0]        dv_rem;
+    wire [12:0]        dv_off   = dv_first ? 13'(dv_lo) : 13'd0;
+    wire [12:0]        dv_avail = 13'(KW) - dv_off;
+    wire               dv_last  = (dv_rem <= dv_avail);
+    wire [12:0]        dv_n     = dv_last ? dv_rem : dv_avail;
+    wire [12:0]        dv_top   = 13'(KW) - (dv_off + dv_n);
+    wire [KW-1:0]      dv_keep  = ({KW{1'b1}} >> dv_top) & ({KW{1'b1}} << dv_off);
+    wire               pk_s_ready;
+    wire               dv_take  = (state == S_DVRD) && dv_pend && pk_s_ready;
+    wire               dv_req   = (state == S_DVRD) && (dv_issue != 14'd0) && (!dv_pend || dv_take);
+    wire               dv_fire  = dv_req && bram_rd_ready;
+    assign m_bram_rd_en   = dv_req;
+    assign m_bram_rd_addr = dv_addr;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [63:0]        dv_start = pc_addr + {51'd0, unit_off};   // device byte address of the run
+    /* verilator lint_on UNUSEDSIGNAL */
+
+    wire          pk_s_valid = ((state == S_DRSP) && s_axis_dma_rd_tvalid) || ((state == S_DVRD) && dv_pend);
+    wire [DW-1:0] pk_s_data  = (state == S_DVRD) ? bram_rd_data : s_axis_dma_rd_tdata;
+    wire [KW-1:0] pk_s_keep  = (state == S_DVRD) ? dv_keep : s_axis_dma_rd_tkeep;
+    wire          pk_s_last  = ((state == S_DVRD) ? dv_last : s_axis_dma_rd_tlast) && run_final;
     wire [DW-1:0] pk_data;
     wire [KW-1:0] pk_keep;
     wire          pk_valid, pk_last;
     wire          pk_ready = !pk_clear && (used != DEPTH_C);
     axis_packer #(.DATA_WIDTH(DW), .KEEP_WIDTH(KW)) u_pack (
         .clk(clk), .rst(rst || pk_clear),
-        .s_axis_tdata(s_axis_dma_rd_tdata), .s_axis_tkeep(s_axis_dma_rd_tkeep),
+        .s_axis_tdata(pk_s_data), .s_axis_tkeep(pk_s_keep),
         .s_axis_tvalid(pk_s_valid), .s_axis_tready(pk_s_ready),
-        .s_axis_tlast(s_axis_dma_rd_tlast && run_final),
+        .s_axis_tlast(pk_s_last),
         .m_axis_tdata(pk_data), .m_axis_tkeep(pk_keep), .m_axis_tvalid(pk_valid),
         .m_axis_tready(pk_ready), .m_axis_tlast(pk_last)
     );
@@ -239,7 +299,7 @@ module tx_data #(
     // ------------------------------------------------------------------ DMA
     wire rsp = s_axis_dma_rd_tvalid && s_axis_dma_rd_tready;
     assign m_dma_rd_req_valid   = (state == S_PLREQ) || (state == S_DREQ);
-    assign m_dma_rd_req_addr    = (state == S_PLREQ) ? (p_hmd + {41'd0, page, 3'b000})
+    assign m_dma_rd_req_addr    = (state == S_PLREQ) ? (p_hmd + {40'd0, page, 3'b000})
                                                      : (pc_addr + {52'd0, p_at[11:0]});
     assign m_dma_rd_req_len     = (state == S_PLREQ) ? 16'd8 : {3'd0, rn};
     assign s_axis_dma_rd_tready = (state == S_PLRSP) || ((state == S_DRSP) && pk_s_ready);
@@ -261,8 +321,9 @@ module tx_data #(
             p_at   <= s_pc_at;
             p_len  <= s_pc_len;
             p_last <= s_pc_last;
+            p_dev  <= s_pc_dev;
             if (s_pc_psh) cmd[`BF_TX_CMD_FLAGS_RANGE] <= cmd[`BF_TX_CMD_FLAGS_RANGE] | 8'(`BF_TCP_FLAG_PSH);
-        end else if ((state == S_DRSP) && rsp && s_axis_dma_rd_tlast) begin
+        end else if (((state == S_DRSP) && rsp && s_axis_dma_rd_tlast) || (dv_take && dv_last)) begin
             p_at  <= p_at + {19'd0, rn};
             p_len <= p_len - {3'd0, rn};
         end
@@ -333,8 +394,14 @@ module tx_data #(
                             fault  <= 1'b1;
                             pc_vld <= 1'b0;
                             state  <= S_RUN;
+                        end else if (p_dev && !ent_ok) begin
+                            // not a host buflet: refused, as a failed read is
+                            fault  <= 1'b1;
+                            pc_vld <= 1'b0;
+                            state  <= S_RUN;
                         end else begin
                             pc_vld  <= 1'b1;
+                            pc_dev  <= p_dev;
                             pc_hmd  <= p_hmd;
                             pc_page <= page;
                             pc_addr <= s_axis_dma_rd_tdata[63:0];
@@ -342,7 +409,31 @@ module tx_data #(
                         end
                     end
                 end
-                S_ROOM: if (room_ok) state <= S_DREQ;
+                S_ROOM: if (room_ok) begin
+                    if (p_dev) begin
+                        dv_addr  <= dv_start[BW_ADDR+OW-1:OW];
+                        dv_issue <= 14'((14'(dv_start[OW-1:0]) + {1'b0, rn} + 14'(KW - 1)) >> OW);
+                        dv_pend  <= 1'b0;
+                        dv_first <= 1'b1;
+                        dv_lo    <= dv_start[OW-1:0];
+                        dv_rem   <= rn;
+                        state    <= S_DVRD;
+                    end else begin
+                        state <= S_DREQ;
+                    end
+                end
+                S_DVRD: begin
+                    if (dv_fire) begin
+                        dv_addr  <= dv_addr + 1'b1;
+                        dv_issue <= dv_issue - 14'd1;
+                    end
+                    dv_pend <= dv_fire || (dv_pend && !dv_take);
+                    if (dv_take) begin
+                        dv_rem   <= dv_rem - dv_n;
+                        dv_first <= 1'b0;
+                        if (dv_last) state <= run_end ? (p_last ? S_END : S_PIECE) : S_RUN;
+                    end
+                end
                 S_DREQ: if (req_go) state <= S_DRSP;
                 S_DRSP: begin
                     if (rsp && s_axis_dma_rd_tlast) begin
