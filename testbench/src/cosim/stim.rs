@@ -167,6 +167,37 @@ pub struct TxPost {
     pub scatter: bool,
     /// How the request is broken, if at all.
     pub bad: Option<TxBad>,
+    /// p2p (docs/p2p.md "p2p reads"): post host buflets (flag DEVMEM) of the posts' region
+    /// instead of send-pool pages: `FIRST_OFF` modulo BUFLET_BYTES, at most 8 buflets.
+    pub dev: bool,
+}
+
+/// How a DEVMEM BLK_READ is made invalid, if at all (each is BAD_SG).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DevBad {
+    /// The first element's SRC_ADDR is not a multiple of DEV_ALIGN.
+    Misaligned,
+    /// The first element names buflet 0 (never a host buflet).
+    NotHost,
+    /// The first element is ZERO as well.
+    Zero,
+    /// The first element runs past its buflet's end.
+    Crosses,
+}
+
+/// A BLK_READ into host buflets (DEVMEM elements, one per buflet-sized piece of each block).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevRead {
+    /// First sector on disk (a multiple of 8).
+    pub lba: u64,
+    /// Blocks to read (1..=4).
+    pub blocks: u32,
+    /// Into the posts' region of the host buflets (else the reads' own region).
+    pub post_region: bool,
+    /// Rotation of the buflets within the region.
+    pub first: u32,
+    /// How the request is broken, if at all.
+    pub bad: Option<DevBad>,
 }
 
 /// One step of a stimulus: a host action or frames on the wire.
@@ -218,6 +249,13 @@ pub enum Step {
     },
     /// OP_TX_POST.
     TxPost(TxPost),
+    /// A write of HOST_BUFLETS (p2p reads; refused by the device above NUM_BUFLETS / 2).
+    HostBuflets {
+        /// The value written.
+        n: u32,
+    },
+    /// OP_BLK_READ into host buflets.
+    DevRead(DevRead),
     /// OP_SOCK_CLOSE: our FIN after the queued data.
     SockClose {
         /// Socket reference number.
@@ -273,8 +311,13 @@ impl Step {
             ),
             Step::Release { bad } => format!("BUF_RELEASE bad {bad:?}"),
             Step::TxPost(t) => format!(
-                "TX_POST sock {} bytes {} psh {} first_off {} seed {} scatter {} bad {:?}",
-                t.sock, t.bytes, t.psh, t.first_off, t.seed, t.scatter, t.bad
+                "TX_POST sock {} bytes {} psh {} first_off {} seed {} scatter {} bad {:?} dev {}",
+                t.sock, t.bytes, t.psh, t.first_off, t.seed, t.scatter, t.bad, t.dev
+            ),
+            Step::HostBuflets { n } => format!("HOST_BUFLETS {n}"),
+            Step::DevRead(d) => format!(
+                "BLK_READ DEVMEM lba {} blocks {} post_region {} first {} bad {:?}",
+                d.lba, d.blocks, d.post_region, d.first, d.bad
             ),
             Step::SockClose { sock } => format!("SOCK_CLOSE ref {sock}"),
             Step::TxPolicy {

@@ -26,7 +26,19 @@ pub(super) enum Action {
         len: u32,
         psh: bool,
     },
+    /// A DEVMEM TX_POST through the driver (`Driver::tx_post_dev`: host buflets).
+    TxPostDev {
+        sock: u16,
+        buflets: Vec<u16>,
+        first_off: u16,
+        len: u32,
+        psh: bool,
+    },
 }
+
+/// Host buflets each region of a case's p2p reads spans (the posts' region is the top one,
+/// the reads' region the next).
+const DEV_REGION: u32 = 8;
 
 /// The host's view, kept from side A's completions (they equal side B's while the case runs).
 #[derive(Debug, Clone)]
@@ -256,7 +268,13 @@ impl Host {
                 }
                 vec![Action::Req(e)]
             }
+            Step::TxPost(t) if t.dev && t.bad.is_none() => self.tx_post_dev(t, lay),
             Step::TxPost(t) => self.tx_post(t, lay),
+            Step::HostBuflets { n } => vec![Action::Reg {
+                addr: reg::HOST_BUFLETS,
+                value: *n,
+            }],
+            Step::DevRead(d) => self.dev_read(d, lay),
             Step::SockClose { sock } => {
                 vec![Action::Req(self.hdr(Opcode::SockClose.code(), *sock))]
             }
@@ -371,6 +389,9 @@ impl Host {
             })
             .collect();
         if t.bad == Some(TxBad::Devmem) {
+            // DEVMEM with FIRST_OFF past the buflet (a DEVMEM list entry covers a buflet):
+            // refused, BAD_NB.
+            let first_off = first_off.max(lay.buflet_bytes as u16);
             let l: Vec<u8> = pages.iter().flat_map(|a| a.to_le_bytes()).collect();
             out.push(Action::Mem {
                 addr: list,
@@ -405,6 +426,54 @@ impl Host {
             psh: t.psh,
         });
         out
+    }
+
+    /// A DEVMEM post of the posts' region: `FIRST_OFF` modulo BUFLET_BYTES, the buflets its
+    /// bytes need (at most the region), in a rotated order.
+    pub(super) fn tx_post_dev(&mut self, t: &TxPost, lay: &Layout) -> Vec<Action> {
+        let bb = lay.buflet_bytes;
+        let first_off = (u64::from(t.first_off) % bb) as u16;
+        let max = DEV_REGION as u64 * bb - u64::from(first_off);
+        let len = (u64::from(t.bytes).clamp(1, max)) as u32;
+        let n = (u64::from(first_off) + u64::from(len)).div_ceil(bb) as u32;
+        let top = lay.num_buflets - 1;
+        let rot = (t.seed % u64::from(DEV_REGION)) as u32;
+        let buflets = (0..n)
+            .map(|k| (top - (k + rot) % DEV_REGION) as u16)
+            .collect();
+        vec![Action::TxPostDev {
+            sock: t.sock,
+            buflets,
+            first_off,
+            len,
+            psh: t.psh,
+        }]
+    }
+
+    /// A BLK_READ whose elements put each buflet-sized piece of the blocks into a host buflet
+    /// of its region (DEVMEM), or a broken one.
+    pub(super) fn dev_read(&mut self, d: &DevRead, lay: &Layout) -> Vec<Action> {
+        let bb = lay.buflet_bytes;
+        if bb == 0 || 4096 % bb != 0 {
+            return Vec::new();
+        }
+        let base = lay.num_buflets - 1 - if d.post_region { 0 } else { DEV_REGION };
+        let pieces = u64::from(d.blocks.clamp(1, 4)) * (4096 / bb);
+        let mut els: Vec<(u64, u32, u32, u64)> = (0..pieces)
+            .map(|k| {
+                let b = u64::from(base - (k as u32 + d.first) % DEV_REGION);
+                (b * bb, bb as u32, SgFlags::DEVMEM.bits(), d.lba * 512 + k * bb)
+            })
+            .collect();
+        match d.bad {
+            Some(DevBad::Misaligned) => els[0].0 += 32,
+            Some(DevBad::NotHost) => els[0].0 = 0,
+            Some(DevBad::Zero) => els[0].2 |= SgFlags::ZERO.bits(),
+            Some(DevBad::Crosses) => els[0].0 += 64,
+            None => {}
+        }
+        let bytes = pieces * bb;
+        self.blk_req(Opcode::BlkRead, &els, bytes, els.len() as u64, lay)
     }
 
     pub(super) fn hdr(&mut self, opcode: u8, sock: u16) -> [u8; 64] {
@@ -660,6 +729,18 @@ impl Host {
         sg_max: u64,
         lay: &Layout,
     ) -> Vec<Action> {
+        self.blk_req(Opcode::BlkWrite, els, bytes, sg_max, lay)
+    }
+
+    /// A block request of `opcode` over the elements (src, len, flags, disk byte address).
+    pub(super) fn blk_req(
+        &mut self,
+        opcode: Opcode,
+        els: &[(u64, u32, u32, u64)],
+        bytes: u64,
+        sg_max: u64,
+        lay: &Layout,
+    ) -> Vec<Action> {
         let elems: Vec<SgElem> = els
             .iter()
             .map(|&(src, len, flags, disk)| SgElem {
@@ -673,7 +754,7 @@ impl Host {
         let list = spec::sg_list(lay.sg, &elems);
         // Hostile lists may describe more than the fields hold: they keep their low bits.
         let e = BlkReq {
-            opcode: Opcode::BlkWrite,
+            opcode,
             tag: self.tag(),
             sg_addr: lay.sg,
             sg_max: sg_max as u32,

@@ -161,6 +161,9 @@ pub fn run_lockstep(
         });
         return Ok(res);
     }
+    // The host buflets go back to the pool (every post of them has come back).
+    a.b.drv.wr(reg::HOST_BUFLETS, 0);
+    b.b.drv.wr(reg::HOST_BUFLETS, 0);
     let fa = a.b.drv.rd(reg::CNT_FREE_BUFLETS);
     let fb = b.b.drv.rd(reg::CNT_FREE_BUFLETS);
     res.free_buflets_end = [fa, fb];

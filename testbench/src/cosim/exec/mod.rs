@@ -4,7 +4,7 @@ use super::compare::{self, Observed};
 use super::gen::MAX_NB_PAGES;
 use super::stim::{
     AnonPost, AnonSlot, BlkBad, BlkParams, NbPost, NbSlot, PageList, RelBad, SockParams, Step,
-    Stimulus, TxBad, TxPost,
+    Stimulus, TxBad, TxPost, DevBad, DevRead,
 };
 use super::{CaseResult, CosimError, Mismatch};
 use crate::{Backend, Bench, TbError};

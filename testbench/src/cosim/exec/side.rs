@@ -16,6 +16,8 @@ pub(super) struct Layout {
     pub(super) anon: Vec<u64>,
     /// BUFLET_BYTES (DEVMEM addresses).
     pub(super) buflet_bytes: u64,
+    /// NUM_BUFLETS (host buflets are the top ones).
+    pub(super) num_buflets: u32,
     /// The send pool: TX_POOL_PAGES contiguous registered pages, handed out in order to
     /// TX_POSTs (never reused within a case, so no copy-on-write fault happens).
     pub(super) tx_pool: u64,
@@ -82,6 +84,7 @@ impl Side {
                 cpl: (0, 0),
                 anon: Vec::new(),
                 buflet_bytes: 0,
+                num_buflets: 0,
                 tx_pool: 0,
                 tx_lists: 0,
             },
@@ -160,6 +163,7 @@ impl Side {
             cpl: (base, base + size * spec::cpl::SIZE as u64),
             anon,
             buflet_bytes: self.b.drv.info.buflet_bytes as u64,
+            num_buflets: self.b.drv.info.num_buflets,
             tx_pool,
             tx_lists,
         })
@@ -187,6 +191,19 @@ impl Side {
                         .b
                         .drv
                         .tx_post(*sock, *list, pages, *first_off, *len, *psh)?;
+                    posted.push((*sock, tag));
+                }
+                Action::TxPostDev {
+                    sock,
+                    buflets,
+                    first_off,
+                    len,
+                    psh,
+                } => {
+                    let tag = self
+                        .b
+                        .drv
+                        .tx_post_dev(*sock, buflets, *first_off, *len, *psh)?;
                     posted.push((*sock, tag));
                 }
                 Action::Mem { addr, data } => self.b.drv.env.mem.write(Agent::Cpu, *addr, data)?,

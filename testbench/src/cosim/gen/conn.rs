@@ -142,6 +142,8 @@ pub(super) struct Conn {
     pub(super) win: u16,
     /// Send-pool pages this connection's posts may still take.
     pub(super) tx_pages: u64,
+    /// The case gave the host buflets (HOST_BUFLETS): some posts are DEVMEM ones.
+    pub(super) dev_posts: bool,
 }
 
 impl Conn {
@@ -280,6 +282,7 @@ impl Conn {
             snd_closed: false,
             win: 65535,
             tx_pages: 0,
+            dev_posts: false,
         }
     }
 

@@ -24,7 +24,7 @@
 
 use super::stim::{
     AnonPost, AnonSlot, BlkBad, BlkParams, Frame, NbPost, NbSlot, PageList, RelBad, SockParams,
-    Step, Stimulus, TxBad, TxPost,
+    Step, Stimulus, TxBad, TxPost, DevBad, DevRead,
 };
 use buflet_spec::{param, Opcode, SockFlags};
 use etherparse::{
@@ -108,6 +108,10 @@ pub struct GenConfig {
     /// (RTO_INIT, RTO_MIN, RTO_MAX, TX_RETRIES of a few ticks), so timeouts, probes, SYN
     /// retransmissions and the TX_RETRIES reset happen within the case.
     pub tx_policy: f64,
+    /// Probability that a case gives the host buflets first (HOST_BUFLETS, sometimes a value
+    /// the device refuses), reads blocks into them (DEVMEM BLK_READs, some broken) and lets
+    /// sending connections post them (DEVMEM TX_POSTs): p2p reads, docs/p2p.md.
+    pub p2p_reads: f64,
 }
 
 impl Default for GenConfig {
@@ -128,6 +132,7 @@ impl Default for GenConfig {
             tx: 0.5,
             connect: 0.35,
             tx_policy: 0.8,
+            p2p_reads: 0.5,
         }
     }
 }
@@ -151,8 +156,28 @@ impl GenConfig {
             tx: 0.5,
             connect: 0.35,
             tx_policy: 0.8,
+            p2p_reads: 0.5,
         }
     }
+}
+
+/// A DEVMEM BLK_READ of 1..=4 blocks into the reads' region of the host buflets, sometimes
+/// broken.
+fn dev_read(rng: &mut ChaCha8Rng, post_region: bool) -> Step {
+    let bad = if !post_region && rng.gen_bool(0.3) {
+        [DevBad::Misaligned, DevBad::NotHost, DevBad::Zero, DevBad::Crosses]
+            .choose(rng)
+            .copied()
+    } else {
+        None
+    };
+    Step::DevRead(DevRead {
+        lba: 8 * rng.gen_range(0..2048u64),
+        blocks: if post_region { 4 } else { rng.gen_range(1..=4) },
+        post_region,
+        first: rng.gen_range(0..8),
+        bad,
+    })
 }
 
 /// The stimulus of seed `seed` with the default mix ([`GenConfig::default`]).
@@ -174,6 +199,22 @@ pub fn generate_with(seed: u64, cfg: &GenConfig) -> Stimulus {
         let c = Conn::new(&mut rng, i, sref, &conns, cfg);
         conns.push(c);
     }
+    // p2p reads: the host buflets first (a value above NUM_BUFLETS / 2 is refused, and the
+    // posts then stay host ones), their posts' region filled from the disk.
+    let mut head = Vec::new();
+    let p2p = rng.gen_bool(cfg.p2p_reads.clamp(0.0, 1.0));
+    if p2p {
+        let n = *[16u32, 32, 16, param::DEF_NUM_BUFLETS as u32 / 2 + 8]
+            .choose(&mut rng)
+            .unwrap_or(&16);
+        head.push(Step::HostBuflets { n });
+        head.push(dev_read(&mut rng, true));
+        if n <= param::DEF_NUM_BUFLETS as u32 / 2 {
+            for c in conns.iter_mut() {
+                c.dev_posts = true;
+            }
+        }
+    }
     // The send pool's pages, shared out (a few are left for the noise's refused posts).
     let per_conn = (super::exec::TX_POOL_PAGES - 32) / n.max(1) as u64;
     for c in conns.iter_mut() {
@@ -194,7 +235,7 @@ pub fn generate_with(seed: u64, cfg: &GenConfig) -> Stimulus {
         queues.push(ex.into());
     }
     let holds = conns.iter().any(|c| c.p.flags.contains(SockFlags::HOLD));
-    let mut steps = Vec::new();
+    let mut steps = head;
     if conns.iter().any(|c| c.tx) && rng.gen_bool(cfg.tx_policy.clamp(0.0, 1.0)) {
         let rto_init = rng.gen_range(2..=6);
         steps.push(Step::TxPolicy {
@@ -213,6 +254,9 @@ pub fn generate_with(seed: u64, cfg: &GenConfig) -> Stimulus {
         };
         if rng.gen_bool(cfg.noise.clamp(0.0, 1.0)) {
             steps.push(noise(&mut rng, &conns, &refs[n..]));
+        }
+        if p2p && rng.gen_bool(0.04) {
+            steps.push(dev_read(&mut rng, false));
         }
         if holds && rng.gen_bool(cfg.release.clamp(0.0, 1.0)) {
             let bad = if rng.gen_bool(0.15) {

@@ -266,6 +266,7 @@ pub(super) fn noise(rng: &mut ChaCha8Rng, conns: &[Conn], unused_refs: &[u16]) -
                     seed: rng.gen(),
                     scatter: false,
                     bad,
+                    dev: false,
                 })
             }
             14 => Step::SockClose {

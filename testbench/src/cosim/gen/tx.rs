@@ -12,6 +12,9 @@
 
 use super::*;
 
+/// Most bytes of a DEVMEM post (8 host buflets of the default size).
+const DEV_POST_MAX: u32 = 8 * param::DEF_BUFLET_BYTES as u32;
+
 /// The smallest MSS the NIC may use towards this peer: ours, the peer's (the SYN's option),
 /// and 536 (a SYN without the option).
 fn mss_lb(c: &Conn) -> u64 {
@@ -48,11 +51,20 @@ impl Conn {
         } else {
             rng.gen_range(1..PAGE as u16)
         };
+        // p2p: host buflets of the posts' region (at most 8 of them), not send-pool pages.
+        let dev = self.dev_posts && rng.gen_bool(0.35);
+        let bytes = if dev {
+            bytes.min(DEV_POST_MAX - u32::from(first_off) % param::DEF_BUFLET_BYTES as u32)
+        } else {
+            bytes
+        };
         let pages = (u64::from(first_off) + u64::from(bytes)).div_ceil(PAGE as u64);
-        if pages > self.tx_pages {
-            return;
+        if !dev {
+            if pages > self.tx_pages {
+                return;
+            }
+            self.tx_pages -= pages;
         }
-        self.tx_pages -= pages;
         self.snd_posted += u64::from(bytes);
         ev.push(Step::TxPost(TxPost {
             sock: self.p.sock_ref,
@@ -62,6 +74,7 @@ impl Conn {
             seed: rng.gen(),
             scatter: rng.gen_bool(0.3),
             bad: None,
+            dev,
         }));
     }
 
@@ -96,6 +109,7 @@ impl Conn {
             } else {
                 bad
             },
+            dev: false,
         }));
     }
 
