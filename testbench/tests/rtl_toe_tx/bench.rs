@@ -95,7 +95,8 @@ impl Dut {
             .sideband("at", p.m_pc_at)
             .sideband("len", p.m_pc_len)
             .sideband("last", p.m_pc_last)
-            .sideband("psh", p.m_pc_psh);
+            .sideband("psh", p.m_pc_psh)
+            .sideband("dev", p.m_pc_dev);
         let pc_sink = AxisSink::new(&m, pc_bus, stall_p, seed ^ 0x5eed).unwrap();
         let ctl = vec![
             p.ld,
@@ -244,8 +245,14 @@ impl Dut {
         let o = self.read();
         if let Some(bt) = self.pc_sink.sample(&self.m) {
             let s = &bt.sideband;
-            self.pieces
-                .push((s[0], s[1] as u32, s[2] as u16, s[3] == 1, s[4] == 1));
+            self.pieces.push((
+                s[0],
+                s[1] as u32,
+                s[2] as u16,
+                s[3] == 1,
+                s[4] == 1,
+                s[5] == 1,
+            ));
         }
         let p = &self.p;
         let g = |x: Port| self.m.get(x);

@@ -183,11 +183,11 @@ pub fn posts_and_pieces(name: &str, n_posts: usize) {
     let (h0, h1, h2) = (0x10_0000 * 10, 0x10_0000 * 11, 0x10_0000 * 12);
     let want: Vec<Vec<Piece>> = vec![
         vec![
-            (h0, 4000, 300, false, false),
-            (h1, 0, 200, false, false),
-            (h2, 96, 500, true, false),
+            (h0, 4000, 300, false, false, false),
+            (h1, 0, 200, false, false, false),
+            (h2, 96, 500, true, false, false),
         ],
-        vec![(h2, 596, 200, true, true)],
+        vec![(h2, 596, 200, true, true, false)],
     ];
     let got: Vec<Vec<Piece>> = segs.iter().map(|x| x.2.clone()).collect();
     assert_eq!(got, want, "{name}: pieces");

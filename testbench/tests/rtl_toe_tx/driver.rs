@@ -7,7 +7,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::bench::{check_state, Dut, Events, In, Out};
-use crate::reference::{Cov, Piece, Policy, Post, PostReq, Seg, Snd, Tk};
+use crate::reference::{Cov, Piece, Policy, Post, PostReq, Seg, Snd, Tk, BUFLET};
 
 fn put(b: &mut [u8], f: (usize, usize), v: u64) {
     b[f.0..f.0 + f.1].copy_from_slice(&v.to_le_bytes()[..f.1]);
@@ -231,6 +231,13 @@ impl World {
             3 => q.first_off = r.gen_range(4096..=u16::MAX),
             4 => q.len = (1 << 30) + r.gen_range(1..1000),
             5 => q.pages = 0,
+            6..=8 => {
+                // A DEVMEM post (p2p reads): its list entries cover buflets.
+                let bb = BUFLET as u32;
+                q.devmem = true;
+                q.first_off %= bb as u16;
+                q.pages = (u32::from(q.first_off) + len).div_ceil(bb) + r.gen_range(0..2);
+            }
             _ => {}
         }
         let sock_ok = !self.rng.gen_bool(0.02);
@@ -283,6 +290,7 @@ impl World {
             first_off: u64::from(q.first_off),
             hmd: q.hmd,
             psh: q.psh,
+            devmem: q.devmem,
             off: snd.end,
         });
         snd.end += u64::from(q.len);
@@ -805,6 +813,7 @@ impl World {
         self.cov.segs += 1;
         self.cov.multi_piece += u64::from(want.len() > 1);
         self.cov.psh_pieces += u64::from(want.last().is_some_and(|p| p.4));
+        self.cov.dev_pieces += want.iter().filter(|p| p.5).count() as u64;
         self.cov.fins += u64::from(seg.fin);
         self.cov.probes += u64::from(seg.probe);
         self.dut.step(&[p.in_sent, p.wb], i);
@@ -942,6 +951,7 @@ pub fn run(
         ("post returns", c.returns),
         ("multi-piece segments", c.multi_piece),
         ("PSH pieces", c.psh_pieces),
+        ("DEVMEM pieces", c.dev_pieces),
         ("FINs", c.fins),
         ("closes done", c.closes_done),
         ("ACKs of unsent data", c.ack_unsent),

@@ -18,6 +18,8 @@ pub struct Post {
     pub first_off: u64,
     pub hmd: u64,
     pub psh: bool,
+    /// `DEVMEM` (p2p reads): its list names host buflets; its pieces say so.
+    pub devmem: bool,
     /// Send-stream offset of its first byte.
     pub off: u64,
 }
@@ -34,8 +36,11 @@ pub struct PostReq {
     pub devmem: bool,
 }
 
-/// A piece for tx_data: (hmd, at, len, last, psh).
-pub type Piece = (u64, u32, u16, bool, bool);
+/// A piece for tx_data: (hmd, at, len, last, psh, dev).
+pub type Piece = (u64, u32, u16, bool, bool, bool);
+
+/// Bytes a DEVMEM list entry covers (toe_tx's BUFLET_BYTES, the default in sim/models.txt).
+pub const BUFLET: u64 = param::DEF_BUFLET_BYTES;
 
 /// The send policy registers.
 #[derive(Debug, Clone, Copy)]
@@ -221,6 +226,7 @@ impl Snd {
                 n as u16,
                 last,
                 last && p.psh && o + n == p.off + p.len,
+                p.devmem,
             ));
             o += n;
         }
@@ -524,14 +530,15 @@ impl Snd {
         ]
         .contains(&st);
         let (len, first) = (u64::from(r.len), u64::from(r.first_off));
+        // A list entry covers a host page, or (DEVMEM, docs/p2p.md) a host buflet.
+        let unit = if r.devmem { BUFLET } else { PAGE };
         if !ok || !ok_state || !tcp || self.fin_queued {
             status::BAD_SOCK
         } else if len == 0
             || len > 1 << 30
-            || first >= PAGE
+            || first >= unit
             || r.pages == 0
-            || first + len > u64::from(r.pages) * PAGE
-            || r.devmem
+            || first + len > u64::from(r.pages) * unit
         {
             status::BAD_NB
         } else if !free {
@@ -621,6 +628,8 @@ pub struct Cov {
     pub segs: u64,
     pub multi_piece: u64,
     pub psh_pieces: u64,
+    /// Pieces of DEVMEM posts (p2p reads).
+    pub dev_pieces: u64,
     pub fins: u64,
     pub closes_done: u64,
     pub ack_unsent: u64,

@@ -97,6 +97,7 @@ module toe_tx_peek #(
     output wire [15:0]         m_pc_len,
     output wire                m_pc_last,
     output wire                m_pc_psh,
+    output wire                m_pc_dev,
     // the working send state (toe_tx.sn): the test reads the snd_ctx fields
     output wire [8*`BF_SND_CTX_SIZE-1:0] peek_sn
 );

@@ -462,7 +462,12 @@ impl Host {
         let mut els: Vec<(u64, u32, u32, u64)> = (0..pieces)
             .map(|k| {
                 let b = u64::from(base - (k as u32 + d.first) % DEV_REGION);
-                (b * bb, bb as u32, SgFlags::DEVMEM.bits(), d.lba * 512 + k * bb)
+                (
+                    b * bb,
+                    bb as u32,
+                    SgFlags::DEVMEM.bits(),
+                    d.lba * 512 + k * bb,
+                )
             })
             .collect();
         match d.bad {

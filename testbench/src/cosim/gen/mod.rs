@@ -23,8 +23,8 @@
 //! changed afterwards.
 
 use super::stim::{
-    AnonPost, AnonSlot, BlkBad, BlkParams, Frame, NbPost, NbSlot, PageList, RelBad, SockParams,
-    Step, Stimulus, TxBad, TxPost, DevBad, DevRead,
+    AnonPost, AnonSlot, BlkBad, BlkParams, DevBad, DevRead, Frame, NbPost, NbSlot, PageList,
+    RelBad, SockParams, Step, Stimulus, TxBad, TxPost,
 };
 use buflet_spec::{param, Opcode, SockFlags};
 use etherparse::{
@@ -165,9 +165,14 @@ impl GenConfig {
 /// broken.
 fn dev_read(rng: &mut ChaCha8Rng, post_region: bool) -> Step {
     let bad = if !post_region && rng.gen_bool(0.3) {
-        [DevBad::Misaligned, DevBad::NotHost, DevBad::Zero, DevBad::Crosses]
-            .choose(rng)
-            .copied()
+        [
+            DevBad::Misaligned,
+            DevBad::NotHost,
+            DevBad::Zero,
+            DevBad::Crosses,
+        ]
+        .choose(rng)
+        .copied()
     } else {
         None
     };
