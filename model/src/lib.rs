@@ -178,6 +178,9 @@ pub struct ModelDevice {
     cpl_free: u64,
     // Shared DMA ports.
     rd_free: u64,
+    /// When tx_data has passed its current data command on (its payload read): it takes the
+    /// next one then (docs/tcp-transmit.md, the send step).
+    txd_free: u64,
     wr_free: u64,
 }
 
@@ -230,6 +233,7 @@ impl ModelDevice {
             cpl_q: VecDeque::new(),
             cpl_free: 0,
             rd_free: 0,
+            txd_free: 0,
             wr_free: 0,
         }
     }

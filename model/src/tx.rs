@@ -139,12 +139,24 @@ impl TxBuilder {
         self.push_frame(cfg, t, frame(cmd))
     }
 
-    /// Queue a data segment: `cmd` with `payload` (read from host memory before `t`).
-    pub fn push_data(&mut self, cfg: &DeviceConfig, t: u64, cmd: &TxCmd, payload: &[u8]) -> u64 {
-        self.push_frame(cfg, t, frame_with(cmd, payload))
+    /// Queue a data segment whose command enters the queue at `t` and whose payload is in at
+    /// `ready` (tx_data passes it on no earlier). Returns when the queue took the command.
+    pub fn push_data_ready(
+        &mut self,
+        cfg: &DeviceConfig,
+        t: u64,
+        ready: u64,
+        cmd: &TxCmd,
+        payload: &[u8],
+    ) -> u64 {
+        self.push_frame_at(cfg, t, ready, frame_with(cmd, payload))
     }
 
     fn push_frame(&mut self, cfg: &DeviceConfig, t: u64, frame: Vec<u8>) -> u64 {
+        self.push_frame_at(cfg, t, 0, frame)
+    }
+
+    fn push_frame_at(&mut self, cfg: &DeviceConfig, t: u64, ready: u64, frame: Vec<u8>) -> u64 {
         let depth = costs::TX_CMD_FIFO_DEPTH;
         let accept = if self.leaves.len() >= depth {
             t.max(self.leaves[self.leaves.len() - depth])
@@ -153,7 +165,7 @@ impl TxBuilder {
         };
         // FIFO output the cycle after the push; each register passes the command on when the
         // next one is free (or frees up in the same cycle).
-        let leave = (accept + 1).max(self.c1_go);
+        let leave = (accept + 1).max(self.c1_go).max(ready);
         let c1_go = (leave + 1).max(self.c2_go);
         let c2_go = (c1_go + costs::TX_CSUM_CYCLES).max(self.last_word);
         let last_word = c2_go + costs::words(cfg, frame.len());

@@ -328,6 +328,15 @@ impl ModelDevice {
         // A retransmission at SND.UNA exactly as next_seg chose it.
         let fast = sock.snd.retx && sock.snd.una < sock.snd.max && off == sock.snd.una;
         let probe = !fast && sock.snd.probe;
+        // tx_data (rtl/tx_data.v) takes the segment's command once it has passed its previous
+        // data command on, then one piece (post) at a time, fetching each before taking the
+        // next; the engine's piece walk ends when the last piece is taken. The payload is in
+        // when the last piece's reads are done: the frame is built from then on, while the
+        // engine goes on.
+        let t_take = (t + 1).max(self.txd_free);
+        t = t_take;
+        let mut last_piece_at = t_take;
+        let mut cur_post: Option<u64> = None;
         // Gather the payload along the posts' page lists.
         let mut payload = vec![0u8; len as usize];
         let mut done = 0u64;
@@ -335,6 +344,10 @@ impl ModelDevice {
         while done < len {
             let o = off + done;
             let p = *sock.snd.post_at(o).expect("a post holds every queued byte");
+            if cur_post != Some(p.off) {
+                cur_post = Some(p.off);
+                last_piece_at = t;
+            }
             let at = p.first_off + (o - p.off);
             let page = at / p.unit;
             let n = (p.unit - at % p.unit)
@@ -428,11 +441,16 @@ impl ModelDevice {
         }
         // A refused read (page list or payload): the frame is not sent, as if lost on the wire
         // (the host sees the protection fault; the retransmission timer sends it again).
+        let t_pay = t;
+        self.txd_free = t_pay;
         let t = if ok {
-            self.tx.push_data(&self.cfg, t, &cmd, &payload)
+            self.tx
+                .push_data_ready(&self.cfg, t_take, t_pay, &cmd, &payload)
         } else {
-            t
-        } + costs::ENGINE_TX;
+            t_take
+        }
+        .max(last_piece_at)
+            + costs::ENGINE_TX;
         self.snd_wake(s);
         t
     }
