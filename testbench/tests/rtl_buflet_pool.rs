@@ -10,6 +10,13 @@
 //! in-range indices only; cleared when the buflet is allocated, the clear
 //! winning over a set in the same cycle; exp_rd combinational, 0 out of
 //! range) against the same reference.
+//!
+//! p2p reads (docs/p2p.md "p2p reads"): the shared write port (ram2_wr_*, taken only in the
+//! cycles the first writer does not write: ram2_wr_ready), the second reader of read port 2
+//! (ram3_rd_*, granted only when ram2 does not read, its own register held until its next
+//! granted read), and HOST_BUFLETS (host_wr_*: the top buflets never handed out, out of the
+//! free count; a value taken only when at most half the pool and above every buflet ever
+//! handed out).
 
 use buflet_sim::{ports, Model};
 use rand::seq::SliceRandom;
@@ -56,6 +63,17 @@ fn buflet_pool_random() {
         expose_idx: exp_idx,
         exp_rd_idx,
         exp_rd,
+        ram2_wr_en: wr2_en,
+        ram2_wr_ready: wr2_ready,
+        ram2_wr_addr: wr2_addr,
+        ram2_wr_data: wr2_data,
+        ram3_rd_en: rd3_en,
+        ram3_rd_ready: rd3_ready,
+        ram3_rd_addr: rd3_addr,
+        ram3_rd_data: rd3_data,
+        host_wr_en: _,
+        host_wr_val: _,
+        host_buflets: _,
     } = ports::BufletPool::bind(&m).expect("ports");
 
     let mut rng = ChaCha8Rng::seed_from_u64(7);
@@ -72,6 +90,9 @@ fn buflet_pool_random() {
     let mut pending_read: Option<(u64, Option<u64>)> = None;
     // second read port: the word last read (held until the next read)
     let mut q2: Option<(u64, Option<u64>)> = None;
+    // the second reader of port 2: its word (held until its next granted read)
+    let mut q3: Option<(u64, Option<u64>)> = None;
+    let (mut writes2, mut reads3, mut denied2, mut denied3) = (0u32, 0u32, 0u32, 0u32);
     let mut exposed: BTreeSet<u64> = BTreeSet::new();
     // coverage: exposed reads that saw 1, bits cleared by an allocation, set+alloc in one
     // cycle, second-port reads checked
@@ -133,6 +154,16 @@ fn buflet_pool_random() {
         let raddr2 = rng.gen_range(0..WORDS as u64);
         m.set(rd2_en, u64::from(do_rd2));
         m.set(rd2_addr, raddr2);
+        let do_wr2 = rng.gen_bool(0.4);
+        let waddr2 = rng.gen_range(0..WORDS as u64);
+        let wdata2: u64 = rng.gen();
+        m.set(wr2_en, u64::from(do_wr2));
+        m.set(wr2_addr, waddr2);
+        m.set(wr2_data, wdata2);
+        let do_rd3 = rng.gen_bool(0.4);
+        let raddr3 = rng.gen_range(0..WORDS as u64);
+        m.set(rd3_en, u64::from(do_rd3));
+        m.set(rd3_addr, raddr3);
         // exposed bits: mostly in range, sometimes beyond NUM_BUFLETS (ignored / read as 0)
         let any_idx = |rng: &mut ChaCha8Rng| {
             if rng.gen_bool(0.9) {
@@ -177,6 +208,14 @@ fn buflet_pool_random() {
             assert_eq!(m.get(rd2_data), v, "cycle {cycle}: second port ram[{a}]");
             reads2 += 1;
         }
+        if let Some((a, Some(v))) = q3 {
+            assert_eq!(m.get(rd3_data), v, "cycle {cycle}: port 2's second reader ram[{a}]");
+            reads3 += 1;
+        }
+        assert_eq!(m.get(wr2_ready) == 1, !do_wr, "cycle {cycle}: ram2_wr_ready");
+        assert_eq!(m.get(rd3_ready) == 1, !do_rd2, "cycle {cycle}: ram3_rd_ready");
+        denied2 += u32::from(do_wr2 && do_wr);
+        denied3 += u32::from(do_rd3 && do_rd2);
         let e = exposed.contains(&ridx);
         assert_eq!(m.get(exp_rd) == 1, e, "cycle {cycle}: exposed[{ridx}]");
         exp_hits += u32::from(e);
@@ -248,9 +287,14 @@ fn buflet_pool_random() {
         }
         if do_rd2 {
             q2 = Some((raddr2, ram.get(&raddr2).copied()));
+        } else if do_rd3 {
+            q3 = Some((raddr3, ram.get(&raddr3).copied()));
         }
         if do_wr {
             ram.insert(waddr, wdata);
+        } else if do_wr2 {
+            ram.insert(waddr2, wdata2);
+            writes2 += 1;
         }
         m.tick(clk);
     }
@@ -262,4 +306,55 @@ fn buflet_pool_random() {
         exp_hits > 1000 && exp_clears > 200 && exp_race > 5 && reads2 > 5000,
         "p2p coverage: {exp_hits} {exp_clears} {exp_race} {reads2}"
     );
+    assert!(
+        writes2 > 2000 && reads3 > 2000 && denied2 > 1000 && denied3 > 1000,
+        "p2p reads coverage: {writes2} {reads3} {denied2} {denied3}"
+    );
+}
+
+/// HOST_BUFLETS: taken at reset values that leave the pool's fresh buflets below the limit,
+/// refused above half the pool or once a buflet at the limit was handed out; the pool hands
+/// out nothing at or above the limit and leaves the host buflets out of its free count.
+#[test]
+fn buflet_pool_host_buflets() {
+    let mut m = Model::new("buflet_pool_w64").expect("model");
+    let p = ports::BufletPool::bind(&m).expect("ports");
+    buflet_testbench::rtl_check::reset(&mut m, p.clk, p.rst, 2);
+    let write_host = |m: &mut Model, v: u64| {
+        m.set(p.host_wr_en, 1);
+        m.set(p.host_wr_val, v);
+        m.eval();
+        m.tick(p.clk);
+        m.set(p.host_wr_en, 0);
+        m.eval();
+        m.get(p.host_buflets)
+    };
+    assert_eq!(m.get(p.host_buflets), 0, "reset value");
+    assert_eq!(write_host(&mut m, NUM as u64 / 2 + 1), 0, "more than half: refused");
+    assert_eq!(write_host(&mut m, 5), 5, "taken");
+    assert_eq!(m.get(p.free_count), NUM as u64 - 5);
+    // Allocate everything the pool will hand out: never a host buflet.
+    let mut got = Vec::new();
+    m.set(p.alloc_req, 1);
+    for _ in 0..NUM {
+        m.eval();
+        if m.get(p.alloc_valid) == 0 {
+            break;
+        }
+        got.push(m.get(p.alloc_idx));
+        m.tick(p.clk);
+    }
+    m.set(p.alloc_req, 0);
+    m.eval();
+    assert_eq!(got, (0..(NUM - 5) as u64).collect::<Vec<_>>(), "the pool's buflets only");
+    assert_eq!(m.get(p.free_count), 0);
+    assert_eq!(m.get(p.alloc_idx), NULL);
+    // Growing past what was handed out is refused; shrinking is taken, and the buflets given
+    // back are handed out again.
+    assert_eq!(write_host(&mut m, 6), 5, "a handed-out buflet would become the host's");
+    assert_eq!(write_host(&mut m, 3), 3, "shrinking");
+    assert_eq!(m.get(p.free_count), 2);
+    m.set(p.alloc_req, 1);
+    m.eval();
+    assert_eq!((m.get(p.alloc_valid), m.get(p.alloc_idx)), (1, (NUM - 5) as u64));
 }
