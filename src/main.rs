@@ -300,9 +300,11 @@ struct PeerArgs {
     /// Write every frame on the NIC's port (what reached it, what it sent) to this pcap file.
     #[arg(long)]
     pcap_out: Option<std::path::PathBuf>,
-    /// How payload moves between the NIC and the disk, in both directions: p2p (write only:
-    /// the payload stays in the NIC's buflets), zerocopy (2 host-DRAM crossings per byte each
-    /// way), splice (one CPU copy: 4), copy (two: 6).
+    /// How payload moves between the NIC and the disk, in both directions: p2p (the payload
+    /// stays in the NIC's buflets: written from them, read back into host buflets and sent
+    /// from there; a read-back's writes go zero-copy, its BFW1 headers must reach the CPU),
+    /// zerocopy (2 host-DRAM crossings per byte each way), splice (one CPU copy: 4), copy
+    /// (two: 6).
     #[arg(long, value_enum, default_value = "zerocopy")]
     mode: ModeArg,
     /// Print one JSON object on one line.

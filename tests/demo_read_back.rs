@@ -60,9 +60,11 @@ fn demo_reads_back_on_both_backends() {
     }
 }
 
+/// The read direction's host-DRAM crossings per byte by mode: p2p (blocks read into host
+/// buflets and sent from there: metadata only), splice (one CPU copy), copy (two).
 #[test]
-fn read_back_copy_modes_cost_their_copies() {
-    for (mode, lo, hi) in [("splice", 4.0, 4.3), ("copy", 6.0, 6.3)] {
+fn read_back_modes_cost_what_they_move() {
+    for (mode, lo, hi) in [("p2p", 0.0, 0.1), ("splice", 4.0, 4.3), ("copy", 6.0, 6.3)] {
         let r = report(&[
             "demo",
             "--read-back",
@@ -93,10 +95,6 @@ fn read_back_refuses_what_it_cannot_honour() {
         assert!(err.contains(needle), "{a:?}: {err}");
         assert_eq!(err.lines().count(), 1, "{err}");
     }
-    let o = buflet(&["demo", "--read-back", "--mode", "p2p", "--bytes", "5000"]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success());
-    assert!(err.contains("p2p") && err.contains("not built"), "{err}");
     // --cow belongs to a read-back.
     assert_eq!(buflet(&["demo", "--cow", "naive"]).status.code(), Some(2));
 }

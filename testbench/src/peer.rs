@@ -426,6 +426,8 @@ pub struct PeerReport {
     pub cow_table_peak: u64,
     /// Bytes the CPU copied (copy-on-write faults included).
     pub cpu_copied_bytes: u64,
+    /// Bytes the block engine wrote into buflet memory (`CNT_BLK_DEV_WR_BYTES`: p2p reads).
+    pub blk_dev_wr_bytes: u64,
 }
 
 impl From<ServeError> for PeerError {
@@ -978,6 +980,9 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
             to_nic.flush();
             to_peer.flush();
             for f in to_nic.take() {
+                if let Some(l) = pcap.as_mut() {
+                    l.push((drv.cycles(), f.clone()));
+                }
                 wire.send(f);
             }
             for f in to_peer.take() {
@@ -1045,6 +1050,13 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
         drv.run(STEP);
     }
     drv.run(SETTLE);
+    // What the NIC sent after the run (an ACK of a late frame) goes to the capture too; the
+    // peer has closed.
+    while let Some(f) = wire.recv() {
+        if let Some(l) = pcap.as_mut() {
+            l.push((drv.cycles(), f));
+        }
+    }
     let num_buflets = drv.info.num_buflets;
     let counters = drv.counters();
     let free = counters.free_buflets;
@@ -1145,6 +1157,7 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
         cow_faults: mem.cow_faults,
         cow_table_peak: drv.cow_table_len().1 as u64,
         cpu_copied_bytes: mem.cpu_copied,
+        blk_dev_wr_bytes: u64::from(drv.counter(reg::CNT_BLK_DEV_WR_BYTES)),
         backend: drv.backend().to_string(),
         data_width: drv.info.data_width,
         bytes: opts.bytes,

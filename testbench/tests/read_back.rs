@@ -6,6 +6,7 @@
 //! backends.
 
 use buflet_nas::answer::Cow;
+use buflet_nas::WriteMode;
 use buflet_testbench::peer::{run, run_with, Faults, PeerOpts, PeerReport, RECORD_BYTES};
 use buflet_testbench::Backend;
 
@@ -238,5 +239,41 @@ fn failed_block_reads_are_retried() {
         check(&r);
         let a = r.answers.expect("stats");
         assert!(a.read_retries > 0, "{}: no block read failed", r.backend);
+    }
+}
+
+/// p2p reads (docs/p2p.md "p2p reads"): the NAS reads the blocks into host buflets
+/// (`DEVMEM` block reads) and the NIC sends them from there (`DEVMEM` posts): no payload byte
+/// read back crosses host DRAM, only SG elements, page lists, headers and ring entries (below
+/// 0.1 per byte). The writes of a read-back go zero-copy (their BFW1 headers must reach host
+/// memory). Over a lossy link, on both backends.
+#[test]
+fn p2p_reads_leave_host_dram_alone() {
+    for backend in Backend::ALL {
+        let mut o = opts(backend, 512 << 10, 0.03, Cow::Aware, 8);
+        o.mode = WriteMode::P2p;
+        let r = go(&o);
+        check(&r);
+        let b = &r.backend;
+        assert_eq!(
+            (r.write_mode.as_str(), r.read_mode.as_deref()),
+            ("zerocopy", Some("p2p"))
+        );
+        let x = r.read_dram_crossings_per_byte.expect("read crossings");
+        assert!(x < 0.1, "{b}: {x} crossings per byte read back");
+        let w = r.dram_crossings_per_byte.expect("write crossings");
+        assert!(
+            (2.0..2.3).contains(&w),
+            "{b}: {w} crossings per byte written"
+        );
+        let a = r.answers.expect("stats");
+        assert_eq!(
+            r.blk_dev_wr_bytes, a.blk_read_bytes,
+            "{b}: every block read went to buflets"
+        );
+        assert!(
+            r.tx_retransmits > 0,
+            "{b}: the NIC resent from buflet memory"
+        );
     }
 }

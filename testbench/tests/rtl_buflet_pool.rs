@@ -209,11 +209,23 @@ fn buflet_pool_random() {
             reads2 += 1;
         }
         if let Some((a, Some(v))) = q3 {
-            assert_eq!(m.get(rd3_data), v, "cycle {cycle}: port 2's second reader ram[{a}]");
+            assert_eq!(
+                m.get(rd3_data),
+                v,
+                "cycle {cycle}: port 2's second reader ram[{a}]"
+            );
             reads3 += 1;
         }
-        assert_eq!(m.get(wr2_ready) == 1, !do_wr, "cycle {cycle}: ram2_wr_ready");
-        assert_eq!(m.get(rd3_ready) == 1, !do_rd2, "cycle {cycle}: ram3_rd_ready");
+        assert_eq!(
+            m.get(wr2_ready) == 1,
+            !do_wr,
+            "cycle {cycle}: ram2_wr_ready"
+        );
+        assert_eq!(
+            m.get(rd3_ready) == 1,
+            !do_rd2,
+            "cycle {cycle}: ram3_rd_ready"
+        );
         denied2 += u32::from(do_wr2 && do_wr);
         denied3 += u32::from(do_rd3 && do_rd2);
         let e = exposed.contains(&ridx);
@@ -330,7 +342,11 @@ fn buflet_pool_host_buflets() {
         m.get(p.host_buflets)
     };
     assert_eq!(m.get(p.host_buflets), 0, "reset value");
-    assert_eq!(write_host(&mut m, NUM as u64 / 2 + 1), 0, "more than half: refused");
+    assert_eq!(
+        write_host(&mut m, NUM as u64 / 2 + 1),
+        0,
+        "more than half: refused"
+    );
     assert_eq!(write_host(&mut m, 5), 5, "taken");
     assert_eq!(m.get(p.free_count), NUM as u64 - 5);
     // Allocate everything the pool will hand out: never a host buflet.
@@ -346,15 +362,26 @@ fn buflet_pool_host_buflets() {
     }
     m.set(p.alloc_req, 0);
     m.eval();
-    assert_eq!(got, (0..(NUM - 5) as u64).collect::<Vec<_>>(), "the pool's buflets only");
+    assert_eq!(
+        got,
+        (0..(NUM - 5) as u64).collect::<Vec<_>>(),
+        "the pool's buflets only"
+    );
     assert_eq!(m.get(p.free_count), 0);
     assert_eq!(m.get(p.alloc_idx), NULL);
     // Growing past what was handed out is refused; shrinking is taken, and the buflets given
     // back are handed out again.
-    assert_eq!(write_host(&mut m, 6), 5, "a handed-out buflet would become the host's");
+    assert_eq!(
+        write_host(&mut m, 6),
+        5,
+        "a handed-out buflet would become the host's"
+    );
     assert_eq!(write_host(&mut m, 3), 3, "shrinking");
     assert_eq!(m.get(p.free_count), 2);
     m.set(p.alloc_req, 1);
     m.eval();
-    assert_eq!((m.get(p.alloc_valid), m.get(p.alloc_idx)), (1, (NUM - 5) as u64));
+    assert_eq!(
+        (m.get(p.alloc_valid), m.get(p.alloc_idx)),
+        (1, (NUM - 5) as u64)
+    );
 }
