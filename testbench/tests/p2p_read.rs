@@ -11,8 +11,11 @@ use buflet_spec::{param, reg, CplKind, Opcode, SgElem, SgFlags, Status};
 use buflet_testbench::{frames, Backend, Bench};
 use rand::{RngCore, SeedableRng};
 
-/// Write SG elements (src, len, flags, disk) as a linked list; returns its address.
-fn sg_list(drv: &mut Driver, elems: &[(u64, u32, SgFlags, u64)]) -> u64 {
+/// An SG element: (src, len, flags, disk byte address).
+type Elem = (u64, u32, SgFlags, u64);
+
+/// Write SG elements as a linked list; returns its address.
+fn sg_list(drv: &mut Driver, elems: &[Elem]) -> u64 {
     let base = drv.env.mem.alloc(32 * elems.len() as u64, 32).unwrap();
     drv.reg_acquire(base, 32 * elems.len() as u64, Perms::RW)
         .unwrap();
@@ -91,7 +94,7 @@ fn devmem_block_reads_on_both_backends() {
         // Into host buflets, one element per buflet-sized piece (DEVMEM).
         let dev = SgFlags::DEVMEM;
         let top = u64::from(host.end) - 1;
-        let pieces: Vec<(u64, u32, SgFlags, u64)> = (0..8192 / bb)
+        let pieces: Vec<Elem> = (0..8192 / bb)
             .map(|k| ((top - k) * bb, bb as u32, dev, disk + k * bb))
             .collect();
         let before = drv.rd(reg::CNT_BLK_DEV_WR_BYTES);
@@ -114,7 +117,7 @@ fn devmem_block_reads_on_both_backends() {
         // Every rule that makes a DEVMEM element of a BLK_READ BAD_SG; nothing delivered.
         let align = param::DEV_ALIGN;
         let base = top * bb;
-        let bad: [(&str, (u64, u32, SgFlags, u64)); 6] = [
+        let bad: [(&str, Elem); 6] = [
             ("misaligned SRC_ADDR", (base + 32, 4096 - 64, dev, disk)),
             ("misaligned LEN", (base, bb as u32 - 8, dev, disk)),
             ("not a host buflet", (0, bb as u32, dev, disk)),
