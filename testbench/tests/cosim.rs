@@ -204,7 +204,7 @@ fn seeds_3_to_6_agree_cover_the_receive_paths_and_cycles_within_5_percent() {
     assert_eq!(json["mismatches"].as_u64(), Some(0));
     assert!(json["first_mismatch"].is_null());
     let details = json["cases_detail"].as_array().unwrap();
-    assert_eq!(details.len(), 3);
+    assert_eq!(details.len(), 4);
     let sum = |k: &str| details.iter().map(|d| d[k].as_u64().unwrap()).sum::<u64>();
     assert_eq!(sum("compared"), rep.compared);
     assert_eq!(sum("model_cycles"), rep.model_cycles);
