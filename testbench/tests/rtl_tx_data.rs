@@ -1,44 +1,62 @@
-//! RTL test of `tx_data` (models `tx_data_w64`, `tx_data_w512`; MAX_SEG = TX_MAX_SEG).
+//! RTL test of `tx_data` (models `tx_data_w64`: 512-byte buflets, 64 of them; `tx_data_w512`:
+//! 2048-byte buflets, 256 of them; MAX_SEG = TX_MAX_SEG; the buflet geometry is read from the
+//! model's parameters in sim/models.txt).
 //!
-//! The harness is a host memory of 4096-byte pages (random bytes) and page lists (posts of 3 to
-//! 6 pages, 8-byte little-endian page addresses at unaligned-to-the-page list addresses), a DMA
-//! read responder with random request backpressure and random response latency and idle
-//! cycles, and random idle cycles / backpressure on every other stream (commands, pieces,
-//! m_cmd, payload). Commands are random `tx_cmd` entries (random bytes): control ones (PAY_LEN
-//! 0, or ARP with a junk PAY_LEN) and data ones (PAY_LEN 1..=TX_MAX_SEG, junk PAY_SUM) whose
-//! payload is 1 to 4 pieces, often continuing the previous piece in the same post (so runs and
-//! segments meet the page cache), otherwise anywhere in any post, crossing pages.
+//! The harness is a host memory of 4096-byte pages (random bytes) and page lists (8-byte
+//! little-endian entries at unaligned-to-the-page list addresses), a DMA read responder with
+//! random request backpressure and random response latency and idle cycles, buflet memory
+//! (random bytes) behind the shared read port (`bram_rd_ready` randomly denied in bursts, as
+//! when the block engine reads; the word the cycle after a granted read, held until the next
+//! granted read), a random `host_buflets`, and random idle cycles / backpressure on every
+//! other stream (commands, pieces, m_cmd, payload). Posts are host posts (3 to 6 pages),
+//! DEVMEM posts (lists of host buflets' device addresses in random order, as many entries as
+//! 3 to 6 pages hold buflets) and "dual" posts: DEVMEM-valid lists whose entries are also
+//! page-aligned mapped host pages, read by both host and DEVMEM pieces at the same list index
+//! (the cache tag must tell them apart). Commands are random `tx_cmd` entries (random bytes):
+//! control ones (PAY_LEN 0, or ARP with a junk PAY_LEN) and data ones (PAY_LEN 1..=TX_MAX_SEG,
+//! junk PAY_SUM) whose payload is 1 to 4 pieces (host and DEVMEM mixed), often continuing the
+//! previous piece in the same post (so runs and segments meet the page cache), otherwise
+//! anywhere in any post, crossing pages and buflets, at odd offsets and lengths.
 //!
 //! Faults: some page-list entries and some data pages are bad (a read touching them ends with
-//! tuser, its data zero). A data command is dropped exactly when one of its runs has a bad
-//! entry or a bad page. Checked:
+//! tuser, its data zero), and some DEVMEM entries are not a host buflet's address (not a
+//! multiple of BUFLET_BYTES, a buflet below the host range (just below it, or a dual post's
+//! page-aligned one, valid as a host page), beyond NUM_BUFLETS or far beyond). A data command
+//! is dropped exactly when one of its runs has a bad entry or a bad page. Checked:
 //! - m_cmd carries every command but the dropped ones, in order: control commands unchanged,
 //!   data commands unchanged but PAY_SUM, which equals the sum computed here independently,
 //!   and PSH in FLAGS when the last piece says the segment ends a PSH post;
 //! - the payload stream is one packet per data command passed on, packed (full words, low-mask
-//!   tkeep on the last), exactly its bytes;
+//!   tkeep on the last), exactly its bytes (host and buflet bytes);
 //! - `ev_pay_fault` pulses once per dropped command;
 //! - every DMA read is of mapped memory (a page address from a failed read would not be), a
 //!   payload read stays in one page, one read at a time, the response bus is never stalled,
 //!   the request stays stable until taken; the page-list reads and payload reads are exactly
-//!   those of a one-entry (list, page) cache that never keeps a failed entry (the remaining
-//!   runs of a failed command are not read);
+//!   those of a one-entry (DEVMEM, list, page) cache that never keeps a failed or bad entry
+//!   (the remaining runs of a failed command are not read);
+//! - the granted buflet-memory reads are exactly the words of the DEVMEM runs that cache
+//!   reads (none for a bad entry or after a failed read), in order;
 //! - `idle` is high only when every command taken has been passed on or dropped and no read is
-//!   outstanding, and at the end.
+//!   outstanding (no buflet-memory request either), and at the end.
 //!
-//! The full-rate runs (no idle cycles, no backpressure, no DMA latency) check one payload word
-//! per cycle inside a packet.
+//! The full-rate runs (no idle cycles, no backpressure, no DMA latency, `bram_rd_ready`
+//! always 1) check one payload word per cycle inside a packet and one buflet word read per
+//! cycle inside a DEVMEM run. Coverage counters (DEVMEM runs, pieces crossing buflets, bad
+//! entries of each kind hit, cache misses due only to the DEVMEM bit, denied grants) must be
+//! non-zero.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use buflet_sim::axis::{AxisBus, AxisSink, AxisSource, Beat};
-use buflet_sim::{ports, Model};
+use buflet_sim::{model_info, ports, Model};
 use buflet_spec::{param, tx_cmd, TcpFlags, TxKind};
 use buflet_testbench::rtl_check::{assert_quiet, count_cycle, reset};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 const PAGE: u64 = 4096;
+/// Page lists live here (an 8-byte read here is a page-list read).
+const LISTS: std::ops::Range<u64> = 0x100_0000..0x200_0000;
 
 /// PAY_SUM: the one's-complement sum of `p` as big-endian 16-bit words (an odd last byte
 /// padded with 0), folded, not complemented (summed here by 32-bit words).
@@ -60,6 +78,47 @@ fn low_mask(n: usize) -> u64 {
         u64::MAX
     } else {
         (1u64 << n) - 1
+    }
+}
+
+/// Buflet memory: the model's geometry, HOST_BUFLETS, the contents.
+struct Bram {
+    /// BUFLET_BYTES
+    bb: u64,
+    /// NUM_BUFLETS
+    nb: u64,
+    /// host_buflets: buflets nb - host .. nb - 1 are the host's
+    host: u64,
+    bytes: Vec<u8>,
+}
+
+/// Why a DEVMEM entry is not a host buflet's address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Bad {
+    /// not a multiple of BUFLET_BYTES
+    Misaligned,
+    /// a buflet below the host range
+    Below,
+    /// a buflet at or past NUM_BUFLETS
+    Beyond,
+}
+
+impl Bram {
+    /// `None` when `e` is a host buflet's device address (the doc's rule, computed here).
+    fn bad(&self, e: u64) -> Option<Bad> {
+        if !e.is_multiple_of(self.bb) {
+            Some(Bad::Misaligned)
+        } else if e / self.bb >= self.nb {
+            Some(Bad::Beyond)
+        } else if e / self.bb < self.nb - self.host {
+            Some(Bad::Below)
+        } else {
+            None
+        }
+    }
+
+    fn read(&self, addr: u64, len: usize) -> Vec<u8> {
+        self.bytes[addr as usize..addr as usize + len].to_vec()
     }
 }
 
@@ -103,13 +162,28 @@ impl Host {
         let b = self.read(hmd + 8 * page, 8);
         u64::from_le_bytes(b.try_into().unwrap())
     }
+
+    fn set_entry(&mut self, hmd: u64, k: u64, v: u64) {
+        let e = hmd + 8 * k;
+        let pg = self.pages.get_mut(&(e & !(PAGE - 1))).unwrap();
+        pg[(e % PAGE) as usize..(e % PAGE) as usize + 8].copy_from_slice(&v.to_le_bytes());
+    }
 }
 
-/// A post: its page list's address and its number of pages.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PostKind {
+    Host,
+    Dev,
+    /// DEVMEM-valid entries that are also page-aligned host pages: host and DEVMEM pieces
+    Dual,
+}
+
+/// A post: its page list's address, its number of entries, its kind.
 #[derive(Clone, Copy)]
 struct Post {
     hmd: u64,
-    pages: u64,
+    entries: u64,
+    kind: PostKind,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -120,6 +194,8 @@ struct Piece {
     last: bool,
     /// (last piece) the segment ends a PSH post: the command's FLAGS get PSH.
     psh: bool,
+    /// DEVMEM: the list names buflets
+    dev: bool,
 }
 
 struct Cmd {
@@ -130,21 +206,52 @@ struct Cmd {
     faulty: bool,
 }
 
-/// The runs of a piece: (page index, offset in the buffer, length).
-fn runs(p: &Piece) -> Vec<(u64, u64, usize)> {
+/// The runs of a piece: (list index, offset in the buffer, length); cut at pages, or at
+/// buflets (`bb`) for a DEVMEM piece.
+fn runs(p: &Piece, bb: u64) -> Vec<(u64, u64, usize)> {
+    let unit = if p.dev { bb } else { PAGE };
     let mut v = Vec::new();
     let (mut at, mut left) = (u64::from(p.at), usize::from(p.len));
     while left > 0 {
-        let n = left.min((PAGE - at % PAGE) as usize);
-        v.push((at / PAGE, at, n));
+        let n = left.min((unit - at % unit) as usize);
+        v.push((at / unit, at, n));
         at += n as u64;
         left -= n;
     }
     v
 }
 
-/// Builds the host memory, the posts and the commands.
-fn setup(rng: &mut ChaCha8Rng, n: usize, faults: bool) -> (Host, Vec<Cmd>) {
+/// A random host buflet's device address; `aligned`: page-aligned too.
+fn host_buflet(rng: &mut ChaCha8Rng, bram: &Bram, aligned: bool) -> u64 {
+    loop {
+        let b = rng.gen_range(bram.nb - bram.host..bram.nb);
+        if !aligned || (b * bram.bb).is_multiple_of(PAGE) {
+            return b * bram.bb;
+        }
+    }
+}
+
+/// Builds the host memory, buflet memory, the posts and the commands.
+fn setup(rng: &mut ChaCha8Rng, prefix: &str, n: usize, faults: bool) -> (Host, Bram, Vec<Cmd>) {
+    let info = model_info(prefix).expect("model built (sim/models.txt)");
+    let par = |k: &str| -> u64 {
+        info.param(k)
+            .unwrap_or_else(|| panic!("{prefix}: {k} set in sim/models.txt"))
+            .parse()
+            .unwrap()
+    };
+    let (bb, nb) = (par("BUFLET_BYTES"), par("NUM_BUFLETS"));
+    assert!(bb <= PAGE && PAGE.is_multiple_of(bb) && nb * bb <= 0x100_0000);
+    // HOST_BUFLETS (at most half the pool, the register's rule); enough page-aligned ones
+    let host = rng.gen_range(nb / 4..=nb / 2).max(2 * PAGE / bb);
+    let mut bytes = vec![0u8; (nb * bb) as usize];
+    rng.fill(&mut bytes[..]);
+    let bram = Bram {
+        bb,
+        nb,
+        host,
+        bytes,
+    };
     let mut host = Host {
         pages: HashMap::new(),
         bad_pages: HashSet::new(),
@@ -162,24 +269,42 @@ fn setup(rng: &mut ChaCha8Rng, n: usize, faults: bool) -> (Host, Vec<Cmd>) {
         host.pages.insert(a, b);
         data_pages.push(a);
     }
-    // 8 posts: page lists in their own region (list pages hold random bytes elsewhere)
+    // host pages at the device addresses too (dual posts' entries name both)
+    for a in (0..nb * bb).step_by(PAGE as usize) {
+        let mut b = vec![0u8; PAGE as usize];
+        rng.fill(&mut b[..]);
+        host.pages.insert(a, b);
+    }
+    // 14 posts: page lists in their own region (list pages hold random bytes elsewhere)
     let mut posts = Vec::new();
-    for i in 0..8u64 {
-        let base = 0x100_0000 + i * 2 * PAGE;
+    for i in 0..14u64 {
+        let base = LISTS.start + i * 2 * PAGE;
         for pg in [base, base + PAGE] {
             let mut b = vec![0u8; PAGE as usize];
             rng.fill(&mut b[..]);
             host.pages.insert(pg, b);
         }
         let hmd = base + 8 * rng.gen_range(0..512u64); // may cross into the next page
+        let kind = match i {
+            0..=5 => PostKind::Host,
+            6..=11 => PostKind::Dev,
+            _ => PostKind::Dual,
+        };
         let pages = rng.gen_range(3..=6u64);
-        for k in 0..pages {
-            let a = data_pages[rng.gen_range(0..data_pages.len())];
-            let e = hmd + 8 * k;
-            let pg = host.pages.get_mut(&(e & !(PAGE - 1))).unwrap();
-            pg[(e % PAGE) as usize..(e % PAGE) as usize + 8].copy_from_slice(&a.to_le_bytes());
+        let entries = if kind == PostKind::Host {
+            pages
+        } else {
+            pages * PAGE / bb
+        };
+        for k in 0..entries {
+            let a = match kind {
+                PostKind::Host => data_pages[rng.gen_range(0..data_pages.len())],
+                PostKind::Dev => host_buflet(rng, &bram, false),
+                PostKind::Dual => host_buflet(rng, &bram, true),
+            };
+            host.set_entry(hmd, k, a);
         }
-        posts.push(Post { hmd, pages });
+        posts.push(Post { hmd, entries, kind });
     }
     if faults {
         for _ in 0..2 {
@@ -187,13 +312,37 @@ fn setup(rng: &mut ChaCha8Rng, n: usize, faults: bool) -> (Host, Vec<Cmd>) {
                 .insert(data_pages[rng.gen_range(0..data_pages.len())]);
             let p = posts[rng.gen_range(0..posts.len())];
             host.bad_entries
-                .insert(p.hmd + 8 * rng.gen_range(0..p.pages));
+                .insert(p.hmd + 8 * rng.gen_range(0..p.entries));
         }
+        // DEVMEM entries that are no host buflet's address
+        let (lo, top) = (nb - bram.host, nb * bb);
+        let bads = [
+            host_buflet(rng, &bram, false) + rng.gen_range(1..bb), // misaligned
+            host_buflet(rng, &bram, false) + 8,                    // misaligned, 8-byte
+            (lo - 1) * bb,                                         // just below the range
+            rng.gen_range(0..lo) * bb,                             // below
+            top,                                                   // NUM_BUFLETS
+            top + rng.gen_range(0..64) * bb,                       // beyond
+            (1 << 40) | host_buflet(rng, &bram, false),            // far beyond
+        ];
+        for (j, v) in bads.into_iter().enumerate() {
+            let p = posts[6 + j % 6];
+            host.set_entry(p.hmd, rng.gen_range(0..p.entries), v);
+        }
+        // a dual post's page-aligned entry below the range: a host page, not a host buflet
+        let p = posts[12 + rng.gen_range(0..2)];
+        let b = loop {
+            let b = rng.gen_range(0..lo);
+            if (b * bb).is_multiple_of(PAGE) {
+                break b;
+            }
+        };
+        host.set_entry(p.hmd, rng.gen_range(0..p.entries.min(3)), b * bb);
     }
 
     let max_seg = param::TX_MAX_SEG as usize;
     let (kind, plen, psum) = (tx_cmd::KIND.0, tx_cmd::PAY_LEN.0, tx_cmd::PAY_SUM.0);
-    let mut cursor: Option<(usize, u64)> = None; // (post, offset) after the last piece
+    let mut cursor: Option<(usize, u64, bool)> = None; // (post, offset, dev) after the last piece
     let mut cmds = Vec::new();
     for _ in 0..n {
         let mut e = vec![0u8; tx_cmd::SIZE];
@@ -237,16 +386,41 @@ fn setup(rng: &mut ChaCha8Rng, n: usize, faults: bool) -> (Host, Vec<Cmd>) {
         let mut faulty = false;
         for w in cuts.windows(2) {
             let plen_i = w[1] - w[0];
-            let (pi, at) = match cursor {
-                Some((pi, at))
-                    if rng.gen_bool(0.7) && at + plen_i as u64 <= posts[pi].pages * PAGE =>
-                {
-                    (pi, at)
+            let cap = |pi: usize, dev: bool| {
+                let p: &Post = &posts[pi];
+                match p.kind {
+                    PostKind::Host => p.entries * PAGE,
+                    PostKind::Dev => p.entries * bb,
+                    // both views of the list: as many bytes as its entries hold buflets
+                    PostKind::Dual if dev => p.entries * bb,
+                    PostKind::Dual => p.entries * bb / PAGE * PAGE,
+                }
+            };
+            let (pi, at, dev) = match cursor {
+                Some((pi, end, dev)) if posts[pi].kind == PostKind::Dual && rng.gen_bool(0.5) => {
+                    // the other view of the list index the last run read (the cache holds it)
+                    let k = (end - 1) / if dev { bb } else { PAGE };
+                    let dev = !dev;
+                    let unit = if dev { bb } else { PAGE };
+                    let k = k.min(cap(pi, dev) / unit - 1);
+                    let at = (k * unit + rng.gen_range(0..unit)).min(cap(pi, dev) - plen_i as u64);
+                    (pi, at, dev)
+                }
+                Some((pi, at, dev)) if rng.gen_bool(0.7) && at + plen_i as u64 <= cap(pi, dev) => {
+                    (pi, at, dev)
                 }
                 _ => {
                     let pi = rng.gen_range(0..posts.len());
-                    let cap = posts[pi].pages * PAGE;
-                    (pi, rng.gen_range(0..=cap - plen_i as u64))
+                    match posts[pi].kind {
+                        PostKind::Host | PostKind::Dev => {
+                            let dev = posts[pi].kind == PostKind::Dev;
+                            (pi, rng.gen_range(0..=cap(pi, dev) - plen_i as u64), dev)
+                        }
+                        PostKind::Dual => {
+                            let dev = rng.gen_bool(0.5);
+                            (pi, rng.gen_range(0..=cap(pi, dev) - plen_i as u64), dev)
+                        }
+                    }
                 }
             };
             let post = posts[pi];
@@ -256,20 +430,31 @@ fn setup(rng: &mut ChaCha8Rng, n: usize, faults: bool) -> (Host, Vec<Cmd>) {
                 len: plen_i as u16,
                 last: w[1] == len,
                 psh: w[1] == len && rng.gen_bool(0.5),
+                dev,
             };
-            for (page, off, n) in runs(&pc) {
-                let ea = post.hmd + 8 * page;
+            for (k, off, n) in runs(&pc, bb) {
+                let ea = post.hmd + 8 * k;
                 if host.fails(ea, 8) {
                     faulty = true;
                     payload.extend(std::iter::repeat_n(0, n));
                     continue;
                 }
-                let pa = host.entry(post.hmd, page) + off % PAGE;
+                let ent = host.entry(post.hmd, k);
+                if dev {
+                    if bram.bad(ent).is_some() {
+                        faulty = true;
+                        payload.extend(std::iter::repeat_n(0, n));
+                    } else {
+                        payload.extend(bram.read(ent + off % bb, n));
+                    }
+                    continue;
+                }
+                let pa = ent + off % PAGE;
                 faulty |= host.fails(pa, n);
                 payload.extend(host.read(pa, n));
             }
             pieces.push(pc);
-            cursor = Some((pi, at + plen_i as u64));
+            cursor = Some((pi, at + plen_i as u64, dev));
         }
         // PAY_SUM as the engine hands it is junk (tx_data sets it)
         e[psum..psum + 2].copy_from_slice(&rng.gen::<u16>().to_le_bytes());
@@ -280,36 +465,81 @@ fn setup(rng: &mut ChaCha8Rng, n: usize, faults: bool) -> (Host, Vec<Cmd>) {
             faulty,
         });
     }
-    (host, cmds)
+    (host, bram, cmds)
 }
 
-/// The page-list and payload reads a one-entry (list, page) cache makes for `cmds` (a failed
-/// entry is not cached; a command's runs after a failed read are not read).
-fn expected_reads(host: &Host, cmds: &[Cmd]) -> (usize, usize) {
-    let mut cache: Option<(u64, u64)> = None;
-    let (mut pl, mut data) = (0, 0);
+/// What the reads of a one-entry (DEVMEM, list, index) cache come to.
+#[derive(Default)]
+struct Expected {
+    /// page-list reads
+    pl: usize,
+    /// host payload reads
+    data: usize,
+    /// buflet-memory word reads: (run number, word address)
+    words: Vec<(usize, u64)>,
+    /// coverage: DEVMEM runs read, DEVMEM pieces read that cross a buflet boundary
+    dev_runs: usize,
+    crossing: usize,
+    /// coverage: bad DEVMEM entries read (each drops its command), by kind
+    bad: HashMap<Bad, usize>,
+    /// coverage: misses only because the cached entry's DEVMEM bit differs
+    tag_dev: usize,
+}
+
+/// The page-list, payload and buflet-memory reads a one-entry (DEVMEM, list, index) cache
+/// makes for `cmds` (a failed or bad entry is not cached; a command's runs after a failed
+/// read are not read).
+fn expected_reads(host: &Host, bram: &Bram, kw: u64, cmds: &[Cmd]) -> Expected {
+    let mut cache: Option<(bool, u64, u64)> = None;
+    let mut x = Expected::default();
+    let mut run_no = 0;
     for c in cmds {
         let mut fault = false;
         for p in &c.pieces {
-            for (page, off, n) in runs(p) {
+            let mut dev_read = 0;
+            for (k, off, n) in runs(p, bram.bb) {
                 if fault {
                     continue;
                 }
-                if cache != Some((p.hmd, page)) {
-                    pl += 1;
-                    if host.fails(p.hmd + 8 * page, 8) {
+                if cache != Some((p.dev, p.hmd, k)) {
+                    if cache == Some((!p.dev, p.hmd, k)) {
+                        x.tag_dev += 1;
+                    }
+                    x.pl += 1;
+                    if host.fails(p.hmd + 8 * k, 8) {
                         fault = true;
                         cache = None;
                         continue;
                     }
-                    cache = Some((p.hmd, page));
+                    if p.dev {
+                        if let Some(b) = bram.bad(host.entry(p.hmd, k)) {
+                            *x.bad.entry(b).or_default() += 1;
+                            fault = true;
+                            cache = None;
+                            continue;
+                        }
+                    }
+                    cache = Some((p.dev, p.hmd, k));
                 }
-                data += 1;
-                fault |= host.fails(host.entry(p.hmd, page) + off % PAGE, n);
+                let ent = host.entry(p.hmd, k);
+                if p.dev {
+                    let start = ent + off % bram.bb;
+                    let nw = (start % kw + n as u64).div_ceil(kw);
+                    x.words.extend((0..nw).map(|i| (run_no, start / kw + i)));
+                    x.dev_runs += 1;
+                    run_no += 1;
+                    dev_read += 1;
+                    if dev_read == 2 {
+                        x.crossing += 1;
+                    }
+                } else {
+                    x.data += 1;
+                    fault |= host.fails(ent + off % PAGE, n);
+                }
             }
         }
     }
-    (pl, data)
+    x
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -324,7 +554,7 @@ fn run(
     faults: bool,
 ) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let (host, cmds) = setup(&mut rng, n, faults);
+    let (host, bram, cmds) = setup(&mut rng, prefix, n, faults);
     let n_data = cmds.iter().filter(|c| !c.pieces.is_empty()).count();
     let n_faulty = cmds.iter().filter(|c| c.faulty).count();
     if faults {
@@ -333,12 +563,30 @@ fn run(
             "{prefix}: {n_faulty} of {n_data} data commands faulty"
         );
     }
-    let (want_pl, want_data) = expected_reads(&host, &cmds);
+    let want = expected_reads(&host, &bram, kw as u64, &cmds);
+    let (want_pl, want_data) = (want.pl, want.data);
     let runs_total: usize = cmds
         .iter()
         .flat_map(|c| &c.pieces)
-        .map(|p| runs(p).len())
+        .map(|p| runs(p, bram.bb).len())
         .sum();
+    // coverage of the DEVMEM cases
+    let bad_hits = |b: Bad| want.bad.get(&b).copied().unwrap_or(0);
+    assert!(
+        want.dev_runs > 0 && want.crossing > 0 && want.tag_dev > 0,
+        "{prefix}: coverage: {} DEVMEM runs, {} pieces crossing buflets, {} DEVMEM-bit misses",
+        want.dev_runs,
+        want.crossing,
+        want.tag_dev
+    );
+    if faults {
+        for b in [Bad::Misaligned, Bad::Below, Bad::Beyond] {
+            assert!(
+                bad_hits(b) > 0,
+                "{prefix}: coverage: no {b:?} DEVMEM entry read"
+            );
+        }
+    }
     assert!(
         want_pl < runs_total * 3 / 4,
         "{prefix}: too few cache hits ({want_pl} page-list reads for {runs_total} runs)"
@@ -388,7 +636,8 @@ fn run(
         .sideband("at", p.s_pc_at)
         .sideband("len", p.s_pc_len)
         .sideband("last", p.s_pc_last)
-        .sideband("psh", p.s_pc_psh);
+        .sideband("psh", p.s_pc_psh)
+        .sideband("dev", p.s_pc_dev);
     let mut pc_src = AxisSource::new(&m, pc_bus, idle_p, s(2))
         .unwrap()
         .garbage_when_idle(true);
@@ -401,6 +650,7 @@ fn run(
                 u64::from(pc.len),
                 u64::from(pc.last),
                 u64::from(pc.psh),
+                u64::from(pc.dev),
             ]));
         }
     }
@@ -432,6 +682,15 @@ fn run(
     let mut pay_cur: Vec<u8> = Vec::new();
     let mut pay_gap = false; // a cycle without a payload word inside a packet (full rate)
     let mut last_pay_cycle = 0u64;
+    // buflet memory: the word on bram_rd_data (random before the first read), the granted
+    // reads so far, the cycle of the last one, denial burst left, denied requests
+    let mut bram_q = vec![0u8; kw];
+    rng.fill(&mut bram_q[..]);
+    let mut dev_reads = 0usize;
+    let mut last_dev_cycle = 0u64;
+    let mut dev_gap = false; // a cycle without a buflet read inside a DEVMEM run (full rate)
+    let (mut deny_left, mut denied) = (0u32, 0usize);
+    m.set(p.host_buflets, bram.host);
     while !(want_cmds.is_empty() && want_pay.is_empty() && taken == n && faults_seen == n_faulty) {
         count_cycle(&mut cycles, 200 * n as u64 + 4_000_000, || {
             format!(
@@ -455,6 +714,20 @@ fn run(
         pay_sink.drive(&mut m);
         req_sink.drive(&mut m);
         rsp_src.drive(&mut m);
+        // the block engine reads in bursts: our requests are denied then
+        let grant = if full_rate {
+            true
+        } else if deny_left > 0 {
+            deny_left -= 1;
+            false
+        } else if rng.gen_bool(0.2) {
+            deny_left = rng.gen_range(0..6);
+            false
+        } else {
+            true
+        };
+        m.set(p.bram_rd_ready, u64::from(grant));
+        m.set_bytes(p.bram_rd_data, &bram_q);
         m.eval();
 
         if m.get(p.ev_pay_fault) == 1 {
@@ -467,9 +740,33 @@ fn run(
                 "{prefix} cycle {cycles}: idle with a command in progress"
             );
             assert!(
-                outstanding.is_none() && rsp_words_left == 0,
+                outstanding.is_none() && rsp_words_left == 0 && m.get(p.m_bram_rd_en) == 0,
                 "{prefix} cycle {cycles}: idle with a read outstanding"
             );
+        }
+        if m.get(p.m_bram_rd_en) == 1 {
+            if grant {
+                let a = m.get(p.m_bram_rd_addr);
+                let &(run_no, wa) = want.words.get(dev_reads).unwrap_or_else(|| {
+                    panic!("{prefix} cycle {cycles}: an extra buflet-memory read of word {a:#x}")
+                });
+                assert_eq!(
+                    a, wa,
+                    "{prefix} cycle {cycles}: buflet-memory read {dev_reads} (DEVMEM run {run_no})"
+                );
+                if dev_reads > 0
+                    && want.words[dev_reads - 1].0 == run_no
+                    && cycles != last_dev_cycle + 1
+                {
+                    dev_gap = true;
+                }
+                last_dev_cycle = cycles;
+                dev_reads += 1;
+                let at = a as usize * kw;
+                bram_q = bram.bytes[at..at + kw].to_vec();
+            } else {
+                denied += 1;
+            }
         }
         if m.get(p.s_axis_dma_rd_tvalid) == 1 {
             assert_eq!(
@@ -567,6 +864,7 @@ fn run(
         m.tick(p.clk);
     }
     let quiet = [
+        p.m_bram_rd_en,
         p.m_cmd_valid,
         p.m_axis_pay_tvalid,
         p.m_dma_rd_req_valid,
@@ -590,12 +888,28 @@ fn run(
         (want_pl, want_data),
         "{prefix}: (page-list, payload) reads"
     );
+    assert_eq!(dev_reads, want.words.len(), "{prefix}: buflet-memory reads");
     if full_rate {
         assert!(!pay_gap, "{prefix}: a bubble inside a payload packet");
+        assert!(!dev_gap, "{prefix}: a bubble inside a DEVMEM run's reads");
+    } else {
+        assert!(
+            denied > 0,
+            "{prefix}: coverage: no denied buflet-memory read"
+        );
     }
     eprintln!(
         "{prefix}: {n} commands ({n_data} data, {n_faulty} dropped) in {cycles} cycles, \
-         {runs_total} runs, {pl_reads} page-list reads, {data_reads} payload reads"
+         {runs_total} runs, {pl_reads} page-list reads, {data_reads} payload reads; DEVMEM: \
+         {} runs, {} pieces crossing buflets, {dev_reads} buflet words, {denied} denied, \
+         {} DEVMEM-bit misses, bad entries {}/{}/{} (misaligned/below/beyond), host_buflets {}",
+        want.dev_runs,
+        want.crossing,
+        want.tag_dev,
+        bad_hits(Bad::Misaligned),
+        bad_hits(Bad::Below),
+        bad_hits(Bad::Beyond),
+        bram.host
     );
 }
 
