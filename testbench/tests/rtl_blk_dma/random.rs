@@ -261,6 +261,9 @@ pub fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
         }
     }
     assert_eq!(b.cpls, exp.cpls, "completions");
+    // BLK_READ DEVMEM writes first: a wrong word in buflet memory also spoils later BLK_WRITE
+    // DEVMEM reads
+    check_dev_writes(&b, &exp);
     assert_eq!(b.reads.len(), exp.reads.len(), "number of host reads");
     for (i, (got, want)) in b.reads.iter().zip(&exp.reads).enumerate() {
         assert_eq!(got, want, "host read {i}");
@@ -296,7 +299,6 @@ pub fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
     // nothing else is read; CNT_BLK_DEV_BYTES events per block write
     assert_eq!(b.dev_reads, exp.dev_reads, "buflet-memory reads");
     assert_eq!(b.dev_events, exp.dev_events, "CNT_BLK_DEV_BYTES events");
-    check_dev_writes(&b, &exp);
     let chunks = exp.dev_reads.len();
     assert!(
         chunks > 120 && exp.dev_events.len() > 40 && exp.dev_split > 3,
