@@ -1,7 +1,8 @@
 //! The bench: it feeds command entries and plays host memory (DMA reads with random latency and
 //! idle words, refused ranges; DMA writes with backpressure), the block device (disk image,
 //! backpressure, latency, injected errors) and buflet memory (registered read port, exposed
-//! bitmap), with backpressure on the completions, and records what the engine did.
+//! bitmap, HOST_BUFLETS; the shared write port, busy at random as the receive side would hold
+//! it), with backpressure on the completions, and records what the engine did.
 
 use crate::*;
 
@@ -68,6 +69,17 @@ pub struct Bench {
     // observed buflet-memory read runs and CNT_BLK_DEV_BYTES events
     pub dev_reads: Vec<(u64, u64)>,
     pub dev_events: Vec<u64>,
+    // buflet-memory write port (BLK_READ DEVMEM): the chance per cycle that the receive side
+    // starts a busy burst (bram_wr_ready low; 0: full rate), cycles left of the burst
+    pub wr_busy_p: f64,
+    pub wr_busy: u32,
+    // observed: words written (command index = completions seen so far, word address, word),
+    // the cycle of each, the cycles bram_wr_en waited on bram_wr_ready, and the
+    // CNT_BLK_DEV_WR_BYTES events (command index, bytes)
+    pub dev_writes: Vec<(usize, u64, Vec<u8>)>,
+    pub dev_wr_cycles: Vec<u64>,
+    pub dev_wr_stalls: Vec<u64>,
+    pub dev_wr_events: Vec<(usize, u64)>,
 }
 
 impl Bench {
@@ -120,12 +132,23 @@ impl Bench {
             blk_count: 0,
             rsp: VecDeque::new(),
             wr: None,
-            bram: Bram { bytes, exposed, bb },
+            bram: Bram {
+                bytes,
+                exposed,
+                bb,
+                host: 0,
+            },
             bram_q: vec![0; kw],
             exp_set: false,
             last_rd: None,
             dev_reads: Vec::new(),
             dev_events: Vec::new(),
+            wr_busy_p: 0.0,
+            wr_busy: 0,
+            dev_writes: Vec::new(),
+            dev_wr_cycles: Vec::new(),
+            dev_wr_stalls: Vec::new(),
+            dev_wr_events: Vec::new(),
         }
     }
 
@@ -138,6 +161,20 @@ impl Bench {
         }
         self.bram.exposed[self.rng.gen_range(0..n / 2)] = true;
         self.bram.exposed[self.rng.gen_range(n / 2..n)] = false;
+    }
+
+    /// HOST_BUFLETS and the write port's busy rate for batch `batch` (while the engine is
+    /// idle): HOST_BUFLETS 0, NUM_BUFLETS/2, 1 or random; full rate every third batch, else
+    /// busy bursts starting in 10% or 40% of the cycles.
+    pub fn rehost(&mut self, batch: usize) {
+        let nb = self.bram.nb();
+        self.bram.host = match batch % 5 {
+            0 => 0,
+            1 => nb / 2,
+            2 => 1,
+            _ => self.rng.gen_range(1..=nb / 2),
+        };
+        self.wr_busy_p = [0.0, 0.1, 0.4][batch % 3];
     }
 
     pub fn cmd_entry(c: &Cmd) -> [u8; 64] {
@@ -264,6 +301,18 @@ impl Bench {
             self.m.set(p.s_blk_resp_valid, resp_valid as u64);
             let cpl_ready = self.rng.gen_bool(0.5);
             self.m.set(p.m_cpl_ready, cpl_ready as u64);
+            // the pool's shared write port: free unless the receive side writes (bursts)
+            let wr_ready = if self.wr_busy > 0 {
+                self.wr_busy -= 1;
+                false
+            } else if self.wr_busy_p > 0.0 && self.rng.gen_bool(self.wr_busy_p) {
+                self.wr_busy = self.rng.gen_range(0..6);
+                false
+            } else {
+                true
+            };
+            self.m.set(p.bram_wr_ready, wr_ready as u64);
+            self.m.set(p.host_buflets, self.bram.host);
             // buflet memory: registered read data, combinational exposed bit
             let q = self.bram_q.clone();
             self.m.set_bytes(p.bram_rd_data, &q);
@@ -449,6 +498,25 @@ impl Bench {
                     "DEVMEM bytes counted with a block write"
                 );
                 self.dev_events.push(self.m.get(p.ev_dev_bytes));
+            }
+            // buflet-memory writes: a word is written when bram_wr_en && bram_wr_ready
+            if self.m.get(p.bram_wr_en) == 1 {
+                let cyc = self.m.cycles();
+                if wr_ready {
+                    let a = self.m.get(p.bram_wr_addr);
+                    let d = get_bytes(&self.m, p.bram_wr_data, kw);
+                    let at = a as usize * kw;
+                    assert!(at + kw <= self.bram.bytes.len(), "bram write word {a}");
+                    self.bram.bytes[at..at + kw].copy_from_slice(&d);
+                    self.dev_writes.push((self.cpls.len(), a, d));
+                    self.dev_wr_cycles.push(cyc);
+                } else {
+                    self.dev_wr_stalls.push(cyc);
+                }
+            }
+            if self.m.get(p.ev_dev_wr_valid) == 1 {
+                let n = self.m.get(p.ev_dev_wr_bytes);
+                self.dev_wr_events.push((self.cpls.len(), n));
             }
             if cpl_ready && self.m.get(p.m_cpl_valid) == 1 {
                 let d = buflet_spec::Cpl::parse(&get_bytes(&self.m, p.m_cpl_data, 32)).unwrap();

@@ -17,12 +17,27 @@
 //! oracle also gives the buflet-memory reads (each chunk one run of consecutive words read in
 //! consecutive cycles: one word per cycle) and the CNT_BLK_DEV_BYTES events.
 //!
+//! p2p reads (docs/p2p.md "p2p reads"): the bench drives HOST_BUFLETS (changed between batches:
+//! 0, NUM_BUFLETS/2, 1 or random) and plays the pool's shared write port (`bram_wr_*`), busy in
+//! random bursts as the receive side would hold it (full rate every third batch), recording
+//! every word written into its buflet memory. BLK_READ lists mix DEVMEM elements (multiples of
+//! DEV_ALIGN = 64 at 64-byte offsets of the block, inside one host buflet, some spanning two
+//! blocks) with host and ZERO elements; every BLK_READ DEVMEM BAD_SG rule is injected alone
+//! (ZERO, SRC_ADDR, LEN or DISK_ADDR not aligned, beyond buflet memory, crossing its buflet, not
+//! a host buflet, the latter also with HOST_BUFLETS 0). The oracle gives the words written
+//! (command, word address, data, in order; a block's chunks before a later failure stay
+//! written), the buflet memory after every batch, the CNT_BLK_DEV_WR_BYTES events (per chunk
+//! and per command), and each chunk's words must come in consecutive cycles but for the busy
+//! ones: one word per cycle whenever the port is free, so at full rate a chunk of n words takes
+//! n cycles. DISK_ADDR alignment is the brief's and the RTL's rule; docs/p2p.md does not state
+//! it.
+//!
 //! The files, by responsibility:
 //!
 //! | file | holds |
 //! |---|---|
 //! | `main.rs` | shared constants and imports, the list of tests |
-//! | `memory.rs` | host memory with refused ranges, buflet memory and the DEVMEM rules |
+//! | `memory.rs` | host memory with refused ranges, buflet memory and the DEVMEM rules (write and read) |
 //! | `oracle.rs` | commands, expected completions and observations, the oracle's list walk |
 //! | `stimulus.rs` | scatter-gather list builder, the kinds of list damage |
 //! | `bench.rs` | the bench over `ports::BlkDma`: host memory, block device and buflet memory played cycle by cycle |

@@ -1,7 +1,8 @@
 //! The oracle: an independent walk of BLK_WRITE and BLK_READ scatter-gather lists
 //! (docs/architecture.md, docs/storage.md, docs/p2p.md) over its own copies of host memory and
-//! disk, giving the expected host reads, block operations, host writes, completions,
-//! buflet-memory reads and CNT_BLK_DEV_BYTES events.
+//! disk and buflet memory, giving the expected host reads, block operations, host writes,
+//! completions, buflet-memory reads and CNT_BLK_DEV_BYTES events (BLK_WRITE), buflet-memory
+//! writes and CNT_BLK_DEV_WR_BYTES events (BLK_READ, docs/p2p.md "p2p reads").
 
 use crate::*;
 
@@ -47,13 +48,27 @@ pub struct Expect {
     pub dev_split: usize,
     /// Requests ended by a DEVMEM rule (BAD_SG).
     pub dev_bad: usize,
+    /// BLK_READ DEVMEM: buflet-memory word writes (command index, word address, word).
+    pub dev_writes: Vec<(usize, u64, Vec<u8>)>,
+    /// BLK_READ DEVMEM: the words of each chunk (written in one run).
+    pub dev_wr_chunks: Vec<u64>,
+    /// CNT_BLK_DEV_WR_BYTES events: (command index, bytes of one chunk delivered).
+    pub dev_wr_events: Vec<(usize, u64)>,
+    /// BLK_READ DEVMEM elements all of whose bytes went to buflet memory; those split across
+    /// two blocks.
+    pub dev_rd_elems: usize,
+    pub dev_rd_split: usize,
+    /// The rules broken by the DEVMEM element that ended each request on a BLK_READ rule.
+    pub dev_rd_bad: Vec<Vec<DevRd>>,
 }
 
-/// Independent walk of BLK_WRITE and BLK_READ (docs/architecture.md, docs/storage.md) over
-/// its own copies of host memory and disk.
+/// Independent walk of BLK_WRITE and BLK_READ (docs/architecture.md, docs/storage.md,
+/// docs/p2p.md) over its own copies of host memory, disk and buflet memory.
 pub struct Oracle {
     pub mem: Vec<u8>,
     pub disk: Vec<u8>,
+    /// Buflet-memory bytes (the exposed bits and HOST_BUFLETS are the bench's `Bram`).
+    pub bram: Vec<u8>,
     /// Block operations (reads and writes) so far.
     pub blk_index: usize,
 }
@@ -71,6 +86,7 @@ impl Oracle {
         faults: &DiskFaults,
         exp: &mut Expect,
     ) {
+        let ci = exp.cpls.len(); // this command's index
         let opcode = if c.read {
             Opcode::BlkRead
         } else {
@@ -116,9 +132,17 @@ impl Oracle {
             if len == 0 || len > 65536 || !disk_ok || described + len > c.bytes as u64 {
                 return done(exp, Status::BadSg, written);
             }
-            if dev && !bram.dev_ok(c.read, zero, src, len) {
+            if dev && !c.read && !bram.dev_ok(zero, src, len) {
                 exp.dev_bad += 1;
                 return done(exp, Status::BadSg, written);
+            }
+            if dev && c.read {
+                let bad = bram.dev_rd_bad(zero, src, len, disk);
+                if !bad.is_empty() {
+                    exp.dev_bad += 1;
+                    exp.dev_rd_bad.push(bad);
+                    return done(exp, Status::BadSg, written);
+                }
             }
             described += len;
             cur_disk = disk + len;
@@ -141,7 +165,19 @@ impl Oracle {
                     rblk = self.disk[at..at + BLOCK].to_vec();
                 }
                 let chunk = rem.min(BLOCK - fill);
-                if c.read {
+                if c.read && dev {
+                    // the chunk's bytes of the block into buflet memory at s, whole words (s
+                    // and chunk are multiples of DEV_ALIGN), no host access
+                    let d = &rblk[fill..fill + chunk];
+                    for (k, w) in d.chunks(kw as usize).enumerate() {
+                        exp.dev_writes.push((ci, s / kw + k as u64, w.to_vec()));
+                    }
+                    self.bram[s as usize..s as usize + chunk].copy_from_slice(d);
+                    exp.dev_wr_chunks.push(chunk as u64 / kw);
+                    exp.dev_wr_events.push((ci, chunk as u64));
+                    exp.dev_rd_split += usize::from(chunk < rem && s == src);
+                    exp.dev_rd_elems += usize::from(chunk == rem);
+                } else if c.read {
                     if !zero {
                         let d = rblk[fill..fill + chunk].to_vec();
                         self.mem[s as usize..s as usize + chunk].copy_from_slice(&d);
@@ -154,7 +190,7 @@ impl Oracle {
                     let w0 = s / kw;
                     exp.dev_reads
                         .push((w0, (s + chunk as u64).div_ceil(kw) - w0));
-                    buf.extend_from_slice(&bram.bytes[s as usize..s as usize + chunk]);
+                    buf.extend_from_slice(&self.bram[s as usize..s as usize + chunk]);
                     blk_dev += chunk as u64;
                     exp.dev_split += usize::from(chunk < rem && s == src);
                 } else {

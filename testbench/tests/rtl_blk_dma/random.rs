@@ -1,6 +1,8 @@
 //! The random run at 64 and 512 bits: rounds of valid and damaged lists, reads and writes
 //! interleaved in the command FIFO in batches, every observation compared with the oracle, and
-//! the coverage of every status and DEVMEM case.
+//! the coverage of every status and DEVMEM case (BLK_WRITE reads from buflet memory, BLK_READ
+//! writes into host buflets: contents after every batch, every word written, one word per cycle
+//! whenever the write port is free, CNT_BLK_DEV_WR_BYTES events, every BAD_SG rule).
 
 use crate::*;
 
@@ -8,6 +10,8 @@ use crate::*;
 pub fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
     let mut b = Bench::new(name, seed, bb, nb);
     b.reexpose();
+    let mut batch = 0;
+    b.rehost(batch);
     let kw = b.kw as u64;
     let mut bld = Builder {
         rng: StdRng::seed_from_u64(seed ^ 0x5eed),
@@ -18,10 +22,14 @@ pub fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
     let mut oracle = Oracle {
         mem: b.host.mem.clone(),
         disk: b.disk.clone(),
+        bram: b.bram.bytes.clone(),
         blk_index: 0,
     };
     let mut exp = Expect::default();
     let mut statuses: HashMap<(bool, Status), usize> = HashMap::new();
+    // BLK_READ DEVMEM rules seen (each alone), NotHost with HOST_BUFLETS 0
+    let mut dev_rd_seen: HashMap<DevRd, usize> = HashMap::new();
+    let mut not_host_h0 = 0usize;
     for round in 0..rounds {
         let tag = 100 + round as u32;
         // reads and writes interleaved in the command FIFO (a write or two first so that
@@ -41,16 +49,26 @@ pub fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
             // a read has no host data reads; its DMA writes are posted
             fault = Fault::RefusedElem;
         }
-        // DEVMEM faults: the write rules on writes, DevInRead on reads
+        // DEVMEM faults: the write rules on writes, the read rules on reads (without host
+        // buflets every read rule would also be NotHost: then NotHost alone)
+        let fault = match fault {
+            Fault::DevRd(k) if b.bram.host == 0 && k != DevRd::NotHost => {
+                Fault::DevRd(DevRd::NotHost)
+            }
+            f => f,
+        };
         let read = match fault {
-            Fault::DevInRead => true,
+            Fault::DevRd(_) => true,
             Fault::DevNotExposed | Fault::DevOutOfRange | Fault::DevCrossing | Fault::DevZero => {
                 false
             }
             _ => read,
         };
         let blocks = bld.rng.gen_range(1..4);
-        let mut elems = bld.valid_list(blocks, read, &b.bram);
+        let mut elems = match fault {
+            Fault::DevRd(k) => bld.dev_rd_fault(blocks, &b.bram, k),
+            _ => bld.valid_list(blocks, read, &b.bram),
+        };
         let mut bytes = (blocks * BLOCK) as u32;
         let sg_extra = bld.rng.gen_range(0..3);
         let mut sg_max = None;
@@ -109,7 +127,14 @@ pub fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
                 .push(oracle.blk_index + bld.rng.gen_range(0..blocks)),
             Fault::EndsMidBlock => {
                 let last = elems.len() - 1;
-                if elems[last].len > 1 {
+                if read && elems[last].flags.contains(SgFlags::DEVMEM) {
+                    // keep its LEN a multiple of DEV_ALIGN: the list error, not a DEVMEM rule
+                    if elems[last].len > DEV_ALIGN {
+                        elems[last].len -= DEV_ALIGN;
+                    } else {
+                        elems.pop();
+                    }
+                } else if elems[last].len > 1 {
                     elems[last].len -= 1;
                 } else {
                     elems.pop();
@@ -143,18 +168,12 @@ pub fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
                 elems[i].flags = SgFlags::DEVMEM;
                 elems[i].src = b0 * bram.bb + bld.rng.gen_range(lo..bram.bb);
             }
-            Fault::DevZero | Fault::DevInRead => {
+            Fault::DevZero => {
                 let i = victim(&mut elems, &mut bld.rng, 1, bram.bb);
-                elems[i].flags = if matches!(fault, Fault::DevZero) || bld.rng.gen_bool(0.7) {
-                    SgFlags::DEVMEM
-                } else {
-                    SgFlags::DEVMEM | SgFlags::ZERO
-                };
-                if matches!(fault, Fault::DevZero) {
-                    elems[i].flags |= SgFlags::ZERO;
-                }
+                elems[i].flags = SgFlags::DEVMEM | SgFlags::ZERO;
                 elems[i].src = dev_src(&mut bld.rng, bram, elems[i].len, true);
             }
+            Fault::DevRd(_) => {} // built by dev_rd_fault
         }
         let sg_max = sg_max.unwrap_or(elems.len() as u32 + sg_extra);
         let mems = [&mut b.host.mem, &mut oracle.mem];
@@ -205,24 +224,46 @@ pub fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
                 | Fault::DevOutOfRange
                 | Fault::DevCrossing
                 | Fault::DevZero
-                | Fault::DevInRead
+                | Fault::DevRd(_)
         );
         assert_eq!(
             exp.dev_bad - dev_bad,
             usize::from(dev_fault),
             "test generator: {fault:?} ends on a DEVMEM rule"
         );
+        if let Fault::DevRd(k) = fault {
+            assert_eq!(
+                exp.dev_rd_bad.last(),
+                Some(&vec![k]),
+                "test generator: {fault:?} breaks exactly its rule"
+            );
+            *dev_rd_seen.entry(k).or_insert(0) += 1;
+            not_host_h0 += usize::from(b.bram.host == 0);
+        }
         *statuses.entry((read, st)).or_insert(0) += 1;
         b.cmds.push_back(c);
         // run commands in batches so that several sit in the command FIFO at once
         if b.cmds.len() >= 3 || round == rounds - 1 {
             let n = exp.cpls.len();
             b.run(n);
-            // the engine is idle: new exposed bits for the next batch
+            // buflet memory after the batch's last command
+            if let Some(i) = (0..b.bram.bytes.len()).find(|&i| b.bram.bytes[i] != oracle.bram[i]) {
+                panic!(
+                    "buflet memory after command {tag} (HOST_BUFLETS {}): byte {i:#x} is {:#04x}, \
+                     expected {:#04x}",
+                    b.bram.host, b.bram.bytes[i], oracle.bram[i]
+                );
+            }
+            // the engine is idle: new exposed bits, HOST_BUFLETS and write-port rate
             b.reexpose();
+            batch += 1;
+            b.rehost(batch);
         }
     }
     assert_eq!(b.cpls, exp.cpls, "completions");
+    // BLK_READ DEVMEM writes first: a wrong word in buflet memory also spoils later BLK_WRITE
+    // DEVMEM reads
+    check_dev_writes(&b, &exp);
     assert_eq!(b.reads.len(), exp.reads.len(), "number of host reads");
     for (i, (got, want)) in b.reads.iter().zip(&exp.reads).enumerate() {
         assert_eq!(got, want, "host read {i}");
@@ -286,14 +327,36 @@ pub fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
     assert!(reads_done > 20, "only {reads_done} block reads");
     eprintln!(
         "{name}: {} completions {statuses:?}, {} host reads, {} block ops ({reads_done} reads), \
-         {} host writes, {} DEVMEM chunks, {} DEVMEM bytes, {} cycles",
+         {} host writes, {} DEVMEM chunks, {} DEVMEM bytes, {} cycles; BLK_READ DEVMEM: \
+         {} elements ({} split), {} chunks, {} words, {} bytes, {} stall cycles, rules {dev_rd_seen:?} \
+         (NotHost with HOST_BUFLETS 0: {not_host_h0})",
         b.cpls.len(),
         b.reads.len(),
         b.blocks.len(),
         b.writes.len(),
         b.dev_reads.len(),
         b.dev_events.iter().sum::<u64>(),
-        b.m.cycles()
+        b.m.cycles(),
+        exp.dev_rd_elems,
+        exp.dev_rd_split,
+        exp.dev_wr_chunks.len(),
+        b.dev_writes.len(),
+        b.dev_wr_events.iter().map(|e| e.1).sum::<u64>(),
+        b.dev_wr_stalls.len(),
+    );
+    let missing: Vec<DevRd> = DEV_RD_KINDS
+        .into_iter()
+        .filter(|k| !dev_rd_seen.contains_key(k))
+        .collect();
+    assert!(
+        missing.is_empty() && not_host_h0 > 0,
+        "BLK_READ DEVMEM rules not covered: {missing:?} (NotHost with HOST_BUFLETS 0: {not_host_h0})"
+    );
+    assert!(
+        exp.dev_rd_elems > 60 && exp.dev_rd_split > 3,
+        "BLK_READ DEVMEM coverage: {} elements, {} split",
+        exp.dev_rd_elems,
+        exp.dev_rd_split
     );
     // every late answer ended its command once (ev_blk_timeout) and was discarded
     let late = exp
@@ -310,9 +373,83 @@ pub fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
 }
 
 pub fn blk_dma_w64() {
-    run_width("blk_dma_w64", 5, 190, 512, 64);
+    run_width("blk_dma_w64", 5, 260, 512, 64);
 }
 
 pub fn blk_dma_w512() {
-    run_width("blk_dma_w512", 2, 190, 2048, 256);
+    run_width("blk_dma_w512", 2, 260, 2048, 256);
+}
+
+/// BLK_READ DEVMEM (docs/p2p.md "p2p reads"): every buflet-memory word written (command, word
+/// address, data) as the oracle says, in order; each chunk's words in consecutive cycles but for
+/// the cycles the port was busy (one word per cycle whenever it is free, so exactly one word per
+/// cycle at full rate); the CNT_BLK_DEV_WR_BYTES events, per chunk and per command; coverage
+/// of the stalls and of full-rate chunks.
+fn check_dev_writes(b: &Bench, exp: &Expect) {
+    assert_eq!(
+        b.dev_writes.len(),
+        exp.dev_writes.len(),
+        "number of buflet-memory words written"
+    );
+    for (i, (got, want)) in b.dev_writes.iter().zip(&exp.dev_writes).enumerate() {
+        assert_eq!(
+            (got.0, got.1),
+            (want.0, want.1),
+            "buflet-memory write {i}: (command index, word address)"
+        );
+        assert!(
+            got.2 == want.2,
+            "buflet-memory write {i} (command {}, word {:#x}): data {:02x?}, expected {:02x?}",
+            got.0,
+            got.1,
+            got.2,
+            want.2
+        );
+    }
+    // per chunk: the span from its first to its last word is its words plus the busy cycles
+    let (mut at, mut stalled, mut full_rate) = (0usize, 0usize, 0usize);
+    for (k, &n) in exp.dev_wr_chunks.iter().enumerate() {
+        let c = &b.dev_wr_cycles[at..at + n as usize];
+        let (first, last) = (c[0], c[c.len() - 1]);
+        let lo = b.dev_wr_stalls.partition_point(|&s| s < first);
+        let hi = b.dev_wr_stalls.partition_point(|&s| s <= last);
+        let busy = (hi - lo) as u64;
+        assert_eq!(
+            last - first + 1,
+            n + busy,
+            "DEVMEM chunk {k} ({n} words from word {:#x}): cycles from its first to its last \
+             word, with {busy} busy cycles",
+            b.dev_writes[at].1
+        );
+        stalled += usize::from(busy > 0);
+        full_rate += usize::from(busy == 0 && n > 1);
+        at += n as usize;
+    }
+    let per_cmd = |ev: &[(usize, u64)]| {
+        let mut m: HashMap<usize, u64> = HashMap::new();
+        for &(c, n) in ev {
+            *m.entry(c).or_insert(0) += n;
+        }
+        m
+    };
+    assert_eq!(
+        per_cmd(&b.dev_wr_events),
+        per_cmd(&exp.dev_wr_events),
+        "CNT_BLK_DEV_WR_BYTES per command"
+    );
+    assert_eq!(
+        b.dev_wr_events, exp.dev_wr_events,
+        "CNT_BLK_DEV_WR_BYTES events (command index, bytes)"
+    );
+    eprintln!(
+        "  BLK_READ DEVMEM chunks: {stalled} stalled on bram_wr_ready, {full_rate} of 2+ words \
+         at full rate; {} busy cycles with bram_wr_en",
+        b.dev_wr_stalls.len()
+    );
+    assert!(
+        stalled > 10 && full_rate > 10 && b.dev_wr_stalls.len() > 20,
+        "write-port coverage: {stalled} chunks stalled, {full_rate} multi-word chunks at full \
+         rate, {} stall cycles",
+        b.dev_wr_stalls.len()
+    );
 }
