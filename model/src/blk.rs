@@ -146,14 +146,15 @@ impl ModelDevice {
         src < num * bb && src % bb + len <= bb && self.pool.is_exposed((src / bb) as u16)
     }
 
-    /// A DEVMEM element of a BLK_READ: `[dst, dst+len)` lies inside one host buflet, `dst` and
-    /// `len` multiples of `DEV_ALIGN` (docs/p2p.md, "p2p reads").
-    fn dev_rd_ok(&self, dst: u64, len: u64) -> bool {
+    /// A DEVMEM element of a BLK_READ: `[dst, dst+len)` lies inside one host buflet, `dst`,
+    /// `len` and `disk` multiples of `DEV_ALIGN` (docs/p2p.md, "p2p reads").
+    fn dev_rd_ok(&self, dst: u64, len: u64, disk: u64) -> bool {
         let bb = self.pool.buflet_bytes() as u64;
         let num = self.pool.num() as u64;
         let align = param::DEV_ALIGN;
         dst.is_multiple_of(align)
             && len.is_multiple_of(align)
+            && disk.is_multiple_of(align)
             && dst < num * bb
             && dst % bb + len <= bb
             && self.pool.is_host(dst / bb)
@@ -273,7 +274,7 @@ impl ModelDevice {
                     } else if dev
                         && (zero
                             || if j.read {
-                                !self.dev_rd_ok(src, len)
+                                !self.dev_rd_ok(src, len, disk)
                             } else {
                                 !self.dev_ok(src, len)
                             })

@@ -140,7 +140,7 @@ flag_sets! {
     }
     sg_flag (SgFlags: u32), "Scatter-gather element flags (sg_elem.FLAGS)." => {
         ZERO = 1, "Element writes zeros; SRC_ADDR is not read.";
-        DEVMEM = 2, "SRC_ADDR is a buflet-memory address b*BUFLET_BYTES + k. BLK_WRITE: the element lies inside one exposed buflet and its bytes are read from there. BLK_READ: the element lies inside one host buflet (HOST_BUFLETS), SRC_ADDR and LEN are multiples of DEV_ALIGN, and its bytes are written there (docs/p2p.md).";
+        DEVMEM = 2, "SRC_ADDR is a buflet-memory address b*BUFLET_BYTES + k. BLK_WRITE: the element lies inside one exposed buflet and its bytes are read from there. BLK_READ: the element lies inside one host buflet (HOST_BUFLETS), SRC_ADDR, LEN and DISK_ADDR are multiples of DEV_ALIGN, and its bytes are written there (docs/p2p.md).";
     }
 }
 
@@ -176,6 +176,6 @@ constants! {
         RELEASE_MAX      = 24, "Most chain heads in one BUF_RELEASE request.";
         RCV_BUF_MAX      = 0x4000_0000, "Largest sock_desc.RCV_BUF (2^30 bytes).";
         HOLD_REC_BYTES   = 8, "Bytes per hold record.";
-        DEV_ALIGN        = 64, "Alignment of SRC_ADDR and LEN of a DEVMEM element of a BLK_READ (the widest bus word).";
+        DEV_ALIGN        = 64, "Alignment of SRC_ADDR, LEN and DISK_ADDR of a DEVMEM element of a BLK_READ (the widest bus word).";
     }
 }

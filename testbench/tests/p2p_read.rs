@@ -53,7 +53,7 @@ fn done(drv: &mut Driver, tag: u32, kind: CplKind) -> Completion {
 /// HOST_BUFLETS refused above half the pool and taken at a quarter (the free count leaves
 /// them out); two blocks read into host buflets (the counter moves, no block byte reaches host
 /// memory; the bytes themselves are checked end to end by `read_back.rs`); every BAD_SG rule
-/// of a DEVMEM read element; a DEVMEM post with FIRST_OFF past its buflet refused; the host
+/// of a DEVMEM read element (DISK_ADDR's alignment too); a DEVMEM post with FIRST_OFF past its buflet refused; the host
 /// buflets given back.
 #[test]
 fn devmem_block_reads_on_both_backends() {
@@ -139,6 +139,38 @@ fn devmem_block_reads_on_both_backends() {
             assert_eq!((c.status, c.bytes), (Status::BadSg, 0), "{b}: {what}");
             assert_eq!(drv.rd(reg::CNT_BLK_DEV_WR_BYTES), before, "{b}: {what}");
         }
+
+        // A DEVMEM element at a block offset that is not a multiple of DEV_ALIGN (after a
+        // 100-byte host element): BAD_SG, though SRC_ADDR and LEN are aligned; the host
+        // element before it was delivered in the same block, which is not counted.
+        let hostpg = drv.env.mem.alloc(4096, 4096).unwrap();
+        drv.reg_acquire(hostpg, 4096, Perms::RW).unwrap();
+        let before = drv.rd(reg::CNT_BLK_DEV_WR_BYTES);
+        let r = sg_list(
+            drv,
+            &[
+                (hostpg, 100, SgFlags::empty(), disk),
+                (base, bb as u32, dev, disk + 100),
+                (
+                    hostpg + 100,
+                    4096 - 100 - bb as u32,
+                    SgFlags::empty(),
+                    disk + 100 + bb,
+                ),
+            ],
+        );
+        let tag = drv.blk_read(r, 3, 4096).unwrap();
+        let c = done(drv, tag, CplKind::BlkDone);
+        assert_eq!(
+            (c.status, c.bytes),
+            (Status::BadSg, 0),
+            "{b}: misaligned DISK_ADDR"
+        );
+        assert_eq!(
+            drv.rd(reg::CNT_BLK_DEV_WR_BYTES),
+            before,
+            "{b}: misaligned DISK_ADDR"
+        );
 
         // A DEVMEM post whose first offset leaves its first buflet is refused (BAD_NB).
         let spec = frames::demo_socket(0x1000, 1460);

@@ -29,8 +29,7 @@
 //! written), the buflet memory after every batch, the CNT_BLK_DEV_WR_BYTES events (per chunk
 //! and per command), and each chunk's words must come in consecutive cycles but for the busy
 //! ones: one word per cycle whenever the port is free, so at full rate a chunk of n words takes
-//! n cycles. DISK_ADDR alignment is the brief's and the RTL's rule; docs/p2p.md does not state
-//! it.
+//! n cycles.
 //!
 //! The files, by responsibility:
 //!

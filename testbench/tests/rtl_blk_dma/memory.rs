@@ -43,8 +43,8 @@ pub struct Bram {
 /// DEV_ALIGN (docs/p2p.md, "p2p reads"): 64, the widest bus word.
 pub const DEV_ALIGN: u64 = 64;
 
-/// The rules of a DEVMEM element of a BLK_READ (docs/p2p.md "DEVMEM elements of a BLK_READ",
-/// and DISK_ADDR aligned as the brief and the RTL header state): each kind of violation.
+/// The rules of a DEVMEM element of a BLK_READ (docs/p2p.md "`DEVMEM` elements of a
+/// `BLK_READ`"): each kind of violation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DevRd {
     /// FLAGS & ZERO together with DEVMEM.
@@ -53,7 +53,7 @@ pub enum DevRd {
     SrcAlign,
     /// LEN not a multiple of DEV_ALIGN.
     LenAlign,
-    /// DISK_ADDR not a multiple of DEV_ALIGN (not in docs/p2p.md: see the report).
+    /// DISK_ADDR not a multiple of DEV_ALIGN.
     DiskAlign,
     /// SRC_ADDR beyond buflet memory (no buflet at all).
     OutOfRange,
