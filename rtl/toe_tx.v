@@ -372,7 +372,7 @@ module toe_tx #(
 
     // ------------------------------------------------------------------ piece walk
     // from NXT_POST/NXT_POFF (a new segment at NXT, the cursor valid), else from POST_HEAD
-    // at g_off - SND_OFF; one post per two cycles: read, then hand its piece on
+    // at g_off - SND_OFF; one piece per cycle (the post at pa is read combinationally)
     reg         w_on;              // walking (the post at pa is read combinationally)
     reg [15:0]  w_cur;             // post being walked (the cursor after the walk)
     reg [31:0]  w_poff;            // offset in it
