@@ -739,6 +739,9 @@
 `define BF_TX_FLAG_PSH 1
 `define BF_TX_FLAG_DEVMEM 2
 
+// close_flag
+`define BF_CLOSE_FLAG_ABORT 1
+
 // snd_flag
 `define BF_SND_FLAG_OPEN 1
 `define BF_SND_FLAG_RECOVERY 2

@@ -174,6 +174,7 @@ module toe_engine #(
     localparam [7:0] ST_CLOSED     = `BF_SOCK_STATE_CLOSED;
     localparam [7:0] ST_OK8        = `BF_STATUS_OK;
     localparam [7:0] ST_RESET      = `BF_STATUS_RESET;
+    localparam [7:0] ST_BAD_SOCK8  = `BF_STATUS_BAD_SOCK;
     localparam [7:0] ST_TIMEOUT    = `BF_STATUS_TIMEOUT;
     localparam [7:0] OP_TX_POST    = `BF_OP_TX_POST;
     localparam [7:0] OP_SOCK_ADD   = `BF_OP_SOCK_ADD;
@@ -507,8 +508,14 @@ module toe_engine #(
                            (f_was == ST_CLOSE_WAIT) || (f_was == ST_LAST_ACK) ||
                            (f_was == ST_CLOSING) || (f_was == ST_TIME_WAIT);
     wire        is_post  = (rq[`BF_REQ_HDR_OPCODE_RANGE] == OP_TX_POST);
-    wire        sr_refuse = (state == S_SR1) && (is_post ? (post_st != ST_OK8) : (close_st != ST_OK8));
-    wire [7:0]  sr_st    = is_post ? post_st : close_st;
+    // SOCK_CLOSE with ABORT (docs/tcp-transmit.md): any TCP socket; an RST unless nothing is
+    // there to reset (LISTEN, SYN_SENT, TIME_WAIT, CLOSED)
+    wire        rq_abort  = !is_post && ((rq[`BF_REQ_HDR_FLAGS_RANGE] & 8'(`BF_CLOSE_FLAG_ABORT)) != 8'd0);
+    wire [7:0]  abort_st  = (sk[`BF_SOCK_DESC_PROTO_RANGE] == 8'(`BF_IP_PROTO_TCP)) ? ST_OK8 : ST_BAD_SOCK8;
+    wire        abort_rst = (cx_state != ST_LISTEN) && (cx_state != ST_SYN_SENT) &&
+                            (cx_state != ST_TIME_WAIT) && (cx_state != ST_CLOSED);
+    wire [7:0]  sr_st    = is_post ? post_st : rq_abort ? abort_st : close_st;
+    wire        sr_refuse = (state == S_SR1) && (sr_st != ST_OK8);
     wire        sa_syn   = (f_was == ST_LISTEN && cx_state == ST_SYN_RCVD) || (f_was == ST_SYN_SENT && st_open);
     wire        ab_cpl_go = cpl_slot;
     toe_tx #(.NUM_SOCKETS(NUM_SOCKETS), .NUM_POSTS(NUM_POSTS), .BUFLET_BYTES(BUFLET_BYTES)) u_tx (
@@ -524,7 +531,7 @@ module toe_engine #(
             ((state == S_SA0) && !sa_skip && !sa_slow && sa_ack)),
         .init(state == S_REQ_ADD), .init_connect(go_connect),
         .post_take((state == S_SR1) && is_post && !sr_refuse),
-        .close_take((state == S_SR1) && !is_post && !sr_refuse),
+        .close_take((state == S_SR1) && !is_post && !rq_abort && !sr_refuse),
         .in_syn((state == S_SA1) && sa_syn),
         .in_est((state == S_SA2) && sa_est),
         .in_stop((state == S_SA2) && sa_stop),
@@ -958,7 +965,11 @@ module toe_engine #(
                 // ---------------------------------------------------------- send side (toe_tx)
                 // TX_POST / SOCK_CLOSE: the socket's state; accepted, or CMD_DONE with toe_tx's status
                 S_SR0: {sk, cx, state} <= {sk_rd, cx_rd, S_SR1};
-                S_SR1: begin
+                S_SR1: if (!sr_refuse && rq_abort) begin
+                    // abort: the posts, a pending active open and SOCK_CLOSE come back RESET,
+                    // then this request's CMD_DONE OK
+                    ab_go(ST_RESET, abort_rst, 1'b1, S_CPL);
+                end else begin
                     if (!sr_refuse && !is_post) begin
                         cx[`BF_SOCK_CTX_STATE_RANGE] <= (cx_state == ST_ESTAB) ? ST_FIN_WAIT_1 : ST_LAST_ACK;
                         cx_wb <= 1'b1;

@@ -141,6 +141,25 @@ impl Driver {
         self.submit(&e)?;
         Ok(tag)
     }
+
+    /// Abort the connection of socket `sref` (`SOCK_CLOSE` with `ABORT`): the NIC sends an RST
+    /// (when there is a peer to reset), the socket is CLOSED, its posts come back `TX_DONE
+    /// RESET` and a pending close or active open `CMD_DONE RESET`, then this request's
+    /// `CMD_DONE OK` (with the returned tag). The socket stays until `SOCK_DEL`.
+    pub fn sock_abort(&mut self, sref: u16) -> Result<u32, DriverError> {
+        let tag = self.tag();
+        let mut e = [0u8; 64];
+        ReqHdr {
+            opcode: Opcode::SockClose.code(),
+            flags: spec::CloseFlags::ABORT.bits(),
+            sock_ref: sref,
+            tag,
+            ..Default::default()
+        }
+        .emit(&mut e);
+        self.submit(&e)?;
+        Ok(tag)
+    }
 }
 
 impl Driver {

@@ -17,7 +17,7 @@ codes! {
         DeregRegion DEREG_REGION = 9, "Remove a region from the device protection table.";
         BufRelease BUF_RELEASE = 10, "Free held buflet chains (p2p): entry `buf_release`.";
         TxPost TX_POST = 11, "Append a buffer, by reference, to a socket's send queue: entry `tx_desc` (docs/tcp-transmit.md).";
-        SockClose SOCK_CLOSE = 12, "Send FIN after the socket's queued data; completes when the FIN is acknowledged.";
+        SockClose SOCK_CLOSE = 12, "Send FIN after the socket's queued data; completes when the FIN is acknowledged. With close_flag.ABORT: abort the connection at once (docs/tcp-transmit.md).";
     }
     cpl_kind (CplKind), "Completion kinds." => {
         CmdDone CMD_DONE = 1, "A request finished (SOCK_ADD, SOCK_DEL, NOP, or any request that failed).";
@@ -115,6 +115,9 @@ flag_sets! {
     tx_flag (TxFlags: u8), "Flags of a send request (tx_desc.FLAGS)." => {
         PSH    = 1, "Set PSH on the post's last segment.";
         DEVMEM = 2, "p2p: the page-list entries are device addresses of host buflets (HOST_BUFLETS), each covering BUFLET_BYTES bytes; the payload is read from buflet memory (docs/p2p.md, p2p reads).";
+    }
+    close_flag (CloseFlags: u8), "Flags of a SOCK_CLOSE request (req_hdr.FLAGS)." => {
+        ABORT = 1, "Abort: an RST goes out (SEQ = SND.NXT; none in LISTEN, SYN_SENT, TIME_WAIT or CLOSED), the socket is CLOSED, its posts come back TX_DONE RESET, a pending SOCK_CLOSE and active open CMD_DONE RESET, then this request's CMD_DONE OK.";
     }
     snd_flag (SndFlags: u16), "Send-state flags (snd_ctx.SFLAGS), NIC-internal." => {
         OPEN         = 0x001, "The handshake completed: the send side may run.";

@@ -183,6 +183,7 @@ pub const CONST_GROUPS: &[&[Const]] = &[
     tcp_flag::CONSTS,
     tx_kind::CONSTS,
     tx_flag::CONSTS,
+    close_flag::CONSTS,
     snd_flag::CONSTS,
     tx_opt::CONSTS,
     drop::CONSTS,

@@ -785,7 +785,63 @@ fn jumbo_segments_cross_pages_and_posts(be: Backend) {
     assert_eq!(n, 2, "{c:?}");
 }
 
+/// SOCK_CLOSE with ABORT while posts are in flight and a graceful close waits: one RST|ACK at
+/// SND.NXT goes out, the post acknowledged in part comes back RESET with its acknowledged bytes,
+/// the pending close CMD_DONE RESET, then the abort's CMD_DONE OK; nothing is sent after, and
+/// the peer's next segment finds a CLOSED socket. An abort of a socket in LISTEN sends nothing.
+fn abort_sends_rst_and_returns_everything(be: Backend) {
+    use buflet_spec::Opcode;
+    let mut b = bench(be);
+    let sock = establish(&mut b, ISS, 1000, false, 3000);
+    let data = frames::payload(71, 6000);
+    let t1 = post_at(&mut b, sock, &data, 0, true);
+    let (v, _) = pump(&mut b, 40_000);
+    let sent: usize = data_segs(&v).iter().map(|s| s.len()).sum();
+    assert_eq!(sent, 3000, "a 3000-byte window: {v:?}");
+    ack_off(&mut b, ISS, 1000, 0); // 1000 bytes taken, the window closed
+    let close = b.drv.sock_close(sock).unwrap();
+    let (_, c) = pump(&mut b, 20_000);
+    assert!(c.iter().all(|c| c.kind != CplKind::TxDone), "{c:?}");
+    let abort = b.drv.sock_abort(sock).unwrap();
+    let (v, c) = pump(&mut b, 40_000);
+    let rst: Vec<&Seg> = v.iter().filter(|s| s.rst).collect();
+    assert_eq!(rst.len(), 1, "one RST: {v:?}");
+    assert_eq!(
+        rst[0].seq,
+        ISS.wrapping_add(1).wrapping_add(3000),
+        "RST at SND.NXT"
+    );
+    assert_eq!(v.len(), 1, "nothing but the RST: {v:?}");
+    let t = tx_done(&c, Status::Reset);
+    assert_eq!(t.len(), 1, "{c:?}");
+    assert_eq!((t[0].tag, t[0].ref_num, t[0].bytes), (t1, 1, 1000));
+    let cmd: Vec<(u32, Status)> = c
+        .iter()
+        .filter(|c| c.kind == CplKind::CmdDone && c.opcode == Opcode::SockClose.code())
+        .map(|c| (c.tag, c.status))
+        .collect();
+    assert_eq!(cmd, [(close, Status::Reset), (abort, Status::Ok)], "{c:?}");
+    // The socket is closed: the peer's ACK gets nothing back, later ticks send nothing.
+    ack_off(&mut b, ISS, 2000, 3000);
+    let (v, _) = pump(&mut b, 400_000);
+    assert!(v.iter().all(|s| s.rst || s.len() == 0), "{v:?}");
+    assert!(data_segs(&v).is_empty(), "{v:?}");
+    b.drv.del_socket(sock).unwrap();
+
+    // LISTEN: nothing to reset.
+    let mut b = bench(be);
+    let (sock, _) = b.drv.add_socket(&frames::demo_socket(ISN, 1000)).unwrap();
+    let abort = b.drv.sock_abort(sock).unwrap();
+    let (v, c) = pump(&mut b, 20_000);
+    assert!(v.is_empty(), "{v:?}");
+    assert!(
+        c.iter().any(|c| c.tag == abort && c.status == Status::Ok),
+        "{c:?}"
+    );
+}
+
 on_both!(
+    abort_sends_rst_and_returns_everything,
     a_reused_page_list_is_read_again,
     one_segment_spans_many_one_byte_posts,
     first_off_posts_cross_pages,

@@ -2,8 +2,8 @@
 //! BUF_RELEASE, NOP and unknown opcodes, and their CMD_DONE.
 
 use buflet_spec::{
-    param, reg, sock_state, AnonDesc, BufRelease, CplFlags, NbDesc, Opcode, ReqHdr, SockDesc,
-    SockFlags, Status, TxDesc,
+    param, reg, sock_state, AnonDesc, BufRelease, CloseFlags, CplFlags, NbDesc, Opcode, ReqHdr,
+    SockDesc, SockFlags, Status, TxDesc,
 };
 
 use super::{snd, Anon, Desc, Key, Nb, Sock, Toe, MAX_RCV_BUF, PAGE, PROTO_TCP, PROTO_UDP};
@@ -136,6 +136,25 @@ impl ModelDevice {
                 }
             }
             Ok(Opcode::BufRelease) => return self.buf_release(e),
+            Ok(Opcode::SockClose) if hdr.flags & CloseFlags::ABORT.bits() != 0 => {
+                // Abort (docs/tcp-transmit.md): any TCP socket in use.
+                if !in_use(&self.toe) || self.toe.socks[sref].is_udp() {
+                    Status::BadSock
+                } else {
+                    let st = u64::from(self.toe.socks[sref].state);
+                    let rst = ![
+                        sock_state::LISTEN,
+                        sock_state::SYN_SENT,
+                        sock_state::TIME_WAIT,
+                        sock_state::CLOSED,
+                    ]
+                    .contains(&st);
+                    // This request's CMD_DONE follows the completions the abort posts.
+                    let t = self.snd_abort(sref as u16, Status::Reset, rst).max(done);
+                    self.post_cpl(t, crate::cmd_done(e, Status::Ok));
+                    return t;
+                }
+            }
             Ok(Opcode::SockClose) => {
                 if !in_use(&self.toe) {
                     Status::BadSock

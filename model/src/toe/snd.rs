@@ -751,8 +751,9 @@ impl ModelDevice {
 
     /// The connection is over (`rst`: we end it and send an RST; else the peer's RST or a
     /// failed open ended it): the socket is CLOSED, the send side stops, and its posts, a
-    /// pending SOCK_CLOSE and a pending active open come back with status `st`.
-    pub(super) fn snd_abort(&mut self, s: u16, st: Status, rst: bool) {
+    /// pending SOCK_CLOSE and a pending active open come back with status `st`. Returns when
+    /// the last of those completions is posted.
+    pub(super) fn snd_abort(&mut self, s: u16, st: Status, rst: bool) -> u64 {
         let free = self.free_sample();
         let sock = &mut self.toe.socks[s as usize];
         let mut cmd = sock.ack(&self.cfg, free);
@@ -785,6 +786,7 @@ impl ModelDevice {
                 },
             );
         }
+        t
     }
 
     /// The SOCK_ADD of an active open completes with `st`.

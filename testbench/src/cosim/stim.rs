@@ -261,6 +261,11 @@ pub enum Step {
         /// Socket reference number.
         sock: u16,
     },
+    /// OP_SOCK_CLOSE with ABORT: an RST, every post back RESET.
+    SockAbort {
+        /// Socket reference number.
+        sock: u16,
+    },
     /// The send side's timer policy: RTO_INIT, RTO_MIN, RTO_MAX (timer ticks) and TX_RETRIES.
     TxPolicy {
         /// RTO_INIT.
@@ -320,6 +325,7 @@ impl Step {
                 d.lba, d.blocks, d.post_region, d.first, d.bad
             ),
             Step::SockClose { sock } => format!("SOCK_CLOSE ref {sock}"),
+            Step::SockAbort { sock } => format!("SOCK_CLOSE ABORT ref {sock}"),
             Step::TxPolicy {
                 rto_init,
                 rto_min,

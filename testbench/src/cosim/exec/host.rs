@@ -275,6 +275,11 @@ impl Host {
                 value: *n,
             }],
             Step::DevRead(d) => self.dev_read(d, lay),
+            Step::SockAbort { sock } => {
+                let mut e = self.hdr(Opcode::SockClose.code(), *sock);
+                e[1] = buflet_spec::CloseFlags::ABORT.bits();
+                vec![Action::Req(e)]
+            }
             Step::SockClose { sock } => {
                 vec![Action::Req(self.hdr(Opcode::SockClose.code(), *sock))]
             }

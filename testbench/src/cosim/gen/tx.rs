@@ -230,7 +230,19 @@ impl Conn {
         for _ in 0..rng.gen_range(2..=10) {
             self.tx_round(rng, ev, len);
         }
-        if rng.gen_bool(0.4) {
+        if rng.gen_bool(0.12) {
+            // An abort with posts (and perhaps a close) in flight: the rest of the peer's
+            // steps meet a CLOSED socket.
+            if rng.gen_bool(0.4) {
+                ev.push(Step::SockClose {
+                    sock: self.p.sock_ref,
+                });
+            }
+            ev.push(Step::SockAbort {
+                sock: self.p.sock_ref,
+            });
+            self.snd_closed = true;
+        } else if rng.gen_bool(0.4) {
             ev.push(Step::SockClose {
                 sock: self.p.sock_ref,
             });
