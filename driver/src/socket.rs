@@ -154,7 +154,6 @@ impl Driver {
             flags: spec::CloseFlags::ABORT.bits(),
             sock_ref: sref,
             tag,
-            ..Default::default()
         }
         .emit(&mut e);
         self.submit(&e)?;
