@@ -302,30 +302,39 @@ impl Driver {
         for &p in &marked {
             self.cow_mark(p);
         }
-        self.tx_tags
-            .entry(sock)
-            .or_default()
-            .push_back(crate::TxPosted {
-                tag,
-                marked,
-                bounce: Vec::new(),
-                list: None,
-            });
-        if let Err(e) = self.submit_held(tag, &e) {
-            let gone: std::collections::VecDeque<_> = match self.tx_tags.get_mut(&sock) {
-                Some(q) => {
-                    let (gone, keep) = std::mem::take(q).into_iter().partition(|p| p.tag == tag);
-                    *q = keep;
-                    gone
-                }
-                None => Default::default(),
-            };
-            for p in gone {
+        let post = crate::TxPosted {
+            tag,
+            marked,
+            bounce: Vec::new(),
+            list: None,
+        };
+        self.submit_post(sock, post, &e)
+    }
+
+    /// Queue `post` on socket `sock`'s list of posts and submit its `TX_POST` entry `e`; when
+    /// the submission fails the post is over at once (its marks, bounce pages and list go).
+    fn submit_post(
+        &mut self,
+        sock: u16,
+        post: crate::TxPosted,
+        e: &[u8; 64],
+    ) -> Result<u32, DriverError> {
+        let tag = post.tag;
+        self.tx_tags.entry(sock).or_default().push_back(post);
+        if let Err(err) = self.submit_held(tag, e) {
+            if let Some(p) = self.take_post(sock, tag) {
                 self.tx_posted_done(p);
             }
-            return Err(e);
+            return Err(err);
         }
         Ok(tag)
+    }
+
+    /// Take the post tagged `tag` off socket `sock`'s list, if it is there.
+    pub(crate) fn take_post(&mut self, sock: u16, tag: u32) -> Option<crate::TxPosted> {
+        let q = self.tx_tags.get_mut(&sock)?;
+        let i = q.iter().position(|p| p.tag == tag)?;
+        q.remove(i)
     }
 
     /// Send the application's bytes `[addr, addr+len)` on socket `sock` without copying them
@@ -468,26 +477,13 @@ impl Driver {
             ..Default::default()
         }
         .to_bytes();
-        self.tx_tags
-            .entry(sock)
-            .or_default()
-            .push_back(crate::TxPosted {
-                tag,
-                marked: Vec::new(),
-                bounce: Vec::new(),
-                list: Some((list, lbytes.max(8))),
-            });
-        if let Err(e) = self.submit_held(tag, &e) {
-            if let Some(q) = self.tx_tags.get_mut(&sock) {
-                if let Some(i) = q.iter().position(|p| p.tag == tag) {
-                    if let Some(p) = q.remove(i) {
-                        self.tx_posted_done(p);
-                    }
-                }
-            }
-            return Err(e);
-        }
-        Ok(tag)
+        let post = crate::TxPosted {
+            tag,
+            marked: Vec::new(),
+            bounce: Vec::new(),
+            list: Some((list, lbytes.max(8))),
+        };
+        self.submit_post(sock, post, &e)
     }
 
     /// p2p reads (docs/p2p.md): give the host the top `n` buflets (`HOST_BUFLETS`). Returns

@@ -99,15 +99,7 @@ impl Driver {
         }
         // A refused TX_POST never joined the socket's send queue.
         if c.kind == CplKind::CmdDone && c.opcode == Opcode::TxPost.code() {
-            let gone: std::collections::VecDeque<_> = match self.tx_tags.get_mut(&c.sock_ref) {
-                Some(q) => {
-                    let (gone, keep) = std::mem::take(q).into_iter().partition(|p| p.tag == c.tag);
-                    *q = keep;
-                    gone
-                }
-                None => Default::default(),
-            };
-            for p in gone {
+            if let Some(p) = self.take_post(c.sock_ref, c.tag) {
                 self.tx_posted_done(p);
             }
         }

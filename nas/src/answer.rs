@@ -356,11 +356,7 @@ impl Answers {
     /// Start the block reads of waiting chunks, in order, while the pool and the read limit
     /// allow.
     fn start_reads(&mut self, drv: &mut Driver, file: &dyn FileMap) -> Result<(), AnswerError> {
-        let mut reading = self
-            .queue
-            .iter()
-            .filter(|i| matches!(i, Item::Data(c) if matches!(c.state, ChunkState::Reading { .. })))
-            .count();
+        let mut reading = self.reads_in_flight();
         let mut data_items = 0;
         for i in 0..self.queue.len() {
             if reading >= MAX_READS {

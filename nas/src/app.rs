@@ -602,10 +602,6 @@ pub struct Bfw1 {
     pub records: u64,
     /// Data bytes of those records.
     pub record_bytes: u64,
-    /// READ records found.
-    pub reads: u64,
-    /// Bytes they ask for.
-    pub read_bytes: u64,
 }
 
 impl RecordProtocol for Bfw1 {
@@ -634,8 +630,6 @@ impl RecordProtocol for Bfw1 {
                     ));
                 }
                 Ok(r) if r.kind == crate::framed::Kind::Read => {
-                    app.proto.reads += 1;
-                    app.proto.read_bytes += u64::from(r.len);
                     app.queue_read(u64::from(r.len), r.file_off);
                     app.next = r.end();
                 }

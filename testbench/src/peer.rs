@@ -109,10 +109,6 @@ const EXTRA_READ_MAX: u64 = 150_000;
 
 /// The peer's side of a read-back: the BFW1 records it sends, and the answers it parses.
 struct Client {
-    /// The file as written.
-    source: Vec<u8>,
-    /// Bytes the peer sends: `WRITE` records, then (once every one is acknowledged) `READ`s.
-    out: Vec<u8>,
     /// The file as written, record by record: (length, file offset) in order.
     records: Vec<(u32, u64)>,
     /// The `READ`s to send once every record is acknowledged: (length, file offset).
@@ -140,8 +136,9 @@ struct Client {
 impl Client {
     /// A client that writes `source`, then reads it back whole and in `EXTRA_READS` seeded
     /// ranges; with `past_end`, its last `READ` reaches `past_end` bytes beyond the file (a
-    /// hostile request the server must refuse).
-    fn new(source: &[u8], seed: u64, past_end: Option<u64>) -> Self {
+    /// hostile request the server must refuse). Returns it with the bytes it sends first: its
+    /// `WRITE` records.
+    fn new(source: &[u8], seed: u64, past_end: Option<u64>) -> (Self, Vec<u8>) {
         let mut out = Vec::with_capacity(source.len() + source.len() / 2048 + 64);
         let mut records = Vec::new();
         for (k, data) in source.chunks(RECORD_BYTES as usize).enumerate() {
@@ -166,9 +163,7 @@ impl Client {
             let off = len.saturating_sub(100);
             reads.push(((100 + extra) as u32, off));
         }
-        Client {
-            source: source.to_vec(),
-            out,
+        let client = Client {
             records,
             reads,
             pending: VecDeque::new(),
@@ -180,12 +175,13 @@ impl Client {
             read_got: 0,
             cur: None,
             bad: None,
-        }
+        };
+        (client, out)
     }
 
-    /// Parse what the server sent; every `READ_DATA` byte is checked against the source as it
-    /// arrives.
-    fn feed(&mut self, data: &[u8]) {
+    /// Parse what the server sent; every `READ_DATA` byte is checked against `source` (the
+    /// file as written) as it arrives.
+    fn feed(&mut self, data: &[u8], source: &[u8]) {
         if self.bad.is_some() {
             return;
         }
@@ -198,12 +194,12 @@ impl Client {
                     break;
                 }
                 let (o, got) = (off as usize, &self.rx[pos..pos + n]);
-                if let Some(i) = (0..n).find(|&i| got[i] != self.source[o + i]) {
+                if let Some(i) = (0..n).find(|&i| got[i] != source[o + i]) {
                     self.bad = Some(format!(
                         "READ_DATA byte at file offset {} is {:#04x}, the file has {:#04x}",
                         o + i,
                         got[i],
-                        self.source[o + i]
+                        source[o + i]
                     ));
                     break;
                 }
@@ -236,13 +232,13 @@ impl Client {
                 Ok(r) if r.kind == Kind::ReadData => {
                     let want = self.pending.pop_front();
                     if want != Some((r.len, r.file_off))
-                        || r.file_off + u64::from(r.len) > self.source.len() as u64
+                        || r.file_off + u64::from(r.len) > self.back.len() as u64
                     {
                         self.bad = Some(format!(
                             "READ_DATA of {} bytes at {} where the peer expected {want:?} (a {}-byte file)",
                             r.len,
                             r.file_off,
-                            self.source.len()
+                            self.back.len()
                         ));
                         break;
                     }
@@ -261,13 +257,13 @@ impl Client {
         self.rx.drain(..pos);
     }
 
-    /// Every record acknowledged: queue the `READ`s.
-    fn maybe_read(&mut self) {
+    /// Every record acknowledged: append the `READ`s to `out`, the bytes the peer sends.
+    fn maybe_read(&mut self, out: &mut Vec<u8>) {
         if self.reads_sent || self.acks < self.records.len() {
             return;
         }
         for &(len, off) in &self.reads {
-            self.out.extend_from_slice(&header_of(Kind::Read, len, off));
+            out.extend_from_slice(&header_of(Kind::Read, len, off));
             self.pending.push_back((len, off));
         }
         self.reads_sent = true;
@@ -685,12 +681,12 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
     }
     let mem_start = drv.env.mem.stats();
     // What the peer sends: the stream itself, or (read-back) BFW1 records of it.
-    let mut client = opts
-        .read_back
-        .then(|| Client::new(&source, opts.seed, faults.read_past_end));
-    let mut out = client
-        .as_ref()
-        .map_or_else(|| source.clone(), |c| c.out.clone());
+    let (mut client, mut out) = if opts.read_back {
+        let (c, out) = Client::new(&source, opts.seed, faults.read_past_end);
+        (Some(c), out)
+    } else {
+        (None, source.clone())
+    };
     let sock = srv.stream.sock();
 
     // The peer.
@@ -784,7 +780,7 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
                 while s.can_recv() {
                     let n = s
                         .recv(|b| {
-                            c.feed(b);
+                            c.feed(b, &source);
                             (b.len(), b.len())
                         })
                         .map_err(|e| PeerError::Peer(format!("recv: {e}")))?;
@@ -795,10 +791,7 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
                 if let Some(m) = &c.bad {
                     return Err(PeerError::Device(format!("the NAS's answers: {m}")));
                 }
-                c.maybe_read();
-                if out.len() < c.out.len() {
-                    out.extend_from_slice(&c.out[out.len()..]);
-                }
+                c.maybe_read(&mut out);
             }
             if sent < out.len() && s.can_send() {
                 sent += s
