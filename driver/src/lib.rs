@@ -11,6 +11,7 @@
 mod blk;
 mod buffers;
 mod counters;
+mod listen;
 mod protection;
 pub mod regcache;
 mod registration;
@@ -19,13 +20,14 @@ mod socket;
 
 pub use buffers::{AnonBuffer, NamedBuffer};
 pub use counters::{drop_reasons, Counters};
+pub use listen::{Accepted, ListenSpec};
 use protection::{region_entry, CTRL_ENABLE, CTRL_PROT_EN};
 pub use socket::SocketSpec;
 
 use buflet_platform::{Agent, Device, HostEnv, MemError};
 use buflet_spec::{
-    self as spec, cpl, reg, req_hdr, AnonDesc, BlkReq, BufRelease, IpProto, LayoutError, NbDesc,
-    Opcode, RegionDesc, RegionPerm, ReqHdr, SockDesc, SockFlags, Status,
+    self as spec, cpl, reg, req_hdr, AnonDesc, BlkReq, BufRelease, IpProto, LayoutError,
+    ListenDesc, NbDesc, Opcode, RegionDesc, RegionPerm, ReqHdr, SockDesc, SockFlags, Status,
 };
 pub use buflet_spec::{CplFlags, CplKind, DropReason, HoldRec};
 use regcache::{fit_runs, Perms, RegCache, RegConfig, RegError, RegStats};
@@ -136,6 +138,8 @@ pub struct DeviceInfo {
     pub num_anon: u32,
     /// Protection table slots (`NUM_REGIONS`, docs/protection.md).
     pub num_regions: u32,
+    /// Listen slots (`NUM_LISTEN`, docs/tcp-receive.md "Listening sockets").
+    pub num_listen: u32,
 }
 
 const REQ_ENTRIES: u32 = 256;
@@ -161,6 +165,12 @@ pub struct Driver {
     next_tag: u32,
     nb_free: Vec<u32>,
     sock_free: Vec<u16>,
+    /// Socket slots given to the device's accept pool and not yet taken by a SYN.
+    sock_pooled: HashSet<u16>,
+    listen_free: Vec<u16>,
+    /// `sock_flag` bits of each listen slot's sockets (kept after SOCK_UNLISTEN: its
+    /// half-open connections may still be accepted).
+    listen_flags: HashMap<u16, SockFlags>,
     anon_free: Vec<u32>,
     /// Registrations of per-I/O buffers, kept across I/Os (seed 004).
     regs: RegCache,
@@ -217,6 +227,7 @@ impl Driver {
                 clock_mhz: 0,
                 num_anon: 0,
                 num_regions: 0,
+                num_listen: 0,
             },
             req_base: 0,
             req_tail: 0,
@@ -226,6 +237,9 @@ impl Driver {
             next_tag: 1,
             nb_free: Vec::new(),
             sock_free: Vec::new(),
+            sock_pooled: HashSet::new(),
+            listen_free: Vec::new(),
+            listen_flags: HashMap::new(),
             anon_free: Vec::new(),
             regs: RegCache::new(RegConfig::default()),
             reg_held: HashMap::new(),
@@ -259,6 +273,7 @@ impl Driver {
             clock_mhz: d.rd(reg::CLOCK_MHZ),
             num_anon: d.rd(reg::NUM_ANON),
             num_regions: d.rd(reg::NUM_REGIONS),
+            num_listen: d.rd(reg::NUM_LISTEN),
         };
         let mut waited = 0;
         while d.rd(reg::STATUS) & 1 == 0 {
@@ -269,7 +284,14 @@ impl Driver {
             }
         }
         d.nb_free = (0..d.info.num_nbs).rev().collect();
-        d.sock_free = (0..d.info.num_sockets as u16).rev().collect();
+        d.sock_free = (0..d.info.num_sockets.min(1 << 16))
+            .rev()
+            .map(|s| s as u16)
+            .collect();
+        d.listen_free = (0..d.info.num_listen.min(1 << 16))
+            .rev()
+            .map(|s| s as u16)
+            .collect();
         d.anon_free = (0..d.info.num_anon).rev().collect();
         let req_bytes = (REQ_ENTRIES as usize * req_hdr::SIZE) as u64;
         let cpl_bytes = (CPL_ENTRIES as usize * cpl::SIZE) as u64;

@@ -18,6 +18,9 @@ codes! {
         BufRelease BUF_RELEASE = 10, "Free held buflet chains (p2p): entry `buf_release`.";
         TxPost TX_POST = 11, "Append a buffer, by reference, to a socket's send queue: entry `tx_desc` (docs/tcp-transmit.md).";
         SockClose SOCK_CLOSE = 12, "Send FIN after the socket's queued data; completes when the FIN is acknowledged. With close_flag.ABORT: abort the connection at once (docs/tcp-transmit.md).";
+        SockListen SOCK_LISTEN = 13, "Open a listening slot: entry `listen_desc`; SYNs to its address and port that match no socket get a socket from the accept pool (docs/tcp-receive.md, Listening sockets).";
+        SockUnlisten SOCK_UNLISTEN = 14, "Close listening slot SOCK_REF: no new connections; half-open and accepted ones go on.";
+        SockPool SOCK_POOL = 15, "Give socket slot SOCK_REF to the accept pool; no completion now: the slot's ACCEPT completion comes when a SYN takes it.";
     }
     cpl_kind (CplKind), "Completion kinds." => {
         CmdDone CMD_DONE = 1, "A request finished (SOCK_ADD, SOCK_DEL, NOP, or any request that failed).";
@@ -25,6 +28,7 @@ codes! {
         BlkDone BLK_DONE = 3, "A block write finished.";
         AnonRx ANON_RX = 4, "A frame was written into an anonymous buffer, which is returned to the driver.";
         TxDone TX_DONE = 5, "Every byte of one or more TX_POSTs was acknowledged (or the connection ended): their buffers are the host's again.";
+        Accept ACCEPT = 6, "A socket taken from the accept pool left SYN_RCVD: OK = the handshake completed (post named buffers); RESET or TIMEOUT = the half-open connection died (the slot is CLOSED: SOCK_DEL it). REF_NUM = the peer's IPv4 address, BYTES = the peer's port | listen slot << 16, TAG = the listen's TAG.";
     }
     status (Status), "Completion status codes." => {
         Ok OK = 0, "Success.";
@@ -77,7 +81,8 @@ codes! {
         BadState BAD_STATE = 13, "Not valid in the socket's state.";
         PoolLow POOL_LOW = 14, "Out-of-order segment while the free buflets are at the pool's reserve: not held, the reserve stays for in-order data.";
         BadAck BAD_ACK = 15, "An ACK of sequence numbers never sent (ACK > SND_MAX): answered with an ACK.";
-        @ COUNTER_BASE = 0x200, "Counter of drop reason r (1..15) is at COUNTER_BASE + 4*r.";
+        ListenFull LISTEN_FULL = 16, "A SYN to a listening slot found the accept pool empty or HALF_OPEN_MAX connections half-open: not answered.";
+        @ COUNTER_BASE = 0x200, "Counter of drop reason r (1..16) is at COUNTER_BASE + 4*r.";
     }
 }
 
@@ -103,6 +108,7 @@ flag_sets! {
         PSH_RETURN = 1, "Return the head named buffer, partly filled, when a segment with PSH has been delivered into it.";
         HOLD       = 2, "p2p (docs/p2p.md): payload stays in buflet memory; delivery writes hold records instead of payload, and emptied chains are held for BUF_RELEASE. TCP only.";
         CONNECT    = 4, "Active open: the socket starts in SYN_SENT and the NIC sends a SYN (docs/tcp-transmit.md). TCP only.";
+        ACCEPTED   = 8, "NIC-set: the socket was made from a listen slot's template by a SYN (LISTEN_SLOT names the slot); leaving SYN_RCVD posts ACCEPT. Not allowed in SOCK_ADD or SOCK_LISTEN.";
     }
     tcp_flag (TcpFlags: u8), "TCP header flags." => {
         FIN = 0x01, "TCP FIN.";
@@ -160,7 +166,10 @@ constants! {
         DEF_BUFLET_BYTES = 2048, "Default buflet size.";
         DEF_NUM_BUFLETS  = 256, "Default buflet count.";
         DEF_NUM_SOCKETS  = 64, "Default socket slots.";
-        DEF_HASH_BUCKETS = 256, "Default hash buckets.";
+        DEF_HASH_BUCKETS = 256, "Default hash buckets (HASH_PER_SOCKET * DEF_NUM_SOCKETS).";
+        HASH_PER_SOCKET  = 4, "Hash buckets per socket slot in every build: chains stay short (about 1.1 sockets visited per lookup when the table is full), so the lookup cost does not grow with the socket count.";
+        DEF_NUM_LISTEN   = 8, "Default listen slots.";
+        DEF_HALF_OPEN_MAX = 16, "Reset value of HALF_OPEN_MAX.";
         DEF_NUM_NBS      = 64, "Default named buffer slots.";
         DEF_NUM_POSTS    = 256, "Default send post slots (TX_POST entries not yet acknowledged, NIC-wide).";
         DEF_NUM_ANON     = 16, "Default anonymous buffer slots.";

@@ -198,6 +198,7 @@ mod tests {
             (drop::BAD_STATE, reg::CNT_DROP_BAD_STATE),
             (drop::POOL_LOW, reg::CNT_DROP_POOL_LOW),
             (drop::BAD_ACK, reg::CNT_DROP_BAD_ACK),
+            (drop::LISTEN_FULL, reg::CNT_DROP_LISTEN_FULL),
         ];
         for (code, addr) in pairs {
             assert_eq!(drop::COUNTER_BASE + 4 * code, addr as u64);

@@ -24,7 +24,7 @@ layouts! {
         REMOTE_MAC remote_mac @ 14: [u8; 6], "The peer's MAC: destination of transmitted frames. Byte k = wire byte k.";
         VLAN vlan @ 20: u16, "VLAN id (0 = untagged).";
         PROTO proto @ 22: u8, "IP protocol: 6 = TCP.";
-        RSVD0 rsvd0 @ 23: u8, "Reserved, 0.";
+        LISTEN_SLOT listen_slot @ 23: u8, "NIC-set on an accepted socket (flag ACCEPTED): its listen slot. 0 in SOCK_ADD.";
         LOCAL_IP local_ip @ 24: Ipv4Addr, "Destination IPv4 address of received frames (ours).";
         REMOTE_IP remote_ip @ 28: Ipv4Addr, "Source IPv4 address of received frames (the peer's).";
         LOCAL_PORT local_port @ 32: u16, "Destination port of received frames (ours).";
@@ -50,6 +50,26 @@ layouts! {
         STREAM_OFF stream_off @ 24: u64, "Stream offset of the next byte to deliver (bytes since the SYN).";
         RCV_WND_EDGE rcv_wnd_edge @ 32: u32, "Right edge of the window last advertised (RCV_NXT + scaled window of the last ACK or SYN-ACK); it never moves left.";
         RSVD0 rsvd0 @ 36: u32, "Reserved, 0.";
+    }
+    listen_desc (ListenDesc) size 64, "OP_SOCK_LISTEN request: a listening slot and the template of the sockets it accepts. Laid out as `sock_desc` (the NIC copies it into the accepted socket's slot and fills in the peer's MAC, IP and port, the ISS, SOCK_REF, LISTEN_SLOT and flag ACCEPTED); the remote fields are ignored (docs/tcp-receive.md, Listening sockets)." => {
+        OPCODE opcode @ 0: Opcode, "OP_SOCK_LISTEN.";
+        FLAGS flags @ 1: SockFlags, "`sock_flag` bits of every accepted socket: PSH_RETURN and HOLD only.";
+        SLOT slot @ 2: u16, "Listen slot (< NUM_LISTEN).";
+        TAG tag @ 4: u32, "Driver cookie, echoed by the CMD_DONE and by every ACCEPT of this slot.";
+        LOCAL_MAC local_mac @ 8: [u8; 6], "Our MAC: source of the accepted sockets' frames.";
+        RSVD0 rsvd0 @ 14: [u8; 6], "Ignored (the peer's MAC comes from its SYN).";
+        VLAN vlan @ 20: u16, "VLAN id (0 = untagged) a SYN must carry.";
+        PROTO proto @ 22: u8, "IP protocol: 6 = TCP.";
+        RSVD1 rsvd1 @ 23: u8, "Ignored (the NIC writes LISTEN_SLOT here).";
+        LOCAL_IP local_ip @ 24: Ipv4Addr, "Destination IPv4 address a SYN must carry (ours).";
+        RSVD2 rsvd2 @ 28: u32, "Ignored (the peer's IPv4 address comes from its SYN).";
+        LOCAL_PORT local_port @ 32: u16, "Destination port a SYN must carry (ours).";
+        RSVD3 rsvd3 @ 34: u16, "Ignored (the peer's port comes from its SYN).";
+        ISS iss @ 36: u32, "ISS base: an accepted socket's ISS is ISS + the 32-bit folded hash of its 4-tuple (x of the lookup hash before the bucket mask), so connections of one slot start apart.";
+        RCV_BUF rcv_buf @ 40: u32, "Receive buffer of every accepted socket (1..2^30).";
+        MSS mss @ 44: u16, "MSS option value sent in the SYN-ACK.";
+        RCV_WSCALE rcv_wscale @ 46: u8, "Our window scale shift (0..14).";
+        RSVD4 rsvd4 @ 47: u8, "Reserved, 0.";
     }
     nb_desc (NbDesc) size 64, "Named buffer descriptor (seed 001). Posted by OP_NB_POST as the whole request entry; the NIC keeps it in its NB table." => {
         OPCODE opcode @ 0: Opcode, "OP_NB_POST.";

@@ -94,6 +94,7 @@ registers! {
     NUM_ANON      = 0x02C, Ro,  "Anonymous buffer slots; valid anonymous reference numbers are 0..NUM_ANON-1.";
     NUM_REGIONS   = 0x030, Ro,  "Protection table slots (seed 004); valid region slots are 0..NUM_REGIONS-1.";
     NUM_POSTS     = 0x034, Ro,  "Send post slots (TX_POST entries the NIC holds until acknowledged, NIC-wide).";
+    NUM_LISTEN    = 0x038, Ro,  "Listen slots (build parameter); valid SOCK_LISTEN slots are 0..NUM_LISTEN-1.";
     CTRL          = 0x040, Rw,  "bit0 ENABLE: start processing rings and frames. bit1 PROT_EN: check every DMA access against the protection table (docs/protection.md).";
     STATUS        = 0x044, Ro,  "bit0 READY: local memory initialised; bit1 ENABLED; bit2 FAULT: a ring access was refused by the protection table, rings stopped.";
     IRQ_STATUS    = 0x048, W1c, "bit0 CPL: a completion was posted; bit1 FAULT: an access was refused by the protection table. Write 1 to clear.";
@@ -122,6 +123,9 @@ registers! {
     RTO_MAX       = 0x0C8, Rw,  "Upper bound of the retransmission timeout and of its backoff, in timer ticks (reset value DEF_RTO_MAX).";
     TX_RETRIES    = 0x0CC, Rw,  "Retransmission timeouts in a row before the connection is reset and its posts return with TIMEOUT (reset value DEF_TX_RETRIES).";
     HOST_BUFLETS  = 0x0D0, Rw,  "Buflets the host owns (p2p reads, docs/p2p.md): the top HOST_BUFLETS buflets are never handed out by the pool. A write of v takes effect only when v <= NUM_BUFLETS/2 and no buflet at or above NUM_BUFLETS-v was ever handed out; otherwise the register keeps its value. Reset 0.";
+    HALF_OPEN_MAX = 0x0D4, Rw,  "Most sockets taken from the accept pool that may be in SYN_RCVD at once; a SYN beyond it is dropped LISTEN_FULL (reset value DEF_HALF_OPEN_MAX).";
+    HALF_OPEN     = 0x0D8, Ro,  "Sockets taken from the accept pool now in SYN_RCVD (half-open connections).";
+    ACCEPT_POOL   = 0x0DC, Ro,  "Socket slots in the accept pool (given by SOCK_POOL, not yet taken by a SYN).";
     CNT_RX_FRAMES       = 0x100, Ro, "Frames received on the MAC side.";
     CNT_RX_BYTES        = 0x104, Ro, "Bytes received on the MAC side.";
     CNT_RX_ACCEPTED     = 0x108, Ro, "Frames accepted into a socket's segment list.";
@@ -155,6 +159,9 @@ registers! {
     CNT_TX_PROBES       = 0x1A0, Ro, "Zero-window probes sent.";
     CNT_TX_DONE         = 0x1A4, Ro, "TX_POSTs completed (every byte acknowledged).";
     CNT_BLK_DEV_WR_BYTES = 0x1A8, Ro, "Bytes the block engine wrote into buflet memory (DEVMEM elements of BLK_READs, p2p reads).";
+    CNT_ACCEPTS         = 0x1AC, Ro, "Connections accepted: ACCEPT completions with status OK.";
+    CNT_LOOKUPS         = 0x1B0, Ro, "Frames that went through the socket lookup (passed rx_parser, not an ARP request).";
+    CNT_LOOKUP_CYCLES   = 0x1B4, Ro, "Engine cycles spent in socket lookups: the bucket read plus one per socket visited on the chain (CNT_LOOKUP_CYCLES / CNT_LOOKUPS is the lookup cost per frame).";
     CNT_DROP_TRUNCATED  = 0x204, Ro, "Dropped: frame shorter than its headers or IPv4 total length.";
     CNT_DROP_NOT_IPV4   = 0x208, Ro, "Dropped: not IPv4 (ARP, IPv6, ...).";
     CNT_DROP_BAD_IP_HDR = 0x20C, Ro, "Dropped: IPv4 version, IHL or total length invalid, or a fragment.";
@@ -170,6 +177,7 @@ registers! {
     CNT_DROP_BAD_STATE  = 0x234, Ro, "Dropped: not valid in the socket's state (data before the handshake, SYN when established, ...).";
     CNT_DROP_POOL_LOW   = 0x238, Ro, "Dropped: an out-of-order segment while the free buflets are at the pool's reserve (NUM_BUFLETS / POOL_RESERVE_DIV): not held, so the segment that fills the gap always finds a buflet.";
     CNT_DROP_BAD_ACK    = 0x23C, Ro, "Dropped: an ACK of sequence numbers never sent (answered with an ACK).";
+    CNT_DROP_LISTEN_FULL = 0x240, Ro, "Dropped: a SYN to a listen slot while the accept pool was empty or HALF_OPEN_MAX connections were half-open (a SYN flood is counted here).";
 }
 
 /// Every constant group, in the order the renderers list them.
