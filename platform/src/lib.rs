@@ -76,6 +76,23 @@ impl DeviceConfig {
         }
     }
 
+    /// The build with `sockets` socket slots (docs/tcp-receive.md "Listening sockets"):
+    /// `HASH_PER_SOCKET` buckets per slot, and named buffers and buflets for that many
+    /// connections: `NUM_NBS = clamp(sockets, 64, 4096)`, `NUM_BUFLETS = clamp(sockets / 4,
+    /// 256, 1024)`. `sockets = 64` is the default build. The RTL has the default build at
+    /// each width and `buflet_nic_w64_s4096` (sim/models.txt); the model takes any count up to
+    /// 65,536.
+    pub fn with_sockets(data_width: u32, sockets: u32) -> Self {
+        use buflet_spec::param as p;
+        DeviceConfig {
+            num_sockets: sockets,
+            hash_buckets: sockets * p::HASH_PER_SOCKET as u32,
+            num_nbs: sockets.clamp(64, 4096),
+            num_buflets: (sockets / 4).clamp(p::DEF_NUM_BUFLETS as u32, 1024),
+            ..Self::with_width(data_width)
+        }
+    }
+
     /// Bytes per datapath word.
     pub fn bus_bytes(&self) -> usize {
         (self.data_width / 8) as usize
