@@ -5,6 +5,8 @@ use buflet_testbench::{
     framed_demo_records, frames, pcap, run_stream, Backend, FsKind, Protocol, RunOptions,
     RunReport, Scenario,
 };
+mod serve;
+
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -263,6 +265,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Attach the NIC to a Linux TAP interface and serve the kernel's own TCP: connections to
+    /// --ip:--port are accepted, each stream lands zero-copy in its own file (an extent of
+    /// the disk image), and every finished connection is reported with its sha256. Runs until
+    /// interrupted or --exit-after connections have ended.
+    Serve(serve::ServeArgs),
 }
 
 /// What `buflet peer` runs: see [`buflet_testbench::peer`].
@@ -485,6 +492,7 @@ fn main() -> ExitCode {
             json,
         } => fuzz(target, backend, count, seed, json),
         Cmd::Faults(a) => faults(&a),
+        Cmd::Serve(a) => serve::run(&a),
     }
 }
 

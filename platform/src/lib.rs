@@ -9,6 +9,7 @@
 //!   the driver registered.
 //! - [`BlockDevice`]: a sparse disk image file with 512-byte sectors and a latency model.
 //! - [`scratch`]: scratch files removed on every exit path, signals included.
+//! - [`tap`]: a Linux TAP interface as the far end of the wire (`buflet serve --tap`).
 //! - [`DeviceConfig`]: the one configuration that parameterizes the RTL build and the
 //!   model's cycle costs.
 
@@ -16,6 +17,7 @@ mod disk;
 mod mem;
 pub mod scratch;
 pub mod scsi;
+pub mod tap;
 pub mod wire;
 
 pub use disk::{BlockDevice, DiskError, DiskMode, DiskStats, DiskWrite};

@@ -8,8 +8,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// Paths alive now, by guard id.
 static LIVE: Mutex<BTreeMap<u64, PathBuf>> = Mutex::new(BTreeMap::new());
@@ -71,10 +71,28 @@ pub fn remove_all() {
     }
 }
 
+/// A flag a long-running command (`buflet serve`) raises on the first signal instead of
+/// exiting, so it can finish on its own path (scratch removed by the guards' drops).
+static INTERRUPT: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+/// Make the next SIGINT, SIGTERM or SIGHUP raise the returned flag instead of exiting; a
+/// second signal exits as usual. For one long-running loop per process.
+pub fn interrupt_flag() -> Arc<AtomicBool> {
+    INTERRUPT
+        .get_or_init(|| Arc::new(AtomicBool::new(false)))
+        .clone()
+}
+
 /// Install the handler that removes every scratch path on SIGINT, SIGTERM or SIGHUP and exits
-/// with status 130. For programs (the CLI); a second call is an error.
+/// with status 130 (unless [`interrupt_flag`] was taken and not yet raised: then it raises
+/// it). For programs (the CLI); a second call is an error.
 pub fn remove_on_signals() -> Result<(), String> {
     ctrlc::set_handler(|| {
+        if let Some(f) = INTERRUPT.get() {
+            if !f.swap(true, Ordering::SeqCst) {
+                return;
+            }
+        }
         remove_all();
         std::process::exit(130);
     })

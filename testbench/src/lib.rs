@@ -10,6 +10,7 @@ pub mod cosim;
 pub mod e2e_check;
 pub mod faults;
 pub mod frames;
+pub mod live;
 pub mod fuzz;
 pub mod pcap;
 pub mod peer;

@@ -1,0 +1,420 @@
+//! `buflet serve --tap`: Buflet as a live server for the Linux kernel's own TCP.
+//!
+//! The NIC's MAC port is attached to a Linux TAP interface; whoever set the interface up (the
+//! kernel's side of the link has an address on it) connects to the NIC's address with stock
+//! clients and uploads. The NIC answers ARP itself (`NIC_IP`), listens on one port
+//! (`SOCK_LISTEN`), and the NAS's [`MultiServer`] writes each accepted connection's stream to
+//! its own file, an extent of the disk image.
+//!
+//! Three threads, joined by crossbeam channels:
+//! - the TAP reader ([`Tap::reader`]) blocks in the kernel and hands each frame over;
+//! - the device thread (the caller's) owns the device, the driver and the NAS: it feeds the
+//!   frames to the MAC, runs the device while there is work (frames pending, completions,
+//!   block writes in flight, frames transmitted), writes what the NIC transmits to the TAP,
+//!   and otherwise sleeps until the next frame or timer tick (no busy spin); the device's
+//!   timer ticks are wall-clock time ([`TICK_MS`] each, sent as `TIMER_KICK`), so TCP's
+//!   timers run in real time however fast the simulation goes;
+//! - the disk thread does the NAS's disk work for finished connections: it syncs the image,
+//!   reads each file back from it and computes its sha256, and reports the connection.
+
+use crate::{Backend, Bench, TbError};
+use buflet_driver::ListenSpec;
+use buflet_nas::multi::{ConnId, ConnSummary, MultiConfig, MultiServer};
+use buflet_nas::server::{AppKind, ServerConfig};
+use buflet_nas::{ExtentFile, WriteMode};
+use buflet_platform::tap::Tap;
+use buflet_platform::{BlockDevice, DeviceConfig};
+use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError};
+use serde::Serialize;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Wall-clock milliseconds per device timer tick.
+pub const TICK_MS: u64 = 10;
+/// Device cycles run per turn of the device thread while there is work.
+const SLICE: u64 = 4096;
+/// Retransmission timeouts in ticks of [`TICK_MS`]: 1 s before any RTT sample, at least
+/// 200 ms, at most 60 s (RFC 6298 with Linux's lower bound).
+const RTO: (u32, u32, u32) = (100, 20, 6000);
+
+/// What `buflet serve` does.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The device behind the NIC.
+    pub backend: Backend,
+    /// Datapath width.
+    pub width: u32,
+    /// Socket slots of the build (`DeviceConfig::with_sockets`).
+    pub sockets: u32,
+    /// The TAP interface to attach to (created when missing).
+    pub tap: String,
+    /// The NIC's IPv4 address (ARP answered for it; connections accepted to it).
+    pub ip: [u8; 4],
+    /// The NIC's MAC address.
+    pub mac: [u8; 6],
+    /// The listening TCP port.
+    pub port: u16,
+    /// What each connection's stream is.
+    pub protocol: AppKind,
+    /// End after this many connections have ended (`None`: until interrupted).
+    pub exit_after: Option<usize>,
+    /// Keep the disk image here (a new file; `None`: a scratch image removed at exit).
+    pub image: Option<PathBuf>,
+    /// Largest file of one connection, bytes (its extent of the image).
+    pub max_bytes: u64,
+    /// Connections served over the run at most (the image holds this many extents).
+    pub max_files: usize,
+    /// Connections open at once at most (accepted plus the accept pool).
+    pub max_connections: usize,
+}
+
+/// One finished connection as `serve` reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveConn {
+    /// Always "connection" (one JSON object per line).
+    pub event: &'static str,
+    /// The peer as "ip:port".
+    pub client: String,
+    /// Stream bytes received.
+    pub bytes: u64,
+    /// Where the file is: the image path and its extent.
+    pub file: String,
+    /// File offset 0 on the disk image, bytes.
+    pub disk_offset: u64,
+    /// sha256 of the file as read back from the disk image.
+    pub sha256: String,
+    /// Every byte received is on disk and the connection ended with the peer's FIN.
+    pub verified: bool,
+    /// The peer reset the connection.
+    pub reset: bool,
+    /// What went wrong, if anything.
+    pub failure: Option<String>,
+}
+
+/// The end of a `serve` run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServeReport {
+    /// Always "summary".
+    pub event: &'static str,
+    /// "model" or "rtl".
+    pub backend: &'static str,
+    /// The TAP interface.
+    pub tap: String,
+    /// Every connection that ended, in the order they ended.
+    pub connections: Vec<LiveConn>,
+    /// Connections accepted.
+    pub accepts: u64,
+    /// SYNs dropped because the accept pool or the half-open table was full.
+    pub listen_full_drops: u32,
+    /// Free buflets after the last connection was deleted, and the pool's size.
+    pub buflets_free_end: u32,
+    pub num_buflets: u32,
+    /// Device cycles run and wall-clock seconds.
+    pub cycles: u64,
+    pub seconds: f64,
+    /// Frames from and to the TAP.
+    pub frames_in: u64,
+    pub frames_out: u64,
+    /// How the run ended: "exit-after", "interrupted".
+    pub ended_by: &'static str,
+    /// Every connection verified.
+    pub passed: bool,
+    /// A failure that ended the run early.
+    pub error: Option<String>,
+}
+
+/// A finished connection on its way to the disk thread.
+struct Finished {
+    summary: ConnSummary<ExtentFile>,
+}
+
+/// Serve until `stop` is raised or `opts.exit_after` connections have ended. `ready` is
+/// called once the NIC listens; `each` for every finished connection (from the disk thread,
+/// in the order they end).
+pub fn serve(
+    opts: &ServeOptions,
+    stop: Arc<AtomicBool>,
+    ready: impl FnOnce(&str),
+    each: impl FnMut(&LiveConn) + Send + 'static,
+) -> Result<ServeReport, TbError> {
+    let t0 = Instant::now();
+    let tap = Tap::open(&opts.tap).map_err(|e| TbError::Input {
+        path: opts.tap.clone(),
+        msg: e.to_string(),
+    })?;
+    let cfg = DeviceConfig::with_sockets(opts.width, opts.sockets);
+    let disk_bytes = opts.max_bytes.saturating_mul(opts.max_files as u64);
+    let mut builder = Bench::builder(opts.backend)
+        .config(cfg)
+        .mem(96 << 20)
+        .name("serve");
+    let kept = match &opts.image {
+        Some(p) => {
+            if p.exists() {
+                return Err(TbError::Input {
+                    path: p.display().to_string(),
+                    msg: "exists: serve makes a new image (remove it or name another)".into(),
+                });
+            }
+            builder = builder.disk(BlockDevice::create(p, disk_bytes)?);
+            true
+        }
+        None => {
+            builder = builder.blank_disk(disk_bytes);
+            false
+        }
+    };
+    let bench = match builder.build() {
+        Ok(b) => b,
+        Err(e) => {
+            if kept {
+                if let Some(p) = &opts.image {
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+            return Err(e);
+        }
+    };
+    let Bench {
+        mut drv,
+        wire,
+        scratch,
+    } = bench;
+    let image = drv.env.disk.path().to_path_buf();
+
+    drv.set_nic_addr(opts.mac, opts.ip);
+    drv.set_timer_period(0);
+    drv.set_rto(RTO.0, RTO.1, RTO.2);
+
+    let max_bytes = opts.max_bytes;
+    let max_files = opts.max_files;
+    let alloc = move |id: &ConnId| -> Result<ExtentFile, String> {
+        if id.index >= max_files {
+            return Err(format!(
+                "the disk image holds {max_files} files (--max-files); connection {} refused",
+                id.index + 1
+            ));
+        }
+        Ok(ExtentFile {
+            disk_start: id.index as u64 * max_bytes,
+            capacity: max_bytes,
+        })
+    };
+    let mcfg = MultiConfig {
+        kind: opts.protocol,
+        server: ServerConfig {
+            nbs: 8,
+            pages_per_nb: 16,
+            mode: WriteMode::ZeroCopy,
+            max_retries: None,
+            write_chunk: 64 << 10,
+            nb_timeout: None,
+            answers: false,
+            cow: buflet_nas::answer::Cow::Aware,
+            read_mode: None,
+        },
+        max_connections: opts.max_connections,
+        nb_memory: buflet_nas::multi::DEFAULT_NB_MEMORY,
+    };
+    let mut srv = MultiServer::new(&drv, mcfg, alloc);
+    srv.set_graceful_close(true);
+    let listen = ListenSpec {
+        local_mac: opts.mac,
+        vlan: 0,
+        local_ip: opts.ip,
+        local_port: opts.port,
+        iss: iss_base(),
+        rcv_buf: 1 << 20,
+        mss: 1460,
+        rcv_wscale: 7,
+        flags: Default::default(),
+    };
+    srv.listen(&mut drv, &listen)?;
+
+    // The disk thread.
+    let (fin_tx, fin_rx) = unbounded::<Finished>();
+    let disk_image = image.clone();
+    let disk = std::thread::Builder::new()
+        .name("nas-disk".into())
+        .spawn(move || disk_thread(disk_image, fin_rx, each))
+        .map_err(|e| TbError::Backend("serve".into(), format!("cannot start a thread: {e}")))?;
+    let (frames, _reader) = tap.reader();
+    ready(tap.name());
+
+    let tick = Duration::from_millis(TICK_MS);
+    let mut next_tick = Instant::now() + tick;
+    let mut frames_in = 0u64;
+    let mut frames_out = 0u64;
+    let mut ended = 0usize;
+    let mut busy = true;
+    let mut error = None;
+    let mut ended_by = "interrupted";
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        if opts.exit_after.is_some_and(|k| ended >= k) {
+            ended_by = "exit-after";
+            break;
+        }
+        let mut activity = false;
+        for f in frames.try_iter() {
+            wire.send(f);
+            frames_in += 1;
+            activity = true;
+        }
+        if Instant::now() >= next_tick {
+            drv.timer_kick();
+            next_tick += tick;
+            // After a long turn, do not run a backlog of ticks at once.
+            if next_tick < Instant::now() {
+                next_tick = Instant::now() + tick;
+            }
+            activity = true;
+        }
+        if activity || busy {
+            let polled = match srv.poll(&mut drv, SLICE) {
+                Ok(p) => p,
+                Err(e) => {
+                    error = Some(e.to_string());
+                    break;
+                }
+            };
+            busy = polled.completions > 0 || wire.pending() > 0 || srv.in_flight() > 0;
+        }
+        while let Some(f) = wire.recv() {
+            if let Err(e) = tap.send(&f) {
+                error = Some(e.to_string());
+            }
+            frames_out += 1;
+            busy = true;
+        }
+        if error.is_some() {
+            break;
+        }
+        for summary in srv.take_finished() {
+            ended += 1;
+            if fin_tx.send(Finished { summary }).is_err() {
+                error = Some("the disk thread stopped".into());
+            }
+        }
+        if !busy && !activity {
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            match frames.recv_timeout(wait) {
+                Ok(f) => {
+                    wire.send(f);
+                    frames_in += 1;
+                    busy = true;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    error = Some(format!("TAP interface {}: reading stopped", tap.name()));
+                    break;
+                }
+            }
+        }
+    }
+    // Connections still open are left as they are (the run ends); the listen slot closes.
+    let _ = srv.unlisten(&mut drv);
+    drop(fin_tx);
+    let connections = disk
+        .join()
+        .map_err(|_| TbError::Backend("serve".into(), "the disk thread panicked".into()))?;
+    let listen_full_drops = drv.drop_count(buflet_driver::DropReason::ListenFull);
+    let c = drv.counters();
+    let report = ServeReport {
+        event: "summary",
+        backend: opts.backend.name(),
+        tap: tap.name().to_string(),
+        passed: error.is_none()
+            && connections.iter().all(|c| c.verified)
+            && opts.exit_after.is_none_or(|k| connections.len() >= k),
+        connections,
+        accepts: srv.stats().accepted,
+        listen_full_drops,
+        buflets_free_end: c.free_buflets,
+        num_buflets: drv.info.num_buflets,
+        cycles: drv.cycles(),
+        seconds: t0.elapsed().as_secs_f64(),
+        frames_in,
+        frames_out,
+        ended_by,
+        error,
+    };
+    drop(scratch);
+    Ok(report)
+}
+
+/// An ISS base that differs from run to run (RFC 6528: not guessable from outside).
+fn iss_base() -> u32 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    (t as u32) ^ ((t >> 32) as u32).rotate_left(13) ^ std::process::id().rotate_left(7)
+}
+
+/// The disk thread: each finished connection's file read back from the image and hashed.
+fn disk_thread(
+    image: PathBuf,
+    rx: Receiver<Finished>,
+    mut each: impl FnMut(&LiveConn),
+) -> Vec<LiveConn> {
+    let mut out = Vec::new();
+    let file = std::fs::File::open(&image);
+    for Finished { summary: s } in rx.iter() {
+        let (disk_offset, len) = match &s.file {
+            Some(f) => (f.disk_start, s.file_len.min(f.capacity)),
+            None => (0, 0),
+        };
+        let mut failure = s.failure.clone();
+        let sha = match &file {
+            Ok(f) => {
+                let _ = f.sync_data();
+                match hash_range(f, disk_offset, len) {
+                    Ok(h) => h,
+                    Err(e) => {
+                        failure.get_or_insert(format!("reading the file back: {e}"));
+                        String::new()
+                    }
+                }
+            }
+            Err(e) => {
+                failure.get_or_insert(format!("opening {}: {e}", image.display()));
+                String::new()
+            }
+        };
+        let conn = LiveConn {
+            event: "connection",
+            client: s.id.peer(),
+            bytes: s.stream_bytes,
+            file: format!("{}@{}+{}", image.display(), disk_offset, len),
+            disk_offset,
+            verified: failure.is_none() && s.file.is_some() && !s.reset && s.written >= s.file_len,
+            sha256: sha,
+            reset: s.reset,
+            failure,
+        };
+        each(&conn);
+        out.push(conn);
+    }
+    out
+}
+
+/// sha256 of `len` bytes of `f` from `off`, read in bounded pieces.
+fn hash_range(f: &std::fs::File, off: u64, len: u64) -> std::io::Result<String> {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut done = 0u64;
+    while done < len {
+        let n = (len - done).min(buf.len() as u64) as usize;
+        f.read_exact_at(&mut buf[..n], off + done)?;
+        h.update(&buf[..n]);
+        done += n as u64;
+    }
+    Ok(hex::encode(h.finalize()))
+}
