@@ -646,4 +646,16 @@ impl Answers {
     pub fn failed(&self) -> Option<String> {
         self.failure.clone()
     }
+
+    /// Tags of the block reads in flight (their `BLK_DONE`s are matched by tag), appended to
+    /// `out`.
+    pub fn pending_tags(&self, out: &mut Vec<u32>) {
+        out.extend(self.queue.iter().filter_map(|i| match i {
+            Item::Data(c) => match c.state {
+                ChunkState::Reading { tag, .. } => Some(tag),
+                _ => None,
+            },
+            _ => None,
+        }));
+    }
 }

@@ -14,6 +14,7 @@
 //! | Buflet's own framed write protocol (BFW1) | [`framed`] |
 //! | the applications that feed the writer as data arrives (raw stream, SMB2, BFW1) | [`app`] |
 //! | one connection's run loop: socket, stream, application, file | [`server`] |
+//! | many connections: listen, accept pool, dispatch by socket and tag, one file each | [`multi`] |
 
 pub mod answer;
 pub mod app;
@@ -22,6 +23,7 @@ pub mod filemap;
 pub mod framed;
 mod hold;
 pub mod mode;
+pub mod multi;
 mod plan;
 pub mod server;
 pub mod smb2;
@@ -31,5 +33,6 @@ pub mod writer;
 pub use error::{BlockOp, WriteCallback, WriteError, WriteStats};
 pub use filemap::{ExtentFile, FileMap};
 pub use mode::*;
+pub use multi::{ConnId, ConnSummary, FileAlloc, MultiConfig, MultiServer};
 pub use server::{AppKind, NasServer, ServeError, ServerConfig};
 pub use stream::NasStream;

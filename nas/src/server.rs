@@ -108,6 +108,33 @@ impl<M: FileMap + Clone> NasServer<M> {
         cfg: &ServerConfig,
     ) -> Result<Self, ServeError> {
         let (sock, early) = drv.add_socket(&spec.with_hold(cfg.mode.needs_hold()))?;
+        Self::on_socket(drv, sock, &early, kind, file, cfg)
+    }
+
+    /// Serve a socket the driver already has: one it accepted from a listen slot
+    /// ([`Driver::accepted`] with status `OK`; a hold socket when the listen had `HOLD`, as
+    /// `cfg.mode` must then be p2p). Posts its named buffers and sets the writer up for `kind`,
+    /// writing into `file`. The socket is not added: [`NasServer::start`] adds one.
+    pub fn accept(
+        drv: &mut Driver,
+        sock: u16,
+        kind: AppKind,
+        file: M,
+        cfg: &ServerConfig,
+    ) -> Result<Self, ServeError> {
+        Self::on_socket(drv, sock, &[], kind, file, cfg)
+    }
+
+    /// Set the connection up on socket `sock`; `early` are completions seen while it was
+    /// added.
+    fn on_socket(
+        drv: &mut Driver,
+        sock: u16,
+        early: &[Completion],
+        kind: AppKind,
+        file: M,
+        cfg: &ServerConfig,
+    ) -> Result<Self, ServeError> {
         let ticks = cfg.nb_timeout.map_or(0, |(_, t)| t);
         let mut stream =
             NasStream::start_with_timeout(drv, sock, cfg.nbs, cfg.pages_per_nb, ticks)?;
@@ -120,7 +147,7 @@ impl<M: FileMap + Clone> NasServer<M> {
         }
         // SMB2, BFW1: a write ending at the end of the stream is no end of the file.
         stream.set_zero_tail_at_eof(kind == AppKind::Raw);
-        for c in &early {
+        for c in early {
             stream.handle(drv, c)?;
         }
         let app = match kind {
@@ -161,16 +188,29 @@ impl<M: FileMap> NasServer<M> {
                 .count(),
         };
         for c in cpls {
-            if self.answers.as_mut().is_some_and(|a| a.handle(drv, &c)) {
-                continue;
-            }
-            if !self.stream.handle(drv, &c)? {
+            if !self.handle(drv, &c)? {
                 polled.unhandled.push(c);
             }
         }
         if drv.cycles() == c0 {
             drv.run(64);
         }
+        self.step(drv)?;
+        Ok(polled)
+    }
+
+    /// Hand one completion to the connection (its answers, then its stream). Returns true if
+    /// it belonged to the connection. Call [`NasServer::step`] after a batch.
+    pub fn handle(&mut self, drv: &mut Driver, c: &Completion) -> Result<bool, ServeError> {
+        if self.answers.as_mut().is_some_and(|a| a.handle(drv, c)) {
+            return Ok(true);
+        }
+        Ok(self.stream.handle(drv, c)?)
+    }
+
+    /// After completions were handled: fail if the application failed, else let it issue the
+    /// writes the received data allows and send the answers that became due.
+    pub fn step(&mut self, drv: &mut Driver) -> Result<(), ServeError> {
         if let Some(e) = self.failed() {
             return Err(ServeError::App(e));
         }
@@ -185,7 +225,18 @@ impl<M: FileMap> NasServer<M> {
             a.flush(drv, &self.file)
                 .map_err(|e| ServeError::App(e.to_string()))?;
         }
-        Ok(polled)
+        Ok(())
+    }
+
+    /// Tags of the device requests in flight whose completions are matched by tag
+    /// (`BLK_DONE` of the writer's and the answers' block commands, `CMD_DONE` of p2p
+    /// releases), appended to `out`: a server of many connections routes those completions by
+    /// them.
+    pub fn pending_tags(&self, out: &mut Vec<u32>) {
+        self.stream.pending_tags(out);
+        if let Some(a) = &self.answers {
+            a.pending_tags(out);
+        }
     }
 
     /// Let the application issue the writes the received data allows.

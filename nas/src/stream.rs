@@ -316,6 +316,17 @@ impl NasStream {
         self.ops.len()
     }
 
+    /// Tags of the device requests in flight whose completions [`NasStream::handle`] matches by
+    /// tag (the block commands' `BLK_DONE`, the p2p releases' `CMD_DONE`), appended to `out`.
+    pub fn pending_tags(&self, out: &mut Vec<u32>) {
+        out.extend(
+            self.ops
+                .iter()
+                .filter_map(|o| o.cmd.as_ref().map(|k| k.tag)),
+        );
+        out.extend(self.releasing.keys().copied());
+    }
+
     /// Block commands outstanding at the device.
     pub fn commands_in_flight(&self) -> usize {
         self.ops.iter().filter(|o| o.cmd.is_some()).count()

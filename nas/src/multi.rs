@@ -1,0 +1,527 @@
+//! The NAS server for many connections: a listen slot, the accept pool kept topped up, one
+//! [`NasServer`] per accepted connection, every completion dispatched to the connection it
+//! belongs to, and each connection ended (SOCK_DEL, its slot back to the pool) once its stream
+//! is finished and written.
+//!
+//! Like [`NasServer`], a [`MultiServer`] is turned one step at a time by whoever owns the clock
+//! ([`MultiServer::poll`]): a simulation testbench, or a live server's own loop on another
+//! thread. Each connection's stream is its own file, from a caller-supplied allocator
+//! ([`FileAlloc`]): the raw protocol writes the stream at offset 0 of that file, BFW1 and SMB2
+//! each connection's own session into it.
+//!
+//! Dispatch costs no scan of the connections: `NB_RETURN`, `TX_DONE` and socket `CMD_DONE`s
+//! go by their socket, `BLK_DONE`s and the p2p releases' `CMD_DONE`s by their tag (each
+//! connection's requests in flight are registered by tag after every step it takes,
+//! [`NasServer::pending_tags`]).
+
+use crate::server::{AppKind, NasServer, ServeError, ServerConfig};
+use crate::{FileMap, WriteStats};
+use buflet_driver::{Accepted, Completion, CplKind, Driver, ListenSpec, SocketSpec};
+use buflet_spec::Status;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::net::Ipv4Addr;
+
+/// Host bytes of named-buffer pages a [`MultiServer`] plans for all its connections together
+/// by default (the pages per buffer shrink to fit).
+pub const DEFAULT_NB_MEMORY: u64 = 64 << 20;
+
+/// Who a connection is, as the file allocator and the summaries see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnId {
+    /// The socket slot.
+    pub sock: u16,
+    /// The peer's IPv4 address, wire order.
+    pub peer_ip: [u8; 4],
+    /// The peer's TCP port.
+    pub peer_port: u16,
+    /// Connections served before this one (0 for the first): a stable index for allocators.
+    pub index: usize,
+}
+
+impl ConnId {
+    /// The peer as "ip:port".
+    pub fn peer(&self) -> String {
+        format!("{}:{}", Ipv4Addr::from(self.peer_ip), self.peer_port)
+    }
+}
+
+/// Where each connection's file goes: called once per connection, before its first byte is
+/// written. An error refuses the connection (it is deleted; its summary says why).
+pub trait FileAlloc<M> {
+    /// The file of connection `id`.
+    fn file(&mut self, id: &ConnId) -> Result<M, String>;
+}
+
+impl<M, F: FnMut(&ConnId) -> Result<M, String>> FileAlloc<M> for F {
+    fn file(&mut self, id: &ConnId) -> Result<M, String> {
+        self(id)
+    }
+}
+
+/// How a [`MultiServer`] serves its connections.
+#[derive(Debug, Clone)]
+pub struct MultiConfig {
+    /// The application on every connection.
+    pub kind: AppKind,
+    /// Each connection's setup, before scaling: [`MultiConfig::per_connection`] shrinks its
+    /// named buffers to fit the device and host memory.
+    pub server: ServerConfig,
+    /// Connections served at once at most: accepted ones plus the slots in the accept pool.
+    pub max_connections: usize,
+    /// Host bytes of named-buffer pages for all connections together.
+    pub nb_memory: u64,
+}
+
+impl MultiConfig {
+    /// The setup of one connection when `max_connections` share a device with `num_nbs`
+    /// named-buffer slots: `max(1, min(nbs, num_nbs / max_connections))` buffers of at most
+    /// `nb_memory / (max_connections * buffers * page)` pages (at least 1), and block writes no
+    /// larger than half the connection's buffers (a whole number of 4 KiB blocks, at least
+    /// one), so a connection never waits for more than its buffers hold.
+    pub fn per_connection(&self, num_nbs: u32, page_bytes: u32) -> ServerConfig {
+        let conns = self.max_connections.max(1);
+        let nbs = (num_nbs as usize / conns).clamp(1, self.server.nbs.max(1));
+        let page = u64::from(page_bytes.max(1));
+        let fit = (self.nb_memory / (conns as u64 * nbs as u64 * page)).max(1) as usize;
+        let pages = self.server.pages_per_nb.clamp(1, fit.max(1));
+        let held = (nbs * pages) as u64 * page;
+        let block = 4096u64;
+        let chunk = (held / 2 / block * block)
+            .max(block)
+            .min(self.server.write_chunk.max(block));
+        ServerConfig {
+            nbs,
+            pages_per_nb: pages,
+            write_chunk: chunk,
+            ..self.server.clone()
+        }
+    }
+}
+
+/// How a connection ended.
+#[derive(Debug, Clone)]
+pub struct ConnSummary<M> {
+    /// Who it was.
+    pub id: ConnId,
+    /// Its file (`None` when the allocator refused it).
+    pub file: Option<M>,
+    /// Stream bytes received (up to the FIN or RST).
+    pub stream_bytes: u64,
+    /// The file's length as the application knows it.
+    pub file_len: u64,
+    /// File bytes on disk.
+    pub written: u64,
+    /// The peer reset the connection.
+    pub reset: bool,
+    /// Why it failed, if it did (a write failed for good, a refused file, a bad stream, a
+    /// named buffer returned with an error).
+    pub failure: Option<String>,
+    /// The writer's counters.
+    pub writer: WriteStats,
+}
+
+/// What one [`MultiServer::poll`] saw.
+#[derive(Debug, Default)]
+pub struct MultiPolled {
+    /// Completions collected.
+    pub completions: usize,
+    /// Completions no connection took.
+    pub unhandled: Vec<Completion>,
+    /// Connections accepted (or added) this turn.
+    pub accepted: usize,
+    /// Connections ended this turn.
+    pub ended: usize,
+}
+
+/// Counters of a [`MultiServer`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MultiStats {
+    /// `ACCEPT` completions with status `OK` (plus sockets added by [`MultiServer::add`]).
+    pub accepted: u64,
+    /// `ACCEPT` completions with another status (the half-open connection died).
+    pub accept_failed: u64,
+    /// Connections ended (their socket deleted).
+    pub ended: u64,
+    /// Most connections open at once.
+    pub peak: usize,
+}
+
+struct Conn<M: FileMap> {
+    id: ConnId,
+    srv: NasServer<M>,
+    failure: Option<String>,
+}
+
+/// Many connections of the NAS: see the module doc.
+pub struct MultiServer<M: FileMap, A: FileAlloc<M>> {
+    cfg: MultiConfig,
+    /// Each connection's setup ([`MultiConfig::per_connection`] for this device).
+    conn_cfg: ServerConfig,
+    listen: Option<u16>,
+    conns: HashMap<u16, Conn<M>>,
+    /// Tag of a request in flight → the socket of the connection that issued it.
+    tags: HashMap<u32, u16>,
+    alloc: A,
+    /// Connections that took a completion or were set up since their last step.
+    dirty: BTreeSet<u16>,
+    finished: Vec<ConnSummary<M>>,
+    next_index: usize,
+    stats: MultiStats,
+    scratch: Vec<u32>,
+}
+
+impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
+    /// A server with no listen slot: connections come from [`MultiServer::add`] (prepared
+    /// sockets, each with its own ISS) or, after [`MultiServer::listen`], from `ACCEPT`s.
+    pub fn new(drv: &Driver, cfg: MultiConfig, alloc: A) -> Self {
+        let conn_cfg = cfg.per_connection(drv.info.num_nbs, drv.info.page_bytes);
+        MultiServer {
+            cfg,
+            conn_cfg,
+            listen: None,
+            conns: HashMap::new(),
+            tags: HashMap::new(),
+            alloc,
+            dirty: BTreeSet::new(),
+            finished: Vec::new(),
+            next_index: 0,
+            stats: MultiStats::default(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Open the listen slot `spec` (with `HOLD` when the connections' mode is p2p) and give the
+    /// accept pool its slots. Completions seen meanwhile are dispatched.
+    pub fn listen(&mut self, drv: &mut Driver, spec: &ListenSpec) -> Result<u16, ServeError> {
+        let mut spec = *spec;
+        if self.conn_cfg.mode.needs_hold() {
+            spec.flags |= buflet_spec::SockFlags::HOLD;
+        }
+        let (slot, others) = drv.listen(&spec)?;
+        self.listen = Some(slot);
+        self.dispatch(drv, others)?;
+        self.top_up(drv)?;
+        Ok(slot)
+    }
+
+    /// Stop listening (`SOCK_UNLISTEN`); accepted connections go on. The slots in the accept
+    /// pool stay with the device until reset.
+    pub fn unlisten(&mut self, drv: &mut Driver) -> Result<(), ServeError> {
+        if let Some(slot) = self.listen.take() {
+            let others = drv.unlisten(slot)?;
+            self.dispatch(drv, others)?;
+        }
+        Ok(())
+    }
+
+    /// Serve a prepared socket: add `spec` (its own ISS; a hold socket when the mode is p2p)
+    /// and set its connection up, as `NasServer::start` does.
+    pub fn add(&mut self, drv: &mut Driver, spec: &SocketSpec) -> Result<u16, ServeError> {
+        let (sock, early) = drv.add_socket(&spec.with_hold(self.conn_cfg.mode.needs_hold()))?;
+        self.stats.accepted += 1;
+        self.open(drv, sock, spec.remote_ip, spec.remote_port)?;
+        self.dispatch(drv, early)?;
+        Ok(sock)
+    }
+
+    /// Each connection's setup on this device (named buffers scaled to the connection count).
+    pub fn connection_config(&self) -> &ServerConfig {
+        &self.conn_cfg
+    }
+
+    /// Connections open now.
+    pub fn open_connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// The listen slot, while listening.
+    pub fn listen_slot(&self) -> Option<u16> {
+        self.listen
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> MultiStats {
+        self.stats
+    }
+
+    /// The summaries of the connections ended since the last call, in the order they ended.
+    pub fn take_finished(&mut self) -> Vec<ConnSummary<M>> {
+        std::mem::take(&mut self.finished)
+    }
+
+    /// The open connection on socket `sock`, if any.
+    pub fn connection(&self, sock: u16) -> Option<&NasServer<M>> {
+        self.conns.get(&sock).map(|c| &c.srv)
+    }
+
+    /// Sum over the open connections of stream bytes received and file bytes written.
+    pub fn progress(&self) -> (u64, u64) {
+        self.conns.values().fold((0, 0), |(r, w), c| {
+            (r + c.srv.stream.received(), w + c.srv.written())
+        })
+    }
+
+    /// One turn: wait up to `cycles` for completions (the clock moves at least a little even
+    /// when the wait returns at once) and handle them ([`MultiServer::handle_completions`]).
+    pub fn poll(&mut self, drv: &mut Driver, cycles: u64) -> Result<MultiPolled, ServeError> {
+        let c0 = drv.cycles();
+        let cpls = drv.wait(cycles)?;
+        let polled = self.handle_completions(drv, cpls)?;
+        if drv.cycles() == c0 {
+            drv.run(64);
+        }
+        Ok(polled)
+    }
+
+    /// Handle completions the caller collected (for a caller that waits on the device
+    /// itself): accept new connections, dispatch the rest to theirs, let each connection that
+    /// took one issue its writes, end the connections that are finished, and top the accept
+    /// pool up. A driver failure is returned; a connection's own failure ends that connection
+    /// (its summary says why) and the others go on.
+    pub fn handle_completions(
+        &mut self,
+        drv: &mut Driver,
+        cpls: Vec<Completion>,
+    ) -> Result<MultiPolled, ServeError> {
+        let before = (self.stats.accepted, self.stats.ended);
+        let mut polled = MultiPolled {
+            completions: cpls.len(),
+            ..Default::default()
+        };
+        polled.unhandled = self.dispatch(drv, cpls)?;
+        self.top_up(drv)?;
+        polled.accepted = (self.stats.accepted - before.0) as usize;
+        polled.ended = (self.stats.ended - before.1) as usize;
+        Ok(polled)
+    }
+
+    /// Dispatch completions, step the connections that took one, end finished connections;
+    /// completions that come back from those requests are dispatched in turn. Returns those no
+    /// connection took.
+    fn dispatch(
+        &mut self,
+        drv: &mut Driver,
+        cpls: Vec<Completion>,
+    ) -> Result<Vec<Completion>, ServeError> {
+        let mut queue: VecDeque<Completion> = cpls.into();
+        let mut unhandled = Vec::new();
+        loop {
+            while let Some(c) = queue.pop_front() {
+                if !self.route(drv, &c, &mut queue)? {
+                    unhandled.push(c);
+                }
+            }
+            // Step every connection that took something, then end those that are finished.
+            let dirty = std::mem::take(&mut self.dirty);
+            let mut ending = Vec::new();
+            for sock in dirty {
+                let Some(conn) = self.conns.get_mut(&sock) else {
+                    continue;
+                };
+                if conn.failure.is_none() {
+                    if let Err(e) = conn.srv.step(drv) {
+                        match e {
+                            ServeError::App(m) => conn.failure = Some(m),
+                            ServeError::Write(w) => conn.failure = Some(w.to_string()),
+                            e => return Err(e),
+                        }
+                    }
+                }
+                self.register(sock);
+                if self.is_finished(sock) {
+                    ending.push(sock);
+                }
+            }
+            for sock in ending {
+                queue.extend(self.end(drv, sock)?);
+            }
+            if queue.is_empty() && self.dirty.is_empty() {
+                return Ok(unhandled);
+            }
+        }
+    }
+
+    /// Hand one completion to its connection (or accept one). Returns whether it was taken.
+    fn route(
+        &mut self,
+        drv: &mut Driver,
+        c: &Completion,
+        queue: &mut VecDeque<Completion>,
+    ) -> Result<bool, ServeError> {
+        if c.kind == CplKind::Accept {
+            let Some((a, others)) = drv.accepted(c)? else {
+                return Ok(false);
+            };
+            queue.extend(others);
+            if a.status == Status::Ok {
+                self.accept(drv, &a)?;
+            } else {
+                self.stats.accept_failed += 1;
+            }
+            return Ok(true);
+        }
+        let by_tag = matches!(c.kind, CplKind::BlkDone | CplKind::CmdDone)
+            .then(|| self.tags.get(&c.tag).copied())
+            .flatten();
+        let sock = match (c.kind, by_tag) {
+            (_, Some(s)) => s,
+            (CplKind::NbReturn | CplKind::TxDone | CplKind::CmdDone, None) => c.sock_ref,
+            _ => return Ok(false),
+        };
+        let Some(conn) = self.conns.get_mut(&sock) else {
+            return Ok(false);
+        };
+        let taken = match conn.srv.handle(drv, c) {
+            Ok(t) => t,
+            Err(ServeError::Driver(e)) => return Err(ServeError::Driver(e)),
+            Err(e) => {
+                conn.failure.get_or_insert(e.to_string());
+                true
+            }
+        };
+        if taken && by_tag.is_some() {
+            self.tags.remove(&c.tag);
+        }
+        self.dirty.insert(sock);
+        Ok(taken)
+    }
+
+    /// An `ACCEPT` with status `OK`: the connection's file, stream and application.
+    fn accept(&mut self, drv: &mut Driver, a: &Accepted) -> Result<(), ServeError> {
+        self.stats.accepted += 1;
+        self.open(drv, a.sock, a.peer_ip, a.peer_port)
+    }
+
+    fn open(
+        &mut self,
+        drv: &mut Driver,
+        sock: u16,
+        peer_ip: [u8; 4],
+        peer_port: u16,
+    ) -> Result<(), ServeError> {
+        let id = ConnId {
+            sock,
+            peer_ip,
+            peer_port,
+            index: self.next_index,
+        };
+        self.next_index += 1;
+        let file = match self.alloc.file(&id) {
+            Ok(f) => f,
+            Err(why) => {
+                // Refused: the socket goes (its slot back to the pool) and nothing is written.
+                let others = drv.del_socket(sock)?;
+                self.finished.push(ConnSummary {
+                    id,
+                    file: None,
+                    stream_bytes: 0,
+                    file_len: 0,
+                    written: 0,
+                    reset: false,
+                    failure: Some(format!("no file for the connection: {why}")),
+                    writer: WriteStats::default(),
+                });
+                self.stats.ended += 1;
+                self.dispatch(drv, others)?;
+                return Ok(());
+            }
+        };
+        let srv = NasServer::accept(drv, sock, self.cfg.kind, file, &self.conn_cfg)?;
+        self.conns.insert(
+            sock,
+            Conn {
+                id,
+                srv,
+                failure: None,
+            },
+        );
+        self.stats.peak = self.stats.peak.max(self.conns.len());
+        self.dirty.insert(sock);
+        Ok(())
+    }
+
+    /// Register the tags of connection `sock`'s requests in flight.
+    fn register(&mut self, sock: u16) {
+        let Some(conn) = self.conns.get(&sock) else {
+            return;
+        };
+        self.scratch.clear();
+        conn.srv.pending_tags(&mut self.scratch);
+        for &t in &self.scratch {
+            self.tags.insert(t, sock);
+        }
+    }
+
+    /// Whether connection `sock` is over: its stream ended (FIN or RST) and everything it
+    /// delivered is written, or it failed and has no write in flight.
+    fn is_finished(&self, sock: u16) -> bool {
+        let Some(conn) = self.conns.get(&sock) else {
+            return false;
+        };
+        let s = &conn.srv.stream;
+        if conn.failure.is_some() || conn.srv.failed().is_some() || !s.errors.is_empty() {
+            return s.writes_in_flight() == 0;
+        }
+        s.eof.is_some() && conn.srv.done()
+    }
+
+    /// End connection `sock`: delete its socket (its named buffers come back first, flag
+    /// `DELETE`), drop its tags, keep its summary. Returns completions seen meanwhile that
+    /// are not its own.
+    fn end(&mut self, drv: &mut Driver, sock: u16) -> Result<Vec<Completion>, ServeError> {
+        let Some(mut conn) = self.conns.remove(&sock) else {
+            return Ok(Vec::new());
+        };
+        let mut others = Vec::new();
+        for c in drv.del_socket(sock)? {
+            let mine = c.kind == CplKind::NbReturn && c.sock_ref == sock;
+            if !(mine && conn.srv.stream.handle(drv, &c)?) {
+                others.push(c);
+            }
+        }
+        self.scratch.clear();
+        conn.srv.pending_tags(&mut self.scratch);
+        for t in &self.scratch {
+            self.tags.remove(t);
+        }
+        let s = &conn.srv.stream;
+        let failure = conn.failure.or_else(|| conn.srv.failed()).or_else(|| {
+            s.errors.first().map(|c| {
+                format!(
+                    "named buffer {} returned with status {} ({})",
+                    c.ref_num,
+                    c.status,
+                    c.status.name()
+                )
+            })
+        });
+        self.finished.push(ConnSummary {
+            id: conn.id,
+            stream_bytes: s.eof.unwrap_or_else(|| s.received()),
+            file_len: conn.srv.file_len(),
+            written: conn.srv.written(),
+            reset: s.reset,
+            failure,
+            writer: s.stats(),
+            file: Some(conn.srv.file),
+        });
+        self.stats.ended += 1;
+        Ok(others)
+    }
+
+    /// Keep the accept pool at the connections that may still open: `max_connections` less
+    /// the open ones and the slots already pooled (pooled slots stay with the device).
+    fn top_up(&mut self, drv: &mut Driver) -> Result<(), ServeError> {
+        if self.listen.is_none() {
+            return Ok(());
+        }
+        let want = self
+            .cfg
+            .max_connections
+            .saturating_sub(self.conns.len() + drv.pooled_sockets());
+        if want > 0 {
+            drv.pool_sockets(want)?;
+        }
+        Ok(())
+    }
+}
