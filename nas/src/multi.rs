@@ -150,6 +150,10 @@ struct Conn<M: FileMap> {
     id: ConnId,
     srv: NasServer<M>,
     failure: Option<String>,
+    /// Graceful close: the tag of our `SOCK_CLOSE` (FIN sent after the stream was written),
+    /// and whether its `CMD_DONE` came back (the peer acknowledged the FIN, or it ended).
+    close_tag: Option<u32>,
+    closed: bool,
 }
 
 /// Many connections of the NAS: see the module doc.
@@ -168,6 +172,8 @@ pub struct MultiServer<M: FileMap, A: FileAlloc<M>> {
     next_index: usize,
     stats: MultiStats,
     scratch: Vec<u32>,
+    /// End each connection with our FIN before deleting it ([`MultiServer::set_graceful_close`]).
+    graceful: bool,
 }
 
 impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
@@ -187,6 +193,7 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
             next_index: 0,
             stats: MultiStats::default(),
             scratch: Vec::new(),
+            graceful: false,
         }
     }
 
@@ -237,6 +244,24 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
     /// The listen slot, while listening.
     pub fn listen_slot(&self) -> Option<u16> {
         self.listen
+    }
+
+    /// End each finished connection with our FIN (`SOCK_CLOSE`) and delete its socket only
+    /// once the peer has acknowledged it (or the close ended otherwise), as a server whose
+    /// clients wait for the end of the stream (a kernel client that half-closes and reads to
+    /// EOF) needs. Off: the socket is deleted as soon as the stream is written (the peer sees
+    /// no FIN).
+    pub fn set_graceful_close(&mut self, on: bool) {
+        self.graceful = on;
+    }
+
+    /// Block writes in flight over all open connections (a caller that runs the device only
+    /// while there is work keeps running it while this is not 0).
+    pub fn in_flight(&self) -> usize {
+        self.conns
+            .values()
+            .map(|c| c.srv.stream.writes_in_flight())
+            .sum()
     }
 
     /// The counters.
@@ -333,6 +358,9 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
                 }
             }
             for sock in ending {
+                if self.graceful && !self.close_sent(drv, sock)? {
+                    continue;
+                }
                 queue.extend(self.end(drv, sock)?);
             }
             if queue.is_empty() && self.dirty.is_empty() {
@@ -371,6 +399,12 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
         let Some(conn) = self.conns.get_mut(&sock) else {
             return Ok(false);
         };
+        if c.kind == CplKind::CmdDone && conn.close_tag == Some(c.tag) {
+            conn.closed = true;
+            self.tags.remove(&c.tag);
+            self.dirty.insert(sock);
+            return Ok(true);
+        }
         let taken = match conn.srv.handle(drv, c) {
             Ok(t) => t,
             Err(ServeError::Driver(e)) => return Err(ServeError::Driver(e)),
@@ -433,11 +467,31 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
                 id,
                 srv,
                 failure: None,
+                close_tag: None,
+                closed: false,
             },
         );
         self.stats.peak = self.stats.peak.max(self.conns.len());
         self.dirty.insert(sock);
         Ok(())
+    }
+
+    /// Graceful close of finished connection `sock`: send our FIN the first time (a connection
+    /// the peer reset, or one that failed, is not closed first). Returns whether the socket
+    /// may be deleted now.
+    fn close_sent(&mut self, drv: &mut Driver, sock: u16) -> Result<bool, ServeError> {
+        let Some(conn) = self.conns.get_mut(&sock) else {
+            return Ok(true);
+        };
+        if conn.closed || conn.srv.stream.reset || conn.failure.is_some() {
+            return Ok(true);
+        }
+        if conn.close_tag.is_none() {
+            let tag = drv.sock_close(sock)?;
+            conn.close_tag = Some(tag);
+            self.tags.insert(tag, sock);
+        }
+        Ok(false)
     }
 
     /// Register the tags of connection `sock`'s requests in flight.
