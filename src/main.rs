@@ -270,6 +270,11 @@ enum Cmd {
     /// the disk image), and every finished connection is reported with its sha256. Runs until
     /// interrupted or --exit-after connections have ended.
     Serve(serve::ServeArgs),
+    /// Benchmarks that print figures.
+    Bench {
+        #[command(subcommand)]
+        what: BenchCmd,
+    },
 }
 
 /// What `buflet peer` runs: see [`buflet_testbench::peer`].
@@ -493,6 +498,9 @@ fn main() -> ExitCode {
         } => fuzz(target, backend, count, seed, json),
         Cmd::Faults(a) => faults(&a),
         Cmd::Serve(a) => serve::run(&a),
+        Cmd::Bench {
+            what: BenchCmd::Lookup(a),
+        } => bench_lookup(&a),
     }
 }
 
@@ -886,4 +894,87 @@ fn human(r: &RunReport) {
             "NO: the disk differs from the source"
         }
     );
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// The socket lookup's cost in cycles per frame as live sockets are added (the device's
+    /// CNT_LOOKUP_CYCLES / CNT_LOOKUPS): 1, 64, 1,024 and 4,096 live sockets in the RTL's
+    /// 4,096-socket build, up to 65,536 in the model's.
+    Lookup(LookupArgs),
+}
+
+#[derive(Args)]
+struct LookupArgs {
+    /// Which implementation of the device runs.
+    #[arg(long, default_value = "rtl")]
+    backend: Backend,
+    /// Datapath width in bits.
+    #[arg(long, default_value_t = 64)]
+    width: u32,
+    /// Live socket counts to measure (default: 1,64,1024,4096 on the RTL; and 16384,65536 on
+    /// the model).
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=65536))]
+    live: Vec<u32>,
+    /// Socket slots of the build (default: 4096 on the RTL, 65536 on the model).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(64..=65536))]
+    slots: Option<u32>,
+    /// Frames per measurement.
+    #[arg(long, default_value_t = 4000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    frames: u32,
+    /// Seed of the frames' choice of socket.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print one JSON object on one line.
+    #[arg(long)]
+    json: bool,
+}
+
+fn bench_lookup(a: &LookupArgs) -> ExitCode {
+    use buflet_testbench::lookup_bench::{measure, spread};
+    let rtl = a.backend == Backend::Rtl;
+    let slots = a.slots.unwrap_or(if rtl { 4096 } else { 65536 });
+    let live: Vec<u32> = if a.live.is_empty() {
+        [1, 64, 1024, 4096, 16384, 65536]
+            .into_iter()
+            .filter(|&n| n <= slots)
+            .collect()
+    } else {
+        a.live.clone()
+    };
+    let mut points = Vec::new();
+    for &n in &live {
+        match measure(a.backend, a.width, slots, n, a.frames, a.seed) {
+            Ok(p) => {
+                if !a.json {
+                    println!(
+                        "{:>6} live sockets ({} slots, {} buckets): {:.3} cycles per lookup ({} lookups, {} matched)",
+                        p.live, p.slots, p.buckets, p.cycles_per_lookup, p.lookups, p.matched
+                    );
+                }
+                points.push(p);
+            }
+            Err(e) => return fail(a.json, "bench lookup", Some(a.backend.name()), &e.to_string(), 1),
+        }
+    }
+    let s = spread(&points);
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "command": "bench lookup",
+                "backend": a.backend.name(),
+                "points": points,
+                "largest_over_smallest": s,
+                "within_10pct": s <= 1.10,
+            })
+        );
+    } else {
+        println!(
+            "largest / smallest: {:.3} ({})",
+            s,
+            if s <= 1.10 { "within 10%" } else { "more than 10% apart" }
+        );
+    }
+    ExitCode::SUCCESS
 }

@@ -11,6 +11,7 @@ pub mod e2e_check;
 pub mod faults;
 pub mod frames;
 pub mod live;
+pub mod lookup_bench;
 pub mod fuzz;
 pub mod pcap;
 pub mod peer;
