@@ -326,7 +326,6 @@ fn listen_full_half_open_max_rst_timeout_abort_del() {
             flags: 1,
             sock_ref: 21,
             tag: 0x5A,
-            ..Default::default()
         }
         .to_bytes(),
     );
