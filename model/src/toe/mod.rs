@@ -461,3 +461,26 @@ impl Toe {
             .map(|l| l as u8)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 65,536-slot table costs a pointer per free slot; a socket in use is one allocation
+    /// of `size_of::<Sock>()` bytes.
+    #[test]
+    fn a_65536_socket_table_is_small() {
+        let cfg = DeviceConfig::with_sockets(64, 65536);
+        let t = Toe::new(&cfg);
+        let table = t.socks.v.len() * std::mem::size_of::<Option<Box<Sock>>>()
+            + t.buckets.len() * std::mem::size_of::<Option<u16>>()
+            + t.tx_in.len()
+            + t.pooled.len();
+        let sock = std::mem::size_of::<Sock>();
+        println!("table {table} bytes, {sock} bytes per socket in use");
+        assert!(table < 2 << 20, "{table}");
+        // Every slot in use: still a few tens of MB.
+        assert!(65536 * sock < 40 << 20, "{sock}");
+        assert!(t.socks[65535].state == sock_state::FREE as u8);
+    }
+}
