@@ -4,7 +4,8 @@
 //! from many clients (pool exhaustion and HALF_OPEN_MAX give LISTEN_FULL), each client then
 //! completing its handshake and uploading into named buffers posted after its ACCEPT,
 //! resetting its half-open connection, or going silent until the SYN-ACK retries run out;
-//! deletes of the accepted sockets with their slots pooled again, a second wave on the
+//! sometimes an abort and a SOCK_DEL of a half-open socket (its slot predicted from the pool's
+//! order); deletes of the accepted sockets with their slots pooled again, a second wave on the
 //! re-pooled slots, and UNLISTEN.
 //!
 //! The generator is open-loop: it does not know which slot a SYN takes (or whether it gets
@@ -259,6 +260,17 @@ pub(super) fn listen_events(
         if rng.gen_bool(0.12) {
             ev.push(s);
         }
+    }
+    // The pool is a FIFO: the first client's SYN took the first pooled slot, the second's
+    // the second (unless the prediction fails: then these requests meet whatever the slot
+    // holds, as deterministically). An abort in SYN_RCVD (RST, ACCEPT RESET before the
+    // CMD_DONE) and a SOCK_DEL in SYN_RCVD (no ACCEPT); the clients' later frames then find a
+    // CLOSED socket or none.
+    if k >= 1 && rng.gen_bool(0.3) {
+        ev.push(Step::SockAbort { sock: pool_refs[0] });
+    }
+    if k >= 2 && m >= 2 && rng.gen_bool(0.3) {
+        ev.push(Step::DelSocket { sock: pool_refs[1] });
     }
     let mut follow: Vec<Vec<Step>> = Vec::new();
     for (c, fate) in &clients {
