@@ -1,15 +1,17 @@
 //! toe_engine: socket table, hash lookup, the TCP receive engine of docs/tcp-receive.md,
 //! named buffers and delivery; the paths of docs/rx-paths.md (UDP sockets and datagram
 //! delivery, anonymous buffers, the ARP responder, the named-buffer timeout sweep); the p2p
-//! hold sockets of docs/p2p.md (hold records instead of payload, held chains, `BUF_RELEASE`).
+//! hold sockets of docs/p2p.md (hold records instead of payload, held chains, `BUF_RELEASE`);
+//! listening sockets (docs/tcp-receive.md, "Listening sockets": listen slots, the accept pool,
+//! a SYN that matches no socket taking the pool's head, ACCEPT completions) in `mod.rs`.
 //!
 //! Split by responsibility, file for file as the RTL (docs/architecture.md):
 //!
 //! | file | responsibility | RTL |
 //! |---|---|---|
 //! | `mod.rs` | tables, event pick, a frame's dispatch | `rtl/toe_engine.v` |
-//! | `req.rs` | requests: decode, validation, SOCK_ADD/DEL, NB_POST, ANON_POST, BUF_RELEASE | `rtl/toe_req.v` |
-//! | `lookup.rs` | the 4-tuple hash, the socket lookup | `rtl/toe_lookup.v` |
+//! | `req.rs` | requests: decode, validation, SOCK_ADD/DEL, NB_POST, ANON_POST, BUF_RELEASE, SOCK_LISTEN/UNLISTEN/POOL | `rtl/toe_req.v` |
+//! | `lookup.rs` | the 4-tuple hash, the hash chains and the active list, the socket lookup and its cost | `rtl/toe_lookup.v` |
 //! | `tcp_rx.rs` | window, TCP states, acceptability, trimming, reassembly, ACK / SYN-ACK | `rtl/toe_tcp_rx.v` |
 //! | `deliver.rs` | delivery steps, page list and cache, hold records, NB return | `rtl/toe_deliver.v`, `rtl/toe_mover.v` |
 //! | `sweep.rs` | the timer tick's sweep | `rtl/toe_sweep.v` |
