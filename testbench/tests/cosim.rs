@@ -171,19 +171,20 @@ const COVERED: [&str; 38] = [
     "CNT_LOOKUP_CYCLES",
 ];
 
-/// Seeds 3..=6 of the default mix at 64 bits (the first four that reach every counter below):
+/// Seeds 15..=20 of the default mix at 64 bits (the first window of six seeds that reaches every
+/// counter below; fast retransmits are rare in the mix):
 /// no divergence, the model's cycle count within 5%
 /// of the RTL's, the stimuli cover the receive paths (the counters are the model's, equal to
 /// the RTL's since nothing diverged), and the JSON the CLI prints says the same as the report.
 #[test]
-fn seeds_3_to_6_agree_cover_the_receive_paths_and_cycles_within_5_percent() {
+fn seeds_15_to_20_agree_cover_the_receive_paths_and_cycles_within_5_percent() {
     let rep = cosim::run(&CosimOpts {
-        seed: 3,
-        cases: 4,
+        seed: 15,
+        cases: 6,
         width: 64,
     })
     .unwrap();
-    assert_eq!(rep.cases_detail.len(), 4);
+    assert_eq!(rep.cases_detail.len(), 6);
     assert_eq!(
         rep.mismatches,
         0,
@@ -216,7 +217,7 @@ fn seeds_3_to_6_agree_cover_the_receive_paths_and_cycles_within_5_percent() {
     assert_eq!(json["mismatches"].as_u64(), Some(0));
     assert!(json["first_mismatch"].is_null());
     let details = json["cases_detail"].as_array().unwrap();
-    assert_eq!(details.len(), 4);
+    assert_eq!(details.len(), 6);
     let sum = |k: &str| details.iter().map(|d| d[k].as_u64().unwrap()).sum::<u64>();
     assert_eq!(sum("compared"), rep.compared);
     assert_eq!(sum("model_cycles"), rep.model_cycles);
