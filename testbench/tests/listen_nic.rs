@@ -1,13 +1,12 @@
-//! Listening sockets (docs/tcp-receive.md "Listening sockets") end to end on the RTL, through
-//! the host driver: SOCK_LISTEN and SOCK_POOL, a SYN built by etherparse answered by a SYN-ACK
+//! Listening sockets (docs/tcp-receive.md "Listening sockets") end to end on both backends,
+//! through the host driver: SOCK_LISTEN and SOCK_POOL, a SYN built by etherparse answered by a SYN-ACK
 //! to the SYN's Ethernet source with ISS = the listen's ISS + the folded hash of the 4-tuple,
 //! the handshake's ACK posting ACCEPT OK (data delivered after it), an abort of a half-open
 //! connection (RST on the wire, ACCEPT RESET before the abort's CMD_DONE), LISTEN_FULL, the
 //! registers (NUM_LISTEN, HALF_OPEN_MAX, HALF_OPEN, ACCEPT_POOL, CNT_ACCEPTS, CNT_LOOKUPS,
 //! CNT_LOOKUP_CYCLES); and the socket-scaled build (`buflet_nic_w64_s4096`, picked for
 //! `DeviceConfig::with_sockets(64, 4096)`) accepting many connections, with its lookup cost and
-//! simulation speed printed. RTL only for now: the model's side is being written beside it
-//! (then these run on both backends, as rxpaths.rs does).
+//! simulation speed printed (the model runs the same socket-scaled configuration).
 
 mod common;
 
@@ -133,7 +132,16 @@ fn listen_spec() -> ListenSpec {
 
 #[test]
 fn rtl_accept_abort_listen_full_and_registers() {
-    let mut r = Bench::builder(Backend::Rtl)
+    accept_abort_listen_full_and_registers(Backend::Rtl);
+}
+
+#[test]
+fn model_accept_abort_listen_full_and_registers() {
+    accept_abort_listen_full_and_registers(Backend::Model);
+}
+
+fn accept_abort_listen_full_and_registers(backend: Backend) {
+    let mut r = Bench::builder(backend)
         .name("listen-rtl")
         .build()
         .unwrap();
@@ -231,6 +239,15 @@ fn rtl_accept_abort_listen_full_and_registers() {
 
 #[test]
 fn rtl_s4096_build_accepts_many_connections() {
+    s4096_accepts_many_connections(Backend::Rtl);
+}
+
+#[test]
+fn model_s4096_accepts_many_connections() {
+    s4096_accepts_many_connections(Backend::Model);
+}
+
+fn s4096_accepts_many_connections(backend: Backend) {
     let cfg = DeviceConfig::with_sockets(64, 4096);
     assert_eq!(
         buflet_sim::build_for(&cfg).unwrap(),
@@ -247,7 +264,7 @@ fn rtl_s4096_build_accepts_many_connections() {
         "the error names the builds: {err}"
     );
     let t_build = std::time::Instant::now();
-    let mut r = Bench::builder(Backend::Rtl)
+    let mut r = Bench::builder(backend)
         .config(cfg)
         .mem(64 << 20)
         .name("listen-s4096")
