@@ -24,7 +24,21 @@ pub const DMA_RD_OVERHEAD: u64 = 2;
 pub const DMA_WR_OVERHEAD: u64 = 4;
 
 /// toe_engine per-frame work: hash, bucket chain walk, socket read-modify-write, chain free.
+/// A frame that reaches the socket lookup is charged `ENGINE_FRAME - LOOKUP_FLAT` plus the
+/// lookup's own cycles (the bucket read and one per socket visited, docs/tcp-receive.md
+/// "Lookup cost"); a frame the lookup never sees (a parser drop, an ARP request) the whole
+/// of it. Also the base of a send step.
 pub const ENGINE_FRAME: u64 = 8;
+/// The part of [`ENGINE_FRAME`] that stood for the hash and a one-socket chain walk (the
+/// bucket read and one visit): replaced by `1 + visited` for a frame that reaches the lookup,
+/// so a one-socket run costs what it did.
+pub const LOOKUP_FLAT: u64 = 2;
+/// A SYN that missed the lookup and matched a listen slot: the listen slots' compare.
+/// (An estimate until rtl/toe_engine.v's listen path lands; tune it to that.)
+pub const LISTEN_MATCH: u64 = 1;
+/// Making an accepted socket: the pool head read, the descriptor and context written from
+/// the template, the chain and active-list heads written. (An estimate, as [`LISTEN_MATCH`].)
+pub const ACCEPT_MAKE: u64 = 2;
 /// toe_engine per-request work (SOCK_ADD, NB_POST, NOP, unknown): table read-modify-write.
 pub const ENGINE_REQ: u64 = 4;
 /// toe_engine per-delivery-step overhead: segment/NB header reads, buflet RAM read latency.

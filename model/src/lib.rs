@@ -35,7 +35,7 @@ use std::collections::VecDeque;
 use buflet_platform::{Agent, Device, DeviceConfig, HostEnv, MacPort};
 use buflet_spec::{self as spec, cpl, req_hdr, CplKind, Opcode, ReqHdr, Status};
 
-pub use toe::hash_bucket;
+pub use toe::{hash_bucket, hash_x};
 
 use buflets::{BufletPool, Chain};
 use parse::Parsed;
@@ -562,6 +562,8 @@ impl Device for ModelDevice {
             reg::PROT_FAULT_INFO => p.fault_info,
             reg::CNT_PROT_FAULTS => p.faults,
             reg::HOST_BUFLETS => self.pool.host(),
+            reg::HALF_OPEN => self.toe.half_open(),
+            reg::ACCEPT_POOL => self.toe.accept_pool(),
             _ => self.regs.read(&self.cfg, addr, self.pool.free_count()),
         }
     }

@@ -63,6 +63,9 @@ pub struct Parsed {
     pub arp_req: bool,
     /// Sender hardware address of an ARP request, byte k = wire byte k.
     pub arp_sha: [u8; 6],
+    /// Ethernet source MAC of a frame that passed every check (byte k = wire byte k): an
+    /// accepted socket's REMOTE_MAC (docs/tcp-receive.md, "Listening sockets").
+    pub src_mac: [u8; 6],
 }
 
 fn be16(f: &[u8], at: usize) -> u16 {
@@ -145,9 +148,15 @@ fn fail(reason: u64) -> Parsed {
 
 /// Parse and check one frame (no FCS).
 pub fn parse(f: &[u8]) -> Parsed {
+    let p = checks(f);
+    let mut src_mac = [0u8; 6];
+    if p.reason == drop::NONE as u8 {
+        src_mac.copy_from_slice(&f[6..12]);
+    }
     Parsed {
         len: f.len().min(u16::MAX as usize) as u16,
-        ..checks(f)
+        src_mac,
+        ..p
     }
 }
 
@@ -450,6 +459,7 @@ mod tests {
                     pay_len: payload.len() as u16,
                     len: f.len() as u16,
                     udp: true,
+                    src_mac: [1; 6],
                     ..Parsed::default()
                 }
             );

@@ -4,11 +4,11 @@ use buflet_platform::DeviceConfig;
 use buflet_spec::{param, reg};
 
 /// Last event counter register (the block from `CNT_RX_FRAMES` up to it).
-const CNT_LAST: u32 = reg::CNT_BLK_DEV_WR_BYTES;
+const CNT_LAST: u32 = reg::CNT_LOOKUP_CYCLES;
 /// Number of 32-bit counters from `CNT_RX_FRAMES` to [`CNT_LAST`].
 const NCNT: usize = ((CNT_LAST - reg::CNT_RX_FRAMES) / 4 + 1) as usize;
-/// Drop counters: reason r (0..NDROP) at `drop::COUNTER_BASE + 4*r`; the 4-bit reason field.
-const NDROP: usize = 16;
+/// Drop counters: reason r (0..NDROP) at `drop::COUNTER_BASE + 4*r` (reasons 1..=16).
+const NDROP: usize = 17;
 const DROP_BASE: u32 = buflet_spec::drop::COUNTER_BASE as u32;
 
 /// CTRL.ENABLE.
@@ -27,7 +27,7 @@ pub const IRQ_CPL: u32 = 1;
 pub const IRQ_FAULT: u32 = 2;
 
 /// Register state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Regs {
     pub ctrl: u32,
     pub irq_status: u32,
@@ -54,8 +54,38 @@ pub(crate) struct Regs {
     pub blk_timeout: BlkTimeout,
     /// RTO_INIT, RTO_MIN, RTO_MAX, TX_RETRIES (docs/tcp-transmit.md).
     pub tx_policy: TxPolicy,
+    /// HALF_OPEN_MAX (docs/tcp-receive.md, "Listening sockets").
+    pub half_open_max: u32,
     cnt: Counters,
     drops: [u32; NDROP],
+}
+
+impl Default for Regs {
+    fn default() -> Self {
+        Regs {
+            ctrl: 0,
+            irq_status: 0,
+            irq_mask: 0,
+            req_base: 0,
+            req_size: 0,
+            req_tail: 0,
+            req_head: 0,
+            cpl_base: 0,
+            cpl_size: 0,
+            cpl_head: 0,
+            cpl_tail: 0,
+            nic_mac_lo: 0,
+            nic_mac_hi: 0,
+            nic_ip: 0,
+            timer_period: 0,
+            timer_kick: 0,
+            blk_timeout: BlkTimeout::default(),
+            tx_policy: TxPolicy::default(),
+            half_open_max: param::DEF_HALF_OPEN_MAX as u32,
+            cnt: Counters::default(),
+            drops: [0; NDROP],
+        }
+    }
 }
 
 /// BLK_TIMEOUT, whose reset value is `DEF_BLK_TIMEOUT`.
@@ -161,6 +191,8 @@ impl Regs {
             reg::PAGE_BYTES => param::PAGE_BYTES as u32,
             reg::CLOCK_MHZ => cfg.clock_mhz,
             reg::NUM_ANON => cfg.num_anon,
+            reg::NUM_LISTEN => param::DEF_NUM_LISTEN as u32,
+            reg::HALF_OPEN_MAX => self.half_open_max,
             reg::CTRL => self.ctrl,
             reg::STATUS => STATUS_READY | if self.enabled() { STATUS_ENABLED } else { 0 },
             reg::IRQ_STATUS => self.irq_status,
@@ -211,6 +243,7 @@ impl Regs {
             reg::RTO_MIN => self.tx_policy.rto_min = v,
             reg::RTO_MAX => self.tx_policy.rto_max = v,
             reg::TX_RETRIES => self.tx_policy.retries = v,
+            reg::HALF_OPEN_MAX => self.half_open_max = v,
             reg::REQ_BASE_LO => set_lo(&mut self.req_base, v),
             reg::REQ_BASE_HI => set_hi(&mut self.req_base, v),
             reg::REQ_SIZE => self.req_size = v,

@@ -15,14 +15,17 @@
 //! | `sweep.rs` | the timer tick's sweep | `rtl/toe_sweep.v` |
 //! | `udp_anon.rs` | ARP answer, UDP receive, anonymous buffers | `rtl/toe_udp_anon.v` |
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::ops::{Index, IndexMut};
 
 use buflet_platform::{DeviceConfig, HostEnv};
-use buflet_spec::{drop, ip_proto, param, reg, sock_flag};
+use buflet_spec::{
+    drop, ip_proto, param, reg, sock_flag, sock_state, CplKind, ListenDesc, Opcode, Status,
+};
 
 use crate::buflets::Chain;
 use crate::parse::tcp_flag;
-use crate::{costs, Meta, ModelDevice};
+use crate::{costs, Cpl, Meta, ModelDevice};
 
 mod deliver;
 mod lookup;
@@ -32,8 +35,8 @@ mod sweep;
 mod tcp_rx;
 mod udp_anon;
 
-pub use lookup::hash_bucket;
 use lookup::Key;
+pub use lookup::{hash_bucket, hash_x};
 use udp_anon::Anon;
 
 const PAGE: u64 = param::PAGE_BYTES;
@@ -61,10 +64,14 @@ impl Seg {
     }
 }
 
-/// The host part of a socket (`sock_desc`), kept as posted.
+/// The host part of a socket (`sock_desc`), kept as posted (or as an accept made it).
 #[derive(Debug, Clone, Copy, Default)]
 struct Desc {
     flags: u8,
+    /// TAG: the SOCK_ADD's (for an accepted socket, its listen's tag when it was made).
+    tag: u32,
+    /// LISTEN_SLOT: the listen slot that made an accepted socket (0 otherwise).
+    listen_slot: u8,
     local_mac: [u8; 6],
     remote_mac: [u8; 6],
     key: Key,
@@ -95,6 +102,14 @@ struct Sock {
     queued: bool,
     /// The send side (docs/tcp-transmit.md).
     snd: snd::Snd,
+    /// NEXT_SOCK: the next socket on the hash chain.
+    next_sock: Option<u16>,
+    /// ACT_NEXT: the next socket on the active list (and the previous one, kept by the model
+    /// so that SOCK_DEL unlinks without a walk).
+    act_next: Option<u16>,
+    act_prev: Option<u16>,
+    /// Made by an accept and not yet out of SYN_RCVD: counted in HALF_OPEN.
+    half_open: bool,
 }
 
 impl Sock {
@@ -105,6 +120,50 @@ impl Sock {
     /// A hold socket (`sock_flag::HOLD`, docs/p2p.md): delivery writes hold records.
     fn is_hold(&self) -> bool {
         self.d.flags as u64 & sock_flag::HOLD != 0
+    }
+}
+
+/// The socket table: one entry per slot, allocated when the slot is first written (a free
+/// slot costs one pointer), so a build with 65,536 slots stays small. Reading a slot never
+/// allocates (a free slot reads as the default, FREE socket).
+struct Socks {
+    v: Vec<Option<Box<Sock>>>,
+    free: Sock,
+}
+
+impl Socks {
+    fn new(n: u32) -> Self {
+        Socks {
+            v: (0..n).map(|_| None).collect(),
+            free: Sock::default(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.v.len()
+    }
+
+    /// Empty slot `i`, returning what it held.
+    fn take(&mut self, i: usize) -> Sock {
+        self.v[i].take().map(|b| *b).unwrap_or_default()
+    }
+
+    /// Put `sock` into slot `i`.
+    fn put(&mut self, i: usize, sock: Sock) {
+        self.v[i] = Some(Box::new(sock));
+    }
+}
+
+impl Index<usize> for Socks {
+    type Output = Sock;
+    fn index(&self, i: usize) -> &Sock {
+        self.v[i].as_deref().unwrap_or(&self.free)
+    }
+}
+
+impl IndexMut<usize> for Socks {
+    fn index_mut(&mut self, i: usize) -> &mut Sock {
+        self.v[i].get_or_insert_with(Box::default)
     }
 }
 
@@ -130,18 +189,17 @@ struct Nb {
 
 /// toe_engine state.
 pub(crate) struct Toe {
-    socks: Vec<Sock>,
+    socks: Socks,
     nbs: Vec<Option<Nb>>,
-    /// 4-tuple + VLAN -> sockets with that key, oldest first; the newest is at the head of its
-    /// hash chain (SOCK_ADD inserts at the head), so it is the one that matches.
-    map: HashMap<Key, Vec<u16>>,
+    /// Hash chain heads, one per bucket (`HASH_BUCKETS`), linked through `Sock::next_sock`.
+    buckets: Vec<Option<u16>>,
+    /// The active list's head (ACT_NEXT links): SOCK_ADD and accepts insert at the head.
+    act_head: Option<u16>,
     /// Sockets with both a segment and a named buffer, served round robin.
     ready: VecDeque<u16>,
     /// The one-entry page address cache: (NB slot, page index, page address).
     page_cache: Option<(u16, u32, u64)>,
     scratch: Vec<u8>,
-    /// The active list (ACT_NEXT links), head first: SOCK_ADD inserts at the head.
-    active: VecDeque<u16>,
     /// Anonymous buffer slots.
     anon: Vec<Option<Anon>>,
     /// The anonymous list: posted slots, first posted first used.
@@ -153,24 +211,46 @@ pub(crate) struct Toe {
     tx_in: Vec<bool>,
     /// Post slots in use, NIC-wide (`NUM_POSTS`).
     posts_in_use: u32,
+    /// Listen slots (`NUM_LISTEN`): the SOCK_LISTEN entry of each listening one.
+    listens: Vec<Option<ListenDesc>>,
+    /// The accept pool (SOCK_POOL), a FIFO of socket slots.
+    pool: VecDeque<u16>,
+    /// Slots now in the accept pool.
+    pooled: Vec<bool>,
+    /// HALF_OPEN: accepted sockets still in SYN_RCVD.
+    half_open: u32,
 }
 
 impl Toe {
     pub fn new(cfg: &DeviceConfig) -> Self {
         Toe {
-            socks: (0..cfg.num_sockets).map(|_| Sock::default()).collect(),
+            socks: Socks::new(cfg.num_sockets),
             nbs: vec![None; cfg.num_nbs as usize],
-            map: HashMap::new(),
+            buckets: vec![None; cfg.hash_buckets.max(1) as usize],
+            act_head: None,
             ready: VecDeque::new(),
             page_cache: None,
             scratch: vec![0; PAGE as usize],
-            active: VecDeque::new(),
             anon: vec![None; cfg.num_anon as usize],
             anon_q: VecDeque::new(),
             tx_ready: VecDeque::new(),
             tx_in: vec![false; cfg.num_sockets as usize],
             posts_in_use: 0,
+            listens: vec![None; param::DEF_NUM_LISTEN as usize],
+            pool: VecDeque::new(),
+            pooled: vec![false; cfg.num_sockets as usize],
+            half_open: 0,
         }
+    }
+
+    /// HALF_OPEN.
+    pub fn half_open(&self) -> u32 {
+        self.half_open
+    }
+
+    /// ACCEPT_POOL: slots in the accept pool.
+    pub fn accept_pool(&self) -> u32 {
+        self.pool.len() as u32
     }
 
     /// Put socket `s` on the ready list if it can deliver and is not there yet.
@@ -262,12 +342,122 @@ impl ModelDevice {
             remote_port: p.src_port,
             vlan: p.vlan,
         };
-        let Some(s) = self.toe.lookup(&key) else {
+        // The lookup (docs/tcp-receive.md, "Lookup cost"): the bucket read, then one cycle per
+        // socket visited; it stands in for the flat part of ENGINE_FRAME.
+        let (hit, visited) = self.toe.lookup(&key);
+        let look = 1 + visited;
+        self.regs.count(reg::CNT_LOOKUPS, 1);
+        self.regs.count(reg::CNT_LOOKUP_CYCLES, look);
+        let base = base - costs::LOOKUP_FLAT + look;
+        let Some(s) = hit else {
+            let syn_only =
+                p.flags & (tcp_flag::SYN | tcp_flag::ACK | tcp_flag::RST) == tcp_flag::SYN;
+            if !p.udp && syn_only {
+                if let Some(l) = self.toe.listen_match(&key) {
+                    return self.listen_syn(&m, l, base + costs::LISTEN_MATCH);
+                }
+            }
             return self.anon_or_drop(env, &m, drop::NO_SOCKET, base);
         };
         if p.udp {
             return self.udp_frame(&m, s, base);
         }
         self.tcp_frame(&m, s, base)
+    }
+
+    /// A SYN that matched no socket but listen slot `l` (docs/tcp-receive.md, "Listening
+    /// sockets"): dropped LISTEN_FULL, or the pool's head becomes a socket made from the
+    /// slot's template, inserted like a SOCK_ADD, and the frame is handled by its LISTEN rules.
+    fn listen_syn(&mut self, m: &Meta, l: u8, base: u64) -> u64 {
+        if self.toe.pool.is_empty() || self.toe.half_open >= self.regs.half_open_max {
+            self.drop_frame(m.chain, drop::LISTEN_FULL);
+            return base;
+        }
+        let Some(ld) = self.toe.listens[l as usize] else {
+            unreachable!("listen_match names a listening slot");
+        };
+        let s = self.toe.pool.pop_front().expect("a pooled slot");
+        self.toe.pooled[s as usize] = false;
+        let p = &m.p;
+        let key = Key {
+            proto: PROTO_TCP,
+            local_ip: p.dst_ip,
+            remote_ip: p.src_ip,
+            local_port: p.dst_port,
+            remote_port: p.src_port,
+            vlan: p.vlan,
+        };
+        self.toe.socks.put(
+            s as usize,
+            Sock {
+                d: Desc {
+                    flags: ld.flags.bits() | sock_flag::ACCEPTED as u8,
+                    tag: ld.tag,
+                    listen_slot: l,
+                    local_mac: ld.local_mac,
+                    remote_mac: p.src_mac,
+                    key,
+                    iss: ld.iss.wrapping_add(key.x()),
+                    rcv_buf: ld.rcv_buf,
+                    mss: ld.mss,
+                    rcv_wscale: ld.rcv_wscale,
+                },
+                state: sock_state::LISTEN as u8,
+                half_open: true,
+                ..Sock::default()
+            },
+        );
+        self.toe.link(s);
+        self.toe.half_open += 1;
+        self.tcp_frame(m, s, base + costs::ACCEPT_MAKE)
+    }
+
+    /// Socket `s` leaves SYN_RCVD (docs/tcp-receive.md, "Leaving SYN_RCVD"): when it is an
+    /// accepted socket still counted half-open, HALF_OPEN -= 1 and, unless `st` is `None`
+    /// (SOCK_DEL), its ACCEPT completion with status `st` is posted at `t`.
+    pub(super) fn leave_half_open(&mut self, s: u16, st: Option<Status>, t: u64) {
+        let sock = &mut self.toe.socks[s as usize];
+        if !sock.half_open {
+            return;
+        }
+        sock.half_open = false;
+        let d = sock.d;
+        self.toe.half_open -= 1;
+        let Some(status) = st else {
+            return;
+        };
+        if status == Status::Ok {
+            self.regs.count(reg::CNT_ACCEPTS, 1);
+        }
+        self.post_cpl(
+            t,
+            Cpl {
+                kind: CplKind::Accept,
+                status,
+                sock_ref: s,
+                tag: d.tag,
+                ref_num: d.key.remote_ip,
+                bytes: u32::from(d.key.remote_port) | u32::from(d.listen_slot) << 16,
+                opcode: Opcode::SockListen.code(),
+                ..Cpl::default()
+            },
+        );
+    }
+}
+
+impl Toe {
+    /// The lowest listening slot whose LOCAL_IP, LOCAL_PORT and VLAN are the frame's
+    /// destination IP, destination port and VLAN id.
+    fn listen_match(&self, key: &Key) -> Option<u8> {
+        self.listens
+            .iter()
+            .position(|l| {
+                l.is_some_and(|l| {
+                    u32::from(l.local_ip) == key.local_ip
+                        && l.local_port == key.local_port
+                        && l.vlan == key.vlan
+                })
+            })
+            .map(|l| l as u8)
     }
 }

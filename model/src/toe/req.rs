@@ -1,9 +1,10 @@
 //! Requests (rtl/toe_req.v): decode and validation, SOCK_ADD, SOCK_DEL, NB_POST, ANON_POST,
-//! BUF_RELEASE, NOP and unknown opcodes, and their CMD_DONE.
+//! BUF_RELEASE, SOCK_LISTEN, SOCK_UNLISTEN, SOCK_POOL, NOP and unknown opcodes, and their
+//! CMD_DONE.
 
 use buflet_spec::{
-    param, reg, sock_state, AnonDesc, BufRelease, CloseFlags, CplFlags, NbDesc, Opcode, ReqHdr,
-    SockDesc, SockFlags, Status, TxDesc,
+    param, reg, sock_state, AnonDesc, BufRelease, CloseFlags, CplFlags, ListenDesc, NbDesc, Opcode,
+    ReqHdr, SockDesc, SockFlags, Status, TxDesc,
 };
 
 use super::{snd, Anon, Desc, Key, Nb, Sock, Toe, MAX_RCV_BUF, PAGE, PROTO_TCP, PROTO_UDP};
@@ -18,8 +19,10 @@ impl ModelDevice {
         // matched: the parses cannot fail.
         let hdr = ReqHdr::parse(e).unwrap_or_default();
         let sref = usize::from(hdr.sock_ref);
+        // A pooled slot is not in use: every request naming it is refused like a free one's.
         let in_use =
             |t: &Toe| sref < t.socks.len() && t.socks[sref].state != sock_state::FREE as u8;
+        let pooled = |t: &Toe| sref < t.pooled.len() && t.pooled[sref];
         let done = self.now + costs::ENGINE_REQ;
         let st = match Opcode::try_from(hdr.opcode) {
             Ok(Opcode::SockAdd) => {
@@ -34,6 +37,8 @@ impl ModelDevice {
                 let connect = d.flags.contains(SockFlags::CONNECT);
                 if sref >= cfg.num_sockets as usize
                     || in_use(&self.toe)
+                    || pooled(&self.toe)
+                    || d.flags.contains(SockFlags::ACCEPTED)
                     || !(tcp_ok || proto == PROTO_UDP as u64)
                     || ((hold || connect) && proto != PROTO_TCP as u64)
                 {
@@ -47,9 +52,11 @@ impl ModelDevice {
                         remote_port: d.remote_port,
                         vlan: d.vlan,
                     };
-                    self.toe.socks[sref] = Sock {
+                    let sock = Sock {
                         d: Desc {
                             flags: d.flags.bits(),
+                            tag: d.tag,
+                            listen_slot: 0,
                             local_mac: d.local_mac,
                             remote_mac: d.remote_mac,
                             key,
@@ -66,8 +73,8 @@ impl ModelDevice {
                         },
                         ..Sock::default()
                     };
-                    self.toe.map.entry(key).or_default().push(sref as u16);
-                    self.toe.active.push_front(sref as u16);
+                    self.toe.socks.put(sref, sock);
+                    self.toe.link(sref as u16);
                     if connect {
                         // Active open (docs/tcp-transmit.md): SYN_SENT, our SYN goes out; the
                         // request completes when the handshake ends.
@@ -81,6 +88,39 @@ impl ModelDevice {
                     Status::BadSock
                 } else {
                     return self.sock_del(e, sref as u16);
+                }
+            }
+            Ok(Opcode::SockListen) => {
+                let d = ListenDesc::parse(e).unwrap_or_default();
+                let slot = usize::from(d.slot);
+                let rcv_buf = u64::from(d.rcv_buf);
+                if slot >= self.toe.listens.len()
+                    || self.toe.listens[slot].is_some()
+                    || d.proto != PROTO_TCP
+                    || !(1..=MAX_RCV_BUF).contains(&rcv_buf)
+                    || d.rcv_wscale > MAX_WSCALE
+                    || !(SockFlags::PSH_RETURN | SockFlags::HOLD).contains(d.flags)
+                {
+                    Status::BadSock
+                } else {
+                    self.toe.listens[slot] = Some(d);
+                    Status::Ok
+                }
+            }
+            Ok(Opcode::SockUnlisten) => match self.toe.listens.get_mut(sref) {
+                Some(l @ Some(_)) => {
+                    *l = None;
+                    Status::Ok
+                }
+                _ => Status::BadSock,
+            },
+            Ok(Opcode::SockPool) => {
+                if sref >= cfg.num_sockets as usize || in_use(&self.toe) || pooled(&self.toe) {
+                    Status::BadSock
+                } else {
+                    self.toe.pooled[sref] = true;
+                    self.toe.pool.push_back(sref as u16);
+                    return done; // its completion is the slot's ACCEPT
                 }
             }
             Ok(Opcode::NbPost) => {
@@ -149,8 +189,10 @@ impl ModelDevice {
                         sock_state::CLOSED,
                     ]
                     .contains(&st);
-                    // This request's CMD_DONE follows the completions the abort posts.
+                    // This request's CMD_DONE follows the completions the abort posts (an
+                    // accepted socket's ACCEPT RESET last).
                     let t = self.snd_abort(sref as u16, Status::Reset, rst).max(done);
+                    self.leave_half_open(sref as u16, Some(Status::Reset), t);
                     self.post_cpl(t, crate::cmd_done(e, Status::Ok));
                     return t;
                 }
@@ -199,6 +241,8 @@ impl ModelDevice {
     /// delivery step (its DMA write included) before it picks another job.
     fn sock_del(&mut self, e: &[u8; REQ_BYTES], s: u16) -> u64 {
         let mut t = self.now + costs::ENGINE_REQ;
+        // A half-open accepted socket leaves HALF_OPEN without an ACCEPT.
+        self.leave_half_open(s, None, t);
         // Posts not yet acknowledged go back to the host first (status RESET), then the NBs.
         t = self.snd_return_posts(s, Status::Reset, t);
         if let Some(tag) = self.toe.socks[s as usize].snd.take_connect() {
@@ -223,23 +267,17 @@ impl ModelDevice {
             t += costs::ENGINE_RETURN;
             self.return_nb(s, CplFlags::DELETE, Status::Ok, t);
         }
-        let sock = std::mem::take(&mut self.toe.socks[s as usize]);
+        self.toe.unlink(s);
+        let sock = self.toe.socks.take(s as usize);
         for seg in sock.segs.iter().chain(sock.ooo.iter()) {
             // A hold segment emptied by its last record but still on the list as a FIN
             // marker is held: it belongs to the driver (docs/p2p.md), not freed here.
             self.pool.unlist(seg.chain);
             t += costs::LIST_STEP;
         }
-        if let Some(v) = self.toe.map.get_mut(&sock.d.key) {
-            v.retain(|&x| x != s);
-            if v.is_empty() {
-                self.toe.map.remove(&sock.d.key);
-            }
-        }
         if sock.queued {
             self.toe.ready.retain(|&x| x != s);
         }
-        self.toe.active.retain(|&x| x != s);
         self.post_cpl(t, crate::cmd_done(e, Status::Ok));
         t
     }

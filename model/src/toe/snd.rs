@@ -320,6 +320,9 @@ impl ModelDevice {
         let mut t = self.now + costs::ENGINE_FRAME;
         // A socket deleted while on the list leaves its entry there; it sends nothing.
         self.toe.tx_in[s as usize] = false;
+        if self.toe.socks[s as usize].state == sock_state::FREE as u8 {
+            return t;
+        }
         let sock = &mut self.toe.socks[s as usize];
         let (off, len, fin) = sock.snd.next_seg();
         if len == 0 && !fin {
@@ -668,11 +671,12 @@ impl ModelDevice {
 
     /// One timer tick for the send side of socket `s`: the RTT sample ages, and an expired
     /// retransmission timer sends again from SND.UNA (RFC 6298 5.4-5.7, go-back-N).
-    pub(super) fn snd_tick(&mut self, s: u16) {
+    /// `t`: the sweep's time at this socket (an ACCEPT TIMEOUT is posted then).
+    pub(super) fn snd_tick(&mut self, s: u16, t: u64) {
         let policy = self.regs.tx_policy;
         let state = self.toe.socks[s as usize].state as u64;
         if state == sock_state::SYN_RCVD || state == sock_state::SYN_SENT {
-            return self.synack_tick(s);
+            return self.synack_tick(s, t);
         }
         let snd = &mut self.toe.socks[s as usize].snd;
         if !snd.open {
@@ -806,8 +810,9 @@ impl ModelDevice {
 
     /// SYN_RCVD: the SYN-ACK is sent again when its timer expires (the ACK that completes
     /// the handshake may be lost, and a peer with nothing to send would never repeat it),
-    /// backing off like the RTO; after TX_RETRIES the socket listens again.
-    fn synack_tick(&mut self, s: u16) {
+    /// backing off like the RTO; after TX_RETRIES the socket listens again (an accepted
+    /// socket is CLOSED instead, and its ACCEPT TIMEOUT is posted at `t`).
+    fn synack_tick(&mut self, s: u16, t: u64) {
         let policy = self.regs.tx_policy;
         let free = self.free_sample();
         let sock = &mut self.toe.socks[s as usize];
@@ -824,6 +829,10 @@ impl ModelDevice {
             if active {
                 // The connect fails: CLOSED, the SOCK_ADD and early posts come back TIMEOUT.
                 self.snd_abort(s, Status::Timeout, false);
+            } else if sock.half_open {
+                sock.state = sock_state::CLOSED as u8;
+                sock.snd.timer = 0;
+                self.leave_half_open(s, Some(Status::Timeout), t);
             } else {
                 sock.state = sock_state::LISTEN as u8;
                 sock.snd.timer = 0;

@@ -13,12 +13,14 @@ impl ModelDevice {
     pub(super) fn engine_tick(&mut self) -> u64 {
         self.regs.count(reg::CNT_TICKS, 1);
         let mut t = self.now + costs::TIMER_TICK;
-        for i in 0..self.toe.active.len() {
-            let s = self.toe.active[i];
+        let mut next = self.toe.act_head;
+        while let Some(s) = next {
+            // The sweep never unlinks a socket: the link read now is the one the RTL follows.
+            next = self.toe.socks[s as usize].act_next;
             t += costs::TIMER_VISIT;
             // The send side's timers (docs/tcp-transmit.md; the RTL will sweep only the
             // transmit-active sockets).
-            self.snd_tick(s);
+            self.snd_tick(s, t);
             let Some(&rn) = self.toe.socks[s as usize].nbs.front() else {
                 continue;
             };

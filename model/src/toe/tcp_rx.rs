@@ -487,7 +487,13 @@ impl ModelDevice {
             sock_state::SYN_RCVD => {
                 if has(tcp_flag::RST) {
                     if p.seq == sock.rcv_nxt {
-                        sock.state = sock_state::LISTEN as u8;
+                        // An accepted socket does not listen again: CLOSED (docs/tcp-receive.md,
+                        // "Listening sockets").
+                        sock.state = if sock.half_open {
+                            sock_state::CLOSED as u8
+                        } else {
+                            sock_state::LISTEN as u8
+                        };
                         sock.snd.stop_timer();
                         Outcome::new(Fate::Consumed)
                     } else {
@@ -543,9 +549,10 @@ impl ModelDevice {
             }
         }
         // The peer's RST closed the connection: the send side stops and gives back what the
-        // host handed it (RESET).
+        // host handed it (RESET); an accepted socket's half-open connection died (ACCEPT RESET).
         if now_state == sock_state::CLOSED && was != sock_state::CLOSED {
             self.snd_abort(s, buflet_spec::Status::Reset, false);
+            self.leave_half_open(s, Some(buflet_spec::Status::Reset), base);
         }
         if acceptable
             && has(tcp_flag::ACK)
@@ -561,10 +568,16 @@ impl ModelDevice {
             self.regs.count(reg::CNT_OOO_HELD, 1);
         }
         let t = base + out.steps * costs::LIST_STEP;
-        match out.tx {
+        let t = match out.tx {
             Some(cmd) => self.tx.push(&self.cfg, t, &cmd) + costs::ENGINE_TX,
             None => t,
+        };
+        // The ACK that completed an accepted socket's handshake: its ACCEPT OK, after the
+        // frame's ACK was queued.
+        if was == sock_state::SYN_RCVD && now_state != sock_state::SYN_RCVD {
+            self.leave_half_open(s, Some(buflet_spec::Status::Ok), t);
         }
+        t
     }
 }
 
