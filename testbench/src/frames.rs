@@ -13,6 +13,12 @@ pub const SERVER_IP: [u8; 4] = [10, 0, 0, 2];
 pub const CLIENT_PORT: u16 = 40_000;
 pub const SERVER_PORT: u16 = 5001;
 
+/// The seed of connection `i` of a run seeded `seed` (`buflet demo --connections`): `seed` for
+/// connection 0, then `seed + i * 0x9E37_79B9_7F4A_7C15` (wrapping).
+pub fn connection_seed(seed: u64, i: usize) -> u64 {
+    seed.wrapping_add((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
 /// A seeded pseudo-random payload.
 pub fn payload(seed: u64, len: usize) -> Vec<u8> {
     let mut v = vec![0u8; len];
