@@ -143,9 +143,14 @@ impl Driver {
         let mut others = Vec::new();
         let mut waited = 0u64;
         loop {
-            for c in self.wait(100_000)? {
+            let mut batch = self.wait(100_000)?.into_iter();
+            while let Some(c) = batch.next() {
                 if c.tag == tag && c.kind == CplKind::CmdDone {
+                    // The completions collected after this one are the caller's too (an
+                    // error keeps them for the next wait).
+                    others.extend(batch);
                     if !c.is_ok() {
+                        self.backlog.extend(others);
                         return Err(DriverError::Request {
                             opcode: c.opcode,
                             tag,

@@ -249,6 +249,11 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
         std::mem::take(&mut self.finished)
     }
 
+    /// The sockets of the open connections (in no particular order).
+    pub fn open_sockets(&self) -> impl Iterator<Item = u16> + '_ {
+        self.conns.keys().copied()
+    }
+
     /// The open connection on socket `sock`, if any.
     pub fn connection(&self, sock: u16) -> Option<&NasServer<M>> {
         self.conns.get(&sock).map(|c| &c.srv)

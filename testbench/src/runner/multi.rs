@@ -443,11 +443,33 @@ pub fn run_multi(scs: Vec<Scenario>, opt: &MultiOptions) -> Result<MultiReport, 
             last_progress = b.cycles();
         } else if b.cycles() - last_progress > STALL_CYCLES {
             let d = drops(&mut b.drv);
+            let open: Vec<String> = srv
+                .open_sockets()
+                .take(4)
+                .filter_map(|s| srv.connection(s).map(|c| (s, c)))
+                .map(|(s, c)| {
+                    let st = &c.stream;
+                    format!(
+                        "socket {s}: {} bytes received, eof {:?}, {} written, {} buffers posted, {} held, {} writes in flight",
+                        st.received(),
+                        st.eof,
+                        c.written(),
+                        st.posted_count(),
+                        st.held_count(),
+                        st.writes_in_flight()
+                    )
+                })
+                .collect();
             return Err(TbError::Stalled(format!(
-                "no progress for {STALL_CYCLES} cycles: {ended} of {n} connections ended, {} clients active, {} open on the NAS, drops {:?}",
+                "no progress for {STALL_CYCLES} cycles: {ended} of {n} connections ended, {} clients active, {} open on the NAS ({:?}; CNT_ACCEPTS {}, ACCEPT_POOL {}, HALF_OPEN {}), drops {:?}; {}",
                 active.len(),
                 srv.open_connections(),
-                d.nonzero()
+                srv.stats(),
+                b.drv.counter(reg::CNT_ACCEPTS),
+                b.drv.rd(reg::ACCEPT_POOL),
+                b.drv.rd(reg::HALF_OPEN),
+                d.nonzero(),
+                open.join("; ")
             )));
         }
     }
