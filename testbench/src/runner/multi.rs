@@ -292,6 +292,14 @@ pub fn run_multi(scs: Vec<Scenario>, opt: &MultiOptions) -> Result<MultiReport, 
     let mut srv = MultiServer::new(&b.drv, mcfg, alloc);
     if let Some(l) = &opt.listen {
         srv.listen(&mut b.drv, l)?;
+        // SOCK_POOL has no completion: let the device take the pool before the first SYN.
+        let pooled = b.drv.pooled_sockets() as u32;
+        for _ in 0..1000 {
+            if b.drv.rd(reg::ACCEPT_POOL) >= pooled {
+                break;
+            }
+            b.drv.run(256);
+        }
     } else {
         for c in &clients {
             srv.add(&mut b.drv, &c.sc.socket)?;
