@@ -29,11 +29,14 @@ module buflet_nic #(
     parameter BUFLET_BYTES = 2048,
     parameter NUM_BUFLETS  = 256,
     parameter NUM_SOCKETS  = 64,
-    parameter HASH_BUCKETS = 256,
+    // HASH_PER_SOCKET buckets per socket slot in every build (docs/tcp-receive.md "Lookup
+    // cost"); a parameter still, so module tests can force chains with few buckets
+    parameter HASH_BUCKETS = `BF_PARAM_HASH_PER_SOCKET * NUM_SOCKETS,
     parameter NUM_NBS      = 64,
     parameter NUM_ANON     = 16,
     parameter NUM_POSTS    = `BF_PARAM_DEF_NUM_POSTS,
     parameter NUM_REGIONS  = `BF_PARAM_DEF_NUM_REGIONS,
+    parameter NUM_LISTEN   = `BF_PARAM_DEF_NUM_LISTEN,
     parameter CLOCK_MHZ    = 250
 ) (
     input  wire                    clk,
@@ -134,7 +137,11 @@ module buflet_nic #(
     wire [15:0] ev_rx_bytes;
     wire        ev_drop_valid, ev_accepted, ev_delivered_valid, ev_nb_returned, ev_blk_write, ev_blk_read;
     wire        ev_ooo_held, ev_tx_frame;
-    wire [3:0]  ev_drop_reason;
+    wire [4:0]  ev_drop_reason;
+    // listening sockets: HALF_OPEN_MAX to toe_engine, HALF_OPEN / ACCEPT_POOL and the
+    // CNT_ACCEPTS, CNT_LOOKUPS, CNT_LOOKUP_CYCLES events back
+    wire [31:0] half_open_max, half_open, accept_pool;
+    wire        ev_accept, ev_lookup, ev_lookup_cyc;
     wire [15:0] ev_tx_bytes;
     wire [31:0] rto_init, rto_min, rto_max, tx_retries;
     wire        ev_tx_seg, ev_tx_retrans, ev_tx_rto, ev_tx_fast, ev_tx_probe, ev_tx_done;
@@ -157,7 +164,7 @@ module buflet_nic #(
         .DATA_WIDTH(DATA_WIDTH), .BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS),
         .NUM_SOCKETS(NUM_SOCKETS), .HASH_BUCKETS(HASH_BUCKETS), .NUM_NBS(NUM_NBS),
         .NUM_ANON(NUM_ANON), .CLOCK_MHZ(CLOCK_MHZ), .NUM_REGIONS(NUM_REGIONS), .NFAULT(NFAULT),
-        .NUM_POSTS(NUM_POSTS)
+        .NUM_POSTS(NUM_POSTS), .NUM_LISTEN(NUM_LISTEN)
     ) u_regs (
         .clk(clk), .rst(rst),
         .s_reg_valid(s_reg_valid), .s_reg_ready(s_reg_ready), .s_reg_write(s_reg_write),
@@ -174,6 +181,8 @@ module buflet_nic #(
         .ev_nb_returned(ev_nb_returned), .ev_ooo_held(ev_ooo_held),
         .ev_tx_frame(ev_tx_frame), .ev_tx_bytes(ev_tx_bytes),
         .rto_init(rto_init), .rto_min(rto_min), .rto_max(rto_max), .tx_retries(tx_retries),
+        .half_open_max(half_open_max), .half_open(half_open), .accept_pool(accept_pool),
+        .ev_accept(ev_accept), .ev_lookup(ev_lookup), .ev_lookup_cyc(ev_lookup_cyc),
         .ev_tx_seg(ev_tx_seg), .ev_tx_seg_bytes(ev_tx_seg_bytes), .ev_tx_retrans(ev_tx_retrans),
         .ev_tx_rto(ev_tx_rto), .ev_tx_fast(ev_tx_fast), .ev_tx_probe(ev_tx_probe),
         .ev_tx_done(ev_tx_done), .ev_tx_done_count(ev_tx_done_count),
@@ -458,7 +467,7 @@ module buflet_nic #(
     wire [15:0] meta_window, meta_mss;
     wire [15:0] meta_pay_off, meta_pay_len, meta_head, meta_tail, meta_count;
     wire        meta_udp, meta_arp_req;
-    wire [47:0] meta_arp_sha;
+    wire [47:0] meta_arp_sha, meta_src_mac;
 
     wire         tx_cmd_valid, tx_cmd_ready;
     wire [383:0] tx_cmd_data;
@@ -507,13 +516,14 @@ module buflet_nic #(
         .m_meta_window(meta_window), .m_meta_mss(meta_mss),
         .m_meta_pay_off(meta_pay_off), .m_meta_pay_len(meta_pay_len),
         .m_meta_udp(meta_udp), .m_meta_arp_req(meta_arp_req), .m_meta_arp_sha(meta_arp_sha),
+        .m_meta_src_mac(meta_src_mac),
         .m_meta_head(meta_head), .m_meta_tail(meta_tail), .m_meta_count(meta_count)
     );
 
     toe_engine #(
         .DATA_WIDTH(DATA_WIDTH), .BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS),
         .NUM_SOCKETS(NUM_SOCKETS), .HASH_BUCKETS(HASH_BUCKETS), .NUM_NBS(NUM_NBS),
-        .NUM_ANON(NUM_ANON), .NUM_POSTS(NUM_POSTS)
+        .NUM_ANON(NUM_ANON), .NUM_POSTS(NUM_POSTS), .NUM_LISTEN(NUM_LISTEN)
     ) u_toe (
         .clk(clk), .rst(rst),
         .s_req_valid(req_valid && !is_blk && !is_region), .s_req_ready(toe_req_ready), .s_req_data(req_data),
@@ -526,6 +536,9 @@ module buflet_nic #(
         .s_meta_window(meta_window), .s_meta_mss(meta_mss),
         .s_meta_pay_off(meta_pay_off), .s_meta_pay_len(meta_pay_len),
         .s_meta_udp(meta_udp), .s_meta_arp_req(meta_arp_req), .s_meta_arp_sha(meta_arp_sha),
+        .s_meta_src_mac(meta_src_mac),
+        .half_open_max(half_open_max), .half_open(half_open), .accept_pool(accept_pool),
+        .ev_accept(ev_accept), .ev_lookup(ev_lookup), .ev_lookup_cyc(ev_lookup_cyc),
         .s_meta_head(meta_head), .s_meta_tail(meta_tail), .s_meta_count(meta_count),
         .m_free_valid(free_valid), .m_free_ready(free_ready), .m_free_head(free_head),
         .m_free_tail(free_tail), .m_free_count(free_cnt),

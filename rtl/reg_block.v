@@ -42,6 +42,12 @@
 //    to CNT_TX_DONE. ev_tx_frame/ev_tx_bytes (every transmitted frame, payload included, so
 //    16 bits) count CNT_TX_FRAMES and CNT_TX_BYTES. Drop reason BAD_ACK (15) has its counter
 //    in the drop-reason array like every other reason.
+//
+// Listening sockets (docs/tcp-receive.md): NUM_LISTEN reads back the build parameter;
+// HALF_OPEN_MAX is read/write (reset DEF_HALF_OPEN_MAX), exported as half_open_max; HALF_OPEN
+// and ACCEPT_POOL read toe_engine's counts; ev_accept counts one CNT_ACCEPTS, ev_lookup one
+// CNT_LOOKUPS, ev_lookup_cyc one CNT_LOOKUP_CYCLES. ev_drop_reason is 5 bits: LISTEN_FULL (16)
+// has its counter at 0x240 like every other reason.
 
 `resetall
 `default_nettype none
@@ -59,7 +65,8 @@ module reg_block #(
     parameter NUM_POSTS    = `BF_PARAM_DEF_NUM_POSTS,
     parameter CLOCK_MHZ    = 250,
     parameter NUM_REGIONS  = `BF_PARAM_DEF_NUM_REGIONS,
-    parameter NFAULT       = 4
+    parameter NFAULT       = 4,
+    parameter NUM_LISTEN   = `BF_PARAM_DEF_NUM_LISTEN
 ) (
     input  wire        clk,
     input  wire        rst,
@@ -89,6 +96,12 @@ module reg_block #(
     output wire [31:0] rto_min,       // RTO_MIN: lower bound of the RTO, timer ticks
     output wire [31:0] rto_max,       // RTO_MAX: upper bound of the RTO and its backoff, ticks
     output wire [31:0] tx_retries,    // TX_RETRIES: timeouts in a row before the reset
+    output wire [31:0] half_open_max, // HALF_OPEN_MAX: most accepted sockets in SYN_RCVD at once
+    input  wire [31:0] half_open,     // HALF_OPEN (toe_engine)
+    input  wire [31:0] accept_pool,   // ACCEPT_POOL (toe_engine)
+    input  wire        ev_accept,     // an ACCEPT with status OK
+    input  wire        ev_lookup,     // a frame's socket lookup
+    input  wire        ev_lookup_cyc, // a cycle of it
     // state inputs
     input  wire [31:0] req_head,
     input  wire [31:0] cpl_tail,
@@ -98,7 +111,7 @@ module reg_block #(
     input  wire        ev_rx_frame,
     input  wire [15:0] ev_rx_bytes,
     input  wire        ev_drop_valid,
-    input  wire [3:0]  ev_drop_reason,
+    input  wire [4:0]  ev_drop_reason,
     input  wire        ev_accepted,
     input  wire        ev_delivered_valid,
     input  wire [15:0] ev_delivered_bytes,
@@ -148,9 +161,9 @@ module reg_block #(
         end
     endgenerate
 
-    // one counter per drop reason 1..`BF_DROP_BAD_ACK (index 0 unused; BAD_ACK = 15 is the
-    // last reason a 4-bit ev_drop_reason can name, so every reason has its counter)
-    localparam NUM_DROP = `BF_DROP_BAD_ACK + 1;
+    // one counter per drop reason 1..`BF_DROP_LISTEN_FULL (index 0 unused; LISTEN_FULL = 16
+    // is the last reason)
+    localparam NUM_DROP = `BF_DROP_LISTEN_FULL + 1;
 
     reg        r_enable;
     reg        r_prot_en;
@@ -161,7 +174,8 @@ module reg_block #(
     reg [31:0] r_req_base_lo, r_req_base_hi, r_req_size, r_req_tail;
     reg [31:0] r_cpl_base_lo, r_cpl_base_hi, r_cpl_size, r_cpl_head;
     reg [31:0] r_mac_lo, r_ip, r_timer_period, r_timer_kick, r_timer_cnt, r_blk_timeout;
-    reg [31:0] r_rto_init, r_rto_min, r_rto_max, r_tx_retries;
+    reg [31:0] r_rto_init, r_rto_min, r_rto_max, r_tx_retries, r_half_open_max;
+    reg [31:0] cnt_accepts, cnt_lookups, cnt_lookup_cycles;
     reg [15:0] r_mac_hi;
 
     reg [31:0] cnt_rx_frames, cnt_rx_bytes, cnt_rx_accepted, cnt_delivered;
@@ -193,6 +207,7 @@ module reg_block #(
     assign rto_min     = r_rto_min;
     assign rto_max     = r_rto_max;
     assign tx_retries  = r_tx_retries;
+    assign half_open_max = r_half_open_max;
 
     wire wr = s_reg_valid && s_reg_write;
     assign host_wr_en  = wr && (s_reg_addr == `BF_REG_HOST_BUFLETS);
@@ -246,6 +261,13 @@ module reg_block #(
             `BF_REG_NUM_ANON:            rdata = 32'(NUM_ANON);
             `BF_REG_NUM_REGIONS:         rdata = 32'(NUM_REGIONS);
             `BF_REG_NUM_POSTS:           rdata = 32'(NUM_POSTS);
+            `BF_REG_NUM_LISTEN:          rdata = 32'(NUM_LISTEN);
+            `BF_REG_HALF_OPEN_MAX:       rdata = r_half_open_max;
+            `BF_REG_HALF_OPEN:           rdata = half_open;
+            `BF_REG_ACCEPT_POOL:         rdata = accept_pool;
+            `BF_REG_CNT_ACCEPTS:         rdata = cnt_accepts;
+            `BF_REG_CNT_LOOKUPS:         rdata = cnt_lookups;
+            `BF_REG_CNT_LOOKUP_CYCLES:   rdata = cnt_lookup_cycles;
             `BF_REG_CTRL:                rdata = {30'd0, r_prot_en, r_enable};
             `BF_REG_STATUS:              rdata = {29'd0, r_fault, r_enable, 1'b1};
             `BF_REG_IRQ_STATUS:          rdata = {30'd0, r_irq_status};
@@ -355,6 +377,7 @@ module reg_block #(
             r_rto_min     <= 32'(`BF_PARAM_DEF_RTO_MIN);
             r_rto_max     <= 32'(`BF_PARAM_DEF_RTO_MAX);
             r_tx_retries  <= 32'(`BF_PARAM_DEF_TX_RETRIES);
+            r_half_open_max <= 32'(`BF_PARAM_DEF_HALF_OPEN_MAX);
         end else begin
             if (wr) begin
                 case (s_reg_addr)
@@ -381,6 +404,7 @@ module reg_block #(
                     `BF_REG_RTO_MIN:     r_rto_min     <= s_reg_wdata;
                     `BF_REG_RTO_MAX:     r_rto_max     <= s_reg_wdata;
                     `BF_REG_TX_RETRIES:  r_tx_retries  <= s_reg_wdata;
+                    `BF_REG_HALF_OPEN_MAX: r_half_open_max <= s_reg_wdata;
                     default: ;
                 endcase
             end
@@ -454,6 +478,7 @@ module reg_block #(
             cnt_tx_fast_retrans <= 32'd0;
             cnt_tx_probes     <= 32'd0;
             cnt_tx_done       <= 32'd0;
+            {cnt_accepts, cnt_lookups, cnt_lookup_cycles} <= 0;
             for (i = 0; i < NUM_DROP; i = i + 1) cnt_drop[i] <= 32'd0;
         end else begin
             if (ev_rx_frame) begin
@@ -487,6 +512,9 @@ module reg_block #(
             if (ev_tx_fast) cnt_tx_fast_retrans <= cnt_tx_fast_retrans + 32'd1;
             if (ev_tx_probe) cnt_tx_probes <= cnt_tx_probes + 32'd1;
             if (ev_tx_done) cnt_tx_done <= cnt_tx_done + {16'd0, ev_tx_done_count};
+            if (ev_accept) cnt_accepts <= cnt_accepts + 32'd1;
+            if (ev_lookup) cnt_lookups <= cnt_lookups + 32'd1;
+            if (ev_lookup_cyc) cnt_lookup_cycles <= cnt_lookup_cycles + 32'd1;
             if (ev_blk_write) begin
                 cnt_blk_writes <= cnt_blk_writes + 32'd1;
                 cnt_blk_bytes  <= cnt_blk_bytes + {16'd0, ev_blk_bytes};
@@ -501,7 +529,7 @@ module reg_block #(
                 if (cpl_status != 8'd0) cnt_req_errors <= cnt_req_errors + 32'd1;
             end
             for (i = 1; i < NUM_DROP; i = i + 1) begin
-                if (ev_drop_valid && ev_drop_reason == 4'(i)) cnt_drop[i] <= cnt_drop[i] + 32'd1;
+                if (ev_drop_valid && ev_drop_reason == 5'(i)) cnt_drop[i] <= cnt_drop[i] + 32'd1;
             end
         end
     end

@@ -62,6 +62,9 @@
 //    MAC is latched, and SPA/TPA take the place of the IPv4 source and
 //    destination. m_meta_arp_req = 1 with reason NOT_IPV4 (a TOO_LONG frame
 //    is not reported as a request). The frame is stored as any other.
+//  * Every record carries the frame's Ethernet source MAC (bytes 6..11,
+//    m_meta_src_mac): an accepted socket's REMOTE_MAC (docs/tcp-receive.md
+//    "Listening sockets").
 //
 // Decisions where the contract is silent: a VLAN-tagged frame too short to
 // hold the inner EtherType reads it as 0 (NOT_IPV4); frames longer than
@@ -128,6 +131,7 @@ module rx_parser #(
     output wire                  m_meta_udp,      // a UDP datagram that passed every check
     output wire                  m_meta_arp_req,  // an ARP request (reason NOT_IPV4): src_ip = SPA, dst_ip = TPA
     output wire [47:0]           m_meta_arp_sha,  // ARP sender MAC, wire byte k in [8k+7:8k]
+    output wire [47:0]           m_meta_src_mac,  // Ethernet source MAC of every frame, wire byte k in [8k+7:8k]
     output wire [15:0]           m_meta_head,
     output wire [15:0]           m_meta_tail,
     output wire [15:0]           m_meta_count
@@ -215,6 +219,7 @@ module rx_parser #(
     reg [31:0]          fin_ack;
     reg                 fin_arp;    // an ARP request (fin_src/fin_dst hold SPA/TPA)
     reg [47:0]          fin_sha;
+    reg [47:0]          fin_smac;   // Ethernet source (frame bytes 6..11)
     reg [319:0]         fin_opts;   // option byte i at [8i+7:8i]
     reg                 w_run;      // option walk still running
     reg [5:0]           w_i;        // walk position
@@ -250,6 +255,7 @@ module rx_parser #(
     reg                 meta_udp;
     reg                 meta_arp;
     reg [47:0]          meta_sha;
+    reg [47:0]          meta_smac;
     reg [15:0]          meta_head;
     reg [15:0]          meta_tail;
     reg [15:0]          meta_count;
@@ -518,6 +524,7 @@ module rx_parser #(
             fin_dst     <= is_arp ? arp_tpa : dst_ip;
             fin_arp     <= arp_req;
             fin_sha     <= arpv[8*8 +: 48];
+            fin_smac    <= hv[6*8 +: 48];
             fin_sport   <= sport;
             fin_dport   <= dport;
             fin_seq     <= seq;
@@ -689,6 +696,7 @@ module rx_parser #(
             meta_udp     <= b_udp && (b_reason == R_NONE);
             meta_arp     <= fin_arp && (b_reason == R_NOT_IPV4);
             meta_sha     <= fin_sha;
+            meta_smac    <= fin_smac;
             meta_head    <= fin_head;
             meta_tail    <= fin_tail;
             meta_count   <= fin_count;
@@ -715,6 +723,7 @@ module rx_parser #(
     assign m_meta_udp      = meta_udp;
     assign m_meta_arp_req  = meta_arp;
     assign m_meta_arp_sha  = meta_sha;
+    assign m_meta_src_mac  = meta_smac;
     assign m_meta_head     = meta_head;
     assign m_meta_tail     = meta_tail;
     assign m_meta_count    = meta_count;

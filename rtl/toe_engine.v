@@ -11,6 +11,7 @@
 //   toe_deliver  chunk sizing, page cache and page-list read, hold records, NB return
 //   toe_sweep    the pending tick, TICKS_LEFT count down and expiry of a head NB
 //   toe_udp_anon ARP answer, UDP datagram segment, anonymous buffers (table, FIFO, ANON_RX)
+//   toe_listen   listen slots (key match, templates), the accept pool, HALF_OPEN
 //   toe_mover    delivery data: chain walk, pipelined RAM read, skid FIFO, axis_packer
 // One event is processed completely at a time, picked round-robin in the order frame,
 // request, delivery step, tick (rx-paths.md decision 3). The pool's free count is sampled as
@@ -20,6 +21,16 @@
 // NEXT_SEG), chn_mem ({count, tail} of the chain starting at that buflet); the bitmaps of
 // used sockets and NBs, held chains (hold_bm) and held FIN/RST segments still listed (mk_bm);
 // the active list head; the pending-delivery FIFO (each socket at most once).
+// Listening sockets (docs/tcp-receive.md): a TCP SYN (ACK and RST clear) whose lookup misses
+// and that matches a listen slot takes the accept pool's head (S_ACC0, S_ACC1: its sock_desc
+// and context written, linked as SOCK_ADD links, HALF_OPEN + 1) and goes on in S_TCP with the
+// LISTEN rules; with the pool empty or HALF_OPEN >= HALF_OPEN_MAX it is dropped LISTEN_FULL.
+// An accepted socket leaving SYN_RCVD posts ACCEPT in S_ACPT (HALF_OPEN - 1): a frame's after
+// its send-side steps and ACK, before S_FIN frees its chain; the SYN-ACK timeout's after the
+// state moves to CLOSED; an abort's after its post returns, before its CMD_DONE. SOCK_DEL of
+// a half-open accepted socket only counts HALF_OPEN down.
+// Lookup cost: ev_lookup per frame that enters S_LOOK0, ev_lookup_cyc per cycle in S_LOOK0
+// (the bucket read) and S_LOOK1 (one socket of the chain per cycle).
 `include "buflet_defs.vh"
 `include "buflet_checks.vh"
 module toe_engine #(
@@ -31,6 +42,7 @@ module toe_engine #(
     parameter NUM_NBS      = 64,
     parameter NUM_ANON     = 16,
     parameter NUM_POSTS    = `BF_PARAM_DEF_NUM_POSTS,
+    parameter NUM_LISTEN   = `BF_PARAM_DEF_NUM_LISTEN,
     parameter KEEP_WIDTH   = DATA_WIDTH / 8,
     parameter BW_ADDR      = $clog2(NUM_BUFLETS * BUFLET_BYTES / KEEP_WIDTH)
 ) (
@@ -60,12 +72,17 @@ module toe_engine #(
     input  wire                  s_meta_udp,      // a UDP datagram (reason OK): pay_off = UDP header + 8
     input  wire                  s_meta_arp_req,  // an ARP request (reason NOT_IPV4): src_ip = SPA, dst_ip = TPA
     input  wire [47:0]           s_meta_arp_sha,  // ARP sender MAC, wire byte k in bits [8k+7:8k]
+    input  wire [47:0]           s_meta_src_mac,  // Ethernet source MAC, wire byte k in bits [8k+7:8k]
     // ARP responder and timer (reg_block)
     input  wire [47:0]           nic_mac,         // {NIC_MAC_HI[15:0], NIC_MAC_LO}: wire byte k in [8k+7:8k]
     input  wire [31:0]           nic_ip,          // NIC_IP (numeric); 0 = responder off
     input  wire                  tick_req,        // one-cycle pulse: a timer tick is requested
     // send policy (reg_block: RTO_INIT, RTO_MIN, RTO_MAX, TX_RETRIES)
     input  wire [31:0]           rto_init, rto_min, rto_max, tx_retries,
+    // listening sockets (reg_block: HALF_OPEN_MAX in, HALF_OPEN and ACCEPT_POOL out)
+    input  wire [31:0]           half_open_max,
+    output wire [31:0]           half_open,
+    output wire [31:0]           accept_pool,
     // payload pieces of data segments, for tx_data (docs/tcp-transmit.md); tx_data is idle
     output wire                  m_pc_valid,
     input  wire                  m_pc_ready,
@@ -122,9 +139,12 @@ module toe_engine #(
     // into an anonymous buffer, an ARP reply queued, a head NB returned by the timer sweep, a
     // timer tick taken, a frame finished without a drop (S_FIN, CNT_RX_DONE)
     output reg                   ev_drop_valid, ev_accepted, ev_delivered_valid, ev_nb_returned, ev_rx_done,
-    output reg  [3:0]            ev_drop_reason,
+    output reg  [4:0]            ev_drop_reason,
     output reg  [15:0]           ev_delivered_bytes,
     output reg                   ev_ooo_held, ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick,
+    // an ACCEPT with status OK (CNT_ACCEPTS); a frame's lookup (CNT_LOOKUPS) and each of its
+    // cycles (CNT_LOOKUP_CYCLES: the bucket read, one per socket visited)
+    output reg                   ev_accept, ev_lookup, ev_lookup_cyc,
     // protection lookup (one port of prot_table, docs/protection.md) and fault events
     output wire [63:0]           prot_addr,
     output wire [31:0]           prot_len,
@@ -157,10 +177,12 @@ module toe_engine #(
     localparam CW = 8 * `BF_SOCK_CTX_SIZE;            // sock_ctx bits
     localparam [15:0] NULL16 = 16'hFFFF;
     localparam [31:0] SOCK_LAST32 = NUM_SOCKETS - 1;
-    localparam [3:0] DROP_NONE      = `BF_DROP_NONE;
-    localparam [3:0] DROP_OOW       = `BF_DROP_OUT_OF_WINDOW;
-    localparam [3:0] DROP_BAD_STATE = `BF_DROP_BAD_STATE;
-    localparam [3:0] DROP_BAD_ACK   = `BF_DROP_BAD_ACK;
+    localparam [3:0] DROP_NONE4     = `BF_DROP_NONE;
+    localparam [4:0] DROP_NONE      = `BF_DROP_NONE;
+    localparam [4:0] DROP_OOW       = `BF_DROP_OUT_OF_WINDOW;
+    localparam [4:0] DROP_BAD_STATE = `BF_DROP_BAD_STATE;
+    localparam [4:0] DROP_BAD_ACK   = `BF_DROP_BAD_ACK;
+    localparam [4:0] DROP_LISTEN_FULL = `BF_DROP_LISTEN_FULL;
     localparam [7:0] ST_LISTEN     = `BF_SOCK_STATE_LISTEN;
     localparam [7:0] ST_SYN_RCVD   = `BF_SOCK_STATE_SYN_RCVD;
     localparam [7:0] ST_SYN_SENT   = `BF_SOCK_STATE_SYN_SENT;
@@ -184,7 +206,11 @@ module toe_engine #(
     localparam [7:0] TF_FIN = `BF_TCP_FLAG_FIN;
     localparam [7:0] TF_RST = `BF_TCP_FLAG_RST;
     localparam [7:0] TF_ACK = `BF_TCP_FLAG_ACK;
-    localparam [3:0] DROP_NO_SOCKET = `BF_DROP_NO_SOCKET;
+    localparam [4:0] DROP_NO_SOCKET = `BF_DROP_NO_SOCKET;
+    localparam [7:0] KIND_ACCEPT   = `BF_CPL_KIND_ACCEPT;
+    localparam [7:0] OP_SOCK_LISTEN = `BF_OP_SOCK_LISTEN;
+    localparam [7:0] SF_ACCEPTED   = `BF_SOCK_FLAG_ACCEPTED;
+    localparam [7:0] TF_SYN = `BF_TCP_FLAG_SYN;
     // parameter checks (elaboration time, rtl/buflet_checks.vh); the submodules check theirs
     generate
         `BF_CHECK_DATA_WIDTH(toe_engine)
@@ -192,6 +218,10 @@ module toe_engine #(
         `BF_CHECK_BUFLET_RAM(toe_engine, KEEP_WIDTH)
         if (!`BF_IS_POW2(BUFLET_BYTES) || BUFLET_BYTES < 2 * KEEP_WIDTH || BUFLET_BYTES > 4096) begin : g_check_buflet_bytes
             $error("toe_engine: BUFLET_BYTES must be a power of two in 2*KEEP_WIDTH..4096");
+        end
+        // socket refs are 16 bits and 0xFFFF is the null link
+        if (NUM_SOCKETS < 2 || NUM_SOCKETS > 65535) begin : g_check_num_sockets
+            $error("toe_engine: NUM_SOCKETS must be in 2..65535");
         end
     endgenerate
 
@@ -220,7 +250,9 @@ module toe_engine #(
         S_SA0 = 7'd64, S_SA1 = 7'd65, S_SA2 = 7'd66, S_SA3 = 7'd67, S_SA4 = 7'd68, S_SA5 = 7'd69,
         S_SA6 = 7'd70, S_SA7 = 7'd71, S_SA8 = 7'd72, S_SA9 = 7'd73,
         S_AB0 = 7'd74, S_AB1 = 7'd75, S_AB2 = 7'd76, S_AB3 = 7'd77, S_AB4 = 7'd78, S_AB5 = 7'd79,
-        S_AB6 = 7'd80, S_DTX = 7'd81;                                                 // toe_sweep
+        S_AB6 = 7'd80, S_DTX = 7'd81,                                                 // toe_sweep
+        // listening sockets (toe_listen): the pool's head taken, its tables written; ACCEPT
+        S_ACC0 = 7'd82, S_ACC1 = 7'd83, S_ACPT = 7'd84;
 
     // ------------------------------------------------------------------ tables
     reg [511:0]  sock_mem [0:NUM_SOCKETS-1];
@@ -263,6 +295,11 @@ module toe_engine #(
     reg [3:0]    mt_ws;
     reg [7:0]    mt_flags;
     reg          mt_ws_valid, mt_udp, mt_arp_req;
+    reg [47:0]   mt_src_mac;
+    // ACCEPT: its status, the state after S_ACPT, a frame's ACCEPT already posted
+    reg [7:0]    acc_st;
+    reg [6:0]    acc_ret;
+    reg          acc_posted;
     // the send side: the frame's socket state at its lookup, a TCP frame, its ACK to queue;
     // the tx push (mode, state after); a data segment's fields; the post-return sequence
     // (status, RST first, move to CLOSED, state after); the working context written back
@@ -280,8 +317,8 @@ module toe_engine #(
     reg          cx_wb;
     reg [47:0]   mt_arp_sha;
     // frame outcome
-    reg [3:0]    dr;               // drop reason (0 = none)
-    reg [3:0]    an_rsn;           // the frame's own reason on the anonymous path (buffer refused)
+    reg [4:0]    dr;               // drop reason (0 = none)
+    reg [4:0]    an_rsn;           // the frame's own reason on the anonymous path (buffer refused)
     reg          f_keep;           // the frame's chain stays on a segment list
     reg          f_wake;           // the in-order list grew: wake delivery
     reg          f_wb;             // write cx back to ctx_mem
@@ -354,8 +391,13 @@ module toe_engine #(
     wire an_wr     = (state == S_AN_WR);
     wire an_fire   = an_wr && wr_fire;
     wire dfree_go  = (state == S_DFREE) && mv_rd_idle && free_slot;
-    wire fin_free  = (state == S_FIN) && !f_keep && (mt_count != 16'd0);
-    wire fin_go    = (state == S_FIN) && (!fin_free || free_slot);
+    wire [7:0] cx_state = cx[`BF_SOCK_CTX_STATE_RANGE];
+    wire       sk_accd  = (sk[`BF_SOCK_DESC_FLAGS_RANGE] & SF_ACCEPTED) != 8'd0;
+    // an accepted socket that left SYN_RCVD with this frame posts its ACCEPT first (S_ACPT)
+    wire acc_leave = f_tcp && sk_accd && (f_was == ST_SYN_RCVD) && (cx_state != ST_SYN_RCVD);
+    wire acc_wait  = (state == S_FIN) && acc_leave && !acc_posted;
+    wire fin_free  = (state == S_FIN) && !acc_wait && !f_keep && (mt_count != 16'd0);
+    wire fin_go    = (state == S_FIN) && !acc_wait && (!fin_free || free_slot);
     wire delseg_go = (state == S_DEL_SEG) && free_slot;
     wire anfree_go = (state == S_AN_FREE) && mv_rd_idle && free_slot;
     wire rel_go    = (state == S_REL1) && mv_rd_idle && free_slot;   // once no chain walk is pending
@@ -375,6 +417,7 @@ module toe_engine #(
     wire [15:0]   rq_sock, rq_bkt_wd;
     wire [NW-1:0] rq_nb;
     wire          go_add, go_del, go_nb, go_anon, go_rel, go_snd, go_connect, rl_held, rl_last;
+    wire          go_listen, go_unlisten, go_pool, rq_listening, rq_pooled;
     wire          rq_sock_we, rq_bkt_we, rq_ctx_we, rq_ctx_at_sock, rq_nb_we, rq_nb_at_ref;
     wire [BW-1:0] rl_buf;
     wire [CW-1:0] rq_ctx_wd;
@@ -384,7 +427,8 @@ module toe_engine #(
     wire [111:0]  an_ent;
     wire [255:0]  cpl_cmd;
     toe_req #(
-        .NUM_SOCKETS(NUM_SOCKETS), .NUM_NBS(NUM_NBS), .NUM_BUFLETS(NUM_BUFLETS), .NUM_ANON(NUM_ANON)
+        .NUM_SOCKETS(NUM_SOCKETS), .NUM_NBS(NUM_NBS), .NUM_BUFLETS(NUM_BUFLETS), .NUM_ANON(NUM_ANON),
+        .NUM_LISTEN(NUM_LISTEN)
     ) u_req (
         .clk(clk), .rst(rst), .load(s_req_ready), .s_req_data(s_req_data),
         .in_req(state == S_REQ), .in_rel0(state == S_REL0), .rel_step(rel_go),
@@ -392,10 +436,12 @@ module toe_engine #(
         .in_ul0(state == S_DEL_UL0), .in_ul1(state == S_DEL_UL1), .in_al1(state == S_DEL_AL1),
         .in_end(state == S_DEL_END), .st_set(sr_refuse), .st_val(sr_st),
         .sock_used(sock_used), .nb_used(nb_used), .hold_bm(hold_bm), .an_busy(an_busy),
+        .rq_listening(rq_listening), .rq_pooled(rq_pooled),
         .bkt_rd(bkt_rd), .act_head(act_head), .cx(cx), .cx_rd(cx_rd), .nb_rd(nb_rd),
         .rq(rq), .rq_sock(rq_sock), .rq_nb(rq_nb),
         .go_add(go_add), .go_del(go_del), .go_nb(go_nb), .go_anon(go_anon), .go_rel(go_rel),
         .go_snd(go_snd), .go_connect(go_connect),
+        .go_listen(go_listen), .go_unlisten(go_unlisten), .go_pool(go_pool),
         .rl_buf(rl_buf), .rl_held(rl_held), .rl_last(rl_last),
         .sock_we(rq_sock_we), .bkt_we(rq_bkt_we), .bkt_wd(rq_bkt_wd), .ctx_we(rq_ctx_we),
         .ctx_at_sock(rq_ctx_at_sock), .ctx_wd(rq_ctx_wd), .nb_we(rq_nb_we), .nb_at_ref(rq_nb_at_ref),
@@ -403,13 +449,62 @@ module toe_engine #(
     );
     // lookup
     wire [HW-1:0] meta_bkt, req_bkt, del_bkt;
+    wire [31:0]   meta_x;
     wire          sk_match;
     toe_lookup #(.HASH_BUCKETS(HASH_BUCKETS)) u_lookup (
         .mt_src_ip(mt_src_ip), .mt_dst_ip(mt_dst_ip), .mt_src_port(mt_src_port),
         .mt_dst_port(mt_dst_port), .mt_vlan(mt_vlan), .mt_udp(mt_udp),
         .rq(rq), .sk(sk), .sk_rd(sk_rd),
-        .meta_bkt(meta_bkt), .req_bkt(req_bkt), .del_bkt(del_bkt), .sk_match(sk_match)
+.meta_bkt(meta_bkt), .meta_x(meta_x), .req_bkt(req_bkt), .del_bkt(del_bkt), .sk_match(sk_match)
     );
+    // listening sockets: a SYN that found no socket (l_syn) matching a listen slot (l_hit)
+    localparam LW = (NUM_LISTEN > 1) ? $clog2(NUM_LISTEN) : 1;
+    wire          l_hit, l_full;
+    wire [LW-1:0] lt_ra;
+    wire [SW-1:0] pool_head;
+    wire [511:0]  lt_rd, acc_desc;
+    wire [CW-1:0] acc_ctx;
+    wire          l_syn = !mt_udp && ((mt_flags & (TF_SYN | TF_ACK | TF_RST)) == TF_SYN);
+    wire          ho_dec  = ((state == S_ACPT) && cpl_slot) ||
+                            ((state == S_DEL_END) && sk_accd && (cx_state == ST_SYN_RCVD));
+    toe_listen #(.NUM_LISTEN(NUM_LISTEN), .NUM_SOCKETS(NUM_SOCKETS)) u_listen (
+        .clk(clk), .rst(rst), .rq(rq),
+        .listen_we((state == S_REQ) && go_listen), .unlisten((state == S_REQ) && go_unlisten),
+        .pool_push((state == S_REQ) && go_pool),
+        .rq_listening(rq_listening), .rq_pooled(rq_pooled),
+        .mt_dst_ip(mt_dst_ip), .mt_dst_port(mt_dst_port), .mt_vlan(mt_vlan),
+        .l_hit(l_hit), .half_open_max(half_open_max), .full(l_full),
+        .pool_head(pool_head), .acc_take(state == S_ACC0), .lt_rd(lt_rd), .lt_ra(lt_ra),
+        .ho_dec(ho_dec), .half_open(half_open), .pool_count(accept_pool)
+    );
+    // the accepted socket (S_ACC1): the template of slot lt_ra with the frame's peer, SOCK_REF,
+    // LISTEN_SLOT, flag ACCEPTED, OPCODE SOCK_ADD and ISS = template ISS + x; its context as
+    // SOCK_ADD's (LISTEN, links null, at the head of its hash chain and of the active list)
+    reg [511:0]  acc_d;
+    reg [CW-1:0] acc_c;
+    always @* begin
+        acc_d = lt_rd;
+        acc_d[`BF_SOCK_DESC_OPCODE_RANGE]      = OP_SOCK_ADD;
+        acc_d[`BF_SOCK_DESC_FLAGS_RANGE]       = lt_rd[`BF_SOCK_DESC_FLAGS_RANGE] | SF_ACCEPTED;
+        acc_d[`BF_SOCK_DESC_SOCK_REF_RANGE]    = 16'(sk_idx);
+        acc_d[`BF_SOCK_DESC_LISTEN_SLOT_RANGE] = 8'(lt_ra);
+        acc_d[`BF_SOCK_DESC_REMOTE_MAC_RANGE]  = mt_src_mac;
+        acc_d[`BF_SOCK_DESC_REMOTE_IP_RANGE]   = mt_src_ip;
+        acc_d[`BF_SOCK_DESC_REMOTE_PORT_RANGE] = mt_src_port;
+        acc_d[`BF_SOCK_DESC_ISS_RANGE]         = lt_rd[`BF_SOCK_DESC_ISS_RANGE] + meta_x;
+        acc_c = {CW{1'b0}};
+        acc_c[`BF_SOCK_CTX_STATE_RANGE]     = ST_LISTEN;
+        acc_c[`BF_SOCK_CTX_NEXT_SOCK_RANGE] = bkt_rd;
+        acc_c[`BF_SOCK_CTX_NB_HEAD_RANGE]   = NULL16;
+        acc_c[`BF_SOCK_CTX_NB_TAIL_RANGE]   = NULL16;
+        acc_c[`BF_SOCK_CTX_SEG_HEAD_RANGE]  = NULL16;
+        acc_c[`BF_SOCK_CTX_SEG_TAIL_RANGE]  = NULL16;
+        acc_c[`BF_SOCK_CTX_OOO_HEAD_RANGE]  = NULL16;
+        acc_c[`BF_SOCK_CTX_ACT_NEXT_RANGE]  = act_head;
+    end
+    assign acc_desc = acc_d;
+    assign acc_ctx  = acc_c;
+    wire acc_we = (state == S_ACC1);
     // TCP receive
     wire          tp_fin, tp_ack, tp_alt, tp_stay, tp_step, tp_acc, seg_we, nxt_we;
     wire [3:0]    tp_dr;
@@ -500,7 +595,6 @@ module toe_engine #(
     wire        walk_busy, pw_busy, tx_ev_retrans;
     wire [15:0] seg_len;
     wire [SW-1:0] tq_sock;
-    wire [7:0]  cx_state = cx[`BF_SOCK_CTX_STATE_RANGE];
     wire        st_open  = (cx_state == ST_ESTAB) || (cx_state == ST_FIN_WAIT_1) || (cx_state == ST_FIN_WAIT_2) ||
                            (cx_state == ST_CLOSE_WAIT) || (cx_state == ST_LAST_ACK) ||
                            (cx_state == ST_CLOSING) || (cx_state == ST_TIME_WAIT);
@@ -526,10 +620,10 @@ module toe_engine #(
         .syn_active(f_was == ST_SYN_SENT),
         .ld((state == S_SR0) || (state == S_SQ) || (state == S_TKS0) || (state == S_LOOK1 && sk_match) ||
             (state == S_DEL0 && mv_rd_idle && mv_out_idle)),
-        .wb(((state == S_SR1) && !sr_refuse) || (state == S_REQ_ADD) || (state == S_S4) ||
+        .wb(((state == S_SR1) && !sr_refuse) || (state == S_REQ_ADD) || acc_we || (state == S_S4) ||
             (state == S_TKS1) || (state == S_SA9) || (state == S_AB6) ||
             ((state == S_SA0) && !sa_skip && !sa_slow && sa_ack)),
-        .init(state == S_REQ_ADD), .init_connect(go_connect),
+        .init((state == S_REQ_ADD) || acc_we), .init_connect(go_connect && (state == S_REQ_ADD)),
         .post_take((state == S_SR1) && is_post && !sr_refuse),
         .close_take((state == S_SR1) && !is_post && !rq_abort && !sr_refuse),
         .in_syn((state == S_SA1) && sa_syn),
@@ -586,9 +680,14 @@ module toe_engine #(
 
     // ------------------------------------------------------------------ table write ports
     // each step's writes come from the submodule that decides it (one step at a time)
-    wire          ctx_we = rq_ctx_we || dl_ctx_we || (fin_go && f_wb) || cx_wb;
+    wire          ctx_we = rq_ctx_we || dl_ctx_we || (fin_go && f_wb) || cx_wb || acc_we;
     wire [SW-1:0] ctx_wa = rq_ctx_at_sock ? rq_sock[SW-1:0] : sk_idx;
-    wire [CW-1:0] ctx_wd = rq_ctx_we ? rq_ctx_wd : dl_ctx_we ? cx_dl : cx;
+    wire [CW-1:0] ctx_wd = rq_ctx_we ? rq_ctx_wd : dl_ctx_we ? cx_dl : acc_we ? acc_ctx : cx;
+    wire          sock_we = rq_sock_we || acc_we;
+    wire [SW-1:0] sock_wa = acc_we ? sk_idx : rq_sock[SW-1:0];
+    wire [511:0]  sock_wd = acc_we ? acc_desc : rq;
+    wire          bkt_we  = rq_bkt_we || acc_we;
+    wire [15:0]   bkt_wd  = acc_we ? 16'(sk_idx) : rq_bkt_wd;
     wire          nb_we  = rq_nb_we || dl_nb_we || ((state == S_TK2) && tk_count);
     wire [NW-1:0] nb_wa  = rq_nb_at_ref ? rq_nb : nb_idx;
     wire [511:0]  nb_wd  = rq_nb_we ? rq_nb_wd : dl_nb_we ? nb_dl : nb_tick;
@@ -596,13 +695,13 @@ module toe_engine #(
     wire [BW-1:0] hdr_wa = dl_hdr_we ? hd_idx : mt_head[BW-1:0];
     wire [127:0]  hdr_wd = dl_hdr_we ? hd_dlv : (state == S_UDP) ? hd_udp : hd_tp;
     always @(posedge clk) begin
-        if (rq_sock_we) sock_mem[rq_sock[SW-1:0]] <= rq;
+        if (sock_we) sock_mem[sock_wa] <= sock_wd;
         if (ctx_we) ctx_mem[ctx_wa] <= ctx_wd;
         if (nb_we) nb_mem[nb_wa] <= nb_wd;
         if (hdr_we) hdr_mem[hdr_wa] <= hdr_wd;
         if (nxt_we) nxt_mem[nxt_wa] <= nxt_wd;
         if (seg_we) chn_mem[mt_head[BW-1:0]] <= {mt_count, mt_tail};
-        if (rq_bkt_we) bkt_mem[b_idx] <= rq_bkt_wd;
+        if (bkt_we) bkt_mem[b_idx] <= bkt_wd;
     end
 
     // Put a socket on the pending-delivery FIFO unless it is already there.
@@ -624,13 +723,19 @@ module toe_engine #(
     endtask
     // Finish a frame: optionally queue an ACK, then S_FIN frees the chain / counts the drop.
     // (the send side's steps come first, S_SA0)
-    task finish(input [3:0] reason, input ack);
+    task finish(input [4:0] reason, input ack);
         {dr, f_ack, state} <= {reason, ack, S_SA0};
     endtask
     // A frame for the anonymous path (reason NOT_IPV4 or NO_SOCKET): delivered into the head
     // anonymous buffer when there is one and the frame was stored whole, else dropped.
-    task anon_or_drop(input [3:0] reason);
+    task anon_or_drop(input [4:0] reason);
         {an_rsn, dr, state} <= {reason, anon_go ? DROP_NONE : reason, anon_go ? S_AN0 : S_FIN};
+    endtask
+    // A frame's lookup found no socket: a SYN to a listen slot takes a socket from the accept
+    // pool (or is dropped LISTEN_FULL, unanswered); anything else takes the NO_SOCKET path.
+    task lookup_miss;
+        if (l_syn && l_hit) {dr, state} <= l_full ? {DROP_LISTEN_FULL, S_FIN} : {DROP_NONE, S_ACC0};
+        else anon_or_drop(DROP_NO_SOCKET);
     endtask
     // Timer sweep: go on with the next socket of the active list, or end the tick.
     task tk_next(input [15:0] n);
@@ -660,7 +765,10 @@ module toe_engine #(
             {ev_nb_returned, ev_ooo_held, ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick, ev_rx_done} <= 0;
             {ev_fault, ev_fault_addr, ev_fault_write, expose_en, expose_idx, ev_hold_rec, ev_released} <= 0;
             {cx_wb, ev_syn_retrans, ev_tx_rto, ev_tx_done, ev_tx_done_count, tx_mode, f_tcp, f_ack} <= 0;
+            {ev_accept, ev_lookup, ev_lookup_cyc, acc_posted} <= 0;
         end else begin
+            {ev_accept, ev_lookup} <= 2'd0;
+            ev_lookup_cyc <= (state == S_LOOK0) || (state == S_LOOK1);
             {cx_wb, ev_syn_retrans, ev_tx_rto, ev_tx_done} <= 4'd0;
             {ev_drop_valid, ev_accepted, ev_delivered_valid, ev_nb_returned, ev_ooo_held, ev_rx_done} <= 0;
             {ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick, ev_hold_rec, ev_released} <= 0;
@@ -690,6 +798,7 @@ module toe_engine #(
                         {mt_head, mt_tail, mt_count, mt_len, mt_udp, mt_arp_req, mt_arp_sha} <=
                             {s_meta_head, s_meta_tail, s_meta_count, s_meta_len, s_meta_udp, s_meta_arp_req, s_meta_arp_sha};
                         {mt_window, mt_mss, mt_ws, f_tcp, tx_mode} <= {s_meta_window, s_meta_mss, s_meta_ws, 1'b0, 3'd0};
+                        {mt_src_mac, acc_posted} <= {s_meta_src_mac, 1'b0};
                     end
                     if (pick_dlv) begin
                         sk_idx <= pq_mem[pq_rp];
@@ -711,8 +820,10 @@ module toe_engine #(
                 S_REQ: begin
                     if (go_add) b_idx <= req_bkt;
                     if (go_del || go_nb || go_add || go_snd) sk_idx <= rq_sock[SW-1:0];
+                    // SOCK_LISTEN / SOCK_UNLISTEN / SOCK_POOL are toe_listen's (this cycle);
+                    // an accepted SOCK_POOL posts no completion
                     state <= go_add ? S_REQ_ADD : go_del ? S_DEL0 : go_nb ? S_REQ_NB1 :
-                             go_anon ? S_IDLE : go_rel ? S_REL0 : go_snd ? S_SR0 : S_CPL;
+                             (go_anon || go_pool) ? S_IDLE : go_rel ? S_REL0 : go_snd ? S_SR0 : S_CPL;
                 end
                 S_REQ_ADD: begin
                     bkt_vld[b_idx] <= 1'b1;
@@ -798,17 +909,18 @@ module toe_engine #(
                     // lookup; or an ARP request for NIC_IP: queue the reply, the frame is consumed;
                     // or the anonymous path; or the parser's drop
                     {f_keep, f_wake, f_wb} <= 3'b000;
-                    tx_arp <= arp_hit && (mt_reason != DROP_NONE);
+                    tx_arp <= arp_hit && (mt_reason != DROP_NONE4);
                     b_idx  <= meta_bkt;
-                    if (mt_reason == DROP_NONE) state <= S_LOOK0;
+                    ev_lookup <= (mt_reason == DROP_NONE4);
+                    if (mt_reason == DROP_NONE4) state <= S_LOOK0;
                     else if (arp_hit) {dr, state} <= {DROP_NONE, S_TX1};
-                    else if (anon_rsn) anon_or_drop(mt_reason);
-                    else {dr, state} <= {mt_reason, S_FIN};
+                    else if (anon_rsn) anon_or_drop({1'b0, mt_reason});
+                    else {dr, state} <= {1'b0, mt_reason, S_FIN};
                 end
                 // lookup (toe_lookup): the bucket head, then the chain
                 S_LOOK0: begin
                     sk_idx <= bkt_rd[SW-1:0];
-                    if (bkt_rd == NULL16) anon_or_drop(DROP_NO_SOCKET);
+                    if (bkt_rd == NULL16) lookup_miss;
                     else state <= S_LOOK1;
                 end
                 S_LOOK1: begin
@@ -816,24 +928,41 @@ module toe_engine #(
                         {sk, cx, f_wb, state} <= {sk_rd, cx_rd, 1'b1, mt_udp ? S_UDP : S_TCP};
                         {f_was, f_tcp} <= {cx_rd[`BF_SOCK_CTX_STATE_RANGE], !mt_udp};
                     end
-                    else if (cxr_next_sock == NULL16) anon_or_drop(DROP_NO_SOCKET);
+                    else if (cxr_next_sock == NULL16) lookup_miss;
                     else sk_idx <= cxr_next_sock[SW-1:0];
+                end
+                // a SYN takes the accept pool's head (toe_listen pops it, reads the template)
+                S_ACC0: {sk_idx, state} <= {pool_head, S_ACC1};
+                // its sock_desc and context are written, linked like a SOCK_ADD's (table
+                // write logic; toe_tx starts its send state), then the LISTEN rules
+                S_ACC1: begin
+                    bkt_vld[b_idx] <= 1'b1;
+                    sock_used[sk_idx] <= 1'b1;
+                    act_head <= 16'(sk_idx);
+                    {sk, cx, f_wb, f_was, f_tcp, state} <= {acc_desc, acc_ctx, 1'b1, ST_LISTEN, 1'b1, S_TCP};
+                end
+                // ACCEPT (status acc_st), then state acc_ret
+                S_ACPT: if (cpl_slot) begin
+                    {cp_valid, ev_accept, state} <= {1'b1, acc_st == ST_OK8, acc_ret};
+                    cp_data <= cpl_of(KIND_ACCEPT, acc_st, sk[`BF_SOCK_DESC_TAG_RANGE], sk[`BF_SOCK_DESC_REMOTE_IP_RANGE],
+                                      {8'd0, sk[`BF_SOCK_DESC_LISTEN_SLOT_RANGE], sk[`BF_SOCK_DESC_REMOTE_PORT_RANGE]},
+                                      OP_SOCK_LISTEN);
                 end
                 // TCP (toe_tcp_rx decides; cx_tp is the context after the step); the segment's
                 // header, chain and links are written by the table write logic
                 S_TCP: begin
                     cx <= cx_tp;
-                    if (tp_fin) finish(tp_dr, tp_ack);
+                    if (tp_fin) finish({1'b0, tp_dr}, tp_ack);
                     else state <= S_EST0;
                 end
                 S_EST0: begin
                     cx <= cx_tp;
-                    if (tp_fin) finish(tp_dr, tp_ack);
+                    if (tp_fin) finish({1'b0, tp_dr}, tp_ack);
                     else state <= tp_alt ? S_RSTMK : S_EST1;
                 end
                 S_EST1: begin
                     hd_idx <= cx_ooo_head[BW-1:0];
-                    if (tp_fin) finish(tp_dr, tp_ack);
+                    if (tp_fin) finish({1'b0, tp_dr}, tp_ack);
                     else state <= tp_alt ? S_INORD : S_INS;
                 end
                 S_RSTMK, S_UDP: begin
@@ -851,25 +980,28 @@ module toe_engine #(
                 S_INORD: {cx, ev_accepted, f_keep, f_wake, state} <= {cx_tp, tp_acc, 2'b11, S_DRAIN};
                 S_DRAIN: begin
                     cx <= cx_tp;
-                    if (tp_fin) finish(tp_dr, tp_ack);
+                    if (tp_fin) finish({1'b0, tp_dr}, tp_ack);
                     else hd_idx <= nxt_rd[BW-1:0];
                 end
                 S_INS: begin
                     if (tp_step) hd_idx <= nxt_rd[BW-1:0];
-                    if (tp_fin) finish(tp_dr, tp_ack);
+                    if (tp_fin) finish({1'b0, tp_dr}, tp_ack);
                     else if (!tp_stay) state <= tp_alt ? S_INS_L : S_INS_B;
                 end
-                S_INS_B: if (tp_fin) finish(tp_dr, tp_ack); else state <= S_INS_L;
+                S_INS_B: if (tp_fin) finish({1'b0, tp_dr}, tp_ack); else state <= S_INS_L;
                 S_INS_L: begin
                     {cx, ev_ooo_held, f_keep} <= {cx_tp, 2'b11};
-                    if (tp_fin) finish(tp_dr, tp_ack);
+                    if (tp_fin) finish({1'b0, tp_dr}, tp_ack);
                     else state <= S_INS_L2;
                 end
                 S_INS_L2: finish(DROP_NONE, 1'b1);
                 S_TX0: state <= S_TX1;            // the window follows the final cx
                 // queued: an ACK or SYN-ACK moves the right edge
                 S_TX1: if (tx_ready) {cx, ev_arp_reply, state} <= {cx_tp, tx_arp, S_FIN};
-                S_FIN: if (fin_go) begin
+                S_FIN: if (acc_wait) begin
+                    {acc_st, acc_ret, acc_posted, state} <=
+                        {(cx_state == ST_CLOSED) ? ST_RESET : ST_OK8, S_FIN, 1'b1, S_ACPT};
+                end else if (fin_go) begin
                     if (fin_free) free_op(mt_head, mt_tail, mt_count);
                     ev_drop_valid  <= (dr != DROP_NONE);
                     ev_drop_reason <= dr;
@@ -968,7 +1100,9 @@ module toe_engine #(
                 S_SR1: if (!sr_refuse && rq_abort) begin
                     // abort: the posts, a pending active open and SOCK_CLOSE come back RESET,
                     // then this request's CMD_DONE OK
-                    ab_go(ST_RESET, abort_rst, 1'b1, S_CPL);
+                    // (a half-open accepted socket's ACCEPT RESET comes before the CMD_DONE)
+                    ab_go(ST_RESET, abort_rst, 1'b1, (sk_accd && cx_state == ST_SYN_RCVD) ? S_ACPT : S_CPL);
+                    {acc_st, acc_ret} <= {ST_RESET, S_CPL};
                 end else begin
                     if (!sr_refuse && !is_post) begin
                         cx[`BF_SOCK_CTX_STATE_RANGE] <= (cx_state == ST_ESTAB) ? ST_FIN_WAIT_1 : ST_LAST_ACK;
@@ -1009,8 +1143,10 @@ module toe_engine #(
                         ev_syn_retrans <= 1'b1;
                         tx_push((cx_state == ST_SYN_SENT) ? 3'd2 : 3'd5, S_TKS2);
                     end else if (tk_listen) begin
-                        cx[`BF_SOCK_CTX_STATE_RANGE] <= ST_LISTEN;
-                        {cx_wb, state} <= {1'b1, S_TKS2};
+                        // an accepted socket gives up: CLOSED, ACCEPT TIMEOUT
+                        cx[`BF_SOCK_CTX_STATE_RANGE] <= sk_accd ? ST_CLOSED : ST_LISTEN;
+                        {acc_st, acc_ret} <= {ST_TIMEOUT, S_TKS2};
+                        {cx_wb, state} <= {1'b1, sk_accd ? S_ACPT : S_TKS2};
                     end else if (tk_fail) begin
                         ab_go(ST_TIMEOUT, 1'b0, 1'b1, S_TKS2);
                     end else if (tk_reset) begin

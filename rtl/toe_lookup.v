@@ -2,7 +2,7 @@
 `default_nettype none
 // toe_lookup: socket lookup for toe_engine (architecture.md "Receive: socket lookup").
 // The hash bucket of a 4-tuple for the three users of the hash chains: a frame's lookup
-// (S_META), SOCK_ADD's insertion at the head of its chain (S_REQ) and SOCK_DEL's unlink
+// (S_META; its 32-bit fold x also makes an accepted socket's ISS), SOCK_ADD's insertion at the head of its chain (S_REQ) and SOCK_DEL's unlink
 // (S_DEL_UL); and the match of the socket just read during the chain walk (S_LOOK1): local
 // and remote IP and port, VLAN id and IP protocol. Combinational.
 // Hash: x = rip ^ lip ^ {rport, lport}; x ^= x >> 16; x ^= x >> 8; bucket = x mod HASH_BUCKETS
@@ -26,6 +26,7 @@ module toe_lookup #(
     input  wire [511:0]  sk_rd,       // the socket descriptor just read (chain walk)
     /* verilator lint_on UNUSEDSIGNAL */
     output wire [HW-1:0] meta_bkt,
+    output wire [31:0]   meta_x,      // the frame's 32-bit folded hash (before the mask): an accepted ISS
     output wire [HW-1:0] req_bkt,
     output wire [HW-1:0] del_bkt,
     output wire          sk_match
@@ -38,7 +39,7 @@ module toe_lookup #(
     endgenerate
     localparam [7:0] PROTO_TCP = `BF_IP_PROTO_TCP;
     localparam [7:0] PROTO_UDP = `BF_IP_PROTO_UDP;
-    function [HW-1:0] hash_f;
+    function [31:0] fold_f;
         input [31:0] rip;
         input [31:0] lip;
         input [15:0] rport;
@@ -48,11 +49,21 @@ module toe_lookup #(
             x = rip ^ lip ^ {rport, lport};
             x = x ^ (x >> 16);
             x = x ^ (x >> 8);
+            fold_f = x;
+        end
+    endfunction
+    /* verilator lint_off UNUSEDSIGNAL */
+    function [HW-1:0] hash_f(input [31:0] rip, input [31:0] lip, input [15:0] rport, input [15:0] lport);
+        reg [31:0] x;   // the bucket is its low HW bits
+        begin
+            x = fold_f(rip, lip, rport, lport);
             hash_f = x[HW-1:0];
         end
     endfunction
+    /* verilator lint_on UNUSEDSIGNAL */
 
-    assign meta_bkt = hash_f(mt_src_ip, mt_dst_ip, mt_src_port, mt_dst_port);
+    assign meta_x   = fold_f(mt_src_ip, mt_dst_ip, mt_src_port, mt_dst_port);
+    assign meta_bkt = meta_x[HW-1:0];
     assign req_bkt  = hash_f(rq[`BF_SOCK_DESC_REMOTE_IP_RANGE], rq[`BF_SOCK_DESC_LOCAL_IP_RANGE],
                              rq[`BF_SOCK_DESC_REMOTE_PORT_RANGE], rq[`BF_SOCK_DESC_LOCAL_PORT_RANGE]);
     assign del_bkt  = hash_f(sk[`BF_SOCK_DESC_REMOTE_IP_RANGE], sk[`BF_SOCK_DESC_LOCAL_IP_RANGE],

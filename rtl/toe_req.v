@@ -10,6 +10,11 @@
 // socket's NB list, the old tail's link), SOCK_DEL's unlinks (the bucket head or the
 // predecessor's NEXT_SOCK, the predecessor's ACT_NEXT) and its free slot; the anonymous buffer
 // entry {ADDR, LEN[15:0], TAG} (ANON_POST) and the CMD_DONE completion.
+// Listening sockets (docs/tcp-receive.md): SOCK_LISTEN (a listen_desc: the slot free, TCP,
+// RCV_BUF and RCV_WSCALE as SOCK_ADD's, FLAGS only PSH_RETURN and HOLD), SOCK_UNLISTEN (the
+// slot listens) and SOCK_POOL (a free slot not yet pooled; no completion when accepted) are
+// decided here (go_listen, go_unlisten, go_pool); toe_listen keeps their state. A pooled
+// slot is refused by SOCK_ADD like a used one (and by the others, as a free one).
 // A UDP socket ignores ISS, RCV_BUF, MSS and RCV_WSCALE (not validated); HOLD needs TCP.
 `include "buflet_defs.vh"
 module toe_req #(
@@ -17,6 +22,7 @@ module toe_req #(
     parameter NUM_NBS     = 64,
     parameter NUM_BUFLETS = 256,
     parameter NUM_ANON    = 16,
+    parameter NUM_LISTEN  = `BF_PARAM_DEF_NUM_LISTEN,
     parameter NW          = $clog2(NUM_NBS),
     parameter BW          = $clog2(NUM_BUFLETS),
     parameter AW          = (NUM_ANON > 1) ? $clog2(NUM_ANON) : 1
@@ -44,6 +50,8 @@ module toe_req #(
     input  wire [NUM_NBS-1:0]             nb_used,
     input  wire [NUM_BUFLETS-1:0]         hold_bm,
     input  wire [NUM_ANON-1:0]            an_busy,
+    input  wire                           rq_listening, // the listen slot SOCK_REF names listens (toe_listen)
+    input  wire                           rq_pooled,    // the socket slot SOCK_REF names is pooled (toe_listen)
     input  wire [15:0]                    bkt_rd,      // head of the SOCK_ADD's hash chain
     input  wire [15:0]                    act_head,
     /* verilator lint_off UNUSEDSIGNAL */
@@ -62,6 +70,9 @@ module toe_req #(
     output wire                           go_rel,
     output wire                           go_snd,      // TX_POST or SOCK_CLOSE on a socket in use (toe_tx decides)
     output wire                           go_connect,  // the SOCK_ADD is an active open (CONNECT)
+    output wire                           go_listen,   // SOCK_LISTEN accepted
+    output wire                           go_unlisten, // SOCK_UNLISTEN accepted
+    output wire                           go_pool,     // SOCK_POOL accepted (no completion)
     // BUF_RELEASE: head k, held or not, the last one
     output wire [BW-1:0]                  rl_buf,
     output wire                           rl_held,
@@ -101,8 +112,13 @@ module toe_req #(
     localparam [7:0] OP_BUF_RELEASE = `BF_OP_BUF_RELEASE;
     localparam [7:0] OP_TX_POST     = `BF_OP_TX_POST;
     localparam [7:0] OP_SOCK_CLOSE  = `BF_OP_SOCK_CLOSE;
+    localparam [7:0] OP_SOCK_LISTEN = `BF_OP_SOCK_LISTEN;
+    localparam [7:0] OP_SOCK_UNLISTEN = `BF_OP_SOCK_UNLISTEN;
+    localparam [7:0] OP_SOCK_POOL   = `BF_OP_SOCK_POOL;
+    localparam [7:0] SF_LISTEN_OK   = `BF_SOCK_FLAG_PSH_RETURN | `BF_SOCK_FLAG_HOLD;
     localparam [7:0] ST_SYN_SENT    = `BF_SOCK_STATE_SYN_SENT;
     localparam [7:0] SF_CONNECT     = `BF_SOCK_FLAG_CONNECT;
+    localparam [7:0] SF_ACCEPTED    = `BF_SOCK_FLAG_ACCEPTED;
     localparam [7:0] ST_OK         = `BF_STATUS_OK;
     localparam [7:0] ST_BAD_OPCODE = `BF_STATUS_BAD_OPCODE;
     localparam [7:0] ST_BAD_SOCK   = `BF_STATUS_BAD_SOCK;
@@ -119,16 +135,21 @@ module toe_req #(
     assign      rq_sock    = rq[`BF_REQ_HDR_SOCK_REF_RANGE];
     wire        rq_sock_in = ({16'd0, rq_sock} < NUM_SOCKETS);
     wire        sock_ok    = rq_sock_in && sock_used[rq_sock[SW-1:0]];
-    wire        slot_free  = rq_sock_in && !sock_used[rq_sock[SW-1:0]];
+    wire        slot_free  = rq_sock_in && !sock_used[rq_sock[SW-1:0]] && !rq_pooled;
     // SOCK_ADD
     wire [31:0] rq_rcvbuf  = rq[`BF_SOCK_DESC_RCV_BUF_RANGE];
     wire        rq_tcp     = (rq[`BF_SOCK_DESC_PROTO_RANGE] == PROTO_TCP);
     wire        rq_udp     = (rq[`BF_SOCK_DESC_PROTO_RANGE] == PROTO_UDP);
     wire        rq_hold    = (rq[`BF_SOCK_DESC_FLAGS_RANGE] & SF_HOLD) != 8'd0;
     wire        rq_conn    = (rq[`BF_SOCK_DESC_FLAGS_RANGE] & SF_CONNECT) != 8'd0;
-    wire        add_ok     = slot_free && !((rq_hold || rq_conn) && !rq_tcp) &&
-                             ((rq_tcp && (rq_rcvbuf != 32'd0) && (rq_rcvbuf <= RCV_BUF_MAX) &&
-                               (rq[`BF_SOCK_DESC_RCV_WSCALE_RANGE] <= 8'd14)) || rq_udp);
+    wire        rq_accd    = (rq[`BF_SOCK_DESC_FLAGS_RANGE] & SF_ACCEPTED) != 8'd0;   // NIC-set only
+    wire        add_ok     = slot_free && !rq_accd && !((rq_hold || rq_conn) && !rq_tcp) &&
+                             (tcp_ok || rq_udp);
+    // SOCK_LISTEN (SLOT is SOCK_REF's field), SOCK_UNLISTEN, SOCK_POOL
+    wire        tcp_ok     = rq_tcp && (rq_rcvbuf != 32'd0) && (rq_rcvbuf <= RCV_BUF_MAX) &&
+                             (rq[`BF_SOCK_DESC_RCV_WSCALE_RANGE] <= 8'd14);
+    wire        lsn_ok     = ({16'd0, rq_sock} < NUM_LISTEN) && !rq_listening && tcp_ok &&
+                             ((rq[`BF_LISTEN_DESC_FLAGS_RANGE] & ~SF_LISTEN_OK) == 8'd0);
     // NB_POST
     wire [31:0] rq_ref     = rq[`BF_NB_DESC_REF_NUM_RANGE];
     wire [31:0] rq_total   = rq[`BF_NB_DESC_TOTAL_BYTES_RANGE];
@@ -160,6 +181,9 @@ module toe_req #(
     assign go_rel  = (rq_op == OP_BUF_RELEASE) && rl_cnt_ok;
     assign go_snd  = (rq_op == OP_TX_POST || rq_op == OP_SOCK_CLOSE) && sock_ok;
     assign go_connect = rq_conn;
+    assign go_listen   = (rq_op == OP_SOCK_LISTEN) && lsn_ok;
+    assign go_unlisten = (rq_op == OP_SOCK_UNLISTEN) && rq_listening;
+    assign go_pool     = (rq_op == OP_SOCK_POOL) && slot_free;
     reg [7:0] req_st;
     always @* begin
         case (rq_op)
@@ -170,6 +194,9 @@ module toe_req #(
             OP_NOP:         req_st = ST_OK;
             OP_BUF_RELEASE: req_st = rl_cnt_ok ? ST_OK : ST_BAD_BUF;
             OP_TX_POST, OP_SOCK_CLOSE: req_st = sock_ok ? ST_OK : ST_BAD_SOCK;
+            OP_SOCK_LISTEN:   req_st = lsn_ok ? ST_OK : ST_BAD_SOCK;
+            OP_SOCK_UNLISTEN: req_st = rq_listening ? ST_OK : ST_BAD_SOCK;
+            OP_SOCK_POOL:     req_st = slot_free ? ST_OK : ST_BAD_SOCK;
             default:        req_st = ST_BAD_OPCODE;
         endcase
     end

@@ -120,6 +120,7 @@ module toe_tcp_rx #(
     localparam [7:0] TF_RST = `BF_TCP_FLAG_RST;
     localparam [7:0] TF_PSH = `BF_TCP_FLAG_PSH;
     localparam [7:0] TF_ACK = `BF_TCP_FLAG_ACK;
+    localparam [7:0] SF_ACCEPTED = `BF_SOCK_FLAG_ACCEPTED;
     localparam [7:0] TX_OPT_MSS = `BF_TX_OPT_MSS;
     localparam [7:0] TX_OPT_WS  = `BF_TX_OPT_WS;
     localparam [7:0] NO_FIN_PSH = ~(TF_FIN | TF_PSH);
@@ -195,6 +196,7 @@ module toe_tcp_rx #(
     wire [15:0] cx_seg_head = cx[`BF_SOCK_CTX_SEG_HEAD_RANGE];
     wire [15:0] cx_seg_tail = cx[`BF_SOCK_CTX_SEG_TAIL_RANGE];
     wire [31:0] sk_iss    = sk[`BF_SOCK_DESC_ISS_RANGE];
+    wire        sk_accd   = (sk[`BF_SOCK_DESC_FLAGS_RANGE] & SF_ACCEPTED) != 8'd0;
     wire        mt_syn    = (mt_flags & TF_SYN) != 8'd0;
     wire        mt_rst    = (mt_flags & TF_RST) != 8'd0;
     wire        mt_ackf   = (mt_flags & TF_ACK) != 8'd0;
@@ -354,7 +356,8 @@ module toe_tcp_rx #(
                 cx_nx[`BF_SOCK_CTX_RCV_WND_EDGE_RANGE] = mt_seq + 32'd1;   // edge = RCV_NXT
             end else if (cx_state == ST_SYN_RCVD) begin
                 if (mt_rst) begin
-                    if (mt_seq == cx_rcv) cx_nx[`BF_SOCK_CTX_STATE_RANGE] = ST_LISTEN;
+                    // an accepted socket does not listen again (docs/tcp-receive.md)
+                    if (mt_seq == cx_rcv) cx_nx[`BF_SOCK_CTX_STATE_RANGE] = sk_accd ? ST_CLOSED : ST_LISTEN;
                 end else if (!mt_syn && mt_ackf && mt_ack == sk_iss + 32'd1) begin
                     cx_nx[`BF_SOCK_CTX_STATE_RANGE] = ST_ESTAB;
                 end

@@ -42,7 +42,7 @@ pub mod axis;
 mod model;
 mod nic;
 pub use model::{Model, Port};
-pub use nic::RtlDevice;
+pub use nic::{build_for, RtlDevice};
 
 use std::ffi::{c_char, c_int, c_void};
 use std::fmt;
@@ -274,4 +274,7 @@ pub enum SimError {
     Trace(String),
     #[error("model {model}: {message}")]
     Fatal { model: String, message: String },
+    /// No Verilated `buflet_nic` build has the device configuration asked for.
+    #[error("no buflet_nic build for {config} (builds: {builds}; add one to sim/models.txt)")]
+    NoBuild { config: String, builds: String },
 }

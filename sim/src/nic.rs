@@ -22,6 +22,78 @@ fn agent_of(id: u64) -> Agent {
     }
 }
 
+/// The structural parameters of a build (those the RTL takes as Verilog parameters), as
+/// (parameter name, value).
+fn build_params(cfg: &DeviceConfig) -> [(&'static str, u32); 8] {
+    [
+        ("DATA_WIDTH", cfg.data_width),
+        ("BUFLET_BYTES", cfg.buflet_bytes),
+        ("NUM_BUFLETS", cfg.num_buflets),
+        ("NUM_SOCKETS", cfg.num_sockets),
+        ("HASH_BUCKETS", cfg.hash_buckets),
+        ("NUM_NBS", cfg.num_nbs),
+        ("NUM_ANON", cfg.num_anon),
+        ("NUM_POSTS", cfg.num_posts),
+    ]
+}
+
+/// The Verilated `buflet_nic` build for `cfg`: `buflet_nic_w{width}` when `cfg` is the default
+/// build at its width ([`DeviceConfig::with_width`]), else `buflet_nic_w{width}_s{sockets}`
+/// (the socket-scaled builds, [`DeviceConfig::with_sockets`]). The build's parameters
+/// (sim/models.txt, the RTL defaults for those not given) must equal `cfg`'s; otherwise
+/// [`SimError::NoBuild`] names the builds there are.
+pub fn build_for(cfg: &DeviceConfig) -> Result<&'static str, SimError> {
+    let want = build_params(cfg);
+    let default = build_params(&DeviceConfig::with_width(cfg.data_width));
+    let name = if want == default {
+        format!("buflet_nic_w{}", cfg.data_width)
+    } else {
+        format!("buflet_nic_w{}_s{}", cfg.data_width, cfg.num_sockets)
+    };
+    let fits = |info: &crate::ModelInfo| build_params(&build_config(info, cfg.data_width)) == want;
+    match crate::model_info(&name) {
+        Some(info) if fits(info) => Ok(info.name),
+        _ => Err(SimError::NoBuild {
+            config: want
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            builds: crate::models()
+                .iter()
+                .filter(|m| m.top == "buflet_nic")
+                .map(|m| {
+                    let c = build_config(m, cfg.data_width);
+                    format!("{} (NUM_SOCKETS={})", m.name, c.num_sockets)
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+/// The structural configuration a `buflet_nic` build was made with: its `-G` parameters over
+/// the RTL defaults (HASH_BUCKETS defaults to HASH_PER_SOCKET * NUM_SOCKETS, as in the RTL).
+fn build_config(info: &crate::ModelInfo, width: u32) -> DeviceConfig {
+    let base = DeviceConfig::with_width(width);
+    let p = |n: &str, d: u32| info.param(n).and_then(|v| v.parse().ok()).unwrap_or(d);
+    let num_sockets = p("NUM_SOCKETS", base.num_sockets);
+    DeviceConfig {
+        data_width: p("DATA_WIDTH", base.data_width),
+        buflet_bytes: p("BUFLET_BYTES", base.buflet_bytes),
+        num_buflets: p("NUM_BUFLETS", base.num_buflets),
+        num_sockets,
+        hash_buckets: p(
+            "HASH_BUCKETS",
+            num_sockets * buflet_spec::param::HASH_PER_SOCKET as u32,
+        ),
+        num_nbs: p("NUM_NBS", base.num_nbs),
+        num_anon: p("NUM_ANON", base.num_anon),
+        num_posts: p("NUM_POSTS", base.num_posts),
+        ..base
+    }
+}
+
 struct Ports {
     clk: Port,
     rst: Port,
@@ -210,10 +282,10 @@ fn keep_mask(n: usize) -> u64 {
 }
 
 impl RtlDevice {
-    /// Instantiate the RTL built for `cfg.data_width`, its MAC on `mac`, and reset it.
+    /// Instantiate the RTL built for `cfg` ([`build_for`]), its MAC on `mac`, and reset it.
     pub fn new(cfg: DeviceConfig, mac: MacPort) -> Result<Self, SimError> {
-        let name = format!("buflet_nic_w{}", cfg.data_width);
-        let m = Model::new(&name)?;
+        let name = build_for(&cfg)?;
+        let m = Model::new(name)?;
         let p = Ports::resolve(&m)?;
         let bus = cfg.bus_bytes();
         let mut d = RtlDevice {

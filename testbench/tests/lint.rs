@@ -217,6 +217,9 @@ const BAD_PARAMS: &[&str] = &[
     "toe_engine BUFLET_BYTES=8192 | toe_engine: BUFLET_BYTES must be a power of two in 2*KEEP_WIDTH..4096",
     "toe_engine BUFLET_BYTES=3000 | toe_engine: BUFLET_BYTES must be a power of two in 2*KEEP_WIDTH..4096",
     "toe_lookup HASH_BUCKETS=100 | toe_lookup: HASH_BUCKETS must be a power of two",
+    "toe_engine NUM_SOCKETS=1 | toe_engine: NUM_SOCKETS must be in 2..65535",
+    "toe_listen NUM_LISTEN=0 | toe_listen: NUM_LISTEN must be in 1..256",
+    "toe_listen NUM_LISTEN=257 | toe_listen: NUM_LISTEN must be in 1..256",
     "toe_tcp_rx BUFLET_BYTES=3000 | toe_tcp_rx: BUFLET_BYTES must be a power of two >= 2",
     "toe_tcp_rx BUFLET_BYTES=1 | toe_tcp_rx: BUFLET_BYTES must be a power of two >= 2",
     "toe_deliver BUFLET_BYTES=3000 | toe_deliver: BUFLET_BYTES must be a power of two <= 4096",
@@ -256,6 +259,11 @@ const GOOD_PARAMS: &[&str] = &[
     "tx_data DATA_WIDTH=512 MAX_SEG=1",
     "buflet_nic DATA_WIDTH=64 BUFLET_BYTES=4096",
     "buflet_nic DATA_WIDTH=512 BUFLET_BYTES=128 HASH_BUCKETS=1",
+    "toe_listen NUM_LISTEN=1 NUM_SOCKETS=2",
+    "toe_listen NUM_LISTEN=256",
+    "toe_engine NUM_SOCKETS=2 HASH_BUCKETS=1 NUM_LISTEN=1",
+    // the socket-scaled build (sim/models.txt buflet_nic_w64_s4096)
+    "buflet_nic NUM_SOCKETS=4096 NUM_NBS=4096 NUM_BUFLETS=1024",
 ];
 
 /// The messages `module`'s source declares: literal `$error("...")` strings, and those of the

@@ -13,16 +13,17 @@ pub fn reg_block_registers_counters_irq() {
         .iter()
         .map(|x| x.addr)
         // unmapped: past the map, holes, after the last counter, drop reason 0 and past the
-        // last reason (BAD_ACK = 15, the last a 4-bit reason names)
+        // last reason (LISTEN_FULL = 16)
         .chain([
             0x3FC,
             0x05C,
             0x06C,
-            0x038,
-            0x0D0,
-            reg::CNT_TX_DONE + 4,
+            0x03C,
+            0x0E0,
+            reg::CNT_LOOKUP_CYCLES + 4,
             drop::COUNTER_BASE as u32,
-            drop::COUNTER_BASE as u32 + 4 * 16,
+            drop::COUNTER_BASE as u32 + 4 * 17,
+            drop::COUNTER_BASE as u32 + 4 * 31,
         ])
         .collect();
     for d in &DropReason::ALL[1..] {
@@ -65,7 +66,7 @@ pub fn reg_block_registers_counters_irq() {
         let e_frame = ev(&mut rng);
         let e_bytes: u16 = rng.gen();
         let e_drop = ev(&mut rng);
-        let e_reason: u8 = rng.gen_range(0..16);
+        let e_reason: u8 = rng.gen_range(0..32);
         let e_acc = ev(&mut rng);
         let e_del = ev(&mut rng);
         let e_del_bytes: u16 = rng.gen();
@@ -97,6 +98,9 @@ pub fn reg_block_registers_counters_irq() {
         let e_rel = ev(&mut rng);
         let e_dev = ev(&mut rng);
         let e_dev_bytes: u16 = rng.gen();
+        let e_accept = ev(&mut rng);
+        let e_lookup = ev(&mut rng);
+        let e_lookup_cyc = ev(&mut rng);
         let e_cpl = rng.gen_bool(0.05);
         let e_cpl_status: u8 = if rng.gen_bool(0.5) { 0 } else { rng.gen() };
         if rng.gen_bool(0.01) {
@@ -136,6 +140,11 @@ pub fn reg_block_registers_counters_irq() {
             (p.ev_released, e_rel as u64),
             (p.ev_dev_bytes_valid, e_dev as u64),
             (p.ev_dev_bytes, e_dev_bytes as u64),
+            (p.ev_accept, e_accept as u64),
+            (p.ev_lookup, e_lookup as u64),
+            (p.ev_lookup_cyc, e_lookup_cyc as u64),
+            (p.half_open, HALF_OPEN_IN as u64),
+            (p.accept_pool, ACCEPT_POOL_IN as u64),
             (p.cpl_posted, e_cpl as u64),
             (p.cpl_status, e_cpl_status as u64),
             (p.req_head, req_head as u64),
@@ -288,6 +297,9 @@ pub fn reg_block_registers_counters_irq() {
             (e_rto, reg::CNT_TX_RTO),
             (e_fast, reg::CNT_TX_FAST_RETRANS),
             (e_probe, reg::CNT_TX_PROBES),
+            (e_accept, reg::CNT_ACCEPTS),
+            (e_lookup, reg::CNT_LOOKUPS),
+            (e_lookup_cyc, reg::CNT_LOOKUP_CYCLES),
         ] {
             if e {
                 r.add(a, 1);
@@ -324,6 +336,9 @@ pub fn reg_block_registers_counters_irq() {
         p.ev_hold_rec,
         p.ev_released,
         p.ev_dev_bytes_valid,
+        p.ev_accept,
+        p.ev_lookup,
+        p.ev_lookup_cyc,
         p.cpl_posted,
     ] {
         m.set(n, 0);

@@ -9,13 +9,18 @@ use crate::*;
 pub const NUM_POSTS_W64: u32 = 48;
 
 /// The registers whose value until the first write is not 0: (address, reset value).
-pub const RESET_VALUES: [(u32, u32); 5] = [
+pub const RESET_VALUES: [(u32, u32); 6] = [
     (reg::BLK_TIMEOUT, param::DEF_BLK_TIMEOUT as u32),
     (reg::RTO_INIT, param::DEF_RTO_INIT as u32),
     (reg::RTO_MIN, param::DEF_RTO_MIN as u32),
     (reg::RTO_MAX, param::DEF_RTO_MAX as u32),
     (reg::TX_RETRIES, param::DEF_TX_RETRIES as u32),
+    (reg::HALF_OPEN_MAX, param::DEF_HALF_OPEN_MAX as u32),
 ];
+
+/// The HALF_OPEN and ACCEPT_POOL inputs the test drives (toe_engine's counts: read through).
+pub const HALF_OPEN_IN: u32 = 0x0000_0123;
+pub const ACCEPT_POOL_IN: u32 = 0x0000_0FED;
 
 /// Reference of the register block state.
 #[derive(Default)]
@@ -44,12 +49,18 @@ impl Regs {
             reg::NUM_ANON => param::DEF_NUM_ANON as u32,
             reg::CTRL | reg::IRQ_MASK => rw(a) & 3,
             reg::NUM_REGIONS => param::DEF_NUM_REGIONS as u32,
+            reg::NUM_LISTEN => param::DEF_NUM_LISTEN as u32,
+            reg::HALF_OPEN => HALF_OPEN_IN,
+            reg::ACCEPT_POOL => ACCEPT_POOL_IN,
             reg::NIC_MAC_HI => rw(a) & 0xFFFF,
             reg::NIC_MAC_LO | reg::NIC_IP | reg::TIMER_PERIOD | reg::TIMER_KICK => rw(a),
             // the reset value (DEF_BLK_TIMEOUT, DEF_RTO_INIT, ...) until written
-            reg::BLK_TIMEOUT | reg::RTO_INIT | reg::RTO_MIN | reg::RTO_MAX | reg::TX_RETRIES => {
-                self.rw.get(&a).copied().unwrap_or_else(|| reset_value(a))
-            }
+            reg::BLK_TIMEOUT
+            | reg::RTO_INIT
+            | reg::RTO_MIN
+            | reg::RTO_MAX
+            | reg::TX_RETRIES
+            | reg::HALF_OPEN_MAX => self.rw.get(&a).copied().unwrap_or_else(|| reset_value(a)),
             reg::STATUS => 1 | ((rw(reg::CTRL) & 1) << 1),
             reg::IRQ_STATUS => self.irq_status as u32,
             reg::REQ_HEAD => req_head,
@@ -80,7 +91,7 @@ pub fn reset_value(a: u32) -> u32 {
         .map_or(0, |&(_, v)| v)
 }
 
-pub const RW_REGS: [u32; 20] = [
+pub const RW_REGS: [u32; 21] = [
     reg::NIC_MAC_LO,
     reg::NIC_MAC_HI,
     reg::NIC_IP,
@@ -91,6 +102,7 @@ pub const RW_REGS: [u32; 20] = [
     reg::RTO_MIN,
     reg::RTO_MAX,
     reg::TX_RETRIES,
+    reg::HALF_OPEN_MAX,
     reg::CTRL,
     reg::IRQ_MASK,
     reg::REQ_BASE_LO,

@@ -192,6 +192,16 @@ pub fn run(
                 vlan: m.get(p.m_meta_vlan),
             });
             assert_eq!(arp, c.arp, "{ctx}: ARP request");
+            // the Ethernet source of every record (frame bytes 6..12)
+            if c.frame.len() >= 12 {
+                let mut smac = [0u8; 8];
+                smac[..6].copy_from_slice(&c.frame[6..12]);
+                assert_eq!(
+                    m.get(p.m_meta_src_mac),
+                    u64::from_le_bytes(smac),
+                    "{ctx}: source MAC"
+                );
+            }
             arp_seen += usize::from(arp.is_some());
             udp_seen += m.get(p.m_meta_udp) as usize;
             // chain

@@ -67,8 +67,8 @@ use buflet_sim::axis::{AxisBus, AxisSink};
 use buflet_sim::{Model, Port};
 use buflet_spec::{
     self as spec, AnonDesc, BufRelease, Cpl, CplFlags, CplKind, DropReason, HoldRec, IpProto,
-    NbDesc, Opcode, ReqHdr, SockDesc, SockFlags, SockState, Status, TcpFlags, TxCmd, TxKind,
-    TxOpts,
+    ListenDesc, NbDesc, Opcode, ReqHdr, SockDesc, SockFlags, SockState, Status, TcpFlags, TxCmd,
+    TxKind, TxOpts,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -129,6 +129,13 @@ buflet_testbench::test_list! {
     },
     directed => {
         backpressure_on_every_output_stream,
+    },
+    directed::listen => {
+        listen_unlisten_pool_requests_are_validated,
+        accept_iss_fields_and_accept_ok,
+        listen_full_on_empty_pool_and_half_open_max,
+        half_open_reset_timeout_and_delete,
+        lookup_cost_counters,
     },
     directed::hold => {
         hold_records_held_chains_and_buf_release,

@@ -85,6 +85,14 @@ pub struct Ports {
     pub expose_idx: Port,
     pub ev_hold_rec: Port,
     pub ev_released: Port,
+    pub meta_src_mac: Port,
+    pub half_open_max: Port,
+    pub tx_retries: Port,
+    pub half_open: Port,
+    pub accept_pool: Port,
+    pub ev_accept: Port,
+    pub ev_lookup: Port,
+    pub ev_lookup_cyc: Port,
 }
 
 impl Ports {
@@ -171,6 +179,14 @@ impl Ports {
             expose_idx: g.expose_idx,
             ev_hold_rec: g.ev_hold_rec,
             ev_released: g.ev_released,
+            meta_src_mac: g.s_meta_src_mac,
+            half_open_max: g.half_open_max,
+            tx_retries: g.tx_retries,
+            half_open: g.half_open,
+            accept_pool: g.accept_pool,
+            ev_accept: g.ev_accept,
+            ev_lookup: g.ev_lookup,
+            ev_lookup_cyc: g.ev_lookup_cyc,
         }
     }
 }

@@ -128,6 +128,7 @@ impl SockCfg {
             seq,
             ack,
             flags,
+            src_mac: self.remote_mac,
             ..Frame::new(DropReason::None, 54, payload)
         }
     }
@@ -208,6 +209,8 @@ pub struct Frame {
     pub udp: bool,
     /// An ARP request (metadata ARP_REQ = 1) with this sender MAC.
     pub arp_sha: Option<[u8; 6]>,
+    /// The Ethernet source MAC (metadata SRC_MAC).
+    pub src_mac: [u8; 6],
     /// Only this many buflets were stored (fewer than the frame needs: stored in part).
     pub short_chain: Option<usize>,
     /// The frame bytes the harness stored (filled in when the frame is presented).
@@ -235,6 +238,7 @@ impl Frame {
             peer: None,
             udp: false,
             arp_sha: None,
+            src_mac: [0; 6],
             short_chain: None,
             bytes: Vec::new(),
         }
@@ -270,6 +274,45 @@ impl Tb {
     pub fn sock_add(&mut self, c: &SockCfg) {
         let t = self.tag();
         self.req_q.push_back(c.desc(t).to_bytes());
+    }
+
+    /// Queues a SOCK_LISTEN of listen slot `slot` with template `c` (its local fields, ISS,
+    /// RCV_BUF, MSS, RCV_WSCALE and FLAGS; the remote fields are sent as junk: ignored); returns
+    /// the request's TAG.
+    pub fn listen(&mut self, slot: u16, c: &SockCfg) -> u32 {
+        let tag = self.tag();
+        let d = ListenDesc {
+            opcode: Opcode::SockListen,
+            flags: c.flags,
+            slot,
+            tag,
+            local_mac: c.local_mac,
+            rsvd0: c.remote_mac,
+            vlan: c.vlan,
+            proto: c.proto,
+            rsvd1: 0x5A,
+            local_ip: Ipv4Addr::from(c.local_ip),
+            rsvd2: c.remote_ip,
+            local_port: c.local_port,
+            rsvd3: c.remote_port,
+            iss: c.iss,
+            rcv_buf: c.rcv_buf,
+            mss: c.mss,
+            rcv_wscale: c.wscale,
+            ..Default::default()
+        };
+        self.req_q.push_back(d.to_bytes());
+        tag
+    }
+
+    /// Queues a SOCK_UNLISTEN of listen slot `slot`.
+    pub fn unlisten(&mut self, slot: u16) {
+        self.raw_req(Opcode::SockUnlisten.code(), slot);
+    }
+
+    /// Queues a SOCK_POOL of socket slot `slot`.
+    pub fn pool_sock(&mut self, slot: u16) {
+        self.raw_req(Opcode::SockPool.code(), slot);
     }
 
     /// Queues a SOCK_DEL of `slot`.

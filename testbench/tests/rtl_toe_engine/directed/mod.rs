@@ -6,6 +6,7 @@
 //! list) restricts them to some models.
 
 pub mod hold;
+pub mod listen;
 pub mod rx_paths;
 pub mod tcp;
 pub mod timeouts;

@@ -42,6 +42,8 @@ impl Tb {
                 let mut sha = [0u8; 8];
                 sha[..6].copy_from_slice(&fr.arp_sha.unwrap_or([0; 6]));
                 m.set(p.meta_arp_sha, u64::from_le_bytes(sha));
+                sha[..6].copy_from_slice(&fr.src_mac);
+                m.set(p.meta_src_mac, u64::from_le_bytes(sha));
                 m.set(p.meta_vlan, fr.vlan as u64);
                 m.set(p.meta_src_ip, fr.src_ip as u64);
                 m.set(p.meta_dst_ip, fr.dst_ip as u64);
@@ -71,7 +73,9 @@ impl Tb {
         // beyond reach, so the receive-side oracle's tx stream stays the one it predicts.
         self.m.set(p.txd_idle, 1);
         self.m.set(p.pc_ready, 1);
-        self.m.set(p.rto_init, u32::MAX as u64);
+        self.m.set(p.rto_init, self.rto_init as u64);
+        self.m.set(p.tx_retries, self.tx_retries as u64);
+        self.m.set(p.half_open_max, self.half_open_max as u64);
         // timer tick requests
         let mut tick = false;
         if self.tick_now > 0 {
@@ -246,6 +250,9 @@ impl Tb {
         self.got.ooo_held += self.m.get(p.ev_ooo_held);
         self.got.hold_recs += self.m.get(p.ev_hold_rec);
         self.got.released += self.m.get(p.ev_released);
+        self.got.accepts += self.m.get(p.ev_accept);
+        self.got.lookups += self.m.get(p.ev_lookup);
+        self.got.lookup_cycles += self.m.get(p.ev_lookup_cyc);
         if g(&self.m, p.expose_en) {
             let b = self.m.get(p.expose_idx) as u16;
             let e = self

@@ -16,7 +16,7 @@ pub struct Chain {
 /// Counter events: what the oracle expects (`Tb::exp`) and the event ports pulsed (`Tb::got`).
 #[derive(Default, Debug, PartialEq, Clone)]
 pub struct Counts {
-    pub drop: [u64; 16],
+    pub drop: [u64; 17],
     pub accepted: u64,
     pub ooo_held: u64,
     pub delivered: u64,
@@ -28,6 +28,12 @@ pub struct Counts {
     pub ticks: u64,
     pub hold_recs: u64,
     pub released: u64,
+    /// ACCEPT completions with status OK (CNT_ACCEPTS).
+    pub accepts: u64,
+    /// Frames that reached the socket lookup (CNT_LOOKUPS) and its cycles (CNT_LOOKUP_CYCLES:
+    /// the bucket read plus one per socket visited on the chain).
+    pub lookups: u64,
+    pub lookup_cycles: u64,
 }
 
 /// Output streams, in the order of `Tb::p_out`/`Tb::hold`.
@@ -98,6 +104,21 @@ pub struct Tb {
     pub expose_exp: VecDeque<u16>,
     /// expose_idx of every expose pulse seen.
     pub exposed: Vec<u16>,
+    /// Listen slots (SOCK_LISTEN taken, not unlistened): the template and its TAG.
+    pub listens: Vec<Option<(SockCfg, u32)>>,
+    /// The accept pool, head first.
+    pub pool: VecDeque<u16>,
+    /// Accepted sockets in SYN_RCVD (register HALF_OPEN) and the HALF_OPEN_MAX driven.
+    pub half_open: u32,
+    pub half_open_max: u32,
+    /// Expected ACCEPT completions, in order: (status, sock ref, tag, REF_NUM, BYTES).
+    pub acc_expect: VecDeque<(Status, u16, u32, u32, u32)>,
+    pub hash_buckets: u32,
+    /// RTO_INIT and TX_RETRIES driven; `synack_giveup`: the oracle's sweep ends every SYN_RCVD
+    /// socket at a tick (RTO_INIT 1 and TX_RETRIES 0: the first tick after the SYN gives up).
+    pub rto_init: u32,
+    pub tx_retries: u32,
+    pub synack_giveup: bool,
     /// Expected tx commands, in order, and what the edge check of each needs.
     pub tx_expect: VecDeque<(TxCmd, Option<TxEdge>)>,
     pub allowed_free: HashSet<u16>,
@@ -164,6 +185,10 @@ impl Tb {
         let nbuf = par("NUM_BUFLETS");
         let num_nbs = par("NUM_NBS");
         let num_socks = par("NUM_SOCKETS");
+        let num_listen = info
+            .param("NUM_LISTEN")
+            .map_or(spec::param::DEF_NUM_LISTEN as usize, |v| v.parse().unwrap());
+        let hash_buckets = par("HASH_BUCKETS") as u32;
         let num_anon = info
             .param("NUM_ANON")
             .map_or(spec::param::DEF_NUM_ANON as usize, |v| v.parse().unwrap());
@@ -208,6 +233,15 @@ impl Tb {
             held: HashSet::new(),
             expose_exp: VecDeque::new(),
             exposed: Vec::new(),
+            listens: vec![None; num_listen],
+            pool: VecDeque::new(),
+            half_open: 0,
+            half_open_max: spec::param::DEF_HALF_OPEN_MAX as u32,
+            acc_expect: VecDeque::new(),
+            hash_buckets,
+            rto_init: u32::MAX,
+            tx_retries: 0,
+            synack_giveup: false,
             tx_expect: VecDeque::new(),
             allowed_free: HashSet::new(),
             active: Vec::new(),
@@ -284,6 +318,7 @@ impl Tb {
             && self.cur_req.is_none()
             && self.cmd_expect.is_empty()
             && self.tx_expect.is_empty()
+            && self.acc_expect.is_empty()
             && self.ret_exp.is_empty()
             && self.allowed_free.is_empty()
             && self.wr_reqs.is_empty()
@@ -298,7 +333,7 @@ impl Tb {
 
     pub fn why_not_quiet(&self) -> String {
         format!(
-            "frames {} meta {} reqs {} cur_req {} cmd {:?} tx {} ret {:?} free {:?} wr {} {:?} \
+            "frames {} meta {} reqs {} cur_req {} cmd {:?} tx {} acc {:?} ret {:?} free {:?} wr {} {:?} \
              anon_wr {:?} anon_cpl {} tick_now {} tick_pending {} deliverable {:?}",
             self.frames.len(),
             self.cur_meta.is_some(),
@@ -306,6 +341,7 @@ impl Tb {
             self.cur_req.is_some(),
             self.cmd_expect,
             self.tx_expect.len(),
+            self.acc_expect,
             self.ret_exp,
             self.allowed_free,
             self.wr_reqs.len(),

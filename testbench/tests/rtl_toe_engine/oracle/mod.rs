@@ -72,6 +72,8 @@ pub struct OSock {
     pub end_flag: CplFlags,
     /// RCV_WND_EDGE: the right edge last advertised.
     pub edge: u32,
+    /// A socket taken from the accept pool: its listen slot and that slot's TAG.
+    pub listen: Option<(u16, u32)>,
 }
 
 impl OSock {
@@ -91,6 +93,7 @@ impl OSock {
             delivered: Vec::new(),
             end_flag: CplFlags::empty(),
             edge: 0,
+            listen: None,
         }
     }
 
@@ -165,7 +168,24 @@ impl Tb {
             self.release(chain);
             return;
         }
+        // the lookup and its cost: the bucket read, one cycle per socket visited
+        self.exp.lookups += 1;
+        self.exp.lookup_cycles += 1 + self.lookup_visits(f) as u64;
         let Some(si) = self.lookup(f) else {
+            // a SYN to a listen slot takes a socket from the accept pool
+            if !f.udp && f.flags & (SYN | ACK | RST) == SYN {
+                if let Some(l) = self.listen_match(f) {
+                    if self.pool.is_empty() || self.half_open >= self.half_open_max {
+                        self.count_cov(&["listen_full"]);
+                        self.exp.count_drop(DropReason::ListenFull);
+                        self.release(chain);
+                        return;
+                    }
+                    let si = self.accept(f, l);
+                    self.tcp_frame(f, si, chain, free);
+                    return;
+                }
+            }
             self.anon_or_drop(f, chain, DropReason::NoSocket);
             return;
         };
@@ -207,6 +227,7 @@ impl Tb {
         match c.kind {
             CplKind::CmdDone => self.check_cmd_done(&c),
             CplKind::AnonRx => self.check_anon_rx(&c),
+            CplKind::Accept => self.check_accept(&c),
             kind => {
                 assert_eq!(kind, CplKind::NbReturn, "completion kind");
                 self.check_nb_return(&c);

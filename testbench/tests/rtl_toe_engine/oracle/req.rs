@@ -19,12 +19,16 @@ impl Tb {
         let sref = hdr.sock_ref as usize;
         let tag = hdr.tag;
         let in_use = sref < self.num_socks && self.osock[sref].is_some();
+        // a pooled slot is refused like a used one by SOCK_ADD (and like a free one by the rest)
+        let pooled = self.pool.contains(&(sref as u16));
         let (proto_tcp, proto_udp) = (IpProto::Tcp.code(), IpProto::Udp.code());
         let st = match Opcode::try_from(op) {
             Ok(Opcode::SockAdd) => {
                 let c = SockCfg::from_desc(&SockDesc::parse(e).unwrap());
                 let ok = sref < self.num_socks
                     && !in_use
+                    && !pooled
+                    && !c.flags.contains(SockFlags::ACCEPTED)
                     && (!c.flags.contains(SockFlags::HOLD) || c.proto == proto_tcp)
                     && (c.proto == proto_udp
                         || c.proto == proto_tcp
@@ -49,6 +53,11 @@ impl Tb {
                 } else {
                     let s = self.osock[sref].take().unwrap();
                     self.active.retain(|&x| x as usize != sref);
+                    // a half-open accepted socket: HALF_OPEN - 1, no ACCEPT
+                    if s.listen.is_some() && s.state == SockState::SynRcvd {
+                        self.half_open -= 1;
+                        self.count_cov(&["accept_deleted_half_open"]);
+                    }
                     for &r in &s.nbs {
                         let nb = &self.nbs[&r];
                         let so = if nb.filled == 0 {
@@ -125,6 +134,53 @@ impl Tb {
                 Status::BadNb
             }
             Ok(Opcode::Nop) => Status::Ok,
+            Ok(Opcode::SockListen) => {
+                let d = ListenDesc::parse(e).unwrap();
+                let l = d.slot as usize;
+                let ok = l < self.listens.len()
+                    && self.listens[l].is_none()
+                    && d.proto == proto_tcp
+                    && (1..=spec::param::RCV_BUF_MAX).contains(&u64::from(d.rcv_buf))
+                    && d.rcv_wscale <= 14
+                    && (d.flags - (SockFlags::PSH_RETURN | SockFlags::HOLD)).is_empty();
+                if ok {
+                    let c = SockCfg {
+                        slot: 0,
+                        flags: d.flags,
+                        local_mac: d.local_mac,
+                        remote_mac: [0; 6],
+                        vlan: d.vlan,
+                        proto: d.proto,
+                        local_ip: u32::from(d.local_ip),
+                        remote_ip: 0,
+                        local_port: d.local_port,
+                        remote_port: 0,
+                        iss: d.iss,
+                        rcv_buf: d.rcv_buf,
+                        mss: d.mss,
+                        wscale: d.rcv_wscale,
+                    };
+                    self.listens[l] = Some((c, d.tag));
+                    Status::Ok
+                } else {
+                    Status::BadSock
+                }
+            }
+            Ok(Opcode::SockUnlisten) => {
+                if sref < self.listens.len() && self.listens[sref].is_some() {
+                    self.listens[sref] = None;
+                    Status::Ok
+                } else {
+                    Status::BadSock
+                }
+            }
+            Ok(Opcode::SockPool) => {
+                if sref < self.num_socks && !in_use && !pooled {
+                    self.pool.push_back(sref as u16);
+                    return; // no completion
+                }
+                Status::BadSock
+            }
             Ok(Opcode::BufRelease) => {
                 // heads in order; the first one not held stops the request
                 let r = BufRelease::parse(e).unwrap();

@@ -9,9 +9,20 @@ impl Tb {
     pub fn sweep(&mut self) {
         let mut n_out = 0;
         for slot in self.active.clone() {
+            // the SYN-ACK timer, before the head NB: gives up at once with RTO_INIT 1 and
+            // TX_RETRIES 0 (an accepted socket: CLOSED, ACCEPT TIMEOUT; else LISTEN again)
             let s = self.osock[slot as usize]
                 .as_mut()
                 .expect("active list holds sockets in use");
+            if self.synack_giveup && s.state == SockState::SynRcvd {
+                if s.listen.is_some() {
+                    s.state = SockState::Closed;
+                    self.accept_done(slot as usize, Status::Timeout);
+                } else {
+                    s.state = SockState::Listen;
+                }
+            }
+            let s = self.osock[slot as usize].as_mut().unwrap();
             let Some(&r) = s.nbs.front() else {
                 continue;
             };

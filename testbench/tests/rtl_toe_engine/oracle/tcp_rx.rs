@@ -148,7 +148,12 @@ pub fn tcp(s: &mut OSock, f: &Frame, chain: u16, pool_room: u64, inf: bool) -> D
         SockState::SynRcvd => {
             if rst {
                 if f.seq == s.rcv_nxt {
-                    s.state = SockState::Listen;
+                    // an accepted socket does not listen again
+                    s.state = if s.listen.is_some() {
+                        SockState::Closed
+                    } else {
+                        SockState::Listen
+                    };
                     d.cov.push("syn_rcvd_rst");
                 } else {
                     d.drop = DropReason::OutOfWindow;
@@ -375,7 +380,14 @@ impl Tb {
     pub fn tcp_frame(&mut self, f: &Frame, si: usize, chain: u16, free: usize) {
         let pool_room = self.pool_room(free);
         let mut s = self.osock[si].take().unwrap();
+        let was = s.state;
         let d = tcp(&mut s, f, chain, pool_room, false);
+        let left = s.listen.is_some() && was == SockState::SynRcvd && s.state != SockState::SynRcvd;
+        let left_st = if s.state == SockState::Closed {
+            Status::Reset
+        } else {
+            Status::Ok
+        };
         let mut cov: Vec<&'static str> = Vec::new();
         match d.tx {
             1 => {
@@ -435,6 +447,9 @@ impl Tb {
             cov.push("accept_pool_closed");
         }
         self.osock[si] = Some(s);
+        if left {
+            self.accept_done(si, left_st);
+        }
         if d.tx != 0 {
             self.exp.tx += 1;
         }
