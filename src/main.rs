@@ -319,6 +319,14 @@ struct PeerArgs {
     /// (two: 6).
     #[arg(long, value_enum, default_value = "zerocopy")]
     mode: ModeArg,
+    /// N smoltcp connections at once (one interface, source ports 40000..), each uploading
+    /// its own seeded --bytes (seed derived from --seed and the index) to a NIC that listens;
+    /// each lands in its own file and is checked.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=25_536), conflicts_with_all = ["read_back", "pcap_out"])]
+    connections: Option<u32>,
+    /// Socket slots of the device build (see `buflet demo --sockets`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    sockets: Option<u32>,
     /// Print one JSON object on one line.
     #[arg(long)]
     json: bool,
@@ -501,7 +509,10 @@ fn main() -> ExitCode {
             width,
             json,
         } => cosim(seed, cases, width, json),
-        Cmd::Peer(a) => peer(&a.opts(), a.json),
+        Cmd::Peer(a) => match a.connections {
+            Some(n) => peer_many(&a.opts(), n as usize, a.sockets, a.json),
+            None => peer(&a.opts(), a.json),
+        },
         Cmd::Fuzz {
             target,
             backend,
@@ -586,6 +597,55 @@ fn peer(opts: &buflet_testbench::peer::PeerOpts, json: bool) -> ExitCode {
             println!("{line}");
         }
         r.verified
+    })
+}
+
+/// `buflet peer --connections N`: exit 0 only when every connection landed byte-exact.
+fn peer_many(
+    opts: &buflet_testbench::peer::PeerOpts,
+    n: usize,
+    sockets: Option<u32>,
+    json: bool,
+) -> ExitCode {
+    let result = buflet_testbench::peer::many::run_many(opts, n, sockets);
+    finish(json, "peer", Some(opts.backend.name()), result, |r| {
+        if json {
+            let mut v = serde_json::to_value(&r).expect("report serializes");
+            v["command"] = "peer".into();
+            println!("{v}");
+        } else {
+            for c in r.connections.iter().take(16) {
+                println!(
+                    "  {:<21} {:>10} bytes  sha256 {}  {}",
+                    c.client,
+                    c.bytes,
+                    c.sha256,
+                    if c.verified { "verified" } else { "NOT VERIFIED" }
+                );
+            }
+            if r.connections.len() > 16 {
+                println!("  ... {} more", r.connections.len() - 16);
+            }
+            println!(
+                "backend {}  {} of {} connections verified, {} bytes; {} accepts, {} LISTEN_FULL drops, {:.3} lookup cycles per frame; peer retransmitted {} segments; link dropped {} frames to the NIC, {} to the peer; {} cycles, {:.1} simulated ms",
+                r.backend,
+                r.connections_verified,
+                r.connection_count,
+                r.bytes,
+                r.accepts,
+                r.listen_full_drops,
+                r.lookup_cycles_per_frame,
+                r.peer_retransmissions,
+                r.link.to_nic.dropped,
+                r.link.to_peer.dropped,
+                r.cycles,
+                r.sim_time_ms
+            );
+        }
+        for f in r.failures.iter().take(16) {
+            eprintln!("buflet: {f}");
+        }
+        r.passed
     })
 }
 
@@ -858,25 +918,52 @@ fn human_multi(r: &MultiReport) {
 
 /// `buflet replay`: a capture's server-bound frames, paced by the NIC's ACKs.
 fn replay(file: &std::path::Path, common: Common, protocol: Option<ProtocolArg>) -> ExitCode {
-    match pcap::load(file) {
-        Ok(c) => {
-            let mut sc = Scenario::replay(c);
-            match protocol {
-                Some(ProtocolArg::Smb2) => sc.protocol = Protocol::Smb2,
-                Some(ProtocolArg::Framed) => sc.protocol = Protocol::Framed,
-                Some(ProtocolArg::Raw) => sc.protocol = Protocol::Raw,
-                None => {}
-            }
-            run_scenario(&sc, &common, "/nas/upload.bin", WriteMode::ZeroCopy)
+    let caps = match pcap::load_all(file) {
+        Ok(c) => c,
+        Err(e) => {
+            return fail(
+                common.json,
+                "replay",
+                Some(common.backend.name()),
+                &e.to_string(),
+                1,
+            )
         }
-        Err(e) => fail(
+    };
+    let mut scs = Scenario::replay_all(caps);
+    for sc in &mut scs {
+        match protocol {
+            Some(ProtocolArg::Smb2) => sc.protocol = Protocol::Smb2,
+            Some(ProtocolArg::Framed) => sc.protocol = Protocol::Framed,
+            Some(ProtocolArg::Raw) => sc.protocol = Protocol::Raw,
+            None => {}
+        }
+    }
+    if scs.len() == 1 {
+        return run_scenario(&scs[0], &common, "/nas/upload.bin", WriteMode::ZeroCopy);
+    }
+    // Several connections: one prepared socket each, with its own ISS (the capture's server
+    // ISN, so the capture's ACKs are valid), each connection into its own file.
+    let unsupported = [
+        (common.image.is_some(), "--image"),
+        (common.trace.is_some(), "--trace"),
+        (matches!(common.disk, DiskArg::Scsi), "--disk scsi"),
+        (common.disk_error_rate > 0.0, "--disk-error-rate"),
+    ];
+    if let Some((_, what)) = unsupported.iter().find(|u| u.0) {
+        return fail(
             common.json,
             "replay",
             Some(common.backend.name()),
-            &e.to_string(),
-            1,
-        ),
+            &format!("a capture of {} connections does not take {what}", scs.len()),
+            2,
+        );
     }
+    let run = match run_options(&common, "/nas/upload.bin", WriteMode::ZeroCopy) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    run_connections(scs, &MultiOptions::prepared(run), &common, "replay")
 }
 
 /// The run options of `common` (an exit code when they are refused).

@@ -237,6 +237,50 @@ impl Scenario {
         }
     }
 
+    /// Replays of every connection of a capture ([`crate::pcap::load_all`]), to run at once:
+    /// each connection's scenario sends the frames of its own 4-tuple; the frames of no
+    /// connection (ARP, other ports, unparsable frames) go with the first connection's, in
+    /// capture order. One connection: [`Scenario::replay`] as it is.
+    pub fn replay_all(caps: Vec<Capture>) -> Vec<Scenario> {
+        if caps.len() <= 1 {
+            return caps.into_iter().map(Scenario::replay).collect();
+        }
+        let tuples: Vec<SocketSpec> = caps.iter().map(|c| c.socket).collect();
+        let owner = |f: &[u8]| -> Option<usize> {
+            let (t, _) = tcp_info(f)?;
+            tuples.iter().position(|s| is_ours_from_client(&t, s))
+        };
+        caps.into_iter()
+            .enumerate()
+            .map(|(k, cap)| {
+                let keep: Vec<bool> = cap
+                    .frames
+                    .iter()
+                    .map(|f| owner(f).map_or(k == 0, |o| o == k))
+                    .collect();
+                let mut it = keep.iter();
+                let frames = cap
+                    .frames
+                    .iter()
+                    .filter(|_| *it.next().unwrap_or(&false))
+                    .cloned()
+                    .collect();
+                let mut it = keep.iter();
+                let taken = cap
+                    .taken
+                    .iter()
+                    .copied()
+                    .filter(|_| *it.next().unwrap_or(&false))
+                    .collect();
+                Scenario::replay(Capture {
+                    frames,
+                    taken,
+                    ..cap
+                })
+            })
+            .collect()
+    }
+
     /// The framed demo: `records` sent as one BFW1 stream, in segments of `mss` payload bytes,
     /// like [`Scenario::demo`].
     pub fn framed(records: &[FramedRecord], mss: usize, isn: u32, iss: u32) -> Self {
