@@ -70,6 +70,10 @@ pub struct MultiConfig {
     pub max_connections: usize,
     /// Host bytes of named-buffer pages for all connections together.
     pub nb_memory: u64,
+    /// Device cycles a finished connection keeps its socket before `SOCK_DEL` (0: deleted at
+    /// once). Meanwhile the NIC still answers the client (in `CLOSE_WAIT` it acknowledges a
+    /// retransmitted FIN whose ACK was lost); a deleted socket's frames get no answer.
+    pub linger_cycles: u64,
 }
 
 impl MultiConfig {
@@ -150,6 +154,8 @@ struct Conn<M: FileMap> {
     id: ConnId,
     srv: NasServer<M>,
     failure: Option<String>,
+    /// Finished, lingering until this cycle.
+    linger_until: Option<u64>,
 }
 
 /// Many connections of the NAS: see the module doc.
@@ -168,6 +174,8 @@ pub struct MultiServer<M: FileMap, A: FileAlloc<M>> {
     next_index: usize,
     stats: MultiStats,
     scratch: Vec<u32>,
+    /// Finished connections lingering, by the cycle their socket goes (in that order).
+    lingering: VecDeque<(u64, u16)>,
 }
 
 impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
@@ -187,6 +195,7 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
             next_index: 0,
             stats: MultiStats::default(),
             scratch: Vec::new(),
+            lingering: VecDeque::new(),
         }
     }
 
@@ -294,6 +303,15 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
             ..Default::default()
         };
         polled.unhandled = self.dispatch(drv, cpls)?;
+        // Lingering connections whose time is up.
+        let now = drv.cycles();
+        while self.lingering.front().is_some_and(|&(t, _)| t <= now) {
+            let Some((_, sock)) = self.lingering.pop_front() else {
+                break;
+            };
+            let others = self.end(drv, sock)?;
+            polled.unhandled.extend(self.dispatch(drv, others)?);
+        }
         self.top_up(drv)?;
         polled.accepted = (self.stats.accepted - before.0) as usize;
         polled.ended = (self.stats.ended - before.1) as usize;
@@ -338,7 +356,13 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
                 }
             }
             for sock in ending {
-                queue.extend(self.end(drv, sock)?);
+                if self.cfg.linger_cycles == 0 {
+                    queue.extend(self.end(drv, sock)?);
+                } else if let Some(c) = self.conns.get_mut(&sock) {
+                    let until = drv.cycles().saturating_add(self.cfg.linger_cycles);
+                    c.linger_until = Some(until);
+                    self.lingering.push_back((until, sock));
+                }
             }
             if queue.is_empty() && self.dirty.is_empty() {
                 return Ok(unhandled);
@@ -438,6 +462,7 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
                 id,
                 srv,
                 failure: None,
+                linger_until: None,
             },
         );
         self.stats.peak = self.stats.peak.max(self.conns.len());
@@ -463,6 +488,9 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
         let Some(conn) = self.conns.get(&sock) else {
             return false;
         };
+        if conn.linger_until.is_some() {
+            return false;
+        }
         let s = &conn.srv.stream;
         if conn.failure.is_some() || conn.srv.failed().is_some() || !s.errors.is_empty() {
             return s.writes_in_flight() == 0;

@@ -4,7 +4,8 @@
 //! One smoltcp [`Interface`] (the client address, [`CLIENT_IP`]) holds N TCP sockets, each
 //! connecting from its own port (40000 + i) to the NIC's listen slot and uploading its own
 //! seeded bytes (`frames::payload(frames::connection_seed(seed, i), bytes)`) with Reno
-//! congestion control, then closing. The NIC accepts every connection from its accept pool;
+//! congestion control, then closing. Each socket's send buffer is its share of the NIC's buflet
+//! pool, so the connections together never have more bytes in flight than the NIC can hold. The NIC accepts every connection from its accept pool;
 //! the NAS ([`buflet_nas::MultiServer`]) writes each connection's stream zero-copy into its own
 //! extent of the disk image, and ends it (SOCK_DEL) once the stream is finished and written.
 //! Every extent is then read back and compared with its connection's bytes.
@@ -17,6 +18,11 @@ use crate::runner::ConnReport;
 use buflet_driver::ListenSpec;
 use buflet_nas::multi::{ConnId, ConnSummary, MultiConfig, MultiServer};
 use std::collections::HashMap;
+
+/// Device cycles a finished connection keeps its socket, so that the NIC acknowledges a FIN the
+/// peer sends again when the link lost the NIC's ACK of it (the peer's clock jumps to its
+/// retransmission timer after [`SETTLE`] quiet cycles: dozens of retransmissions fit).
+const LINGER: u64 = 400_000;
 
 /// What a run of many connections measured. Serialized as the CLI's JSON line.
 #[derive(Debug, Clone, Serialize)]
@@ -137,6 +143,7 @@ pub fn run_many(
             cow: opts.cow,
         },
         max_connections,
+        linger_cycles: LINGER,
         nb_memory: buflet_nas::multi::DEFAULT_NB_MEMORY / 2,
     };
     let conn_cfg = mcfg.per_connection(cfg.num_nbs, 4096);
@@ -174,6 +181,11 @@ pub fn run_many(
             .copied()
             .ok_or_else(|| format!("{} is no connection of the peer", id.peer()))
     };
+    let pool_window = {
+        let nb = u64::from(drv.info.num_buflets);
+        (nb - nb / 16) * u64::from(drv.info.buflet_bytes) / 2
+    };
+    let rcv_share = (pool_window * 2 / 3 / n as u64).max(4 * u64::from(MSS));
     let mut srv = MultiServer::new(drv, mcfg, alloc);
     srv.listen(
         drv,
@@ -183,7 +195,10 @@ pub fn run_many(
             local_ip: SERVER_IP,
             local_port: SERVER_PORT,
             iss: listen_iss,
-            rcv_buf: RCV_BUF,
+            // Each connection's receive buffer is its share of the buflet pool too: bytes the
+            // NIC acknowledged wait in buflets until a named buffer takes them, and with every
+            // connection's full RCV_BUF the pool runs dry (zero windows, see tx_buf below).
+            rcv_buf: u32::try_from(rcv_share).unwrap_or(RCV_BUF).min(RCV_BUF),
             mss: MSS,
             rcv_wscale: frames::RCV_WSCALE,
             flags: buflet_spec::SockFlags::empty(),
@@ -206,7 +221,15 @@ pub fn run_many(
         ));
     });
     let mut sockets = SocketSet::new(Vec::new());
-    let tx_buf = (opts.bytes as usize).clamp(4096, PEER_TX_BUF);
+    // Each socket's send buffer is its share of the NIC's buflet pool (in window bytes, less a
+    // third for the buflets out-of-order segments fill partly), at least four segments: the
+    // connections together never have more in flight than the pool holds. With more, the pool
+    // runs dry, the NIC advertises zero windows and sends no window update (the peer must
+    // probe), and a smoltcp retransmission timeout that finds the window closed leaves the
+    // socket with no timer at all: it would wait forever.
+    let tx_buf = ((pool_window * 2 / 3 / n as u64) as usize)
+        .clamp(4 * usize::from(MSS), PEER_TX_BUF)
+        .min((opts.bytes as usize).max(4096));
     let mut conns: Vec<Conn> = Vec::with_capacity(n);
     for i in 0..n {
         let port = CLIENT_PORT.wrapping_add(i as u16);
@@ -243,6 +266,8 @@ pub fn run_many(
     let mut progress_us = clock.micros(drv.cycles());
     let mut progress_cycles = drv.cycles();
     let mut last_delivered = drv.counter(reg::CNT_DELIVERED_BYTES);
+    // The NIC's last ACK number and window field to each port (for a stall's report).
+    let mut last_win: HashMap<u16, (u32, u16, bool)> = HashMap::new();
 
     loop {
         let now = clock.now(drv.cycles());
@@ -310,6 +335,9 @@ pub fn run_many(
         // NIC -> link -> peer.
         while let Some(f) = wire.recv() {
             active = true;
+            if let Some((t, _)) = crate::pcap::tcp_info(&f) {
+                last_win.insert(t.dst_port, (t.ack_num, t.window, t.syn));
+            }
             to_peer.offer(f);
         }
         for f in to_peer.take() {
@@ -337,12 +365,40 @@ pub fn run_many(
             progress_us = now_us;
             progress_cycles = cycles;
         }
+        let stuck: Vec<String> = conns
+            .iter()
+            .filter(|c| {
+                let s = sockets.get::<tcp::Socket>(c.handle);
+                !(c.closed && s.send_queue() == 0)
+            })
+            .take(4)
+            .map(|c| {
+                let s = sockets.get::<tcp::Socket>(c.handle);
+                format!(
+                    "port {}: {} with {} of {} bytes queued, {} unacknowledged; the NIC's last (ACK, window, SYN) {:?}",
+                    c.port,
+                    s.state(),
+                    c.sent,
+                    c.source.len(),
+                    s.send_queue(),
+                    last_win.get(&c.port)
+                )
+            })
+            .collect();
+        let nonzero: Vec<_> = drv
+            .counters()
+            .drops
+            .into_iter()
+            .filter(|(_, v)| *v > 0)
+            .collect();
         let stalled = |why: &str| PeerError::Stalled {
             sim_ms: now_us as f64 / 1000.0,
             cycles,
             detail: format!(
-                "{why}; {ended} of {n} connections ended, {} open on the NAS, {acked_total} bytes acknowledged to the peer, {recv} received and {written} written on open connections",
-                srv.open_connections()
+                "{why}; {ended} of {n} connections ended, {} open on the NAS, {acked_total} bytes acknowledged to the peer, {recv} received and {written} written on open connections; {}; drops {:?}",
+                srv.open_connections(),
+                stuck.join("; "),
+                nonzero
             ),
         };
         if now_us - progress_us > NO_PROGRESS_US {

@@ -21,6 +21,10 @@ use buflet_driver::ListenSpec;
 use buflet_nas::multi::{ConnId, ConnSummary, MultiConfig, MultiServer};
 use std::collections::HashMap;
 
+/// Cycles a finished connection keeps its socket (the clients' last frames are all
+/// acknowledged by then on a clean wire: none).
+const LINGER: u64 = 0;
+
 /// How to run many connections.
 #[derive(Clone)]
 pub struct MultiOptions {
@@ -265,6 +269,7 @@ pub fn run_multi(scs: Vec<Scenario>, opt: &MultiOptions) -> Result<MultiReport, 
             read_mode: None,
         },
         max_connections,
+        linger_cycles: LINGER,
         nb_memory: opt.nb_memory,
     };
     let conn_cfg = mcfg.per_connection(ro.config.num_nbs, 4096);
