@@ -620,7 +620,11 @@ fn peer_many(
                     c.client,
                     c.bytes,
                     c.sha256,
-                    if c.verified { "verified" } else { "NOT VERIFIED" }
+                    if c.verified {
+                        "verified"
+                    } else {
+                        "NOT VERIFIED"
+                    }
                 );
             }
             if r.connections.len() > 16 {
@@ -955,7 +959,10 @@ fn replay(file: &std::path::Path, common: Common, protocol: Option<ProtocolArg>)
             common.json,
             "replay",
             Some(common.backend.name()),
-            &format!("a capture of {} connections does not take {what}", scs.len()),
+            &format!(
+                "a capture of {} connections does not take {what}",
+                scs.len()
+            ),
             2,
         );
     }

@@ -32,7 +32,10 @@ fn check(r: &serde_json::Value, n: usize, expected: impl Fn(usize) -> Vec<u8>) {
     assert_eq!(r["accepts"], n as u64, "{ctx}");
     assert_eq!(r["sockets_from"], "listen", "{ctx}");
     assert_eq!(r["buflets_free_end"], r["num_buflets"], "{ctx}");
-    assert!(r["lookup_cycles_per_frame"].as_f64().expect("lookup cost") >= 1.0, "{ctx}");
+    assert!(
+        r["lookup_cycles_per_frame"].as_f64().expect("lookup cost") >= 1.0,
+        "{ctx}"
+    );
     assert!(r["listen_full_drops"].as_u64().is_some(), "{ctx}");
     let conns = r["connections"].as_array().expect("connections list");
     assert_eq!(conns.len(), n, "{ctx}");
@@ -45,7 +48,8 @@ fn check(r: &serde_json::Value, n: usize, expected: impl Fn(usize) -> Vec<u8>) {
         assert_eq!(c["bytes"], file.len() as u64, "connection {i}: {c}");
     }
     // Distinct clients: distinct files.
-    let shas: std::collections::HashSet<_> = conns.iter().map(|c| c["sha256"].to_string()).collect();
+    let shas: std::collections::HashSet<_> =
+        conns.iter().map(|c| c["sha256"].to_string()).collect();
     assert_eq!(shas.len(), n, "{ctx}");
 }
 
@@ -63,8 +67,16 @@ fn seeded(seed: u64, i: usize, bytes: usize) -> Vec<u8> {
 fn eight_raw_connections_land_on_both_backends() {
     for backend in ["model", "rtl"] {
         let r = report(&[
-            "demo", "--connections", "8", "--bytes", "65536", "--seed", "5", "--backend",
-            backend, "--json",
+            "demo",
+            "--connections",
+            "8",
+            "--bytes",
+            "65536",
+            "--seed",
+            "5",
+            "--backend",
+            backend,
+            "--json",
         ]);
         assert_eq!(r["backend"], backend);
         assert_eq!(r["connection_count"], 8);
@@ -77,8 +89,18 @@ fn eight_raw_connections_land_on_both_backends() {
 fn eight_framed_connections_land_on_both_backends() {
     for backend in ["model", "rtl"] {
         let r = report(&[
-            "demo", "--connections", "8", "--bytes", "65536", "--seed", "3", "--protocol",
-            "framed", "--backend", backend, "--json",
+            "demo",
+            "--connections",
+            "8",
+            "--bytes",
+            "65536",
+            "--seed",
+            "3",
+            "--protocol",
+            "framed",
+            "--backend",
+            backend,
+            "--json",
         ]);
         assert_eq!(r["protocol"], "framed");
         // Each BFW1 session rewrites parts of its file: the file it must leave is the one
@@ -86,7 +108,12 @@ fn eight_framed_connections_land_on_both_backends() {
         // disk inside the run); here, each connection's file is its own and verified.
         let conns = r["connections"].as_array().expect("connections");
         assert_eq!(conns.len(), 8, "{r}");
-        assert!(conns.iter().all(|c| c["verified"] == true && c["sha256"] == c["expected_sha256"]), "{r}");
+        assert!(
+            conns
+                .iter()
+                .all(|c| c["verified"] == true && c["sha256"] == c["expected_sha256"]),
+            "{r}"
+        );
         assert_eq!(r["accepts"], 8, "{r}");
         assert_eq!(r["passed"], true, "{r}");
     }
@@ -98,7 +125,14 @@ fn a_hundred_connections_on_the_4096_socket_build() {
     // Both backends have the 4096-socket build at 64 bits.
     for backend in ["model", "rtl"] {
         let r = report(&[
-            "demo", "--connections", "100", "--sockets", "4096", "--backend", backend, "--json",
+            "demo",
+            "--connections",
+            "100",
+            "--sockets",
+            "4096",
+            "--backend",
+            backend,
+            "--json",
         ]);
         assert_eq!(r["sockets"], 4096, "{r}");
         // 4 MiB / 100 rounded up to 4 KiB: 45056 bytes each.
@@ -115,9 +149,19 @@ fn the_human_report_lists_connections_then_totals() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = String::from_utf8_lossy(&o.stdout);
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.iter().filter(|l| l.contains(" verified")).count(), 16, "{out}");
+    assert_eq!(
+        lines.iter().filter(|l| l.contains(" verified")).count(),
+        16,
+        "{out}"
+    );
     assert!(out.contains("... 4 more"), "{out}");
-    assert!(lines.last().expect("totals").starts_with("totals: 20 of 20 connections verified"), "{out}");
+    assert!(
+        lines
+            .last()
+            .expect("totals")
+            .starts_with("totals: 20 of 20 connections verified"),
+        "{out}"
+    );
 }
 
 /// `buflet replay` of a capture with two connections (two real captures merged frame by frame
@@ -150,8 +194,12 @@ fn replay_reports_every_connection() {
     let mut w = PcapWriter::new(std::fs::File::create(&merged).unwrap()).unwrap();
     for k in 0..a.len().max(b.len()) {
         for f in [a.get(k), b.get(k)].into_iter().flatten() {
-            w.write_packet(&PcapPacket::new(std::time::Duration::ZERO, f.len() as u32, f))
-                .unwrap();
+            w.write_packet(&PcapPacket::new(
+                std::time::Duration::ZERO,
+                f.len() as u32,
+                f,
+            ))
+            .unwrap();
         }
     }
     drop(w);
@@ -160,7 +208,11 @@ fn replay_reports_every_connection() {
     assert_eq!(conns.len(), 2, "{r}");
     assert_eq!(conns[0]["client"], "10.77.0.1:42003", "{r}");
     assert_eq!(conns[1]["client"], "10.77.0.1:41001", "{r}");
-    assert_eq!(conns[0]["sha256"], sha("payload-100000B.bin").as_str(), "{r}");
+    assert_eq!(
+        conns[0]["sha256"],
+        sha("payload-100000B.bin").as_str(),
+        "{r}"
+    );
     assert_eq!(conns[1]["sha256"], sha("payload-1KiB.bin").as_str(), "{r}");
     assert_eq!(r["passed"], true, "{r}");
     let one = traces.join("linux-tcp-mtu1500-4096B.pcap");

@@ -35,7 +35,10 @@ fn four_lossy_connections_land_on_both_backends() {
         assert_eq!(r.accepts, 4, "{ctx}");
         assert_eq!(r.buflets_free_end, r.num_buflets, "{ctx}");
         for (i, c) in r.connections.iter().enumerate() {
-            let want = sha256_hex(&frames::payload(frames::connection_seed(7, i), o.bytes as usize));
+            let want = sha256_hex(&frames::payload(
+                frames::connection_seed(7, i),
+                o.bytes as usize,
+            ));
             assert_eq!(c.sha256, want, "connection {i}: {ctx}");
             assert!(c.verified, "connection {i}: {ctx}");
             assert_eq!(c.bytes, o.bytes, "{ctx}");

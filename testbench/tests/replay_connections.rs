@@ -80,4 +80,3 @@ fn every_connection_of_a_merged_capture_lands_in_its_own_file() {
         assert!(r.connections.iter().all(|c| c.verified), "{ctx}");
     }
 }
-

@@ -316,7 +316,10 @@ pub fn run_many(
         }
         for s in srv.take_finished() {
             let i = *by_port.get(&s.id.peer_port).ok_or_else(|| {
-                PeerError::Device(format!("the NAS served {}, no connection of the peer", s.id.peer()))
+                PeerError::Device(format!(
+                    "the NAS served {}, no connection of the peer",
+                    s.id.peer()
+                ))
             })?;
             if summaries[i].replace(s).is_some() {
                 return Err(PeerError::Device(format!(
@@ -391,7 +394,8 @@ pub fn run_many(
             .into_iter()
             .filter(|(_, v)| *v > 0)
             .collect();
-        let stalled = |why: &str| PeerError::Stalled {
+        let stalled = |why: &str| {
+            PeerError::Stalled {
             sim_ms: now_us as f64 / 1000.0,
             cycles,
             detail: format!(
@@ -400,6 +404,7 @@ pub fn run_many(
                 stuck.join("; "),
                 nonzero
             ),
+        }
         };
         if now_us - progress_us > NO_PROGRESS_US {
             return Err(stalled("no progress for 900 simulated seconds"));

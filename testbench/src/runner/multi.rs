@@ -56,7 +56,7 @@ impl MultiOptions {
                 rcv_wscale: frames::RCV_WSCALE,
                 flags: buflet_spec::SockFlags::empty(),
             }),
-            max_handshakes: 8,
+            max_handshakes: 16,
             nb_memory: buflet_nas::multi::DEFAULT_NB_MEMORY / 2,
         }
     }
