@@ -26,6 +26,11 @@ impl Driver {
             if self.req_tail.wrapping_sub(self.req_head_cache) < REQ_ENTRIES {
                 break;
             }
+            // The device may be waiting for completion ring space before it takes more
+            // requests: collect what it posted (kept, in order, for the next wait).
+            if self.dev.irq() {
+                self.backlog = self.completions()?;
+            }
             self.run(POLL_STEP);
             waited += POLL_STEP;
             if waited > 10_000_000 {
