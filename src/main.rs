@@ -2,8 +2,8 @@
 
 use buflet_nas::WriteMode;
 use buflet_testbench::{
-    framed_demo_records, frames, pcap, run_stream, Backend, FsKind, Protocol, RunOptions,
-    RunReport, Scenario,
+    framed_demo_records, framed_stream, frames, pcap, run_multi, run_stream, Backend, FsKind,
+    MultiOptions, MultiReport, Protocol, RunOptions, RunReport, Scenario,
 };
 mod serve;
 
@@ -76,6 +76,11 @@ struct Common {
     /// `buflet replay` and by Wireshark).
     #[arg(long)]
     pcap_out: Option<PathBuf>,
+    /// Socket slots of the device build (`DeviceConfig::with_sockets`: 4 hash buckets per slot,
+    /// named buffers and buflets scaled with it). The RTL is built with 64 (the default build)
+    /// and, at 64 bits, 4096; the model takes 1..=65536.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    sockets: Option<u32>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -175,9 +180,16 @@ enum Cmd {
         #[command(flatten)]
         common: Common,
         /// File size in bytes (at most 256 MiB: the scenario, its frames and the read-back are
-        /// held in memory).
-        #[arg(long, default_value_t = 4 * 1024 * 1024 + 777, value_parser = stream_bytes::<usize>, allow_negative_numbers = true)]
-        bytes: usize,
+        /// held in memory). Default 4 MiB + 777; with --connections, each connection's file:
+        /// default 4 MiB / N rounded up to a multiple of 4 KiB, at least 16 KiB.
+        #[arg(long, value_parser = stream_bytes::<usize>, allow_negative_numbers = true)]
+        bytes: Option<usize>,
+        /// Serve N connections at once: N clients (source ports 40000.., on four client IPs),
+        /// each sending its own seeded file (seed derived from --seed and the index) to the
+        /// NIC, which listens (no prepared socket: every connection is accepted from the listen
+        /// slot); each file lands in its own extent of the disk image and is checked.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=25_536), conflicts_with_all = ["read_back", "image"])]
+        connections: Option<u32>,
         /// Payload seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -319,6 +331,14 @@ struct PeerArgs {
     /// (two: 6).
     #[arg(long, value_enum, default_value = "zerocopy")]
     mode: ModeArg,
+    /// N smoltcp connections at once (one interface, source ports 40000..), each uploading
+    /// its own seeded --bytes (seed derived from --seed and the index) to a NIC that listens;
+    /// each lands in its own file and is checked.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=25_536), conflicts_with_all = ["read_back", "pcap_out"])]
+    connections: Option<u32>,
+    /// Socket slots of the device build (see `buflet demo --sockets`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    sockets: Option<u32>,
     /// Print one JSON object on one line.
     #[arg(long)]
     json: bool,
@@ -463,13 +483,26 @@ fn main() -> ExitCode {
             protocol,
             read_back,
             cow,
+            connections,
         } => {
-            if read_back {
+            if let Some(n) = connections {
+                let per = bytes.unwrap_or_else(|| default_connection_bytes(n as usize));
+                demo_connections(
+                    common,
+                    n as usize,
+                    per,
+                    seed,
+                    mss,
+                    mode.mode(),
+                    protocol.unwrap_or(DemoProtocolArg::Raw),
+                )
+            } else if read_back {
+                let bytes = bytes.unwrap_or(DEMO_BYTES);
                 demo_read_back(common, bytes, seed, mss, mode.mode(), protocol, cow)
             } else {
                 demo(
                     common,
-                    bytes,
+                    bytes.unwrap_or(DEMO_BYTES),
                     seed,
                     mss,
                     mode.mode(),
@@ -488,7 +521,10 @@ fn main() -> ExitCode {
             width,
             json,
         } => cosim(seed, cases, width, json),
-        Cmd::Peer(a) => peer(&a.opts(), a.json),
+        Cmd::Peer(a) => match a.connections {
+            Some(n) => peer_many(&a.opts(), n as usize, a.sockets, a.json),
+            None => peer(&a.opts(), a.json),
+        },
         Cmd::Fuzz {
             target,
             backend,
@@ -577,6 +613,59 @@ fn peer(opts: &buflet_testbench::peer::PeerOpts, json: bool) -> ExitCode {
             println!("{line}");
         }
         r.verified
+    })
+}
+
+/// `buflet peer --connections N`: exit 0 only when every connection landed byte-exact.
+fn peer_many(
+    opts: &buflet_testbench::peer::PeerOpts,
+    n: usize,
+    sockets: Option<u32>,
+    json: bool,
+) -> ExitCode {
+    let result = buflet_testbench::peer::many::run_many(opts, n, sockets);
+    finish(json, "peer", Some(opts.backend.name()), result, |r| {
+        if json {
+            let mut v = serde_json::to_value(&r).expect("report serializes");
+            v["command"] = "peer".into();
+            println!("{v}");
+        } else {
+            for c in r.connections.iter().take(16) {
+                println!(
+                    "  {:<21} {:>10} bytes  sha256 {}  {}",
+                    c.client,
+                    c.bytes,
+                    c.sha256,
+                    if c.verified {
+                        "verified"
+                    } else {
+                        "NOT VERIFIED"
+                    }
+                );
+            }
+            if r.connections.len() > 16 {
+                println!("  ... {} more", r.connections.len() - 16);
+            }
+            println!(
+                "backend {}  {} of {} connections verified, {} bytes; {} accepts, {} LISTEN_FULL drops, {:.3} lookup cycles per frame; peer retransmitted {} segments; link dropped {} frames to the NIC, {} to the peer; {} cycles, {:.1} simulated ms",
+                r.backend,
+                r.connections_verified,
+                r.connection_count,
+                r.bytes,
+                r.accepts,
+                r.listen_full_drops,
+                r.lookup_cycles_per_frame,
+                r.peer_retransmissions,
+                r.link.to_nic.dropped,
+                r.link.to_peer.dropped,
+                r.cycles,
+                r.sim_time_ms
+            );
+        }
+        for f in r.failures.iter().take(16) {
+            eprintln!("buflet: {f}");
+        }
+        r.passed
     })
 }
 
@@ -707,42 +796,212 @@ fn demo(
     run_scenario(&sc, &common, "/nas/demo.bin", mode)
 }
 
-/// `buflet replay`: a capture's server-bound frames, paced by the NIC's ACKs.
-fn replay(file: &std::path::Path, common: Common, protocol: Option<ProtocolArg>) -> ExitCode {
-    match pcap::load(file) {
-        Ok(c) => {
-            let mut sc = Scenario::replay(c);
-            match protocol {
-                Some(ProtocolArg::Smb2) => sc.protocol = Protocol::Smb2,
-                Some(ProtocolArg::Framed) => sc.protocol = Protocol::Framed,
-                Some(ProtocolArg::Raw) => sc.protocol = Protocol::Raw,
-                None => {}
-            }
-            run_scenario(&sc, &common, "/nas/upload.bin", WriteMode::ZeroCopy)
-        }
-        Err(e) => fail(
-            common.json,
-            "replay",
-            Some(common.backend.name()),
-            &e.to_string(),
-            1,
-        ),
+/// The demo's file size without --connections.
+const DEMO_BYTES: usize = 4 * 1024 * 1024 + 777;
+
+/// Each connection's file size with `--connections n` and no --bytes: 4 MiB / n rounded up to a
+/// multiple of 4 KiB, at least 16 KiB.
+fn default_connection_bytes(n: usize) -> usize {
+    (4usize << 20)
+        .div_ceil(n.max(1))
+        .next_multiple_of(4096)
+        .max(16 << 10)
+}
+
+/// The device configuration of `common`: the default build at its width, or the build with
+/// `--sockets` slots.
+fn device_config(common: &Common) -> buflet_platform::DeviceConfig {
+    match common.sockets {
+        Some(s) => buflet_platform::DeviceConfig::with_sockets(common.width, s),
+        None => buflet_platform::DeviceConfig::with_width(common.width),
     }
 }
 
-/// Run a scenario with the common options and print its report: exit 0 only when the disk
-/// holds the source bytes and nothing else failed (buflets all free after SOCK_DEL, ...).
-fn run_scenario(sc: &Scenario, common: &Common, file_path: &str, mode: WriteMode) -> ExitCode {
-    if ![64, 128, 256, 512].contains(&common.width) {
+/// `buflet demo --connections N`: N clients, each with its own seeded file, interleaved on one
+/// NIC that listens; every file is checked.
+fn demo_connections(
+    common: Common,
+    n: usize,
+    bytes: usize,
+    seed: u64,
+    mss: usize,
+    mode: WriteMode,
+    protocol: DemoProtocolArg,
+) -> ExitCode {
+    let refuse = |msg: &str| fail(common.json, "demo", Some(common.backend.name()), msg, 2);
+    if mss == 0 || mss > 8960 {
+        return refuse("--mss must be 1..=8960");
+    }
+    if mode == WriteMode::P2p && !matches!(protocol, DemoProtocolArg::Raw) {
+        return refuse("--mode p2p needs --protocol raw");
+    }
+    let unsupported = [
+        (common.trace.is_some(), "--trace"),
+        (matches!(common.disk, DiskArg::Scsi), "--disk scsi"),
+        (common.disk_error_rate > 0.0, "--disk-error-rate"),
+    ];
+    if let Some((_, what)) = unsupported.iter().find(|u| u.0) {
+        return refuse(&format!("--connections does not take {what}"));
+    }
+    let scs: Vec<Scenario> = (0..n)
+        .map(|i| {
+            let s = frames::connection_seed(seed, i);
+            let isn = 0x1000_0000u32.wrapping_mul(s as u32 | 1);
+            let client = frames::Client::nth(i);
+            match protocol {
+                DemoProtocolArg::Raw => {
+                    Scenario::demo_from(&client, frames::payload(s, bytes), mss, isn, 0)
+                }
+                DemoProtocolArg::Framed => Scenario::demo_from(
+                    &client,
+                    framed_stream(&framed_demo_records(s, bytes)),
+                    mss,
+                    isn,
+                    0,
+                )
+                .with_protocol(Protocol::Framed),
+            }
+        })
+        .collect();
+    let mut run = match run_options(&common, "/nas/demo.bin", mode) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    run.image = None;
+    let listen_iss = 0x5eed_0001u32 ^ (seed as u32).rotate_left(16);
+    let opt_mss = (mss + frames::DATA_OPTION_BYTES).min(65535) as u16;
+    let opt = MultiOptions::listening(run, listen_iss, opt_mss);
+    run_connections(scs, &opt, &common, "demo")
+}
+
+/// Run many connections and print the report: exit 0 only when every connection verified.
+fn run_connections(scs: Vec<Scenario>, opt: &MultiOptions, common: &Common, cmd: &str) -> ExitCode {
+    let result = run_multi(scs, opt);
+    finish(common.json, cmd, Some(common.backend.name()), result, |r| {
+        if common.json {
+            let mut v = serde_json::to_value(&r).expect("report serializes");
+            v["command"] = cmd.into();
+            println!("{v}");
+        } else {
+            human_multi(&r);
+        }
+        for f in r.failures.iter().take(16) {
+            eprintln!("buflet: {f}");
+        }
+        r.passed
+    })
+}
+
+/// The human report of many connections: one line per connection up to 16, then totals.
+fn human_multi(r: &MultiReport) {
+    println!(
+        "backend {} ({}-bit), {} sockets, protocol {}, {} connections ({} sockets)",
+        r.backend,
+        r.data_width,
+        r.sockets,
+        r.protocol.name(),
+        r.connection_count,
+        r.sockets_from
+    );
+    for c in r.connections.iter().take(16) {
+        println!(
+            "  {:<21} {:>10} bytes  sha256 {}  {}",
+            c.client,
+            c.bytes,
+            c.sha256,
+            if c.verified {
+                "verified"
+            } else {
+                "NOT VERIFIED"
+            }
+        );
+    }
+    if r.connections.len() > 16 {
+        println!("  ... {} more", r.connections.len() - 16);
+    }
+    println!(
+        "totals: {} of {} connections verified, {} bytes; {} accepts, {} LISTEN_FULL drops, {:.3} lookup cycles per frame; {} frames sent ({} retransmitted); {} cycles, {:.2} s wall; {}/{} buflets free",
+        r.connections_verified,
+        r.connection_count,
+        r.bytes,
+        r.accepts,
+        r.listen_full_drops,
+        r.lookup_cycles_per_frame,
+        r.frames_sent,
+        r.retransmits,
+        r.cycles,
+        r.wall_seconds,
+        r.buflets_free_end,
+        r.num_buflets
+    );
+}
+
+/// `buflet replay`: a capture's server-bound frames, paced by the NIC's ACKs.
+fn replay(file: &std::path::Path, common: Common, protocol: Option<ProtocolArg>) -> ExitCode {
+    let caps = match pcap::load_all(file) {
+        Ok(c) => c,
+        Err(e) => {
+            return fail(
+                common.json,
+                "replay",
+                Some(common.backend.name()),
+                &e.to_string(),
+                1,
+            )
+        }
+    };
+    let mut scs = Scenario::replay_all(caps);
+    for sc in &mut scs {
+        match protocol {
+            Some(ProtocolArg::Smb2) => sc.protocol = Protocol::Smb2,
+            Some(ProtocolArg::Framed) => sc.protocol = Protocol::Framed,
+            Some(ProtocolArg::Raw) => sc.protocol = Protocol::Raw,
+            None => {}
+        }
+    }
+    if scs.len() == 1 {
+        return run_scenario(&scs[0], &common, "/nas/upload.bin", WriteMode::ZeroCopy);
+    }
+    // Several connections: one prepared socket each, with its own ISS (the capture's server
+    // ISN, so the capture's ACKs are valid), each connection into its own file.
+    let unsupported = [
+        (common.image.is_some(), "--image"),
+        (common.trace.is_some(), "--trace"),
+        (matches!(common.disk, DiskArg::Scsi), "--disk scsi"),
+        (common.disk_error_rate > 0.0, "--disk-error-rate"),
+    ];
+    if let Some((_, what)) = unsupported.iter().find(|u| u.0) {
         return fail(
+            common.json,
+            "replay",
+            Some(common.backend.name()),
+            &format!(
+                "a capture of {} connections does not take {what}",
+                scs.len()
+            ),
+            2,
+        );
+    }
+    let run = match run_options(&common, "/nas/upload.bin", WriteMode::ZeroCopy) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    run_connections(scs, &MultiOptions::prepared(run), &common, "replay")
+}
+
+/// The run options of `common` (an exit code when they are refused).
+fn run_options(common: &Common, file_path: &str, mode: WriteMode) -> Result<RunOptions, ExitCode> {
+    if ![64, 128, 256, 512].contains(&common.width) {
+        return Err(fail(
             common.json,
             "run",
             Some(common.backend.name()),
             "--width must be 64, 128, 256 or 512",
             2,
-        );
+        ));
     }
     let mut opt = RunOptions::new(common.backend, common.width);
+    opt.config = device_config(common);
     opt.image = common.image.clone();
     opt.force = common.force;
     opt.trace = common.trace.clone();
@@ -764,6 +1023,16 @@ fn run_scenario(sc: &Scenario, common: &Common, file_path: &str, mode: WriteMode
     opt.disk_error_rate = common.disk_error_rate;
     opt.mode = mode;
     opt.error_seed = common.error_seed;
+    Ok(opt)
+}
+
+/// Run a scenario with the common options and print its report: exit 0 only when the disk
+/// holds the source bytes and nothing else failed (buflets all free after SOCK_DEL, ...).
+fn run_scenario(sc: &Scenario, common: &Common, file_path: &str, mode: WriteMode) -> ExitCode {
+    let mut opt = match run_options(common, file_path, mode) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
     let bar = (!common.json).then(|| {
         let b = ProgressBar::new(0);
         b.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {bytes}/{total_bytes} on disk ({bytes_per_sec})").expect("valid template"));

@@ -26,6 +26,11 @@ impl Driver {
             if self.req_tail.wrapping_sub(self.req_head_cache) < REQ_ENTRIES {
                 break;
             }
+            // The device may be waiting for completion ring space before it takes more
+            // requests: collect what it posted (kept, in order, for the next wait).
+            if self.dev.irq() {
+                self.backlog = self.completions()?;
+            }
             self.run(POLL_STEP);
             waited += POLL_STEP;
             if waited > 10_000_000 {
@@ -143,9 +148,14 @@ impl Driver {
         let mut others = Vec::new();
         let mut waited = 0u64;
         loop {
-            for c in self.wait(100_000)? {
+            let mut batch = self.wait(100_000)?.into_iter();
+            while let Some(c) = batch.next() {
                 if c.tag == tag && c.kind == CplKind::CmdDone {
+                    // The completions collected after this one are the caller's too (an
+                    // error keeps them for the next wait).
+                    others.extend(batch);
                     if !c.is_ok() {
+                        self.backlog.extend(others);
                         return Err(DriverError::Request {
                             opcode: c.opcode,
                             tag,

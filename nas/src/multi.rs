@@ -70,6 +70,10 @@ pub struct MultiConfig {
     pub max_connections: usize,
     /// Host bytes of named-buffer pages for all connections together.
     pub nb_memory: u64,
+    /// Device cycles a finished connection keeps its socket before `SOCK_DEL` (0: deleted at
+    /// once). Meanwhile the NIC still answers the client (in `CLOSE_WAIT` it acknowledges a
+    /// retransmitted FIN whose ACK was lost); a deleted socket's frames get no answer.
+    pub linger_cycles: u64,
 }
 
 impl MultiConfig {
@@ -154,6 +158,8 @@ struct Conn<M: FileMap> {
     /// and whether its `CMD_DONE` came back (the peer acknowledged the FIN, or it ended).
     close_tag: Option<u32>,
     closed: bool,
+    /// Finished, lingering until this cycle.
+    linger_until: Option<u64>,
 }
 
 /// Many connections of the NAS: see the module doc.
@@ -174,6 +180,8 @@ pub struct MultiServer<M: FileMap, A: FileAlloc<M>> {
     scratch: Vec<u32>,
     /// End each connection with our FIN before deleting it ([`MultiServer::set_graceful_close`]).
     graceful: bool,
+    /// Finished connections lingering, by the cycle their socket goes (in that order).
+    lingering: VecDeque<(u64, u16)>,
 }
 
 impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
@@ -194,6 +202,7 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
             stats: MultiStats::default(),
             scratch: Vec::new(),
             graceful: false,
+            lingering: VecDeque::new(),
         }
     }
 
@@ -274,6 +283,11 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
         std::mem::take(&mut self.finished)
     }
 
+    /// The sockets of the open connections (in no particular order).
+    pub fn open_sockets(&self) -> impl Iterator<Item = u16> + '_ {
+        self.conns.keys().copied()
+    }
+
     /// The open connection on socket `sock`, if any.
     pub fn connection(&self, sock: u16) -> Option<&NasServer<M>> {
         self.conns.get(&sock).map(|c| &c.srv)
@@ -314,6 +328,15 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
             ..Default::default()
         };
         polled.unhandled = self.dispatch(drv, cpls)?;
+        // Lingering connections whose time is up.
+        let now = drv.cycles();
+        while self.lingering.front().is_some_and(|&(t, _)| t <= now) {
+            let Some((_, sock)) = self.lingering.pop_front() else {
+                break;
+            };
+            let others = self.end(drv, sock)?;
+            polled.unhandled.extend(self.dispatch(drv, others)?);
+        }
         self.top_up(drv)?;
         polled.accepted = (self.stats.accepted - before.0) as usize;
         polled.ended = (self.stats.ended - before.1) as usize;
@@ -361,7 +384,13 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
                 if self.graceful && !self.close_sent(drv, sock)? {
                     continue;
                 }
-                queue.extend(self.end(drv, sock)?);
+                if self.cfg.linger_cycles == 0 {
+                    queue.extend(self.end(drv, sock)?);
+                } else if let Some(c) = self.conns.get_mut(&sock) {
+                    let until = drv.cycles().saturating_add(self.cfg.linger_cycles);
+                    c.linger_until = Some(until);
+                    self.lingering.push_back((until, sock));
+                }
             }
             if queue.is_empty() && self.dirty.is_empty() {
                 return Ok(unhandled);
@@ -469,6 +498,7 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
                 failure: None,
                 close_tag: None,
                 closed: false,
+                linger_until: None,
             },
         );
         self.stats.peak = self.stats.peak.max(self.conns.len());
@@ -512,6 +542,9 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
         let Some(conn) = self.conns.get(&sock) else {
             return false;
         };
+        if conn.linger_until.is_some() {
+            return false;
+        }
         let s = &conn.srv.stream;
         if conn.failure.is_some() || conn.srv.failed().is_some() || !s.errors.is_empty() {
             return s.writes_in_flight() == 0;

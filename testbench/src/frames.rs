@@ -13,6 +13,12 @@ pub const SERVER_IP: [u8; 4] = [10, 0, 0, 2];
 pub const CLIENT_PORT: u16 = 40_000;
 pub const SERVER_PORT: u16 = 5001;
 
+/// The seed of connection `i` of a run seeded `seed` (`buflet demo --connections`): `seed` for
+/// connection 0, then `seed + i * 0x9E37_79B9_7F4A_7C15` (wrapping).
+pub fn connection_seed(seed: u64, i: usize) -> u64 {
+    seed.wrapping_add((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
 /// A seeded pseudo-random payload.
 pub fn payload(seed: u64, len: usize) -> Vec<u8> {
     let mut v = vec![0u8; len];
@@ -29,6 +35,79 @@ pub const RCV_WSCALE: u8 = 7;
 /// MSS option value for an Ethernet MTU (IPv4 and TCP headers without options: MTU - 40).
 pub fn mss_for_mtu(mtu: usize) -> u16 {
     mtu.saturating_sub(40).clamp(1, 65535) as u16
+}
+
+/// A client of the demo server: its MAC, IPv4 address and TCP port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Client {
+    /// MAC address.
+    pub mac: [u8; 6],
+    /// IPv4 address, wire order.
+    pub ip: [u8; 4],
+    /// TCP source port.
+    pub port: u16,
+}
+
+impl Client {
+    /// The demo's one client.
+    pub const DEMO: Client = Client {
+        mac: CLIENT_MAC,
+        ip: CLIENT_IP,
+        port: CLIENT_PORT,
+    };
+
+    /// Client `i` of many: four hosts (10.0.0.1, 10.0.0.3, 10.0.0.4, 10.0.0.5, each with its
+    /// own MAC), each connection from its own source port (40000 + i; `i` below 25,536).
+    pub fn nth(i: usize) -> Client {
+        let host = (i % 4) as u8;
+        let ip = if host == 0 {
+            CLIENT_IP
+        } else {
+            [10, 0, 0, 2 + host]
+        };
+        let mut mac = CLIENT_MAC;
+        mac[4] = host;
+        Client {
+            mac,
+            ip,
+            port: CLIENT_PORT.wrapping_add(i as u16),
+        }
+    }
+
+    /// "ip:port".
+    pub fn addr(&self) -> String {
+        format!("{}:{}", std::net::Ipv4Addr::from(self.ip), self.port)
+    }
+
+    /// The NIC's socket of this client's connection to the demo server, with ISS `iss` and
+    /// MSS option `mss` (as [`demo_socket`] for the demo's client).
+    pub fn socket(&self, iss: u32, mss: u16) -> SocketSpec {
+        SocketSpec {
+            remote_mac: self.mac,
+            remote_ip: self.ip,
+            remote_port: self.port,
+            ..demo_socket(iss, mss)
+        }
+    }
+}
+
+/// The ISS of a socket accepted from a listen slot whose ISS base is `base` (docs/tcp-receive.md
+/// "Listening sockets"): `base` plus the 32-bit folded hash of the 4-tuple (architecture.md:
+/// `x = remote_ip ^ local_ip ^ (remote_port << 16 | local_port)`, `x ^= x >> 16`,
+/// `x ^= x >> 8`), computed here from the documented formula, not by the device's code.
+pub fn accepted_iss(
+    base: u32,
+    remote_ip: [u8; 4],
+    remote_port: u16,
+    local_ip: [u8; 4],
+    local_port: u16,
+) -> u32 {
+    let mut x = u32::from_be_bytes(remote_ip)
+        ^ u32::from_be_bytes(local_ip)
+        ^ (u32::from(remote_port) << 16 | u32::from(local_port));
+    x ^= x >> 16;
+    x ^= x >> 8;
+    base.wrapping_add(x)
 }
 
 /// The socket descriptor of the demo connection, from the NIC's side: it answers the client's
@@ -81,8 +160,21 @@ pub const DATA_OPTION_BYTES: usize = 12;
 /// acknowledges `iss + 1`. The runner sends the SYN, waits for the NIC's SYN-ACK and paces the
 /// rest by the NIC's ACKs.
 pub fn tcp_stream(data: &[u8], mss: usize, isn: u32, iss: u32) -> Vec<Vec<u8>> {
+    tcp_stream_from(&Client::DEMO, data, mss, isn, iss)
+}
+
+/// [`tcp_stream`] from `client` (to the demo server, [`SERVER_MAC`] / [`SERVER_IP`] /
+/// [`SERVER_PORT`]).
+pub fn tcp_stream_from(
+    client: &Client,
+    data: &[u8],
+    mss: usize,
+    isn: u32,
+    iss: u32,
+) -> Vec<Vec<u8>> {
     let mut frames = Vec::new();
-    let base = || PacketBuilder::ethernet2(CLIENT_MAC, SERVER_MAC).ipv4(CLIENT_IP, SERVER_IP, 64);
+    let base = || PacketBuilder::ethernet2(client.mac, SERVER_MAC).ipv4(client.ip, SERVER_IP, 64);
+    let (client_port, server_port) = (client.port, SERVER_PORT);
     let syn_opts = [
         TcpOptionElement::MaximumSegmentSize((mss + DATA_OPTION_BYTES).min(65535) as u16),
         TcpOptionElement::SelectiveAcknowledgementPermitted,
@@ -91,7 +183,7 @@ pub fn tcp_stream(data: &[u8], mss: usize, isn: u32, iss: u32) -> Vec<Vec<u8>> {
         TcpOptionElement::WindowScale(7),
     ];
     let syn = base()
-        .tcp(CLIENT_PORT, SERVER_PORT, isn, 64240)
+        .tcp(client_port, server_port, isn, 64240)
         .syn()
         .options(&syn_opts)
         .expect("SYN options fit");
@@ -99,7 +191,7 @@ pub fn tcp_stream(data: &[u8], mss: usize, isn: u32, iss: u32) -> Vec<Vec<u8>> {
     let ack = iss.wrapping_add(1);
     let mut seq = isn.wrapping_add(1);
     let hs = base()
-        .tcp(CLIENT_PORT, SERVER_PORT, seq, 502)
+        .tcp(client_port, server_port, seq, 502)
         .ack(ack)
         .options(&[
             TcpOptionElement::Noop,
@@ -115,7 +207,7 @@ pub fn tcp_stream(data: &[u8], mss: usize, isn: u32, iss: u32) -> Vec<Vec<u8>> {
             TcpOptionElement::Timestamp(3 + i as u32, 1),
         ];
         let mut b = base()
-            .tcp(CLIENT_PORT, SERVER_PORT, seq, 502)
+            .tcp(client_port, server_port, seq, 502)
             .ack(ack)
             .options(&ts)
             .expect("timestamp option fits");
@@ -126,7 +218,7 @@ pub fn tcp_stream(data: &[u8], mss: usize, isn: u32, iss: u32) -> Vec<Vec<u8>> {
         seq = seq.wrapping_add(chunk.len() as u32);
     }
     let fin = base()
-        .tcp(CLIENT_PORT, SERVER_PORT, seq, 502)
+        .tcp(client_port, server_port, seq, 502)
         .ack(ack)
         .fin();
     frames.push(emit(fin, &[]));
@@ -152,4 +244,35 @@ fn emit(b: etherparse::PacketBuilderStep<etherparse::TcpHeader>, payload: &[u8])
     b.write(&mut out, payload)
         .expect("writing to a Vec cannot fail");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The documented example (architecture.md's hash, the model's test vector): x = 0x9CDCD4DE.
+    #[test]
+    fn accepted_iss_is_the_base_plus_the_folded_hash() {
+        assert_eq!(
+            accepted_iss(0, [10, 77, 0, 9], 40000, [10, 77, 0, 2], 2049),
+            0x9CDC_D4DE
+        );
+        assert_eq!(
+            accepted_iss(0xFFFF_FFFF, [10, 77, 0, 9], 40000, [10, 77, 0, 2], 2049),
+            0x9CDC_D4DD
+        );
+    }
+
+    /// Clients are distinct 4-tuples, on four hosts, and the demo's first client is client 0.
+    #[test]
+    fn nth_clients_differ() {
+        assert_eq!(Client::nth(0), Client::DEMO);
+        let set: std::collections::HashSet<_> = (0..1000)
+            .map(|i| (Client::nth(i).ip, Client::nth(i).port))
+            .collect();
+        assert_eq!(set.len(), 1000);
+        let ips: std::collections::HashSet<_> = (0..1000).map(|i| Client::nth(i).ip).collect();
+        assert_eq!(ips.len(), 4);
+        assert!(!ips.contains(&SERVER_IP));
+    }
 }

@@ -24,8 +24,8 @@ pub use backend::{make_device, Backend};
 pub use bench::{Bench, BenchBuilder};
 pub use buflet_fs::FsKind;
 pub use runner::{
-    framed_demo_records, framed_stream, run_stream, DropCounts, FramedRecord, Protocol, RunOptions,
-    RunReport, Scenario,
+    framed_demo_records, framed_stream, run_multi, run_stream, ConnReport, DropCounts,
+    FramedRecord, MultiOptions, MultiReport, Protocol, RunOptions, RunReport, Scenario,
 };
 
 /// The longest stream a demo or peer run sends: the scenario, its frames, the reference and

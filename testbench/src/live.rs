@@ -218,6 +218,8 @@ pub fn serve(
         },
         max_connections: opts.max_connections,
         nb_memory: buflet_nas::multi::DEFAULT_NB_MEMORY,
+        // Graceful close instead: the socket goes once the client acknowledged our FIN.
+        linger_cycles: 0,
     };
     let mut srv = MultiServer::new(&drv, mcfg, alloc);
     srv.set_graceful_close(true);

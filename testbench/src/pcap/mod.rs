@@ -115,20 +115,59 @@ fn err(path: &Path, msg: impl Into<String>) -> TbError {
 /// first SYN without ACK whose checksums are right).
 pub fn load(path: &Path) -> Result<Capture, TbError> {
     let all = read::frames(path).map_err(|m| err(path, m))?;
-    let (syn_idx, syn) = all
-        .iter()
+    let syn_idx = syns(&all).first().copied().ok_or_else(|| {
+        err(
+            path,
+            "no TCP connection (no SYN with valid checksums) in the capture",
+        )
+    })?;
+    connection(path, &all, syn_idx)
+}
+
+/// Load a capture and pick every TCP connection to the first connection's server (its IP and
+/// port): one [`Capture`] per client 4-tuple, from its first SYN, in the order of those SYNs.
+/// Each one's `frames` are all the server-bound frames of the capture, as [`load`]'s.
+pub fn load_all(path: &Path) -> Result<Vec<Capture>, TbError> {
+    let all = read::frames(path).map_err(|m| err(path, m))?;
+    from_frames(path, &all)
+}
+
+/// [`load_all`] of frames already read (`path` names them in errors).
+pub fn from_frames(path: &Path, all: &[Vec<u8>]) -> Result<Vec<Capture>, TbError> {
+    let found = syns(all);
+    let Some(&first) = found.first() else {
+        return Err(err(
+            path,
+            "no TCP connection (no SYN with valid checksums) in the capture",
+        ));
+    };
+    let (t0, _) = tcp_info(&all[first]).expect("a SYN parses");
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for i in found {
+        let (t, _) = tcp_info(&all[i]).expect("a SYN parses");
+        if t.dst_ip != t0.dst_ip || t.dst_port != t0.dst_port {
+            continue;
+        }
+        if seen.insert((t.src_ip, t.src_port)) {
+            out.push(connection(path, all, i)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Indices of the SYNs without ACK whose checksums are right.
+fn syns(all: &[Vec<u8>]) -> Vec<usize> {
+    all.iter()
         .enumerate()
-        .find_map(|(i, f)| {
-            tcp_info(f)
-                .filter(|(t, _)| t.syn && !t.ack && segment_ok(f))
-                .map(|(t, _)| (i, t))
-        })
-        .ok_or_else(|| {
-            err(
-                path,
-                "no TCP connection (no SYN with valid checksums) in the capture",
-            )
-        })?;
+        .filter(|(_, f)| tcp_info(f).is_some_and(|(t, _)| t.syn && !t.ack) && segment_ok(f))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The connection whose SYN is frame `syn_idx`.
+fn connection(path: &Path, all: &[Vec<u8>], syn_idx: usize) -> Result<Capture, TbError> {
+    let (syn, _) = tcp_info(&all[syn_idx]).expect("a SYN parses");
     let server_mac: [u8; 6] = all[syn_idx][0..6].try_into().expect("6 bytes");
     let client_mac: [u8; 6] = all[syn_idx][6..12].try_into().expect("6 bytes");
     // The server's SYN-ACK of this connection: its SEQ is the server's ISN.

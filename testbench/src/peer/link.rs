@@ -208,6 +208,8 @@ pub struct PeerSeg {
     pub len: u32,
     /// SYN flag.
     pub syn: bool,
+    /// TCP source port (which of the peer's connections sent it).
+    pub src_port: u16,
 }
 
 /// Read the TCP header of an IPv4 packet the peer sent.
@@ -220,6 +222,7 @@ pub fn peer_seg(ip: &[u8]) -> Option<PeerSeg> {
         seq: t.sequence_number(),
         len: t.payload().len() as u32 + t.syn() as u32 + t.fin() as u32,
         syn: t.syn(),
+        src_port: t.source_port(),
     })
 }
 

@@ -46,11 +46,13 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
 
+mod multi;
 mod report;
 mod run;
 mod scenario;
 mod sender;
 mod store;
+pub use multi::*;
 pub use report::*;
 pub use run::*;
 pub use scenario::*;

@@ -219,6 +219,16 @@ pub struct RunReport {
     /// CNT_FREE_BUFLETS after the socket was deleted: must equal `num_buflets`.
     pub buflets_free_end: u32,
     pub num_buflets: u32,
+    /// The one TCP connection, as a multi-connection run lists its connections (client
+    /// "ip:port", file bytes, sha256 of what landed, verified).
+    pub connections: Vec<ConnReport>,
+    /// Socket slots of the build (`NUM_SOCKETS`).
+    pub sockets: u32,
+    /// Connections accepted from a listen slot (`CNT_ACCEPTS`: 0, the socket is prepared), SYNs
+    /// dropped `LISTEN_FULL`, and the lookup cost (`CNT_LOOKUP_CYCLES / CNT_LOOKUPS`).
+    pub accepts: u64,
+    pub listen_full_drops: u64,
+    pub lookup_cycles_per_frame: f64,
     /// What went wrong besides the data (a buflet leak, a counter that disagrees with the
     /// wire, a named buffer returned with an error, a reset). Empty on a good run.
     pub failures: Vec<String>,

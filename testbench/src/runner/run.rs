@@ -326,7 +326,32 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
             c.status.name()
         ));
     }
+    let lookups = b.drv.counter(reg::CNT_LOOKUPS);
+    let lookup_cycles = b.drv.counter(reg::CNT_LOOKUP_CYCLES);
+    let connections = vec![ConnReport {
+        client: format!(
+            "{}:{}",
+            std::net::Ipv4Addr::from(sc.socket.remote_ip),
+            sc.socket.remote_port
+        ),
+        bytes: len,
+        sha256: disk_sha256.clone(),
+        expected_sha256: source_sha256.clone(),
+        verified,
+        stream_bytes: srv.stream.eof.unwrap_or(0),
+        retransmits: sender.retransmits,
+        failure: failures.first().cloned(),
+    }];
     let report = RunReport {
+        connections,
+        sockets: b.drv.info.num_sockets,
+        accepts: u64::from(b.drv.counter(reg::CNT_ACCEPTS)),
+        listen_full_drops: u64::from(drops.get("LISTEN_FULL")),
+        lookup_cycles_per_frame: if lookups > 0 {
+            f64::from(lookup_cycles) / f64::from(lookups)
+        } else {
+            0.0
+        },
         backend: b.drv.backend().to_string(),
         data_width: b.drv.info.data_width,
         protocol: sc.protocol,

@@ -173,6 +173,38 @@ impl Scenario {
         }
     }
 
+    /// [`Scenario::demo`] from `client` (one of many: [`frames::Client::nth`]).
+    pub fn demo_from(
+        client: &frames::Client,
+        source: Vec<u8>,
+        mss: usize,
+        isn: u32,
+        iss: u32,
+    ) -> Self {
+        let opt_mss = (mss + frames::DATA_OPTION_BYTES).min(65535) as u16;
+        Scenario {
+            frames: frames::tcp_stream_from(client, &source, mss, isn, iss),
+            socket: client.socket(iss, opt_mss),
+            ..Scenario::demo(Vec::new(), mss, isn, iss)
+        }
+        .with_source(source)
+    }
+
+    fn with_source(mut self, source: Vec<u8>) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// The NIC's ISS became known (from its SYN-ACK: a socket accepted from a listen slot):
+    /// every frame that acknowledges the NIC's SYN now acknowledges `iss + 1`.
+    pub fn set_iss(&mut self, iss: u32) {
+        self.socket.iss = iss;
+        let ack = iss.wrapping_add(1);
+        for f in &mut self.frames {
+            rewrite_ack(f, ack);
+        }
+    }
+
     /// A replay of a capture: its server-bound frames as they are, the NIC's ISS set to the
     /// capture's server ISN so the capture's own ACKs complete the handshake. The protocol is
     /// SMB2 when the server port is 445, raw otherwise (see [`Scenario::with_protocol`]).
@@ -203,6 +235,50 @@ impl Scenario {
             protocol,
             taken: Some(cap.taken),
         }
+    }
+
+    /// Replays of every connection of a capture ([`crate::pcap::load_all`]), to run at once:
+    /// each connection's scenario sends the frames of its own 4-tuple; the frames of no
+    /// connection (ARP, other ports, unparsable frames) go with the first connection's, in
+    /// capture order. One connection: [`Scenario::replay`] as it is.
+    pub fn replay_all(caps: Vec<Capture>) -> Vec<Scenario> {
+        if caps.len() <= 1 {
+            return caps.into_iter().map(Scenario::replay).collect();
+        }
+        let tuples: Vec<SocketSpec> = caps.iter().map(|c| c.socket).collect();
+        let owner = |f: &[u8]| -> Option<usize> {
+            let (t, _) = tcp_info(f)?;
+            tuples.iter().position(|s| is_ours_from_client(&t, s))
+        };
+        caps.into_iter()
+            .enumerate()
+            .map(|(k, cap)| {
+                let keep: Vec<bool> = cap
+                    .frames
+                    .iter()
+                    .map(|f| owner(f).map_or(k == 0, |o| o == k))
+                    .collect();
+                let mut it = keep.iter();
+                let frames = cap
+                    .frames
+                    .iter()
+                    .filter(|_| *it.next().unwrap_or(&false))
+                    .cloned()
+                    .collect();
+                let mut it = keep.iter();
+                let taken = cap
+                    .taken
+                    .iter()
+                    .copied()
+                    .filter(|_| *it.next().unwrap_or(&false))
+                    .collect();
+                Scenario::replay(Capture {
+                    frames,
+                    taken,
+                    ..cap
+                })
+            })
+            .collect()
     }
 
     /// The framed demo: `records` sent as one BFW1 stream, in segments of `mss` payload bytes,
