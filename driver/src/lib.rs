@@ -453,7 +453,7 @@ mod tests {
     #[test]
     fn every_drop_reason_has_its_counter() {
         let r: Vec<DropReason> = drop_reasons().collect();
-        assert_eq!(r.len(), 15);
+        assert_eq!(r.len(), 16);
         assert!(r.iter().enumerate().all(|(i, c)| c.code() == i as u8 + 1));
         assert_eq!(
             DropReason::OutOfWindow.counter(),
