@@ -47,8 +47,8 @@ pub use compare::{decode_frame, Observed, Run};
 pub use exec::{run_case, run_lockstep};
 pub use gen::{generate, generate_with, GenConfig, MAX_NB_PAGES};
 pub use stim::{
-    AnonPost, AnonSlot, BlkBad, BlkParams, Frame, NbPost, NbSlot, PageList, RelBad, SockParams,
-    Step, Stimulus, TxBad, TxPost,
+    AnonPost, AnonSlot, BlkBad, BlkParams, Frame, ListenParams, NbPost, NbSlot, PageList, RelBad,
+    SockParams, Step, Stimulus, TxBad, TxPost,
 };
 
 use serde::Serialize;
@@ -131,6 +131,9 @@ pub struct CaseResult {
     pub num_buflets: u32,
     /// Side A's counter registers after the last step executed (what the case exercised).
     pub counters_end: Vec<(&'static str, u32)>,
+    /// Side A's completions by kind and status ("Accept/Timeout"), counted over the steps
+    /// executed (what the case exercised).
+    pub cpl_kinds: std::collections::BTreeMap<String, u64>,
 }
 
 impl CaseResult {

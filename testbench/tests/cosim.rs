@@ -128,7 +128,9 @@ proptest! {
 /// (docs/tcp-transmit.md: segments, retransmissions by timeout and fast retransmit, probes,
 /// completed posts, ACKs of data never sent), and p2p reads (docs/p2p.md: block bytes into
 /// host buflets).
-const COVERED: [&str; 34] = [
+/// And listening sockets (docs/tcp-receive.md, "Listening sockets": accepts, LISTEN_FULL)
+/// and the lookup cost counters.
+const COVERED: [&str; 38] = [
     "CNT_DROP_TRUNCATED",
     "CNT_DROP_NOT_IPV4",
     "CNT_DROP_BAD_IP_HDR",
@@ -163,6 +165,10 @@ const COVERED: [&str; 34] = [
     "CNT_TX_DONE",
     "CNT_DROP_BAD_ACK",
     "CNT_BLK_DEV_WR_BYTES",
+    "CNT_ACCEPTS",
+    "CNT_DROP_LISTEN_FULL",
+    "CNT_LOOKUPS",
+    "CNT_LOOKUP_CYCLES",
 ];
 
 /// Seeds 3..=6 of the default mix at 64 bits (the first four that reach every counter below):
@@ -267,6 +273,16 @@ fn stimuli_include_the_rx_paths() {
                 Step::Frame(f) if f.label.contains("duplicate ACK") => "dup ack",
                 Step::Frame(f) if f.label.contains("ACK of unsent data") => "ack of unsent",
                 Step::Frame(f) if f.label.contains("win 0 ") => "zero window",
+                Step::Listen(l) if l.slot < 8 && l.proto == 6 && l.rcv_wscale <= 14 => "listen",
+                Step::Listen(_) => "bad listen",
+                Step::Unlisten { .. } => "unlisten",
+                Step::Pool { sock } if *sock < 64 => "pool",
+                Step::Pool { .. } => "bad pool",
+                Step::HalfOpenMax { .. } => "half-open max",
+                Step::AcceptedNb { .. } => "nb after accept",
+                Step::AcceptedDel { repool: true, .. } => "delete and re-pool",
+                Step::Frame(f) if f.label.contains("SYN to the listen") => "listen syn",
+                Step::Frame(f) if f.label.contains("RST in SYN_RCVD") => "half-open rst",
                 _ => continue,
             };
             *seen.entry(k).or_default() += 1;
@@ -296,9 +312,70 @@ fn stimuli_include_the_rx_paths() {
         "dup ack",
         "ack of unsent",
         "zero window",
+        "listen",
+        "bad listen",
+        "unlisten",
+        "pool",
+        "bad pool",
+        "half-open max",
+        "nb after accept",
+        "delete and re-pool",
+        "listen syn",
+        "half-open rst",
     ] {
         assert!(seen.get(k).copied().unwrap_or(0) > 0, "no {k}: {seen:?}");
     }
+}
+
+/// The listen scenario on the model against itself (seeds 1..=10 of the default mix): the
+/// model is deterministic (every transaction equal), every buflet comes back, and the cases
+/// exercise what docs/tcp-receive.md "Listening sockets" describes: ACCEPT OK, RESET (an RST
+/// in SYN_RCVD) and TIMEOUT (SYN-ACK retries run out), LISTEN_FULL (an empty pool, or
+/// HALF_OPEN_MAX), refused SOCK_LISTEN / SOCK_POOL / SOCK_UNLISTEN, and the lookup counters.
+#[test]
+fn listen_cases_are_deterministic_on_the_model_and_cover_listening() {
+    use buflet_testbench::Backend;
+    let mut kinds = std::collections::BTreeMap::<String, u64>::new();
+    let mut counters = std::collections::BTreeMap::<&str, u64>::new();
+    let mut listen_cases = 0;
+    for seed in 1..=10 {
+        let stim = cosim::generate(seed);
+        if !stim.steps.iter().any(|s| matches!(s, Step::Listen(_))) {
+            continue;
+        }
+        listen_cases += 1;
+        let r =
+            cosim::run_lockstep([(Backend::Model, &stim), (Backend::Model, &stim)], 64).unwrap();
+        assert!(r.mismatch.is_none(), "{}", r.mismatch.unwrap());
+        assert_eq!(r.free_buflets_end, [r.num_buflets; 2], "seed {seed}");
+        for (k, v) in r.cpl_kinds {
+            *kinds.entry(k).or_default() += v;
+        }
+        for (k, v) in r.counters_end {
+            *counters.entry(k).or_default() += u64::from(v);
+        }
+    }
+    assert!(listen_cases >= 3, "{listen_cases} cases with a listen");
+    for k in [
+        "Accept/Ok",
+        "Accept/Reset",
+        "Accept/Timeout",
+        "CmdDone/BadSock",
+    ] {
+        assert!(kinds.get(k).copied().unwrap_or(0) > 0, "no {k}: {kinds:?}");
+    }
+    for c in [
+        "CNT_ACCEPTS",
+        "CNT_DROP_LISTEN_FULL",
+        "CNT_LOOKUPS",
+        "CNT_LOOKUP_CYCLES",
+    ] {
+        assert!(
+            counters.get(c).copied().unwrap_or(0) > 0,
+            "{c}: {counters:?}"
+        );
+    }
+    assert!(counters["CNT_LOOKUP_CYCLES"] > counters["CNT_LOOKUPS"]);
 }
 
 /// The generator is deterministic, and a subset keeps the original positions.

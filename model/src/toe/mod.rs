@@ -1,15 +1,17 @@
 //! toe_engine: socket table, hash lookup, the TCP receive engine of docs/tcp-receive.md,
 //! named buffers and delivery; the paths of docs/rx-paths.md (UDP sockets and datagram
 //! delivery, anonymous buffers, the ARP responder, the named-buffer timeout sweep); the p2p
-//! hold sockets of docs/p2p.md (hold records instead of payload, held chains, `BUF_RELEASE`).
+//! hold sockets of docs/p2p.md (hold records instead of payload, held chains, `BUF_RELEASE`);
+//! listening sockets (docs/tcp-receive.md, "Listening sockets": listen slots, the accept pool,
+//! a SYN that matches no socket taking the pool's head, ACCEPT completions) in `mod.rs`.
 //!
 //! Split by responsibility, file for file as the RTL (docs/architecture.md):
 //!
 //! | file | responsibility | RTL |
 //! |---|---|---|
 //! | `mod.rs` | tables, event pick, a frame's dispatch | `rtl/toe_engine.v` |
-//! | `req.rs` | requests: decode, validation, SOCK_ADD/DEL, NB_POST, ANON_POST, BUF_RELEASE | `rtl/toe_req.v` |
-//! | `lookup.rs` | the 4-tuple hash, the socket lookup | `rtl/toe_lookup.v` |
+//! | `req.rs` | requests: decode, validation, SOCK_ADD/DEL, NB_POST, ANON_POST, BUF_RELEASE, SOCK_LISTEN/UNLISTEN/POOL | `rtl/toe_req.v` |
+//! | `lookup.rs` | the 4-tuple hash, the hash chains and the active list, the socket lookup and its cost | `rtl/toe_lookup.v` |
 //! | `tcp_rx.rs` | window, TCP states, acceptability, trimming, reassembly, ACK / SYN-ACK | `rtl/toe_tcp_rx.v` |
 //! | `deliver.rs` | delivery steps, page list and cache, hold records, NB return | `rtl/toe_deliver.v`, `rtl/toe_mover.v` |
 //! | `sweep.rs` | the timer tick's sweep | `rtl/toe_sweep.v` |
@@ -459,5 +461,28 @@ impl Toe {
                 })
             })
             .map(|l| l as u8)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 65,536-slot table costs a pointer per free slot; a socket in use is one allocation
+    /// of `size_of::<Sock>()` bytes.
+    #[test]
+    fn a_65536_socket_table_is_small() {
+        let cfg = DeviceConfig::with_sockets(64, 65536);
+        let t = Toe::new(&cfg);
+        let table = t.socks.v.len() * std::mem::size_of::<Option<Box<Sock>>>()
+            + t.buckets.len() * std::mem::size_of::<Option<u16>>()
+            + t.tx_in.len()
+            + t.pooled.len();
+        let sock = std::mem::size_of::<Sock>();
+        println!("table {table} bytes, {sock} bytes per socket in use");
+        assert!(table < 2 << 20, "{table}");
+        // Every slot in use: still a few tens of MB.
+        assert!(65536 * sock < 40 << 20, "{sock}");
+        assert!(t.socks[65535].state == sock_state::FREE as u8);
     }
 }

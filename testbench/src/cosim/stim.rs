@@ -25,6 +25,10 @@ impl fmt::Debug for Frame {
 /// (its `TAG` is set when the step runs).
 pub type SockParams = buflet_spec::SockDesc;
 
+/// The fields of a SOCK_LISTEN request, possibly invalid on purpose: the spec's
+/// `listen_desc` (its `TAG` is set when the step runs).
+pub type ListenParams = buflet_spec::ListenDesc;
+
 /// Which named-buffer reference number an NB_POST uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NbSlot {
@@ -277,6 +281,44 @@ pub enum Step {
         /// TX_RETRIES.
         retries: u32,
     },
+    /// OP_SOCK_LISTEN (docs/tcp-receive.md, "Listening sockets"), possibly invalid on
+    /// purpose (its `TAG` is set when the step runs).
+    Listen(ListenParams),
+    /// OP_SOCK_UNLISTEN of a listen slot.
+    Unlisten {
+        /// Listen slot.
+        slot: u16,
+    },
+    /// OP_SOCK_POOL: a socket slot joins the accept pool (no completion unless refused).
+    Pool {
+        /// Socket reference number.
+        sock: u16,
+    },
+    /// A write of HALF_OPEN_MAX.
+    HalfOpenMax {
+        /// The value written.
+        n: u32,
+    },
+    /// NB_POST to the socket the host learned (from its ACCEPT) serves this peer; nothing
+    /// when it knows none.
+    AcceptedNb {
+        /// The peer's IPv4 address.
+        peer_ip: [u8; 4],
+        /// The peer's port.
+        peer_port: u16,
+        /// `HMD_PAGES` (1..=MAX_NB_PAGES); `TOTAL_BYTES` is `pages * 4096`.
+        pages: u32,
+    },
+    /// SOCK_DEL of the socket the host learned serves this peer, then (with `repool`) its
+    /// slot back to the accept pool; nothing when the host knows none.
+    AcceptedDel {
+        /// The peer's IPv4 address.
+        peer_ip: [u8; 4],
+        /// The peer's port.
+        peer_port: u16,
+        /// SOCK_POOL the slot after the SOCK_DEL.
+        repool: bool,
+    },
     /// One frame.
     Frame(Frame),
     /// Several frames pushed at once (they arrive back to back at line rate).
@@ -333,6 +375,31 @@ impl Step {
                 retries,
             } => format!(
                 "RTO_INIT {rto_init} RTO_MIN {rto_min} RTO_MAX {rto_max} TX_RETRIES {retries}"
+            ),
+            Step::Listen(l) => format!(
+                "SOCK_LISTEN slot {} {}:{} vlan {} proto {} iss {:#x} rcv_buf {} mss {} wscale {} flags {:#x}",
+                l.slot, l.local_ip, l.local_port, l.vlan, l.proto, l.iss, l.rcv_buf, l.mss,
+                l.rcv_wscale, l.flags.bits()
+            ),
+            Step::Unlisten { slot } => format!("SOCK_UNLISTEN slot {slot}"),
+            Step::Pool { sock } => format!("SOCK_POOL ref {sock}"),
+            Step::HalfOpenMax { n } => format!("HALF_OPEN_MAX {n}"),
+            Step::AcceptedNb {
+                peer_ip,
+                peer_port,
+                pages,
+            } => format!(
+                "NB_POST ({pages} pages) to the socket accepted for {}:{peer_port}",
+                std::net::Ipv4Addr::from(*peer_ip)
+            ),
+            Step::AcceptedDel {
+                peer_ip,
+                peer_port,
+                repool,
+            } => format!(
+                "SOCK_DEL of the socket accepted for {}:{peer_port}{}",
+                std::net::Ipv4Addr::from(*peer_ip),
+                if *repool { ", then SOCK_POOL" } else { "" }
             ),
             Step::Frame(f) => format!("frame {f:?}"),
             Step::Burst(fs) => {

@@ -81,6 +81,9 @@ pub(super) struct Host {
     /// Active opens (SOCK_ADD with CONNECT) whose CMD_DONE has not come: tag -> socket. The
     /// socket counts as live from the request on (it exists in SYN_SENT).
     pub(super) connects: BTreeMap<u32, u16>,
+    /// Accepted sockets (docs/tcp-receive.md, "Listening sockets"), from their ACCEPT
+    /// completions whatever the status: (peer IPv4, peer port) -> socket. Live until deleted.
+    pub(super) accepted: BTreeMap<(u32, u16), u16>,
 }
 
 /// A run of payload bytes in buflet memory, from a hold record (docs/p2p.md).
@@ -116,7 +119,13 @@ impl Host {
             tx_list: 0,
             tx_out: BTreeMap::new(),
             connects: BTreeMap::new(),
+            accepted: BTreeMap::new(),
         }
+    }
+
+    /// The socket accepted for this peer, as the host learned it.
+    fn accepted_sock(&self, ip: [u8; 4], port: u16) -> Option<u16> {
+        self.accepted.get(&(u32::from_be_bytes(ip), port)).copied()
     }
 
     /// A TX_POST went through the driver with this tag.
@@ -203,6 +212,13 @@ impl Host {
                     }
                 }
                 CplKind::AnonRx => self.anon_release(c.tag),
+                CplKind::Accept => {
+                    // The slot is in use until SOCK_DEL, whatever the status.
+                    self.accepted
+                        .insert((c.ref_num, c.bytes as u16), c.sock_ref);
+                    self.live.insert(c.sock_ref);
+                    self.hold_socks.remove(&c.sock_ref);
+                }
                 CplKind::TxDone => {
                     if let Some(q) = self.tx_out.get_mut(&c.sock_ref) {
                         let n = (c.ref_num as usize).min(q.len());
@@ -238,6 +254,7 @@ impl Host {
                     }
                     Ok(Opcode::SockDel) if c.is_ok() => {
                         self.live.remove(&c.sock_ref);
+                        self.accepted.retain(|_, s| *s != c.sock_ref);
                         self.connects.retain(|_, s| *s != c.sock_ref);
                         // Its partly delivered segment was freed with it.
                         let end = self.last_end.remove(&c.sock_ref);
@@ -328,6 +345,56 @@ impl Host {
                 period: *period,
                 ticks: *ticks,
             }],
+            Step::Listen(l) => {
+                let mut e = [0u8; 64];
+                ListenParams {
+                    tag: self.tag(),
+                    ..*l
+                }
+                .emit(&mut e);
+                vec![Action::Req(e)]
+            }
+            Step::Unlisten { slot } => {
+                vec![Action::Req(self.hdr(Opcode::SockUnlisten.code(), *slot))]
+            }
+            Step::Pool { sock } => vec![Action::Req(self.hdr(Opcode::SockPool.code(), *sock))],
+            Step::HalfOpenMax { n } => vec![Action::Reg {
+                addr: reg::HALF_OPEN_MAX,
+                value: *n,
+            }],
+            Step::AcceptedNb {
+                peer_ip,
+                peer_port,
+                pages,
+            } => {
+                let Some(sock) = self.accepted_sock(*peer_ip, *peer_port) else {
+                    return Vec::new();
+                };
+                let pages = (*pages).clamp(1, MAX_NB_PAGES);
+                let n = NbPost {
+                    sock,
+                    slot: NbSlot::Free,
+                    pages,
+                    total_bytes: pages * param::PAGE_BYTES as u32,
+                    list: PageList::Good,
+                    timeout: 0,
+                };
+                self.nb_post(&n, lay).into_iter().collect()
+            }
+            Step::AcceptedDel {
+                peer_ip,
+                peer_port,
+                repool,
+            } => {
+                let Some(sock) = self.accepted_sock(*peer_ip, *peer_port) else {
+                    return Vec::new();
+                };
+                let mut v = vec![Action::Req(self.hdr(Opcode::SockDel.code(), sock))];
+                if *repool {
+                    v.push(Action::Req(self.hdr(Opcode::SockPool.code(), sock)));
+                }
+                v
+            }
             Step::Frame(f) => vec![Action::Frames(vec![f.bytes.clone()])],
             Step::Burst(fs) => vec![Action::Frames(fs.iter().map(|f| f.bytes.clone()).collect())],
         }

@@ -65,6 +65,7 @@ pub fn run_lockstep(
         free_buflets_end: [0, 0],
         num_buflets,
         counters_end: Vec::new(),
+        cpl_kinds: Default::default(),
     };
     let mut recent: VecDeque<String> = VecDeque::new();
     let n = sa.len();
@@ -114,6 +115,9 @@ pub fn run_lockstep(
         res.cycles[1] += ob.busy;
         res.step_cycles.push([oa.busy, ob.busy]);
         res.counters_end.clone_from(&oa.counters);
+        for c in &oa.cpls {
+            *res.cpl_kinds.entry(cpl_kind_name(c)).or_default() += 1;
+        }
         let desc = if step_a == step_b {
             step_a.describe()
         } else {
@@ -181,4 +185,9 @@ pub fn run_lockstep(
         });
     }
     Ok(res)
+}
+
+/// "KIND/STATUS" of a completion, for [`CaseResult::cpl_kinds`].
+fn cpl_kind_name(c: &buflet_driver::Completion) -> String {
+    format!("{:?}/{:?}", c.kind, c.status)
 }

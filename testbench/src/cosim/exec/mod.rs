@@ -3,8 +3,8 @@
 use super::compare::{self, Observed};
 use super::gen::MAX_NB_PAGES;
 use super::stim::{
-    AnonPost, AnonSlot, BlkBad, BlkParams, DevBad, DevRead, NbPost, NbSlot, PageList, RelBad,
-    SockParams, Step, Stimulus, TxBad, TxPost,
+    AnonPost, AnonSlot, BlkBad, BlkParams, DevBad, DevRead, ListenParams, NbPost, NbSlot, PageList,
+    RelBad, SockParams, Step, Stimulus, TxBad, TxPost,
 };
 use super::{CaseResult, CosimError, Mismatch};
 use crate::{Backend, Bench, TbError};

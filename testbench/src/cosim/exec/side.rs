@@ -356,7 +356,7 @@ impl Side {
         let cpls = self.b.drv.completions()?;
         let counters = spec::REGS
             .iter()
-            .filter(|r| r.name.starts_with("CNT_"))
+            .filter(|r| r.name.starts_with("CNT_") || matches!(r.name, "HALF_OPEN" | "ACCEPT_POOL"))
             .map(|r| (r.name, self.b.drv.rd(r.addr)))
             .collect();
         Ok(Observed {

@@ -38,6 +38,7 @@ use std::net::Ipv4Addr;
 
 mod conn;
 mod extras;
+mod listen;
 mod noise;
 mod tx;
 use conn::*;
@@ -112,6 +113,11 @@ pub struct GenConfig {
     /// the device refuses), reads blocks into them (DEVMEM BLK_READs, some broken) and lets
     /// sending connections post them (DEVMEM TX_POSTs): p2p reads, docs/p2p.md.
     pub p2p_reads: f64,
+    /// Probability that a case has a listen slot and its clients (gen/listen.rs): SOCK_LISTEN,
+    /// SOCK_POOL, HALF_OPEN_MAX, SYNs from many clients, handshakes, resets and timeouts in
+    /// half-open, ACCEPTs, deletes and re-pooling, UNLISTEN. Its steps come from a generator
+    /// seeded apart and are merged into the case's, so the other steps stay as they were.
+    pub listen: f64,
 }
 
 impl Default for GenConfig {
@@ -133,6 +139,7 @@ impl Default for GenConfig {
             connect: 0.35,
             tx_policy: 0.8,
             p2p_reads: 0.5,
+            listen: 0.6,
         }
     }
 }
@@ -157,6 +164,7 @@ impl GenConfig {
             connect: 0.35,
             tx_policy: 0.8,
             p2p_reads: 0.5,
+            listen: 0.6,
         }
     }
 }
@@ -282,10 +290,40 @@ pub fn generate_with(seed: u64, cfg: &GenConfig) -> Stimulus {
             steps.push(s);
         }
     }
+    // The listen scenario, from its own generator (the other steps stay as they were).
+    let mut lrng = ChaCha8Rng::seed_from_u64(seed ^ LISTEN_SEED);
+    if lrng.gen_bool(cfg.listen.clamp(0.0, 1.0)) {
+        let pool_refs = &refs[refs.len() - 12..];
+        let busy = conns.first().map_or(0, |c| c.p.sock_ref);
+        let ev = listen::listen_events(&mut lrng, cfg, pool_refs, busy);
+        steps = merge(&mut lrng, steps, ev);
+    }
     if cfg.bursts {
         steps = make_bursts(&mut rng, steps);
     }
     Stimulus::new(seed, steps)
+}
+
+/// Seed of the listen scenario's generator, xored with the case's seed.
+const LISTEN_SEED: u64 = 0x4C49_5354_454E;
+
+/// Interleave `b` into `a`, each keeping its order (uniformly random positions).
+fn merge(rng: &mut ChaCha8Rng, a: Vec<Step>, b: Vec<Step>) -> Vec<Step> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    let (mut na, mut nb) = (a.len(), b.len());
+    while na + nb > 0 {
+        let take_b = rng.gen_range(0..na + nb) < nb;
+        let s = if take_b {
+            nb -= 1;
+            b.next()
+        } else {
+            na -= 1;
+            a.next()
+        };
+        out.extend(s);
+    }
+    out
 }
 
 /// Merge some runs of consecutive single-frame steps into bursts.
