@@ -453,8 +453,12 @@ mod tests {
     #[test]
     fn every_drop_reason_has_its_counter() {
         let r: Vec<DropReason> = drop_reasons().collect();
-        assert_eq!(r.len(), 15);
+        assert_eq!(r.len(), 16);
         assert!(r.iter().enumerate().all(|(i, c)| c.code() == i as u8 + 1));
+        assert_eq!(
+            DropReason::ListenFull.counter(),
+            Some(reg::CNT_DROP_LISTEN_FULL)
+        );
         assert_eq!(
             DropReason::OutOfWindow.counter(),
             Some(reg::CNT_DROP_OUT_OF_WINDOW)

@@ -389,9 +389,16 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
             }
             return Ok(true);
         }
-        let by_tag = matches!(c.kind, CplKind::BlkDone | CplKind::CmdDone)
-            .then(|| self.tags.get(&c.tag).copied())
-            .flatten();
+        let tagged = matches!(c.kind, CplKind::BlkDone | CplKind::CmdDone);
+        if tagged && !self.tags.contains_key(&c.tag) {
+            // A request issued earlier in this dispatch by a connection not registered yet
+            // (its completion came back inside a request the server waited on).
+            let dirty: Vec<u16> = self.dirty.iter().copied().collect();
+            for sock in dirty {
+                self.register(sock);
+            }
+        }
+        let by_tag = tagged.then(|| self.tags.get(&c.tag).copied()).flatten();
         let sock = match (c.kind, by_tag) {
             (_, Some(s)) => s,
             (CplKind::NbReturn | CplKind::TxDone | CplKind::CmdDone, None) => c.sock_ref,
