@@ -456,6 +456,10 @@ mod tests {
         assert_eq!(r.len(), 16);
         assert!(r.iter().enumerate().all(|(i, c)| c.code() == i as u8 + 1));
         assert_eq!(
+            DropReason::ListenFull.counter(),
+            Some(reg::CNT_DROP_LISTEN_FULL)
+        );
+        assert_eq!(
             DropReason::OutOfWindow.counter(),
             Some(reg::CNT_DROP_OUT_OF_WINDOW)
         );

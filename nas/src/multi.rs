@@ -417,9 +417,16 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
             }
             return Ok(true);
         }
-        let by_tag = matches!(c.kind, CplKind::BlkDone | CplKind::CmdDone)
-            .then(|| self.tags.get(&c.tag).copied())
-            .flatten();
+        let tagged = matches!(c.kind, CplKind::BlkDone | CplKind::CmdDone);
+        if tagged && !self.tags.contains_key(&c.tag) {
+            // A request issued earlier in this dispatch by a connection not registered yet
+            // (its completion came back inside a request the server waited on).
+            let dirty: Vec<u16> = self.dirty.iter().copied().collect();
+            for sock in dirty {
+                self.register(sock);
+            }
+        }
+        let by_tag = tagged.then(|| self.tags.get(&c.tag).copied()).flatten();
         let sock = match (c.kind, by_tag) {
             (_, Some(s)) => s,
             (CplKind::NbReturn | CplKind::TxDone | CplKind::CmdDone, None) => c.sock_ref,
@@ -610,5 +617,72 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
             drv.pool_sockets(want)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::WriteMode;
+
+    fn cfg(max_connections: usize) -> MultiConfig {
+        MultiConfig {
+            kind: AppKind::Raw,
+            server: ServerConfig {
+                nbs: 16,
+                pages_per_nb: 16,
+                mode: WriteMode::ZeroCopy,
+                max_retries: None,
+                write_chunk: 64 * 1024,
+                nb_timeout: None,
+                answers: false,
+                cow: Default::default(),
+                read_mode: None,
+            },
+            max_connections,
+            nb_memory: 32 << 20,
+            linger_cycles: 0,
+        }
+    }
+
+    /// One connection keeps the configured buffers; many share the device's NB slots and the
+    /// host memory budget, and never wait for more than their buffers hold.
+    #[test]
+    fn named_buffers_scale_down_with_the_connection_count() {
+        let one = cfg(1).per_connection(64, 4096);
+        assert_eq!(
+            (one.nbs, one.pages_per_nb, one.write_chunk),
+            (16, 16, 64 * 1024)
+        );
+        let sixty_four = cfg(64).per_connection(64, 4096);
+        assert_eq!((sixty_four.nbs, sixty_four.pages_per_nb), (1, 16));
+        assert_eq!(
+            sixty_four.write_chunk,
+            32 * 1024,
+            "half of one 64 KiB buffer"
+        );
+        let thousand = cfg(1000).per_connection(4096, 4096);
+        assert_eq!((thousand.nbs, thousand.pages_per_nb), (4, 2));
+        assert_eq!(thousand.write_chunk, 16 * 1024);
+        // Host pages stay within the budget.
+        let pages = 1000 * thousand.nbs * thousand.pages_per_nb * 4096;
+        assert!(pages as u64 <= 32 << 20);
+        // More connections than NB slots: still one buffer each, one page at least.
+        let many = cfg(100_000).per_connection(4096, 4096);
+        assert_eq!(
+            (many.nbs, many.pages_per_nb, many.write_chunk),
+            (1, 1, 4096)
+        );
+    }
+
+    #[test]
+    fn conn_ids_print_as_ip_and_port() {
+        let id = ConnId {
+            sock: 3,
+            peer_ip: [10, 0, 0, 7],
+            peer_port: 40001,
+            index: 0,
+        };
+        assert_eq!(id.peer(), "10.0.0.7:40001");
     }
 }

@@ -50,7 +50,7 @@ fn four_lossy_connections_land_on_both_backends() {
 }
 
 #[test]
-fn more_connections_than_the_default_build_has_sockets_are_refused_nothing() {
+fn more_connections_than_sockets_all_land() {
     // 70 connections on the 64-socket model build: the NAS keeps at most 64 open (the pool
     // holds what is left) and every connection still lands.
     let o = opts(Backend::Model, 16 * 1024, 0.0, 0.0, 3);

@@ -168,8 +168,6 @@ struct Client {
     sc: Scenario,
     sender: Sender,
     peer: Peer,
-    /// Its SYN went.
-    started: bool,
     /// The NIC's SYN-ACK came and checked out (its ISS is in `sc.socket.iss`).
     synced: bool,
     last_activity: u64,
@@ -237,7 +235,6 @@ pub fn run_multi(scs: Vec<Scenario>, opt: &MultiOptions) -> Result<MultiReport, 
         clients.push(Client {
             sender,
             peer: Peer::default(),
-            started: false,
             synced: opt.listen.is_none(),
             last_activity: 0,
             expected_sha256: expected.sha256_hex(),
@@ -383,7 +380,6 @@ pub fn run_multi(scs: Vec<Scenario>, opt: &MultiOptions) -> Result<MultiReport, 
         // New clients, a few handshakes at a time.
         while next_start < n && handshaking < opt.max_handshakes.max(1) {
             let c = &mut clients[next_start];
-            c.started = true;
             c.last_activity = b.cycles();
             if !c.synced {
                 handshaking += 1;
