@@ -146,9 +146,15 @@ impl Driver {
         hdr.emit(&mut entry);
         self.submit(&entry)?;
         let mut others = Vec::new();
+        // The request waits behind those before it (block writes of many connections can
+        // take millions of cycles): only a device that posts nothing for 10 M cycles is
+        // given up on.
         let mut waited = 0u64;
         loop {
             let mut batch = self.wait(100_000)?.into_iter();
+            if batch.len() > 0 {
+                waited = 0;
+            }
             while let Some(c) = batch.next() {
                 if c.tag == tag && c.kind == CplKind::CmdDone {
                     // The completions collected after this one are the caller's too (an
