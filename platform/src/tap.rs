@@ -33,6 +33,12 @@ pub enum TapError {
         name: String,
         source: std::io::Error,
     },
+    /// The reader thread could not be started.
+    #[error("TAP interface {name}: cannot start its reader thread: {source}")]
+    Thread {
+        name: String,
+        source: std::io::Error,
+    },
 }
 
 /// An open TAP interface (no packet-info header: whole Ethernet frames).
@@ -66,7 +72,7 @@ impl Tap {
     /// channel in order; the channel closes when a read fails (the interface went away). The
     /// thread blocks in the kernel between frames; it ends with the process, or when the
     /// channel's receiver is dropped and the next frame arrives.
-    pub fn reader(&self) -> (Receiver<Vec<u8>>, JoinHandle<()>) {
+    pub fn reader(&self) -> Result<(Receiver<Vec<u8>>, JoinHandle<()>), TapError> {
         let (tx, rx) = bounded(QUEUE);
         let iface = self.iface.clone();
         let h = std::thread::Builder::new()
@@ -79,8 +85,11 @@ impl Tap {
                     }
                 }
             })
-            .expect("spawning a thread");
-        (rx, h)
+            .map_err(|source| TapError::Thread {
+                name: self.name.clone(),
+                source,
+            })?;
+        Ok((rx, h))
     }
 
     /// Write one frame to the interface (the kernel receives it).

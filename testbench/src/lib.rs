@@ -62,6 +62,10 @@ pub enum TbError {
     /// `DISK_ERROR`, but the fault is the host's, not the device's or the medium's.
     #[error("the host file system under the disk image failed: {0} (the NIC saw it as DISK_ERROR; free space or move the image, this is not a device fault)")]
     HostDisk(String),
+    /// The live server (`buflet serve`) could not run: its TAP interface or one of its
+    /// threads failed.
+    #[error("{0}")]
+    Live(String),
     /// The run stopped making progress.
     #[error("stalled: {0}")]
     Stalled(String),

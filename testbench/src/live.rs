@@ -141,10 +141,7 @@ pub fn serve(
     each: impl FnMut(&LiveConn) + Send + 'static,
 ) -> Result<ServeReport, TbError> {
     let t0 = Instant::now();
-    let tap = Tap::open(&opts.tap).map_err(|e| TbError::Input {
-        path: opts.tap.clone(),
-        msg: e.to_string(),
-    })?;
+    let tap = Tap::open(&opts.tap).map_err(|e| TbError::Live(e.to_string()))?;
     let cfg = DeviceConfig::with_sockets(opts.width, opts.sockets);
     let disk_bytes = opts.max_bytes.saturating_mul(opts.max_files as u64);
     let mut builder = Bench::builder(opts.backend)
@@ -242,8 +239,8 @@ pub fn serve(
     let disk = std::thread::Builder::new()
         .name("nas-disk".into())
         .spawn(move || disk_thread(disk_image, fin_rx, each))
-        .map_err(|e| TbError::Backend("serve".into(), format!("cannot start a thread: {e}")))?;
-    let (frames, _reader) = tap.reader();
+        .map_err(|e| TbError::Live(format!("cannot start the disk thread: {e}")))?;
+    let (frames, _reader) = tap.reader().map_err(|e| TbError::Live(e.to_string()))?;
     ready(tap.name());
 
     let tick = Duration::from_millis(TICK_MS);
@@ -324,7 +321,7 @@ pub fn serve(
     drop(fin_tx);
     let connections = disk
         .join()
-        .map_err(|_| TbError::Backend("serve".into(), "the disk thread panicked".into()))?;
+        .map_err(|_| TbError::Live("the disk thread panicked".into()))?;
     let listen_full_drops = drv.drop_count(buflet_driver::DropReason::ListenFull);
     let c = drv.counters();
     let report = ServeReport {
