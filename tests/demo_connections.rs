@@ -221,3 +221,28 @@ fn replay_reports_every_connection() {
     assert_eq!(conns[0]["sha256"], sha("payload-4096B.bin").as_str(), "{r}");
     assert_eq!(conns[0]["verified"], true, "{r}");
 }
+
+/// p2p: the payload stays in the NIC's buflets until written, so each connection's buffers are
+/// sized to its share of the buflet pool; eight connections still land on both backends.
+#[test]
+fn p2p_connections_land_on_both_backends() {
+    for backend in ["model", "rtl"] {
+        let r = report(&[
+            "demo",
+            "--connections",
+            "8",
+            "--bytes",
+            "65536",
+            "--seed",
+            "9",
+            "--mode",
+            "p2p",
+            "--backend",
+            backend,
+            "--json",
+        ]);
+        assert_eq!(r["mode"], "p2p", "{r}");
+        check(&r, 8, |i| seeded(9, i, 65536));
+        assert!(r["pages_per_nb"].as_u64().expect("pages") < 16, "{r}");
+    }
+}

@@ -122,7 +122,7 @@ impl CplResult for Completion {
 }
 
 /// Build parameters read from the device's ID registers.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct DeviceInfo {
     pub version: u32,
     pub data_width: u32,

@@ -16,7 +16,7 @@
 
 use crate::server::{AppKind, NasServer, ServeError, ServerConfig};
 use crate::{FileMap, WriteStats};
-use buflet_driver::{Accepted, Completion, CplKind, Driver, ListenSpec, SocketSpec};
+use buflet_driver::{Accepted, Completion, CplKind, DeviceInfo, Driver, ListenSpec, SocketSpec};
 use buflet_spec::Status;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::Ipv4Addr;
@@ -77,22 +77,36 @@ pub struct MultiConfig {
 }
 
 impl MultiConfig {
-    /// The setup of one connection when `max_connections` share a device with `num_nbs`
-    /// named-buffer slots: `max(1, min(nbs, num_nbs / max_connections))` buffers of at most
+    /// The setup of one connection when `max_connections` share the device `info`:
+    /// `max(1, min(nbs, NUM_NBS / max_connections))` buffers of at most
     /// `nb_memory / (max_connections * buffers * page)` pages (at least 1), and block writes no
     /// larger than half the connection's buffers (a whole number of 4 KiB blocks, at least
-    /// one), so a connection never waits for more than its buffers hold.
-    pub fn per_connection(&self, num_nbs: u32, page_bytes: u32) -> ServerConfig {
+    /// one), so a connection never waits for more than its buffers hold. In p2p
+    /// ([`crate::WriteMode::P2p`]) the payload stays in the NIC's buflets until it is written,
+    /// so a buffer's payload is at most half the connection's share of the buflet pool and a
+    /// block write at most one buffer: each connection fills a buffer with the buflets it can
+    /// get.
+    pub fn per_connection(&self, info: &DeviceInfo) -> ServerConfig {
         let conns = self.max_connections.max(1);
-        let nbs = (num_nbs as usize / conns).clamp(1, self.server.nbs.max(1));
-        let page = u64::from(page_bytes.max(1));
-        let fit = (self.nb_memory / (conns as u64 * nbs as u64 * page)).max(1) as usize;
-        let pages = self.server.pages_per_nb.clamp(1, fit.max(1));
-        let held = (nbs * pages) as u64 * page;
+        let nbs = (info.num_nbs as usize / conns).clamp(1, self.server.nbs.max(1));
+        let page = u64::from(info.page_bytes.max(1));
+        let mut fit = (self.nb_memory / (conns as u64 * nbs as u64 * page)).max(1);
+        let hold = self.server.mode.needs_hold();
+        if hold {
+            let nb = u64::from(info.num_buflets);
+            let pool = (nb - nb / 16) * u64::from(info.buflet_bytes);
+            fit = fit.min((pool / 2 / conns as u64 / page).max(1));
+        }
+        let pages = self.server.pages_per_nb.clamp(1, fit as usize);
+        let one = pages as u64 * page;
+        let held = nbs as u64 * one;
         let block = 4096u64;
-        let chunk = (held / 2 / block * block)
+        let mut chunk = (held / 2 / block * block)
             .max(block)
             .min(self.server.write_chunk.max(block));
+        if hold {
+            chunk = chunk.min((one / block * block).max(block));
+        }
         ServerConfig {
             nbs,
             pages_per_nb: pages,
@@ -188,7 +202,7 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
     /// A server with no listen slot: connections come from [`MultiServer::add`] (prepared
     /// sockets, each with its own ISS) or, after [`MultiServer::listen`], from `ACCEPT`s.
     pub fn new(drv: &Driver, cfg: MultiConfig, alloc: A) -> Self {
-        let conn_cfg = cfg.per_connection(drv.info.num_nbs, drv.info.page_bytes);
+        let conn_cfg = cfg.per_connection(&drv.info);
         MultiServer {
             cfg,
             conn_cfg,
@@ -645,34 +659,58 @@ mod tests {
         }
     }
 
+    fn info(num_nbs: u32, num_buflets: u32) -> DeviceInfo {
+        DeviceInfo {
+            num_nbs,
+            num_buflets,
+            buflet_bytes: 2048,
+            page_bytes: 4096,
+            ..Default::default()
+        }
+    }
+
     /// One connection keeps the configured buffers; many share the device's NB slots and the
     /// host memory budget, and never wait for more than their buffers hold.
     #[test]
     fn named_buffers_scale_down_with_the_connection_count() {
-        let one = cfg(1).per_connection(64, 4096);
+        let one = cfg(1).per_connection(&info(64, 256));
         assert_eq!(
             (one.nbs, one.pages_per_nb, one.write_chunk),
             (16, 16, 64 * 1024)
         );
-        let sixty_four = cfg(64).per_connection(64, 4096);
+        let sixty_four = cfg(64).per_connection(&info(64, 256));
         assert_eq!((sixty_four.nbs, sixty_four.pages_per_nb), (1, 16));
         assert_eq!(
             sixty_four.write_chunk,
             32 * 1024,
             "half of one 64 KiB buffer"
         );
-        let thousand = cfg(1000).per_connection(4096, 4096);
+        let thousand = cfg(1000).per_connection(&info(4096, 1024));
         assert_eq!((thousand.nbs, thousand.pages_per_nb), (4, 2));
         assert_eq!(thousand.write_chunk, 16 * 1024);
         // Host pages stay within the budget.
         let pages = 1000 * thousand.nbs * thousand.pages_per_nb * 4096;
         assert!(pages as u64 <= 32 << 20);
         // More connections than NB slots: still one buffer each, one page at least.
-        let many = cfg(100_000).per_connection(4096, 4096);
+        let many = cfg(100_000).per_connection(&info(4096, 1024));
         assert_eq!(
             (many.nbs, many.pages_per_nb, many.write_chunk),
             (1, 1, 4096)
         );
+    }
+
+    /// p2p: a buffer's payload fits the connection's share of the buflet pool, and a block
+    /// write is one buffer at most.
+    #[test]
+    fn p2p_buffers_fit_the_buflet_pool() {
+        let mut c = cfg(8);
+        c.server.mode = WriteMode::P2p;
+        let p = c.per_connection(&info(64, 256));
+        // (256 - 16) * 2048 / 2 / 8 / 4096 = 7 pages.
+        assert_eq!((p.nbs, p.pages_per_nb), (8, 7));
+        assert_eq!(p.write_chunk, 7 * 4096);
+        let z = cfg(8).per_connection(&info(64, 256));
+        assert_eq!(z.pages_per_nb, 16, "zero-copy buffers are host memory");
     }
 
     #[test]

@@ -73,6 +73,7 @@ fn every_layout_round_trips_through_parse_and_emit() {
         let ok = match l.name {
             "req_hdr" => ReqHdr::parse(&b).map(|v| v.emit(&mut out)),
             "sock_desc" => SockDesc::parse(&b).map(|v| v.emit(&mut out)),
+            "listen_desc" => ListenDesc::parse(&b).map(|v| v.emit(&mut out)),
             "sock_ctx" => SockCtx::parse(&b).map(|v| v.emit(&mut out)),
             "listen_desc" => ListenDesc::parse(&b).map(|v| v.emit(&mut out)),
             "nb_desc" => NbDesc::parse(&b).map(|v| v.emit(&mut out)),

@@ -146,7 +146,7 @@ pub fn run_many(
         linger_cycles: LINGER,
         nb_memory: buflet_nas::multi::DEFAULT_NB_MEMORY / 2,
     };
-    let conn_cfg = mcfg.per_connection(cfg.num_nbs, 4096);
+    let conn_cfg = mcfg.per_connection(&crate::runner::conn_info(&cfg));
     let nb_bytes = (max_connections * conn_cfg.nbs * conn_cfg.pages_per_nb * 4096) as u64;
     let mem_size =
         (nb_bytes + max_connections as u64 * (64 << 10) + (16 << 20)).next_power_of_two();

@@ -269,7 +269,7 @@ pub fn run_multi(scs: Vec<Scenario>, opt: &MultiOptions) -> Result<MultiReport, 
         linger_cycles: LINGER,
         nb_memory: opt.nb_memory,
     };
-    let conn_cfg = mcfg.per_connection(ro.config.num_nbs, 4096);
+    let conn_cfg = mcfg.per_connection(&conn_info(&ro.config));
     let nb_bytes = (max_connections * conn_cfg.nbs * conn_cfg.pages_per_nb * 4096) as u64;
     // Named buffers, plus each connection's bounce blocks and lists, plus the rings.
     let mem_size =
@@ -643,6 +643,18 @@ pub fn run_multi(scs: Vec<Scenario>, opt: &MultiOptions) -> Result<MultiReport, 
         wall_seconds: wall,
         sim_cycles_per_second: cycles as f64 / wall.max(1e-9),
     })
+}
+
+/// The device facts [`MultiConfig::per_connection`] scales by, from a configuration (before the
+/// device exists: host memory is sized from them).
+pub fn conn_info(cfg: &DeviceConfig) -> buflet_driver::DeviceInfo {
+    buflet_driver::DeviceInfo {
+        num_nbs: cfg.num_nbs,
+        num_buflets: cfg.num_buflets,
+        buflet_bytes: cfg.buflet_bytes,
+        page_bytes: 4096,
+        ..Default::default()
+    }
 }
 
 /// The window a client may fill: the NIC's, capped at its share of the NIC's buflet pool among
