@@ -246,3 +246,27 @@ fn p2p_connections_land_on_both_backends() {
         assert!(r["pages_per_nb"].as_u64().expect("pages") < 16, "{r}");
     }
 }
+
+/// BFW1 needs two named buffers per connection (a record header cut by the end of one buffer
+/// is read once the next comes): on the default build (64 NB slots) 64 framed connections are
+/// served 32 at a time, the rest wait in their SYN retransmissions, and all of them land.
+#[test]
+fn sixty_four_framed_connections_share_the_named_buffers() {
+    for backend in ["model", "rtl"] {
+        let r = report(&[
+            "demo",
+            "--connections",
+            "64",
+            "--protocol",
+            "framed",
+            "--backend",
+            backend,
+            "--json",
+        ]);
+        assert_eq!(r["passed"], true, "{r}");
+        assert_eq!(r["connections_verified"], 64, "{r}");
+        assert_eq!(r["nbs_per_connection"], 2, "{r}");
+        assert!(r["peak_connections"].as_u64().expect("peak") <= 32, "{r}");
+        assert_eq!(r["accepts"], 64, "{r}");
+    }
+}

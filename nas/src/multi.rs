@@ -201,7 +201,16 @@ pub struct MultiServer<M: FileMap, A: FileAlloc<M>> {
 impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
     /// A server with no listen slot: connections come from [`MultiServer::add`] (prepared
     /// sockets, each with its own ISS) or, after [`MultiServer::listen`], from `ACCEPT`s.
-    pub fn new(drv: &Driver, cfg: MultiConfig, alloc: A) -> Self {
+    ///
+    /// SMB2 and BFW1 need two named buffers per connection (a header cut by the end of one
+    /// buffer is read once the next one comes, while the first is held), so with them at most
+    /// `NUM_NBS / 2` connections are open at once (`max_connections` is lowered to that).
+    pub fn new(drv: &Driver, mut cfg: MultiConfig, alloc: A) -> Self {
+        let min_nbs = if cfg.kind == AppKind::Raw { 1 } else { 2 };
+        cfg.max_connections = cfg
+            .max_connections
+            .min(drv.info.num_nbs as usize / min_nbs)
+            .max(1);
         let conn_cfg = cfg.per_connection(&drv.info);
         MultiServer {
             cfg,

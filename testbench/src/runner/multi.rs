@@ -56,7 +56,7 @@ impl MultiOptions {
                 rcv_wscale: frames::RCV_WSCALE,
                 flags: buflet_spec::SockFlags::empty(),
             }),
-            max_handshakes: 16,
+            max_handshakes: 8,
             nb_memory: buflet_nas::multi::DEFAULT_NB_MEMORY / 2,
         }
     }
@@ -251,7 +251,12 @@ pub fn run_multi(scs: Vec<Scenario>, opt: &MultiOptions) -> Result<MultiReport, 
         Protocol::Smb2 => AppKind::Smb2,
         Protocol::Framed => AppKind::Framed,
     };
-    let max_connections = n.min(ro.config.num_sockets as usize).max(1);
+    // As MultiServer::new caps it: SMB2 and BFW1 keep two named buffers per connection.
+    let min_nbs = if protocol == Protocol::Raw { 1 } else { 2 };
+    let max_connections = n
+        .min(ro.config.num_sockets as usize)
+        .min(ro.config.num_nbs as usize / min_nbs)
+        .max(1);
     let mcfg = MultiConfig {
         kind,
         server: ServerConfig {
