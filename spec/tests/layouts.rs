@@ -75,7 +75,6 @@ fn every_layout_round_trips_through_parse_and_emit() {
             "sock_desc" => SockDesc::parse(&b).map(|v| v.emit(&mut out)),
             "listen_desc" => ListenDesc::parse(&b).map(|v| v.emit(&mut out)),
             "sock_ctx" => SockCtx::parse(&b).map(|v| v.emit(&mut out)),
-            "listen_desc" => ListenDesc::parse(&b).map(|v| v.emit(&mut out)),
             "nb_desc" => NbDesc::parse(&b).map(|v| v.emit(&mut out)),
             "blk_req" => BlkReq::parse(&b).map(|v| v.emit(&mut out)),
             "region_desc" => RegionDesc::parse(&b).map(|v| v.emit(&mut out)),

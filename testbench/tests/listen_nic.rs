@@ -265,19 +265,24 @@ fn s4096_accepts_many_connections(backend: Backend) {
         err.to_string().contains("buflet_nic_w64_s4096"),
         "the error names the builds: {err}"
     );
-    accept_many(cfg, 200, "s4096");
+    accept_many(backend, cfg, 200, "s4096");
 }
 
 /// The default build through the same steps (sockets for 60 connections): its speed beside the
 /// socket-scaled build's.
 #[test]
 fn rtl_default_build_accepts_many_connections() {
-    accept_many(DeviceConfig::with_width(64), 60, "default");
+    accept_many(Backend::Rtl, DeviceConfig::with_width(64), 60, "default");
+}
+
+#[test]
+fn model_default_build_accepts_many_connections() {
+    accept_many(Backend::Model, DeviceConfig::with_width(64), 60, "default");
 }
 
 /// `n` peers connect to one listen slot of a bench with configuration `cfg` (SYNs, then ACKs):
 /// a SYN-ACK and an ACCEPT OK each; prints the cycles, the simulation speed and the lookup cost.
-fn accept_many(cfg: DeviceConfig, n: u32, what: &str) {
+fn accept_many(backend: Backend, cfg: DeviceConfig, n: u32, what: &str) {
     let (sockets, buckets) = (cfg.num_sockets, cfg.hash_buckets);
     let t_build = std::time::Instant::now();
     let mut r = Bench::builder(backend)
