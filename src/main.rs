@@ -1223,7 +1223,15 @@ fn bench_lookup(a: &LookupArgs) -> ExitCode {
                 }
                 points.push(p);
             }
-            Err(e) => return fail(a.json, "bench lookup", Some(a.backend.name()), &e.to_string(), 1),
+            Err(e) => {
+                return fail(
+                    a.json,
+                    "bench lookup",
+                    Some(a.backend.name()),
+                    &e.to_string(),
+                    1,
+                )
+            }
         }
     }
     let s = spread(&points);
@@ -1242,7 +1250,11 @@ fn bench_lookup(a: &LookupArgs) -> ExitCode {
         println!(
             "largest / smallest: {:.3} ({})",
             s,
-            if s <= 1.10 { "within 10%" } else { "more than 10% apart" }
+            if s <= 1.10 {
+                "within 10%"
+            } else {
+                "more than 10% apart"
+            }
         );
     }
     ExitCode::SUCCESS

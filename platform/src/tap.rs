@@ -50,12 +50,13 @@ pub struct Tap {
 impl Tap {
     /// Attach to the TAP interface `name`, creating it when it does not exist.
     pub fn open(name: &str) -> Result<Tap, TapError> {
-        let iface = tun_tap::Iface::without_packet_info(name, tun_tap::Mode::Tap).map_err(
-            |source| TapError::Open {
-                name: name.to_string(),
-                source,
-            },
-        )?;
+        let iface =
+            tun_tap::Iface::without_packet_info(name, tun_tap::Mode::Tap).map_err(|source| {
+                TapError::Open {
+                    name: name.to_string(),
+                    source,
+                }
+            })?;
         let name = iface.name().to_string();
         Ok(Tap {
             iface: Arc::new(iface),

@@ -44,7 +44,10 @@ fn peers(n: u32, rng: &mut ChaCha8Rng) -> Vec<([u8; 4], u16)> {
     let mut seen = std::collections::HashSet::with_capacity(n as usize);
     let mut out = Vec::with_capacity(n as usize);
     while out.len() < n as usize {
-        let p = ([10, 201, rng.gen(), rng.gen_range(1..255)], rng.gen_range(32768..61000));
+        let p = (
+            [10, 201, rng.gen(), rng.gen_range(1..255)],
+            rng.gen_range(32768..61000),
+        );
         if seen.insert(p) {
             out.push(p);
         }
@@ -128,7 +131,10 @@ pub fn spread(points: &[LookupPoint]) -> f64 {
         .iter()
         .map(|p| p.cycles_per_lookup)
         .fold(f64::INFINITY, f64::min);
-    let max = points.iter().map(|p| p.cycles_per_lookup).fold(0.0, f64::max);
+    let max = points
+        .iter()
+        .map(|p| p.cycles_per_lookup)
+        .fold(0.0, f64::max);
     if min > 0.0 {
         max / min
     } else {

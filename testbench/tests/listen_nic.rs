@@ -143,10 +143,7 @@ fn model_accept_abort_listen_full_and_registers() {
 }
 
 fn accept_abort_listen_full_and_registers(backend: Backend) {
-    let mut r = Bench::builder(backend)
-        .name("listen-rtl")
-        .build()
-        .unwrap();
+    let mut r = Bench::builder(backend).name("listen-rtl").build().unwrap();
     let Bench { drv, wire, .. } = &mut r;
     assert_eq!(drv.rd(reg::NUM_LISTEN), 8);
     assert_eq!(drv.rd(reg::HALF_OPEN_MAX), 16);

@@ -20,7 +20,10 @@ fn check(backend: Backend, slots: u32, live: &[u32]) {
     // One live socket: exactly the bucket read and one socket visited.
     assert_eq!(points[0].lookup_cycles, 2 * 3000, "{:?}", points[0]);
     let s = spread(&points);
-    assert!(s <= 1.10, "lookup cost grows with the sockets: {s:.3} ({points:?})");
+    assert!(
+        s <= 1.10,
+        "lookup cost grows with the sockets: {s:.3} ({points:?})"
+    );
 }
 
 #[test]
