@@ -630,22 +630,7 @@ fn peer_many(
             v["command"] = "peer".into();
             println!("{v}");
         } else {
-            for c in r.connections.iter().take(16) {
-                println!(
-                    "  {:<21} {:>10} bytes  sha256 {}  {}",
-                    c.client,
-                    c.bytes,
-                    c.sha256,
-                    if c.verified {
-                        "verified"
-                    } else {
-                        "NOT VERIFIED"
-                    }
-                );
-            }
-            if r.connections.len() > 16 {
-                println!("  ... {} more", r.connections.len() - 16);
-            }
+            print_connections(&r.connections);
             println!(
                 "backend {}  {} of {} connections verified, {} bytes; {} accepts, {} LISTEN_FULL drops, {:.3} lookup cycles per frame; peer retransmitted {} segments; link dropped {} frames to the NIC, {} to the peer; {} cycles, {:.1} simulated ms",
                 r.backend,
@@ -903,22 +888,7 @@ fn human_multi(r: &MultiReport) {
         r.connection_count,
         r.sockets_from
     );
-    for c in r.connections.iter().take(16) {
-        println!(
-            "  {:<21} {:>10} bytes  sha256 {}  {}",
-            c.client,
-            c.bytes,
-            c.sha256,
-            if c.verified {
-                "verified"
-            } else {
-                "NOT VERIFIED"
-            }
-        );
-    }
-    if r.connections.len() > 16 {
-        println!("  ... {} more", r.connections.len() - 16);
-    }
+    print_connections(&r.connections);
     println!(
         "totals: {} of {} connections verified, {} bytes; {} accepts, {} LISTEN_FULL drops, {:.3} lookup cycles per frame; {} frames sent ({} retransmitted); {} cycles, {:.2} s wall; {}/{} buflets free",
         r.connections_verified,
@@ -1258,4 +1228,24 @@ fn bench_lookup(a: &LookupArgs) -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+/// One line per connection (the first 16), for the human reports of many connections.
+fn print_connections(conns: &[buflet_testbench::runner::ConnReport]) {
+    for c in conns.iter().take(16) {
+        println!(
+            "  {:<21} {:>10} bytes  sha256 {}  {}",
+            c.client,
+            c.bytes,
+            c.sha256,
+            if c.verified {
+                "verified"
+            } else {
+                "NOT VERIFIED"
+            }
+        );
+    }
+    if conns.len() > 16 {
+        println!("  ... {} more", conns.len() - 16);
+    }
 }
