@@ -752,6 +752,17 @@ fn print_read_back(r: &buflet_testbench::peer::PeerReport) {
     );
 }
 
+/// Why `demo` refuses its options, if it does (with one connection or many).
+fn demo_refusal(mss: usize, mode: WriteMode, protocol: DemoProtocolArg) -> Option<&'static str> {
+    if mss == 0 || mss > 8960 {
+        return Some("--mss must be 1..=8960");
+    }
+    if mode == WriteMode::P2p && !matches!(protocol, DemoProtocolArg::Raw) {
+        return Some("--mode p2p needs --protocol raw: in p2p the payload never enters host memory, so the CPU cannot read the framed record headers");
+    }
+    None
+}
+
 /// `buflet demo`: the seeded stream, sent by a client paced by the NIC's ACKs.
 fn demo(
     common: Common,
@@ -761,14 +772,8 @@ fn demo(
     mode: WriteMode,
     protocol: DemoProtocolArg,
 ) -> ExitCode {
-    let refuse = |msg: &str| fail(common.json, "demo", Some(common.backend.name()), msg, 2);
-    if mss == 0 || mss > 8960 {
-        return refuse("--mss must be 1..=8960");
-    }
-    if mode == WriteMode::P2p && !matches!(protocol, DemoProtocolArg::Raw) {
-        return refuse(
-            "--mode p2p needs --protocol raw: in p2p the payload never enters host memory, so the CPU cannot read the framed record headers",
-        );
+    if let Some(why) = demo_refusal(mss, mode, protocol) {
+        return fail(common.json, "demo", Some(common.backend.name()), why, 2);
     }
     let isn = 0x1000_0000u32.wrapping_mul(seed as u32 | 1);
     let iss = isn.rotate_left(16) ^ 0x5eed_0001;
@@ -814,11 +819,8 @@ fn demo_connections(
     protocol: DemoProtocolArg,
 ) -> ExitCode {
     let refuse = |msg: &str| fail(common.json, "demo", Some(common.backend.name()), msg, 2);
-    if mss == 0 || mss > 8960 {
-        return refuse("--mss must be 1..=8960");
-    }
-    if mode == WriteMode::P2p && !matches!(protocol, DemoProtocolArg::Raw) {
-        return refuse("--mode p2p needs --protocol raw");
+    if let Some(why) = demo_refusal(mss, mode, protocol) {
+        return refuse(why);
     }
     let unsupported = [
         (common.trace.is_some(), "--trace"),

@@ -23,7 +23,7 @@ use buflet_nas::framed::{self, header_of, Kind, HDR};
 use buflet_nas::{AppKind, ExtentFile, NasServer, ServeError, ServerConfig, WriteError, WriteMode};
 use buflet_platform::DiskError;
 use buflet_spec::{reg, CplKind, Status};
-use link::{eth_strip, eth_wrap, peer_seg, AckObserver, AckStats, Dir, Impair, LinkStats, PeerPhy};
+use link::{eth_wrap, peer_seg, AckObserver, AckStats, Dir, Impair, LinkStats, PeerPhy};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -890,12 +890,7 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
             acks.see(&f);
             to_peer.offer(f);
         }
-        for f in to_peer.take() {
-            match eth_strip(&f) {
-                Some(ip) => phy.rx.push_back(ip),
-                None => bad_nic_frames += 1,
-            }
-        }
+        phy.receive(&mut to_peer, &mut bad_nic_frames);
 
         if srv.done() {
             break;
@@ -979,12 +974,7 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
                 }
                 wire.send(f);
             }
-            for f in to_peer.take() {
-                match eth_strip(&f) {
-                    Some(ip) => phy.rx.push_back(ip),
-                    None => bad_nic_frames += 1,
-                }
-            }
+            phy.receive(&mut to_peer, &mut bad_nic_frames);
             quiet_since = cycles;
             continue;
         }

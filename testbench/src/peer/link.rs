@@ -317,6 +317,17 @@ impl PeerPhy {
             mtu,
         }
     }
+
+    /// Take what the link delivers to the peer: each NIC frame's IPv4 packet joins `rx`; a
+    /// frame that is not IPv4 + TCP with right checksums is not, and is counted in `bad`.
+    pub fn receive(&mut self, from_nic: &mut Dir, bad: &mut u64) {
+        for f in from_nic.take() {
+            match eth_strip(&f) {
+                Some(ip) => self.rx.push_back(ip),
+                None => *bad += 1,
+            }
+        }
+    }
 }
 
 /// Receive token: one packet.

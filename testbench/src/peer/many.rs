@@ -343,12 +343,7 @@ pub fn run_many(
             }
             to_peer.offer(f);
         }
-        for f in to_peer.take() {
-            match eth_strip(&f) {
-                Some(ip) => phy.rx.push_back(ip),
-                None => bad_nic_frames += 1,
-            }
-        }
+        phy.receive(&mut to_peer, &mut bad_nic_frames);
 
         let all_closed = conns.iter().all(|c| {
             let s = sockets.get::<tcp::Socket>(c.handle);
@@ -430,12 +425,7 @@ pub fn run_many(
             for f in to_nic.take() {
                 wire.send(f);
             }
-            for f in to_peer.take() {
-                match eth_strip(&f) {
-                    Some(ip) => phy.rx.push_back(ip),
-                    None => bad_nic_frames += 1,
-                }
-            }
+            phy.receive(&mut to_peer, &mut bad_nic_frames);
             quiet_since = cycles;
             continue;
         }
