@@ -36,7 +36,9 @@ fn check(r: &serde_json::Value, n: usize, expected: impl Fn(usize) -> Vec<u8>) {
         r["lookup_cycles_per_frame"].as_f64().expect("lookup cost") >= 1.0,
         "{ctx}"
     );
-    assert!(r["listen_full_drops"].as_u64().is_some(), "{ctx}");
+    // The runner keeps at most 8 clients in their handshake, under HALF_OPEN_MAX: no SYN is
+    // refused.
+    assert_eq!(r["listen_full_drops"], 0, "{ctx}");
     let conns = r["connections"].as_array().expect("connections list");
     assert_eq!(conns.len(), n, "{ctx}");
     for (i, c) in conns.iter().enumerate() {
@@ -140,6 +142,8 @@ fn a_hundred_connections_on_the_4096_socket_build() {
     }
 }
 
+/// The model only: the human report is printed by the same code for either backend, whose runs
+/// the tests above check on both.
 #[test]
 fn the_human_report_lists_connections_then_totals() {
     let o = Command::new(env!("CARGO_BIN_EXE_buflet"))
@@ -165,7 +169,9 @@ fn the_human_report_lists_connections_then_totals() {
 
 /// `buflet replay` of a capture with two connections (two real captures merged frame by frame
 /// with pcap-file): the JSON lists both, each file verified against its payload's sha256 from
-/// traces/SHA256SUMS; a one-connection replay lists its one connection the same way.
+/// traces/SHA256SUMS; a one-connection replay lists its one connection the same way. The model
+/// only: this checks the CLI's report; `-p buflet-testbench --test replay_connections` replays
+/// merged captures on both backends.
 #[test]
 fn replay_reports_every_connection() {
     use pcap_file::pcap::{PcapPacket, PcapReader, PcapWriter};

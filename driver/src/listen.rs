@@ -47,26 +47,6 @@ impl ListenSpec {
             ..Default::default()
         }
     }
-
-    /// The socket an accepted connection from `peer_ip:peer_port` is, as a [`SocketSpec`]
-    /// (the peer's MAC is not reported: zeros). For the host's own bookkeeping.
-    pub fn accepted(&self, peer_ip: [u8; 4], peer_port: u16) -> SocketSpec {
-        SocketSpec {
-            local_mac: self.local_mac,
-            remote_mac: [0; 6],
-            vlan: self.vlan,
-            local_ip: self.local_ip,
-            remote_ip: peer_ip,
-            local_port: self.local_port,
-            remote_port: peer_port,
-            iss: self.iss,
-            rcv_buf: self.rcv_buf,
-            mss: self.mss,
-            rcv_wscale: self.rcv_wscale,
-            flags: self.flags,
-            proto: IpProto::Tcp,
-        }
-    }
 }
 
 /// What an `ACCEPT` completion says.

@@ -33,11 +33,10 @@ pub const ENGINE_FRAME: u64 = 8;
 /// bucket read and one visit): replaced by `1 + visited` for a frame that reaches the lookup,
 /// so a one-socket run costs what it did.
 pub const LOOKUP_FLAT: u64 = 2;
-/// A SYN that missed the lookup and matched a listen slot: the listen slots' compare.
-/// (An estimate until rtl/toe_engine.v's listen path lands; tune it to that.)
-pub const LISTEN_MATCH: u64 = 1;
-/// Making an accepted socket: the pool head read, the descriptor and context written from
-/// the template, the chain and active-list heads written. (An estimate, as [`LISTEN_MATCH`].)
+/// Making an accepted socket (rtl/toe_engine.v S_ACC0, S_ACC1): the pool head read, the
+/// descriptor and context written from the template, the chain and active-list heads written.
+/// The listen slots' compare itself costs nothing: it is combinational, in the cycle the
+/// lookup misses.
 pub const ACCEPT_MAKE: u64 = 2;
 /// toe_engine per-request work (SOCK_ADD, NB_POST, NOP, unknown): table read-modify-write.
 pub const ENGINE_REQ: u64 = 4;

@@ -191,7 +191,7 @@ impl Regs {
             reg::PAGE_BYTES => param::PAGE_BYTES as u32,
             reg::CLOCK_MHZ => cfg.clock_mhz,
             reg::NUM_ANON => cfg.num_anon,
-            reg::NUM_LISTEN => param::DEF_NUM_LISTEN as u32,
+            reg::NUM_LISTEN => crate::toe::NUM_LISTEN as u32,
             reg::HALF_OPEN_MAX => self.half_open_max,
             reg::CTRL => self.ctrl,
             reg::STATUS => STATUS_READY | if self.enabled() { STATUS_ENABLED } else { 0 },

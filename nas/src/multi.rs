@@ -94,7 +94,8 @@ impl MultiConfig {
         let hold = self.server.mode.needs_hold();
         if hold {
             let nb = u64::from(info.num_buflets);
-            let pool = (nb - nb / 16) * u64::from(info.buflet_bytes);
+            let pool =
+                (nb - nb / buflet_spec::param::POOL_RESERVE_DIV) * u64::from(info.buflet_bytes);
             fit = fit.min((pool / 2 / conns as u64 / page).max(1));
         }
         let pages = self.server.pages_per_nb.clamp(1, fit as usize);

@@ -126,11 +126,6 @@ pub struct ServeReport {
     pub error: Option<String>,
 }
 
-/// A finished connection on its way to the disk thread.
-struct Finished {
-    summary: ConnSummary<ExtentFile>,
-}
-
 /// Serve until `stop` is raised or `opts.exit_after` connections have ended. `ready` is
 /// called once the NIC listens; `each` for every finished connection (from the disk thread,
 /// in the order they end).
@@ -148,7 +143,7 @@ pub fn serve(
         .config(cfg)
         .mem(96 << 20)
         .name("serve");
-    let kept = match &opts.image {
+    match &opts.image {
         Some(p) => {
             if p.exists() {
                 return Err(TbError::Input {
@@ -157,20 +152,15 @@ pub fn serve(
                 });
             }
             builder = builder.disk(BlockDevice::create(p, disk_bytes)?);
-            true
         }
-        None => {
-            builder = builder.blank_disk(disk_bytes);
-            false
-        }
-    };
+        None => builder = builder.blank_disk(disk_bytes),
+    }
     let bench = match builder.build() {
         Ok(b) => b,
         Err(e) => {
-            if kept {
-                if let Some(p) = &opts.image {
-                    let _ = std::fs::remove_file(p);
-                }
+            // The image made for this run goes with the failed start.
+            if let Some(p) = &opts.image {
+                let _ = std::fs::remove_file(p);
             }
             return Err(e);
         }
@@ -234,7 +224,7 @@ pub fn serve(
     srv.listen(&mut drv, &listen)?;
 
     // The disk thread.
-    let (fin_tx, fin_rx) = unbounded::<Finished>();
+    let (fin_tx, fin_rx) = unbounded::<ConnSummary<ExtentFile>>();
     let disk_image = image.clone();
     let disk = std::thread::Builder::new()
         .name("nas-disk".into())
@@ -296,7 +286,7 @@ pub fn serve(
         }
         for summary in srv.take_finished() {
             ended += 1;
-            if fin_tx.send(Finished { summary }).is_err() {
+            if fin_tx.send(summary).is_err() {
                 error = Some("the disk thread stopped".into());
             }
         }
@@ -359,12 +349,12 @@ fn iss_base() -> u32 {
 /// The disk thread: each finished connection's file read back from the image and hashed.
 fn disk_thread(
     image: PathBuf,
-    rx: Receiver<Finished>,
+    rx: Receiver<ConnSummary<ExtentFile>>,
     mut each: impl FnMut(&LiveConn),
 ) -> Vec<LiveConn> {
     let mut out = Vec::new();
     let file = std::fs::File::open(&image);
-    for Finished { summary: s } in rx.iter() {
+    for s in rx.iter() {
         let (disk_offset, len) = match &s.file {
             Some(f) => (f.disk_start, s.file_len.min(f.capacity)),
             None => (0, 0),

@@ -49,6 +49,8 @@ const PROTO_UDP: u8 = ip_proto::UDP as u8;
 const UDP_HDR: u32 = 8;
 /// Largest RCV_BUF a SOCK_ADD may ask for.
 const MAX_RCV_BUF: u64 = param::RCV_BUF_MAX;
+/// Listen slots (register `NUM_LISTEN`): the spec default, as the RTL builds it.
+pub(crate) const NUM_LISTEN: usize = param::DEF_NUM_LISTEN as usize;
 
 /// A segment on a socket's in-order or reassembly list (the fields of its `buflet_hdr`).
 #[derive(Debug, Clone, Copy)]
@@ -238,7 +240,7 @@ impl Toe {
             tx_ready: VecDeque::new(),
             tx_in: vec![false; cfg.num_sockets as usize],
             posts_in_use: 0,
-            listens: vec![None; param::DEF_NUM_LISTEN as usize],
+            listens: vec![None; NUM_LISTEN],
             pool: VecDeque::new(),
             pooled: vec![false; cfg.num_sockets as usize],
             half_open: 0,
@@ -356,7 +358,7 @@ impl ModelDevice {
                 p.flags & (tcp_flag::SYN | tcp_flag::ACK | tcp_flag::RST) == tcp_flag::SYN;
             if !p.udp && syn_only {
                 if let Some(l) = self.toe.listen_match(&key) {
-                    return self.listen_syn(&m, l, base + costs::LISTEN_MATCH);
+                    return self.listen_syn(&m, l, base);
                 }
             }
             return self.anon_or_drop(env, &m, drop::NO_SOCKET, base);

@@ -183,7 +183,7 @@ pub fn run_many(
     };
     let pool_window = {
         let nb = u64::from(drv.info.num_buflets);
-        (nb - nb / 16) * u64::from(drv.info.buflet_bytes) / 2
+        (nb - nb / buflet_spec::param::POOL_RESERVE_DIV) * u64::from(drv.info.buflet_bytes) / 2
     };
     let rcv_share = (pool_window * 2 / 3 / n as u64).max(4 * u64::from(MSS));
     let mut srv = MultiServer::new(drv, mcfg, alloc);
@@ -363,52 +363,56 @@ pub fn run_many(
             progress_us = now_us;
             progress_cycles = cycles;
         }
-        let stuck: Vec<String> = conns
-            .iter()
-            .filter(|c| {
-                let s = sockets.get::<tcp::Socket>(c.handle);
-                !(c.closed && s.send_queue() == 0)
-            })
-            .take(4)
-            .map(|c| {
-                let s = sockets.get::<tcp::Socket>(c.handle);
-                format!(
-                    "port {}: {} with {} of {} bytes queued, {} unacknowledged; the NIC's last (ACK, window, SYN) {:?}",
-                    c.port,
-                    s.state(),
-                    c.sent,
-                    c.source.len(),
-                    s.send_queue(),
-                    last_win.get(&c.port)
-                )
-            })
-            .collect();
-        let nonzero: Vec<_> = drv
-            .counters()
-            .drops
-            .into_iter()
-            .filter(|(_, v)| *v > 0)
-            .collect();
-        let stalled = |why: &str| {
-            PeerError::Stalled {
-            sim_ms: now_us as f64 / 1000.0,
-            cycles,
-            detail: format!(
-                "{why}; {ended} of {n} connections ended, {} open on the NAS, {acked_total} bytes acknowledged to the peer, {recv} received and {written} written on open connections; {}; drops {:?}",
-                srv.open_connections(),
-                stuck.join("; "),
-                nonzero
-            ),
+        // The stall report, built only when the run stalls (it reads every counter).
+        macro_rules! stalled {
+            ($why:expr $(,)?) => {{
+                let stuck: Vec<String> = conns
+                    .iter()
+                    .filter(|c| {
+                        let s = sockets.get::<tcp::Socket>(c.handle);
+                        !(c.closed && s.send_queue() == 0)
+                    })
+                    .take(4)
+                    .map(|c| {
+                        let s = sockets.get::<tcp::Socket>(c.handle);
+                        format!(
+                            "port {}: {} with {} of {} bytes queued, {} unacknowledged; the NIC's last (ACK, window, SYN) {:?}",
+                            c.port,
+                            s.state(),
+                            c.sent,
+                            c.source.len(),
+                            s.send_queue(),
+                            last_win.get(&c.port)
+                        )
+                    })
+                    .collect();
+                let nonzero: Vec<_> = drv
+                    .counters()
+                    .drops
+                    .into_iter()
+                    .filter(|(_, v)| *v > 0)
+                    .collect();
+                    PeerError::Stalled {
+                    sim_ms: now_us as f64 / 1000.0,
+                    cycles,
+                    detail: format!(
+                        "{}; {ended} of {n} connections ended, {} open on the NAS, {acked_total} bytes acknowledged to the peer, {recv} received and {written} written on open connections; {}; drops {:?}",
+                        $why,
+                        srv.open_connections(),
+                        stuck.join("; "),
+                        nonzero
+                    ),
+                }
+            }};
         }
-        };
         if now_us - progress_us > NO_PROGRESS_US {
-            return Err(stalled("no progress for 900 simulated seconds"));
+            return Err(stalled!("no progress for 900 simulated seconds"));
         }
         if cycles - progress_cycles > NO_PROGRESS_CYCLES {
-            return Err(stalled("no progress for 100M device cycles"));
+            return Err(stalled!("no progress for 100M device cycles"));
         }
         if now_us > MAX_SIM_US {
-            return Err(stalled("the run exceeded a simulated day"));
+            return Err(stalled!("the run exceeded a simulated day"));
         }
 
         // Quiet: nothing on the wire or in the device's queues.
@@ -440,7 +444,7 @@ pub fn run_many(
             Some(_) => {}
             None => {
                 if cycles - quiet_since > IDLE_LIMIT {
-                    return Err(stalled(
+                    return Err(stalled!(
                         "the NIC and the link are idle and the peer has no timer pending",
                     ));
                 }

@@ -316,7 +316,7 @@ pub fn run_multi(scs: Vec<Scenario>, opt: &MultiOptions) -> Result<MultiReport, 
     // The NIC's buflet pool above its reserve, in window bytes: the clients' shares.
     let pool_window = {
         let nb = u64::from(b.drv.info.num_buflets);
-        (nb - nb / 16) * u64::from(b.drv.info.buflet_bytes) / 2
+        (nb - nb / buflet_spec::param::POOL_RESERVE_DIV) * u64::from(b.drv.info.buflet_bytes) / 2
     };
     let mut nic_log: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut seen = 0u64;
