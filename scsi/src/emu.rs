@@ -1,0 +1,1 @@
+//! The asynchronous emulation module (TODO: helper).

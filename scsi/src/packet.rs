@@ -1,0 +1,1 @@
+//! The emulation packet's byte layout (TODO: helper).

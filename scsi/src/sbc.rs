@@ -1,0 +1,1 @@
+//! The block command set (TODO: helper).
