@@ -16,6 +16,8 @@ pub enum ServeProtocol {
     Raw,
     /// BFW1 records, each written at its file offset.
     Framed,
+    /// An iSCSI target (RFC 7143) on one SCSI logical unit, the whole image (seed 003).
+    Iscsi,
 }
 
 /// `buflet serve` options.
@@ -40,9 +42,9 @@ pub struct ServeArgs {
     /// The NIC's MAC address, six hex bytes separated by ':'.
     #[arg(long, default_value = "02:42:46:4c:54:02", value_parser = parse_mac)]
     mac: [u8; 6],
-    /// The listening TCP port.
-    #[arg(long, default_value_t = 9000)]
-    port: u16,
+    /// The listening TCP port (default 9000; 3260 with `--protocol iscsi`).
+    #[arg(long)]
+    port: Option<u16>,
     /// What each connection's stream is.
     #[arg(long, value_enum, default_value = "raw")]
     protocol: ServeProtocol,
@@ -56,6 +58,9 @@ pub struct ServeArgs {
     /// Largest file one connection may write, bytes (its extent of the image).
     #[arg(long, default_value_t = 256 << 20, value_parser = clap::value_parser!(u64).range(4096..=(1u64 << 40)))]
     max_bytes: u64,
+    /// `--protocol iscsi`: bytes of the logical unit (the whole image), a multiple of 4096.
+    #[arg(long, default_value_t = 64 << 20, value_parser = clap::value_parser!(u64).range(1 << 20..=(1u64 << 40)))]
+    lu_bytes: u64,
     /// Connections open at once at most (accepted ones plus the accept pool).
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=65536))]
     max_connections: u64,
@@ -83,6 +88,12 @@ fn parse_mac(s: &str) -> Result<[u8; 6], String> {
 /// Run `buflet serve`.
 pub fn run(a: &ServeArgs) -> ExitCode {
     let json = a.json;
+    let iscsi = matches!(a.protocol, ServeProtocol::Iscsi);
+    let port = a.port.unwrap_or(if iscsi { 3260 } else { 9000 });
+    if iscsi && a.lu_bytes % 4096 != 0 {
+        eprintln!("buflet serve: --lu-bytes must be a multiple of 4096");
+        return ExitCode::from(2);
+    }
     let opts = ServeOptions {
         backend: a.backend,
         width: a.width,
@@ -90,20 +101,21 @@ pub fn run(a: &ServeArgs) -> ExitCode {
         tap: a.tap.clone(),
         ip: a.ip.octets(),
         mac: a.mac,
-        port: a.port,
+        port,
         protocol: match a.protocol {
             ServeProtocol::Raw => AppKind::Raw,
             ServeProtocol::Framed => AppKind::Framed,
+            ServeProtocol::Iscsi => AppKind::Iscsi,
         },
         exit_after: a.exit_after.map(|k| k as usize),
         image: a.image.clone(),
         max_bytes: a.max_bytes,
         max_files: a.exit_after.map_or(1024, |k| k as usize),
         max_connections: a.max_connections as usize,
+        lu_bytes: a.lu_bytes,
     };
     let stop = buflet_platform::scratch::interrupt_flag();
     let ip = a.ip;
-    let port = a.port;
     let backend = a.backend.name();
     let ready = move |tap: &str| {
         if json {

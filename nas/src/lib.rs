@@ -15,12 +15,14 @@
 //! | the applications that feed the writer as data arrives (raw stream, SMB2, BFW1) | [`app`] |
 //! | one connection's run loop: socket, stream, application, file | [`server`] |
 //! | many connections: listen, accept pool, dispatch by socket and tag, one file each | [`multi`] |
+//! | an iSCSI target on seed 003's logical unit | [`iscsi`] |
 
 pub mod answer;
 pub mod app;
 pub mod error;
 pub mod filemap;
 pub mod framed;
+pub mod iscsi;
 mod hold;
 pub mod mode;
 pub mod multi;

@@ -537,6 +537,24 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
         Ok(())
     }
 
+    /// Run `f` on connection `sock` (an event from outside the device: the iSCSI logical
+    /// unit's request or completion), then step it like a connection that took a completion
+    /// and end it if it is finished. `false` when there is no such connection.
+    pub fn with_connection(
+        &mut self,
+        drv: &mut Driver,
+        sock: u16,
+        f: impl FnOnce(&mut NasServer<M>, &mut Driver),
+    ) -> Result<bool, ServeError> {
+        let Some(conn) = self.conns.get_mut(&sock) else {
+            return Ok(false);
+        };
+        f(&mut conn.srv, drv);
+        self.dirty.insert(sock);
+        self.dispatch(drv, Vec::new())?;
+        Ok(true)
+    }
+
     /// Graceful close of finished connection `sock`: send our FIN the first time (a connection
     /// the peer reset, or one that failed, is not closed first). Returns whether the socket
     /// may be deleted now.
@@ -662,6 +680,7 @@ mod tests {
                 answers: false,
                 cow: Default::default(),
                 read_mode: None,
+                iscsi: None,
             },
             max_connections,
             nb_memory: 32 << 20,

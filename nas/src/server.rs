@@ -20,6 +20,9 @@ pub enum AppKind {
     Smb2,
     /// BFW1 records, each at its file offset.
     Framed,
+    /// An iSCSI target: the connection is one session on the shared logical unit
+    /// ([`ServerConfig::iscsi`]), and the file is the logical unit's medium.
+    Iscsi,
 }
 
 /// The application on top of the stream.
@@ -30,6 +33,8 @@ pub enum App<M: FileMap> {
     Smb2(Smb2App),
     /// BFW1 records at their file offsets.
     Framed(FramedApp),
+    /// An iSCSI session.
+    Iscsi(Box<crate::iscsi::IscsiApp>),
 }
 
 /// How a [`NasServer`] sets its connection up.
@@ -56,6 +61,8 @@ pub struct ServerConfig {
     /// How read data moves to the NIC (`None`: as `mode`). p2p reads work beside a write
     /// direction that is not p2p (a BFW1 stream needs its headers in host memory).
     pub read_mode: Option<WriteMode>,
+    /// The iSCSI target every [`AppKind::Iscsi`] connection is a session of.
+    pub iscsi: Option<std::sync::Arc<crate::iscsi::IscsiShared>>,
 }
 
 /// Failures of the run loop.
@@ -154,6 +161,18 @@ impl<M: FileMap + Clone> NasServer<M> {
             AppKind::Raw => App::Raw(DiskPump::new(file.clone(), cfg.write_chunk)),
             AppKind::Smb2 => App::Smb2(Smb2App::new(cfg.write_chunk)),
             AppKind::Framed => App::Framed(FramedApp::new(cfg.write_chunk)),
+            AppKind::Iscsi => {
+                let Some(sh) = cfg.iscsi.clone() else {
+                    return Err(ServeError::App(
+                        "an iSCSI connection needs the target (ServerConfig::iscsi)".into(),
+                    ));
+                };
+                App::Iscsi(Box::new(crate::iscsi::IscsiApp::new(
+                    sh,
+                    sock,
+                    u64::from(drv.info.page_bytes),
+                )))
+            }
         };
         let answers = if cfg.answers && kind == AppKind::Framed {
             Some(
@@ -205,6 +224,11 @@ impl<M: FileMap> NasServer<M> {
         if self.answers.as_mut().is_some_and(|a| a.handle(drv, c)) {
             return Ok(true);
         }
+        if let App::Iscsi(a) = &mut self.app {
+            if a.handle(drv, c) {
+                return Ok(true);
+            }
+        }
         Ok(self.stream.handle(drv, c)?)
     }
 
@@ -215,6 +239,9 @@ impl<M: FileMap> NasServer<M> {
             return Err(ServeError::App(e));
         }
         self.pump(drv)?;
+        if let App::Iscsi(a) = &mut self.app {
+            a.step(drv, &mut self.stream, &self.file)?;
+        }
         if let (Some(a), App::Framed(f)) = (self.answers.as_mut(), &mut self.app) {
             for d in f.take_durable() {
                 match d.kind {
@@ -237,6 +264,9 @@ impl<M: FileMap> NasServer<M> {
         if let Some(a) = &self.answers {
             a.pending_tags(out);
         }
+        if let App::Iscsi(a) = &self.app {
+            a.pending_tags(out);
+        }
     }
 
     /// Let the application issue the writes the received data allows.
@@ -245,6 +275,7 @@ impl<M: FileMap> NasServer<M> {
             App::Raw(p) => p.pump(drv, &mut self.stream),
             App::Smb2(a) => a.pump(drv, &mut self.stream, &self.file),
             App::Framed(a) => a.pump(drv, &mut self.stream, &self.file),
+            App::Iscsi(_) => Ok(()),
         }
     }
 
@@ -285,6 +316,7 @@ impl<M: FileMap> NasServer<M> {
             App::Raw(p) => p.failed(),
             App::Smb2(a) => a.failed(),
             App::Framed(a) => a.failed(),
+            App::Iscsi(a) => a.failed(),
         }
     }
 
@@ -294,6 +326,7 @@ impl<M: FileMap> NasServer<M> {
             App::Raw(_) => self.stream.written(),
             App::Smb2(a) => a.written(),
             App::Framed(a) => a.written(),
+            App::Iscsi(a) => a.stats.write_bytes,
         }
     }
 
@@ -308,6 +341,7 @@ impl<M: FileMap> NasServer<M> {
             App::Raw(_) => s.eof.is_some_and(|e| s.written() >= e) && s.writes_in_flight() == 0,
             App::Smb2(a) => a.done(s),
             App::Framed(a) => a.done(s),
+            App::Iscsi(a) => a.done(s),
         }
     }
 
@@ -318,6 +352,7 @@ impl<M: FileMap> NasServer<M> {
             App::Raw(_) => self.stream.eof.unwrap_or(0),
             App::Smb2(a) => a.file_len,
             App::Framed(a) => a.file_len,
+            App::Iscsi(a) => a.stats.write_bytes,
         }
     }
 }

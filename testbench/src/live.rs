@@ -24,7 +24,7 @@ use buflet_nas::server::{AppKind, ServerConfig};
 use buflet_nas::{ExtentFile, WriteMode};
 use buflet_platform::tap::Tap;
 use buflet_platform::{BlockDevice, DeviceConfig};
-use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError};
+use crossbeam_channel::{unbounded, Receiver};
 use serde::Serialize;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
@@ -69,6 +69,8 @@ pub struct ServeOptions {
     pub max_files: usize,
     /// Connections open at once at most (accepted plus the accept pool).
     pub max_connections: usize,
+    /// iSCSI (`protocol` [`AppKind::Iscsi`]): bytes of the logical unit, the whole image.
+    pub lu_bytes: u64,
 }
 
 /// One finished connection as `serve` reports it.
@@ -124,6 +126,10 @@ pub struct ServeReport {
     pub passed: bool,
     /// A failure that ended the run early.
     pub error: Option<String>,
+    /// iSCSI: sha256 of the logical unit's medium (the whole image) at the end.
+    pub lu_sha256: Option<String>,
+    /// iSCSI: the emulation module's counters (commands the logical unit executed).
+    pub scsi: Option<buflet_scsi::EmuStats>,
 }
 
 /// Serve until `stop` is raised or `opts.exit_after` connections have ended. `ready` is
@@ -138,7 +144,12 @@ pub fn serve(
     let t0 = Instant::now();
     let tap = Tap::open(&opts.tap).map_err(|e| TbError::Live(e.to_string()))?;
     let cfg = DeviceConfig::with_sockets(opts.width, opts.sockets);
-    let disk_bytes = opts.max_bytes.saturating_mul(opts.max_files as u64);
+    let iscsi = opts.protocol == AppKind::Iscsi;
+    let disk_bytes = if iscsi {
+        opts.lu_bytes
+    } else {
+        opts.max_bytes.saturating_mul(opts.max_files as u64)
+    };
     let mut builder = Bench::builder(opts.backend)
         .config(cfg)
         .mem(96 << 20)
@@ -178,7 +189,15 @@ pub fn serve(
 
     let max_bytes = opts.max_bytes;
     let max_files = opts.max_files;
+    let lu_bytes = opts.lu_bytes;
     let alloc = move |id: &ConnId| -> Result<ExtentFile, String> {
+        if iscsi {
+            // Every session reaches the one logical unit: the whole image.
+            return Ok(ExtentFile {
+                disk_start: 0,
+                capacity: lu_bytes,
+            });
+        }
         if id.index >= max_files {
             return Err(format!(
                 "the disk image holds {max_files} files (--max-files); connection {} refused",
@@ -190,10 +209,11 @@ pub fn serve(
             capacity: max_bytes,
         })
     };
+    let target = iscsi.then(|| iscsi_target(opts, drv.info.block_bytes));
     let mcfg = MultiConfig {
         kind: opts.protocol,
         server: ServerConfig {
-            nbs: 8,
+            nbs: if iscsi { 32 } else { 8 },
             pages_per_nb: 16,
             mode: WriteMode::ZeroCopy,
             max_retries: None,
@@ -202,6 +222,7 @@ pub fn serve(
             answers: false,
             cow: buflet_nas::answer::Cow::Aware,
             read_mode: None,
+            iscsi: target.clone(),
         },
         max_connections: opts.max_connections,
         nb_memory: buflet_nas::multi::DEFAULT_NB_MEMORY,
@@ -219,7 +240,12 @@ pub fn serve(
         rcv_buf: 1 << 20,
         mss: 1460,
         rcv_wscale: 7,
-        flags: Default::default(),
+        // A request-response protocol: a PDU's named buffer comes back at its PSH.
+        flags: if iscsi {
+            buflet_spec::SockFlags::PSH_RETURN
+        } else {
+            Default::default()
+        },
     };
     srv.listen(&mut drv, &listen)?;
 
@@ -228,7 +254,7 @@ pub fn serve(
     let disk_image = image.clone();
     let disk = std::thread::Builder::new()
         .name("nas-disk".into())
-        .spawn(move || disk_thread(disk_image, fin_rx, each))
+        .spawn(move || disk_thread(disk_image, fin_rx, each, iscsi))
         .map_err(|e| TbError::Live(format!("cannot start the disk thread: {e}")))?;
     let (frames, _reader) = tap.reader().map_err(|e| TbError::Live(e.to_string()))?;
     ready(tap.name());
@@ -274,6 +300,15 @@ pub fn serve(
             };
             busy = polled.completions > 0 || wire.pending() > 0 || srv.in_flight() > 0;
         }
+        if let Some(sh) = &target {
+            match buflet_nas::iscsi::pump(&mut srv, &mut drv, sh) {
+                Ok(n) => busy |= n > 0 || sh.emu.outstanding() > 0 && srv.in_flight() > 0,
+                Err(e) => {
+                    error = Some(e.to_string());
+                    break;
+                }
+            }
+        }
         while let Some(f) = wire.recv() {
             if let Err(e) = tap.send(&f) {
                 error = Some(e.to_string());
@@ -292,17 +327,28 @@ pub fn serve(
         }
         if !busy && !activity {
             let wait = next_tick.saturating_duration_since(Instant::now());
-            match frames.recv_timeout(wait) {
-                Ok(f) => {
-                    wire.send(f);
-                    frames_in += 1;
-                    busy = true;
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
-                    error = Some(format!("TAP interface {}: reading stopped", tap.name()));
-                    break;
-                }
+            // Sleep until a frame comes, the logical unit asks or answers, or the next tick.
+            let mut sel = crossbeam_channel::Select::new();
+            let fi = sel.recv(&frames);
+            if let Some(sh) = &target {
+                sel.recv(sh.requests());
+                sel.recv(sh.completions());
+            }
+            match sel.ready_timeout(wait) {
+                Ok(i) if i == fi => match frames.try_recv() {
+                    Ok(f) => {
+                        wire.send(f);
+                        frames_in += 1;
+                        busy = true;
+                    }
+                    Err(crossbeam_channel::TryRecvError::Empty) => {}
+                    Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                        error = Some(format!("TAP interface {}: reading stopped", tap.name()));
+                        break;
+                    }
+                },
+                Ok(_) => busy = true,
+                Err(_) => {}
             }
         }
     }
@@ -312,6 +358,14 @@ pub fn serve(
     let connections = disk
         .join()
         .map_err(|_| TbError::Live("the disk thread panicked".into()))?;
+    let lu_sha256 = if iscsi {
+        std::fs::File::open(&image)
+            .and_then(|f| hash_range(&f, 0, opts.lu_bytes))
+            .ok()
+    } else {
+        None
+    };
+    let scsi = target.as_ref().map(|t| t.emu.stats());
     let listen_full_drops = drv.drop_count(buflet_driver::DropReason::ListenFull);
     let c = drv.counters();
     let report = ServeReport {
@@ -332,10 +386,35 @@ pub fn serve(
         frames_out,
         ended_by,
         error,
+        lu_sha256,
+        scsi,
     };
     drop(scratch);
     Ok(report)
 }
+
+/// The iSCSI target of `serve --protocol iscsi`: one logical unit of `lu_bytes` on the image
+/// (seed 003's user-space SCSI emulation), run by an emulation module with a worker per
+/// command.
+fn iscsi_target(opts: &ServeOptions, block: u32) -> Arc<buflet_nas::iscsi::IscsiShared> {
+    let blocks = opts.lu_bytes / u64::from(block);
+    let lu = buflet_scsi::sbc::BlockLu::new(buflet_scsi::sbc::LuConfig {
+        blocks,
+        block_size: block,
+        ..buflet_scsi::sbc::LuConfig::default()
+    });
+    let ip = std::net::Ipv4Addr::from(opts.ip);
+    let mut target = buflet_nas::iscsi::TargetConfig::new(ISCSI_TARGET_NAME);
+    target.addresses = vec![format!("{ip}:{},1", opts.port)];
+    target.cmd_window = buflet_nas::iscsi::CMD_WINDOW;
+    target.params.max_recv_data_segment_length = buflet_nas::iscsi::MAX_RECV_DSL;
+    target.params.max_burst_length = 256 << 10;
+    target.params.first_burst_length = 64 << 10;
+    buflet_nas::iscsi::IscsiShared::new(Arc::new(lu), 64, block, blocks, target)
+}
+
+/// The target's iSCSI name.
+pub const ISCSI_TARGET_NAME: &str = "iqn.2026-12.org.buflet:lu0";
 
 /// An ISS base that differs from run to run (RFC 6528: not guessable from outside).
 fn iss_base() -> u32 {
@@ -351,6 +430,7 @@ fn disk_thread(
     image: PathBuf,
     rx: Receiver<ConnSummary<ExtentFile>>,
     mut each: impl FnMut(&LiveConn),
+    iscsi: bool,
 ) -> Vec<LiveConn> {
     let mut out = Vec::new();
     let file = std::fs::File::open(&image);
@@ -361,6 +441,8 @@ fn disk_thread(
         };
         let mut failure = s.failure.clone();
         let sha = match &file {
+            // An iSCSI session has no file of its own: the logical unit is hashed at the end.
+            _ if iscsi => String::new(),
             Ok(f) => {
                 let _ = f.sync_data();
                 match hash_range(f, disk_offset, len) {
@@ -382,7 +464,10 @@ fn disk_thread(
             bytes: s.stream_bytes,
             file: format!("{}@{}+{}", image.display(), disk_offset, len),
             disk_offset,
-            verified: failure.is_none() && s.file.is_some() && !s.reset && s.written >= s.file_len,
+            verified: failure.is_none()
+                && s.file.is_some()
+                && !s.reset
+                && (iscsi || s.written >= s.file_len),
             sha256: sha,
             reset: s.reset,
             failure,

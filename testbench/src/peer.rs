@@ -650,6 +650,7 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
             opts.mode
         },
         read_mode: opts.read_back.then_some(opts.mode),
+        iscsi: None,
         max_retries: faults.max_retries,
         write_chunk: WRITE_CHUNK,
         nb_timeout: faults.nb_timeout,

@@ -136,6 +136,7 @@ pub fn run_many(
             pages_per_nb: PAGES_PER_NB,
             mode: opts.mode,
             read_mode: None,
+            iscsi: None,
             max_retries: None,
             write_chunk: WRITE_CHUNK,
             nb_timeout: None,

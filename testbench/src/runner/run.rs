@@ -119,6 +119,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         answers: false,
         cow: Default::default(),
         read_mode: None,
+        iscsi: None,
     };
     let mut srv = NasServer::start(&mut b.drv, &sc.socket, kind, store, &scfg)?;
     let total = file_len;

@@ -1,0 +1,1403 @@
+//! One iSCSI connection (one session: MaxConnections is 1) on one accepted socket: PDUs parsed
+//! out of the named buffers (the CPU reads headers, login text and parameter lists only),
+//! SCSI commands handed to the logical unit as emulation packets, their data-out left where
+//! the NIC delivered it and written by the block engine, data-in read by the block engine into
+//! pages the NIC sends from, R2Ts, status, task management, NOP, text and logout.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use buflet_driver::{Completion, CplKind, Driver};
+use buflet_scsi::{status, Direction, EmuPacket, IoError, TmFunction};
+use buflet_spec::Status;
+use crossbeam_channel::Sender;
+
+use super::blk::{self, BlkCmd, CMD_BYTES};
+use super::glue::{self, Hdr};
+use super::port::{IoOp, IoReq, PortIo};
+use super::tx::{PagePool, PduTx};
+use super::{IscsiShared, IscsiStats};
+use crate::{FileMap, NasStream};
+
+/// Commands outstanding at once the target allows (MaxCmdSN - ExpCmdSN + 1).
+pub const CMD_WINDOW: u32 = 64;
+/// Largest data segment the target accepts (its MaxRecvDataSegmentLength declaration).
+pub const MAX_RECV_DSL: u32 = 256 * 1024;
+/// Largest expected data transfer length of one command the target serves (bigger ones end
+/// in CHECK CONDITION before any data moves): bounds the data-in pages of one command.
+pub const MAX_XFER: u32 = 16 << 20;
+/// Pages of data-in and header buffers one connection may hold.
+pub const POOL_PAGES: usize = 8192;
+/// ITT of a PDU that expects no answer.
+const RESERVED_TAG: u32 = 0xffff_ffff;
+
+/// Where the session is.
+enum Phase {
+    Login(Box<glue::Login>),
+    /// Full feature phase, with the session's negotiator (Text Requests); `discovery` when
+    /// only Text, NOP and Logout are allowed.
+    Full {
+        negotiator: Box<buflet_iscsi::text::Negotiator>,
+        discovery: bool,
+    },
+    /// Logout answered: nothing more is parsed.
+    LoggedOut,
+}
+
+/// A request of the logical unit waiting on the device thread.
+enum Pending {
+    /// Data-out bytes `[off, end)` to the medium from file offset `file_off`; `issued` bytes
+    /// handed to the writer so far.
+    Write {
+        file_off: u64,
+        off: u64,
+        end: u64,
+        issued: u64,
+        left: Rc<RefCell<(u32, Option<String>)>>,
+        reply: Sender<Result<Vec<u8>, IoError>>,
+    },
+    /// CPU read of data-out bytes once they are in.
+    Peek {
+        off: u64,
+        len: u64,
+        reply: Sender<Result<Vec<u8>, IoError>>,
+    },
+    /// WRITE SAME (the data-out block at `src`) or zeros (`src` none) to `blocks` blocks from
+    /// `lba`, once the block is in.
+    Same {
+        lba: u64,
+        blocks: u32,
+        src: Option<u64>,
+        reply: Sender<Result<Vec<u8>, IoError>>,
+    },
+    /// Block commands in flight (reads into data-in pages, write-same, zeros), and where the
+    /// bytes go when they are a `ReadVec`.
+    Blk {
+        cmds: Vec<BlkCmd>,
+        failed: Option<String>,
+        read: bool,
+        vec: Option<(Vec<u64>, u64)>,
+        own: Vec<u64>,
+        reply: Sender<Result<Vec<u8>, IoError>>,
+    },
+}
+
+/// One SCSI command.
+struct Task {
+    itt: u32,
+    tag: u64,
+    lun: u64,
+    edtl: u32,
+    write: bool,
+    /// Data-out segments by buffer offset: (stream offset, bytes).
+    segs: BTreeMap<u64, (u64, u64)>,
+    /// Data-out bytes received.
+    have: u64,
+    /// Unsolicited data-out still expected (immediate data counted), and the DataSN of the
+    /// next unsolicited Data-Out.
+    unsol_left: u64,
+    unsol_sn: u32,
+    /// Next buffer offset to solicit, R2Ts outstanding (TTT, offset, bytes, received, DataSN),
+    /// and the next R2TSN.
+    solicit_next: u64,
+    r2ts: Vec<(u32, u64, u64, u64, u32)>,
+    r2t_sn: u32,
+    /// The logical unit's answer.
+    done: Option<EmuPacket>,
+    /// Aborted by task management: no answer is sent.
+    aborted: bool,
+    /// A data digest failed: the command ends in ABORTED COMMAND.
+    digest_failed: bool,
+    /// Data-in pages by page index.
+    din: Vec<Option<u64>>,
+    pending: Vec<Pending>,
+}
+
+impl Task {
+    /// Every data-out byte the initiator will send has come (what was solicited, and the
+    /// unsolicited burst).
+    fn data_settled(&self) -> bool {
+        self.unsol_left == 0 && self.r2ts.is_empty()
+    }
+}
+
+/// The iSCSI application of one connection.
+pub struct IscsiApp {
+    sh: Arc<IscsiShared>,
+    id: u64,
+    sock: u16,
+    next: u64,
+    phase: Phase,
+    params: glue::Params,
+    stat_sn: u32,
+    exp_cmd_sn: u32,
+    tasks: HashMap<u32, Task>,
+    by_tag: HashMap<u64, u32>,
+    blk_tags: HashMap<u32, u32>,
+    next_ttt: u32,
+    tx: PduTx,
+    pool: PagePool,
+    failure: Option<String>,
+    /// The session is over (logout, or a fatal protocol error): the rest is discarded.
+    closed: bool,
+    /// Counters.
+    pub stats: IscsiStats,
+}
+
+impl Drop for IscsiApp {
+    fn drop(&mut self) {
+        self.sh.unbind(self.id);
+    }
+}
+
+impl IscsiApp {
+    /// The application of a connection on `sock`.
+    pub fn new(sh: Arc<IscsiShared>, sock: u16, page: u64) -> Self {
+        let id = sh.new_conn_id();
+        let login = glue::Login::new(&sh.target, sh.new_tsih());
+        sh.bind(id, sock);
+        IscsiApp {
+            sh,
+            id,
+            sock,
+            next: 0,
+            phase: Phase::Login(Box::new(login)),
+            params: glue::Params::default(),
+            stat_sn: 0,
+            exp_cmd_sn: 0,
+            tasks: HashMap::new(),
+            by_tag: HashMap::new(),
+            blk_tags: HashMap::new(),
+            next_ttt: 1,
+            tx: PduTx::new(sock),
+            pool: PagePool::new(page, POOL_PAGES),
+            failure: None,
+            closed: false,
+            stats: IscsiStats::default(),
+        }
+    }
+
+    /// The connection's id (requests of its logical-unit workers carry it).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The first failure.
+    pub fn failed(&self) -> Option<String> {
+        self.failure.clone().or_else(|| self.tx.failed())
+    }
+
+    /// Everything up to the end of the stream is parsed, no command is outstanding and every
+    /// PDU was sent and acknowledged.
+    pub fn done(&self, nas: &NasStream) -> bool {
+        nas.eof.is_some_and(|e| self.next >= e || self.closed)
+            && self.tasks.is_empty()
+            && self.tx.idle()
+            && nas.writes_in_flight() == 0
+    }
+
+    /// Tags of its block commands in flight.
+    pub fn pending_tags(&self, out: &mut Vec<u32>) {
+        out.extend(self.blk_tags.keys().copied());
+    }
+
+    /// Take a completion (its posts' `TX_DONE`s, its block commands' `BLK_DONE`s).
+    pub fn handle(&mut self, drv: &mut Driver, c: &Completion) -> bool {
+        if self.tx.handle(c, &mut self.pool) {
+            return true;
+        }
+        if c.kind != CplKind::BlkDone {
+            return false;
+        }
+        let Some(itt) = self.blk_tags.remove(&c.tag) else {
+            return false;
+        };
+        let Some(t) = self.tasks.get_mut(&itt) else {
+            return true;
+        };
+        for p in &mut t.pending {
+            if let Pending::Blk { cmds, failed, .. } = p {
+                if let Some(i) = cmds.iter().position(|b| b.tag == c.tag) {
+                    let cmd = cmds.swap_remove(i);
+                    blk::finish(drv, cmd);
+                    if c.status != Status::Ok {
+                        failed.get_or_insert(format!("block command ended {:?}", c.status));
+                    }
+                    break;
+                }
+            }
+        }
+        true
+    }
+
+    /// Parse what arrived, serve the logical unit's requests that can be served, answer the
+    /// commands that are over and send what is queued.
+    pub fn step(
+        &mut self,
+        drv: &mut Driver,
+        nas: &mut NasStream,
+        file: &dyn FileMap,
+    ) -> Result<(), crate::ServeError> {
+        if self.failure.is_none() {
+            if let Err(e) = self.parse(drv, nas) {
+                self.fail(e);
+            }
+        }
+        let itts: Vec<u32> = self.tasks.keys().copied().collect();
+        for itt in itts {
+            self.serve(drv, nas, file, itt);
+            self.try_finish(drv, nas, itt);
+        }
+        if self.closed {
+            let rx = nas.received();
+            if rx > self.next {
+                let _ = nas.discard(drv, self.next, rx - self.next);
+                self.next = rx;
+            }
+        }
+        self.tx
+            .flush(drv, &mut self.pool)
+            .map_err(|e| crate::ServeError::App(format!("iSCSI: sending a PDU: {e}")))?;
+        Ok(())
+    }
+
+    fn fail(&mut self, e: String) {
+        self.failure.get_or_insert(e);
+        self.closed = true;
+    }
+
+    /// Parse every complete PDU that arrived.
+    fn parse(&mut self, drv: &mut Driver, nas: &mut NasStream) -> Result<(), String> {
+        while !self.closed {
+            let rx = nas.received();
+            if self.next + 48 > rx {
+                break;
+            }
+            let mut raw = [0u8; 48];
+            nas.peek(drv, self.next, &mut raw)
+                .map_err(|e| format!("iSCSI: reading a PDU header: {e}"))?;
+            let h = glue::header(&raw).map_err(|e| format!("iSCSI: PDU at stream offset {}: {e}", self.next))?;
+            let hd = if self.params.header_digest { 4 } else { 0 };
+            let dd = if self.params.data_digest && h.dsl > 0 { 4 } else { 0 };
+            let hdr_len = 48 + h.ahs_len as u64 + hd;
+            let limit = match self.phase {
+                Phase::Login(_) => 8192,
+                _ => MAX_RECV_DSL,
+            };
+            if h.dsl > limit {
+                // An oversize segment: the stream cannot be trusted past it.
+                self.reject(&raw, glue::REJECT_PROTOCOL_ERROR);
+                return Err(format!(
+                    "iSCSI: a data segment of {} bytes, over MaxRecvDataSegmentLength {limit}: the connection ends",
+                    h.dsl
+                ));
+            }
+            let data_off = self.next + hdr_len;
+            let padded = (h.dsl as u64).div_ceil(4) * 4;
+            let end = data_off + padded + dd;
+            if end > rx {
+                break;
+            }
+            let mut ahs = vec![0u8; h.ahs_len as usize];
+            if !ahs.is_empty() {
+                nas.peek(drv, self.next + 48, &mut ahs)
+                    .map_err(|e| format!("iSCSI: reading an AHS: {e}"))?;
+            }
+            if hd > 0 {
+                let mut d = [0u8; 4];
+                nas.peek(drv, self.next + 48 + h.ahs_len as u64, &mut d)
+                    .map_err(|e| format!("iSCSI: reading a header digest: {e}"))?;
+                if !glue::header_digest_ok(&raw, &ahs, d) {
+                    self.stats.digest_errors += 1;
+                    return Err(format!(
+                        "iSCSI: header digest error at stream offset {}: the connection ends",
+                        self.next
+                    ));
+                }
+            }
+            let start = self.next;
+            self.next = end;
+            self.stats.pdus_in += 1;
+            // The header (and digest) is read: its bytes go back to the NIC at once.
+            let _ = nas.discard(drv, start, hdr_len);
+            let data = (data_off, h.dsl as u64);
+            let mut data_kept = false;
+            if dd > 0 {
+                // The CPU reads the segment to check its digest (one more crossing per byte).
+                let mut seg = vec![0u8; padded as usize];
+                let mut d = [0u8; 4];
+                nas.peek(drv, data_off, &mut seg)
+                    .and_then(|_| nas.peek(drv, data_off + padded, &mut d))
+                    .map_err(|e| format!("iSCSI: reading a data segment: {e}"))?;
+                self.stats.digest_bytes_read += padded;
+                if !glue::data_digest_ok(&seg, d) {
+                    self.stats.digest_errors += 1;
+                    self.reject(&raw, glue::REJECT_DATA_DIGEST);
+                    if let Some(t) = self.tasks.get_mut(&h.itt) {
+                        t.digest_failed = true;
+                    }
+                    let _ = nas.discard(drv, data_off, padded + dd);
+                    continue;
+                }
+            }
+            match self.phase {
+                Phase::Login(_) => self.login_pdu(drv, nas, &raw, &h, data)?,
+                Phase::LoggedOut => {}
+                Phase::Full { .. } => {
+                    data_kept = self.full_pdu(drv, nas, &raw, &ahs, &h, data)?
+                }
+            }
+            if !data_kept && end > data_off {
+                let _ = nas.discard(drv, data_off, end - data_off);
+            } else if data_kept && end > data_off + h.dsl as u64 {
+                let tail = data_off + h.dsl as u64;
+                let _ = nas.discard(drv, tail, end - tail);
+            }
+        }
+        Ok(())
+    }
+
+    fn read_data(
+        &self,
+        drv: &mut Driver,
+        nas: &NasStream,
+        (off, len): (u64, u64),
+    ) -> Result<Vec<u8>, String> {
+        let mut v = vec![0u8; len as usize];
+        nas.peek(drv, off, &mut v)
+            .map_err(|e| format!("iSCSI: reading a data segment: {e}"))?;
+        Ok(v)
+    }
+
+    fn login_pdu(
+        &mut self,
+        drv: &mut Driver,
+        nas: &NasStream,
+        raw: &[u8; 48],
+        h: &Hdr,
+        data: (u64, u64),
+    ) -> Result<(), String> {
+        if h.op != glue::OP_LOGIN {
+            self.reject(raw, glue::REJECT_PROTOCOL_ERROR);
+            return Err(format!(
+                "iSCSI: opcode {:#04x} before the login completed: the connection ends",
+                h.op
+            ));
+        }
+        let text = self.read_data(drv, nas, data)?;
+        let Phase::Login(login) = &mut self.phase else {
+            return Ok(());
+        };
+        let step = login.on_request(raw, &text);
+        // The login's own PDUs go with the parameters of the login phase (no digests).
+        let b = glue::frame(&step.header, &step.data, false, false);
+        self.stats.pdus_out += 1;
+        self.tx.bytes(b, true);
+        if let Some(p) = step.params {
+            self.params = p;
+            self.stat_sn = step.next_stat_sn;
+            self.exp_cmd_sn = step.exp_cmd_sn;
+            let old = std::mem::replace(&mut self.phase, Phase::LoggedOut);
+            if let Phase::Login(l) = old {
+                self.phase = Phase::Full {
+                    negotiator: Box::new(l.into_negotiator()),
+                    discovery: step.discovery,
+                };
+            }
+            self.stats.logins += 1;
+        } else if step.failed {
+            self.phase = Phase::LoggedOut;
+            self.closed = true;
+        }
+        Ok(())
+    }
+
+    /// Queue a PDU: header (digest when negotiated), data segment, padding and digest, all
+    /// written by the CPU.
+    fn send_pdu(&mut self, header: [u8; 48], data: &[u8]) {
+        let b = glue::frame(&header, data, self.params.header_digest, self.params.data_digest);
+        self.stats.pdus_out += 1;
+        self.tx.bytes(b, true);
+    }
+
+    fn reject(&mut self, raw: &[u8; 48], reason: u8) {
+        self.stats.rejects += 1;
+        let h = glue::reject(reason, self.stat_sn, self.exp_cmd_sn, self.max_cmd_sn());
+        self.send_pdu(h, raw);
+    }
+
+    fn max_cmd_sn(&self) -> u32 {
+        self.exp_cmd_sn.wrapping_add(CMD_WINDOW - 1)
+    }
+
+    fn next_stat_sn(&mut self) -> u32 {
+        let s = self.stat_sn;
+        self.stat_sn = self.stat_sn.wrapping_add(1);
+        s
+    }
+
+    /// A command-numbered PDU: `true` when it is to be executed (in the window; a
+    /// non-immediate one advances ExpCmdSN).
+    fn cmd_sn_ok(&mut self, imm: bool, cmd_sn: u32) -> bool {
+        if imm {
+            return true;
+        }
+        if cmd_sn != self.exp_cmd_sn {
+            // Outside the window (or a duplicate): silently ignored (RFC 7143 4.2.2.1).
+            self.stats.cmd_sn_ignored += 1;
+            return false;
+        }
+        self.exp_cmd_sn = self.exp_cmd_sn.wrapping_add(1);
+        true
+    }
+
+    /// A PDU of the full-feature phase; `true` when its data segment is kept (data-out).
+    fn full_pdu(
+        &mut self,
+        drv: &mut Driver,
+        nas: &NasStream,
+        raw: &[u8; 48],
+        ahs: &[u8],
+        h: &Hdr,
+        data: (u64, u64),
+    ) -> Result<bool, String> {
+        let discovery = matches!(self.phase, Phase::Full { discovery: true, .. });
+        if discovery && !matches!(h.op, glue::OP_TEXT | glue::OP_NOP_OUT | glue::OP_LOGOUT) {
+            self.reject(raw, glue::REJECT_PROTOCOL_ERROR);
+            return Ok(false);
+        }
+        match h.op {
+            glue::OP_SCSI_CMD => Ok(self.scsi_cmd(raw, ahs, h, data)),
+            glue::OP_DATA_OUT => Ok(self.data_out(raw, h, data)),
+            glue::OP_NOP_OUT => {
+                let n = glue::nop_out(raw);
+                if !self.cmd_sn_ok(true, n.cmd_sn) {
+                    return Ok(false);
+                }
+                if n.itt != RESERVED_TAG {
+                    let ping = self.read_data(drv, nas, data)?;
+                    let sn = self.next_stat_sn();
+                    let hdr = glue::nop_in(n.itt, n.lun, sn, self.exp_cmd_sn, self.max_cmd_sn(), ping.len());
+                    self.send_pdu(hdr, &ping);
+                    self.stats.nops += 1;
+                }
+                Ok(false)
+            }
+            glue::OP_TMF => {
+                self.tmf(raw, h);
+                Ok(false)
+            }
+            glue::OP_TEXT => {
+                let t = glue::text_req(raw);
+                if !self.cmd_sn_ok(h.imm, t.cmd_sn) {
+                    return Ok(false);
+                }
+                let text = self.read_data(drv, nas, data)?;
+                let sns = (self.stat_sn, self.exp_cmd_sn, self.max_cmd_sn());
+                let Phase::Full { negotiator, .. } = &mut self.phase else {
+                    return Ok(false);
+                };
+                match glue::text_response(raw, &text, &self.sh.target, negotiator, sns) {
+                    Ok((hdr, out)) => {
+                        self.next_stat_sn();
+                        self.send_pdu(hdr, &out);
+                    }
+                    Err(_) => self.reject(raw, glue::REJECT_PROTOCOL_ERROR),
+                }
+                Ok(false)
+            }
+            glue::OP_LOGOUT => {
+                let l = glue::logout_req(raw);
+                if !self.cmd_sn_ok(h.imm, l.cmd_sn) {
+                    return Ok(false);
+                }
+                let sn = self.next_stat_sn();
+                let hdr = glue::logout_response(l.itt, sn, self.exp_cmd_sn, self.max_cmd_sn());
+                self.send_pdu(hdr, &[]);
+                self.phase = Phase::LoggedOut;
+                self.closed = true;
+                self.stats.logouts += 1;
+                // Commands still at the logical unit end without an answer.
+                for t in self.tasks.values_mut() {
+                    t.aborted = true;
+                }
+                Ok(false)
+            }
+            glue::OP_SNACK => {
+                // ErrorRecoveryLevel 0: no SNACK.
+                self.reject(raw, glue::REJECT_PROTOCOL_ERROR);
+                Ok(false)
+            }
+            _ => {
+                self.reject(raw, glue::REJECT_CMD_NOT_SUPPORTED);
+                Ok(false)
+            }
+        }
+    }
+
+    /// A SCSI Command: a task, handed to the logical unit at once; the data-out it needs
+    /// beyond the unsolicited burst is solicited with R2Ts.
+    fn scsi_cmd(&mut self, raw: &[u8; 48], ahs: &[u8], h: &Hdr, data: (u64, u64)) -> bool {
+        let c = match glue::scsi_cmd(raw, ahs) {
+            Ok(c) => c,
+            Err(_) => {
+                self.reject(raw, glue::REJECT_INVALID_FIELD);
+                return false;
+            }
+        };
+        if !self.cmd_sn_ok(h.imm, c.cmd_sn) {
+            return false;
+        }
+        if self.tasks.contains_key(&c.itt) {
+            self.reject(raw, glue::REJECT_TASK_IN_PROGRESS);
+            return false;
+        }
+        self.stats.commands += 1;
+        let edtl = c.edtl;
+        let dir = match (c.read, c.write) {
+            (true, true) => Direction::Bidirectional,
+            (false, true) => Direction::ToDevice,
+            (true, false) => Direction::FromDevice,
+            _ => Direction::None,
+        };
+        let imm = if c.write { data.1.min(edtl as u64) } else { 0 };
+        let unsol = if c.write && !self.params.initial_r2t {
+            (self.params.first_burst as u64).min(edtl as u64)
+        } else {
+            imm
+        };
+        let mut t = Task {
+            itt: c.itt,
+            tag: self.sh.new_tag(),
+            lun: c.lun,
+            edtl,
+            write: c.write,
+            segs: BTreeMap::new(),
+            have: 0,
+            unsol_left: unsol.saturating_sub(imm),
+            unsol_sn: 0,
+            solicit_next: unsol.max(imm),
+            r2ts: Vec::new(),
+            r2t_sn: 0,
+            done: None,
+            aborted: false,
+            digest_failed: false,
+            din: Vec::new(),
+            pending: Vec::new(),
+        };
+        let kept = imm > 0;
+        if kept {
+            t.segs.insert(0, (data.0, imm));
+            t.have = imm;
+        }
+        if !c.write {
+            t.solicit_next = 0;
+        }
+        let too_big = edtl > MAX_XFER;
+        let pkt = EmuPacket::new(
+            t.tag,
+            c.lun,
+            &c.cdb,
+            dir,
+            edtl,
+            self.id,
+            1,
+        );
+        let itt = c.itt;
+        self.by_tag.insert(t.tag, itt);
+        match pkt {
+            Ok(p) if !too_big => {
+                let io = PortIo {
+                    tx: self.sh.io_tx.clone(),
+                    conn: self.id,
+                    sock: self.sock,
+                    tag: t.tag,
+                    block_size: self.sh.block_size,
+                    blocks: self.sh.blocks,
+                    data_out_len: if c.write { edtl as u64 } else { 0 },
+                    data_in_len: if c.read { edtl as u64 } else { 0 },
+                };
+                if let Err(e) = self.sh.emu.submit(p, Box::new(io)) {
+                    let mut p = EmuPacket::new(t.tag, c.lun, &c.cdb[..1], dir, edtl, self.id, 1)
+                        .unwrap_or_else(|_| glue::blank_packet(t.tag));
+                    p.set_status(status::BUSY);
+                    p.set_state(buflet_scsi::PacketState::Done);
+                    t.done = Some(p);
+                    self.failure_note(format!("the logical unit refused a command: {e}"));
+                }
+            }
+            _ => {
+                // A CDB the packet cannot carry, or a transfer too large: INVALID FIELD IN CDB.
+                let mut p = glue::blank_packet(t.tag);
+                p.check_condition(0x5, 0x24, 0x00);
+                t.done = Some(p);
+            }
+        }
+        if t.done.is_none() {
+            self.solicit(&mut t);
+        }
+        self.tasks.insert(itt, t);
+        kept
+    }
+
+    fn failure_note(&mut self, _e: String) {
+        self.stats.lu_refused += 1;
+    }
+
+    /// Send the R2Ts the task may have outstanding (MaxOutstandingR2T), each at most
+    /// MaxBurstLength.
+    fn solicit(&mut self, t: &mut Task) {
+        if !t.write {
+            return;
+        }
+        while t.r2ts.len() < self.params.max_r2t.max(1) as usize && t.solicit_next < t.edtl as u64 {
+            let off = t.solicit_next;
+            let len = (t.edtl as u64 - off).min(self.params.max_burst as u64);
+            let ttt = self.next_ttt;
+            self.next_ttt = self.next_ttt.wrapping_add(1).max(1);
+            if self.next_ttt == RESERVED_TAG {
+                self.next_ttt = 1;
+            }
+            let hdr = glue::r2t(
+                t.lun,
+                t.itt,
+                ttt,
+                self.stat_sn,
+                self.exp_cmd_sn,
+                self.max_cmd_sn(),
+                t.r2t_sn,
+                off as u32,
+                len as u32,
+            );
+            t.r2t_sn = t.r2t_sn.wrapping_add(1);
+            t.r2ts.push((ttt, off, len, 0, 0));
+            t.solicit_next += len;
+            self.stats.r2ts += 1;
+            let b = glue::frame(&hdr, &[], self.params.header_digest, false);
+            self.stats.pdus_out += 1;
+            self.tx.bytes(b, true);
+        }
+    }
+
+    /// A Data-Out: its segment joins its task's data-out (kept in the named buffers).
+    fn data_out(&mut self, raw: &[u8; 48], h: &Hdr, data: (u64, u64)) -> bool {
+        let d = glue::data_out(raw);
+        let Some(mut t) = self.tasks.remove(&d.itt) else {
+            // Data for a task that is over (aborted): dropped.
+            self.stats.stray_data += 1;
+            return false;
+        };
+        let len = data.1;
+        let mut kept = false;
+        let mut bad = false;
+        if d.ttt == RESERVED_TAG {
+            if t.unsol_left < len || d.data_sn != t.unsol_sn {
+                bad = true;
+            } else {
+                t.unsol_left -= len;
+                t.unsol_sn += 1;
+                if h.fin {
+                    t.unsol_left = 0;
+                }
+            }
+        } else if let Some(i) = t.r2ts.iter().position(|r| r.0 == d.ttt) {
+            let r = &mut t.r2ts[i];
+            let (_, off, rlen, got, sn) = *r;
+            if d.data_sn != sn || d.buf_off as u64 != off + got || got + len > rlen {
+                bad = true;
+            } else {
+                r.3 += len;
+                r.4 += 1;
+                if r.3 == rlen {
+                    t.r2ts.swap_remove(i);
+                }
+            }
+        } else {
+            bad = true;
+        }
+        if bad || d.buf_off as u64 + len > t.edtl as u64 {
+            // DataSN out of order, an offset or length that does not match the R2T: a
+            // protocol error the task cannot recover from at ErrorRecoveryLevel 0.
+            self.stats.protocol_errors += 1;
+            self.reject(raw, glue::REJECT_PROTOCOL_ERROR);
+            t.digest_failed = true;
+            t.unsol_left = 0;
+            t.r2ts.clear();
+            t.solicit_next = t.edtl as u64;
+        } else if len > 0 && !t.aborted && !t.digest_failed {
+            t.segs.insert(d.buf_off as u64, (data.0, len));
+            t.have += len;
+            kept = true;
+        }
+        if t.done.is_none() && !t.digest_failed {
+            self.solicit(&mut t);
+        }
+        self.tasks.insert(d.itt, t);
+        kept
+    }
+
+    fn tmf(&mut self, raw: &[u8; 48], h: &Hdr) {
+        let m = glue::tmf(raw);
+        if !self.cmd_sn_ok(h.imm, m.cmd_sn) {
+            return;
+        }
+        self.stats.tmfs += 1;
+        let f = match m.function {
+            1 => Some(TmFunction::AbortTask),
+            2 => Some(TmFunction::AbortTaskSet),
+            3 => Some(TmFunction::ClearAca),
+            4 => Some(TmFunction::ClearTaskSet),
+            5 => Some(TmFunction::LogicalUnitReset),
+            6 => Some(TmFunction::TargetWarmReset),
+            7 => Some(TmFunction::TargetColdReset),
+            _ => None,
+        };
+        let response = match f {
+            Some(TmFunction::AbortTask) => match self.tasks.get_mut(&m.rtt) {
+                Some(t) if t.lun == m.lun => {
+                    t.aborted = true;
+                    0
+                }
+                Some(_) => 1,
+                // Not received (RefCmdSN in the window, not yet here) or already answered:
+                // there is nothing left to abort (RFC 7143 11.6.1).
+                None => 0,
+            },
+            Some(TmFunction::ClearAca) => 5,
+            Some(f) => {
+                for t in self.tasks.values_mut() {
+                    if f != TmFunction::AbortTaskSet && f != TmFunction::ClearTaskSet
+                        || t.lun == m.lun
+                    {
+                        t.aborted = true;
+                    }
+                }
+                self.sh.emu.task_management(f, self.id);
+                0
+            }
+            None => 5,
+        };
+        let sn = self.next_stat_sn();
+        let hdr = glue::tmf_response(m.itt, response, sn, self.exp_cmd_sn, self.max_cmd_sn());
+        self.send_pdu(hdr, &[]);
+        if f == Some(TmFunction::TargetColdReset) {
+            self.closed = true;
+        }
+    }
+
+    /// A request of the logical unit for one of this connection's commands.
+    pub fn on_io(&mut self, drv: &mut Driver, nas: &mut NasStream, file: &dyn FileMap, req: IoReq) {
+        let Some(itt) = self.by_tag.get(&req.tag).copied() else {
+            let _ = req.reply.send(Err(IoError::Gone("the command is over".into())));
+            return;
+        };
+        let Some(t) = self.tasks.get_mut(&itt) else {
+            let _ = req.reply.send(Err(IoError::Gone("the command is over".into())));
+            return;
+        };
+        if t.aborted {
+            let _ = req.reply.send(Err(IoError::Gone("the command was aborted".into())));
+            return;
+        }
+        let bs = self.sh.block_size as u64;
+        let page = self.pool.page();
+        let reply = req.reply;
+        let span = |blocks: u32| u64::from(blocks) * bs;
+        let in_medium = |lba: u64, blocks: u32| {
+            lba.checked_add(u64::from(blocks))
+                .is_some_and(|e| e <= self.sh.blocks)
+        };
+        match req.op {
+            IoOp::Write { lba, blocks, off } => {
+                let end = off + span(blocks);
+                if !in_medium(lba, blocks) || end > t.edtl as u64 || !t.write {
+                    let _ = reply.send(Err(IoError::Range(format!(
+                        "write of data-out {off}..{end} to LBA {lba}+{blocks}"
+                    ))));
+                    return;
+                }
+                t.pending.push(Pending::Write {
+                    file_off: lba * bs,
+                    off,
+                    end,
+                    issued: 0,
+                    left: Rc::new(RefCell::new((0, None))),
+                    reply,
+                });
+            }
+            IoOp::Peek { off, len } => {
+                if off + len > t.edtl as u64 || !t.write || len > MAX_RECV_DSL as u64 * 4 {
+                    let _ = reply.send(Err(IoError::Range(format!("peek of data-out {off}+{len}"))));
+                    return;
+                }
+                t.pending.push(Pending::Peek { off, len, reply });
+            }
+            IoOp::Fill { off, data } => {
+                let end = off + data.len() as u64;
+                if end > (t.edtl as u64).min(MAX_XFER as u64) {
+                    let _ = reply.send(Err(IoError::Range(format!("fill of data-in {off}..{end}"))));
+                    return;
+                }
+                let r = Self::din_pages(t, &mut self.pool, drv, off, end).and_then(|_| {
+                    let mut at = off;
+                    for chunk in data.chunks(page as usize) {
+                        let mut pos = 0;
+                        while pos < chunk.len() {
+                            let pg = (at / page) as usize;
+                            let in_pg = at % page;
+                            let n = ((page - in_pg) as usize).min(chunk.len() - pos);
+                            let addr = t.din[pg].unwrap_or(0) + in_pg;
+                            drv.env
+                                .mem
+                                .write(buflet_platform::Agent::Cpu, addr, &chunk[pos..pos + n])
+                                .map_err(|e| IoError::Gone(e.to_string()))?;
+                            pos += n;
+                            at += n as u64;
+                        }
+                    }
+                    Ok(())
+                });
+                let _ = reply.send(r.map(|_| Vec::new()));
+            }
+            IoOp::Sync => {
+                let _ = reply.send(Ok(Vec::new()));
+            }
+            IoOp::Read { lba, blocks, off } => {
+                let end = off + span(blocks);
+                if !in_medium(lba, blocks) || end > (t.edtl as u64).min(MAX_XFER as u64) || off % page != 0 {
+                    let _ = reply.send(Err(IoError::Range(format!(
+                        "read of LBA {lba}+{blocks} into data-in {off}..{end}"
+                    ))));
+                    return;
+                }
+                if let Err(e) = Self::din_pages(t, &mut self.pool, drv, off, end) {
+                    let _ = reply.send(Err(e));
+                    return;
+                }
+                let din = t.din.clone();
+                let src = |i: u64| {
+                    let b = off + i * bs;
+                    din[(b / page) as usize].unwrap_or(0) + b % page
+                };
+                let r = Self::blk_span(drv, file, lba * bs, bs, u64::from(blocks), false, &src, page);
+                match r {
+                    Ok(cmds) => {
+                        for c in &cmds {
+                            self.blk_tags.insert(c.tag, itt);
+                        }
+                        t.pending.push(Pending::Blk {
+                            cmds,
+                            failed: None,
+                            read: true,
+                            vec: None,
+                            own: Vec::new(),
+                            reply,
+                        });
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(IoError::Read(e)));
+                    }
+                }
+            }
+            IoOp::ReadVec { lba, blocks } => {
+                let n = u64::from(blocks);
+                if !in_medium(lba, blocks) || n * bs > MAX_XFER as u64 {
+                    let _ = reply.send(Err(IoError::Range(format!("read of LBA {lba}+{blocks}"))));
+                    return;
+                }
+                let pages_n = (n * bs).div_ceil(page) as usize;
+                let mut pages = Vec::with_capacity(pages_n);
+                for _ in 0..pages_n {
+                    match self.pool.take(drv) {
+                        Ok(Some(p)) => pages.push(p),
+                        _ => break,
+                    }
+                }
+                if pages.len() < pages_n {
+                    self.pool.give(pages);
+                    let _ = reply.send(Err(IoError::Read("no pages for the compare data".into())));
+                    return;
+                }
+                let src = |i: u64| {
+                    let b = i * bs;
+                    pages[(b / page) as usize] + b % page
+                };
+                match Self::blk_span(drv, file, lba * bs, bs, n, false, &src, page) {
+                    Ok(cmds) => {
+                        for c in &cmds {
+                            self.blk_tags.insert(c.tag, itt);
+                        }
+                        t.pending.push(Pending::Blk {
+                            cmds,
+                            failed: None,
+                            read: true,
+                            vec: Some((pages.clone(), n * bs)),
+                            own: pages,
+                            reply,
+                        });
+                    }
+                    Err(e) => {
+                        self.pool.give(pages);
+                        let _ = reply.send(Err(IoError::Read(e)));
+                    }
+                }
+            }
+            IoOp::WriteSame { lba, blocks, off } => {
+                if !in_medium(lba, blocks) || off + bs > t.edtl as u64 || !t.write {
+                    let _ = reply.send(Err(IoError::Range(format!(
+                        "write-same of LBA {lba}+{blocks} from data-out {off}"
+                    ))));
+                    return;
+                }
+                t.pending.push(Pending::Same {
+                    lba,
+                    blocks,
+                    src: Some(off),
+                    reply,
+                });
+            }
+            IoOp::Zeros { lba, blocks } => {
+                if !in_medium(lba, blocks) {
+                    let _ = reply.send(Err(IoError::Range(format!("zeros to LBA {lba}+{blocks}"))));
+                    return;
+                }
+                t.pending.push(Pending::Same {
+                    lba,
+                    blocks,
+                    src: None,
+                    reply,
+                });
+            }
+        }
+        self.serve(drv, nas, file, itt);
+    }
+
+    /// Data-in pages covering `[off, end)`.
+    fn din_pages(
+        t: &mut Task,
+        pool: &mut PagePool,
+        drv: &mut Driver,
+        off: u64,
+        end: u64,
+    ) -> Result<(), IoError> {
+        let page = pool.page();
+        let last = end.div_ceil(page) as usize;
+        if t.din.len() < last {
+            t.din.resize(last, None);
+        }
+        for i in (off / page) as usize..last {
+            if t.din[i].is_none() {
+                match pool.take(drv) {
+                    Ok(Some(p)) => t.din[i] = Some(p),
+                    _ => return Err(IoError::Gone("no host pages for data-in".into())),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Block commands over `blocks` blocks from file offset `file_off`, host block `i` at
+    /// `src(i)`, at most [`CMD_BYTES`] each.
+    #[allow(clippy::too_many_arguments)]
+    fn blk_span(
+        drv: &mut Driver,
+        file: &dyn FileMap,
+        file_off: u64,
+        bs: u64,
+        blocks: u64,
+        write: bool,
+        src: &dyn Fn(u64) -> u64,
+        page: u64,
+    ) -> Result<Vec<BlkCmd>, String> {
+        let per = (CMD_BYTES / bs).max(1);
+        let mut cmds = Vec::new();
+        let mut i = 0;
+        while i < blocks {
+            let n = per.min(blocks - i);
+            let mut elems = Vec::with_capacity(n as usize);
+            let mut bufs: Vec<(u64, u64)> = Vec::new();
+            for k in i..i + n {
+                let Some(disk) = file.disk_addr(file_off + k * bs) else {
+                    return Err(format!("file offset {} is not on the disk", file_off + k * bs));
+                };
+                let s = src(k);
+                elems.push(buflet_spec::SgElem {
+                    src_addr: s,
+                    len: bs as u32,
+                    flags: buflet_spec::SgFlags::empty(),
+                    disk_addr: disk,
+                    next: 0,
+                });
+                let pg = s - s % page;
+                if !bufs.iter().any(|b| b.0 == pg) {
+                    bufs.push((pg, page));
+                }
+            }
+            let cmd = blk::issue(drv, &elems, write, &bufs).map_err(|e| e.to_string())?;
+            cmds.push(cmd);
+            i += n;
+        }
+        Ok(cmds)
+    }
+
+    /// CPU copy of data-out bytes `[off, off + out.len())`, if they are all in.
+    fn copy_out(
+        t: &Task,
+        drv: &mut Driver,
+        nas: &NasStream,
+        off: u64,
+        out: &mut [u8],
+    ) -> Result<(), ()> {
+        let end = off + out.len() as u64;
+        let mut pos = off;
+        while pos < end {
+            let (&b, &(s, l)) = t.segs.range(..=pos).next_back().ok_or(())?;
+            if pos >= b + l {
+                return Err(());
+            }
+            let n = (b + l - pos).min(end - pos);
+            let at = (pos - off) as usize;
+            nas.peek(drv, s + (pos - b), &mut out[at..at + n as usize])
+                .map_err(|_| ())?;
+            pos += n;
+        }
+        Ok(())
+    }
+
+    /// Serve what the task's pending requests can have now.
+    fn serve(&mut self, drv: &mut Driver, nas: &mut NasStream, file: &dyn FileMap, itt: u32) {
+        let Some(t) = self.tasks.get_mut(&itt) else {
+            return;
+        };
+        let mut keep = Vec::new();
+        let pending = std::mem::take(&mut t.pending);
+        for mut p in pending {
+            if let Pending::Same {
+                lba,
+                blocks,
+                src,
+                reply,
+            } = &p
+            {
+                let bs = self.sh.block_size as u64;
+                let mut block = vec![0u8; bs as usize];
+                let got = match src {
+                    Some(o) => Self::copy_out(t, drv, nas, *o, &mut block).is_ok(),
+                    None => true,
+                };
+                if !got {
+                    if t.data_settled() {
+                        let _ = reply.send(Err(IoError::Gone(
+                            "the initiator did not send the WRITE SAME block".into(),
+                        )));
+                    } else {
+                        keep.push(p);
+                    }
+                    continue;
+                }
+                let page = self.pool.page();
+                let issued = match self.pool.take(drv) {
+                    Ok(Some(pg)) => match drv
+                        .env
+                        .mem
+                        .write(buflet_platform::Agent::Cpu, pg, &block)
+                        .map_err(|e| e.to_string())
+                        .and_then(|_| {
+                            Self::blk_span(drv, file, lba * bs, bs, u64::from(*blocks), true, &|_| pg, page)
+                        }) {
+                        Ok(cmds) => Ok((cmds, pg)),
+                        Err(e) => {
+                            self.pool.give([pg]);
+                            Err(e)
+                        }
+                    },
+                    _ => Err("no page for the write-same block".to_string()),
+                };
+                match issued {
+                    Ok((cmds, pg)) => {
+                        for c in &cmds {
+                            self.blk_tags.insert(c.tag, itt);
+                        }
+                        keep.push(Pending::Blk {
+                            cmds,
+                            failed: None,
+                            read: false,
+                            vec: None,
+                            own: vec![pg],
+                            reply: reply.clone(),
+                        });
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(IoError::Write(e)));
+                    }
+                }
+                continue;
+            }
+            let over = match &mut p {
+                Pending::Same { .. } => false,
+                Pending::Write {
+                    file_off,
+                    off,
+                    end,
+                    issued,
+                    left,
+                    reply,
+                } => {
+                    // Hand the writer every data-out piece that is in, in order.
+                    let mut err = None;
+                    while *off + *issued < *end && err.is_none() {
+                        let pos = *off + *issued;
+                        let Some((&b, &(s, l))) = t.segs.range(..=pos).next_back() else {
+                            break;
+                        };
+                        if pos >= b + l {
+                            break;
+                        }
+                        let n = (b + l - pos).min(*end - pos).min(crate::MAX_WRITE_BYTES);
+                        let lf = left.clone();
+                        lf.borrow_mut().0 += 1;
+                        let r = nas.write(
+                            drv,
+                            file,
+                            *file_off + *issued,
+                            s + (pos - b),
+                            n,
+                            Box::new(move |r| {
+                                let mut g = lf.borrow_mut();
+                                g.0 -= 1;
+                                if let Err(e) = r {
+                                    g.1.get_or_insert(e.to_string());
+                                }
+                            }),
+                        );
+                        match r {
+                            Ok(_) => *issued += n,
+                            Err(e) => {
+                                left.borrow_mut().0 -= 1;
+                                err = Some(e.to_string());
+                            }
+                        }
+                    }
+                    let g = left.borrow();
+                    if let Some(e) = err.or_else(|| g.1.clone()).filter(|_| g.0 == 0) {
+                        let _ = reply.send(Err(IoError::Write(e)));
+                        true
+                    } else if *off + *issued == *end && g.0 == 0 {
+                        self.stats.write_bytes += *end - *off;
+                        let _ = reply.send(Ok(Vec::new()));
+                        true
+                    } else if t.data_settled() && *off + *issued < *end && g.0 == 0 {
+                        let _ = reply.send(Err(IoError::Gone(
+                            "the initiator sent less data-out than the command needs".into(),
+                        )));
+                        true
+                    } else {
+                        false
+                    }
+                }
+                Pending::Peek { off, len, reply } => {
+                    let mut v = vec![0u8; *len as usize];
+                    if Self::copy_out(t, drv, nas, *off, &mut v).is_ok() {
+                        let _ = reply.send(Ok(v));
+                        true
+                    } else if t.data_settled() {
+                        let _ = reply.send(Err(IoError::Gone(
+                            "the initiator sent less data-out than the command needs".into(),
+                        )));
+                        true
+                    } else {
+                        false
+                    }
+                }
+                Pending::Blk {
+                    cmds,
+                    failed,
+                    read,
+                    vec,
+                    own,
+                    reply,
+                } => {
+                    if cmds.is_empty() {
+                        let r = match failed.take() {
+                            Some(e) if *read => Err(IoError::Read(e)),
+                            Some(e) => Err(IoError::Write(e)),
+                            None => match vec.take() {
+                                Some((pages, n)) => {
+                                    let mut v = vec![0u8; n as usize];
+                                    let page = self.pool.page() as usize;
+                                    let mut ok = Ok(());
+                                    for (i, chunk) in v.chunks_mut(page).enumerate() {
+                                        if let Err(e) = drv.env.mem.read(
+                                            buflet_platform::Agent::Cpu,
+                                            pages[i],
+                                            chunk,
+                                        ) {
+                                            ok = Err(IoError::Read(e.to_string()));
+                                            break;
+                                        }
+                                    }
+                                    ok.map(|_| v)
+                                }
+                                None => Ok(Vec::new()),
+                            },
+                        };
+                        self.pool.give(std::mem::take(own));
+                        let _ = reply.send(r);
+                        true
+                    } else {
+                        false
+                    }
+                }
+            };
+            if !over {
+                keep.push(p);
+            }
+        }
+        t.pending.extend(keep);
+        if t.done.is_none() && !t.digest_failed {
+            let mut tt = self.tasks.remove(&itt);
+            if let Some(t) = tt.as_mut() {
+                self.solicit(t);
+            }
+            if let Some(t) = tt {
+                self.tasks.insert(itt, t);
+            }
+        }
+    }
+
+    /// The logical unit finished a command of this connection.
+    pub fn on_done(&mut self, pkt: EmuPacket) {
+        let Some(itt) = self.by_tag.get(&pkt.tag()).copied() else {
+            return;
+        };
+        if let Some(t) = self.tasks.get_mut(&itt) {
+            t.done = Some(pkt);
+            // No more data is solicited: what was asked for still comes and is dropped.
+            t.solicit_next = t.edtl as u64;
+        }
+    }
+
+    /// Answer a task whose logical-unit work is over and whose data-out has all come.
+    fn try_finish(&mut self, drv: &mut Driver, nas: &mut NasStream, itt: u32) {
+        let ready = self.tasks.get(&itt).is_some_and(|t| {
+            t.done.is_some() && t.data_settled() && t.pending.is_empty()
+        });
+        if !ready {
+            return;
+        }
+        let Some(t) = self.tasks.remove(&itt) else {
+            return;
+        };
+        self.by_tag.remove(&t.tag);
+        for (_, (s, l)) in &t.segs {
+            let _ = nas.discard(drv, *s, *l);
+        }
+        let Some(pkt) = t.done else {
+            return;
+        };
+        if t.aborted || self.closed {
+            self.pool.give(t.din.into_iter().flatten());
+            self.stats.aborted += 1;
+            return;
+        }
+        let mut status = pkt.status();
+        let mut sense = pkt.sense().to_vec();
+        if t.digest_failed && status == status::GOOD {
+            // ABORTED COMMAND, SCSI PARITY ERROR / protocol service CRC error.
+            status = status::CHECK_CONDITION;
+            sense = glue::fixed_sense(0xB, 0x47, 0x05);
+        }
+        let produced = u64::from(pkt.data_in_len()).min(t.edtl as u64);
+        let (under, over, residual) = glue::residual(&pkt, t.edtl, produced, t.write);
+        let sense_ok = status == status::GOOD && sense.is_empty();
+        // Data-in PDUs, by reference from the pages the data is in.
+        let mrdsl = u64::from(self.params.initiator_mrdsl.max(512));
+        let page = self.pool.page();
+        let mut off = 0u64;
+        let mut data_sn = 0u32;
+        let mut owned_upto = 0usize;
+        let din = t.din;
+        let burst = u64::from(self.params.max_burst.max(512));
+        while off < produced {
+            let burst_end = ((off / burst + 1) * burst).min(produced);
+            let n = mrdsl.min(burst_end - off);
+            let last = off + n == produced;
+            let fin = off + n == burst_end;
+            let with_status = last && sense_ok;
+            let sn = if with_status { self.next_stat_sn() } else { self.stat_sn };
+            let hdr = glue::data_in(
+                t.lun,
+                itt,
+                sn,
+                self.exp_cmd_sn,
+                self.max_cmd_sn(),
+                data_sn,
+                off as u32,
+                n as u32,
+                fin,
+                with_status.then_some((status, under, over, residual)),
+            );
+            data_sn += 1;
+            let h = glue::frame(&hdr, &[], self.params.header_digest, false);
+            self.tx.bytes(h, false);
+            let p0 = (off / page) as usize;
+            let p1 = (off + n).div_ceil(page) as usize;
+            let pages: Vec<u64> = din[p0..p1].iter().map(|p| p.unwrap_or(0)).collect();
+            // Each page goes back with the post that reads its last byte.
+            let full_end = if last { p1 } else { ((off + n) / page) as usize };
+            let own_from = owned_upto.max(p0);
+            let own: Vec<u64> = (own_from..full_end).filter_map(|i| din[i]).collect();
+            owned_upto = owned_upto.max(full_end);
+            self.tx
+                .pages(pages, (off % page) as u16, n as u32, own, !self.params.data_digest);
+            if self.params.data_digest {
+                let mut buf = vec![0u8; n as usize];
+                let mut at = 0usize;
+                for i in p0..p1 {
+                    let s = if i == p0 { off % page } else { 0 };
+                    let m = ((page - s) as usize).min(buf.len() - at);
+                    let _ = drv.env.mem.read(buflet_platform::Agent::Cpu, din[i].unwrap_or(0) + s, &mut buf[at..at + m]);
+                    at += m;
+                }
+                self.stats.digest_bytes_read += n;
+                self.tx.bytes(glue::pad_and_digest(&buf), true);
+            } else if n % 4 != 0 {
+                self.tx.bytes(vec![0u8; (4 - n % 4) as usize], true);
+            }
+            self.stats.pdus_out += 1;
+            self.stats.read_bytes += n;
+            off += n;
+        }
+        self.pool
+            .give(din.iter().skip(owned_upto).flatten().copied());
+        if !sense_ok || produced == 0 {
+            let sn = self.next_stat_sn();
+            let hdr = glue::scsi_response(
+                itt,
+                status,
+                sn,
+                self.exp_cmd_sn,
+                self.max_cmd_sn(),
+                data_sn,
+                under,
+                over,
+                residual,
+                sense.len(),
+            );
+            let seg = if sense.is_empty() {
+                Vec::new()
+            } else {
+                let mut s = (sense.len() as u16).to_be_bytes().to_vec();
+                s.extend_from_slice(&sense);
+                s
+            };
+            self.send_pdu(hdr, &seg);
+        }
+        self.stats.responses += 1;
+        if status != status::GOOD {
+            self.stats.check_conditions += 1;
+        }
+    }
+}

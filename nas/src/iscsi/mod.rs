@@ -1,0 +1,221 @@
+//! The NAS application's iSCSI target (RFC 7143) over the offloaded TCP, on seed 003's
+//! user-space SCSI logical unit (`buflet_scsi`).
+//!
+//! | part | module |
+//! |---|---|
+//! | one connection: PDUs out of the named buffers, login, commands, R2T, Data-In, status, TMF | `conn` |
+//! | the logical unit's requests to the device thread (a door call per request) | `port` |
+//! | block reads into data-in pages, WRITE SAME and zeroing writes | `blk` |
+//! | PDUs to the NIC: CPU-written headers, data by reference | `tx` |
+//! | the wire format, through `buflet_iscsi` | `glue` |
+//!
+//! The logical unit is shared by every connection ([`IscsiShared`]): its emulation module runs
+//! each command on a worker of its own; a worker's requests ([`port::IoReq`]) and the module's
+//! completions come back to the device thread, which routes them to their connection
+//! ([`pump`]).
+
+mod blk;
+mod conn;
+pub mod glue;
+pub mod port;
+pub mod tx;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use buflet_driver::Driver;
+use buflet_scsi::{EmuModule, EmuPacket, LuHandler};
+use crossbeam_channel::{unbounded, Receiver, Sender};
+
+pub use conn::{IscsiApp, CMD_WINDOW, MAX_RECV_DSL};
+pub use glue::TargetConfig;
+use port::IoReq;
+
+use crate::multi::{FileAlloc, MultiServer};
+use crate::{FileMap, ServeError};
+
+/// What the target did, per connection.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct IscsiStats {
+    /// PDUs parsed and sent.
+    pub pdus_in: u64,
+    pub pdus_out: u64,
+    /// Logins completed and logouts.
+    pub logins: u64,
+    pub logouts: u64,
+    /// SCSI commands received, answered, answered with a status other than GOOD, aborted.
+    pub commands: u64,
+    pub responses: u64,
+    pub check_conditions: u64,
+    pub aborted: u64,
+    /// R2Ts sent.
+    pub r2ts: u64,
+    /// Data-out bytes the block engine wrote; data-in bytes sent by reference.
+    pub write_bytes: u64,
+    pub read_bytes: u64,
+    /// NOP-Ins answering pings, task-management requests, rejects.
+    pub nops: u64,
+    pub tmfs: u64,
+    pub rejects: u64,
+    /// PDUs ignored for a CmdSN outside the window, digest errors, protocol errors, data-out
+    /// for a task that is over.
+    pub cmd_sn_ignored: u64,
+    pub digest_errors: u64,
+    pub protocol_errors: u64,
+    pub stray_data: u64,
+    /// Bytes the CPU read to check or make data digests.
+    pub digest_bytes_read: u64,
+    /// Commands the logical unit refused to take (busy).
+    pub lu_refused: u64,
+}
+
+/// The target's state shared by its connections: the logical unit behind its emulation
+/// module, the channel its workers' requests come back on, and the target's identity.
+pub struct IscsiShared {
+    /// The emulation module (the logical unit's workers).
+    pub emu: EmuModule,
+    pub(crate) io_tx: Sender<IoReq>,
+    io_rx: Receiver<IoReq>,
+    /// Logical block size and blocks of the logical unit.
+    pub block_size: u32,
+    pub blocks: u64,
+    /// Name, alias, portal and offered parameters.
+    pub target: TargetConfig,
+    next_conn: AtomicU64,
+    next_tag: AtomicU64,
+    next_tsih: std::sync::atomic::AtomicU16,
+    socks: Mutex<HashMap<u64, u16>>,
+}
+
+impl std::fmt::Debug for IscsiShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IscsiShared")
+            .field("block_size", &self.block_size)
+            .field("blocks", &self.blocks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IscsiShared {
+    /// A target of one logical unit `lu` of `blocks` blocks of `block_size` bytes, run by an
+    /// emulation module of `workers` workers.
+    pub fn new(
+        lu: Arc<dyn LuHandler>,
+        workers: usize,
+        block_size: u32,
+        blocks: u64,
+        target: TargetConfig,
+    ) -> Arc<Self> {
+        let (io_tx, io_rx) = unbounded();
+        Arc::new(IscsiShared {
+            emu: EmuModule::new(lu, workers),
+            io_tx,
+            io_rx,
+            block_size,
+            blocks,
+            target,
+            next_conn: AtomicU64::new(1),
+            next_tag: AtomicU64::new(1),
+            next_tsih: std::sync::atomic::AtomicU16::new(1),
+            socks: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub(crate) fn new_conn_id(&self) -> u64 {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn new_tag(&self) -> u64 {
+        self.next_tag.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A TSIH for a new session (nonzero, unique while fewer than 65,535 sessions live).
+    pub(crate) fn new_tsih(&self) -> u16 {
+        loop {
+            let t = self.next_tsih.fetch_add(1, Ordering::Relaxed);
+            if t != 0 {
+                return t;
+            }
+        }
+    }
+
+    pub(crate) fn bind(&self, conn: u64, sock: u16) {
+        if let Ok(mut m) = self.socks.lock() {
+            m.insert(conn, sock);
+        }
+    }
+
+    pub(crate) fn unbind(&self, conn: u64) {
+        if let Ok(mut m) = self.socks.lock() {
+            m.remove(&conn);
+        }
+    }
+
+    fn sock_of(&self, conn: u64) -> Option<u16> {
+        self.socks.lock().ok().and_then(|m| m.get(&conn).copied())
+    }
+
+    /// The logical unit's requests waiting for the device thread (select on it to wake).
+    pub fn requests(&self) -> &Receiver<IoReq> {
+        &self.io_rx
+    }
+
+    /// The emulation module's completions (select on it to wake).
+    pub fn completions(&self) -> &Receiver<EmuPacket> {
+        self.emu.completions()
+    }
+}
+
+/// Route the logical unit's requests and completions to their connections of `srv` (the
+/// device thread calls this in its loop). Returns how many were routed.
+pub fn pump<M: FileMap + Clone, A: FileAlloc<M>>(
+    srv: &mut MultiServer<M, A>,
+    drv: &mut Driver,
+    sh: &IscsiShared,
+) -> Result<usize, ServeError> {
+    let mut n = 0;
+    while let Ok(req) = sh.io_rx.try_recv() {
+        n += 1;
+        let gone = |req: IoReq| {
+            let _ = req.reply.send(Err(buflet_scsi::IoError::Gone(
+                "the connection is over".into(),
+            )));
+        };
+        if sh.sock_of(req.conn) != Some(req.sock) {
+            gone(req);
+            continue;
+        }
+        let mut req = Some(req);
+        srv.with_connection(drv, req.as_ref().map_or(0, |r| r.sock), |c, drv| {
+            if let (Some(r), crate::server::App::Iscsi(a)) = (req.take(), &mut c.app) {
+                if a.id() == r.conn {
+                    a.on_io(drv, &mut c.stream, &c.file, r);
+                } else {
+                    req = Some(r);
+                }
+            }
+        })?;
+        if let Some(r) = req {
+            gone(r);
+        }
+    }
+    while let Ok(pkt) = sh.completions().try_recv() {
+        n += 1;
+        let Some(sock) = sh.sock_of(pkt.initiator()) else {
+            continue;
+        };
+        let conn = pkt.initiator();
+        let mut pkt = Some(pkt);
+        srv.with_connection(drv, sock, |c, _| {
+            if let crate::server::App::Iscsi(a) = &mut c.app {
+                if a.id() == conn {
+                    if let Some(p) = pkt.take() {
+                        a.on_done(p);
+                    }
+                }
+            }
+        })?;
+    }
+    Ok(n)
+}

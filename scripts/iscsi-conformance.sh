@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# The iSCSI conformance run: libiscsi's initiator tools and its conformance suite against the
+# Buflet NIC's iSCSI target (`buflet serve --protocol iscsi`) through a TAP interface.
+#
+#   scripts/iscsi-conformance.sh [--backend model|rtl] [--tests SPEC] [--rw-bytes N]
+#                                [--buflet PATH] [--timeout SECONDS]
+#
+# Makes a network namespace holding a TAP interface (the initiator's side: 10.213.0.1/24),
+# starts `buflet serve --tap --protocol iscsi` on it (the NIC: 10.213.0.2:3260, one 64 MiB
+# logical unit), then runs, each bounded in time: `iscsi-ls` (discovery), `iscsi-inq`,
+# `iscsi-readcapacity16` and `iscsi-test-cu --dataloss -t SPEC` (default ALL). With
+# `--rw-bytes N` (and qemu-img with its iSCSI driver, libiscsi too) N seeded bytes are written
+# to the logical unit and read back through the target, compared by sha256 (and against the
+# image the target reports at the end). Every address lives only inside the namespace, which
+# is removed on every exit.
+#
+# Ends with one JSON line: tests, passed, failed, asserts_failed, failing (names), and
+# backend, tools (each tool's outcome), rw (the write/read-back check), scsi_commands,
+# passed. Exit 0 when every tool and test passed; 77 when the run cannot happen here (not
+# root, no /dev/net/tun, no libiscsi-bin): the line then has "skipped" with the reason.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+backend=model tests=ALL rw=0 buflet=./target/release/buflet limit=3600
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --backend) backend=$2; shift 2 ;;
+    --tests) tests=$2; shift 2 ;;
+    --rw-bytes) rw=$2; shift 2 ;;
+    --buflet) buflet=$2; shift 2 ;;
+    --timeout) limit=$2; shift 2 ;;
+    *) echo "iscsi-conformance: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+for v in "$rw" "$limit"; do
+  case "$v" in ''|*[!0-9]*) echo "iscsi-conformance: not a number: $v" >&2; exit 2 ;; esac
+done
+case "$backend" in model|rtl) ;; *) echo "iscsi-conformance: --backend must be model or rtl" >&2; exit 2 ;; esac
+case "$tests" in ''|*[!A-Za-z0-9._*-]*) echo "iscsi-conformance: --tests must be FAMILY[.SUITE[.TEST]]" >&2; exit 2 ;; esac
+
+skip() {
+  echo "iscsi-conformance: skipped: $1" >&2
+  printf '{"tests":0,"passed":0,"failed":0,"backend":"%s","skipped":"%s"}\n' "$backend" "$1"
+  exit 77
+}
+[ "$(id -u)" = 0 ] || skip "needs root (network namespaces and a TAP interface)"
+[ -c /dev/net/tun ] || skip "no /dev/net/tun"
+command -v ip >/dev/null || skip "no ip command (iproute2)"
+command -v python3 >/dev/null || skip "no python3 to read the results"
+command -v iscsi-test-cu >/dev/null || skip "no iscsi-test-cu (libiscsi-bin; ./run.sh provisions it)"
+[ -x "$buflet" ] || { echo "iscsi-conformance: $buflet not built (cargo build --release --bin buflet)" >&2; exit 2; }
+
+ns="buflet-iscsi-$$"
+tap="bfi$$"
+tap=${tap:0:15}
+work=$(mktemp -d "${TMPDIR:-/tmp}/buflet-iscsi-XXXXXX")
+serve_pid=""
+cleanup() {
+  [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
+  ip netns del "$ns" 2>/dev/null
+  rm -rf "$work"
+}
+trap 'cleanup || true' EXIT
+trap 'exit 130' INT TERM HUP
+
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+ip -n "$ns" tuntap add dev "$tap" mode tap
+ip netns exec "$ns" sysctl -q -w "net.ipv6.conf.$tap.disable_ipv6=1"
+ip -n "$ns" addr add 10.213.0.1/24 dev "$tap"
+ip -n "$ns" link set "$tap" up
+
+ip netns exec "$ns" "$buflet" serve --tap "$tap" --backend "$backend" --ip 10.213.0.2 \
+  --protocol iscsi --json >"$work/serve.jsonl" 2>"$work/serve.err" &
+serve_pid=$!
+for _ in $(seq 1 600); do
+  grep -q '"event":"listening"' "$work/serve.jsonl" 2>/dev/null && break
+  kill -0 "$serve_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if ! grep -q '"event":"listening"' "$work/serve.jsonl" 2>/dev/null; then
+  echo "iscsi-conformance: buflet serve did not start: $(tail -n 3 "$work/serve.err")" >&2
+  printf '{"tests":0,"passed":0,"failed":0,"backend":"%s","error":"serve did not start"}\n' "$backend"
+  exit 1
+fi
+
+iqn=iqn.2026-12.org.buflet:lu0
+url="iscsi://10.213.0.2/$iqn/0"
+run() { # name, seconds, command...: the tool's outcome into $work/tool-<name>
+  local name=$1 t=$2; shift 2
+  if timeout "$t" ip netns exec "$ns" "$@" >"$work/$name.out" 2>&1; then
+    echo ok >"$work/tool-$name"
+  else
+    echo "failed ($?)" >"$work/tool-$name"
+  fi
+}
+run iscsi-ls 60 iscsi-ls -s "iscsi://10.213.0.2"
+run iscsi-inq 60 iscsi-inq "$url"
+run iscsi-readcapacity16 60 iscsi-readcapacity16 "$url"
+
+# The suite writes its XML results into its working directory.
+(cd "$work" && timeout "$limit" ip netns exec "$ns" iscsi-test-cu --dataloss --xml -t "$tests" "$url" \
+  >"$work/cu.out" 2>&1) || true
+
+rw_json=null
+if [ "$rw" -gt 0 ]; then
+  if ip netns exec "$ns" qemu-img --help 2>/dev/null | grep -q iscsi; then
+    python3 -c "import random,sys; sys.stdout.buffer.write(random.Random(7).randbytes($rw))" >"$work/src.bin"
+    src_sha=$(sha256sum "$work/src.bin" | cut -d' ' -f1)
+    w=ok r=ok
+    timeout "$limit" ip netns exec "$ns" qemu-img dd -f raw -O raw bs=1M count=$(( (rw + 1048575) / 1048576 )) \
+      if="$work/src.bin" of="$url" >"$work/qw.out" 2>&1 || w="failed"
+    timeout "$limit" ip netns exec "$ns" qemu-img dd -f raw -O raw bs=1M count=$(( (rw + 1048575) / 1048576 )) \
+      if="$url" of="$work/back.bin" >"$work/qr.out" 2>&1 || r="failed"
+    back_sha=$(head -c "$rw" "$work/back.bin" 2>/dev/null | sha256sum | cut -d' ' -f1)
+    rw_json=$(printf '{"bytes":%s,"write":"%s","read":"%s","sha256":"%s","read_sha256":"%s","verified":%s}' \
+      "$rw" "$w" "$r" "$src_sha" "$back_sha" "$([ "$src_sha" = "$back_sha" ] && echo true || echo false)")
+  else
+    rw_json='{"skipped":"no qemu-img with its iSCSI driver (qemu-utils, qemu-block-extra)"}'
+  fi
+fi
+
+kill -INT "$serve_pid" 2>/dev/null || true
+for _ in $(seq 1 300); do
+  kill -0 "$serve_pid" 2>/dev/null || break
+  sleep 0.1
+done
+wait "$serve_pid" 2>/dev/null || true
+serve_pid=""
+
+python3 - "$work" "$backend" "$rw_json" <<'PY'
+import json, pathlib, re, sys
+import xml.etree.ElementTree as ET
+work, backend, rw = pathlib.Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
+tools = {n: (work / f"tool-{n}").read_text().strip()
+         for n in ("iscsi-ls", "iscsi-inq", "iscsi-readcapacity16")}
+tests = passed = failed = asserts_failed = 0
+failing = []
+xmls = sorted(work.glob("*Results.xml"))
+if xmls:
+    root = ET.parse(xmls[0]).getroot()
+    for rec in root.iter("CUNIT_RUN_TEST_RECORD"):
+        for ok in rec.iter("CUNIT_RUN_TEST_SUCCESS"):
+            tests += 1; passed += 1
+        for bad in rec.iter("CUNIT_RUN_TEST_FAILURE"):
+            name = bad.findtext("TEST_NAME", "").strip()
+            asserts_failed += 1
+            if name not in failing:
+                failing.append(name)
+    suite = None
+    for s in root.iter("CUNIT_RUN_SUITE_SUCCESS"):
+        pass
+    tests = passed + len(failing)
+    failed = len(failing)
+    for row in root.iter("CUNIT_RUN_SUMMARY_RECORD"):
+        kind = row.findtext("TYPE", "").strip()
+        if kind == "Asserts":
+            asserts_failed = int(row.findtext("FAILED", "0").strip() or 0)
+summary = {}
+for line in (work / "serve.jsonl").read_text().splitlines():
+    try:
+        o = json.loads(line)
+    except ValueError:
+        continue
+    if o.get("event") == "summary":
+        summary = o
+ok = (tests > 0 and failed == 0 and all(v == "ok" for v in tools.values())
+      and (rw is None or rw.get("verified", True)))
+if isinstance(rw, dict) and rw.get("verified") and summary.get("lu_sha256"):
+    rw["image_sha256"] = summary["lu_sha256"]
+print(json.dumps({"tests": tests, "passed": passed, "failed": failed,
+                  "asserts_failed": asserts_failed, "failing": failing, "backend": backend,
+                  "tools": tools, "rw": rw,
+                  "scsi_commands": (summary.get("scsi") or {}).get("completed"),
+                  "serve_error": summary.get("error"), "passed_all": ok}))
+sys.exit(0 if ok else 1)
+PY
