@@ -341,7 +341,7 @@ fn number_in(value: &str, lo: u64, hi: u64) -> Option<u64> {
 
 /// Selects from an initiator's list (`a,b,c`) the first value the target accepts; `None`
 /// when the list is malformed (empty element, over-long element) or nothing is accepted.
-fn select<'a>(list: &'a str, accept: impl Fn(&str) -> bool) -> Option<&'a str> {
+fn select(list: &str, accept: impl Fn(&str) -> bool) -> Option<&str> {
     let mut chosen = None;
     for item in list.split(',') {
         if item.is_empty() || item.len() > MAX_SIMPLE_VALUE_LEN {
@@ -487,16 +487,32 @@ impl Negotiator {
                     None => reject(),
                 }
             }
-            _ if key.starts_with("X-") || key.starts_with("X#") => {
-                Some(NOT_UNDERSTOOD.to_owned())
-            }
+            _ if key.starts_with("X-") || key.starts_with("X#") => Some(NOT_UNDERSTOOD.to_owned()),
             // Everything below is login-only (LO/IO keys, declarations of the login).
-            "HeaderDigest" | "DataDigest" | "MaxConnections" | "TargetName" | "InitiatorName"
-            | "InitiatorAlias" | "InitialR2T" | "ImmediateData" | "MaxBurstLength"
-            | "FirstBurstLength" | "DefaultTime2Wait" | "DefaultTime2Retain"
-            | "MaxOutstandingR2T" | "DataPDUInOrder" | "DataSequenceInOrder"
-            | "ErrorRecoveryLevel" | "SessionType" | "AuthMethod" | "OFMarker" | "IFMarker"
-            | "OFMarkInt" | "IFMarkInt" | "TaskReporting" | "iSCSIProtocolLevel"
+            "HeaderDigest"
+            | "DataDigest"
+            | "MaxConnections"
+            | "TargetName"
+            | "InitiatorName"
+            | "InitiatorAlias"
+            | "InitialR2T"
+            | "ImmediateData"
+            | "MaxBurstLength"
+            | "FirstBurstLength"
+            | "DefaultTime2Wait"
+            | "DefaultTime2Retain"
+            | "MaxOutstandingR2T"
+            | "DataPDUInOrder"
+            | "DataSequenceInOrder"
+            | "ErrorRecoveryLevel"
+            | "SessionType"
+            | "AuthMethod"
+            | "OFMarker"
+            | "IFMarker"
+            | "OFMarkInt"
+            | "IFMarkInt"
+            | "TaskReporting"
+            | "iSCSIProtocolLevel"
                 if !login =>
             {
                 reject()
