@@ -10,6 +10,11 @@ ensure_verilator
 ensure_e2fsprogs
 . scripts/ensure-tcpdump.sh
 ensure_tcpdump
+. scripts/ensure-libiscsi.sh
+ensure_libiscsi
+# The conformance tests `./run.sh test` runs on both backends (the whole suite:
+# scripts/iscsi-conformance.sh --tests ALL).
+ISCSI_SUBSET="ALL.Read10"
 case "${1:-}" in
   demo)
     shift
@@ -32,6 +37,18 @@ case "${1:-}" in
         echo "run.sh: the live test (scripts/live-clients.sh) was skipped on $backend: see the reason above"
       elif [ "$rc" != 0 ]; then
         echo "run.sh: the live test failed on $backend" >&2
+        exit "$rc"
+      fi
+    done
+    # The iSCSI target against libiscsi (an independent initiator): its tools, a subset of its
+    # conformance suite, and a file written and read back, on each backend.
+    for backend in rtl model; do
+      rc=0
+      scripts/iscsi-conformance.sh --backend "$backend" --tests "$ISCSI_SUBSET" --rw-bytes 8388608 || rc=$?
+      if [ "$rc" = 77 ]; then
+        echo "run.sh: the iSCSI run (scripts/iscsi-conformance.sh) was skipped on $backend: see the reason above"
+      elif [ "$rc" != 0 ]; then
+        echo "run.sh: the iSCSI run failed on $backend" >&2
         exit "$rc"
       fi
     done

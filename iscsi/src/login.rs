@@ -179,6 +179,12 @@ impl LoginTarget {
         self.negotiator.session()
     }
 
+    /// The session's negotiator, once the login is over: Text Requests of the full feature
+    /// phase renegotiate with it (and SendTargets needs its session type).
+    pub fn into_negotiator(self) -> Negotiator {
+        self.negotiator
+    }
+
     /// True once the login completed or failed (further requests are refused).
     pub fn is_finished(&self) -> bool {
         matches!(self.state, State::Done | State::Failed)
