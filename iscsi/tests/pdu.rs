@@ -203,7 +203,7 @@ fn view_on_short_buffers_errors_and_never_panics() {
 
 #[test]
 fn view_setters_and_data_segment_limit() {
-    let mut buf = vec![0u8; 100];
+    let mut buf = [0u8; 100];
     let mut v = Bhs::new_unchecked(&mut buf[..]);
     v.set_opcode(Opcode::NopIn);
     v.set_immediate(true);
