@@ -1314,27 +1314,33 @@ pub struct DataIn {
 }
 
 impl DataIn {
-    /// Parses a Data-In header; S without F is an error (RFC 7143 section 11.7.3).
+    /// Parses a Data-In header; S without F is an error (RFC 7143 section 11.7.3). Without
+    /// S, the status, StatSN, O/U bits and residual are reserved and read as zero.
     pub fn parse(b: &[u8; BHS_LEN]) -> Result<DataIn> {
         expect(b, Opcode::DataIn)?;
         if bit(b[1], 0x01) && !bit(b[1], 0x80) {
             return Err(Error::BadField("Data-In S bit without F bit"));
         }
+        let s = bit(b[1], 0x01);
+        let mut sn = get_sns(b);
+        if !s {
+            sn.stat_sn = 0;
+        }
         Ok(DataIn {
             final_: bit(b[1], 0x80),
             acknowledge: bit(b[1], 0x40),
-            overflow: bit(b[1], 0x04),
-            underflow: bit(b[1], 0x02),
-            status_present: bit(b[1], 0x01),
-            status: b[3],
+            overflow: s && bit(b[1], 0x04),
+            underflow: s && bit(b[1], 0x02),
+            status_present: s,
+            status: if s { b[3] } else { 0 },
             data_segment_length: dsl(b),
             lun: get_u64(b, field::LUN),
             itt: get_u32(b, field::ITT),
             ttt: get_u32(b, field::WORD20),
-            sn: get_sns(b),
+            sn,
             data_sn: get_u32(b, field::WORD36),
             buffer_offset: get_u32(b, field::WORD40),
-            residual_count: get_u32(b, field::WORD44),
+            residual_count: if s { get_u32(b, field::WORD44) } else { 0 },
         })
     }
 
