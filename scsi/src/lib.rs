@@ -111,6 +111,28 @@ pub trait LuHandler: Send + Sync {
     fn task_management(&self, function: TmFunction, initiator: u64);
     /// An I_T nexus is gone (its session ended): state kept per nexus may go.
     fn nexus_lost(&self, initiator: u64);
+    /// The transport tells the logical unit who nexus `initiator` is: its initiator port's
+    /// TransportID (SPC-4 7.6.4; for iSCSI see [`iscsi_transport_id`]) and the relative
+    /// target port identifier it came through, reported by PERSISTENT RESERVE IN READ FULL
+    /// STATUS. The default ignores it.
+    fn nexus_identity(&self, initiator: u64, transport_id: &[u8], relative_port: u16) {
+        let _ = (initiator, transport_id, relative_port);
+    }
+}
+
+/// An iSCSI TransportID (SPC-4 7.6.4.6, format code 00b: the iSCSI name alone) for initiator
+/// port `name` (for a nexus, the name with `,i,0x<ISID>` appended): protocol identifier 5,
+/// the name NUL-terminated and padded to a multiple of four bytes, at least 24 bytes in all.
+pub fn iscsi_transport_id(name: &str) -> Vec<u8> {
+    let name = name.as_bytes();
+    // Name, NUL, pad to 4; additional length is a u16.
+    let n = (name.len().min(0xFFF0) + 1).div_ceil(4).max(5) * 4;
+    let mut v = vec![0u8; 4 + n];
+    v[0] = 0x05;
+    v[2..4].copy_from_slice(&(n as u16).to_be_bytes());
+    let take = name.len().min(n - 1);
+    v[4..4 + take].copy_from_slice(&name[..take]);
+    v
 }
 
 /// Task-management functions a logical unit sees (SAM-5 7).
