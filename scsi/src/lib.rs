@@ -20,6 +20,9 @@
 //! MODE SENSE / SELECT, READ / WRITE / VERIFY / WRITE AND VERIFY, WRITE SAME, UNMAP, GET LBA
 //! STATUS, COMPARE AND WRITE, SYNCHRONIZE CACHE, PERSISTENT RESERVE IN / OUT.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 pub mod emu;
 pub mod packet;
 pub mod sbc;
@@ -154,4 +157,24 @@ pub enum TmFunction {
     TargetColdReset,
     /// I_T NEXUS RESET.
     ItNexusReset,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::iscsi_transport_id;
+
+    #[test]
+    fn iscsi_transport_id_layout() {
+        let t = iscsi_transport_id("iqn.x");
+        assert_eq!(t.len(), 24, "at least 24 bytes");
+        assert_eq!(t[0], 0x05);
+        assert_eq!(u16::from_be_bytes([t[2], t[3]]) as usize, t.len() - 4);
+        assert_eq!(&t[4..9], b"iqn.x");
+        assert_eq!(t[9], 0, "NUL terminated");
+        let name = "iqn.2024-01.org.example:a-rather-long-initiator-name,i,0x23d000000001";
+        let t = iscsi_transport_id(name);
+        assert_eq!(t.len() % 4, 0);
+        assert_eq!(&t[4..4 + name.len()], name.as_bytes());
+        assert_eq!(t[4 + name.len()], 0);
+    }
 }
