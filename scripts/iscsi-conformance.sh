@@ -104,14 +104,15 @@ run iscsi-readcapacity16 60 iscsi-readcapacity16 "$url"
 
 rw_json=null
 if [ "$rw" -gt 0 ]; then
-  if ip netns exec "$ns" qemu-img --help 2>/dev/null | grep -q iscsi; then
+  . scripts/ensure-libiscsi.sh
+  if qemu_iscsi_ok; then
     python3 -c "import random,sys; sys.stdout.buffer.write(random.Random(7).randbytes($rw))" >"$work/src.bin"
     src_sha=$(sha256sum "$work/src.bin" | cut -d' ' -f1)
     w=ok r=ok
-    timeout "$limit" ip netns exec "$ns" qemu-img dd -f raw -O raw bs=1M count=$(( (rw + 1048575) / 1048576 )) \
-      if="$work/src.bin" of="$url" >"$work/qw.out" 2>&1 || w="failed"
-    timeout "$limit" ip netns exec "$ns" qemu-img dd -f raw -O raw bs=1M count=$(( (rw + 1048575) / 1048576 )) \
-      if="$url" of="$work/back.bin" >"$work/qr.out" 2>&1 || r="failed"
+    timeout "$limit" ip netns exec "$ns" qemu-img convert -n -f raw -O raw "$work/src.bin" "$url" \
+      >"$work/qw.out" 2>&1 || w="failed: $(tail -n 1 "$work/qw.out" | tr -d '"\\')"
+    timeout "$limit" ip netns exec "$ns" qemu-img convert -f raw -O raw "$url" "$work/back.bin" \
+      >"$work/qr.out" 2>&1 || r="failed: $(tail -n 1 "$work/qr.out" | tr -d '"\\')"
     back_sha=$(head -c "$rw" "$work/back.bin" 2>/dev/null | sha256sum | cut -d' ' -f1)
     rw_json=$(printf '{"bytes":%s,"write":"%s","read":"%s","sha256":"%s","read_sha256":"%s","verified":%s}' \
       "$rw" "$w" "$r" "$src_sha" "$back_sha" "$([ "$src_sha" = "$back_sha" ] && echo true || echo false)")

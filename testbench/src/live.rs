@@ -209,7 +209,11 @@ pub fn serve(
             capacity: max_bytes,
         })
     };
-    let target = iscsi.then(|| iscsi_target(opts, drv.info.block_bytes));
+    let target = if iscsi {
+        Some(iscsi_target(opts, drv.info.block_bytes)?)
+    } else {
+        None
+    };
     let mcfg = MultiConfig {
         kind: opts.protocol,
         server: ServerConfig {
@@ -396,13 +400,21 @@ pub fn serve(
 /// The iSCSI target of `serve --protocol iscsi`: one logical unit of `lu_bytes` on the image
 /// (seed 003's user-space SCSI emulation), run by an emulation module with a worker per
 /// command.
-fn iscsi_target(opts: &ServeOptions, block: u32) -> Arc<buflet_nas::iscsi::IscsiShared> {
+fn iscsi_target(
+    opts: &ServeOptions,
+    block: u32,
+) -> Result<Arc<buflet_nas::iscsi::IscsiShared>, TbError> {
     let blocks = opts.lu_bytes / u64::from(block);
     let lu = buflet_scsi::sbc::BlockLu::new(buflet_scsi::sbc::LuConfig {
         blocks,
         block_size: block,
+        // 1 MiB per command: what one command's data-out may hold of the named buffers.
+        max_transfer_blocks: (1 << 20) / block,
+        // A new image is all zeros: deallocated until written.
+        initially_mapped: false,
         ..buflet_scsi::sbc::LuConfig::default()
-    });
+    })
+    .map_err(|e| TbError::Live(format!("the logical unit: {e}")))?;
     let ip = std::net::Ipv4Addr::from(opts.ip);
     let mut target = buflet_nas::iscsi::TargetConfig::new(ISCSI_TARGET_NAME);
     target.addresses = vec![format!("{ip}:{},1", opts.port)];
@@ -410,7 +422,13 @@ fn iscsi_target(opts: &ServeOptions, block: u32) -> Arc<buflet_nas::iscsi::Iscsi
     target.params.max_recv_data_segment_length = buflet_nas::iscsi::MAX_RECV_DSL;
     target.params.max_burst_length = 256 << 10;
     target.params.first_burst_length = 64 << 10;
-    buflet_nas::iscsi::IscsiShared::new(Arc::new(lu), 64, block, blocks, target)
+    Ok(buflet_nas::iscsi::IscsiShared::new(
+        Arc::new(lu),
+        64,
+        block,
+        blocks,
+        target,
+    ))
 }
 
 /// The target's iSCSI name.

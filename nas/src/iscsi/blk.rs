@@ -6,7 +6,7 @@
 use buflet_driver::regcache::Perms;
 use buflet_driver::{Driver, DriverError};
 use buflet_platform::Agent;
-use buflet_spec::{sg_elem, sg_list, SgElem, SgFlags};
+use buflet_spec::{sg_elem, sg_list, SgElem};
 
 /// Bytes per block command the target issues (its list stays small).
 pub const CMD_BYTES: u64 = 64 * 1024;
@@ -59,18 +59,4 @@ pub fn finish(drv: &mut Driver, cmd: BlkCmd) {
         let _ = drv.reg_release(a, l);
     }
     drv.io_buf_free(cmd.sg, cmd.sg_bytes, 64);
-}
-
-/// Elements moving `blocks` blocks of `block` bytes between `disk` (byte address) and host
-/// memory: `src(i)` is the host address of block `i` (blocks never cross a page).
-pub fn elems(disk: u64, block: u64, blocks: u64, src: impl Fn(u64) -> u64) -> Vec<SgElem> {
-    (0..blocks)
-        .map(|i| SgElem {
-            src_addr: src(i),
-            len: block as u32,
-            flags: SgFlags::empty(),
-            disk_addr: disk + i * block,
-            next: 0,
-        })
-        .collect()
 }

@@ -675,7 +675,7 @@ impl IscsiApp {
             t.r2ts.push((ttt, off, len, 0, 0));
             t.solicit_next += len;
             self.stats.r2ts += 1;
-            let b = glue::frame(&hdr, &[], self.params.header_digest, false);
+            let b = glue::header_only(&hdr, self.params.header_digest);
             self.stats.pdus_out += 1;
             self.tx.bytes(b, true);
         }
@@ -705,7 +705,7 @@ impl IscsiApp {
         } else if let Some(i) = t.r2ts.iter().position(|r| r.0 == d.ttt) {
             let r = &mut t.r2ts[i];
             let (_, off, rlen, got, sn) = *r;
-            if d.data_sn != sn || d.buf_off as u64 != off + got || got + len > rlen {
+            if d.data_sn != sn || d.buffer_offset as u64 != off + got || got + len > rlen {
                 bad = true;
             } else {
                 r.3 += len;
@@ -717,7 +717,7 @@ impl IscsiApp {
         } else {
             bad = true;
         }
-        if bad || d.buf_off as u64 + len > t.edtl as u64 {
+        if bad || d.buffer_offset as u64 + len > t.edtl as u64 {
             // DataSN out of order, an offset or length that does not match the R2T: a
             // protocol error the task cannot recover from at ErrorRecoveryLevel 0.
             self.stats.protocol_errors += 1;
@@ -727,7 +727,7 @@ impl IscsiApp {
             t.r2ts.clear();
             t.solicit_next = t.edtl as u64;
         } else if len > 0 && !t.aborted && !t.digest_failed {
-            t.segs.insert(d.buf_off as u64, (data.0, len));
+            t.segs.insert(d.buffer_offset as u64, (data.0, len));
             t.have += len;
             kept = true;
         }
@@ -1340,7 +1340,7 @@ impl IscsiApp {
                 with_status.then_some((status, under, over, residual)),
             );
             data_sn += 1;
-            let h = glue::frame(&hdr, &[], self.params.header_digest, false);
+            let h = glue::header_only(&hdr, self.params.header_digest);
             self.tx.bytes(h, false);
             let p0 = (off / page) as usize;
             let p1 = (off + n).div_ceil(page) as usize;

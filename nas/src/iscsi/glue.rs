@@ -98,6 +98,16 @@ pub fn pad_and_digest(data: &[u8]) -> Vec<u8> {
     v
 }
 
+/// A header whose data segment goes separately (by reference): the header as emitted (its
+/// DataSegmentLength kept) and its digest.
+pub fn header_only(header: &[u8; BHS_LEN], hd: bool) -> Vec<u8> {
+    let mut v = header.to_vec();
+    if hd {
+        v.extend_from_slice(&pdu::digest_to_wire(pdu::header_digest(header)));
+    }
+    v
+}
+
 /// A whole PDU as bytes: header, header digest, data segment, padding, data digest.
 pub fn frame(header: &[u8; BHS_LEN], data: &[u8], hd: bool, dd: bool) -> Vec<u8> {
     let mut h = *header;

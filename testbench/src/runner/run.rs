@@ -250,7 +250,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         _ => Vec::new(),
     };
     let (smb, framed) = match &srv.app {
-        App::Raw(_) => (None, None),
+        App::Raw(_) | App::Iscsi(_) => (None, None),
         App::Smb2(a) => (Some(a), None),
         App::Framed(a) => (None, Some(a)),
     };
