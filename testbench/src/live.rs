@@ -228,7 +228,13 @@ pub fn serve(
             read_mode: None,
             iscsi: target.clone(),
         },
-        max_connections: opts.max_connections,
+        // iSCSI: fewer sessions at once, each with more named buffers (a burst of data-out
+        // is held until the block engine wrote it).
+        max_connections: if iscsi {
+            opts.max_connections.min(8)
+        } else {
+            opts.max_connections
+        },
         nb_memory: buflet_nas::multi::DEFAULT_NB_MEMORY,
         // Graceful close instead: the socket goes once the client acknowledged our FIN.
         linger_cycles: 0,

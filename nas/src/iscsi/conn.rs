@@ -84,6 +84,21 @@ enum Pending {
     },
 }
 
+/// A SCSI Command or Data-Out whose header was handled and whose data segment is coming.
+struct Cur {
+    raw: [u8; 48],
+    /// The task its data joins and the buffer offset of its first byte (`None`: dropped).
+    keep: Option<(u32, u64)>,
+    data_off: u64,
+    dsl: u64,
+    /// Stream offset up to which the data was handed over.
+    fed: u64,
+    /// Stream offset past the PDU (padding and digest included).
+    end: u64,
+    /// The data digest so far, when DataDigest is CRC32C.
+    crc: Option<u32>,
+}
+
 /// One SCSI command.
 struct Task {
     itt: u32,
@@ -112,6 +127,8 @@ struct Task {
     digest_failed: bool,
     /// Data-in pages by page index.
     din: Vec<Option<u64>>,
+    /// Its PDUs whose data segment is still coming.
+    streaming: u32,
     pending: Vec<Pending>,
 }
 
@@ -119,7 +136,7 @@ impl Task {
     /// Every data-out byte the initiator will send has come (what was solicited, and the
     /// unsolicited burst).
     fn data_settled(&self) -> bool {
-        self.unsol_left == 0 && self.r2ts.is_empty()
+        self.unsol_left == 0 && self.r2ts.is_empty() && self.streaming == 0
     }
 }
 
@@ -129,6 +146,8 @@ pub struct IscsiApp {
     id: u64,
     sock: u16,
     next: u64,
+    /// The PDU whose data segment is streaming in.
+    cur: Option<Cur>,
     phase: Phase,
     params: glue::Params,
     stat_sn: u32,
@@ -163,6 +182,7 @@ impl IscsiApp {
             id,
             sock,
             next: 0,
+            cur: None,
             phase: Phase::Login(Box::new(login)),
             params: glue::Params::default(),
             stat_sn: 0,
@@ -268,17 +288,27 @@ impl IscsiApp {
         self.closed = true;
     }
 
-    /// Parse every complete PDU that arrived.
+    /// Parse what arrived: every complete PDU, and the data segments of SCSI Command and
+    /// Data-Out PDUs as their bytes come (their header is handled as soon as it is in, and
+    /// their data joins the task piece by piece, so a data segment larger than the named
+    /// buffers never waits for itself).
     fn parse(&mut self, drv: &mut Driver, nas: &mut NasStream) -> Result<(), String> {
         while !self.closed {
             let rx = nas.received();
+            if self.cur.is_some() {
+                if !self.feed(drv, nas, rx)? {
+                    break;
+                }
+                continue;
+            }
             if self.next + 48 > rx {
                 break;
             }
             let mut raw = [0u8; 48];
             nas.peek(drv, self.next, &mut raw)
                 .map_err(|e| format!("iSCSI: reading a PDU header: {e}"))?;
-            let h = glue::header(&raw).map_err(|e| format!("iSCSI: PDU at stream offset {}: {e}", self.next))?;
+            let h = glue::header(&raw)
+                .map_err(|e| format!("iSCSI: PDU at stream offset {}: {e}", self.next))?;
             let hd = if self.params.header_digest { 4 } else { 0 };
             let dd = if self.params.data_digest && h.dsl > 0 { 4 } else { 0 };
             let hdr_len = 48 + h.ahs_len as u64 + hd;
@@ -297,7 +327,9 @@ impl IscsiApp {
             let data_off = self.next + hdr_len;
             let padded = (h.dsl as u64).div_ceil(4) * 4;
             let end = data_off + padded + dd;
-            if end > rx {
+            let streamed = matches!(self.phase, Phase::Full { discovery: false, .. })
+                && (h.op == glue::OP_SCSI_CMD || h.op == glue::OP_DATA_OUT);
+            if data_off > rx || (!streamed && end > rx) {
                 break;
             }
             let mut ahs = vec![0u8; h.ahs_len as usize];
@@ -323,7 +355,29 @@ impl IscsiApp {
             // The header (and digest) is read: its bytes go back to the NIC at once.
             let _ = nas.discard(drv, start, hdr_len);
             let data = (data_off, h.dsl as u64);
-            let mut data_kept = false;
+            if streamed {
+                // The data joins its task as it comes (`feed`); none of it is needed yet.
+                let keep = match h.op {
+                    glue::OP_SCSI_CMD => self.scsi_cmd(&raw, &ahs, &h, data),
+                    _ => self.data_out(&raw, &h, data),
+                };
+                if let Some((itt, _)) = keep {
+                    if let Some(t) = self.tasks.get_mut(&itt) {
+                        t.streaming += 1;
+                    }
+                }
+                self.cur = Some(Cur {
+                    raw,
+                    keep,
+                    data_off,
+                    dsl: h.dsl as u64,
+                    fed: data_off,
+                    end,
+                    crc: (dd > 0).then_some(0),
+                });
+                continue;
+            }
+            let mut data_ok = true;
             if dd > 0 {
                 // The CPU reads the segment to check its digest (one more crossing per byte).
                 let mut seg = vec![0u8; padded as usize];
@@ -335,28 +389,96 @@ impl IscsiApp {
                 if !glue::data_digest_ok(&seg, d) {
                     self.stats.digest_errors += 1;
                     self.reject(&raw, glue::REJECT_DATA_DIGEST);
-                    if let Some(t) = self.tasks.get_mut(&h.itt) {
-                        t.digest_failed = true;
-                    }
-                    let _ = nas.discard(drv, data_off, padded + dd);
-                    continue;
+                    data_ok = false;
                 }
             }
-            match self.phase {
-                Phase::Login(_) => self.login_pdu(drv, nas, &raw, &h, data)?,
-                Phase::LoggedOut => {}
-                Phase::Full { .. } => {
-                    data_kept = self.full_pdu(drv, nas, &raw, &ahs, &h, data)?
+            if data_ok {
+                match self.phase {
+                    Phase::Login(_) => self.login_pdu(drv, nas, &raw, &h, data)?,
+                    Phase::LoggedOut => {}
+                    Phase::Full { .. } => self.full_pdu(drv, nas, &raw, &h, data)?,
                 }
             }
-            if !data_kept && end > data_off {
+            if end > data_off {
                 let _ = nas.discard(drv, data_off, end - data_off);
-            } else if data_kept && end > data_off + h.dsl as u64 {
-                let tail = data_off + h.dsl as u64;
-                let _ = nas.discard(drv, tail, end - tail);
             }
         }
         Ok(())
+    }
+
+    /// The data segment being streamed: hand its task what arrived up to `rx`; `true` once
+    /// the whole PDU (padding and digest too) is in and done with.
+    fn feed(&mut self, drv: &mut Driver, nas: &mut NasStream, rx: u64) -> Result<bool, String> {
+        let Some(mut cur) = self.cur.take() else {
+            return Ok(true);
+        };
+        let data_end = cur.data_off + cur.dsl;
+        let upto = rx.min(data_end);
+        if upto > cur.fed {
+            let n = upto - cur.fed;
+            if let Some(crc) = cur.crc.as_mut() {
+                let mut v = vec![0u8; n as usize];
+                nas.peek(drv, cur.fed, &mut v)
+                    .map_err(|e| format!("iSCSI: reading a data segment: {e}"))?;
+                *crc = crc32c::crc32c_append(*crc, &v);
+                self.stats.digest_bytes_read += n;
+            }
+            let task = cur.keep.and_then(|(itt, _)| self.tasks.get_mut(&itt));
+            match (task, cur.keep) {
+                (Some(t), Some((_, buf_off))) if !t.aborted && !t.digest_failed => {
+                    let off = buf_off + (cur.fed - cur.data_off);
+                    // A piece that continues the previous one (same PDU) extends it, so
+                    // writes cut on block boundaries rather than where named buffers end.
+                    let prev = t
+                        .segs
+                        .range_mut(..off)
+                        .next_back()
+                        .filter(|(&b, &mut (st, l))| b + l == off && st + l == cur.fed);
+                    match prev {
+                        Some((_, e)) => e.1 += n,
+                        None => {
+                            t.segs.insert(off, (cur.fed, n));
+                        }
+                    }
+                    t.have += n;
+                }
+                _ => {
+                    let _ = nas.discard(drv, cur.fed, n);
+                }
+            }
+            cur.fed = upto;
+        }
+        if rx < cur.end {
+            self.cur = Some(cur);
+            return Ok(false);
+        }
+        // The whole PDU is in: padding and digest.
+        let tail = cur.end - data_end;
+        let mut good = true;
+        if let Some(crc) = cur.crc {
+            let mut t = vec![0u8; tail as usize];
+            nas.peek(drv, data_end, &mut t)
+                .map_err(|e| format!("iSCSI: reading a data digest: {e}"))?;
+            let (pad, d) = t.split_at(t.len() - 4);
+            let crc = crc32c::crc32c_append(crc, pad);
+            good = crc == u32::from_le_bytes([d[0], d[1], d[2], d[3]]);
+        }
+        if tail > 0 {
+            let _ = nas.discard(drv, data_end, tail);
+        }
+        if let Some((itt, _)) = cur.keep {
+            if let Some(t) = self.tasks.get_mut(&itt) {
+                t.streaming = t.streaming.saturating_sub(1);
+                if !good {
+                    t.digest_failed = true;
+                }
+            }
+        }
+        if !good {
+            self.stats.digest_errors += 1;
+            self.reject(&cur.raw, glue::REJECT_DATA_DIGEST);
+        }
+        Ok(true)
     }
 
     fn read_data(
@@ -453,28 +575,26 @@ impl IscsiApp {
         true
     }
 
-    /// A PDU of the full-feature phase; `true` when its data segment is kept (data-out).
+    /// A PDU of the full-feature phase other than SCSI Command and Data-Out (whole: header
+    /// and data segment are in).
     fn full_pdu(
         &mut self,
         drv: &mut Driver,
         nas: &NasStream,
         raw: &[u8; 48],
-        ahs: &[u8],
         h: &Hdr,
         data: (u64, u64),
-    ) -> Result<bool, String> {
+    ) -> Result<(), String> {
         let discovery = matches!(self.phase, Phase::Full { discovery: true, .. });
         if discovery && !matches!(h.op, glue::OP_TEXT | glue::OP_NOP_OUT | glue::OP_LOGOUT) {
             self.reject(raw, glue::REJECT_PROTOCOL_ERROR);
-            return Ok(false);
+            return Ok(());
         }
         match h.op {
-            glue::OP_SCSI_CMD => Ok(self.scsi_cmd(raw, ahs, h, data)),
-            glue::OP_DATA_OUT => Ok(self.data_out(raw, h, data)),
             glue::OP_NOP_OUT => {
                 let n = glue::nop_out(raw);
                 if !self.cmd_sn_ok(true, n.cmd_sn) {
-                    return Ok(false);
+                    return Ok(());
                 }
                 if n.itt != RESERVED_TAG {
                     let ping = self.read_data(drv, nas, data)?;
@@ -483,21 +603,21 @@ impl IscsiApp {
                     self.send_pdu(hdr, &ping);
                     self.stats.nops += 1;
                 }
-                Ok(false)
+                Ok(())
             }
             glue::OP_TMF => {
                 self.tmf(raw, h);
-                Ok(false)
+                Ok(())
             }
             glue::OP_TEXT => {
                 let t = glue::text_req(raw);
                 if !self.cmd_sn_ok(h.imm, t.cmd_sn) {
-                    return Ok(false);
+                    return Ok(());
                 }
                 let text = self.read_data(drv, nas, data)?;
                 let sns = (self.stat_sn, self.exp_cmd_sn, self.max_cmd_sn());
                 let Phase::Full { negotiator, .. } = &mut self.phase else {
-                    return Ok(false);
+                    return Ok(());
                 };
                 match glue::text_response(raw, &text, &self.sh.target, negotiator, sns) {
                     Ok((hdr, out)) => {
@@ -506,12 +626,12 @@ impl IscsiApp {
                     }
                     Err(_) => self.reject(raw, glue::REJECT_PROTOCOL_ERROR),
                 }
-                Ok(false)
+                Ok(())
             }
             glue::OP_LOGOUT => {
                 let l = glue::logout_req(raw);
                 if !self.cmd_sn_ok(h.imm, l.cmd_sn) {
-                    return Ok(false);
+                    return Ok(());
                 }
                 let sn = self.next_stat_sn();
                 let hdr = glue::logout_response(l.itt, sn, self.exp_cmd_sn, self.max_cmd_sn());
@@ -523,38 +643,51 @@ impl IscsiApp {
                 for t in self.tasks.values_mut() {
                     t.aborted = true;
                 }
-                Ok(false)
+                Ok(())
             }
             glue::OP_SNACK => {
                 // ErrorRecoveryLevel 0: no SNACK.
                 self.reject(raw, glue::REJECT_PROTOCOL_ERROR);
-                Ok(false)
+                Ok(())
             }
             _ => {
                 self.reject(raw, glue::REJECT_CMD_NOT_SUPPORTED);
-                Ok(false)
+                Ok(())
             }
         }
     }
 
     /// A SCSI Command: a task, handed to the logical unit at once; the data-out it needs
     /// beyond the unsolicited burst is solicited with R2Ts.
-    fn scsi_cmd(&mut self, raw: &[u8; 48], ahs: &[u8], h: &Hdr, data: (u64, u64)) -> bool {
+    /// Returns the task its immediate data joins (at buffer offset 0), if any.
+    fn scsi_cmd(
+        &mut self,
+        raw: &[u8; 48],
+        ahs: &[u8],
+        h: &Hdr,
+        data: (u64, u64),
+    ) -> Option<(u32, u64)> {
         let c = match glue::scsi_cmd(raw, ahs) {
             Ok(c) => c,
             Err(_) => {
                 self.reject(raw, glue::REJECT_INVALID_FIELD);
-                return false;
+                return None;
             }
         };
         if !self.cmd_sn_ok(h.imm, c.cmd_sn) {
-            return false;
+            return None;
         }
         if self.tasks.contains_key(&c.itt) {
             self.reject(raw, glue::REJECT_TASK_IN_PROGRESS);
-            return false;
+            return None;
         }
         self.stats.commands += 1;
+        if self.sh.trace {
+            eprintln!(
+                "iscsi {}: cmd itt {:#x} cdb {:02x?} edtl {} r{} w{} imm {}",
+                self.id, c.itt, c.cdb, c.edtl, c.read as u8, c.write as u8, data.1
+            );
+        }
         let edtl = c.edtl;
         let dir = match (c.read, c.write) {
             (true, true) => Direction::Bidirectional,
@@ -585,13 +718,10 @@ impl IscsiApp {
             aborted: false,
             digest_failed: false,
             din: Vec::new(),
+            streaming: 0,
             pending: Vec::new(),
         };
-        let kept = imm > 0;
-        if kept {
-            t.segs.insert(0, (data.0, imm));
-            t.have = imm;
-        }
+        let kept = (imm > 0).then_some((c.itt, 0));
         if !c.write {
             t.solicit_next = 0;
         }
@@ -682,15 +812,16 @@ impl IscsiApp {
     }
 
     /// A Data-Out: its segment joins its task's data-out (kept in the named buffers).
-    fn data_out(&mut self, raw: &[u8; 48], h: &Hdr, data: (u64, u64)) -> bool {
+    /// Returns the task its data joins and the buffer offset, if it is kept.
+    fn data_out(&mut self, raw: &[u8; 48], h: &Hdr, data: (u64, u64)) -> Option<(u32, u64)> {
         let d = glue::data_out(raw);
         let Some(mut t) = self.tasks.remove(&d.itt) else {
             // Data for a task that is over (aborted): dropped.
             self.stats.stray_data += 1;
-            return false;
+            return None;
         };
         let len = data.1;
-        let mut kept = false;
+        let mut kept = None;
         let mut bad = false;
         if d.ttt == RESERVED_TAG {
             if t.unsol_left < len || d.data_sn != t.unsol_sn {
@@ -727,9 +858,7 @@ impl IscsiApp {
             t.r2ts.clear();
             t.solicit_next = t.edtl as u64;
         } else if len > 0 && !t.aborted && !t.digest_failed {
-            t.segs.insert(d.buffer_offset as u64, (data.0, len));
-            t.have += len;
-            kept = true;
+            kept = Some((d.itt, u64::from(d.buffer_offset)));
         }
         if t.done.is_none() && !t.digest_failed {
             self.solicit(&mut t);
@@ -789,6 +918,9 @@ impl IscsiApp {
 
     /// A request of the logical unit for one of this connection's commands.
     pub fn on_io(&mut self, drv: &mut Driver, nas: &mut NasStream, file: &dyn FileMap, req: IoReq) {
+        if self.sh.trace {
+            eprintln!("iscsi {}: io tag {} {:?}", self.id, req.tag, req.op);
+        }
         let Some(itt) = self.by_tag.get(&req.tag).copied() else {
             let _ = req.reply.send(Err(IoError::Gone("the command is over".into())));
             return;
@@ -1155,7 +1287,19 @@ impl IscsiApp {
                         if pos >= b + l {
                             break;
                         }
-                        let n = (b + l - pos).min(*end - pos).min(crate::MAX_WRITE_BYTES);
+                        let mut n = (b + l - pos).min(*end - pos).min(crate::MAX_WRITE_BYTES);
+                        // Whole blocks while more of the piece may come; a partial block only
+                        // where the range ends or the data goes on in another PDU.
+                        let bs = self.sh.block_size as u64;
+                        let final_piece = pos + n == *end || t.segs.contains_key(&(b + l));
+                        if pos + n < *end && !(final_piece && pos + n == b + l) {
+                            let fpos = *file_off + *issued;
+                            let fend = (fpos + n) / bs * bs;
+                            if fend <= fpos {
+                                break;
+                            }
+                            n = fend - fpos;
+                        }
                         let lf = left.clone();
                         lf.borrow_mut().0 += 1;
                         let r = nas.write(
@@ -1269,6 +1413,16 @@ impl IscsiApp {
 
     /// The logical unit finished a command of this connection.
     pub fn on_done(&mut self, pkt: EmuPacket) {
+        if self.sh.trace {
+            eprintln!(
+                "iscsi {}: done tag {} status {:#x} sense {:?} data_in {}",
+                self.id,
+                pkt.tag(),
+                pkt.status(),
+                pkt.sense_triplet(),
+                pkt.data_in_len()
+            );
+        }
         let Some(itt) = self.by_tag.get(&pkt.tag()).copied() else {
             return;
         };

@@ -86,6 +86,8 @@ pub struct IscsiShared {
     next_tag: AtomicU64,
     next_tsih: std::sync::atomic::AtomicU16,
     socks: Mutex<HashMap<u64, u16>>,
+    /// `BUFLET_ISCSI_TRACE` set: every command, request and answer on stderr.
+    pub(crate) trace: bool,
 }
 
 impl std::fmt::Debug for IscsiShared {
@@ -119,6 +121,7 @@ impl IscsiShared {
             next_tag: AtomicU64::new(1),
             next_tsih: std::sync::atomic::AtomicU16::new(1),
             socks: Mutex::new(HashMap::new()),
+            trace: std::env::var_os("BUFLET_ISCSI_TRACE").is_some(),
         })
     }
 
