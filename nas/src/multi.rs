@@ -288,13 +288,11 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
         self.graceful = on;
     }
 
-    /// Block writes in flight over all open connections (a caller that runs the device only
-    /// while there is work keeps running it while this is not 0).
+    /// Device work in flight over all open connections: block writes, and an application's
+    /// own block commands and unacknowledged sends (a caller that runs the device only while
+    /// there is work keeps running it while this is not 0).
     pub fn in_flight(&self) -> usize {
-        self.conns
-            .values()
-            .map(|c| c.srv.stream.writes_in_flight())
-            .sum()
+        self.conns.values().map(|c| c.srv.in_flight()).sum()
     }
 
     /// The counters.

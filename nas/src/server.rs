@@ -269,6 +269,16 @@ impl<M: FileMap> NasServer<M> {
         }
     }
 
+    /// Device work in flight for the connection: block writes, and the iSCSI application's
+    /// block commands and PDUs not yet acknowledged.
+    pub fn in_flight(&self) -> usize {
+        let app = match &self.app {
+            App::Iscsi(a) => a.in_flight(),
+            _ => 0,
+        };
+        self.stream.writes_in_flight() + app
+    }
+
     /// Let the application issue the writes the received data allows.
     pub fn pump(&mut self, drv: &mut Driver) -> Result<(), WriteError> {
         match &mut self.app {

@@ -218,6 +218,11 @@ impl IscsiApp {
             && nas.writes_in_flight() == 0
     }
 
+    /// Block commands in flight and PDUs not yet acknowledged by the initiator.
+    pub fn in_flight(&self) -> usize {
+        self.blk_tags.len() + self.tx.in_flight()
+    }
+
     /// Tags of its block commands in flight.
     pub fn pending_tags(&self, out: &mut Vec<u32>) {
         out.extend(self.blk_tags.keys().copied());

@@ -248,6 +248,11 @@ impl PduTx {
         }
     }
 
+    /// Posts queued or in the NIC.
+    pub fn in_flight(&self) -> usize {
+        self.queue.len() + self.posted.len()
+    }
+
     /// Everything queued was sent and acknowledged.
     pub fn idle(&self) -> bool {
         self.queue.is_empty() && self.posted.is_empty()
