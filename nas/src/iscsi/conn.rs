@@ -689,7 +689,8 @@ impl IscsiApp {
         self.stats.commands += 1;
         if self.sh.trace {
             eprintln!(
-                "iscsi {}: cmd itt {:#x} cdb {:02x?} edtl {} r{} w{} imm {}",
+                "{:.3} iscsi {}: cmd itt {:#x} cdb {:02x?} edtl {} r{} w{} imm {}",
+                self.sh.t0.elapsed().as_secs_f64() * 1e3,
                 self.id, c.itt, c.cdb, c.edtl, c.read as u8, c.write as u8, data.1
             );
         }
@@ -924,7 +925,13 @@ impl IscsiApp {
     /// A request of the logical unit for one of this connection's commands.
     pub fn on_io(&mut self, drv: &mut Driver, nas: &mut NasStream, file: &dyn FileMap, req: IoReq) {
         if self.sh.trace {
-            eprintln!("iscsi {}: io tag {} {:?}", self.id, req.tag, req.op);
+            eprintln!(
+                "{:.3} iscsi {}: io tag {} {:?}",
+                self.sh.t0.elapsed().as_secs_f64() * 1e3,
+                self.id,
+                req.tag,
+                req.op
+            );
         }
         let Some(itt) = self.by_tag.get(&req.tag).copied() else {
             let _ = req.reply.send(Err(IoError::Gone("the command is over".into())));
@@ -1420,7 +1427,8 @@ impl IscsiApp {
     pub fn on_done(&mut self, pkt: EmuPacket) {
         if self.sh.trace {
             eprintln!(
-                "iscsi {}: done tag {} status {:#x} sense {:?} data_in {}",
+                "{:.3} iscsi {}: done tag {} status {:#x} sense {:?} data_in {}",
+                self.sh.t0.elapsed().as_secs_f64() * 1e3,
                 self.id,
                 pkt.tag(),
                 pkt.status(),

@@ -88,6 +88,7 @@ pub struct IscsiShared {
     socks: Mutex<HashMap<u64, u16>>,
     /// `BUFLET_ISCSI_TRACE` set: every command, request and answer on stderr.
     pub(crate) trace: bool,
+    pub(crate) t0: std::time::Instant,
 }
 
 impl std::fmt::Debug for IscsiShared {
@@ -122,6 +123,7 @@ impl IscsiShared {
             next_tsih: std::sync::atomic::AtomicU16::new(1),
             socks: Mutex::new(HashMap::new()),
             trace: std::env::var_os("BUFLET_ISCSI_TRACE").is_some(),
+            t0: std::time::Instant::now(),
         })
     }
 
