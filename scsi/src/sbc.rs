@@ -1574,6 +1574,11 @@ impl BlockLu {
             return Err(BAD_CDB);
         }
         if n == 0 {
+            // No blocks, yet a data-out phase: the length cannot be what the initiator
+            // meant (a count of 256 does not fit the one-byte field).
+            if Self::data_out(cmd, io) > 0 {
+                return Err(BAD_CDB);
+            }
             self.range(lba, 0)?;
             return Ok(Done::good());
         }

@@ -217,7 +217,7 @@ pub fn serve(
     let mcfg = MultiConfig {
         kind: opts.protocol,
         server: ServerConfig {
-            nbs: if iscsi { 32 } else { 8 },
+            nbs: if iscsi { 16 } else { 8 },
             pages_per_nb: 16,
             mode: WriteMode::ZeroCopy,
             max_retries: None,
@@ -231,7 +231,7 @@ pub fn serve(
         // iSCSI: fewer sessions at once, each with more named buffers (a burst of data-out
         // is held until the block engine wrote it).
         max_connections: if iscsi {
-            opts.max_connections.min(8)
+            opts.max_connections.min(4)
         } else {
             opts.max_connections
         },

@@ -13,6 +13,7 @@
 //! function of its options.
 
 pub mod link;
+pub mod iscsi;
 pub mod many;
 
 use crate::frames::{self, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_MAC, SERVER_PORT};

@@ -218,9 +218,11 @@ impl IscsiApp {
             && nas.writes_in_flight() == 0
     }
 
-    /// Block commands in flight and PDUs not yet acknowledged by the initiator.
+    /// Block commands in flight, PDUs not yet acknowledged by the initiator and requests of
+    /// the logical unit waiting (on data still to come, or on the block engine).
     pub fn in_flight(&self) -> usize {
-        self.blk_tags.len() + self.tx.in_flight()
+        let waiting: usize = self.tasks.values().map(|t| t.pending.len()).sum();
+        self.blk_tags.len() + self.tx.in_flight() + waiting
     }
 
     /// Tags of its block commands in flight.
@@ -430,7 +432,12 @@ impl IscsiApp {
             }
             let task = cur.keep.and_then(|(itt, _)| self.tasks.get_mut(&itt));
             match (task, cur.keep) {
-                (Some(t), Some((_, buf_off))) if !t.aborted && !t.digest_failed => {
+                // Data the logical unit still may read: kept. Once its command is over (done,
+                // failed early, aborted) nothing reads it: it goes back to the NIC at once, so
+                // a refused command's data-out never holds the named buffers.
+                (Some(t), Some((_, buf_off)))
+                    if !t.aborted && !t.digest_failed && t.done.is_none() =>
+                {
                     let off = buf_off + (cur.fed - cur.data_off);
                     // A piece that continues the previous one (same PDU) extends it, so
                     // writes cut on block boundaries rather than where named buffers end.
@@ -1423,8 +1430,9 @@ impl IscsiApp {
         }
     }
 
-    /// The logical unit finished a command of this connection.
-    pub fn on_done(&mut self, pkt: EmuPacket) {
+    /// The logical unit finished a command of this connection: its data-out goes back to the
+    /// NIC now (writes still in flight keep their bytes until they end).
+    pub fn on_done(&mut self, nas: &mut NasStream, drv: &mut Driver, pkt: EmuPacket) {
         if self.sh.trace {
             eprintln!(
                 "{:.3} iscsi {}: done tag {} status {:#x} sense {:?} data_in {}",
@@ -1443,6 +1451,9 @@ impl IscsiApp {
             t.done = Some(pkt);
             // No more data is solicited: what was asked for still comes and is dropped.
             t.solicit_next = t.edtl as u64;
+            for (_, (s, l)) in std::mem::take(&mut t.segs) {
+                let _ = nas.discard(drv, s, l);
+            }
         }
     }
 
@@ -1458,9 +1469,6 @@ impl IscsiApp {
             return;
         };
         self.by_tag.remove(&t.tag);
-        for (_, (s, l)) in &t.segs {
-            let _ = nas.discard(drv, *s, *l);
-        }
         let Some(pkt) = t.done else {
             return;
         };

@@ -212,11 +212,11 @@ pub fn pump<M: FileMap + Clone, A: FileAlloc<M>>(
         };
         let conn = pkt.initiator();
         let mut pkt = Some(pkt);
-        srv.with_connection(drv, sock, |c, _| {
+        srv.with_connection(drv, sock, |c, drv| {
             if let crate::server::App::Iscsi(a) = &mut c.app {
                 if a.id() == conn {
                     if let Some(p) = pkt.take() {
-                        a.on_done(p);
+                        a.on_done(&mut c.stream, drv, p);
                     }
                 }
             }

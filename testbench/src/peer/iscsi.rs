@@ -1,0 +1,667 @@
+//! `buflet peer --protocol iscsi`: an iSCSI initiator on smoltcp's TCP writes a seeded file to
+//! the NIC's iSCSI target and reads it back, on either backend, deterministic and without root
+//! (the live run against libiscsi, `scripts/iscsi-conformance.sh`, needs a TAP interface).
+//!
+//! The initiator logs in (one operational-stage Login Request going to full feature), writes
+//! the file with WRITE(10) commands of [`CHUNK`] bytes (immediate data up to FirstBurstLength,
+//! the rest as Data-Out PDUs answering the target's R2Ts), up to [`QUEUE_DEPTH`] commands
+//! outstanding, reads it back with READ(10) commands (Data-In PDUs, status in the last one or
+//! in a SCSI Response), checks the status of every command, compares sha256 and logs out.
+//! The target is the NAS's ([`buflet_nas::iscsi`]): the logical unit runs on worker threads of
+//! the emulation module; the device, the driver and the NAS are turned by this loop.
+
+use super::*;
+use buflet_driver::ListenSpec;
+use buflet_iscsi::pdu::{self, Stage, BHS_LEN};
+use buflet_nas::iscsi::IscsiShared;
+use buflet_nas::multi::{ConnId, MultiConfig, MultiServer};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Bytes per WRITE(10) or READ(10).
+pub const CHUNK: u64 = 256 * 1024;
+/// Commands the initiator keeps outstanding.
+pub const QUEUE_DEPTH: usize = 4;
+/// The target's name.
+pub const TARGET_NAME: &str = "iqn.2026-12.org.buflet:peer";
+/// The initiator's MaxRecvDataSegmentLength (Data-In PDUs are at most this long).
+const INITIATOR_MRDSL: u32 = 65536;
+
+/// What the iSCSI run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct IscsiPeerReport {
+    /// "model" or "rtl".
+    pub backend: String,
+    /// Datapath width.
+    pub data_width: u32,
+    /// File bytes written and read back.
+    pub bytes: u64,
+    /// sha256 of the file, of what the initiator read back, and of the logical unit's blocks
+    /// on the disk image.
+    pub source_sha256: String,
+    pub read_sha256: String,
+    pub disk_sha256: String,
+    /// All three agree.
+    pub verified: bool,
+    /// SCSI commands completed, R2Ts and Data-In PDUs the initiator received.
+    pub commands: u64,
+    pub r2ts: u64,
+    pub data_in_pdus: u64,
+    /// Host-DRAM bytes moved per file byte while writing and while reading.
+    pub write_dram_crossings_per_byte: f64,
+    pub read_dram_crossings_per_byte: f64,
+    /// Device cycles of the whole run.
+    pub cycles: u64,
+    /// Everything verified and every command ended GOOD.
+    pub passed: bool,
+    /// What went wrong.
+    pub failures: Vec<String>,
+}
+
+/// The initiator's view of one outstanding command.
+struct Cmd {
+    lba: u32,
+    blocks: u16,
+    write: bool,
+    /// Data-In received (read).
+    got: u64,
+}
+
+/// A sans-I/O iSCSI initiator: bytes in, bytes out.
+struct Initiator {
+    out: VecDeque<u8>,
+    inbuf: Vec<u8>,
+    cmd_sn: u32,
+    exp_stat_sn: u32,
+    next_itt: u32,
+    logged_in: bool,
+    logged_out: bool,
+    cmds: HashMap<u32, Cmd>,
+    target_mrdsl: u32,
+    first_burst: u32,
+    immediate: bool,
+    initial_r2t: bool,
+    readback: Vec<u8>,
+    failures: Vec<String>,
+    commands: u64,
+    r2ts: u64,
+    data_ins: u64,
+    block: u64,
+}
+
+fn emit(f: impl FnOnce(&mut [u8; BHS_LEN])) -> [u8; BHS_LEN] {
+    let mut b = [0u8; BHS_LEN];
+    f(&mut b);
+    b
+}
+
+impl Initiator {
+    fn new(bytes: u64, block: u64) -> Self {
+        Initiator {
+            out: VecDeque::new(),
+            inbuf: Vec::new(),
+            cmd_sn: 1,
+            exp_stat_sn: 0,
+            next_itt: 1,
+            logged_in: false,
+            logged_out: false,
+            cmds: HashMap::new(),
+            target_mrdsl: 8192,
+            first_burst: 65536,
+            immediate: true,
+            initial_r2t: true,
+            readback: vec![0u8; bytes as usize],
+            failures: Vec::new(),
+            commands: 0,
+            r2ts: 0,
+            data_ins: 0,
+            block,
+        }
+    }
+
+    fn push(&mut self, hdr: &[u8; BHS_LEN], data: &[u8]) {
+        self.out.extend(hdr);
+        self.out.extend(data);
+        self.out.extend(std::iter::repeat_n(0u8, pdu::pad_len(data.len())));
+    }
+
+    fn login(&mut self) {
+        let keys: Vec<(String, String)> = [
+            ("InitiatorName", "iqn.2026-12.org.buflet:peer-initiator"),
+            ("TargetName", TARGET_NAME),
+            ("SessionType", "Normal"),
+            ("HeaderDigest", "None"),
+            ("DataDigest", "None"),
+            ("InitialR2T", "Yes"),
+            ("ImmediateData", "Yes"),
+            ("MaxRecvDataSegmentLength", &INITIATOR_MRDSL.to_string()),
+            ("MaxBurstLength", "262144"),
+            ("FirstBurstLength", "65536"),
+            ("MaxOutstandingR2T", "1"),
+            ("ErrorRecoveryLevel", "0"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let data = buflet_iscsi::text::emit_text(&keys);
+        let hdr = emit(|b| {
+            pdu::LoginRequest {
+                transit: true,
+                continue_: false,
+                csg: Stage::Operational,
+                nsg: Stage::FullFeature,
+                version_max: 0,
+                version_min: 0,
+                data_segment_length: data.len() as u32,
+                isid: [0x80, 0, 0, 0x42, 0, 1],
+                tsih: 0,
+                itt: 0,
+                cid: 0,
+                cmd_sn: self.cmd_sn,
+                exp_stat_sn: 0,
+            }
+            .emit(b)
+        });
+        self.push(&hdr, &data);
+    }
+
+    /// A READ(10) or WRITE(10) of `blocks` blocks at `lba`; a write's data comes from `src`.
+    fn command(&mut self, write: bool, lba: u32, blocks: u16, src: &[u8]) {
+        let itt = self.next_itt;
+        self.next_itt += 1;
+        let len = u32::from(blocks) * self.block as u32;
+        let mut cdb = [0u8; 16];
+        cdb[0] = if write { 0x2a } else { 0x28 };
+        cdb[2..6].copy_from_slice(&lba.to_be_bytes());
+        cdb[7..9].copy_from_slice(&blocks.to_be_bytes());
+        let imm = if write && self.immediate {
+            len.min(self.first_burst).min(self.target_mrdsl)
+        } else {
+            0
+        };
+        let hdr = emit(|b| {
+            pdu::ScsiCommand {
+                immediate: false,
+                final_: !write || !(!self.initial_r2t && imm < len),
+                read: !write,
+                write,
+                attr: pdu::task_attr::SIMPLE,
+                total_ahs_length: 0,
+                data_segment_length: imm,
+                lun: 0,
+                itt,
+                expected_data_transfer_length: len,
+                cmd_sn: self.cmd_sn,
+                exp_stat_sn: self.exp_stat_sn,
+                cdb,
+            }
+            .emit(b)
+        });
+        self.cmd_sn += 1;
+        let off = lba as usize * self.block as usize;
+        self.push(&hdr, &src[off..off + imm as usize]);
+        self.cmds.insert(
+            itt,
+            Cmd {
+                lba,
+                blocks,
+                write,
+                got: 0,
+            },
+        );
+    }
+
+    fn logout(&mut self) {
+        let itt = self.next_itt;
+        self.next_itt += 1;
+        let hdr = emit(|b| {
+            pdu::LogoutRequest {
+                immediate: true,
+                reason: pdu::logout_reason::CLOSE_SESSION,
+                itt,
+                cid: 0,
+                cmd_sn: self.cmd_sn,
+                exp_stat_sn: self.exp_stat_sn,
+            }
+            .emit(b)
+        });
+        self.push(&hdr, &[]);
+    }
+
+    /// Take the target's bytes; answer R2Ts from `src`.
+    fn input(&mut self, bytes: &[u8], src: &[u8]) {
+        self.inbuf.extend_from_slice(bytes);
+        loop {
+            if self.inbuf.len() < BHS_LEN {
+                return;
+            }
+            let mut raw = [0u8; BHS_LEN];
+            raw.copy_from_slice(&self.inbuf[..BHS_LEN]);
+            let b = pdu::Bhs::new_unchecked(&raw[..]);
+            let dsl = b.data_segment_length() as usize;
+            let total = BHS_LEN + b.ahs_len_bytes() + pdu::padded_len(dsl);
+            if self.inbuf.len() < total {
+                return;
+            }
+            let data_at = BHS_LEN + b.ahs_len_bytes();
+            let data: Vec<u8> = self.inbuf[data_at..data_at + dsl].to_vec();
+            self.inbuf.drain(..total);
+            self.pdu(&raw, &data, src);
+        }
+    }
+
+    fn fail(&mut self, why: String) {
+        if self.failures.len() < 8 {
+            self.failures.push(why);
+        }
+    }
+
+    fn pdu(&mut self, raw: &[u8; BHS_LEN], data: &[u8], src: &[u8]) {
+        match pdu::Pdu::parse(raw) {
+            Ok(pdu::Pdu::LoginResponse(r)) => {
+                if r.status() != 0 {
+                    self.fail(format!("login failed with status {:#06x}", r.status()));
+                    return;
+                }
+                self.exp_stat_sn = r.sn.stat_sn.wrapping_add(1);
+                if let Ok(keys) = buflet_iscsi::text::parse_text(data) {
+                    for (k, v) in keys {
+                        match k.as_str() {
+                            "MaxRecvDataSegmentLength" => {
+                                self.target_mrdsl = v.parse().unwrap_or(8192)
+                            }
+                            "FirstBurstLength" => self.first_burst = v.parse().unwrap_or(65536),
+                            "ImmediateData" => self.immediate = v == "Yes",
+                            "InitialR2T" => self.initial_r2t = v == "Yes",
+                            _ => {}
+                        }
+                    }
+                }
+                if r.transit && r.nsg == Stage::FullFeature {
+                    self.logged_in = true;
+                }
+            }
+            Ok(pdu::Pdu::R2t(r)) => {
+                self.r2ts += 1;
+                let Some(c) = self.cmds.get(&r.itt) else {
+                    self.fail(format!("an R2T for unknown task {:#x}", r.itt));
+                    return;
+                };
+                let base = c.lba as usize * self.block as usize;
+                let mut off = r.buffer_offset as usize;
+                let end = off + r.desired_data_transfer_length as usize;
+                let mut sn = 0;
+                while off < end {
+                    let n = (end - off).min(self.target_mrdsl as usize);
+                    let hdr = emit(|b| {
+                        pdu::DataOut {
+                            final_: off + n == end,
+                            data_segment_length: n as u32,
+                            lun: 0,
+                            itt: r.itt,
+                            ttt: r.ttt,
+                            exp_stat_sn: self.exp_stat_sn,
+                            data_sn: sn,
+                            buffer_offset: off as u32,
+                        }
+                        .emit(b)
+                    });
+                    let chunk = src[base + off..base + off + n].to_vec();
+                    self.push(&hdr, &chunk);
+                    off += n;
+                    sn += 1;
+                }
+            }
+            Ok(pdu::Pdu::DataIn(d)) => {
+                self.data_ins += 1;
+                let Some(c) = self.cmds.get_mut(&d.itt) else {
+                    self.fail(format!("Data-In for unknown task {:#x}", d.itt));
+                    return;
+                };
+                let at = c.lba as usize * self.block as usize + d.buffer_offset as usize;
+                if at + data.len() <= self.readback.len() {
+                    self.readback[at..at + data.len()].copy_from_slice(data);
+                }
+                c.got += data.len() as u64;
+                if d.status_present {
+                    self.exp_stat_sn = d.sn.stat_sn.wrapping_add(1);
+                    self.finish(d.itt, d.status);
+                }
+            }
+            Ok(pdu::Pdu::ScsiResponse(r)) => {
+                self.exp_stat_sn = r.sn.stat_sn.wrapping_add(1);
+                self.finish(r.itt, r.status);
+            }
+            Ok(pdu::Pdu::LogoutResponse(r)) => {
+                self.exp_stat_sn = r.sn.stat_sn.wrapping_add(1);
+                self.logged_out = true;
+            }
+            Ok(pdu::Pdu::Reject(r)) => self.fail(format!("the target rejected a PDU: reason {:#x}", r.reason)),
+            Ok(p) => self.fail(format!("unexpected PDU {p:?}")),
+            Err(e) => self.fail(format!("a PDU the initiator cannot parse: {e}")),
+        }
+    }
+
+    fn finish(&mut self, itt: u32, status: u8) {
+        let Some(c) = self.cmds.remove(&itt) else {
+            self.fail(format!("status for unknown task {itt:#x}"));
+            return;
+        };
+        self.commands += 1;
+        if status != 0 {
+            self.fail(format!(
+                "{} of {} blocks at LBA {} ended with status {status:#x}",
+                if c.write { "WRITE(10)" } else { "READ(10)" },
+                c.blocks,
+                c.lba
+            ));
+        }
+        if !c.write && c.got != u64::from(c.blocks) * self.block {
+            self.fail(format!(
+                "READ(10) at LBA {} got {} of {} bytes",
+                c.lba,
+                c.got,
+                u64::from(c.blocks) * self.block
+            ));
+        }
+    }
+}
+
+/// Write `opts.bytes` seeded bytes through the NIC's iSCSI target and read them back.
+pub fn run(opts: &PeerOpts) -> Result<IscsiPeerReport, PeerError> {
+    check_opts(opts)?;
+    let block = 4096u64;
+    if opts.bytes == 0 || opts.bytes % block != 0 {
+        return Err(PeerError::Options(format!(
+            "--bytes {} must be a positive multiple of {block} for iSCSI",
+            opts.bytes
+        )));
+    }
+    let source = frames::payload(opts.seed, opts.bytes as usize);
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x6973_6373_6970_6565);
+    let listen_iss: u32 = rng.gen();
+    let smol_seed: u64 = rng.gen();
+    let imp = Impair {
+        loss: opts.loss,
+        reorder: opts.reorder,
+        dup: opts.dup,
+        corrupt: 0.0,
+        truncate: 0.0,
+    };
+    let mut to_nic = Dir::new(rng.gen(), imp);
+    let mut to_peer = Dir::new(rng.gen(), imp);
+    let mut bad_nic_frames = 0u64;
+    let lu_bytes = opts.bytes.next_power_of_two().max(1 << 20);
+    let cfg = buflet_platform::DeviceConfig::with_width(opts.width);
+    let mut bench = Bench::builder(opts.backend)
+        .config(cfg)
+        .mem(64 << 20)
+        .blank_disk(lu_bytes)
+        .name("peer-iscsi")
+        .build()?;
+    let Bench { drv, wire, .. } = &mut bench;
+    let clock_mhz = u64::from(drv.info.clock_mhz.max(1));
+    let lu = buflet_scsi::sbc::BlockLu::new(buflet_scsi::sbc::LuConfig {
+        blocks: lu_bytes / block,
+        block_size: block as u32,
+        max_transfer_blocks: (1 << 20) / block as u32,
+        initially_mapped: false,
+        ..buflet_scsi::sbc::LuConfig::default()
+    })
+    .map_err(|e| PeerError::Options(format!("the logical unit: {e}")))?;
+    let mut target = buflet_nas::iscsi::TargetConfig::new(TARGET_NAME);
+    target.cmd_window = buflet_nas::iscsi::CMD_WINDOW;
+    target.params.max_recv_data_segment_length = buflet_nas::iscsi::MAX_RECV_DSL;
+    target.params.max_burst_length = 256 << 10;
+    target.params.first_burst_length = 64 << 10;
+    let sh: Arc<IscsiShared> =
+        IscsiShared::new(Arc::new(lu), 16, block as u32, lu_bytes / block, target);
+    let mcfg = MultiConfig {
+        kind: AppKind::Iscsi,
+        server: ServerConfig {
+            nbs: 16,
+            pages_per_nb: 16,
+            mode: WriteMode::ZeroCopy,
+            read_mode: None,
+            iscsi: Some(sh.clone()),
+            max_retries: None,
+            write_chunk: WRITE_CHUNK,
+            nb_timeout: None,
+            answers: false,
+            cow: Cow::Aware,
+        },
+        max_connections: 2,
+        linger_cycles: 0,
+        nb_memory: buflet_nas::multi::DEFAULT_NB_MEMORY,
+    };
+    let alloc = move |_: &ConnId| -> Result<ExtentFile, String> {
+        Ok(ExtentFile {
+            disk_start: 0,
+            capacity: lu_bytes,
+        })
+    };
+    // The NIC sends (R2Ts, Data-In, responses): its retransmission timer runs on the
+    // device's tick, scaled to this link's microsecond round trips (as in the read-back).
+    drv.set_timer_period(TX_TICK);
+    let ticks = |cycles: u64| (cycles / u64::from(TX_TICK)).clamp(2, 1 << 20) as u32;
+    drv.set_rto(
+        ticks(2 * RTO_MIN_CYCLES),
+        ticks(RTO_MIN_CYCLES),
+        ticks(RTO_MAX_CYCLES),
+    );
+    let mut srv = MultiServer::new(drv, mcfg, alloc);
+    srv.set_graceful_close(true);
+    srv.listen(
+        drv,
+        &ListenSpec {
+            local_mac: SERVER_MAC,
+            vlan: 0,
+            local_ip: SERVER_IP,
+            local_port: SERVER_PORT,
+            iss: listen_iss,
+            rcv_buf: RCV_BUF,
+            mss: MSS,
+            rcv_wscale: frames::RCV_WSCALE,
+            flags: buflet_spec::SockFlags::PSH_RETURN,
+        },
+    )?;
+
+    let mut clock = Clock {
+        clock_mhz,
+        skip_us: 0,
+    };
+    let mut phy = PeerPhy::new(PEER_MTU);
+    let mut icfg = Config::new(HardwareAddress::Ip);
+    icfg.random_seed = smol_seed;
+    let mut iface = Interface::new(icfg, &mut phy, clock.now(drv.cycles()));
+    iface.update_ip_addrs(|a| {
+        let _ = a.push(IpCidr::new(
+            IpAddress::Ipv4(Ipv4Address::from(CLIENT_IP)),
+            24,
+        ));
+    });
+    let mut storage = [SocketStorage::EMPTY];
+    let mut sockets = SocketSet::new(&mut storage[..]);
+    let handle = sockets.add(tcp::Socket::new(
+        tcp::SocketBuffer::new(vec![0u8; 1 << 20]),
+        tcp::SocketBuffer::new(vec![0u8; 1 << 20]),
+    ));
+    sockets
+        .get_mut::<tcp::Socket>(handle)
+        .connect(
+            iface.context(),
+            (IpAddress::Ipv4(Ipv4Address::from(SERVER_IP)), SERVER_PORT),
+            CLIENT_PORT,
+        )
+        .map_err(|e| PeerError::Peer(format!("connect: {e}")))?;
+
+    let mut ini = Initiator::new(opts.bytes, block);
+    ini.login();
+    #[derive(PartialEq)]
+    enum Phase {
+        Login,
+        Write,
+        Read,
+        Logout,
+        Closing,
+    }
+    let mut phase = Phase::Login;
+    let chunk_blocks = (CHUNK / block) as u32;
+    let total_blocks = (opts.bytes / block) as u32;
+    let mut next_lba = 0u32;
+    let mut mem_at_read = None;
+    let mem0 = drv.env.mem.stats();
+    let mut progress_cycles = drv.cycles();
+    let mut progress_key = (0u64, 0usize, 0usize);
+    let mut quiet = 0u64;
+    loop {
+        let now = clock.now(drv.cycles());
+        iface.poll(now, &mut phy, &mut sockets);
+        {
+            let s = sockets.get_mut::<tcp::Socket>(handle);
+            while s.can_recv() {
+                let mut buf = vec![0u8; 65536];
+                let n = s
+                    .recv_slice(&mut buf)
+                    .map_err(|e| PeerError::Peer(format!("recv: {e}")))?;
+                if n == 0 {
+                    break;
+                }
+                ini.input(&buf[..n], &source);
+            }
+            // Queue commands for the phase.
+            match phase {
+                Phase::Login if ini.logged_in => phase = Phase::Write,
+                Phase::Write | Phase::Read => {
+                    let write = phase == Phase::Write;
+                    while ini.cmds.len() < QUEUE_DEPTH && next_lba < total_blocks {
+                        let n = chunk_blocks.min(total_blocks - next_lba);
+                        ini.command(write, next_lba, n as u16, &source);
+                        next_lba += n;
+                    }
+                    if next_lba == total_blocks && ini.cmds.is_empty() {
+                        next_lba = 0;
+                        if write {
+                            phase = Phase::Read;
+                            mem_at_read = Some(drv.env.mem.stats());
+                        } else {
+                            phase = Phase::Logout;
+                            ini.logout();
+                        }
+                    }
+                }
+                Phase::Logout if ini.logged_out => {
+                    s.close();
+                    phase = Phase::Closing;
+                }
+                _ => {}
+            }
+            while !ini.out.is_empty() && s.can_send() {
+                let (a, b) = ini.out.as_slices();
+                let chunk = if a.is_empty() { b } else { a };
+                let n = s
+                    .send_slice(chunk)
+                    .map_err(|e| PeerError::Peer(format!("send: {e}")))?;
+                if n == 0 {
+                    break;
+                }
+                ini.out.drain(..n);
+            }
+        }
+        if !ini.failures.is_empty() {
+            break;
+        }
+        iface.poll(now, &mut phy, &mut sockets);
+        let mut active = !phy.tx.is_empty();
+        for ip in phy.tx.drain(..) {
+            to_nic.offer(eth_wrap(CLIENT_MAC, SERVER_MAC, &ip));
+        }
+        for f in to_nic.take() {
+            wire.send(f);
+        }
+        let polled = srv.poll(drv, STEP)?;
+        active |= polled.completions > 0;
+        // The logical unit's requests and answers (its workers are threads: wait for them
+        // briefly when the device has nothing else to do).
+        let mut routed = buflet_nas::iscsi::pump(&mut srv, drv, &sh)?;
+        if routed == 0 && !active && sh.emu.outstanding() > 0 && srv.in_flight() == 0 {
+            let mut sel = crossbeam_channel::Select::new();
+            sel.recv(sh.requests());
+            sel.recv(sh.completions());
+            let _ = sel.ready_timeout(std::time::Duration::from_millis(200));
+            routed = buflet_nas::iscsi::pump(&mut srv, drv, &sh)?;
+        }
+        active |= routed > 0;
+        let finished = srv.take_finished();
+        for s in &finished {
+            if let Some(f) = &s.failure {
+                ini.fail(format!("the target's connection failed: {f}"));
+            }
+        }
+        while let Some(f) = wire.recv() {
+            active = true;
+            to_peer.offer(f);
+        }
+        phy.receive(&mut to_peer, &mut bad_nic_frames);
+        if phase == Phase::Closing && !finished.is_empty() {
+            break;
+        }
+        let key = (ini.commands, ini.out.len(), srv.open_connections());
+        if key != progress_key || active {
+            progress_key = key;
+            progress_cycles = drv.cycles();
+            quiet = 0;
+        } else {
+            quiet += 1;
+            if quiet > 64 {
+                // Quiet (a lost segment waits for a retransmission): smoltcp's clock jumps to
+                // its next timer.
+                if let Some(d) = iface.poll_delay(now, &sockets) {
+                    clock.skip_us += d.total_micros() as i64;
+                }
+            }
+        }
+        if drv.cycles() - progress_cycles > NO_PROGRESS_CYCLES {
+            return Err(PeerError::Stalled {
+                sim_ms: clock.micros(drv.cycles()) as f64 / 1000.0,
+                cycles: drv.cycles(),
+                detail: format!(
+                    "iSCSI: {} commands done, {} outstanding, {} bytes to send",
+                    ini.commands,
+                    ini.cmds.len(),
+                    ini.out.len()
+                ),
+            });
+        }
+    }
+    let mem_end = drv.env.mem.stats();
+    let mut disk = vec![0u8; opts.bytes as usize];
+    drv.env.disk.read_bytes(0, &mut disk)?;
+    let source_sha256 = sha256_hex(&source);
+    let read_sha256 = sha256_hex(&ini.readback);
+    let disk_sha256 = sha256_hex(&disk);
+    let verified = source_sha256 == read_sha256 && source_sha256 == disk_sha256;
+    let per = |a: u64| a as f64 / opts.bytes as f64;
+    let mid = mem_at_read.unwrap_or_else(|| mem_end.clone());
+    let mut failures = ini.failures.clone();
+    if !verified && failures.is_empty() {
+        failures.push("the file read back or on disk differs from what was written".into());
+    }
+    Ok(IscsiPeerReport {
+        backend: opts.backend.name().to_string(),
+        data_width: opts.width,
+        bytes: opts.bytes,
+        source_sha256,
+        read_sha256,
+        disk_sha256,
+        verified,
+        commands: ini.commands,
+        r2ts: ini.r2ts,
+        data_in_pdus: ini.data_ins,
+        write_dram_crossings_per_byte: per(mid.total() - mem0.total()),
+        read_dram_crossings_per_byte: per(mem_end.total() - mid.total()),
+        cycles: drv.cycles(),
+        passed: verified && failures.is_empty(),
+        failures,
+    })
+}
