@@ -339,6 +339,10 @@ struct PeerArgs {
     /// Socket slots of the device build (see `buflet demo --sockets`).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=65_536))]
     sockets: Option<u32>,
+    /// Speak iSCSI: the peer is an initiator that logs in to the NIC's iSCSI target, writes
+    /// --bytes (a multiple of 4096) with WRITE(10) and reads them back with READ(10).
+    #[arg(long, conflicts_with_all = ["read_back", "pcap_out", "connections"])]
+    iscsi: bool,
     /// Print one JSON object on one line.
     #[arg(long)]
     json: bool,
@@ -521,6 +525,7 @@ fn main() -> ExitCode {
             width,
             json,
         } => cosim(seed, cases, width, json),
+        Cmd::Peer(a) if a.iscsi => peer_iscsi(&a.opts(), a.json),
         Cmd::Peer(a) => match a.connections {
             Some(n) => peer_many(&a.opts(), n as usize, a.sockets, a.json),
             None => peer(&a.opts(), a.json),
@@ -613,6 +618,35 @@ fn peer(opts: &buflet_testbench::peer::PeerOpts, json: bool) -> ExitCode {
             println!("{line}");
         }
         r.verified
+    })
+}
+
+/// `buflet peer --iscsi`: exit 0 only when the file read back and on disk match.
+fn peer_iscsi(opts: &buflet_testbench::peer::PeerOpts, json: bool) -> ExitCode {
+    let result = buflet_testbench::peer::iscsi::run(opts);
+    finish(json, "peer", Some(opts.backend.name()), result, |r| {
+        if json {
+            let mut v = serde_json::to_value(&r).expect("report serializes");
+            v["command"] = "peer".into();
+            println!("{v}");
+        } else {
+            println!(
+                "backend {}  iSCSI: {} bytes written and read back, verified {}; {} commands, {} R2Ts, {} Data-In PDUs; {:.3} / {:.3} host-DRAM crossings per byte written / read; {} cycles",
+                r.backend,
+                r.bytes,
+                r.verified,
+                r.commands,
+                r.r2ts,
+                r.data_in_pdus,
+                r.write_dram_crossings_per_byte,
+                r.read_dram_crossings_per_byte,
+                r.cycles
+            );
+        }
+        for f in r.failures.iter().take(16) {
+            eprintln!("buflet: {f}");
+        }
+        r.passed
     })
 }
 
