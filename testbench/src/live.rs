@@ -414,8 +414,8 @@ fn iscsi_target(
     let lu = buflet_scsi::sbc::BlockLu::new(buflet_scsi::sbc::LuConfig {
         blocks,
         block_size: block,
-        // 1 MiB per command: what one command's data-out may hold of the named buffers.
-        max_transfer_blocks: (1 << 20) / block,
+        // As much as one command's data-in pages may hold (data-out streams to the disk).
+        max_transfer_blocks: buflet_nas::iscsi::MAX_XFER / block,
         // A new image is all zeros: deallocated until written.
         initially_mapped: false,
         ..buflet_scsi::sbc::LuConfig::default()

@@ -144,6 +144,8 @@ impl Task {
 pub struct IscsiApp {
     sh: Arc<IscsiShared>,
     id: u64,
+    /// The I_T nexus (initiator port and this target port), once logged in.
+    nexus: u64,
     sock: u16,
     next: u64,
     /// The PDU whose data segment is streaming in.
@@ -180,6 +182,7 @@ impl IscsiApp {
         IscsiApp {
             sh,
             id,
+            nexus: 0,
             sock,
             next: 0,
             cur: None,
@@ -533,6 +536,7 @@ impl IscsiApp {
             self.params = p;
             self.stat_sn = step.next_stat_sn;
             self.exp_cmd_sn = step.exp_cmd_sn;
+            self.nexus = self.sh.nexus_of(&step.initiator.0, step.initiator.1);
             let old = std::mem::replace(&mut self.phase, Phase::LoggedOut);
             if let Phase::Login(l) = old {
                 self.phase = Phase::Full {
@@ -739,15 +743,16 @@ impl IscsiApp {
             t.solicit_next = 0;
         }
         let too_big = edtl > MAX_XFER;
-        let pkt = EmuPacket::new(
-            t.tag,
-            c.lun,
-            &c.cdb,
-            dir,
-            edtl,
-            self.id,
-            1,
-        );
+        let pkt = EmuPacket::new(t.tag, c.lun, &c.cdb, dir, edtl, self.nexus, 1)
+            // iSCSI's ATTR codes (RFC 7143 11.3.1.3) to SAM's in the packet.
+            .map(|p| {
+                p.with_task_attr(match c.attr {
+                    2 => 2,
+                    3 => 1,
+                    4 => 4,
+                    _ => 0,
+                })
+            });
         let itt = c.itt;
         self.by_tag.insert(t.tag, itt);
         match pkt {
@@ -762,10 +767,14 @@ impl IscsiApp {
                     data_out_len: if c.write { edtl as u64 } else { 0 },
                     data_in_len: if c.read { edtl as u64 } else { 0 },
                 };
+                self.sh.submitted(t.tag, self.id);
                 if let Err(e) = self.sh.emu.submit(p, Box::new(io)) {
                     let mut p = EmuPacket::new(t.tag, c.lun, &c.cdb[..1], dir, edtl, self.id, 1)
                         .unwrap_or_else(|_| glue::blank_packet(t.tag));
-                    p.set_status(status::BUSY);
+                    p.set_status(match e {
+                        buflet_scsi::emu::EmuError::Full(_) => status::TASK_SET_FULL,
+                        _ => status::BUSY,
+                    });
                     p.set_state(buflet_scsi::PacketState::Done);
                     t.done = Some(p);
                     self.failure_note(format!("the logical unit refused a command: {e}"));
@@ -916,7 +925,7 @@ impl IscsiApp {
                         t.aborted = true;
                     }
                 }
-                self.sh.emu.task_management(f, self.id);
+                self.sh.emu.task_management(f, self.nexus);
                 0
             }
             None => 5,

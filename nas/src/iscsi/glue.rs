@@ -156,6 +156,7 @@ pub fn reject(reason: u8, stat_sn: u32, exp: u32, max: u32) -> [u8; BHS_LEN] {
 
 /// What the connection needs of a SCSI Command.
 pub struct Cmd {
+    pub attr: u8,
     pub read: bool,
     pub write: bool,
     pub lun: u64,
@@ -170,6 +171,7 @@ pub fn scsi_cmd(raw: &[u8; BHS_LEN], ahs: &[u8]) -> Result<Cmd, String> {
     let c = pdu::ScsiCommand::parse(raw).map_err(|e| e.to_string())?;
     let a = pdu::CommandAhs::parse(ahs).map_err(|e| e.to_string())?;
     Ok(Cmd {
+        attr: c.attr,
         read: c.read,
         write: c.write,
         lun: c.lun,
@@ -443,6 +445,8 @@ pub struct LoginOut {
     pub exp_cmd_sn: u32,
     /// Discovery session (only Text, NOP and Logout follow).
     pub discovery: bool,
+    /// The initiator port: its name and ISID.
+    pub initiator: (String, [u8; 6]),
     /// The login failed: the response goes, then the connection ends.
     pub failed: bool,
 }
@@ -470,6 +474,7 @@ impl Login {
                     next_stat_sn: 0,
                     exp_cmd_sn: 0,
                     discovery: false,
+                    initiator: (String::new(), [0; 6]),
                     failed: true,
                 }
             }
@@ -483,6 +488,7 @@ impl Login {
             next_stat_sn: 0,
             exp_cmd_sn: 0,
             discovery: false,
+            initiator: (String::new(), [0; 6]),
             failed: false,
         };
         match step.outcome {
@@ -503,6 +509,7 @@ impl Login {
                 out.next_stat_sn = c.next_stat_sn;
                 out.exp_cmd_sn = c.exp_cmd_sn;
                 out.discovery = c.session_type == buflet_iscsi::text::SessionType::Discovery;
+                out.initiator = (c.initiator_name.clone(), c.isid);
             }
         }
         out

@@ -28,7 +28,7 @@ use buflet_driver::Driver;
 use buflet_scsi::{EmuModule, EmuPacket, LuHandler};
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
-pub use conn::{IscsiApp, CMD_WINDOW, MAX_RECV_DSL};
+pub use conn::{IscsiApp, CMD_WINDOW, MAX_RECV_DSL, MAX_XFER};
 pub use glue::TargetConfig;
 use port::IoReq;
 
@@ -86,6 +86,11 @@ pub struct IscsiShared {
     next_tag: AtomicU64,
     next_tsih: std::sync::atomic::AtomicU16,
     socks: Mutex<HashMap<u64, u16>>,
+    /// The connection of each command at the logical unit, by tag.
+    tags: Mutex<HashMap<u64, u64>>,
+    /// I_T nexus ids by (InitiatorName, ISID): the same initiator port keeps its id (and its
+    /// persistent reservation registrations) across sessions.
+    nexus: Mutex<HashMap<(String, [u8; 6]), u64>>,
     /// `BUFLET_ISCSI_TRACE` set: every command, request and answer on stderr.
     pub(crate) trace: bool,
     pub(crate) t0: std::time::Instant,
@@ -122,6 +127,8 @@ impl IscsiShared {
             next_tag: AtomicU64::new(1),
             next_tsih: std::sync::atomic::AtomicU16::new(1),
             socks: Mutex::new(HashMap::new()),
+            tags: Mutex::new(HashMap::new()),
+            nexus: Mutex::new(HashMap::new()),
             trace: std::env::var_os("BUFLET_ISCSI_TRACE").is_some(),
             t0: std::time::Instant::now(),
         })
@@ -143,6 +150,33 @@ impl IscsiShared {
                 return t;
             }
         }
+    }
+
+    /// The nexus id of initiator port (`name`, `isid`), told to the logical unit with its
+    /// TransportID the first time.
+    pub(crate) fn nexus_of(&self, name: &str, isid: [u8; 6]) -> u64 {
+        let Ok(mut m) = self.nexus.lock() else {
+            return 0;
+        };
+        let n = m.len() as u64 + 1;
+        let id = *m.entry((name.to_string(), isid)).or_insert(n);
+        if id == n {
+            let hex: String = isid.iter().map(|b| format!("{b:02x}")).collect();
+            let tid = buflet_scsi::iscsi_transport_id(&format!("{name},i,0x{hex}"));
+            self.emu.nexus_identity(id, &tid, 1);
+        }
+        id
+    }
+
+    /// Command `tag` of connection `conn` went to the logical unit.
+    pub(crate) fn submitted(&self, tag: u64, conn: u64) {
+        if let Ok(mut m) = self.tags.lock() {
+            m.insert(tag, conn);
+        }
+    }
+
+    fn conn_of_tag(&self, tag: u64) -> Option<u64> {
+        self.tags.lock().ok().and_then(|mut m| m.remove(&tag))
     }
 
     pub(crate) fn bind(&self, conn: u64, sock: u16) {
@@ -207,10 +241,12 @@ pub fn pump<M: FileMap + Clone, A: FileAlloc<M>>(
     }
     while let Ok(pkt) = sh.completions().try_recv() {
         n += 1;
-        let Some(sock) = sh.sock_of(pkt.initiator()) else {
+        let Some(conn) = sh.conn_of_tag(pkt.tag()) else {
             continue;
         };
-        let conn = pkt.initiator();
+        let Some(sock) = sh.sock_of(conn) else {
+            continue;
+        };
         let mut pkt = Some(pkt);
         srv.with_connection(drv, sock, |c, drv| {
             if let crate::server::App::Iscsi(a) = &mut c.app {

@@ -404,7 +404,7 @@ pub fn run(opts: &PeerOpts) -> Result<IscsiPeerReport, PeerError> {
     let lu = buflet_scsi::sbc::BlockLu::new(buflet_scsi::sbc::LuConfig {
         blocks: lu_bytes / block,
         block_size: block as u32,
-        max_transfer_blocks: (1 << 20) / block as u32,
+        max_transfer_blocks: buflet_nas::iscsi::MAX_XFER / block as u32,
         initially_mapped: false,
         ..buflet_scsi::sbc::LuConfig::default()
     })
