@@ -278,7 +278,7 @@ impl IscsiApp {
         let itts: Vec<u32> = self.tasks.keys().copied().collect();
         for itt in itts {
             self.serve(drv, nas, file, itt);
-            self.try_finish(drv, nas, itt);
+            self.try_finish(drv, itt);
         }
         if self.closed {
             let rx = nas.received();
@@ -1467,7 +1467,7 @@ impl IscsiApp {
     }
 
     /// Answer a task whose logical-unit work is over and whose data-out has all come.
-    fn try_finish(&mut self, drv: &mut Driver, nas: &mut NasStream, itt: u32) {
+    fn try_finish(&mut self, drv: &mut Driver, itt: u32) {
         let ready = self.tasks.get(&itt).is_some_and(|t| {
             t.done.is_some() && t.data_settled() && t.pending.is_empty()
         });
