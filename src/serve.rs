@@ -90,7 +90,7 @@ pub fn run(a: &ServeArgs) -> ExitCode {
     let json = a.json;
     let iscsi = matches!(a.protocol, ServeProtocol::Iscsi);
     let port = a.port.unwrap_or(if iscsi { 3260 } else { 9000 });
-    if iscsi && a.lu_bytes % 4096 != 0 {
+    if iscsi && !a.lu_bytes.is_multiple_of(4096) {
         eprintln!("buflet serve: --lu-bytes must be a multiple of 4096");
         return ExitCode::from(2);
     }

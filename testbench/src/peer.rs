@@ -12,8 +12,8 @@
 //! zero-window-probe timer) without simulating idle cycles. No wall clock is read, so a run is a
 //! function of its options.
 
-pub mod link;
 pub mod iscsi;
+pub mod link;
 pub mod many;
 
 use crate::frames::{self, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_MAC, SERVER_PORT};

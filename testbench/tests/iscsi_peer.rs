@@ -28,12 +28,31 @@ fn opts(backend: Backend, width: u32, bytes: u64, loss: f64) -> PeerOpts {
 
 fn check(r: &IscsiPeerReport) {
     assert!(r.passed, "{}: {:?}", r.backend, r.failures);
-    assert!(r.verified, "{}: read {} disk {} source {}", r.backend, r.read_sha256, r.disk_sha256, r.source_sha256);
+    assert!(
+        r.verified,
+        "{}: read {} disk {} source {}",
+        r.backend, r.read_sha256, r.disk_sha256, r.source_sha256
+    );
     let chunks = r.bytes.div_ceil(buflet_testbench::peer::iscsi::CHUNK);
-    assert_eq!(r.commands, 2 * chunks, "{}: one WRITE and one READ per chunk", r.backend);
+    assert_eq!(
+        r.commands,
+        2 * chunks,
+        "{}: one WRITE and one READ per chunk",
+        r.backend
+    );
     // Everything beyond the first burst of each write is solicited.
-    assert!(r.r2ts >= chunks, "{}: {} R2Ts for {chunks} writes", r.backend, r.r2ts);
-    assert!(r.data_in_pdus >= chunks, "{}: {} Data-In PDUs", r.backend, r.data_in_pdus);
+    assert!(
+        r.r2ts >= chunks,
+        "{}: {} R2Ts for {chunks} writes",
+        r.backend,
+        r.r2ts
+    );
+    assert!(
+        r.data_in_pdus >= chunks,
+        "{}: {} Data-In PDUs",
+        r.backend,
+        r.data_in_pdus
+    );
     for (what, x) in [
         ("write", r.write_dram_crossings_per_byte),
         ("read", r.read_dram_crossings_per_byte),
@@ -71,4 +90,3 @@ fn iscsi_over_a_lossy_link_both_backends() {
         check(&r);
     }
 }
-

@@ -320,7 +320,11 @@ impl IscsiApp {
             let h = glue::header(&raw)
                 .map_err(|e| format!("iSCSI: PDU at stream offset {}: {e}", self.next))?;
             let hd = if self.params.header_digest { 4 } else { 0 };
-            let dd = if self.params.data_digest && h.dsl > 0 { 4 } else { 0 };
+            let dd = if self.params.data_digest && h.dsl > 0 {
+                4
+            } else {
+                0
+            };
             let hdr_len = 48 + h.ahs_len as u64 + hd;
             let limit = match self.phase {
                 Phase::Login(_) => 8192,
@@ -337,8 +341,13 @@ impl IscsiApp {
             let data_off = self.next + hdr_len;
             let padded = (h.dsl as u64).div_ceil(4) * 4;
             let end = data_off + padded + dd;
-            let streamed = matches!(self.phase, Phase::Full { discovery: false, .. })
-                && (h.op == glue::OP_SCSI_CMD || h.op == glue::OP_DATA_OUT);
+            let streamed = matches!(
+                self.phase,
+                Phase::Full {
+                    discovery: false,
+                    ..
+                }
+            ) && (h.op == glue::OP_SCSI_CMD || h.op == glue::OP_DATA_OUT);
             if data_off > rx || (!streamed && end > rx) {
                 break;
             }
@@ -555,7 +564,12 @@ impl IscsiApp {
     /// Queue a PDU: header (digest when negotiated), data segment, padding and digest, all
     /// written by the CPU.
     fn send_pdu(&mut self, header: [u8; 48], data: &[u8]) {
-        let b = glue::frame(&header, data, self.params.header_digest, self.params.data_digest);
+        let b = glue::frame(
+            &header,
+            data,
+            self.params.header_digest,
+            self.params.data_digest,
+        );
         self.stats.pdus_out += 1;
         self.tx.bytes(b, true);
     }
@@ -601,7 +615,13 @@ impl IscsiApp {
         h: &Hdr,
         data: (u64, u64),
     ) -> Result<(), String> {
-        let discovery = matches!(self.phase, Phase::Full { discovery: true, .. });
+        let discovery = matches!(
+            self.phase,
+            Phase::Full {
+                discovery: true,
+                ..
+            }
+        );
         if discovery && !matches!(h.op, glue::OP_TEXT | glue::OP_NOP_OUT | glue::OP_LOGOUT) {
             self.reject(raw, glue::REJECT_PROTOCOL_ERROR);
             return Ok(());
@@ -615,7 +635,14 @@ impl IscsiApp {
                 if n.itt != RESERVED_TAG {
                     let ping = self.read_data(drv, nas, data)?;
                     let sn = self.next_stat_sn();
-                    let hdr = glue::nop_in(n.itt, n.lun, sn, self.exp_cmd_sn, self.max_cmd_sn(), ping.len());
+                    let hdr = glue::nop_in(
+                        n.itt,
+                        n.lun,
+                        sn,
+                        self.exp_cmd_sn,
+                        self.max_cmd_sn(),
+                        ping.len(),
+                    );
                     self.send_pdu(hdr, &ping);
                     self.stats.nops += 1;
                 }
@@ -702,7 +729,13 @@ impl IscsiApp {
             eprintln!(
                 "{:.3} iscsi {}: cmd itt {:#x} cdb {:02x?} edtl {} r{} w{} imm {}",
                 self.sh.t0.elapsed().as_secs_f64() * 1e3,
-                self.id, c.itt, c.cdb, c.edtl, c.read as u8, c.write as u8, data.1
+                self.id,
+                c.itt,
+                c.cdb,
+                c.edtl,
+                c.read as u8,
+                c.write as u8,
+                data.1
             );
         }
         let edtl = c.edtl;
@@ -950,15 +983,21 @@ impl IscsiApp {
             );
         }
         let Some(itt) = self.by_tag.get(&req.tag).copied() else {
-            let _ = req.reply.send(Err(IoError::Gone("the command is over".into())));
+            let _ = req
+                .reply
+                .send(Err(IoError::Gone("the command is over".into())));
             return;
         };
         let Some(t) = self.tasks.get_mut(&itt) else {
-            let _ = req.reply.send(Err(IoError::Gone("the command is over".into())));
+            let _ = req
+                .reply
+                .send(Err(IoError::Gone("the command is over".into())));
             return;
         };
         if t.aborted {
-            let _ = req.reply.send(Err(IoError::Gone("the command was aborted".into())));
+            let _ = req
+                .reply
+                .send(Err(IoError::Gone("the command was aborted".into())));
             return;
         }
         let bs = self.sh.block_size as u64;
@@ -989,7 +1028,8 @@ impl IscsiApp {
             }
             IoOp::Peek { off, len } => {
                 if off + len > t.edtl as u64 || !t.write || len > MAX_RECV_DSL as u64 * 4 {
-                    let _ = reply.send(Err(IoError::Range(format!("peek of data-out {off}+{len}"))));
+                    let _ =
+                        reply.send(Err(IoError::Range(format!("peek of data-out {off}+{len}"))));
                     return;
                 }
                 t.pending.push(Pending::Peek { off, len, reply });
@@ -997,7 +1037,8 @@ impl IscsiApp {
             IoOp::Fill { off, data } => {
                 let end = off + data.len() as u64;
                 if end > (t.edtl as u64).min(MAX_XFER as u64) {
-                    let _ = reply.send(Err(IoError::Range(format!("fill of data-in {off}..{end}"))));
+                    let _ =
+                        reply.send(Err(IoError::Range(format!("fill of data-in {off}..{end}"))));
                     return;
                 }
                 let r = Self::din_pages(t, &mut self.pool, drv, off, end).and_then(|_| {
@@ -1026,7 +1067,10 @@ impl IscsiApp {
             }
             IoOp::Read { lba, blocks, off } => {
                 let end = off + span(blocks);
-                if !in_medium(lba, blocks) || end > (t.edtl as u64).min(MAX_XFER as u64) || off % page != 0 {
+                if !in_medium(lba, blocks)
+                    || end > (t.edtl as u64).min(MAX_XFER as u64)
+                    || off % page != 0
+                {
                     let _ = reply.send(Err(IoError::Range(format!(
                         "read of LBA {lba}+{blocks} into data-in {off}..{end}"
                     ))));
@@ -1041,7 +1085,16 @@ impl IscsiApp {
                     let b = off + i * bs;
                     din[(b / page) as usize].unwrap_or(0) + b % page
                 };
-                let r = Self::blk_span(drv, file, lba * bs, bs, u64::from(blocks), false, &src, page);
+                let r = Self::blk_span(
+                    drv,
+                    file,
+                    lba * bs,
+                    bs,
+                    u64::from(blocks),
+                    false,
+                    &src,
+                    page,
+                );
                 match r {
                     Ok(cmds) => {
                         for c in &cmds {
@@ -1180,7 +1233,10 @@ impl IscsiApp {
             let mut bufs: Vec<(u64, u64)> = Vec::new();
             for k in i..i + n {
                 let Some(disk) = file.disk_addr(file_off + k * bs) else {
-                    return Err(format!("file offset {} is not on the disk", file_off + k * bs));
+                    return Err(format!(
+                        "file offset {} is not on the disk",
+                        file_off + k * bs
+                    ));
                 };
                 let s = src(k);
                 elems.push(buflet_spec::SgElem {
@@ -1265,7 +1321,16 @@ impl IscsiApp {
                         .write(buflet_platform::Agent::Cpu, pg, &block)
                         .map_err(|e| e.to_string())
                         .and_then(|_| {
-                            Self::blk_span(drv, file, lba * bs, bs, u64::from(*blocks), true, &|_| pg, page)
+                            Self::blk_span(
+                                drv,
+                                file,
+                                lba * bs,
+                                bs,
+                                u64::from(*blocks),
+                                true,
+                                &|_| pg,
+                                page,
+                            )
                         }) {
                         Ok(cmds) => Ok((cmds, pg)),
                         Err(e) => {
@@ -1468,9 +1533,10 @@ impl IscsiApp {
 
     /// Answer a task whose logical-unit work is over and whose data-out has all come.
     fn try_finish(&mut self, drv: &mut Driver, itt: u32) {
-        let ready = self.tasks.get(&itt).is_some_and(|t| {
-            t.done.is_some() && t.data_settled() && t.pending.is_empty()
-        });
+        let ready = self
+            .tasks
+            .get(&itt)
+            .is_some_and(|t| t.done.is_some() && t.data_settled() && t.pending.is_empty());
         if !ready {
             return;
         }
@@ -1510,7 +1576,11 @@ impl IscsiApp {
             let last = off + n == produced;
             let fin = off + n == burst_end;
             let with_status = last && sense_ok;
-            let sn = if with_status { self.next_stat_sn() } else { self.stat_sn };
+            let sn = if with_status {
+                self.next_stat_sn()
+            } else {
+                self.stat_sn
+            };
             let hdr = glue::data_in(
                 t.lun,
                 itt,
@@ -1530,19 +1600,32 @@ impl IscsiApp {
             let p1 = (off + n).div_ceil(page) as usize;
             let pages: Vec<u64> = din[p0..p1].iter().map(|p| p.unwrap_or(0)).collect();
             // Each page goes back with the post that reads its last byte.
-            let full_end = if last { p1 } else { ((off + n) / page) as usize };
+            let full_end = if last {
+                p1
+            } else {
+                ((off + n) / page) as usize
+            };
             let own_from = owned_upto.max(p0);
             let own: Vec<u64> = (own_from..full_end).filter_map(|i| din[i]).collect();
             owned_upto = owned_upto.max(full_end);
-            self.tx
-                .pages(pages, (off % page) as u16, n as u32, own, !self.params.data_digest);
+            self.tx.pages(
+                pages,
+                (off % page) as u16,
+                n as u32,
+                own,
+                !self.params.data_digest,
+            );
             if self.params.data_digest {
                 let mut buf = vec![0u8; n as usize];
                 let mut at = 0usize;
-                for i in p0..p1 {
-                    let s = if i == p0 { off % page } else { 0 };
+                for (k, pg) in din[p0..p1].iter().enumerate() {
+                    let s = if k == 0 { off % page } else { 0 };
                     let m = ((page - s) as usize).min(buf.len() - at);
-                    let _ = drv.env.mem.read(buflet_platform::Agent::Cpu, din[i].unwrap_or(0) + s, &mut buf[at..at + m]);
+                    let _ = drv.env.mem.read(
+                        buflet_platform::Agent::Cpu,
+                        pg.unwrap_or(0) + s,
+                        &mut buf[at..at + m],
+                    );
                     at += m;
                 }
                 self.stats.digest_bytes_read += n;

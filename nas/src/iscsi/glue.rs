@@ -380,7 +380,11 @@ pub fn scsi_response(
             underflow: under,
             response: pdu::scsi_response::COMPLETED,
             status,
-            data_segment_length: if sense_len > 0 { sense_len as u32 + 2 } else { 0 },
+            data_segment_length: if sense_len > 0 {
+                sense_len as u32 + 2
+            } else {
+                0
+            },
             itt,
             snack_tag: 0,
             sn: sn(stat_sn, exp, max),

@@ -67,8 +67,9 @@ impl PortIo {
                 reply,
             })
             .map_err(|_| IoError::Gone("the device thread stopped".into()))?;
-        rx.recv()
-            .map_err(|_| IoError::Gone("the connection ended before the request was served".into()))?
+        rx.recv().map_err(|_| {
+            IoError::Gone("the connection ended before the request was served".into())
+        })?
     }
 }
 

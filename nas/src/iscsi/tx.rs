@@ -39,11 +39,7 @@ impl PagePool {
 
     /// One page the NIC does not own; `Ok(None)` when the pool is used up for now.
     pub fn take(&mut self, drv: &mut Driver) -> Result<Option<u64>, DriverError> {
-        if let Some(i) = self
-            .free
-            .iter()
-            .position(|&p| !drv.is_marked(p, self.page))
-        {
+        if let Some(i) = self.free.iter().position(|&p| !drv.is_marked(p, self.page)) {
             let p = self.free.swap_remove(i);
             self.note();
             return Ok(Some(p));

@@ -122,7 +122,8 @@ impl Initiator {
     fn push(&mut self, hdr: &[u8; BHS_LEN], data: &[u8]) {
         self.out.extend(hdr);
         self.out.extend(data);
-        self.out.extend(std::iter::repeat_n(0u8, pdu::pad_len(data.len())));
+        self.out
+            .extend(std::iter::repeat_n(0u8, pdu::pad_len(data.len())));
     }
 
     fn login(&mut self) {
@@ -182,7 +183,7 @@ impl Initiator {
         let hdr = emit(|b| {
             pdu::ScsiCommand {
                 immediate: false,
-                final_: !write || !(!self.initial_r2t && imm < len),
+                final_: !(write && !self.initial_r2t && imm < len),
                 read: !write,
                 write,
                 attr: pdu::task_attr::SIMPLE,
@@ -336,7 +337,9 @@ impl Initiator {
                 self.exp_stat_sn = r.sn.stat_sn.wrapping_add(1);
                 self.logged_out = true;
             }
-            Ok(pdu::Pdu::Reject(r)) => self.fail(format!("the target rejected a PDU: reason {:#x}", r.reason)),
+            Ok(pdu::Pdu::Reject(r)) => {
+                self.fail(format!("the target rejected a PDU: reason {:#x}", r.reason))
+            }
             Ok(p) => self.fail(format!("unexpected PDU {p:?}")),
             Err(e) => self.fail(format!("a PDU the initiator cannot parse: {e}")),
         }
@@ -371,7 +374,7 @@ impl Initiator {
 pub fn run(opts: &PeerOpts) -> Result<IscsiPeerReport, PeerError> {
     check_opts(opts)?;
     let block = 4096u64;
-    if opts.bytes == 0 || opts.bytes % block != 0 {
+    if opts.bytes == 0 || !opts.bytes.is_multiple_of(block) {
         return Err(PeerError::Options(format!(
             "--bytes {} must be a positive multiple of {block} for iSCSI",
             opts.bytes
