@@ -96,6 +96,13 @@ pub trait CmdIo {
     fn sync(&self) -> Result<(), IoError>;
     /// CPU read of data-out bytes (parameter lists, compare data).
     fn peek(&self, off: u64, out: &mut [u8]) -> Result<(), IoError>;
+    /// The logical unit will not read data-out bytes `off..off + len` again (it compared or
+    /// wrote them): the transport may give their buffers back, so a command whose data-out
+    /// is larger than the transport's buffers is served piece by piece. Reading them again
+    /// afterwards fails with [`IoError::Gone`].
+    fn release(&self, off: u64, len: u64) {
+        let _ = (off, len);
+    }
     /// CPU write of data-in bytes (INQUIRY data, mode pages, ...), at most
     /// [`CmdIo::data_in_len`] bytes from `off`; the transport sends what was filled.
     fn fill(&self, off: u64, data: &[u8]) -> Result<(), IoError>;

@@ -705,7 +705,7 @@ fn padded(s: &str, n: usize) -> Vec<u8> {
 }
 
 /// Medium data compared per chunk (VERIFY, WRITE AND VERIFY), bytes at most.
-const COMPARE_CHUNK: u64 = 1 << 20;
+const COMPARE_CHUNK: u64 = 64 << 10;
 
 impl BlockLu {
     /// A logical unit with configuration `cfg`.
@@ -1367,6 +1367,28 @@ impl BlockLu {
         self.check_transfer(lba, n)?;
         let bs = self.bs();
         let moved = n.min(Self::data_out(cmd, io) / bs);
+        if verify && flags & 0x02 != 0 && moved > 0 {
+            // BYTCHK: a chunk at a time, the data-out is read first (the write hands its
+            // buffers back to the transport), written, read back from the medium and compared.
+            let _g = self.write_guard();
+            let chunk = (COMPARE_CHUNK / bs).max(1);
+            let mut done = 0u64;
+            while done < moved {
+                let k = chunk.min(moved - done);
+                let mut expect = vec![0u8; (k * bs) as usize];
+                io.peek(done * bs, &mut expect).map_err(io_fail)?;
+                io.write(lba + done, k as u32, done * bs).map_err(io_fail)?;
+                self.mark_mapped(lba + done, k, true);
+                io.release(done * bs, k * bs);
+                let medium = io.read_to_vec(lba + done, k as u32).map_err(io_fail)?;
+                if let Some(i) = (0..expect.len()).find(|&i| medium.get(i) != Some(&expect[i])) {
+                    return Err(miscompare(done * bs + i as u64));
+                }
+                done += k;
+            }
+            self.after_write(io, true)?;
+            return Ok(Done::want(n * bs));
+        }
         if moved > 0 {
             let _g = self.write_guard();
             io.write(lba, moved as u32, 0).map_err(io_fail)?;
@@ -1374,10 +1396,6 @@ impl BlockLu {
         }
         let fua = !verify && flags & 0x08 != 0;
         self.after_write(io, fua || verify)?;
-        if verify && flags & 0x02 != 0 && moved > 0 {
-            // BYTCHK: compare what the medium now holds with the data-out.
-            self.compare(io, lba, moved, 0, false)?;
-        }
         Ok(Done::want(n * bs))
     }
 
@@ -1409,6 +1427,10 @@ impl BlockLu {
             }
             if let Some(i) = (0..len).find(|&i| medium[i] != expect[i]) {
                 return Err(miscompare(done * bs + i as u64));
+            }
+            if !same {
+                // Compared: its buffers may go back to the transport.
+                io.release(off + done * bs, len as u64);
             }
             done += k;
         }

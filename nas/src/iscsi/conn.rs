@@ -1065,6 +1065,32 @@ impl IscsiApp {
             IoOp::Sync => {
                 let _ = reply.send(Ok(Vec::new()));
             }
+            IoOp::Release { off, len } => {
+                // The pieces of [off, off + len) go back to the NIC; a piece that straddles
+                // an edge keeps its part outside.
+                let end = off.saturating_add(len);
+                let hit: Vec<u64> = t
+                    .segs
+                    .range(..end)
+                    .filter(|(&b, &(_, l))| b + l > off)
+                    .map(|(&b, _)| b)
+                    .collect();
+                for b in hit {
+                    let Some((s, l)) = t.segs.remove(&b) else {
+                        continue;
+                    };
+                    let lo = off.max(b);
+                    let hi = end.min(b + l);
+                    if b < lo {
+                        t.segs.insert(b, (s, lo - b));
+                    }
+                    if hi < b + l {
+                        t.segs.insert(hi, (s + (hi - b), b + l - hi));
+                    }
+                    let _ = nas.discard(drv, s + (lo - b), hi - lo);
+                }
+                let _ = reply.send(Ok(Vec::new()));
+            }
             IoOp::Read { lba, blocks, off } => {
                 let end = off + span(blocks);
                 if !in_medium(lba, blocks)

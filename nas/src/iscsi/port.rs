@@ -26,6 +26,8 @@ pub enum IoOp {
     Peek { off: u64, len: u64 },
     /// CPU write of data-in bytes.
     Fill { off: u64, data: Vec<u8> },
+    /// The logical unit is done with data-out bytes `[off, off + len)`.
+    Release { off: u64, len: u64 },
 }
 
 /// A request of the logical unit, routed to its connection by `conn` and `sock`.
@@ -118,6 +120,10 @@ impl CmdIo for PortIo {
         }
         out.copy_from_slice(&b);
         Ok(())
+    }
+    fn release(&self, off: u64, len: u64) {
+        // The answer carries nothing; a connection that is gone has released it all.
+        let _ = self.call(IoOp::Release { off, len });
     }
     fn fill(&self, off: u64, data: &[u8]) -> Result<(), IoError> {
         self.call(IoOp::Fill {
