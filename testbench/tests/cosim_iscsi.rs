@@ -199,13 +199,13 @@ fn shapes(stim: &Stimulus, sock: u16) -> Shapes {
 #[test]
 fn stimuli_include_iscsi_shapes() {
     let mut total = Shapes::default();
-    let mut cases = 0;
+    let mut cases = Vec::new();
     for seed in 1..=12 {
         let stim = cosim::generate(seed);
         let Some(sock) = iscsi_sock(&stim) else {
             continue;
         };
-        cases += 1;
+        cases.push(seed);
         let sh = shapes(&stim, sock);
         assert_eq!(sh.logins, 1, "seed {seed}");
         total.logins += sh.logins;
@@ -219,8 +219,8 @@ fn stimuli_include_iscsi_shapes() {
         total.data_in_posts += sh.data_in_posts;
         total.response_posts += sh.response_posts;
     }
-    eprintln!("{cases} cases with iSCSI: {total:?}");
-    assert!(cases >= 3, "{cases} cases with iSCSI");
+    eprintln!("seeds with iSCSI {cases:?}: {total:?}");
+    assert!(cases.len() >= 3, "seeds with iSCSI: {cases:?}");
     let t = &total;
     for (what, n) in [
         ("WRITE with immediate data", t.writes_with_immediate),
@@ -262,7 +262,6 @@ fn iscsi_steps_alone_are_clean_on_the_model() {
             cosim::run_lockstep([(Backend::Model, &only), (Backend::Model, &only)], 64).unwrap();
         assert!(r.mismatch.is_none(), "{}", r.mismatch.unwrap());
         let c: BTreeMap<&str, u32> = r.counters_end.iter().copied().collect();
-        eprintln!("seed {seed}: {} steps of {}, stream {} B, {posts} posts, NB returned {}, tx segs {}, cycles {:?}", only.len(), stim.len(), stream.len(), c["CNT_NB_RETURNED"], c["CNT_TX_SEGS"], r.cycles);
         assert_eq!(
             c["CNT_DELIVERED_BYTES"] as usize,
             stream.len(),
@@ -279,15 +278,16 @@ fn iscsi_steps_alone_are_clean_on_the_model() {
     assert!(n >= 3);
 }
 
-/// The RTL and the model agree on the iSCSI traffic: the iSCSI steps alone of the first three
-/// seeds with one at 64 bits, of the first at 512 bits, and a whole default-mix case with it.
+/// The RTL and the model agree on the iSCSI traffic: the iSCSI steps alone of the first two
+/// seeds with one at 64 bits, of the first at 512 bits too. (Whole default-mix cases with an
+/// iSCSI connection run in tests/cosim.rs and `buflet cosim`.)
 #[test]
 fn model_and_rtl_agree_on_iscsi_traffic() {
     let seeds: Vec<u64> = (1..=12)
         .filter(|&s| iscsi_sock(&cosim::generate(s)).is_some())
-        .take(3)
+        .take(2)
         .collect();
-    assert_eq!(seeds.len(), 3);
+    assert_eq!(seeds.len(), 2);
     let check = |stim: &Stimulus, width: u32| {
         let r = cosim::run_case(stim, width).unwrap();
         assert!(
@@ -305,7 +305,6 @@ fn model_and_rtl_agree_on_iscsi_traffic() {
         check(&only, 64);
         if seed == seeds[0] {
             check(&only, 512);
-            check(&stim, 64);
         }
     }
     // The small mix (the property test's) has iSCSI connections too.

@@ -16,6 +16,11 @@
 //! replies), frames for no socket (ICMP, unknown ports, IPv6, other EtherTypes, other IP
 //! protocols), TIMER_KICKs and short runs of periodic ticks.
 //!
+//! And, in about half the cases, an iSCSI connection (gen/iscsi.rs): a client stream of real
+//! PDUs (login, WRITE(10) with immediate data, Data-Out bursts answering R2Ts, READ(10),
+//! NOP-Out) into named buffers returned at PDU ends, and the target's posts (R2T and SCSI
+//! Response headers, Data-In headers each followed by its data by reference), acknowledged.
+//!
 //! The generator is open-loop: it does not see the device's ACKs, so frames beyond the window
 //! the device advertises are sent anyway (and trimmed or dropped by the device); a final
 //! retransmission pass, after enough named buffers were posted, lets most streams complete.
