@@ -174,6 +174,10 @@ pub struct TxPost {
     /// p2p (docs/p2p.md "p2p reads"): post host buflets (flag DEVMEM) of the posts' region
     /// instead of send-pool pages: `FIRST_OFF` modulo BUFLET_BYTES, at most 8 buflets.
     pub dev: bool,
+    /// Bytes the CPU writes over the first seeded ones, from `FIRST_OFF` on (an iSCSI PDU
+    /// header and its small data segment, gen/iscsi.rs); empty: seeded bytes only. Bytes past
+    /// `LEN` are not written.
+    pub head: Vec<u8>,
 }
 
 /// How a DEVMEM BLK_READ is made invalid, if at all (each is BAD_SG).
@@ -358,8 +362,20 @@ impl Step {
             ),
             Step::Release { bad } => format!("BUF_RELEASE bad {bad:?}"),
             Step::TxPost(t) => format!(
-                "TX_POST sock {} bytes {} psh {} first_off {} seed {} scatter {} bad {:?} dev {}",
-                t.sock, t.bytes, t.psh, t.first_off, t.seed, t.scatter, t.bad, t.dev
+                "TX_POST sock {} bytes {} psh {} first_off {} seed {} scatter {} bad {:?} dev {}{}",
+                t.sock,
+                t.bytes,
+                t.psh,
+                t.first_off,
+                t.seed,
+                t.scatter,
+                t.bad,
+                t.dev,
+                if t.head.is_empty() {
+                    String::new()
+                } else {
+                    format!(" head {} B", t.head.len())
+                }
             ),
             Step::HostBuflets { n } => format!("HOST_BUFLETS {n}"),
             Step::DevRead(d) => format!(

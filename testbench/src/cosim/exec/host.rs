@@ -451,7 +451,11 @@ impl Host {
         }
         let list = lay.tx_lists + self.tx_list * TX_LIST_BYTES;
         self.tx_list += 1;
-        let bytes = crate::frames::payload(t.seed, (n * page) as usize);
+        let mut bytes = crate::frames::payload(t.seed, (n * page) as usize);
+        // The CPU's own bytes (an iSCSI header) over the first seeded ones, within LEN.
+        let at = usize::from(first_off).min(bytes.len());
+        let k = t.head.len().min(len as usize).min(bytes.len() - at);
+        bytes[at..at + k].copy_from_slice(&t.head[..k]);
         let mut out: Vec<Action> = pages
             .iter()
             .zip(bytes.chunks(page as usize))

@@ -38,10 +38,15 @@ const RECENT: usize = 6;
 const SG_SLOTS: u64 = 16;
 /// Held chains a BUF_RELEASE step leaves alone while their extents wait for a DEVMEM write.
 const HOLD_KEEP: usize = 12;
+/// Pages of the send pool reserved for a case's iSCSI connection (gen/iscsi.rs); the other
+/// connections share the rest.
+pub const ISCSI_TX_PAGES: u64 = 192;
+/// Page lists reserved for a case's iSCSI connection: the most TX_POSTs it makes.
+pub const ISCSI_TX_POSTS: u64 = 128;
 /// Pages of the send pool (TX_POST payload), per case.
-pub const TX_POOL_PAGES: u64 = 640;
+pub const TX_POOL_PAGES: u64 = 640 + ISCSI_TX_PAGES;
 /// Page lists of the send pool, and the bytes of each (up to 8 pages).
-const TX_LIST_SLOTS: u64 = 512;
+const TX_LIST_SLOTS: u64 = 512 + ISCSI_TX_POSTS;
 const TX_LIST_BYTES: u64 = 64;
 /// First tag of the host's own requests: far above the driver's tags (TX_POST goes through
 /// the driver, which tags it), so no completion of one is taken for the other's.

@@ -16,6 +16,11 @@
 //! replies), frames for no socket (ICMP, unknown ports, IPv6, other EtherTypes, other IP
 //! protocols), TIMER_KICKs and short runs of periodic ticks.
 //!
+//! And, in about half the cases, an iSCSI connection (gen/iscsi.rs): a client stream of real
+//! PDUs (login, WRITE(10) with immediate data, Data-Out bursts answering R2Ts, READ(10),
+//! NOP-Out) into named buffers returned at PDU ends, and the target's posts (R2T and SCSI
+//! Response headers, Data-In headers each followed by its data by reference), acknowledged.
+//!
 //! The generator is open-loop: it does not see the device's ACKs, so frames beyond the window
 //! the device advertises are sent anyway (and trimmed or dropped by the device); a final
 //! retransmission pass, after enough named buffers were posted, lets most streams complete.
@@ -38,6 +43,7 @@ use std::net::Ipv4Addr;
 
 mod conn;
 mod extras;
+mod iscsi;
 mod listen;
 mod noise;
 mod tx;
@@ -118,6 +124,11 @@ pub struct GenConfig {
     /// half-open, ACCEPTs, deletes and re-pooling, UNLISTEN. Its steps come from a generator
     /// seeded apart and are merged into the case's, so the other steps stay as they were.
     pub listen: f64,
+    /// Probability that a case has an iSCSI connection (gen/iscsi.rs): a login, WRITE(10)s
+    /// with immediate data, R2Ts answered by Data-Out bursts, READ(10)s answered by Data-In
+    /// header and data posts, SCSI Responses, NOP-Out pings, and the client's ACKs. Its steps
+    /// come from a generator seeded apart and are merged into the case's.
+    pub iscsi: f64,
 }
 
 impl Default for GenConfig {
@@ -140,6 +151,7 @@ impl Default for GenConfig {
             tx_policy: 0.8,
             p2p_reads: 0.5,
             listen: 0.6,
+            iscsi: 0.5,
         }
     }
 }
@@ -165,6 +177,7 @@ impl GenConfig {
             tx_policy: 0.8,
             p2p_reads: 0.5,
             listen: 0.6,
+            iscsi: 0.5,
         }
     }
 }
@@ -229,10 +242,21 @@ pub fn generate_with(seed: u64, cfg: &GenConfig) -> Stimulus {
         }
     }
     // The send pool's pages, shared out (a few are left for the noise's refused posts).
-    let per_conn = (super::exec::TX_POOL_PAGES - 32) / n.max(1) as u64;
+    let per_conn =
+        (super::exec::TX_POOL_PAGES - super::exec::ISCSI_TX_PAGES - 32) / n.max(1) as u64;
     for c in conns.iter_mut() {
         c.tx_pages = per_conn;
     }
+    // The iSCSI connection: its own generator, a slot of its own (not one the noise treats as
+    // unused, nor one of the listen pool's).
+    let mut irng = ChaCha8Rng::seed_from_u64(seed ^ iscsi::ISCSI_SEED);
+    let iscsi_ref = (irng.gen_bool(cfg.iscsi.clamp(0.0, 1.0)) && n + 13 <= refs.len())
+        .then(|| refs[refs.len() - 13]);
+    let unused: Vec<u16> = refs[n..]
+        .iter()
+        .copied()
+        .filter(|&r| Some(r) != iscsi_ref)
+        .collect();
     let mut queues: Vec<std::collections::VecDeque<Step>> = conns
         .iter_mut()
         .map(|c| {
@@ -266,7 +290,7 @@ pub fn generate_with(seed: u64, cfg: &GenConfig) -> Stimulus {
             break;
         };
         if rng.gen_bool(cfg.noise.clamp(0.0, 1.0)) {
-            steps.push(noise(&mut rng, &conns, &refs[n..]));
+            steps.push(noise(&mut rng, &conns, &unused));
         }
         if p2p && rng.gen_bool(0.04) {
             steps.push(dev_read(&mut rng, false));
@@ -297,6 +321,10 @@ pub fn generate_with(seed: u64, cfg: &GenConfig) -> Stimulus {
         let busy = conns.first().map_or(0, |c| c.p.sock_ref);
         let ev = listen::listen_events(&mut lrng, cfg, pool_refs, busy);
         steps = merge(&mut lrng, steps, ev);
+    }
+    if let Some(sock) = iscsi_ref {
+        let ev = iscsi::iscsi_events(&mut irng, cfg, sock);
+        steps = merge(&mut irng, steps, ev);
     }
     if cfg.bursts {
         steps = make_bursts(&mut rng, steps);

@@ -267,6 +267,7 @@ pub(super) fn noise(rng: &mut ChaCha8Rng, conns: &[Conn], unused_refs: &[u16]) -
                     scatter: false,
                     bad,
                     dev: false,
+                    head: Vec::new(),
                 })
             }
             14 => Step::SockClose {

@@ -24,7 +24,7 @@ fn mss_lb(c: &Conn) -> u64 {
 impl Conn {
     /// A pure ACK from the peer at stream offset `seq_off` of its own stream, with the current
     /// ACK and window.
-    fn peer_ack(&self, seq_off: usize, what: &str) -> Step {
+    pub(super) fn peer_ack(&self, seq_off: usize, what: &str) -> Step {
         let ack = self.ack_no();
         self.ctl(
             self.seq_of(seq_off),
@@ -75,6 +75,7 @@ impl Conn {
             scatter: rng.gen_bool(0.3),
             bad: None,
             dev,
+            head: Vec::new(),
         }));
     }
 
@@ -110,6 +111,7 @@ impl Conn {
                 bad
             },
             dev: false,
+            head: Vec::new(),
         }));
     }
 
@@ -126,7 +128,7 @@ impl Conn {
     }
 
     /// Timer ticks: a few kicks, or a run of periodic ticks.
-    fn tx_timer(&self, rng: &mut ChaCha8Rng, ev: &mut Vec<Step>) {
+    pub(super) fn tx_timer(&self, rng: &mut ChaCha8Rng, ev: &mut Vec<Step>) {
         if rng.gen_bool(0.6) {
             for _ in 0..rng.gen_range(1..=3) {
                 ev.push(Step::TimerKick);
