@@ -1330,14 +1330,23 @@ impl BlockLu {
         }
         self.check_transfer(lba, n)?;
         let bs = self.bs();
-        let moved = n.min(Self::data_in(cmd, io) / bs);
+        let room = Self::data_in(cmd, io);
+        let moved = n.min(room / bs);
         if moved > 0 {
             io.read(lba, moved as u32, 0).map_err(io_fail)?;
+        }
+        // A data-in buffer that ends inside a block gets that block's first bytes (the rest
+        // is residual overflow): read into the logical unit's memory and filled in.
+        let part = if moved < n { room - moved * bs } else { 0 };
+        if part > 0 {
+            let b = io.read_to_vec(lba + moved, 1).map_err(io_fail)?;
+            let k = (part as usize).min(b.len());
+            io.fill(moved * bs, &b[..k]).map_err(io_fail)?;
         }
         Ok(Done {
             status: status::GOOD,
             want: n * bs,
-            data_in: moved * bs,
+            data_in: moved * bs + part,
         })
     }
 
