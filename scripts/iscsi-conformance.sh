@@ -70,22 +70,61 @@ ip netns exec "$ns" sysctl -q -w "net.ipv6.conf.$tap.disable_ipv6=1"
 ip -n "$ns" addr add 10.213.0.1/24 dev "$tap"
 ip -n "$ns" link set "$tap" up
 
-ip netns exec "$ns" "$buflet" serve --tap "$tap" --backend "$backend" --ip 10.213.0.2 \
-  --protocol iscsi --json >"$work/serve.jsonl" 2>"$work/serve.err" &
-serve_pid=$!
-for _ in $(seq 1 600); do
-  grep -q '"event":"listening"' "$work/serve.jsonl" 2>/dev/null && break
-  kill -0 "$serve_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if ! grep -q '"event":"listening"' "$work/serve.jsonl" 2>/dev/null; then
-  echo "iscsi-conformance: buflet serve did not start: $(tail -n 3 "$work/serve.err")" >&2
-  printf '{"tests":0,"passed":0,"failed":0,"backend":"%s","error":"serve did not start"}\n' "$backend"
-  exit 1
-fi
+# serve NAME: start `buflet serve --protocol iscsi` with its JSON lines in $work/NAME.jsonl.
+serve() {
+  ip netns exec "$ns" "$buflet" serve --tap "$tap" --backend "$backend" --ip 10.213.0.2 \
+    --protocol iscsi --json >"$work/$1.jsonl" 2>"$work/$1.err" &
+  serve_pid=$!
+  for _ in $(seq 1 600); do
+    grep -q '"event":"listening"' "$work/$1.jsonl" 2>/dev/null && break
+    kill -0 "$serve_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! grep -q '"event":"listening"' "$work/$1.jsonl" 2>/dev/null; then
+    echo "iscsi-conformance: buflet serve did not start: $(tail -n 3 "$work/$1.err")" >&2
+    printf '{"tests":0,"passed":0,"failed":0,"backend":"%s","error":"serve did not start"}\n' "$backend"
+    exit 1
+  fi
+}
+# stop: interrupt serve; it writes its summary and exits (bounded wait).
+stop() {
+  kill -INT "$serve_pid" 2>/dev/null || true
+  for _ in $(seq 1 300); do
+    kill -0 "$serve_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  wait "$serve_pid" 2>/dev/null || true
+  serve_pid=""
+}
 
 iqn=iqn.2026-12.org.buflet:lu0
 url="iscsi://10.213.0.2/$iqn/0"
+
+# The file written and read back, on a target of its own (its summary's host-DRAM bytes are
+# then this traffic's alone).
+rw_json=null
+if [ "$rw" -gt 0 ]; then
+  . scripts/ensure-libiscsi.sh
+  if qemu_iscsi_ok; then
+    serve rw
+    python3 -c "import random,sys; sys.stdout.buffer.write(random.Random(7).randbytes($rw))" >"$work/src.bin"
+    src_sha=$(sha256sum "$work/src.bin" | cut -d' ' -f1)
+    w=ok r=ok
+    timeout "$limit" ip netns exec "$ns" qemu-img convert -n -f raw -O raw "$work/src.bin" "$url" \
+      >"$work/qw.out" 2>&1 || w="failed: $(tail -n 1 "$work/qw.out" | tr -d '"\\')"
+    timeout "$limit" ip netns exec "$ns" qemu-img convert -f raw -O raw "$url" "$work/back.bin" \
+      >"$work/qr.out" 2>&1 || r="failed: $(tail -n 1 "$work/qr.out" | tr -d '"\\')"
+    back_sha=$(head -c "$rw" "$work/back.bin" 2>/dev/null | sha256sum | cut -d' ' -f1)
+    rm -f "$work/back.bin"
+    stop
+    rw_json=$(printf '{"bytes":%s,"write":"%s","read":"%s","sha256":"%s","read_sha256":"%s","verified":%s}' \
+      "$rw" "$w" "$r" "$src_sha" "$back_sha" "$([ "$src_sha" = "$back_sha" ] && echo true || echo false)")
+  else
+    rw_json='{"skipped":"no qemu-img with its iSCSI driver (qemu-utils, qemu-block-extra)"}'
+  fi
+fi
+
+serve suite
 run() { # name, seconds, command...: the tool's outcome into $work/tool-<name>
   local name=$1 t=$2; shift 2
   if timeout "$t" ip netns exec "$ns" "$@" >"$work/$name.out" 2>&1; then
@@ -106,33 +145,7 @@ for spec in ${tests//,/ }; do
     >"$work/cu-$i.out" 2>&1) || true
   [ -f "$work/CUnitAutomated-Results.xml" ] && mv "$work/CUnitAutomated-Results.xml" "$work/results-$i.xml"
 done
-
-rw_json=null
-if [ "$rw" -gt 0 ]; then
-  . scripts/ensure-libiscsi.sh
-  if qemu_iscsi_ok; then
-    python3 -c "import random,sys; sys.stdout.buffer.write(random.Random(7).randbytes($rw))" >"$work/src.bin"
-    src_sha=$(sha256sum "$work/src.bin" | cut -d' ' -f1)
-    w=ok r=ok
-    timeout "$limit" ip netns exec "$ns" qemu-img convert -n -f raw -O raw "$work/src.bin" "$url" \
-      >"$work/qw.out" 2>&1 || w="failed: $(tail -n 1 "$work/qw.out" | tr -d '"\\')"
-    timeout "$limit" ip netns exec "$ns" qemu-img convert -f raw -O raw "$url" "$work/back.bin" \
-      >"$work/qr.out" 2>&1 || r="failed: $(tail -n 1 "$work/qr.out" | tr -d '"\\')"
-    back_sha=$(head -c "$rw" "$work/back.bin" 2>/dev/null | sha256sum | cut -d' ' -f1)
-    rw_json=$(printf '{"bytes":%s,"write":"%s","read":"%s","sha256":"%s","read_sha256":"%s","verified":%s}' \
-      "$rw" "$w" "$r" "$src_sha" "$back_sha" "$([ "$src_sha" = "$back_sha" ] && echo true || echo false)")
-  else
-    rw_json='{"skipped":"no qemu-img with its iSCSI driver (qemu-utils, qemu-block-extra)"}'
-  fi
-fi
-
-kill -INT "$serve_pid" 2>/dev/null || true
-for _ in $(seq 1 300); do
-  kill -0 "$serve_pid" 2>/dev/null || break
-  sleep 0.1
-done
-wait "$serve_pid" 2>/dev/null || true
-serve_pid=""
+stop
 
 python3 - "$work" "$backend" "$rw_json" <<'PY'
 import json, pathlib, re, sys
@@ -161,20 +174,32 @@ for xml in sorted(work.glob("results-*.xml")):
             asserts_failed += int(row.findtext("FAILED", "0").strip() or 0)
 failed = len(failing)
 tests = passed + failed
-summary = {}
-for line in (work / "serve.jsonl").read_text().splitlines():
-    try:
-        o = json.loads(line)
-    except ValueError:
-        continue
-    if o.get("event") == "summary":
-        summary = o
+def summary_of(name):
+    p = work / f"{name}.jsonl"
+    if not p.exists():
+        return {}
+    for line in p.read_text().splitlines():
+        try:
+            o = json.loads(line)
+        except ValueError:
+            continue
+        if o.get("event") == "summary":
+            return o
+    return {}
+summary = summary_of("suite")
+rw_summary = summary_of("rw")
 ok = (tests > 0 and failed == 0 and all(v == "ok" for v in tools.values())
       and (rw is None or rw.get("verified", True)))
 if isinstance(rw, dict) and "skipped" in rw:
     ok = False
-if isinstance(rw, dict) and rw.get("verified") and summary.get("lu_sha256"):
-    rw["image_sha256"] = summary["lu_sha256"]
+if isinstance(rw, dict) and rw_summary:
+    # The logical unit's blocks after the write, and what every agent moved through host
+    # DRAM per byte written and read back.
+    rw["image_sha256"] = rw_summary.get("lu_sha256")
+    rw["dram_crossings_per_byte"] = rw_summary.get("dram_crossings_per_byte")
+    rw["serve_error"] = rw_summary.get("error")
+    if rw.get("bytes") == 64 << 20 and rw["image_sha256"] != rw.get("sha256"):
+        rw["verified"] = False  # the whole 64 MiB logical unit was written: it must match
 print(json.dumps({"tests": tests, "passed": passed, "failed": failed,
                   "asserts_failed": asserts_failed, "failing": failing, "backend": backend,
                   "tools": tools, "rw": rw,

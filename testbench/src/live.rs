@@ -130,6 +130,12 @@ pub struct ServeReport {
     pub lu_sha256: Option<String>,
     /// iSCSI: the emulation module's counters (commands the logical unit executed).
     pub scsi: Option<buflet_scsi::EmuStats>,
+    /// iSCSI: the target's counters over the sessions that ended.
+    pub iscsi: Option<buflet_nas::iscsi::IscsiStats>,
+    /// Bytes every agent moved through host DRAM (CPU, NIC, block engine) over the run,
+    /// and per payload byte written or read (iSCSI: data-out written plus data-in sent).
+    pub dram_bytes: u64,
+    pub dram_crossings_per_byte: Option<f64>,
 }
 
 /// Serve until `stop` is raised or `opts.exit_after` connections have ended. `ready` is
@@ -376,6 +382,12 @@ pub fn serve(
         None
     };
     let scsi = target.as_ref().map(|t| t.emu.stats());
+    let iscsi_stats = target.as_ref().map(|t| t.ended_stats());
+    let dram_bytes = drv.env.mem.stats().total();
+    let dram_crossings_per_byte = iscsi_stats
+        .map(|s| s.write_bytes + s.read_bytes)
+        .filter(|&b| b > 0)
+        .map(|b| dram_bytes as f64 / b as f64);
     let listen_full_drops = drv.drop_count(buflet_driver::DropReason::ListenFull);
     let c = drv.counters();
     let report = ServeReport {
@@ -398,6 +410,9 @@ pub fn serve(
         error,
         lu_sha256,
         scsi,
+        iscsi: iscsi_stats,
+        dram_bytes,
+        dram_crossings_per_byte,
     };
     drop(scratch);
     Ok(report)

@@ -170,6 +170,7 @@ pub struct IscsiApp {
 impl Drop for IscsiApp {
     fn drop(&mut self) {
         self.sh.unbind(self.id);
+        self.sh.add_ended(&self.stats);
     }
 }
 

@@ -70,6 +70,54 @@ pub struct IscsiStats {
     pub lu_refused: u64,
 }
 
+impl IscsiStats {
+    /// Add `o`'s counts to these.
+    pub fn add(&mut self, o: &IscsiStats) {
+        let IscsiStats {
+            pdus_in,
+            pdus_out,
+            logins,
+            logouts,
+            commands,
+            responses,
+            check_conditions,
+            aborted,
+            r2ts,
+            write_bytes,
+            read_bytes,
+            nops,
+            tmfs,
+            rejects,
+            cmd_sn_ignored,
+            digest_errors,
+            protocol_errors,
+            stray_data,
+            digest_bytes_read,
+            lu_refused,
+        } = *o;
+        self.pdus_in += pdus_in;
+        self.pdus_out += pdus_out;
+        self.logins += logins;
+        self.logouts += logouts;
+        self.commands += commands;
+        self.responses += responses;
+        self.check_conditions += check_conditions;
+        self.aborted += aborted;
+        self.r2ts += r2ts;
+        self.write_bytes += write_bytes;
+        self.read_bytes += read_bytes;
+        self.nops += nops;
+        self.tmfs += tmfs;
+        self.rejects += rejects;
+        self.cmd_sn_ignored += cmd_sn_ignored;
+        self.digest_errors += digest_errors;
+        self.protocol_errors += protocol_errors;
+        self.stray_data += stray_data;
+        self.digest_bytes_read += digest_bytes_read;
+        self.lu_refused += lu_refused;
+    }
+}
+
 /// The target's state shared by its connections: the logical unit behind its emulation
 /// module, the channel its workers' requests come back on, and the target's identity.
 pub struct IscsiShared {
@@ -91,6 +139,8 @@ pub struct IscsiShared {
     /// I_T nexus ids by (InitiatorName, ISID): the same initiator port keeps its id (and its
     /// persistent reservation registrations) across sessions.
     nexus: Mutex<HashMap<(String, [u8; 6]), u64>>,
+    /// The counters of every connection that ended, summed.
+    ended: Mutex<IscsiStats>,
     /// `BUFLET_ISCSI_TRACE` set: every command, request and answer on stderr.
     pub(crate) trace: bool,
     pub(crate) t0: std::time::Instant,
@@ -128,6 +178,7 @@ impl IscsiShared {
             next_tsih: std::sync::atomic::AtomicU16::new(1),
             socks: Mutex::new(HashMap::new()),
             tags: Mutex::new(HashMap::new()),
+            ended: Mutex::new(IscsiStats::default()),
             nexus: Mutex::new(HashMap::new()),
             trace: std::env::var_os("BUFLET_ISCSI_TRACE").is_some(),
             t0: std::time::Instant::now(),
@@ -193,6 +244,17 @@ impl IscsiShared {
 
     fn sock_of(&self, conn: u64) -> Option<u16> {
         self.socks.lock().ok().and_then(|m| m.get(&conn).copied())
+    }
+
+    /// The counters of the connections that ended, summed.
+    pub fn ended_stats(&self) -> IscsiStats {
+        self.ended.lock().map(|g| *g).unwrap_or_default()
+    }
+
+    pub(crate) fn add_ended(&self, s: &IscsiStats) {
+        if let Ok(mut g) = self.ended.lock() {
+            g.add(s);
+        }
     }
 
     /// The logical unit's requests waiting for the device thread (select on it to wake).
