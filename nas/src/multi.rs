@@ -553,18 +553,25 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
         Ok(true)
     }
 
-    /// Graceful close of finished connection `sock`: send our FIN the first time (a connection
-    /// the peer reset, or one that failed, is not closed first). Returns whether the socket
+    /// Graceful close of finished connection `sock`: send our FIN the first time, or an RST
+    /// when the connection failed (a connection the peer reset is not closed first). Returns whether the socket
     /// may be deleted now.
     fn close_sent(&mut self, drv: &mut Driver, sock: u16) -> Result<bool, ServeError> {
         let Some(conn) = self.conns.get_mut(&sock) else {
             return Ok(true);
         };
-        if conn.closed || conn.srv.stream.reset || conn.failure.is_some() {
+        if conn.closed || conn.srv.stream.reset {
             return Ok(true);
         }
         if conn.close_tag.is_none() {
-            let tag = drv.sock_close(sock)?;
+            // A failed connection is aborted (the peer gets an RST: not everything it sent
+            // was taken); a finished one is closed with our FIN.
+            let failed = conn.failure.is_some() || conn.srv.failed().is_some();
+            let tag = if failed {
+                drv.sock_abort(sock)?
+            } else {
+                drv.sock_close(sock)?
+            };
             conn.close_tag = Some(tag);
             self.tags.insert(tag, sock);
         }

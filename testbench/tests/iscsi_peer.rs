@@ -6,7 +6,7 @@
 //! host DRAM about twice per byte each way (zero-copy). The independent initiator is libiscsi,
 //! run live by scripts/iscsi-conformance.sh (root and a TAP interface).
 
-use buflet_testbench::peer::iscsi::{run, IscsiPeerReport};
+use buflet_testbench::peer::iscsi::{run, run_with, Hostile, IscsiPeerReport};
 use buflet_testbench::peer::PeerOpts;
 use buflet_testbench::Backend;
 
@@ -88,5 +88,41 @@ fn iscsi_over_a_lossy_link_both_backends() {
     for b in [Backend::Model, Backend::Rtl] {
         let r = run(&opts(b, 64, 1 << 20, 0.02)).expect("lossy run");
         check(&r);
+    }
+}
+
+/// A PDU with an unknown opcode and a SNACK (ErrorRecoveryLevel 0) are rejected with the
+/// reasons RFC 7143 names and the session goes on: the file still lands and reads back.
+#[test]
+fn protocol_errors_are_rejected_and_the_session_goes_on() {
+    for b in [Backend::Model, Backend::Rtl] {
+        for (h, reason) in [(Hostile::UnknownOpcode, 0x05), (Hostile::Snack, 0x04)] {
+            let r = run_with(&opts(b, 64, 256 << 10, 0.0), Some(h)).expect("hostile run");
+            assert_eq!(
+                r.rejects,
+                vec![reason],
+                "{} {h:?}: {:?}",
+                r.backend,
+                r.failures
+            );
+            check(&r);
+        }
+    }
+}
+
+/// A data segment over MaxRecvDataSegmentLength: the target rejects it and then resets the
+/// connection (the stream after it cannot be trusted); nothing hangs.
+#[test]
+fn an_oversize_segment_is_rejected_and_the_connection_reset() {
+    for b in [Backend::Model, Backend::Rtl] {
+        let r = run_with(&opts(b, 64, 256 << 10, 0.0), Some(Hostile::OversizeSegment))
+            .expect("hostile run");
+        assert_eq!(r.rejects, vec![0x04], "{}: {:?}", r.backend, r.failures);
+        assert!(
+            r.reset_by_target,
+            "{}: the connection was not reset",
+            r.backend
+        );
+        assert!(!r.passed, "{}", r.backend);
     }
 }

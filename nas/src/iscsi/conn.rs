@@ -208,9 +208,13 @@ impl IscsiApp {
         self.id
     }
 
-    /// The first failure.
+    /// The first failure: a protocol error that ends the connection (reported once the PDUs
+    /// queued before it, its Reject among them, were sent and acknowledged), or a send that
+    /// failed.
     pub fn failed(&self) -> Option<String> {
-        self.failure.clone().or_else(|| self.tx.failed())
+        self.tx
+            .failed()
+            .or_else(|| self.failure.clone().filter(|_| self.tx.idle()))
     }
 
     /// Everything up to the end of the stream is parsed, no command is outstanding and every

@@ -64,10 +64,11 @@ pub struct Hdr {
     pub itt: u32,
 }
 
-/// The common fields of a header; an initiator opcode the target does not know is still
-/// returned (the connection rejects it).
+/// The common fields of a header; an opcode the target does not know is still returned (the
+/// connection rejects it).
 pub fn header(raw: &[u8; BHS_LEN]) -> Result<Hdr, String> {
-    let b = pdu::Bhs::new_checked(&raw[..]).map_err(|e| e.to_string())?;
+    // The whole BHS is here: no accessor can run short; the opcode is judged by the caller.
+    let b = pdu::Bhs::new_unchecked(&raw[..]);
     Ok(Hdr {
         op: b.opcode_raw(),
         imm: b.immediate(),

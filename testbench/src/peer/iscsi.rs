@@ -27,6 +27,19 @@ pub const TARGET_NAME: &str = "iqn.2026-12.org.buflet:peer";
 /// The initiator's MaxRecvDataSegmentLength (Data-In PDUs are at most this long).
 const INITIATOR_MRDSL: u32 = 65536;
 
+/// A protocol error the initiator commits once, right after its login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hostile {
+    /// A PDU with a reserved initiator opcode (0x0c): Reject, command not supported; the
+    /// session goes on.
+    UnknownOpcode,
+    /// A SNACK at ErrorRecoveryLevel 0: Reject, protocol error; the session goes on.
+    Snack,
+    /// A NOP-Out whose data segment is longer than the target's MaxRecvDataSegmentLength:
+    /// Reject, protocol error, then the target ends the connection (RST).
+    OversizeSegment,
+}
+
 /// What the iSCSI run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct IscsiPeerReport {
@@ -52,6 +65,10 @@ pub struct IscsiPeerReport {
     pub read_dram_crossings_per_byte: f64,
     /// Device cycles of the whole run.
     pub cycles: u64,
+    /// Reasons of the Reject PDUs the target sent.
+    pub rejects: Vec<u8>,
+    /// The target ended the connection with an RST.
+    pub reset_by_target: bool,
     /// Everything verified and every command ended GOOD.
     pub passed: bool,
     /// What went wrong.
@@ -83,6 +100,8 @@ struct Initiator {
     initial_r2t: bool,
     readback: Vec<u8>,
     failures: Vec<String>,
+    rejects: Vec<u8>,
+    expect_rejects: bool,
     commands: u64,
     r2ts: u64,
     data_ins: u64,
@@ -112,6 +131,8 @@ impl Initiator {
             initial_r2t: true,
             readback: vec![0u8; bytes as usize],
             failures: Vec::new(),
+            rejects: Vec::new(),
+            expect_rejects: false,
             commands: 0,
             r2ts: 0,
             data_ins: 0,
@@ -210,6 +231,51 @@ impl Initiator {
                 got: 0,
             },
         );
+    }
+
+    /// Commit `h` (see [`Hostile`]).
+    fn hostile(&mut self, h: Hostile) {
+        self.expect_rejects = true;
+        let mut b = [0u8; BHS_LEN];
+        match h {
+            Hostile::UnknownOpcode => {
+                b[0] = 0x0c;
+                b[1] = 0x80;
+                b[16..20].copy_from_slice(&0x7777u32.to_be_bytes());
+                self.push(&b, &[]);
+            }
+            Hostile::Snack => {
+                let hdr = emit(|b| {
+                    pdu::Snack {
+                        type_: pdu::snack_type::STATUS,
+                        lun: 0,
+                        itt: pdu::RESERVED_TAG,
+                        ttt: pdu::RESERVED_TAG,
+                        exp_stat_sn: self.exp_stat_sn,
+                        beg_run: 0,
+                        run_length: 0,
+                    }
+                    .emit(b)
+                });
+                self.push(&hdr, &[]);
+            }
+            Hostile::OversizeSegment => {
+                let n = buflet_nas::iscsi::MAX_RECV_DSL as usize + 4;
+                let hdr = emit(|b| {
+                    pdu::NopOut {
+                        immediate: true,
+                        data_segment_length: n as u32,
+                        lun: 0,
+                        itt: 0x5555,
+                        ttt: pdu::RESERVED_TAG,
+                        cmd_sn: self.cmd_sn,
+                        exp_stat_sn: self.exp_stat_sn,
+                    }
+                    .emit(b)
+                });
+                self.push(&hdr, &vec![0x5a; n]);
+            }
+        }
     }
 
     fn logout(&mut self) {
@@ -338,7 +404,10 @@ impl Initiator {
                 self.logged_out = true;
             }
             Ok(pdu::Pdu::Reject(r)) => {
-                self.fail(format!("the target rejected a PDU: reason {:#x}", r.reason))
+                self.rejects.push(r.reason);
+                if !self.expect_rejects {
+                    self.fail(format!("the target rejected a PDU: reason {:#x}", r.reason));
+                }
             }
             Ok(p) => self.fail(format!("unexpected PDU {p:?}")),
             Err(e) => self.fail(format!("a PDU the initiator cannot parse: {e}")),
@@ -372,6 +441,11 @@ impl Initiator {
 
 /// Write `opts.bytes` seeded bytes through the NIC's iSCSI target and read them back.
 pub fn run(opts: &PeerOpts) -> Result<IscsiPeerReport, PeerError> {
+    run_with(opts, None)
+}
+
+/// [`run`], committing the protocol error `hostile` right after the login.
+pub fn run_with(opts: &PeerOpts, hostile: Option<Hostile>) -> Result<IscsiPeerReport, PeerError> {
     check_opts(opts)?;
     let block = 4096u64;
     if opts.bytes == 0 || !opts.bytes.is_multiple_of(block) {
@@ -517,6 +591,7 @@ pub fn run(opts: &PeerOpts) -> Result<IscsiPeerReport, PeerError> {
     let mut progress_cycles = drv.cycles();
     let mut progress_key = (0u64, 0usize, 0usize);
     let mut quiet = 0u64;
+    let mut reset_by_target = false;
     loop {
         let now = clock.now(drv.cycles());
         iface.poll(now, &mut phy, &mut sockets);
@@ -534,7 +609,12 @@ pub fn run(opts: &PeerOpts) -> Result<IscsiPeerReport, PeerError> {
             }
             // Queue commands for the phase.
             match phase {
-                Phase::Login if ini.logged_in => phase = Phase::Write,
+                Phase::Login if ini.logged_in => {
+                    phase = Phase::Write;
+                    if let Some(h) = hostile {
+                        ini.hostile(h);
+                    }
+                }
                 Phase::Write | Phase::Read => {
                     let write = phase == Phase::Write;
                     while ini.cmds.len() < QUEUE_DEPTH && next_lba < total_blocks {
@@ -574,6 +654,12 @@ pub fn run(opts: &PeerOpts) -> Result<IscsiPeerReport, PeerError> {
         if !ini.failures.is_empty() {
             break;
         }
+        if ini.logged_in && !sockets.get::<tcp::Socket>(handle).is_open() && phase != Phase::Closing
+        {
+            // The target reset the connection.
+            reset_by_target = true;
+            break;
+        }
         iface.poll(now, &mut phy, &mut sockets);
         let mut active = !phy.tx.is_empty();
         for ip in phy.tx.drain(..) {
@@ -598,7 +684,11 @@ pub fn run(opts: &PeerOpts) -> Result<IscsiPeerReport, PeerError> {
         let finished = srv.take_finished();
         for s in &finished {
             if let Some(f) = &s.failure {
-                ini.fail(format!("the target's connection failed: {f}"));
+                // After a hostile PDU the target may end the session: the peer must then see
+                // the connection reset (checked below), not hang.
+                if hostile != Some(Hostile::OversizeSegment) {
+                    ini.fail(format!("the target's connection failed: {f}"));
+                }
             }
         }
         while let Some(f) = wire.recv() {
@@ -647,6 +737,9 @@ pub fn run(opts: &PeerOpts) -> Result<IscsiPeerReport, PeerError> {
     let per = |a: u64| a as f64 / opts.bytes as f64;
     let mid = mem_at_read.unwrap_or_else(|| mem_end.clone());
     let mut failures = ini.failures.clone();
+    if reset_by_target {
+        failures.push("the target reset the connection".into());
+    }
     if !verified && failures.is_empty() {
         failures.push("the file read back or on disk differs from what was written".into());
     }
@@ -664,6 +757,8 @@ pub fn run(opts: &PeerOpts) -> Result<IscsiPeerReport, PeerError> {
         write_dram_crossings_per_byte: per(mid.total() - mem0.total()),
         read_dram_crossings_per_byte: per(mem_end.total() - mid.total()),
         cycles: drv.cycles(),
+        rejects: ini.rejects.clone(),
+        reset_by_target,
         passed: verified && failures.is_empty(),
         failures,
     })
