@@ -511,6 +511,46 @@ fn check_opts(o: &PeerOpts) -> Result<(), PeerError> {
 }
 
 /// Block writes of the received stream to the file, issued as whole chunks while the stream
+impl PeerOpts {
+    /// The link's impairment in each direction: loss, reordering and duplication as asked,
+    /// nothing corrupted or cut.
+    pub fn impair(&self) -> Impair {
+        Impair {
+            loss: self.loss,
+            reorder: self.reorder,
+            dup: self.dup,
+            corrupt: 0.0,
+            truncate: 0.0,
+        }
+    }
+}
+
+/// The peer's smoltcp interface: IP medium, the client address, seeded.
+fn client_iface(phy: &mut PeerPhy, seed: u64, now: Instant) -> Interface {
+    let mut cfg = Config::new(HardwareAddress::Ip);
+    cfg.random_seed = seed;
+    let mut iface = Interface::new(cfg, phy, now);
+    iface.update_ip_addrs(|a| {
+        // One address on a fresh interface always fits.
+        let _ = a.push(IpCidr::new(
+            IpAddress::Ipv4(Ipv4Address::from(CLIENT_IP)),
+            24,
+        ));
+    });
+    iface
+}
+
+/// The NIC's retransmission timeout when it sends, in ticks of `tick` cycles: scaled to this
+/// link's microsecond round trips and the peer's delayed ACKs.
+fn set_send_rto(drv: &mut buflet_driver::Driver, tick: u32) {
+    let ticks = |cycles: u64| (cycles / u64::from(tick.max(1))).clamp(2, 1 << 20) as u32;
+    drv.set_rto(
+        ticks(2 * RTO_MIN_CYCLES),
+        ticks(RTO_MIN_CYCLES),
+        ticks(RTO_MAX_CYCLES),
+    );
+}
+
 /// Device time plus skipped idle time, as smoltcp's clock.
 struct Clock {
     clock_mhz: u64,
@@ -593,11 +633,9 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
     let nic_iss: u32 = rng.gen();
     let smol_seed: u64 = rng.gen();
     let imp = Impair {
-        loss: opts.loss,
-        reorder: opts.reorder,
-        dup: opts.dup,
         corrupt: faults.corrupt,
         truncate: faults.truncate,
+        ..opts.impair()
     };
     let mut to_nic = Dir::new(rng.gen(), imp);
     let mut to_peer = Dir::new(rng.gen(), imp);
@@ -675,12 +713,7 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
                 TX_TICK
             }
         };
-        let ticks = |cycles: u64| (cycles / u64::from(tick.max(1))).clamp(2, 1 << 20) as u32;
-        drv.set_rto(
-            ticks(2 * RTO_MIN_CYCLES),
-            ticks(RTO_MIN_CYCLES),
-            ticks(RTO_MAX_CYCLES),
-        );
+        set_send_rto(drv, tick);
     }
     let mem_start = drv.env.mem.stats();
     // What the peer sends: the stream itself, or (read-back) BFW1 records of it.
@@ -698,16 +731,7 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
         skip_us: 0,
     };
     let mut phy = PeerPhy::new(PEER_MTU);
-    let mut cfg = Config::new(HardwareAddress::Ip);
-    cfg.random_seed = smol_seed;
-    let mut iface = Interface::new(cfg, &mut phy, clock.now(drv.cycles()));
-    iface.update_ip_addrs(|a| {
-        // One address on a fresh interface always fits.
-        let _ = a.push(IpCidr::new(
-            IpAddress::Ipv4(Ipv4Address::from(CLIENT_IP)),
-            24,
-        ));
-    });
+    let mut iface = client_iface(&mut phy, smol_seed, clock.now(drv.cycles()));
     let mut storage = [SocketStorage::EMPTY];
     let mut sockets = SocketSet::new(&mut storage[..]);
     let handle = sockets.add(tcp::Socket::new(

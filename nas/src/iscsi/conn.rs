@@ -1128,17 +1128,15 @@ impl IscsiApp {
                 );
                 match r {
                     Ok(cmds) => {
-                        for c in &cmds {
-                            self.blk_tags.insert(c.tag, itt);
-                        }
-                        t.pending.push(Pending::Blk {
+                        t.pending.push(Self::blk_wait(
+                            &mut self.blk_tags,
+                            itt,
                             cmds,
-                            failed: None,
-                            read: true,
-                            vec: None,
-                            own: Vec::new(),
+                            true,
+                            None,
+                            Vec::new(),
                             reply,
-                        });
+                        ));
                     }
                     Err(e) => {
                         let _ = reply.send(Err(IoError::Read(e)));
@@ -1170,17 +1168,15 @@ impl IscsiApp {
                 };
                 match Self::blk_span(drv, file, lba * bs, bs, n, false, &src, page) {
                     Ok(cmds) => {
-                        for c in &cmds {
-                            self.blk_tags.insert(c.tag, itt);
-                        }
-                        t.pending.push(Pending::Blk {
+                        t.pending.push(Self::blk_wait(
+                            &mut self.blk_tags,
+                            itt,
                             cmds,
-                            failed: None,
-                            read: true,
-                            vec: Some((pages.clone(), n * bs)),
-                            own: pages,
+                            true,
+                            Some((pages.clone(), n * bs)),
+                            pages,
                             reply,
-                        });
+                        ));
                     }
                     Err(e) => {
                         self.pool.give(pages);
@@ -1216,6 +1212,32 @@ impl IscsiApp {
             }
         }
         self.serve(drv, nas, file, itt);
+    }
+
+    /// Block commands issued for task `itt`: their `BLK_DONE`s routed to it, and the request
+    /// that waits on them (`vec`: the pages and bytes a `ReadVec` answers with; `own`: pages
+    /// that go back to the pool when it is over).
+    #[allow(clippy::too_many_arguments)]
+    fn blk_wait(
+        tags: &mut HashMap<u32, u32>,
+        itt: u32,
+        cmds: Vec<BlkCmd>,
+        read: bool,
+        vec: Option<(Vec<u64>, u64)>,
+        own: Vec<u64>,
+        reply: Sender<Result<Vec<u8>, IoError>>,
+    ) -> Pending {
+        for c in &cmds {
+            tags.insert(c.tag, itt);
+        }
+        Pending::Blk {
+            cmds,
+            failed: None,
+            read,
+            vec,
+            own,
+            reply,
+        }
     }
 
     /// Data-in pages covering `[off, end)`.
@@ -1373,17 +1395,15 @@ impl IscsiApp {
                 };
                 match issued {
                     Ok((cmds, pg)) => {
-                        for c in &cmds {
-                            self.blk_tags.insert(c.tag, itt);
-                        }
-                        keep.push(Pending::Blk {
+                        keep.push(Self::blk_wait(
+                            &mut self.blk_tags,
+                            itt,
                             cmds,
-                            failed: None,
-                            read: false,
-                            vec: None,
-                            own: vec![pg],
-                            reply: reply.clone(),
-                        });
+                            false,
+                            None,
+                            vec![pg],
+                            reply.clone(),
+                        ));
                     }
                     Err(e) => {
                         let _ = reply.send(Err(IoError::Write(e)));

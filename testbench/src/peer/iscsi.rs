@@ -458,13 +458,7 @@ pub fn run_with(opts: &PeerOpts, hostile: Option<Hostile>) -> Result<IscsiPeerRe
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x6973_6373_6970_6565);
     let listen_iss: u32 = rng.gen();
     let smol_seed: u64 = rng.gen();
-    let imp = Impair {
-        loss: opts.loss,
-        reorder: opts.reorder,
-        dup: opts.dup,
-        corrupt: 0.0,
-        truncate: 0.0,
-    };
+    let imp = opts.impair();
     let mut to_nic = Dir::new(rng.gen(), imp);
     let mut to_peer = Dir::new(rng.gen(), imp);
     let mut bad_nic_frames = 0u64;
@@ -520,12 +514,7 @@ pub fn run_with(opts: &PeerOpts, hostile: Option<Hostile>) -> Result<IscsiPeerRe
     // The NIC sends (R2Ts, Data-In, responses): its retransmission timer runs on the
     // device's tick, scaled to this link's microsecond round trips (as in the read-back).
     drv.set_timer_period(TX_TICK);
-    let ticks = |cycles: u64| (cycles / u64::from(TX_TICK)).clamp(2, 1 << 20) as u32;
-    drv.set_rto(
-        ticks(2 * RTO_MIN_CYCLES),
-        ticks(RTO_MIN_CYCLES),
-        ticks(RTO_MAX_CYCLES),
-    );
+    set_send_rto(drv, TX_TICK);
     let mut srv = MultiServer::new(drv, mcfg, alloc);
     srv.set_graceful_close(true);
     srv.listen(
@@ -548,15 +537,7 @@ pub fn run_with(opts: &PeerOpts, hostile: Option<Hostile>) -> Result<IscsiPeerRe
         skip_us: 0,
     };
     let mut phy = PeerPhy::new(PEER_MTU);
-    let mut icfg = Config::new(HardwareAddress::Ip);
-    icfg.random_seed = smol_seed;
-    let mut iface = Interface::new(icfg, &mut phy, clock.now(drv.cycles()));
-    iface.update_ip_addrs(|a| {
-        let _ = a.push(IpCidr::new(
-            IpAddress::Ipv4(Ipv4Address::from(CLIENT_IP)),
-            24,
-        ));
-    });
+    let mut iface = client_iface(&mut phy, smol_seed, clock.now(drv.cycles()));
     let mut storage = [SocketStorage::EMPTY];
     let mut sockets = SocketSet::new(&mut storage[..]);
     let handle = sockets.add(tcp::Socket::new(

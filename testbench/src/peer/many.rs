@@ -110,13 +110,7 @@ pub fn run_many(
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x7065_6572_6d61_6e79);
     let listen_iss: u32 = rng.gen();
     let smol_seed: u64 = rng.gen();
-    let imp = Impair {
-        loss: opts.loss,
-        reorder: opts.reorder,
-        dup: opts.dup,
-        corrupt: 0.0,
-        truncate: 0.0,
-    };
+    let imp = opts.impair();
     let mut to_nic = Dir::new(rng.gen(), imp);
     let mut to_peer = Dir::new(rng.gen(), imp);
     let mut bad_nic_frames = 0u64;
@@ -212,15 +206,7 @@ pub fn run_many(
         skip_us: 0,
     };
     let mut phy = PeerPhy::new(PEER_MTU);
-    let mut icfg = Config::new(HardwareAddress::Ip);
-    icfg.random_seed = smol_seed;
-    let mut iface = Interface::new(icfg, &mut phy, clock.now(drv.cycles()));
-    iface.update_ip_addrs(|a| {
-        let _ = a.push(IpCidr::new(
-            IpAddress::Ipv4(Ipv4Address::from(CLIENT_IP)),
-            24,
-        ));
-    });
+    let mut iface = client_iface(&mut phy, smol_seed, clock.now(drv.cycles()));
     let mut sockets = SocketSet::new(Vec::new());
     // Each socket's send buffer is its share of the NIC's buflet pool (in window bytes, less a
     // third for the buflets out-of-order segments fill partly), at least four segments: the
