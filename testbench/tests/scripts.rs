@@ -43,3 +43,28 @@ fn apt_candidate_check_survives_a_long_policy() {
     assert!(candidate_is(dir.path(), "5.006"));
     assert!(!candidate_is(dir.path(), "5.020"));
 }
+
+/// `scripts/iscsi-conformance.sh` refuses a bad option with one line and exit 2, before it
+/// touches the network (no root needed).
+#[test]
+fn iscsi_conformance_refuses_bad_options() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    for args in [
+        &["--backend", "fpga"][..],
+        &["--tests", "ALL;rm -rf /"][..],
+        &["--rw-bytes", "lots"][..],
+        &["--timeout", "-1"][..],
+        &["--frobnicate"][..],
+    ] {
+        let out = Command::new("bash")
+            .arg(format!("{root}/scripts/iscsi-conformance.sh"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("iscsi-conformance: "), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}

@@ -30,6 +30,11 @@ pub const MAX_RECV_DSL: u32 = 256 * 1024;
 pub const MAX_XFER: u32 = 16 << 20;
 /// Pages of data-in and header buffers one connection may hold.
 pub const POOL_PAGES: usize = 8192;
+/// Data-out bytes the connection solicits at once over all its commands (R2Ts whose data has
+/// not come), beyond one R2T: the initiator then never queues much more than this behind a
+/// NOP-Out or a task-management request, however many commands are outstanding, so those are
+/// answered in bounded time even when the device is slow (the RTL).
+pub const SOLICIT_LIMIT: u64 = 1 << 20;
 /// ITT of a PDU that expects no answer.
 const RESERVED_TAG: u32 = 0xffff_ffff;
 
@@ -158,6 +163,8 @@ pub struct IscsiApp {
     by_tag: HashMap<u64, u32>,
     blk_tags: HashMap<u32, u32>,
     next_ttt: u32,
+    /// Data-out bytes solicited by R2Ts and not yet come, over all commands.
+    solicited: u64,
     tx: PduTx,
     pool: PagePool,
     failure: Option<String>,
@@ -195,6 +202,7 @@ impl IscsiApp {
             by_tag: HashMap::new(),
             blk_tags: HashMap::new(),
             next_ttt: 1,
+            solicited: 0,
             tx: PduTx::new(sock),
             pool: PagePool::new(page, POOL_PAGES),
             failure: None,
@@ -845,6 +853,11 @@ impl IscsiApp {
         while t.r2ts.len() < self.params.max_r2t.max(1) as usize && t.solicit_next < t.edtl as u64 {
             let off = t.solicit_next;
             let len = (t.edtl as u64 - off).min(self.params.max_burst as u64);
+            if self.solicited > 0 && self.solicited + len > SOLICIT_LIMIT {
+                // Solicited later, once data already asked for has come.
+                break;
+            }
+            self.solicited += len;
             let ttt = self.next_ttt;
             self.next_ttt = self.next_ttt.wrapping_add(1).max(1);
             if self.next_ttt == RESERVED_TAG {
@@ -901,6 +914,7 @@ impl IscsiApp {
             } else {
                 r.3 += len;
                 r.4 += 1;
+                self.solicited = self.solicited.saturating_sub(len);
                 if r.3 == rlen {
                     t.r2ts.swap_remove(i);
                 }
@@ -915,6 +929,8 @@ impl IscsiApp {
             self.reject(raw, glue::REJECT_PROTOCOL_ERROR);
             t.digest_failed = true;
             t.unsol_left = 0;
+            let open: u64 = t.r2ts.iter().map(|r| r.2 - r.3).sum();
+            self.solicited = self.solicited.saturating_sub(open);
             t.r2ts.clear();
             t.solicit_next = t.edtl as u64;
         } else if len > 0 && !t.aborted && !t.digest_failed {
