@@ -93,6 +93,9 @@ stop() {
     kill -0 "$serve_pid" 2>/dev/null || break
     sleep 0.1
   done
+  if kill -0 "$serve_pid" 2>/dev/null; then
+    kill -KILL "$serve_pid" 2>/dev/null || true
+  fi
   wait "$serve_pid" 2>/dev/null || true
   serve_pid=""
 }
@@ -138,12 +141,18 @@ run iscsi-inq 60 iscsi-inq "$url"
 run iscsi-readcapacity16 60 iscsi-readcapacity16 "$url"
 
 # The suite writes its XML results into its working directory: one run per spec, each kept.
+IFS=, read -ra specs <<<"$tests"
 i=0
-for spec in ${tests//,/ }; do
+for spec in "${specs[@]}"; do
   i=$((i + 1))
   (cd "$work" && timeout "$limit" ip netns exec "$ns" iscsi-test-cu --dataloss --xml -t "$spec" "$url" \
     >"$work/cu-$i.out" 2>&1) || true
-  [ -f "$work/CUnitAutomated-Results.xml" ] && mv "$work/CUnitAutomated-Results.xml" "$work/results-$i.xml"
+  if [ -f "$work/CUnitAutomated-Results.xml" ]; then
+    mv "$work/CUnitAutomated-Results.xml" "$work/results-$i.xml"
+  else
+    # No results at all (the target died, the login failed): the spec counts as failed.
+    printf '%s\n' "$spec" >"$work/noresults-$i"
+  fi
 done
 stop
 
@@ -172,6 +181,8 @@ for xml in sorted(work.glob("results-*.xml")):
     for row in root.iter("CUNIT_RUN_SUMMARY_RECORD"):
         if row.findtext("TYPE", "").strip() == "Assertions":
             asserts_failed += int(row.findtext("FAILED", "0").strip() or 0)
+for nr in sorted(work.glob("noresults-*")):
+    failing.append(f"{nr.read_text().strip()}: no results (the suite could not run)")
 failed = len(failing)
 tests = passed + failed
 def summary_of(name):

@@ -616,7 +616,7 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
         let mut others = Vec::new();
         for c in drv.del_socket(sock)? {
             let mine = c.kind == CplKind::NbReturn && c.sock_ref == sock;
-            if !(mine && conn.srv.stream.handle(drv, &c)?) {
+            if !(mine && conn.srv.stream.handle(drv, &c)?) && !conn.srv.handle(drv, &c)? {
                 others.push(c);
             }
         }
@@ -625,8 +625,10 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
         for t in &self.scratch {
             self.tags.remove(t);
         }
+        let failure = conn.failure.take().or_else(|| conn.srv.failed());
+        conn.srv.release(drv);
         let s = &conn.srv.stream;
-        let failure = conn.failure.or_else(|| conn.srv.failed()).or_else(|| {
+        let failure = failure.or_else(|| {
             s.errors.first().map(|c| {
                 format!(
                     "named buffer {} returned with status {} ({})",

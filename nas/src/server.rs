@@ -269,6 +269,14 @@ impl<M: FileMap> NasServer<M> {
         }
     }
 
+    /// The connection is over (its socket deleted): the application gives back what it
+    /// holds (the iSCSI target's page pool).
+    pub fn release(&mut self, drv: &mut Driver) {
+        if let App::Iscsi(a) = &mut self.app {
+            a.release(drv);
+        }
+    }
+
     /// Device work in flight for the connection: block writes, and the iSCSI application's
     /// block commands and PDUs not yet acknowledged.
     pub fn in_flight(&self) -> usize {

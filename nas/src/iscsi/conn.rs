@@ -119,6 +119,8 @@ struct Task {
     /// next unsolicited Data-Out.
     unsol_left: u64,
     unsol_sn: u32,
+    /// Buffer offset the next unsolicited Data-Out must carry.
+    unsol_off: u64,
     /// Next buffer offset to solicit, R2Ts outstanding (TTT, offset, bytes, received, DataSN),
     /// and the next R2TSN.
     solicit_next: u64,
@@ -211,6 +213,22 @@ impl IscsiApp {
         }
     }
 
+    /// The connection is over: its tasks end (their logical-unit requests fail `Gone`), and
+    /// its pages go back to host memory, but for those a block command or the NIC may still
+    /// use.
+    pub fn release(&mut self, drv: &mut Driver) {
+        for (_, t) in std::mem::take(&mut self.tasks) {
+            let busy = t
+                .pending
+                .iter()
+                .any(|p| matches!(p, Pending::Blk { cmds, .. } if !cmds.is_empty()));
+            if !busy {
+                self.pool.give(t.din.into_iter().flatten());
+            }
+        }
+        self.pool.free_all(drv);
+    }
+
     /// The connection's id (requests of its logical-unit workers carry it).
     pub fn id(&self) -> u64 {
         self.id
@@ -288,6 +306,9 @@ impl IscsiApp {
                 self.fail(e);
             }
         }
+        if nas.eof.is_some_and(|e| nas.received() >= e) && !self.closed {
+            self.end_of_stream(drv, nas);
+        }
         let itts: Vec<u32> = self.tasks.keys().copied().collect();
         for itt in itts {
             self.serve(drv, nas, file, itt);
@@ -304,6 +325,28 @@ impl IscsiApp {
             .flush(drv, &mut self.pool)
             .map_err(|e| crate::ServeError::App(format!("iSCSI: sending a PDU: {e}")))?;
         Ok(())
+    }
+
+    /// The initiator's direction ended (FIN or RST) and all of it is in: nothing more is
+    /// parsed; a PDU cut by the end is dropped; a command still waiting for data-out that will
+    /// never come is aborted (its logical-unit requests answered `Gone`), so the connection
+    /// can end.
+    fn end_of_stream(&mut self, drv: &mut Driver, nas: &mut NasStream) {
+        self.closed = true;
+        if let Some(cur) = self.cur.take() {
+            let rx = nas.received();
+            if rx > cur.fed {
+                let _ = nas.discard(drv, cur.fed, rx - cur.fed);
+            }
+            if let Some(t) = cur.keep.and_then(|(itt, _)| self.tasks.get_mut(&itt)) {
+                t.streaming = t.streaming.saturating_sub(1);
+            }
+        }
+        for t in self.tasks.values_mut() {
+            if !t.data_settled() {
+                t.aborted = true;
+            }
+        }
     }
 
     fn fail(&mut self, e: String) {
@@ -589,7 +632,9 @@ impl IscsiApp {
 
     fn reject(&mut self, raw: &[u8; 48], reason: u8) {
         self.stats.rejects += 1;
-        let h = glue::reject(reason, self.stat_sn, self.exp_cmd_sn, self.max_cmd_sn());
+        // RFC 7143 11.17: StatSN is advanced after a Reject.
+        let sn = self.next_stat_sn();
+        let h = glue::reject(reason, sn, self.exp_cmd_sn, self.max_cmd_sn());
         self.send_pdu(h, raw);
     }
 
@@ -642,7 +687,7 @@ impl IscsiApp {
         match h.op {
             glue::OP_NOP_OUT => {
                 let n = glue::nop_out(raw);
-                if !self.cmd_sn_ok(true, n.cmd_sn) {
+                if !self.cmd_sn_ok(h.imm, n.cmd_sn) {
                     return Ok(());
                 }
                 if n.itt != RESERVED_TAG {
@@ -726,7 +771,10 @@ impl IscsiApp {
         let c = match glue::scsi_cmd(raw, ahs) {
             Ok(c) => c,
             Err(_) => {
-                self.reject(raw, glue::REJECT_INVALID_FIELD);
+                // Its CmdSN is used up all the same, or every later command would wait.
+                if self.cmd_sn_ok(h.imm, glue::cmd_sn(raw)) {
+                    self.reject(raw, glue::REJECT_INVALID_FIELD);
+                }
                 return None;
             }
         };
@@ -774,6 +822,7 @@ impl IscsiApp {
             have: 0,
             unsol_left: unsol.saturating_sub(imm),
             unsol_sn: 0,
+            unsol_off: imm,
             solicit_next: unsol.max(imm),
             r2ts: Vec::new(),
             r2t_sn: 0,
@@ -896,12 +945,23 @@ impl IscsiApp {
         let len = data.1;
         let mut kept = None;
         let mut bad = false;
+        if t.aborted {
+            // Data for an aborted command (the initiator may still send what it was asked
+            // for): dropped without a word.
+            self.stats.stray_data += 1;
+            self.tasks.insert(d.itt, t);
+            return None;
+        }
         if d.ttt == RESERVED_TAG {
-            if t.unsol_left < len || d.data_sn != t.unsol_sn {
+            if t.unsol_left < len
+                || d.data_sn != t.unsol_sn
+                || u64::from(d.buffer_offset) != t.unsol_off
+            {
                 bad = true;
             } else {
                 t.unsol_left -= len;
                 t.unsol_sn += 1;
+                t.unsol_off += len;
                 if h.fin {
                     t.unsol_left = 0;
                 }
@@ -1356,6 +1416,22 @@ impl IscsiApp {
         let Some(t) = self.tasks.get_mut(&itt) else {
             return;
         };
+        if t.aborted {
+            // An aborted command waits for nothing more: data-out still asked for is dropped
+            // when it comes, and the logical unit's requests fail (`Gone`: their reply
+            // channels go with them), so it completes and the task ends without an answer.
+            let open: u64 = t.r2ts.iter().map(|r| r.2 - r.3).sum();
+            self.solicited = self.solicited.saturating_sub(open);
+            t.r2ts.clear();
+            t.unsol_left = 0;
+            t.solicit_next = t.edtl as u64;
+            let keep_blk: Vec<Pending> = std::mem::take(&mut t.pending)
+                .into_iter()
+                .filter(|p| matches!(p, Pending::Blk { cmds, .. } if !cmds.is_empty()))
+                .collect();
+            // Block commands in flight finish first (their pages are still being written).
+            t.pending = keep_blk;
+        }
         let mut keep = Vec::new();
         let pending = std::mem::take(&mut t.pending);
         for mut p in pending {
@@ -1626,12 +1702,17 @@ impl IscsiApp {
             status = status::CHECK_CONDITION;
             sense = glue::fixed_sense(0xB, 0x47, 0x05);
         }
-        let produced = u64::from(pkt.data_in_len()).min(t.edtl as u64);
+        let r2t_count = t.r2t_sn;
+        // What the logical unit says it produced, but never past the pages it filled.
+        let page = self.pool.page();
+        let filled = t.din.iter().position(Option::is_none).unwrap_or(t.din.len()) as u64 * page;
+        let produced = u64::from(pkt.data_in_len())
+            .min(t.edtl as u64)
+            .min(filled);
         let (under, over, residual) = glue::residual(&pkt, t.edtl, produced, t.write);
         let sense_ok = status == status::GOOD && sense.is_empty();
         // Data-in PDUs, by reference from the pages the data is in.
         let mrdsl = u64::from(self.params.initiator_mrdsl.max(512));
-        let page = self.pool.page();
         let mut off = 0u64;
         let mut data_sn = 0u32;
         let mut owned_upto = 0usize;
@@ -1714,7 +1795,8 @@ impl IscsiApp {
                 sn,
                 self.exp_cmd_sn,
                 self.max_cmd_sn(),
-                data_sn,
+                // ExpDataSN: the R2Ts and Data-Ins of the command (RFC 7143 11.4.8).
+                data_sn.wrapping_add(r2t_count),
                 under,
                 over,
                 residual,

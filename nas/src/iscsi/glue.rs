@@ -183,6 +183,11 @@ pub fn scsi_cmd(raw: &[u8; BHS_LEN], ahs: &[u8]) -> Result<Cmd, String> {
     })
 }
 
+/// The CmdSN field of a command-numbered header.
+pub fn cmd_sn(raw: &[u8; BHS_LEN]) -> u32 {
+    pdu::Bhs::new_unchecked(&raw[..]).cmd_sn()
+}
+
 /// A Data-Out.
 pub fn data_out(raw: &[u8; BHS_LEN]) -> pdu::DataOut {
     pdu::DataOut::parse(raw).unwrap_or(pdu::DataOut {

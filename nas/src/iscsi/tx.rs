@@ -62,6 +62,15 @@ impl PagePool {
         self.free.extend(pages);
     }
 
+    /// Give every free page back to host memory (the connection is over). Pages the NIC
+    /// still reads are not free, and stay allocated.
+    pub fn free_all(&mut self, drv: &mut Driver) {
+        for p in self.free.drain(..) {
+            drv.env.mem.free(p);
+            self.total -= 1;
+        }
+    }
+
     /// Pages in use now.
     pub fn in_use(&self) -> usize {
         self.total - self.free.len()
