@@ -1705,10 +1705,13 @@ impl IscsiApp {
         let r2t_count = t.r2t_sn;
         // What the logical unit says it produced, but never past the pages it filled.
         let page = self.pool.page();
-        let filled = t.din.iter().position(Option::is_none).unwrap_or(t.din.len()) as u64 * page;
-        let produced = u64::from(pkt.data_in_len())
-            .min(t.edtl as u64)
-            .min(filled);
+        let filled = t
+            .din
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or(t.din.len()) as u64
+            * page;
+        let produced = u64::from(pkt.data_in_len()).min(t.edtl as u64).min(filled);
         let (under, over, residual) = glue::residual(&pkt, t.edtl, produced, t.write);
         let sense_ok = status == status::GOOD && sense.is_empty();
         // Data-in PDUs, by reference from the pages the data is in.
