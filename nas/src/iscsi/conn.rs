@@ -1042,6 +1042,8 @@ impl IscsiApp {
                 self.sh.emu.task_management(f, self.nexus);
                 0
             }
+            // TASK REASSIGN: task allegiance reassignment not supported (ErrorRecoveryLevel 0).
+            None if m.function == 8 => 4,
             None => 5,
         };
         let sn = self.next_stat_sn();
