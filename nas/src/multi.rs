@@ -615,8 +615,8 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
         };
         let mut others = Vec::new();
         for c in drv.del_socket(sock)? {
-            let mine = c.kind == CplKind::NbReturn && c.sock_ref == sock;
-            if !(mine && conn.srv.stream.handle(drv, &c)?) && !conn.srv.handle(drv, &c)? {
+            // Its named buffers (flag DELETE), and its application's posts and block commands.
+            if !conn.srv.handle(drv, &c)? {
                 others.push(c);
             }
         }
