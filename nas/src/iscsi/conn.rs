@@ -113,8 +113,6 @@ struct Task {
     write: bool,
     /// Data-out segments by buffer offset: (stream offset, bytes).
     segs: BTreeMap<u64, (u64, u64)>,
-    /// Data-out bytes received.
-    have: u64,
     /// Unsolicited data-out still expected (immediate data counted), and the DataSN of the
     /// next unsolicited Data-Out.
     unsol_left: u64,
@@ -520,7 +518,6 @@ impl IscsiApp {
                             t.segs.insert(off, (cur.fed, n));
                         }
                     }
-                    t.have += n;
                 }
                 _ => {
                     let _ = nas.discard(drv, cur.fed, n);
@@ -819,7 +816,6 @@ impl IscsiApp {
             edtl,
             write: c.write,
             segs: BTreeMap::new(),
-            have: 0,
             unsol_left: unsol.saturating_sub(imm),
             unsol_sn: 0,
             unsol_off: imm,
@@ -872,7 +868,9 @@ impl IscsiApp {
                     });
                     p.set_state(buflet_scsi::PacketState::Done);
                     t.done = Some(p);
-                    self.failure_note(format!("the logical unit refused a command: {e}"));
+                    // The logical unit is full (or shut down): the command gets the status
+                    // above, and the refusal is counted.
+                    self.stats.lu_refused += 1;
                 }
             }
             _ => {
@@ -887,10 +885,6 @@ impl IscsiApp {
         }
         self.tasks.insert(itt, t);
         kept
-    }
-
-    fn failure_note(&mut self, _e: String) {
-        self.stats.lu_refused += 1;
     }
 
     /// Send the R2Ts the task may have outstanding (MaxOutstandingR2T), each at most

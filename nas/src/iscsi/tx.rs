@@ -21,8 +21,6 @@ pub struct PagePool {
     page: u64,
     total: usize,
     max: usize,
-    /// Most pages in use at once.
-    pub peak: usize,
 }
 
 impl PagePool {
@@ -33,7 +31,6 @@ impl PagePool {
             page,
             total: 0,
             max,
-            peak: 0,
         }
     }
 
@@ -41,7 +38,6 @@ impl PagePool {
     pub fn take(&mut self, drv: &mut Driver) -> Result<Option<u64>, DriverError> {
         if let Some(i) = self.free.iter().position(|&p| !drv.is_marked(p, self.page)) {
             let p = self.free.swap_remove(i);
-            self.note();
             return Ok(Some(p));
         }
         if self.total >= self.max {
@@ -49,12 +45,7 @@ impl PagePool {
         }
         let p = drv.env.mem.alloc(self.page, self.page)?;
         self.total += 1;
-        self.note();
         Ok(Some(p))
-    }
-
-    fn note(&mut self) {
-        self.peak = self.peak.max(self.total - self.free.len());
     }
 
     /// Pages back to the pool.
@@ -69,11 +60,6 @@ impl PagePool {
             drv.env.mem.free(p);
             self.total -= 1;
         }
-    }
-
-    /// Pages in use now.
-    pub fn in_use(&self) -> usize {
-        self.total - self.free.len()
     }
 
     /// Page size.
