@@ -182,6 +182,17 @@ pub struct ModelDevice {
     /// next one then (docs/tcp-transmit.md, the send step).
     txd_free: u64,
     wr_free: u64,
+    /// The buflet-memory window (BUF_WIN_*, docs/p2p.md "The CPU's window").
+    win: Window,
+}
+
+/// The CPU's window into buflet memory: the last address taken, whether it was refused, and
+/// the bytes copied. The model copies at once (BUSY is never seen).
+#[derive(Default)]
+struct Window {
+    addr: u32,
+    bad: bool,
+    data: [u8; buflet_spec::param::WIN_BYTES as usize],
 }
 
 /// The frame rx_parser is working on.
@@ -234,6 +245,7 @@ impl ModelDevice {
             cpl_free: 0,
             rd_free: 0,
             txd_free: 0,
+            win: Window::default(),
             wr_free: 0,
         }
     }
@@ -257,6 +269,26 @@ impl ModelDevice {
                     done,
                 });
             }
+        }
+    }
+
+    /// A BUF_WIN_ADDR write: copy the WIN_BYTES bytes at device address `a` into the window,
+    /// or refuse (BAD, zeros) unless `a` is aligned, inside buflet memory and its buflet exposed.
+    fn window(&mut self, a: u32) {
+        let w = buflet_spec::param::WIN_BYTES;
+        let bytes = u64::from(self.cfg.buflet_bytes.max(1));
+        let a64 = u64::from(a);
+        let b = a64 / bytes;
+        let ok = a64 % w == 0
+            && b < u64::from(self.cfg.num_buflets)
+            && self.pool.is_exposed(b as u16)
+            && self.pool.read_dev(a64, &mut self.win.data);
+        self.win.addr = a;
+        self.win.bad = !ok;
+        if ok {
+            self.regs.count(buflet_spec::reg::CNT_BUF_WIN_READS, 1);
+        } else {
+            self.win.data = [0; buflet_spec::param::WIN_BYTES as usize];
         }
     }
 
@@ -564,6 +596,18 @@ impl Device for ModelDevice {
             reg::HOST_BUFLETS => self.pool.host(),
             reg::HALF_OPEN => self.toe.half_open(),
             reg::ACCEPT_POOL => self.toe.accept_pool(),
+            reg::BUF_WIN_ADDR => self.win.addr,
+            reg::BUF_WIN_STATUS => {
+                if self.win.bad {
+                    2
+                } else {
+                    0
+                }
+            }
+            a if (reg::BUF_WIN_DATA0..=reg::BUF_WIN_DATA15).contains(&a) && a % 4 == 0 => {
+                let k = (a - reg::BUF_WIN_DATA0) as usize;
+                u32::from_le_bytes(self.win.data[k..k + 4].try_into().unwrap_or([0; 4]))
+            }
             _ => self.regs.read(&self.cfg, addr, self.pool.free_count()),
         }
     }
@@ -590,6 +634,7 @@ impl Device for ModelDevice {
                 };
             }
             buflet_spec::reg::TIMER_KICK => self.tick_pending = true,
+            buflet_spec::reg::BUF_WIN_ADDR => self.window(value),
             _ => {}
         }
     }

@@ -156,7 +156,7 @@ flag_sets! {
 constants! {
     param, "Protocol and build constants shared by the RTL, the model and the driver." => {
         ID_MAGIC         = 0x42464C54, "Value of the ID register.";
-        VERSION          = 0x000300, "Interface version 0.3.0.";
+        VERSION          = 0x000400, "Interface version 0.4.0.";
         TX_MAX_SEG       = 9216, "Largest payload of one transmitted segment (the peer's MSS and ours are clamped to it); tx_data buffers two.";
         NULL16           = 0xFFFF, "Null link in 16-bit link fields.";
         MAX_FRAME        = 9216, "Longest frame accepted, bytes.";
@@ -188,6 +188,7 @@ constants! {
         RELEASE_MAX      = 24, "Most chain heads in one BUF_RELEASE request.";
         RCV_BUF_MAX      = 0x4000_0000, "Largest sock_desc.RCV_BUF (2^30 bytes).";
         HOLD_REC_BYTES   = 8, "Bytes per hold record.";
+        WIN_BYTES        = 64, "Bytes the buflet-memory window copies at once (BUF_WIN_DATA0..15); BUF_WIN_ADDR is a multiple of it.";
         DEV_ALIGN        = 64, "Alignment of SRC_ADDR, LEN and DISK_ADDR of a DEVMEM element of a BLK_READ (the widest bus word).";
     }
 }

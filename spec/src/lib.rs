@@ -126,6 +126,8 @@ registers! {
     HALF_OPEN_MAX = 0x0D4, Rw,  "Most sockets taken from the accept pool that may be in SYN_RCVD at once; a SYN beyond it is dropped LISTEN_FULL (reset value DEF_HALF_OPEN_MAX).";
     HALF_OPEN     = 0x0D8, Ro,  "Sockets taken from the accept pool now in SYN_RCVD (half-open connections).";
     ACCEPT_POOL   = 0x0DC, Ro,  "Socket slots in the accept pool (given by SOCK_POOL, not yet taken by a SYN).";
+    BUF_WIN_ADDR  = 0x0E0, Rw,  "Buflet-memory window (docs/p2p.md \"The CPU's window\"): a write of device byte address A starts a copy of the WIN_BYTES bytes at A into BUF_WIN_DATA0..15. Refused (STATUS.BAD, the data reads 0) unless A is a multiple of WIN_BYTES inside buflet memory and A's buflet is exposed. A write while BUF_WIN_STATUS.BUSY is ignored. Reads return the last address taken.";
+    BUF_WIN_STATUS = 0x0E4, Ro, "bit0 BUSY: the copy started by the last BUF_WIN_ADDR write is not finished; bit1 BAD: that write was refused. Reset 0.";
     CNT_RX_FRAMES       = 0x100, Ro, "Frames received on the MAC side.";
     CNT_RX_BYTES        = 0x104, Ro, "Bytes received on the MAC side.";
     CNT_RX_ACCEPTED     = 0x108, Ro, "Frames accepted into a socket's segment list.";
@@ -162,6 +164,7 @@ registers! {
     CNT_ACCEPTS         = 0x1AC, Ro, "Connections accepted: ACCEPT completions with status OK.";
     CNT_LOOKUPS         = 0x1B0, Ro, "Frames that went through the socket lookup (passed rx_parser, not an ARP request).";
     CNT_LOOKUP_CYCLES   = 0x1B4, Ro, "Engine cycles spent in socket lookups: the bucket read plus one per socket visited on the chain (CNT_LOOKUP_CYCLES / CNT_LOOKUPS is the lookup cost per frame).";
+    CNT_BUF_WIN_READS   = 0x1B8, Ro, "Window copies done (BUF_WIN_ADDR writes taken and not refused).";
     CNT_DROP_TRUNCATED  = 0x204, Ro, "Dropped: frame shorter than its headers or IPv4 total length.";
     CNT_DROP_NOT_IPV4   = 0x208, Ro, "Dropped: not IPv4 (ARP, IPv6, ...).";
     CNT_DROP_BAD_IP_HDR = 0x20C, Ro, "Dropped: IPv4 version, IHL or total length invalid, or a fragment.";
@@ -178,6 +181,22 @@ registers! {
     CNT_DROP_POOL_LOW   = 0x238, Ro, "Dropped: an out-of-order segment while the free buflets are at the pool's reserve (NUM_BUFLETS / POOL_RESERVE_DIV): not held, so the segment that fills the gap always finds a buflet.";
     CNT_DROP_BAD_ACK    = 0x23C, Ro, "Dropped: an ACK of sequence numbers never sent (answered with an ACK).";
     CNT_DROP_LISTEN_FULL = 0x240, Ro, "Dropped: a SYN to a listen slot while the accept pool was empty or HALF_OPEN_MAX connections were half-open (a SYN flood is counted here).";
+    BUF_WIN_DATA0  = 0x400, Ro, "Window bytes 0..3 (byte 0 in bits 7:0), valid once BUF_WIN_STATUS.BUSY is clear.";
+    BUF_WIN_DATA1  = 0x404, Ro, "Window bytes 4..7 (byte 4 in bits 7:0), valid once BUF_WIN_STATUS.BUSY is clear.";
+    BUF_WIN_DATA2  = 0x408, Ro, "Window bytes 8..11 (byte 8 in bits 7:0), valid once BUF_WIN_STATUS.BUSY is clear.";
+    BUF_WIN_DATA3  = 0x40C, Ro, "Window bytes 12..15 (byte 12 in bits 7:0), valid once BUF_WIN_STATUS.BUSY is clear.";
+    BUF_WIN_DATA4  = 0x410, Ro, "Window bytes 16..19 (byte 16 in bits 7:0), valid once BUF_WIN_STATUS.BUSY is clear.";
+    BUF_WIN_DATA5  = 0x414, Ro, "Window bytes 20..23 (byte 20 in bits 7:0), valid once BUF_WIN_STATUS.BUSY is clear.";
+    BUF_WIN_DATA6  = 0x418, Ro, "Window bytes 24..27 (byte 24 in bits 7:0), valid once BUF_WIN_STATUS.BUSY is clear.";
+    BUF_WIN_DATA7  = 0x41C, Ro, "Window bytes 28..31 (byte 28 in bits 7:0), valid once BUF_WIN_STATUS.BUSY is clear.";
+    BUF_WIN_DATA8  = 0x420, Ro, "Window bytes 32..35 (byte 32 in bits 7:0), valid once BUF_WIN_STATUS.BUSY is clear.";
+    BUF_WIN_DATA9  = 0x424, Ro, "Window bytes 36..39 (byte 36 in bits 7:0), valid once BUF_WIN_STATUS.BUSY is clear.";
+    BUF_WIN_DATA10  = 0x428, Ro, "Window bytes 40..43 (byte 40 in bits 7:0), valid once BUF_WIN_STATUS.BUSY is clear.";
+    BUF_WIN_DATA11  = 0x42C, Ro, "Window bytes 44..47 (byte 44 in bits 7:0), valid once BUF_WIN_STATUS.BUSY is clear.";
+    BUF_WIN_DATA12  = 0x430, Ro, "Window bytes 48..51 (byte 48 in bits 7:0), valid once BUF_WIN_STATUS.BUSY is clear.";
+    BUF_WIN_DATA13  = 0x434, Ro, "Window bytes 52..55 (byte 52 in bits 7:0), valid once BUF_WIN_STATUS.BUSY is clear.";
+    BUF_WIN_DATA14  = 0x438, Ro, "Window bytes 56..59 (byte 56 in bits 7:0), valid once BUF_WIN_STATUS.BUSY is clear.";
+    BUF_WIN_DATA15  = 0x43C, Ro, "Window bytes 60..63 (byte 60 in bits 7:0), valid once BUF_WIN_STATUS.BUSY is clear.";
 }
 
 /// Every constant group, in the order the renderers list them.
