@@ -2,8 +2,8 @@
 # The iSCSI conformance run: libiscsi's initiator tools and its conformance suite against the
 # Buflet NIC's iSCSI target (`buflet serve --protocol iscsi`) through a TAP interface.
 #
-#   scripts/iscsi-conformance.sh [--backend model|rtl] [--tests SPEC] [--rw-bytes N]
-#                                [--buflet PATH] [--timeout SECONDS]
+#   scripts/iscsi-conformance.sh [--backend model|rtl] [--mode zerocopy|p2p] [--tests SPEC]
+#                                [--rw-bytes N] [--buflet PATH] [--timeout SECONDS]
 #
 # Makes a network namespace holding a TAP interface (the initiator's side: 10.213.0.1/24),
 # starts `buflet serve --tap --protocol iscsi` on it (the NIC: 10.213.0.2:3260, one 64 MiB
@@ -21,10 +21,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-backend=model tests=ALL rw=0 buflet=./target/release/buflet limit=3600
+backend=model mode=zerocopy tests=ALL rw=0 buflet=./target/release/buflet limit=3600
 while [ $# -gt 0 ]; do
   case "$1" in
     --backend) backend=$2; shift 2 ;;
+    --mode) mode=$2; shift 2 ;;
     --tests) tests=$2; shift 2 ;;
     --rw-bytes) rw=$2; shift 2 ;;
     --buflet) buflet=$2; shift 2 ;;
@@ -36,6 +37,7 @@ for v in "$rw" "$limit"; do
   case "$v" in ''|*[!0-9]*) echo "iscsi-conformance: not a number: $v" >&2; exit 2 ;; esac
 done
 case "$backend" in model|rtl) ;; *) echo "iscsi-conformance: --backend must be model or rtl" >&2; exit 2 ;; esac
+case "$mode" in zerocopy|p2p) ;; *) echo "iscsi-conformance: --mode must be zerocopy or p2p" >&2; exit 2 ;; esac
 case "$tests" in ''|*[!A-Za-z0-9._*,-]*) echo "iscsi-conformance: --tests must be FAMILY[.SUITE[.TEST]][,...]" >&2; exit 2 ;; esac
 
 skip() {
@@ -73,7 +75,7 @@ ip -n "$ns" link set "$tap" up
 # serve NAME: start `buflet serve --protocol iscsi` with its JSON lines in $work/NAME.jsonl.
 serve() {
   ip netns exec "$ns" "$buflet" serve --tap "$tap" --backend "$backend" --ip 10.213.0.2 \
-    --protocol iscsi --json >"$work/$1.jsonl" 2>"$work/$1.err" &
+    --protocol iscsi --mode "$mode" --json >"$work/$1.jsonl" 2>"$work/$1.err" &
   serve_pid=$!
   for _ in $(seq 1 600); do
     grep -q '"event":"listening"' "$work/$1.jsonl" 2>/dev/null && break
@@ -161,10 +163,10 @@ for spec in "${specs[@]}"; do
 done
 stop
 
-python3 - "$work" "$backend" "$rw_json" <<'PY'
+python3 - "$work" "$backend" "$rw_json" "$mode" <<'PY'
 import json, pathlib, re, sys
 import xml.etree.ElementTree as ET
-work, backend, rw = pathlib.Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
+work, backend, rw, mode = pathlib.Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
 tools = {n: (work / f"tool-{n}").read_text().strip()
          for n in ("iscsi-ls", "iscsi-inq", "iscsi-readcapacity16")}
 tests = passed = failed = asserts_failed = 0
@@ -217,7 +219,7 @@ if isinstance(rw, dict) and rw_summary:
     if rw.get("bytes") == 64 << 20 and rw["image_sha256"] != rw.get("sha256"):
         rw["verified"] = False  # the whole 64 MiB logical unit was written: it must match
 print(json.dumps({"tests": tests, "passed": passed, "failed": failed,
-                  "asserts_failed": asserts_failed, "failing": failing, "backend": backend,
+                  "asserts_failed": asserts_failed, "failing": failing, "backend": backend, "mode": mode,
                   "tools": tools, "rw": rw,
                   "scsi_commands": (summary.get("scsi") or {}).get("completed"),
                   "serve_error": summary.get("error"), "passed_all": ok}))

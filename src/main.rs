@@ -198,7 +198,8 @@ enum Cmd {
         mss: usize,
         /// How the NAS writer moves the payload to the disk: p2p (the payload stays in the NIC's
         /// buflets and the block DMA reads it there: 0 payload crossings of host DRAM, only
-        /// metadata; raw protocol only), zerocopy (the block DMA reads the named buffers: 2
+        /// metadata; record headers are read through the NIC's window), zerocopy (the block
+        /// DMA reads the named buffers: 2
         /// host-DRAM crossings per byte), splice (one CPU copy into the page cache: 4), copy
         /// (kernel buffer -> application -> page cache: 6).
         #[arg(long, value_enum, default_value = "zerocopy")]
@@ -326,7 +327,8 @@ struct PeerArgs {
     pcap_out: Option<std::path::PathBuf>,
     /// How payload moves between the NIC and the disk, in both directions: p2p (the payload
     /// stays in the NIC's buflets: written from them, read back into host buflets and sent
-    /// from there; a read-back's writes go zero-copy, its BFW1 headers must reach the CPU),
+    /// from there; a read-back's writes go zero-copy; `--iscsi`: data-out stays in the NIC,
+    /// headers are read through its window, data-in is sent from host pages),
     /// zerocopy (2 host-DRAM crossings per byte each way), splice (one CPU copy: 4), copy
     /// (two: 6).
     #[arg(long, value_enum, default_value = "zerocopy")]
@@ -631,8 +633,9 @@ fn peer_iscsi(opts: &buflet_testbench::peer::PeerOpts, json: bool) -> ExitCode {
             println!("{v}");
         } else {
             println!(
-                "backend {}  iSCSI: {} bytes written and read back, verified {}; {} commands, {} R2Ts, {} Data-In PDUs; {:.3} / {:.3} host-DRAM crossings per byte written / read; {} cycles",
+                "backend {}  iSCSI ({}): {} bytes written and read back, verified {}; {} commands, {} R2Ts, {} Data-In PDUs; {:.3} / {:.3} host-DRAM crossings per byte written / read; {} cycles",
                 r.backend,
+                r.mode,
                 r.bytes,
                 r.verified,
                 r.commands,
@@ -787,12 +790,9 @@ fn print_read_back(r: &buflet_testbench::peer::PeerReport) {
 }
 
 /// Why `demo` refuses its options, if it does (with one connection or many).
-fn demo_refusal(mss: usize, mode: WriteMode, protocol: DemoProtocolArg) -> Option<&'static str> {
+fn demo_refusal(mss: usize) -> Option<&'static str> {
     if mss == 0 || mss > 8960 {
         return Some("--mss must be 1..=8960");
-    }
-    if mode == WriteMode::P2p && !matches!(protocol, DemoProtocolArg::Raw) {
-        return Some("--mode p2p needs --protocol raw: in p2p the payload never enters host memory, so the CPU cannot read the framed record headers");
     }
     None
 }
@@ -806,7 +806,7 @@ fn demo(
     mode: WriteMode,
     protocol: DemoProtocolArg,
 ) -> ExitCode {
-    if let Some(why) = demo_refusal(mss, mode, protocol) {
+    if let Some(why) = demo_refusal(mss) {
         return fail(common.json, "demo", Some(common.backend.name()), why, 2);
     }
     let isn = 0x1000_0000u32.wrapping_mul(seed as u32 | 1);
@@ -853,7 +853,7 @@ fn demo_connections(
     protocol: DemoProtocolArg,
 ) -> ExitCode {
     let refuse = |msg: &str| fail(common.json, "demo", Some(common.backend.name()), msg, 2);
-    if let Some(why) = demo_refusal(mss, mode, protocol) {
+    if let Some(why) = demo_refusal(mss) {
         return refuse(why);
     }
     let unsupported = [

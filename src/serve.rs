@@ -20,6 +20,18 @@ pub enum ServeProtocol {
     Iscsi,
 }
 
+/// How received payload reaches the disk.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ServeMode {
+    /// The NIC writes it into host named buffers; the block engine reads it from there (about
+    /// 2 host-DRAM crossings per byte).
+    Zerocopy,
+    /// It stays in the NIC's buflet memory; the block engine reads it from there and the CPU
+    /// reads protocol headers through the NIC's window (about 0.1 crossings per byte,
+    /// docs/p2p.md).
+    P2p,
+}
+
 /// `buflet serve` options.
 #[derive(Args)]
 pub struct ServeArgs {
@@ -48,6 +60,9 @@ pub struct ServeArgs {
     /// What each connection's stream is.
     #[arg(long, value_enum, default_value = "raw")]
     protocol: ServeProtocol,
+    /// How received payload reaches the disk.
+    #[arg(long, value_enum, default_value = "zerocopy")]
+    mode: ServeMode,
     /// End after this many connections have ended (default: serve until interrupted).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     exit_after: Option<u64>,
@@ -113,6 +128,10 @@ pub fn run(a: &ServeArgs) -> ExitCode {
         max_files: a.exit_after.map_or(1024, |k| k as usize),
         max_connections: a.max_connections as usize,
         lu_bytes: a.lu_bytes,
+        mode: match a.mode {
+            ServeMode::Zerocopy => buflet_nas::WriteMode::ZeroCopy,
+            ServeMode::P2p => buflet_nas::WriteMode::P2p,
+        },
     };
     let stop = buflet_platform::scratch::interrupt_flag();
     let ip = a.ip;

@@ -140,7 +140,6 @@ fn json_failures_print_one_object() {
         vec!["replay", dir.path().to_str().unwrap(), "--json"],
         vec!["demo", "--mss", "0", "--json"],
         vec!["demo", "--width", "96", "--json"],
-        vec!["demo", "--mode", "p2p", "--protocol", "framed", "--json"],
     ] {
         let o = buflet(&args);
         assert!(!o.status.success(), "{args:?}");

@@ -3,6 +3,11 @@
 
 use crate::*;
 
+/// `BUF_WIN_STATUS` bit 0: the window copy is not finished.
+const WIN_BUSY: u32 = 1;
+/// `BUF_WIN_STATUS` bit 1: the last `BUF_WIN_ADDR` write was refused.
+const WIN_BAD: u32 = 2;
+
 /// A named buffer the driver owns: its host pages and page list.
 #[derive(Debug, Clone)]
 pub struct NamedBuffer {
@@ -104,6 +109,61 @@ impl Driver {
             self.env.mem.read(Agent::Cpu, nb.pages[i], chunk)?;
         }
         Ok(out)
+    }
+
+    /// Read `out.len()` bytes of buflet memory from device byte address `addr` with the CPU,
+    /// through the window (docs/p2p.md "The CPU's window"): one `BUF_WIN_ADDR` write per
+    /// `WIN_BYTES`-aligned window, `BUF_WIN_STATUS` polls until it is copied, and one MMIO read
+    /// per data register needed. No byte crosses host DRAM. Only exposed buflets can be read:
+    /// [`DriverError::WindowRefused`] otherwise; [`DriverError::Timeout`] if a copy never ends.
+    pub fn dev_read(&mut self, addr: u64, out: &mut [u8]) -> Result<(), DriverError> {
+        const W: u64 = spec::param::WIN_BYTES;
+        let end = addr
+            .checked_add(out.len() as u64)
+            .ok_or(DriverError::Invalid("buflet-memory range overflows"))?;
+        let mut pos = addr;
+        while pos < end {
+            let base = pos - pos % W;
+            let a = u32::try_from(base).map_err(|_| DriverError::WindowRefused(base))?;
+            let mut waited = 0u64;
+            // Every copy is waited for, so the window is idle here and the write is taken (a
+            // write while BUSY is ignored): checked once per call by reading the address back,
+            // in case a copy that timed out earlier was still busy.
+            self.wr(reg::BUF_WIN_ADDR, a);
+            let mut st = self.rd(reg::BUF_WIN_STATUS);
+            while st & WIN_BUSY != 0 {
+                self.window_wait(&mut waited)?;
+                st = self.rd(reg::BUF_WIN_STATUS);
+            }
+            if st & WIN_BAD != 0 || (pos == addr && self.rd(reg::BUF_WIN_ADDR) != a) {
+                return Err(DriverError::WindowRefused(base));
+            }
+            let lo = pos - base;
+            let hi = (end - base).min(W);
+            for w in (lo / 4)..hi.div_ceil(4) {
+                let v = self.rd(reg::BUF_WIN_DATA0 + 4 * w as u32).to_le_bytes();
+                for (i, b) in v.iter().enumerate() {
+                    let off = 4 * w + i as u64;
+                    if (lo..hi).contains(&off) {
+                        out[(base + off - addr) as usize] = *b;
+                    }
+                }
+            }
+            pos = base + hi;
+        }
+        Ok(())
+    }
+
+    /// One poll step of [`Driver::dev_read`], bounded.
+    fn window_wait(&mut self, waited: &mut u64) -> Result<(), DriverError> {
+        const STEP: u64 = 8;
+        const LIMIT: u64 = 1_000_000;
+        if *waited >= LIMIT {
+            return Err(DriverError::Timeout(*waited, "the buflet-memory window"));
+        }
+        self.run(STEP);
+        *waited += STEP;
+        Ok(())
     }
 
     /// The hold records of a returned named buffer of a hold socket (docs/p2p.md): records from

@@ -49,6 +49,8 @@ pub struct Counters {
     pub buf_released: u32,
     /// `CNT_BLK_DEV_BYTES`: bytes the block engine read from buflet memory (p2p).
     pub blk_dev_bytes: u32,
+    /// `CNT_BUF_WIN_READS`: buflet-memory window copies (the CPU's p2p header reads).
+    pub buf_win_reads: u32,
     /// `CNT_RX_DONE`: frames the engine finished without a drop or an anonymous delivery
     /// (`rx_frames == rx_done + anon_rx + dropped()`).
     pub rx_done: u32,
@@ -117,6 +119,7 @@ impl Driver {
             hold_records: self.rd(reg::CNT_HOLD_RECORDS),
             buf_released: self.rd(reg::CNT_BUF_RELEASED),
             blk_dev_bytes: self.rd(reg::CNT_BLK_DEV_BYTES),
+            buf_win_reads: self.rd(reg::CNT_BUF_WIN_READS),
             rx_done: self.rd(reg::CNT_RX_DONE),
             blk_timeouts: self.rd(reg::CNT_BLK_TIMEOUTS),
             drops,

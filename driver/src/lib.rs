@@ -71,6 +71,13 @@ pub enum DriverError {
     /// A request the driver refuses to build (its arguments are out of the spec's range).
     #[error("invalid request: {0}")]
     Invalid(&'static str),
+    /// The buflet-memory window refused an address (docs/p2p.md "The CPU's window"): not inside
+    /// buflet memory, or its buflet not exposed (its bytes were never reported by a hold
+    /// record, or the buflet has been handed out again).
+    #[error(
+        "buflet-memory window refused device address {0:#x} (outside buflet memory or not exposed)"
+    )]
+    WindowRefused(u64),
     /// Hold records of a returned named buffer that do not add up (docs/p2p.md): a record with
     /// `LEN` 0, outside its buflet, naming a buflet the device does not have, or records that
     /// do not sum to the buffer's `BYTES`.

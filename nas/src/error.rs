@@ -69,10 +69,6 @@ pub enum WriteError {
         /// What to do instead.
         why: &'static str,
     },
-    /// The CPU was asked to read payload of a p2p stream ([`NasStream::peek`]): it stays in
-    /// the NIC's buflet memory, so protocols that parse headers (SMB2, BFW1) cannot run on p2p.
-    #[error("stream bytes {0}..{1} stay in the NIC's buflet memory (p2p): the CPU cannot read them; protocols that parse headers (SMB2, framed) need zerocopy, splice or copy")]
-    PayloadInNic(u64, u64),
     /// The driver failed.
     #[error(transparent)]
     Driver(#[from] DriverError),

@@ -349,8 +349,9 @@ impl NasStream {
     }
 
     /// Read received stream bytes with the CPU (for example a NAS protocol header), without
-    /// consuming them. Counted as CPU reads of host memory. Not on a p2p stream
-    /// ([`WriteError::PayloadInNic`]): its payload never enters host memory.
+    /// consuming them. Counted as CPU reads of host memory; on a p2p stream the bytes stay in
+    /// the NIC and are read through its buflet-memory window ([`Driver::dev_read`], MMIO: no
+    /// host-DRAM crossing).
     pub fn peek(
         &self,
         drv: &mut Driver,
@@ -360,18 +361,20 @@ impl NasStream {
         let end = stream_off
             .checked_add(out.len() as u64)
             .ok_or(WriteError::Unsupported("stream offset overflows"))?;
-        if self.hold {
-            return Err(WriteError::PayloadInNic(stream_off, end));
-        }
         let page = drv.info.page_bytes as u64;
         let mut pos = stream_off;
         while pos < end {
             let (src, n) = self.locate(pos, end, page)?;
             let at = (pos - stream_off) as usize;
-            drv.env
-                .mem
-                .read(Agent::Cpu, src, &mut out[at..at + n as usize])
-                .map_err(|e| WriteError::Driver(DriverError::Mem(e)))?;
+            let dst = &mut out[at..at + n as usize];
+            if self.hold {
+                drv.dev_read(src, dst).map_err(WriteError::Driver)?;
+            } else {
+                drv.env
+                    .mem
+                    .read(Agent::Cpu, src, dst)
+                    .map_err(|e| WriteError::Driver(DriverError::Mem(e)))?;
+            }
             pos += n;
         }
         Ok(())

@@ -71,6 +71,9 @@ pub struct ServeOptions {
     pub max_connections: usize,
     /// iSCSI (`protocol` [`AppKind::Iscsi`]): bytes of the logical unit, the whole image.
     pub lu_bytes: u64,
+    /// How received payload reaches the disk: zerocopy (host named buffers) or p2p (the
+    /// payload stays in buflet memory; hold sockets, docs/p2p.md).
+    pub mode: WriteMode,
 }
 
 /// One finished connection as `serve` reports it.
@@ -225,7 +228,7 @@ pub fn serve(
         server: ServerConfig {
             nbs: if iscsi { 16 } else { 8 },
             pages_per_nb: 16,
-            mode: WriteMode::ZeroCopy,
+            mode: opts.mode,
             max_retries: None,
             write_chunk: 64 << 10,
             nb_timeout: None,
@@ -259,6 +262,10 @@ pub fn serve(
         // A request-response protocol: a PDU's named buffer comes back at its PSH.
         flags: if iscsi {
             buflet_spec::SockFlags::PSH_RETURN
+        } else {
+            Default::default()
+        } | if opts.mode.needs_hold() {
+            buflet_spec::SockFlags::HOLD
         } else {
             Default::default()
         },

@@ -681,13 +681,8 @@ pub fn run_with(opts: &PeerOpts, faults: &Faults) -> Result<PeerReport, PeerErro
     let scfg = ServerConfig {
         nbs: faults.nbs.unwrap_or(NBS).clamp(1, NBS),
         pages_per_nb: PAGES_PER_NB,
-        // A read-back's BFW1 headers must reach host memory: with p2p the writes go
-        // zero-copy and the reads p2p (docs/p2p.md, "p2p reads").
-        mode: if opts.read_back && opts.mode == WriteMode::P2p {
-            WriteMode::ZeroCopy
-        } else {
-            opts.mode
-        },
+        // p2p: the read-back's BFW1 headers are read through the NIC's window (docs/p2p.md).
+        mode: opts.mode,
         read_mode: opts.read_back.then_some(opts.mode),
         iscsi: None,
         max_retries: faults.max_retries,

@@ -51,6 +51,7 @@ fn iscsi_conformance_refuses_bad_options() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     for args in [
         &["--backend", "fpga"][..],
+        &["--mode", "copy"][..],
         &["--tests", "ALL;rm -rf /"][..],
         &["--rw-bytes", "lots"][..],
         &["--timeout", "-1"][..],

@@ -47,6 +47,8 @@ pub struct IscsiPeerReport {
     pub backend: String,
     /// Datapath width.
     pub data_width: u32,
+    /// How data-out reached the disk: "zerocopy" or "p2p" (data-in is sent from host pages).
+    pub mode: String,
     /// File bytes written and read back.
     pub bytes: u64,
     /// sha256 of the file, of what the initiator read back, and of the logical unit's blocks
@@ -454,6 +456,12 @@ pub fn run_with(opts: &PeerOpts, hostile: Option<Hostile>) -> Result<IscsiPeerRe
             opts.bytes
         )));
     }
+    if !matches!(opts.mode, WriteMode::ZeroCopy | WriteMode::P2p) {
+        return Err(PeerError::Options(format!(
+            "--mode {} with --iscsi (the target runs zerocopy or p2p)",
+            opts.mode
+        )));
+    }
     let source = frames::payload(opts.seed, opts.bytes as usize);
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x6973_6373_6970_6565);
     let listen_iss: u32 = rng.gen();
@@ -492,7 +500,7 @@ pub fn run_with(opts: &PeerOpts, hostile: Option<Hostile>) -> Result<IscsiPeerRe
         server: ServerConfig {
             nbs: 16,
             pages_per_nb: 16,
-            mode: WriteMode::ZeroCopy,
+            mode: opts.mode,
             read_mode: None,
             iscsi: Some(sh.clone()),
             max_retries: None,
@@ -528,7 +536,11 @@ pub fn run_with(opts: &PeerOpts, hostile: Option<Hostile>) -> Result<IscsiPeerRe
             rcv_buf: RCV_BUF,
             mss: MSS,
             rcv_wscale: frames::RCV_WSCALE,
-            flags: buflet_spec::SockFlags::PSH_RETURN,
+            flags: if opts.mode.needs_hold() {
+                buflet_spec::SockFlags::PSH_RETURN | buflet_spec::SockFlags::HOLD
+            } else {
+                buflet_spec::SockFlags::PSH_RETURN
+            },
         },
     )?;
 
@@ -727,6 +739,7 @@ pub fn run_with(opts: &PeerOpts, hostile: Option<Hostile>) -> Result<IscsiPeerRe
     Ok(IscsiPeerReport {
         backend: opts.backend.name().to_string(),
         data_width: opts.width,
+        mode: opts.mode.to_string(),
         bytes: opts.bytes,
         source_sha256,
         read_sha256,

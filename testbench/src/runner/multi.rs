@@ -198,11 +198,6 @@ pub fn run_multi(scs: Vec<Scenario>, opt: &MultiOptions) -> Result<MultiReport, 
         });
     }
     let protocol = scs[0].protocol;
-    if ro.mode == WriteMode::P2p && protocol != Protocol::Raw {
-        return Err(TbError::Unsupported(
-            "--mode p2p serves the raw protocol only".into(),
-        ));
-    }
     let block = buflet_fs::BLOCK;
     // Each client's file: its own extent of the image, one after the other.
     let disk_start = 1u64 << 20;

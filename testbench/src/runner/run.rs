@@ -38,12 +38,6 @@ fn check_image_target(path: &std::path::Path, force: bool) -> Result<(), TbError
 /// system; then read the file back from the disk image (and with stock e2fsprogs) and compare.
 pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError> {
     let started = Instant::now();
-    if opt.mode == WriteMode::P2p && sc.protocol != Protocol::Raw {
-        return Err(TbError::Unsupported(format!(
-            "--mode p2p serves the raw protocol only: a {} stream needs its headers read by the CPU, and p2p payload never enters host memory",
-            sc.protocol.name()
-        )));
-    }
     if let Some(p) = &opt.image {
         check_image_target(p, opt.force)?;
     }

@@ -30,10 +30,50 @@ pub fn p2p_mode_follows_the_socket(backend: Backend) {
     assert_eq!(rig.nas.mode(), WriteMode::P2p);
     let data = frames::payload(81, 7000);
     rig.receive(&data, false);
-    let mut hdr = [0u8; 16];
-    let e = rig.nas.peek(&mut rig.drv, 0, &mut hdr).unwrap_err();
-    assert!(matches!(e, WriteError::PayloadInNic(0, 16)), "{e}");
-    assert!(e.to_string().contains("p2p"), "{e}");
+    // The CPU reads a p2p stream's bytes through the buflet-memory window (docs/p2p.md "The
+    // CPU's window"): unaligned, across records and segments, and none crosses host DRAM.
+    let cpu = |r: &Rig| {
+        let m = r.drv.env.mem.stats();
+        (m.cpu_read, m.cpu_written)
+    };
+    let mem_before = cpu(&rig);
+    for (off, len) in [
+        (0u64, 16usize),
+        (5, 59),
+        (1440, 20),
+        (1300, 2900),
+        (6999, 1),
+    ] {
+        let mut got = vec![0u8; len];
+        rig.nas.peek(&mut rig.drv, off, &mut got).unwrap();
+        assert_eq!(
+            got,
+            data[off as usize..off as usize + len],
+            "peek {off}+{len}"
+        );
+    }
+    assert_eq!(
+        mem_before,
+        cpu(&rig),
+        "window reads: no CPU access to host memory"
+    );
+    let e = rig
+        .nas
+        .peek(&mut rig.drv, 6990, &mut [0u8; 16])
+        .unwrap_err();
+    assert!(matches!(e, WriteError::NotReceived(..)), "{e}");
+    assert!(rig.drv.counters().buf_win_reads >= 5 + 2900 / 64);
+    // The device refuses a window on a buflet no hold record exposed, and an unaligned one.
+    let nb = rig.drv.info.num_buflets as u64 - 1;
+    let e = rig
+        .drv
+        .dev_read(nb * rig.drv.info.buflet_bytes as u64, &mut [0u8; 8])
+        .unwrap_err();
+    assert!(matches!(e, DriverError::WindowRefused(_)), "{e}");
+    rig.drv.wr(buflet_spec::reg::BUF_WIN_ADDR, 4);
+    rig.drv.run(64);
+    assert_eq!(rig.drv.rd(buflet_spec::reg::BUF_WIN_STATUS), 2, "BAD");
+    assert_eq!(rig.drv.rd(buflet_spec::reg::BUF_WIN_DATA0), 0);
     let k = rig.drv.counters();
     assert_eq!(k.hold_records as u64, rig.nas.stats().hold_records);
     assert!(
