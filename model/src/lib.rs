@@ -188,11 +188,21 @@ pub struct ModelDevice {
 
 /// The CPU's window into buflet memory: the last address taken, whether it was refused, and
 /// the bytes copied. The model copies at once (BUSY is never seen).
-#[derive(Default)]
 struct Window {
     addr: u32,
     bad: bool,
     data: [u8; buflet_spec::param::WIN_BYTES as usize],
+}
+
+// `[u8; 64]` has no `Default` (arrays have it up to 32 elements).
+impl Default for Window {
+    fn default() -> Self {
+        Window {
+            addr: 0,
+            bad: false,
+            data: [0; buflet_spec::param::WIN_BYTES as usize],
+        }
+    }
 }
 
 /// The frame rx_parser is working on.
