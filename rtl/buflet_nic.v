@@ -18,6 +18,11 @@
 //   blk_dma DEVMEM elements read buflet_pool's second data read port (bram_rd_*) and its
 //   exposed bits (exp_rd_idx/exp_rd); counters: toe_engine ev_hold_rec/ev_released and
 //   blk_dma ev_dev_bytes -> reg_block (CNT_HOLD_RECORDS, CNT_BUF_RELEASED, CNT_BLK_DEV_BYTES)
+//   the CPU's window (docs/p2p.md "The CPU's window"): reg_block win_start/win_start_addr (a
+//   BUF_WIN_ADDR write) -> buf_window, which checks the exposed bit (the pool's exp2_rd_idx/
+//   exp2_rd) and copies WIN_BYTES through the pool's third reader of read port 2 (ram4_rd_*,
+//   in the cycles blk_dma and tx_data do not read); its address, status, data and ev_read
+//   (CNT_BUF_WIN_READS) -> reg_block
 
 `resetall
 `default_nettype none
@@ -159,6 +164,10 @@ module buflet_nic #(
     wire        host_wr_en;
     wire [31:0] host_wr_val;
     wire [15:0] host_buflets;
+    // the CPU's window: reg_block -> buf_window, and back
+    wire                            win_start, win_busy, win_bad, ev_win_read;
+    wire [31:0]                     win_start_addr, win_addr;
+    wire [8*`BF_PARAM_WIN_BYTES-1:0] win_data;
 
     reg_block #(
         .DATA_WIDTH(DATA_WIDTH), .BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS),
@@ -195,6 +204,8 @@ module buflet_nic #(
         .ev_dev_bytes_valid(ev_dev_bytes_valid), .ev_dev_bytes(ev_dev_bytes),
         .ev_dev_wr_valid(ev_dev_wr_valid), .ev_dev_wr_bytes(ev_dev_wr_bytes),
         .host_wr_en(host_wr_en), .host_wr_val(host_wr_val), .host_buflets(host_buflets),
+        .win_start(win_start), .win_start_addr(win_start_addr), .win_addr(win_addr),
+        .win_busy(win_busy), .win_bad(win_bad), .win_data(win_data), .ev_win_read(ev_win_read),
         .free_buflets(free_count),
         .ev_fault_valid(fault_valid), .ev_fault_addr(fault_addr), .ev_fault_info(fault_info),
         .ev_fault_fatal(fault_fatal),
@@ -398,6 +409,23 @@ module buflet_nic #(
     wire                  txb_rd_en, txb_rd_ready;
     wire [BW_ADDR-1:0]    txb_rd_addr;
     wire [DATA_WIDTH-1:0] txb_rd_data;
+    // the CPU's window reads buflet memory through the second read port's remaining cycles
+    wire                  win_rd_en, win_rd_ready;
+    wire [BW_ADDR-1:0]    win_rd_addr;
+    wire [DATA_WIDTH-1:0] win_rd_data;
+    wire [15:0]           win_exp_idx;
+    wire                  win_exp;
+
+    buf_window #(
+        .DATA_WIDTH(DATA_WIDTH), .BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS)
+    ) u_window (
+        .clk(clk), .rst(rst),
+        .start(win_start), .start_addr(win_start_addr),
+        .win_addr(win_addr), .busy(win_busy), .bad(win_bad), .win_data(win_data),
+        .ev_read(ev_win_read),
+        .rd_en(win_rd_en), .rd_ready(win_rd_ready), .rd_addr(win_rd_addr), .rd_data(win_rd_data),
+        .exp_idx(win_exp_idx), .exp(win_exp)
+    );
 
     blk_dma #(
         .DATA_WIDTH(DATA_WIDTH), .BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS)
@@ -491,9 +519,12 @@ module buflet_nic #(
         .ram2_wr_data(bram_wr_data),
         .ram3_rd_en(txb_rd_en), .ram3_rd_ready(txb_rd_ready), .ram3_rd_addr(txb_rd_addr),
         .ram3_rd_data(txb_rd_data),
+        .ram4_rd_en(win_rd_en), .ram4_rd_ready(win_rd_ready), .ram4_rd_addr(win_rd_addr),
+        .ram4_rd_data(win_rd_data),
         .host_wr_en(host_wr_en), .host_wr_val(host_wr_val), .host_buflets(host_buflets),
         .expose_en(expose_en), .expose_idx(expose_idx),
         .exp_rd_idx(exp_rd_idx), .exp_rd(exp_rd),
+        .exp2_rd_idx(win_exp_idx), .exp2_rd(win_exp),
         .free_count(free_count)
     );
 

@@ -14,7 +14,9 @@
 // rx_parser does not write: ram2_wr_ready), and two registered read ports
 // (ram_rd_* for toe_engine delivery, ram2_rd_* for blk_dma DEVMEM elements,
 // docs/p2p.md); port 2 also serves tx_data's DEVMEM posts (ram3_rd_*, in the
-// cycles blk_dma does not read, into a register of their own).
+// cycles blk_dma does not read, into a register of their own) and the CPU's
+// window (ram4_rd_*, buf_window, docs/p2p.md "The CPU's window": in the cycles
+// neither blk_dma nor tx_data reads, into a third register of its own).
 //
 // Host buflets (docs/p2p.md "p2p reads"): host_buflets (HOST_BUFLETS, reset 0)
 // top buflets are never handed out: fresh allocation stops at NUM_BUFLETS -
@@ -30,7 +32,8 @@
 // cleared when the buflet is handed out on alloc_* (rx_parser takes it for a
 // new frame; a clear wins over a set of the same buflet in the same cycle).
 // exp_rd is the bit of exp_rd_idx, combinational, 0 when exp_rd_idx >=
-// NUM_BUFLETS. Freeing a chain does not change the bits.
+// NUM_BUFLETS; exp2_rd/exp2_rd_idx is a second such lookup (buf_window).
+// Freeing a chain does not change the bits.
 //
 // Assumptions (checked at elaboration): DATA_WIDTH a power of two in 64..512,
 // KEEP_WIDTH = DATA_WIDTH/8, BUFLET_BYTES a power of two >= KEEP_WIDTH,
@@ -93,11 +96,19 @@ module buflet_pool #(
     output wire                  ram3_rd_ready,
     input  wire [BW_ADDR-1:0]    ram3_rd_addr,
     output wire [DATA_WIDTH-1:0] ram3_rd_data,
+    // a third reader of that port (buf_window, the CPU's window): granted when neither blk_dma
+    // nor tx_data reads; its own output register, holding until its next granted read
+    input  wire                  ram4_rd_en,
+    output wire                  ram4_rd_ready,
+    input  wire [BW_ADDR-1:0]    ram4_rd_addr,
+    output wire [DATA_WIDTH-1:0] ram4_rd_data,
     // exposed bitmap
     input  wire                  expose_en,
     input  wire [15:0]           expose_idx,
     input  wire [15:0]           exp_rd_idx,
     output wire                  exp_rd,
+    input  wire [15:0]           exp2_rd_idx,
+    output wire                  exp2_rd,
     output wire [15:0]           free_count
 );
     // parameter checks (elaboration time, rtl/buflet_checks.vh)
@@ -121,6 +132,7 @@ module buflet_pool #(
     reg [DATA_WIDTH-1:0] rd_data_r;
     reg [DATA_WIDTH-1:0] rd2_data_r;
     reg [DATA_WIDTH-1:0] rd3_data_r;
+    reg [DATA_WIDTH-1:0] rd4_data_r;
     reg [NUM_BUFLETS-1:0] exposed;
 
     reg [15:0] free_head;   // head of the free list, NULL16 when empty
@@ -139,6 +151,7 @@ module buflet_pool #(
     wire [15:0] lwi = link_wr_idx;
     wire [15:0] lri = link_rd_idx;
     wire [15:0] eri = exp_rd_idx;
+    wire [15:0] eri2 = exp2_rd_idx;
     wire [15:0] esi = expose_idx;
     wire [15:0] ali = alloc_idx;
     /* verilator lint_on UNUSEDSIGNAL */
@@ -161,8 +174,11 @@ module buflet_pool #(
     assign ram_rd_data  = rd_data_r;
     assign ram2_rd_data = rd2_data_r;
     assign ram3_rd_data = rd3_data_r;
+    assign ram4_rd_data = rd4_data_r;
     assign ram3_rd_ready = !ram2_rd_en;
+    assign ram4_rd_ready = !ram2_rd_en && !ram3_rd_en;
     assign exp_rd       = ({1'b0, exp_rd_idx} < NUM17) && exposed[eri[LB-1:0]];
+    assign exp2_rd      = ({1'b0, exp2_rd_idx} < NUM17) && exposed[eri2[LB-1:0]];
     assign free_count   = free_cnt - host[15:0];
     assign host_buflets = host[15:0];
     assign ram2_wr_ready = !ram_wr_en;
@@ -196,7 +212,7 @@ module buflet_pool #(
         end
     end
 
-    // Data RAM: write port and two registered read ports.
+    // Data RAM: write port and two registered read ports (the second with three readers).
     always @(posedge clk) begin
         if (ram_wr_en) begin
             data_mem[ram_wr_addr] <= ram_wr_data;
@@ -210,6 +226,8 @@ module buflet_pool #(
             rd2_data_r <= data_mem[ram2_rd_addr];
         end else if (ram3_rd_en) begin
             rd3_data_r <= data_mem[ram3_rd_addr];
+        end else if (ram4_rd_en) begin
+            rd4_data_r <= data_mem[ram4_rd_addr];
         end
     end
 

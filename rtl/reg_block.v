@@ -29,6 +29,12 @@
 // buflet_pool's: a write pulses host_wr_en with host_wr_val (the pool decides whether it takes
 // it), a read returns host_buflets.
 //
+// The CPU's window (docs/p2p.md "The CPU's window"; buf_window holds its state): a BUF_WIN_ADDR
+// write pulses win_start with win_start_addr = the value written (buf_window ignores it while
+// busy); reads return win_addr (BUF_WIN_ADDR), {30'd0, win_bad, win_busy} (BUF_WIN_STATUS) and
+// win_data[32k +: 32] (BUF_WIN_DATAk, k = 0..WIN_BYTES/4-1); ev_win_read counts one
+// CNT_BUF_WIN_READS.
+//
 // Block device timeout (docs/storage.md): blk_timeout = BLK_TIMEOUT (reset value
 // DEF_BLK_TIMEOUT); ev_blk_timeout counts one CNT_BLK_TIMEOUTS.
 //
@@ -145,6 +151,14 @@ module reg_block #(
     output wire        host_wr_en,          // HOST_BUFLETS written ...
     output wire [31:0] host_wr_val,         // ... with this value
     input  wire [15:0] host_buflets,        // HOST_BUFLETS in force (buflet_pool)
+    // the CPU's window (buf_window)
+    output wire        win_start,           // BUF_WIN_ADDR written ...
+    output wire [31:0] win_start_addr,      // ... with this address
+    input  wire [31:0] win_addr,            // BUF_WIN_ADDR
+    input  wire        win_busy,            // BUF_WIN_STATUS.BUSY
+    input  wire        win_bad,             // BUF_WIN_STATUS.BAD
+    input  wire [8*`BF_PARAM_WIN_BYTES-1:0] win_data, // BUF_WIN_DATAk = win_data[32k +: 32]
+    input  wire        ev_win_read,         // a window copy done
     input  wire [15:0] free_buflets,
     // protection faults
     input  wire [NFAULT-1:0]    ev_fault_valid,
@@ -164,6 +178,8 @@ module reg_block #(
     // one counter per drop reason 1..`BF_DROP_LISTEN_FULL (index 0 unused; LISTEN_FULL = 16
     // is the last reason)
     localparam NUM_DROP = `BF_DROP_LISTEN_FULL + 1;
+    // BUF_WIN_DATA0.. registers
+    localparam NUM_WIN_REGS = `BF_PARAM_WIN_BYTES / 4;
 
     reg        r_enable;
     reg        r_prot_en;
@@ -184,7 +200,7 @@ module reg_block #(
     reg [31:0] cnt_tx_frames, cnt_tx_bytes, cnt_ooo_held;
     reg [31:0] cnt_anon_rx, cnt_arp_replies, cnt_timeouts, cnt_ticks;
     reg [31:0] cnt_hold_records, cnt_buf_released, cnt_blk_dev_bytes, cnt_rx_done;
-    reg [31:0] cnt_blk_dev_wr_bytes;
+    reg [31:0] cnt_blk_dev_wr_bytes, cnt_buf_win_reads;
     reg [31:0] cnt_tx_segs, cnt_tx_data_bytes, cnt_tx_retrans, cnt_tx_rto;
     reg [31:0] cnt_tx_fast_retrans, cnt_tx_probes, cnt_tx_done;
     reg [31:0] cnt_drop [0:NUM_DROP-1];
@@ -212,6 +228,8 @@ module reg_block #(
     wire wr = s_reg_valid && s_reg_write;
     assign host_wr_en  = wr && (s_reg_addr == `BF_REG_HOST_BUFLETS);
     assign host_wr_val = s_reg_wdata;
+    assign win_start      = wr && (s_reg_addr == `BF_REG_BUF_WIN_ADDR);
+    assign win_start_addr = s_reg_wdata;
     wire rd = s_reg_valid && !s_reg_write;
 
     // timer: r_timer_cnt counts down to 1 (0 = stopped); the pulse reloads it
@@ -329,11 +347,18 @@ module reg_block #(
             `BF_REG_CNT_TX_DONE:         rdata = cnt_tx_done;
             `BF_REG_CNT_BLK_DEV_WR_BYTES: rdata = cnt_blk_dev_wr_bytes;
             `BF_REG_HOST_BUFLETS:        rdata = {16'd0, host_buflets};
+            `BF_REG_BUF_WIN_ADDR:        rdata = win_addr;
+            `BF_REG_BUF_WIN_STATUS:      rdata = {30'd0, win_bad, win_busy};
+            `BF_REG_CNT_BUF_WIN_READS:   rdata = cnt_buf_win_reads;
             default: rdata = 32'd0;
         endcase
         // drop counter of reason r at `BF_DROP_COUNTER_BASE + 4*r
         for (j = 1; j < NUM_DROP; j = j + 1) begin
             if (s_reg_addr == 12'(`BF_DROP_COUNTER_BASE + 4 * j)) rdata = cnt_drop[j];
+        end
+        // window data k at BUF_WIN_DATA0 + 4*k
+        for (j = 0; j < NUM_WIN_REGS; j = j + 1) begin
+            if (s_reg_addr == `BF_REG_BUF_WIN_DATA0 + 12'(4 * j)) rdata = win_data[32*j +: 32];
         end
     end
 
@@ -469,6 +494,7 @@ module reg_block #(
             cnt_buf_released  <= 32'd0;
             cnt_blk_dev_bytes <= 32'd0;
             cnt_blk_dev_wr_bytes <= 32'd0;
+            cnt_buf_win_reads <= 32'd0;
             cnt_rx_done       <= 32'd0;
             cnt_blk_timeouts  <= 32'd0;
             cnt_tx_segs       <= 32'd0;
@@ -498,6 +524,7 @@ module reg_block #(
             if (ev_released) cnt_buf_released <= cnt_buf_released + 32'd1;
             if (ev_dev_bytes_valid) cnt_blk_dev_bytes <= cnt_blk_dev_bytes + {16'd0, ev_dev_bytes};
             if (ev_dev_wr_valid) cnt_blk_dev_wr_bytes <= cnt_blk_dev_wr_bytes + {16'd0, ev_dev_wr_bytes};
+            if (ev_win_read) cnt_buf_win_reads <= cnt_buf_win_reads + 32'd1;
             cnt_prot_faults <= cnt_prot_faults + 32'(f_n);
             if (ev_tx_frame) begin
                 cnt_tx_frames <= cnt_tx_frames + 32'd1;

@@ -17,6 +17,11 @@
 //! granted read), and HOST_BUFLETS (host_wr_*: the top buflets never handed out, out of the
 //! free count; a value taken only when at most half the pool and above every buflet ever
 //! handed out).
+//!
+//! The CPU's window (docs/p2p.md "The CPU's window"): the third reader of read port 2
+//! (ram4_rd_*, granted only when neither ram2 nor ram3 reads, its own register held until its
+//! next granted read) and the second exposed lookup (exp2_rd_idx/exp2_rd, the same rule as
+//! exp_rd).
 
 use buflet_sim::{ports, Model};
 use rand::seq::SliceRandom;
@@ -71,6 +76,12 @@ fn buflet_pool_random() {
         ram3_rd_ready: rd3_ready,
         ram3_rd_addr: rd3_addr,
         ram3_rd_data: rd3_data,
+        ram4_rd_en: rd4_en,
+        ram4_rd_ready: rd4_ready,
+        ram4_rd_addr: rd4_addr,
+        ram4_rd_data: rd4_data,
+        exp2_rd_idx,
+        exp2_rd,
         host_wr_en: _,
         host_wr_val: _,
         host_buflets: _,
@@ -93,6 +104,10 @@ fn buflet_pool_random() {
     // the second reader of port 2: its word (held until its next granted read)
     let mut q3: Option<(u64, Option<u64>)> = None;
     let (mut writes2, mut reads3, mut denied2, mut denied3) = (0u32, 0u32, 0u32, 0u32);
+    // the third reader of port 2: its word (held until its next granted read); coverage:
+    // granted reads, checks of the held word, refusals, exposed hits on the second lookup
+    let mut q4: Option<(u64, Option<u64>)> = None;
+    let (mut grants4, mut reads4, mut denied4, mut exp2_hits) = (0u32, 0u32, 0u32, 0u32);
     let mut exposed: BTreeSet<u64> = BTreeSet::new();
     // coverage: exposed reads that saw 1, bits cleared by an allocation, set+alloc in one
     // cycle, second-port reads checked
@@ -164,6 +179,10 @@ fn buflet_pool_random() {
         let raddr3 = rng.gen_range(0..WORDS as u64);
         m.set(rd3_en, u64::from(do_rd3));
         m.set(rd3_addr, raddr3);
+        let do_rd4 = rng.gen_bool(0.4);
+        let raddr4 = rng.gen_range(0..WORDS as u64);
+        m.set(rd4_en, u64::from(do_rd4));
+        m.set(rd4_addr, raddr4);
         // exposed bits: mostly in range, sometimes beyond NUM_BUFLETS (ignored / read as 0)
         let any_idx = |rng: &mut ChaCha8Rng| {
             if rng.gen_bool(0.9) {
@@ -178,6 +197,8 @@ fn buflet_pool_random() {
         m.set(exp_idx, eidx);
         let ridx = any_idx(&mut rng);
         m.set(exp_rd_idx, ridx);
+        let ridx2 = any_idx(&mut rng);
+        m.set(exp2_rd_idx, ridx2);
         m.eval();
 
         // Outputs vs reference.
@@ -226,6 +247,27 @@ fn buflet_pool_random() {
             !do_rd2,
             "cycle {cycle}: ram3_rd_ready"
         );
+        if let Some((a, Some(v))) = q4 {
+            assert_eq!(
+                m.get(rd4_data),
+                v,
+                "cycle {cycle}: port 2's third reader ram[{a}]"
+            );
+            reads4 += 1;
+        }
+        assert_eq!(
+            m.get(rd4_ready) == 1,
+            !do_rd2 && !do_rd3,
+            "cycle {cycle}: ram4_rd_ready"
+        );
+        denied4 += u32::from(do_rd4 && (do_rd2 || do_rd3));
+        let e2 = exposed.contains(&ridx2);
+        assert_eq!(
+            m.get(exp2_rd) == 1,
+            e2,
+            "cycle {cycle}: exposed[{ridx2}] (exp2)"
+        );
+        exp2_hits += u32::from(e2);
         denied2 += u32::from(do_wr2 && do_wr);
         denied3 += u32::from(do_rd3 && do_rd2);
         let e = exposed.contains(&ridx);
@@ -301,6 +343,9 @@ fn buflet_pool_random() {
             q2 = Some((raddr2, ram.get(&raddr2).copied()));
         } else if do_rd3 {
             q3 = Some((raddr3, ram.get(&raddr3).copied()));
+        } else if do_rd4 {
+            q4 = Some((raddr4, ram.get(&raddr4).copied()));
+            grants4 += 1;
         }
         if do_wr {
             ram.insert(waddr, wdata);
@@ -321,6 +366,10 @@ fn buflet_pool_random() {
     assert!(
         writes2 > 2000 && reads3 > 2000 && denied2 > 1000 && denied3 > 1000,
         "p2p reads coverage: {writes2} {reads3} {denied2} {denied3}"
+    );
+    assert!(
+        grants4 > 1500 && reads4 > 2000 && denied4 > 3000 && exp2_hits > 1000,
+        "window reader coverage: {grants4} {reads4} {denied4} {exp2_hits}"
     );
 }
 

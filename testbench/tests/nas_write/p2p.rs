@@ -208,3 +208,104 @@ pub fn p2p_sock_del_frees_a_partly_delivered_segment_model() {
 pub fn p2p_sock_del_frees_a_partly_delivered_segment_rtl() {
     p2p_sock_del_frees_a_partly_delivered_segment(Backend::Rtl);
 }
+
+/// The CPU's window (docs/p2p.md "The CPU's window") over a hold socket's held segments: a
+/// BUF_WIN_ADDR write is refused (BAD, data 0) unless aligned, inside buflet memory and its
+/// buflet exposed; a taken one clears BUSY within a few polls and BUF_WIN_DATA0..15 hold the 64
+/// bytes at the address: two windows 64 bytes apart in each exposed buflet (at offsets 128 and
+/// 192, past the frame headers) are consecutive bytes of the stream. Every segment's buflet is
+/// found; CNT_BUF_WIN_READS counts the windows taken, BUF_WIN_ADDR reads the last address.
+pub fn p2p_window_reads_held_bytes(backend: Backend) {
+    use buflet_driver::Driver;
+    let mut rig = Rig::with_mode(backend, "window", 16 * BLOCK, 2, 2, WriteMode::P2p);
+    let data = frames::payload(83, 7000);
+    rig.receive(&data, false);
+    let (bb, nb) = (rig.drv.info.buflet_bytes, rig.drv.info.num_buflets);
+    let win = buflet_spec::param::WIN_BYTES as u32;
+    let mut polls_max = 0;
+    // one window: Some(its bytes) when taken, None when refused (its data then reads 0)
+    let mut window = |drv: &mut Driver, a: u32| -> Option<Vec<u8>> {
+        drv.wr(reg::BUF_WIN_ADDR, a);
+        let mut polls = 0;
+        let status = loop {
+            let s = drv.rd(reg::BUF_WIN_STATUS);
+            if s & 1 == 0 {
+                break s;
+            }
+            polls += 1;
+            assert!(polls < 100, "window at {a:#x} stays busy");
+        };
+        polls_max = polls_max.max(polls);
+        assert_eq!(
+            drv.rd(reg::BUF_WIN_ADDR),
+            a,
+            "BUF_WIN_ADDR reads the last address"
+        );
+        if status & 2 != 0 {
+            for k in [0, 15] {
+                assert_eq!(
+                    drv.rd(reg::BUF_WIN_DATA0 + 4 * k),
+                    0,
+                    "refused {a:#x}: DATA{k}"
+                );
+            }
+            return None;
+        }
+        assert_eq!(status, 0, "window at {a:#x}");
+        Some(
+            (0..win / 4)
+                .flat_map(|k| drv.rd(reg::BUF_WIN_DATA0 + 4 * k).to_le_bytes())
+                .collect(),
+        )
+    };
+    let mut taken = 0;
+    let mut found = Vec::new();
+    let mut exposed = Vec::new();
+    for b in 0..nb {
+        let Some(w1) = window(&mut rig.drv, b * bb + 128) else {
+            continue;
+        };
+        exposed.push(b);
+        let w2 = window(&mut rig.drv, b * bb + 192).expect("the same buflet's next window");
+        taken += 2;
+        let at = data
+            .windows(w1.len())
+            .position(|x| x == w1)
+            .unwrap_or_else(|| panic!("buflet {b}: the window at 128 is not the stream's"));
+        assert_eq!(w2, data[at + 64..at + 128], "buflet {b}: the window at 192");
+        found.push(at);
+    }
+    found.sort();
+    assert_eq!(
+        found.len(),
+        7000usize.div_ceil(common::MSS),
+        "one exposed buflet per segment: {found:?}"
+    );
+    // refused: misaligned, past buflet memory, a buflet not exposed (and the scan above)
+    let used = exposed[0];
+    let unexposed = (0..nb).find(|b| !exposed.contains(b)).unwrap();
+    for a in [
+        used * bb + 128 + 4,
+        used * bb + 128 + 32,
+        nb * bb,
+        u32::MAX - (win - 1),
+        unexposed * bb,
+    ] {
+        assert_eq!(window(&mut rig.drv, a), None, "{a:#x} refused");
+    }
+    assert_eq!(
+        rig.drv.rd(reg::CNT_BUF_WIN_READS),
+        taken,
+        "CNT_BUF_WIN_READS"
+    );
+    println!("{backend:?}: window polls until BUSY clear: at most {polls_max}");
+    rig.finish();
+}
+
+pub fn p2p_window_reads_held_bytes_model() {
+    p2p_window_reads_held_bytes(Backend::Model);
+}
+
+pub fn p2p_window_reads_held_bytes_rtl() {
+    p2p_window_reads_held_bytes(Backend::Rtl);
+}

@@ -1,5 +1,6 @@
 //! `reg_block` tests: registers, counters (with a 32-bit wrap), configuration outputs and IRQ
-//! against the reference in `regs.rs` over random accesses and events, the timer (`tick_req`
+//! against the reference in `regs.rs` over random accesses and events (the window's registers
+//! read buf_window's state through, a BUF_WIN_ADDR write pulses `win_start`), the timer (`tick_req`
 //! from TIMER_PERIOD and TIMER_KICK) pinned cycle by cycle, and the send side's registers and
 //! counters (docs/tcp-transmit.md) event by event.
 
@@ -19,13 +20,22 @@ pub fn reg_block_registers_counters_irq() {
             0x05C,
             0x06C,
             0x03C,
-            0x0E0,
-            reg::CNT_LOOKUP_CYCLES + 4,
+            reg::BUF_WIN_STATUS + 4,
+            reg::BUF_WIN_DATA15 + 4,
+            reg::CNT_BUF_WIN_READS + 4,
             drop::COUNTER_BASE as u32,
             drop::COUNTER_BASE as u32 + 4 * 17,
             drop::COUNTER_BASE as u32 + 4 * 31,
         ])
         .collect();
+    let n_win = param::WIN_BYTES as u32 / 4;
+    for k in 0..n_win {
+        assert!(
+            all.contains(&(reg::BUF_WIN_DATA0 + 4 * k)),
+            "BUF_WIN_DATA{k} is in the register list"
+        );
+    }
+    assert_eq!(reg::BUF_WIN_DATA15, reg::BUF_WIN_DATA0 + 4 * (n_win - 1));
     for d in &DropReason::ALL[1..] {
         assert!(
             all.contains(&d.counter().unwrap()),
@@ -35,6 +45,7 @@ pub fn reg_block_registers_counters_irq() {
     let mut pending: Option<u32> = None; // expected read data
     let (mut req_head, mut cpl_tail, mut free) = (0u32, 0u32, 0u32);
     let mut reads = 0;
+    let mut win_writes = 0;
     // timer reference: cycle of the last TIMER_PERIOD write and its value;
     // periodic pulses at that cycle + k * period, k >= 1
     let (mut period_at, mut period) = (0u64, 0u32);
@@ -47,6 +58,8 @@ pub fn reg_block_registers_counters_irq() {
             RW_REGS[rng.gen_range(0..RW_REGS.len())]
         } else if write && rng.gen_bool(0.5) {
             reg::IRQ_STATUS
+        } else if write && rng.gen_bool(0.3) {
+            reg::BUF_WIN_ADDR
         } else {
             all[rng.gen_range(0..all.len())]
         };
@@ -101,6 +114,20 @@ pub fn reg_block_registers_counters_irq() {
         let e_accept = ev(&mut rng);
         let e_lookup = ev(&mut rng);
         let e_lookup_cyc = ev(&mut rng);
+        let e_win = ev(&mut rng);
+        // the window's state (buf_window) changes now and then
+        if rng.gen_bool(0.05) {
+            r.win = WinIn {
+                addr: rng.gen(),
+                busy: rng.gen(),
+                bad: rng.gen(),
+                data: rng.gen(),
+            };
+        }
+        m.set(p.win_addr, r.win.addr as u64);
+        m.set(p.win_busy, r.win.busy as u64);
+        m.set(p.win_bad, r.win.bad as u64);
+        m.set_words(p.win_data, &r.win.data);
         let e_cpl = rng.gen_bool(0.05);
         let e_cpl_status: u8 = if rng.gen_bool(0.5) { 0 } else { rng.gen() };
         if rng.gen_bool(0.01) {
@@ -143,6 +170,7 @@ pub fn reg_block_registers_counters_irq() {
             (p.ev_accept, e_accept as u64),
             (p.ev_lookup, e_lookup as u64),
             (p.ev_lookup_cyc, e_lookup_cyc as u64),
+            (p.ev_win_read, e_win as u64),
             (p.half_open, HALF_OPEN_IN as u64),
             (p.accept_pool, ACCEPT_POOL_IN as u64),
             (p.cpl_posted, e_cpl as u64),
@@ -207,6 +235,20 @@ pub fn reg_block_registers_counters_irq() {
                 r.read(a, 0, 0, 0),
                 "cycle {cycle}: output of {a:#x}"
             );
+        }
+        let win_wr = acc && write && addr == reg::BUF_WIN_ADDR;
+        assert_eq!(
+            m.get(p.win_start),
+            win_wr as u64,
+            "cycle {cycle}: win_start"
+        );
+        if win_wr {
+            assert_eq!(
+                m.get(p.win_start_addr) as u32,
+                wdata,
+                "cycle {cycle}: win_start_addr"
+            );
+            win_writes += 1;
         }
         let kick = acc && write && addr == reg::TIMER_KICK;
         let periodic =
@@ -300,6 +342,7 @@ pub fn reg_block_registers_counters_irq() {
             (e_accept, reg::CNT_ACCEPTS),
             (e_lookup, reg::CNT_LOOKUPS),
             (e_lookup_cyc, reg::CNT_LOOKUP_CYCLES),
+            (e_win, reg::CNT_BUF_WIN_READS),
         ] {
             if e {
                 r.add(a, 1);
@@ -308,6 +351,7 @@ pub fn reg_block_registers_counters_irq() {
         m.tick(p.clk);
     }
     assert!(reads > 5000);
+    assert!(win_writes > 100, "{win_writes} BUF_WIN_ADDR writes");
     assert!(
         ticks.0 > 100 && ticks.1 > 100,
         "timer coverage: {ticks:?} (periodic, kicks)"
@@ -339,6 +383,7 @@ pub fn reg_block_registers_counters_irq() {
         p.ev_accept,
         p.ev_lookup,
         p.ev_lookup_cyc,
+        p.ev_win_read,
         p.cpl_posted,
     ] {
         m.set(n, 0);

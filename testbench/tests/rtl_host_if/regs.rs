@@ -22,12 +22,23 @@ pub const RESET_VALUES: [(u32, u32); 6] = [
 pub const HALF_OPEN_IN: u32 = 0x0000_0123;
 pub const ACCEPT_POOL_IN: u32 = 0x0000_0FED;
 
+/// The window's inputs (buf_window's state, docs/p2p.md "The CPU's window"): BUF_WIN_ADDR,
+/// BUF_WIN_STATUS {BAD, BUSY} and BUF_WIN_DATA0..15 read them through.
+#[derive(Default, Clone, Copy)]
+pub struct WinIn {
+    pub addr: u32,
+    pub busy: bool,
+    pub bad: bool,
+    pub data: [u32; param::WIN_BYTES as usize / 4],
+}
+
 /// Reference of the register block state.
 #[derive(Default)]
 pub struct Regs {
     pub rw: HashMap<u32, u32>,
     pub irq_status: bool,
     pub cnt: HashMap<u32, u32>,
+    pub win: WinIn,
 }
 
 impl Regs {
@@ -66,6 +77,11 @@ impl Regs {
             reg::REQ_HEAD => req_head,
             reg::CPL_TAIL => cpl_tail,
             reg::CNT_FREE_BUFLETS => free,
+            reg::BUF_WIN_ADDR => self.win.addr,
+            reg::BUF_WIN_STATUS => u32::from(self.win.busy) | u32::from(self.win.bad) << 1,
+            a if (reg::BUF_WIN_DATA0..=reg::BUF_WIN_DATA15).contains(&a) && a % 4 == 0 => {
+                self.win.data[((a - reg::BUF_WIN_DATA0) / 4) as usize]
+            }
             reg::REQ_BASE_LO
             | reg::REQ_BASE_HI
             | reg::REQ_SIZE
