@@ -612,11 +612,10 @@ fn disk_errors_are_retried_or_reported_on_both_backends() {
 /// never enters host memory: no block-engine write into it, no CPU copy), the block engine read
 /// every payload byte from buflet memory exactly once (CNT_BLK_DEV_BYTES), one held chain per
 /// data segment released, every buflet free at the end. The same bytes land as in zero-copy
-/// mode. With disk errors the writer retries from buflet memory; a framed stream is refused.
+/// mode. With disk errors the writer retries from buflet memory; a framed stream runs p2p too.
 #[test]
 fn p2p_demo_keeps_the_payload_out_of_host_dram_on_both_backends() {
     use buflet_nas::WriteMode;
-    use buflet_testbench::TbError;
     let bytes = 4 * 1024 * 1024 + 777;
     let segments = (bytes as u64).div_ceil(1448);
     for b in Backend::ALL {
