@@ -93,7 +93,10 @@ impl Op {
 }
 
 pub(crate) struct Returned {
-    pub(crate) nb: NamedBuffer,
+    /// The buffer, until its bytes are done with. `None` on a p2p stream: its records were
+    /// read at the return and the buffer went back to the NIC at once (held bytes are bounded
+    /// by the buflets, the receive window, not by the named buffers).
+    pub(crate) nb: Option<NamedBuffer>,
     pub(crate) bytes: u64,
     /// p2p: the buffer's hold records with the stream offset of each one's first byte.
     pub(crate) recs: Vec<(u64, HoldRec)>,
@@ -411,8 +414,8 @@ impl NasStream {
         let in_pg = in_nb % page;
         let n = (page - in_pg).min(nb_off + r.bytes - pos).min(end - pos);
         let addr =
-            r.nb.pages
-                .get(pg)
+            r.nb.as_ref()
+                .and_then(|nb| nb.pages.get(pg))
                 .ok_or(WriteError::NotReceived(pos, end))?;
         Ok((addr + in_pg, n))
     }
@@ -521,6 +524,17 @@ impl NasStream {
                 self.socket_deleted();
             }
             if c.bytes > 0 {
+                let nb = if self.hold {
+                    // p2p: the records are read; the buffer goes back to the NIC now. Were it
+                    // kept until its bytes are done with, a peer pushing small PDUs (each
+                    // PSH returns a buffer) would use every buffer while the bytes wait,
+                    // and nothing more could be delivered.
+                    let repost = self.eof.is_none() && !self.deleted;
+                    self.release(drv, nb, repost)?;
+                    None
+                } else {
+                    Some(nb)
+                };
                 self.returned.insert(
                     c.stream_off,
                     Returned {
@@ -581,9 +595,9 @@ impl NasStream {
             .map(|(&off, _)| off)
             .collect();
         for off in free {
-            if let Some(r) = self.returned.remove(&off) {
+            if let Some(nb) = self.returned.remove(&off).and_then(|r| r.nb) {
                 let repost = self.eof.is_none() && !self.deleted;
-                self.release(drv, r.nb, repost)?;
+                self.release(drv, nb, repost)?;
             }
         }
         self.release_chains(drv)

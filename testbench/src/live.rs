@@ -231,7 +231,11 @@ pub fn serve(
             mode: opts.mode,
             max_retries: None,
             write_chunk: 64 << 10,
-            nb_timeout: None,
+            // p2p: the receive window is the free buflets, smaller than the named buffers'
+            // space, so a sender can stall with a named buffer partly filled and not returned
+            // (its records unseen, its chains never released). The head buffer comes back
+            // after two ticks, full or not.
+            nb_timeout: opts.mode.needs_hold().then_some((0, 2)),
             answers: false,
             cow: buflet_nas::answer::Cow::Aware,
             read_mode: None,

@@ -1392,6 +1392,9 @@ impl IscsiApp {
         out: &mut [u8],
     ) -> Result<(), ()> {
         let end = off + out.len() as u64;
+        // Every byte in first (on a p2p stream each read is MMIO through the NIC's window: a
+        // range still arriving is not read again and again).
+        let mut pieces = Vec::new();
         let mut pos = off;
         while pos < end {
             let (&b, &(s, l)) = t.segs.range(..=pos).next_back().ok_or(())?;
@@ -1399,10 +1402,13 @@ impl IscsiApp {
                 return Err(());
             }
             let n = (b + l - pos).min(end - pos);
-            let at = (pos - off) as usize;
-            nas.peek(drv, s + (pos - b), &mut out[at..at + n as usize])
-                .map_err(|_| ())?;
+            pieces.push((pos, s + (pos - b), n));
             pos += n;
+        }
+        for (pos, src, n) in pieces {
+            let at = (pos - off) as usize;
+            nas.peek(drv, src, &mut out[at..at + n as usize])
+                .map_err(|_| ())?;
         }
         Ok(())
     }

@@ -505,7 +505,9 @@ pub fn run_with(opts: &PeerOpts, hostile: Option<Hostile>) -> Result<IscsiPeerRe
             iscsi: Some(sh.clone()),
             max_retries: None,
             write_chunk: WRITE_CHUNK,
-            nb_timeout: None,
+            // p2p: a head named buffer comes back partly filled after 8 ticks (see `serve`:
+            // the window closes on free buflets before the buffers fill).
+            nb_timeout: opts.mode.needs_hold().then_some((TX_TICK, 8)),
             answers: false,
             cow: Cow::Aware,
         },
