@@ -505,9 +505,7 @@ pub fn run_with(opts: &PeerOpts, hostile: Option<Hostile>) -> Result<IscsiPeerRe
             iscsi: Some(sh.clone()),
             max_retries: None,
             write_chunk: WRITE_CHUNK,
-            // p2p: a head named buffer comes back partly filled after 8 ticks (see `serve`:
-            // the window closes on free buflets before the buffers fill).
-            nb_timeout: opts.mode.needs_hold().then_some((TX_TICK, 8)),
+            nb_timeout: None,
             answers: false,
             cow: Cow::Aware,
         },
