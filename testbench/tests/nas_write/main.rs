@@ -68,8 +68,8 @@ buflet_testbench::test_list! {
     p2p => {
         p2p_mode_follows_the_socket_model,
         p2p_mode_follows_the_socket_rtl,
-        p2p_sock_del_frees_a_partly_delivered_segment_model,
-        p2p_sock_del_frees_a_partly_delivered_segment_rtl,
+        p2p_sock_del_leaves_held_chains_to_the_driver_model,
+        p2p_sock_del_leaves_held_chains_to_the_driver_rtl,
         p2p_window_reads_held_bytes_model,
         p2p_window_reads_held_bytes_rtl,
     },

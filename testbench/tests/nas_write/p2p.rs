@@ -1,6 +1,6 @@
 //! p2p streams (docs/p2p.md): the mode follows the socket's HOLD flag, records and chain
-//! releases match the device's counters, BUF_RELEASE errors, and SOCK_DEL of a partly delivered
-//! segment.
+//! releases match the device's counters, BUF_RELEASE errors, SOCK_DEL with held chains, and the
+//! CPU's window.
 
 use crate::*;
 
@@ -143,70 +143,84 @@ pub fn p2p_mode_follows_the_socket_rtl() {
     p2p_mode_follows_the_socket(Backend::Rtl);
 }
 
-/// SOCK_DEL frees a segment the device had only partly delivered into a p2p stream's named
-/// buffer (docs/p2p.md): its records (no HEAD) are not used after the deletion, while the held
-/// chains of whole segments stay the driver's until it releases them. One buffer of one page:
-/// two segments fit whole, the third only in part.
-pub fn p2p_sock_del_frees_a_partly_delivered_segment(backend: Backend) {
+/// SOCK_DEL of a p2p stream (docs/p2p.md): the held chains of whole segments stay the driver's
+/// until it releases them, and their bytes can still be written; the buffer the NIC still had
+/// comes back with DELETE and is not posted again. One buffer of one page, posted again as soon
+/// as its records are read: the third segment's tail lands in it.
+pub fn p2p_sock_del_leaves_held_chains_to_the_driver(backend: Backend) {
     let mss = common::MSS as u64;
     let mut rig = Rig::with_mode(backend, "pdel", 16 * BLOCK, 1, 1, WriteMode::P2p);
     let data = frames::payload(91, 3 * common::MSS);
-    rig.receive_upto(&data, false, BLOCK);
-    assert_eq!(rig.nas.received(), BLOCK, "the buffer took 4096 bytes");
+    rig.receive_upto(&data, false, 3 * mss);
+    assert_eq!(
+        rig.nas.received(),
+        3 * mss,
+        "the re-posted buffer took the tail"
+    );
+    assert_eq!(rig.nas.posted_count(), 1, "the buffer is back in the NIC");
     let file = ExtentFile {
         disk_start: 4 * BLOCK,
         capacity: 4 * BLOCK,
     };
     let out = write_from_start(&mut rig, &file, 2 * mss);
     let mut n = 0;
-    while rig.nas.held_chains() != (0, 0) {
+    while rig.nas.held_chains() != (1, 0) {
         rig.step(20_000);
         n += 1;
         assert!(n < 100, "chains not released: {:?}", rig.nas.held_chains());
     }
     assert_eq!(rig.drv.counters().buf_released, 2);
-    // The third segment's chain is still on the socket: the pool is short of it.
+    // The third segment's chain is held: the pool is short of it.
     assert!(rig.drv.counters().free_buflets < rig.drv.info.num_buflets);
     for c in rig.drv.del_socket(rig.sock).unwrap() {
         rig.nas.handle(&mut rig.drv, &c).unwrap();
     }
     rig.drv.run(20_000);
-    assert_eq!(
-        rig.drv.counters().free_buflets,
-        rig.drv.info.num_buflets,
-        "SOCK_DEL freed the partly delivered segment"
+    assert!(
+        rig.drv.counters().free_buflets < rig.drv.info.num_buflets,
+        "SOCK_DEL leaves held chains alone"
     );
-    // Its 1200 delivered bytes are gone with it: the stream notices the deletion (the driver
-    // no longer knows the socket) at the next write.
-    let e = rig
-        .nas
+    assert_eq!(
+        rig.nas.posted_count(),
+        0,
+        "nothing is posted after SOCK_DEL"
+    );
+    // The held bytes are still the stream's: written, their chain goes back.
+    rig.nas
         .write(
             &mut rig.drv,
             &file,
             2 * mss,
             2 * mss,
-            100,
+            mss,
             recorder(&out, 1),
         )
-        .unwrap_err();
-    assert!(matches!(e, WriteError::NotReceived(..)), "{e}");
-    assert_eq!(rig.nas.received(), 2 * mss);
+        .unwrap();
+    let mut n = 0;
+    while rig.nas.held_chains() != (0, 0) || rig.nas.writes_in_flight() > 0 {
+        rig.step(20_000);
+        n += 1;
+        assert!(n < 100, "chain not released: {:?}", rig.nas.held_chains());
+    }
+    rig.drv.run(20_000);
+    assert_eq!(
+        rig.drv.counters().free_buflets,
+        rig.drv.info.num_buflets,
+        "every chain released"
+    );
     let mut oracle = rig.initial.clone();
-    oracle_write(&mut oracle, &file, 0, &data[..2 * common::MSS]);
-    assert_disk(&rig, &oracle, "before SOCK_DEL");
-    // Giving the rest up frees the buffer, which is not posted again.
-    rig.nas.discard(&mut rig.drv, 0, BLOCK).unwrap();
-    assert_eq!((rig.nas.held_count(), rig.nas.posted_count()), (0, 0));
+    oracle_write(&mut oracle, &file, 0, &data);
+    assert_disk(&rig, &oracle, "after SOCK_DEL");
     assert!(rig.nas.errors.is_empty(), "{:?}", rig.nas.errors);
     assert_eq!(rig.drv.env.mem.stats().stray_accesses, 0);
 }
 
-pub fn p2p_sock_del_frees_a_partly_delivered_segment_model() {
-    p2p_sock_del_frees_a_partly_delivered_segment(Backend::Model);
+pub fn p2p_sock_del_leaves_held_chains_to_the_driver_model() {
+    p2p_sock_del_leaves_held_chains_to_the_driver(Backend::Model);
 }
 
-pub fn p2p_sock_del_frees_a_partly_delivered_segment_rtl() {
-    p2p_sock_del_frees_a_partly_delivered_segment(Backend::Rtl);
+pub fn p2p_sock_del_leaves_held_chains_to_the_driver_rtl() {
+    p2p_sock_del_leaves_held_chains_to_the_driver(Backend::Rtl);
 }
 
 /// The CPU's window (docs/p2p.md "The CPU's window") over a hold socket's held segments: a
