@@ -16,8 +16,10 @@ ensure_libiscsi
 # the RTL the suites that do not move hundreds of megabytes (the RTL simulates slower).
 ISCSI_MODEL_TESTS="ALL"
 ISCSI_RTL_TESTS="ALL.Inquiry,ALL.ReadCapacity10,ALL.ReadCapacity16,ALL.TestUnitReady,ALL.Mandatory,ALL.ModeSense6,ALL.Unmap,ALL.GetLBAStatus.BeyondEol,ALL.PrinReadKeys,ALL.ProutRegister,ALL.ProutReserve,ALL.iSCSIResiduals,ALL.iSCSITMF,ALL.iSCSIcmdsn,ALL.iSCSIdatasn"
-# p2p (data-out stays in the NIC, headers read through its window): all of it on the model, the
-# data-moving and iSCSI-level suites that stay small on the RTL.
+# p2p (data-out stays in the NIC, headers read through its window): a subset on each backend. The
+# NIC sends no window update yet (issue 14), so every command larger than the free buflets waits
+# for the initiator's persist timer: all of the suite takes 26 minutes on the model in p2p.
+ISCSI_MODEL_P2P_TESTS="ALL.Inquiry,ALL.Mandatory,ALL.TestUnitReady,ALL.Unmap,ALL.CompareAndWrite,ALL.Read10,ALL.Write10,ALL.PrinReadKeys,ALL.ProutRegister,ALL.ProutReserve,ALL.iSCSIResiduals,ALL.iSCSITMF,ALL.iSCSIcmdsn,ALL.iSCSIdatasn"
 ISCSI_RTL_P2P_TESTS="ALL.Inquiry,ALL.TestUnitReady,ALL.Mandatory,ALL.Unmap,ALL.ProutRegister,ALL.iSCSIResiduals,ALL.iSCSIcmdsn,ALL.iSCSIdatasn"
 case "${1:-}" in
   demo)
@@ -52,6 +54,7 @@ case "${1:-}" in
       case "$run" in
         rtl/zerocopy) tests=$ISCSI_RTL_TESTS ;;
         rtl/p2p) tests=$ISCSI_RTL_P2P_TESTS ;;
+        model/p2p) tests=$ISCSI_MODEL_P2P_TESTS ;;
         *) tests=$ISCSI_MODEL_TESTS ;;
       esac
       scripts/iscsi-conformance.sh --backend "$backend" --mode "$mode" --tests "$tests" \
