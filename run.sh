@@ -20,7 +20,9 @@ ISCSI_RTL_TESTS="ALL.Inquiry,ALL.ReadCapacity10,ALL.ReadCapacity16,ALL.TestUnitR
 # NIC sends no window update yet (issue 14), so every command larger than the free buflets waits
 # for the initiator's persist timer: all of the suite takes 26 minutes on the model in p2p.
 ISCSI_MODEL_P2P_TESTS="ALL.Inquiry,ALL.Mandatory,ALL.TestUnitReady,ALL.Unmap,ALL.CompareAndWrite,ALL.Read10,ALL.Write10,ALL.PrinReadKeys,ALL.ProutRegister,ALL.ProutReserve,ALL.iSCSIResiduals,ALL.iSCSITMF,ALL.iSCSIcmdsn,ALL.iSCSIdatasn"
-ISCSI_RTL_P2P_TESTS="ALL.Inquiry,ALL.TestUnitReady,ALL.Mandatory,ALL.Unmap,ALL.ProutRegister,ALL.iSCSIResiduals,ALL.iSCSIcmdsn,ALL.iSCSIdatasn"
+# On the RTL (about 1 MB/s) a 1 MiB WRITE that waits on the persist timer takes seconds, so
+# the p2p subset there leaves out the suites of large writes (Unmap writes 1..255 blocks).
+ISCSI_RTL_P2P_TESTS="ALL.Inquiry,ALL.TestUnitReady,ALL.Mandatory,ALL.ProutRegister,ALL.iSCSIResiduals,ALL.iSCSIcmdsn,ALL.iSCSIdatasn"
 case "${1:-}" in
   demo)
     shift
