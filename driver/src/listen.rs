@@ -29,6 +29,13 @@ pub struct ListenSpec {
 }
 
 impl ListenSpec {
+    /// The same listen with `sock_flag::HOLD` set (`on`) or cleared: every accepted socket is
+    /// a p2p hold socket (docs/p2p.md), as [`crate::SocketSpec::with_hold`].
+    pub fn with_hold(mut self, on: bool) -> Self {
+        self.flags.set(SockFlags::HOLD, on);
+        self
+    }
+
     /// The `SOCK_LISTEN` entry of this listen in `slot` (tag 0: [`Driver`] sets it).
     pub fn desc(&self, slot: u16) -> ListenDesc {
         ListenDesc {

@@ -606,13 +606,7 @@ impl Device for ModelDevice {
             reg::HALF_OPEN => self.toe.half_open(),
             reg::ACCEPT_POOL => self.toe.accept_pool(),
             reg::BUF_WIN_ADDR => self.win.addr,
-            reg::BUF_WIN_STATUS => {
-                if self.win.bad {
-                    2
-                } else {
-                    0
-                }
-            }
+            reg::BUF_WIN_STATUS => u32::from(self.win.bad) * regs::WIN_BAD,
             a if (reg::BUF_WIN_DATA0..=reg::BUF_WIN_DATA15).contains(&a) && a % 4 == 0 => {
                 let k = (a - reg::BUF_WIN_DATA0) as usize;
                 u32::from_le_bytes(self.win.data[k..k + 4].try_into().unwrap_or([0; 4]))

@@ -21,6 +21,9 @@ pub const STATUS_READY: u32 = 1;
 pub const STATUS_ENABLED: u32 = 2;
 /// STATUS.FAULT: a ring access was refused by the protection table.
 pub const STATUS_FAULT: u32 = 4;
+/// BUF_WIN_STATUS bit 1: the last BUF_WIN_ADDR write was refused (bit 0, BUSY, is never seen:
+/// the model copies at once).
+pub const WIN_BAD: u32 = 2;
 /// IRQ_STATUS.CPL.
 pub const IRQ_CPL: u32 = 1;
 /// IRQ_STATUS.FAULT: an access was refused by the protection table.

@@ -136,6 +136,11 @@ impl ModelInfo {
             .find(|(k, _)| *k == name)
             .map(|(_, v)| *v)
     }
+
+    /// A numeric parameter (`None` when it is not set or not a decimal number).
+    pub fn param_u64(&self, name: &str) -> Option<u64> {
+        self.param(name)?.parse().ok()
+    }
 }
 
 impl fmt::Debug for ModelInfo {

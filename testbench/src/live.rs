@@ -268,12 +268,9 @@ pub fn serve(
             buflet_spec::SockFlags::PSH_RETURN
         } else {
             Default::default()
-        } | if opts.mode.needs_hold() {
-            buflet_spec::SockFlags::HOLD
-        } else {
-            Default::default()
         },
-    };
+    }
+    .with_hold(opts.mode.needs_hold());
     srv.listen(&mut drv, &listen)?;
 
     // The disk thread.

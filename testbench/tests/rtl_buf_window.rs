@@ -48,10 +48,8 @@ struct Win {
 fn run(prefix: &str, seed: u64, cycles: u64) {
     let info = model_info(prefix).expect("model built (sim/models.txt)");
     let par = |k: &str| -> u64 {
-        info.param(k)
+        info.param_u64(k)
             .unwrap_or_else(|| panic!("{prefix}: {k} set in sim/models.txt"))
-            .parse()
-            .unwrap()
     };
     let (bb, nb, dw) = (par("BUFLET_BYTES"), par("NUM_BUFLETS"), par("DATA_WIDTH"));
     let kw = (dw / 8) as usize;

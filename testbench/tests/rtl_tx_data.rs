@@ -235,10 +235,8 @@ fn host_buflet(rng: &mut ChaCha8Rng, bram: &Bram, aligned: bool) -> u64 {
 fn setup(rng: &mut ChaCha8Rng, prefix: &str, n: usize, faults: bool) -> (Host, Bram, Vec<Cmd>) {
     let info = model_info(prefix).expect("model built (sim/models.txt)");
     let par = |k: &str| -> u64 {
-        info.param(k)
+        info.param_u64(k)
             .unwrap_or_else(|| panic!("{prefix}: {k} set in sim/models.txt"))
-            .parse()
-            .unwrap()
     };
     let (bb, nb) = (par("BUFLET_BYTES"), par("NUM_BUFLETS"));
     assert!(bb <= PAGE && PAGE.is_multiple_of(bb) && nb * bb <= 0x100_0000);

@@ -536,12 +536,9 @@ pub fn run_with(opts: &PeerOpts, hostile: Option<Hostile>) -> Result<IscsiPeerRe
             rcv_buf: RCV_BUF,
             mss: MSS,
             rcv_wscale: frames::RCV_WSCALE,
-            flags: if opts.mode.needs_hold() {
-                buflet_spec::SockFlags::PSH_RETURN | buflet_spec::SockFlags::HOLD
-            } else {
-                buflet_spec::SockFlags::PSH_RETURN
-            },
-        },
+            flags: buflet_spec::SockFlags::PSH_RETURN,
+        }
+        .with_hold(opts.mode.needs_hold()),
     )?;
 
     let mut clock = Clock {
