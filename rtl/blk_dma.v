@@ -150,6 +150,7 @@ module blk_dma #(
     output wire [63:0]             prot_addr,
     output wire [31:0]             prot_len,
     output wire                    prot_write,
+    output wire                    prot_ask,       // a lookup is asked this cycle
     input  wire                    prot_deny,      // the lookup refuses (0: allowed)
     output reg                     ev_fault,       // one access refused (one-cycle pulse)
     output reg  [63:0]             ev_fault_addr,
@@ -515,6 +516,7 @@ module blk_dma #(
     assign prot_addr  = (state == S_ELEM_REQ) ? next_ptr : f_src;
     assign prot_len   = (state == S_ELEM_REQ) ? 32'(SG_BYTES) : f_len;
     assign prot_write = (state != S_ELEM_REQ) && c_rd;
+    assign prot_ask   = (state == S_ELEM_REQ) || (state == S_ELEM_CHK);
     assign m_dma_rd_req_addr  = (state == S_RD_REQ) ? e_src : next_ptr;
     assign m_dma_rd_req_len   = (state == S_RD_REQ) ? {3'd0, chunk} : 16'(SG_BYTES);
     assign s_axis_dma_rd_tready = (state == S_ELEM_RSP) || ((state == S_RD_DATA) && pk_s_tready);

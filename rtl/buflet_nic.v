@@ -217,7 +217,7 @@ module buflet_nic #(
     localparam NLK = 4;
     wire [NLK*64-1:0] lk_addr;
     wire [NLK*32-1:0] lk_len;
-    wire [NLK-1:0]    lk_write, lk_allowed;
+    wire [NLK-1:0]    lk_write, lk_allowed, lk_valid;
 
     // ------------------------------------------------------------------ DMA read arbiter
     localparam NRD = 4;   // 0 req_fetch, 1 toe_engine, 2 blk_dma, 3 tx_data
@@ -229,6 +229,7 @@ module buflet_nic #(
     wire [NRD-1:0]    rd_tvalid, rd_tready;
     wire              rd_tlast, rd_tuser;
     // arbiter <-> dma_guard
+    wire                  g_rd_req_pending;
     wire                  g_rd_req_valid, g_rd_req_ready, g_rd_tvalid, g_rd_tready, g_rd_tlast, g_rd_tuser;
     wire [63:0]           g_rd_req_addr;
     wire [15:0]           g_rd_req_len;
@@ -244,6 +245,7 @@ module buflet_nic #(
         .m_axis_rsp_tdata(rd_tdata), .m_axis_rsp_tkeep(rd_tkeep), .m_axis_rsp_tvalid(rd_tvalid),
         .m_axis_rsp_tready(rd_tready), .m_axis_rsp_tlast(rd_tlast), .m_axis_rsp_tuser(rd_tuser),
         .m_dma_rd_req_valid(g_rd_req_valid), .m_dma_rd_req_ready(g_rd_req_ready),
+        .m_dma_rd_req_pending(g_rd_req_pending),
         .m_dma_rd_req_addr(g_rd_req_addr), .m_dma_rd_req_len(g_rd_req_len),
         .m_dma_rd_req_id(g_rd_req_id),
         .s_axis_dma_rd_tdata(g_rd_tdata), .s_axis_dma_rd_tkeep(g_rd_tkeep),
@@ -260,6 +262,7 @@ module buflet_nic #(
     wire [NWR*KW-1:0]         wr_tkeep;
     wire [NWR-1:0]            wr_tvalid, wr_tready, wr_tlast;
     // arbiter <-> dma_guard
+    wire                  g_wr_req_pending;
     wire                  g_wr_req_valid, g_wr_req_ready, g_wr_tvalid, g_wr_tready, g_wr_tlast;
     wire [63:0]           g_wr_req_addr;
     wire [15:0]           g_wr_req_len;
@@ -275,6 +278,7 @@ module buflet_nic #(
         .s_axis_tdata(wr_tdata), .s_axis_tkeep(wr_tkeep), .s_axis_tvalid(wr_tvalid),
         .s_axis_tready(wr_tready), .s_axis_tlast(wr_tlast),
         .m_dma_wr_req_valid(g_wr_req_valid), .m_dma_wr_req_ready(g_wr_req_ready),
+        .m_dma_wr_req_pending(g_wr_req_pending),
         .m_dma_wr_req_addr(g_wr_req_addr), .m_dma_wr_req_len(g_wr_req_len),
         .m_dma_wr_req_id(g_wr_req_id),
         .m_axis_dma_wr_tdata(g_wr_tdata), .m_axis_dma_wr_tkeep(g_wr_tkeep),
@@ -318,6 +322,10 @@ module buflet_nic #(
     );
     assign lk_write[2] = 1'b0;
     assign lk_write[3] = 1'b1;
+    // the guard's lookups ask while an arbiter holds an untaken grant (from registers: the
+    // request's own valid depends on the other ports' answers)
+    assign lk_valid[2] = g_rd_req_pending;
+    assign lk_valid[3] = g_wr_req_pending;
 
     // ------------------------------------------------------------------ completion arbiter
     localparam NCPL = 3;  // 0 toe_engine, 1 blk_dma, 2 prot_table
@@ -377,7 +385,8 @@ module buflet_nic #(
         .s_req_valid(req_valid && is_region), .s_req_ready(prot_req_ready), .s_req_data(req_data),
         .m_cpl_valid(cpl_src_valid[2]), .m_cpl_ready(cpl_src_ready[2]),
         .m_cpl_data(cpl_src_data[767:512]),
-        .lk_addr(lk_addr), .lk_len(lk_len), .lk_write(lk_write), .lk_allowed(lk_allowed)
+        .lk_addr(lk_addr), .lk_len(lk_len), .lk_write(lk_write), .lk_valid(lk_valid),
+        .lk_allowed(lk_allowed)
     );
 
     wire        blk_fault, blk_fault_write, toe_fault, toe_fault_write;
@@ -439,6 +448,7 @@ module buflet_nic #(
         .ev_dev_wr_valid(ev_dev_wr_valid), .ev_dev_wr_bytes(ev_dev_wr_bytes),
         .s_cmd_valid(req_valid && is_blk), .s_cmd_ready(blk_cmd_ready), .s_cmd_data(req_data),
         .prot_addr(lk_addr[63:0]), .prot_len(lk_len[31:0]), .prot_write(lk_write[0]),
+        .prot_ask(lk_valid[0]),
         .prot_deny(!lk_allowed[0]),
         .ev_fault(blk_fault), .ev_fault_addr(blk_fault_addr), .ev_fault_write(blk_fault_write),
         .m_dma_rd_req_valid(rd_req_valid[2]), .m_dma_rd_req_ready(rd_req_ready[2]),
@@ -596,6 +606,7 @@ module buflet_nic #(
         .ev_rx_done(ev_rx_done),
         .ev_tick(ev_tick),
         .prot_addr(lk_addr[127:64]), .prot_len(lk_len[63:32]), .prot_write(lk_write[1]),
+        .prot_ask(lk_valid[1]),
         .prot_deny(!lk_allowed[1]),
         .ev_fault(toe_fault), .ev_fault_addr(toe_fault_addr), .ev_fault_write(toe_fault_write),
         .expose_en(expose_en), .expose_idx(expose_idx),

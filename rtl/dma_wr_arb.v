@@ -26,6 +26,7 @@ module dma_wr_arb #(
     input  wire [N-1:0]               s_axis_tlast,
     // host DMA write port
     output wire                       m_dma_wr_req_valid,
+    output wire                       m_dma_wr_req_pending, // a grant whose request is not yet taken (registers only)
     input  wire                       m_dma_wr_req_ready,
     output wire [63:0]                m_dma_wr_req_addr,
     output wire [15:0]                m_dma_wr_req_len,
@@ -59,6 +60,7 @@ module dma_wr_arb #(
 
     wire [N-1:0] gmask = {{(N-1){1'b0}}, 1'b1} << grant;
 
+    assign m_dma_wr_req_pending = busy && !req_done;
     assign m_dma_wr_req_valid   = busy && !req_done && s_req_valid[grant];
     assign m_dma_wr_req_addr    = s_req_addr[grant*64 +: 64];
     assign m_dma_wr_req_len     = s_req_len[grant*16 +: 16];

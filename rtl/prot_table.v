@@ -46,6 +46,7 @@ module prot_table #(
     input  wire [NPORTS*64-1:0] lk_addr,
     input  wire [NPORTS*32-1:0] lk_len,
     input  wire [NPORTS-1:0]    lk_write,
+    input  wire [NPORTS-1:0]    lk_valid,        // port k asks this cycle (else it reads allowed)
     output reg  [NPORTS-1:0]    lk_allowed
 );
     // parameter checks (elaboration time, rtl/buflet_checks.vh)
@@ -134,12 +135,15 @@ module prot_table #(
             a   = lk_addr[k*64 +: 64];
             e   = {1'b0, a} + {33'd0, lk_len[k*32 +: 32]};
             hit = 1'b0;
-            for (j = 0; j < NUM_REGIONS; j = j + 1) begin
-                if (s_valid[j] && s_perm[j][lk_write[k] ? 1 : 0] &&
-                    (s_base[j] <= a) && (e <= s_end[j]))
-                    hit = 1'b1;
+            // the table is searched only for a port that asks (and only with protection on)
+            if (prot_en && lk_valid[k]) begin
+                for (j = 0; j < NUM_REGIONS; j = j + 1) begin
+                    if (s_valid[j] && s_perm[j][lk_write[k] ? 1 : 0] &&
+                        (s_base[j] <= a) && (e <= s_end[j]))
+                        hit = 1'b1;
+                end
             end
-            lk_allowed[k] = !prot_en || hit;
+            lk_allowed[k] = !prot_en || !lk_valid[k] || hit;
         end
     end
 endmodule

@@ -262,103 +262,106 @@ module reg_block #(
     // read mux
     reg [31:0] rdata;
     integer j;
+    // (decoded only on a read, so an idle register port costs the simulation nothing)
     always @(*) begin
         rdata = 32'd0;
-        case (s_reg_addr)
-            `BF_REG_ID:                  rdata = 32'(`BF_PARAM_ID_MAGIC);
-            `BF_REG_VERSION:             rdata = 32'(`BF_PARAM_VERSION);
-            `BF_REG_DATA_WIDTH:          rdata = 32'(DATA_WIDTH);
-            `BF_REG_BUFLET_BYTES:        rdata = 32'(BUFLET_BYTES);
-            `BF_REG_NUM_BUFLETS:         rdata = 32'(NUM_BUFLETS);
-            `BF_REG_NUM_SOCKETS:         rdata = 32'(NUM_SOCKETS);
-            `BF_REG_HASH_BUCKETS:        rdata = 32'(HASH_BUCKETS);
-            `BF_REG_NUM_NBS:             rdata = 32'(NUM_NBS);
-            `BF_REG_BLOCK_BYTES:         rdata = 32'(`BF_PARAM_BLOCK_BYTES);
-            `BF_REG_PAGE_BYTES:          rdata = 32'(`BF_PARAM_PAGE_BYTES);
-            `BF_REG_CLOCK_MHZ:           rdata = 32'(CLOCK_MHZ);
-            `BF_REG_NUM_ANON:            rdata = 32'(NUM_ANON);
-            `BF_REG_NUM_REGIONS:         rdata = 32'(NUM_REGIONS);
-            `BF_REG_NUM_POSTS:           rdata = 32'(NUM_POSTS);
-            `BF_REG_NUM_LISTEN:          rdata = 32'(NUM_LISTEN);
-            `BF_REG_HALF_OPEN_MAX:       rdata = r_half_open_max;
-            `BF_REG_HALF_OPEN:           rdata = half_open;
-            `BF_REG_ACCEPT_POOL:         rdata = accept_pool;
-            `BF_REG_CNT_ACCEPTS:         rdata = cnt_accepts;
-            `BF_REG_CNT_LOOKUPS:         rdata = cnt_lookups;
-            `BF_REG_CNT_LOOKUP_CYCLES:   rdata = cnt_lookup_cycles;
-            `BF_REG_CTRL:                rdata = {30'd0, r_prot_en, r_enable};
-            `BF_REG_STATUS:              rdata = {29'd0, r_fault, r_enable, 1'b1};
-            `BF_REG_IRQ_STATUS:          rdata = {30'd0, r_irq_status};
-            `BF_REG_IRQ_MASK:            rdata = {30'd0, r_irq_mask};
-            `BF_REG_PROT_FAULT_ADDR_LO:  rdata = r_fault_addr_lo;
-            `BF_REG_PROT_FAULT_ADDR_HI:  rdata = r_fault_addr_hi;
-            `BF_REG_PROT_FAULT_INFO:     rdata = r_fault_info;
-            `BF_REG_NIC_MAC_LO:          rdata = r_mac_lo;
-            `BF_REG_NIC_MAC_HI:          rdata = {16'd0, r_mac_hi};
-            `BF_REG_NIC_IP:              rdata = r_ip;
-            `BF_REG_TIMER_PERIOD:        rdata = r_timer_period;
-            `BF_REG_TIMER_KICK:          rdata = r_timer_kick;
-            `BF_REG_BLK_TIMEOUT:         rdata = r_blk_timeout;
-            `BF_REG_RTO_INIT:            rdata = r_rto_init;
-            `BF_REG_RTO_MIN:             rdata = r_rto_min;
-            `BF_REG_RTO_MAX:             rdata = r_rto_max;
-            `BF_REG_TX_RETRIES:          rdata = r_tx_retries;
-            `BF_REG_REQ_BASE_LO:         rdata = r_req_base_lo;
-            `BF_REG_REQ_BASE_HI:         rdata = r_req_base_hi;
-            `BF_REG_REQ_SIZE:            rdata = r_req_size;
-            `BF_REG_REQ_TAIL:            rdata = r_req_tail;
-            `BF_REG_REQ_HEAD:            rdata = req_head;
-            `BF_REG_CPL_BASE_LO:         rdata = r_cpl_base_lo;
-            `BF_REG_CPL_BASE_HI:         rdata = r_cpl_base_hi;
-            `BF_REG_CPL_SIZE:            rdata = r_cpl_size;
-            `BF_REG_CPL_HEAD:            rdata = r_cpl_head;
-            `BF_REG_CPL_TAIL:            rdata = cpl_tail;
-            `BF_REG_CNT_RX_FRAMES:       rdata = cnt_rx_frames;
-            `BF_REG_CNT_RX_BYTES:        rdata = cnt_rx_bytes;
-            `BF_REG_CNT_RX_ACCEPTED:     rdata = cnt_rx_accepted;
-            `BF_REG_CNT_DELIVERED_BYTES: rdata = cnt_delivered;
-            `BF_REG_CNT_FREE_BUFLETS:    rdata = {16'd0, free_buflets};
-            `BF_REG_CNT_REQ_ERRORS:      rdata = cnt_req_errors;
-            `BF_REG_CNT_BLK_WRITES:      rdata = cnt_blk_writes;
-            `BF_REG_CNT_BLK_BYTES:       rdata = cnt_blk_bytes;
-            `BF_REG_CNT_BLK_READS:       rdata = cnt_blk_reads;
-            `BF_REG_CNT_BLK_RD_BYTES:    rdata = cnt_blk_rd_bytes;
-            `BF_REG_CNT_CPL_POSTED:      rdata = cnt_cpl_posted;
-            `BF_REG_CNT_NB_RETURNED:     rdata = cnt_nb_returned;
-            `BF_REG_CNT_TX_FRAMES:       rdata = cnt_tx_frames;
-            `BF_REG_CNT_TX_BYTES:        rdata = cnt_tx_bytes;
-            `BF_REG_CNT_OOO_HELD:        rdata = cnt_ooo_held;
-            `BF_REG_CNT_ANON_RX:         rdata = cnt_anon_rx;
-            `BF_REG_CNT_ARP_REPLIES:     rdata = cnt_arp_replies;
-            `BF_REG_CNT_TIMEOUTS:        rdata = cnt_timeouts;
-            `BF_REG_CNT_TICKS:           rdata = cnt_ticks;
-            `BF_REG_CNT_PROT_FAULTS:     rdata = cnt_prot_faults;
-            `BF_REG_CNT_HOLD_RECORDS:    rdata = cnt_hold_records;
-            `BF_REG_CNT_BUF_RELEASED:    rdata = cnt_buf_released;
-            `BF_REG_CNT_BLK_DEV_BYTES:   rdata = cnt_blk_dev_bytes;
-            `BF_REG_CNT_RX_DONE:         rdata = cnt_rx_done;
-            `BF_REG_CNT_BLK_TIMEOUTS:    rdata = cnt_blk_timeouts;
-            `BF_REG_CNT_TX_SEGS:         rdata = cnt_tx_segs;
-            `BF_REG_CNT_TX_DATA_BYTES:   rdata = cnt_tx_data_bytes;
-            `BF_REG_CNT_TX_RETRANS:      rdata = cnt_tx_retrans;
-            `BF_REG_CNT_TX_RTO:          rdata = cnt_tx_rto;
-            `BF_REG_CNT_TX_FAST_RETRANS: rdata = cnt_tx_fast_retrans;
-            `BF_REG_CNT_TX_PROBES:       rdata = cnt_tx_probes;
-            `BF_REG_CNT_TX_DONE:         rdata = cnt_tx_done;
-            `BF_REG_CNT_BLK_DEV_WR_BYTES: rdata = cnt_blk_dev_wr_bytes;
-            `BF_REG_HOST_BUFLETS:        rdata = {16'd0, host_buflets};
-            `BF_REG_BUF_WIN_ADDR:        rdata = win_addr;
-            `BF_REG_BUF_WIN_STATUS:      rdata = {30'd0, win_bad, win_busy};
-            `BF_REG_CNT_BUF_WIN_READS:   rdata = cnt_buf_win_reads;
-            default: rdata = 32'd0;
-        endcase
-        // drop counter of reason r at `BF_DROP_COUNTER_BASE + 4*r
-        for (j = 1; j < NUM_DROP; j = j + 1) begin
-            if (s_reg_addr == 12'(`BF_DROP_COUNTER_BASE + 4 * j)) rdata = cnt_drop[j];
-        end
-        // window data k at BUF_WIN_DATA0 + 4*k
-        for (j = 0; j < NUM_WIN_REGS; j = j + 1) begin
-            if (s_reg_addr == `BF_REG_BUF_WIN_DATA0 + 12'(4 * j)) rdata = win_data[32*j +: 32];
+        if (rd) begin
+            case (s_reg_addr)
+                `BF_REG_ID:                  rdata = 32'(`BF_PARAM_ID_MAGIC);
+                `BF_REG_VERSION:             rdata = 32'(`BF_PARAM_VERSION);
+                `BF_REG_DATA_WIDTH:          rdata = 32'(DATA_WIDTH);
+                `BF_REG_BUFLET_BYTES:        rdata = 32'(BUFLET_BYTES);
+                `BF_REG_NUM_BUFLETS:         rdata = 32'(NUM_BUFLETS);
+                `BF_REG_NUM_SOCKETS:         rdata = 32'(NUM_SOCKETS);
+                `BF_REG_HASH_BUCKETS:        rdata = 32'(HASH_BUCKETS);
+                `BF_REG_NUM_NBS:             rdata = 32'(NUM_NBS);
+                `BF_REG_BLOCK_BYTES:         rdata = 32'(`BF_PARAM_BLOCK_BYTES);
+                `BF_REG_PAGE_BYTES:          rdata = 32'(`BF_PARAM_PAGE_BYTES);
+                `BF_REG_CLOCK_MHZ:           rdata = 32'(CLOCK_MHZ);
+                `BF_REG_NUM_ANON:            rdata = 32'(NUM_ANON);
+                `BF_REG_NUM_REGIONS:         rdata = 32'(NUM_REGIONS);
+                `BF_REG_NUM_POSTS:           rdata = 32'(NUM_POSTS);
+                `BF_REG_NUM_LISTEN:          rdata = 32'(NUM_LISTEN);
+                `BF_REG_HALF_OPEN_MAX:       rdata = r_half_open_max;
+                `BF_REG_HALF_OPEN:           rdata = half_open;
+                `BF_REG_ACCEPT_POOL:         rdata = accept_pool;
+                `BF_REG_CNT_ACCEPTS:         rdata = cnt_accepts;
+                `BF_REG_CNT_LOOKUPS:         rdata = cnt_lookups;
+                `BF_REG_CNT_LOOKUP_CYCLES:   rdata = cnt_lookup_cycles;
+                `BF_REG_CTRL:                rdata = {30'd0, r_prot_en, r_enable};
+                `BF_REG_STATUS:              rdata = {29'd0, r_fault, r_enable, 1'b1};
+                `BF_REG_IRQ_STATUS:          rdata = {30'd0, r_irq_status};
+                `BF_REG_IRQ_MASK:            rdata = {30'd0, r_irq_mask};
+                `BF_REG_PROT_FAULT_ADDR_LO:  rdata = r_fault_addr_lo;
+                `BF_REG_PROT_FAULT_ADDR_HI:  rdata = r_fault_addr_hi;
+                `BF_REG_PROT_FAULT_INFO:     rdata = r_fault_info;
+                `BF_REG_NIC_MAC_LO:          rdata = r_mac_lo;
+                `BF_REG_NIC_MAC_HI:          rdata = {16'd0, r_mac_hi};
+                `BF_REG_NIC_IP:              rdata = r_ip;
+                `BF_REG_TIMER_PERIOD:        rdata = r_timer_period;
+                `BF_REG_TIMER_KICK:          rdata = r_timer_kick;
+                `BF_REG_BLK_TIMEOUT:         rdata = r_blk_timeout;
+                `BF_REG_RTO_INIT:            rdata = r_rto_init;
+                `BF_REG_RTO_MIN:             rdata = r_rto_min;
+                `BF_REG_RTO_MAX:             rdata = r_rto_max;
+                `BF_REG_TX_RETRIES:          rdata = r_tx_retries;
+                `BF_REG_REQ_BASE_LO:         rdata = r_req_base_lo;
+                `BF_REG_REQ_BASE_HI:         rdata = r_req_base_hi;
+                `BF_REG_REQ_SIZE:            rdata = r_req_size;
+                `BF_REG_REQ_TAIL:            rdata = r_req_tail;
+                `BF_REG_REQ_HEAD:            rdata = req_head;
+                `BF_REG_CPL_BASE_LO:         rdata = r_cpl_base_lo;
+                `BF_REG_CPL_BASE_HI:         rdata = r_cpl_base_hi;
+                `BF_REG_CPL_SIZE:            rdata = r_cpl_size;
+                `BF_REG_CPL_HEAD:            rdata = r_cpl_head;
+                `BF_REG_CPL_TAIL:            rdata = cpl_tail;
+                `BF_REG_CNT_RX_FRAMES:       rdata = cnt_rx_frames;
+                `BF_REG_CNT_RX_BYTES:        rdata = cnt_rx_bytes;
+                `BF_REG_CNT_RX_ACCEPTED:     rdata = cnt_rx_accepted;
+                `BF_REG_CNT_DELIVERED_BYTES: rdata = cnt_delivered;
+                `BF_REG_CNT_FREE_BUFLETS:    rdata = {16'd0, free_buflets};
+                `BF_REG_CNT_REQ_ERRORS:      rdata = cnt_req_errors;
+                `BF_REG_CNT_BLK_WRITES:      rdata = cnt_blk_writes;
+                `BF_REG_CNT_BLK_BYTES:       rdata = cnt_blk_bytes;
+                `BF_REG_CNT_BLK_READS:       rdata = cnt_blk_reads;
+                `BF_REG_CNT_BLK_RD_BYTES:    rdata = cnt_blk_rd_bytes;
+                `BF_REG_CNT_CPL_POSTED:      rdata = cnt_cpl_posted;
+                `BF_REG_CNT_NB_RETURNED:     rdata = cnt_nb_returned;
+                `BF_REG_CNT_TX_FRAMES:       rdata = cnt_tx_frames;
+                `BF_REG_CNT_TX_BYTES:        rdata = cnt_tx_bytes;
+                `BF_REG_CNT_OOO_HELD:        rdata = cnt_ooo_held;
+                `BF_REG_CNT_ANON_RX:         rdata = cnt_anon_rx;
+                `BF_REG_CNT_ARP_REPLIES:     rdata = cnt_arp_replies;
+                `BF_REG_CNT_TIMEOUTS:        rdata = cnt_timeouts;
+                `BF_REG_CNT_TICKS:           rdata = cnt_ticks;
+                `BF_REG_CNT_PROT_FAULTS:     rdata = cnt_prot_faults;
+                `BF_REG_CNT_HOLD_RECORDS:    rdata = cnt_hold_records;
+                `BF_REG_CNT_BUF_RELEASED:    rdata = cnt_buf_released;
+                `BF_REG_CNT_BLK_DEV_BYTES:   rdata = cnt_blk_dev_bytes;
+                `BF_REG_CNT_RX_DONE:         rdata = cnt_rx_done;
+                `BF_REG_CNT_BLK_TIMEOUTS:    rdata = cnt_blk_timeouts;
+                `BF_REG_CNT_TX_SEGS:         rdata = cnt_tx_segs;
+                `BF_REG_CNT_TX_DATA_BYTES:   rdata = cnt_tx_data_bytes;
+                `BF_REG_CNT_TX_RETRANS:      rdata = cnt_tx_retrans;
+                `BF_REG_CNT_TX_RTO:          rdata = cnt_tx_rto;
+                `BF_REG_CNT_TX_FAST_RETRANS: rdata = cnt_tx_fast_retrans;
+                `BF_REG_CNT_TX_PROBES:       rdata = cnt_tx_probes;
+                `BF_REG_CNT_TX_DONE:         rdata = cnt_tx_done;
+                `BF_REG_CNT_BLK_DEV_WR_BYTES: rdata = cnt_blk_dev_wr_bytes;
+                `BF_REG_HOST_BUFLETS:        rdata = {16'd0, host_buflets};
+                `BF_REG_BUF_WIN_ADDR:        rdata = win_addr;
+                `BF_REG_BUF_WIN_STATUS:      rdata = {30'd0, win_bad, win_busy};
+                `BF_REG_CNT_BUF_WIN_READS:   rdata = cnt_buf_win_reads;
+                default: rdata = 32'd0;
+            endcase
+            // drop counter of reason r at `BF_DROP_COUNTER_BASE + 4*r
+            for (j = 1; j < NUM_DROP; j = j + 1) begin
+                if (s_reg_addr == 12'(`BF_DROP_COUNTER_BASE + 4 * j)) rdata = cnt_drop[j];
+            end
+            // window data k at BUF_WIN_DATA0 + 4*k
+            for (j = 0; j < NUM_WIN_REGS; j = j + 1) begin
+                if (s_reg_addr == `BF_REG_BUF_WIN_DATA0 + 12'(4 * j)) rdata = win_data[32*j +: 32];
+            end
         end
     end
 

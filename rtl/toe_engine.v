@@ -149,6 +149,7 @@ module toe_engine #(
     output wire [63:0]           prot_addr,
     output wire [31:0]           prot_len,
     output wire                  prot_write,
+    output wire                  prot_ask,        // a lookup is asked this cycle
     input  wire                  prot_deny,       // the lookup refuses (0: allowed)
     output reg                   ev_fault,        // one access refused (one-cycle pulse)
     output reg  [63:0]           ev_fault_addr,
@@ -409,7 +410,7 @@ module toe_engine #(
     // anonymous buffer in S_AN_CHK
     wire pl_list   = (state == S_DPGREQ);
     wire pg_chk    = (state == S_DPGCHK);
-    wire prot_ask  = pl_list || pg_chk || (state == S_AN_CHK);
+    assign prot_ask = pl_list || pg_chk || (state == S_AN_CHK);
 
     // ------------------------------------------------------------------ submodules
     // requests

@@ -301,20 +301,23 @@ module toe_tx #(
     wire [44:0] rq_cap   = rq_dev ? ({13'd0, rq_pages} << $clog2(BUFLET_BYTES))
                                   : {1'b0, rq_pages, 12'd0};
     wire        sk_tcp   = (sk[`BF_SOCK_DESC_PROTO_RANGE] == PROTO_TCP);
-    // a free post slot: the lowest clear bit of post_used
-    reg  [PW-1:0] free_slot;
-    reg           free_any;
-    integer fi;
-    always @* begin
-        free_slot = {PW{1'b0}};
-        free_any  = 1'b0;
-        for (fi = NUM_POSTS - 1; fi >= 0; fi = fi - 1) begin
-            if (!post_used[fi]) begin
-                free_slot = fi[PW-1:0];
-                free_any  = 1'b1;
+    // a free post slot: the lowest clear bit of post_used, isolated by an add (x & ~(x-1) of
+    // the complement) and encoded by OR-reducing it under a constant mask per index bit, so
+    // neither the hardware nor the simulation walks the table bit by bit
+    wire [NUM_POSTS-1:0] post_free  = ~post_used;
+    wire [NUM_POSTS-1:0] free_onehot = post_free & (post_used + {{(NUM_POSTS-1){1'b0}}, 1'b1});
+    wire                 free_any   = |post_free;
+    wire [PW-1:0]        free_slot;
+    genvar fb, fi;
+    generate
+        for (fb = 0; fb < PW; fb = fb + 1) begin : g_free_enc
+            wire [NUM_POSTS-1:0] sel;
+            for (fi = 0; fi < NUM_POSTS; fi = fi + 1) begin : g_bit
+                assign sel[fi] = ((fi >> fb) & 1) != 0;
             end
+            assign free_slot[fb] = |(free_onehot & sel);
         end
-    end
+    endgenerate
     wire st_postable = (st_now == ST_LISTEN) || (st_now == ST_SYN_RCVD) || (st_now == ST_SYN_SENT) ||
                        (st_now == ST_ESTAB) || (st_now == ST_CLOSE_WAIT);
     always @* begin

@@ -232,14 +232,9 @@ module tx_builder #(
     };
     wire [367:0] b_arp_f = b_tag ? {b_an[335:96], b_tci, b_an[95:0]} : {32'd0, b_an};
     wire [527:0] b_frame = b_arp ? {160'd0, b_arp_f} : b_tcp_f;
-    // bytes past the frame's length are zero
-    reg [527:0] b_masked;
-    integer k;
-    always @* begin
-        for (k = 0; k < MAXF; k = k + 1) begin
-            b_masked[8*k +: 8] = (k < {25'd0, b_hlen}) ? b_frame[8*k +: 8] : 8'd0;
-        end
-    end
+    // bytes past the frame's length are zero (a shifted mask: no per-byte loop to evaluate)
+    wire [527:0] b_keep   = ~({528{1'b1}} << {b_hlen, 3'b000});
+    wire [527:0] b_masked = b_frame & b_keep;
     wire [FB*8-1:0] b_fill;
     generate
         if (FB > MAXF) begin : g_pad

@@ -18,6 +18,7 @@ pub fn prot_table_reset_and_timing() {
         lk_addr: la,
         lk_len: ll,
         lk_write: lw,
+        lk_valid: lv,
         lk_allowed: al,
         ..
     } = ports::ProtTable::bind(&m).expect("ports");
@@ -33,6 +34,10 @@ pub fn prot_table_reset_and_timing() {
     l[4..].copy_from_slice(&1u32.to_le_bytes());
     m.set_bytes(ll, &l);
     m.set(lw, 0b10);
+    m.set(lv, 0b00);
+    m.eval();
+    assert_eq!(m.get(al), 0b11, "a port that does not ask reads allowed");
+    m.set(lv, 0b11);
     m.eval();
     assert_eq!(m.get(al), 0, "empty table refuses");
     m.set(en, 0);
