@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 /// Wall-clock milliseconds per device timer tick.
 pub const TICK_MS: u64 = 10;
 /// Device cycles run per turn of the device thread while there is work.
-const SLICE: u64 = 4096;
+const SLICE: u64 = 256;
 /// Retransmission timeouts in ticks of [`TICK_MS`]: 1 s before any RTT sample, at least
 /// 200 ms, at most 60 s (RFC 6298 with Linux's lower bound).
 const RTO: (u32, u32, u32) = (100, 20, 6000);
