@@ -328,7 +328,8 @@ struct PeerArgs {
     /// How payload moves between the NIC and the disk, in both directions: p2p (the payload
     /// stays in the NIC's buflets: written from them, read back into host buflets and sent
     /// from there, BFW1 headers read through the NIC's window; `--iscsi`: data-out stays in
-    /// the NIC, headers are read through its window, data-in is sent from host pages),
+    /// the NIC, headers are read through its window, data-in is read into host buflets and
+    /// sent from there),
     /// zerocopy (2 host-DRAM crossings per byte each way), splice (one CPU copy: 4), copy
     /// (two: 6).
     #[arg(long, value_enum, default_value = "zerocopy")]

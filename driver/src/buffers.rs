@@ -558,7 +558,38 @@ impl Driver {
             ));
         }
         let num = self.info.num_buflets;
-        Ok((num - n) as u16..num as u16)
+        let range = (num - n) as u16..num as u16;
+        self.host_free = range.clone().rev().collect();
+        self.host_n = n;
+        Ok(range)
+    }
+
+    /// Host buflets set aside ([`Driver::set_host_buflets`]), in use or not.
+    pub fn host_buflets(&self) -> u32 {
+        self.host_n
+    }
+
+    /// `n` host buflets ([`Driver::set_host_buflets`]) for an application's p2p reads, lowest
+    /// index first; `None` while fewer are free (they come back with
+    /// [`Driver::give_host_buflets`]).
+    pub fn take_host_buflets(&mut self, n: usize) -> Option<Vec<u16>> {
+        if n > self.host_free.len() {
+            return None;
+        }
+        let at = self.host_free.len() - n;
+        let mut out = self.host_free.split_off(at);
+        out.reverse();
+        Some(out)
+    }
+
+    /// Host buflets back from an application (their posts and block reads are over).
+    pub fn give_host_buflets(&mut self, buflets: impl IntoIterator<Item = u16>) {
+        self.host_free.extend(buflets);
+    }
+
+    /// Host buflets no application holds now.
+    pub fn host_buflets_free(&self) -> usize {
+        self.host_free.len()
     }
 
     /// Seed 002's lookup: is any byte of `[addr, addr+len)` on a page the NIC still owns (in

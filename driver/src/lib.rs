@@ -190,6 +190,10 @@ pub struct Driver {
     /// covered by its TX_DONE, with the number of posts naming each; and its peak size.
     cow_table: std::collections::BTreeMap<u64, u32>,
     cow_peak: usize,
+    /// p2p reads: the host buflets ([`Driver::set_host_buflets`]) no application holds.
+    host_free: Vec<u16>,
+    /// p2p reads: how many host buflets were set aside.
+    host_n: u32,
     /// Retired I/O buffers kept allocated (and registered) for reuse: (len, align) -> addresses.
     io_pool: HashMap<(u64, u64), Vec<u64>>,
     io_pool_bytes: u64,
@@ -253,6 +257,8 @@ impl Driver {
             tx_tags: HashMap::new(),
             cow_table: std::collections::BTreeMap::new(),
             cow_peak: 0,
+            host_free: Vec::new(),
+            host_n: 0,
             io_pool: HashMap::new(),
             io_pool_bytes: 0,
             prot_slots: Vec::new(),

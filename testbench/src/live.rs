@@ -223,6 +223,11 @@ pub fn serve(
     } else {
         None
     };
+    if iscsi && opts.mode.needs_hold() {
+        // p2p Data-In: READs are read into host buflets and sent from there (docs/iscsi.md),
+        // set aside before any frame lands.
+        buflet_nas::iscsi::set_aside_host_buflets(&mut drv)?;
+    }
     let mcfg = MultiConfig {
         kind: opts.protocol,
         server: ServerConfig {

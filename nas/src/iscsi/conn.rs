@@ -5,7 +5,7 @@
 //! pages the NIC sends from, R2Ts, status, task management, NOP, text and logout.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -28,6 +28,11 @@ pub const MAX_RECV_DSL: u32 = 256 * 1024;
 /// Largest expected data transfer length of one command the target serves (bigger ones end
 /// in CHECK CONDITION before any data moves): bounds the data-in pages of one command.
 pub const MAX_XFER: u32 = 16 << 20;
+/// p2p reads: block reads in flight per logical-unit read, and the most bytes one reads into
+/// host buflets (whole blocks).
+const DEV_READS: usize = 2;
+const DEV_CHUNK: u64 = 32 * 1024;
+
 /// Pages of data-in and header buffers one connection may hold.
 pub const POOL_PAGES: usize = 8192;
 /// Data-out bytes the connection solicits at once over all its commands (R2Ts whose data has
@@ -87,6 +92,28 @@ enum Pending {
         own: Vec<u64>,
         reply: Sender<Result<Vec<u8>, IoError>>,
     },
+    /// p2p: data-in bytes `[next, end)` still to read from the medium (file offset
+    /// `file_off + (next - off)`) into host buflets, chunk by chunk; each chunk read in is sent
+    /// at once as Data-In PDUs from the buflets (the data never enters host memory).
+    DevRead {
+        file_off: u64,
+        off: u64,
+        next: u64,
+        end: u64,
+        chunks: VecDeque<DevChunk>,
+        /// Bytes per chunk (whole blocks).
+        chunk: u64,
+        failed: Option<String>,
+        reply: Sender<Result<Vec<u8>, IoError>>,
+    },
+}
+
+/// p2p: data-in bytes `[off, off + len)` read into host buflets (`cmd` while in flight).
+struct DevChunk {
+    off: u64,
+    len: u64,
+    buflets: Vec<u16>,
+    cmd: Option<BlkCmd>,
 }
 
 /// A SCSI Command or Data-Out whose header was handled and whose data segment is coming.
@@ -132,6 +159,10 @@ struct Task {
     digest_failed: bool,
     /// Data-in pages by page index.
     din: Vec<Option<u64>>,
+    /// p2p: data-in bytes from 0 already sent as Data-In PDUs from host buflets, and the
+    /// DataSN of the next Data-In.
+    din_sent: u64,
+    data_sn: u32,
     /// Its PDUs whose data segment is still coming.
     streaming: u32,
     pending: Vec<Pending>,
@@ -220,6 +251,15 @@ impl IscsiApp {
                 .pending
                 .iter()
                 .any(|p| matches!(p, Pending::Blk { cmds, .. } if !cmds.is_empty()));
+            // p2p reads: the host buflets already read into go back (those a block read still
+            // fills stay out, as pages under a block command do).
+            for p in &t.pending {
+                if let Pending::DevRead { chunks, .. } = p {
+                    for ch in chunks.iter().filter(|ch| ch.cmd.is_none()) {
+                        drv.give_host_buflets(ch.buflets.iter().copied());
+                    }
+                }
+            }
             if !busy {
                 self.pool.give(t.din.into_iter().flatten());
             }
@@ -265,6 +305,7 @@ impl IscsiApp {
     /// Take a completion (its posts' `TX_DONE`s, its block commands' `BLK_DONE`s).
     pub fn handle(&mut self, drv: &mut Driver, c: &Completion) -> bool {
         if self.tx.handle(c, &mut self.pool) {
+            drv.give_host_buflets(self.tx.take_returned_buflets());
             return true;
         }
         if c.kind != CplKind::BlkDone {
@@ -277,15 +318,32 @@ impl IscsiApp {
             return true;
         };
         for p in &mut t.pending {
-            if let Pending::Blk { cmds, failed, .. } = p {
-                if let Some(i) = cmds.iter().position(|b| b.tag == c.tag) {
-                    let cmd = cmds.swap_remove(i);
-                    blk::finish(drv, cmd);
-                    if c.status != Status::Ok {
-                        failed.get_or_insert(format!("block command ended {:?}", c.status));
+            match p {
+                Pending::Blk { cmds, failed, .. } => {
+                    if let Some(i) = cmds.iter().position(|b| b.tag == c.tag) {
+                        let cmd = cmds.swap_remove(i);
+                        blk::finish(drv, cmd);
+                        if c.status != Status::Ok {
+                            failed.get_or_insert(format!("block command ended {:?}", c.status));
+                        }
+                        break;
                     }
-                    break;
                 }
+                Pending::DevRead { chunks, failed, .. } => {
+                    let hit = chunks
+                        .iter_mut()
+                        .find(|ch| ch.cmd.as_ref().is_some_and(|b| b.tag == c.tag));
+                    if let Some(ch) = hit {
+                        if let Some(cmd) = ch.cmd.take() {
+                            blk::finish(drv, cmd);
+                        }
+                        if c.status != Status::Ok {
+                            failed.get_or_insert(format!("block read ended {:?}", c.status));
+                        }
+                        break;
+                    }
+                }
+                _ => {}
             }
         }
         true
@@ -826,6 +884,8 @@ impl IscsiApp {
             aborted: false,
             digest_failed: false,
             din: Vec::new(),
+            din_sent: 0,
+            data_sn: 0,
             streaming: 0,
             pending: Vec::new(),
         };
@@ -1179,6 +1239,25 @@ impl IscsiApp {
                     ))));
                     return;
                 }
+                // p2p (a hold socket): the blocks go to host buflets and leave from there, at
+                // the front of the data-in not yet sent. With a data digest the CPU reads the
+                // data anyway: host pages then.
+                if let Some(chunk) = Self::dev_chunk(drv, nas, bs, self.params.data_digest)
+                    .filter(|_| off == t.din_sent)
+                {
+                    t.pending.push(Pending::DevRead {
+                        file_off: lba * bs,
+                        off,
+                        next: off,
+                        end,
+                        chunks: VecDeque::new(),
+                        chunk,
+                        failed: None,
+                        reply,
+                    });
+                    self.serve(drv, nas, file, itt);
+                    return;
+                }
                 if let Err(e) = Self::din_pages(t, &mut self.pool, drv, off, end) {
                     let _ = reply.send(Err(e));
                     return;
@@ -1312,6 +1391,19 @@ impl IscsiApp {
         }
     }
 
+    /// p2p reads: the bytes per chunk when a read of `bs`-byte blocks goes through host
+    /// buflets: on a hold socket, without a data digest (the CPU would read the data for it),
+    /// with host buflets set aside that tile blocks and hold at least two chunks of a block.
+    fn dev_chunk(drv: &Driver, nas: &NasStream, bs: u64, data_digest: bool) -> Option<u64> {
+        let bb = u64::from(drv.info.buflet_bytes);
+        let host = drv.host_buflets() as u64 * bb;
+        let tiles = bb > 0
+            && bb % buflet_spec::param::DEV_ALIGN == 0
+            && (bs.is_multiple_of(bb) || bb.is_multiple_of(bs));
+        let chunk = DEV_CHUNK.min(host / DEV_READS as u64) / bs * bs;
+        (nas.hold && !data_digest && tiles && chunk > 0).then_some(chunk)
+    }
+
     /// Data-in pages covering `[off, end)`.
     fn din_pages(
         t: &mut Task,
@@ -1429,9 +1521,13 @@ impl IscsiApp {
             t.solicit_next = t.edtl as u64;
             let keep_blk: Vec<Pending> = std::mem::take(&mut t.pending)
                 .into_iter()
-                .filter(|p| matches!(p, Pending::Blk { cmds, .. } if !cmds.is_empty()))
+                .filter(|p| {
+                    matches!(p, Pending::Blk { cmds, .. } if !cmds.is_empty())
+                        || matches!(p, Pending::DevRead { .. })
+                })
                 .collect();
-            // Block commands in flight finish first (their pages are still being written).
+            // Block commands in flight finish first (their pages are still being written; a
+            // p2p read sends nothing more and gives its host buflets back).
             t.pending = keep_blk;
         }
         let mut keep = Vec::new();
@@ -1593,6 +1689,140 @@ impl IscsiApp {
                         false
                     }
                 }
+                Pending::DevRead {
+                    file_off,
+                    off,
+                    next,
+                    end,
+                    chunks,
+                    chunk,
+                    failed,
+                    reply,
+                } => {
+                    let bb = u64::from(drv.info.buflet_bytes);
+                    let bs = self.sh.block_size as u64;
+                    // The chunks read in, in order, go out at once as Data-In PDUs.
+                    while chunks.front().is_some_and(|c| c.cmd.is_none()) {
+                        let Some(c) = chunks.pop_front() else {
+                            break;
+                        };
+                        if failed.is_some() || t.aborted || self.closed {
+                            drv.give_host_buflets(c.buflets);
+                            continue;
+                        }
+                        let mrdsl = u64::from(self.params.initiator_mrdsl.max(512));
+                        let burst = u64::from(self.params.max_burst.max(512));
+                        let max_cmd_sn = self.exp_cmd_sn.wrapping_add(CMD_WINDOW - 1);
+                        let c_end = c.off + c.len;
+                        let mut a = c.off;
+                        while a < c_end {
+                            // A sequence ends at a burst boundary and where this read ends.
+                            let burst_end = ((a / burst + 1) * burst).min(*end);
+                            let n = mrdsl.min(burst_end - a).min(c_end - a);
+                            let hdr = glue::data_in(
+                                t.lun,
+                                itt,
+                                self.stat_sn,
+                                self.exp_cmd_sn,
+                                max_cmd_sn,
+                                t.data_sn,
+                                a as u32,
+                                n as u32,
+                                a + n == burst_end,
+                                None,
+                            );
+                            t.data_sn = t.data_sn.wrapping_add(1);
+                            self.tx
+                                .bytes(glue::header_only(&hdr, self.params.header_digest), false);
+                            let r0 = a - c.off;
+                            let b0 = (r0 / bb) as usize;
+                            let b1 = (r0 + n).div_ceil(bb) as usize;
+                            // The chunk's buflets go back with its last post.
+                            let own = if a + n == c_end {
+                                c.buflets.clone()
+                            } else {
+                                Vec::new()
+                            };
+                            self.tx.buflets(
+                                c.buflets[b0..b1].to_vec(),
+                                (r0 % bb) as u16,
+                                n as u32,
+                                own,
+                                true,
+                            );
+                            if n % 4 != 0 {
+                                self.tx.bytes(vec![0u8; (4 - n % 4) as usize], true);
+                            }
+                            self.stats.pdus_out += 1;
+                            self.stats.read_bytes += n;
+                            self.stats.dev_read_bytes += n;
+                            a += n;
+                        }
+                        t.din_sent = c_end;
+                    }
+                    // Read ahead while the host buflets allow.
+                    while failed.is_none()
+                        && !t.aborted
+                        && !self.closed
+                        && *next < *end
+                        && chunks.len() < DEV_READS
+                    {
+                        let len = (*chunk).min(*end - *next);
+                        let Some(buflets) = drv.take_host_buflets(len.div_ceil(bb) as usize) else {
+                            break;
+                        };
+                        let piece = bb.min(bs);
+                        let mut elems = Vec::with_capacity((len / piece) as usize);
+                        for x in (0..len).step_by(piece as usize) {
+                            let fo = *file_off + (*next - *off) + x;
+                            let Some(disk) = file.disk_addr(fo - fo % bs) else {
+                                failed
+                                    .get_or_insert(format!("file offset {fo} is not on the disk"));
+                                break;
+                            };
+                            elems.push(buflet_spec::SgElem {
+                                src_addr: u64::from(buflets[(x / bb) as usize]) * bb + x % bb,
+                                len: piece as u32,
+                                flags: buflet_spec::SgFlags::DEVMEM,
+                                disk_addr: disk + fo % bs,
+                                next: 0,
+                            });
+                        }
+                        if failed.is_some() {
+                            drv.give_host_buflets(buflets);
+                            break;
+                        }
+                        match blk::issue(drv, &elems, false, &[]) {
+                            Ok(cmd) => {
+                                self.blk_tags.insert(cmd.tag, itt);
+                                chunks.push_back(DevChunk {
+                                    off: *next,
+                                    len,
+                                    buflets,
+                                    cmd: Some(cmd),
+                                });
+                                *next += len;
+                            }
+                            Err(e) => {
+                                drv.give_host_buflets(buflets);
+                                failed.get_or_insert(e.to_string());
+                            }
+                        }
+                    }
+                    if chunks.is_empty() && (*next == *end || failed.is_some() || t.aborted) {
+                        let r = match failed.take() {
+                            Some(e) => Err(IoError::Read(e)),
+                            None if t.aborted => {
+                                Err(IoError::Gone("the command was aborted".into()))
+                            }
+                            None => Ok(Vec::new()),
+                        };
+                        let _ = reply.send(r);
+                        true
+                    } else {
+                        false
+                    }
+                }
                 Pending::Blk {
                     cmds,
                     failed,
@@ -1705,21 +1935,28 @@ impl IscsiApp {
             sense = glue::fixed_sense(0xB, 0x47, 0x05);
         }
         let r2t_count = t.r2t_sn;
-        // What the logical unit says it produced, but never past the pages it filled.
+        // What the logical unit says it produced, but never past the pages it filled (after
+        // what p2p reads already sent from host buflets).
         let page = self.pool.page();
-        let filled = t
-            .din
-            .iter()
-            .position(Option::is_none)
-            .unwrap_or(t.din.len()) as u64
-            * page;
+        let first = (t.din_sent / page) as usize;
+        let filled = if t.din.len() > first {
+            let n = t.din[first..]
+                .iter()
+                .position(Option::is_none)
+                .unwrap_or(t.din.len() - first);
+            (first + n) as u64 * page
+        } else {
+            t.din_sent
+        };
+        let filled = filled.max(t.din_sent);
         let produced = u64::from(pkt.data_in_len()).min(t.edtl as u64).min(filled);
         let (under, over, residual) = glue::residual(&pkt, t.edtl, produced, t.write);
         let sense_ok = status == status::GOOD && sense.is_empty();
         // Data-in PDUs, by reference from the pages the data is in.
         let mrdsl = u64::from(self.params.initiator_mrdsl.max(512));
-        let mut off = 0u64;
-        let mut data_sn = 0u32;
+        let streamed = t.din_sent;
+        let mut off = streamed;
+        let mut data_sn = t.data_sn;
         let mut owned_upto = 0usize;
         let din = t.din;
         let burst = u64::from(self.params.max_burst.max(512));
@@ -1792,7 +2029,8 @@ impl IscsiApp {
         }
         self.pool
             .give(din.iter().skip(owned_upto).flatten().copied());
-        if !sense_ok || produced == 0 {
+        // The status goes alone when the data went before it (all streamed from host buflets).
+        if !sense_ok || produced == 0 || streamed >= produced {
             let sn = self.next_stat_sn();
             let hdr = glue::scsi_response(
                 itt,

@@ -54,6 +54,9 @@ pub struct IscsiStats {
     /// Data-out bytes the block engine wrote; data-in bytes sent by reference.
     pub write_bytes: u64,
     pub read_bytes: u64,
+    /// Of the data-in bytes, those sent from host buflets (p2p: read into the NIC by the block
+    /// engine and sent from there, never in host memory).
+    pub dev_read_bytes: u64,
     /// NOP-Ins answering pings, task-management requests, rejects.
     pub nops: u64,
     pub tmfs: u64,
@@ -85,6 +88,7 @@ impl IscsiStats {
             r2ts,
             write_bytes,
             read_bytes,
+            dev_read_bytes,
             nops,
             tmfs,
             rejects,
@@ -106,6 +110,7 @@ impl IscsiStats {
         self.r2ts += r2ts;
         self.write_bytes += write_bytes;
         self.read_bytes += read_bytes;
+        self.dev_read_bytes += dev_read_bytes;
         self.nops += nops;
         self.tmfs += tmfs;
         self.rejects += rejects;
@@ -116,6 +121,17 @@ impl IscsiStats {
         self.digest_bytes_read += digest_bytes_read;
         self.lu_refused += lu_refused;
     }
+}
+
+/// p2p targets: set aside the host buflets READs are read into and sent from (a quarter of
+/// the pool, at most [`crate::answer::P2P_HOST_BUFLETS`]; the rest receives). Call it before
+/// any frame lands, i.e. before the target listens.
+pub fn set_aside_host_buflets(
+    drv: &mut buflet_driver::Driver,
+) -> Result<u32, buflet_driver::DriverError> {
+    let n = (crate::answer::P2P_HOST_BUFLETS as u32).min(drv.info.num_buflets / 4);
+    drv.set_host_buflets(n)?;
+    Ok(n)
 }
 
 /// The target's state shared by its connections: the logical unit behind its emulation

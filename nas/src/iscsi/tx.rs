@@ -2,8 +2,10 @@
 //! (docs/tcp-transmit.md): each post is either bytes the CPU wrote (a PDU header with its
 //! digest, a small data segment such as sense data or login text, padding) into pages the
 //! copy-on-write table says the NIC no longer owns (seed 002), or data by reference: the
-//! data-in pages the block engine read into, sent from where they are (zero-copy). Pages come
-//! back to the connection's [`PagePool`] with their post's `TX_DONE`.
+//! data-in pages the block engine read into, sent from where they are (zero-copy), or, in p2p,
+//! the host buflets the block engine read into inside the NIC (`DEVMEM` posts: the data never
+//! enters host memory). Pages come back to the connection's [`PagePool`] with their post's
+//! `TX_DONE`, host buflets to the driver ([`PduTx::take_returned_buflets`]).
 
 use std::collections::VecDeque;
 
@@ -80,12 +82,20 @@ pub enum Seg {
         first_off: u16,
         len: u32,
     },
+    /// p2p data by reference: `len` bytes from `first_off` in host buflets (by index).
+    Dev {
+        buflets: Vec<u16>,
+        first_off: u16,
+        len: u32,
+    },
 }
 
 struct Post {
     seg: Seg,
     /// Pages the post holds (given back on `TX_DONE`).
     pages: Vec<u64>,
+    /// Host buflets the post holds (given back to the driver on `TX_DONE`).
+    buflets: Vec<u16>,
     psh: bool,
 }
 
@@ -98,6 +108,8 @@ pub struct TxStats {
     pub cpu_bytes: u64,
     /// Data bytes sent by reference.
     pub ref_bytes: u64,
+    /// Of those, bytes sent from host buflets (p2p).
+    pub dev_bytes: u64,
     /// Posts sent again after `NO_POST`.
     pub reposts: u64,
 }
@@ -107,6 +119,8 @@ pub struct PduTx {
     sock: u16,
     queue: VecDeque<Post>,
     posted: VecDeque<(u32, Post)>,
+    /// Host buflets whose posts are over, for the driver.
+    returned: Vec<u16>,
     failure: Option<String>,
     /// Counters.
     pub stats: TxStats,
@@ -119,6 +133,7 @@ impl PduTx {
             sock,
             queue: VecDeque::new(),
             posted: VecDeque::new(),
+            returned: Vec::new(),
             failure: None,
             stats: TxStats::default(),
         }
@@ -132,6 +147,7 @@ impl PduTx {
         self.queue.push_back(Post {
             seg: Seg::Bytes(b),
             pages: Vec::new(),
+            buflets: Vec::new(),
             psh,
         });
     }
@@ -147,8 +163,36 @@ impl PduTx {
                 len,
             },
             pages: held,
+            buflets: Vec::new(),
             psh,
         });
+    }
+
+    /// p2p: queue `len` bytes from `first_off` in host `buflets` by reference; the buflets in
+    /// `own` go back to the driver once the post is over.
+    pub fn buflets(
+        &mut self,
+        buflets: Vec<u16>,
+        first_off: u16,
+        len: u32,
+        own: Vec<u16>,
+        psh: bool,
+    ) {
+        self.queue.push_back(Post {
+            seg: Seg::Dev {
+                buflets,
+                first_off,
+                len,
+            },
+            pages: Vec::new(),
+            buflets: own,
+            psh,
+        });
+    }
+
+    /// Host buflets whose posts are over (done or refused), to give back to the driver.
+    pub fn take_returned_buflets(&mut self) -> Vec<u16> {
+        std::mem::take(&mut self.returned)
     }
 
     /// Hand the NIC what it has room for.
@@ -190,6 +234,15 @@ impl PduTx {
                     self.stats.ref_bytes += u64::from(*len);
                     drv.tx_post_pages(self.sock, pages, *first_off, *len, post.psh)?
                 }
+                Seg::Dev {
+                    buflets,
+                    first_off,
+                    len,
+                } => {
+                    self.stats.ref_bytes += u64::from(*len);
+                    self.stats.dev_bytes += u64::from(*len);
+                    drv.tx_post_dev(self.sock, buflets, *first_off, *len, post.psh)?
+                }
             };
             self.posted.push_back((tag, post));
         }
@@ -205,6 +258,7 @@ impl PduTx {
                         break;
                     };
                     pool.give(post.pages);
+                    self.returned.extend(post.buflets);
                 }
                 if c.status == Status::Ok {
                     self.stats.posts_done += u64::from(c.ref_num);
@@ -228,6 +282,7 @@ impl PduTx {
                             self.stats.reposts += 1;
                         } else {
                             pool.give(post.pages);
+                            self.returned.extend(post.buflets);
                             self.failure
                                 .get_or_insert(format!("the NIC refused a PDU: {:?}", c.status));
                         }

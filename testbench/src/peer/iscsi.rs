@@ -47,7 +47,8 @@ pub struct IscsiPeerReport {
     pub backend: String,
     /// Datapath width.
     pub data_width: u32,
-    /// How data-out reached the disk: "zerocopy" or "p2p" (data-in is sent from host pages).
+    /// How data moved: "zerocopy" (host pages both ways) or "p2p" (data-out written from
+    /// buflets, data-in sent from host buflets).
     pub mode: String,
     /// File bytes written and read back.
     pub bytes: u64,
@@ -523,6 +524,10 @@ pub fn run_with(opts: &PeerOpts, hostile: Option<Hostile>) -> Result<IscsiPeerRe
     // device's tick, scaled to this link's microsecond round trips (as in the read-back).
     drv.set_timer_period(TX_TICK);
     set_send_rto(drv, TX_TICK);
+    if opts.mode.needs_hold() {
+        // p2p Data-In through host buflets (docs/iscsi.md), set aside before any frame lands.
+        buflet_nas::iscsi::set_aside_host_buflets(drv)?;
+    }
     let mut srv = MultiServer::new(drv, mcfg, alloc);
     srv.set_graceful_close(true);
     srv.listen(

@@ -76,7 +76,11 @@ pub fn run(model: &str, seed: u64, cycles: usize) {
         let got = m.get(p.lk_allowed);
         for (i, &(a, l, w)) in accesses.iter().enumerate() {
             if !asks[i] {
-                assert_eq!(got >> i & 1, 1, "{model} cycle {cycle} port {i}: not asking reads allowed");
+                assert_eq!(
+                    got >> i & 1,
+                    1,
+                    "{model} cycle {cycle} port {i}: not asking reads allowed"
+                );
                 continue;
             }
             let exp = o.allowed(prot_en, a, l, w);
