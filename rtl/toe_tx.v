@@ -308,14 +308,13 @@ module toe_tx #(
     wire [NUM_POSTS-1:0] free_onehot = post_free & (post_used + {{(NUM_POSTS-1){1'b0}}, 1'b1});
     wire                 free_any   = |post_free;
     wire [PW-1:0]        free_slot;
-    genvar fb, fi;
+    localparam NPW = 1 << PW;   // NUM_POSTS rounded up to a power of two
+    genvar fb;
     generate
         for (fb = 0; fb < PW; fb = fb + 1) begin : g_free_enc
-            wire [NUM_POSTS-1:0] sel;
-            for (fi = 0; fi < NUM_POSTS; fi = fi + 1) begin : g_bit
-                assign sel[fi] = ((fi >> fb) & 1) != 0;
-            end
-            assign free_slot[fb] = |(free_onehot & sel);
+            // bit fb of every index: runs of 2^fb zeros and ones, by replication
+            localparam [NPW-1:0] SEL = {(NPW >> (fb + 1)){{(1 << fb){1'b1}}, {(1 << fb){1'b0}}}};
+            assign free_slot[fb] = |(free_onehot & SEL[NUM_POSTS-1:0]);
         end
     endgenerate
     wire st_postable = (st_now == ST_LISTEN) || (st_now == ST_SYN_RCVD) || (st_now == ST_SYN_SENT) ||
