@@ -601,7 +601,7 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
         }
         let s = &conn.srv.stream;
         if conn.failure.is_some() || conn.srv.failed().is_some() || !s.errors.is_empty() {
-            return s.writes_in_flight() == 0;
+            return s.writes_in_flight() == 0 && conn.srv.app_blk_in_flight() == 0;
         }
         s.eof.is_some() && conn.srv.done()
     }

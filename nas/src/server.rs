@@ -269,6 +269,20 @@ impl<M: FileMap> NasServer<M> {
         }
     }
 
+    /// Block commands of the application in flight (the answers' reads, the iSCSI target's
+    /// reads and writes): a connection that failed still waits for them, so the pages and
+    /// host buflets they fill go back when it ends.
+    pub fn app_blk_in_flight(&self) -> usize {
+        let mut tags = Vec::new();
+        if let Some(a) = &self.answers {
+            a.pending_tags(&mut tags);
+        }
+        if let App::Iscsi(a) = &self.app {
+            a.pending_tags(&mut tags);
+        }
+        tags.len()
+    }
+
     /// The connection is over (its socket deleted): the application gives back what it
     /// holds (the iSCSI target's page pool).
     pub fn release(&mut self, drv: &mut Driver) {

@@ -738,6 +738,14 @@ pub fn run_with(opts: &PeerOpts, hostile: Option<Hostile>) -> Result<IscsiPeerRe
     if !verified && failures.is_empty() {
         failures.push("the file read back or on disk differs from what was written".into());
     }
+    // p2p: every host buflet a READ streamed through is back once the connection ended.
+    if !reset_by_target && drv.host_buflets_free() != drv.host_buflets() as usize {
+        failures.push(format!(
+            "{} of {} host buflets were not given back",
+            drv.host_buflets() as usize - drv.host_buflets_free(),
+            drv.host_buflets()
+        ));
+    }
     Ok(IscsiPeerReport {
         backend: opts.backend.name().to_string(),
         data_width: opts.width,
