@@ -28,9 +28,10 @@ pub const MAX_RECV_DSL: u32 = 256 * 1024;
 /// Largest expected data transfer length of one command the target serves (bigger ones end
 /// in CHECK CONDITION before any data moves): bounds the data-in pages of one command.
 pub const MAX_XFER: u32 = 16 << 20;
-/// p2p reads: block reads in flight per logical-unit read, and the most bytes one reads into
-/// host buflets (whole blocks).
-const DEV_READS: usize = 2;
+/// Streamed reads: block reads in flight per logical-unit read, and the most bytes one reads
+/// (whole blocks) into host pages, or (p2p) into host buflets.
+const STREAM_READS: usize = 2;
+const PAGE_CHUNK: u64 = 64 * 1024;
 const DEV_CHUNK: u64 = 32 * 1024;
 
 /// Pages of data-in and header buffers one connection may hold.
@@ -92,26 +93,30 @@ enum Pending {
         own: Vec<u64>,
         reply: Sender<Result<Vec<u8>, IoError>>,
     },
-    /// p2p: data-in bytes `[next, end)` still to read from the medium (file offset
-    /// `file_off + (next - off)`) into host buflets, chunk by chunk; each chunk read in is sent
-    /// at once as Data-In PDUs from the buflets (the data never enters host memory).
-    DevRead {
+    /// Data-in bytes `[next, end)` still to read from the medium (file offset
+    /// `file_off + (next - off)`), chunk by chunk, into host pages or (`dev`, p2p) host
+    /// buflets; each chunk read in is sent at once as Data-In PDUs from where it is, so the
+    /// disk reads and the sending overlap (in p2p the data never enters host memory).
+    StreamRead {
         file_off: u64,
         off: u64,
         next: u64,
         end: u64,
-        chunks: VecDeque<DevChunk>,
-        /// Bytes per chunk (whole blocks).
+        chunks: VecDeque<ReadChunk>,
+        /// Bytes per chunk (whole blocks), and whether chunks go to host buflets.
         chunk: u64,
+        dev: bool,
         failed: Option<String>,
         reply: Sender<Result<Vec<u8>, IoError>>,
     },
 }
 
-/// p2p: data-in bytes `[off, off + len)` read into host buflets (`cmd` while in flight).
-struct DevChunk {
+/// Data-in bytes `[off, off + len)` read into host pages or host buflets (`cmd` while in
+/// flight).
+struct ReadChunk {
     off: u64,
     len: u64,
+    pages: Vec<u64>,
     buflets: Vec<u16>,
     cmd: Option<BlkCmd>,
 }
@@ -254,9 +259,10 @@ impl IscsiApp {
             // p2p reads: the host buflets already read into go back (those a block read still
             // fills stay out, as pages under a block command do).
             for p in &t.pending {
-                if let Pending::DevRead { chunks, .. } = p {
+                if let Pending::StreamRead { chunks, .. } = p {
                     for ch in chunks.iter().filter(|ch| ch.cmd.is_none()) {
                         drv.give_host_buflets(ch.buflets.iter().copied());
+                        self.pool.give(ch.pages.iter().copied());
                     }
                 }
             }
@@ -329,7 +335,7 @@ impl IscsiApp {
                         break;
                     }
                 }
-                Pending::DevRead { chunks, failed, .. } => {
+                Pending::StreamRead { chunks, failed, .. } => {
                     let hit = chunks
                         .iter_mut()
                         .find(|ch| ch.cmd.as_ref().is_some_and(|b| b.tag == c.tag));
@@ -1239,19 +1245,21 @@ impl IscsiApp {
                     ))));
                     return;
                 }
-                // p2p (a hold socket): the blocks go to host buflets and leave from there, at
-                // the front of the data-in not yet sent. With a data digest the CPU reads the
-                // data anyway: host pages then.
-                if let Some(chunk) = Self::dev_chunk(drv, nas, bs, self.params.data_digest)
-                    .filter(|_| off == t.din_sent)
-                {
-                    t.pending.push(Pending::DevRead {
+                // At the front of the data-in not yet sent, the read streams: chunks of blocks
+                // go out as Data-In as soon as they are read in. In p2p (a hold socket) they
+                // go to host buflets and leave from there; with a data digest the CPU reads
+                // the data anyway, so host pages then.
+                let dev = Self::dev_chunk(drv, nas, bs, self.params.data_digest);
+                let pages = (page % bs == 0).then_some(PAGE_CHUNK / bs * bs);
+                if let Some(chunk) = dev.or(pages).filter(|&c| c > 0 && off == t.din_sent) {
+                    t.pending.push(Pending::StreamRead {
                         file_off: lba * bs,
                         off,
                         next: off,
                         end,
                         chunks: VecDeque::new(),
                         chunk,
+                        dev: dev.is_some(),
                         failed: None,
                         reply,
                     });
@@ -1400,7 +1408,7 @@ impl IscsiApp {
         let tiles = bb > 0
             && bb % buflet_spec::param::DEV_ALIGN == 0
             && (bs.is_multiple_of(bb) || bb.is_multiple_of(bs));
-        let chunk = DEV_CHUNK.min(host / DEV_READS as u64) / bs * bs;
+        let chunk = DEV_CHUNK.min(host / STREAM_READS as u64) / bs * bs;
         (nas.hold && !data_digest && tiles && chunk > 0).then_some(chunk)
     }
 
@@ -1523,7 +1531,7 @@ impl IscsiApp {
                 .into_iter()
                 .filter(|p| {
                     matches!(p, Pending::Blk { cmds, .. } if !cmds.is_empty())
-                        || matches!(p, Pending::DevRead { .. })
+                        || matches!(p, Pending::StreamRead { .. })
                 })
                 .collect();
             // Block commands in flight finish first (their pages are still being written; a
@@ -1689,18 +1697,25 @@ impl IscsiApp {
                         false
                     }
                 }
-                Pending::DevRead {
+                Pending::StreamRead {
                     file_off,
                     off,
                     next,
                     end,
                     chunks,
                     chunk,
+                    dev,
                     failed,
                     reply,
                 } => {
-                    let bb = u64::from(drv.info.buflet_bytes);
                     let bs = self.sh.block_size as u64;
+                    // A chunk's unit: a host buflet or a host page.
+                    let unit = if *dev {
+                        u64::from(drv.info.buflet_bytes)
+                    } else {
+                        self.pool.page()
+                    };
+                    let digest = self.params.data_digest;
                     // The chunks read in, in order, go out at once as Data-In PDUs.
                     while chunks.front().is_some_and(|c| c.cmd.is_none()) {
                         let Some(c) = chunks.pop_front() else {
@@ -1708,6 +1723,7 @@ impl IscsiApp {
                         };
                         if failed.is_some() || t.aborted || self.closed {
                             drv.give_host_buflets(c.buflets);
+                            self.pool.give(c.pages);
                             continue;
                         }
                         let mrdsl = u64::from(self.params.initiator_mrdsl.max(512));
@@ -1735,43 +1751,76 @@ impl IscsiApp {
                             self.tx
                                 .bytes(glue::header_only(&hdr, self.params.header_digest), false);
                             let r0 = a - c.off;
-                            let b0 = (r0 / bb) as usize;
-                            let b1 = (r0 + n).div_ceil(bb) as usize;
-                            // The chunk's buflets go back with its last post.
-                            let own = if a + n == c_end {
-                                c.buflets.clone()
+                            let b0 = (r0 / unit) as usize;
+                            let b1 = (r0 + n).div_ceil(unit) as usize;
+                            let first_off = (r0 % unit) as u16;
+                            // The chunk's buflets or pages go back with its last post.
+                            let last = a + n == c_end;
+                            if *dev {
+                                let own = if last { c.buflets.clone() } else { Vec::new() };
+                                let list = c.buflets[b0..b1].to_vec();
+                                self.tx.buflets(list, first_off, n as u32, own, true);
+                                self.stats.dev_read_bytes += n;
                             } else {
-                                Vec::new()
-                            };
-                            self.tx.buflets(
-                                c.buflets[b0..b1].to_vec(),
-                                (r0 % bb) as u16,
-                                n as u32,
-                                own,
-                                true,
-                            );
-                            if n % 4 != 0 {
+                                let own = if last { c.pages.clone() } else { Vec::new() };
+                                let list = c.pages[b0..b1].to_vec();
+                                self.tx.pages(list, first_off, n as u32, own, !digest);
+                            }
+                            if digest && !*dev {
+                                // The CPU reads the data it sends to make its digest.
+                                let mut buf = vec![0u8; n as usize];
+                                let mut at = 0usize;
+                                for (k, &pg) in c.pages[b0..b1].iter().enumerate() {
+                                    let s = if k == 0 { u64::from(first_off) } else { 0 };
+                                    let m = ((unit - s) as usize).min(buf.len() - at);
+                                    let _ = drv.env.mem.read(
+                                        buflet_platform::Agent::Cpu,
+                                        pg + s,
+                                        &mut buf[at..at + m],
+                                    );
+                                    at += m;
+                                }
+                                self.stats.digest_bytes_read += n;
+                                self.tx.bytes(glue::pad_and_digest(&buf), true);
+                            } else if n % 4 != 0 {
                                 self.tx.bytes(vec![0u8; (4 - n % 4) as usize], true);
                             }
                             self.stats.pdus_out += 1;
                             self.stats.read_bytes += n;
-                            self.stats.dev_read_bytes += n;
                             a += n;
                         }
                         t.din_sent = c_end;
                     }
-                    // Read ahead while the host buflets allow.
+                    // Read ahead while the host buflets (or the connection's pages) allow.
                     while failed.is_none()
                         && !t.aborted
                         && !self.closed
                         && *next < *end
-                        && chunks.len() < DEV_READS
+                        && chunks.len() < STREAM_READS
                     {
                         let len = (*chunk).min(*end - *next);
-                        let Some(buflets) = drv.take_host_buflets(len.div_ceil(bb) as usize) else {
-                            break;
+                        let n_units = len.div_ceil(unit) as usize;
+                        let (buflets, pages) = if *dev {
+                            let Some(b) = drv.take_host_buflets(n_units) else {
+                                break;
+                            };
+                            (b, Vec::new())
+                        } else {
+                            let mut pg = Vec::with_capacity(n_units);
+                            while pg.len() < n_units {
+                                match self.pool.take(drv) {
+                                    Ok(Some(p)) => pg.push(p),
+                                    _ => break,
+                                }
+                            }
+                            if pg.len() < n_units {
+                                self.pool.give(pg);
+                                break;
+                            }
+                            (Vec::new(), pg)
                         };
-                        let piece = bb.min(bs);
+                        // One element per block, or per buflet when a buflet is smaller.
+                        let piece = unit.min(bs);
                         let mut elems = Vec::with_capacity((len / piece) as usize);
                         for x in (0..len).step_by(piece as usize) {
                             let fo = *file_off + (*next - *off) + x;
@@ -1780,34 +1829,49 @@ impl IscsiApp {
                                     .get_or_insert(format!("file offset {fo} is not on the disk"));
                                 break;
                             };
+                            let i = (x / unit) as usize;
+                            let (src_addr, flags) = if *dev {
+                                (
+                                    u64::from(buflets[i]) * unit + x % unit,
+                                    buflet_spec::SgFlags::DEVMEM,
+                                )
+                            } else {
+                                (pages[i] + x % unit, buflet_spec::SgFlags::empty())
+                            };
                             elems.push(buflet_spec::SgElem {
-                                src_addr: u64::from(buflets[(x / bb) as usize]) * bb + x % bb,
+                                src_addr,
                                 len: piece as u32,
-                                flags: buflet_spec::SgFlags::DEVMEM,
+                                flags,
                                 disk_addr: disk + fo % bs,
                                 next: 0,
                             });
                         }
-                        if failed.is_some() {
+                        let bufs: Vec<(u64, u64)> = pages.iter().map(|&p| (p, unit)).collect();
+                        let issued = if failed.is_some() {
+                            None
+                        } else {
+                            match blk::issue(drv, &elems, false, &bufs) {
+                                Ok(cmd) => Some(cmd),
+                                Err(e) => {
+                                    failed.get_or_insert(e.to_string());
+                                    None
+                                }
+                            }
+                        };
+                        let Some(cmd) = issued else {
                             drv.give_host_buflets(buflets);
+                            self.pool.give(pages);
                             break;
-                        }
-                        match blk::issue(drv, &elems, false, &[]) {
-                            Ok(cmd) => {
-                                self.blk_tags.insert(cmd.tag, itt);
-                                chunks.push_back(DevChunk {
-                                    off: *next,
-                                    len,
-                                    buflets,
-                                    cmd: Some(cmd),
-                                });
-                                *next += len;
-                            }
-                            Err(e) => {
-                                drv.give_host_buflets(buflets);
-                                failed.get_or_insert(e.to_string());
-                            }
-                        }
+                        };
+                        self.blk_tags.insert(cmd.tag, itt);
+                        chunks.push_back(ReadChunk {
+                            off: *next,
+                            len,
+                            pages,
+                            buflets,
+                            cmd: Some(cmd),
+                        });
+                        *next += len;
                     }
                     if chunks.is_empty() && (*next == *end || failed.is_some() || t.aborted) {
                         let r = match failed.take() {
