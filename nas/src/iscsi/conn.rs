@@ -1250,7 +1250,7 @@ impl IscsiApp {
                 // go to host buflets and leave from there; with a data digest the CPU reads
                 // the data anyway, so host pages then.
                 let dev = Self::dev_chunk(drv, nas, bs, self.params.data_digest);
-                let pages = (page % bs == 0).then_some(PAGE_CHUNK / bs * bs);
+                let pages = page.is_multiple_of(bs).then_some(PAGE_CHUNK / bs * bs);
                 if let Some(chunk) = dev.or(pages).filter(|&c| c > 0 && off == t.din_sent) {
                     t.pending.push(Pending::StreamRead {
                         file_off: lba * bs,
