@@ -346,6 +346,10 @@ struct PeerArgs {
     /// --bytes (a multiple of 4096) with WRITE(10) and reads them back with READ(10).
     #[arg(long, conflicts_with_all = ["read_back", "pcap_out", "connections"])]
     iscsi: bool,
+    /// With --iscsi: negotiate HeaderDigest and DataDigest CRC32C; the initiator checks every
+    /// digest the target sends (the report's `digests_checked`).
+    #[arg(long, requires = "iscsi")]
+    digests: bool,
     /// Print one JSON object on one line.
     #[arg(long)]
     json: bool,
@@ -528,7 +532,7 @@ fn main() -> ExitCode {
             width,
             json,
         } => cosim(seed, cases, width, json),
-        Cmd::Peer(a) if a.iscsi => peer_iscsi(&a.opts(), a.json),
+        Cmd::Peer(a) if a.iscsi => peer_iscsi(&a.opts(), a.digests, a.json),
         Cmd::Peer(a) => match a.connections {
             Some(n) => peer_many(&a.opts(), n as usize, a.sockets, a.json),
             None => peer(&a.opts(), a.json),
@@ -625,8 +629,12 @@ fn peer(opts: &buflet_testbench::peer::PeerOpts, json: bool) -> ExitCode {
 }
 
 /// `buflet peer --iscsi`: exit 0 only when the file read back and on disk match.
-fn peer_iscsi(opts: &buflet_testbench::peer::PeerOpts, json: bool) -> ExitCode {
-    let result = buflet_testbench::peer::iscsi::run(opts);
+fn peer_iscsi(opts: &buflet_testbench::peer::PeerOpts, digests: bool, json: bool) -> ExitCode {
+    let result = if digests {
+        buflet_testbench::peer::iscsi::run_digests(opts)
+    } else {
+        buflet_testbench::peer::iscsi::run(opts)
+    };
     finish(json, "peer", Some(opts.backend.name()), result, |r| {
         if json {
             let mut v = serde_json::to_value(&r).expect("report serializes");

@@ -6,7 +6,7 @@
 //! host DRAM about twice per byte each way (zero-copy; p2p writes: about 0.1). The independent
 //! initiator is libiscsi, run live by scripts/iscsi-conformance.sh (root and a TAP interface).
 
-use buflet_testbench::peer::iscsi::{run, run_with, Hostile, IscsiPeerReport};
+use buflet_testbench::peer::iscsi::{run, run_digests, run_with, Hostile, IscsiPeerReport};
 use buflet_testbench::peer::PeerOpts;
 use buflet_testbench::Backend;
 
@@ -111,6 +111,42 @@ fn iscsi_p2p_both_backends() {
         let r = run(&o).expect("p2p run");
         assert_eq!(r.mode, "p2p");
         check(&r);
+    }
+}
+
+/// HeaderDigest and DataDigest CRC32C: the initiator checks every digest the target makes
+/// (with the crc32c crate) and the target checks the initiator's. The CPU reads each data
+/// byte once more to make or check its digest, so data-in goes from host pages even in p2p.
+#[test]
+fn iscsi_with_digests_both_backends() {
+    for (b, width, bytes, mode) in [
+        (Backend::Model, 64, 2 << 20, buflet_nas::WriteMode::ZeroCopy),
+        (Backend::Model, 64, 1 << 20, buflet_nas::WriteMode::P2p),
+        (Backend::Rtl, 64, 512 << 10, buflet_nas::WriteMode::ZeroCopy),
+        (Backend::Rtl, 512, 512 << 10, buflet_nas::WriteMode::P2p),
+    ] {
+        let mut o = opts(b, width, bytes, 0.0);
+        o.mode = mode;
+        let r = run_digests(&o).expect("digest run");
+        let what = format!("{} {} {}", r.backend, r.data_width, r.mode);
+        assert!(r.passed, "{what}: {:?}", r.failures);
+        assert!(r.verified, "{what}");
+        // Every Data-In, R2T and response carried digests that checked out.
+        assert!(
+            r.digests_checked >= r.data_in_pdus + r.r2ts + r.commands,
+            "{what}: {} digests checked for {} Data-Ins, {} R2Ts, {} commands",
+            r.digests_checked,
+            r.data_in_pdus,
+            r.r2ts,
+            r.commands
+        );
+        // Reading: the block engine writes each byte, the NIC reads it, the CPU reads it for
+        // the digest.
+        assert!(
+            (2.9..3.6).contains(&r.read_dram_crossings_per_byte),
+            "{what}: reading crosses host DRAM {:.3} times per byte",
+            r.read_dram_crossings_per_byte
+        );
     }
 }
 

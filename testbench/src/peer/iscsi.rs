@@ -63,6 +63,8 @@ pub struct IscsiPeerReport {
     pub commands: u64,
     pub r2ts: u64,
     pub data_in_pdus: u64,
+    /// With digests negotiated: the target's PDUs whose header and data digests checked out.
+    pub digests_checked: u64,
     /// Host-DRAM bytes moved per file byte while writing and while reading.
     pub write_dram_crossings_per_byte: f64,
     pub read_dram_crossings_per_byte: f64,
@@ -109,6 +111,17 @@ struct Initiator {
     r2ts: u64,
     data_ins: u64,
     block: u64,
+    /// HeaderDigest and DataDigest CRC32C asked for, and in force (after the login).
+    digests: bool,
+    digests_on: bool,
+    /// PDUs whose digest checked out.
+    digests_checked: u64,
+}
+
+/// CRC32C of `bytes` as it goes on the wire (RFC 7143 11.1: least significant byte first),
+/// from the crc32c crate, not from the target's code.
+fn crc_wire(bytes: &[u8]) -> [u8; 4] {
+    crc32c::crc32c(bytes).to_le_bytes()
 }
 
 fn emit(f: impl FnOnce(&mut [u8; BHS_LEN])) -> [u8; BHS_LEN] {
@@ -118,8 +131,11 @@ fn emit(f: impl FnOnce(&mut [u8; BHS_LEN])) -> [u8; BHS_LEN] {
 }
 
 impl Initiator {
-    fn new(bytes: u64, block: u64) -> Self {
+    fn new(bytes: u64, block: u64, digests: bool) -> Self {
         Initiator {
+            digests,
+            digests_on: false,
+            digests_checked: 0,
             out: VecDeque::new(),
             inbuf: Vec::new(),
             cmd_sn: 1,
@@ -145,9 +161,17 @@ impl Initiator {
 
     fn push(&mut self, hdr: &[u8; BHS_LEN], data: &[u8]) {
         self.out.extend(hdr);
+        if self.digests_on {
+            self.out.extend(crc_wire(hdr));
+        }
+        let start = self.out.len();
         self.out.extend(data);
         self.out
             .extend(std::iter::repeat_n(0u8, pdu::pad_len(data.len())));
+        if self.digests_on && !data.is_empty() {
+            let padded: Vec<u8> = self.out.range(start..).copied().collect();
+            self.out.extend(crc_wire(&padded));
+        }
     }
 
     fn login(&mut self) {
@@ -155,8 +179,8 @@ impl Initiator {
             ("InitiatorName", "iqn.2026-12.org.buflet:peer-initiator"),
             ("TargetName", TARGET_NAME),
             ("SessionType", "Normal"),
-            ("HeaderDigest", "None"),
-            ("DataDigest", "None"),
+            ("HeaderDigest", if self.digests { "CRC32C" } else { "None" }),
+            ("DataDigest", if self.digests { "CRC32C" } else { "None" }),
             ("InitialR2T", "Yes"),
             ("ImmediateData", "Yes"),
             ("MaxRecvDataSegmentLength", &INITIATOR_MRDSL.to_string()),
@@ -309,12 +333,33 @@ impl Initiator {
             raw.copy_from_slice(&self.inbuf[..BHS_LEN]);
             let b = pdu::Bhs::new_unchecked(&raw[..]);
             let dsl = b.data_segment_length() as usize;
-            let total = BHS_LEN + b.ahs_len_bytes() + pdu::padded_len(dsl);
+            let hdr_end = BHS_LEN + b.ahs_len_bytes();
+            let (hd, dd) = if self.digests_on {
+                (4, if dsl > 0 { 4 } else { 0 })
+            } else {
+                (0, 0)
+            };
+            let total = hdr_end + hd + pdu::padded_len(dsl) + dd;
             if self.inbuf.len() < total {
                 return;
             }
-            let data_at = BHS_LEN + b.ahs_len_bytes();
+            let data_at = hdr_end + hd;
             let data: Vec<u8> = self.inbuf[data_at..data_at + dsl].to_vec();
+            if self.digests_on {
+                let padded_end = data_at + pdu::padded_len(dsl);
+                let h_ok = self.inbuf[hdr_end..data_at] == crc_wire(&self.inbuf[..hdr_end]);
+                let d_ok = dsl == 0
+                    || self.inbuf[padded_end..total] == crc_wire(&self.inbuf[data_at..padded_end]);
+                if h_ok && d_ok {
+                    self.digests_checked += 1;
+                } else {
+                    self.fail(format!(
+                        "a PDU (opcode {:#04x}) with a bad {} digest",
+                        raw[0] & 0x3f,
+                        if h_ok { "data" } else { "header" }
+                    ));
+                }
+            }
             self.inbuf.drain(..total);
             self.pdu(&raw, &data, src);
         }
@@ -343,12 +388,17 @@ impl Initiator {
                             "FirstBurstLength" => self.first_burst = v.parse().unwrap_or(65536),
                             "ImmediateData" => self.immediate = v == "Yes",
                             "InitialR2T" => self.initial_r2t = v == "Yes",
+                            "HeaderDigest" | "DataDigest" if self.digests && v != "CRC32C" => {
+                                self.fail(format!("the target answered {k}={v} to CRC32C"));
+                            }
                             _ => {}
                         }
                     }
                 }
                 if r.transit && r.nsg == Stage::FullFeature {
                     self.logged_in = true;
+                    // Digests start with the first PDU after the login (RFC 7143 13.1).
+                    self.digests_on = self.digests;
                 }
             }
             Ok(pdu::Pdu::R2t(r)) => {
@@ -449,6 +499,21 @@ pub fn run(opts: &PeerOpts) -> Result<IscsiPeerReport, PeerError> {
 
 /// [`run`], committing the protocol error `hostile` right after the login.
 pub fn run_with(opts: &PeerOpts, hostile: Option<Hostile>) -> Result<IscsiPeerReport, PeerError> {
+    run_full(opts, hostile, false)
+}
+
+/// [`run`] with HeaderDigest and DataDigest CRC32C negotiated (`digests`): every PDU either
+/// way carries CRC32C digests, and each one the target sends is checked with the crc32c
+/// crate (the report's `digests_checked`).
+pub fn run_digests(opts: &PeerOpts) -> Result<IscsiPeerReport, PeerError> {
+    run_full(opts, None, true)
+}
+
+fn run_full(
+    opts: &PeerOpts,
+    hostile: Option<Hostile>,
+    digests: bool,
+) -> Result<IscsiPeerReport, PeerError> {
     check_opts(opts)?;
     let block = 4096u64;
     if opts.bytes == 0 || !opts.bytes.is_multiple_of(block) {
@@ -567,7 +632,7 @@ pub fn run_with(opts: &PeerOpts, hostile: Option<Hostile>) -> Result<IscsiPeerRe
         )
         .map_err(|e| PeerError::Peer(format!("connect: {e}")))?;
 
-    let mut ini = Initiator::new(opts.bytes, block);
+    let mut ini = Initiator::new(opts.bytes, block, digests);
     ini.login();
     #[derive(PartialEq)]
     enum Phase {
@@ -758,6 +823,7 @@ pub fn run_with(opts: &PeerOpts, hostile: Option<Hostile>) -> Result<IscsiPeerRe
         commands: ini.commands,
         r2ts: ini.r2ts,
         data_in_pdus: ini.data_ins,
+        digests_checked: ini.digests_checked,
         write_dram_crossings_per_byte: per(mid.total() - mem0.total()),
         read_dram_crossings_per_byte: per(mem_end.total() - mid.total()),
         cycles: drv.cycles(),
