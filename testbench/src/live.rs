@@ -117,6 +117,10 @@ pub struct ServeReport {
     /// Free buflets after the last connection was deleted, and the pool's size.
     pub buflets_free_end: u32,
     pub num_buflets: u32,
+    /// p2p: host buflets set aside (`HOST_BUFLETS`, not counted above) and those no
+    /// connection held at the end.
+    pub host_buflets: u32,
+    pub host_buflets_free_end: u32,
     /// Device cycles run and wall-clock seconds.
     pub cycles: u64,
     pub seconds: f64,
@@ -415,6 +419,8 @@ pub fn serve(
         listen_full_drops,
         buflets_free_end: c.free_buflets,
         num_buflets: drv.info.num_buflets,
+        host_buflets: drv.host_buflets(),
+        host_buflets_free_end: drv.host_buflets_free() as u32,
         cycles: drv.cycles(),
         seconds: t0.elapsed().as_secs_f64(),
         frames_in,
