@@ -704,8 +704,13 @@ fn padded(s: &str, n: usize) -> Vec<u8> {
     v
 }
 
-/// Medium data compared per chunk (VERIFY, WRITE AND VERIFY), bytes at most.
-const COMPARE_CHUNK: u64 = 64 << 10;
+/// Medium data compared per chunk (VERIFY, WRITE AND VERIFY), bytes at most. The transport
+/// must hold a whole chunk of data-out before the logical unit sees it: over iSCSI a chunk
+/// waits in named buffers, and an initiator that pushes every other segment (each PSH returns
+/// a buffer) fills 16 of them with about 46 KB, so a 64 KiB chunk never came whole (the
+/// rest waited in the NIC for a buffer): VERIFY hung on the RTL. 16 KiB fits in 12 buffers
+/// of one full segment each.
+const COMPARE_CHUNK: u64 = 16 << 10;
 
 impl BlockLu {
     /// A logical unit with configuration `cfg`.
