@@ -1768,18 +1768,8 @@ impl IscsiApp {
                             }
                             if digest && !*dev {
                                 // The CPU reads the data it sends to make its digest.
-                                let mut buf = vec![0u8; n as usize];
-                                let mut at = 0usize;
-                                for (k, &pg) in c.pages[b0..b1].iter().enumerate() {
-                                    let s = if k == 0 { u64::from(first_off) } else { 0 };
-                                    let m = ((unit - s) as usize).min(buf.len() - at);
-                                    let _ = drv.env.mem.read(
-                                        buflet_platform::Agent::Cpu,
-                                        pg + s,
-                                        &mut buf[at..at + m],
-                                    );
-                                    at += m;
-                                }
+                                let buf =
+                                    gather(drv, &c.pages[b0..b1], u64::from(first_off), n, unit);
                                 self.stats.digest_bytes_read += n;
                                 self.tx.bytes(glue::pad_and_digest(&buf), true);
                             } else if n % 4 != 0 {
@@ -2070,18 +2060,8 @@ impl IscsiApp {
                 !self.params.data_digest,
             );
             if self.params.data_digest {
-                let mut buf = vec![0u8; n as usize];
-                let mut at = 0usize;
-                for (k, pg) in din[p0..p1].iter().enumerate() {
-                    let s = if k == 0 { off % page } else { 0 };
-                    let m = ((page - s) as usize).min(buf.len() - at);
-                    let _ = drv.env.mem.read(
-                        buflet_platform::Agent::Cpu,
-                        pg.unwrap_or(0) + s,
-                        &mut buf[at..at + m],
-                    );
-                    at += m;
-                }
+                let pgs: Vec<u64> = din[p0..p1].iter().map(|p| p.unwrap_or(0)).collect();
+                let buf = gather(drv, &pgs, off % page, n, page);
                 self.stats.digest_bytes_read += n;
                 self.tx.bytes(glue::pad_and_digest(&buf), true);
             } else if n % 4 != 0 {
@@ -2123,4 +2103,24 @@ impl IscsiApp {
             self.stats.check_conditions += 1;
         }
     }
+}
+
+/// The CPU's copy of `n` data-in bytes that start `first` bytes into the first of `pages`
+/// (`page` bytes each), to make their data digest.
+fn gather(drv: &mut Driver, pages: &[u64], first: u64, n: u64, page: u64) -> Vec<u8> {
+    let mut buf = vec![0u8; n as usize];
+    let mut at = 0usize;
+    for (k, &pg) in pages.iter().enumerate() {
+        if at >= buf.len() {
+            break;
+        }
+        let s = if k == 0 { first } else { 0 };
+        let m = ((page - s) as usize).min(buf.len() - at);
+        let _ = drv
+            .env
+            .mem
+            .read(buflet_platform::Agent::Cpu, pg + s, &mut buf[at..at + m]);
+        at += m;
+    }
+    buf
 }
