@@ -273,14 +273,12 @@ impl<M: FileMap> NasServer<M> {
     /// reads and writes): a connection that failed still waits for them, so the pages and
     /// host buflets they fill go back when it ends.
     pub fn app_blk_in_flight(&self) -> usize {
-        let mut tags = Vec::new();
-        if let Some(a) = &self.answers {
-            a.pending_tags(&mut tags);
-        }
-        if let App::Iscsi(a) = &self.app {
-            a.pending_tags(&mut tags);
-        }
-        tags.len()
+        let answers = self.answers.as_ref().map_or(0, |a| a.reads_in_flight());
+        let iscsi = match &self.app {
+            App::Iscsi(a) => a.blk_in_flight(),
+            _ => 0,
+        };
+        answers + iscsi
     }
 
     /// The connection is over (its socket deleted): the application gives back what it

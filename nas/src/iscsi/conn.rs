@@ -164,8 +164,8 @@ struct Task {
     digest_failed: bool,
     /// Data-in pages by page index.
     din: Vec<Option<u64>>,
-    /// p2p: data-in bytes from 0 already sent as Data-In PDUs from host buflets, and the
-    /// DataSN of the next Data-In.
+    /// Data-in bytes from 0 already sent as Data-In PDUs by streamed reads, and the DataSN of
+    /// the next Data-In.
     din_sent: u64,
     data_sn: u32,
     /// Its PDUs whose data segment is still coming.
@@ -256,8 +256,8 @@ impl IscsiApp {
                 .pending
                 .iter()
                 .any(|p| matches!(p, Pending::Blk { cmds, .. } if !cmds.is_empty()));
-            // p2p reads: the host buflets already read into go back (those a block read still
-            // fills stay out, as pages under a block command do).
+            // Streamed reads: the pages and host buflets already read into go back (those a
+            // block read still fills stay out, as pages under a block command do).
             for p in &t.pending {
                 if let Pending::StreamRead { chunks, .. } = p {
                     for ch in chunks.iter().filter(|ch| ch.cmd.is_none()) {
@@ -301,6 +301,11 @@ impl IscsiApp {
     pub fn in_flight(&self) -> usize {
         let waiting: usize = self.tasks.values().map(|t| t.pending.len()).sum();
         self.blk_tags.len() + self.tx.in_flight() + waiting
+    }
+
+    /// Block commands in flight.
+    pub fn blk_in_flight(&self) -> usize {
+        self.blk_tags.len()
     }
 
     /// Tags of its block commands in flight.
@@ -1535,7 +1540,7 @@ impl IscsiApp {
                 })
                 .collect();
             // Block commands in flight finish first (their pages are still being written; a
-            // p2p read sends nothing more and gives its host buflets back).
+            // streamed read sends nothing more and gives its pages and host buflets back).
             t.pending = keep_blk;
         }
         let mut keep = Vec::new();
@@ -1715,7 +1720,6 @@ impl IscsiApp {
                     } else {
                         self.pool.page()
                     };
-                    let digest = self.params.data_digest;
                     // The chunks read in, in order, go out at once as Data-In PDUs.
                     while chunks.front().is_some_and(|c| c.cmd.is_none()) {
                         let Some(c) = chunks.pop_front() else {
@@ -1748,35 +1752,26 @@ impl IscsiApp {
                                 None,
                             );
                             t.data_sn = t.data_sn.wrapping_add(1);
-                            self.tx
-                                .bytes(glue::header_only(&hdr, self.params.header_digest), false);
                             let r0 = a - c.off;
                             let b0 = (r0 / unit) as usize;
                             let b1 = (r0 + n).div_ceil(unit) as usize;
-                            let first_off = (r0 % unit) as u16;
+                            let first_off = r0 % unit;
                             // The chunk's buflets or pages go back with its last post.
                             let last = a + n == c_end;
-                            if *dev {
-                                let own = if last { c.buflets.clone() } else { Vec::new() };
-                                let list = c.buflets[b0..b1].to_vec();
-                                self.tx.buflets(list, first_off, n as u32, own, true);
-                                self.stats.dev_read_bytes += n;
+                            let data = if *dev {
+                                DinData::Buflets {
+                                    list: c.buflets[b0..b1].to_vec(),
+                                    own: if last { c.buflets.clone() } else { Vec::new() },
+                                }
                             } else {
-                                let own = if last { c.pages.clone() } else { Vec::new() };
-                                let list = c.pages[b0..b1].to_vec();
-                                self.tx.pages(list, first_off, n as u32, own, !digest);
-                            }
-                            if digest && !*dev {
-                                // The CPU reads the data it sends to make its digest.
-                                let buf =
-                                    gather(drv, &c.pages[b0..b1], u64::from(first_off), n, unit);
-                                self.stats.digest_bytes_read += n;
-                                self.tx.bytes(glue::pad_and_digest(&buf), true);
-                            } else if n % 4 != 0 {
-                                self.tx.bytes(vec![0u8; (4 - n % 4) as usize], true);
-                            }
-                            self.stats.pdus_out += 1;
-                            self.stats.read_bytes += n;
+                                DinData::Pages {
+                                    list: c.pages[b0..b1].to_vec(),
+                                    own: if last { c.pages.clone() } else { Vec::new() },
+                                    page: unit,
+                                }
+                            };
+                            let out = (&mut self.tx, &mut self.stats);
+                            queue_data_in(out, drv, &self.params, &hdr, first_off, n, data);
                             a += n;
                         }
                         t.din_sent = c_end;
@@ -2038,11 +2033,9 @@ impl IscsiApp {
                 with_status.then_some((status, under, over, residual)),
             );
             data_sn += 1;
-            let h = glue::header_only(&hdr, self.params.header_digest);
-            self.tx.bytes(h, false);
             let p0 = (off / page) as usize;
             let p1 = (off + n).div_ceil(page) as usize;
-            let pages: Vec<u64> = din[p0..p1].iter().map(|p| p.unwrap_or(0)).collect();
+            let list: Vec<u64> = din[p0..p1].iter().map(|p| p.unwrap_or(0)).collect();
             // Each page goes back with the post that reads its last byte.
             let full_end = if last {
                 p1
@@ -2052,23 +2045,9 @@ impl IscsiApp {
             let own_from = owned_upto.max(p0);
             let own: Vec<u64> = (own_from..full_end).filter_map(|i| din[i]).collect();
             owned_upto = owned_upto.max(full_end);
-            self.tx.pages(
-                pages,
-                (off % page) as u16,
-                n as u32,
-                own,
-                !self.params.data_digest,
-            );
-            if self.params.data_digest {
-                let pgs: Vec<u64> = din[p0..p1].iter().map(|p| p.unwrap_or(0)).collect();
-                let buf = gather(drv, &pgs, off % page, n, page);
-                self.stats.digest_bytes_read += n;
-                self.tx.bytes(glue::pad_and_digest(&buf), true);
-            } else if n % 4 != 0 {
-                self.tx.bytes(vec![0u8; (4 - n % 4) as usize], true);
-            }
-            self.stats.pdus_out += 1;
-            self.stats.read_bytes += n;
+            let data = DinData::Pages { list, own, page };
+            let out = (&mut self.tx, &mut self.stats);
+            queue_data_in(out, drv, &self.params, &hdr, off % page, n, data);
             off += n;
         }
         self.pool
@@ -2103,6 +2082,58 @@ impl IscsiApp {
             self.stats.check_conditions += 1;
         }
     }
+}
+
+/// Where a Data-In PDU's data is sent from: host pages (`page` bytes each) or host buflets,
+/// with those that go back once the post is over (`own`).
+enum DinData {
+    Pages {
+        list: Vec<u64>,
+        own: Vec<u64>,
+        page: u64,
+    },
+    Buflets {
+        list: Vec<u16>,
+        own: Vec<u16>,
+    },
+}
+
+/// Queue one Data-In PDU: its header `hdr`, its `n` data bytes by reference (starting
+/// `first_off` bytes into the first entry of `data`), then its data digest or its padding. A
+/// data digest is made from host pages (the CPU reads them); reads through host buflets are
+/// never streamed with one ([`IscsiApp::dev_chunk`]).
+fn queue_data_in(
+    (tx, stats): (&mut PduTx, &mut IscsiStats),
+    drv: &mut Driver,
+    params: &glue::Params,
+    hdr: &[u8; 48],
+    first_off: u64,
+    n: u64,
+    data: DinData,
+) {
+    tx.bytes(glue::header_only(hdr, params.header_digest), false);
+    let digest = match data {
+        DinData::Pages { list, own, page } => {
+            let digest = params.data_digest.then(|| {
+                stats.digest_bytes_read += n;
+                glue::pad_and_digest(&gather(drv, &list, first_off, n, page))
+            });
+            tx.pages(list, first_off as u16, n as u32, own, digest.is_none());
+            digest
+        }
+        DinData::Buflets { list, own } => {
+            stats.dev_read_bytes += n;
+            tx.buflets(list, first_off as u16, n as u32, own, true);
+            None
+        }
+    };
+    match digest {
+        Some(d) => tx.bytes(d, true),
+        None if !n.is_multiple_of(4) => tx.bytes(vec![0u8; (4 - n % 4) as usize], true),
+        None => {}
+    }
+    stats.pdus_out += 1;
+    stats.read_bytes += n;
 }
 
 /// The CPU's copy of `n` data-in bytes that start `first` bytes into the first of `pages`
