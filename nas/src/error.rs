@@ -106,4 +106,7 @@ pub struct WriteStats {
     pub release_requests: u64,
     /// Writes that waited for an earlier write on a shared block.
     pub serialized: u64,
+    /// Received bytes the CPU copied out of named buffers the socket needed back
+    /// ([`crate::stream::NasStream::bounce`]).
+    pub bounced_bytes: u64,
 }

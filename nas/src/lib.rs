@@ -19,6 +19,7 @@
 
 pub mod answer;
 pub mod app;
+mod bounce;
 pub mod error;
 pub mod filemap;
 pub mod framed;

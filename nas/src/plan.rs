@@ -302,6 +302,15 @@ impl RangeSet {
             .and_then(|(_, &re)| (re > pos).then_some(re))
     }
 
+    /// The ranges that overlap `[s, e)`, whole.
+    pub fn overlapping(&self, s: u64, e: u64) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let first = self.map.range(..=s).next_back().map_or(s, |(&a, _)| a);
+        self.map
+            .range(first..e)
+            .map(|(&a, &b)| (a, b))
+            .filter(move |&(_, b)| b > s)
+    }
+
     /// End of the run starting at 0 (0 when 0 is not in the set).
     pub fn prefix(&self) -> u64 {
         self.map.get(&0).copied().unwrap_or(0)

@@ -282,10 +282,13 @@ impl<M: FileMap> NasServer<M> {
     }
 
     /// The connection is over (its socket deleted): the application gives back what it
-    /// holds (the iSCSI target's page pool).
+    /// holds (the iSCSI target's page pool), and the stream its bounced copies.
     pub fn release(&mut self, drv: &mut Driver) {
         if let App::Iscsi(a) = &mut self.app {
             a.release(drv);
+        }
+        if self.stream.writes_in_flight() == 0 {
+            self.stream.free_bounces(drv);
         }
     }
 

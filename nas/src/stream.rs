@@ -151,6 +151,18 @@ pub struct NasStream {
     pub(crate) releasing: HashMap<u32, Vec<u16>>,
     /// The driver knew the socket at [`NasStream::start`], so its deletion can be noticed.
     pub(crate) known: bool,
+    /// Received bytes copied out of their named buffers ([`NasStream::bounce`]), by stream
+    /// offset: reads and writes of them use the copy, and the buffers can be posted again.
+    pub(crate) bounced: BTreeMap<u64, Bounce>,
+}
+
+/// Stream bytes `[key, key + len)` copied into an I/O buffer of the driver at `addr`
+/// (`alloc` bytes, page aligned).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bounce {
+    pub(crate) addr: u64,
+    pub(crate) len: u64,
+    pub(crate) alloc: u64,
 }
 
 impl NasStream {
@@ -212,6 +224,7 @@ impl NasStream {
             hold_end: None,
             releasing: HashMap::new(),
             known: flags.is_some(),
+            bounced: BTreeMap::new(),
         };
         for _ in 0..count {
             let nb = drv.alloc_nb(pages)?;
@@ -297,7 +310,7 @@ impl NasStream {
         let mut pos = 0;
         let lim = self.hold_end.unwrap_or(u64::MAX);
         loop {
-            if let Some(e) = self.done.run_end(pos) {
+            if let Some(e) = self.done.run_end(pos).or_else(|| self.bounce_end(pos)) {
                 pos = e;
                 continue;
             }
@@ -387,6 +400,13 @@ impl NasStream {
     /// of the same named buffer (at most up to `end`). p2p: the device (buflet memory) address
     /// and the bytes from there in the same hold record.
     pub(crate) fn locate(&self, pos: u64, end: u64, page: u64) -> Result<(u64, u64), WriteError> {
+        if let Some((&b, k)) = self.bounced.range(..=pos).next_back() {
+            if pos < b + k.len {
+                let addr = k.addr + (pos - b);
+                let n = (page - addr % page).min(b + k.len - pos).min(end - pos);
+                return Ok((addr, n));
+            }
+        }
         if self.hold_end.is_some_and(|l| pos >= l) {
             return Err(WriteError::NotReceived(pos, end));
         }
@@ -579,18 +599,20 @@ impl NasStream {
     }
 
     /// Re-post (or free, once the stream ended) every returned buffer whose bytes are all
-    /// written or discarded and that no unfinished write uses.
+    /// written, discarded or bounced and that no unfinished write reads; give back the
+    /// bounced copies no longer needed.
     pub(crate) fn recycle(&mut self, drv: &mut Driver) -> Result<(), DriverError> {
         let free: Vec<u64> = self
             .returned
             .iter()
             .filter(|(&off, r)| {
                 let end = off + r.bytes;
-                self.done.covers(off, end)
-                    && !self
-                        .ops
-                        .iter()
-                        .any(|o| o.stream_off < end && off < o.stream_off + o.len)
+                // Bytes of the buffer a write reads: not those it reads from copies.
+                self.not_in_nb(off, end)
+                    && !self.ops.iter().any(|o| {
+                        let (lo, hi) = (off.max(o.stream_off), end.min(o.stream_off + o.len));
+                        lo < hi && !self.all_bounced(lo, hi)
+                    })
             })
             .map(|(&off, _)| off)
             .collect();
@@ -599,6 +621,9 @@ impl NasStream {
                 let repost = self.eof.is_none() && !self.deleted;
                 self.release(drv, nb, repost)?;
             }
+        }
+        if !self.bounced.is_empty() {
+            self.free_bounced(drv);
         }
         self.release_chains(drv)
     }

@@ -707,9 +707,9 @@ fn padded(s: &str, n: usize) -> Vec<u8> {
 /// Medium data compared per chunk (VERIFY, WRITE AND VERIFY), bytes at most. The transport
 /// must hold a whole chunk of data-out before the logical unit sees it: over iSCSI a chunk
 /// waits in named buffers, and an initiator that pushes every other segment (each PSH returns
-/// a buffer) fills 16 of them with about 46 KB, so a 64 KiB chunk never came whole (the
-/// rest waited in the NIC for a buffer): VERIFY hung on the RTL. 16 KiB fits in 12 buffers
-/// of one full segment each.
+/// a buffer) fills 16 of them with about 46 KB. 16 KiB fits in 12 buffers of one full segment
+/// each, so Linux's initiator never needs the target's bounce (docs/iscsi.md, "Small
+/// pushes"), which copies the data-out out of the buffers when they run out.
 const COMPARE_CHUNK: u64 = 16 << 10;
 
 impl BlockLu {

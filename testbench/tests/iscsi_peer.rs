@@ -6,7 +6,9 @@
 //! host DRAM about twice per byte each way (zero-copy; p2p writes: about 0.1). The independent
 //! initiator is libiscsi, run live by scripts/iscsi-conformance.sh (root and a TAP interface).
 
-use buflet_testbench::peer::iscsi::{run, run_digests, run_with, Hostile, IscsiPeerReport};
+use buflet_testbench::peer::iscsi::{
+    run, run_digests, run_with, Hostile, IscsiPeerReport, TINY_VERIFY_BYTES,
+};
 use buflet_testbench::peer::PeerOpts;
 use buflet_testbench::Backend;
 
@@ -191,5 +193,32 @@ fn an_oversize_segment_is_rejected_and_the_connection_reset() {
             r.backend
         );
         assert!(!r.passed, "{}", r.backend);
+    }
+}
+
+/// An initiator that pushes every 512-byte segment alone (each PSH returns a named buffer)
+/// while the logical unit compares 16 KiB at a time: the 16 buffers fill with less than one
+/// compare, so the target must copy the data-out out of them (bounce) to go on. The VERIFY
+/// ends GOOD and the file still reads back. Before the bounce, this stalled.
+#[test]
+fn tiny_pushes_are_bounced_not_stalled_both_backends() {
+    for (b, width) in [(Backend::Model, 64), (Backend::Rtl, 64)] {
+        let r = run_with(&opts(b, width, 256 << 10, 0.0), Some(Hostile::TinyPushes))
+            .expect("tiny-push run");
+        assert!(r.passed, "{}: {:?}", r.backend, r.failures);
+        assert!(r.verified, "{}", r.backend);
+        let chunks = r.bytes.div_ceil(buflet_testbench::peer::iscsi::CHUNK);
+        assert_eq!(
+            r.commands,
+            2 * chunks + 1,
+            "{}: the VERIFY ended",
+            r.backend
+        );
+        assert!(
+            r.bounced_bytes > 0 && r.bounced_bytes <= TINY_VERIFY_BYTES,
+            "{}: {} data-out bytes bounced",
+            r.backend,
+            r.bounced_bytes
+        );
     }
 }

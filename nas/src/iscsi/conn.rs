@@ -381,6 +381,9 @@ impl IscsiApp {
             self.serve(drv, nas, file, itt);
             self.try_finish(drv, itt);
         }
+        if nas.posted_count() == 0 && !nas.is_hold() {
+            self.unstarve(drv, nas);
+        }
         if self.closed {
             let rx = nas.received();
             if rx > self.next {
@@ -412,6 +415,35 @@ impl IscsiApp {
         for t in self.tasks.values_mut() {
             if !t.data_settled() {
                 t.aborted = true;
+            }
+        }
+    }
+
+    /// Every named buffer is back and held, and a logical unit waits to read data-out that is
+    /// not all in: an initiator pushing small segments (each PSH returns a buffer) can fill
+    /// all the buffers with less than the range, and the rest could never come. The part that
+    /// is in is copied out of the buffers ([`NasStream::bounce`]) so they go back to the NIC;
+    /// the logical unit then reads (or writes) the copy.
+    fn unstarve(&mut self, drv: &mut Driver, nas: &mut NasStream) {
+        let mut ranges = Vec::new();
+        for t in self.tasks.values() {
+            for p in &t.pending {
+                let Pending::Peek { off, len, .. } = p else {
+                    continue;
+                };
+                let end = off + len;
+                for (&b, &(s, l)) in t.segs.range(..end) {
+                    let (lo, hi) = ((*off).max(b), end.min(b + l));
+                    if lo < hi {
+                        ranges.push((s + (lo - b), hi - lo));
+                    }
+                }
+            }
+        }
+        for (s, n) in ranges {
+            if let Err(e) = nas.bounce(drv, s, n) {
+                self.fail(format!("iSCSI: copying data-out out of named buffers: {e}"));
+                return;
             }
         }
     }

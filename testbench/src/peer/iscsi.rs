@@ -38,7 +38,18 @@ pub enum Hostile {
     /// A NOP-Out whose data segment is longer than the target's MaxRecvDataSegmentLength:
     /// Reject, protocol error, then the target ends the connection (RST).
     OversizeSegment,
+    /// Not a protocol error but an unkind sender: once the file is written, a VERIFY(10)
+    /// with BYTCHK of [`TINY_VERIFY_BYTES`] whose data-out goes in [`TINY_SEGMENT`]-byte
+    /// segments, each pushed (PSH) alone. Each PSH returns a named buffer, so the target's
+    /// buffers fill with less than the logical unit compares at once; the target must copy
+    /// the data out of them (bounce) and answer GOOD, not wait forever.
+    TinyPushes,
 }
+
+/// Bytes the [`Hostile::TinyPushes`] VERIFY compares, from LBA 0.
+pub const TINY_VERIFY_BYTES: u64 = 64 * 1024;
+/// Bytes per TCP segment of the [`Hostile::TinyPushes`] VERIFY.
+pub const TINY_SEGMENT: usize = 512;
 
 /// What the iSCSI run measured.
 #[derive(Debug, Clone, Serialize)]
@@ -74,6 +85,9 @@ pub struct IscsiPeerReport {
     pub rejects: Vec<u8>,
     /// The target ended the connection with an RST.
     pub reset_by_target: bool,
+    /// Data-out bytes the target copied out of its named buffers to free them
+    /// ([`Hostile::TinyPushes`]).
+    pub bounced_bytes: u64,
     /// Everything verified and every command ended GOOD.
     pub passed: bool,
     /// What went wrong.
@@ -82,6 +96,8 @@ pub struct IscsiPeerReport {
 
 /// The initiator's view of one outstanding command.
 struct Cmd {
+    /// The command's name, for failures.
+    name: &'static str,
     lba: u32,
     blocks: u16,
     write: bool,
@@ -216,11 +232,30 @@ impl Initiator {
 
     /// A READ(10) or WRITE(10) of `blocks` blocks at `lba`; a write's data comes from `src`.
     fn command(&mut self, write: bool, lba: u32, blocks: u16, src: &[u8]) {
+        let op = if write {
+            (0x2a, 0, "WRITE(10)")
+        } else {
+            (0x28, 0, "READ(10)")
+        };
+        self.command_cdb(write, lba, blocks, src, op);
+    }
+
+    /// A 10-byte CDB command `(opcode, byte 1, name)` over `blocks` blocks at `lba`, with
+    /// data-out from `src` when `write`.
+    fn command_cdb(
+        &mut self,
+        write: bool,
+        lba: u32,
+        blocks: u16,
+        src: &[u8],
+        (opcode, byte1, name): (u8, u8, &'static str),
+    ) {
         let itt = self.next_itt;
         self.next_itt += 1;
         let len = u32::from(blocks) * self.block as u32;
         let mut cdb = [0u8; 16];
-        cdb[0] = if write { 0x2a } else { 0x28 };
+        cdb[0] = opcode;
+        cdb[1] = byte1;
         cdb[2..6].copy_from_slice(&lba.to_be_bytes());
         cdb[7..9].copy_from_slice(&blocks.to_be_bytes());
         let imm = if write && self.immediate {
@@ -252,12 +287,19 @@ impl Initiator {
         self.cmds.insert(
             itt,
             Cmd {
+                name,
                 lba,
                 blocks,
                 write,
                 got: 0,
             },
         );
+    }
+
+    /// A VERIFY(10) with BYTCHK (byte-by-byte compare with the data-out) of `blocks` blocks
+    /// at `lba`, the data-out from `src` (the file as written: the answer must be GOOD).
+    fn verify(&mut self, lba: u32, blocks: u16, src: &[u8]) {
+        self.command_cdb(true, lba, blocks, src, (0x2f, 0x02, "VERIFY(10)"));
     }
 
     /// Commit `h` (see [`Hostile`]).
@@ -286,6 +328,8 @@ impl Initiator {
                 });
                 self.push(&hdr, &[]);
             }
+            // Not a protocol error: see the Verify phase of the run.
+            Hostile::TinyPushes => self.expect_rejects = false,
             Hostile::OversizeSegment => {
                 let n = buflet_nas::iscsi::MAX_RECV_DSL as usize + 4;
                 let hdr = emit(|b| {
@@ -476,9 +520,7 @@ impl Initiator {
         if status != 0 {
             self.fail(format!(
                 "{} of {} blocks at LBA {} ended with status {status:#x}",
-                if c.write { "WRITE(10)" } else { "READ(10)" },
-                c.blocks,
-                c.lba
+                c.name, c.blocks, c.lba
             ));
         }
         if !c.write && c.got != u64::from(c.blocks) * self.block {
@@ -638,6 +680,7 @@ fn run_full(
     enum Phase {
         Login,
         Write,
+        Verify,
         Read,
         Logout,
         Closing,
@@ -652,6 +695,7 @@ fn run_full(
     let mut progress_key = (0u64, 0usize, 0usize);
     let mut quiet = 0u64;
     let mut reset_by_target = false;
+    let mut bounced_bytes = 0u64;
     loop {
         let now = clock.now(drv.cycles());
         iface.poll(now, &mut phy, &mut sockets);
@@ -684,7 +728,11 @@ fn run_full(
                     }
                     if next_lba == total_blocks && ini.cmds.is_empty() {
                         next_lba = 0;
-                        if write {
+                        if write && hostile == Some(Hostile::TinyPushes) {
+                            phase = Phase::Verify;
+                            let n = (TINY_VERIFY_BYTES.min(opts.bytes) / block) as u16;
+                            ini.verify(0, n, &source);
+                        } else if write {
                             phase = Phase::Read;
                             mem_at_read = Some(drv.env.mem.stats());
                         } else {
@@ -693,21 +741,37 @@ fn run_full(
                         }
                     }
                 }
+                Phase::Verify if ini.cmds.is_empty() => {
+                    phase = Phase::Read;
+                    mem_at_read = Some(drv.env.mem.stats());
+                }
                 Phase::Logout if ini.logged_out => {
                     s.close();
                     phase = Phase::Closing;
                 }
                 _ => {}
             }
-            while !ini.out.is_empty() && s.can_send() {
+            // Tiny pushes: one small segment at a time, sent once the last is acknowledged,
+            // so each is the end of smoltcp's send buffer and carries PSH.
+            let tiny = phase == Phase::Verify;
+            let mut budget = if !tiny {
+                usize::MAX
+            } else if s.send_queue() == 0 {
+                TINY_SEGMENT
+            } else {
+                0
+            };
+            while !ini.out.is_empty() && s.can_send() && budget > 0 {
                 let (a, b) = ini.out.as_slices();
                 let chunk = if a.is_empty() { b } else { a };
+                let chunk = &chunk[..chunk.len().min(budget)];
                 let n = s
                     .send_slice(chunk)
                     .map_err(|e| PeerError::Peer(format!("send: {e}")))?;
                 if n == 0 {
                     break;
                 }
+                budget -= n;
                 ini.out.drain(..n);
             }
         }
@@ -743,6 +807,7 @@ fn run_full(
         active |= routed > 0;
         let finished = srv.take_finished();
         for s in &finished {
+            bounced_bytes += s.writer.bounced_bytes;
             if let Some(f) = &s.failure {
                 // After a hostile PDU the target may end the session: the peer must then see
                 // the connection reset (checked below), not hang.
@@ -829,6 +894,7 @@ fn run_full(
         cycles: drv.cycles(),
         rejects: ini.rejects.clone(),
         reset_by_target,
+        bounced_bytes,
         passed: verified && failures.is_empty(),
         failures,
     })

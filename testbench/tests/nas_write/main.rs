@@ -17,7 +17,9 @@
 //! | `failures.rs` | disk errors retried, a permanent failure, a disk that stops answering, bad requests |
 //! | `modes.rs` | host-DRAM crossings per byte of each mode, mode names |
 //! | `p2p.rs` | p2p streams: the mode and the socket, chain releases, SOCK_DEL |
+//! | `bounce.rs` | bytes copied out of named buffers the socket needs back |
 
+mod bounce;
 #[path = "../common/mod.rs"]
 mod common;
 mod failures;
@@ -43,6 +45,10 @@ use oracle::*;
 use random::*;
 
 buflet_testbench::test_list! {
+    bounce => {
+        bounce_model,
+        bounce_rtl,
+    },
     rmw => {
         rmw_cases_model,
         rmw_cases_rtl,
