@@ -136,6 +136,15 @@ struct Cur {
     crc: Option<u32>,
 }
 
+/// A task-management request answered once the tasks it aborted (`tasks`) are gone.
+struct TmfWait {
+    itt: u32,
+    response: u8,
+    tasks: Vec<u32>,
+    /// TARGET COLD RESET: the connection ends after the answer.
+    cold: bool,
+}
+
 /// One SCSI command.
 struct Task {
     itt: u32,
@@ -199,6 +208,8 @@ pub struct IscsiApp {
     by_tag: HashMap<u64, u32>,
     blk_tags: HashMap<u32, u32>,
     next_ttt: u32,
+    /// Task-management requests not yet answered, in arrival order.
+    tmf_wait: VecDeque<TmfWait>,
     /// Data-out bytes solicited by R2Ts and not yet come, over all commands.
     solicited: u64,
     tx: PduTx,
@@ -238,6 +249,7 @@ impl IscsiApp {
             by_tag: HashMap::new(),
             blk_tags: HashMap::new(),
             next_ttt: 1,
+            tmf_wait: VecDeque::new(),
             solicited: 0,
             tx: PduTx::new(sock),
             pool: PagePool::new(page, POOL_PAGES),
@@ -380,6 +392,9 @@ impl IscsiApp {
         for itt in itts {
             self.serve(drv, nas, file, itt);
             self.try_finish(drv, itt);
+        }
+        if !self.tmf_wait.is_empty() {
+            self.answer_tmfs();
         }
         if nas.posted_count() == 0 && !nas.is_hold() {
             self.unstarve(drv, nas);
@@ -1143,11 +1158,42 @@ impl IscsiApp {
             None if m.function == 8 => 4,
             None => 5,
         };
-        let sn = self.next_stat_sn();
-        let hdr = glue::tmf_response(m.itt, response, sn, self.exp_cmd_sn, self.max_cmd_sn());
-        self.send_pdu(hdr, &[]);
-        if f == Some(TmFunction::TargetColdReset) {
-            self.closed = true;
+        // "Function complete" only once the tasks it aborted are gone: the logical unit
+        // completed them and every block command they issued ended, so no write of theirs
+        // lands after the answer (RFC 7143 11.6.2).
+        let wait: Vec<u32> = if response == 0 {
+            self.tasks
+                .iter()
+                .filter(|(_, t)| t.aborted)
+                .map(|(&i, _)| i)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.tmf_wait.push_back(TmfWait {
+            itt: m.itt,
+            response,
+            tasks: wait,
+            cold: f == Some(TmFunction::TargetColdReset),
+        });
+        self.answer_tmfs();
+    }
+
+    /// Send the task-management responses whose aborted tasks are all gone, in order.
+    fn answer_tmfs(&mut self) {
+        while let Some(w) = self.tmf_wait.front() {
+            if w.tasks.iter().any(|i| self.tasks.contains_key(i)) {
+                return;
+            }
+            let Some(w) = self.tmf_wait.pop_front() else {
+                return;
+            };
+            let sn = self.next_stat_sn();
+            let hdr = glue::tmf_response(w.itt, w.response, sn, self.exp_cmd_sn, self.max_cmd_sn());
+            self.send_pdu(hdr, &[]);
+            if w.cold {
+                self.closed = true;
+            }
         }
     }
 
@@ -1569,10 +1615,13 @@ impl IscsiApp {
                 .filter(|p| {
                     matches!(p, Pending::Blk { cmds, .. } if !cmds.is_empty())
                         || matches!(p, Pending::StreamRead { .. })
+                        || matches!(p, Pending::Write { left, .. } if left.borrow().0 > 0)
                 })
                 .collect();
             // Block commands in flight finish first (their pages are still being written; a
-            // streamed read sends nothing more and gives its pages and host buflets back).
+            // streamed read sends nothing more and gives its pages and host buflets back;
+            // a write issues nothing more and ends once the writes it issued are done), so
+            // the task is gone, and the medium settled, before task management answers.
             t.pending = keep_blk;
         }
         let mut keep = Vec::new();
@@ -1656,9 +1705,10 @@ impl IscsiApp {
                     left,
                     reply,
                 } => {
-                    // Hand the writer every data-out piece that is in, in order.
+                    // Hand the writer every data-out piece that is in, in order (nothing more
+                    // once the task is aborted).
                     let mut err = None;
-                    while *off + *issued < *end && err.is_none() {
+                    while *off + *issued < *end && err.is_none() && !t.aborted {
                         let pos = *off + *issued;
                         let Some((&b, &(s, l))) = t.segs.range(..=pos).next_back() else {
                             break;
