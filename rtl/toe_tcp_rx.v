@@ -82,6 +82,7 @@ module toe_tcp_rx #(
     output reg                            tp_stay,
     output reg                            tp_step,
     output wire                           tp_acc,      // S_INORD: payload accepted
+    output wire                           tp_wupd,     // S_TKS1 (a timer tick): send a window update
     output reg  [8*`BF_SOCK_CTX_SIZE-1:0] cx_nx,
     output wire                           seg_we,      // the frame's segment header and chain
     output wire                           nxt_we,
@@ -190,6 +191,18 @@ module toe_tcp_rx #(
     wire        p_open    = (cx_state == ST_ESTAB) || (cx_state == ST_FIN_WAIT_1) || (cx_state == ST_FIN_WAIT_2);
     wire        p_done    = (cx_state == ST_CLOSE_WAIT) || (cx_state == ST_LAST_ACK) ||
                             (cx_state == ST_CLOSING) || (cx_state == ST_TIME_WAIT);
+    // window update (a timer tick, toe_engine S_TKS1; RFC 9293 3.8.6.2.2): the peer may still
+    // send, the advertised right edge lies less than min(MSS, RCV_BUF/2) right of RCV_NXT, and
+    // the window an ACK would advertise now (adv as its field gives it back) lies at least that
+    // much further. The ACK moves the edge there, so the next tick does not send it again.
+    wire [31:0] wu_mss    = {16'd0, sk[`BF_SOCK_DESC_MSS_RANGE]};
+    wire [31:0] wu_half   = sk_rcvbuf >> 1;
+    wire [31:0] wu_min    = (wu_mss < wu_half) ? wu_mss : wu_half;
+    wire [31:0] wu_fld    = adv_c >> ack_shift;
+    wire [31:0] wu_adv    = ((wu_fld > 32'd65535) ? 32'd65535 : wu_fld) << ack_shift;
+    wire        wu_tcp    = (sk[`BF_SOCK_DESC_PROTO_RANGE] == 8'(`BF_IP_PROTO_TCP));
+    assign      tp_wupd   = wu_tcp && p_open && (wu_min != 32'd0) && (promised < wu_min) &&
+                            (wu_adv >= promised + wu_min);
     // the state once the peer's FIN is taken in order
     wire [7:0]  st_fin    = (cx_state == ST_FIN_WAIT_1) ? ST_CLOSING :
                             (cx_state == ST_FIN_WAIT_2) ? ST_TIME_WAIT : ST_CLOSE_WAIT;

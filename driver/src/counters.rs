@@ -51,6 +51,8 @@ pub struct Counters {
     pub blk_dev_bytes: u32,
     /// `CNT_BUF_WIN_READS`: buflet-memory window copies (the CPU's p2p header reads).
     pub buf_win_reads: u32,
+    /// `CNT_TX_WND_UPDATES`: window updates the timer ticks sent.
+    pub tx_wnd_updates: u32,
     /// `CNT_RX_DONE`: frames the engine finished without a drop or an anonymous delivery
     /// (`rx_frames == rx_done + anon_rx + dropped()`).
     pub rx_done: u32,
@@ -120,6 +122,7 @@ impl Driver {
             buf_released: self.rd(reg::CNT_BUF_RELEASED),
             blk_dev_bytes: self.rd(reg::CNT_BLK_DEV_BYTES),
             buf_win_reads: self.rd(reg::CNT_BUF_WIN_READS),
+            tx_wnd_updates: self.rd(reg::CNT_TX_WND_UPDATES),
             rx_done: self.rd(reg::CNT_RX_DONE),
             blk_timeouts: self.rd(reg::CNT_BLK_TIMEOUTS),
             drops,

@@ -65,6 +65,9 @@ pub const TIMER_TICK: u64 = 2;
 /// Timer sweep, per socket visited: its `sock_ctx` read (ACT_NEXT, NB_HEAD) and the head NB's
 /// TIMEOUT/TICKS_LEFT read.
 pub const TIMER_VISIT: u64 = 2;
+/// Timer sweep, a window update queued: the tx push's window cycle, its queueing and the
+/// context write-back (toe_engine S_TXW, S_TXG, S_TKS2).
+pub const WINDOW_UPDATE: u64 = 3;
 /// Timer sweep, per head NB counted down: the TICKS_LEFT write-back (a return costs
 /// [`ENGINE_RETURN`] more).
 pub const TIMER_COUNT: u64 = 1;

@@ -455,8 +455,88 @@ fn syn_flood(backend: Backend) {
     common::assert_buflets_free(drv);
 }
 
+/// Window updates (RFC 9293 3.8.6.2.2, docs/tcp-receive.md "Window updates"): an accepted
+/// socket with a 16 KiB receive buffer and no named buffer takes 16 KiB, and its last ACK
+/// closes the window. Ticks while the bytes wait send nothing. Once a named buffer took them,
+/// the next tick sends one ACK with the window open again (CNT_TX_WND_UPDATES 1) although the
+/// peer sent nothing; a later tick sends nothing more, and the peer's next segment is taken.
+fn window_update(backend: Backend) {
+    let mut r = rig(backend, "wupd");
+    let Bench { drv, wire, .. } = &mut r;
+    let buf = 16usize << 10;
+    drv.listen(&ListenSpec {
+        rcv_buf: buf as u32,
+        ..listen_spec()
+    })
+    .unwrap();
+    assert_eq!(drv.pool_sockets(1).unwrap(), 1);
+    let _ = settle(drv, wire);
+    let mut clients = [Client::new(3)];
+    assert!(connect(drv, wire, &mut clients).is_empty());
+    let c = clients[0];
+    let data = stream(9, buf + MSS);
+    let mut off = 0;
+    while off < buf {
+        let end = (off + MSS).min(buf);
+        wire.send(c.seg(off as u32, &data[off..end], false, false));
+        off = end;
+    }
+    let (cpls, tx) = settle(drv, wire);
+    let (acc, rest) = accepts(drv, cpls);
+    assert!(rest.is_empty(), "{rest:?}");
+    assert_eq!(acc.len(), 1);
+    let sock = acc[0].sock;
+    let all_in = c.isn.wrapping_add(1).wrapping_add(buf as u32);
+    let (_, _, _, ack, _, window) = parse_tx(tx.last().expect("ACKs"));
+    assert_eq!((ack, window), (all_in, 0), "the last ACK closes the window");
+    assert_eq!(drv.counters().dropped(), 0, "{:?}", drv.counters().drops);
+    // The bytes wait for a named buffer: a tick has nothing to announce.
+    drv.timer_kick();
+    let (_, tx) = settle(drv, wire);
+    assert!(tx.is_empty(), "{} frames", tx.len());
+    assert_eq!(drv.rd(reg::CNT_TX_WND_UPDATES), 0);
+    // A named buffer takes them; no frame goes out until a tick.
+    let nb = drv.alloc_nb(4).unwrap();
+    drv.post_nb(sock, &nb, 0).unwrap();
+    let (cpls, tx) = settle(drv, wire);
+    assert!(tx.is_empty(), "{} frames", tx.len());
+    assert_eq!(cpls.len(), 1, "{cpls:?}");
+    assert_eq!(cpls[0].kind, CplKind::NbReturn);
+    assert_eq!(cpls[0].bytes as usize, buf);
+    let got = drv.read_nb(&nb, buf).unwrap();
+    assert_eq!(sha256_hex(&got), sha256_hex(&data[..buf]));
+    // The tick announces the open window: SEQ = ISS + 1, ACK unchanged, at least
+    // min(MSS, RCV_BUF/2) open (the field is scaled by 2^7).
+    drv.timer_kick();
+    let (_, tx) = settle(drv, wire);
+    assert_eq!(tx.len(), 1, "one window update");
+    let (ip, port, seq, ack, syn, window) = parse_tx(&tx[0]);
+    assert_eq!((ip, port, syn), (c.ip, c.port, false));
+    assert_eq!((seq, ack), (c.iss.wrapping_add(1), all_in));
+    assert!(
+        (window as usize) << 7 >= 1460.min(buf / 2),
+        "window field {window}"
+    );
+    assert_eq!(drv.rd(reg::CNT_TX_WND_UPDATES), 1);
+    // Announced: the next tick is quiet.
+    drv.timer_kick();
+    let (_, tx) = settle(drv, wire);
+    assert!(tx.is_empty(), "{} frames", tx.len());
+    assert_eq!(drv.rd(reg::CNT_TX_WND_UPDATES), 1);
+    // The peer sends again and is taken.
+    wire.send(c.seg(buf as u32, &data[buf..], false, false));
+    let (_, tx) = settle(drv, wire);
+    let (_, _, _, ack, _, _) = parse_tx(tx.last().expect("an ACK"));
+    assert_eq!(ack, all_in.wrapping_add(MSS as u32));
+    assert_eq!(drv.counters().dropped(), 0, "{:?}", drv.counters().drops);
+    drv.del_socket(sock).unwrap();
+    drv.free_nb(nb);
+    common::assert_buflets_free(drv);
+}
+
 buflet_testbench::backend_tests! {
     many_clients => many_clients_model(), many_clients_rtl();
     full_reset_timeout => full_reset_timeout_model(), full_reset_timeout_rtl();
     syn_flood => syn_flood_model(), syn_flood_rtl();
+    window_update => window_update_model(), window_update_rtl();
 }

@@ -12,6 +12,8 @@ impl ModelDevice {
     /// them to it).
     pub(super) fn engine_tick(&mut self) -> u64 {
         self.regs.count(reg::CNT_TICKS, 1);
+        // The free count the tick's windows see (sampled as the RTL picks the tick).
+        let free = self.free_sample();
         let mut t = self.now + costs::TIMER_TICK;
         let mut next = self.toe.act_head;
         while let Some(s) = next {
@@ -20,7 +22,18 @@ impl ModelDevice {
             t += costs::TIMER_VISIT;
             // The send side's timers (docs/tcp-transmit.md; the RTL will sweep only the
             // transmit-active sockets).
+            let was = self.toe.socks[s as usize].state;
             self.snd_tick(s, t);
+            // A window update when the window opened past a closed or small right edge
+            // (not when the tick ended or restarted the connection).
+            let sock = &mut self.toe.socks[s as usize];
+            if sock.state == was {
+                if let Some(cmd) = sock.window_update(&self.cfg, free) {
+                    self.regs.count(reg::CNT_TX_WND_UPDATES, 1);
+                    self.tx.push(&self.cfg, t, &cmd);
+                    t += costs::WINDOW_UPDATE;
+                }
+            }
             let Some(&rn) = self.toe.socks[s as usize].nbs.front() else {
                 continue;
             };

@@ -108,16 +108,7 @@ impl Sock {
     /// An ACK for the current RCV_NXT; its window is `adv` of "The window", and the edge
     /// update rule runs.
     pub(super) fn ack(&mut self, cfg: &DeviceConfig, free: u32) -> TxCmd {
-        let shift = if self.ws_ok { self.d.rcv_wscale } else { 0 };
-        let promised = self.promised();
-        let adv = if Self::pool_room(cfg, free) == 0 {
-            0 // no buflets: close, keep the promise
-        } else if !self.ooo.is_empty() && promised > 0 {
-            promised // loss episode: freeze the edge
-        } else {
-            self.win(cfg, self.rcv_nxt, free).max(promised)
-        };
-        let field = (adv >> shift).min(65535);
+        let (field, shift) = self.adv_field(cfg, free);
         self.advance_edge(field, shift);
         TxCmd {
             // SND.MAX (docs/tcp-transmit.md): ISS + 1 until data is sent.
@@ -127,6 +118,35 @@ impl Sock {
             flags: TcpFlags::ACK,
             ..self.tx_base()
         }
+    }
+
+    /// `adv` of "The window" as an ACK's WINDOW field carries it: `(field, shift)`, the field
+    /// saturated at 65535.
+    fn adv_field(&self, cfg: &DeviceConfig, free: u32) -> (u64, u8) {
+        let shift = if self.ws_ok { self.d.rcv_wscale } else { 0 };
+        let promised = self.promised();
+        let adv = if Self::pool_room(cfg, free) == 0 {
+            0 // no buflets: close, keep the promise
+        } else if !self.ooo.is_empty() && promised > 0 {
+            promised // loss episode: freeze the edge
+        } else {
+            self.win(cfg, self.rcv_nxt, free).max(promised)
+        };
+        ((adv >> shift).min(65535), shift)
+    }
+
+    /// A window update for a timer tick (RFC 9293 3.8.6.2.2, docs/tcp-receive.md "Window
+    /// updates"): when the peer may still send, the advertised right edge lies less than
+    /// `min(MSS, RCV_BUF/2)` right of RCV_NXT and the window an ACK would advertise now lies
+    /// at least that much further, the ACK (which moves the edge there); else nothing.
+    pub(super) fn window_update(&mut self, cfg: &DeviceConfig, free: u32) -> Option<TxCmd> {
+        let min = u64::from(self.d.mss).min(u64::from(self.d.rcv_buf) / 2);
+        if self.is_udp() || !peer_open(self.state) || min == 0 {
+            return None;
+        }
+        let promised = self.promised();
+        let (field, shift) = self.adv_field(cfg, free);
+        (promised < min && field << shift >= promised + min).then(|| self.ack(cfg, free))
     }
 
     /// Our SYN of an active open (docs/tcp-transmit.md): SEQ = ISS, options MSS and window

@@ -22,7 +22,7 @@ pub fn reg_block_registers_counters_irq() {
             0x03C,
             reg::BUF_WIN_STATUS + 4,
             reg::BUF_WIN_DATA15 + 4,
-            reg::CNT_BUF_WIN_READS + 4,
+            reg::CNT_TX_WND_UPDATES + 4,
             drop::COUNTER_BASE as u32,
             drop::COUNTER_BASE as u32 + 4 * 17,
             drop::COUNTER_BASE as u32 + 4 * 31,
@@ -93,6 +93,7 @@ pub fn reg_block_registers_counters_irq() {
         let e_rto = ev(&mut rng);
         let e_fast = ev(&mut rng);
         let e_probe = ev(&mut rng);
+        let e_wupd = ev(&mut rng);
         let e_done = ev(&mut rng);
         let e_done_count: u16 = if rng.gen_bool(0.5) {
             rng.gen_range(0..4)
@@ -153,6 +154,7 @@ pub fn reg_block_registers_counters_irq() {
             (p.ev_tx_rto, e_rto as u64),
             (p.ev_tx_fast, e_fast as u64),
             (p.ev_tx_probe, e_probe as u64),
+            (p.ev_tx_wupd, e_wupd as u64),
             (p.ev_tx_done, e_done as u64),
             (p.ev_tx_done_count, e_done_count as u64),
             (p.ev_blk_write, e_blk as u64),
@@ -339,6 +341,7 @@ pub fn reg_block_registers_counters_irq() {
             (e_rto, reg::CNT_TX_RTO),
             (e_fast, reg::CNT_TX_FAST_RETRANS),
             (e_probe, reg::CNT_TX_PROBES),
+            (e_wupd, reg::CNT_TX_WND_UPDATES),
             (e_accept, reg::CNT_ACCEPTS),
             (e_lookup, reg::CNT_LOOKUPS),
             (e_lookup_cyc, reg::CNT_LOOKUP_CYCLES),
@@ -370,6 +373,7 @@ pub fn reg_block_registers_counters_irq() {
         p.ev_tx_rto,
         p.ev_tx_fast,
         p.ev_tx_probe,
+        p.ev_tx_wupd,
         p.ev_blk_write,
         p.ev_blk_read,
         p.ev_blk_timeout,
@@ -622,6 +626,7 @@ pub fn reg_block_tx_registers() {
         reg::CNT_TX_RTO,
         reg::CNT_TX_FAST_RETRANS,
         reg::CNT_TX_PROBES,
+        reg::CNT_TX_WND_UPDATES,
         reg::CNT_TX_DONE,
         reg::CNT_DROP_BAD_ACK,
     ];
@@ -733,6 +738,11 @@ pub fn reg_block_tx_registers() {
             vec![(reg::CNT_TX_PROBES, 1)],
         ),
         (
+            "ev_tx_wupd",
+            vec![(p.ev_tx_wupd, 1)],
+            vec![(reg::CNT_TX_WND_UPDATES, 1)],
+        ),
+        (
             "ev_tx_done 1 post",
             vec![(p.ev_tx_done, 1), (p.ev_tx_done_count, 1)],
             vec![(reg::CNT_TX_DONE, 1)],
@@ -763,6 +773,7 @@ pub fn reg_block_tx_registers() {
                 (p.ev_tx_rto, 1),
                 (p.ev_tx_fast, 1),
                 (p.ev_tx_probe, 1),
+                (p.ev_tx_wupd, 1),
                 (p.ev_tx_done, 1),
                 (p.ev_tx_done_count, 2),
                 (p.ev_drop_valid, 1),
@@ -777,6 +788,7 @@ pub fn reg_block_tx_registers() {
                 (reg::CNT_TX_RTO, 1),
                 (reg::CNT_TX_FAST_RETRANS, 1),
                 (reg::CNT_TX_PROBES, 1),
+                (reg::CNT_TX_WND_UPDATES, 1),
                 (reg::CNT_TX_DONE, 2),
                 (reg::CNT_DROP_BAD_ACK, 1),
             ],

@@ -93,6 +93,7 @@ pub struct Ports {
     pub ev_accept: Port,
     pub ev_lookup: Port,
     pub ev_lookup_cyc: Port,
+    pub ev_tx_wupd: Port,
 }
 
 impl Ports {
@@ -187,6 +188,7 @@ impl Ports {
             ev_accept: g.ev_accept,
             ev_lookup: g.ev_lookup,
             ev_lookup_cyc: g.ev_lookup_cyc,
+            ev_tx_wupd: g.ev_tx_wupd,
         }
     }
 }

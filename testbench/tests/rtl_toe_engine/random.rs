@@ -364,6 +364,7 @@ pub fn random_traffic(model: &str, seeds: std::ops::Range<u64>) {
         "accept_pool_closed",
         "beyond_win_within_promise",
         "edge_rounded_left",
+        "window_update",
         "anon_rx",
         "anon_trunc",
         "anon_none_drop",

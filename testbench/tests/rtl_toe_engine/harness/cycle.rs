@@ -253,6 +253,7 @@ impl Tb {
         self.got.accepts += self.m.get(p.ev_accept);
         self.got.lookups += self.m.get(p.ev_lookup);
         self.got.lookup_cycles += self.m.get(p.ev_lookup_cyc);
+        self.got.wnd_updates += self.m.get(p.ev_tx_wupd);
         if g(&self.m, p.expose_en) {
             let b = self.m.get(p.expose_idx) as u16;
             let e = self
@@ -266,6 +267,7 @@ impl Tb {
             self.got.delivered += self.m.get(p.ev_delivered_bytes);
         }
         self.ev_returned += self.m.get(p.ev_nb_returned);
+        self.prev_free = free_now;
         self.m.tick(p.clk);
     }
 

@@ -34,6 +34,8 @@ pub struct Counts {
     /// the bucket read plus one per socket visited on the chain).
     pub lookups: u64,
     pub lookup_cycles: u64,
+    /// Window updates a tick sent (ev_tx_wupd, CNT_TX_WND_UPDATES).
+    pub wnd_updates: u64,
 }
 
 /// Output streams, in the order of `Tb::p_out`/`Tb::hold`.
@@ -141,6 +143,8 @@ pub struct Tb {
     pub tick_reqs: u64,
     pub last_tick_req: Option<u64>,
     pub last_ev_tick: Option<u64>,
+    /// pool_free as driven in the previous cycle (the one a tick taken then saw).
+    pub prev_free: usize,
     /// Sweeps run on a TIMEOUT completion before their ev_tick pulse was seen.
     pub early: u32,
     /// TIMEOUT returns of the sweeps, in sweep order.
@@ -257,6 +261,7 @@ impl Tb {
             tick_reqs: 0,
             last_tick_req: None,
             last_ev_tick: None,
+            prev_free: 0,
             early: 0,
             timeout_order: VecDeque::new(),
             obs_edge: HashMap::new(),

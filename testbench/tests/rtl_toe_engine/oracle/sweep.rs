@@ -22,6 +22,22 @@ impl Tb {
                     s.state = SockState::Listen;
                 }
             }
+            // a window update, with the pool room of the free count the tick saw
+            let pool_room = self.pool_room(self.prev_free);
+            let s = self.osock[slot as usize].as_mut().unwrap();
+            if let Some(t) = s.window_update(pool_room) {
+                let e = TxEdge {
+                    slot,
+                    shift: s.shift(),
+                    syn_ack: false,
+                    fresh: false,
+                    pool_closed: pool_room == 0,
+                };
+                self.tx_expect.push_back((t, Some(e)));
+                self.exp.wnd_updates += 1;
+                self.exp.tx += 1;
+                self.count_cov(&["window_update"]);
+            }
             let s = self.osock[slot as usize].as_mut().unwrap();
             let Some(&r) = s.nbs.front() else {
                 continue;

@@ -54,6 +54,13 @@ impl OSock {
     /// The WINDOW field of an ACK (RCV_NXT after the segment, the frame's pool room), with the
     /// edge update.
     pub fn ack_field(&mut self, pool_room: u64) -> u16 {
+        let field = self.adv_field(pool_room);
+        self.update_edge(field, self.shift());
+        field as u16
+    }
+
+    /// The WINDOW field an ACK would carry now, without the edge update.
+    pub fn adv_field(&self, pool_room: u64) -> u32 {
         let win = self.win(pool_room) as i64;
         let promised = self.promised();
         let adv = if pool_room == 0 {
@@ -63,10 +70,30 @@ impl OSock {
         } else {
             win.max(promised)
         };
-        let sh = self.shift();
-        let field = ((adv >> sh) as u64).min(65535) as u32;
-        self.update_edge(field, sh);
-        field as u16
+        ((adv >> self.shift()) as u64).min(65535) as u32
+    }
+
+    /// A timer tick's window update (docs/tcp-receive.md "Window updates"): a TCP socket whose
+    /// peer may still send, whose promise is under min(MSS, RCV_BUF/2) and whose ACK would now
+    /// open at least that much more gets that ACK (the edge moves).
+    pub fn window_update(&mut self, pool_room: u64) -> Option<TxCmd> {
+        let min = u64::from(self.cfg.mss).min(u64::from(self.cfg.rcv_buf) / 2);
+        if self.udp() || self.state != SockState::Estab || min == 0 {
+            return None;
+        }
+        let promised = self.promised() as u64;
+        let gain = u64::from(self.adv_field(pool_room)) << self.shift();
+        if promised >= min || gain < promised + min {
+            return None;
+        }
+        let field = self.ack_field(pool_room);
+        Some(TxCmd {
+            seq: self.cfg.iss.wrapping_add(1),
+            ack: self.rcv_nxt,
+            window: field,
+            flags: ACK,
+            ..self.cfg.tx()
+        })
     }
 
     /// The WINDOW field of a SYN-ACK (never scaled), with the edge update (shift 0).
