@@ -549,6 +549,9 @@ fn main() -> ExitCode {
         Cmd::Bench {
             what: BenchCmd::Lookup(a),
         } => bench_lookup(&a),
+        Cmd::Bench {
+            what: BenchCmd::Rate(a),
+        } => bench_rate(&a),
     }
 }
 
@@ -1186,6 +1189,104 @@ enum BenchCmd {
     /// CNT_LOOKUP_CYCLES / CNT_LOOKUPS): 1, 64, 1,024 and 4,096 live sockets in the RTL's
     /// 4,096-socket build, up to 65,536 in the model's.
     Lookup(LookupArgs),
+    /// Receive rate by frame size: back-to-back valid TCP frames of one connection through the
+    /// driver, named buffers always posted; cycles per frame until the payload is in host
+    /// memory, the rate at the device clock, and the cycles per frame 100 GbE needs.
+    Rate(RateArgs),
+}
+
+#[derive(Args)]
+struct RateArgs {
+    /// Which implementation of the device runs.
+    #[arg(long, default_value = "model")]
+    backend: Backend,
+    /// Datapath width in bits.
+    #[arg(long, default_value_t = 64)]
+    width: u32,
+    /// Ethernet frame sizes in bytes, FCS included (default 64,128,256,512,1024,1500,9000).
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(59..=9220))]
+    sizes: Vec<u32>,
+    /// Data frames per size.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    frames: u64,
+    /// The rate the wire feeds the MAC at, Gbit/s (default: far above what the NIC takes, so
+    /// the NIC sets the rate; 100 shows 100 GbE).
+    #[arg(long, default_value_t = buflet_testbench::rate_bench::DEFAULT_LINE_GBPS)]
+    line_gbps: f64,
+    /// Also write the points to this CSV file (written once every size was measured).
+    #[arg(long)]
+    csv: Option<std::path::PathBuf>,
+    /// Print one JSON object on one line.
+    #[arg(long)]
+    json: bool,
+}
+
+fn bench_rate(a: &RateArgs) -> ExitCode {
+    use buflet_testbench::rate_bench::{measure, DEFAULT_SIZES};
+    let sizes: Vec<usize> = if a.sizes.is_empty() {
+        DEFAULT_SIZES.to_vec()
+    } else {
+        a.sizes.iter().map(|&s| s as usize).collect()
+    };
+    let backend = Some(a.backend.name());
+    let mut points = Vec::new();
+    if !a.json {
+        println!(
+            "{} {} bits: frame bytes, cycles/frame, Mpps, Gbit/s at the device clock, cycles/frame 100 GbE needs",
+            a.backend.name(),
+            a.width
+        );
+    }
+    for &size in &sizes {
+        match measure(a.backend, a.width, size, a.frames, a.line_gbps) {
+            Ok(p) => {
+                if !a.json {
+                    println!(
+                        "{:>6} B  {:>8.2} cycles/frame  {:>7.2} Mpps  {:>7.2} Gbit/s at {} MHz  (100 GbE: {:.2})  {} drops",
+                        p.frame_bytes,
+                        p.cycles_per_frame,
+                        p.mpps,
+                        p.gbps,
+                        p.clock_mhz,
+                        p.cycles_per_frame_100g,
+                        p.drops
+                    );
+                }
+                points.push(p);
+            }
+            Err(e) => return fail(a.json, "bench rate", backend, &e.to_string(), 1),
+        }
+    }
+    if let Some(path) = &a.csv {
+        let written = csv::Writer::from_path(path).and_then(|mut w| {
+            for p in &points {
+                w.serialize(p)?;
+            }
+            w.flush().map_err(csv::Error::from)
+        });
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(path);
+            return fail(
+                a.json,
+                "bench rate",
+                backend,
+                &format!("writing {}: {e}", path.display()),
+                1,
+            );
+        }
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "command": "bench rate",
+                "backend": a.backend.name(),
+                "width": a.width,
+                "points": points,
+            })
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 #[derive(Args)]

@@ -158,3 +158,30 @@ fn json_failures_print_one_object() {
 fn cosim_without_cases_is_refused() {
     refused(&["cosim", "--cases", "0"], "--cases");
 }
+
+/// `bench rate --csv` writes one header and one row per size; under `--json` one object.
+/// (The model only: the CSV and JSON are the CLI's; testbench/tests/rate_bench.rs runs the
+/// measurement on both backends.)
+#[test]
+fn bench_rate_writes_csv_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("rate.csv");
+    let ps = p.to_str().unwrap();
+    let o = buflet(&[
+        "bench", "rate", "--sizes", "64,1500", "--frames", "50", "--csv", ps, "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["points"].as_array().map(|a| a.len()), Some(2));
+    let csv = std::fs::read_to_string(&p).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[0].contains("frame_bytes") && lines[0].contains("cycles_per_frame"));
+    assert!(
+        lines[1].contains(",64,") && lines[2].contains(",1500,"),
+        "{csv}"
+    );
+    refused(&["bench", "rate", "--sizes", "40"], "40");
+}

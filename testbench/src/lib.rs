@@ -15,6 +15,7 @@ pub mod live;
 pub mod lookup_bench;
 pub mod pcap;
 pub mod peer;
+pub mod rate_bench;
 pub mod rtl_check;
 pub mod runner;
 pub mod sparse;

@@ -114,6 +114,9 @@ pub struct ServeReport {
     pub accepts: u64,
     /// SYNs dropped because the accept pool or the half-open table was full.
     pub listen_full_drops: u32,
+    /// Window updates the NIC's timer ticks sent (CNT_TX_WND_UPDATES): a closed or small
+    /// receive window opened without a segment from the peer.
+    pub wnd_updates: u32,
     /// Free buflets after the last connection was deleted, and the pool's size.
     pub buflets_free_end: u32,
     pub num_buflets: u32,
@@ -417,6 +420,7 @@ pub fn serve(
         connections,
         accepts: srv.stats().accepted,
         listen_full_drops,
+        wnd_updates: c.tx_wnd_updates,
         buflets_free_end: c.free_buflets,
         num_buflets: drv.info.num_buflets,
         host_buflets: drv.host_buflets(),

@@ -1,0 +1,245 @@
+//! Receive rate by frame size (`buflet bench rate`): back-to-back valid TCP frames of one
+//! connection through the real driver, named buffers always posted, on either backend and
+//! width. Frames are built by etherparse; the sender keeps inside the window the NIC's ACKs
+//! advertise (parsed by etherparse), so nothing is dropped for being out of window, and a
+//! timer runs so a closed window is reopened by the NIC's window updates.
+//!
+//! A frame of `size` bytes is an Ethernet frame as the standard counts it (FCS included, not
+//! the preamble and gap): the simulated wire carries `size - 4` bytes, a 20-byte IPv4 header,
+//! a 20-byte TCP header and `size - 58` bytes of payload. The figures: device cycles per frame
+//! from the first data frame offered until every payload byte was written into host memory
+//! (`CNT_DELIVERED_BYTES`), what that is at the device clock in frames and bits per second, and
+//! the cycles per frame 100 GbE would need (`clock / (100e9 / ((size + 20) * 8))`: the 20 bytes
+//! are the preamble and the inter-frame gap). The wire feeds the MAC at [`DEFAULT_LINE_GBPS`]
+//! unless told otherwise, so the NIC, not the wire, sets the rate.
+
+use crate::frames::{
+    demo_socket, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_MAC, SERVER_PORT,
+};
+use crate::{Backend, Bench, TbError};
+use buflet_driver::CplKind;
+use buflet_platform::DeviceConfig;
+use buflet_spec::reg;
+use etherparse::{PacketBuilder, PacketHeaders, TcpOptionElement, TransportHeader};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// The wire's rate by default, Gbit/s: faster than the NIC takes frames at any size.
+pub const DEFAULT_LINE_GBPS: f64 = 1000.0;
+/// Frame sizes of the default sweep.
+pub const DEFAULT_SIZES: [usize; 7] = [64, 128, 256, 512, 1024, 1500, 9000];
+/// Headers and FCS of a frame: Ethernet 14 + IPv4 20 + TCP 20 + FCS 4.
+pub const OVERHEAD: usize = 58;
+/// The window scale the client announces and the NIC's socket uses.
+const WSCALE: u8 = 7;
+/// Named buffers kept posted, and their pages.
+const NBS: usize = 16;
+const NB_PAGES: usize = 16;
+/// Cycles per poll while measuring (the resolution of the figures).
+const STEP: u64 = 32;
+/// Timer period while measuring: a closed window is reopened by the tick's window update.
+const TICK: u32 = 1024;
+
+/// One frame size measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct RatePoint {
+    /// "model" or "rtl", and the datapath width.
+    pub backend: String,
+    pub width: u32,
+    /// Ethernet frame bytes (FCS included) and TCP payload bytes per frame.
+    pub frame_bytes: usize,
+    pub payload_bytes: usize,
+    /// Data frames sent and payload bytes the NIC wrote into host memory.
+    pub frames: u64,
+    pub delivered_bytes: u64,
+    /// Device cycles from the first data frame offered until the last payload byte was in
+    /// host memory, and per frame.
+    pub cycles: u64,
+    pub cycles_per_frame: f64,
+    /// The device clock, and the rate at that clock.
+    pub clock_mhz: u32,
+    pub mpps: f64,
+    pub gbps: f64,
+    /// Cycles per frame 100 GbE needs at this size and clock.
+    pub cycles_per_frame_100g: f64,
+    /// Frames the device dropped (any reason) while measuring: 0 unless something is wrong.
+    pub drops: u64,
+    /// The rate the wire fed the MAC at, Gbit/s.
+    pub line_gbps: f64,
+}
+
+/// A data segment of the client: `payload` at sequence `seq`, acknowledging `ack`.
+fn segment(seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2(CLIENT_MAC, SERVER_MAC)
+        .ipv4(CLIENT_IP, SERVER_IP, 64)
+        .tcp(CLIENT_PORT, SERVER_PORT, seq, 65535)
+        .ack(ack);
+    let mut v = Vec::with_capacity(b.size(payload.len()));
+    let _ = b.write(&mut v, payload);
+    v
+}
+
+/// The NIC's frame as (ACK number, right edge of its window), if it is a TCP segment to the
+/// client.
+fn nic_ack(f: &[u8], shift: u8) -> Option<(u32, u32)> {
+    let h = PacketHeaders::from_ethernet_slice(f).ok()?;
+    let Some(TransportHeader::Tcp(t)) = h.transport else {
+        return None;
+    };
+    if !t.ack {
+        return None;
+    }
+    let win = u32::from(t.window_size) << if t.syn { 0 } else { shift };
+    Some((
+        t.acknowledgment_number,
+        t.acknowledgment_number.wrapping_add(win),
+    ))
+}
+
+/// Measure `frames` frames of `size` bytes on `backend` at `width` bits, the wire feeding
+/// the MAC at `line_gbps` (well above what the NIC takes, back to back; 100 for 100 GbE).
+pub fn measure(
+    backend: Backend,
+    width: u32,
+    size: usize,
+    frames: u64,
+    line_gbps: f64,
+) -> Result<RatePoint, TbError> {
+    if !(line_gbps.is_finite() && line_gbps > 0.0) {
+        return Err(TbError::Unsupported(format!(
+            "line rate {line_gbps} Gbit/s"
+        )));
+    }
+    let max = buflet_spec::param::MAX_FRAME as usize + 4;
+    if !(OVERHEAD + 1..=max).contains(&size) {
+        return Err(TbError::Unsupported(format!(
+            "frame size {size}: from {} to {max} bytes (FCS included)",
+            OVERHEAD + 1
+        )));
+    }
+    if frames == 0 {
+        return Err(TbError::Unsupported("0 frames".into()));
+    }
+    let payload = size - OVERHEAD;
+    let cfg = DeviceConfig {
+        line_gbps,
+        ..DeviceConfig::with_width(width)
+    };
+    let mut b = Bench::builder(backend)
+        .config(cfg)
+        .mem(128 << 20)
+        .name("rate")
+        .build()?;
+    let clock_mhz = b.drv.info.clock_mhz.max(1);
+    let (isn, iss) = (0x0100_0000u32, 0x7000_0000u32);
+    let spec = buflet_driver::SocketSpec {
+        rcv_buf: 64 << 20,
+        rcv_wscale: WSCALE,
+        ..demo_socket(iss, payload.clamp(536, 9000) as u16)
+    };
+    let (sock, _) = b.drv.add_socket(&spec)?;
+    let mut posted = HashMap::new();
+    for _ in 0..NBS {
+        let nb = b.drv.alloc_nb(NB_PAGES)?;
+        b.drv.post_nb(sock, &nb, 0)?;
+        posted.insert(nb.ref_num, nb);
+    }
+    // The handshake.
+    let syn = PacketBuilder::ethernet2(CLIENT_MAC, SERVER_MAC)
+        .ipv4(CLIENT_IP, SERVER_IP, 64)
+        .tcp(CLIENT_PORT, SERVER_PORT, isn, 65535)
+        .syn()
+        .options(&[
+            TcpOptionElement::MaximumSegmentSize(payload.clamp(536, 65535) as u16),
+            TcpOptionElement::Noop,
+            TcpOptionElement::WindowScale(WSCALE),
+        ])
+        .map_err(|e| TbError::Unsupported(format!("SYN options: {e}")))?;
+    let mut v = Vec::new();
+    let _ = syn.write(&mut v, &[]);
+    b.wire.send(v);
+    let mut edge = None;
+    let mut waited = 0u64;
+    while edge.is_none() {
+        b.drv.run(STEP);
+        waited += STEP;
+        while let Some(f) = b.wire.recv() {
+            if let Some((_, e)) = nic_ack(&f, 0) {
+                edge = Some(e);
+            }
+        }
+        if waited > 10_000_000 {
+            return Err(TbError::Stalled("no SYN-ACK".into()));
+        }
+    }
+    let ack = iss.wrapping_add(1);
+    let first = isn.wrapping_add(1);
+    b.wire.send(segment(first, ack, &[]));
+    b.drv.set_timer_period(TICK);
+    let drops0 = b.drv.counters().dropped();
+    let d0 = b.drv.rd(reg::CNT_DELIVERED_BYTES);
+    let data = crate::frames::payload(u64::from(size as u32), payload);
+    let total = frames * payload as u64;
+    let mut right = edge.unwrap_or(first);
+    let mut sent = 0u64;
+    let start = b.drv.cycles();
+    let mut last_progress = start;
+    let mut delivered = 0u64;
+    while delivered < total {
+        // Offer every frame the window admits, keeping a few in the MAC's queue.
+        while sent < frames && b.wire.pending() < 64 {
+            let seq = first.wrapping_add((sent * payload as u64) as u32);
+            if (right.wrapping_sub(seq.wrapping_add(payload as u32)) as i32) < 0 {
+                break;
+            }
+            b.wire.send(segment(seq, ack, &data));
+            sent += 1;
+        }
+        b.drv.run(STEP);
+        while let Some(f) = b.wire.recv() {
+            if let Some((_, e)) = nic_ack(&f, WSCALE) {
+                if (e.wrapping_sub(right) as i32) > 0 {
+                    right = e;
+                }
+            }
+        }
+        for c in b.drv.completions()? {
+            if c.kind == CplKind::NbReturn {
+                if let Some(nb) = posted.get(&c.ref_num) {
+                    b.drv.post_nb(sock, nb, 0)?;
+                }
+            }
+        }
+        let d = u64::from(b.drv.rd(reg::CNT_DELIVERED_BYTES).wrapping_sub(d0));
+        if d != delivered {
+            delivered = d;
+            last_progress = b.drv.cycles();
+        }
+        if b.drv.cycles() - last_progress > 20_000_000 {
+            return Err(TbError::Stalled(format!(
+                "{size}-byte frames: {delivered} of {total} payload bytes delivered, {sent} of {frames} frames sent"
+            )));
+        }
+    }
+    let cycles = b.drv.cycles() - start;
+    let drops = b.drv.counters().dropped() - drops0;
+    let cpf = cycles as f64 / frames as f64;
+    let mpps = f64::from(clock_mhz) / cpf;
+    let need = f64::from(clock_mhz) * 1e6 / (100e9 / ((size + 20) as f64 * 8.0));
+    Ok(RatePoint {
+        backend: backend.name().to_string(),
+        width,
+        frame_bytes: size,
+        payload_bytes: payload,
+        frames,
+        delivered_bytes: delivered,
+        cycles,
+        cycles_per_frame: cpf,
+        clock_mhz,
+        mpps,
+        gbps: mpps * size as f64 * 8.0 / 1000.0,
+        cycles_per_frame_100g: need,
+        drops,
+        line_gbps,
+    })
+}
