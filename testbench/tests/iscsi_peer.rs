@@ -221,4 +221,13 @@ fn tiny_pushes_are_bounced_not_stalled_both_backends() {
             r.bounced_bytes
         );
     }
+    // p2p: the named buffers go back at once (the bytes stay in held buflets, bounded by the
+    // window), so the same VERIFY ends GOOD without a bounce.
+    for b in [Backend::Model, Backend::Rtl] {
+        let mut o = opts(b, 64, 256 << 10, 0.0);
+        o.mode = buflet_nas::WriteMode::P2p;
+        let r = run_with(&o, Some(Hostile::TinyPushes)).expect("tiny-push p2p run");
+        assert!(r.passed, "{} p2p: {:?}", r.backend, r.failures);
+        assert_eq!(r.bounced_bytes, 0, "{} p2p", r.backend);
+    }
 }
