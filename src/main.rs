@@ -1216,9 +1216,81 @@ struct RateArgs {
     /// Also write the points to this CSV file (written once every size was measured).
     #[arg(long)]
     csv: Option<std::path::PathBuf>,
+    /// Also plot cycles per frame against what 100 GbE needs into this PNG file.
+    #[arg(long)]
+    png: Option<std::path::PathBuf>,
     /// Print one JSON object on one line.
     #[arg(long)]
     json: bool,
+}
+
+/// Plot the rate sweep: cycles per frame measured and what 100 GbE needs, by frame size
+/// (log-log), into a PNG (DejaVu Sans from the dejavu crate: no system font is needed).
+fn plot_rate(
+    path: &std::path::Path,
+    title: &str,
+    points: &[buflet_testbench::rate_bench::RatePoint],
+) -> Result<(), String> {
+    use plotters::prelude::*;
+    let e = |e: &dyn std::fmt::Display| e.to_string();
+    plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular())
+        .map_err(|_| "the plot's font does not load".to_string())?;
+    let xs = points.iter().map(|p| p.frame_bytes as f64);
+    let ys = points
+        .iter()
+        .flat_map(|p| [p.cycles_per_frame, p.cycles_per_frame_100g]);
+    let (x0, x1) = xs.fold((f64::MAX, 0f64), |(a, b), x| (a.min(x), b.max(x)));
+    let (y0, y1) = ys.fold((f64::MAX, 0f64), |(a, b), y| (a.min(y), b.max(y)));
+    let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(|x| e(&x))?;
+    let mut c = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(
+            (x0 * 0.9..x1 * 1.1).log_scale(),
+            ((y0 * 0.8).max(0.1)..y1 * 1.25).log_scale(),
+        )
+        .map_err(|x| e(&x))?;
+    c.configure_mesh()
+        .x_desc("frame bytes (FCS included)")
+        .y_desc("device cycles per frame")
+        .draw()
+        .map_err(|x| e(&x))?;
+    let series = [
+        (
+            "measured",
+            RED,
+            points
+                .iter()
+                .map(|p| (p.frame_bytes as f64, p.cycles_per_frame))
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "100 GbE needs",
+            BLUE,
+            points
+                .iter()
+                .map(|p| (p.frame_bytes as f64, p.cycles_per_frame_100g))
+                .collect(),
+        ),
+    ];
+    for (name, color, pts) in series {
+        c.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+            .map_err(|x| e(&x))?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        c.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, color.filled())))
+            .map_err(|x| e(&x))?;
+    }
+    c.configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|x| e(&x))?;
+    root.present().map_err(|x| e(&x))
 }
 
 fn bench_rate(a: &RateArgs) -> ExitCode {
@@ -1265,6 +1337,24 @@ fn bench_rate(a: &RateArgs) -> ExitCode {
             w.flush().map_err(csv::Error::from)
         });
         if let Err(e) = written {
+            let _ = std::fs::remove_file(path);
+            return fail(
+                a.json,
+                "bench rate",
+                backend,
+                &format!("writing {}: {e}", path.display()),
+                1,
+            );
+        }
+    }
+    if let Some(path) = &a.png {
+        let title = format!(
+            "Buflet receive rate, {} at {} bits, {} MHz",
+            a.backend.name(),
+            a.width,
+            points.first().map_or(0, |p| p.clock_mhz)
+        );
+        if let Err(e) = plot_rate(path, &title, &points) {
             let _ = std::fs::remove_file(path);
             return fail(
                 a.json,

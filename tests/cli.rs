@@ -159,7 +159,8 @@ fn cosim_without_cases_is_refused() {
     refused(&["cosim", "--cases", "0"], "--cases");
 }
 
-/// `bench rate --csv` writes one header and one row per size; under `--json` one object.
+/// `bench rate --csv --png` writes one header and one row per size and a plot; under `--json`
+/// one object.
 /// (The model only: the CSV and JSON are the CLI's; testbench/tests/rate_bench.rs runs the
 /// measurement on both backends.)
 #[test]
@@ -167,8 +168,19 @@ fn bench_rate_writes_csv_and_json() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("rate.csv");
     let ps = p.to_str().unwrap();
+    let png = dir.path().join("rate.png");
     let o = buflet(&[
-        "bench", "rate", "--sizes", "64,1500", "--frames", "50", "--csv", ps, "--json",
+        "bench",
+        "rate",
+        "--sizes",
+        "64,1500",
+        "--frames",
+        "50",
+        "--csv",
+        ps,
+        "--png",
+        png.to_str().unwrap(),
+        "--json",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = String::from_utf8_lossy(&o.stdout);
@@ -182,6 +194,11 @@ fn bench_rate_writes_csv_and_json() {
     assert!(
         lines[1].contains(",64,") && lines[2].contains(",1500,"),
         "{csv}"
+    );
+    let img = std::fs::read(&png).unwrap();
+    assert!(
+        img.starts_with(b"\x89PNG\r\n\x1a\n") && img.len() > 4000,
+        "a PNG"
     );
     refused(&["bench", "rate", "--sizes", "40"], "40");
 }
