@@ -216,6 +216,8 @@ if isinstance(rw, dict) and rw_summary:
     rw["image_sha256"] = rw_summary.get("lu_sha256")
     rw["dram_crossings_per_byte"] = rw_summary.get("dram_crossings_per_byte")
     rw["serve_error"] = rw_summary.get("error")
+    # Window updates the NIC's ticks sent while the file moved (p2p fills the window).
+    rw["wnd_updates"] = rw_summary.get("wnd_updates")
     if rw.get("bytes") == 64 << 20 and rw["image_sha256"] != rw.get("sha256"):
         rw["verified"] = False  # the whole 64 MiB logical unit was written: it must match
 print(json.dumps({"tests": tests, "passed": passed, "failed": failed,
