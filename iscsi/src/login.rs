@@ -53,7 +53,14 @@ pub struct TargetConfig {
     pub params: TargetParams,
     /// Command window granted: MaxCmdSN = ExpCmdSN + cmd_window - 1 (at least 1).
     pub cmd_window: u32,
+    /// How long a connection may take to reach full feature phase (host time) before the
+    /// target ends it, so a client that connects and never logs in does not hold a connection
+    /// for good. `None`: no limit.
+    pub login_timeout: Option<std::time::Duration>,
 }
+
+/// The default [`TargetConfig::login_timeout`], as Linux's LIO target (15 s).
+pub const DEFAULT_LOGIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 impl TargetConfig {
     /// A configuration with default parameters and a command window of 32.
@@ -65,6 +72,7 @@ impl TargetConfig {
             addresses: Vec::new(),
             params: TargetParams::default(),
             cmd_window: 32,
+            login_timeout: Some(DEFAULT_LOGIN_TIMEOUT),
         }
     }
 }

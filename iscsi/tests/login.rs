@@ -23,6 +23,7 @@ fn config() -> TargetConfig {
             ..TargetParams::default()
         },
         cmd_window: 16,
+        login_timeout: None,
     }
 }
 

@@ -349,6 +349,12 @@ impl<M: FileMap + Clone, A: FileAlloc<M>> MultiServer<M, A> {
             completions: cpls.len(),
             ..Default::default()
         };
+        // Connections with something due without a completion (an iSCSI login timeout).
+        for (&sock, conn) in &self.conns {
+            if conn.failure.is_none() && conn.srv.step_due() {
+                self.dirty.insert(sock);
+            }
+        }
         polled.unhandled = self.dispatch(drv, cpls)?;
         // Lingering connections whose time is up.
         let now = drv.cycles();

@@ -292,6 +292,15 @@ impl<M: FileMap> NasServer<M> {
         }
     }
 
+    /// The application has something due that no completion will bring (an iSCSI
+    /// connection past its login timeout): step it.
+    pub fn step_due(&self) -> bool {
+        match &self.app {
+            App::Iscsi(a) => a.login_overdue(),
+            _ => false,
+        }
+    }
+
     /// Device work in flight for the connection: block writes, and the iSCSI application's
     /// block commands and PDUs not yet acknowledged.
     pub fn in_flight(&self) -> usize {

@@ -231,3 +231,24 @@ fn tiny_pushes_are_bounced_not_stalled_both_backends() {
         assert_eq!(r.bounced_bytes, 0, "{} p2p", r.backend);
     }
 }
+
+/// A client that connects and never logs in: the target ends the connection (RST) after its
+/// login timeout instead of holding it for good, and says why.
+#[test]
+fn no_login_is_timed_out_both_backends() {
+    for b in [Backend::Model, Backend::Rtl] {
+        let r =
+            run_with(&opts(b, 64, 256 << 10, 0.0), Some(Hostile::NoLogin)).expect("no-login run");
+        assert!(r.reset_by_target, "{}: {:?}", r.backend, r.failures);
+        assert!(!r.passed, "{}", r.backend);
+        assert_eq!(r.commands, 0, "{}", r.backend);
+        assert!(
+            r.target_failures
+                .iter()
+                .any(|f| f.contains("no login within")),
+            "{}: {:?}",
+            r.backend,
+            r.target_failures
+        );
+    }
+}

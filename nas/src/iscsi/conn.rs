@@ -217,6 +217,8 @@ pub struct IscsiApp {
     failure: Option<String>,
     /// The session is over (logout, or a fatal protocol error): the rest is discarded.
     closed: bool,
+    /// When the connection was accepted (the login timeout runs from here).
+    started: std::time::Instant,
     /// Counters.
     pub stats: IscsiStats,
 }
@@ -255,6 +257,7 @@ impl IscsiApp {
             pool: PagePool::new(page, POOL_PAGES),
             failure: None,
             closed: false,
+            started: std::time::Instant::now(),
             stats: IscsiStats::default(),
         }
     }
@@ -313,6 +316,17 @@ impl IscsiApp {
     pub fn in_flight(&self) -> usize {
         let waiting: usize = self.tasks.values().map(|t| t.pending.len()).sum();
         self.blk_tags.len() + self.tx.in_flight() + waiting
+    }
+
+    /// Still logging in past the login timeout, not yet failed for it.
+    pub fn login_overdue(&self) -> bool {
+        matches!(self.phase, Phase::Login(_))
+            && self.failure.is_none()
+            && self
+                .sh
+                .target
+                .login_timeout
+                .is_some_and(|t| self.started.elapsed() > t)
     }
 
     /// Block commands in flight.
@@ -384,6 +398,12 @@ impl IscsiApp {
             if let Err(e) = self.parse(drv, nas) {
                 self.fail(e);
             }
+        }
+        // A connection that is not logged in in time ends (its socket is reset).
+        if self.login_overdue() {
+            self.stats.login_timeouts += 1;
+            let limit = self.sh.target.login_timeout.unwrap_or_default();
+            self.fail(format!("iSCSI: no login within {} ms", limit.as_millis()));
         }
         if nas.eof.is_some_and(|e| nas.received() >= e) && !self.closed {
             self.end_of_stream(drv, nas);

@@ -71,6 +71,8 @@ pub struct IscsiStats {
     pub digest_bytes_read: u64,
     /// Commands the logical unit refused to take (busy).
     pub lu_refused: u64,
+    /// Connections ended because they were not logged in within the login timeout.
+    pub login_timeouts: u64,
 }
 
 impl IscsiStats {
@@ -98,6 +100,7 @@ impl IscsiStats {
             stray_data,
             digest_bytes_read,
             lu_refused,
+            login_timeouts,
         } = *o;
         self.pdus_in += pdus_in;
         self.pdus_out += pdus_out;
@@ -120,6 +123,7 @@ impl IscsiStats {
         self.stray_data += stray_data;
         self.digest_bytes_read += digest_bytes_read;
         self.lu_refused += lu_refused;
+        self.login_timeouts += login_timeouts;
     }
 }
 

@@ -44,7 +44,13 @@ pub enum Hostile {
     /// buffers fill with less than the logical unit compares at once; the target must copy
     /// the data out of them (bounce) and answer GOOD, not wait forever.
     TinyPushes,
+    /// Connect and never log in: the target ends the connection (RST) once its login timeout
+    /// ([`NO_LOGIN_TIMEOUT`] here) has passed, so the connection slot is not held for good.
+    NoLogin,
 }
+
+/// The target's login timeout in a [`Hostile::NoLogin`] run (host time).
+pub const NO_LOGIN_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Bytes the [`Hostile::TinyPushes`] VERIFY compares, from LBA 0.
 pub const TINY_VERIFY_BYTES: u64 = 64 * 1024;
@@ -88,6 +94,8 @@ pub struct IscsiPeerReport {
     /// Data-out bytes the target copied out of its named buffers to free them
     /// ([`Hostile::TinyPushes`]).
     pub bounced_bytes: u64,
+    /// Why the target's connections failed, when they did.
+    pub target_failures: Vec<String>,
     /// Everything verified and every command ended GOOD.
     pub passed: bool,
     /// What went wrong.
@@ -328,8 +336,8 @@ impl Initiator {
                 });
                 self.push(&hdr, &[]);
             }
-            // Not a protocol error: see the Verify phase of the run.
-            Hostile::TinyPushes => self.expect_rejects = false,
+            // Not protocol errors: see the Verify phase of the run, and the run's start.
+            Hostile::TinyPushes | Hostile::NoLogin => self.expect_rejects = false,
             Hostile::OversizeSegment => {
                 let n = buflet_nas::iscsi::MAX_RECV_DSL as usize + 4;
                 let hdr = emit(|b| {
@@ -601,6 +609,9 @@ fn run_full(
     target.params.max_recv_data_segment_length = buflet_nas::iscsi::MAX_RECV_DSL;
     target.params.max_burst_length = 256 << 10;
     target.params.first_burst_length = 64 << 10;
+    if hostile == Some(Hostile::NoLogin) {
+        target.login_timeout = Some(NO_LOGIN_TIMEOUT);
+    }
     let sh: Arc<IscsiShared> =
         IscsiShared::new(Arc::new(lu), 16, block as u32, lu_bytes / block, target);
     let mcfg = MultiConfig {
@@ -675,7 +686,9 @@ fn run_full(
         .map_err(|e| PeerError::Peer(format!("connect: {e}")))?;
 
     let mut ini = Initiator::new(opts.bytes, block, digests);
-    ini.login();
+    if hostile != Some(Hostile::NoLogin) {
+        ini.login();
+    }
     #[derive(PartialEq)]
     enum Phase {
         Login,
@@ -696,7 +709,12 @@ fn run_full(
     let mut quiet = 0u64;
     let mut reset_by_target = false;
     let mut bounced_bytes = 0u64;
+    let mut target_failures = Vec::new();
     loop {
+        if hostile == Some(Hostile::NoLogin) {
+            // Nothing moves: let host time pass, which the login timeout counts.
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         let now = clock.now(drv.cycles());
         iface.poll(now, &mut phy, &mut sockets);
         {
@@ -778,7 +796,9 @@ fn run_full(
         if !ini.failures.is_empty() {
             break;
         }
-        if ini.logged_in && !sockets.get::<tcp::Socket>(handle).is_open() && phase != Phase::Closing
+        if (ini.logged_in || hostile == Some(Hostile::NoLogin))
+            && !sockets.get::<tcp::Socket>(handle).is_open()
+            && phase != Phase::Closing
         {
             // The target reset the connection.
             reset_by_target = true;
@@ -809,9 +829,10 @@ fn run_full(
         for s in &finished {
             bounced_bytes += s.writer.bounced_bytes;
             if let Some(f) = &s.failure {
+                target_failures.push(f.clone());
                 // After a hostile PDU the target may end the session: the peer must then see
                 // the connection reset (checked below), not hang.
-                if hostile != Some(Hostile::OversizeSegment) {
+                if !matches!(hostile, Some(Hostile::OversizeSegment | Hostile::NoLogin)) {
                     ini.fail(format!("the target's connection failed: {f}"));
                 }
             }
@@ -895,6 +916,7 @@ fn run_full(
         rejects: ini.rejects.clone(),
         reset_by_target,
         bounced_bytes,
+        target_failures,
         passed: verified && failures.is_empty(),
         failures,
     })
