@@ -1329,32 +1329,33 @@ fn bench_rate(a: &RateArgs) -> ExitCode {
             Err(e) => return fail(a.json, "bench rate", backend, &e.to_string(), 1),
         }
     }
-    if let Some(path) = &a.csv {
-        let written = csv::Writer::from_path(path).and_then(|mut w| {
-            for p in &points {
-                w.serialize(p)?;
-            }
-            w.flush().map_err(csv::Error::from)
-        });
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(path);
-            return fail(
-                a.json,
-                "bench rate",
-                backend,
-                &format!("writing {}: {e}", path.display()),
-                1,
-            );
-        }
-    }
-    if let Some(path) = &a.png {
-        let title = format!(
-            "Buflet receive rate, {} at {} bits, {} MHz",
-            a.backend.name(),
-            a.width,
-            points.first().map_or(0, |p| p.clock_mhz)
-        );
-        if let Err(e) = plot_rate(path, &title, &points) {
+    // The files, each written whole once every size is measured (removed on a failure).
+    let title = format!(
+        "Buflet receive rate, {} at {} bits, {} MHz",
+        a.backend.name(),
+        a.width,
+        points.first().map_or(0, |p| p.clock_mhz)
+    );
+    let csv_out = |path: &std::path::Path| {
+        csv::Writer::from_path(path)
+            .and_then(|mut w| {
+                for p in &points {
+                    w.serialize(p)?;
+                }
+                w.flush().map_err(csv::Error::from)
+            })
+            .map_err(|e| e.to_string())
+    };
+    type Out<'a> = &'a dyn Fn(&std::path::Path) -> Result<(), String>;
+    let outputs: [(Option<&std::path::PathBuf>, Out); 2] = [
+        (a.csv.as_ref(), &csv_out),
+        (a.png.as_ref(), &|path| plot_rate(path, &title, &points)),
+    ];
+    for (path, write) in outputs {
+        let Some(path) = path else {
+            continue;
+        };
+        if let Err(e) = write(path) {
             let _ = std::fs::remove_file(path);
             return fail(
                 a.json,
