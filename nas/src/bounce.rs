@@ -112,22 +112,21 @@ impl NasStream {
 
     /// Whether every byte of `[s, e)` was bounced.
     pub(crate) fn all_bounced(&self, s: u64, e: u64) -> bool {
-        let mut pos = s;
-        while pos < e {
-            match self.bounce_end(pos) {
-                Some(x) => pos = x,
-                None => return false,
-            }
-        }
-        true
+        self.covered(s, e, false)
     }
 
     /// Whether every byte of `[s, e)` is done with or bounced (its named buffer is not needed
     /// for it).
     pub(crate) fn not_in_nb(&self, s: u64, e: u64) -> bool {
+        self.covered(s, e, true)
+    }
+
+    /// Whether the bounced pieces (and, with `done`, the bytes done with) cover `[s, e)`.
+    fn covered(&self, s: u64, e: u64, done: bool) -> bool {
         let mut pos = s;
         while pos < e {
-            match self.done.run_end(pos).or_else(|| self.bounce_end(pos)) {
+            let run = done.then(|| self.done.run_end(pos)).flatten();
+            match run.or_else(|| self.bounce_end(pos)) {
                 Some(x) => pos = x,
                 None => return false,
             }
