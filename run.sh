@@ -12,6 +12,8 @@ ensure_e2fsprogs
 ensure_tcpdump
 . scripts/ensure-libiscsi.sh
 ensure_libiscsi
+. scripts/ensure-hdl-tools.sh
+ensure_hdl_tools
 # What `./run.sh test` runs of libiscsi's conformance suite: all of it on the model, and on
 # the RTL the suites that do not move hundreds of megabytes (the RTL simulates slower).
 ISCSI_MODEL_TESTS="ALL"

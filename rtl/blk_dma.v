@@ -188,7 +188,7 @@ module blk_dma #(
     generate
         `BF_CHECK_DATA_WIDTH(blk_dma)
         if (!`BF_IS_POW2(BUFLET_BYTES) || BUFLET_BYTES < DATA_WIDTH / 8) begin : g_check_buflet_bytes
-            $error("blk_dma: BUFLET_BYTES must be a power of two >= DATA_WIDTH/8");
+            `BF_ERROR("blk_dma: BUFLET_BYTES must be a power of two >= DATA_WIDTH/8")
         end
         `BF_CHECK_BUFLET_RAM(blk_dma, DATA_WIDTH / 8)
     endgenerate

@@ -60,7 +60,7 @@ module buf_window #(
         `BF_CHECK_DATA_WIDTH(buf_window)
         `BF_CHECK_KEEP_WIDTH(buf_window)
         if (!`BF_IS_POW2(BUFLET_BYTES) || BUFLET_BYTES < KEEP_WIDTH) begin : g_check_buflet_bytes
-            $error("buf_window: BUFLET_BYTES must be a power of two >= KEEP_WIDTH");
+            `BF_ERROR("buf_window: BUFLET_BYTES must be a power of two >= KEEP_WIDTH")
         end
         `BF_CHECK_BUFLET_RAM(buf_window, KEEP_WIDTH)
     endgenerate

@@ -118,10 +118,10 @@ module buflet_nic #(
         // 2*KEEP_WIDTH <= BUFLET_BYTES <= 4096), checked here while toe_engine.v is being split;
         // the split modules check them themselves.
         if (!`BF_IS_POW2(HASH_BUCKETS)) begin : g_check_hash_buckets
-            $error("buflet_nic: HASH_BUCKETS must be a power of two (toe_engine)");
+            `BF_ERROR("buflet_nic: HASH_BUCKETS must be a power of two (toe_engine)")
         end
         if (!`BF_IS_POW2(BUFLET_BYTES) || BUFLET_BYTES < DATA_WIDTH / 4 || BUFLET_BYTES > 4096) begin : g_check_buflet_bytes
-            $error("buflet_nic: BUFLET_BYTES must be a power of two in 2*KEEP_WIDTH..4096 (toe_engine)");
+            `BF_ERROR("buflet_nic: BUFLET_BYTES must be a power of two in 2*KEEP_WIDTH..4096 (toe_engine)")
         end
     endgenerate
 

@@ -116,7 +116,7 @@ module buflet_pool #(
         `BF_CHECK_DATA_WIDTH(buflet_pool)
         `BF_CHECK_KEEP_WIDTH(buflet_pool)
         if (!`BF_IS_POW2(BUFLET_BYTES) || BUFLET_BYTES < KEEP_WIDTH) begin : g_check_buflet_bytes
-            $error("buflet_pool: BUFLET_BYTES must be a power of two >= KEEP_WIDTH");
+            `BF_ERROR("buflet_pool: BUFLET_BYTES must be a power of two >= KEEP_WIDTH")
         end
         `BF_CHECK_BUFLET_RAM(buflet_pool, KEEP_WIDTH)
     endgenerate

@@ -43,7 +43,7 @@ module dma_rd_arb #(
     generate
         `BF_CHECK_DATA_WIDTH(dma_rd_arb)
         if (N < 1 || N > 256) begin : g_check_n
-            $error("dma_rd_arb: N must be in 1..256 (the requester id is 8 bits)");
+            `BF_ERROR("dma_rd_arb: N must be in 1..256 (the requester id is 8 bits)")
         end
     endgenerate
 

@@ -52,10 +52,10 @@ module prot_table #(
     // parameter checks (elaboration time, rtl/buflet_checks.vh)
     generate
         if (NUM_REGIONS < 1) begin : g_check_num_regions
-            $error("prot_table: NUM_REGIONS must be >= 1");
+            `BF_ERROR("prot_table: NUM_REGIONS must be >= 1")
         end
         if (NPORTS < 1) begin : g_check_nports
-            $error("prot_table: NPORTS must be >= 1");
+            `BF_ERROR("prot_table: NPORTS must be >= 1")
         end
     endgenerate
 

@@ -172,7 +172,7 @@ module reg_block #(
     generate
         `BF_CHECK_DATA_WIDTH(reg_block)
         if (NFAULT < 1) begin : g_check_nfault
-            $error("reg_block: NFAULT must be >= 1");
+            `BF_ERROR("reg_block: NFAULT must be >= 1")
         end
     endgenerate
 

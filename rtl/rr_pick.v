@@ -17,10 +17,10 @@ module rr_pick #(
     // parameter checks (elaboration time, rtl/buflet_checks.vh)
     generate
         if (N < 1) begin : g_check_n
-            $error("rr_pick: N must be >= 1");
+            `BF_ERROR("rr_pick: N must be >= 1")
         end
         if (GW < ((N > 1) ? $clog2(N) : 1)) begin : g_check_gw
-            $error("rr_pick: GW must be >= $clog2(N) and >= 1");
+            `BF_ERROR("rr_pick: GW must be >= $clog2(N) and >= 1")
         end
     endgenerate
 

@@ -141,7 +141,7 @@ module rx_parser #(
         `BF_CHECK_DATA_WIDTH(rx_parser)
         `BF_CHECK_KEEP_WIDTH(rx_parser)
         if (!`BF_IS_POW2(BUFLET_BYTES) || BUFLET_BYTES < 2 * KEEP_WIDTH) begin : g_check_buflet_bytes
-            $error("rx_parser: BUFLET_BYTES must be a power of two >= 2*KEEP_WIDTH");
+            `BF_ERROR("rx_parser: BUFLET_BYTES must be a power of two >= 2*KEEP_WIDTH")
         end
         `BF_CHECK_BUFLET_RAM(rx_parser, KEEP_WIDTH)
     endgenerate

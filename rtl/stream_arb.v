@@ -23,7 +23,7 @@ module stream_arb #(
     // parameter checks (elaboration time, rtl/buflet_checks.vh)
     generate
         if (N < 1) begin : g_check_n
-            $error("stream_arb: N must be >= 1");
+            `BF_ERROR("stream_arb: N must be >= 1")
         end
     endgenerate
 

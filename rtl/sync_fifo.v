@@ -22,7 +22,7 @@ module sync_fifo #(
     // parameter checks (elaboration time, rtl/buflet_checks.vh)
     generate
         if (!`BF_IS_POW2(DEPTH) || DEPTH < 2) begin : g_check_depth
-            $error("sync_fifo: DEPTH must be a power of two >= 2");
+            `BF_ERROR("sync_fifo: DEPTH must be a power of two >= 2")
         end
     endgenerate
 

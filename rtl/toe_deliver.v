@@ -88,7 +88,7 @@ module toe_deliver #(
     // parameter checks (elaboration time, rtl/buflet_checks.vh): a chunk fits 13 bits
     generate
         if (!`BF_IS_POW2(BUFLET_BYTES) || BUFLET_BYTES > 4096) begin : g_check_buflet_bytes
-            $error("toe_deliver: BUFLET_BYTES must be a power of two <= 4096");
+            `BF_ERROR("toe_deliver: BUFLET_BYTES must be a power of two <= 4096")
         end
     endgenerate
     localparam [15:0] NULL16 = 16'hFFFF;

@@ -219,11 +219,11 @@ module toe_engine #(
         `BF_CHECK_KEEP_WIDTH(toe_engine)
         `BF_CHECK_BUFLET_RAM(toe_engine, KEEP_WIDTH)
         if (!`BF_IS_POW2(BUFLET_BYTES) || BUFLET_BYTES < 2 * KEEP_WIDTH || BUFLET_BYTES > 4096) begin : g_check_buflet_bytes
-            $error("toe_engine: BUFLET_BYTES must be a power of two in 2*KEEP_WIDTH..4096");
+            `BF_ERROR("toe_engine: BUFLET_BYTES must be a power of two in 2*KEEP_WIDTH..4096")
         end
         // socket refs are 16 bits and 0xFFFF is the null link
         if (NUM_SOCKETS < 2 || NUM_SOCKETS > 65535) begin : g_check_num_sockets
-            $error("toe_engine: NUM_SOCKETS must be in 2..65535");
+            `BF_ERROR("toe_engine: NUM_SOCKETS must be in 2..65535")
         end
     endgenerate
 

@@ -17,6 +17,7 @@
 // destination IP, port and VLAN), full (the pool is empty or HALF_OPEN >= HALF_OPEN_MAX),
 // rq_listening / rq_pooled (the state of the slot a request names).
 `include "buflet_defs.vh"
+`include "buflet_checks.vh"
 module toe_listen #(
     parameter NUM_LISTEN  = `BF_PARAM_DEF_NUM_LISTEN,
     parameter NUM_SOCKETS = 64,
@@ -53,7 +54,7 @@ module toe_listen #(
     // parameter checks (elaboration time): LISTEN_SLOT is one byte
     generate
         if (NUM_LISTEN < 1 || NUM_LISTEN > 256) begin : g_check_num_listen
-            $error("toe_listen: NUM_LISTEN must be in 1..256");
+            `BF_ERROR("toe_listen: NUM_LISTEN must be in 1..256")
         end
     endgenerate
     localparam [31:0] SOCK_LAST32 = NUM_SOCKETS - 1;

@@ -34,7 +34,7 @@ module toe_lookup #(
     // parameter checks (elaboration time, rtl/buflet_checks.vh)
     generate
         if (!`BF_IS_POW2(HASH_BUCKETS)) begin : g_check_hash_buckets
-            $error("toe_lookup: HASH_BUCKETS must be a power of two");
+            `BF_ERROR("toe_lookup: HASH_BUCKETS must be a power of two")
         end
     endgenerate
     localparam [7:0] PROTO_TCP = `BF_IP_PROTO_TCP;

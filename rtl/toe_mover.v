@@ -59,7 +59,7 @@ module toe_mover #(
         `BF_CHECK_DATA_WIDTH(toe_mover)
         `BF_CHECK_KEEP_WIDTH(toe_mover)
         if (!`BF_IS_POW2(BUFLET_BYTES) || BUFLET_BYTES < 2 * KEEP_WIDTH || BUFLET_BYTES > 32768) begin : g_check_buflet_bytes
-            $error("toe_mover: BUFLET_BYTES must be a power of two in 2*KEEP_WIDTH..32768");
+            `BF_ERROR("toe_mover: BUFLET_BYTES must be a power of two in 2*KEEP_WIDTH..32768")
         end
         `BF_CHECK_BUFLET_RAM(toe_mover, KEEP_WIDTH)
     endgenerate

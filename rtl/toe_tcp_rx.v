@@ -94,7 +94,7 @@ module toe_tcp_rx #(
     // parameter checks (elaboration time, rtl/buflet_checks.vh): the pool room is a shift
     generate
         if (!`BF_IS_POW2(BUFLET_BYTES) || BUFLET_BYTES < 2) begin : g_check_buflet_bytes
-            $error("toe_tcp_rx: BUFLET_BYTES must be a power of two >= 2");
+            `BF_ERROR("toe_tcp_rx: BUFLET_BYTES must be a power of two >= 2")
         end
     endgenerate
     localparam [15:0] NULL16 = 16'hFFFF;

@@ -25,6 +25,7 @@
 //           has passed (completed); pw_busy until done; pw_count/bytes/tag for TX_DONE
 // The piece walk hands tx_data one piece per post the segment touches (m_pc_*).
 `include "buflet_defs.vh"
+`include "buflet_checks.vh"
 module toe_tx #(
     parameter NUM_SOCKETS = 64,
     parameter NUM_POSTS   = 256,
@@ -124,7 +125,7 @@ module toe_tx #(
     // parameter checks (elaboration time)
     generate
         if (NUM_POSTS < 1 || NUM_POSTS > 4096) begin : g_check_num_posts
-            $error("toe_tx: NUM_POSTS must be in 1..4096");
+            `BF_ERROR("toe_tx: NUM_POSTS must be in 1..4096")
         end
     endgenerate
     localparam SNW = 8 * `BF_SND_CTX_SIZE;

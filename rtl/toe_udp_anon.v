@@ -64,7 +64,7 @@ module toe_udp_anon #(
     // parameter checks (elaboration time, rtl/buflet_checks.vh): "stored whole" is a shift
     generate
         if (!`BF_IS_POW2(BUFLET_BYTES)) begin : g_check_buflet_bytes
-            $error("toe_udp_anon: BUFLET_BYTES must be a power of two");
+            `BF_ERROR("toe_udp_anon: BUFLET_BYTES must be a power of two")
         end
     endgenerate
     localparam BB_SHIFT = $clog2(BUFLET_BYTES);

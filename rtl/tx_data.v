@@ -112,10 +112,10 @@ module tx_data #(
         `BF_CHECK_DATA_WIDTH(tx_data)
         `BF_CHECK_KEEP_WIDTH(tx_data)
         if (MAX_SEG < 1 || MAX_SEG > 65469) begin : g_check_max_seg
-            $error("tx_data: MAX_SEG must be in 1..65469 (a frame of 66 + MAX_SEG bytes)");
+            `BF_ERROR("tx_data: MAX_SEG must be in 1..65469 (a frame of 66 + MAX_SEG bytes)")
         end
         if (!`BF_IS_POW2(BUFLET_BYTES) || BUFLET_BYTES < KEEP_WIDTH || BUFLET_BYTES > 4096) begin : g_check_buflet_bytes
-            $error("tx_data: BUFLET_BYTES must be a power of two in KEEP_WIDTH..4096 (a run's room is 13 bits)");
+            `BF_ERROR("tx_data: BUFLET_BYTES must be a power of two in KEEP_WIDTH..4096 (a run's room is 13 bits)")
         end
         `BF_CHECK_BUFLET_RAM(tx_data, KEEP_WIDTH)
     endgenerate

@@ -276,14 +276,15 @@ const GOOD_PARAMS: &[&str] = &[
     "buflet_nic NUM_SOCKETS=4096 NUM_NBS=4096 NUM_BUFLETS=1024",
 ];
 
-/// The messages `module`'s source declares: literal `$error("...")` strings, and those of the
+/// The messages `module`'s source declares: literal `` `BF_ERROR("...") `` strings, and those of the
 /// rtl/buflet_checks.vh macros it uses (`` `"MOD: ...`" `` with MOD = the macro's first argument).
 fn declared_messages(src: &str, macros: &[(String, Vec<String>)]) -> Vec<String> {
     let mut msgs = Vec::new();
     let mut rest = src;
-    while let Some(i) = rest.find("$error(\"") {
-        let after = &rest[i + 8..];
-        let end = after.find("\")").expect("$error(\"...\") closes");
+    const CALL: &str = "`BF_ERROR(\"";
+    while let Some(i) = rest.find(CALL) {
+        let after = &rest[i + CALL.len()..];
+        let end = after.find("\")").expect("`BF_ERROR(\"...\") closes");
         msgs.push(after[..end].to_string());
         rest = &after[end..];
     }
