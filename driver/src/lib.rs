@@ -370,6 +370,12 @@ impl Driver {
         self.dev.cycles()
     }
 
+    /// The device itself, for the simulation harness's own tools (waveforms, a recorded
+    /// stimulus); the driver's work goes through the driver's methods.
+    pub fn device_mut(&mut self) -> &mut dyn Device {
+        self.dev.as_mut()
+    }
+
     /// Program the NIC's own addresses (`NIC_MAC_LO/HI`, `NIC_IP`; both in wire order): the ARP
     /// responder answers requests for `ip` with `mac`. An `ip` of 0.0.0.0 turns it off.
     pub fn set_nic_addr(&mut self, mac: [u8; 6], ip: [u8; 4]) {

@@ -27,7 +27,7 @@
 //! The I/O clock advances by one on every [`RegCache::acquire`].
 
 use buflet_platform::HostMemory;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Access permissions of a registration (what the device may do with the buffer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
@@ -170,6 +170,9 @@ pub struct RegCache {
     entries: BTreeMap<(u64, u64), RegEntry>,
     /// Disjoint byte segments covered by live entries: start -> (end, entries covering it).
     cover: BTreeMap<u64, (u64, u32)>,
+    /// Released entries (no user), least recently used first: (last_used, key). Collection
+    /// takes from its front, so it costs what it collects, not the size of the table.
+    idle: BTreeSet<(u64, (u64, u64))>,
     clock: u64,
     stats: RegStats,
 }
@@ -269,6 +272,11 @@ impl RegCache {
         self.clock += 1;
         self.stats.lookups += 1;
         let clock = self.clock;
+        if let Some(e) = self.entries.get(&(addr, len)) {
+            if e.users == 0 {
+                self.idle.remove(&(e.last_used, (addr, len)));
+            }
+        }
         let hit = match self.entries.get_mut(&(addr, len)) {
             Some(e) if e.perms.contains(perms) => {
                 e.users += 1;
@@ -319,6 +327,9 @@ impl RegCache {
         }
         e.users -= 1;
         e.last_used = clock;
+        if e.users == 0 {
+            self.idle.insert((clock, (addr, len)));
+        }
         Ok(())
     }
 
@@ -338,6 +349,8 @@ impl RegCache {
             if let Some(e) = self.entries.remove(&k) {
                 if e.users > 0 {
                     self.stats.freed_in_use += 1;
+                } else {
+                    self.idle.remove(&(e.last_used, k));
                 }
                 self.cover_sub(mem, e.addr, e.addr + e.len);
                 self.stats.deregistrations += 1;
@@ -377,37 +390,21 @@ impl RegCache {
     /// or more, then, while over [`RegConfig::capacity`], released entries least recently used
     /// first. Returns how many entries were collected.
     pub fn collect(&mut self, mem: &mut HostMemory) -> usize {
-        let clock = self.clock;
-        let max_idle = self.cfg.max_idle;
-        let mut victims: Vec<(u64, u64)> = self
-            .entries
-            .iter()
-            .filter(|(_, e)| e.users == 0 && clock - e.last_used >= max_idle)
-            .map(|(&k, _)| k)
-            .collect();
-        let left = self.entries.len() - victims.len();
-        if left > self.cfg.capacity {
-            let mut idle: Vec<(u64, (u64, u64))> = self
-                .entries
-                .iter()
-                .filter(|(_, e)| e.users == 0 && clock - e.last_used < max_idle)
-                .map(|(&k, e)| (e.last_used, k))
-                .collect();
-            idle.sort_unstable();
-            victims.extend(
-                idle.into_iter()
-                    .take(left - self.cfg.capacity)
-                    .map(|(_, k)| k),
-            );
-        }
-        for k in &victims {
-            if let Some(e) = self.entries.remove(k) {
+        let mut n = 0;
+        while let Some(&(last_used, k)) = self.idle.first() {
+            let stale = self.clock - last_used >= self.cfg.max_idle;
+            if !stale && self.entries.len() <= self.cfg.capacity {
+                break;
+            }
+            self.idle.pop_first();
+            if let Some(e) = self.entries.remove(&k) {
                 self.cover_sub(mem, e.addr, e.addr + e.len);
                 self.stats.deregistrations += 1;
                 self.stats.collected += 1;
+                n += 1;
             }
         }
-        victims.len()
+        n
     }
 
     /// Property change of the entry over `[addr, end)`: deregister it and register it anew.
@@ -680,5 +677,88 @@ mod tests {
         assert_eq!(fit_runs(&r, 2), vec![(0, 40), (100, 110)]);
         assert_eq!(fit_runs(&r, 1), vec![(0, 110)]);
         assert_eq!(fit_runs(&r, 0), vec![]);
+    }
+
+    /// The idle index against the definition: after any sequence of acquires, releases,
+    /// frees and collections, the table holds exactly what a full scan (every released entry
+    /// idle for max_idle or more, then the least recently used while over capacity) leaves.
+    mod collect_oracle {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// The reference: the collection as a scan of the whole table.
+        fn scan(entries: &mut BTreeMap<(u64, u64), (u32, u64)>, clock: u64, cfg: RegConfig) {
+            let mut victims: Vec<(u64, u64)> = entries
+                .iter()
+                .filter(|(_, &(users, last))| users == 0 && clock - last >= cfg.max_idle)
+                .map(|(&k, _)| k)
+                .collect();
+            let left = entries.len() - victims.len();
+            if left > cfg.capacity {
+                let mut idle: Vec<(u64, (u64, u64))> = entries
+                    .iter()
+                    .filter(|(_, &(users, last))| users == 0 && clock - last < cfg.max_idle)
+                    .map(|(&k, &(_, last))| (last, k))
+                    .collect();
+                idle.sort_unstable();
+                victims.extend(idle.into_iter().take(left - cfg.capacity).map(|(_, k)| k));
+            }
+            for k in victims {
+                entries.remove(&k);
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(200))]
+            #[test]
+            fn same_entries_as_a_full_scan(
+                max_idle in 0u64..12,
+                capacity in 0usize..6,
+                ops in proptest::collection::vec((0u8..4, 0u64..10), 1..200),
+            ) {
+                let cfg = RegConfig { max_idle, capacity };
+                let (mut c, mut m) = cache(max_idle, capacity);
+                let mut r: BTreeMap<(u64, u64), (u32, u64)> = BTreeMap::new();
+                let mut clock = 0u64;
+                for (op, b) in ops {
+                    let key = ((b + 1) << 16, 4096);
+                    match op {
+                        0 | 1 => {
+                            c.acquire(&mut m, key.0, key.1, Perms::READ).unwrap();
+                            clock += 1;
+                            let e = r.entry(key).or_insert((0, clock));
+                            e.0 += 1;
+                            e.1 = clock;
+                            scan(&mut r, clock, cfg);
+                        }
+                        2 => {
+                            let ok = c.release(key.0, key.1).is_ok();
+                            let want = r.get(&key).is_some_and(|e| e.0 > 0);
+                            prop_assert_eq!(ok, want);
+                            if let Some(e) = r.get_mut(&key).filter(|e| e.0 > 0) {
+                                e.0 -= 1;
+                                e.1 = clock;
+                            }
+                        }
+                        _ => {
+                            if b % 2 == 0 {
+                                c.free(&mut m, key.0, key.1).unwrap();
+                                r.remove(&key);
+                            } else {
+                                c.collect(&mut m);
+                                scan(&mut r, clock, cfg);
+                            }
+                        }
+                    }
+                    let got: Vec<((u64, u64), (u32, u64))> = c
+                        .entries()
+                        .map(|e| ((e.addr, e.len), (e.users, e.last_used)))
+                        .collect();
+                    let want: Vec<((u64, u64), (u32, u64))> =
+                        r.iter().map(|(&k, &v)| (k, v)).collect();
+                    prop_assert_eq!(got, want);
+                }
+            }
+        }
     }
 }
