@@ -80,8 +80,20 @@ pub struct CosimReport {
     pub model_cycles: u64,
     /// RTL cycles, summed over steps and cases.
     pub rtl_cycles: u64,
-    /// `(model - rtl) / rtl * 100`.
+    /// `(model - rtl) / rtl * 100` over the sums: errors of opposite sign cancel here.
     pub cycle_error_pct: f64,
+    /// `|model - rtl| / rtl * 100` of each step the RTL spent cycles on, over every case:
+    /// the median, the 95th percentile and the worst (errors cannot cancel).
+    pub step_error_pct_median: f64,
+    pub step_error_pct_p95: f64,
+    pub step_error_pct_max: f64,
+    /// Steps the statistics above cover, and steps where the RTL spent no cycle but the
+    /// model did (no percentage exists for them).
+    pub steps_timed: u64,
+    pub steps_model_only: u64,
+    /// `|model - rtl| / rtl * 100` of each case's sums: the median and the worst.
+    pub case_error_pct_median: f64,
+    pub case_error_pct_max: f64,
     /// The first divergence, with its context.
     pub first_mismatch: Option<String>,
     /// Every counter register (side A, the model) summed over the cases after their last
@@ -104,6 +116,8 @@ pub struct CaseSummary {
     pub model_cycles: u64,
     /// RTL cycles.
     pub rtl_cycles: u64,
+    /// `(model - rtl) / rtl * 100` of the case's sums.
+    pub cycle_error_pct: f64,
     /// The case stopped on a mismatch.
     pub mismatch: bool,
 }
@@ -149,6 +163,16 @@ fn pct(model: u64, rtl: u64) -> f64 {
     } else {
         (model as f64 - rtl as f64) / rtl as f64 * 100.0
     }
+}
+
+/// The `q` quantile (0..=1) of `v` by the nearest rank (0 when `v` is empty).
+pub fn quantile(v: &mut [f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let rank = (q * v.len() as f64).ceil() as usize;
+    v[rank.clamp(1, v.len()) - 1]
 }
 
 /// The first divergence of a case, with context.
@@ -245,10 +269,18 @@ pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
         model_cycles: 0,
         rtl_cycles: 0,
         cycle_error_pct: 0.0,
+        step_error_pct_median: 0.0,
+        step_error_pct_p95: 0.0,
+        step_error_pct_max: 0.0,
+        steps_timed: 0,
+        steps_model_only: 0,
+        case_error_pct_median: 0.0,
+        case_error_pct_max: 0.0,
         first_mismatch: None,
         counters_total: Default::default(),
         cases_detail: Vec::new(),
     };
+    let (mut step_errs, mut case_errs) = (Vec::new(), Vec::new());
     for k in 0..opts.cases {
         let seed = opts.seed.wrapping_add(k as u64);
         let stim = generate(seed);
@@ -262,6 +294,16 @@ pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
         }
         rep.model_cycles += r.cycles[0];
         rep.rtl_cycles += r.cycles[1];
+        for &[m, t] in &r.step_cycles {
+            if t > 0 {
+                step_errs.push(pct(m, t).abs());
+            } else if m > 0 {
+                rep.steps_model_only += 1;
+            }
+        }
+        if r.cycles[1] > 0 {
+            case_errs.push(r.cycle_error_pct().abs());
+        }
         if let Some(m) = &r.mismatch {
             rep.mismatches += 1;
             if rep.first_mismatch.is_none() {
@@ -274,9 +316,16 @@ pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
             compared: r.compared,
             model_cycles: r.cycles[0],
             rtl_cycles: r.cycles[1],
+            cycle_error_pct: r.cycle_error_pct(),
             mismatch: r.mismatch.is_some(),
         });
     }
     rep.cycle_error_pct = pct(rep.model_cycles, rep.rtl_cycles);
+    rep.steps_timed = step_errs.len() as u64;
+    rep.step_error_pct_median = quantile(&mut step_errs, 0.5);
+    rep.step_error_pct_p95 = quantile(&mut step_errs, 0.95);
+    rep.step_error_pct_max = quantile(&mut step_errs, 1.0);
+    rep.case_error_pct_median = quantile(&mut case_errs, 0.5);
+    rep.case_error_pct_max = quantile(&mut case_errs, 1.0);
     Ok(rep)
 }

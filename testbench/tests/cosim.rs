@@ -229,6 +229,35 @@ fn seeds_15_to_20_agree_cover_the_receive_paths_and_cycles_within_5_percent() {
         json["counters_total"]["CNT_ANON_RX"].as_u64(),
         rep.counters_total.get("CNT_ANON_RX").copied()
     );
+    // Per-step and per-case errors: absolute, ordered, and the worst case is a case's.
+    assert!(rep.steps_timed > 0);
+    let f = |k: &str| json[k].as_f64().unwrap();
+    let (med, p95, max) = (
+        f("step_error_pct_median"),
+        f("step_error_pct_p95"),
+        f("step_error_pct_max"),
+    );
+    assert!(0.0 <= med && med <= p95 && p95 <= max, "{med} {p95} {max}");
+    let worst = details
+        .iter()
+        .map(|d| d["cycle_error_pct"].as_f64().unwrap().abs())
+        .fold(0.0, f64::max);
+    assert!((f("case_error_pct_max") - worst).abs() < 1e-9);
+    assert!(f("case_error_pct_median") <= worst);
+    assert!(worst >= rep.cycle_error_pct.abs() - 1e-9);
+}
+
+/// Nearest-rank quantiles, as the report's step and case statistics use them.
+#[test]
+fn quantiles_by_nearest_rank() {
+    let mut v = vec![5.0, 1.0, 4.0, 2.0, 3.0];
+    assert_eq!(cosim::quantile(&mut v, 0.5), 3.0);
+    assert_eq!(cosim::quantile(&mut v, 0.95), 5.0);
+    assert_eq!(cosim::quantile(&mut v, 0.0), 1.0);
+    assert_eq!(cosim::quantile(&mut v, 1.0), 5.0);
+    let mut w: Vec<f64> = (1..=100).map(f64::from).collect();
+    assert_eq!(cosim::quantile(&mut w, 0.95), 95.0);
+    assert_eq!(cosim::quantile(&mut [], 0.5), 0.0);
 }
 
 /// The widest datapath: one seed at 512 bits.
