@@ -552,6 +552,12 @@ fn main() -> ExitCode {
         Cmd::Bench {
             what: BenchCmd::Rate(a),
         } => bench_rate(&a),
+        Cmd::Bench {
+            what: BenchCmd::Linerate(a),
+        } => bench_linerate(&a),
+        Cmd::Bench {
+            what: BenchCmd::Simspeed(a),
+        } => bench_simspeed(&a),
     }
 }
 
@@ -604,6 +610,16 @@ fn cosim(seed: u64, cases: u32, width: u32, json: bool) -> ExitCode {
             println!(
                 "cases {}  compared {}  mismatches {}  model cycles {}  rtl cycles {}  cycle error {:+.2}%",
                 r.cases, r.compared, r.mismatches, r.model_cycles, r.rtl_cycles, r.cycle_error_pct
+            );
+            println!(
+                "cycle error per step ({} steps): median {:.2}%  p95 {:.2}%  worst {:.2}%  ({} steps the model only)  per case: median {:.2}%  worst {:.2}%",
+                r.steps_timed,
+                r.step_error_pct_median,
+                r.step_error_pct_p95,
+                r.step_error_pct_max,
+                r.steps_model_only,
+                r.case_error_pct_median,
+                r.case_error_pct_max
             );
         }
         if let Some(m) = &r.first_mismatch {
@@ -1193,6 +1209,127 @@ enum BenchCmd {
     /// driver, named buffers always posted; cycles per frame until the payload is in host
     /// memory, the rate at the device clock, and the cycles per frame 100 GbE needs.
     Rate(RateArgs),
+    /// One frame size at line rate: back-to-back valid TCP frames of `--frame-bytes`, every
+    /// payload byte checked in host memory; cycles per frame and the rate at 250 MHz.
+    Linerate(LinerateArgs),
+    /// Simulation speed: Verilated NIC cycles per host second idle and under traffic, the
+    /// ratio to Icarus Verilog on the same top and recorded stimulus, and the model's payload
+    /// Gbit/s per host second.
+    Simspeed(SimspeedArgs),
+}
+
+#[derive(Args)]
+struct SimspeedArgs {
+    /// Idle cycles the Verilated NIC runs.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1000..=1_000_000_000))]
+    idle_cycles: u64,
+    /// 1,500-byte frames of the Verilated traffic run.
+    #[arg(long, default_value_t = 4000, value_parser = clap::value_parser!(u64).range(10..=10_000_000))]
+    frames: u64,
+    /// Idle cycles and frames recorded and replayed in Icarus Verilog.
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(100..=10_000_000))]
+    icarus_idle_cycles: u64,
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    icarus_frames: u64,
+    /// 1,500-byte frames of the model's run.
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(10..=10_000_000))]
+    model_frames: u64,
+    /// Print one JSON object on one line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `buflet bench simspeed`: exit 0 when Icarus agreed with Verilator on both stimuli.
+fn bench_simspeed(a: &SimspeedArgs) -> ExitCode {
+    let o = buflet_testbench::simspeed::SimSpeedOpts {
+        idle_cycles: a.idle_cycles,
+        frames: a.frames,
+        icarus_idle_cycles: a.icarus_idle_cycles,
+        icarus_frames: a.icarus_frames,
+        model_frames: a.model_frames,
+    };
+    let r = buflet_testbench::simspeed::measure(&o);
+    finish(a.json, "bench simspeed", None, r, |s| {
+        if a.json {
+            let mut v = serde_json::to_value(&s).expect("figures serialize");
+            v["command"] = "bench simspeed".into();
+            v["passed"] = s.icarus_agrees.into();
+            println!("{v}");
+        } else {
+            println!(
+                "RTL ({} bits, Verilator): {:.0} cycles/s idle, {:.0} cycles/s under 1,500 B frames",
+                s.width, s.rtl_cycles_per_s_idle, s.rtl_cycles_per_s_traffic
+            );
+            println!(
+                "Icarus ({}): {:.0} cycles/s idle, {:.0} under traffic; Verilator is {:.1}x and {:.1}x faster; outputs agree: {}",
+                s.icarus_version,
+                s.icarus_cycles_per_s_idle,
+                s.icarus_cycles_per_s_traffic,
+                s.icarus_ratio_idle,
+                s.icarus_ratio_traffic,
+                s.icarus_agrees
+            );
+            println!(
+                "model: {:.2} Gbit/s of payload per host second ({:.0} cycles/s)",
+                s.model_payload_gbps_per_s, s.model_cycles_per_s
+            );
+        }
+        if !s.icarus_agrees {
+            eprintln!("buflet bench simspeed: Icarus's outputs differ from Verilator's on the same stimulus");
+        }
+        s.icarus_agrees
+    })
+}
+
+#[derive(Args)]
+struct LinerateArgs {
+    /// Which implementation of the device runs.
+    #[arg(long, default_value = "model")]
+    backend: Backend,
+    /// Datapath width in bits.
+    #[arg(long, default_value_t = 64)]
+    width: u32,
+    /// Ethernet frame size in bytes, FCS included.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(59..=9220))]
+    frame_bytes: u32,
+    /// Data frames.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    frames: u64,
+    /// The rate the wire feeds the MAC at, Gbit/s (default: far above what the NIC takes).
+    #[arg(long, default_value_t = buflet_testbench::rate_bench::DEFAULT_LINE_GBPS)]
+    line_gbps: f64,
+    /// Print one JSON object on one line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `buflet bench linerate`: exit 0 only when every payload byte landed in order.
+fn bench_linerate(a: &LinerateArgs) -> ExitCode {
+    let size = a.frame_bytes as usize;
+    let r = buflet_testbench::rate_bench::measure(a.backend, a.width, size, a.frames, a.line_gbps);
+    finish(a.json, "bench linerate", Some(a.backend.name()), r, |p| {
+        if a.json {
+            let mut v = serde_json::to_value(&p).expect("point serializes");
+            v["command"] = "bench linerate".into();
+            v["passed"] = p.verified.into();
+            println!("{v}");
+        } else {
+            println!(
+                "{} {} bits, {} B frames: {:.2} cycles/frame, {:.2} Mpps and {:.2} Gbit/s of wire at 250 MHz (100 GbE needs {:.2} cycles/frame at {} MHz); {} drops; verified {}",
+                p.backend,
+                p.width,
+                p.frame_bytes,
+                p.cycles_per_frame,
+                p.mpps_at_250mhz,
+                p.wire_gbps_at_250mhz,
+                p.cycles_per_frame_100g,
+                p.clock_mhz,
+                p.drops,
+                p.verified
+            );
+        }
+        p.verified
+    })
 }
 
 #[derive(Args)]
@@ -1314,14 +1451,15 @@ fn bench_rate(a: &RateArgs) -> ExitCode {
             Ok(p) => {
                 if !a.json {
                     println!(
-                        "{:>6} B  {:>8.2} cycles/frame  {:>7.2} Mpps  {:>7.2} Gbit/s at {} MHz  (100 GbE: {:.2})  {} drops",
+                        "{:>6} B  {:>8.2} cycles/frame  {:>7.2} Mpps  {:>7.2} Gbit/s at {} MHz  (100 GbE: {:.2})  {} drops  verified {}",
                         p.frame_bytes,
                         p.cycles_per_frame,
                         p.mpps,
                         p.gbps,
                         p.clock_mhz,
                         p.cycles_per_frame_100g,
-                        p.drops
+                        p.drops,
+                        p.verified
                     );
                 }
                 points.push(p);
@@ -1373,11 +1511,17 @@ fn bench_rate(a: &RateArgs) -> ExitCode {
                 "command": "bench rate",
                 "backend": a.backend.name(),
                 "width": a.width,
+                "passed": points.iter().all(|p| p.verified),
                 "points": points,
             })
         );
     }
-    ExitCode::SUCCESS
+    if points.iter().all(|p| p.verified) {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("buflet bench rate: a payload was not in host memory as sent");
+        ExitCode::from(1)
+    }
 }
 
 #[derive(Args)]

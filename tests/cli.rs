@@ -202,3 +202,36 @@ fn bench_rate_writes_csv_and_json() {
     );
     refused(&["bench", "rate", "--sizes", "40"], "40");
 }
+
+/// `bench linerate`: one JSON object with the fields, the payload checked. The model
+/// only: the RTL's rate is checked by testbench/tests/rate_bench.rs through the same function.
+#[test]
+fn bench_linerate_prints_its_json_contract() {
+    let o = buflet(&[
+        "bench",
+        "linerate",
+        "--backend",
+        "model",
+        "--width",
+        "512",
+        "--frame-bytes",
+        "1500",
+        "--frames",
+        "100",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["verified"], true);
+    assert_eq!(v["frame_bytes"], 1500);
+    let cpf = v["cycles_per_frame"].as_f64().unwrap();
+    assert!(cpf >= 1492.0 / 64.0, "{cpf}");
+    let mpps = v["mpps_at_250mhz"].as_f64().unwrap();
+    assert!((mpps - 250.0 / cpf).abs() < 1e-9);
+    let wire = v["wire_gbps_at_250mhz"].as_f64().unwrap();
+    assert!((wire - mpps * 1520.0 * 8.0 / 1000.0).abs() < 1e-9);
+    refused(&["bench", "linerate", "--frame-bytes", "9999"], "9999");
+    refused(&["bench", "linerate"], "--frame-bytes");
+}

@@ -154,4 +154,20 @@ pub trait Device {
             self.backend()
         ))
     }
+    /// Start recording the inputs of every clock cycle to `path`, to replay them in another
+    /// simulator (`buflet_sim::stimulus`). Only the RTL has a stimulus; the default says so.
+    fn stimulus_open(&mut self, path: &std::path::Path) -> Result<(), String> {
+        Err(format!(
+            "{}: the {} backend has no stimulus to record (use --backend rtl)",
+            path.display(),
+            self.backend()
+        ))
+    }
+    /// End the recording started by [`Device::stimulus_open`] and flush it.
+    fn stimulus_close(&mut self) -> Result<(), String> {
+        Err(format!(
+            "the {} backend records no stimulus",
+            self.backend()
+        ))
+    }
 }

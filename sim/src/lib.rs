@@ -41,6 +41,7 @@
 pub mod axis;
 mod model;
 mod nic;
+pub mod stimulus;
 pub use model::{Model, Port};
 pub use nic::{build_for, RtlDevice};
 

@@ -271,6 +271,9 @@ pub struct RtlDevice {
     tx_frame_start: u64,
     word: Vec<u8>,
     tracing: bool,
+    /// The stimulus being recorded ([`crate::stimulus`]), and the first error writing it.
+    stim: Option<crate::stimulus::Recorder>,
+    stim_err: Option<String>,
 }
 
 fn keep_mask(n: usize) -> u64 {
@@ -310,6 +313,8 @@ impl RtlDevice {
             tx_frame_start: 0,
             word: vec![0; bus],
             tracing: false,
+            stim: None,
+            stim_err: None,
         };
         d.m.set(d.p.rst, 1);
         for _ in 0..8 {
@@ -451,6 +456,12 @@ impl RtlDevice {
         if tx_fire {
             tx_word = vec![0u8; bus];
             self.m.get_bytes(p.tx_tdata, &mut tx_word);
+        }
+        if let Some(r) = self.stim.as_mut() {
+            if let Err(e) = r.edge(&self.m) {
+                self.stim_err.get_or_insert(e.to_string());
+                self.stim = None;
+            }
         }
         self.m.set(p.clk, 1);
         self.m.eval();
@@ -651,5 +662,25 @@ impl Device for RtlDevice {
             .map_err(|e| format!("{}: {e}", path.display()))?;
         self.tracing = true;
         Ok(())
+    }
+
+    fn stimulus_open(&mut self, path: &std::path::Path) -> Result<(), String> {
+        let r = crate::stimulus::Recorder::create(&self.m, path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        self.stim = Some(r);
+        self.stim_err = None;
+        Ok(())
+    }
+
+    fn stimulus_close(&mut self) -> Result<(), String> {
+        let r = self.stim.take().map(|mut r| r.finish());
+        if let Some(e) = self.stim_err.take() {
+            return Err(format!("recording the stimulus: {e}"));
+        }
+        match r {
+            Some(Err(e)) => Err(format!("recording the stimulus: {e}")),
+            Some(Ok(())) => Ok(()),
+            None => Err("no stimulus is being recorded".into()),
+        }
     }
 }

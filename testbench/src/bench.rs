@@ -46,6 +46,7 @@ pub struct BenchBuilder {
     mem_bytes: u64,
     disk: DiskSpec,
     trace: Option<PathBuf>,
+    stimulus: Option<PathBuf>,
     name: String,
 }
 
@@ -59,6 +60,7 @@ impl Bench {
             mem_bytes: DEFAULT_MEM_BYTES,
             disk: DiskSpec::Blank(DEFAULT_DISK_BYTES),
             trace: None,
+            stimulus: None,
             name: "bench".into(),
         }
     }
@@ -123,6 +125,13 @@ impl BenchBuilder {
         self
     }
 
+    /// Record the RTL's inputs of every cycle after reset to `path` (bring-up included), to
+    /// replay them in Icarus Verilog (`buflet_sim::stimulus`); the model has none.
+    pub fn stimulus(mut self, path: Option<PathBuf>) -> Self {
+        self.stimulus = path;
+        self
+    }
+
     /// A name for the scratch image, to tell benches apart in a directory listing.
     pub fn name(mut self, name: &str) -> Self {
         self.name = name.into();
@@ -161,6 +170,10 @@ impl BenchBuilder {
         let mut dev = make_device(backend, self.cfg, mac)?;
         if let Some(t) = &self.trace {
             dev.trace_open(t)
+                .map_err(|e| TbError::Backend(backend.name().into(), e))?;
+        }
+        if let Some(t) = &self.stimulus {
+            dev.stimulus_open(t)
                 .map_err(|e| TbError::Backend(backend.name().into(), e))?;
         }
         let drv = Driver::new(dev, env)?;

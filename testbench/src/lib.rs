@@ -18,6 +18,7 @@ pub mod peer;
 pub mod rate_bench;
 pub mod rtl_check;
 pub mod runner;
+pub mod simspeed;
 pub mod sparse;
 pub mod traces;
 

@@ -8,10 +8,15 @@
 //! the preamble and gap): the simulated wire carries `size - 4` bytes, a 20-byte IPv4 header,
 //! a 20-byte TCP header and `size - 58` bytes of payload. The figures: device cycles per frame
 //! from the first data frame offered until every payload byte was written into host memory
-//! (`CNT_DELIVERED_BYTES`), what that is at the device clock in frames and bits per second, and
+//! (`CNT_DELIVERED_BYTES` and the bytes read back), what that is at the device clock in frames and bits per second, and
 //! the cycles per frame 100 GbE would need (`clock / (100e9 / ((size + 20) * 8))`: the 20 bytes
 //! are the preamble and the inter-frame gap). The wire feeds the MAC at [`DEFAULT_LINE_GBPS`]
 //! unless told otherwise, so the NIC, not the wire, sets the rate.
+//!
+//! Every payload byte is checked: the stream is seeded bytes of period [`PERIOD`] (a prime, so
+//! two frames fewer than `PERIOD` frames apart never carry the same bytes), each named buffer
+//! is read back as it returns (in the order it was posted) and the unreturned tail once at
+//! the end, and `verified` says whether host memory holds the stream in order.
 
 use crate::frames::{
     demo_socket, CLIENT_IP, CLIENT_MAC, CLIENT_PORT, SERVER_IP, SERVER_MAC, SERVER_PORT,
@@ -20,9 +25,9 @@ use crate::{Backend, Bench, TbError};
 use buflet_driver::CplKind;
 use buflet_platform::DeviceConfig;
 use buflet_spec::reg;
-use etherparse::{PacketBuilder, PacketHeaders, TcpOptionElement, TransportHeader};
+use etherparse::{PacketBuilder, SlicedPacket, TcpOptionElement, TransportSlice};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 /// The wire's rate by default, Gbit/s: faster than the NIC takes frames at any size.
 pub const DEFAULT_LINE_GBPS: f64 = 1000.0;
@@ -39,6 +44,14 @@ const NB_PAGES: usize = 16;
 const STEP: u64 = 32;
 /// Timer period while measuring: a closed window is reopened by the tick's window update.
 const TICK: u32 = 1024;
+/// Cycles the last delivery's DMA write may take to land once counted.
+const SETTLE: u64 = 100_000;
+/// Period of the payload stream's bytes (a prime).
+pub const PERIOD: usize = 65521;
+/// The clock the figures are quoted at, MHz.
+pub const REF_CLOCK_MHZ: f64 = 250.0;
+/// Preamble, start delimiter and inter-frame gap per frame on the wire, bytes.
+pub const WIRE_GAP: usize = 20;
 
 /// One frame size measured.
 #[derive(Debug, Clone, Serialize)]
@@ -60,12 +73,58 @@ pub struct RatePoint {
     pub clock_mhz: u32,
     pub mpps: f64,
     pub gbps: f64,
+    /// The rate at 250 MHz: frames, and wire bits (frame plus 20 bytes of preamble and gap).
+    pub mpps_at_250mhz: f64,
+    pub wire_gbps_at_250mhz: f64,
     /// Cycles per frame 100 GbE needs at this size and clock.
     pub cycles_per_frame_100g: f64,
+    /// Every payload byte was in host memory, in order, when the measurement ended.
+    pub verified: bool,
+    /// The first payload byte (stream offset) that was not as sent, if any.
+    pub first_bad_byte: Option<u64>,
     /// Frames the device dropped (any reason) while measuring: 0 unless something is wrong.
     pub drops: u64,
     /// The rate the wire fed the MAC at, Gbit/s.
     pub line_gbps: f64,
+    /// Host wall-clock seconds the measured cycles took to simulate (the driver's polling
+    /// included): what `bench simspeed` divides by.
+    pub host_seconds: f64,
+}
+
+/// The payload stream: byte `o` is `pattern[o % PERIOD]`; `pattern` repeats its head so any
+/// frame's bytes are one slice.
+struct Stream {
+    pattern: Vec<u8>,
+}
+
+impl Stream {
+    fn new(seed: u64, max_frame: usize) -> Self {
+        let mut pattern = crate::frames::payload(seed, PERIOD);
+        pattern.extend_from_within(..max_frame.min(PERIOD));
+        Self { pattern }
+    }
+
+    /// The `len` bytes from stream offset `off` (`len` up to the frame size it was made for).
+    fn at(&self, off: u64, len: usize) -> &[u8] {
+        let s = (off % PERIOD as u64) as usize;
+        &self.pattern[s..s + len]
+    }
+
+    /// The offset of the first byte of `got` (stream bytes from `off`) that differs.
+    fn first_diff(&self, off: u64, got: &[u8]) -> Option<u64> {
+        let mut pos = 0usize;
+        while pos < got.len() {
+            let o = off + pos as u64;
+            let n = (PERIOD - (o % PERIOD as u64) as usize).min(got.len() - pos);
+            let (want, have) = (self.at(o, n), &got[pos..pos + n]);
+            if want != have {
+                let i = want.iter().zip(have).position(|(a, b)| a != b).unwrap_or(0);
+                return Some(o + i as u64);
+            }
+            pos += n;
+        }
+        None
+    }
 }
 
 /// A data segment of the client: `payload` at sequence `seq`, acknowledging `ack`.
@@ -82,17 +141,19 @@ fn segment(seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
 /// The NIC's frame as (ACK number, right edge of its window), if it is a TCP segment to the
 /// client.
 fn nic_ack(f: &[u8], shift: u8) -> Option<(u32, u32)> {
-    let h = PacketHeaders::from_ethernet_slice(f).ok()?;
-    let Some(TransportHeader::Tcp(t)) = h.transport else {
+    // Sliced: the headers are read in place (PacketHeaders copies them out, a third of the
+    // bench's host time on the model).
+    let p = SlicedPacket::from_ethernet(f).ok()?;
+    let Some(TransportSlice::Tcp(t)) = p.transport else {
         return None;
     };
-    if !t.ack {
+    if !t.ack() {
         return None;
     }
-    let win = u32::from(t.window_size) << if t.syn { 0 } else { shift };
+    let win = u32::from(t.window_size()) << if t.syn() { 0 } else { shift };
     Some((
-        t.acknowledgment_number,
-        t.acknowledgment_number.wrapping_add(win),
+        t.acknowledgment_number(),
+        t.acknowledgment_number().wrapping_add(win),
     ))
 }
 
@@ -104,6 +165,19 @@ pub fn measure(
     size: usize,
     frames: u64,
     line_gbps: f64,
+) -> Result<RatePoint, TbError> {
+    measure_recorded(backend, width, size, frames, line_gbps, None)
+}
+
+/// [`measure`], recording the RTL's inputs of every cycle into `stimulus` when given (bring-up
+/// included; `buflet_sim::stimulus`): the same run replays in Icarus Verilog.
+pub fn measure_recorded(
+    backend: Backend,
+    width: u32,
+    size: usize,
+    frames: u64,
+    line_gbps: f64,
+    stimulus: Option<&std::path::Path>,
 ) -> Result<RatePoint, TbError> {
     if !(line_gbps.is_finite() && line_gbps > 0.0) {
         return Err(TbError::Unsupported(format!(
@@ -129,6 +203,7 @@ pub fn measure(
         .config(cfg)
         .mem(128 << 20)
         .name("rate")
+        .stimulus(stimulus.map(|p| p.to_path_buf()))
         .build()?;
     let clock_mhz = b.drv.info.clock_mhz.max(1);
     let (isn, iss) = (0x0100_0000u32, 0x7000_0000u32);
@@ -139,9 +214,12 @@ pub fn measure(
     };
     let (sock, _) = b.drv.add_socket(&spec)?;
     let mut posted = HashMap::new();
+    // Posted named buffers, oldest first: the NIC fills them in this order.
+    let mut order = VecDeque::new();
     for _ in 0..NBS {
         let nb = b.drv.alloc_nb(NB_PAGES)?;
         b.drv.post_nb(sock, &nb, 0)?;
+        order.push_back(nb.ref_num);
         posted.insert(nb.ref_num, nb);
     }
     // The handshake.
@@ -178,21 +256,25 @@ pub fn measure(
     b.drv.set_timer_period(TICK);
     let drops0 = b.drv.counters().dropped();
     let d0 = b.drv.rd(reg::CNT_DELIVERED_BYTES);
-    let data = crate::frames::payload(u64::from(size as u32), payload);
+    let stream = Stream::new(u64::from(size as u32), payload);
+    // Stream bytes read back and checked so far, and the first wrong one.
+    let (mut checked, mut bad) = (0u64, None);
     let total = frames * payload as u64;
     let mut right = edge.unwrap_or(first);
     let mut sent = 0u64;
     let start = b.drv.cycles();
+    let started = std::time::Instant::now();
     let mut last_progress = start;
     let mut delivered = 0u64;
-    while delivered < total {
+    loop {
         // Offer every frame the window admits, keeping a few in the MAC's queue.
         while sent < frames && b.wire.pending() < 64 {
             let seq = first.wrapping_add((sent * payload as u64) as u32);
             if (right.wrapping_sub(seq.wrapping_add(payload as u32)) as i32) < 0 {
                 break;
             }
-            b.wire.send(segment(seq, ack, &data));
+            b.wire
+                .send(segment(seq, ack, stream.at(sent * payload as u64, payload)));
             sent += 1;
         }
         b.drv.run(STEP);
@@ -206,7 +288,17 @@ pub fn measure(
         for c in b.drv.completions()? {
             if c.kind == CplKind::NbReturn {
                 if let Some(nb) = posted.get(&c.ref_num) {
+                    // Returned out of posting order: its bytes are not the next ones.
+                    if order.pop_front() != Some(c.ref_num) {
+                        bad = bad.or(Some(checked));
+                    }
+                    let got = b.drv.read_nb(nb, c.bytes as usize)?;
+                    if let Some(o) = stream.first_diff(checked, &got) {
+                        bad = bad.or(Some(o));
+                    }
+                    checked += got.len() as u64;
                     b.drv.post_nb(sock, nb, 0)?;
+                    order.push_back(c.ref_num);
                 }
             }
         }
@@ -215,6 +307,24 @@ pub fn measure(
             delivered = d;
             last_progress = b.drv.cycles();
         }
+        if delivered >= total {
+            // CNT_DELIVERED_BYTES counts a delivery when its DMA write is issued: the run
+            // ends when the last byte is in host memory. The bytes not yet returned lie at
+            // the head of the oldest posted buffer.
+            let Some(nb) = order.front().and_then(|r| posted.get(r)) else {
+                break;
+            };
+            if checked >= delivered {
+                break;
+            }
+            let got = b.drv.read_nb(nb, (delivered - checked) as usize)?;
+            let diff = stream.first_diff(checked, &got);
+            if diff.is_none() || b.drv.cycles() - last_progress > SETTLE {
+                bad = bad.or(diff);
+                checked += got.len() as u64;
+                break;
+            }
+        }
         if b.drv.cycles() - last_progress > 20_000_000 {
             return Err(TbError::Stalled(format!(
                 "{size}-byte frames: {delivered} of {total} payload bytes delivered, {sent} of {frames} frames sent"
@@ -222,7 +332,18 @@ pub fn measure(
         }
     }
     let cycles = b.drv.cycles() - start;
+    let host_seconds = started.elapsed().as_secs_f64();
     let drops = b.drv.counters().dropped() - drops0;
+    if stimulus.is_some() {
+        b.drv
+            .device_mut()
+            .stimulus_close()
+            .map_err(|e| TbError::Backend(backend.name().into(), e))?;
+    }
+    let verified = bad.is_none() && checked == total && delivered == total;
+    if bad.is_none() && !verified {
+        bad = Some(checked);
+    }
     let cpf = cycles as f64 / frames as f64;
     let mpps = f64::from(clock_mhz) / cpf;
     let need = f64::from(clock_mhz) * 1e6 / (100e9 / ((size + 20) as f64 * 8.0));
@@ -238,8 +359,42 @@ pub fn measure(
         clock_mhz,
         mpps,
         gbps: mpps * size as f64 * 8.0 / 1000.0,
+        mpps_at_250mhz: REF_CLOCK_MHZ / cpf,
+        wire_gbps_at_250mhz: REF_CLOCK_MHZ / cpf * ((size + WIRE_GAP) * 8) as f64 / 1000.0,
         cycles_per_frame_100g: need,
+        verified,
+        first_bad_byte: bad,
         drops,
         line_gbps,
+        host_seconds,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stream_finds_the_first_wrong_byte() {
+        let s = Stream::new(3, 1442);
+        // Four frames of 1,442 bytes in order, across the period's end.
+        let off = PERIOD as u64 - 2000;
+        let mut got: Vec<u8> = (0..4u64)
+            .flat_map(|i| s.at(off + i * 1442, 1442).to_vec())
+            .collect();
+        assert_eq!(s.first_diff(off, &got), None);
+        // Frames 1 and 2 swapped: found at frame 1's first differing byte.
+        let (a, b) = (
+            s.at(off + 1442, 1442).to_vec(),
+            s.at(off + 2884, 1442).to_vec(),
+        );
+        got[1442..2884].copy_from_slice(&b);
+        got[2884..4326].copy_from_slice(&a);
+        let i = a.iter().zip(&b).position(|(x, y)| x != y).unwrap() as u64;
+        assert_eq!(s.first_diff(off, &got), Some(off + 1442 + i));
+        // One flipped byte after the wrap.
+        let mut one: Vec<u8> = s.at(off + 2500, 100).to_vec();
+        one[7] ^= 1;
+        assert_eq!(s.first_diff(off + 2500, &one), Some(off + 2507));
+    }
 }

@@ -17,6 +17,18 @@ fn check(backend: Backend, width: u32, sizes: &[usize], frames: u64) {
             "{what}: every payload byte delivered"
         );
         assert_eq!(p.drops, 0, "{what}");
+        assert!(
+            p.verified && p.first_bad_byte.is_none(),
+            "{what}: payload in host memory differs from byte {:?}",
+            p.first_bad_byte
+        );
+        // At 250 MHz, with 20 bytes of preamble and gap per frame on the wire.
+        let m250 = 250.0 / p.cycles_per_frame;
+        assert!((p.mpps_at_250mhz - m250).abs() < 1e-9, "{what}");
+        assert!(
+            (p.wire_gbps_at_250mhz - m250 * ((size + 20) * 8) as f64 / 1000.0).abs() < 1e-9,
+            "{what}"
+        );
         // The MAC takes one bus word per cycle: a frame of size - 4 bytes needs at least its
         // words.
         let words = (size - 4).div_ceil(width as usize / 8) as f64;
