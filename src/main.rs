@@ -5,6 +5,8 @@ use buflet_testbench::{
     framed_demo_records, framed_stream, frames, pcap, run_multi, run_stream, Backend, FsKind,
     MultiOptions, MultiReport, Protocol, RunOptions, RunReport, Scenario,
 };
+mod bench_all;
+mod plots;
 mod serve;
 
 use clap::{Args, Parser, Subcommand};
@@ -283,10 +285,14 @@ enum Cmd {
     /// the disk image), and every finished connection is reported with its sha256. Runs until
     /// interrupted or --exit-after connections have ended.
     Serve(serve::ServeArgs),
-    /// Benchmarks that print figures.
+    /// Benchmarks that print figures. Alone: every benchmark on both backends, a table, and
+    /// CSV files, PNG plots and bench.md in `--out`.
+    #[command(args_conflicts_with_subcommands = true)]
     Bench {
         #[command(subcommand)]
-        what: BenchCmd,
+        what: Option<BenchCmd>,
+        #[command(flatten)]
+        all: bench_all::AllArgs,
     },
 }
 
@@ -547,17 +553,22 @@ fn main() -> ExitCode {
         Cmd::Faults(a) => faults(&a),
         Cmd::Serve(a) => serve::run(&a),
         Cmd::Bench {
-            what: BenchCmd::Lookup(a),
+            what: Some(BenchCmd::Lookup(a)),
+            ..
         } => bench_lookup(&a),
         Cmd::Bench {
-            what: BenchCmd::Rate(a),
+            what: Some(BenchCmd::Rate(a)),
+            ..
         } => bench_rate(&a),
         Cmd::Bench {
-            what: BenchCmd::Linerate(a),
+            what: Some(BenchCmd::Linerate(a)),
+            ..
         } => bench_linerate(&a),
         Cmd::Bench {
-            what: BenchCmd::Simspeed(a),
+            what: Some(BenchCmd::Simspeed(a)),
+            ..
         } => bench_simspeed(&a),
+        Cmd::Bench { what: None, all } => bench_all::run(&all),
     }
 }
 
@@ -1361,73 +1372,36 @@ struct RateArgs {
     json: bool,
 }
 
-/// Plot the rate sweep: cycles per frame measured and what 100 GbE needs, by frame size
-/// (log-log), into a PNG (DejaVu Sans from the dejavu crate: no system font is needed).
+/// Plot the rate sweep: cycles per frame measured and what 100 GbE needs, by frame size.
 fn plot_rate(
     path: &std::path::Path,
     title: &str,
     points: &[buflet_testbench::rate_bench::RatePoint],
 ) -> Result<(), String> {
-    use plotters::prelude::*;
-    let e = |e: &dyn std::fmt::Display| e.to_string();
-    plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular())
-        .map_err(|_| "the plot's font does not load".to_string())?;
-    let xs = points.iter().map(|p| p.frame_bytes as f64);
-    let ys = points
-        .iter()
-        .flat_map(|p| [p.cycles_per_frame, p.cycles_per_frame_100g]);
-    let (x0, x1) = xs.fold((f64::MAX, 0f64), |(a, b), x| (a.min(x), b.max(x)));
-    let (y0, y1) = ys.fold((f64::MAX, 0f64), |(a, b), y| (a.min(y), b.max(y)));
-    let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
-    root.fill(&WHITE).map_err(|x| e(&x))?;
-    let mut c = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 22))
-        .margin(16)
-        .x_label_area_size(44)
-        .y_label_area_size(64)
-        .build_cartesian_2d(
-            (x0 * 0.9..x1 * 1.1).log_scale(),
-            ((y0 * 0.8).max(0.1)..y1 * 1.25).log_scale(),
-        )
-        .map_err(|x| e(&x))?;
-    c.configure_mesh()
-        .x_desc("frame bytes (FCS included)")
-        .y_desc("device cycles per frame")
-        .draw()
-        .map_err(|x| e(&x))?;
-    let series = [
-        (
-            "measured",
-            RED,
-            points
-                .iter()
-                .map(|p| (p.frame_bytes as f64, p.cycles_per_frame))
-                .collect::<Vec<_>>(),
-        ),
-        (
-            "100 GbE needs",
-            BLUE,
-            points
-                .iter()
-                .map(|p| (p.frame_bytes as f64, p.cycles_per_frame_100g))
-                .collect(),
-        ),
-    ];
-    for (name, color, pts) in series {
-        c.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
-            .map_err(|x| e(&x))?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-        c.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, color.filled())))
-            .map_err(|x| e(&x))?;
-    }
-    c.configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|x| e(&x))?;
-    root.present().map_err(|x| e(&x))
+    let xy = |f: fn(&buflet_testbench::rate_bench::RatePoint) -> f64| {
+        points
+            .iter()
+            .map(|p| (p.frame_bytes as f64, f(p)))
+            .collect::<Vec<_>>()
+    };
+    plots::lines(
+        path,
+        title,
+        "frame bytes (FCS included)",
+        "device cycles per frame",
+        &[
+            plots::Series {
+                name: "measured".into(),
+                color: plots::PALETTE[0],
+                points: xy(|p| p.cycles_per_frame),
+            },
+            plots::Series {
+                name: "100 GbE needs".into(),
+                color: plots::PALETTE[1],
+                points: xy(|p| p.cycles_per_frame_100g),
+            },
+        ],
+    )
 }
 
 fn bench_rate(a: &RateArgs) -> ExitCode {

@@ -235,3 +235,61 @@ fn bench_linerate_prints_its_json_contract() {
     refused(&["bench", "linerate", "--frame-bytes", "9999"], "9999");
     refused(&["bench", "linerate"], "--frame-bytes");
 }
+
+/// `buflet bench` alone: every benchmark on both backends, one JSON object, and its files in
+/// the directory it names (a short run: few frames, a small demo file).
+#[test]
+fn bench_alone_runs_everything_and_writes_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("b");
+    let o = buflet(&[
+        "bench",
+        "--out",
+        out.to_str().unwrap(),
+        "--frames",
+        "20",
+        "--demo-bytes",
+        "65536",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(v["passed"], true);
+    // 7 sizes x 2 backends x 2 widths; 2 backends x (512-bit demo + 4 modes); lookups.
+    assert_eq!(v["rate"].as_array().unwrap().len(), 28);
+    let demo = v["demo"].as_array().unwrap();
+    assert_eq!(demo.len(), 10);
+    for d in demo {
+        assert_eq!(d["verified"], true, "{d}");
+        let x = d["dram_crossings_per_byte"].as_f64().unwrap();
+        let want = match d["mode"].as_str().unwrap() {
+            "p2p" => 0.0,
+            "zerocopy" => 2.0,
+            "splice" => 4.0,
+            _ => 6.0,
+        };
+        assert!(x >= want && x < want + 0.5, "{d}");
+    }
+    assert!(v["simspeed"]["icarus_agrees"].as_bool().unwrap());
+    for f in [
+        "rate.csv",
+        "rate.png",
+        "demo.csv",
+        "lookup.csv",
+        "lookup.png",
+        "simspeed.csv",
+        "bench.md",
+    ] {
+        let p = out.join(f);
+        let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert!(!bytes.is_empty(), "{f}");
+    }
+    let csv = std::fs::read_to_string(out.join("rate.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 29, "{csv}");
+    let md = std::fs::read_to_string(out.join("bench.md")).unwrap();
+    assert!(md.contains("| rtl | 512 | 64 |"), "{md}");
+    // A subcommand's options are not the suite's.
+    refused(&["bench", "--frames", "10", "rate"], "");
+}

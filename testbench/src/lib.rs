@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod bench;
+pub mod bench_suite;
 pub mod cosim;
 pub mod e2e_check;
 pub mod faults;

@@ -20,6 +20,8 @@ use serde::Serialize;
 /// One measurement.
 #[derive(Debug, Clone, Serialize)]
 pub struct LookupPoint {
+    /// "model" or "rtl".
+    pub backend: String,
     /// Socket slots of the build.
     pub slots: u32,
     /// Hash buckets of the build.
@@ -115,6 +117,7 @@ pub fn measure(
     let lookup_cycles = b.drv.rd(reg::CNT_LOOKUP_CYCLES) - c0;
     let missed = b.drv.rd(reg::CNT_DROP_NO_SOCKET) - n0;
     Ok(LookupPoint {
+        backend: backend.name().into(),
         slots,
         buckets: b.drv.info.hash_buckets,
         live,
