@@ -632,6 +632,12 @@ fn cosim(seed: u64, cases: u32, width: u32, json: bool) -> ExitCode {
                 r.case_error_pct_median,
                 r.case_error_pct_max
             );
+            for (kind, e) in &r.step_error_by_kind {
+                println!(
+                    "  {kind:<14} {:>7} steps  median {:>6.2}%  p95 {:>7.2}%  worst {:>7.2}%  model-rtl {:+} cycles",
+                    e.steps, e.median_pct, e.p95_pct, e.max_pct, e.excess_cycles
+                );
+            }
         }
         if let Some(m) = &r.first_mismatch {
             eprintln!("buflet cosim: first divergence:\n{m}");
@@ -1309,6 +1315,9 @@ struct LinerateArgs {
     /// The rate the wire feeds the MAC at, Gbit/s (default: far above what the NIC takes).
     #[arg(long, default_value_t = buflet_testbench::rate_bench::DEFAULT_LINE_GBPS)]
     line_gbps: f64,
+    /// Write a waveform of the RTL to this file (an RTL built with BUFLET_TRACE).
+    #[arg(long)]
+    trace: Option<PathBuf>,
     /// Print one JSON object on one line.
     #[arg(long)]
     json: bool,
@@ -1317,7 +1326,18 @@ struct LinerateArgs {
 /// `buflet bench linerate`: exit 0 only when every payload byte landed in order.
 fn bench_linerate(a: &LinerateArgs) -> ExitCode {
     let size = a.frame_bytes as usize;
-    let r = buflet_testbench::rate_bench::measure(a.backend, a.width, size, a.frames, a.line_gbps);
+    let cap = buflet_testbench::rate_bench::Capture {
+        stimulus: None,
+        trace: a.trace.clone(),
+    };
+    let r = buflet_testbench::rate_bench::measure_recorded(
+        a.backend,
+        a.width,
+        size,
+        a.frames,
+        a.line_gbps,
+        &cap,
+    );
     finish(a.json, "bench linerate", Some(a.backend.name()), r, |p| {
         if a.json {
             let mut v = serde_json::to_value(&p).expect("point serializes");

@@ -12,8 +12,10 @@ pub const REG_READ: u64 = 2;
 /// A register write: one handshake.
 pub const REG_WRITE: u64 = 1;
 
-/// rx_parser per-frame overhead on top of one cycle per bus word (metadata record, chain close).
-pub const PARSE_OVERHEAD: u64 = 4;
+/// rx_parser's stage B after a frame's last word: the pseudo header added, both sums folded,
+/// the checks applied and the metadata register loaded (plus one cycle per SYN option walked).
+/// The next frame's words stream in meanwhile; only its last word waits for stage B.
+pub const PARSE_OVERHEAD: u64 = 2;
 /// Metadata records rx_parser may have finished but toe_engine not yet accepted (the parser
 /// stalls the MAC while this is full).
 pub const META_FIFO_DEPTH: usize = 2;
@@ -56,6 +58,9 @@ pub const LIST_STEP: u64 = 1;
 pub const RELEASE_STEP: u64 = 1;
 /// toe_engine handing a `tx_cmd` snapshot to the tx command FIFO (one handshake).
 pub const ENGINE_TX: u64 = 1;
+/// A frame's own ACK after its TCP rules: the window settles on the final context (S_TX0),
+/// then the command is queued (S_TX1).
+pub const FRAME_ACK: u64 = 2;
 /// toe_engine starting an anonymous delivery: anonymous list head read and the buflet RAM
 /// read latency before the first DMA write (the frame then moves one bus word per cycle, in
 /// the DMA writes' own cost).
@@ -98,11 +103,6 @@ pub fn dma_read(cfg: &DeviceConfig, len: usize) -> u64 {
 /// Cycles of one posted DMA write of `len` bytes: request, then one word per cycle.
 pub fn dma_write(cfg: &DeviceConfig, len: usize) -> u64 {
     DMA_WR_OVERHEAD + words(cfg, len)
-}
-
-/// rx_parser: one bus word per cycle plus the per-frame overhead.
-pub fn parse(cfg: &DeviceConfig, len: usize) -> u64 {
-    words(cfg, len.max(1)) + PARSE_OVERHEAD
 }
 
 /// Producing `len` zero bytes for a ZERO scatter-gather element (no memory access).

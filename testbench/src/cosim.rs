@@ -94,6 +94,8 @@ pub struct CosimReport {
     /// `|model - rtl| / rtl * 100` of each case's sums: the median and the worst.
     pub case_error_pct_median: f64,
     pub case_error_pct_max: f64,
+    /// The step statistics by kind of step ([`Step::kind`]): where the model's timing is off.
+    pub step_error_by_kind: std::collections::BTreeMap<String, KindError>,
     /// The first divergence, with its context.
     pub first_mismatch: Option<String>,
     /// Every counter register (side A, the model) summed over the cases after their last
@@ -101,6 +103,20 @@ pub struct CosimReport {
     pub counters_total: std::collections::BTreeMap<String, u64>,
     /// One line per case.
     pub cases_detail: Vec<CaseSummary>,
+}
+
+/// The cycle error of the steps of one kind.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct KindError {
+    /// Steps of this kind the RTL spent cycles on.
+    pub steps: u64,
+    /// `|model - rtl| / rtl * 100`: median, 95th percentile, worst.
+    pub median_pct: f64,
+    pub p95_pct: f64,
+    pub max_pct: f64,
+    /// Model cycles minus RTL cycles, summed over these steps (the sign says which side is
+    /// slower).
+    pub excess_cycles: i64,
 }
 
 /// One case of a run.
@@ -137,6 +153,8 @@ pub struct CaseResult {
     pub cycles: [u64; 2],
     /// Cycles of side A and side B, per step executed.
     pub step_cycles: Vec<[u64; 2]>,
+    /// The kind of each step executed ([`Step::kind`]).
+    pub step_kinds: Vec<String>,
     /// The first divergence, if any.
     pub mismatch: Option<Mismatch>,
     /// `CNT_FREE_BUFLETS` of both sides after the final deletes (0 when the case stopped early).
@@ -276,11 +294,13 @@ pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
         steps_model_only: 0,
         case_error_pct_median: 0.0,
         case_error_pct_max: 0.0,
+        step_error_by_kind: Default::default(),
         first_mismatch: None,
         counters_total: Default::default(),
         cases_detail: Vec::new(),
     };
     let (mut step_errs, mut case_errs) = (Vec::new(), Vec::new());
+    let mut by_kind: std::collections::BTreeMap<String, (Vec<f64>, i64)> = Default::default();
     for k in 0..opts.cases {
         let seed = opts.seed.wrapping_add(k as u64);
         let stim = generate(seed);
@@ -294,9 +314,12 @@ pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
         }
         rep.model_cycles += r.cycles[0];
         rep.rtl_cycles += r.cycles[1];
-        for &[m, t] in &r.step_cycles {
+        for (&[m, t], kind) in r.step_cycles.iter().zip(&r.step_kinds) {
             if t > 0 {
                 step_errs.push(pct(m, t).abs());
+                let k = by_kind.entry(kind.clone()).or_default();
+                k.0.push(pct(m, t).abs());
+                k.1 += m as i64 - t as i64;
             } else if m > 0 {
                 rep.steps_model_only += 1;
             }
@@ -327,5 +350,15 @@ pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
     rep.step_error_pct_max = quantile(&mut step_errs, 1.0);
     rep.case_error_pct_median = quantile(&mut case_errs, 0.5);
     rep.case_error_pct_max = quantile(&mut case_errs, 1.0);
+    for (kind, (mut v, excess)) in by_kind {
+        let e = KindError {
+            steps: v.len() as u64,
+            median_pct: quantile(&mut v, 0.5),
+            p95_pct: quantile(&mut v, 0.95),
+            max_pct: quantile(&mut v, 1.0),
+            excess_cycles: excess,
+        };
+        rep.step_error_by_kind.insert(kind, e);
+    }
     Ok(rep)
 }

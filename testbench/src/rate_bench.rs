@@ -166,19 +166,29 @@ pub fn measure(
     frames: u64,
     line_gbps: f64,
 ) -> Result<RatePoint, TbError> {
-    measure_recorded(backend, width, size, frames, line_gbps, None)
+    measure_recorded(backend, width, size, frames, line_gbps, &Capture::default())
 }
 
-/// [`measure`], recording the RTL's inputs of every cycle into `stimulus` when given (bring-up
-/// included; `buflet_sim::stimulus`): the same run replays in Icarus Verilog.
+/// What a measurement also writes (RTL only).
+#[derive(Debug, Clone, Default)]
+pub struct Capture {
+    /// The RTL's inputs of every cycle (bring-up included; `buflet_sim::stimulus`): the same
+    /// run replays in Icarus Verilog.
+    pub stimulus: Option<std::path::PathBuf>,
+    /// A waveform of every signal (an RTL built with `BUFLET_TRACE`).
+    pub trace: Option<std::path::PathBuf>,
+}
+
+/// [`measure`], also writing what `capture` asks for.
 pub fn measure_recorded(
     backend: Backend,
     width: u32,
     size: usize,
     frames: u64,
     line_gbps: f64,
-    stimulus: Option<&std::path::Path>,
+    capture: &Capture,
 ) -> Result<RatePoint, TbError> {
+    let stimulus = capture.stimulus.as_deref();
     if !(line_gbps.is_finite() && line_gbps > 0.0) {
         return Err(TbError::Unsupported(format!(
             "line rate {line_gbps} Gbit/s"
@@ -203,7 +213,8 @@ pub fn measure_recorded(
         .config(cfg)
         .mem(128 << 20)
         .name("rate")
-        .stimulus(stimulus.map(|p| p.to_path_buf()))
+        .stimulus(capture.stimulus.clone())
+        .trace(capture.trace.clone())
         .build()?;
     let clock_mhz = b.drv.info.clock_mhz.max(1);
     let (isn, iss) = (0x0100_0000u32, 0x7000_0000u32);

@@ -242,7 +242,10 @@ pub fn measure(o: &SimSpeedOpts) -> Result<SimSpeed, TbError> {
         FRAME,
         o.icarus_frames,
         rate_bench::DEFAULT_LINE_GBPS,
-        Some(&stim_traffic),
+        &rate_bench::Capture {
+            stimulus: Some(stim_traffic.clone()),
+            trace: None,
+        },
     )?;
     if !rec.verified {
         return Err(TbError::Protocol(

@@ -254,6 +254,8 @@ impl ModelDevice {
             let mut buf = std::mem::take(&mut self.toe.scratch);
             self.pool
                 .read(seg.chain.head, seg.data_off as usize, &mut buf[..n]);
+            // S_DISSUE fires once toe_mover takes the chunk: when the previous write has left.
+            let issue = t.max(self.wr_free);
             done = dma_write(
                 &self.cfg,
                 &mut self.wr_free,
@@ -302,6 +304,10 @@ impl ModelDevice {
                 self.return_nb(s, CplFlags::FULL, Status::Ok, done);
             } else if emptied && pushed && !marker && psh_return {
                 self.return_nb(s, CplFlags::PSH, Status::Ok, done);
+            } else {
+                // No return (S_DRET waits for the chunk to leave): the engine is free once
+                // the chunk is issued; toe_mover streams it meanwhile.
+                done = issue + 1;
             }
         }
         self.toe.socks[s as usize].queued = false;

@@ -309,9 +309,10 @@ fn established(
     }
     let mut out = Outcome::new(Fate::Kept);
     if off == 0 {
-        // 6. In order: cut at the reassembly head, append, drain.
+        // 6. In order: cut at the reassembly head, append, drain (S_INORD, then S_DRAIN once
+        // per segment drained and once to end).
+        out.steps += 1;
         if let Some(h) = sock.ooo.front() {
-            out.steps += 1;
             let hr = rel(h.seq, sock.rcv_nxt);
             if hr < len {
                 len = hr;
@@ -589,7 +590,7 @@ impl ModelDevice {
         }
         let t = base + out.steps * costs::LIST_STEP;
         let t = match out.tx {
-            Some(cmd) => self.tx.push(&self.cfg, t, &cmd) + costs::ENGINE_TX,
+            Some(cmd) => self.tx.push(&self.cfg, t, &cmd) + costs::FRAME_ACK,
             None => t,
         };
         // The ACK that completed an accepted socket's handshake: its ACCEPT OK, after the

@@ -331,6 +331,13 @@ pub enum Step {
 
 impl Step {
     /// A one-line description for reports.
+    /// The step's kind, for statistics by kind: the first word of [`Step::describe`] ("frame",
+    /// "SOCK_ADD", "NB_POST", ...).
+    pub fn kind(&self) -> String {
+        let d = self.describe();
+        d.split_whitespace().next().unwrap_or("").to_string()
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Step::AddSocket(p) => format!(

@@ -61,6 +61,7 @@ pub fn run_lockstep(
         sides: [a.name.clone(), b.name.clone()],
         cycles: [0, 0],
         step_cycles: Vec::new(),
+        step_kinds: Vec::new(),
         mismatch: None,
         free_buflets_end: [0, 0],
         num_buflets,
@@ -114,6 +115,7 @@ pub fn run_lockstep(
         res.cycles[0] += oa.busy;
         res.cycles[1] += ob.busy;
         res.step_cycles.push([oa.busy, ob.busy]);
+        res.step_kinds.push(step_a.kind());
         res.counters_end.clone_from(&oa.counters);
         for c in &oa.cpls {
             *res.cpl_kinds.entry(cpl_kind_name(c)).or_default() += 1;
