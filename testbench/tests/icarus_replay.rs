@@ -2,7 +2,7 @@
 //! and counts the same outputs: the two simulators agree cycle for cycle on the same top. RTL
 //! only: the model has no Verilog to replay.
 
-use buflet_testbench::rate_bench::{measure_recorded, DEFAULT_LINE_GBPS};
+use buflet_testbench::rate_bench::{measure_recorded, Capture, DEFAULT_LINE_GBPS};
 use buflet_testbench::simspeed::{replay, rtl_idle};
 use buflet_testbench::Backend;
 
@@ -26,7 +26,10 @@ fn check(width: u32, traffic: bool) {
             1500,
             20,
             DEFAULT_LINE_GBPS,
-            Some(&stim),
+            &Capture {
+                stimulus: Some(stim.clone()),
+                trace: None,
+            },
         )
         .unwrap();
         assert!(p.verified);
