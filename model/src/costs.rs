@@ -58,6 +58,9 @@ pub const LIST_STEP: u64 = 1;
 pub const RELEASE_STEP: u64 = 1;
 /// toe_engine handing a `tx_cmd` snapshot to the tx command FIFO (one handshake).
 pub const ENGINE_TX: u64 = 1;
+/// A TCP frame's send-side step after its receive rules (S_SA0: an ACK that completes no post
+/// and no close passes in one cycle).
+pub const SEND_SIDE_STEP: u64 = 1;
 /// A frame's own ACK after its TCP rules: the window settles on the final context (S_TX0),
 /// then the command is queued (S_TX1).
 pub const FRAME_ACK: u64 = 2;
@@ -65,6 +68,9 @@ pub const FRAME_ACK: u64 = 2;
 /// read latency before the first DMA write (the frame then moves one bus word per cycle, in
 /// the DMA writes' own cost).
 pub const ANON_DELIVERY: u64 = 4;
+/// toe_mover from taking a delivery chunk to its first word: the chain walk's first step and
+/// the buflet RAM's read latency (the engine is free meanwhile).
+pub const MOVER_LEAD: u64 = 2;
 /// toe_engine taking a timer tick: the active list head read.
 pub const TIMER_TICK: u64 = 2;
 /// Timer sweep, per socket visited: its `sock_ctx` read (ACT_NEXT, NB_HEAD) and the head NB's

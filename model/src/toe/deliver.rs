@@ -255,13 +255,14 @@ impl ModelDevice {
             self.pool
                 .read(seg.chain.head, seg.data_off as usize, &mut buf[..n]);
             // S_DISSUE fires once toe_mover takes the chunk: when the previous write has left.
+            // Its words follow the mover's walk to the buflet and the RAM's read latency.
             let issue = t.max(self.wr_free);
             done = dma_write(
                 &self.cfg,
                 &mut self.wr_free,
                 env,
                 Agent::NicDma,
-                t,
+                issue + costs::MOVER_LEAD,
                 page_addr.wrapping_add(in_page),
                 &buf[..n],
             );

@@ -415,6 +415,8 @@ impl ModelDevice {
     /// The TCP rules for one frame of socket `s` (found by the lookup at `base`). Returns the
     /// cycle the engine is done with it (including handing its tx command to tx_builder).
     pub(super) fn tcp_frame(&mut self, m: &Meta, s: u16, base: u64) -> u64 {
+        // Every TCP frame's rules end in the send side's step (S_SA0) before its ACK.
+        let base = base + costs::SEND_SIDE_STEP;
         let p = m.p;
         // The window's free buflet count, sampled as the engine picks the metadata.
         let free = self.free_sample();
