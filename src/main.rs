@@ -67,7 +67,7 @@ struct Common {
     /// Seed of --disk-error-rate.
     #[arg(long, default_value_t = 1)]
     error_seed: u64,
-    /// Write a waveform of every RTL signal here (RTL built with BUFLET_TRACE=1 or =vcd).
+    /// Write a waveform of every RTL signal here (FST; VCD from an RTL built with BUFLET_TRACE=vcd).
     #[arg(long)]
     trace: Option<PathBuf>,
     /// How block I/O reaches the image: direct, or scsi (seed 003: a SCSI pass-through to a
@@ -1315,7 +1315,7 @@ struct LinerateArgs {
     /// The rate the wire feeds the MAC at, Gbit/s (default: far above what the NIC takes).
     #[arg(long, default_value_t = buflet_testbench::rate_bench::DEFAULT_LINE_GBPS)]
     line_gbps: f64,
-    /// Write a waveform of the RTL to this file (an RTL built with BUFLET_TRACE).
+    /// Write a waveform of the RTL to this file (FST; VCD from a BUFLET_TRACE=vcd build).
     #[arg(long)]
     trace: Option<PathBuf>,
     /// Print one JSON object on one line.

@@ -569,12 +569,12 @@ impl Model {
 
     /// Opens a waveform trace at `path`: every later [`Model::tick`] dumps
     /// both half cycles. The format is [`TRACE_FORMAT`] (FST by default);
-    /// models have tracing only if built with `BUFLET_TRACE=1` (or `vcd`).
+    /// models have tracing unless built with `BUFLET_TRACE=0`.
     /// A trace can be opened once per instance.
     pub fn trace_open(&mut self, path: &Path) -> Result<(), SimError> {
         if TRACE_FORMAT.is_none() {
             return Err(SimError::Trace(
-                "buflet-sim was built without tracing: rebuild with BUFLET_TRACE=1 (FST) or BUFLET_TRACE=vcd".into(),
+                "buflet-sim was built without tracing (BUFLET_TRACE=0): rebuild without it (FST) or with BUFLET_TRACE=vcd".into(),
             ));
         }
         let cpath = path_to_cstring(path)?;

@@ -653,7 +653,7 @@ impl Device for RtlDevice {
     fn trace_open(&mut self, path: &std::path::Path) -> Result<(), String> {
         if crate::TRACE_FORMAT.is_none() {
             return Err(format!(
-                "{}: the RTL was built without waveform support; rebuild with BUFLET_TRACE=1 (FST) or BUFLET_TRACE=vcd",
+                "{}: the RTL was built without waveform support (BUFLET_TRACE=0); rebuild without it (FST) or with BUFLET_TRACE=vcd",
                 path.display()
             ));
         }

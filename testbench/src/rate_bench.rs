@@ -175,7 +175,7 @@ pub struct Capture {
     /// The RTL's inputs of every cycle (bring-up included; `buflet_sim::stimulus`): the same
     /// run replays in Icarus Verilog.
     pub stimulus: Option<std::path::PathBuf>,
-    /// A waveform of every signal (an RTL built with `BUFLET_TRACE`).
+    /// A waveform of every signal (FST, unless the RTL was built with `BUFLET_TRACE=vcd` or `0`).
     pub trace: Option<std::path::PathBuf>,
 }
 

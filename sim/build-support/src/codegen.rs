@@ -180,7 +180,7 @@ int {p}_trace_open(void* p, const char* path) {{
 #else
     (void)p;
     (void)path;
-    buflet_sim_set_error("model built without tracing (rebuild with BUFLET_TRACE=1)");
+    buflet_sim_set_error("model built without tracing (BUFLET_TRACE=0; rebuild without it)");
     return 2;
 #endif
 }}

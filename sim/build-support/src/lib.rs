@@ -119,18 +119,19 @@ pub type Result<T> = std::result::Result<T, Error>;
 pub enum Trace {
     /// No tracing.
     Off,
-    /// FST tracing (`BUFLET_TRACE=1` or `fst`).
+    /// FST tracing (the default; `BUFLET_TRACE=1` or `fst`): waveforms are a runtime switch
+    /// (`Model::trace_open`), so `--trace` works from the normal build.
     Fst,
     /// VCD tracing (`BUFLET_TRACE=vcd`).
     Vcd,
 }
 
 impl Trace {
-    /// Parses the value of `BUFLET_TRACE` (empty when unset).
+    /// Parses the value of `BUFLET_TRACE` (empty when unset: FST).
     pub fn from_env_value(v: &str) -> Result<Trace> {
         match v.trim() {
-            "" | "0" | "off" | "no" => Ok(Trace::Off),
-            "1" | "fst" | "yes" | "on" => Ok(Trace::Fst),
+            "0" | "off" | "no" => Ok(Trace::Off),
+            "" | "1" | "fst" | "yes" | "on" => Ok(Trace::Fst),
             "vcd" => Ok(Trace::Vcd),
             other => Err(Error::BadEnv(format!(
                 "BUFLET_TRACE={other:?} is not understood: use 1 or fst (FST tracing), vcd (VCD tracing) or 0 (off)"
@@ -162,10 +163,10 @@ mod tests {
 
     #[test]
     fn trace_values() {
-        for v in ["", "0", "off", "no", " 0 "] {
+        for v in ["0", "off", "no", " 0 "] {
             assert_eq!(Trace::from_env_value(v).unwrap(), Trace::Off, "{v:?}");
         }
-        for v in ["1", "fst", "yes", "on"] {
+        for v in ["", "1", "fst", "yes", "on"] {
             assert_eq!(Trace::from_env_value(v).unwrap(), Trace::Fst, "{v:?}");
         }
         assert_eq!(Trace::from_env_value("vcd").unwrap(), Trace::Vcd);

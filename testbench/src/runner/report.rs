@@ -18,7 +18,7 @@ pub struct RunOptions {
     /// Cycles the NIC must be silent, with nothing left on the wire, before the sender
     /// retransmits the first unacknowledged frame or probes a window too small for the next.
     pub rto_cycles: u64,
-    /// Write a waveform of the RTL to this path (RTL built with BUFLET_TRACE only).
+    /// Write a waveform of the RTL to this path (FST; none from a `BUFLET_TRACE=0` build).
     pub trace: Option<PathBuf>,
     /// Where to put the disk image; a temporary file when None. An existing file there is
     /// overwritten only when it is a previous Buflet image, it is empty, or `force` is set.
