@@ -70,6 +70,12 @@ struct Common {
     /// Write a waveform of every RTL signal here (FST; VCD from an RTL built with BUFLET_TRACE=vcd).
     #[arg(long)]
     trace: Option<PathBuf>,
+    /// The waveform's first cycle (with --trace).
+    #[arg(long, requires = "trace", default_value_t = 0)]
+    trace_from: u64,
+    /// Cycles the waveform holds from --trace-from (default: to the end of the run).
+    #[arg(long, requires = "trace", value_parser = clap::value_parser!(u64).range(1..))]
+    trace_cycles: Option<u64>,
     /// How block I/O reaches the image: direct, or scsi (seed 003: a SCSI pass-through to a
     /// user-space logical unit that sees the DMA buffer mapped, never copied).
     #[arg(long, value_enum, default_value = "direct")]
@@ -1056,6 +1062,8 @@ fn run_options(common: &Common, file_path: &str, mode: WriteMode) -> Result<RunO
     opt.image = common.image.clone();
     opt.force = common.force;
     opt.trace = common.trace.clone();
+    opt.trace_from = common.trace_from;
+    opt.trace_cycles = common.trace_cycles;
     opt.pcap_out = common.pcap_out.clone();
     opt.disk = match common.disk {
         DiskArg::Direct => buflet_platform::DiskMode::Direct,

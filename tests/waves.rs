@@ -81,3 +81,45 @@ fn replay_writes_an_fst_from_the_normal_build() {
         "{rises} rising edges, end time {end}"
     );
 }
+
+/// `--trace-from` and `--trace-cycles` keep only a window of a run: the FST starts and ends
+/// inside it.
+#[test]
+fn a_trace_window_holds_only_its_cycles() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("w.fst");
+    let o = Command::new(env!("CARGO_BIN_EXE_buflet"))
+        .args([
+            "demo",
+            "--backend",
+            "rtl",
+            "--bytes",
+            "20000",
+            "--trace",
+            w.to_str().unwrap(),
+            "--trace-from",
+            "2000",
+            "--trace-cycles",
+            "500",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = FstReader::open_and_read_time_table(BufReader::new(std::fs::File::open(&w).unwrap()))
+        .expect("an FST file");
+    let h = r.get_header();
+    assert!(
+        h.start_time >= 20_000 && h.end_time < 25_000 && h.end_time > h.start_time,
+        "{} .. {}",
+        h.start_time,
+        h.end_time
+    );
+    // A window needs a waveform.
+    let o = Command::new(env!("CARGO_BIN_EXE_buflet"))
+        .args(["demo", "--trace-from", "5"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--trace"));
+}

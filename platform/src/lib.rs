@@ -154,6 +154,9 @@ pub trait Device {
             self.backend()
         ))
     }
+    /// Dump only the cycles `from .. from + cycles` (all after `from` when `cycles` is None) to
+    /// the waveform [`Device::trace_open`] opens: a long run's waves around one moment.
+    fn trace_window(&mut self, _from: u64, _cycles: Option<u64>) {}
     /// Start recording the inputs of every clock cycle to `path`, to replay them in another
     /// simulator (`buflet_sim::stimulus`). Only the RTL has a stimulus; the default says so.
     fn stimulus_open(&mut self, path: &std::path::Path) -> Result<(), String> {

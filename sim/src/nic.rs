@@ -271,6 +271,8 @@ pub struct RtlDevice {
     tx_frame_start: u64,
     word: Vec<u8>,
     tracing: bool,
+    /// Cycles dumped to the waveform: `trace_win.0 .. trace_win.1`.
+    trace_win: (u64, u64),
     /// The stimulus being recorded ([`crate::stimulus`]), and the first error writing it.
     stim: Option<crate::stimulus::Recorder>,
     stim_err: Option<String>,
@@ -313,6 +315,7 @@ impl RtlDevice {
             tx_frame_start: 0,
             word: vec![0; bus],
             tracing: false,
+            trace_win: (0, u64::MAX),
             stim: None,
             stim_err: None,
         };
@@ -406,7 +409,8 @@ impl RtlDevice {
         self.m.set(p.blk_resp_valid, resp_valid as u64);
         self.m.set(p.clk, 0);
         self.m.eval();
-        if self.tracing {
+        let dump = self.tracing && (self.trace_win.0..self.trace_win.1).contains(&self.cycle);
+        if dump {
             let _ = self.m.trace_dump(self.cycle * crate::TICK_TIME);
         }
         // Sample the handshakes that happen at this rising edge.
@@ -465,7 +469,7 @@ impl RtlDevice {
         }
         self.m.set(p.clk, 1);
         self.m.eval();
-        if self.tracing {
+        if dump {
             let _ = self
                 .m
                 .trace_dump(self.cycle * crate::TICK_TIME + crate::TICK_TIME / 2);
@@ -662,6 +666,10 @@ impl Device for RtlDevice {
             .map_err(|e| format!("{}: {e}", path.display()))?;
         self.tracing = true;
         Ok(())
+    }
+
+    fn trace_window(&mut self, from: u64, cycles: Option<u64>) {
+        self.trace_win = (from, cycles.map_or(u64::MAX, |n| from.saturating_add(n)));
     }
 
     fn stimulus_open(&mut self, path: &std::path::Path) -> Result<(), String> {

@@ -46,6 +46,7 @@ pub struct BenchBuilder {
     mem_bytes: u64,
     disk: DiskSpec,
     trace: Option<PathBuf>,
+    trace_window: (u64, Option<u64>),
     stimulus: Option<PathBuf>,
     name: String,
 }
@@ -60,6 +61,7 @@ impl Bench {
             mem_bytes: DEFAULT_MEM_BYTES,
             disk: DiskSpec::Blank(DEFAULT_DISK_BYTES),
             trace: None,
+            trace_window: (0, None),
             stimulus: None,
             name: "bench".into(),
         }
@@ -125,6 +127,12 @@ impl BenchBuilder {
         self
     }
 
+    /// Dump only cycles `from .. from + cycles` of the waveform (`cycles` None: to the end).
+    pub fn trace_window(mut self, from: u64, cycles: Option<u64>) -> Self {
+        self.trace_window = (from, cycles);
+        self
+    }
+
     /// Record the RTL's inputs of every cycle after reset to `path` (bring-up included), to
     /// replay them in Icarus Verilog (`buflet_sim::stimulus`); the model has none.
     pub fn stimulus(mut self, path: Option<PathBuf>) -> Self {
@@ -169,6 +177,7 @@ impl BenchBuilder {
         let (mac, wire) = link();
         let mut dev = make_device(backend, self.cfg, mac)?;
         if let Some(t) = &self.trace {
+            dev.trace_window(self.trace_window.0, self.trace_window.1);
             dev.trace_open(t)
                 .map_err(|e| TbError::Backend(backend.name().into(), e))?;
         }

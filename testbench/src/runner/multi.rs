@@ -280,6 +280,7 @@ pub fn run_multi(scs: Vec<Scenario>, opt: &MultiOptions) -> Result<MultiReport, 
         .mem(mem_size)
         .disk(disk)
         .trace(ro.trace.clone())
+        .trace_window(ro.trace_from, ro.trace_cycles)
         .build()?;
     let b = &mut bench;
     let files: HashMap<([u8; 4], u16), ExtentFile> = clients

@@ -20,6 +20,9 @@ pub struct RunOptions {
     pub rto_cycles: u64,
     /// Write a waveform of the RTL to this path (FST; none from a `BUFLET_TRACE=0` build).
     pub trace: Option<PathBuf>,
+    /// The waveform's first cycle and how many cycles it holds (None: to the end).
+    pub trace_from: u64,
+    pub trace_cycles: Option<u64>,
     /// Where to put the disk image; a temporary file when None. An existing file there is
     /// overwritten only when it is a previous Buflet image, it is empty, or `force` is set.
     pub image: Option<PathBuf>,
@@ -60,6 +63,8 @@ impl RunOptions {
             write_chunk: 64 * 1024,
             rto_cycles: 50_000,
             trace: None,
+            trace_from: 0,
+            trace_cycles: None,
             image: None,
             force: false,
             progress: None,

@@ -96,6 +96,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         .mem(mem_size)
         .disk(disk)
         .trace(opt.trace.clone())
+        .trace_window(opt.trace_from, opt.trace_cycles)
         .build()?;
     let b = &mut bench;
     let kind = match sc.protocol {
