@@ -42,6 +42,13 @@ pub const LOOKUP_FLAT: u64 = 2;
 pub const ACCEPT_MAKE: u64 = 2;
 /// toe_engine per-request work (SOCK_ADD, NB_POST, NOP, unknown): table read-modify-write.
 pub const ENGINE_REQ: u64 = 4;
+/// SOCK_DEL's fixed steps beyond [`ENGINE_REQ`]: the wait for the mover (S_DEL0), the send
+/// side's abort sequence (S_DTX, S_AB0..S_AB6), the list dispatch (S_DEL_NB) and the unlinks'
+/// heads and end (S_DEL_UL, S_DEL_UL0, S_DEL_AL0, S_DEL_END). The hash chain's walk to the
+/// predecessor costs one more per socket before it; the active list's walk (S_DEL_AL1, one
+/// per active socket before it in the RTL) is not charged: the model keeps that list doubly
+/// linked so a delete never walks it.
+pub const DEL_STEPS: u64 = 10;
 /// toe_engine per-delivery-step overhead: segment/NB header reads, buflet RAM read latency.
 pub const ENGINE_DELIVERY: u64 = 4;
 /// toe_engine returning an NB (or retiring an empty FIN/RST segment) without moving data;

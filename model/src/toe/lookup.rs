@@ -91,15 +91,18 @@ impl Toe {
 
     /// Unlink socket `s` from its hash chain and from the active list (SOCK_DEL). The RTL
     /// walks the chain to the predecessor (chains are short); the active list is doubly
-    /// linked here so a delete does not walk every socket in host time.
-    pub(super) fn unlink(&mut self, s: u16) {
+    /// linked here so a delete does not walk every socket in host time. Returns the chain
+    /// sockets visited before `s` (the RTL's S_DEL_UL1 cycles).
+    pub(super) fn unlink(&mut self, s: u16) -> u64 {
         let b = self.bucket_of(&self.socks[s as usize].d.key);
         let next = self.socks[s as usize].next_sock;
+        let mut visited = 0;
         if self.buckets[b] == Some(s) {
             self.buckets[b] = next;
         } else {
             let mut cur = self.buckets[b];
             while let Some(c) = cur {
+                visited += 1;
                 let n = self.socks[c as usize].next_sock;
                 if n == Some(s) {
                     self.socks[c as usize].next_sock = next;
@@ -123,6 +126,7 @@ impl Toe {
         if let Some(n) = next {
             self.socks[n as usize].act_prev = prev;
         }
+        visited
     }
 }
 

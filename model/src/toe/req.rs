@@ -240,7 +240,7 @@ impl ModelDevice {
     /// slot freed, then CMD_DONE/OK. Delivery is never in flight here: the engine finishes a
     /// delivery step (its DMA write included) before it picks another job.
     fn sock_del(&mut self, e: &[u8; REQ_BYTES], s: u16) -> u64 {
-        let mut t = self.now + costs::ENGINE_REQ;
+        let mut t = self.now + costs::ENGINE_REQ + costs::DEL_STEPS;
         // A half-open accepted socket leaves HALF_OPEN without an ACCEPT.
         self.leave_half_open(s, None, t);
         // Posts not yet acknowledged go back to the host first (status RESET), then the NBs.
@@ -267,7 +267,7 @@ impl ModelDevice {
             t += costs::ENGINE_RETURN;
             self.return_nb(s, CplFlags::DELETE, Status::Ok, t);
         }
-        self.toe.unlink(s);
+        t += self.toe.unlink(s);
         let sock = self.toe.socks.take(s as usize);
         for seg in sock.segs.iter().chain(sock.ooo.iter()) {
             // A hold segment emptied by its last record but still on the list as a FIN
