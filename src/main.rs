@@ -860,8 +860,7 @@ fn demo(
     if let Some(why) = demo_refusal(mss) {
         return fail(common.json, "demo", Some(common.backend.name()), why, 2);
     }
-    let isn = 0x1000_0000u32.wrapping_mul(seed as u32 | 1);
-    let iss = isn.rotate_left(16) ^ 0x5eed_0001;
+    let (isn, iss) = frames::demo_isn_iss(seed);
     let sc = match protocol {
         DemoProtocolArg::Raw => Scenario::demo(frames::payload(seed, bytes), mss, isn, iss),
         DemoProtocolArg::Framed => {
@@ -918,7 +917,7 @@ fn demo_connections(
     let scs: Vec<Scenario> = (0..n)
         .map(|i| {
             let s = frames::connection_seed(seed, i);
-            let isn = 0x1000_0000u32.wrapping_mul(s as u32 | 1);
+            let (isn, _) = frames::demo_isn_iss(s);
             let client = frames::Client::nth(i);
             match protocol {
                 DemoProtocolArg::Raw => {

@@ -92,8 +92,7 @@ pub fn demo(
     mode: WriteMode,
     bytes: usize,
 ) -> Result<DemoRow, TbError> {
-    let isn = 0x1000_0000u32;
-    let iss = isn.rotate_left(16) ^ 0x5eed_0001;
+    let (isn, iss) = frames::demo_isn_iss(1);
     let sc = Scenario::demo(frames::payload(1, bytes), 1448, isn, iss);
     let mut opt = RunOptions::new(backend, width);
     opt.mode = mode;

@@ -26,6 +26,12 @@ pub fn payload(seed: u64, len: usize) -> Vec<u8> {
     v
 }
 
+/// The demo's client ISN and NIC ISS for payload seed `seed` (`buflet demo`, `buflet bench`).
+pub fn demo_isn_iss(seed: u64) -> (u32, u32) {
+    let isn = 0x1000_0000u32.wrapping_mul(seed as u32 | 1);
+    (isn, isn.rotate_left(16) ^ 0x5eed_0001)
+}
+
 /// Receive buffer of the NIC's socket in every scenario: large enough that the buflet pool,
 /// not the socket, bounds the window at line rate.
 pub const RCV_BUF: u32 = 1 << 20;

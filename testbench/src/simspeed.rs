@@ -81,9 +81,19 @@ pub struct SimSpeed {
 /// The frame size of the traffic runs.
 const FRAME: usize = 1500;
 
-/// The RTL sources Icarus compiles: the workspace's `rtl/`.
-fn rtl_dir() -> PathBuf {
+/// The workspace's `rtl/` directory (include path of every Verilog file).
+pub fn rtl_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rtl")
+}
+
+/// Every Verilog file of `rtl/`, sorted: what another tool compiles for the top.
+pub fn rtl_sources() -> std::io::Result<Vec<PathBuf>> {
+    let mut srcs: Vec<PathBuf> = std::fs::read_dir(rtl_dir())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "v"))
+        .collect();
+    srcs.sort();
+    Ok(srcs)
 }
 
 fn tool_err(what: &str, e: impl std::fmt::Display) -> TbError {
@@ -111,12 +121,8 @@ fn icarus_build(dir: &Path, width: u32, stim: &Path) -> Result<PathBuf, TbError>
     let tb = dir.join("buflet_stim_tb.v");
     std::fs::write(&tb, testbench(info)).map_err(|e| tool_err(&tb.display().to_string(), e))?;
     let rtl = rtl_dir();
-    let mut srcs: Vec<PathBuf> = std::fs::read_dir(&rtl)
-        .map_err(|e| tool_err(&format!("the RTL sources at {}", rtl.display()), e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "v"))
-        .collect();
-    srcs.sort();
+    let srcs =
+        rtl_sources().map_err(|e| tool_err(&format!("the RTL sources at {}", rtl.display()), e))?;
     let out = dir.join("sim.vvp");
     let o = Command::new("iverilog")
         .arg("-g2012")

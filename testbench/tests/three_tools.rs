@@ -9,17 +9,12 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn rtl() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rtl")
+    buflet_testbench::simspeed::rtl_dir()
 }
 
 /// Every Verilog file of rtl/, sorted.
 fn sources() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(rtl())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "v"))
-        .collect();
-    v.sort();
+    let v = buflet_testbench::simspeed::rtl_sources().unwrap();
     assert!(v.len() > 20, "rtl/*.v: {v:?}");
     v
 }

@@ -334,8 +334,12 @@ impl Step {
     /// The step's kind, for statistics by kind: the first word of [`Step::describe`] ("frame",
     /// "SOCK_ADD", "NB_POST", ...).
     pub fn kind(&self) -> String {
-        let d = self.describe();
-        d.split_whitespace().next().unwrap_or("").to_string()
+        Self::kind_of(&self.describe())
+    }
+
+    /// The kind named by a description from [`Step::describe`].
+    pub fn kind_of(describe: &str) -> String {
+        describe.split_whitespace().next().unwrap_or("").to_string()
     }
 
     pub fn describe(&self) -> String {

@@ -115,15 +115,16 @@ pub fn run_lockstep(
         res.cycles[0] += oa.busy;
         res.cycles[1] += ob.busy;
         res.step_cycles.push([oa.busy, ob.busy]);
-        res.step_kinds.push(step_a.kind());
         res.counters_end.clone_from(&oa.counters);
         for c in &oa.cpls {
             *res.cpl_kinds.entry(cpl_kind_name(c)).or_default() += 1;
         }
+        let desc_a = step_a.describe();
+        res.step_kinds.push(Step::kind_of(&desc_a));
         let desc = if step_a == step_b {
-            step_a.describe()
+            desc_a
         } else {
-            format!("A: {} / B: {}", step_a.describe(), step_b.describe())
+            format!("A: {desc_a} / B: {}", step_b.describe())
         };
         if let Some(d) = compare::compare(&oa, &ob, &mut res.compared) {
             res.mismatch = Some(Mismatch {
