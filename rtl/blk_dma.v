@@ -29,10 +29,21 @@
 // BLK_WRITE: the element data is read from host memory in chunks that never cross a 4096-byte
 // block boundary (or zero words are generated for ZERO elements), packed with an axis_packer
 // into the block buffer and, once a block is complete, written with one block-device write
-// (lba, len 4096) followed by its 4096-byte data packet; the engine then waits for that block's
-// status before going on. Staging each block means a block is only written when all of its
-// elements and data were fetched without error: a list or DMA error in the middle of a block
-// never sends a partial packet to the block device.
+// (lba, len 4096) followed by its 4096-byte data packet. Staging each block means a block is
+// only written when all of its elements and data were fetched without error: a list or DMA
+// error in the middle of a block never sends a partial packet to the block device.
+//
+// Block writes stream (docs/storage.md "Block writes in flight"): once a block's data packet
+// has gone out the engine packs the next block without waiting for the status; up to
+// W_MAX = BLK_WRITES_IN_FLIGHT writes are owed a status (`owed`), and a complete block waits in
+// S_BLK_WAIT while W_MAX are. The device answers in request order, so each status taken while
+// `owed` is non-zero is the oldest owed write's, in any state. BYTES counts the blocks whose
+// status was OK before the first failed one (the prefix a retry starts after). A failed status
+// makes the command's status DISK_ERROR (a write in flight precedes, in list order, every
+// element the engine has fetched since, so it overrides any later error); the engine then stops
+// at its next element fetch, chunk or block (no further block is issued) and, like every
+// command, completes only when no status is owed (S_CPL waits). Writes issued before the
+// failure arrived are done by the device but not counted.
 //
 // BLK_READ (docs/storage.md): when the element that starts a block has been accepted, the
 // engine issues one block-device read (lba of that element, len 4096, write 0), stores the
@@ -64,11 +75,12 @@
 //     written to host memory).
 //   - DISK_TIMEOUT (docs/storage.md): the block device made no progress for blk_timeout
 //     (register BLK_TIMEOUT, 0 = wait forever) cycles while the engine waited for it: a request
-//     not taken (S_BLK_REQ, S_RB_REQ), a read's data (S_RB_DATA) or a status (S_BLK_RESP,
-//     S_RB_RESP). The wait counter restarts at every request handshake, read data word and
+//     not taken (S_BLK_REQ, S_RB_REQ), a read's data (S_RB_DATA) or a status (S_RB_RESP; a
+//     write's in S_BLK_WAIT with W_MAX owed, or in S_CPL with any owed). DISK_ERROR stays when
+//     an owed write had already failed. The wait counter restarts at every request handshake, read data word and
 //     status, late ones being discarded included. The command ends with the blocks done so far (none of the given-up block counts)
 //     and ev_blk_timeout pulses. A command given up after its request was taken leaves an
-//     answer owed: `stale` counts them, and while it is non-zero every read data word and
+//     answer owed (every owed write's too): `stale` counts them, and while it is non-zero every read data word and
 //     status from the device is taken and discarded (the device answers in order), so a late
 //     answer never passes for the answer of a later command. The device must take a write's
 //     data once it took its request (S_BLK_DATA waits without a timeout).
@@ -230,7 +242,7 @@ module blk_dma #(
     localparam S_IDLE     = 5'd0,  S_ELEM_REQ = 5'd1,  S_ELEM_RSP = 5'd2,  S_ELEM_CHK = 5'd3,
                S_CHUNK    = 5'd4,  S_RD_REQ   = 5'd5,  S_RD_DATA  = 5'd6,  S_ZERO     = 5'd7,
                S_NEXT     = 5'd8,  S_BLK_WAIT = 5'd9,  S_BLK_REQ  = 5'd10, S_BLK_DATA = 5'd11,
-               S_BLK_RESP = 5'd12, S_CPL      = 5'd13,
+               S_CPL      = 5'd13,
                // BLK_READ: block read request, its data, its status; host write of a chunk
                // (buffer read priming, request, data); end of a delivered block
                S_RB_REQ   = 5'd14, S_RB_DATA  = 5'd15, S_RB_RESP  = 5'd16, S_WR_PRIME = 5'd17,
@@ -241,12 +253,13 @@ module blk_dma #(
                S_DEV_WR   = 5'd22;
     reg [4:0] state;
 
-    // A block finished (written to disk, or read and delivered to host memory): count it, then
-    // continue the current element into the next block (`cont`), end the list, or fetch the next
-    // element. Called from the main FSM only; shared by BLK_WRITE and BLK_READ.
+    // A block finished (BLK_WRITE: its data packet sent, its status counted when it comes;
+    // BLK_READ: read and delivered to host memory, counted here): continue the current element
+    // into the next block (`cont`), end the list, or fetch the next element. Called from the
+    // main FSM only; shared by BLK_WRITE and BLK_READ.
     task block_done(input [4:0] cont);
         begin
-            written <= written + 32'(BLK_BYTES);
+            if (c_rd) written <= written + 32'(BLK_BYTES);
             blk_lba <= blk_lba + 64'(SECT_PER_BLK);
             if (e_rem != 17'd0) begin
                 state <= cont;
@@ -285,6 +298,10 @@ module blk_dma #(
     reg [12:0] z_rem;        // bytes left of a ZERO or DEVMEM chunk (write) or of a host write (read)
     reg [12:0] blk_dev;      // DEVMEM bytes packed into the current block
     reg [7:0]  status;
+    localparam W_MAX = `BF_PARAM_BLK_WRITES_IN_FLIGHT;
+    localparam OW    = $clog2(W_MAX + 1);
+    reg [OW-1:0] owed;       // BLK_WRITE: blocks sent whose status has not come yet
+    reg          failed;     // BLK_WRITE: a status was not OK (the command ends DISK_ERROR)
 
     /* verilator lint_off UNUSEDSIGNAL */
     reg [SG_W-1:0] sg_q;     // wider than the element at 512 bits
@@ -458,31 +475,36 @@ module blk_dma #(
         rd_q <= bmem[raddr];
     end
 
-    wire resp_wait = (state == S_BLK_RESP) || (state == S_RB_RESP);
-    wire resp_fire = resp_wait && fresh && s_blk_resp_valid;
+    wire resp_fire = (state == S_RB_RESP) && fresh && s_blk_resp_valid;   // a read's status
+    wire w_resp    = (owed != {OW{1'b0}}) && fresh && s_blk_resp_valid;     // an owed write's
     wire stale_resp = !fresh && s_blk_resp_valid;   // a late answer, discarded
+    wire w_sent    = blk_beat && blk_last;          // a write's data packet went out
 
     // timeout: cycles the engine has waited for the block device without progress
     wire        dev_wait = (state == S_BLK_REQ) || (state == S_RB_REQ) || (state == S_RB_DATA) ||
-                           resp_wait;
+                           (state == S_RB_RESP) ||
+                           ((state == S_BLK_WAIT) && buf_done && (owed == OW'(W_MAX))) ||
+                           ((state == S_CPL) && (owed != {OW{1'b0}}));
     // progress: any handshake with the device, late answers being discarded included (a
     // device busy sending them is alive)
-    wire        dev_prog = (m_blk_req_valid && m_blk_req_ready) || rb_beat || resp_fire ||
+    wire        dev_prog = (m_blk_req_valid && m_blk_req_ready) || rb_beat || resp_fire || w_resp ||
                            stale_resp || (!fresh && s_axis_blk_rd_tvalid);
     reg  [31:0] wait_cnt;
     wire        timed_out = dev_wait && !dev_prog && (blk_timeout != 32'd0) &&
                             (wait_cnt >= blk_timeout - 32'd1);
-    // given up after the request was taken: its answer is still owed
-    wire        owe = timed_out && (state != S_BLK_REQ) && (state != S_RB_REQ);
+    // given up: the owed writes' statuses and, after a read's request was taken, its answer
+    // are still owed
+    wire [31:0] owe = !timed_out ? 32'd0 :
+                      32'(owed) + (((state == S_RB_DATA) || (state == S_RB_RESP)) ? 32'd1 : 32'd0);
     always @(posedge clk) begin
         if (rst || !dev_wait || dev_prog) wait_cnt <= 32'd0;
         else if (!timed_out) wait_cnt <= wait_cnt + 32'd1;
         if (rst) stale <= 32'd0;
-        else stale <= stale + {31'd0, owe} - {31'd0, stale_resp};
+        else stale <= stale + owe - {31'd0, stale_resp};
     end
 
     always @(posedge clk) begin
-        if (pk_rst || resp_fire) begin
+        if (pk_rst || resp_fire || w_sent) begin
             wr_ptr   <= {BAW{1'b0}};
             buf_done <= 1'b0;
         end else if (pk_m_tvalid) begin
@@ -510,7 +532,7 @@ module blk_dma #(
     assign cmd_ready = (state == S_IDLE);
 
     wire prot_allowed = !prot_deny;
-    assign m_dma_rd_req_valid = ((state == S_ELEM_REQ) && (elem_cnt != c_max) && prot_allowed) ||
+    assign m_dma_rd_req_valid = ((state == S_ELEM_REQ) && !failed && (elem_cnt != c_max) && prot_allowed) ||
                                 (state == S_RD_REQ);
     // protection lookup: the next element's fetch in S_ELEM_REQ, else the fetched element's data
     assign prot_addr  = (state == S_ELEM_REQ) ? next_ptr : f_src;
@@ -525,7 +547,8 @@ module blk_dma #(
     wire rd_beat = (state == S_RD_DATA) && s_axis_dma_rd_tvalid && pk_s_tready;
     wire z_beat  = (state == S_ZERO) && pk_s_tready;
 
-    assign m_blk_req_valid      = (state == S_BLK_REQ) || (state == S_RB_REQ);
+    // no block write is requested once an owed write failed
+    assign m_blk_req_valid      = ((state == S_BLK_REQ) && !failed) || (state == S_RB_REQ);
     assign m_blk_req_lba        = blk_lba;
     assign m_blk_req_len        = 16'(BLK_BYTES);
     assign m_blk_req_write      = !c_rd;
@@ -533,7 +556,7 @@ module blk_dma #(
     assign m_axis_blk_wr_tkeep  = {KEEP_WIDTH{1'b1}};
     assign m_axis_blk_wr_tvalid = (state == S_BLK_DATA);
     assign m_axis_blk_wr_tlast  = blk_last;
-    assign s_blk_resp_ready     = resp_wait || !fresh;
+    assign s_blk_resp_ready     = (state == S_RB_RESP) || (owed != {OW{1'b0}}) || !fresh;
     assign s_axis_blk_rd_tready = (state == S_RB_DATA) || !fresh;
 
     // byte mask of a keep mask
@@ -563,7 +586,7 @@ module blk_dma #(
         cpl[`BF_CPL_BYTES_RANGE]    = written;
         cpl[`BF_CPL_OPCODE_RANGE]   = c_rd ? 8'(`BF_OP_BLK_READ) : 8'(`BF_OP_BLK_WRITE);
     end
-    assign m_cpl_valid  = (state == S_CPL);
+    assign m_cpl_valid  = (state == S_CPL) && (owed == {OW{1'b0}});
     assign m_cpl_data   = cpl;
     assign ev_blk_bytes = 16'(BLK_BYTES);
 
@@ -613,6 +636,8 @@ module blk_dma #(
             c_end        <= 1'b0;
             z_rem        <= 13'd0;
             status       <= 8'd0;
+            owed         <= {OW{1'b0}};
+            failed       <= 1'b0;
             sg_cnt       <= 4'd0;
             ev_blk_write <= 1'b0;
             ev_blk_read  <= 1'b0;
@@ -628,7 +653,7 @@ module blk_dma #(
             ev_dev_bytes_valid <= 1'b0;
             ev_dev_wr_valid <= 1'b0;
             if (timed_out) begin
-                status <= 8'(`BF_STATUS_DISK_TIMEOUT);
+                if (!failed) status <= 8'(`BF_STATUS_DISK_TIMEOUT);
                 state  <= S_CPL;
             end else case (state)
                 S_IDLE: if (cmd_valid) begin
@@ -639,6 +664,7 @@ module blk_dma #(
                     blk_fill  <= 12'd0;
                     e_rem     <= 17'd0;
                     blk_dev   <= 13'd0;
+                    failed    <= 1'b0;
                     status    <= 8'(`BF_STATUS_OK);
                     if (cmd_out[31:0] == 32'd0 || cmd_out[11:0] != 12'd0) begin
                         status <= 8'(`BF_STATUS_BAD_SG);
@@ -649,7 +675,9 @@ module blk_dma #(
                 end
                 S_ELEM_REQ: begin
                     sg_cnt <= 4'd0;
-                    if (elem_cnt == c_max) begin
+                    if (failed) begin
+                        state <= S_CPL;               // an owed write failed: stop here
+                    end else if (elem_cnt == c_max) begin
                         status <= 8'(`BF_STATUS_BAD_SG);
                         state  <= S_CPL;
                     end else if (!prot_allowed) begin
@@ -707,7 +735,8 @@ module blk_dma #(
                     dv_first <= 1'b1;
                     dv_lo    <= e_src[KSH-1:0];
                     dw_ptr   <= hw_w0;
-                    if (c_rd)       state <= e_zero ? S_NEXT :                // ZERO: bytes discarded
+                    if (failed)     state <= S_CPL;   // an owed write failed: stop here
+                    else if (c_rd)  state <= e_zero ? S_NEXT :                // ZERO: bytes discarded
                                              (e_dev ? S_DEV_WR : S_WR_PRIME);
                     else if (e_dev) state <= S_DEV_DATA;
                     else            state <= e_zero ? S_ZERO : S_RD_REQ;
@@ -761,23 +790,22 @@ module blk_dma #(
                         state    <= S_ELEM_REQ;
                     end
                 end
-                S_BLK_WAIT: if (buf_done) state <= S_BLK_REQ;
-                S_BLK_REQ: if (m_blk_req_ready) begin
+                S_BLK_WAIT: if (failed) begin
+                    state <= S_CPL;                  // the packed block is not written
+                end else if (buf_done && owed != OW'(W_MAX)) begin
+                    state <= S_BLK_REQ;
+                end
+                S_BLK_REQ: if (failed) begin
+                    state <= S_CPL;                  // the packed block is not written
+                end else if (m_blk_req_ready) begin
                     ev_blk_write       <= 1'b1;
                     ev_dev_bytes_valid <= (blk_dev != 13'd0);
                     ev_dev_bytes       <= 16'(blk_dev);
                     blk_dev            <= 13'd0;
                     state              <= S_BLK_DATA;
                 end
-                S_BLK_DATA: if (blk_beat && blk_last) state <= S_BLK_RESP;
-                S_BLK_RESP: if (resp_fire) begin
-                    if (s_blk_resp_status != 8'd0) begin
-                        status <= 8'(`BF_STATUS_DISK_ERROR);
-                        state  <= S_CPL;
-                    end else begin
-                        block_done(S_CHUNK);
-                    end
-                end
+                // the status is counted when it comes (below); the next block is packed now
+                S_BLK_DATA: if (w_sent) block_done(S_CHUNK);
                 // ---------------------------------------------------------- BLK_READ
                 S_RB_REQ: if (m_blk_req_ready) begin
                     ev_blk_read <= 1'b1;
@@ -801,9 +829,25 @@ module blk_dma #(
                 S_RB_END: begin
                     block_done(S_RB_REQ);           // every host write of the block was issued
                 end
-                S_CPL: if (m_cpl_ready) state <= S_IDLE;
+                S_CPL: if (m_cpl_valid && m_cpl_ready) state <= S_IDLE;
                 default: state <= S_IDLE;
             endcase
+            // Owed writes: one more when a data packet goes out, one fewer per status; given up
+            // on a timeout (they became `stale`). A failed status overrides the FSM's status of
+            // this cycle (the write precedes, in list order, whatever the FSM found).
+            if (timed_out) begin
+                owed <= {OW{1'b0}};
+            end else begin
+                owed <= owed + OW'(w_sent) - OW'(w_resp);
+            end
+            if (w_resp && !timed_out) begin
+                if (s_blk_resp_status != 8'd0) begin
+                    failed <= 1'b1;
+                    status <= 8'(`BF_STATUS_DISK_ERROR);
+                end else if (!failed) begin
+                    written <= written + 32'(BLK_BYTES);
+                end
+            end
         end
     end
 endmodule

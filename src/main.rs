@@ -89,6 +89,11 @@ struct Common {
     /// and, at 64 bits, 4096; the model takes 1..=65536.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=65_536))]
     sockets: Option<u32>,
+    /// Line rate of the wire in Gbit/s: the peer's frames reach the MAC no faster than this
+    /// (default: the Ethernet rate the width is sized for at 250 MHz, 10 GbE at 64 bits, 100
+    /// GbE at 512; `DeviceConfig::mac_gbps`).
+    #[arg(long, value_parser = line_rate)]
+    line_gbps: Option<f64>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -169,6 +174,18 @@ fn stream_bytes<T: TryFrom<u64>>(s: &str) -> Result<T, String> {
         ));
     }
     T::try_from(n).map_err(|_| format!("{n} does not fit this machine's address space"))
+}
+
+/// A line rate in Gbit/s: finite, above 0 and at most 1000.
+fn line_rate(s: &str) -> Result<f64, String> {
+    let g: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if g.is_finite() && g > 0.0 && g <= 1000.0 {
+        Ok(g)
+    } else {
+        Err(format!(
+            "{s} is not a line rate in Gbit/s (above 0, at most 1000)"
+        ))
+    }
 }
 
 fn probability(s: &str) -> Result<f64, String> {
@@ -885,10 +902,14 @@ fn default_connection_bytes(n: usize) -> usize {
 /// The device configuration of `common`: the default build at its width, or the build with
 /// `--sockets` slots.
 fn device_config(common: &Common) -> buflet_platform::DeviceConfig {
-    match common.sockets {
+    let mut cfg = match common.sockets {
         Some(s) => buflet_platform::DeviceConfig::with_sockets(common.width, s),
         None => buflet_platform::DeviceConfig::with_width(common.width),
+    };
+    if let Some(g) = common.line_gbps {
+        cfg.line_gbps = g;
     }
+    cfg
 }
 
 /// `buflet demo --connections N`: N clients, each with its own seeded file, interleaved on one

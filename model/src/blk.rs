@@ -1,8 +1,11 @@
 //! Block-controller DMA engine (rtl/blk_dma.v, seed 000): walks a linked scatter-gather list.
 //!
 //! BLK_WRITE reads host memory in chunks that never cross a block boundary (or produces
-//! zeros), packs each 4096-byte block and writes it to the block device with one request,
-//! waiting for its status before the next one.
+//! zeros), packs each 4096-byte block and writes it to the block device with one request.
+//! Writes stream (docs/storage.md "Block writes in flight"): the next block is packed while up
+//! to `BLK_WRITES_IN_FLIGHT` statuses are owed; BYTES counts the blocks answered OK before the
+//! first failed one, a failed status makes the command DISK_ERROR and stops it at its next
+//! element, chunk or block, and the completion waits for every owed status.
 //!
 //! BLK_READ (docs/storage.md) reads each block from the block device when the element that
 //! starts it has been accepted, then writes the block's bytes to host memory along the
@@ -28,6 +31,8 @@ const BLOCK: usize = param::BLOCK_BYTES as usize;
 const SECTOR: u64 = param::SECTOR_BYTES;
 /// Largest element length (BLOCK_BYTES * 16).
 const MAX_ELEM: u64 = 16 * param::BLOCK_BYTES;
+/// Block writes owed a status at most (rtl/blk_dma.v W_MAX).
+const W_MAX: usize = param::BLK_WRITES_IN_FLIGHT as usize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -73,6 +78,16 @@ struct Job {
     /// DEVMEM bytes packed into the current block.
     dev_fill: u64,
     written: u64,
+    /// Bytes of the blocks moved (read: delivered; write: sent, answered or not).
+    moved: u64,
+    /// BLK_WRITE: blocks sent whose status is owed, in request order: (the cycle the engine
+    /// takes it, OK), `None` for a device that never answers.
+    owed: VecDeque<(u64, Option<bool>)>,
+    /// BLK_WRITE: a status was not OK.
+    failed: bool,
+    /// The cycle of the device's last answer (the timeout counts from the later of it and the
+    /// start of a wait).
+    answered: u64,
 }
 
 /// blk_dma state: its command FIFO and the job in progress.
@@ -170,17 +185,21 @@ impl ModelDevice {
             j.phase = Phase::Fetch;
             return None;
         }
-        Some(if j.fill == 0 && j.written == j.bytes {
+        Some(if j.fill == 0 && j.moved == j.bytes {
             Status::Ok
         } else {
             Status::BadSg
         })
     }
 
-    /// A whole block has been moved (written to host memory or to disk): on to the next block,
-    /// in phase `next` while the element has bytes left, else [`Self::blk_after_element`].
+    /// A whole block has been moved (read: written to host memory, counted; write: sent to the
+    /// disk, counted when its status comes): on to the next block, in phase `next` while the
+    /// element has bytes left, else [`Self::blk_after_element`].
     fn blk_block_done(j: &mut Job, next: Phase) -> Option<Status> {
-        j.written += BLOCK as u64;
+        j.moved += BLOCK as u64;
+        if j.read {
+            j.written += BLOCK as u64;
+        }
         j.lba += BLOCK as u64 / SECTOR;
         j.fill = 0;
         if j.rem > 0 {
@@ -189,6 +208,46 @@ impl ModelDevice {
         } else {
             Self::blk_after_element(j)
         }
+    }
+
+    /// Take the owed write statuses that have come by cycle `t`: an OK one counts its block
+    /// while none failed, a failed one fails the command.
+    fn blk_take(j: &mut Job, t: u64) {
+        while let Some(&(at, Some(ok))) = j.owed.front() {
+            if at > t {
+                break;
+            }
+            j.owed.pop_front();
+            j.answered = at;
+            if !ok {
+                j.failed = true;
+            } else if !j.failed {
+                j.written += BLOCK as u64;
+            }
+        }
+    }
+
+    /// Wait from cycle `t` until fewer than `keep` writes are owed (`keep` 1: none): the cycle
+    /// it happens, or the command given up with DISK_TIMEOUT when the oldest is never answered
+    /// (`None`: never, with BLK_TIMEOUT 0).
+    fn blk_wait_owed(&mut self, j: &mut Job, t: u64, keep: usize) -> (u64, Option<Status>) {
+        let mut t = t;
+        Self::blk_take(j, t);
+        while j.owed.len() >= keep {
+            match j.owed[0] {
+                (at, Some(_)) => {
+                    t = t.max(at + 1);
+                    Self::blk_take(j, t);
+                }
+                (_, None) => {
+                    let (u, st) = self.blk_timed_out(t.max(j.answered));
+                    j.owed.clear();
+                    let st = st.map(|s| if j.failed { Status::DiskError } else { s });
+                    return (u, st);
+                }
+            }
+        }
+        (t, None)
     }
 
     /// Run one phase of the job in progress (or start the next one).
@@ -219,12 +278,20 @@ impl ModelDevice {
                     fill: 0,
                     dev_fill: 0,
                     written: 0,
+                    moved: 0,
+                    owed: VecDeque::new(),
+                    failed: false,
+                    answered: 0,
                 }
             }
         };
         let now = self.now;
         let mut end: Option<Status> = None;
         let mut t = now + costs::BLK_STEP;
+        let stop = !j.read && {
+            Self::blk_take(&mut j, now);
+            j.failed
+        };
         match j.phase {
             Phase::Start => {
                 if j.bytes == 0 || !j.bytes.is_multiple_of(BLOCK as u64) {
@@ -233,6 +300,8 @@ impl ModelDevice {
                     j.phase = Phase::Fetch;
                 }
             }
+            // an owed write failed: stop at the next element (S_ELEM_REQ) or chunk (S_CHUNK)
+            Phase::Fetch | Phase::Data if stop => end = Some(Status::DiskError),
             Phase::Fetch => {
                 if j.fetched >= j.sg_max {
                     end = Some(Status::BadSg);
@@ -412,24 +481,42 @@ impl ModelDevice {
                 }
             }
             Phase::Write => {
-                self.regs.count(reg::CNT_BLK_WRITES, 1);
-                self.regs.count(reg::CNT_BLK_BYTES, BLOCK as u64);
-                self.regs.count(reg::CNT_BLK_DEV_BYTES, j.dev_fill);
-                j.dev_fill = 0;
-                match env.disk.write(j.lba, &self.blk.buf) {
-                    // The data packet went out; no status: given up BLK_TIMEOUT cycles later.
-                    Err(DiskError::NoAnswer { .. }) => {
-                        (t, end) = self.blk_timed_out(t + costs::words(&self.cfg, BLOCK));
-                    }
-                    Err(_) => {
-                        t += costs::block_write(&self.cfg, BLOCK);
-                        end = Some(Status::DiskError);
-                    }
-                    Ok(()) => {
-                        t += costs::block_write(&self.cfg, BLOCK);
-                        end = Self::blk_block_done(&mut j, Phase::Data);
-                    }
+                // S_BLK_WAIT: a free slot among the owed writes, or the command given up
+                let (u, st) = self.blk_wait_owed(&mut j, t, W_MAX);
+                t = u;
+                if st.is_some() || t == NEVER {
+                    end = st;
+                } else if j.failed {
+                    // the packed block is not written
+                    end = Some(Status::DiskError);
+                } else {
+                    self.regs.count(reg::CNT_BLK_WRITES, 1);
+                    self.regs.count(reg::CNT_BLK_BYTES, BLOCK as u64);
+                    self.regs.count(reg::CNT_BLK_DEV_BYTES, j.dev_fill);
+                    j.dev_fill = 0;
+                    // the data packet, then the status after the device latency
+                    t += costs::words(&self.cfg, BLOCK);
+                    let answer = match env.disk.write(j.lba, &self.blk.buf) {
+                        Err(DiskError::NoAnswer { .. }) => None,
+                        r => Some(r.is_ok()),
+                    };
+                    let at = t + costs::block_status(&self.cfg);
+                    j.owed.push_back((at, answer));
+                    end = Self::blk_block_done(&mut j, Phase::Data);
                 }
+            }
+        }
+        // the completion waits for every owed status (S_CPL); a failed one makes it DISK_ERROR
+        if let Some(st) = end {
+            if !j.owed.is_empty() && t != NEVER {
+                let (u, given_up) = self.blk_wait_owed(&mut j, t, 1);
+                t = u;
+                end = given_up.or(Some(if j.failed { Status::DiskError } else { st }));
+                if t == NEVER {
+                    end = None;
+                }
+            } else if j.failed {
+                end = Some(Status::DiskError);
             }
         }
         match end {

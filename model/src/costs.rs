@@ -138,8 +138,8 @@ pub fn block_read(cfg: &DeviceConfig, len: usize) -> u64 {
     cfg.disk_latency as u64 + words(cfg, len) + 1
 }
 
-/// One block-device write: the 4096-byte data packet, one word per cycle, then the status
-/// after the device latency.
-pub fn block_write(cfg: &DeviceConfig, len: usize) -> u64 {
-    words(cfg, len) + cfg.disk_latency as u64
+/// Cycles from a block write's last data word to its status reaching blk_dma (the device
+/// latency); the engine packs the next block meanwhile.
+pub fn block_status(cfg: &DeviceConfig) -> u64 {
+    cfg.disk_latency as u64
 }

@@ -442,7 +442,12 @@ fn vlan_sockets_and_big_frames() {
 #[test]
 fn sustained_stream_at_line_rate() {
     for width in [64u32, 512] {
-        let mut r = listening(&format!("sustained{width}"), cfg(width), 64, 0, 0);
+        // a 10 Gbit/s line at both widths (the 512-bit build defaults to 100 GbE)
+        let c = DeviceConfig {
+            line_gbps: 10.0,
+            ..cfg(width)
+        };
+        let mut r = listening(&format!("sustained{width}"), c, 64, 0, 0);
         const NBS: usize = 8;
         const NB_BYTES: u32 = 16 * 4096;
         let bufs: Vec<(u64, Vec<u64>)> = (0..NBS).map(|_| r.nb_mem(NB_BYTES)).collect();

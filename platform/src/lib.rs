@@ -74,8 +74,19 @@ impl DeviceConfig {
             num_posts: p::DEF_NUM_POSTS as u32,
             mem_read_latency: 64,
             disk_latency: 200,
-            line_gbps: 10.0,
+            line_gbps: Self::mac_gbps(data_width, p::DEF_CLOCK_MHZ as u32),
         }
+    }
+
+    /// The Ethernet rate a build of `data_width` bits at `clock_mhz` is sized for: the fastest
+    /// of 10, 25, 40, 50 and 100 Gbit/s that its bus carries (64 bits at 250 MHz: 10 GbE; 512
+    /// bits: 100 GbE). The default `line_gbps`, so a wide build is fed at its own line rate.
+    pub fn mac_gbps(data_width: u32, clock_mhz: u32) -> f64 {
+        let bus = data_width as f64 * clock_mhz as f64 / 1000.0;
+        [100.0, 50.0, 40.0, 25.0]
+            .into_iter()
+            .find(|&g| g <= bus)
+            .unwrap_or(10.0)
     }
 
     /// The build with `sockets` socket slots (docs/tcp-receive.md "Listening sockets"):

@@ -22,12 +22,11 @@ pub enum BlkDev {
         delay: u32,
         words: VecDeque<Vec<u8>>,
     },
-    /// Status after a delay.
-    Status {
-        delay: u32,
-        st: u8,
-    },
 }
+
+/// Statuses the block device owes at most while it takes further write requests (when no
+/// fault is scheduled): more than blk_dma keeps in flight (BLK_WRITES_IN_FLIGHT).
+pub const DEV_QUEUE: usize = 8;
 
 pub struct Bench {
     pub m: Model,
@@ -48,14 +47,22 @@ pub struct Bench {
     pub disk_late: Vec<usize>,
     /// ev_blk_timeout pulses seen.
     pub timeouts: usize,
-    // observed
-    pub reads: Vec<(u64, u64)>,
+    // observed; a host read or buflet-memory read run is tagged with the index of the command
+    // it belongs to (completions seen so far: the engine runs one command at a time)
+    pub reads: Vec<(usize, u64, u64)>,
     pub blocks: Vec<BlkOp>,
     pub writes: Vec<(u64, Vec<u8>)>,
     pub cpls: Vec<Done>,
     // block device state
     pub blk: BlkDev,
     pub blk_count: usize,
+    /// Statuses owed, in request order: (cycle it may be sent from, status, ev_blk_timeout
+    /// pulses that must have been seen first: a late write's status comes only after the engine
+    /// gave its command up, however long it spent packing the next block meanwhile).
+    pub statuses: VecDeque<(u64, u8, usize)>,
+    pub now: u64,
+    /// Most write statuses owed when a write request was taken (that request's included).
+    pub max_owed: usize,
     // DMA read response state: (delay, words)
     pub rsp: VecDeque<Response>,
     // DMA write in progress: address, length, data so far
@@ -67,7 +74,7 @@ pub struct Bench {
     pub exp_set: bool,
     pub last_rd: Option<u64>,
     // observed buflet-memory read runs and CNT_BLK_DEV_BYTES events
-    pub dev_reads: Vec<(u64, u64)>,
+    pub dev_reads: Vec<(usize, u64, u64)>,
     pub dev_events: Vec<u64>,
     // buflet-memory write port (BLK_READ DEVMEM): the chance per cycle that the receive side
     // starts a busy burst (bram_wr_ready low; 0: full rate), cycles left of the burst
@@ -130,6 +137,9 @@ impl Bench {
             cpls: Vec::new(),
             blk: BlkDev::Idle,
             blk_count: 0,
+            statuses: VecDeque::new(),
+            now: 0,
+            max_owed: 0,
             rsp: VecDeque::new(),
             wr: None,
             bram: Bram {
@@ -211,6 +221,18 @@ impl Bench {
         }
     }
 
+    /// The device takes write requests while statuses are owed (up to [`DEV_QUEUE`]) only when
+    /// no fault is still to come or owed: a fault's command then sees one operation at a time,
+    /// so the blocks it issues are exactly the oracle's (a failed write is the last one
+    /// written) and a late status is late for the engine's timeout too.
+    fn pipelined(&self) -> bool {
+        !self
+            .disk_fail
+            .iter()
+            .chain(&self.disk_late)
+            .any(|&i| i + self.statuses.len() >= self.blk_count)
+    }
+
     /// Status the block device gives its next operation.
     pub fn next_status(&mut self) -> u8 {
         let st = if self.disk_fail.contains(&self.blk_count) {
@@ -265,37 +287,37 @@ impl Bench {
             self.m.set(p.m_dma_wr_req_ready, wr_req_ready as u64);
             self.dma_wr.drive(&mut self.m);
             // block device
-            let blk_idle = matches!(self.blk, BlkDev::Idle);
+            self.now += 1;
+            let blk_idle = matches!(self.blk, BlkDev::Idle)
+                && (self.statuses.is_empty()
+                    || (self.statuses.len() < DEV_QUEUE && self.pipelined()));
+            let r = &mut self.rng;
             let blk_req_ready = blk_idle && r.gen_bool(0.5);
             self.m.set(p.m_blk_req_ready, blk_req_ready as u64);
             let blk_wr_open = matches!(self.blk, BlkDev::WrData { .. });
             self.blk_wr.drive_gated(&mut self.m, blk_wr_open);
             let mut blk_rd_valid = false;
             let mut resp_valid = false;
-            match &mut self.blk {
-                BlkDev::RdData { delay, words } => {
-                    if *delay > 0 {
-                        *delay -= 1;
-                    } else if r.gen_bool(0.7) {
-                        blk_rd_valid = true;
-                        let w = words.front().unwrap().clone();
-                        let last = words.len() == 1;
-                        self.m.set_bytes(p.s_axis_blk_rd_tdata, &w);
-                        self.m
-                            .set_bytes(p.s_axis_blk_rd_tkeep, &full_keep.to_le_bytes());
-                        self.m.set(p.s_axis_blk_rd_tlast, last as u64);
-                    }
+            // the device answers in request order: a read's data follows the statuses still
+            // owed (a late one included)
+            if let BlkDev::RdData { delay, words } = &mut self.blk {
+                if *delay > 0 {
+                    *delay -= 1;
+                } else if self.statuses.is_empty() && r.gen_bool(0.7) {
+                    blk_rd_valid = true;
+                    let w = words.front().unwrap().clone();
+                    let last = words.len() == 1;
+                    self.m.set_bytes(p.s_axis_blk_rd_tdata, &w);
+                    self.m
+                        .set_bytes(p.s_axis_blk_rd_tkeep, &full_keep.to_le_bytes());
+                    self.m.set(p.s_axis_blk_rd_tlast, last as u64);
                 }
-                BlkDev::Status { delay, st } => {
-                    if *delay > 0 {
-                        *delay -= 1;
-                    } else {
-                        resp_valid = true;
-                        let st = *st;
-                        self.m.set(p.s_blk_resp_status, st as u64);
-                    }
+            }
+            if let Some(&(at, st, after)) = self.statuses.front() {
+                if at <= self.now && self.timeouts >= after {
+                    resp_valid = true;
+                    self.m.set(p.s_blk_resp_status, st as u64);
                 }
-                _ => {}
             }
             self.m.set(p.s_axis_blk_rd_tvalid, blk_rd_valid as u64);
             self.m.set(p.s_blk_resp_valid, resp_valid as u64);
@@ -339,7 +361,7 @@ impl Bench {
                 let addr = self.m.get(p.m_dma_rd_req_addr);
                 let len = self.m.get(p.m_dma_rd_req_len);
                 assert!((1..=4096).contains(&len), "read len {len}");
-                self.reads.push((addr, len));
+                self.reads.push((self.cpls.len(), addr, len));
                 let data = self.host.read(addr, len as usize);
                 let refused = data.is_none();
                 let data = data.unwrap_or_else(|| vec![0; len as usize]);
@@ -412,6 +434,7 @@ impl Bench {
                 let at = lba as usize * 512;
                 assert!(at + BLOCK <= DISK_BYTES, "lba {lba} beyond the test disk");
                 if self.m.get(p.m_blk_req_write) == 1 {
+                    self.max_owed = self.max_owed.max(self.statuses.len() + 1);
                     self.blk = BlkDev::WrData {
                         lba,
                         data: Vec::new(),
@@ -445,14 +468,31 @@ impl Bench {
                 );
                 if last {
                     let (lba, data) = (*lba, std::mem::take(data));
-                    let delay = self.answer_delay(20);
+                    // a device that takes writes ahead also answers them later (a write's
+                    // status waits on the medium), so that several are owed at once
+                    // (up to 0.95 BLK_TIMEOUT after its data: at 64 bits a block takes 512
+                    // cycles to pack)
+                    let max = if self.pipelined() && self.rng.gen_bool(0.5) {
+                        BLK_TIMEOUT as u32 * 19 / 20
+                    } else {
+                        20
+                    };
+                    let late = self.disk_late.contains(&self.blk_count);
+                    let delay = if late {
+                        self.rng.gen_range(1..300)
+                    } else {
+                        self.answer_delay(max)
+                    };
+                    let after = self.timeouts + usize::from(late);
                     let st = self.next_status();
                     if st == 0 {
                         let at = lba as usize * 512;
                         self.disk[at..at + BLOCK].copy_from_slice(&data);
                     }
                     self.blocks.push((true, lba, data));
-                    self.blk = BlkDev::Status { delay, st };
+                    self.blk = BlkDev::Idle;
+                    self.statuses
+                        .push_back((self.now + delay as u64, st, after));
                 }
             } else if !matches!(self.blk, BlkDev::WrData { .. }) {
                 assert_eq!(
@@ -468,22 +508,21 @@ impl Bench {
                 words.pop_front();
                 if words.is_empty() {
                     let st = self.next_status();
-                    self.blk = BlkDev::Status {
-                        delay: self.rng.gen_range(0..20),
-                        st,
-                    };
+                    let delay = self.rng.gen_range(0..20u64);
+                    self.blk = BlkDev::Idle;
+                    self.statuses.push_back((self.now + delay, st, 0));
                 }
             }
             self.timeouts += self.m.get(p.ev_blk_timeout) as usize;
             if resp_valid && self.m.get(p.s_blk_resp_ready) == 1 {
-                self.blk = BlkDev::Idle;
+                self.statuses.pop_front();
             }
             // buflet memory reads: runs of consecutive words in consecutive cycles
             if self.m.get(p.bram_rd_en) == 1 {
                 let a = self.m.get(p.bram_rd_addr);
                 match (self.last_rd, self.dev_reads.last_mut()) {
-                    (Some(p), Some(run)) if a == p + 1 => run.1 += 1,
-                    _ => self.dev_reads.push((a, 1)),
+                    (Some(p), Some(run)) if a == p + 1 => run.2 += 1,
+                    _ => self.dev_reads.push((self.cpls.len(), a, 1)),
                 }
                 self.last_rd = Some(a);
                 let at = a as usize * kw;

@@ -35,13 +35,18 @@ pub type BlkOp = (bool, u64, Vec<u8>);
 
 #[derive(Default)]
 pub struct Expect {
-    pub reads: Vec<(u64, u64)>,
+    /// Host reads: (command index, address, length).
+    pub reads: Vec<(usize, u64, u64)>,
+    /// BLK_WRITE commands that end on a failed or late block: blk_dma packs the next block
+    /// while a write's status is owed, so their host and buflet-memory reads may go on past
+    /// the oracle's (they must begin with them).
+    pub read_ahead: Vec<usize>,
     pub blocks: Vec<BlkOp>,
     /// Host DMA writes (BLK_READ data): address and bytes.
     pub writes: Vec<(u64, Vec<u8>)>,
     pub cpls: Vec<Done>,
-    /// Buflet-memory reads of DEVMEM chunks: (first word address, words).
-    pub dev_reads: Vec<(u64, u64)>,
+    /// Buflet-memory reads of DEVMEM chunks: (command index, first word address, words).
+    pub dev_reads: Vec<(usize, u64, u64)>,
     /// CNT_BLK_DEV_BYTES events: DEVMEM bytes of each block write that has any.
     pub dev_events: Vec<u64>,
     /// DEVMEM elements split across two blocks.
@@ -112,7 +117,7 @@ impl Oracle {
             if count == c.sg_max {
                 return done(exp, Status::BadSg, written);
             }
-            exp.reads.push((ptr, 32));
+            exp.reads.push((ci, ptr, 32));
             let Some(e) = read_mem(&self.mem, refs, ptr, 32) else {
                 return done(exp, Status::DmaError, written);
             };
@@ -189,12 +194,12 @@ impl Oracle {
                     // no host access: buflet memory, one run of words per chunk
                     let w0 = s / kw;
                     exp.dev_reads
-                        .push((w0, (s + chunk as u64).div_ceil(kw) - w0));
+                        .push((ci, w0, (s + chunk as u64).div_ceil(kw) - w0));
                     buf.extend_from_slice(&self.bram[s as usize..s as usize + chunk]);
                     blk_dev += chunk as u64;
                     exp.dev_split += usize::from(chunk < rem && s == src);
                 } else {
-                    exp.reads.push((s, chunk as u64));
+                    exp.reads.push((ci, s, chunk as u64));
                     match read_mem(&self.mem, refs, s, chunk) {
                         Some(d) => buf.extend(d),
                         None => return done(exp, Status::DmaError, written),
@@ -214,11 +219,13 @@ impl Oracle {
                         let i = self.blk_index;
                         self.blk_index += 1;
                         if faults.fail.contains(&i) {
+                            exp.read_ahead.push(ci);
                             return done(exp, Status::DiskError, written);
                         }
                         let at = lba as usize * 512;
                         self.disk[at..at + BLOCK].copy_from_slice(&data);
                         if faults.late.contains(&i) {
+                            exp.read_ahead.push(ci);
                             return done(exp, Status::DiskTimeout, written);
                         }
                     }
