@@ -470,18 +470,17 @@ impl Bench {
                     let (lba, data) = (*lba, std::mem::take(data));
                     // a device that takes writes ahead also answers them later (a write's
                     // status waits on the medium), so that several are owed at once
-                    // (up to 0.95 BLK_TIMEOUT after its data: at 64 bits a block takes 512
-                    // cycles to pack)
-                    let max = if self.pipelined() && self.rng.gen_bool(0.5) {
-                        BLK_TIMEOUT as u32 * 19 / 20
-                    } else {
-                        20
-                    };
+                    // (0.75 to 0.95 BLK_TIMEOUT after its data: at 64 bits a block takes
+                    // over 512 cycles to pack, more with the bench's slow host reads)
+                    let slow = self.pipelined() && self.rng.gen_bool(0.5);
                     let late = self.disk_late.contains(&self.blk_count);
                     let delay = if late {
                         self.rng.gen_range(1..300)
+                    } else if slow {
+                        let t = BLK_TIMEOUT as u32;
+                        self.rng.gen_range(t * 3 / 4..t * 19 / 20)
                     } else {
-                        self.answer_delay(max)
+                        self.answer_delay(20)
                     };
                     let after = self.timeouts + usize::from(late);
                     let st = self.next_status();

@@ -71,7 +71,7 @@ const DATA_BASE: u64 = 1 << 20;
 const DISK_BYTES: usize = 8 << 20;
 /// BLK_TIMEOUT of the bench: far above the bench's slowest answer in time, so only the answers
 /// it makes late on purpose (`Bench::disk_late`) run past it.
-const BLK_TIMEOUT: u64 = 2000;
+const BLK_TIMEOUT: u64 = 8000;
 
 buflet_testbench::test_list! {
     random => {
