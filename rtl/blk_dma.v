@@ -33,8 +33,10 @@
 // only written when all of its elements and data were fetched without error: a list or DMA
 // error in the middle of a block never sends a partial packet to the block device.
 //
-// Block writes stream (docs/storage.md "Block writes in flight"): once a block's data packet
-// has gone out the engine packs the next block without waiting for the status; up to
+// Block writes stream (docs/storage.md "Block writes in flight"). The block buffer has two
+// banks: when the device takes a block's request, the block sender sends that bank's data
+// packet (one word per cycle, m_axis_blk_wr_*) while the engine packs the next block into the
+// other bank; the next request waits for the sender. The engine never waits for a status: up to
 // W_MAX = BLK_WRITES_IN_FLIGHT writes are owed a status (`owed`), and a complete block waits in
 // S_BLK_WAIT while W_MAX are. The device answers in request order, so each status taken while
 // `owed` is non-zero is the oldest owed write's, in any state. BYTES counts the blocks whose
@@ -83,7 +85,8 @@
 //     answer owed (every owed write's too): `stale` counts them, and while it is non-zero every read data word and
 //     status from the device is taken and discarded (the device answers in order), so a late
 //     answer never passes for the answer of a later command. The device must take a write's
-//     data once it took its request (S_BLK_DATA waits without a timeout).
+//     data once it took its request (the block sender waits without a timeout; no wait for
+//     the device counts while it sends).
 //   - PROT_FAULT (docs/protection.md): the protection lookup port (prot_addr/len/write ->
 //     prot_deny, combinational, answered by prot_table) refused the element fetch (asked in
 //     S_ELEM_REQ after the SG_MAX check: no read is issued), or the element's SRC_ADDR/LEN
@@ -241,7 +244,7 @@ module blk_dma #(
     // ------------------------------------------------------------------ state
     localparam S_IDLE     = 5'd0,  S_ELEM_REQ = 5'd1,  S_ELEM_RSP = 5'd2,  S_ELEM_CHK = 5'd3,
                S_CHUNK    = 5'd4,  S_RD_REQ   = 5'd5,  S_RD_DATA  = 5'd6,  S_ZERO     = 5'd7,
-               S_NEXT     = 5'd8,  S_BLK_WAIT = 5'd9,  S_BLK_REQ  = 5'd10, S_BLK_DATA = 5'd11,
+               S_NEXT     = 5'd8,  S_BLK_WAIT = 5'd9,  S_BLK_REQ  = 5'd10,
                S_CPL      = 5'd13,
                // BLK_READ: block read request, its data, its status; host write of a chunk
                // (buffer read priming, request, data); end of a delivered block
@@ -418,13 +421,19 @@ module blk_dma #(
 
     // Block buffer: written by the packer (BLK_WRITE) or by the block read stream (BLK_READ),
     // read one word per cycle towards the block device (BLK_WRITE) or the host (BLK_READ).
-    reg [DATA_WIDTH-1:0] bmem [0:BLK_WORDS-1];
+    // Two banks ({bank, word}): wb is filled (packer or block read stream), s_bank is sent.
+    reg [DATA_WIDTH-1:0] bmem [0:2*BLK_WORDS-1];
+    reg                  wb;         // the bank being filled
+    reg                  s_busy;     // the block sender is sending bank s_bank
+    reg                  s_bank;
     reg [BAW-1:0]        wr_ptr;
     reg                  buf_done;   // the block is complete (BLK_READ: extra words are dropped)
     reg [BAW-1:0]        rd_ptr;
     reg [DATA_WIDTH-1:0] rd_q;       // bmem at the address presented in the previous cycle
 
-    wire blk_beat = (state == S_BLK_DATA) && m_axis_blk_wr_tready;
+    wire blk_beat = s_busy && m_axis_blk_wr_tready;
+    // the device took a block's request: its bank goes to the sender, the other one is filled
+    wire handoff  = (state == S_BLK_REQ) && !failed && m_blk_req_ready;
     wire blk_last = (rd_ptr == BAW'(BLK_WORDS - 1));
     wire [BAW-1:0] rd_next = blk_beat ? rd_ptr + 1'b1 : rd_ptr;
 
@@ -453,24 +462,25 @@ module blk_dma #(
     assign bram_wr_addr = dv_addr;
     assign bram_wr_data = rd_q;
 
-    reg [BAW-1:0] raddr;
+    reg [BAW-1:0] raddr_lo;
     always @(*) begin
         case (state)
-            S_BLK_DATA: raddr = rd_next;
-            S_CHUNK:    raddr = hw_w0;
-            S_WR_PRIME: raddr = hw_w0 + 1'b1;
-            S_WR_REQ:   raddr = hw_ptr;
-            S_WR_DATA:  raddr = hw_beat ? hw_ptr + 1'b1 : hw_ptr;
-            S_DEV_WR:   raddr = dw_beat ? dw_ptr + 1'b1 : dw_ptr;
-            default:    raddr = rd_ptr;
+            S_CHUNK:    raddr_lo = hw_w0;
+            S_WR_PRIME: raddr_lo = hw_w0 + 1'b1;
+            S_WR_REQ:   raddr_lo = hw_ptr;
+            S_WR_DATA:  raddr_lo = hw_beat ? hw_ptr + 1'b1 : hw_ptr;
+            S_DEV_WR:   raddr_lo = dw_beat ? dw_ptr + 1'b1 : dw_ptr;
+            default:    raddr_lo = rd_ptr;   // word 0 of the bank handed to the sender next
         endcase
     end
+    // the sender owns the read port while it sends (BLK_READ states never overlap it)
+    wire [BAW:0] raddr = s_busy ? {s_bank, rd_next} : {wb, raddr_lo};
 
     always @(posedge clk) begin
         if (pk_m_tvalid) begin
-            bmem[wr_ptr] <= pk_m_tdata;
+            bmem[{wb, wr_ptr}] <= pk_m_tdata;
         end else if (rb_we) begin
-            bmem[wr_ptr] <= s_axis_blk_rd_tdata;
+            bmem[{wb, wr_ptr}] <= s_axis_blk_rd_tdata;
         end
         rd_q <= bmem[raddr];
     end
@@ -483,8 +493,8 @@ module blk_dma #(
     // timeout: cycles the engine has waited for the block device without progress
     wire        dev_wait = (state == S_BLK_REQ) || (state == S_RB_REQ) || (state == S_RB_DATA) ||
                            (state == S_RB_RESP) ||
-                           ((state == S_BLK_WAIT) && buf_done && (owed == OW'(W_MAX))) ||
-                           ((state == S_CPL) && (owed != {OW{1'b0}}));
+                           ((state == S_BLK_WAIT) && buf_done && !s_busy && (owed == OW'(W_MAX))) ||
+                           ((state == S_CPL) && !s_busy && (owed != {OW{1'b0}}));
     // progress: any handshake with the device, late answers being discarded included (a
     // device busy sending them is alive)
     wire        dev_prog = (m_blk_req_valid && m_blk_req_ready) || rb_beat || resp_fire || w_resp ||
@@ -504,7 +514,7 @@ module blk_dma #(
     end
 
     always @(posedge clk) begin
-        if (pk_rst || resp_fire || w_sent) begin
+        if (pk_rst || resp_fire || handoff) begin
             wr_ptr   <= {BAW{1'b0}};
             buf_done <= 1'b0;
         end else if (pk_m_tvalid) begin
@@ -514,10 +524,21 @@ module blk_dma #(
             wr_ptr <= wr_ptr + 1'b1;
             if (wr_ptr == BAW'(BLK_WORDS - 1)) buf_done <= 1'b1;
         end
-        if (rst || state != S_BLK_DATA) begin
+        if (rst || !s_busy) begin
             rd_ptr <= {BAW{1'b0}};
         end else begin
             rd_ptr <= rd_next;
+        end
+        if (rst) begin
+            wb     <= 1'b0;
+            s_busy <= 1'b0;
+            s_bank <= 1'b0;
+        end else if (handoff) begin
+            s_busy <= 1'b1;
+            s_bank <= wb;
+            wb     <= !wb;
+        end else if (w_sent) begin
+            s_busy <= 1'b0;
         end
         if (state == S_WR_PRIME) begin
             hw_lo  <= rd_q;
@@ -554,7 +575,7 @@ module blk_dma #(
     assign m_blk_req_write      = !c_rd;
     assign m_axis_blk_wr_tdata  = rd_q;
     assign m_axis_blk_wr_tkeep  = {KEEP_WIDTH{1'b1}};
-    assign m_axis_blk_wr_tvalid = (state == S_BLK_DATA);
+    assign m_axis_blk_wr_tvalid = s_busy;
     assign m_axis_blk_wr_tlast  = blk_last;
     assign s_blk_resp_ready     = (state == S_RB_RESP) || (owed != {OW{1'b0}}) || !fresh;
     assign s_axis_blk_rd_tready = (state == S_RB_DATA) || !fresh;
@@ -586,7 +607,7 @@ module blk_dma #(
         cpl[`BF_CPL_BYTES_RANGE]    = written;
         cpl[`BF_CPL_OPCODE_RANGE]   = c_rd ? 8'(`BF_OP_BLK_READ) : 8'(`BF_OP_BLK_WRITE);
     end
-    assign m_cpl_valid  = (state == S_CPL) && (owed == {OW{1'b0}});
+    assign m_cpl_valid  = (state == S_CPL) && (owed == {OW{1'b0}}) && !s_busy;
     assign m_cpl_data   = cpl;
     assign ev_blk_bytes = 16'(BLK_BYTES);
 
@@ -792,7 +813,7 @@ module blk_dma #(
                 end
                 S_BLK_WAIT: if (failed) begin
                     state <= S_CPL;                  // the packed block is not written
-                end else if (buf_done && owed != OW'(W_MAX)) begin
+                end else if (buf_done && !s_busy && owed != OW'(W_MAX)) begin
                     state <= S_BLK_REQ;
                 end
                 S_BLK_REQ: if (failed) begin
@@ -802,10 +823,10 @@ module blk_dma #(
                     ev_dev_bytes_valid <= (blk_dev != 13'd0);
                     ev_dev_bytes       <= 16'(blk_dev);
                     blk_dev            <= 13'd0;
-                    state              <= S_BLK_DATA;
+                    // the sender sends it; its status is counted when it comes (below); the
+                    // next block is packed now
+                    block_done(S_CHUNK);
                 end
-                // the status is counted when it comes (below); the next block is packed now
-                S_BLK_DATA: if (w_sent) block_done(S_CHUNK);
                 // ---------------------------------------------------------- BLK_READ
                 S_RB_REQ: if (m_blk_req_ready) begin
                     ev_blk_read <= 1'b1;

@@ -2,8 +2,9 @@
 //!
 //! BLK_WRITE reads host memory in chunks that never cross a block boundary (or produces
 //! zeros), packs each 4096-byte block and writes it to the block device with one request.
-//! Writes stream (docs/storage.md "Block writes in flight"): the next block is packed while up
-//! to `BLK_WRITES_IN_FLIGHT` statuses are owed; BYTES counts the blocks answered OK before the
+//! Writes stream (docs/storage.md "Block writes in flight"): the block buffer has two banks, so
+//! the next block is packed while the block sender sends the last one, and while up to
+//! `BLK_WRITES_IN_FLIGHT` statuses are owed; BYTES counts the blocks answered OK before the
 //! first failed one, a failed status makes the command DISK_ERROR and stops it at its next
 //! element, chunk or block, and the completion waits for every owed status.
 //!
@@ -85,6 +86,8 @@ struct Job {
     owed: VecDeque<(u64, Option<bool>)>,
     /// BLK_WRITE: a status was not OK.
     failed: bool,
+    /// BLK_WRITE: the cycle the block sender has sent the last block's data packet.
+    sender_free: u64,
     /// The cycle of the device's last answer (the timeout counts from the later of it and the
     /// start of a wait).
     answered: u64,
@@ -281,6 +284,7 @@ impl ModelDevice {
                     moved: 0,
                     owed: VecDeque::new(),
                     failed: false,
+                    sender_free: 0,
                     answered: 0,
                 }
             }
@@ -481,8 +485,10 @@ impl ModelDevice {
                 }
             }
             Phase::Write => {
-                // S_BLK_WAIT: a free slot among the owed writes, or the command given up
-                let (u, st) = self.blk_wait_owed(&mut j, t, W_MAX);
+                // S_BLK_WAIT: the sender done with the last block, a free slot among the owed
+                // writes, or the command given up
+                let ready = t.max(j.sender_free);
+                let (u, st) = self.blk_wait_owed(&mut j, ready, W_MAX);
                 t = u;
                 if st.is_some() || t == NEVER {
                     end = st;
@@ -494,20 +500,26 @@ impl ModelDevice {
                     self.regs.count(reg::CNT_BLK_BYTES, BLOCK as u64);
                     self.regs.count(reg::CNT_BLK_DEV_BYTES, j.dev_fill);
                     j.dev_fill = 0;
-                    // the data packet, then the status after the device latency
-                    t += costs::words(&self.cfg, BLOCK);
+                    // the sender sends the data packet while the next block is packed; its
+                    // status comes after the device latency
+                    let sent = t + costs::words(&self.cfg, BLOCK);
+                    j.sender_free = sent;
                     let answer = match env.disk.write(j.lba, &self.blk.buf) {
                         Err(DiskError::NoAnswer { .. }) => None,
                         r => Some(r.is_ok()),
                     };
-                    let at = t + costs::block_status(&self.cfg);
+                    let at = sent + costs::block_status(&self.cfg);
                     j.owed.push_back((at, answer));
                     end = Self::blk_block_done(&mut j, Phase::Data);
                 }
             }
         }
-        // the completion waits for every owed status (S_CPL); a failed one makes it DISK_ERROR
+        // the completion waits for the sender and every owed status (S_CPL); a failed one makes
+        // it DISK_ERROR
         if let Some(st) = end {
+            if t != NEVER {
+                t = t.max(j.sender_free);
+            }
             if !j.owed.is_empty() && t != NEVER {
                 let (u, given_up) = self.blk_wait_owed(&mut j, t, 1);
                 t = u;

@@ -180,9 +180,11 @@ fn random_list(rng: &mut rand::rngs::StdRng, data: &mut u64, blocks: usize, bad:
     let bad = bad.then(|| starts[rng.gen_range(0..starts.len())]);
     let mut lba = vec![0u64; blocks];
     for b in 0..blocks {
+        // the blocks after a bad one stay beyond the disk: the engine may send them before the
+        // bad one's status comes back, and they must not change the disk either
         lba[b] = if bad == Some(b) {
             DISK / 512 + rng.gen_range(0..16)
-        } else if fresh[b] && (b == 0 || rng.gen_bool(0.5)) {
+        } else if fresh[b] && (b == 0 || rng.gen_bool(0.5)) && bad.is_none_or(|k| b < k) {
             rng.gen_range(0..DISK / 512 - 8 * blocks as u64)
         } else {
             lba[b - 1] + 8

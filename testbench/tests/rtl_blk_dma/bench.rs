@@ -63,6 +63,8 @@ pub struct Bench {
     pub now: u64,
     /// Most write statuses owed when a write request was taken (that request's included).
     pub max_owed: usize,
+    /// Host read words taken while a block write's data packet was open.
+    pub pack_while_sending: u64,
     // DMA read response state: (delay, words)
     pub rsp: VecDeque<Response>,
     // DMA write in progress: address, length, data so far
@@ -140,6 +142,7 @@ impl Bench {
             statuses: VecDeque::new(),
             now: 0,
             max_owed: 0,
+            pack_while_sending: 0,
             rsp: VecDeque::new(),
             wr: None,
             bram: Bram {
@@ -381,6 +384,11 @@ impl Bench {
                 self.rsp.push_back((delay, words));
             }
             if rsp_valid && self.m.get(p.s_axis_dma_rd_tready) == 1 {
+                // a host word taken while a block's data packet is open: the next block is
+                // packed into the other bank as this one is sent
+                if matches!(self.blk, BlkDev::WrData { .. }) {
+                    self.pack_while_sending += 1;
+                }
                 let (_, words) = self.rsp.front_mut().unwrap();
                 words.pop_front();
                 if words.is_empty() {
