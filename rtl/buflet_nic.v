@@ -221,6 +221,9 @@ module buflet_nic #(
 
     // ------------------------------------------------------------------ DMA read arbiter
     localparam NRD = 4;   // 0 req_fetch, 1 toe_engine, 2 blk_dma, 3 tx_data
+    // reads in flight at the host port at most (split transactions: the arbiter and the guard
+    // keep them in request order)
+    localparam RD_OUTSTANDING = `BF_PARAM_DMA_RD_OUTSTANDING;
     wire [NRD-1:0]    rd_req_valid, rd_req_ready;
     wire [NRD*64-1:0] rd_req_addr;
     wire [NRD*16-1:0] rd_req_len;
@@ -238,7 +241,7 @@ module buflet_nic #(
     wire [KW-1:0]         g_rd_tkeep;
     wire                  g_rd_refused;
 
-    dma_rd_arb #(.N(NRD), .DATA_WIDTH(DATA_WIDTH)) u_rd_arb (
+    dma_rd_arb #(.N(NRD), .DATA_WIDTH(DATA_WIDTH), .OUTSTANDING(RD_OUTSTANDING)) u_rd_arb (
         .clk(clk), .rst(rst),
         .s_req_valid(rd_req_valid), .s_req_ready(rd_req_ready),
         .s_req_addr(rd_req_addr), .s_req_len(rd_req_len),
@@ -291,7 +294,7 @@ module buflet_nic #(
     wire [63:0] grd_rd_fault_addr, grd_wr_fault_addr;
     wire [7:0]  grd_rd_fault_id, grd_wr_fault_id;
 
-    dma_guard #(.DATA_WIDTH(DATA_WIDTH)) u_guard (
+    dma_guard #(.DATA_WIDTH(DATA_WIDTH), .OUTSTANDING(RD_OUTSTANDING)) u_guard (
         .clk(clk), .rst(rst),
         .s_rd_req_valid(g_rd_req_valid), .s_rd_req_ready(g_rd_req_ready),
         .s_rd_req_addr(g_rd_req_addr), .s_rd_req_len(g_rd_req_len), .s_rd_req_id(g_rd_req_id),

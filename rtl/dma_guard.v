@@ -11,16 +11,19 @@
 //          dropped up to tlast; wr_refused is high from the acceptance until the last word
 //          has been taken (the completion writer keeps its entry).
 // Each refusal pulses ev_rd_fault / ev_wr_fault (one cycle, registered) with the refused
-// address and the requester id (the arbiter's client index). The arbiters hold one request
-// at a time (grant until tlast), so no host response is outstanding while a refusal is
-// answered.
+// address and the requester id (the arbiter's client index). Up to OUTSTANDING reads may be in
+// flight (dma_rd_arb's split transactions): every accepted read, passed or refused, enters a
+// FIFO in request order, and the responses leave in that order: a refused read's error word
+// waits until the host has answered every read before it, and the host's words of later reads
+// wait behind it. The write arbiter holds one request at a time (grant until tlast).
 
 `resetall
 `default_nettype none
 `include "buflet_checks.vh"
 
 module dma_guard #(
-    parameter DATA_WIDTH = 64
+    parameter DATA_WIDTH  = 64,
+    parameter OUTSTANDING = 8    // reads in flight at most (dma_rd_arb's OUTSTANDING)
 ) (
     input  wire                    clk,
     input  wire                    rst,
@@ -95,27 +98,39 @@ module dma_guard #(
 
     localparam KW = DATA_WIDTH / 8;
 
-    reg rd_err;     // presenting the error response of a refused read
     reg wr_drop;    // dropping the data of a refused write
 
     // ------------------------------------------------------------------ reads
     assign rd_lk_addr = s_rd_req_addr;
     assign rd_lk_len  = {16'd0, s_rd_req_len};
 
-    wire rd_refuse = s_rd_req_valid && !rd_err && rd_lk_deny;
+    // reads in flight, in request order: whether each was refused
+    wire rf_ready;   // room for one more
+    wire rf_valid;   // a read is in flight
+    wire rf_head;    // the oldest one was refused: its error word is next
+    wire rd_take   = s_rd_req_valid && s_rd_req_ready;
+    wire rd_refuse = s_rd_req_valid && rf_ready && rd_lk_deny;
+    wire rd_err    = rf_valid && rf_head;   // presenting the error word of a refused read
+    wire rd_pop    = rd_err ? m_axis_rd_tready
+                            : (s_axis_dma_rd_tvalid && s_axis_dma_rd_tready && s_axis_dma_rd_tlast);
+    sync_fifo #(.WIDTH(1), .DEPTH(OUTSTANDING)) u_rd_order (
+        .clk(clk), .rst(rst),
+        .s_valid(rd_take), .s_ready(rf_ready), .s_data(rd_lk_deny),
+        .m_valid(rf_valid), .m_ready(rd_pop), .m_data(rf_head)
+    );
 
-    assign m_dma_rd_req_valid = s_rd_req_valid && !rd_err && !rd_lk_deny;
+    assign m_dma_rd_req_valid = s_rd_req_valid && rf_ready && !rd_lk_deny;
     assign m_dma_rd_req_addr  = s_rd_req_addr;
     assign m_dma_rd_req_len   = s_rd_req_len;
     assign m_dma_rd_req_id    = s_rd_req_id;
-    assign s_rd_req_ready     = !rd_err && (rd_lk_deny || m_dma_rd_req_ready);
+    assign s_rd_req_ready     = rf_ready && (rd_lk_deny || m_dma_rd_req_ready);
 
     assign m_axis_rd_tdata  = rd_err ? {DATA_WIDTH{1'b0}} : s_axis_dma_rd_tdata;
     assign m_axis_rd_tkeep  = rd_err ? {KW{1'b0}} : s_axis_dma_rd_tkeep;
-    assign m_axis_rd_tvalid = rd_err || s_axis_dma_rd_tvalid;
+    assign m_axis_rd_tvalid = rd_err || (rf_valid && s_axis_dma_rd_tvalid);
     assign m_axis_rd_tlast  = rd_err || s_axis_dma_rd_tlast;
     assign m_axis_rd_tuser  = rd_err || s_axis_dma_rd_tuser;
-    assign s_axis_dma_rd_tready = !rd_err && m_axis_rd_tready;
+    assign s_axis_dma_rd_tready = rf_valid && !rf_head && m_axis_rd_tready;
     assign rd_refused       = rd_err;
 
     // ------------------------------------------------------------------ writes
@@ -139,7 +154,6 @@ module dma_guard #(
 
     always @(posedge clk) begin
         if (rst) begin
-            rd_err           <= 1'b0;
             wr_drop          <= 1'b0;
             ev_rd_fault      <= 1'b0;
             ev_rd_fault_addr <= 64'd0;
@@ -151,12 +165,9 @@ module dma_guard #(
             ev_rd_fault <= 1'b0;
             ev_wr_fault <= 1'b0;
             if (rd_refuse) begin
-                rd_err           <= 1'b1;
                 ev_rd_fault      <= 1'b1;
                 ev_rd_fault_addr <= s_rd_req_addr;
                 ev_rd_fault_id   <= s_rd_req_id;
-            end else if (rd_err && m_axis_rd_tready) begin
-                rd_err <= 1'b0;
             end
             if (wr_refuse) begin
                 wr_drop          <= 1'b1;

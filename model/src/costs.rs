@@ -108,7 +108,8 @@ pub fn words(cfg: &DeviceConfig, bytes: usize) -> u64 {
     bytes.div_ceil(cfg.bus_bytes()) as u64
 }
 
-/// Cycles of one DMA read of `len` bytes: latency to the first word, then one word per cycle.
+/// Cycles of one DMA read of `len` bytes with no other read in flight: request, latency to the
+/// first word, then one word per cycle (the port itself: `ReadPort` in lib.rs).
 pub fn dma_read(cfg: &DeviceConfig, len: usize) -> u64 {
     DMA_RD_OVERHEAD + cfg.mem_read_latency as u64 + words(cfg, len)
 }

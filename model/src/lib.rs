@@ -104,18 +104,41 @@ fn reserve_port(port_free: &mut u64, t: u64, cycles: u64) -> u64 {
     *port_free
 }
 
-/// One DMA read through the shared read port, reserved from `t`: returns (success, done time).
+/// The shared host read port with split transactions (rtl/dma_rd_arb.v): requests go out one
+/// after the other (arbitration and handshake, `DMA_RD_OVERHEAD`), several reads are in flight
+/// at once, and the host answers in request order, one word per cycle, each read's first word
+/// `mem_read_latency` after its request. A read's latency overlaps the others' words.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct ReadPort {
+    /// When the next request can go out.
+    req_free: u64,
+    /// When the last read's response has been transferred.
+    data_free: u64,
+}
+
+impl ReadPort {
+    /// Reserve one read of `len` bytes asked at `t`: returns the cycle its last word arrives.
+    fn reserve(&mut self, cfg: &DeviceConfig, t: u64, len: usize) -> u64 {
+        let issued = t.max(self.req_free) + costs::DMA_RD_OVERHEAD;
+        self.req_free = issued;
+        let first = (issued + cfg.mem_read_latency as u64).max(self.data_free);
+        self.data_free = first + costs::words(cfg, len);
+        self.data_free
+    }
+}
+
+/// One DMA read through the shared read port, asked at `t`: returns (success, done time).
 /// A refused access returns zeros, like the RTL's `tuser` response.
 pub(crate) fn dma_read(
     cfg: &DeviceConfig,
-    port_free: &mut u64,
+    port: &mut ReadPort,
     env: &mut HostEnv,
     agent: Agent,
     t: u64,
     addr: u64,
     out: &mut [u8],
 ) -> (bool, u64) {
-    let done = reserve_port(port_free, t, costs::dma_read(cfg, out.len()));
+    let done = port.reserve(cfg, t, out.len());
     let ok = env.mem.read(agent, addr, out).is_ok();
     if !ok {
         out.fill(0);
@@ -178,7 +201,7 @@ pub struct ModelDevice {
     cpl_q: VecDeque<(u64, Cpl)>,
     cpl_free: u64,
     // Shared DMA ports.
-    rd_free: u64,
+    rd_free: ReadPort,
     /// When tx_data has passed its current data command on (its payload read): it takes the
     /// next one then (docs/tcp-transmit.md, the send step).
     txd_free: u64,
@@ -263,7 +286,7 @@ impl ModelDevice {
             next_period_tick: NEVER,
             cpl_q: VecDeque::new(),
             cpl_free: 0,
-            rd_free: 0,
+            rd_free: ReadPort::default(),
             txd_free: 0,
             win: Window::default(),
             wr_free: 0,

@@ -1,5 +1,5 @@
 //! Arbiter tests with three clients each: `dma_rd_arb` (requests forwarded from the granted
-//! client, responses routed back to it), `dma_wr_arb` (request and data of one client at a time)
+//! client, several reads in flight, each response routed back to its client in request order), `dma_wr_arb` (request and data of one client at a time)
 //! and `stream_arb` (every source served in order, output stable while stalled).
 
 use crate::*;
@@ -32,7 +32,9 @@ pub fn dma_rd_arb_three_clients() {
     let mut done = [0usize; N];
     let mut valid = [false; N];
     let mut dma = DmaResponder::new(dma_rd_ports!(p));
-    let mut outstanding = false;
+    // reads in flight: the client of each, in request order (the host answers in that order)
+    let mut inflight: VecDeque<usize> = VecDeque::new();
+    let mut most_inflight = 0;
     let mut cycles = 0;
     while done.iter().sum::<usize>() < 60 * N {
         cycles += 1;
@@ -66,8 +68,8 @@ pub fn dma_rd_arb_three_clients() {
         assert!(sready.count_ones() <= 1);
         if let Some((a, l)) = dma.request(&m) {
             assert!(
-                !outstanding,
-                "second read request before the previous response ended"
+                inflight.len() < OUTSTANDING,
+                "read request with {OUTSTANDING} in flight"
             );
             let c = sready.trailing_zeros() as usize;
             assert!(c < N, "request accepted but no client got ready");
@@ -84,14 +86,18 @@ pub fn dma_rd_arb_three_clients() {
             dma.push(rng.gen_range(0..8), &data, refused);
             todo[c].pop_front();
             valid[c] = false;
-            outstanding = true;
+            inflight.push_back(c);
+            most_inflight = most_inflight.max(inflight.len());
         } else {
             assert_eq!(sready, 0);
         }
         let tv = m.get(p.m_axis_rsp_tvalid);
         assert!(tv.count_ones() <= 1);
         if rv {
-            assert_eq!(tv.count_ones(), 1, "response goes to the granted client");
+            let head = *inflight
+                .front()
+                .expect("a response without a read in flight");
+            assert_eq!(tv, 1 << head, "response goes to the oldest read's client");
         }
         if let Some(((b, k, l), refused)) = dma.take(&m) {
             let c = tv.trailing_zeros() as usize;
@@ -108,7 +114,7 @@ pub fn dma_rd_arb_three_clients() {
                 assert_eq!(got_bytes[c], want, "client {c} response data");
                 got_bytes[c].clear();
                 done[c] += 1;
-                outstanding = false;
+                inflight.pop_front();
             }
         } else if rv {
             // stalled by the granted client
@@ -120,7 +126,15 @@ pub fn dma_rd_arb_three_clients() {
         }
         m.tick(p.clk);
     }
+    // split transactions: reads overlap, up to the arbiter's limit
+    assert!(
+        most_inflight > 2,
+        "at most {most_inflight} reads were in flight at once"
+    );
 }
+
+/// dma_rd_arb's OUTSTANDING (the default; rtl/buflet_nic.v passes DMA_RD_OUTSTANDING).
+const OUTSTANDING: usize = buflet_spec::param::DMA_RD_OUTSTANDING as usize;
 
 pub fn dma_wr_arb_three_clients() {
     const N: usize = 3;

@@ -458,24 +458,52 @@ pub fn dma_guard_refusals() {
     rd.offer(&mut m, addr, 64, id, true); // the length stays 64
     rd.refuse(&mut m, clk, "refused read", addr, id);
     m.set(p.m_axis_rd_tready, 0);
+    // reads stay in flight behind it (split transactions): an allowed read is forwarded, and
+    // its host word, answered at once, waits behind the error word
+    rd.offer(&mut m, 0x7000, 64, 1, false);
+    let behind = [(p.m_dma_rd_req_valid, 1), (p.s_rd_req_ready, 1)];
+    expect_all(&mut m, "a read behind a refused one: forwarded", &behind);
+    m.tick(clk);
+    m.set(p.s_rd_req_valid, 0);
+    let word = [(p.s_axis_dma_rd_tdata, 0xCD), (p.s_axis_dma_rd_tuser, 0)];
+    set_all(&mut m, &word);
+    set_all(
+        &mut m,
+        &[(p.s_axis_dma_rd_tvalid, 1), (p.s_axis_dma_rd_tlast, 1)],
+    );
     let err = [
         (p.m_axis_rd_tlast, 1),
         (p.m_axis_rd_tuser, 1),
         (p.m_axis_rd_tdata, 0),
     ];
-    let held = [(p.s_axis_dma_rd_tready, 0), (p.s_rd_req_ready, 0)];
     for _ in 0..3 {
         let valid = [(p.m_axis_rd_tvalid, 1), (p.rd_refused, 1)];
         expect_all(&mut m, "refused read: error word", &valid);
         expect_all(&mut m, "refused read: error word", &err);
-        expect_all(&mut m, "refused read: held", &held);
+        let held = [(p.s_axis_dma_rd_tready, 0)];
+        expect_all(&mut m, "refused read: the host word behind it waits", &held);
         m.tick(clk);
         expect_all(&mut m, "one pulse per refusal", &[(p.ev_rd_fault, 0)]);
     }
     m.set(p.m_axis_rd_tready, 1);
     m.tick(clk);
+    let next = [(p.m_axis_rd_tvalid, 1), (p.rd_refused, 0)];
+    expect_all(
+        &mut m,
+        "refused read: error word taken, the next read's word",
+        &next,
+    );
+    let out = [(p.m_axis_rd_tdata, 0xCD), (p.m_axis_rd_tuser, 0)];
+    expect_all(&mut m, "the read behind: its host word", &out);
+    expect_all(
+        &mut m,
+        "the read behind: moved",
+        &[(p.s_axis_dma_rd_tready, 1)],
+    );
+    m.tick(clk);
+    m.set(p.s_axis_dma_rd_tvalid, 0);
     let gone = [(p.m_axis_rd_tvalid, 0), (p.rd_refused, 0)];
-    expect_all(&mut m, "refused read: error word taken", &gone);
+    expect_all(&mut m, "no read in flight", &gone);
 
     // a refused write: no host request, four data words taken and dropped
     let (addr, id) = (0xbeef_0040, 1);
