@@ -33,6 +33,16 @@
 // only written when all of its elements and data were fetched without error: a list or DMA
 // error in the middle of a block never sends a partial packet to the block device.
 //
+// Element prefetch (BLK_WRITE, docs/storage.md "Block writes in flight"): when a host chunk's
+// read request ends its element and the engine would fetch the next element after it (NEXT != 0,
+// fewer than SG_MAX fetched, BYTES not reached at a block boundary), the next element's read is
+// requested right behind the chunk's (S_PF_REQ), so its round trip overlaps the chunk's data;
+// its word is taken after the chunk's (S_PF_RSP) and checked when the engine gets to it
+// (S_ELEM_REQ goes straight to S_ELEM_CHK; a refused read then ends the request DMA_ERROR).
+// The host reads happen in the same order as without it; the next element is read even when
+// the chunk's read then fails. A prefetch the protection table refuses is not made: the fetch
+// in S_ELEM_REQ asks again and reports the fault.
+//
 // Block writes stream (docs/storage.md "Block writes in flight"). The block buffer has two
 // banks: when the device takes a block's request, the block sender sends that bank's data
 // packet (one word per cycle, m_axis_blk_wr_*) while the engine packs the next block into the
@@ -246,6 +256,8 @@ module blk_dma #(
                S_CHUNK    = 5'd4,  S_RD_REQ   = 5'd5,  S_RD_DATA  = 5'd6,  S_ZERO     = 5'd7,
                S_NEXT     = 5'd8,  S_BLK_WAIT = 5'd9,  S_BLK_REQ  = 5'd10,
                S_CPL      = 5'd13,
+               // BLK_WRITE: the next element's read requested behind a chunk's, its word
+               S_PF_REQ   = 5'd11, S_PF_RSP   = 5'd12,
                // BLK_READ: block read request, its data, its status; host write of a chunk
                // (buffer read priming, request, data); end of a delivered block
                S_RB_REQ   = 5'd14, S_RB_DATA  = 5'd15, S_RB_RESP  = 5'd16, S_WR_PRIME = 5'd17,
@@ -305,6 +317,10 @@ module blk_dma #(
     localparam OW    = $clog2(W_MAX + 1);
     reg [OW-1:0] owed;       // BLK_WRITE: blocks sent whose status has not come yet
     reg          failed;     // BLK_WRITE: a status was not OK (the command ends DISK_ERROR)
+    reg          pf_pend;    // the next element's read was requested behind the chunk's
+    reg          pf_have;    // sg_q holds the next element (read at e_next), not yet checked
+    reg          pf_err;     // its read returned an error (tuser)
+    reg          c_err;      // the chunk's read before the prefetched word failed
 
     /* verilator lint_off UNUSEDSIGNAL */
     reg [SG_W-1:0] sg_q;     // wider than the element at 512 bits
@@ -553,18 +569,28 @@ module blk_dma #(
     assign cmd_ready = (state == S_IDLE);
 
     wire prot_allowed = !prot_deny;
-    assign m_dma_rd_req_valid = ((state == S_ELEM_REQ) && !failed && (elem_cnt != c_max) && prot_allowed) ||
+    wire elem_fetch = ((state == S_ELEM_REQ) && !pf_have) || (state == S_PF_REQ);
+    assign m_dma_rd_req_valid = ((state == S_ELEM_REQ) && !failed && !pf_have &&
+                                 (elem_cnt != c_max) && prot_allowed) ||
+                                ((state == S_PF_REQ) && !failed && prot_allowed) ||
                                 (state == S_RD_REQ);
-    // protection lookup: the next element's fetch in S_ELEM_REQ, else the fetched element's data
-    assign prot_addr  = (state == S_ELEM_REQ) ? next_ptr : f_src;
-    assign prot_len   = (state == S_ELEM_REQ) ? 32'(SG_BYTES) : f_len;
-    assign prot_write = (state != S_ELEM_REQ) && c_rd;
-    assign prot_ask   = (state == S_ELEM_REQ) || (state == S_ELEM_CHK);
-    assign m_dma_rd_req_addr  = (state == S_RD_REQ) ? e_src : next_ptr;
+    // protection lookup: an element's fetch in S_ELEM_REQ (next_ptr) or S_PF_REQ (e_next),
+    // else the fetched element's data
+    assign prot_addr  = (state == S_ELEM_REQ) ? next_ptr : ((state == S_PF_REQ) ? e_next : f_src);
+    assign prot_len   = elem_fetch ? 32'(SG_BYTES) : f_len;
+    assign prot_write = !elem_fetch && c_rd;
+    assign prot_ask   = elem_fetch || (state == S_ELEM_CHK);
+    assign m_dma_rd_req_addr  = (state == S_RD_REQ) ? e_src : ((state == S_PF_REQ) ? e_next : next_ptr);
     assign m_dma_rd_req_len   = (state == S_RD_REQ) ? {3'd0, chunk} : 16'(SG_BYTES);
-    assign s_axis_dma_rd_tready = (state == S_ELEM_RSP) || ((state == S_RD_DATA) && pk_s_tready);
+    assign s_axis_dma_rd_tready = (state == S_ELEM_RSP) || (state == S_PF_RSP) ||
+                                  ((state == S_RD_DATA) && pk_s_tready);
 
-    wire sg_beat = (state == S_ELEM_RSP) && s_axis_dma_rd_tvalid;
+    // the chunk being requested ends its element, and the engine would fetch the next one
+    // after it (S_NEXT or block_done): request that element's read right behind
+    wire pf_go = (e_rem == {4'd0, chunk}) && (e_next != 64'd0) && (elem_cnt != c_max) &&
+                 (!c_end || described != c_bytes) && !failed;
+
+    wire sg_beat = ((state == S_ELEM_RSP) || (state == S_PF_RSP)) && s_axis_dma_rd_tvalid;
     wire rd_beat = (state == S_RD_DATA) && s_axis_dma_rd_tvalid && pk_s_tready;
     wire z_beat  = (state == S_ZERO) && pk_s_tready;
 
@@ -659,6 +685,10 @@ module blk_dma #(
             status       <= 8'd0;
             owed         <= {OW{1'b0}};
             failed       <= 1'b0;
+            pf_pend      <= 1'b0;
+            pf_have      <= 1'b0;
+            pf_err       <= 1'b0;
+            c_err        <= 1'b0;
             sg_cnt       <= 4'd0;
             ev_blk_write <= 1'b0;
             ev_blk_read  <= 1'b0;
@@ -686,6 +716,7 @@ module blk_dma #(
                     e_rem     <= 17'd0;
                     blk_dev   <= 13'd0;
                     failed    <= 1'b0;
+                    pf_have   <= 1'b0;
                     status    <= 8'(`BF_STATUS_OK);
                     if (cmd_out[31:0] == 32'd0 || cmd_out[11:0] != 12'd0) begin
                         status <= 8'(`BF_STATUS_BAD_SG);
@@ -698,6 +729,14 @@ module blk_dma #(
                     sg_cnt <= 4'd0;
                     if (failed) begin
                         state <= S_CPL;               // an owed write failed: stop here
+                    end else if (pf_have) begin
+                        pf_have <= 1'b0;              // prefetched: check it now
+                        if (pf_err) begin
+                            status <= 8'(`BF_STATUS_DMA_ERROR);
+                            state  <= S_CPL;
+                        end else begin
+                            state  <= S_ELEM_CHK;
+                        end
                     end else if (elem_cnt == c_max) begin
                         status <= 8'(`BF_STATUS_BAD_SG);
                         state  <= S_CPL;
@@ -762,13 +801,32 @@ module blk_dma #(
                     else if (e_dev) state <= S_DEV_DATA;
                     else            state <= e_zero ? S_ZERO : S_RD_REQ;
                 end
-                S_RD_REQ: if (m_dma_rd_req_ready) state <= S_RD_DATA;
+                S_RD_REQ: if (m_dma_rd_req_ready) state <= pf_go ? S_PF_REQ : S_RD_DATA;
+                // the next element's read, behind the chunk's (not made when refused)
+                S_PF_REQ: begin
+                    sg_cnt <= 4'd0;
+                    if (failed || !prot_allowed) begin
+                        state <= S_RD_DATA;
+                    end else if (m_dma_rd_req_ready) begin
+                        pf_pend <= 1'b1;
+                        state   <= S_RD_DATA;
+                    end
+                end
                 S_RD_DATA: if (rd_beat && s_axis_dma_rd_tlast) begin
-                    if (s_axis_dma_rd_tuser) begin
-                        status <= 8'(`BF_STATUS_DMA_ERROR);
-                        state  <= S_CPL;
-                    end else begin
-                        state <= S_NEXT;
+                    c_err <= s_axis_dma_rd_tuser;
+                    if (s_axis_dma_rd_tuser) status <= 8'(`BF_STATUS_DMA_ERROR);
+                    // the prefetched word follows the chunk's: it is taken first
+                    if (pf_pend)                  state <= S_PF_RSP;
+                    else if (s_axis_dma_rd_tuser) state <= S_CPL;
+                    else                          state <= S_NEXT;
+                end
+                S_PF_RSP: if (sg_beat) begin
+                    sg_cnt <= sg_cnt + 4'd1;
+                    if (s_axis_dma_rd_tlast) begin
+                        pf_pend <= 1'b0;
+                        pf_have <= 1'b1;
+                        pf_err  <= s_axis_dma_rd_tuser;
+                        state   <= c_err ? S_CPL : S_NEXT;
                     end
                 end
                 S_ZERO: if (z_beat) begin

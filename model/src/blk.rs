@@ -24,7 +24,9 @@
 use std::collections::VecDeque;
 
 use buflet_platform::{Agent, DiskError, HostEnv};
-use buflet_spec::{param, reg, sg_elem, BlkReq, CplKind, Opcode, SgElem, SgFlags, Status};
+use buflet_spec::{
+    param, reg, region_perm, sg_elem, BlkReq, CplKind, Opcode, SgElem, SgFlags, Status,
+};
 
 use crate::{costs, dma_read, dma_write, prot, Cpl, ModelDevice, NEVER, REQ_BYTES};
 
@@ -88,6 +90,8 @@ struct Job {
     failed: bool,
     /// BLK_WRITE: the cycle the block sender has sent the last block's data packet.
     sender_free: u64,
+    /// BLK_WRITE: the next element, read behind the last chunk's read (success, bytes).
+    prefetched: Option<(bool, [u8; sg_elem::SIZE])>,
     /// The cycle of the device's last answer (the timeout counts from the later of it and the
     /// start of a wait).
     answered: u64,
@@ -285,6 +289,7 @@ impl ModelDevice {
                     owed: VecDeque::new(),
                     failed: false,
                     sender_free: 0,
+                    prefetched: None,
                     answered: 0,
                 }
             }
@@ -307,23 +312,33 @@ impl ModelDevice {
             // an owed write failed: stop at the next element (S_ELEM_REQ) or chunk (S_CHUNK)
             Phase::Fetch | Phase::Data if stop => end = Some(Status::DiskError),
             Phase::Fetch => {
-                if j.fetched >= j.sg_max {
+                // an element read behind the last chunk's (checked now), else read it now
+                let pre = j.prefetched.take();
+                if pre.is_none() && j.fetched >= j.sg_max {
                     end = Some(Status::BadSg);
-                } else if !self.check(j.next, sg_elem::SIZE as u64, false, prot::rid::RD_BLK) {
+                } else if pre.is_none()
+                    && !self.check(j.next, sg_elem::SIZE as u64, false, prot::rid::RD_BLK)
+                {
                     // Refused before the element is read.
                     end = Some(Status::ProtFault);
                 } else {
-                    let mut e = [0u8; sg_elem::SIZE];
-                    let (ok, d) = dma_read(
-                        &self.cfg,
-                        &mut self.rd_free,
-                        env,
-                        Agent::BlkDma,
-                        t,
-                        j.next,
-                        &mut e,
-                    );
-                    t = d;
+                    let (ok, e) = match pre {
+                        Some(p) => p,
+                        None => {
+                            let mut e = [0u8; sg_elem::SIZE];
+                            let (ok, d) = dma_read(
+                                &self.cfg,
+                                &mut self.rd_free,
+                                env,
+                                Agent::BlkDma,
+                                t,
+                                j.next,
+                                &mut e,
+                            );
+                            t = d;
+                            (ok, e)
+                        }
+                    };
                     j.fetched += 1;
                     // Every byte pattern is an SgElem (flags keep unknown bits).
                     let el = SgElem::parse(&e).unwrap_or_default();
@@ -445,6 +460,18 @@ impl ModelDevice {
             }
             Phase::Data => {
                 let n = (j.rem as usize).min(BLOCK - j.fill);
+                // a host chunk that ends its element, when the element after it would be
+                // fetched next (not past SG_MAX, nor past BYTES at a block boundary): that
+                // element's read goes out right behind the chunk's, unless it would be refused
+                let c_end = j.fill + n == BLOCK;
+                let prefetch = !j.zero
+                    && !j.dev
+                    && j.rem == n as u64
+                    && j.next != 0
+                    && j.fetched < j.sg_max
+                    && (!c_end || j.described != j.bytes)
+                    && !j.failed
+                    && self.allowed(j.next, sg_elem::SIZE as u64, region_perm::READ as u8);
                 let chunk = &mut self.blk.buf[j.fill..j.fill + n];
                 if j.zero {
                     chunk.fill(0);
@@ -468,7 +495,22 @@ impl ModelDevice {
                         j.src,
                         chunk,
                     );
-                    t = d;
+                    if prefetch {
+                        let mut e = [0u8; sg_elem::SIZE];
+                        let (pok, pd) = dma_read(
+                            &self.cfg,
+                            &mut self.rd_free,
+                            env,
+                            Agent::BlkDma,
+                            t,
+                            j.next,
+                            &mut e,
+                        );
+                        j.prefetched = Some((pok, e));
+                        t = pd;
+                    } else {
+                        t = d;
+                    }
                     if !ok {
                         end = Some(Status::DmaError);
                     }

@@ -65,6 +65,8 @@ pub struct Bench {
     pub max_owed: usize,
     /// Host read words taken while a block write's data packet was open.
     pub pack_while_sending: u64,
+    /// Most host reads in flight at once (an element's read behind a chunk's: 2).
+    pub max_reads: usize,
     // DMA read response state: (delay, words)
     pub rsp: VecDeque<Response>,
     // DMA write in progress: address, length, data so far
@@ -143,6 +145,7 @@ impl Bench {
             now: 0,
             max_owed: 0,
             pack_while_sending: 0,
+            max_reads: 0,
             rsp: VecDeque::new(),
             wr: None,
             bram: Bram {
@@ -382,6 +385,7 @@ impl Bench {
                 }
                 let delay = self.rng.gen_range(0..12);
                 self.rsp.push_back((delay, words));
+                self.max_reads = self.max_reads.max(self.rsp.len());
             }
             if rsp_valid && self.m.get(p.s_axis_dma_rd_tready) == 1 {
                 // a host word taken while a block's data packet is open: the next block is

@@ -37,8 +37,9 @@ pub type BlkOp = (bool, u64, Vec<u8>);
 pub struct Expect {
     /// Host reads: (command index, address, length).
     pub reads: Vec<(usize, u64, u64)>,
-    /// BLK_WRITE commands that end on a failed or late block: blk_dma packs the next block
-    /// while a write's status is owed, so their host and buflet-memory reads may go on past
+    /// BLK_WRITE commands that end on a failed or late block, or on a refused chunk read:
+    /// blk_dma packs the next block while a write's status is owed, and requests the next
+    /// element's read behind a chunk's, so their host and buflet-memory reads may go on past
     /// the oracle's (they must begin with them).
     pub read_ahead: Vec<usize>,
     pub blocks: Vec<BlkOp>,
@@ -202,7 +203,11 @@ impl Oracle {
                     exp.reads.push((ci, s, chunk as u64));
                     match read_mem(&self.mem, refs, s, chunk) {
                         Some(d) => buf.extend(d),
-                        None => return done(exp, Status::DmaError, written),
+                        None => {
+                            // the next element's read went out behind this one's
+                            exp.read_ahead.push(ci);
+                            return done(exp, Status::DmaError, written);
+                        }
                     }
                 }
                 s += chunk as u64;

@@ -277,6 +277,10 @@ pub fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
     // block writes stream: several statuses owed at once, never more than the engine's limit
     // (the device would take up to DEV_QUEUE)
     let w_max = buflet_spec::param::BLK_WRITES_IN_FLIGHT as usize;
+    assert_eq!(
+        b.max_reads, 2,
+        "host reads in flight at once: a chunk's and the next element's behind it"
+    );
     assert!(
         b.pack_while_sending > 1000,
         "only {} host words packed while a block was sent: the banks do not overlap",
