@@ -5,8 +5,12 @@
 // the head NB, n = min(DATA_LEN, TOTAL_BYTES - FILLED, 4096 - FILLED mod 4096), DMA-written at
 // page (FILLED / 4096) + FILLED mod 4096; a hold socket (sock FLAGS & HOLD) instead writes one
 // 8-byte hold_rec at the record position 8 * RECS of the page list, its chunk bounded by the
-// buflet holding DATA_OFF. The page address comes from the one-entry page cache (last
-// (nb, page) -> addr) or is read from the NB's page list (HMD_ADDR + 8 * page).
+// buflet holding DATA_OFF. The page address comes from the page cache or is read from the NB's
+// page list (docs/architecture.md "Delivery"): a miss reads PG_GROUP (8) entries at once, from
+// the chunk's page on (fewer at the list's end: HMD_PAGES), one DMA read of 8 * count bytes,
+// so the read's round trip is paid once per 8 pages; the cache holds that group (nb, first
+// page, count, addresses) and, per entry, whether the page was checked against the protection
+// table (S_DPGCHK, once per page before its first use).
 // toe_engine sequences the step (S_D1 .. S_DRET, in_* below) and owns the tables; this block
 // holds the chunk (dn, dpage), the page just read (pg_new), the page cache and the NB return
 // being prepared (ret_status, ret_flags, ret_hdr), and gives the table writes of the steps
@@ -25,6 +29,7 @@
 `include "buflet_defs.vh"
 `include "buflet_checks.vh"
 module toe_deliver #(
+    parameter DATA_WIDTH   = 64,
     parameter BUFLET_BYTES = 2048,
     parameter NUM_NBS      = 64,
     parameter NW           = $clog2(NUM_NBS)
@@ -34,7 +39,8 @@ module toe_deliver #(
     // FSM steps
     input  wire                           in_d1,      // S_D1: size the chunk, find its page
     input  wire                           pl_deny,    // S_DPGREQ: the page list is refused
-    input  wire                           pg_rsp,     // S_DPGRSP: the page-list word arrives
+    input  wire                           pg_beat,    // S_DPGRSP: a page-list word is taken
+    input  wire                           pg_rsp,     // S_DPGRSP: ... the last one
     input  wire                           in_pgchk,   // S_DPGCHK: the page is checked
     input  wire                           prot_deny,
     input  wire                           issue,      // S_DISSUE: the chunk's DMA write fires
@@ -46,7 +52,7 @@ module toe_deliver #(
     input  wire [NW-1:0]                  post_nb,
     // the page-list read's data
     input  wire                           rd_tuser,
-    input  wire [63:0]                    rd_data,
+    input  wire [DATA_WIDTH-1:0]          rd_data,
     // the socket, its head segment and head NB (working copies and just read)
     /* verilator lint_off UNUSEDSIGNAL */
     input  wire [511:0]                   sk,
@@ -63,8 +69,9 @@ module toe_deliver #(
     output wire                           d_empty,    // S_D1: the head segment is empty (FIN/RST)
     output wire                           d_finrst,
     output wire                           pc_hit,     // S_D1: the page address is cached
+    output wire                           pc_hit_chk, // ... and was checked (S_DPGCHK)
     output reg  [12:0]                    dn,         // chunk bytes
-    output reg  [63:0]                    pg_new,     // page address just read
+    output wire [63:0]                    pg_new,     // the chunk's page address (cached)
     output wire                           sk_hold,
     output wire                           dlv_empt,
     output wire                           dlv_dfree,
@@ -74,6 +81,7 @@ module toe_deliver #(
     output wire [63:0]                    pl_addr,
     output wire [31:0]                    pl_len,
     output wire [63:0]                    pl_rd_addr,
+    output wire [15:0]                    pl_rd_len,  // 8 * entries read at once
     output wire [63:0]                    wr_addr,
     output wire [15:0]                    wr_len,
     // table writes (working copies after the step) and the completion
@@ -87,6 +95,7 @@ module toe_deliver #(
 );
     // parameter checks (elaboration time, rtl/buflet_checks.vh): a chunk fits 13 bits
     generate
+        `BF_CHECK_DATA_WIDTH(toe_deliver)
         if (!`BF_IS_POW2(BUFLET_BYTES) || BUFLET_BYTES > 4096) begin : g_check_buflet_bytes
             `BF_ERROR("toe_deliver: BUFLET_BYTES must be a power of two <= 4096")
         end
@@ -121,10 +130,17 @@ module toe_deliver #(
     reg [7:0]    ret_hdr;          // HDR_BYTES of the return (DATAGRAM returns only)
     reg [511:0]  nb_dlv, nb_ret;
     reg [8*`BF_SOCK_CTX_SIZE-1:0] cx_dlv, cx_free, cx_ret;
-    reg          pc_vld;           // page address cache: last (nb, page) -> addr
-    reg [NW-1:0] pc_nb;
-    reg [19:0]   pc_page;
-    reg [63:0]   pc_addr;
+    // page address cache: one group of the page list, (nb, pages pc_page .. pc_page+pc_cnt-1)
+    localparam PG_GROUP = 8;
+    localparam EPW      = (DATA_WIDTH / 64 < PG_GROUP) ? DATA_WIDTH / 64 : PG_GROUP;  // entries per word
+    reg                pc_vld;
+    reg [NW-1:0]       pc_nb;
+    reg [19:0]         pc_page;
+    reg [3:0]          pc_cnt;
+    reg [63:0]         pc_arr [0:PG_GROUP-1];
+    reg [PG_GROUP-1:0] pc_chk;         // the entry's page was checked (S_DPGCHK)
+    reg [3:0]          dcnt;           // entries the miss reads
+    reg [2:0]          pg_k;           // response words taken
 
     // ------------------------------------------------------------------ the chunk (S_D1)
     wire        cx_has_nb   = (cx[`BF_SOCK_CTX_NB_HEAD_RANGE] != NULL16);
@@ -148,7 +164,20 @@ module toe_deliver #(
     wire [12:0] n_calc      = sk_hold ? n_hold : n_pay;
     wire [6:0]  nbr_rec_pg  = nb_rd[`BF_NB_DESC_RECS_OFF*8+9 +: 7];   // (8 * RECS) / 4096
     wire [19:0] page_calc   = sk_hold ? {13'd0, nbr_rec_pg} : nbr_filled[31:12];
-    assign      pc_hit      = pc_vld && (pc_nb == nb_idx) && (pc_page == page_calc);
+    wire [19:0] pc_off      = page_calc - pc_page;
+    assign      pc_hit      = pc_vld && (pc_nb == nb_idx) && (page_calc >= pc_page) &&
+                              (pc_off < {16'd0, pc_cnt});
+    assign      pc_hit_chk  = pc_chk[pc_off[2:0]];
+    // entries a miss reads: min(PG_GROUP, HMD_PAGES - page), at least 1
+    wire [31:0] nbr_pages   = nb_rd[`BF_NB_DESC_HMD_PAGES_RANGE];
+    wire [31:0] pg_left     = nbr_pages - {12'd0, page_calc};
+    wire [3:0]  cnt_calc    = (nbr_pages <= {12'd0, page_calc}) ? 4'd1 :
+                              (pg_left >= 32'(PG_GROUP)) ? 4'(PG_GROUP) : pg_left[3:0];
+    // the chunk's entry (dpage is in the cached group from S_DPGCHK / S_DISSUE on)
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [19:0] dp_off      = dpage - pc_page;   // below PG_GROUP
+    /* verilator lint_on UNUSEDSIGNAL */
+    assign      pg_new      = pc_arr[dp_off[2:0]];
 
     // ------------------------------------------------------------------ after the chunk (S_DISSUE)
     wire [31:0] nb_filled  = nb[`BF_NB_DESC_FILLED_RANGE];
@@ -213,7 +242,8 @@ module toe_deliver #(
     assign pl_addr    = nb[`BF_NB_DESC_HMD_ADDR_RANGE];
     assign pl_len     = (nb_pages[31:29] != 3'd0) ? 32'hFFFF_FFFF : {nb_pages[28:0], 3'd0};
     assign pl_rd_addr = nb[`BF_NB_DESC_HMD_ADDR_RANGE] + {41'd0, dpage, 3'd0};
-    assign wr_addr    = sk_hold ? (pc_addr + {52'd0, nb_recs[8:0], 3'd0}) : (pc_addr + {52'd0, nb_filled[11:0]});
+    assign pl_rd_len  = {9'd0, dcnt, 3'd0};
+    assign wr_addr    = sk_hold ? (pg_new + {52'd0, nb_recs[8:0], 3'd0}) : (pg_new + {52'd0, nb_filled[11:0]});
     assign wr_len     = sk_hold ? 16'd8 : {3'd0, dn};
 
     // ------------------------------------------------------------------ registers
@@ -225,9 +255,11 @@ module toe_deliver #(
                 ret_status <= ST_OK;
                 ret_flags  <= 8'd0;
                 ret_hdr    <= 8'd0;
+                pg_k       <= 3'd0;
                 if (!d_empty && cx_has_nb) begin
                     dn    <= n_calc;
                     dpage <= page_calc;
+                    dcnt  <= cnt_calc;
                 end
             end
             if (ret_del || ret_tmo) begin
@@ -238,20 +270,20 @@ module toe_deliver #(
             // the page list in S_DPGREQ and the page in S_DPGCHK are asked before they are
             // used: a refusal returns the NB PROT_FAULT (the page cache is left as it is)
             if (pl_deny || (in_pgchk && prot_deny)) ret_status <= ST_PROT_FAULT;
+            if (pg_beat) pg_k <= pg_k + 3'd1;
             if (pg_rsp) begin
                 if (rd_tuser) begin
                     ret_status <= ST_DMA_ERROR;
                     pc_vld     <= 1'b0;
                 end else begin
-                    pg_new <= rd_data;
+                    pc_vld  <= 1'b1;
+                    pc_nb   <= nb_idx;
+                    pc_page <= dpage;
+                    pc_cnt  <= dcnt;
+                    pc_chk  <= {PG_GROUP{1'b0}};
                 end
             end
-            if (in_pgchk && !prot_deny) begin
-                pc_vld  <= 1'b1;
-                pc_nb   <= nb_idx;
-                pc_page <= dpage;
-                pc_addr <= pg_new;
-            end
+            if (in_pgchk && !prot_deny) pc_chk[dp_off[2:0]] <= 1'b1;
             if (issue && dlv_ret) begin
                 ret_flags <= dlv_flags;
                 ret_hdr   <= dlv_dgram ? dg_hdr : 8'd0;
@@ -261,6 +293,17 @@ module toe_deliver #(
                              (((hd[`BF_BUFLET_HDR_FLAGS_RANGE] & TF_RST) != 8'd0) ? FL_RST : 8'd0);
             if (nb_post && pc_nb == post_nb) pc_vld <= 1'b0;
             if (ret_go && pc_nb == nb_idx) pc_vld <= 1'b0;
+        end
+    end
+
+    // the group's entries, EPW per response word, packed from the first one
+    integer e;
+    always @(posedge clk) begin
+        if (pg_beat) begin
+            for (e = 0; e < EPW; e = e + 1) begin
+                if (32'(pg_k) * 32'(EPW) + 32'(e) < 32'(PG_GROUP))
+                    pc_arr[3'(32'(pg_k) * 32'(EPW) + 32'(e))] <= rd_data[64*e +: 64];
+            end
         end
     end
 

@@ -536,24 +536,29 @@ module toe_engine #(
     wire          dl_ctx_we, dl_nb_we, dl_hdr_we, tk_expire;
     wire [12:0]   dn;
     wire [63:0]   pg_new, pl_addr, pl_rd_addr, dl_wr_addr;
+    wire [15:0]   pl_rd_len;
+    wire          pc_hit_chk;
     wire [31:0]   pl_len;
     wire [15:0]   dl_wr_len;
     wire [CW-1:0] cx_dl;
     wire [511:0]  nb_dl;
     wire [127:0]  hd_dlv;
     wire [255:0]  cpl_ret;
-    toe_deliver #(.BUFLET_BYTES(BUFLET_BYTES), .NUM_NBS(NUM_NBS)) u_deliver (
+    toe_deliver #(.DATA_WIDTH(DATA_WIDTH), .BUFLET_BYTES(BUFLET_BYTES), .NUM_NBS(NUM_NBS)) u_deliver (
         .clk(clk), .rst(rst), .in_d1(state == S_D1), .pl_deny(pl_list && prot_deny),
+        .pg_beat((state == S_DPGRSP) && s_axis_dma_rd_tvalid),
         .pg_rsp((state == S_DPGRSP) && s_axis_dma_rd_tvalid && s_axis_dma_rd_tlast),
         .in_pgchk(pg_chk), .prot_deny(prot_deny), .issue((state == S_DISSUE) && wr_fire),
         .dfree(dfree_go), .ret_go(dret_go), .ret_del(state == S_DEL_NBR),
         .ret_tmo((state == S_TK2) && tk_expire), .nb_post(state == S_REQ_NB1), .post_nb(rq_nb),
-        .rd_tuser(s_axis_dma_rd_tuser), .rd_data(s_axis_dma_rd_tdata[63:0]),
+        .rd_tuser(s_axis_dma_rd_tuser), .rd_data(s_axis_dma_rd_tdata),
         .sk(sk), .hd_rd(hd_rd), .nb_rd(nb_rd),
         .cx(cx), .nb(nb), .hd(hd), .nb_idx(nb_idx), .hd_is_tail(hd_is_tail), .nxt_rd(nxt_rd),
-        .d_empty(d_empty), .d_finrst(d_finrst), .pc_hit(pc_hit), .dn(dn), .pg_new(pg_new),
+        .d_empty(d_empty), .d_finrst(d_finrst), .pc_hit(pc_hit), .pc_hit_chk(pc_hit_chk),
+        .dn(dn), .pg_new(pg_new),
         .sk_hold(sk_hold), .dlv_empt(dlv_empt), .dlv_dfree(dlv_dfree), .dlv_ret(dlv_ret),
         .hd_finrst(hd_finrst), .pl_addr(pl_addr), .pl_len(pl_len), .pl_rd_addr(pl_rd_addr),
+        .pl_rd_len(pl_rd_len),
         .wr_addr(dl_wr_addr), .wr_len(dl_wr_len), .ctx_we(dl_ctx_we), .cx_dl(cx_dl),
         .nb_we(dl_nb_we), .nb_dl(nb_dl), .hdr_we(dl_hdr_we), .hd_dlv(hd_dlv), .cpl_ret(cpl_ret)
     );
@@ -1021,7 +1026,8 @@ module toe_engine #(
                     {hd, nb} <= {hd_rd, nb_rd};
                     if (d_empty) state <= (d_finrst && !cx_has_nb) ? S_IDLE : S_DFREE;
                     else if (!cx_has_nb) state <= S_IDLE;
-                    else state <= pc_hit ? S_DISSUE : S_DPGREQ;
+                    // cached: a page not yet checked is checked first (once)
+                    else state <= !pc_hit ? S_DPGREQ : pc_hit_chk ? S_DISSUE : S_DPGCHK;
                 end
                 // the page list is checked before it is read, the page read from it before it
                 // is used; a refusal (or a failed read) returns the head NB
@@ -1239,7 +1245,7 @@ module toe_engine #(
     assign {m_cpl_valid, m_cpl_data} = {cp_valid, cp_data};
     assign m_dma_rd_req_valid   = pl_list && !prot_deny;
     assign m_dma_rd_req_addr    = pl_rd_addr;
-    assign m_dma_rd_req_len     = 16'd8;
+    assign m_dma_rd_req_len     = pl_rd_len;
     assign s_axis_dma_rd_tready = (state == S_DPGRSP);
     assign prot_addr  = pl_list ? pl_addr : pg_chk ? pg_new : an_addr;
     assign prot_len   = pl_list ? pl_len : pg_chk ? 32'd4096 : {16'd0, an_len};

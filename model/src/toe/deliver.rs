@@ -6,7 +6,7 @@
 use buflet_platform::{Agent, HostEnv};
 use buflet_spec::{hold_rec, reg, sock_flag, CplFlags, CplKind, HoldRec, Status};
 
-use super::{Nb, Seg, PAGE, UDP_HDR};
+use super::{Nb, PageGroup, Seg, PAGE, PG_GROUP, UDP_HDR};
 use crate::parse::tcp_flag;
 use crate::{costs, dma_read, dma_write, prot, Cpl, ModelDevice};
 
@@ -33,7 +33,7 @@ impl ModelDevice {
         let Some(nb) = self.toe.nbs[rn as usize].take() else {
             return;
         };
-        if matches!(self.toe.page_cache, Some((c, _, _)) if c == rn) {
+        if matches!(self.toe.page_cache, Some(g) if g.nb == rn) {
             self.toe.page_cache = None;
         }
         self.regs.count(reg::CNT_NB_RETURNED, 1);
@@ -75,13 +75,28 @@ impl ModelDevice {
     ) -> (Result<u64, Status>, u64) {
         let mut t = t;
         let cached = match self.toe.page_cache {
-            Some((c, p, a)) if c == rn && p == page => Some(a),
+            Some(g) if g.nb == rn && page >= g.first && page - g.first < g.count => {
+                let k = (page - g.first) as usize;
+                Some((k, g.addrs[k], g.checked & (1 << k) != 0))
+            }
             _ => None,
         };
         // The page address, or the status the NB is returned with: DMA_ERROR for a failed
-        // page-list read, PROT_FAULT for a refused list or page.
+        // page-list read, PROT_FAULT for a refused list or page. A page is checked once, when
+        // it is first used (S_DPGCHK).
         let page_addr = match cached {
-            Some(a) => Ok(a),
+            Some((_, a, true)) => Ok(a),
+            Some((k, a, false)) => {
+                t += 1;
+                if self.check(a, PAGE, true, prot::rid::WR_TOE) {
+                    if let Some(g) = self.toe.page_cache.as_mut() {
+                        g.checked |= 1 << k;
+                    }
+                    Ok(a)
+                } else {
+                    Err(Status::ProtFault)
+                }
+            }
             None if !self.check(
                 nb.hmd_addr,
                 nb.hmd_pages.saturating_mul(8),
@@ -92,7 +107,12 @@ impl ModelDevice {
                 Err(Status::ProtFault)
             }
             None => {
-                let mut b = [0u8; 8];
+                // A miss reads up to PG_GROUP entries from the page on (not past HMD_PAGES).
+                let count = nb
+                    .hmd_pages
+                    .saturating_sub(u64::from(page))
+                    .clamp(1, PG_GROUP as u64) as u32;
+                let mut b = [0u8; 8 * PG_GROUP];
                 let at = nb.hmd_addr.wrapping_add(8 * page as u64);
                 let (ok, d) = dma_read(
                     &self.cfg,
@@ -101,19 +121,34 @@ impl ModelDevice {
                     Agent::NicDma,
                     t,
                     at,
-                    &mut b,
+                    &mut b[..8 * count as usize],
                 );
                 t = d;
-                let a = u64::from_le_bytes(b);
+                let mut addrs = [0u64; PG_GROUP];
+                for (a, e) in addrs.iter_mut().zip(b.chunks_exact(8)) {
+                    *a = u64::from_le_bytes(e.try_into().expect("8 bytes"));
+                }
+                let a = addrs[0];
                 if !ok {
                     self.toe.page_cache = None;
                     Err(Status::DmaError)
-                } else if !self.check(a, PAGE, true, prot::rid::WR_TOE) {
-                    // The page itself is checked when its address is taken from the list.
-                    Err(Status::ProtFault)
                 } else {
-                    self.toe.page_cache = Some((rn, page, a));
-                    Ok(a)
+                    self.toe.page_cache = Some(PageGroup {
+                        nb: rn,
+                        first: page,
+                        count,
+                        addrs,
+                        checked: 0,
+                    });
+                    if !self.check(a, PAGE, true, prot::rid::WR_TOE) {
+                        // The page itself is checked when it is first used.
+                        Err(Status::ProtFault)
+                    } else {
+                        if let Some(g) = self.toe.page_cache.as_mut() {
+                            g.checked |= 1;
+                        }
+                        Ok(a)
+                    }
                 }
             }
         };

@@ -201,8 +201,8 @@ pub(crate) struct Toe {
     act_head: Option<u16>,
     /// Sockets with both a segment and a named buffer, served round robin.
     ready: VecDeque<u16>,
-    /// The one-entry page address cache: (NB slot, page index, page address).
-    page_cache: Option<(u16, u32, u64)>,
+    /// The page address cache: one group of a named buffer's page list (rtl/toe_deliver.v).
+    page_cache: Option<PageGroup>,
     scratch: Vec<u8>,
     /// Anonymous buffer slots.
     anon: Vec<Option<Anon>>,
@@ -487,4 +487,17 @@ mod tests {
         assert!(65536 * sock < 40 << 20, "{sock}");
         assert!(t.socks[65535].state == sock_state::FREE as u8);
     }
+}
+
+pub(crate) use crate::costs::PG_GROUP;
+
+/// One group of a named buffer's page list in the page cache: pages `first .. first + count`
+/// of NB slot `nb`, their addresses, and which were checked against the protection table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageGroup {
+    pub nb: u16,
+    pub first: u32,
+    pub count: u32,
+    pub addrs: [u64; PG_GROUP],
+    pub checked: u8,
 }

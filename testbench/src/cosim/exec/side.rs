@@ -32,8 +32,8 @@ pub(super) struct Side {
     pub(super) b: Bench,
     /// For the model: when its shared DMA write port is free again (see [`Side::settle`]).
     pub(super) model_port: Option<u64>,
-    /// For the model: the named-buffer page its last delivery went to.
-    pub(super) model_page: Option<u64>,
+    /// For the model: the page-list group the engine has cached (NB, first index, entries).
+    pub(super) model_group: Option<(usize, usize, usize)>,
     /// Base addresses of every page a delivery may write (named-buffer pages, the unregistered
     /// page of the bad page list).
     pub(super) nb_pages: BTreeSet<u64>,
@@ -69,7 +69,7 @@ impl Side {
             name,
             b,
             model_port: (backend == Backend::Model).then_some(0),
-            model_page: None,
+            model_group: None,
             nb_pages: BTreeSet::new(),
             anon_starts: BTreeSet::new(),
             cfg,
@@ -250,9 +250,10 @@ impl Side {
     /// (the write starts when the shared write port is free and the data is ready, and takes
     /// `costs::dma_write(len)`); its writes are timed the same way here, from the cycle `t` of
     /// the event: a delivery into a named-buffer page starts after the engine's delivery step
-    /// (`costs::ENGINE_DELIVERY`) and, when it enters a page other than the last one read, after
-    /// the page-list read (`costs::dma_read(8)`: architecture.md, "the engine keeps the last
-    /// page address it read"); it ends at `max(port free, t + lead) + costs::dma_write(len)`.
+    /// (`costs::ENGINE_DELIVERY`) and, when it enters a page outside the group of page-list
+    /// entries it read last, after the read of the page's group (`costs::dma_read(8 * entries)`,
+    /// up to `PG_GROUP` entries: architecture.md "Delivery"); it ends at
+    /// `max(port free, t + lead) + costs::dma_write(len)`.
     pub(super) fn settle(
         &mut self,
         start: u64,
@@ -289,11 +290,26 @@ impl Side {
                             model_costs::ENGINE_FRAME + model_costs::ANON_DELIVERY
                         } else if !self.nb_pages.contains(&page) {
                             0
-                        } else if self.model_page == Some(page) {
-                            model_costs::ENGINE_DELIVERY
                         } else {
-                            self.model_page = Some(page);
-                            model_costs::ENGINE_DELIVERY + model_costs::dma_read(&self.cfg, 8)
+                            // the page's NB and index; the engine caches one group of up to
+                            // 8 page-list entries (NB, first index, count)
+                            let at = self.lay.nb_pages.iter().enumerate().find_map(|(k, ps)| {
+                                ps.iter().position(|&p| p == page).map(|i| (k, i, ps.len()))
+                            });
+                            match (at, self.model_group) {
+                                (Some((k, i, _)), Some((gk, g0, gn)))
+                                    if k == gk && (g0..g0 + gn).contains(&i) =>
+                                {
+                                    model_costs::ENGINE_DELIVERY
+                                }
+                                (Some((k, i, n)), _) => {
+                                    let count = (n - i).min(model_costs::PG_GROUP);
+                                    self.model_group = Some((k, i, count));
+                                    model_costs::ENGINE_DELIVERY
+                                        + model_costs::dma_read(&self.cfg, 8 * count)
+                                }
+                                (None, _) => model_costs::ENGINE_DELIVERY,
+                            }
                         };
                         let end =
                             port.max(now + lead) + model_costs::dma_write(&self.cfg, x.data.len());

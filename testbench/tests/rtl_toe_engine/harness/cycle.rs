@@ -115,13 +115,11 @@ impl Tb {
         let pv = self.p_valid;
         let rd_v = !self.rd_resp.is_empty() && self.chance(pv);
         self.m.set(p.rd_tvalid, rd_v as u64);
-        if let Some(&(d, user)) = self.rd_resp.front() {
-            let mut w = vec![0u8; self.kw];
-            w[..8].copy_from_slice(&d.to_le_bytes());
-            self.m.set_bytes(p.rd_tdata, &w);
-            self.m.set(p.rd_tkeep, 0xFF);
-            self.m.set(p.rd_tlast, 1);
-            self.m.set(p.rd_tuser, user as u64);
+        if let Some((w, keep, last, user)) = self.rd_resp.front() {
+            self.m.set_bytes(p.rd_tdata, w);
+            self.m.set_bytes(p.rd_tkeep, keep);
+            self.m.set(p.rd_tlast, *last as u64);
+            self.m.set(p.rd_tuser, (*last && *user) as u64);
         }
         // RAM read data (registered read)
         if let Some(a) = self.rd_pending {
@@ -179,18 +177,44 @@ impl Tb {
         }
         if g(&self.m, p.rd_req_valid) && rr[O_RD_REQ] {
             let a = self.m.get(p.rd_req_addr);
-            assert_eq!(self.m.get(p.rd_req_len), 8, "page-list reads are 8 bytes");
+            let l = self.m.get(p.rd_req_len);
+            // a page-list miss reads up to 8 entries from the chunk's page on, within the list
+            assert!(
+                (8..=64).contains(&l) && l.is_multiple_of(8),
+                "page-list read of {l} bytes"
+            );
             let ok = self.nbs.values().any(|n| {
-                a >= n.hmd && a < n.hmd + 8 * n.n_pages as u64 && (a - n.hmd).is_multiple_of(8)
+                let end = n.hmd + 8 * n.n_pages as u64;
+                a >= n.hmd
+                    && a + l <= end
+                    && (a - n.hmd).is_multiple_of(8)
+                    && (l == 64 || a + l == end)
             });
-            assert!(ok, "page-list read {a:#x} outside every live NB's list");
-            if (REFUSED_BASE..REFUSED_BASE + (1 << 30)).contains(&a) {
-                self.rd_resp.push_back((0, true));
+            assert!(
+                ok,
+                "page-list read {a:#x}+{l} outside every live NB's list, or short"
+            );
+            let refused = (REFUSED_BASE..REFUSED_BASE + (1 << 30)).contains(&a);
+            let data = if refused {
                 self.refused_read(a);
+                vec![0u8; l as usize]
             } else {
-                let mut v = [0u8; 8];
-                v.copy_from_slice(self.host_slice(a, 8));
-                self.rd_resp.push_back((u64::from_le_bytes(v), false));
+                self.host_slice(a, l as usize).to_vec()
+            };
+            // packed words, tuser on the last one of a refused read
+            let kw = self.kw;
+            let n = data.len().div_ceil(kw);
+            for (i, c) in data.chunks(kw).enumerate() {
+                let mut w = vec![0u8; kw];
+                w[..c.len()].copy_from_slice(c);
+                let keep: Vec<u8> = (0..kw.div_ceil(8))
+                    .map(|byte| {
+                        (0..8)
+                            .filter(|bit| byte * 8 + bit < c.len())
+                            .fold(0u8, |m, bit| m | (1 << bit))
+                    })
+                    .collect();
+                self.rd_resp.push_back((w, keep, i + 1 == n, refused));
             }
         }
         if rd_v && g(&self.m, p.rd_tready) {

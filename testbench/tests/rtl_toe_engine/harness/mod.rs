@@ -78,7 +78,8 @@ pub struct Tb {
     // host
     pub host: Vec<u8>,
     pub bump: usize,
-    pub rd_resp: VecDeque<(u64, bool)>,
+    /// DMA read response words: (data, tkeep, tlast, refused).
+    pub rd_resp: VecDeque<(Vec<u8>, Vec<u8>, bool, bool)>,
     pub wr_reqs: VecDeque<(u64, usize)>,
     pub wr_cur: Option<(u64, usize, usize)>, // addr, len, bytes received
     // stimulus

@@ -336,6 +336,13 @@ fn estab(s: &mut OSock, f: &Frame, chain: u16, pool_room: u64, inf: bool) -> Dec
         d.cov.push("fin_ahead");
         return d;
     }
+    // tcp-receive.md rule 7: the pool at its reserve keeps it for in-order data (not with
+    // `inf`: the peers' question of what a segment may keep at all)
+    if !inf && pool_room == 0 {
+        d.drop = DropReason::PoolLow;
+        d.cov.push("pool_low");
+        return d;
+    }
     // reassembly insert
     let mut i = 0;
     while i < s.ooo.len() && s.rel(s.ooo[i].seq) + s.ooo[i].data.len() as i64 <= off {
