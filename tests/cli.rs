@@ -293,3 +293,39 @@ fn bench_alone_runs_everything_and_writes_its_files() {
     // A subcommand's options are not the suite's.
     refused(&["bench", "--frames", "10", "rate"], "");
 }
+
+/// `--line-gbps`: a rate that is not a positive finite number up to 1000 Gbit/s is refused; the
+/// default follows the width (10 GbE at 64 bits, 100 GbE at 512, `DeviceConfig::mac_gbps`), and
+/// the wire paces the run: at 512 bits a 10 GbE wire takes more cycles than the default one.
+#[test]
+fn line_rate_is_checked_and_paces_the_wire() {
+    for g in ["0", "-5", "nan", "inf", "2000", "fast"] {
+        refused(&["demo", "--line-gbps", g], g);
+    }
+    let cycles = |args: &[&str]| -> u64 {
+        let mut a = vec!["demo", "--backend", "model", "--bytes", "300000", "--json"];
+        a.extend_from_slice(args);
+        let o = buflet(&a);
+        assert!(
+            o.status.success(),
+            "{a:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["passed"], true, "{a:?}");
+        v["cycles"].as_u64().unwrap()
+    };
+    assert_eq!(
+        cycles(&["--width", "64"]),
+        cycles(&["--width", "64", "--line-gbps", "10"]),
+        "64 bits: 10 GbE by default"
+    );
+    let (fast, slow) = (
+        cycles(&["--width", "512"]),
+        cycles(&["--width", "512", "--line-gbps", "10"]),
+    );
+    assert!(
+        fast * 2 < slow,
+        "512 bits: the default (100 GbE) run takes {fast} cycles, the 10 GbE one {slow}"
+    );
+}
