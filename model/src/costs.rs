@@ -78,6 +78,16 @@ pub const ANON_DELIVERY: u64 = 4;
 /// toe_mover from taking a delivery chunk to its first word: the chain walk's first step and
 /// the buflet RAM's read latency (the engine is free meanwhile).
 pub const MOVER_LEAD: u64 = 2;
+
+/// toe_mover's walk along a chain to the buflet holding byte `off` of the frame (S_WALK): one
+/// hop per buflet passed and one cycle to start streaming, none when `off` is in the first.
+pub fn mover_walk(off: u64, buflet_bytes: u64) -> u64 {
+    if off >= buflet_bytes {
+        off / buflet_bytes + 1
+    } else {
+        0
+    }
+}
 /// toe_engine taking a timer tick: the active list head read.
 pub const TIMER_TICK: u64 = 2;
 /// Timer sweep, per socket visited: its `sock_ctx` read (ACT_NEXT, NB_HEAD) and the head NB's

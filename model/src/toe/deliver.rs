@@ -292,12 +292,13 @@ impl ModelDevice {
             // S_DISSUE fires once toe_mover takes the chunk: when the previous write has left.
             // Its words follow the mover's walk to the buflet and the RAM's read latency.
             let issue = t.max(self.wr_free);
+            let walk = costs::mover_walk(seg.data_off as u64, self.pool.buflet_bytes() as u64);
             done = dma_write(
                 &self.cfg,
                 &mut self.wr_free,
                 env,
                 Agent::NicDma,
-                issue + costs::MOVER_LEAD,
+                issue + costs::MOVER_LEAD + walk,
                 page_addr.wrapping_add(in_page),
                 &buf[..n],
             );
