@@ -217,6 +217,26 @@ impl ModelDevice {
         }
     }
 
+    /// One scatter-gather element read at `addr`, asked at `t`: (success, bytes, done time).
+    fn blk_read_elem(
+        &mut self,
+        env: &mut HostEnv,
+        t: u64,
+        addr: u64,
+    ) -> (bool, [u8; sg_elem::SIZE], u64) {
+        let mut e = [0u8; sg_elem::SIZE];
+        let (ok, d) = dma_read(
+            &self.cfg,
+            &mut self.rd_free,
+            env,
+            Agent::BlkDma,
+            t,
+            addr,
+            &mut e,
+        );
+        (ok, e, d)
+    }
+
     /// Take the owed write statuses that have come by cycle `t`: an OK one counts its block
     /// while none failed, a failed one fails the command.
     fn blk_take(j: &mut Job, t: u64) {
@@ -325,16 +345,7 @@ impl ModelDevice {
                     let (ok, e) = match pre {
                         Some(p) => p,
                         None => {
-                            let mut e = [0u8; sg_elem::SIZE];
-                            let (ok, d) = dma_read(
-                                &self.cfg,
-                                &mut self.rd_free,
-                                env,
-                                Agent::BlkDma,
-                                t,
-                                j.next,
-                                &mut e,
-                            );
+                            let (ok, e, d) = self.blk_read_elem(env, t, j.next);
                             t = d;
                             (ok, e)
                         }
@@ -496,16 +507,7 @@ impl ModelDevice {
                         chunk,
                     );
                     if prefetch {
-                        let mut e = [0u8; sg_elem::SIZE];
-                        let (pok, pd) = dma_read(
-                            &self.cfg,
-                            &mut self.rd_free,
-                            env,
-                            Agent::BlkDma,
-                            t,
-                            j.next,
-                            &mut e,
-                        );
+                        let (pok, e, pd) = self.blk_read_elem(env, t, j.next);
                         j.prefetched = Some((pok, e));
                         t = pd;
                     } else {
