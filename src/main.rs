@@ -8,6 +8,7 @@ use buflet_testbench::{
 mod bench_all;
 mod plots;
 mod serve;
+mod waves_view;
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -1124,7 +1125,10 @@ fn run_scenario(sc: &Scenario, common: &Common, file_path: &str, mode: WriteMode
             b.set_position(done);
         }));
     }
-    let result = run_stream(sc, &opt);
+    let result = run_stream(sc, &opt).and_then(|r| {
+        with_view(&opt.trace)?;
+        Ok(r)
+    });
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -1351,6 +1355,21 @@ struct LinerateArgs {
     json: bool,
 }
 
+/// After a run with `--trace FILE.fst`: the GTKWave view beside it (`waves_view`), grouped by
+/// module. A VCD (from a `BUFLET_TRACE=vcd` build) gets none.
+fn with_view(trace: &Option<PathBuf>) -> Result<(), buflet_testbench::TbError> {
+    match trace {
+        Some(p) if p.extension().is_some_and(|e| e == "fst") && p.exists() => {
+            waves_view::write_view(p).map_err(|msg| buflet_testbench::TbError::Input {
+                path: p.with_extension("gtkw").display().to_string(),
+                msg,
+            })?;
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
 /// `buflet bench linerate`: exit 0 only when every payload byte landed in order.
 fn bench_linerate(a: &LinerateArgs) -> ExitCode {
     let size = a.frame_bytes as usize;
@@ -1365,7 +1384,11 @@ fn bench_linerate(a: &LinerateArgs) -> ExitCode {
         a.frames,
         a.line_gbps,
         &cap,
-    );
+    )
+    .and_then(|p| {
+        with_view(&a.trace)?;
+        Ok(p)
+    });
     finish(a.json, "bench linerate", Some(a.backend.name()), r, |p| {
         if a.json {
             let mut v = serde_json::to_value(&p).expect("point serializes");

@@ -123,3 +123,122 @@ fn a_trace_window_holds_only_its_cycles() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--trace"));
 }
+
+/// The GTKWave view beside the FST (issue 15): `--trace w.fst` also writes `w.gtkw`, which
+/// loads `w.fst` and lists every signal of the file exactly once, in one group per module
+/// instance (a scope of the FST; generate blocks folded into their module's), with the RTL's
+/// main blocks among them. Checked against the FST's own hierarchy, read independently.
+#[test]
+fn the_trace_comes_with_a_view_grouped_by_module() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("w.fst");
+    let o = Command::new(env!("CARGO_BIN_EXE_buflet"))
+        .args([
+            "demo",
+            "--backend",
+            "rtl",
+            "--bytes",
+            "5000",
+            "--trace",
+            w.to_str().unwrap(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let view = std::fs::read_to_string(dir.path().join("w.gtkw")).expect("w.gtkw beside w.fst");
+    let entries: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        entries.len(),
+        2,
+        "only the waveform and its view: {entries:?}"
+    );
+
+    // the FST's scopes and signals, as GTKWave names them (the bit range right after the name)
+    let mut r = FstReader::open(BufReader::new(std::fs::File::open(&w).unwrap())).unwrap();
+    let (mut scopes, mut vars) = (std::collections::HashSet::new(), Vec::new());
+    let mut path: Vec<String> = Vec::new();
+    r.read_hierarchy(|e| match e {
+        FstHierarchyEntry::Scope { name, .. } => {
+            path.push(name);
+            scopes.insert(path.join("."));
+        }
+        FstHierarchyEntry::UpScope => {
+            path.pop();
+        }
+        FstHierarchyEntry::Var { name, length, .. } => {
+            let n = name.replace(" [", "[");
+            let n = if length > 1 && !n.ends_with(']') {
+                format!("{n}[{}:0]", length - 1)
+            } else {
+                n
+            };
+            vars.push(format!("{}.{n}", path.join(".")));
+        }
+        _ => {}
+    })
+    .unwrap();
+
+    let mut lines = view.lines();
+    let dump = lines
+        .by_ref()
+        .find(|l| l.starts_with("[dumpfile]"))
+        .expect("[dumpfile]");
+    assert!(dump.trim_end_matches('"').ends_with("/w.fst"), "{dump}");
+    let (mut groups, mut signals) = (Vec::new(), Vec::new());
+    let mut open: Option<String> = None;
+    let mut flag = None;
+    for l in view.lines().filter(|l| !l.starts_with('[')) {
+        if let Some(f) = l.strip_prefix('@') {
+            flag = Some(f.to_string());
+        } else if let Some(label) = l.strip_prefix('-') {
+            let g = label.split(' ').next().unwrap().to_string();
+            match flag.as_deref() {
+                Some("c00200") => {
+                    assert!(open.is_none(), "group {g} inside {open:?}");
+                    assert!(scopes.contains(&g), "group {g} is not a scope of the FST");
+                    groups.push(g.clone());
+                    open = Some(g);
+                }
+                Some("1401200") => assert_eq!(open.take(), Some(g), "group end"),
+                f => panic!("label {label} after flag {f:?}"),
+            }
+        } else {
+            let g = open.as_ref().expect("a signal outside every group");
+            assert!(l.starts_with(&format!("{g}.")), "{l} in the group of {g}");
+            assert!(
+                matches!(flag.as_deref(), Some("22" | "28")),
+                "{l}: flag {flag:?}"
+            );
+            signals.push(l.to_string());
+        }
+    }
+    assert!(open.is_none(), "the last group is not closed");
+    for m in [
+        "u_toe",
+        "u_rx_parser",
+        "u_toe.u_mover",
+        "u_blk_dma",
+        "u_rd_arb",
+    ] {
+        assert!(
+            groups.iter().any(|g| g.ends_with(m)),
+            "no group for {m}: {groups:?}"
+        );
+    }
+    let mut want = vars.clone();
+    want.sort();
+    let mut got = signals.clone();
+    got.sort();
+    assert_eq!(got.len(), vars.len(), "every signal of the FST once");
+    assert!(got == want, "the view's signals are the FST's");
+    assert!(
+        !groups
+            .iter()
+            .any(|g| g.rsplit('.').next().unwrap().starts_with("g_")),
+        "generate blocks are folded into their module's group"
+    );
+}
