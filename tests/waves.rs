@@ -5,25 +5,30 @@
 
 use fst_reader::{FstFilter, FstHierarchyEntry, FstReader};
 use std::io::BufReader;
-use std::process::Command;
+use std::process::{Command, Output};
+
+/// The CLI from the workspace root (the captures' paths are relative to it).
+fn buflet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_buflet"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .unwrap()
+}
 
 #[test]
 fn replay_writes_an_fst_from_the_normal_build() {
     let dir = tempfile::tempdir().unwrap();
     let w = dir.path().join("w.fst");
-    let o = Command::new(env!("CARGO_BIN_EXE_buflet"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "replay",
-            "traces/linux-tcp-mtu1500-1MiB.pcap",
-            "--backend",
-            "rtl",
-            "--trace",
-            w.to_str().unwrap(),
-            "--json",
-        ])
-        .output()
-        .unwrap();
+    let o = buflet(&[
+        "replay",
+        "traces/linux-tcp-mtu1500-1MiB.pcap",
+        "--backend",
+        "rtl",
+        "--trace",
+        w.to_str().unwrap(),
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value =
         serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
@@ -88,23 +93,20 @@ fn replay_writes_an_fst_from_the_normal_build() {
 fn a_trace_window_holds_only_its_cycles() {
     let dir = tempfile::tempdir().unwrap();
     let w = dir.path().join("w.fst");
-    let o = Command::new(env!("CARGO_BIN_EXE_buflet"))
-        .args([
-            "demo",
-            "--backend",
-            "rtl",
-            "--bytes",
-            "20000",
-            "--trace",
-            w.to_str().unwrap(),
-            "--trace-from",
-            "2000",
-            "--trace-cycles",
-            "500",
-            "--json",
-        ])
-        .output()
-        .unwrap();
+    let o = buflet(&[
+        "demo",
+        "--backend",
+        "rtl",
+        "--bytes",
+        "20000",
+        "--trace",
+        w.to_str().unwrap(),
+        "--trace-from",
+        "2000",
+        "--trace-cycles",
+        "500",
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let r = FstReader::open_and_read_time_table(BufReader::new(std::fs::File::open(&w).unwrap()))
         .expect("an FST file");
@@ -116,10 +118,7 @@ fn a_trace_window_holds_only_its_cycles() {
         h.end_time
     );
     // A window needs a waveform.
-    let o = Command::new(env!("CARGO_BIN_EXE_buflet"))
-        .args(["demo", "--trace-from", "5"])
-        .output()
-        .unwrap();
+    let o = buflet(&["demo", "--trace-from", "5"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--trace"));
 }
@@ -132,19 +131,16 @@ fn a_trace_window_holds_only_its_cycles() {
 fn the_trace_comes_with_a_view_grouped_by_module() {
     let dir = tempfile::tempdir().unwrap();
     let w = dir.path().join("w.fst");
-    let o = Command::new(env!("CARGO_BIN_EXE_buflet"))
-        .args([
-            "demo",
-            "--backend",
-            "rtl",
-            "--bytes",
-            "5000",
-            "--trace",
-            w.to_str().unwrap(),
-            "--json",
-        ])
-        .output()
-        .unwrap();
+    let o = buflet(&[
+        "demo",
+        "--backend",
+        "rtl",
+        "--bytes",
+        "5000",
+        "--trace",
+        w.to_str().unwrap(),
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let view = std::fs::read_to_string(dir.path().join("w.gtkw")).expect("w.gtkw beside w.fst");
     let entries: Vec<String> = std::fs::read_dir(dir.path())
