@@ -320,7 +320,6 @@ module blk_dma #(
     reg          pf_pend;    // the next element's read was requested behind the chunk's
     reg          pf_have;    // sg_q holds the next element (read at e_next), not yet checked
     reg          pf_err;     // its read returned an error (tuser)
-    reg          c_err;      // the chunk's read before the prefetched word failed
 
     /* verilator lint_off UNUSEDSIGNAL */
     reg [SG_W-1:0] sg_q;     // wider than the element at 512 bits
@@ -627,7 +626,8 @@ module blk_dma #(
     always @(*) begin
         cpl = 256'd0;
         cpl[`BF_CPL_KIND_RANGE]     = 8'(`BF_CPL_KIND_BLK_DONE);
-        cpl[`BF_CPL_STATUS_RANGE]   = status;
+        // a failed write precedes, in list order, whatever the engine found after it
+        cpl[`BF_CPL_STATUS_RANGE]   = failed ? 8'(`BF_STATUS_DISK_ERROR) : status;
         cpl[`BF_CPL_SOCK_REF_RANGE] = c_sock;
         cpl[`BF_CPL_TAG_RANGE]      = c_tag;
         cpl[`BF_CPL_BYTES_RANGE]    = written;
@@ -688,7 +688,6 @@ module blk_dma #(
             pf_pend      <= 1'b0;
             pf_have      <= 1'b0;
             pf_err       <= 1'b0;
-            c_err        <= 1'b0;
             sg_cnt       <= 4'd0;
             ev_blk_write <= 1'b0;
             ev_blk_read  <= 1'b0;
@@ -704,7 +703,7 @@ module blk_dma #(
             ev_dev_bytes_valid <= 1'b0;
             ev_dev_wr_valid <= 1'b0;
             if (timed_out) begin
-                if (!failed) status <= 8'(`BF_STATUS_DISK_TIMEOUT);
+                status <= 8'(`BF_STATUS_DISK_TIMEOUT);
                 state  <= S_CPL;
             end else case (state)
                 S_IDLE: if (cmd_valid) begin
@@ -813,7 +812,6 @@ module blk_dma #(
                     end
                 end
                 S_RD_DATA: if (rd_beat && s_axis_dma_rd_tlast) begin
-                    c_err <= s_axis_dma_rd_tuser;
                     if (s_axis_dma_rd_tuser) status <= 8'(`BF_STATUS_DMA_ERROR);
                     // the prefetched word follows the chunk's: it is taken first
                     if (pf_pend)                  state <= S_PF_RSP;
@@ -826,7 +824,8 @@ module blk_dma #(
                         pf_pend <= 1'b0;
                         pf_have <= 1'b1;
                         pf_err  <= s_axis_dma_rd_tuser;
-                        state   <= c_err ? S_CPL : S_NEXT;
+                        // the chunk's own read failed (S_RD_DATA set DMA_ERROR)
+                        state   <= (status == 8'(`BF_STATUS_DMA_ERROR)) ? S_CPL : S_NEXT;
                     end
                 end
                 S_ZERO: if (z_beat) begin
@@ -912,8 +911,8 @@ module blk_dma #(
                 default: state <= S_IDLE;
             endcase
             // Owed writes: one more when a data packet goes out, one fewer per status; given up
-            // on a timeout (they became `stale`). A failed status overrides the FSM's status of
-            // this cycle (the write precedes, in list order, whatever the FSM found).
+            // on a timeout (they became `stale`). A failed one sets `failed`, which makes the
+            // completion DISK_ERROR whatever the FSM found since.
             if (timed_out) begin
                 owed <= {OW{1'b0}};
             end else begin
@@ -922,7 +921,6 @@ module blk_dma #(
             if (w_resp && !timed_out) begin
                 if (s_blk_resp_status != 8'd0) begin
                     failed <= 1'b1;
-                    status <= 8'(`BF_STATUS_DISK_ERROR);
                 end else if (!failed) begin
                     written <= written + 32'(BLK_BYTES);
                 end
