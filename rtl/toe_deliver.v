@@ -131,16 +131,17 @@ module toe_deliver #(
     reg [511:0]  nb_dlv, nb_ret;
     reg [8*`BF_SOCK_CTX_SIZE-1:0] cx_dlv, cx_free, cx_ret;
     // page address cache: one group of the page list, (nb, pages pc_page .. pc_page+pc_cnt-1)
-    localparam PG_GROUP = 8;
+    localparam PG_GROUP = `BF_PARAM_PAGE_LIST_GROUP;
+    localparam PGW      = $clog2(PG_GROUP);
     localparam EPW      = (DATA_WIDTH / 64 < PG_GROUP) ? DATA_WIDTH / 64 : PG_GROUP;  // entries per word
     reg                pc_vld;
     reg [NW-1:0]       pc_nb;
     reg [19:0]         pc_page;
-    reg [3:0]          pc_cnt;
+    reg [PGW:0]        pc_cnt;
     reg [63:0]         pc_arr [0:PG_GROUP-1];
     reg [PG_GROUP-1:0] pc_chk;         // the entry's page was checked (S_DPGCHK)
-    reg [3:0]          dcnt;           // entries the miss reads
-    reg [2:0]          pg_k;           // response words taken
+    reg [PGW:0]        dcnt;           // entries the miss reads
+    reg [PGW-1:0]      pg_k;           // response words taken
 
     // ------------------------------------------------------------------ the chunk (S_D1)
     wire        cx_has_nb   = (cx[`BF_SOCK_CTX_NB_HEAD_RANGE] != NULL16);
@@ -166,18 +167,18 @@ module toe_deliver #(
     wire [19:0] page_calc   = sk_hold ? {13'd0, nbr_rec_pg} : nbr_filled[31:12];
     wire [19:0] pc_off      = page_calc - pc_page;
     assign      pc_hit      = pc_vld && (pc_nb == nb_idx) && (page_calc >= pc_page) &&
-                              (pc_off < {16'd0, pc_cnt});
-    assign      pc_hit_chk  = pc_chk[pc_off[2:0]];
+                              (pc_off < 20'(pc_cnt));
+    assign      pc_hit_chk  = pc_chk[pc_off[PGW-1:0]];
     // entries a miss reads: min(PG_GROUP, HMD_PAGES - page), at least 1
     wire [31:0] nbr_pages   = nb_rd[`BF_NB_DESC_HMD_PAGES_RANGE];
     wire [31:0] pg_left     = nbr_pages - {12'd0, page_calc};
-    wire [3:0]  cnt_calc    = (nbr_pages <= {12'd0, page_calc}) ? 4'd1 :
-                              (pg_left >= 32'(PG_GROUP)) ? 4'(PG_GROUP) : pg_left[3:0];
+    wire [PGW:0] cnt_calc   = (nbr_pages <= {12'd0, page_calc}) ? (PGW+1)'(1) :
+                              (pg_left >= 32'(PG_GROUP)) ? (PGW+1)'(PG_GROUP) : pg_left[PGW:0];
     // the chunk's entry (dpage is in the cached group from S_DPGCHK / S_DISSUE on)
     /* verilator lint_off UNUSEDSIGNAL */
     wire [19:0] dp_off      = dpage - pc_page;   // below PG_GROUP
     /* verilator lint_on UNUSEDSIGNAL */
-    assign      pg_new      = pc_arr[dp_off[2:0]];
+    assign      pg_new      = pc_arr[dp_off[PGW-1:0]];
 
     // ------------------------------------------------------------------ after the chunk (S_DISSUE)
     wire [31:0] nb_filled  = nb[`BF_NB_DESC_FILLED_RANGE];
@@ -242,7 +243,7 @@ module toe_deliver #(
     assign pl_addr    = nb[`BF_NB_DESC_HMD_ADDR_RANGE];
     assign pl_len     = (nb_pages[31:29] != 3'd0) ? 32'hFFFF_FFFF : {nb_pages[28:0], 3'd0};
     assign pl_rd_addr = nb[`BF_NB_DESC_HMD_ADDR_RANGE] + {41'd0, dpage, 3'd0};
-    assign pl_rd_len  = {9'd0, dcnt, 3'd0};
+    assign pl_rd_len  = 16'({dcnt, 3'd0});
     assign wr_addr    = sk_hold ? (pg_new + {52'd0, nb_recs[8:0], 3'd0}) : (pg_new + {52'd0, nb_filled[11:0]});
     assign wr_len     = sk_hold ? 16'd8 : {3'd0, dn};
 
@@ -255,7 +256,7 @@ module toe_deliver #(
                 ret_status <= ST_OK;
                 ret_flags  <= 8'd0;
                 ret_hdr    <= 8'd0;
-                pg_k       <= 3'd0;
+                pg_k       <= {PGW{1'b0}};
                 if (!d_empty && cx_has_nb) begin
                     dn    <= n_calc;
                     dpage <= page_calc;
@@ -270,7 +271,7 @@ module toe_deliver #(
             // the page list in S_DPGREQ and the page in S_DPGCHK are asked before they are
             // used: a refusal returns the NB PROT_FAULT (the page cache is left as it is)
             if (pl_deny || (in_pgchk && prot_deny)) ret_status <= ST_PROT_FAULT;
-            if (pg_beat) pg_k <= pg_k + 3'd1;
+            if (pg_beat) pg_k <= pg_k + 1'b1;
             if (pg_rsp) begin
                 if (rd_tuser) begin
                     ret_status <= ST_DMA_ERROR;
@@ -283,7 +284,7 @@ module toe_deliver #(
                     pc_chk  <= {PG_GROUP{1'b0}};
                 end
             end
-            if (in_pgchk && !prot_deny) pc_chk[dp_off[2:0]] <= 1'b1;
+            if (in_pgchk && !prot_deny) pc_chk[dp_off[PGW-1:0]] <= 1'b1;
             if (issue && dlv_ret) begin
                 ret_flags <= dlv_flags;
                 ret_hdr   <= dlv_dgram ? dg_hdr : 8'd0;
@@ -302,7 +303,7 @@ module toe_deliver #(
         if (pg_beat) begin
             for (e = 0; e < EPW; e = e + 1) begin
                 if (32'(pg_k) * 32'(EPW) + 32'(e) < 32'(PG_GROUP))
-                    pc_arr[3'(32'(pg_k) * 32'(EPW) + 32'(e))] <= rd_data[64*e +: 64];
+                    pc_arr[PGW'(32'(pg_k) * 32'(EPW) + 32'(e))] <= rd_data[64*e +: 64];
             end
         end
     end

@@ -1,14 +1,14 @@
 //! A GTKWave save file beside an FST waveform (issue 15): every signal of the design grouped by
-//! module instance, one closed group per instance in hierarchy order (its label: the instance
-//! path, and the module's name when the FST has it), generate blocks folded into their module's
-//! group, so `gtkwave w.gtkw` opens the run with the design laid out by module. Written from the FST's own hierarchy (the fst-reader crate), so it always names the
+//! module instance, one closed group per instance in hierarchy order (labelled with the
+//! instance path: Verilator's FST names no module types), generate blocks folded into their
+//! module's group, so `gtkwave w.gtkw` opens the run with the design laid out by module. Written from the FST's own hierarchy (the fst-reader crate), so it always names the
 //! signals the file holds.
 
 use std::fmt::Write as _;
 use std::io::{BufReader, Write as _};
 use std::path::{Path, PathBuf};
 
-use fst_reader::{FstHierarchyEntry, FstReader, FstScopeType};
+use fst_reader::{FstHierarchyEntry, FstReader};
 
 /// GTKWave trace flags (its savefile format): right-justified hex or binary values, and the
 /// markers of a closed group's first and last line.
@@ -17,11 +17,9 @@ const BIN: &str = "@28";
 const GROUP_CLOSED_BEGIN: &str = "@c00200";
 const GROUP_CLOSED_END: &str = "@1401200";
 
-/// One module instance: its dotted path, its module's name (when the FST names it) and its
-/// signals (name relative to the instance, width).
+/// One module instance: its dotted path and its signals (name relative to the instance, width).
 struct Instance {
     path: String,
-    module: String,
     signals: Vec<(String, u32)>,
 }
 
@@ -35,11 +33,7 @@ fn instances(fst: &Path) -> Result<Vec<Instance>, String> {
     let mut stack: Vec<usize> = Vec::new();
     let mut names: Vec<String> = Vec::new();
     r.read_hierarchy(|e| match e {
-        FstHierarchyEntry::Scope {
-            tpe,
-            name,
-            component,
-        } => {
+        FstHierarchyEntry::Scope { name, .. } => {
             // A generate block (named g_* in rtl/) is not an instance: its signals go to the
             // group of the module around it (Verilator marks both as module scopes).
             let generate = name.starts_with("g_") && !stack.is_empty();
@@ -47,14 +41,8 @@ fn instances(fst: &Path) -> Result<Vec<Instance>, String> {
             if generate {
                 stack.push(*stack.last().expect("an enclosing scope"));
             } else {
-                let module = if matches!(tpe, FstScopeType::Module) {
-                    component
-                } else {
-                    String::new()
-                };
                 out.push(Instance {
                     path: names.join("."),
-                    module,
                     signals: Vec::new(),
                 });
                 stack.push(out.len() - 1);
@@ -114,11 +102,7 @@ pub fn write_view(fst: &Path) -> Result<PathBuf, String> {
     let _ = writeln!(s, "[signals_width] 320");
     let _ = writeln!(s, "[sst_expanded] 1");
     for i in &insts {
-        let label = if i.module.is_empty() {
-            format!("-{}", i.path)
-        } else {
-            format!("-{} ({})", i.path, i.module)
-        };
+        let label = format!("-{}", i.path);
         let _ = writeln!(s, "{GROUP_CLOSED_BEGIN}\n{label}");
         for (name, width) in &i.signals {
             let flag = if *width > 1 { HEX } else { BIN };

@@ -297,6 +297,7 @@ fn bench_alone_runs_everything_and_writes_its_files() {
 /// `--line-gbps`: a rate that is not a positive finite number up to 1000 Gbit/s is refused; the
 /// default follows the width (10 GbE at 64 bits, 100 GbE at 512, `DeviceConfig::mac_gbps`), and
 /// the wire paces the run: at 512 bits a 10 GbE wire takes more cycles than the default one.
+/// On the model: the option sets the harness's wire, which feeds either backend the same way.
 #[test]
 fn line_rate_is_checked_and_paces_the_wire() {
     for g in ["0", "-5", "nan", "inf", "2000", "fast"] {

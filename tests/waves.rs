@@ -16,20 +16,20 @@ fn buflet(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `args` on the RTL with `--trace w --json`; the run must pass.
+fn traced(args: &[&str], w: &std::path::Path) -> Output {
+    let mut a = args.to_vec();
+    a.extend(["--backend", "rtl", "--trace", w.to_str().unwrap(), "--json"]);
+    let o = buflet(&a);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
 #[test]
 fn replay_writes_an_fst_from_the_normal_build() {
     let dir = tempfile::tempdir().unwrap();
     let w = dir.path().join("w.fst");
-    let o = buflet(&[
-        "replay",
-        "traces/linux-tcp-mtu1500-1MiB.pcap",
-        "--backend",
-        "rtl",
-        "--trace",
-        w.to_str().unwrap(),
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = traced(&["replay", "traces/linux-tcp-mtu1500-1MiB.pcap"], &w);
     let v: serde_json::Value =
         serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
     assert_eq!(v["verified"], true);
@@ -93,21 +93,18 @@ fn replay_writes_an_fst_from_the_normal_build() {
 fn a_trace_window_holds_only_its_cycles() {
     let dir = tempfile::tempdir().unwrap();
     let w = dir.path().join("w.fst");
-    let o = buflet(&[
-        "demo",
-        "--backend",
-        "rtl",
-        "--bytes",
-        "20000",
-        "--trace",
-        w.to_str().unwrap(),
-        "--trace-from",
-        "2000",
-        "--trace-cycles",
-        "500",
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    traced(
+        &[
+            "demo",
+            "--bytes",
+            "20000",
+            "--trace-from",
+            "2000",
+            "--trace-cycles",
+            "500",
+        ],
+        &w,
+    );
     let r = FstReader::open_and_read_time_table(BufReader::new(std::fs::File::open(&w).unwrap()))
         .expect("an FST file");
     let h = r.get_header();
@@ -131,17 +128,7 @@ fn a_trace_window_holds_only_its_cycles() {
 fn the_trace_comes_with_a_view_grouped_by_module() {
     let dir = tempfile::tempdir().unwrap();
     let w = dir.path().join("w.fst");
-    let o = buflet(&[
-        "demo",
-        "--backend",
-        "rtl",
-        "--bytes",
-        "5000",
-        "--trace",
-        w.to_str().unwrap(),
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    traced(&["demo", "--bytes", "5000"], &w);
     let view = std::fs::read_to_string(dir.path().join("w.gtkw")).expect("w.gtkw beside w.fst");
     let entries: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()

@@ -145,7 +145,8 @@ impl ModelDevice {
             t,
             Cpl {
                 kind: CplKind::BlkDone,
-                status: st,
+                // a failed write precedes, in list order, whatever the engine found after it
+                status: if j.failed { Status::DiskError } else { st },
                 sock_ref: j.sock_ref,
                 tag: j.tag,
                 bytes: j.written as u32,
@@ -269,7 +270,6 @@ impl ModelDevice {
                 (_, None) => {
                     let (u, st) = self.blk_timed_out(t.max(j.answered));
                     j.owed.clear();
-                    let st = st.map(|s| if j.failed { Status::DiskError } else { s });
                     return (u, st);
                 }
             }
@@ -558,22 +558,13 @@ impl ModelDevice {
                 }
             }
         }
-        // the completion waits for the sender and every owed status (S_CPL); a failed one makes
-        // it DISK_ERROR
+        // the completion waits for the sender and every owed status (S_CPL; an unanswered one
+        // until BLK_TIMEOUT, or forever with BLK_TIMEOUT 0)
         if let Some(st) = end {
-            if t != NEVER {
-                t = t.max(j.sender_free);
-            }
-            if !j.owed.is_empty() && t != NEVER {
-                let (u, given_up) = self.blk_wait_owed(&mut j, t, 1);
-                t = u;
-                end = given_up.or(Some(if j.failed { Status::DiskError } else { st }));
-                if t == NEVER {
-                    end = None;
-                }
-            } else if j.failed {
-                end = Some(Status::DiskError);
-            }
+            let from = t.max(j.sender_free);
+            let (u, given_up) = self.blk_wait_owed(&mut j, from, 1);
+            t = u;
+            end = (t != NEVER).then(|| given_up.unwrap_or(st));
         }
         match end {
             Some(st) => self.blk_finish(&j, st, t),

@@ -113,9 +113,9 @@ pub const BLK_FIFO_DEPTH: usize = 4;
 /// blk_dma per-step state-machine overhead (element decode, chunk bookkeeping).
 pub const BLK_STEP: u64 = 2;
 
-/// Entries of a named buffer's page list read at once on a page-cache miss (rtl/toe_deliver.v
-/// PG_GROUP): the read's round trip is paid once per 8 pages.
-pub const PG_GROUP: usize = 8;
+/// Entries of a named buffer's page list read at once on a page-cache miss (spec
+/// `PAGE_LIST_GROUP`, rtl/toe_deliver.v): the read's round trip is paid once per group.
+pub const PG_GROUP: usize = buflet_spec::param::PAGE_LIST_GROUP as usize;
 
 /// Request ring entry and completion entry sizes come from the spec; these are the DMA costs.
 pub fn words(cfg: &DeviceConfig, bytes: usize) -> u64 {

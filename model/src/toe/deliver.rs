@@ -74,39 +74,25 @@ impl ModelDevice {
         t: u64,
     ) -> (Result<u64, Status>, u64) {
         let mut t = t;
-        let cached = match self.toe.page_cache {
+        // The page address, or the status the NB is returned with: DMA_ERROR for a failed
+        // page-list read, PROT_FAULT for a refused list or page.
+        let hit = match self.toe.page_cache {
             Some(g) if g.nb == rn && page >= g.first && page - g.first < g.count => {
-                let k = (page - g.first) as usize;
-                Some((k, g.addrs[k], g.checked & (1 << k) != 0))
+                Some((page - g.first) as usize)
             }
             _ => None,
         };
-        // The page address, or the status the NB is returned with: DMA_ERROR for a failed
-        // page-list read, PROT_FAULT for a refused list or page. A page is checked once, when
-        // it is first used (S_DPGCHK).
-        let page_addr = match cached {
-            Some((_, a, true)) => Ok(a),
-            Some((k, a, false)) => {
-                t += 1;
-                if self.check(a, PAGE, true, prot::rid::WR_TOE) {
-                    if let Some(g) = self.toe.page_cache.as_mut() {
-                        g.checked |= 1 << k;
-                    }
-                    Ok(a)
-                } else {
-                    Err(Status::ProtFault)
-                }
-            }
-            None if !self.check(
-                nb.hmd_addr,
-                nb.hmd_pages.saturating_mul(8),
-                false,
-                prot::rid::RD_TOE,
-            ) =>
-            {
-                Err(Status::ProtFault)
-            }
+        let k = match hit {
+            Some(k) => k,
             None => {
+                if !self.check(
+                    nb.hmd_addr,
+                    nb.hmd_pages.saturating_mul(8),
+                    false,
+                    prot::rid::RD_TOE,
+                ) {
+                    return (Err(Status::ProtFault), t);
+                }
                 // A miss reads up to PG_GROUP entries from the page on (not past HMD_PAGES).
                 let count = nb
                     .hmd_pages
@@ -124,35 +110,40 @@ impl ModelDevice {
                     &mut b[..8 * count as usize],
                 );
                 t = d;
+                if !ok {
+                    self.toe.page_cache = None;
+                    return (Err(Status::DmaError), t);
+                }
                 let mut addrs = [0u64; PG_GROUP];
                 for (a, e) in addrs.iter_mut().zip(b.chunks_exact(8)) {
                     *a = u64::from_le_bytes(e.try_into().expect("8 bytes"));
                 }
-                let a = addrs[0];
-                if !ok {
-                    self.toe.page_cache = None;
-                    Err(Status::DmaError)
-                } else {
-                    self.toe.page_cache = Some(PageGroup {
-                        nb: rn,
-                        first: page,
-                        count,
-                        addrs,
-                        checked: 0,
-                    });
-                    if !self.check(a, PAGE, true, prot::rid::WR_TOE) {
-                        // The page itself is checked when it is first used.
-                        Err(Status::ProtFault)
-                    } else {
-                        if let Some(g) = self.toe.page_cache.as_mut() {
-                            g.checked |= 1;
-                        }
-                        Ok(a)
-                    }
-                }
+                self.toe.page_cache = Some(PageGroup {
+                    nb: rn,
+                    first: page,
+                    count,
+                    addrs,
+                    checked: 0,
+                });
+                0
             }
         };
-        (page_addr, t)
+        // A page is checked once, before its first use (S_DPGCHK; a cached one costs that
+        // step, a read one is checked as it arrives).
+        let g = self.toe.page_cache.expect("the page's group is cached");
+        let a = g.addrs[k];
+        if g.checked & (1 << k) == 0 {
+            if hit.is_some() {
+                t += 1;
+            }
+            if !self.check(a, PAGE, true, prot::rid::WR_TOE) {
+                return (Err(Status::ProtFault), t);
+            }
+            if let Some(g) = self.toe.page_cache.as_mut() {
+                g.checked |= 1 << k;
+            }
+        }
+        (Ok(a), t)
     }
 
     /// One hold delivery step (docs/p2p.md): the chunk of the head segment that stays in its

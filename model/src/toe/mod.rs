@@ -499,5 +499,5 @@ pub(crate) struct PageGroup {
     pub first: u32,
     pub count: u32,
     pub addrs: [u64; PG_GROUP],
-    pub checked: u8,
+    pub checked: u32,
 }

@@ -178,9 +178,11 @@ impl Tb {
         if g(&self.m, p.rd_req_valid) && rr[O_RD_REQ] {
             let a = self.m.get(p.rd_req_addr);
             let l = self.m.get(p.rd_req_len);
-            // a page-list miss reads up to 8 entries from the chunk's page on, within the list
+            // a page-list miss reads up to PAGE_LIST_GROUP entries from the chunk's page on,
+            // within the list
+            let group = 8 * spec::param::PAGE_LIST_GROUP;
             assert!(
-                (8..=64).contains(&l) && l.is_multiple_of(8),
+                (8..=group).contains(&l) && l.is_multiple_of(8),
                 "page-list read of {l} bytes"
             );
             let ok = self.nbs.values().any(|n| {
@@ -188,7 +190,7 @@ impl Tb {
                 a >= n.hmd
                     && a + l <= end
                     && (a - n.hmd).is_multiple_of(8)
-                    && (l == 64 || a + l == end)
+                    && (l == group || a + l == end)
             });
             assert!(
                 ok,
