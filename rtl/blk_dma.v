@@ -33,15 +33,25 @@
 // only written when all of its elements and data were fetched without error: a list or DMA
 // error in the middle of a block never sends a partial packet to the block device.
 //
-// Element prefetch (BLK_WRITE, docs/storage.md "Block writes in flight"): when a host chunk's
-// read request ends its element and the engine would fetch the next element after it (NEXT != 0,
-// fewer than SG_MAX fetched, BYTES not reached at a block boundary), the next element's read is
-// requested right behind the chunk's (S_PF_REQ), so its round trip overlaps the chunk's data;
-// its word is taken after the chunk's (S_PF_RSP) and checked when the engine gets to it
-// (S_ELEM_REQ goes straight to S_ELEM_CHK; a refused read then ends the request DMA_ERROR).
-// The host reads happen in the same order as without it; the next element is read even when
-// the chunk's read then fails. A prefetch the protection table refuses is not made: the fetch
-// in S_ELEM_REQ asks again and reports the fault.
+// The write issuer (BLK_WRITE, docs/storage.md "The write issuer"): a BLK_WRITE's list is walked
+// by an issuer of its own, ahead of the data. It fetches and checks each element, requests the
+// element after it right away (before the element's own chunk reads, so the two round trips of
+// the linked list overlap the data), then issues the element's chunks: a host chunk's DMA read
+// request, and for every chunk (host, ZERO or DEVMEM) a chunk entry in a 4-entry queue (length,
+// whether it completes the block, the block's lba, the DEVMEM source). The data side (the main
+// state machine) takes the entries in order and packs each chunk into the block buffer: a host
+// chunk's data from the DMA read stream, zeros, or buflet memory. At most 2 host chunks are read
+// and not yet packed, and a host chunk is requested only while at most W_MAX-2 writes are owed a
+// status, so a chunk's data rarely waits on the read stream for the block buffer. The issuer's
+// reads are answered in request order: a 4-entry FIFO of read kinds routes each response to the
+// element register (always ready) or the packer. An element the issuer refuses (BAD_SG,
+// PROT_FAULT, SG_MAX, a failed element read) or the list's end ends with a STOP entry behind the
+// element's earlier chunks: the data side takes its status when it gets there, so an error found
+// in the data before it (a chunk's DMA_ERROR) comes first, as in list order. The element after
+// the current one is not requested when the engine would not fetch it (NEXT 0, SG_MAX reached,
+// BYTES reached at a block boundary) or the protection table refuses its read; the normal fetch
+// then reports the fault. A command that ends (an error, a failed or late block) first takes and
+// discards every answer to reads in flight (S_CPL waits for them).
 //
 // Block writes stream (docs/storage.md "Block writes in flight"). The block buffer has two
 // banks: when the device takes a block's request, the block sender sends that bank's data
@@ -88,7 +98,8 @@
 //   - DISK_TIMEOUT (docs/storage.md): the block device made no progress for blk_timeout
 //     (register BLK_TIMEOUT, 0 = wait forever) cycles while the engine waited for it: a request
 //     not taken (S_BLK_REQ, S_RB_REQ), a read's data (S_RB_DATA) or a status (S_RB_RESP; a
-//     write's in S_BLK_WAIT with W_MAX owed, or in S_CPL with any owed). DISK_ERROR stays when
+//     write's in S_BLK_WAIT with W_MAX owed, in S_CPL with any owed, or in S_W_POP while the
+//     issuer holds a host chunk back because W_MAX-1 are owed). DISK_ERROR stays when
 //     an owed write had already failed. The wait counter restarts at every request handshake, read data word and
 //     status, late ones being discarded included. The command ends with the blocks done so far (none of the given-up block counts)
 //     and ev_blk_timeout pulses. A command given up after its request was taken leaves an
@@ -251,13 +262,38 @@ module blk_dma #(
         .m_valid(cmd_valid), .m_ready(cmd_ready), .m_data(cmd_out)
     );
 
+    // ------------------------------------------------------------------ issuer queues
+    // kinds of the issuer's reads in flight, in request order (1: a host chunk, 0: an element)
+    wire rk_s_ready;
+    wire rk_valid;
+    wire rk_kind;
+    wire rk_pop;
+    wire rk_elem  = rk_valid && !rk_kind;
+    wire rk_chunk = rk_valid && rk_kind;
+    // chunk entries for the data side: kind, length, completes the block, the block's lba,
+    // the DEVMEM source (device byte address)
+    localparam K_HOST = 2'd0, K_ZERO = 2'd1, K_DEV = 2'd2, K_STOP = 2'd3;
+    localparam DAW  = BW_ADDR + $clog2(DATA_WIDTH / 8);
+    localparam CQ_W = 2 + 13 + 1 + 64 + DAW;
+    wire            cq_s_valid;
+    wire            cq_s_ready;
+    wire [CQ_W-1:0] cq_s_data;
+    wire            cq_valid;
+    wire            cq_ready;
+    wire [CQ_W-1:0] cq_data;
+    wire [1:0]      q_kind = cq_data[CQ_W-1 -: 2];
+    wire [12:0]     q_len  = cq_data[CQ_W-3 -: 13];
+    wire            q_end  = cq_data[CQ_W-16];
+    wire [63:0]     q_lba  = cq_data[DAW +: 64];
+    wire [DAW-1:0]  q_src  = cq_data[DAW-1:0];
+
     // ------------------------------------------------------------------ state
     localparam S_IDLE     = 5'd0,  S_ELEM_REQ = 5'd1,  S_ELEM_RSP = 5'd2,  S_ELEM_CHK = 5'd3,
-               S_CHUNK    = 5'd4,  S_RD_REQ   = 5'd5,  S_RD_DATA  = 5'd6,  S_ZERO     = 5'd7,
+               S_CHUNK    = 5'd4,  S_RD_DATA  = 5'd6,  S_ZERO     = 5'd7,
                S_NEXT     = 5'd8,  S_BLK_WAIT = 5'd9,  S_BLK_REQ  = 5'd10,
                S_CPL      = 5'd13,
-               // BLK_WRITE: the next element's read requested behind a chunk's, its word
-               S_PF_REQ   = 5'd11, S_PF_RSP   = 5'd12,
+               // BLK_WRITE data side: take the next chunk entry from the issuer's queue
+               S_W_POP    = 5'd11,
                // BLK_READ: block read request, its data, its status; host write of a chunk
                // (buffer read priming, request, data); end of a delivered block
                S_RB_REQ   = 5'd14, S_RB_DATA  = 5'd15, S_RB_RESP  = 5'd16, S_WR_PRIME = 5'd17,
@@ -267,6 +303,13 @@ module blk_dma #(
                // BLK_READ: a DEVMEM chunk written into buflet memory
                S_DEV_WR   = 5'd22;
     reg [4:0] state;
+
+    // BLK_WRITE issuer: fetch an element (or wait for the one requested ahead), check it,
+    // request the next one ahead, issue the element's chunks, decide what follows it, queue
+    // the STOP entry
+    localparam I_IDLE = 3'd0, I_EREQ = 3'd1, I_ECHK = 3'd2, I_PF = 3'd3, I_CHUNK = 3'd4,
+               I_NEXT = 3'd5, I_STOP = 3'd6;
+    reg [2:0] i_state;
 
     // A block finished (BLK_WRITE: its data packet sent, its status counted when it comes;
     // BLK_READ: read and delivered to host memory, counted here): continue the current element
@@ -288,6 +331,37 @@ module blk_dma #(
                 next_ptr <= e_next;
                 state    <= S_ELEM_REQ;
             end
+        end
+    endtask
+
+    // the write issuer ends the list walk with `st` (queued behind its chunks as STOP)
+    task stop(input [7:0] st);
+        begin
+            i_status <= st;
+            i_state  <= I_STOP;
+        end
+    endtask
+
+    // a protection refusal of the lookup asked this cycle
+    task fault;
+        begin
+            ev_fault       <= 1'b1;
+            ev_fault_addr  <= prot_addr;
+            ev_fault_write <= prot_write;
+        end
+    endtask
+
+    // the fetched element passed its checks: it becomes the current element
+    task accept_elem;
+        begin
+            described <= new_desc[31:0];
+            e_src     <= f_src;
+            e_rem     <= f_len[16:0];
+            e_zero    <= f_zero;
+            e_dev     <= f_dev;
+            e_next    <= f_next;
+            cur_disk  <= f_disk + {32'd0, f_len};
+            if (blk_fill == 12'd0) blk_lba <= f_disk >> SECT_SHIFT;
         end
     endtask
 
@@ -317,9 +391,13 @@ module blk_dma #(
     localparam OW    = $clog2(W_MAX + 1);
     reg [OW-1:0] owed;       // BLK_WRITE: blocks sent whose status has not come yet
     reg          failed;     // BLK_WRITE: a status was not OK (the command ends DISK_ERROR)
-    reg          pf_pend;    // the next element's read was requested behind the chunk's
-    reg          pf_have;    // sg_q holds the next element (read at e_next), not yet checked
-    reg          pf_err;     // its read returned an error (tuser)
+    reg          i_pf;       // issuer: an element's read is in flight
+    reg          i_have;     // issuer: sg_q holds that element, not yet checked
+    reg          i_err;      // its read returned an error (tuser)
+    reg  [7:0]   i_status;   // issuer: the status its STOP entry ends the command with
+    reg  [1:0]   hc_out;     // host chunks requested and not yet packed (or discarded)
+    reg  [63:0]  d_lba;      // data side: lba of the block being packed
+    reg  [1:0]   d_kind;     // data side: kind of the chunk being packed
 
     /* verilator lint_off UNUSEDSIGNAL */
     reg [SG_W-1:0] sg_q;     // wider than the element at 512 bits
@@ -361,6 +439,11 @@ module blk_dma #(
     wire [63:0] f_buflet = f_src >> LBB;   // low 16 bits: the range check covers the rest
     /* verilator lint_on UNUSEDSIGNAL */
     assign exp_rd_idx = f_buflet[15:0];
+
+    wire prot_allowed = !prot_deny;
+    // the element's checks (BAD_SG, then the protection lookup of its data)
+    wire chk_bad  = !(ok_len && ok_disk && ok_total) || (f_dev && !ok_dev);
+    wire chk_prot = !chk_bad && !f_zero && !f_dev && !prot_allowed;
 
     wire [12:0] room       = 13'(BLK_BYTES) - {1'b0, blk_fill};
     wire [12:0] next_chunk = (e_rem < {4'd0, room}) ? e_rem[12:0] : room;
@@ -404,9 +487,6 @@ module blk_dma #(
     wire                  dv_take  = (state == S_DEV_DATA) && dv_pend && pk_s_tready;
     wire                  dv_rd    = (state == S_DEV_DATA) && (dv_issue != 14'd0) &&
                                      (!dv_pend || pk_s_tready);
-    // words of a DEVMEM chunk starting at e_src
-    wire [13:0]           dv_words = 14'((14'(e_src[KSH-1:0]) + {1'b0, next_chunk} +
-                                          14'(KEEP_WIDTH - 1)) >> KSH);
     assign bram_rd_en   = dv_rd;
     assign bram_rd_addr = dv_addr;
 
@@ -420,7 +500,7 @@ module blk_dma #(
         pk_s_tvalid = 1'b0;
         pk_s_tlast  = s_axis_dma_rd_tlast && c_end;
         if (state == S_RD_DATA) begin
-            pk_s_tvalid = s_axis_dma_rd_tvalid;
+            pk_s_tvalid = s_axis_dma_rd_tvalid && rk_chunk;
         end else if (state == S_ZERO) begin
             pk_s_tdata  = {DATA_WIDTH{1'b0}};
             pk_s_tkeep  = z_keep;
@@ -509,7 +589,11 @@ module blk_dma #(
     wire        dev_wait = (state == S_BLK_REQ) || (state == S_RB_REQ) || (state == S_RB_DATA) ||
                            (state == S_RB_RESP) ||
                            ((state == S_BLK_WAIT) && buf_done && !s_busy && (owed == OW'(W_MAX))) ||
-                           ((state == S_CPL) && !s_busy && (owed != {OW{1'b0}}));
+                           ((state == S_CPL) && !s_busy && (owed != {OW{1'b0}})) ||
+                           // the data side waits for a host chunk the issuer holds back while
+                           // W_MAX-1 writes are owed
+                           ((state == S_W_POP) && !cq_valid && !s_busy && (i_state == I_CHUNK) &&
+                            !e_zero && !e_dev && (owed >= OW'(W_MAX - 1)));
     // progress: any handshake with the device, late answers being discarded included (a
     // device busy sending them is alive)
     wire        dev_prog = (m_blk_req_valid && m_blk_req_ready) || rb_beat || resp_fire || w_resp ||
@@ -567,35 +651,70 @@ module blk_dma #(
     // ------------------------------------------------------------------ outputs
     assign cmd_ready = (state == S_IDLE);
 
-    wire prot_allowed = !prot_deny;
-    wire elem_fetch = ((state == S_ELEM_REQ) && !pf_have) || (state == S_PF_REQ);
-    assign m_dma_rd_req_valid = ((state == S_ELEM_REQ) && !failed && !pf_have &&
-                                 (elem_cnt != c_max) && prot_allowed) ||
-                                ((state == S_PF_REQ) && !failed && prot_allowed) ||
-                                (state == S_RD_REQ);
-    // protection lookup: an element's fetch in S_ELEM_REQ (next_ptr) or S_PF_REQ (e_next),
-    // else the fetched element's data
-    assign prot_addr  = (state == S_ELEM_REQ) ? next_ptr : ((state == S_PF_REQ) ? e_next : f_src);
+    // the issuer stops when the data side ended the command (or an owed write failed)
+    // (S_IDLE starts it: `failed` is the last command's until then)
+    wire i_halt  = (state == S_CPL) || (failed && (state != S_IDLE));
+    // the element after the current one: the engine would fetch it (I_PF asks its read ahead)
+    wire pf_ok   = (e_next != 64'd0) && (elem_cnt != c_max) &&
+                   ((12'(blk_fill + e_rem[11:0]) != 12'd0) || (described != c_bytes));
+    wire i_efetch = (i_state == I_EREQ) && !i_pf && !i_have && (elem_cnt != c_max);
+    wire i_pfetch = (i_state == I_PF) && pf_ok;
+    wire i_host   = (i_state == I_CHUNK) && !e_zero && !e_dev;
+    wire i_rd_go  = !i_halt && rk_s_ready && prot_allowed && (i_efetch || i_pfetch);
+    wire i_rd_chunk = !i_halt && rk_s_ready && cq_s_ready && i_host && (hc_out != 2'd2) &&
+                      (owed < OW'(W_MAX - 1));
+    wire elem_fetch = (state == S_ELEM_REQ) || i_efetch || i_pfetch;
+    assign m_dma_rd_req_valid = ((state == S_ELEM_REQ) && (elem_cnt != c_max) && prot_allowed) ||
+                                i_rd_go || i_rd_chunk;
+    wire i_rd_fire = (i_rd_go || i_rd_chunk) && m_dma_rd_req_ready;
+    // protection lookup: an element's fetch (next_ptr; e_next when asked ahead), else the
+    // fetched element's data
+    assign prot_addr  = ((state == S_ELEM_REQ) || (i_state == I_EREQ)) ? next_ptr :
+                        ((i_state == I_PF) ? e_next : f_src);
     assign prot_len   = elem_fetch ? 32'(SG_BYTES) : f_len;
     assign prot_write = !elem_fetch && c_rd;
-    assign prot_ask   = elem_fetch || (state == S_ELEM_CHK);
-    assign m_dma_rd_req_addr  = (state == S_RD_REQ) ? e_src : ((state == S_PF_REQ) ? e_next : next_ptr);
-    assign m_dma_rd_req_len   = (state == S_RD_REQ) ? {3'd0, chunk} : 16'(SG_BYTES);
-    assign s_axis_dma_rd_tready = (state == S_ELEM_RSP) || (state == S_PF_RSP) ||
-                                  ((state == S_RD_DATA) && pk_s_tready);
+    assign prot_ask   = elem_fetch || (state == S_ELEM_CHK) || (i_state == I_ECHK);
+    assign m_dma_rd_req_addr  = (i_state == I_CHUNK) ? e_src : ((i_state == I_PF) ? e_next : next_ptr);
+    assign m_dma_rd_req_len   = (i_state == I_CHUNK) ? {3'd0, next_chunk} : 16'(SG_BYTES);
+    // the issuer's reads are answered in order: an element's word is always taken, a chunk's
+    // by the packer (or discarded once the command ended)
+    assign s_axis_dma_rd_tready = (state == S_ELEM_RSP) || rk_elem ||
+                                  (rk_chunk && (((state == S_RD_DATA) && pk_s_tready) ||
+                                                (state == S_CPL)));
+    wire rsp_last  = s_axis_dma_rd_tvalid && s_axis_dma_rd_tready && s_axis_dma_rd_tlast;
+    wire elem_done = rk_elem && rsp_last;
+    wire hc_done   = rk_chunk && rsp_last;
+    assign rk_pop  = elem_done || hc_done;
 
-    // the chunk being requested ends its element, and the engine would fetch the next one
-    // after it (S_NEXT or block_done): request that element's read right behind
-    wire pf_go = (e_rem == {4'd0, chunk}) && (e_next != 64'd0) && (elem_cnt != c_max) &&
-                 (!c_end || described != c_bytes) && !failed;
+    // chunk entries: one per chunk issued (a host chunk's with its read request), STOP last
+    wire i_push_chunk = (i_state == I_CHUNK) && !i_halt && cq_s_ready &&
+                        (i_host ? (i_rd_chunk && m_dma_rd_req_ready) : 1'b1);
+    wire i_push_stop  = (i_state == I_STOP) && !i_halt && cq_s_ready;
+    assign cq_s_valid = i_push_chunk || i_push_stop;
+    assign cq_s_data  = {i_push_stop ? K_STOP : (e_zero ? K_ZERO : (e_dev ? K_DEV : K_HOST)),
+                         next_chunk, (next_chunk == room), blk_lba, e_src[DAW-1:0]};
+    // the data side takes entries in S_W_POP; a command that ended discards the rest
+    assign cq_ready   = ((state == S_W_POP) && !failed) || (state == S_CPL);
 
-    wire sg_beat = ((state == S_ELEM_RSP) || (state == S_PF_RSP)) && s_axis_dma_rd_tvalid;
-    wire rd_beat = (state == S_RD_DATA) && s_axis_dma_rd_tvalid && pk_s_tready;
+    sync_fifo #(.WIDTH(1), .DEPTH(4)) u_rk_fifo (
+        .clk(clk), .rst(rst),
+        .s_valid(i_rd_fire), .s_ready(rk_s_ready), .s_data(i_state == I_CHUNK),
+        .m_valid(rk_valid), .m_ready(rk_pop), .m_data(rk_kind)
+    );
+
+    sync_fifo #(.WIDTH(CQ_W), .DEPTH(4)) u_cq_fifo (
+        .clk(clk), .rst(rst),
+        .s_valid(cq_s_valid), .s_ready(cq_s_ready), .s_data(cq_s_data),
+        .m_valid(cq_valid), .m_ready(cq_ready), .m_data(cq_data)
+    );
+
+    wire sg_beat = ((state == S_ELEM_RSP) || rk_elem) && s_axis_dma_rd_tvalid;
+    wire rd_beat = (state == S_RD_DATA) && rk_chunk && s_axis_dma_rd_tvalid && pk_s_tready;
     wire z_beat  = (state == S_ZERO) && pk_s_tready;
 
     // no block write is requested once an owed write failed
     assign m_blk_req_valid      = ((state == S_BLK_REQ) && !failed) || (state == S_RB_REQ);
-    assign m_blk_req_lba        = blk_lba;
+    assign m_blk_req_lba        = c_rd ? blk_lba : d_lba;
     assign m_blk_req_len        = 16'(BLK_BYTES);
     assign m_blk_req_write      = !c_rd;
     assign m_axis_blk_wr_tdata  = rd_q;
@@ -633,7 +752,10 @@ module blk_dma #(
         cpl[`BF_CPL_BYTES_RANGE]    = written;
         cpl[`BF_CPL_OPCODE_RANGE]   = c_rd ? 8'(`BF_OP_BLK_READ) : 8'(`BF_OP_BLK_WRITE);
     end
-    assign m_cpl_valid  = (state == S_CPL) && (owed == {OW{1'b0}}) && !s_busy;
+    // a command completes once no status is owed, the sender is done, the issuer stopped and
+    // every answer to its reads was taken
+    assign m_cpl_valid  = (state == S_CPL) && (owed == {OW{1'b0}}) && !s_busy &&
+                          (i_state == I_IDLE) && !rk_valid && !cq_valid;
     assign m_cpl_data   = cpl;
     assign ev_blk_bytes = 16'(BLK_BYTES);
 
@@ -685,9 +807,14 @@ module blk_dma #(
             status       <= 8'd0;
             owed         <= {OW{1'b0}};
             failed       <= 1'b0;
-            pf_pend      <= 1'b0;
-            pf_have      <= 1'b0;
-            pf_err       <= 1'b0;
+            i_state      <= I_IDLE;
+            i_pf         <= 1'b0;
+            i_have       <= 1'b0;
+            i_err        <= 1'b0;
+            i_status     <= 8'd0;
+            hc_out       <= 2'd0;
+            d_lba        <= 64'd0;
+            d_kind       <= K_HOST;
             sg_cnt       <= 4'd0;
             ev_blk_write <= 1'b0;
             ev_blk_read  <= 1'b0;
@@ -715,28 +842,23 @@ module blk_dma #(
                     e_rem     <= 17'd0;
                     blk_dev   <= 13'd0;
                     failed    <= 1'b0;
-                    pf_have   <= 1'b0;
+                    i_pf      <= 1'b0;
+                    i_have    <= 1'b0;
                     status    <= 8'(`BF_STATUS_OK);
                     if (cmd_out[31:0] == 32'd0 || cmd_out[11:0] != 12'd0) begin
                         status <= 8'(`BF_STATUS_BAD_SG);
                         state  <= S_CPL;
-                    end else begin
+                    end else if (cmd_out[CMD_W-1]) begin
                         state  <= S_ELEM_REQ;
+                    end else begin
+                        state   <= S_W_POP;       // the issuer walks the list
+                        i_state <= I_EREQ;
                     end
                 end
+                // ---------------------------------------------------------- BLK_READ list walk
                 S_ELEM_REQ: begin
                     sg_cnt <= 4'd0;
-                    if (failed) begin
-                        state <= S_CPL;               // an owed write failed: stop here
-                    end else if (pf_have) begin
-                        pf_have <= 1'b0;              // prefetched: check it now
-                        if (pf_err) begin
-                            status <= 8'(`BF_STATUS_DMA_ERROR);
-                            state  <= S_CPL;
-                        end else begin
-                            state  <= S_ELEM_CHK;
-                        end
-                    end else if (elem_cnt == c_max) begin
+                    if (elem_cnt == c_max) begin
                         status <= 8'(`BF_STATUS_BAD_SG);
                         state  <= S_CPL;
                     end else if (!prot_allowed) begin
@@ -762,70 +884,59 @@ module blk_dma #(
                 end
                 S_ELEM_CHK: begin
                     elem_cnt <= elem_cnt + 32'd1;
-                    if (!(ok_len && ok_disk && ok_total) || (f_dev && !ok_dev)) begin
+                    if (chk_bad) begin
                         status <= 8'(`BF_STATUS_BAD_SG);
                         state  <= S_CPL;
-                    end else if (!f_zero && !f_dev && !prot_allowed) begin
-                        status         <= 8'(`BF_STATUS_PROT_FAULT);
-                        ev_fault       <= 1'b1;
-                        ev_fault_addr  <= prot_addr;
-                        ev_fault_write <= prot_write;
-                        state          <= S_CPL;
+                    end else if (chk_prot) begin
+                        status <= 8'(`BF_STATUS_PROT_FAULT);
+                        fault();
+                        state  <= S_CPL;
                     end else begin
-                        described <= new_desc[31:0];
-                        e_src     <= f_src;
-                        e_rem     <= f_len[16:0];
-                        e_zero    <= f_zero;
-                        e_dev     <= f_dev;
-                        e_next    <= f_next;
-                        cur_disk  <= f_disk + {32'd0, f_len};
-                        if (blk_fill == 12'd0) blk_lba <= f_disk >> SECT_SHIFT;
+                        accept_elem();
                         // a read fetches the block when its first element is accepted
-                        state     <= (c_rd && blk_fill == 12'd0) ? S_RB_REQ : S_CHUNK;
+                        state <= (blk_fill == 12'd0) ? S_RB_REQ : S_CHUNK;
                     end
                 end
                 S_CHUNK: begin
-                    chunk <= next_chunk;
-                    z_rem <= next_chunk;
-                    c_end <= (next_chunk == room);
-                    dv_addr  <= e_src[BW_ADDR+KSH-1:KSH];
-                    dv_issue <= dv_words;
+                    chunk  <= next_chunk;
+                    z_rem  <= next_chunk;
+                    c_end  <= (next_chunk == room);
+                    dv_addr <= e_src[BW_ADDR+KSH-1:KSH];
+                    dw_ptr <= hw_w0;
+                    state  <= e_zero ? S_NEXT :                // ZERO: bytes discarded
+                              (e_dev ? S_DEV_WR : S_WR_PRIME);
+                end
+                // ---------------------------------------------------------- BLK_WRITE data side
+                // the next chunk entry: pack it, or end the command (STOP: the issuer's status)
+                S_W_POP: if (failed) begin
+                    state <= S_CPL;                  // an owed write failed: stop here
+                end else if (cq_valid) begin
+                    d_kind   <= q_kind;
+                    chunk    <= q_len;
+                    z_rem    <= q_len;
+                    c_end    <= q_end;
+                    d_lba    <= q_lba;
+                    dv_addr  <= q_src[DAW-1:KSH];
+                    dv_issue <= 14'((14'(q_src[KSH-1:0]) + {1'b0, q_len} + 14'(KEEP_WIDTH - 1)) >> KSH);
                     dv_pend  <= 1'b0;
                     dv_first <= 1'b1;
-                    dv_lo    <= e_src[KSH-1:0];
-                    dw_ptr   <= hw_w0;
-                    if (failed)     state <= S_CPL;   // an owed write failed: stop here
-                    else if (c_rd)  state <= e_zero ? S_NEXT :                // ZERO: bytes discarded
-                                             (e_dev ? S_DEV_WR : S_WR_PRIME);
-                    else if (e_dev) state <= S_DEV_DATA;
-                    else            state <= e_zero ? S_ZERO : S_RD_REQ;
-                end
-                S_RD_REQ: if (m_dma_rd_req_ready) state <= pf_go ? S_PF_REQ : S_RD_DATA;
-                // the next element's read, behind the chunk's (not made when refused)
-                S_PF_REQ: begin
-                    sg_cnt <= 4'd0;
-                    if (failed || !prot_allowed) begin
-                        state <= S_RD_DATA;
-                    end else if (m_dma_rd_req_ready) begin
-                        pf_pend <= 1'b1;
-                        state   <= S_RD_DATA;
-                    end
+                    dv_lo    <= q_src[KSH-1:0];
+                    case (q_kind)
+                        K_HOST:  state <= S_RD_DATA;
+                        K_ZERO:  state <= S_ZERO;
+                        K_DEV:   state <= S_DEV_DATA;
+                        default: begin
+                            status <= i_status;
+                            state  <= S_CPL;
+                        end
+                    endcase
                 end
                 S_RD_DATA: if (rd_beat && s_axis_dma_rd_tlast) begin
-                    if (s_axis_dma_rd_tuser) status <= 8'(`BF_STATUS_DMA_ERROR);
-                    // the prefetched word follows the chunk's: it is taken first
-                    if (pf_pend)                  state <= S_PF_RSP;
-                    else if (s_axis_dma_rd_tuser) state <= S_CPL;
-                    else                          state <= S_NEXT;
-                end
-                S_PF_RSP: if (sg_beat) begin
-                    sg_cnt <= sg_cnt + 4'd1;
-                    if (s_axis_dma_rd_tlast) begin
-                        pf_pend <= 1'b0;
-                        pf_have <= 1'b1;
-                        pf_err  <= s_axis_dma_rd_tuser;
-                        // the chunk's own read failed (S_RD_DATA set DMA_ERROR)
-                        state   <= (status == 8'(`BF_STATUS_DMA_ERROR)) ? S_CPL : S_NEXT;
+                    if (s_axis_dma_rd_tuser) begin
+                        status <= 8'(`BF_STATUS_DMA_ERROR);
+                        state  <= S_CPL;
+                    end else begin
+                        state  <= S_NEXT;
                     end
                 end
                 S_ZERO: if (z_beat) begin
@@ -850,15 +961,18 @@ module blk_dma #(
                     z_rem   <= z_rem - 13'(KEEP_WIDTH);
                     if (z_last) state <= S_NEXT;
                 end
-                S_NEXT: begin
-                    if (e_dev && !c_rd) blk_dev <= blk_dev + chunk;
-                    ev_dev_wr_valid <= e_dev && c_rd;
+                S_NEXT: if (!c_rd) begin
+                    // a write's chunk is packed: the block is complete, or the next entry
+                    if (d_kind == K_DEV) blk_dev <= blk_dev + chunk;
+                    state <= c_end ? S_BLK_WAIT : S_W_POP;
+                end else begin
+                    ev_dev_wr_valid <= e_dev;
                     ev_dev_wr_bytes <= 16'(chunk);
                     e_src    <= e_src + {51'd0, chunk};
                     e_rem    <= e_rem - {4'd0, chunk};
                     blk_fill <= blk_fill + chunk[11:0];
                     if (c_end) begin
-                        state <= c_rd ? S_RB_END : S_BLK_WAIT;
+                        state <= S_RB_END;
                     end else if (e_next == 64'd0) begin
                         // list ended inside a block
                         status <= 8'(`BF_STATUS_BAD_SG);
@@ -882,7 +996,7 @@ module blk_dma #(
                     blk_dev            <= 13'd0;
                     // the sender sends it; its status is counted when it comes (below); the
                     // next block is packed now
-                    block_done(S_CHUNK);
+                    state              <= S_W_POP;
                 end
                 // ---------------------------------------------------------- BLK_READ
                 S_RB_REQ: if (m_blk_req_ready) begin
@@ -909,6 +1023,80 @@ module blk_dma #(
                 end
                 S_CPL: if (m_cpl_valid && m_cpl_ready) state <= S_IDLE;
                 default: state <= S_IDLE;
+            endcase
+            // ---------------------------------------------------------- BLK_WRITE issuer
+            // the element's word is taken whenever it is the oldest answer (always ready)
+            if (elem_done) begin
+                i_pf   <= 1'b0;
+                i_have <= 1'b1;
+                i_err  <= s_axis_dma_rd_tuser;
+            end
+            if (sg_beat && rk_elem) sg_cnt <= sg_cnt + 4'd1;
+            hc_out <= hc_out + 2'(i_rd_chunk && m_dma_rd_req_ready) - 2'(hc_done);
+            if (i_halt) begin
+                i_state <= I_IDLE;                  // the data side ended the command
+            end else case (i_state)
+                I_EREQ: if (i_have) begin
+                    i_have <= 1'b0;                 // asked ahead (or just now): check it
+                    if (i_err) stop(8'(`BF_STATUS_DMA_ERROR));
+                    else       i_state <= I_ECHK;
+                end else if (!i_pf) begin
+                    if (elem_cnt == c_max) begin
+                        stop(8'(`BF_STATUS_BAD_SG));
+                    end else if (!prot_allowed) begin
+                        fault();
+                        stop(8'(`BF_STATUS_PROT_FAULT));
+                    end else if (i_rd_go && m_dma_rd_req_ready) begin
+                        i_pf   <= 1'b1;
+                        sg_cnt <= 4'd0;
+                    end
+                end
+                I_ECHK: begin
+                    elem_cnt <= elem_cnt + 32'd1;
+                    if (chk_bad) begin
+                        stop(8'(`BF_STATUS_BAD_SG));
+                    end else if (chk_prot) begin
+                        fault();
+                        stop(8'(`BF_STATUS_PROT_FAULT));
+                    end else begin
+                        accept_elem();
+                        i_state <= I_PF;
+                    end
+                end
+                // the element after this one, asked ahead of this one's chunks (not when the
+                // engine would not fetch it, nor when refused: I_EREQ then reports it)
+                I_PF: if (!pf_ok || !prot_allowed) begin
+                    i_state <= I_CHUNK;
+                end else if (i_rd_go && m_dma_rd_req_ready) begin
+                    i_pf    <= 1'b1;
+                    sg_cnt  <= 4'd0;
+                    i_state <= I_CHUNK;
+                end
+                I_CHUNK: if (i_push_chunk) begin
+                    e_src    <= e_src + {51'd0, next_chunk};
+                    e_rem    <= e_rem - {4'd0, next_chunk};
+                    blk_fill <= blk_fill + next_chunk[11:0];
+                    if (next_chunk == room) blk_lba <= blk_lba + 64'(SECT_PER_BLK);
+                    if (e_rem == {4'd0, next_chunk}) i_state <= I_NEXT;
+                end
+                // the element is issued: the list's end, an error, or the next element
+                I_NEXT: if (blk_fill != 12'd0) begin
+                    if (e_next == 64'd0) begin
+                        stop(8'(`BF_STATUS_BAD_SG));   // list ended inside a block
+                    end else begin
+                        next_ptr <= e_next;
+                        i_state  <= I_EREQ;
+                    end
+                end else if (e_next == 64'd0) begin
+                    stop((described == c_bytes) ? 8'(`BF_STATUS_OK) : 8'(`BF_STATUS_BAD_SG));
+                end else if (described == c_bytes) begin
+                    stop(8'(`BF_STATUS_BAD_SG));       // list goes on past BYTES
+                end else begin
+                    next_ptr <= e_next;
+                    i_state  <= I_EREQ;
+                end
+                I_STOP: if (i_push_stop) i_state <= I_IDLE;
+                default: ;                          // I_IDLE: started by S_IDLE (above)
             endcase
             // Owed writes: one more when a data packet goes out, one fewer per status; given up
             // on a timeout (they became `stale`). A failed one sets `failed`, which makes the
