@@ -8,6 +8,14 @@
 //! first failed one, a failed status makes the command DISK_ERROR and stops it at its next
 //! element, chunk or block, and the completion waits for every owed status.
 //!
+//! A BLK_WRITE's list is walked by an issuer ahead of the data (docs/storage.md "The write
+//! issuer"): each element's read goes out when the one before it has been checked, ahead of
+//! that element's chunk reads, and a host chunk is requested while the data side still packs
+//! the one before it (at most 2 unpacked, and only while fewer than `BLK_WRITES_IN_FLIGHT - 1`
+//! writes are owed). The model times the two sides apart: the issuer's steps (`Job::at`) and the
+//! data side's packing and block writes (`Job::dfree`), computed as each chunk is issued. An
+//! error the issuer finds ends the command once the data side has packed the chunks before it.
+//!
 //! BLK_READ (docs/storage.md) reads each block from the block device when the element that
 //! starts it has been accepted, then writes the block's bytes to host memory along the
 //! elements (one DMA write per element part, ZERO parts discarded), fetching and checking each
@@ -46,8 +54,6 @@ enum Phase {
     /// Write: move the next chunk of the current element into the block buffer. Read: write
     /// the next chunk of the current element from the block buffer to host memory.
     Data,
-    /// Write the full block buffer to the disk.
-    Write,
     /// Read the current block from the disk into the block buffer.
     Read,
 }
@@ -83,15 +89,24 @@ struct Job {
     written: u64,
     /// Bytes of the blocks moved (read: delivered; write: sent, answered or not).
     moved: u64,
-    /// BLK_WRITE: blocks sent whose status is owed, in request order: (the cycle the engine
-    /// takes it, OK), `None` for a device that never answers.
-    owed: VecDeque<(u64, Option<bool>)>,
+    /// BLK_WRITE: blocks sent whose status is owed, in request order: (the cycle its data
+    /// packet was sent, the cycle the engine takes its status, OK), `None` for a device that
+    /// never answers.
+    owed: VecDeque<(u64, u64, Option<bool>)>,
     /// BLK_WRITE: a status was not OK.
     failed: bool,
     /// BLK_WRITE: the cycle the block sender has sent the last block's data packet.
     sender_free: u64,
-    /// BLK_WRITE: the next element, read behind the last chunk's read (success, bytes).
-    prefetched: Option<(bool, [u8; sg_elem::SIZE])>,
+    /// BLK_WRITE: the element after the current one, asked ahead of its chunks (success,
+    /// bytes, the cycle its word has come).
+    prefetched: Option<(bool, [u8; sg_elem::SIZE], u64)>,
+    /// BLK_WRITE data side: the cycle it takes its next chunk entry (S_W_POP).
+    dfree: u64,
+    /// BLK_WRITE: the cycles the last two host chunks were packed (the issuer requests a chunk
+    /// only while at most one is unpacked).
+    packed: [u64; 2],
+    /// BLK_WRITE: the cycle the last of the issuer's reads is answered (S_CPL takes them all).
+    drained: u64,
     /// The cycle of the device's last answer (the timeout counts from the later of it and the
     /// start of a wait).
     answered: u64,
@@ -241,7 +256,7 @@ impl ModelDevice {
     /// Take the owed write statuses that have come by cycle `t`: an OK one counts its block
     /// while none failed, a failed one fails the command.
     fn blk_take(j: &mut Job, t: u64) {
-        while let Some(&(at, Some(ok))) = j.owed.front() {
+        while let Some(&(_, at, Some(ok))) = j.owed.front() {
             if at > t {
                 break;
             }
@@ -263,11 +278,11 @@ impl ModelDevice {
         Self::blk_take(j, t);
         while j.owed.len() >= keep {
             match j.owed[0] {
-                (at, Some(_)) => {
+                (_, at, Some(_)) => {
                     t = t.max(at + 1);
                     Self::blk_take(j, t);
                 }
-                (_, None) => {
+                (_, _, None) => {
                     let (u, st) = self.blk_timed_out(t.max(j.answered));
                     j.owed.clear();
                     return (u, st);
@@ -275,6 +290,27 @@ impl ModelDevice {
             }
         }
         (t, None)
+    }
+
+    /// The write issuer holds a host chunk back from cycle `t` while `BLK_WRITES_IN_FLIGHT - 1`
+    /// sent writes are owed a status: the cycle it may request it, or the command given up
+    /// with DISK_TIMEOUT when the oldest is never answered (the data side waits for it).
+    fn blk_issue_gate(&mut self, j: &mut Job, t: u64) -> (u64, Option<Status>) {
+        let mut t = t;
+        loop {
+            Self::blk_take(j, t);
+            if j.owed.iter().filter(|e| e.0 <= t).count() < W_MAX - 1 {
+                return (t, None);
+            }
+            match j.owed[0] {
+                (_, at, Some(_)) => t = t.max(at + 1),
+                (_, _, None) => {
+                    let (u, st) = self.blk_timed_out(t.max(j.answered));
+                    j.owed.clear();
+                    return (u, st);
+                }
+            }
+        }
     }
 
     /// Run one phase of the job in progress (or start the next one).
@@ -310,6 +346,9 @@ impl ModelDevice {
                     failed: false,
                     sender_free: 0,
                     prefetched: None,
+                    dfree: 0,
+                    packed: [0; 2],
+                    drained: 0,
                     answered: 0,
                 }
             }
@@ -321,6 +360,8 @@ impl ModelDevice {
             Self::blk_take(&mut j, now);
             j.failed
         };
+        // the write issuer ended the list walk (its STOP entry follows the chunks issued)
+        let mut issuer_stop = false;
         match j.phase {
             Phase::Start => {
                 if j.bytes == 0 || !j.bytes.is_multiple_of(BLOCK as u64) {
@@ -330,10 +371,18 @@ impl ModelDevice {
                 }
             }
             // an owed write failed: stop at the next element (S_ELEM_REQ) or chunk (S_CHUNK)
-            Phase::Fetch | Phase::Data if stop => end = Some(Status::DiskError),
+            Phase::Fetch | Phase::Data if stop => {
+                t = t.max(j.dfree);
+                end = Some(Status::DiskError)
+            }
             Phase::Fetch => {
-                // an element read behind the last chunk's (checked now), else read it now
+                // a write's element asked ahead (checked now: I_ECHK), else read it now (the
+                // write issuer asks in I_EREQ, checks two cycles after the word)
                 let pre = j.prefetched.take();
+                if !j.read {
+                    t = now;
+                    issuer_stop = true;
+                }
                 if pre.is_none() && j.fetched >= j.sg_max {
                     end = Some(Status::BadSg);
                 } else if pre.is_none()
@@ -343,10 +392,14 @@ impl ModelDevice {
                     end = Some(Status::ProtFault);
                 } else {
                     let (ok, e) = match pre {
-                        Some(p) => p,
+                        Some((ok, e, _)) => {
+                            t = now + 1;
+                            (ok, e)
+                        }
                         None => {
                             let (ok, e, d) = self.blk_read_elem(env, t, j.next);
-                            t = d;
+                            t = if j.read { d } else { d + 2 };
+                            j.drained = j.drained.max(d);
                             (ok, e)
                         }
                     };
@@ -414,6 +467,26 @@ impl ModelDevice {
                         } else {
                             Phase::Data
                         };
+                        if !j.read {
+                            // I_PF: the element after this one, asked ahead of its chunks when
+                            // the engine would fetch it (and it is not refused)
+                            issuer_stop = false;
+                            let at_block_end = (j.fill as u64 + len).is_multiple_of(BLOCK as u64);
+                            if j.next != 0
+                                && j.fetched < j.sg_max
+                                && !(at_block_end && j.described == j.bytes)
+                                && self.allowed(
+                                    j.next,
+                                    sg_elem::SIZE as u64,
+                                    region_perm::READ as u8,
+                                )
+                            {
+                                let (pok, pe, pd) = self.blk_read_elem(env, t + 1, j.next);
+                                j.prefetched = Some((pok, pe, pd));
+                                j.drained = j.drained.max(pd);
+                            }
+                            t += 2;
+                        }
                     }
                 }
             }
@@ -469,99 +542,125 @@ impl ModelDevice {
                     }
                 }
             }
+            // the write issuer's I_CHUNK: one chunk issued, and packed by the data side (and
+            // its block written when the chunk completes it)
             Phase::Data => {
+                t = now;
                 let n = (j.rem as usize).min(BLOCK - j.fill);
-                // a host chunk that ends its element, when the element after it would be
-                // fetched next (not past SG_MAX, nor past BYTES at a block boundary): that
-                // element's read goes out right behind the chunk's, unless it would be refused
                 let c_end = j.fill + n == BLOCK;
-                let prefetch = !j.zero
-                    && !j.dev
-                    && j.rem == n as u64
-                    && j.next != 0
-                    && j.fetched < j.sg_max
-                    && (!c_end || j.described != j.bytes)
-                    && !j.failed
-                    && self.allowed(j.next, sg_elem::SIZE as u64, region_perm::READ as u8);
-                let chunk = &mut self.blk.buf[j.fill..j.fill + n];
-                if j.zero {
-                    chunk.fill(0);
-                    t += costs::zero_fill(&self.cfg, n);
-                } else if j.dev {
-                    // Buflet memory through the second read port: no host access. The range
-                    // was checked at fetch, so the read cannot fail.
-                    if self.pool.read_dev(j.src, chunk) {
-                        t += costs::dev_read(&self.cfg, j.src, n);
-                        j.dev_fill += n as u64;
-                    } else {
-                        end = Some(Status::BadSg);
+                let host = !j.zero && !j.dev;
+                if host {
+                    // at most one host chunk unpacked; fewer than W_MAX-1 writes owed
+                    let from = t.max(j.packed[0] + 1);
+                    let (u, st) = self.blk_issue_gate(&mut j, from);
+                    t = u;
+                    if st.is_some() || t == NEVER {
+                        end = st;
                     }
-                } else {
-                    let (ok, d) = dma_read(
-                        &self.cfg,
-                        &mut self.rd_free,
-                        env,
-                        Agent::BlkDma,
-                        t,
-                        j.src,
-                        chunk,
-                    );
-                    if prefetch {
-                        let (pok, e, pd) = self.blk_read_elem(env, t, j.next);
-                        j.prefetched = Some((pok, e));
-                        t = pd;
-                    } else {
-                        t = d;
-                    }
-                    if !ok {
-                        end = Some(Status::DmaError);
-                    }
+                }
+                if end.is_none() && j.failed {
+                    end = Some(Status::DiskError); // the issuer halts; the data side stops
                 }
                 if end.is_none() {
-                    j.src += n as u64;
-                    j.rem -= n as u64;
-                    j.fill += n;
-                    if j.fill == BLOCK {
-                        j.phase = Phase::Write;
+                    let chunk = &mut self.blk.buf[j.fill..j.fill + n];
+                    let start = j.dfree.max(t + 1);
+                    let packed = if j.zero {
+                        chunk.fill(0);
+                        start + costs::zero_fill(&self.cfg, n)
+                    } else if j.dev {
+                        // Buflet memory through the second read port: no host access. The
+                        // range was checked at fetch, so the read cannot fail.
+                        if !self.pool.read_dev(j.src, chunk) {
+                            end = Some(Status::BadSg);
+                        }
+                        j.dev_fill += n as u64;
+                        start + costs::dev_read(&self.cfg, j.src, n)
                     } else {
-                        end = Self::blk_after_element(&mut j);
+                        let (ok, d) = dma_read(
+                            &self.cfg,
+                            &mut self.rd_free,
+                            env,
+                            Agent::BlkDma,
+                            t,
+                            j.src,
+                            chunk,
+                        );
+                        // the data side takes one word per cycle once it gets to the chunk;
+                        // the read port waits for it
+                        let p = d.max(start + costs::words(&self.cfg, n));
+                        self.rd_free.hold_until(p);
+                        j.packed = [j.packed[1], p];
+                        j.drained = j.drained.max(p);
+                        if !ok {
+                            end = Some(Status::DmaError);
+                        }
+                        p
+                    };
+                    t += 1;
+                    // S_NEXT, then the next entry (S_W_POP) or the block (S_BLK_WAIT)
+                    j.dfree = packed + 2;
+                    if end.is_some() {
+                        j.dfree = packed;
+                    } else if c_end {
+                        // S_BLK_WAIT: the sender done with the last block, a free slot among
+                        // the owed writes, or the command given up
+                        let ready = j.dfree.max(j.sender_free);
+                        let (u, st) = self.blk_wait_owed(&mut j, ready, W_MAX);
+                        j.dfree = u;
+                        if st.is_some() || u == NEVER {
+                            end = st;
+                        } else if j.failed {
+                            end = Some(Status::DiskError); // the packed block is not written
+                        } else {
+                            self.regs.count(reg::CNT_BLK_WRITES, 1);
+                            self.regs.count(reg::CNT_BLK_BYTES, BLOCK as u64);
+                            self.regs.count(reg::CNT_BLK_DEV_BYTES, j.dev_fill);
+                            j.dev_fill = 0;
+                            // the sender sends the data packet while the next block is packed;
+                            // its status comes after the device latency
+                            let sent = u + costs::words(&self.cfg, BLOCK);
+                            j.sender_free = sent;
+                            let answer = match env.disk.write(j.lba, &self.blk.buf) {
+                                Err(DiskError::NoAnswer { .. }) => None,
+                                r => Some(r.is_ok()),
+                            };
+                            j.owed
+                                .push_back((sent, sent + costs::block_status(&self.cfg), answer));
+                            j.dfree = u + 2;
+                            j.moved += BLOCK as u64;
+                            j.lba += BLOCK as u64 / SECTOR;
+                        }
+                    }
+                    if end.is_none() {
+                        j.src += n as u64;
+                        j.rem -= n as u64;
+                        j.fill = (j.fill + n) % BLOCK;
+                        if j.rem == 0 {
+                            // I_NEXT: the list's end, an error, or the next element (its word
+                            // asked ahead, checked once it has come)
+                            t += 1;
+                            end = Self::blk_after_element(&mut j);
+                            issuer_stop = end.is_some();
+                            if let Some((_, _, a)) = j.prefetched {
+                                t = t.max(a + 1);
+                            }
+                        }
                     }
                 }
-            }
-            Phase::Write => {
-                // S_BLK_WAIT: the sender done with the last block, a free slot among the owed
-                // writes, or the command given up
-                let ready = t.max(j.sender_free);
-                let (u, st) = self.blk_wait_owed(&mut j, ready, W_MAX);
-                t = u;
-                if st.is_some() || t == NEVER {
-                    end = st;
-                } else if j.failed {
-                    // the packed block is not written
-                    end = Some(Status::DiskError);
-                } else {
-                    self.regs.count(reg::CNT_BLK_WRITES, 1);
-                    self.regs.count(reg::CNT_BLK_BYTES, BLOCK as u64);
-                    self.regs.count(reg::CNT_BLK_DEV_BYTES, j.dev_fill);
-                    j.dev_fill = 0;
-                    // the sender sends the data packet while the next block is packed; its
-                    // status comes after the device latency
-                    let sent = t + costs::words(&self.cfg, BLOCK);
-                    j.sender_free = sent;
-                    let answer = match env.disk.write(j.lba, &self.blk.buf) {
-                        Err(DiskError::NoAnswer { .. }) => None,
-                        r => Some(r.is_ok()),
-                    };
-                    let at = sent + costs::block_status(&self.cfg);
-                    j.owed.push_back((at, answer));
-                    end = Self::blk_block_done(&mut j, Phase::Data);
+                if end.is_some() && !issuer_stop {
+                    t = t.max(j.dfree);
                 }
             }
         }
         // the completion waits for the sender and every owed status (S_CPL; an unanswered one
         // until BLK_TIMEOUT, or forever with BLK_TIMEOUT 0)
         if let Some(st) = end {
-            let from = t.max(j.sender_free);
+            // a write's STOP entry is taken by the data side after the chunks before it, and
+            // the issuer's reads in flight are answered first
+            if issuer_stop {
+                t = (t + 2).max(j.dfree) + 1;
+            }
+            let from = t.max(j.sender_free).max(j.drained);
             let (u, given_up) = self.blk_wait_owed(&mut j, from, 1);
             t = u;
             end = (t != NEVER).then(|| given_up.unwrap_or(st));

@@ -117,6 +117,12 @@ pub(crate) struct ReadPort {
 }
 
 impl ReadPort {
+    /// The client takes a read's last word only at `t` (it was not ready for the words at one
+    /// per cycle): the answers behind it wait.
+    pub(crate) fn hold_until(&mut self, t: u64) {
+        self.data_free = self.data_free.max(t);
+    }
+
     /// Reserve one read of `len` bytes asked at `t`: returns the cycle its last word arrives.
     fn reserve(&mut self, cfg: &DeviceConfig, t: u64, len: usize) -> u64 {
         let issued = t.max(self.req_free) + costs::DMA_RD_OVERHEAD;
