@@ -676,7 +676,15 @@ fn p2p_demo_keeps_the_payload_out_of_host_dram_on_both_backends() {
             e.blk_dev_bytes > 300_000,
             "retries read buflet memory again"
         );
-        assert_eq!(e.disk_writes, 300_000u64.div_ceil(4096));
+        // every block once, but for those sent behind a failed one and written again by the
+        // retry (as in disk_errors_are_retried_or_reported_on_both_backends)
+        let blocks = 300_000u64.div_ceil(4096);
+        let ahead = (buflet_spec::param::BLK_WRITES_IN_FLIGHT - 1) * e.write_retries;
+        assert!(
+            (blocks..=blocks + ahead).contains(&e.disk_writes),
+            "{} block writes for {blocks} blocks",
+            e.disk_writes
+        );
         opt.disk_error_rate = 0.0;
 
         // BFW1 records in p2p: the CPU reads their headers through the NIC's buflet-memory

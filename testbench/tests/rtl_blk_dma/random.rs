@@ -273,7 +273,12 @@ pub fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
     // BLK_READ DEVMEM writes first: a wrong word in buflet memory also spoils later BLK_WRITE
     // DEVMEM reads
     check_dev_writes(&b, &exp);
-    check_reads(&b.reads, &issue_order(&exp.reads), &exp.read_ahead, "host read");
+    check_reads(
+        &b.reads,
+        &issue_order(&exp.reads),
+        &exp.read_ahead,
+        "host read",
+    );
     // block writes stream: several statuses owed at once, never more than the engine's limit
     // (the device would take up to DEV_QUEUE)
     let w_max = buflet_spec::param::BLK_WRITES_IN_FLIGHT as usize;
