@@ -258,6 +258,8 @@ module buflet_nic #(
 
     // ------------------------------------------------------------------ DMA write arbiter
     localparam NWR = 3;   // 0 toe_engine, 1 cpl_writer, 2 blk_dma
+    // writes whose data is owed at most (split transactions: requests go ahead of the data)
+    localparam WR_OUTSTANDING = `BF_PARAM_DMA_WR_OUTSTANDING;
     wire [NWR-1:0]            wr_req_valid, wr_req_ready;
     wire [NWR*64-1:0]         wr_req_addr;
     wire [NWR*16-1:0]         wr_req_len;
@@ -274,7 +276,7 @@ module buflet_nic #(
     wire [KW-1:0]         g_wr_tkeep;
     wire                  g_wr_refused;
 
-    dma_wr_arb #(.N(NWR), .DATA_WIDTH(DATA_WIDTH)) u_wr_arb (
+    dma_wr_arb #(.N(NWR), .DATA_WIDTH(DATA_WIDTH), .OUTSTANDING(WR_OUTSTANDING)) u_wr_arb (
         .clk(clk), .rst(rst),
         .s_req_valid(wr_req_valid), .s_req_ready(wr_req_ready),
         .s_req_addr(wr_req_addr), .s_req_len(wr_req_len),
@@ -294,7 +296,8 @@ module buflet_nic #(
     wire [63:0] grd_rd_fault_addr, grd_wr_fault_addr;
     wire [7:0]  grd_rd_fault_id, grd_wr_fault_id;
 
-    dma_guard #(.DATA_WIDTH(DATA_WIDTH), .OUTSTANDING(RD_OUTSTANDING)) u_guard (
+    dma_guard #(.DATA_WIDTH(DATA_WIDTH), .OUTSTANDING(RD_OUTSTANDING),
+                .WR_OUTSTANDING(WR_OUTSTANDING)) u_guard (
         .clk(clk), .rst(rst),
         .s_rd_req_valid(g_rd_req_valid), .s_rd_req_ready(g_rd_req_ready),
         .s_rd_req_addr(g_rd_req_addr), .s_rd_req_len(g_rd_req_len), .s_rd_req_id(g_rd_req_id),

@@ -8,14 +8,16 @@
 //          refusal from a host DMA error (request fetch: the ring fetch is fatal, the entry is
 //          not handed out).
 //   write: the request is accepted from the arbiter and its data words are accepted and
-//          dropped up to tlast; wr_refused is high from the acceptance until the last word
-//          has been taken (the completion writer keeps its entry).
+//          dropped up to tlast; wr_refused is high while that write's data is being taken, up
+//          to and with its last word (the completion writer keeps its entry).
 // Each refusal pulses ev_rd_fault / ev_wr_fault (one cycle, registered) with the refused
 // address and the requester id (the arbiter's client index). Up to OUTSTANDING reads may be in
 // flight (dma_rd_arb's split transactions): every accepted read, passed or refused, enters a
 // FIFO in request order, and the responses leave in that order: a refused read's error word
 // waits until the host has answered every read before it, and the host's words of later reads
-// wait behind it. The write arbiter holds one request at a time (grant until tlast).
+// wait behind it. Writes are split the same way (dma_wr_arb): up to WR_OUTSTANDING accepted
+// writes, passed or refused, may be owed their data; a FIFO of them in request order tells
+// whether the data words now coming are passed to the host or dropped.
 
 `resetall
 `default_nettype none
@@ -23,7 +25,8 @@
 
 module dma_guard #(
     parameter DATA_WIDTH  = 64,
-    parameter OUTSTANDING = 8    // reads in flight at most (dma_rd_arb's OUTSTANDING)
+    parameter OUTSTANDING = 8,   // reads in flight at most (dma_rd_arb's OUTSTANDING)
+    parameter WR_OUTSTANDING = 4 // writes owed their data at most (dma_wr_arb's OUTSTANDING)
 ) (
     input  wire                    clk,
     input  wire                    rst,
@@ -98,8 +101,6 @@ module dma_guard #(
 
     localparam KW = DATA_WIDTH / 8;
 
-    reg wr_drop;    // dropping the data of a refused write
-
     // ------------------------------------------------------------------ reads
     assign rd_lk_addr = s_rd_req_addr;
     assign rd_lk_len  = {16'd0, s_rd_req_len};
@@ -137,24 +138,35 @@ module dma_guard #(
     assign wr_lk_addr = s_wr_req_addr;
     assign wr_lk_len  = {16'd0, s_wr_req_len};
 
-    wire wr_refuse = s_wr_req_valid && !wr_drop && wr_lk_deny;
+    // writes owed their data, in request order: whether each was refused
+    wire wo_ready;   // room for one more
+    wire wo_valid;   // a write's data is owed
+    wire wo_head;    // the oldest one was refused: its data is dropped
+    wire wr_take   = s_wr_req_valid && s_wr_req_ready;
+    wire wr_refuse = s_wr_req_valid && wo_ready && wr_lk_deny;
+    wire wr_drop   = wo_valid && wo_head;
+    wire wr_end    = s_axis_wr_tvalid && s_axis_wr_tready && s_axis_wr_tlast;
+    sync_fifo #(.WIDTH(1), .DEPTH(WR_OUTSTANDING)) u_wr_order (
+        .clk(clk), .rst(rst),
+        .s_valid(wr_take), .s_ready(wo_ready), .s_data(wr_lk_deny),
+        .m_valid(wo_valid), .m_ready(wr_end), .m_data(wo_head)
+    );
 
-    assign m_dma_wr_req_valid = s_wr_req_valid && !wr_drop && !wr_lk_deny;
+    assign m_dma_wr_req_valid = s_wr_req_valid && wo_ready && !wr_lk_deny;
     assign m_dma_wr_req_addr  = s_wr_req_addr;
     assign m_dma_wr_req_len   = s_wr_req_len;
     assign m_dma_wr_req_id    = s_wr_req_id;
-    assign s_wr_req_ready     = !wr_drop && (wr_lk_deny || m_dma_wr_req_ready);
+    assign s_wr_req_ready     = wo_ready && (wr_lk_deny || m_dma_wr_req_ready);
 
     assign m_axis_dma_wr_tdata  = s_axis_wr_tdata;
     assign m_axis_dma_wr_tkeep  = s_axis_wr_tkeep;
     assign m_axis_dma_wr_tlast  = s_axis_wr_tlast;
-    assign m_axis_dma_wr_tvalid = s_axis_wr_tvalid && !wr_drop;
-    assign s_axis_wr_tready     = wr_drop || m_axis_dma_wr_tready;
+    assign m_axis_dma_wr_tvalid = s_axis_wr_tvalid && wo_valid && !wo_head;
+    assign s_axis_wr_tready     = wo_valid && (wo_head || m_axis_dma_wr_tready);
     assign wr_refused           = wr_drop;
 
     always @(posedge clk) begin
         if (rst) begin
-            wr_drop          <= 1'b0;
             ev_rd_fault      <= 1'b0;
             ev_rd_fault_addr <= 64'd0;
             ev_rd_fault_id   <= 8'd0;
@@ -170,12 +182,9 @@ module dma_guard #(
                 ev_rd_fault_id   <= s_rd_req_id;
             end
             if (wr_refuse) begin
-                wr_drop          <= 1'b1;
                 ev_wr_fault      <= 1'b1;
                 ev_wr_fault_addr <= s_wr_req_addr;
                 ev_wr_fault_id   <= s_wr_req_id;
-            end else if (wr_drop && s_axis_wr_tvalid && s_axis_wr_tlast) begin
-                wr_drop <= 1'b0;
             end
         end
     end

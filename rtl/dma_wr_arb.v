@@ -1,16 +1,22 @@
-// N-client DMA write arbiter, round robin. A grant is taken by a client with a pending request
-// and held from the request until the last word of its data (tlast) has been transferred; data
-// is passed only after the request has been accepted. Client buses are flattened: client i uses
-// bits [i*W +: W]. N is 1..256 (the requester id m_dma_wr_req_id is the granted client index,
-// 8 bits; checked at elaboration).
+// N-client DMA write arbiter, round robin, with split request and data phases (docs/
+// architecture.md "DMA writes are split transactions"). A grant is taken by a client with a
+// pending request and held only until that request is accepted; the client's index then enters
+// a FIFO of writes whose data is owed (OUTSTANDING deep), and the data words are passed from
+// the client at the FIFO's head, which leaves it with its last word (tlast). So the next
+// request (of any client) is accepted while a write's data streams, and one write's data
+// follows the last one's without a gap. A client's data is passed only after its request was
+// accepted, and each client's writes keep their order. Client buses are flattened: client i
+// uses bits [i*W +: W]. N is 1..256 (the requester id m_dma_wr_req_id is the granted client
+// index, 8 bits), OUTSTANDING a power of two >= 2 (checked at elaboration).
 
 `resetall
 `default_nettype none
 `include "buflet_checks.vh"
 
 module dma_wr_arb #(
-    parameter N          = 2,
-    parameter DATA_WIDTH = 64
+    parameter N           = 2,
+    parameter DATA_WIDTH  = 64,
+    parameter OUTSTANDING = 4
 ) (
     input  wire                       clk,
     input  wire                       rst,
@@ -43,15 +49,28 @@ module dma_wr_arb #(
         if (N < 1 || N > 256) begin : g_check_n
             `BF_ERROR("dma_wr_arb: N must be in 1..256 (the requester id is 8 bits)")
         end
+        if (!`BF_IS_POW2(OUTSTANDING) || OUTSTANDING < 2) begin : g_check_outstanding
+            `BF_ERROR("dma_wr_arb: OUTSTANDING must be a power of two >= 2")
+        end
     endgenerate
 
     localparam KW = DATA_WIDTH / 8;
     localparam GW = (N > 1) ? $clog2(N) : 1;
 
-    reg          busy;
-    reg          req_done;
+    reg          busy;      // a client holds the grant; its request is not taken yet
     reg [GW-1:0] grant;
     reg [GW-1:0] last_grant;
+
+    wire          req_fire = m_dma_wr_req_valid && m_dma_wr_req_ready;
+    wire          ow_ready;             // room for one more write owed its data
+    wire          ow_valid;             // a write's data is owed
+    wire [GW-1:0] head;                 // its client
+    wire          data_end = m_axis_dma_wr_tvalid && m_axis_dma_wr_tready && m_axis_dma_wr_tlast;
+    sync_fifo #(.WIDTH(GW), .DEPTH(OUTSTANDING)) u_owed (
+        .clk(clk), .rst(rst),
+        .s_valid(req_fire), .s_ready(ow_ready), .s_data(grant),
+        .m_valid(ow_valid), .m_ready(data_end), .m_data(head)
+    );
 
     // round robin pick: first valid requester after last_grant
     wire [GW-1:0] pick;
@@ -59,39 +78,34 @@ module dma_wr_arb #(
     rr_pick #(.N(N), .GW(GW)) u_pick (.req(s_req_valid), .last(last_grant), .pick(pick), .pick_ok(pick_ok));
 
     wire [N-1:0] gmask = {{(N-1){1'b0}}, 1'b1} << grant;
+    wire [N-1:0] hmask = {{(N-1){1'b0}}, 1'b1} << head;
 
-    assign m_dma_wr_req_pending = busy && !req_done;
-    assign m_dma_wr_req_valid   = busy && !req_done && s_req_valid[grant];
+    assign m_dma_wr_req_pending = busy;
+    assign m_dma_wr_req_valid   = busy && ow_ready && s_req_valid[grant];
     assign m_dma_wr_req_addr    = s_req_addr[grant*64 +: 64];
     assign m_dma_wr_req_len     = s_req_len[grant*16 +: 16];
     assign m_dma_wr_req_id      = 8'(grant);
-    assign s_req_ready          = (busy && !req_done && m_dma_wr_req_ready) ? gmask : {N{1'b0}};
+    assign s_req_ready          = req_fire ? gmask : {N{1'b0}};
 
-    assign m_axis_dma_wr_tdata  = s_axis_tdata[grant*DATA_WIDTH +: DATA_WIDTH];
-    assign m_axis_dma_wr_tkeep  = s_axis_tkeep[grant*KW +: KW];
-    assign m_axis_dma_wr_tlast  = s_axis_tlast[grant];
-    assign m_axis_dma_wr_tvalid = busy && req_done && s_axis_tvalid[grant];
-    assign s_axis_tready        = (busy && req_done && m_axis_dma_wr_tready) ? gmask : {N{1'b0}};
+    assign m_axis_dma_wr_tdata  = s_axis_tdata[head*DATA_WIDTH +: DATA_WIDTH];
+    assign m_axis_dma_wr_tkeep  = s_axis_tkeep[head*KW +: KW];
+    assign m_axis_dma_wr_tlast  = s_axis_tlast[head];
+    assign m_axis_dma_wr_tvalid = ow_valid && s_axis_tvalid[head];
+    assign s_axis_tready        = (ow_valid && m_axis_dma_wr_tready) ? hmask : {N{1'b0}};
 
     always @(posedge clk) begin
         if (rst) begin
             busy       <= 1'b0;
-            req_done   <= 1'b0;
             grant      <= {GW{1'b0}};
             last_grant <= GW'(N - 1);
         end else if (!busy) begin
             if (pick_ok) begin
                 busy       <= 1'b1;
-                req_done   <= 1'b0;
                 grant      <= pick;
                 last_grant <= pick;
             end
-        end else if (!req_done) begin
-            if (m_dma_wr_req_valid && m_dma_wr_req_ready) req_done <= 1'b1;
-            else if (!s_req_valid[grant]) busy <= 1'b0;   // request withdrawn: release
-        end else if (m_axis_dma_wr_tvalid && m_axis_dma_wr_tready && m_axis_dma_wr_tlast) begin
-            busy     <= 1'b0;
-            req_done <= 1'b0;
+        end else if (req_fire || !s_req_valid[grant]) begin
+            busy <= 1'b0;   // request taken (its data is owed), or withdrawn
         end
     end
 endmodule
