@@ -22,8 +22,15 @@ pub const META_FIFO_DEPTH: usize = 2;
 
 /// DMA read request handshake and arbitration, on top of the memory latency and data words.
 pub const DMA_RD_OVERHEAD: u64 = 2;
-/// DMA write request handshake and arbitration, on top of the data words.
-pub const DMA_WR_OVERHEAD: u64 = 4;
+/// DMA write request handshake and arbitration, on top of the data words, for a write alone
+/// on the port: the grant and the request taken ([`DMA_WR_REQ`]), then the client's first
+/// word ([`DMA_WR_LEAD`]). Writes are split transactions (rtl/dma_wr_arb.v): the next request
+/// is taken while a write's data streams, and its words follow without a gap.
+pub const DMA_WR_OVERHEAD: u64 = DMA_WR_REQ + DMA_WR_LEAD;
+/// From a write request asked to the request taken: the arbiter's grant, then the handshake.
+pub const DMA_WR_REQ: u64 = 1;
+/// From a client's request taken to its first data word at the host port.
+pub const DMA_WR_LEAD: u64 = 1;
 
 /// toe_engine per-frame work: hash, bucket chain walk, socket read-modify-write, chain free.
 /// A frame that reaches the socket lookup is charged `ENGINE_FRAME - LOOKUP_FLAT` plus the
@@ -75,9 +82,13 @@ pub const FRAME_ACK: u64 = 2;
 /// read latency before the first DMA write (the frame then moves one bus word per cycle, in
 /// the DMA writes' own cost).
 pub const ANON_DELIVERY: u64 = 4;
-/// toe_mover from taking a delivery chunk to its first word: the chain walk's first step and
-/// the buflet RAM's read latency (the engine is free meanwhile).
-pub const MOVER_LEAD: u64 = 2;
+/// From a delivery chunk's DMA write request going out (S_DISSUE, the mover ready) to its
+/// first word at the host port: the arbiter's grant, the mover's start, the buflet RAM's read
+/// latency, the skid FIFO and the packer (the engine is free meanwhile).
+pub const MOVER_LEAD: u64 = 6;
+/// toe_mover can take the next chunk once it has read the last one's words: this many cycles
+/// before that chunk's write is done (its skid FIFO and packer still hold them).
+pub const MOVER_FREE_EARLY: u64 = 3;
 
 /// toe_mover's walk along a chain to the buflet holding byte `off` of the frame (S_WALK): one
 /// hop per buflet passed and one cycle to start streaming, none when `off` is in the first.

@@ -97,13 +97,6 @@ fn is_blk(entry: &[u8]) -> bool {
     )
 }
 
-/// Reserve a shared DMA port (free from `*port_free` on) from `t` for an access of `cycles`:
-/// returns its done time, when the port is free again.
-fn reserve_port(port_free: &mut u64, t: u64, cycles: u64) -> u64 {
-    *port_free = t.max(*port_free) + cycles;
-    *port_free
-}
-
 /// The shared host read port with split transactions (rtl/dma_rd_arb.v): requests go out one
 /// after the other (arbitration and handshake, `DMA_RD_OVERHEAD`), several reads are in flight
 /// at once, and the host answers in request order, one word per cycle, each read's first word
@@ -152,20 +145,72 @@ pub(crate) fn dma_read(
     (ok, done)
 }
 
-/// One posted DMA write through the shared write port, reserved from `t`: returns the done
-/// time. A refused write is lost (the host memory counts it as a stray access).
+/// The shared host write port with split transactions (rtl/dma_wr_arb.v): a request is taken
+/// `DMA_WR_REQ` cycles after it is asked (the arbiter's grant, then the handshake), even while
+/// an earlier write's data streams; the data of the writes follows in request order, one word
+/// per cycle, each write's first word once its client has it ready.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct WritePort {
+    /// When the next request can be taken.
+    req_free: u64,
+    /// When the last write's data has been transferred.
+    data_free: u64,
+}
+
+impl WritePort {
+    /// Reserve one write of `len` bytes asked at `t`, whose first word its client has ready at
+    /// `ready` at the earliest: returns (the cycle the request is taken, the cycle its last word
+    /// is taken).
+    fn reserve(&mut self, cfg: &DeviceConfig, t: u64, ready: u64, len: usize) -> (u64, u64) {
+        let taken = t.max(self.req_free) + costs::DMA_WR_REQ;
+        self.req_free = taken;
+        let first = ready.max(taken + costs::DMA_WR_LEAD).max(self.data_free);
+        self.data_free = first + costs::words(cfg, len);
+        (taken, self.data_free)
+    }
+}
+
+/// One posted DMA write through the shared write port, asked at `t` by a client whose data is
+/// ready once the request is taken: returns the done time. A refused write is lost (the host
+/// memory counts it as a stray access).
 pub(crate) fn dma_write(
     cfg: &DeviceConfig,
-    port_free: &mut u64,
+    port: &mut WritePort,
     env: &mut HostEnv,
     agent: Agent,
     t: u64,
     addr: u64,
     data: &[u8],
 ) -> u64 {
-    let done = reserve_port(port_free, t, costs::dma_write(cfg, data.len()));
+    let (_, done) = port.reserve(cfg, t, 0, data.len());
     let _ = env.mem.write(agent, addr, data);
     done
+}
+
+/// A delivery chunk's DMA write (toe_engine S_DISSUE, toe_mover): the engine asks at `t`, and
+/// the request goes out once toe_mover can take the chunk (`mover_free`: it has read the last
+/// chunk's words, `MOVER_FREE_EARLY` cycles before that chunk's write is done); the chunk's
+/// first word follows `MOVER_LEAD` cycles (and the chain walk's `walk`) after that. Returns
+/// (the cycle the request went out, the done time); `mover_free` moves on.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn mover_write(
+    cfg: &DeviceConfig,
+    port: &mut WritePort,
+    mover_free: &mut u64,
+    env: &mut HostEnv,
+    t: u64,
+    walk: u64,
+    addr: u64,
+    data: &[u8],
+) -> (u64, u64) {
+    // S_DISSUE's cycle with the request out (the engine leaves the cycle after)
+    let taken = t.max(*mover_free).max(port.req_free);
+    port.req_free = taken + costs::DMA_WR_REQ;
+    let first = (taken + costs::MOVER_LEAD + walk).max(port.data_free);
+    port.data_free = first + costs::words(cfg, data.len());
+    let _ = env.mem.write(Agent::NicDma, addr, data);
+    *mover_free = port.data_free - costs::MOVER_FREE_EARLY;
+    (taken, port.data_free)
 }
 
 /// The Rust model of the Buflet NIC.
@@ -211,7 +256,9 @@ pub struct ModelDevice {
     /// When tx_data has passed its current data command on (its payload read): it takes the
     /// next one then (docs/tcp-transmit.md, the send step).
     txd_free: u64,
-    wr_free: u64,
+    wr_free: WritePort,
+    /// When toe_mover can take the next delivery chunk (`mover_write`).
+    mover_free: u64,
     /// The buflet-memory window (BUF_WIN_*, docs/p2p.md "The CPU's window").
     win: Window,
 }
@@ -295,7 +342,8 @@ impl ModelDevice {
             rd_free: ReadPort::default(),
             txd_free: 0,
             win: Window::default(),
-            wr_free: 0,
+            wr_free: WritePort::default(),
+            mover_free: 0,
         }
     }
 

@@ -217,6 +217,8 @@ const BAD_PARAMS: &[&str] = &[
     "dma_rd_arb N=300 | dma_rd_arb: N must be in 1..256 (the requester id is 8 bits)",
     "dma_rd_arb OUTSTANDING=6 | dma_rd_arb: OUTSTANDING must be a power of two >= 2",
     "dma_rd_arb OUTSTANDING=1 | dma_rd_arb: OUTSTANDING must be a power of two >= 2",
+    "dma_wr_arb OUTSTANDING=6 | dma_wr_arb: OUTSTANDING must be a power of two >= 2",
+    "dma_wr_arb OUTSTANDING=1 | dma_wr_arb: OUTSTANDING must be a power of two >= 2",
     "dma_wr_arb N=0 | dma_wr_arb: N must be in 1..256 (the requester id is 8 bits)",
     "dma_wr_arb N=300 | dma_wr_arb: N must be in 1..256 (the requester id is 8 bits)",
     "toe_engine KEEP_WIDTH=16 | toe_engine: KEEP_WIDTH must be DATA_WIDTH/8",

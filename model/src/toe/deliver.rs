@@ -8,7 +8,7 @@ use buflet_spec::{hold_rec, reg, sock_flag, CplFlags, CplKind, HoldRec, Status};
 
 use super::{Nb, PageGroup, Seg, PAGE, PG_GROUP, UDP_HDR};
 use crate::parse::tcp_flag;
-use crate::{costs, dma_read, dma_write, prot, Cpl, ModelDevice};
+use crate::{costs, dma_read, dma_write, mover_write, prot, Cpl, ModelDevice};
 
 impl ModelDevice {
     /// Return the head NB of socket `s` with `flags` and completion status `st`, at time `t`.
@@ -280,16 +280,17 @@ impl ModelDevice {
             let mut buf = std::mem::take(&mut self.toe.scratch);
             self.pool
                 .read(seg.chain.head, seg.data_off as usize, &mut buf[..n]);
-            // S_DISSUE fires once toe_mover takes the chunk: when the previous write has left.
-            // Its words follow the mover's walk to the buflet and the RAM's read latency.
-            let issue = t.max(self.wr_free);
+            // S_DISSUE fires once toe_mover can take the chunk (it has read the last chunk's
+            // words). Its words follow the mover's walk to the buflet and the RAM's latency.
             let walk = costs::mover_walk(seg.data_off as u64, self.pool.buflet_bytes() as u64);
-            done = dma_write(
+            let taken;
+            (taken, done) = mover_write(
                 &self.cfg,
                 &mut self.wr_free,
+                &mut self.mover_free,
                 env,
-                Agent::NicDma,
-                issue + costs::MOVER_LEAD + walk,
+                t,
+                walk,
                 page_addr.wrapping_add(in_page),
                 &buf[..n],
             );
@@ -335,7 +336,7 @@ impl ModelDevice {
             } else {
                 // No return (S_DRET waits for the chunk to leave): the engine is free once
                 // the chunk is issued; toe_mover streams it meanwhile.
-                done = issue + 1;
+                done = taken + 1;
             }
         }
         self.toe.socks[s as usize].queued = false;

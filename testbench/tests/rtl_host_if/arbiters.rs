@@ -136,6 +136,13 @@ pub fn dma_rd_arb_three_clients() {
 /// dma_rd_arb's OUTSTANDING (the default; rtl/buflet_nic.v passes DMA_RD_OUTSTANDING).
 const OUTSTANDING: usize = buflet_spec::param::DMA_RD_OUTSTANDING as usize;
 
+/// dma_wr_arb's OUTSTANDING (the default; rtl/buflet_nic.v passes DMA_WR_OUTSTANDING).
+const WR_OUTSTANDING: usize = buflet_spec::param::DMA_WR_OUTSTANDING as usize;
+
+/// Split write transactions (docs/architecture.md "DMA writes are split transactions"): a
+/// client's request is taken while earlier writes' data still streams, the host port carries
+/// the writes' data in request order, a client's words move only once its request was taken,
+/// each client's writes keep their order, and at most OUTSTANDING writes are owed their data.
 pub fn dma_wr_arb_three_clients() {
     const N: usize = 3;
     let (mut m, p) = dut!("dma_wr_arb_w64", DmaWrArb);
@@ -146,9 +153,10 @@ pub fn dma_wr_arb_three_clients() {
     let bus = AxisBus::from_prefix(&m, "m_axis_dma_wr", &[]).expect("m_axis_dma_wr");
     let mut sink = AxisSink::new(&m, bus, 0.4, 0x51).expect("sink");
     // Each client keeps a word presented until it is taken (the AXI-Stream rule; the arbiter
-    // passes the granted client's stream through, so the sink checks it end to end).
+    // passes the head client's stream through, so the sink checks it end to end).
     let mut dvalid = [false; N];
-    // client state: pending writes (addr, data); request accepted flag; word index
+    // client state: its writes (addr, data), how many of them were requested (taken), and the
+    // word index of the oldest write still sending data
     let mut todo: Vec<VecDeque<(u64, Vec<u8>)>> = (0..N)
         .map(|c| {
             (0..50u64)
@@ -161,9 +169,11 @@ pub fn dma_wr_arb_three_clients() {
         })
         .collect();
     let mut req_valid = [false; N];
-    let mut req_done = [false; N];
+    let mut requested = [0usize; N]; // writes of todo[c] whose request was taken
     let mut word = [0usize; N];
-    let mut host: Option<(u64, Vec<u8>)> = None; // host side: request seen, data collected
+    // host side: requests taken and not yet complete, in order (client, addr, data so far)
+    let mut host: VecDeque<(usize, u64, Vec<u8>)> = VecDeque::new();
+    let mut most_owed = 0;
     let mut written = 0;
     let mut cycles = 0;
     while written < 50 * N {
@@ -176,8 +186,9 @@ pub fn dma_wr_arb_three_clients() {
         let mut tkeep = [0u8; N];
         let mut words_now: Vec<Option<(Vec<u8>, u64, bool)>> = vec![None; N];
         for c in 0..N {
-            if let Some((a, data)) = todo[c].front() {
-                if !req_valid[c] && !req_done[c] && rng.gen_bool(0.4) {
+            // the next write's request (several may be taken ahead of their data)
+            if let Some((a, data)) = todo[c].get(requested[c]) {
+                if !req_valid[c] && rng.gen_bool(0.4) {
                     req_valid[c] = true;
                 }
                 if req_valid[c] {
@@ -185,7 +196,10 @@ pub fn dma_wr_arb_three_clients() {
                     addrs[c * 8..c * 8 + 8].copy_from_slice(&a.to_le_bytes());
                     lens[c * 2..c * 2 + 2].copy_from_slice(&(data.len() as u16).to_le_bytes());
                 }
-                // clients present data words as soon as they like, even before the grant
+            }
+            // the oldest write's data, presented as soon as the client likes, even before its
+            // request was taken
+            if let Some((_, data)) = todo[c].front() {
                 if !dvalid[c] && rng.gen_bool(0.7) {
                     dvalid[c] = true;
                 }
@@ -214,58 +228,67 @@ pub fn dma_wr_arb_three_clients() {
         m.eval();
         let sr = m.get(p.s_req_ready);
         let tr = m.get(p.s_axis_tready);
-        if rq_ready && m.get(p.m_dma_wr_req_valid) == 1 {
+        if m.get(p.m_dma_wr_req_valid) == 1 {
             assert!(
-                host.is_none(),
-                "second request before the previous data ended"
+                host.len() < WR_OUTSTANDING,
+                "a request beyond {WR_OUTSTANDING} writes owed their data"
             );
-            let c = sr.trailing_zeros() as usize;
-            assert!(c < N && sr.count_ones() == 1);
-            let (a, data) = todo[c].front().unwrap();
-            assert_eq!(m.get(p.m_dma_wr_req_addr), *a);
-            assert_eq!(m.get(p.m_dma_wr_req_len), data.len() as u64);
-            host = Some((*a, Vec::new()));
-            req_valid[c] = false;
-            req_done[c] = true;
-        } else {
-            assert_eq!(sr, 0);
         }
-        if m.get(p.m_axis_dma_wr_tvalid) == 1 {
-            assert!(host.is_some(), "data on the host port before its request");
-        }
+        // the data of the oldest write owed, sampled before this cycle's request joins
         if let Some(beat) = sink.sample(&m) {
             let c = tr.trailing_zeros() as usize;
             assert!(
                 c < N && tr.count_ones() == 1,
-                "exactly the granted client moves"
+                "exactly the head client moves"
             );
+            let (hc, a, bytes) = host
+                .front_mut()
+                .expect("data on the host port before its request");
+            assert_eq!(c, *hc, "the data of the oldest write owed");
             assert!(
-                req_done[c],
-                "data of a client whose request was not accepted"
+                requested[c] > 0,
+                "data of a client whose request was not taken"
             );
             let w = words_now[c].clone().unwrap();
             dvalid[c] = false;
             let n = w.0.len();
-            let out = &beat.data;
             assert_eq!(beat.keep_u64(), w.1);
             assert_eq!(beat.last, w.2);
-            let (a, bytes) = host.as_mut().unwrap();
-            bytes.extend_from_slice(&out[..n]);
+            bytes.extend_from_slice(&beat.data[..n]);
             word[c] += 1;
             if w.2 {
                 let want = todo[c].pop_front().unwrap();
                 assert_eq!(*a, want.0);
                 assert_eq!(*bytes, want.1, "write data of client {c}");
-                host = None;
-                req_done[c] = false;
+                host.pop_front();
+                requested[c] -= 1;
                 word[c] = 0;
                 written += 1;
             }
         } else {
             assert_eq!(tr & dv, 0, "a client word moved without a host transfer");
         }
+        if rq_ready && m.get(p.m_dma_wr_req_valid) == 1 {
+            let c = sr.trailing_zeros() as usize;
+            assert!(c < N && sr.count_ones() == 1);
+            let (a, data) = &todo[c][requested[c]];
+            assert_eq!(m.get(p.m_dma_wr_req_addr), *a);
+            assert_eq!(m.get(p.m_dma_wr_req_len), data.len() as u64);
+            assert_eq!(m.get(p.m_dma_wr_req_id), c as u64);
+            host.push_back((c, *a, Vec::new()));
+            most_owed = most_owed.max(host.len());
+            req_valid[c] = false;
+            requested[c] += 1;
+        } else {
+            assert_eq!(sr, 0);
+        }
         m.tick(p.clk);
     }
+    // split transactions: requests go ahead of the data, up to the arbiter's limit
+    assert_eq!(
+        most_owed, WR_OUTSTANDING,
+        "most writes owed their data at once"
+    );
 }
 
 pub fn stream_arb_three_sources() {

@@ -385,8 +385,9 @@ impl GuardPath {
 
 /// dma_guard alone: allowed requests pass unchanged (and their responses / data); a refused
 /// read never reaches the host and is answered with one error word (tuser, tlast, rd_refused);
-/// a refused write never reaches the host and its data is taken and dropped up to tlast; each
-/// refusal pulses one fault event with address and requester id.
+/// a refused write never reaches the host and its data is taken and dropped up to tlast, also
+/// when it was taken behind a passed write still owed its data; each refusal pulses one fault
+/// event with address and requester id.
 pub fn dma_guard_refusals() {
     let mut m = Model::new("dma_guard_w64").expect("model built");
     let p = ports::DmaGuard::bind(&m).expect("ports");
@@ -541,4 +542,35 @@ pub fn dma_guard_refusals() {
     let out = [(p.m_axis_dma_wr_tvalid, 1), (p.m_axis_dma_wr_tdata, 0x55)];
     expect_all(&mut m, "allowed write: data", &out);
     expect_all(&mut m, "allowed write: no fault", &[(p.ev_wr_fault, 0)]);
+    m.tick(clk);
+    m.set(p.s_axis_wr_tvalid, 0);
+
+    // split writes: an allowed write and a refused one behind it are both taken before the
+    // first one's data; that data passes, then the refused one's is dropped
+    let (a1, a2) = (0xa000, 0xb000);
+    wr.offer(&mut m, a1, 8, 2, false);
+    let fwd = [(p.m_dma_wr_req_valid, 1), (p.s_wr_req_ready, 1)];
+    expect_all(&mut m, "split write 1: forwarded", &fwd);
+    m.tick(clk);
+    wr.offer(&mut m, a2, 8, 0, true);
+    wr.refuse(&mut m, clk, "split write 2", a2, 0);
+    let word = [(p.s_axis_wr_tdata, 0x66), (p.s_axis_wr_tlast, 1)];
+    set_all(&mut m, &word);
+    m.set(p.s_axis_wr_tvalid, 1);
+    let out = [
+        (p.m_axis_dma_wr_tvalid, 1),
+        (p.m_axis_dma_wr_tdata, 0x66),
+        (p.wr_refused, 0),
+    ];
+    expect_all(&mut m, "split write 1: its word passes", &out);
+    m.tick(clk);
+    let dropped = [
+        (p.m_axis_dma_wr_tvalid, 0),
+        (p.wr_refused, 1),
+        (p.s_axis_wr_tready, 1),
+    ];
+    expect_all(&mut m, "split write 2: its word is dropped", &dropped);
+    m.tick(clk);
+    m.set(p.s_axis_wr_tvalid, 0);
+    expect_all(&mut m, "no write owed", &[(p.wr_refused, 0)]);
 }
