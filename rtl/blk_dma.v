@@ -391,6 +391,16 @@ module blk_dma #(
     localparam OW    = $clog2(W_MAX + 1);
     reg [OW-1:0] owed;       // BLK_WRITE: blocks sent whose status has not come yet
     reg          failed;     // BLK_WRITE: a status was not OK (the command ends DISK_ERROR)
+    // A write command that ended with statuses still owed is parked: its completion waits
+    // here for them while the engine starts the next command (docs/storage.md).
+    reg          p_valid;
+    reg [OW-1:0] p_left;     // its statuses still owed (the oldest owed ones)
+    reg          p_failed;
+    reg          p_tout;     // given up on BLK_TIMEOUT
+    reg  [7:0]   p_status;
+    reg [31:0]   p_tag;
+    reg [15:0]   p_sock;
+    reg [31:0]   p_written;
     reg          i_pf;       // issuer: an element's read is in flight
     reg          i_have;     // issuer: sg_q holds that element, not yet checked
     reg          i_err;      // its read returned an error (tuser)
@@ -580,6 +590,7 @@ module blk_dma #(
         rd_q <= bmem[raddr];
     end
 
+    wire p_owe     = p_valid && (p_left != {OW{1'b0}});   // the parked command is owed statuses
     wire resp_fire = (state == S_RB_RESP) && fresh && s_blk_resp_valid;   // a read's status
     wire w_resp    = (owed != {OW{1'b0}}) && fresh && s_blk_resp_valid;     // an owed write's
     wire stale_resp = !fresh && s_blk_resp_valid;   // a late answer, discarded
@@ -590,6 +601,8 @@ module blk_dma #(
                            (state == S_RB_RESP) ||
                            ((state == S_BLK_WAIT) && buf_done && !s_busy && (owed == OW'(W_MAX))) ||
                            ((state == S_CPL) && !s_busy && (owed != {OW{1'b0}})) ||
+                           // no command, a parked completion owed statuses
+                           ((state == S_IDLE) && p_owe && !s_busy) ||
                            // the data side waits for a host chunk the issuer holds back while
                            // W_MAX-1 writes are owed
                            ((state == S_W_POP) && !cq_valid && !s_busy && (i_state == I_CHUNK) &&
@@ -601,13 +614,19 @@ module blk_dma #(
     reg  [31:0] wait_cnt;
     wire        timed_out = dev_wait && !dev_prog && (blk_timeout != 32'd0) &&
                             (wait_cnt >= blk_timeout - 32'd1);
-    // given up: the owed writes' statuses and, after a read's request was taken, its answer
-    // are still owed
-    wire [31:0] owe = !timed_out ? 32'd0 :
+    // a timeout gives up the parked command first (its statuses are the oldest owed; the
+    // current command's wait then starts over), else the current command
+    wire        p_timed = timed_out && p_owe;
+    wire        c_timed = timed_out && !p_owe;
+    // given up: the parked command's statuses; or the owed writes' statuses and, after a
+    // read's request was taken, its answer
+    wire [31:0] owe = p_timed ? 32'(p_left) : !c_timed ? 32'd0 :
                       32'(owed) + (((state == S_RB_DATA) || (state == S_RB_RESP)) ? 32'd1 : 32'd0);
     always @(posedge clk) begin
-        if (rst || !dev_wait || dev_prog) wait_cnt <= 32'd0;
-        else if (!timed_out) wait_cnt <= wait_cnt + 32'd1;
+        // restarts at progress and at a timeout (a parked command given up: the current
+        // command's wait starts over)
+        if (rst || !dev_wait || dev_prog || timed_out) wait_cnt <= 32'd0;
+        else wait_cnt <= wait_cnt + 32'd1;
         if (rst) stale <= 32'd0;
         else stale <= stale + owe - {31'd0, stale_resp};
     end
@@ -649,7 +668,8 @@ module blk_dma #(
     end
 
     // ------------------------------------------------------------------ outputs
-    assign cmd_ready = (state == S_IDLE);
+    // a BLK_READ waits for a parked write's statuses (the device answers in order)
+    assign cmd_ready = (state == S_IDLE) && !(cmd_out[CMD_W-1] && p_valid);
 
     // the issuer stops when the data side ended the command (or an owed write failed)
     // (S_IDLE starts it: `failed` is the last command's until then)
@@ -753,10 +773,26 @@ module blk_dma #(
         cpl[`BF_CPL_OPCODE_RANGE]   = c_rd ? 8'(`BF_OP_BLK_READ) : 8'(`BF_OP_BLK_WRITE);
     end
     // a command completes once no status is owed, the sender is done, the issuer stopped and
-    // every answer to its reads was taken
-    assign m_cpl_valid  = (state == S_CPL) && (owed == {OW{1'b0}}) && !s_busy &&
-                          (i_state == I_IDLE) && !rk_valid && !cq_valid;
-    assign m_cpl_data   = cpl;
+    // every answer to its reads was taken, and after the parked one
+    wire cur_done = (i_state == I_IDLE) && !rk_valid && !cq_valid && !s_busy;
+    wire cur_cpl  = (state == S_CPL) && (owed == {OW{1'b0}}) && cur_done && !p_valid;
+    wire p_cpl    = p_valid && (p_left == {OW{1'b0}});
+    // a write that ended with statuses owed parks its completion (one at a time)
+    wire park     = (state == S_CPL) && !c_rd && !p_valid && (owed != {OW{1'b0}}) && cur_done &&
+                    !w_resp && !timed_out;
+    reg [255:0] p_cpl_data;
+    always @(*) begin
+        p_cpl_data = 256'd0;
+        p_cpl_data[`BF_CPL_KIND_RANGE]     = 8'(`BF_CPL_KIND_BLK_DONE);
+        p_cpl_data[`BF_CPL_STATUS_RANGE]   = p_failed ? 8'(`BF_STATUS_DISK_ERROR) :
+                                             p_tout ? 8'(`BF_STATUS_DISK_TIMEOUT) : p_status;
+        p_cpl_data[`BF_CPL_SOCK_REF_RANGE] = p_sock;
+        p_cpl_data[`BF_CPL_TAG_RANGE]      = p_tag;
+        p_cpl_data[`BF_CPL_BYTES_RANGE]    = p_written;
+        p_cpl_data[`BF_CPL_OPCODE_RANGE]   = 8'(`BF_OP_BLK_WRITE);
+    end
+    assign m_cpl_valid  = p_cpl || cur_cpl;
+    assign m_cpl_data   = p_cpl ? p_cpl_data : cpl;
     assign ev_blk_bytes = 16'(BLK_BYTES);
 
     // ------------------------------------------------------------------ element collection
@@ -807,6 +843,14 @@ module blk_dma #(
             status       <= 8'd0;
             owed         <= {OW{1'b0}};
             failed       <= 1'b0;
+            p_valid      <= 1'b0;
+            p_left       <= {OW{1'b0}};
+            p_failed     <= 1'b0;
+            p_tout       <= 1'b0;
+            p_status     <= 8'd0;
+            p_tag        <= 32'd0;
+            p_sock       <= 16'd0;
+            p_written    <= 32'd0;
             i_state      <= I_IDLE;
             i_pf         <= 1'b0;
             i_have       <= 1'b0;
@@ -829,11 +873,11 @@ module blk_dma #(
             ev_fault     <= 1'b0;
             ev_dev_bytes_valid <= 1'b0;
             ev_dev_wr_valid <= 1'b0;
-            if (timed_out) begin
+            if (c_timed) begin
                 status <= 8'(`BF_STATUS_DISK_TIMEOUT);
                 state  <= S_CPL;
             end else case (state)
-                S_IDLE: if (cmd_valid) begin
+                S_IDLE: if (cmd_valid && cmd_ready) begin
                     {c_rd, c_tag, c_sock, next_ptr, c_max, c_bytes} <= cmd_out;
                     elem_cnt  <= 32'd0;
                     described <= 32'd0;
@@ -1021,7 +1065,13 @@ module blk_dma #(
                 S_RB_END: begin
                     block_done(S_RB_REQ);           // every host write of the block was issued
                 end
-                S_CPL: if (m_cpl_valid && m_cpl_ready) state <= S_IDLE;
+                S_CPL: if (cur_cpl && m_cpl_ready) begin
+                    state <= S_IDLE;
+                end else if (park) begin
+                    {p_valid, p_left, p_failed, p_tout, p_status} <= {1'b1, owed, failed, 1'b0, status};
+                    {p_tag, p_sock, p_written} <= {c_tag, c_sock, written};
+                    state <= S_IDLE;
+                end
                 default: state <= S_IDLE;
             endcase
             // ---------------------------------------------------------- BLK_WRITE issuer
@@ -1101,18 +1151,33 @@ module blk_dma #(
             // Owed writes: one more when a data packet goes out, one fewer per status; given up
             // on a timeout (they became `stale`). A failed one sets `failed`, which makes the
             // completion DISK_ERROR whatever the FSM found since.
-            if (timed_out) begin
+            // The oldest owed statuses are the parked command's.
+            if (c_timed) begin
                 owed <= {OW{1'b0}};
+            end else if (p_timed) begin
+                owed <= owed + OW'(w_sent) - p_left;
             end else begin
                 owed <= owed + OW'(w_sent) - OW'(w_resp);
             end
-            if (w_resp && !timed_out) begin
+            if (w_resp && !timed_out && p_owe) begin
+                p_left <= p_left - 1'b1;
+                if (s_blk_resp_status != 8'd0) begin
+                    p_failed <= 1'b1;
+                end else if (!p_failed) begin
+                    p_written <= p_written + 32'(BLK_BYTES);
+                end
+            end else if (w_resp && !timed_out) begin
                 if (s_blk_resp_status != 8'd0) begin
                     failed <= 1'b1;
                 end else if (!failed) begin
                     written <= written + 32'(BLK_BYTES);
                 end
             end
+            if (p_timed) begin
+                p_left <= {OW{1'b0}};
+                p_tout <= 1'b1;
+            end
+            if (p_cpl && m_cpl_ready) p_valid <= 1'b0;
         end
     end
 endmodule

@@ -50,9 +50,14 @@ pub struct Bench {
     // observed; a host read or buflet-memory read run is tagged with the index of the command
     // it belongs to (completions seen so far: the engine runs one command at a time)
     pub reads: Vec<(usize, u64, u64)>,
+    /// The cycle of each host read (a parked write's completion comes after the next command
+    /// started reading: `random::retag` attributes the reads by these).
+    pub read_cycles: Vec<u64>,
     pub blocks: Vec<BlkOp>,
     pub writes: Vec<(u64, Vec<u8>)>,
     pub cpls: Vec<Done>,
+    /// The cycle each completion was taken.
+    pub cpl_cycles: Vec<u64>,
     // block device state
     pub blk: BlkDev,
     pub blk_count: usize,
@@ -89,6 +94,8 @@ pub struct Bench {
     // CNT_BLK_DEV_WR_BYTES events (command index, bytes)
     pub dev_writes: Vec<(usize, u64, Vec<u8>)>,
     pub dev_wr_cycles: Vec<u64>,
+    /// The cycle each run of buflet-memory reads began.
+    pub dev_read_cycles: Vec<u64>,
     pub dev_wr_stalls: Vec<u64>,
     pub dev_wr_events: Vec<(usize, u64)>,
 }
@@ -136,8 +143,10 @@ impl Bench {
             disk_late: Vec::new(),
             timeouts: 0,
             reads: Vec::new(),
+            read_cycles: Vec::new(),
             blocks: Vec::new(),
             writes: Vec::new(),
+            cpl_cycles: Vec::new(),
             cpls: Vec::new(),
             blk: BlkDev::Idle,
             blk_count: 0,
@@ -163,6 +172,7 @@ impl Bench {
             wr_busy: 0,
             dev_writes: Vec::new(),
             dev_wr_cycles: Vec::new(),
+            dev_read_cycles: Vec::new(),
             dev_wr_stalls: Vec::new(),
             dev_wr_events: Vec::new(),
         }
@@ -368,6 +378,7 @@ impl Bench {
                 let len = self.m.get(p.m_dma_rd_req_len);
                 assert!((1..=4096).contains(&len), "read len {len}");
                 self.reads.push((self.cpls.len(), addr, len));
+                self.read_cycles.push(self.m.cycles());
                 let data = self.host.read(addr, len as usize);
                 let refused = data.is_none();
                 let data = data.unwrap_or_else(|| vec![0; len as usize]);
@@ -533,7 +544,10 @@ impl Bench {
                 let a = self.m.get(p.bram_rd_addr);
                 match (self.last_rd, self.dev_reads.last_mut()) {
                     (Some(p), Some(run)) if a == p + 1 => run.2 += 1,
-                    _ => self.dev_reads.push((self.cpls.len(), a, 1)),
+                    _ => {
+                        self.dev_reads.push((self.cpls.len(), a, 1));
+                        self.dev_read_cycles.push(self.m.cycles());
+                    }
                 }
                 self.last_rd = Some(a);
                 let at = a as usize * kw;
@@ -573,6 +587,7 @@ impl Bench {
                 assert_eq!(d.kind, CplKind::BlkDone);
                 assert_eq!(d.phase, 0);
                 assert_eq!(d.flags, CplFlags::empty());
+                self.cpl_cycles.push(self.m.cycles());
                 self.cpls.push(Done {
                     tag: d.tag,
                     opcode: Opcode::try_from(d.opcode).expect("a known opcode"),
