@@ -119,6 +119,12 @@ pub(crate) struct Blk {
     job: Option<Job>,
     busy_until: u64,
     buf: Vec<u8>,
+    /// The parked write's statuses still owed (docs/storage.md "Parked completions"): (the
+    /// cycle its data packet was sent, the cycle its status comes). Its completion was worked
+    /// out when it parked.
+    parked: VecDeque<(u64, u64)>,
+    /// The cycle the parked write's completion is posted (0: none parked yet).
+    parked_cpl: u64,
 }
 
 impl Default for Blk {
@@ -128,6 +134,8 @@ impl Default for Blk {
             job: None,
             busy_until: 0,
             buf: vec![0; BLOCK],
+            parked: VecDeque::new(),
+            parked_cpl: 0,
         }
     }
 }
@@ -154,8 +162,9 @@ impl ModelDevice {
         }
     }
 
-    fn blk_finish(&mut self, j: &Job, st: Status, t: u64) {
-        self.blk.busy_until = t;
+    /// Post the job's completion at `t`; the engine takes the next command from `free` on.
+    fn blk_finish(&mut self, j: &Job, st: Status, t: u64, free: u64) {
+        self.blk.busy_until = free;
         self.post_cpl(
             t,
             Cpl {
@@ -276,7 +285,18 @@ impl ModelDevice {
     fn blk_wait_owed(&mut self, j: &mut Job, t: u64, keep: usize) -> (u64, Option<Status>) {
         let mut t = t;
         Self::blk_take(j, t);
-        while j.owed.len() >= keep {
+        loop {
+            // the parked write's statuses come first
+            let parked = self.blk.parked.iter().find(|e| e.1 > t).map(|e| e.1);
+            let n = self.blk.parked.iter().filter(|e| e.1 > t).count();
+            if n + j.owed.len() < keep {
+                break;
+            }
+            if let Some(at) = parked {
+                t = at + 1;
+                Self::blk_take(j, t);
+                continue;
+            }
             match j.owed[0] {
                 (_, at, Some(_)) => {
                     t = t.max(at + 1);
@@ -299,8 +319,14 @@ impl ModelDevice {
         let mut t = t;
         loop {
             Self::blk_take(j, t);
-            if j.owed.iter().filter(|e| e.0 <= t).count() < W_MAX - 1 {
+            let parked = self.blk.parked.iter().find(|e| e.1 > t).map(|e| e.1);
+            let n = self.blk.parked.iter().filter(|e| e.1 > t).count();
+            if n + j.owed.iter().filter(|e| e.0 <= t).count() < W_MAX - 1 {
                 return (t, None);
+            }
+            if let Some(at) = parked {
+                t = at + 1;
+                continue;
             }
             match j.owed[0] {
                 (_, at, Some(_)) => t = t.max(at + 1),
@@ -353,6 +379,12 @@ impl ModelDevice {
                 }
             }
         };
+        // a BLK_READ waits for the parked write's completion (the device answers in order)
+        if j.read && j.phase == Phase::Start && self.blk.parked_cpl >= self.now {
+            j.at = self.blk.parked_cpl + 1;
+            self.blk.job = Some(j);
+            return;
+        }
         let now = self.now;
         let mut end: Option<Status> = None;
         let mut t = now + costs::BLK_STEP;
@@ -660,13 +692,34 @@ impl ModelDevice {
             if issuer_stop {
                 t = (t + 2).max(j.dfree) + 1;
             }
-            let from = t.max(j.sender_free).max(j.drained);
+            // after the parked completion (one is parked at a time)
+            let from = t
+                .max(j.sender_free)
+                .max(j.drained)
+                .max(self.blk.parked_cpl + 1);
+            Self::blk_take(&mut j, from);
+            if !j.read && !j.owed.is_empty() && j.owed.iter().all(|e| e.2.is_some()) {
+                // park (docs/storage.md "Parked completions"): the engine takes the next
+                // command now; the completion follows the last status
+                let mut last = from;
+                for &(_, at, ok) in &j.owed {
+                    last = at + 1;
+                    if ok != Some(true) {
+                        j.failed = true;
+                    } else if !j.failed {
+                        j.written += BLOCK as u64;
+                    }
+                }
+                self.blk.parked = j.owed.iter().map(|e| (e.0, e.1)).collect();
+                self.blk.parked_cpl = last;
+                return self.blk_finish(&j, st, last, from + 1);
+            }
             let (u, given_up) = self.blk_wait_owed(&mut j, from, 1);
             t = u;
             end = (t != NEVER).then(|| given_up.unwrap_or(st));
         }
         match end {
-            Some(st) => self.blk_finish(&j, st, t),
+            Some(st) => self.blk_finish(&j, st, t, t),
             None => {
                 j.at = t;
                 self.blk.job = Some(j);
