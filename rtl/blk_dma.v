@@ -67,6 +67,16 @@
 // command, completes only when no status is owed (S_CPL waits). Writes issued before the
 // failure arrived are done by the device but not counted.
 //
+// Parked completions (BLK_WRITE, docs/storage.md "Parked completions"): a write that ended
+// (S_CPL: the issuer stopped, every read answered, the sender done) with statuses still owed
+// parks its completion (p_*: tag, status, BYTES, the statuses it is owed, p_left) and the
+// engine takes the next command. The oldest owed statuses are the parked command's: each status
+// that comes goes to it while p_left != 0. It is posted in the cycle after its last status;
+// another command's completion waits for it (order kept), a BLK_READ does not start while a
+// write is parked, and one write is parked at a time. A timeout while the parked command is
+// owed statuses gives it up (DISK_TIMEOUT; its owed answers become `stale`) and restarts the
+// current command's wait; it also counts in S_IDLE with a parked command owed statuses.
+//
 // BLK_READ (docs/storage.md): when the element that starts a block has been accepted, the
 // engine issues one block-device read (lba of that element, len 4096, write 0), stores the
 // block's data words from s_axis_blk_rd_* in the block buffer and takes its status. With status
