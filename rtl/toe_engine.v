@@ -327,10 +327,14 @@ module toe_engine #(
     reg          tx_arp;           // the queued tx command is an ARP reply
     reg          del_mode;         // S_DRET belongs to a SOCK_DEL
     reg          del_list;         // SOCK_DEL chain walk: 0 in-order list, 1 reassembly list
-    // outputs: chain frees (df: deferred free of a drained segment, released when its reads
-    // are issued), completions
-    reg          df_valid, fr_valid, cp_valid;
+    // outputs: chain frees (df: deferred frees of drained segments, oldest first (df2 behind
+    // it), each released once toe_mover has made its chunk's reads: rd_done past its tag),
+    // completions
+    reg          df_valid, df2_valid, fr_valid, cp_valid;
     reg [15:0]   df_head, df_tail, df_count, fr_head, fr_tail, fr_count;
+    reg [15:0]   df2_head, df2_tail, df2_count;
+    reg [7:0]    df_tag, df2_tag;      // the mover command index of the chunk (mv_acc)
+    reg [7:0]    mv_acc;               // mover commands issued (mod 256)
     reg [255:0]  cp_data;
 
     // ------------------------------------------------------------------ memory reads (registered address)
@@ -389,6 +393,7 @@ module toe_engine #(
     wire cpl_slot  = !cp_valid || m_cpl_ready;
     wire mv_cmd_ready, mv_rd_idle, mv_out_idle, mv_rec_issue, tx_ready;
     wire [15:0] mv_rec_buf;
+    wire [7:0]  mv_rd_done;            // mover commands whose reads are all made (mod 256)
     wire wr_fire   = m_dma_wr_req_valid && m_dma_wr_req_ready;
     wire an_wr     = (state == S_AN_WR);
     wire an_fire   = an_wr && wr_fire;
@@ -404,7 +409,9 @@ module toe_engine #(
     wire anfree_go = (state == S_AN_FREE) && mv_rd_idle && free_slot;
     wire rel_go    = (state == S_REL1) && mv_rd_idle && free_slot;   // once no chain walk is pending
     wire fsm_fr_load = (fin_free && free_slot) || dfree_go || delseg_go || anfree_go || rel_go;
-    wire df_move   = df_valid && mv_cmd_ready && free_slot && !fsm_fr_load;
+    wire [7:0] df_age = mv_rd_done - df_tag;   // 1..128: the oldest deferred chunk is read
+    wire df_move   = df_valid && (df_age != 8'd0) && !df_age[7] && free_slot && !fsm_fr_load;
+    wire df_push   = (state == S_DISSUE) && wr_fire && dlv_dfree;
     wire dret_go   = (state == S_DRET) && mv_out_idle && cpl_slot;
     wire ancpl_go  = (state == S_AN_CPL) && mv_out_idle && cpl_slot;
     // protection lookup: the page list in S_DPGREQ, the page just read in S_DPGCHK, the
@@ -767,7 +774,8 @@ module toe_engine #(
             {bkt_vld, sock_used, nb_used, hold_bm, mk_bm, pq_in} <= 0;
             act_head <= NULL16;
             {pq_wp, pq_rp, pq_cnt} <= 0;
-            {fr_valid, df_valid, cp_valid, del_mode, an_rsn} <= 0;
+            {fr_valid, df_valid, df2_valid, cp_valid, del_mode, an_rsn} <= 0;
+            {df_tag, df2_tag, mv_acc} <= 0;
             {ev_drop_valid, ev_drop_reason, ev_accepted, ev_delivered_valid, ev_delivered_bytes} <= 0;
             {ev_nb_returned, ev_ooo_held, ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick, ev_rx_done} <= 0;
             {ev_fault, ev_fault_addr, ev_fault_write, expose_en, expose_idx, ev_hold_rec, ev_released} <= 0;
@@ -780,9 +788,24 @@ module toe_engine #(
             {ev_drop_valid, ev_accepted, ev_delivered_valid, ev_nb_returned, ev_ooo_held, ev_rx_done} <= 0;
             {ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick, ev_hold_rec, ev_released} <= 0;
             if (fr_valid && m_free_ready) fr_valid <= 1'b0;
-            if (df_move) begin
+            if (wr_fire) mv_acc <= mv_acc + 8'd1;
+            // the deferred frees: the oldest leaves once read, a drained chunk's joins behind
+            if (df_move) free_op(df_head, df_tail, df_count);
+            if (df_move && (df2_valid || df_push)) begin
+                df_valid <= 1'b1;
+                {df_head, df_tail, df_count, df_tag} <= df2_valid ? {df2_head, df2_tail, df2_count, df2_tag}
+                                                                  : {hd_idx16, chn_rd[15:0], chn_rd[31:16], mv_acc};
+            end else if (df_move) begin
                 df_valid <= 1'b0;
-                free_op(df_head, df_tail, df_count);
+            end else if (df_push && !df_valid) begin
+                df_valid <= 1'b1;
+                {df_head, df_tail, df_count, df_tag} <= {hd_idx16, chn_rd[15:0], chn_rd[31:16], mv_acc};
+            end
+            if (df_push && ((df_valid && !df_move) || (df_move && df2_valid))) begin
+                df2_valid <= 1'b1;
+                {df2_head, df2_tail, df2_count, df2_tag} <= {hd_idx16, chn_rd[15:0], chn_rd[31:16], mv_acc};
+            end else if (df_move) begin
+                df2_valid <= 1'b0;
             end
             if (cp_valid && m_cpl_ready) cp_valid <= 1'b0;
             // a hold record names its buflet: it becomes exposed
@@ -1040,10 +1063,6 @@ module toe_engine #(
                     {ev_delivered_valid, ev_delivered_bytes, ev_hold_rec} <= {1'b1, 3'd0, dn, sk_hold};
                     if (sk_hold && dlv_empt) hold_bm[hd_idx] <= 1'b1;
                     if (sk_hold && dlv_empt && hd_finrst) mk_bm[hd_idx] <= 1'b1;
-                    if (dlv_dfree) begin
-                        df_valid <= 1'b1;
-                        {df_head, df_tail, df_count} <= {hd_idx16, chn_rd[15:0], chn_rd[31:16]};
-                    end
                     if (!dlv_ret && cx_dl[`BF_SOCK_CTX_SEG_HEAD_RANGE] != NULL16) wake(sk_idx);
                     state <= dlv_ret ? S_DRET : S_IDLE;
                 end
@@ -1250,7 +1269,7 @@ module toe_engine #(
     assign prot_addr  = pl_list ? pl_addr : pg_chk ? pg_new : an_addr;
     assign prot_len   = pl_list ? pl_len : pg_chk ? 32'd4096 : {16'd0, an_len};
     assign prot_write = !pl_list;
-    assign m_dma_wr_req_valid = ((state == S_DISSUE) && mv_cmd_ready && !(dlv_dfree && df_valid && !df_move)) ||
+    assign m_dma_wr_req_valid = ((state == S_DISSUE) && mv_cmd_ready && !(dlv_dfree && df2_valid && !df_move)) ||
                                 (an_wr && mv_cmd_ready);
     assign m_dma_wr_req_addr  = an_wr ? (an_addr + {48'd0, an_off}) : dl_wr_addr;
     assign m_dma_wr_req_len   = an_wr ? an_ck : dl_wr_len;
@@ -1264,7 +1283,8 @@ module toe_engine #(
         .ram_rd_en(ram_rd_en), .ram_rd_addr(ram_rd_addr), .ram_rd_data(ram_rd_data),
         .m_axis_tdata(m_axis_dma_wr_tdata), .m_axis_tkeep(m_axis_dma_wr_tkeep), .m_axis_tvalid(m_axis_dma_wr_tvalid),
         .m_axis_tready(m_axis_dma_wr_tready), .m_axis_tlast(m_axis_dma_wr_tlast),
-        .rd_idle(mv_rd_idle), .out_idle(mv_out_idle), .rec_issue(mv_rec_issue), .rec_buf(mv_rec_buf)
+        .rd_idle(mv_rd_idle), .rd_done(mv_rd_done), .out_idle(mv_out_idle), .rec_issue(mv_rec_issue),
+        .rec_buf(mv_rec_buf)
     );
 endmodule
 `resetall

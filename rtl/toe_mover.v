@@ -4,6 +4,10 @@
 // chunk's words from the buflet data RAM (1-cycle read latency, one word per cycle), marks the
 // chunk's bytes in each word with tkeep, and packs them with an axis_packer into one packet on
 // m_axis_*. A 4-entry skid FIFO with read credits handles output backpressure.
+// One more command waits in a command register while a chunk streams (cmd_ready: the register is
+// free), and starts in the cycle after the last word of the chunk before it is read, so
+// consecutive chunks leave back to back. rd_done counts (mod 256) the commands whose RAM reads
+// are all made, one cycle after the last: a chain may be freed once its command is counted.
 // Record mode (cmd_rec, p2p hold delivery, docs/p2p.md): the same walk to the buflet holding
 // the offset, then instead of the payload one 8-byte hold_rec word {HEAD = cmd_head, LEN =
 // cmd_len, OFF = offset inside that buflet, BUFLET = that buflet} (byte k in bits [8k+7:8k])
@@ -50,6 +54,7 @@ module toe_mover #(
     output wire                  m_axis_tlast,
     // status
     output wire                  rd_idle,   // no RAM read pending or in flight (chains may be freed)
+    output reg  [7:0]            rd_done,   // commands whose RAM reads are all made (mod 256)
     output wire                  out_idle,  // every accepted chunk has left on m_axis (tlast taken)
     output wire                  rec_issue, // a record enters the pipeline (one-cycle)
     output wire [15:0]           rec_buf    // its BUFLET (valid with rec_issue)
@@ -82,6 +87,14 @@ module toe_mover #(
     reg  [12:0] rem;            // bytes still to read (record mode: the chunk length)
     reg         m_rec;          // the command is a record
     reg  [15:0] m_head;         // its HEAD field
+
+    // the command waiting behind the current one
+    reg         q_valid;
+    reg  [15:0] q_buf;
+    reg  [15:0] q_off;
+    reg  [12:0] q_len;
+    reg         q_rec;
+    reg  [15:0] q_head;
 
     // read pipeline stage (data arrives the cycle after ram_rd_en)
     reg                  p_valid;
@@ -125,15 +138,24 @@ module toe_mover #(
     // BUFLET_BYTES / KEEP_WIDTH is a power of two >= 2: word address = {buflet, word in buflet}
     wire [BW_ADDR-1:0] word_addr = {cur_buf[BW_ADDR-WOW-1:0], woff};
 
-    assign cmd_ready   = (state == S_IDLE) && (pkts != 8'hFF);
+    assign cmd_ready   = !q_valid && (pkts != 8'hFF);
     assign link_rd_idx = cur_buf;
     assign ram_rd_en   = issue;
     assign ram_rd_addr = word_addr;
-    assign rd_idle     = (state == S_IDLE) && !p_valid;
+    assign rd_idle     = (state == S_IDLE) && !p_valid && !q_valid;
     assign out_idle    = (pkts == 8'd0);
 
     wire cmd_fire = cmd_valid && cmd_ready;
     wire out_last = m_axis_tvalid && m_axis_tready && m_axis_tlast;
+    // the current command's last RAM read (or its record) goes out this cycle
+    wire cur_end  = ((state == S_STREAM) && issue && w_last) || rec_issue;
+    // a command starts: the waiting one, else the one offered now (straight from S_IDLE)
+    wire start    = ((state == S_IDLE) || cur_end) && (q_valid || cmd_fire);
+    wire [15:0] n_buf  = q_valid ? q_buf  : cmd_buf;
+    wire [15:0] n_off  = q_valid ? q_off  : cmd_off;
+    wire [12:0] n_len  = q_valid ? q_len  : cmd_len;
+    wire        n_rec  = q_valid ? q_rec  : cmd_rec;
+    wire [15:0] n_head = q_valid ? q_head : cmd_head;
 
     always @(posedge clk) begin
         if (rst) begin
@@ -151,7 +173,21 @@ module toe_mover #(
             m_rec   <= 1'b0;
             m_head  <= 16'hFFFF;
             pkts    <= 8'd0;
+            q_valid <= 1'b0;
+            q_buf   <= 16'd0;
+            q_off   <= 16'd0;
+            q_len   <= 13'd0;
+            q_rec   <= 1'b0;
+            q_head  <= 16'd0;
+            rd_done <= 8'd0;
         end else begin
+            rd_done <= rd_done + {7'd0, cur_end};
+            // the offered command waits when it does not start now (or the waiting one does)
+            if (cmd_fire && (!start || q_valid)) begin
+                {q_valid, q_buf, q_off, q_len, q_rec, q_head} <= {1'b1, cmd_buf, cmd_off, cmd_len, cmd_rec, cmd_head};
+            end else if (start && q_valid) begin
+                q_valid <= 1'b0;
+            end
             pkts <= pkts + {7'd0, cmd_fire} - {7'd0, out_last};
             p_valid <= issue || rec_issue;
             p_rec   <= rec_issue;
@@ -165,18 +201,8 @@ module toe_mover #(
                 p_rdata <= {m_head, 3'd0, rem, off_rem, cur_buf};
             end
             case (state)
-                S_IDLE: if (cmd_fire) begin
-                    cur_buf <= cmd_buf;
-                    off_rem <= cmd_off;
-                    rem     <= cmd_len;
-                    woff    <= cmd_off[KW+WOW-1:KW];
-                    boff    <= cmd_off[KW-1:0];
-                    m_rec   <= cmd_rec;
-                    m_head  <= cmd_head;
-                    // offset inside the first buflet: stream (or emit the record) at once, else
-                    // walk the chain first
-                    state   <= (cmd_off >= BB32[15:0]) ? S_WALK : cmd_rec ? S_REC : S_STREAM;
-                end
+                S_IDLE: ;                               // a command starts below
+
                 S_WALK: begin
                     if (off_rem >= BB32[15:0]) begin
                         cur_buf <= link_rd_next;
@@ -203,6 +229,18 @@ module toe_mover #(
                 S_REC: if (rec_issue) state <= S_IDLE;
                 default: state <= S_IDLE;
             endcase
+            if (start) begin
+                cur_buf <= n_buf;
+                off_rem <= n_off;
+                rem     <= n_len;
+                woff    <= n_off[KW+WOW-1:KW];
+                boff    <= n_off[KW-1:0];
+                m_rec   <= n_rec;
+                m_head  <= n_head;
+                // offset inside the first buflet: stream (or emit the record) at once, else
+                // walk the chain first
+                state   <= (n_off >= BB32[15:0]) ? S_WALK : n_rec ? S_REC : S_STREAM;
+            end
         end
     end
 

@@ -86,8 +86,8 @@ pub const ANON_DELIVERY: u64 = 4;
 /// first word at the host port: the arbiter's grant, the mover's start, the buflet RAM's read
 /// latency, the skid FIFO and the packer (the engine is free meanwhile).
 pub const MOVER_LEAD: u64 = 6;
-/// toe_mover can take the next chunk once it has read the last one's words: this many cycles
-/// before that chunk's write is done (its skid FIFO and packer still hold them).
+/// toe_mover has made a chunk's reads this many cycles before the chunk's write is done (its
+/// skid FIFO and packer still hold the words); the chunk waiting behind it starts then.
 pub const MOVER_FREE_EARLY: u64 = 3;
 
 /// toe_mover's walk along a chain to the buflet holding byte `off` of the frame (S_WALK): one

@@ -187,16 +187,26 @@ pub(crate) fn dma_write(
     done
 }
 
+/// toe_mover's command slots (rtl/toe_mover.v): one chunk streams while one more waits in its
+/// command register.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Mover {
+    /// When the command register is free: the last chunk taken has started reading.
+    free: u64,
+    /// When the last chunk taken has made its reads (`MOVER_FREE_EARLY` before its write is
+    /// done): the next one starts then.
+    rd_end: u64,
+}
+
 /// A delivery chunk's DMA write (toe_engine S_DISSUE, toe_mover): the engine asks at `t`, and
-/// the request goes out once toe_mover can take the chunk (`mover_free`: it has read the last
-/// chunk's words, `MOVER_FREE_EARLY` cycles before that chunk's write is done); the chunk's
-/// first word follows `MOVER_LEAD` cycles (and the chain walk's `walk`) after that. Returns
-/// (the cycle the request went out, the done time); `mover_free` moves on.
+/// the request goes out once toe_mover's command register is free; the chunk's first word
+/// follows `MOVER_LEAD` cycles (and the chain walk's `walk`) after that, or the last chunk's
+/// last word, whichever is later. Returns (the cycle the request went out, the done time).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn mover_write(
     cfg: &DeviceConfig,
     port: &mut WritePort,
-    mover_free: &mut u64,
+    mover: &mut Mover,
     env: &mut HostEnv,
     t: u64,
     walk: u64,
@@ -204,12 +214,14 @@ pub(crate) fn mover_write(
     data: &[u8],
 ) -> (u64, u64) {
     // S_DISSUE's cycle with the request out (the engine leaves the cycle after)
-    let taken = t.max(*mover_free).max(port.req_free);
+    let taken = t.max(mover.free).max(port.req_free);
     port.req_free = taken + costs::DMA_WR_REQ;
     let first = (taken + costs::MOVER_LEAD + walk).max(port.data_free);
     port.data_free = first + costs::words(cfg, data.len());
     let _ = env.mem.write(Agent::NicDma, addr, data);
-    *mover_free = port.data_free - costs::MOVER_FREE_EARLY;
+    // the chunk starts reading once the last one has made its reads
+    mover.free = taken.max(mover.rd_end) + 1;
+    mover.rd_end = port.data_free - costs::MOVER_FREE_EARLY;
     (taken, port.data_free)
 }
 
@@ -257,8 +269,8 @@ pub struct ModelDevice {
     /// next one then (docs/tcp-transmit.md, the send step).
     txd_free: u64,
     wr_free: WritePort,
-    /// When toe_mover can take the next delivery chunk (`mover_write`).
-    mover_free: u64,
+    /// toe_mover's command slots (`mover_write`).
+    mover: Mover,
     /// The buflet-memory window (BUF_WIN_*, docs/p2p.md "The CPU's window").
     win: Window,
 }
@@ -343,7 +355,7 @@ impl ModelDevice {
             txd_free: 0,
             win: Window::default(),
             wr_free: WritePort::default(),
-            mover_free: 0,
+            mover: Mover::default(),
         }
     }
 

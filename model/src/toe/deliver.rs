@@ -287,7 +287,7 @@ impl ModelDevice {
             (taken, done) = mover_write(
                 &self.cfg,
                 &mut self.wr_free,
-                &mut self.mover_free,
+                &mut self.mover,
                 env,
                 t,
                 walk,
