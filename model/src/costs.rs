@@ -89,6 +89,9 @@ pub const MOVER_LEAD: u64 = 6;
 /// toe_mover has made a chunk's reads this many cycles before the chunk's write is done (its
 /// skid FIFO and packer still hold the words); the chunk waiting behind it starts then.
 pub const MOVER_FREE_EARLY: u64 = 3;
+/// Between two chunks toe_mover streams back to back: one idle cycle after a chunk's last word
+/// (its packer emits the partial last word, then takes the next chunk's first).
+pub const MOVER_GAP: u64 = 1;
 
 /// toe_mover's walk along a chain to the buflet holding byte `off` of the frame (S_WALK): one
 /// hop per buflet passed and one cycle to start streaming, none when `off` is in the first.

@@ -196,6 +196,8 @@ pub(crate) struct Mover {
     /// When the last chunk taken has made its reads (`MOVER_FREE_EARLY` before its write is
     /// done): the next one starts then.
     rd_end: u64,
+    /// When the last chunk's write is done.
+    done: u64,
 }
 
 /// A delivery chunk's DMA write (toe_engine S_DISSUE, toe_mover): the engine asks at `t`, and
@@ -216,12 +218,17 @@ pub(crate) fn mover_write(
     // S_DISSUE's cycle with the request out (the engine leaves the cycle after)
     let taken = t.max(mover.free).max(port.req_free);
     port.req_free = taken + costs::DMA_WR_REQ;
-    let first = (taken + costs::MOVER_LEAD + walk).max(port.data_free);
+    // a chunk behind another starts once that one's reads are made, walks its chain, and its
+    // first word leaves `MOVER_GAP` after the other's last (the packer's flush)
+    let first = (taken + costs::MOVER_LEAD + walk)
+        .max(port.data_free)
+        .max(mover.done + costs::MOVER_GAP + walk);
     port.data_free = first + costs::words(cfg, data.len());
     let _ = env.mem.write(Agent::NicDma, addr, data);
     // the chunk starts reading once the last one has made its reads
     mover.free = taken.max(mover.rd_end) + 1;
     mover.rd_end = port.data_free - costs::MOVER_FREE_EARLY;
+    mover.done = port.data_free;
     (taken, port.data_free)
 }
 

@@ -9,8 +9,10 @@
 //! random length within the chain; commands come with random idle cycles (garbage on the command
 //! fields while not valid) and the output is randomly backpressured. Each output packet (one per
 //! chunk, tlast) must be packed (full words, low-mask tkeep on the last) and hold exactly chain
-//! bytes [offset, offset + len). Also checked: RAM reads only address buflets of the chunk's
-//! chain, `rd_idle` never high with a read in flight, `out_idle` at the end.
+//! bytes [offset, offset + len). Also checked: one command waits behind the chunk being read
+//! (two accepted and not yet read at the peak), RAM reads only address buflets of the oldest
+//! such chunk's chain, `rd_done` counts each command once its reads are made, `rd_idle` never
+//! high with a read in flight or to come, `out_idle` at the end.
 //!
 //! Record mode (p2p hold delivery, docs/p2p.md): mixed runs also issue record commands
 //! (`cmd_rec`, a random `cmd_head`, a chunk inside one buflet). Each must come out as one 8-byte
@@ -175,7 +177,11 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64,
     let mut out_bytes: Vec<u8> = Vec::new(); // bytes of the packet being received
     let mut done = 0;
     let mut pending_read: Option<usize> = None; // word address read at the last edge
-    let mut cur_chain: Option<usize> = None; // chain of the chunk being read
+    // the accepted commands whose reads are not all made, oldest first: the chunk's chain
+    // (None: a record); `rd_done` counts the ones finished (one waits behind the current one)
+    let mut reading: VecDeque<Option<usize>> = VecDeque::new();
+    let mut rd_done = 0u64;
+    let mut most_reading = 0;
     let mut junk = vec![0u8; kw];
     let mut cycles = 0u64;
     let mut words_out = 0u64;
@@ -204,12 +210,19 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64,
         m.set(p.link_rd_next, u64::from(next));
         m.eval();
 
+        // commands whose reads were all made by the last edge
+        let d = m.get(p.rd_done);
+        while rd_done != d {
+            reading
+                .pop_front()
+                .unwrap_or_else(|| panic!("{prefix} cycle {cycles}: rd_done past the commands"));
+            rd_done = (rd_done + 1) & 0xff;
+        }
         if m.get(p.rd_idle) == 1 {
             assert!(
-                pending_read.is_none() && m.get(p.ram_rd_en) == 0,
-                "{prefix} cycle {cycles}: rd_idle with a read in flight"
+                pending_read.is_none() && m.get(p.ram_rd_en) == 0 && reading.is_empty(),
+                "{prefix} cycle {cycles}: rd_idle with a read in flight or to come"
             );
-            cur_chain = None;
         }
         if m.get(p.rec_issue) == 1 {
             let b = rec_exp
@@ -220,13 +233,14 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64,
         }
         if cmds.sample(&m).is_some() {
             // a record reads no data RAM: any read while it is current fails below
-            cur_chain = match chunks[ci].rec {
+            reading.push_back(match chunks[ci].rec {
                 Some((_, b)) => {
                     rec_exp.push_back(b);
                     None
                 }
                 None => Some(chain_of[chunks[ci].buf as usize]),
-            };
+            });
+            most_reading = most_reading.max(reading.len());
             accepted.push_back(ci);
             ci += 1;
         }
@@ -234,7 +248,11 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64,
         if m.get(p.ram_rd_en) == 1 {
             let a = m.get(p.ram_rd_addr) as usize;
             assert!(a < words, "{prefix}: RAM read address {a:#x}");
-            let chain = cur_chain.expect("RAM read without a chunk");
+            let chain = reading
+                .front()
+                .copied()
+                .flatten()
+                .expect("RAM read without a chunk (or for a record)");
             assert_eq!(
                 chain_of[a / wpb],
                 chain,
@@ -283,6 +301,10 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64,
         m.tick(p.clk);
     }
     assert_eq!(ci, chunks.len());
+    assert_eq!(
+        most_reading, 2,
+        "{prefix}: commands accepted and not yet read at once (one waits behind the current)"
+    );
     assert!(rec_exp.is_empty(), "{prefix}: records never issued");
     let n_rec = chunks.iter().filter(|c| c.rec.is_some()).count();
     assert_eq!(recs_seen, n_rec, "{prefix}: rec_issue pulses");
