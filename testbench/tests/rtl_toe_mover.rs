@@ -177,8 +177,8 @@ fn run(prefix: &str, kw: usize, bb: usize, seed: u64, idle_p: f64, stall_p: f64,
     let mut out_bytes: Vec<u8> = Vec::new(); // bytes of the packet being received
     let mut done = 0;
     let mut pending_read: Option<usize> = None; // word address read at the last edge
-    // the accepted commands whose reads are not all made, oldest first: the chunk's chain
-    // (None: a record); `rd_done` counts the ones finished (one waits behind the current one)
+                                                // the accepted commands whose reads are not all made, oldest first: the chunk's chain
+                                                // (None: a record); `rd_done` counts the ones finished (one waits behind the current one)
     let mut reading: VecDeque<Option<usize>> = VecDeque::new();
     let mut rd_done = 0u64;
     let mut most_reading = 0;

@@ -198,7 +198,12 @@ pub struct RunReport {
     pub dropped: u64,
     /// Every drop counter by spec name.
     pub drops: DropCounts,
+    /// Device cycles of the whole run: setup, handshake, transfer, then the harness's wait for
+    /// a quiet wire and the socket's close.
     pub cycles: u64,
+    /// Device cycles from the run's start to the last byte durable on disk (every block
+    /// command complete, every byte acknowledged): the transfer, without the wait and the close.
+    pub transfer_cycles: u64,
     pub cpu_copied_bytes: u64,
     /// The driver's registration cache (seed 004): lookups, hits, registrations, collections.
     pub regcache: buflet_driver::regcache::RegStats,

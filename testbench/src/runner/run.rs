@@ -206,6 +206,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         }
     }
 
+    let transfer_cycles = b.cycles();
     // Let the NIC answer the last frames, then delete the socket: its named buffers come back
     // first (flag DELETE), and every buflet must return to the free list.
     let mut quiet_since = b.cycles();
@@ -391,6 +392,7 @@ pub fn run_stream(sc: &Scenario, opt: &RunOptions) -> Result<RunReport, TbError>
         dropped: drops.total(),
         drops,
         cycles,
+        transfer_cycles,
         cpu_copied_bytes: s.cpu_copied,
         regcache: b.drv.reg_stats(),
         verified,
