@@ -512,6 +512,41 @@ module buflet_nic #(
     wire [15:0] meta_pay_off, meta_pay_len, meta_head, meta_tail, meta_count;
     wire        meta_udp, meta_arp_req;
     wire [47:0] meta_arp_sha, meta_src_mac;
+    // the records as toe_engine takes them, from the FIFO behind the parser
+    wire        mq_valid, mq_ready;
+    wire [3:0]  mq_reason;
+    wire [15:0] mq_len;
+    wire [11:0] mq_vlan;
+    wire [31:0] mq_src_ip, mq_dst_ip, mq_seq;
+    wire [15:0] mq_src_port, mq_dst_port;
+    wire [7:0]  mq_flags;
+    wire [31:0] mq_ack;
+    wire        mq_ws_valid;
+    wire [3:0]  mq_ws;
+    wire [15:0] mq_window, mq_mss;
+    wire [15:0] mq_pay_off, mq_pay_len, mq_head, mq_tail, mq_count;
+    wire        mq_udp, mq_arp_req;
+    wire [47:0] mq_arp_sha, mq_src_mac;
+
+    // Frame metadata waits in a FIFO of RX_META_FIFO records between rx_parser and toe_engine
+    // (docs/architecture.md): the engine may fall that many frames behind the wire (a page-list
+    // read behind the block engine's reads, a request) before the parser holds the MAC.
+    localparam META_W = 4 + 16 + 12 + 32 + 32 + 16 + 16 + 32 + 8 + 32 + 1 + 4 + 16 + 16 + 16 + 16 +
+                        1 + 1 + 48 + 48 + 16 + 16 + 16;
+    wire [META_W-1:0] meta_rec = {meta_reason, meta_len, meta_vlan, meta_src_ip, meta_dst_ip,
+                                  meta_src_port, meta_dst_port, meta_seq, meta_flags, meta_ack,
+                                  meta_ws_valid, meta_ws, meta_window, meta_mss, meta_pay_off,
+                                  meta_pay_len, meta_udp, meta_arp_req, meta_arp_sha, meta_src_mac,
+                                  meta_head, meta_tail, meta_count};
+    wire [META_W-1:0] mq_rec;
+    assign {mq_reason, mq_len, mq_vlan, mq_src_ip, mq_dst_ip, mq_src_port, mq_dst_port, mq_seq,
+            mq_flags, mq_ack, mq_ws_valid, mq_ws, mq_window, mq_mss, mq_pay_off, mq_pay_len, mq_udp,
+            mq_arp_req, mq_arp_sha, mq_src_mac, mq_head, mq_tail, mq_count} = mq_rec;
+    sync_fifo #(.WIDTH(META_W), .DEPTH(`BF_PARAM_RX_META_FIFO)) u_meta_fifo (
+        .clk(clk), .rst(rst),
+        .s_valid(meta_valid), .s_ready(meta_ready), .s_data(meta_rec),
+        .m_valid(mq_valid), .m_ready(mq_ready), .m_data(mq_rec)
+    );
 
     wire         tx_cmd_valid, tx_cmd_ready;
     wire [383:0] tx_cmd_data;
@@ -574,19 +609,19 @@ module buflet_nic #(
     ) u_toe (
         .clk(clk), .rst(rst),
         .s_req_valid(req_valid && !is_blk && !is_region), .s_req_ready(toe_req_ready), .s_req_data(req_data),
-        .s_meta_valid(meta_valid), .s_meta_ready(meta_ready), .s_meta_reason(meta_reason),
-        .s_meta_len(meta_len), .s_meta_vlan(meta_vlan),
-        .s_meta_src_ip(meta_src_ip), .s_meta_dst_ip(meta_dst_ip),
-        .s_meta_src_port(meta_src_port), .s_meta_dst_port(meta_dst_port),
-        .s_meta_seq(meta_seq), .s_meta_flags(meta_flags),
-        .s_meta_ack(meta_ack), .s_meta_ws_valid(meta_ws_valid), .s_meta_ws(meta_ws),
-        .s_meta_window(meta_window), .s_meta_mss(meta_mss),
-        .s_meta_pay_off(meta_pay_off), .s_meta_pay_len(meta_pay_len),
-        .s_meta_udp(meta_udp), .s_meta_arp_req(meta_arp_req), .s_meta_arp_sha(meta_arp_sha),
-        .s_meta_src_mac(meta_src_mac),
+        .s_meta_valid(mq_valid), .s_meta_ready(mq_ready), .s_meta_reason(mq_reason),
+        .s_meta_len(mq_len), .s_meta_vlan(mq_vlan),
+        .s_meta_src_ip(mq_src_ip), .s_meta_dst_ip(mq_dst_ip),
+        .s_meta_src_port(mq_src_port), .s_meta_dst_port(mq_dst_port),
+        .s_meta_seq(mq_seq), .s_meta_flags(mq_flags),
+        .s_meta_ack(mq_ack), .s_meta_ws_valid(mq_ws_valid), .s_meta_ws(mq_ws),
+        .s_meta_window(mq_window), .s_meta_mss(mq_mss),
+        .s_meta_pay_off(mq_pay_off), .s_meta_pay_len(mq_pay_len),
+        .s_meta_udp(mq_udp), .s_meta_arp_req(mq_arp_req), .s_meta_arp_sha(mq_arp_sha),
+        .s_meta_src_mac(mq_src_mac),
         .half_open_max(half_open_max), .half_open(half_open), .accept_pool(accept_pool),
         .ev_accept(ev_accept), .ev_lookup(ev_lookup), .ev_lookup_cyc(ev_lookup_cyc),
-        .s_meta_head(meta_head), .s_meta_tail(meta_tail), .s_meta_count(meta_count),
+        .s_meta_head(mq_head), .s_meta_tail(mq_tail), .s_meta_count(mq_count),
         .m_free_valid(free_valid), .m_free_ready(free_ready), .m_free_head(free_head),
         .m_free_tail(free_tail), .m_free_count(free_cnt),
         .pool_free(free_count),

@@ -18,7 +18,7 @@ pub const REG_WRITE: u64 = 1;
 pub const PARSE_OVERHEAD: u64 = 2;
 /// Metadata records rx_parser may have finished but toe_engine not yet accepted (the parser
 /// stalls the MAC while this is full).
-pub const META_FIFO_DEPTH: usize = 2;
+pub const META_FIFO_DEPTH: usize = 2 + buflet_spec::param::RX_META_FIFO as usize;
 
 /// DMA read request handshake and arbitration, on top of the memory latency and data words.
 pub const DMA_RD_OVERHEAD: u64 = 2;

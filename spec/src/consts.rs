@@ -190,6 +190,7 @@ constants! {
         HOLD_REC_BYTES   = 8, "Bytes per hold record.";
         WIN_BYTES        = 64, "Bytes the buflet-memory window copies at once (BUF_WIN_DATA0..15); BUF_WIN_ADDR is a multiple of it.";
         PAGE_LIST_GROUP  = 16, "Page-list entries delivery reads at once on a page-cache miss (from the chunk's page on, not past HMD_PAGES): one read's round trip per 16 pages.";
+        RX_META_FIFO = 8, "Frame metadata records that wait between rx_parser and toe_engine (a FIFO behind the parser's output register): the engine may fall this many frames behind the wire before the parser holds the MAC.";
         DMA_RD_OUTSTANDING = 8, "DMA reads in flight at the host read port at most (dma_rd_arb's split transactions; the host answers in request order).";
         DMA_WR_OUTSTANDING = 4, "DMA writes whose data is owed at the host write port at most (dma_wr_arb's split transactions: a request goes ahead of its data; the data follows in request order).";
         BLK_WRITES_IN_FLIGHT = 4, "Block writes the block engine keeps issued before their statuses return (the block device answers in request order); a command's completion waits for all of them.";
