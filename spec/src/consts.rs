@@ -193,7 +193,7 @@ constants! {
         RX_META_FIFO = 8, "Frame metadata records that wait between rx_parser and toe_engine (a FIFO behind the parser's output register): the engine may fall this many frames behind the wire before the parser holds the MAC.";
         DMA_RD_OUTSTANDING = 8, "DMA reads in flight at the host read port at most (dma_rd_arb's split transactions; the host answers in request order).";
         DMA_WR_OUTSTANDING = 4, "DMA writes whose data is owed at the host write port at most (dma_wr_arb's split transactions: a request goes ahead of its data; the data follows in request order).";
-        BLK_WRITES_IN_FLIGHT = 4, "Block writes the block engine keeps issued before their statuses return (the block device answers in request order); a command's completion waits for all of them.";
+        BLK_WRITES_IN_FLIGHT = 8, "Block writes the block engine keeps issued before their statuses return (the block device answers in request order); a command's completion waits for all of them.";
         DEV_ALIGN        = 64, "Alignment of SRC_ADDR, LEN and DISK_ADDR of a DEVMEM element of a BLK_READ (the widest bus word).";
     }
 }

@@ -26,7 +26,7 @@ pub enum BlkDev {
 
 /// Statuses the block device owes at most while it takes further write requests (when no
 /// fault is scheduled): more than blk_dma keeps in flight (BLK_WRITES_IN_FLIGHT).
-pub const DEV_QUEUE: usize = 8;
+pub const DEV_QUEUE: usize = 2 * buflet_spec::param::BLK_WRITES_IN_FLIGHT as usize;
 
 pub struct Bench {
     pub m: Model,
