@@ -422,12 +422,15 @@ pub fn run_width(name: &str, seed: u64, rounds: usize, bb: u64, nb: u64) {
     );
 }
 
+/// A read attributed to its command: (command index, address, length).
+type Read = (usize, u64, u64);
+
 /// The bench's host and buflet-memory reads attributed to their commands. A write that ended
 /// with statuses owed parks its completion while the engine starts the next command
 /// (docs/storage.md "Parked completions"), so the completions seen so far do not tell whose a
 /// read is. Each command's reads begin with its first element's read (the oracle's first read of
 /// the command); a buflet-memory read belongs to the command of the host read before it.
-fn retag(b: &Bench, exp: &Expect) -> (Vec<(usize, u64, u64)>, Vec<(usize, u64, u64)>) {
+fn retag(b: &Bench, exp: &Expect) -> (Vec<Read>, Vec<Read>) {
     let cmds = exp.cpls.len();
     let first: Vec<Option<(u64, u64)>> = (0..cmds)
         .map(|c| exp.reads.iter().find(|r| r.0 == c).map(|r| (r.1, r.2)))
