@@ -6,7 +6,7 @@
 //! | file | holds |
 //! |---|---|
 //! | `main.rs` | the scatter-gather list helper and the rig's disk size |
-//! | `write.rs` | BLK_WRITE: the walk, straddling and ZERO elements, every status |
+//! | `write.rs` | BLK_WRITE: the walk, straddling and ZERO elements, every status, parked completions |
 //! | `read.rs` | BLK_READ: the walk, a read behind a write of the same block, every status and what reaches host memory |
 //! | `random.rs` | random BLK_WRITE and BLK_READ requests interleaved, against an independent oracle of the walk |
 
