@@ -311,8 +311,14 @@ impl Side {
                                 (None, _) => model_costs::ENGINE_DELIVERY,
                             }
                         };
-                        let end =
-                            port.max(now + lead) + model_costs::dma_write(&self.cfg, x.data.len());
+                        // a delivery's words follow toe_mover's lead after its request; other
+                        // writes (completions) their request and data handshakes
+                        let cost = if self.nb_pages.contains(&page) {
+                            model_costs::MOVER_LEAD + model_costs::words(&self.cfg, x.data.len())
+                        } else {
+                            model_costs::dma_write(&self.cfg, x.data.len())
+                        };
+                        let end = port.max(now + lead) + cost;
                         self.model_port = Some(end);
                         last.max(end)
                     }
