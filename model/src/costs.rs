@@ -19,6 +19,9 @@ pub const PARSE_OVERHEAD: u64 = 2;
 /// Metadata records rx_parser may have finished but toe_engine not yet accepted (the parser
 /// stalls the MAC while this is full).
 pub const META_FIFO_DEPTH: usize = 2 + buflet_spec::param::RX_META_FIFO as usize;
+/// A frame record reaches toe_engine one cycle after the parser's output register hands it to
+/// the FIFO (first word fall-through: the write, then the record at the FIFO's head).
+pub const META_FIFO_LATENCY: u64 = 1;
 
 /// DMA read request handshake and arbitration, on top of the memory latency and data words.
 pub const DMA_RD_OVERHEAD: u64 = 2;

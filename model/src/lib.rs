@@ -248,7 +248,9 @@ pub struct ModelDevice {
     /// CTRL.ENABLE before the last CTRL write, and the cycle of that write.
     enable_before: (bool, u64),
     wire_next: u64,
-    meta_q: VecDeque<Meta>,
+    /// Frame records between rx_parser and toe_engine (its FIFO, `RX_META_FIFO`), each with
+    /// the cycle the engine can take it: one after the parser's output register took it.
+    meta_q: VecDeque<(u64, Meta)>,
     stage_b: Option<StageB>,
     // Request fetch.
     fetch: Fetch,
@@ -417,8 +419,10 @@ impl ModelDevice {
             _ => NEVER,
         };
         let blk_t = at(self.blk_next());
-        let engine_t = if self.engine_has_work() {
+        let engine_t = if self.engine_has_work_but_frames() {
             at(self.engine_free)
+        } else if let Some(&(v, _)) = self.meta_q.front() {
+            at(self.engine_free.max(v))
         } else {
             NEVER
         };
@@ -503,7 +507,8 @@ impl ModelDevice {
                 Unit::Mac => self.mac_step(),
                 Unit::Parse => {
                     if let Some(b) = self.stage_b.take() {
-                        self.meta_q.push_back(b.meta);
+                        self.meta_q
+                            .push_back((self.now + costs::META_FIFO_LATENCY, b.meta));
                     }
                 }
             }

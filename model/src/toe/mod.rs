@@ -268,9 +268,9 @@ impl Toe {
 }
 
 impl ModelDevice {
-    pub(crate) fn engine_has_work(&self) -> bool {
-        !self.meta_q.is_empty()
-            || self.toe_req.is_some()
+    /// Work for toe_engine other than frame records (those wait for their FIFO's latency).
+    pub(crate) fn engine_has_work_but_frames(&self) -> bool {
+        self.toe_req.is_some()
             || !self.toe.ready.is_empty()
             || self.tick_pending
             || !self.toe.tx_ready.is_empty()
@@ -284,8 +284,8 @@ impl ModelDevice {
         for i in 0..SOURCES {
             let src = (self.engine_rr + i) % SOURCES;
             let done = match src {
-                0 if !self.meta_q.is_empty() => {
-                    let m = self.meta_q.pop_front().expect("meta");
+                0 if self.meta_q.front().is_some_and(|&(v, _)| v <= self.now) => {
+                    let (_, m) = self.meta_q.pop_front().expect("meta");
                     // CNT_RX_DONE: the frame ended without a drop and without an anonymous
                     // delivery (the RTL counts it where the frame's chain is finished, S_FIN).
                     let before = self.regs.frame_outcomes();

@@ -203,7 +203,9 @@ fn parked(width: u32) {
         r.run(10);
     }
     assert_eq!(
-        got.iter().map(|c| (c.tag, c.status, c.bytes)).collect::<Vec<_>>(),
+        got.iter()
+            .map(|c| (c.tag, c.status, c.bytes))
+            .collect::<Vec<_>>(),
         vec![(1, Status::Ok, 4096), (2, Status::Ok, 4096)]
     );
     assert_eq!(
