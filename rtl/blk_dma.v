@@ -321,29 +321,6 @@ module blk_dma #(
                I_NEXT = 3'd5, I_STOP = 3'd6;
     reg [2:0] i_state;
 
-    // A block finished (BLK_WRITE: its data packet sent, its status counted when it comes;
-    // BLK_READ: read and delivered to host memory, counted here): continue the current element
-    // into the next block (`cont`), end the list, or fetch the next element. Called from the
-    // main FSM only; shared by BLK_WRITE and BLK_READ.
-    task block_done(input [4:0] cont);
-        begin
-            if (c_rd) written <= written + 32'(BLK_BYTES);
-            blk_lba <= blk_lba + 64'(SECT_PER_BLK);
-            if (e_rem != 17'd0) begin
-                state <= cont;
-            end else if (e_next == 64'd0) begin
-                if (described != c_bytes) status <= 8'(`BF_STATUS_BAD_SG);
-                state <= S_CPL;
-            end else if (described == c_bytes) begin
-                status <= 8'(`BF_STATUS_BAD_SG);   // list goes on past BYTES
-                state  <= S_CPL;
-            end else begin
-                next_ptr <= e_next;
-                state    <= S_ELEM_REQ;
-            end
-        end
-    endtask
-
     // the write issuer ends the list walk with `st` (queued behind its chunks as STOP)
     task stop(input [7:0] st);
         begin
@@ -405,9 +382,7 @@ module blk_dma #(
     // here for them while the engine starts the next command (docs/storage.md).
     reg          p_valid;
     reg [OW-1:0] p_left;     // its statuses still owed (the oldest owed ones)
-    reg          p_failed;
-    reg          p_tout;     // given up on BLK_TIMEOUT
-    reg  [7:0]   p_status;
+    reg  [7:0]   p_status;   // its completion's (DISK_ERROR once a status of its own failed)
     reg [31:0]   p_tag;
     reg [15:0]   p_sock;
     reg [31:0]   p_written;
@@ -464,6 +439,13 @@ module blk_dma #(
     // the element's checks (BAD_SG, then the protection lookup of its data)
     wire chk_bad  = !(ok_len && ok_disk && ok_total) || (f_dev && !ok_dev);
     wire chk_prot = !chk_bad && !f_zero && !f_dev && !prot_allowed;
+
+    // After an element's last chunk (blk_fill past it): the list ends when NEXT is 0 or BYTES
+    // was reached at a block boundary, OK only when both and at a block boundary (else BAD_SG:
+    // the list ended inside a block or before BYTES, or goes on past BYTES).
+    wire       at_bytes  = (blk_fill == 12'd0) && (described == c_bytes);
+    wire       nx_end    = (e_next == 64'd0) || at_bytes;
+    wire [7:0] nx_status = ((e_next == 64'd0) && at_bytes) ? 8'(`BF_STATUS_OK) : 8'(`BF_STATUS_BAD_SG);
 
     wire [12:0] room       = 13'(BLK_BYTES) - {1'b0, blk_fill};
     wire [12:0] next_chunk = (e_rem < {4'd0, room}) ? e_rem[12:0] : room;
@@ -601,6 +583,7 @@ module blk_dma #(
     end
 
     wire p_owe     = p_valid && (p_left != {OW{1'b0}});   // the parked command is owed statuses
+    wire p_failed  = (p_status == 8'(`BF_STATUS_DISK_ERROR));  // a status of its own failed
     wire resp_fire = (state == S_RB_RESP) && fresh && s_blk_resp_valid;   // a read's status
     wire w_resp    = (owed != {OW{1'b0}}) && fresh && s_blk_resp_valid;     // an owed write's
     wire stale_resp = !fresh && s_blk_resp_valid;   // a late answer, discarded
@@ -771,17 +754,6 @@ module blk_dma #(
     assign m_axis_dma_wr_tvalid = (state == S_WR_DATA);
     assign m_axis_dma_wr_tlast  = z_last;
 
-    reg [255:0] cpl;
-    always @(*) begin
-        cpl = 256'd0;
-        cpl[`BF_CPL_KIND_RANGE]     = 8'(`BF_CPL_KIND_BLK_DONE);
-        // a failed write precedes, in list order, whatever the engine found after it
-        cpl[`BF_CPL_STATUS_RANGE]   = failed ? 8'(`BF_STATUS_DISK_ERROR) : status;
-        cpl[`BF_CPL_SOCK_REF_RANGE] = c_sock;
-        cpl[`BF_CPL_TAG_RANGE]      = c_tag;
-        cpl[`BF_CPL_BYTES_RANGE]    = written;
-        cpl[`BF_CPL_OPCODE_RANGE]   = c_rd ? 8'(`BF_OP_BLK_READ) : 8'(`BF_OP_BLK_WRITE);
-    end
     // a command completes once no status is owed, the sender is done, the issuer stopped and
     // every answer to its reads was taken, and after the parked one
     wire cur_done = (i_state == I_IDLE) && !rk_valid && !cq_valid && !s_busy;
@@ -790,19 +762,20 @@ module blk_dma #(
     // a write that ended with statuses owed parks its completion (one at a time)
     wire park     = (state == S_CPL) && !c_rd && !p_valid && (owed != {OW{1'b0}}) && cur_done &&
                     !w_resp && !timed_out;
-    reg [255:0] p_cpl_data;
+    // a failed write precedes, in list order, whatever the engine found after it
+    wire [7:0] cur_status = failed ? 8'(`BF_STATUS_DISK_ERROR) : status;
+    reg [255:0] cpl;
     always @(*) begin
-        p_cpl_data = 256'd0;
-        p_cpl_data[`BF_CPL_KIND_RANGE]     = 8'(`BF_CPL_KIND_BLK_DONE);
-        p_cpl_data[`BF_CPL_STATUS_RANGE]   = p_failed ? 8'(`BF_STATUS_DISK_ERROR) :
-                                             p_tout ? 8'(`BF_STATUS_DISK_TIMEOUT) : p_status;
-        p_cpl_data[`BF_CPL_SOCK_REF_RANGE] = p_sock;
-        p_cpl_data[`BF_CPL_TAG_RANGE]      = p_tag;
-        p_cpl_data[`BF_CPL_BYTES_RANGE]    = p_written;
-        p_cpl_data[`BF_CPL_OPCODE_RANGE]   = 8'(`BF_OP_BLK_WRITE);
+        cpl = 256'd0;
+        cpl[`BF_CPL_KIND_RANGE]     = 8'(`BF_CPL_KIND_BLK_DONE);
+        cpl[`BF_CPL_STATUS_RANGE]   = p_cpl ? p_status : cur_status;
+        cpl[`BF_CPL_SOCK_REF_RANGE] = p_cpl ? p_sock : c_sock;
+        cpl[`BF_CPL_TAG_RANGE]      = p_cpl ? p_tag : c_tag;
+        cpl[`BF_CPL_BYTES_RANGE]    = p_cpl ? p_written : written;
+        cpl[`BF_CPL_OPCODE_RANGE]   = (c_rd && !p_cpl) ? 8'(`BF_OP_BLK_READ) : 8'(`BF_OP_BLK_WRITE);
     end
     assign m_cpl_valid  = p_cpl || cur_cpl;
-    assign m_cpl_data   = p_cpl ? p_cpl_data : cpl;
+    assign m_cpl_data   = cpl;
     assign ev_blk_bytes = 16'(BLK_BYTES);
 
     // ------------------------------------------------------------------ element collection
@@ -855,8 +828,6 @@ module blk_dma #(
             failed       <= 1'b0;
             p_valid      <= 1'b0;
             p_left       <= {OW{1'b0}};
-            p_failed     <= 1'b0;
-            p_tout       <= 1'b0;
             p_status     <= 8'd0;
             p_tag        <= 32'd0;
             p_sock       <= 16'd0;
@@ -1072,13 +1043,25 @@ module blk_dma #(
                     z_rem <= z_rem - 13'(KEEP_WIDTH);
                     if (z_last) state <= S_NEXT;
                 end
+                // every host write of the block was issued: it counts; the element goes on into
+                // the next block, or the list ends or goes on
                 S_RB_END: begin
-                    block_done(S_RB_REQ);           // every host write of the block was issued
+                    written <= written + 32'(BLK_BYTES);
+                    blk_lba <= blk_lba + 64'(SECT_PER_BLK);
+                    if (e_rem != 17'd0) begin
+                        state <= S_RB_REQ;
+                    end else if (nx_end) begin
+                        status <= nx_status;
+                        state  <= S_CPL;
+                    end else begin
+                        next_ptr <= e_next;
+                        state    <= S_ELEM_REQ;
+                    end
                 end
                 S_CPL: if (cur_cpl && m_cpl_ready) begin
                     state <= S_IDLE;
                 end else if (park) begin
-                    {p_valid, p_left, p_failed, p_tout, p_status} <= {1'b1, owed, failed, 1'b0, status};
+                    {p_valid, p_left, p_status} <= {1'b1, owed, cur_status};
                     {p_tag, p_sock, p_written} <= {c_tag, c_sock, written};
                     state <= S_IDLE;
                 end
@@ -1140,17 +1123,8 @@ module blk_dma #(
                     if (e_rem == {4'd0, next_chunk}) i_state <= I_NEXT;
                 end
                 // the element is issued: the list's end, an error, or the next element
-                I_NEXT: if (blk_fill != 12'd0) begin
-                    if (e_next == 64'd0) begin
-                        stop(8'(`BF_STATUS_BAD_SG));   // list ended inside a block
-                    end else begin
-                        next_ptr <= e_next;
-                        i_state  <= I_EREQ;
-                    end
-                end else if (e_next == 64'd0) begin
-                    stop((described == c_bytes) ? 8'(`BF_STATUS_OK) : 8'(`BF_STATUS_BAD_SG));
-                end else if (described == c_bytes) begin
-                    stop(8'(`BF_STATUS_BAD_SG));       // list goes on past BYTES
+                I_NEXT: if (nx_end) begin
+                    stop(nx_status);
                 end else begin
                     next_ptr <= e_next;
                     i_state  <= I_EREQ;
@@ -1172,7 +1146,7 @@ module blk_dma #(
             if (w_resp && !timed_out && p_owe) begin
                 p_left <= p_left - 1'b1;
                 if (s_blk_resp_status != 8'd0) begin
-                    p_failed <= 1'b1;
+                    p_status <= 8'(`BF_STATUS_DISK_ERROR);
                 end else if (!p_failed) begin
                     p_written <= p_written + 32'(BLK_BYTES);
                 end
@@ -1185,7 +1159,7 @@ module blk_dma #(
             end
             if (p_timed) begin
                 p_left <= {OW{1'b0}};
-                p_tout <= 1'b1;
+                if (!p_failed) p_status <= 8'(`BF_STATUS_DISK_TIMEOUT);
             end
             if (p_cpl && m_cpl_ready) p_valid <= 1'b0;
         end

@@ -119,10 +119,9 @@ pub(crate) struct Blk {
     job: Option<Job>,
     busy_until: u64,
     buf: Vec<u8>,
-    /// The parked write's statuses still owed (docs/storage.md "Parked completions"): (the
-    /// cycle its data packet was sent, the cycle its status comes). Its completion was worked
-    /// out when it parked.
-    parked: VecDeque<(u64, u64)>,
+    /// The cycles the parked write's statuses come (docs/storage.md "Parked completions"); its
+    /// completion was worked out when it parked.
+    parked: VecDeque<u64>,
     /// The cycle the parked write's completion is posted (0: none parked yet).
     parked_cpl: u64,
 }
@@ -224,18 +223,15 @@ impl ModelDevice {
         })
     }
 
-    /// A whole block has been moved (read: written to host memory, counted; write: sent to the
-    /// disk, counted when its status comes): on to the next block, in phase `next` while the
-    /// element has bytes left, else [`Self::blk_after_element`].
-    fn blk_block_done(j: &mut Job, next: Phase) -> Option<Status> {
+    /// A BLK_READ's block has been written to host memory (counted): on to the next block's
+    /// read while the element has bytes left, else [`Self::blk_after_element`].
+    fn blk_block_done(j: &mut Job) -> Option<Status> {
         j.moved += BLOCK as u64;
-        if j.read {
-            j.written += BLOCK as u64;
-        }
+        j.written += BLOCK as u64;
         j.lba += BLOCK as u64 / SECTOR;
         j.fill = 0;
         if j.rem > 0 {
-            j.phase = next;
+            j.phase = Phase::Read;
             None
         } else {
             Self::blk_after_element(j)
@@ -279,62 +275,36 @@ impl ModelDevice {
         }
     }
 
-    /// Wait from cycle `t` until fewer than `keep` writes are owed (`keep` 1: none): the cycle
-    /// it happens, or the command given up with DISK_TIMEOUT when the oldest is never answered
-    /// (`None`: never, with BLK_TIMEOUT 0).
-    fn blk_wait_owed(&mut self, j: &mut Job, t: u64, keep: usize) -> (u64, Option<Status>) {
-        let mut t = t;
-        Self::blk_take(j, t);
-        loop {
-            // the parked write's statuses come first
-            let parked = self.blk.parked.iter().find(|e| e.1 > t).map(|e| e.1);
-            let n = self.blk.parked.iter().filter(|e| e.1 > t).count();
-            if n + j.owed.len() < keep {
-                break;
-            }
-            if let Some(at) = parked {
-                t = at + 1;
-                Self::blk_take(j, t);
-                continue;
-            }
-            match j.owed[0] {
-                (_, at, Some(_)) => {
-                    t = t.max(at + 1);
-                    Self::blk_take(j, t);
-                }
-                (_, _, None) => {
-                    let (u, st) = self.blk_timed_out(t.max(j.answered));
-                    j.owed.clear();
-                    return (u, st);
-                }
-            }
-        }
-        (t, None)
-    }
-
-    /// The write issuer holds a host chunk back from cycle `t` while `BLK_WRITES_IN_FLIGHT - 1`
-    /// sent writes are owed a status: the cycle it may request it, or the command given up
-    /// with DISK_TIMEOUT when the oldest is never answered (the data side waits for it).
-    fn blk_issue_gate(&mut self, j: &mut Job, t: u64) -> (u64, Option<Status>) {
+    /// Wait from cycle `t` until fewer than `keep` writes are owed a status: the parked write's
+    /// still to come (they are the oldest) and the job's own, or with `sent_only` those whose
+    /// data packet has been sent by then (the issuer's hold on host chunks). Returns the cycle
+    /// it happens, or the command given up with DISK_TIMEOUT when the oldest of its own is
+    /// never answered (`None`: never, with BLK_TIMEOUT 0).
+    fn blk_wait_owed(
+        &mut self,
+        j: &mut Job,
+        t: u64,
+        keep: usize,
+        sent_only: bool,
+    ) -> (u64, Option<Status>) {
         let mut t = t;
         loop {
             Self::blk_take(j, t);
-            let parked = self.blk.parked.iter().find(|e| e.1 > t).map(|e| e.1);
-            let n = self.blk.parked.iter().filter(|e| e.1 > t).count();
-            if n + j.owed.iter().filter(|e| e.0 <= t).count() < W_MAX - 1 {
+            let parked = self.blk.parked.iter().filter(|&&at| at > t);
+            let next_parked = parked.clone().next().copied();
+            let own = j.owed.iter().filter(|e| !sent_only || e.0 <= t).count();
+            if parked.count() + own < keep {
                 return (t, None);
             }
-            if let Some(at) = parked {
-                t = at + 1;
-                continue;
-            }
-            match j.owed[0] {
-                (_, at, Some(_)) => t = t.max(at + 1),
-                (_, _, None) => {
+            match (next_parked, j.owed.front()) {
+                (Some(at), _) => t = at + 1,
+                (None, Some(&(_, at, Some(_)))) => t = t.max(at + 1),
+                (None, Some(&(_, _, None))) => {
                     let (u, st) = self.blk_timed_out(t.max(j.answered));
                     j.owed.clear();
                     return (u, st);
                 }
+                (None, None) => return (t, None),
             }
         }
     }
@@ -550,7 +520,7 @@ impl ModelDevice {
                 if j.fill == BLOCK {
                     // Every host write of the block has been issued.
                     t += costs::BLK_STEP;
-                    end = Self::blk_block_done(&mut j, Phase::Read);
+                    end = Self::blk_block_done(&mut j);
                 } else {
                     end = Self::blk_after_element(&mut j);
                 }
@@ -584,7 +554,7 @@ impl ModelDevice {
                 if host {
                     // at most one host chunk unpacked; fewer than W_MAX-1 writes owed
                     let from = t.max(j.packed[0] + 1);
-                    let (u, st) = self.blk_issue_gate(&mut j, from);
+                    let (u, st) = self.blk_wait_owed(&mut j, from, W_MAX - 1, true);
                     t = u;
                     if st.is_some() || t == NEVER {
                         end = st;
@@ -630,14 +600,12 @@ impl ModelDevice {
                     };
                     t += 1;
                     // S_NEXT, then the next entry (S_W_POP) or the block (S_BLK_WAIT)
-                    j.dfree = packed + 2;
-                    if end.is_some() {
-                        j.dfree = packed;
-                    } else if c_end {
+                    j.dfree = if end.is_some() { packed } else { packed + 2 };
+                    if end.is_none() && c_end {
                         // S_BLK_WAIT: the sender done with the last block, a free slot among
                         // the owed writes, or the command given up
                         let ready = j.dfree.max(j.sender_free);
-                        let (u, st) = self.blk_wait_owed(&mut j, ready, W_MAX);
+                        let (u, st) = self.blk_wait_owed(&mut j, ready, W_MAX, false);
                         j.dfree = u;
                         if st.is_some() || u == NEVER {
                             end = st;
@@ -701,20 +669,13 @@ impl ModelDevice {
             if !j.read && !j.owed.is_empty() && j.owed.iter().all(|e| e.2.is_some()) {
                 // park (docs/storage.md "Parked completions"): the engine takes the next
                 // command now; the completion follows the last status
-                let mut last = from;
-                for &(_, at, ok) in &j.owed {
-                    last = at + 1;
-                    if ok != Some(true) {
-                        j.failed = true;
-                    } else if !j.failed {
-                        j.written += BLOCK as u64;
-                    }
-                }
-                self.blk.parked = j.owed.iter().map(|e| (e.0, e.1)).collect();
+                let last = j.owed.back().map_or(from, |e| e.1 + 1);
+                self.blk.parked = j.owed.iter().map(|e| e.1).collect();
+                Self::blk_take(&mut j, last);
                 self.blk.parked_cpl = last;
                 return self.blk_finish(&j, st, last, from + 1);
             }
-            let (u, given_up) = self.blk_wait_owed(&mut j, from, 1);
+            let (u, given_up) = self.blk_wait_owed(&mut j, from, 1, false);
             t = u;
             end = (t != NEVER).then(|| given_up.unwrap_or(st));
         }
