@@ -2,6 +2,8 @@
 # Buflet's entry point. Quick start:
 #   ./run.sh demo   # the built-in demo on the Verilated RTL and on the Rust model
 #   ./run.sh test   # every test: unit, RTL module, lint, end to end on both backends
+# And:
+#   ./run.sh fpga   # synthesis and ECP5 place and route with open tools (docs/fpga.md)
 set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/ensure-verilator.sh
@@ -71,8 +73,15 @@ case "${1:-}" in
       fi
     done
     ;;
+  fpga)
+    shift
+    . scripts/ensure-fpga-tools.sh
+    ensure_fpga_tools
+    cargo build --release --bin buflet
+    ./target/release/buflet fpga "$@"
+    ;;
   *)
-    echo "usage: ./run.sh demo [demo options] | ./run.sh test [cargo test options]" >&2
+    echo "usage: ./run.sh demo [demo options] | ./run.sh test [cargo test options] | ./run.sh fpga [fpga options]" >&2
     exit 2
     ;;
 esac

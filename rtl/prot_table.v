@@ -135,6 +135,7 @@ module prot_table #(
             a   = lk_addr[k*64 +: 64];
             e   = {1'b0, a} + {33'd0, lk_len[k*32 +: 32]};
             hit = 1'b0;
+            j   = 0;  // assigned on every path: no latch for the loop variable
             // the table is searched only for a port that asks (and only with protection on)
             if (prot_en && lk_valid[k]) begin
                 for (j = 0; j < NUM_REGIONS; j = j + 1) begin

@@ -266,6 +266,7 @@ module reg_block #(
     // (decoded only on a read, so an idle register port costs the simulation nothing)
     always @(*) begin
         rdata = 32'd0;
+        j     = 0;  // assigned on every path: no latch for the loop variable
         if (rd) begin
             case (s_reg_addr)
                 `BF_REG_ID:                  rdata = 32'(`BF_PARAM_ID_MAGIC);

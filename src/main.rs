@@ -6,6 +6,7 @@ use buflet_testbench::{
     MultiOptions, MultiReport, Protocol, RunOptions, RunReport, Scenario,
 };
 mod bench_all;
+mod fpga;
 mod plots;
 mod serve;
 mod waves_view;
@@ -309,6 +310,10 @@ enum Cmd {
     /// the disk image), and every finished connection is reported with its sha256. Runs until
     /// interrupted or --exit-after connections have ended.
     Serve(serve::ServeArgs),
+    /// Synthesize the design with Yosys (a Xilinx estimate per module at each width) and
+    /// place and route the ECP5 board top with nextpnr; write docs/fpga.md and its data, and
+    /// print one JSON line (docs/fpga.md).
+    Fpga(fpga::FpgaArgs),
     /// Benchmarks that print figures. Alone: every benchmark on both backends, a table, and
     /// CSV files, PNG plots and bench.md in `--out`.
     #[command(args_conflicts_with_subcommands = true)]
@@ -593,6 +598,7 @@ fn main() -> ExitCode {
             ..
         } => bench_simspeed(&a),
         Cmd::Bench { what: None, all } => bench_all::run(&all),
+        Cmd::Fpga(a) => fpga::run(&a),
     }
 }
 

