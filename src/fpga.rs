@@ -4,7 +4,7 @@
 //! Three runs, all from rtl/ as it is:
 //! - **Xilinx estimate** (Yosys `synth_xilinx`, hierarchy kept, at each `--widths`): LUTs,
 //!   flip-flops, LUT-RAM, block RAM and DSP per module, the longest combinational path of each
-//!   module in cells (`ltp -noff`), and every memory with what it became (block RAM, LUT-RAM or
+//!   module in logic levels ([`logic_depths`]), and every memory with what it became (block RAM, LUT-RAM or
 //!   flip-flops).
 //! - **ECP5** (Yosys `synth_ecp5`, then nextpnr-ecp5 on an LFE5UM5G-85F-8BG381): the board top
 //!   fpga/ecp5/buflet_ecp5_evn.v with its parameters, placed and routed with the constraints of
@@ -82,7 +82,7 @@ pub struct ModuleRow {
     pub dsp: u64,
     /// CARRY4 (each a chain of 4 bits).
     pub carry: u64,
-    /// Cells on the module's own longest combinational path (`ltp -noff`; paths through
+    /// Logic levels of the longest combinational path in it ([`logic_depths`]; paths through
     /// other modules' ports are not followed).
     pub depth: u64,
 }
@@ -259,10 +259,11 @@ pub fn base_module(name: &str) -> String {
 }
 
 /// Cell counts per module from Yosys's `stat` of a hierarchical design, and the hierarchy:
-/// (per module: cell type -> count, the hierarchy tree as (depth, module) in order).
+/// (per module: cell type -> count, the hierarchy tree as (depth, module, instances under
+/// its parent) in order).
 pub type StatParse = (
     BTreeMap<String, BTreeMap<String, u64>>,
-    Vec<(usize, String)>,
+    Vec<(usize, String, u64)>,
 );
 
 /// Parses Yosys's `stat` output (one `=== module ===` section per module, then `=== design
@@ -296,8 +297,8 @@ pub fn parse_stat(text: &str) -> Result<StatParse, String> {
             let indent = line.len() - line.trim_start().len();
             let mut it = t.split_whitespace();
             if let (Some(m), Some(n), None) = (it.next(), it.next(), it.next()) {
-                if n.parse::<u64>().is_ok() && indent >= 3 {
-                    tree.push(((indent - 3) / 2, m.to_string()));
+                if let (Ok(n), true) = (n.parse::<u64>(), indent >= 3) {
+                    tree.push(((indent - 3) / 2, m.to_string(), n));
                 }
             }
             continue;
@@ -348,14 +349,14 @@ fn xilinx_resources(c: &BTreeMap<String, u64>) -> (u64, u64, u64, f64, u64, u64)
     (lut, ff, lutram, bram, dsp, carry)
 }
 
-/// Per-module rows from a parsed `stat` and the `ltp -noff` depths: every node of the
+/// Per-module rows from a parsed `stat` and each module's own logic depth: every node of the
 /// hierarchy, with the cells of everything below it; siblings of the same module are one row.
 pub fn module_rows(width: u32, stat: &StatParse, depths: &BTreeMap<String, u64>) -> Vec<ModuleRow> {
     let (cells, tree) = stat;
     // Children of each tree node (index into `tree`).
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); tree.len()];
     let mut stack: Vec<usize> = Vec::new();
-    for (i, (d, _)) in tree.iter().enumerate() {
+    for (i, (d, _, _)) in tree.iter().enumerate() {
         while stack.len() > *d {
             stack.pop();
         }
@@ -366,7 +367,7 @@ pub fn module_rows(width: u32, stat: &StatParse, depths: &BTreeMap<String, u64>)
     }
     fn total(
         i: usize,
-        tree: &[(usize, String)],
+        tree: &[(usize, String, u64)],
         children: &[Vec<usize>],
         cells: &BTreeMap<String, BTreeMap<String, u64>>,
     ) -> BTreeMap<String, u64> {
@@ -381,10 +382,22 @@ pub fn module_rows(width: u32, stat: &StatParse, depths: &BTreeMap<String, u64>)
         }
         for &c in &children[i] {
             for (k, v) in total(c, tree, children, cells) {
-                *t.entry(k).or_insert(0) += v;
+                *t.entry(k).or_insert(0) += v * tree[c].2;
             }
         }
         t
+    }
+    fn sub_depth(
+        i: usize,
+        tree: &[(usize, String, u64)],
+        children: &[Vec<usize>],
+        depths: &BTreeMap<String, u64>,
+    ) -> u64 {
+        let own = depths.get(&tree[i].1).copied().unwrap_or(0);
+        children[i]
+            .iter()
+            .map(|&c| sub_depth(c, tree, children, depths))
+            .fold(own, u64::max)
     }
     let mut rows: Vec<ModuleRow> = Vec::new();
     let mut walk = vec![(0usize, String::new())];
@@ -397,9 +410,18 @@ pub fn module_rows(width: u32, stat: &StatParse, depths: &BTreeMap<String, u64>)
         };
         let (lut, ff, lutram, bram36, dsp, carry) =
             xilinx_resources(&total(i, tree, &children, cells));
-        let depth = depths.get(&tree[i].1).copied().unwrap_or(0);
+        let n = tree[i].2;
+        let (lut, ff, lutram, bram36, dsp, carry) = (
+            lut * n,
+            ff * n,
+            lutram * n,
+            bram36 * n as f64,
+            dsp * n,
+            carry * n,
+        );
+        let depth = sub_depth(i, tree, &children, depths);
         if let Some(r) = rows.iter_mut().find(|r| r.path == path) {
-            r.instances += 1;
+            r.instances += n as u32;
             r.lut += lut;
             r.ff += ff;
             r.lutram += lutram;
@@ -411,7 +433,7 @@ pub fn module_rows(width: u32, stat: &StatParse, depths: &BTreeMap<String, u64>)
             rows.push(ModuleRow {
                 width,
                 path: path.clone(),
-                instances: 1,
+                instances: n as u32,
                 lut,
                 ff,
                 lutram,
@@ -428,20 +450,223 @@ pub fn module_rows(width: u32, stat: &StatParse, depths: &BTreeMap<String, u64>)
     rows
 }
 
-/// Parses `ltp -noff`'s output: module -> cells on its longest path.
-pub fn parse_ltp(text: &str) -> BTreeMap<String, u64> {
-    let mut m = BTreeMap::new();
-    for line in text.lines() {
-        // "Longest topological path in toe_engine (length=42):"
-        if let Some(rest) = line.trim().strip_prefix("Longest topological path in ") {
-            if let Some((name, len)) = rest.rsplit_once(" (length=") {
-                if let Ok(n) = len.trim_end_matches("):").parse::<u64>() {
-                    m.insert(name.trim_start_matches('\\').to_string(), n);
+/// One module's longest combinational path in the Xilinx netlist.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PathRow {
+    /// Datapath width of the build.
+    pub width: u32,
+    /// Module name (parameters left out).
+    pub module: String,
+    /// Logic levels on the path: LUTs, MUXF7/MUXF8, CARRY4 and LUT-RAM reads, one each.
+    pub depth: u64,
+    /// Where it starts: a flip-flop's or block RAM's output, an input port or a submodule's
+    /// output (a net name).
+    pub from: String,
+    /// Where it ends: a flip-flop's or RAM's input, an output port or a submodule's input.
+    pub to: String,
+}
+
+/// A longest path found by [`logic_depths`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Depth {
+    /// Logic levels.
+    pub depth: u64,
+    /// Start net.
+    pub from: String,
+    /// End net.
+    pub to: String,
+}
+
+/// Logic levels a Xilinx cell adds between its inputs and outputs; None for a cell whose
+/// outputs start a path (flip-flops, block RAM, DSP, SRL, submodules).
+fn cell_levels(ty: &str) -> Option<u64> {
+    if ty.starts_with("LUT") || ty.starts_with("MUXF") || ty.starts_with("CARRY") {
+        Some(1)
+    } else if ty == "INV" || ty == "BUFG" || ty.starts_with("IBUF") || ty.starts_with("OBUF") {
+        Some(0)
+    } else if ty.starts_with("RAM") && !ty.starts_with("RAMB") {
+        Some(1) // LUT-RAM: the read is a LUT (its write is clocked)
+    } else {
+        None
+    }
+}
+
+/// The longest combinational path of every module of a Yosys JSON netlist (`write_json` of
+/// a mapped, hierarchical design), in logic levels. A path starts at an input port or at
+/// the output of a cell that is not combinational and ends at an output port or at any
+/// cell's input; a LUT-RAM's clocked inputs (write data and enable) end a path as well.
+pub fn logic_depths(netlist: &serde_json::Value) -> BTreeMap<String, Depth> {
+    let mut out = BTreeMap::new();
+    let Some(mods) = netlist.get("modules").and_then(|m| m.as_object()) else {
+        return out;
+    };
+    for (mname, m) in mods {
+        if m.get("attributes")
+            .and_then(|a| a.get("blackbox"))
+            .is_some()
+        {
+            continue;
+        }
+        // net name per bit (public names preferred)
+        let mut names: BTreeMap<u64, String> = BTreeMap::new();
+        if let Some(nets) = m.get("netnames").and_then(|n| n.as_object()) {
+            for (n, v) in nets {
+                let hidden = v.get("hide_name").and_then(|h| h.as_u64()) == Some(1);
+                if let Some(bits) = v.get("bits").and_then(|b| b.as_array()) {
+                    for (i, b) in bits.iter().enumerate() {
+                        if let Some(b) = b.as_u64() {
+                            let name = if bits.len() > 1 {
+                                format!("{n}[{i}]")
+                            } else {
+                                n.clone()
+                            };
+                            let e = names.entry(b).or_insert_with(|| name.clone());
+                            if !hidden && e.starts_with('$') {
+                                *e = name;
+                            }
+                        }
+                    }
                 }
             }
         }
+        // driver of each bit: (cell index, levels, its input bits)
+        struct Drv {
+            levels: u64,
+            inputs: Vec<u64>,
+        }
+        let mut driver: BTreeMap<u64, Drv> = BTreeMap::new();
+        let mut ends: Vec<u64> = Vec::new();
+        let is_module = |t: &str| mods.contains_key(t);
+        if let Some(cells) = m.get("cells").and_then(|c| c.as_object()) {
+            for c in cells.values() {
+                let ty = c.get("type").and_then(|t| t.as_str()).unwrap_or("");
+                let dirs = c.get("port_directions").and_then(|d| d.as_object());
+                let conns = c.get("connections").and_then(|d| d.as_object());
+                let (Some(dirs), Some(conns)) = (dirs, conns) else {
+                    continue;
+                };
+                let bits = |port: &str| -> Vec<u64> {
+                    conns
+                        .get(port)
+                        .and_then(|b| b.as_array())
+                        .map(|v| v.iter().filter_map(|x| x.as_u64()).collect())
+                        .unwrap_or_default()
+                };
+                let levels = if is_module(ty) { None } else { cell_levels(ty) };
+                let lutram = ty.starts_with("RAM") && !ty.starts_with("RAMB");
+                let mut ins = Vec::new();
+                for (port, d) in dirs {
+                    if d.as_str() == Some("input") {
+                        // a LUT-RAM's read path is its read address only
+                        let addr = port.starts_with("ADDR")
+                            || port.starts_with('A')
+                            || port.starts_with("DPRA");
+                        if levels.is_some() && (!lutram || addr) {
+                            ins.extend(bits(port));
+                        } else {
+                            ends.extend(bits(port));
+                        }
+                    }
+                }
+                for (port, d) in dirs {
+                    if d.as_str() == Some("output") {
+                        for b in bits(port) {
+                            match levels {
+                                Some(l) => {
+                                    driver.insert(
+                                        b,
+                                        Drv {
+                                            levels: l,
+                                            inputs: ins.clone(),
+                                        },
+                                    );
+                                }
+                                None => {
+                                    driver.remove(&b);
+                                }
+                            }
+                        }
+                    }
+                }
+                if levels.is_some() {
+                    ends.extend(ins.iter().copied());
+                }
+            }
+        }
+        if let Some(ports) = m.get("ports").and_then(|p| p.as_object()) {
+            for p in ports.values() {
+                if p.get("direction").and_then(|d| d.as_str()) == Some("output") {
+                    if let Some(bits) = p.get("bits").and_then(|b| b.as_array()) {
+                        ends.extend(bits.iter().filter_map(|x| x.as_u64()));
+                    }
+                }
+            }
+        }
+        // depth of each bit, iteratively (no recursion on deep paths); a loop counts once
+        let mut depth: BTreeMap<u64, (u64, Option<u64>)> = BTreeMap::new();
+        let mut state: BTreeMap<u64, u8> = BTreeMap::new(); // 1 = on the stack, 2 = done
+        for &e in &ends {
+            let mut stack = vec![e];
+            while let Some(&b) = stack.last() {
+                if state.get(&b) == Some(&2) {
+                    stack.pop();
+                    continue;
+                }
+                let Some(d) = driver.get(&b) else {
+                    depth.insert(b, (0, None));
+                    state.insert(b, 2);
+                    stack.pop();
+                    continue;
+                };
+                if state.get(&b) != Some(&1) {
+                    state.insert(b, 1);
+                    for &i in &d.inputs {
+                        if !state.contains_key(&i) {
+                            stack.push(i);
+                        }
+                    }
+                    continue;
+                }
+                let best = d
+                    .inputs
+                    .iter()
+                    .filter_map(|i| depth.get(i).map(|x| (x.0, *i)))
+                    .max_by_key(|x| x.0);
+                let v = match best {
+                    Some((dd, i)) => (dd + d.levels, Some(i)),
+                    None => (d.levels, None),
+                };
+                depth.insert(b, v);
+                state.insert(b, 2);
+                stack.pop();
+            }
+        }
+        let worst = ends
+            .iter()
+            .filter_map(|e| depth.get(e).map(|d| (d.0, *e)))
+            .max_by_key(|x| x.0);
+        if let Some((d, end)) = worst {
+            let mut from = end;
+            let mut guard = 0;
+            while let Some((_, Some(prev))) = depth.get(&from) {
+                from = *prev;
+                guard += 1;
+                if guard > 100_000 {
+                    break;
+                }
+            }
+            let name = |b: u64| names.get(&b).cloned().unwrap_or_else(|| format!("net {b}"));
+            out.insert(
+                mname.clone(),
+                Depth {
+                    depth: d,
+                    from: name(from),
+                    to: name(end),
+                },
+            );
+        }
     }
-    m
+    out
 }
 
 /// Parses a `dump` of `$mem_v2` cells: (module, memory, depth, width, read ports, synchronous
@@ -645,12 +870,16 @@ fn quote(p: &Path) -> String {
     p.display().to_string()
 }
 
+/// What one Xilinx run gives.
+struct XilinxRun {
+    rows: Vec<ModuleRow>,
+    mems: Vec<MemoryRow>,
+    paths: Vec<PathRow>,
+    secs: f64,
+}
+
 /// The Xilinx estimate at one width: (module rows, memory rows, seconds).
-fn xilinx(
-    tools: &Tools,
-    work: &Path,
-    width: u32,
-) -> Result<(Vec<ModuleRow>, Vec<MemoryRow>, f64), String> {
+fn xilinx(tools: &Tools, work: &Path, width: u32) -> Result<XilinxRun, String> {
     let files: Vec<String> = tools.rtl_sources()?.iter().map(|p| quote(p)).collect();
     let script = format!(
         "read_verilog -sv -I {rtl} {files}\n\
@@ -662,7 +891,7 @@ fn xilinx(
          design -load pre_map\n\
          synth_xilinx -noiopad -top buflet_nic -run map_memory:\n\
          tee -q -o stat_{width}.txt stat\n\
-         tee -q -o ltp_{width}.txt ltp -noff\n",
+         write_json netlist_{width}.json\n",
         rtl = quote(&tools.root.join("rtl")),
         files = files.join(" "),
     );
@@ -678,8 +907,22 @@ fn xilinx(
     let secs = t.elapsed().as_secs_f64();
     let read = |n: String| std::fs::read_to_string(work.join(&n)).map_err(|e| format!("{n}: {e}"));
     let stat = parse_stat(&read(format!("stat_{width}.txt"))?)?;
-    let depths = parse_ltp(&read(format!("ltp_{width}.txt"))?);
+    let netlist: serde_json::Value = serde_json::from_str(&read(format!("netlist_{width}.json"))?)
+        .map_err(|e| format!("netlist_{width}.json: {e}"))?;
+    let paths = logic_depths(&netlist);
+    let depths: BTreeMap<String, u64> = paths.iter().map(|(m, p)| (m.clone(), p.depth)).collect();
     let rows = module_rows(width, &stat, &depths);
+    let mut worst: Vec<PathRow> = paths
+        .into_iter()
+        .map(|(m, p)| PathRow {
+            width,
+            module: base_module(&m),
+            depth: p.depth,
+            from: p.from,
+            to: p.to,
+        })
+        .collect();
+    worst.sort_by(|a, b| b.depth.cmp(&a.depth).then(a.module.cmp(&b.module)));
     let log = read(format!("xilinx_{width}.log"))?;
     let mapped = parse_libmap(&log);
     let mut mems: Vec<MemoryRow> = parse_mem_dump(&read(format!("mems_{width}.txt"))?)
@@ -722,7 +965,12 @@ fn xilinx(
             .then(a.memory.cmp(&b.memory))
     });
     mems.dedup();
-    Ok((rows, mems, secs))
+    Ok(XilinxRun {
+        rows,
+        mems,
+        paths: worst,
+        secs,
+    })
 }
 
 /// The board top's parameters, read from its header (`parameter NAME = value,`).
@@ -841,6 +1089,8 @@ pub struct FpgaData {
     pub modules: Vec<ModuleRow>,
     /// Memories, every width.
     pub memories: Vec<MemoryRow>,
+    /// Each module's longest combinational path, every width.
+    pub paths: Vec<PathRow>,
     /// The Xilinx runs' tool and times.
     pub xilinx: Option<XilinxMeta>,
     /// The ECP5 run.
@@ -852,6 +1102,14 @@ fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, String>
     r.deserialize()
         .map(|x| x.map_err(|e| format!("{}: {e}", path.display())))
         .collect()
+}
+
+fn csv_or_empty<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, String> {
+    if path.exists() {
+        read_csv(path)
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<(), String> {
@@ -880,26 +1138,13 @@ impl FpgaData {
 
     /// Reads the data directory (a missing one is empty data).
     pub fn load(dir: &Path) -> Result<FpgaData, String> {
-        let csv_or_empty = |n: &str| -> Result<Vec<_>, String> {
-            let p = dir.join(n);
-            if p.exists() {
-                read_csv(&p)
-            } else {
-                Ok(Vec::new())
-            }
-        };
-        let modules: Vec<ModuleRow> = csv_or_empty("modules.csv")?;
-        let memories: Vec<MemoryRow> = {
-            let p = dir.join("memories.csv");
-            if p.exists() {
-                read_csv(&p)?
-            } else {
-                Vec::new()
-            }
-        };
+        let modules: Vec<ModuleRow> = csv_or_empty(&dir.join("modules.csv"))?;
+        let memories: Vec<MemoryRow> = csv_or_empty(&dir.join("memories.csv"))?;
+        let paths: Vec<PathRow> = csv_or_empty(&dir.join("paths.csv"))?;
         Ok(FpgaData {
             modules,
             memories,
+            paths,
             xilinx: read_json(&dir.join("xilinx.json"))?,
             ecp5: read_json(&dir.join("ecp5.json"))?,
         })
@@ -910,6 +1155,7 @@ impl FpgaData {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         write_csv(&dir.join("modules.csv"), &self.modules)?;
         write_csv(&dir.join("memories.csv"), &self.memories)?;
+        write_csv(&dir.join("paths.csv"), &self.paths)?;
         let put = |n: &str, v: serde_json::Value| {
             std::fs::write(
                 dir.join(n),
@@ -1123,10 +1369,9 @@ pub fn render(d: &FpgaData) -> String {
         let _ = writeln!(
             s,
             "{}; synthesis took {}. Each row counts the module and everything below it; \
-             `depth` is the number of cells on the module's own longest combinational path \
-             (`ltp -noff`: LUTs, MUXF7/8 and CARRY4 stages; a path through another module's \
-             ports is not followed), the logic depth to compare with the 250 MHz target at \
-             512 bits. No open place-and-route exists for these parts, so no Fmax is given.\n",
+             `depth` is the longest combinational path inside it in logic levels (below; a \
+             path through a module's ports is counted in each module apart), the logic depth \
+             to compare with the 250 MHz target at 512 bits. No open place-and-route exists for these parts, so no Fmax is given.\n",
             x.yosys,
             secs.join(", ")
         );
@@ -1168,6 +1413,34 @@ pub fn render(d: &FpgaData) -> String {
             ],
             &rows,
         );
+        let _ = writeln!(s);
+    }
+    // Worst paths
+    for w in &widths {
+        let paths: Vec<&PathRow> = d.paths.iter().filter(|p| p.width == *w).take(12).collect();
+        if paths.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "### The longest combinational paths at DATA_WIDTH = {w}\n\nThe module's own \
+             longest path, in logic levels (LUT, MUXF7/8, CARRY4, LUT-RAM read: one each), \
+             from a register, RAM output, input port or submodule output to a register or RAM \
+             input, output port or submodule input. A 250 MHz Xilinx part takes roughly 4 to 6 \
+             levels per cycle with routing.\n"
+        );
+        let rows: Vec<Vec<String>> = paths
+            .iter()
+            .map(|p| {
+                vec![
+                    format!("`{}`", p.module),
+                    p.depth.to_string(),
+                    format!("`{}`", p.from),
+                    format!("`{}`", p.to),
+                ]
+            })
+            .collect();
+        md_table(&mut s, &["module", "levels", "from", "to"], &rows);
         let _ = writeln!(s);
     }
     // Memories
@@ -1308,18 +1581,21 @@ fn run_inner(a: &FpgaArgs) -> Result<serde_json::Value, String> {
         seconds: BTreeMap::new(),
     });
     for (w, r) in xres {
-        let (rows, mems, secs) = r.map_err(|e| format!("Xilinx estimate at {w} bits: {e}"))?;
-        for f in [
-            format!("xilinx_{w}.log"),
-            format!("stat_{w}.txt"),
-            format!("ltp_{w}.txt"),
-        ] {
+        let XilinxRun {
+            rows,
+            mems,
+            paths,
+            secs,
+        } = r.map_err(|e| format!("Xilinx estimate at {w} bits: {e}"))?;
+        for f in [format!("xilinx_{w}.log"), format!("stat_{w}.txt")] {
             std::fs::copy(work.path().join(&f), a.out.join(&f)).map_err(|e| format!("{f}: {e}"))?;
         }
         data.modules.retain(|r| r.width != w);
         data.modules.extend(rows);
         data.memories.retain(|m| m.width != w);
         data.memories.extend(mems);
+        data.paths.retain(|p| p.width != w);
+        data.paths.extend(paths);
         meta.seconds.insert(w, secs);
         meta.yosys = version(&tools.yosys, "-V");
         eprintln!("buflet fpga: Xilinx estimate at {w} bits done in {secs:.0} s");
@@ -1327,6 +1603,7 @@ fn run_inner(a: &FpgaArgs) -> Result<serde_json::Value, String> {
     if !widths.is_empty() {
         data.modules.sort_by_key(|r| r.width);
         data.memories.sort_by_key(|m| m.width);
+        data.paths.sort_by_key(|p| p.width);
         data.xilinx = Some(meta);
     }
     if let Some(e) = eres {
@@ -1347,4 +1624,206 @@ fn run_inner(a: &FpgaArgs) -> Result<serde_json::Value, String> {
         t0.elapsed().as_secs_f64()
     );
     Ok(data.summary())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    /// docs/fpga.md is what `render` makes of docs/fpga/: a page edited by hand, or data
+    /// changed without the page, fails here (`./run.sh fpga` writes both).
+    #[test]
+    fn the_page_is_rendered_from_its_data() {
+        let doc = repo().join("docs/fpga.md");
+        let data = FpgaData::load(&FpgaData::dir_of(&doc)).unwrap();
+        assert!(
+            data.top64().is_some(),
+            "docs/fpga/modules.csv has no 64-bit top"
+        );
+        assert!(data.ecp5.is_some(), "docs/fpga/ecp5.json is missing");
+        let page = std::fs::read_to_string(&doc).unwrap();
+        assert!(
+            page == render(&data),
+            "docs/fpga.md is stale: run ./run.sh fpga, or render it again"
+        );
+    }
+
+    /// The ECP5 build's recorded parameters are the board top's, as the source says now.
+    #[test]
+    fn the_recorded_ecp5_parameters_are_the_board_tops() {
+        let data = FpgaData::load(&repo().join("docs/fpga")).unwrap();
+        let src = std::fs::read_to_string(repo().join("fpga/ecp5/buflet_ecp5_evn.v")).unwrap();
+        let now = top_params(&src);
+        assert_eq!(now.get("DATA_WIDTH"), Some(&64));
+        assert_eq!(
+            data.ecp5.unwrap().params,
+            now,
+            "fpga/ecp5/buflet_ecp5_evn.v changed since the last ./run.sh fpga"
+        );
+    }
+
+    #[test]
+    fn module_names_lose_their_parameters() {
+        assert_eq!(
+            base_module("$paramod$35f586480ef076278eb3ffa0fe88b65613064aa7\\blk_dma"),
+            "blk_dma"
+        );
+        assert_eq!(
+            base_module("$paramod\\axis_packer\\DATA_WIDTH=32'00000000000000000000000001000000"),
+            "axis_packer"
+        );
+        assert_eq!(base_module("\\toe_sweep"), "toe_sweep");
+        assert_eq!(base_module("buflet_nic"), "buflet_nic");
+    }
+
+    const STAT: &str = "
+=== $paramod$aa\\sync_fifo ===
+
+   Number of wires:                 40
+   Number of cells:                 27
+     BUFG                            1
+     CARRY4                          2
+     FDRE                            8
+     LUT2                            2
+     RAM32M                          6
+
+=== top ===
+
+   Number of wires:                 10
+   Number of cells:                  4
+     $paramod$aa\\sync_fifo          2
+     FDRE                            3
+     LUT6                            4
+     RAMB18E1                        1
+
+=== design hierarchy ===
+
+   top                               1
+     $paramod$aa\\sync_fifo          2
+
+   Number of wires:                 90
+";
+
+    #[test]
+    fn stat_gives_every_module_with_what_is_below_it() {
+        let st = parse_stat(STAT).unwrap();
+        assert_eq!(
+            st.1,
+            vec![
+                (0, "top".to_string(), 1),
+                (1, "$paramod$aa\\sync_fifo".to_string(), 2)
+            ]
+        );
+        let depths = BTreeMap::from([
+            ("$paramod$aa\\sync_fifo".to_string(), 7u64),
+            ("top".into(), 3),
+        ]);
+        let rows = module_rows(64, &st, &depths);
+        assert_eq!(rows.len(), 2);
+        let top = &rows[0];
+        assert_eq!(top.path, "top");
+        // the hierarchy lists the FIFO once with a count of 2: its cells count twice
+        assert_eq!(
+            (top.lut, top.ff, top.lutram, top.carry),
+            (4 + 4, 3 + 16, 12, 4)
+        );
+        assert_eq!(top.bram36, 0.5);
+        assert_eq!(
+            top.depth, 7,
+            "a parent's depth is the deepest path below it"
+        );
+        assert_eq!(rows[1].path, "top/sync_fifo");
+        assert_eq!((rows[1].lut, rows[1].ff, rows[1].instances), (4, 16, 2));
+        assert!(parse_stat("nothing").is_err());
+    }
+
+    #[test]
+    fn memories_and_what_they_became() {
+        let dump = "module $paramod$x\\toe_engine\n  cell $mem_v2 \\sock_mem\n    parameter \\SIZE 64\n    parameter \\WIDTH 512\n    parameter \\RD_PORTS 2\n    parameter \\RD_CLK_ENABLE 2'01\n  end\n";
+        let m = parse_mem_dump(dump);
+        assert_eq!(
+            m,
+            vec![("toe_engine".into(), "sock_mem".into(), 64, 512, 2, 1)]
+        );
+        let log = "mapping memory $paramod$x\\toe_engine.sock_mem via $__XILINX_LUTRAM_SDP_\nusing FF mapping for memory toe_tx.post_nxt\nmapping memory buflet_pool.data_mem via $__XILINX_BLOCKRAM_TDP_\nWarning: Replacing memory \\cnt_drop with list of registers. See /a/rtl/reg_block.v:517\n";
+        let l = parse_libmap(log);
+        assert_eq!(l[&("toe_engine".into(), "sock_mem".into())], "LUT-RAM");
+        assert_eq!(l[&("toe_tx".into(), "post_nxt".into())], "flip-flops");
+        assert_eq!(l[&("buflet_pool".into(), "data_mem".into())], "block RAM");
+        assert_eq!(
+            parse_replaced(log),
+            vec![("cnt_drop".into(), "rtl/reg_block.v:517".into())]
+        );
+        let row = MemoryRow {
+            width: 64,
+            module: "toe_engine".into(),
+            memory: "sock_mem".into(),
+            depth: 64,
+            bits_per_word: 512,
+            read_ports: 2,
+            sync_read_ports: 1,
+            mapped: "LUT-RAM".into(),
+        };
+        assert_eq!(row.bytes(), 4096);
+        assert!(row.misplaced());
+    }
+
+    /// A path through two LUTs and a CARRY4 between flip-flops is 3 levels, and the named
+    /// nets at its ends are reported.
+    #[test]
+    fn logic_depth_counts_levels_between_registers() {
+        let n: serde_json::Value = serde_json::json!({"modules": {"m": {
+            "ports": {"o": {"direction": "output", "bits": [6]}},
+            "cells": {
+                "ff1": {"type": "FDRE", "port_directions": {"D": "input", "Q": "output"}, "connections": {"D": [5], "Q": [2]}},
+                "l1": {"type": "LUT2", "port_directions": {"I0": "input", "I1": "input", "O": "output"}, "connections": {"I0": [2], "I1": [2], "O": [3]}},
+                "c1": {"type": "CARRY4", "port_directions": {"DI": "input", "CO": "output"}, "connections": {"DI": [3], "CO": [4]}},
+                "l2": {"type": "LUT1", "port_directions": {"I0": "input", "O": "output"}, "connections": {"I0": [4], "O": [5]}},
+                "l3": {"type": "LUT1", "port_directions": {"I0": "input", "O": "output"}, "connections": {"I0": [2], "O": [6]}}
+            },
+            "netnames": {"q": {"hide_name": 0, "bits": [2]}, "d": {"hide_name": 0, "bits": [5]}, "$x": {"hide_name": 1, "bits": [3]}}
+        }}});
+        let d = logic_depths(&n);
+        assert_eq!(
+            d["m"],
+            Depth {
+                depth: 3,
+                from: "q".into(),
+                to: "d".into()
+            }
+        );
+    }
+
+    #[test]
+    fn nextpnr_reports_and_critical_paths() {
+        let r = r#"{"utilization": {"DP16KD": {"available": 208, "used": 64}}, "fmax": {"$glbnet$clk": {"achieved": 15.5, "constraint": 125.0}}}"#;
+        let (c, u) = parse_nextpnr_report(r).unwrap();
+        assert_eq!(
+            c,
+            vec![ClockFmax {
+                clock: "clk".into(),
+                achieved_mhz: 15.5,
+                constraint_mhz: 125.0
+            }]
+        );
+        assert_eq!(u["DP16KD"], (64, 208));
+        assert!(parse_nextpnr_report("{}").is_err());
+        assert!(parse_nextpnr_report("not json").is_err());
+        let log = "Info: Critical path report for clock '$glbnet$clk' (posedge -> posedge):\nInfo: curr total\nInfo:  0.5  0.5  Source a.Q\nInfo: \nInfo: Max frequency for clock '$glbnet$clk': 15.50 MHz\nInfo: Critical path report for clock '$glbnet$clk' (posedge -> posedge):\nInfo: curr total\nInfo:  0.7  0.7  Source b.Q\n\n";
+        let p = parse_critical_path(log, "clk");
+        assert_eq!(p.last().map(|s| s.as_str()), Some(" 0.7  0.7  Source b.Q"));
+    }
+
+    #[test]
+    fn board_top_parameters_are_read_from_its_header() {
+        let src = "module t #(\n    parameter DATA_WIDTH  = 64,\n    parameter NUM_BUFLETS = 32\n) (\n    parameter X = 1\n";
+        assert_eq!(
+            top_params(src),
+            BTreeMap::from([("DATA_WIDTH".into(), 64), ("NUM_BUFLETS".into(), 32)])
+        );
+    }
 }
