@@ -24,8 +24,11 @@
 // sets it when host_wr_val <= NUM_BUFLETS/2 and fresh <= NUM_BUFLETS -
 // host_wr_val (no such buflet was ever handed out); otherwise it is ignored.
 // Each read port's data is valid the cycle after its rd_en and holds until
-// its next rd_en. Synthesis infers the 1-write/2-read memory as two copies
-// of the RAM sharing the write port (two simple dual-port block RAMs).
+// its next rd_en. Port 2's three readers share one physical read (an address
+// mux and one output register); each keeps a copy of its data once another
+// reader's replaces it. So synthesis infers the 1-write/2-read memory as two
+// copies of the RAM sharing the write port (two simple dual-port block RAMs),
+// not four.
 //
 // Exposed bitmap (docs/p2p.md "Exposed buflets"): one bit per buflet, set by
 // expose_en at expose_idx (toe_engine wrote a hold record naming it) and
@@ -130,9 +133,15 @@ module buflet_pool #(
     reg [15:0]           link_mem [0:NUM_BUFLETS-1];
     reg [DATA_WIDTH-1:0] data_mem [0:RAM_WORDS-1];
     reg [DATA_WIDTH-1:0] rd_data_r;
-    reg [DATA_WIDTH-1:0] rd2_data_r;
-    reg [DATA_WIDTH-1:0] rd3_data_r;
-    reg [DATA_WIDTH-1:0] rd4_data_r;
+    // Read port 2 is one physical read (one block RAM port) shared by its three readers: p2_q
+    // is the RAM's output register and p2_last says whose read it holds; each reader's data
+    // is p2_q while it was the last to read, else its copy taken when p2_q was replaced.
+    reg [DATA_WIDTH-1:0] p2_q;
+    reg [1:0]            p2_last;   // P2_BLK, P2_TXD or P2_WIN
+    reg [DATA_WIDTH-1:0] hold2, hold3, hold4;
+    localparam [1:0] P2_BLK = 2'd0, P2_TXD = 2'd1, P2_WIN = 2'd2;
+    wire                p2_en   = ram2_rd_en || ram3_rd_en || ram4_rd_en;
+    wire [BW_ADDR-1:0]  p2_addr = ram2_rd_en ? ram2_rd_addr : ram3_rd_en ? ram3_rd_addr : ram4_rd_addr;
     reg [NUM_BUFLETS-1:0] exposed;
 
     reg [15:0] free_head;   // head of the free list, NULL16 when empty
@@ -172,9 +181,9 @@ module buflet_pool #(
 
     assign link_rd_next = link_mem[lri[LB-1:0]];
     assign ram_rd_data  = rd_data_r;
-    assign ram2_rd_data = rd2_data_r;
-    assign ram3_rd_data = rd3_data_r;
-    assign ram4_rd_data = rd4_data_r;
+    assign ram2_rd_data = (p2_last == P2_BLK) ? p2_q : hold2;
+    assign ram3_rd_data = (p2_last == P2_TXD) ? p2_q : hold3;
+    assign ram4_rd_data = (p2_last == P2_WIN) ? p2_q : hold4;
     assign ram3_rd_ready = !ram2_rd_en;
     assign ram4_rd_ready = !ram2_rd_en && !ram3_rd_en;
     assign exp_rd       = ({1'b0, exp_rd_idx} < NUM17) && exposed[eri[LB-1:0]];
@@ -222,12 +231,22 @@ module buflet_pool #(
         if (ram_rd_en) begin
             rd_data_r <= data_mem[ram_rd_addr];
         end
-        if (ram2_rd_en) begin
-            rd2_data_r <= data_mem[ram2_rd_addr];
-        end else if (ram3_rd_en) begin
-            rd3_data_r <= data_mem[ram3_rd_addr];
-        end else if (ram4_rd_en) begin
-            rd4_data_r <= data_mem[ram4_rd_addr];
+        if (p2_en) begin
+            p2_q <= data_mem[p2_addr];
+        end
+    end
+
+    // Read port 2's readers: who holds p2_q, and the copy of the one whose data it replaces.
+    always @(posedge clk) begin
+        if (rst) begin
+            p2_last <= P2_BLK;
+        end else if (p2_en) begin
+            p2_last <= ram2_rd_en ? P2_BLK : ram3_rd_en ? P2_TXD : P2_WIN;
+            case (p2_last)
+                P2_BLK:  hold2 <= p2_q;
+                P2_TXD:  hold3 <= p2_q;
+                default: hold4 <= p2_q;
+            endcase
         end
     end
 

@@ -232,8 +232,18 @@ fn run_tool(tool: &Path, args: &[&str], dir: &Path, log: &str) -> Result<(), Str
         return Ok(());
     }
     let text = std::fs::read_to_string(dir.join(log)).unwrap_or_default();
-    let tail: Vec<&str> = text.lines().rev().take(8).collect();
-    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    // the tool's own error lines, else the end of its output
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("ERROR"))
+        .take(8)
+        .collect();
+    let tail: Vec<&str> = if errors.is_empty() {
+        let t: Vec<&str> = text.lines().rev().take(8).collect();
+        t.into_iter().rev().collect()
+    } else {
+        errors
+    };
     Err(format!(
         "{} failed ({status}); its log ends:\n{}",
         tool.file_name().unwrap_or_default().to_string_lossy(),
@@ -886,7 +896,7 @@ fn xilinx(tools: &Tools, work: &Path, width: u32) -> Result<XilinxRun, String> {
          hierarchy -check -top buflet_nic -chparam DATA_WIDTH {width}\n\
          synth_xilinx -noiopad -top buflet_nic -run :map_memory\n\
          design -save pre_map\n\
-         setparam -unset INIT t:$mem_v2\n\
+         setparam -set INIT 0 t:$mem_v2\n\
          tee -q -o mems_{width}.txt dump t:$mem_v2\n\
          design -load pre_map\n\
          synth_xilinx -noiopad -top buflet_nic -run map_memory:\n\
