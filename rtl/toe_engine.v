@@ -258,6 +258,13 @@ module toe_engine #(
 
     // ------------------------------------------------------------------ tables
     reg [511:0]  sock_mem [0:NUM_SOCKETS-1];
+    // toe_tx's send state table (snd_ctx per socket): here, so that its read address is the
+    // sk_idx register like the tables above and it infers block RAM
+    localparam SNDW = 8 * `BF_SND_CTX_SIZE;
+    reg [SNDW-1:0] snd_mem [0:NUM_SOCKETS-1];
+    wire [SNDW-1:0] snd_rd = snd_mem[sk_idx];
+    wire            snd_we;
+    wire [SNDW-1:0] snd_wd;
     reg [CW-1:0] ctx_mem  [0:NUM_SOCKETS-1];
     reg [511:0]  nb_mem   [0:NUM_NBS-1];
     reg [127:0]  hdr_mem  [0:NUM_BUFLETS-1];
@@ -632,6 +639,7 @@ module toe_engine #(
         .mt_seq(mt_seq), .mt_ack(mt_ack), .mt_window(mt_window), .mt_pay_len(mt_pay_len),
         .mt_flags(mt_flags), .mt_ws_valid(mt_ws_valid), .mt_ws(mt_ws), .mt_mss(mt_mss),
         .syn_active(f_was == ST_SYN_SENT),
+        .snd_rd(snd_rd), .snd_we(snd_we), .snd_wd(snd_wd),
         .ld((state == S_SR0) || (state == S_SQ) || (state == S_TKS0) || (state == S_LOOK1 && sk_match) ||
             (state == S_DEL0 && mv_rd_idle && mv_out_idle)),
         .wb(((state == S_SR1) && !sr_refuse) || (state == S_REQ_ADD) || acc_we || (state == S_S4) ||
@@ -710,6 +718,7 @@ module toe_engine #(
     wire [127:0]  hdr_wd = dl_hdr_we ? hd_dlv : (state == S_UDP) ? hd_udp : hd_tp;
     always @(posedge clk) begin
         if (sock_we) sock_mem[sock_wa] <= sock_wd;
+        if (snd_we) snd_mem[sk_idx] <= snd_wd;
         if (ctx_we) ctx_mem[ctx_wa] <= ctx_wd;
         if (nb_we) nb_mem[nb_wa] <= nb_wd;
         if (hdr_we) hdr_mem[hdr_wa] <= hdr_wd;

@@ -2,7 +2,9 @@
 `default_nettype none
 // toe_tx: the send side of docs/tcp-transmit.md for toe_engine (model: model/src/toe/snd.rs).
 // toe_engine sequences the steps (in_* below) and owns the socket's descriptor and receive
-// context; this block owns the send state table (snd_mem, one snd_ctx per socket), the post
+// context, and the send state table (snd_mem, one snd_ctx per socket: it sits beside the
+// socket tables so its read address is the engine's sk_idx register and it infers block RAM;
+// this block reads it on snd_rd and writes it on snd_we/snd_wd); this block owns the post
 // table (post_mem: tx_desc entries with SND_OFF filled, post_nxt: their per-socket links,
 // post_used), the send-ready FIFO (each socket at most once: tq_in), and the working send
 // state sn of the socket the engine is working on. Per step it gives the next send state
@@ -56,6 +58,10 @@ module toe_tx #(
     input  wire [3:0]          mt_ws,
     input  wire [15:0]         mt_mss,
     input  wire                syn_active,  // in_syn: a SYN-ACK of our active open (WL2 = its ACK)
+    // the send state table (toe_engine's snd_mem): the socket's entry, and its write
+    input  wire [8*`BF_SND_CTX_SIZE-1:0] snd_rd,
+    output wire                snd_we,
+    output wire [8*`BF_SND_CTX_SIZE-1:0] snd_wd,
     // steps
     input  wire                ld,
     input  wire                wb,
@@ -161,7 +167,6 @@ module toe_tx #(
     localparam [31:0] MAX_SEG    = `BF_PARAM_TX_MAX_SEG;
 
     // ------------------------------------------------------------------ tables
-    reg [SNW-1:0] snd_mem  [0:NUM_SOCKETS-1];
     reg [511:0]   post_mem [0:NUM_POSTS-1];
     reg [15:0]    post_nxt [0:NUM_POSTS-1];
     reg [NUM_POSTS-1:0] post_used;
@@ -370,6 +375,9 @@ module toe_tx #(
     end
     /* verilator lint_off UNUSEDSIGNAL */
     wire [131:0] wk_seg = next_seg(sn_wk);   // only whether it sends
+    // wb writes the socket's entry of the send state table (not during reset)
+    assign snd_we = wb && !rst;
+    assign snd_wd = sn_wk;
     /* verilator lint_on UNUSEDSIGNAL */
     wire         wk_can = wk_seg[131];
 
@@ -691,7 +699,7 @@ module toe_tx #(
             ev_data_seg <= in_sent && (s_len != 64'd0);
             ev_data_bytes <= s_len[15:0];
             // working state
-            if (ld) sn <= snd_mem[sk_idx];
+            if (ld) sn <= snd_rd;
             else if (wb) sn <= sn_wk;
             else sn <= sn_nx;
             if (tq_pop) begin
@@ -699,7 +707,6 @@ module toe_tx #(
                 tq_rp <= (tq_rp == SOCK_LAST32[SW-1:0]) ? {SW{1'b0}} : tq_rp + 1'b1;
             end
             if (wb) begin
-                snd_mem[sk_idx] <= sn_wk;
                 if (wk_can && !tq_in[sk_idx]) begin
                     tq_mem[tq_wp] <= sk_idx;
                     tq_wp <= (tq_wp == SOCK_LAST32[SW-1:0]) ? {SW{1'b0}} : tq_wp + 1'b1;

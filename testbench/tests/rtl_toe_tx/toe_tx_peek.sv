@@ -2,7 +2,8 @@
 `default_nettype none
 // Test wrapper (testbench/tests/rtl_toe_tx): toe_tx with every port passed through, and its
 // working send state sn (the snd_ctx fields of the socket the steps work on) as an output,
-// so the test checks SND.UNA, CWND, SSTHRESH, ... after each step. Not part of the design.
+// so the test checks SND.UNA, CWND, SSTHRESH, ... after each step; and the send state table
+// (snd_mem), which toe_engine holds for toe_tx. Not part of the design.
 `include "buflet_defs.vh"
 module toe_tx_peek #(
     parameter NUM_SOCKETS = 64,
@@ -101,6 +102,13 @@ module toe_tx_peek #(
     // the working send state (toe_tx.sn): the test reads the snd_ctx fields
     output wire [8*`BF_SND_CTX_SIZE-1:0] peek_sn
 );
+
+    // the send state table, as toe_engine holds it beside its socket tables
+    reg  [8*`BF_SND_CTX_SIZE-1:0] snd_mem [0:NUM_SOCKETS-1];
+    wire [8*`BF_SND_CTX_SIZE-1:0] snd_rd = snd_mem[sk_idx];
+    wire                          snd_we;
+    wire [8*`BF_SND_CTX_SIZE-1:0] snd_wd;
+    always @(posedge clk) if (snd_we) snd_mem[sk_idx] <= snd_wd;
 
     toe_tx #(.NUM_SOCKETS(NUM_SOCKETS), .NUM_POSTS(NUM_POSTS), .SW(SW)) u (.*);
     assign peek_sn = u.sn;
