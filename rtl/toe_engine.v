@@ -257,15 +257,23 @@ module toe_engine #(
         S_ACC0 = 7'd82, S_ACC1 = 7'd83, S_ACPT = 7'd84;
 
     // ------------------------------------------------------------------ tables
+    // The per-socket and per-buffer tables are block RAM whatever their depth (ram_style: a
+    // 64-entry table would otherwise land in LUT-RAM, and they grow with NUM_SOCKETS/NUM_NBS);
+    // their read addresses are registers (sk_idx, nb_idx, hd_idx), so the reads are
+    // synchronous (docs/fpga.md "Memories").
+    (* ram_style = "block" *)
     reg [511:0]  sock_mem [0:NUM_SOCKETS-1];
     // toe_tx's send state table (snd_ctx per socket): here, so that its read address is the
     // sk_idx register like the tables above and it infers block RAM
     localparam SNDW = 8 * `BF_SND_CTX_SIZE;
+    (* ram_style = "block" *)
     reg [SNDW-1:0] snd_mem [0:NUM_SOCKETS-1];
     wire [SNDW-1:0] snd_rd = snd_mem[sk_idx];
     wire            snd_we;
     wire [SNDW-1:0] snd_wd;
+    (* ram_style = "block" *)
     reg [CW-1:0] ctx_mem  [0:NUM_SOCKETS-1];
+    (* ram_style = "block" *)
     reg [511:0]  nb_mem   [0:NUM_NBS-1];
     reg [127:0]  hdr_mem  [0:NUM_BUFLETS-1];
     reg [15:0]   nxt_mem  [0:NUM_BUFLETS-1];

@@ -276,61 +276,78 @@ pub type StatParse = (
     Vec<(usize, String, u64)>,
 );
 
-/// Parses Yosys's `stat` output (one `=== module ===` section per module, then `=== design
-/// hierarchy ===` with the tree indented two spaces per level).
+/// Parses the `stat` output of Yosys 0.5x and later (the pinned YoWASP build): one
+/// `=== module ===` section per module whose lines are `count type` (cells after `N cells`,
+/// submodule instances after `N submodules`), then `=== design hierarchy ===`, whose tree
+/// is `cells-including-submodules name`, each level below the first indented two more spaces.
 pub fn parse_stat(text: &str) -> Result<StatParse, String> {
     let mut cells: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-    let mut tree = Vec::new();
+    let mut tree_names: Vec<(usize, String)> = Vec::new();
     let mut section: Option<String> = None;
-    let mut in_cells = false;
-    let mut in_tree = false;
+    let mut in_hier = false;
+    let mut listing = false; // inside a module's cells or submodules list
     for line in text.lines() {
         if let Some(name) = line
             .strip_prefix("=== ")
             .and_then(|l| l.strip_suffix(" ==="))
         {
-            in_cells = false;
-            in_tree = name == "design hierarchy";
-            section = (!in_tree).then(|| name.to_string());
+            in_hier = name == "design hierarchy";
+            section = (!in_hier).then(|| name.to_string());
+            listing = false;
             continue;
         }
-        let t = line.trim();
-        if t.starts_with("Number of cells:") {
-            in_cells = section.is_some();
-            in_tree = false;
+        if in_hier && line.trim().is_empty() && !tree_names.is_empty() {
+            in_hier = false; // the tree ends; the totals follow
             continue;
         }
-        if in_tree {
-            if t.is_empty() {
-                continue;
-            }
-            let indent = line.len() - line.trim_start().len();
-            let mut it = t.split_whitespace();
-            if let (Some(m), Some(n), None) = (it.next(), it.next(), it.next()) {
-                if let (Ok(n), true) = (n.parse::<u64>(), indent >= 3) {
-                    tree.push(((indent - 3) / 2, m.to_string(), n));
-                }
-            }
+        let t = line.trim_start();
+        let parsed = t
+            .split_once(' ')
+            .and_then(|(num, rest)| num.parse::<u64>().ok().map(|n| (n, rest)));
+        let Some((n, rest)) = parsed else {
+            listing = false;
+            continue;
+        };
+        let name = rest.trim_start();
+        if in_hier {
+            let indent = rest.len() - name.len();
+            let depth = if tree_names.is_empty() {
+                0
+            } else {
+                1 + indent / 2
+            };
+            tree_names.push((depth, name.to_string()));
             continue;
         }
-        if in_cells {
-            let mut it = t.split_whitespace();
-            match (it.next(), it.next(), it.next()) {
-                (Some(ty), Some(n), None) => {
-                    let n: u64 = n.parse().map_err(|_| format!("stat: bad count in `{t}`"))?;
-                    let m = section.clone().unwrap_or_default();
-                    *cells
-                        .entry(m)
-                        .or_default()
-                        .entry(ty.to_string())
-                        .or_default() += n;
-                }
-                _ => in_cells = false,
-            }
+        let Some(m) = section.clone() else { continue };
+        if name == "cells" || name == "submodules" {
+            listing = true;
+        } else if listing && rest.starts_with(' ') && !name.contains(' ') {
+            *cells
+                .entry(m)
+                .or_default()
+                .entry(name.to_string())
+                .or_default() += n;
+        } else {
+            listing = false;
         }
     }
-    if cells.is_empty() || tree.is_empty() {
+    if cells.is_empty() || tree_names.is_empty() {
         return Err("stat: no module sections or no design hierarchy in Yosys's output".into());
+    }
+    // instances of each tree node under its parent, from the parent's submodule list
+    let mut tree = Vec::new();
+    let mut stack: Vec<String> = Vec::new();
+    for (d, name) in tree_names {
+        stack.truncate(d);
+        let n = stack
+            .last()
+            .and_then(|p| cells.get(p))
+            .and_then(|c| c.get(&name))
+            .copied()
+            .unwrap_or(1);
+        stack.push(name.clone());
+        tree.push((d, name, n));
     }
     Ok((cells, tree))
 }
@@ -546,7 +563,15 @@ pub fn logic_depths(netlist: &serde_json::Value) -> BTreeMap<String, Depth> {
         }
         let mut driver: BTreeMap<u64, Drv> = BTreeMap::new();
         let mut ends: Vec<u64> = Vec::new();
-        let is_module = |t: &str| mods.contains_key(t);
+        let mut end_owner: BTreeMap<u64, (u64, String)> = BTreeMap::new();
+        // our own modules (the netlist also holds the cell library's blackboxes)
+        let is_module = |t: &str| {
+            mods.get(t).is_some_and(|m| {
+                m.get("attributes")
+                    .and_then(|a| a.get("blackbox"))
+                    .is_none()
+            })
+        };
         if let Some(cells) = m.get("cells").and_then(|c| c.as_object()) {
             for c in cells.values() {
                 let ty = c.get("type").and_then(|t| t.as_str()).unwrap_or("");
@@ -564,6 +589,11 @@ pub fn logic_depths(netlist: &serde_json::Value) -> BTreeMap<String, Depth> {
                 };
                 let levels = if is_module(ty) { None } else { cell_levels(ty) };
                 let lutram = ty.starts_with("RAM") && !ty.starts_with("RAMB");
+                // a register's inputs are named by its output (the register's own name)
+                let first_out = dirs
+                    .iter()
+                    .find(|(_, d)| d.as_str() == Some("output"))
+                    .and_then(|(p, _)| bits(p).first().copied());
                 let mut ins = Vec::new();
                 for (port, d) in dirs {
                     if d.as_str() == Some("input") {
@@ -574,7 +604,12 @@ pub fn logic_depths(netlist: &serde_json::Value) -> BTreeMap<String, Depth> {
                         if levels.is_some() && (!lutram || addr) {
                             ins.extend(bits(port));
                         } else {
-                            ends.extend(bits(port));
+                            for b in bits(port) {
+                                ends.push(b);
+                                if let (Some(q), None) = (first_out, levels) {
+                                    end_owner.entry(b).or_insert((q, ty.to_string()));
+                                }
+                            }
                         }
                     }
                 }
@@ -671,7 +706,12 @@ pub fn logic_depths(netlist: &serde_json::Value) -> BTreeMap<String, Depth> {
                 Depth {
                     depth: d,
                     from: name(from),
-                    to: name(end),
+                    to: match end_owner.get(&end) {
+                        Some((q, ty)) if name(end).starts_with('$') => {
+                            format!("{} ({ty} input)", name(*q))
+                        }
+                        _ => name(end),
+                    },
                 },
             );
         }
@@ -679,8 +719,8 @@ pub fn logic_depths(netlist: &serde_json::Value) -> BTreeMap<String, Depth> {
     out
 }
 
-/// Parses a `dump` of `$mem_v2` cells: (module, memory, depth, width, read ports, synchronous
-/// read ports).
+/// Parses a `dump` of `$mem_v2` cells: (module as Yosys names it, memory, depth, width, read
+/// ports, synchronous read ports).
 pub fn parse_mem_dump(text: &str) -> Vec<(String, String, u64, u64, u32, u32)> {
     let mut out = Vec::new();
     let mut module = String::new();
@@ -722,7 +762,7 @@ pub fn parse_mem_dump(text: &str) -> Vec<(String, String, u64, u64, u32, u32)> {
             (Some("end"), None, None) => {
                 if let Some((name, size, width, rd, clk)) = cur.take() {
                     let sync = clk.chars().filter(|&ch| ch == '1').count() as u32;
-                    out.push((base_module(&module), name, size, width, rd, sync.min(rd)));
+                    out.push((module.clone(), name, size, width, rd, sync.min(rd)));
                 }
             }
             _ => {}
@@ -731,7 +771,8 @@ pub fn parse_mem_dump(text: &str) -> Vec<(String, String, u64, u64, u32, u32)> {
     out
 }
 
-/// Parses memory_libmap's decisions from a Yosys log: (module, memory) -> what it became.
+/// Parses memory_libmap's decisions from a Yosys log: (module as Yosys names it, memory) ->
+/// what it became.
 pub fn parse_libmap(log: &str) -> BTreeMap<(String, String), String> {
     let mut m = BTreeMap::new();
     for line in log.lines() {
@@ -758,7 +799,7 @@ pub fn parse_libmap(log: &str) -> BTreeMap<(String, String), String> {
         if let Some((module, mem)) = target.rsplit_once('.') {
             m.insert(
                 (
-                    base_module(module),
+                    module.trim_start_matches('\\').to_string(),
                     mem.trim_start_matches('\\').to_string(),
                 ),
                 kind.to_string(),
@@ -945,7 +986,7 @@ fn xilinx(tools: &Tools, work: &Path, width: u32) -> Result<XilinxRun, String> {
                     .unwrap_or_else(|| "flip-flops".into());
                 MemoryRow {
                     width,
-                    module,
+                    module: base_module(&module),
                     memory,
                     depth,
                     bits_per_word,
@@ -1690,32 +1731,43 @@ mod tests {
         assert_eq!(base_module("buflet_nic"), "buflet_nic");
     }
 
+    /// The layout of Yosys 0.70's `stat` (abridged from a real run).
     const STAT: &str = "
 === $paramod$aa\\sync_fifo ===
 
-   Number of wires:                 40
-   Number of cells:                 27
-     BUFG                            1
-     CARRY4                          2
-     FDRE                            8
-     LUT2                            2
-     RAM32M                          6
+        +----------Local Count, excluding submodules.
+        | 
+       40 wires
+       27 cells
+        1   BUFG
+        2   CARRY4
+        8   FDRE
+        2   LUT2
+        6   RAM32M
 
 === top ===
 
-   Number of wires:                 10
-   Number of cells:                  4
-     $paramod$aa\\sync_fifo          2
-     FDRE                            3
-     LUT6                            4
-     RAMB18E1                        1
+        +----------Local Count, excluding submodules.
+        | 
+       10 wires
+        8 cells
+        3   FDRE
+        4   LUT6
+        1   RAMB18E1
+        2 submodules
+        2   $paramod$aa\\sync_fifo
 
 === design hierarchy ===
 
-   top                               1
-     $paramod$aa\\sync_fifo          2
+        +----------Count including submodules.
+        | 
+       62 top
+       27 $paramod$aa\\sync_fifo
 
-   Number of wires:                 90
+        +----------Count including submodules.
+        | 
+       90 wires
+       62 cells
 ";
 
     #[test]
@@ -1757,11 +1809,21 @@ mod tests {
         let m = parse_mem_dump(dump);
         assert_eq!(
             m,
-            vec![("toe_engine".into(), "sock_mem".into(), 64, 512, 2, 1)]
+            vec![(
+                "$paramod$x\\toe_engine".into(),
+                "sock_mem".into(),
+                64,
+                512,
+                2,
+                1
+            )]
         );
         let log = "mapping memory $paramod$x\\toe_engine.sock_mem via $__XILINX_LUTRAM_SDP_\nusing FF mapping for memory toe_tx.post_nxt\nmapping memory buflet_pool.data_mem via $__XILINX_BLOCKRAM_TDP_\nWarning: Replacing memory \\cnt_drop with list of registers. See /a/rtl/reg_block.v:517\n";
         let l = parse_libmap(log);
-        assert_eq!(l[&("toe_engine".into(), "sock_mem".into())], "LUT-RAM");
+        assert_eq!(
+            l[&("$paramod$x\\toe_engine".into(), "sock_mem".into())],
+            "LUT-RAM"
+        );
         assert_eq!(l[&("toe_tx".into(), "post_nxt".into())], "flip-flops");
         assert_eq!(l[&("buflet_pool".into(), "data_mem".into())], "block RAM");
         assert_eq!(
