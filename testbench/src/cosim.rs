@@ -49,7 +49,7 @@ mod exec;
 mod gen;
 mod stim;
 
-pub use compare::{decode_frame, Cycles, Kind, Observed, Run};
+pub use compare::{decode_frame, Cycles, Observed, Run, TxnKind};
 pub use dump::{CaseLog, DumpOpts, Dumped, Slot, Txn};
 pub use exec::{run_case, run_case_with, run_lockstep, run_lockstep_with};
 pub use gen::{generate, generate_with, GenConfig, MAX_NB_PAGES};

@@ -8,7 +8,7 @@
 //! independently of the code that wrote them.
 
 use buflet_testbench::cosim::{
-    self, dump, CaseOpts, CosimError, CosimOpts, DumpOpts, Kind, Perturb,
+    self, dump, CaseOpts, CosimError, CosimOpts, DumpOpts, Perturb, TxnKind,
 };
 use fst_reader::{FstFilter, FstHierarchyEntry, FstReader, FstSignalValue};
 use std::collections::BTreeMap;
@@ -101,7 +101,7 @@ fn a_perturbed_model_write_is_dumped_with_both_logs_and_the_waves_around_it() {
         .slots
         .iter()
         .find(|s| {
-            s.kind == Kind::DevWrite
+            s.kind == TxnKind::DevWrite
                 && s.index >= 1000
                 && s.sides[1].as_ref().unwrap().cycle > 10_000
         })

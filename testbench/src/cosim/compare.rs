@@ -102,7 +102,7 @@ pub struct Cycles {
 
 /// The kinds of compared transactions, in the order [`compare`] takes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum TxnKind {
     /// A completion-ring write run.
     RingWrite,
     /// Any other device write run.
@@ -117,58 +117,58 @@ pub enum Kind {
     Counter,
 }
 
-impl Kind {
+impl TxnKind {
     /// Every kind, in comparison order.
-    pub const ALL: [Kind; 6] = [
-        Kind::RingWrite,
-        Kind::DevWrite,
-        Kind::Completion,
-        Kind::DiskWrite,
-        Kind::TxFrame,
-        Kind::Counter,
+    pub const ALL: [TxnKind; 6] = [
+        TxnKind::RingWrite,
+        TxnKind::DevWrite,
+        TxnKind::Completion,
+        TxnKind::DiskWrite,
+        TxnKind::TxFrame,
+        TxnKind::Counter,
     ];
 
     /// The kind's name in the dump's CSVs.
     pub fn name(self) -> &'static str {
         match self {
-            Kind::RingWrite => "ring_write",
-            Kind::DevWrite => "dev_write",
-            Kind::Completion => "completion",
-            Kind::DiskWrite => "disk_write",
-            Kind::TxFrame => "tx_frame",
-            Kind::Counter => "counter",
+            TxnKind::RingWrite => "ring_write",
+            TxnKind::DevWrite => "dev_write",
+            TxnKind::Completion => "completion",
+            TxnKind::DiskWrite => "disk_write",
+            TxnKind::TxFrame => "tx_frame",
+            TxnKind::Counter => "counter",
         }
     }
 
     /// Whether a transaction of this kind carries bytes timed where the device produced them
     /// (completions and counters are read by the host after the step).
     pub fn is_data(self) -> bool {
-        !matches!(self, Kind::Completion | Kind::Counter)
+        !matches!(self, TxnKind::Completion | TxnKind::Counter)
     }
 }
 
 impl Observed {
     /// How many transactions of `kind` this side has.
-    pub fn count(&self, kind: Kind) -> usize {
+    pub fn count(&self, kind: TxnKind) -> usize {
         match kind {
-            Kind::RingWrite => self.ring.len(),
-            Kind::DevWrite => self.other.len(),
-            Kind::Completion => self.cpls.len(),
-            Kind::DiskWrite => self.disk.len(),
-            Kind::TxFrame => self.tx.len(),
-            Kind::Counter => self.counters.len(),
+            TxnKind::RingWrite => self.ring.len(),
+            TxnKind::DevWrite => self.other.len(),
+            TxnKind::Completion => self.cpls.len(),
+            TxnKind::DiskWrite => self.disk.len(),
+            TxnKind::TxFrame => self.tx.len(),
+            TxnKind::Counter => self.counters.len(),
         }
     }
 
     /// The cycle of transaction `item` of `kind` (see [`Cycles`]).
-    pub fn cycle_of(&self, kind: Kind, item: usize) -> Option<u64> {
+    pub fn cycle_of(&self, kind: TxnKind, item: usize) -> Option<u64> {
         let v = match kind {
-            Kind::RingWrite => &self.at.ring,
-            Kind::DevWrite => &self.at.other,
-            Kind::DiskWrite => &self.at.disk,
-            Kind::TxFrame => &self.at.tx,
-            Kind::Completion => return (item < self.cpls.len()).then_some(self.at.cpls),
-            Kind::Counter => return (item < self.counters.len()).then_some(self.at.counters),
+            TxnKind::RingWrite => &self.at.ring,
+            TxnKind::DevWrite => &self.at.other,
+            TxnKind::DiskWrite => &self.at.disk,
+            TxnKind::TxFrame => &self.at.tx,
+            TxnKind::Completion => return (item < self.cpls.len()).then_some(self.at.cpls),
+            TxnKind::Counter => return (item < self.counters.len()).then_some(self.at.counters),
         };
         v.get(item).copied()
     }
@@ -183,31 +183,31 @@ impl Observed {
     /// the other side's: the first byte of a write run's or a disk write's data, the last
     /// byte of a frame, a completion's byte count or a counter's value. A test hook (provoking
     /// a mismatch without changing a backend); returns whether a transaction was changed.
-    pub fn perturb(&mut self, kind: Kind, item: usize) -> bool {
+    pub fn perturb(&mut self, kind: TxnKind, item: usize) -> bool {
         fn flip(d: &mut [u8], last: bool) -> bool {
             let i = if last { d.len().wrapping_sub(1) } else { 0 };
             d.get_mut(i).map(|b| *b ^= 0xFF).is_some()
         }
         match kind {
-            Kind::RingWrite => self
+            TxnKind::RingWrite => self
                 .ring
                 .get_mut(item)
                 .is_some_and(|r| flip(&mut r.data, false)),
-            Kind::DevWrite => self
+            TxnKind::DevWrite => self
                 .other
                 .get_mut(item)
                 .is_some_and(|r| flip(&mut r.data, false)),
-            Kind::Completion => self
+            TxnKind::Completion => self
                 .cpls
                 .get_mut(item)
                 .map(|c| c.bytes = c.bytes.wrapping_add(1))
                 .is_some(),
-            Kind::DiskWrite => self
+            TxnKind::DiskWrite => self
                 .disk
                 .get_mut(item)
                 .is_some_and(|d| flip(&mut d.data, false)),
-            Kind::TxFrame => self.tx.get_mut(item).is_some_and(|f| flip(f, true)),
-            Kind::Counter => self
+            TxnKind::TxFrame => self.tx.get_mut(item).is_some_and(|f| flip(f, true)),
+            TxnKind::Counter => self
                 .counters
                 .get_mut(item)
                 .map(|c| c.1 = c.1.wrapping_add(1))
@@ -218,31 +218,31 @@ impl Observed {
 
 /// Whether both sides have transaction `item` of `kind` and they are equal (as [`compare`]
 /// judges them).
-pub fn equal_at(a: &Observed, b: &Observed, kind: Kind, item: usize) -> bool {
+pub fn equal_at(a: &Observed, b: &Observed, kind: TxnKind, item: usize) -> bool {
     fn eq<T: PartialEq>(x: &[T], y: &[T], i: usize) -> bool {
         matches!((x.get(i), y.get(i)), (Some(x), Some(y)) if x == y)
     }
     match kind {
-        Kind::RingWrite => eq(&a.ring, &b.ring, item),
-        Kind::DevWrite => eq(&a.other, &b.other, item),
-        Kind::Completion => eq(&a.cpls, &b.cpls, item),
-        Kind::DiskWrite => eq(&a.disk, &b.disk, item),
-        Kind::TxFrame => eq(&a.tx, &b.tx, item),
-        Kind::Counter => eq(&a.counters, &b.counters, item),
+        TxnKind::RingWrite => eq(&a.ring, &b.ring, item),
+        TxnKind::DevWrite => eq(&a.other, &b.other, item),
+        TxnKind::Completion => eq(&a.cpls, &b.cpls, item),
+        TxnKind::DiskWrite => eq(&a.disk, &b.disk, item),
+        TxnKind::TxFrame => eq(&a.tx, &b.tx, item),
+        TxnKind::Counter => eq(&a.counters, &b.counters, item),
     }
 }
 
 /// The first byte at which the bytes of transaction `item` of `kind` differ between the sides
 /// (write runs, disk writes, frames present on both sides; a shorter side differs where it
 /// ends), or None.
-pub fn bytes_differ_at(a: &Observed, b: &Observed, kind: Kind, item: usize) -> Option<usize> {
-    fn data(o: &Observed, kind: Kind, item: usize) -> Option<&[u8]> {
+pub fn bytes_differ_at(a: &Observed, b: &Observed, kind: TxnKind, item: usize) -> Option<usize> {
+    fn data(o: &Observed, kind: TxnKind, item: usize) -> Option<&[u8]> {
         Some(match kind {
-            Kind::RingWrite => &o.ring.get(item)?.data,
-            Kind::DevWrite => &o.other.get(item)?.data,
-            Kind::DiskWrite => &o.disk.get(item)?.data,
-            Kind::TxFrame => o.tx.get(item)?,
-            Kind::Completion | Kind::Counter => return None,
+            TxnKind::RingWrite => &o.ring.get(item)?.data,
+            TxnKind::DevWrite => &o.other.get(item)?.data,
+            TxnKind::DiskWrite => &o.disk.get(item)?.data,
+            TxnKind::TxFrame => o.tx.get(item)?,
+            TxnKind::Completion | TxnKind::Counter => return None,
         })
     }
     let (x, y) = (data(a, kind, item)?, data(b, kind, item)?);
@@ -251,8 +251,8 @@ pub fn bytes_differ_at(a: &Observed, b: &Observed, kind: Kind, item: usize) -> O
 
 /// The comparison slots of a step, in [`compare`]'s order: for each kind, as many as the side
 /// with more of them has (a transaction only one side has is a slot too).
-pub fn slots(a: &Observed, b: &Observed) -> impl Iterator<Item = (Kind, usize)> {
-    let counts = Kind::ALL.map(|k| (k, a.count(k).max(b.count(k))));
+pub fn slots(a: &Observed, b: &Observed) -> impl Iterator<Item = (TxnKind, usize)> {
+    let counts = TxnKind::ALL.map(|k| (k, a.count(k).max(b.count(k))));
     counts
         .into_iter()
         .flat_map(|(k, n)| (0..n).map(move |i| (k, i)))

@@ -8,7 +8,7 @@
 //! same in every file, so `model.csv`, `rtl.csv` and `side_by_side.csv` line up on it; a side
 //! that lacks a transaction has no row at that index in its own file.
 
-use super::compare::{bytes_differ_at, equal_at, show_cpl, slots, Kind, Observed};
+use super::compare::{bytes_differ_at, equal_at, show_cpl, slots, Observed, TxnKind};
 use super::{CaseOpts, CosimError};
 use buflet_driver::Completion;
 use serde::Serialize;
@@ -84,8 +84,8 @@ pub struct Slot {
     pub step: usize,
     /// The step's position in the stimulus ("#17"), or "cleanup".
     pub origin: String,
-    /// Kind of transaction.
-    pub kind: Kind,
+    /// TxnKind of transaction.
+    pub kind: TxnKind,
     /// Position among the step's transactions of that kind.
     pub item: usize,
     /// Side A's and side B's transaction, when the side has one.
@@ -147,7 +147,7 @@ fn head(d: &[u8]) -> String {
 }
 
 /// Side `o`'s transaction `item` of `kind`, if it has one.
-fn txn(o: &Observed, kind: Kind, item: usize) -> Option<Txn> {
+fn txn(o: &Observed, kind: TxnKind, item: usize) -> Option<Txn> {
     let cycle = o.cycle_of(kind, item)?;
     let empty = Txn {
         cycle,
@@ -159,8 +159,8 @@ fn txn(o: &Observed, kind: Kind, item: usize) -> Option<Txn> {
         value: String::new(),
     };
     let t = match kind {
-        Kind::RingWrite | Kind::DevWrite => {
-            let r = if kind == Kind::RingWrite {
+        TxnKind::RingWrite | TxnKind::DevWrite => {
+            let r = if kind == TxnKind::RingWrite {
                 &o.ring[item]
             } else {
                 &o.other[item]
@@ -175,7 +175,7 @@ fn txn(o: &Observed, kind: Kind, item: usize) -> Option<Txn> {
                 ..empty
             }
         }
-        Kind::Completion => {
+        TxnKind::Completion => {
             let c: &Completion = &o.cpls[item];
             Txn {
                 hash: hash(&c.to_bytes()),
@@ -183,7 +183,7 @@ fn txn(o: &Observed, kind: Kind, item: usize) -> Option<Txn> {
                 ..empty
             }
         }
-        Kind::DiskWrite => {
+        TxnKind::DiskWrite => {
             let d = &o.disk[item];
             Txn {
                 addr: d.lba.to_string(),
@@ -193,7 +193,7 @@ fn txn(o: &Observed, kind: Kind, item: usize) -> Option<Txn> {
                 ..empty
             }
         }
-        Kind::TxFrame => {
+        TxnKind::TxFrame => {
             let f = &o.tx[item];
             Txn {
                 len: Some(f.len()),
@@ -202,7 +202,7 @@ fn txn(o: &Observed, kind: Kind, item: usize) -> Option<Txn> {
                 ..empty
             }
         }
-        Kind::Counter => {
+        TxnKind::Counter => {
             let (name, v) = o.counters[item];
             Txn {
                 value: format!("{name}={v}"),
