@@ -264,20 +264,7 @@ enum Cmd {
     },
     /// Run the RTL and the model in lockstep on the same seeded random stimulus and compare every
     /// DMA write, completion, disk write, transmitted frame and counter.
-    Cosim {
-        /// Seed of case 0 (case k uses seed + k).
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Number of cases (at least 1).
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
-        cases: u32,
-        /// RTL datapath width (a built width: 64 or 512).
-        #[arg(long, default_value_t = 64)]
-        width: u32,
-        /// Print one JSON object on one line.
-        #[arg(long)]
-        json: bool,
-    },
+    Cosim(CosimArgs),
     /// smoltcp, an independent TCP implementation, connects to the NIC through a seeded lossy,
     /// reordering, duplicating link and sends N seeded bytes; they must land on disk byte-exact.
     Peer(PeerArgs),
@@ -561,12 +548,7 @@ fn main() -> ExitCode {
             common,
             protocol,
         } => replay(&file, common, protocol),
-        Cmd::Cosim {
-            seed,
-            cases,
-            width,
-            json,
-        } => cosim(seed, cases, width, json),
+        Cmd::Cosim(a) => cosim(&a),
         Cmd::Peer(a) if a.iscsi => peer_iscsi(&a.opts(), a.digests, a.json),
         Cmd::Peer(a) => match a.connections {
             Some(n) => peer_many(&a.opts(), n as usize, a.sockets, a.json),
@@ -637,10 +619,77 @@ fn finish<R, E: std::fmt::Display>(
     }
 }
 
+/// What `buflet cosim` runs: see [`buflet_testbench::cosim`].
+#[derive(Args)]
+struct CosimArgs {
+    /// Seed of case 0 (case k uses seed + k).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Number of cases (at least 1).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    cases: u32,
+    /// RTL datapath width (a built width: 64 or 512).
+    #[arg(long, default_value_t = 64)]
+    width: u32,
+    /// Print one JSON object on one line.
+    #[arg(long)]
+    json: bool,
+    /// When a case mismatches (the first one that does), re-run it and write into DIR (created
+    /// if missing): rtl.csv and model.csv, each side's compared transactions up to the end of
+    /// the mismatching step (index, step, kind, cycle, address, length, hash of the bytes, ...),
+    /// side_by_side.csv (both joined on the index, with a `match` column), and waves.fst, the
+    /// RTL's waveform around the first mismatching transaction, with its GTKWave view
+    /// waves.gtkw. Nothing is written when every case agrees.
+    #[arg(long, value_name = "DIR")]
+    dump: Option<PathBuf>,
+    /// Cycles of the dump's waveform before the first mismatching transaction's cycle (a
+    /// quarter as many follow it).
+    #[arg(long, requires = "dump", default_value_t = buflet_testbench::cosim::dump::DEFAULT_DUMP_CYCLES, value_parser = clap::value_parser!(u64).range(1..))]
+    dump_cycles: u64,
+    /// Write a waveform of the RTL side of case 0 here (only case 0: trace case k with --seed
+    /// SEED+k --cases 1), FST with its GTKWave view (.gtkw) beside it; VCD from an RTL built
+    /// with BUFLET_TRACE=vcd. Cycles count from the device's reset.
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// The waveform's first cycle (with --trace).
+    #[arg(long, requires = "trace", default_value_t = 0)]
+    trace_from: u64,
+    /// Cycles the waveform holds from --trace-from (default: to the end of case 0).
+    #[arg(long, requires = "trace", value_parser = clap::value_parser!(u64).range(1..))]
+    trace_cycles: Option<u64>,
+    /// Test hook: change the model's transaction of this index (in comparison order, the
+    /// `index` of the dump's CSVs) of case 0 before it is compared, to provoke a mismatch.
+    #[arg(long, hide = true, value_name = "INDEX")]
+    test_perturb: Option<u64>,
+}
+
 /// `buflet cosim`: exit 0 only when no case diverged.
-fn cosim(seed: u64, cases: u32, width: u32, json: bool) -> ExitCode {
-    let opts = buflet_testbench::cosim::CosimOpts { seed, cases, width };
-    let result = buflet_testbench::cosim::run(&opts);
+fn cosim(a: &CosimArgs) -> ExitCode {
+    use buflet_testbench::cosim::{self, dump, CosimOpts, DumpOpts, Perturb, Waves};
+    let json = a.json;
+    let opts = CosimOpts {
+        seed: a.seed,
+        cases: a.cases,
+        width: a.width,
+        dump: a.dump.clone().map(|dir| DumpOpts {
+            dir,
+            cycles: a.dump_cycles,
+        }),
+        trace: a.trace.clone().map(|path| Waves {
+            path,
+            from: a.trace_from,
+            cycles: a.trace_cycles,
+        }),
+        perturb: a.test_perturb.map(|index| Perturb { case: 0, index }),
+    };
+    // the GTKWave views beside the waveforms (an FST's only)
+    let result = cosim::run(&opts).map_err(|e| e.to_string()).and_then(|r| {
+        let waves = r.dumped.as_ref().and_then(|d| dump::waves_path(&d.dir));
+        for w in [&a.trace, &waves] {
+            with_view(w).map_err(|e| e.to_string())?;
+        }
+        Ok(r)
+    });
     finish(json, "cosim", None, result, |r| {
         if json {
             println!("{}", serde_json::to_string(&r).expect("report serializes"));
@@ -671,6 +720,27 @@ fn cosim(seed: u64, cases: u32, width: u32, json: bool) -> ExitCode {
         }
         if let Some(m) = &r.first_mismatch {
             eprintln!("buflet cosim: first divergence:\n{m}");
+        }
+        if let Some(d) = &r.dumped {
+            let mut files: Vec<String> = d.files.iter().map(|f| f.display().to_string()).collect();
+            let view = dump::waves_path(&d.dir).map(|w| w.with_extension("gtkw"));
+            files.extend(view.filter(|v| v.exists()).map(|v| v.display().to_string()));
+            let waves = match dump::waves_path(&d.dir) {
+                Some(_) => format!("RTL cycles {}..={}", d.window.0, d.window.1),
+                None => "no waveform: the RTL was built with BUFLET_TRACE=0".into(),
+            };
+            eprintln!(
+                "buflet cosim: dumped the case with seed {} (first mismatch: transaction {}, RTL cycle {}; {waves}): {}",
+                d.seed,
+                d.index,
+                d.cycle,
+                files.join(", ")
+            );
+        } else if let Some(dir) = &a.dump {
+            eprintln!(
+                "buflet cosim: no case mismatched: nothing dumped to {}",
+                dir.display()
+            );
         }
         r.mismatches == 0
     })

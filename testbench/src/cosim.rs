@@ -37,14 +37,21 @@
 //! frame is timing the contract leaves open, and the next ACK's window depends on it.
 //!
 //! Set `BUFLET_COSIM_TRACE` to print every activity of both sides to stderr.
+//!
+//! To debug a mismatch: [`CosimOpts::dump`] re-runs the first mismatching case recording every
+//! compared transaction of both sides and the RTL's waveform around the first mismatch, and
+//! writes them as files (module [`dump`]); [`CosimOpts::trace`] writes the RTL's waveform of
+//! case 0.
 
 mod compare;
+pub mod dump;
 mod exec;
 mod gen;
 mod stim;
 
-pub use compare::{decode_frame, Observed, Run};
-pub use exec::{run_case, run_lockstep};
+pub use compare::{decode_frame, Cycles, Observed, Run, TxnKind};
+pub use dump::{CaseLog, DumpOpts, Dumped, Slot, Txn};
+pub use exec::{run_case, run_case_with, run_lockstep, run_lockstep_with};
 pub use gen::{generate, generate_with, GenConfig, MAX_NB_PAGES};
 pub use stim::{
     AnonPost, AnonSlot, BlkBad, BlkParams, Frame, ListenParams, NbPost, NbSlot, PageList, RelBad,
@@ -53,6 +60,7 @@ pub use stim::{
 
 use serde::Serialize;
 use std::fmt;
+use std::path::PathBuf;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -63,6 +71,62 @@ pub struct CosimOpts {
     pub cases: u32,
     /// RTL datapath width in bits (a built width: 64 or 512).
     pub width: u32,
+    /// When a case mismatches (the first one that does), write its transaction logs and the
+    /// RTL's waveform around the first mismatching transaction here ([`dump`]).
+    pub dump: Option<DumpOpts>,
+    /// The RTL's waveform of case 0 (the only case traced).
+    pub trace: Option<Waves>,
+    /// Test hook: change one of side A's (the model's) transactions before it is compared,
+    /// to provoke a mismatch without changing either backend.
+    pub perturb: Option<Perturb>,
+}
+
+impl Default for CosimOpts {
+    /// The CLI's defaults: seed 1, 3 cases, 64 bits, nothing dumped or traced.
+    fn default() -> Self {
+        CosimOpts {
+            seed: 1,
+            cases: 3,
+            width: 64,
+            dump: None,
+            trace: None,
+            perturb: None,
+        }
+    }
+}
+
+/// A waveform of the RTL: the file (FST, or VCD from a `BUFLET_TRACE=vcd` build) and the
+/// cycles it holds, counted from the device's reset (bring-up included).
+#[derive(Debug, Clone)]
+pub struct Waves {
+    /// The file.
+    pub path: PathBuf,
+    /// First cycle dumped.
+    pub from: u64,
+    /// Cycles dumped from `from` (None: to the end of the case).
+    pub cycles: Option<u64>,
+}
+
+/// Which transaction [`CosimOpts::perturb`] changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Perturb {
+    /// The case (0 for the first).
+    pub case: u32,
+    /// The transaction's index in the case's comparison order (the `index` column of the
+    /// dump's CSVs); see [`Observed::perturb`] for what changes.
+    pub index: u64,
+}
+
+/// How to run one case.
+#[derive(Debug, Clone, Default)]
+pub struct CaseOpts {
+    /// Keep every compared transaction of both sides ([`CaseResult::log`]).
+    pub record: bool,
+    /// Side B's waveform (the RTL's, in [`run_case_with`]).
+    pub waves: Option<Waves>,
+    /// Test hook: change side A's transaction of this index before it is compared (see
+    /// [`Perturb`]).
+    pub perturb: Option<u64>,
 }
 
 /// Result of a run of several cases. Serialized as the CLI's JSON.
@@ -103,6 +167,12 @@ pub struct CosimReport {
     pub counters_total: std::collections::BTreeMap<String, u64>,
     /// One line per case.
     pub cases_detail: Vec<CaseSummary>,
+    /// The directory [`CosimOpts::dump`] wrote the first mismatching case into (None when it
+    /// was not asked for or no case mismatched).
+    pub dump: Option<PathBuf>,
+    /// What the dump wrote.
+    #[serde(skip)]
+    pub dumped: Option<Dumped>,
 }
 
 /// The cycle error of the steps of one kind.
@@ -166,6 +236,8 @@ pub struct CaseResult {
     /// Side A's completions by kind and status ("Accept/Timeout"), counted over the steps
     /// executed (what the case exercised).
     pub cpl_kinds: std::collections::BTreeMap<String, u64>,
+    /// Every compared transaction of both sides, when [`CaseOpts::record`] asked for it.
+    pub log: Option<CaseLog>,
 }
 
 impl CaseResult {
@@ -206,6 +278,14 @@ pub struct Mismatch {
     pub step_desc: String,
     /// Which transaction differs.
     pub kind: String,
+    /// Its index in the case's comparison order (transactions compared equal before it; the
+    /// `index` column of the dump's CSVs). For an end check: the transactions of the case.
+    pub index: u64,
+    /// Per side, the cycle to look at: that of the side's differing write run, disk write or
+    /// frame; for a completion, a counter (both read by the host after the step), a
+    /// transaction only the other side has, the step's last activity on that side; for an end
+    /// check, the side's clock then.
+    pub cycles: [u64; 2],
     /// Names of side A and side B.
     pub sides: [String; 2],
     /// Side A's value.
@@ -272,12 +352,18 @@ pub enum CosimError {
         step: usize,
         cycles: u64,
     },
+    /// A dump of a mismatching case could not be written.
+    #[error("--dump {path}: {msg}")]
+    Dump { path: String, msg: String },
 }
 
 /// Run `opts.cases` generated cases (seeds `opts.seed + k`) on the model and the RTL.
 pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
     if !(64..=512).contains(&opts.width) || !opts.width.is_power_of_two() {
         return Err(CosimError::BadWidth(opts.width));
+    }
+    if let Some(d) = &opts.dump {
+        dump::check_dir(&d.dir)?;
     }
     let mut rep = CosimReport {
         seed: opts.seed,
@@ -298,16 +384,24 @@ pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
         first_mismatch: None,
         counters_total: Default::default(),
         cases_detail: Vec::new(),
+        dump: None,
+        dumped: None,
     };
     let (mut step_errs, mut case_errs) = (Vec::new(), Vec::new());
     let mut by_kind: std::collections::BTreeMap<String, (Vec<f64>, i64)> = Default::default();
     for k in 0..opts.cases {
         let seed = opts.seed.wrapping_add(k as u64);
         let stim = generate(seed);
-        let r = run_case(&stim, opts.width).map_err(|e| CosimError::Case {
+        let case = CaseOpts {
+            record: false,
+            waves: opts.trace.clone().filter(|_| k == 0),
+            perturb: opts.perturb.filter(|p| p.case == k).map(|p| p.index),
+        };
+        let in_case = |e| CosimError::Case {
             seed,
             source: Box::new(e),
-        })?;
+        };
+        let r = run_case_with(&stim, opts.width, &case).map_err(in_case)?;
         rep.compared += r.compared;
         for &(name, v) in &r.counters_end {
             *rep.counters_total.entry(name.to_string()).or_default() += v as u64;
@@ -331,6 +425,14 @@ pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
             rep.mismatches += 1;
             if rep.first_mismatch.is_none() {
                 rep.first_mismatch = Some(m.to_string());
+            }
+            if let (Some(d), None) = (&opts.dump, &rep.dumped) {
+                let done = match dump::dump_case(&stim, opts.width, m, case.perturb, d) {
+                    Err(e @ CosimError::Dump { .. }) => Err(e),
+                    r => r.map_err(in_case),
+                }?;
+                rep.dump = Some(done.dir.clone());
+                rep.dumped = Some(done);
             }
         }
         rep.cases_detail.push(CaseSummary {

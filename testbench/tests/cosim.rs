@@ -182,6 +182,7 @@ fn seeds_15_to_20_agree_cover_the_receive_paths_and_cycles_within_5_percent() {
         seed: 15,
         cases: 6,
         width: 64,
+        ..Default::default()
     })
     .unwrap();
     assert_eq!(rep.cases_detail.len(), 6);

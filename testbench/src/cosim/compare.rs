@@ -18,23 +18,27 @@ pub struct Run {
     pub refused: bool,
 }
 
+/// Runs of device writes with the cycle of each run's first write.
+pub type TimedRuns = (Vec<Run>, Vec<u64>);
+
 /// Split a device-write log into completion-ring writes (`[cpl.0, cpl.1)`) and the rest, each
-/// merged into maximal contiguous runs.
-pub fn split_merge(log: Vec<DevWrite>, cpl: (u64, u64)) -> (Vec<Run>, Vec<Run>) {
-    let mut ring = Vec::new();
-    let mut rest = Vec::new();
-    for w in log {
+/// merged into maximal contiguous runs. `at[i]` is the cycle write `i` was seen at; each run
+/// keeps the cycle of its first write.
+pub fn split_merge(log: Vec<DevWrite>, at: &[u64], cpl: (u64, u64)) -> (TimedRuns, TimedRuns) {
+    let mut ring = (Vec::new(), Vec::new());
+    let mut rest = (Vec::new(), Vec::new());
+    for (i, w) in log.into_iter().enumerate() {
         let to = if w.addr >= cpl.0 && w.addr < cpl.1 {
             &mut ring
         } else {
             &mut rest
         };
-        push_merged(to, w);
+        push_merged(to, w, at.get(i).copied().unwrap_or(0));
     }
     (ring, rest)
 }
 
-fn push_merged(v: &mut Vec<Run>, w: DevWrite) {
+fn push_merged((v, at): &mut TimedRuns, w: DevWrite, cycle: u64) {
     if let Some(last) = v.last_mut() {
         if last.agent == w.agent
             && last.refused == w.refused
@@ -50,6 +54,7 @@ fn push_merged(v: &mut Vec<Run>, w: DevWrite) {
         data: w.data,
         refused: w.refused,
     });
+    at.push(cycle);
 }
 
 /// Everything one backend did during one step.
@@ -69,6 +74,188 @@ pub struct Observed {
     pub counters: Vec<(&'static str, u32)>,
     /// Cycles from the step's start to its last activity.
     pub busy: u64,
+    /// When each transaction happened, on this backend's clock.
+    pub at: Cycles,
+}
+
+/// The cycles (since the device's reset, the clock a waveform of it is dumped on) of the
+/// transactions of an [`Observed`]: writes, disk writes and frames when the harness saw them
+/// (the RTL's at the cycle of their first word; the model's at the event that issued them),
+/// completions and counters when the host read them after the step.
+#[derive(Debug, Clone, Default)]
+pub struct Cycles {
+    /// The step's first cycle.
+    pub start: u64,
+    /// Each completion-ring write run's first write.
+    pub ring: Vec<u64>,
+    /// Each other write run's first write.
+    pub other: Vec<u64>,
+    /// The driver took the completions from the ring.
+    pub cpls: u64,
+    /// Each disk write.
+    pub disk: Vec<u64>,
+    /// Each transmitted frame.
+    pub tx: Vec<u64>,
+    /// The counters were read.
+    pub counters: u64,
+}
+
+/// The kinds of compared transactions, in the order [`compare`] takes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnKind {
+    /// A completion-ring write run.
+    RingWrite,
+    /// Any other device write run.
+    DevWrite,
+    /// A completion, decoded.
+    Completion,
+    /// A block-device write.
+    DiskWrite,
+    /// A transmitted frame.
+    TxFrame,
+    /// A counter register.
+    Counter,
+}
+
+impl TxnKind {
+    /// Every kind, in comparison order.
+    pub const ALL: [TxnKind; 6] = [
+        TxnKind::RingWrite,
+        TxnKind::DevWrite,
+        TxnKind::Completion,
+        TxnKind::DiskWrite,
+        TxnKind::TxFrame,
+        TxnKind::Counter,
+    ];
+
+    /// The kind's name in the dump's CSVs.
+    pub fn name(self) -> &'static str {
+        match self {
+            TxnKind::RingWrite => "ring_write",
+            TxnKind::DevWrite => "dev_write",
+            TxnKind::Completion => "completion",
+            TxnKind::DiskWrite => "disk_write",
+            TxnKind::TxFrame => "tx_frame",
+            TxnKind::Counter => "counter",
+        }
+    }
+
+    /// Whether a transaction of this kind carries bytes timed where the device produced them
+    /// (completions and counters are read by the host after the step).
+    pub fn is_data(self) -> bool {
+        !matches!(self, TxnKind::Completion | TxnKind::Counter)
+    }
+}
+
+impl Observed {
+    /// How many transactions of `kind` this side has.
+    pub fn count(&self, kind: TxnKind) -> usize {
+        match kind {
+            TxnKind::RingWrite => self.ring.len(),
+            TxnKind::DevWrite => self.other.len(),
+            TxnKind::Completion => self.cpls.len(),
+            TxnKind::DiskWrite => self.disk.len(),
+            TxnKind::TxFrame => self.tx.len(),
+            TxnKind::Counter => self.counters.len(),
+        }
+    }
+
+    /// The cycle of transaction `item` of `kind` (see [`Cycles`]).
+    pub fn cycle_of(&self, kind: TxnKind, item: usize) -> Option<u64> {
+        let v = match kind {
+            TxnKind::RingWrite => &self.at.ring,
+            TxnKind::DevWrite => &self.at.other,
+            TxnKind::DiskWrite => &self.at.disk,
+            TxnKind::TxFrame => &self.at.tx,
+            TxnKind::Completion => return (item < self.cpls.len()).then_some(self.at.cpls),
+            TxnKind::Counter => return (item < self.counters.len()).then_some(self.at.counters),
+        };
+        v.get(item).copied()
+    }
+
+    /// The cycle of the step's last activity (writes, disk writes, frames, frames taken from
+    /// the wire; the model's writes end where its costs say).
+    pub fn last_activity(&self) -> u64 {
+        self.at.start + self.busy
+    }
+
+    /// Change transaction `item` of `kind`, if this side has it, so that it no longer equals
+    /// the other side's: the first byte of a write run's or a disk write's data, the last
+    /// byte of a frame, a completion's byte count or a counter's value. A test hook (provoking
+    /// a mismatch without changing a backend); returns whether a transaction was changed.
+    pub fn perturb(&mut self, kind: TxnKind, item: usize) -> bool {
+        fn flip(d: &mut [u8], last: bool) -> bool {
+            let i = if last { d.len().wrapping_sub(1) } else { 0 };
+            d.get_mut(i).map(|b| *b ^= 0xFF).is_some()
+        }
+        match kind {
+            TxnKind::RingWrite => self
+                .ring
+                .get_mut(item)
+                .is_some_and(|r| flip(&mut r.data, false)),
+            TxnKind::DevWrite => self
+                .other
+                .get_mut(item)
+                .is_some_and(|r| flip(&mut r.data, false)),
+            TxnKind::Completion => self
+                .cpls
+                .get_mut(item)
+                .map(|c| c.bytes = c.bytes.wrapping_add(1))
+                .is_some(),
+            TxnKind::DiskWrite => self
+                .disk
+                .get_mut(item)
+                .is_some_and(|d| flip(&mut d.data, false)),
+            TxnKind::TxFrame => self.tx.get_mut(item).is_some_and(|f| flip(f, true)),
+            TxnKind::Counter => self
+                .counters
+                .get_mut(item)
+                .map(|c| c.1 = c.1.wrapping_add(1))
+                .is_some(),
+        }
+    }
+}
+
+/// Whether both sides have transaction `item` of `kind` and they are equal (as [`compare`]
+/// judges them).
+pub fn equal_at(a: &Observed, b: &Observed, kind: TxnKind, item: usize) -> bool {
+    fn eq<T: PartialEq>(x: &[T], y: &[T], i: usize) -> bool {
+        matches!((x.get(i), y.get(i)), (Some(x), Some(y)) if x == y)
+    }
+    match kind {
+        TxnKind::RingWrite => eq(&a.ring, &b.ring, item),
+        TxnKind::DevWrite => eq(&a.other, &b.other, item),
+        TxnKind::Completion => eq(&a.cpls, &b.cpls, item),
+        TxnKind::DiskWrite => eq(&a.disk, &b.disk, item),
+        TxnKind::TxFrame => eq(&a.tx, &b.tx, item),
+        TxnKind::Counter => eq(&a.counters, &b.counters, item),
+    }
+}
+
+/// The first byte at which the bytes of transaction `item` of `kind` differ between the sides
+/// (write runs, disk writes, frames present on both sides; a shorter side differs where it
+/// ends), or None.
+pub fn bytes_differ_at(a: &Observed, b: &Observed, kind: TxnKind, item: usize) -> Option<usize> {
+    fn data(o: &Observed, kind: TxnKind, item: usize) -> Option<&[u8]> {
+        Some(match kind {
+            TxnKind::RingWrite => &o.ring.get(item)?.data,
+            TxnKind::DevWrite => &o.other.get(item)?.data,
+            TxnKind::DiskWrite => &o.disk.get(item)?.data,
+            TxnKind::TxFrame => o.tx.get(item)?,
+            TxnKind::Completion | TxnKind::Counter => return None,
+        })
+    }
+    let (x, y) = (data(a, kind, item)?, data(b, kind, item)?);
+    (0..x.len().max(y.len())).find(|&i| x.get(i) != y.get(i))
+}
+
+/// The comparison slots of a step, in [`compare`]'s order: for each kind, as many as the side
+/// with more of them has (a transaction only one side has is a slot too).
+pub fn slots(a: &Observed, b: &Observed) -> impl Iterator<Item = (TxnKind, usize)> {
+    let counts = TxnKind::ALL.map(|k| (k, a.count(k).max(b.count(k))));
+    counts
+        .into_iter()
+        .flat_map(|(k, n)| (0..n).map(move |i| (k, i)))
 }
 
 /// The first difference between two observations.
@@ -240,7 +427,8 @@ pub fn decode_frame(f: &[u8]) -> String {
     s
 }
 
-fn show_cpl(c: &Completion) -> String {
+/// A completion's fields, with the names of its opcode and status.
+pub fn show_cpl(c: &Completion) -> String {
     let name = |group: &str, v: u64| {
         spec::consts()
             .find(|k| k.group == group && k.value == v)

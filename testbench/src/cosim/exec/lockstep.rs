@@ -12,7 +12,16 @@ pub(super) fn quiet_window(width: u32) -> u64 {
 
 /// Run a stimulus on the model and on the RTL at `width` bits, step by step, and compare.
 pub fn run_case(stim: &Stimulus, width: u32) -> Result<CaseResult, CosimError> {
-    run_lockstep([(Backend::Model, stim), (Backend::Rtl, stim)], width)
+    run_case_with(stim, width, &CaseOpts::default())
+}
+
+/// [`run_case`] with options: record the transactions, trace the RTL, perturb the model.
+pub fn run_case_with(
+    stim: &Stimulus,
+    width: u32,
+    opts: &CaseOpts,
+) -> Result<CaseResult, CosimError> {
+    run_lockstep_with([(Backend::Model, stim), (Backend::Rtl, stim)], width, opts)
 }
 
 /// Run two stimuli of equal length on two backends (side A and side B) in lockstep: step `i`
@@ -24,6 +33,18 @@ pub fn run_case(stim: &Stimulus, width: u32) -> Result<CaseResult, CosimError> {
 pub fn run_lockstep(
     sides: [(Backend, &Stimulus); 2],
     width: u32,
+) -> Result<CaseResult, CosimError> {
+    run_lockstep_with(sides, width, &CaseOpts::default())
+}
+
+/// [`run_lockstep`] with options: with `opts.record` the result keeps every compared
+/// transaction of both sides ([`CaseResult::log`]), `opts.waves` is side B's waveform, and
+/// `opts.perturb` changes one of side A's transactions before the comparison
+/// ([`Observed::perturb`](super::Observed::perturb)).
+pub fn run_lockstep_with(
+    sides: [(Backend, &Stimulus); 2],
+    width: u32,
+    opts: &CaseOpts,
 ) -> Result<CaseResult, CosimError> {
     let [(ba, sa), (bb, sb)] = sides;
     if sa.len() != sb.len() {
@@ -38,8 +59,8 @@ pub fn run_lockstep(
     } else {
         (ba.name().to_string(), bb.name().to_string())
     };
-    let mut a = Side::new(ba, na, width)?;
-    let mut b = Side::new(bb, nb, width)?;
+    let mut a = Side::new(ba, na, width, None)?;
+    let mut b = Side::new(bb, nb, width, opts.waves.as_ref())?;
     if a.lay != b.lay {
         return Err(CosimError::Setup(
             "host memory layouts differ after bring-up".into(),
@@ -67,7 +88,10 @@ pub fn run_lockstep(
         num_buflets,
         counters_end: Vec::new(),
         cpl_kinds: Default::default(),
+        log: opts.record.then(CaseLog::default),
     };
+    // index of the first comparison slot of the step (see `compare::slots`)
+    let mut slot_base = 0u64;
     let mut recent: VecDeque<String> = VecDeque::new();
     let n = sa.len();
     let mut i = 0usize;
@@ -109,8 +133,22 @@ pub fn run_lockstep(
         for &(sock, tag) in &posted_a {
             host.tx_posted(sock, tag);
         }
-        let oa = a.settle(ta, quiet, i)?;
+        let mut oa = a.settle(ta, quiet, i)?;
         let ob = b.settle(tb, quiet, i)?;
+        let slots = compare::slots(&oa, &ob).count() as u64;
+        if let Some(p) = opts
+            .perturb
+            .filter(|p| (slot_base..slot_base + slots).contains(p))
+        {
+            let at = compare::slots(&oa, &ob).nth((p - slot_base) as usize);
+            if let Some((kind, item)) = at {
+                oa.perturb(kind, item);
+            }
+        }
+        if let Some(log) = res.log.as_mut() {
+            log.record_step(i, &orig, slot_base, &oa, &ob);
+        }
+        slot_base += slots;
         res.steps += 1;
         res.cycles[0] += oa.busy;
         res.cycles[1] += ob.busy;
@@ -126,13 +164,27 @@ pub fn run_lockstep(
         } else {
             format!("A: {desc_a} / B: {}", step_b.describe())
         };
+        let before = res.compared;
         if let Some(d) = compare::compare(&oa, &ob, &mut res.compared) {
+            // the first slot that differs: the transaction `compare` stopped at, after the
+            // equal ones it counted
+            let mut all = compare::slots(&oa, &ob);
+            let pos = all.position(|(k, n)| !compare::equal_at(&oa, &ob, k, n));
+            debug_assert_eq!(pos.map(|p| before + p as u64), Some(res.compared));
+            let at = pos.and_then(|p| compare::slots(&oa, &ob).nth(p));
+            let look = |o: &Observed| {
+                at.filter(|(k, _)| k.is_data())
+                    .and_then(|(k, n)| o.cycle_of(k, n))
+                    .unwrap_or_else(|| o.last_activity())
+            };
             res.mismatch = Some(Mismatch {
                 seed: sa.seed,
                 step: i,
                 origin: orig,
                 step_desc: desc,
                 kind: d.kind,
+                index: res.compared,
+                cycles: [look(&oa), look(&ob)],
                 sides: res.sides.clone(),
                 a: d.a,
                 b: d.b,
@@ -158,6 +210,8 @@ pub fn run_lockstep(
             origin: "end".into(),
             step_desc: "after deleting every socket".into(),
             kind: "end check: every TX_POST must have come back".into(),
+            index: res.compared,
+            cycles: [a.b.drv.cycles(), b.b.drv.cycles()],
             sides: res.sides.clone(),
             a: format!(
                 "posts not returned (socket, tags): {out:?}; pages in the copy-on-write table: {}",
@@ -181,6 +235,8 @@ pub fn run_lockstep(
             origin: "end".into(),
             step_desc: "after deleting every socket".into(),
             kind: format!("end check: CNT_FREE_BUFLETS must equal NUM_BUFLETS ({num_buflets})"),
+            index: res.compared,
+            cycles: [a.b.drv.cycles(), b.b.drv.cycles()],
             sides: res.sides.clone(),
             a: format!("CNT_FREE_BUFLETS = {fa}"),
             b: format!("CNT_FREE_BUFLETS = {fb}"),

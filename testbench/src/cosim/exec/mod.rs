@@ -6,7 +6,7 @@ use super::stim::{
     AnonPost, AnonSlot, BlkBad, BlkParams, DevBad, DevRead, ListenParams, NbPost, NbSlot, PageList,
     RelBad, SockParams, Step, Stimulus, TxBad, TxPost,
 };
-use super::{CaseResult, CosimError, Mismatch};
+use super::{CaseLog, CaseOpts, CaseResult, CosimError, Mismatch, Waves};
 use crate::{Backend, Bench, TbError};
 use buflet_driver::regcache::Perms;
 use buflet_driver::Completion;
@@ -23,7 +23,7 @@ mod host;
 mod lockstep;
 mod side;
 use host::*;
-pub use lockstep::{run_case, run_lockstep};
+pub use lockstep::{run_case, run_case_with, run_lockstep, run_lockstep_with};
 use side::*;
 
 /// Host memory of each side.

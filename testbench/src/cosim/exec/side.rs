@@ -46,13 +46,22 @@ pub(super) struct Side {
 }
 
 impl Side {
-    pub(super) fn new(backend: Backend, name: String, width: u32) -> Result<Self, CosimError> {
+    /// A side on `backend`, brought up; with `waves`, its device writes that waveform (only
+    /// the RTL has one).
+    pub(super) fn new(
+        backend: Backend,
+        name: String,
+        width: u32,
+        waves: Option<&Waves>,
+    ) -> Result<Self, CosimError> {
         let cfg = DeviceConfig::with_width(width);
         let b = Bench::builder(backend)
             .config(cfg.clone())
             .mem(MEM_BYTES)
             .blank_disk(DISK_BYTES)
             .name("cosim")
+            .trace(waves.map(|w| w.path.clone()))
+            .trace_window(waves.map_or(0, |w| w.from), waves.and_then(|w| w.cycles))
             .build()
             .map_err(|e| match e {
                 TbError::Driver(e) => CosimError::Driver(e),
@@ -263,6 +272,8 @@ impl Side {
         let mut log = Vec::new();
         let mut disk = Vec::new();
         let mut tx = Vec::new();
+        // the cycle each write, disk write and frame was seen at
+        let (mut log_at, mut disk_at, mut tx_at) = (Vec::new(), Vec::new(), Vec::new());
         // Quiet is counted from the end of the step's actions: a periodic-ticks action runs the
         // clock while it polls, and what its last tick started must still be seen in this step.
         let mut last = self.b.drv.cycles().max(start);
@@ -325,6 +336,7 @@ impl Side {
                     None => last.max(now),
                 };
             }
+            log_at.extend(std::iter::repeat_n(now, w.len()));
             log.extend(w);
             let d = self.b.drv.env.disk.take_write_log();
             if !d.is_empty() {
@@ -337,6 +349,7 @@ impl Side {
                     );
                 }
                 last = last.max(now);
+                disk_at.extend(std::iter::repeat_n(now, d.len()));
                 disk.extend(d);
             }
             while let Some(f) = self.b.wire.recv() {
@@ -349,6 +362,7 @@ impl Side {
                     );
                 }
                 last = last.max(now);
+                tx_at.push(now);
                 tx.push(f);
             }
             let p = self.b.wire.pending();
@@ -374,8 +388,10 @@ impl Side {
                 });
             }
         }
-        let (ring, other) = compare::split_merge(log, self.lay.cpl);
+        let ((ring, ring_at), (other, other_at)) = compare::split_merge(log, &log_at, self.lay.cpl);
+        let cpls_at = self.b.drv.cycles();
         let cpls = self.b.drv.completions()?;
+        let counters_at = self.b.drv.cycles();
         let counters = spec::REGS
             .iter()
             .filter(|r| r.name.starts_with("CNT_") || matches!(r.name, "HALF_OPEN" | "ACCEPT_POOL"))
@@ -389,6 +405,15 @@ impl Side {
             tx,
             counters,
             busy: last - start,
+            at: compare::Cycles {
+                start,
+                ring: ring_at,
+                other: other_at,
+                cpls: cpls_at,
+                disk: disk_at,
+                tx: tx_at,
+                counters: counters_at,
+            },
         })
     }
 }
