@@ -332,6 +332,12 @@ pub fn parse_stat(text: &str) -> Result<StatParse, String> {
             listing = false;
         }
     }
+    if tree_names.is_empty() && cells.len() == 1 {
+        // a flattened design: one module, no hierarchy section
+        if let Some(m) = cells.keys().next() {
+            tree_names.push((0, m.clone()));
+        }
+    }
     if cells.is_empty() || tree_names.is_empty() {
         return Err("stat: no module sections or no design hierarchy in Yosys's output".into());
     }
@@ -929,6 +935,62 @@ struct XilinxRun {
     secs: f64,
 }
 
+/// The path of the flattened top's row.
+pub const FLAT_TOP: &str = "buflet_nic (flattened)";
+
+/// The Xilinx estimate of the whole top, flattened as a vendor tool does by default (the
+/// figure the JSON line reports: logic shared or left unused across module boundaries is
+/// removed), with the design's longest path across modules: (row, path, seconds).
+fn xilinx_flat(
+    tools: &Tools,
+    work: &Path,
+    width: u32,
+) -> Result<(ModuleRow, PathRow, f64), String> {
+    let files: Vec<String> = tools.rtl_sources()?.iter().map(|p| quote(p)).collect();
+    let script = format!(
+        "read_verilog -sv -I {rtl} {files}\n\
+         hierarchy -check -top buflet_nic -chparam DATA_WIDTH {width}\n\
+         synth_xilinx -flatten -noiopad -top buflet_nic\n\
+         tee -q -o statflat_{width}.txt stat\n\
+         write_json netflat_{width}.json\n",
+        rtl = quote(&tools.root.join("rtl")),
+        files = files.join(" "),
+    );
+    let ys = format!("xilinx_flat_{width}.ys");
+    std::fs::write(work.join(&ys), script).map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    run_tool(
+        &tools.yosys,
+        &["-q", "-l", &format!("xilinx_flat_{width}.log"), "-s", &ys],
+        work,
+        &format!("xilinx_flat_{width}.out"),
+    )?;
+    let secs = t.elapsed().as_secs_f64();
+    let read = |n: String| std::fs::read_to_string(work.join(&n)).map_err(|e| format!("{n}: {e}"));
+    let stat = parse_stat(&read(format!("statflat_{width}.txt"))?)?;
+    let netlist: serde_json::Value = serde_json::from_str(&read(format!("netflat_{width}.json"))?)
+        .map_err(|e| format!("netflat_{width}.json: {e}"))?;
+    let paths = logic_depths(&netlist);
+    let p = paths
+        .get("buflet_nic")
+        .cloned()
+        .ok_or("the flattened netlist has no buflet_nic")?;
+    let depths = BTreeMap::from([("buflet_nic".to_string(), p.depth)]);
+    let mut row = module_rows(width, &stat, &depths)
+        .into_iter()
+        .next()
+        .ok_or("the flattened stat has no module")?;
+    row.path = FLAT_TOP.into();
+    let path = PathRow {
+        width,
+        module: FLAT_TOP.into(),
+        depth: p.depth,
+        from: p.from,
+        to: p.to,
+    };
+    Ok((row, path, secs))
+}
+
 /// The Xilinx estimate at one width: (module rows, memory rows, seconds).
 fn xilinx(tools: &Tools, work: &Path, width: u32) -> Result<XilinxRun, String> {
     let files: Vec<String> = tools.rtl_sources()?.iter().map(|p| quote(p)).collect();
@@ -1229,11 +1291,16 @@ impl FpgaData {
         Ok(())
     }
 
-    /// The whole 64-bit top of the Xilinx estimate.
+    /// The whole 64-bit top of the Xilinx estimate: flattened when that run is recorded.
     pub fn top64(&self) -> Option<&ModuleRow> {
         self.modules
             .iter()
-            .find(|r| r.width == 64 && r.path == "buflet_nic")
+            .find(|r| r.width == 64 && r.path == FLAT_TOP)
+            .or_else(|| {
+                self.modules
+                    .iter()
+                    .find(|r| r.width == 64 && r.path == "buflet_nic")
+            })
     }
 
     /// The one JSON line `buflet fpga` ends with.
@@ -1435,10 +1502,17 @@ pub fn render(d: &FpgaData) -> String {
     };
     for w in &widths {
         let _ = writeln!(s, "### DATA_WIDTH = {w}\n");
-        let rows: Vec<Vec<String>> = d
+        // the flattened top first, then the hierarchy in order
+        let flat = d
             .modules
             .iter()
-            .filter(|r| r.width == *w && r.path.matches('/').count() <= 2)
+            .filter(|r| r.width == *w && r.path == FLAT_TOP);
+        let tree = d
+            .modules
+            .iter()
+            .filter(|r| r.width == *w && r.path != FLAT_TOP && r.path.matches('/').count() <= 2);
+        let rows: Vec<Vec<String>> = flat
+            .chain(tree)
             .map(|r| {
                 let name = if r.instances > 1 {
                     format!("{} (x{})", r.path, r.instances)
@@ -1609,7 +1683,8 @@ fn run_inner(a: &FpgaArgs) -> Result<serde_json::Value, String> {
     );
     let t0 = Instant::now();
     // The runs are independent processes: run them side by side.
-    let (xres, eres) = std::thread::scope(|sc| {
+    let flat = widths.contains(&64);
+    let (xres, fres, eres) = std::thread::scope(|sc| {
         let xs: Vec<_> = widths
             .iter()
             .map(|&w| {
@@ -1617,6 +1692,10 @@ fn run_inner(a: &FpgaArgs) -> Result<serde_json::Value, String> {
                 sc.spawn(move || (w, xilinx(tools, work, w)))
             })
             .collect();
+        let f = flat.then(|| {
+            let (tools, work) = (&tools, work.path());
+            sc.spawn(move || xilinx_flat(tools, work, 64))
+        });
         let e = (!a.no_ecp5).then(|| {
             let (tools, work, out) = (&tools, work.path(), a.out.as_path());
             sc.spawn(move || ecp5(tools, work, out, a.seed))
@@ -1625,21 +1704,36 @@ fn run_inner(a: &FpgaArgs) -> Result<serde_json::Value, String> {
             .into_iter()
             .map(|h| h.join().expect("xilinx thread"))
             .collect();
-        (xs, e.map(|h| h.join().expect("ecp5 thread")))
+        (
+            xs,
+            f.map(|h| h.join().expect("xilinx flat thread")),
+            e.map(|h| h.join().expect("ecp5 thread")),
+        )
     });
+    // Every run that succeeded is recorded, whatever the others did.
+    let mut errors: Vec<String> = Vec::new();
     let mut meta = data.xilinx.clone().unwrap_or(XilinxMeta {
         yosys: String::new(),
         seconds: BTreeMap::new(),
     });
+    let mut done_widths = Vec::new();
     for (w, r) in xres {
         let XilinxRun {
             rows,
             mems,
             paths,
             secs,
-        } = r.map_err(|e| format!("Xilinx estimate at {w} bits: {e}"))?;
+        } = match r {
+            Ok(x) => x,
+            Err(e) => {
+                errors.push(format!("Xilinx estimate at {w} bits: {e}"));
+                continue;
+            }
+        };
         for f in [format!("xilinx_{w}.log"), format!("stat_{w}.txt")] {
-            std::fs::copy(work.path().join(&f), a.out.join(&f)).map_err(|e| format!("{f}: {e}"))?;
+            if let Err(e) = std::fs::copy(work.path().join(&f), a.out.join(&f)) {
+                errors.push(format!("{f}: {e}"));
+            }
         }
         data.modules.retain(|r| r.width != w);
         data.modules.extend(rows);
@@ -1649,22 +1743,41 @@ fn run_inner(a: &FpgaArgs) -> Result<serde_json::Value, String> {
         data.paths.extend(paths);
         meta.seconds.insert(w, secs);
         meta.yosys = version(&tools.yosys, "-V");
+        done_widths.push(w);
         eprintln!("buflet fpga: Xilinx estimate at {w} bits done in {secs:.0} s");
     }
-    if !widths.is_empty() {
+    match fres {
+        Some(Ok((row, path, secs))) => {
+            if !done_widths.contains(&64) {
+                data.modules.retain(|r| r.path != FLAT_TOP);
+                data.paths.retain(|p| p.module != FLAT_TOP);
+            }
+            data.modules.push(row);
+            data.paths.push(path);
+            eprintln!(
+                "buflet fpga: Xilinx estimate of the flattened 64-bit top done in {secs:.0} s"
+            );
+        }
+        Some(Err(e)) => errors.push(format!("Xilinx estimate of the flattened top: {e}")),
+        None => {}
+    }
+    if !done_widths.is_empty() {
         data.modules.sort_by_key(|r| r.width);
         data.memories.sort_by_key(|m| m.width);
         data.paths.sort_by_key(|p| p.width);
         data.xilinx = Some(meta);
     }
-    if let Some(e) = eres {
-        let e = e.map_err(|e| format!("ECP5: {e}"))?;
-        eprintln!(
-            "buflet fpga: ECP5 placed and routed: Fmax {:.2} MHz (goal {ECP5_GOAL_MHZ}); bitstream {}",
-            e.fmax_mhz().unwrap_or(0.0),
-            a.out.join("ecp5.bit").display()
-        );
-        data.ecp5 = Some(e);
+    match eres {
+        Some(Ok(e)) => {
+            eprintln!(
+                "buflet fpga: ECP5 placed and routed: Fmax {:.2} MHz (goal {ECP5_GOAL_MHZ}); bitstream {}",
+                e.fmax_mhz().unwrap_or(0.0),
+                a.out.join("ecp5.bit").display()
+            );
+            data.ecp5 = Some(e);
+        }
+        Some(Err(e)) => errors.push(format!("ECP5: {e}")),
+        None => {}
     }
     data.save(&data_dir)?;
     std::fs::write(&a.doc, render(&data)).map_err(|e| format!("{}: {e}", a.doc.display()))?;
@@ -1674,7 +1787,11 @@ fn run_inner(a: &FpgaArgs) -> Result<serde_json::Value, String> {
         data_dir.display(),
         t0.elapsed().as_secs_f64()
     );
-    Ok(data.summary())
+    if errors.is_empty() {
+        Ok(data.summary())
+    } else {
+        Err(errors.join("; "))
+    }
 }
 
 #[cfg(test)]
