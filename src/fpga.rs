@@ -1666,7 +1666,6 @@ fn run_inner(a: &FpgaArgs) -> Result<serde_json::Value, String> {
         .tempdir_in(&a.out)
         .map_err(|e| format!("{}: {e}", a.out.display()))?;
     let data_dir = FpgaData::dir_of(&a.doc);
-    let mut data = FpgaData::load(&data_dir)?;
     let widths: &[u32] = if a.no_xilinx { &[] } else { &a.widths };
     eprintln!(
         "buflet fpga: {}{}(minutes: each run is a whole synthesis)",
@@ -1710,7 +1709,10 @@ fn run_inner(a: &FpgaArgs) -> Result<serde_json::Value, String> {
             e.map(|h| h.join().expect("ecp5 thread")),
         )
     });
-    // Every run that succeeded is recorded, whatever the others did.
+    // Every run that succeeded is recorded, whatever the others did. The data are read only
+    // now, so that runs of this command side by side (--no-ecp5 beside --no-xilinx) keep each
+    // other's results.
+    let mut data = FpgaData::load(&data_dir)?;
     let mut errors: Vec<String> = Vec::new();
     let mut meta = data.xilinx.clone().unwrap_or(XilinxMeta {
         yosys: String::new(),
