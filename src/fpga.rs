@@ -1667,18 +1667,22 @@ fn run_inner(a: &FpgaArgs) -> Result<serde_json::Value, String> {
         .map_err(|e| format!("{}: {e}", a.out.display()))?;
     let data_dir = FpgaData::dir_of(&a.doc);
     let widths: &[u32] = if a.no_xilinx { &[] } else { &a.widths };
+    let mut runs: Vec<String> = widths
+        .iter()
+        .map(|w| format!("the Xilinx estimate at {w} bits"))
+        .collect();
+    if widths.contains(&64) {
+        runs.push("the flattened 64-bit top".into());
+    }
+    if !a.no_ecp5 {
+        runs.push("ECP5 synthesis, place and route".into());
+    }
+    if runs.is_empty() {
+        return Err("--no-xilinx and --no-ecp5 leave nothing to run".into());
+    }
     eprintln!(
-        "buflet fpga: {}{}(minutes: each run is a whole synthesis)",
-        if widths.is_empty() {
-            String::new()
-        } else {
-            format!("Xilinx estimate at {widths:?} bits, ")
-        },
-        if a.no_ecp5 {
-            ""
-        } else {
-            "ECP5 synthesis and place and route "
-        }
+        "buflet fpga: {} (side by side; each is a whole synthesis: minutes)",
+        runs.join(", ")
     );
     let t0 = Instant::now();
     // The runs are independent processes: run them side by side.
