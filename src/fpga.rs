@@ -936,6 +936,36 @@ struct XilinxRun {
     secs: f64,
 }
 
+/// Runs a Yosys script over rtl/*.v in `work`: `read_verilog` of every source, then `body`
+/// (`name.ys`, its log `name.log`); the seconds it took.
+fn run_yosys(tools: &Tools, work: &Path, name: &str, body: &str) -> Result<f64, String> {
+    let files: Vec<String> = tools.rtl_sources()?.iter().map(|p| quote(p)).collect();
+    let script = format!(
+        "read_verilog -sv -I {} {}\n{body}",
+        quote(&tools.root.join("rtl")),
+        files.join(" ")
+    );
+    let ys = format!("{name}.ys");
+    std::fs::write(work.join(&ys), script).map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    run_tool(
+        &tools.yosys,
+        &["-q", "-l", &format!("{name}.log"), "-s", &ys],
+        work,
+        &format!("{name}.out"),
+    )?;
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// A file of `work` as text, and a netlist as JSON.
+fn read_work(work: &Path, n: &str) -> Result<String, String> {
+    std::fs::read_to_string(work.join(n)).map_err(|e| format!("{n}: {e}"))
+}
+
+fn read_netlist(work: &Path, n: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(&read_work(work, n)?).map_err(|e| format!("{n}: {e}"))
+}
+
 /// The path of the flattened top's row.
 pub const FLAT_TOP: &str = "buflet_nic (flattened)";
 
@@ -947,30 +977,19 @@ fn xilinx_flat(
     work: &Path,
     width: u32,
 ) -> Result<(ModuleRow, PathRow, f64), String> {
-    let files: Vec<String> = tools.rtl_sources()?.iter().map(|p| quote(p)).collect();
-    let script = format!(
-        "read_verilog -sv -I {rtl} {files}\n\
-         hierarchy -check -top buflet_nic -chparam DATA_WIDTH {width}\n\
-         synth_xilinx -flatten -noiopad -top buflet_nic\n\
-         tee -q -o statflat_{width}.txt stat\n\
-         write_json netflat_{width}.json\n",
-        rtl = quote(&tools.root.join("rtl")),
-        files = files.join(" "),
-    );
-    let ys = format!("xilinx_flat_{width}.ys");
-    std::fs::write(work.join(&ys), script).map_err(|e| e.to_string())?;
-    let t = Instant::now();
-    run_tool(
-        &tools.yosys,
-        &["-q", "-l", &format!("xilinx_flat_{width}.log"), "-s", &ys],
+    let secs = run_yosys(
+        tools,
         work,
-        &format!("xilinx_flat_{width}.out"),
+        &format!("xilinx_flat_{width}"),
+        &format!(
+            "hierarchy -check -top buflet_nic -chparam DATA_WIDTH {width}\n\
+             synth_xilinx -flatten -noiopad -top buflet_nic\n\
+             tee -q -o statflat_{width}.txt stat\n\
+             write_json netflat_{width}.json\n"
+        ),
     )?;
-    let secs = t.elapsed().as_secs_f64();
-    let read = |n: String| std::fs::read_to_string(work.join(&n)).map_err(|e| format!("{n}: {e}"));
-    let stat = parse_stat(&read(format!("statflat_{width}.txt"))?)?;
-    let netlist: serde_json::Value = serde_json::from_str(&read(format!("netflat_{width}.json"))?)
-        .map_err(|e| format!("netflat_{width}.json: {e}"))?;
+    let stat = parse_stat(&read_work(work, &format!("statflat_{width}.txt"))?)?;
+    let netlist = read_netlist(work, &format!("netflat_{width}.json"))?;
     let paths = logic_depths(&netlist);
     let p = paths
         .get("buflet_nic")
@@ -994,35 +1013,24 @@ fn xilinx_flat(
 
 /// The Xilinx estimate at one width: (module rows, memory rows, seconds).
 fn xilinx(tools: &Tools, work: &Path, width: u32) -> Result<XilinxRun, String> {
-    let files: Vec<String> = tools.rtl_sources()?.iter().map(|p| quote(p)).collect();
-    let script = format!(
-        "read_verilog -sv -I {rtl} {files}\n\
-         hierarchy -check -top buflet_nic -chparam DATA_WIDTH {width}\n\
-         synth_xilinx -noiopad -top buflet_nic -run :map_memory\n\
-         design -save pre_map\n\
-         setparam -set INIT 0 t:$mem_v2\n\
-         tee -q -o mems_{width}.txt dump t:$mem_v2\n\
-         design -load pre_map\n\
-         synth_xilinx -noiopad -top buflet_nic -run map_memory:\n\
-         tee -q -o stat_{width}.txt stat\n\
-         write_json netlist_{width}.json\n",
-        rtl = quote(&tools.root.join("rtl")),
-        files = files.join(" "),
-    );
-    let ys = format!("xilinx_{width}.ys");
-    std::fs::write(work.join(&ys), script).map_err(|e| e.to_string())?;
-    let t = Instant::now();
-    run_tool(
-        &tools.yosys,
-        &["-q", "-l", &format!("xilinx_{width}.log"), "-s", &ys],
+    let secs = run_yosys(
+        tools,
         work,
-        &format!("xilinx_{width}.out"),
+        &format!("xilinx_{width}"),
+        &format!(
+            "hierarchy -check -top buflet_nic -chparam DATA_WIDTH {width}\n\
+             synth_xilinx -noiopad -top buflet_nic -run :map_memory\n\
+             design -save pre_map\n\
+             setparam -set INIT 0 t:$mem_v2\n\
+             tee -q -o mems_{width}.txt dump t:$mem_v2\n\
+             design -load pre_map\n\
+             synth_xilinx -noiopad -top buflet_nic -run map_memory:\n\
+             tee -q -o stat_{width}.txt stat\n\
+             write_json netlist_{width}.json\n"
+        ),
     )?;
-    let secs = t.elapsed().as_secs_f64();
-    let read = |n: String| std::fs::read_to_string(work.join(&n)).map_err(|e| format!("{n}: {e}"));
-    let stat = parse_stat(&read(format!("stat_{width}.txt"))?)?;
-    let netlist: serde_json::Value = serde_json::from_str(&read(format!("netlist_{width}.json"))?)
-        .map_err(|e| format!("netlist_{width}.json: {e}"))?;
+    let stat = parse_stat(&read_work(work, &format!("stat_{width}.txt"))?)?;
+    let netlist = read_netlist(work, &format!("netlist_{width}.json"))?;
     let paths = logic_depths(&netlist);
     let depths: BTreeMap<String, u64> = paths.iter().map(|(m, p)| (m.clone(), p.depth)).collect();
     let rows = module_rows(width, &stat, &depths);
@@ -1037,9 +1045,9 @@ fn xilinx(tools: &Tools, work: &Path, width: u32) -> Result<XilinxRun, String> {
         })
         .collect();
     worst.sort_by(|a, b| b.depth.cmp(&a.depth).then(a.module.cmp(&b.module)));
-    let log = read(format!("xilinx_{width}.log"))?;
+    let log = read_work(work, &format!("xilinx_{width}.log"))?;
     let mapped = parse_libmap(&log);
-    let mut mems: Vec<MemoryRow> = parse_mem_dump(&read(format!("mems_{width}.txt"))?)
+    let mut mems: Vec<MemoryRow> = parse_mem_dump(&read_work(work, &format!("mems_{width}.txt"))?)
         .into_iter()
         .map(
             |(module, memory, depth, bits_per_word, read_ports, sync_read_ports)| {
@@ -1156,7 +1164,7 @@ fn ecp5(tools: &Tools, work: &Path, out: &Path, seed: u32) -> Result<Ecp5Result,
         work,
         "ecp5_pack.out",
     )?;
-    let read = |n: &str| std::fs::read_to_string(work.join(n)).map_err(|e| format!("{n}: {e}"));
+    let read = |n: &str| read_work(work, n);
     let (clocks, utilization) = parse_nextpnr_report(&read("ecp5_report.json")?)?;
     let slowest = clocks
         .iter()
