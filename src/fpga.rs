@@ -16,7 +16,8 @@
 //! The tools are YoWASP's Yosys and nextpnr (PyPI, WebAssembly: the same versions on every
 //! machine), installed by `./run.sh fpga` into .tools/fpga (scripts/ensure-fpga-tools.sh pins
 //! them). A WebAssembly tool writes only below its working directory, so each run works in a
-//! temporary directory inside `--out`, removed on every exit path.
+//! temporary directory inside `--out`, removed on every exit path (a signal included: it is a
+//! `buflet_platform::scratch` guard).
 
 use clap::Args;
 use serde::{Deserialize, Serialize};
@@ -1703,10 +1704,15 @@ fn run_inner(a: &FpgaArgs) -> Result<serde_json::Value, String> {
     }
     let tools = Tools::find(&a.tools)?;
     std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
-    let work = tempfile::Builder::new()
-        .prefix(".work-")
-        .tempdir_in(&a.out)
-        .map_err(|e| format!("{}: {e}", a.out.display()))?;
+    // The working directory is a scratch guard: removed when the run ends, on an error, and
+    // on SIGINT/SIGTERM/SIGHUP too (the CLI's signal handler removes every live scratch).
+    let work = buflet_platform::scratch::Scratch::adopt(
+        tempfile::Builder::new()
+            .prefix(".work-")
+            .tempdir_in(&a.out)
+            .map_err(|e| format!("{}: {e}", a.out.display()))?
+            .keep(),
+    );
     let widths: &[u32] = if a.no_xilinx { &[] } else { &a.widths };
     let mut runs: Vec<String> = widths
         .iter()
