@@ -512,6 +512,19 @@ pub struct Depth {
     pub to: String,
 }
 
+impl Depth {
+    /// The path as a row of the report.
+    pub fn row(self, width: u32, module: &str) -> PathRow {
+        PathRow {
+            width,
+            module: module.to_string(),
+            depth: self.depth,
+            from: self.from,
+            to: self.to,
+        }
+    }
+}
+
 /// Logic levels a Xilinx cell adds between its inputs and outputs; None for a cell whose
 /// outputs start a path (flip-flops, block RAM, DSP, SRL, submodules).
 fn cell_levels(ty: &str) -> Option<u64> {
@@ -958,13 +971,22 @@ fn run_yosys(tools: &Tools, work: &Path, name: &str, body: &str) -> Result<f64, 
     Ok(t.elapsed().as_secs_f64())
 }
 
-/// A file of `work` as text, and a netlist as JSON.
+/// A file of `work` as text.
 fn read_work(work: &Path, n: &str) -> Result<String, String> {
     std::fs::read_to_string(work.join(n)).map_err(|e| format!("{n}: {e}"))
 }
 
-fn read_netlist(work: &Path, n: &str) -> Result<serde_json::Value, String> {
-    serde_json::from_str(&read_work(work, n)?).map_err(|e| format!("{n}: {e}"))
+/// What a Xilinx run left in `work`: its `stat` and each module's longest path (from its
+/// JSON netlist).
+fn read_synth(
+    work: &Path,
+    stat: &str,
+    netlist: &str,
+) -> Result<(StatParse, BTreeMap<String, Depth>), String> {
+    let st = parse_stat(&read_work(work, stat)?)?;
+    let net: serde_json::Value =
+        serde_json::from_str(&read_work(work, netlist)?).map_err(|e| format!("{netlist}: {e}"))?;
+    Ok((st, logic_depths(&net)))
 }
 
 /// The path of the flattened top's row.
@@ -989,9 +1011,11 @@ fn xilinx_flat(
              write_json netflat_{width}.json\n"
         ),
     )?;
-    let stat = parse_stat(&read_work(work, &format!("statflat_{width}.txt"))?)?;
-    let netlist = read_netlist(work, &format!("netflat_{width}.json"))?;
-    let paths = logic_depths(&netlist);
+    let (stat, paths) = read_synth(
+        work,
+        &format!("statflat_{width}.txt"),
+        &format!("netflat_{width}.json"),
+    )?;
     let p = paths
         .get("buflet_nic")
         .cloned()
@@ -1002,14 +1026,7 @@ fn xilinx_flat(
         .next()
         .ok_or("the flattened stat has no module")?;
     row.path = FLAT_TOP.into();
-    let path = PathRow {
-        width,
-        module: FLAT_TOP.into(),
-        depth: p.depth,
-        from: p.from,
-        to: p.to,
-    };
-    Ok((row, path, secs))
+    Ok((row, p.row(width, FLAT_TOP), secs))
 }
 
 /// The Xilinx estimate at one width: (module rows, memory rows, seconds).
@@ -1030,20 +1047,16 @@ fn xilinx(tools: &Tools, work: &Path, width: u32) -> Result<XilinxRun, String> {
              write_json netlist_{width}.json\n"
         ),
     )?;
-    let stat = parse_stat(&read_work(work, &format!("stat_{width}.txt"))?)?;
-    let netlist = read_netlist(work, &format!("netlist_{width}.json"))?;
-    let paths = logic_depths(&netlist);
+    let (stat, paths) = read_synth(
+        work,
+        &format!("stat_{width}.txt"),
+        &format!("netlist_{width}.json"),
+    )?;
     let depths: BTreeMap<String, u64> = paths.iter().map(|(m, p)| (m.clone(), p.depth)).collect();
     let rows = module_rows(width, &stat, &depths);
     let mut worst: Vec<PathRow> = paths
         .into_iter()
-        .map(|(m, p)| PathRow {
-            width,
-            module: base_module(&m),
-            depth: p.depth,
-            from: p.from,
-            to: p.to,
-        })
+        .map(|(m, p)| p.row(width, &base_module(&m)))
         .collect();
     worst.sort_by(|a, b| b.depth.cmp(&a.depth).then(a.module.cmp(&b.module)));
     let log = read_work(work, &format!("xilinx_{width}.log"))?;
@@ -1189,7 +1202,7 @@ fn ecp5(tools: &Tools, work: &Path, out: &Path, seed: u32) -> Result<Ecp5Result,
         clocks,
         utilization,
         critical_path,
-        yosys: version(&tools.yosys, "-V"),
+        yosys: String::new(), // filled in by the caller, which asks Yosys once
         nextpnr: version(&tools.nextpnr, "--version"),
         synth_s,
         pnr_s,
@@ -1757,6 +1770,8 @@ fn run_inner(a: &FpgaArgs) -> Result<serde_json::Value, String> {
             e.map(|h| h.join().expect("ecp5 thread")),
         )
     });
+    // One WebAssembly start of Yosys for its version, whatever ran.
+    let yosys_version = version(&tools.yosys, "-V");
     // Every run that succeeded is recorded, whatever the others did. The data are read only
     // now, so that runs of this command side by side (--no-ecp5 beside --no-xilinx) keep each
     // other's results.
@@ -1766,7 +1781,7 @@ fn run_inner(a: &FpgaArgs) -> Result<serde_json::Value, String> {
         yosys: String::new(),
         seconds: BTreeMap::new(),
     });
-    let mut done_widths = Vec::new();
+    let mut any_width = false;
     for (w, r) in xres {
         let XilinxRun {
             rows,
@@ -1792,16 +1807,13 @@ fn run_inner(a: &FpgaArgs) -> Result<serde_json::Value, String> {
         data.paths.retain(|p| p.width != w);
         data.paths.extend(paths);
         meta.seconds.insert(w, secs);
-        meta.yosys = version(&tools.yosys, "-V");
-        done_widths.push(w);
+        any_width = true;
         eprintln!("buflet fpga: Xilinx estimate at {w} bits done in {secs:.0} s");
     }
     match fres {
         Some(Ok((row, path, secs))) => {
-            if !done_widths.contains(&64) {
-                data.modules.retain(|r| r.path != FLAT_TOP);
-                data.paths.retain(|p| p.module != FLAT_TOP);
-            }
+            data.modules.retain(|r| r.path != FLAT_TOP);
+            data.paths.retain(|p| p.module != FLAT_TOP);
             data.modules.push(row);
             data.paths.push(path);
             eprintln!(
@@ -1811,10 +1823,11 @@ fn run_inner(a: &FpgaArgs) -> Result<serde_json::Value, String> {
         Some(Err(e)) => errors.push(format!("Xilinx estimate of the flattened top: {e}")),
         None => {}
     }
-    if !done_widths.is_empty() {
+    if any_width {
         data.modules.sort_by_key(|r| r.width);
         data.memories.sort_by_key(|m| m.width);
         data.paths.sort_by_key(|p| p.width);
+        meta.yosys = yosys_version.clone();
         data.xilinx = Some(meta);
     }
     match eres {
@@ -1824,7 +1837,10 @@ fn run_inner(a: &FpgaArgs) -> Result<serde_json::Value, String> {
                 e.fmax_mhz().unwrap_or(0.0),
                 a.out.join("ecp5.bit").display()
             );
-            data.ecp5 = Some(e);
+            data.ecp5 = Some(Ecp5Result {
+                yosys: yosys_version.clone(),
+                ..e
+            });
         }
         Some(Err(e)) => errors.push(format!("ECP5: {e}")),
         None => {}
