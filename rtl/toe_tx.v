@@ -11,7 +11,8 @@
 // (written into sn at the step's clock edge) and the decisions:
 //   ld      sn <= snd_mem[sk_idx]                 (the engine loads sk, cx)
 //   wb      snd_mem[sk_idx] <= sn, with the persist start of snd_wake applied, and the
-//           socket joins the send-ready FIFO when it has a segment to send (snd_wake)
+//           socket joins the send-ready FIFO, in the next cycle, when it has a segment to
+//           send (snd_wake)
 //   init    sn <= a fresh send state (SOCK_ADD; with CONNECT: SYN_SENT's timer and tag)
 //   in_post TX_POST: post_st is the status; post_take writes the post and links it
 //   in_close SOCK_CLOSE: close_st is the status; close_take queues our FIN
@@ -373,13 +374,16 @@ module toe_tx #(
             sn_wk[`BF_SND_CTX_TIMER_RANGE]  = sn_nx[`BF_SND_CTX_RTO_RANGE];
         end
     end
-    /* verilator lint_off UNUSEDSIGNAL */
-    wire [131:0] wk_seg = next_seg(sn_wk);   // only whether it sends
     // wb writes the socket's entry of the send state table (not during reset)
     assign snd_we = wb && !rst;
     assign snd_wd = sn_wk;
-    /* verilator lint_on UNUSEDSIGNAL */
-    wire         wk_can = wk_seg[131];
+    // snd_wake's queueing is decided in the cycle after wb: sn then holds sn_wk (wb loads it
+    // and no step changes sn before that edge), so the send step's own next_seg answers
+    // whether the socket has a segment to send. One next_seg instead of two, and the ACK
+    // step's arithmetic is not in series with it in one cycle (docs/fpga.md).
+    reg          wk_pend;          // wb was asserted in the previous cycle
+    reg [SW-1:0] wk_idx;           // ... for this socket
+    wire         wk_push = wk_pend && g_any && !tq_in[wk_idx];
 
     // ------------------------------------------------------------------ piece walk
     // from NXT_POST/NXT_POFF (a new segment at NXT, the cursor valid), else from POST_HEAD
@@ -688,6 +692,7 @@ module toe_tx #(
             post_used <= {NUM_POSTS{1'b0}};
             {tq_wp, tq_rp, tq_cnt} <= 0;
             tq_in <= {NUM_SOCKETS{1'b0}};
+            wk_pend <= 1'b0;
             {w_on, pc_valid, pw_on, pw_rd} <= 4'd0;
             {ev_fast_retrans, ev_probe, ev_retrans, ev_data_seg} <= 4'd0;
             ev_data_bytes <= 16'd0;
@@ -706,14 +711,14 @@ module toe_tx #(
                 tq_in[tq_sock] <= 1'b0;
                 tq_rp <= (tq_rp == SOCK_LAST32[SW-1:0]) ? {SW{1'b0}} : tq_rp + 1'b1;
             end
-            if (wb) begin
-                if (wk_can && !tq_in[sk_idx]) begin
-                    tq_mem[tq_wp] <= sk_idx;
-                    tq_wp <= (tq_wp == SOCK_LAST32[SW-1:0]) ? {SW{1'b0}} : tq_wp + 1'b1;
-                    tq_in[sk_idx] <= 1'b1;
-                end
+            wk_pend <= wb;
+            wk_idx  <= sk_idx;
+            if (wk_push) begin
+                tq_mem[tq_wp] <= wk_idx;
+                tq_wp <= (tq_wp == SOCK_LAST32[SW-1:0]) ? {SW{1'b0}} : tq_wp + 1'b1;
+                tq_in[wk_idx] <= 1'b1;
             end
-            tq_cnt <= tq_cnt + {{SW{1'b0}}, (wb && wk_can && !tq_in[sk_idx])} - {{SW{1'b0}}, tq_pop};
+            tq_cnt <= tq_cnt + {{SW{1'b0}}, wk_push} - {{SW{1'b0}}, tq_pop};
             // TX_POST
             if (post_take) begin
                 post_mem[free_slot] <= {rq[511:`BF_TX_DESC_NEXT_POST_OFF*8+16], NULL16, send, rq[255:0]};

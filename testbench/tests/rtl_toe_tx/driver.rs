@@ -747,6 +747,8 @@ impl World {
     /// The send step of the socket at the head of the send-ready FIFO, if any.
     pub fn op_send(&mut self) {
         let p = self.dut.p;
+        // a write-back queues its socket at the edge after it: one idle cycle first
+        self.dut.cycle(&[], None);
         let o = self.dut.cycle(&[], None);
         assert_eq!(
             o.tq_valid,
