@@ -17,7 +17,7 @@
 //! machine), installed by `./run.sh fpga` into .tools/fpga (scripts/ensure-fpga-tools.sh pins
 //! them). A WebAssembly tool writes only below its working directory, so each run works in a
 //! temporary directory inside `--out`, removed on every exit path (a signal included: it is a
-//! `buflet_platform::scratch` guard).
+//! `buflet_platform::scratch` guard), and the tools still running are killed on a signal.
 
 use clap::Args;
 use serde::{Deserialize, Serialize};
@@ -223,13 +223,15 @@ impl Tools {
 fn run_tool(tool: &Path, args: &[&str], dir: &Path, log: &str) -> Result<(), String> {
     let out = std::fs::File::create(dir.join(log)).map_err(|e| format!("{log}: {e}"))?;
     let err = out.try_clone().map_err(|e| e.to_string())?;
-    let status = Command::new(tool)
-        .args(args)
-        .current_dir(dir)
-        .stdout(out)
-        .stderr(err)
-        .status()
-        .map_err(|e| format!("{}: {e}", tool.display()))?;
+    // a child the signal handler kills: a tool does not run on after `buflet fpga` ends
+    let status = buflet_platform::scratch::run_child(
+        Command::new(tool)
+            .args(args)
+            .current_dir(dir)
+            .stdout(out)
+            .stderr(err),
+    )
+    .map_err(|e| format!("{}: {e}", tool.display()))?;
     if status.success() {
         return Ok(());
     }
@@ -1475,7 +1477,11 @@ pub fn render(d: &FpgaData) -> String {
             let _ = writeln!(
                 s,
                 "Part {}, top `{ECP5_TOP}` with {} (every other parameter of `buflet_nic` at its \
-                 default). {} ; {}. Synthesis took {:.0} s, place and route {:.0} s.\n",
+                 default; the top's header says why these differ from the defaults). {} ; {}. \
+                 Synthesis took {:.0} s, place and route {:.0} s.\n\n\
+                 The flow: `synth_ecp5` with its LUT mapping done by ABC (LUTs of 4 to 7 inputs) \
+                 instead of ABC9, which did not finish on this design in more than 77 CPU-minutes; \
+                 nextpnr-ecp5 with timing-driven placement and router2; ecppack.\n",
                 e.device,
                 params.join(", "),
                 short_version(&e.yosys),

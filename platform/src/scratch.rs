@@ -3,13 +3,16 @@
 //! installed, on SIGINT, SIGTERM and SIGHUP, which end a process without running destructors.
 //!
 //! Each [`Scratch`] registers its path in one process-wide list while it lives; the signal
-//! handler (run on its own thread by the `ctrlc` crate, not in signal context) removes
+//! handler (run on its own thread by the `ctrlc` crate, not in signal context) kills the child
+//! processes started by [`run_child`] (they may be writing into a scratch directory), removes
 //! everything still listed and exits with status 130.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 
 /// Paths alive now, by guard id.
 static LIVE: Mutex<BTreeMap<u64, PathBuf>> = Mutex::new(BTreeMap::new());
@@ -71,6 +74,42 @@ pub fn remove_all() {
     }
 }
 
+/// Child processes of [`run_child`] running now, by id.
+static CHILDREN: Mutex<BTreeMap<u64, Arc<Mutex<Child>>>> = Mutex::new(BTreeMap::new());
+
+fn children() -> MutexGuard<'static, BTreeMap<u64, Arc<Mutex<Child>>>> {
+    CHILDREN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Run `cmd` to its end and give its exit status, like [`Command::status`], but as a child
+/// the signal handler kills (and [`kill_children`] too): a long tool run (Yosys, nextpnr)
+/// does not outlive the command that started it.
+pub fn run_child(cmd: &mut Command) -> std::io::Result<ExitStatus> {
+    let child = Arc::new(Mutex::new(cmd.spawn()?));
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    children().insert(id, child.clone());
+    let r = loop {
+        let polled = child.lock().unwrap_or_else(|e| e.into_inner()).try_wait();
+        match polled {
+            Ok(Some(s)) => break Ok(s),
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => break Err(e),
+        }
+    };
+    children().remove(&id);
+    r
+}
+
+/// Kill every child of [`run_child`] running now (what the signal handler does first).
+pub fn kill_children() {
+    let list: Vec<Arc<Mutex<Child>>> = children().values().cloned().collect();
+    for c in list {
+        let mut c = c.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
 /// A flag a long-running command (`buflet serve`) raises on the first signal instead of
 /// exiting, so it can finish on its own path (scratch removed by the guards' drops).
 static INTERRUPT: OnceLock<Arc<AtomicBool>> = OnceLock::new();
@@ -93,6 +132,7 @@ pub fn remove_on_signals() -> Result<(), String> {
                 return;
             }
         }
+        kill_children();
         remove_all();
         std::process::exit(130);
     })
@@ -119,5 +159,19 @@ mod tests {
         assert!(!f.exists() && !pb.exists());
         drop(file);
         drop(b);
+    }
+
+    #[test]
+    fn children_run_to_their_end_or_are_killed() {
+        let ok = run_child(Command::new("sh").args(["-c", "exit 3"])).unwrap();
+        assert_eq!(ok.code(), Some(3));
+        let t = std::thread::spawn(|| run_child(Command::new("sleep").arg("600")).unwrap());
+        while children().is_empty() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        kill_children();
+        let st = t.join().unwrap();
+        assert!(!st.success() && st.code().is_none(), "{st:?}");
+        assert!(children().is_empty());
     }
 }
