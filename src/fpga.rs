@@ -1007,6 +1007,11 @@ pub const FLAT_TOP: &str = "buflet_nic (flattened)";
 /// The Xilinx estimate of the whole top, flattened as a vendor tool does by default (the
 /// figure the JSON line reports: logic shared or left unused across module boundaries is
 /// removed), with the design's longest path across modules: (row, path, seconds).
+///
+/// `synth_xilinx` with its LUT mapping (`map_luts`) done by ABC instead of ABC9, as
+/// `synth_xilinx -noabc9` did (LUT6, MUXF7 and MUXF8): on the flattened netlist (457,000
+/// AND gates) Yosys 0.70's ABC9 ran for more than 48 CPU-minutes without finishing, where it
+/// maps each module of the hierarchical run in minutes.
 fn xilinx_flat(
     tools: &Tools,
     work: &Path,
@@ -1018,7 +1023,15 @@ fn xilinx_flat(
         &format!("xilinx_flat_{width}"),
         &format!(
             "hierarchy -check -top buflet_nic -chparam DATA_WIDTH {width}\n\
-             synth_xilinx -flatten -noiopad -top buflet_nic\n\
+             synth_xilinx -flatten -noiopad -top buflet_nic -run :map_luts\n\
+             opt_expr -mux_undef -noclkinv\n\
+             abc -luts 2:2,3,6:5,10,20\n\
+             clean\n\
+             xilinx_srl -fixed -minlen 3\n\
+             techmap -map +/xilinx/lut_map.v -map +/xilinx/cells_map.v -D LUT_WIDTH=6\n\
+             xilinx_dffopt\n\
+             opt_lut_ins -tech xilinx\n\
+             synth_xilinx -flatten -noiopad -top buflet_nic -run finalize:check\n\
              tee -q -o statflat_{width}.txt stat\n\
              write_json netflat_{width}.json\n"
         ),
@@ -1189,9 +1202,10 @@ fn ecp5(tools: &Tools, work: &Path, out: &Path, seed: u32) -> Result<Ecp5Result,
         &seed,
         // a clock that misses its constraint is a figure to report, not a failed run
         "--timing-allow-fail",
-        // router2 routes a nearly full part in far less time than the default router1
+        // router1 (the default): on this design router2's overused wires stopped falling
+        // after ten iterations (17,000, then rising)
         "--router",
-        "router2",
+        "router1",
         "--log",
         "ecp5_pnr.log",
     ]);
@@ -1415,6 +1429,10 @@ ECP5-5G Evaluation Board (LFE5UM5G-85F-8BG381), with its constraints in
   source and a sink, so synthesis keeps the whole design, and it is a slow but real way to
   drive the register port and the streams from a host's GPIO pins.
 - **LEDs** (active low): PLL locked, reset, the NIC's interrupt, a 1.8 Hz heartbeat.
+- **Parameters** (listed above with the ECP5 figures): the top's header says why each differs
+  from `buflet_nic`'s default. They are what fits the part and what nextpnr could route: a
+  build with 4 protection regions, 64 sockets, 64 named buffers and 256 send posts filled 91%
+  of the part's LUTs, and router2 still had about 40,000 overused wires after ten iterations.
 
 ## What a bring-up still needs
 
@@ -1481,7 +1499,7 @@ pub fn render(d: &FpgaData) -> String {
                  Synthesis took {:.0} s, place and route {:.0} s.\n\n\
                  The flow: `synth_ecp5` with its LUT mapping done by ABC (LUTs of 4 to 7 inputs) \
                  instead of ABC9, which did not finish on this design in more than 77 CPU-minutes; \
-                 nextpnr-ecp5 with timing-driven placement and router2; ecppack.\n",
+                 nextpnr-ecp5 with timing-driven placement and router1; ecppack.\n",
                 e.device,
                 params.join(", "),
                 short_version(&e.yosys),
@@ -1555,16 +1573,22 @@ pub fn render(d: &FpgaData) -> String {
             .collect();
         let _ = writeln!(
             s,
-            "{}; synthesis took {}. The first row at 64 bits is the whole top flattened, as a \
-             vendor tool synthesizes it by default (logic left unused or shared across module \
-             boundaries removed; the JSON line's figures); the others come from a synthesis \
-             that keeps the hierarchy. Each of those rows counts the module and everything \
-             below it; \
+            "{}; synthesis took {}. {}The rows of the hierarchy come from a synthesis that \
+             keeps it: each counts the module and everything below it; \
              `depth` is the longest combinational path inside it in logic levels (below; a \
              path through a module's ports is counted in each module apart), the logic depth \
              to compare with the 250 MHz target at 512 bits. No open place-and-route exists for these parts, so no Fmax is given.\n",
             short_version(&x.yosys),
-            secs.join(", ")
+            secs.join(", "),
+            if d.modules.iter().any(|r| r.path == FLAT_TOP) {
+                "The first row at 64 bits is the whole top flattened, as a vendor tool \
+                 synthesizes it by default (logic left unused or shared across module \
+                 boundaries removed; the JSON line's figures; its LUTs mapped by ABC, not ABC9, \
+                 which does not finish on the flattened netlist). "
+            } else {
+                "No flattened run is recorded: the JSON line's figures are the 64-bit \
+                 hierarchy's top row. "
+            }
         );
     }
     let widths: Vec<u32> = {

@@ -1,14 +1,20 @@
 // buflet_ecp5_evn: the place-and-route top for the Lattice ECP5-5G Evaluation Board
 // (LFE5UM5G-85F-8BG381; pins and clocking in ecp5_evn.lpf; docs/fpga.md).
 //
-// buflet_nic at the ECP5 build's parameters (below: the buflet RAM cut to 32 buflets so the
-// memories fit the part's 208 DP16KD, and 4 protection regions instead of 32: prot_table
-// compares every region on each of its 4 lookup ports in one cycle, which at 32 regions
-// alone takes half of the part's LUTs, docs/fpga.md) on a 124 MHz clock from the board's
-// 12 MHz oscillator (EHXPLLL: 12 / 3 * 31 / 5; the timing constraint is 125 MHz). Every port of the NIC that a
-// bring-up connects to a MAC, a host DMA engine or a block device goes through port_scan, a
-// four-pin serial chain on the PMOD header: a host shifts each input in, steps the NIC one
-// cycle and shifts each output out (port_scan.v). The LEDs show the PLL lock, the reset, the
+// buflet_nic at the ECP5 build's parameters (below; every other one at its default) on a
+// 124 MHz clock from the board's 12 MHz oscillator (EHXPLLL: 12 / 3 * 31 / 5; the timing
+// constraint is 125 MHz). The parameters are what fits the part and lets nextpnr route it
+// (docs/fpga.md has the measured figures):
+//   NUM_BUFLETS 32 (default 256): the buflet RAM fits the part's 208 DP16KD with the tables;
+//   NUM_REGIONS 1 (default 32): prot_table compares every region on each of its 4 lookup
+//     ports in one cycle; at 32 regions that alone takes half of the part's LUTs, and at 4
+//     the whole design fills 91% of them, more than nextpnr could route;
+//   NUM_SOCKETS 16, NUM_NBS 16, NUM_POSTS 64 (defaults 64, 64, 256): the socket, buffer and
+//     send-post tables' bitmaps, free-slot searches and queues shrink with them.
+// With one region the table still checks every access, against one host range. Every port
+// of the NIC that a bring-up connects to a MAC, a host DMA engine or a block device goes
+// through port_scan, a four-pin serial chain on the PMOD header: a host shifts each input in,
+// steps the NIC one cycle and shifts each output out (port_scan.v). The LEDs show the PLL lock, the reset, the
 // NIC's interrupt and a heartbeat. What replaces the chain in a bring-up: docs/fpga.md.
 
 `resetall
@@ -17,9 +23,10 @@
 module buflet_ecp5_evn #(
     parameter DATA_WIDTH  = 64,
     parameter NUM_BUFLETS = 32,
-    parameter NUM_SOCKETS = 64,
-    parameter NUM_NBS     = 64,
-    parameter NUM_REGIONS = 4
+    parameter NUM_SOCKETS = 16,
+    parameter NUM_NBS     = 16,
+    parameter NUM_POSTS   = 64,
+    parameter NUM_REGIONS = 1
 ) (
     input  wire       clk12,    // A10, 12 MHz from the FT2232H
     input  wire       rst_n,    // G2, the board's reset button
@@ -171,6 +178,7 @@ module buflet_ecp5_evn #(
         .NUM_BUFLETS(NUM_BUFLETS),
         .NUM_SOCKETS(NUM_SOCKETS),
         .NUM_NBS(NUM_NBS),
+        .NUM_POSTS(NUM_POSTS),
         .NUM_REGIONS(NUM_REGIONS),
         .CLOCK_MHZ(124)
     ) u_nic (
