@@ -52,6 +52,11 @@ pub struct FpgaArgs {
     /// nextpnr's placement seed.
     #[arg(long, default_value_t = 1)]
     seed: u32,
+    /// ECP5: place without routing. The recorded Fmax is then nextpnr's estimate after
+    /// placement (the page says so), and no bitstream is made; for a quick look at a change,
+    /// or a design the router cannot finish.
+    #[arg(long)]
+    no_route: bool,
 }
 
 /// The ECP5 build: the board top's parameters (fpga/ecp5/buflet_ecp5_evn.v), the part and
@@ -154,6 +159,14 @@ pub struct Ecp5Result {
     pub synth_s: f64,
     /// Seconds of place and route.
     pub pnr_s: f64,
+    /// Routed (else placed only, `--no-route`: the Fmax is nextpnr's estimate after placement
+    /// and there is no critical path report or bitstream).
+    #[serde(default = "routed_default")]
+    pub routed: bool,
+}
+
+fn routed_default() -> bool {
+    true
 }
 
 impl Ecp5Result {
@@ -864,8 +877,7 @@ pub type Utilization = BTreeMap<String, (u64, u64)>;
 
 /// Parses nextpnr's `--report` JSON: (clocks, utilization).
 pub fn parse_nextpnr_report(text: &str) -> Result<(Vec<ClockFmax>, Utilization), String> {
-    let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("nextpnr report: {e}"))?;
+    let (v, util) = parse_report_utilization(text)?;
     let mut clocks = Vec::new();
     if let Some(f) = v.get("fmax").and_then(|f| f.as_object()) {
         for (name, c) in f {
@@ -879,6 +891,16 @@ pub fn parse_nextpnr_report(text: &str) -> Result<(Vec<ClockFmax>, Utilization),
             }
         }
     }
+    if clocks.is_empty() {
+        return Err("nextpnr report: no clock has an Fmax".into());
+    }
+    Ok((clocks, util))
+}
+
+/// nextpnr's `--report` JSON (parsed) and its utilization: resource -> (used, available).
+fn parse_report_utilization(text: &str) -> Result<(serde_json::Value, Utilization), String> {
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("nextpnr report: {e}"))?;
     let mut util = BTreeMap::new();
     if let Some(u) = v.get("utilization").and_then(|u| u.as_object()) {
         for (name, c) in u {
@@ -886,10 +908,36 @@ pub fn parse_nextpnr_report(text: &str) -> Result<(Vec<ClockFmax>, Utilization),
             util.insert(name.clone(), (get("used"), get("available")));
         }
     }
-    if clocks.is_empty() {
-        return Err("nextpnr report: no clock has an Fmax".into());
+    Ok((v, util))
+}
+
+/// Fmax per clock from nextpnr's log: the last `Max frequency for clock 'C': F MHz (PASS|FAIL
+/// at G MHz)` line of each clock (after placement when the design is not routed).
+pub fn parse_fmax_log(log: &str) -> Result<Vec<ClockFmax>, String> {
+    let mut by: BTreeMap<String, ClockFmax> = BTreeMap::new();
+    for line in log.lines() {
+        let t = line.strip_prefix("Info: ").unwrap_or(line);
+        let Some(r) = t.strip_prefix("Max frequency for clock '") else {
+            continue;
+        };
+        let parsed = (|| {
+            let (name, r) = r.split_once("': ")?;
+            let (f, r) = r.split_once(" MHz (")?;
+            let g = r.split(" at ").nth(1)?.split_once(" MHz")?.0;
+            Some(ClockFmax {
+                clock: name.trim_start_matches("$glbnet$").to_string(),
+                achieved_mhz: f.trim().parse().ok()?,
+                constraint_mhz: g.trim().parse().ok()?,
+            })
+        })();
+        if let Some(c) = parsed {
+            by.insert(c.clock.clone(), c);
+        }
     }
-    Ok((clocks, util))
+    if by.is_empty() {
+        return Err("nextpnr log: no clock has an Fmax".into());
+    }
+    Ok(by.into_values().collect())
 }
 
 /// The critical path report of `clock` from nextpnr's log (the last one logged: after
@@ -1154,7 +1202,13 @@ pub fn top_params(src: &str) -> BTreeMap<String, u64> {
 }
 
 /// The ECP5 run: synthesis of the board top, place and route, bitstream.
-fn ecp5(tools: &Tools, work: &Path, out: &Path, seed: u32) -> Result<Ecp5Result, String> {
+fn ecp5(
+    tools: &Tools,
+    work: &Path,
+    out: &Path,
+    seed: u32,
+    route: bool,
+) -> Result<Ecp5Result, String> {
     let fpga = tools.root.join("fpga");
     let top_src = fpga.join("ecp5").join(format!("{ECP5_TOP}.v"));
     let lpf = fpga.join("ecp5/ecp5_evn.lpf");
@@ -1209,28 +1263,39 @@ fn ecp5(tools: &Tools, work: &Path, out: &Path, seed: u32) -> Result<Ecp5Result,
         "--log",
         "ecp5_pnr.log",
     ]);
+    if !route {
+        args.push("--no-route");
+    }
     run_tool(&tools.nextpnr, &args, work, "ecp5_pnr.out")?;
     let pnr_s = t.elapsed().as_secs_f64();
-    run_tool(
-        &tools.ecppack,
-        &["ecp5.config", "ecp5.bit"],
-        work,
-        "ecp5_pack.out",
-    )?;
+    if route {
+        run_tool(
+            &tools.ecppack,
+            &["ecp5.config", "ecp5.bit"],
+            work,
+            "ecp5_pack.out",
+        )?;
+    }
     let read = |n: &str| read_work(work, n);
-    let (clocks, utilization) = parse_nextpnr_report(&read("ecp5_report.json")?)?;
+    let log = read("ecp5_pnr.log")?;
+    let (clocks, utilization) = if route {
+        parse_nextpnr_report(&read("ecp5_report.json")?)?
+    } else {
+        // the report has no Fmax without routing: the log's estimate after placement
+        let (_, u) = parse_report_utilization(&read("ecp5_report.json")?)?;
+        (parse_fmax_log(&log)?, u)
+    };
     let slowest = clocks
         .iter()
         .min_by(|a, b| a.achieved_mhz.total_cmp(&b.achieved_mhz))
         .map(|c| c.clock.clone())
         .unwrap_or_default();
-    let critical_path = parse_critical_path(&read("ecp5_pnr.log")?, &slowest);
-    for f in [
-        "ecp5_yosys.log",
-        "ecp5_pnr.log",
-        "ecp5_report.json",
-        "ecp5.bit",
-    ] {
+    let critical_path = parse_critical_path(&log, &slowest);
+    let mut keep = vec!["ecp5_yosys.log", "ecp5_pnr.log", "ecp5_report.json"];
+    if route {
+        keep.push("ecp5.bit");
+    }
+    for f in keep {
         std::fs::copy(work.join(f), out.join(f)).map_err(|e| format!("{f}: {e}"))?;
     }
     let src =
@@ -1245,6 +1310,7 @@ fn ecp5(tools: &Tools, work: &Path, out: &Path, seed: u32) -> Result<Ecp5Result,
         nextpnr: version(&tools.nextpnr, "--version"),
         synth_s,
         pnr_s,
+        routed: route,
     })
 }
 
@@ -1378,6 +1444,7 @@ impl FpgaData {
             "dsp": t.map(|r| r.dsp),
             "ecp5_fmax_mhz": e.and_then(|e| e.fmax_mhz()).map(|f| (f * 100.0).round() / 100.0),
             "ecp5_goal_mhz": ECP5_GOAL_MHZ,
+            "ecp5_routed": e.map(|e| e.routed),
             "ecp5_params": e.map(|e| &e.params),
             "ecp5_device": e.map(|e| &e.device),
             "ecp5_utilization": e.map(|e| &e.utilization),
@@ -1507,6 +1574,14 @@ pub fn render(d: &FpgaData) -> String {
                 e.synth_s,
                 e.pnr_s
             );
+            if !e.routed {
+                let _ = writeln!(
+                    s,
+                    "**Placed, not routed** (`buflet fpga --no-route`): the Fmax below is \
+                     nextpnr's estimate after placement, and there is no critical path report \
+                     and no bitstream.\n"
+                );
+            }
             let rows: Vec<Vec<String>> = e
                 .clocks
                 .iter()
@@ -1811,7 +1886,7 @@ fn run_inner(a: &FpgaArgs) -> Result<serde_json::Value, String> {
         });
         let e = (!a.no_ecp5).then(|| {
             let (tools, work, out) = (&tools, work.path(), a.out.as_path());
-            sc.spawn(move || ecp5(tools, work, out, a.seed))
+            sc.spawn(move || ecp5(tools, work, out, a.seed, !a.no_route))
         });
         let xs: Vec<_> = xs
             .into_iter()
@@ -2169,6 +2244,26 @@ Info:     source  0.00  0.00 Source a[2]$tr_io.O\n\
         assert!(p[0].starts_with("Critical path report for clock"));
         assert_eq!(p[3], "   routing  0.84  1.15 Net acc[4] (49,35) -> (50,34)");
         assert_eq!(p[6], "3.66 ns logic, 1.85 ns routing");
+    }
+
+    #[test]
+    fn fmax_after_placement_is_read_from_the_log() {
+        let log = "Info: Max frequency for clock '$glbnet$clk': 23.32 MHz (FAIL at 125.00 MHz)\n\
+                   Info: Max delay <async> -> posedge $glbnet$clk: 0.74 ns\n\
+                   Info: Max frequency for clock '$glbnet$clk': 27.08 MHz (FAIL at 125.00 MHz)\n";
+        let c = parse_fmax_log(log).unwrap();
+        assert_eq!(
+            c,
+            vec![ClockFmax {
+                clock: "clk".into(),
+                achieved_mhz: 27.08,
+                constraint_mhz: 125.0
+            }]
+        );
+        assert!(parse_fmax_log("Info: nothing\n").is_err());
+        assert!(
+            parse_fmax_log("Info: Max frequency for clock 'x': fast MHz (PASS at 1 MHz)").is_err()
+        );
     }
 
     #[test]
