@@ -1079,7 +1079,7 @@ fn xilinx_flat(
              techmap -map +/xilinx/lut_map.v -map +/xilinx/cells_map.v -D LUT_WIDTH=6\n\
              xilinx_dffopt\n\
              opt_lut_ins -tech xilinx\n\
-             synth_xilinx -flatten -noiopad -top buflet_nic -run finalize:check\n\
+             synth_xilinx -flatten -noiopad -top buflet_nic -run finalize:\n\
              tee -q -o statflat_{width}.txt stat\n\
              write_json netflat_{width}.json\n"
         ),
@@ -1559,11 +1559,12 @@ pub fn render(d: &FpgaData) -> String {
         }
         Some(e) => {
             let params: Vec<String> = e.params.iter().map(|(k, v)| format!("{k} = {v}")).collect();
-            let _ = writeln!(
+            let _ =
+                writeln!(
                 s,
                 "Part {}, top `{ECP5_TOP}` with {} (every other parameter of `buflet_nic` at its \
                  default; the top's header says why these differ from the defaults). {} ; {}. \
-                 Synthesis took {:.0} s, place and route {:.0} s.\n\n\
+                 Synthesis took {:.0} s, {} {:.0} s.\n\n\
                  The flow: `synth_ecp5` with its LUT mapping done by ABC (LUTs of 4 to 7 inputs) \
                  instead of ABC9, which did not finish on this design in more than 77 CPU-minutes; \
                  nextpnr-ecp5 with timing-driven placement and router1; ecppack.\n",
@@ -1572,6 +1573,7 @@ pub fn render(d: &FpgaData) -> String {
                 short_version(&e.yosys),
                 short_version(&e.nextpnr),
                 e.synth_s,
+                if e.routed { "place and route" } else { "placement" },
                 e.pnr_s
             );
             if !e.routed {
