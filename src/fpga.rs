@@ -1497,9 +1497,14 @@ ECP5-5G Evaluation Board (LFE5UM5G-85F-8BG381), with its constraints in
   drive the register port and the streams from a host's GPIO pins.
 - **LEDs** (active low): PLL locked, reset, the NIC's interrupt, a 1.8 Hz heartbeat.
 - **Parameters** (listed above with the ECP5 figures): the top's header says why each differs
-  from `buflet_nic`'s default. They are what fits the part and what nextpnr could route: a
-  build with 4 protection regions, 64 sockets, 64 named buffers and 256 send posts filled 91%
-  of the part's LUTs, and router2 still had about 40,000 overused wires after ten iterations.
+  from `buflet_nic`'s default. They are what fits the part: a build with 4 protection regions,
+  64 sockets, 64 named buffers and 256 send posts filled 91% of the part's LUTs, and router2
+  still had about 40,000 overused wires after ten iterations. On the build recorded above
+  (78.8%), router2's overused wires fell to 17,218 by its tenth iteration and then rose with
+  every iteration (22,916 at the fifteenth), and router1 left 108,749 of 262,711 arcs unrouted
+  after 18 minutes, no longer gaining. That is why the run of record is placed only: routing
+  needs the logic per cycle cut first (the slack after placement is short by up to 29 ns on
+  tens of thousands of endpoints, in `out/fpga/ecp5_pnr.log`).
 
 ## What a bring-up still needs
 
