@@ -55,7 +55,7 @@ pub struct FpgaArgs {
     /// ECP5: place without routing. The recorded Fmax is then nextpnr's estimate after
     /// placement (the page says so), and no bitstream is made; for a quick look at a change,
     /// or a design the router cannot finish.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_ecp5")]
     no_route: bool,
 }
 
@@ -161,12 +161,7 @@ pub struct Ecp5Result {
     pub pnr_s: f64,
     /// Routed (else placed only, `--no-route`: the Fmax is nextpnr's estimate after placement
     /// and there is no critical path report or bitstream).
-    #[serde(default = "routed_default")]
     pub routed: bool,
-}
-
-fn routed_default() -> bool {
-    true
 }
 
 impl Ecp5Result {
@@ -1460,7 +1455,7 @@ This page is written by `./run.sh fpga` (`buflet fpga`, src/fpga.rs) from the da
 [docs/fpga/](fpga/): do not edit it by hand; a test renders the data again and fails when the
 page differs. The command synthesizes the design with Yosys, places and routes the ECP5 build
 with nextpnr, writes the data and this page, and ends with one JSON line (`lut`, `ff`,
-`lutram`, `bram36` of the 64-bit Xilinx estimate, `ecp5_fmax_mhz`, `ecp5_params`). Logs,
+`lutram`, `bram36` of the 64-bit Xilinx estimate, `ecp5_fmax_mhz`, `ecp5_routed`, `ecp5_params`). Logs,
 netlists and the ECP5 bitstream go to `out/fpga/`.
 
 ```sh
