@@ -335,7 +335,7 @@ pub fn measure_recorded(
             }
         }
         polls += 1;
-        if sent < frames && polls % POLL_EVERY != 0 {
+        if sent < frames && !polls.is_multiple_of(POLL_EVERY) {
             continue;
         }
         for c in b.drv.completions()? {
