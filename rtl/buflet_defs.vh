@@ -94,6 +94,7 @@
 `define BF_REG_CNT_LOOKUP_CYCLES 12'h1B4
 `define BF_REG_CNT_BUF_WIN_READS 12'h1B8
 `define BF_REG_CNT_TX_WND_UPDATES 12'h1BC
+`define BF_REG_CNT_TX_DELAYED_ACKS 12'h1C0
 `define BF_REG_CNT_DROP_TRUNCATED 12'h204
 `define BF_REG_CNT_DROP_NOT_IPV4 12'h208
 `define BF_REG_CNT_DROP_BAD_IP_HDR 12'h20C
@@ -240,9 +241,9 @@
 `define BF_SOCK_CTX_RCV_WND_EDGE_OFF 32
 `define BF_SOCK_CTX_RCV_WND_EDGE_BYTES 4
 `define BF_SOCK_CTX_RCV_WND_EDGE_RANGE 287:256
-`define BF_SOCK_CTX_RSVD0_OFF 36
-`define BF_SOCK_CTX_RSVD0_BYTES 4
-`define BF_SOCK_CTX_RSVD0_RANGE 319:288
+`define BF_SOCK_CTX_RCV_ACKED_OFF 36
+`define BF_SOCK_CTX_RCV_ACKED_BYTES 4
+`define BF_SOCK_CTX_RCV_ACKED_RANGE 319:288
 
 // listen_desc: OP_SOCK_LISTEN request: a listening slot and the template of the sockets it accepts. Laid out as `sock_desc` (the NIC copies it into the accepted socket's slot and fills in the peer's MAC, IP and port, the ISS, SOCK_REF, LISTEN_SLOT and flag ACCEPTED); the remote fields are ignored (docs/tcp-receive.md, Listening sockets).
 `define BF_LISTEN_DESC_SIZE 64
@@ -812,6 +813,7 @@
 `define BF_SOCK_FLAG_HOLD 2
 `define BF_SOCK_FLAG_CONNECT 4
 `define BF_SOCK_FLAG_ACCEPTED 8
+`define BF_SOCK_FLAG_DELAYED_ACK 16
 
 // tcp_flag
 `define BF_TCP_FLAG_FIN 1

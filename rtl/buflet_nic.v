@@ -149,7 +149,7 @@ module buflet_nic #(
     wire        ev_accept, ev_lookup, ev_lookup_cyc;
     wire [15:0] ev_tx_bytes;
     wire [31:0] rto_init, rto_min, rto_max, tx_retries;
-    wire        ev_tx_seg, ev_tx_retrans, ev_tx_rto, ev_tx_fast, ev_tx_probe, ev_tx_done, ev_tx_wupd;
+    wire        ev_tx_seg, ev_tx_retrans, ev_tx_rto, ev_tx_fast, ev_tx_probe, ev_tx_done, ev_tx_wupd, ev_tx_dack;
     wire [15:0] ev_tx_seg_bytes, ev_tx_done_count;
     wire [15:0] ev_delivered_bytes, ev_blk_bytes, free_count;
     wire [47:0] nic_mac;
@@ -193,7 +193,7 @@ module buflet_nic #(
         .half_open_max(half_open_max), .half_open(half_open), .accept_pool(accept_pool),
         .ev_accept(ev_accept), .ev_lookup(ev_lookup), .ev_lookup_cyc(ev_lookup_cyc),
         .ev_tx_seg(ev_tx_seg), .ev_tx_seg_bytes(ev_tx_seg_bytes), .ev_tx_retrans(ev_tx_retrans),
-        .ev_tx_rto(ev_tx_rto), .ev_tx_fast(ev_tx_fast), .ev_tx_probe(ev_tx_probe), .ev_tx_wupd(ev_tx_wupd),
+        .ev_tx_rto(ev_tx_rto), .ev_tx_fast(ev_tx_fast), .ev_tx_probe(ev_tx_probe), .ev_tx_wupd(ev_tx_wupd), .ev_tx_dack(ev_tx_dack),
         .ev_tx_done(ev_tx_done), .ev_tx_done_count(ev_tx_done_count),
         .ev_blk_write(ev_blk_write), .ev_blk_read(ev_blk_read), .ev_blk_bytes(ev_blk_bytes),
         .ev_blk_timeout(ev_blk_timeout),
@@ -659,7 +659,7 @@ module buflet_nic #(
         .txd_idle(txd_idle),
         .txd_inval(txd_inval),
         .ev_tx_seg(ev_tx_seg), .ev_tx_seg_bytes(ev_tx_seg_bytes), .ev_tx_retrans(ev_tx_retrans),
-        .ev_tx_rto(ev_tx_rto), .ev_tx_fast(ev_tx_fast), .ev_tx_probe(ev_tx_probe), .ev_tx_wupd(ev_tx_wupd),
+        .ev_tx_rto(ev_tx_rto), .ev_tx_fast(ev_tx_fast), .ev_tx_probe(ev_tx_probe), .ev_tx_wupd(ev_tx_wupd), .ev_tx_dack(ev_tx_dack),
         .ev_tx_done(ev_tx_done), .ev_tx_done_count(ev_tx_done_count)
     );
 

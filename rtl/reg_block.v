@@ -43,8 +43,9 @@
 //    DEF_RTO_INIT, DEF_RTO_MIN, DEF_RTO_MAX, DEF_TX_RETRIES), exported as rto_init, rto_min,
 //    rto_max, tx_retries. NUM_POSTS reads back the build parameter NUM_POSTS.
 //  * ev_tx_seg counts one CNT_TX_SEGS and adds ev_tx_seg_bytes to CNT_TX_DATA_BYTES;
-//    ev_tx_retrans, ev_tx_rto, ev_tx_fast, ev_tx_probe, ev_tx_wupd count one CNT_TX_RETRANS,
-//    CNT_TX_RTO, CNT_TX_FAST_RETRANS, CNT_TX_PROBES, CNT_TX_WND_UPDATES; ev_tx_done adds ev_tx_done_count (posts completed)
+//    ev_tx_retrans, ev_tx_rto, ev_tx_fast, ev_tx_probe, ev_tx_wupd, ev_tx_dack count one
+//    CNT_TX_RETRANS, CNT_TX_RTO, CNT_TX_FAST_RETRANS, CNT_TX_PROBES, CNT_TX_WND_UPDATES,
+//    CNT_TX_DELAYED_ACKS; ev_tx_done adds ev_tx_done_count (posts completed)
 //    to CNT_TX_DONE. ev_tx_frame/ev_tx_bytes (every transmitted frame, payload included, so
 //    16 bits) count CNT_TX_FRAMES and CNT_TX_BYTES. Drop reason BAD_ACK (15) has its counter
 //    in the drop-reason array like every other reason.
@@ -132,6 +133,7 @@ module reg_block #(
     input  wire        ev_tx_fast,          // a fast retransmit entered
     input  wire        ev_tx_probe,         // a zero-window probe sent
     input  wire        ev_tx_wupd,          // a window update sent
+    input  wire        ev_tx_dack,          // a delayed ACK sent
     input  wire        ev_tx_done,          // TX_POSTs completed ...
     input  wire [15:0] ev_tx_done_count,    // ... this many
     input  wire        ev_blk_write,
@@ -203,7 +205,7 @@ module reg_block #(
     reg [31:0] cnt_hold_records, cnt_buf_released, cnt_blk_dev_bytes, cnt_rx_done;
     reg [31:0] cnt_blk_dev_wr_bytes, cnt_buf_win_reads;
     reg [31:0] cnt_tx_segs, cnt_tx_data_bytes, cnt_tx_retrans, cnt_tx_rto;
-    reg [31:0] cnt_tx_fast_retrans, cnt_tx_probes, cnt_tx_done, cnt_tx_wnd_updates;
+    reg [31:0] cnt_tx_fast_retrans, cnt_tx_probes, cnt_tx_done, cnt_tx_wnd_updates, cnt_tx_delayed_acks;
     reg [31:0] cnt_drop [0:NUM_DROP-1];
 
     assign s_reg_ready = 1'b1;
@@ -355,6 +357,7 @@ module reg_block #(
                 `BF_REG_BUF_WIN_STATUS:      rdata = {30'd0, win_bad, win_busy};
                 `BF_REG_CNT_BUF_WIN_READS:   rdata = cnt_buf_win_reads;
                 `BF_REG_CNT_TX_WND_UPDATES:  rdata = cnt_tx_wnd_updates;
+                `BF_REG_CNT_TX_DELAYED_ACKS: rdata = cnt_tx_delayed_acks;
                 default: rdata = 32'd0;
             endcase
             // drop counter of reason r at `BF_DROP_COUNTER_BASE + 4*r
@@ -502,6 +505,7 @@ module reg_block #(
             cnt_blk_dev_wr_bytes <= 32'd0;
             cnt_buf_win_reads <= 32'd0;
             cnt_tx_wnd_updates <= 32'd0;
+            cnt_tx_delayed_acks <= 32'd0;
             cnt_rx_done       <= 32'd0;
             cnt_blk_timeouts  <= 32'd0;
             cnt_tx_segs       <= 32'd0;
@@ -546,6 +550,7 @@ module reg_block #(
             if (ev_tx_fast) cnt_tx_fast_retrans <= cnt_tx_fast_retrans + 32'd1;
             if (ev_tx_probe) cnt_tx_probes <= cnt_tx_probes + 32'd1;
             if (ev_tx_wupd) cnt_tx_wnd_updates <= cnt_tx_wnd_updates + 32'd1;
+            if (ev_tx_dack) cnt_tx_delayed_acks <= cnt_tx_delayed_acks + 32'd1;
             if (ev_tx_done) cnt_tx_done <= cnt_tx_done + {16'd0, ev_tx_done_count};
             if (ev_accept) cnt_accepts <= cnt_accepts + 32'd1;
             if (ev_lookup) cnt_lookups <= cnt_lookups + 32'd1;

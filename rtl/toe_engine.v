@@ -168,6 +168,7 @@ module toe_engine #(
     output wire                  ev_tx_fast,
     output wire                  ev_tx_probe,
     output reg                   ev_tx_wupd,      // a window update (an ACK of the tick) queued
+    output reg                   ev_tx_dack,      // a delayed ACK (an ACK of the tick) queued
     output reg                   ev_tx_done,
     output reg  [15:0]           ev_tx_done_count
 );
@@ -530,7 +531,7 @@ module toe_engine #(
     assign acc_ctx  = acc_c;
     wire acc_we = (state == S_ACC1);
     // TCP receive
-    wire          tp_fin, tp_ack, tp_alt, tp_stay, tp_step, tp_acc, seg_we, nxt_we, tp_wupd;
+    wire          tp_fin, tp_ack, tp_alt, tp_stay, tp_step, tp_acc, seg_we, nxt_we, tp_wupd, tp_dack;
     wire [3:0]    tp_dr;
     wire [BW-1:0] nxt_wa;
     wire [15:0]   nxt_wd;
@@ -550,7 +551,7 @@ module toe_engine #(
         .mt_pay_off(mt_pay_off), .mt_pay_len(mt_pay_len), .mt_head(mt_head),
         .sk(sk), .hd_rd(hd_rd), .cx(cx), .nxt_rd(nxt_rd),
         .tp_fin(tp_fin), .tp_dr(tp_dr), .tp_ack(tp_ack), .tp_alt(tp_alt), .tp_stay(tp_stay),
-        .tp_step(tp_step), .tp_acc(tp_acc), .tp_wupd(tp_wupd), .cx_nx(cx_tp), .seg_we(seg_we), .nxt_we(nxt_we),
+        .tp_step(tp_step), .tp_acc(tp_acc), .tp_wupd(tp_wupd), .tp_dack(tp_dack), .cx_nx(cx_tp), .seg_we(seg_we), .nxt_we(nxt_we),
         .nxt_wa(nxt_wa), .nxt_wd(nxt_wd), .hd_new(hd_tp), .tx_cmd(tx_tcp)
     );
     // delivery
@@ -797,11 +798,11 @@ module toe_engine #(
             {ev_nb_returned, ev_ooo_held, ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick, ev_rx_done} <= 0;
             {ev_fault, ev_fault_addr, ev_fault_write, expose_en, expose_idx, ev_hold_rec, ev_released} <= 0;
             {cx_wb, ev_syn_retrans, ev_tx_rto, ev_tx_done, ev_tx_done_count, tx_mode, f_tcp, f_ack} <= 0;
-            {ev_accept, ev_lookup, ev_lookup_cyc, acc_posted, ev_tx_wupd} <= 0;
+            {ev_accept, ev_lookup, ev_lookup_cyc, acc_posted, ev_tx_wupd, ev_tx_dack} <= 0;
         end else begin
             {ev_accept, ev_lookup} <= 2'd0;
             ev_lookup_cyc <= (state == S_LOOK0) || (state == S_LOOK1);
-            {cx_wb, ev_syn_retrans, ev_tx_rto, ev_tx_done, ev_tx_wupd} <= 5'd0;
+            {cx_wb, ev_syn_retrans, ev_tx_rto, ev_tx_done, ev_tx_wupd, ev_tx_dack} <= 6'd0;
             {ev_drop_valid, ev_accepted, ev_delivered_valid, ev_nb_returned, ev_ooo_held, ev_rx_done} <= 0;
             {ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick, ev_hold_rec, ev_released} <= 0;
             if (fr_valid && m_free_ready) fr_valid <= 1'b0;
@@ -1195,11 +1196,12 @@ module toe_engine #(
                         ab_go(ST_TIMEOUT, 1'b0, 1'b1, S_TKS2);
                     end else if (tk_reset) begin
                         ab_go(ST_TIMEOUT, 1'b1, 1'b1, S_TKS2);
-                    end else if (tp_wupd) begin
+                    end else if (tp_wupd || tp_dack) begin
                         // the window opened past a closed or small right edge: a window
-                        // update (toe_tcp_rx's ACK, the edge moves as it is queued; S_TKS2
-                        // lets the context write-back land before S_TK1 reads it again)
-                        ev_tx_wupd <= 1'b1;
+                        // update; else an owed delayed ACK (toe_tcp_rx's ACK, the edge and
+                        // RCV_ACKED move as it is queued; S_TKS2 lets the context write-back
+                        // land before S_TK1 reads it again)
+                        {ev_tx_wupd, ev_tx_dack} <= {tp_wupd, !tp_wupd};
                         tx_push(3'd4, S_TKS2);
                     end else begin
                         state <= S_TK1;

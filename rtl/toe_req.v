@@ -115,7 +115,7 @@ module toe_req #(
     localparam [7:0] OP_SOCK_LISTEN = `BF_OP_SOCK_LISTEN;
     localparam [7:0] OP_SOCK_UNLISTEN = `BF_OP_SOCK_UNLISTEN;
     localparam [7:0] OP_SOCK_POOL   = `BF_OP_SOCK_POOL;
-    localparam [7:0] SF_LISTEN_OK   = `BF_SOCK_FLAG_PSH_RETURN | `BF_SOCK_FLAG_HOLD;
+    localparam [7:0] SF_LISTEN_OK   = `BF_SOCK_FLAG_PSH_RETURN | `BF_SOCK_FLAG_HOLD | `BF_SOCK_FLAG_DELAYED_ACK;
     localparam [7:0] ST_SYN_SENT    = `BF_SOCK_STATE_SYN_SENT;
     localparam [7:0] SF_CONNECT     = `BF_SOCK_FLAG_CONNECT;
     localparam [7:0] SF_ACCEPTED    = `BF_SOCK_FLAG_ACCEPTED;

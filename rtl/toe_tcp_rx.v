@@ -83,6 +83,7 @@ module toe_tcp_rx #(
     output reg                            tp_step,
     output wire                           tp_acc,      // S_INORD: payload accepted
     output wire                           tp_wupd,     // S_TKS1 (a timer tick): send a window update
+    output wire                           tp_dack,     // S_TKS1: a delayed ACK is owed
     output reg  [8*`BF_SOCK_CTX_SIZE-1:0] cx_nx,
     output wire                           seg_we,      // the frame's segment header and chain
     output wire                           nxt_we,
@@ -122,6 +123,7 @@ module toe_tcp_rx #(
     localparam [7:0] TF_PSH = `BF_TCP_FLAG_PSH;
     localparam [7:0] TF_ACK = `BF_TCP_FLAG_ACK;
     localparam [7:0] SF_ACCEPTED = `BF_SOCK_FLAG_ACCEPTED;
+    localparam [7:0] SF_DELAYED_ACK = `BF_SOCK_FLAG_DELAYED_ACK;
     localparam [7:0] TX_OPT_MSS = `BF_TX_OPT_MSS;
     localparam [7:0] TX_OPT_WS  = `BF_TX_OPT_WS;
     localparam [7:0] NO_FIN_PSH = ~(TF_FIN | TF_PSH);
@@ -143,6 +145,7 @@ module toe_tcp_rx #(
     reg [15:0] w_len;
     reg [15:0] w_doff;
     reg [7:0]  w_flags;
+    reg        w_drained;          // S_DRAIN appended a segment of the reassembly list
     // reassembly walk: the element read and its predecessor
     reg [15:0] ins_prev;
     reg [15:0] ins_cur;
@@ -203,6 +206,17 @@ module toe_tcp_rx #(
     wire        wu_tcp    = (sk[`BF_SOCK_DESC_PROTO_RANGE] == 8'(`BF_IP_PROTO_TCP));
     assign      tp_wupd   = wu_tcp && p_open && (wu_min != 32'd0) && (promised < wu_min) &&
                             (wu_adv >= promised + wu_min);
+    // delayed ACKs (sock_flag DELAYED_ACK, docs/tcp-receive.md): RCV_ACKED is RCV_NXT as the
+    // last frame sent with ACK carried it. An in-order segment without PSH or FIN that drained
+    // nothing and left nothing out of order, with at most MSS bytes unacknowledged and at least
+    // MSS of the advertised window left, is not acknowledged at once (S_DRAIN's finish); a tick
+    // sends the owed ACK (tp_dack) unless a later frame's ACK carried it.
+    wire [31:0] cx_acked  = cx[`BF_SOCK_CTX_RCV_ACKED_RANGE];
+    wire        sk_dack   = (sk[`BF_SOCK_DESC_FLAGS_RANGE] & SF_DELAYED_ACK) != 8'd0;
+    wire [31:0] unacked   = cx_rcv - cx_acked;
+    wire        ack_waits = sk_dack && !w_drained && !cx_ooo_ne && ((w_flags & (TF_FIN | TF_PSH)) == 8'd0) &&
+                            (unacked <= wu_mss) && !edge_rel[31] && (edge_rel >= wu_mss);
+    assign      tp_dack   = wu_tcp && p_open && sk_dack && (unacked != 32'd0);
     // the state once the peer's FIN is taken in order
     wire [7:0]  st_fin    = (cx_state == ST_FIN_WAIT_1) ? ST_CLOSING :
                             (cx_state == ST_FIN_WAIT_2) ? ST_TIME_WAIT : ST_CLOSE_WAIT;
@@ -321,7 +335,7 @@ module toe_tcp_rx #(
         end
         if (in_drain) begin
             if (dr_go) tp_step = 1'b1;
-            else fin(DROP_NONE, 1'b1);
+            else fin(DROP_NONE, !ack_waits);
         end
         if (in_ins) begin
             if (ins_end) tp_alt = 1'b1;                                          // S_INS_L
@@ -392,6 +406,8 @@ module toe_tcp_rx #(
         end
         if (in_insl && ins_prev == NULL16) cx_nx[`BF_SOCK_CTX_OOO_HEAD_RANGE] = mt_head;
         if (ack_take && edge_upd && tx_edge) cx_nx[`BF_SOCK_CTX_RCV_WND_EDGE_RANGE] = edge_new;
+        // every command but an RST or our SYN carries ACK = RCV_NXT (a SYN-ACK's IRS + 1 is it)
+        if (ack_take && tx_edge) cx_nx[`BF_SOCK_CTX_RCV_ACKED_RANGE] = cx_rcv;
     end
 
     // ------------------------------------------------------------------ registers
@@ -413,6 +429,7 @@ module toe_tcp_rx #(
                 w_len   <= mt_pay_len;
                 w_doff  <= mt_pay_off;
                 w_flags <= mt_flags;
+                w_drained <= 1'b0;
                 tx_rst <= (cx_state == ST_SYN_SENT) && mt_ackf && !ss_ack_ok && !mt_rst &&
                           !((p_open || p_done) && ack_unsent);
                 if ((cx_state == ST_LISTEN && !mt_rst && mt_syn && !mt_ackf) ||
@@ -445,6 +462,7 @@ module toe_tcp_rx #(
                     w_len  <= w_len - ov_d[15:0];
                 end
             end
+            if (in_drain && dr_go) w_drained <= 1'b1;
             if (in_insb && ins_tail) begin
                 w_len   <= cut_l[15:0];
                 w_flags <= w_flags & NO_FIN_PSH;

@@ -53,6 +53,8 @@ pub struct Counters {
     pub buf_win_reads: u32,
     /// `CNT_TX_WND_UPDATES`: window updates the timer ticks sent.
     pub tx_wnd_updates: u32,
+    /// `CNT_TX_DELAYED_ACKS`: delayed ACKs the timer ticks sent (sock_flag DELAYED_ACK).
+    pub tx_delayed_acks: u32,
     /// `CNT_RX_DONE`: frames the engine finished without a drop or an anonymous delivery
     /// (`rx_frames == rx_done + anon_rx + dropped()`).
     pub rx_done: u32,
@@ -123,6 +125,7 @@ impl Driver {
             blk_dev_bytes: self.rd(reg::CNT_BLK_DEV_BYTES),
             buf_win_reads: self.rd(reg::CNT_BUF_WIN_READS),
             tx_wnd_updates: self.rd(reg::CNT_TX_WND_UPDATES),
+            tx_delayed_acks: self.rd(reg::CNT_TX_DELAYED_ACKS),
             rx_done: self.rd(reg::CNT_RX_DONE),
             blk_timeouts: self.rd(reg::CNT_BLK_TIMEOUTS),
             drops,

@@ -47,6 +47,15 @@ impl SocketSpec {
         self
     }
 
+    /// The same socket with `sock_flag::DELAYED_ACK` set (`on`) or cleared: the NIC
+    /// acknowledges every second full-sized segment, at once on PSH, FIN or out-of-order data,
+    /// and an owed ACK at the latest on the next timer tick (docs/tcp-receive.md "Delayed
+    /// ACKs"). The driver must run the timer (`set_timer_period` or `timer_kick`).
+    pub fn with_delayed_ack(mut self, on: bool) -> Self {
+        self.flags.set(SockFlags::DELAYED_ACK, on);
+        self
+    }
+
     /// True when `sock_flag::HOLD` is set.
     pub fn is_hold(&self) -> bool {
         self.flags.contains(SockFlags::HOLD)

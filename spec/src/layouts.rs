@@ -49,7 +49,7 @@ layouts! {
         IRS irs @ 20: u32, "The peer's initial sequence number (SEQ of its SYN).";
         STREAM_OFF stream_off @ 24: u64, "Stream offset of the next byte to deliver (bytes since the SYN).";
         RCV_WND_EDGE rcv_wnd_edge @ 32: u32, "Right edge of the window last advertised (RCV_NXT + scaled window of the last ACK or SYN-ACK); it never moves left.";
-        RSVD0 rsvd0 @ 36: u32, "Reserved, 0.";
+        RCV_ACKED rcv_acked @ 36: u32, "RCV_NXT as the last frame this socket sent carrying ACK had it (an ACK, a SYN-ACK, a data segment, RST | ACK): RCV_NXT - RCV_ACKED are the bytes received and not yet acknowledged, owed by a delayed ACK (sock_flag DELAYED_ACK, docs/tcp-receive.md).";
     }
     listen_desc (ListenDesc) size 64, "OP_SOCK_LISTEN request: a listening slot and the template of the sockets it accepts. Laid out as `sock_desc` (the NIC copies it into the accepted socket's slot and fills in the peer's MAC, IP and port, the ISS, SOCK_REF, LISTEN_SLOT and flag ACCEPTED); the remote fields are ignored (docs/tcp-receive.md, Listening sockets)." => {
         OPCODE opcode @ 0: Opcode, "OP_SOCK_LISTEN.";

@@ -255,11 +255,13 @@ pub fn measure_recorded(
         .build()?;
     let clock_mhz = b.drv.info.clock_mhz.max(1);
     let (isn, iss) = (0x0100_0000u32, 0x7000_0000u32);
+    // Delayed ACKs, as a receiver at line rate runs (the timer below sends an owed one).
     let spec = buflet_driver::SocketSpec {
         rcv_buf: 64 << 20,
         rcv_wscale: WSCALE,
         ..demo_socket(iss, payload.clamp(536, 9000) as u16)
-    };
+    }
+    .with_delayed_ack(true);
     let (sock, _) = b.drv.add_socket(&spec)?;
     let mut posted = HashMap::new();
     // Posted named buffers, oldest first: the NIC fills them in this order.

@@ -97,6 +97,9 @@ struct Sock {
     stream_off: u64,
     /// RCV_WND_EDGE: the right edge of the window last advertised (it never moves left).
     wnd_edge: u32,
+    /// RCV_ACKED: RCV_NXT as the last frame sent with ACK carried it (a delayed ACK owes
+    /// `rcv_nxt - rcv_acked`).
+    rcv_acked: u32,
     /// In-order segment list (SEG_HEAD..SEG_TAIL).
     segs: VecDeque<Seg>,
     /// Reassembly list (OOO_HEAD), sorted by SEQ, never overlapping.
@@ -124,6 +127,11 @@ impl Sock {
     /// A hold socket (`sock_flag::HOLD`, docs/p2p.md): delivery writes hold records.
     fn is_hold(&self) -> bool {
         self.d.flags as u64 & sock_flag::HOLD != 0
+    }
+
+    /// A socket with delayed ACKs (`sock_flag::DELAYED_ACK`, docs/tcp-receive.md).
+    fn delays_ack(&self) -> bool {
+        self.d.flags as u64 & sock_flag::DELAYED_ACK != 0
     }
 }
 

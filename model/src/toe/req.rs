@@ -99,7 +99,8 @@ impl ModelDevice {
                     || d.proto != PROTO_TCP
                     || !(1..=MAX_RCV_BUF).contains(&rcv_buf)
                     || d.rcv_wscale > MAX_WSCALE
-                    || !(SockFlags::PSH_RETURN | SockFlags::HOLD).contains(d.flags)
+                    || !(SockFlags::PSH_RETURN | SockFlags::HOLD | SockFlags::DELAYED_ACK)
+                        .contains(d.flags)
                 {
                     Status::BadSock
                 } else {

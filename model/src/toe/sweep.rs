@@ -24,12 +24,17 @@ impl ModelDevice {
             // transmit-active sockets).
             let was = self.toe.socks[s as usize].state;
             self.snd_tick(s, t);
-            // A window update when the window opened past a closed or small right edge
-            // (not when the tick ended or restarted the connection).
+            // A window update when the window opened past a closed or small right edge, else
+            // a delayed ACK that is owed (not when the tick ended or restarted the connection).
             let sock = &mut self.toe.socks[s as usize];
             if sock.state == was {
                 if let Some(cmd) = sock.window_update(&self.cfg, free) {
                     self.regs.count(reg::CNT_TX_WND_UPDATES, 1);
+                    self.tx.push(&self.cfg, t, &cmd);
+                    t += costs::WINDOW_UPDATE;
+                } else if let Some(cmd) = sock.delayed_ack(&self.cfg, free) {
+                    // the same tx push as a window update's (toe_engine S_TKS1)
+                    self.regs.count(reg::CNT_TX_DELAYED_ACKS, 1);
                     self.tx.push(&self.cfg, t, &cmd);
                     t += costs::WINDOW_UPDATE;
                 }

@@ -110,6 +110,7 @@ impl Sock {
     pub(super) fn ack(&mut self, cfg: &DeviceConfig, free: u32) -> TxCmd {
         let (field, shift) = self.adv_field(cfg, free);
         self.advance_edge(field, shift);
+        self.rcv_acked = self.rcv_nxt;
         TxCmd {
             // SND.MAX (docs/tcp-transmit.md): ISS + 1 until data is sent.
             seq: self.d.iss.wrapping_add(1).wrapping_add(self.snd.nxt_off()),
@@ -149,6 +150,27 @@ impl Sock {
         (promised < min && field << shift >= promised + min).then(|| self.ack(cfg, free))
     }
 
+    /// A timer tick's delayed ACK (docs/tcp-receive.md "Delayed ACKs"): a DELAYED_ACK socket
+    /// whose peer may still send and that owes an ACK for bytes received gets it.
+    pub(super) fn delayed_ack(&mut self, cfg: &DeviceConfig, free: u32) -> Option<TxCmd> {
+        (self.delays_ack() && peer_open(self.state) && self.rcv_nxt != self.rcv_acked)
+            .then(|| self.ack(cfg, free))
+    }
+
+    /// Whether an in-order segment's ACK waits (docs/tcp-receive.md "Delayed ACKs"): a
+    /// DELAYED_ACK socket, a segment without PSH or FIN (`flags` as appended) that drained
+    /// nothing and left no segment out of order, at most MSS bytes unacknowledged and at least
+    /// MSS of the advertised window left (else the peer may stall on it).
+    fn ack_waits(&self, flags: u8, drained: bool) -> bool {
+        let mss = u32::from(self.d.mss);
+        self.delays_ack()
+            && !drained
+            && self.ooo.is_empty()
+            && flags & (tcp_flag::FIN | tcp_flag::PSH) == 0
+            && self.rcv_nxt.wrapping_sub(self.rcv_acked) <= mss
+            && rel(self.wnd_edge, self.rcv_nxt) >= i64::from(mss)
+    }
+
     /// Our SYN of an active open (docs/tcp-transmit.md): SEQ = ISS, options MSS and window
     /// scale, the window `min(win, 65535)` unscaled.
     pub(super) fn syn(&mut self, cfg: &DeviceConfig, free: u32) -> TxCmd {
@@ -170,6 +192,7 @@ impl Sock {
     pub(super) fn syn_ack(&mut self, cfg: &DeviceConfig, free: u32) -> TxCmd {
         let field = self.win(cfg, self.rcv_nxt, free).min(65535);
         self.advance_edge(field, 0);
+        self.rcv_acked = self.rcv_nxt;
         let mut opts = TxOpts::MSS;
         if self.ws_ok {
             opts |= TxOpts::WS;
@@ -333,6 +356,7 @@ fn established(
         out.accepted = len > 0;
         sock.segs.push_back(seg);
         out.steps += 1;
+        let mut drained = false;
         while peer_open(sock.state) && sock.ooo.front().is_some_and(|h| h.seq == sock.rcv_nxt) {
             let h = sock.ooo.pop_front().expect("reassembly head");
             sock.rcv_nxt = sock.rcv_nxt.wrapping_add(h.data_len as u32 + h.fin());
@@ -341,8 +365,11 @@ fn established(
             }
             sock.segs.push_back(h);
             out.steps += 1;
+            drained = true;
         }
-        out.tx = Some(sock.ack(cfg, free));
+        if !sock.ack_waits(flags, drained) {
+            out.tx = Some(sock.ack(cfg, free));
+        }
         return out;
     }
     // 7. Ahead. The ACK follows the insertion (its window depends on OOO_HEAD).

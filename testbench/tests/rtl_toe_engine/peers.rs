@@ -59,6 +59,9 @@ impl Peer {
         if rng.gen_bool(0.35) {
             c.flags |= SockFlags::HOLD; // p2p: records instead of payload, held chains
         }
+        if rng.gen_bool(0.4) {
+            c.flags |= SockFlags::DELAYED_ACK; // the ticks send the owed ACKs
+        }
         c.mss = rng.gen_range(500..9000);
         self.cfg = c;
         self.isn = if slot == 2 { 0xFFFF_F000 } else { rng.gen() };

@@ -365,6 +365,8 @@ pub fn random_traffic(model: &str, seeds: std::ops::Range<u64>) {
         "beyond_win_within_promise",
         "edge_rounded_left",
         "window_update",
+        "ack_delayed",
+        "delayed_ack",
         "anon_rx",
         "anon_trunc",
         "anon_none_drop",

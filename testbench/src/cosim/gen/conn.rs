@@ -238,6 +238,10 @@ impl Conn {
         if udp {
             p.proto = UDP;
         }
+        // Delayed ACKs (ignored on a UDP socket); the case's timer ticks send the owed ones.
+        if rng.gen_bool(0.4) {
+            p.flags |= SockFlags::DELAYED_ACK;
+        }
         // A hold socket (p2p); now and then on a UDP socket, which SOCK_ADD refuses.
         if rng.gen_bool(cfg.hold.clamp(0.0, 1.0)) && (!udp || rng.gen_bool(0.1)) {
             p.flags |= SockFlags::HOLD;

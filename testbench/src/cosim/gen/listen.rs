@@ -153,10 +153,10 @@ pub(super) fn listen_events(
     let slot = rng.gen_range(0..param::DEF_NUM_LISTEN as u16);
     let l = ListenDesc {
         opcode: Opcode::SockListen,
-        flags: if rng.gen_bool(0.3) {
-            SockFlags::PSH_RETURN
-        } else {
-            SockFlags::empty()
+        flags: match rng.gen_range(0..10) {
+            0..=2 => SockFlags::PSH_RETURN,
+            3..=5 => SockFlags::DELAYED_ACK,
+            _ => SockFlags::empty(),
         },
         slot,
         local_mac: NIC_MAC,

@@ -280,6 +280,7 @@ impl Tb {
         self.got.lookups += self.m.get(p.ev_lookup);
         self.got.lookup_cycles += self.m.get(p.ev_lookup_cyc);
         self.got.wnd_updates += self.m.get(p.ev_tx_wupd);
+        self.got.delayed_acks += self.m.get(p.ev_tx_dack);
         if g(&self.m, p.expose_en) {
             let b = self.m.get(p.expose_idx) as u16;
             let e = self

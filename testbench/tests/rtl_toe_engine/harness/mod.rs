@@ -36,6 +36,8 @@ pub struct Counts {
     pub lookup_cycles: u64,
     /// Window updates a tick sent (ev_tx_wupd, CNT_TX_WND_UPDATES).
     pub wnd_updates: u64,
+    /// Delayed ACKs a tick sent (ev_tx_dack, CNT_TX_DELAYED_ACKS).
+    pub delayed_acks: u64,
 }
 
 /// Output streams, in the order of `Tb::p_out`/`Tb::hold`.

@@ -72,6 +72,8 @@ pub struct OSock {
     pub end_flag: CplFlags,
     /// RCV_WND_EDGE: the right edge last advertised.
     pub edge: u32,
+    /// RCV_ACKED: RCV_NXT as the last ACK or SYN-ACK carried it (a delayed ACK owes the rest).
+    pub rcv_acked: u32,
     /// A socket taken from the accept pool: its listen slot and that slot's TAG.
     pub listen: Option<(u16, u32)>,
 }
@@ -93,6 +95,7 @@ impl OSock {
             delivered: Vec::new(),
             end_flag: CplFlags::empty(),
             edge: 0,
+            rcv_acked: 0,
             listen: None,
         }
     }

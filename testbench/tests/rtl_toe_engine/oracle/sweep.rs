@@ -25,7 +25,9 @@ impl Tb {
             // a window update, with the pool room of the free count the tick saw
             let pool_room = self.pool_room(self.prev_free);
             let s = self.osock[slot as usize].as_mut().unwrap();
-            if let Some(t) = s.window_update(pool_room) {
+            let wupd = s.window_update(pool_room);
+            let is_wupd = wupd.is_some();
+            if let Some(t) = wupd.or_else(|| s.delayed_ack(pool_room)) {
                 let e = TxEdge {
                     slot,
                     shift: s.shift(),
@@ -34,9 +36,14 @@ impl Tb {
                     pool_closed: pool_room == 0,
                 };
                 self.tx_expect.push_back((t, Some(e)));
-                self.exp.wnd_updates += 1;
                 self.exp.tx += 1;
-                self.count_cov(&["window_update"]);
+                if is_wupd {
+                    self.exp.wnd_updates += 1;
+                    self.count_cov(&["window_update"]);
+                } else {
+                    self.exp.delayed_acks += 1;
+                    self.count_cov(&["delayed_ack"]);
+                }
             }
             let s = self.osock[slot as usize].as_mut().unwrap();
             let Some(&r) = s.nbs.front() else {

@@ -56,6 +56,7 @@ impl OSock {
     pub fn ack_field(&mut self, pool_room: u64) -> u16 {
         let field = self.adv_field(pool_room);
         self.update_edge(field, self.shift());
+        self.rcv_acked = self.rcv_nxt;
         field as u16
     }
 
@@ -96,10 +97,31 @@ impl OSock {
         })
     }
 
+    /// A timer tick's delayed ACK (docs/tcp-receive.md "Delayed ACKs"): a DELAYED_ACK TCP
+    /// socket in ESTAB that owes an ACK for bytes received gets it (the edge moves).
+    pub fn delayed_ack(&mut self, pool_room: u64) -> Option<TxCmd> {
+        if self.udp()
+            || self.state != SockState::Estab
+            || !self.cfg.flags.contains(SockFlags::DELAYED_ACK)
+            || self.rcv_nxt == self.rcv_acked
+        {
+            return None;
+        }
+        let field = self.ack_field(pool_room);
+        Some(TxCmd {
+            seq: self.cfg.iss.wrapping_add(1),
+            ack: self.rcv_nxt,
+            window: field,
+            flags: ACK,
+            ..self.cfg.tx()
+        })
+    }
+
     /// The WINDOW field of a SYN-ACK (never scaled), with the edge update (shift 0).
     pub fn syn_ack_field(&mut self, pool_room: u64) -> u16 {
         let field = self.win(pool_room).min(65535);
         self.update_edge(field, 0);
+        self.rcv_acked = self.rcv_nxt;
         field as u16
     }
 
@@ -316,6 +338,7 @@ fn estab(s: &mut OSock, f: &Frame, chain: u16, pool_room: u64, inf: bool) -> Dec
             s.state = SockState::CloseWait;
             d.cov.push("fin_in_order");
         }
+        let mut drained = false;
         while s.state == SockState::Estab && s.ooo.first().is_some_and(|h| h.seq == s.rcv_nxt) {
             let h = s.ooo.remove(0);
             let hf = h.flags.contains(FIN);
@@ -326,6 +349,20 @@ fn estab(s: &mut OSock, f: &Frame, chain: u16, pool_room: u64, inf: bool) -> Dec
             }
             s.inorder.push_back(h);
             d.cov.push("drain");
+            drained = true;
+        }
+        // docs/tcp-receive.md "Delayed ACKs": no PSH or FIN, nothing drained or left out of
+        // order, at most MSS unacknowledged and at least MSS of the advertised window left
+        let mss = i64::from(s.cfg.mss);
+        if s.cfg.flags.contains(SockFlags::DELAYED_ACK)
+            && !drained
+            && s.ooo.is_empty()
+            && !flags.intersects(FIN | PSH)
+            && i64::from(s.rcv_nxt.wrapping_sub(s.rcv_acked)) <= mss
+            && s.rel(s.edge) >= mss
+        {
+            d.cov.push("ack_delayed");
+            return d;
         }
         d.tx = 1;
         return d;
