@@ -534,9 +534,94 @@ fn window_update(backend: Backend) {
     common::assert_buflets_free(drv);
 }
 
+/// Delayed ACKs (docs/tcp-receive.md "Delayed ACKs"): a listen slot with DELAYED_ACK passes
+/// it to the accepted socket, which acknowledges every second full-sized segment; a lone one
+/// is acknowledged by the next timer tick (CNT_TX_DELAYED_ACKS) and only once; PSH, a segment
+/// ahead of RCV_NXT and the one filling the gap, and FIN are acknowledged at once. Every byte
+/// lands (sha256).
+fn delayed_acks(backend: Backend) {
+    let mut r = rig(backend, "dack");
+    let Bench { drv, wire, .. } = &mut r;
+    drv.listen(&ListenSpec {
+        flags: SockFlags::DELAYED_ACK,
+        ..listen_spec()
+    })
+    .unwrap();
+    assert_eq!(drv.pool_sockets(1).unwrap(), 1);
+    let _ = settle(drv, wire);
+    let mut clients = [Client::new(4)];
+    assert!(connect(drv, wire, &mut clients).is_empty());
+    let c = clients[0];
+    let n = 9;
+    let data = stream(11, n * MSS);
+    let part = |k: usize| &data[k * MSS..(k + 1) * MSS];
+    // Segment k (PSH if `psh`, FIN if `fin`): the ACK numbers of the frames the NIC sent in
+    // answer, and the ACCEPTs seen.
+    let send = |drv: &mut Driver, k: usize, psh: bool, fin: bool| -> (Vec<u32>, Vec<Accepted>) {
+        let seq = c.isn.wrapping_add(1).wrapping_add((k * MSS) as u32);
+        let mut b = PacketBuilder::ethernet2(c.mac(), NIC_MAC)
+            .ipv4(c.ip, NIC_IP, 64)
+            .tcp(c.port, PORT, seq, 8192)
+            .ack(c.iss.wrapping_add(1));
+        if psh {
+            b = b.psh();
+        }
+        if fin {
+            b = b.fin();
+        }
+        let mut v = Vec::new();
+        b.write(&mut v, part(k)).unwrap();
+        wire.send(v);
+        let (cpls, tx) = settle(drv, wire);
+        let (acc, rest) = accepts(drv, cpls);
+        assert!(rest.iter().all(|c| c.kind == CplKind::NbReturn), "{rest:?}");
+        (tx.iter().map(|f| parse_tx(f).3).collect(), acc)
+    };
+    let acks = |drv: &mut Driver, k: usize, psh: bool, fin: bool| send(drv, k, psh, fin).0;
+    let end = |k: usize| c.isn.wrapping_add(1).wrapping_add((k * MSS) as u32);
+    // The first segment completes the handshake: its ACK waits.
+    let (first, acc) = send(drv, 0, false, false);
+    assert_eq!(first, vec![]);
+    assert_eq!(acc.len(), 1, "accepted");
+    let sock = acc[0].sock;
+    let nb = drv.alloc_nb(4).unwrap();
+    drv.post_nb(sock, &nb, 0).unwrap();
+    // Every second full-sized segment.
+    assert_eq!(acks(drv, 1, false, false), vec![end(2)]);
+    assert_eq!(acks(drv, 2, false, false), vec![]);
+    assert_eq!(acks(drv, 3, false, false), vec![end(4)]);
+    assert_eq!(acks(drv, 4, false, false), vec![]);
+    assert_eq!(drv.rd(reg::CNT_TX_DELAYED_ACKS), 0);
+    // The tick sends the owed ACK, once.
+    drv.timer_kick();
+    let (_, tx) = settle(drv, wire);
+    let tick: Vec<u32> = tx.iter().map(|f| parse_tx(f).3).collect();
+    assert_eq!(tick, vec![end(5)], "one delayed ACK");
+    assert_eq!(drv.rd(reg::CNT_TX_DELAYED_ACKS), 1);
+    drv.timer_kick();
+    let (_, tx) = settle(drv, wire);
+    assert!(tx.is_empty(), "{} frames after the owed ACK went", tx.len());
+    // PSH: at once.
+    assert_eq!(acks(drv, 5, true, false), vec![end(6)]);
+    // Ahead of RCV_NXT: the duplicate ACK at once; the segment filling the gap: at once.
+    assert_eq!(acks(drv, 7, false, false), vec![end(6)]);
+    assert_eq!(acks(drv, 6, false, false), vec![end(8)]);
+    // FIN: at once (RCV_NXT counts it).
+    assert_eq!(acks(drv, 8, false, true), vec![end(9).wrapping_add(1)]);
+    assert_eq!(drv.rd(reg::CNT_TX_DELAYED_ACKS), 1);
+    assert_eq!(drv.rd(reg::CNT_TX_WND_UPDATES), 0);
+    assert_eq!(drv.counters().dropped(), 0, "{:?}", drv.counters().drops);
+    let got = drv.read_nb(&nb, n * MSS).unwrap();
+    assert_eq!(sha256_hex(&got), sha256_hex(&data));
+    drv.del_socket(sock).unwrap();
+    drv.free_nb(nb);
+    common::assert_buflets_free(drv);
+}
+
 buflet_testbench::backend_tests! {
     many_clients => many_clients_model(), many_clients_rtl();
     full_reset_timeout => full_reset_timeout_model(), full_reset_timeout_rtl();
     syn_flood => syn_flood_model(), syn_flood_rtl();
     window_update => window_update_model(), window_update_rtl();
+    delayed_acks => delayed_acks_model(), delayed_acks_rtl();
 }
