@@ -130,7 +130,7 @@ proptest! {
 /// host buflets).
 /// And listening sockets (docs/tcp-receive.md, "Listening sockets": accepts, LISTEN_FULL)
 /// and the lookup cost counters.
-const COVERED: [&str; 38] = [
+const COVERED: [&str; 39] = [
     "CNT_DROP_TRUNCATED",
     "CNT_DROP_NOT_IPV4",
     "CNT_DROP_BAD_IP_HDR",
@@ -169,6 +169,7 @@ const COVERED: [&str; 38] = [
     "CNT_DROP_LISTEN_FULL",
     "CNT_LOOKUPS",
     "CNT_LOOKUP_CYCLES",
+    "CNT_TX_DELAYED_ACKS",
 ];
 
 /// Seeds 15..=20 of the default mix at 64 bits (the first window of six seeds that reaches every

@@ -153,10 +153,10 @@ pub(super) fn listen_events(
     let slot = rng.gen_range(0..param::DEF_NUM_LISTEN as u16);
     let l = ListenDesc {
         opcode: Opcode::SockListen,
-        flags: match rng.gen_range(0..10) {
-            0..=2 => SockFlags::PSH_RETURN,
-            3..=5 => SockFlags::DELAYED_ACK,
-            _ => SockFlags::empty(),
+        flags: if rng.gen_bool(0.3) {
+            SockFlags::PSH_RETURN
+        } else {
+            SockFlags::empty()
         },
         slot,
         local_mac: NIC_MAC,
@@ -184,6 +184,12 @@ pub(super) fn listen_events(
         rcv_wscale: rng.gen_range(0..=14),
         ..Default::default()
     };
+    // Accepted sockets with delayed ACKs on half the slots, chosen by the random ISS (the
+    // generator's stream stays what it was).
+    let mut l = l;
+    if l.iss % 2 == 0 {
+        l.flags |= SockFlags::DELAYED_ACK;
+    }
     // Refused SOCK_LISTENs.
     for _ in 0..rng.gen_range(0..=2) {
         let mut b = l;
