@@ -187,7 +187,7 @@ pub(super) fn listen_events(
     // Accepted sockets with delayed ACKs on half the slots, chosen by the random ISS (the
     // generator's stream stays what it was).
     let mut l = l;
-    if l.iss % 2 == 0 {
+    if l.iss.is_multiple_of(2) {
         l.flags |= SockFlags::DELAYED_ACK;
     }
     // Refused SOCK_LISTENs.
