@@ -473,14 +473,16 @@ module toe_engine #(
         .nb_wd(rq_nb_wd), .an_ref(an_ref), .an_ent(an_ent), .cpl_cmd(cpl_cmd)
     );
     // lookup
-    wire [HW-1:0] meta_bkt, req_bkt, del_bkt;
+    wire [HW-1:0] pick_bkt, req_bkt, del_bkt;
     wire [31:0]   meta_x;
     wire          sk_match;
     toe_lookup #(.HASH_BUCKETS(HASH_BUCKETS)) u_lookup (
         .mt_src_ip(mt_src_ip), .mt_dst_ip(mt_dst_ip), .mt_src_port(mt_src_port),
         .mt_dst_port(mt_dst_port), .mt_vlan(mt_vlan), .mt_udp(mt_udp),
+        .pk_src_ip(s_meta_src_ip), .pk_dst_ip(s_meta_dst_ip), .pk_src_port(s_meta_src_port),
+        .pk_dst_port(s_meta_dst_port),
         .rq(rq), .sk(sk), .sk_rd(sk_rd),
-.meta_bkt(meta_bkt), .meta_x(meta_x), .req_bkt(req_bkt), .del_bkt(del_bkt), .sk_match(sk_match)
+        .pick_bkt(pick_bkt), .meta_x(meta_x), .req_bkt(req_bkt), .del_bkt(del_bkt), .sk_match(sk_match)
     );
     // listening sockets: a SYN that found no socket (l_syn) matching a listen slot (l_hit)
     localparam LW = (NUM_LISTEN > 1) ? $clog2(NUM_LISTEN) : 1;
@@ -540,7 +542,7 @@ module toe_engine #(
     wire [383:0]  tx_tcp;
     toe_tcp_rx #(.BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS)) u_tcp_rx (
         .clk(clk), .rst(rst), .smp(s_req_ready || s_meta_ready || snd_take || tick_take), .pool_free(pool_free),
-        .in_meta(state == S_META), .in_tcp(state == S_TCP), .in_est0(state == S_EST0),
+        .in_meta(s_meta_ready), .in_tcp(state == S_TCP), .in_est0(state == S_EST0),
         .in_est1(state == S_EST1), .in_rstmk(state == S_RSTMK), .in_inord(state == S_INORD),
         .in_drain(state == S_DRAIN), .in_ins(state == S_INS), .in_insb(state == S_INS_B),
         .in_insl(state == S_INS_L), .in_insl2(state == S_INS_L2), .in_udp(state == S_UDP),
@@ -847,6 +849,12 @@ module toe_engine #(
                             {s_meta_head, s_meta_tail, s_meta_count, s_meta_len, s_meta_udp, s_meta_arp_req, s_meta_arp_sha};
                         {mt_window, mt_mss, mt_ws, f_tcp, tx_mode} <= {s_meta_window, s_meta_mss, s_meta_ws, 1'b0, 3'd0};
                         {mt_src_mac, acc_posted} <= {s_meta_src_mac, 1'b0};
+                        // a frame for the lookup: S_META's work now, the bucket read next
+                        if (s_meta_reason == DROP_NONE4) begin
+                            {f_keep, f_wake, f_wb, tx_arp} <= 4'b0000;
+                            b_idx     <= pick_bkt;
+                            ev_lookup <= 1'b1;
+                        end
                     end
                     if (pick_dlv) begin
                         sk_idx <= pq_mem[pq_rp];
@@ -858,7 +866,8 @@ module toe_engine #(
                     ev_tick <= pick_tick;
                     if (pick_tick && act_head != NULL16) sk_idx <= act_head[SW-1:0];
                     if (pick_snd) sk_idx <= tq_sock;
-                    state <= pick_req ? S_REQ : pick_meta ? S_META : pick_dlv ? S_DQ : pick_snd ? S_SQ :
+                    state <= pick_req ? S_REQ : pick_meta ? ((s_meta_reason == DROP_NONE4) ? S_LOOK0 : S_META) :
+                             pick_dlv ? S_DQ : pick_snd ? S_SQ :
                              (pick_tick && act_head != NULL16) ? S_TKS0 : S_IDLE;
                 end
 
@@ -953,15 +962,13 @@ module toe_engine #(
                 end
 
                 // ---------------------------------------------------------- rx metadata
+                // a frame the parser did not pass for the lookup (S_IDLE sends those straight
+                // to S_LOOK0): an ARP request for NIC_IP: queue the reply, the frame is
+                // consumed; or the anonymous path; or the parser's drop
                 S_META: begin
-                    // lookup; or an ARP request for NIC_IP: queue the reply, the frame is consumed;
-                    // or the anonymous path; or the parser's drop
                     {f_keep, f_wake, f_wb} <= 3'b000;
-                    tx_arp <= arp_hit && (mt_reason != DROP_NONE4);
-                    b_idx  <= meta_bkt;
-                    ev_lookup <= (mt_reason == DROP_NONE4);
-                    if (mt_reason == DROP_NONE4) state <= S_LOOK0;
-                    else if (arp_hit) {dr, state} <= {DROP_NONE, S_TX1};
+                    tx_arp <= arp_hit;
+                    if (arp_hit) {dr, state} <= {DROP_NONE, S_TX1};
                     else if (anon_rsn) anon_or_drop({1'b0, mt_reason});
                     else {dr, state} <= {1'b0, mt_reason, S_FIN};
                 end

@@ -2,7 +2,8 @@
 `default_nettype none
 // toe_lookup: socket lookup for toe_engine (architecture.md "Receive: socket lookup").
 // The hash bucket of a 4-tuple for the three users of the hash chains: a frame's lookup
-// (S_META; its 32-bit fold x also makes an accepted socket's ISS), SOCK_ADD's insertion at the head of its chain (S_REQ) and SOCK_DEL's unlink
+// (pick_bkt, of the metadata record as S_IDLE picks it; the 32-bit fold x of the record taken
+// also makes an accepted socket's ISS), SOCK_ADD's insertion at the head of its chain (S_REQ) and SOCK_DEL's unlink
 // (S_DEL_UL); and the match of the socket just read during the chain walk (S_LOOK1): local
 // and remote IP and port, VLAN id and IP protocol. Combinational.
 // Hash: x = rip ^ lip ^ {rport, lport}; x ^= x >> 16; x ^= x >> 8; bucket = x mod HASH_BUCKETS
@@ -20,12 +21,18 @@ module toe_lookup #(
     input  wire [15:0]   mt_dst_port,
     input  wire [11:0]   mt_vlan,
     input  wire          mt_udp,      // a datagram (protocol UDP, else TCP)
+    // the metadata record the engine is picking (its FIFO's head): its bucket goes to the
+    // bucket read's address as it is picked, so a frame for the lookup skips S_META
+    input  wire [31:0]   pk_src_ip,
+    input  wire [31:0]   pk_dst_ip,
+    input  wire [15:0]   pk_src_port,
+    input  wire [15:0]   pk_dst_port,
     /* verilator lint_off UNUSEDSIGNAL */
     input  wire [511:0]  rq,          // the request entry (a SOCK_ADD's sock_desc)
     input  wire [511:0]  sk,          // the working socket descriptor (SOCK_DEL)
     input  wire [511:0]  sk_rd,       // the socket descriptor just read (chain walk)
     /* verilator lint_on UNUSEDSIGNAL */
-    output wire [HW-1:0] meta_bkt,
+    output wire [HW-1:0] pick_bkt,
     output wire [31:0]   meta_x,      // the frame's 32-bit folded hash (before the mask): an accepted ISS
     output wire [HW-1:0] req_bkt,
     output wire [HW-1:0] del_bkt,
@@ -63,7 +70,7 @@ module toe_lookup #(
     /* verilator lint_on UNUSEDSIGNAL */
 
     assign meta_x   = fold_f(mt_src_ip, mt_dst_ip, mt_src_port, mt_dst_port);
-    assign meta_bkt = meta_x[HW-1:0];
+    assign pick_bkt = hash_f(pk_src_ip, pk_dst_ip, pk_src_port, pk_dst_port);
     assign req_bkt  = hash_f(rq[`BF_SOCK_DESC_REMOTE_IP_RANGE], rq[`BF_SOCK_DESC_LOCAL_IP_RANGE],
                              rq[`BF_SOCK_DESC_REMOTE_PORT_RANGE], rq[`BF_SOCK_DESC_LOCAL_PORT_RANGE]);
     assign del_bkt  = hash_f(sk[`BF_SOCK_DESC_REMOTE_IP_RANGE], sk[`BF_SOCK_DESC_LOCAL_IP_RANGE],

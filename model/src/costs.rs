@@ -45,6 +45,11 @@ pub const ENGINE_FRAME: u64 = 8;
 /// bucket read and one visit): replaced by `1 + visited` for a frame that reaches the lookup,
 /// so a one-socket run costs what it did.
 pub const LOOKUP_FLAT: u64 = 2;
+/// The part of [`ENGINE_FRAME`] that stood for S_META, the metadata decode: a frame the parser
+/// passed for the lookup goes from the pick straight to the bucket read (rtl/toe_engine.v
+/// S_IDLE hashes the record at the FIFO's head), so it is not charged; a parser drop, an ARP
+/// request or a frame for the anonymous path still is.
+pub const META_STEP: u64 = 1;
 /// Making an accepted socket (rtl/toe_engine.v S_ACC0, S_ACC1): the pool head read, the
 /// descriptor and context written from the template, the chain and active-list heads written.
 /// The listen slots' compare itself costs nothing: it is combinational, in the cycle the

@@ -360,7 +360,7 @@ impl ModelDevice {
         let look = 1 + visited;
         self.regs.count(reg::CNT_LOOKUPS, 1);
         self.regs.count(reg::CNT_LOOKUP_CYCLES, look);
-        let base = base - costs::LOOKUP_FLAT + look;
+        let base = base - costs::LOOKUP_FLAT - costs::META_STEP + look;
         let Some(s) = hit else {
             let syn_only =
                 p.flags & (tcp_flag::SYN | tcp_flag::ACK | tcp_flag::RST) == tcp_flag::SYN;
