@@ -696,6 +696,11 @@ module toe_engine #(
     wire sa_stop  = (f_was == ST_SYN_RCVD) && (cx_state == ST_LISTEN);
     // steps beyond snd_ack: the handshake's end, an active open's end, the peer's RST
     wire sa_slow  = sa_syn || sa_est || sa_stop || sa_conn || sa_abort;
+    // the common case in one step (S_SA0): an ACK that completes no post and no close; a kept
+    // frame without an ACK of its own (a delayed ACK, an RST marker, a datagram) that posts no
+    // ACCEPT also ends there, S_FIN's work done in the same cycle (its chain stays listed)
+    wire sa_simple = sa_skip || (!sa_slow && !sa_ack) || (!sa_slow && !pw_need && !close_due);
+    wire sa_fin    = (state == S_SA0) && sa_simple && !f_ack && f_keep && !acc_leave;
     // completions of the send side
     function [255:0] cpl_of(input [7:0] kind, input [7:0] st, input [31:0] tag, input [31:0] refn,
                             input [31:0] bytes, input [7:0] op);
@@ -713,7 +718,7 @@ module toe_engine #(
 
     // ------------------------------------------------------------------ table write ports
     // each step's writes come from the submodule that decides it (one step at a time)
-    wire          ctx_we = rq_ctx_we || dl_ctx_we || (fin_go && f_wb) || cx_wb || acc_we;
+    wire          ctx_we = rq_ctx_we || dl_ctx_we || ((fin_go || sa_fin) && f_wb) || cx_wb || acc_we;
     wire [SW-1:0] ctx_wa = rq_ctx_at_sock ? rq_sock[SW-1:0] : sk_idx;
     wire [CW-1:0] ctx_wd = rq_ctx_we ? rq_ctx_wd : dl_ctx_we ? cx_dl : acc_we ? acc_ctx : cx;
     wire          sock_we = rq_sock_we || acc_we;
@@ -759,6 +764,16 @@ module toe_engine #(
     // (the send side's steps come first, S_SA0)
     task finish(input [4:0] reason, input ack);
         {dr, f_ack, state} <= {reason, ack, S_SA0};
+    endtask
+    // The end of a frame (S_FIN, or S_SA0 for a kept frame without an ACK): its outcome is
+    // counted and a socket whose in-order list grew is woken for delivery.
+    task frame_done;
+        begin
+            ev_drop_valid  <= (dr != DROP_NONE);
+            ev_drop_reason <= dr;
+            ev_rx_done     <= (dr == DROP_NONE);
+            if (f_wake && cx_has_nb) wake(sk_idx);
+        end
     endtask
     // A frame for the anonymous path (reason NOT_IPV4 or NO_SOCKET): delivered into the head
     // anonymous buffer when there is one and the frame was stored whole, else dropped.
@@ -1058,10 +1073,7 @@ module toe_engine #(
                         {(cx_state == ST_CLOSED) ? ST_RESET : ST_OK8, S_FIN, 1'b1, S_ACPT};
                 end else if (fin_go) begin
                     if (fin_free) free_op(mt_head, mt_tail, mt_count);
-                    ev_drop_valid  <= (dr != DROP_NONE);
-                    ev_drop_reason <= dr;
-                    ev_rx_done     <= (dr == DROP_NONE);
-                    if (f_wake && cx_has_nb) wake(sk_idx);
+                    frame_done;
                     state <= S_IDLE;
                 end
 
@@ -1219,8 +1231,10 @@ module toe_engine #(
                 // end, the peer's RST, snd_ack with its completions), then its ACK / the end
                 // the common case in one step: an ACK that completes no post and no close
                 S_SA0: begin
-                    if (sa_skip || (!sa_slow && !sa_ack) || (!sa_slow && !pw_need && !close_due))
-                        state <= f_ack ? S_TX0 : S_FIN;
+                    if (sa_fin) begin
+                        frame_done;
+                        state <= S_IDLE;
+                    end else if (sa_simple) state <= f_ack ? S_TX0 : S_FIN;
                     else state <= sa_slow ? S_SA1 : S_SA6;
                 end
                 S_SA1: state <= S_SA2;              // Snd::on_syn

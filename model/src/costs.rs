@@ -83,6 +83,11 @@ pub const ENGINE_TX: u64 = 1;
 /// A TCP frame's send-side step after its receive rules (S_SA0: an ACK that completes no post
 /// and no close passes in one cycle).
 pub const SEND_SIDE_STEP: u64 = 1;
+/// S_FIN, a frame's end (its outcome counted, its socket woken, its chain freed unless kept):
+/// part of [`ENGINE_FRAME`]. A kept frame without an ACK of its own (a delayed ACK, a datagram)
+/// whose send-side step is the one-cycle common case and that posts no ACCEPT ends in S_SA0
+/// instead, one cycle sooner.
+pub const FIN_STEP: u64 = 1;
 /// A frame's own ACK after its TCP rules: the window settles on the final context (S_TX0),
 /// then the command is queued (S_TX1).
 pub const FRAME_ACK: u64 = 2;

@@ -461,19 +461,21 @@ impl ModelDevice {
     /// The acknowledgment fields of an acceptable segment of socket `s` (SEQ `seq`, ACK
     /// `ack`, WINDOW `window`): SND.UNA, completions, RTT, congestion window, peer window. An
     /// ACK of data never sent was dropped before (`Snd::acks_unsent`).
-    pub(super) fn snd_ack(&mut self, s: u16, p: &Parsed, t: u64) {
+    /// Returns true when the ACK completed posts or a close (the send side's slow steps,
+    /// rtl/toe_engine.v S_SA6..S_SA9).
+    pub(super) fn snd_ack(&mut self, s: u16, p: &Parsed, t: u64) -> bool {
         let (seq, ack, window) = (p.seq, p.ack, p.window);
         let policy = self.regs.tx_policy;
         let sock = &mut self.toe.socks[s as usize];
         let iss1 = sock.d.iss.wrapping_add(1);
         let snd = &mut sock.snd;
         if !snd.open {
-            return;
+            return false;
         }
         let una_seq = iss1.wrapping_add(snd.una as u32);
         let d = rel(ack, una_seq);
         if d > 0 && snd.una + d as u64 > snd.max {
-            return;
+            return false;
         }
         let new_wnd = u64::from(window) << snd.wscale;
         if snd.persist {
@@ -576,6 +578,7 @@ impl ModelDevice {
             None
         };
         self.toe.posts_in_use -= count;
+        let completed = count > 0 || close_tag.is_some();
         if count > 0 {
             self.regs.count(reg::CNT_TX_DONE, u64::from(count));
             self.post_cpl(
@@ -612,6 +615,7 @@ impl ModelDevice {
             );
         }
         self.snd_wake(s);
+        completed
     }
 
     /// OP_SOCK_CLOSE on socket `s`: our FIN is queued after the last post (ESTAB goes to

@@ -604,13 +604,11 @@ impl ModelDevice {
             self.snd_abort(s, buflet_spec::Status::Reset, false);
             self.leave_half_open(s, Some(buflet_spec::Status::Reset), base);
         }
-        if acceptable
+        let completed = acceptable
             && has(tcp_flag::ACK)
             && !has(tcp_flag::RST)
             && (peer_open(now_state as u8) || peer_done(now_state as u8))
-        {
-            self.snd_ack(s, &p, base);
-        }
+            && self.snd_ack(s, &p, base);
         if out.accepted {
             self.regs.count(reg::CNT_RX_ACCEPTED, 1);
         }
@@ -620,6 +618,11 @@ impl ModelDevice {
         let t = base + out.steps * costs::LIST_STEP;
         let t = match out.tx {
             Some(cmd) => self.tx.push(&self.cfg, t, &cmd) + costs::FRAME_ACK,
+            // kept, no state change (no handshake, close or ACCEPT step), no post or close
+            // completed: the frame ends in S_SA0
+            None if out.fate == Fate::Kept && was == now_state && !completed => {
+                t - costs::FIN_STEP
+            }
             None => t,
         };
         // The ACK that completed an accepted socket's handshake: its ACCEPT OK, after the

@@ -34,7 +34,8 @@ impl ModelDevice {
         self.toe.socks[s as usize].segs.push_back(seg);
         self.toe.wake(s);
         self.regs.count(reg::CNT_RX_ACCEPTED, 1);
-        base + costs::LIST_STEP
+        // kept without an ACK: the frame ends in S_SA0 (costs::FIN_STEP)
+        base + costs::LIST_STEP - costs::FIN_STEP
     }
 
     /// The ARP responder (rx-paths.md): answer an ARP request for NIC_IP with a `KIND = ARP`
