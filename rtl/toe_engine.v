@@ -1047,7 +1047,11 @@ module toe_engine #(
                     {f_keep, f_wake} <= 2'b11;
                     finish(DROP_NONE, 1'b0);
                 end
-                S_INORD: {cx, ev_accepted, f_keep, f_wake, state} <= {cx_tp, tp_acc, 2'b11, S_DRAIN};
+                // appended; with the reassembly list empty the frame ends here (no drain step)
+                S_INORD: begin
+                    {cx, ev_accepted, f_keep, f_wake, state} <= {cx_tp, tp_acc, 2'b11, S_DRAIN};
+                    if (tp_fin) finish({1'b0, tp_dr}, tp_ack);
+                end
                 S_DRAIN: begin
                     cx <= cx_tp;
                     if (tp_fin) finish({1'b0, tp_dr}, tp_ack);

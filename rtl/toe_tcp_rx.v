@@ -206,17 +206,6 @@ module toe_tcp_rx #(
     wire        wu_tcp    = (sk[`BF_SOCK_DESC_PROTO_RANGE] == 8'(`BF_IP_PROTO_TCP));
     assign      tp_wupd   = wu_tcp && p_open && (wu_min != 32'd0) && (promised < wu_min) &&
                             (wu_adv >= promised + wu_min);
-    // delayed ACKs (sock_flag DELAYED_ACK, docs/tcp-receive.md): RCV_ACKED is RCV_NXT as the
-    // last frame sent with ACK carried it. An in-order segment without PSH or FIN that drained
-    // nothing and left nothing out of order, with at most MSS bytes unacknowledged and at least
-    // MSS of the advertised window left, is not acknowledged at once (S_DRAIN's finish); a tick
-    // sends the owed ACK (tp_dack) unless a later frame's ACK carried it.
-    wire [31:0] cx_acked  = cx[`BF_SOCK_CTX_RCV_ACKED_RANGE];
-    wire        sk_dack   = (sk[`BF_SOCK_DESC_FLAGS_RANGE] & SF_DELAYED_ACK) != 8'd0;
-    wire [31:0] unacked   = cx_rcv - cx_acked;
-    wire        ack_waits = sk_dack && !w_drained && !cx_ooo_ne && ((w_flags & (TF_FIN | TF_PSH)) == 8'd0) &&
-                            (unacked <= wu_mss) && !edge_rel[31] && (edge_rel >= wu_mss);
-    assign      tp_dack   = wu_tcp && p_open && sk_dack && (unacked != 32'd0);
     // the state once the peer's FIN is taken in order
     wire [7:0]  st_fin    = (cx_state == ST_FIN_WAIT_1) ? ST_CLOSING :
                             (cx_state == ST_FIN_WAIT_2) ? ST_TIME_WAIT : ST_CLOSE_WAIT;
@@ -266,6 +255,22 @@ module toe_tcp_rx #(
     wire [7:0]  io_flags = io_cut ? (w_flags & NO_FIN_PSH) : w_flags;
     wire        io_fin   = (io_flags & TF_FIN) != 8'd0;
     assign      tp_acc   = (io_len != 16'd0);
+    // delayed ACKs (sock_flag DELAYED_ACK, docs/tcp-receive.md): RCV_ACKED is RCV_NXT as the
+    // last frame sent with ACK carried it. An in-order segment without PSH or FIN that drained
+    // nothing and left nothing out of order, with at most MSS bytes unacknowledged and at least
+    // MSS of the advertised window left, is not acknowledged at once; a tick sends the owed ACK
+    // (tp_dack) unless a later frame's ACK carried it. The decision is made where the frame
+    // ends: S_INORD when the reassembly list is empty (RCV_NXT after the append is rcv_io),
+    // else S_DRAIN's last step (cx holds it).
+    wire [31:0] cx_acked  = cx[`BF_SOCK_CTX_RCV_ACKED_RANGE];
+    wire        sk_dack   = (sk[`BF_SOCK_DESC_FLAGS_RANGE] & SF_DELAYED_ACK) != 8'd0;
+    wire [31:0] rcv_io    = cx_rcv + {16'd0, io_len} + {31'd0, io_fin};
+    wire [31:0] rcv_aw    = in_inord ? rcv_io : cx_rcv;
+    wire [31:0] unacked   = rcv_aw - cx_acked;
+    wire [31:0] left_aw   = cx_edge - rcv_aw;         // rel(RCV_WND_EDGE) after the segment
+    wire        ack_waits = sk_dack && !w_drained && !cx_ooo_ne && ((w_flags & (TF_FIN | TF_PSH)) == 8'd0) &&
+                            (unacked <= wu_mss) && !left_aw[31] && (left_aw >= wu_mss);
+    assign      tp_dack   = wu_tcp && p_open && sk_dack && (cx_rcv != cx_acked);
     // drain step (S_DRAIN)
     wire        dr_go    = p_open && cx_ooo_ne && (hr_seq == cx_rcv);
     // reassembly walk (S_INS, S_INS_B)
@@ -333,6 +338,8 @@ module toe_tcp_rx #(
             else if (t_len == 16'd0) fin(DROP_OOO, 1'b1);                        // a FIN ahead
             else if (pool_room == 32'd0) fin(DROP_POOL_LOW, 1'b1);               // pool at its reserve
         end
+        // in order with the reassembly list empty: nothing to drain, the frame ends now
+        if (in_inord && !cx_ooo_ne) fin(DROP_NONE, !ack_waits);
         if (in_drain) begin
             if (dr_go) tp_step = 1'b1;
             else fin(DROP_NONE, !ack_waits);

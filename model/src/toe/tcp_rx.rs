@@ -355,7 +355,10 @@ fn established(
         }
         out.accepted = len > 0;
         sock.segs.push_back(seg);
-        out.steps += 1;
+        // S_DRAIN's last step; with the reassembly list empty the frame ends in S_INORD
+        if !sock.ooo.is_empty() {
+            out.steps += 1;
+        }
         let mut drained = false;
         while peer_open(sock.state) && sock.ooo.front().is_some_and(|h| h.seq == sock.rcv_nxt) {
             let h = sock.ooo.pop_front().expect("reassembly head");
