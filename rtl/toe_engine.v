@@ -533,7 +533,7 @@ module toe_engine #(
     assign acc_ctx  = acc_c;
     wire acc_we = (state == S_ACC1);
     // TCP receive
-    wire          tp_fin, tp_ack, tp_alt, tp_stay, tp_step, tp_acc, seg_we, nxt_we, tp_wupd, tp_dack;
+    wire          tp_fin, tp_ack, tp_alt, tp_stay, tp_step, tp_acc, seg_we, nxt_we, tp_wupd, tp_dack, tp_inord;
     wire [3:0]    tp_dr;
     wire [BW-1:0] nxt_wa;
     wire [15:0]   nxt_wd;
@@ -553,7 +553,7 @@ module toe_engine #(
         .mt_pay_off(mt_pay_off), .mt_pay_len(mt_pay_len), .mt_head(mt_head),
         .sk(sk), .hd_rd(hd_rd), .cx(cx), .nxt_rd(nxt_rd),
         .tp_fin(tp_fin), .tp_dr(tp_dr), .tp_ack(tp_ack), .tp_alt(tp_alt), .tp_stay(tp_stay),
-        .tp_step(tp_step), .tp_acc(tp_acc), .tp_wupd(tp_wupd), .tp_dack(tp_dack), .cx_nx(cx_tp), .seg_we(seg_we), .nxt_we(nxt_we),
+        .tp_step(tp_step), .tp_acc(tp_acc), .tp_wupd(tp_wupd), .tp_dack(tp_dack), .tp_inord(tp_inord), .cx_nx(cx_tp), .seg_we(seg_we), .nxt_we(nxt_we),
         .nxt_wa(nxt_wa), .nxt_wd(nxt_wd), .hd_new(hd_tp), .tx_cmd(tx_tcp)
     );
     // delivery
@@ -1028,7 +1028,7 @@ module toe_engine #(
                 S_EST0: begin
                     cx <= cx_tp;
                     if (tp_fin) finish({1'b0, tp_dr}, tp_ack);
-                    else state <= tp_alt ? S_RSTMK : S_EST1;
+                    else state <= tp_alt ? S_RSTMK : tp_inord ? S_INORD : S_EST1;
                 end
                 S_EST1: begin
                     hd_idx <= cx_ooo_head[BW-1:0];

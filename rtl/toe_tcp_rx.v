@@ -14,6 +14,9 @@
 //   tp_fin          finish the frame now: drop reason tp_dr (0 = none), queue an ACK if tp_ack;
 //   tp_alt          else take the step's other successor (S_EST0: S_RSTMK, S_EST1: S_INORD,
 //                   S_INS: S_INS_L);
+//   tp_inord        else (S_EST0) go to S_INORD at once: the segment starts at RCV_NXT, fits
+//                   the window, carries data or FIN, and the reassembly list is empty, so
+//                   S_EST1 would trim nothing and go there;
 //   tp_stay         else stay (S_INS: the walk goes on);
 //   tp_step         the list element read next is NEXT_SEG of this one (S_DRAIN, S_INS).
 // Window ("The window"): the pool room of the free count sampled at the pick (smp), registered
@@ -79,6 +82,7 @@ module toe_tcp_rx #(
     output reg  [3:0]                     tp_dr,
     output reg                            tp_ack,
     output reg                            tp_alt,
+    output wire                           tp_inord,
     output reg                            tp_stay,
     output reg                            tp_step,
     output wire                           tp_acc,      // S_INORD: payload accepted
@@ -229,6 +233,10 @@ module toe_tcp_rx #(
     wire        end_in    = !seg_end[33] && (seg_end[32:0] < {1'b0, wnd_r});
     wire        acceptable = (seg_len == 17'd0) ? ((wnd_r == 32'd0) ? off_zero : off_in)
                                                 : ((wnd_r != 32'd0) && (off_in || end_in));
+    // S_EST0's shortcut to S_INORD (the rules of S_EST0 passed, S_EST1's in-order case with
+    // nothing to trim; with off == 0, w_right = len)
+    assign      tp_inord  = in_est0 && acceptable && !w_rst && !w_syn && !p_done && off_zero &&
+                            ({16'd0, w_len} <= wnd_r) && (w_len != 16'd0 || w_fin) && !cx_ooo_ne;
     wire [31:0] neg_off   = 32'd0 - w_off;             // front cut when off < 0 (fits 16 bits)
     // right trim (S_EST1): off >= 0 here
     wire [32:0] w_right   = {1'b0, w_off} + {17'd0, w_len};

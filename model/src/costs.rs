@@ -83,6 +83,10 @@ pub const ENGINE_TX: u64 = 1;
 /// A TCP frame's send-side step after its receive rules (S_SA0: an ACK that completes no post
 /// and no close passes in one cycle).
 pub const SEND_SIDE_STEP: u64 = 1;
+/// S_EST1, the right trim and the in-order / ahead decision: part of [`ENGINE_FRAME`]. A
+/// segment that starts at RCV_NXT, fits the window, carries data or FIN and finds the
+/// reassembly list empty goes from S_EST0 straight to S_INORD, one cycle sooner.
+pub const EST_STEP: u64 = 1;
 /// S_FIN, a frame's end (its outcome counted, its socket woken, its chain freed unless kept):
 /// part of [`ENGINE_FRAME`]. A kept frame without an ACK of its own (a delayed ACK, a datagram)
 /// whose send-side step is the one-cycle common case and that posts no ACCEPT ends in S_SA0

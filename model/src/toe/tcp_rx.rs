@@ -230,6 +230,8 @@ struct Outcome {
     steps: u64,
     accepted: bool,
     ooo_held: bool,
+    /// S_EST1 skipped (`costs::EST_STEP`): in order as it came, nothing to trim or drain.
+    est_skip: bool,
 }
 
 impl Outcome {
@@ -240,6 +242,7 @@ impl Outcome {
             steps: 0,
             accepted: false,
             ooo_held: false,
+            est_skip: false,
         }
     }
 }
@@ -311,6 +314,9 @@ fn established(
         }
         return Outcome::new(Fate::Consumed);
     }
+    // S_EST0 goes straight to S_INORD: at RCV_NXT, within the window, data or FIN, nothing
+    // out of order.
+    let est_skip = off == 0 && len <= wnd && (len > 0 || fin) && sock.ooo.is_empty();
     // 5. Trim to the window.
     let mut flags = flags0;
     let mut data_off = p.pay_off as i64;
@@ -332,6 +338,7 @@ fn established(
     }
     let mut out = Outcome::new(Fate::Kept);
     if off == 0 {
+        out.est_skip = est_skip;
         // 6. In order: cut at the reassembly head, append, drain (S_INORD, then S_DRAIN once
         // per segment drained and once to end).
         out.steps += 1;
@@ -619,6 +626,11 @@ impl ModelDevice {
             self.regs.count(reg::CNT_OOO_HELD, 1);
         }
         let t = base + out.steps * costs::LIST_STEP;
+        let t = if out.est_skip {
+            t - costs::EST_STEP
+        } else {
+            t
+        };
         let t = match out.tx {
             Some(cmd) => self.tx.push(&self.cfg, t, &cmd) + costs::FRAME_ACK,
             // kept, no state change (no handshake, close or ACCEPT step), no post or close
