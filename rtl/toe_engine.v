@@ -541,6 +541,9 @@ module toe_engine #(
     wire [127:0]  hd_tp;
     wire [383:0]  tx_tcp;
     toe_tcp_rx #(.BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS)) u_tcp_rx (
+        // the free count sampled at the pick: pool_room is registered from it in S_LOOK0 and
+        // wnd_r from the context in S_TCP, just in time for S_EST0 (a shorter path from the
+        // pick to S_EST0 would need them sooner)
         .clk(clk), .rst(rst), .smp(s_req_ready || s_meta_ready || snd_take || tick_take), .pool_free(pool_free),
         .in_meta(s_meta_ready), .in_tcp(state == S_TCP), .in_est0(state == S_EST0),
         .in_est1(state == S_EST1), .in_rstmk(state == S_RSTMK), .in_inord(state == S_INORD),

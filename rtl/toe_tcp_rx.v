@@ -149,7 +149,6 @@ module toe_tcp_rx #(
     reg [15:0] w_len;
     reg [15:0] w_doff;
     reg [7:0]  w_flags;
-    reg        w_drained;          // S_DRAIN appended a segment of the reassembly list
     // reassembly walk: the element read and its predecessor
     reg [15:0] ins_prev;
     reg [15:0] ins_cur;
@@ -267,17 +266,17 @@ module toe_tcp_rx #(
     // last frame sent with ACK carried it. An in-order segment without PSH or FIN that drained
     // nothing and left nothing out of order, with at most MSS bytes unacknowledged and at least
     // MSS of the advertised window left, is not acknowledged at once; a tick sends the owed ACK
-    // (tp_dack) unless a later frame's ACK carried it. The decision is made where the frame
-    // ends: S_INORD when the reassembly list is empty (RCV_NXT after the append is rcv_io),
-    // else S_DRAIN's last step (cx holds it).
+    // (tp_dack) unless a later frame's ACK carried it. Only a segment that finds the
+    // reassembly list empty can wait, so the decision is S_INORD's, where such a frame ends
+    // (RCV_NXT after the append is rcv_io); a frame that goes on to S_DRAIN found the list
+    // not empty and is acknowledged at once.
     wire [31:0] cx_acked  = cx[`BF_SOCK_CTX_RCV_ACKED_RANGE];
     wire        sk_dack   = (sk[`BF_SOCK_DESC_FLAGS_RANGE] & SF_DELAYED_ACK) != 8'd0;
     wire [31:0] rcv_io    = cx_rcv + {16'd0, io_len} + {31'd0, io_fin};
-    wire [31:0] rcv_aw    = in_inord ? rcv_io : cx_rcv;
-    wire [31:0] unacked   = rcv_aw - cx_acked;
-    wire [31:0] left_aw   = cx_edge - rcv_aw;         // rel(RCV_WND_EDGE) after the segment
-    wire        ack_waits = sk_dack && !w_drained && !cx_ooo_ne && ((w_flags & (TF_FIN | TF_PSH)) == 8'd0) &&
-                            (unacked <= wu_mss) && !left_aw[31] && (left_aw >= wu_mss);
+    wire [31:0] unacked   = rcv_io - cx_acked;
+    wire [31:0] left_io   = cx_edge - rcv_io;         // rel(RCV_WND_EDGE) after the segment
+    wire        ack_waits = sk_dack && ((w_flags & (TF_FIN | TF_PSH)) == 8'd0) &&
+                            (unacked <= wu_mss) && !left_io[31] && (left_io >= wu_mss);
     assign      tp_dack   = wu_tcp && p_open && sk_dack && (cx_rcv != cx_acked);
     // drain step (S_DRAIN)
     wire        dr_go    = p_open && cx_ooo_ne && (hr_seq == cx_rcv);
@@ -350,7 +349,7 @@ module toe_tcp_rx #(
         if (in_inord && !cx_ooo_ne) fin(DROP_NONE, !ack_waits);
         if (in_drain) begin
             if (dr_go) tp_step = 1'b1;
-            else fin(DROP_NONE, !ack_waits);
+            else fin(DROP_NONE, 1'b1);
         end
         if (in_ins) begin
             if (ins_end) tp_alt = 1'b1;                                          // S_INS_L
@@ -444,7 +443,6 @@ module toe_tcp_rx #(
                 w_len   <= mt_pay_len;
                 w_doff  <= mt_pay_off;
                 w_flags <= mt_flags;
-                w_drained <= 1'b0;
                 tx_rst <= (cx_state == ST_SYN_SENT) && mt_ackf && !ss_ack_ok && !mt_rst &&
                           !((p_open || p_done) && ack_unsent);
                 if ((cx_state == ST_LISTEN && !mt_rst && mt_syn && !mt_ackf) ||
@@ -477,7 +475,6 @@ module toe_tcp_rx #(
                     w_len  <= w_len - ov_d[15:0];
                 end
             end
-            if (in_drain && dr_go) w_drained <= 1'b1;
             if (in_insb && ins_tail) begin
                 w_len   <= cut_l[15:0];
                 w_flags <= w_flags & NO_FIN_PSH;

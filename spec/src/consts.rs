@@ -109,7 +109,7 @@ flag_sets! {
         HOLD       = 2, "p2p (docs/p2p.md): payload stays in buflet memory; delivery writes hold records instead of payload, and emptied chains are held for BUF_RELEASE. TCP only.";
         CONNECT    = 4, "Active open: the socket starts in SYN_SENT and the NIC sends a SYN (docs/tcp-transmit.md). TCP only.";
         ACCEPTED   = 8, "NIC-set: the socket was made from a listen slot's template by a SYN (LISTEN_SLOT names the slot); leaving SYN_RCVD posts ACCEPT. Not allowed in SOCK_ADD or SOCK_LISTEN.";
-        DELAYED_ACK = 16, "Delayed ACKs (docs/tcp-receive.md \"Delayed ACKs\"): an in-order segment without PSH or FIN that leaves at most MSS bytes unacknowledged, nothing out of order and at least MSS of window is not acknowledged at once; the next ACK carries it, at the latest the next timer tick's (so the driver runs the timer). TCP only; allowed in SOCK_LISTEN.";
+        DELAYED_ACK = 16, "Delayed ACKs (docs/tcp-receive.md \"Delayed ACKs\"): an in-order segment without PSH or FIN that leaves at most MSS bytes unacknowledged, nothing out of order and at least MSS of window is not acknowledged at once; the next ACK carries it, at the latest the next timer tick's (so the driver runs the timer). Ignored on a UDP socket; allowed in SOCK_LISTEN.";
     }
     tcp_flag (TcpFlags: u8), "TCP header flags." => {
         FIN = 0x01, "TCP FIN.";

@@ -153,7 +153,10 @@ impl Sock {
     /// A timer tick's delayed ACK (docs/tcp-receive.md "Delayed ACKs"): a DELAYED_ACK socket
     /// whose peer may still send and that owes an ACK for bytes received gets it.
     pub(super) fn delayed_ack(&mut self, cfg: &DeviceConfig, free: u32) -> Option<TxCmd> {
-        (self.delays_ack() && peer_open(self.state) && self.rcv_nxt != self.rcv_acked)
+        (self.delays_ack()
+            && !self.is_udp()
+            && peer_open(self.state)
+            && self.rcv_nxt != self.rcv_acked)
             .then(|| self.ack(cfg, free))
     }
 
@@ -626,18 +629,12 @@ impl ModelDevice {
             self.regs.count(reg::CNT_OOO_HELD, 1);
         }
         let t = base + out.steps * costs::LIST_STEP;
-        let t = if out.est_skip {
-            t - costs::EST_STEP
-        } else {
-            t
-        };
+        let t = if out.est_skip { t - costs::EST_STEP } else { t };
         let t = match out.tx {
             Some(cmd) => self.tx.push(&self.cfg, t, &cmd) + costs::FRAME_ACK,
             // kept, no state change (no handshake, close or ACCEPT step), no post or close
             // completed: the frame ends in S_SA0
-            None if out.fate == Fate::Kept && was == now_state && !completed => {
-                t - costs::FIN_STEP
-            }
+            None if out.fate == Fate::Kept && was == now_state && !completed => t - costs::FIN_STEP,
             None => t,
         };
         // The ACK that completed an accepted socket's handshake: its ACCEPT OK, after the
