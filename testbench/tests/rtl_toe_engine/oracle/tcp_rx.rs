@@ -87,14 +87,19 @@ impl OSock {
         if promised >= min || gain < promised + min {
             return None;
         }
+        Some(self.plain_ack(pool_room))
+    }
+
+    /// The plain ACK a tick sends (SEQ = ISS + 1, ACK = RCV_NXT), with the edge update.
+    fn plain_ack(&mut self, pool_room: u64) -> TxCmd {
         let field = self.ack_field(pool_room);
-        Some(TxCmd {
+        TxCmd {
             seq: self.cfg.iss.wrapping_add(1),
             ack: self.rcv_nxt,
             window: field,
             flags: ACK,
             ..self.cfg.tx()
-        })
+        }
     }
 
     /// A timer tick's delayed ACK (docs/tcp-receive.md "Delayed ACKs"): a DELAYED_ACK TCP
@@ -107,14 +112,7 @@ impl OSock {
         {
             return None;
         }
-        let field = self.ack_field(pool_room);
-        Some(TxCmd {
-            seq: self.cfg.iss.wrapping_add(1),
-            ack: self.rcv_nxt,
-            window: field,
-            flags: ACK,
-            ..self.cfg.tx()
-        })
+        Some(self.plain_ack(pool_room))
     }
 
     /// The WINDOW field of a SYN-ACK (never scaled), with the edge update (shift 0).
