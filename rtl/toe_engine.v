@@ -867,12 +867,9 @@ module toe_engine #(
                             {s_meta_head, s_meta_tail, s_meta_count, s_meta_len, s_meta_udp, s_meta_arp_req, s_meta_arp_sha};
                         {mt_window, mt_mss, mt_ws, f_tcp, tx_mode} <= {s_meta_window, s_meta_mss, s_meta_ws, 1'b0, 3'd0};
                         {mt_src_mac, acc_posted} <= {s_meta_src_mac, 1'b0};
-                        // a frame for the lookup: S_META's work now, the bucket read next
-                        if (s_meta_reason == DROP_NONE4) begin
-                            {f_keep, f_wake, f_wb, tx_arp} <= 4'b0000;
-                            b_idx     <= pick_bkt;
-                            ev_lookup <= 1'b1;
-                        end
+                        {f_keep, f_wake, f_wb, tx_arp} <= 4'b0000;
+                        // a frame for the lookup: the bucket read next (no S_META)
+                        if (s_meta_reason == DROP_NONE4) {b_idx, ev_lookup} <= {pick_bkt, 1'b1};
                     end
                     if (pick_dlv) begin
                         sk_idx <= pq_mem[pq_rp];
@@ -984,7 +981,6 @@ module toe_engine #(
                 // to S_LOOK0): an ARP request for NIC_IP: queue the reply, the frame is
                 // consumed; or the anonymous path; or the parser's drop
                 S_META: begin
-                    {f_keep, f_wake, f_wb} <= 3'b000;
                     tx_arp <= arp_hit;
                     if (arp_hit) {dr, state} <= {DROP_NONE, S_TX1};
                     else if (anon_rsn) anon_or_drop({1'b0, mt_reason});
@@ -1052,8 +1048,9 @@ module toe_engine #(
                 end
                 // appended; with the reassembly list empty the frame ends here (no drain step)
                 S_INORD: begin
-                    {cx, ev_accepted, f_keep, f_wake, state} <= {cx_tp, tp_acc, 2'b11, S_DRAIN};
+                    {cx, ev_accepted, f_keep, f_wake} <= {cx_tp, tp_acc, 2'b11};
                     if (tp_fin) finish({1'b0, tp_dr}, tp_ack);
+                    else state <= S_DRAIN;
                 end
                 S_DRAIN: begin
                     cx <= cx_tp;

@@ -272,7 +272,7 @@ module toe_tcp_rx #(
     // not empty and is acknowledged at once.
     wire [31:0] cx_acked  = cx[`BF_SOCK_CTX_RCV_ACKED_RANGE];
     wire        sk_dack   = (sk[`BF_SOCK_DESC_FLAGS_RANGE] & SF_DELAYED_ACK) != 8'd0;
-    wire [31:0] rcv_io    = cx_rcv + {16'd0, io_len} + {31'd0, io_fin};
+    wire [31:0] rcv_io    = cx_rcv + {16'd0, io_len} + {31'd0, io_fin};   // RCV_NXT after S_INORD
     wire [31:0] unacked   = rcv_io - cx_acked;
     wire [31:0] left_io   = cx_edge - rcv_io;         // rel(RCV_WND_EDGE) after the segment
     wire        ack_waits = sk_dack && ((w_flags & (TF_FIN | TF_PSH)) == 8'd0) &&
@@ -409,7 +409,7 @@ module toe_tcp_rx #(
         if (in_rstmk) seg_append(mt_head);
         if (in_inord) begin
             seg_append(mt_head);
-            cx_nx[`BF_SOCK_CTX_RCV_NXT_RANGE] = cx_rcv + {16'd0, io_len} + {31'd0, io_fin};
+            cx_nx[`BF_SOCK_CTX_RCV_NXT_RANGE] = rcv_io;
             if (io_fin) cx_nx[`BF_SOCK_CTX_STATE_RANGE] = st_fin;
         end
         if (in_drain && dr_go) begin

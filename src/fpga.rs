@@ -1571,14 +1571,15 @@ pub fn render(d: &FpgaData) -> String {
                  Synthesis took {:.0} s, {} {:.0} s.\n\n\
                  The flow: `synth_ecp5` with its LUT mapping done by ABC (LUTs of 4 to 7 inputs) \
                  instead of ABC9, which did not finish on this design in more than 77 CPU-minutes; \
-                 nextpnr-ecp5 with timing-driven placement and router1; ecppack.\n",
+                 nextpnr-ecp5 with timing-driven placement{}.\n",
                 e.device,
                 params.join(", "),
                 short_version(&e.yosys),
                 short_version(&e.nextpnr),
                 e.synth_s,
                 if e.routed { "place and route" } else { "placement" },
-                e.pnr_s
+                e.pnr_s,
+                if e.routed { " and router1; ecppack" } else { "" }
             );
             if !e.routed {
                 let _ = writeln!(

@@ -455,6 +455,17 @@ fn syn_flood(backend: Backend) {
     common::assert_buflets_free(drv);
 }
 
+/// Listen with `spec`, pool one socket, and let client `i` send its SYN (checked to get its
+/// SYN-ACK; the handshake's ACK rides on the client's first segment).
+fn one_client(drv: &mut Driver, wire: &WirePort, spec: &ListenSpec, i: u32) -> Client {
+    drv.listen(spec).unwrap();
+    assert_eq!(drv.pool_sockets(1).unwrap(), 1);
+    let _ = settle(drv, wire);
+    let mut clients = [Client::new(i)];
+    assert!(connect(drv, wire, &mut clients).is_empty());
+    clients[0]
+}
+
 /// Window updates (RFC 9293 3.8.6.2.2, docs/tcp-receive.md "Window updates"): an accepted
 /// socket with a 16 KiB receive buffer and no named buffer takes 16 KiB, and its last ACK
 /// closes the window. Ticks while the bytes wait send nothing. Once a named buffer took them,
@@ -464,16 +475,15 @@ fn window_update(backend: Backend) {
     let mut r = rig(backend, "wupd");
     let Bench { drv, wire, .. } = &mut r;
     let buf = 16usize << 10;
-    drv.listen(&ListenSpec {
-        rcv_buf: buf as u32,
-        ..listen_spec()
-    })
-    .unwrap();
-    assert_eq!(drv.pool_sockets(1).unwrap(), 1);
-    let _ = settle(drv, wire);
-    let mut clients = [Client::new(3)];
-    assert!(connect(drv, wire, &mut clients).is_empty());
-    let c = clients[0];
+    let c = one_client(
+        drv,
+        wire,
+        &ListenSpec {
+            rcv_buf: buf as u32,
+            ..listen_spec()
+        },
+        3,
+    );
     let data = stream(9, buf + MSS);
     let mut off = 0;
     while off < buf {
@@ -542,16 +552,15 @@ fn window_update(backend: Backend) {
 fn delayed_acks(backend: Backend) {
     let mut r = rig(backend, "dack");
     let Bench { drv, wire, .. } = &mut r;
-    drv.listen(&ListenSpec {
-        flags: SockFlags::DELAYED_ACK,
-        ..listen_spec()
-    })
-    .unwrap();
-    assert_eq!(drv.pool_sockets(1).unwrap(), 1);
-    let _ = settle(drv, wire);
-    let mut clients = [Client::new(4)];
-    assert!(connect(drv, wire, &mut clients).is_empty());
-    let c = clients[0];
+    let c = one_client(
+        drv,
+        wire,
+        &ListenSpec {
+            flags: SockFlags::DELAYED_ACK,
+            ..listen_spec()
+        },
+        4,
+    );
     let n = 9;
     let data = stream(11, n * MSS);
     let part = |k: usize| &data[k * MSS..(k + 1) * MSS];

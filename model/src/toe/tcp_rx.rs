@@ -160,15 +160,14 @@ impl Sock {
             .then(|| self.ack(cfg, free))
     }
 
-    /// Whether an in-order segment's ACK waits (docs/tcp-receive.md "Delayed ACKs"): a
-    /// DELAYED_ACK socket, a segment without PSH or FIN (`flags` as appended) that drained
-    /// nothing and left no segment out of order, at most MSS bytes unacknowledged and at least
-    /// MSS of the advertised window left (else the peer may stall on it).
-    fn ack_waits(&self, flags: u8, drained: bool) -> bool {
+    /// Whether the ACK of an in-order segment that found the reassembly list empty waits
+    /// (docs/tcp-receive.md "Delayed ACKs"; toe_tcp_rx `ack_waits` in S_INORD): a DELAYED_ACK
+    /// socket, a segment without PSH or FIN (`flags` as appended), at most MSS bytes
+    /// unacknowledged and at least MSS of the advertised window left (else the peer may stall
+    /// on it).
+    fn ack_waits(&self, flags: u8) -> bool {
         let mss = u32::from(self.d.mss);
         self.delays_ack()
-            && !drained
-            && self.ooo.is_empty()
             && flags & (tcp_flag::FIN | tcp_flag::PSH) == 0
             && self.rcv_nxt.wrapping_sub(self.rcv_acked) <= mss
             && rel(self.wnd_edge, self.rcv_nxt) >= i64::from(mss)
@@ -343,7 +342,9 @@ fn established(
     if off == 0 {
         out.est_skip = est_skip;
         // 6. In order: cut at the reassembly head, append, drain (S_INORD, then S_DRAIN once
-        // per segment drained and once to end).
+        // per segment drained and once to end). With the reassembly list empty the frame ends
+        // in S_INORD, where its ACK may wait.
+        let ooo_empty = sock.ooo.is_empty();
         out.steps += 1;
         if let Some(h) = sock.ooo.front() {
             let hr = rel(h.seq, sock.rcv_nxt);
@@ -365,11 +366,9 @@ fn established(
         }
         out.accepted = len > 0;
         sock.segs.push_back(seg);
-        // S_DRAIN's last step; with the reassembly list empty the frame ends in S_INORD
-        if !sock.ooo.is_empty() {
+        if !ooo_empty {
             out.steps += 1;
         }
-        let mut drained = false;
         while peer_open(sock.state) && sock.ooo.front().is_some_and(|h| h.seq == sock.rcv_nxt) {
             let h = sock.ooo.pop_front().expect("reassembly head");
             sock.rcv_nxt = sock.rcv_nxt.wrapping_add(h.data_len as u32 + h.fin());
@@ -378,9 +377,8 @@ fn established(
             }
             sock.segs.push_back(h);
             out.steps += 1;
-            drained = true;
         }
-        if !sock.ack_waits(flags, drained) {
+        if !(ooo_empty && sock.ack_waits(flags)) {
             out.tx = Some(sock.ack(cfg, free));
         }
         return out;

@@ -90,7 +90,7 @@ impl OSock {
         Some(self.plain_ack(pool_room))
     }
 
-    /// The plain ACK a tick sends (SEQ = ISS + 1, ACK = RCV_NXT), with the edge update.
+    /// A plain ACK (SEQ = ISS + 1, ACK = RCV_NXT): a frame's or a tick's, with the edge update.
     fn plain_ack(&mut self, pool_room: u64) -> TxCmd {
         let field = self.ack_field(pool_room);
         TxCmd {
@@ -468,17 +468,10 @@ impl Tb {
                 } else if promised > win {
                     cov.push("ack_promised");
                 }
-                let field = s.ack_field(pool_room);
-                if field == 0 {
+                let t = s.plain_ack(pool_room);
+                if t.window == 0 {
                     cov.push("ack_window_0");
                 }
-                let t = TxCmd {
-                    seq: s.cfg.iss.wrapping_add(1),
-                    ack: s.rcv_nxt,
-                    window: field,
-                    flags: ACK,
-                    ..s.cfg.tx()
-                };
                 let e = TxEdge {
                     slot: si as u16,
                     shift: s.shift(),
