@@ -226,54 +226,69 @@ module toe_tx #(
     endfunction
 
     // ------------------------------------------------------------------ next segment (Snd::next_seg)
-    // {any, fast (a retransmission at UNA), probe, fin, off, len} of send state s
-    /* verilator lint_off UNUSEDSIGNAL */
-    function [131:0] next_seg(input [SNW-1:0] s);
-        reg [63:0] n_una, n_nxt, n_max, n_end, n_inf, n_room, n_left, n_raw, n_new, n_rl, n_pb, o, l;
-        reg [31:0] n_mss, n_rw;
-        reg [15:0] n_fl;
-        reg        op, fq, any, fast, prb, fin;
-        begin
-            n_una = s[`BF_SND_CTX_UNA_RANGE];
-            n_nxt = s[`BF_SND_CTX_NXT_RANGE];
-            n_max = s[`BF_SND_CTX_MAX_RANGE];
-            n_end = s[`BF_SND_CTX_END_RANGE];
-            n_mss = {16'd0, s[`BF_SND_CTX_MSS_RANGE]};
-            n_fl  = s[`BF_SND_CTX_SFLAGS_RANGE];
-            op    = (n_fl & F_OPEN) != 16'd0;
-            fq    = (n_fl & F_FINQ) != 16'd0;
-            n_inf = n_nxt - n_una;
-            n_rw  = (s[`BF_SND_CTX_WND_RANGE] < s[`BF_SND_CTX_CWND_RANGE]) ? s[`BF_SND_CTX_WND_RANGE]
-                                                                             : s[`BF_SND_CTX_CWND_RANGE];
-            n_room = ({32'd0, n_rw} > n_inf) ? ({32'd0, n_rw} - n_inf) : 64'd0;
-            n_left = (n_end > n_nxt) ? (n_end - n_nxt) : 64'd0;
-            n_raw  = min64(min64(n_room, {32'd0, n_mss}), n_left);
-            // Nagle (RFC 9293 3.7.4): a full segment; or nothing in flight; or it empties the
-            // queue and the newest post asked for PSH (or our FIN follows)
-            n_new = (op && n_raw != 64'd0 &&
-                     (n_raw == {32'd0, n_mss} || n_inf == 64'd0 ||
-                      (n_nxt + n_raw == n_end && (((n_fl & F_TAILPSH) != 16'd0) || fq)))) ? n_raw : 64'd0;
-            n_rl  = min64({32'd0, n_mss}, (min64(n_max, n_end) > n_una) ? (min64(n_max, n_end) - n_una) : 64'd0);
-            n_pb  = (n_una < n_max) ? n_una : n_nxt;
-            o = n_nxt; l = 64'd0; any = 1'b0; fast = 1'b0; prb = 1'b0;
-            if (op && (n_fl & F_RETX) != 16'd0 && n_una < n_max) begin
-                o = n_una; l = n_rl; any = 1'b1; fast = 1'b1;
-            end else if (op && (n_fl & F_PROBE) != 16'd0 && (n_pb < n_end || (fq && n_pb == n_end))) begin
-                o = n_pb; l = (n_pb < n_end) ? 64'd1 : 64'd0; any = 1'b1; prb = 1'b1;
-            end else if (n_new != 64'd0) begin
-                o = n_nxt; l = n_new; any = 1'b1;
-            end else if (op && fq && n_nxt == n_end) begin
-                o = n_nxt; any = 1'b1;
-            end
-            fin = fq && (o + l == n_end);
-            any = any && (l != 64'd0 || fin);
-            next_seg = {any, fast, prb, fin, o, l};
+    // {any, fast (a retransmission at UNA), probe, fin, off, len} of the working state sn.
+    // Every decision is a compare of two of sn's fields or of differences of them, made side
+    // by side: no sum or compare waits for another one's result (the segment length, the
+    // minimum of room, MSS and the bytes left, is chosen by three compares; "it empties the
+    // queue" and "the FIN goes with it" are compares of those values, not sums of the chosen
+    // length), so the send decision is about three carry chains deep (docs/fpga.md).
+    wire [31:0] ns_rw    = (wnd < cwnd) ? wnd : cwnd;          // min(WND, CWND)
+    wire        ns_rmok  = (inflight[63:32] == 32'd0) && (ns_rw > inflight[31:0]);
+    wire [31:0] ns_room  = ns_rmok ? (ns_rw - inflight[31:0]) : 32'd0;   // a: window room
+    wire [63:0] ns_left  = (send > nxt) ? (send - nxt) : 64'd0;       // c: bytes not yet sent
+    wire        ns_lhi   = ns_left[63:32] != 32'd0;
+    wire        ns_ab    = ns_room < mss;                      // a < b (b: MSS)
+    wire        ns_ac    = ns_lhi || (ns_room < ns_left[31:0]); // a < c
+    wire        ns_bc    = ns_lhi || (mss < ns_left[31:0]);     // b < c
+    wire        ns_cb    = !ns_lhi && (ns_left[31:0] < mss);    // c < b
+    wire [63:0] ns_raw   = ns_ab ? (ns_ac ? {32'd0, ns_room} : ns_left)
+                                 : (ns_bc ? {32'd0, mss} : ns_left);
+    wire        ns_isb   = !ns_ab && !ns_cb;                   // the length is MSS
+    wire        ns_isc   = !ns_ac && !ns_bc;                   // ... is every byte left
+    wire        ns_nz    = ns_rmok && (mss != 32'd0) && (send > nxt);
+    // Nagle (RFC 9293 3.7.4): a full segment; or nothing in flight; or it empties the queue
+    // and the newest post asked for PSH (or our FIN follows)
+    wire        ns_new   = f_open && ns_nz &&
+                           (ns_isb || inflight == 64'd0 || (ns_isc && (((fl & F_TAILPSH) != 16'd0) || f_finq)));
+    // a retransmission at UNA: min(MSS, min(MAX, END) - UNA)
+    wire        ns_me    = smax < send;
+    wire        ns_rgt   = ns_me ? (smax > una) : (send > una);
+    wire [63:0] ns_rd    = ns_me ? (smax - una) : (send - una);
+    wire        ns_rle   = ns_rd <= {32'd0, mss};
+    wire [63:0] ns_rl    = !ns_rgt ? 64'd0 : ns_rle ? ns_rd : {32'd0, mss};
+    wire        ns_fin1  = ns_rgt ? (!ns_me && ns_rle) : (una == send);
+    // a probe: the byte probed last, if the peer did not take it; else the next one
+    wire        ns_ulm   = una < smax;
+    wire [63:0] ns_pb    = ns_ulm ? una : nxt;
+    wire        ns_pblt  = ns_ulm ? (una < send) : (nxt < send);
+    wire        ns_pbeq  = ns_ulm ? (una == send) : (nxt == send);
+    wire        ns_pb1   = ns_ulm ? (una + 64'd1 == send) : (nxt + 64'd1 == send);
+    wire        ns_neq   = nxt == send;
+    wire        ns_c1    = f_open && ((fl & F_RETX) != 16'd0) && ns_ulm;
+    wire        ns_c2    = f_open && ((fl & F_PROBE) != 16'd0) && (ns_pblt || (f_finq && ns_pbeq));
+    wire        ns_c4    = f_open && f_finq && ns_neq;
+    reg  [63:0] g_off, g_len;
+    reg         g_any, g_fast, g_prb, g_fin;
+    always @* begin
+        g_fast = 1'b0; g_prb = 1'b0;
+        if (ns_c1) begin
+            g_off = una; g_len = ns_rl; g_fast = 1'b1;
+            g_fin = f_finq && ns_fin1;
+            g_any = (ns_rgt && mss != 32'd0) || g_fin;
+        end else if (ns_c2) begin
+            g_off = ns_pb; g_len = {63'd0, ns_pblt}; g_prb = 1'b1;
+            g_fin = f_finq && ((ns_pblt && ns_pb1) || ns_pbeq);
+            g_any = ns_pblt || g_fin;
+        end else if (ns_new) begin
+            g_off = nxt; g_len = ns_raw;
+            g_fin = f_finq && ns_isc;
+            g_any = 1'b1;
+        end else begin
+            g_off = nxt; g_len = 64'd0;
+            g_fin = f_finq && ns_neq;
+            g_any = ns_c4;
         end
-    endfunction
-    /* verilator lint_on UNUSEDSIGNAL */
-    wire [63:0] g_off, g_len;
-    wire        g_any, g_fast, g_prb, g_fin;
-    assign {g_any, g_fast, g_prb, g_fin, g_off, g_len} = next_seg(sn);
+    end
     assign seg_any = g_any;
     assign seg_seq = iss1 + g_off[31:0];
     assign seg_len = g_len[15:0];
