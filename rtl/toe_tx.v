@@ -203,9 +203,7 @@ module toe_tx #(
     wire [31:0] backoff = sn[`BF_SND_CTX_BACKOFF_RANGE];
     wire [31:0] sk_iss  = sk[`BF_SOCK_DESC_ISS_RANGE];
     wire [31:0] iss1    = sk_iss + 32'd1;
-    /* verilator lint_off UNUSEDSIGNAL */
-    wire [63:0] inflight = nxt - una;   // halved
-    /* verilator lint_on UNUSEDSIGNAL */
+    wire [63:0] inflight = nxt - una;
     assign connect_pend = (fl & F_CONNP) != 16'd0;
     assign close_pend   = (fl & F_CLOSEP) != 16'd0;
     assign connect_tag  = sn[`BF_SND_CTX_CONNECT_TAG_RANGE];
@@ -299,12 +297,26 @@ module toe_tx #(
     reg        s_fin, s_fast, s_prb;
 
     // ------------------------------------------------------------------ ACK checks
-    wire [31:0] una_seq = iss1 + una[31:0];
-    wire [31:0] d_ack   = mt_ack - una_seq;                 // rel(ACK, SND.UNA)
+    // rel(ACK, SND.UNA) = ACK - (ISS + 1 + UNA) as one three-operand sum, ACK + ~ISS + ~UNA
+    // + 1, added carry-save: one carry chain instead of three in series (docs/fpga.md)
+    wire [31:0] da_b    = ~sk_iss;
+    wire [31:0] da_c    = ~una[31:0];
+    wire [31:0] da_x    = mt_ack ^ da_b ^ da_c;
+    wire [30:0] da_m    = (mt_ack[30:0] & da_b[30:0]) | (mt_ack[30:0] & da_c[30:0]) |
+                          (da_b[30:0] & da_c[30:0]);
+    wire [31:0] d_ack   = da_x + {da_m, 1'b1};
     wire        d_pos   = !d_ack[31] && (d_ack != 32'd0);
     wire        d_nneg  = !d_ack[31];
     wire [63:0] una_d   = una + {32'd0, d_ack};
-    assign ack_unsent = f_open && d_pos && (una_d > smax);
+    // UNA <= NXT <= MAX always holds (an ACK never moves UNA past MAX, and NXT is raised to
+    // UNA), and the offsets stay far below 2^64, so the compares of UNA + d_ack are compares
+    // of d_ack with differences of the state, made beside d_ack's own sum
+    wire [63:0] u_room  = smax - una;                       // MAX - UNA
+    wire        ack_ovr = (u_room[63:32] == 32'd0) && (d_ack > u_room[31:0]);   // UNA + d > MAX
+    wire        ack_ltm = (u_room[63:32] != 32'd0) || (d_ack < u_room[31:0]);   // UNA + d < MAX
+    wire        ack_pnx = (inflight[63:32] == 32'd0) && (inflight[31:0] < d_ack); // UNA + d > NXT
+    wire [63:0] ack_inf = ack_pnx ? 64'd0 : (inflight - {32'd0, d_ack});       // in flight after
+    assign ack_unsent = f_open && d_pos && ack_ovr;
     assign fin_acked  = f_finq && (una == send + 64'd1);
     assign pw_need    = (sn_nx[`BF_SND_CTX_POST_HEAD_RANGE] != NULL16) &&
                         (sn_nx[`BF_SND_CTX_HEAD_END_RANGE] <= sn_nx[`BF_SND_CTX_UNA_RANGE]);
@@ -477,14 +489,15 @@ module toe_tx #(
                            ((!seq_wl1[31] && seq_wl1 != 32'd0) || (mt_seq == wl1 && !ack_wl2[31]));
 
     reg ev_fast_retrans_c;          // the third duplicate ACK starts fast retransmit
-    reg [63:0] t_una, t_nxt, t_inf;
+    reg [63:0] t_una, t_inf;
+    reg        t_ltm;              // t_una < MAX
     reg [31:0] t_cwnd, t_rto, t_abc;
     reg [15:0] t_fl;
     reg [7:0]  t_dup;
     always @* begin
         sn_nx = sn;
         ev_fast_retrans_c = 1'b0;
-        t_una = una; t_nxt = nxt; t_inf = 64'd0; t_cwnd = cwnd; t_rto = rto; t_abc = 32'd0;
+        t_una = una; t_ltm = una < smax; t_inf = 64'd0; t_cwnd = cwnd; t_rto = rto; t_abc = 32'd0;
         t_fl = fl; t_dup = 8'd0;
         if (init) begin
             sn_nx = {SNW{1'b0}};
@@ -549,7 +562,7 @@ module toe_tx #(
             sn_nx[`BF_SND_CTX_SFLAGS_RANGE] = fl & ~(F_OPEN | F_RETX | F_PROBE | F_PERSIST);
             sn_nx[`BF_SND_CTX_TIMER_RANGE]  = 32'd0;
         end
-        if (in_ack && f_open && !(d_pos && una_d > smax)) begin
+        if (in_ack && f_open && !(d_pos && ack_ovr)) begin
             if (f_pers) sn_nx[`BF_SND_CTX_BACKOFF_RANGE] = 32'd0;
             // a duplicate ACK (RFC 5681)
             if (d_ack == 32'd0 && mt_pay_len == 16'd0 && !has_synfin && new_wnd == wnd &&
@@ -568,14 +581,14 @@ module toe_tx #(
             end
             if (d_pos) begin
                 t_una = una_d;
+                t_ltm = ack_ltm;
                 sn_nx[`BF_SND_CTX_UNA_RANGE] = t_una;
                 sn_nx[`BF_SND_CTX_DUPACKS_RANGE] = 8'd0;
-                if (nxt < t_una) begin
-                    t_nxt = t_una;
+                if (ack_pnx) begin
                     sn_nx[`BF_SND_CTX_NXT_RANGE] = t_una;
                     t_fl = t_fl | F_NXTHEAD;
                 end
-                t_inf = t_nxt - t_una;
+                t_inf = ack_inf;
                 if (f_rtt && t_una >= sn[`BF_SND_CTX_RTT_UNTIL_RANGE]) begin
                     t_fl = t_fl & ~F_RTT;
                     sn_nx[`BF_SND_CTX_SRTT_RANGE]   = srtt_n;
@@ -584,7 +597,7 @@ module toe_tx #(
                     sn_nx[`BF_SND_CTX_RTO_RANGE]    = t_rto;
                 end
                 sn_nx[`BF_SND_CTX_BACKOFF_RANGE] = 32'd0;
-                sn_nx[`BF_SND_CTX_TIMER_RANGE]   = (t_una < smax) ? t_rto : 32'd0;
+                sn_nx[`BF_SND_CTX_TIMER_RANGE]   = t_ltm ? t_rto : 32'd0;
                 if (f_rec) begin
                     if (t_una >= sn[`BF_SND_CTX_RECOVER_RANGE]) begin
                         t_cwnd = sn[`BF_SND_CTX_SSTHRESH_RANGE];
@@ -617,7 +630,7 @@ module toe_tx #(
             if (f_pers && (wupd ? new_wnd : wnd) != 32'd0) begin
                 t_fl = t_fl & ~(F_PERSIST | F_PROBE);
                 sn_nx[`BF_SND_CTX_BACKOFF_RANGE] = 32'd0;
-                sn_nx[`BF_SND_CTX_TIMER_RANGE]   = (t_una < smax) ? t_rto : 32'd0;
+                sn_nx[`BF_SND_CTX_TIMER_RANGE]   = t_ltm ? t_rto : 32'd0;
             end
             sn_nx[`BF_SND_CTX_SFLAGS_RANGE] = t_fl;
         end
