@@ -335,20 +335,47 @@ module toe_tx #(
     wire [44:0] rq_cap   = rq_dev ? ({13'd0, rq_pages} << $clog2(BUFLET_BYTES))
                                   : {1'b0, rq_pages, 12'd0};
     wire        sk_tcp   = (sk[`BF_SOCK_DESC_PROTO_RANGE] == PROTO_TCP);
-    // a free post slot: the lowest clear bit of post_used, isolated by an add (x & ~(x-1) of
-    // the complement) and encoded by OR-reducing it under a constant mask per index bit, so
-    // neither the hardware nor the simulation walks the table bit by bit
-    wire [NUM_POSTS-1:0] post_free  = ~post_used;
-    wire [NUM_POSTS-1:0] free_onehot = post_free & (post_used + {{(NUM_POSTS-1){1'b0}}, 1'b1});
-    wire                 free_any   = |post_free;
+    // a free post slot: the lowest clear bit of post_used. Groups of 16 slots each find their
+    // lowest free slot, and the lowest group with one is found the same way, side by side: a
+    // lowest set bit is isolated by an add (x & (~x + 1)) and encoded by OR-reducing it under a
+    // constant mask per index bit. No carry runs across the whole table (docs/fpga.md), and
+    // neither the hardware nor the simulation walks it bit by bit.
+    localparam NPW = 1 << PW;                 // NUM_POSTS rounded up to a power of two (>= 2)
+    localparam FG  = (NPW < 16) ? NPW : 16;   // slots per group
+    localparam FGW = $clog2(FG);
+    localparam NG  = NPW / FG;                // groups
+    localparam GW  = (NG > 1) ? $clog2(NG) : 1;
+    reg  [NPW-1:0]       pf;                  // free slots (the padding is never free)
+    always @* begin
+        pf = {NPW{1'b0}};
+        pf[NUM_POSTS-1:0] = ~post_used;
+    end
+    wire [NG-1:0]        g_free;              // a group has a free slot
+    wire [NG*FGW-1:0]    g_low;               // ... its lowest
+    wire                 free_any = |g_free;
     wire [PW-1:0]        free_slot;
-    localparam NPW = 1 << PW;   // NUM_POSTS rounded up to a power of two
-    genvar fb;
+    genvar gg, fb;
     generate
-        for (fb = 0; fb < PW; fb = fb + 1) begin : g_free_enc
-            // bit fb of every index: runs of 2^fb zeros and ones, by replication
-            localparam [NPW-1:0] SEL = {(NPW >> (fb + 1)){{(1 << fb){1'b1}}, {(1 << fb){1'b0}}}};
-            assign free_slot[fb] = |(free_onehot & SEL[NUM_POSTS-1:0]);
+        for (gg = 0; gg < NG; gg = gg + 1) begin : g_free_grp
+            wire [FG-1:0] v  = pf[gg*FG +: FG];
+            wire [FG-1:0] oh = v & (~v + {{(FG-1){1'b0}}, 1'b1});
+            assign g_free[gg] = |v;
+            for (fb = 0; fb < FGW; fb = fb + 1) begin : g_enc
+                // bit fb of every index: runs of 2^fb zeros and ones, by replication
+                localparam [FG-1:0] SEL = {(FG >> (fb + 1)){{(1 << fb){1'b1}}, {(1 << fb){1'b0}}}};
+                assign g_low[gg*FGW + fb] = |(oh & SEL);
+            end
+        end
+        if (NG == 1) begin : g_one_grp
+            assign free_slot = g_low;
+        end else begin : g_grps
+            wire [NG-1:0] goh = g_free & (~g_free + {{(NG-1){1'b0}}, 1'b1});
+            wire [GW-1:0] gsel;
+            for (fb = 0; fb < GW; fb = fb + 1) begin : g_genc
+                localparam [NG-1:0] SEL = {(NG >> (fb + 1)){{(1 << fb){1'b1}}, {(1 << fb){1'b0}}}};
+                assign gsel[fb] = |(goh & SEL);
+            end
+            assign free_slot = {gsel, g_low[gsel*FGW +: FGW]};
         end
     endgenerate
     wire st_postable = (st_now == ST_LISTEN) || (st_now == ST_SYN_RCVD) || (st_now == ST_SYN_SENT) ||
