@@ -161,7 +161,13 @@ module toe_tcp_rx #(
     wire [31:0] cx_irs    = cx[`BF_SOCK_CTX_IRS_RANGE];
     wire [31:0] cx_soff32 = cx[`BF_SOCK_CTX_STREAM_OFF_OFF*8 +: 32];
     wire [31:0] sk_rcvbuf = sk[`BF_SOCK_DESC_RCV_BUF_RANGE];
-    wire [31:0] held      = cx_rcv - cx_irs - 32'd1 - cx_soff32;
+    // bytes held = RCV_NXT - IRS - 1 - STREAM_OFF, as one three-operand sum RCV_NXT + ~IRS +
+    // ~STREAM_OFF + 1 added carry-save: one carry chain instead of three (docs/fpga.md)
+    wire [31:0] hd_b      = ~cx_irs;
+    wire [31:0] hd_c      = ~cx_soff32;
+    wire [31:0] hd_x      = cx_rcv ^ hd_b ^ hd_c;
+    wire [30:0] hd_m      = (cx_rcv[30:0] & hd_b[30:0]) | (cx_rcv[30:0] & hd_c[30:0]) | (hd_b[30:0] & hd_c[30:0]);
+    wire [31:0] held      = hd_x + {hd_m, 1'b1};
     wire [31:0] sock_room = (held >= sk_rcvbuf) ? 32'd0 : (sk_rcvbuf - held);
     wire [31:0] win_c     = (sock_room < pool_room) ? sock_room : pool_room;
     // the advertised right edge never moves left: adv is 0 with no pool room, the promise
@@ -204,11 +210,22 @@ module toe_tcp_rx #(
     wire [31:0] wu_mss    = {16'd0, sk[`BF_SOCK_DESC_MSS_RANGE]};
     wire [31:0] wu_half   = sk_rcvbuf >> 1;
     wire [31:0] wu_min    = (wu_mss < wu_half) ? wu_mss : wu_half;
-    wire [31:0] wu_fld    = adv_c >> ack_shift;
-    wire [31:0] wu_adv    = ((wu_fld > 32'd65535) ? 32'd65535 : wu_fld) << ack_shift;
     wire        wu_tcp    = (sk[`BF_SOCK_DESC_PROTO_RANGE] == 8'(`BF_IP_PROTO_TCP));
+    // "adv as its field gives it back" is q(adv) = min(adv >> shift, 65535) << shift, which is
+    // at most adv and never falls as adv grows. adv is 0 (no pool room: no update), the
+    // promise (with data out of order: q(promise) <= promise, no update), or max(win,
+    // promised), which can only pass the test as win = min(sock_room, pool_room), and
+    // q(min(a, b)) = min(q(a), q(b)). So the test is q(sock_room) and q(pool_room) each
+    // against promised + wu_min (< 2^17: promised < wu_min <= 65535), made side by side
+    // rather than after the window's min and max and the field's round trip.
+    function [31:0] wu_q(input [31:0] a, input [3:0] sh);
+        // (a >> sh) > 65535: a bit of a at or above 16 + sh
+        wu_q = ((a & (32'hFFFF_0000 << sh)) != 32'd0) ? (32'h0000_FFFF << sh) : (a & (32'hFFFF_FFFF << sh));
+    endfunction
+    wire [31:0] wu_need   = promised + wu_min;
     assign      tp_wupd   = wu_tcp && p_open && (wu_min != 32'd0) && (promised < wu_min) &&
-                            (wu_adv >= promised + wu_min);
+                            (pool_room != 32'd0) && !(cx_ooo_ne && promised != 32'd0) &&
+                            (wu_q(sock_room, ack_shift) >= wu_need) && (wu_q(pool_room, ack_shift) >= wu_need);
     // the state once the peer's FIN is taken in order
     wire [7:0]  st_fin    = (cx_state == ST_FIN_WAIT_1) ? ST_CLOSING :
                             (cx_state == ST_FIN_WAIT_2) ? ST_TIME_WAIT : ST_CLOSE_WAIT;
