@@ -56,20 +56,35 @@ module axis_packer #(
     assign s_axis_tready = out_free && !flush_pend;
     wire xfer = s_axis_tvalid && s_axis_tready;
 
-    // First set bit and number of set bits of tkeep.
-    reg [CW-1:0] first;
-    reg [CW-1:0] nbytes;
-    integer i;
-    always @* begin
-        first  = {CW{1'b0}};
-        nbytes = {CW{1'b0}};
-        for (i = KEEP_WIDTH - 1; i >= 0; i = i - 1) begin
-            if (s_axis_tkeep[i]) begin
-                first  = i[CW-1:0];
-                nbytes = nbytes + {{(CW-1){1'b0}}, 1'b1};
+    // First set bit and number of set bits of tkeep, each a few logic levels deep at any
+    // width (docs/fpga.md): the lowest set bit is isolated by an add (k & (~k + 1)) and
+    // encoded by OR-reducing it under a constant mask per index bit; the count is a tree of
+    // adds, level l holding KEEP_WIDTH >> l counts of l + 1 bits.
+    localparam LV = $clog2(KEEP_WIDTH);
+    wire [KEEP_WIDTH-1:0] first_oh = s_axis_tkeep & (~s_axis_tkeep + {{(KEEP_WIDTH-1){1'b0}}, 1'b1});
+    wire [CW-1:0]         first;
+    wire [CW-1:0]         nbytes;
+    assign first[CW-1] = 1'b0;
+    genvar fb, l, p;
+    generate
+        for (fb = 0; fb < LV; fb = fb + 1) begin : g_first
+            // bit fb of every index: runs of 2^fb zeros and ones, by replication
+            localparam [KEEP_WIDTH-1:0] SEL = {(KEEP_WIDTH >> (fb + 1)){{(1 << fb){1'b1}}, {(1 << fb){1'b0}}}};
+            assign first[fb] = |(first_oh & SEL);
+        end
+        for (l = 0; l <= LV; l = l + 1) begin : g_cnt
+            wire [(KEEP_WIDTH >> l) * (l + 1) - 1:0] c;
+            if (l == 0) begin : g_leaf
+                assign c = s_axis_tkeep;
+            end else begin : g_add
+                for (p = 0; p < (KEEP_WIDTH >> l); p = p + 1) begin : g_pair
+                    assign c[p*(l+1) +: (l+1)] = {1'b0, g_cnt[l-1].c[(2*p)*l +: l]} +
+                                                 {1'b0, g_cnt[l-1].c[(2*p+1)*l +: l]};
+                end
             end
         end
-    end
+    endgenerate
+    assign nbytes = g_cnt[LV].c;
 
     // Keep mask of the low n bytes (n in 0..KEEP_WIDTH).
     function [KEEP_WIDTH-1:0] low_mask;
