@@ -545,15 +545,6 @@ module rx_parser #(
     // ------------------------------------------------------------------
     // Stage B: pseudo header, folds, checks in order
     // ------------------------------------------------------------------
-    function [15:0] fold;
-        input [31:0] s;
-        reg [16:0] t;
-        begin
-            t = {1'b0, s[15:0]} + {1'b0, s[31:16]};
-            fold = t[15:0] + {15'd0, t[16]};   // no further carry: t <= 0x1FFFE
-        end
-    endfunction
-
     wire [16:0] b_l3      = fin_vlan ? 17'd18 : 17'd14;
     wire [16:0] b_ihl4    = {11'd0, fin_ihl, 2'b00};
     wire [16:0] b_doff4   = {11'd0, fin_doff, 2'b00};
@@ -561,12 +552,23 @@ module rx_parser #(
     wire [16:0] b_l4len   = b_tot - b_ihl4;                 // L4 length p (if tot >= ihl4)
     wire        b_tcp     = (fin_proto == 8'd6);
     wire        b_udp     = (fin_proto == 8'd17);
-    // pseudo header: source, destination, protocol (6 or 17; only used for those), L4 length
-    wire [31:0] b_tcp_sum = fin_tcp_acc + {16'd0, fin_src[31:16]} + {16'd0, fin_src[15:0]} +
-                            {16'd0, fin_dst[31:16]} + {16'd0, fin_dst[15:0]} +
-                            {24'd0, fin_proto} + {16'd0, b_l4len[15:0]};
-    wire        b_ip_ok   = (fold(fin_ip_acc) == 16'hFFFF);
-    wire        b_tcp_ok  = (fold(b_tcp_sum) == 16'hFFFF);
+    // pseudo header: source, destination, protocol (6 or 17; only used for those), L4 length,
+    // summed as a tree (three adds deep, not six in a row; docs/fpga.md)
+    wire [16:0] b_ps_src  = {1'b0, fin_src[31:16]} + {1'b0, fin_src[15:0]};
+    wire [16:0] b_ps_dst  = {1'b0, fin_dst[31:16]} + {1'b0, fin_dst[15:0]};
+    wire [31:0] b_ps_acc  = fin_tcp_acc + {24'd0, fin_proto};
+    wire [31:0] b_tcp_sum = ({15'd0, b_ps_src} + {15'd0, b_ps_dst}) + (b_ps_acc + {16'd0, b_l4len[15:0]});
+    // fold(s) == 0xFFFF, with t = s[15:0] + s[31:16] <= 0x1FFFE: t is 0x0FFFF, or 0x1FFFE
+    // (whose end-around carry makes 0xFFFF); one add fewer than folding and comparing
+    function ck_ok(input [31:0] s);
+        reg [16:0] t;
+        begin
+            t = {1'b0, s[15:0]} + {1'b0, s[31:16]};
+            ck_ok = (t == 17'h0FFFF) || (t == 17'h1FFFE);
+        end
+    endfunction
+    wire        b_ip_ok   = ck_ok(fin_ip_acc);
+    wire        b_tcp_ok  = ck_ok(b_tcp_sum);
     // UDP header fields through the TCP view: length = SEQ[31:16], checksum = SEQ[15:0]
     wire [15:0] b_udp_len = fin_seq[31:16];
     wire [15:0] b_udp_ck  = fin_seq[15:0];
