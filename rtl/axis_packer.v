@@ -59,9 +59,17 @@ module axis_packer #(
     // First set bit and number of set bits of tkeep, each a few logic levels deep at any
     // width (docs/fpga.md): the lowest set bit is isolated by an add (k & (~k + 1)) and
     // encoded by OR-reducing it under a constant mask per index bit; the count is a tree of
-    // adds, level l holding KEEP_WIDTH >> l counts of l + 1 bits.
-    localparam LV = $clog2(KEEP_WIDTH);
-    wire [KEEP_WIDTH-1:0] first_oh = s_axis_tkeep & (~s_axis_tkeep + {{(KEEP_WIDTH-1){1'b0}}, 1'b1});
+    // adds, level l holding NKW >> l counts of l + 1 bits
+    // (over tkeep padded to a power of two, which KEEP_WIDTH is in every legal build, so that
+    // a bad parameter still reaches its check's message)
+    localparam LV  = $clog2(KEEP_WIDTH);
+    localparam NKW = 1 << LV;
+    reg  [NKW-1:0]        kp;
+    always @* begin
+        kp = {NKW{1'b0}};
+        kp[KEEP_WIDTH-1:0] = s_axis_tkeep;
+    end
+    wire [NKW-1:0]        first_oh = kp & (~kp + {{(NKW-1){1'b0}}, 1'b1});
     wire [CW-1:0]         first;
     wire [CW-1:0]         nbytes;
     assign first[CW-1] = 1'b0;
@@ -69,15 +77,15 @@ module axis_packer #(
     generate
         for (fb = 0; fb < LV; fb = fb + 1) begin : g_first
             // bit fb of every index: runs of 2^fb zeros and ones, by replication
-            localparam [KEEP_WIDTH-1:0] SEL = {(KEEP_WIDTH >> (fb + 1)){{(1 << fb){1'b1}}, {(1 << fb){1'b0}}}};
+            localparam [NKW-1:0] SEL = {(NKW >> (fb + 1)){{(1 << fb){1'b1}}, {(1 << fb){1'b0}}}};
             assign first[fb] = |(first_oh & SEL);
         end
         for (l = 0; l <= LV; l = l + 1) begin : g_cnt
-            wire [(KEEP_WIDTH >> l) * (l + 1) - 1:0] c;
+            wire [(NKW >> l) * (l + 1) - 1:0] c;
             if (l == 0) begin : g_leaf
-                assign c = s_axis_tkeep;
+                assign c = kp;
             end else begin : g_add
-                for (p = 0; p < (KEEP_WIDTH >> l); p = p + 1) begin : g_pair
+                for (p = 0; p < (NKW >> l); p = p + 1) begin : g_pair
                     assign c[p*(l+1) +: (l+1)] = {1'b0, g_cnt[l-1].c[(2*p)*l +: l]} +
                                                  {1'b0, g_cnt[l-1].c[(2*p+1)*l +: l]};
                 end
