@@ -216,9 +216,6 @@ module toe_tx #(
     wire [32:0] rto_x2  = {rto, 1'b0};
     wire [31:0] rto_dbl = (rto_x2 > {1'b0, rto_cap}) ? rto_cap : rto_x2[31:0];
 
-    function [63:0] min64(input [63:0] a, input [63:0] b);
-        min64 = (a < b) ? a : b;
-    endfunction
     function [31:0] sat32(input [63:0] a);
         sat32 = (a[63:32] != 32'd0) ? 32'hFFFF_FFFF : a[31:0];
     endfunction
