@@ -657,6 +657,10 @@ struct CosimArgs {
     /// Cycles the waveform holds from --trace-from (default: to the end of case 0).
     #[arg(long, requires = "trace", value_parser = clap::value_parser!(u64).range(1..))]
     trace_cycles: Option<u64>,
+    /// Write every step of every case here as CSV: seed, step, kind, model and RTL cycles,
+    /// their error in percent and the step's description (where the model's timing is off).
+    #[arg(long, value_name = "FILE")]
+    steps_csv: Option<PathBuf>,
     /// Test hook: change the model's transaction of this index (in comparison order, the
     /// `index` of the dump's CSVs) of case 0 before it is compared, to provoke a mismatch.
     #[arg(long, hide = true, value_name = "INDEX")]
@@ -680,6 +684,7 @@ fn cosim(a: &CosimArgs) -> ExitCode {
             from: a.trace_from,
             cycles: a.trace_cycles,
         }),
+        steps_csv: a.steps_csv.clone(),
         perturb: a.test_perturb.map(|index| Perturb { case: 0, index }),
     };
     // the GTKWave views beside the waveforms (an FST's only)

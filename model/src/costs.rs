@@ -83,6 +83,25 @@ pub const ENGINE_TX: u64 = 1;
 /// A TCP frame's send-side step after its receive rules (S_SA0: an ACK that completes no post
 /// and no close passes in one cycle).
 pub const SEND_SIDE_STEP: u64 = 1;
+/// The send side's slow steps after S_SA0 (rtl/toe_engine.v S_SA1..S_SA5: the SYN's and the
+/// handshake's effects, an active open's SOCK_ADD completion, the peer's RST), taken when a
+/// frame changes the connection's state (`sa_slow`). S_SA9 follows them (one more cycle), and
+/// an ACK goes through S_SA6 and S_SA8 (one each) and the post walk on the way.
+pub const SEND_SLOW_STEPS: u64 = 5;
+/// When an active open's SOCK_ADD completion is posted, after S_SA0 (S_SA3).
+pub const SEND_SLOW_CONNECT: u64 = 3;
+/// The abort sequence the peer's RST runs from S_SA4 (S_AB0..S_AB6).
+pub const SEND_ABORT_STEPS: u64 = 7;
+/// An accepted socket leaving SYN_RCVD: its ACCEPT is posted in S_ACPT, after one S_FIN and
+/// before another.
+pub const ACCEPT_POST: u64 = 1;
+
+/// toe_tx's walk over the `n` posts an ACK completed (S_SA7 while `pw_busy`): the first
+/// post's read, two cycles per post, the stop, and the step out.
+pub fn post_walk(n: u64) -> u64 {
+    2 * n + 3
+}
+
 /// S_EST1, the right trim and the in-order / ahead decision: part of [`ENGINE_FRAME`]. A
 /// segment that starts at RCV_NXT, fits the window, carries data or FIN and finds the
 /// reassembly list empty goes from S_EST0 straight to S_INORD, one cycle sooner.

@@ -76,6 +76,9 @@ pub struct CosimOpts {
     pub dump: Option<DumpOpts>,
     /// The RTL's waveform of case 0 (the only case traced).
     pub trace: Option<Waves>,
+    /// Write every step's cycles on both sides here as CSV ([`write_steps_csv`]): which
+    /// steps the model's timing misses, for the step error figures.
+    pub steps_csv: Option<PathBuf>,
     /// Test hook: change one of side A's (the model's) transactions before it is compared,
     /// to provoke a mismatch without changing either backend.
     pub perturb: Option<Perturb>,
@@ -90,6 +93,7 @@ impl Default for CosimOpts {
             width: 64,
             dump: None,
             trace: None,
+            steps_csv: None,
             perturb: None,
         }
     }
@@ -225,6 +229,8 @@ pub struct CaseResult {
     pub step_cycles: Vec<[u64; 2]>,
     /// The kind of each step executed ([`Step::kind`]).
     pub step_kinds: Vec<String>,
+    /// The description of each step executed ([`Step::describe`]).
+    pub step_descs: Vec<String>,
     /// The first divergence, if any.
     pub mismatch: Option<Mismatch>,
     /// `CNT_FREE_BUFLETS` of both sides after the final deletes (0 when the case stopped early).
@@ -355,6 +361,48 @@ pub enum CosimError {
     /// A dump of a mismatching case could not be written.
     #[error("--dump {path}: {msg}")]
     Dump { path: String, msg: String },
+    /// The per-step CSV could not be written.
+    #[error("--steps-csv {path}: {msg}")]
+    StepsCsv { path: String, msg: String },
+}
+
+/// One timed step of a case, as [`write_steps_csv`] writes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRow {
+    /// The case's seed.
+    pub seed: u64,
+    /// The step's index in its case.
+    pub step: usize,
+    /// [`Step::kind`].
+    pub kind: String,
+    /// Model cycles, from the step's start to its last activity.
+    pub model_cycles: u64,
+    /// RTL cycles, the same way.
+    pub rtl_cycles: u64,
+    /// `(model - rtl) / rtl * 100` (empty when the RTL did nothing).
+    pub error_pct: Option<f64>,
+    /// [`Step::describe`].
+    pub description: String,
+}
+
+/// Writes `rows` to `path` as CSV with a header (the `csv` crate); a partly written file is
+/// removed.
+pub fn write_steps_csv(path: &std::path::Path, rows: &[StepRow]) -> Result<(), CosimError> {
+    let err = |msg: String| CosimError::StepsCsv {
+        path: path.display().to_string(),
+        msg,
+    };
+    let res = (|| -> Result<(), String> {
+        let mut w = csv::Writer::from_path(path).map_err(|e| e.to_string())?;
+        for r in rows {
+            w.serialize(r).map_err(|e| e.to_string())?;
+        }
+        w.flush().map_err(|e| e.to_string())
+    })();
+    res.map_err(|m| {
+        let _ = std::fs::remove_file(path);
+        err(m)
+    })
 }
 
 /// Run `opts.cases` generated cases (seeds `opts.seed + k`) on the model and the RTL.
@@ -388,6 +436,7 @@ pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
         dumped: None,
     };
     let (mut step_errs, mut case_errs) = (Vec::new(), Vec::new());
+    let mut step_rows: Vec<StepRow> = Vec::new();
     let mut by_kind: std::collections::BTreeMap<String, (Vec<f64>, i64)> = Default::default();
     for k in 0..opts.cases {
         let seed = opts.seed.wrapping_add(k as u64);
@@ -408,6 +457,25 @@ pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
         }
         rep.model_cycles += r.cycles[0];
         rep.rtl_cycles += r.cycles[1];
+        if opts.steps_csv.is_some() {
+            for (i, ((&[m, t], kind), desc)) in r
+                .step_cycles
+                .iter()
+                .zip(&r.step_kinds)
+                .zip(&r.step_descs)
+                .enumerate()
+            {
+                step_rows.push(StepRow {
+                    seed,
+                    step: i,
+                    kind: kind.clone(),
+                    model_cycles: m,
+                    rtl_cycles: t,
+                    error_pct: (t > 0).then(|| pct(m, t)),
+                    description: desc.clone(),
+                });
+            }
+        }
         for (&[m, t], kind) in r.step_cycles.iter().zip(&r.step_kinds) {
             if t > 0 {
                 step_errs.push(pct(m, t).abs());
@@ -444,6 +512,9 @@ pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
             cycle_error_pct: r.cycle_error_pct(),
             mismatch: r.mismatch.is_some(),
         });
+    }
+    if let Some(p) = &opts.steps_csv {
+        write_steps_csv(p, &step_rows)?;
     }
     rep.cycle_error_pct = pct(rep.model_cycles, rep.rtl_cycles);
     rep.steps_timed = step_errs.len() as u64;

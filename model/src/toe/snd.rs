@@ -285,6 +285,26 @@ pub(super) fn check_post(
     })
 }
 
+/// What an acceptable ACK completed on the send side ([`ModelDevice::snd_ack`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct AckDone {
+    /// Posts wholly acknowledged (one TX_DONE for all of them).
+    pub count: u32,
+    /// Their bytes.
+    pub bytes: u64,
+    /// The last one's tag.
+    pub tag: u32,
+    /// The SOCK_CLOSE whose FIN this ACK acknowledged.
+    pub close_tag: Option<u32>,
+}
+
+impl AckDone {
+    /// The ACK completed a post or a close (rtl/toe_engine.v: `pw_need || close_due`).
+    pub fn any(&self) -> bool {
+        self.count > 0 || self.close_tag.is_some()
+    }
+}
+
 impl ModelDevice {
     /// Queue an accepted post on socket `s` and put the socket on the send list if it can send.
     pub(super) fn snd_post(&mut self, s: u16, mut p: Post) {
@@ -461,21 +481,21 @@ impl ModelDevice {
     /// The acknowledgment fields of an acceptable segment of socket `s` (SEQ `seq`, ACK
     /// `ack`, WINDOW `window`): SND.UNA, completions, RTT, congestion window, peer window. An
     /// ACK of data never sent was dropped before (`Snd::acks_unsent`).
-    /// Returns true when the ACK completed posts or a close (the send side's slow steps,
-    /// rtl/toe_engine.v S_SA6..S_SA9).
-    pub(super) fn snd_ack(&mut self, s: u16, p: &Parsed, t: u64) -> bool {
+    /// Returns what the ACK completed (the send side's slow steps, rtl/toe_engine.v
+    /// S_SA6..S_SA9); [`ModelDevice::snd_ack_done`] posts its completions.
+    pub(super) fn snd_ack(&mut self, s: u16, p: &Parsed) -> AckDone {
         let (seq, ack, window) = (p.seq, p.ack, p.window);
         let policy = self.regs.tx_policy;
         let sock = &mut self.toe.socks[s as usize];
         let iss1 = sock.d.iss.wrapping_add(1);
         let snd = &mut sock.snd;
         if !snd.open {
-            return false;
+            return AckDone::default();
         }
         let una_seq = iss1.wrapping_add(snd.una as u32);
         let d = rel(ack, una_seq);
         if d > 0 && snd.una + d as u64 > snd.max {
-            return false;
+            return AckDone::default();
         }
         let new_wnd = u64::from(window) << snd.wscale;
         if snd.persist {
@@ -578,32 +598,47 @@ impl ModelDevice {
             None
         };
         self.toe.posts_in_use -= count;
-        let completed = count > 0 || close_tag.is_some();
         if count > 0 {
             self.regs.count(reg::CNT_TX_DONE, u64::from(count));
-            self.post_cpl(
-                t,
-                Cpl {
-                    kind: CplKind::TxDone,
-                    status: Status::Ok,
-                    sock_ref: s,
-                    tag,
-                    ref_num: count,
-                    bytes: bytes.min(u64::from(u32::MAX)) as u32,
-                    opcode: Opcode::TxPost.code(),
-                    ..Cpl::default()
-                },
-            );
         }
-        if let Some(tag) = close_tag {
+        if close_tag.is_some() {
             let sock = &mut self.toe.socks[s as usize];
             sock.state = (match sock.state as u64 {
                 sock_state::FIN_WAIT_1 => sock_state::FIN_WAIT_2,
                 sock_state::CLOSING => sock_state::TIME_WAIT,
                 _ => sock_state::CLOSED, // LAST_ACK
             }) as u8;
+        }
+        self.snd_wake(s);
+        AckDone {
+            count,
+            bytes,
+            tag,
+            close_tag,
+        }
+    }
+
+    /// Posts the completions of an ACK's [`AckDone`]: its TX_DONE at `t_posts` (the post
+    /// walk's end, S_SA7), the SOCK_CLOSE at `t_close` (S_SA8).
+    pub(super) fn snd_ack_done(&mut self, s: u16, done: &AckDone, t_posts: u64, t_close: u64) {
+        if done.count > 0 {
             self.post_cpl(
-                t,
+                t_posts,
+                Cpl {
+                    kind: CplKind::TxDone,
+                    status: Status::Ok,
+                    sock_ref: s,
+                    tag: done.tag,
+                    ref_num: done.count,
+                    bytes: done.bytes.min(u64::from(u32::MAX)) as u32,
+                    opcode: Opcode::TxPost.code(),
+                    ..Cpl::default()
+                },
+            );
+        }
+        if let Some(tag) = done.close_tag {
+            self.post_cpl(
+                t_close,
                 Cpl {
                     kind: CplKind::CmdDone,
                     status: Status::Ok,
@@ -614,8 +649,6 @@ impl ModelDevice {
                 },
             );
         }
-        self.snd_wake(s);
-        completed
     }
 
     /// OP_SOCK_CLOSE on socket `s`: our FIN is queued after the last post (ESTAB goes to

@@ -592,53 +592,98 @@ impl ModelDevice {
             Fate::Drop(r) => self.drop_frame(m.chain, r),
         }
         // The send side: the handshake's end opens it; an acceptable segment's ACK moves it.
-        if (was == sock_state::SYN_RCVD || was == sock_state::SYN_SENT)
-            && (peer_open(now_state as u8) || peer_done(now_state as u8))
-        {
+        let st_open = peer_open(now_state as u8) || peer_done(now_state as u8);
+        if (was == sock_state::SYN_RCVD || was == sock_state::SYN_SENT) && st_open {
             let rto = self.regs.tx_policy.rto_init;
             self.toe.socks[s as usize].snd.on_established(rto);
             self.snd_wake(s);
         }
+        // The end of the receive rules: S_SA0, the send side's first step, ends here.
+        let t = base + out.steps * costs::LIST_STEP;
+        let t_sa0 = if out.est_skip { t - costs::EST_STEP } else { t };
+        // The send side's steps after S_SA0 (rtl/toe_engine.v sa_slow, sa_ack, S_SA1..S_SA9).
+        let sa_syn = (was == sock_state::LISTEN && now_state == sock_state::SYN_RCVD)
+            || (was == sock_state::SYN_SENT && st_open);
+        let sa_est = (was == sock_state::SYN_RCVD || was == sock_state::SYN_SENT) && st_open;
+        let sa_stop = was == sock_state::SYN_RCVD && now_state == sock_state::LISTEN;
+        let sa_abort = now_state == sock_state::CLOSED && was != sock_state::CLOSED;
+        let mut sa_conn = false;
         if was == sock_state::SYN_SENT && now_state != sock_state::SYN_SENT {
-            let st = if peer_open(now_state as u8) || peer_done(now_state as u8) {
+            let st = if st_open {
                 buflet_spec::Status::Ok
             } else {
                 buflet_spec::Status::Reset
             };
             if let Some(tag) = self.toe.socks[s as usize].snd.take_connect() {
-                self.connect_done(s, tag, st, base);
+                sa_conn = true;
+                // posted in S_SA3
+                self.connect_done(s, tag, st, t_sa0 + costs::SEND_SLOW_CONNECT);
             }
         }
+        let sa_slow = sa_syn || sa_est || sa_stop || sa_conn || sa_abort;
+        // The ACCEPT of an accepted socket that leaves SYN_RCVD with this frame, posted after
+        // the frame's ACK (S_FIN, S_ACPT).
+        let acc_leave = self.toe.socks[s as usize].half_open
+            && was == sock_state::SYN_RCVD
+            && now_state != sock_state::SYN_RCVD;
         // The peer's RST closed the connection: the send side stops and gives back what the
-        // host handed it (RESET); an accepted socket's half-open connection died (ACCEPT RESET).
-        if now_state == sock_state::CLOSED && was != sock_state::CLOSED {
+        // host handed it (RESET).
+        if sa_abort {
             self.snd_abort(s, buflet_spec::Status::Reset, false);
-            self.leave_half_open(s, Some(buflet_spec::Status::Reset), base);
         }
-        let completed = acceptable
-            && has(tcp_flag::ACK)
-            && !has(tcp_flag::RST)
-            && (peer_open(now_state as u8) || peer_done(now_state as u8))
-            && self.snd_ack(s, &p, base);
+        let sa_ack = acceptable && has(tcp_flag::ACK) && !has(tcp_flag::RST) && st_open;
+        let done = if sa_ack {
+            self.snd_ack(s, &p)
+        } else {
+            super::snd::AckDone::default()
+        };
+        let t = if !sa_slow && !done.any() {
+            t_sa0
+        } else {
+            let t = t_sa0 + if sa_slow { costs::SEND_SLOW_STEPS } else { 0 };
+            let t = if sa_abort {
+                t + costs::SEND_ABORT_STEPS
+            } else {
+                t
+            };
+            let t = if sa_ack {
+                // S_SA6, the post walk (S_SA7) when posts completed, S_SA8
+                let t_posts = t
+                    + 1
+                    + if done.count > 0 {
+                        costs::post_walk(u64::from(done.count))
+                    } else {
+                        0
+                    };
+                self.snd_ack_done(s, &done, t_posts, t_posts + 1);
+                t_posts + 1
+            } else {
+                t
+            };
+            t + 1 // S_SA9
+        };
         if out.accepted {
             self.regs.count(reg::CNT_RX_ACCEPTED, 1);
         }
         if out.ooo_held {
             self.regs.count(reg::CNT_OOO_HELD, 1);
         }
-        let t = base + out.steps * costs::LIST_STEP;
-        let t = if out.est_skip { t - costs::EST_STEP } else { t };
+        let simple = !sa_slow && !done.any();
         let t = match out.tx {
             Some(cmd) => self.tx.push(&self.cfg, t, &cmd) + costs::FRAME_ACK,
-            // kept, no state change (no handshake, close or ACCEPT step), no post or close
-            // completed: the frame ends in S_SA0
-            None if out.fate == Fate::Kept && was == now_state && !completed => t - costs::FIN_STEP,
+            // kept, the send side's one-step common case, no ACCEPT: the frame ends in S_SA0
+            None if out.fate == Fate::Kept && simple && !acc_leave => t - costs::FIN_STEP,
             None => t,
         };
-        // The ACK that completed an accepted socket's handshake: its ACCEPT OK, after the
-        // frame's ACK was queued.
-        if was == sock_state::SYN_RCVD && now_state != sock_state::SYN_RCVD {
-            self.leave_half_open(s, Some(buflet_spec::Status::Ok), t);
+        // The ACCEPT (OK, or RESET after the peer's RST), posted in S_ACPT between two S_FIN.
+        if acc_leave {
+            let st = if now_state == sock_state::CLOSED {
+                buflet_spec::Status::Reset
+            } else {
+                buflet_spec::Status::Ok
+            };
+            self.leave_half_open(s, Some(st), t + costs::ACCEPT_POST);
+            return t + costs::ACCEPT_POST + 1;
         }
         t
     }

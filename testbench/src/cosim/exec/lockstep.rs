@@ -83,6 +83,7 @@ pub fn run_lockstep_with(
         cycles: [0, 0],
         step_cycles: Vec::new(),
         step_kinds: Vec::new(),
+        step_descs: Vec::new(),
         mismatch: None,
         free_buflets_end: [0, 0],
         num_buflets,
@@ -164,6 +165,7 @@ pub fn run_lockstep_with(
         } else {
             format!("A: {desc_a} / B: {}", step_b.describe())
         };
+        res.step_descs.push(desc.clone());
         let before = res.compared;
         if let Some(d) = compare::compare(&oa, &ob, &mut res.compared) {
             // the first slot that differs: the transaction `compare` stopped at, after the

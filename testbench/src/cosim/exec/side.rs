@@ -285,7 +285,7 @@ impl Side {
             for x in &w {
                 if self.trace {
                     eprintln!(
-                        "[{} step {step} +{}] write {:#x} +{}",
+                        "[{} step {step} +{} @{now}] write {:#x} +{}",
                         self.name,
                         now - start,
                         x.addr,
@@ -342,7 +342,7 @@ impl Side {
             if !d.is_empty() {
                 if self.trace {
                     eprintln!(
-                        "[{} step {step} +{}] disk write x{}",
+                        "[{} step {step} +{} @{now}] disk write x{}",
                         self.name,
                         now - start,
                         d.len()
@@ -355,7 +355,7 @@ impl Side {
             while let Some(f) = self.b.wire.recv() {
                 if self.trace {
                     eprintln!(
-                        "[{} step {step} +{}] tx {} B",
+                        "[{} step {step} +{} @{now}] tx {} B",
                         self.name,
                         now - start,
                         f.len()
@@ -369,7 +369,7 @@ impl Side {
             if p != pending {
                 if self.trace {
                     eprintln!(
-                        "[{} step {step} +{}] rx pending {p}",
+                        "[{} step {step} +{} @{now}] rx pending {p}",
                         self.name,
                         now - start
                     );
