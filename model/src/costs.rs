@@ -74,6 +74,9 @@ pub const ENGINE_RETURN: u64 = 3;
 /// a segment chain freed by SOCK_DEL. rtl/toe_engine.v walks one element per cycle (registered
 /// header/NEXT_SEG reads); raise this if the RTL's steps get slower.
 pub const LIST_STEP: u64 = 1;
+/// An insertion into the reassembly list: the cycle S_EST1 hands the walk its first element,
+/// beyond the walk's reads and the links (model/src/toe/tcp_rx.rs `established`).
+pub const INS_STEPS: u64 = 1;
 /// toe_engine per head of a `BUF_RELEASE` (docs/p2p.md): the held-bitmap read and the chain's
 /// free operation (head, tail, count) on the pool's free port. A hold record itself costs like
 /// an 8-byte payload chunk ([`ENGINE_DELIVERY`], the page lookup, one 8-byte DMA write).

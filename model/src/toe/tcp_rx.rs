@@ -405,7 +405,11 @@ fn established(
         i += 1;
     }
     let mut visited = (i + 1).min(n) as u64;
-    if i < n && start(&sock.ooo[i]) <= off {
+    // rtl/toe_engine.v S_INS reads one element per cycle: the `i` it passes, then the one it
+    // stops at (or the list's end)
+    let ins_walk = i as u64 + 1;
+    let ovl = i < n && start(&sock.ooo[i]) <= off;
+    if ovl {
         let c = &sock.ooo[i];
         let d = start(c) + c.data_len as i64 - off;
         if d >= len {
@@ -423,16 +427,19 @@ fn established(
             visited += 1;
         }
     }
-    out.steps += visited;
     if i < n && start(&sock.ooo[i]) < off + len {
         len = start(&sock.ooo[i]) - off;
         flags &= !(tcp_flag::FIN | tcp_flag::PSH);
     }
     if len == 0 {
+        out.steps += visited;
         out.fate = Fate::Drop(drop::DUPLICATE);
         out.tx = Some(sock.ack(cfg, free));
         return out;
     }
+    // The walk, S_INS_B after a head cut, the link (S_INS_L) and, behind an element, its
+    // predecessor's link (S_INS_L2), and the step into the walk (costs::INS_STEPS).
+    out.steps += ins_walk + u64::from(ovl) + 1 + u64::from(i > 0) + costs::INS_STEPS;
     sock.ooo.insert(
         i,
         Seg {
@@ -443,7 +450,6 @@ fn established(
             flags,
         },
     );
-    out.steps += 1;
     out.ooo_held = true;
     out.tx = Some(sock.ack(cfg, free));
     out
