@@ -50,6 +50,9 @@ pub const LOOKUP_FLAT: u64 = 2;
 /// S_IDLE hashes the record at the FIFO's head), so it is not charged; a parser drop, an ARP
 /// request or a frame for the anonymous path still is.
 pub const META_STEP: u64 = 1;
+/// An ARP request for NIC_IP, from the pick to its reply's command queued (rtl/toe_engine.v
+/// S_IDLE, S_META, S_TX1): no lookup and no TCP rules, so not [`ENGINE_FRAME`].
+pub const ARP_STEPS: u64 = 3;
 /// Making an accepted socket (rtl/toe_engine.v S_ACC0, S_ACC1): the pool head read, the
 /// descriptor and context written from the template, the chain and active-list heads written.
 /// The listen slots' compare itself costs nothing: it is combinational, in the cycle the

@@ -337,7 +337,7 @@ impl ModelDevice {
             if reason == drop::NOT_IPV4 {
                 let nic_ip = self.regs.nic_ip;
                 if p.arp_req && nic_ip != 0 && p.dst_ip == nic_ip {
-                    return self.arp_answer(&p, m.chain, base);
+                    return self.arp_answer(&p, m.chain, self.now + costs::ARP_STEPS);
                 }
             }
             if reason == drop::NOT_IPV4 || reason == drop::NO_SOCKET {
