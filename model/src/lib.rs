@@ -277,6 +277,9 @@ pub struct ModelDevice {
     /// When tx_data has passed its current data command on (its payload read): it takes the
     /// next one then (docs/tcp-transmit.md, the send step).
     txd_free: u64,
+    /// tx_data's one-entry page cache (rtl/tx_data.v): (DEVMEM, page list HMD, page) and the
+    /// list entry read for it; forgotten when posts complete or are given back.
+    txd_page: Option<((bool, u64, u64), [u8; 8])>,
     wr_free: WritePort,
     /// toe_mover's command slots (`mover_write`).
     mover: Mover,
@@ -362,6 +365,7 @@ impl ModelDevice {
             cpl_free: 0,
             rd_free: ReadPort::default(),
             txd_free: 0,
+            txd_page: None,
             win: Window::default(),
             wr_free: WritePort::default(),
             mover: Mover::default(),

@@ -376,16 +376,28 @@ impl ModelDevice {
             let n = (p.unit - at % p.unit)
                 .min(len - done)
                 .min(p.off + p.len - o);
-            let mut ent = [0u8; 8];
-            let (ok1, t1) = dma_read(
-                &self.cfg,
-                &mut self.rd_free,
-                env,
-                Agent::NicDma,
-                t,
-                p.hmd_addr + 8 * page,
-                &mut ent,
-            );
+            // The page list entry, unless tx_data's page cache holds it (a failed read is
+            // not cached).
+            let key = (p.dev, p.hmd_addr, page);
+            let (ent, ok1, t1) = match self.txd_page {
+                Some((k, e)) if k == key => (e, true, t),
+                _ => {
+                    let mut ent = [0u8; 8];
+                    let (ok1, t1) = dma_read(
+                        &self.cfg,
+                        &mut self.rd_free,
+                        env,
+                        Agent::NicDma,
+                        t,
+                        p.hmd_addr + 8 * page,
+                        &mut ent,
+                    );
+                    if ok1 {
+                        self.txd_page = Some((key, ent));
+                    }
+                    (ent, ok1, t1)
+                }
+            };
             let dst = &mut payload[done as usize..(done + n) as usize];
             let (ok2, t2) = if p.dev {
                 // A host buflet's bytes, from buflet memory (no host access); an entry that
@@ -600,6 +612,9 @@ impl ModelDevice {
         self.toe.posts_in_use -= count;
         if count > 0 {
             self.regs.count(reg::CNT_TX_DONE, u64::from(count));
+            // the post walk starts: tx_data forgets its cached page (the host may rewrite
+            // the completed posts' page lists)
+            self.txd_page = None;
         }
         if close_tag.is_some() {
             let sock = &mut self.toe.socks[s as usize];
@@ -675,6 +690,8 @@ impl ModelDevice {
     /// Give every post of socket `s` back with status `st` in one TX_DONE (`BYTES` = the
     /// bytes of them acknowledged). Returns the done time.
     pub(super) fn snd_return_posts(&mut self, s: u16, st: Status, t: u64) -> u64 {
+        // the abort sequence's post walk (S_AB1) makes tx_data forget its cached page
+        self.txd_page = None;
         let snd = &mut self.toe.socks[s as usize].snd;
         if snd.posts.is_empty() {
             return t;
