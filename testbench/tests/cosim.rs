@@ -270,6 +270,77 @@ fn seed_4_agrees_at_512_bits() {
     assert_eq!(r.free_buflets_end, [r.num_buflets; 2]);
 }
 
+/// `--steps-csv`: one row per step of every case, whose cycles add up to the report's sums
+/// and whose errors give its quantiles; a file that cannot be written is a clear error and
+/// leaves nothing behind.
+#[test]
+fn the_steps_csv_holds_every_step_and_adds_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("steps.csv");
+    let rep = cosim::run(&CosimOpts {
+        seed: 4,
+        cases: 2,
+        width: 64,
+        steps_csv: Some(path.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(rep.mismatches, 0);
+    let mut rd = csv::Reader::from_path(&path).unwrap();
+    assert_eq!(
+        rd.headers().unwrap(),
+        vec![
+            "seed",
+            "step",
+            "kind",
+            "model_cycles",
+            "rtl_cycles",
+            "error_pct",
+            "description"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = rd.records().map(Result::unwrap).collect();
+    let steps: usize = rep.cases_detail.iter().map(|c| c.steps).sum();
+    assert_eq!(rows.len(), steps);
+    let sum = |col: usize| -> u64 { rows.iter().map(|r| r[col].parse::<u64>().unwrap()).sum() };
+    assert_eq!(sum(3), rep.model_cycles);
+    assert_eq!(sum(4), rep.rtl_cycles);
+    // the steps of each case in order, each described and of the kind its description names
+    for c in &rep.cases_detail {
+        let idx: Vec<usize> = rows
+            .iter()
+            .filter(|r| r[0].parse::<u64>().unwrap() == c.seed)
+            .map(|r| r[1].parse().unwrap())
+            .collect();
+        assert_eq!(idx, (0..c.steps).collect::<Vec<_>>());
+    }
+    for r in &rows {
+        assert_eq!(&r[2], Step::kind_of(&r[6]).as_str());
+    }
+    let mut errs: Vec<f64> = rows
+        .iter()
+        .filter(|r| !r[5].is_empty())
+        .map(|r| r[5].parse::<f64>().unwrap().abs())
+        .collect();
+    assert_eq!(errs.len() as u64, rep.steps_timed);
+    assert_eq!(cosim::quantile(&mut errs, 0.95), rep.step_error_pct_p95);
+
+    let bad = dir.path().join("no-such-dir").join("steps.csv");
+    let e = cosim::run(&CosimOpts {
+        seed: 4,
+        cases: 1,
+        width: 64,
+        steps_csv: Some(bad.clone()),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert!(
+        e.to_string().starts_with("--steps-csv ") && !e.to_string().contains('\n'),
+        "{e}"
+    );
+    assert!(!bad.exists());
+}
+
 /// The generator makes what it claims to: over seeds 1..=20 of the default mix, the steps
 /// include UDP sockets, datagrams broken in each way, timeouts on named buffers, anonymous
 /// buffer posts (valid and refused), the responder's address, ARP requests, timer kicks and
