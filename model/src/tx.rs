@@ -116,8 +116,10 @@ pub fn frame_with(c: &TxCmd, payload: &[u8]) -> Vec<u8> {
 
 /// tx_builder and the command FIFO in front of it: [`costs::TX_CMD_FIFO_DEPTH`] entries, then
 /// a three-register pipeline (command, checksums, frame) that emits frames back to back, one
-/// word per cycle. Since the timing depends only on the commands (the MAC never back-pressures
-/// the transmit side), each frame's last-word cycle is fixed when its command is queued.
+/// word per cycle, as fast as the wire takes them: the MAC takes a frame's words back to back
+/// and its next frame no sooner than `DeviceConfig::wire_cycles` after this one's first word
+/// (as the RTL's harness does). Since the timing depends only on the commands, each frame's
+/// last-word cycle is fixed when its command is queued.
 #[derive(Debug, Default)]
 pub(crate) struct TxBuilder {
     /// Cycles at which the last commands left the FIFO (at most the FIFO depth of them).
@@ -128,6 +130,8 @@ pub(crate) struct TxBuilder {
     c2_go: u64,
     /// Cycle of the last frame's last word.
     last_word: u64,
+    /// First cycle the MAC takes the next frame's first word (the wire's pacing).
+    wire_free: u64,
     /// Frames being built: (cycle of the last word, bytes).
     pub building: VecDeque<(u64, Vec<u8>)>,
 }
@@ -167,8 +171,12 @@ impl TxBuilder {
         // next one is free (or frees up in the same cycle).
         let leave = (accept + 1).max(self.c1_go).max(ready);
         let c1_go = (leave + 1).max(self.c2_go);
-        let c2_go = (c1_go + costs::TX_CSUM_CYCLES).max(self.last_word);
+        // the frame register holds the frame until the MAC takes its first word
+        let c2_go = (c1_go + costs::TX_CSUM_CYCLES)
+            .max(self.last_word)
+            .max(self.wire_free.saturating_sub(1));
         let last_word = c2_go + costs::words(cfg, frame.len());
+        self.wire_free = c2_go + 1 + cfg.wire_cycles(frame.len());
         self.leaves.push_back(leave);
         if self.leaves.len() > depth {
             self.leaves.pop_front();
@@ -194,7 +202,11 @@ mod tests {
 
     #[test]
     fn fifo_full_stalls_the_producer_and_keeps_order() {
-        let cfg = DeviceConfig::with_width(64);
+        // a wire that takes whatever the builder makes (1,000 Gbit/s)
+        let cfg = DeviceConfig {
+            line_gbps: 1000.0,
+            ..DeviceConfig::with_width(64)
+        };
         let mut b = TxBuilder::default();
         let cmd = |i: u32| TxCmd {
             seq: i,
@@ -221,6 +233,29 @@ mod tests {
         b.push(&cfg, 200, &cmd(1));
         let done: Vec<u64> = b.building.iter().map(|f| f.0).collect();
         assert_eq!(done, vec![110, 210]);
+    }
+
+    /// The wire paces the frames: the next frame's first word waits until the wire is free
+    /// (`wire_cycles` after this frame's first word), and its words then follow back to back.
+    #[test]
+    fn the_wire_paces_back_to_back_frames() {
+        let cfg = DeviceConfig::with_width(64); // 10 Gbit/s at 250 MHz: 5 bytes per cycle
+        let gap = cfg.wire_cycles(54); // (60 + 4 + 20) / 5, rounded up: 17
+        assert_eq!(gap, 17);
+        let mut b = TxBuilder::default();
+        let cmd = TxCmd {
+            flags: TcpFlags::ACK,
+            ..TxCmd::default()
+        };
+        for _ in 0..4 {
+            b.push(&cfg, 0, &cmd);
+        }
+        // the first frame's words are cycles 4..=10, then one frame every 17 cycles
+        let done: Vec<u64> = b.building.iter().map(|f| f.0).collect();
+        assert_eq!(done, vec![10, 27, 44, 61]);
+        // a frame queued after the wire went idle is not delayed
+        b.push(&cfg, 200, &cmd);
+        assert_eq!(b.building.back().unwrap().0, 210);
     }
 
     /// A data segment (odd payload length, so the checksum pads a byte) as an independent
