@@ -76,27 +76,26 @@ fn be32(f: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([f[at], f[at + 1], f[at + 2], f[at + 3]])
 }
 
-/// Ones'-complement sum of big-endian 16-bit words (an odd last byte is the high byte), unfolded.
+/// Ones'-complement sum of big-endian 16-bit words (an odd last byte is the high byte), as a
+/// value congruent to it modulo 0xFFFF (all [`fold`] keeps).
 fn sum16(data: &[u8]) -> u64 {
-    // Eight bytes at a time: a big-endian 32-bit word is congruent to the sum of its two
-    // 16-bit halves modulo 0xFFFF (2^16 = 1), which is all [`fold`] keeps.
-    let mut it = data.chunks_exact(8);
+    // RFC 1071 2(B): the sum does not depend on byte order, so the words are added as
+    // little-endian 32-bit words (each congruent to the sum of its two 16-bit halves, as
+    // 2^16 = 1 modulo 0xFFFF; no byte swap per word, which lets the loop vectorize) and the
+    // folded result is byte-swapped once. An odd last byte is then the low byte.
+    let mut it = data.chunks_exact(4);
     let mut s: u64 = it
         .by_ref()
-        .map(|w| {
-            let v = u64::from_be_bytes(w.try_into().expect("8 bytes"));
-            (v >> 32) + (v & 0xFFFF_FFFF)
-        })
+        .map(|w| u64::from(u32::from_le_bytes([w[0], w[1], w[2], w[3]])))
         .sum();
-    let mut rest = it.remainder().chunks_exact(2);
-    s += rest
-        .by_ref()
-        .map(|w| u16::from_be_bytes([w[0], w[1]]) as u64)
-        .sum::<u64>();
-    if let [last] = rest.remainder() {
-        s += (*last as u64) << 8;
+    let rest = it.remainder();
+    if rest.len() >= 2 {
+        s += u64::from(u16::from_le_bytes([rest[0], rest[1]]));
     }
-    s
+    if rest.len() % 2 == 1 {
+        s += u64::from(rest[rest.len() - 1]);
+    }
+    u64::from(fold(s).swap_bytes())
 }
 
 fn fold(mut s: u64) -> u16 {
