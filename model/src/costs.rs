@@ -144,16 +144,23 @@ pub fn mover_walk(off: u64, buflet_bytes: u64) -> u64 {
         0
     }
 }
-/// toe_engine taking a timer tick: the active list head read.
-pub const TIMER_TICK: u64 = 2;
-/// Timer sweep, per socket visited: its `sock_ctx` read (ACT_NEXT, NB_HEAD) and the head NB's
-/// TIMEOUT/TICKS_LEFT read.
-pub const TIMER_VISIT: u64 = 2;
+/// toe_engine taking a timer tick: the pick (S_IDLE), which goes straight to the active
+/// list's first socket.
+pub const TIMER_TICK: u64 = 1;
+/// Timer sweep, per socket visited: its descriptor and context read and its send timers
+/// (rtl/toe_engine.v S_TKS0, S_TKS1); a window update or delayed ACK is queued after them.
+pub const TIMER_SEND_STEPS: u64 = 2;
+/// Timer sweep, per socket visited: the context's ACT_NEXT and NB_HEAD (S_TK1).
+pub const TIMER_VISIT: u64 = 1;
 /// Timer sweep, a window update queued: the tx push's window cycle, its queueing and the
 /// context write-back (toe_engine S_TXW, S_TXG, S_TKS2).
 pub const WINDOW_UPDATE: u64 = 3;
-/// Timer sweep, per head NB counted down: the TICKS_LEFT write-back (a return costs
-/// [`ENGINE_RETURN`] more).
+/// Timer sweep, a window update or delayed ACK: from the end of S_TKS1 to the command entering
+/// tx_builder's FIFO (S_TXW, where the window settles on the context; S_TXG, the handshake;
+/// the FIFO's write).
+pub const TICK_PUSH: u64 = 3;
+/// Timer sweep, per socket with a head NB: its TIMEOUT/TICKS_LEFT read and write-back (S_TK2),
+/// whether or not it has a timeout (a return costs [`ENGINE_RETURN`] more).
 pub const TIMER_COUNT: u64 = 1;
 
 /// Entries of toe_engine's tx command FIFO in front of tx_builder (the engine stalls while it

@@ -19,7 +19,8 @@ impl ModelDevice {
         while let Some(s) = next {
             // The sweep never unlinks a socket: the link read now is the one the RTL follows.
             next = self.toe.socks[s as usize].act_next;
-            t += costs::TIMER_VISIT;
+            // S_TKS0, S_TKS1: the socket read, its send timers
+            t += costs::TIMER_SEND_STEPS;
             // The send side's timers (docs/tcp-transmit.md; the RTL will sweep only the
             // transmit-active sockets).
             let was = self.toe.socks[s as usize].state;
@@ -30,25 +31,28 @@ impl ModelDevice {
             if sock.state == was {
                 if let Some(cmd) = sock.window_update(&self.cfg, free) {
                     self.regs.count(reg::CNT_TX_WND_UPDATES, 1);
-                    self.tx.push(&self.cfg, t, &cmd);
+                    self.tx.push(&self.cfg, t + costs::TICK_PUSH, &cmd);
                     t += costs::WINDOW_UPDATE;
                 } else if let Some(cmd) = sock.delayed_ack(&self.cfg, free) {
                     // the same tx push as a window update's (toe_engine S_TKS1)
                     self.regs.count(reg::CNT_TX_DELAYED_ACKS, 1);
-                    self.tx.push(&self.cfg, t, &cmd);
+                    self.tx.push(&self.cfg, t + costs::TICK_PUSH, &cmd);
                     t += costs::WINDOW_UPDATE;
                 }
             }
+            // S_TK1: the context's head NB
+            t += costs::TIMER_VISIT;
             let Some(&rn) = self.toe.socks[s as usize].nbs.front() else {
                 continue;
             };
+            // S_TK2: the head NB read (and counted down when it has a timeout)
+            t += costs::TIMER_COUNT;
             let Some(nb) = self.toe.nbs[rn as usize].as_mut() else {
                 continue;
             };
             if nb.timeout == 0 {
                 continue;
             }
-            t += costs::TIMER_COUNT;
             nb.ticks_left = nb.ticks_left.saturating_sub(1);
             if nb.ticks_left != 0 {
                 continue;
