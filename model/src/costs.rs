@@ -80,10 +80,12 @@ pub const LIST_STEP: u64 = 1;
 /// An insertion into the reassembly list: the cycle S_EST1 hands the walk its first element,
 /// beyond the walk's reads and the links (model/src/toe/tcp_rx.rs `established`).
 pub const INS_STEPS: u64 = 1;
-/// toe_engine per head of a `BUF_RELEASE` (docs/p2p.md): the held-bitmap read and the chain's
-/// free operation (head, tail, count) on the pool's free port. A hold record itself costs like
-/// an 8-byte payload chunk ([`ENGINE_DELIVERY`], the page lookup, one 8-byte DMA write).
+/// toe_engine per head of a `BUF_RELEASE` (docs/p2p.md, rtl/toe_engine.v S_REL0): the
+/// held-bitmap read; a head not held ends the request. A hold record itself costs like an
+/// 8-byte payload chunk ([`ENGINE_DELIVERY`], the page lookup, one 8-byte DMA write).
 pub const RELEASE_STEP: u64 = 1;
+/// A held head's chain freed on the pool's free port (S_REL1, once the port is free).
+pub const RELEASE_FREE: u64 = 1;
 /// toe_engine handing a `tx_cmd` snapshot to the tx command FIFO (one handshake).
 pub const ENGINE_TX: u64 = 1;
 /// A TCP frame's send-side step after its receive rules (S_SA0: an ACK that completes no post

@@ -295,10 +295,13 @@ impl ModelDevice {
             let mut k = 0;
             while k < count {
                 let h = r.heads[k as usize];
+                // S_REL0: the head's held bit; a head not held ends the request
                 t += costs::RELEASE_STEP;
                 if !self.pool.release(h) {
                     break;
                 }
+                // S_REL1: its chain freed
+                t += costs::RELEASE_FREE;
                 self.regs.count(reg::CNT_BUF_RELEASED, 1);
                 k += 1;
             }
