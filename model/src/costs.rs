@@ -61,12 +61,16 @@ pub const ACCEPT_MAKE: u64 = 2;
 /// toe_engine per-request work (SOCK_ADD, NB_POST, NOP, unknown): table read-modify-write.
 pub const ENGINE_REQ: u64 = 4;
 /// SOCK_DEL's fixed steps beyond [`ENGINE_REQ`]: the wait for the mover (S_DEL0), the send
-/// side's abort sequence (S_DTX, S_AB0..S_AB6), the list dispatch (S_DEL_NB) and the unlinks'
-/// heads and end (S_DEL_UL, S_DEL_UL0, S_DEL_AL0, S_DEL_END). The hash chain's walk to the
-/// predecessor costs one more per socket before it; the active list's walk (S_DEL_AL1, one
-/// per active socket before it in the RTL) is not charged: the model keeps that list doubly
-/// linked so a delete never walks it.
-pub const DEL_STEPS: u64 = 10;
+/// side's abort sequence (S_DTX, S_AB0..S_AB6, with [`ABORT_WALK`]), the list dispatch
+/// (S_DEL_NB) and the unlinks' heads and end (S_DEL_UL, S_DEL_UL0, S_DEL_AL0, S_DEL_END): 14
+/// states and the walk. The hash chain's walk to the predecessor costs one more per socket
+/// before it, and so does the active list's (S_DEL_AL1): a delete costs O(active sockets) in
+/// the RTL.
+pub const DEL_STEPS: u64 = 14 + ABORT_WALK;
+/// The abort sequence's post walk over a list with no post left (S_AB1 starts it, S_AB2 waits
+/// while it reads the list's end and stops), beyond one cycle in each state (measured with
+/// cosim: every SOCK_DEL of a socket with nothing to give back was these cycles short).
+pub const ABORT_WALK: u64 = 3;
 /// toe_engine per-delivery-step overhead: segment/NB header reads, buflet RAM read latency.
 pub const ENGINE_DELIVERY: u64 = 4;
 /// toe_engine returning an NB (or retiring an empty FIN/RST segment) without moving data;
@@ -98,8 +102,8 @@ pub const SEND_SIDE_STEP: u64 = 1;
 pub const SEND_SLOW_STEPS: u64 = 5;
 /// When an active open's SOCK_ADD completion is posted, after S_SA0 (S_SA3).
 pub const SEND_SLOW_CONNECT: u64 = 3;
-/// The abort sequence the peer's RST runs from S_SA4 (S_AB0..S_AB6).
-pub const SEND_ABORT_STEPS: u64 = 7;
+/// The abort sequence the peer's RST runs from S_SA4 (S_AB0..S_AB6, and its post walk).
+pub const SEND_ABORT_STEPS: u64 = 7 + ABORT_WALK;
 /// An accepted socket leaving SYN_RCVD: its ACCEPT is posted in S_ACPT, after one S_FIN and
 /// before another.
 pub const ACCEPT_POST: u64 = 1;

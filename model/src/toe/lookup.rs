@@ -90,9 +90,10 @@ impl Toe {
     }
 
     /// Unlink socket `s` from its hash chain and from the active list (SOCK_DEL). The RTL
-    /// walks the chain to the predecessor (chains are short); the active list is doubly
-    /// linked here so a delete does not walk every socket in host time. Returns the chain
-    /// sockets visited before `s` (the RTL's S_DEL_UL1 cycles).
+    /// walks the chain to the predecessor, then the active list from its head to the
+    /// predecessor (S_DEL_UL1, S_DEL_AL1: one socket per cycle). Returns those cycles: the
+    /// chain sockets and the active sockets before `s` (the active list is doubly linked
+    /// here; its position is counted back along the predecessor links).
     pub(super) fn unlink(&mut self, s: u16) -> u64 {
         let b = self.bucket_of(&self.socks[s as usize].d.key);
         let next = self.socks[s as usize].next_sock;
@@ -115,6 +116,11 @@ impl Toe {
             let sock = &self.socks[s as usize];
             (sock.act_prev, sock.act_next)
         };
+        let mut p = prev;
+        while let Some(q) = p {
+            visited += 1;
+            p = self.socks[q as usize].act_prev;
+        }
         match prev {
             Some(p) => self.socks[p as usize].act_next = next,
             None => {
