@@ -102,6 +102,11 @@ pub const SEND_SIDE_STEP: u64 = 1;
 pub const SEND_SLOW_STEPS: u64 = 5;
 /// When an active open's SOCK_ADD completion is posted, after S_SA0 (S_SA3).
 pub const SEND_SLOW_CONNECT: u64 = 3;
+/// A send request's socket read and decision (rtl/toe_engine.v S_SR0, S_SR1) before a
+/// SOCK_CLOSE with ABORT starts the abort sequence.
+pub const SEND_REQ_STEPS: u64 = 2;
+/// The abort sequence queueing its RST (S_TXW, S_TXG from S_AB0).
+pub const ABORT_RST_PUSH: u64 = 2;
 /// The abort sequence the peer's RST runs from S_SA4 (S_AB0..S_AB6, and its post walk).
 pub const SEND_ABORT_STEPS: u64 = 7 + ABORT_WALK;
 /// An accepted socket leaving SYN_RCVD: its ACCEPT is posted in S_ACPT, after one S_FIN and

@@ -192,7 +192,14 @@ impl ModelDevice {
                     .contains(&st);
                     // This request's CMD_DONE follows the completions the abort posts (an
                     // accepted socket's ACCEPT RESET last).
-                    let t = self.snd_abort(sref as u16, Status::Reset, rst).max(done);
+                    // S_SR0, S_SR1, then the abort sequence (its RST queued on the way: S_TXW,
+                    // S_TXG)
+                    let seq = costs::SEND_REQ_STEPS
+                        + costs::SEND_ABORT_STEPS
+                        + if rst { costs::ABORT_RST_PUSH } else { 0 };
+                    let t = self
+                        .snd_abort(sref as u16, Status::Reset, rst)
+                        .max(done + seq);
                     self.leave_half_open(sref as u16, Some(Status::Reset), t);
                     self.post_cpl(t, crate::cmd_done(e, Status::Ok));
                     return t;
