@@ -113,10 +113,13 @@ pub const SEND_ABORT_STEPS: u64 = 7 + ABORT_WALK;
 /// before another.
 pub const ACCEPT_POST: u64 = 1;
 
+/// toe_tx's post walk, per post: its read, then its count and the next read.
+pub const POST_WALK_STEP: u64 = 2;
+
 /// toe_tx's walk over the `n` posts an ACK completed (S_SA7 while `pw_busy`): the first
 /// post's read, two cycles per post, the stop, and the step out.
 pub fn post_walk(n: u64) -> u64 {
-    2 * n + 3
+    POST_WALK_STEP * n + 3
 }
 
 /// S_EST1, the right trim and the in-order / ahead decision: part of [`ENGINE_FRAME`]. A

@@ -706,7 +706,8 @@ impl ModelDevice {
             .sum();
         snd.posts.clear();
         self.toe.posts_in_use -= count;
-        let t = t + costs::ENGINE_RETURN;
+        // the abort sequence's walk reads two cycles per post (S_AB2) before its TX_DONE
+        let t = t + costs::ENGINE_RETURN + costs::POST_WALK_STEP * u64::from(count);
         self.post_cpl(
             t,
             Cpl {
