@@ -96,9 +96,11 @@ pub const ENGINE_TX: u64 = 1;
 /// and no close passes in one cycle).
 pub const SEND_SIDE_STEP: u64 = 1;
 /// The send side's slow steps after S_SA0 (rtl/toe_engine.v S_SA1..S_SA5: the SYN's and the
-/// handshake's effects, an active open's SOCK_ADD completion, the peer's RST), taken when a
-/// frame changes the connection's state (`sa_slow`). S_SA9 follows them (one more cycle), and
-/// an ACK goes through S_SA6 and S_SA8 (one each) and the post walk on the way.
+/// handshake's effects, an active open's SOCK_ADD completion, the peer's RST), taken when
+/// `sa_slow` holds: a SYN that enters SYN_RCVD, the handshake's end (SYN_RCVD or SYN_SENT to
+/// an open state), SYN_RCVD back to LISTEN, an active open's end, or CLOSED by the frame.
+/// S_SA9 follows them (one more cycle), and an ACK goes through S_SA6 and S_SA8 (one each)
+/// and the post walk on the way.
 pub const SEND_SLOW_STEPS: u64 = 5;
 /// When an active open's SOCK_ADD completion is posted, after S_SA0 (S_SA3).
 pub const SEND_SLOW_CONNECT: u64 = 3;

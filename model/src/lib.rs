@@ -278,7 +278,8 @@ pub struct ModelDevice {
     /// next one then (docs/tcp-transmit.md, the send step).
     txd_free: u64,
     /// tx_data's one-entry page cache (rtl/tx_data.v): (DEVMEM, page list HMD, page) and the
-    /// list entry read for it; forgotten when posts complete or are given back.
+    /// list entry read for it; forgotten when posts complete or are given back, and on a
+    /// refused list read or DEVMEM entry.
     txd_page: Option<((bool, u64, u64), [u8; 8])>,
     wr_free: WritePort,
     /// toe_mover's command slots (`mover_write`).

@@ -323,7 +323,8 @@ mod tests {
     use etherparse::{PacketBuilder, SlicedPacket, TransportSlice};
     use rand::{Rng, SeedableRng};
 
-    /// The eight-bytes-at-a-time sum folds to the RFC 1071 sum of 16-bit words, at every
+    /// The sum over little-endian 32-bit words, byte-swapped after its fold, folds to the RFC
+    /// 1071 sum of big-endian 16-bit words, at every
     /// length and alignment of the tail.
     #[test]
     fn sum16_folds_as_the_word_sum() {

@@ -376,11 +376,17 @@ impl ModelDevice {
             let n = (p.unit - at % p.unit)
                 .min(len - done)
                 .min(p.off + p.len - o);
-            // The page list entry, unless tx_data's page cache holds it (a failed read is
-            // not cached).
+            // After a refused read tx_data skips the command's remaining runs (no more reads).
+            if !ok {
+                done += n;
+                continue;
+            }
+            // The page list entry, unless tx_data's page cache holds it (rtl/tx_data.v: a
+            // hit is used as it is; a failed read, or a DEVMEM entry that is not a host
+            // buflet's address, is a refused read and empties the cache).
             let key = (p.dev, p.hmd_addr, page);
-            let (ent, ok1, t1) = match self.txd_page {
-                Some((k, e)) if k == key => (e, true, t),
+            let (ent, t1) = match self.txd_page {
+                Some((k, e)) if k == key => (e, t),
                 _ => {
                     let mut ent = [0u8; 8];
                     let (ok1, t1) = dma_read(
@@ -392,27 +398,28 @@ impl ModelDevice {
                         p.hmd_addr + 8 * page,
                         &mut ent,
                     );
-                    if ok1 {
-                        self.txd_page = Some((key, ent));
+                    let base = u64::from_le_bytes(ent);
+                    let not_host =
+                        p.dev && !(base.is_multiple_of(p.unit) && self.pool.is_host(base / p.unit));
+                    if !ok1 || not_host {
+                        self.txd_page = None;
+                        ok = false;
+                        t = t1;
+                        done += n;
+                        continue;
                     }
-                    (ent, ok1, t1)
+                    self.txd_page = Some((key, ent));
+                    (ent, t1)
                 }
             };
             let dst = &mut payload[done as usize..(done + n) as usize];
             let (ok2, t2) = if p.dev {
-                // A host buflet's bytes, from buflet memory (no host access); an entry that
-                // is not a host buflet's address is a refused read.
-                let base = u64::from_le_bytes(ent);
-                let b = base / p.unit;
-                if ok1 && base.is_multiple_of(p.unit) && self.pool.is_host(b) {
-                    self.pool.read_dev(base + at % p.unit, dst);
-                    (
-                        true,
-                        t1 + costs::dev_read(&self.cfg, base + at % p.unit, n as usize),
-                    )
-                } else {
-                    (false, t1)
-                }
+                // A host buflet's bytes, from buflet memory (no host access).
+                let a = u64::from_le_bytes(ent) + at % p.unit;
+                (
+                    self.pool.read_dev(a, dst),
+                    t1 + costs::dev_read(&self.cfg, a, n as usize),
+                )
             } else {
                 dma_read(
                     &self.cfg,
@@ -424,7 +431,7 @@ impl ModelDevice {
                     dst,
                 )
             };
-            ok &= ok1 && ok2;
+            ok &= ok2;
             t = t2;
             done += n;
         }

@@ -396,7 +396,8 @@ fn established(
         out.fate = Fate::Drop(drop::POOL_LOW);
         return out;
     }
-    // Insertion into the reassembly list; `visited` counts the elements read.
+    // Insertion into the reassembly list; `visited` counts the elements compared (the
+    // steps of a duplicate's drop).
     let base = sock.rcv_nxt;
     let start = |c: &Seg| rel(c.seq, base);
     let n = sock.ooo.len();
