@@ -31,11 +31,7 @@ pub struct AllArgs {
 type Writer<'a> = (&'a str, Box<dyn Fn(&Path) -> Result<(), String> + 'a>);
 
 fn csv_rows<T: Serialize>(path: &Path, rows: &[T]) -> Result<(), String> {
-    let mut w = csv::Writer::from_path(path).map_err(|e| e.to_string())?;
-    for r in rows {
-        w.serialize(r).map_err(|e| e.to_string())?;
-    }
-    w.flush().map_err(|e| e.to_string())
+    buflet_testbench::write_csv_rows(path, rows).map_err(|e| e.to_string())
 }
 
 fn rate_plot(path: &Path, s: &Suite) -> Result<(), String> {

@@ -1349,11 +1349,7 @@ fn csv_or_empty<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, Str
 }
 
 fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<(), String> {
-    let mut w = csv::Writer::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    for r in rows {
-        w.serialize(r).map_err(|e| e.to_string())?;
-    }
-    w.flush().map_err(|e| e.to_string())
+    buflet_testbench::write_csv_rows(path, rows).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, String> {

@@ -392,16 +392,9 @@ pub fn write_steps_csv(path: &std::path::Path, rows: &[StepRow]) -> Result<(), C
         path: path.display().to_string(),
         msg,
     };
-    let res = (|| -> Result<(), String> {
-        let mut w = csv::Writer::from_path(path).map_err(|e| e.to_string())?;
-        for r in rows {
-            w.serialize(r).map_err(|e| e.to_string())?;
-        }
-        w.flush().map_err(|e| e.to_string())
-    })();
-    res.map_err(|m| {
+    crate::write_csv_rows(path, rows).map_err(|e| {
         let _ = std::fs::remove_file(path);
-        err(m)
+        err(e.to_string())
     })
 }
 
@@ -457,14 +450,14 @@ pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
         }
         rep.model_cycles += r.cycles[0];
         rep.rtl_cycles += r.cycles[1];
-        if opts.steps_csv.is_some() {
-            for (i, ((&[m, t], kind), desc)) in r
-                .step_cycles
-                .iter()
-                .zip(&r.step_kinds)
-                .zip(&r.step_descs)
-                .enumerate()
-            {
+        for (i, ((&[m, t], kind), desc)) in r
+            .step_cycles
+            .iter()
+            .zip(&r.step_kinds)
+            .zip(&r.step_descs)
+            .enumerate()
+        {
+            if opts.steps_csv.is_some() {
                 step_rows.push(StepRow {
                     seed,
                     step: i,
@@ -475,8 +468,6 @@ pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
                     description: desc.clone(),
                 });
             }
-        }
-        for (&[m, t], kind) in r.step_cycles.iter().zip(&r.step_kinds) {
             if t > 0 {
                 step_errs.push(pct(m, t).abs());
                 let k = by_kind.entry(kind.clone()).or_default();

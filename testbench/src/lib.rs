@@ -122,3 +122,17 @@ macro_rules! test_list {
         )*)*
     };
 }
+
+/// Writes `rows` to `path` as CSV with a header row from the fields' names (the `csv` crate):
+/// the one CSV writer of the reports (cosim's steps, `buflet bench`, `buflet fpga`).
+pub fn write_csv_rows<T: serde::Serialize>(
+    path: &std::path::Path,
+    rows: &[T],
+) -> Result<(), csv::Error> {
+    let mut w = csv::Writer::from_path(path)?;
+    for r in rows {
+        w.serialize(r)?;
+    }
+    w.flush()?;
+    Ok(())
+}

@@ -277,14 +277,14 @@ fn seed_4_agrees_at_512_bits() {
 fn the_steps_csv_holds_every_step_and_adds_up() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("steps.csv");
-    let rep = cosim::run(&CosimOpts {
+    let opts = |cases: u32, csv: &std::path::Path| CosimOpts {
         seed: 4,
-        cases: 2,
+        cases,
         width: 64,
-        steps_csv: Some(path.clone()),
+        steps_csv: Some(csv.to_path_buf()),
         ..Default::default()
-    })
-    .unwrap();
+    };
+    let rep = cosim::run(&opts(2, &path)).unwrap();
     assert_eq!(rep.mismatches, 0);
     let mut rd = csv::Reader::from_path(&path).unwrap();
     assert_eq!(
@@ -326,14 +326,7 @@ fn the_steps_csv_holds_every_step_and_adds_up() {
     assert_eq!(cosim::quantile(&mut errs, 0.95), rep.step_error_pct_p95);
 
     let bad = dir.path().join("no-such-dir").join("steps.csv");
-    let e = cosim::run(&CosimOpts {
-        seed: 4,
-        cases: 1,
-        width: 64,
-        steps_csv: Some(bad.clone()),
-        ..Default::default()
-    })
-    .unwrap_err();
+    let e = cosim::run(&opts(1, &bad)).unwrap_err();
     assert!(
         e.to_string().starts_with("--steps-csv ") && !e.to_string().contains('\n'),
         "{e}"

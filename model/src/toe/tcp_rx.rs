@@ -644,38 +644,33 @@ impl ModelDevice {
         } else {
             super::snd::AckDone::default()
         };
-        let t = if !sa_slow && !done.any() {
-            t_sa0
-        } else {
-            let t = t_sa0 + if sa_slow { costs::SEND_SLOW_STEPS } else { 0 };
-            let t = if sa_abort {
-                t + costs::SEND_ABORT_STEPS
-            } else {
-                t
-            };
-            let t = if sa_ack {
-                // S_SA6, the post walk (S_SA7) when posts completed, S_SA8
-                let t_posts = t
-                    + 1
-                    + if done.count > 0 {
-                        costs::post_walk(u64::from(done.count))
-                    } else {
-                        0
-                    };
-                self.snd_ack_done(s, &done, t_posts, t_posts + 1);
-                t_posts + 1
-            } else {
-                t
-            };
-            t + 1 // S_SA9
-        };
+        // The one-step common case ends in S_SA0; otherwise the slow steps, the abort
+        // sequence, S_SA6, the post walk (S_SA7) and S_SA8 as they apply, then S_SA9.
+        let simple = !sa_slow && !done.any();
+        let mut t = t_sa0;
+        if !simple {
+            if sa_slow {
+                t += costs::SEND_SLOW_STEPS;
+            }
+            if sa_abort {
+                t += costs::SEND_ABORT_STEPS;
+            }
+            if sa_ack {
+                t += 1;
+                if done.count > 0 {
+                    t += costs::post_walk(u64::from(done.count));
+                }
+                self.snd_ack_done(s, &done, t, t + 1);
+                t += 1;
+            }
+            t += 1;
+        }
         if out.accepted {
             self.regs.count(reg::CNT_RX_ACCEPTED, 1);
         }
         if out.ooo_held {
             self.regs.count(reg::CNT_OOO_HELD, 1);
         }
-        let simple = !sa_slow && !done.any();
         let t = match out.tx {
             Some(cmd) => self.tx.push(&self.cfg, t, &cmd) + costs::FRAME_ACK,
             // kept, the send side's one-step common case, no ACCEPT: the frame ends in S_SA0
