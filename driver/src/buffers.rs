@@ -104,9 +104,12 @@ impl Driver {
     pub fn read_nb(&mut self, nb: &NamedBuffer, len: usize) -> Result<Vec<u8>, DriverError> {
         let page = self.info.page_bytes.max(1) as usize;
         let len = len.min(nb.pages.len() * page);
-        let mut out = vec![0u8; len];
-        for (i, chunk) in out.chunks_mut(page).enumerate() {
-            self.env.mem.read(Agent::Cpu, nb.pages[i], chunk)?;
+        let mut out = Vec::with_capacity(len);
+        for (i, at) in (0..len).step_by(page).enumerate() {
+            let n = page.min(len - at);
+            self.env
+                .mem
+                .read_append(Agent::Cpu, nb.pages[i], n, &mut out)?;
         }
         Ok(out)
     }

@@ -252,6 +252,22 @@ impl BufletPool {
         }
     }
 
+    /// The `len` bytes at frame offset `off` of the chain starting at `head`, when they lie
+    /// in one buflet (a slice of buflet memory, nothing copied); `None` when they cross into
+    /// the next one (then [`BufletPool::read`] gathers them).
+    pub fn slice(&self, head: u16, off: usize, len: usize) -> Option<&[u8]> {
+        let in_buf = off % self.bytes;
+        if in_buf + len > self.bytes {
+            return None;
+        }
+        let mut b = head;
+        for _ in 0..off / self.bytes {
+            b = self.link[b as usize];
+        }
+        let at = b as usize * self.bytes + in_buf;
+        self.ram.get(at..at + len)
+    }
+
     /// Copy `out.len()` bytes starting at frame offset `off` of the chain starting at `head`.
     pub fn read(&self, head: u16, off: usize, out: &mut [u8]) {
         let mut b = head;
@@ -293,6 +309,10 @@ mod tests {
         let mut out = vec![0; 150];
         p.read(c.head, 30, &mut out);
         assert_eq!(out, &f[30..180]);
+        // A range inside one buflet is a slice of it; one that crosses a boundary is not.
+        assert_eq!(p.slice(c.head, 70, 50), Some(&f[70..120]));
+        assert_eq!(p.slice(c.head, 0, 64), Some(&f[..64]));
+        assert_eq!(p.slice(c.head, 30, 150), None);
         let (c2, ok2) = p.store(&[1, 2, 3]);
         assert!(!ok2);
         assert_eq!(c2.count, 0);

@@ -328,15 +328,42 @@ impl HostMemory {
     /// Read `out.len()` bytes at `addr` on behalf of `agent` (the CPU through its view of
     /// pages copied on a fault).
     pub fn read(&mut self, agent: Agent, addr: u64, out: &mut [u8]) -> Result<(), MemError> {
-        let r = self.check(agent, addr, out.len())?;
+        let len = out.len();
+        self.read_with(agent, addr, len, |o, src| {
+            out[o..o + src.len()].copy_from_slice(src)
+        })
+    }
+
+    /// [`HostMemory::read`] of `len` bytes appended to `out`: no zeroed buffer to fill first.
+    pub fn read_append(
+        &mut self,
+        agent: Agent,
+        addr: u64,
+        len: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), MemError> {
+        out.reserve(len);
+        self.read_with(agent, addr, len, |_, src| out.extend_from_slice(src))
+    }
+
+    /// The bytes a read of `len` bytes at `addr` by `agent` sees, in order, as (offset in the
+    /// read, bytes): one piece, or one per page of the CPU's view.
+    fn read_with(
+        &mut self,
+        agent: Agent,
+        addr: u64,
+        len: usize,
+        mut f: impl FnMut(usize, &[u8]),
+    ) -> Result<(), MemError> {
+        let r = self.check(agent, addr, len)?;
         if agent == Agent::Cpu && !self.cpu_map.is_empty() {
-            for (o, p, n) in self.cpu_pieces(addr, out.len()) {
-                out[o..o + n].copy_from_slice(&self.bytes[p as usize..p as usize + n]);
+            for (o, p, n) in self.cpu_pieces(addr, len) {
+                f(o, &self.bytes[p as usize..p as usize + n]);
             }
         } else {
-            out.copy_from_slice(&self.bytes[r]);
+            f(0, &self.bytes[r]);
         }
-        self.read[agent.idx()] += out.len() as u64;
+        self.read[agent.idx()] += len as u64;
         Ok(())
     }
 
@@ -445,6 +472,15 @@ mod tests {
         let mut cpu = [0u8; 200];
         m.read(Agent::Cpu, a + 4000, &mut cpu).unwrap();
         assert_eq!(cpu, [2u8; 200], "the CPU sees its write");
+        // An appending read sees the same bytes through the CPU's view, after what `out` held.
+        let mut out = vec![9u8];
+        m.read_append(Agent::Cpu, a + 4000, 200, &mut out).unwrap();
+        assert_eq!((out[0], &out[1..]), (9, &[2u8; 200][..]));
+        let mut out = Vec::new();
+        m.read_append(Agent::NicDma, a + 4000, 200, &mut out)
+            .unwrap();
+        assert_eq!(out, nic, "a device's appending read sees the original page");
+        assert!(m.read_append(Agent::Cpu, 1 << 20, 1, &mut out).is_err());
         // A second write goes to the copy: no new fault; released pages fault no more.
         m.write(Agent::Cpu, a, &[3u8; 10]).unwrap();
         assert_eq!(m.stats().cow_faults, 1);

@@ -43,14 +43,31 @@ const WSCALE: u8 = 7;
 /// Named buffers kept posted, and their pages.
 const NBS: usize = 16;
 const NB_PAGES: usize = 16;
-/// Cycles per poll of the wire while measuring (the resolution of the figures).
+/// Cycles per poll of the wire once every frame is sent (the resolution of the figures: the
+/// end is found to `STEP` cycles).
 const STEP: u64 = 32;
+/// Frames the harness keeps queued at the MAC while frames are still to be sent.
+const QUEUE: usize = 64;
+/// Longest poll of the wire while sending, cycles: the NIC delivers at most 64 bytes a cycle,
+/// so a poll never fills more than a quarter of the 1 MiB of named buffers posted.
+const MAX_STEP: u64 = 4096;
 /// While frames are still to be sent, the driver reads its completions and the delivered-byte
-/// counter every `POLL_EVERY` wire polls (the 1 MiB of named buffers posted holds far more than
-/// the NIC delivers in that time); once every frame is sent, at every wire poll, so the end is
-/// found to `STEP` cycles. Register reads were most of the host time the model's bench spent
-/// outside the model.
-const POLL_EVERY: u64 = 8;
+/// counter once `POLL_CYCLES` cycles have passed since it last did (the 1 MiB of named buffers
+/// posted holds far more than the NIC delivers in that time); once every frame is sent, at
+/// every wire poll. Register reads were most of the host time the model's bench spent outside
+/// the model.
+const POLL_CYCLES: u64 = 256;
+
+/// Cycles per poll of the wire while frames are still to be sent, for `size`-byte frames on a
+/// `width`-bit bus. The MAC takes at most one bus word a cycle, so in this time it takes at
+/// most a quarter of the `QUEUE` frames queued: the NIC never waits for the harness, and the
+/// figures do not depend on the step. Polling in longer steps is what makes the model's bench
+/// fast (a poll costs the harness about as much as the model's work on a frame).
+fn sending_step(width: u32, size: usize) -> u64 {
+    let words = size.div_ceil((width / 8).max(1) as usize) as u64;
+    (words * (QUEUE / 4) as u64).clamp(STEP, MAX_STEP)
+}
+
 /// Timer period while measuring: a closed window is reopened by the tick's window update.
 const TICK: u32 = 1024;
 /// Cycles the last delivery's DMA write may take to land once counted.
@@ -316,10 +333,12 @@ pub fn measure_recorded(
     let started = std::time::Instant::now();
     let mut last_progress = start;
     let mut delivered = 0u64;
-    let mut polls = 0u64;
+    let step = sending_step(width, size);
+    // The cycle the driver last read its completions.
+    let mut polled = start;
     loop {
         // Offer every frame the window admits, keeping a few in the MAC's queue.
-        while sent < frames && b.wire.pending() < 64 {
+        while sent < frames && b.wire.pending() < QUEUE {
             let seq = first.wrapping_add((sent * payload as u64) as u32);
             if (right.wrapping_sub(seq.wrapping_add(payload as u32)) as i32) < 0 {
                 break;
@@ -328,7 +347,13 @@ pub fn measure_recorded(
                 .send(segment(seq, ack, stream.at(sent * payload as u64, payload)));
             sent += 1;
         }
-        b.drv.run(STEP);
+        // A full queue lasts a long step; a sender the window holds back (or one with every
+        // frame sent) polls at once again.
+        b.drv.run(if b.wire.pending() >= QUEUE {
+            step
+        } else {
+            STEP
+        });
         while let Some(f) = b.wire.recv() {
             if let Some((_, e)) = nic_ack(&f, WSCALE) {
                 if (e.wrapping_sub(right) as i32) > 0 {
@@ -336,10 +361,10 @@ pub fn measure_recorded(
                 }
             }
         }
-        polls += 1;
-        if sent < frames && !polls.is_multiple_of(POLL_EVERY) {
+        if sent < frames && b.drv.cycles() - polled < POLL_CYCLES {
             continue;
         }
+        polled = b.drv.cycles();
         for c in b.drv.completions()? {
             if c.kind == CplKind::NbReturn {
                 if let Some(nb) = posted.get(&c.ref_num) {

@@ -277,9 +277,16 @@ impl ModelDevice {
                     return t;
                 }
             };
+            // The chunk's bytes: a slice of one buflet, or gathered across buflets.
             let mut buf = std::mem::take(&mut self.toe.scratch);
-            self.pool
-                .read(seg.chain.head, seg.data_off as usize, &mut buf[..n]);
+            let off = seg.data_off as usize;
+            let data = match self.pool.slice(seg.chain.head, off, n) {
+                Some(d) => d,
+                None => {
+                    self.pool.read(seg.chain.head, off, &mut buf[..n]);
+                    &buf[..n]
+                }
+            };
             // S_DISSUE fires once toe_mover can take the chunk (it has read the last chunk's
             // words). Its words follow the mover's walk to the buflet and the RAM's latency.
             let walk = costs::mover_walk(seg.data_off as u64, self.pool.buflet_bytes() as u64);
@@ -292,7 +299,7 @@ impl ModelDevice {
                 t,
                 walk,
                 page_addr.wrapping_add(in_page),
-                &buf[..n],
+                data,
             );
             self.toe.scratch = buf;
             let sock = &mut self.toe.socks[s as usize];
