@@ -254,7 +254,7 @@ impl BufletPool {
 
     /// The `len` bytes at frame offset `off` of the chain starting at `head`, when they lie
     /// in one buflet (a slice of buflet memory, nothing copied); `None` when they cross into
-    /// the next one (then [`BufletPool::read`] gathers them).
+    /// the next one (then [`BufletPool::read`] gathers them) or the chain ends before `off`.
     pub fn slice(&self, head: u16, off: usize, len: usize) -> Option<&[u8]> {
         let in_buf = off % self.bytes;
         if in_buf + len > self.bytes {
@@ -262,7 +262,7 @@ impl BufletPool {
         }
         let mut b = head;
         for _ in 0..off / self.bytes {
-            b = self.link[b as usize];
+            b = *self.link.get(b as usize)?;
         }
         let at = b as usize * self.bytes + in_buf;
         self.ram.get(at..at + len)
@@ -313,6 +313,11 @@ mod tests {
         assert_eq!(p.slice(c.head, 70, 50), Some(&f[70..120]));
         assert_eq!(p.slice(c.head, 0, 64), Some(&f[..64]));
         assert_eq!(p.slice(c.head, 30, 150), None);
+        // A whole buflet from its boundary, an empty range, and a range past the chain's end.
+        assert_eq!(p.slice(c.head, 64, 64), Some(&f[64..128]));
+        assert_eq!(p.slice(c.head, 128, 0), Some(&[][..]));
+        assert_eq!(p.slice(c.head, 256, 8), None);
+        assert_eq!(p.slice(c.head, 1024, 8), None);
         let (c2, ok2) = p.store(&[1, 2, 3]);
         assert!(!ok2);
         assert_eq!(c2.count, 0);

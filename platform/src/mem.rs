@@ -342,7 +342,6 @@ impl HostMemory {
         len: usize,
         out: &mut Vec<u8>,
     ) -> Result<(), MemError> {
-        out.reserve(len);
         self.read_with(agent, addr, len, |_, src| out.extend_from_slice(src))
     }
 
