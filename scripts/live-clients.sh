@@ -8,12 +8,13 @@
 # `buflet serve --tap` on it (the NIC: 10.213.0.2, raw protocol, port 9000), runs N concurrent
 # kernel clients (Python sockets, stock) that each upload B seeded bytes and close, captures the
 # TAP with tcpdump, and checks that every file landed byte-exact (the sha256 `buflet serve`
-# reports for each client against the client's own), that every buflet is free at the end and
-# that no RST crossed the wire either way. Every address lives only inside the namespace, which
+# reports for each client against the client's own), that every buflet is free at the end,
+# that no RST crossed the wire either way, and that the NIC coalesced its ACKs (fewer than
+# three frames out per four in). Every address lives only inside the namespace, which
 # is removed on every exit; each client is bounded in time.
 #
 # Ends with one JSON line: clients, verified, failed (and backend, rst_frames, buflets_free,
-# num_buflets, passed). Exit 0 when everything verified; 77 when the test cannot run here (not
+# num_buflets, frames_in, frames_out, delayed_acks, acks_coalesced, passed). Exit 0 when everything verified; 77 when the test cannot run here (not
 # root, no /dev/net/tun, no `ip`): the line then has "skipped" with the reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -159,9 +160,16 @@ landed = {c["client"]: c for c in summary.get("connections", [])}
 verified = sum(1 for k, h in sent.items() if k in landed and landed[k].get("sha256") == h)
 free, total = summary.get("buflets_free_end"), summary.get("num_buflets")
 rst_frames = None if rst == "null" else int(rst)
-ok = (verified == n and free is not None and free == total and rst_frames == 0)
+# The NIC coalesces its ACKs (delayed ACKs on every accepted socket): about one frame out
+# per two in; one per frame in would mean every segment was acknowledged on its own.
+fin, fout = summary.get("frames_in") or 0, summary.get("frames_out") or 0
+coalesced = fin > 0 and 4 * fout < 3 * fin
+ok = (verified == n and free is not None and free == total and rst_frames == 0 and coalesced)
 print(json.dumps({"clients": n, "verified": verified, "failed": n - verified,
                   "backend": backend, "rst_frames": rst_frames, "buflets_free": free,
-                  "num_buflets": total, "serve_error": summary.get("error"), "passed": ok}))
+                  "num_buflets": total, "frames_in": summary.get("frames_in"),
+                  "frames_out": summary.get("frames_out"),
+                  "delayed_acks": summary.get("delayed_acks"), "acks_coalesced": coalesced,
+                  "serve_error": summary.get("error"), "passed": ok}))
 sys.exit(0 if ok else 1)
 PY

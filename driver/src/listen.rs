@@ -24,7 +24,7 @@ pub struct ListenSpec {
     pub mss: u16,
     /// Window scale shift (0..14) offered to a SYN that carries the option.
     pub rcv_wscale: u8,
-    /// `sock_flag` bits of every accepted socket: `PSH_RETURN` and `HOLD` only.
+    /// `sock_flag` bits of every accepted socket: `PSH_RETURN`, `HOLD` and `DELAYED_ACK` only.
     pub flags: SockFlags,
 }
 
@@ -33,6 +33,14 @@ impl ListenSpec {
     /// a p2p hold socket (docs/p2p.md), as [`crate::SocketSpec::with_hold`].
     pub fn with_hold(mut self, on: bool) -> Self {
         self.flags.set(SockFlags::HOLD, on);
+        self
+    }
+
+    /// The same listen with `sock_flag::DELAYED_ACK` set (`on`) or cleared: every accepted
+    /// socket coalesces its ACKs, as [`crate::SocketSpec::with_delayed_ack`] (the driver must
+    /// run the timer).
+    pub fn with_delayed_ack(mut self, on: bool) -> Self {
+        self.flags.set(SockFlags::DELAYED_ACK, on);
         self
     }
 

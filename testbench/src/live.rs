@@ -117,6 +117,9 @@ pub struct ServeReport {
     /// Window updates the NIC's timer ticks sent (CNT_TX_WND_UPDATES): a closed or small
     /// receive window opened without a segment from the peer.
     pub wnd_updates: u32,
+    /// Delayed ACKs the NIC's timer ticks sent (CNT_TX_DELAYED_ACKS): every accepted socket
+    /// coalesces its ACKs, and an ACK still owed at a tick goes out then.
+    pub delayed_acks: u32,
     /// Free buflets after the last connection was deleted, and the pool's size.
     pub buflets_free_end: u32,
     pub num_buflets: u32,
@@ -282,7 +285,10 @@ pub fn serve(
             Default::default()
         },
     }
-    .with_hold(opts.mode.needs_hold());
+    .with_hold(opts.mode.needs_hold())
+    // ACKs coalesced as a receiver at line rate does (an ACK every second full-sized segment,
+    // at once on PSH, FIN or out-of-order data); the loop's timer ticks send an owed one.
+    .with_delayed_ack(true);
     srv.listen(&mut drv, &listen)?;
 
     // The disk thread.
@@ -421,6 +427,7 @@ pub fn serve(
         accepts: srv.stats().accepted,
         listen_full_drops,
         wnd_updates: c.tx_wnd_updates,
+        delayed_acks: c.tx_delayed_acks,
         buflets_free_end: c.free_buflets,
         num_buflets: drv.info.num_buflets,
         host_buflets: drv.host_buflets(),

@@ -552,15 +552,7 @@ fn window_update(backend: Backend) {
 fn delayed_acks(backend: Backend) {
     let mut r = rig(backend, "dack");
     let Bench { drv, wire, .. } = &mut r;
-    let c = one_client(
-        drv,
-        wire,
-        &ListenSpec {
-            flags: SockFlags::DELAYED_ACK,
-            ..listen_spec()
-        },
-        4,
-    );
+    let c = one_client(drv, wire, &listen_spec().with_delayed_ack(true), 4);
     let n = 9;
     let data = stream(11, n * MSS);
     let part = |k: usize| &data[k * MSS..(k + 1) * MSS];
