@@ -202,6 +202,9 @@ pub struct Driver {
     prot_slots: Vec<Option<(u64, u64)>>,
     /// The runs last mirrored into `prot_slots` (ascending).
     prot_want: Vec<(u64, u64)>,
+    /// The registration cache's `cover_version` when `prot_want` was last mirrored (`None`:
+    /// mirror at the next request).
+    prot_synced: Option<u64>,
     /// Mirroring and `CTRL.PROT_EN` on ([`Driver::set_protection`]).
     prot_on: bool,
     /// Tags of region requests whose `CMD_DONE` the driver swallows.
@@ -263,6 +266,7 @@ impl Driver {
             io_pool_bytes: 0,
             prot_slots: Vec::new(),
             prot_want: Vec::new(),
+            prot_synced: None,
             prot_on: false,
             prot_tags: HashSet::new(),
             prot_err: None,

@@ -52,6 +52,7 @@ impl Driver {
         if on {
             // Slots are rewritten before the next request; until then the table may lag.
             self.prot_want.clear();
+            self.prot_synced = None;
         }
         self.wr(reg::CTRL, ctrl);
     }
@@ -76,8 +77,15 @@ impl Driver {
         if self.prot_slots.is_empty() || !self.prot_on {
             return Ok(());
         }
+        // Nothing covered changed since the last mirror (a hit or a release): the runs are
+        // the same.
+        let version = self.regs.cover_version();
+        if self.prot_synced == Some(version) {
+            return Ok(());
+        }
         let want = fit_runs(&self.regs.runs(), self.prot_slots.len());
         if want == self.prot_want {
+            self.prot_synced = Some(version);
             return Ok(());
         }
         let wanted: HashSet<(u64, u64)> = want.iter().copied().collect();
@@ -141,6 +149,7 @@ impl Driver {
             self.prot_slots[j] = None;
         }
         self.prot_want = want;
+        self.prot_synced = Some(version);
         Ok(())
     }
 

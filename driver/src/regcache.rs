@@ -175,6 +175,8 @@ pub struct RegCache {
     idle: BTreeSet<(u64, (u64, u64))>,
     clock: u64,
     stats: RegStats,
+    /// Bumped whenever `cover` changes (see [`RegCache::cover_version`]).
+    cover_version: u64,
 }
 
 fn range(addr: u64, len: u64) -> Result<u64, RegError> {
@@ -241,6 +243,13 @@ impl RegCache {
     /// Bytes covered by at least one entry.
     pub fn covered_bytes(&self) -> u64 {
         self.cover.iter().map(|(s, (e, _))| e - s).sum()
+    }
+
+    /// A number that changes whenever the covered bytes may have changed: while it stays the
+    /// same, [`RegCache::runs`] does too (a hit or a release changes nothing covered), so a
+    /// mirror of the runs (the driver's protection table) need not be recomputed.
+    pub fn cover_version(&self) -> u64 {
+        self.cover_version
     }
 
     /// The covered bytes as maximal runs `(start, end)`, ascending: adjacent cover segments
@@ -428,6 +437,7 @@ impl RegCache {
 
     /// One more entry covers `[s, e)`: bytes covered for the first time are registered.
     fn cover_add(&mut self, mem: &mut HostMemory, s: u64, e: u64) {
+        self.cover_version += 1;
         self.split(s);
         self.split(e);
         let mut pos = s;
@@ -450,6 +460,7 @@ impl RegCache {
 
     /// One entry less covers `[s, e)`: bytes no entry covers any more are unregistered.
     fn cover_sub(&mut self, mem: &mut HostMemory, s: u64, e: u64) {
+        self.cover_version += 1;
         self.split(s);
         self.split(e);
         let inside: Vec<u64> = self.cover.range(s..e).map(|(&a, _)| a).collect();
@@ -500,12 +511,20 @@ mod tests {
     #[test]
     fn hit_after_release_and_free_deregisters() {
         let (mut c, mut m) = cache(100, 100);
+        let v0 = c.cover_version();
         assert_eq!(c.acquire(&mut m, 0x1000, 4096, Perms::READ), Ok(false));
         assert!(m.is_registered(0x1000, 4096));
+        let v1 = c.cover_version();
+        assert_ne!(v1, v0, "a miss covers new bytes");
         c.release(0x1000, 4096).unwrap();
         assert!(m.is_registered(0x1000, 4096), "stays registered");
         assert_eq!(c.acquire(&mut m, 0x1000, 4096, Perms::READ), Ok(true));
         c.release(0x1000, 4096).unwrap();
+        assert_eq!(
+            c.cover_version(),
+            v1,
+            "a hit and releases cover nothing new"
+        );
         assert_eq!(
             c.release(0x1000, 4096),
             Err(RegError::NotInUse {
@@ -515,6 +534,7 @@ mod tests {
         );
         assert_eq!(c.free(&mut m, 0x1000, 4096), Ok(1));
         assert!(!m.is_registered(0x1000, 1));
+        assert_ne!(c.cover_version(), v1, "a free uncovers bytes");
         assert_eq!(c.free(&mut m, 0x1000, 4096), Ok(0));
         let s = c.stats();
         assert_eq!(
