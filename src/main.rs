@@ -716,6 +716,17 @@ fn cosim(a: &CosimArgs) -> ExitCode {
                 r.case_error_pct_median,
                 r.case_error_pct_max
             );
+            println!(
+                "cycle error per data transaction, from its step's start ({} transactions): median {:.2}%  p95 {:.2}%  worst {:.2}%",
+                r.txns_timed, r.txn_error_pct_median, r.txn_error_pct_p95, r.txn_error_pct_max
+            );
+            for (kind, e) in &r.txn_error_by_kind {
+                println!(
+                    "  {kind:<14} {:>7} transactions  median {:>6.2}%  p95 {:>7.2}%  worst {:>7.2}%  model-rtl {:+} cycles",
+                    e.steps, e.median_pct, e.p95_pct, e.max_pct, e.excess_cycles
+                );
+            }
+            println!("cycle error per step, by kind of step:");
             for (kind, e) in &r.step_error_by_kind {
                 println!(
                     "  {kind:<14} {:>7} steps  median {:>6.2}%  p95 {:>7.2}%  worst {:>7.2}%  model-rtl {:+} cycles",

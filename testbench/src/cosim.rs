@@ -159,6 +159,18 @@ pub struct CosimReport {
     /// model did (no percentage exists for them).
     pub steps_timed: u64,
     pub steps_model_only: u64,
+    /// `|model - rtl| / rtl * 100` of the cycles from its step's start to each data
+    /// transaction both sides made (write runs, disk writes, frames; completions and counters
+    /// are read by the host after the step and have no time of their own), where the RTL's is
+    /// not 0: the median, the 95th percentile and the worst, and how many there were.
+    pub txn_error_pct_median: f64,
+    pub txn_error_pct_p95: f64,
+    pub txn_error_pct_max: f64,
+    pub txns_timed: u64,
+    /// The transaction statistics by kind of transaction ("ring_write", "dev_write",
+    /// "disk_write", "tx_frame"; `steps` counts transactions, `excess_cycles` sums model
+    /// minus RTL).
+    pub txn_error_by_kind: std::collections::BTreeMap<String, KindError>,
     /// `|model - rtl| / rtl * 100` of each case's sums: the median and the worst.
     pub case_error_pct_median: f64,
     pub case_error_pct_max: f64,
@@ -227,6 +239,10 @@ pub struct CaseResult {
     pub cycles: [u64; 2],
     /// Cycles of side A and side B, per step executed.
     pub step_cycles: Vec<[u64; 2]>,
+    /// Cycles from its step's start to each data transaction (write run, disk write, frame)
+    /// that both sides made and compared equal, side A and side B, in comparison order, with
+    /// the transaction's kind (`TxnKind::name`).
+    pub txn_cycles: Vec<(&'static str, [u64; 2])>,
     /// The kind of each step executed ([`Step::kind`]).
     pub step_kinds: Vec<String>,
     /// The description of each step executed ([`Step::describe`]).
@@ -418,6 +434,11 @@ pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
         step_error_pct_p95: 0.0,
         step_error_pct_max: 0.0,
         steps_timed: 0,
+        txn_error_pct_median: 0.0,
+        txn_error_pct_p95: 0.0,
+        txn_error_pct_max: 0.0,
+        txns_timed: 0,
+        txn_error_by_kind: Default::default(),
         steps_model_only: 0,
         case_error_pct_median: 0.0,
         case_error_pct_max: 0.0,
@@ -428,9 +449,10 @@ pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
         dump: None,
         dumped: None,
     };
-    let (mut step_errs, mut case_errs) = (Vec::new(), Vec::new());
+    let (mut step_errs, mut case_errs, mut txn_errs) = (Vec::new(), Vec::new(), Vec::new());
     let mut step_rows: Vec<StepRow> = Vec::new();
     let mut by_kind: std::collections::BTreeMap<String, (Vec<f64>, i64)> = Default::default();
+    let mut txn_by_kind = by_kind.clone();
     for k in 0..opts.cases {
         let seed = opts.seed.wrapping_add(k as u64);
         let stim = generate(seed);
@@ -480,6 +502,12 @@ pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
         if r.cycles[1] > 0 {
             case_errs.push(r.cycle_error_pct().abs());
         }
+        for &(kind, [m, t]) in r.txn_cycles.iter().filter(|c| c.1[1] > 0) {
+            txn_errs.push(pct(m, t).abs());
+            let k = txn_by_kind.entry(kind.to_string()).or_default();
+            k.0.push(pct(m, t).abs());
+            k.1 += m as i64 - t as i64;
+        }
         if let Some(m) = &r.mismatch {
             rep.mismatches += 1;
             if rep.first_mismatch.is_none() {
@@ -512,17 +540,24 @@ pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
     rep.step_error_pct_median = quantile(&mut step_errs, 0.5);
     rep.step_error_pct_p95 = quantile(&mut step_errs, 0.95);
     rep.step_error_pct_max = quantile(&mut step_errs, 1.0);
+    rep.txns_timed = txn_errs.len() as u64;
+    rep.txn_error_pct_median = quantile(&mut txn_errs, 0.5);
+    rep.txn_error_pct_p95 = quantile(&mut txn_errs, 0.95);
+    rep.txn_error_pct_max = quantile(&mut txn_errs, 1.0);
     rep.case_error_pct_median = quantile(&mut case_errs, 0.5);
     rep.case_error_pct_max = quantile(&mut case_errs, 1.0);
-    for (kind, (mut v, excess)) in by_kind {
-        let e = KindError {
-            steps: v.len() as u64,
-            median_pct: quantile(&mut v, 0.5),
-            p95_pct: quantile(&mut v, 0.95),
-            max_pct: quantile(&mut v, 1.0),
-            excess_cycles: excess,
-        };
-        rep.step_error_by_kind.insert(kind, e);
+    let stats = |mut v: Vec<f64>, excess: i64| KindError {
+        steps: v.len() as u64,
+        median_pct: quantile(&mut v, 0.5),
+        p95_pct: quantile(&mut v, 0.95),
+        max_pct: quantile(&mut v, 1.0),
+        excess_cycles: excess,
+    };
+    for (kind, (v, excess)) in by_kind {
+        rep.step_error_by_kind.insert(kind, stats(v, excess));
+    }
+    for (kind, (v, excess)) in txn_by_kind {
+        rep.txn_error_by_kind.insert(kind, stats(v, excess));
     }
     Ok(rep)
 }

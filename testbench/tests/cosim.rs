@@ -240,6 +240,18 @@ fn seeds_15_to_20_agree_cover_the_receive_paths_and_cycles_within_5_percent() {
         f("step_error_pct_max"),
     );
     assert!(0.0 <= med && med <= p95 && p95 <= max, "{med} {p95} {max}");
+    // Per-transaction errors: data transactions only, each one compared equal.
+    assert!(rep.txns_timed > 0 && rep.txns_timed <= rep.compared);
+    assert_eq!(json["txns_timed"].as_u64(), Some(rep.txns_timed));
+    let (tmed, tp95, tmax) = (
+        f("txn_error_pct_median"),
+        f("txn_error_pct_p95"),
+        f("txn_error_pct_max"),
+    );
+    assert!(
+        0.0 <= tmed && tmed <= tp95 && tp95 <= tmax,
+        "{tmed} {tp95} {tmax}"
+    );
     let worst = details
         .iter()
         .map(|d| d["cycle_error_pct"].as_f64().unwrap().abs())

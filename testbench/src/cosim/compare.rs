@@ -79,9 +79,11 @@ pub struct Observed {
 }
 
 /// The cycles (since the device's reset, the clock a waveform of it is dumped on) of the
-/// transactions of an [`Observed`]: writes, disk writes and frames when the harness saw them
-/// (the RTL's at the cycle of their first word; the model's at the event that issued them),
-/// completions and counters when the host read them after the step.
+/// transactions of an [`Observed`]: a write run at its first word (the RTL's when the harness
+/// saw it; the model's, written whole in the event that issued it, where the model's costs
+/// put its first word), disk writes and frames when the harness saw them (the model writes a
+/// block in the event that starts sending it, the RTL's block device once its last word
+/// arrived), completions and counters when the host read them after the step.
 #[derive(Debug, Clone, Default)]
 pub struct Cycles {
     /// The step's first cycle.

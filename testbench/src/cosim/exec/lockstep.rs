@@ -82,6 +82,7 @@ pub fn run_lockstep_with(
         sides: [a.name.clone(), b.name.clone()],
         cycles: [0, 0],
         step_cycles: Vec::new(),
+        txn_cycles: Vec::new(),
         step_kinds: Vec::new(),
         step_descs: Vec::new(),
         mismatch: None,
@@ -193,6 +194,15 @@ pub fn run_lockstep_with(
                 recent: recent.iter().cloned().collect(),
             });
             return Ok(res);
+        }
+        // Every transaction compared equal: when each data transaction happened on each side.
+        for (kind, item) in compare::slots(&oa, &ob).filter(|(k, _)| k.is_data()) {
+            if let (Some(x), Some(y)) = (oa.cycle_of(kind, item), ob.cycle_of(kind, item)) {
+                res.txn_cycles.push((
+                    kind.name(),
+                    [x.saturating_sub(oa.at.start), y.saturating_sub(ob.at.start)],
+                ));
+            }
         }
         host.absorb(&oa.cpls, &mut a.b.drv.env.mem, &a.lay);
         recent.push_back(format!("{i} ({orig}): {desc}"));

@@ -282,6 +282,10 @@ impl Side {
             self.b.drv.run(1);
             let now = self.b.drv.cycles();
             let w = self.b.drv.env.mem.take_write_log();
+            // the cycle of each write's first word: the RTL's is now (it writes a word a
+            // cycle); the model's, which wrote the whole run in the event that issued it, is
+            // where its costs put the first word (the run's end less its words)
+            let mut firsts = Vec::with_capacity(w.len());
             for x in &w {
                 if self.trace {
                     eprintln!(
@@ -331,12 +335,16 @@ impl Side {
                         };
                         let end = port.max(now + lead) + cost;
                         self.model_port = Some(end);
+                        firsts.push(end - model_costs::words(&self.cfg, x.data.len()));
                         last.max(end)
                     }
-                    None => last.max(now),
+                    None => {
+                        firsts.push(now);
+                        last.max(now)
+                    }
                 };
             }
-            log_at.extend(std::iter::repeat_n(now, w.len()));
+            log_at.extend(firsts);
             log.extend(w);
             let d = self.b.drv.env.disk.take_write_log();
             if !d.is_empty() {
