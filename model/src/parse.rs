@@ -84,19 +84,16 @@ fn sum16(data: &[u8]) -> u64 {
     // 2^16 = 1 modulo 0xFFFF; no byte swap per word) into eight independent 64-bit lanes,
     // which the compiler turns into vector adds, and the folded result is byte-swapped once.
     // An odd last byte is then the low byte.
+    let le32 = |w: &[u8]| u64::from(u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
     let mut it = data.chunks_exact(32);
     let mut lanes = [0u64; 8];
     for c in it.by_ref() {
         for (l, w) in lanes.iter_mut().zip(c.chunks_exact(4)) {
-            *l += u64::from(u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+            *l += le32(w);
         }
     }
-    let mut s: u64 = lanes.iter().sum();
     let mut words = it.remainder().chunks_exact(4);
-    s += words
-        .by_ref()
-        .map(|w| u64::from(u32::from_le_bytes([w[0], w[1], w[2], w[3]])))
-        .sum::<u64>();
+    let mut s: u64 = lanes.iter().sum::<u64>() + words.by_ref().map(le32).sum::<u64>();
     let rest = words.remainder();
     if rest.len() >= 2 {
         s += u64::from(u16::from_le_bytes([rest[0], rest[1]]));
@@ -333,8 +330,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     /// The sum over little-endian 32-bit words, byte-swapped after its fold, folds to the RFC
-    /// 1071 sum of big-endian 16-bit words, at every
-    /// length and alignment of the tail.
+    /// 1071 sum of big-endian 16-bit words, at every length and alignment of the tail.
     #[test]
     fn sum16_folds_as_the_word_sum() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(5);

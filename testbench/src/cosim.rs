@@ -451,8 +451,17 @@ pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
     };
     let (mut step_errs, mut case_errs, mut txn_errs) = (Vec::new(), Vec::new(), Vec::new());
     let mut step_rows: Vec<StepRow> = Vec::new();
-    let mut by_kind: std::collections::BTreeMap<String, (Vec<f64>, i64)> = Default::default();
-    let mut txn_by_kind = by_kind.clone();
+    // Per kind of step, and of transaction: each error, and model minus RTL summed.
+    type ByKind = std::collections::BTreeMap<String, (Vec<f64>, i64)>;
+    let (mut by_kind, mut txn_by_kind) = (ByKind::new(), ByKind::new());
+    // One timed item (`m` model, `t` RTL cycles, `t` > 0): into `all` and its kind's entry.
+    let timed = |all: &mut Vec<f64>, by: &mut ByKind, kind: &str, m: u64, t: u64| {
+        let e = pct(m, t).abs();
+        all.push(e);
+        let k = by.entry(kind.to_string()).or_default();
+        k.0.push(e);
+        k.1 += m as i64 - t as i64;
+    };
     for k in 0..opts.cases {
         let seed = opts.seed.wrapping_add(k as u64);
         let stim = generate(seed);
@@ -491,10 +500,7 @@ pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
                 });
             }
             if t > 0 {
-                step_errs.push(pct(m, t).abs());
-                let k = by_kind.entry(kind.clone()).or_default();
-                k.0.push(pct(m, t).abs());
-                k.1 += m as i64 - t as i64;
+                timed(&mut step_errs, &mut by_kind, kind, m, t);
             } else if m > 0 {
                 rep.steps_model_only += 1;
             }
@@ -503,10 +509,7 @@ pub fn run(opts: &CosimOpts) -> Result<CosimReport, CosimError> {
             case_errs.push(r.cycle_error_pct().abs());
         }
         for &(kind, [m, t]) in r.txn_cycles.iter().filter(|c| c.1[1] > 0) {
-            txn_errs.push(pct(m, t).abs());
-            let k = txn_by_kind.entry(kind.to_string()).or_default();
-            k.0.push(pct(m, t).abs());
-            k.1 += m as i64 - t as i64;
+            timed(&mut txn_errs, &mut txn_by_kind, kind, m, t);
         }
         if let Some(m) = &r.mismatch {
             rep.mismatches += 1;
