@@ -5,6 +5,11 @@ use buflet_testbench::{
     framed_demo_records, framed_stream, frames, pcap, run_multi, run_stream, Backend, FsKind,
     MultiOptions, MultiReport, Protocol, RunOptions, RunReport, Scenario,
 };
+/// mimalloc serves the simulators' many short-lived frame and DMA buffers (1 to 9 KiB) from
+/// per-thread free lists; glibc's malloc takes its slow path for every one above 1 KiB.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bench_all;
 mod fpga;
 mod plots;
@@ -1373,7 +1378,7 @@ struct SimspeedArgs {
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     icarus_frames: u64,
     /// 1,500-byte frames of the model's run.
-    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(10..=10_000_000))]
+    #[arg(long, default_value_t = buflet_testbench::simspeed::MODEL_FRAMES, value_parser = clap::value_parser!(u64).range(10..=10_000_000))]
     model_frames: u64,
     /// Print one JSON object on one line.
     #[arg(long)]

@@ -25,6 +25,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+/// Frames of the model's run by default: about 0.3 s, long enough that the first touches
+/// of host memory and buffers do not set the figure.
+pub const MODEL_FRAMES: u64 = 400_000;
+
 /// How long each measurement runs.
 #[derive(Debug, Clone)]
 pub struct SimSpeedOpts {
@@ -46,7 +50,7 @@ impl Default for SimSpeedOpts {
             frames: 4000,
             icarus_idle_cycles: 20_000,
             icarus_frames: 100,
-            model_frames: 50_000,
+            model_frames: MODEL_FRAMES,
         }
     }
 }
