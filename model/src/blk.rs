@@ -620,7 +620,7 @@ impl ModelDevice {
                             // its status comes after the device latency
                             let sent = u + costs::words(&self.cfg, BLOCK);
                             j.sender_free = sent;
-                            let answer = match env.disk.write(j.lba, &self.blk.buf) {
+                            let answer = match env.disk.write_at(j.lba, &self.blk.buf, sent) {
                                 Err(DiskError::NoAnswer { .. }) => None,
                                 r => Some(r.is_ok()),
                             };

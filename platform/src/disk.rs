@@ -73,13 +73,26 @@ pub struct DiskStats {
 }
 
 /// One block-device write, recorded while the write log is on (co-simulation compares them).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Two writes are equal when they wrote the same bytes at the same sector, whatever their
+/// cycles: `at` says when, and the backends' clocks differ.
+#[derive(Debug, Clone)]
 pub struct DiskWrite {
     /// First sector.
     pub lba: u64,
     /// The bytes written.
     pub data: Vec<u8>,
+    /// The device's cycle of the write, when it gave one ([`BlockDevice::write_at`]): the
+    /// cycle the block's last word reached the device, on either backend.
+    pub at: Option<u64>,
 }
+
+impl PartialEq for DiskWrite {
+    fn eq(&self, other: &Self) -> bool {
+        self.lba == other.lba && self.data == other.data
+    }
+}
+
+impl Eq for DiskWrite {}
 
 /// A disk image file a user can inspect with standard tools.
 pub struct BlockDevice {
@@ -308,11 +321,22 @@ impl BlockDevice {
 
     /// Write whole sectors at `lba` in one operation.
     pub fn write(&mut self, lba: u64, data: &[u8]) -> Result<(), DiskError> {
+        self.write_logged(lba, data, None)
+    }
+
+    /// [`BlockDevice::write`] by a device at its cycle `at` (the one its last word arrived),
+    /// which the write log keeps: co-simulation times both backends' disk writes by it.
+    pub fn write_at(&mut self, lba: u64, data: &[u8], at: u64) -> Result<(), DiskError> {
+        self.write_logged(lba, data, Some(at))
+    }
+
+    fn write_logged(&mut self, lba: u64, data: &[u8], at: Option<u64>) -> Result<(), DiskError> {
         self.answer(lba)?;
         if let Some(log) = self.log.as_mut() {
             log.push(DiskWrite {
                 lba,
                 data: data.to_vec(),
+                at,
             });
         }
         self.transfer(

@@ -572,7 +572,8 @@ impl RtlDevice {
             if blk_last {
                 let (lba, len) = self.blk_reqs.pop_front().unwrap_or((u64::MAX, 0));
                 // A packet of the wrong length fails without reaching the disk.
-                let res = (self.blk_data.len() == len).then(|| env.disk.write(lba, &self.blk_data));
+                let res = (self.blk_data.len() == len)
+                    .then(|| env.disk.write_at(lba, &self.blk_data, self.cycle));
                 self.blk_data.clear();
                 // A device that stopped answering sends no status.
                 if !matches!(res, Some(Err(DiskError::NoAnswer { .. }))) {

@@ -81,9 +81,10 @@ pub struct Observed {
 /// The cycles (since the device's reset, the clock a waveform of it is dumped on) of the
 /// transactions of an [`Observed`]: a write run at its first word (the RTL's when the harness
 /// saw it; the model's, written whole in the event that issued it, where the model's costs
-/// put its first word), disk writes and frames when the harness saw them (the model writes a
-/// block in the event that starts sending it, the RTL's block device once its last word
-/// arrived), completions and counters when the host read them after the step.
+/// put its first word), disk writes at the cycle the block's last word reached the device
+/// (the RTL's block device writes it then; the model, which writes the block in the event that
+/// starts sending it, stamps it where its costs put that word: `DiskWrite::at`), frames when
+/// the harness saw them, completions and counters when the host read them after the step.
 #[derive(Debug, Clone, Default)]
 pub struct Cycles {
     /// The step's first cycle.

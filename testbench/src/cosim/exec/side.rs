@@ -356,8 +356,14 @@ impl Side {
                         d.len()
                     );
                 }
-                last = last.max(now);
-                disk_at.extend(std::iter::repeat_n(now, d.len()));
+                // at the cycle the block's last word reached the device: the RTL's when its
+                // block device wrote it (now), the model's where its costs put that word
+                // (it writes the block in the event that starts sending it)
+                for w in &d {
+                    let at = w.at.unwrap_or(now);
+                    last = last.max(at);
+                    disk_at.push(at);
+                }
                 disk.extend(d);
             }
             while let Some(f) = self.b.wire.recv() {
