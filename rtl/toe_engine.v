@@ -29,8 +29,14 @@
 // its send-side steps and ACK, before S_FIN frees its chain; the SYN-ACK timeout's after the
 // state moves to CLOSED; an abort's after its post returns, before its CMD_DONE. SOCK_DEL of
 // a half-open accepted socket only counts HALF_OPEN down.
-// Lookup cost: ev_lookup per frame that enters S_LOOK0, ev_lookup_cyc per cycle in S_LOOK0
-// (the bucket read) and S_LOOK1 (one socket of the chain per cycle).
+// Lookup cost: ev_lookup per frame looked up, ev_lookup_cyc per cycle in S_LOOK0 (the bucket
+// read) and S_LOOK1 (one socket of the chain per cycle) of a walk.
+// Forwarding (docs/tcp-receive.md "Lookup cost"): the key and index of the socket the last
+// walk matched (fw_*) answer the next frames of the same 4-tuple without a walk, until a
+// socket is inserted (SOCK_ADD, an accept) or a SOCK_DEL starts. Such a frame goes from the
+// pick to S_TCP (S_UDP) when the engine's socket register already names that socket (its
+// descriptor and context are read at the pick; a context written back in the pick's cycle
+// is forwarded), else through S_LOOK1, which reads them; neither counts a lookup cycle.
 `include "buflet_defs.vh"
 `include "buflet_checks.vh"
 module toe_engine #(
@@ -145,6 +151,7 @@ module toe_engine #(
     // an ACCEPT with status OK (CNT_ACCEPTS); a frame's lookup (CNT_LOOKUPS) and each of its
     // cycles (CNT_LOOKUP_CYCLES: the bucket read, one per socket visited)
     output reg                   ev_accept, ev_lookup, ev_lookup_cyc,
+    output reg                   ev_lookup_fwd,   // a lookup answered by forwarding (CNT_LOOKUP_FWD)
     // protection lookup (one port of prot_table, docs/protection.md) and fault events
     output wire [63:0]           prot_addr,
     output wire [31:0]           prot_len,
@@ -340,6 +347,12 @@ module toe_engine #(
     reg          f_keep;           // the frame's chain stays on a segment list
     reg          f_wake;           // the in-order list grew: wake delivery
     reg          f_wb;             // write cx back to ctx_mem
+    // forwarding: the 4-tuple {src_ip, dst_ip, src_port, dst_port, vlan, udp} of the socket
+    // fw_idx the last walk matched; fw_hit: the frame being looked up was answered by it
+    localparam FWK = 32 + 32 + 16 + 16 + 12 + 1;
+    reg          fw_valid, fw_hit;
+    reg [FWK-1:0] fw_key;
+    reg [SW-1:0] fw_idx;
     reg          tx_arp;           // the queued tx command is an ARP reply
     reg          del_mode;         // S_DRET belongs to a SOCK_DEL
     reg          del_list;         // SOCK_DEL chain walk: 0 in-order list, 1 reassembly list
@@ -541,9 +554,9 @@ module toe_engine #(
     wire [127:0]  hd_tp;
     wire [383:0]  tx_tcp;
     toe_tcp_rx #(.BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS)) u_tcp_rx (
-        // the free count sampled at the pick: pool_room is registered from it in S_LOOK0 and
-        // wnd_r from the context in S_TCP, just in time for S_EST0 (a shorter path from the
-        // pick to S_EST0 would need them sooner)
+        // the free count sampled at the pick: pool_room is registered with the sample and
+        // wnd_r from the context in S_TCP, in time for S_EST0 (a frame forwarded from the
+        // pick is in S_TCP the next cycle)
         .clk(clk), .rst(rst), .smp(s_req_ready || s_meta_ready || snd_take || tick_take), .pool_free(pool_free),
         .in_meta(s_meta_ready), .in_tcp(state == S_TCP), .in_est0(state == S_EST0),
         .in_est1(state == S_EST1), .in_rstmk(state == S_RSTMK), .in_inord(state == S_INORD),
@@ -655,6 +668,7 @@ module toe_engine #(
         .syn_active(f_was == ST_SYN_SENT),
         .snd_rd(snd_rd), .snd_we(snd_we), .snd_wd(snd_wd),
         .ld((state == S_SR0) || (state == S_SQ) || (state == S_TKS0) || (state == S_LOOK1 && sk_match) ||
+            ((state == S_IDLE) && fw_fast) ||
             (state == S_DEL0 && mv_rd_idle && mv_out_idle)),
         .wb(((state == S_SR1) && !sr_refuse) || (state == S_REQ_ADD) || acc_we || (state == S_S4) ||
             (state == S_TKS1) || (state == S_SA9) || (state == S_AB6) ||
@@ -735,6 +749,15 @@ module toe_engine #(
     wire          hdr_we = seg_we || dl_hdr_we;
     wire [BW-1:0] hdr_wa = dl_hdr_we ? hd_idx : mt_head[BW-1:0];
     wire [127:0]  hdr_wd = dl_hdr_we ? hd_dlv : (state == S_UDP) ? hd_udp : hd_tp;
+    // forwarding: the record at the metadata FIFO's head is for the socket the last walk
+    // matched (fw_pick); its descriptor and context can be read at the pick (fw_fast): the
+    // socket register names it, and a context written back in this cycle is taken as written
+    wire [FWK-1:0] pk_key  = {s_meta_src_ip, s_meta_dst_ip, s_meta_src_port, s_meta_dst_port,
+                              s_meta_vlan, s_meta_udp};
+    wire [FWK-1:0] mt_key  = {mt_src_ip, mt_dst_ip, mt_src_port, mt_dst_port, mt_vlan, mt_udp};
+    wire           fw_pick = pick_meta && (s_meta_reason == DROP_NONE4) && fw_valid && (pk_key == fw_key);
+    wire           fw_fast = fw_pick && (sk_idx == fw_idx);
+    wire [CW-1:0]  cx_pick = (ctx_we && ctx_wa == sk_idx) ? ctx_wd : cx_rd;
     always @(posedge clk) begin
         if (sock_we) sock_mem[sock_wa] <= sock_wd;
         if (snd_we) snd_mem[sk_idx] <= snd_wd;
@@ -819,9 +842,12 @@ module toe_engine #(
             {ev_fault, ev_fault_addr, ev_fault_write, expose_en, expose_idx, ev_hold_rec, ev_released} <= 0;
             {cx_wb, ev_syn_retrans, ev_tx_rto, ev_tx_done, ev_tx_done_count, tx_mode, f_tcp, f_ack} <= 0;
             {ev_accept, ev_lookup, ev_lookup_cyc, acc_posted, ev_tx_wupd, ev_tx_dack} <= 0;
+            {fw_valid, fw_hit, ev_lookup_fwd} <= 3'b000;
         end else begin
-            {ev_accept, ev_lookup} <= 2'd0;
-            ev_lookup_cyc <= (state == S_LOOK0) || (state == S_LOOK1);
+            {ev_accept, ev_lookup, ev_lookup_fwd} <= 3'd0;
+            ev_lookup_cyc <= (state == S_LOOK0) || ((state == S_LOOK1) && !fw_hit);
+            // a socket inserted or a SOCK_DEL begun: the next frames walk their chains
+            if (sock_we || (state == S_DEL0)) fw_valid <= 1'b0;
             {cx_wb, ev_syn_retrans, ev_tx_rto, ev_tx_done, ev_tx_wupd, ev_tx_dack} <= 6'd0;
             {ev_drop_valid, ev_accepted, ev_delivered_valid, ev_nb_returned, ev_ooo_held, ev_rx_done} <= 0;
             {ev_anon_rx, ev_arp_reply, ev_timeout, ev_tick, ev_hold_rec, ev_released} <= 0;
@@ -870,6 +896,14 @@ module toe_engine #(
                         {f_keep, f_wake, f_wb, tx_arp} <= 4'b0000;
                         // a frame for the lookup: the bucket read next (no S_META)
                         if (s_meta_reason == DROP_NONE4) {b_idx, ev_lookup} <= {pick_bkt, 1'b1};
+                        // or answered by forwarding: S_TCP (S_UDP) next, or S_LOOK1's read
+                        {fw_hit, ev_lookup_fwd} <= {2{fw_pick}};
+                        if (fw_fast) begin
+                            {sk, cx, f_wb, f_tcp} <= {sk_rd, cx_pick, 1'b1, !s_meta_udp};
+                            f_was <= cx_pick[`BF_SOCK_CTX_STATE_RANGE];
+                        end else if (fw_pick) begin
+                            sk_idx <= fw_idx;
+                        end
                     end
                     if (pick_dlv) begin
                         sk_idx <= pq_mem[pq_rp];
@@ -881,7 +915,9 @@ module toe_engine #(
                     ev_tick <= pick_tick;
                     if (pick_tick && act_head != NULL16) sk_idx <= act_head[SW-1:0];
                     if (pick_snd) sk_idx <= tq_sock;
-                    state <= pick_req ? S_REQ : pick_meta ? ((s_meta_reason == DROP_NONE4) ? S_LOOK0 : S_META) :
+                    state <= pick_req ? S_REQ :
+                             pick_meta ? ((s_meta_reason != DROP_NONE4) ? S_META :
+                                          fw_fast ? (s_meta_udp ? S_UDP : S_TCP) : fw_pick ? S_LOOK1 : S_LOOK0) :
                              pick_dlv ? S_DQ : pick_snd ? S_SQ :
                              (pick_tick && act_head != NULL16) ? S_TKS0 : S_IDLE;
                 end
@@ -977,8 +1013,8 @@ module toe_engine #(
                 end
 
                 // ---------------------------------------------------------- rx metadata
-                // a frame the parser did not pass for the lookup (S_IDLE sends those straight
-                // to S_LOOK0): an ARP request for NIC_IP: queue the reply, the frame is
+                // a frame the parser did not pass for the lookup (S_IDLE sends those to
+                // S_LOOK0, or forwarded to S_LOOK1, S_TCP or S_UDP): an ARP request for NIC_IP: queue the reply, the frame is
                 // consumed; or the anonymous path; or the parser's drop
                 S_META: begin
                     tx_arp <= arp_hit;
@@ -996,6 +1032,7 @@ module toe_engine #(
                     if (sk_match) begin
                         {sk, cx, f_wb, state} <= {sk_rd, cx_rd, 1'b1, mt_udp ? S_UDP : S_TCP};
                         {f_was, f_tcp} <= {cx_rd[`BF_SOCK_CTX_STATE_RANGE], !mt_udp};
+                        {fw_valid, fw_idx, fw_key} <= {1'b1, sk_idx, mt_key};
                     end
                     else if (cxr_next_sock == NULL16) lookup_miss;
                     else sk_idx <= cxr_next_sock[SW-1:0];

@@ -20,7 +20,7 @@
 //   tp_stay         else stay (S_INS: the walk goes on);
 //   tp_step         the list element read next is NEXT_SEG of this one (S_DRAIN, S_INS).
 // Window ("The window"): the pool room of the free count sampled at the pick (smp), registered
-// in S_META; win, promised = max(rel(RCV_WND_EDGE), 0), wnd = max(win, promised) and the
+// with the sample; win, promised = max(rel(RCV_WND_EDGE), 0), wnd = max(win, promised) and the
 // advertised adv are registered every cycle from cx (valid one cycle after cx changes). An
 // ACK's WINDOW is adv scaled by RCV_WSCALE when WS_OK, a SYN-ACK's min(win, 65535) unscaled;
 // as the command is queued (ack_take) RCV_WND_EDGE moves to RCV_NXT + (field << shift) when
@@ -154,9 +154,16 @@ module toe_tcp_rx #(
     reg [15:0] ins_cur;
 
     // ------------------------------------------------------------------ window
-    wire [15:0] pr_units  = (fr_free > RESERVE) ? (fr_free - RESERVE) : 16'd0;
-    wire [47:0] pr_wide   = {32'd0, pr_units} << HALF_SHIFT;
-    wire [31:0] pr_sat    = (pr_wide[47:32] != 16'd0) ? 32'hFFFF_FFFF : pr_wide[31:0];
+    // pool_room of a free count: the count above the reserve, in half-buflets
+    function [31:0] room_of(input [15:0] free);
+        reg [15:0] units;
+        reg [47:0] wide;
+        begin
+            units   = (free > RESERVE) ? (free - RESERVE) : 16'd0;
+            wide    = {32'd0, units} << HALF_SHIFT;
+            room_of = (wide[47:32] != 16'd0) ? 32'hFFFF_FFFF : wide[31:0];
+        end
+    endfunction
     wire [31:0] cx_rcv    = cx[`BF_SOCK_CTX_RCV_NXT_RANGE];
     wire [31:0] cx_irs    = cx[`BF_SOCK_CTX_IRS_RANGE];
     wire [31:0] cx_soff32 = cx[`BF_SOCK_CTX_STREAM_OFF_OFF*8 +: 32];
@@ -448,7 +455,9 @@ module toe_tcp_rx #(
         adv_r <= adv_c;
         if (!rst) begin
             if (smp) fr_free <= pool_free;
-            pool_room <= pr_sat;      // the free count sampled at the last pick
+            // the free count sampled at the last pick, registered with the sample: a frame
+            // forwarded from the pick to S_TCP has wnd_r from it in S_EST0
+            pool_room <= room_of(smp ? pool_free : fr_free);
             if (in_meta) begin
                 tx_syn    <= 1'b0;
                 tx_rst    <= 1'b0;

@@ -1347,9 +1347,9 @@ fn human(r: &RunReport) {
 
 #[derive(Subcommand)]
 enum BenchCmd {
-    /// The socket lookup's cost in cycles per frame as live sockets are added (the device's
-    /// CNT_LOOKUP_CYCLES / CNT_LOOKUPS): 1, 64, 1,024 and 4,096 live sockets in the RTL's
-    /// 4,096-socket build, up to 65,536 in the model's.
+    /// The socket lookup's cost in cycles per walk of a hash chain as live sockets are added
+    /// (the device's CNT_LOOKUP_CYCLES / (CNT_LOOKUPS - CNT_LOOKUP_FWD)): 1, 64, 1,024 and
+    /// 4,096 live sockets in the RTL's 4,096-socket build, up to 65,536 in the model's.
     Lookup(LookupArgs),
     /// Receive rate by frame size: back-to-back valid TCP frames of one connection through the
     /// driver, named buffers always posted; cycles per frame until the payload is in host
@@ -1710,8 +1710,8 @@ fn bench_lookup(a: &LookupArgs) -> ExitCode {
             Ok(p) => {
                 if !a.json {
                     println!(
-                        "{:>6} live sockets ({} slots, {} buckets): {:.3} cycles per lookup ({} lookups, {} matched)",
-                        p.live, p.slots, p.buckets, p.cycles_per_lookup, p.lookups, p.matched
+                        "{:>6} live sockets ({} slots, {} buckets): {:.3} cycles per walk ({} lookups, {} forwarded, {} matched)",
+                        p.live, p.slots, p.buckets, p.cycles_per_lookup, p.lookups, p.forwarded, p.matched
                     );
                 }
                 points.push(p);

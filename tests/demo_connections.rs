@@ -32,8 +32,9 @@ fn check(r: &serde_json::Value, n: usize, expected: impl Fn(usize) -> Vec<u8>) {
     assert_eq!(r["accepts"], n as u64, "{ctx}");
     assert_eq!(r["sockets_from"], "listen", "{ctx}");
     assert_eq!(r["buflets_free_end"], r["num_buflets"], "{ctx}");
+    // Walks cost cycles; a connection's back-to-back frames are forwarded without one.
     assert!(
-        r["lookup_cycles_per_frame"].as_f64().expect("lookup cost") >= 1.0,
+        r["lookup_cycles_per_frame"].as_f64().expect("lookup cost") > 0.0,
         "{ctx}"
     );
     // The runner keeps at most 8 clients in their handshake, under HALF_OPEN_MAX: no SYN is

@@ -43,7 +43,9 @@ pub const DMA_WR_LEAD: u64 = 1;
 pub const ENGINE_FRAME: u64 = 8;
 /// The part of [`ENGINE_FRAME`] that stood for the hash and a one-socket chain walk (the
 /// bucket read and one visit): replaced by `1 + visited` for a frame that reaches the lookup,
-/// so a one-socket run costs what it did.
+/// so a one-socket run costs what it did; by 0 for a frame forwarded to the socket the engine
+/// already holds (rtl/toe_engine.v `fw_fast`: the pick reads it) and by 1 for one forwarded
+/// to another (S_LOOK1 reads it).
 pub const LOOKUP_FLAT: u64 = 2;
 /// The part of [`ENGINE_FRAME`] that stood for S_META, the metadata decode: a frame the parser
 /// passed for the lookup goes from the pick straight to the bucket read (rtl/toe_engine.v

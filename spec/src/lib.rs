@@ -162,11 +162,12 @@ registers! {
     CNT_TX_DONE         = 0x1A4, Ro, "TX_POSTs completed (every byte acknowledged).";
     CNT_BLK_DEV_WR_BYTES = 0x1A8, Ro, "Bytes the block engine wrote into buflet memory (DEVMEM elements of BLK_READs, p2p reads).";
     CNT_ACCEPTS         = 0x1AC, Ro, "Connections accepted: ACCEPT completions with status OK.";
-    CNT_LOOKUPS         = 0x1B0, Ro, "Frames that went through the socket lookup (passed rx_parser, not an ARP request).";
-    CNT_LOOKUP_CYCLES   = 0x1B4, Ro, "Engine cycles spent in socket lookups: the bucket read plus one per socket visited on the chain (CNT_LOOKUP_CYCLES / CNT_LOOKUPS is the lookup cost per frame).";
+    CNT_LOOKUPS         = 0x1B0, Ro, "Frames that went through the socket lookup (passed rx_parser, not an ARP request), walked or forwarded.";
+    CNT_LOOKUP_CYCLES   = 0x1B4, Ro, "Engine cycles spent in socket lookups: the bucket read plus one per socket visited on the chain, none for a forwarded frame (CNT_LOOKUP_CYCLES / CNT_LOOKUPS is the lookup cost per frame; / (CNT_LOOKUPS - CNT_LOOKUP_FWD) per walk).";
     CNT_BUF_WIN_READS   = 0x1B8, Ro, "Window copies done (BUF_WIN_ADDR writes taken and not refused).";
     CNT_TX_WND_UPDATES  = 0x1BC, Ro, "Window updates sent: ACKs a timer tick sent because the receive window of a socket whose peer may still send had opened by at least min(MSS, RCV_BUF/2) past a right edge closer than that (RFC 9293 3.8.6.2.2; docs/tcp-receive.md).";
     CNT_TX_DELAYED_ACKS = 0x1C0, Ro, "Delayed ACKs sent: ACKs a timer tick sent for bytes a DELAYED_ACK socket had received and not yet acknowledged (a tick's ACK that is also a window update counts in CNT_TX_WND_UPDATES only; docs/tcp-receive.md).";
+    CNT_LOOKUP_FWD      = 0x1C4, Ro, "Frames of CNT_LOOKUPS forwarded to the socket the last walk matched, without a walk (docs/tcp-receive.md \"Forwarding\").";
     CNT_DROP_TRUNCATED  = 0x204, Ro, "Dropped: frame shorter than its headers or IPv4 total length.";
     CNT_DROP_NOT_IPV4   = 0x208, Ro, "Dropped: not IPv4 (ARP, IPv6, ...).";
     CNT_DROP_BAD_IP_HDR = 0x20C, Ro, "Dropped: IPv4 version, IHL or total length invalid, or a fragment.";

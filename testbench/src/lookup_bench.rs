@@ -1,8 +1,9 @@
 //! The socket lookup's cost as sockets are added (`buflet bench lookup`): with `n` live
 //! sockets in the table, frames to seeded random ones of them go through the lookup, and the
-//! device's own counters say what it spent: `CNT_LOOKUP_CYCLES / CNT_LOOKUPS` cycles per frame
-//! (docs/tcp-receive.md, "Lookup cost"). The RTL spends exactly those cycles; the model charges
-//! them. Frames are built by etherparse.
+//! device's own counters say what it spent: `CNT_LOOKUP_CYCLES / (CNT_LOOKUPS -
+//! CNT_LOOKUP_FWD)` cycles per walk of a hash chain (docs/tcp-receive.md, "Lookup cost"; a
+//! frame to the socket of the frame before it is forwarded, without a walk). The RTL spends
+//! exactly those cycles; the model charges them. Frames are built by etherparse.
 //!
 //! Each socket is a TCP socket in LISTEN (added by `SOCK_ADD` with its own peer address and
 //! port, as a server's accepted connections have); each frame is a pure ACK from one of the
@@ -30,9 +31,11 @@ pub struct LookupPoint {
     pub live: u32,
     /// Frames that went through the lookup.
     pub lookups: u32,
+    /// Of them, frames forwarded to the socket the last walk matched (CNT_LOOKUP_FWD): no walk.
+    pub forwarded: u32,
     /// Cycles the lookups took (CNT_LOOKUP_CYCLES).
     pub lookup_cycles: u32,
-    /// `lookup_cycles / lookups`.
+    /// `lookup_cycles / (lookups - forwarded)`: the cost of one walk.
     pub cycles_per_lookup: f64,
     /// Frames that matched a socket (all of them, unless something is wrong: every frame is
     /// sent to a live socket).
@@ -90,6 +93,7 @@ pub fn measure(
         socks.push(s);
     }
     let l0 = b.drv.rd(reg::CNT_LOOKUPS);
+    let f0 = b.drv.rd(reg::CNT_LOOKUP_FWD);
     let c0 = b.drv.rd(reg::CNT_LOOKUP_CYCLES);
     let n0 = b.drv.rd(reg::CNT_DROP_NO_SOCKET);
     let mut sent = 0u32;
@@ -114,6 +118,7 @@ pub fn measure(
     }
     b.drv.run(2048);
     let lookups = b.drv.rd(reg::CNT_LOOKUPS) - l0;
+    let forwarded = b.drv.rd(reg::CNT_LOOKUP_FWD) - f0;
     let lookup_cycles = b.drv.rd(reg::CNT_LOOKUP_CYCLES) - c0;
     let missed = b.drv.rd(reg::CNT_DROP_NO_SOCKET) - n0;
     Ok(LookupPoint {
@@ -122,8 +127,9 @@ pub fn measure(
         buckets: b.drv.info.hash_buckets,
         live,
         lookups,
+        forwarded,
         lookup_cycles,
-        cycles_per_lookup: lookup_cycles as f64 / lookups.max(1) as f64,
+        cycles_per_lookup: lookup_cycles as f64 / lookups.saturating_sub(forwarded).max(1) as f64,
         matched: lookups.saturating_sub(missed),
     })
 }

@@ -57,24 +57,39 @@ impl Toe {
     }
 
     /// The chain walk of a frame's lookup: the first socket of `key`'s bucket whose key
-    /// matches, and the sockets visited (the match included; the whole chain on a miss).
-    pub(super) fn lookup(&self, key: &Key) -> (Option<u16>, u64) {
+    /// matches, the sockets visited (the match included; the whole chain on a miss), and the
+    /// index the RTL's socket register holds after it: the socket read last, or an empty
+    /// bucket's NULL cut to the register's width.
+    pub(super) fn lookup(&self, key: &Key) -> (Option<u16>, u64, u16) {
         let mut cur = self.buckets[self.bucket_of(key)];
         let mut visited = 0;
+        let mut last = (self.socks.len().next_power_of_two() - 1) as u16;
         while let Some(s) = cur {
             visited += 1;
+            last = s;
             let sock = &self.socks[s as usize];
             if sock.d.key == *key {
-                return (Some(s), visited);
+                return (Some(s), visited, s);
             }
             cur = sock.next_sock;
         }
-        (None, visited)
+        (None, visited, last)
+    }
+
+    /// The active list's last socket (where a timer sweep stops).
+    pub(super) fn act_tail(&self) -> Option<u16> {
+        let mut cur = self.act_head?;
+        while let Some(n) = self.socks[cur as usize].act_next {
+            cur = n;
+        }
+        Some(cur)
     }
 
     /// Insert socket `s` (its descriptor already in its slot) at the head of its hash chain
     /// and of the active list (SOCK_ADD, an accept).
     pub(super) fn link(&mut self, s: u16) {
+        // a socket inserted: frames walk their chains again (the newest match wins)
+        self.fw = None;
         let b = self.bucket_of(&self.socks[s as usize].d.key);
         let head = self.buckets[b];
         let act = self.act_head;

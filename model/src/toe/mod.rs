@@ -231,6 +231,14 @@ pub(crate) struct Toe {
     pooled: Vec<bool>,
     /// HALF_OPEN: accepted sockets still in SYN_RCVD.
     half_open: u32,
+    /// Forwarding (rtl/toe_engine.v `fw_*`): the key and socket the last chain walk matched.
+    /// Frames of that key skip the walk until a socket is inserted (SOCK_ADD, an accept) or a
+    /// SOCK_DEL begins.
+    fw: Option<(Key, u16)>,
+    /// The engine's socket register (`sk_idx`) as the last event left it, where the model
+    /// follows it (`None`: not known). A forwarded frame for that socket also skips S_LOOK1;
+    /// it only sets timing, never an outcome or a counter.
+    sk_reg: Option<u16>,
 }
 
 impl Toe {
@@ -252,6 +260,8 @@ impl Toe {
             pool: VecDeque::new(),
             pooled: vec![false; cfg.num_sockets as usize],
             half_open: 0,
+            fw: None,
+            sk_reg: None,
         }
     }
 
@@ -307,12 +317,22 @@ impl ModelDevice {
                     let e = self.toe_req.take().expect("req");
                     self.engine_req(&e)
                 }
-                2 if !self.toe.ready.is_empty() => self.engine_deliver(env),
+                2 if !self.toe.ready.is_empty() => {
+                    self.toe.sk_reg = self.toe.ready.front().copied();
+                    self.engine_deliver(env)
+                }
                 3 if self.tick_pending => {
                     self.take_tick();
+                    // the sweep walks the active list and stops on its last socket
+                    if let Some(tail) = self.toe.act_tail() {
+                        self.toe.sk_reg = Some(tail);
+                    }
                     self.engine_tick()
                 }
-                4 if !self.toe.tx_ready.is_empty() => self.engine_send(env),
+                4 if !self.toe.tx_ready.is_empty() => {
+                    self.toe.sk_reg = self.toe.tx_ready.front().copied();
+                    self.engine_send(env)
+                }
                 _ => continue,
             };
             self.engine_rr = (src + 1) % SOURCES;
@@ -356,12 +376,37 @@ impl ModelDevice {
         };
         // The lookup (docs/tcp-receive.md, "Lookup cost"): the bucket read, then one cycle per
         // socket visited; it stands in for the flat part of ENGINE_FRAME.
-        let (hit, visited) = self.toe.lookup(&key);
-        let look = 1 + visited;
-        self.regs.count(reg::CNT_LOOKUPS, 1);
-        self.regs.count(reg::CNT_LOOKUP_CYCLES, look);
-        let base = base - costs::LOOKUP_FLAT - costs::META_STEP + look;
-        let Some(s) = hit else {
+        // Forwarded (the socket the last walk matched): no walk and no lookup cycle; S_LOOK1
+        // reads the socket unless the engine's socket register already names it.
+        let look = match self.toe.fw {
+            Some((k, s)) if k == key => {
+                let read = u64::from(self.toe.sk_reg != Some(s));
+                self.toe.sk_reg = Some(s);
+                self.regs.count(reg::CNT_LOOKUPS, 1);
+                self.regs.count(reg::CNT_LOOKUP_FWD, 1);
+                Ok((s, read))
+            }
+            _ => {
+                let (hit, visited, last) = self.toe.lookup(&key);
+                let look = 1 + visited;
+                self.regs.count(reg::CNT_LOOKUPS, 1);
+                self.regs.count(reg::CNT_LOOKUP_CYCLES, look);
+                // the walk leaves the socket register on the socket it read last
+                self.toe.sk_reg = Some(last);
+                match hit {
+                    Some(s) => {
+                        self.toe.fw = Some((key, s));
+                        Ok((s, look))
+                    }
+                    None => Err(look),
+                }
+            }
+        };
+        let cycles = match look {
+            Ok((_, c)) | Err(c) => c,
+        };
+        let base = base - costs::LOOKUP_FLAT - costs::META_STEP + cycles;
+        let Ok((s, _)) = look else {
             let syn_only =
                 p.flags & (tcp_flag::SYN | tcp_flag::ACK | tcp_flag::RST) == tcp_flag::SYN;
             if !p.udp && syn_only {
@@ -420,6 +465,8 @@ impl ModelDevice {
             },
         );
         self.toe.link(s);
+        // S_ACC0 took the pool's head into the socket register
+        self.toe.sk_reg = Some(s);
         self.toe.half_open += 1;
         self.tcp_frame(m, s, base + costs::ACCEPT_MAKE)
     }

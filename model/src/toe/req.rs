@@ -24,6 +24,14 @@ impl ModelDevice {
             |t: &Toe| sref < t.socks.len() && t.socks[sref].state != sock_state::FREE as u8;
         let pooled = |t: &Toe| sref < t.pooled.len() && t.pooled[sref];
         let done = self.now + costs::ENGINE_REQ;
+        // S_REQ: a TX_POST or SOCK_CLOSE of a socket in use loads the socket register
+        if matches!(
+            Opcode::try_from(hdr.opcode),
+            Ok(Opcode::TxPost | Opcode::SockClose)
+        ) && in_use(&self.toe)
+        {
+            self.toe.sk_reg = Some(sref as u16);
+        }
         let st = match Opcode::try_from(hdr.opcode) {
             Ok(Opcode::SockAdd) => {
                 let d = SockDesc::parse(e).unwrap_or_default();
@@ -75,6 +83,7 @@ impl ModelDevice {
                     };
                     self.toe.socks.put(sref, sock);
                     self.toe.link(sref as u16);
+                    self.toe.sk_reg = Some(sref as u16);
                     if connect {
                         // Active open (docs/tcp-transmit.md): SYN_SENT, our SYN goes out; the
                         // request completes when the handshake ends.
@@ -87,6 +96,10 @@ impl ModelDevice {
                 if !in_use(&self.toe) {
                     Status::BadSock
                 } else {
+                    // S_DEL0 ends forwarding; the unlink walks leave the socket register
+                    // on sockets the model does not follow
+                    self.toe.fw = None;
+                    self.toe.sk_reg = None;
                     return self.sock_del(e, sref as u16);
                 }
             }
@@ -154,6 +167,7 @@ impl ModelDevice {
                     });
                     self.toe.socks[sref].nbs.push_back(rn as u16);
                     self.toe.wake(sref as u16);
+                    self.toe.sk_reg = Some(sref as u16);
                     return done; // its completion is the NB_RETURN
                 }
             }

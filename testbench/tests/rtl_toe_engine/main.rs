@@ -136,6 +136,7 @@ buflet_testbench::test_list! {
         listen_full_on_empty_pool_and_half_open_max,
         half_open_reset_timeout_and_delete,
         lookup_cost_counters,
+        lookup_forwarding,
         listen_random_accepts_resets_deletes,
     },
     directed::hold => {

@@ -93,6 +93,7 @@ pub struct Ports {
     pub ev_accept: Port,
     pub ev_lookup: Port,
     pub ev_lookup_cyc: Port,
+    pub ev_lookup_fwd: Port,
     pub ev_tx_wupd: Port,
     pub ev_tx_dack: Port,
 }
@@ -189,6 +190,7 @@ impl Ports {
             ev_accept: g.ev_accept,
             ev_lookup: g.ev_lookup,
             ev_lookup_cyc: g.ev_lookup_cyc,
+            ev_lookup_fwd: g.ev_lookup_fwd,
             ev_tx_wupd: g.ev_tx_wupd,
             ev_tx_dack: g.ev_tx_dack,
         }

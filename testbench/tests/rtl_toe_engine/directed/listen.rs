@@ -455,6 +455,86 @@ pub fn lookup_cost_counters() {
     }
 }
 
+/// Forwarding (docs/tcp-receive.md "Lookup cost"): a frame of the 4-tuple the last walk
+/// matched costs no lookup cycle (and still counts as a lookup); a frame of another socket
+/// walks and moves the forwarded socket to its own; a SOCK_ADD or a SOCK_DEL makes the next
+/// frame walk again. The oracle checks every frame's outcome, so a forwarded frame reached the
+/// socket a walk would have.
+pub fn lookup_forwarding() {
+    for model in models() {
+        let (mut tb, mut rng) = dtb_rng(model, 36);
+        let n = tb.hash_buckets;
+        let bk = |c: &SockCfg| bucket(c.remote_ip, c.local_ip, c.remote_port, c.local_port, n);
+        // a and b in one bucket (chain b, a), e to be added later
+        let a = SockCfg::new(0, &mut rng);
+        let mut b = (1..2000u16)
+            .map(|p| {
+                let mut c = a;
+                c.remote_port = p;
+                c
+            })
+            .find(|c| bk(c) == bk(&a) && c.remote_port != a.remote_port)
+            .unwrap();
+        let mut e = SockCfg::new(2, &mut rng);
+        (b.slot, e.slot) = (1, 2);
+        add_socks(&mut tb, &[&a, &b]);
+        // (lookups, lookup cycles, forwarded) of one frame
+        let one = |tb: &mut Tb, f: Frame| {
+            let g0 = (tb.got.lookups, tb.got.lookup_cycles, tb.got.lookup_fwd);
+            tb.push(f);
+            tb.settle(20_000);
+            let g = (tb.got.lookups, tb.got.lookup_cycles, tb.got.lookup_fwd);
+            (g.0 - g0.0, g.1 - g0.1, g.2 - g0.2)
+        };
+        let syn = |c: &SockCfg, seq: u32| c.frame(seq, 0, SYN, Vec::new());
+        assert_eq!(one(&mut tb, syn(&a, 1)), (1, 1 + 2, 0), "{model}: a walks");
+        assert_eq!(one(&mut tb, syn(&a, 1)), (1, 0, 1), "{model}: a forwarded");
+        assert_eq!(one(&mut tb, syn(&a, 1)), (1, 0, 1), "{model}: a again");
+        assert_eq!(one(&mut tb, syn(&b, 1)), (1, 1 + 1, 0), "{model}: b walks");
+        assert_eq!(one(&mut tb, syn(&b, 1)), (1, 0, 1), "{model}: b forwarded");
+        assert_eq!(
+            one(&mut tb, syn(&a, 1)),
+            (1, 1 + 2, 0),
+            "{model}: a walks again"
+        );
+        // a socket added (another bucket's): the next frame walks
+        add_socks(&mut tb, &[&e]);
+        assert_eq!(
+            one(&mut tb, syn(&a, 1)),
+            (1, 1 + 2, 0),
+            "{model}: after SOCK_ADD"
+        );
+        assert_eq!(
+            one(&mut tb, syn(&a, 1)),
+            (1, 0, 1),
+            "{model}: forwarded again"
+        );
+        // a request for another socket (NB_POST to e) moves the engine's socket register:
+        // a's next frame is still forwarded (S_LOOK1 reads a first), with no lookup cycle
+        tb.nb_post(2, 7, 4096, 1, false);
+        tb.settle(20_000);
+        assert_eq!(
+            one(&mut tb, syn(&a, 1)),
+            (1, 0, 1),
+            "{model}: forwarded via S_LOOK1"
+        );
+        // a SOCK_DEL (of b): the next frame walks (a is now the head)
+        tb.sock_del(1);
+        tb.settle(20_000);
+        assert_eq!(
+            one(&mut tb, syn(&a, 1)),
+            (1, 1 + 1, 0),
+            "{model}: after SOCK_DEL"
+        );
+        assert_eq!(
+            one(&mut tb, syn(&a, 1)),
+            (1, 0, 1),
+            "{model}: forwarded after it"
+        );
+        close(&mut tb, &[0, 2]);
+    }
+}
+
 /// Random listening: twelve peers SYN, complete, reset, send data and retransmit SYNs to one
 /// listen port while the driver pools slots (some refused), deletes sockets (half-open ones
 /// too), moves HALF_OPEN_MAX and closes and reopens the listen; some SYNs go to no listen.

@@ -30,10 +30,12 @@ pub struct Counts {
     pub released: u64,
     /// ACCEPT completions with status OK (CNT_ACCEPTS).
     pub accepts: u64,
-    /// Frames that reached the socket lookup (CNT_LOOKUPS) and its cycles (CNT_LOOKUP_CYCLES:
-    /// the bucket read plus one per socket visited on the chain).
+    /// Frames that reached the socket lookup (CNT_LOOKUPS), its cycles (CNT_LOOKUP_CYCLES:
+    /// the bucket read plus one per socket visited on the chain of a walk) and the frames
+    /// forwarded without a walk (CNT_LOOKUP_FWD).
     pub lookups: u64,
     pub lookup_cycles: u64,
+    pub lookup_fwd: u64,
     /// Window updates a tick sent (ev_tx_wupd, CNT_TX_WND_UPDATES).
     pub wnd_updates: u64,
     /// Delayed ACKs a tick sent (ev_tx_dack, CNT_TX_DELAYED_ACKS).
@@ -59,6 +61,10 @@ impl Counts {
         self.drop[usize::from(r.code())] += 1;
     }
 }
+
+/// A frame's 4-tuple as forwarding keeps it (source IP, destination IP, source port,
+/// destination port, VLAN, UDP).
+pub type FwKey = (u32, u32, u16, u16, u16, bool);
 
 /// The testbench: harness, stimulus and oracle state of one run.
 pub struct Tb {
@@ -95,6 +101,11 @@ pub struct Tb {
     // oracle
     pub osock: Vec<Option<OSock>>,
     pub add_no: u64,
+    /// Forwarding (docs/tcp-receive.md "Lookup cost"): the 4-tuple (source IP, destination
+    /// IP, source port, destination port, VLAN, UDP) and socket of the last walk that
+    /// matched; frames of that 4-tuple cost no lookup cycle until a socket is inserted or a
+    /// SOCK_DEL begins.
+    pub fw: Option<(FwKey, usize)>,
     pub nb_pending: HashMap<u32, Nb>,
     pub nbs: HashMap<u16, Nb>,
     pub ret_exp: HashMap<u16, RetExp>,
@@ -231,6 +242,7 @@ impl Tb {
             refused_ctr: 0,
             osock: vec![None; num_socks],
             add_no: 0,
+            fw: None,
             nb_pending: HashMap::new(),
             nbs: HashMap::new(),
             ret_exp: HashMap::new(),

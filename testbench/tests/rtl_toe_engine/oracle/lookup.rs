@@ -77,6 +77,7 @@ impl Tb {
         o.listen = Some((l, tag));
         self.osock[s as usize] = Some(o);
         self.active.insert(0, s);
+        self.fw = None;
         self.half_open += 1;
         self.count_cov(&["accept_taken"]);
         s as usize

@@ -171,9 +171,19 @@ impl Tb {
             self.release(chain);
             return;
         }
-        // the lookup and its cost: the bucket read, one cycle per socket visited
+        // the lookup and its cost: the bucket read, one cycle per socket visited; none for a
+        // frame of the 4-tuple the last walk matched (forwarded; its socket is the walk's)
         self.exp.lookups += 1;
-        self.exp.lookup_cycles += 1 + self.lookup_visits(f) as u64;
+        let key = (f.src_ip, f.dst_ip, f.sport, f.dport, f.vlan, f.udp);
+        if self.fw.is_some_and(|(k, _)| k == key) {
+            self.exp.lookup_fwd += 1;
+            self.count_cov(&["lookup_forwarded"]);
+        } else {
+            self.exp.lookup_cycles += 1 + self.lookup_visits(f) as u64;
+            if let Some(si) = self.lookup(f) {
+                self.fw = Some((key, si));
+            }
+        }
         let Some(si) = self.lookup(f) else {
             // a SYN to a listen slot takes a socket from the accept pool
             if !f.udp && f.flags & (SYN | ACK | RST) == SYN {

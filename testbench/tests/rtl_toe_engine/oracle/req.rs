@@ -42,6 +42,7 @@ impl Tb {
                     }
                     self.osock[sref] = Some(o);
                     self.active.insert(0, sref as u16);
+                    self.fw = None;
                     Status::Ok
                 } else {
                     Status::BadSock
@@ -53,6 +54,7 @@ impl Tb {
                 } else {
                     let s = self.osock[sref].take().unwrap();
                     self.active.retain(|&x| x as usize != sref);
+                    self.fw = None;
                     // a half-open accepted socket: HALF_OPEN - 1, no ACCEPT
                     if s.listen.is_some() && s.state == SockState::SynRcvd {
                         self.half_open -= 1;
