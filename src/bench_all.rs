@@ -90,7 +90,7 @@ fn lookup_plot(path: &Path, s: &Suite) -> Result<(), String> {
         path,
         "Buflet socket lookup cost as sockets are added",
         "live sockets",
-        "device cycles per lookup",
+        "device cycles per walk of a hash chain",
         &series,
     )
 }
@@ -135,7 +135,7 @@ pub fn markdown(s: &Suite) -> String {
         );
     }
     let _ = writeln!(m, "\n## Socket lookup (`buflet bench lookup`)\n");
-    let _ = writeln!(m, "| backend | slots | live sockets | cycles/lookup |");
+    let _ = writeln!(m, "| backend | slots | live sockets | cycles per walk |");
     let _ = writeln!(m, "|---|---|---|---|");
     for l in &s.lookup {
         let _ = writeln!(

@@ -134,7 +134,7 @@ pub fn measure(
     })
 }
 
-/// The spread of a set of measurements: largest cycles per lookup over the smallest.
+/// The spread of a set of measurements: largest cycles per walk over the smallest.
 pub fn spread(points: &[LookupPoint]) -> f64 {
     let min = points
         .iter()
