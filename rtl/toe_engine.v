@@ -31,12 +31,12 @@
 // a half-open accepted socket only counts HALF_OPEN down.
 // Lookup cost: ev_lookup per frame looked up, ev_lookup_cyc per cycle in S_LOOK0 (the bucket
 // read) and S_LOOK1 (one socket of the chain per cycle) of a walk.
-// Forwarding (docs/tcp-receive.md "Lookup cost"): the key and index of the socket the last
+// Forwarding (docs/tcp-receive.md "Forwarding"): the key and index of the socket the last
 // walk matched (fw_*) answer the next frames of the same 4-tuple without a walk, until a
 // socket is inserted (SOCK_ADD, an accept) or a SOCK_DEL starts. Such a frame goes from the
-// pick to S_TCP (S_UDP) when the engine's socket register already names that socket (its
-// descriptor and context are read at the pick; a context written back in the pick's cycle
-// is forwarded), else through S_LOOK1, which reads them; neither counts a lookup cycle.
+// pick to S_TCP (S_UDP) when the engine's socket register already names that socket and no
+// context is written back in the pick's cycle (its descriptor and context are read at the
+// pick), else through S_LOOK1, which reads them; neither counts a lookup cycle.
 `include "buflet_defs.vh"
 `include "buflet_checks.vh"
 module toe_engine #(
@@ -750,14 +750,14 @@ module toe_engine #(
     wire [BW-1:0] hdr_wa = dl_hdr_we ? hd_idx : mt_head[BW-1:0];
     wire [127:0]  hdr_wd = dl_hdr_we ? hd_dlv : (state == S_UDP) ? hd_udp : hd_tp;
     // forwarding: the record at the metadata FIFO's head is for the socket the last walk
-    // matched (fw_pick); its descriptor and context can be read at the pick (fw_fast): the
-    // socket register names it, and a context written back in this cycle is taken as written
+    // matched (fw_pick); its descriptor and context are read at the pick (fw_fast) when the
+    // socket register names it and no context is being written back in this cycle (a
+    // SOCK_CLOSE's, whose last state comes back to S_IDLE with it); else S_LOOK1 reads them
     wire [FWK-1:0] pk_key  = {s_meta_src_ip, s_meta_dst_ip, s_meta_src_port, s_meta_dst_port,
                               s_meta_vlan, s_meta_udp};
     wire [FWK-1:0] mt_key  = {mt_src_ip, mt_dst_ip, mt_src_port, mt_dst_port, mt_vlan, mt_udp};
     wire           fw_pick = pick_meta && (s_meta_reason == DROP_NONE4) && fw_valid && (pk_key == fw_key);
-    wire           fw_fast = fw_pick && (sk_idx == fw_idx);
-    wire [CW-1:0]  cx_pick = (ctx_we && ctx_wa == sk_idx) ? ctx_wd : cx_rd;
+    wire           fw_fast = fw_pick && (sk_idx == fw_idx) && !ctx_we;
     always @(posedge clk) begin
         if (sock_we) sock_mem[sock_wa] <= sock_wd;
         if (snd_we) snd_mem[sk_idx] <= snd_wd;
@@ -899,8 +899,8 @@ module toe_engine #(
                         // or answered by forwarding: S_TCP (S_UDP) next, or S_LOOK1's read
                         {fw_hit, ev_lookup_fwd} <= {2{fw_pick}};
                         if (fw_fast) begin
-                            {sk, cx, f_wb, f_tcp} <= {sk_rd, cx_pick, 1'b1, !s_meta_udp};
-                            f_was <= cx_pick[`BF_SOCK_CTX_STATE_RANGE];
+                            {sk, cx, f_wb, f_tcp} <= {sk_rd, cx_rd, 1'b1, !s_meta_udp};
+                            f_was <= cx_rd[`BF_SOCK_CTX_STATE_RANGE];
                         end else if (fw_pick) begin
                             sk_idx <= fw_idx;
                         end
