@@ -53,7 +53,8 @@
 // Listening sockets (docs/tcp-receive.md): NUM_LISTEN reads back the build parameter;
 // HALF_OPEN_MAX is read/write (reset DEF_HALF_OPEN_MAX), exported as half_open_max; HALF_OPEN
 // and ACCEPT_POOL read toe_engine's counts; ev_accept counts one CNT_ACCEPTS, ev_lookup one
-// CNT_LOOKUPS, ev_lookup_cyc one CNT_LOOKUP_CYCLES, ev_lookup_fwd one CNT_LOOKUP_FWD. ev_drop_reason is 5 bits: LISTEN_FULL (16)
+// CNT_LOOKUPS, ev_lookup_cyc one CNT_LOOKUP_CYCLES, ev_lookup_fwd one CNT_LOOKUP_FWD.
+// ev_drop_reason is 5 bits: LISTEN_FULL (16)
 // has its counter at 0x240 like every other reason.
 
 `resetall

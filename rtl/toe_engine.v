@@ -1013,8 +1013,9 @@ module toe_engine #(
                 end
 
                 // ---------------------------------------------------------- rx metadata
-                // a frame the parser did not pass for the lookup (S_IDLE sends those to
-                // S_LOOK0, or forwarded to S_LOOK1, S_TCP or S_UDP): an ARP request for NIC_IP: queue the reply, the frame is
+                // a frame the parser did not pass for the lookup (S_IDLE sends a frame for
+                // the lookup to S_LOOK0, or forwarded to S_LOOK1, S_TCP or S_UDP): an ARP
+                // request for NIC_IP: queue the reply, the frame is
                 // consumed; or the anonymous path; or the parser's drop
                 S_META: begin
                     tx_arp <= arp_hit;

@@ -136,8 +136,7 @@ module toe_tcp_rx #(
     localparam [15:0] RESERVE   = RESERVE32[15:0];
     localparam HALF_SHIFT = $clog2(BUFLET_BYTES / 2);
 
-    reg [15:0] fr_free;            // pool free count sampled at the pick
-    reg [31:0] pool_room;          // window pool room of that sample
+    reg [31:0] pool_room;          // window pool room of the free count sampled at the pick
     reg [31:0] win_r;              // win(cx), one cycle after cx
     reg [31:0] wnd_r;              // max(win, promised): acceptability and trimming
     reg [31:0] adv_r;              // the window to advertise (before scaling)
@@ -454,10 +453,9 @@ module toe_tcp_rx #(
         wnd_r <= wnd_c;
         adv_r <= adv_c;
         if (!rst) begin
-            if (smp) fr_free <= pool_free;
             // the free count sampled at the last pick, registered with the sample: a frame
             // forwarded from the pick to S_TCP has wnd_r from it in S_EST0
-            pool_room <= room_of(smp ? pool_free : fr_free);
+            if (smp) pool_room <= room_of(pool_free);
             if (in_meta) begin
                 tx_syn    <= 1'b0;
                 tx_rst    <= 1'b0;

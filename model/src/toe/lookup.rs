@@ -76,15 +76,6 @@ impl Toe {
         (None, visited, last)
     }
 
-    /// The active list's last socket (where a timer sweep stops).
-    pub(super) fn act_tail(&self) -> Option<u16> {
-        let mut cur = self.act_head?;
-        while let Some(n) = self.socks[cur as usize].act_next {
-            cur = n;
-        }
-        Some(cur)
-    }
-
     /// Insert socket `s` (its descriptor already in its slot) at the head of its hash chain
     /// and of the active list (SOCK_ADD, an accept).
     pub(super) fn link(&mut self, s: u16) {

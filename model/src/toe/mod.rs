@@ -323,10 +323,6 @@ impl ModelDevice {
                 }
                 3 if self.tick_pending => {
                     self.take_tick();
-                    // the sweep walks the active list and stops on its last socket
-                    if let Some(tail) = self.toe.act_tail() {
-                        self.toe.sk_reg = Some(tail);
-                    }
                     self.engine_tick()
                 }
                 4 if !self.toe.tx_ready.is_empty() => {
@@ -376,37 +372,28 @@ impl ModelDevice {
         };
         // The lookup (docs/tcp-receive.md, "Lookup cost"): the bucket read, then one cycle per
         // socket visited; it stands in for the flat part of ENGINE_FRAME.
-        // Forwarded (the socket the last walk matched): no walk and no lookup cycle; S_LOOK1
-        // reads the socket unless the engine's socket register already names it.
-        let look = match self.toe.fw {
+        self.regs.count(reg::CNT_LOOKUPS, 1);
+        // (the socket, the cycles, the socket register after it)
+        let (hit, look, reg_after) = match self.toe.fw {
+            // Forwarded (the socket the last walk matched): no walk and no lookup cycle;
+            // S_LOOK1 reads the socket unless the engine's socket register already names it.
             Some((k, s)) if k == key => {
-                let read = u64::from(self.toe.sk_reg != Some(s));
-                self.toe.sk_reg = Some(s);
-                self.regs.count(reg::CNT_LOOKUPS, 1);
                 self.regs.count(reg::CNT_LOOKUP_FWD, 1);
-                Ok((s, read))
+                (Some(s), u64::from(self.toe.sk_reg != Some(s)), s)
             }
+            // A walk leaves the register on the socket it read last.
             _ => {
                 let (hit, visited, last) = self.toe.lookup(&key);
-                let look = 1 + visited;
-                self.regs.count(reg::CNT_LOOKUPS, 1);
-                self.regs.count(reg::CNT_LOOKUP_CYCLES, look);
-                // the walk leaves the socket register on the socket it read last
-                self.toe.sk_reg = Some(last);
-                match hit {
-                    Some(s) => {
-                        self.toe.fw = Some((key, s));
-                        Ok((s, look))
-                    }
-                    None => Err(look),
+                self.regs.count(reg::CNT_LOOKUP_CYCLES, 1 + visited);
+                if let Some(s) = hit {
+                    self.toe.fw = Some((key, s));
                 }
+                (hit, 1 + visited, last)
             }
         };
-        let cycles = match look {
-            Ok((_, c)) | Err(c) => c,
-        };
-        let base = base - costs::LOOKUP_FLAT - costs::META_STEP + cycles;
-        let Ok((s, _)) = look else {
+        self.toe.sk_reg = Some(reg_after);
+        let base = base - costs::LOOKUP_FLAT - costs::META_STEP + look;
+        let Some(s) = hit else {
             let syn_only =
                 p.flags & (tcp_flag::SYN | tcp_flag::ACK | tcp_flag::RST) == tcp_flag::SYN;
             if !p.udp && syn_only {

@@ -19,6 +19,8 @@ impl ModelDevice {
         while let Some(s) = next {
             // The sweep never unlinks a socket: the link read now is the one the RTL follows.
             next = self.toe.socks[s as usize].act_next;
+            // the engine's socket register follows the sweep (it stops on the last socket)
+            self.toe.sk_reg = Some(s);
             // S_TKS0, S_TKS1: the socket read, its send timers
             t += costs::TIMER_SEND_STEPS;
             // The send side's timers (docs/tcp-transmit.md; the RTL will sweep only the
