@@ -6,6 +6,7 @@
 //! host DRAM about twice per byte each way (zero-copy; p2p writes: about 0.1). The independent
 //! initiator is libiscsi, run live by scripts/iscsi-conformance.sh (root and a TAP interface).
 
+use buflet_iscsi::pdu;
 use buflet_testbench::peer::iscsi::{
     run, run_digests, run_with, Hostile, IscsiPeerReport, TINY_VERIFY_BYTES,
 };
@@ -229,6 +230,26 @@ fn tiny_pushes_are_bounced_not_stalled_both_backends() {
         let r = run_with(&o, Some(Hostile::TinyPushes)).expect("tiny-push p2p run");
         assert!(r.passed, "{} p2p: {:?}", r.backend, r.failures);
         assert_eq!(r.bounced_bytes, 0, "{} p2p", r.backend);
+    }
+}
+
+/// ABORT TASK of a write the target has long answered (RefCmdSN below ExpCmdSN): "Task does
+/// not exist" (RFC 7143 11.6.1), as libiscsi's AbortTaskSimpleAsync expects when the write
+/// wins the race; "Function complete" would tell the initiator its completed write was
+/// aborted. The session goes on: the file reads back.
+#[test]
+fn abort_of_an_answered_task_is_task_does_not_exist_both_backends() {
+    for b in [Backend::Model, Backend::Rtl] {
+        let r = run_with(&opts(b, 64, 256 << 10, 0.0), Some(Hostile::AbortAnswered))
+            .expect("abort run");
+        assert_eq!(
+            r.tmf_responses,
+            vec![pdu::tmf_response::TASK_DOES_NOT_EXIST],
+            "{}: {:?}",
+            r.backend,
+            r.failures
+        );
+        check(&r);
     }
 }
 

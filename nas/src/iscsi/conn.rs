@@ -1137,6 +1137,8 @@ impl IscsiApp {
 
     fn tmf(&mut self, raw: &[u8; 48], h: &Hdr) {
         let m = glue::tmf(raw);
+        // ExpCmdSN before this request: the window RefCmdSN is judged against.
+        let exp = self.exp_cmd_sn;
         if !self.cmd_sn_ok(h.imm, m.cmd_sn) {
             return;
         }
@@ -1158,9 +1160,18 @@ impl IscsiApp {
                     0
                 }
                 Some(_) => 1,
-                // Not received (RefCmdSN in the window, not yet here) or already answered:
-                // there is nothing left to abort (RFC 7143 11.6.1).
-                None => 0,
+                // Not here (RFC 7143 11.6.1): "Function complete" when RefCmdSN is in the
+                // CmdSN window and below this request's CmdSN (the task is still on its
+                // way); "Task does not exist" otherwise: RefCmdSN is below ExpCmdSN, so the
+                // task was received and has already been answered.
+                None => {
+                    let d = m.ref_cmd_sn.wrapping_sub(exp);
+                    if d < CMD_WINDOW && d < m.cmd_sn.wrapping_sub(exp) {
+                        0
+                    } else {
+                        1
+                    }
+                }
             },
             Some(TmFunction::ClearAca) => 5,
             Some(f) => {

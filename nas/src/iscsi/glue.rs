@@ -238,6 +238,8 @@ pub struct Tmf {
     pub itt: u32,
     pub rtt: u32,
     pub cmd_sn: u32,
+    /// RefCmdSN: the CmdSN of the task ABORT TASK names.
+    pub ref_cmd_sn: u32,
 }
 
 /// A task-management request.
@@ -249,6 +251,7 @@ pub fn tmf(raw: &[u8; BHS_LEN]) -> Tmf {
         itt: b.itt(),
         rtt: b.referenced_task_tag(),
         cmd_sn: b.cmd_sn(),
+        ref_cmd_sn: b.ref_cmd_sn(),
     }
 }
 

@@ -47,6 +47,11 @@ pub enum Hostile {
     /// Connect and never log in: the target ends the connection (RST) once its login timeout
     /// ([`NO_LOGIN_TIMEOUT`] here) has passed, so the connection slot is not held for good.
     NoLogin,
+    /// Not a protocol error: once the file is written, an ABORT TASK (immediate) naming the
+    /// first WRITE, long answered. RefCmdSN is below ExpCmdSN, so the target must answer
+    /// "Task does not exist" (RFC 7143 11.6.1), not "Function complete" (the initiator would
+    /// take its completed write for aborted); the session goes on.
+    AbortAnswered,
 }
 
 /// The target's login timeout in a [`Hostile::NoLogin`] run (host time).
@@ -89,6 +94,8 @@ pub struct IscsiPeerReport {
     pub cycles: u64,
     /// Reasons of the Reject PDUs the target sent.
     pub rejects: Vec<u8>,
+    /// Responses of the task-management requests the initiator sent, in order.
+    pub tmf_responses: Vec<u8>,
     /// The target ended the connection with an RST.
     pub reset_by_target: bool,
     /// Data-out bytes the target copied out of its named buffers to free them
@@ -131,6 +138,9 @@ struct Initiator {
     failures: Vec<String>,
     rejects: Vec<u8>,
     expect_rejects: bool,
+    /// Task-management requests sent and not answered, and the answers.
+    tmf_pending: Vec<u32>,
+    tmf_responses: Vec<u8>,
     commands: u64,
     r2ts: u64,
     data_ins: u64,
@@ -176,6 +186,8 @@ impl Initiator {
             failures: Vec::new(),
             rejects: Vec::new(),
             expect_rejects: false,
+            tmf_pending: Vec::new(),
+            tmf_responses: Vec::new(),
             commands: 0,
             r2ts: 0,
             data_ins: 0,
@@ -336,8 +348,10 @@ impl Initiator {
                 });
                 self.push(&hdr, &[]);
             }
-            // Not protocol errors: see the Verify phase of the run, and the run's start.
-            Hostile::TinyPushes | Hostile::NoLogin => self.expect_rejects = false,
+            // Not protocol errors: see the Verify and Abort phases of the run, and its start.
+            Hostile::TinyPushes | Hostile::NoLogin | Hostile::AbortAnswered => {
+                self.expect_rejects = false
+            }
             Hostile::OversizeSegment => {
                 let n = buflet_nas::iscsi::MAX_RECV_DSL as usize + 4;
                 let hdr = emit(|b| {
@@ -355,6 +369,28 @@ impl Initiator {
                 self.push(&hdr, &vec![0x5a; n]);
             }
         }
+    }
+
+    /// An immediate ABORT TASK of task `rtt`, whose CmdSN was `ref_cmd_sn`.
+    fn abort_task(&mut self, rtt: u32, ref_cmd_sn: u32) {
+        let itt = self.next_itt;
+        self.next_itt += 1;
+        let hdr = emit(|b| {
+            pdu::TaskMgmtRequest {
+                immediate: true,
+                function: pdu::tmf_function::ABORT_TASK,
+                lun: 0,
+                itt,
+                referenced_task_tag: rtt,
+                cmd_sn: self.cmd_sn,
+                exp_stat_sn: self.exp_stat_sn,
+                ref_cmd_sn,
+                exp_data_sn: 0,
+            }
+            .emit(b)
+        });
+        self.tmf_pending.push(itt);
+        self.push(&hdr, &[]);
     }
 
     fn logout(&mut self) {
@@ -503,6 +539,15 @@ impl Initiator {
             Ok(pdu::Pdu::ScsiResponse(r)) => {
                 self.exp_stat_sn = r.sn.stat_sn.wrapping_add(1);
                 self.finish(r.itt, r.status);
+            }
+            Ok(pdu::Pdu::TaskMgmtResponse(r)) => {
+                self.exp_stat_sn = r.sn.stat_sn.wrapping_add(1);
+                if let Some(i) = self.tmf_pending.iter().position(|&t| t == r.itt) {
+                    self.tmf_pending.remove(i);
+                    self.tmf_responses.push(r.response);
+                } else {
+                    self.fail(format!("a TMF response for unknown task {:#x}", r.itt));
+                }
             }
             Ok(pdu::Pdu::LogoutResponse(r)) => {
                 self.exp_stat_sn = r.sn.stat_sn.wrapping_add(1);
@@ -694,6 +739,7 @@ fn run_full(
         Login,
         Write,
         Verify,
+        Abort,
         Read,
         Logout,
         Closing,
@@ -750,6 +796,10 @@ fn run_full(
                             phase = Phase::Verify;
                             let n = (TINY_VERIFY_BYTES.min(opts.bytes) / block) as u16;
                             ini.verify(0, n, &source);
+                        } else if write && hostile == Some(Hostile::AbortAnswered) {
+                            // The first WRITE: ITT 1, CmdSN 1 (the login's CmdSN).
+                            phase = Phase::Abort;
+                            ini.abort_task(1, 1);
                         } else if write {
                             phase = Phase::Read;
                             mem_at_read = Some(drv.env.mem.stats());
@@ -758,6 +808,10 @@ fn run_full(
                             ini.logout();
                         }
                     }
+                }
+                Phase::Abort if ini.tmf_pending.is_empty() => {
+                    phase = Phase::Read;
+                    mem_at_read = Some(drv.env.mem.stats());
                 }
                 Phase::Verify if ini.cmds.is_empty() => {
                     phase = Phase::Read;
@@ -914,6 +968,7 @@ fn run_full(
         read_dram_crossings_per_byte: per(mem_end.total() - mid.total()),
         cycles: drv.cycles(),
         rejects: ini.rejects.clone(),
+        tmf_responses: ini.tmf_responses.clone(),
         reset_by_target,
         bounced_bytes,
         target_failures,
