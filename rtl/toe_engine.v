@@ -152,6 +152,7 @@ module toe_engine #(
     // cycles (CNT_LOOKUP_CYCLES: the bucket read, one per socket visited)
     output reg                   ev_accept, ev_lookup, ev_lookup_cyc,
     output reg                   ev_lookup_fwd,   // a lookup answered by forwarding (CNT_LOOKUP_FWD)
+    output reg                   ev_dlv_chain,    // a delivery step chained to its frame (CNT_DLV_CHAINED)
     // protection lookup (one port of prot_table, docs/protection.md) and fault events
     output wire [63:0]           prot_addr,
     output wire [31:0]           prot_len,
@@ -718,6 +719,12 @@ module toe_engine #(
     // ACCEPT also ends there, S_FIN's work done in the same cycle (its chain stays listed)
     wire sa_simple = sa_skip || (!sa_slow && !sa_ack) || (!sa_slow && !pw_need && !close_due);
     wire sa_fin    = (state == S_SA0) && sa_simple && !f_ack && f_keep && !acc_leave;
+    // a frame whose in-order list grew delivers at once (frame_done) when the pick after it
+    // would take that delivery: no other socket waits for one (the pending FIFO is empty or
+    // holds only this socket, which then leaves it) and no request is offered (the round
+    // robin after a frame tries the request first, then delivery)
+    wire pq_self   = (pq_cnt == {{SW{1'b0}}, 1'b1}) && pq_in[sk_idx];
+    wire dl_chain  = f_wake && cx_has_nb && ((pq_cnt == {(SW+1){1'b0}}) || pq_self) && !s_req_valid;
     // completions of the send side
     function [255:0] cpl_of(input [7:0] kind, input [7:0] st, input [31:0] tag, input [31:0] refn,
                             input [31:0] bytes, input [7:0] op);
@@ -792,13 +799,27 @@ module toe_engine #(
         {dr, f_ack, state} <= {reason, ack, S_SA0};
     endtask
     // The end of a frame (S_FIN, or S_SA0 for a kept frame without an ACK): its outcome is
-    // counted and a socket whose in-order list grew is woken for delivery.
+    // counted and a socket whose in-order list grew is woken for delivery, or delivers at
+    // once (dl_chain): the pick that follows would take its delivery, and its descriptor and
+    // context are the engine's registers (just written back), so it goes straight to S_D1
+    // with the list's and the NB list's heads (no S_IDLE, no S_DQ).
     task frame_done;
         begin
             ev_drop_valid  <= (dr != DROP_NONE);
             ev_drop_reason <= dr;
             ev_rx_done     <= (dr == DROP_NONE);
-            if (f_wake && cx_has_nb) wake(sk_idx);
+            if (dl_chain) begin
+                {hd_idx, nb_idx} <= {cx_seg_head[BW-1:0], cx_nb_head[NW-1:0]};
+                {last_src, state, ev_dlv_chain} <= {3'd2, S_D1, 1'b1};
+                if (pq_self) begin
+                    pq_in[sk_idx] <= 1'b0;
+                    pq_rp  <= (pq_rp == SOCK_LAST32[SW-1:0]) ? {SW{1'b0}} : pq_rp + 1'b1;
+                    pq_cnt <= {(SW+1){1'b0}};
+                end
+            end else begin
+                if (f_wake && cx_has_nb) wake(sk_idx);
+                state <= S_IDLE;
+            end
         end
     endtask
     // A frame for the anonymous path (reason NOT_IPV4 or NO_SOCKET): delivered into the head
@@ -842,9 +863,9 @@ module toe_engine #(
             {ev_fault, ev_fault_addr, ev_fault_write, expose_en, expose_idx, ev_hold_rec, ev_released} <= 0;
             {cx_wb, ev_syn_retrans, ev_tx_rto, ev_tx_done, ev_tx_done_count, tx_mode, f_tcp, f_ack} <= 0;
             {ev_accept, ev_lookup, ev_lookup_cyc, acc_posted, ev_tx_wupd, ev_tx_dack} <= 0;
-            {fw_valid, fw_hit, ev_lookup_fwd} <= 3'b000;
+            {fw_valid, fw_hit, ev_lookup_fwd, ev_dlv_chain} <= 4'b0000;
         end else begin
-            {ev_accept, ev_lookup, ev_lookup_fwd} <= 3'd0;
+            {ev_accept, ev_lookup, ev_lookup_fwd, ev_dlv_chain} <= 4'd0;
             ev_lookup_cyc <= (state == S_LOOK0) || ((state == S_LOOK1) && !fw_hit);
             // a socket inserted or a SOCK_DEL begun: the next frames walk their chains
             if (sock_we || (state == S_DEL0)) fw_valid <= 1'b0;
@@ -1116,7 +1137,6 @@ module toe_engine #(
                 end else if (fin_go) begin
                     if (fin_free) free_op(mt_head, mt_tail, mt_count);
                     frame_done;
-                    state <= S_IDLE;
                 end
 
                 // ---------------------------------------------------------- delivery (toe_deliver)
@@ -1273,10 +1293,8 @@ module toe_engine #(
                 // end, the peer's RST, snd_ack with its completions), then its ACK / the end
                 // the common case in one step: an ACK that completes no post and no close
                 S_SA0: begin
-                    if (sa_fin) begin
-                        frame_done;
-                        state <= S_IDLE;
-                    end else if (sa_simple) state <= f_ack ? S_TX0 : S_FIN;
+                    if (sa_fin) frame_done;
+                    else if (sa_simple) state <= f_ack ? S_TX0 : S_FIN;
                     else state <= sa_slow ? S_SA1 : S_SA6;
                 end
                 S_SA1: state <= S_SA2;              // Snd::on_syn

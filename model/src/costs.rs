@@ -75,6 +75,10 @@ pub const DEL_STEPS: u64 = 14 + ABORT_WALK;
 pub const ABORT_WALK: u64 = 3;
 /// toe_engine per-delivery-step overhead: segment/NB header reads, buflet RAM read latency.
 pub const ENGINE_DELIVERY: u64 = 4;
+/// A delivery step chained to the frame that grew its socket's in-order list
+/// (rtl/toe_engine.v `dl_chain`: the frame's end goes straight to S_D1) skips the pick
+/// (S_IDLE) and the socket read (S_DQ).
+pub const DELIVERY_CHAINED: u64 = 2;
 /// toe_engine returning an NB (or retiring an empty FIN/RST segment) without moving data;
 /// also each NB a SOCK_DEL returns.
 pub const ENGINE_RETURN: u64 = 3;

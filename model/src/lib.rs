@@ -257,6 +257,8 @@ pub struct ModelDevice {
     // toe_engine.
     toe: toe::Toe,
     toe_req: Option<[u8; REQ_BYTES]>,
+    /// The cycle `toe_req` is offered to toe_engine from.
+    toe_req_at: u64,
     engine_free: u64,
     engine_rr: usize,
     /// A timer tick is requested and not yet taken by toe_engine.
@@ -358,6 +360,7 @@ impl ModelDevice {
             stage_b: None,
             fetch: Fetch::Idle,
             toe_req: None,
+            toe_req_at: 0,
             engine_free: 0,
             engine_rr: 0,
             tick_pending: false,
@@ -652,6 +655,7 @@ impl ModelDevice {
                     self.blk.fifo.push_back((self.now + costs::DISPATCH, entry));
                 } else {
                     self.toe_req = Some(entry);
+                    self.toe_req_at = self.now + costs::DISPATCH;
                     self.engine_free = self.engine_free.max(self.now + costs::DISPATCH);
                 }
             }

@@ -168,6 +168,7 @@ registers! {
     CNT_TX_WND_UPDATES  = 0x1BC, Ro, "Window updates sent: ACKs a timer tick sent because the receive window of a socket whose peer may still send had opened by at least min(MSS, RCV_BUF/2) past a right edge closer than that (RFC 9293 3.8.6.2.2; docs/tcp-receive.md).";
     CNT_TX_DELAYED_ACKS = 0x1C0, Ro, "Delayed ACKs sent: ACKs a timer tick sent for bytes a DELAYED_ACK socket had received and not yet acknowledged (a tick's ACK that is also a window update counts in CNT_TX_WND_UPDATES only; docs/tcp-receive.md).";
     CNT_LOOKUP_FWD      = 0x1C4, Ro, "Frames of CNT_LOOKUPS forwarded to the socket the last walk matched, without a walk (docs/tcp-receive.md \"Forwarding\").";
+    CNT_DLV_CHAINED     = 0x1C8, Ro, "Delivery steps chained to the frame that grew the socket's in-order list: the frame's end goes straight to the step, without the pick and the socket read (docs/tcp-receive.md \"Chained delivery\").";
     CNT_DROP_TRUNCATED  = 0x204, Ro, "Dropped: frame shorter than its headers or IPv4 total length.";
     CNT_DROP_NOT_IPV4   = 0x208, Ro, "Dropped: not IPv4 (ARP, IPv6, ...).";
     CNT_DROP_BAD_IP_HDR = 0x20C, Ro, "Dropped: IPv4 version, IHL or total length invalid, or a fragment.";

@@ -129,8 +129,8 @@ proptest! {
 /// completed posts, ACKs of data never sent), and p2p reads (docs/p2p.md: block bytes into
 /// host buflets).
 /// And listening sockets (docs/tcp-receive.md, "Listening sockets": accepts, LISTEN_FULL)
-/// and the lookup cost counters.
-const COVERED: [&str; 40] = [
+/// and the lookup cost counters, and deliveries chained to their frames.
+const COVERED: [&str; 41] = [
     "CNT_DROP_TRUNCATED",
     "CNT_DROP_NOT_IPV4",
     "CNT_DROP_BAD_IP_HDR",
@@ -171,6 +171,7 @@ const COVERED: [&str; 40] = [
     "CNT_LOOKUP_CYCLES",
     "CNT_LOOKUP_FWD",
     "CNT_TX_DELAYED_ACKS",
+    "CNT_DLV_CHAINED",
 ];
 
 /// Seeds 15..=20 of the default mix at 64 bits (the first window of six seeds that reaches every
@@ -479,6 +480,7 @@ fn listen_cases_are_deterministic_on_the_model_and_cover_listening() {
         "CNT_LOOKUPS",
         "CNT_LOOKUP_CYCLES",
         "CNT_LOOKUP_FWD",
+        "CNT_DLV_CHAINED",
     ] {
         assert!(
             counters.get(c).copied().unwrap_or(0) > 0,

@@ -151,7 +151,7 @@ impl ModelDevice {
     /// page list. Returns the done time.
     fn deliver_hold(&mut self, env: &mut HostEnv, s: u16, rn: u16, seg: Seg) -> u64 {
         let Some(nb) = self.toe.nbs[rn as usize] else {
-            return self.now + costs::ENGINE_RETURN;
+            return self.dl_at(costs::ENGINE_RETURN);
         };
         let bb = self.pool.buflet_bytes() as u64;
         let in_buf = seg.data_off as u64 % bb;
@@ -160,7 +160,7 @@ impl ModelDevice {
             .min(bb - in_buf);
         let pos = nb.recs as u64 * hold_rec::SIZE as u64;
         let page = (pos / PAGE) as u32;
-        let (page_addr, t) = self.nb_page(env, rn, &nb, page, self.now + costs::ENGINE_DELIVERY);
+        let (page_addr, t) = self.nb_page(env, rn, &nb, page, self.dl_at(costs::ENGINE_DELIVERY));
         let page_addr = match page_addr {
             Ok(a) => a,
             Err(st) => {
@@ -235,13 +235,23 @@ impl ModelDevice {
         done
     }
 
+    /// The cycle `cost` after the delivery step's pick; a chained step (one that follows its
+    /// frame at once) has no pick and no socket read.
+    fn dl_at(&self, cost: u64) -> u64 {
+        if self.toe.chained {
+            self.now + cost - costs::DELIVERY_CHAINED
+        } else {
+            self.now + cost
+        }
+    }
+
     /// One delivery step for the socket at the head of the ready list. Returns the done time.
     pub(super) fn engine_deliver(&mut self, env: &mut HostEnv) -> u64 {
         let s = self.toe.ready.pop_front().expect("ready socket");
         let sock = &self.toe.socks[s as usize];
         let seg = *sock.segs.front().expect("segment");
         let rn = *sock.nbs.front().expect("NB");
-        let mut done = self.now + costs::ENGINE_RETURN;
+        let mut done = self.dl_at(costs::ENGINE_RETURN);
         if seg.data_len == 0 {
             // An empty FIN/RST segment: it leaves the list and returns the head NB.
             self.toe.socks[s as usize].segs.pop_front();
@@ -265,7 +275,7 @@ impl ModelDevice {
                 .min((nb.total - nb.filled) as u64)
                 .min(PAGE - in_page) as usize;
             let page = nb.filled / PAGE as u32;
-            let t0 = self.now + costs::ENGINE_DELIVERY;
+            let t0 = self.dl_at(costs::ENGINE_DELIVERY);
             let (page_addr, t) = self.nb_page(env, rn, &nb, page, t0);
             let page_addr = match page_addr {
                 Ok(a) => a,

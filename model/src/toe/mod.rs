@@ -239,6 +239,13 @@ pub(crate) struct Toe {
     /// follows it (`None`: not known). A forwarded frame for that socket also skips S_LOOK1;
     /// it only sets timing, never an outcome or a counter.
     sk_reg: Option<u16>,
+    /// A frame that grew its socket's in-order list, with a named buffer posted, left that
+    /// socket alone on the ready list: its delivery may follow at once (rtl/toe_engine.v
+    /// `dl_chain`, see [`costs::DELIVERY_CHAINED`]). Set by the frame, taken by the next job.
+    chain: Option<u16>,
+    /// The delivery being made follows its frame at once (chained): it skips the pick and the
+    /// socket read.
+    chained: bool,
 }
 
 impl Toe {
@@ -262,6 +269,8 @@ impl Toe {
             half_open: 0,
             fw: None,
             sk_reg: None,
+            chain: None,
+            chained: false,
         }
     }
 
@@ -299,6 +308,23 @@ impl ModelDevice {
     /// open).
     pub(crate) fn engine_step(&mut self, env: &mut HostEnv) {
         const SOURCES: usize = 5;
+        // The frame's end chose its delivery (rtl/toe_engine.v `dl_chain`) when no request
+        // was offered in its last cycle: the delivery goes first, whatever came since.
+        let chain = self.toe.chain.take().filter(|&s| {
+            self.toe.ready.len() == 1
+                && self.toe.ready.front() == Some(&s)
+                && (self.toe_req.is_none() || self.toe_req_at >= self.now)
+        });
+        if chain.is_some() {
+            self.regs.count(reg::CNT_DLV_CHAINED, 1);
+            self.toe.sk_reg = chain;
+            self.toe.chained = true;
+            let done = self.engine_deliver(env);
+            self.toe.chained = false;
+            self.engine_rr = 3;
+            self.engine_free = done.max(self.now + 1);
+            return;
+        }
         for i in 0..SOURCES {
             let src = (self.engine_rr + i) % SOURCES;
             let done = match src {
@@ -308,6 +334,12 @@ impl ModelDevice {
                     // delivery (the RTL counts it where the frame's chain is finished, S_FIN).
                     let before = self.regs.frame_outcomes();
                     let done = self.engine_frame(env, m);
+                    // chained only if the socket is alone on the ready list
+                    if let Some(s) = self.toe.chain {
+                        if self.toe.ready.len() != 1 || self.toe.ready.front() != Some(&s) {
+                            self.toe.chain = None;
+                        }
+                    }
                     if self.regs.frame_outcomes() == before {
                         self.regs.count(reg::CNT_RX_DONE, 1);
                     }

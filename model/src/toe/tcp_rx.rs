@@ -234,6 +234,8 @@ struct Outcome {
     ooo_held: bool,
     /// S_EST1 skipped (`costs::EST_STEP`): in order as it came, nothing to trim or drain.
     est_skip: bool,
+    /// The in-order list grew (a segment or an RST marker appended: the RTL's `f_wake`).
+    grew: bool,
 }
 
 impl Outcome {
@@ -245,6 +247,7 @@ impl Outcome {
             accepted: false,
             ooo_held: false,
             est_skip: false,
+            grew: false,
         }
     }
 }
@@ -302,6 +305,7 @@ fn established(
         });
         return Outcome {
             steps: 1,
+            grew: true,
             ..Outcome::new(Fate::Kept)
         };
     }
@@ -365,6 +369,7 @@ fn established(
             sock.state = after_peer_fin(sock.state);
         }
         out.accepted = len > 0;
+        out.grew = true;
         sock.segs.push_back(seg);
         if !ooo_empty {
             out.steps += 1;
@@ -594,7 +599,12 @@ impl ModelDevice {
             Fate::Drop(drop::OUT_OF_WINDOW) | Fate::Drop(drop::BAD_STATE)
         );
         match out.fate {
-            Fate::Kept => self.toe.wake(s),
+            Fate::Kept => {
+                self.toe.wake(s);
+                if out.grew && !self.toe.socks[s as usize].nbs.is_empty() {
+                    self.toe.chain = Some(s);
+                }
+            }
             Fate::Consumed => self.pool.free_chain(m.chain),
             Fate::Drop(r) => self.drop_frame(m.chain, r),
         }
