@@ -25,11 +25,10 @@ pub const META_FIFO_LATENCY: u64 = 1;
 
 /// DMA read request handshake and arbitration, on top of the memory latency and data words.
 pub const DMA_RD_OVERHEAD: u64 = 2;
-/// DMA write request handshake and arbitration, on top of the data words, for a write alone
-/// on the port: the grant and the request taken ([`DMA_WR_REQ`]), then the client's first
-/// word ([`DMA_WR_LEAD`]). Writes are split transactions (rtl/dma_wr_arb.v): the next request
-/// is taken while a write's data streams, and its words follow without a gap.
-pub const DMA_WR_OVERHEAD: u64 = DMA_WR_REQ + DMA_WR_LEAD;
+/// DMA writes, for a write alone on the port: the grant and the request taken
+/// ([`DMA_WR_REQ`]), then the client's first word ([`DMA_WR_LEAD`]), then the data words.
+/// Writes are split transactions (rtl/dma_wr_arb.v): the next request is taken while a
+/// write's data streams, and its words follow without a gap (`WritePort` in lib.rs).
 /// From a write request asked to the request taken: the arbiter's grant, then the handshake.
 pub const DMA_WR_REQ: u64 = 1;
 /// From a client's request taken to its first data word at the host port.
@@ -205,17 +204,6 @@ pub const PG_GROUP: usize = buflet_spec::param::PAGE_LIST_GROUP as usize;
 /// Request ring entry and completion entry sizes come from the spec; these are the DMA costs.
 pub fn words(cfg: &DeviceConfig, bytes: usize) -> u64 {
     bytes.div_ceil(cfg.bus_bytes()) as u64
-}
-
-/// Cycles of one DMA read of `len` bytes with no other read in flight: request, latency to the
-/// first word, then one word per cycle (the port itself: `ReadPort` in lib.rs).
-pub fn dma_read(cfg: &DeviceConfig, len: usize) -> u64 {
-    DMA_RD_OVERHEAD + cfg.mem_read_latency as u64 + words(cfg, len)
-}
-
-/// Cycles of one posted DMA write of `len` bytes: request, then one word per cycle.
-pub fn dma_write(cfg: &DeviceConfig, len: usize) -> u64 {
-    DMA_WR_OVERHEAD + words(cfg, len)
 }
 
 /// Producing `len` zero bytes for a ZERO scatter-gather element (no memory access).

@@ -183,7 +183,9 @@ pub(crate) fn dma_write(
     data: &[u8],
 ) -> u64 {
     let (_, done) = port.reserve(cfg, t, 0, data.len());
-    let _ = env.mem.write(agent, addr, data);
+    let _ = env
+        .mem
+        .write_at(agent, addr, data, done - costs::words(cfg, data.len()));
     done
 }
 
@@ -224,7 +226,7 @@ pub(crate) fn mover_write(
         .max(port.data_free)
         .max(mover.done + costs::MOVER_GAP + walk);
     port.data_free = first + costs::words(cfg, data.len());
-    let _ = env.mem.write(Agent::NicDma, addr, data);
+    let _ = env.mem.write_at(Agent::NicDma, addr, data, first);
     // the chunk starts reading once the last one has made its reads
     mover.free = taken.max(mover.rd_end) + 1;
     mover.rd_end = port.data_free - costs::MOVER_FREE_EARLY;

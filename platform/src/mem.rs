@@ -77,8 +77,9 @@ impl MemStats {
 
 /// One write by a device agent, recorded while the write log is on. Co-simulation compares the
 /// logs of two backends; a DMA operation may arrive as several contiguous pieces (the RTL writes
-/// bus words), so compare after merging contiguous pieces.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// bus words), so compare after merging contiguous pieces. Two writes are equal when they are
+/// the same access with the same bytes, whatever their cycles (`at`).
+#[derive(Debug, Clone)]
 pub struct DevWrite {
     /// Which DMA engine wrote.
     pub agent: Agent,
@@ -88,7 +89,23 @@ pub struct DevWrite {
     pub data: Vec<u8>,
     /// The access was refused (outside registered memory); nothing was stored.
     pub refused: bool,
+    /// The device's cycle of the write's first word, when it gave one
+    /// ([`HostMemory::write_at`]: the model, which writes a whole DMA write in the event that
+    /// issues it, says where its costs put that word). `None`: the cycle it was seen (the
+    /// RTL writes each bus word in its cycle).
+    pub at: Option<u64>,
 }
+
+impl PartialEq for DevWrite {
+    fn eq(&self, other: &Self) -> bool {
+        self.agent == other.agent
+            && self.addr == other.addr
+            && self.data == other.data
+            && self.refused == other.refused
+    }
+}
+
+impl Eq for DevWrite {}
 
 /// Host DRAM: a flat byte array with a simple allocator, registered regions and counters.
 pub struct HostMemory {
@@ -368,6 +385,28 @@ impl HostMemory {
 
     /// Write `data` at `addr` on behalf of `agent`.
     pub fn write(&mut self, agent: Agent, addr: u64, data: &[u8]) -> Result<(), MemError> {
+        self.write_stamped(agent, addr, data, None)
+    }
+
+    /// [`HostMemory::write`] by a device that says which cycle the write's first word is at
+    /// (the device-write log keeps it: [`DevWrite::at`]).
+    pub fn write_at(
+        &mut self,
+        agent: Agent,
+        addr: u64,
+        data: &[u8],
+        at: u64,
+    ) -> Result<(), MemError> {
+        self.write_stamped(agent, addr, data, Some(at))
+    }
+
+    fn write_stamped(
+        &mut self,
+        agent: Agent,
+        addr: u64,
+        data: &[u8],
+        at: Option<u64>,
+    ) -> Result<(), MemError> {
         let checked = self.check(agent, addr, data.len());
         if agent != Agent::Cpu {
             if let Some(log) = self.log.as_mut() {
@@ -376,6 +415,7 @@ impl HostMemory {
                     addr,
                     data: data.to_vec(),
                     refused: checked.is_err(),
+                    at,
                 });
             }
         }

@@ -30,15 +30,6 @@ pub(super) struct Side {
     pub(super) name: String,
     /// Its device, wire, host memory and scratch disk.
     pub(super) b: Bench,
-    /// For the model: when its shared DMA write port is free again (see [`Side::settle`]).
-    pub(super) model_port: Option<u64>,
-    /// For the model: the page-list group the engine has cached (NB, first index, entries).
-    pub(super) model_group: Option<(usize, usize, usize)>,
-    /// Base addresses of every page a delivery may write (named-buffer pages, the unregistered
-    /// page of the bad page list).
-    pub(super) nb_pages: BTreeSet<u64>,
-    /// Start addresses of the anonymous buffers (a frame's first write lands there).
-    pub(super) anon_starts: BTreeSet<u64>,
     pub(super) cfg: DeviceConfig,
     /// Print every activity to stderr (`BUFLET_COSIM_TRACE` set).
     pub(super) trace: bool,
@@ -77,10 +68,6 @@ impl Side {
         let mut side = Side {
             name,
             b,
-            model_port: (backend == Backend::Model).then_some(0),
-            model_group: None,
-            nb_pages: BTreeSet::new(),
-            anon_starts: BTreeSet::new(),
             cfg,
             trace: std::env::var_os("BUFLET_COSIM_TRACE").is_some(),
             lay: Layout {
@@ -99,9 +86,6 @@ impl Side {
             },
         };
         side.lay = side.layout()?;
-        side.nb_pages = side.lay.nb_pages.iter().flatten().copied().collect();
-        side.nb_pages.insert(side.lay.unreg_page);
-        side.anon_starts = side.lay.anon.iter().copied().collect();
         side.b.drv.env.mem.set_write_log(true);
         side.b.drv.env.disk.set_write_log(true);
         Ok(side)
@@ -255,14 +239,9 @@ impl Side {
     ///
     /// The last activity is the end of the last transaction. The RTL writes host memory one
     /// bus word per cycle, so its log shows when each word went. The model performs a whole DMA
-    /// write in the event that issues it and accounts for its duration with its cost functions
-    /// (the write starts when the shared write port is free and the data is ready, and takes
-    /// `costs::dma_write(len)`); its writes are timed the same way here, from the cycle `t` of
-    /// the event: a delivery into a named-buffer page starts after the engine's delivery step
-    /// (`costs::ENGINE_DELIVERY`) and, when it enters a page outside the group of page-list
-    /// entries it read last, after the read of the page's group (`costs::dma_read(8 * entries)`,
-    /// up to `PG_GROUP` entries: architecture.md "Delivery"); it ends at
-    /// `max(port free, t + lead) + costs::dma_write(len)`.
+    /// write in the event that issues it and stamps it with the cycle its costs put the first
+    /// word at (`DevWrite::at`: the shared write port, toe_mover's lead and the chunk's walk,
+    /// `model/src/lib.rs` `dma_write`, `mover_write`); the write then lasts one cycle per word.
     pub(super) fn settle(
         &mut self,
         start: u64,
@@ -283,8 +262,9 @@ impl Side {
             let now = self.b.drv.cycles();
             let w = self.b.drv.env.mem.take_write_log();
             // the cycle of each write's first word: the RTL's is now (it writes a word a
-            // cycle); the model's, which wrote the whole run in the event that issued it, is
-            // where its costs put the first word (the run's end less its words)
+            // cycle); the model, which writes the whole DMA write in the event that issues it,
+            // stamps it with the cycle its costs put that word at (`DevWrite::at`), and the
+            // write lasts its words from there
             let mut firsts = Vec::with_capacity(w.len());
             for x in &w {
                 if self.trace {
@@ -296,53 +276,12 @@ impl Side {
                         x.data.len()
                     );
                 }
-                last = match self.model_port {
-                    Some(port) => {
-                        let page = x.addr & !(param::PAGE_BYTES - 1);
-                        let lead = if self.anon_starts.contains(&x.addr) {
-                            // A frame into an anonymous buffer: the engine's frame step and
-                            // its anonymous delivery step come first.
-                            model_costs::ENGINE_FRAME + model_costs::ANON_DELIVERY
-                        } else if !self.nb_pages.contains(&page) {
-                            0
-                        } else {
-                            // the page's NB and index; the engine caches one group of up to
-                            // 8 page-list entries (NB, first index, count)
-                            let at = self.lay.nb_pages.iter().enumerate().find_map(|(k, ps)| {
-                                ps.iter().position(|&p| p == page).map(|i| (k, i, ps.len()))
-                            });
-                            match (at, self.model_group) {
-                                (Some((k, i, _)), Some((gk, g0, gn)))
-                                    if k == gk && (g0..g0 + gn).contains(&i) =>
-                                {
-                                    model_costs::ENGINE_DELIVERY
-                                }
-                                (Some((k, i, n)), _) => {
-                                    let count = (n - i).min(model_costs::PG_GROUP);
-                                    self.model_group = Some((k, i, count));
-                                    model_costs::ENGINE_DELIVERY
-                                        + model_costs::dma_read(&self.cfg, 8 * count)
-                                }
-                                (None, _) => model_costs::ENGINE_DELIVERY,
-                            }
-                        };
-                        // a delivery's words follow toe_mover's lead after its request; other
-                        // writes (completions) their request and data handshakes
-                        let cost = if self.nb_pages.contains(&page) {
-                            model_costs::MOVER_LEAD + model_costs::words(&self.cfg, x.data.len())
-                        } else {
-                            model_costs::dma_write(&self.cfg, x.data.len())
-                        };
-                        let end = port.max(now + lead) + cost;
-                        self.model_port = Some(end);
-                        firsts.push(end - model_costs::words(&self.cfg, x.data.len()));
-                        last.max(end)
-                    }
-                    None => {
-                        firsts.push(now);
-                        last.max(now)
-                    }
-                };
+                let at = x.at.unwrap_or(now);
+                firsts.push(at);
+                last = last.max(match x.at {
+                    Some(a) => a + model_costs::words(&self.cfg, x.data.len()),
+                    None => now,
+                });
             }
             log_at.extend(firsts);
             log.extend(w);
