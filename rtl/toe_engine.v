@@ -37,6 +37,9 @@
 // pick to S_TCP (S_UDP) when the engine's socket register already names that socket and no
 // context is written back in the pick's cycle (its descriptor and context are read at the
 // pick), else through S_LOOK1, which reads them; neither counts a lookup cycle.
+// Chained delivery (docs/tcp-receive.md "Chained delivery"): a frame whose in-order list grew
+// ends in its socket's delivery step (S_D1) when the round robin would pick that step next
+// (no request offered, no other socket pending: `dl_chain`), without S_IDLE and S_DQ.
 `include "buflet_defs.vh"
 `include "buflet_checks.vh"
 module toe_engine #(
