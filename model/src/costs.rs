@@ -25,11 +25,10 @@ pub const META_FIFO_LATENCY: u64 = 1;
 
 /// DMA read request handshake and arbitration, on top of the memory latency and data words.
 pub const DMA_RD_OVERHEAD: u64 = 2;
-/// DMA writes, for a write alone on the port: the grant and the request taken
-/// ([`DMA_WR_REQ`]), then the client's first word ([`DMA_WR_LEAD`]), then the data words.
-/// Writes are split transactions (rtl/dma_wr_arb.v): the next request is taken while a
-/// write's data streams, and its words follow without a gap (`WritePort` in lib.rs).
 /// From a write request asked to the request taken: the arbiter's grant, then the handshake.
+/// A write alone on the port then has its client's first word [`DMA_WR_LEAD`] later, then the
+/// data words; writes are split transactions (rtl/dma_wr_arb.v): the next request is taken
+/// while a write's data streams, and its words follow without a gap (`WritePort` in lib.rs).
 pub const DMA_WR_REQ: u64 = 1;
 /// From a client's request taken to its first data word at the host port.
 pub const DMA_WR_LEAD: u64 = 1;

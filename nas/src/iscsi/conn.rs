@@ -1161,12 +1161,13 @@ impl IscsiApp {
                 }
                 Some(_) => 1,
                 // Not here (RFC 7143 11.6.1): "Function complete" when RefCmdSN is in the
-                // CmdSN window and below this request's CmdSN (the task is still on its
-                // way); "Task does not exist" otherwise: RefCmdSN is below ExpCmdSN, so the
-                // task was received and has already been answered.
+                // CmdSN window and below this request's CmdSN (the task never arrived here:
+                // dropped or ignored); "Task does not exist" otherwise: RefCmdSN is below
+                // ExpCmdSN, so the task was received and has already been answered.
                 None => {
                     let d = m.ref_cmd_sn.wrapping_sub(exp);
-                    if d < CMD_WINDOW && d < m.cmd_sn.wrapping_sub(exp) {
+                    let ahead = m.cmd_sn.wrapping_sub(exp);
+                    if d < CMD_WINDOW && ahead <= CMD_WINDOW && d < ahead {
                         0
                     } else {
                         1
