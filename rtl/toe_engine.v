@@ -427,8 +427,18 @@ module toe_engine #(
     wire mv_cmd_ready, mv_rd_idle, mv_out_idle, mv_rec_issue, tx_ready;
     wire [15:0] mv_rec_buf;
     wire [7:0]  mv_rd_done;            // mover commands whose reads are all made (mod 256)
-    wire wr_fire   = m_dma_wr_req_valid && m_dma_wr_req_ready;
+    // a DMA write (a delivery chunk, a hold record, an anonymous buffer's piece) is issued to
+    // toe_mover and its request to the write request register (wq_*) in one cycle, once both
+    // have room; the register offers the request to the DMA write arbiter while the engine
+    // goes on (toe_mover's words follow once the arbiter has taken the request)
+    reg          wq_valid;
+    reg [63:0]   wq_addr;
+    reg [15:0]   wq_len;
+    wire wq_room   = !wq_valid || m_dma_wr_req_ready;
+    wire wq_taken  = wq_valid && m_dma_wr_req_ready;
     wire an_wr     = (state == S_AN_WR);
+    wire wr_fire   = (((state == S_DISSUE) && !(dlv_dfree && df2_valid && !df_move)) || an_wr) &&
+                     mv_cmd_ready && wq_room;
     wire an_fire   = an_wr && wr_fire;
     wire dfree_go  = (state == S_DFREE) && mv_rd_idle && free_slot;
     wire [7:0] cx_state = cx[`BF_SOCK_CTX_STATE_RANGE];
@@ -1372,10 +1382,33 @@ module toe_engine #(
     assign prot_addr  = pl_list ? pl_addr : pg_chk ? pg_new : an_addr;
     assign prot_len   = pl_list ? pl_len : pg_chk ? 32'd4096 : {16'd0, an_len};
     assign prot_write = !pl_list;
-    assign m_dma_wr_req_valid = ((state == S_DISSUE) && mv_cmd_ready && !(dlv_dfree && df2_valid && !df_move)) ||
-                                (an_wr && mv_cmd_ready);
-    assign m_dma_wr_req_addr  = an_wr ? (an_addr + {48'd0, an_off}) : dl_wr_addr;
-    assign m_dma_wr_req_len   = an_wr ? an_ck : dl_wr_len;
+    assign m_dma_wr_req_valid = wq_valid;
+    assign m_dma_wr_req_addr  = wq_addr;
+    assign m_dma_wr_req_len   = wq_len;
+    // the mover's words of a write pass once its request is taken (a client's data follows
+    // its request): wq_owed counts requests taken whose last word has not passed (a few: the
+    // chunks toe_mover holds, in its command register, its reads, its skid FIFO and packer)
+    reg  [3:0] wq_owed;
+    wire       mv_tvalid, mv_tlast;
+    wire       wq_pass  = (wq_owed != 4'd0);
+    wire       wq_end   = m_axis_dma_wr_tvalid && m_axis_dma_wr_tready && m_axis_dma_wr_tlast;
+    assign m_axis_dma_wr_tvalid = mv_tvalid && wq_pass;
+    assign m_axis_dma_wr_tlast  = mv_tlast;
+    always @(posedge clk) begin
+        if (rst) wq_owed <= 4'd0;
+        else wq_owed <= wq_owed + {3'd0, wq_taken} - {3'd0, wq_end};
+    end
+    always @(posedge clk) begin
+        if (rst) begin
+            wq_valid <= 1'b0;
+        end else if (wr_fire) begin
+            wq_valid <= 1'b1;
+            wq_addr  <= an_wr ? (an_addr + {48'd0, an_off}) : dl_wr_addr;
+            wq_len   <= an_wr ? an_ck : dl_wr_len;
+        end else if (m_dma_wr_req_ready) begin
+            wq_valid <= 1'b0;
+        end
+    end
 
     // delivery data: a payload chunk, a hold record or an anonymous write
     toe_mover #(.DATA_WIDTH(DATA_WIDTH), .BUFLET_BYTES(BUFLET_BYTES), .NUM_BUFLETS(NUM_BUFLETS)) u_mover (
@@ -1384,8 +1417,8 @@ module toe_engine #(
         .cmd_len(an_wr ? an_ck[12:0] : dn), .cmd_rec(!an_wr && sk_hold), .cmd_head(dlv_empt ? hd_idx16 : NULL16),
         .link_rd_idx(link_rd_idx), .link_rd_next(link_rd_next),
         .ram_rd_en(ram_rd_en), .ram_rd_addr(ram_rd_addr), .ram_rd_data(ram_rd_data),
-        .m_axis_tdata(m_axis_dma_wr_tdata), .m_axis_tkeep(m_axis_dma_wr_tkeep), .m_axis_tvalid(m_axis_dma_wr_tvalid),
-        .m_axis_tready(m_axis_dma_wr_tready), .m_axis_tlast(m_axis_dma_wr_tlast),
+        .m_axis_tdata(m_axis_dma_wr_tdata), .m_axis_tkeep(m_axis_dma_wr_tkeep), .m_axis_tvalid(mv_tvalid),
+        .m_axis_tready(m_axis_dma_wr_tready && wq_pass), .m_axis_tlast(mv_tlast),
         .rd_idle(mv_rd_idle), .rd_done(mv_rd_done), .out_idle(mv_out_idle), .rec_issue(mv_rec_issue),
         .rec_buf(mv_rec_buf)
     );

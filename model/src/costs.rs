@@ -71,7 +71,9 @@ pub const DEL_STEPS: u64 = 14 + ABORT_WALK;
 /// while it reads the list's end and stops), beyond one cycle in each state (measured with
 /// cosim: every SOCK_DEL of a socket with nothing to give back was these cycles short).
 pub const ABORT_WALK: u64 = 3;
-/// toe_engine per-delivery-step overhead: segment/NB header reads, buflet RAM read latency.
+/// toe_engine per-delivery-step overhead, to the cycle after S_DISSUE: the pick, the socket
+/// read (S_DQ), the segment and NB reads (S_D1), S_DISSUE (`mover_write` issues the chunk in
+/// its last cycle).
 pub const ENGINE_DELIVERY: u64 = 4;
 /// A delivery step chained to the frame that grew its socket's in-order list
 /// (rtl/toe_engine.v `dl_chain`: the frame's end goes straight to S_D1) skips the pick
@@ -144,9 +146,10 @@ pub const FRAME_ACK: u64 = 2;
 /// read latency before the first DMA write (the frame then moves one bus word per cycle, in
 /// the DMA writes' own cost).
 pub const ANON_DELIVERY: u64 = 4;
-/// From a delivery chunk's DMA write request going out (S_DISSUE, the mover ready) to its
-/// first word at the host port: the arbiter's grant, the mover's start, the buflet RAM's read
-/// latency, the skid FIFO and the packer (the engine is free meanwhile).
+/// From a delivery chunk's issue (S_DISSUE: toe_mover takes it, the engine's write request
+/// register its request) to its first word at the host port: the mover's start, the buflet
+/// RAM's read latency, the skid FIFO and the packer, while the arbiter grants and takes the
+/// request (the engine is free meanwhile).
 pub const MOVER_LEAD: u64 = 6;
 /// toe_mover has made a chunk's reads this many cycles before the chunk's write is done (its
 /// skid FIFO and packer still hold the words); the chunk waiting behind it starts then.

@@ -200,12 +200,19 @@ pub(crate) struct Mover {
     rd_end: u64,
     /// When the last chunk's write is done.
     done: u64,
+    /// When toe_engine's write request register has room: the last request is taken by the
+    /// arbiter (the register takes the next one in that cycle).
+    wq_free: u64,
 }
 
-/// A delivery chunk's DMA write (toe_engine S_DISSUE, toe_mover): the engine asks at `t`, and
-/// the request goes out once toe_mover's command register is free; the chunk's first word
-/// follows `MOVER_LEAD` cycles (and the chain walk's `walk`) after that, or the last chunk's
-/// last word, whichever is later. Returns (the cycle the request went out, the done time).
+/// A delivery chunk's DMA write (toe_engine S_DISSUE, toe_mover). `t` is the cycle after
+/// S_DISSUE (as `costs::ENGINE_DELIVERY` counts it): the engine issues the chunk in S_DISSUE,
+/// once toe_mover's command register and the engine's write request register have room, and
+/// goes on. The register offers the request to the arbiter the cycle after, which grants it
+/// and takes it (`DMA_WR_REQ`) when the port is free. The chunk's first word follows
+/// `MOVER_LEAD` cycles (and the chain walk's `walk`) after the issue, once the request is
+/// taken and after the last chunk's last word, whichever is later. Returns (the cycle of the
+/// issue, the done time).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn mover_write(
     cfg: &DeviceConfig,
@@ -217,21 +224,25 @@ pub(crate) fn mover_write(
     addr: u64,
     data: &[u8],
 ) -> (u64, u64) {
-    // S_DISSUE's cycle with the request out (the engine leaves the cycle after)
-    let taken = t.max(mover.free).max(port.req_free);
+    // S_DISSUE's issue (the engine leaves the cycle after)
+    let issue = (t - 1).max(mover.free).max(mover.wq_free);
+    // the register's request: offered the cycle after, granted, then taken
+    let taken = (issue + 1).max(port.req_free) + costs::DMA_WR_REQ;
     port.req_free = taken + costs::DMA_WR_REQ;
+    mover.wq_free = taken;
     // a chunk behind another starts once that one's reads are made, walks its chain, and its
     // first word leaves `MOVER_GAP` after the other's last (the packer's flush)
-    let first = (taken + costs::MOVER_LEAD + walk)
+    let first = (issue + costs::MOVER_LEAD + walk)
+        .max(taken + costs::DMA_WR_LEAD)
         .max(port.data_free)
         .max(mover.done + costs::MOVER_GAP + walk);
     port.data_free = first + costs::words(cfg, data.len());
     let _ = env.mem.write_at(Agent::NicDma, addr, data, first);
     // the chunk starts reading once the last one has made its reads
-    mover.free = taken.max(mover.rd_end) + 1;
+    mover.free = issue.max(mover.rd_end) + 1;
     mover.rd_end = port.data_free - costs::MOVER_FREE_EARLY;
     mover.done = port.data_free;
-    (taken, port.data_free)
+    (issue, port.data_free)
 }
 
 /// The Rust model of the Buflet NIC.

@@ -300,8 +300,8 @@ impl ModelDevice {
             // S_DISSUE fires once toe_mover can take the chunk (it has read the last chunk's
             // words). Its words follow the mover's walk to the buflet and the RAM's latency.
             let walk = costs::mover_walk(seg.data_off as u64, self.pool.buflet_bytes() as u64);
-            let taken;
-            (taken, done) = mover_write(
+            let issued;
+            (issued, done) = mover_write(
                 &self.cfg,
                 &mut self.wr_free,
                 &mut self.mover,
@@ -353,7 +353,7 @@ impl ModelDevice {
             } else {
                 // No return (S_DRET waits for the chunk to leave): the engine is free once
                 // the chunk is issued; toe_mover streams it meanwhile.
-                done = taken + 1;
+                done = issued + 1;
             }
         }
         self.toe.socks[s as usize].queued = false;

@@ -61,21 +61,18 @@ pub fn timeouts_of_head_named_buffers() {
     }
 }
 
-/// Holds the DMA write request of the next delivery chunk, requests a tick while the engine is
-/// inside that delivery step, and lets it go: the tick is the next event (decision 3), between
-/// this chunk and the next one.
+/// Requests a tick as the engine takes the frame just pushed: the round robin takes that
+/// frame's first delivery chunk next (chained to the frame, or picked: after a frame delivery
+/// goes before a tick), then the tick (after a delivery step the tick goes first, decision 3),
+/// so the tick falls between this chunk and the next one.
 pub fn tick_between_chunks(tb: &mut Tb) {
-    tb.hold[O_WR_REQ] = true;
+    let picks = tb.meta_picks;
     let start = tb.m.cycles();
-    while tb.m.get(tb.p.wr_req_valid) == 0 {
-        assert!(tb.m.cycles() - start < 20_000, "no delivery chunk");
+    while tb.meta_picks == picks {
+        assert!(tb.m.cycles() - start < 20_000, "the frame is not taken");
         tb.cycle();
     }
     tb.tick();
-    for _ in 0..30 {
-        tb.cycle();
-    }
-    tb.hold[O_WR_REQ] = false;
 }
 
 /// A tick between two chunks of one segment (TCP) or one datagram (UDP, decision 7): the NB

@@ -145,6 +145,16 @@ impl Tb {
         if g(&self.m, p.ev_tick) {
             self.on_ev_tick();
         }
+        // a DMA write request reports a chunk the engine issued in the cycle before (its
+        // register offers it from then on): the oracle takes the chunk when it is first
+        // offered, before this cycle's picks see the state after it
+        if g(&self.m, p.wr_req_valid) && !self.wr_req_seen {
+            let a = self.m.get(p.wr_req_addr);
+            let l = self.m.get(p.wr_req_len) as usize;
+            assert!((1..=PAGE).contains(&l), "DMA write length {l}");
+            self.on_dma_write(a, l);
+            self.wr_req_seen = true;
+        }
         self.got.timeouts += self.m.get(p.ev_timeout);
         self.got.anon_rx += self.m.get(p.ev_anon_rx);
         self.got.arp += self.m.get(p.ev_arp_reply);
@@ -225,9 +235,8 @@ impl Tb {
         if g(&self.m, p.wr_req_valid) && rr[O_WR_REQ] {
             let a = self.m.get(p.wr_req_addr);
             let l = self.m.get(p.wr_req_len) as usize;
-            assert!((1..=PAGE).contains(&l), "DMA write length {l}");
-            self.on_dma_write(a, l);
             self.wr_reqs.push_back((a, l));
+            self.wr_req_seen = false;
         }
         if let Some(beat) = self.wr_sink.sample(&self.m) {
             if self.wr_cur.is_none() {

@@ -89,6 +89,8 @@ pub struct Tb {
     /// DMA read response words: (data, tkeep, tlast, refused).
     pub rd_resp: VecDeque<(Vec<u8>, Vec<u8>, bool, bool)>,
     pub wr_reqs: VecDeque<(u64, usize)>,
+    /// The DMA write request now offered was handed to the oracle (when first offered).
+    pub wr_req_seen: bool,
     pub wr_cur: Option<(u64, usize, usize)>, // addr, len, bytes received
     // stimulus
     pub req_q: VecDeque<[u8; 64]>,
@@ -232,6 +234,7 @@ impl Tb {
             bump: 0,
             rd_resp: VecDeque::new(),
             wr_reqs: VecDeque::new(),
+            wr_req_seen: false,
             wr_cur: None,
             req_q: VecDeque::new(),
             cur_req: None,
