@@ -137,6 +137,7 @@ buflet_testbench::test_list! {
         half_open_reset_timeout_and_delete,
         lookup_cost_counters,
         lookup_forwarding,
+        delivery_chained_to_its_frame,
         listen_random_accepts_resets_deletes,
     },
     directed::hold => {

@@ -289,6 +289,7 @@ impl Tb {
         self.got.lookups += self.m.get(p.ev_lookup);
         self.got.lookup_cycles += self.m.get(p.ev_lookup_cyc);
         self.got.lookup_fwd += self.m.get(p.ev_lookup_fwd);
+        self.got.dlv_chained += self.m.get(p.ev_dlv_chain);
         self.got.wnd_updates += self.m.get(p.ev_tx_wupd);
         self.got.delayed_acks += self.m.get(p.ev_tx_dack);
         if g(&self.m, p.expose_en) {
