@@ -798,6 +798,14 @@ module toe_engine #(
             pq_in[s] <= 1'b1;
         end
     endtask
+    // Take the socket at the pending-delivery FIFO's head off it.
+    task pq_pop;
+        begin
+            pq_in[pq_mem[pq_rp]] <= 1'b0;
+            pq_rp  <= (pq_rp == SOCK_LAST32[SW-1:0]) ? {SW{1'b0}} : pq_rp + 1'b1;
+            pq_cnt <= pq_cnt - 1'b1;
+        end
+    endtask
     // Put a chain on m_free_* (the caller has checked free_slot).
     task free_op(input [15:0] h, input [15:0] t, input [15:0] c);
         {fr_valid, fr_head, fr_tail, fr_count} <= {1'b1, h, t, c};
@@ -824,11 +832,7 @@ module toe_engine #(
             if (dl_chain) begin
                 {hd_idx, nb_idx} <= {cx_seg_head[BW-1:0], cx_nb_head[NW-1:0]};
                 {last_src, state, ev_dlv_chain} <= {3'd2, S_D1, 1'b1};
-                if (pq_self) begin
-                    pq_in[sk_idx] <= 1'b0;
-                    pq_rp  <= (pq_rp == SOCK_LAST32[SW-1:0]) ? {SW{1'b0}} : pq_rp + 1'b1;
-                    pq_cnt <= {(SW+1){1'b0}};
-                end
+                if (pq_self) pq_pop;
             end else begin
                 if (f_wake && cx_has_nb) wake(sk_idx);
                 state <= S_IDLE;
@@ -941,9 +945,7 @@ module toe_engine #(
                     end
                     if (pick_dlv) begin
                         sk_idx <= pq_mem[pq_rp];
-                        pq_in[pq_mem[pq_rp]] <= 1'b0;
-                        pq_rp  <= (pq_rp == SOCK_LAST32[SW-1:0]) ? {SW{1'b0}} : pq_rp + 1'b1;
-                        pq_cnt <= pq_cnt - 1'b1;
+                        pq_pop;
                     end
                     // a timer tick sweeps the active list from its head
                     ev_tick <= pick_tick;

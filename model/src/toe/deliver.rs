@@ -149,9 +149,9 @@ impl ModelDevice {
     /// One hold delivery step (docs/p2p.md): the chunk of the head segment that stays in its
     /// buflet, described by one `hold_rec` DMA-written at record position `8 * RECS` of the NB's
     /// page list. Returns the done time.
-    fn deliver_hold(&mut self, env: &mut HostEnv, s: u16, rn: u16, seg: Seg) -> u64 {
+    fn deliver_hold(&mut self, env: &mut HostEnv, s: u16, rn: u16, seg: Seg, chained: bool) -> u64 {
         let Some(nb) = self.toe.nbs[rn as usize] else {
-            return self.dl_at(costs::ENGINE_RETURN);
+            return self.dl_at(costs::ENGINE_RETURN, chained);
         };
         let bb = self.pool.buflet_bytes() as u64;
         let in_buf = seg.data_off as u64 % bb;
@@ -160,7 +160,13 @@ impl ModelDevice {
             .min(bb - in_buf);
         let pos = nb.recs as u64 * hold_rec::SIZE as u64;
         let page = (pos / PAGE) as u32;
-        let (page_addr, t) = self.nb_page(env, rn, &nb, page, self.dl_at(costs::ENGINE_DELIVERY));
+        let (page_addr, t) = self.nb_page(
+            env,
+            rn,
+            &nb,
+            page,
+            self.dl_at(costs::ENGINE_DELIVERY, chained),
+        );
         let page_addr = match page_addr {
             Ok(a) => a,
             Err(st) => {
@@ -237,8 +243,8 @@ impl ModelDevice {
 
     /// The cycle `cost` after the delivery step's pick; a chained step (one that follows its
     /// frame at once) has no pick and no socket read.
-    fn dl_at(&self, cost: u64) -> u64 {
-        if self.toe.chained {
+    fn dl_at(&self, cost: u64, chained: bool) -> u64 {
+        if chained {
             self.now + cost - costs::DELIVERY_CHAINED
         } else {
             self.now + cost
@@ -246,12 +252,12 @@ impl ModelDevice {
     }
 
     /// One delivery step for the socket at the head of the ready list. Returns the done time.
-    pub(super) fn engine_deliver(&mut self, env: &mut HostEnv) -> u64 {
+    pub(super) fn engine_deliver(&mut self, env: &mut HostEnv, chained: bool) -> u64 {
         let s = self.toe.ready.pop_front().expect("ready socket");
         let sock = &self.toe.socks[s as usize];
         let seg = *sock.segs.front().expect("segment");
         let rn = *sock.nbs.front().expect("NB");
-        let mut done = self.dl_at(costs::ENGINE_RETURN);
+        let mut done = self.dl_at(costs::ENGINE_RETURN, chained);
         if seg.data_len == 0 {
             // An empty FIN/RST segment: it leaves the list and returns the head NB.
             self.toe.socks[s as usize].segs.pop_front();
@@ -267,7 +273,7 @@ impl ModelDevice {
             }
             self.return_nb(s, flags, Status::Ok, done);
         } else if self.toe.socks[s as usize].is_hold() {
-            done = self.deliver_hold(env, s, rn, seg);
+            done = self.deliver_hold(env, s, rn, seg, chained);
         } else {
             let nb = self.toe.nbs[rn as usize].expect("NB in use");
             let in_page = nb.filled as u64 % PAGE;
@@ -275,7 +281,7 @@ impl ModelDevice {
                 .min((nb.total - nb.filled) as u64)
                 .min(PAGE - in_page) as usize;
             let page = nb.filled / PAGE as u32;
-            let t0 = self.dl_at(costs::ENGINE_DELIVERY);
+            let t0 = self.dl_at(costs::ENGINE_DELIVERY, chained);
             let (page_addr, t) = self.nb_page(env, rn, &nb, page, t0);
             let page_addr = match page_addr {
                 Ok(a) => a,

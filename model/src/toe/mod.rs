@@ -243,9 +243,6 @@ pub(crate) struct Toe {
     /// socket alone on the ready list: its delivery may follow at once (rtl/toe_engine.v
     /// `dl_chain`, see [`costs::DELIVERY_CHAINED`]). Set by the frame, taken by the next job.
     chain: Option<u16>,
-    /// The delivery being made follows its frame at once (chained): it skips the pick and the
-    /// socket read.
-    chained: bool,
 }
 
 impl Toe {
@@ -270,7 +267,6 @@ impl Toe {
             fw: None,
             sk_reg: None,
             chain: None,
-            chained: false,
         }
     }
 
@@ -282,6 +278,15 @@ impl Toe {
     /// ACCEPT_POOL: slots in the accept pool.
     pub fn accept_pool(&self) -> u32 {
         self.pool.len() as u32
+    }
+
+    /// A frame grew socket `s`'s in-order list: wake it, and with a named buffer posted its
+    /// delivery may follow the frame at once (`chain`, rtl/toe_engine.v `frame_done`).
+    fn wake_grown(&mut self, s: u16) {
+        self.wake(s);
+        if !self.socks[s as usize].nbs.is_empty() {
+            self.chain = Some(s);
+        }
     }
 
     /// Put socket `s` on the ready list if it can deliver and is not there yet.
@@ -318,9 +323,7 @@ impl ModelDevice {
         if chain.is_some() {
             self.regs.count(reg::CNT_DLV_CHAINED, 1);
             self.toe.sk_reg = chain;
-            self.toe.chained = true;
-            let done = self.engine_deliver(env);
-            self.toe.chained = false;
+            let done = self.engine_deliver(env, true);
             self.engine_rr = 3;
             self.engine_free = done.max(self.now + 1);
             return;
@@ -334,12 +337,6 @@ impl ModelDevice {
                     // delivery (the RTL counts it where the frame's chain is finished, S_FIN).
                     let before = self.regs.frame_outcomes();
                     let done = self.engine_frame(env, m);
-                    // chained only if the socket is alone on the ready list
-                    if let Some(s) = self.toe.chain {
-                        if self.toe.ready.len() != 1 || self.toe.ready.front() != Some(&s) {
-                            self.toe.chain = None;
-                        }
-                    }
                     if self.regs.frame_outcomes() == before {
                         self.regs.count(reg::CNT_RX_DONE, 1);
                     }
@@ -351,7 +348,7 @@ impl ModelDevice {
                 }
                 2 if !self.toe.ready.is_empty() => {
                     self.toe.sk_reg = self.toe.ready.front().copied();
-                    self.engine_deliver(env)
+                    self.engine_deliver(env, false)
                 }
                 3 if self.tick_pending => {
                     self.take_tick();

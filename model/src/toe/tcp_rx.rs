@@ -599,12 +599,8 @@ impl ModelDevice {
             Fate::Drop(drop::OUT_OF_WINDOW) | Fate::Drop(drop::BAD_STATE)
         );
         match out.fate {
-            Fate::Kept => {
-                self.toe.wake(s);
-                if out.grew && !self.toe.socks[s as usize].nbs.is_empty() {
-                    self.toe.chain = Some(s);
-                }
-            }
+            Fate::Kept if out.grew => self.toe.wake_grown(s),
+            Fate::Kept => self.toe.wake(s),
             Fate::Consumed => self.pool.free_chain(m.chain),
             Fate::Drop(r) => self.drop_frame(m.chain, r),
         }

@@ -32,10 +32,7 @@ impl ModelDevice {
             flags: 0,
         };
         self.toe.socks[s as usize].segs.push_back(seg);
-        self.toe.wake(s);
-        if !self.toe.socks[s as usize].nbs.is_empty() {
-            self.toe.chain = Some(s);
-        }
+        self.toe.wake_grown(s);
         self.regs.count(reg::CNT_RX_ACCEPTED, 1);
         // kept without an ACK: the frame ends in S_SA0 (costs::FIN_STEP)
         base + costs::LIST_STEP - costs::FIN_STEP

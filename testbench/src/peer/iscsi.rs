@@ -195,6 +195,12 @@ impl Initiator {
         }
     }
 
+    /// The next Initiator Task Tag.
+    fn take_itt(&mut self) -> u32 {
+        self.next_itt += 1;
+        self.next_itt - 1
+    }
+
     fn push(&mut self, hdr: &[u8; BHS_LEN], data: &[u8]) {
         self.out.extend(hdr);
         if self.digests_on {
@@ -270,8 +276,7 @@ impl Initiator {
         src: &[u8],
         (opcode, byte1, name): (u8, u8, &'static str),
     ) {
-        let itt = self.next_itt;
-        self.next_itt += 1;
+        let itt = self.take_itt();
         let len = u32::from(blocks) * self.block as u32;
         let mut cdb = [0u8; 16];
         cdb[0] = opcode;
@@ -373,8 +378,7 @@ impl Initiator {
 
     /// An immediate ABORT TASK of task `rtt`, whose CmdSN was `ref_cmd_sn`.
     fn abort_task(&mut self, rtt: u32, ref_cmd_sn: u32) {
-        let itt = self.next_itt;
-        self.next_itt += 1;
+        let itt = self.take_itt();
         let hdr = emit(|b| {
             pdu::TaskMgmtRequest {
                 immediate: true,
@@ -394,8 +398,7 @@ impl Initiator {
     }
 
     fn logout(&mut self) {
-        let itt = self.next_itt;
-        self.next_itt += 1;
+        let itt = self.take_itt();
         let hdr = emit(|b| {
             pdu::LogoutRequest {
                 immediate: true,

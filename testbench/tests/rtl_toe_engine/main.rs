@@ -110,6 +110,7 @@ buflet_testbench::test_list! {
         psh_return_and_syn_rcvd_reset,
         toe_engine_w64_throughput,
         toe_engine_w512_throughput,
+        delivery_chained_to_its_frame,
     },
     directed::window => {
         window_duplicate_acks_repeat_the_window,
@@ -137,7 +138,6 @@ buflet_testbench::test_list! {
         half_open_reset_timeout_and_delete,
         lookup_cost_counters,
         lookup_forwarding,
-        delivery_chained_to_its_frame,
         listen_random_accepts_resets_deletes,
     },
     directed::hold => {

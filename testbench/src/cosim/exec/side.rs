@@ -276,12 +276,9 @@ impl Side {
                         x.data.len()
                     );
                 }
-                let at = x.at.unwrap_or(now);
-                firsts.push(at);
-                last = last.max(match x.at {
-                    Some(a) => a + model_costs::words(&self.cfg, x.data.len()),
-                    None => now,
-                });
+                firsts.push(x.at.unwrap_or(now));
+                last =
+                    last.max(x.at.map_or(now, |a| a + model_costs::words(&self.cfg, x.data.len())));
             }
             log_at.extend(firsts);
             log.extend(w);

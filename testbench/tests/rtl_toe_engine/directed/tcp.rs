@@ -1,6 +1,7 @@
 //! Directed TCP tests: the handshake and the SYN-ACK's fields, reordering with overlaps and
 //! duplicates, the zero window, FIN and RST in order and ahead, SOCK_DEL (returns, frees, the
-//! bucket chain), PSH returns and a reset in SYN_RCVD, and full-rate delivery.
+//! bucket chain), PSH returns and a reset in SYN_RCVD, full-rate delivery, and delivery chained
+//! to its frame.
 
 use super::*;
 
@@ -483,4 +484,80 @@ pub fn toe_engine_w64_throughput() {
 
 pub fn toe_engine_w512_throughput() {
     throughput("toe_engine_w512", 0.75);
+}
+
+/// Chained delivery (docs/tcp-receive.md): an in-order segment on a socket with a named buffer
+/// ends in its own delivery step (ev_dlv_chain) when nothing else waits; a segment that finds no
+/// named buffer is not chained (its delivery follows the NB_POST, a request).
+pub fn delivery_chained_to_its_frame() {
+    for model in models() {
+        let (mut tb, mut rng) = dtb_rng(model, 37);
+        let a = SockCfg::new(0, &mut rng).buf(100_000);
+        let b = SockCfg::new(1, &mut rng).buf(100_000);
+        add_socks(&mut tb, &[&a, &b]);
+        let seq = connect(&mut tb, &[&a, &b], 500);
+        let s = stream_of(1200, 37);
+        // (chained steps, bytes delivered) of what `f` does
+        let run = |tb: &mut Tb, f: &dyn Fn(&mut Tb)| {
+            let g0 = (tb.got.dlv_chained, tb.got.delivered);
+            f(tb);
+            tb.settle(20_000);
+            (tb.got.dlv_chained - g0.0, tb.got.delivered - g0.1)
+        };
+        // no named buffer: the segment waits; its delivery follows the NB_POST (not chained)
+        assert_eq!(
+            run(&mut tb, &|tb| tb.push(a.frame(
+                seq(0),
+                0,
+                ACK,
+                s[..300].to_vec()
+            ))),
+            (0, 0),
+            "{model}: no NB"
+        );
+        assert_eq!(
+            run(&mut tb, &|tb| tb.nb_post_t(0, 0, 10_000, 3, false, 0)),
+            (0, 300),
+            "{model}: delivered after the NB_POST"
+        );
+        // each lone in-order segment: chained, one step each
+        for k in 1..3 {
+            let (lo, hi) = (300 * k, 300 * (k + 1));
+            assert_eq!(
+                run(&mut tb, &|tb| tb.push(a.frame(
+                    seq(lo),
+                    0,
+                    ACK,
+                    s[lo..hi].to_vec()
+                ))),
+                (1, 300),
+                "{model}: segment {k} chained"
+            );
+        }
+        // another socket's segment is chained the same way, and a's next one after it
+        tb.nb_post_t(1, 1, 10_000, 3, false, 0);
+        tb.settle(20_000);
+        assert_eq!(
+            run(&mut tb, &|tb| tb.push(b.frame(
+                seq(0),
+                0,
+                ACK,
+                s[..200].to_vec()
+            ))),
+            (1, 200),
+            "{model}: b chained"
+        );
+        assert_eq!(
+            run(&mut tb, &|tb| tb.push(a.frame(
+                seq(900),
+                0,
+                ACK,
+                s[900..1200].to_vec()
+            ))),
+            (1, 300),
+            "{model}: a chained after b"
+        );
+        assert!(tb.osock[0].as_ref().unwrap().delivered == s[..1200]);
+        close(&mut tb, &[0, 1]);
+    }
 }
