@@ -686,14 +686,14 @@ module toe_engine #(
             (state == S_DEL0 && mv_rd_idle && mv_out_idle)),
         .wb(((state == S_SR1) && !sr_refuse) || (state == S_REQ_ADD) || acc_we || (state == S_S4) ||
             (state == S_TKS1) || (state == S_SA9) || (state == S_AB6) ||
-            ((state == S_SA0) && !sa_skip && !sa_slow && sa_ack)),
+            (((state == S_SA0) || sa_in_inord) && !sa_skip && !sa_slow && sa_ack)),
         .init((state == S_REQ_ADD) || acc_we), .init_connect(go_connect && (state == S_REQ_ADD)),
         .post_take((state == S_SR1) && is_post && !sr_refuse),
         .close_take((state == S_SR1) && !is_post && !rq_abort && !sr_refuse),
         .in_syn((state == S_SA1) && sa_syn),
         .in_est((state == S_SA2) && sa_est),
         .in_stop((state == S_SA2) && sa_stop),
-        .in_ack(((state == S_SA0) && !sa_skip && !sa_slow && sa_ack) || ((state == S_SA5) && sa_ack)), .in_tick(state == S_TKS1), .in_seg(state == S_S1),
+        .in_ack((((state == S_SA0) || sa_in_inord) && !sa_skip && !sa_slow && sa_ack) || ((state == S_SA5) && sa_ack)), .in_tick(state == S_TKS1), .in_seg(state == S_S1),
         .seg_go(state == S_S2), .in_sent(state == S_S4), .in_abort((state == S_AB0) && ab_cls),
         .take_connect(((state == S_SA3) && sa_conn && cpl_slot) || ((state == S_AB4) && connect_pend && cpl_slot)),
         .take_close(((state == S_SA8) && sa_close && cpl_slot) || ((state == S_AB5) && close_pend && cpl_slot)),
@@ -716,11 +716,20 @@ module toe_engine #(
                        ((state == S_AB1) && txd_idle && !walk_busy);
     reg  ev_syn_retrans;
     assign ev_tx_retrans = tx_ev_retrans || ev_syn_retrans;
+    // S_SA0 folded into the append (docs/tcp-receive.md "The frame path"): an in-order segment
+    // that ends in S_INORD without an ACK of its own (its ACK waits: no FIN, so the state
+    // stays) and posts no ACCEPT takes its send-side step in S_INORD (toe_tx in_ack/wb), and
+    // goes on from there as S_SA0 would; the one-cycle case (sa_fold) ends the frame there,
+    // with S_INORD's context written back
+    wire sa_in_inord = (state == S_INORD) && tp_fin && !tp_ack && (tp_dr == DROP_NONE4) && !acc_leave;
+    // the frame's drop reason as the send side's step sees it: dr from finish(), or the
+    // append's own in S_INORD (the register still holds an earlier frame's)
+    wire [4:0] sa_dr = (state == S_INORD) ? {1'b0, tp_dr} : dr;
     // the frame's send-side steps: skipped for UDP and for an ACK of data never sent
-    wire sa_skip  = !f_tcp || (dr == DROP_BAD_ACK && was_open);
+    wire sa_skip  = !f_tcp || (sa_dr == DROP_BAD_ACK && was_open);
     wire sa_conn  = (f_was == ST_SYN_SENT) && (cx_state != ST_SYN_SENT) && connect_pend;
     wire sa_abort = (cx_state == ST_CLOSED) && (f_was != ST_CLOSED);
-    wire sa_ack   = (dr != DROP_OOW) && (dr != DROP_BAD_STATE) && ((mt_flags & TF_ACK) != 8'd0) &&
+    wire sa_ack   = (sa_dr != DROP_OOW) && (sa_dr != DROP_BAD_STATE) && ((mt_flags & TF_ACK) != 8'd0) &&
                     ((mt_flags & TF_RST) == 8'd0) && st_open;
     wire sa_close = fin_acked && close_pend;
     wire sa_est   = (f_was == ST_SYN_RCVD || f_was == ST_SYN_SENT) && st_open;
@@ -732,12 +741,19 @@ module toe_engine #(
     // ACCEPT also ends there, S_FIN's work done in the same cycle (its chain stays listed)
     wire sa_simple = sa_skip || (!sa_slow && !sa_ack) || (!sa_slow && !pw_need && !close_due);
     wire sa_fin    = (state == S_SA0) && sa_simple && !f_ack && f_keep && !acc_leave;
+    wire sa_fold   = sa_in_inord && sa_simple;
+    // what the frame's end (frame_done) sees: S_INORD's outcome when folded, else the registers
+    wire           fd_wake = f_wake || sa_fold;
+    wire [CW-1:0]  fd_cx   = sa_fold ? cx_tp : cx;
+    wire [4:0]     fd_dr   = sa_fold ? DROP_NONE : dr;
+    wire [BW-1:0]  fd_seg_head = fd_cx[8*`BF_SOCK_CTX_SEG_HEAD_OFF +: BW];   // a listed head: < NUM_BUFLETS
+    wire [15:0]    fd_nb_head  = fd_cx[`BF_SOCK_CTX_NB_HEAD_RANGE];
     // a frame whose in-order list grew delivers at once (frame_done) when the pick after it
     // would take that delivery: no other socket waits for one (the pending FIFO is empty or
     // holds only this socket, which then leaves it) and no request is offered (the round
     // robin after a frame tries the request first, then delivery)
     wire pq_self   = (pq_cnt == {{SW{1'b0}}, 1'b1}) && pq_in[sk_idx];
-    wire dl_chain  = f_wake && cx_has_nb && ((pq_cnt == {(SW+1){1'b0}}) || pq_self) && !s_req_valid;
+    wire dl_chain  = fd_wake && (fd_nb_head != NULL16) && ((pq_cnt == {(SW+1){1'b0}}) || pq_self) && !s_req_valid;
     // completions of the send side
     function [255:0] cpl_of(input [7:0] kind, input [7:0] st, input [31:0] tag, input [31:0] refn,
                             input [31:0] bytes, input [7:0] op);
@@ -755,9 +771,9 @@ module toe_engine #(
 
     // ------------------------------------------------------------------ table write ports
     // each step's writes come from the submodule that decides it (one step at a time)
-    wire          ctx_we = rq_ctx_we || dl_ctx_we || ((fin_go || sa_fin) && f_wb) || cx_wb || acc_we;
+    wire          ctx_we = rq_ctx_we || dl_ctx_we || ((fin_go || sa_fin || sa_fold) && f_wb) || cx_wb || acc_we;
     wire [SW-1:0] ctx_wa = rq_ctx_at_sock ? rq_sock[SW-1:0] : sk_idx;
-    wire [CW-1:0] ctx_wd = rq_ctx_we ? rq_ctx_wd : dl_ctx_we ? cx_dl : acc_we ? acc_ctx : cx;
+    wire [CW-1:0] ctx_wd = rq_ctx_we ? rq_ctx_wd : dl_ctx_we ? cx_dl : acc_we ? acc_ctx : fd_cx;
     wire          sock_we = rq_sock_we || acc_we;
     wire [SW-1:0] sock_wa = acc_we ? sk_idx : rq_sock[SW-1:0];
     wire [511:0]  sock_wd = acc_we ? acc_desc : rq;
@@ -819,22 +835,23 @@ module toe_engine #(
     task finish(input [4:0] reason, input ack);
         {dr, f_ack, state} <= {reason, ack, S_SA0};
     endtask
-    // The end of a frame (S_FIN, or S_SA0 for a kept frame without an ACK): its outcome is
+    // The end of a frame (S_FIN, or S_SA0 or S_INORD (sa_fold) for a kept frame without an
+    // ACK; fd_* are what it ends with): its outcome is
     // counted and a socket whose in-order list grew is woken for delivery, or delivers at
     // once (dl_chain): the pick that follows would take its delivery, and its descriptor and
     // context are the engine's registers (just written back), so it goes straight to S_D1
     // with the list's and the NB list's heads (no S_IDLE, no S_DQ).
     task frame_done;
         begin
-            ev_drop_valid  <= (dr != DROP_NONE);
-            ev_drop_reason <= dr;
-            ev_rx_done     <= (dr == DROP_NONE);
+            ev_drop_valid  <= (fd_dr != DROP_NONE);
+            ev_drop_reason <= fd_dr;
+            ev_rx_done     <= (fd_dr == DROP_NONE);
             if (dl_chain) begin
-                {hd_idx, nb_idx} <= {cx_seg_head[BW-1:0], cx_nb_head[NW-1:0]};
+                {hd_idx, nb_idx} <= {fd_seg_head, fd_nb_head[NW-1:0]};
                 {last_src, state, ev_dlv_chain} <= {3'd2, S_D1, 1'b1};
                 if (pq_self) pq_pop;
             end else begin
-                if (f_wake && cx_has_nb) wake(sk_idx);
+                if (fd_wake && (fd_nb_head != NULL16)) wake(sk_idx);
                 state <= S_IDLE;
             end
         end
@@ -1123,7 +1140,10 @@ module toe_engine #(
                 // appended; with the reassembly list empty the frame ends here (no drain step)
                 S_INORD: begin
                     {cx, ev_accepted, f_keep, f_wake} <= {cx_tp, tp_acc, 2'b11};
-                    if (tp_fin) finish({1'b0, tp_dr}, tp_ack);
+                    if (sa_in_inord) {dr, f_ack} <= {DROP_NONE, 1'b0};
+                    if (sa_fold) frame_done;
+                    else if (sa_in_inord) state <= sa_slow ? S_SA1 : S_SA6;
+                    else if (tp_fin) finish({1'b0, tp_dr}, tp_ack);
                     else state <= S_DRAIN;
                 end
                 S_DRAIN: begin

@@ -154,6 +154,10 @@ pub const MOVER_LEAD: u64 = 6;
 /// toe_mover has made a chunk's reads this many cycles before the chunk's write is done (its
 /// skid FIFO and packer still hold the words); the chunk waiting behind it starts then.
 pub const MOVER_FREE_EARLY: u64 = 3;
+/// How much sooner toe_mover's reads of a chunk end when the DMA port holds its words back:
+/// its 4-entry skid FIFO fills, so the reads run that far ahead of the port (beyond
+/// [`MOVER_FREE_EARLY`]).
+pub const MOVER_SKID: u64 = 2;
 /// Between two chunks toe_mover streams back to back: one idle cycle after a chunk's last word
 /// (its packer emits the partial last word, then takes the next chunk's first).
 pub const MOVER_GAP: u64 = 1;

@@ -240,7 +240,10 @@ pub(crate) fn mover_write(
     let _ = env.mem.write_at(Agent::NicDma, addr, data, first);
     // the chunk starts reading once the last one has made its reads
     mover.free = issue.max(mover.rd_end) + 1;
-    mover.rd_end = port.data_free - costs::MOVER_FREE_EARLY;
+    // Its reads run ahead of the port by what its skid FIFO holds: behind a busy port they
+    // end up to `MOVER_SKID` cycles sooner than after an unhindered start.
+    let free_run = issue + costs::MOVER_LEAD + walk + costs::words(cfg, data.len());
+    mover.rd_end = free_run.max(port.data_free - costs::MOVER_SKID) - costs::MOVER_FREE_EARLY;
     mover.done = port.data_free;
     (issue, port.data_free)
 }

@@ -236,6 +236,9 @@ struct Outcome {
     est_skip: bool,
     /// The in-order list grew (a segment or an RST marker appended: the RTL's `f_wake`).
     grew: bool,
+    /// Appended in order with the reassembly list empty: the frame's rules end in S_INORD
+    /// (no drain step), where the send side's step is folded in when its ACK waits.
+    inord_end: bool,
 }
 
 impl Outcome {
@@ -248,6 +251,7 @@ impl Outcome {
             ooo_held: false,
             est_skip: false,
             grew: false,
+            inord_end: false,
         }
     }
 }
@@ -349,6 +353,7 @@ fn established(
         // per segment drained and once to end). With the reassembly list empty the frame ends
         // in S_INORD, where its ACK may wait.
         let ooo_empty = sock.ooo.is_empty();
+        out.inord_end = ooo_empty;
         out.steps += 1;
         if let Some(h) = sock.ooo.front() {
             let hr = rel(h.seq, sock.rcv_nxt);
@@ -611,9 +616,22 @@ impl ModelDevice {
             self.toe.socks[s as usize].snd.on_established(rto);
             self.snd_wake(s);
         }
-        // The end of the receive rules: S_SA0, the send side's first step, ends here.
+        // The ACCEPT of an accepted socket that leaves SYN_RCVD with this frame, posted after
+        // the frame's ACK (S_FIN, S_ACPT).
+        let acc_leave = self.toe.socks[s as usize].half_open
+            && was == sock_state::SYN_RCVD
+            && now_state != sock_state::SYN_RCVD;
+        // The end of the receive rules: S_SA0, the send side's first step, ends here. An
+        // in-order segment that ends in S_INORD with its ACK waiting and no ACCEPT to post
+        // takes that step in S_INORD (rtl/toe_engine.v `sa_in_inord`), one cycle sooner.
         let t = base + out.steps * costs::LIST_STEP;
         let t_sa0 = if out.est_skip { t - costs::EST_STEP } else { t };
+        let folded = out.inord_end && out.tx.is_none() && out.fate == Fate::Kept && !acc_leave;
+        let t_sa0 = if folded {
+            t_sa0 - costs::SEND_SIDE_STEP
+        } else {
+            t_sa0
+        };
         // The send side's steps after S_SA0 (rtl/toe_engine.v sa_slow, sa_ack, S_SA1..S_SA9).
         let sa_syn = (was == sock_state::LISTEN && now_state == sock_state::SYN_RCVD)
             || (was == sock_state::SYN_SENT && st_open);
@@ -634,11 +652,6 @@ impl ModelDevice {
             }
         }
         let sa_slow = sa_syn || sa_est || sa_stop || sa_conn || sa_abort;
-        // The ACCEPT of an accepted socket that leaves SYN_RCVD with this frame, posted after
-        // the frame's ACK (S_FIN, S_ACPT).
-        let acc_leave = self.toe.socks[s as usize].half_open
-            && was == sock_state::SYN_RCVD
-            && now_state != sock_state::SYN_RCVD;
         // The peer's RST closed the connection: the send side stops and gives back what the
         // host handed it (RESET).
         if sa_abort {
