@@ -146,7 +146,7 @@ module buflet_nic #(
     // listening sockets: HALF_OPEN_MAX to toe_engine, HALF_OPEN / ACCEPT_POOL and the
     // CNT_ACCEPTS, CNT_LOOKUPS, CNT_LOOKUP_CYCLES events back
     wire [31:0] half_open_max, half_open, accept_pool;
-    wire        ev_accept, ev_lookup, ev_lookup_cyc, ev_lookup_fwd, ev_dlv_chain;
+    wire        ev_accept, ev_lookup, ev_lookup_cyc, ev_lookup_fwd, ev_dlv_chain, ev_frm_chain;
     wire [15:0] ev_tx_bytes;
     wire [31:0] rto_init, rto_min, rto_max, tx_retries;
     wire        ev_tx_seg, ev_tx_retrans, ev_tx_rto, ev_tx_fast, ev_tx_probe, ev_tx_done, ev_tx_wupd, ev_tx_dack;
@@ -191,7 +191,7 @@ module buflet_nic #(
         .ev_tx_frame(ev_tx_frame), .ev_tx_bytes(ev_tx_bytes),
         .rto_init(rto_init), .rto_min(rto_min), .rto_max(rto_max), .tx_retries(tx_retries),
         .half_open_max(half_open_max), .half_open(half_open), .accept_pool(accept_pool),
-        .ev_accept(ev_accept), .ev_lookup(ev_lookup), .ev_lookup_cyc(ev_lookup_cyc), .ev_lookup_fwd(ev_lookup_fwd), .ev_dlv_chain(ev_dlv_chain),
+        .ev_accept(ev_accept), .ev_lookup(ev_lookup), .ev_lookup_cyc(ev_lookup_cyc), .ev_lookup_fwd(ev_lookup_fwd), .ev_dlv_chain(ev_dlv_chain), .ev_frm_chain(ev_frm_chain),
         .ev_tx_seg(ev_tx_seg), .ev_tx_seg_bytes(ev_tx_seg_bytes), .ev_tx_retrans(ev_tx_retrans),
         .ev_tx_rto(ev_tx_rto), .ev_tx_fast(ev_tx_fast), .ev_tx_probe(ev_tx_probe), .ev_tx_wupd(ev_tx_wupd), .ev_tx_dack(ev_tx_dack),
         .ev_tx_done(ev_tx_done), .ev_tx_done_count(ev_tx_done_count),
@@ -620,7 +620,7 @@ module buflet_nic #(
         .s_meta_udp(mq_udp), .s_meta_arp_req(mq_arp_req), .s_meta_arp_sha(mq_arp_sha),
         .s_meta_src_mac(mq_src_mac),
         .half_open_max(half_open_max), .half_open(half_open), .accept_pool(accept_pool),
-        .ev_accept(ev_accept), .ev_lookup(ev_lookup), .ev_lookup_cyc(ev_lookup_cyc), .ev_lookup_fwd(ev_lookup_fwd), .ev_dlv_chain(ev_dlv_chain),
+        .ev_accept(ev_accept), .ev_lookup(ev_lookup), .ev_lookup_cyc(ev_lookup_cyc), .ev_lookup_fwd(ev_lookup_fwd), .ev_dlv_chain(ev_dlv_chain), .ev_frm_chain(ev_frm_chain),
         .s_meta_head(mq_head), .s_meta_tail(mq_tail), .s_meta_count(mq_count),
         .m_free_valid(free_valid), .m_free_ready(free_ready), .m_free_head(free_head),
         .m_free_tail(free_tail), .m_free_count(free_cnt),

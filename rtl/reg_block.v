@@ -54,7 +54,7 @@
 // HALF_OPEN_MAX is read/write (reset DEF_HALF_OPEN_MAX), exported as half_open_max; HALF_OPEN
 // and ACCEPT_POOL read toe_engine's counts; ev_accept counts one CNT_ACCEPTS, ev_lookup one
 // CNT_LOOKUPS, ev_lookup_cyc one CNT_LOOKUP_CYCLES, ev_lookup_fwd one CNT_LOOKUP_FWD,
-// ev_dlv_chain one CNT_DLV_CHAINED.
+// ev_dlv_chain one CNT_DLV_CHAINED, ev_frm_chain one CNT_FRM_CHAINED.
 // ev_drop_reason is 5 bits: LISTEN_FULL (16)
 // has its counter at 0x240 like every other reason.
 
@@ -113,6 +113,7 @@ module reg_block #(
     input  wire        ev_lookup_cyc, // a cycle of it
     input  wire        ev_lookup_fwd, // a lookup answered by forwarding (no walk)
     input  wire        ev_dlv_chain,  // a delivery step chained to its frame
+    input  wire        ev_frm_chain,  // a frame chained to a delivery step
     // state inputs
     input  wire [31:0] req_head,
     input  wire [31:0] cpl_tail,
@@ -198,7 +199,7 @@ module reg_block #(
     reg [31:0] r_cpl_base_lo, r_cpl_base_hi, r_cpl_size, r_cpl_head;
     reg [31:0] r_mac_lo, r_ip, r_timer_period, r_timer_kick, r_timer_cnt, r_blk_timeout;
     reg [31:0] r_rto_init, r_rto_min, r_rto_max, r_tx_retries, r_half_open_max;
-    reg [31:0] cnt_accepts, cnt_lookups, cnt_lookup_cycles, cnt_lookup_fwd, cnt_dlv_chained;
+    reg [31:0] cnt_accepts, cnt_lookups, cnt_lookup_cycles, cnt_lookup_fwd, cnt_dlv_chained, cnt_frm_chained;
     reg [15:0] r_mac_hi;
 
     reg [31:0] cnt_rx_frames, cnt_rx_bytes, cnt_rx_accepted, cnt_delivered;
@@ -298,6 +299,7 @@ module reg_block #(
                 `BF_REG_CNT_LOOKUP_CYCLES:   rdata = cnt_lookup_cycles;
                 `BF_REG_CNT_LOOKUP_FWD:      rdata = cnt_lookup_fwd;
                 `BF_REG_CNT_DLV_CHAINED:     rdata = cnt_dlv_chained;
+                `BF_REG_CNT_FRM_CHAINED:     rdata = cnt_frm_chained;
                 `BF_REG_CTRL:                rdata = {30'd0, r_prot_en, r_enable};
                 `BF_REG_STATUS:              rdata = {29'd0, r_fault, r_enable, 1'b1};
                 `BF_REG_IRQ_STATUS:          rdata = {30'd0, r_irq_status};
@@ -521,7 +523,7 @@ module reg_block #(
             cnt_tx_fast_retrans <= 32'd0;
             cnt_tx_probes     <= 32'd0;
             cnt_tx_done       <= 32'd0;
-            {cnt_accepts, cnt_lookups, cnt_lookup_cycles, cnt_lookup_fwd, cnt_dlv_chained} <= 0;
+            {cnt_accepts, cnt_lookups, cnt_lookup_cycles, cnt_lookup_fwd, cnt_dlv_chained, cnt_frm_chained} <= 0;
             for (i = 0; i < NUM_DROP; i = i + 1) cnt_drop[i] <= 32'd0;
         end else begin
             if (ev_rx_frame) begin
@@ -563,6 +565,7 @@ module reg_block #(
             if (ev_lookup_cyc) cnt_lookup_cycles <= cnt_lookup_cycles + 32'd1;
             if (ev_lookup_fwd) cnt_lookup_fwd <= cnt_lookup_fwd + 32'd1;
             if (ev_dlv_chain) cnt_dlv_chained <= cnt_dlv_chained + 32'd1;
+            if (ev_frm_chain) cnt_frm_chained <= cnt_frm_chained + 32'd1;
             if (ev_blk_write) begin
                 cnt_blk_writes <= cnt_blk_writes + 32'd1;
                 cnt_blk_bytes  <= cnt_blk_bytes + {16'd0, ev_blk_bytes};

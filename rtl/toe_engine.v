@@ -156,6 +156,7 @@ module toe_engine #(
     output reg                   ev_accept, ev_lookup, ev_lookup_cyc,
     output reg                   ev_lookup_fwd,   // a lookup answered by forwarding (CNT_LOOKUP_FWD)
     output reg                   ev_dlv_chain,    // a delivery step chained to its frame (CNT_DLV_CHAINED)
+    output reg                   ev_frm_chain,    // a frame chained to a delivery step (CNT_FRM_CHAINED)
     // protection lookup (one port of prot_table, docs/protection.md) and fault events
     output wire [63:0]           prot_addr,
     output wire [31:0]           prot_len,
@@ -385,11 +386,8 @@ module toe_engine #(
     wire       tk_pend, tq_valid;
     wire [2:0] pick;
     wire       pick_ok;
-    // a tick or a send step samples the pool's free count for its windows: not while a chain
-    // free is still on its way to the pool (the model frees at once)
-    wire       fr_pend = fr_valid || df_valid;
     rr_pick #(.N(5), .GW(3)) u_pick (
-        .req({tq_valid && !fr_pend, tk_pend && !fr_pend, pq_cnt != {(SW+1){1'b0}}, s_req_valid, s_meta_valid}),
+        .req({tq_valid, tk_pend, pq_cnt != {(SW+1){1'b0}}, s_req_valid, s_meta_valid}),
         .last(last_src),
         .pick(pick), .pick_ok(pick_ok)
     );
@@ -400,7 +398,7 @@ module toe_engine #(
     wire pick_snd  = pick_ok && (pick == 3'd4);
     wire snd_take  = (state == S_IDLE) && pick_snd;
     assign s_req_ready  = (state == S_IDLE) && pick_req;
-    assign s_meta_ready = (state == S_IDLE) && pick_meta;
+    assign s_meta_ready = ((state == S_IDLE) && pick_meta) || fr_chain;
     wire tick_take = (state == S_IDLE) && pick_tick;
 
     // ------------------------------------------------------------------ context fields, handshakes
@@ -559,6 +557,12 @@ module toe_engine #(
     assign acc_desc = acc_d;
     assign acc_ctx  = acc_c;
     wire acc_we = (state == S_ACC1);
+    // the free count a window is computed from: the pool's, and the chains already given
+    // up and still on their way to it (m_free_*, and the deferred frees that wait for
+    // toe_mover's reads), so that a sample does not depend on when those land (a tick or a
+    // send step no longer waits for them: under steady delivery one is always on its way)
+    wire [15:0]   free_soon = pool_free + (fr_valid ? fr_count : 16'd0) + (df_valid ? df_count : 16'd0) +
+                              (df2_valid ? df2_count : 16'd0);
     // TCP receive
     wire          tp_fin, tp_ack, tp_alt, tp_stay, tp_step, tp_acc, seg_we, nxt_we, tp_wupd, tp_dack, tp_inord;
     wire [3:0]    tp_dr;
@@ -571,7 +575,7 @@ module toe_engine #(
         // the free count sampled at the pick: pool_room is registered with the sample and
         // wnd_r from the context in S_TCP, in time for S_EST0 (a frame forwarded from the
         // pick is in S_TCP the next cycle)
-        .clk(clk), .rst(rst), .smp(s_req_ready || s_meta_ready || snd_take || tick_take), .pool_free(pool_free),
+        .clk(clk), .rst(rst), .smp(s_req_ready || s_meta_ready || snd_take || tick_take), .pool_free(free_soon),
         .in_meta(s_meta_ready), .in_tcp(state == S_TCP), .in_est0(state == S_EST0),
         .in_est1(state == S_EST1), .in_rstmk(state == S_RSTMK), .in_inord(state == S_INORD),
         .in_drain(state == S_DRAIN), .in_ins(state == S_INS), .in_insb(state == S_INS_B),
@@ -682,7 +686,7 @@ module toe_engine #(
         .syn_active(f_was == ST_SYN_SENT),
         .snd_rd(snd_rd), .snd_we(snd_we), .snd_wd(snd_wd),
         .ld((state == S_SR0) || (state == S_SQ) || (state == S_TKS0) || (state == S_LOOK1 && sk_match) ||
-            ((state == S_IDLE) && fw_fast) ||
+            ((state == S_IDLE) && fw_fast) || fr_chain ||
             (state == S_DEL0 && mv_rd_idle && mv_out_idle)),
         .wb(((state == S_SR1) && !sr_refuse) || (state == S_REQ_ADD) || acc_we || (state == S_S4) ||
             (state == S_TKS1) || (state == S_SA9) || (state == S_AB6) ||
@@ -753,6 +757,15 @@ module toe_engine #(
     // holds only this socket, which then leaves it) and no request is offered (the round
     // robin after a frame tries the request first, then delivery)
     wire pq_self   = (pq_cnt == {{SW{1'b0}}, 1'b1}) && pq_in[sk_idx];
+    // a frame chained to the delivery step before it (docs/tcp-receive.md "Chained frames"):
+    // a step that issues its chunk and keeps the NB takes the record at the metadata FIFO's
+    // head in the same cycle (no S_IDLE) when the pick after it would take that frame (no
+    // tick and no send step waits; the round robin after a delivery tries the frame before a
+    // request or another delivery) and the frame is forwarded to this socket; the context it
+    // starts from is the one the step writes back (cx_dl)
+    wire fr_chain  = (state == S_DISSUE) && wr_fire && !dlv_ret && s_meta_valid &&
+                     (s_meta_reason == DROP_NONE4) && fw_valid && (pk_key == fw_key) &&
+                     (sk_idx == fw_idx) && !tk_pend && !tq_valid;
     wire dl_chain  = fd_wake && (fd_nb_head != NULL16) && ((pq_cnt == {(SW+1){1'b0}}) || pq_self) && !s_req_valid;
     // completions of the send side
     function [255:0] cpl_of(input [7:0] kind, input [7:0] st, input [31:0] tag, input [31:0] refn,
@@ -805,6 +818,21 @@ module toe_engine #(
         if (bkt_we) bkt_mem[b_idx] <= bkt_wd;
     end
 
+    // Latch the frame record at the metadata FIFO's head and clear the frame's outcome (the
+    // pick in S_IDLE, or a frame chained to a delivery step, fr_chain).
+    task take_meta;
+        begin
+            {mt_reason, mt_vlan, mt_src_ip, mt_dst_ip, mt_src_port, mt_dst_port} <=
+                {s_meta_reason, s_meta_vlan, s_meta_src_ip, s_meta_dst_ip, s_meta_src_port, s_meta_dst_port};
+            {mt_seq, mt_ack, mt_flags, mt_ws_valid, mt_pay_off, mt_pay_len} <=
+                {s_meta_seq, s_meta_ack, s_meta_flags, s_meta_ws_valid, s_meta_pay_off, s_meta_pay_len};
+            {mt_head, mt_tail, mt_count, mt_len, mt_udp, mt_arp_req, mt_arp_sha} <=
+                {s_meta_head, s_meta_tail, s_meta_count, s_meta_len, s_meta_udp, s_meta_arp_req, s_meta_arp_sha};
+            {mt_window, mt_mss, mt_ws, f_tcp, tx_mode} <= {s_meta_window, s_meta_mss, s_meta_ws, 1'b0, 3'd0};
+            {mt_src_mac, acc_posted} <= {s_meta_src_mac, 1'b0};
+            {f_keep, f_wake, f_wb, tx_arp} <= 4'b0000;
+        end
+    endtask
     // Put a socket on the pending-delivery FIFO unless it is already there.
     task wake(input [SW-1:0] s);
         if (!pq_in[s]) begin
@@ -897,9 +925,9 @@ module toe_engine #(
             {ev_fault, ev_fault_addr, ev_fault_write, expose_en, expose_idx, ev_hold_rec, ev_released} <= 0;
             {cx_wb, ev_syn_retrans, ev_tx_rto, ev_tx_done, ev_tx_done_count, tx_mode, f_tcp, f_ack} <= 0;
             {ev_accept, ev_lookup, ev_lookup_cyc, acc_posted, ev_tx_wupd, ev_tx_dack} <= 0;
-            {fw_valid, fw_hit, ev_lookup_fwd, ev_dlv_chain} <= 4'b0000;
+            {fw_valid, fw_hit, ev_lookup_fwd, ev_dlv_chain, ev_frm_chain} <= 5'b00000;
         end else begin
-            {ev_accept, ev_lookup, ev_lookup_fwd, ev_dlv_chain} <= 4'd0;
+            {ev_accept, ev_lookup, ev_lookup_fwd, ev_dlv_chain, ev_frm_chain} <= 5'd0;
             ev_lookup_cyc <= (state == S_LOOK0) || ((state == S_LOOK1) && !fw_hit);
             // a socket inserted or a SOCK_DEL begun: the next frames walk their chains
             if (sock_we || (state == S_DEL0)) fw_valid <= 1'b0;
@@ -940,15 +968,7 @@ module toe_engine #(
                     // a request's entry is latched by toe_req, the free count by toe_tcp_rx
                     if (pick_ok) last_src <= pick;
                     if (pick_meta) begin
-                        {mt_reason, mt_vlan, mt_src_ip, mt_dst_ip, mt_src_port, mt_dst_port} <=
-                            {s_meta_reason, s_meta_vlan, s_meta_src_ip, s_meta_dst_ip, s_meta_src_port, s_meta_dst_port};
-                        {mt_seq, mt_ack, mt_flags, mt_ws_valid, mt_pay_off, mt_pay_len} <=
-                            {s_meta_seq, s_meta_ack, s_meta_flags, s_meta_ws_valid, s_meta_pay_off, s_meta_pay_len};
-                        {mt_head, mt_tail, mt_count, mt_len, mt_udp, mt_arp_req, mt_arp_sha} <=
-                            {s_meta_head, s_meta_tail, s_meta_count, s_meta_len, s_meta_udp, s_meta_arp_req, s_meta_arp_sha};
-                        {mt_window, mt_mss, mt_ws, f_tcp, tx_mode} <= {s_meta_window, s_meta_mss, s_meta_ws, 1'b0, 3'd0};
-                        {mt_src_mac, acc_posted} <= {s_meta_src_mac, 1'b0};
-                        {f_keep, f_wake, f_wb, tx_arp} <= 4'b0000;
+                        take_meta;
                         // a frame for the lookup: the bucket read next (no S_META)
                         if (s_meta_reason == DROP_NONE4) {b_idx, ev_lookup} <= {pick_bkt, 1'b1};
                         // or answered by forwarding: S_TCP (S_UDP) next, or S_LOOK1's read
@@ -1199,6 +1219,14 @@ module toe_engine #(
                     if (sk_hold && dlv_empt && hd_finrst) mk_bm[hd_idx] <= 1'b1;
                     if (!dlv_ret && cx_dl[`BF_SOCK_CTX_SEG_HEAD_RANGE] != NULL16) wake(sk_idx);
                     state <= dlv_ret ? S_DRET : S_IDLE;
+                    // the next frame, forwarded to this socket: S_TCP (S_UDP) with its
+                    // descriptor and the context written back now
+                    if (fr_chain) begin
+                        take_meta;
+                        {last_src, ev_lookup, fw_hit, ev_lookup_fwd, ev_frm_chain} <= {3'd0, 4'b1111};
+                        {f_wb, f_tcp, f_was} <= {1'b1, !s_meta_udp, cx_dl[`BF_SOCK_CTX_STATE_RANGE]};
+                        state <= s_meta_udp ? S_UDP : S_TCP;
+                    end
                 end
                 S_DFREE: if (dfree_go) begin
                     // an empty segment: freed, unless its chain is held (the last record of a

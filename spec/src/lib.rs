@@ -169,6 +169,7 @@ registers! {
     CNT_TX_DELAYED_ACKS = 0x1C0, Ro, "Delayed ACKs sent: ACKs a timer tick sent for bytes a DELAYED_ACK socket had received and not yet acknowledged (a tick's ACK that is also a window update counts in CNT_TX_WND_UPDATES only; docs/tcp-receive.md).";
     CNT_LOOKUP_FWD      = 0x1C4, Ro, "Frames of CNT_LOOKUPS forwarded to the socket the last walk matched, without a walk (docs/tcp-receive.md \"Forwarding\").";
     CNT_DLV_CHAINED     = 0x1C8, Ro, "Delivery steps chained to the frame that grew the socket's in-order list: the frame's end goes straight to the step, without the pick and the socket read (docs/tcp-receive.md \"Chained delivery\").";
+    CNT_FRM_CHAINED     = 0x1CC, Ro, "Frames chained to the delivery step before them: a step that issues its chunk and keeps the named buffer takes the next frame of the same socket in that cycle, without the pick (docs/tcp-receive.md \"Chained frames\").";
     CNT_DROP_TRUNCATED  = 0x204, Ro, "Dropped: frame shorter than its headers or IPv4 total length.";
     CNT_DROP_NOT_IPV4   = 0x208, Ro, "Dropped: not IPv4 (ARP, IPv6, ...).";
     CNT_DROP_BAD_IP_HDR = 0x20C, Ro, "Dropped: IPv4 version, IHL or total length invalid, or a fragment.";

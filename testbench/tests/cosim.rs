@@ -172,6 +172,7 @@ const COVERED: [&str; 41] = [
     "CNT_LOOKUP_FWD",
     "CNT_TX_DELAYED_ACKS",
     "CNT_DLV_CHAINED",
+    "CNT_FRM_CHAINED",
 ];
 
 /// Seeds 15..=20 of the default mix at 64 bits (the first window of six seeds that reaches every
@@ -481,6 +482,7 @@ fn listen_cases_are_deterministic_on_the_model_and_cover_listening() {
         "CNT_LOOKUP_CYCLES",
         "CNT_LOOKUP_FWD",
         "CNT_DLV_CHAINED",
+        "CNT_FRM_CHAINED",
     ] {
         assert!(
             counters.get(c).copied().unwrap_or(0) > 0,

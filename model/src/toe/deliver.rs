@@ -358,8 +358,10 @@ impl ModelDevice {
                 self.return_nb(s, CplFlags::PSH, Status::Ok, done);
             } else {
                 // No return (S_DRET waits for the chunk to leave): the engine is free once
-                // the chunk is issued; toe_mover streams it meanwhile.
+                // the chunk is issued; toe_mover streams it meanwhile. The next frame may
+                // start in the issue cycle.
                 done = issued + 1;
+                self.toe.frm_chain = Some((s, issued));
             }
         }
         self.toe.socks[s as usize].queued = false;

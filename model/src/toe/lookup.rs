@@ -40,6 +40,23 @@ pub(super) struct Key {
 }
 
 impl Key {
+    /// The key a frame's record looks up: its protocol, its destination as the local end,
+    /// its source as the remote end, its VLAN.
+    pub(super) fn of(p: &crate::parse::Parsed) -> Self {
+        Key {
+            proto: if p.udp {
+                super::PROTO_UDP
+            } else {
+                super::PROTO_TCP
+            },
+            local_ip: p.dst_ip,
+            remote_ip: p.src_ip,
+            local_port: p.dst_port,
+            remote_port: p.src_port,
+            vlan: p.vlan,
+        }
+    }
+
     /// The 32-bit folded hash of the key's 4-tuple.
     pub(super) fn x(&self) -> u32 {
         hash_x(

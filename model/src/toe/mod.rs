@@ -243,6 +243,10 @@ pub(crate) struct Toe {
     /// socket alone on the ready list: its delivery may follow at once (rtl/toe_engine.v
     /// `dl_chain`, see [`costs::DELIVERY_CHAINED`]). Set by the frame, taken by the next job.
     chain: Option<u16>,
+    /// A delivery step that issued its chunk and kept the named buffer, and the cycle it
+    /// issued it in: the next frame may start in that cycle (rtl/toe_engine.v `fr_chain`).
+    /// Set by the step, taken by the next job.
+    frm_chain: Option<(u16, u64)>,
 }
 
 impl Toe {
@@ -267,6 +271,7 @@ impl Toe {
             fw: None,
             sk_reg: None,
             chain: None,
+            frm_chain: None,
         }
     }
 
@@ -325,22 +330,31 @@ impl ModelDevice {
             self.toe.sk_reg = chain;
             let done = self.engine_deliver(env, true);
             self.engine_rr = 3;
-            self.engine_free = done.max(self.now + 1);
+            self.set_engine_free(done);
             return;
+        }
+        // The delivery step before chose the next frame in its issue cycle (`fr_chain`), the
+        // step the engine is at now; else the pick follows a cycle later.
+        if let Some((s, at)) = self.toe.frm_chain.take() {
+            if self.now == at {
+                if self.frame_chains(s) {
+                    self.regs.count(reg::CNT_FRM_CHAINED, 1);
+                    let (_, m) = self.meta_q.pop_front().expect("meta");
+                    let done = self.engine_take_frame(env, m);
+                    self.engine_rr = 1;
+                    self.set_engine_free(done);
+                } else {
+                    self.engine_free = at + 1;
+                }
+                return;
+            }
         }
         for i in 0..SOURCES {
             let src = (self.engine_rr + i) % SOURCES;
             let done = match src {
                 0 if self.meta_q.front().is_some_and(|&(v, _)| v <= self.now) => {
                     let (_, m) = self.meta_q.pop_front().expect("meta");
-                    // CNT_RX_DONE: the frame ended without a drop and without an anonymous
-                    // delivery (the RTL counts it where the frame's chain is finished, S_FIN).
-                    let before = self.regs.frame_outcomes();
-                    let done = self.engine_frame(env, m);
-                    if self.regs.frame_outcomes() == before {
-                        self.regs.count(reg::CNT_RX_DONE, 1);
-                    }
-                    done
+                    self.engine_take_frame(env, m)
                 }
                 1 if self.toe_req.is_some() => {
                     let e = self.toe_req.take().expect("req");
@@ -361,9 +375,45 @@ impl ModelDevice {
                 _ => continue,
             };
             self.engine_rr = (src + 1) % SOURCES;
-            self.engine_free = done.max(self.now + 1);
+            self.set_engine_free(done);
             return;
         }
+    }
+
+    /// The engine takes its next job at `done` (at least a cycle on), or, after a delivery
+    /// step that may chain the next frame, in the step's issue cycle, where it decides.
+    fn set_engine_free(&mut self, done: u64) {
+        self.engine_free = match self.toe.frm_chain {
+            Some((_, at)) => at.max(self.now + 1),
+            None => done.max(self.now + 1),
+        };
+    }
+
+    /// Whether the frame at the metadata FIFO's head starts in the issue cycle of socket
+    /// `s`'s delivery step (rtl/toe_engine.v `fr_chain`): it is there, passed rx_parser, is
+    /// forwarded to `s`, and no tick and no send step waits (the pick after a delivery would
+    /// take it before a request or another delivery).
+    fn frame_chains(&self, s: u16) -> bool {
+        let Some(&(v, ref m)) = self.meta_q.front() else {
+            return false;
+        };
+        v <= self.now
+            && m.p.reason == 0
+            && self.toe.fw == Some((Key::of(&m.p), s))
+            && !self.tick_pending
+            && self.toe.tx_ready.is_empty()
+    }
+
+    /// One frame's record taken by the engine now. CNT_RX_DONE: the frame ended without a
+    /// drop and without an anonymous delivery (the RTL counts it where the frame's chain is
+    /// finished, S_FIN).
+    fn engine_take_frame(&mut self, env: &mut HostEnv, m: Meta) -> u64 {
+        let before = self.regs.frame_outcomes();
+        let done = self.engine_frame(env, m);
+        if self.regs.frame_outcomes() == before {
+            self.regs.count(reg::CNT_RX_DONE, 1);
+        }
+        done
     }
 
     fn drop_frame(&mut self, chain: Chain, reason: u64) {
@@ -391,14 +441,7 @@ impl ModelDevice {
             self.drop_frame(m.chain, reason);
             return base;
         }
-        let key = Key {
-            proto: if p.udp { PROTO_UDP } else { PROTO_TCP },
-            local_ip: p.dst_ip,
-            remote_ip: p.src_ip,
-            local_port: p.dst_port,
-            remote_port: p.src_port,
-            vlan: p.vlan,
-        };
+        let key = Key::of(&p);
         // The lookup (docs/tcp-receive.md, "Lookup cost"): the bucket read, then one cycle per
         // socket visited; it stands in for the flat part of ENGINE_FRAME.
         self.regs.count(reg::CNT_LOOKUPS, 1);

@@ -117,6 +117,7 @@ pub fn reg_block_registers_counters_irq() {
         let e_lookup_cyc = ev(&mut rng);
         let e_lookup_fwd = ev(&mut rng);
         let e_dlv_chain = ev(&mut rng);
+        let e_frm_chain = ev(&mut rng);
         let e_win = ev(&mut rng);
         // the window's state (buf_window) changes now and then
         if rng.gen_bool(0.05) {
@@ -176,6 +177,7 @@ pub fn reg_block_registers_counters_irq() {
             (p.ev_lookup_cyc, e_lookup_cyc as u64),
             (p.ev_lookup_fwd, e_lookup_fwd as u64),
             (p.ev_dlv_chain, e_dlv_chain as u64),
+            (p.ev_frm_chain, e_frm_chain as u64),
             (p.ev_win_read, e_win as u64),
             (p.half_open, HALF_OPEN_IN as u64),
             (p.accept_pool, ACCEPT_POOL_IN as u64),
@@ -351,6 +353,7 @@ pub fn reg_block_registers_counters_irq() {
             (e_lookup_cyc, reg::CNT_LOOKUP_CYCLES),
             (e_lookup_fwd, reg::CNT_LOOKUP_FWD),
             (e_dlv_chain, reg::CNT_DLV_CHAINED),
+            (e_frm_chain, reg::CNT_FRM_CHAINED),
             (e_win, reg::CNT_BUF_WIN_READS),
         ] {
             if e {
@@ -395,6 +398,7 @@ pub fn reg_block_registers_counters_irq() {
         p.ev_lookup_cyc,
         p.ev_lookup_fwd,
         p.ev_dlv_chain,
+        p.ev_frm_chain,
         p.ev_win_read,
         p.cpl_posted,
     ] {

@@ -95,6 +95,7 @@ pub struct Ports {
     pub ev_lookup_cyc: Port,
     pub ev_lookup_fwd: Port,
     pub ev_dlv_chain: Port,
+    pub ev_frm_chain: Port,
     pub ev_tx_wupd: Port,
     pub ev_tx_dack: Port,
 }
@@ -193,6 +194,7 @@ impl Ports {
             ev_lookup_cyc: g.ev_lookup_cyc,
             ev_lookup_fwd: g.ev_lookup_fwd,
             ev_dlv_chain: g.ev_dlv_chain,
+            ev_frm_chain: g.ev_frm_chain,
             ev_tx_wupd: g.ev_tx_wupd,
             ev_tx_dack: g.ev_tx_dack,
         }
