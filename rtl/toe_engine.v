@@ -386,8 +386,15 @@ module toe_engine #(
     wire       tk_pend, tq_valid;
     wire [2:0] pick;
     wire       pick_ok;
+    // a tick or a send step samples the pool's free count for its windows: not while a chain
+    // free is still on its way to the pool (the model frees at once). Meanwhile nothing else
+    // is picked (pk_hold): under steady delivery a free is nearly always on its way, and the
+    // tick would wait for the traffic to stop; the frees land within a few cycles.
+    wire       fr_pend = fr_valid || df_valid;
+    wire       pk_hold = (tk_pend || tq_valid) && fr_pend;
     rr_pick #(.N(5), .GW(3)) u_pick (
-        .req({tq_valid, tk_pend, pq_cnt != {(SW+1){1'b0}}, s_req_valid, s_meta_valid}),
+        .req({tq_valid && !fr_pend, tk_pend && !fr_pend, pq_cnt != {(SW+1){1'b0}} && !pk_hold,
+              s_req_valid && !pk_hold, s_meta_valid && !pk_hold}),
         .last(last_src),
         .pick(pick), .pick_ok(pick_ok)
     );
@@ -557,12 +564,6 @@ module toe_engine #(
     assign acc_desc = acc_d;
     assign acc_ctx  = acc_c;
     wire acc_we = (state == S_ACC1);
-    // the free count a window is computed from: the pool's, and the chains already given
-    // up and still on their way to it (m_free_*, and the deferred frees that wait for
-    // toe_mover's reads), so that a sample does not depend on when those land (a tick or a
-    // send step no longer waits for them: under steady delivery one is always on its way)
-    wire [15:0]   free_soon = pool_free + (fr_valid ? fr_count : 16'd0) + (df_valid ? df_count : 16'd0) +
-                              (df2_valid ? df2_count : 16'd0);
     // TCP receive
     wire          tp_fin, tp_ack, tp_alt, tp_stay, tp_step, tp_acc, seg_we, nxt_we, tp_wupd, tp_dack, tp_inord;
     wire [3:0]    tp_dr;
@@ -575,7 +576,7 @@ module toe_engine #(
         // the free count sampled at the pick: pool_room is registered with the sample and
         // wnd_r from the context in S_TCP, in time for S_EST0 (a frame forwarded from the
         // pick is in S_TCP the next cycle)
-        .clk(clk), .rst(rst), .smp(s_req_ready || s_meta_ready || snd_take || tick_take), .pool_free(free_soon),
+        .clk(clk), .rst(rst), .smp(s_req_ready || s_meta_ready || snd_take || tick_take), .pool_free(pool_free),
         .in_meta(s_meta_ready), .in_tcp(state == S_TCP), .in_est0(state == S_EST0),
         .in_est1(state == S_EST1), .in_rstmk(state == S_RSTMK), .in_inord(state == S_INORD),
         .in_drain(state == S_DRAIN), .in_ins(state == S_INS), .in_insb(state == S_INS_B),

@@ -130,7 +130,7 @@ proptest! {
 /// host buflets).
 /// And listening sockets (docs/tcp-receive.md, "Listening sockets": accepts, LISTEN_FULL)
 /// and the lookup cost counters, and deliveries chained to their frames.
-const COVERED: [&str; 41] = [
+const COVERED: [&str; 42] = [
     "CNT_DROP_TRUNCATED",
     "CNT_DROP_NOT_IPV4",
     "CNT_DROP_BAD_IP_HDR",

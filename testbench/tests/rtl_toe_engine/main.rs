@@ -111,6 +111,7 @@ buflet_testbench::test_list! {
         toe_engine_w64_throughput,
         toe_engine_w512_throughput,
         delivery_chained_to_its_frame,
+        frames_chained_to_a_delivery,
     },
     directed::window => {
         window_duplicate_acks_repeat_the_window,

@@ -446,10 +446,11 @@ pub fn udp_peer_step(tb: &mut Tb, u: &mut UdpPeer, idx: usize, rng: &mut ChaCha8
     }
 }
 
-/// A frame of peer `idx` is queued or presented.
+/// A frame of peer `idx` is queued, presented, or taken and not yet given to the oracle.
 pub fn pending(tb: &Tb, idx: usize) -> bool {
     tb.frames
         .iter()
         .chain(tb.cur_meta.iter())
+        .chain(tb.picked.iter().map(|(f, _, _)| f))
         .any(|f| f.peer == Some(idx))
 }

@@ -561,3 +561,49 @@ pub fn delivery_chained_to_its_frame() {
         close(&mut tb, &[0, 1]);
     }
 }
+
+/// Chained frames (docs/tcp-receive.md): in-order frames of one socket offered back to back,
+/// with a named buffer posted, each start in the issue cycle of the delivery step before them
+/// (ev_frm_chain): all but the first of a burst. A frame of another socket is never chained to
+/// a step (it is not forwarded to the step's socket).
+pub fn frames_chained_to_a_delivery() {
+    for model in models() {
+        let (mut tb, mut rng) = dtb_rng(model, 38);
+        // the records back to back, so that the next one is there in every issue cycle
+        tb.p_valid = 100;
+        let a = SockCfg::new(0, &mut rng).buf(100_000);
+        let b = SockCfg::new(1, &mut rng).buf(100_000);
+        add_socks(&mut tb, &[&a, &b]);
+        let seq = connect(&mut tb, &[&a, &b], 500);
+        tb.nb_post_t(0, 0, 10_000, 3, false, 0);
+        tb.nb_post_t(1, 1, 10_000, 3, false, 0);
+        tb.settle(20_000);
+        let s = stream_of(2400, 38);
+        let seg = |k: usize| s[200 * k..200 * (k + 1)].to_vec();
+        // (chained frames, bytes delivered) of the frames `f` queues
+        let run = |tb: &mut Tb, f: &dyn Fn(&mut Tb)| {
+            let g0 = (tb.got.frm_chained, tb.got.delivered);
+            f(tb);
+            tb.settle(20_000);
+            (tb.got.frm_chained - g0.0, tb.got.delivered - g0.1)
+        };
+        assert_eq!(
+            run(&mut tb, &|tb| for k in 0..4 {
+                tb.push(a.frame(seq(200 * k), 0, ACK, seg(k)));
+            }),
+            (3, 800),
+            "{model}: a burst of four"
+        );
+        // a, b, a, b: each frame is the other socket's
+        assert_eq!(
+            run(&mut tb, &|tb| for k in 4..6 {
+                tb.push(a.frame(seq(200 * k), 0, ACK, seg(k)));
+                tb.push(b.frame(seq(200 * (k - 4)), 0, ACK, seg(k)));
+            }),
+            (0, 800),
+            "{model}: interleaved"
+        );
+        assert!(tb.osock[0].as_ref().unwrap().delivered == s[..1200]);
+        close(&mut tb, &[0, 1]);
+    }
+}

@@ -155,6 +155,10 @@ impl Tb {
             self.on_dma_write(a, l);
             self.wr_req_seen = true;
         }
+        // the frame taken in the cycle before (after that cycle's chunk, above)
+        if let Some((fr, head, free)) = self.picked.take() {
+            self.oracle_frame(&fr, head, free);
+        }
         self.got.timeouts += self.m.get(p.ev_timeout);
         self.got.anon_rx += self.m.get(p.ev_anon_rx);
         self.got.arp += self.m.get(p.ev_arp_reply);
@@ -170,7 +174,7 @@ impl Tb {
             } else {
                 self.cur_chain.0
             };
-            self.oracle_frame(&fr, head, free_now);
+            self.picked = Some((fr, head, free_now));
         }
         if g(&self.m, p.tx_valid) && tx_r {
             let mut t = [0u8; TxCmd::SIZE];
@@ -290,6 +294,7 @@ impl Tb {
         self.got.lookup_cycles += self.m.get(p.ev_lookup_cyc);
         self.got.lookup_fwd += self.m.get(p.ev_lookup_fwd);
         self.got.dlv_chained += self.m.get(p.ev_dlv_chain);
+        self.got.frm_chained += self.m.get(p.ev_frm_chain);
         self.got.wnd_updates += self.m.get(p.ev_tx_wupd);
         self.got.delayed_acks += self.m.get(p.ev_tx_dack);
         if g(&self.m, p.expose_en) {

@@ -39,6 +39,9 @@ pub struct Counts {
     /// Delivery steps chained to their frame (ev_dlv_chain, CNT_DLV_CHAINED; not in the
     /// oracle's contract: checked by directed tests).
     pub dlv_chained: u64,
+    /// Frames chained to the delivery step before them (ev_frm_chain, CNT_FRM_CHAINED; like
+    /// `dlv_chained`, checked by directed tests).
+    pub frm_chained: u64,
     /// Window updates a tick sent (ev_tx_wupd, CNT_TX_WND_UPDATES).
     pub wnd_updates: u64,
     /// Delayed ACKs a tick sent (ev_tx_dack, CNT_TX_DELAYED_ACKS).
@@ -94,6 +97,10 @@ pub struct Tb {
     pub wr_reqs: VecDeque<(u64, usize)>,
     /// The DMA write request now offered was handed to the oracle (when first offered).
     pub wr_req_seen: bool,
+    /// The frame record the engine took in the cycle before, with its chain's head and the
+    /// pool_free it saw: the oracle takes it in the next cycle, after the chunk a delivery
+    /// step issued in the same cycle (a chained frame, ev_frm_chain, starts from it).
+    pub picked: Option<(Frame, u16, usize)>,
     pub wr_cur: Option<(u64, usize, usize)>, // addr, len, bytes received
     // stimulus
     pub req_q: VecDeque<[u8; 64]>,
@@ -238,6 +245,7 @@ impl Tb {
             rd_resp: VecDeque::new(),
             wr_reqs: VecDeque::new(),
             wr_req_seen: false,
+            picked: None,
             wr_cur: None,
             req_q: VecDeque::new(),
             cur_req: None,
@@ -436,6 +444,7 @@ impl Tb {
         // request offered in the frame's last cycle); directed tests pin it, cosim compares it
         // with the model
         exp.dlv_chained = self.got.dlv_chained;
+        exp.frm_chained = self.got.frm_chained;
         assert_eq!(self.got, exp, "counter events (got vs expected)");
         assert_eq!(
             self.ev_returned, self.got.returned,
