@@ -113,6 +113,11 @@ pub struct RatePoint {
     pub first_bad_byte: Option<u64>,
     /// Frames the device dropped (any reason) while measuring: 0 unless something is wrong.
     pub drops: u64,
+    /// Delivery steps chained to their frame and frames chained to a delivery step while
+    /// measuring (CNT_DLV_CHAINED, CNT_FRM_CHAINED; docs/tcp-receive.md): the RTL and the
+    /// model take these decisions by the same rules.
+    pub dlv_chained: u64,
+    pub frm_chained: u64,
     /// The rate the wire fed the MAC at, Gbit/s.
     pub line_gbps: f64,
     /// Host wall-clock seconds the measured cycles took to simulate (the driver's polling
@@ -330,6 +335,10 @@ pub fn measure_recorded(
     b.wire.send(segment(first, ack, &[]));
     b.drv.set_timer_period(TICK);
     let drops0 = b.drv.counters().dropped();
+    let chained0 = (
+        b.drv.rd(reg::CNT_DLV_CHAINED),
+        b.drv.rd(reg::CNT_FRM_CHAINED),
+    );
     let d0 = b.drv.rd(reg::CNT_DELIVERED_BYTES);
     let stream = Stream::new(u64::from(size as u32), payload);
     // Stream bytes read back and checked so far, and the first wrong one.
@@ -422,6 +431,10 @@ pub fn measure_recorded(
     let cycles = b.drv.cycles() - start;
     let host_seconds = started.elapsed().as_secs_f64();
     let drops = b.drv.counters().dropped() - drops0;
+    let (dlv_chained, frm_chained) = (
+        u64::from(b.drv.rd(reg::CNT_DLV_CHAINED).wrapping_sub(chained0.0)),
+        u64::from(b.drv.rd(reg::CNT_FRM_CHAINED).wrapping_sub(chained0.1)),
+    );
     if stimulus.is_some() {
         b.drv
             .device_mut()
@@ -453,6 +466,8 @@ pub fn measure_recorded(
         verified,
         first_bad_byte: bad,
         drops,
+        dlv_chained,
+        frm_chained,
         line_gbps,
         host_seconds,
     })

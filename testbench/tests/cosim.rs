@@ -130,7 +130,13 @@ proptest! {
 /// host buflets).
 /// And listening sockets (docs/tcp-receive.md, "Listening sockets": accepts, LISTEN_FULL)
 /// and the lookup cost counters, and deliveries chained to their frames.
-const COVERED: [&str; 42] = [
+/// Not CNT_FRM_CHAINED: the mix's wire is paced (10 GbE at 64 bits, 100 GbE at 512), so the
+/// engine is done with a frame before the next one is parsed and no frame waits at a delivery
+/// step; chained frames are checked by the toe_engine module test
+/// (`frames_chained_to_a_delivery`, and its oracle on every frame) and the line-rate bench
+/// (both backends deliver every byte, CNT_FRM_CHAINED on each). Cosim still compares the
+/// counter at every step (it must stay 0 on both sides here).
+const COVERED: [&str; 41] = [
     "CNT_DROP_TRUNCATED",
     "CNT_DROP_NOT_IPV4",
     "CNT_DROP_BAD_IP_HDR",
@@ -172,7 +178,6 @@ const COVERED: [&str; 42] = [
     "CNT_LOOKUP_FWD",
     "CNT_TX_DELAYED_ACKS",
     "CNT_DLV_CHAINED",
-    "CNT_FRM_CHAINED",
 ];
 
 /// Seeds 15..=20 of the default mix at 64 bits (the first window of six seeds that reaches every
@@ -482,7 +487,6 @@ fn listen_cases_are_deterministic_on_the_model_and_cover_listening() {
         "CNT_LOOKUP_CYCLES",
         "CNT_LOOKUP_FWD",
         "CNT_DLV_CHAINED",
-        "CNT_FRM_CHAINED",
     ] {
         assert!(
             counters.get(c).copied().unwrap_or(0) > 0,
