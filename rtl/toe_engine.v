@@ -763,8 +763,9 @@ module toe_engine #(
     // head in the same cycle (no S_IDLE) when the pick after it would take that frame (no
     // tick and no send step waits; the round robin after a delivery tries the frame before a
     // request or another delivery) and the frame is forwarded to this socket; the context it
-    // starts from is the one the step writes back (cx_dl)
-    wire fr_chain  = (state == S_DISSUE) && wr_fire && !dlv_ret && s_meta_valid &&
+    // starts from is the one the step writes back (cx_dl). Not after a hold record (p2p): the
+    // model times those steps to the record's write, not to its issue
+    wire fr_chain  = (state == S_DISSUE) && wr_fire && !dlv_ret && !sk_hold && s_meta_valid &&
                      (s_meta_reason == DROP_NONE4) && fw_valid && (pk_key == fw_key) &&
                      (sk_idx == fw_idx) && !tk_pend && !tq_valid;
     wire dl_chain  = fd_wake && (fd_nb_head != NULL16) && ((pq_cnt == {(SW+1){1'b0}}) || pq_self) && !s_req_valid;
