@@ -348,6 +348,7 @@ impl Tb {
     pub fn quiet(&self) -> bool {
         self.frames.is_empty()
             && self.cur_meta.is_none()
+            && self.picked.is_none()
             && self.req_q.is_empty()
             && self.cur_req.is_none()
             && self.cmd_expect.is_empty()
