@@ -495,14 +495,8 @@ impl ModelDevice {
         let s = self.toe.pool.pop_front().expect("a pooled slot");
         self.toe.pooled[s as usize] = false;
         let p = &m.p;
-        let key = Key {
-            proto: PROTO_TCP,
-            local_ip: p.dst_ip,
-            remote_ip: p.src_ip,
-            local_port: p.dst_port,
-            remote_port: p.src_port,
-            vlan: p.vlan,
-        };
+        // a TCP SYN (engine_frame checked): the key its lookup missed
+        let key = Key::of(p);
         self.toe.socks.put(
             s as usize,
             Sock {

@@ -237,7 +237,8 @@ struct Outcome {
     /// The in-order list grew (a segment or an RST marker appended: the RTL's `f_wake`).
     grew: bool,
     /// Appended in order with the reassembly list empty: the frame's rules end in S_INORD
-    /// (no drain step), where the send side's step is folded in when its ACK waits.
+    /// (no drain step), where the send side's step is folded in when its ACK waits (such a
+    /// segment is always kept).
     inord_end: bool,
 }
 
@@ -625,13 +626,10 @@ impl ModelDevice {
         // in-order segment that ends in S_INORD with its ACK waiting and no ACCEPT to post
         // takes that step in S_INORD (rtl/toe_engine.v `sa_in_inord`), one cycle sooner.
         let t = base + out.steps * costs::LIST_STEP;
-        let t_sa0 = if out.est_skip { t - costs::EST_STEP } else { t };
-        let folded = out.inord_end && out.tx.is_none() && out.fate == Fate::Kept && !acc_leave;
-        let t_sa0 = if folded {
-            t_sa0 - costs::SEND_SIDE_STEP
-        } else {
-            t_sa0
-        };
+        let folded = out.inord_end && out.tx.is_none() && !acc_leave;
+        let t_sa0 = t
+            - if out.est_skip { costs::EST_STEP } else { 0 }
+            - if folded { costs::SEND_SIDE_STEP } else { 0 };
         // The send side's steps after S_SA0 (rtl/toe_engine.v sa_slow, sa_ack, S_SA1..S_SA9).
         let sa_syn = (was == sock_state::LISTEN && now_state == sock_state::SYN_RCVD)
             || (was == sock_state::SYN_SENT && st_open);

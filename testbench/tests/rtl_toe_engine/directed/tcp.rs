@@ -486,6 +486,15 @@ pub fn toe_engine_w512_throughput() {
     throughput("toe_engine_w512", 0.75);
 }
 
+/// What `f` did once the engine settled: the growth of the counter `count` reads, and the
+/// payload bytes delivered.
+fn settled(tb: &mut Tb, count: fn(&Tb) -> u64, f: &dyn Fn(&mut Tb)) -> (u64, u64) {
+    let g0 = (count(tb), tb.got.delivered);
+    f(tb);
+    tb.settle(20_000);
+    (count(tb) - g0.0, tb.got.delivered - g0.1)
+}
+
 /// Chained delivery (docs/tcp-receive.md): an in-order segment on a socket with a named buffer
 /// ends in its own delivery step (ev_dlv_chain) when nothing else waits; a segment that finds no
 /// named buffer is not chained (its delivery follows the NB_POST, a request).
@@ -498,12 +507,7 @@ pub fn delivery_chained_to_its_frame() {
         let seq = connect(&mut tb, &[&a, &b], 500);
         let s = stream_of(1200, 37);
         // (chained steps, bytes delivered) of what `f` does
-        let run = |tb: &mut Tb, f: &dyn Fn(&mut Tb)| {
-            let g0 = (tb.got.dlv_chained, tb.got.delivered);
-            f(tb);
-            tb.settle(20_000);
-            (tb.got.dlv_chained - g0.0, tb.got.delivered - g0.1)
-        };
+        let run = |tb: &mut Tb, f: &dyn Fn(&mut Tb)| settled(tb, |t| t.got.dlv_chained, f);
         // no named buffer: the segment waits; its delivery follows the NB_POST (not chained)
         assert_eq!(
             run(&mut tb, &|tb| tb.push(a.frame(
@@ -581,12 +585,7 @@ pub fn frames_chained_to_a_delivery() {
         let s = stream_of(2400, 38);
         let seg = |k: usize| s[200 * k..200 * (k + 1)].to_vec();
         // (chained frames, bytes delivered) of the frames `f` queues
-        let run = |tb: &mut Tb, f: &dyn Fn(&mut Tb)| {
-            let g0 = (tb.got.frm_chained, tb.got.delivered);
-            f(tb);
-            tb.settle(20_000);
-            (tb.got.frm_chained - g0.0, tb.got.delivered - g0.1)
-        };
+        let run = |tb: &mut Tb, f: &dyn Fn(&mut Tb)| settled(tb, |t| t.got.frm_chained, f);
         assert_eq!(
             run(&mut tb, &|tb| for k in 0..4 {
                 tb.push(a.frame(seq(200 * k), 0, ACK, seg(k)));
