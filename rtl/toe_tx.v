@@ -304,21 +304,14 @@ module toe_tx #(
     wire [31:0] d_ack   = da_x + {da_m, 1'b1};
     wire        d_pos   = !d_ack[31] && (d_ack != 32'd0);
     wire        d_nneg  = !d_ack[31];
-    wire [63:0] una_d   = una + {32'd0, d_ack};
     // UNA <= NXT <= MAX always holds (an ACK never moves UNA past MAX, and NXT is raised to
     // UNA), and the offsets stay far below 2^64, so the compares of UNA + d_ack are compares
     // of d_ack with differences of the state, made beside d_ack's own sum
     wire [63:0] u_room  = smax - una;                       // MAX - UNA
     wire        ack_ovr = (u_room[63:32] == 32'd0) && (d_ack > u_room[31:0]);   // UNA + d > MAX
-    wire        ack_ltm = (u_room[63:32] != 32'd0) || (d_ack < u_room[31:0]);   // UNA + d < MAX
-    wire        ack_pnx = (inflight[63:32] == 32'd0) && (inflight[31:0] < d_ack); // UNA + d > NXT
-    wire [63:0] ack_inf = ack_pnx ? 64'd0 : (inflight - {32'd0, d_ack});       // in flight after
     assign ack_unsent = f_open && d_pos && ack_ovr;
+
     assign fin_acked  = f_finq && (una == send + 64'd1);
-    assign pw_need    = (sn_nx[`BF_SND_CTX_POST_HEAD_RANGE] != NULL16) &&
-                        (sn_nx[`BF_SND_CTX_HEAD_END_RANGE] <= sn_nx[`BF_SND_CTX_UNA_RANGE]);
-    assign close_due  = ((sn_nx[`BF_SND_CTX_SFLAGS_RANGE] & (F_FINQ | F_CLOSEP)) == (F_FINQ | F_CLOSEP)) &&
-                        (sn_nx[`BF_SND_CTX_UNA_RANGE] == sn_nx[`BF_SND_CTX_END_RANGE] + 64'd1);
 
     // ------------------------------------------------------------------ TX_POST, SOCK_CLOSE
     wire [31:0] rq_len   = rq[`BF_TX_DESC_LEN_RANGE];
@@ -414,17 +407,7 @@ module toe_tx #(
 
     // ------------------------------------------------------------------ snd_wake's persist start
     // (on the state after this cycle's step, so a step and its write-back may share a cycle)
-    reg [SNW-1:0] sn_wk;
-    always @* begin
-        sn_wk = sn_nx;
-        if ((sn_nx[`BF_SND_CTX_SFLAGS_RANGE] & F_OPEN) != 16'd0 && sn_nx[`BF_SND_CTX_WND_RANGE] == 32'd0 &&
-            sn_nx[`BF_SND_CTX_NXT_RANGE] < sn_nx[`BF_SND_CTX_END_RANGE] &&
-            sn_nx[`BF_SND_CTX_NXT_RANGE] == sn_nx[`BF_SND_CTX_UNA_RANGE] &&
-            sn_nx[`BF_SND_CTX_TIMER_RANGE] == 32'd0) begin
-            sn_wk[`BF_SND_CTX_SFLAGS_RANGE] = sn_nx[`BF_SND_CTX_SFLAGS_RANGE] | F_PERSIST;
-            sn_wk[`BF_SND_CTX_TIMER_RANGE]  = sn_nx[`BF_SND_CTX_RTO_RANGE];
-        end
-    end
+    reg [SNW-1:0] sn_wk;           // sn_nx with snd_wake's persist start (below)
     // wb writes the socket's entry of the send state table (not during reset)
     assign snd_we = wb && !rst;
     assign snd_wd = sn_wk;
@@ -512,19 +495,138 @@ module toe_tx #(
     wire        wupd     = d_nneg && ((mt_flags & TF_SYN) == 8'd0) &&
                            ((!seq_wl1[31] && seq_wl1 != 32'd0) || (mt_seq == wl1 && !ack_wl2[31]));
 
+    // ------------------------------------------------------------------ the ACK step's operands
+    // The ACK step (in_ack) comes at least a cycle after the working state was loaded or last
+    // changed: toe_engine loads it in the pick (or the delivery step a chained frame starts
+    // from) and is in S_TCP before S_SA0 or S_INORD, and in S_SA4 before S_SA5. So what the
+    // step computes from the state alone is registered here in the cycle before, from sn as
+    // it is then: the RTT sample's SRTT, RTTVAR and RTO; the bytes in flight and the room to
+    // MAX; and each bound the ACK's distance d_ack is compared with, a difference of state
+    // fields (UNA + d_ack >= RECOVER is d_ack >= RECOVER - UNA). In the step itself only
+    // d_ack's sum and, after it, one compare or one difference with it remain; nothing waits
+    // for UNA + d_ack (docs/tcp-transmit.md). The registers do not change the step's result.
+    reg        q_inf_big, q_ur_big, q_rec_le, q_rec_big, q_rtt_le, q_rtt_big;
+    reg [31:0] q_inf_lo, q_ur_lo, q_rec_lo, q_rtt_lo;
+    reg [31:0] q_srtt, q_rttv, q_rto;            // the RTT sample applied (RFC 6298)
+    reg        q_fr_pnx;                         // SSTHRESH > MSS
+    reg        q_fr_neg, q_fr_big;               // C = NXT - UNA + MSS - SSTHRESH: < 0, >= 2^32
+    reg [31:0] q_fr_lo, q_fr_e;                  // C's low half; (NXT - UNA + MSS)'s
+    reg [32:0] q_cm;                             // CWND + MSS
+    reg [31:0] q_ssth, q_cw3;                    // a third duplicate: SSTHRESH and CWND
+    reg [31:0] q_una_hi1;                        // UNA's high half + 1
+    reg        q_left_ok, q_left_big;            // END - UNA: > 0, >= 2^32
+    reg [31:0] q_left_lo;
+    reg        q_he_le, q_he_big;                // HEAD_END - UNA: <= 0, >= 2^32
+    reg [31:0] q_he_lo;
+    reg        q_c1_ok;                          // END + 1 - UNA: in [0, 2^32)
+    reg [31:0] q_c1_lo;
+    wire [65:0] fr_c   = {2'd0, inflight} + {34'd0, mss} - {34'd0, sn[`BF_SND_CTX_SSTHRESH_RANGE]};
+    wire [63:0] rec_d  = sn[`BF_SND_CTX_RECOVER_RANGE] - una;
+    wire [63:0] rtt_d  = sn[`BF_SND_CTX_RTT_UNTIL_RANGE] - una;
+    wire [63:0] left_d = send - una;
+    wire [63:0] he_d   = sn[`BF_SND_CTX_HEAD_END_RANGE] - una;
+    wire [64:0] c1_d   = {1'b0, send} + 65'd1 - {1'b0, una};
+    // a third duplicate ACK: SSTHRESH = max(in flight / 2, 2 MSS) (half saturated to 32
+    // bits) and CWND = SSTHRESH + 3 MSS (saturated), each one carry chain from the state:
+    // the half is (NXT >> 1) - (UNA >> 1) - (!NXT[0] && UNA[0]) (UNA <= NXT), and half + 3 MSS
+    // a carry-save sum of NXT >> 1, ~(UNA >> 1), 2 MSS and MSS with the carry in !(...)
+    wire [63:0] hf     = {1'b0, inflight[63:1]};
+    wire        hf_gt  = (hf[63:17] != 47'd0) || (hf[16:0] > mss2[16:0]);   // half > 2 MSS
+    wire [65:0] h_x    = {3'd0, nxt[63:1]};
+    wire [65:0] h_y    = ~{3'd0, una[63:1]};
+    wire [65:0] h_z    = {49'd0, mss2[16:0]};
+    wire [65:0] h_w    = {50'd0, mss[15:0]};
+    wire [65:0] h_s1   = h_x ^ h_y ^ h_z;
+    wire [65:0] h_c1   = {(h_x[64:0] & h_y[64:0]) | (h_x[64:0] & h_z[64:0]) | (h_y[64:0] & h_z[64:0]), 1'b0};
+    wire [65:0] h_s2   = h_s1 ^ h_c1 ^ h_w;
+    wire [65:0] h_c2   = {(h_s1[64:0] & h_c1[64:0]) | (h_s1[64:0] & h_w[64:0]) | (h_c1[64:0] & h_w[64:0]), 1'b0};
+    wire [65:0] h_3m   = h_s2 + h_c2 + {65'd0, !(!nxt[0] && una[0])};      // half + 3 MSS
+    wire [31:0] cw3_v  = !hf_gt ? (mss2 + mss2 + mss) :                      // 5 MSS
+                         (h_3m[65:32] != 34'd0) ? 32'hFFFF_FFFF : h_3m[31:0];
+    always @(posedge clk) begin
+        {q_inf_big, q_inf_lo} <= {inflight[63:32] != 32'd0, inflight[31:0]};
+        {q_ur_big, q_ur_lo}   <= {u_room[63:32] != 32'd0, u_room[31:0]};
+        q_rec_le  <= sn[`BF_SND_CTX_RECOVER_RANGE] <= una;
+        {q_rec_big, q_rec_lo} <= {rec_d[63:32] != 32'd0, rec_d[31:0]};
+        q_rtt_le  <= sn[`BF_SND_CTX_RTT_UNTIL_RANGE] <= una;
+        {q_rtt_big, q_rtt_lo} <= {rtt_d[63:32] != 32'd0, rtt_d[31:0]};
+        {q_srtt, q_rttv, q_rto} <= {srtt_n, rttv_n, rto_smp};
+        q_fr_pnx  <= sn[`BF_SND_CTX_SSTHRESH_RANGE] > mss;
+        {q_fr_neg, q_fr_big, q_fr_lo} <= {fr_c[65], !fr_c[65] && (fr_c[64:32] != 33'd0), fr_c[31:0]};
+        q_fr_e    <= inflight[31:0] + mss;
+        q_cm      <= {1'b0, cwnd} + {1'b0, mss};
+        q_ssth    <= !hf_gt ? mss2 : (hf[63:32] != 32'd0) ? 32'hFFFF_FFFF : hf[31:0];
+        q_cw3     <= cw3_v;
+        q_una_hi1 <= una[63:32] + 32'd1;
+        q_left_ok <= send > una;
+        {q_left_big, q_left_lo} <= {left_d[63:32] != 32'd0, left_d[31:0]};
+        q_he_le   <= sn[`BF_SND_CTX_HEAD_END_RANGE] <= una;
+        {q_he_big, q_he_lo} <= {he_d[63:32] != 32'd0, he_d[31:0]};
+        q_c1_ok   <= !c1_d[64] && (c1_d[63:32] == 32'd0);
+        q_c1_lo   <= c1_d[31:0];
+    end
+    // the step's decisions from them: each one compare (or difference) after d_ack
+    wire        a_ovr  = !q_ur_big && (d_ack > q_ur_lo);             // UNA + d > MAX
+    wire        a_ltm  = q_ur_big || (d_ack < q_ur_lo);              // UNA + d < MAX
+    wire        a_pnx  = !q_inf_big && (q_inf_lo < d_ack);           // UNA + d > NXT
+    wire        a_nxeq = !q_inf_big && (q_inf_lo == d_ack);          // UNA + d = NXT
+    wire        a_rec  = q_rec_le || (!q_rec_big && (d_ack >= q_rec_lo));   // UNA + d >= RECOVER
+    wire        a_rtt  = q_rtt_le || (!q_rtt_big && (d_ack >= q_rtt_lo));   // UNA + d >= RTT_UNTIL
+    wire [32:0] a_lo   = {1'b0, una[31:0]} + {1'b0, d_ack};
+    wire [63:0] a_una  = {a_lo[32] ? q_una_hi1 : una[63:32], a_lo[31:0]};   // UNA + d
+    // NewReno's full ACK: min(SSTHRESH, in flight after + MSS)
+    wire        a_frgt = a_pnx ? q_fr_pnx : (q_fr_neg || (!q_fr_big && (d_ack > q_fr_lo)));
+    wire [31:0] a_frv  = a_pnx ? mss : (q_fr_e - d_ack);
+    // a partial ACK: CWND - d (at least 0) + MSS, saturated
+    wire [32:0] a_part = q_cm - {1'b0, d_ack};
+    wire [31:0] a_cm   = q_cm[32] ? 32'hFFFF_FFFF : q_cm[31:0];       // CWND + MSS, saturated
+    // slow start: CWND + min(d, MSS), saturated
+    wire [32:0] a_ssd  = {1'b0, cwnd} + {1'b0, d_ack};
+    // byte counting: ABC + d (32 bits) against CWND, as one carry-save sum ABC + d - CWND
+    wire [32:0] a_abc  = {1'b0, sn[`BF_SND_CTX_ABC_RANGE]} + {1'b0, d_ack};
+    wire [33:0] ab_a   = {2'd0, sn[`BF_SND_CTX_ABC_RANGE]};
+    wire [33:0] ab_b   = {2'd0, d_ack};
+    wire [33:0] ab_c   = ~{2'd0, cwnd};
+    wire [32:0] ab_m   = (ab_a[32:0] & ab_b[32:0]) | (ab_a[32:0] & ab_c[32:0]) | (ab_b[32:0] & ab_c[32:0]);
+    wire [33:0] ab_x   = (ab_a ^ ab_b ^ ab_c) + {ab_m, 1'b1};
+    wire        a_abge = a_abc[32] ? (!ab_x[33] && ab_x[32]) : !ab_x[33];   // (ABC + d) mod 2^32 >= CWND
+    // after the step: NXT = UNA < END (snd_wake's persist start); the head post acknowledged;
+    // our FIN acknowledged
+    wire        a_pers = (a_pnx || a_nxeq) && q_left_ok && (q_left_big || (d_ack < q_left_lo));
+    wire        a_pw   = q_he_le || (!q_he_big && (q_he_lo <= d_ack));
+    wire        a_c1   = q_c1_ok && (q_c1_lo == d_ack);
+
+    // ------------------------------------------------------------------ the sent step's operands
+    // in_sent comes at least three cycles after in_seg (seg_go, then the walk; toe_engine's
+    // S_S2 and S_S3), the send state unchanged in between: the segment's end is registered a
+    // cycle after in_seg and its compares with NXT and MAX a cycle after that, so in_sent
+    // only selects (docs/tcp-transmit.md).
+    reg [63:0] q_se;               // s_off + s_len + s_fin: the end of the segment sent
+    reg        q_se_nxt, q_se_max; // ... beyond NXT, beyond MAX
+    always @(posedge clk) begin
+        q_se     <= s_off + s_len + {63'd0, s_fin};
+        q_se_nxt <= q_se > nxt;
+        q_se_max <= q_se > smax;
+    end
+
     reg ev_fast_retrans_c;          // the third duplicate ACK starts fast retransmit
-    reg [63:0] t_una, t_inf;
-    reg        t_ltm;              // t_una < MAX
-    reg [31:0] t_cwnd, t_rto, t_abc;
+    reg        t_ltm;              // UNA after the step < MAX
+    reg [31:0] t_rto;
+    // UNA and NXT after every step but an ACK that moves UNA (a_mv; its own are a_una and
+    // the a_* compares): the compares after the step read these, not sn_nx, so none of them
+    // is in series with UNA + d_ack
+    reg [63:0] g_una, g_nxt;
     reg [15:0] t_fl;
     reg [7:0]  t_dup;
     always @* begin
         sn_nx = sn;
         ev_fast_retrans_c = 1'b0;
-        t_una = una; t_ltm = una < smax; t_inf = 64'd0; t_cwnd = cwnd; t_rto = rto; t_abc = 32'd0;
+        t_ltm = una < smax; t_rto = rto;
+        {g_una, g_nxt} = {una, nxt};
         t_fl = fl; t_dup = 8'd0;
         if (init) begin
             sn_nx = {SNW{1'b0}};
+            {g_una, g_nxt} = 128'd0;
             sn_nx[`BF_SND_CTX_POST_HEAD_RANGE] = NULL16;
             sn_nx[`BF_SND_CTX_POST_TAIL_RANGE] = NULL16;
             sn_nx[`BF_SND_CTX_NXT_POST_RANGE]  = NULL16;
@@ -557,6 +659,7 @@ module toe_tx #(
         if (in_syn) begin
             // Snd::on_syn: posts, END and a pending active open are kept
             sn_nx = {SNW{1'b0}};
+            {g_una, g_nxt} = 128'd0;
             sn_nx[`BF_SND_CTX_END_RANGE]         = send;
             sn_nx[`BF_SND_CTX_POST_HEAD_RANGE]   = sn[`BF_SND_CTX_POST_HEAD_RANGE];
             sn_nx[`BF_SND_CTX_POST_TAIL_RANGE]   = sn[`BF_SND_CTX_POST_TAIL_RANGE];
@@ -586,63 +689,61 @@ module toe_tx #(
             sn_nx[`BF_SND_CTX_SFLAGS_RANGE] = fl & ~(F_OPEN | F_RETX | F_PROBE | F_PERSIST);
             sn_nx[`BF_SND_CTX_TIMER_RANGE]  = 32'd0;
         end
-        if (in_ack && f_open && !(d_pos && ack_ovr)) begin
+        if (in_ack && f_open && !(d_pos && a_ovr)) begin
             if (f_pers) sn_nx[`BF_SND_CTX_BACKOFF_RANGE] = 32'd0;
             // a duplicate ACK (RFC 5681)
             if (d_ack == 32'd0 && mt_pay_len == 16'd0 && !has_synfin && new_wnd == wnd &&
                 new_wnd != 32'd0 && !f_pers && una < smax) begin
                 t_dup = (sn[`BF_SND_CTX_DUPACKS_RANGE] == 8'hFF) ? 8'hFF : sn[`BF_SND_CTX_DUPACKS_RANGE] + 8'd1;
                 sn_nx[`BF_SND_CTX_DUPACKS_RANGE] = t_dup;
-                if (t_dup == 8'd3 && !f_rec && una >= sn[`BF_SND_CTX_RECOVER_RANGE]) begin
-                    sn_nx[`BF_SND_CTX_SSTHRESH_RANGE] = ssth_c;
+                if (t_dup == 8'd3 && !f_rec && q_rec_le) begin
+                    sn_nx[`BF_SND_CTX_SSTHRESH_RANGE] = q_ssth;
                     sn_nx[`BF_SND_CTX_RECOVER_RANGE]  = smax;
-                    sn_nx[`BF_SND_CTX_CWND_RANGE]     = sat32({32'd0, ssth_c} + {31'd0, mss, 1'b0} + {32'd0, mss});
+                    sn_nx[`BF_SND_CTX_CWND_RANGE]     = q_cw3;
                     t_fl = t_fl | F_RECOVERY | F_RETX;
                     ev_fast_retrans_c = 1'b1;
                 end else if (f_rec) begin
-                    sn_nx[`BF_SND_CTX_CWND_RANGE] = sat32({32'd0, cwnd} + {32'd0, mss});
+                    sn_nx[`BF_SND_CTX_CWND_RANGE] = a_cm;
                 end
             end
             if (d_pos) begin
-                t_una = una_d;
-                t_ltm = ack_ltm;
-                sn_nx[`BF_SND_CTX_UNA_RANGE] = t_una;
+                t_ltm = a_ltm;
+                sn_nx[`BF_SND_CTX_UNA_RANGE] = a_una;
                 sn_nx[`BF_SND_CTX_DUPACKS_RANGE] = 8'd0;
-                if (ack_pnx) begin
-                    sn_nx[`BF_SND_CTX_NXT_RANGE] = t_una;
+                if (a_pnx) begin
+                    sn_nx[`BF_SND_CTX_NXT_RANGE] = a_una;
                     t_fl = t_fl | F_NXTHEAD;
                 end
-                t_inf = ack_inf;
-                if (f_rtt && t_una >= sn[`BF_SND_CTX_RTT_UNTIL_RANGE]) begin
+                if (f_rtt && a_rtt) begin
                     t_fl = t_fl & ~F_RTT;
-                    sn_nx[`BF_SND_CTX_SRTT_RANGE]   = srtt_n;
-                    sn_nx[`BF_SND_CTX_RTTVAR_RANGE] = rttv_n;
-                    t_rto = rto_smp;
+                    sn_nx[`BF_SND_CTX_SRTT_RANGE]   = q_srtt;
+                    sn_nx[`BF_SND_CTX_RTTVAR_RANGE] = q_rttv;
+                    t_rto = q_rto;
                     sn_nx[`BF_SND_CTX_RTO_RANGE]    = t_rto;
                 end
                 sn_nx[`BF_SND_CTX_BACKOFF_RANGE] = 32'd0;
                 sn_nx[`BF_SND_CTX_TIMER_RANGE]   = t_ltm ? t_rto : 32'd0;
                 if (f_rec) begin
-                    if (t_una >= sn[`BF_SND_CTX_RECOVER_RANGE]) begin
-                        t_cwnd = sn[`BF_SND_CTX_SSTHRESH_RANGE];
-                        if ({32'd0, t_cwnd} > t_inf + {32'd0, mss}) t_cwnd = sat32(t_inf + {32'd0, mss});
-                        sn_nx[`BF_SND_CTX_CWND_RANGE] = t_cwnd;
+                    if (a_rec) begin
+                        // full: min(SSTHRESH, in flight after + MSS)
+                        sn_nx[`BF_SND_CTX_CWND_RANGE] = a_frgt ? a_frv : sn[`BF_SND_CTX_SSTHRESH_RANGE];
                         t_fl = t_fl & ~(F_RECOVERY | F_RETX);
                     end else begin
+                        // partial: max(CWND - d, 0) + MSS
                         t_fl = t_fl | F_RETX;
-                        t_cwnd = ((cwnd > d_ack) ? (cwnd - d_ack) : 32'd0);
-                        sn_nx[`BF_SND_CTX_CWND_RANGE] = sat32({32'd0, t_cwnd} + {32'd0, mss});
+                        sn_nx[`BF_SND_CTX_CWND_RANGE] = (cwnd <= d_ack) ? mss :
+                                                        a_part[32] ? 32'hFFFF_FFFF : a_part[31:0];
                     end
                 end else if (cwnd < sn[`BF_SND_CTX_SSTHRESH_RANGE]) begin
-                    sn_nx[`BF_SND_CTX_CWND_RANGE] = sat32({32'd0, cwnd} + {32'd0, (d_ack < mss) ? d_ack : mss});
+                    sn_nx[`BF_SND_CTX_CWND_RANGE] = (d_ack >= mss) ? a_cm :
+                                                    a_ssd[32] ? 32'hFFFF_FFFF : a_ssd[31:0];
                 end else begin
                     // congestion avoidance by bytes acknowledged (RFC 3465)
-                    t_abc = sn[`BF_SND_CTX_ABC_RANGE] + d_ack;
-                    if (t_abc >= cwnd) begin
-                        sn_nx[`BF_SND_CTX_ABC_RANGE]  = t_abc - cwnd;
-                        sn_nx[`BF_SND_CTX_CWND_RANGE] = sat32({32'd0, cwnd} + {32'd0, mss});
+                    if (a_abge) begin
+                        sn_nx[`BF_SND_CTX_ABC_RANGE]  = ab_x[31:0];
+                        sn_nx[`BF_SND_CTX_CWND_RANGE] = a_cm;
                     end else begin
-                        sn_nx[`BF_SND_CTX_ABC_RANGE] = t_abc;
+                        sn_nx[`BF_SND_CTX_ABC_RANGE] = a_abc[31:0];
                     end
                 end
             end
@@ -686,6 +787,7 @@ module toe_tx #(
                         sn_nx[`BF_SND_CTX_CWND_RANGE]     = mss;
                         sn_nx[`BF_SND_CTX_ABC_RANGE]      = 32'd0;
                         sn_nx[`BF_SND_CTX_NXT_RANGE]      = una;
+                        g_nxt = una;
                         sn_nx[`BF_SND_CTX_SFLAGS_RANGE]   = (fl | F_NXTHEAD) & ~(F_RTT | F_RECOVERY | F_RETX);
                         sn_nx[`BF_SND_CTX_DUPACKS_RANGE]  = 8'd0;
                         sn_nx[`BF_SND_CTX_RECOVER_RANGE]  = smax;
@@ -704,8 +806,9 @@ module toe_tx #(
                 t_fl = fl & ~(F_RETX | F_RTT);
             end else begin
                 t_fl = fl;
-                if (s_off + s_len + {63'd0, s_fin} > nxt) begin
-                    sn_nx[`BF_SND_CTX_NXT_RANGE] = s_off + s_len + {63'd0, s_fin};
+                if (q_se_nxt) begin
+                    sn_nx[`BF_SND_CTX_NXT_RANGE] = q_se;
+                    g_nxt = q_se;
                 end
             end
             if (s_prb) t_fl = t_fl & ~F_PROBE;
@@ -714,11 +817,10 @@ module toe_tx #(
                 sn_nx[`BF_SND_CTX_NXT_POFF_RANGE] = w_poff;
                 t_fl = t_fl & ~F_NXTHEAD;
             end
-            if (s_off + s_len + {63'd0, s_fin} > smax)
-                sn_nx[`BF_SND_CTX_MAX_RANGE] = s_off + s_len + {63'd0, s_fin};
+            if (q_se_max) sn_nx[`BF_SND_CTX_MAX_RANGE] = q_se;
             if (!f_rtt && !(s_fast) && !(s_off < smax)) begin
                 t_fl = t_fl | F_RTT;
-                sn_nx[`BF_SND_CTX_RTT_UNTIL_RANGE] = s_off + s_len + {63'd0, s_fin};
+                sn_nx[`BF_SND_CTX_RTT_UNTIL_RANGE] = q_se;
                 sn_nx[`BF_SND_CTX_RTT_TICKS_RANGE] = 32'd0;
             end
             if (timer == 32'd0) sn_nx[`BF_SND_CTX_TIMER_RANGE] = rto;
@@ -731,6 +833,25 @@ module toe_tx #(
                 sn_nx[`BF_SND_CTX_POST_TAIL_RANGE] = NULL16;
                 if (pw_mode_all) sn_nx[`BF_SND_CTX_NXT_POST_RANGE] = NULL16;
             end
+        end
+    end
+
+    // After the step. An ACK that moves UNA (a_mv) takes its compares from the a_* terms (it
+    // changes neither END nor the head post: no post walk ends in toe_engine's ACK step),
+    // every other step from g_una and g_nxt.
+    wire a_mv = in_ack && f_open && d_pos && !a_ovr;
+    assign pw_need   = (sn_nx[`BF_SND_CTX_POST_HEAD_RANGE] != NULL16) &&
+                       (a_mv ? a_pw : (sn_nx[`BF_SND_CTX_HEAD_END_RANGE] <= g_una));
+    assign close_due = ((sn_nx[`BF_SND_CTX_SFLAGS_RANGE] & (F_FINQ | F_CLOSEP)) == (F_FINQ | F_CLOSEP)) &&
+                       (a_mv ? a_c1 : (g_una == sn_nx[`BF_SND_CTX_END_RANGE] + 64'd1));
+    // snd_wake's persist start: NXT = UNA < END with the window closed and no timer
+    wire wk_nxt = a_mv ? a_pers : ((g_nxt < sn_nx[`BF_SND_CTX_END_RANGE]) && (g_nxt == g_una));
+    always @* begin
+        sn_wk = sn_nx;
+        if ((sn_nx[`BF_SND_CTX_SFLAGS_RANGE] & F_OPEN) != 16'd0 && sn_nx[`BF_SND_CTX_WND_RANGE] == 32'd0 &&
+            wk_nxt && sn_nx[`BF_SND_CTX_TIMER_RANGE] == 32'd0) begin
+            sn_wk[`BF_SND_CTX_SFLAGS_RANGE] = sn_nx[`BF_SND_CTX_SFLAGS_RANGE] | F_PERSIST;
+            sn_wk[`BF_SND_CTX_TIMER_RANGE]  = sn_nx[`BF_SND_CTX_RTO_RANGE];
         end
     end
 

@@ -274,6 +274,13 @@ impl Dut {
         }
     }
 
+    /// The cycle toe_engine spends between loading (or last changing) the send state and
+    /// the ACK step (S_TCP; S_SA3 and S_SA4): toe_tx registers the step's operands from the
+    /// state then. Garbage on the inputs, no control.
+    pub fn ack_gap(&mut self) {
+        self.cycle(&[], None);
+    }
+
     /// Idle cycles, then one step cycle.
     pub fn step(&mut self, ctl: &[Port], inp: &In) -> Out {
         self.idle();

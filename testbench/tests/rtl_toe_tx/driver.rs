@@ -468,6 +468,7 @@ impl World {
         self.dut.step(&[p.in_est], &i);
         self.socks[s].snd.on_established(&self.pol);
         self.check(s, "on_established");
+        self.dut.ack_gap();
         let o = self.dut.step(&[p.in_ack], &i);
         self.ref_ack(s, &i);
         self.after_ack(s, &i, &o, false);
@@ -511,6 +512,7 @@ impl World {
         assert!(o.connect_pend, "{ctx}: connect_pend");
         assert_eq!(o.connect_tag, tag, "{ctx}: connect_tag");
         self.cov.connects += 1;
+        self.dut.ack_gap();
         let o = self.dut.step(&[p.in_ack], &i);
         self.ref_ack(s, &i);
         self.after_ack(s, &i, &o, false);
@@ -703,6 +705,7 @@ impl World {
             return;
         }
         let p = self.dut.p;
+        self.dut.ack_gap();
         let o = self.dut.step(&[p.in_ack, p.wb], &i);
         self.ref_ack(s, &i);
         self.after_ack(s, &i, &o, true);
