@@ -643,8 +643,18 @@ module rx_parser #(
         end
     end
 
+    // The walk runs for a TCP SYN with options whose headers pass every check but the two
+    // checksums, stored whole; a SYN that fails a checksum walks as well and leaves dropped
+    // (the model's walk_steps follow). The checksums' sums are thus not in series with the
+    // handshake (fin_go, s_axis_rx_tready) in one cycle, only with the record's reason.
+    wire b_shape = (fin_len <= MAX_FRAME) && (fin_len >= b_l3 + 17'd20) &&
+                   (fin_etype == 16'h0800) && !(fin_vlan && fin_len < 17'd18) &&
+                   (fin_ver == 4'd4) && (fin_ihl >= 4'd5) && (b_tot >= b_ihl4) &&
+                   (b_l3 + b_tot <= fin_len) && !fin_mf && (fin_frag == 13'd0) && b_tcp &&
+                   (b_l4len >= 17'd20) && (fin_doff >= 4'd5) && (b_ihl4 + b_doff4 <= b_tot) &&
+                   !fin_nobuf;
     // the record may leave once the walk is over, or in the step where it stops
-    wire walk_on = w_run && (b_reason == R_NONE);
+    wire walk_on = w_run && b_shape;
     assign w_done = !walk_on || o_stop;
 
     always @(posedge clk) begin
@@ -689,9 +699,10 @@ module rx_parser #(
             meta_seq     <= b_udp ? 32'd0 : fin_seq;
             meta_flags   <= b_udp ? 8'd0 : fin_flags;
             meta_ack     <= b_udp ? 32'd0 : fin_ack;
-            meta_wsv     <= w_wsv;   // only a walk (every check passed) sets it
-            meta_ws      <= w_ws;
-            meta_mss     <= w_mss;
+            // a walk sets them; a SYN that failed a checksum walked too: 0 for it
+            meta_wsv     <= w_wsv && (b_reason == R_NONE);
+            meta_ws      <= (b_reason == R_NONE) ? w_ws : 4'd0;
+            meta_mss     <= (b_reason == R_NONE) ? w_mss : 16'd0;
             meta_win     <= b_udp ? 16'd0 : fin_win;
             meta_pay_off <= b_pay_off;
             meta_pay_len <= b_pay_len;

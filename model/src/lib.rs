@@ -587,6 +587,10 @@ impl ModelDevice {
             .count(buflet_spec::reg::CNT_RX_BYTES, frame.len() as u64);
         let mut p = p;
         let (chain, whole) = self.pool.store(&frame);
+        // a frame not stored whole is not walked (rx_parser: the walk needs it stored)
+        if !whole {
+            p.walk_steps = 0;
+        }
         if !whole && p.reason == 0 {
             p = Parsed {
                 reason: buflet_spec::drop::NO_BUFLET as u8,

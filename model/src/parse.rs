@@ -242,7 +242,8 @@ fn checks(f: &[u8]) -> Parsed {
     if frag & 0x2000 != 0 || frag & 0x1FFF != 0 {
         return fail(drop::BAD_IP_HDR);
     }
-    if fold(sum16(&ip[..ihl4])) != 0xFFFF {
+    let ip_ok = fold(sum16(&ip[..ihl4])) == 0xFFFF;
+    if !ip_ok && ip[9] != 6 {
         return fail(drop::BAD_IP_CSUM);
     }
     let (src_ip, dst_ip) = (be32(ip, 12), be32(ip, 16));
@@ -251,25 +252,41 @@ fn checks(f: &[u8]) -> Parsed {
         17 => return udp(f, l3, ihl4, total, vlan),
         _ => return fail(drop::NO_SOCKET),
     }
+    // TCP: a bad IPv4 checksum is the reason whatever the TCP header holds
     let l4_len = total - ihl4;
-    if l4_len < 20 {
-        return fail(drop::TRUNCATED);
-    }
     let tcp = &ip[ihl4..total];
-    let doff4 = (tcp[12] >> 4) as usize * 4;
-    if doff4 < 20 || ihl4 + doff4 > total {
-        return fail(drop::BAD_L4_HDR);
-    }
-    let pseudo = sum16(&ip[12..20]) + 6 + l4_len as u64;
-    if fold(pseudo + sum16(tcp)) != 0xFFFF {
-        return fail(drop::BAD_L4_CSUM);
-    }
-    let flags = tcp[13];
-    let (ws_valid, ws, mss, walk_steps) = if flags & tcp_flag::SYN != 0 && doff4 > 20 {
+    let doff4 = if l4_len < 20 {
+        0
+    } else {
+        (tcp[12] >> 4) as usize * 4
+    };
+    let shaped = l4_len >= 20 && doff4 >= 20 && ihl4 + doff4 <= total;
+    // rx_parser walks a SYN's options whenever its headers pass every check but the two
+    // checksums (a SYN that fails one walks, then leaves dropped): the walk's steps count
+    // for such a drop too
+    let flags = if l4_len < 14 { 0 } else { tcp[13] };
+    let (ws_valid, ws, mss, walk_steps) = if shaped && flags & tcp_flag::SYN != 0 && doff4 > 20 {
         syn_walk(&tcp[20..doff4])
     } else {
         (false, 0, 0, 0)
     };
+    let walked = |reason: u64| Parsed {
+        walk_steps,
+        ..fail(reason)
+    };
+    if !ip_ok {
+        return walked(drop::BAD_IP_CSUM);
+    }
+    if l4_len < 20 {
+        return fail(drop::TRUNCATED);
+    }
+    if !shaped {
+        return fail(drop::BAD_L4_HDR);
+    }
+    let pseudo = sum16(&ip[12..20]) + 6 + l4_len as u64;
+    if fold(pseudo + sum16(tcp)) != 0xFFFF {
+        return walked(drop::BAD_L4_CSUM);
+    }
     Parsed {
         reason: drop::NONE as u8,
         vlan,

@@ -108,7 +108,9 @@ pub fn syn_option_table(prefix: &str, kw: usize, bb: usize, seed: u64) {
 /// One frame at a time, metadata always accepted: the record of a SYN with
 /// options comes out exactly `walk_steps` cycles (the model's count of
 /// options stepped over, `buflet_model::parse`) later than that of any other
-/// frame, with the model's ACK and window scale.
+/// frame, with the model's ACK and window scale. A SYN with options whose IPv4 or
+/// TCP checksum is wrong walks as well and leaves dropped for that reason (the
+/// checksums are not in series with the handshake), as the model counts it.
 pub fn walk_latency(prefix: &str, kw: usize, seed: u64) {
     let mut m = Model::new(prefix).expect("model");
     let p = ports::RxParser::bind(&m).expect("ports");
@@ -117,7 +119,7 @@ pub fn walk_latency(prefix: &str, kw: usize, seed: u64) {
     m.set(p.enable, 1);
     m.set(p.m_meta_ready, 1);
     m.set(p.alloc_valid, 1);
-    let mut walked = 0;
+    let (mut walked, mut bad_walked) = (0, 0);
     for i in 0..300 {
         let f = match i % 4 {
             0 => build_syn(&mut rng, true, true),
@@ -141,8 +143,22 @@ pub fn walk_latency(prefix: &str, kw: usize, seed: u64) {
                 build_syn(&mut rng, syn, raw)
             }
         };
+        // every sixth of the SYNs with options: one checksum byte wrong (IPv4, TCP)
+        let mut f = f;
+        let bad = match i % 24 {
+            0 => Some((10, DropReason::BadIpCsum)),
+            12 => Some((16, DropReason::BadL4Csum)),
+            _ => None,
+        };
+        if let Some((at, _)) = bad {
+            let l3 = if f[12..14] == [0x81, 0x00] { 18 } else { 14 };
+            let ihl4 = usize::from(f[l3] & 0x0F) * 4;
+            let o = if at == 10 { l3 + 10 } else { l3 + ihl4 + 16 };
+            f[o] ^= 0x5A;
+        }
         let want = buflet_model::parse::parse(&f);
-        assert_eq!(want.reason, DropReason::None.code());
+        let want_reason = bad.map_or(DropReason::None, |b| b.1);
+        assert_eq!(want.reason, want_reason.code());
         assert_eq!(want.udp, i % 4 == 3);
         let nw = f.len().div_ceil(kw);
         let mut word = vec![0u8; kw];
@@ -172,7 +188,30 @@ pub fn walk_latency(prefix: &str, kw: usize, seed: u64) {
             m.tick(p.clk);
         }
         let ctx = format!("{prefix}: frame {i} ({:?})", &f[..f.len().min(100)]);
-        assert_eq!(m.get(p.m_meta_reason), 0, "{ctx}: reason");
+        assert_eq!(
+            m.get(p.m_meta_reason),
+            u64::from(want_reason.code()),
+            "{ctx}: reason"
+        );
+        if bad.is_some() {
+            assert_eq!(
+                lat,
+                2 + u64::from(want.walk_steps),
+                "{ctx}: metadata latency of a dropped SYN"
+            );
+            assert_eq!(
+                (
+                    m.get(p.m_meta_ws_valid),
+                    m.get(p.m_meta_ws),
+                    m.get(p.m_meta_mss)
+                ),
+                (0, 0, 0),
+                "{ctx}: a dropped SYN's window scale and MSS"
+            );
+            bad_walked += usize::from(want.walk_steps > 0);
+            m.tick(p.clk);
+            continue;
+        }
         assert_eq!(
             (
                 m.get(p.m_meta_ack),
@@ -196,4 +235,8 @@ pub fn walk_latency(prefix: &str, kw: usize, seed: u64) {
         m.tick(p.clk);
     }
     assert!(walked > 100, "{prefix}: {walked} walks");
+    assert!(
+        bad_walked >= 15,
+        "{prefix}: {bad_walked} SYNs with a bad checksum walked"
+    );
 }
