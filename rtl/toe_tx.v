@@ -310,7 +310,6 @@ module toe_tx #(
     wire [63:0] u_room  = smax - una;                       // MAX - UNA
     wire        ack_ovr = (u_room[63:32] == 32'd0) && (d_ack > u_room[31:0]);   // UNA + d > MAX
     assign ack_unsent = f_open && d_pos && ack_ovr;
-
     assign fin_acked  = f_finq && (una == send + 64'd1);
 
     // ------------------------------------------------------------------ TX_POST, SOCK_CLOSE
