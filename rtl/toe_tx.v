@@ -483,8 +483,12 @@ module toe_tx #(
     // snd_ack
     wire [31:0] new_wnd  = {16'd0, mt_window} << sn[`BF_SND_CTX_WSCALE_RANGE];
     wire        has_synfin = (mt_flags & (TF_SYN | TF_FIN)) != 8'd0;
-    wire [31:0] half_inf = sat32({1'b0, inflight[63:1]});
-    wire [31:0] ssth_c   = (half_inf > mss2) ? half_inf : mss2;
+    // max(in flight / 2, 2 MSS), the half saturated to 32 bits; 2 MSS < 2^17, so the compare
+    // is the half's low 17 bits against it and an OR of the rest (no 32-bit compare after
+    // the saturation)
+    wire [63:0] hf       = {1'b0, inflight[63:1]};
+    wire        hf_gt    = (hf[63:17] != 47'd0) || (hf[16:0] > mss2[16:0]);   // half > 2 MSS
+    wire [31:0] ssth_c   = hf_gt ? sat32(hf) : mss2;
     wire [31:0] wl1      = sn[`BF_SND_CTX_WL1_RANGE];
     wire [31:0] wl2      = sn[`BF_SND_CTX_WL2_RANGE];
     wire [31:0] seq_wl1  = mt_seq - wl1;
@@ -529,8 +533,6 @@ module toe_tx #(
     // bits) and CWND = SSTHRESH + 3 MSS (saturated), each one carry chain from the state:
     // the half is (NXT >> 1) - (UNA >> 1) - (!NXT[0] && UNA[0]) (UNA <= NXT), and half + 3 MSS
     // a carry-save sum of NXT >> 1, ~(UNA >> 1), 2 MSS and MSS with the carry in !(...)
-    wire [63:0] hf     = {1'b0, inflight[63:1]};
-    wire        hf_gt  = (hf[63:17] != 47'd0) || (hf[16:0] > mss2[16:0]);   // half > 2 MSS
     wire [65:0] h_x    = {3'd0, nxt[63:1]};
     wire [65:0] h_y    = ~{3'd0, una[63:1]};
     wire [65:0] h_z    = {49'd0, mss2[16:0]};
@@ -554,7 +556,7 @@ module toe_tx #(
         {q_fr_neg, q_fr_big, q_fr_lo} <= {fr_c[65], !fr_c[65] && (fr_c[64:32] != 33'd0), fr_c[31:0]};
         q_fr_e    <= inflight[31:0] + mss;
         q_cm      <= {1'b0, cwnd} + {1'b0, mss};
-        q_ssth    <= !hf_gt ? mss2 : (hf[63:32] != 32'd0) ? 32'hFFFF_FFFF : hf[31:0];
+        q_ssth    <= ssth_c;
         q_cw3     <= cw3_v;
         q_una_hi1 <= una[63:32] + 32'd1;
         q_left_ok <= send > una;

@@ -264,8 +264,7 @@ fn checks(f: &[u8]) -> Parsed {
     // rx_parser walks a SYN's options whenever its headers pass every check but the two
     // checksums (a SYN that fails one walks, then leaves dropped): the walk's steps count
     // for such a drop too
-    let flags = if l4_len < 14 { 0 } else { tcp[13] };
-    let (ws_valid, ws, mss, walk_steps) = if shaped && flags & tcp_flag::SYN != 0 && doff4 > 20 {
+    let (ws_valid, ws, mss, walk_steps) = if shaped && tcp[13] & tcp_flag::SYN != 0 && doff4 > 20 {
         syn_walk(&tcp[20..doff4])
     } else {
         (false, 0, 0, 0)
@@ -287,6 +286,7 @@ fn checks(f: &[u8]) -> Parsed {
     if fold(pseudo + sum16(tcp)) != 0xFFFF {
         return walked(drop::BAD_L4_CSUM);
     }
+    let flags = tcp[13];
     Parsed {
         reason: drop::NONE as u8,
         vlan,
