@@ -722,11 +722,13 @@ module toe_engine #(
     reg  ev_syn_retrans;
     assign ev_tx_retrans = tx_ev_retrans || ev_syn_retrans;
     // S_SA0 folded into the append (docs/tcp-receive.md "The frame path"): an in-order segment
-    // that ends in S_INORD without an ACK of its own (its ACK waits: no FIN, so the state
-    // stays) and posts no ACCEPT takes its send-side step in S_INORD (toe_tx in_ack/wb), and
-    // goes on from there as S_SA0 would; the one-cycle case (sa_fold) ends the frame there,
-    // with S_INORD's context written back
-    wire sa_in_inord = (state == S_INORD) && tp_fin && !tp_ack && (tp_dr == DROP_NONE4) && !acc_leave;
+    // that ends in S_INORD, carries no FIN (so the state S_SA0 reads stays) and posts no
+    // ACCEPT takes its send-side step in S_INORD (toe_tx in_ack/wb), and goes on from there as
+    // S_SA0 would: to its ACK (S_TX0), or, with its ACK waiting, the one-cycle case (sa_fold)
+    // ends the frame there, with S_INORD's context written back. (A segment whose ACK waits
+    // never carries FIN.)
+    wire sa_in_inord = (state == S_INORD) && tp_fin && (!tp_ack || ((mt_flags & TF_FIN) == 8'd0)) &&
+                       (tp_dr == DROP_NONE4) && !acc_leave;
     // the frame's drop reason as the send side's step sees it: dr from finish(), or the
     // append's own in S_INORD (the register still holds an earlier frame's)
     wire [4:0] sa_dr = (state == S_INORD) ? {1'b0, tp_dr} : dr;
@@ -746,10 +748,13 @@ module toe_engine #(
     // ACCEPT also ends there, S_FIN's work done in the same cycle (its chain stays listed)
     wire sa_simple = sa_skip || (!sa_slow && !sa_ack) || (!sa_slow && !pw_need && !close_due);
     wire sa_fin    = (state == S_SA0) && sa_simple && !f_ack && f_keep && !acc_leave;
-    wire sa_fold   = sa_in_inord && sa_simple;
+    wire sa_fold   = sa_in_inord && sa_simple && !tp_ack;
+    // S_FIN folded into S_TX1: a kept frame that posts no ACCEPT (nothing to free, nothing to
+    // post) ends as its ACK is queued, with S_TX1's context written back
+    wire tx_fold   = (state == S_TX1) && tx_ready && !tx_arp && f_keep && !acc_leave;
     // what the frame's end (frame_done) sees: S_INORD's outcome when folded, else the registers
     wire           fd_wake = f_wake || sa_fold;
-    wire [CW-1:0]  fd_cx   = sa_fold ? cx_tp : cx;
+    wire [CW-1:0]  fd_cx   = (sa_fold || tx_fold) ? cx_tp : cx;
     wire [4:0]     fd_dr   = sa_fold ? DROP_NONE : dr;
     wire [BW-1:0]  fd_seg_head = fd_cx[8*`BF_SOCK_CTX_SEG_HEAD_OFF +: BW];   // a listed head: < NUM_BUFLETS
     wire [15:0]    fd_nb_head  = fd_cx[`BF_SOCK_CTX_NB_HEAD_RANGE];
@@ -786,7 +791,7 @@ module toe_engine #(
 
     // ------------------------------------------------------------------ table write ports
     // each step's writes come from the submodule that decides it (one step at a time)
-    wire          ctx_we = rq_ctx_we || dl_ctx_we || ((fin_go || sa_fin || sa_fold) && f_wb) || cx_wb || acc_we;
+    wire          ctx_we = rq_ctx_we || dl_ctx_we || ((fin_go || sa_fin || sa_fold || tx_fold) && f_wb) || cx_wb || acc_we;
     wire [SW-1:0] ctx_wa = rq_ctx_at_sock ? rq_sock[SW-1:0] : sk_idx;
     wire [CW-1:0] ctx_wd = rq_ctx_we ? rq_ctx_wd : dl_ctx_we ? cx_dl : acc_we ? acc_ctx : fd_cx;
     wire          sock_we = rq_sock_we || acc_we;
@@ -866,7 +871,7 @@ module toe_engine #(
         {dr, f_ack, state} <= {reason, ack, S_SA0};
     endtask
     // The end of a frame (S_FIN, or S_SA0 or S_INORD (sa_fold) for a kept frame without an
-    // ACK; fd_* are what it ends with): its outcome is
+    // ACK, or S_TX1 (tx_fold) for a kept frame with one; fd_* are what it ends with): its outcome is
     // counted and a socket whose in-order list grew is woken for delivery, or delivers at
     // once (dl_chain): the pick that follows would take its delivery, and its descriptor and
     // context are the engine's registers (just written back), so it goes straight to S_D1
@@ -1162,9 +1167,9 @@ module toe_engine #(
                 // appended; with the reassembly list empty the frame ends here (no drain step)
                 S_INORD: begin
                     {cx, ev_accepted, f_keep, f_wake} <= {cx_tp, tp_acc, 2'b11};
-                    if (sa_in_inord) {dr, f_ack} <= {DROP_NONE, 1'b0};
+                    if (sa_in_inord) {dr, f_ack} <= {DROP_NONE, tp_ack};
                     if (sa_fold) frame_done;
-                    else if (sa_in_inord) state <= sa_slow ? S_SA1 : S_SA6;
+                    else if (sa_in_inord) state <= sa_simple ? S_TX0 : sa_slow ? S_SA1 : S_SA6;
                     else if (tp_fin) finish({1'b0, tp_dr}, tp_ack);
                     else state <= S_DRAIN;
                 end
@@ -1187,7 +1192,10 @@ module toe_engine #(
                 S_INS_L2: finish(DROP_NONE, 1'b1);
                 S_TX0: state <= S_TX1;            // the window follows the final cx
                 // queued: an ACK or SYN-ACK moves the right edge
-                S_TX1: if (tx_ready) {cx, ev_arp_reply, state} <= {cx_tp, tx_arp, S_FIN};
+                S_TX1: if (tx_fold) begin
+                        cx <= cx_tp;
+                        frame_done;
+                    end else if (tx_ready) {cx, ev_arp_reply, state} <= {cx_tp, tx_arp, S_FIN};
                 S_FIN: if (acc_wait) begin
                     {acc_st, acc_ret, acc_posted, state} <=
                         {(cx_state == ST_CLOSED) ? ST_RESET : ST_OK8, S_FIN, 1'b1, S_ACPT};

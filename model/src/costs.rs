@@ -140,7 +140,8 @@ pub const EST_STEP: u64 = 1;
 /// instead, one cycle sooner.
 pub const FIN_STEP: u64 = 1;
 /// A frame's own ACK after its TCP rules: the window settles on the final context (S_TX0),
-/// then the command is queued (S_TX1).
+/// then the command is queued (S_TX1). A kept frame that posts no ACCEPT ends there
+/// (rtl/toe_engine.v `tx_fold`: no [`FIN_STEP`]).
 pub const FRAME_ACK: u64 = 2;
 /// toe_engine starting an anonymous delivery: anonymous list head read and the buflet RAM
 /// read latency before the first DMA write (the frame then moves one bus word per cycle, in

@@ -237,8 +237,8 @@ struct Outcome {
     /// The in-order list grew (a segment or an RST marker appended: the RTL's `f_wake`).
     grew: bool,
     /// Appended in order with the reassembly list empty: the frame's rules end in S_INORD
-    /// (no drain step), where the send side's step is folded in when its ACK waits (such a
-    /// segment is always kept).
+    /// (no drain step), where the send side's step is folded in when its ACK waits or it
+    /// carries no FIN (such a segment is always kept).
     inord_end: bool,
 }
 
@@ -623,10 +623,11 @@ impl ModelDevice {
             && was == sock_state::SYN_RCVD
             && now_state != sock_state::SYN_RCVD;
         // The end of the receive rules: S_SA0, the send side's first step, ends here. An
-        // in-order segment that ends in S_INORD with its ACK waiting and no ACCEPT to post
-        // takes that step in S_INORD (rtl/toe_engine.v `sa_in_inord`), one cycle sooner.
+        // in-order segment that ends in S_INORD, carries no FIN (or lets its ACK wait, which
+        // a FIN never does) and posts no ACCEPT takes that step in S_INORD
+        // (rtl/toe_engine.v `sa_in_inord`), one cycle sooner.
         let t = base + out.steps * costs::LIST_STEP;
-        let folded = out.inord_end && out.tx.is_none() && !acc_leave;
+        let folded = out.inord_end && (out.tx.is_none() || !has(tcp_flag::FIN)) && !acc_leave;
         let t_sa0 = t
             - if out.est_skip { costs::EST_STEP } else { 0 }
             - if folded { costs::SEND_SIDE_STEP } else { 0 };
@@ -688,8 +689,14 @@ impl ModelDevice {
         if out.ooo_held {
             self.regs.count(reg::CNT_OOO_HELD, 1);
         }
+        // A kept frame that posts no ACCEPT ends as its ACK is queued (S_TX1, `tx_fold`):
+        // no S_FIN.
+        let tx_fold = out.fate == Fate::Kept && !acc_leave;
         let t = match out.tx {
-            Some(cmd) => self.tx.push(&self.cfg, t, &cmd) + costs::FRAME_ACK,
+            Some(cmd) => {
+                self.tx.push(&self.cfg, t, &cmd) + costs::FRAME_ACK
+                    - if tx_fold { costs::FIN_STEP } else { 0 }
+            }
             // kept, the send side's one-step common case, no ACCEPT: the frame ends in S_SA0
             None if out.fate == Fate::Kept && simple && !acc_leave => t - costs::FIN_STEP,
             None => t,
