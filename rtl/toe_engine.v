@@ -725,9 +725,11 @@ module toe_engine #(
     // that ends in S_INORD, carries no FIN (so the state S_SA0 reads stays) and posts no
     // ACCEPT takes its send-side step in S_INORD (toe_tx in_ack/wb), and goes on from there as
     // S_SA0 would: to its ACK (S_TX0), or, with its ACK waiting, the one-cycle case (sa_fold)
-    // ends the frame there, with S_INORD's context written back. (A segment whose ACK waits
-    // never carries FIN.)
-    wire sa_in_inord = (state == S_INORD) && tp_fin && (!tp_ack || ((mt_flags & TF_FIN) == 8'd0)) &&
+    // ends the frame there. Whether the ACK waits (tp_ack, the longest path of the append)
+    // steers only the next state and the frame's end: the step itself and the context's
+    // write-back (S_INORD's context, written again at the frame's end when it goes on) do not
+    // wait for it.
+    wire sa_in_inord = (state == S_INORD) && tp_fin && ((mt_flags & TF_FIN) == 8'd0) &&
                        (tp_dr == DROP_NONE4) && !acc_leave;
     // the frame's drop reason as the send side's step sees it: dr from finish(), or the
     // append's own in S_INORD (the register still holds an earlier frame's)
@@ -752,10 +754,12 @@ module toe_engine #(
     // S_FIN folded into S_TX1: a kept frame that posts no ACCEPT (nothing to free, nothing to
     // post) ends as its ACK is queued, with S_TX1's context written back
     wire tx_fold   = (state == S_TX1) && tx_ready && !tx_arp && f_keep && !acc_leave;
-    // what the frame's end (frame_done) sees: S_INORD's outcome when folded, else the registers
-    wire           fd_wake = f_wake || sa_fold;
-    wire [CW-1:0]  fd_cx   = (sa_fold || tx_fold) ? cx_tp : cx;
-    wire [4:0]     fd_dr   = sa_fold ? DROP_NONE : dr;
+    // what the frame's end (frame_done) sees: S_INORD's or S_TX1's outcome when it ends there
+    // (sa_fold, tx_fold), else the registers
+    wire           in_inord = (state == S_INORD);
+    wire           fd_wake = f_wake || in_inord;
+    wire [CW-1:0]  fd_cx   = (in_inord || (state == S_TX1)) ? cx_tp : cx;
+    wire [4:0]     fd_dr   = in_inord ? DROP_NONE : dr;
     wire [BW-1:0]  fd_seg_head = fd_cx[8*`BF_SOCK_CTX_SEG_HEAD_OFF +: BW];   // a listed head: < NUM_BUFLETS
     wire [15:0]    fd_nb_head  = fd_cx[`BF_SOCK_CTX_NB_HEAD_RANGE];
     // a frame whose in-order list grew delivers at once (frame_done) when the pick after it
@@ -791,7 +795,7 @@ module toe_engine #(
 
     // ------------------------------------------------------------------ table write ports
     // each step's writes come from the submodule that decides it (one step at a time)
-    wire          ctx_we = rq_ctx_we || dl_ctx_we || ((fin_go || sa_fin || sa_fold || tx_fold) && f_wb) || cx_wb || acc_we;
+    wire          ctx_we = rq_ctx_we || dl_ctx_we || ((fin_go || sa_fin || sa_in_inord || tx_fold) && f_wb) || cx_wb || acc_we;
     wire [SW-1:0] ctx_wa = rq_ctx_at_sock ? rq_sock[SW-1:0] : sk_idx;
     wire [CW-1:0] ctx_wd = rq_ctx_we ? rq_ctx_wd : dl_ctx_we ? cx_dl : acc_we ? acc_ctx : fd_cx;
     wire          sock_we = rq_sock_we || acc_we;

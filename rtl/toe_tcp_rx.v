@@ -296,8 +296,11 @@ module toe_tcp_rx #(
     wire [31:0] cx_acked  = cx[`BF_SOCK_CTX_RCV_ACKED_RANGE];
     wire        sk_dack   = (sk[`BF_SOCK_DESC_FLAGS_RANGE] & SF_DELAYED_ACK) != 8'd0;
     wire [31:0] rcv_io    = cx_rcv + {16'd0, io_len} + {31'd0, io_fin};   // RCV_NXT after S_INORD
-    wire [31:0] unacked   = rcv_io - cx_acked;
-    wire [31:0] left_io   = cx_edge - rcv_io;         // rel(RCV_WND_EDGE) after the segment
+    // ack_waits is read only where the list is empty (no cut: io_len = w_len) and holds only
+    // without FIN, so RCV_NXT after the segment is cx_rcv + w_len: the bounds are then sums of
+    // the context's own differences and w_len, not of the cut (the head's header read)
+    wire [31:0] unacked   = (cx_rcv - cx_acked) + {16'd0, w_len};
+    wire [31:0] left_io   = edge_rel - {16'd0, w_len};   // rel(RCV_WND_EDGE) after the segment
     wire        ack_waits = sk_dack && ((w_flags & (TF_FIN | TF_PSH)) == 8'd0) &&
                             (unacked <= wu_mss) && !left_io[31] && (left_io >= wu_mss);
     assign      tp_dack   = wu_tcp && p_open && sk_dack && (cx_rcv != cx_acked);

@@ -237,8 +237,8 @@ struct Outcome {
     /// The in-order list grew (a segment or an RST marker appended: the RTL's `f_wake`).
     grew: bool,
     /// Appended in order with the reassembly list empty: the frame's rules end in S_INORD
-    /// (no drain step), where the send side's step is folded in when its ACK waits or it
-    /// carries no FIN (such a segment is always kept).
+    /// (no drain step), where the send side's step is folded in when it carries no FIN
+    /// (such a segment is always kept).
     inord_end: bool,
 }
 
@@ -623,11 +623,10 @@ impl ModelDevice {
             && was == sock_state::SYN_RCVD
             && now_state != sock_state::SYN_RCVD;
         // The end of the receive rules: S_SA0, the send side's first step, ends here. An
-        // in-order segment that ends in S_INORD, carries no FIN (or lets its ACK wait, which
-        // a FIN never does) and posts no ACCEPT takes that step in S_INORD
-        // (rtl/toe_engine.v `sa_in_inord`), one cycle sooner.
+        // in-order segment that ends in S_INORD, carries no FIN and posts no ACCEPT takes that
+        // step in S_INORD (rtl/toe_engine.v `sa_in_inord`), one cycle sooner.
         let t = base + out.steps * costs::LIST_STEP;
-        let folded = out.inord_end && (out.tx.is_none() || !has(tcp_flag::FIN)) && !acc_leave;
+        let folded = out.inord_end && !has(tcp_flag::FIN) && !acc_leave;
         let t_sa0 = t
             - if out.est_skip { costs::EST_STEP } else { 0 }
             - if folded { costs::SEND_SIDE_STEP } else { 0 };
