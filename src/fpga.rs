@@ -66,6 +66,8 @@ pub const ECP5_TOP: &str = "buflet_ecp5_evn";
 pub const ECP5_DEVICE: [&str; 5] = ["--um5g-85k", "--package", "CABGA381", "--speed", "8"];
 /// The clock goal of the 64-bit ECP5 build, MHz.
 pub const ECP5_GOAL_MHZ: f64 = 125.0;
+/// How many of the netlist's slowest endpoints the page lists (src/fpga_paths.rs).
+pub const ECP5_PATHS: usize = 20;
 
 /// One module of the Xilinx estimate: a node of the design hierarchy with everything below
 /// it (siblings of the same module merged and counted).
@@ -162,6 +164,10 @@ pub struct Ecp5Result {
     /// Routed (else placed only, `--no-route`: the Fmax is nextpnr's estimate after placement
     /// and there is no critical path report or bitstream).
     pub routed: bool,
+    /// The slowest endpoints of the synthesized netlist and their paths, estimated before
+    /// place and route (src/fpga_paths.rs; empty in data recorded before they were).
+    #[serde(default)]
+    pub paths: Vec<crate::fpga_paths::EstPath>,
 }
 
 impl Ecp5Result {
@@ -1234,6 +1240,15 @@ fn ecp5(
         "ecp5_yosys.out",
     )?;
     let synth_s = t.elapsed().as_secs_f64();
+    // the netlist's slowest paths, estimated (src/fpga_paths.rs); its memory is freed before
+    // place and route starts
+    let paths = {
+        let f =
+            std::fs::File::open(work.join("ecp5.json")).map_err(|e| format!("ecp5.json: {e}"))?;
+        let v: serde_json::Value = serde_json::from_reader(std::io::BufReader::new(f))
+            .map_err(|e| format!("ecp5.json: {e}"))?;
+        crate::fpga_paths::estimate(&v, ECP5_TOP, ECP5_PATHS, 1000.0 / ECP5_GOAL_MHZ)?
+    };
     let t = Instant::now();
     let seed = seed.to_string();
     let lpf_s = quote(&lpf);
@@ -1306,6 +1321,7 @@ fn ecp5(
         synth_s,
         pnr_s,
         routed: route,
+        paths,
     })
 }
 
@@ -1547,6 +1563,61 @@ fn bram(b: f64) -> String {
 }
 
 /// Renders the page from the data: the same data give the same page.
+/// The page's table of the netlist's slowest paths (src/fpga_paths.rs).
+fn render_paths(s: &mut String, paths: &[crate::fpga_paths::EstPath]) {
+    let d = &crate::fpga_paths::DELAYS;
+    let _ = writeln!(
+        s,
+        "\n### The slowest paths of the netlist (estimated)\n\n\
+         nextpnr names one critical path, and only after routing. These are the {} slowest \
+         endpoints of the netlist it places (`ecp5.json`), one row per register or memory \
+         write port, each with its slowest path, estimated before placement (src/fpga_paths.rs): \
+         {:.2} ns per routed connection, LUT4 {:.2}, PFUMX/L6MUX21 {:.2}, CCU2C {:.2} from a data \
+         input and {:.2} along the carry chain, block RAM output {:.2}, flip-flop output {:.2}, \
+         setup {:.2}. The ranking and the modules a path crosses are what to read; nextpnr's \
+         figures differ. At most two rows share a start point, so that one slow source \
+         feeding many registers leaves room for the others. `late bits` counts the endpoint's \
+         bits later than {:.1} ns (the goal's period); `through` lists the named nets the path \
+         passes, in order.\n",
+        paths.len(),
+        d.route,
+        d.lut,
+        d.wide_mux,
+        d.carry_in,
+        d.carry_chain,
+        d.bram_out,
+        d.ff_out,
+        d.setup,
+        1000.0 / ECP5_GOAL_MHZ,
+    );
+    let rows: Vec<Vec<String>> = paths
+        .iter()
+        .map(|p| {
+            let mut through: Vec<String> = p.through.iter().map(|n| format!("`{n}`")).collect();
+            if through.len() > 10 {
+                let tail = through.split_off(through.len() - 4);
+                through.truncate(6);
+                through.push("…".into());
+                through.extend(tail);
+            }
+            vec![
+                format!("{:.1}", p.ns),
+                format!("`{}`", p.to),
+                p.late_bits.to_string(),
+                p.luts.to_string(),
+                p.carries.to_string(),
+                format!("`{}`", p.from),
+                through.join(" → "),
+            ]
+        })
+        .collect();
+    md_table(
+        s,
+        &["ns", "to", "late bits", "LUT4", "CCU2C", "from", "through"],
+        &rows,
+    );
+}
+
 pub fn render(d: &FpgaData) -> String {
     let mut s = String::from(INTRO);
     let _ = writeln!(s, "\n## Summary\n");
@@ -1626,6 +1697,9 @@ pub fn render(d: &FpgaData) -> String {
                 })
                 .collect();
             md_table(&mut s, &["resource", "used", "available", "share"], &rows);
+            if !e.paths.is_empty() {
+                render_paths(&mut s, &e.paths);
+            }
             if !e.critical_path.is_empty() {
                 let _ = writeln!(
                     s,

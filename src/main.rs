@@ -12,6 +12,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench_all;
 mod fpga;
+mod fpga_paths;
 mod plots;
 mod serve;
 mod waves_view;

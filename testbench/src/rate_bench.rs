@@ -224,7 +224,11 @@ impl Segments {
 
     /// The segment at sequence `seq` carrying `payload` (`len` bytes: a bench bug otherwise).
     fn at(&self, seq: u32, payload: &[u8]) -> Vec<u8> {
-        assert_eq!(payload.len(), self.len, "a segment of the template's length");
+        assert_eq!(
+            payload.len(),
+            self.len,
+            "a segment of the template's length"
+        );
         let mut v = Vec::with_capacity(self.head.len() + payload.len());
         v.extend_from_slice(&self.head);
         v.extend_from_slice(payload);
