@@ -296,13 +296,13 @@ module toe_tcp_rx #(
     wire [31:0] cx_acked  = cx[`BF_SOCK_CTX_RCV_ACKED_RANGE];
     wire        sk_dack   = (sk[`BF_SOCK_DESC_FLAGS_RANGE] & SF_DELAYED_ACK) != 8'd0;
     wire [31:0] rcv_io    = cx_rcv + {16'd0, io_len} + {31'd0, io_fin};   // RCV_NXT after S_INORD
-    // ack_waits is read only where the list is empty (no cut: io_len = w_len) and holds only
+    // dack_waits is read only where the list is empty (no cut: io_len = w_len) and holds only
     // without FIN, so RCV_NXT after the segment is cx_rcv + w_len: the bounds are then sums of
     // the context's own differences and w_len, not of the cut (the head's header read)
-    wire [31:0] unacked   = (cx_rcv - cx_acked) + {16'd0, w_len};
-    wire [31:0] left_io   = edge_rel - {16'd0, w_len};   // rel(RCV_WND_EDGE) after the segment
-    wire        ack_waits = sk_dack && ((w_flags & (TF_FIN | TF_PSH)) == 8'd0) &&
-                            (unacked <= wu_mss) && !left_io[31] && (left_io >= wu_mss);
+    wire [31:0] dack_una  = (cx_rcv - cx_acked) + {16'd0, w_len};
+    wire [31:0] dack_left = edge_rel - {16'd0, w_len};   // rel(RCV_WND_EDGE) after the segment
+    wire        dack_waits = sk_dack && ((w_flags & (TF_FIN | TF_PSH)) == 8'd0) &&
+                             (dack_una <= wu_mss) && !dack_left[31] && (dack_left >= wu_mss);
     assign      tp_dack   = wu_tcp && p_open && sk_dack && (cx_rcv != cx_acked);
     // drain step (S_DRAIN)
     wire        dr_go    = p_open && cx_ooo_ne && (hr_seq == cx_rcv);
@@ -372,7 +372,7 @@ module toe_tcp_rx #(
             else if (pool_room == 32'd0) fin(DROP_POOL_LOW, 1'b1);               // pool at its reserve
         end
         // in order with the reassembly list empty: nothing to drain, the frame ends now
-        if (in_inord && !cx_ooo_ne) fin(DROP_NONE, !ack_waits);
+        if (in_inord && !cx_ooo_ne) fin(DROP_NONE, !dack_waits);
         if (in_drain) begin
             if (dr_go) tp_step = 1'b1;
             else fin(DROP_NONE, 1'b1);

@@ -161,7 +161,7 @@ impl Sock {
     }
 
     /// Whether the ACK of an in-order segment that found the reassembly list empty waits
-    /// (docs/tcp-receive.md "Delayed ACKs"; toe_tcp_rx `ack_waits` in S_INORD): a DELAYED_ACK
+    /// (docs/tcp-receive.md "Delayed ACKs"; toe_tcp_rx `dack_waits` in S_INORD): a DELAYED_ACK
     /// socket, a segment without PSH or FIN (`flags` as appended), at most MSS bytes
     /// unacknowledged and at least MSS of the advertised window left (else the peer may stall
     /// on it).
