@@ -129,8 +129,11 @@ fn base_name(n: &str) -> String {
             s.truncate(i);
         }
     }
-    if let Some(i) = s.find('[') {
-        s.truncate(i);
+    // a function's result (`name$func$FILE:LINE$N.$result`) is named by the function
+    for cut in ["$func$", "["] {
+        if let Some(i) = s.find(cut) {
+            s.truncate(i);
+        }
     }
     s
 }
@@ -429,6 +432,10 @@ mod tests {
         assert_eq!(r.from, "u_a.q");
         assert_eq!(r.through, ["u_a.l1", "u_b.l2", "u_b.c0", "u_b.sum"]);
         assert_eq!(r.late_bits, 0);
+        assert_eq!(
+            base_name("u_nic.u_toe.u_tcp_rx.wu_q$func$/x/rtl/toe_tcp_rx.v:236$21496.$result"),
+            "u_toe.u_tcp_rx.wu_q"
+        );
         assert!(p.iter().any(|r| r.to == "u_a.q"), "{p:?}");
         assert!(estimate(&net, "none", 5, 8.0).is_err());
     }
