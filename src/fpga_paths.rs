@@ -143,8 +143,9 @@ struct Cell<'a> {
     conns: Vec<(&'a str, bool, Vec<u64>)>, // (port, is output, bits)
 }
 
-/// The `n` slowest endpoints of module `top` of a flattened ECP5 netlist, with at most
-/// `late_ns` as the goal's period for [`EstPath::late_bits`]. Errors name what is missing.
+/// The `n` slowest endpoints of module `top` of a flattened ECP5 netlist; `late_ns` is the
+/// clock goal's period, which [`EstPath::late_bits`] counts against. The error names the
+/// missing module.
 pub fn estimate(
     netlist: &Value,
     top: &str,
