@@ -569,6 +569,7 @@ module toe_engine #(
     wire [3:0]    tp_dr;
     wire [BW-1:0] nxt_wa;
     wire [15:0]   nxt_wd;
+    wire          in_inord = (state == S_INORD);   // the append (S_INORD): toe_tcp_rx, the send side, frame_done
     wire [CW-1:0] cx_tp;
     wire [127:0]  hd_tp;
     wire [383:0]  tx_tcp;
@@ -578,7 +579,7 @@ module toe_engine #(
         // pick is in S_TCP the next cycle)
         .clk(clk), .rst(rst), .smp(s_req_ready || s_meta_ready || snd_take || tick_take), .pool_free(pool_free),
         .in_meta(s_meta_ready), .in_tcp(state == S_TCP), .in_est0(state == S_EST0),
-        .in_est1(state == S_EST1), .in_rstmk(state == S_RSTMK), .in_inord(state == S_INORD),
+        .in_est1(state == S_EST1), .in_rstmk(state == S_RSTMK), .in_inord(in_inord),
         .in_drain(state == S_DRAIN), .in_ins(state == S_INS), .in_insb(state == S_INS_B),
         .in_insl(state == S_INS_L), .in_insl2(state == S_INS_L2), .in_udp(state == S_UDP),
         .ack_take(((state == S_TX1) && tx_ready && !tx_arp) || ((state == S_TXG) && tx_ready)),
@@ -729,11 +730,11 @@ module toe_engine #(
     // steers only the next state and the frame's end: the step itself and the context's
     // write-back (S_INORD's context, written again at the frame's end when it goes on) do not
     // wait for it.
-    wire sa_in_inord = (state == S_INORD) && tp_fin && ((mt_flags & TF_FIN) == 8'd0) &&
+    wire sa_in_inord = in_inord && tp_fin && ((mt_flags & TF_FIN) == 8'd0) &&
                        (tp_dr == DROP_NONE4) && !acc_leave;
     // the frame's drop reason as the send side's step sees it: dr from finish(), or the
     // append's own in S_INORD (the register still holds an earlier frame's)
-    wire [4:0] sa_dr = (state == S_INORD) ? {1'b0, tp_dr} : dr;
+    wire [4:0] sa_dr = in_inord ? {1'b0, tp_dr} : dr;
     // the frame's send-side steps: skipped for UDP and for an ACK of data never sent
     wire sa_skip  = !f_tcp || (sa_dr == DROP_BAD_ACK && was_open);
     wire sa_conn  = (f_was == ST_SYN_SENT) && (cx_state != ST_SYN_SENT) && connect_pend;
@@ -756,7 +757,6 @@ module toe_engine #(
     wire tx_fold   = (state == S_TX1) && tx_ready && !tx_arp && f_keep && !acc_leave;
     // what the frame's end (frame_done) sees: S_INORD's or S_TX1's outcome when it ends there
     // (sa_fold, tx_fold), else the registers
-    wire           in_inord = (state == S_INORD);
     wire           fd_wake = f_wake || in_inord;
     wire [CW-1:0]  fd_cx   = (in_inord || (state == S_TX1)) ? cx_tp : cx;
     wire [4:0]     fd_dr   = in_inord ? DROP_NONE : dr;

@@ -1562,7 +1562,6 @@ fn bram(b: f64) -> String {
     }
 }
 
-/// Renders the page from the data: the same data give the same page.
 /// The page's table of the netlist's slowest paths (src/fpga_paths.rs).
 fn render_paths(s: &mut String, paths: &[crate::fpga_paths::EstPath]) {
     let d = &crate::fpga_paths::DELAYS;
@@ -1618,6 +1617,7 @@ fn render_paths(s: &mut String, paths: &[crate::fpga_paths::EstPath]) {
     );
 }
 
+/// Renders the page from the data: the same data give the same page.
 pub fn render(d: &FpgaData) -> String {
     let mut s = String::from(INTRO);
     let _ = writeln!(s, "\n## Summary\n");

@@ -73,37 +73,49 @@ pub struct EstPath {
     pub through: Vec<String>,
 }
 
+/// Which of [`Delays`] a combinational arc takes.
+#[derive(Clone, Copy)]
+enum Stage {
+    Lut,
+    WideMux,
+    CarryIn,
+    CarryChain,
+    CarrySum,
+    LutRamRead,
+}
+
+impl Stage {
+    fn delay(self, d: &Delays) -> f64 {
+        match self {
+            Stage::Lut => d.lut,
+            Stage::WideMux => d.wide_mux,
+            Stage::CarryIn => d.carry_in,
+            Stage::CarryChain => d.carry_chain,
+            Stage::CarrySum => d.carry_sum,
+            Stage::LutRamRead => d.lutram_read,
+        }
+    }
+}
+
 /// A combinational arc class of a cell type: its inputs, its outputs, its delay.
-/// The delay is an index for [`arc_delay`].
-type Arc = (&'static [&'static str], &'static [&'static str], u8);
+type Arc = (&'static [&'static str], &'static [&'static str], Stage);
 
 fn arcs(ty: &str) -> &'static [Arc] {
     match ty {
-        "LUT4" => &[(&["A", "B", "C", "D"], &["Z"], 0)],
-        "PFUMX" => &[(&["ALUT", "BLUT", "C0"], &["Z"], 1)],
-        "L6MUX21" => &[(&["D0", "D1", "SD"], &["Z"], 1)],
+        "LUT4" => &[(&["A", "B", "C", "D"], &["Z"], Stage::Lut)],
+        "PFUMX" => &[(&["ALUT", "BLUT", "C0"], &["Z"], Stage::WideMux)],
+        "L6MUX21" => &[(&["D0", "D1", "SD"], &["Z"], Stage::WideMux)],
         "CCU2C" => &[
             (
                 &["A0", "B0", "C0", "D0", "A1", "B1", "C1", "D1"],
                 &["S0", "S1", "COUT"],
-                2,
+                Stage::CarryIn,
             ),
-            (&["CIN"], &["COUT"], 3),
-            (&["CIN"], &["S0", "S1"], 4),
+            (&["CIN"], &["COUT"], Stage::CarryChain),
+            (&["CIN"], &["S0", "S1"], Stage::CarrySum),
         ],
-        "TRELLIS_DPR16X4" => &[(&["RAD"], &["DO"], 5)],
+        "TRELLIS_DPR16X4" => &[(&["RAD"], &["DO"], Stage::LutRamRead)],
         _ => &[],
-    }
-}
-
-fn arc_delay(k: u8, d: &Delays) -> f64 {
-    match k {
-        0 => d.lut,
-        1 => d.wide_mux,
-        2 => d.carry_in,
-        3 => d.carry_chain,
-        4 => d.carry_sum,
-        _ => d.lutram_read,
     }
 }
 
@@ -259,7 +271,7 @@ pub fn estimate(
                 continue;
             }
             let mut best = (0.0, None);
-            for (ins, _, k) in &classes {
+            for (ins, _, stage) in &classes {
                 for ib in inputs_of(c, ins) {
                     let from_ty = driver.get(&ib).map(|&(dc, _)| cells[dc].ty).unwrap_or("");
                     // no routed hop along a carry chain or into a slice's wide multiplexer
@@ -267,7 +279,7 @@ pub fn estimate(
                         || (matches!(c.ty, "PFUMX" | "L6MUX21")
                             && matches!(from_ty, "LUT4" | "PFUMX"));
                     let hop = if local { 0.0 } else { d.route };
-                    let a = arr.get(&ib).map_or(0.0, |x| x.0) + hop + arc_delay(*k, d);
+                    let a = arr.get(&ib).map_or(0.0, |x| x.0) + hop + stage.delay(d);
                     if a > best.0 {
                         best = (a, Some(ib));
                     }

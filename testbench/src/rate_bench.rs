@@ -163,63 +163,54 @@ impl Stream {
 
 /// A data segment of the client: `payload` at sequence `seq`, acknowledging `ack`.
 ///
-/// The headers are etherparse's, written once into a buffer of the frame's size, and the TCP
-/// checksum is smoltcp's, filled in place: the same bytes as etherparse's `PacketBuilder`
-/// (test `segments_match_the_builder`). `PacketBuilder` moves its whole state through every
-/// step, and etherparse's checksum takes twice smoltcp's time: each was a sixth of the model's
-/// bench time.
+/// The headers are etherparse's and the TCP checksum is smoltcp's, filled in place: the same
+/// bytes as etherparse's `PacketBuilder` (test `segments_match_the_builder`).
+/// `PacketBuilder` moves its whole state through every step, and etherparse's checksum takes
+/// twice smoltcp's time: each was a sixth of the model's bench time.
 fn segment(seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
-    let mut tcp = TcpHeader::new(CLIENT_PORT, SERVER_PORT, seq, 65535);
-    tcp.ack = true;
-    tcp.acknowledgment_number = ack;
-    let ip_len = tcp.header_len() + payload.len();
-    let mut ip = Ipv4Header {
-        source: CLIENT_IP,
-        destination: SERVER_IP,
-        time_to_live: 64,
-        protocol: IpNumber::TCP,
-        ..Default::default()
-    };
-    // Frames are at most a jumbo frame: the lengths fit (a longer payload is a bench bug).
-    ip.set_payload_len(ip_len)
-        .expect("a segment's payload fits an IPv4 packet");
-    ip.header_checksum = ip.calc_header_checksum();
-    let eth = Ethernet2Header {
-        source: CLIENT_MAC,
-        destination: SERVER_MAC,
-        ether_type: EtherType::IPV4,
-    };
-    let l3 = Ethernet2Header::LEN + ip.header_len();
-    let mut v = Vec::with_capacity(l3 + ip_len);
-    // Writing into a Vec cannot fail.
-    let _ = eth
-        .write(&mut v)
-        .and(ip.write(&mut v))
-        .and(tcp.write(&mut v));
-    v.extend_from_slice(payload);
-    let (src, dst) = (
-        IpAddress::Ipv4(Ipv4Address::from(CLIENT_IP)),
-        IpAddress::Ipv4(Ipv4Address::from(SERVER_IP)),
-    );
-    TcpPacket::new_unchecked(&mut v[l3..]).fill_checksum(&src, &dst);
-    v
+    Segments::new(ack, payload.len()).at(seq, payload)
 }
 
-/// The client's data segments of one payload length: the headers of [`segment`] (etherparse's),
-/// written once; each segment copies them and its payload, and smoltcp sets its sequence number
-/// and fills its TCP checksum. The same bytes as [`segment`] (test
-/// `segments_match_the_builder`): per segment, the headers' construction and the IPv4 checksum
-/// took as much host time as the TCP checksum.
+/// The client's data segments of one payload length: etherparse's headers, written once;
+/// each segment copies them and its payload, and smoltcp sets its sequence number and fills
+/// its TCP checksum (test `segments_match_the_builder`). Per segment, the headers'
+/// construction and the IPv4 checksum took as much host time as the TCP checksum.
 struct Segments {
     head: Vec<u8>,
+    /// Where the TCP header starts.
+    l3: usize,
     len: usize,
 }
 
 impl Segments {
     fn new(ack: u32, len: usize) -> Self {
-        let mut head = segment(0, ack, &vec![0; len]);
-        head.truncate(head.len() - len);
-        Self { head, len }
+        let mut tcp = TcpHeader::new(CLIENT_PORT, SERVER_PORT, 0, 65535);
+        tcp.ack = true;
+        tcp.acknowledgment_number = ack;
+        let mut ip = Ipv4Header {
+            source: CLIENT_IP,
+            destination: SERVER_IP,
+            time_to_live: 64,
+            protocol: IpNumber::TCP,
+            ..Default::default()
+        };
+        // Frames are at most a jumbo frame: the lengths fit (a longer payload is a bench bug).
+        ip.set_payload_len(tcp.header_len() + len)
+            .expect("a segment's payload fits an IPv4 packet");
+        ip.header_checksum = ip.calc_header_checksum();
+        let eth = Ethernet2Header {
+            source: CLIENT_MAC,
+            destination: SERVER_MAC,
+            ether_type: EtherType::IPV4,
+        };
+        let l3 = Ethernet2Header::LEN + ip.header_len();
+        let mut head = Vec::with_capacity(l3 + tcp.header_len());
+        // Writing into a Vec cannot fail.
+        let _ = eth
+            .write(&mut head)
+            .and(ip.write(&mut head))
+            .and(tcp.write(&mut head));
+        Self { head, l3, len }
     }
 
     /// The segment at sequence `seq` carrying `payload` (`len` bytes: a bench bug otherwise).
@@ -232,8 +223,7 @@ impl Segments {
         let mut v = Vec::with_capacity(self.head.len() + payload.len());
         v.extend_from_slice(&self.head);
         v.extend_from_slice(payload);
-        let l3 = Ethernet2Header::LEN + Ipv4Header::MIN_LEN;
-        let mut t = TcpPacket::new_unchecked(&mut v[l3..]);
+        let mut t = TcpPacket::new_unchecked(&mut v[self.l3..]);
         t.set_seq_number(TcpSeqNumber(seq as i32));
         t.fill_checksum(
             &IpAddress::Ipv4(Ipv4Address::from(CLIENT_IP)),

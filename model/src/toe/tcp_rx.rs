@@ -688,16 +688,16 @@ impl ModelDevice {
         if out.ooo_held {
             self.regs.count(reg::CNT_OOO_HELD, 1);
         }
-        // A kept frame that posts no ACCEPT ends as its ACK is queued (S_TX1, `tx_fold`):
-        // no S_FIN.
-        let tx_fold = out.fate == Fate::Kept && !acc_leave;
+        // A kept frame that posts no ACCEPT has no S_FIN: it ends as its ACK is queued
+        // (S_TX1, `tx_fold`), or without an ACK in S_SA0 when the send side's step is the
+        // one-step common case (`sa_fin`).
+        let no_fin = out.fate == Fate::Kept && !acc_leave;
         let t = match out.tx {
             Some(cmd) => {
                 self.tx.push(&self.cfg, t, &cmd) + costs::FRAME_ACK
-                    - if tx_fold { costs::FIN_STEP } else { 0 }
+                    - if no_fin { costs::FIN_STEP } else { 0 }
             }
-            // kept, the send side's one-step common case, no ACCEPT: the frame ends in S_SA0
-            None if out.fate == Fate::Kept && simple && !acc_leave => t - costs::FIN_STEP,
+            None if no_fin && simple => t - costs::FIN_STEP,
             None => t,
         };
         // The ACCEPT (OK, or RESET after the peer's RST), posted in S_ACPT between two S_FIN.
